@@ -1,0 +1,558 @@
+//! Phase 1: syntax. Turns the attribute's tokens into [`RawArgs`] (each key at most
+//! once, remembered with its span) and the annotated item into [`PooledFn`] or a
+//! unit struct for `#[pooled::group]`. Nothing here knows what a value means; the
+//! values are checked in `validate`.
+
+use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
+use syn::ext::IdentExt;
+use syn::parse::{ParseStream, Parser};
+use syn::{braced, Attribute, Expr, Ident, Lit, LitInt, LitStr, Path, Signature, Stmt, Token, Visibility};
+
+/// The attribute's keywords, so each key is parsed as a token with its own span.
+pub(crate) mod kw {
+    syn::custom_keyword!(kind);
+    syn::custom_keyword!(order);
+    syn::custom_keyword!(size);
+    syn::custom_keyword!(min);
+    syn::custom_keyword!(max);
+    syn::custom_keyword!(max_waiting);
+    syn::custom_keyword!(timeout);
+    syn::custom_keyword!(name);
+    syn::custom_keyword!(group);
+    syn::custom_keyword!(weight);
+    syn::custom_keyword!(blocking);
+    syn::custom_keyword!(wait);
+}
+
+/// Which attribute is being parsed: the keys each one accepts differ.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Context {
+    /// `#[pooled(..)]` on a function.
+    Function,
+    /// `#[pooled::group(..)]` on a unit struct.
+    Group,
+}
+
+impl Context {
+    /// The keys this attribute accepts, in the order the docs list them.
+    pub(crate) fn keys(self) -> &'static [&'static str] {
+        match self {
+            Context::Function => &[
+                "kind",
+                "order",
+                "size",
+                "min",
+                "max",
+                "max_waiting",
+                "timeout",
+                "name",
+                "group",
+                "weight",
+                "blocking",
+                "wait",
+                "crate",
+            ],
+            Context::Group => &[
+                "kind",
+                "order",
+                "size",
+                "min",
+                "max",
+                "max_waiting",
+                "timeout",
+                "name",
+                "crate",
+            ],
+        }
+    }
+
+    fn attribute(self) -> &'static str {
+        match self {
+            Context::Function => "#[pooled]",
+            Context::Group => "#[pooled::group]",
+        }
+    }
+}
+
+/// A `key = value` option: the key's span (for errors about the option itself) and
+/// the value's tokens (for errors about the value).
+pub(crate) struct KeyValue<T> {
+    pub key: Span,
+    pub value: T,
+}
+
+/// The attribute's options as written: each at most once, none interpreted yet.
+#[derive(Default)]
+pub(crate) struct RawArgs {
+    pub kind: Option<KeyValue<LitStr>>,
+    pub order: Option<KeyValue<LitStr>>,
+    pub size: Option<KeyValue<LitInt>>,
+    pub min: Option<KeyValue<LitInt>>,
+    pub max: Option<KeyValue<LitInt>>,
+    pub max_waiting: Option<KeyValue<LitInt>>,
+    pub timeout: Option<KeyValue<LitStr>>,
+    pub name: Option<KeyValue<LitStr>>,
+    pub group: Option<KeyValue<Path>>,
+    pub weight: Option<KeyValue<Expr>>,
+    /// Span of the `blocking` flag.
+    pub blocking: Option<Span>,
+    /// Span of the `wait` flag.
+    pub wait: Option<Span>,
+    pub krate: Option<KeyValue<LitStr>>,
+}
+
+impl RawArgs {
+    /// Parses the attribute arguments for `context`.
+    pub(crate) fn parse(tokens: TokenStream, context: Context) -> syn::Result<RawArgs> {
+        (|input: ParseStream| RawArgs::parse_in(input, context)).parse2(tokens)
+    }
+
+    fn parse_in(input: ParseStream, context: Context) -> syn::Result<RawArgs> {
+        let mut args = RawArgs::default();
+        while !input.is_empty() {
+            args.parse_one(input, context)?;
+            if input.is_empty() {
+                break;
+            }
+            input.parse::<Token![,]>()?;
+        }
+        Ok(args)
+    }
+
+    fn parse_one(&mut self, input: ParseStream, context: Context) -> syn::Result<()> {
+        let lookahead = input.lookahead1();
+        if lookahead.peek(kw::kind) {
+            let key = input.parse::<kw::kind>()?.span;
+            set(&mut self.kind, "kind", key, string(input, "kind", key, KIND_HINT)?)
+        } else if lookahead.peek(kw::order) {
+            let key = input.parse::<kw::order>()?.span;
+            set(&mut self.order, "order", key, string(input, "order", key, ORDER_HINT)?)
+        } else if lookahead.peek(kw::size) {
+            let key = input.parse::<kw::size>()?.span;
+            set(&mut self.size, "size", key, integer(input, "size", key)?)
+        } else if lookahead.peek(kw::min) {
+            let key = input.parse::<kw::min>()?.span;
+            set(&mut self.min, "min", key, integer(input, "min", key)?)
+        } else if lookahead.peek(kw::max_waiting) {
+            let key = input.parse::<kw::max_waiting>()?.span;
+            let value = integer(input, "max_waiting", key)?;
+            set(&mut self.max_waiting, "max_waiting", key, value)
+        } else if lookahead.peek(kw::max) {
+            let key = input.parse::<kw::max>()?.span;
+            set(&mut self.max, "max", key, integer(input, "max", key)?)
+        } else if lookahead.peek(kw::timeout) {
+            let key = input.parse::<kw::timeout>()?.span;
+            let value = string(input, "timeout", key, TIMEOUT_HINT)?;
+            set(&mut self.timeout, "timeout", key, value)
+        } else if lookahead.peek(kw::name) {
+            let key = input.parse::<kw::name>()?.span;
+            set(&mut self.name, "name", key, string(input, "name", key, NAME_HINT)?)
+        } else if lookahead.peek(Token![crate]) {
+            let key = input.parse::<Token![crate]>()?.span;
+            set(&mut self.krate, "crate", key, string(input, "crate", key, CRATE_HINT)?)
+        } else if context == Context::Function && lookahead.peek(kw::group) {
+            let key = input.parse::<kw::group>()?.span;
+            set(&mut self.group, "group", key, group_path(input, key)?)
+        } else if context == Context::Function && lookahead.peek(kw::weight) {
+            let key = input.parse::<kw::weight>()?.span;
+            equals(input, "weight", key, "`weight = 10` or `weight = <expression over the arguments>`")?;
+            let value: Expr = input.parse()?;
+            set(&mut self.weight, "weight", key, value)
+        } else if context == Context::Function && lookahead.peek(kw::blocking) {
+            let key = input.parse::<kw::blocking>()?.span;
+            flag(&mut self.blocking, input, "blocking", key)
+        } else if context == Context::Function && lookahead.peek(kw::wait) {
+            let key = input.parse::<kw::wait>()?.span;
+            flag(&mut self.wait, input, "wait", key)
+        } else {
+            Err(unknown_key(input, context))
+        }
+    }
+}
+
+const KIND_HINT: &str = "`kind = \"fixed\"` or `kind = \"autoscale\"`";
+const ORDER_HINT: &str = "`order = \"fifo\"`, `\"lifo\"` or `\"priority\"`";
+const TIMEOUT_HINT: &str = "a duration such as `timeout = \"500ms\"` or `timeout = \"2s\"`";
+const NAME_HINT: &str = "`name = \"api\"`";
+const CRATE_HINT: &str = "a path in a string, e.g. `crate = \"::my_facade::pooled\"`";
+
+fn set<T>(slot: &mut Option<KeyValue<T>>, name: &str, key: Span, value: T) -> syn::Result<()> {
+    if slot.is_some() {
+        return Err(syn::Error::new(key, format!("duplicate key `{name}`: each key may be given once")));
+    }
+    *slot = Some(KeyValue { key, value });
+    Ok(())
+}
+
+fn flag(slot: &mut Option<Span>, input: ParseStream, name: &str, key: Span) -> syn::Result<()> {
+    if input.peek(Token![=]) {
+        let eq: Token![=] = input.parse()?;
+        return Err(syn::Error::new(
+            eq.span,
+            format!("`{name}` is a flag and takes no value: write `#[pooled({name})]`, or leave it out"),
+        ));
+    }
+    if slot.is_some() {
+        return Err(syn::Error::new(key, format!("duplicate key `{name}`: each key may be given once")));
+    }
+    *slot = Some(key);
+    Ok(())
+}
+
+fn equals(input: ParseStream, name: &str, key: Span, example: &str) -> syn::Result<()> {
+    if input.peek(Token![=]) {
+        input.parse::<Token![=]>()?;
+        Ok(())
+    } else {
+        Err(syn::Error::new(key, format!("`{name}` needs a value: {example}")))
+    }
+}
+
+fn string(input: ParseStream, name: &str, key: Span, example: &str) -> syn::Result<LitStr> {
+    equals(input, name, key, example)?;
+    match input.parse::<Value>()? {
+        Value::Lit(Lit::Str(lit)) => Ok(lit),
+        other => Err(syn::Error::new_spanned(
+            other,
+            format!("expected a string literal for `{name}`: {example}"),
+        )),
+    }
+}
+
+fn integer(input: ParseStream, name: &str, key: Span) -> syn::Result<LitInt> {
+    let example = format!("`{name} = 4`");
+    equals(input, name, key, &example)?;
+    match input.parse::<Value>()? {
+        Value::Lit(Lit::Int(lit)) => Ok(lit),
+        other => Err(syn::Error::new_spanned(
+            other,
+            format!("expected an integer literal for `{name}`, e.g. {example}"),
+        )),
+    }
+}
+
+fn group_path(input: ParseStream, key: Span) -> syn::Result<Path> {
+    let example = "the path of a struct declared with `#[pooled::group]`, e.g. `group = Api`";
+    equals(input, "group", key, example)?;
+    if input.peek(syn::Lit) {
+        let lit: Lit = input.parse()?;
+        return Err(syn::Error::new_spanned(lit, format!("expected a path, not a literal: {example}")));
+    }
+    input.parse()
+}
+
+/// An option's value as written, before checking its type: a literal, or any other
+/// expression (a path such as `autoscale`, a negative number, ...).
+enum Value {
+    Lit(Lit),
+    Other(Expr),
+}
+
+impl syn::parse::Parse for Value {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.peek(syn::Lit) {
+            input.parse().map(Value::Lit)
+        } else {
+            input.parse().map(Value::Other)
+        }
+    }
+}
+
+impl ToTokens for Value {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        match self {
+            Value::Lit(lit) => lit.to_tokens(tokens),
+            Value::Other(expr) => expr.to_tokens(tokens),
+        }
+    }
+}
+
+fn unknown_key(input: ParseStream, context: Context) -> syn::Error {
+    let valid = context.keys().iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+    let Ok(ident) = input.fork().call(Ident::parse_any) else {
+        return input.error(format!("expected a key of {}: one of {valid}", context.attribute()));
+    };
+    let written = ident.unraw().to_string();
+    let misplaced = match (context, written.as_str()) {
+        (Context::Group, "group" | "weight" | "blocking" | "wait") => Some(format!(
+            "`{written}` belongs on the functions of a group (`#[pooled(group = ..., {written} ...)]`), \
+             not on its declaration"
+        )),
+        _ => None,
+    };
+    let message = misplaced.unwrap_or_else(|| match closest(&written, context.keys()) {
+        Some(close) => format!("unknown key `{written}` (did you mean `{close}`?); expected one of {valid}"),
+        None => format!("unknown key `{written}`; expected one of {valid}"),
+    });
+    syn::Error::new(ident.span(), message)
+}
+
+/// The key nearest to a misspelt one, if it is near enough to be a likely typo.
+fn closest<'a>(written: &str, keys: &[&'a str]) -> Option<&'a str> {
+    keys.iter()
+        .map(|key| (edit_distance(written, key), *key))
+        .filter(|(distance, key)| *distance <= 2.max(key.len() / 3))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, key)| key)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// A function as `#[pooled]` sees it. Unlike `syn::ItemFn` the body is optional, so
+/// a bodiless trait method gets a clear error instead of "expected `{`".
+pub(crate) struct PooledFn {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    /// The signature with its `#[weight]` attributes taken out: they are ours, and
+    /// rustc would reject them.
+    pub sig: Signature,
+    /// `None` for a declaration without a body (`fn f(&self);`).
+    pub body: Option<Body>,
+    /// Every `#[weight]` found on a parameter, in order.
+    pub weight_params: Vec<WeightParam>,
+}
+
+/// A parameter marked `#[weight]`.
+pub(crate) struct WeightParam {
+    pub attr: Attribute,
+    /// The parameter's pattern and type; `None` for a `self` receiver.
+    pub param: Option<(syn::Pat, syn::Type)>,
+}
+
+/// Takes the `#[weight]` attributes off the parameters of `sig`.
+fn take_weight_params(sig: &mut Signature) -> Vec<WeightParam> {
+    let mut found = Vec::new();
+    for input in &mut sig.inputs {
+        let (attrs, param) = match input {
+            syn::FnArg::Typed(typed) => (&mut typed.attrs, Some(((*typed.pat).clone(), (*typed.ty).clone()))),
+            syn::FnArg::Receiver(receiver) => (&mut receiver.attrs, None),
+        };
+        let (weights, others): (Vec<Attribute>, Vec<Attribute>) =
+            attrs.drain(..).partition(|attr| attr.path().is_ident("weight"));
+        *attrs = others;
+        found.extend(weights.into_iter().map(|attr| WeightParam { attr, param: param.clone() }));
+    }
+    found
+}
+
+/// A function body: its inner attributes (`#![allow(..)]`) and statements, with the
+/// braces' span so the rewritten block keeps the user's location.
+pub(crate) struct Body {
+    pub brace: syn::token::Brace,
+    pub inner_attrs: Vec<Attribute>,
+    pub stmts: Vec<Stmt>,
+}
+
+impl syn::parse::Parse for PooledFn {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis: Visibility = input.parse()?;
+        let mut sig: Signature = input.parse()?;
+        let weight_params = take_weight_params(&mut sig);
+        let body = if input.peek(Token![;]) {
+            input.parse::<Token![;]>()?;
+            None
+        } else {
+            let content;
+            let brace = braced!(content in input);
+            let inner_attrs = content.call(Attribute::parse_inner)?;
+            let stmts = content.call(syn::Block::parse_within)?;
+            Some(Body { brace, inner_attrs, stmts })
+        };
+        Ok(PooledFn { attrs, vis, sig, body, weight_params })
+    }
+}
+
+impl ToTokens for PooledFn {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        for attr in &self.attrs {
+            attr.to_tokens(tokens);
+        }
+        self.vis.to_tokens(tokens);
+        self.sig.to_tokens(tokens);
+        match &self.body {
+            Some(body) => body.brace.surround(tokens, |tokens| {
+                for attr in &body.inner_attrs {
+                    attr.to_tokens(tokens);
+                }
+                for stmt in &body.stmts {
+                    stmt.to_tokens(tokens);
+                }
+            }),
+            None => <Token![;]>::default().to_tokens(tokens),
+        }
+    }
+}
+
+/// Parses the item under `#[pooled]`, with an error naming what it is when it is not
+/// a function.
+pub(crate) fn parse_function(item: TokenStream) -> syn::Result<PooledFn> {
+    syn::parse2::<PooledFn>(item.clone()).map_err(|_| match syn::parse2::<syn::Item>(item) {
+        Ok(other) => syn::Error::new(
+            item_keyword_span(&other),
+            "#[pooled] applies to functions (free functions and methods); \
+             to declare a shared group, put #[pooled::group] on a unit struct",
+        ),
+        Err(err) => err,
+    })
+}
+
+/// Parses the item under `#[pooled::group]`: a unit struct without generics.
+pub(crate) fn parse_group_struct(item: TokenStream) -> syn::Result<syn::ItemStruct> {
+    let example = "a group is declared on a unit struct: `#[pooled::group(..)] pub struct Api;`";
+    let parsed = syn::parse2::<syn::Item>(item)?;
+    let syn::Item::Struct(item) = parsed else {
+        return Err(syn::Error::new(item_keyword_span(&parsed), format!("expected a struct; {example}")));
+    };
+    if !matches!(item.fields, syn::Fields::Unit) {
+        return Err(syn::Error::new_spanned(
+            &item.fields,
+            format!("a group marker has no fields; {example}"),
+        ));
+    }
+    if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
+        return Err(syn::Error::new_spanned(
+            &item.generics,
+            format!("a group marker cannot be generic (one group is one pool); {example}"),
+        ));
+    }
+    Ok(item)
+}
+
+/// The span of the keyword that says what an item is (`struct`, `impl`, ...), so an
+/// error about the item's kind underlines one token, not the whole item.
+fn item_keyword_span(item: &syn::Item) -> Span {
+    use syn::spanned::Spanned;
+    match item {
+        syn::Item::Struct(i) => i.struct_token.span,
+        syn::Item::Enum(i) => i.enum_token.span,
+        syn::Item::Union(i) => i.union_token.span,
+        syn::Item::Impl(i) => i.impl_token.span,
+        syn::Item::Trait(i) => i.trait_token.span,
+        syn::Item::Mod(i) => i.mod_token.span,
+        syn::Item::Const(i) => i.const_token.span,
+        syn::Item::Static(i) => i.static_token.span,
+        syn::Item::Type(i) => i.type_token.span,
+        syn::Item::Use(i) => i.use_token.span,
+        syn::Item::Fn(i) => i.sig.fn_token.span,
+        other => other.span(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quote::quote;
+
+    fn error(tokens: TokenStream, context: Context) -> String {
+        match RawArgs::parse(tokens, context) {
+            Ok(_) => panic!("expected an error"),
+            Err(err) => err.to_string(),
+        }
+    }
+
+    #[test]
+    fn every_key_parses_once_with_its_value() {
+        let args = RawArgs::parse(
+            quote!(kind = "autoscale", order = "priority", min = 1, max = 8, max_waiting = 0,
+                   timeout = "2s", name = "api", weight = 3, wait, crate = "::x"),
+            Context::Function,
+        )
+        .unwrap();
+        assert_eq!(args.kind.unwrap().value.value(), "autoscale");
+        assert_eq!(args.max.unwrap().value.base10_digits(), "8");
+        assert_eq!(args.max_waiting.unwrap().value.base10_digits(), "0");
+        assert!(args.wait.is_some() && args.blocking.is_none() && args.size.is_none());
+        assert_eq!(args.krate.unwrap().value.value(), "::x");
+    }
+
+    #[test]
+    fn a_trailing_comma_is_accepted() {
+        assert!(RawArgs::parse(quote!(size = 2,), Context::Function).is_ok());
+    }
+
+    #[test]
+    fn group_takes_a_path_and_weight_an_expression() {
+        let args = RawArgs::parse(quote!(group = crate::groups::Api, weight = len * 2), Context::Function)
+            .unwrap();
+        let path = args.group.unwrap().value;
+        assert_eq!(quote!(#path).to_string(), "crate :: groups :: Api");
+        assert!(matches!(args.weight.unwrap().value, Expr::Binary(_)));
+    }
+
+    #[test]
+    fn a_duplicate_key_is_an_error() {
+        assert!(error(quote!(size = 2, size = 3), Context::Function).contains("duplicate key `size`"));
+        assert!(error(quote!(blocking, blocking), Context::Function).contains("duplicate key `blocking`"));
+    }
+
+    #[test]
+    fn an_unknown_key_suggests_the_nearest_one_and_lists_all() {
+        let message = error(quote!(sise = 2), Context::Function);
+        assert!(message.contains("did you mean `size`?"), "{message}");
+        assert!(message.contains("`max_waiting`"), "{message}");
+        let message = error(quote!(priority = 2), Context::Function);
+        assert!(!message.contains("did you mean"), "{message}");
+    }
+
+    #[test]
+    fn function_only_keys_are_refused_on_a_group_declaration() {
+        let message = error(quote!(weight = 2), Context::Group);
+        assert!(message.contains("belongs on the functions of a group"), "{message}");
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_the_expected_one() {
+        assert!(error(quote!(size = "3"), Context::Function).contains("expected an integer literal for `size`"));
+        assert!(error(quote!(kind = autoscale), Context::Function).contains("expected a string literal for `kind`"));
+        assert!(error(quote!(group = "Api"), Context::Function).contains("expected a path, not a literal"));
+        assert!(error(quote!(max), Context::Function).contains("`max` needs a value"));
+        assert!(error(quote!(blocking = true), Context::Function).contains("is a flag and takes no value"));
+    }
+
+    #[test]
+    fn a_function_without_a_body_parses_and_a_struct_is_named() {
+        let f = parse_function(quote!(fn f(&self) -> u32;)).unwrap();
+        assert!(f.body.is_none());
+        let err = parse_function(quote!(struct S;)).err().unwrap().to_string();
+        assert!(err.contains("applies to functions"), "{err}");
+    }
+
+    #[test]
+    fn weight_attributes_are_taken_off_the_signature() {
+        let f = parse_function(quote!(fn f(#[weight] w: i64, #[cfg(x)] #[weight] v: u8) {})).unwrap();
+        assert_eq!(f.weight_params.len(), 2);
+        let sig = &f.sig;
+        assert_eq!(quote!(#sig).to_string(), quote!(fn f(w: i64, #[cfg(x)] v: u8)).to_string());
+    }
+
+    #[test]
+    fn a_group_marker_must_be_a_plain_unit_struct() {
+        assert!(parse_group_struct(quote!(pub struct Api;)).is_ok());
+        assert!(parse_group_struct(quote!(struct Api { x: u32 })).is_err());
+        assert!(parse_group_struct(quote!(struct Api<T>;)).is_err());
+        assert!(parse_group_struct(quote!(enum Api {})).is_err());
+    }
+
+    #[test]
+    fn edit_distance_counts_single_edits() {
+        assert_eq!(edit_distance("size", "size"), 0);
+        assert_eq!(edit_distance("sise", "size"), 1);
+        assert_eq!(edit_distance("mx", "max"), 1);
+        assert_eq!(edit_distance("", "max"), 3);
+    }
+}

@@ -1,0 +1,162 @@
+//! The queue-depth autoscaling rule: the seed's intent, without its defects.
+//!
+//! The seed samples its queue at regular intervals and, every `interval`, grows
+//! the worker count when tasks queue up and shrinks it when workers idle. Here:
+//!
+//! * a *sample* is the demand on the pool, `running + waiting`, taken every
+//!   `interval / window`; the state of the pool changes only at intake and
+//!   release events, so samples are taken at those events, and the periods
+//!   with no event in between are filled with the (unchanged) demand. No
+//!   background thread is involved;
+//! * every `interval`, with `D` the mean demand over the last `window` samples
+//!   and `L` the current limit:
+//!   - `D > L` (calls queued on average): grow to `ceil(D)`, at least `L + 1`,
+//!     at most `2 L` per step;
+//!   - `D < L / 2` (more than half the slots idle): shrink to
+//!     `ceil(D * 1.25)` (a quarter of headroom), at most halving per step;
+//!   - otherwise keep `L`;
+//!
+//!   and the result is clamped to `[min, max]`.
+//!
+//! The seed's defects this avoids: its dead `rate = 1` branch (here every step
+//! follows from the formula), shrinking by one worker at a time however idle
+//! the pool is (here it shrinks toward the demand), and close signals that
+//! jump the priority queue (here there are no worker-stop messages at all: the
+//! limit is a number).
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+/// Timing of the queue-depth rule. Seed defaults: every 10 s over 20 samples.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AutoscaleTiming {
+    /// How often the limit is re-evaluated.
+    pub interval: Duration,
+    /// How many samples (taken evenly over one `interval`) the evaluation averages.
+    pub window: usize,
+}
+
+impl Default for AutoscaleTiming {
+    fn default() -> Self {
+        AutoscaleTiming {
+            interval: Duration::from_secs(10),
+            window: 20,
+        }
+    }
+}
+
+/// The queue-depth rule's state: lives under the pool lock.
+#[derive(Debug)]
+pub(crate) struct QueueDepthRule {
+    sample_every: Duration,
+    window: usize,
+    interval: Duration,
+    samples: VecDeque<usize>,
+    next_sample: Duration,
+    next_eval: Duration,
+}
+
+impl QueueDepthRule {
+    pub(crate) fn new(timing: AutoscaleTiming, now: Duration) -> Self {
+        let window = timing.window.max(1);
+        let sample_every = (timing.interval / window as u32).max(Duration::from_nanos(1));
+        QueueDepthRule {
+            sample_every,
+            window,
+            interval: timing.interval,
+            samples: VecDeque::with_capacity(window),
+            next_sample: now + sample_every,
+            next_eval: now + timing.interval,
+        }
+    }
+
+    /// Records the samples due by `now` (all equal to `demand`, the demand since
+    /// the previous event) and returns the new limit when an evaluation is due.
+    pub(crate) fn observe(
+        &mut self,
+        now: Duration,
+        demand: usize,
+        limit: usize,
+        bounds: (usize, usize),
+    ) -> Option<usize> {
+        if now >= self.next_sample {
+            let due = ((now - self.next_sample).as_nanos() / self.sample_every.as_nanos()) + 1;
+            let due = due.min(self.window as u128) as usize;
+            for _ in 0..due {
+                if self.samples.len() == self.window {
+                    self.samples.pop_front();
+                }
+                self.samples.push_back(demand);
+            }
+            self.next_sample = now + self.sample_every;
+        }
+        if now < self.next_eval || self.samples.is_empty() {
+            return None;
+        }
+        self.next_eval = now + self.interval;
+        let mean = self.samples.iter().sum::<usize>() as f64 / self.samples.len() as f64;
+        let target = Self::target(mean, limit).clamp(bounds.0, bounds.1);
+        (target != limit).then_some(target)
+    }
+
+    fn target(mean: f64, limit: usize) -> usize {
+        let l = limit as f64;
+        if mean > l {
+            (mean.ceil() as usize).clamp(limit + 1, (limit * 2).max(1))
+        } else if mean < l / 2.0 {
+            ((mean * 1.25).ceil() as usize).max(limit / 2)
+        } else {
+            limit
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEC: Duration = Duration::from_secs(1);
+
+    fn rule() -> QueueDepthRule {
+        QueueDepthRule::new(AutoscaleTiming::default(), Duration::ZERO)
+    }
+
+    #[test]
+    fn grows_toward_demand_at_most_doubling_per_interval() {
+        let mut r = rule();
+        assert_eq!(
+            r.observe(SEC, 20, 4, (3, 8)),
+            None,
+            "no evaluation before the interval"
+        );
+        // 20 calls wanting slots for the whole interval: double 4 -> 8 (also max).
+        assert_eq!(r.observe(10 * SEC, 20, 4, (3, 100)), Some(8));
+        assert_eq!(r.observe(20 * SEC, 20, 8, (3, 100)), Some(16));
+        assert_eq!(r.observe(30 * SEC, 20, 16, (3, 100)), Some(20));
+        assert_eq!(r.observe(40 * SEC, 20, 20, (3, 100)), None, "demand met");
+    }
+
+    #[test]
+    fn shrinks_toward_demand_when_mostly_idle_and_respects_min() {
+        let mut r = rule();
+        assert_eq!(r.observe(10 * SEC, 1, 8, (3, 8)), Some(4));
+        assert_eq!(r.observe(20 * SEC, 1, 4, (3, 8)), Some(3), "clamped to min");
+        assert_eq!(r.observe(30 * SEC, 0, 3, (3, 8)), None);
+    }
+
+    #[test]
+    fn mean_covers_the_window_not_only_the_last_event() {
+        let mut r = rule();
+        // Demand 10 for the first half of the interval, 0 for the second half.
+        r.observe(Duration::from_millis(500), 10, 8, (3, 8));
+        assert_eq!(r.observe(5 * SEC, 10, 8, (3, 8)), None);
+        // The event at 10s reports the demand since 5s (0): mean = 5 of 8 -> keep.
+        assert_eq!(r.observe(10 * SEC, 0, 8, (3, 8)), None);
+    }
+
+    #[test]
+    fn moderate_load_keeps_the_limit() {
+        let mut r = rule();
+        assert_eq!(r.observe(10 * SEC, 6, 8, (3, 8)), None);
+    }
+}

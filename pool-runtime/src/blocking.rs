@@ -1,0 +1,193 @@
+//! Running blocking closures on an executor while they hold a slot.
+//!
+//! The slot moves with the job: it is released on the executor's thread when
+//! the closure returns or panics, so the number of closures actually running
+//! never exceeds the limit, even if the caller stops waiting for the result.
+
+use crate::core::{Core, Outcome};
+use crate::nested;
+use crate::rejected::Rejected;
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+/// A job for a [`BlockingExecutor`]: run it once, on a thread where blocking is fine.
+pub type BlockingJob = Box<dyn FnOnce() + Send + 'static>;
+
+/// Where blocking closures run: plug in your own thread pool.
+///
+/// The default is tokio's blocking pool (`spawn_blocking`) when a tokio runtime
+/// is current (feature `tokio`), and a new thread otherwise.
+///
+/// If `execute` drops a job without running it (an executor shutting down),
+/// the call is rejected with [`Rejected::Closed`] and its slot is released.
+///
+/// # Examples
+///
+/// ```
+/// use pool_runtime::{BlockingExecutor, BlockingJob, Pool};
+/// use std::sync::Arc;
+///
+/// /// Runs every job on a fresh, named thread.
+/// struct NamedThreads;
+///
+/// impl BlockingExecutor for NamedThreads {
+///     fn execute(&self, job: BlockingJob) {
+///         std::thread::Builder::new().name("blocking".into()).spawn(job).unwrap();
+///     }
+/// }
+///
+/// let pool = Pool::builder().size(2).blocking_executor(Arc::new(NamedThreads)).build()?;
+/// let name = futures::executor::block_on(
+///     pool.submit_blocking(|| std::thread::current().name().map(str::to_owned)),
+/// )?;
+/// assert_eq!(name.as_deref(), Some("blocking"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait BlockingExecutor: Send + Sync + 'static {
+    /// Runs `job` on some thread.
+    fn execute(&self, job: BlockingJob);
+}
+
+/// The default executor (see [`BlockingExecutor`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DefaultExecutor;
+
+impl BlockingExecutor for DefaultExecutor {
+    fn execute(&self, job: BlockingJob) {
+        #[cfg(feature = "tokio")]
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            drop(handle.spawn_blocking(job));
+            return;
+        }
+        // Without a runtime: a thread of its own. A failure to spawn drops the
+        // job, which rejects the call with `Closed`.
+        let _ = std::thread::Builder::new()
+            .name("pooled-blocking".into())
+            .spawn(job);
+    }
+}
+
+/// A slot owned by a blocking job; released on the executor's thread.
+pub(crate) struct OwnedSlot {
+    core: Arc<Core>,
+    nested: bool,
+    outcome: Outcome,
+}
+
+impl OwnedSlot {
+    pub(crate) fn new(core: Arc<Core>, nested: bool) -> Self {
+        OwnedSlot {
+            core,
+            nested,
+            // Until the job runs to the end: dropped unrun means cancelled.
+            outcome: Outcome::Cancelled,
+        }
+    }
+
+    /// Runs `f` holding the slot (with the reentrancy frame, so a nested call
+    /// from inside the closure runs under this slot).
+    pub(crate) fn run<T>(mut self, f: impl FnOnce() -> T) -> std::thread::Result<T> {
+        self.outcome = Outcome::Panicked;
+        let result = nested::enter(&self.core, || panic::catch_unwind(AssertUnwindSafe(f)));
+        if result.is_ok() {
+            self.outcome = Outcome::Completed;
+        }
+        result
+    }
+}
+
+impl Drop for OwnedSlot {
+    fn drop(&mut self) {
+        if self.nested {
+            self.core.count(self.outcome);
+        } else {
+            self.core.release(self.outcome);
+        }
+    }
+}
+
+/// The receiving half of a job's result.
+pub(crate) struct JobResult<T> {
+    shared: Arc<Mutex<Slot<T>>>,
+}
+
+struct Slot<T> {
+    value: Option<std::thread::Result<T>>,
+    sender_gone: bool,
+    waker: Option<Waker>,
+}
+
+/// The sending half: dropping it without a value tells the receiver the job
+/// never ran.
+pub(crate) struct JobSender<T> {
+    shared: Arc<Mutex<Slot<T>>>,
+}
+
+pub(crate) fn job_channel<T>() -> (JobSender<T>, JobResult<T>) {
+    let shared = Arc::new(Mutex::new(Slot {
+        value: None,
+        sender_gone: false,
+        waker: None,
+    }));
+    (
+        JobSender {
+            shared: shared.clone(),
+        },
+        JobResult { shared },
+    )
+}
+
+impl<T> JobSender<T> {
+    pub(crate) fn send(self, value: std::thread::Result<T>) {
+        self.shared.lock().unwrap_or_else(|e| e.into_inner()).value = Some(value);
+    }
+}
+
+impl<T> Drop for JobSender<T> {
+    fn drop(&mut self) {
+        let waker = {
+            let mut slot = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+            slot.sender_gone = true;
+            slot.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl<T> Future for JobResult<T> {
+    type Output = Result<T, Rejected>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut slot = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        match slot.value.take() {
+            Some(Ok(value)) => Poll::Ready(Ok(value)),
+            Some(Err(payload)) => {
+                drop(slot);
+                resume(payload)
+            }
+            None if slot.sender_gone => Poll::Ready(Err(Rejected::Closed)),
+            None => {
+                slot.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// Re-raises a job's panic in the caller.
+pub(crate) fn resume(payload: Box<dyn Any + Send>) -> ! {
+    panic::resume_unwind(payload)
+}
+
+impl<T> fmt::Debug for JobResult<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JobResult").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,305 @@
+//! Building a pool: the six kinds, their limits, and what is rejected.
+
+use crate::autoscale::AutoscaleTiming;
+use crate::blocking::BlockingExecutor;
+use crate::clock::{Clock, SystemClock};
+use crate::core::{Core, CoreConfig};
+use crate::order::{Kind, Order};
+use crate::pool::Pool;
+use crate::state::MAX_SLOTS;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The seed's default size of a fixed pool, and minimum of an autoscaled one.
+pub const DEFAULT_SIZE: usize = 3;
+/// The seed's autoscale headroom: `max` defaults to `min + 5`.
+pub const DEFAULT_AUTOSCALE_HEADROOM: usize = 5;
+
+/// Configures and builds a [`Pool`].
+///
+/// Defaults are the seed's: a fixed FIFO pool of 3 slots; an autoscaled pool
+/// between `min = 3` and `max = min + 5`, starting at `min`, re-evaluated every
+/// 10 s over 20 samples. No bound on waiting calls, no admission timeout.
+///
+/// # Examples
+///
+/// ```
+/// use pool_runtime::{Kind, Order, Pool};
+///
+/// let pool = Pool::builder()
+///     .kind(Kind::Autoscale)
+///     .order(Order::Priority)
+///     .min(2)
+///     .max(8)
+///     .max_waiting(1_000)
+///     .build()?;
+/// assert_eq!(pool.size(), 2);
+/// # Ok::<(), pool_runtime::BuildError>(())
+/// ```
+#[derive(Clone)]
+#[must_use = "a builder does nothing until `build()`"]
+pub struct PoolBuilder {
+    name: Option<String>,
+    kind: Kind,
+    order: Order,
+    size: Option<usize>,
+    min: Option<usize>,
+    max: Option<usize>,
+    max_waiting: Option<usize>,
+    admission_timeout: Option<Duration>,
+    autoscale: AutoscaleTiming,
+    clock: Arc<dyn Clock>,
+    executor: Option<Arc<dyn BlockingExecutor>>,
+}
+
+impl Default for PoolBuilder {
+    fn default() -> Self {
+        PoolBuilder {
+            name: None,
+            kind: Kind::Fixed,
+            order: Order::Fifo,
+            size: None,
+            min: None,
+            max: None,
+            max_waiting: None,
+            admission_timeout: None,
+            autoscale: AutoscaleTiming::default(),
+            clock: Arc::new(SystemClock),
+            executor: None,
+        }
+    }
+}
+
+impl fmt::Debug for PoolBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolBuilder")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("order", &self.order)
+            .field("size", &self.size)
+            .field("min", &self.min)
+            .field("max", &self.max)
+            .field("max_waiting", &self.max_waiting)
+            .field("admission_timeout", &self.admission_timeout)
+            .field("autoscale", &self.autoscale)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PoolBuilder {
+    /// A name for logs and [`Pool::name`].
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Fixed or autoscaled slot count.
+    pub fn kind(mut self, kind: Kind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Admission order of waiting calls.
+    pub fn order(mut self, order: Order) -> Self {
+        self.order = order;
+        self
+    }
+
+    /// The slot count of a fixed pool, or the starting one of an autoscaled pool
+    /// (default: `min`).
+    pub fn size(mut self, size: usize) -> Self {
+        self.size = Some(size);
+        self
+    }
+
+    /// The lowest slot count an autoscaled pool goes to (default 3).
+    pub fn min(mut self, min: usize) -> Self {
+        self.min = Some(min);
+        self
+    }
+
+    /// The highest slot count an autoscaled pool goes to (default `min + 5`).
+    pub fn max(mut self, max: usize) -> Self {
+        self.max = Some(max);
+        self
+    }
+
+    /// Turns calls away with [`Rejected::Full`](crate::Rejected::Full) once this
+    /// many are waiting. `0` means: never wait, run now or be turned away.
+    pub fn max_waiting(mut self, max_waiting: usize) -> Self {
+        self.max_waiting = Some(max_waiting);
+        self
+    }
+
+    /// Turns a call away with [`Rejected::TimedOut`](crate::Rejected::TimedOut)
+    /// once it has waited this long for a slot. Time spent running is not limited.
+    pub fn admission_timeout(mut self, timeout: Duration) -> Self {
+        self.admission_timeout = Some(timeout);
+        self
+    }
+
+    /// How often an autoscaled pool re-evaluates its size (default 10 s).
+    pub fn autoscale_interval(mut self, interval: Duration) -> Self {
+        self.autoscale.interval = interval;
+        self
+    }
+
+    /// Over how many samples (spread over one interval) an autoscaled pool
+    /// averages its demand (default 20).
+    pub fn autoscale_window(mut self, window: usize) -> Self {
+        self.autoscale.window = window;
+        self
+    }
+
+    /// The clock the autoscaler reads (default: the system's monotonic clock);
+    /// a [`ManualClock`](crate::clock::ManualClock) makes autoscaling deterministic.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Where [`Pool::submit_blocking`] runs closures (default: [`DefaultExecutor`](crate::DefaultExecutor)).
+    pub fn blocking_executor(mut self, executor: Arc<dyn BlockingExecutor>) -> Self {
+        self.executor = Some(executor);
+        self
+    }
+
+    /// Builds the pool, or says what is wrong with the settings.
+    ///
+    /// # Errors
+    ///
+    /// See [`BuildError`]: zero sizes, `min > max`, sizes above
+    /// [`MAX_SLOTS`], `min`/`max` on a fixed pool, a zero autoscale interval
+    /// or window.
+    pub fn build(self) -> Result<Pool, BuildError> {
+        let (initial, bounds) = self.limits()?;
+        let core = Core::new(CoreConfig {
+            kind: self.kind,
+            order: self.order,
+            initial,
+            bounds,
+            max_waiting: self.max_waiting,
+            admission_timeout: self.admission_timeout,
+            autoscale: self.autoscale,
+            clock: self.clock,
+        });
+        Ok(Pool::from_parts(
+            Arc::new(core),
+            self.name.map(Arc::from),
+            self.executor,
+        ))
+    }
+
+    /// The starting limit and the bounds `scale`/`resize` clamp to.
+    fn limits(&self) -> Result<(usize, (usize, usize)), BuildError> {
+        let too_large = |value: usize| {
+            if value > MAX_SLOTS {
+                Err(BuildError::TooLarge { value })
+            } else {
+                Ok(value)
+            }
+        };
+        match self.kind {
+            Kind::Fixed => {
+                if self.min.is_some() || self.max.is_some() {
+                    return Err(BuildError::BoundsOnFixedPool);
+                }
+                let size = too_large(self.size.unwrap_or(DEFAULT_SIZE))?;
+                if size == 0 {
+                    return Err(BuildError::ZeroSize);
+                }
+                Ok((size, (0, MAX_SLOTS)))
+            }
+            Kind::Autoscale => {
+                let min = too_large(self.min.unwrap_or(DEFAULT_SIZE))?;
+                let max = too_large(
+                    self.max
+                        .unwrap_or(min.saturating_add(DEFAULT_AUTOSCALE_HEADROOM)),
+                )?;
+                if max == 0 {
+                    return Err(BuildError::ZeroMax);
+                }
+                if min > max {
+                    return Err(BuildError::MinAboveMax { min, max });
+                }
+                let size = self.size.unwrap_or(min);
+                if !(min..=max).contains(&size) {
+                    return Err(BuildError::SizeOutsideBounds { size, min, max });
+                }
+                if self.autoscale.window == 0 {
+                    return Err(BuildError::ZeroWindow);
+                }
+                if self.autoscale.interval.is_zero() {
+                    return Err(BuildError::ZeroInterval);
+                }
+                Ok((size, (min, max)))
+            }
+        }
+    }
+}
+
+/// Settings a pool cannot be built with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A fixed pool needs at least one slot to start with (it may be scaled to
+    /// zero later, which holds its queue until it is scaled up again).
+    ZeroSize,
+    /// An autoscaled pool's `max` must be at least 1.
+    ZeroMax,
+    /// `min` is above `max`.
+    MinAboveMax {
+        /// The `min` given.
+        min: usize,
+        /// The `max` given.
+        max: usize,
+    },
+    /// A starting `size` outside `[min, max]`.
+    SizeOutsideBounds {
+        /// The `size` given.
+        size: usize,
+        /// The lower bound.
+        min: usize,
+        /// The upper bound.
+        max: usize,
+    },
+    /// A slot count above [`MAX_SLOTS`].
+    TooLarge {
+        /// The value given.
+        value: usize,
+    },
+    /// `min`/`max` apply to autoscaled pools only; a fixed pool takes `size`.
+    BoundsOnFixedPool,
+    /// The autoscale window must hold at least one sample.
+    ZeroWindow,
+    /// The autoscale interval must be longer than zero.
+    ZeroInterval,
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::ZeroSize => f.write_str("a fixed pool needs `size` >= 1"),
+            BuildError::ZeroMax => f.write_str("an autoscaled pool needs `max` >= 1"),
+            BuildError::MinAboveMax { min, max } => {
+                write!(f, "`min` ({min}) is greater than `max` ({max})")
+            }
+            BuildError::SizeOutsideBounds { size, min, max } => {
+                write!(f, "`size` ({size}) is outside `min..=max` ({min}..={max})")
+            }
+            BuildError::TooLarge { value } => {
+                write!(f, "slot count {value} is above the maximum of {MAX_SLOTS}")
+            }
+            BuildError::BoundsOnFixedPool => {
+                f.write_str("`min`/`max` apply to autoscaled pools; a fixed pool takes `size`")
+            }
+            BuildError::ZeroWindow => f.write_str("the autoscale window must be at least 1 sample"),
+            BuildError::ZeroInterval => {
+                f.write_str("the autoscale interval must be longer than zero")
+            }
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}

@@ -1,0 +1,637 @@
+//! The admission core every pool shares. Implementation details.
+//!
+//! A pool is an admission controller, not a set of workers: a call takes a slot
+//! (a unit of the running count in the admission [`Word`]) or waits in the
+//! [`WaitQueue`] under the lock; a released slot is handed straight to the next
+//! waiter chosen by the order, so no newcomer can overtake a queued call.
+//!
+//! Fast paths (no lock): taking a slot while one is free and nobody waits, and
+//! releasing one while nobody waits and the pool is open. Everything else —
+//! queueing, hand-off, cancellation, scaling, pause/resume, close — happens under
+//! the lock, and wakers are woken only after it is released.
+
+use crate::autoscale::{AutoscaleTiming, QueueDepthRule};
+use crate::clock::Clock;
+use crate::order::{Kind, Order};
+use crate::queue::WaitQueue;
+use crate::rejected::Rejected;
+use crate::state::{Word, CLOSED, MAX_SLOTS, ONE_RUNNING, PAUSED, QUEUED};
+use crate::stats::Stats;
+use crate::sync::{AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering};
+use crate::waiter::{status, List, Waiter};
+use crate::wake_list::WakeList;
+use std::ptr::NonNull;
+use std::sync::Arc as StdArc;
+use std::task::Waker;
+use std::time::Duration;
+
+/// Whether a call may be turned away.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Mode {
+    /// Paused, full and timed-out admissions are rejected.
+    Reject,
+    /// The call waits instead: through a pause (until `resume`), past the
+    /// waiting bound, and past the admission timeout. Only `Closed` ends it.
+    Wait,
+}
+
+/// How a finished call ended, for the counters.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Outcome {
+    Completed,
+    Panicked,
+    Cancelled,
+}
+
+/// What the slow path decided for a call that found no free slot.
+pub(crate) enum Enqueued {
+    Admitted,
+    Rejected(Rejected),
+    Waiting,
+}
+
+struct Counters {
+    completed: AtomicU64,
+    panicked: AtomicU64,
+    cancelled: AtomicU64,
+    rejected: [AtomicU64; 4],
+    waiting: AtomicUsize,
+}
+
+struct Locked {
+    queue: WaitQueue,
+    /// Never-rejecting calls that arrived while the pool was paused.
+    held: List,
+    drain_wakers: Vec<Waker>,
+    bounds: (usize, usize),
+    max_waiting: Option<usize>,
+    autoscale: Option<QueueDepthRule>,
+}
+
+/// Everything a pool needs that is fixed at build time.
+pub(crate) struct CoreConfig {
+    pub(crate) kind: Kind,
+    pub(crate) order: Order,
+    pub(crate) initial: usize,
+    pub(crate) bounds: (usize, usize),
+    pub(crate) max_waiting: Option<usize>,
+    pub(crate) admission_timeout: Option<Duration>,
+    pub(crate) autoscale: AutoscaleTiming,
+    pub(crate) clock: StdArc<dyn Clock>,
+}
+
+pub(crate) struct Core {
+    word: AtomicU64,
+    counters: Counters,
+    locked: Mutex<Locked>,
+    kind: Kind,
+    order: Order,
+    admission_timeout: Option<Duration>,
+    clock: StdArc<dyn Clock>,
+}
+
+/// How often (in completed calls) an uncontended release consults the autoscaler.
+const AUTOSCALE_EVERY: u64 = 64;
+
+impl Core {
+    pub(crate) fn new(config: CoreConfig) -> Self {
+        let autoscale = (config.kind == Kind::Autoscale)
+            .then(|| QueueDepthRule::new(config.autoscale, config.clock.now()));
+        Core {
+            word: AtomicU64::new(Word::new(config.initial).0),
+            counters: Counters {
+                completed: AtomicU64::new(0),
+                panicked: AtomicU64::new(0),
+                cancelled: AtomicU64::new(0),
+                rejected: std::array::from_fn(|_| AtomicU64::new(0)),
+                waiting: AtomicUsize::new(0),
+            },
+            locked: Mutex::new(Locked {
+                queue: WaitQueue::new(config.order),
+                held: List::new(),
+                drain_wakers: Vec::new(),
+                bounds: config.bounds,
+                max_waiting: config.max_waiting,
+                autoscale,
+            }),
+            kind: config.kind,
+            order: config.order,
+            admission_timeout: config.admission_timeout,
+            clock: config.clock,
+        }
+    }
+
+    pub(crate) fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    pub(crate) fn order(&self) -> Order {
+        self.order
+    }
+
+    pub(crate) fn admission_timeout(&self) -> Option<Duration> {
+        self.admission_timeout
+    }
+
+    fn load(&self) -> Word {
+        Word(self.word.load(Ordering::Acquire))
+    }
+
+    // ---- acquiring -------------------------------------------------------
+
+    /// Takes a free slot if one is free and nobody waits. `false` means: go
+    /// through [`Core::enqueue`].
+    #[inline]
+    pub(crate) fn try_acquire_fast(&self) -> bool {
+        let mut w = self.load();
+        loop {
+            if w.has(PAUSED | CLOSED) || !w.can_admit_directly() {
+                return false;
+            }
+            match self.word.compare_exchange_weak(
+                w.0,
+                w.0 + ONE_RUNNING,
+                Ordering::Acquire,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => w = Word(actual),
+            }
+        }
+    }
+
+    /// The slow path of acquiring: under the lock, admit, reject, or link `node`
+    /// into the queue (or, for a never-rejecting call on a paused pool, into the
+    /// hold list) with `waker`.
+    ///
+    /// # Safety
+    /// `node` is pinned, unlinked, and its owner calls [`Core::cancel`] before
+    /// dropping it unless it observes a final status.
+    pub(crate) unsafe fn enqueue(
+        &self,
+        node: NonNull<Waiter>,
+        weight: i64,
+        mode: Mode,
+        waker: &Waker,
+    ) -> Enqueued {
+        let mut wakers = WakeList::new();
+        let mut locked = self.locked.lock();
+        if let Some(limit) = self.autoscale_observe(&mut locked) {
+            locked = self.set_limit_locked(locked, limit, &mut wakers);
+        }
+        let mut w = self.load();
+        loop {
+            if w.has(CLOSED) {
+                return self.reject(Rejected::Closed);
+            }
+            if w.has(PAUSED) {
+                if mode == Mode::Reject {
+                    return self.reject(Rejected::Paused);
+                }
+                let n = node.as_ref();
+                n.set_weight(weight);
+                n.register(waker);
+                n.set_status(status::HELD);
+                locked.held.push_back(node);
+                self.publish_waiting(&locked);
+                return Enqueued::Waiting;
+            }
+            if w.can_admit_directly() {
+                match self.word.compare_exchange(
+                    w.0,
+                    w.0 + ONE_RUNNING,
+                    Ordering::Acquire,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => return Enqueued::Admitted,
+                    Err(actual) => {
+                        w = Word(actual);
+                        continue;
+                    }
+                }
+            }
+            if mode == Mode::Reject
+                && locked
+                    .max_waiting
+                    .is_some_and(|bound| locked.queue.len() >= bound)
+            {
+                return self.reject(Rejected::Full);
+            }
+            if w.has(QUEUED) {
+                break;
+            }
+            // Set QUEUED only while no slot is free: from then on every release
+            // takes the lock and will find this waiter.
+            match self.word.compare_exchange(
+                w.0,
+                w.with_flag(QUEUED, true).0,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(actual) => w = Word(actual),
+            }
+        }
+        let n = node.as_ref();
+        n.set_weight(weight);
+        n.register(waker);
+        n.set_status(status::QUEUED);
+        locked.queue.push(node);
+        self.publish_waiting(&locked);
+        Enqueued::Waiting
+    }
+
+    /// Re-registers the waker of a linked node; returns the node's status as
+    /// seen under the lock.
+    ///
+    /// # Safety
+    /// `node` was linked by [`Core::enqueue`] and is alive.
+    pub(crate) unsafe fn refresh_waker(&self, node: NonNull<Waiter>, waker: &Waker) -> u8 {
+        let _locked = self.locked.lock();
+        let n = node.as_ref();
+        let status = n.status();
+        if status == status::QUEUED || status == status::HELD {
+            n.register(waker);
+        }
+        status
+    }
+
+    /// A waiting call gives up (dropped, or its admission timeout fired).
+    /// Returns `true` if it held a slot after all (it was admitted concurrently),
+    /// which the caller then owns.
+    ///
+    /// # Safety
+    /// `node` was passed to [`Core::enqueue`], which returned `Waiting`.
+    pub(crate) unsafe fn cancel(&self, node: NonNull<Waiter>, reason: Option<Rejected>) -> bool {
+        let drained = {
+            let mut locked = self.locked.lock();
+            let n = node.as_ref();
+            match n.status() {
+                status::QUEUED => {
+                    locked.queue.remove(node);
+                    if locked.queue.is_empty() {
+                        self.word.fetch_and(!QUEUED, Ordering::AcqRel);
+                    }
+                }
+                status::HELD => locked.held.remove(node),
+                status::ADMITTED => return true,
+                _ => return false,
+            }
+            n.set_status(status::IDLE);
+            drop(n.take_waker());
+            match reason {
+                Some(reason) => self.count_rejection(reason),
+                None => {
+                    self.counters.cancelled.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            self.publish_waiting(&locked);
+            self.take_drained(&mut locked)
+        };
+        drained.into_iter().for_each(Waker::wake);
+        false
+    }
+
+    fn reject(&self, reason: Rejected) -> Enqueued {
+        self.count_rejection(reason);
+        Enqueued::Rejected(reason)
+    }
+
+    pub(crate) fn count_rejection(&self, reason: Rejected) {
+        self.counters.rejected[reason.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A rejection decided without the lock (the pool is closed, or paused for
+    /// a call that may be turned away). `None`: go through the slow path.
+    #[inline]
+    pub(crate) fn reject_fast(&self, mode: Mode) -> Option<Rejected> {
+        let w = self.load();
+        let reason = if w.has(CLOSED) {
+            Rejected::Closed
+        } else if w.has(PAUSED) && mode == Mode::Reject {
+            Rejected::Paused
+        } else {
+            return None;
+        };
+        self.count_rejection(reason);
+        Some(reason)
+    }
+
+    fn publish_waiting(&self, locked: &Locked) {
+        self.counters
+            .waiting
+            .store(locked.queue.len() + locked.held.len(), Ordering::Relaxed);
+    }
+
+    // ---- releasing -------------------------------------------------------
+
+    /// Releases one slot, handing it to the next waiter if one is waiting.
+    pub(crate) fn release(&self, outcome: Outcome) {
+        let completed = self.count(outcome);
+        let mut w = self.load();
+        while !w.has(QUEUED | CLOSED) {
+            match self.word.compare_exchange_weak(
+                w.0,
+                w.0 - ONE_RUNNING,
+                Ordering::Release,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    if self.kind == Kind::Autoscale
+                        && completed.is_some_and(|n| n % AUTOSCALE_EVERY == 0)
+                    {
+                        self.autoscale_now();
+                    }
+                    return;
+                }
+                Err(actual) => w = Word(actual),
+            }
+        }
+        self.release_slow();
+    }
+
+    fn release_slow(&self) {
+        let mut wakers = WakeList::new();
+        let drained = {
+            let mut locked = self.locked.lock();
+            let scaled_to = self.autoscale_observe(&mut locked);
+            let w = self.load();
+            // A slot frees: it goes to the next waiter if running is within the
+            // limit; otherwise (after a scale-down) it is simply retired.
+            if w.has(QUEUED) && w.running() <= w.limit() {
+                // Safety: linked nodes are alive; we hold the lock.
+                unsafe { self.hand_off(&mut locked, &mut wakers) };
+            } else {
+                self.word.fetch_sub(ONE_RUNNING, Ordering::AcqRel);
+            }
+            if let Some(limit) = scaled_to {
+                locked = self.set_limit_locked(locked, limit, &mut wakers);
+            }
+            self.publish_waiting(&locked);
+            self.take_drained(&mut locked)
+        };
+        wakers.wake_all();
+        drained.into_iter().for_each(Waker::wake);
+    }
+
+    /// Gives the slot of a finishing call to the next waiter (the running count
+    /// stays the same).
+    ///
+    /// # Safety
+    /// Caller holds the lock (`locked`); `QUEUED` is set.
+    unsafe fn hand_off(&self, locked: &mut Locked, wakers: &mut WakeList) {
+        if let Some(node) = locked.queue.pop() {
+            let n = node.as_ref();
+            wakers.push(n.take_waker());
+            n.set_status(status::ADMITTED);
+        }
+        if locked.queue.is_empty() {
+            self.word.fetch_and(!QUEUED, Ordering::AcqRel);
+        }
+    }
+
+    /// Admits waiters while slots are free. Caller holds the lock; `QUEUED` is
+    /// set or the queue is empty. Wakes (unlocking in between) in batches.
+    fn admit_waiting<'a>(
+        &'a self,
+        mut locked: MutexGuard<'a, Locked>,
+        wakers: &mut WakeList,
+    ) -> MutexGuard<'a, Locked> {
+        loop {
+            let w = self.load();
+            if locked.queue.is_empty() || w.running() >= w.limit() {
+                break;
+            }
+            if wakers.is_full() {
+                drop(locked);
+                wakers.wake_all();
+                locked = self.locked.lock();
+                continue;
+            }
+            self.word.fetch_add(ONE_RUNNING, Ordering::AcqRel);
+            // Safety: under the lock; QUEUED is set so no fast path races us.
+            unsafe { self.hand_off(&mut locked, wakers) };
+        }
+        if locked.queue.is_empty() {
+            self.word.fetch_and(!QUEUED, Ordering::AcqRel);
+        }
+        self.publish_waiting(&locked);
+        locked
+    }
+
+    // ---- scaling ---------------------------------------------------------
+
+    pub(crate) fn bounds(&self) -> (usize, usize) {
+        self.locked.lock().bounds
+    }
+
+    /// Sets the limit to `target` clamped to the pool's bounds; returns the new
+    /// limit. Growing admits waiters at once; shrinking lets running work finish.
+    pub(crate) fn resize(&self, target: impl FnOnce(usize) -> usize) -> usize {
+        let mut wakers = WakeList::new();
+        let locked = self.locked.lock();
+        let limit = target(self.load().limit()).clamp(locked.bounds.0, locked.bounds.1);
+        let locked = self.set_limit_locked(locked, limit, &mut wakers);
+        drop(locked);
+        wakers.wake_all();
+        limit
+    }
+
+    /// Changes the bounds (and clamps the limit into them).
+    pub(crate) fn set_bounds(&self, bounds: (usize, usize)) -> usize {
+        let mut locked = self.locked.lock();
+        locked.bounds = (bounds.0.min(MAX_SLOTS), bounds.1.min(MAX_SLOTS));
+        drop(locked);
+        self.resize(|limit| limit)
+    }
+
+    fn set_limit_locked<'a>(
+        &'a self,
+        locked: MutexGuard<'a, Locked>,
+        limit: usize,
+        wakers: &mut WakeList,
+    ) -> MutexGuard<'a, Locked> {
+        let mut w = self.load();
+        loop {
+            match self.word.compare_exchange(
+                w.0,
+                w.with_limit(limit).0,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(actual) => w = Word(actual),
+            }
+        }
+        self.admit_waiting(locked, wakers)
+    }
+
+    // ---- autoscaling -----------------------------------------------------
+
+    /// Feeds the autoscaler the demand since the previous event; returns the
+    /// new limit when an evaluation changes it.
+    fn autoscale_observe(&self, locked: &mut Locked) -> Option<usize> {
+        let rule = locked.autoscale.as_mut()?;
+        let w = self.load();
+        let demand = w.running() + locked.queue.len() + locked.held.len();
+        rule.observe(self.clock.now(), demand, w.limit(), locked.bounds)
+    }
+
+    /// Consults the autoscaler outside any other operation (uncontended releases
+    /// do so every [`AUTOSCALE_EVERY`] completions).
+    pub(crate) fn autoscale_now(&self) {
+        let mut wakers = WakeList::new();
+        let mut locked = self.locked.lock();
+        if let Some(limit) = self.autoscale_observe(&mut locked) {
+            locked = self.set_limit_locked(locked, limit, &mut wakers);
+        }
+        drop(locked);
+        wakers.wake_all();
+    }
+
+    // ---- pause / close ---------------------------------------------------
+
+    pub(crate) fn set_paused(&self, paused: bool) {
+        let mut wakers = WakeList::new();
+        let mut locked = self.locked.lock();
+        if paused {
+            self.word.fetch_or(PAUSED, Ordering::AcqRel);
+            return;
+        }
+        self.word.fetch_and(!PAUSED, Ordering::AcqRel);
+        if locked.held.is_empty() {
+            return;
+        }
+        // Calls that waited for `resume` join the queue in arrival order; setting
+        // QUEUED first keeps fast paths out while `admit_waiting` settles it.
+        self.word.fetch_or(QUEUED, Ordering::AcqRel);
+        // Safety: held nodes are alive and linked only in `held`; under the lock.
+        unsafe {
+            while let Some(node) = locked.held.pop_front() {
+                node.as_ref().set_status(status::QUEUED);
+                locked.queue.push(node);
+            }
+        }
+        let locked = self.admit_waiting(locked, &mut wakers);
+        drop(locked);
+        wakers.wake_all();
+    }
+
+    /// Stops intake. With `abort`, also turns away every waiting call. Calls
+    /// held by a pause are turned away either way: the `resume` they wait for
+    /// could no longer admit them.
+    pub(crate) fn close(&self, abort: bool) {
+        let mut wakers = WakeList::new();
+        let mut locked = self.locked.lock();
+        self.word.fetch_or(CLOSED, Ordering::AcqRel);
+        loop {
+            if wakers.is_full() {
+                drop(locked);
+                wakers.wake_all();
+                locked = self.locked.lock();
+            }
+            // Safety: under the lock; nodes are alive while linked.
+            let node = unsafe {
+                match locked.held.pop_front() {
+                    Some(node) => node,
+                    None if abort => match locked.queue.pop() {
+                        Some(node) => node,
+                        None => break,
+                    },
+                    None => break,
+                }
+            };
+            // Safety: just unlinked under the lock.
+            unsafe {
+                let n = node.as_ref();
+                wakers.push(n.take_waker());
+                n.set_status(status::CLOSED);
+            }
+            self.count_rejection(Rejected::Closed);
+        }
+        if locked.queue.is_empty() {
+            self.word.fetch_and(!QUEUED, Ordering::AcqRel);
+        }
+        self.publish_waiting(&locked);
+        let drained = self.take_drained(&mut locked);
+        drop(locked);
+        wakers.wake_all();
+        drained.into_iter().for_each(Waker::wake);
+    }
+
+    fn is_drained(&self, locked: &Locked) -> bool {
+        let w = self.load();
+        w.has(CLOSED) && w.running() == 0 && locked.queue.is_empty() && locked.held.is_empty()
+    }
+
+    /// Whether a closed pool has nothing left running or waiting; otherwise
+    /// registers `waker` to be woken when it has.
+    pub(crate) fn poll_drained(&self, waker: &Waker) -> bool {
+        let mut locked = self.locked.lock();
+        if self.is_drained(&locked) {
+            return true;
+        }
+        if !locked
+            .drain_wakers
+            .iter()
+            .any(|known| known.will_wake(waker))
+        {
+            locked.drain_wakers.push(waker.clone());
+        }
+        false
+    }
+
+    /// The drain waiters to wake (after unlocking) if the pool just drained.
+    fn take_drained(&self, locked: &mut Locked) -> Vec<Waker> {
+        if locked.drain_wakers.is_empty() || !self.is_drained(locked) {
+            return Vec::new();
+        }
+        std::mem::take(&mut locked.drain_wakers)
+    }
+
+    // ---- observing -------------------------------------------------------
+
+    pub(crate) fn is_paused(&self) -> bool {
+        self.load().has(PAUSED)
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.load().has(CLOSED)
+    }
+
+    pub(crate) fn limit(&self) -> usize {
+        self.load().limit()
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        let w = Word(self.word.load(Ordering::Relaxed));
+        let c = &self.counters;
+        Stats {
+            size: w.limit(),
+            running: w.running(),
+            waiting: c.waiting.load(Ordering::Relaxed),
+            completed: c.completed.load(Ordering::Relaxed),
+            panicked: c.panicked.load(Ordering::Relaxed),
+            cancelled: c.cancelled.load(Ordering::Relaxed),
+            rejected: std::array::from_fn(|i| c.rejected[i].load(Ordering::Relaxed)),
+            paused: w.has(PAUSED),
+            closed: w.has(CLOSED),
+        }
+    }
+
+    /// Counts how a call ended; returns the new completed count for completions.
+    pub(crate) fn count(&self, outcome: Outcome) -> Option<u64> {
+        let c = &self.counters;
+        match outcome {
+            Outcome::Completed => Some(c.completed.fetch_add(1, Ordering::Relaxed) + 1),
+            Outcome::Panicked => {
+                c.panicked.fetch_add(1, Ordering::Relaxed);
+                Some(c.completed.fetch_add(1, Ordering::Relaxed) + 1)
+            }
+            Outcome::Cancelled => {
+                c.cancelled.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! Lazily started global pools, the targets of `#[pooled]`.
+
+use crate::builder::{DEFAULT_AUTOSCALE_HEADROOM, DEFAULT_SIZE};
+use crate::core::Mode;
+use crate::order::{Kind, Order};
+use crate::pool::Pool;
+use crate::rejected::Rejected;
+use crate::stats::Stats;
+use crate::submit::{Submit, SubmitWait};
+use std::fmt;
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// The compile-time settings of a [`Group`]: what `#[pooled(...)]` or a group
+/// declaration says. Application-wide configuration may override them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GroupSpec {
+    /// The group's stable name, used by configuration, stats and logs.
+    pub name: &'static str,
+    /// Fixed or autoscaled.
+    pub kind: Kind,
+    /// Admission order.
+    pub order: Order,
+    /// Slot count of a fixed pool.
+    pub size: usize,
+    /// Lower bound of an autoscaled pool.
+    pub min: usize,
+    /// Upper bound of an autoscaled pool.
+    pub max: usize,
+    /// Bound on waiting calls.
+    pub max_waiting: Option<usize>,
+    /// Admission timeout.
+    pub admission_timeout: Option<Duration>,
+}
+
+impl GroupSpec {
+    /// The seed's defaults: fixed FIFO of 3; autoscale between 3 and 8.
+    pub const DEFAULT: GroupSpec = GroupSpec {
+        name: "",
+        kind: Kind::Fixed,
+        order: Order::Fifo,
+        size: DEFAULT_SIZE,
+        min: DEFAULT_SIZE,
+        max: DEFAULT_SIZE + DEFAULT_AUTOSCALE_HEADROOM,
+        max_waiting: None,
+        admission_timeout: None,
+    };
+
+    /// Builds a pool from these settings; invalid limits (which the attribute
+    /// rejects at compile time) are clamped into a valid pool rather than
+    /// failing at first use: sizes to `1..=MAX_SLOTS`, `min` to `max`.
+    pub fn build(&self) -> Pool {
+        let mut builder = Pool::builder()
+            .name(self.name)
+            .kind(self.kind)
+            .order(self.order);
+        builder = match self.kind {
+            Kind::Fixed => builder.size(self.size.clamp(1, crate::MAX_SLOTS)),
+            Kind::Autoscale => {
+                let max = self.max.clamp(1, crate::MAX_SLOTS);
+                builder.min(self.min.min(max)).max(max)
+            }
+        };
+        if let Some(bound) = self.max_waiting {
+            builder = builder.max_waiting(bound);
+        }
+        if let Some(timeout) = self.admission_timeout {
+            builder = builder.admission_timeout(timeout);
+        }
+        builder
+            .build()
+            .expect("clamped group settings always build")
+    }
+}
+
+/// A named, lazily started global pool: what `#[pooled]` functions submit to,
+/// and the handle it generates for each function or declared group.
+///
+/// Const-constructible, so it lives in a `static`; its pool is built on first
+/// use. Because a pool is an admission controller rather than a set of spawned
+/// workers, a global group is not bound to the runtime that first used it: it
+/// serves every tokio runtime, `block_on`, and plain threads alike.
+///
+/// # Examples
+///
+/// ```
+/// use pool_runtime::{Group, GroupSpec, Order};
+///
+/// static DB: Group = Group::new(GroupSpec { name: "db", size: 2, order: Order::Lifo, ..GroupSpec::DEFAULT });
+///
+/// assert_eq!(DB.size(), 2);
+/// assert_eq!(DB.scale(3), 5);
+/// DB.pause();
+/// assert!(DB.is_paused());
+/// DB.resume();
+/// assert_eq!(DB.run(|| 6 * 7), Ok(42));
+/// ```
+pub struct Group {
+    spec: GroupSpec,
+    pool: OnceLock<Pool>,
+}
+
+impl Group {
+    /// A group that builds its pool from `spec` on first use.
+    pub const fn new(spec: GroupSpec) -> Group {
+        Group {
+            spec,
+            pool: OnceLock::new(),
+        }
+    }
+
+    /// The group's stable name.
+    pub fn name(&self) -> &'static str {
+        self.spec.name
+    }
+
+    /// The compile-time settings.
+    pub fn spec(&self) -> &GroupSpec {
+        &self.spec
+    }
+
+    /// The group's pool, built on first use.
+    pub fn pool(&self) -> &Pool {
+        self.pool.get_or_init(|| self.spec.build())
+    }
+
+    /// Whether the pool has been started (first use happened).
+    pub fn is_started(&self) -> bool {
+        self.pool.get().is_some()
+    }
+
+    /// See [`Pool::scale`].
+    pub fn scale(&self, delta: isize) -> usize {
+        self.pool().scale(delta)
+    }
+
+    /// See [`Pool::resize`].
+    pub fn resize(&self, size: usize) -> usize {
+        self.pool().resize(size)
+    }
+
+    /// See [`Pool::pause`].
+    pub fn pause(&self) {
+        self.pool().pause();
+    }
+
+    /// See [`Pool::resume`].
+    pub fn resume(&self) {
+        self.pool().resume();
+    }
+
+    /// See [`Pool::is_paused`].
+    pub fn is_paused(&self) -> bool {
+        self.pool().is_paused()
+    }
+
+    /// See [`Pool::size`].
+    pub fn size(&self) -> usize {
+        self.pool().size()
+    }
+
+    /// See [`Pool::stats`].
+    pub fn stats(&self) -> Stats {
+        self.pool().stats()
+    }
+
+    /// See [`Pool::submit_weighted`].
+    pub fn submit<F: Future>(&self, weight: i64, work: F) -> Submit<'_, F> {
+        self.pool().submit_weighted(weight, work)
+    }
+
+    /// See [`Pool::run`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::run`].
+    pub fn run<T>(&self, f: impl FnOnce() -> T) -> Result<T, Rejected> {
+        self.pool().run_call(0, Mode::Reject, f)
+    }
+
+    /// See [`Pool::run_weighted`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::run`].
+    pub fn run_weighted<T>(&self, weight: i64, f: impl FnOnce() -> T) -> Result<T, Rejected> {
+        self.pool().run_call(weight, Mode::Reject, f)
+    }
+
+    /// See [`Pool::submit_blocking_weighted`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::submit_blocking`].
+    pub async fn submit_blocking<T, F>(&self, weight: i64, f: F) -> Result<T, Rejected>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.pool().blocking_call(weight, Mode::Reject, f).await
+    }
+
+    /// The never-rejecting form of [`submit_blocking`](Group::submit_blocking).
+    ///
+    /// # Panics
+    ///
+    /// As [`submit_wait`](Group::submit_wait); a panic of `f` is re-raised.
+    pub async fn submit_blocking_wait<T, F>(&self, weight: i64, f: F) -> T
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        match self.pool().blocking_call(weight, Mode::Wait, f).await {
+            Ok(out) => out,
+            Err(rejected) => panic!("a never-rejecting call was turned away: {rejected}"),
+        }
+    }
+
+    /// A call that is never turned away: it waits through a pause (until
+    /// `resume`), past the waiting bound and the admission timeout.
+    ///
+    /// # Panics
+    ///
+    /// If the group's pool was closed (through [`Group::pool`]): a
+    /// never-rejecting call has no way to report it.
+    pub fn submit_wait<F: Future>(&self, weight: i64, work: F) -> SubmitWait<'_, F> {
+        self.pool().submit_wait(weight, work)
+    }
+
+    /// The sync counterpart of [`submit_wait`](Group::submit_wait).
+    ///
+    /// # Panics
+    ///
+    /// As [`submit_wait`](Group::submit_wait).
+    pub fn run_wait<T>(&self, weight: i64, f: impl FnOnce() -> T) -> T {
+        match self.pool().run_call(weight, Mode::Wait, f) {
+            Ok(out) => out,
+            Err(rejected) => panic!("a never-rejecting call was turned away: {rejected}"),
+        }
+    }
+}
+
+impl fmt::Debug for Group {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Group")
+            .field("spec", &self.spec)
+            .field("started", &self.is_started())
+            .finish()
+    }
+}

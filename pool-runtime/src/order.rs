@@ -1,0 +1,142 @@
+//! The two axes of the seed's six pools: how the slot count is managed
+//! ([`Kind`]) and in which order waiting calls are admitted ([`Order`]).
+
+use std::fmt;
+use std::str::FromStr;
+
+/// How a pool's slot count is managed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Kind {
+    /// The slot count changes only when you call `scale`/`resize`
+    /// (the seed's `AioFixedTaskPool*`).
+    #[default]
+    Fixed,
+    /// The slot count also moves by itself within `[min, max]` by the
+    /// queue-depth rule (the seed's `AioAutoScaleTaskPool*`).
+    Autoscale,
+}
+
+/// The order in which waiting calls are admitted when a slot frees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Order {
+    /// First come, first served (the seed's "simple" pools).
+    #[default]
+    Fifo,
+    /// Last come, first served: the newest waiter runs first.
+    Lifo,
+    /// By weight, smaller first; first come, first served among equal weights.
+    Priority,
+}
+
+/// A kind or order name that is not one of the valid choices.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownChoice {
+    /// What was given.
+    pub given: String,
+    /// The valid choices.
+    pub expected: &'static [&'static str],
+}
+
+impl fmt::Display for UnknownChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown value `{}`, expected one of: ", self.given)?;
+        for (i, choice) in self.expected.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "`{choice}`")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for UnknownChoice {}
+
+impl Kind {
+    /// The names `FromStr` accepts.
+    pub const CHOICES: &'static [&'static str] = &["fixed", "autoscale"];
+
+    /// The lower-case name of this kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Fixed => "fixed",
+            Kind::Autoscale => "autoscale",
+        }
+    }
+}
+
+impl Order {
+    /// The names `FromStr` accepts (`"simple"` is the seed's name for FIFO).
+    pub const CHOICES: &'static [&'static str] = &["fifo", "lifo", "priority", "simple"];
+
+    /// The lower-case name of this order.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Order::Fifo => "fifo",
+            Order::Lifo => "lifo",
+            Order::Priority => "priority",
+        }
+    }
+}
+
+impl FromStr for Kind {
+    type Err = UnknownChoice;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "fixed" => Ok(Kind::Fixed),
+            "autoscale" => Ok(Kind::Autoscale),
+            _ => Err(UnknownChoice {
+                given: s.to_owned(),
+                expected: Kind::CHOICES,
+            }),
+        }
+    }
+}
+
+impl FromStr for Order {
+    type Err = UnknownChoice;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "fifo" | "simple" => Ok(Order::Fifo),
+            "lifo" => Ok(Order::Lifo),
+            "priority" => Ok(Order::Priority),
+            _ => Err(UnknownChoice {
+                given: s.to_owned(),
+                expected: Order::CHOICES,
+            }),
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for Order {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_and_print_back_and_simple_means_fifo() {
+        for kind in [Kind::Fixed, Kind::Autoscale] {
+            assert_eq!(kind.as_str().parse::<Kind>(), Ok(kind));
+        }
+        for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+            assert_eq!(order.to_string().parse::<Order>(), Ok(order));
+        }
+        assert_eq!("simple".parse::<Order>(), Ok(Order::Fifo));
+        let err = "fast".parse::<Order>().unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "unknown value `fast`, expected one of: `fifo`, `lifo`, `priority`, `simple`"
+        );
+    }
+}

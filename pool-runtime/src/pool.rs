@@ -1,0 +1,495 @@
+//! [`Pool`]: the public face of the admission core.
+
+use crate::acquire::Acquire;
+use crate::blocking::{self, BlockingExecutor, DefaultExecutor, OwnedSlot};
+use crate::builder::{PoolBuilder, DEFAULT_SIZE};
+use crate::core::{Core, Mode};
+use crate::order::{Kind, Order};
+use crate::park;
+use crate::rejected::Rejected;
+use crate::stats::Stats;
+use crate::submit::{Submit, SubmitWait};
+use crate::timer::Sleep;
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+/// A task pool: limits how many calls run at once, and in which order waiting
+/// calls are admitted.
+///
+/// A pool is an admission controller, not a set of workers. A call waits in the
+/// pool's queue (FIFO, LIFO or by weight), is admitted when a slot frees, and
+/// runs *in the caller's own task* (or thread) while it holds the slot. So a
+/// submitted future may borrow from the caller and need not be `Send` or
+/// `'static`, and a pool is not tied to any runtime: the same pool (a `static`
+/// even) serves any number of tokio runtimes, `futures::executor::block_on`,
+/// and plain threads.
+///
+/// `Pool` is a cheap handle (an `Arc`); clones share the pool.
+///
+/// | seed | here |
+/// |---|---|
+/// | `AioFixedTaskPool{Simple,Lifo,Priority}` | `Pool::builder().order(..).size(n)` |
+/// | `AioAutoScaleTaskPool{Simple,Lifo,Priority}` | `Pool::builder().kind(Kind::Autoscale).order(..).min(a).max(b)` |
+/// | `await submit(f, weight=w)` | [`submit`](Pool::submit), [`submit_weighted`](Pool::submit_weighted) |
+/// | `submit(.., blocking=False)` | [`spawn`](Pool::spawn) (feature `tokio`) |
+/// | normal function → executor | [`submit_blocking`](Pool::submit_blocking); sync callers: [`run`](Pool::run) |
+/// | `scale(n)` | [`scale`](Pool::scale), [`resize`](Pool::resize) |
+/// | `pause()` / `paused` | [`pause`](Pool::pause), [`resume`](Pool::resume), [`is_paused`](Pool::is_paused) |
+/// | `close()` / `async with` | [`close`](Pool::close), [`shutdown`](Pool::shutdown), [`abort`](Pool::abort), [`scoped`](Pool::scoped) |
+///
+/// # Guarantees
+///
+/// * The running count never exceeds the limit at any admission, including
+///   while scaling down under load (running work is never interrupted: the pool
+///   admits nothing until `running < limit`).
+/// * Hand-off, no barging: a freed slot goes to the next waiter chosen by the
+///   order, never to a newcomer.
+/// * Every call is accounted for: see [`Stats`].
+///
+/// # Reentrancy
+///
+/// A call into a pool made from inside work that already holds one of its
+/// slots — polled within the same task (an awaited or joined future), or
+/// running on the same thread for sync and blocking calls — runs under its
+/// parent's slot at once: it is not queued, cannot be rejected, and does not
+/// count as running. So nested calls never deadlock a full pool. Work that
+/// the call *spawns* as a separate task is a new, independent call.
+///
+/// # Examples
+///
+/// ```
+/// use pool_runtime::Pool;
+///
+/// # futures::executor::block_on(async {
+/// let pool = Pool::fixed(2);
+/// let name = String::from("borrowed, not 'static");
+/// let len = pool.submit(async { name.len() }).await?;
+/// assert_eq!(len, 21);
+/// # Ok::<(), pool_runtime::Rejected>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Pool {
+    core: Arc<Core>,
+    name: Option<Arc<str>>,
+    executor: Option<Arc<dyn BlockingExecutor>>,
+}
+
+impl Pool {
+    /// Starts configuring a pool.
+    pub fn builder() -> PoolBuilder {
+        PoolBuilder::default()
+    }
+
+    /// A fixed FIFO pool of `size` slots (the seed's `AioFixedTaskPoolSimple`).
+    ///
+    /// A `size` of zero is raised to one, and one above
+    /// [`MAX_SLOTS`](crate::MAX_SLOTS) lowered to it (use the builder to get
+    /// an error instead).
+    pub fn fixed(size: usize) -> Pool {
+        Pool::builder()
+            .size(size.clamp(1, crate::MAX_SLOTS))
+            .build()
+            .expect("a clamped fixed size always builds")
+    }
+
+    pub(crate) fn from_parts(
+        core: Arc<Core>,
+        name: Option<Arc<str>>,
+        executor: Option<Arc<dyn BlockingExecutor>>,
+    ) -> Pool {
+        Pool {
+            core,
+            name,
+            executor,
+        }
+    }
+
+    /// The name given at build time, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Fixed or autoscaled.
+    pub fn kind(&self) -> Kind {
+        self.core.kind()
+    }
+
+    /// The admission order.
+    pub fn order(&self) -> Order {
+        self.core.order()
+    }
+
+    // ---- submitting -------------------------------------------------------
+
+    /// Runs `work` while holding a slot, and returns its output.
+    ///
+    /// The returned future waits for admission, then polls `work` in the
+    /// caller's own task. On priority pools the call has weight 0.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`]: the pool is paused or closed, the bound on waiting calls
+    /// is reached, or the admission timeout passed. A rejected `work` is dropped
+    /// without being polled.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the queue at once or frees the slot; see [`Submit`].
+    ///
+    /// # Panics
+    ///
+    /// A panic in `work` frees the slot, is counted in [`Stats::panicked`], and
+    /// propagates to the caller.
+    pub fn submit<F: Future>(&self, work: F) -> Submit<'_, F> {
+        Submit::new(&self.core, 0, Mode::Reject, work)
+    }
+
+    /// Like [`submit`](Pool::submit), with a weight: on a priority pool smaller
+    /// weights are admitted first, equal weights first-come first-served. FIFO
+    /// and LIFO pools ignore the weight, so one call site can serve a pool
+    /// whose order is chosen by configuration.
+    pub fn submit_weighted<F: Future>(&self, weight: i64, work: F) -> Submit<'_, F> {
+        Submit::new(&self.core, weight, Mode::Reject, work)
+    }
+
+    /// Runs a blocking closure on the blocking executor while it holds a slot.
+    ///
+    /// The slot travels with the closure: it is released on the executor's
+    /// thread when the closure returns, so the number of closures running never
+    /// exceeds the limit, even if the caller stops waiting.
+    ///
+    /// # Errors
+    ///
+    /// As [`submit`](Pool::submit); also [`Rejected::Closed`] if the executor
+    /// drops the job unrun (it is shutting down).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped while waiting for admission, the call leaves the queue; dropped
+    /// after, the closure still runs to the end (a thread cannot be
+    /// interrupted) and its result is discarded.
+    ///
+    /// # Panics
+    ///
+    /// A panic in `f` is re-raised in the caller.
+    pub async fn submit_blocking<T, F>(&self, f: F) -> Result<T, Rejected>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.blocking_call(0, Mode::Reject, f).await
+    }
+
+    /// [`submit_blocking`](Pool::submit_blocking) with a weight.
+    pub async fn submit_blocking_weighted<T, F>(&self, weight: i64, f: F) -> Result<T, Rejected>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.blocking_call(weight, Mode::Reject, f).await
+    }
+
+    pub(crate) async fn blocking_call<T, F>(
+        &self,
+        weight: i64,
+        mode: Mode,
+        f: F,
+    ) -> Result<T, Rejected>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let mut acquire = pin!(Acquire::new(&*self.core, weight, mode));
+        poll_fn(|cx| acquire.as_mut().poll_acquire(cx)).await?;
+        let slot = OwnedSlot::new(self.core.clone(), acquire.as_mut().detach());
+        #[cfg(feature = "tokio")]
+        if self.executor.is_none() {
+            if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                return match handle.spawn_blocking(move || slot.run(f)).await {
+                    Ok(Ok(value)) => Ok(value),
+                    Ok(Err(payload)) => blocking::resume(payload),
+                    Err(join) if join.is_panic() => blocking::resume(join.into_panic()),
+                    Err(_) => Err(Rejected::Closed),
+                };
+            }
+        }
+        let (sender, result) = blocking::job_channel();
+        let executor: &dyn BlockingExecutor = self.executor.as_deref().unwrap_or(&DefaultExecutor);
+        executor.execute(Box::new(move || sender.send(slot.run(f))));
+        result.await
+    }
+
+    /// Runs a closure on the calling thread while it holds a slot: the thread
+    /// parks until the call is admitted, in the same queue and order as async
+    /// calls. For sync callers; inside async code prefer [`submit`](Pool::submit).
+    ///
+    /// # Errors
+    ///
+    /// As [`submit`](Pool::submit). The admission timeout is measured on this
+    /// thread.
+    ///
+    /// # Panics
+    ///
+    /// A panic in `f` frees the slot and propagates.
+    pub fn run<T>(&self, f: impl FnOnce() -> T) -> Result<T, Rejected> {
+        self.run_call(0, Mode::Reject, f)
+    }
+
+    /// [`run`](Pool::run) with a weight.
+    pub fn run_weighted<T>(&self, weight: i64, f: impl FnOnce() -> T) -> Result<T, Rejected> {
+        self.run_call(weight, Mode::Reject, f)
+    }
+
+    pub(crate) fn run_call<T>(
+        &self,
+        weight: i64,
+        mode: Mode,
+        f: impl FnOnce() -> T,
+    ) -> Result<T, Rejected> {
+        let mut acquire = pin!(Acquire::new(&*self.core, weight, mode));
+        let timeout = self
+            .core
+            .admission_timeout()
+            .filter(|_| mode == Mode::Reject);
+        let poll = poll_fn(|cx| acquire.as_mut().poll_acquire(cx));
+        match park::block_on(pin!(poll), timeout) {
+            Some(admitted) => admitted?,
+            None => {
+                // Still waiting at the deadline: give up, unless admitted meanwhile.
+                let admitted = acquire.as_mut().give_up(Rejected::TimedOut);
+                admitted?;
+            }
+        }
+        let out = acquire.as_mut().run_work(f);
+        acquire.finish();
+        Ok(out)
+    }
+
+    /// Submits `work` without waiting for it, for `'static + Send` work (the
+    /// seed's `submit(.., blocking=False)`): the call takes its place in the
+    /// queue now, in call order, and runs on a tokio task. Rejections that are
+    /// known at once (paused, closed, full) are returned here; later ones
+    /// (timed out, closed while waiting) through the handle.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`] as for [`submit`](Pool::submit).
+    ///
+    /// # Panics
+    ///
+    /// Panics if called outside a tokio runtime, like `tokio::spawn`. A panic
+    /// in `work` is re-raised when the handle is awaited.
+    #[cfg(feature = "tokio")]
+    pub fn spawn<F>(&self, work: F) -> Result<crate::spawn::SpawnHandle<F::Output>, Rejected>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        crate::spawn::spawn(self.core.clone(), 0, work)
+    }
+
+    /// [`spawn`](Pool::spawn) with a weight.
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Pool::spawn).
+    #[cfg(feature = "tokio")]
+    pub fn spawn_weighted<F>(
+        &self,
+        weight: i64,
+        work: F,
+    ) -> Result<crate::spawn::SpawnHandle<F::Output>, Rejected>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        crate::spawn::spawn(self.core.clone(), weight, work)
+    }
+
+    /// The never-rejecting async call of `#[pooled]` functions that cannot
+    /// return an error.
+    pub(crate) fn submit_wait<F: Future>(&self, weight: i64, work: F) -> SubmitWait<'_, F> {
+        SubmitWait::new(&self.core, weight, work)
+    }
+
+    // ---- scaling ----------------------------------------------------------
+
+    /// The current slot count (the limit on running calls).
+    pub fn size(&self) -> usize {
+        self.core.limit()
+    }
+
+    /// Changes the slot count by `delta` (negative shrinks) and returns the new
+    /// size, clamped to `[0, MAX_SLOTS]` for fixed pools and `[min, max]` for
+    /// autoscaled ones.
+    ///
+    /// Growing admits waiting calls at once. Shrinking never interrupts running
+    /// work: the pool admits nothing until the running count is below the new
+    /// size. A fixed pool scaled to 0 holds its queue until scaled up again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = pool_runtime::Pool::fixed(3);
+    /// assert_eq!(pool.scale(2), 5);
+    /// assert_eq!(pool.scale(-10), 0);
+    /// assert_eq!(pool.resize(4), 4);
+    /// ```
+    pub fn scale(&self, delta: isize) -> usize {
+        self.core.resize(|limit| limit.saturating_add_signed(delta))
+    }
+
+    /// Sets the slot count (clamped as for [`scale`](Pool::scale)) and returns it.
+    pub fn resize(&self, size: usize) -> usize {
+        self.core.resize(|_| size)
+    }
+
+    /// The bounds [`scale`](Pool::scale) and [`resize`](Pool::resize) clamp to.
+    pub fn bounds(&self) -> (usize, usize) {
+        self.core.bounds()
+    }
+
+    /// Changes the bounds of an autoscaled pool (the size is clamped into them);
+    /// returns the new size. `min > max` is corrected to `min = max`.
+    pub fn set_bounds(&self, min: usize, max: usize) -> usize {
+        self.core.set_bounds((min.min(max), max))
+    }
+
+    // ---- pausing and closing -----------------------------------------------
+
+    /// Stops admitting new calls: they are rejected with [`Rejected::Paused`]
+    /// (calls that cannot be rejected wait for [`resume`](Pool::resume)). Calls
+    /// already waiting or running are not affected and keep being admitted.
+    pub fn pause(&self) {
+        self.core.set_paused(true);
+    }
+
+    /// Admits new calls again.
+    pub fn resume(&self) {
+        self.core.set_paused(false);
+    }
+
+    /// Whether the pool is paused.
+    pub fn is_paused(&self) -> bool {
+        self.core.is_paused()
+    }
+
+    /// Stops intake for good: new calls are rejected with [`Rejected::Closed`];
+    /// waiting and running calls finish. See [`drained`](Pool::drained) to wait
+    /// for them, [`shutdown`](Pool::shutdown) for both with a timeout.
+    pub fn close(&self) {
+        self.core.close(false);
+    }
+
+    /// Closes the pool and rejects every waiting call at once with
+    /// [`Rejected::Closed`]; running calls finish.
+    pub fn abort(&self) {
+        self.core.close(true);
+    }
+
+    /// Whether the pool was closed.
+    pub fn is_closed(&self) -> bool {
+        self.core.is_closed()
+    }
+
+    /// Resolves once the pool is closed and nothing is waiting or running.
+    /// (On an open pool it waits for `close` first.)
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: it only observes.
+    pub async fn drained(&self) {
+        poll_fn(|cx| {
+            if self.core.poll_drained(cx.waker()) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+    }
+
+    /// Closes the pool and waits for waiting and running calls to finish; with
+    /// a `timeout`, once it passes, rejects the calls still waiting (like
+    /// [`abort`](Pool::abort)) and waits only for the running ones. Returns
+    /// whether everything finished within the timeout.
+    pub async fn shutdown(&self, timeout: Option<Duration>) -> bool {
+        self.close();
+        let Some(timeout) = timeout else {
+            self.drained().await;
+            return true;
+        };
+        let mut deadline = Sleep::new(timeout);
+        let mut drained = pin!(self.drained());
+        let in_time = poll_fn(|cx| {
+            if drained.as_mut().poll(cx).is_ready() {
+                Poll::Ready(true)
+            } else if deadline.as_mut().poll(cx).is_ready() {
+                Poll::Ready(false)
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+        if !in_time {
+            self.abort();
+            drained.await;
+        }
+        in_time
+    }
+
+    /// The Rust counterpart of the seed's `async with Pool() as p`: runs `body`
+    /// with a handle to the pool, then closes the pool and waits for every call
+    /// to finish.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::Pool;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let total = Pool::fixed(3)
+    ///     .scoped(|pool| async move {
+    ///         let (a, b) = futures::join!(pool.submit(async { 1 }), pool.submit(async { 2 }));
+    ///         a.unwrap() + b.unwrap()
+    ///     })
+    ///     .await;
+    /// assert_eq!(total, 3);
+    /// # });
+    /// ```
+    pub async fn scoped<Fut: Future>(self, body: impl FnOnce(Pool) -> Fut) -> Fut::Output {
+        let out = body(self.clone()).await;
+        self.shutdown(None).await;
+        out
+    }
+
+    // ---- observing ---------------------------------------------------------
+
+    /// A snapshot of the pool's state and counters (a few relaxed loads).
+    pub fn stats(&self) -> Stats {
+        self.core.stats()
+    }
+}
+
+impl Default for Pool {
+    /// The seed's default pool: fixed, FIFO, 3 slots.
+    fn default() -> Self {
+        Pool::fixed(DEFAULT_SIZE)
+    }
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("name", &self.name)
+            .field("kind", &self.kind())
+            .field("order", &self.order())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}

@@ -1,0 +1,53 @@
+//! The synchronisation primitives the core is built on, switched to `loom`'s
+//! model-checked versions under `cfg(loom)` (the pattern of tokio's `src/loom`).
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
+
+/// A mutex that ignores poisoning: the core never runs user code while holding
+/// it, so a poisoned lock can only come from a panic in a `Waker` clone, and the
+/// protected state is consistent at every such point.
+pub(crate) struct Mutex<T> {
+    #[cfg(not(loom))]
+    inner: std::sync::Mutex<T>,
+    #[cfg(loom)]
+    inner: loom::sync::Mutex<T>,
+}
+
+pub(crate) type MutexGuard<'a, T> = LockGuard<'a, T>;
+
+#[cfg(not(loom))]
+pub(crate) type LockGuard<'a, T> = std::sync::MutexGuard<'a, T>;
+#[cfg(loom)]
+pub(crate) type LockGuard<'a, T> = loom::sync::MutexGuard<'a, T>;
+
+impl<T> Mutex<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Self {
+            #[cfg(not(loom))]
+            inner: std::sync::Mutex::new(value),
+            #[cfg(loom)]
+            inner: loom::sync::Mutex::new(value),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Thread-local storage, per model thread under loom.
+macro_rules! pool_thread_local {
+    ($($tt:tt)*) => {
+        #[cfg(not(loom))]
+        std::thread_local! { $($tt)* }
+        #[cfg(loom)]
+        loom::thread_local! { $($tt)* }
+    };
+}
+pub(crate) use pool_thread_local;

@@ -1,0 +1,227 @@
+//! The waiter node a queued call keeps inside its own (pinned) future, and the
+//! intrusive list the queue threads through those nodes. A waiting call costs
+//! no heap allocation: its node lives in the caller's future.
+//!
+//! Implementation details. Safety rests on two rules:
+//! * a node's links and waker are read and written only under the pool lock;
+//! * a node that is linked into a list is never moved or freed: its owner
+//!   unlinks it under the lock before its memory goes away (the owning future
+//!   is `!Unpin` and unlinks in `Drop`).
+
+use crate::sync::{AtomicU8, Ordering};
+use std::cell::UnsafeCell;
+use std::marker::PhantomPinned;
+use std::ptr::NonNull;
+use std::task::Waker;
+
+/// Where a node stands. Written under the lock, read by the owner without it.
+pub(crate) mod status {
+    /// Not linked anywhere.
+    pub(crate) const IDLE: u8 = 0;
+    /// Linked into the wait queue.
+    pub(crate) const QUEUED: u8 = 1;
+    /// Linked into the hold list: waiting for `resume` (never-rejecting calls).
+    pub(crate) const HELD: u8 = 2;
+    /// Unlinked and given a slot by whoever released it.
+    pub(crate) const ADMITTED: u8 = 3;
+    /// Unlinked and turned away because the pool closed.
+    pub(crate) const CLOSED: u8 = 4;
+
+    // The values below are the owner's own bookkeeping, written only while the
+    // node is not linked (the core never reads them).
+
+    /// Not yet submitted; the call may be turned away.
+    pub(crate) const START_REJECT: u8 = 10;
+    /// Not yet submitted; the call waits instead of being turned away.
+    pub(crate) const START_WAIT: u8 = 11;
+    /// Holds a slot; its work is not being polled right now.
+    pub(crate) const RUNNING: u8 = 12;
+    /// Holds a slot and its work is being polled: if the node is dropped in
+    /// this state, the work panicked.
+    pub(crate) const POLLING: u8 = 13;
+    /// Runs under its parent's slot (a nested call); its work is not being polled.
+    pub(crate) const NESTED: u8 = 14;
+    /// Runs under its parent's slot and its work is being polled.
+    pub(crate) const NESTED_POLLING: u8 = 15;
+    /// Finished, rejected, or its slot was handed on: nothing left to release.
+    pub(crate) const DONE: u8 = 16;
+}
+
+pub(crate) struct Waiter {
+    prev: UnsafeCell<Option<NonNull<Waiter>>>,
+    next: UnsafeCell<Option<NonNull<Waiter>>>,
+    waker: UnsafeCell<Option<Waker>>,
+    weight: UnsafeCell<i64>,
+    status: AtomicU8,
+    _pinned: PhantomPinned,
+}
+
+// Safety: the cells are only touched under the pool lock (see module docs).
+unsafe impl Send for Waiter {}
+unsafe impl Sync for Waiter {}
+
+impl Waiter {
+    #[cfg(test)]
+    pub(crate) fn new() -> Self {
+        Self::with_status(status::IDLE)
+    }
+
+    pub(crate) fn with_status(initial: u8) -> Self {
+        Waiter {
+            prev: UnsafeCell::new(None),
+            next: UnsafeCell::new(None),
+            waker: UnsafeCell::new(None),
+            weight: UnsafeCell::new(0),
+            status: AtomicU8::new(initial),
+            _pinned: PhantomPinned,
+        }
+    }
+
+    /// The node's status, as its owner sees it without the lock.
+    pub(crate) fn status(&self) -> u8 {
+        self.status.load(Ordering::Acquire)
+    }
+
+    /// Sets the status. Caller holds the lock.
+    pub(crate) fn set_status(&self, status: u8) {
+        self.status.store(status, Ordering::Release);
+    }
+
+    /// # Safety
+    /// Caller holds the lock.
+    pub(crate) unsafe fn weight(&self) -> i64 {
+        *self.weight.get()
+    }
+
+    /// # Safety
+    /// The node is not linked (so nobody else reads the weight).
+    pub(crate) unsafe fn set_weight(&self, weight: i64) {
+        *self.weight.get() = weight;
+    }
+
+    /// Stores the waker unless the stored one already wakes the same task.
+    ///
+    /// # Safety
+    /// Caller holds the lock.
+    pub(crate) unsafe fn register(&self, waker: &Waker) {
+        let slot = &mut *self.waker.get();
+        match slot {
+            Some(old) if old.will_wake(waker) => {}
+            _ => *slot = Some(waker.clone()),
+        }
+    }
+
+    /// # Safety
+    /// Caller holds the lock.
+    pub(crate) unsafe fn take_waker(&self) -> Option<Waker> {
+        (*self.waker.get()).take()
+    }
+}
+
+/// An intrusive doubly linked list of waiters.
+pub(crate) struct List {
+    head: Option<NonNull<Waiter>>,
+    tail: Option<NonNull<Waiter>>,
+    len: usize,
+}
+
+// Safety: the list only holds pointers to nodes guarded by the same lock as the list.
+unsafe impl Send for List {}
+
+impl List {
+    pub(crate) const fn new() -> Self {
+        List {
+            head: None,
+            tail: None,
+            len: 0,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// # Safety
+    /// `node` is pinned, not linked anywhere, and outlives its membership.
+    pub(crate) unsafe fn push_back(&mut self, node: NonNull<Waiter>) {
+        let n = node.as_ref();
+        *n.prev.get() = self.tail;
+        *n.next.get() = None;
+        match self.tail {
+            Some(tail) => *tail.as_ref().next.get() = Some(node),
+            None => self.head = Some(node),
+        }
+        self.tail = Some(node);
+        self.len += 1;
+    }
+
+    /// # Safety
+    /// Every linked node is alive (the list invariant).
+    pub(crate) unsafe fn pop_front(&mut self) -> Option<NonNull<Waiter>> {
+        let node = self.head?;
+        self.remove(node);
+        Some(node)
+    }
+
+    /// # Safety
+    /// Every linked node is alive (the list invariant).
+    pub(crate) unsafe fn pop_back(&mut self) -> Option<NonNull<Waiter>> {
+        let node = self.tail?;
+        self.remove(node);
+        Some(node)
+    }
+
+    /// Unlinks `node`.
+    ///
+    /// # Safety
+    /// `node` is linked into this list.
+    pub(crate) unsafe fn remove(&mut self, node: NonNull<Waiter>) {
+        let n = node.as_ref();
+        let prev = (*n.prev.get()).take();
+        let next = (*n.next.get()).take();
+        match prev {
+            Some(p) => *p.as_ref().next.get() = next,
+            None => self.head = next,
+        }
+        match next {
+            Some(nx) => *nx.as_ref().prev.get() = prev,
+            None => self.tail = prev,
+        }
+        self.len -= 1;
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::pin::pin;
+
+    fn ptr(w: &Waiter) -> NonNull<Waiter> {
+        NonNull::from(w)
+    }
+
+    #[test]
+    fn push_pop_and_remove_keep_order_and_length() {
+        let nodes: [_; 5] = std::array::from_fn(|_| Waiter::new());
+        let nodes = pin!(nodes);
+        let n = &*nodes;
+        let mut list = List::new();
+        unsafe {
+            for node in n {
+                list.push_back(ptr(node));
+            }
+            list.remove(ptr(&n[1]));
+            assert_eq!(list.len(), 4);
+            assert_eq!(list.pop_back(), Some(ptr(&n[4])));
+            assert_eq!(list.pop_front(), Some(ptr(&n[0])));
+            assert_eq!(list.pop_front(), Some(ptr(&n[2])));
+            assert_eq!(list.pop_front(), Some(ptr(&n[3])));
+            assert_eq!(list.pop_front(), None);
+        }
+        assert!(list.is_empty());
+    }
+}

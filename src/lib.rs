@@ -1,0 +1,82 @@
+//! # pooled
+//!
+//! Throttle async and blocking work so the servers behind it are not overrun:
+//! six task pools (fixed or autoscaled × FIFO, LIFO or priority) on one
+//! admission core, and a `#[pooled]` attribute that puts every call of an
+//! existing function through a lazily started global pool.
+//!
+//! ```
+//! use pooled::{Pool, Rejected};
+//!
+//! # futures::executor::block_on(async {
+//! let pool = Pool::fixed(2);
+//! assert_eq!(pool.submit(async { 40 + 2 }).await, Ok(42));
+//! pool.pause();
+//! assert_eq!(pool.submit(async { 0 }).await, Err(Rejected::Paused));
+//! # });
+//! ```
+//!
+//! The runtime is re-exported from [`pool_runtime`]; the attribute from
+//! `pool_macros`.
+
+pub use pool_macros::*;
+pub use pool_runtime::*;
+
+/// What `#[pooled]` expansions call. Not a public API: names and signatures
+/// may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use core::time::Duration;
+    pub use pool_runtime::{Group, GroupSpec, Kind, Order, Rejected};
+    use std::future::Future;
+
+    /// Waits for admission, then runs `fut` holding a slot; rejections returned.
+    pub fn submit<F: Future>(
+        group: &'static Group,
+        weight: i64,
+        fut: F,
+    ) -> impl Future<Output = Result<F::Output, Rejected>> {
+        group.submit(weight, fut)
+    }
+
+    /// Never rejects: waits while paused, ignores the waiting bound and timeout.
+    pub fn submit_wait<F: Future>(
+        group: &'static Group,
+        weight: i64,
+        fut: F,
+    ) -> impl Future<Output = F::Output> {
+        group.submit_wait(weight, fut)
+    }
+
+    /// Parks the calling thread until admitted, then runs `f` inline.
+    pub fn run<T>(
+        group: &'static Group,
+        weight: i64,
+        f: impl FnOnce() -> T,
+    ) -> Result<T, Rejected> {
+        group.run_weighted(weight, f)
+    }
+
+    /// The never-rejecting form of [`run`].
+    pub fn run_wait<T>(group: &'static Group, weight: i64, f: impl FnOnce() -> T) -> T {
+        group.run_wait(weight, f)
+    }
+
+    /// Runs `f` on the blocking executor while it holds a slot.
+    pub fn submit_blocking<T: Send + 'static>(
+        group: &'static Group,
+        weight: i64,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> impl Future<Output = Result<T, Rejected>> {
+        group.submit_blocking(weight, f)
+    }
+
+    /// The never-rejecting form of [`submit_blocking`].
+    pub fn submit_blocking_wait<T: Send + 'static>(
+        group: &'static Group,
+        weight: i64,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> impl Future<Output = T> {
+        group.submit_blocking_wait(weight, f)
+    }
+}
