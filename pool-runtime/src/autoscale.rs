@@ -70,6 +70,11 @@ impl QueueDepthRule {
         }
     }
 
+    /// When the next sample is due: no event before then needs to call `observe`.
+    pub(crate) fn next_sample(&self) -> Duration {
+        self.next_sample
+    }
+
     /// Records the samples due by `now` (all equal to `demand`, the demand since
     /// the previous event) and returns the new limit when an evaluation is due.
     pub(crate) fn observe(

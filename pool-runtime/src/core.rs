@@ -88,15 +88,18 @@ pub(crate) struct Core {
     order: Order,
     admission_timeout: Option<Duration>,
     clock: StdArc<dyn Clock>,
+    /// When the autoscaler next wants a sample, in clock nanoseconds
+    /// (`u64::MAX` for fixed pools): lock-free events skip it until then.
+    autoscale_due: AtomicU64,
 }
-
-/// How often (in completed calls) an uncontended release consults the autoscaler.
-const AUTOSCALE_EVERY: u64 = 64;
 
 impl Core {
     pub(crate) fn new(config: CoreConfig) -> Self {
         let autoscale = (config.kind == Kind::Autoscale)
             .then(|| QueueDepthRule::new(config.autoscale, config.clock.now()));
+        let due = autoscale
+            .as_ref()
+            .map_or(u64::MAX, |rule| nanos(rule.next_sample()));
         Core {
             word: AtomicU64::new(Word::new(config.initial).0),
             counters: Counters {
@@ -118,6 +121,7 @@ impl Core {
             order: config.order,
             admission_timeout: config.admission_timeout,
             clock: config.clock,
+            autoscale_due: AtomicU64::new(due),
         }
     }
 
@@ -154,7 +158,10 @@ impl Core {
                 Ordering::Acquire,
                 Ordering::Acquire,
             ) {
-                Ok(_) => return true,
+                Ok(_) => {
+                    self.autoscale_if_due();
+                    return true;
+                }
                 Err(actual) => w = Word(actual),
             }
         }
@@ -327,7 +334,7 @@ impl Core {
 
     /// Releases one slot, handing it to the next waiter if one is waiting.
     pub(crate) fn release(&self, outcome: Outcome) {
-        let completed = self.count(outcome);
+        self.count(outcome);
         let mut w = self.load();
         while !w.has(QUEUED | CLOSED) {
             match self.word.compare_exchange_weak(
@@ -337,11 +344,7 @@ impl Core {
                 Ordering::Acquire,
             ) {
                 Ok(_) => {
-                    if self.kind == Kind::Autoscale
-                        && completed.is_some_and(|n| n % AUTOSCALE_EVERY == 0)
-                    {
-                        self.autoscale_now();
-                    }
+                    self.autoscale_if_due();
                     return;
                 }
                 Err(actual) => w = Word(actual),
@@ -474,12 +477,24 @@ impl Core {
         let rule = locked.autoscale.as_mut()?;
         let w = self.load();
         let demand = w.running() + locked.queue.len() + locked.held.len();
-        rule.observe(self.clock.now(), demand, w.limit(), locked.bounds)
+        let limit = rule.observe(self.clock.now(), demand, w.limit(), locked.bounds);
+        self.autoscale_due
+            .store(nanos(rule.next_sample()), Ordering::Relaxed);
+        limit
     }
 
-    /// Consults the autoscaler outside any other operation (uncontended releases
-    /// do so every [`AUTOSCALE_EVERY`] completions).
-    pub(crate) fn autoscale_now(&self) {
+    /// On a lock-free event of an autoscaled pool: consult the autoscaler if a
+    /// sample is due (one clock read; nothing at all for fixed pools).
+    #[inline]
+    fn autoscale_if_due(&self) {
+        let due = self.autoscale_due.load(Ordering::Relaxed);
+        if due != u64::MAX && nanos(self.clock.now()) >= due {
+            self.autoscale_now();
+        }
+    }
+
+    /// Consults the autoscaler outside any other operation.
+    fn autoscale_now(&self) {
         let mut wakers = WakeList::new();
         let mut locked = self.locked.lock();
         if let Some(limit) = self.autoscale_observe(&mut locked) {
@@ -619,19 +634,21 @@ impl Core {
         }
     }
 
-    /// Counts how a call ended; returns the new completed count for completions.
-    pub(crate) fn count(&self, outcome: Outcome) -> Option<u64> {
+    /// Counts how a call ended.
+    pub(crate) fn count(&self, outcome: Outcome) {
         let c = &self.counters;
-        match outcome {
-            Outcome::Completed => Some(c.completed.fetch_add(1, Ordering::Relaxed) + 1),
+        let counter = match outcome {
+            Outcome::Completed => &c.completed,
             Outcome::Panicked => {
                 c.panicked.fetch_add(1, Ordering::Relaxed);
-                Some(c.completed.fetch_add(1, Ordering::Relaxed) + 1)
+                &c.completed
             }
-            Outcome::Cancelled => {
-                c.cancelled.fetch_add(1, Ordering::Relaxed);
-                None
-            }
-        }
+            Outcome::Cancelled => &c.cancelled,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+fn nanos(at: Duration) -> u64 {
+    u64::try_from(at.as_nanos()).unwrap_or(u64::MAX - 1)
 }

@@ -1,0 +1,87 @@
+//! Autoscaling by the queue-depth rule, driven by a manual clock: no sleeps,
+//! no background thread.
+
+mod common;
+
+use common::Task;
+use pool_runtime::clock::ManualClock;
+use pool_runtime::{Kind, Order, Pool};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn autoscaled(clock: &ManualClock) -> Pool {
+    Pool::builder()
+        .kind(Kind::Autoscale)
+        .order(Order::Priority)
+        .min(2)
+        .max(10)
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_backed_up_pool_grows_at_the_next_event_after_an_interval_and_admits_waiters() {
+    let clock = ManualClock::new();
+    let pool = autoscaled(&clock);
+    assert_eq!(pool.size(), 2);
+    let mut calls: Vec<_> = (0..8)
+        .map(|_| Task::new(pool.submit(std::future::pending::<()>())))
+        .collect();
+    for call in &mut calls {
+        call.assert_pending();
+    }
+    assert_eq!((pool.stats().running, pool.stats().waiting), (2, 6));
+    clock.advance(Duration::from_secs(10));
+    // The next intake event evaluates: demand 8 over the whole window -> grow
+    // toward 8, at most doubling: 4.
+    let mut late = Task::new(pool.submit(async {}));
+    late.assert_pending();
+    assert_eq!(pool.size(), 4);
+    assert_eq!(
+        pool.stats().running,
+        4,
+        "growing admitted two waiters at once"
+    );
+    clock.advance(Duration::from_secs(10));
+    let mut later = Task::new(pool.submit(async {}));
+    later.assert_pending();
+    assert_eq!(pool.size(), 8, "demand 9 for the window: doubled again");
+    clock.advance(Duration::from_secs(10));
+    drop(calls.pop()); // a release event: demand 10 -> grow to 10, the max
+    assert_eq!(pool.size(), 10);
+}
+
+#[test]
+fn an_idle_pool_shrinks_toward_its_demand_but_not_below_min() {
+    let clock = ManualClock::new();
+    let pool = autoscaled(&clock);
+    pool.resize(10);
+    let mut call = Task::new(pool.submit(std::future::pending::<()>()));
+    call.assert_pending();
+    clock.advance(Duration::from_secs(10));
+    drop(call); // release event: demand 1 over the window
+    assert_eq!(pool.size(), 5, "at most halving per interval");
+    clock.advance(Duration::from_secs(10));
+    futures::executor::block_on(pool.submit(async {})).unwrap();
+    assert_eq!(pool.size(), 2, "clamped to min");
+}
+
+#[test]
+fn a_fixed_pool_never_moves_by_itself() {
+    let clock = ManualClock::new();
+    let pool = Pool::builder()
+        .size(2)
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
+    let mut calls: Vec<_> = (0..6)
+        .map(|_| Task::new(pool.submit(std::future::pending::<()>())))
+        .collect();
+    for call in &mut calls {
+        call.assert_pending();
+    }
+    clock.advance(Duration::from_secs(60));
+    drop(calls.pop());
+    assert_eq!(pool.size(), 2);
+}

@@ -1,0 +1,205 @@
+//! Blocking work on an executor, sync callers parking in the same queue, and
+//! non-blocking submission with a handle.
+
+mod common;
+
+use common::{gate, Task};
+use pool_runtime::{BlockingExecutor, BlockingJob, Order, Pool, Rejected};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocking_closures_run_on_the_executor_and_never_exceed_the_limit() {
+    let pool = Pool::fixed(3);
+    let running = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let calls = (0..24).map(|i| {
+        let (running, peak) = (running.clone(), peak.clone());
+        pool.submit_blocking(move || {
+            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(2));
+            running.fetch_sub(1, Ordering::SeqCst);
+            i
+        })
+    });
+    let results = futures::future::join_all(calls).await;
+    assert_eq!(results, (0..24).map(Ok).collect::<Vec<_>>());
+    assert!(peak.load(Ordering::SeqCst) <= 3);
+    assert_eq!(pool.stats().completed, 24);
+}
+
+#[tokio::test]
+async fn a_panic_in_a_blocking_closure_reaches_the_caller_and_frees_the_slot() {
+    let pool = Pool::fixed(1);
+    let caught = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.submit_blocking(|| panic!("blocking boom")).await }
+    })
+    .await
+    .expect_err("the panic propagates");
+    assert!(caught.is_panic());
+    assert_eq!(pool.submit_blocking(|| 1).await, Ok(1));
+    let stats = pool.stats();
+    assert_eq!((stats.panicked, stats.running), (1, 0));
+}
+
+#[test]
+fn blocking_work_runs_without_a_runtime_on_a_thread_of_its_own() {
+    let pool = Pool::fixed(1);
+    let name = futures::executor::block_on(
+        pool.submit_blocking(|| std::thread::current().name().map(str::to_owned)),
+    );
+    assert_eq!(name, Ok(Some("pooled-blocking".to_owned())));
+}
+
+#[derive(Clone)]
+struct Recording(Arc<Mutex<Vec<BlockingJob>>>);
+
+impl BlockingExecutor for Recording {
+    fn execute(&self, job: BlockingJob) {
+        self.0.lock().unwrap().push(job);
+    }
+}
+
+#[test]
+fn a_custom_executor_runs_the_jobs_and_a_dropped_job_is_rejected_as_closed() {
+    let executor = Recording(Arc::new(Mutex::new(Vec::new())));
+    let pool = Pool::builder()
+        .size(1)
+        .blocking_executor(Arc::new(executor.clone()))
+        .build()
+        .unwrap();
+    let mut first = Task::new(pool.submit_blocking(|| "ran"));
+    first.assert_pending();
+    let mut second = Task::new(pool.submit_blocking(|| "dropped"));
+    second.assert_pending();
+    assert_eq!(pool.stats().waiting, 1, "the job holds the only slot");
+    let job = executor.0.lock().unwrap().pop().unwrap();
+    job();
+    assert_eq!(first.assert_ready(), Ok("ran"));
+    second.assert_pending(); // admitted now: its job is handed to the executor
+    drop(executor.0.lock().unwrap().pop().unwrap());
+    assert_eq!(second.assert_ready(), Err(Rejected::Closed));
+    let stats = pool.stats();
+    assert_eq!((stats.completed, stats.cancelled, stats.running), (1, 1, 0));
+}
+
+#[test]
+fn sync_callers_park_in_the_same_queue_and_order_as_async_ones() {
+    let pool = Pool::builder()
+        .order(Order::Priority)
+        .size(1)
+        .build()
+        .unwrap();
+    let (held, open) = gate();
+    let mut holder = Task::new(pool.submit(held));
+    holder.assert_pending();
+    let ran = Arc::new(Mutex::new(Vec::new()));
+    let mut async_call = Task::new(pool.submit_weighted(5, {
+        let ran = ran.clone();
+        async move { ran.lock().unwrap().push("async w5") }
+    }));
+    async_call.assert_pending();
+    let threads: Vec<_> = [(1, "sync w1"), (9, "sync w9")]
+        .into_iter()
+        .map(|(w, name)| {
+            let (thread_pool, ran) = (pool.clone(), ran.clone());
+            let t = std::thread::spawn(move || {
+                thread_pool.run_weighted(w, || ran.lock().unwrap().push(name))
+            });
+            while pool.stats().waiting < if w == 1 { 2 } else { 3 } {
+                std::thread::yield_now();
+            }
+            t
+        })
+        .collect();
+    open.store(true, Ordering::SeqCst);
+    holder.assert_ready().unwrap();
+    // The weight-1 thread runs first, then hands its slot to the async call.
+    while ran.lock().unwrap().is_empty() {
+        std::thread::yield_now();
+    }
+    async_call.assert_ready().unwrap();
+    for t in threads {
+        t.join().unwrap().unwrap();
+    }
+    assert_eq!(*ran.lock().unwrap(), ["sync w1", "async w5", "sync w9"]);
+}
+
+#[test]
+fn many_threads_share_a_pool_without_exceeding_it() {
+    let pool = Pool::fixed(2);
+    let running = Arc::new(AtomicUsize::new(0));
+    let barrier = Arc::new(Barrier::new(6));
+    let threads: Vec<_> = (0..6)
+        .map(|_| {
+            let (pool, running, barrier) = (pool.clone(), running.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                for _ in 0..50 {
+                    pool.run(|| {
+                        assert!(running.fetch_add(1, Ordering::SeqCst) < 2);
+                        std::thread::yield_now();
+                        running.fetch_sub(1, Ordering::SeqCst);
+                    })
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(pool.stats().completed, 300);
+}
+
+#[tokio::test]
+async fn spawn_takes_its_queue_position_at_call_time_and_returns_a_handle() {
+    let pool = Pool::builder().order(Order::Fifo).size(1).build().unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let (held, open) = gate();
+    let holder = pool.spawn(held).unwrap();
+    let handles: Vec<_> = (0..5)
+        .map(|i| {
+            let order = order.clone();
+            pool.spawn(async move {
+                order.lock().unwrap().push(i);
+                i * 2
+            })
+            .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        pool.stats().waiting,
+        5,
+        "queued synchronously, before any task ran"
+    );
+    open.store(true, Ordering::SeqCst);
+    holder.await.unwrap();
+    for (i, h) in handles.into_iter().enumerate() {
+        assert_eq!(h.await, Ok(i * 2));
+    }
+    assert_eq!(*order.lock().unwrap(), [0, 1, 2, 3, 4]);
+    pool.pause();
+    assert_eq!(
+        pool.spawn(async {}).err(),
+        Some(Rejected::Paused),
+        "known rejections are immediate"
+    );
+}
+
+#[tokio::test]
+async fn aborting_a_spawned_call_frees_its_place() {
+    let pool = Pool::fixed(1);
+    let holder = pool.spawn(std::future::pending::<()>()).unwrap();
+    let waiting = pool.spawn(async {}).unwrap();
+    assert_eq!(pool.stats().waiting, 1);
+    waiting.abort();
+    assert_eq!(waiting.await, Err(Rejected::Closed));
+    assert_eq!(pool.stats().waiting, 0);
+    holder.abort();
+    assert_eq!(holder.await, Err(Rejected::Closed));
+    assert_eq!(pool.stats().running, 0);
+}

@@ -1,0 +1,85 @@
+//! Bad settings are error values with clear messages, never panics; and the
+//! public types are `Send`/`Sync` where they should be.
+
+use pool_runtime::{BuildError, Kind, Pool, Stats, Submit, MAX_SLOTS};
+use std::time::Duration;
+
+#[test]
+fn each_impossible_setting_is_a_clear_error() {
+    let autoscale = || Pool::builder().kind(Kind::Autoscale);
+    let cases = [
+        (
+            Pool::builder().size(0).build().err(),
+            BuildError::ZeroSize,
+            "a fixed pool needs `size` >= 1",
+        ),
+        (
+            autoscale().min(5).max(2).build().err(),
+            BuildError::MinAboveMax { min: 5, max: 2 },
+            "`min` (5) is greater than `max` (2)",
+        ),
+        (
+            autoscale().min(0).max(0).build().err(),
+            BuildError::ZeroMax,
+            "an autoscaled pool needs `max` >= 1",
+        ),
+        (
+            autoscale().min(1).max(4).size(9).build().err(),
+            BuildError::SizeOutsideBounds {
+                size: 9,
+                min: 1,
+                max: 4,
+            },
+            "`size` (9) is outside `min..=max` (1..=4)",
+        ),
+        (
+            Pool::builder().size(MAX_SLOTS + 1).build().err(),
+            BuildError::TooLarge {
+                value: MAX_SLOTS + 1,
+            },
+            "slot count 1073741824 is above the maximum of 1073741823",
+        ),
+        (
+            Pool::builder().max(4).build().err(),
+            BuildError::BoundsOnFixedPool,
+            "`min`/`max` apply to autoscaled pools; a fixed pool takes `size`",
+        ),
+        (
+            autoscale().autoscale_window(0).build().err(),
+            BuildError::ZeroWindow,
+            "the autoscale window must be at least 1 sample",
+        ),
+        (
+            autoscale().autoscale_interval(Duration::ZERO).build().err(),
+            BuildError::ZeroInterval,
+            "the autoscale interval must be longer than zero",
+        ),
+    ];
+    for (got, expected, message) in cases {
+        assert_eq!(got.as_ref(), Some(&expected));
+        assert_eq!(expected.to_string(), message);
+    }
+}
+
+#[test]
+fn seed_defaults_apply() {
+    assert_eq!(Pool::default().size(), 3);
+    let auto = Pool::builder().kind(Kind::Autoscale).build().unwrap();
+    assert_eq!((auto.size(), auto.bounds()), (3, (3, 8)));
+    assert_eq!(
+        Pool::fixed(0).size(),
+        1,
+        "the shortcut clamps instead of failing"
+    );
+}
+
+#[test]
+fn bounds() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Pool>();
+    send_sync::<Stats>();
+    send_sync::<pool_runtime::Group>();
+    send::<Submit<'static, std::future::Ready<()>>>();
+    send_sync::<Submit<'static, std::future::Ready<()>>>();
+}

@@ -1,0 +1,98 @@
+//! Poll-level test harness: drive futures by hand and check wakeups
+//! deterministically (in the manner of `tokio-test`'s `task::spawn`).
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+#[derive(Default)]
+struct CountingWaker(AtomicUsize);
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A future polled by hand, with a waker that counts its wakeups.
+pub struct Task<F> {
+    fut: Pin<Box<F>>,
+    wakes: Arc<CountingWaker>,
+    waker: Waker,
+}
+
+impl<F: Future> Task<F> {
+    pub fn new(fut: F) -> Self {
+        let wakes = Arc::new(CountingWaker::default());
+        Task {
+            fut: Box::pin(fut),
+            waker: Waker::from(wakes.clone()),
+            wakes,
+        }
+    }
+
+    pub fn poll(&mut self) -> Poll<F::Output> {
+        self.wakes.0.store(0, Ordering::SeqCst);
+        self.fut
+            .as_mut()
+            .poll(&mut Context::from_waker(&self.waker))
+    }
+
+    /// Whether the task was woken since its last poll.
+    pub fn is_woken(&self) -> bool {
+        self.wakes.0.load(Ordering::SeqCst) > 0
+    }
+
+    #[track_caller]
+    pub fn assert_pending(&mut self) {
+        assert!(
+            self.poll().is_pending(),
+            "expected the future to be pending"
+        );
+    }
+
+    #[track_caller]
+    pub fn assert_ready(&mut self) -> F::Output {
+        match self.poll() {
+            Poll::Ready(out) => out,
+            Poll::Pending => panic!("expected the future to be ready"),
+        }
+    }
+}
+
+/// A future that stays pending until `open` is set, for holding a slot.
+pub struct Gate(pub Arc<std::sync::atomic::AtomicBool>);
+
+impl Future for Gate {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        if self.0.load(Ordering::SeqCst) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+pub fn gate() -> (Gate, Arc<std::sync::atomic::AtomicBool>) {
+    let open = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    (Gate(open.clone()), open)
+}
+
+/// Yields to the executor once.
+pub async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+    .await
+}
