@@ -86,7 +86,8 @@ pub(crate) struct Core {
     locked: Mutex<Locked>,
     kind: Kind,
     order: Order,
-    admission_timeout: Option<Duration>,
+    /// Admission timeout in nanoseconds, `u64::MAX` for none (changed by reloads).
+    admission_timeout: AtomicU64,
     clock: StdArc<dyn Clock>,
     /// When the autoscaler next wants a sample, in clock nanoseconds
     /// (`u64::MAX` for fixed pools): lock-free events skip it until then.
@@ -119,7 +120,7 @@ impl Core {
             }),
             kind: config.kind,
             order: config.order,
-            admission_timeout: config.admission_timeout,
+            admission_timeout: AtomicU64::new(config.admission_timeout.map_or(u64::MAX, nanos)),
             clock: config.clock,
             autoscale_due: AtomicU64::new(due),
         }
@@ -134,7 +135,35 @@ impl Core {
     }
 
     pub(crate) fn admission_timeout(&self) -> Option<Duration> {
+        match self.admission_timeout.load(Ordering::Relaxed) {
+            u64::MAX => None,
+            n => Some(Duration::from_nanos(n)),
+        }
+    }
+
+    /// Applies to calls that start waiting from now on.
+    pub(crate) fn set_admission_timeout(&self, timeout: Option<Duration>) {
         self.admission_timeout
+            .store(timeout.map_or(u64::MAX, nanos), Ordering::Relaxed);
+    }
+
+    /// Applies to calls that arrive from now on; calls already waiting stay.
+    pub(crate) fn set_max_waiting(&self, bound: Option<usize>) {
+        self.locked.lock().max_waiting = bound;
+    }
+
+    pub(crate) fn max_waiting(&self) -> Option<usize> {
+        self.locked.lock().max_waiting
+    }
+
+    /// Restarts the autoscaler with new timing (autoscaled pools only).
+    pub(crate) fn set_autoscale_timing(&self, timing: AutoscaleTiming) {
+        let mut locked = self.locked.lock();
+        if let Some(rule) = locked.autoscale.as_mut() {
+            *rule = QueueDepthRule::new(timing, self.clock.now());
+            self.autoscale_due
+                .store(nanos(rule.next_sample()), Ordering::Relaxed);
+        }
     }
 
     fn load(&self) -> Word {
@@ -649,6 +678,10 @@ impl Core {
     }
 }
 
+/// A duration in nanoseconds, saturating just below `u64::MAX` (which the
+/// atomics above use for "none").
 fn nanos(at: Duration) -> u64 {
-    u64::try_from(at.as_nanos()).unwrap_or(u64::MAX - 1)
+    u64::try_from(at.as_nanos())
+        .unwrap_or(u64::MAX - 1)
+        .min(u64::MAX - 1)
 }

@@ -1,14 +1,17 @@
 //! Lazily started global pools, the targets of `#[pooled]`.
 
 use crate::builder::{DEFAULT_AUTOSCALE_HEADROOM, DEFAULT_SIZE};
+use crate::ceiling::{self, Ceilinged};
 use crate::core::Mode;
 use crate::order::{Kind, Order};
 use crate::pool::Pool;
 use crate::rejected::Rejected;
+use crate::settings::GroupSettings;
 use crate::stats::Stats;
 use crate::submit::{Submit, SubmitWait};
 use std::fmt;
 use std::future::Future;
+use std::sync::Mutex;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -46,32 +49,6 @@ impl GroupSpec {
         max_waiting: None,
         admission_timeout: None,
     };
-
-    /// Builds a pool from these settings; invalid limits (which the attribute
-    /// rejects at compile time) are clamped into a valid pool rather than
-    /// failing at first use: sizes to `1..=MAX_SLOTS`, `min` to `max`.
-    pub fn build(&self) -> Pool {
-        let mut builder = Pool::builder()
-            .name(self.name)
-            .kind(self.kind)
-            .order(self.order);
-        builder = match self.kind {
-            Kind::Fixed => builder.size(self.size.clamp(1, crate::MAX_SLOTS)),
-            Kind::Autoscale => {
-                let max = self.max.clamp(1, crate::MAX_SLOTS);
-                builder.min(self.min.min(max)).max(max)
-            }
-        };
-        if let Some(bound) = self.max_waiting {
-            builder = builder.max_waiting(bound);
-        }
-        if let Some(timeout) = self.admission_timeout {
-            builder = builder.admission_timeout(timeout);
-        }
-        builder
-            .build()
-            .expect("clamped group settings always build")
-    }
 }
 
 /// A named, lazily started global pool: what `#[pooled]` functions submit to,
@@ -99,6 +76,8 @@ impl GroupSpec {
 pub struct Group {
     spec: GroupSpec,
     pool: OnceLock<Pool>,
+    /// The settings the pool was built with or last reconfigured to.
+    applied: Mutex<Option<GroupSettings>>,
 }
 
 impl Group {
@@ -107,6 +86,7 @@ impl Group {
         Group {
             spec,
             pool: OnceLock::new(),
+            applied: Mutex::new(None),
         }
     }
 
@@ -120,14 +100,40 @@ impl Group {
         &self.spec
     }
 
-    /// The group's pool, built on first use.
+    /// The group's pool, built on first use with its effective settings (the
+    /// spec under application-wide configuration, see `config`).
     pub fn pool(&self) -> &Pool {
-        self.pool.get_or_init(|| self.spec.build())
+        self.pool.get_or_init(|| {
+            crate::config::with_effective(&self.spec, |settings| {
+                *self.applied() = Some(settings);
+                settings.build(self.spec.name)
+            })
+        })
+    }
+
+    /// The pool, if the group has started.
+    pub(crate) fn started_pool(&self) -> Option<&Pool> {
+        self.pool.get()
+    }
+
+    /// The settings in force: those applied to the running pool, or those it
+    /// would start with.
+    pub fn settings(&self) -> GroupSettings {
+        match *self.applied() {
+            Some(settings) if self.is_started() => settings,
+            _ => crate::config::effective(&self.spec),
+        }
+    }
+
+    pub(crate) fn applied(&self) -> std::sync::MutexGuard<'_, Option<GroupSettings>> {
+        self.applied
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Whether the pool has been started (first use happened).
     pub fn is_started(&self) -> bool {
-        self.pool.get().is_some()
+        self.started_pool().is_some()
     }
 
     /// See [`Pool::scale`].
@@ -165,9 +171,10 @@ impl Group {
         self.pool().stats()
     }
 
-    /// See [`Pool::submit_weighted`].
-    pub fn submit<F: Future>(&self, weight: i64, work: F) -> Submit<'_, F> {
-        self.pool().submit_weighted(weight, work)
+    /// See [`Pool::submit_weighted`]; under an application-wide ceiling
+    /// the call also holds a ceiling slot while it runs.
+    pub fn submit<F: Future>(&self, weight: i64, work: F) -> Ceilinged<Submit<'_, F>> {
+        Ceilinged::new(self.pool().submit_weighted(weight, work))
     }
 
     /// See [`Pool::run`].
@@ -176,7 +183,7 @@ impl Group {
     ///
     /// As [`Pool::run`].
     pub fn run<T>(&self, f: impl FnOnce() -> T) -> Result<T, Rejected> {
-        self.pool().run_call(0, Mode::Reject, f)
+        ceiling::run(|| self.pool().run_call(0, Mode::Reject, f))
     }
 
     /// See [`Pool::run_weighted`].
@@ -185,7 +192,7 @@ impl Group {
     ///
     /// As [`Pool::run`].
     pub fn run_weighted<T>(&self, weight: i64, f: impl FnOnce() -> T) -> Result<T, Rejected> {
-        self.pool().run_call(weight, Mode::Reject, f)
+        ceiling::run(|| self.pool().run_call(weight, Mode::Reject, f))
     }
 
     /// See [`Pool::submit_blocking_weighted`].
@@ -198,7 +205,10 @@ impl Group {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.pool().blocking_call(weight, Mode::Reject, f).await
+        let ceiling = ceiling::acquire_owned().await;
+        self.pool()
+            .blocking_call(weight, Mode::Reject, move || ceiling::run_owned(ceiling, f))
+            .await
     }
 
     /// The never-rejecting form of [`submit_blocking`](Group::submit_blocking).
@@ -211,7 +221,12 @@ impl Group {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        match self.pool().blocking_call(weight, Mode::Wait, f).await {
+        let ceiling = ceiling::acquire_owned().await;
+        match self
+            .pool()
+            .blocking_call(weight, Mode::Wait, move || ceiling::run_owned(ceiling, f))
+            .await
+        {
             Ok(out) => out,
             Err(rejected) => panic!("a never-rejecting call was turned away: {rejected}"),
         }
@@ -224,8 +239,8 @@ impl Group {
     ///
     /// If the group's pool was closed (through [`Group::pool`]): a
     /// never-rejecting call has no way to report it.
-    pub fn submit_wait<F: Future>(&self, weight: i64, work: F) -> SubmitWait<'_, F> {
-        self.pool().submit_wait(weight, work)
+    pub fn submit_wait<F: Future>(&self, weight: i64, work: F) -> Ceilinged<SubmitWait<'_, F>> {
+        Ceilinged::new(self.pool().submit_wait(weight, work))
     }
 
     /// The sync counterpart of [`submit_wait`](Group::submit_wait).
@@ -234,7 +249,7 @@ impl Group {
     ///
     /// As [`submit_wait`](Group::submit_wait).
     pub fn run_wait<T>(&self, weight: i64, f: impl FnOnce() -> T) -> T {
-        match self.pool().run_call(weight, Mode::Wait, f) {
+        match ceiling::run(|| self.pool().run_call(weight, Mode::Wait, f)) {
             Ok(out) => out,
             Err(rejected) => panic!("a never-rejecting call was turned away: {rejected}"),
         }

@@ -37,15 +37,20 @@ mod acquire;
 mod autoscale;
 mod blocking;
 mod builder;
+pub mod ceiling;
 pub mod clock;
+pub mod config;
 mod core;
+pub mod duration;
 mod group;
 mod nested;
 mod order;
 mod park;
 mod pool;
 mod queue;
+mod registry;
 mod rejected;
+mod settings;
 #[cfg(feature = "tokio")]
 mod spawn;
 mod state;
@@ -62,7 +67,11 @@ pub use builder::{BuildError, PoolBuilder, DEFAULT_AUTOSCALE_HEADROOM, DEFAULT_S
 pub use group::{Group, GroupSpec};
 pub use order::{Kind, Order, UnknownChoice};
 pub use pool::Pool;
+#[doc(hidden)]
+pub use registry::__linkme;
+pub use registry::{groups, registered_groups, GroupInfo, GROUPS};
 pub use rejected::Rejected;
+pub use settings::GroupSettings;
 #[cfg(feature = "tokio")]
 pub use spawn::SpawnHandle;
 pub use state::MAX_SLOTS;

@@ -360,6 +360,44 @@ impl Pool {
         self.core.set_bounds((min.min(max), max))
     }
 
+    /// The bound on waiting calls, if any.
+    pub fn max_waiting(&self) -> Option<usize> {
+        self.core.max_waiting()
+    }
+
+    /// Changes the bound on waiting calls for calls that arrive from now on
+    /// (calls already waiting keep their place).
+    pub fn set_max_waiting(&self, bound: Option<usize>) {
+        self.core.set_max_waiting(bound);
+    }
+
+    /// The admission timeout, if any.
+    pub fn admission_timeout(&self) -> Option<Duration> {
+        self.core.admission_timeout()
+    }
+
+    /// Changes the admission timeout for calls that start waiting from now on.
+    pub fn set_admission_timeout(&self, timeout: Option<Duration>) {
+        self.core.set_admission_timeout(timeout);
+    }
+
+    /// Restarts an autoscaled pool's queue-depth rule with new timing (fixed
+    /// pools ignore it). Zero values are raised to the smallest valid ones.
+    pub fn set_autoscale_timing(&self, timing: crate::AutoscaleTiming) {
+        self.core.set_autoscale_timing(crate::AutoscaleTiming {
+            interval: timing.interval.max(Duration::from_nanos(1)),
+            window: timing.window.max(1),
+        });
+    }
+
+    pub(crate) fn core(&self) -> &Core {
+        &self.core
+    }
+
+    pub(crate) fn core_arc(&self) -> Arc<Core> {
+        self.core.clone()
+    }
+
     // ---- pausing and closing -----------------------------------------------
 
     /// Stops admitting new calls: they are rejected with [`Rejected::Paused`]

@@ -12,8 +12,11 @@ use std::task::{ready, Context, Poll};
 
 /// A call's work guarded by a slot of the pool behind `R`.
 pub(crate) struct Guarded<R: Deref<Target = Core>, F> {
-    acquire: Acquire<R>,
+    // Field order is drop order: a cancelled call's work (and whatever it owns:
+    // a connection, a buffer) is dropped before its slot is handed on, as
+    // tower's `ConcurrencyLimit` future does.
     work: F,
+    acquire: Acquire<R>,
 }
 
 impl<R: Deref<Target = Core>, F: Future> Guarded<R, F> {
@@ -24,6 +27,7 @@ impl<R: Deref<Target = Core>, F: Future> Guarded<R, F> {
         }
     }
 
+    #[cfg(feature = "tokio")]
     pub(crate) fn acquire(self: Pin<&mut Self>) -> Pin<&mut Acquire<R>> {
         // Safety: structural pinning; `acquire` is never moved out.
         unsafe { self.map_unchecked_mut(|this| &mut this.acquire) }

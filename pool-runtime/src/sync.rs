@@ -42,7 +42,17 @@ impl<T> Mutex<T> {
 }
 
 /// Thread-local storage, per model thread under loom.
+///
+/// loom's `thread_local!` takes an `expr` fragment, which (edition 2021) does
+/// not match a `const { .. }` initialiser, so that form gets its own arm that
+/// keeps `const` for std and drops it for loom.
 macro_rules! pool_thread_local {
+    ($(#[$attr:meta])* $vis:vis static $name:ident: $t:ty = const { $init:expr };) => {
+        #[cfg(not(loom))]
+        std::thread_local! { $(#[$attr])* $vis static $name: $t = const { $init }; }
+        #[cfg(loom)]
+        loom::thread_local! { $(#[$attr])* $vis static $name: $t = $init; }
+    };
     ($($tt:tt)*) => {
         #[cfg(not(loom))]
         std::thread_local! { $($tt)* }

@@ -155,6 +155,7 @@ fn many_threads_share_a_pool_without_exceeding_it() {
     assert_eq!(pool.stats().completed, 300);
 }
 
+#[cfg(feature = "tokio")]
 #[tokio::test]
 async fn spawn_takes_its_queue_position_at_call_time_and_returns_a_handle() {
     let pool = Pool::builder().order(Order::Fifo).size(1).build().unwrap();
@@ -190,6 +191,7 @@ async fn spawn_takes_its_queue_position_at_call_time_and_returns_a_handle() {
     );
 }
 
+#[cfg(feature = "tokio")]
 #[tokio::test]
 async fn aborting_a_spawned_call_frees_its_place() {
     let pool = Pool::fixed(1);

@@ -83,6 +83,8 @@ fn max_waiting_zero_means_run_now_or_be_turned_away() {
     assert_eq!(pool.run(|| 5), Ok(5));
 }
 
+/// Follows tokio's (paused) clock: needs the `tokio` feature.
+#[cfg(feature = "tokio")]
 #[tokio::test(start_paused = true)]
 async fn admission_timeout_rejects_a_call_that_waited_too_long_on_tokio_time() {
     let pool = Pool::builder()
@@ -186,6 +188,8 @@ fn abort_rejects_every_waiting_call_at_once() {
     );
 }
 
+/// Follows tokio's (paused) clock: needs the `tokio` feature.
+#[cfg(feature = "tokio")]
 #[tokio::test(start_paused = true)]
 async fn shutdown_with_timeout_aborts_the_queue_but_waits_for_running_work() {
     let pool = Pool::fixed(1);

@@ -1,0 +1,152 @@
+//! The application-wide ceiling: an optional limit on calls running across
+//! all groups.
+//!
+//! While a ceiling is set, a group call holds one slot of the ceiling's own
+//! FIFO pool and its group's slot, taken in that order: ceiling first. Only
+//! calls that hold a ceiling slot ever hold (or wait for) a group slot, so the
+//! ceiling adds no wait cycle: every group slot is held by a call that is past
+//! the ceiling and can run. (Taken the other way round, a ceiling holder whose
+//! work calls into a second group could wait for that group's slots while
+//! their holders wait for the ceiling: a deadlock the tests reproduce.)
+//!
+//! The ceiling pool's reentrancy frame covers the call's work, so a nested call
+//! into any group runs under its parent's ceiling slot: the ceiling counts
+//! top-level calls, and nested calls never wait for it.
+//!
+//! The price of ceiling-first: a call waiting for a busy group holds a ceiling
+//! slot meanwhile. Give backlogged groups a `max_waiting` bound or an admission
+//! timeout so they cannot sit on the ceiling.
+
+use crate::acquire::Acquire;
+use crate::blocking::OwnedSlot;
+use crate::core::{Core, Mode};
+use crate::pool::Pool;
+use crate::stats::Stats;
+use crate::submit::Guarded;
+use std::fmt;
+use std::future::poll_fn;
+use std::future::Future;
+use std::pin::pin;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+use std::task::{ready, Context, Poll};
+
+static POOL: OnceLock<Pool> = OnceLock::new();
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+fn pool() -> &'static Pool {
+    POOL.get_or_init(|| {
+        Pool::builder()
+            .name("(ceiling)")
+            .size(1)
+            .build()
+            .expect("a fixed pool of 1")
+    })
+}
+
+/// Sets (or, with `None`, lifts) the ceiling. Lowering it lets running calls
+/// finish; raising it admits waiting ones at once.
+pub(crate) fn set(limit: Option<usize>) {
+    match limit {
+        Some(limit) => {
+            pool().resize(limit);
+            ENABLED.store(true, Ordering::SeqCst);
+        }
+        None => {
+            ENABLED.store(false, Ordering::SeqCst);
+            // Calls already waiting for the ceiling are let through.
+            if let Some(pool) = POOL.get() {
+                pool.resize(crate::MAX_SLOTS);
+            }
+        }
+    }
+}
+
+/// The ceiling in force, if any.
+pub fn limit() -> Option<usize> {
+    ENABLED.load(Ordering::SeqCst).then(|| pool().size())
+}
+
+/// The ceiling pool's stats (its `running` is the number of top-level group
+/// calls running), if a ceiling is set.
+pub fn stats() -> Option<Stats> {
+    ENABLED.load(Ordering::SeqCst).then(|| pool().stats())
+}
+
+fn core_if_enabled() -> Option<&'static Core> {
+    ENABLED.load(Ordering::Relaxed).then(|| pool().core())
+}
+
+/// A ceiling slot owned by a blocking job (released on the executor's thread).
+pub(crate) async fn acquire_owned() -> Option<OwnedSlot> {
+    let core = core_if_enabled()?;
+    let mut acquire = pin!(Acquire::new(core, 0, Mode::Wait));
+    poll_fn(|cx| acquire.as_mut().poll_acquire(cx)).await.ok()?;
+    let nested = acquire.as_mut().detach();
+    Some(OwnedSlot::new(pool().core_arc(), nested))
+}
+
+/// A group call, gated by the ceiling if one is set when it is made.
+pub struct Ceilinged<F> {
+    inner: Inner<F>,
+}
+
+enum Inner<F> {
+    Direct(F),
+    Gated(Guarded<&'static Core, F>),
+}
+
+impl<F: Future> Ceilinged<F> {
+    pub(crate) fn new(work: F) -> Self {
+        Ceilinged {
+            inner: match core_if_enabled() {
+                None => Inner::Direct(work),
+                Some(core) => Inner::Gated(Guarded::new(core, 0, Mode::Wait, work)),
+            },
+        }
+    }
+}
+
+impl<F: Future> Future for Ceilinged<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // Safety: structural pinning; the variant is never changed or moved.
+        match unsafe { &mut self.get_unchecked_mut().inner } {
+            Inner::Direct(work) => unsafe { Pin::new_unchecked(work) }.poll(cx),
+            Inner::Gated(gated) => match ready!(unsafe { Pin::new_unchecked(gated) }.poll(cx)) {
+                Ok(out) => Poll::Ready(out),
+                Err(rejected) => unreachable!("the ceiling pool never rejects: {rejected}"),
+            },
+        }
+    }
+}
+
+impl<F> fmt::Debug for Ceilinged<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ceilinged").finish_non_exhaustive()
+    }
+}
+
+/// Runs sync work under the ceiling, if one is set.
+pub(crate) fn run<T>(f: impl FnOnce() -> T) -> T {
+    match core_if_enabled() {
+        None => f(),
+        Some(_) => match pool().run_call(0, Mode::Wait, f) {
+            Ok(out) => out,
+            Err(rejected) => unreachable!("the ceiling pool never rejects: {rejected}"),
+        },
+    }
+}
+
+/// Runs a blocking job's work under the ceiling slot it was given, if any.
+pub(crate) fn run_owned<T>(slot: Option<OwnedSlot>, f: impl FnOnce() -> T) -> T {
+    match slot {
+        None => f(),
+        Some(slot) => match slot.run(f) {
+            Ok(out) => out,
+            Err(payload) => std::panic::resume_unwind(payload),
+        },
+    }
+}

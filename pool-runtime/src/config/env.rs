@@ -1,0 +1,165 @@
+//! Environment overrides: `POOLED_<GROUP>_<SETTING>=value`, `POOLED_CEILING`,
+//! and `POOLED_CONFIG` (the file read at first use).
+//!
+//! Group names are mangled into variable names by upper-casing ASCII letters,
+//! turning each `::` into `__` and every other character that is not an ASCII
+//! letter or digit into `_`: the group `billing::api::fetch` is tuned by
+//! `POOLED_BILLING__API__FETCH_MAX=32`.
+
+use super::error::{did_you_mean, ConfigError};
+use super::layer::{Origin, Overrides, Val};
+use super::parse;
+use std::collections::BTreeMap;
+
+/// The variable naming the configuration file read at first use.
+pub const CONFIG_VAR: &str = "POOLED_CONFIG";
+/// The variable setting the application-wide ceiling.
+pub const CEILING_VAR: &str = "POOLED_CEILING";
+const PREFIX: &str = "POOLED_";
+
+/// The settings a variable may name, as they appear after the group part.
+pub(crate) const SETTINGS: &[&str] = &[
+    "KIND",
+    "ORDER",
+    "SIZE",
+    "MIN",
+    "MAX",
+    "MAX_WAITING",
+    "ADMISSION_TIMEOUT",
+    "AUTOSCALE_INTERVAL",
+    "AUTOSCALE_WINDOW",
+];
+
+/// The variable-name form of a group name (see the module docs).
+pub fn mangle(group: &str) -> String {
+    let mut out = String::with_capacity(group.len());
+    let mut chars = group.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == ':' && chars.peek() == Some(&':') {
+            chars.next();
+            out.push_str("__");
+        } else if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_uppercase());
+        } else {
+            out.push('_');
+        }
+    }
+    out
+}
+
+/// What the environment says.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct EnvLayer {
+    pub(crate) groups: BTreeMap<String, Overrides>,
+    pub(crate) ceiling: Option<Val<usize>>,
+}
+
+/// Reads the `POOLED_*` variables among `vars` for the `known` group names.
+pub(crate) fn read(
+    vars: impl IntoIterator<Item = (String, String)>,
+    known: &[&'static str],
+) -> Result<EnvLayer, ConfigError> {
+    let mut layer = EnvLayer::default();
+    let names: Vec<(String, &'static str, &'static str)> = known
+        .iter()
+        .flat_map(|group| {
+            let mangled = mangle(group);
+            SETTINGS
+                .iter()
+                .map(move |setting| (format!("{PREFIX}{mangled}_{setting}"), *group, *setting))
+        })
+        .collect();
+    for (var, value) in vars {
+        if !var.starts_with(PREFIX) || var == CONFIG_VAR {
+            continue;
+        }
+        let origin = Origin::Env { var: var.clone() };
+        if var == CEILING_VAR {
+            layer.ceiling = Some(Val {
+                value: parse::size(&value).map_err(|m| ConfigError::at(origin.clone(), m))?,
+                origin,
+            });
+            continue;
+        }
+        let Some((_, group, setting)) = names.iter().find(|(name, _, _)| *name == var) else {
+            let mut message = format!("`{var}` names no known group and setting");
+            let candidates = names
+                .iter()
+                .map(|(n, _, _)| n.as_str())
+                .chain([CONFIG_VAR, CEILING_VAR]);
+            if let Some(close) = did_you_mean(&var, candidates) {
+                message.push_str(&format!("; did you mean `{close}`?"));
+            }
+            message.push_str(&format!(
+                " Variables are {PREFIX}<GROUP>_<SETTING> with SETTING one of {}",
+                SETTINGS.join(", ")
+            ));
+            return Err(ConfigError::at(origin, message));
+        };
+        let overrides = layer.groups.entry((*group).to_owned()).or_default();
+        parse::setting(overrides, setting, &value, origin)?;
+    }
+    Ok(layer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn mangling_is_documented_and_unambiguous_for_paths() {
+        assert_eq!(mangle("billing::api::fetch"), "BILLING__API__FETCH");
+        assert_eq!(mangle("app::v2-client"), "APP__V2_CLIENT");
+    }
+
+    #[test]
+    fn reads_group_settings_and_the_ceiling_and_ignores_other_variables() {
+        let layer = read(
+            vars(&[
+                ("POOLED_APP__FETCH_MAX", "32"),
+                ("POOLED_APP__FETCH_MAX_WAITING", "100"),
+                ("POOLED_APP__FETCH_ADMISSION_TIMEOUT", "250ms"),
+                ("POOLED_CEILING", "64"),
+                ("POOLED_CONFIG", "x.toml"),
+                ("PATH", "/bin"),
+            ]),
+            &["app::fetch"],
+        )
+        .unwrap();
+        let fetch = &layer.groups["app::fetch"];
+        assert_eq!(fetch.max.as_ref().unwrap().value, 32);
+        assert_eq!(fetch.max_waiting.as_ref().unwrap().value, 100);
+        assert_eq!(
+            fetch.admission_timeout.as_ref().unwrap().value.as_millis(),
+            250
+        );
+        assert_eq!(layer.ceiling.unwrap().value, 64);
+    }
+
+    #[test]
+    fn a_misspelt_variable_is_an_error_with_a_suggestion() {
+        let err = read(vars(&[("POOLED_APP__FECTH_MAX", "3")]), &["app::fetch"]).unwrap_err();
+        assert_eq!(
+            err.origin,
+            Some(Origin::Env {
+                var: "POOLED_APP__FECTH_MAX".into()
+            })
+        );
+        assert!(
+            err.message
+                .contains("did you mean `POOLED_APP__FETCH_MAX`?"),
+            "{err}"
+        );
+        let err = read(vars(&[("POOLED_APP__FETCH_MAX", "-3")]), &["app::fetch"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable POOLED_APP__FETCH_MAX: invalid value `-3`: expected a whole number from 0 to 1073741823"
+        );
+    }
+}

@@ -1,0 +1,111 @@
+//! One layer of configuration (file defaults, a file group section, the
+//! environment): optional values, each remembering where it came from.
+
+use crate::autoscale::AutoscaleTiming;
+use crate::order::{Kind, Order};
+use crate::settings::GroupSettings;
+use std::fmt;
+use std::time::Duration;
+
+/// Where a configured value came from, for error messages and reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A position in a configuration file (1-based line and column).
+    File {
+        /// The file as it was named to `load`.
+        path: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column (in characters).
+        column: usize,
+    },
+    /// An environment variable.
+    Env {
+        /// The variable's name.
+        var: String,
+    },
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File { path, line, column } => write!(f, "{path}:{line}:{column}"),
+            Origin::Env { var } => write!(f, "environment variable {var}"),
+        }
+    }
+}
+
+/// A configured value and where it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Val<T> {
+    pub(crate) value: T,
+    pub(crate) origin: Origin,
+}
+
+/// One layer's optional settings for a group (or for every group).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Overrides {
+    pub(crate) kind: Option<Val<Kind>>,
+    pub(crate) order: Option<Val<Order>>,
+    pub(crate) size: Option<Val<usize>>,
+    pub(crate) min: Option<Val<usize>>,
+    pub(crate) max: Option<Val<usize>>,
+    pub(crate) max_waiting: Option<Val<usize>>,
+    pub(crate) admission_timeout: Option<Val<Duration>>,
+    pub(crate) autoscale_interval: Option<Val<Duration>>,
+    pub(crate) autoscale_window: Option<Val<usize>>,
+}
+
+/// Where each field of a group's effective settings was last set, when a
+/// layer set it (for pointing errors at the right place).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Provenance {
+    pub(crate) size: Option<Origin>,
+    pub(crate) min: Option<Origin>,
+    pub(crate) max: Option<Origin>,
+    pub(crate) autoscale_interval: Option<Origin>,
+    pub(crate) autoscale_window: Option<Origin>,
+}
+
+impl Overrides {
+    /// Lays this layer over `settings`. `min`/`max` of a defaults layer only
+    /// apply to autoscaled groups, and `size` only to fixed ones, so one
+    /// `[defaults]` table can serve both kinds.
+    pub(crate) fn apply(&self, settings: &mut GroupSettings, why: &mut Provenance, defaults: bool) {
+        fn set<T: Clone>(slot: &mut T, val: &Option<Val<T>>, origin: Option<&mut Option<Origin>>) {
+            if let Some(v) = val {
+                *slot = v.value.clone();
+                if let Some(origin) = origin {
+                    *origin = Some(v.origin.clone());
+                }
+            }
+        }
+        set(&mut settings.kind, &self.kind, None);
+        set(&mut settings.order, &self.order, None);
+        let autoscaled = settings.kind == Kind::Autoscale;
+        if !defaults || !autoscaled {
+            set(&mut settings.size, &self.size, Some(&mut why.size));
+        }
+        if !defaults || autoscaled {
+            set(&mut settings.min, &self.min, Some(&mut why.min));
+            set(&mut settings.max, &self.max, Some(&mut why.max));
+        }
+        if let Some(v) = &self.max_waiting {
+            settings.max_waiting = Some(v.value);
+        }
+        if let Some(v) = &self.admission_timeout {
+            settings.admission_timeout = Some(v.value);
+        }
+        let AutoscaleTiming { interval, window } = &mut settings.autoscale;
+        set(
+            interval,
+            &self.autoscale_interval,
+            Some(&mut why.autoscale_interval),
+        );
+        set(
+            window,
+            &self.autoscale_window,
+            Some(&mut why.autoscale_window),
+        );
+    }
+}

@@ -1,0 +1,465 @@
+//! Application-wide throttling configuration: tune every group from one TOML
+//! file and the environment, without recompiling; reload into running pools.
+//!
+//! # Precedence
+//!
+//! From weakest to strongest:
+//!
+//! 1. the attribute's (or group declaration's) values;
+//! 2. the file's `[defaults]` table (its `size` applies to fixed groups only,
+//!    its `min`/`max` to autoscaled ones only);
+//! 3. the file's `[groups."<name>"]` table;
+//! 4. environment variables `POOLED_<GROUP>_<SETTING>` (see [`mangle`]);
+//! 5. calls made at run time (`scale`, `resize`): a reload changes a running
+//!    pool's size only when the configured size itself changed, so it does not
+//!    undo a manual `scale` it has nothing new to say about.
+//!
+//! # Sources
+//!
+//! At the first use of any group, the file named by `POOLED_CONFIG` (if set)
+//! and the `POOLED_*` variables are read. Errors found then cannot be returned
+//! to anyone: they are printed to stderr once and the attribute values stand;
+//! call [`load_env`] (or [`load`]) at start-up to handle them yourself.
+//!
+//! Loading is all or nothing: an invalid file or variable changes nothing, and
+//! the error names the file, line and column (or the variable) and the valid
+//! choices. A section or variable naming no known group is an error listing
+//! the known ones, with a "did you mean". Every group in the binary is known,
+//! including ones never called: `#[pooled]` registers them at link time.
+//!
+//! # Live reload
+//!
+//! [`load`] applies changed limits to running pools at once: growing admits
+//! waiting calls, shrinking lets running calls finish; the waiting bound and
+//! admission timeout apply to calls that arrive from then on. Kind and order
+//! are fixed while a pool runs (reported as [`Effect::AtRestart`]).
+//!
+//! # Ceiling
+//!
+//! `ceiling = N` (or `POOLED_CEILING=N`) limits the calls running across all
+//! groups; see [`ceiling`](crate::ceiling).
+
+mod env;
+mod error;
+#[cfg(feature = "config")]
+mod file;
+mod layer;
+mod parse;
+mod report;
+
+pub use env::{mangle, CEILING_VAR, CONFIG_VAR};
+pub use error::ConfigError;
+pub use layer::Origin;
+pub use report::{Change, Effect, Report};
+
+use crate::group::{Group, GroupSpec};
+use crate::order::Kind;
+use crate::registry;
+use crate::settings::GroupSettings;
+use crate::state::MAX_SLOTS;
+use layer::Provenance;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+/// Every configuration layer in force.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Layers {
+    #[cfg(feature = "config")]
+    file: Option<file::FileLayer>,
+    env: env::EnvLayer,
+}
+
+static STATE: Mutex<Option<Arc<Layers>>> = Mutex::new(None);
+
+fn state() -> MutexGuard<'static, Option<Arc<Layers>>> {
+    STATE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn known_names() -> Vec<&'static str> {
+    let mut names: Vec<_> = registry::registered_groups().map(Group::name).collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+impl Layers {
+    /// Reads `POOLED_CONFIG` and the `POOLED_*` variables.
+    fn from_process_env() -> Result<Layers, ConfigError> {
+        let known = known_names();
+        #[allow(unused_mut, clippy::needless_update)]
+        let mut layers = Layers {
+            env: env::read(std::env::vars(), &known)?,
+            ..Layers::default()
+        };
+        #[cfg(feature = "config")]
+        if let Ok(path) = std::env::var(CONFIG_VAR) {
+            layers.file = Some(read_file(&path, &known)?);
+        }
+        layers.validate()?;
+        Ok(layers)
+    }
+
+    fn effective(&self, spec: &GroupSpec) -> (GroupSettings, Provenance) {
+        let mut settings = GroupSettings::from(spec);
+        let mut why = Provenance::default();
+        #[cfg(feature = "config")]
+        if let Some(file) = &self.file {
+            file.defaults.apply(&mut settings, &mut why, true);
+            if let Some(section) = file.groups.get(spec.name) {
+                section.apply(&mut settings, &mut why, false);
+            }
+        }
+        if let Some(section) = self.env.groups.get(spec.name) {
+            section.apply(&mut settings, &mut why, false);
+        }
+        (settings, why)
+    }
+
+    fn ceiling(&self) -> Option<usize> {
+        #[cfg(feature = "config")]
+        if self.env.ceiling.is_none() {
+            return self
+                .file
+                .as_ref()
+                .and_then(|f| f.ceiling.as_ref())
+                .map(|c| c.value);
+        }
+        self.env.ceiling.as_ref().map(|c| c.value)
+    }
+
+    /// The sections that name `group` (file, then environment).
+    fn sections(&self, group: &str) -> Vec<&layer::Overrides> {
+        let mut sections = Vec::new();
+        #[cfg(feature = "config")]
+        if let Some(section) = self.file.as_ref().and_then(|f| f.groups.get(group)) {
+            sections.push(section);
+        }
+        if let Some(section) = self.env.groups.get(group) {
+            sections.push(section);
+        }
+        sections
+    }
+
+    /// Checks every registered group's effective settings.
+    fn validate(&self) -> Result<(), ConfigError> {
+        for group in registry::registered_groups() {
+            let (s, why) = self.effective(group.spec());
+            let name = group.name();
+            let fail = |origin: &Option<Origin>, message: String| match origin {
+                Some(origin) => Err(ConfigError::at(origin.clone(), message)),
+                None => Ok(()),
+            };
+            for section in self.sections(name) {
+                match s.kind {
+                    Kind::Fixed => {
+                        for v in [&section.min, &section.max].into_iter().flatten() {
+                            fail(&Some(v.origin.clone()), format!(
+                                "`min`/`max` apply to autoscaled groups; group `{name}` is fixed: set `size`, or `kind = \"autoscale\"`"
+                            ))?;
+                        }
+                    }
+                    Kind::Autoscale => {
+                        if let Some(v) = &section.size {
+                            fail(&Some(v.origin.clone()), format!(
+                                "`size` applies to fixed groups; group `{name}` is autoscaled: set `min`/`max`, or `kind = \"fixed\"`"
+                            ))?;
+                        }
+                    }
+                }
+            }
+            match s.kind {
+                Kind::Fixed if s.size == 0 => {
+                    fail(
+                        &why.size,
+                        format!("group `{name}`: `size` must be at least 1"),
+                    )?;
+                }
+                Kind::Autoscale if s.max == 0 => {
+                    fail(
+                        &why.max,
+                        format!("group `{name}`: `max` must be at least 1"),
+                    )?;
+                }
+                Kind::Autoscale if s.min > s.max => {
+                    let origin = if why.min.is_some() {
+                        &why.min
+                    } else {
+                        &why.max
+                    };
+                    fail(
+                        origin,
+                        format!(
+                            "group `{name}`: `min` ({}) is greater than `max` ({})",
+                            s.min, s.max
+                        ),
+                    )?;
+                }
+                _ => {}
+            }
+            if s.autoscale.window == 0 {
+                fail(
+                    &why.autoscale_window,
+                    format!("group `{name}`: `autoscale_window` must be at least 1"),
+                )?;
+            }
+            if s.autoscale.interval.is_zero() {
+                fail(
+                    &why.autoscale_interval,
+                    format!("group `{name}`: `autoscale_interval` must be longer than zero"),
+                )?;
+            }
+            debug_assert!(s.size <= MAX_SLOTS && s.max <= MAX_SLOTS);
+        }
+        Ok(())
+    }
+}
+
+/// The layers in force, reading the process environment on first use.
+fn current(state: &mut Option<Arc<Layers>>) -> Arc<Layers> {
+    if let Some(layers) = state {
+        return layers.clone();
+    }
+    let layers = Layers::from_process_env().unwrap_or_else(|err| {
+        eprintln!("pooled: configuration from the environment not applied: {err}");
+        Layers::default()
+    });
+    crate::ceiling::set(layers.ceiling());
+    let layers = Arc::new(layers);
+    *state = Some(layers.clone());
+    layers
+}
+
+/// Runs `f` with a group's effective settings, holding the configuration lock
+/// so that no load can slip between computing them and starting the pool.
+pub(crate) fn with_effective<T>(spec: &GroupSpec, f: impl FnOnce(GroupSettings) -> T) -> T {
+    let mut state = state();
+    let layers = current(&mut state);
+    f(layers.effective(spec).0)
+}
+
+/// The effective settings of a group with this spec under the layers in force.
+pub(crate) fn effective(spec: &GroupSpec) -> GroupSettings {
+    with_effective(spec, |s| s)
+}
+
+#[cfg(feature = "config")]
+fn read_file(path: &str, known: &[&'static str]) -> Result<file::FileLayer, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        origin: None,
+        message: format!("{path}: cannot read the configuration file: {e}"),
+    })?;
+    file::parse(path, &text, known)
+}
+
+/// Loads a configuration file (replacing the previous file, keeping the
+/// environment layer) and applies it to every group, running or not.
+///
+/// # Errors
+///
+/// A [`ConfigError`] naming the file, line and column, and the valid choices;
+/// nothing is changed then.
+///
+/// # Examples
+///
+/// ```
+/// use pool_runtime::{config, register_group, Group, GroupSpec};
+///
+/// static API: Group = Group::new(GroupSpec { name: "docs::api", size: 2, ..GroupSpec::DEFAULT });
+/// register_group!(API);
+///
+/// let report = config::load_str("app.toml", "[groups.\"docs::api\"]\nsize = 6\n")?;
+/// assert_eq!(API.size(), 6);
+/// println!("{report}"); // docs::api: size 2 -> 6 (at first use)
+///
+/// let err = config::load_str("app.toml", "[groups.\"docs::apj\"]\nsize = 1\n").unwrap_err();
+/// assert!(err.to_string().starts_with("app.toml:1:9: unknown group `docs::apj`; did you mean `docs::api`?"));
+/// assert_eq!(API.size(), 6, "a bad load changes nothing");
+/// # Ok::<(), config::ConfigError>(())
+/// ```
+#[cfg(feature = "config")]
+pub fn load(path: impl AsRef<std::path::Path>) -> Result<Report, ConfigError> {
+    let path = path.as_ref().display().to_string();
+    let layer = read_file(&path, &known_names())?;
+    replace(|layers| layers.file = Some(layer))
+}
+
+/// [`load`] from text; `path` only names the source in errors.
+///
+/// # Errors
+///
+/// As [`load`].
+#[cfg(feature = "config")]
+pub fn load_str(path: &str, text: &str) -> Result<Report, ConfigError> {
+    let layer = file::parse(path, text, &known_names())?;
+    replace(|layers| layers.file = Some(layer))
+}
+
+/// Re-reads the `POOLED_*` environment variables (keeping the file layer)
+/// and applies them.
+///
+/// # Errors
+///
+/// A [`ConfigError`] naming the variable; nothing is changed then.
+pub fn load_env() -> Result<Report, ConfigError> {
+    let layer = env::read(std::env::vars(), &known_names())?;
+    replace(|layers| layers.env = layer)
+}
+
+/// [`load_env`] from an explicit list of variables instead of the process
+/// environment (for tests and for applications that read their own).
+///
+/// # Errors
+///
+/// As [`load_env`].
+pub fn load_env_from(
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<Report, ConfigError> {
+    let layer = env::read(vars, &known_names())?;
+    replace(|layers| layers.env = layer)
+}
+
+/// Drops every configuration layer: groups go back to their attribute values
+/// (running pools are reconfigured like on a load) and the ceiling is lifted.
+pub fn clear() -> Report {
+    replace(|layers| *layers = Layers::default()).expect("no layers are always valid")
+}
+
+/// Builds the next layers from the current ones, validates them, and applies
+/// them to every group; all or nothing.
+fn replace(edit: impl FnOnce(&mut Layers)) -> Result<Report, ConfigError> {
+    let mut state = state();
+    let old = current(&mut state);
+    let mut new = (*old).clone();
+    edit(&mut new);
+    new.validate()?;
+    let mut report = Report::default();
+    for group in registry::registered_groups() {
+        apply(group, &old, &new, &mut report);
+    }
+    let (was, now) = (old.ceiling(), new.ceiling());
+    if was != now {
+        crate::ceiling::set(now);
+        report.changes.push(Change {
+            group: "(ceiling)",
+            setting: "ceiling",
+            from: show(&was),
+            to: show(&now),
+            effect: Effect::Applied,
+        });
+    }
+    *state = Some(Arc::new(new));
+    Ok(report)
+}
+
+fn show<T: std::fmt::Debug>(value: &Option<T>) -> String {
+    match value {
+        Some(v) => format!("{v:?}"),
+        None => "none".to_owned(),
+    }
+}
+
+/// Reconfigures one group from `old` to `new` layers, recording what changed.
+fn apply(group: &'static Group, old: &Layers, new: &Layers, report: &mut Report) {
+    let (before, _) = old.effective(group.spec());
+    let (after, _) = new.effective(group.spec());
+    if before == after {
+        return;
+    }
+    let pool = group.started_pool();
+    let live = |restart: bool| match (&pool, restart) {
+        (None, _) => Effect::AtFirstUse,
+        (Some(_), true) => Effect::AtRestart,
+        (Some(_), false) => Effect::Applied,
+    };
+    let mut change = |setting: &'static str, from: String, to: String, restart: bool| {
+        report.changes.push(Change {
+            group: group.name(),
+            setting,
+            from,
+            to,
+            effect: live(restart),
+        });
+    };
+    if before.kind != after.kind {
+        change(
+            "kind",
+            before.kind.to_string(),
+            after.kind.to_string(),
+            true,
+        );
+    }
+    if before.order != after.order {
+        change(
+            "order",
+            before.order.to_string(),
+            after.order.to_string(),
+            true,
+        );
+    }
+    let running_kind = group.applied().map(|s| s.kind);
+    if before.size != after.size {
+        change(
+            "size",
+            before.size.to_string(),
+            after.size.to_string(),
+            false,
+        );
+        if let (Some(pool), Some(Kind::Fixed)) = (&pool, running_kind) {
+            pool.resize(after.size);
+        }
+    }
+    if (before.min, before.max) != (after.min, after.max) {
+        if before.min != after.min {
+            change("min", before.min.to_string(), after.min.to_string(), false);
+        }
+        if before.max != after.max {
+            change("max", before.max.to_string(), after.max.to_string(), false);
+        }
+        if let (Some(pool), Some(Kind::Autoscale)) = (&pool, running_kind) {
+            pool.set_bounds(after.min, after.max);
+        }
+    }
+    if before.max_waiting != after.max_waiting {
+        change(
+            "max_waiting",
+            show(&before.max_waiting),
+            show(&after.max_waiting),
+            false,
+        );
+        if let Some(pool) = &pool {
+            pool.set_max_waiting(after.max_waiting);
+        }
+    }
+    if before.admission_timeout != after.admission_timeout {
+        change(
+            "admission_timeout",
+            show(&before.admission_timeout),
+            show(&after.admission_timeout),
+            false,
+        );
+        if let Some(pool) = &pool {
+            pool.set_admission_timeout(after.admission_timeout);
+        }
+    }
+    if before.autoscale != after.autoscale {
+        change(
+            "autoscale",
+            format!("{:?}", before.autoscale),
+            format!("{:?}", after.autoscale),
+            false,
+        );
+        if let (Some(pool), Some(Kind::Autoscale)) = (&pool, running_kind) {
+            pool.set_autoscale_timing(after.autoscale);
+        }
+    }
+    if pool.is_some() {
+        let mut applied = group.applied();
+        if let Some(settings) = applied.as_mut() {
+            // Kind and order stay what the pool runs with.
+            *settings = GroupSettings {
+                kind: settings.kind,
+                order: settings.order,
+                ..after
+            };
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Parsing single setting values (shared by the file and the environment).
+
+use super::error::ConfigError;
+use super::layer::{Origin, Overrides, Val};
+use crate::duration;
+use crate::order::{Kind, Order};
+use crate::state::MAX_SLOTS;
+use std::time::Duration;
+
+/// A slot count or bound: a whole number in `0..=MAX_SLOTS`.
+pub(crate) fn size(text: &str) -> Result<usize, String> {
+    text.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| *n <= MAX_SLOTS)
+        .ok_or_else(|| {
+            format!("invalid value `{text}`: expected a whole number from 0 to {MAX_SLOTS}")
+        })
+}
+
+/// A duration literal such as `"500ms"` or `"2s"`.
+pub(crate) fn duration(text: &str) -> Result<Duration, String> {
+    duration::parse_nanos(text)
+        .map(Duration::from_nanos)
+        .map_err(|why| format!("invalid duration `{text}`: {why}; {}", duration::ACCEPTED))
+}
+
+/// Sets `setting` (upper-case name, as in the environment) from `text`.
+pub(crate) fn setting(
+    overrides: &mut Overrides,
+    setting: &str,
+    text: &str,
+    origin: Origin,
+) -> Result<(), ConfigError> {
+    fn val<T>(parsed: Result<T, String>, origin: Origin) -> Result<Option<Val<T>>, ConfigError> {
+        match parsed {
+            Ok(value) => Ok(Some(Val { value, origin })),
+            Err(message) => Err(ConfigError::at(origin, message)),
+        }
+    }
+    let choice = |expected: &[&str]| {
+        format!(
+            "invalid value `{text}`: expected one of {}",
+            quoted(expected)
+        )
+    };
+    match setting {
+        "KIND" => {
+            overrides.kind = val(
+                text.parse::<Kind>().map_err(|_| choice(Kind::CHOICES)),
+                origin,
+            )?
+        }
+        "ORDER" => {
+            overrides.order = val(
+                text.parse::<Order>().map_err(|_| choice(Order::CHOICES)),
+                origin,
+            )?
+        }
+        "SIZE" => overrides.size = val(size(text), origin)?,
+        "MIN" => overrides.min = val(size(text), origin)?,
+        "MAX" => overrides.max = val(size(text), origin)?,
+        "MAX_WAITING" => overrides.max_waiting = val(size(text), origin)?,
+        "ADMISSION_TIMEOUT" => overrides.admission_timeout = val(duration(text), origin)?,
+        "AUTOSCALE_INTERVAL" => overrides.autoscale_interval = val(duration(text), origin)?,
+        "AUTOSCALE_WINDOW" => overrides.autoscale_window = val(size(text), origin)?,
+        other => unreachable!("unknown setting {other}"),
+    }
+    Ok(())
+}
+
+pub(crate) fn quoted(choices: &[&str]) -> String {
+    choices
+        .iter()
+        .map(|c| format!("`{c}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,82 @@
+//! Every group in the binary, known at link time (so configuration can name
+//! groups that were never called, and `groups()` can list them).
+
+use crate::group::Group;
+use crate::settings::GroupSettings;
+use crate::stats::Stats;
+
+#[doc(hidden)]
+pub use linkme as __linkme;
+
+/// The groups registered at link time by `#[pooled]` and [`register_group!`].
+#[doc(hidden)]
+#[linkme::distributed_slice]
+pub static GROUPS: [&'static Group];
+
+/// Registers a hand-declared [`Group`] `static` so that configuration and
+/// [`registered_groups`] know it (`#[pooled]` registers its groups itself).
+///
+/// # Examples
+///
+/// ```
+/// use pool_runtime::{register_group, Group, GroupSpec};
+///
+/// static CACHE: Group = Group::new(GroupSpec { name: "cache", ..GroupSpec::DEFAULT });
+/// register_group!(CACHE);
+///
+/// assert!(pool_runtime::registered_groups().any(|g| g.name() == "cache"));
+/// ```
+#[macro_export]
+macro_rules! register_group {
+    ($group:path) => {
+        const _: () = {
+            #[$crate::__linkme::distributed_slice($crate::GROUPS)]
+            #[linkme(crate = $crate::__linkme)]
+            static REGISTERED: &'static $crate::Group = &$group;
+        };
+    };
+}
+
+/// Every registered group, in link order.
+pub fn registered_groups() -> impl Iterator<Item = &'static Group> {
+    GROUPS.iter().copied()
+}
+
+/// A snapshot of one group: its name, the settings in force, and its stats
+/// if it has started.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GroupInfo {
+    /// The group's stable name.
+    pub name: &'static str,
+    /// The settings in force (or that it will start with).
+    pub settings: GroupSettings,
+    /// The pool's stats; `None` until the group's first call.
+    pub stats: Option<Stats>,
+}
+
+/// Every group in the binary (registered at link time), sorted by name, with
+/// its current settings and stats. Listing does not start any group.
+///
+/// # Examples
+///
+/// ```
+/// use pool_runtime::{register_group, Group, GroupSpec};
+///
+/// static SEARCH: Group = Group::new(GroupSpec { name: "docs::search", ..GroupSpec::DEFAULT });
+/// register_group!(SEARCH);
+///
+/// let info = pool_runtime::groups().into_iter().find(|g| g.name == "docs::search").unwrap();
+/// assert_eq!((info.settings.size, info.stats), (3, None));
+/// ```
+pub fn groups() -> Vec<GroupInfo> {
+    let mut list: Vec<GroupInfo> = registered_groups()
+        .map(|group| GroupInfo {
+            name: group.name(),
+            settings: group.settings(),
+            stats: group.started_pool().map(crate::Pool::stats),
+        })
+        .collect();
+    list.sort_by_key(|info| info.name);
+    list
+}

@@ -1,0 +1,74 @@
+//! A group's effective settings: its compile-time spec with configuration
+//! layered on top.
+
+use crate::autoscale::AutoscaleTiming;
+use crate::group::GroupSpec;
+use crate::order::{Kind, Order};
+use crate::pool::Pool;
+use std::time::Duration;
+
+/// The settings a group's pool runs with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GroupSettings {
+    /// Fixed or autoscaled.
+    pub kind: Kind,
+    /// Admission order.
+    pub order: Order,
+    /// Slot count of a fixed pool (the starting one of an autoscaled pool is `min`).
+    pub size: usize,
+    /// Lower bound of an autoscaled pool.
+    pub min: usize,
+    /// Upper bound of an autoscaled pool.
+    pub max: usize,
+    /// Bound on waiting calls.
+    pub max_waiting: Option<usize>,
+    /// Admission timeout.
+    pub admission_timeout: Option<Duration>,
+    /// Autoscale interval and window.
+    pub autoscale: AutoscaleTiming,
+}
+
+impl From<&GroupSpec> for GroupSettings {
+    fn from(spec: &GroupSpec) -> Self {
+        GroupSettings {
+            kind: spec.kind,
+            order: spec.order,
+            size: spec.size,
+            min: spec.min,
+            max: spec.max,
+            max_waiting: spec.max_waiting,
+            admission_timeout: spec.admission_timeout,
+            autoscale: AutoscaleTiming::default(),
+        }
+    }
+}
+
+impl GroupSettings {
+    /// Builds a pool with these settings. Invalid limits (which the attribute
+    /// and configuration reject before they get here) are clamped rather than
+    /// failing at first use: sizes to `1..=MAX_SLOTS`, `min` to `max`.
+    pub(crate) fn build(&self, name: &'static str) -> Pool {
+        let mut builder = Pool::builder().name(name).kind(self.kind).order(self.order);
+        builder = match self.kind {
+            Kind::Fixed => builder.size(self.size.clamp(1, crate::MAX_SLOTS)),
+            Kind::Autoscale => {
+                let max = self.max.clamp(1, crate::MAX_SLOTS);
+                builder
+                    .min(self.min.min(max))
+                    .max(max)
+                    .autoscale_interval(self.autoscale.interval.max(Duration::from_nanos(1)))
+                    .autoscale_window(self.autoscale.window.max(1))
+            }
+        };
+        if let Some(bound) = self.max_waiting {
+            builder = builder.max_waiting(bound);
+        }
+        if let Some(timeout) = self.admission_timeout {
+            builder = builder.admission_timeout(timeout);
+        }
+        builder
+            .build()
+            .expect("clamped group settings always build")
+    }
+}

@@ -1,0 +1,353 @@
+//! Application-wide configuration: precedence, reload under load, bad input,
+//! the ceiling, and the registry of groups.
+#![cfg(feature = "config")]
+
+use pool_runtime::config::{self, Effect, Origin};
+use pool_runtime::{register_group, Group, GroupSpec, Kind, Order};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+static FETCH: Group = Group::new(GroupSpec {
+    name: "app::fetch",
+    size: 2,
+    ..GroupSpec::DEFAULT
+});
+static STORE: Group = Group::new(GroupSpec {
+    name: "app::store",
+    kind: Kind::Autoscale,
+    order: Order::Priority,
+    min: 1,
+    max: 4,
+    ..GroupSpec::DEFAULT
+});
+static NEVER_CALLED: Group = Group::new(GroupSpec {
+    name: "app::never_called",
+    size: 5,
+    ..GroupSpec::DEFAULT
+});
+register_group!(FETCH);
+register_group!(STORE);
+register_group!(NEVER_CALLED);
+
+/// Configuration is process-wide: tests that load it take turns.
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    config::clear();
+    guard
+}
+
+fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+#[test]
+fn precedence_attribute_then_defaults_then_section_then_env_then_runtime_calls() {
+    let _serial = serial();
+    assert_eq!(NEVER_CALLED.settings().size, 5, "attribute value");
+    config::load_str("app.toml", "[defaults]\nsize = 6\n").unwrap();
+    assert_eq!(
+        NEVER_CALLED.settings().size,
+        6,
+        "file defaults beat the attribute"
+    );
+    config::load_str(
+        "app.toml",
+        "[defaults]\nsize = 6\n[groups.\"app::never_called\"]\nsize = 7\n",
+    )
+    .unwrap();
+    assert_eq!(
+        NEVER_CALLED.settings().size,
+        7,
+        "the group section beats the defaults"
+    );
+    config::load_env_from(vars(&[("POOLED_APP__NEVER_CALLED_SIZE", "8")])).unwrap();
+    assert_eq!(
+        NEVER_CALLED.settings().size,
+        8,
+        "the environment beats the file"
+    );
+
+    // Runtime calls beat everything, and a reload that does not change the
+    // configured size leaves them alone.
+    config::clear();
+    assert_eq!(FETCH.size(), 2);
+    assert_eq!(FETCH.scale(3), 5);
+    config::load_str("app.toml", "[defaults]\nsize = 6\nmax_waiting = 9\n").unwrap();
+    assert_eq!(
+        FETCH.size(),
+        6,
+        "a changed configured size is applied to the running pool"
+    );
+    assert_eq!(FETCH.scale(-1), 5);
+    let report = config::load_str("app.toml", "[defaults]\nsize = 6\nmax_waiting = 10\n").unwrap();
+    assert_eq!(
+        FETCH.size(),
+        5,
+        "an unchanged configured size does not undo `scale`"
+    );
+    assert_eq!(FETCH.pool().max_waiting(), Some(10));
+    assert!(report.changes.iter().any(|c| c.group == "app::fetch"
+        && c.setting == "max_waiting"
+        && c.effect == Effect::Applied));
+
+    // Defaults: `size` is for fixed groups, `min`/`max` for autoscaled ones.
+    config::load_str("app.toml", "[defaults]\nsize = 9\nmin = 2\nmax = 12\n").unwrap();
+    let (fetch, store) = (FETCH.settings(), STORE.settings());
+    assert_eq!((fetch.size, store.min, store.max), (9, 2, 12));
+}
+
+#[test]
+fn reload_under_load_applies_limits_at_once_loses_nothing_and_never_exceeds_them() {
+    let _serial = serial();
+    static LOAD: Group = Group::new(GroupSpec {
+        name: "app::load",
+        size: 2,
+        ..GroupSpec::DEFAULT
+    });
+    register_group!(LOAD);
+    let running = Arc::new(AtomicUsize::new(0));
+    let limit = Arc::new(AtomicUsize::new(2));
+    let violations = Arc::new(AtomicUsize::new(0));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let completed = runtime.block_on(async {
+        let tasks: Vec<_> = (0..300)
+            .map(|_| {
+                let (running, limit, violations) =
+                    (running.clone(), limit.clone(), violations.clone());
+                tokio::spawn(LOAD.submit(0, async move {
+                    if running.fetch_add(1, Ordering::SeqCst) + 1 > limit.load(Ordering::SeqCst) {
+                        violations.fetch_add(1, Ordering::SeqCst);
+                    }
+                    tokio::time::sleep(Duration::from_micros(200)).await;
+                    running.fetch_sub(1, Ordering::SeqCst);
+                }))
+            })
+            .collect();
+        for size in [6, 1, 4] {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            if size > limit.load(Ordering::SeqCst) {
+                limit.store(size, Ordering::SeqCst);
+                config::load_str(
+                    "app.toml",
+                    &format!("[groups.\"app::load\"]\nsize = {size}\n"),
+                )
+                .unwrap();
+                assert_eq!(LOAD.size(), size);
+            } else {
+                config::load_str(
+                    "app.toml",
+                    &format!("[groups.\"app::load\"]\nsize = {size}\n"),
+                )
+                .unwrap();
+                while LOAD.stats().running > size {
+                    tokio::task::yield_now().await;
+                }
+                limit.store(size, Ordering::SeqCst);
+            }
+        }
+        let mut ok = 0;
+        for task in tasks {
+            ok += usize::from(task.await.unwrap().is_ok());
+        }
+        ok
+    });
+    assert_eq!(completed, 300, "no call lost");
+    assert_eq!(
+        violations.load(Ordering::SeqCst),
+        0,
+        "the limit held throughout"
+    );
+    assert_eq!(LOAD.stats().completed, 300);
+}
+
+fn load_err(text: &str) -> config::ConfigError {
+    config::load_str("conf/app.toml", text).expect_err("the configuration is invalid")
+}
+
+fn at(line: usize, column: usize) -> Option<Origin> {
+    Some(Origin::File {
+        path: "conf/app.toml".into(),
+        line,
+        column,
+    })
+}
+
+#[test]
+fn each_bad_input_names_file_line_column_and_the_valid_choices_and_changes_nothing() {
+    let _serial = serial();
+    config::load_str(
+        "conf/app.toml",
+        "[groups.\"app::fetch\"]\nmax_waiting = 3\n",
+    )
+    .unwrap();
+    let before = FETCH.settings();
+
+    let e = load_err("[defaults]\nsize = 4\nsize = 5\n");
+    assert_eq!(e.origin, at(3, 1), "{e}");
+    let e = load_err("[defaults]\nsize = [\n");
+    assert!(e.origin.is_some(), "syntax errors have a position: {e}");
+
+    let e = load_err("[defaults]\nmax_wait = 4\n");
+    assert_eq!(e.origin, at(2, 1), "{e}");
+    assert!(
+        e.message.contains("unknown field `max_wait`") && e.message.contains("`max_waiting`"),
+        "{e}"
+    );
+
+    let e = load_err("[groups.\"app::fetch\"]\nsize = \"big\"\n");
+    assert_eq!(
+        (e.origin, e.message.as_str()),
+        (at(2, 8), "`size`: expected an integer, found string")
+    );
+
+    let e = load_err("[groups.\"app::fetch\"]\nsize = -2\n");
+    assert_eq!(e.origin, at(2, 8));
+    assert_eq!(
+        e.message,
+        "`size`: invalid value `-2`: expected a whole number from 0 to 1073741823"
+    );
+
+    let e = load_err("[groups.\"app::fetch\"]\nsize = 0\n");
+    assert_eq!(
+        (e.origin, e.message.as_str()),
+        (at(2, 8), "group `app::fetch`: `size` must be at least 1")
+    );
+
+    let e = load_err("[groups.\"app::store\"]\nmin = 5\nmax = 3\n");
+    assert_eq!(
+        (e.origin, e.message.as_str()),
+        (
+            at(2, 7),
+            "group `app::store`: `min` (5) is greater than `max` (3)"
+        )
+    );
+
+    let e = load_err("[groups.\"app::store\"]\nkind = \"elastic\"\n");
+    assert_eq!(e.origin, at(2, 8));
+    assert_eq!(
+        e.message,
+        "`kind`: invalid value `elastic`: expected one of `fixed`, `autoscale`"
+    );
+
+    let e = load_err("[groups.\"app::fetch\"]\nmax = 3\n");
+    assert_eq!(e.origin, at(2, 7));
+    assert!(
+        e.message
+            .starts_with("`min`/`max` apply to autoscaled groups; group `app::fetch` is fixed"),
+        "{e}"
+    );
+
+    let e = load_err("[groups.\"app::fetch\"]\nadmission_timeout = \"2 s\"\n");
+    assert_eq!(e.origin, at(2, 21));
+    assert!(
+        e.message.contains("invalid duration `2 s`") && e.message.contains("\"500ms\""),
+        "{e}"
+    );
+
+    let e = load_err("[groups.\"app::fecth\"]\nsize = 3\n");
+    assert_eq!(e.origin, at(1, 9));
+    assert!(
+        e.message
+            .starts_with("unknown group `app::fecth`; did you mean `app::fetch`? known groups: "),
+        "{e}"
+    );
+    assert!(
+        e.message.contains("`app::never_called`"),
+        "lists groups never called: {e}"
+    );
+
+    let e = config::load_env_from(vars(&[("POOLED_APP__STORE_MAX", "0")])).unwrap_err();
+    assert_eq!(
+        e.origin,
+        Some(Origin::Env {
+            var: "POOLED_APP__STORE_MAX".into()
+        })
+    );
+
+    assert_eq!(FETCH.settings(), before, "no bad load changed anything");
+    let e = config::load("/nonexistent/pooled.toml").unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("/nonexistent/pooled.toml: cannot read the configuration file"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_ceiling_limits_running_calls_across_groups_and_nested_calls_do_not_deadlock() {
+    let _serial = serial();
+    static A: Group = Group::new(GroupSpec {
+        name: "app::ceiling_a",
+        size: 4,
+        ..GroupSpec::DEFAULT
+    });
+    static B: Group = Group::new(GroupSpec {
+        name: "app::ceiling_b",
+        size: 4,
+        ..GroupSpec::DEFAULT
+    });
+    register_group!(A);
+    register_group!(B);
+    let report = config::load_str("app.toml", "ceiling = 3\n").unwrap();
+    assert_eq!(pool_runtime::ceiling::limit(), Some(3));
+    assert!(report.changes.iter().any(|c| c.setting == "ceiling"));
+    let running = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let tasks: Vec<_> = (0..120)
+            .map(|i| {
+                let (running, peak) = (running.clone(), peak.clone());
+                let group = if i % 2 == 0 { &A } else { &B };
+                tokio::spawn(group.submit(0, async move {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    // A nested call into the other group, with everything full.
+                    let other = if i % 2 == 0 { &B } else { &A };
+                    let nested = other.submit(0, async { 1 }).await;
+                    tokio::time::sleep(Duration::from_micros(300)).await;
+                    running.fetch_sub(1, Ordering::SeqCst);
+                    nested
+                }))
+            })
+            .collect();
+        let deadline = tokio::time::timeout(Duration::from_secs(20), async {
+            for task in tasks {
+                assert_eq!(task.await.unwrap(), Ok(Ok(1)));
+            }
+        });
+        deadline.await.expect("no deadlock");
+    });
+    assert!(
+        peak.load(Ordering::SeqCst) <= 3,
+        "peak {} above the ceiling",
+        peak.load(Ordering::SeqCst)
+    );
+    assert_eq!(pool_runtime::ceiling::stats().unwrap().running, 0);
+    config::clear();
+    assert_eq!(pool_runtime::ceiling::limit(), None);
+}
+
+#[test]
+fn groups_lists_every_registered_group_with_settings_even_if_never_called() {
+    let _serial = serial();
+    let listed = pool_runtime::groups();
+    let never = listed
+        .iter()
+        .find(|g| g.name == "app::never_called")
+        .expect("listed");
+    assert_eq!((never.settings.size, never.stats), (5, None));
+    assert!(!NEVER_CALLED.is_started(), "listing does not start a group");
+}
