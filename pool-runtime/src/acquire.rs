@@ -5,6 +5,7 @@
 //! it in any state releases what it holds (a queue position, a slot) and
 //! counts the outcome, which is what makes every call cancel-safe.
 
+use crate::adaptive::Verdict;
 use crate::core::{Core, Enqueued, Mode, Outcome};
 use crate::nested;
 use crate::rejected::Rejected;
@@ -61,7 +62,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                         return Poll::Ready(Ok(()));
                     }
                     if core.try_acquire_fast() {
-                        this.node.set_status(status::RUNNING);
+                        this.node.admitted(core);
                         return Poll::Ready(Ok(()));
                     }
                     if let Some(rejected) = core.reject_fast(mode) {
@@ -73,7 +74,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                     let weight = unsafe { this.node.weight() };
                     match unsafe { core.enqueue(node, weight, mode, cx.waker()) } {
                         Enqueued::Admitted => {
-                            this.node.set_status(status::RUNNING);
+                            this.node.admitted(core);
                             return Poll::Ready(Ok(()));
                         }
                         Enqueued::Rejected(rejected) => {
@@ -107,7 +108,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                 }
                 status::ADMITTED => {
                     this.deadline = None;
-                    this.node.set_status(status::RUNNING);
+                    this.node.admitted(core);
                     return Poll::Ready(Ok(()));
                 }
                 status::CLOSED => {
@@ -132,10 +133,13 @@ impl<R: Deref<Target = Core>> Acquire<R> {
             status::QUEUED | status::HELD | status::ADMITTED => {
                 // Safety: the node was linked by `enqueue` and is in place.
                 if unsafe { this.core.cancel(NonNull::from(&this.node), Some(reason)) } {
-                    this.node.set_status(status::RUNNING);
+                    this.node.admitted(&this.core);
                     return Ok(());
                 }
                 let closed = this.node.status() == status::CLOSED;
+                if !closed && reason == Rejected::TimedOut {
+                    this.core.record_timeout();
+                }
                 this.node.set_status(status::DONE);
                 Err(if closed { Rejected::Closed } else { reason })
             }
@@ -164,22 +168,40 @@ impl<R: Deref<Target = Core>> Acquire<R> {
 
     /// The work is done: release the slot (or count the nested call).
     pub(crate) fn finish(self: Pin<&mut Self>) {
-        self.settle(Outcome::Completed);
+        self.settle(Outcome::Completed, Verdict::Success);
+    }
+
+    /// The work is done and judged (for adaptive pools).
+    pub(crate) fn finish_judged(self: Pin<&mut Self>, verdict: Verdict) {
+        self.settle(Outcome::Completed, verdict);
     }
 
     /// Gives up the slot without releasing it, for a caller that takes over
-    /// its release (a blocking job). Returns whether the call was nested.
-    pub(crate) fn detach(self: Pin<&mut Self>) -> bool {
+    /// its release (a blocking job). Returns whether the call was nested, and
+    /// its admission stamp (adaptive pools).
+    pub(crate) fn detach(self: Pin<&mut Self>) -> (bool, u64) {
         let nested = matches!(self.node.status(), status::NESTED | status::NESTED_POLLING);
+        // Safety: the node is unlinked once admitted.
+        let stamp = unsafe { self.node.weight() } as u64;
         self.node.set_status(status::DONE);
-        nested
+        (nested, stamp)
     }
 
-    fn settle(&self, outcome: Outcome) {
+    fn settle(&self, outcome: Outcome, verdict: Verdict) {
         match self.node.status() {
             status::RUNNING | status::POLLING => {
                 self.node.set_status(status::DONE);
-                self.core.release(outcome);
+                if self.core.is_adaptive() {
+                    // Safety: the node is unlinked once admitted.
+                    let admitted_at = unsafe { self.node.weight() } as u64;
+                    let verdict = match outcome {
+                        Outcome::Completed => verdict,
+                        Outcome::Panicked | Outcome::Cancelled => Verdict::Ignore,
+                    };
+                    self.core.release_sampled(outcome, admitted_at, verdict);
+                } else {
+                    self.core.release(outcome);
+                }
             }
             status::NESTED | status::NESTED_POLLING => {
                 self.node.set_status(status::DONE);
@@ -200,8 +222,10 @@ impl<R: Deref<Target = Core>> Drop for Acquire<R> {
                     self.core.release(Outcome::Cancelled);
                 }
             }
-            status::POLLING | status::NESTED_POLLING => self.settle(Outcome::Panicked),
-            _ => self.settle(Outcome::Cancelled),
+            status::POLLING | status::NESTED_POLLING => {
+                self.settle(Outcome::Panicked, Verdict::Ignore)
+            }
+            _ => self.settle(Outcome::Cancelled, Verdict::Ignore),
         }
     }
 }

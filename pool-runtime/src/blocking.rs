@@ -4,6 +4,7 @@
 //! the closure returns or panics, so the number of closures actually running
 //! never exceeds the limit, even if the caller stops waiting for the result.
 
+use crate::adaptive::Verdict;
 use crate::core::{Core, Outcome};
 use crate::nested;
 use crate::rejected::Rejected;
@@ -76,14 +77,16 @@ impl BlockingExecutor for DefaultExecutor {
 pub(crate) struct OwnedSlot {
     core: Arc<Core>,
     nested: bool,
+    admitted_at: u64,
     outcome: Outcome,
 }
 
 impl OwnedSlot {
-    pub(crate) fn new(core: Arc<Core>, nested: bool) -> Self {
+    pub(crate) fn new(core: Arc<Core>, (nested, admitted_at): (bool, u64)) -> Self {
         OwnedSlot {
             core,
             nested,
+            admitted_at,
             // Until the job runs to the end: dropped unrun means cancelled.
             outcome: Outcome::Cancelled,
         }
@@ -105,6 +108,13 @@ impl Drop for OwnedSlot {
     fn drop(&mut self) {
         if self.nested {
             self.core.count(self.outcome);
+        } else if self.core.is_adaptive() {
+            let verdict = match self.outcome {
+                Outcome::Completed => Verdict::Success,
+                Outcome::Panicked | Outcome::Cancelled => Verdict::Ignore,
+            };
+            self.core
+                .release_sampled(self.outcome, self.admitted_at, verdict);
         } else {
             self.core.release(self.outcome);
         }

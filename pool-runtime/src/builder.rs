@@ -3,7 +3,7 @@
 use crate::autoscale::AutoscaleTiming;
 use crate::blocking::BlockingExecutor;
 use crate::clock::{Clock, SystemClock};
-use crate::core::{Core, CoreConfig};
+use crate::core::{Core, CoreConfig, ScalePolicy};
 use crate::order::{Kind, Order};
 use crate::pool::Pool;
 use crate::state::MAX_SLOTS;
@@ -49,6 +49,7 @@ pub struct PoolBuilder {
     max_waiting: Option<usize>,
     admission_timeout: Option<Duration>,
     autoscale: AutoscaleTiming,
+    policy: Option<ScalePolicy>,
     clock: Arc<dyn Clock>,
     executor: Option<Arc<dyn BlockingExecutor>>,
 }
@@ -65,6 +66,7 @@ impl Default for PoolBuilder {
             max_waiting: None,
             admission_timeout: None,
             autoscale: AutoscaleTiming::default(),
+            policy: None,
             clock: Arc::new(SystemClock),
             executor: None,
         }
@@ -83,6 +85,7 @@ impl fmt::Debug for PoolBuilder {
             .field("max_waiting", &self.max_waiting)
             .field("admission_timeout", &self.admission_timeout)
             .field("autoscale", &self.autoscale)
+            .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
 }
@@ -152,6 +155,13 @@ impl PoolBuilder {
         self
     }
 
+    /// The rule an autoscaled pool follows (default: the seed's queue-depth
+    /// rule); [`ScalePolicy::Adaptive`] keeps the server below its knee.
+    pub fn scale_policy(mut self, policy: ScalePolicy) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
     /// The clock the autoscaler reads (default: the system's monotonic clock);
     /// a [`ManualClock`](crate::clock::ManualClock) makes autoscaling deterministic.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -182,6 +192,7 @@ impl PoolBuilder {
             max_waiting: self.max_waiting,
             admission_timeout: self.admission_timeout,
             autoscale: self.autoscale,
+            policy: self.policy.unwrap_or_default(),
             clock: self.clock,
         });
         Ok(Pool::from_parts(
@@ -204,6 +215,9 @@ impl PoolBuilder {
             Kind::Fixed => {
                 if self.min.is_some() || self.max.is_some() {
                     return Err(BuildError::BoundsOnFixedPool);
+                }
+                if self.policy.is_some() {
+                    return Err(BuildError::PolicyOnFixedPool);
                 }
                 let size = too_large(self.size.unwrap_or(DEFAULT_SIZE))?;
                 if size == 0 {
@@ -271,6 +285,8 @@ pub enum BuildError {
     },
     /// `min`/`max` apply to autoscaled pools only; a fixed pool takes `size`.
     BoundsOnFixedPool,
+    /// A scale policy applies to autoscaled pools only.
+    PolicyOnFixedPool,
     /// The autoscale window must hold at least one sample.
     ZeroWindow,
     /// The autoscale interval must be longer than zero.
@@ -294,6 +310,9 @@ impl fmt::Display for BuildError {
             BuildError::BoundsOnFixedPool => {
                 f.write_str("`min`/`max` apply to autoscaled pools; a fixed pool takes `size`")
             }
+            BuildError::PolicyOnFixedPool => f.write_str(
+                "a scale policy applies to autoscaled pools; set `kind(Kind::Autoscale)`",
+            ),
             BuildError::ZeroWindow => f.write_str("the autoscale window must be at least 1 sample"),
             BuildError::ZeroInterval => {
                 f.write_str("the autoscale interval must be longer than zero")

@@ -83,8 +83,8 @@ pub(crate) async fn acquire_owned() -> Option<OwnedSlot> {
     let core = core_if_enabled()?;
     let mut acquire = pin!(Acquire::new(core, 0, Mode::Wait));
     poll_fn(|cx| acquire.as_mut().poll_acquire(cx)).await.ok()?;
-    let nested = acquire.as_mut().detach();
-    Some(OwnedSlot::new(pool().core_arc(), nested))
+    let detached = acquire.as_mut().detach();
+    Some(OwnedSlot::new(pool().core_arc(), detached))
 }
 
 /// A group call, gated by the ceiling if one is set when it is made.

@@ -10,6 +10,7 @@
 //! queueing, hand-off, cancellation, scaling, pause/resume, close — happens under
 //! the lock, and wakers are woken only after it is released.
 
+use crate::adaptive::{AdaptiveLimit, AdaptiveSettings, Verdict};
 use crate::autoscale::{AutoscaleTiming, QueueDepthRule};
 use crate::clock::Clock;
 use crate::order::{Kind, Order};
@@ -65,7 +66,25 @@ struct Locked {
     drain_wakers: Vec<Waker>,
     bounds: (usize, usize),
     max_waiting: Option<usize>,
-    autoscale: Option<QueueDepthRule>,
+    scaler: Option<Scaler>,
+}
+
+/// How an autoscaled pool moves its limit.
+enum Scaler {
+    QueueDepth(QueueDepthRule),
+    Adaptive(AdaptiveLimit),
+}
+
+/// Which rule an autoscaled pool follows.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub enum ScalePolicy {
+    /// The seed's queue-depth rule (see [`AutoscaleTiming`]): grow while calls
+    /// queue, shrink while slots idle.
+    #[default]
+    QueueDepth,
+    /// The latency-adaptive limit (see [`AdaptiveSettings`]): keep the server
+    /// below its knee.
+    Adaptive(AdaptiveSettings),
 }
 
 /// Everything a pool needs that is fixed at build time.
@@ -77,6 +96,7 @@ pub(crate) struct CoreConfig {
     pub(crate) max_waiting: Option<usize>,
     pub(crate) admission_timeout: Option<Duration>,
     pub(crate) autoscale: AutoscaleTiming,
+    pub(crate) policy: ScalePolicy,
     pub(crate) clock: StdArc<dyn Clock>,
 }
 
@@ -89,6 +109,8 @@ pub(crate) struct Core {
     /// Admission timeout in nanoseconds, `u64::MAX` for none (changed by reloads).
     admission_timeout: AtomicU64,
     clock: StdArc<dyn Clock>,
+    /// Calls are timed and judged for the adaptive policy.
+    adaptive: bool,
     /// When the autoscaler next wants a sample, in clock nanoseconds
     /// (`u64::MAX` for fixed pools): lock-free events skip it until then.
     autoscale_due: AtomicU64,
@@ -96,11 +118,20 @@ pub(crate) struct Core {
 
 impl Core {
     pub(crate) fn new(config: CoreConfig) -> Self {
-        let autoscale = (config.kind == Kind::Autoscale)
-            .then(|| QueueDepthRule::new(config.autoscale, config.clock.now()));
-        let due = autoscale
-            .as_ref()
-            .map_or(u64::MAX, |rule| nanos(rule.next_sample()));
+        let now = config.clock.now();
+        let scaler = (config.kind == Kind::Autoscale).then(|| match config.policy {
+            ScalePolicy::QueueDepth => {
+                Scaler::QueueDepth(QueueDepthRule::new(config.autoscale, now))
+            }
+            ScalePolicy::Adaptive(settings) => {
+                Scaler::Adaptive(AdaptiveLimit::new(settings, config.initial, now))
+            }
+        });
+        let due = match &scaler {
+            Some(Scaler::QueueDepth(rule)) => nanos(rule.next_sample()),
+            _ => u64::MAX,
+        };
+        let adaptive = matches!(scaler, Some(Scaler::Adaptive(_)));
         Core {
             word: AtomicU64::new(Word::new(config.initial).0),
             counters: Counters {
@@ -116,13 +147,14 @@ impl Core {
                 drain_wakers: Vec::new(),
                 bounds: config.bounds,
                 max_waiting: config.max_waiting,
-                autoscale,
+                scaler,
             }),
             kind: config.kind,
             order: config.order,
             admission_timeout: AtomicU64::new(config.admission_timeout.map_or(u64::MAX, nanos)),
             clock: config.clock,
             autoscale_due: AtomicU64::new(due),
+            adaptive,
         }
     }
 
@@ -159,7 +191,7 @@ impl Core {
     /// Restarts the autoscaler with new timing (autoscaled pools only).
     pub(crate) fn set_autoscale_timing(&self, timing: AutoscaleTiming) {
         let mut locked = self.locked.lock();
-        if let Some(rule) = locked.autoscale.as_mut() {
+        if let Some(Scaler::QueueDepth(rule)) = locked.scaler.as_mut() {
             *rule = QueueDepthRule::new(timing, self.clock.now());
             self.autoscale_due
                 .store(nanos(rule.next_sample()), Ordering::Relaxed);
@@ -361,6 +393,55 @@ impl Core {
 
     // ---- releasing -------------------------------------------------------
 
+    /// Whether calls are timed and judged (the adaptive policy).
+    #[inline]
+    pub(crate) fn is_adaptive(&self) -> bool {
+        self.adaptive
+    }
+
+    /// The clock's time in nanoseconds (admission stamps of adaptive pools).
+    pub(crate) fn now_nanos(&self) -> u64 {
+        nanos(self.clock.now())
+    }
+
+    /// Releases the slot of a call of an adaptive pool, feeding the policy the
+    /// call's latency (since `admitted_at`) and verdict.
+    pub(crate) fn release_sampled(&self, outcome: Outcome, admitted_at: u64, verdict: Verdict) {
+        self.count(outcome);
+        self.release_slow(Some((admitted_at, verdict)));
+    }
+
+    /// An adaptive pool's call gave up waiting for admission: a drop.
+    pub(crate) fn record_timeout(&self) {
+        if !self.adaptive {
+            return;
+        }
+        let mut wakers = WakeList::new();
+        let mut locked = self.locked.lock();
+        let now = self.now_nanos();
+        if let Some(limit) = self.adaptive_observe(&mut locked, now, now, Verdict::Overload) {
+            locked = self.set_limit_locked(locked, limit, &mut wakers);
+        }
+        drop(locked);
+        wakers.wake_all();
+    }
+
+    fn adaptive_observe(
+        &self,
+        locked: &mut Locked,
+        admitted_at: u64,
+        now: u64,
+        verdict: Verdict,
+    ) -> Option<usize> {
+        let bounds = locked.bounds;
+        let Some(Scaler::Adaptive(policy)) = locked.scaler.as_mut() else {
+            return None;
+        };
+        let latency = Duration::from_nanos(now.saturating_sub(admitted_at));
+        let running = self.load().running();
+        policy.observe(Duration::from_nanos(now), latency, verdict, running, bounds)
+    }
+
     /// Releases one slot, handing it to the next waiter if one is waiting.
     pub(crate) fn release(&self, outcome: Outcome) {
         self.count(outcome);
@@ -379,14 +460,19 @@ impl Core {
                 Err(actual) => w = Word(actual),
             }
         }
-        self.release_slow();
+        self.release_slow(None);
     }
 
-    fn release_slow(&self) {
+    fn release_slow(&self, sample: Option<(u64, Verdict)>) {
         let mut wakers = WakeList::new();
         let drained = {
             let mut locked = self.locked.lock();
-            let scaled_to = self.autoscale_observe(&mut locked);
+            let scaled_to = match sample {
+                Some((admitted_at, verdict)) => {
+                    self.adaptive_observe(&mut locked, admitted_at, self.now_nanos(), verdict)
+                }
+                None => self.autoscale_observe(&mut locked),
+            };
             let w = self.load();
             // A slot frees: it goes to the next waiter if running is within the
             // limit; otherwise (after a scale-down) it is simply retired.
@@ -461,8 +547,11 @@ impl Core {
     /// limit. Growing admits waiters at once; shrinking lets running work finish.
     pub(crate) fn resize(&self, target: impl FnOnce(usize) -> usize) -> usize {
         let mut wakers = WakeList::new();
-        let locked = self.locked.lock();
+        let mut locked = self.locked.lock();
         let limit = target(self.load().limit()).clamp(locked.bounds.0, locked.bounds.1);
+        if let Some(Scaler::Adaptive(policy)) = locked.scaler.as_mut() {
+            policy.reset_to(limit);
+        }
         let locked = self.set_limit_locked(locked, limit, &mut wakers);
         drop(locked);
         wakers.wake_all();
@@ -503,7 +592,9 @@ impl Core {
     /// Feeds the autoscaler the demand since the previous event; returns the
     /// new limit when an evaluation changes it.
     fn autoscale_observe(&self, locked: &mut Locked) -> Option<usize> {
-        let rule = locked.autoscale.as_mut()?;
+        let Some(Scaler::QueueDepth(rule)) = locked.scaler.as_mut() else {
+            return None;
+        };
         let w = self.load();
         let demand = w.running() + locked.queue.len() + locked.held.len();
         let limit = rule.observe(self.clock.now(), demand, w.limit(), locked.bounds);

@@ -2,7 +2,7 @@
 
 use crate::builder::{DEFAULT_AUTOSCALE_HEADROOM, DEFAULT_SIZE};
 use crate::ceiling::{self, Ceilinged};
-use crate::core::Mode;
+use crate::core::{Mode, ScalePolicy};
 use crate::order::{Kind, Order};
 use crate::pool::Pool;
 use crate::rejected::Rejected;
@@ -17,7 +17,7 @@ use std::time::Duration;
 
 /// The compile-time settings of a [`Group`]: what `#[pooled(...)]` or a group
 /// declaration says. Application-wide configuration may override them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct GroupSpec {
     /// The group's stable name, used by configuration, stats and logs.
     pub name: &'static str,
@@ -35,6 +35,8 @@ pub struct GroupSpec {
     pub max_waiting: Option<usize>,
     /// Admission timeout.
     pub admission_timeout: Option<Duration>,
+    /// The rule an autoscaled group follows.
+    pub policy: ScalePolicy,
 }
 
 impl GroupSpec {
@@ -48,6 +50,7 @@ impl GroupSpec {
         max: DEFAULT_SIZE + DEFAULT_AUTOSCALE_HEADROOM,
         max_waiting: None,
         admission_timeout: None,
+        policy: ScalePolicy::QueueDepth,
     };
 }
 

@@ -34,6 +34,7 @@
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
 mod acquire;
+mod adaptive;
 mod autoscale;
 mod blocking;
 mod builder;
@@ -61,6 +62,8 @@ mod timer;
 mod waiter;
 mod wake_list;
 
+pub use crate::core::ScalePolicy;
+pub use adaptive::{AdaptiveSettings, Verdict};
 pub use autoscale::AutoscaleTiming;
 pub use blocking::{BlockingExecutor, BlockingJob, DefaultExecutor};
 pub use builder::{BuildError, PoolBuilder, DEFAULT_AUTOSCALE_HEADROOM, DEFAULT_SIZE};

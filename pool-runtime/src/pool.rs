@@ -157,6 +157,36 @@ impl Pool {
         Submit::new(&self.core, weight, Mode::Reject, work)
     }
 
+    /// Like [`submit_weighted`](Pool::submit_weighted), and tells an adaptive
+    /// pool (see [`ScalePolicy::Adaptive`](crate::ScalePolicy::Adaptive)) how
+    /// the call went: `judge` looks at the output and says whether the server
+    /// was overloaded (an "overloaded" answer, a timeout: [`Verdict::Overload`]),
+    /// did the work ([`Verdict::Success`]), or neither ([`Verdict::Ignore`]).
+    /// Other pools ignore the verdict.
+    ///
+    /// # Errors
+    ///
+    /// As [`submit`](Pool::submit).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`submit`](Pool::submit); a cancelled call is not judged.
+    pub async fn submit_judged<F: Future>(
+        &self,
+        weight: i64,
+        work: F,
+        judge: impl FnOnce(&F::Output) -> crate::Verdict,
+    ) -> Result<F::Output, Rejected> {
+        let mut acquire = pin!(Acquire::new(&*self.core, weight, Mode::Reject));
+        poll_fn(|cx| acquire.as_mut().poll_acquire(cx)).await?;
+        // Declared after `acquire`, so dropped before it: the work goes first.
+        let mut work = pin!(work);
+        let out = poll_fn(|cx| acquire.as_mut().run_work(|| work.as_mut().poll(cx))).await;
+        let verdict = judge(&out);
+        acquire.finish_judged(verdict);
+        Ok(out)
+    }
+
     /// Runs a blocking closure on the blocking executor while it holds a slot.
     ///
     /// The slot travels with the closure: it is released on the executor's

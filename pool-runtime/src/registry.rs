@@ -44,7 +44,7 @@ pub fn registered_groups() -> impl Iterator<Item = &'static Group> {
 
 /// A snapshot of one group: its name, the settings in force, and its stats
 /// if it has started.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct GroupInfo {
     /// The group's stable name.

@@ -2,13 +2,14 @@
 //! layered on top.
 
 use crate::autoscale::AutoscaleTiming;
+use crate::core::ScalePolicy;
 use crate::group::GroupSpec;
 use crate::order::{Kind, Order};
 use crate::pool::Pool;
 use std::time::Duration;
 
 /// The settings a group's pool runs with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct GroupSettings {
     /// Fixed or autoscaled.
@@ -25,8 +26,10 @@ pub struct GroupSettings {
     pub max_waiting: Option<usize>,
     /// Admission timeout.
     pub admission_timeout: Option<Duration>,
-    /// Autoscale interval and window.
+    /// Autoscale interval and window (queue-depth rule).
     pub autoscale: AutoscaleTiming,
+    /// The rule an autoscaled pool follows.
+    pub policy: ScalePolicy,
 }
 
 impl From<&GroupSpec> for GroupSettings {
@@ -40,6 +43,7 @@ impl From<&GroupSpec> for GroupSettings {
             max_waiting: spec.max_waiting,
             admission_timeout: spec.admission_timeout,
             autoscale: AutoscaleTiming::default(),
+            policy: spec.policy,
         }
     }
 }
@@ -59,6 +63,7 @@ impl GroupSettings {
                     .max(max)
                     .autoscale_interval(self.autoscale.interval.max(Duration::from_nanos(1)))
                     .autoscale_window(self.autoscale.window.max(1))
+                    .scale_policy(self.policy)
             }
         };
         if let Some(bound) = self.max_waiting {

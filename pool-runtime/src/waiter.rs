@@ -87,8 +87,18 @@ impl Waiter {
         self.status.store(status, Ordering::Release);
     }
 
+    /// The call now holds a slot. Its weight is no longer needed (it is
+    /// unlinked), so an adaptive pool keeps the admission time in its place.
+    pub(crate) fn admitted(&self, core: &crate::core::Core) {
+        if core.is_adaptive() {
+            // Safety: an admitted node is unlinked; only its owner touches it.
+            unsafe { *self.weight.get() = core.now_nanos() as i64 };
+        }
+        self.set_status(status::RUNNING);
+    }
+
     /// # Safety
-    /// Caller holds the lock.
+    /// Caller holds the lock, or the node is unlinked.
     pub(crate) unsafe fn weight(&self) -> i64 {
         *self.weight.get()
     }

@@ -85,3 +85,56 @@ fn a_fixed_pool_never_moves_by_itself() {
     drop(calls.pop());
     assert_eq!(pool.size(), 2);
 }
+
+/// Drives an adaptive pool against a server whose latency is 50 ms up to
+/// `capacity` concurrent calls and grows with the excess beyond: each round
+/// admits as many calls as the limit allows, advances the clock by the
+/// latency the server would show at that concurrency, and completes them.
+fn drive_adaptive(pool: &Pool, clock: &ManualClock, capacity: usize, rounds: usize) -> usize {
+    for _ in 0..rounds {
+        let (gates, mut calls): (Vec<_>, Vec<_>) = (0..pool.size())
+            .map(|_| {
+                let (gate, open) = common::gate();
+                (open, Task::new(pool.submit(gate)))
+            })
+            .unzip();
+        for call in &mut calls {
+            call.assert_pending();
+        }
+        let concurrency = pool.stats().running;
+        let excess = concurrency.saturating_sub(capacity) as u32;
+        clock.advance(
+            Duration::from_millis(50) + Duration::from_millis(50) * excess / capacity as u32,
+        );
+        for (open, call) in gates.iter().zip(&mut calls) {
+            open.store(true, std::sync::atomic::Ordering::SeqCst);
+            assert!(call.assert_ready().is_ok());
+        }
+    }
+    pool.size()
+}
+
+#[test]
+fn the_adaptive_policy_finds_the_knee_and_follows_it_down_and_up() {
+    use pool_runtime::{AdaptiveSettings, ScalePolicy};
+    let clock = ManualClock::new();
+    let pool = Pool::builder()
+        .kind(Kind::Autoscale)
+        .min(1)
+        .max(64)
+        .size(4)
+        .scale_policy(ScalePolicy::Adaptive(AdaptiveSettings::default()))
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
+    let at_16 = drive_adaptive(&pool, &clock, 16, 400);
+    assert!((14..=24).contains(&at_16), "near the knee of 16: {at_16}");
+    let at_4 = drive_adaptive(&pool, &clock, 4, 200);
+    assert!(
+        (3..=7).contains(&at_4),
+        "follows the capacity down to 4: {at_4}"
+    );
+    let back = drive_adaptive(&pool, &clock, 16, 400);
+    assert!((14..=24).contains(&back), "and back up: {back}");
+    assert_eq!(pool.stats().running, 0);
+}

@@ -94,6 +94,18 @@ fn precedence_attribute_then_defaults_then_section_then_env_then_runtime_calls()
         && c.setting == "max_waiting"
         && c.effect == Effect::Applied));
 
+    // The autoscale policy is chosen per group; kind, order and policy of a
+    // running pool change at restart only.
+    config::load_str(
+        "app.toml",
+        "[groups.\"app::store\"]\npolicy = \"adaptive\"\n",
+    )
+    .unwrap();
+    assert!(matches!(
+        STORE.settings().policy,
+        pool_runtime::ScalePolicy::Adaptive(_)
+    ));
+
     // Defaults: `size` is for fixed groups, `min`/`max` for autoscaled ones.
     config::load_str("app.toml", "[defaults]\nsize = 9\nmin = 2\nmax = 12\n").unwrap();
     let (fetch, store) = (FETCH.settings(), STORE.settings());
@@ -235,6 +247,15 @@ fn each_bad_input_names_file_line_column_and_the_valid_choices_and_changes_nothi
     assert_eq!(
         e.message,
         "`kind`: invalid value `elastic`: expected one of `fixed`, `autoscale`"
+    );
+
+    let e = load_err("[groups.\"app::store\"]\npolicy = \"vegas\"\n");
+    assert_eq!(
+        (e.origin, e.message.as_str()),
+        (
+            at(2, 10),
+            "`policy`: invalid value `vegas`: expected one of `queue_depth`, `adaptive`"
+        )
     );
 
     let e = load_err("[groups.\"app::fetch\"]\nmax = 3\n");

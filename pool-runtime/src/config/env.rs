@@ -28,6 +28,7 @@ pub(crate) const SETTINGS: &[&str] = &[
     "ADMISSION_TIMEOUT",
     "AUTOSCALE_INTERVAL",
     "AUTOSCALE_WINDOW",
+    "POLICY",
 ];
 
 /// The variable-name form of a group name (see the module docs).

@@ -50,6 +50,7 @@ struct RawSection {
     admission_timeout: Option<Spanned<toml::Value>>,
     autoscale_interval: Option<Spanned<toml::Value>>,
     autoscale_window: Option<Spanned<toml::Value>>,
+    policy: Option<Spanned<toml::Value>>,
 }
 
 struct Source<'a> {
@@ -133,6 +134,7 @@ fn section(source: &Source<'_>, raw: RawSection) -> Result<Overrides, ConfigErro
             raw.autoscale_interval,
         ),
         ("autoscale_window", "AUTOSCALE_WINDOW", raw.autoscale_window),
+        ("policy", "POLICY", raw.policy),
     ];
     for (key, setting, value) in fields {
         let Some(value) = value else { continue };

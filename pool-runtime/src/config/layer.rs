@@ -1,7 +1,9 @@
 //! One layer of configuration (file defaults, a file group section, the
 //! environment): optional values, each remembering where it came from.
 
+use crate::adaptive::AdaptiveSettings;
 use crate::autoscale::AutoscaleTiming;
+use crate::core::ScalePolicy;
 use crate::order::{Kind, Order};
 use crate::settings::GroupSettings;
 use std::fmt;
@@ -54,6 +56,26 @@ pub(crate) struct Overrides {
     pub(crate) admission_timeout: Option<Val<Duration>>,
     pub(crate) autoscale_interval: Option<Val<Duration>>,
     pub(crate) autoscale_window: Option<Val<usize>>,
+    pub(crate) policy: Option<Val<PolicyName>>,
+}
+
+/// The scale policies a configuration can name (with default parameters).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PolicyName {
+    QueueDepth,
+    Adaptive,
+}
+
+impl PolicyName {
+    pub(crate) const CHOICES: &'static [&'static str] = &["queue_depth", "adaptive"];
+
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        match text {
+            "queue_depth" => Some(PolicyName::QueueDepth),
+            "adaptive" => Some(PolicyName::Adaptive),
+            _ => None,
+        }
+    }
 }
 
 /// Where each field of a group's effective settings was last set, when a
@@ -95,6 +117,16 @@ impl Overrides {
         }
         if let Some(v) = &self.admission_timeout {
             settings.admission_timeout = Some(v.value);
+        }
+        if let Some(v) = &self.policy {
+            // Naming the policy the group already follows keeps its parameters.
+            settings.policy = match (v.value, settings.policy) {
+                (PolicyName::QueueDepth, _) => ScalePolicy::QueueDepth,
+                (PolicyName::Adaptive, current @ ScalePolicy::Adaptive(_)) => current,
+                (PolicyName::Adaptive, ScalePolicy::QueueDepth) => {
+                    ScalePolicy::Adaptive(AdaptiveSettings::default())
+                }
+            };
         }
         let AutoscaleTiming { interval, window } = &mut settings.autoscale;
         set(

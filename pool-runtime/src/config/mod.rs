@@ -440,6 +440,14 @@ fn apply(group: &'static Group, old: &Layers, new: &Layers, report: &mut Report)
             pool.set_admission_timeout(after.admission_timeout);
         }
     }
+    if before.policy != after.policy {
+        change(
+            "policy",
+            format!("{:?}", before.policy),
+            format!("{:?}", after.policy),
+            true,
+        );
+    }
     if before.autoscale != after.autoscale {
         change(
             "autoscale",

@@ -1,7 +1,7 @@
 //! Parsing single setting values (shared by the file and the environment).
 
 use super::error::ConfigError;
-use super::layer::{Origin, Overrides, Val};
+use super::layer::{Origin, Overrides, PolicyName, Val};
 use crate::duration;
 use crate::order::{Kind, Order};
 use crate::state::MAX_SLOTS;
@@ -64,6 +64,10 @@ pub(crate) fn setting(
         "ADMISSION_TIMEOUT" => overrides.admission_timeout = val(duration(text), origin)?,
         "AUTOSCALE_INTERVAL" => overrides.autoscale_interval = val(duration(text), origin)?,
         "AUTOSCALE_WINDOW" => overrides.autoscale_window = val(size(text), origin)?,
+        "POLICY" => {
+            let parsed = PolicyName::parse(text).ok_or_else(|| choice(PolicyName::CHOICES));
+            overrides.policy = val(parsed, origin)?;
+        }
         other => unreachable!("unknown setting {other}"),
     }
     Ok(())
