@@ -140,7 +140,7 @@ fn section(source: &Source<'_>, raw: RawSection) -> Result<Overrides, ConfigErro
         let Some(value) = value else { continue };
         let origin = source.origin(value.span());
         let text = match setting {
-            "KIND" | "ORDER" | "ADMISSION_TIMEOUT" | "AUTOSCALE_INTERVAL" => {
+            "KIND" | "ORDER" | "ADMISSION_TIMEOUT" | "AUTOSCALE_INTERVAL" | "POLICY" => {
                 string(value.get_ref())
             }
             _ => integer(value.get_ref()),
