@@ -68,3 +68,36 @@ impl fmt::Debug for ManualClock {
             .finish()
     }
 }
+
+/// Tokio's clock (`tokio::time::Instant`), so an autoscaler follows paused and
+/// auto-advanced test time (`tokio::time::pause`) like the pool's timers do.
+/// Outside a paused runtime it is the real monotonic clock.
+#[cfg(feature = "tokio")]
+#[derive(Clone, Copy, Debug)]
+pub struct TokioClock {
+    origin: tokio::time::Instant,
+}
+
+#[cfg(feature = "tokio")]
+impl TokioClock {
+    /// A clock whose origin is now.
+    pub fn new() -> Self {
+        TokioClock {
+            origin: tokio::time::Instant::now(),
+        }
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl Default for TokioClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl Clock for TokioClock {
+    fn now(&self) -> Duration {
+        self.origin.elapsed()
+    }
+}
