@@ -82,7 +82,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         started.elapsed().as_millis(),
         peak.load(Ordering::SeqCst),
     );
-    let order = finished.lock().unwrap();
+    let order = finished.lock().unwrap().clone();
     println!("completion order (urgent ids 5, 11, 17, 23 jump the queue): {order:?}");
 
     pool.pause();

@@ -27,7 +27,7 @@ pub use pool_runtime::*;
 #[doc(hidden)]
 pub mod __private {
     pub use core::time::Duration;
-    pub use pool_runtime::{Group, GroupSpec, Kind, Order, Rejected};
+    pub use pool_runtime::{register_group, Group, GroupSpec, Kind, Order, Rejected, ScalePolicy};
     use std::future::Future;
 
     /// Waits for admission, then runs `fut` holding a slot; rejections returned.

@@ -1,0 +1,788 @@
+//! Phase 3: code. Turns a validated configuration into the rewritten function (and
+//! its handle) or the group's items.
+//!
+//! Generated code names only `<crate>::__private::…` and `::core::…`; generated
+//! locals are `Span::mixed_site()` so user code can neither see nor shadow them; the
+//! user's block keeps its own scope and gets the declared return type, so `return`,
+//! `?` and type errors behave as before.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::ext::IdentExt;
+use syn::visit_mut::VisitMut;
+use syn::{Ident, ItemStruct, Path, ReturnType, Type};
+
+use crate::parse::{is_pooled_attribute, Body, PooledFn};
+use crate::validate::{
+    Conversion, FnConfig, GroupChoice, GroupConfig, HandleOwner, Kind, OnReject, Order, PoolSpec,
+    Weight,
+};
+
+/// The name of a function's own handle: `fetch` → `FETCH_POOL`.
+pub(crate) fn handle_name(function: &Ident) -> Ident {
+    let upper = function.unraw().to_string().to_uppercase();
+    format_ident!("{}_POOL", upper, span = function.span())
+}
+
+/// `#[pooled]` on a function: the rewritten function, preceded by its handle when it
+/// has its own pool.
+pub(crate) fn function(function: &PooledFn, config: &FnConfig) -> TokenStream {
+    let PooledFn {
+        attrs,
+        vis,
+        sig,
+        body,
+        ..
+    } = function;
+    let Some(Body {
+        brace,
+        inner_attrs,
+        stmts,
+    }) = body
+    else {
+        // Validation refuses bodiless functions; keep the declaration as it was.
+        return function.to_token_stream();
+    };
+    let handle = match &config.group {
+        GroupChoice::Own { spec, .. } => Some(own_handle(function, spec, &config.krate)),
+        GroupChoice::Declared(_) => None,
+    };
+    let pool = pool_expression(function, config);
+    let (weight_let, weight) = weight(
+        &config.weight,
+        &Ident::new("pooled_weight", Span::mixed_site()),
+    );
+    let call = admission_call(
+        function,
+        config,
+        &pool,
+        &weight,
+        scoped_block(*brace, stmts, &sig.output),
+    );
+
+    let mut sig = sig.clone();
+    if let Some(blocking) = config.blocking {
+        sig.asyncness = Some(syn::token::Async(blocking));
+    }
+    let mut fn_body = TokenStream::new();
+    brace.surround(&mut fn_body, |tokens| {
+        tokens.extend(quote! {
+            #(#inner_attrs)*
+            #weight_let
+            #call
+        });
+    });
+    quote! {
+        #handle
+        #(#attrs)*
+        #vis #sig #fn_body
+    }
+}
+
+/// How the body names its pool.
+fn pool_expression(function: &PooledFn, config: &FnConfig) -> TokenStream {
+    match &config.group {
+        GroupChoice::Own {
+            owner: HandleOwner::Module,
+            ..
+        } => handle_name(&function.sig.ident).into_token_stream(),
+        GroupChoice::Own {
+            owner: HandleOwner::Impl,
+            ..
+        } => {
+            let name = handle_name(&function.sig.ident);
+            quote!(Self::#name)
+        }
+        GroupChoice::Declared(path) if matches!(config.weight, Weight::None) => {
+            // On the path, so a path that is not a declared group is reported there.
+            let span = path
+                .segments
+                .last()
+                .map_or_else(Span::call_site, |segment| segment.ident.span());
+            quote_spanned!(span=> <#path>::POOL)
+        }
+        GroupChoice::Declared(path) => {
+            // Weights need a priority group, which only the declaration knows: its
+            // hidden `__POOLED_PRIORITY_POOL` is `None` otherwise, and the panic below
+            // fails the build. A named const, so that `cargo check` evaluates it, in a
+            // block of its own, so that the user's block cannot name it.
+            let private = private(&config.krate);
+            let group = Ident::new("POOLED_GROUP", Span::mixed_site());
+            let message = format!(
+                "a weight needs a priority group, but `{}` was not declared with `order = \"priority\"`",
+                path.to_token_stream().to_string().replace(' ', "")
+            );
+            let panic = quote_spanned!(config.weight_span.resolved_at(Span::mixed_site())=>
+                ::core::panic!(#message)
+            );
+            quote! {{
+                const #group: &'static #private::Group =
+                    match <#path>::__POOLED_PRIORITY_POOL {
+                        ::core::option::Option::Some(group) => group,
+                        ::core::option::Option::None => #panic,
+                    };
+                #group
+            }}
+        }
+    }
+}
+
+/// The user's block in a scope of its own, preceded (unless it returns `()`) by a
+/// never-taken return edge of the declared type, as tracing does: the closure's
+/// or async block's return type is fixed before the block is checked, so `return`
+/// and `?` are checked against the function's type and type errors point at the
+/// user's expression.
+fn scoped_block(brace: syn::token::Brace, stmts: &[syn::Stmt], output: &ReturnType) -> TokenStream {
+    let mut block = TokenStream::new();
+    brace.surround(&mut block, |tokens| {
+        tokens.extend(stmts.iter().map(ToTokens::to_token_stream));
+    });
+    let Some(ty) = returned_type(output) else {
+        return block;
+    };
+    let ret = Ident::new("pooled_ret", Span::mixed_site());
+    let edge_span = syn::spanned::Spanned::span(&ty).resolved_at(Span::mixed_site());
+    let edge = quote_spanned! {edge_span=>
+        #[allow(
+            unknown_lints,
+            unreachable_code,
+            clippy::diverging_sub_expression,
+            clippy::empty_loop,
+            clippy::let_unit_value,
+            clippy::let_with_type_underscore,
+            clippy::needless_return,
+            clippy::unreachable
+        )]
+        if false {
+            let #ret: #ty = loop {};
+            return #ret;
+        }
+    };
+    quote!({ #edge #block })
+}
+
+/// The call into the runtime that admits `body`, and what a rejection becomes.
+fn admission_call(
+    function: &PooledFn,
+    config: &FnConfig,
+    pool: &TokenStream,
+    weight: &TokenStream,
+    body: TokenStream,
+) -> TokenStream {
+    let private = private(&config.krate);
+    let is_async = function.sig.asyncness.is_some();
+    let (entry, wrapper, awaited) = match (is_async, config.blocking.is_some(), config.on_reject) {
+        (true, _, OnReject::ReturnErr) => ("submit", quote!(async move), true),
+        (true, _, OnReject::Wait) => ("submit_wait", quote!(async move), true),
+        (false, true, OnReject::ReturnErr) => ("submit_blocking", quote!(move ||), true),
+        (false, true, OnReject::Wait) => ("submit_blocking_wait", quote!(move ||), true),
+        (false, false, OnReject::ReturnErr) => ("run", quote!(move ||), false),
+        (false, false, OnReject::Wait) => ("run_wait", quote!(move ||), false),
+    };
+    let entry = Ident::new(entry, Span::call_site());
+    let call = quote!(#private::#entry(#pool, #weight, #wrapper #body));
+    let call = if awaited { quote!(#call.await) } else { call };
+    if config.on_reject == OnReject::Wait {
+        return call;
+    }
+    let value = Ident::new("pooled_value", Span::mixed_site());
+    let rejected = Ident::new("pooled_rejected", Span::mixed_site());
+    // On the return type, so a missing `From<Rejected>` is reported there.
+    let output_span = match &function.sig.output {
+        ReturnType::Type(_, ty) => syn::spanned::Spanned::span(ty).resolved_at(Span::mixed_site()),
+        ReturnType::Default => Span::call_site(),
+    };
+    let rejected_there = Ident::new("pooled_rejected", output_span);
+    let convert = quote_spanned!(output_span=> ::core::convert::From::from(#rejected_there));
+    quote! {
+        match #call {
+            ::core::result::Result::Ok(#value) => #value,
+            ::core::result::Result::Err(#rejected) => ::core::result::Result::Err(#convert),
+        }
+    }
+}
+
+fn private(krate: &Path) -> TokenStream {
+    quote!(#krate::__private)
+}
+
+/// What goes where the expansion failed: the error, and the function as written
+/// (with its `#[weight]` attributes taken off) plus its handle unless it names a
+/// declared group, so the only error the user sees is the one about the attribute.
+pub(crate) fn function_with_error(
+    function: &PooledFn,
+    declared_group: bool,
+    krate: &Path,
+    error: &syn::Error,
+) -> TokenStream {
+    let error = error.to_compile_error();
+    let handle = (!declared_group && function.body.is_some())
+        .then(|| own_handle(function, &PoolSpec::fallback(), krate));
+    // A second `#[pooled]` was reported already; expanding it would add a second handle.
+    let attrs = function
+        .attrs
+        .iter()
+        .filter(|attr| !is_pooled_attribute(attr));
+    let PooledFn { vis, sig, .. } = function;
+    let body = function
+        .body
+        .as_ref()
+        .map_or_else(|| quote!(;), Body::to_token_stream);
+    quote!(#error #handle #(#attrs)* #vis #sig #body)
+}
+
+/// The handle const of a function's own pool.
+fn own_handle(function: &PooledFn, spec: &PoolSpec, krate: &Path) -> TokenStream {
+    let private = private(krate);
+    let fn_name = function.sig.ident.unraw().to_string();
+    let handle = handle_name(&function.sig.ident);
+    let vis = &function.vis;
+    let cfgs = function
+        .attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("cfg"));
+    let doc = format!(
+        "Handle of the pool that admits calls to `{fn_name}` (generated by `#[pooled]`): \
+         `scale`, `resize`, `pause`, `resume`, `is_paused`, `size`, `stats`."
+    );
+    let group = group_static(spec, &fn_name, krate);
+    quote! {
+        #[doc = #doc]
+        #[allow(dead_code)]
+        #(#cfgs)*
+        #vis const #handle: &'static #private::Group = #group;
+    }
+}
+
+/// `{ static GROUP: Group = Group::new(GroupSpec { .. }); __private::register_group!(GROUP); &GROUP }`:
+/// the group, registered at link time so that configuration and
+/// `registered_groups()` know it before its first call.
+fn group_static(spec: &PoolSpec, item_name: &str, krate: &Path) -> TokenStream {
+    let private = private(krate);
+    let name = match &spec.name {
+        Some(name) => name.to_token_stream(),
+        None => quote!(::core::concat!(::core::module_path!(), "::", #item_name)),
+    };
+    let kind = match spec.kind {
+        Kind::Fixed => quote!(Fixed),
+        Kind::Autoscale => quote!(Autoscale),
+    };
+    let order = match spec.order {
+        Order::Fifo => quote!(Fifo),
+        Order::Lifo => quote!(Lifo),
+        Order::Priority => quote!(Priority),
+    };
+    let mut fields = TokenStream::new();
+    if let Some(size) = spec.size {
+        fields.extend(quote!(size: #size,));
+    }
+    if let Some((min, max)) = spec.limits {
+        fields.extend(quote!(min: #min, max: #max,));
+    }
+    if let Some(max_waiting) = spec.max_waiting {
+        fields.extend(quote!(max_waiting: ::core::option::Option::Some(#max_waiting),));
+    }
+    if let Some(nanos) = spec.timeout_nanos {
+        fields.extend(quote!(
+            admission_timeout: ::core::option::Option::Some(#private::Duration::from_nanos(#nanos)),
+        ));
+    }
+    let group = Ident::new("GROUP", Span::mixed_site());
+    quote! {{
+        static #group: #private::Group = #private::Group::new(#private::GroupSpec {
+            name: #name,
+            kind: #private::Kind::#kind,
+            order: #private::Order::#order,
+            #fields
+            ..#private::GroupSpec::DEFAULT
+        });
+        #private::register_group!(#group);
+        &#group
+    }}
+}
+
+/// The statement computing a per-call weight (if any) and the weight expression.
+fn weight(weight: &Weight, ident: &Ident) -> (Option<TokenStream>, TokenStream) {
+    let computed = |value: TokenStream| {
+        (
+            Some(quote!(let #ident: ::core::primitive::i64 = #value;)),
+            ident.to_token_stream(),
+        )
+    };
+    match weight {
+        Weight::None => (None, quote!(0)),
+        Weight::Const(value) => (
+            None,
+            proc_macro2::Literal::i64_unsuffixed(*value).into_token_stream(),
+        ),
+        Weight::Expr(expr) => {
+            // At the expression, so a type error is reported there.
+            let span = syn::spanned::Spanned::span(expr).resolved_at(Span::mixed_site());
+            (
+                Some(quote_spanned!(span=> let #ident: ::core::primitive::i64 = #expr;)),
+                ident.to_token_stream(),
+            )
+        }
+        Weight::Param {
+            ident: param,
+            conversion: Conversion::Lossless,
+        } => computed(quote!(::core::convert::From::from(#param))),
+        Weight::Param {
+            ident: param,
+            conversion,
+        } => {
+            let overflow = match conversion {
+                Conversion::SaturateSigned => {
+                    quote!(if #param < 0 { ::core::primitive::i64::MIN } else { ::core::primitive::i64::MAX })
+                }
+                _ => quote!(::core::primitive::i64::MAX),
+            };
+            computed(quote! {
+                match ::core::convert::TryFrom::try_from(#param) {
+                    ::core::result::Result::Ok(weight) => weight,
+                    ::core::result::Result::Err(_) => #overflow,
+                }
+            })
+        }
+    }
+}
+
+/// The declared return type with `impl Trait` erased to `_` (an opaque type cannot
+/// be named inside its own defining function), or `None` for `()`.
+fn returned_type(output: &ReturnType) -> Option<Type> {
+    struct EraseImplTrait;
+    impl VisitMut for EraseImplTrait {
+        fn visit_type_mut(&mut self, ty: &mut Type) {
+            if let Type::ImplTrait(impl_trait) = ty {
+                *ty = Type::Infer(syn::TypeInfer {
+                    underscore_token: syn::Token![_](impl_trait.impl_token.span),
+                });
+            } else {
+                syn::visit_mut::visit_type_mut(self, ty);
+            }
+        }
+    }
+    match output {
+        ReturnType::Default => None,
+        ReturnType::Type(_, ty) => {
+            let mut ty = (**ty).clone();
+            EraseImplTrait.visit_type_mut(&mut ty);
+            Some(ty)
+        }
+    }
+}
+
+/// `#[pooled::group]` on a unit struct: the struct, unchanged, and an inherent impl
+/// with its handle `POOL` and the hidden item `#[pooled(group = ..)]` expands to.
+pub(crate) fn group(item: &ItemStruct, config: &GroupConfig) -> TokenStream {
+    let private = private(&config.krate);
+    let ident = &item.ident;
+    let vis = &item.vis;
+    let marker = ident.unraw().to_string();
+    let static_group = group_static(&config.spec, &marker, &config.krate);
+    let priority_pool = if config.spec.order == Order::Priority {
+        quote!(::core::option::Option::Some(Self::POOL))
+    } else {
+        quote!(::core::option::Option::None)
+    };
+    let doc = format!(
+        "Handle of the `{marker}` group's pool (declared with `#[pooled::group]`): \
+         `scale`, `resize`, `pause`, `resume`, `is_paused`, `size`, `stats`."
+    );
+    quote! {
+        #item
+        impl #ident {
+            #[doc = #doc]
+            #[allow(dead_code)]
+            #vis const POOL: &'static #private::Group = #static_group;
+
+            /// The pool, if this is a priority group: what `#[pooled(group = .., weight = ..)]` uses.
+            #[doc(hidden)]
+            #[allow(dead_code)]
+            #vis const __POOLED_PRIORITY_POOL: ::core::option::Option<&'static #private::Group> = #priority_pool;
+        }
+    }
+}
+
+/// The group item where its attribute failed: the error, the struct, and (when it is
+/// a valid marker) its items with default settings so functions using it add no
+/// errors of their own.
+pub(crate) fn group_with_error(
+    item: Option<&ItemStruct>,
+    original: &TokenStream,
+    krate: Path,
+    error: &syn::Error,
+) -> TokenStream {
+    let error = error.to_compile_error();
+    match item {
+        Some(item) => {
+            let mut spec = PoolSpec::fallback();
+            spec.order = Order::Priority;
+            let items = group(item, &GroupConfig { krate, spec });
+            quote!(#error #items)
+        }
+        None => quote!(#error #original),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::{parse_function, parse_group_struct, Context, RawArgs};
+    use crate::validate;
+
+    fn expand(args: TokenStream, function: TokenStream) -> String {
+        let function = parse_function(function).unwrap();
+        let config =
+            validate::function(&RawArgs::parse(args, Context::Function).unwrap(), &function)
+                .unwrap();
+        super::function(&function, &config).to_string()
+    }
+
+    /// Whether `out` contains `piece`, ignoring whitespace.
+    fn has(out: &str, piece: &str) -> bool {
+        let compact = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+        compact(out).contains(&compact(piece))
+    }
+
+    #[test]
+    fn a_free_function_gets_a_sibling_handle_and_runs_inline() {
+        let out = expand(
+            quote!(size = 2),
+            quote!(
+                pub fn work(n: u32) -> u32 {
+                    n + 1
+                }
+            ),
+        );
+        assert!(
+            has(
+                &out,
+                r#"pub const WORK_POOL: &'static ::pooled::__private::Group"#
+            ),
+            "{out}"
+        );
+        assert!(has(&out, r#"size: 2usize,"#), "{out}");
+        assert!(
+            has(
+                &out,
+                r#"::core::concat!(::core::module_path!(), "::", "work")"#
+            ),
+            "{out}"
+        );
+        assert!(
+            has(
+                &out,
+                r#"::pooled::__private::run_wait(WORK_POOL, 0, move ||"#
+            ),
+            "{out}"
+        );
+        assert!(has(&out, r#"pub fn work(n: u32) -> u32 {"#), "{out}");
+    }
+
+    #[test]
+    fn a_method_names_its_handle_through_self() {
+        let out = expand(
+            quote!(),
+            quote!(
+                async fn fetch(&self) -> u8 {
+                    1
+                }
+            ),
+        );
+        assert!(
+            has(&out, r#"submit_wait(Self::FETCH_POOL, 0, async move"#),
+            "{out}"
+        );
+        assert!(has(&out, ".await"), "{out}");
+    }
+
+    #[test]
+    fn a_result_returns_the_rejection_through_from() {
+        let out = expand(
+            quote!(),
+            quote!(
+                async fn f() -> io::Result<u8> {
+                    Ok(1)
+                }
+            ),
+        );
+        assert!(
+            has(&out, r#"::pooled::__private::submit(F_POOL, 0, async move"#),
+            "{out}"
+        );
+        assert!(
+            has(
+                &out,
+                r#"=> ::core::result::Result::Err(::core::convert::From::from(pooled_rejected))"#
+            ),
+            "{out}"
+        );
+        assert!(
+            has(
+                &out,
+                r#"if false { let pooled_ret: io::Result<u8> = loop {}; return pooled_ret; } { Ok(1) }"#
+            ),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn blocking_makes_the_function_async_on_the_blocking_executor() {
+        let out = expand(
+            quote!(blocking),
+            quote!(
+                fn crunch(n: u64) -> u64 {
+                    n
+                }
+            ),
+        );
+        assert!(has(&out, r#"async fn crunch(n: u64) -> u64"#), "{out}");
+        assert!(
+            has(&out, r#"submit_blocking_wait(CRUNCH_POOL, 0, move ||"#),
+            "{out}"
+        );
+        let out = expand(
+            quote!(blocking),
+            quote!(
+                fn crunch(n: u64) -> Result<u64, E> {
+                    Ok(n)
+                }
+            ),
+        );
+        assert!(
+            has(
+                &out,
+                r#"match ::pooled::__private::submit_blocking(CRUNCH_POOL"#
+            ),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn impl_trait_in_the_return_type_is_erased() {
+        let out = expand(
+            quote!(),
+            quote!(
+                fn it() -> Box<impl Iterator<Item = u8>> {
+                    todo!()
+                }
+            ),
+        );
+        assert!(has(&out, r#"let pooled_ret: Box<_> ="#), "{out}");
+    }
+
+    #[test]
+    fn a_unit_function_keeps_its_block_as_the_body() {
+        let out = expand(
+            quote!(),
+            quote!(
+                fn tick() {
+                    step();
+                }
+            ),
+        );
+        assert!(
+            has(&out, r#"run_wait(TICK_POOL, 0, move || { step(); })"#),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn weights_are_passed_per_call_or_as_constants() {
+        let out = expand(
+            quote!(order = "priority", weight = -3),
+            quote!(
+                fn f() {}
+            ),
+        );
+        assert!(has(&out, r#"run_wait(F_POOL, -3, move ||"#), "{out}");
+        let out = expand(
+            quote!(order = "priority"),
+            quote!(
+                fn f(#[weight] w: u16) {}
+            ),
+        );
+        assert!(
+            has(
+                &out,
+                r#"let pooled_weight: ::core::primitive::i64 = ::core::convert::From::from(w);"#
+            ),
+            "{out}"
+        );
+        assert!(has(&out, r#"fn f(w: u16)"#), "{out}");
+        let out = expand(
+            quote!(order = "priority"),
+            quote!(
+                fn f(#[weight] w: isize) {}
+            ),
+        );
+        assert!(
+            has(&out, r#"if w < 0 { ::core::primitive::i64::MIN }"#),
+            "{out}"
+        );
+        let out = expand(
+            quote!(order = "priority", weight = len as i64),
+            quote!(
+                fn f(len: usize) {}
+            ),
+        );
+        assert!(
+            has(
+                &out,
+                r#"let pooled_weight: ::core::primitive::i64 = len as i64;"#
+            ),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_declared_group_is_named_by_path_and_checked_for_priority_when_weighted() {
+        let out = expand(
+            quote!(group = crate::Api),
+            quote!(
+                fn f() {}
+            ),
+        );
+        assert!(
+            has(&out, r#"run_wait(<crate::Api>::POOL, 0, move ||"#),
+            "{out}"
+        );
+        assert!(!out.contains("const"), "{out}");
+        let out = expand(
+            quote!(group = Api, weight = 5),
+            quote!(
+                fn f() {}
+            ),
+        );
+        assert!(has(&out, r#"match <Api>::__POOLED_PRIORITY_POOL"#), "{out}");
+        assert!(has(&out, r#"POOLED_GROUP }, 5, move ||"#), "{out}");
+        assert!(
+            out.contains("was not declared with `order = \\\"priority\\\"`"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn the_spec_carries_every_setting() {
+        let out = expand(
+            quote!(
+                kind = "autoscale",
+                order = "lifo",
+                min = 1,
+                max = 4,
+                max_waiting = 9,
+                timeout = "1m30s",
+                name = "n"
+            ),
+            quote!(
+                fn f() -> Result<(), E> {
+                    Ok(())
+                }
+            ),
+        );
+        for piece in [
+            quote!(name: "n",),
+            quote!(kind: ::pooled::__private::Kind::Autoscale,),
+            quote!(order: ::pooled::__private::Order::Lifo,),
+            quote!(min: 1usize, max: 4usize,),
+            quote!(max_waiting: ::core::option::Option::Some(9usize),),
+            quote!(admission_timeout: ::core::option::Option::Some(::pooled::__private::Duration::from_nanos(90000000000u64)),),
+            quote!(..::pooled::__private::GroupSpec::DEFAULT),
+        ] {
+            assert!(has(&out, &piece.to_string()), "missing {piece} in {out}");
+        }
+    }
+
+    #[test]
+    fn the_crate_override_replaces_every_pooled_path() {
+        let out = expand(
+            quote!(crate = "::facade::inner"),
+            quote!(
+                fn f() {}
+            ),
+        );
+        assert!(!out.contains(":: pooled ::"), "{out}");
+        assert!(
+            out.contains(":: facade :: inner :: __private :: run_wait"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn generated_code_names_only_private_and_core_paths() {
+        let out = expand(
+            quote!(order = "priority"),
+            quote!(
+                fn f(#[weight] w: u64) -> Result<(), E> {
+                    Ok(())
+                }
+            ),
+        );
+        let tokens: Vec<&str> = out.split_whitespace().collect();
+        for (i, token) in tokens.iter().enumerate() {
+            if *token == "::"
+                && (i == 0
+                    || !tokens[i - 1]
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || c == '_' || c == '>'))
+            {
+                let root = tokens[i + 1];
+                assert!(
+                    root == "core" || root == "pooled",
+                    "absolute path into `{root}` in {out}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_group_declaration_gets_a_handle_and_a_priority_marker() {
+        let item = parse_group_struct(quote!(
+            pub struct Api;
+        ))
+        .unwrap();
+        let raw = RawArgs::parse(quote!(order = "priority"), Context::Group).unwrap();
+        let out = super::group(&item, &validate::group(&raw).unwrap()).to_string();
+        assert!(
+            has(
+                &out,
+                r#"pub const POOL: &'static ::pooled::__private::Group"#
+            ),
+            "{out}"
+        );
+        assert!(
+            has(&out, r#"::core::option::Option::Some(Self::POOL)"#),
+            "{out}"
+        );
+        assert!(has(&out, r#""::", "Api")"#), "{out}");
+    }
+
+    #[test]
+    fn the_error_fallback_keeps_the_function_and_its_handle() {
+        let function = parse_function(quote!(
+            fn f(#[weight] w: i64) {}
+        ))
+        .unwrap();
+        let error = syn::Error::new(Span::call_site(), "boom");
+        let krate = syn::parse_quote!(::pooled);
+        let out = function_with_error(&function, false, &krate, &error).to_string();
+        assert!(out.contains("compile_error"), "{out}");
+        assert!(has(&out, r#"const F_POOL"#), "{out}");
+        assert!(has(&out, r#"fn f(w: i64) {}"#), "{out}");
+        let out = function_with_error(&function, true, &krate, &error).to_string();
+        assert!(!out.contains("F_POOL"), "{out}");
+    }
+
+    #[test]
+    fn handle_names_are_upper_case_and_unraw() {
+        assert_eq!(
+            handle_name(&format_ident!("fetch_page")).to_string(),
+            "FETCH_PAGE_POOL"
+        );
+        assert_eq!(
+            handle_name(&Ident::new_raw("type", Span::call_site())).to_string(),
+            "TYPE_POOL"
+        );
+    }
+}

@@ -1,0 +1,1225 @@
+//! Phase 2: meaning. Turns [`RawArgs`] (and the function) into a final
+//! [`FnConfig`] or [`GroupConfig`], rejecting impossible combinations with an error
+//! on the offending token that names the valid choices. Every check runs, so one
+//! build reports every mistake in the attribute at once.
+
+use proc_macro2::Span;
+use quote::ToTokens;
+use syn::ext::IdentExt;
+use syn::{Expr, Ident, LitInt, LitStr, Path, ReturnType, Type};
+
+use crate::duration;
+use crate::parse::{is_pooled_attribute, KeyValue, PooledFn, RawArgs, WeightParam};
+
+/// The pool kind, as the runtime's `Kind`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Kind {
+    Fixed,
+    Autoscale,
+}
+
+/// The admission order, as the runtime's `Order`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Order {
+    Fifo,
+    Lifo,
+    Priority,
+}
+
+/// Everything a pool is built from. `None` fields keep the runtime's defaults
+/// (`GroupSpec::DEFAULT`).
+pub(crate) struct PoolSpec {
+    /// The group's name; `None` means "module path and item name".
+    pub name: Option<LitStr>,
+    pub kind: Kind,
+    pub order: Order,
+    /// Fixed pools only.
+    pub size: Option<usize>,
+    /// Autoscale pools only: `(min, max)`.
+    pub limits: Option<(usize, usize)>,
+    pub max_waiting: Option<usize>,
+    pub timeout_nanos: Option<u64>,
+}
+
+impl PoolSpec {
+    /// The spec of a pool whose attribute failed to validate: the runtime defaults,
+    /// so the handle still exists and code using it reports no second error.
+    pub(crate) fn fallback() -> PoolSpec {
+        PoolSpec {
+            name: None,
+            kind: Kind::Fixed,
+            order: Order::Fifo,
+            size: None,
+            limits: None,
+            max_waiting: None,
+            timeout_nanos: None,
+        }
+    }
+}
+
+/// Which pool a function's calls are admitted to.
+pub(crate) enum GroupChoice {
+    /// Its own pool, with a handle generated next to the function.
+    Own { spec: PoolSpec, owner: HandleOwner },
+    /// A group declared with `#[pooled::group]`, named by its marker's path.
+    Declared(Path),
+}
+
+/// Where a function's own handle lives, which decides how its body names it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum HandleOwner {
+    /// A sibling item of a free function: `FETCH_POOL`.
+    Module,
+    /// An associated const next to a method: `Self::FETCH_POOL`.
+    Impl,
+}
+
+/// The weight a call is admitted with.
+pub(crate) enum Weight {
+    /// No weight key: every call weighs 0.
+    None,
+    /// `weight = 10`.
+    Const(i64),
+    /// `weight = <expr>`, evaluated per call before admission.
+    Expr(Expr),
+    /// `#[weight] urgency: i64`.
+    Param {
+        ident: Ident,
+        conversion: Conversion,
+    },
+}
+
+/// How a `#[weight]` parameter becomes the runtime's `i64`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Conversion {
+    /// `i64::from`: every value fits.
+    Lossless,
+    /// Unsigned and wider than `i64`: values past `i64::MAX` weigh `i64::MAX`.
+    SaturateUnsigned,
+    /// Signed and wider than `i64`: clamped to `i64::MIN..=i64::MAX`.
+    SaturateSigned,
+}
+
+/// What a rejected call (paused, closed, full, timed out) does.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum OnReject {
+    /// The function returns a `Result`: `Err(From::from(rejected))`.
+    ReturnErr,
+    /// Wait for admission instead; the call is never rejected.
+    Wait,
+}
+
+/// Everything the expansion of `#[pooled]` on a function needs.
+pub(crate) struct FnConfig {
+    pub krate: Path,
+    pub group: GroupChoice,
+    pub weight: Weight,
+    /// Where the weight was asked for, for errors produced by rustc (a declared group
+    /// that is not a priority group).
+    pub weight_span: Span,
+    /// The `blocking` flag: run the sync body on the blocking executor.
+    pub blocking: Option<Span>,
+    pub on_reject: OnReject,
+}
+
+/// Everything the expansion of `#[pooled::group]` needs.
+pub(crate) struct GroupConfig {
+    pub krate: Path,
+    pub spec: PoolSpec,
+}
+
+/// Collects errors so every check runs and all mistakes show in one build.
+#[derive(Default)]
+struct Errors(Option<syn::Error>);
+
+impl Errors {
+    fn push(&mut self, error: syn::Error) {
+        match &mut self.0 {
+            Some(first) => first.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+
+    fn at(&mut self, span: Span, message: impl std::fmt::Display) {
+        self.push(syn::Error::new(span, message));
+    }
+
+    fn spanned(&mut self, tokens: impl ToTokens, message: impl std::fmt::Display) {
+        self.push(syn::Error::new_spanned(tokens, message));
+    }
+
+    /// Keeps the value of a check, or records its error.
+    fn check<T>(&mut self, result: syn::Result<T>) -> Option<T> {
+        result.map_err(|error| self.push(error)).ok()
+    }
+
+    fn finish<T>(self, value: T) -> syn::Result<T> {
+        match self.0 {
+            Some(error) => Err(error),
+            None => Ok(value),
+        }
+    }
+}
+
+/// Validates `#[pooled(..)]` against the function it annotates.
+pub(crate) fn function(args: &RawArgs, function: &PooledFn) -> syn::Result<FnConfig> {
+    let mut errors = Errors::default();
+    check_signature(function, &mut errors);
+    let krate = errors
+        .check(crate_path(args.krate.as_ref()))
+        .unwrap_or_else(|| syn::parse_quote!(::pooled));
+
+    let fn_name = function.sig.ident.unraw();
+    let group = match &args.group {
+        Some(group) => {
+            refuse_group_settings(args, &group.value, &mut errors);
+            GroupChoice::Declared(group.value.clone())
+        }
+        None => GroupChoice::Own {
+            spec: pool_spec(args, &mut errors),
+            owner: handle_owner(function),
+        },
+    };
+
+    let (weight, weight_span, weight_tokens) = weight(args, &function.weight_params, &mut errors);
+    let order_known = args
+        .order
+        .as_ref()
+        .is_none_or(|order| parse_order(&order.value.value()).is_some());
+    if let (GroupChoice::Own { spec, .. }, false) = (&group, matches!(weight, Weight::None)) {
+        // An unknown order was reported already.
+        if spec.order != Order::Priority && order_known {
+            let order = args
+                .order
+                .as_ref()
+                .map_or("fifo (the default)".to_owned(), |o| o.value.value());
+            errors.spanned(
+                &weight_tokens,
+                format!(
+                    "a weight needs `order = \"priority\"`, but this pool's order is {order}; \
+                     fifo and lifo pools admit in arrival order"
+                ),
+            );
+        }
+    }
+
+    if let Some(blocking) = args.blocking {
+        if function.sig.asyncness.is_some() {
+            errors.at(
+                blocking,
+                "`blocking` runs a sync function on the blocking executor; \
+                 this function is already `async`: remove `blocking`",
+            );
+        }
+    }
+
+    let on_reject = on_reject(args, function, &fn_name, &mut errors);
+
+    errors.finish(FnConfig {
+        krate,
+        group,
+        weight,
+        weight_span,
+        blocking: args.blocking,
+        on_reject,
+    })
+}
+
+/// Validates `#[pooled::group(..)]`.
+pub(crate) fn group(args: &RawArgs) -> syn::Result<GroupConfig> {
+    let mut errors = Errors::default();
+    let krate = errors
+        .check(crate_path(args.krate.as_ref()))
+        .unwrap_or_else(|| syn::parse_quote!(::pooled));
+    let spec = pool_spec(args, &mut errors);
+    errors.finish(GroupConfig { krate, spec })
+}
+
+/// The function shapes no pool can wrap.
+fn check_signature(function: &PooledFn, errors: &mut Errors) {
+    let sig = &function.sig;
+    if let Some(constness) = sig.constness {
+        errors.spanned(
+            constness,
+            "#[pooled] cannot wrap a `const fn`: admission waits at run time; remove `const` or the attribute",
+        );
+    }
+    if let Some(abi) = &sig.abi {
+        let rust = abi.name.as_ref().is_some_and(|name| name.value() == "Rust");
+        if !rust {
+            errors.spanned(
+                abi,
+                "#[pooled] wraps Rust-ABI functions only; keep the `extern` function unannotated \
+                 and call a #[pooled] Rust function from it",
+            );
+        }
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.spanned(variadic, "#[pooled] cannot wrap a variadic function");
+    }
+    if function.body.is_none() {
+        errors.spanned(
+            &sig.ident,
+            "#[pooled] needs the function's body: put it on the method in each `impl`, \
+             not on the trait's declaration",
+        );
+    }
+    for attr in &function.attrs {
+        if is_pooled_attribute(attr) {
+            errors.spanned(
+                attr,
+                "duplicate #[pooled]: a function is admitted to one pool; merge the keys",
+            );
+        }
+    }
+}
+
+/// Where the expansion finds the runtime without a `crate` override.
+pub(crate) fn default_crate() -> Path {
+    syn::parse_quote!(::pooled)
+}
+
+/// The `crate` override as a path, or [`default_crate`].
+pub(crate) fn crate_path(krate: Option<&KeyValue<LitStr>>) -> syn::Result<Path> {
+    let Some(krate) = krate else {
+        return Ok(default_crate());
+    };
+    krate.value.parse::<Path>().map_err(|_| {
+        syn::Error::new_spanned(
+            &krate.value,
+            "expected the path of the `pooled` crate in a string, e.g. `crate = \"::my_facade::pooled\"`",
+        )
+    })
+}
+
+/// A function in a declared group takes the group's settings from its declaration.
+fn refuse_group_settings(args: &RawArgs, group: &Path, errors: &mut Errors) {
+    let group = group.to_token_stream().to_string().replace(' ', "");
+    let settings = [
+        ("kind", args.kind.as_ref().map(|k| k.key)),
+        ("order", args.order.as_ref().map(|k| k.key)),
+        ("size", args.size.as_ref().map(|k| k.key)),
+        ("min", args.min.as_ref().map(|k| k.key)),
+        ("max", args.max.as_ref().map(|k| k.key)),
+        ("max_waiting", args.max_waiting.as_ref().map(|k| k.key)),
+        ("timeout", args.timeout.as_ref().map(|k| k.key)),
+        ("name", args.name.as_ref().map(|k| k.key)),
+    ];
+    for (key, span) in settings {
+        if let Some(span) = span {
+            errors.at(
+                span,
+                format!(
+                    "`{key}` belongs on the group's declaration (`#[pooled::group({key} = ..)] struct {group};`); \
+                     next to `group`, a function takes only `weight`, `blocking`, `wait` and `crate`"
+                ),
+            );
+        }
+    }
+}
+
+fn parse_order(text: &str) -> Option<Order> {
+    match text {
+        "fifo" | "simple" => Some(Order::Fifo),
+        "lifo" => Some(Order::Lifo),
+        "priority" => Some(Order::Priority),
+        _ => None,
+    }
+}
+
+fn pool_spec(args: &RawArgs, errors: &mut Errors) -> PoolSpec {
+    let kind = args
+        .kind
+        .as_ref()
+        .map_or(Kind::Fixed, |kind| match kind.value.value().as_str() {
+            "fixed" => Kind::Fixed,
+            "autoscale" => Kind::Autoscale,
+            other => {
+                errors.spanned(
+                    &kind.value,
+                    format!("unknown kind \"{other}\"; expected \"fixed\" or \"autoscale\""),
+                );
+                Kind::Fixed
+            }
+        });
+    let order = args.order.as_ref().map_or(Order::Fifo, |order| {
+        match parse_order(&order.value.value()) {
+            Some(order) => order,
+            None => {
+                let other = order.value.value();
+                errors.spanned(
+                    &order.value,
+                    format!(
+                        "unknown order \"{other}\"; expected \"fifo\", \"lifo\" or \"priority\" \
+                     (\"simple\" is accepted as \"fifo\")"
+                    ),
+                );
+                Order::Fifo
+            }
+        }
+    });
+
+    let size = count(args.size.as_ref(), "size", 1, errors);
+    let min = count(args.min.as_ref(), "min", 0, errors);
+    let max = count(args.max.as_ref(), "max", 1, errors);
+    let max_waiting = count(args.max_waiting.as_ref(), "max_waiting", 0, errors);
+
+    let mut limits = None;
+    match kind {
+        Kind::Fixed => {
+            for (key, option) in [("min", &args.min), ("max", &args.max)] {
+                if let Some(option) = option {
+                    errors.at(
+                        option.key,
+                        format!(
+                            "`{key}` applies to autoscale pools: add `kind = \"autoscale\"`, \
+                             or give this fixed pool a `size`"
+                        ),
+                    );
+                }
+            }
+        }
+        Kind::Autoscale => {
+            if let Some(size) = &args.size {
+                errors.at(
+                    size.key,
+                    "`size` applies to fixed pools; an autoscale pool moves between `min` and `max`",
+                );
+            }
+            limits = autoscale_limits(min, max, args, errors);
+        }
+    }
+
+    let timeout_nanos = args.timeout.as_ref().and_then(|timeout| {
+        duration::parse_nanos(&timeout.value.value())
+            .map_err(|problem| {
+                errors.spanned(
+                    &timeout.value,
+                    format!("malformed duration: {problem}; {}", duration::ACCEPTED),
+                );
+            })
+            .ok()
+    });
+
+    if let Some(name) = &args.name {
+        if name.value.value().trim().is_empty() {
+            errors.spanned(
+                &name.value,
+                "a group name cannot be empty; e.g. `name = \"api\"`",
+            );
+        }
+    }
+
+    PoolSpec {
+        name: args.name.as_ref().map(|name| name.value.clone()),
+        kind,
+        order,
+        size: if kind == Kind::Fixed { size } else { None },
+        limits,
+        max_waiting,
+        timeout_nanos,
+    }
+}
+
+/// Autoscale limits, completing a missing bound from the seed's defaults: `min`
+/// defaults to 3 (or `max`, if smaller), `max` to `min + 5`.
+fn autoscale_limits(
+    min: Option<usize>,
+    max: Option<usize>,
+    args: &RawArgs,
+    errors: &mut Errors,
+) -> Option<(usize, usize)> {
+    match (min, max) {
+        (None, None) => None,
+        (Some(min), None) => Some((min, min.saturating_add(5))),
+        (None, Some(max)) => Some((max.min(3), max)),
+        (Some(min), Some(max)) => {
+            if min > max {
+                let min_lit = args.min.as_ref().map(|m| &m.value);
+                errors.spanned(
+                    min_lit,
+                    format!("`min` ({min}) is greater than `max` ({max}); need min <= max"),
+                );
+            }
+            Some((min, max))
+        }
+    }
+}
+
+/// A count option's value, at least `least`.
+fn count(
+    option: Option<&KeyValue<LitInt>>,
+    key: &str,
+    least: usize,
+    errors: &mut Errors,
+) -> Option<usize> {
+    let option = option?;
+    let value = errors.check(option.value.base10_parse::<usize>().map_err(|_| {
+        syn::Error::new_spanned(
+            &option.value,
+            format!("`{key}` must be a whole number that fits in usize"),
+        )
+    }))?;
+    if value < least {
+        let why = if key == "size" {
+            "a pool of no slots would admit nothing"
+        } else {
+            "a pool that may not grow past zero would admit nothing"
+        };
+        errors.spanned(
+            &option.value,
+            format!("`{key}` must be at least {least}: {why}"),
+        );
+    }
+    Some(value)
+}
+
+/// The function's own handle goes where its body can name it: next to a method
+/// (`Self::X_POOL`) or next to a free function (`X_POOL`). A function counts as a
+/// method when it takes `self` or mentions `Self` in its signature or body.
+fn handle_owner(function: &PooledFn) -> HandleOwner {
+    let in_signature = mentions_self_type(function.sig.to_token_stream());
+    let in_body = function.body.as_ref().is_some_and(|body| {
+        body.stmts
+            .iter()
+            .any(|stmt| mentions_self_type(stmt.to_token_stream()))
+    });
+    if function.sig.receiver().is_some() || in_signature || in_body {
+        HandleOwner::Impl
+    } else {
+        HandleOwner::Module
+    }
+}
+
+fn mentions_self_type(tokens: proc_macro2::TokenStream) -> bool {
+    tokens.into_iter().any(|token| match token {
+        proc_macro2::TokenTree::Ident(ident) => ident == "Self",
+        proc_macro2::TokenTree::Group(group) => mentions_self_type(group.stream()),
+        _ => false,
+    })
+}
+
+/// The one weight source (a `weight` key or a `#[weight]` parameter) and the span
+/// of its `weight` keyword.
+fn weight(
+    args: &RawArgs,
+    params: &[WeightParam],
+    errors: &mut Errors,
+) -> (Weight, Span, proc_macro2::TokenStream) {
+    // Each source with the tokens an error about it underlines.
+    let mut sources: Vec<(Weight, Span, proc_macro2::TokenStream)> = Vec::new();
+    if let Some(key) = &args.weight {
+        let tokens = Ident::new("weight", key.key).into_token_stream();
+        sources.push((weight_key(key, errors), key.key, tokens));
+    }
+    for param in params {
+        let span = param
+            .attr
+            .path()
+            .segments
+            .last()
+            .map_or_else(Span::call_site, |segment| segment.ident.span());
+        let weight = weight_param(param, errors).unwrap_or(Weight::Const(0));
+        sources.push((weight, span, param.attr.to_token_stream()));
+    }
+    let mut sources = sources.into_iter();
+    let Some((weight, span, tokens)) = sources.next() else {
+        return (
+            Weight::None,
+            Span::call_site(),
+            proc_macro2::TokenStream::new(),
+        );
+    };
+    for (_, _, tokens) in sources {
+        errors.spanned(
+            tokens,
+            "a second weight source: give either `weight = ..` or one `#[weight]` parameter, not both",
+        );
+    }
+    (weight, span, tokens)
+}
+
+fn weight_key(key: &KeyValue<Expr>, errors: &mut Errors) -> Weight {
+    match constant_weight(&key.value) {
+        Some(Ok(value)) => Weight::Const(value),
+        Some(Err(())) => {
+            errors.spanned(&key.value, "a weight must fit in i64");
+            Weight::Const(0)
+        }
+        None => Weight::Expr(key.value.clone()),
+    }
+}
+
+/// `Some` when `expr` is an integer literal, possibly negated.
+fn constant_weight(expr: &Expr) -> Option<Result<i64, ()>> {
+    let (negative, literal) = match expr {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(lit),
+            ..
+        }) => (false, lit),
+        Expr::Unary(syn::ExprUnary {
+            op: syn::UnOp::Neg(_),
+            expr,
+            ..
+        }) => match &**expr {
+            Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Int(lit),
+                ..
+            }) => (true, lit),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let magnitude = literal.base10_parse::<i128>().map_err(|_| ());
+    Some(magnitude.and_then(|m| i64::try_from(if negative { -m } else { m }).map_err(|_| ())))
+}
+
+const INTEGER_TYPES: &str = "i8, i16, i32, i64, i128, isize, u8, u16, u32, u64, u128 or usize";
+
+fn weight_param(param: &WeightParam, errors: &mut Errors) -> Option<Weight> {
+    if !matches!(param.attr.meta, syn::Meta::Path(_)) {
+        errors.spanned(
+            &param.attr,
+            "`#[weight]` takes no arguments; write it alone before the parameter",
+        );
+    }
+    let Some((pat, ty)) = &param.param else {
+        errors.spanned(
+            &param.attr,
+            format!("`#[weight]` marks an integer parameter ({INTEGER_TYPES}), not `self`"),
+        );
+        return None;
+    };
+    let conversion = match integer_type(ty) {
+        Some(conversion) => Some(conversion),
+        None => {
+            errors.spanned(
+                ty,
+                format!(
+                    "`#[weight]` needs an integer parameter; expected one of {INTEGER_TYPES}, found `{}`",
+                    type_text(ty)
+                ),
+            );
+            None
+        }
+    };
+    let ident = match pat {
+        syn::Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
+            Some(pat.ident.clone())
+        }
+        other => {
+            errors.spanned(
+                other,
+                "`#[weight]` needs a plain parameter name, e.g. `#[weight] urgency: i64`",
+            );
+            None
+        }
+    };
+    Some(Weight::Param {
+        ident: ident?,
+        conversion: conversion?,
+    })
+}
+
+/// A type as the user would write it, for messages (`&str`, not `& str`).
+fn type_text(ty: &Type) -> String {
+    let mut text = ty.to_token_stream().to_string();
+    for (spaced, tight) in [
+        ("& ", "&"),
+        (" ,", ","),
+        ("< ", "<"),
+        (" <", "<"),
+        (" >", ">"),
+        (" :: ", "::"),
+    ] {
+        text = text.replace(spaced, tight);
+    }
+    text
+}
+
+fn integer_type(mut ty: &Type) -> Option<Conversion> {
+    // A type passed through `macro_rules!` arrives in an invisible group.
+    while let Type::Group(syn::TypeGroup { elem, .. }) = ty {
+        ty = elem;
+    }
+    let Type::Path(path) = ty else { return None };
+    if path.qself.is_some() {
+        return None;
+    }
+    let ident = path.path.get_ident()?;
+    match ident.to_string().as_str() {
+        "i8" | "i16" | "i32" | "i64" | "u8" | "u16" | "u32" => Some(Conversion::Lossless),
+        "u64" | "usize" | "u128" => Some(Conversion::SaturateUnsigned),
+        "isize" | "i128" => Some(Conversion::SaturateSigned),
+        _ => None,
+    }
+}
+
+/// Rejections return `Err` when the declared return type is a `Result` (by its last
+/// path segment) and `wait` is not given; otherwise calls wait.
+fn on_reject(
+    args: &RawArgs,
+    function: &PooledFn,
+    fn_name: &Ident,
+    errors: &mut Errors,
+) -> OnReject {
+    let returns_result = returns_result(&function.sig.output);
+    let on_reject = if returns_result && args.wait.is_none() {
+        OnReject::ReturnErr
+    } else {
+        OnReject::Wait
+    };
+    if on_reject == OnReject::Wait {
+        let why = if args.wait.is_some() {
+            "with `wait`, calls wait for admission instead of being rejected".to_owned()
+        } else {
+            format!(
+                "`{fn_name}` does not return a `Result`, so its calls wait for admission instead of being \
+                 rejected; return a `Result` whose error implements `From<Rejected>`"
+            )
+        };
+        for (key, option) in [
+            ("timeout", args.timeout.as_ref().map(|t| t.key)),
+            ("max_waiting", args.max_waiting.as_ref().map(|m| m.key)),
+        ] {
+            if let Some(span) = option {
+                errors.at(span, format!("`{key}` would never apply: {why}"));
+            }
+        }
+    }
+    on_reject
+}
+
+/// Whether `output`'s type is spelt `…Result<…>`: `Result<T, E>`, `io::Result<T>`,
+/// `anyhow::Result<T>`, ...
+pub(crate) fn returns_result(output: &ReturnType) -> bool {
+    let ReturnType::Type(_, ty) = output else {
+        return false;
+    };
+    let mut ty = &**ty;
+    while let Type::Paren(syn::TypeParen { elem, .. }) | Type::Group(syn::TypeGroup { elem, .. }) =
+        ty
+    {
+        ty = elem;
+    }
+    match ty {
+        Type::Path(path) => {
+            path.qself.is_none()
+                && path
+                    .path
+                    .segments
+                    .last()
+                    .is_some_and(|segment| segment.ident == "Result")
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::{parse_function, Context};
+    use proc_macro2::TokenStream;
+    use quote::quote;
+
+    fn config(args: TokenStream, function: TokenStream) -> syn::Result<FnConfig> {
+        let raw = RawArgs::parse(args, Context::Function)?;
+        super::function(&raw, &parse_function(function)?)
+    }
+
+    fn error(args: TokenStream, function: TokenStream) -> String {
+        match config(args, function) {
+            Ok(_) => panic!("expected an error"),
+            Err(errors) => errors
+                .into_iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+
+    fn own_spec(config: FnConfig) -> (PoolSpec, HandleOwner) {
+        match config.group {
+            GroupChoice::Own { spec, owner } => (spec, owner),
+            GroupChoice::Declared(_) => panic!("expected an own pool"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_a_fixed_fifo_pool_that_waits() {
+        let config = config(
+            quote!(),
+            quote!(
+                fn f() {}
+            ),
+        )
+        .unwrap();
+        assert_eq!(config.on_reject, OnReject::Wait);
+        assert!(matches!(config.weight, Weight::None));
+        let (spec, owner) = own_spec(config);
+        assert_eq!(
+            (spec.kind, spec.order, spec.size, spec.limits),
+            (Kind::Fixed, Order::Fifo, None, None)
+        );
+        assert_eq!(owner, HandleOwner::Module);
+    }
+
+    #[test]
+    fn simple_is_fifo() {
+        let (spec, _) = own_spec(
+            config(
+                quote!(order = "simple"),
+                quote!(
+                    fn f() {}
+                ),
+            )
+            .unwrap(),
+        );
+        assert_eq!(spec.order, Order::Fifo);
+    }
+
+    #[test]
+    fn autoscale_limits_complete_from_the_seed_defaults() {
+        let limits = |args| {
+            own_spec(
+                config(
+                    args,
+                    quote!(
+                        fn f() {}
+                    ),
+                )
+                .unwrap(),
+            )
+            .0
+            .limits
+        };
+        assert_eq!(limits(quote!(kind = "autoscale")), None);
+        assert_eq!(limits(quote!(kind = "autoscale", max = 8)), Some((3, 8)));
+        assert_eq!(limits(quote!(kind = "autoscale", max = 2)), Some((2, 2)));
+        assert_eq!(limits(quote!(kind = "autoscale", min = 4)), Some((4, 9)));
+        assert_eq!(
+            limits(quote!(kind = "autoscale", min = 0, max = 1)),
+            Some((0, 1))
+        );
+    }
+
+    #[test]
+    fn impossible_limits_are_errors() {
+        assert!(error(
+            quote!(kind = "autoscale", min = 5, max = 2),
+            quote!(
+                fn f() {}
+            )
+        )
+        .contains("`min` (5) is greater than `max` (2)"));
+        assert!(error(
+            quote!(kind = "autoscale", max = 0),
+            quote!(
+                fn f() {}
+            )
+        )
+        .contains("`max` must be at least 1"));
+        assert!(error(
+            quote!(size = 0),
+            quote!(
+                fn f() {}
+            )
+        )
+        .contains("`size` must be at least 1"));
+        assert!(error(
+            quote!(max = 4),
+            quote!(
+                fn f() {}
+            )
+        )
+        .contains("add `kind = \"autoscale\"`"));
+        assert!(error(
+            quote!(kind = "autoscale", size = 4),
+            quote!(
+                fn f() {}
+            )
+        )
+        .contains("`size` applies to fixed"));
+    }
+
+    #[test]
+    fn unknown_values_name_the_valid_ones() {
+        assert!(error(
+            quote!(kind = "elastic"),
+            quote!(
+                fn f() {}
+            )
+        )
+        .contains("expected \"fixed\" or \"autoscale\""));
+        assert!(error(
+            quote!(order = "random"),
+            quote!(
+                fn f() {}
+            )
+        )
+        .contains("\"fifo\", \"lifo\" or \"priority\""));
+        assert!(error(
+            quote!(timeout = "2 sec"),
+            quote!(
+                fn f() -> Result<(), E> {
+                    Ok(())
+                }
+            )
+        )
+        .contains("(h, m, s, ms, us, ns)"));
+    }
+
+    #[test]
+    fn every_mistake_is_reported_at_once() {
+        let message = error(
+            quote!(kind = "elastic", order = "random", size = 0),
+            quote!(
+                const fn f() {}
+            ),
+        );
+        assert_eq!(message.lines().count(), 4, "{message}");
+    }
+
+    #[test]
+    fn a_weight_needs_a_priority_pool() {
+        assert!(error(
+            quote!(weight = 1),
+            quote!(
+                fn f() {}
+            )
+        )
+        .contains("a weight needs `order = \"priority\"`"));
+        assert!(error(
+            quote!(order = "lifo"),
+            quote!(
+                fn f(#[weight] w: i64) {}
+            )
+        )
+        .contains("pool's order is lifo"));
+    }
+
+    #[test]
+    fn weight_sources_are_told_apart() {
+        let weight = |args, function| config(args, function).unwrap().weight;
+        assert!(matches!(
+            weight(
+                quote!(order = "priority", weight = -7),
+                quote!(
+                    fn f() {}
+                )
+            ),
+            Weight::Const(-7)
+        ));
+        assert!(matches!(
+            weight(
+                quote!(order = "priority", weight = n * 2),
+                quote!(
+                    fn f(n: i64) {}
+                )
+            ),
+            Weight::Expr(_)
+        ));
+        assert!(matches!(
+            weight(
+                quote!(order = "priority"),
+                quote!(
+                    fn f(#[weight] mut n: u64) {}
+                )
+            ),
+            Weight::Param {
+                conversion: Conversion::SaturateUnsigned,
+                ..
+            }
+        ));
+        assert!(matches!(
+            weight(
+                quote!(group = G, weight = 3),
+                quote!(
+                    fn f() {}
+                )
+            ),
+            Weight::Const(3)
+        ));
+    }
+
+    #[test]
+    fn weight_misuse_is_an_error() {
+        let f = quote!(
+            fn f(#[weight] a: i64, #[weight] b: i64) {}
+        );
+        assert!(error(quote!(order = "priority"), f).contains("a second weight source"));
+        let f = quote!(
+            fn f(#[weight] a: i64) {}
+        );
+        assert!(error(quote!(order = "priority", weight = 1), f).contains("a second weight source"));
+        let f = quote!(
+            fn f(#[weight] url: &str) {}
+        );
+        assert!(error(quote!(order = "priority"), f).contains("found `&str`"));
+        let f = quote!(
+            fn f(#[weight] (a, b): (i64, i64)) {}
+        );
+        assert!(error(quote!(order = "priority"), f).contains("plain parameter name"));
+        let f = quote!(
+            fn f(#[weight(2)] a: i64) {}
+        );
+        assert!(error(quote!(order = "priority"), f).contains("takes no arguments"));
+        let f = quote!(
+            fn f(#[weight] &self) {}
+        );
+        assert!(error(quote!(order = "priority"), f).contains("not `self`"));
+        let f = quote!(
+            fn f() {}
+        );
+        assert!(
+            error(quote!(order = "priority", weight = 9223372036854775808), f)
+                .contains("fit in i64")
+        );
+    }
+
+    #[test]
+    fn the_minimum_i64_weight_fits() {
+        let config = config(
+            quote!(order = "priority", weight = -9223372036854775808),
+            quote!(
+                fn f() {}
+            ),
+        );
+        assert!(matches!(config.unwrap().weight, Weight::Const(i64::MIN)));
+    }
+
+    #[test]
+    fn result_returning_functions_return_rejections() {
+        let on_reject = |args, f| config(args, f).unwrap().on_reject;
+        assert_eq!(
+            on_reject(
+                quote!(),
+                quote!(
+                    fn f() -> Result<u8, E> {
+                        todo!()
+                    }
+                )
+            ),
+            OnReject::ReturnErr
+        );
+        assert_eq!(
+            on_reject(
+                quote!(),
+                quote!(
+                    fn f() -> io::Result<u8> {
+                        todo!()
+                    }
+                )
+            ),
+            OnReject::ReturnErr
+        );
+        assert_eq!(
+            on_reject(
+                quote!(),
+                quote!(
+                    async fn f() -> anyhow::Result<u8> {
+                        todo!()
+                    }
+                )
+            ),
+            OnReject::ReturnErr
+        );
+        assert_eq!(
+            on_reject(
+                quote!(wait),
+                quote!(
+                    fn f() -> Result<u8, E> {
+                        todo!()
+                    }
+                )
+            ),
+            OnReject::Wait
+        );
+        assert_eq!(
+            on_reject(
+                quote!(),
+                quote!(
+                    fn f() -> Option<u8> {
+                        todo!()
+                    }
+                )
+            ),
+            OnReject::Wait
+        );
+        assert_eq!(
+            on_reject(
+                quote!(),
+                quote!(
+                    fn f() -> ResultSet {
+                        todo!()
+                    }
+                )
+            ),
+            OnReject::Wait
+        );
+    }
+
+    #[test]
+    fn rejection_settings_need_a_function_that_can_be_rejected() {
+        assert!(error(
+            quote!(timeout = "1s"),
+            quote!(
+                fn fetch() -> u8 {
+                    0
+                }
+            )
+        )
+        .contains("`fetch` does not return a `Result`"));
+        assert!(error(
+            quote!(max_waiting = 2, wait),
+            quote!(
+                fn f() -> Result<(), E> {
+                    Ok(())
+                }
+            )
+        )
+        .contains("with `wait`, calls wait"));
+    }
+
+    #[test]
+    fn a_declared_group_takes_no_pool_settings() {
+        let message = error(
+            quote!(group = Api, kind = "fixed", name = "x"),
+            quote!(
+                fn f() {}
+            ),
+        );
+        assert!(
+            message.contains("`kind` belongs on the group's declaration"),
+            "{message}"
+        );
+        assert!(message.contains("struct Api;"), "{message}");
+        assert_eq!(message.lines().count(), 2);
+    }
+
+    #[test]
+    fn impossible_shapes_are_errors() {
+        assert!(error(
+            quote!(),
+            quote!(
+                const fn f() {}
+            )
+        )
+        .contains("`const fn`"));
+        assert!(error(
+            quote!(),
+            quote!(
+                extern "C" fn f() {}
+            )
+        )
+        .contains("Rust-ABI"));
+        assert!(config(
+            quote!(),
+            quote!(
+                extern "Rust" fn f() {}
+            )
+        )
+        .is_ok());
+        assert!(error(
+            quote!(),
+            quote!(
+                fn f(&self);
+            )
+        )
+        .contains("needs the function's body"));
+        assert!(error(
+            quote!(blocking),
+            quote!(
+                async fn f() {}
+            )
+        )
+        .contains("already `async`"));
+        assert!(error(
+            quote!(),
+            quote!(
+                #[pooled::pooled]
+                fn f() {}
+            )
+        )
+        .contains("duplicate #[pooled]"));
+    }
+
+    #[test]
+    fn methods_are_recognised_by_self() {
+        let owner = |f| own_spec(config(quote!(), f).unwrap()).1;
+        assert_eq!(
+            owner(quote!(
+                fn f(&self) {}
+            )),
+            HandleOwner::Impl
+        );
+        assert_eq!(
+            owner(quote!(
+                fn f(self: Arc<Self>) {}
+            )),
+            HandleOwner::Impl
+        );
+        assert_eq!(
+            owner(quote!(
+                fn new() -> Self {
+                    todo!()
+                }
+            )),
+            HandleOwner::Impl
+        );
+        assert_eq!(
+            owner(quote!(
+                fn make() -> u8 {
+                    Self::helper()
+                }
+            )),
+            HandleOwner::Impl
+        );
+        assert_eq!(
+            owner(quote!(
+                fn free(x: u8) -> u8 {
+                    x
+                }
+            )),
+            HandleOwner::Module
+        );
+    }
+
+    #[test]
+    fn a_crate_override_must_be_a_path() {
+        let config = config(
+            quote!(crate = "::facade::pooled"),
+            quote!(
+                fn f() {}
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            config.krate.to_token_stream().to_string(),
+            ":: facade :: pooled"
+        );
+        assert!(error(
+            quote!(crate = "not a path"),
+            quote!(
+                fn f() {}
+            )
+        )
+        .contains("path of the `pooled` crate"));
+    }
+
+    #[test]
+    fn a_group_declaration_validates_its_pool() {
+        let raw = RawArgs::parse(
+            quote!(kind = "autoscale", order = "priority", max = 8),
+            Context::Group,
+        )
+        .unwrap();
+        let spec = super::group(&raw).unwrap().spec;
+        assert_eq!(
+            (spec.kind, spec.order, spec.limits),
+            (Kind::Autoscale, Order::Priority, Some((3, 8)))
+        );
+        let raw = RawArgs::parse(quote!(name = ""), Context::Group).unwrap();
+        assert!(super::group(&raw).is_err());
+    }
+}

@@ -1,0 +1,88 @@
+//! Hygiene: expansions name only `::pooled::__private` and `::core` paths, so
+//! local `core`, `std` and `pooled` modules, shadowed prelude names and a module
+//! without the prelude change nothing, and user names equal to the generated
+//! locals neither clash with them nor see them.
+
+#![allow(dead_code, non_camel_case_types, clippy::all)]
+
+/// Shadows the `core` crate for relative paths.
+mod core {}
+/// Shadows the `std` crate for relative paths.
+mod std {}
+
+mod shadowed_prelude {
+    // Names the expansion must not pick up from the call site.
+    pub enum Result<T> {
+        Fine(T),
+    }
+    pub struct Ok;
+    pub struct Err;
+    pub struct Some;
+    pub struct None;
+    pub trait From {}
+    pub type i64 = u8;
+    pub static GROUP: u8 = 0;
+    pub const POOLED_GROUP: u8 = 0;
+
+    /// A local `pooled` module: the attribute is named by its absolute path.
+    mod pooled {}
+
+    #[::pooled::group(order = "priority", size = 1)]
+    pub struct Ranked;
+
+    #[::pooled::pooled(order = "priority", size = 1)]
+    pub fn weighted(#[weight] pooled_weight: i64, pooled_ret: u32) -> u32 {
+        let pooled_value = pooled_ret + u32::from(pooled_weight);
+        let pooled_rejected = GROUP + POOLED_GROUP;
+        pooled_value + u32::from(pooled_rejected)
+    }
+
+    #[::pooled::pooled(group = Ranked, weight = 2)]
+    pub fn in_group(x: u32) -> ::core::result::Result<u32, ::pooled::Rejected> {
+        ::core::result::Result::Ok(x + u32::from(POOLED_GROUP) + u32::from(GROUP))
+    }
+
+    /// A type of its own named `Result`: `wait` says it cannot carry a rejection.
+    #[::pooled::pooled(wait)]
+    pub async fn shadowed_result(x: u32) -> Result<u32> {
+        Result::Fine(x)
+    }
+}
+
+#[no_implicit_prelude]
+mod without_prelude {
+    #[::pooled::pooled(size = 2, timeout = "1s")]
+    pub fn checked(x: u32) -> ::core::result::Result<u32, ::pooled::Rejected> {
+        ::core::result::Result::Ok(x + 1)
+    }
+
+    #[::pooled::pooled(order = "priority")]
+    pub async fn weighted(#[weight] urgency: u128) -> ::std::string::String {
+        ::std::format!("{urgency}")
+    }
+
+    #[::pooled::pooled(blocking, order = "priority", weight = -1)]
+    pub fn blocking(x: u64) -> ::core::option::Option<u64> {
+        ::core::option::Option::Some(x)
+    }
+}
+
+#[test]
+fn expansions_ignore_local_modules_and_shadowed_names() {
+    assert_eq!(shadowed_prelude::weighted(2, 3), 5);
+    assert_eq!(shadowed_prelude::in_group(4), Ok(4));
+    let shadowed_prelude::Result::Fine(x) =
+        futures::executor::block_on(shadowed_prelude::shadowed_result(6));
+    assert_eq!(x, 6);
+}
+
+#[test]
+fn expansions_need_no_prelude() {
+    assert_eq!(without_prelude::checked(1), Ok(2));
+    assert_eq!(
+        futures::executor::block_on(without_prelude::weighted(u128::MAX)),
+        u128::MAX.to_string()
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    assert_eq!(runtime.block_on(without_prelude::blocking(7)), Some(7));
+}

@@ -1,0 +1,152 @@
+//! Expansions are clean under strict lints: every shape of annotated function
+//! compiles under `deny(warnings, unused_qualifications, ...)` here, and under
+//! `clippy::pedantic` when `cargo clippy --all-targets -- -D warnings` checks
+//! this file (as CI does).
+
+#![deny(
+    warnings,
+    unused_qualifications,
+    missing_docs,
+    unreachable_pub,
+    unused_results,
+    trivial_casts,
+    unsafe_op_in_unsafe_fn,
+    rust_2018_idioms
+)]
+#![warn(clippy::pedantic)]
+
+use std::io;
+use std::sync::Arc;
+
+/// The API's priority group.
+#[pooled::group(
+    kind = "autoscale",
+    order = "priority",
+    max = 8,
+    timeout = "2s",
+    max_waiting = 64
+)]
+pub struct Api;
+
+/// Errors of this file's functions.
+#[derive(Debug)]
+pub enum Error {
+    /// The pool turned the call away.
+    Busy(pooled::Rejected),
+}
+
+impl From<pooled::Rejected> for Error {
+    fn from(rejected: pooled::Rejected) -> Self {
+        Self::Busy(rejected)
+    }
+}
+
+/// Fetches a page.
+///
+/// # Errors
+///
+/// When the pool turns the call away.
+#[pooled::pooled(group = Api)]
+pub async fn fetch(url: &str, #[weight] urgency: i64) -> Result<usize, Error> {
+    Ok(url.len())
+}
+
+/// Sums numbers, a sync CPU-bound function.
+#[must_use]
+#[pooled::pooled(size = 2)]
+pub fn sum(values: &[u64]) -> u64 {
+    values.iter().sum()
+}
+
+/// Sums on the blocking executor.
+///
+/// # Errors
+///
+/// When the pool turns the call away.
+#[pooled::pooled(blocking, order = "priority", weight = -1)]
+pub fn sum_blocking(values: Vec<u64>) -> io::Result<u64> {
+    Ok(values.iter().sum())
+}
+
+/// Reads through a raw pointer.
+///
+/// # Safety
+///
+/// `ptr` must be valid for reads.
+#[must_use]
+#[pooled::pooled]
+pub unsafe fn read(ptr: *const u64) -> u64 {
+    // SAFETY: the caller promises `ptr` is valid.
+    unsafe { *ptr }
+}
+
+/// A client with methods of every receiver.
+#[derive(Debug, Default)]
+pub struct Client {
+    hits: u64,
+}
+
+impl Client {
+    /// By reference.
+    #[must_use]
+    #[pooled::pooled(size = 4)]
+    pub fn hits(&self) -> u64 {
+        self.hits
+    }
+
+    /// By mutable reference.
+    #[pooled::pooled(order = "priority")]
+    pub async fn hit(&mut self, #[weight] weight: u32) -> u64 {
+        self.hits += u64::from(weight);
+        self.hits
+    }
+
+    /// Through an `Arc`.
+    #[pooled::pooled(order = "lifo")]
+    pub async fn shared(self: Arc<Self>) -> u64 {
+        self.hits
+    }
+
+    /// Generic, with a where clause and an `impl Trait` return.
+    #[pooled::pooled]
+    pub fn labelled<T>(&self, label: T) -> impl std::fmt::Display + use<T>
+    where
+        T: std::fmt::Display,
+    {
+        format!("{label}")
+    }
+}
+
+/// A trait implemented through a declared group.
+pub trait Store {
+    /// Loads a value.
+    fn load(&self, key: &str) -> Option<u64>;
+}
+
+impl Store for Client {
+    #[pooled::pooled(group = Api)]
+    fn load(&self, key: &str) -> Option<u64> {
+        key.parse().ok()
+    }
+}
+
+#[test]
+fn strict_lints_accept_every_expansion() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        assert_eq!(fetch("abc", 1).await.unwrap(), 3);
+        assert_eq!(sum(&[1, 2]), 3);
+        assert_eq!(sum_blocking(vec![1, 2]).await.unwrap(), 3);
+        let value = 5;
+        // SAFETY: `value` outlives the call.
+        assert_eq!(unsafe { read(&raw const value) }, 5);
+        let mut client = Client::default();
+        assert_eq!(client.hit(2).await, 2);
+        assert_eq!(client.hits(), 2);
+        assert_eq!(client.labelled(7).to_string(), "7");
+        assert_eq!(client.load("9"), Some(9));
+        assert_eq!(Arc::new(client).shared().await, 2);
+    });
+    assert!(SUM_POOL.name().ends_with("::sum"));
+    assert!(Client::HITS_POOL.size() == 4 && Api::POOL.spec().max == 8);
+}

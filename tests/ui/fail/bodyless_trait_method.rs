@@ -1,0 +1,6 @@
+trait Store {
+    #[pooled::pooled]
+    fn get(&self) -> u32;
+}
+
+fn main() {}

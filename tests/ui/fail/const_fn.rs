@@ -1,0 +1,6 @@
+#[pooled::pooled]
+const fn work() -> u32 {
+    1
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[pooled::pooled(crate = "my facade")]
+fn work() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[pooled::pooled(size = 2, size = 3)]
+fn work() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[pooled::pooled(timeout = "500")]
+fn work() -> std::io::Result<()> {
+    Ok(())
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[pooled::pooled(name = "")]
+fn work() {}
+
+fn main() {}

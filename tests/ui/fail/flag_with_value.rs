@@ -1,0 +1,4 @@
+#[pooled::pooled(blocking = true)]
+fn work() {}
+
+fn main() {}

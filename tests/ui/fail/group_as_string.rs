@@ -1,0 +1,4 @@
+#[pooled::pooled(group = "Api")]
+fn work() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[pooled::pooled(group = String)]
+fn work() {}
+
+fn main() {}

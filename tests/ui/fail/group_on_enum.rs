@@ -1,0 +1,4 @@
+#[pooled::group]
+enum Api {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[pooled::group(size = 2)]
+struct Api {
+    base: String,
+}
+
+fn main() {}

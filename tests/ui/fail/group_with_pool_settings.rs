@@ -1,0 +1,7 @@
+#[pooled::group]
+struct Api;
+
+#[pooled::pooled(group = Api, size = 4)]
+fn work() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[pooled::pooled(kind = autoscale)]
+fn work() {}
+
+fn main() {}

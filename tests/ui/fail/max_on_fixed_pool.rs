@@ -1,0 +1,4 @@
+#[pooled::pooled(max = 8)]
+fn work() {}
+
+fn main() {}

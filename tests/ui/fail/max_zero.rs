@@ -1,0 +1,4 @@
+#[pooled::pooled(kind = "autoscale", max = 0)]
+fn work() {}
+
+fn main() {}

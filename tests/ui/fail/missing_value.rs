@@ -1,0 +1,4 @@
+#[pooled::pooled(size)]
+fn work() {}
+
+fn main() {}

@@ -1,0 +1,7 @@
+#[pooled::group(order = "priority")]
+struct Api;
+
+#[pooled::pooled(group = Apj, weight = 1)]
+async fn fetch() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[pooled::pooled(size = 2)]
+struct Client;
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[pooled::pooled(kind = "autoscale", size = 4)]
+fn work() {}
+
+fn main() {}

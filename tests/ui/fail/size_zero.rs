@@ -1,0 +1,4 @@
+#[pooled::pooled(size = 0)]
+fn work() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[pooled::pooled(sise = 2)]
+fn work() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[pooled::pooled(kind = "elastic")]
+fn work() {}
+
+fn main() {}

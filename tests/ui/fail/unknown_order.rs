@@ -1,0 +1,4 @@
+#[pooled::pooled(order = "random")]
+fn work() {}
+
+fn main() {}

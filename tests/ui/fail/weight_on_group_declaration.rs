@@ -1,0 +1,4 @@
+#[pooled::group(order = "priority", weight = 3)]
+struct Api;
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[pooled::pooled(weight = 10)]
+fn work() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[pooled::pooled(size = "3")]
+fn work() {}
+
+fn main() {}
