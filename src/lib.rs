@@ -27,7 +27,10 @@ pub use pool_runtime::*;
 #[doc(hidden)]
 pub mod __private {
     pub use core::time::Duration;
-    pub use pool_runtime::{register_group, Group, GroupSpec, Kind, Order, Rejected, ScalePolicy};
+    pub use pool_runtime::{
+        register_group, AdaptiveSettings, Group, GroupSpec, Kind, Order, Rejected, ScalePolicy,
+        Verdict,
+    };
     use std::future::Future;
 
     /// Waits for admission, then runs `fut` holding a slot; rejections returned.
@@ -37,6 +40,16 @@ pub mod __private {
         fut: F,
     ) -> impl Future<Output = Result<F::Output, Rejected>> {
         group.submit(weight, fut)
+    }
+
+    /// Like [`submit`], judging the output for an adaptive group.
+    pub fn submit_judged<F: Future>(
+        group: &'static Group,
+        weight: i64,
+        fut: F,
+        judge: impl FnOnce(&F::Output) -> Verdict,
+    ) -> impl Future<Output = Result<F::Output, Rejected>> {
+        group.submit_judged(weight, fut, judge)
     }
 
     /// Never rejects: waits while paused, ignores the waiting bound and timeout.

@@ -53,17 +53,22 @@ pub struct AdaptiveSettings {
     pub drop_tolerance: f64,
 }
 
+impl AdaptiveSettings {
+    /// The defaults, usable in `const` contexts (group statics).
+    pub const DEFAULT: AdaptiveSettings = AdaptiveSettings {
+        window_samples: 10,
+        window_time: Duration::from_millis(100),
+        tolerance: 1.2,
+        smoothing: 0.2,
+        baseline_interval: Duration::from_secs(10),
+        backoff: 0.9,
+        drop_tolerance: 0.02,
+    };
+}
+
 impl Default for AdaptiveSettings {
     fn default() -> Self {
-        AdaptiveSettings {
-            window_samples: 10,
-            window_time: Duration::from_millis(100),
-            tolerance: 1.2,
-            smoothing: 0.2,
-            baseline_interval: Duration::from_secs(10),
-            backoff: 0.9,
-            drop_tolerance: 0.02,
-        }
+        Self::DEFAULT
     }
 }
 

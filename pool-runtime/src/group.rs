@@ -180,6 +180,17 @@ impl Group {
         Ceilinged::new(self.pool().submit_weighted(weight, work))
     }
 
+    /// See [`Pool::submit_judged`]: the call's output is judged for an
+    /// adaptive group.
+    pub fn submit_judged<F: Future, J: FnOnce(&F::Output) -> crate::Verdict>(
+        &self,
+        weight: i64,
+        work: F,
+        judge: J,
+    ) -> Ceilinged<impl Future<Output = Result<F::Output, Rejected>> + use<'_, F, J>> {
+        Ceilinged::new(self.pool().submit_judged(weight, work, judge))
+    }
+
     /// See [`Pool::run`].
     ///
     /// # Errors
