@@ -87,7 +87,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                                 return Poll::Pending;
                             };
                             // Loop once more to register with the new deadline.
-                            this.deadline = Some(Sleep::new(timeout));
+                            this.deadline = Some(Sleep::new(timeout, core.uses_tokio_time()));
                         }
                     }
                 }

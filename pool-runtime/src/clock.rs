@@ -10,6 +10,12 @@ use std::time::{Duration, Instant};
 pub trait Clock: Send + Sync + 'static {
     /// The current time since this clock's origin.
     fn now(&self) -> Duration;
+
+    /// Whether the pool's admission timeouts should run on tokio's timer (so
+    /// they follow tokio's paused time too). Only [`TokioClock`] says yes.
+    fn uses_tokio_time(&self) -> bool {
+        false
+    }
 }
 
 /// The real monotonic clock (`std::time::Instant`).
@@ -69,9 +75,11 @@ impl fmt::Debug for ManualClock {
     }
 }
 
-/// Tokio's clock (`tokio::time::Instant`), so an autoscaler follows paused and
-/// auto-advanced test time (`tokio::time::pause`) like the pool's timers do.
-/// Outside a paused runtime it is the real monotonic clock.
+/// Tokio's clock (`tokio::time::Instant`): a pool built with it follows
+/// tokio's paused and auto-advanced test time (`tokio::time::pause`) in its
+/// autoscaler and its admission timeouts, which then run on tokio's timer and
+/// need a runtime with the time driver enabled. Outside a paused runtime it
+/// is the real monotonic clock.
 #[cfg(feature = "tokio")]
 #[derive(Clone, Copy, Debug)]
 pub struct TokioClock {
@@ -99,5 +107,9 @@ impl Default for TokioClock {
 impl Clock for TokioClock {
     fn now(&self) -> Duration {
         self.origin.elapsed()
+    }
+
+    fn uses_tokio_time(&self) -> bool {
+        true
     }
 }

@@ -166,6 +166,11 @@ impl Core {
         self.order
     }
 
+    /// Whether deadlines run on tokio's timer (the pool's clock is tokio's).
+    pub(crate) fn uses_tokio_time(&self) -> bool {
+        self.clock.uses_tokio_time()
+    }
+
     pub(crate) fn admission_timeout(&self) -> Option<Duration> {
         match self.admission_timeout.load(Ordering::Relaxed) {
             u64::MAX => None,

@@ -492,7 +492,7 @@ impl Pool {
             self.drained().await;
             return true;
         };
-        let mut deadline = Sleep::new(timeout);
+        let mut deadline = Sleep::new(timeout, self.core.uses_tokio_time());
         let mut drained = pin!(self.drained());
         let in_time = poll_fn(|cx| {
             if drained.as_mut().poll(cx).is_ready() {

@@ -1,10 +1,13 @@
 //! Admission deadlines for async waits, without assuming a runtime.
 //!
-//! Inside a tokio runtime (feature `tokio`) a deadline is a `tokio::time::Sleep`,
-//! so it follows tokio's clock (paused time included). Anywhere else —
-//! `futures::executor::block_on`, another runtime — it is served by one lazily
-//! started timer thread. Either way a deadline is only created for a call that
-//! actually has to wait in a pool with an admission timeout.
+//! A deadline is served by one lazily started timer thread, which works under
+//! any executor (or none). Pools whose clock is tokio's
+//! ([`TokioClock`](crate::clock::TokioClock)) use `tokio::time::Sleep` instead,
+//! so their deadlines follow tokio's (possibly paused) time like their
+//! autoscaler does; that needs a runtime with its time driver enabled. Using
+//! tokio's timer whenever a runtime is current would panic in runtimes built
+//! without `enable_time`. Either way a deadline is only created for a call
+//! that actually has to wait in a pool with an admission timeout.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -23,11 +26,13 @@ pub(crate) enum Sleep {
 }
 
 impl Sleep {
-    pub(crate) fn new(timeout: Duration) -> Pin<Box<Sleep>> {
+    /// With `tokio_time`, a tokio timer if a runtime is current.
+    pub(crate) fn new(timeout: Duration, tokio_time: bool) -> Pin<Box<Sleep>> {
         #[cfg(feature = "tokio")]
-        if tokio::runtime::Handle::try_current().is_ok() {
+        if tokio_time && tokio::runtime::Handle::try_current().is_ok() {
             return Box::pin(Sleep::Tokio(tokio::time::sleep(timeout)));
         }
+        let _ = tokio_time;
         Box::pin(Sleep::Thread(
             TimerThread::get().schedule(Instant::now() + timeout),
         ))

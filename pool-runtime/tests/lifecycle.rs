@@ -83,12 +83,13 @@ fn max_waiting_zero_means_run_now_or_be_turned_away() {
     assert_eq!(pool.run(|| 5), Ok(5));
 }
 
-/// Follows tokio's (paused) clock: needs the `tokio` feature.
+/// A pool on tokio's clock follows its paused time: needs the `tokio` feature.
 #[cfg(feature = "tokio")]
 #[tokio::test(start_paused = true)]
 async fn admission_timeout_rejects_a_call_that_waited_too_long_on_tokio_time() {
     let pool = Pool::builder()
         .size(1)
+        .clock(std::sync::Arc::new(pool_runtime::clock::TokioClock::new()))
         .admission_timeout(Duration::from_secs(2))
         .build()
         .unwrap();
@@ -192,7 +193,11 @@ fn abort_rejects_every_waiting_call_at_once() {
 #[cfg(feature = "tokio")]
 #[tokio::test(start_paused = true)]
 async fn shutdown_with_timeout_aborts_the_queue_but_waits_for_running_work() {
-    let pool = Pool::fixed(1);
+    let pool = Pool::builder()
+        .size(1)
+        .clock(std::sync::Arc::new(pool_runtime::clock::TokioClock::new()))
+        .build()
+        .unwrap();
     let slow = tokio::spawn({
         let pool = pool.clone();
         async move {

@@ -8,12 +8,14 @@
 //!
 //! (add `CARGO_TARGET_DIR=target/loom` to keep the loom build from
 //! invalidating the normal release build; `LOOM_MAX_PREEMPTIONS=<n>` overrides
-//! the preemption bound of [`model`]).
+//! the preemption bound of 3 set by [`model`]). The models take about 30 s on
+//! two cores, plus the build.
 //!
 //! Under `cfg(loom)` the core's atomics, its mutex and the reentrancy
-//! thread-local are loom's (`src/sync.rs`), so loom explores every
-//! interleaving of their operations and fails a model on a deadlock — which is
-//! how a lost wakeup or a lost slot shows up: a `block_on` that is never woken.
+//! thread-local are loom's (`src/sync.rs`), so loom explores the interleavings
+//! of their operations (all of them up to the preemption bound) and fails a
+//! model on a deadlock — which is how a lost wakeup or a lost slot shows up:
+//! a `block_on` that is never woken.
 //! Every model is small (at most three threads) and avoids the std-only parts:
 //! admission timeouts (timer thread), autoscaling (system clock), `Pool::run`
 //! (parks with std).
@@ -280,22 +282,48 @@ fn a_scale_down_racing_a_release_retires_the_slot_instead_of_handing_it_on() {
     });
 }
 
+/// Work that counts itself in `inside` while it runs, and checks that neither
+/// it nor the pool ever has more than `max` calls running.
+async fn counted(pool: &Pool, inside: &AtomicUsize, max: usize, hold: bool) {
+    let now = inside.fetch_add(1, SeqCst) + 1;
+    assert!(now <= max, "{now} calls running at once, limit {max}");
+    let running = pool.stats().running;
+    assert!(
+        running <= max,
+        "the pool counts {running} running, limit {max}"
+    );
+    if hold {
+        PendingOnce::default().await;
+    }
+    inside.fetch_sub(1, SeqCst);
+}
+
 #[test]
 fn a_scale_up_racing_a_release_admits_both_waiters_within_the_new_limit() {
     model(|| {
         let pool = Pool::fixed(1);
-        let inside = Arc::new(AtomicUsize::new(0));
-        let mut held = hold(&pool);
-        let callers: Vec<_> = (0..2)
-            .map(|_| {
-                let (pool, inside) = (pool.clone(), inside.clone());
-                thread::spawn(move || block_on(pool.submit(exclusive(&inside, 2))))
-            })
+        let inside = AtomicUsize::new(0);
+        let mut held = Box::pin(pool.submit(counted(&pool, &inside, 2, true)));
+        assert!(poll_once(held.as_mut()).is_pending(), "holder admitted");
+        let mut waiters: Vec<_> = (0..2)
+            .map(|_| Box::pin(pool.submit(counted(&pool, &inside, 2, false))))
             .collect();
-        assert_eq!(pool.scale(1), 2);
+        for waiter in &mut waiters {
+            assert!(poll_once(waiter.as_mut()).is_pending());
+        }
+        let scaler = {
+            let pool = pool.clone();
+            thread::spawn(move || {
+                assert_eq!(pool.scale(1), 2);
+                // The limit was never above 2, so neither was `running`.
+                let running = pool.stats().running;
+                assert!(running <= 2, "{running} running after scaling to 2");
+            })
+        };
         release(held.as_mut());
-        for caller in callers {
-            assert_eq!(caller.join().unwrap(), Ok(()));
+        scaler.join().unwrap();
+        for waiter in waiters {
+            assert_eq!(block_on(waiter), Ok(()));
         }
         assert_quiet(&pool);
         assert_eq!(pool.stats().completed, 3);
@@ -304,22 +332,40 @@ fn a_scale_up_racing_a_release_admits_both_waiters_within_the_new_limit() {
 }
 
 #[test]
-fn pause_and_resume_racing_calls_hold_never_rejecting_calls_and_reject_only_paused() {
+fn a_scale_up_admits_a_waiter_while_the_slot_is_still_held() {
     model(|| {
-        let group = Arc::new(Group::new(GroupSpec {
-            name: "loom",
-            size: 1,
-            ..GroupSpec::DEFAULT
-        }));
+        let pool = Pool::fixed(1);
+        let mut held = hold(&pool);
+        let waiter = {
+            let pool = pool.clone();
+            thread::spawn(move || block_on(pool.submit(async { 3 })))
+        };
+        assert_eq!(pool.scale(1), 2);
+        // Only the scale-up can admit the waiter: the slot is still held.
+        assert_eq!(waiter.join().unwrap(), Ok(3));
+        release(held.as_mut());
+        assert_quiet(&pool);
+        assert_exactly_n_slots(&pool, 2);
+    });
+}
+
+fn one_slot_group() -> Arc<Group> {
+    Arc::new(Group::new(GroupSpec {
+        name: "loom",
+        size: 1,
+        ..GroupSpec::DEFAULT
+    }))
+}
+
+#[test]
+fn a_never_rejecting_call_racing_pause_release_resume_is_held_then_admitted() {
+    model(|| {
+        let group = one_slot_group();
         let pool = group.pool().clone();
         let mut held = hold(&pool);
         let patient = {
             let group = group.clone();
             thread::spawn(move || block_on(group.submit_wait(0, async { 5 })))
-        };
-        let rejectable = {
-            let pool = pool.clone();
-            thread::spawn(move || block_on(pool.submit(async { 6 })))
         };
         pool.pause();
         release(held.as_mut());
@@ -330,19 +376,38 @@ fn pause_and_resume_racing_calls_hold_never_rejecting_calls_and_reject_only_paus
             5,
             "a never-rejecting call finishes"
         );
-        let rejectable = rejectable.join().unwrap();
-        assert!(
-            matches!(rejectable, Ok(6) | Err(Rejected::Paused)),
-            "{rejectable:?}"
-        );
         assert_quiet(&pool);
         let stats = pool.stats();
         assert!(!stats.paused);
-        assert_eq!(
-            (stats.completed, stats.rejected_total()),
-            if rejectable.is_ok() { (3, 0) } else { (2, 1) }
+        assert_eq!((stats.completed, stats.rejected_total()), (2, 0));
+        assert_exactly_n_slots(&pool, 1);
+    });
+}
+
+#[test]
+fn a_call_racing_pause_release_resume_is_admitted_or_rejected_as_paused() {
+    model(|| {
+        let pool = Pool::fixed(1);
+        let mut held = hold(&pool);
+        let caller = {
+            let pool = pool.clone();
+            thread::spawn(move || block_on(pool.submit(async { 6 })))
+        };
+        pool.pause();
+        release(held.as_mut());
+        pool.resume();
+
+        let result = caller.join().unwrap();
+        assert!(
+            matches!(result, Ok(6) | Err(Rejected::Paused)),
+            "{result:?}"
         );
-        assert_eq!(stats.rejected_for(Rejected::Paused), stats.rejected_total());
+        assert_quiet(&pool);
+        let stats = pool.stats();
+        assert_eq!(
+            (stats.completed, stats.rejected_for(Rejected::Paused)),
+            if result.is_ok() { (2, 0) } else { (1, 1) }
+        );
         assert_exactly_n_slots(&pool, 1);
     });
 }
