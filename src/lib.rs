@@ -42,14 +42,26 @@ pub mod __private {
         group.submit(weight, fut)
     }
 
-    /// Like [`submit`], judging the output for an adaptive group.
-    pub fn submit_judged<F: Future>(
+    /// An `overload = path` function's call: like [`submit`], judging the
+    /// result for an adaptive group: an error `is_overload` accepts is an
+    /// overload, another error says nothing about the server. The matching is
+    /// done here, not in generated code, so the expansion binds no names a
+    /// user's constants could shadow; and `E` comes from `fut`, so a predicate
+    /// of the wrong type is reported on the predicate.
+    pub fn submit_overload<F, T, E>(
         group: &'static Group,
         weight: i64,
         fut: F,
-        judge: impl FnOnce(&F::Output) -> Verdict,
-    ) -> impl Future<Output = Result<F::Output, Rejected>> {
-        group.submit_judged(weight, fut, judge)
+        is_overload: impl FnOnce(&E) -> bool,
+    ) -> impl Future<Output = Result<Result<T, E>, Rejected>>
+    where
+        F: Future<Output = Result<T, E>>,
+    {
+        group.submit_judged(weight, fut, move |out: &Result<T, E>| match out {
+            Ok(_) => Verdict::Success,
+            Err(error) if is_overload(error) => Verdict::Overload,
+            Err(_) => Verdict::Ignore,
+        })
     }
 
     /// Never rejects: waits while paused, ignores the waiting bound and timeout.

@@ -42,6 +42,19 @@ mod shadowed_prelude {
         ::core::result::Result::Ok(x + u32::from(POOLED_GROUP) + u32::from(GROUP))
     }
 
+    pub struct Verdict;
+
+    pub fn is_overloaded(pooled_error: &::pooled::Rejected) -> bool {
+        ::core::matches!(pooled_error, ::pooled::Rejected::Full)
+    }
+
+    #[::pooled::pooled(kind = "autoscale", policy = "adaptive", overload = is_overloaded)]
+    pub async fn judged(x: u32) -> ::core::result::Result<u32, ::pooled::Rejected> {
+        let pooled_out = x;
+        let pooled_error = GROUP;
+        ::core::result::Result::Ok(pooled_out + u32::from(pooled_error))
+    }
+
     /// A type of its own named `Result`: `wait` says it cannot carry a rejection.
     #[::pooled::pooled(wait)]
     pub async fn shadowed_result(x: u32) -> Result<u32> {
@@ -61,6 +74,15 @@ mod without_prelude {
         ::std::format!("{urgency}")
     }
 
+    fn busy(error: &::pooled::Rejected) -> bool {
+        *error == ::pooled::Rejected::Full
+    }
+
+    #[::pooled::pooled(kind = "autoscale", policy = "adaptive", overload = busy)]
+    pub async fn judged(x: u32) -> ::core::result::Result<u32, ::pooled::Rejected> {
+        ::core::result::Result::Ok(x)
+    }
+
     #[::pooled::pooled(blocking, order = "priority", weight = -1)]
     pub fn blocking(x: u64) -> ::core::option::Option<u64> {
         ::core::option::Option::Some(x)
@@ -74,6 +96,10 @@ fn expansions_ignore_local_modules_and_shadowed_names() {
     let shadowed_prelude::Result::Fine(x) =
         futures::executor::block_on(shadowed_prelude::shadowed_result(6));
     assert_eq!(x, 6);
+    assert_eq!(
+        futures::executor::block_on(shadowed_prelude::judged(8)),
+        Ok(8)
+    );
 }
 
 #[test]
@@ -83,6 +109,51 @@ fn expansions_need_no_prelude() {
         futures::executor::block_on(without_prelude::weighted(u128::MAX)),
         u128::MAX.to_string()
     );
+    assert_eq!(
+        futures::executor::block_on(without_prelude::judged(9)),
+        Ok(9)
+    );
     let runtime = tokio::runtime::Runtime::new().unwrap();
     assert_eq!(runtime.block_on(without_prelude::blocking(7)), Some(7));
+}
+
+/// Constants a user happens to name like anything an expansion could bind.
+#[allow(non_upper_case_globals, dead_code)]
+mod shadowing_constants {
+    const pooled_out: u8 = 0;
+    const pooled_error: u8 = 0;
+    const out: u8 = 0;
+    const error: u8 = 0;
+    const pooled_ret: u8 = 0;
+
+    #[derive(Debug)]
+    pub struct Busy;
+
+    impl From<pooled::Rejected> for Busy {
+        fn from(_: pooled::Rejected) -> Self {
+            Busy
+        }
+    }
+
+    fn is_busy(_: &Busy) -> bool {
+        true
+    }
+
+    #[pooled::pooled(kind = "autoscale", policy = "adaptive", min = 1, max = 2, overload = is_busy)]
+    pub async fn judged(fail: bool) -> Result<u8, Busy> {
+        if fail {
+            Err(Busy)
+        } else {
+            Ok(7)
+        }
+    }
+}
+
+#[test]
+fn user_constants_cannot_shadow_the_expansions_bindings() {
+    assert_eq!(
+        futures::executor::block_on(shadowing_constants::judged(false)).unwrap(),
+        7
+    );
+    assert!(futures::executor::block_on(shadowing_constants::judged(true)).is_err());
 }

@@ -51,6 +51,35 @@ pub async fn fetch(url: &str, #[weight] urgency: i64) -> Result<usize, Error> {
     Ok(url.len())
 }
 
+/// Whether the server was overloaded.
+fn is_overloaded(error: &Error) -> bool {
+    matches!(error, Error::Busy(_))
+}
+
+/// Calls whose errors the adaptive policy judges.
+///
+/// # Errors
+///
+/// When the pool turns the call away.
+#[pooled::pooled(kind = "autoscale", policy = "adaptive", min = 1, max = 8, overload = is_overloaded)]
+pub async fn judged(id: u32) -> Result<u32, Error> {
+    Ok(id)
+}
+
+/// An adaptive priority group.
+#[pooled::group(kind = "autoscale", order = "priority", policy = "adaptive")]
+pub struct Judged;
+
+/// A weighted, judged call into a declared group.
+///
+/// # Errors
+///
+/// When the pool turns the call away.
+#[pooled::pooled(group = Judged, overload = is_overloaded)]
+pub async fn judged_in_group(#[weight] urgency: i64) -> Result<i64, Error> {
+    Ok(urgency)
+}
+
 /// Sums numbers, a sync CPU-bound function.
 #[must_use]
 #[pooled::pooled(size = 2)]
@@ -135,6 +164,8 @@ fn strict_lints_accept_every_expansion() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         assert_eq!(fetch("abc", 1).await.unwrap(), 3);
+        assert_eq!(judged(4).await.unwrap(), 4);
+        assert_eq!(judged_in_group(-2).await.unwrap(), -2);
         assert_eq!(sum(&[1, 2]), 3);
         assert_eq!(sum_blocking(vec![1, 2]).await.unwrap(), 3);
         let value = 5;

@@ -14,8 +14,8 @@ use syn::{Ident, ItemStruct, Path, ReturnType, Type};
 
 use crate::parse::{is_pooled_attribute, Body, PooledFn};
 use crate::validate::{
-    Conversion, FnConfig, GroupChoice, GroupConfig, HandleOwner, Kind, OnReject, Order, PoolSpec,
-    Weight,
+    Conversion, FnConfig, GroupChoice, GroupConfig, HandleOwner, Kind, OnReject, Order, Policy,
+    PoolSpec, Weight,
 };
 
 /// The name of a function's own handle: `fetch` → `FETCH_POOL`.
@@ -140,7 +140,6 @@ fn scoped_block(brace: syn::token::Brace, stmts: &[syn::Stmt], output: &ReturnTy
     let Some(ty) = returned_type(output) else {
         return block;
     };
-    let ret = Ident::new("pooled_ret", Span::mixed_site());
     let edge_span = syn::spanned::Spanned::span(&ty).resolved_at(Span::mixed_site());
     let edge = quote_spanned! {edge_span=>
         #[allow(
@@ -151,11 +150,11 @@ fn scoped_block(brace: syn::token::Brace, stmts: &[syn::Stmt], output: &ReturnTy
             clippy::let_unit_value,
             clippy::let_with_type_underscore,
             clippy::needless_return,
+            clippy::redundant_closure_call,
             clippy::unreachable
         )]
         if false {
-            let #ret: #ty = loop {};
-            return #ret;
+            return (|| -> #ty { loop {} })();
         }
     };
     quote!({ #edge #block })
@@ -179,12 +178,25 @@ fn admission_call(
         (false, false, OnReject::ReturnErr) => ("run", quote!(move ||), false),
         (false, false, OnReject::Wait) => ("run_wait", quote!(move ||), false),
     };
-    let entry = Ident::new(entry, Span::call_site());
-    let call = quote!(#private::#entry(#pool, #weight, #wrapper #body));
+    let call = match (&config.overload, entry) {
+        // Validation allows `overload` only on async functions that may be rejected.
+        (Some(overload), "submit") => {
+            quote!(#private::submit_overload(#pool, #weight, #wrapper #body, #overload))
+        }
+        _ => {
+            let entry = Ident::new(entry, Span::call_site());
+            quote!(#private::#entry(#pool, #weight, #wrapper #body))
+        }
+    };
     let call = if awaited { quote!(#call.await) } else { call };
     if config.on_reject == OnReject::Wait {
         return call;
     }
+    // The two bindings below are the expansion's only names in the user's
+    // scope (mixed-site, so user code cannot see them; a same-named constant,
+    // against Rust's naming conventions, would still be taken as a pattern).
+    // `?` would need none, but rustc then reports a missing `From<Rejected>`
+    // on the attribute instead of on the return type.
     let value = Ident::new("pooled_value", Span::mixed_site());
     let rejected = Ident::new("pooled_rejected", Span::mixed_site());
     // On the return type, so a missing `From<Rejected>` is reported there.
@@ -286,6 +298,15 @@ fn group_static(spec: &PoolSpec, item_name: &str, krate: &Path) -> TokenStream {
         fields.extend(quote!(
             admission_timeout: ::core::option::Option::Some(#private::Duration::from_nanos(#nanos)),
         ));
+    }
+    if spec.kind == Kind::Autoscale {
+        let policy = match spec.policy {
+            Policy::QueueDepth => quote!(#private::ScalePolicy::QueueDepth),
+            Policy::Adaptive => {
+                quote!(#private::ScalePolicy::Adaptive(#private::AdaptiveSettings::DEFAULT))
+            }
+        };
+        fields.extend(quote!(policy: #policy,));
     }
     let group = Ident::new("GROUP", Span::mixed_site());
     quote! {{
@@ -521,7 +542,7 @@ mod tests {
         assert!(
             has(
                 &out,
-                r#"if false { let pooled_ret: io::Result<u8> = loop {}; return pooled_ret; } { Ok(1) }"#
+                r#"if false { return (|| -> io::Result<u8> { loop {} })(); } { Ok(1) }"#
             ),
             "{out}"
         );
@@ -551,10 +572,7 @@ mod tests {
             ),
         );
         assert!(
-            has(
-                &out,
-                r#"match ::pooled::__private::submit_blocking(CRUNCH_POOL"#
-            ),
+            has(&out, r#"::pooled::__private::submit_blocking(CRUNCH_POOL"#),
             "{out}"
         );
     }
@@ -569,7 +587,7 @@ mod tests {
                 }
             ),
         );
-        assert!(has(&out, r#"let pooled_ret: Box<_> ="#), "{out}");
+        assert!(has(&out, r#"(|| -> Box<_> { loop {} })()"#), "{out}");
     }
 
     #[test]
@@ -695,6 +713,88 @@ mod tests {
     }
 
     #[test]
+    fn the_policy_goes_into_the_spec_of_autoscale_pools() {
+        let f = || {
+            quote!(
+                async fn f() {}
+            )
+        };
+        let out = expand(quote!(kind = "autoscale", policy = "adaptive"), f());
+        assert!(
+            has(
+                &out,
+                "policy: ::pooled::__private::ScalePolicy::Adaptive(::pooled::__private::AdaptiveSettings::DEFAULT),"
+            ),
+            "{out}"
+        );
+        let out = expand(quote!(kind = "autoscale"), f());
+        assert!(
+            has(
+                &out,
+                "policy: ::pooled::__private::ScalePolicy::QueueDepth,"
+            ),
+            "{out}"
+        );
+        let out = expand(quote!(size = 2), f());
+        assert!(!out.contains("policy"), "{out}");
+        let item = parse_group_struct(quote!(
+            struct Api;
+        ))
+        .unwrap();
+        let raw = RawArgs::parse(
+            quote!(kind = "autoscale", policy = "adaptive"),
+            Context::Group,
+        )
+        .unwrap();
+        let out = super::group(&item, &validate::group(&raw).unwrap()).to_string();
+        assert!(has(&out, "ScalePolicy::Adaptive("), "{out}");
+    }
+
+    #[test]
+    fn overload_judges_the_result_through_submit_overload() {
+        let out = expand(
+            quote!(
+                kind = "autoscale",
+                policy = "adaptive",
+                overload = errors::is_busy
+            ),
+            quote!(
+                async fn f() -> Result<u8, E> {
+                    Ok(1)
+                }
+            ),
+        );
+        assert!(
+            has(
+                &out,
+                "::pooled::__private::submit_overload(F_POOL, 0, async move"
+            ),
+            "{out}"
+        );
+        assert!(has(&out, "errors::is_busy).await"), "{out}");
+        assert!(!has(&out, "__private::submit("), "{out}");
+        let out = expand(
+            quote!(group = Api, overload = is_busy),
+            quote!(
+                async fn f() -> Result<u8, E> {
+                    Ok(1)
+                }
+            ),
+        );
+        assert!(has(&out, "submit_overload(<Api>::POOL, 0,"), "{out}");
+        let out = expand(
+            quote!(kind = "autoscale", policy = "adaptive"),
+            quote!(
+                async fn f() -> Result<u8, E> {
+                    Ok(1)
+                }
+            ),
+        );
+        assert!(has(&out, "__private::submit(F_POOL, 0,"), "{out}");
+        assert!(!out.contains("Verdict"), "{out}");
+    }
+
+    #[test]
     fn the_crate_override_replaces_every_pooled_path() {
         let out = expand(
             quote!(crate = "::facade::inner"),
@@ -711,7 +811,7 @@ mod tests {
 
     #[test]
     fn generated_code_names_only_private_and_core_paths() {
-        let out = expand(
+        let sync = expand(
             quote!(order = "priority"),
             quote!(
                 fn f(#[weight] w: u64) -> Result<(), E> {
@@ -719,6 +819,20 @@ mod tests {
                 }
             ),
         );
+        let judged = expand(
+            quote!(
+                kind = "autoscale",
+                policy = "adaptive",
+                order = "priority",
+                overload = is_busy
+            ),
+            quote!(
+                async fn f(#[weight] w: u64) -> Result<(), E> {
+                    Ok(())
+                }
+            ),
+        );
+        let out = format!("{sync} {judged}");
         let tokens: Vec<&str> = out.split_whitespace().collect();
         for (i, token) in tokens.iter().enumerate() {
             if *token == "::"

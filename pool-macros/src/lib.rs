@@ -58,9 +58,12 @@
 //! An async function awaits `submit_wait(CHECKSUM_POOL, weight, async move { .. })`
 //! instead; a function returning a `Result` calls the rejecting form (`run`,
 //! `submit`) and returns `Err(From::from(rejected))` when the pool turns the call
-//! away. Before the block, a never-taken `return` of the declared type fixes the
-//! return type, so `return`, `?` and type errors behave and are reported as in
-//! the function as written. The [`macro@pooled`] docs give the whole contract.
+//! away; with `overload = is_overloaded`, an async one calls
+//! `submit_judged(.., |out| match out { Ok(_) => Verdict::Success, Err(e) if
+//! is_overloaded(e) => Verdict::Overload, Err(_) => Verdict::Ignore })`, so an
+//! adaptive pool learns which calls met an overloaded server. Before the block, a
+//! never-taken `return` of the declared type fixes the return type, so `return`,
+//! `?` and type errors behave and are reported as in the function as written. The [`macro@pooled`] docs give the whole contract.
 //!
 //! # Design
 //!
@@ -112,9 +115,11 @@ use proc_macro::TokenStream;
 /// | `max` | integer ≥ 1, ≥ `min` | `min + 5` | upper bound of an autoscale pool |
 /// | `max_waiting` | integer | unbounded | past this many waiting calls, a call is rejected (`Full`) |
 /// | `timeout` | duration literal | none | a call waiting longer is rejected (`TimedOut`) |
+/// | `policy` | `"queue_depth"` or `"adaptive"` | `"queue_depth"` | the rule an autoscale pool moves its limit by ([below](#autoscale-policies-and-overload)) |
 /// | `name` | string | `"<module path>::<fn name>"` | the group's name in configuration, stats and logs |
 /// | `group` | path of a [`macro@group`] marker | the function's own pool | admit calls to a declared group |
 /// | `weight` | integer literal, or an expression over the arguments | 0 | per-call priority, smaller first |
+/// | `overload` | path of a `fn(&E) -> bool` | none | which errors of an `async fn … -> Result<T, E>` mean the server was overloaded, for the adaptive policy |
 /// | `blocking` | flag | off | run a sync body on the blocking executor; the function becomes `async` |
 /// | `wait` | flag | off | never reject, even when the function returns a `Result` |
 /// | `crate` | string holding a path | `"::pooled"` | where a re-exporting crate put `pooled` |
@@ -122,8 +127,9 @@ use proc_macro::TokenStream;
 /// The values are the defaults that application-wide configuration may override
 /// at run time. Durations are whole numbers with a unit, possibly several:
 /// `"250us"`, `"500ms"`, `"2s"`, `"1m"`, `"1m30s"` (units `h`, `m`, `s`, `ms`,
-/// `us`, `ns`). `size` applies to fixed pools only and `min`/`max` to autoscale
-/// pools only; anything else is a compile error naming the key to use instead.
+/// `us`, `ns`). `size` applies to fixed pools only and `min`/`max`/`policy` to
+/// autoscale pools only; anything else is a compile error naming the key to use
+/// instead.
 ///
 /// # The handle
 ///
@@ -171,9 +177,9 @@ use proc_macro::TokenStream;
 /// # Groups, trait methods and associated functions
 ///
 /// With `group = Path`, calls are admitted to a group declared once with
-/// [`macro@group`], whose declaration holds the kind, order and limits; next to
-/// `group`, a function takes only `weight`, `blocking`, `wait` and `crate`. A
-/// misspelt path is rustc's "cannot find type" error, on the path.
+/// [`macro@group`], whose declaration holds the kind, order, limits and policy;
+/// next to `group`, a function takes only `weight`, `overload`, `blocking`, `wait`
+/// and `crate`. A misspelt path is rustc's "cannot find type" error, on the path.
 ///
 /// A trait-impl method cannot gain an associated const, so it must name a declared
 /// group (without one, rustc reports that `<FN>_POOL` "is not a member of trait").
@@ -234,6 +240,82 @@ use proc_macro::TokenStream;
 /// async fn retry(retries: u8) -> u8 { retries }
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// # assert_eq!((checkout(1).await, reindex(2).await, retry(3).await), (1, 2, 3));
+/// # }
+/// ```
+///
+/// # Autoscale policies and overload
+///
+/// An autoscale pool moves its limit between `min` and `max` by one of two rules:
+///
+/// * `policy = "queue_depth"` (the default): grow while calls queue, shrink while
+///   slots idle. Under overload it climbs to `max` and stays there.
+/// * `policy = "adaptive"`: the latency-adaptive limit, with
+///   `AdaptiveSettings::DEFAULT` (see `pooled::ScalePolicy::Adaptive`). It times
+///   every call from admission to completion, in windows of at least 10 calls and
+///   100 ms; its first window, and one every 10 s after, runs at `min` to measure
+///   the server's unloaded latency. It lowers the limit as latency climbs past 1.2
+///   times that baseline, raises it while latency holds and the slots are used,
+///   and cuts it by 10% after a window in which more than 2% of the calls (and at
+///   least two) were overloaded. Choose it for a pool that protects a server
+///   which slows down or refuses work when overrun.
+///
+/// `overload = path` tells the adaptive policy which failures mean "overloaded".
+/// On an `async fn` returning `Result<T, E>`, `path` names a function
+/// `fn(&E) -> bool` (for `io::Result<T>`, a `fn(&io::Error) -> bool`; a method
+/// path such as `ApiError::is_overloaded` or `Self::busy` works too). Each call's
+/// outcome becomes a verdict: `Ok` is a latency sample, an `Err` the function
+/// accepts is an overload, and any other `Err` is ignored, since an unrelated
+/// failure says nothing about the server. Without `overload`, an adaptive pool
+/// takes every completed call, `Ok` or `Err`, for a latency sample. A call the
+/// pool turns away is not judged (the policy counts an admission timeout as an
+/// overload by itself).
+///
+/// `overload` needs an `async` function that returns a `Result` and may be
+/// rejected (no `wait`): the calls of sync and `blocking` functions are timed but
+/// not judged, so `overload` on them is a compile error. On a function's own
+/// pool it needs `kind = "autoscale", policy = "adaptive"`. Next to `group`, the
+/// declaration owns the policy, which the attribute cannot see, so `overload` is
+/// accepted there and a group that is not adaptive ignores the verdicts. The
+/// same goes for application-wide configuration, whose `policy` key may switch a
+/// group's rule at run time: verdicts count only while the group is adaptive.
+///
+/// ```
+/// use pooled::Rejected;
+///
+/// #[derive(Debug)]
+/// enum ApiError { Overloaded, NotFound, Busy(Rejected) }
+///
+/// impl From<Rejected> for ApiError {
+///     fn from(rejected: Rejected) -> Self { ApiError::Busy(rejected) }
+/// }
+///
+/// /// What the server says when it is overrun (an HTTP 503 or 429, say).
+/// fn is_overloaded(error: &ApiError) -> bool {
+///     matches!(error, ApiError::Overloaded)
+/// }
+///
+/// #[pooled::pooled(kind = "autoscale", policy = "adaptive", min = 2, max = 32, overload = is_overloaded)]
+/// async fn query(id: u32) -> Result<String, ApiError> {
+///     match id {
+///         0 => Err(ApiError::NotFound), // ignored by the policy
+///         _ => Ok(format!("row {id}")), // a latency sample
+///     }
+/// }
+///
+/// #[pooled::group(kind = "autoscale", policy = "adaptive", max = 16)]
+/// struct Search;
+///
+/// #[pooled::pooled(group = Search, overload = is_overloaded)]
+/// async fn search(term: &str) -> Result<usize, ApiError> {
+///     Ok(term.len())
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// assert_eq!(query(7).await.unwrap(), "row 7");
+/// assert!(matches!(QUERY_POOL.settings().policy, pooled::ScalePolicy::Adaptive(_)));
+/// # assert!(matches!(query(0).await, Err(ApiError::NotFound)));
+/// # assert_eq!(search("abc").await.unwrap(), 3);
+/// # assert!(matches!(Search::POOL.spec().policy, pooled::ScalePolicy::Adaptive(_)));
 /// # }
 /// ```
 ///
@@ -348,9 +430,12 @@ pub fn pooled(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 ///
 /// It takes the pool keys of [`macro@pooled`]: `kind`, `order`, `size`, `min`,
-/// `max`, `max_waiting`, `timeout`, `name` (default
+/// `max`, `max_waiting`, `timeout`, `policy`, `name` (default
 /// `concat!(module_path!(), "::", "Payments")`) and `crate`; per-call keys
-/// (`weight`, `blocking`, `wait`) go on the functions. The struct is kept as
+/// (`weight`, `overload`, `blocking`, `wait`) go on the functions. With
+/// `policy = "adaptive"`, each function says through its own `overload` which of
+/// its errors mean the server was overloaded (see
+/// [Autoscale policies and overload](macro@pooled#autoscale-policies-and-overload)). The struct is kept as
 /// written and gains an associated `POOL: &'static Group`, the group's handle,
 /// with the struct's visibility, plus one hidden item that
 /// `#[pooled(group = Payments, weight = ..)]` uses to check, while compiling, that

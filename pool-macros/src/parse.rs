@@ -8,7 +8,8 @@ use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
 use syn::{
-    braced, Attribute, Expr, Ident, Lit, LitInt, LitStr, Path, Signature, Stmt, Token, Visibility,
+    braced, Attribute, Expr, ExprPath, Ident, Lit, LitInt, LitStr, Path, Signature, Stmt, Token,
+    Visibility,
 };
 
 /// The attribute's keywords, so each key is parsed as a token with its own span.
@@ -20,9 +21,11 @@ pub(crate) mod kw {
     syn::custom_keyword!(max);
     syn::custom_keyword!(max_waiting);
     syn::custom_keyword!(timeout);
+    syn::custom_keyword!(policy);
     syn::custom_keyword!(name);
     syn::custom_keyword!(group);
     syn::custom_keyword!(weight);
+    syn::custom_keyword!(overload);
     syn::custom_keyword!(blocking);
     syn::custom_keyword!(wait);
 }
@@ -48,9 +51,11 @@ impl Context {
                 "max",
                 "max_waiting",
                 "timeout",
+                "policy",
                 "name",
                 "group",
                 "weight",
+                "overload",
                 "blocking",
                 "wait",
                 "crate",
@@ -63,6 +68,7 @@ impl Context {
                 "max",
                 "max_waiting",
                 "timeout",
+                "policy",
                 "name",
                 "crate",
             ],
@@ -94,9 +100,12 @@ pub(crate) struct RawArgs {
     pub max: Option<KeyValue<LitInt>>,
     pub max_waiting: Option<KeyValue<LitInt>>,
     pub timeout: Option<KeyValue<LitStr>>,
+    pub policy: Option<KeyValue<LitStr>>,
     pub name: Option<KeyValue<LitStr>>,
     pub group: Option<KeyValue<Path>>,
     pub weight: Option<KeyValue<Expr>>,
+    /// The path of the `fn(&E) -> bool` that tells overload errors apart.
+    pub overload: Option<KeyValue<ExprPath>>,
     /// Span of the `blocking` flag.
     pub blocking: Option<Span>,
     /// Span of the `wait` flag.
@@ -156,6 +165,10 @@ impl RawArgs {
             let key = input.parse::<kw::timeout>()?.span;
             let value = string(input, "timeout", key, TIMEOUT_HINT)?;
             set(&mut self.timeout, "timeout", key, value)
+        } else if input.peek(kw::policy) {
+            let key = input.parse::<kw::policy>()?.span;
+            let value = string(input, "policy", key, POLICY_HINT)?;
+            set(&mut self.policy, "policy", key, value)
         } else if input.peek(kw::name) {
             let key = input.parse::<kw::name>()?.span;
             set(
@@ -185,6 +198,14 @@ impl RawArgs {
             )?;
             let value: Expr = input.parse()?;
             set(&mut self.weight, "weight", key, value)
+        } else if context == Context::Function && input.peek(kw::overload) {
+            let key = input.parse::<kw::overload>()?.span;
+            set(
+                &mut self.overload,
+                "overload",
+                key,
+                overload_path(input, key)?,
+            )
         } else if context == Context::Function && input.peek(kw::blocking) {
             let key = input.parse::<kw::blocking>()?.span;
             flag(&mut self.blocking, input, "blocking", key)
@@ -200,6 +221,7 @@ impl RawArgs {
 const KIND_HINT: &str = "`kind = \"fixed\"` or `kind = \"autoscale\"`";
 const ORDER_HINT: &str = "`order = \"fifo\"`, `\"lifo\"` or `\"priority\"`";
 const TIMEOUT_HINT: &str = "a duration such as `timeout = \"500ms\"` or `timeout = \"2s\"`";
+const POLICY_HINT: &str = "`policy = \"queue_depth\"` or `policy = \"adaptive\"`";
 const NAME_HINT: &str = "`name = \"api\"`";
 const CRATE_HINT: &str = "a path in a string, e.g. `crate = \"::my_facade::pooled\"`";
 
@@ -282,6 +304,23 @@ fn group_path(input: ParseStream, key: Span) -> syn::Result<Path> {
     input.parse()
 }
 
+fn overload_path(input: ParseStream, key: Span) -> syn::Result<ExprPath> {
+    let example = "the path of a function `fn(&E) -> bool` that tells whether an error means \
+                   the server was overloaded, e.g. `overload = is_overloaded`";
+    equals(input, "overload", key, example)?;
+    match input.parse::<Value>()? {
+        Value::Other(Expr::Path(path)) => Ok(path),
+        Value::Lit(lit) => Err(syn::Error::new_spanned(
+            lit,
+            format!("expected a path, not a literal: {example}"),
+        )),
+        Value::Other(other) => Err(syn::Error::new_spanned(
+            other,
+            format!("expected a path: {example} (write a closure as a named function)"),
+        )),
+    }
+}
+
 /// An option's value as written, before checking its type: a literal, or any other
 /// expression (a path such as `autoscale`, a negative number, ...).
 enum Value {
@@ -323,7 +362,7 @@ fn unknown_key(input: ParseStream, context: Context) -> syn::Error {
     };
     let written = ident.unraw().to_string();
     let misplaced = match (context, written.as_str()) {
-        (Context::Group, "group" | "weight" | "blocking" | "wait") => Some(format!(
+        (Context::Group, "group" | "weight" | "overload" | "blocking" | "wait") => Some(format!(
             "`{written}` belongs on the functions of a group (`#[pooled(group = ..., {written} ...)]`), \
              not on its declaration"
         )),
@@ -629,6 +668,45 @@ mod tests {
         assert!(error(quote!(max), Context::Function).contains("`max` needs a value"));
         assert!(error(quote!(blocking = true), Context::Function)
             .contains("is a flag and takes no value"));
+    }
+
+    #[test]
+    fn policy_and_overload_parse_with_their_spans() {
+        let args = RawArgs::parse(
+            quote!(policy = "adaptive", overload = errors::is_busy),
+            Context::Function,
+        )
+        .unwrap();
+        assert_eq!(args.policy.unwrap().value.value(), "adaptive");
+        let path = args.overload.unwrap().value;
+        assert_eq!(quote!(#path).to_string(), "errors :: is_busy");
+        let args = RawArgs::parse(quote!(policy = "adaptive"), Context::Group).unwrap();
+        assert!(args.policy.is_some());
+    }
+
+    #[test]
+    fn policy_and_overload_misuse_is_an_error() {
+        assert!(error(quote!(policy = adaptive), Context::Function)
+            .contains("expected a string literal for `policy`: `policy = \"queue_depth\"` or `policy = \"adaptive\"`"));
+        assert!(error(
+            quote!(policy = "adaptive", policy = "adaptive"),
+            Context::Group
+        )
+        .contains("duplicate key `policy`"));
+        assert!(error(quote!(overload = a, overload = b), Context::Function)
+            .contains("duplicate key `overload`"));
+        assert!(error(quote!(overload = "is_busy"), Context::Function)
+            .contains("expected a path, not a literal"));
+        assert!(error(quote!(overload = |e| true), Context::Function)
+            .contains("write a closure as a named function"));
+        assert!(error(quote!(overload), Context::Function).contains("`overload` needs a value"));
+        let message = error(quote!(overload = is_busy), Context::Group);
+        assert!(
+            message.contains("`overload` belongs on the functions of a group"),
+            "{message}"
+        );
+        let message = error(quote!(polcy = "adaptive"), Context::Group);
+        assert!(message.contains("did you mean `policy`?"), "{message}");
     }
 
     #[test]

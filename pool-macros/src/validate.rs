@@ -26,6 +26,15 @@ pub(crate) enum Order {
     Priority,
 }
 
+/// The rule an autoscale pool follows, as the runtime's `ScalePolicy`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Policy {
+    /// The seed's rule: grow while calls queue, shrink while slots idle.
+    QueueDepth,
+    /// The latency-adaptive limit, with `AdaptiveSettings::DEFAULT`.
+    Adaptive,
+}
+
 /// Everything a pool is built from. `None` fields keep the runtime's defaults
 /// (`GroupSpec::DEFAULT`).
 pub(crate) struct PoolSpec {
@@ -39,6 +48,8 @@ pub(crate) struct PoolSpec {
     pub limits: Option<(usize, usize)>,
     pub max_waiting: Option<usize>,
     pub timeout_nanos: Option<u64>,
+    /// Autoscale pools only (a fixed pool has no policy).
+    pub policy: Policy,
 }
 
 impl PoolSpec {
@@ -53,6 +64,7 @@ impl PoolSpec {
             limits: None,
             max_waiting: None,
             timeout_nanos: None,
+            policy: Policy::QueueDepth,
         }
     }
 }
@@ -120,6 +132,8 @@ pub(crate) struct FnConfig {
     /// The `blocking` flag: run the sync body on the blocking executor.
     pub blocking: Option<Span>,
     pub on_reject: OnReject,
+    /// `overload = path`: judge each call's `Result` for an adaptive pool.
+    pub overload: Option<syn::ExprPath>,
 }
 
 /// Everything the expansion of `#[pooled::group]` needs.
@@ -214,6 +228,7 @@ pub(crate) fn function(args: &RawArgs, function: &PooledFn) -> syn::Result<FnCon
     }
 
     let on_reject = on_reject(args, function, &fn_name, &mut errors);
+    check_overload(args, function, &group, &fn_name, &mut errors);
 
     errors.finish(FnConfig {
         krate,
@@ -222,6 +237,10 @@ pub(crate) fn function(args: &RawArgs, function: &PooledFn) -> syn::Result<FnCon
         weight_span,
         blocking: args.blocking,
         on_reject,
+        overload: args
+            .overload
+            .as_ref()
+            .map(|overload| overload.value.clone()),
     })
 }
 
@@ -303,6 +322,7 @@ fn refuse_group_settings(args: &RawArgs, group: &Path, errors: &mut Errors) {
         ("max", args.max.as_ref().map(|k| k.key)),
         ("max_waiting", args.max_waiting.as_ref().map(|k| k.key)),
         ("timeout", args.timeout.as_ref().map(|k| k.key)),
+        ("policy", args.policy.as_ref().map(|k| k.key)),
         ("name", args.name.as_ref().map(|k| k.key)),
     ];
     for (key, span) in settings {
@@ -311,7 +331,7 @@ fn refuse_group_settings(args: &RawArgs, group: &Path, errors: &mut Errors) {
                 span,
                 format!(
                     "`{key}` belongs on the group's declaration (`#[pooled::group({key} = ..)] struct {group};`); \
-                     next to `group`, a function takes only `weight`, `blocking`, `wait` and `crate`"
+                     next to `group`, a function takes only `weight`, `overload`, `blocking`, `wait` and `crate`"
                 ),
             );
         }
@@ -327,21 +347,39 @@ fn parse_order(text: &str) -> Option<Order> {
     }
 }
 
+/// Whether a string option is absent or holds a value `parse` knows.
+fn known<T>(option: Option<&KeyValue<LitStr>>, parse: fn(&str) -> Option<T>) -> bool {
+    option.is_none_or(|option| parse(&option.value.value()).is_some())
+}
+
+fn parse_kind(text: &str) -> Option<Kind> {
+    match text {
+        "fixed" => Some(Kind::Fixed),
+        "autoscale" => Some(Kind::Autoscale),
+        _ => None,
+    }
+}
+
+fn parse_policy(text: &str) -> Option<Policy> {
+    match text {
+        "queue_depth" => Some(Policy::QueueDepth),
+        "adaptive" => Some(Policy::Adaptive),
+        _ => None,
+    }
+}
+
 fn pool_spec(args: &RawArgs, errors: &mut Errors) -> PoolSpec {
-    let kind = args
-        .kind
-        .as_ref()
-        .map_or(Kind::Fixed, |kind| match kind.value.value().as_str() {
-            "fixed" => Kind::Fixed,
-            "autoscale" => Kind::Autoscale,
-            other => {
-                errors.spanned(
-                    &kind.value,
-                    format!("unknown kind \"{other}\"; expected \"fixed\" or \"autoscale\""),
-                );
-                Kind::Fixed
-            }
-        });
+    let kind = args.kind.as_ref().map_or(Kind::Fixed, |kind| {
+        parse_kind(&kind.value.value()).unwrap_or_else(|| {
+            let other = kind.value.value();
+            errors.spanned(
+                &kind.value,
+                format!("unknown kind \"{other}\"; expected \"fixed\" or \"autoscale\""),
+            );
+            Kind::Fixed
+        })
+    });
+    let policy = pool_policy(args, kind, errors);
     let order = args.order.as_ref().map_or(Order::Fifo, |order| {
         match parse_order(&order.value.value()) {
             Some(order) => order,
@@ -418,7 +456,40 @@ fn pool_spec(args: &RawArgs, errors: &mut Errors) -> PoolSpec {
         limits,
         max_waiting,
         timeout_nanos,
+        policy,
     }
+}
+
+/// The `policy` key: its value, and that it is given to an autoscale pool.
+fn pool_policy(args: &RawArgs, kind: Kind, errors: &mut Errors) -> Policy {
+    let Some(policy) = &args.policy else {
+        return Policy::QueueDepth;
+    };
+    let text = policy.value.value();
+    let parsed = parse_policy(&text);
+    if parsed.is_none() {
+        let hint = match text.to_ascii_lowercase().replace(['-', ' '], "_").as_str() {
+            "queue_depth" | "queuedepth" | "queue" => " (did you mean \"queue_depth\"?)",
+            "adaptive" => " (did you mean \"adaptive\"?)",
+            _ => "",
+        };
+        errors.spanned(
+            &policy.value,
+            format!(
+                "unknown policy \"{text}\"{hint}; expected \"queue_depth\" (grow while calls queue, \
+                 the default) or \"adaptive\" (follow the server's latency and overload errors)"
+            ),
+        );
+    }
+    // With an unknown kind (reported already) it is not known to be fixed.
+    if kind == Kind::Fixed && known(args.kind.as_ref(), parse_kind) {
+        errors.at(
+            policy.key,
+            "`policy` needs `kind = \"autoscale\"`: it is the rule an autoscale pool moves its limit by, \
+             and a fixed pool keeps its `size`",
+        );
+    }
+    parsed.unwrap_or(Policy::QueueDepth)
 }
 
 /// Autoscale limits, completing a missing bound from the seed's defaults: `min`
@@ -652,6 +723,76 @@ fn integer_type(mut ty: &Type) -> Option<Conversion> {
         "u64" | "usize" | "u128" => Some(Conversion::SaturateUnsigned),
         "isize" | "i128" => Some(Conversion::SaturateSigned),
         _ => None,
+    }
+}
+
+/// `overload = path` judges the `Result` of an async call that may be rejected,
+/// for an adaptive pool: the runtime can judge only those (`submit_judged`).
+fn check_overload(
+    args: &RawArgs,
+    function: &PooledFn,
+    group: &GroupChoice,
+    fn_name: &Ident,
+    errors: &mut Errors,
+) {
+    let Some(overload) = &args.overload else {
+        return;
+    };
+    let key = overload.key;
+    if !returns_result(&function.sig.output) {
+        errors.at(
+            key,
+            format!(
+                "`overload` names a `fn(&E) -> bool` that judges the error of a `Result<T, E>`, \
+                 but `{fn_name}` does not return a `Result`; return one, or remove `overload`"
+            ),
+        );
+    }
+    if args.blocking.is_some() {
+        errors.at(
+            key,
+            "`overload` is not supported with `blocking`: only `async` functions have their results \
+             judged; remove `overload` (the adaptive policy then times each call)",
+        );
+    } else if function.sig.asyncness.is_none() {
+        errors.at(
+            key,
+            format!(
+                "`overload` is supported on `async` functions only, and `{fn_name}` is sync: \
+                 make it `async fn`, or remove `overload` (the adaptive policy then times each call)"
+            ),
+        );
+    }
+    if args.wait.is_some() {
+        errors.at(
+            key,
+            "`overload` cannot be combined with `wait`: only calls that may be rejected have their \
+             results judged; remove `wait` or `overload`",
+        );
+    }
+    if let GroupChoice::Own { spec, .. } = group {
+        // An unknown kind or policy was reported already.
+        let known =
+            known(args.kind.as_ref(), parse_kind) && known(args.policy.as_ref(), parse_policy);
+        if spec.policy != Policy::Adaptive && known {
+            let now = if args.policy.is_some() {
+                "this pool's policy is \"queue_depth\""
+            } else {
+                "this pool follows the default \"queue_depth\" policy"
+            };
+            let add = if spec.kind == Kind::Autoscale {
+                "`policy = \"adaptive\"`"
+            } else {
+                "`kind = \"autoscale\", policy = \"adaptive\"`"
+            };
+            errors.at(
+                key,
+                format!(
+                    "`overload` tells the adaptive policy which errors mean overload, but {now}, \
+                     which ignores them; add {add}, or remove `overload`"
+                ),
+            );
+        }
     }
 }
 
@@ -1205,6 +1346,216 @@ mod tests {
             )
         )
         .contains("path of the `pooled` crate"));
+    }
+
+    fn policy(args: TokenStream) -> Policy {
+        own_spec(
+            config(
+                args,
+                quote!(
+                    async fn f() {}
+                ),
+            )
+            .unwrap(),
+        )
+        .0
+        .policy
+    }
+
+    #[test]
+    fn the_policy_defaults_to_queue_depth_and_takes_adaptive() {
+        assert_eq!(policy(quote!(kind = "autoscale")), Policy::QueueDepth);
+        assert_eq!(
+            policy(quote!(kind = "autoscale", policy = "queue_depth")),
+            Policy::QueueDepth
+        );
+        assert_eq!(
+            policy(quote!(kind = "autoscale", policy = "adaptive", min = 1)),
+            Policy::Adaptive
+        );
+    }
+
+    #[test]
+    fn policy_misuse_is_an_error() {
+        let f = || {
+            quote!(
+                async fn f() {}
+            )
+        };
+        let message = error(quote!(kind = "autoscale", policy = "gradient"), f());
+        assert!(
+            message.contains("unknown policy \"gradient\"; expected \"queue_depth\""),
+            "{message}"
+        );
+        assert!(message.contains("or \"adaptive\""), "{message}");
+        let message = error(quote!(kind = "autoscale", policy = "Queue-Depth"), f());
+        assert!(
+            message.contains("(did you mean \"queue_depth\"?)"),
+            "{message}"
+        );
+        let message = error(quote!(policy = "adaptive"), f());
+        assert!(
+            message.contains("`policy` needs `kind = \"autoscale\"`"),
+            "{message}"
+        );
+        let message = error(
+            quote!(kind = "fixed", size = 2, policy = "queue_depth"),
+            f(),
+        );
+        assert!(
+            message.contains("`policy` needs `kind = \"autoscale\"`"),
+            "{message}"
+        );
+        // An unknown kind is reported alone, not as a fixed pool with a policy.
+        let message = error(quote!(kind = "elastic", policy = "adaptive"), f());
+        assert_eq!(message.lines().count(), 1, "{message}");
+        let message = error(quote!(group = Api, policy = "adaptive"), f());
+        assert!(
+            message.contains("`policy` belongs on the group's declaration"),
+            "{message}"
+        );
+        assert!(message.contains("`overload`"), "{message}");
+    }
+
+    #[test]
+    fn a_group_declaration_takes_a_policy() {
+        let raw = RawArgs::parse(
+            quote!(kind = "autoscale", policy = "adaptive"),
+            Context::Group,
+        )
+        .unwrap();
+        assert_eq!(super::group(&raw).unwrap().spec.policy, Policy::Adaptive);
+        let raw = RawArgs::parse(quote!(policy = "adaptive"), Context::Group).unwrap();
+        let message = super::group(&raw).err().unwrap().to_string();
+        assert!(
+            message.contains("needs `kind = \"autoscale\"`"),
+            "{message}"
+        );
+    }
+
+    const ADAPTIVE: &str = "kind = \"autoscale\", policy = \"adaptive\"";
+
+    fn adaptive(more: TokenStream) -> TokenStream {
+        let adaptive: TokenStream = ADAPTIVE.parse().unwrap();
+        quote!(#adaptive, #more)
+    }
+
+    #[test]
+    fn overload_is_kept_for_async_results_in_adaptive_or_declared_pools() {
+        let overload = |args, f| {
+            let config = config(args, f).unwrap();
+            let path = config.overload.expect("an overload path");
+            path.to_token_stream().to_string()
+        };
+        let f = || {
+            quote!(
+                async fn f() -> io::Result<u8> {
+                    Ok(1)
+                }
+            )
+        };
+        assert_eq!(
+            overload(adaptive(quote!(overload = is_busy)), f()),
+            "is_busy"
+        );
+        assert_eq!(
+            overload(adaptive(quote!(overload = Error::is_busy)), f()),
+            "Error :: is_busy"
+        );
+        assert_eq!(
+            overload(adaptive(quote!(overload = <E>::busy)), f()),
+            "< E > :: busy"
+        );
+        // The declaration owns the policy, which expansion cannot see: allowed.
+        assert_eq!(
+            overload(quote!(group = Api, overload = is_busy), f()),
+            "is_busy"
+        );
+        let config = config(adaptive(quote!()), f()).unwrap();
+        assert!(config.overload.is_none());
+    }
+
+    #[test]
+    fn overload_misuse_is_an_error() {
+        let message = error(
+            adaptive(quote!(overload = is_busy)),
+            quote!(
+                async fn fetch() -> Option<u8> {
+                    None
+                }
+            ),
+        );
+        assert!(
+            message.contains("but `fetch` does not return a `Result`"),
+            "{message}"
+        );
+        let result = || {
+            quote!(
+                fn fetch() -> Result<u8, E> {
+                    Ok(1)
+                }
+            )
+        };
+        let message = error(adaptive(quote!(overload = is_busy)), result());
+        assert!(
+            message.contains("supported on `async` functions only, and `fetch` is sync"),
+            "{message}"
+        );
+        let message = error(adaptive(quote!(blocking, overload = is_busy)), result());
+        assert!(
+            message.contains("not supported with `blocking`"),
+            "{message}"
+        );
+        assert_eq!(message.lines().count(), 1, "{message}");
+        let async_result = || {
+            quote!(
+                async fn fetch() -> Result<u8, E> {
+                    Ok(1)
+                }
+            )
+        };
+        let message = error(adaptive(quote!(wait, overload = is_busy)), async_result());
+        assert!(
+            message.contains("cannot be combined with `wait`"),
+            "{message}"
+        );
+        let message = error(
+            quote!(kind = "autoscale", overload = is_busy),
+            async_result(),
+        );
+        assert!(
+            message.contains("follows the default \"queue_depth\" policy")
+                && message.contains("add `policy = \"adaptive\"`"),
+            "{message}"
+        );
+        let message = error(
+            quote!(
+                kind = "autoscale",
+                policy = "queue_depth",
+                overload = is_busy
+            ),
+            async_result(),
+        );
+        assert!(
+            message.contains("this pool's policy is \"queue_depth\""),
+            "{message}"
+        );
+        let message = error(quote!(overload = is_busy), async_result());
+        assert!(
+            message.contains("add `kind = \"autoscale\", policy = \"adaptive\"`"),
+            "{message}"
+        );
+        // An unknown policy or kind is reported once, not again by `overload`.
+        let message = error(
+            quote!(kind = "autoscale", policy = "x", overload = is_busy),
+            async_result(),
+        );
+        assert_eq!(message.lines().count(), 1, "{message}");
+        let message = error(
+            quote!(kind = "elastic", policy = "adaptive", overload = is_busy),
+            async_result(),
+        );
+        assert_eq!(message.lines().count(), 1, "{message}");
     }
 
     #[test]

@@ -1,0 +1,4 @@
+#[pooled::pooled(kind = "autoscale", policy = adaptive)]
+async fn work() {}
+
+fn main() {}

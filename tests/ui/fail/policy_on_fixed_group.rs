@@ -1,0 +1,4 @@
+#[pooled::group(order = "lifo", policy = "adaptive")]
+struct Api;
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[pooled::pooled(kind = "autoscale", policy = "queue-depth")]
+async fn work() {}
+
+fn main() {}

@@ -1,0 +1,7 @@
+#[pooled::group(kind = "autoscale")]
+struct Api;
+
+#[pooled::pooled(group = Api, policy = "adaptive")]
+async fn work() {}
+
+fn main() {}
