@@ -82,6 +82,9 @@ mod duration;
 mod entry;
 mod expand;
 mod parse;
+/// Shared with the runtime, which suggests group names in configuration errors.
+#[path = "../../pool-runtime/src/suggest.rs"]
+mod suggest;
 mod validate;
 
 use proc_macro::TokenStream;

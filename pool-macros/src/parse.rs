@@ -368,37 +368,17 @@ fn unknown_key(input: ParseStream, context: Context) -> syn::Error {
         )),
         _ => None,
     };
-    let message = misplaced.unwrap_or_else(|| match closest(&written, context.keys()) {
-        Some(close) => {
-            format!("unknown key `{written}` (did you mean `{close}`?); expected one of {valid}")
+    let message = misplaced.unwrap_or_else(|| {
+        match crate::suggest::did_you_mean(&written, context.keys().iter().copied()) {
+            Some(close) => {
+                format!(
+                    "unknown key `{written}` (did you mean `{close}`?); expected one of {valid}"
+                )
+            }
+            None => format!("unknown key `{written}`; expected one of {valid}"),
         }
-        None => format!("unknown key `{written}`; expected one of {valid}"),
     });
     syn::Error::new(ident.span(), message)
-}
-
-/// The key nearest to a misspelt one, if it is near enough to be a likely typo.
-fn closest<'a>(written: &str, keys: &[&'a str]) -> Option<&'a str> {
-    keys.iter()
-        .map(|key| (edit_distance(written, key), *key))
-        .filter(|(distance, key)| *distance <= 2.max(key.len() / 3))
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, key)| key)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = diagonal + usize::from(ca != *cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
-        }
-    }
-    row[b.len()]
 }
 
 /// A function as `#[pooled]` sees it. Unlike `syn::ItemFn` the body is optional, so
@@ -764,13 +744,5 @@ mod tests {
             enum Api {}
         ))
         .is_err());
-    }
-
-    #[test]
-    fn edit_distance_counts_single_edits() {
-        assert_eq!(edit_distance("size", "size"), 0);
-        assert_eq!(edit_distance("sise", "size"), 1);
-        assert_eq!(edit_distance("mx", "max"), 1);
-        assert_eq!(edit_distance("", "max"), 3);
     }
 }

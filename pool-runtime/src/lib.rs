@@ -57,6 +57,7 @@ mod spawn;
 mod state;
 mod stats;
 mod submit;
+mod suggest;
 mod sync;
 mod timer;
 mod waiter;

@@ -2,6 +2,7 @@
 //! environment variable), and what would be valid.
 
 use super::layer::Origin;
+pub(crate) use crate::suggest::did_you_mean;
 use std::fmt;
 
 /// A configuration that was not applied. Loading is all or nothing: after an
@@ -35,36 +36,6 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// The known name closest to `given`, if it is close enough to be a typo.
-pub(crate) fn did_you_mean<'a>(
-    given: &str,
-    known: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    known
-        .into_iter()
-        .map(|name| (edit_distance(given, name), name))
-        .filter(|&(d, name)| d <= (name.len().max(given.len()) / 3).max(2))
-        .min_by_key(|&(d, _)| d)
-        .map(|(_, name)| name)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
-}
-
 #[cfg(feature = "config")]
 /// "unknown group `x`; did you mean `y`? known groups: `a`, `b`".
 pub(crate) fn unknown_group(given: &str, known: &[&str]) -> String {
@@ -85,18 +56,4 @@ pub(crate) fn unknown_group(given: &str, known: &[&str]) -> String {
         );
     }
     message
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn suggests_close_names_only() {
-        let known = ["app::fetch", "app::store"];
-        assert_eq!(did_you_mean("app::fetc", known), Some("app::fetch"));
-        assert_eq!(did_you_mean("app::stor", known), Some("app::store"));
-        assert_eq!(did_you_mean("billing", known), None);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-    }
 }
