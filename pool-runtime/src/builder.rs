@@ -15,6 +15,8 @@ use std::time::Duration;
 pub const DEFAULT_SIZE: usize = 3;
 /// The seed's autoscale headroom: `max` defaults to `min + 5`.
 pub const DEFAULT_AUTOSCALE_HEADROOM: usize = 5;
+/// Where an adaptive pool starts unless given a `size` (clamped to its bounds).
+pub const ADAPTIVE_START: usize = 16;
 
 /// Configures and builds a [`Pool`].
 ///
@@ -110,7 +112,8 @@ impl PoolBuilder {
     }
 
     /// The slot count of a fixed pool, or the starting one of an autoscaled pool
-    /// (default: `min`).
+    /// (default: `min`; for the adaptive policy, [`ADAPTIVE_START`] within
+    /// `[min, max]`).
     pub fn size(mut self, size: usize) -> Self {
         self.size = Some(size);
         self
@@ -237,7 +240,15 @@ impl PoolBuilder {
                 if min > max {
                     return Err(BuildError::MinAboveMax { min, max });
                 }
-                let size = self.size.unwrap_or(min);
+                // An adaptive pool starts with some headroom (16, within the
+                // bounds) rather than at `min`: it finds the server's knee
+                // within seconds either way, but climbing from a handful of
+                // slots makes a lightly loaded server's callers queue at first.
+                let start = match self.policy {
+                    Some(ScalePolicy::Adaptive(_)) => ADAPTIVE_START.clamp(min, max),
+                    _ => min,
+                };
+                let size = self.size.unwrap_or(start);
                 if !(min..=max).contains(&size) {
                     return Err(BuildError::SizeOutsideBounds { size, min, max });
                 }

@@ -67,7 +67,9 @@ pub use crate::core::ScalePolicy;
 pub use adaptive::{AdaptiveSettings, Verdict};
 pub use autoscale::AutoscaleTiming;
 pub use blocking::{BlockingExecutor, BlockingJob, DefaultExecutor};
-pub use builder::{BuildError, PoolBuilder, DEFAULT_AUTOSCALE_HEADROOM, DEFAULT_SIZE};
+pub use builder::{
+    BuildError, PoolBuilder, ADAPTIVE_START, DEFAULT_AUTOSCALE_HEADROOM, DEFAULT_SIZE,
+};
 pub use group::{Group, GroupSpec};
 pub use order::{Kind, Order, UnknownChoice};
 pub use pool::Pool;
