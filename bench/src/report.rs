@@ -20,7 +20,7 @@ impl Unit {
             Unit::Ns if value >= 100.0 => format!("{value:.0}"),
             Unit::Ns => format!("{value:.1}"),
             Unit::Bytes => format!("{value:.0} B"),
-            Unit::Allocs => format!("{value:.3} allocs"),
+            Unit::Allocs => format!("{value:.4} allocs"),
         }
     }
 }
@@ -169,6 +169,7 @@ fn render_row(row: &Row) -> String {
         .map_or_else(|| "—".to_owned(), |r| format!("{r:.2}×"));
     let target = match row.target {
         Target::RatioAtMost(bound) => format!("≤ {bound}×"),
+        Target::AtMost(bound) if bound == 0.0 && row.unit == Unit::Allocs => "0 allocs".to_owned(),
         Target::AtMost(bound) => format!("≤ {}", row.unit.format(bound)),
         Target::Info => "info".to_owned(),
     };
@@ -215,5 +216,6 @@ mod tests {
         let text = table.render();
         assert!(text.contains("| 1 | rt | 30.0 | sem | 25.0 | 1.20× | ≤ 1× | **no** |"));
         assert!(text.contains("| 6 | - | 72 B | — | — | — | ≤ 64 B | **no** |"));
+        assert_eq!(Unit::Allocs.format(0.00125), "0.0013 allocs");
     }
 }

@@ -154,6 +154,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
 
     /// Runs `f` as the admitted call's work: with the reentrancy frame pushed,
     /// and marked so that a panic out of `f` is counted as one.
+    #[inline]
     pub(crate) fn run_work<T>(self: Pin<&mut Self>, f: impl FnOnce() -> T) -> T {
         let node = &self.node;
         let (polling, idle) = match node.status() {
@@ -167,6 +168,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
     }
 
     /// The work is done: release the slot (or count the nested call).
+    #[inline]
     pub(crate) fn finish(self: Pin<&mut Self>) {
         self.settle(Outcome::Completed, Verdict::Success);
     }
@@ -187,6 +189,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         (nested, stamp)
     }
 
+    #[inline]
     fn settle(&self, outcome: Outcome, verdict: Verdict) {
         match self.node.status() {
             status::RUNNING | status::POLLING => {

@@ -22,7 +22,6 @@ use crate::blocking::OwnedSlot;
 use crate::core::{Core, Mode};
 use crate::pool::Pool;
 use crate::stats::Stats;
-use crate::submit::Guarded;
 use std::fmt;
 use std::future::poll_fn;
 use std::future::Future;
@@ -74,6 +73,7 @@ pub fn stats() -> Option<Stats> {
     ENABLED.load(Ordering::SeqCst).then(|| pool().stats())
 }
 
+#[inline]
 fn core_if_enabled() -> Option<&'static Core> {
     ENABLED.load(Ordering::Relaxed).then(|| pool().core())
 }
@@ -88,22 +88,22 @@ pub(crate) async fn acquire_owned() -> Option<OwnedSlot> {
 }
 
 /// A group call, gated by the ceiling if one is set when it is made.
+///
+/// Without a ceiling it adds one pointer to the call's future and nothing to
+/// its path; with one, its ceiling slot's state is boxed (one allocation per
+/// call), so that calls of applications without a ceiling stay small.
 pub struct Ceilinged<F> {
-    inner: Inner<F>,
-}
-
-enum Inner<F> {
-    Direct(F),
-    Gated(Guarded<&'static Core, F>),
+    // Field order is drop order: the work before the slot it holds.
+    work: F,
+    ceiling: Option<Pin<Box<Acquire<&'static Core>>>>,
 }
 
 impl<F: Future> Ceilinged<F> {
+    #[inline]
     pub(crate) fn new(work: F) -> Self {
         Ceilinged {
-            inner: match core_if_enabled() {
-                None => Inner::Direct(work),
-                Some(core) => Inner::Gated(Guarded::new(core, 0, Mode::Wait, work)),
-            },
+            work,
+            ceiling: core_if_enabled().map(|core| Box::pin(Acquire::new(core, 0, Mode::Wait))),
         }
     }
 }
@@ -111,15 +111,20 @@ impl<F: Future> Ceilinged<F> {
 impl<F: Future> Future for Ceilinged<F> {
     type Output = F::Output;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // Safety: structural pinning; the variant is never changed or moved.
-        match unsafe { &mut self.get_unchecked_mut().inner } {
-            Inner::Direct(work) => unsafe { Pin::new_unchecked(work) }.poll(cx),
-            Inner::Gated(gated) => match ready!(unsafe { Pin::new_unchecked(gated) }.poll(cx)) {
-                Ok(out) => Poll::Ready(out),
-                Err(rejected) => unreachable!("the ceiling pool never rejects: {rejected}"),
-            },
+        // Safety: structural pinning of `work`; it is never moved out.
+        let this = unsafe { self.get_unchecked_mut() };
+        let work = unsafe { Pin::new_unchecked(&mut this.work) };
+        let Some(ceiling) = this.ceiling.as_mut() else {
+            return work.poll(cx);
+        };
+        if let Err(rejected) = ready!(ceiling.as_mut().poll_acquire(cx)) {
+            unreachable!("the ceiling pool never rejects: {rejected}");
         }
+        let out = ready!(ceiling.as_mut().run_work(|| work.poll(cx)));
+        ceiling.as_mut().finish();
+        Poll::Ready(out)
     }
 }
 

@@ -105,6 +105,7 @@ impl Group {
 
     /// The group's pool, built on first use with its effective settings (the
     /// spec under application-wide configuration, see `config`).
+    #[inline]
     pub fn pool(&self) -> &Pool {
         self.pool.get_or_init(|| {
             crate::config::with_effective(&self.spec, |settings| {
@@ -176,6 +177,7 @@ impl Group {
 
     /// See [`Pool::submit_weighted`]; under an application-wide ceiling
     /// the call also holds a ceiling slot while it runs.
+    #[inline]
     pub fn submit<F: Future>(&self, weight: i64, work: F) -> Ceilinged<Submit<'_, F>> {
         Ceilinged::new(self.pool().submit_weighted(weight, work))
     }

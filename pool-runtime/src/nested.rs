@@ -23,37 +23,37 @@ pool_thread_local! {
 }
 
 /// Whether the current thread is running work that holds a slot of `core`.
+#[inline]
 pub(crate) fn holds(core: &Core) -> bool {
-    TOP.with(|top| {
-        let mut frame = top.get();
-        while !frame.is_null() {
-            // Safety: frames live on the stack of `enter`, which pops them
-            // before returning (or unwinding).
-            let f = unsafe { &*frame };
-            if ptr::eq(f.core, core) {
-                return true;
-            }
-            frame = f.parent;
+    let mut frame = TOP.with(Cell::get);
+    while !frame.is_null() {
+        // Safety: frames live on the stack of `enter`, which pops them
+        // before returning (or unwinding).
+        let f = unsafe { &*frame };
+        if ptr::eq(f.core, core) {
+            return true;
         }
-        false
-    })
+        frame = f.parent;
+    }
+    false
 }
 
 /// Runs `f` with a frame for `core` pushed.
+#[inline]
 pub(crate) fn enter<R>(core: &Core, f: impl FnOnce() -> R) -> R {
-    struct Pop<'a>(&'a Cell<*const Frame>, *const Frame);
-    impl Drop for Pop<'_> {
+    struct Pop(*const Frame);
+    impl Drop for Pop {
+        #[inline]
         fn drop(&mut self) {
-            self.0.set(self.1);
+            let parent = self.0;
+            TOP.with(|top| top.set(parent));
         }
     }
-    TOP.with(|top| {
-        let frame = Frame {
-            core,
-            parent: top.get(),
-        };
-        top.set(&frame);
-        let _pop = Pop(top, frame.parent);
-        f()
-    })
+    let frame = Frame {
+        core,
+        parent: TOP.with(Cell::get),
+    };
+    TOP.with(|top| top.set(&frame));
+    let _pop = Pop(frame.parent);
+    f()
 }

@@ -13,10 +13,107 @@ use std::ptr::NonNull;
 pub(crate) enum WaitQueue {
     Fifo(List),
     Lifo(List),
-    Priority {
-        buckets: BTreeMap<i64, List>,
-        len: usize,
-    },
+    Priority(Buckets),
+}
+
+/// Distinct weights a priority queue keeps in its sorted vector before it
+/// spills into a B-tree.
+const SMALL_WEIGHTS: usize = 64;
+
+/// One FIFO list per distinct weight waiting, in weight order.
+///
+/// While at most [`SMALL_WEIGHTS`] distinct weights wait (the common case: a
+/// handful of urgency levels), the buckets live in a vector sorted by weight,
+/// largest first, so the next to admit is at the end: popping is O(1), finding
+/// a bucket a binary search over contiguous memory, and the vector keeps its
+/// capacity, so a steady state allocates nothing. Past that many distinct
+/// weights the buckets spill into a `BTreeMap` (no O(w) shifts) until the
+/// queue empties.
+pub(crate) struct Buckets {
+    small: Vec<(i64, List)>,
+    large: BTreeMap<i64, List>,
+    spilled: bool,
+    len: usize,
+}
+
+impl Buckets {
+    fn new() -> Self {
+        Buckets {
+            small: Vec::new(),
+            large: BTreeMap::new(),
+            spilled: false,
+            len: 0,
+        }
+    }
+
+    /// The position of `weight` in `small` (sorted largest first).
+    fn find(&self, weight: i64) -> Result<usize, usize> {
+        self.small.binary_search_by(|(w, _)| weight.cmp(w))
+    }
+
+    unsafe fn push(&mut self, node: NonNull<Waiter>) {
+        let weight = node.as_ref().weight();
+        self.len += 1;
+        if !self.spilled {
+            match self.find(weight) {
+                Ok(i) => return self.small[i].1.push_back(node),
+                Err(i) if self.small.len() < SMALL_WEIGHTS => {
+                    let mut list = List::new();
+                    list.push_back(node);
+                    return self.small.insert(i, (weight, list));
+                }
+                Err(_) => {
+                    self.large.extend(self.small.drain(..));
+                    self.spilled = true;
+                }
+            }
+        }
+        self.large
+            .entry(weight)
+            .or_insert_with(List::new)
+            .push_back(node);
+    }
+
+    unsafe fn pop(&mut self) -> Option<NonNull<Waiter>> {
+        let node = if self.spilled {
+            let mut first = self.large.first_entry()?;
+            let node = first.get_mut().pop_front();
+            if first.get().is_empty() {
+                first.remove();
+                self.spilled = !self.large.is_empty();
+            }
+            node
+        } else {
+            let (_, list) = self.small.last_mut()?;
+            let node = list.pop_front();
+            if list.is_empty() {
+                self.small.pop();
+            }
+            node
+        };
+        self.len -= 1;
+        node
+    }
+
+    unsafe fn remove(&mut self, node: NonNull<Waiter>) {
+        let weight = node.as_ref().weight();
+        if self.spilled {
+            if let Some(list) = self.large.get_mut(&weight) {
+                list.remove(node);
+                if list.is_empty() {
+                    self.large.remove(&weight);
+                    self.spilled = !self.large.is_empty();
+                }
+            }
+        } else if let Ok(i) = self.find(weight) {
+            let list = &mut self.small[i].1;
+            list.remove(node);
+            if list.is_empty() {
+                self.small.remove(i);
+            }
+        }
+        self.len -= 1;
+    }
 }
 
 impl WaitQueue {
@@ -24,17 +121,14 @@ impl WaitQueue {
         match order {
             Order::Fifo => WaitQueue::Fifo(List::new()),
             Order::Lifo => WaitQueue::Lifo(List::new()),
-            Order::Priority => WaitQueue::Priority {
-                buckets: BTreeMap::new(),
-                len: 0,
-            },
+            Order::Priority => WaitQueue::Priority(Buckets::new()),
         }
     }
 
     pub(crate) fn len(&self) -> usize {
         match self {
             WaitQueue::Fifo(list) | WaitQueue::Lifo(list) => list.len(),
-            WaitQueue::Priority { len, .. } => *len,
+            WaitQueue::Priority(buckets) => buckets.len,
         }
     }
 
@@ -47,13 +141,7 @@ impl WaitQueue {
     pub(crate) unsafe fn push(&mut self, node: NonNull<Waiter>) {
         match self {
             WaitQueue::Fifo(list) | WaitQueue::Lifo(list) => list.push_back(node),
-            WaitQueue::Priority { buckets, len } => {
-                buckets
-                    .entry(node.as_ref().weight())
-                    .or_insert_with(List::new)
-                    .push_back(node);
-                *len += 1;
-            }
+            WaitQueue::Priority(buckets) => buckets.push(node),
         }
     }
 
@@ -65,15 +153,7 @@ impl WaitQueue {
         match self {
             WaitQueue::Fifo(list) => list.pop_front(),
             WaitQueue::Lifo(list) => list.pop_back(),
-            WaitQueue::Priority { buckets, len } => {
-                let mut first = buckets.first_entry()?;
-                let node = first.get_mut().pop_front();
-                if first.get().is_empty() {
-                    first.remove();
-                }
-                *len -= 1;
-                node
-            }
+            WaitQueue::Priority(buckets) => buckets.pop(),
         }
     }
 
@@ -84,16 +164,7 @@ impl WaitQueue {
     pub(crate) unsafe fn remove(&mut self, node: NonNull<Waiter>) {
         match self {
             WaitQueue::Fifo(list) | WaitQueue::Lifo(list) => list.remove(node),
-            WaitQueue::Priority { buckets, len } => {
-                let weight = node.as_ref().weight();
-                if let Some(list) = buckets.get_mut(&weight) {
-                    list.remove(node);
-                    if list.is_empty() {
-                        buckets.remove(&weight);
-                    }
-                }
-                *len -= 1;
-            }
+            WaitQueue::Priority(buckets) => buckets.remove(node),
         }
     }
 }
@@ -142,13 +213,27 @@ mod tests {
     }
 
     #[test]
+    fn many_distinct_weights_spill_and_still_pop_in_order() {
+        let n = SMALL_WEIGHTS * 3;
+        let nodes: Vec<Waiter> = (0..n).map(|_| Waiter::new()).collect();
+        // Weights n-1, n-2, .. 0: all distinct, so the buckets spill to the B-tree.
+        let weights: Vec<i64> = (0..n as i64).rev().collect();
+        let mut q = fill(Order::Priority, &weights, &nodes);
+        let order = drain(&mut q, &nodes);
+        assert_eq!(order, (0..n).rev().collect::<Vec<_>>());
+        assert!(q.is_empty());
+        let mut q = fill(Order::Priority, &[3, 1, 2, 1], &nodes[..4]);
+        assert_eq!(drain(&mut q, &nodes[..4]), [1, 3, 2, 0]);
+    }
+
+    #[test]
     fn removing_the_last_of_a_weight_drops_its_bucket() {
         let nodes = pin!(std::array::from_fn::<_, 3, _>(|_| Waiter::new()));
         let mut q = fill(Order::Priority, &[2, 1, 2], &*nodes);
         unsafe { q.remove(NonNull::from(&nodes[1])) };
         match &q {
-            WaitQueue::Priority { buckets, len } => {
-                assert_eq!((*len, buckets.len()), (2, 1));
+            WaitQueue::Priority(buckets) => {
+                assert_eq!((buckets.len, buckets.small.len()), (2, 1));
             }
             _ => unreachable!(),
         }

@@ -117,8 +117,14 @@ fn sync_callers_park_in_the_same_queue_and_order_as_async_ones() {
         .collect();
     open.store(true, Ordering::SeqCst);
     holder.assert_ready().unwrap();
-    // The weight-1 thread runs first, then hands its slot to the async call.
-    while ran.lock().unwrap().is_empty() {
+    // The weight-1 thread runs first, then hands its slot to the async call
+    // (which is woken once that thread has released it).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !async_call.is_woken() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slot was never handed on"
+        );
         std::thread::yield_now();
     }
     async_call.assert_ready().unwrap();

@@ -150,15 +150,25 @@ impl Workload {
 }
 
 /// Heap allocations per call of `gate` under `workload`, minus the same
-/// workload unthrottled; each runs once first to warm up.
+/// workload unthrottled. Each runs once to warm up, then is counted
+/// [`COUNTED_RUNS`] times, keeping the fewest: the runtime allocates now and
+/// then on its own (a worker parking, a timer), which is not steady state.
 fn allocations_per_call<G: Gate>(flavor: Flavor, workload: Workload, gate: G) -> f64 {
     let runtime = flavor.runtime();
-    workload.run(&runtime, gate.clone());
-    let ((), with_gate) = alloc_counter::count(|| workload.run(&runtime, gate));
-    workload.run(&runtime, Unthrottled);
-    let ((), without) = alloc_counter::count(|| workload.run(&runtime, Unthrottled));
-    (with_gate.count as f64 - without.count as f64).max(0.0) / workload.calls() as f64
+    let fewest = |run: &dyn Fn()| {
+        run();
+        (0..COUNTED_RUNS)
+            .map(|_| alloc_counter::count(run).1.count)
+            .min()
+            .unwrap_or(0)
+    };
+    let with_gate = fewest(&|| workload.run(&runtime, gate.clone()));
+    let without = fewest(&|| workload.run(&runtime, Unthrottled));
+    with_gate.saturating_sub(without) as f64 / workload.calls() as f64
 }
+
+/// Counted repetitions of each allocation workload.
+const COUNTED_RUNS: usize = 3;
 
 pub fn run(options: &Options, table: &mut Table) {
     // Bytes a waiting call adds.
