@@ -59,6 +59,22 @@ use std::time::Duration;
 /// count as running. So nested calls never deadlock a full pool. Work that
 /// the call *spawns* as a separate task is a new, independent call.
 ///
+/// # Cancel safety
+///
+/// Every call is cancel-safe: dropping its future while it waits removes it
+/// from the queue at once; dropping it while it runs drops the work, then
+/// frees the slot for the next waiter. Blocking closures are the exception
+/// the type system cannot stop: a thread cannot be interrupted, so the
+/// closure runs to the end (holding its slot) and its result is discarded.
+///
+/// # Panics
+///
+/// No pool operation panics on bad input: settings are checked by
+/// [`PoolBuilder::build`] (a [`BuildError`](crate::BuildError)) or clamped
+/// (`scale`, `resize`), and turned-away calls are [`Rejected`] values. A
+/// panic in a call's work frees its slot, is counted in
+/// [`Stats::panicked`], and propagates to the caller.
+///
 /// # Examples
 ///
 /// ```
