@@ -34,6 +34,13 @@
 //!   concurrency measures the unloaded server as well as a probe does: it
 //!   refreshes the baseline and postpones the next probe.
 //! * The limit stays within `[min, max]`.
+//!
+//! Choosing `min`: the probe measures the server at `min` concurrency, so set
+//! `min` at or below the lowest capacity the server may fall to (on the
+//! simulator, `min = 2` for a server that drops to 2 workers re-converges in
+//! under 2 s, `min = 3` — the seed's default — takes up to 15 s), and above 1
+//! unless the server really serves one call at a time (at `min = 1` the probe
+//! window makes a lightly loaded pool's callers queue; see `sim/RESULTS.md`).
 
 use std::time::Duration;
 
