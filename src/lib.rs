@@ -34,6 +34,7 @@ pub mod __private {
     use std::future::Future;
 
     /// Waits for admission, then runs `fut` holding a slot; rejections returned.
+    #[inline]
     pub fn submit<F: Future>(
         group: &'static Group,
         weight: i64,
@@ -48,6 +49,7 @@ pub mod __private {
     /// done here, not in generated code, so the expansion binds no names a
     /// user's constants could shadow; and `E` comes from `fut`, so a predicate
     /// of the wrong type is reported on the predicate.
+    #[inline]
     pub fn submit_overload<F, T, E>(
         group: &'static Group,
         weight: i64,
@@ -65,6 +67,7 @@ pub mod __private {
     }
 
     /// Never rejects: waits while paused, ignores the waiting bound and timeout.
+    #[inline]
     pub fn submit_wait<F: Future>(
         group: &'static Group,
         weight: i64,
@@ -74,6 +77,7 @@ pub mod __private {
     }
 
     /// Parks the calling thread until admitted, then runs `f` inline.
+    #[inline]
     pub fn run<T>(
         group: &'static Group,
         weight: i64,
@@ -83,11 +87,13 @@ pub mod __private {
     }
 
     /// The never-rejecting form of [`run`].
+    #[inline]
     pub fn run_wait<T>(group: &'static Group, weight: i64, f: impl FnOnce() -> T) -> T {
         group.run_wait(weight, f)
     }
 
     /// Runs `f` on the blocking executor while it holds a slot.
+    #[inline]
     pub fn submit_blocking<T: Send + 'static>(
         group: &'static Group,
         weight: i64,
@@ -97,6 +103,7 @@ pub mod __private {
     }
 
     /// The never-rejecting form of [`submit_blocking`].
+    #[inline]
     pub fn submit_blocking_wait<T: Send + 'static>(
         group: &'static Group,
         weight: i64,
