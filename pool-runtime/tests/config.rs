@@ -372,3 +372,39 @@ fn groups_lists_every_registered_group_with_settings_even_if_never_called() {
     assert_eq!((never.settings.size, never.stats), (5, None));
     assert!(!NEVER_CALLED.is_started(), "listing does not start a group");
 }
+
+#[test]
+fn a_kind_change_of_a_running_group_waits_for_restart_with_the_settings_it_brings() {
+    let _serial = serial();
+    static RUNNING: Group = Group::new(GroupSpec {
+        name: "app::running",
+        size: 2,
+        ..GroupSpec::DEFAULT
+    });
+    register_group!(RUNNING);
+    assert_eq!(RUNNING.run(|| 1), Ok(1));
+    let report = config::load_str(
+        "app.toml",
+        "[groups.\"app::running\"]\nkind = \"autoscale\"\nmin = 1\nmax = 9\n",
+    )
+    .unwrap();
+    let effect = |setting: &str| {
+        report
+            .changes
+            .iter()
+            .find(|c| c.group == "app::running" && c.setting == setting)
+            .map(|c| c.effect)
+    };
+    assert_eq!(effect("kind"), Some(Effect::AtRestart));
+    assert_eq!(
+        effect("min"),
+        Some(Effect::AtRestart),
+        "a fixed pool has no use for min"
+    );
+    assert_eq!(effect("max"), Some(Effect::AtRestart));
+    assert_eq!(
+        (RUNNING.size(), RUNNING.settings().kind),
+        (2, Kind::Fixed),
+        "still the fixed pool it started as"
+    );
+}

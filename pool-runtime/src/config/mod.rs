@@ -395,26 +395,43 @@ fn apply(group: &'static Group, old: &Layers, new: &Layers, report: &mut Report)
             true,
         );
     }
+    // A setting the running pool's kind has no use for (a fixed pool's
+    // `min`, an autoscaled pool's `size`) takes effect with the new kind, at
+    // restart.
     let running_kind = group.applied().map(|s| s.kind);
+    let (fixed, autoscaled) = (
+        running_kind == Some(Kind::Fixed),
+        running_kind == Some(Kind::Autoscale),
+    );
     if before.size != after.size {
         change(
             "size",
             before.size.to_string(),
             after.size.to_string(),
-            false,
+            !fixed,
         );
-        if let (Some(pool), Some(Kind::Fixed)) = (&pool, running_kind) {
+        if let (Some(pool), true) = (&pool, fixed) {
             pool.resize(after.size);
         }
     }
     if (before.min, before.max) != (after.min, after.max) {
         if before.min != after.min {
-            change("min", before.min.to_string(), after.min.to_string(), false);
+            change(
+                "min",
+                before.min.to_string(),
+                after.min.to_string(),
+                !autoscaled,
+            );
         }
         if before.max != after.max {
-            change("max", before.max.to_string(), after.max.to_string(), false);
+            change(
+                "max",
+                before.max.to_string(),
+                after.max.to_string(),
+                !autoscaled,
+            );
         }
-        if let (Some(pool), Some(Kind::Autoscale)) = (&pool, running_kind) {
+        if let (Some(pool), true) = (&pool, autoscaled) {
             pool.set_bounds(after.min, after.max);
         }
     }
@@ -453,19 +470,20 @@ fn apply(group: &'static Group, old: &Layers, new: &Layers, report: &mut Report)
             "autoscale",
             format!("{:?}", before.autoscale),
             format!("{:?}", after.autoscale),
-            false,
+            !autoscaled,
         );
-        if let (Some(pool), Some(Kind::Autoscale)) = (&pool, running_kind) {
+        if let (Some(pool), true) = (&pool, autoscaled) {
             pool.set_autoscale_timing(after.autoscale);
         }
     }
     if pool.is_some() {
         let mut applied = group.applied();
         if let Some(settings) = applied.as_mut() {
-            // Kind and order stay what the pool runs with.
+            // Kind, order and policy stay what the pool runs with.
             *settings = GroupSettings {
                 kind: settings.kind,
                 order: settings.order,
+                policy: settings.policy,
                 ..after
             };
         }
