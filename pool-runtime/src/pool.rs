@@ -176,8 +176,8 @@ impl Pool {
     /// Like [`submit_weighted`](Pool::submit_weighted), and tells an adaptive
     /// pool (see [`ScalePolicy::Adaptive`](crate::ScalePolicy::Adaptive)) how
     /// the call went: `judge` looks at the output and says whether the server
-    /// was overloaded (an "overloaded" answer, a timeout: [`Verdict::Overload`]),
-    /// did the work ([`Verdict::Success`]), or neither ([`Verdict::Ignore`]).
+    /// was overloaded (an "overloaded" answer, a timeout: [`Verdict::Overload`](crate::Verdict::Overload)),
+    /// did the work ([`Verdict::Success`](crate::Verdict::Success)), or neither ([`Verdict::Ignore`](crate::Verdict::Ignore)).
     /// Other pools ignore the verdict.
     ///
     /// # Errors

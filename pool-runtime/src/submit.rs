@@ -89,7 +89,7 @@ impl<F> fmt::Debug for Submit<'_, F> {
     }
 }
 
-/// The future of a call that never rejects (see [`crate::group`]): it waits
+/// The future of a call that never rejects (see [`Group::submit_wait`](crate::Group::submit_wait)): it waits
 /// through pauses, the waiting bound and the admission timeout.
 #[must_use = "futures do nothing unless polled"]
 pub struct SubmitWait<'a, F> {
