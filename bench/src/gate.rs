@@ -126,3 +126,15 @@ impl Gate for Unthrottled {
         body
     }
 }
+
+/// Work that stays pending until `released` is set: it holds a slot for as
+/// long as a hand-driven case needs the queue behind it.
+pub fn held_until(released: &std::cell::Cell<bool>) -> impl Future<Output = ()> + '_ {
+    std::future::poll_fn(|_| {
+        if released.get() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+}

@@ -20,11 +20,11 @@ use crate::runtimes::{self, Flavor};
 use crate::worker_queue::WorkerQueuePool;
 use pooled::{Order, Pool};
 use std::cell::Cell;
-use std::future::{poll_fn, ready, Future, Ready};
+use std::future::{ready, Future, Ready};
 use std::mem::{size_of, size_of_val};
 use std::pin::{pin, Pin};
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Waker};
 use tokio::sync::Semaphore;
 
 /// Waiting calls per measurement of bytes per waiting call.
@@ -69,13 +69,7 @@ fn pooled_waiting_bytes(order: Order) -> f64 {
         .expect("a valid pool");
     let mut cx = Context::from_waker(Waker::noop());
     let released = Cell::new(false);
-    let hold = poll_fn(|_| {
-        if released.get() {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    });
+    let hold = crate::gate::held_until(&released);
     let mut holder = pin!(pool.submit(hold));
     assert!(holder.as_mut().poll(&mut cx).is_pending());
     let mut rng = Rng::new(6);

@@ -17,7 +17,7 @@ use crate::report::{Row, Table, Target};
 use crate::rng::Rng;
 use pooled::{Order, Pool, Submit};
 use std::cell::Cell;
-use std::future::{poll_fn, ready, Future, Ready};
+use std::future::{ready, Future, Ready};
 use std::hint::black_box;
 use std::mem::size_of;
 use std::pin::{pin, Pin};
@@ -77,13 +77,7 @@ fn hand_off_cost(order: Order, weights: Weights, waiting: usize, rounds: usize) 
     let mut timed = Duration::ZERO;
     for _ in 0..rounds {
         let released = Cell::new(false);
-        let hold = poll_fn(|_| {
-            if released.get() {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
-        });
+        let hold = crate::gate::held_until(&released);
         let mut holder = pin!(pool.submit(hold));
         assert!(
             holder.as_mut().poll(&mut cx).is_pending(),
