@@ -24,6 +24,11 @@ impl Wake for Unpark {
 ///
 /// A waker (one `Arc`) is only made if the first poll is pending, so an
 /// uncontended sync call allocates nothing.
+///
+/// # Panics
+///
+/// If it would have to park the thread that drives a current-thread tokio
+/// runtime (see [`blocking_region`]).
 pub(crate) fn block_on<F: Future>(
     mut fut: Pin<&mut F>,
     timeout: Option<Duration>,
@@ -32,22 +37,77 @@ pub(crate) fn block_on<F: Future>(
     if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
         return Some(out);
     }
-    let waker = Waker::from(Arc::new(Unpark(thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let deadline = timeout.map(|t| Instant::now() + t);
-    loop {
-        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-            return Some(out);
-        }
-        match deadline {
-            None => thread::park(),
-            Some(deadline) => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return None;
+    blocking_region(|| {
+        let waker = Waker::from(Arc::new(Unpark(thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+                return Some(out);
+            }
+            match deadline {
+                None => thread::park(),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return None;
+                    }
+                    thread::park_timeout(left);
                 }
-                thread::park_timeout(left);
             }
         }
-    }
+    })
 }
+
+/// Runs `wait`, which parks this thread, so that no async work is starved
+/// by it.
+///
+/// On a worker thread of a multi-thread tokio runtime, the worker's other
+/// tasks are handed to another thread first (`block_in_place`), so a sync
+/// call made from async code waits without stalling them (and without
+/// deadlocking when the slot it waits for is held by one of them). Off the
+/// runtime's workers (a `spawn_blocking` thread, a plain thread) it just
+/// parks.
+///
+/// # Panics
+///
+/// On the thread that drives a current-thread runtime, parking would stop
+/// every task of that runtime, including the ones holding the slots the call
+/// waits for: a deadlock. It panics instead, naming the fixes.
+pub(crate) fn blocking_region<T>(wait: impl FnOnce() -> T) -> T {
+    #[cfg(feature = "tokio")]
+    if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        use tokio::runtime::RuntimeFlavor;
+        match handle.runtime_flavor() {
+            RuntimeFlavor::CurrentThread => {
+                // `block_in_place` refuses (panics) on the thread driving a
+                // current-thread runtime and is a no-op anywhere else: the one
+                // public way to tell the two apart.
+                let mut wait = Some(wait);
+                let mut started = false;
+                let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    tokio::task::block_in_place(|| {
+                        started = true;
+                        (wait.take().expect("runs once"))()
+                    })
+                }));
+                return match out {
+                    Ok(out) => out,
+                    Err(payload) if started => std::panic::resume_unwind(payload),
+                    Err(_) => panic!("{CURRENT_THREAD_WAIT}"),
+                };
+            }
+            RuntimeFlavor::MultiThread => return tokio::task::block_in_place(wait),
+            _ => {}
+        }
+    }
+    wait()
+}
+
+/// Why a sync call refused to park a current-thread runtime's thread.
+pub(crate) const CURRENT_THREAD_WAIT: &str =
+    "pooled: a sync call (`Pool::run`, `Group::run`, or a \
+    sync `#[pooled]` function) had to wait for a slot on the thread that drives a current-thread \
+    tokio runtime; parking it would stop the tasks holding the slots, a deadlock. Make the \
+    function `async`, run it with `tokio::task::spawn_blocking` (or `#[pooled(blocking)]`), or \
+    use the multi-thread runtime";

@@ -211,3 +211,90 @@ async fn aborting_a_spawned_call_frees_its_place() {
     assert_eq!(holder.await, Err(Rejected::Closed));
     assert_eq!(pool.stats().running, 0);
 }
+
+// ---- Sync calls made on a tokio runtime's threads (issue 9, §2) -------------
+
+/// Runs `f` on its own thread; fails the test instead of hanging with it.
+fn within_10s<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(f()).unwrap());
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("the call never finished: deadlocked")
+}
+
+#[test]
+fn a_sync_call_on_a_multi_thread_worker_waits_without_stalling_the_slot_holder() {
+    within_10s(|| {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_time()
+            .build()
+            .unwrap();
+        let pool = Pool::fixed(1);
+        rt.block_on(async {
+            let holder = tokio::spawn({
+                let pool = pool.clone();
+                async move {
+                    pool.submit(tokio::time::sleep(Duration::from_millis(50)))
+                        .await
+                }
+            });
+            while pool.stats().running == 0 {
+                tokio::task::yield_now().await;
+            }
+            // On the runtime's only worker: parking it would stop the holder.
+            let sync = tokio::spawn({
+                let pool = pool.clone();
+                async move { pool.run(|| 42) }
+            });
+            assert_eq!(sync.await.unwrap(), Ok(42));
+            assert_eq!(holder.await.unwrap(), Ok(()));
+        });
+    });
+}
+
+#[test]
+fn a_sync_call_that_must_wait_on_a_current_thread_runtime_fails_loudly() {
+    let message = within_10s(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let pool = Pool::fixed(1);
+        rt.block_on(async {
+            // Free slot: no wait, so nothing to refuse.
+            assert_eq!(pool.run(|| 1), Ok(1));
+            let (open, hold) = tokio::sync::oneshot::channel::<()>();
+            let holder = tokio::spawn({
+                let pool = pool.clone();
+                async move { pool.submit(async { hold.await.unwrap() }).await }
+            });
+            while pool.stats().running == 0 {
+                tokio::task::yield_now().await;
+            }
+            let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pool.run(|| 2)));
+            let message = match refused {
+                Err(payload) => payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .unwrap_or_default(),
+                Ok(out) => panic!("expected a loud failure, got {out:?}"),
+            };
+            assert_eq!(pool.stats().waiting, 0, "the refused call left the queue");
+            open.send(()).unwrap();
+            assert_eq!(holder.await.unwrap(), Ok(()));
+            // The blocking pool's threads may wait: that is the documented fix.
+            let waited = tokio::task::spawn_blocking({
+                let pool = pool.clone();
+                move || pool.run(|| 3)
+            });
+            assert_eq!(waited.await.unwrap(), Ok(3));
+            message
+        })
+    });
+    assert!(message.contains("current-thread"), "{message}");
+    assert!(
+        message.contains("spawn_blocking"),
+        "names the fix: {message}"
+    );
+}
