@@ -1,20 +1,24 @@
 //! Waiting for a slot: the state machine every kind of call shares (async,
 //! sync, blocking, spawned). Implementation details.
 //!
-//! An [`Acquire`] owns its waiter node and, once admitted, the slot: dropping
-//! it in any state releases what it holds (a queue position, a slot) and
+//! An [`Acquire`] owns its waiter node and, once admitted, the slot (its own,
+//! or one lent by its parent, see [`lend`](crate::lend)): dropping it in any
+//! state releases what it holds (a queue position, a slot, a borrow) and
 //! counts the outcome, which is what makes every call cancel-safe.
 
 use crate::adaptive::Verdict;
-use crate::core::{Core, Enqueued, Mode, Outcome};
+use crate::core::{Core, Enqueued, Left, Mode, Outcome};
+use crate::lend::{self, Borrow, Lend, Lender};
 use crate::nested;
 use crate::rejected::Rejected;
 use crate::timer::Sleep;
 use crate::waiter::{status, Waiter};
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::pin::Pin;
 use std::ptr::NonNull;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 /// Waits for a slot of the pool behind `R` (a `&Core` or an `Arc<Core>`).
@@ -22,6 +26,23 @@ pub(crate) struct Acquire<R: Deref<Target = Core>> {
     core: R,
     node: Waiter,
     deadline: Option<Pin<Box<Sleep>>>,
+    /// The lend this call runs under (status `NESTED*`), or waits for besides
+    /// a free slot (a nested call in the queue).
+    under: Option<Arc<Lend>>,
+    /// This call's slot as lent to the calls nested in its work.
+    lender: Lender,
+    /// Not a nested call whatever the frames say: work spawned through the
+    /// pool takes a slot of its own.
+    independent: bool,
+}
+
+/// A slot taken out of an [`Acquire`] to be released elsewhere (a blocking
+/// job's, on the executor's thread).
+pub(crate) struct Detached {
+    /// `None`: a slot of the pool; otherwise the lend it runs under.
+    pub(crate) under: Option<Arc<Lend>>,
+    /// Admission time in clock nanoseconds (adaptive pools).
+    pub(crate) admitted_at: u64,
 }
 
 impl<R: Deref<Target = Core>> Acquire<R> {
@@ -36,7 +57,16 @@ impl<R: Deref<Target = Core>> Acquire<R> {
             core,
             node,
             deadline: None,
+            under: None,
+            lender: Lender::new(),
+            independent: false,
         }
+    }
+
+    /// A call that never runs under its parent's slot (`Pool::spawn`).
+    pub(crate) fn independent(mut self) -> Self {
+        self.independent = true;
+        self
     }
 
     /// Waits for admission. Once admitted (or nested) it keeps returning
@@ -57,27 +87,49 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                     } else {
                         Mode::Reject
                     };
-                    if nested::holds(core) {
-                        this.node.set_status(status::NESTED);
-                        return Poll::Ready(Ok(()));
+                    core.count_submitted();
+                    if !this.independent {
+                        if let Some(lend) = nested::lend_of(core) {
+                            if lend.borrow_or_wait(false) == Borrow::Borrowed {
+                                this.under = Some(lend);
+                                core.nested_started();
+                                this.node.set_status(status::NESTED);
+                                return Poll::Ready(Ok(()));
+                            }
+                            // Lent to another nested call: wait for it or
+                            // for a free slot, whichever comes first.
+                            this.under = Some(lend);
+                        }
                     }
                     if core.try_acquire_fast() {
+                        this.under = None;
                         this.node.admitted(core);
                         return Poll::Ready(Ok(()));
                     }
-                    if let Some(rejected) = core.reject_fast(mode) {
-                        this.node.set_status(status::DONE);
-                        return Poll::Ready(Err(rejected));
+                    if this.under.is_none() {
+                        if let Some(rejected) = core.reject_fast(mode) {
+                            this.node.set_status(status::DONE);
+                            return Poll::Ready(Err(rejected));
+                        }
                     }
                     // Safety: the node is pinned inside `self`, unlinked, and
-                    // `Drop` cancels it while it is linked.
+                    // `Drop` cancels it while it is linked; `under` stays in
+                    // `self` while the node is queued.
                     let weight = unsafe { this.node.weight() };
-                    match unsafe { core.enqueue(node, weight, mode, cx.waker()) } {
+                    let lend = this.under.as_deref();
+                    match unsafe { core.enqueue(node, weight, mode, lend, cx.waker()) } {
                         Enqueued::Admitted => {
+                            this.under = None;
                             this.node.admitted(core);
                             return Poll::Ready(Ok(()));
                         }
+                        Enqueued::Lent => {
+                            core.nested_started();
+                            this.node.set_status(status::NESTED);
+                            return Poll::Ready(Ok(()));
+                        }
                         Enqueued::Rejected(rejected) => {
+                            this.under = None;
                             this.node.set_status(status::DONE);
                             return Poll::Ready(Err(rejected));
                         }
@@ -108,11 +160,18 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                 }
                 status::ADMITTED => {
                     this.deadline = None;
+                    this.under = None;
                     this.node.admitted(core);
+                    return Poll::Ready(Ok(()));
+                }
+                status::LENT => {
+                    this.deadline = None;
+                    this.node.set_status(status::NESTED);
                     return Poll::Ready(Ok(()));
                 }
                 status::CLOSED => {
                     this.deadline = None;
+                    this.under = None;
                     this.node.set_status(status::DONE);
                     return Poll::Ready(Err(Rejected::Closed));
                 }
@@ -129,13 +188,23 @@ impl<R: Deref<Target = Core>> Acquire<R> {
     pub(crate) fn give_up(self: Pin<&mut Self>, reason: Rejected) -> Result<(), Rejected> {
         // Safety: nothing is moved out.
         let this = unsafe { self.get_unchecked_mut() };
+        this.deadline = None;
         match this.node.status() {
-            status::QUEUED | status::HELD | status::ADMITTED => {
+            status::QUEUED | status::HELD | status::ADMITTED | status::LENT => {
                 // Safety: the node was linked by `enqueue` and is in place.
-                if unsafe { this.core.cancel(NonNull::from(&this.node), Some(reason)) } {
-                    this.node.admitted(&this.core);
-                    return Ok(());
+                match unsafe { this.core.cancel(NonNull::from(&this.node), Some(reason)) } {
+                    Left::Slot => {
+                        this.under = None;
+                        this.node.admitted(&this.core);
+                        return Ok(());
+                    }
+                    Left::Lent => {
+                        this.node.set_status(status::NESTED);
+                        return Ok(());
+                    }
+                    Left::Nothing => {}
                 }
+                this.under = None;
                 let closed = this.node.status() == status::CLOSED;
                 if !closed && reason == Rejected::TimedOut {
                     this.core.record_timeout();
@@ -144,6 +213,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                 Err(if closed { Rejected::Closed } else { reason })
             }
             status::CLOSED => {
+                this.under = None;
                 this.node.set_status(status::DONE);
                 Err(Rejected::Closed)
             }
@@ -152,22 +222,47 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         }
     }
 
-    /// Runs `f` as the admitted call's work: with the reentrancy frame pushed,
-    /// and marked so that a panic out of `f` is counted as one.
+    /// Whether the call holds a slot (its own or a lent one) and has not
+    /// finished.
+    fn holds_slot(&self) -> bool {
+        matches!(
+            self.node.status(),
+            status::RUNNING | status::POLLING | status::NESTED | status::NESTED_POLLING
+        )
+    }
+
+    /// Runs `f` as the admitted call's work: with the reentrancy frame pushed
+    /// (so calls nested in `f` can borrow this call's slot), and marked so that
+    /// a panic out of `f` is counted as one.
     #[inline]
     pub(crate) fn run_work<T>(self: Pin<&mut Self>, f: impl FnOnce() -> T) -> T {
-        let node = &self.node;
-        let (polling, idle) = match node.status() {
-            status::NESTED | status::NESTED_POLLING => (status::NESTED_POLLING, status::NESTED),
-            _ => (status::POLLING, status::RUNNING),
+        let this: &Self = &self;
+        let before = this.node.status();
+        let polling = match before {
+            status::NESTED | status::NESTED_POLLING => status::NESTED_POLLING,
+            _ => status::POLLING,
         };
-        node.set_status(polling);
-        let out = nested::enter(&self.core, f);
-        node.set_status(idle);
+        this.node.set_status(polling);
+        let out = nested::enter(&this.core, &this.lender, &this.under, f);
+        this.node.set_status(before);
         out
     }
 
-    /// The work is done: release the slot (or count the nested call).
+    /// Drops the call's work: inside the call's frame while it holds its slot,
+    /// so that a `Drop` of the work that calls the same pool runs under this
+    /// slot instead of waiting for it (a full pool would never free one).
+    ///
+    /// # Safety
+    /// `work` is not used again.
+    pub(crate) unsafe fn drop_work<W>(self: Pin<&mut Self>, work: &mut ManuallyDrop<W>) {
+        if self.holds_slot() {
+            self.run_work(|| ManuallyDrop::drop(work));
+        } else {
+            ManuallyDrop::drop(work);
+        }
+    }
+
+    /// The work is done: release the slot (or the borrow).
     #[inline]
     pub(crate) fn finish(self: Pin<&mut Self>) {
         self.settle(Outcome::Completed, Verdict::Success);
@@ -178,57 +273,65 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         self.settle(Outcome::Completed, verdict);
     }
 
-    /// Gives up the slot without releasing it, for a caller that takes over
-    /// its release (a blocking job). Returns whether the call was nested, and
-    /// its admission stamp (adaptive pools).
-    pub(crate) fn detach(self: Pin<&mut Self>) -> (bool, u64) {
-        let nested = matches!(self.node.status(), status::NESTED | status::NESTED_POLLING);
+    /// Takes the slot out, for a caller that takes over its release (a
+    /// blocking job). The caller made sure no nested call borrowed it (the
+    /// work has not run).
+    pub(crate) fn detach(self: Pin<&mut Self>) -> Detached {
+        // Safety: nothing is moved out of the pinned parts.
+        let this = unsafe { self.get_unchecked_mut() };
         // Safety: the node is unlinked once admitted.
-        let stamp = unsafe { self.node.weight() } as u64;
-        self.node.set_status(status::DONE);
-        (nested, stamp)
+        let admitted_at = unsafe { this.node.weight() } as u64;
+        this.node.set_status(status::DONE);
+        Detached {
+            under: this.under.take(),
+            admitted_at,
+        }
     }
 
     #[inline]
-    fn settle(&self, outcome: Outcome, verdict: Verdict) {
-        match self.node.status() {
-            status::RUNNING | status::POLLING => {
-                self.node.set_status(status::DONE);
-                if self.core.is_adaptive() {
-                    // Safety: the node is unlinked once admitted.
-                    let admitted_at = unsafe { self.node.weight() } as u64;
-                    let verdict = match outcome {
-                        Outcome::Completed => verdict,
-                        Outcome::Panicked | Outcome::Cancelled => Verdict::Ignore,
-                    };
-                    self.core.release_sampled(outcome, admitted_at, verdict);
-                } else {
-                    self.core.release(outcome);
-                }
-            }
-            status::NESTED | status::NESTED_POLLING => {
-                self.node.set_status(status::DONE);
-                self.core.count(outcome);
-            }
-            _ => {}
+    fn settle(self: Pin<&mut Self>, outcome: Outcome, verdict: Verdict) {
+        // Safety: nothing is moved out of the pinned parts.
+        let this = unsafe { self.get_unchecked_mut() };
+        if !this.holds_slot() {
+            return;
         }
+        this.node.set_status(status::DONE);
+        // Safety: the node is unlinked once admitted.
+        let admitted_at = unsafe { this.node.weight() } as u64;
+        let held = Detached {
+            under: this.under.take(),
+            admitted_at,
+        };
+        lend::end_call(&this.core, outcome, verdict, held, this.lender.take());
     }
 }
 
 impl<R: Deref<Target = Core>> Drop for Acquire<R> {
     fn drop(&mut self) {
-        match self.node.status() {
-            status::QUEUED | status::HELD | status::ADMITTED | status::CLOSED => {
+        // Safety: `self` is pinned (it is only ever used pinned) and is
+        // being dropped in place.
+        let this = unsafe { Pin::new_unchecked(self) };
+        match this.node.status() {
+            status::QUEUED | status::HELD | status::ADMITTED | status::LENT => {
                 // Safety: the node was linked by `enqueue` and is still in place.
-                let admitted = unsafe { self.core.cancel(NonNull::from(&self.node), None) };
-                if admitted {
-                    self.core.release(Outcome::Cancelled);
+                match unsafe { this.core.cancel(NonNull::from(&this.node), None) } {
+                    Left::Slot => this.core.release(Outcome::Cancelled),
+                    Left::Lent => {
+                        // Safety: nothing is moved out of the pinned parts.
+                        let this = unsafe { this.get_unchecked_mut() };
+                        let held = Detached {
+                            under: this.under.take(),
+                            admitted_at: 0,
+                        };
+                        lend::end_call(&this.core, Outcome::Cancelled, Verdict::Ignore, held, None);
+                    }
+                    Left::Nothing => {}
                 }
             }
             status::POLLING | status::NESTED_POLLING => {
-                self.settle(Outcome::Panicked, Verdict::Ignore)
+                this.settle(Outcome::Panicked, Verdict::Ignore)
             }
-            _ => self.settle(Outcome::Cancelled, Verdict::Ignore),
+            _ => this.settle(Outcome::Cancelled, Verdict::Ignore),
         }
     }
 }

@@ -4,8 +4,10 @@
 //! the closure returns or panics, so the number of closures actually running
 //! never exceeds the limit, even if the caller stops waiting for the result.
 
+use crate::acquire::Detached;
 use crate::adaptive::Verdict;
 use crate::core::{Core, Outcome};
+use crate::lend::{self, Lender};
 use crate::nested;
 use crate::rejected::Rejected;
 use std::any::Any;
@@ -76,27 +78,31 @@ impl BlockingExecutor for DefaultExecutor {
 /// A slot owned by a blocking job; released on the executor's thread.
 pub(crate) struct OwnedSlot {
     core: Arc<Core>,
-    nested: bool,
-    admitted_at: u64,
+    held: Option<Detached>,
+    /// The job's slot as lent to calls nested in the closure.
+    lender: Lender,
     outcome: Outcome,
 }
 
 impl OwnedSlot {
-    pub(crate) fn new(core: Arc<Core>, (nested, admitted_at): (bool, u64)) -> Self {
+    pub(crate) fn new(core: Arc<Core>, held: Detached) -> Self {
         OwnedSlot {
             core,
-            nested,
-            admitted_at,
+            held: Some(held),
+            lender: Lender::new(),
             // Until the job runs to the end: dropped unrun means cancelled.
             outcome: Outcome::Cancelled,
         }
     }
 
     /// Runs `f` holding the slot (with the reentrancy frame, so a nested call
-    /// from inside the closure runs under this slot).
+    /// from inside the closure can borrow this slot).
     pub(crate) fn run<T>(mut self, f: impl FnOnce() -> T) -> std::thread::Result<T> {
         self.outcome = Outcome::Panicked;
-        let result = nested::enter(&self.core, || panic::catch_unwind(AssertUnwindSafe(f)));
+        let under = self.held.as_ref().and_then(|held| held.under.clone());
+        let result = nested::enter(&self.core, &self.lender, &under, || {
+            panic::catch_unwind(AssertUnwindSafe(f))
+        });
         if result.is_ok() {
             self.outcome = Outcome::Completed;
         }
@@ -106,17 +112,9 @@ impl OwnedSlot {
 
 impl Drop for OwnedSlot {
     fn drop(&mut self) {
-        if self.nested {
-            self.core.count(self.outcome);
-        } else if self.core.is_adaptive() {
-            let verdict = match self.outcome {
-                Outcome::Completed => Verdict::Success,
-                Outcome::Panicked | Outcome::Cancelled => Verdict::Ignore,
-            };
-            self.core
-                .release_sampled(self.outcome, self.admitted_at, verdict);
-        } else {
-            self.core.release(self.outcome);
+        if let Some(held) = self.held.take() {
+            let own = self.lender.take();
+            lend::end_call(&self.core, self.outcome, Verdict::Success, held, own);
         }
     }
 }

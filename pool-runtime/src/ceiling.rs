@@ -25,6 +25,7 @@ use crate::stats::Stats;
 use std::fmt;
 use std::future::poll_fn;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::pin::pin;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -93,8 +94,9 @@ pub(crate) async fn acquire_owned() -> Option<OwnedSlot> {
 /// its path; with one, its ceiling slot's state is boxed (one allocation per
 /// call), so that calls of applications without a ceiling stay small.
 pub struct Ceilinged<F> {
-    // Field order is drop order: the work before the slot it holds.
-    work: F,
+    /// Dropped in place by `Drop`, inside the ceiling slot's frame while it is
+    /// held (as a pool call does with its own slot).
+    work: ManuallyDrop<F>,
     ceiling: Option<Pin<Box<Acquire<&'static Core>>>>,
 }
 
@@ -102,7 +104,7 @@ impl<F: Future> Ceilinged<F> {
     #[inline]
     pub(crate) fn new(work: F) -> Self {
         Ceilinged {
-            work,
+            work: ManuallyDrop::new(work),
             ceiling: core_if_enabled().map(|core| Box::pin(Acquire::new(core, 0, Mode::Wait))),
         }
     }
@@ -113,9 +115,10 @@ impl<F: Future> Future for Ceilinged<F> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // Safety: structural pinning of `work`; it is never moved out.
+        // Safety: structural pinning of `work`; it is never moved out, and
+        // only `Drop` drops it.
         let this = unsafe { self.get_unchecked_mut() };
-        let work = unsafe { Pin::new_unchecked(&mut this.work) };
+        let work = unsafe { Pin::new_unchecked(&mut *this.work) };
         let Some(ceiling) = this.ceiling.as_mut() else {
             return work.poll(cx);
         };
@@ -125,6 +128,19 @@ impl<F: Future> Future for Ceilinged<F> {
         let out = ready!(ceiling.as_mut().run_work(|| work.poll(cx)));
         ceiling.as_mut().finish();
         Poll::Ready(out)
+    }
+}
+
+impl<F> Drop for Ceilinged<F> {
+    fn drop(&mut self) {
+        // Safety: `work` is dropped once, in place, and never used again;
+        // `ceiling` is dropped after it.
+        unsafe {
+            match self.ceiling.as_mut() {
+                Some(ceiling) => ceiling.as_mut().drop_work(&mut self.work),
+                None => ManuallyDrop::drop(&mut self.work),
+            }
+        }
     }
 }
 

@@ -13,6 +13,7 @@
 use crate::adaptive::{AdaptiveLimit, AdaptiveSettings, Verdict};
 use crate::autoscale::{AutoscaleTiming, QueueDepthRule};
 use crate::clock::Clock;
+use crate::lend::{Lend, Returned};
 use crate::order::{Kind, Order};
 use crate::queue::WaitQueue;
 use crate::rejected::Rejected;
@@ -47,11 +48,29 @@ pub(crate) enum Outcome {
 /// What the slow path decided for a call that found no free slot.
 pub(crate) enum Enqueued {
     Admitted,
+    /// A nested call borrowed its parent's slot after all.
+    Lent,
     Rejected(Rejected),
     Waiting,
 }
 
+/// What a waiting call that gave up found it held.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Left {
+    /// Nothing: it left the queue (counted as cancelled or rejected).
+    Nothing,
+    /// A slot of the pool, handed to it concurrently: the caller owns it.
+    Slot,
+    /// Its parent's lent slot, handed to it concurrently: the caller owns the borrow.
+    Lent,
+}
+
 struct Counters {
+    /// Calls that reached the pool (first poll), counted on their own so
+    /// that the identity in [`Stats::submitted`] is a real check.
+    submitted: AtomicU64,
+    /// Calls running under a lent slot (not counted in `running`).
+    nested: AtomicUsize,
     completed: AtomicU64,
     panicked: AtomicU64,
     cancelled: AtomicU64,
@@ -63,7 +82,10 @@ struct Locked {
     queue: WaitQueue,
     /// Never-rejecting calls that arrived while the pool was paused.
     held: List,
-    drain_wakers: Vec<Waker>,
+    /// Futures of `drained()` waiting, by id (each removes its own entry
+    /// when dropped, so abandoned ones keep nothing alive).
+    drain_wakers: Vec<(u64, Waker)>,
+    next_drain_id: u64,
     bounds: (usize, usize),
     max_waiting: Option<usize>,
     scaler: Option<Scaler>,
@@ -135,6 +157,8 @@ impl Core {
         Core {
             word: AtomicU64::new(Word::new(config.initial).0),
             counters: Counters {
+                submitted: AtomicU64::new(0),
+                nested: AtomicUsize::new(0),
                 completed: AtomicU64::new(0),
                 panicked: AtomicU64::new(0),
                 cancelled: AtomicU64::new(0),
@@ -145,6 +169,7 @@ impl Core {
                 queue: WaitQueue::new(config.order),
                 held: List::new(),
                 drain_wakers: Vec::new(),
+                next_drain_id: 0,
                 bounds: config.bounds,
                 max_waiting: config.max_waiting,
                 scaler,
@@ -237,46 +262,70 @@ impl Core {
     /// into the queue (or, for a never-rejecting call on a paused pool, into the
     /// hold list) with `waker`.
     ///
+    /// A nested call passes its parent's `lend`: it borrows it if it came back
+    /// meanwhile, or waits for it and for a free slot at once (in the queue,
+    /// which a paused pool or a full waiting bound does not close to it: it is
+    /// part of work already admitted).
+    ///
     /// # Safety
     /// `node` is pinned, unlinked, and its owner calls [`Core::cancel`] before
-    /// dropping it unless it observes a final status.
+    /// dropping it unless it observes a final status; `lend` outlives the
+    /// node's stay in the queue.
     pub(crate) unsafe fn enqueue(
         &self,
         node: NonNull<Waiter>,
         weight: i64,
         mode: Mode,
+        lend: Option<&Lend>,
         waker: &Waker,
     ) -> Enqueued {
+        // Cloned before any state changes: a panicking `clone` loses nothing.
+        let waker = waker.clone();
         let mut wakers = WakeList::new();
         let mut locked = self.locked.lock();
+        let lend = match lend.map(|lend| (lend, lend.borrow_or_wait(true))) {
+            Some((_, crate::lend::Borrow::Borrowed)) => return Enqueued::Lent,
+            Some((lend, crate::lend::Borrow::Waiting)) => Some(lend),
+            _ => None,
+        };
+        // Undoes the waiter count taken above on every early return.
+        let leave = |lend: Option<&Lend>| {
+            if let Some(lend) = lend {
+                lend.waiter_left();
+            }
+        };
         if let Some(limit) = self.autoscale_observe(&mut locked) {
             locked = self.set_limit_locked(locked, limit, &mut wakers);
         }
         let mut w = self.load();
         loop {
             if w.has(CLOSED) {
+                leave(lend);
                 return self.reject(Rejected::Closed);
             }
-            if w.has(PAUSED) {
+            if w.has(PAUSED) && lend.is_none() {
                 if mode == Mode::Reject {
                     return self.reject(Rejected::Paused);
                 }
                 let n = node.as_ref();
                 n.set_weight(weight);
-                n.register(waker);
+                n.register_owned(waker);
                 n.set_status(status::HELD);
                 locked.held.push_back(node);
                 self.publish_waiting(&locked);
                 return Enqueued::Waiting;
             }
-            if w.can_admit_directly() {
+            if w.can_admit_directly() && !w.has(PAUSED) {
                 match self.word.compare_exchange(
                     w.0,
                     w.0 + ONE_RUNNING,
                     Ordering::Acquire,
                     Ordering::Acquire,
                 ) {
-                    Ok(_) => return Enqueued::Admitted,
+                    Ok(_) => {
+                        leave(lend);
+                        return Enqueued::Admitted;
+                    }
                     Err(actual) => {
                         w = Word(actual);
                         continue;
@@ -284,6 +333,7 @@ impl Core {
                 }
             }
             if mode == Mode::Reject
+                && lend.is_none()
                 && locked
                     .max_waiting
                     .is_some_and(|bound| locked.queue.len() >= bound)
@@ -307,11 +357,26 @@ impl Core {
         }
         let n = node.as_ref();
         n.set_weight(weight);
-        n.register(waker);
+        n.set_lend(lend.map_or(std::ptr::null(), |lend| lend as *const Lend));
+        n.register_owned(waker);
         n.set_status(status::QUEUED);
         locked.queue.push(node);
         self.publish_waiting(&locked);
         Enqueued::Waiting
+    }
+
+    /// Bookkeeping for a node just unlinked from the queue: a nested call no
+    /// longer waits for its parent's slot.
+    ///
+    /// # Safety
+    /// Caller holds the lock; `node` was just unlinked and is alive.
+    unsafe fn unlinked(node: NonNull<Waiter>) {
+        let n = node.as_ref();
+        let lend = n.lend();
+        if !lend.is_null() {
+            (*lend).waiter_left();
+            n.set_lend(std::ptr::null());
+        }
     }
 
     /// Re-registers the waker of a linked node; returns the node's status as
@@ -330,25 +395,27 @@ impl Core {
     }
 
     /// A waiting call gives up (dropped, or its admission timeout fired).
-    /// Returns `true` if it held a slot after all (it was admitted concurrently),
-    /// which the caller then owns.
+    /// Returns what it held after all (it was admitted concurrently), which
+    /// the caller then owns.
     ///
     /// # Safety
     /// `node` was passed to [`Core::enqueue`], which returned `Waiting`.
-    pub(crate) unsafe fn cancel(&self, node: NonNull<Waiter>, reason: Option<Rejected>) -> bool {
+    pub(crate) unsafe fn cancel(&self, node: NonNull<Waiter>, reason: Option<Rejected>) -> Left {
         let drained = {
             let mut locked = self.locked.lock();
             let n = node.as_ref();
             match n.status() {
                 status::QUEUED => {
                     locked.queue.remove(node);
+                    Self::unlinked(node);
                     if locked.queue.is_empty() {
                         self.word.fetch_and(!QUEUED, Ordering::AcqRel);
                     }
                 }
                 status::HELD => locked.held.remove(node),
-                status::ADMITTED => return true,
-                _ => return false,
+                status::ADMITTED => return Left::Slot,
+                status::LENT => return Left::Lent,
+                _ => return Left::Nothing,
             }
             n.set_status(status::IDLE);
             drop(n.take_waker());
@@ -361,8 +428,8 @@ impl Core {
             self.publish_waiting(&locked);
             self.take_drained(&mut locked)
         };
-        drained.into_iter().for_each(Waker::wake);
-        false
+        wake_each(drained);
+        Left::Nothing
     }
 
     fn reject(&self, reason: Rejected) -> Enqueued {
@@ -409,10 +476,9 @@ impl Core {
         nanos(self.clock.now())
     }
 
-    /// Releases the slot of a call of an adaptive pool, feeding the policy the
-    /// call's latency (since `admitted_at`) and verdict.
-    pub(crate) fn release_sampled(&self, outcome: Outcome, admitted_at: u64, verdict: Verdict) {
-        self.count(outcome);
+    /// Releases the slot of a call of an adaptive pool (counted already),
+    /// feeding the policy the call's latency (since `admitted_at`) and verdict.
+    pub(crate) fn release_sampled(&self, admitted_at: u64, verdict: Verdict) {
         self.release_slow(Some((admitted_at, verdict)));
     }
 
@@ -447,9 +513,16 @@ impl Core {
         policy.observe(Duration::from_nanos(now), latency, verdict, running, bounds)
     }
 
-    /// Releases one slot, handing it to the next waiter if one is waiting.
+    /// Counts how a call ended and releases its slot.
+    #[inline]
     pub(crate) fn release(&self, outcome: Outcome) {
         self.count(outcome);
+        self.free_slot();
+    }
+
+    /// Releases one slot, handing it to the next waiter if one is waiting.
+    #[inline]
+    pub(crate) fn free_slot(&self) {
         let mut w = self.load();
         while !w.has(QUEUED | CLOSED) {
             match self.word.compare_exchange_weak(
@@ -494,7 +567,74 @@ impl Core {
             self.take_drained(&mut locked)
         };
         wakers.wake_all();
-        drained.into_iter().for_each(Waker::wake);
+        wake_each(drained);
+    }
+
+    // ---- lending -----------------------------------------------------------
+
+    /// A nested call borrowed its parent's slot.
+    pub(crate) fn nested_started(&self) {
+        self.counters.nested.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A call ended without a slot being freed: one fewer call shares a slot.
+    pub(crate) fn nested_ended(&self) {
+        self.counters.nested.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// A nested call is done with the slot it borrowed from `lend`: the slot
+    /// goes to another nested call waiting for it, back to its lender, or — the
+    /// lender gone — is released (up the chain of lends it came through).
+    /// Returns whether a slot of the pool was freed.
+    pub(crate) fn return_lend(&self, lend: &Lend) -> bool {
+        match lend.give_back() {
+            Returned::ToLender => return false,
+            Returned::LenderGone => return self.release_lent(lend),
+            Returned::Contended => {}
+        }
+        let mut wakers = WakeList::new();
+        let mut locked = self.locked.lock();
+        let target: *const Lend = lend;
+        // Safety: under the lock; linked nodes are alive. A lend counts its
+        // waiters only while they are queued, so if it has any, one is found.
+        let waiter = match lend.has_waiters() && !lend.is_lender_gone() {
+            true => unsafe { locked.queue.find(|n| std::ptr::eq(n.lend(), target)) },
+            false => None,
+        };
+        let Some(node) = waiter else {
+            let returned = lend.give_back_locked();
+            drop(locked);
+            return returned == Returned::LenderGone && self.release_lent(lend);
+        };
+        // The borrow passes to the waiter: the slot stays lent; one nested
+        // call starts as the returning one ends.
+        // Safety: `node` is linked (just found) and alive; under the lock.
+        unsafe {
+            locked.queue.remove(node);
+            Self::unlinked(node);
+            let n = node.as_ref();
+            wakers.push(n.take_waker());
+            n.set_status(status::LENT);
+        }
+        if locked.queue.is_empty() {
+            self.word.fetch_and(!QUEUED, Ordering::AcqRel);
+        }
+        self.publish_waiting(&locked);
+        self.nested_started();
+        drop(locked);
+        wakers.wake_all();
+        false
+    }
+
+    /// Releases the slot behind a lend whose lender is gone.
+    fn release_lent(&self, lend: &Lend) -> bool {
+        match lend.up() {
+            None => {
+                self.free_slot();
+                true
+            }
+            Some(up) => self.return_lend(up),
+        }
     }
 
     /// Gives the slot of a finishing call to the next waiter (the running count
@@ -504,6 +644,7 @@ impl Core {
     /// Caller holds the lock (`locked`); `QUEUED` is set.
     unsafe fn hand_off(&self, locked: &mut Locked, wakers: &mut WakeList) {
         if let Some(node) = locked.queue.pop() {
+            Self::unlinked(node);
             let n = node.as_ref();
             wakers.push(n.take_waker());
             n.set_status(status::ADMITTED);
@@ -660,7 +801,9 @@ impl Core {
     /// Stops intake. With `abort`, also turns away every waiting call. Calls
     /// held by a pause are turned away either way: the `resume` they wait for
     /// could no longer admit them.
-    pub(crate) fn close(&self, abort: bool) {
+    /// Returns how many waiting calls it turned away.
+    pub(crate) fn close(&self, abort: bool) -> usize {
+        let mut turned_away = 0;
         let mut wakers = WakeList::new();
         let mut locked = self.locked.lock();
         self.word.fetch_or(CLOSED, Ordering::AcqRel);
@@ -675,7 +818,10 @@ impl Core {
                 match locked.held.pop_front() {
                     Some(node) => node,
                     None if abort => match locked.queue.pop() {
-                        Some(node) => node,
+                        Some(node) => {
+                            Self::unlinked(node);
+                            node
+                        }
                         None => break,
                     },
                     None => break,
@@ -688,6 +834,7 @@ impl Core {
                 n.set_status(status::CLOSED);
             }
             self.count_rejection(Rejected::Closed);
+            turned_away += 1;
         }
         if locked.queue.is_empty() {
             self.word.fetch_and(!QUEUED, Ordering::AcqRel);
@@ -696,7 +843,8 @@ impl Core {
         let drained = self.take_drained(&mut locked);
         drop(locked);
         wakers.wake_all();
-        drained.into_iter().for_each(Waker::wake);
+        wake_each(drained);
+        turned_away
     }
 
     fn is_drained(&self, locked: &Locked) -> bool {
@@ -705,20 +853,36 @@ impl Core {
     }
 
     /// Whether a closed pool has nothing left running or waiting; otherwise
-    /// registers `waker` to be woken when it has.
-    pub(crate) fn poll_drained(&self, waker: &Waker) -> bool {
+    /// registers `waker` to be woken when it has, under `id` (assigned on the
+    /// first registration).
+    pub(crate) fn poll_drained(&self, id: &mut Option<u64>, waker: &Waker) -> bool {
+        // Cloned before taking the lock: a panicking `clone` loses nothing.
+        let waker = waker.clone();
         let mut locked = self.locked.lock();
         if self.is_drained(&locked) {
             return true;
         }
-        if !locked
-            .drain_wakers
-            .iter()
-            .any(|known| known.will_wake(waker))
-        {
-            locked.drain_wakers.push(waker.clone());
+        let known = id.and_then(|id| locked.drain_wakers.iter_mut().find(|(k, _)| *k == id));
+        match known {
+            Some((_, old)) => *old = waker,
+            None => {
+                let next = locked.next_drain_id;
+                locked.next_drain_id += 1;
+                *id = Some(next);
+                locked.drain_wakers.push((next, waker));
+            }
         }
         false
+    }
+
+    /// A `drained()` future went away: forget its waker.
+    pub(crate) fn forget_drained(&self, id: u64) {
+        let waker = {
+            let mut locked = self.locked.lock();
+            let at = locked.drain_wakers.iter().position(|(k, _)| *k == id);
+            at.map(|at| locked.drain_wakers.swap_remove(at))
+        };
+        drop(waker);
     }
 
     /// The drain waiters to wake (after unlocking) if the pool just drained.
@@ -727,6 +891,9 @@ impl Core {
             return Vec::new();
         }
         std::mem::take(&mut locked.drain_wakers)
+            .into_iter()
+            .map(|(_, waker)| waker)
+            .collect()
     }
 
     // ---- observing -------------------------------------------------------
@@ -750,6 +917,8 @@ impl Core {
             size: w.limit(),
             running: w.running(),
             waiting: c.waiting.load(Ordering::Relaxed),
+            nested: c.nested.load(Ordering::Relaxed),
+            submitted: c.submitted.load(Ordering::Relaxed),
             completed: c.completed.load(Ordering::Relaxed),
             panicked: c.panicked.load(Ordering::Relaxed),
             cancelled: c.cancelled.load(Ordering::Relaxed),
@@ -757,6 +926,12 @@ impl Core {
             paused: w.has(PAUSED),
             closed: w.has(CLOSED),
         }
+    }
+
+    /// Counts a call that reached the pool (its first poll).
+    #[inline]
+    pub(crate) fn count_submitted(&self) {
+        self.counters.submitted.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts how a call ended.
@@ -771,6 +946,22 @@ impl Core {
             Outcome::Cancelled => &c.cancelled,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Wakes every waker, even if one of them panics; the first panic is
+/// re-raised once all are woken.
+fn wake_each(wakers: Vec<Waker>) {
+    let mut panic = None;
+    for waker in wakers {
+        if let Err(payload) =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()))
+        {
+            panic.get_or_insert(payload);
+        }
+    }
+    if let Some(payload) = panic {
+        std::panic::resume_unwind(payload);
     }
 }
 

@@ -44,6 +44,7 @@ pub mod config;
 mod core;
 pub mod duration;
 mod group;
+mod lend;
 mod nested;
 mod order;
 mod park;
@@ -52,6 +53,7 @@ mod queue;
 mod registry;
 mod rejected;
 mod settings;
+mod shutdown;
 #[cfg(feature = "tokio")]
 mod spawn;
 mod state;
@@ -78,6 +80,7 @@ pub use registry::__linkme;
 pub use registry::{groups, registered_groups, GroupInfo, GROUPS};
 pub use rejected::Rejected;
 pub use settings::GroupSettings;
+pub use shutdown::ShutdownTimedOut;
 #[cfg(feature = "tokio")]
 pub use spawn::SpawnHandle;
 pub use state::MAX_SLOTS;

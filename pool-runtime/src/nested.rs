@@ -1,20 +1,26 @@
-//! Reentrancy: which pools the code running on this thread holds a slot of.
+//! Reentrancy: which running calls the code on this thread is inside of.
 //!
-//! While a call's work is being polled (or, for sync calls, run), a frame naming
-//! its pool is pushed on a thread-local stack. A call into the same pool made
-//! from inside that work sees the frame and runs under its parent's slot
-//! instead of waiting for a second one, so nested calls never deadlock a full
-//! pool. The frame exists only during the parent's `poll`, so it covers work
-//! polled *within* the parent's task (awaited futures, `join!`ed futures), not
-//! tasks the work spawns: those are independent calls and queue like any other.
+//! While a call's work is being polled (or, for sync and blocking calls, run),
+//! a frame naming its pool and its [`Lender`] is pushed on a thread-local
+//! stack. A call into the same pool made from inside that work sees the frame
+//! and asks that call for its slot (see [`lend`](crate::lend) for the rule).
+//! The frame exists only during the parent's `poll`, so it covers work polled
+//! *within* the parent's task (awaited futures, `join!`ed futures) and tasks
+//! of a runtime driven inside a sync call, not tasks spawned onto other
+//! threads: those are independent calls and queue like any other.
 
 use crate::core::Core;
+use crate::lend::{Lend, Lender};
 use crate::sync::pool_thread_local;
 use std::cell::Cell;
 use std::ptr;
+use std::sync::Arc;
 
 struct Frame {
     core: *const Core,
+    lender: *const Lender,
+    /// The lend the running call is itself nested under, if any.
+    up: *const Option<Arc<Lend>>,
     parent: *const Frame,
 }
 
@@ -22,25 +28,34 @@ pool_thread_local! {
     static TOP: Cell<*const Frame> = const { Cell::new(ptr::null()) };
 }
 
-/// Whether the current thread is running work that holds a slot of `core`.
+/// The lend of the innermost call on this thread that holds a slot of `core`,
+/// if the current thread is running work of such a call.
 #[inline]
-pub(crate) fn holds(core: &Core) -> bool {
+pub(crate) fn lend_of(core: &Core) -> Option<Arc<Lend>> {
     let mut frame = TOP.with(Cell::get);
     while !frame.is_null() {
-        // Safety: frames live on the stack of `enter`, which pops them
-        // before returning (or unwinding).
+        // Safety: frames live on the stack of `enter`, which pops them before
+        // returning (or unwinding).
         let f = unsafe { &*frame };
         if ptr::eq(f.core, core) {
-            return true;
+            // Safety: the frame's call is running its work on this thread, and
+            // its `lender` and `up` outlive the frame.
+            return Some(unsafe { (*f.lender).get((*f.up).as_ref()) });
         }
         frame = f.parent;
     }
-    false
+    None
 }
 
-/// Runs `f` with a frame for `core` pushed.
+/// Runs `f` as the work of a call of `core` that lends its slot through
+/// `lender` (and runs under `up`, if nested).
 #[inline]
-pub(crate) fn enter<R>(core: &Core, f: impl FnOnce() -> R) -> R {
+pub(crate) fn enter<R>(
+    core: &Core,
+    lender: &Lender,
+    up: &Option<Arc<Lend>>,
+    f: impl FnOnce() -> R,
+) -> R {
     struct Pop(*const Frame);
     impl Drop for Pop {
         #[inline]
@@ -51,6 +66,8 @@ pub(crate) fn enter<R>(core: &Core, f: impl FnOnce() -> R) -> R {
     }
     let frame = Frame {
         core,
+        lender,
+        up,
         parent: TOP.with(Cell::get),
     };
     TOP.with(|top| top.set(&frame));

@@ -8,7 +8,7 @@ use crate::order::{Kind, Order};
 use crate::park;
 use crate::rejected::Rejected;
 use crate::stats::Stats;
-use crate::submit::{Submit, SubmitWait};
+use crate::submit::{Guarded, JudgeFn, Submit, SubmitWait};
 use crate::timer::Sleep;
 use std::fmt;
 use std::future::{poll_fn, Future};
@@ -52,12 +52,22 @@ use std::time::Duration;
 ///
 /// # Reentrancy
 ///
-/// A call into a pool made from inside work that already holds one of its
-/// slots — polled within the same task (an awaited or joined future), or
-/// running on the same thread for sync and blocking calls — runs under its
-/// parent's slot at once: it is not queued, cannot be rejected, and does not
-/// count as running. So nested calls never deadlock a full pool. Work that
-/// the call *spawns* as a separate task is a new, independent call.
+/// A call into a pool made from inside work that holds one of its slots — a
+/// *nested* call: polled within the parent's own poll (an awaited or joined
+/// future, a task of a runtime driven inside a sync call), or made on the
+/// thread running sync or blocking work — may run under its parent's slot
+/// instead of waiting for another, so nested calls never deadlock a full
+/// pool. The limit still holds for every call graph:
+///
+/// * one nested call at a time uses its parent's slot; the others wait in the
+///   queue for a free slot or for that slot to come back, whichever comes
+///   first (pausing the pool and the waiting bound do not turn them away);
+/// * a nested call that outlives its parent (returned out of the work, or a
+///   blocking job whose caller was dropped) keeps the slot busy until it ends;
+/// * work spawned through the pool ([`spawn`](Pool::spawn)), and tasks spawned
+///   onto other threads, are independent calls with slots of their own.
+///
+/// Nested calls are counted in [`Stats::nested`], not in `running`.
 ///
 /// # Cancel safety
 ///
@@ -193,14 +203,7 @@ impl Pool {
         work: F,
         judge: impl FnOnce(&F::Output) -> crate::Verdict,
     ) -> Result<F::Output, Rejected> {
-        let mut acquire = pin!(Acquire::new(&*self.core, weight, Mode::Reject));
-        poll_fn(|cx| acquire.as_mut().poll_acquire(cx)).await?;
-        // Declared after `acquire`, so dropped before it: the work goes first.
-        let mut work = pin!(work);
-        let out = poll_fn(|cx| acquire.as_mut().run_work(|| work.as_mut().poll(cx))).await;
-        let verdict = judge(&out);
-        acquire.finish_judged(verdict);
-        Ok(out)
+        Guarded::judged(&*self.core, weight, Mode::Reject, work, JudgeFn(judge)).await
     }
 
     /// Runs a blocking closure on the blocking executor while it holds a slot.
@@ -279,9 +282,16 @@ impl Pool {
     /// As [`submit`](Pool::submit). The admission timeout is measured on this
     /// thread.
     ///
+    /// On a multi-thread tokio runtime's worker, a call that must wait first
+    /// hands the worker's other tasks to another thread (`block_in_place`),
+    /// so it neither stalls them nor deadlocks on a slot one of them holds.
+    ///
     /// # Panics
     ///
-    /// A panic in `f` frees the slot and propagates.
+    /// A panic in `f` frees the slot and propagates. A call that must wait on
+    /// the thread driving a current-thread tokio runtime panics (parking that
+    /// thread would stop the tasks holding the slots: a deadlock); make the
+    /// caller async, or run it with `spawn_blocking`.
     pub fn run<T>(&self, f: impl FnOnce() -> T) -> Result<T, Rejected> {
         self.run_call(0, Mode::Reject, f)
     }
@@ -488,8 +498,18 @@ impl Pool {
     ///
     /// Cancel-safe: it only observes.
     pub async fn drained(&self) {
+        /// Forgets its waker when dropped, so an abandoned wait keeps nothing.
+        struct Registration<'a>(&'a Core, Option<u64>);
+        impl Drop for Registration<'_> {
+            fn drop(&mut self) {
+                if let Some(id) = self.1 {
+                    self.0.forget_drained(id);
+                }
+            }
+        }
+        let mut registration = Registration(&self.core, None);
         poll_fn(|cx| {
-            if self.core.poll_drained(cx.waker()) {
+            if self.core.poll_drained(&mut registration.1, cx.waker()) {
                 Poll::Ready(())
             } else {
                 Poll::Pending
@@ -498,15 +518,29 @@ impl Pool {
         .await;
     }
 
-    /// Closes the pool and waits for waiting and running calls to finish; with
-    /// a `timeout`, once it passes, rejects the calls still waiting (like
-    /// [`abort`](Pool::abort)) and waits only for the running ones. Returns
-    /// whether everything finished within the timeout.
-    pub async fn shutdown(&self, timeout: Option<Duration>) -> bool {
+    /// Closes the pool and waits for waiting and running calls to finish.
+    ///
+    /// With a `timeout`, it returns by the deadline whatever the calls do: if
+    /// the pool has not drained by then, the calls still waiting are turned
+    /// away (like [`abort`](Pool::abort)), the ones still running are left to
+    /// finish (a running call is never interrupted), and the error says how
+    /// many of each there were. Await [`drained`](Pool::drained) afterwards to
+    /// wait for the running ones.
+    ///
+    /// # Errors
+    ///
+    /// [`ShutdownTimedOut`](crate::ShutdownTimedOut): the deadline passed
+    /// before the pool drained.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the pool closed (and, past the deadline,
+    /// its queue aborted); nothing else happens.
+    pub async fn shutdown(&self, timeout: Option<Duration>) -> Result<(), crate::ShutdownTimedOut> {
         self.close();
         let Some(timeout) = timeout else {
             self.drained().await;
-            return true;
+            return Ok(());
         };
         let mut deadline = Sleep::new(timeout, self.core.uses_tokio_time());
         let mut drained = pin!(self.drained());
@@ -520,11 +554,19 @@ impl Pool {
             }
         })
         .await;
-        if !in_time {
-            self.abort();
-            drained.await;
+        if in_time {
+            return Ok(());
         }
-        in_time
+        let turned_away = self.core.close(true);
+        let stats = self.stats();
+        if stats.running == 0 && stats.nested == 0 {
+            return Ok(());
+        }
+        Err(crate::ShutdownTimedOut {
+            running: stats.running,
+            nested: stats.nested,
+            turned_away,
+        })
     }
 
     /// The Rust counterpart of the seed's `async with Pool() as p`: runs `body`
@@ -548,7 +590,8 @@ impl Pool {
     /// ```
     pub async fn scoped<Fut: Future>(self, body: impl FnOnce(Pool) -> Fut) -> Fut::Output {
         let out = body(self.clone()).await;
-        self.shutdown(None).await;
+        let drained = self.shutdown(None).await;
+        debug_assert!(drained.is_ok(), "no deadline, so it always drains");
         out
     }
 

@@ -157,6 +157,30 @@ impl WaitQueue {
         }
     }
 
+    /// The waiter that `pred` accepts which a free slot would reach first
+    /// (the queue's order restricted to the accepted ones).
+    ///
+    /// # Safety
+    /// Every linked node is alive (the list invariant).
+    pub(crate) unsafe fn find(
+        &self,
+        mut pred: impl FnMut(&Waiter) -> bool,
+    ) -> Option<NonNull<Waiter>> {
+        match self {
+            WaitQueue::Fifo(list) => list.find(false, pred),
+            WaitQueue::Lifo(list) => list.find(true, pred),
+            WaitQueue::Priority(buckets) if buckets.spilled => buckets
+                .large
+                .values()
+                .find_map(|list| list.find(false, &mut pred)),
+            WaitQueue::Priority(buckets) => buckets
+                .small
+                .iter()
+                .rev()
+                .find_map(|(_, list)| list.find(false, &mut pred)),
+        }
+    }
+
     /// Unlinks a waiter that gives up (cancelled or timed out).
     ///
     /// # Safety
@@ -224,6 +248,29 @@ mod tests {
         assert!(q.is_empty());
         let mut q = fill(Order::Priority, &[3, 1, 2, 1], &nodes[..4]);
         assert_eq!(drain(&mut q, &nodes[..4]), [1, 3, 2, 0]);
+    }
+
+    #[test]
+    fn find_follows_the_admission_order() {
+        let weights = [5, 1, 5, 0, 1];
+        let nodes = pin!(std::array::from_fn::<_, 5, _>(|_| Waiter::new()));
+        let n = &*nodes;
+        // Nodes 1, 2 and 4 are accepted; 0 and 3 are not.
+        let accept = |w: &Waiter| [1, 2, 4].iter().any(|&j| std::ptr::eq(w, &n[j]));
+        let at = |p: Option<NonNull<Waiter>>| {
+            n.iter().position(|x| std::ptr::eq(x, p.unwrap().as_ptr()))
+        };
+        let q = fill(Order::Fifo, &weights, n);
+        assert_eq!(at(unsafe { q.find(accept) }), Some(1));
+        let q = fill(Order::Lifo, &weights, n);
+        assert_eq!(at(unsafe { q.find(accept) }), Some(4));
+        let q = fill(Order::Priority, &weights, n);
+        assert_eq!(
+            at(unsafe { q.find(accept) }),
+            Some(1),
+            "weight 1 first, then FIFO"
+        );
+        assert!(unsafe { q.find(|_| false) }.is_none());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! queue position at once and runs on a tokio task.
 
 use crate::blocking;
-use crate::core::{Core, Mode};
+use crate::core::Core;
 use crate::rejected::Rejected;
 use crate::submit::Guarded;
 use std::fmt;
@@ -68,7 +68,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let mut call = Box::pin(Guarded::new(core, weight, Mode::Reject, work));
+    let mut call = Box::pin(Guarded::independent(core, weight, work));
     // Take the queue position now (only admission is polled here, never the
     // work); the task re-registers its own waker when it first runs.
     let mut cx = Context::from_waker(Waker::noop());

@@ -6,9 +6,11 @@ use crate::rejected::Rejected;
 /// on every request.
 ///
 /// Taken while calls come and go, the fields are each exact but not mutually
-/// consistent; taken on a quiet pool they add up:
-/// `submitted() == completed + rejected_total() + cancelled` once
-/// `running == 0 && waiting == 0`.
+/// consistent; taken while nothing enters or leaves the pool they add up:
+/// `submitted() == completed + rejected_total() + cancelled + running + nested + waiting`.
+/// Every term is counted on its own (none is derived from the others), so the
+/// identity is a real check of the accounting; [`Stats::in_flight`] is the
+/// right-hand side's last three terms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Stats {
@@ -18,6 +20,10 @@ pub struct Stats {
     /// running work is never interrupted, the pool just admits nothing until
     /// `running < size`.
     pub running: usize,
+    /// Calls running under another call's slot (nested calls, see the
+    /// reentrancy rule on [`Pool`](crate::Pool)): they share a slot counted
+    /// in `running`, so they are not counted there.
+    pub nested: usize,
     /// Calls waiting for a slot (including, for calls that never reject, those
     /// waiting for `resume`).
     pub waiting: usize,
@@ -33,6 +39,8 @@ pub struct Stats {
     pub paused: bool,
     /// The pool was closed.
     pub closed: bool,
+    /// Calls that reached the pool, counted when they first ask for a slot.
+    pub(crate) submitted: u64,
 }
 
 impl Stats {
@@ -46,13 +54,16 @@ impl Stats {
         self.rejected.iter().sum()
     }
 
-    /// Every call the pool has seen: finished, turned away, cancelled, or still
-    /// in the pool.
+    /// Every call the pool has seen (finished, turned away, cancelled, or
+    /// still in the pool), counted by its own counter when the call first
+    /// asks for a slot.
     pub fn submitted(&self) -> u64 {
-        self.completed
-            + self.rejected_total()
-            + self.cancelled
-            + self.running as u64
-            + self.waiting as u64
+        self.submitted
+    }
+
+    /// Calls in the pool now: holding a slot, running under a lent one, or
+    /// waiting.
+    pub fn in_flight(&self) -> u64 {
+        (self.running + self.nested + self.waiting) as u64
     }
 }

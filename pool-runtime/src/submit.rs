@@ -2,28 +2,81 @@
 //! caller's own task while holding it.
 
 use crate::acquire::Acquire;
+use crate::adaptive::Verdict;
 use crate::core::{Core, Mode};
 use crate::rejected::Rejected;
 use std::fmt;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
+/// How a finished call's output is judged for an adaptive pool.
+pub(crate) trait Judge<T> {
+    /// The verdict is always `Success`: no need to run the judge as work.
+    const PLAIN: bool = false;
+    fn judge(self, out: &T) -> Verdict;
+}
+
+/// Every call that returns succeeded (pools that are not adaptive ignore it).
+pub(crate) struct Succeeded;
+
+impl<T> Judge<T> for Succeeded {
+    const PLAIN: bool = true;
+    #[inline]
+    fn judge(self, _: &T) -> Verdict {
+        Verdict::Success
+    }
+}
+
+/// A user's judge (`submit_judged`).
+pub(crate) struct JudgeFn<J>(pub(crate) J);
+
+impl<T, J: FnOnce(&T) -> Verdict> Judge<T> for JudgeFn<J> {
+    #[inline]
+    fn judge(self, out: &T) -> Verdict {
+        (self.0)(out)
+    }
+}
+
 /// A call's work guarded by a slot of the pool behind `R`.
-pub(crate) struct Guarded<R: Deref<Target = Core>, F> {
-    // Field order is drop order: a cancelled call's work (and whatever it owns:
-    // a connection, a buffer) is dropped before its slot is handed on, as
-    // tower's `ConcurrencyLimit` future does.
-    work: F,
+pub(crate) struct Guarded<R: Deref<Target = Core>, F, J = Succeeded> {
+    /// Dropped in place, by `Drop` or as soon as it completes: inside the
+    /// call's frame while the slot is held, so the work (and whatever it
+    /// owns: a connection, a buffer) goes before its slot is handed on, and a
+    /// `Drop` in it that calls the same pool runs under this slot.
+    work: ManuallyDrop<F>,
+    work_dropped: bool,
+    judge: Option<J>,
     acquire: Acquire<R>,
 }
 
 impl<R: Deref<Target = Core>, F: Future> Guarded<R, F> {
     pub(crate) fn new(core: R, weight: i64, mode: Mode, work: F) -> Self {
+        Guarded::judged(core, weight, mode, work, Succeeded)
+    }
+
+    /// A call that takes a slot of its own even from inside another call's
+    /// work (`Pool::spawn`).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn independent(core: R, weight: i64, work: F) -> Self {
         Guarded {
+            work: ManuallyDrop::new(work),
+            work_dropped: false,
+            judge: Some(Succeeded),
+            acquire: Acquire::new(core, weight, Mode::Reject).independent(),
+        }
+    }
+}
+
+impl<R: Deref<Target = Core>, F: Future, J: Judge<F::Output>> Guarded<R, F, J> {
+    pub(crate) fn judged(core: R, weight: i64, mode: Mode, work: F, judge: J) -> Self {
+        Guarded {
+            work: ManuallyDrop::new(work),
+            work_dropped: false,
+            judge: Some(judge),
             acquire: Acquire::new(core, weight, mode),
-            work,
         }
     }
 
@@ -34,18 +87,39 @@ impl<R: Deref<Target = Core>, F: Future> Guarded<R, F> {
     }
 }
 
-impl<R: Deref<Target = Core>, F: Future> Future for Guarded<R, F> {
+impl<R: Deref<Target = Core>, F: Future, J: Judge<F::Output>> Future for Guarded<R, F, J> {
     type Output = Result<F::Output, Rejected>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // Safety: structural pinning of both fields; neither is moved out.
+        // Safety: structural pinning of `acquire` and `work`; neither is moved
+        // out, and `work` is dropped in place at most once.
         let this = unsafe { self.get_unchecked_mut() };
         let mut acquire = unsafe { Pin::new_unchecked(&mut this.acquire) };
         ready!(acquire.as_mut().poll_acquire(cx))?;
-        let work = unsafe { Pin::new_unchecked(&mut this.work) };
+        let work = unsafe { Pin::new_unchecked(&mut *this.work) };
         let out = ready!(acquire.as_mut().run_work(|| work.poll(cx)));
-        acquire.finish();
+        if std::mem::needs_drop::<F>() {
+            this.work_dropped = true;
+            unsafe { acquire.as_mut().drop_work(&mut this.work) };
+        }
+        // A judge that panics is a call that panicked, not a cancelled one.
+        let verdict = match this.judge.take() {
+            Some(judge) if !J::PLAIN => acquire.as_mut().run_work(|| judge.judge(&out)),
+            _ => Verdict::Success,
+        };
+        acquire.finish_judged(verdict);
         Poll::Ready(Ok(out))
+    }
+}
+
+impl<R: Deref<Target = Core>, F, J> Drop for Guarded<R, F, J> {
+    fn drop(&mut self) {
+        if !std::mem::replace(&mut self.work_dropped, true) {
+            // Safety: `self` is pinned and dropped in place; `work` is dropped
+            // once and never used again. `acquire` is dropped after this.
+            let acquire = unsafe { Pin::new_unchecked(&mut self.acquire) };
+            unsafe { acquire.drop_work(&mut self.work) };
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 //!   unlinks it under the lock before its memory goes away (the owning future
 //!   is `!Unpin` and unlinks in `Drop`).
 
+use crate::lend::Lend;
 use crate::sync::{AtomicU8, Ordering};
 use std::cell::UnsafeCell;
 use std::marker::PhantomPinned;
@@ -26,6 +27,9 @@ pub(crate) mod status {
     pub(crate) const ADMITTED: u8 = 3;
     /// Unlinked and turned away because the pool closed.
     pub(crate) const CLOSED: u8 = 4;
+    /// Unlinked and handed the slot it waited for as a nested call: its
+    /// parent's, lent to it by the nested call that returned it.
+    pub(crate) const LENT: u8 = 5;
 
     // The values below are the owner's own bookkeeping, written only while the
     // node is not linked (the core never reads them).
@@ -52,6 +56,8 @@ pub(crate) struct Waiter {
     next: UnsafeCell<Option<NonNull<Waiter>>>,
     waker: UnsafeCell<Option<Waker>>,
     weight: UnsafeCell<i64>,
+    /// The lend a nested call waits for besides a free slot (null: none).
+    lend: UnsafeCell<*const Lend>,
     status: AtomicU8,
     _pinned: PhantomPinned,
 }
@@ -72,6 +78,7 @@ impl Waiter {
             next: UnsafeCell::new(None),
             waker: UnsafeCell::new(None),
             weight: UnsafeCell::new(0),
+            lend: UnsafeCell::new(std::ptr::null()),
             status: AtomicU8::new(initial),
             _pinned: PhantomPinned,
         }
@@ -109,6 +116,20 @@ impl Waiter {
         *self.weight.get() = weight;
     }
 
+    /// The lend this waiter also waits for (null: none).
+    ///
+    /// # Safety
+    /// Caller holds the lock, or the node is unlinked.
+    pub(crate) unsafe fn lend(&self) -> *const Lend {
+        *self.lend.get()
+    }
+
+    /// # Safety
+    /// The node is not linked; `lend` (if not null) outlives its membership.
+    pub(crate) unsafe fn set_lend(&self, lend: *const Lend) {
+        *self.lend.get() = lend;
+    }
+
     /// Stores the waker unless the stored one already wakes the same task.
     ///
     /// # Safety
@@ -119,6 +140,15 @@ impl Waiter {
             Some(old) if old.will_wake(waker) => {}
             _ => *slot = Some(waker.clone()),
         }
+    }
+
+    /// Stores `waker` (already cloned, so that a panicking `clone` cannot
+    /// interrupt the caller's critical section).
+    ///
+    /// # Safety
+    /// Caller holds the lock.
+    pub(crate) unsafe fn register_owned(&self, waker: Waker) {
+        *self.waker.get() = Some(waker);
     }
 
     /// # Safety
@@ -183,6 +213,30 @@ impl List {
         let node = self.tail?;
         self.remove(node);
         Some(node)
+    }
+
+    /// The first node, from the front or the back, that `pred` accepts.
+    ///
+    /// # Safety
+    /// Every linked node is alive (the list invariant); caller holds the lock.
+    pub(crate) unsafe fn find(
+        &self,
+        from_back: bool,
+        mut pred: impl FnMut(&Waiter) -> bool,
+    ) -> Option<NonNull<Waiter>> {
+        let mut cursor = if from_back { self.tail } else { self.head };
+        while let Some(node) = cursor {
+            let n = node.as_ref();
+            if pred(n) {
+                return Some(node);
+            }
+            cursor = if from_back {
+                *n.prev.get()
+            } else {
+                *n.next.get()
+            };
+        }
+        None
     }
 
     /// Unlinks `node`.

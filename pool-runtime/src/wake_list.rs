@@ -2,15 +2,22 @@
 //! task never contends for the lock its waker was taken under.
 
 use std::mem::MaybeUninit;
+use std::panic::{self, AssertUnwindSafe};
 use std::task::Waker;
 
 const CAPACITY: usize = 32;
 
 /// A fixed-capacity batch of wakers (no heap, no initialisation cost); callers
 /// that may collect more unlock, wake the batch, and relock.
+///
+/// A waker that panics does not stop the others: every collected waker is
+/// woken (a waiter handed a slot and never woken would hold it forever), and
+/// the first panic is re-raised when the list is dropped, at the end of the
+/// operation, so the operation itself is never cut short.
 pub(crate) struct WakeList {
     wakers: [MaybeUninit<Waker>; CAPACITY],
     len: usize,
+    panic: Option<Box<dyn std::any::Any + Send>>,
 }
 
 impl WakeList {
@@ -18,6 +25,7 @@ impl WakeList {
         WakeList {
             wakers: [const { MaybeUninit::uninit() }; CAPACITY],
             len: 0,
+            panic: None,
         }
     }
 
@@ -37,7 +45,11 @@ impl WakeList {
         let len = std::mem::take(&mut self.len);
         for slot in &mut self.wakers[..len] {
             // Safety: slots below `len` were written and are read exactly once.
-            unsafe { slot.assume_init_read() }.wake();
+            let waker = unsafe { slot.assume_init_read() };
+            let woken = panic::catch_unwind(AssertUnwindSafe(|| waker.wake()));
+            if let Err(payload) = woken {
+                self.panic.get_or_insert(payload);
+            }
         }
     }
 }
@@ -45,5 +57,48 @@ impl WakeList {
 impl Drop for WakeList {
     fn drop(&mut self) {
         self.wake_all();
+        if let Some(payload) = self.panic.take() {
+            if !std::thread::panicking() {
+                panic::resume_unwind(payload);
+            }
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    struct Counting(AtomicUsize);
+    impl Wake for Counting {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    struct Panicking;
+    impl Wake for Panicking {
+        fn wake(self: Arc<Self>) {
+            panic!("a waker that panics");
+        }
+    }
+
+    #[test]
+    fn a_panicking_waker_does_not_lose_the_rest_of_the_batch() {
+        let counting = Arc::new(Counting(AtomicUsize::new(0)));
+        let out = panic::catch_unwind(AssertUnwindSafe(|| {
+            let mut list = WakeList::new();
+            list.push(Some(Waker::from(counting.clone())));
+            list.push(Some(Waker::from(Arc::new(Panicking))));
+            list.push(Some(Waker::from(counting.clone())));
+            list.wake_all();
+            // The operation goes on after the batch; the panic comes at the end.
+            list.push(Some(Waker::from(counting.clone())));
+        }));
+        assert!(out.is_err(), "the waker's panic is re-raised");
+        assert_eq!(counting.0.load(Ordering::SeqCst), 3);
     }
 }

@@ -192,7 +192,7 @@ fn abort_rejects_every_waiting_call_at_once() {
 /// Follows tokio's (paused) clock: needs the `tokio` feature.
 #[cfg(feature = "tokio")]
 #[tokio::test(start_paused = true)]
-async fn shutdown_with_timeout_aborts_the_queue_but_waits_for_running_work() {
+async fn shutdown_with_timeout_returns_at_the_deadline_and_reports_what_still_runs() {
     let pool = Pool::builder()
         .size(1)
         .clock(std::sync::Arc::new(pool_runtime::clock::TokioClock::new()))
@@ -213,21 +213,58 @@ async fn shutdown_with_timeout_aborts_the_queue_but_waits_for_running_work() {
     tokio::task::yield_now().await;
     assert_eq!(pool.stats().waiting, 1);
     let started = tokio::time::Instant::now();
+    let report = pool
+        .shutdown(Some(Duration::from_secs(1)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (report.running, report.nested, report.turned_away),
+        (1, 0, 1)
+    );
     assert!(
-        !pool.shutdown(Some(Duration::from_secs(1))).await,
-        "did not drain in time"
+        report.to_string().contains("1 call(s) still running"),
+        "{report}"
     );
     assert_eq!(
         started.elapsed(),
-        Duration::from_secs(10),
-        "waited for the running call"
+        Duration::from_secs(1),
+        "returned at the deadline"
     );
     assert_eq!(queued.await.unwrap(), Err(Rejected::Closed));
+    pool.drained().await;
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_secs(10),
+        "the running call finished"
+    );
     assert_eq!(slow.await.unwrap(), Ok(()));
-    assert!(
+    assert_eq!(
         Pool::fixed(1).shutdown(Some(Duration::from_secs(1))).await,
+        Ok(()),
         "idle pool drains at once"
     );
+}
+
+#[tokio::test]
+async fn shutdown_returns_by_its_deadline_even_if_a_call_never_finishes() {
+    let pool = Pool::fixed(1);
+    let stuck = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.submit(std::future::pending::<()>()).await }
+    });
+    while pool.stats().running == 0 {
+        tokio::task::yield_now().await;
+    }
+    let returned = tokio::time::timeout(
+        Duration::from_secs(10),
+        pool.shutdown(Some(Duration::from_millis(50))),
+    )
+    .await
+    .expect("shutdown returned by its deadline");
+    assert_eq!(returned.unwrap_err().running, 1);
+    stuck.abort();
+    pool.drained().await;
+    assert_eq!(pool.stats().cancelled, 1);
 }
 
 #[tokio::test]

@@ -1,0 +1,273 @@
+//! Lending a running call's slot to the calls nested in its work.
+//! Implementation details.
+//!
+//! The reentrancy rule: a call made from inside work that holds a slot of the
+//! same pool (a *nested* call, found through the thread-local frames of
+//! [`nested`](crate::nested)) may run under that slot instead of waiting for
+//! a second one, so nested calls never deadlock a full pool — but
+//!
+//! * only one nested call at a time uses a lent slot: the slot is *borrowed*,
+//!   and the others wait, in the pool's queue, for a free slot or for the
+//!   borrow to come back, whichever comes first;
+//! * only while the lender holds it: a borrower that outlives its lender (a
+//!   future returned out of the work, a blocking job whose caller went away)
+//!   keeps the slot busy until it ends, and releases it then;
+//! * a borrower lends the slot on in turn, so nesting has no depth limit.
+//!
+//! A [`Lend`] is created the first time a call's slot is asked for by a nested
+//! call (most calls never allocate one). Its state is one atomic word, so
+//! borrowing and returning a slot nobody else wants takes one CAS each; a
+//! return with waiters, or after the lender is gone, goes through the pool
+//! lock ([`Core::return_lend`](crate::core::Core::return_lend)).
+
+use crate::acquire::Detached;
+use crate::adaptive::Verdict;
+use crate::core::{Core, Outcome};
+use crate::sync::{AtomicUsize, Ordering};
+use std::cell::UnsafeCell;
+use std::sync::Arc;
+
+/// A nested call runs under the slot.
+const BORROWED: usize = 1;
+/// The lender has finished: the borrower now releases the slot.
+const OWNER_GONE: usize = 2;
+/// One nested call waits in the queue for this slot (a count from here up).
+const ONE_WAITER: usize = 4;
+
+/// A running call's slot, as lent to its nested calls.
+pub(crate) struct Lend {
+    state: AtomicUsize,
+    /// What the slot is, for whoever releases it after the lender is gone:
+    /// `None` for a slot of the pool itself, or the lend the lender was
+    /// itself running under.
+    up: Option<Arc<Lend>>,
+}
+
+/// What a nested call got when it asked for its parent's slot.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Borrow {
+    /// It runs under the slot.
+    Borrowed,
+    /// The slot is lent to another nested call: counted as a waiter for it.
+    Waiting,
+    /// The lender is gone: wait like any other call.
+    Unavailable,
+}
+
+/// How a borrower's return of a slot ended (see [`Lend::give_back`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Returned {
+    /// The lender has it back; nothing else to do.
+    ToLender,
+    /// Nested calls wait for it: take the slow path to hand it to one.
+    Contended,
+    /// The lender is gone: the slot is released through [`Lend::up`].
+    LenderGone,
+}
+
+impl Lend {
+    fn new(up: Option<Arc<Lend>>) -> Self {
+        Lend {
+            state: AtomicUsize::new(0),
+            up,
+        }
+    }
+
+    /// Borrows the slot if it is free; otherwise, with `wait`, counts the
+    /// caller as one of its waiters. One CAS, so a waiter is never counted
+    /// against a slot that was returned in the meantime.
+    pub(crate) fn borrow_or_wait(&self, wait: bool) -> Borrow {
+        let mut s = self.state.load(Ordering::Acquire);
+        loop {
+            let (next, got) = if s & OWNER_GONE != 0 {
+                return Borrow::Unavailable;
+            } else if s & BORROWED == 0 {
+                (s | BORROWED, Borrow::Borrowed)
+            } else if wait {
+                (s + ONE_WAITER, Borrow::Waiting)
+            } else {
+                return Borrow::Unavailable;
+            };
+            match self
+                .state
+                .compare_exchange(s, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return got,
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// A counted waiter left the queue. Caller holds the pool lock.
+    pub(crate) fn waiter_left(&self) {
+        self.state.fetch_sub(ONE_WAITER, Ordering::AcqRel);
+    }
+
+    /// Whether nested calls wait for this slot. Caller holds the pool lock.
+    pub(crate) fn has_waiters(&self) -> bool {
+        self.state.load(Ordering::Acquire) >= ONE_WAITER
+    }
+
+    /// Whether the lender has finished.
+    pub(crate) fn is_lender_gone(&self) -> bool {
+        self.state.load(Ordering::Acquire) & OWNER_GONE != 0
+    }
+
+    /// The borrower is done with the slot. Lock-free unless someone waits for
+    /// it or the lender is gone.
+    pub(crate) fn give_back(&self) -> Returned {
+        let mut s = self.state.load(Ordering::Acquire);
+        loop {
+            if s & OWNER_GONE != 0 {
+                return Returned::LenderGone;
+            }
+            if s >= ONE_WAITER {
+                return Returned::Contended;
+            }
+            match self
+                .state
+                .compare_exchange(s, s & !BORROWED, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return Returned::ToLender,
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// [`give_back`](Lend::give_back) under the pool lock, when no waiter
+    /// could be handed the slot: either the lender takes it back, or (it is
+    /// gone) the caller must release it.
+    pub(crate) fn give_back_locked(&self) -> Returned {
+        let mut s = self.state.load(Ordering::Acquire);
+        loop {
+            if s & OWNER_GONE != 0 {
+                return Returned::LenderGone;
+            }
+            match self
+                .state
+                .compare_exchange(s, s & !BORROWED, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return Returned::ToLender,
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// The lender has finished. `true`: the slot is not borrowed, and the
+    /// lender releases it now. `false`: a nested call runs under it and will
+    /// release it when it ends (the lender's own upstream goes with it, in
+    /// [`up`](Lend::up)).
+    pub(crate) fn lender_done(&self) -> bool {
+        self.state.fetch_or(OWNER_GONE, Ordering::AcqRel) & BORROWED == 0
+    }
+
+    /// The slot this lend gives out: `None` for the pool's own.
+    pub(crate) fn up(&self) -> Option<&Arc<Lend>> {
+        self.up.as_ref()
+    }
+}
+
+/// Ends a running call that held `held`: counts `outcome`, then releases
+/// the slot (or returns the borrow) — unless a call nested in its work still
+/// runs under the slot (`own`, the call's lend, is borrowed), which then
+/// releases it when it ends.
+pub(crate) fn end_call(
+    core: &Core,
+    outcome: Outcome,
+    verdict: Verdict,
+    held: Detached,
+    own: Option<Arc<Lend>>,
+) {
+    core.count(outcome);
+    if own.is_some_and(|lend| !lend.lender_done()) {
+        // The borrower takes over the slot (and `held.under`, through the
+        // lend's `up`): one fewer call shares it.
+        core.nested_ended();
+        return;
+    }
+    match held.under {
+        Some(lend) => {
+            if !core.return_lend(&lend) {
+                core.nested_ended();
+            }
+        }
+        None if core.is_adaptive() => {
+            let verdict = match outcome {
+                Outcome::Completed => verdict,
+                Outcome::Panicked | Outcome::Cancelled => Verdict::Ignore,
+            };
+            core.release_sampled(held.admitted_at, verdict);
+        }
+        None => core.free_slot(),
+    }
+}
+
+/// The lend of a running call, created when a nested call first asks for it.
+///
+/// Touched only on the thread running the call: by nested calls through the
+/// reentrancy frame while the call's work runs, and by the call itself when it
+/// finishes (with no frame pushed).
+pub(crate) struct Lender {
+    lend: UnsafeCell<Option<Arc<Lend>>>,
+}
+
+// Safety: the cell is only accessed by the thread that owns (and is running)
+// the call, as documented above; the `Arc<Lend>` inside is `Send + Sync`.
+unsafe impl Send for Lender {}
+unsafe impl Sync for Lender {}
+
+impl Lender {
+    pub(crate) const fn new() -> Self {
+        Lender {
+            lend: UnsafeCell::new(None),
+        }
+    }
+
+    /// The call's lend, created on first use with `up` (the lend the call
+    /// itself runs under, if it is nested).
+    ///
+    /// # Safety
+    /// Called on the thread running the call, while its work runs (so no
+    /// other access to the cell is live).
+    pub(crate) unsafe fn get(&self, up: Option<&Arc<Lend>>) -> Arc<Lend> {
+        let cell = &mut *self.lend.get();
+        cell.get_or_insert_with(|| Arc::new(Lend::new(up.cloned())))
+            .clone()
+    }
+
+    /// The lend, if one was ever created. For the call that owns it, when it
+    /// finishes.
+    pub(crate) fn take(&mut self) -> Option<Arc<Lend>> {
+        self.lend.get_mut().take()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_borrower_at_a_time_and_waiters_are_counted() {
+        let lend = Lend::new(None);
+        assert_eq!(lend.borrow_or_wait(true), Borrow::Borrowed);
+        assert_eq!(lend.borrow_or_wait(false), Borrow::Unavailable);
+        assert_eq!(lend.borrow_or_wait(true), Borrow::Waiting);
+        assert!(lend.has_waiters());
+        assert_eq!(lend.give_back(), Returned::Contended);
+        lend.waiter_left();
+        assert_eq!(lend.give_back(), Returned::ToLender);
+        assert_eq!(lend.borrow_or_wait(false), Borrow::Borrowed);
+    }
+
+    #[test]
+    fn a_lender_that_finishes_first_leaves_the_slot_to_its_borrower() {
+        let lend = Lend::new(None);
+        assert_eq!(lend.borrow_or_wait(true), Borrow::Borrowed);
+        assert!(!lend.lender_done(), "borrowed: the borrower releases");
+        assert_eq!(lend.give_back(), Returned::LenderGone);
+        assert_eq!(lend.borrow_or_wait(true), Borrow::Unavailable);
+
+        let idle = Lend::new(None);
+        assert!(idle.lender_done(), "not borrowed: the lender releases");
+    }
+}

@@ -1,0 +1,187 @@
+//! Faults lose nothing (issue 9, §5): panicking wakers, panicking judges,
+//! abandoned waits, and counters that check each other.
+
+mod common;
+
+use common::{gate, Task};
+use pool_runtime::{Kind, Pool, Rejected, ScalePolicy, Verdict};
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+
+/// A waker whose `clone` panics while `armed` is set.
+fn waker_with_panicking_clone(armed: &'static AtomicBool) -> Waker {
+    fn vtable() -> &'static RawWakerVTable {
+        &RawWakerVTable::new(clone, noop, noop, noop)
+    }
+    unsafe fn clone(data: *const ()) -> RawWaker {
+        let armed = unsafe { &*(data as *const AtomicBool) };
+        if armed.load(Ordering::SeqCst) {
+            panic!("a waker whose clone panics");
+        }
+        RawWaker::new(data, vtable())
+    }
+    unsafe fn noop(_: *const ()) {}
+    unsafe {
+        Waker::from_raw(RawWaker::new(
+            armed as *const AtomicBool as *const (),
+            vtable(),
+        ))
+    }
+}
+
+#[test]
+fn a_panicking_waker_clone_while_queueing_leaks_no_slot() {
+    static ARMED: AtomicBool = AtomicBool::new(true);
+    let pool = Pool::fixed(1);
+    let (hold, open) = gate();
+    let mut holder = Task::new(pool.submit(hold));
+    holder.assert_pending();
+
+    let waker = waker_with_panicking_clone(&ARMED);
+    let mut call = Box::pin(pool.submit(async {}));
+    let polled = catch_unwind(AssertUnwindSafe(|| {
+        call.as_mut().poll(&mut Context::from_waker(&waker))
+    }));
+    assert!(polled.is_err(), "the clone's panic reaches the poller");
+    drop(call);
+    assert_eq!(pool.stats().waiting, 0);
+
+    open.store(true, Ordering::SeqCst);
+    assert_eq!(holder.assert_ready(), Ok(()));
+    assert_eq!(pool.stats().running, 0, "the slot came back");
+    let mut next = Task::new(pool.submit(async { 7 }));
+    assert_eq!(next.assert_ready(), Ok(7), "and is free for the next call");
+}
+
+struct PanickingWake;
+impl std::task::Wake for PanickingWake {
+    fn wake(self: Arc<Self>) {
+        panic!("a waker whose wake panics");
+    }
+}
+
+#[test]
+fn a_panicking_wake_does_not_lose_the_other_waiters_of_its_batch() {
+    let pool = Pool::fixed(1);
+    assert_eq!(pool.resize(0), 0);
+    let mut first = Task::new(pool.submit(async { 1 }));
+    first.assert_pending();
+    let bad_waker = Waker::from(Arc::new(PanickingWake));
+    let mut bad = Box::pin(pool.submit(async { 2 }));
+    assert!(bad
+        .as_mut()
+        .poll(&mut Context::from_waker(&bad_waker))
+        .is_pending());
+    let mut last = Task::new(pool.submit(async { 3 }));
+    last.assert_pending();
+
+    let resized = catch_unwind(AssertUnwindSafe(|| pool.resize(3)));
+    assert!(resized.is_err(), "the waker's panic reaches the caller");
+    assert!(
+        first.is_woken() && last.is_woken(),
+        "the whole batch was woken"
+    );
+    assert_eq!(pool.size(), 3, "and the resize itself completed");
+    assert_eq!(first.assert_ready(), Ok(1));
+    assert_eq!(last.assert_ready(), Ok(3));
+    assert_eq!(
+        bad.as_mut().poll(&mut Context::from_waker(Waker::noop())),
+        Poll::Ready(Ok(2))
+    );
+    assert_eq!(pool.stats().running, 0);
+}
+
+#[test]
+fn a_panicking_judge_is_a_call_that_panicked_not_a_cancelled_one() {
+    let pool = Pool::builder()
+        .kind(Kind::Autoscale)
+        .scale_policy(ScalePolicy::Adaptive(Default::default()))
+        .min(1)
+        .max(4)
+        .build()
+        .unwrap();
+    let judged = catch_unwind(AssertUnwindSafe(|| {
+        futures::executor::block_on(pool.submit_judged(0, async { 5 }, |_| -> Verdict {
+            panic!("the judge panics")
+        }))
+    }));
+    assert!(judged.is_err());
+    let s = pool.stats();
+    assert_eq!(
+        (s.completed, s.panicked, s.cancelled, s.running),
+        (1, 1, 0, 0),
+        "{s:?}"
+    );
+}
+
+#[test]
+fn an_abandoned_drained_wait_keeps_no_waker() {
+    let pool = Pool::fixed(1);
+    let wakes = Arc::new(AtomicUsize::new(0));
+    struct Count(Arc<AtomicUsize>);
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let waker_state = Arc::new(Count(wakes.clone()));
+    let waker = Waker::from(waker_state.clone());
+    for _ in 0..1000 {
+        let mut drained = Box::pin(pool.drained());
+        assert!(drained
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+    }
+    assert_eq!(
+        Arc::strong_count(&waker_state),
+        2,
+        "no clone of the waker is kept by the pool"
+    );
+    pool.close();
+    assert_eq!(wakes.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn submitted_is_counted_on_its_own_and_the_identity_holds() {
+    let pool = Pool::fixed(1);
+    let (hold, open) = gate();
+    let mut running = Task::new(pool.submit(hold));
+    running.assert_pending();
+    let mut waiting = Task::new(pool.submit(async {}));
+    waiting.assert_pending();
+    let mut cancelled = Task::new(pool.submit(async {}));
+    cancelled.assert_pending();
+    drop(cancelled);
+    pool.pause();
+    assert_eq!(
+        Task::new(pool.submit(async {})).assert_ready(),
+        Err(Rejected::Paused)
+    );
+    let never_polled = pool.submit(async {});
+    drop(never_polled);
+
+    let s = pool.stats();
+    assert_eq!(
+        s.submitted(),
+        4,
+        "a call is counted when it first asks for a slot"
+    );
+    assert_eq!(
+        s.submitted(),
+        s.completed + s.rejected_total() + s.cancelled + s.in_flight(),
+        "{s:?}"
+    );
+    open.store(true, Ordering::SeqCst);
+    running.assert_ready().unwrap();
+    waiting.assert_ready().unwrap();
+    let s = pool.stats();
+    assert_eq!(
+        (s.submitted(), s.completed, s.in_flight()),
+        (4, 2, 0),
+        "{s:?}"
+    );
+}
