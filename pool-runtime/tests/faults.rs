@@ -184,4 +184,19 @@ fn submitted_is_counted_on_its_own_and_the_identity_holds() {
         (4, 2, 0),
         "{s:?}"
     );
+    // A nested call in flight is submitted and counted (in `nested`, not `running`).
+    pool.resume();
+    let inner = pool.run(|| {
+        let mut nested = Task::new(pool.submit(std::future::pending::<()>()));
+        nested.assert_pending();
+        let s = pool.stats();
+        (s.submitted(), s.running, s.nested, s.in_flight())
+    });
+    assert_eq!(inner, Ok((6, 1, 1, 2)));
+    let s = pool.stats();
+    assert_eq!(
+        (s.submitted(), s.completed, s.cancelled, s.in_flight()),
+        (6, 3, 2, 0),
+        "{s:?}"
+    );
 }
