@@ -30,10 +30,13 @@ use std::time::Duration;
 /// Whether a call may be turned away.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Mode {
-    /// Paused, full and timed-out admissions are rejected.
+    /// Paused, full, timed-out admissions and closed pools reject the call.
     Reject,
     /// The call waits instead: through a pause (until `resume`), past the
-    /// waiting bound, and past the admission timeout. Only `Closed` ends it.
+    /// waiting bound and the admission timeout, and through `close` and
+    /// `abort` — it has no way to report a rejection (a `#[pooled]` function
+    /// whose return type cannot carry an error), so a closed pool still
+    /// admits it, in order.
     Wait,
 }
 
@@ -299,7 +302,7 @@ impl Core {
         }
         let mut w = self.load();
         loop {
-            if w.has(CLOSED) {
+            if w.has(CLOSED) && mode == Mode::Reject {
                 leave(lend);
                 return self.reject(Rejected::Closed);
             }
@@ -316,6 +319,7 @@ impl Core {
                 return Enqueued::Waiting;
             }
             if w.can_admit_directly() && !w.has(PAUSED) {
+                // (A closed pool only gets here for never-rejected calls.)
                 match self.word.compare_exchange(
                     w.0,
                     w.0 + ONE_RUNNING,
@@ -446,7 +450,7 @@ impl Core {
     #[inline]
     pub(crate) fn reject_fast(&self, mode: Mode) -> Option<Rejected> {
         let w = self.load();
-        let reason = if w.has(CLOSED) {
+        let reason = if w.has(CLOSED) && mode == Mode::Reject {
             Rejected::Closed
         } else if w.has(PAUSED) && mode == Mode::Reject {
             Rejected::Paused
@@ -798,9 +802,9 @@ impl Core {
         wakers.wake_all();
     }
 
-    /// Stops intake. With `abort`, also turns away every waiting call. Calls
-    /// held by a pause are turned away either way: the `resume` they wait for
-    /// could no longer admit them.
+    /// Stops intake. With `abort`, also turns away every waiting call that
+    /// can be turned away. Never-rejected calls stay, and keep being admitted
+    /// (see [`Mode::Wait`]).
     /// Returns how many waiting calls it turned away.
     pub(crate) fn close(&self, abort: bool) -> usize {
         let mut turned_away = 0;
@@ -813,17 +817,19 @@ impl Core {
                 wakers.wake_all();
                 locked = self.locked.lock();
             }
+            if !abort {
+                break;
+            }
+            // Calls that are never turned away stay (held by a pause, they
+            // wait for `resume`; queued, for a slot).
             // Safety: under the lock; nodes are alive while linked.
             let node = unsafe {
-                match locked.held.pop_front() {
-                    Some(node) => node,
-                    None if abort => match locked.queue.pop() {
-                        Some(node) => {
-                            Self::unlinked(node);
-                            node
-                        }
-                        None => break,
-                    },
+                match locked.queue.find(|n| !n.is_never_rejected()) {
+                    Some(node) => {
+                        locked.queue.remove(node);
+                        Self::unlinked(node);
+                        node
+                    }
                     None => break,
                 }
             };

@@ -231,7 +231,9 @@ impl Group {
     ///
     /// # Panics
     ///
-    /// As [`submit_wait`](Group::submit_wait); a panic of `f` is re-raised.
+    /// A panic of `f` is re-raised. If the blocking executor drops the job
+    /// without running it (it is shutting down), there is no result to return
+    /// and no error to report it with: that panics too.
     pub async fn submit_blocking_wait<T, F>(&self, weight: i64, f: F) -> T
     where
         F: FnOnce() -> T + Send + 'static,
@@ -244,17 +246,16 @@ impl Group {
             .await
         {
             Ok(out) => out,
-            Err(rejected) => panic!("a never-rejecting call was turned away: {rejected}"),
+            Err(_) => {
+                panic!("the blocking executor dropped a never-rejecting job without running it")
+            }
         }
     }
 
     /// A call that is never turned away: it waits through a pause (until
-    /// `resume`), past the waiting bound and the admission timeout.
-    ///
-    /// # Panics
-    ///
-    /// If the group's pool was closed (through [`Group::pool`]): a
-    /// never-rejecting call has no way to report it.
+    /// `resume`), past the waiting bound and the admission timeout, and even
+    /// through closing the group's pool (through [`Group::pool`]), which still
+    /// admits it in order: it has no way to report a rejection.
     pub fn submit_wait<F: Future>(&self, weight: i64, work: F) -> Ceilinged<SubmitWait<'_, F>> {
         Ceilinged::new(self.pool().submit_wait(weight, work))
     }
@@ -263,11 +264,11 @@ impl Group {
     ///
     /// # Panics
     ///
-    /// As [`submit_wait`](Group::submit_wait).
+    /// As [`Pool::run`] on a current-thread tokio runtime's thread.
     pub fn run_wait<T>(&self, weight: i64, f: impl FnOnce() -> T) -> T {
         match ceiling::run(|| self.pool().run_call(weight, Mode::Wait, f)) {
             Ok(out) => out,
-            Err(rejected) => panic!("a never-rejecting call was turned away: {rejected}"),
+            Err(rejected) => unreachable!("a never-rejecting call was turned away: {rejected}"),
         }
     }
 }

@@ -476,12 +476,18 @@ impl Pool {
     /// Stops intake for good: new calls are rejected with [`Rejected::Closed`];
     /// waiting and running calls finish. See [`drained`](Pool::drained) to wait
     /// for them, [`shutdown`](Pool::shutdown) for both with a timeout.
+    ///
+    /// The never-rejecting calls of a group ([`Group::submit_wait`](crate::Group::submit_wait)
+    /// and the `#[pooled]` functions whose return type cannot carry an error)
+    /// have no way to report a rejection: a closed pool still admits them, in
+    /// order and within its limit.
     pub fn close(&self) {
         self.core.close(false);
     }
 
     /// Closes the pool and rejects every waiting call at once with
-    /// [`Rejected::Closed`]; running calls finish.
+    /// [`Rejected::Closed`] (never-rejecting ones excepted, see
+    /// [`close`](Pool::close)); running calls finish.
     pub fn abort(&self) {
         self.core.close(true);
     }

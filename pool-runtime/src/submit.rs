@@ -186,8 +186,8 @@ impl<F: Future> Future for SubmitWait<'_, F> {
         let inner = unsafe { self.map_unchecked_mut(|this| &mut this.inner) };
         match ready!(inner.poll(cx)) {
             Ok(out) => Poll::Ready(out),
-            // Only a closed pool turns a waiting call away, and groups are never closed.
-            Err(rejected) => panic!("a never-rejecting call was turned away: {rejected}"),
+            // Nothing turns a never-rejecting call away, not even a closed pool.
+            Err(rejected) => unreachable!("a never-rejecting call was turned away: {rejected}"),
         }
     }
 }

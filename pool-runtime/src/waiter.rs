@@ -59,6 +59,9 @@ pub(crate) struct Waiter {
     /// The lend a nested call waits for besides a free slot (null: none).
     lend: UnsafeCell<*const Lend>,
     status: AtomicU8,
+    /// A call that is never turned away (set at creation, never changed):
+    /// closing or aborting the pool leaves it waiting for a slot.
+    never_rejected: bool,
     _pinned: PhantomPinned,
 }
 
@@ -80,8 +83,14 @@ impl Waiter {
             weight: UnsafeCell::new(0),
             lend: UnsafeCell::new(std::ptr::null()),
             status: AtomicU8::new(initial),
+            never_rejected: initial == status::START_WAIT,
             _pinned: PhantomPinned,
         }
+    }
+
+    /// Whether the call is never turned away (see the field).
+    pub(crate) fn is_never_rejected(&self) -> bool {
+        self.never_rejected
     }
 
     /// The node's status, as its owner sees it without the lock.

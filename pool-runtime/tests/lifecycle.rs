@@ -285,3 +285,38 @@ async fn scoped_runs_the_body_then_closes_and_drains() {
     assert!(handle.is_closed());
     assert_eq!(handle.submit(async {}).await, Err(Rejected::Closed));
 }
+
+#[test]
+fn a_closed_group_still_admits_its_never_rejecting_calls_in_order_and_within_its_limit() {
+    use pool_runtime::{Group, GroupSpec};
+    static CLOSED_GROUP: Group = Group::new(GroupSpec {
+        name: "lifecycle::closed_group",
+        size: 1,
+        ..GroupSpec::DEFAULT
+    });
+    let (hold, open) = gate();
+    let mut holder = Task::new(CLOSED_GROUP.submit_wait(0, hold));
+    holder.assert_pending();
+    let mut queued = Task::new(CLOSED_GROUP.submit_wait(0, async { "queued" }));
+    queued.assert_pending();
+    CLOSED_GROUP.pool().abort();
+    // A call that can be turned away is; the never-rejecting ones are not.
+    assert_eq!(
+        Task::new(CLOSED_GROUP.submit(0, async {})).assert_ready(),
+        Err(Rejected::Closed)
+    );
+    let mut late = Task::new(CLOSED_GROUP.submit_wait(0, async { "late" }));
+    late.assert_pending();
+    assert_eq!(CLOSED_GROUP.stats().running, 1, "still within the limit");
+    open.store(true, std::sync::atomic::Ordering::SeqCst);
+    holder.assert_ready();
+    assert!(queued.is_woken());
+    assert_eq!(queued.assert_ready(), "queued");
+    assert_eq!(late.assert_ready(), "late");
+    assert_eq!(CLOSED_GROUP.run_wait(0, || "sync"), "sync");
+    let s = CLOSED_GROUP.stats();
+    assert_eq!(
+        (s.completed, s.rejected_total(), s.running, s.waiting),
+        (4, 1, 0, 0)
+    );
+}
