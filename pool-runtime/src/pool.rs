@@ -332,6 +332,11 @@ impl Pool {
     /// known at once (paused, closed, full) are returned here; later ones
     /// (timed out, closed while waiting) through the handle.
     ///
+    /// A spawned call is independent even when spawned from inside work that
+    /// holds a slot of this pool: it takes a slot of its own (see
+    /// *Reentrancy* above). So work that awaits what it spawned, in a pool
+    /// whose every slot it and its like hold, waits as any other call would.
+    ///
     /// # Errors
     ///
     /// [`Rejected`] as for [`submit`](Pool::submit).
