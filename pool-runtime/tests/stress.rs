@@ -141,6 +141,9 @@ struct Harness {
     /// Calls that reached the pool: first polls of async calls, sync calls
     /// entered, nested calls made.
     reached: AtomicU64,
+    /// Bodies running now, counted from outside the pool: a call's work
+    /// counts while it runs, not while it waits for a nested call.
+    bodies: AtomicUsize,
     tally: Tally,
     errors: Mutex<Vec<String>>,
     start: Instant,
@@ -162,6 +165,7 @@ impl Harness {
             timeout,
             limits: RwLock::new(vec![3]),
             reached: AtomicU64::new(0),
+            bodies: AtomicUsize::new(0),
             tally: Tally::default(),
             errors: Mutex::new(Vec::new()),
             start: Instant::now(),
@@ -204,7 +208,12 @@ impl Harness {
     /// core always satisfies `running(now) <= max(limits[epoch..])`, and an
     /// over-admission still running now violates it. Our own slot also makes
     /// `running >= 1`.
-    fn check_admission(&self, epoch: usize) {
+    ///
+    /// The same bound holds for the bodies counted from outside: each body
+    /// runs on a slot of its own or on a lent one whose lender is not running
+    /// its body, so `bodies(now) <= running(now)`. Returns the body's guard.
+    fn check_admission(&self, epoch: usize) -> Body<'_> {
+        let body = Body::enter(self);
         let limits = self.limits.read().unwrap();
         let running = self.pool().stats().running;
         let allowed = limits[epoch..].iter().copied().max().unwrap_or(0);
@@ -214,6 +223,14 @@ impl Harness {
                 &limits[epoch..]
             ));
         }
+        if body.now > allowed {
+            self.error(format!(
+                "{} bodies running at once, limits since reaching the pool = {:?}",
+                body.now,
+                &limits[epoch..]
+            ));
+        }
+        body
     }
 
     fn record(&self, plan: &Plan, outcome: Outcome) {
@@ -297,24 +314,45 @@ fn raise_intended_panic() -> ! {
     panic::resume_unwind(Box::new(PANIC_MARK))
 }
 
+/// A body counted from outside the pool while it lives.
+struct Body<'a> {
+    h: &'a Harness,
+    now: usize,
+}
+
+impl<'a> Body<'a> {
+    fn enter(h: &'a Harness) -> Self {
+        let now = h.bodies.fetch_add(1, SeqCst) + 1;
+        Body { h, now }
+    }
+}
+
+impl Drop for Body<'_> {
+    fn drop(&mut self) {
+        self.h.bodies.fetch_sub(1, SeqCst);
+    }
+}
+
 async fn async_work(h: &'static Harness, plan: Plan, epoch: usize) -> u64 {
-    h.check_admission(epoch);
+    let body = h.check_admission(epoch);
     yield_times(plan.yields).await;
     if plan.sleep_us > 0 {
         thread::sleep(Duration::from_micros(plan.sleep_us));
     }
     if plan.nested {
-        // Runs under our slot: admitted at once even when the pool is full,
-        // paused, or its queue is at its bound. Completes in its first poll,
-        // so it is never cancelled half-way.
-        h.reached.fetch_add(1, SeqCst);
-        match h.pool().submit(async { 7 }).await {
-            Ok(7) => h.tally.nested.fetch_add(1, SeqCst),
-            other => {
-                h.error(format!("nested call returned {other:?}"));
-                0
-            }
-        };
+        // We wait for our nested calls, so our body stops counting.
+        drop(body);
+        if plan.yields % 2 == 0 {
+            // One borrows our slot; the other waits for it or for a free slot.
+            h.reached.fetch_add(2, SeqCst);
+            futures::join!(nested_call(h, epoch, 1), nested_call(h, epoch, 1));
+        } else {
+            // Borrows our slot: admitted at once even when the pool is full,
+            // paused, or its queue is at its bound, and done in its first poll.
+            h.reached.fetch_add(1, SeqCst);
+            nested_call(h, epoch, 0).await;
+        }
+        let _body = h.check_admission(epoch);
     }
     if plan.panics {
         raise_intended_panic();
@@ -322,14 +360,53 @@ async fn async_work(h: &'static Harness, plan: Plan, epoch: usize) -> u64 {
     plan.value
 }
 
+/// A call into the same pool from inside the work of a call that reached it
+/// at `epoch` (it runs on that call's slot, or on a slot admitted after it),
+/// tallied however it ends — cancelled too, when its parent is.
+async fn nested_call(h: &'static Harness, epoch: usize, yields: u32) {
+    struct Unfinished(&'static Harness);
+    impl Drop for Unfinished {
+        fn drop(&mut self) {
+            self.0.tally.cancelled.fetch_add(1, SeqCst);
+        }
+    }
+    let unfinished = Unfinished(h);
+    let out = h
+        .pool()
+        .submit(async move {
+            let _body = h.check_admission(epoch);
+            yield_times(yields).await;
+            7
+        })
+        .await;
+    std::mem::forget(unfinished);
+    match out {
+        Ok(7) => h.tally.nested.fetch_add(1, SeqCst),
+        Err(Rejected::TimedOut) if h.timeout.is_some() => {
+            h.tally.rejected[index(Rejected::TimedOut)].fetch_add(1, SeqCst)
+        }
+        other => {
+            h.error(format!("nested call returned {other:?}"));
+            0
+        }
+    };
+}
+
 fn sync_work(h: &'static Harness, plan: Plan, epoch: usize) -> u64 {
-    h.check_admission(epoch);
+    let body = h.check_admission(epoch);
     if plan.sleep_us > 0 {
         thread::sleep(Duration::from_micros(plan.sleep_us));
     }
     if plan.nested {
+        drop(body);
         h.reached.fetch_add(1, SeqCst);
-        match h.pool().run(|| 7) {
+        // The nested call runs on our slot, admitted after our `epoch`.
+        let out = h.pool().run(|| {
+            let _body = h.check_admission(epoch);
+            7
+        });
+        let _body = h.check_admission(epoch);
+        match out {
             Ok(7) => h.tally.nested.fetch_add(1, SeqCst),
             other => {
                 h.error(format!("nested call returned {other:?}"));
