@@ -159,6 +159,73 @@ impl Store for Client {
     }
 }
 
+/// One-line bodies, which rustc once linted `unused_braces` in the expansion.
+/// `rustfmt::skip` keeps them on one line, where the lint fired.
+#[rustfmt::skip]
+pub mod one_line {
+    use std::io;
+
+    /// Async, returning a `Result`.
+    ///
+    /// # Errors
+    ///
+    /// When the pool turns the call away.
+    #[pooled::pooled]
+    pub async fn async_result() -> io::Result<()> { Ok(()) }
+
+    /// Sync, returning a `Result`.
+    ///
+    /// # Errors
+    ///
+    /// When the pool turns the call away.
+    #[pooled::pooled]
+    pub fn sync_result() -> io::Result<()> { Ok(()) }
+
+    /// Sync, returning a value.
+    #[must_use]
+    #[pooled::pooled]
+    pub fn sync_value() -> u8 { 1 }
+
+    /// On the blocking executor.
+    ///
+    /// # Errors
+    ///
+    /// When the pool turns the call away.
+    #[pooled::pooled(blocking)]
+    pub fn blocking_result() -> io::Result<()> { Ok(()) }
+
+    /// Methods with one-line bodies.
+    #[derive(Debug)]
+    pub struct Unit;
+
+    impl Unit {
+        /// A sync method.
+        ///
+        /// # Errors
+        ///
+        /// When the pool turns the call away.
+        #[pooled::pooled]
+        pub fn method(&self) -> io::Result<()> { Ok(()) }
+
+        /// An async method.
+        #[pooled::pooled]
+        pub async fn async_method(&self) -> u8 { 2 }
+    }
+}
+
+#[test]
+fn strict_lints_accept_one_line_bodies() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        one_line::async_result().await.unwrap();
+        one_line::blocking_result().await.unwrap();
+        assert_eq!(one_line::Unit.async_method().await, 2);
+    });
+    one_line::sync_result().unwrap();
+    assert_eq!(one_line::sync_value(), 1);
+    one_line::Unit.method().unwrap();
+}
+
 #[test]
 fn strict_lints_accept_every_expansion() {
     let runtime = tokio::runtime::Runtime::new().unwrap();

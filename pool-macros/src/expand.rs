@@ -127,19 +127,30 @@ fn pool_expression(function: &PooledFn, config: &FnConfig) -> TokenStream {
     }
 }
 
-/// The user's block in a scope of its own, preceded (unless it returns `()`) by a
-/// never-taken return edge of the declared type, as tracing does: the closure's
-/// or async block's return type is fixed before the block is checked, so `return`
-/// and `?` are checked against the function's type and type errors point at the
-/// user's expression.
+/// The user's block in a scope of its own (its own braces), starting (unless it
+/// returns `()`) with a never-taken return edge of the declared type, as tracing
+/// does: the closure's or async block's return type is fixed before the block is
+/// checked, so `return` and `?` are checked against the function's type and type
+/// errors point at the user's expression. The edge goes inside the user's braces,
+/// not before them in a block of its own: a user's block as the tail of a
+/// generated one is linted `unused_braces` when it fits on one line (`{ Ok(()) }`),
+/// with a suggestion that does not compile, and an `#[allow]` cannot go on a tail
+/// expression. The edge binds nothing, so the user's statements see the same
+/// scope as before.
 fn scoped_block(brace: syn::token::Brace, stmts: &[syn::Stmt], output: &ReturnType) -> TokenStream {
+    let edge = return_edge(output);
     let mut block = TokenStream::new();
     brace.surround(&mut block, |tokens| {
+        tokens.extend(edge);
         tokens.extend(stmts.iter().map(ToTokens::to_token_stream));
     });
-    let Some(ty) = returned_type(output) else {
-        return block;
-    };
+    block
+}
+
+/// The never-taken `return` of the declared type that starts the user's block;
+/// nothing for `()`.
+fn return_edge(output: &ReturnType) -> Option<TokenStream> {
+    let ty = returned_type(output)?;
     let edge_span = syn::spanned::Spanned::span(&ty).resolved_at(Span::mixed_site());
     let edge = quote_spanned! {edge_span=>
         #[allow(
@@ -157,7 +168,7 @@ fn scoped_block(brace: syn::token::Brace, stmts: &[syn::Stmt], output: &ReturnTy
             return (|| -> #ty { loop {} })();
         }
     };
-    quote!({ #edge #block })
+    Some(edge)
 }
 
 /// The call into the runtime that admits `body`, and what a rejection becomes.
@@ -542,7 +553,7 @@ mod tests {
         assert!(
             has(
                 &out,
-                r#"if false { return (|| -> io::Result<u8> { loop {} })(); } { Ok(1) }"#
+                r#"{ #[allow(unknown_lints, unreachable_code, clippy::diverging_sub_expression, clippy::empty_loop, clippy::let_unit_value, clippy::let_with_type_underscore, clippy::needless_return, clippy::redundant_closure_call, clippy::unreachable)] if false { return (|| -> io::Result<u8> { loop {} })(); } Ok(1) }"#
             ),
             "{out}"
         );

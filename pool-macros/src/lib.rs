@@ -61,7 +61,7 @@
 //! away; with `overload = is_overloaded`, an async one calls
 //! `submit_judged(.., |out| match out { Ok(_) => Verdict::Success, Err(e) if
 //! is_overloaded(e) => Verdict::Overload, Err(_) => Verdict::Ignore })`, so an
-//! adaptive pool learns which calls met an overloaded server. Before the block, a
+//! adaptive pool learns which calls met an overloaded server. At the start of the block, a
 //! never-taken `return` of the declared type fixes the return type, so `return`,
 //! `?` and type errors behave and are reported as in the function as written. The [`macro@pooled`] docs give the whole contract.
 //!
