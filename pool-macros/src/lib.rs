@@ -82,6 +82,7 @@ mod duration;
 mod entry;
 mod expand;
 mod parse;
+mod shape;
 /// Shared with the runtime, which suggests group names in configuration errors.
 #[path = "../../pool-runtime/src/suggest.rs"]
 mod suggest;
