@@ -59,7 +59,7 @@ mod shadowed_prelude {
     pub struct Box;
 
     /// A boxed future, with an argument named like the expansion's local.
-    #[::pooled::pooled(size = 1)]
+    #[::pooled::pooled(size = 1, max_waiting = 8)]
     pub fn returns_future(
         pooled_future: u32,
     ) -> ::core::pin::Pin<
@@ -107,7 +107,7 @@ mod without_prelude {
         ::core::option::Option::Some(x)
     }
 
-    #[::pooled::pooled(size = 1)]
+    #[::pooled::pooled(size = 1, max_waiting = 8)]
     pub fn returns_future(
         x: u32,
     ) -> impl ::core::future::Future<Output = ::core::result::Result<u32, ::pooled::Rejected>>
