@@ -31,7 +31,17 @@ pub mod __private {
         register_group, AdaptiveSettings, Group, GroupSpec, Kind, Order, Rejected, ScalePolicy,
         Verdict,
     };
+    pub use std::boxed::Box;
     use std::future::Future;
+
+    /// Runs the body of a sync function that returns a future: it only builds
+    /// the future, so it runs at once, without a slot; the expansion then
+    /// submits the built future. A function, not a closure called in place, so
+    /// the body's `return`s stay its own without a lint on the expansion.
+    #[inline]
+    pub fn build_future<F: Future>(body: impl FnOnce() -> F) -> F {
+        body()
+    }
 
     /// Waits for admission, then runs `fut` holding a slot; rejections returned.
     #[inline]

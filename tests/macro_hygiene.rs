@@ -55,6 +55,25 @@ mod shadowed_prelude {
         ::core::result::Result::Ok(pooled_out + u32::from(pooled_error))
     }
 
+    /// Shadows the prelude's `Box`, which the expansion of a boxed future uses.
+    pub struct Box;
+
+    /// A boxed future, with an argument named like the expansion's local.
+    #[::pooled::pooled(size = 1, max_waiting = 8)]
+    pub fn returns_future(
+        pooled_future: u32,
+    ) -> ::core::pin::Pin<
+        ::std::boxed::Box<
+            dyn ::core::future::Future<Output = ::core::result::Result<u32, ::pooled::Rejected>>
+                + Send,
+        >,
+    > {
+        let _ = Box;
+        ::std::boxed::Box::pin(async move {
+            ::core::result::Result::Ok(pooled_future + u32::from(GROUP))
+        })
+    }
+
     /// A type of its own named `Result`: `wait` says it cannot carry a rejection.
     #[::pooled::pooled(wait)]
     pub async fn shadowed_result(x: u32) -> Result<u32> {
@@ -87,6 +106,14 @@ mod without_prelude {
     pub fn blocking(x: u64) -> ::core::option::Option<u64> {
         ::core::option::Option::Some(x)
     }
+
+    #[::pooled::pooled(size = 1, max_waiting = 8)]
+    pub fn returns_future(
+        x: u32,
+    ) -> impl ::core::future::Future<Output = ::core::result::Result<u32, ::pooled::Rejected>>
+           + ::core::marker::Unpin {
+        ::std::boxed::Box::pin(async move { ::core::result::Result::Ok(x) })
+    }
 }
 
 #[test]
@@ -99,6 +126,10 @@ fn expansions_ignore_local_modules_and_shadowed_names() {
     assert_eq!(
         futures::executor::block_on(shadowed_prelude::judged(8)),
         Ok(8)
+    );
+    assert_eq!(
+        futures::executor::block_on(shadowed_prelude::returns_future(9)),
+        Ok(9)
     );
 }
 
@@ -115,6 +146,10 @@ fn expansions_need_no_prelude() {
     );
     let runtime = tokio::runtime::Runtime::new().unwrap();
     assert_eq!(runtime.block_on(without_prelude::blocking(7)), Some(7));
+    assert_eq!(
+        futures::executor::block_on(without_prelude::returns_future(3)),
+        Ok(3)
+    );
 }
 
 /// Constants a user happens to name like anything an expansion could bind.

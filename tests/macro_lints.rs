@@ -146,6 +146,26 @@ impl Client {
     }
 }
 
+/// Builds a future; the returned future holds the slot while it runs.
+///
+/// # Errors
+///
+/// When the pool turns the call away.
+#[pooled::pooled(size = 2, timeout = "1s")]
+pub fn returns_future(id: u32) -> impl std::future::Future<Output = Result<u32, Error>> + Send {
+    async move { Ok(id) }
+}
+
+/// A boxed future borrowing its argument.
+#[must_use]
+#[pooled::pooled(order = "priority")]
+pub fn returns_boxed<'a>(
+    text: &'a str,
+    #[weight] urgency: u8,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = usize> + Send + 'a>> {
+    Box::pin(async move { text.len() + usize::from(urgency) })
+}
+
 /// A trait implemented through a declared group.
 pub trait Store {
     /// Loads a value.
@@ -159,6 +179,82 @@ impl Store for Client {
     }
 }
 
+/// One-line bodies, which rustc once linted `unused_braces` in the expansion.
+/// `rustfmt::skip` keeps them on one line, where the lint fired.
+#[rustfmt::skip]
+pub mod one_line {
+    use std::io;
+
+    /// Async, returning a `Result`.
+    ///
+    /// # Errors
+    ///
+    /// When the pool turns the call away.
+    #[pooled::pooled]
+    pub async fn async_result() -> io::Result<()> { Ok(()) }
+
+    /// Sync, returning a `Result`.
+    ///
+    /// # Errors
+    ///
+    /// When the pool turns the call away.
+    #[pooled::pooled]
+    pub fn sync_result() -> io::Result<()> { Ok(()) }
+
+    /// Sync, returning a value.
+    #[must_use]
+    #[pooled::pooled]
+    pub fn sync_value() -> u8 { 1 }
+
+    /// On the blocking executor.
+    ///
+    /// # Errors
+    ///
+    /// When the pool turns the call away.
+    #[pooled::pooled(blocking)]
+    pub fn blocking_result() -> io::Result<()> { Ok(()) }
+
+    /// Methods with one-line bodies.
+    #[derive(Debug)]
+    pub struct Unit;
+
+    impl Unit {
+        /// A sync method.
+        ///
+        /// # Errors
+        ///
+        /// When the pool turns the call away.
+        #[pooled::pooled]
+        pub fn method(&self) -> io::Result<()> { Ok(()) }
+
+        /// An async method.
+        #[pooled::pooled]
+        pub async fn async_method(&self) -> u8 { 2 }
+
+        /// A method returning a future.
+        ///
+        /// # Errors
+        ///
+        /// When the pool turns the call away.
+        #[pooled::pooled]
+        pub fn future_method(&self) -> impl std::future::Future<Output = io::Result<u8>> { async { Ok(3) } }
+    }
+}
+
+#[test]
+fn strict_lints_accept_one_line_bodies() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        one_line::async_result().await.unwrap();
+        one_line::blocking_result().await.unwrap();
+        assert_eq!(one_line::Unit.async_method().await, 2);
+        assert_eq!(one_line::Unit.future_method().await.unwrap(), 3);
+    });
+    one_line::sync_result().unwrap();
+    assert_eq!(one_line::sync_value(), 1);
+    one_line::Unit.method().unwrap();
+}
+
 #[test]
 fn strict_lints_accept_every_expansion() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -166,6 +262,8 @@ fn strict_lints_accept_every_expansion() {
         assert_eq!(fetch("abc", 1).await.unwrap(), 3);
         assert_eq!(judged(4).await.unwrap(), 4);
         assert_eq!(judged_in_group(-2).await.unwrap(), -2);
+        assert_eq!(returns_future(6).await.unwrap(), 6);
+        assert_eq!(returns_boxed("ab", 1).await, 3);
         assert_eq!(sum(&[1, 2]), 3);
         assert_eq!(sum_blocking(vec![1, 2]).await.unwrap(), 3);
         let value = 5;

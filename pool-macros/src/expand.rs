@@ -13,6 +13,7 @@ use syn::visit_mut::VisitMut;
 use syn::{Ident, ItemStruct, Path, ReturnType, Type};
 
 use crate::parse::{is_pooled_attribute, Body, PooledFn};
+use crate::shape::FutureReturn;
 use crate::validate::{
     Conversion, FnConfig, GroupChoice, GroupConfig, HandleOwner, Kind, OnReject, Order, Policy,
     PoolSpec, Weight,
@@ -52,13 +53,11 @@ pub(crate) fn function(function: &PooledFn, config: &FnConfig) -> TokenStream {
         &config.weight,
         &Ident::new("pooled_weight", Span::mixed_site()),
     );
-    let call = admission_call(
-        function,
-        config,
-        &pool,
-        &weight,
-        scoped_block(*brace, stmts, &sig.output),
-    );
+    let body = scoped_block(*brace, stmts, &sig.output);
+    let call = match &config.future {
+        Some(future) => returned_future(function, config, future, &pool, &weight, body),
+        None => admission_call(function, config, &pool, &weight, body),
+    };
 
     let mut sig = sig.clone();
     if let Some(blocking) = config.blocking {
@@ -127,19 +126,30 @@ fn pool_expression(function: &PooledFn, config: &FnConfig) -> TokenStream {
     }
 }
 
-/// The user's block in a scope of its own, preceded (unless it returns `()`) by a
-/// never-taken return edge of the declared type, as tracing does: the closure's
-/// or async block's return type is fixed before the block is checked, so `return`
-/// and `?` are checked against the function's type and type errors point at the
-/// user's expression.
+/// The user's block in a scope of its own (its own braces), starting (unless it
+/// returns `()`) with a never-taken return edge of the declared type, as tracing
+/// does: the closure's or async block's return type is fixed before the block is
+/// checked, so `return` and `?` are checked against the function's type and type
+/// errors point at the user's expression. The edge goes inside the user's braces,
+/// not before them in a block of its own: a user's block as the tail of a
+/// generated one is linted `unused_braces` when it fits on one line (`{ Ok(()) }`),
+/// with a suggestion that does not compile, and an `#[allow]` cannot go on a tail
+/// expression. The edge binds nothing, so the user's statements see the same
+/// scope as before.
 fn scoped_block(brace: syn::token::Brace, stmts: &[syn::Stmt], output: &ReturnType) -> TokenStream {
+    let edge = return_edge(output);
     let mut block = TokenStream::new();
     brace.surround(&mut block, |tokens| {
+        tokens.extend(edge);
         tokens.extend(stmts.iter().map(ToTokens::to_token_stream));
     });
-    let Some(ty) = returned_type(output) else {
-        return block;
-    };
+    block
+}
+
+/// The never-taken `return` of the declared type that starts the user's block;
+/// nothing for `()`.
+fn return_edge(output: &ReturnType) -> Option<TokenStream> {
+    let ty = returned_type(output)?;
     let edge_span = syn::spanned::Spanned::span(&ty).resolved_at(Span::mixed_site());
     let edge = quote_spanned! {edge_span=>
         #[allow(
@@ -157,7 +167,7 @@ fn scoped_block(brace: syn::token::Brace, stmts: &[syn::Stmt], output: &ReturnTy
             return (|| -> #ty { loop {} })();
         }
     };
-    quote!({ #edge #block })
+    Some(edge)
 }
 
 /// The call into the runtime that admits `body`, and what a rejection becomes.
@@ -192,6 +202,67 @@ fn admission_call(
     if config.on_reject == OnReject::Wait {
         return call;
     }
+    // On the return type, so a missing `From<Rejected>` is reported there.
+    let output_span = match &function.sig.output {
+        ReturnType::Type(_, ty) => syn::spanned::Spanned::span(ty).resolved_at(Span::mixed_site()),
+        ReturnType::Default => Span::call_site(),
+    };
+    rejection_into_err(&call, output_span)
+}
+
+/// A sync function returning a future: its body, which only builds the future,
+/// runs at once and without a slot (in a closure, so that its `return`s stay
+/// its own); the function then returns a future of its own that waits for
+/// admission and polls the built one while holding the slot. That future is an
+/// `async` block, boxed and pinned where the declared type is (`Pin<Box<dyn
+/// Future>>`, `BoxFuture`) or must be `Unpin`; it is `Send` when the built
+/// future is. Rejections go into the output's error as for an `async fn`.
+fn returned_future(
+    function: &PooledFn,
+    config: &FnConfig,
+    future: &FutureReturn,
+    pool: &TokenStream,
+    weight: &TokenStream,
+    body: TokenStream,
+) -> TokenStream {
+    let private = private(&config.krate);
+    let built = Ident::new("pooled_future", Span::mixed_site());
+    let admitted = match (config.on_reject, &config.overload) {
+        (OnReject::Wait, _) => quote!(#private::submit_wait(#pool, #weight, #built).await),
+        (OnReject::ReturnErr, Some(overload)) => {
+            quote!(#private::submit_overload(#pool, #weight, #built, #overload).await)
+        }
+        (OnReject::ReturnErr, None) => quote!(#private::submit(#pool, #weight, #built).await),
+    };
+    let admitted = match config.on_reject {
+        OnReject::Wait => admitted,
+        OnReject::ReturnErr => {
+            // On the output type, so a missing `From<Rejected>` is reported there.
+            let span = future.output.as_ref().map_or_else(
+                || match &function.sig.output {
+                    ReturnType::Type(_, ty) => syn::spanned::Spanned::span(ty),
+                    ReturnType::Default => Span::call_site(),
+                },
+                syn::spanned::Spanned::span,
+            );
+            rejection_into_err(&admitted, span.resolved_at(Span::mixed_site()))
+        }
+    };
+    let wrapper = quote!(async move { #admitted });
+    let wrapper = if future.boxed {
+        quote!(#private::Box::pin(#wrapper))
+    } else {
+        wrapper
+    };
+    quote! {
+        let #built = #private::build_future(move || #body);
+        #wrapper
+    }
+}
+
+/// `match call { Ok(value) => value, Err(rejected) => Err(From::from(rejected)) }`,
+/// the conversion spanned on `output_span`.
+fn rejection_into_err(call: &TokenStream, output_span: Span) -> TokenStream {
     // The two bindings below are the expansion's only names in the user's
     // scope (mixed-site, so user code cannot see them; a same-named constant,
     // against Rust's naming conventions, would still be taken as a pattern).
@@ -199,11 +270,6 @@ fn admission_call(
     // on the attribute instead of on the return type.
     let value = Ident::new("pooled_value", Span::mixed_site());
     let rejected = Ident::new("pooled_rejected", Span::mixed_site());
-    // On the return type, so a missing `From<Rejected>` is reported there.
-    let output_span = match &function.sig.output {
-        ReturnType::Type(_, ty) => syn::spanned::Spanned::span(ty).resolved_at(Span::mixed_site()),
-        ReturnType::Default => Span::call_site(),
-    };
     let rejected_there = Ident::new("pooled_rejected", output_span);
     let convert = quote_spanned!(output_span=> ::core::convert::From::from(#rejected_there));
     quote! {
@@ -542,7 +608,7 @@ mod tests {
         assert!(
             has(
                 &out,
-                r#"if false { return (|| -> io::Result<u8> { loop {} })(); } { Ok(1) }"#
+                r#"{ #[allow(unknown_lints, unreachable_code, clippy::diverging_sub_expression, clippy::empty_loop, clippy::let_unit_value, clippy::let_with_type_underscore, clippy::needless_return, clippy::redundant_closure_call, clippy::unreachable)] if false { return (|| -> io::Result<u8> { loop {} })(); } Ok(1) }"#
             ),
             "{out}"
         );
@@ -573,6 +639,60 @@ mod tests {
         );
         assert!(
             has(&out, r#"::pooled::__private::submit_blocking(CRUNCH_POOL"#),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_returned_future_is_built_at_once_and_polled_under_the_slot() {
+        let out = expand(
+            quote!(),
+            quote!(
+                fn f(&self) -> Pin<Box<dyn Future<Output = io::Result<u8>> + Send + '_>> {
+                    Box::pin(async { Ok(1) })
+                }
+            ),
+        );
+        assert!(
+            has(
+                &out,
+                "let pooled_future = ::pooled::__private::build_future(move ||"
+            ),
+            "{out}"
+        );
+        assert!(
+            has(
+                &out,
+                "::pooled::__private::Box::pin(async move { match ::pooled::__private::submit(Self::F_POOL, 0, pooled_future).await {"
+            ),
+            "{out}"
+        );
+        assert!(
+            has(
+                &out,
+                "=> ::core::result::Result::Err(::core::convert::From::from(pooled_rejected))"
+            ),
+            "{out}"
+        );
+        assert!(!out.contains("run_wait"), "{out}");
+        let out = expand(
+            quote!(),
+            quote!(
+                fn f() -> impl Future<Output = u8> + Send {
+                    async { 1 }
+                }
+            ),
+        );
+        assert!(
+            has(
+                &out,
+                "async move { ::pooled::__private::submit_wait(F_POOL, 0, pooled_future).await }"
+            ),
+            "{out}"
+        );
+        assert!(!out.contains("Box"), "{out}");
+        assert!(
+            has(&out, "fn f() -> impl Future<Output = u8> + Send {"),
             "{out}"
         );
     }

@@ -56,12 +56,15 @@
 //! ```
 //!
 //! An async function awaits `submit_wait(CHECKSUM_POOL, weight, async move { .. })`
-//! instead; a function returning a `Result` calls the rejecting form (`run`,
+//! instead; a sync function returning a future runs its body at once to build
+//! the future and returns `async move { submit_wait(CHECKSUM_POOL, weight,
+//! built).await }` (boxed when its return type is), so the slot is held while the
+//! built future runs; a function returning a `Result` calls the rejecting form (`run`,
 //! `submit`) and returns `Err(From::from(rejected))` when the pool turns the call
 //! away; with `overload = is_overloaded`, an async one calls
 //! `submit_judged(.., |out| match out { Ok(_) => Verdict::Success, Err(e) if
 //! is_overloaded(e) => Verdict::Overload, Err(_) => Verdict::Ignore })`, so an
-//! adaptive pool learns which calls met an overloaded server. Before the block, a
+//! adaptive pool learns which calls met an overloaded server. At the start of the block, a
 //! never-taken `return` of the declared type fixes the return type, so `return`,
 //! `?` and type errors behave and are reported as in the function as written. The [`macro@pooled`] docs give the whole contract.
 //!
@@ -82,6 +85,7 @@ mod duration;
 mod entry;
 mod expand;
 mod parse;
+mod shape;
 /// Shared with the runtime, which suggests group names in configuration errors.
 #[path = "../../pool-runtime/src/suggest.rs"]
 mod suggest;
@@ -366,7 +370,7 @@ use proc_macro::TokenStream;
 ///
 /// An async function stays async and waits for its slot in its own task. A sync
 /// function stays sync: the calling thread parks until admitted, then runs the body
-/// inline. `blocking` (sync functions only) runs the body on the blocking executor
+/// inline (a sync function returning a future is the exception, [below](#functions-that-return-a-future)). `blocking` (sync functions only) runs the body on the blocking executor
 /// (tokio's `spawn_blocking` by default) and makes the function `async`; its
 /// arguments must then be `Send + 'static`.
 ///
@@ -384,14 +388,97 @@ use proc_macro::TokenStream;
 /// or recursive call, in the same task or, for sync calls, on the same thread)
 /// runs under that slot, so nested calls never deadlock a full pool.
 ///
+/// **Sync functions called from async code should be `async`, or `blocking`.**
+/// A sync annotated function waits for its slot by parking the calling thread.
+/// Called from a task, that thread is one of the async runtime's workers: every
+/// other task on it stalls while the call waits, and on a current-thread runtime
+/// (`#[tokio::test]`'s default) the call that would free the slot can never run,
+/// so a call that has to wait never returns. Write the function as `async fn`
+/// when its callers are async, or add `blocking` when its body is blocking or
+/// CPU-bound work (it then becomes `async` and runs on the blocking executor). A
+/// sync function whose callers are plain threads (or `spawn_blocking` closures)
+/// is what the sync form is for.
+///
+/// # Functions that return a future
+///
+/// A sync function that returns a future does its work when the future is
+/// awaited, after the function has returned. `#[pooled]` recognises these return
+/// types by their spelling:
+///
+/// * `impl Future<Output = T>` (with any of `+ Send`, `+ Unpin`, lifetimes and
+///   `use<..>`),
+/// * `Pin<Box<dyn Future<Output = T> + ..>>` (with or without `Send`; this is
+///   what `#[async_trait]` turns an `async fn` into),
+/// * `BoxFuture<'a, T>` and `LocalBoxFuture<'a, T>` of the `futures` crate,
+///
+/// and runs the body at once, without a slot, to build the future; the function
+/// then returns a future of its own (an `async` block, boxed when the declared
+/// type is) that waits for admission and polls the built future while holding
+/// the slot, so the slot is held until the built future completes. The signature
+/// does not change; the returned future is `Send` when the built one is.
+/// Rejections follow `T`, as for an `async fn`: an `Output` spelt `…Result<..>`
+/// gets `Err(From::from(rejected))`, any other `Output` waits; `overload`
+/// applies as on an `async fn`, and `blocking` is a compile error (the body only
+/// builds the future).
+///
+/// ```
+/// use std::future::Future;
+/// use std::pin::Pin;
+///
+/// #[pooled::group(size = 4)]
+/// struct Backend;
+///
+/// trait Api {
+///     fn get(&self, id: u32) -> Pin<Box<dyn Future<Output = std::io::Result<u32>> + Send + '_>>;
+/// }
+///
+/// struct Client;
+///
+/// impl Api for Client {
+///     // The shape `#[async_trait]` gives an `async fn`: `#[pooled]` inside an
+///     // `#[async_trait]` impl sees the method after that rewrite.
+///     #[pooled::pooled(group = Backend)]
+///     fn get(&self, id: u32) -> Pin<Box<dyn Future<Output = std::io::Result<u32>> + Send + '_>> {
+///         Box::pin(async move { Ok(id) }) // runs while holding a slot of `Backend`
+///     }
+/// }
+///
+/// #[pooled::pooled(size = 1)]
+/// fn tick(n: u32) -> impl Future<Output = u32> + Send {
+///     async move { n + 1 } // so does this
+/// }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// assert_eq!(Client.get(7).await.unwrap(), 7);
+/// assert_eq!(tick(1).await, 2);
+/// # }
+/// ```
+///
+/// A future the attribute cannot rebuild is a compile error on the return type
+/// that says what to write instead (`async fn`, `impl Future<Output = T>` or
+/// `Pin<Box<dyn Future<Output = T> + Send + '_>>`): a named future type (a type
+/// whose name ends in `Future`, such as `ResponseFuture`), `Pin<&mut dyn Future>`,
+/// an unpinned `Box<dyn Future>`, `impl IntoFuture`, and a bound the wrapping
+/// future cannot keep, such as `+ Clone`.
+///
+/// **A macro sees spelling, not types.** A future behind a type alias
+/// (`type Fut = Pin<Box<..>>; fn get() -> Fut`), or a named future type whose
+/// name does not end in `Future` (`Ready<T>`, `JoinHandle<T>`), looks like an
+/// ordinary value: the function is taken for a sync one, which holds the slot
+/// only while the body builds the future, and the work then runs unthrottled.
+/// Spell such return types out as above, or write the function as `async fn`.
+/// Conversely, a type named `…Future` that is not a future can be named through
+/// a `use … as` rename.
+///
 /// # Every shape of function
 ///
 /// Borrowed, `&mut` and `mut` arguments, patterns, generics, `impl Trait`
 /// (arguments and return), `where` clauses, lifetimes, every receiver
 /// (`self`, `&self`, `&mut self`, `self: Arc<Self>`), `unsafe fn`, visibilities,
 /// doc comments and other attributes all keep working; `#[must_use]` and
-/// `dead_code` still fire. A `const fn`, an `extern "C" fn`, a bodiless trait
-/// method, `blocking` on an `async fn` and a second `#[pooled]` are compile errors.
+/// `dead_code` still fire. So do sync functions returning a future
+/// ([above](#functions-that-return-a-future)), `#[async_trait]` methods among
+/// them. A `const fn`, an `extern "C" fn`, a bodiless trait method, `blocking`
+/// on an `async fn` and a second `#[pooled]` are compile errors.
 ///
 /// # Hygiene
 ///

@@ -10,6 +10,7 @@ use syn::{Expr, Ident, LitInt, LitStr, Path, ReturnType, Type};
 
 use crate::duration;
 use crate::parse::{is_pooled_attribute, KeyValue, PooledFn, RawArgs, WeightParam};
+use crate::shape::{self, FutureReturn};
 
 /// The pool kind, as the runtime's `Kind`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -134,6 +135,9 @@ pub(crate) struct FnConfig {
     pub on_reject: OnReject,
     /// `overload = path`: judge each call's `Result` for an adaptive pool.
     pub overload: Option<syn::ExprPath>,
+    /// A sync function returning a future: the returned future waits for the
+    /// slot and holds it while the built future runs.
+    pub future: Option<FutureReturn>,
 }
 
 /// Everything the expansion of `#[pooled::group]` needs.
@@ -217,6 +221,14 @@ pub(crate) fn function(args: &RawArgs, function: &PooledFn) -> syn::Result<FnCon
         }
     }
 
+    let future = if function.sig.asyncness.is_none() {
+        errors
+            .check(shape::future_return(&function.sig.output))
+            .flatten()
+    } else {
+        None
+    };
+
     if let Some(blocking) = args.blocking {
         if function.sig.asyncness.is_some() {
             errors.at(
@@ -224,11 +236,21 @@ pub(crate) fn function(args: &RawArgs, function: &PooledFn) -> syn::Result<FnCon
                 "`blocking` runs a sync function on the blocking executor; \
                  this function is already `async`: remove `blocking`",
             );
+        } else if future.is_some() {
+            errors.at(
+                blocking,
+                format!(
+                    "`blocking` runs a sync body on the blocking executor, but `{fn_name}` returns a future: \
+                     its body only builds the future, and the work runs when it is awaited. Remove `blocking`: \
+                     the returned future already waits for a slot and holds it while it runs"
+                ),
+            );
         }
     }
 
-    let on_reject = on_reject(args, function, &fn_name, &mut errors);
-    check_overload(args, function, &group, &fn_name, &mut errors);
+    let awaited = Awaited::of(function, future.as_ref());
+    let on_reject = on_reject(args, &awaited, &fn_name, &mut errors);
+    check_overload(args, &awaited, &group, &fn_name, &mut errors);
 
     errors.finish(FnConfig {
         krate,
@@ -241,7 +263,54 @@ pub(crate) fn function(args: &RawArgs, function: &PooledFn) -> syn::Result<FnCon
             .overload
             .as_ref()
             .map(|overload| overload.value.clone()),
+        future,
     })
+}
+
+/// What a call's caller ends up with, which decides how rejections are reported
+/// and whether `overload` applies.
+struct Awaited<'a> {
+    /// The type a rejection must fit into: the declared return type, or the
+    /// output of the future a sync function returns (`None`: `()` or unknown).
+    ty: Option<&'a Type>,
+    /// An `async fn`, or a sync function returning a future.
+    is_future: bool,
+    /// A sync function returning a future.
+    returned_future: bool,
+}
+
+impl<'a> Awaited<'a> {
+    fn of(function: &'a PooledFn, future: Option<&'a FutureReturn>) -> Awaited<'a> {
+        let declared = match &function.sig.output {
+            ReturnType::Type(_, ty) => Some(&**ty),
+            ReturnType::Default => None,
+        };
+        match future {
+            Some(future) => Awaited {
+                ty: future.output.as_ref(),
+                is_future: true,
+                returned_future: true,
+            },
+            None => Awaited {
+                ty: declared,
+                is_future: function.sig.asyncness.is_some(),
+                returned_future: false,
+            },
+        }
+    }
+
+    fn is_result(&self) -> bool {
+        self.ty.is_some_and(is_result_type)
+    }
+
+    /// "`f` does not return a `Result`", or the same about the future it returns.
+    fn not_a_result(&self, fn_name: &Ident) -> String {
+        if self.returned_future {
+            format!("the future `{fn_name}` returns does not resolve to a `Result`")
+        } else {
+            format!("`{fn_name}` does not return a `Result`")
+        }
+    }
 }
 
 /// Validates `#[pooled::group(..)]`.
@@ -730,7 +799,7 @@ fn integer_type(mut ty: &Type) -> Option<Conversion> {
 /// for an adaptive pool: the runtime can judge only those (`submit_judged`).
 fn check_overload(
     args: &RawArgs,
-    function: &PooledFn,
+    awaited: &Awaited<'_>,
     group: &GroupChoice,
     fn_name: &Ident,
     errors: &mut Errors,
@@ -739,12 +808,13 @@ fn check_overload(
         return;
     };
     let key = overload.key;
-    if !returns_result(&function.sig.output) {
+    if !awaited.is_result() {
         errors.at(
             key,
             format!(
                 "`overload` names a `fn(&E) -> bool` that judges the error of a `Result<T, E>`, \
-                 but `{fn_name}` does not return a `Result`; return one, or remove `overload`"
+                 but {}; return one, or remove `overload`",
+                awaited.not_a_result(fn_name)
             ),
         );
     }
@@ -754,7 +824,7 @@ fn check_overload(
             "`overload` is not supported with `blocking`: only `async` functions have their results \
              judged; remove `overload` (the adaptive policy then times each call)",
         );
-    } else if function.sig.asyncness.is_none() {
+    } else if !awaited.is_future {
         errors.at(
             key,
             format!(
@@ -800,12 +870,11 @@ fn check_overload(
 /// path segment) and `wait` is not given; otherwise calls wait.
 fn on_reject(
     args: &RawArgs,
-    function: &PooledFn,
+    awaited: &Awaited<'_>,
     fn_name: &Ident,
     errors: &mut Errors,
 ) -> OnReject {
-    let returns_result = returns_result(&function.sig.output);
-    let on_reject = if returns_result && args.wait.is_none() {
+    let on_reject = if awaited.is_result() && args.wait.is_none() {
         OnReject::ReturnErr
     } else {
         OnReject::Wait
@@ -815,8 +884,9 @@ fn on_reject(
             "with `wait`, calls wait for admission instead of being rejected".to_owned()
         } else {
             format!(
-                "`{fn_name}` does not return a `Result`, so its calls wait for admission instead of being \
-                 rejected; return a `Result` whose error implements `From<Rejected>`"
+                "{}, so its calls wait for admission instead of being \
+                 rejected; return a `Result` whose error implements `From<Rejected>`",
+                awaited.not_a_result(fn_name)
             )
         };
         for (key, option) in [
@@ -831,13 +901,9 @@ fn on_reject(
     on_reject
 }
 
-/// Whether `output`'s type is spelt `…Result<…>`: `Result<T, E>`, `io::Result<T>`,
+/// Whether `ty` is spelt `…Result<…>`: `Result<T, E>`, `io::Result<T>`,
 /// `anyhow::Result<T>`, ...
-pub(crate) fn returns_result(output: &ReturnType) -> bool {
-    let ReturnType::Type(_, ty) = output else {
-        return false;
-    };
-    let mut ty = &**ty;
+fn is_result_type(mut ty: &Type) -> bool {
     while let Type::Paren(syn::TypeParen { elem, .. }) | Type::Group(syn::TypeGroup { elem, .. }) =
         ty
     {

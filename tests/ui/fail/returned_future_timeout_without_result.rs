@@ -1,0 +1,9 @@
+use std::future::Future;
+use std::pin::Pin;
+
+#[pooled::pooled(timeout = "1s")]
+fn get() -> Pin<Box<dyn Future<Output = u8> + Send>> {
+    Box::pin(async { 1 })
+}
+
+fn main() {}
