@@ -386,18 +386,23 @@ use proc_macro::TokenStream;
 ///
 /// A call made while the caller already holds a slot of the same pool (a nested
 /// or recursive call, in the same task or, for sync calls, on the same thread)
-/// runs under that slot, so nested calls never deadlock a full pool.
+/// may run under that slot, so nested calls never deadlock a full pool; only
+/// one nested call at a time uses it (others wait for it or for a free slot),
+/// and a nested call that outlives its caller keeps the slot until it ends.
+/// See the reentrancy rule on `pooled::Pool`.
 ///
 /// **Sync functions called from async code should be `async`, or `blocking`.**
 /// A sync annotated function waits for its slot by parking the calling thread.
-/// Called from a task, that thread is one of the async runtime's workers: every
-/// other task on it stalls while the call waits, and on a current-thread runtime
-/// (`#[tokio::test]`'s default) the call that would free the slot can never run,
-/// so a call that has to wait never returns. Write the function as `async fn`
-/// when its callers are async, or add `blocking` when its body is blocking or
-/// CPU-bound work (it then becomes `async` and runs on the blocking executor). A
-/// sync function whose callers are plain threads (or `spawn_blocking` closures)
-/// is what the sync form is for.
+/// Called from a task, that thread is one of the async runtime's workers. On a
+/// multi-thread tokio runtime the wait first hands the worker's other tasks to
+/// another thread (`block_in_place`), which works but costs a thread hand-off;
+/// on a current-thread runtime (`#[tokio::test]`'s default) that is impossible
+/// and the task that would free the slot could never run, so a call that has
+/// to wait there panics with a message naming these fixes instead of hanging.
+/// Write the function as `async fn` when its callers are async, or add
+/// `blocking` when its body is blocking or CPU-bound work (it then becomes
+/// `async` and runs on the blocking executor). A sync function whose callers
+/// are plain threads (or `spawn_blocking` closures) is what the sync form is for.
 ///
 /// # Functions that return a future
 ///
