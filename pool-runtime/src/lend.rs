@@ -116,37 +116,31 @@ impl Lend {
     /// The borrower is done with the slot. Lock-free unless someone waits for
     /// it or the lender is gone.
     pub(crate) fn give_back(&self) -> Returned {
-        let mut s = self.state.load(Ordering::Acquire);
-        loop {
-            if s & OWNER_GONE != 0 {
-                return Returned::LenderGone;
-            }
-            if s >= ONE_WAITER {
-                return Returned::Contended;
-            }
-            match self
-                .state
-                .compare_exchange(s, s & !BORROWED, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return Returned::ToLender,
-                Err(actual) => s = actual,
-            }
-        }
+        self.give_back_unless(true)
     }
 
     /// [`give_back`](Lend::give_back) under the pool lock, when no waiter
     /// could be handed the slot: either the lender takes it back, or (it is
     /// gone) the caller must release it.
     pub(crate) fn give_back_locked(&self) -> Returned {
+        self.give_back_unless(false)
+    }
+
+    fn give_back_unless(&self, contended: bool) -> Returned {
         let mut s = self.state.load(Ordering::Acquire);
         loop {
             if s & OWNER_GONE != 0 {
                 return Returned::LenderGone;
             }
-            match self
-                .state
-                .compare_exchange(s, s & !BORROWED, Ordering::AcqRel, Ordering::Acquire)
-            {
+            if contended && s >= ONE_WAITER {
+                return Returned::Contended;
+            }
+            match self.state.compare_exchange(
+                s,
+                s & !BORROWED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
                 Ok(_) => return Returned::ToLender,
                 Err(actual) => s = actual,
             }
