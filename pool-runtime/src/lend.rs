@@ -165,6 +165,7 @@ impl Lend {
 /// the slot (or returns the borrow) — unless a call nested in its work still
 /// runs under the slot (`own`, the call's lend, is borrowed), which then
 /// releases it when it ends.
+#[inline]
 pub(crate) fn end_call(
     core: &Core,
     outcome: Outcome,

@@ -42,10 +42,10 @@ impl<T, J: FnOnce(&T) -> Verdict> Judge<T> for JudgeFn<J> {
 
 /// A call's work guarded by a slot of the pool behind `R`.
 pub(crate) struct Guarded<R: Deref<Target = Core>, F, J = Succeeded> {
-    /// Dropped in place, by `Drop` or as soon as it completes: inside the
-    /// call's frame while the slot is held, so the work (and whatever it
-    /// owns: a connection, a buffer) goes before its slot is handed on, and a
-    /// `Drop` in it that calls the same pool runs under this slot.
+    /// Dropped in place, as soon as it completes or by `Drop`: before the
+    /// slot is handed on, so whatever it owns (a connection, a buffer) goes
+    /// first; and when dropped while running (cancelled), inside the call's
+    /// frame, so a `Drop` in it that calls the same pool runs under this slot.
     work: ManuallyDrop<F>,
     work_dropped: bool,
     judge: Option<J>,
@@ -98,9 +98,11 @@ impl<R: Deref<Target = Core>, F: Future, J: Judge<F::Output>> Future for Guarded
         ready!(acquire.as_mut().poll_acquire(cx))?;
         let work = unsafe { Pin::new_unchecked(&mut *this.work) };
         let out = ready!(acquire.as_mut().run_work(|| work.poll(cx)));
+        // Done: drop the work now, before the slot is handed on (a completed
+        // future has dropped its own state already, so no frame is needed).
         if std::mem::needs_drop::<F>() {
             this.work_dropped = true;
-            unsafe { acquire.as_mut().drop_work(&mut this.work) };
+            unsafe { ManuallyDrop::drop(&mut this.work) };
         }
         // A judge that panics is a call that panicked, not a cancelled one.
         let verdict = match this.judge.take() {
