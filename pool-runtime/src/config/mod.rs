@@ -38,6 +38,16 @@
 //!
 //! `ceiling = N` (or `POOLED_CEILING=N`) limits the calls running across all
 //! groups; see [`ceiling`](crate::ceiling).
+//!
+//! # Lock order
+//!
+//! One lock guards the configuration in force. It is taken after a group's
+//! pool initialisation (a first use builds its pool under it) and before the
+//! leaf locks — a group's record of its applied settings, the pools'
+//! admission locks, the ceiling's — and never the other way round: while it
+//! is held, code only looks whether a group's pool has started and never
+//! waits for one to start. The full order is in the docs of `Group`'s module
+//! (`group.rs`).
 
 mod env;
 mod error;
