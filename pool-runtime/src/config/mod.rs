@@ -37,7 +37,9 @@
 //! # Ceiling
 //!
 //! `ceiling = N` (or `POOLED_CEILING=N`) limits the calls running across all
-//! groups; see [`ceiling`](crate::ceiling).
+//! groups; see [`ceiling`](crate::ceiling). `N` is from 1 to
+//! [`MAX_SLOTS`](crate::MAX_SLOTS): a ceiling of 0, which would admit no call
+//! at all, is a load error (leave the setting out for no ceiling).
 //!
 //! # Lock order
 //!

@@ -9,12 +9,25 @@ use std::time::Duration;
 
 /// A slot count or bound: a whole number in `0..=MAX_SLOTS`.
 pub(crate) fn size(text: &str) -> Result<usize, String> {
+    whole(text, 0, MAX_SLOTS)
+}
+
+/// The application-wide ceiling: a whole number in `1..=MAX_SLOTS` (a
+/// ceiling of 0 would admit no call at all, in any group).
+pub(crate) fn ceiling(text: &str) -> Result<usize, String> {
+    whole(text, 1, MAX_SLOTS).map_err(|message| {
+        format!("{message} (a ceiling of 0 would admit nothing; leave it out for no ceiling)")
+    })
+}
+
+/// A whole number in `least..=most`.
+fn whole(text: &str, least: usize, most: usize) -> Result<usize, String> {
     text.trim()
         .parse::<usize>()
         .ok()
-        .filter(|n| *n <= MAX_SLOTS)
+        .filter(|n| (least..=most).contains(n))
         .ok_or_else(|| {
-            format!("invalid value `{text}`: expected a whole number from 0 to {MAX_SLOTS}")
+            format!("invalid value `{text}`: expected a whole number from {least} to {most}")
         })
 }
 
