@@ -2,12 +2,19 @@
 //!
 //! A deadline is served by one lazily started timer thread, which works under
 //! any executor (or none). Pools whose clock is tokio's
-//! ([`TokioClock`](crate::clock::TokioClock)) use `tokio::time::Sleep` instead,
-//! so their deadlines follow tokio's (possibly paused) time like their
-//! autoscaler does; that needs a runtime with its time driver enabled. Using
-//! tokio's timer whenever a runtime is current would panic in runtimes built
-//! without `enable_time`. Either way a deadline is only created for a call
-//! that actually has to wait in a pool with an admission timeout.
+//! ([`TokioClock`](crate::clock::TokioClock)) use `tokio::time::Sleep` instead
+//! when the current runtime has a time driver, so their deadlines follow
+//! tokio's (possibly paused) time like their autoscaler does. In a runtime
+//! built without `enable_time` (where `tokio::time::sleep` panics) they fall
+//! back to the timer thread: such a runtime has no paused time to follow.
+//! Tokio offers no way to ask whether a runtime has a time driver, so the
+//! first deadline in each runtime finds out by catching the panic of
+//! `tokio::time::sleep` (the panic hook sees it once per such runtime), and
+//! the answer is remembered. Built with `panic = "abort"`, where the panic
+//! cannot be caught, those pools use the timer thread in every runtime
+//! (tokio's paused time only exists in tests, which unwind). Either way a
+//! deadline is only created for a call that actually has to wait in a pool
+//! with an admission timeout.
 //!
 //! A deadline that is dropped before it fires (the call was admitted, or
 //! given up) releases its waker at once and is marked cancelled; cancelled
@@ -37,11 +44,14 @@ pub(crate) enum Sleep {
 }
 
 impl Sleep {
-    /// With `tokio_time`, a tokio timer if a runtime is current.
+    /// With `tokio_time`, a tokio timer if the current runtime has a time
+    /// driver; otherwise the timer thread's.
     pub(crate) fn new(timeout: Duration, tokio_time: bool) -> Pin<Box<Sleep>> {
         #[cfg(feature = "tokio")]
-        if tokio_time && tokio::runtime::Handle::try_current().is_ok() {
-            return Box::pin(Sleep::Tokio(tokio::time::sleep(timeout)));
+        if tokio_time {
+            if let Some(sleep) = tokio_timer::sleep(timeout) {
+                return Box::pin(Sleep::Tokio(sleep));
+            }
         }
         let _ = tokio_time;
         Box::pin(Sleep::on_thread(TimerThread::get(), timeout))
@@ -90,6 +100,49 @@ impl Drop for Sleep {
     fn drop(&mut self) {
         if let Sleep::Thread { timer, entry } = self {
             timer.cancel(entry);
+        }
+    }
+}
+
+/// Tokio's timer, where the current runtime has one.
+#[cfg(feature = "tokio")]
+mod tokio_timer {
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+    use std::time::Duration;
+    use tokio::runtime::{Handle, Id};
+
+    /// Runtimes found to have no time driver (the most recent ones: a
+    /// forgotten one only costs another caught panic).
+    static TIMELESS: Mutex<VecDeque<Id>> = Mutex::new(VecDeque::new());
+    const REMEMBERED: usize = 64;
+
+    /// A tokio `Sleep` if a runtime is current and has a time driver.
+    pub(super) fn sleep(timeout: Duration) -> Option<tokio::time::Sleep> {
+        let id = Handle::try_current().ok()?.id();
+        if super::lock(&TIMELESS).contains(&id) {
+            return None;
+        }
+        #[cfg(panic = "unwind")]
+        {
+            // `tokio::time::sleep` panics (at once) without a time driver,
+            // and tokio has no other way to tell.
+            match std::panic::catch_unwind(|| tokio::time::sleep(timeout)) {
+                Ok(sleep) => Some(sleep),
+                Err(_) => {
+                    let mut timeless = super::lock(&TIMELESS);
+                    if timeless.len() == REMEMBERED {
+                        timeless.pop_front();
+                    }
+                    timeless.push_back(id);
+                    None
+                }
+            }
+        }
+        #[cfg(not(panic = "unwind"))]
+        {
+            let _ = timeout;
+            None
         }
     }
 }
