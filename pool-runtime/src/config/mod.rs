@@ -34,11 +34,22 @@
 //! admission timeout apply to calls that arrive from then on. Kind and order
 //! are fixed while a pool runs (reported as [`Effect::AtRestart`]).
 //!
+//! # Bounds
+//!
+//! Loads check every value against the same bounds as
+//! [`PoolBuilder::build`](crate::PoolBuilder::build), defined once each:
+//! slot counts, `max_waiting` and the ceiling up to [`MAX_SLOTS`];
+//! `autoscale_window` from 1 to
+//! [`AutoscaleTiming::MAX_WINDOW`](crate::AutoscaleTiming::MAX_WINDOW); a
+//! group made adaptive by `policy = "adaptive"` needs its declared
+//! [`AdaptiveSettings`](crate::AdaptiveSettings) within their ranges
+//! ([`AdaptiveSettings::validate`](crate::AdaptiveSettings::validate)).
+//!
 //! # Ceiling
 //!
 //! `ceiling = N` (or `POOLED_CEILING=N`) limits the calls running across all
 //! groups; see [`ceiling`](crate::ceiling). `N` is from 1 to
-//! [`MAX_SLOTS`](crate::MAX_SLOTS): a ceiling of 0, which would admit no call
+//! [`MAX_SLOTS`]: a ceiling of 0, which would admit no call
 //! at all, is a load error (leave the setting out for no ceiling).
 //!
 //! # Lock order
@@ -64,6 +75,8 @@ pub use error::ConfigError;
 pub use layer::Origin;
 pub use report::{Change, Effect, Report};
 
+use crate::builder::BuildError;
+use crate::core::ScalePolicy;
 use crate::group::{Group, GroupSpec};
 use crate::order::Kind;
 use crate::registry;
@@ -207,17 +220,23 @@ impl Layers {
                 }
                 _ => {}
             }
-            if s.autoscale.window == 0 {
-                fail(
-                    &why.autoscale_window,
-                    format!("group `{name}`: `autoscale_window` must be at least 1"),
-                )?;
+            // The builder's own checks, so that both report the same bounds.
+            if let Err(err) = s.autoscale.validate() {
+                let origin = match err {
+                    BuildError::ZeroInterval => &why.autoscale_interval,
+                    _ => &why.autoscale_window,
+                };
+                fail(origin, format!("group `{name}`: {err}"))?;
             }
-            if s.autoscale.interval.is_zero() {
-                fail(
-                    &why.autoscale_interval,
-                    format!("group `{name}`: `autoscale_interval` must be longer than zero"),
-                )?;
+            if let ScalePolicy::Adaptive(adaptive) = s.policy {
+                // Configuration only names the policy; its parameters come
+                // from the group's declaration.
+                if let Err(err) = adaptive.validate() {
+                    fail(
+                        &why.policy,
+                        format!("group `{name}`: its adaptive parameters are invalid: {err}"),
+                    )?;
+                }
             }
             debug_assert!(s.size <= MAX_SLOTS && s.max <= MAX_SLOTS);
         }

@@ -76,7 +76,9 @@ pub(crate) fn setting(
         "MAX_WAITING" => overrides.max_waiting = val(size(text), origin)?,
         "ADMISSION_TIMEOUT" => overrides.admission_timeout = val(duration(text), origin)?,
         "AUTOSCALE_INTERVAL" => overrides.autoscale_interval = val(duration(text), origin)?,
-        "AUTOSCALE_WINDOW" => overrides.autoscale_window = val(size(text), origin)?,
+        // Any count parses; its bound is checked with the other settings
+        // (`AutoscaleTiming::validate`), which names it.
+        "AUTOSCALE_WINDOW" => overrides.autoscale_window = val(whole(text, 0, usize::MAX), origin)?,
         "POLICY" => {
             let parsed = PolicyName::parse(text).ok_or_else(|| choice(PolicyName::CHOICES));
             overrides.policy = val(parsed, origin)?;
