@@ -42,6 +42,8 @@
 //! unless the server really serves one call at a time (at `min = 1` the probe
 //! window makes a lightly loaded pool's callers queue; see `sim/RESULTS.md`).
 
+use crate::builder::BuildError;
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 /// Parameters of the latency-adaptive policy. Defaults: windows of 10 calls
@@ -51,21 +53,30 @@ use std::time::Duration;
 /// smoothing 0.35 re-converges after a capacity drop in half the time of 0.2
 /// at the same goodput; probing every 60 s instead of 10 s costs fewer stalls;
 /// halving on drops stops a collapse that 0.9 lets through on slow servers.
+///
+/// Each number has a range (the associated constants below); the builder
+/// rejects values outside it, NaN included, with a
+/// [`BuildError::OutOfRange`]. Durations may be anything: one too long to
+/// pass (`Duration::MAX`) means "never".
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdaptiveSettings {
-    /// Least calls in a window.
+    /// Least calls in a window, within [`WINDOW_SAMPLES`](Self::WINDOW_SAMPLES).
     pub window_samples: u32,
     /// Least time a window spans.
     pub window_time: Duration,
-    /// How much slower than the baseline latency may be before the limit falls.
+    /// How much slower than the baseline latency may be before the limit
+    /// falls, within [`TOLERANCE`](Self::TOLERANCE).
     pub tolerance: f64,
-    /// Fraction of the way to the target the limit moves per window (0..=1).
+    /// Fraction of the way to the target the limit moves per window, within
+    /// [`SMOOTHING`](Self::SMOOTHING).
     pub smoothing: f64,
     /// How often the unloaded latency is re-measured by a probe window at `min`.
     pub baseline_interval: Duration,
-    /// Multiplier applied to the limit after a window with too many drops.
+    /// Multiplier applied to the limit after a window with too many drops,
+    /// within [`BACKOFF`](Self::BACKOFF).
     pub backoff: f64,
-    /// Drop rate (0..=1) a window may have without backing off.
+    /// Drop rate a window may have without backing off, within
+    /// [`DROP_TOLERANCE`](Self::DROP_TOLERANCE).
     pub drop_tolerance: f64,
 }
 
@@ -80,6 +91,114 @@ impl AdaptiveSettings {
         backoff: 0.5,
         drop_tolerance: 0.02,
     };
+}
+
+impl AdaptiveSettings {
+    /// The range of `window_samples`: a window needs a call to measure, and
+    /// one of more than 10 000 calls would hold the limit still for longer
+    /// than any server stays the same.
+    pub const WINDOW_SAMPLES: RangeInclusive<u32> = 1..=10_000;
+    /// The range of `tolerance`: a finite number of at least 1 (below 1 the
+    /// limit would fall at the baseline latency itself).
+    pub const TOLERANCE: RangeInclusive<f64> = 1.0..=f64::MAX;
+    /// The range of `smoothing`, a fraction.
+    pub const SMOOTHING: RangeInclusive<f64> = 0.0..=1.0;
+    /// The range of `backoff`, a multiplier that does not grow the limit.
+    pub const BACKOFF: RangeInclusive<f64> = 0.0..=1.0;
+    /// The range of `drop_tolerance`, a rate.
+    pub const DROP_TOLERANCE: RangeInclusive<f64> = 0.0..=1.0;
+
+    /// The numbers with their names and ranges, for checking and clamping.
+    fn numbers(&mut self) -> [(&'static str, &mut f64, RangeInclusive<f64>, f64); 4] {
+        let d = Self::DEFAULT;
+        [
+            (
+                "AdaptiveSettings::tolerance",
+                &mut self.tolerance,
+                Self::TOLERANCE,
+                d.tolerance,
+            ),
+            (
+                "AdaptiveSettings::smoothing",
+                &mut self.smoothing,
+                Self::SMOOTHING,
+                d.smoothing,
+            ),
+            (
+                "AdaptiveSettings::backoff",
+                &mut self.backoff,
+                Self::BACKOFF,
+                d.backoff,
+            ),
+            (
+                "AdaptiveSettings::drop_tolerance",
+                &mut self.drop_tolerance,
+                Self::DROP_TOLERANCE,
+                d.drop_tolerance,
+            ),
+        ]
+    }
+
+    /// Checks every field against its range.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::OutOfRange`] naming the first field out of its range.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{AdaptiveSettings, BuildError};
+    ///
+    /// let nan = AdaptiveSettings { smoothing: f64::NAN, ..AdaptiveSettings::DEFAULT };
+    /// assert_eq!(
+    ///     nan.validate().unwrap_err().to_string(),
+    ///     "`AdaptiveSettings::smoothing` = NaN is out of range: expected a number from 0 to 1"
+    /// );
+    /// assert_eq!(AdaptiveSettings::DEFAULT.validate(), Ok(()));
+    /// ```
+    pub fn validate(&self) -> Result<(), BuildError> {
+        let samples = Self::WINDOW_SAMPLES;
+        if !samples.contains(&self.window_samples) {
+            return Err(BuildError::OutOfRange {
+                setting: "AdaptiveSettings::window_samples",
+                value: self.window_samples.to_string(),
+                expected: format!("{} to {} calls", samples.start(), samples.end()),
+            });
+        }
+        let mut copy = *self;
+        for (setting, value, range, _) in copy.numbers() {
+            if !range.contains(value) {
+                let expected = if *range.end() == f64::MAX {
+                    format!("a finite number of at least {}", range.start())
+                } else {
+                    format!("a number from {} to {}", range.start(), range.end())
+                };
+                return Err(BuildError::OutOfRange {
+                    setting,
+                    value: format!("{value:?}"),
+                    expected,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// These settings with every field brought into its range (NaN becomes
+    /// the default), for settings that reach a pool without a builder's
+    /// check (a hand-written `GroupSpec`).
+    pub(crate) fn clamped(mut self) -> Self {
+        let samples = Self::WINDOW_SAMPLES;
+        self.window_samples = self.window_samples.clamp(*samples.start(), *samples.end());
+        for (_, value, range, default) in self.numbers() {
+            *value = if value.is_nan() {
+                default
+            } else {
+                value.clamp(*range.start(), *range.end())
+            };
+        }
+        self
+    }
 }
 
 impl Default for AdaptiveSettings {
@@ -126,7 +245,9 @@ pub(crate) struct AdaptiveLimit {
 impl AdaptiveLimit {
     pub(crate) fn new(settings: AdaptiveSettings, limit: usize, now: Duration) -> Self {
         AdaptiveLimit {
-            settings,
+            // Builders validate; this keeps the arithmetic finite whatever
+            // reaches the pool.
+            settings: settings.clamped(),
             limit: limit as f64,
             baseline: None,
             probing: None,
@@ -180,12 +301,12 @@ impl AdaptiveLimit {
         match verdict {
             Verdict::Success => {
                 w.latency_sum += latency.as_secs_f64();
-                w.successes += 1;
+                w.successes = w.successes.saturating_add(1);
             }
-            Verdict::Overload => w.drops += 1,
+            Verdict::Overload => w.drops = w.drops.saturating_add(1),
             Verdict::Ignore => return None,
         }
-        let (samples, drops) = (w.successes + w.drops, w.drops);
+        let (samples, drops) = (w.successes.saturating_add(w.drops), w.drops);
         // Drops close the window at once: waiting for a full window lets
         // timeouts pile abandoned work onto a server that is already failing.
         let drops_now = self.probing.is_none()
@@ -193,7 +314,7 @@ impl AdaptiveLimit {
             && verdict == Verdict::Overload
             && self.too_many_drops(drops, samples);
         if !drops_now
-            && (samples < self.settings.window_samples.max(1)
+            && (samples < self.settings.window_samples
                 || now.saturating_sub(self.window.started) < self.settings.window_time)
         {
             return None;
@@ -216,7 +337,7 @@ impl AdaptiveLimit {
             if let Some(sample) = sample {
                 self.baseline = Some(sample);
             }
-            self.next_probe = now + s.baseline_interval;
+            self.next_probe = now.saturating_add(s.baseline_interval);
             self.limit = saved.clamp(low, high);
         } else if now >= self.next_probe || self.baseline.is_none() && sample.is_some() {
             self.probing = Some((self.limit, now));
@@ -226,7 +347,7 @@ impl AdaptiveLimit {
             // refreshes the baseline (a single probe can come out low on a
             // noisy server and pin the limit at `min` until the next one).
             self.baseline = sample;
-            self.next_probe = now + s.baseline_interval;
+            self.next_probe = now.saturating_add(s.baseline_interval);
             if window.peak_running as f64 >= self.limit / 2.0 {
                 self.limit =
                     (self.limit + self.limit.sqrt() * s.smoothing.clamp(0.0, 1.0)).clamp(low, high);

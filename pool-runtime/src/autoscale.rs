@@ -24,6 +24,7 @@
 //! jump the priority queue (here there are no worker-stop messages at all: the
 //! limit is a number).
 
+use crate::builder::BuildError;
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -34,6 +35,44 @@ pub struct AutoscaleTiming {
     pub interval: Duration,
     /// How many samples (taken evenly over one `interval`) the evaluation averages.
     pub window: usize,
+}
+
+impl AutoscaleTiming {
+    /// The most samples a window may hold. The rule keeps the window's
+    /// samples (one `usize` each) and may record up to a window of them at
+    /// one event, under the pool lock: 4096 keeps that to 32 KiB and a few
+    /// microseconds at worst, while sampling every 2.4 ms at the default
+    /// 10 s interval, far finer than demand needs. (Unbounded, a window of
+    /// 2^30 allocated 8 GiB and cost 200 ms per call.)
+    pub const MAX_WINDOW: usize = 4096;
+
+    /// Checks the timing: a window of `1..=`[`MAX_WINDOW`](Self::MAX_WINDOW)
+    /// samples and an interval longer than zero. An interval too long to
+    /// ever pass (up to `Duration::MAX`) is valid: the limit then never moves.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::ZeroWindow`], [`BuildError::OutOfRange`] (the window),
+    /// [`BuildError::ZeroInterval`].
+    pub fn validate(&self) -> Result<(), BuildError> {
+        if self.window == 0 {
+            return Err(BuildError::ZeroWindow);
+        }
+        if self.window > Self::MAX_WINDOW {
+            return Err(BuildError::OutOfRange {
+                setting: "autoscale_window",
+                value: self.window.to_string(),
+                expected: format!(
+                    "1 to {} samples (AutoscaleTiming::MAX_WINDOW)",
+                    Self::MAX_WINDOW
+                ),
+            });
+        }
+        if self.interval.is_zero() {
+            return Err(BuildError::ZeroInterval);
+        }
+        Ok(())
+    }
 }
 
 impl Default for AutoscaleTiming {
@@ -57,16 +96,22 @@ pub(crate) struct QueueDepthRule {
 }
 
 impl QueueDepthRule {
+    /// The rule never panics, whatever the timing (builders and configuration
+    /// validate it, but `Pool::set_autoscale_timing` takes any): the window is
+    /// clamped to `1..=MAX_WINDOW`, the interval to at least 1 ns, and times
+    /// saturate, so an interval too long to pass means "never".
     pub(crate) fn new(timing: AutoscaleTiming, now: Duration) -> Self {
-        let window = timing.window.max(1);
-        let sample_every = (timing.interval / window as u32).max(Duration::from_nanos(1));
+        let window = timing.window.clamp(1, AutoscaleTiming::MAX_WINDOW);
+        let interval = timing.interval.max(Duration::from_nanos(1));
+        let per_window = u32::try_from(window).unwrap_or(u32::MAX);
+        let sample_every = (interval / per_window).max(Duration::from_nanos(1));
         QueueDepthRule {
             sample_every,
             window,
-            interval: timing.interval,
+            interval,
             samples: VecDeque::with_capacity(window),
-            next_sample: now + sample_every,
-            next_eval: now + timing.interval,
+            next_sample: now.saturating_add(sample_every),
+            next_eval: now.saturating_add(interval),
         }
     }
 
@@ -93,12 +138,12 @@ impl QueueDepthRule {
                 }
                 self.samples.push_back(demand);
             }
-            self.next_sample = now + self.sample_every;
+            self.next_sample = now.saturating_add(self.sample_every);
         }
         if now < self.next_eval || self.samples.is_empty() {
             return None;
         }
-        self.next_eval = now + self.interval;
+        self.next_eval = now.saturating_add(self.interval);
         let mean = self.samples.iter().sum::<usize>() as f64 / self.samples.len() as f64;
         let target = Self::target(mean, limit).clamp(bounds.0, bounds.1);
         (target != limit).then_some(target)
@@ -157,6 +202,31 @@ mod tests {
         assert_eq!(r.observe(5 * SEC, 10, 8, (3, 8)), None);
         // The event at 10s reports the demand since 5s (0): mean = 5 of 8 -> keep.
         assert_eq!(r.observe(10 * SEC, 0, 8, (3, 8)), None);
+    }
+
+    #[test]
+    fn any_timing_is_safe_the_window_is_clamped_and_times_saturate() {
+        let late = Duration::MAX - SEC;
+        for timing in [
+            AutoscaleTiming {
+                interval: Duration::MAX,
+                window: usize::MAX,
+            },
+            AutoscaleTiming {
+                interval: Duration::ZERO,
+                window: 0,
+            },
+            AutoscaleTiming {
+                interval: SEC,
+                window: 1 << 32,
+            },
+        ] {
+            let mut r = QueueDepthRule::new(timing, late);
+            assert!(r.window <= AutoscaleTiming::MAX_WINDOW);
+            assert!(r.samples.capacity() < 2 * AutoscaleTiming::MAX_WINDOW);
+            let _ = r.observe(Duration::MAX, 5, 4, (1, 8));
+            let _ = r.observe(Duration::MAX, 5, 4, (1, 8));
+        }
     }
 
     #[test]

@@ -133,6 +133,7 @@ impl PoolBuilder {
 
     /// Turns calls away with [`Rejected::Full`](crate::Rejected::Full) once this
     /// many are waiting. `0` means: never wait, run now or be turned away.
+    /// At most [`MAX_SLOTS`].
     pub fn max_waiting(mut self, max_waiting: usize) -> Self {
         self.max_waiting = Some(max_waiting);
         self
@@ -145,14 +146,15 @@ impl PoolBuilder {
         self
     }
 
-    /// How often an autoscaled pool re-evaluates its size (default 10 s).
+    /// How often an autoscaled pool re-evaluates its size (default 10 s). An
+    /// interval too long to ever pass (`Duration::MAX`) means: never.
     pub fn autoscale_interval(mut self, interval: Duration) -> Self {
         self.autoscale.interval = interval;
         self
     }
 
     /// Over how many samples (spread over one interval) an autoscaled pool
-    /// averages its demand (default 20).
+    /// averages its demand (default 20, at most [`AutoscaleTiming::MAX_WINDOW`]).
     pub fn autoscale_window(mut self, window: usize) -> Self {
         self.autoscale.window = window;
         self
@@ -182,11 +184,15 @@ impl PoolBuilder {
     ///
     /// # Errors
     ///
-    /// See [`BuildError`]: zero sizes, `min > max`, sizes above
-    /// [`MAX_SLOTS`], `min`/`max` on a fixed pool, a zero autoscale interval
-    /// or window.
+    /// See [`BuildError`]: zero sizes, `min > max`, sizes or a `max_waiting`
+    /// above [`MAX_SLOTS`], `min`/`max` on a fixed pool, a zero autoscale
+    /// interval, an autoscale window outside `1..=`[`AutoscaleTiming::MAX_WINDOW`],
+    /// [`AdaptiveSettings`](crate::AdaptiveSettings) outside their ranges.
     pub fn build(self) -> Result<Pool, BuildError> {
         let (initial, bounds) = self.limits()?;
+        if let Some(bound) = self.max_waiting {
+            check_max_waiting(bound)?;
+        }
         let core = Core::new(CoreConfig {
             kind: self.kind,
             order: self.order,
@@ -252,16 +258,26 @@ impl PoolBuilder {
                 if !(min..=max).contains(&size) {
                     return Err(BuildError::SizeOutsideBounds { size, min, max });
                 }
-                if self.autoscale.window == 0 {
-                    return Err(BuildError::ZeroWindow);
-                }
-                if self.autoscale.interval.is_zero() {
-                    return Err(BuildError::ZeroInterval);
+                self.autoscale.validate()?;
+                if let Some(ScalePolicy::Adaptive(settings)) = &self.policy {
+                    settings.validate()?;
                 }
                 Ok((size, (min, max)))
             }
         }
     }
+}
+
+/// `max_waiting` counts calls like the slot counts do: at most [`MAX_SLOTS`].
+pub(crate) fn check_max_waiting(bound: usize) -> Result<(), BuildError> {
+    if bound > MAX_SLOTS {
+        return Err(BuildError::OutOfRange {
+            setting: "max_waiting",
+            value: bound.to_string(),
+            expected: format!("0 to {MAX_SLOTS} (MAX_SLOTS)"),
+        });
+    }
+    Ok(())
 }
 
 /// Settings a pool cannot be built with.
@@ -302,6 +318,18 @@ pub enum BuildError {
     ZeroWindow,
     /// The autoscale interval must be longer than zero.
     ZeroInterval,
+    /// A setting outside its documented range: an autoscale window above
+    /// [`AutoscaleTiming::MAX_WINDOW`], a `max_waiting` above [`MAX_SLOTS`],
+    /// an [`AdaptiveSettings`](crate::AdaptiveSettings) field outside its
+    /// range (NaN included).
+    OutOfRange {
+        /// The setting, as the builder and the configuration name it.
+        setting: &'static str,
+        /// The value given.
+        value: String,
+        /// The values accepted.
+        expected: String,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -328,6 +356,14 @@ impl fmt::Display for BuildError {
             BuildError::ZeroInterval => {
                 f.write_str("the autoscale interval must be longer than zero")
             }
+            BuildError::OutOfRange {
+                setting,
+                value,
+                expected,
+            } => write!(
+                f,
+                "`{setting}` = {value} is out of range: expected {expected}"
+            ),
         }
     }
 }

@@ -77,9 +77,12 @@ impl fmt::Debug for ManualClock {
 
 /// Tokio's clock (`tokio::time::Instant`): a pool built with it follows
 /// tokio's paused and auto-advanced test time (`tokio::time::pause`) in its
-/// autoscaler and its admission timeouts, which then run on tokio's timer and
-/// need a runtime with the time driver enabled. Outside a paused runtime it
-/// is the real monotonic clock.
+/// autoscaler and its admission timeouts, which then run on tokio's timer.
+/// Outside a paused runtime it is the real monotonic clock. Calls that wait
+/// outside any runtime, or in one built without `enable_time` (which has no
+/// paused time), time out on the crate's timer thread instead; finding out
+/// that a runtime has no time driver costs one caught panic of
+/// `tokio::time::sleep` per runtime, which the panic hook sees.
 #[cfg(feature = "tokio")]
 #[derive(Clone, Copy, Debug)]
 pub struct TokioClock {

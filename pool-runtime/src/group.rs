@@ -1,4 +1,24 @@
 //! Lazily started global pools, the targets of `#[pooled]`.
+//!
+//! # Lock order
+//!
+//! A group, the configuration and the pools share one global order, from
+//! outermost to innermost; a lock is only ever taken while holding locks
+//! above it, so no two threads can wait on each other:
+//!
+//! 1. a group's pool initialisation (the `OnceLock` behind [`Group::pool`]),
+//!    which reads the configuration to build the pool;
+//! 2. the configuration lock (`config`), held by loads and reloads while they
+//!    reconfigure running pools, and by a first use while it builds its pool
+//!    (so that no load slips in between);
+//! 3. leaves, under which no other lock is taken: a group's record of the
+//!    settings applied to its pool (`applied`), a pool's admission lock, and
+//!    the ceiling pool's.
+//!
+//! Code that holds the configuration lock never waits on a group's
+//! initialisation (it only looks whether a pool has started), and
+//! [`Group::settings`] reads its `applied` record and releases it before it
+//! takes the configuration lock.
 
 use crate::builder::{DEFAULT_AUTOSCALE_HEADROOM, DEFAULT_SIZE};
 use crate::ceiling::{self, Ceilinged};
@@ -123,12 +143,17 @@ impl Group {
     /// The settings in force: those applied to the running pool, or those it
     /// would start with.
     pub fn settings(&self) -> GroupSettings {
-        match *self.applied() {
+        // `applied` is a leaf lock (see the module docs): released here,
+        // before `effective` takes the configuration lock.
+        let applied = *self.applied();
+        match applied {
             Some(settings) if self.is_started() => settings,
             _ => crate::config::effective(&self.spec),
         }
     }
 
+    /// The settings applied to the running pool. A leaf lock: take no other
+    /// lock while holding it (see the module docs).
     pub(crate) fn applied(&self) -> std::sync::MutexGuard<'_, Option<GroupSettings>> {
         self.applied
             .lock()

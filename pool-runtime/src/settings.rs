@@ -49,9 +49,12 @@ impl From<&GroupSpec> for GroupSettings {
 }
 
 impl GroupSettings {
-    /// Builds a pool with these settings. Invalid limits (which the attribute
-    /// and configuration reject before they get here) are clamped rather than
-    /// failing at first use: sizes to `1..=MAX_SLOTS`, `min` to `max`.
+    /// Builds a pool with these settings. Invalid values (which the attribute
+    /// and configuration reject before they get here, but a hand-written
+    /// `GroupSpec` may carry) are brought into range rather than failing at
+    /// first use: sizes to `1..=MAX_SLOTS`, `min` to `max`, `max_waiting` to
+    /// `MAX_SLOTS`, the autoscale window to `1..=AutoscaleTiming::MAX_WINDOW`,
+    /// adaptive parameters to their ranges.
     pub(crate) fn build(&self, name: &'static str) -> Pool {
         let mut builder = Pool::builder().name(name).kind(self.kind).order(self.order);
         builder = match self.kind {
@@ -62,12 +65,17 @@ impl GroupSettings {
                     .min(self.min.min(max))
                     .max(max)
                     .autoscale_interval(self.autoscale.interval.max(Duration::from_nanos(1)))
-                    .autoscale_window(self.autoscale.window.max(1))
-                    .scale_policy(self.policy)
+                    .autoscale_window(self.autoscale.window.clamp(1, AutoscaleTiming::MAX_WINDOW))
+                    .scale_policy(match self.policy {
+                        ScalePolicy::Adaptive(settings) => {
+                            ScalePolicy::Adaptive(settings.clamped())
+                        }
+                        queue_depth => queue_depth,
+                    })
             }
         };
         if let Some(bound) = self.max_waiting {
-            builder = builder.max_waiting(bound);
+            builder = builder.max_waiting(bound.min(crate::MAX_SLOTS));
         }
         if let Some(timeout) = self.admission_timeout {
             builder = builder.admission_timeout(timeout);

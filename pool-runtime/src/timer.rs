@@ -2,19 +2,32 @@
 //!
 //! A deadline is served by one lazily started timer thread, which works under
 //! any executor (or none). Pools whose clock is tokio's
-//! ([`TokioClock`](crate::clock::TokioClock)) use `tokio::time::Sleep` instead,
-//! so their deadlines follow tokio's (possibly paused) time like their
-//! autoscaler does; that needs a runtime with its time driver enabled. Using
-//! tokio's timer whenever a runtime is current would panic in runtimes built
-//! without `enable_time`. Either way a deadline is only created for a call
-//! that actually has to wait in a pool with an admission timeout.
+//! ([`TokioClock`](crate::clock::TokioClock)) use `tokio::time::Sleep` instead
+//! when the current runtime has a time driver, so their deadlines follow
+//! tokio's (possibly paused) time like their autoscaler does. In a runtime
+//! built without `enable_time` (where `tokio::time::sleep` panics) they fall
+//! back to the timer thread: such a runtime has no paused time to follow.
+//! Tokio offers no way to ask whether a runtime has a time driver, so the
+//! first deadline in each runtime finds out by catching the panic of
+//! `tokio::time::sleep` (the panic hook sees it once per such runtime), and
+//! the answer is remembered. Built with `panic = "abort"`, where the panic
+//! cannot be caught, those pools use the timer thread in every runtime
+//! (tokio's paused time only exists in tests, which unwind). Either way a
+//! deadline is only created for a call that actually has to wait in a pool
+//! with an admission timeout.
+//!
+//! A deadline that is dropped before it fires (the call was admitted, or
+//! given up) releases its waker at once and is marked cancelled; cancelled
+//! entries are dropped from the timer's heap when it reaches them, or all at
+//! once when they make up most of the heap, so admitted calls with long
+//! timeouts keep neither wakers nor memory.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -22,20 +35,36 @@ use std::time::{Duration, Instant};
 pub(crate) enum Sleep {
     #[cfg(feature = "tokio")]
     Tokio(tokio::time::Sleep),
-    Thread(Arc<Entry>),
+    Thread {
+        timer: &'static TimerThread,
+        entry: Arc<Entry>,
+    },
+    /// A timeout too long to be reached (past what `Instant` can hold).
+    Never,
 }
 
 impl Sleep {
-    /// With `tokio_time`, a tokio timer if a runtime is current.
+    /// With `tokio_time`, a tokio timer if the current runtime has a time
+    /// driver; otherwise the timer thread's.
     pub(crate) fn new(timeout: Duration, tokio_time: bool) -> Pin<Box<Sleep>> {
         #[cfg(feature = "tokio")]
-        if tokio_time && tokio::runtime::Handle::try_current().is_ok() {
-            return Box::pin(Sleep::Tokio(tokio::time::sleep(timeout)));
+        if tokio_time {
+            if let Some(sleep) = tokio_timer::sleep(timeout) {
+                return Box::pin(Sleep::Tokio(sleep));
+            }
         }
         let _ = tokio_time;
-        Box::pin(Sleep::Thread(
-            TimerThread::get().schedule(Instant::now() + timeout),
-        ))
+        Box::pin(Sleep::on_thread(TimerThread::get(), timeout))
+    }
+
+    fn on_thread(timer: &'static TimerThread, timeout: Duration) -> Sleep {
+        match Instant::now().checked_add(timeout) {
+            Some(at) => Sleep::Thread {
+                timer,
+                entry: timer.schedule(at),
+            },
+            None => Sleep::Never,
+        }
     }
 }
 
@@ -46,23 +75,87 @@ impl Future for Sleep {
         match unsafe { self.get_unchecked_mut() } {
             #[cfg(feature = "tokio")]
             Sleep::Tokio(sleep) => unsafe { Pin::new_unchecked(sleep) }.poll(cx),
-            Sleep::Thread(entry) => {
+            Sleep::Thread { entry, .. } => {
                 if entry.fired.load(Ordering::Acquire) {
                     return Poll::Ready(());
                 }
-                *entry.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(cx.waker().clone());
+                let mut waker = lock(&entry.waker);
+                match waker.as_mut() {
+                    Some(waker) if waker.will_wake(cx.waker()) => {}
+                    _ => *waker = Some(cx.waker().clone()),
+                }
+                drop(waker);
                 if entry.fired.load(Ordering::Acquire) {
                     Poll::Ready(())
                 } else {
                     Poll::Pending
                 }
             }
+            Sleep::Never => Poll::Pending,
         }
     }
 }
 
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if let Sleep::Thread { timer, entry } = self {
+            timer.cancel(entry);
+        }
+    }
+}
+
+/// Tokio's timer, where the current runtime has one.
+#[cfg(feature = "tokio")]
+mod tokio_timer {
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+    use std::time::Duration;
+    use tokio::runtime::{Handle, Id};
+
+    /// Runtimes found to have no time driver (the most recent ones: a
+    /// forgotten one only costs another caught panic).
+    static TIMELESS: Mutex<VecDeque<Id>> = Mutex::new(VecDeque::new());
+    const REMEMBERED: usize = 64;
+
+    /// A tokio `Sleep` if a runtime is current and has a time driver.
+    pub(super) fn sleep(timeout: Duration) -> Option<tokio::time::Sleep> {
+        let id = Handle::try_current().ok()?.id();
+        if super::lock(&TIMELESS).contains(&id) {
+            return None;
+        }
+        #[cfg(panic = "unwind")]
+        {
+            // `tokio::time::sleep` panics (at once) without a time driver,
+            // and tokio has no other way to tell.
+            match std::panic::catch_unwind(|| tokio::time::sleep(timeout)) {
+                Ok(sleep) => Some(sleep),
+                Err(_) => {
+                    let mut timeless = super::lock(&TIMELESS);
+                    if timeless.len() == REMEMBERED {
+                        timeless.pop_front();
+                    }
+                    timeless.push_back(id);
+                    None
+                }
+            }
+        }
+        #[cfg(not(panic = "unwind"))]
+        {
+            let _ = timeout;
+            None
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 pub(crate) struct Entry {
+    /// Set (under the heap lock) when the timer thread takes the entry off the heap.
     fired: AtomicBool,
+    /// Set (under the heap lock) when its `Sleep` is dropped before firing.
+    cancelled: AtomicBool,
     waker: Mutex<Option<Waker>>,
 }
 
@@ -85,19 +178,34 @@ impl Ord for Scheduled {
     }
 }
 
-struct TimerThread {
-    heap: Mutex<BinaryHeap<Reverse<Scheduled>>>,
+/// Below this many cancelled entries the heap is never compacted: dropping
+/// them one by one as the timer reaches them costs less.
+const COMPACT_AT_LEAST: usize = 64;
+
+#[derive(Default)]
+struct Heap {
+    entries: BinaryHeap<Reverse<Scheduled>>,
+    /// How many of `entries` are cancelled.
+    cancelled: usize,
+}
+
+pub(crate) struct TimerThread {
+    heap: Mutex<Heap>,
     changed: Condvar,
 }
 
 impl TimerThread {
+    fn new() -> TimerThread {
+        TimerThread {
+            heap: Mutex::new(Heap::default()),
+            changed: Condvar::new(),
+        }
+    }
+
     fn get() -> &'static TimerThread {
         static TIMER: OnceLock<&'static TimerThread> = OnceLock::new();
         TIMER.get_or_init(|| {
-            let timer: &'static TimerThread = Box::leak(Box::new(TimerThread {
-                heap: Mutex::new(BinaryHeap::new()),
-                changed: Condvar::new(),
-            }));
+            let timer: &'static TimerThread = Box::leak(Box::new(TimerThread::new()));
             std::thread::Builder::new()
                 .name("pooled-timer".into())
                 .spawn(move || timer.run())
@@ -109,11 +217,15 @@ impl TimerThread {
     fn schedule(&self, at: Instant) -> Arc<Entry> {
         let entry = Arc::new(Entry {
             fired: AtomicBool::new(false),
+            cancelled: AtomicBool::new(false),
             waker: Mutex::new(None),
         });
-        let mut heap = self.heap.lock().unwrap_or_else(|e| e.into_inner());
-        let earliest = heap.peek().is_none_or(|Reverse(first)| at < first.0);
-        heap.push(Reverse(Scheduled(at, entry.clone())));
+        let mut heap = lock(&self.heap);
+        let earliest = heap
+            .entries
+            .peek()
+            .is_none_or(|Reverse(first)| at < first.0);
+        heap.entries.push(Reverse(Scheduled(at, entry.clone())));
         drop(heap);
         if earliest {
             self.changed.notify_one();
@@ -121,23 +233,48 @@ impl TimerThread {
         entry
     }
 
+    /// The entry's `Sleep` is gone: release its waker now, and mark it so that
+    /// the heap drops it (at once, if cancelled entries dominate the heap).
+    fn cancel(&self, entry: &Entry) {
+        drop(lock(&entry.waker).take());
+        let mut heap = lock(&self.heap);
+        if entry.fired.load(Ordering::Acquire) {
+            return; // already off the heap
+        }
+        entry.cancelled.store(true, Ordering::Relaxed);
+        heap.cancelled += 1;
+        if heap.cancelled >= COMPACT_AT_LEAST && heap.cancelled * 2 > heap.entries.len() {
+            heap.entries
+                .retain(|Reverse(Scheduled(_, e))| !e.cancelled.load(Ordering::Relaxed));
+            heap.cancelled = 0;
+        }
+    }
+
     fn run(&self) {
-        let mut heap = self.heap.lock().unwrap_or_else(|e| e.into_inner());
+        let mut heap = lock(&self.heap);
         loop {
             let now = Instant::now();
-            while heap.peek().is_some_and(|Reverse(first)| first.0 <= now) {
-                let Some(Reverse(Scheduled(_, entry))) = heap.pop() else {
+            while heap
+                .entries
+                .peek()
+                .is_some_and(|Reverse(first)| first.0 <= now)
+            {
+                let Some(Reverse(Scheduled(_, entry))) = heap.entries.pop() else {
                     break;
                 };
+                if entry.cancelled.load(Ordering::Relaxed) {
+                    heap.cancelled -= 1;
+                    continue;
+                }
                 entry.fired.store(true, Ordering::Release);
-                let waker = entry.waker.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let waker = lock(&entry.waker).take();
                 if let Some(waker) = waker {
                     drop(heap);
                     waker.wake();
-                    heap = self.heap.lock().unwrap_or_else(|e| e.into_inner());
+                    heap = lock(&self.heap);
                 }
             }
-            heap = match heap.peek().map(|Reverse(first)| first.0) {
+            heap = match heap.entries.peek().map(|Reverse(first)| first.0) {
                 Some(at) => {
                     let wait = at.saturating_duration_since(Instant::now());
                     self.changed
@@ -148,5 +285,45 @@ impl TimerThread {
                 None => self.changed.wait(heap).unwrap_or_else(|e| e.into_inner()),
             };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A timer whose thread is not running: deadlines never fire.
+    fn idle_timer() -> &'static TimerThread {
+        Box::leak(Box::new(TimerThread::new()))
+    }
+
+    #[test]
+    fn dropped_deadlines_do_not_pile_up_in_the_heap() {
+        let timer = idle_timer();
+        let hour = Duration::from_secs(3600);
+        let kept = Sleep::on_thread(timer, hour);
+        for _ in 0..10_000 {
+            drop(Sleep::on_thread(timer, hour));
+        }
+        let heap = lock(&timer.heap);
+        assert!(
+            heap.entries.len() <= 2 * COMPACT_AT_LEAST,
+            "{} entries left for one live deadline",
+            heap.entries.len()
+        );
+        assert!(heap
+            .entries
+            .iter()
+            .any(|Reverse(Scheduled(_, e))| !e.cancelled.load(Ordering::Relaxed)));
+        drop(heap);
+        drop(kept);
+    }
+
+    #[test]
+    fn a_timeout_past_what_an_instant_holds_never_fires_and_does_not_panic() {
+        let timer = idle_timer();
+        let sleep = Sleep::on_thread(timer, Duration::MAX);
+        assert!(matches!(sleep, Sleep::Never));
+        assert!(lock(&timer.heap).entries.is_empty());
     }
 }

@@ -303,6 +303,32 @@ fn each_bad_input_names_file_line_column_and_the_valid_choices_and_changes_nothi
 }
 
 #[test]
+fn a_ceiling_of_zero_is_a_load_error_in_the_file_and_in_the_environment() {
+    let _serial = serial();
+    let e = load_err("ceiling = 0\n");
+    assert_eq!(
+        (e.origin, e.message.as_str()),
+        (
+            at(1, 11),
+            "`ceiling`: invalid value `0`: expected a whole number from 1 to 1073741823 \
+             (a ceiling of 0 would admit nothing; leave it out for no ceiling)"
+        )
+    );
+    let e = config::load_env_from(vars(&[("POOLED_CEILING", "0")])).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "environment variable POOLED_CEILING: invalid value `0`: expected a whole number \
+         from 1 to 1073741823 (a ceiling of 0 would admit nothing; leave it out for no ceiling)"
+    );
+    assert_eq!(
+        pool_runtime::ceiling::limit(),
+        None,
+        "a bad load changes nothing"
+    );
+    assert_eq!(FETCH.run(|| 1), Ok(1), "calls are admitted");
+}
+
+#[test]
 fn the_ceiling_limits_running_calls_across_groups_and_nested_calls_do_not_deadlock() {
     let _serial = serial();
     static A: Group = Group::new(GroupSpec {

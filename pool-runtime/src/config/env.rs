@@ -77,7 +77,7 @@ pub(crate) fn read(
         let origin = Origin::Env { var: var.clone() };
         if var == CEILING_VAR {
             layer.ceiling = Some(Val {
-                value: parse::size(&value).map_err(|m| ConfigError::at(origin.clone(), m))?,
+                value: parse::ceiling(&value).map_err(|m| ConfigError::at(origin.clone(), m))?,
                 origin,
             });
             continue;

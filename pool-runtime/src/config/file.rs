@@ -91,7 +91,7 @@ pub(crate) fn parse(
     let mut layer = FileLayer::default();
     if let Some(ceiling) = raw.ceiling {
         let origin = source.origin(ceiling.span());
-        let value = integer(ceiling.get_ref()).and_then(|n| parse::size(&n));
+        let value = integer(ceiling.get_ref()).and_then(|n| parse::ceiling(&n));
         layer.ceiling = Some(super::layer::Val {
             value: value.map_err(|m| ConfigError::at(origin.clone(), format!("`ceiling`: {m}")))?,
             origin,

@@ -87,6 +87,7 @@ pub(crate) struct Provenance {
     pub(crate) max: Option<Origin>,
     pub(crate) autoscale_interval: Option<Origin>,
     pub(crate) autoscale_window: Option<Origin>,
+    pub(crate) policy: Option<Origin>,
 }
 
 impl Overrides {
@@ -119,6 +120,7 @@ impl Overrides {
             settings.admission_timeout = Some(v.value);
         }
         if let Some(v) = &self.policy {
+            why.policy = Some(v.origin.clone());
             // Naming the policy the group already follows keeps its parameters.
             settings.policy = match (v.value, settings.policy) {
                 (PolicyName::QueueDepth, _) => ScalePolicy::QueueDepth,

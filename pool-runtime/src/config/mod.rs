@@ -34,10 +34,33 @@
 //! admission timeout apply to calls that arrive from then on. Kind and order
 //! are fixed while a pool runs (reported as [`Effect::AtRestart`]).
 //!
+//! # Bounds
+//!
+//! Loads check every value against the same bounds as
+//! [`PoolBuilder::build`](crate::PoolBuilder::build), defined once each:
+//! slot counts, `max_waiting` and the ceiling up to [`MAX_SLOTS`];
+//! `autoscale_window` from 1 to
+//! [`AutoscaleTiming::MAX_WINDOW`](crate::AutoscaleTiming::MAX_WINDOW); a
+//! group made adaptive by `policy = "adaptive"` needs its declared
+//! [`AdaptiveSettings`](crate::AdaptiveSettings) within their ranges
+//! ([`AdaptiveSettings::validate`](crate::AdaptiveSettings::validate)).
+//!
 //! # Ceiling
 //!
 //! `ceiling = N` (or `POOLED_CEILING=N`) limits the calls running across all
-//! groups; see [`ceiling`](crate::ceiling).
+//! groups; see [`ceiling`](crate::ceiling). `N` is from 1 to
+//! [`MAX_SLOTS`]: a ceiling of 0, which would admit no call
+//! at all, is a load error (leave the setting out for no ceiling).
+//!
+//! # Lock order
+//!
+//! One lock guards the configuration in force. It is taken after a group's
+//! pool initialisation (a first use builds its pool under it) and before the
+//! leaf locks — a group's record of its applied settings, the pools'
+//! admission locks, the ceiling's — and never the other way round: while it
+//! is held, code only looks whether a group's pool has started and never
+//! waits for one to start. The full order is in the docs of `Group`'s module
+//! (`group.rs`).
 
 mod env;
 mod error;
@@ -52,6 +75,8 @@ pub use error::ConfigError;
 pub use layer::Origin;
 pub use report::{Change, Effect, Report};
 
+use crate::builder::BuildError;
+use crate::core::ScalePolicy;
 use crate::group::{Group, GroupSpec};
 use crate::order::Kind;
 use crate::registry;
@@ -195,17 +220,23 @@ impl Layers {
                 }
                 _ => {}
             }
-            if s.autoscale.window == 0 {
-                fail(
-                    &why.autoscale_window,
-                    format!("group `{name}`: `autoscale_window` must be at least 1"),
-                )?;
+            // The builder's own checks, so that both report the same bounds.
+            if let Err(err) = s.autoscale.validate() {
+                let origin = match err {
+                    BuildError::ZeroInterval => &why.autoscale_interval,
+                    _ => &why.autoscale_window,
+                };
+                fail(origin, format!("group `{name}`: {err}"))?;
             }
-            if s.autoscale.interval.is_zero() {
-                fail(
-                    &why.autoscale_interval,
-                    format!("group `{name}`: `autoscale_interval` must be longer than zero"),
-                )?;
+            if let ScalePolicy::Adaptive(adaptive) = s.policy {
+                // Configuration only names the policy; its parameters come
+                // from the group's declaration.
+                if let Err(err) = adaptive.validate() {
+                    fail(
+                        &why.policy,
+                        format!("group `{name}`: its adaptive parameters are invalid: {err}"),
+                    )?;
+                }
             }
             debug_assert!(s.size <= MAX_SLOTS && s.max <= MAX_SLOTS);
         }

@@ -9,12 +9,25 @@ use std::time::Duration;
 
 /// A slot count or bound: a whole number in `0..=MAX_SLOTS`.
 pub(crate) fn size(text: &str) -> Result<usize, String> {
+    whole(text, 0, MAX_SLOTS)
+}
+
+/// The application-wide ceiling: a whole number in `1..=MAX_SLOTS` (a
+/// ceiling of 0 would admit no call at all, in any group).
+pub(crate) fn ceiling(text: &str) -> Result<usize, String> {
+    whole(text, 1, MAX_SLOTS).map_err(|message| {
+        format!("{message} (a ceiling of 0 would admit nothing; leave it out for no ceiling)")
+    })
+}
+
+/// A whole number in `least..=most`.
+fn whole(text: &str, least: usize, most: usize) -> Result<usize, String> {
     text.trim()
         .parse::<usize>()
         .ok()
-        .filter(|n| *n <= MAX_SLOTS)
+        .filter(|n| (least..=most).contains(n))
         .ok_or_else(|| {
-            format!("invalid value `{text}`: expected a whole number from 0 to {MAX_SLOTS}")
+            format!("invalid value `{text}`: expected a whole number from {least} to {most}")
         })
 }
 
@@ -63,7 +76,9 @@ pub(crate) fn setting(
         "MAX_WAITING" => overrides.max_waiting = val(size(text), origin)?,
         "ADMISSION_TIMEOUT" => overrides.admission_timeout = val(duration(text), origin)?,
         "AUTOSCALE_INTERVAL" => overrides.autoscale_interval = val(duration(text), origin)?,
-        "AUTOSCALE_WINDOW" => overrides.autoscale_window = val(size(text), origin)?,
+        // Any count parses; its bound is checked with the other settings
+        // (`AutoscaleTiming::validate`), which names it.
+        "AUTOSCALE_WINDOW" => overrides.autoscale_window = val(whole(text, 0, usize::MAX), origin)?,
         "POLICY" => {
             let parsed = PolicyName::parse(text).ok_or_else(|| choice(PolicyName::CHOICES));
             overrides.policy = val(parsed, origin)?;
