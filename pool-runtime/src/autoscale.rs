@@ -96,8 +96,8 @@ pub(crate) struct QueueDepthRule {
 }
 
 impl QueueDepthRule {
-    /// The rule never panics, whatever the timing (builders and configuration
-    /// validate it, but `Pool::set_autoscale_timing` takes any): the window is
+    /// The rule never panics, whatever the timing (every public path
+    /// validates it first; this is the last line of defence): the window is
     /// clamped to `1..=MAX_WINDOW`, the interval to at least 1 ns, and times
     /// saturate, so an interval too long to pass means "never".
     pub(crate) fn new(timing: AutoscaleTiming, now: Duration) -> Self {

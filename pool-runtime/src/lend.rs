@@ -135,12 +135,10 @@ impl Lend {
             if contended && s >= ONE_WAITER {
                 return Returned::Contended;
             }
-            match self.state.compare_exchange(
-                s,
-                s & !BORROWED,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
+            match self
+                .state
+                .compare_exchange(s, s & !BORROWED, Ordering::AcqRel, Ordering::Acquire)
+            {
                 Ok(_) => return Returned::ToLender,
                 Err(actual) => s = actual,
             }

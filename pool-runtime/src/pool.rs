@@ -443,12 +443,23 @@ impl Pool {
     }
 
     /// Restarts an autoscaled pool's queue-depth rule with new timing (fixed
-    /// pools ignore it). Zero values are raised to the smallest valid ones.
-    pub fn set_autoscale_timing(&self, timing: crate::AutoscaleTiming) {
-        self.core.set_autoscale_timing(crate::AutoscaleTiming {
-            interval: timing.interval.max(Duration::from_nanos(1)),
-            window: timing.window.max(1),
-        });
+    /// pools ignore it).
+    ///
+    /// # Errors
+    ///
+    /// The timing is checked as [`PoolBuilder::build`] checks it
+    /// ([`AutoscaleTiming::validate`](crate::AutoscaleTiming::validate)): a
+    /// zero interval or window, or a window above
+    /// [`AutoscaleTiming::MAX_WINDOW`](crate::AutoscaleTiming::MAX_WINDOW), is
+    /// an error and changes nothing. (An interval too long to pass is
+    /// accepted and means "never".)
+    pub fn set_autoscale_timing(
+        &self,
+        timing: crate::AutoscaleTiming,
+    ) -> Result<(), crate::BuildError> {
+        timing.validate()?;
+        self.core.set_autoscale_timing(timing);
+        Ok(())
     }
 
     pub(crate) fn core(&self) -> &Core {

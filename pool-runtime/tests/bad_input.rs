@@ -64,26 +64,45 @@ fn an_autoscale_interval_too_long_to_pass_builds_and_never_moves_the_limit() {
 }
 
 #[test]
-fn set_autoscale_timing_takes_any_timing_without_panicking() {
+fn set_autoscale_timing_checks_the_timing_as_the_builder_does_and_never_panics() {
     let clock = clock_past_zero();
     let pool = autoscale().clock(Arc::new(clock.clone())).build().unwrap();
-    for timing in [
-        AutoscaleTiming {
-            interval: Duration::MAX,
-            window: 20,
-        },
-        AutoscaleTiming {
-            interval: Duration::from_secs(1),
-            window: 1 << 32,
-        },
-        AutoscaleTiming {
-            interval: Duration::MAX,
-            window: usize::MAX,
-        },
+    let never = AutoscaleTiming {
+        interval: Duration::MAX,
+        window: 20,
+    };
+    assert_eq!(
+        pool.set_autoscale_timing(never),
+        Ok(()),
+        "a long interval means never"
+    );
+    assert_eq!(pool.run(|| clock.advance(Duration::from_secs(1))), Ok(()));
+    for (timing, setting) in [
+        (
+            AutoscaleTiming {
+                interval: Duration::from_secs(1),
+                window: 1 << 32,
+            },
+            "autoscale_window",
+        ),
+        (
+            AutoscaleTiming {
+                interval: Duration::MAX,
+                window: usize::MAX,
+            },
+            "autoscale_window",
+        ),
     ] {
-        pool.set_autoscale_timing(timing);
+        let refused = pool.set_autoscale_timing(timing).unwrap_err();
+        assert!(refused.to_string().contains(setting), "{refused}");
         assert_eq!(pool.run(|| clock.advance(Duration::from_secs(1))), Ok(()));
     }
+    assert!(pool
+        .set_autoscale_timing(AutoscaleTiming {
+            interval: Duration::ZERO,
+            window: 20,
+        })
+        .is_err());
     assert_eq!(pool.stats().running, 0);
 }
 

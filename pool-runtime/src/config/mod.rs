@@ -504,7 +504,8 @@ fn apply(group: &'static Group, old: &Layers, new: &Layers, report: &mut Report)
             !autoscaled,
         );
         if let (Some(pool), true) = (&pool, autoscaled) {
-            pool.set_autoscale_timing(after.autoscale);
+            let restarted = pool.set_autoscale_timing(after.autoscale);
+            debug_assert!(restarted.is_ok(), "loaded settings are validated");
         }
     }
     if pool.is_some() {
