@@ -587,6 +587,10 @@ fn autoscale_limits(
 }
 
 /// A count option's value, at least `least`.
+/// The runtime's `MAX_SLOTS` (a proc-macro crate cannot depend on the runtime;
+/// the facade's test `the_macros_slot_bound_is_the_runtimes` keeps the two equal).
+pub(crate) const MAX_SLOTS: usize = (1 << 30) - 1;
+
 fn count(
     option: Option<&KeyValue<LitInt>>,
     key: &str,
@@ -600,6 +604,12 @@ fn count(
             format!("`{key}` must be a whole number that fits in usize"),
         )
     }))?;
+    if value > MAX_SLOTS {
+        errors.spanned(
+            &option.value,
+            format!("`{key}` must be at most {MAX_SLOTS} (`pooled::MAX_SLOTS`)"),
+        );
+    }
     if value < least {
         let why = if key == "size" {
             "a pool of no slots would admit nothing"

@@ -98,8 +98,15 @@ impl Client {
     }
 }
 
+// The largest count the macro accepts is the runtime's MAX_SLOTS.
+#[pooled::pooled(kind = "autoscale", min = 1, max = 1073741823, max_waiting = 1073741823)]
+async fn widest() -> Result<(), pooled::Rejected> {
+    Ok(())
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
+    assert_eq!(pooled::MAX_SLOTS, 1073741823, "the macro's bound (validate.rs) must follow");
     assert_eq!(call(0).await, Err(ApiError::Overloaded));
     assert_eq!(call(1).await, Err(ApiError::NotFound));
     assert_eq!(call(2).await, Ok(2));
