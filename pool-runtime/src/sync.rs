@@ -40,6 +40,25 @@ impl<T> UnsafeCell<T> {
     }
 }
 
+/// Parking the calling thread (sync calls waiting for a slot, `park.rs`):
+/// loom's threads under `cfg(loom)`, so loom sees a parked caller and the
+/// `unpark` that wakes it (and reports a lost one as a deadlock).
+pub(crate) mod thread {
+    #[cfg(not(loom))]
+    pub(crate) use std::thread::{current, park, park_timeout, Thread};
+
+    #[cfg(loom)]
+    pub(crate) use loom::thread::{current, park, Thread};
+
+    /// loom has no timed park. A timed park may return early anyway (a
+    /// spurious wake-up), so under loom it returns at once, after yielding;
+    /// the models use no admission timeout (its deadline is wall-clock time).
+    #[cfg(loom)]
+    pub(crate) fn park_timeout(_: std::time::Duration) {
+        loom::thread::yield_now();
+    }
+}
+
 /// A mutex that ignores poisoning: the core never runs user code while holding
 /// it, so a poisoned lock can only come from a panic in a `Waker` clone, and the
 /// protected state is consistent at every such point.
