@@ -30,10 +30,10 @@ use loom::future::block_on;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use loom::sync::{Arc, Mutex};
 use loom::thread;
-use pool_runtime::{Group, GroupSpec, Order, Pool, Rejected};
+use pool_runtime::{BlockingExecutor, BlockingJob, Group, GroupSpec, Order, Pool, Rejected};
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, Wake, Waker};
 
 /// Runs `f` under loom, with a preemption bound unless `LOOM_MAX_PREEMPTIONS`
 /// sets one.
@@ -500,4 +500,352 @@ fn close_lets_a_queued_call_finish_and_drains_only_after_it() {
         assert_eq!(result.is_ok(), started.load(SeqCst));
         assert_quiet(&pool);
     });
+}
+
+// ---- helpers of the models below ----------------------------------------
+
+/// The calls' bodies check in here: at most `max` of them run at once (the
+/// limit, or what a lent slot allows). (It reads no `stats()` on the way:
+/// every load is a point where loom may switch threads, and a dozen of them
+/// per body multiply the interleavings past this suite's time budget.)
+struct Probe {
+    inside: AtomicUsize,
+    ran: AtomicUsize,
+    max: usize,
+}
+
+impl Probe {
+    fn new(max: usize) -> Arc<Probe> {
+        Arc::new(Probe {
+            inside: AtomicUsize::new(0),
+            ran: AtomicUsize::new(0),
+            max,
+        })
+    }
+
+    fn enter(&self) {
+        let now = self.inside.fetch_add(1, SeqCst) + 1;
+        assert!(now <= self.max, "{now} bodies at once, limit {}", self.max);
+    }
+
+    fn leave(&self) {
+        self.inside.fetch_sub(1, SeqCst);
+        self.ran.fetch_add(1, SeqCst);
+    }
+
+    /// A body that runs straight through.
+    fn body(&self) {
+        self.enter();
+        self.leave();
+    }
+
+    /// A body that is pending once (waking itself) before it ends, so that
+    /// other calls see it running.
+    async fn held(&self) {
+        self.enter();
+        YieldOnce(false).await;
+        self.leave();
+    }
+
+    fn ran(&self) -> usize {
+        self.ran.load(SeqCst)
+    }
+
+    fn inside(&self) -> usize {
+        self.inside.load(SeqCst)
+    }
+}
+
+/// Pending once, asking to be polled again at once.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if std::mem::replace(&mut self.0, true) {
+            Poll::Ready(())
+        } else {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+/// The pool is quiet and every counter is exact: `completed`, `cancelled`
+/// and `closed` (rejected as closed, the only rejection these models see)
+/// add up to the `calls` made, which is what the pool counted as submitted.
+fn assert_counts(pool: &Pool, calls: u64, completed: u64, cancelled: u64, closed: u64) {
+    let s = pool.stats();
+    assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "quiet: {s:?}");
+    assert_eq!(
+        (s.completed, s.panicked, s.cancelled),
+        (completed, 0, cancelled),
+        "{s:?}"
+    );
+    assert_eq!(
+        (s.rejected_for(Rejected::Closed), s.rejected_total()),
+        (closed, closed),
+        "{s:?}"
+    );
+    assert_eq!(
+        completed + cancelled + closed,
+        calls,
+        "every call ended once"
+    );
+    assert_eq!(s.submitted(), calls, "{s:?}");
+}
+
+/// A blocking executor that runs each job on a loom thread, so that the
+/// job's slot is released on another thread of the model.
+#[derive(Default)]
+struct LoomThreads(std::sync::Mutex<Vec<thread::JoinHandle<()>>>);
+
+impl BlockingExecutor for LoomThreads {
+    fn execute(&self, job: BlockingJob) {
+        let handle = thread::spawn(job);
+        self.0.lock().unwrap().push(handle);
+    }
+}
+
+impl LoomThreads {
+    /// Waits for every job run so far.
+    fn join_all(&self) {
+        let handles = std::mem::take(&mut *self.0.lock().unwrap());
+        for handle in handles {
+            handle.join().unwrap();
+        }
+    }
+}
+
+/// A FIFO pool of `size` whose blocking jobs run on loom threads.
+fn blocking_pool(size: usize) -> (Pool, std::sync::Arc<LoomThreads>) {
+    let executor = std::sync::Arc::new(LoomThreads::default());
+    let pool = Pool::builder()
+        .size(size)
+        .blocking_executor(executor.clone())
+        .build()
+        .unwrap();
+    (pool, executor)
+}
+
+/// Unparks a loom thread.
+struct Unparker(thread::Thread);
+
+impl Wake for Unparker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Drives `fut` on this thread, parking between polls, with a waker whose
+/// clone is not a loom operation: a blocking call's result sits behind a std
+/// mutex, and a loom context switch while a coroutine holds it (a clone of
+/// `loom::future::block_on`'s waker is one) would deadlock the OS thread.
+fn park_on<F: Future + ?Sized>(mut fut: Pin<&mut F>) -> F::Output {
+    let waker = Waker::from(std::sync::Arc::new(Unparker(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+        thread::park();
+    }
+}
+
+// ---- nested calls and the slot-sharing rule ------------------------------
+
+#[test]
+fn two_nested_calls_share_the_parent_slot_one_at_a_time_while_a_waiter_gives_up() {
+    model(|| {
+        let pool = Pool::fixed(1);
+        let probe = Probe::new(1);
+        let mut parent = Box::pin(pool.submit(async {
+            // The first borrows the parent's slot; the second waits for it
+            // in the queue (a full pool, and the slot is lent).
+            let first = pool.submit(probe.held());
+            let second = pool.submit(async { probe.body() });
+            futures::join!(first, second)
+        }));
+        assert!(poll_once(parent.as_mut()).is_pending());
+        let s = pool.stats();
+        assert_eq!((s.running, s.nested, s.waiting), (1, 1, 1), "{s:?}");
+
+        // An independent call arrives and gives up, while the borrow passes
+        // from the first nested call to the second and the parent finishes.
+        let quitter = {
+            let (pool, probe) = (pool.clone(), probe.clone());
+            thread::spawn(move || {
+                let mut call = Box::pin(pool.submit(async { probe.body() }));
+                let first = poll_once(call.as_mut());
+                drop(call);
+                match first {
+                    Poll::Ready(result) => result.map(|()| true),
+                    Poll::Pending => Ok(false),
+                }
+            })
+        };
+        assert_eq!(block_on(parent), Ok((Ok(()), Ok(()))));
+        let quitter_ran = quitter.join().unwrap().unwrap() as u64;
+
+        assert_eq!(probe.ran() as u64, 2 + quitter_ran);
+        assert_counts(&pool, 4, 3 + quitter_ran, 1 - quitter_ran, 0);
+        assert_exactly_n_slots(&pool, 1);
+    });
+}
+
+#[test]
+fn a_nested_blocking_job_that_outlives_its_lender_releases_the_slot_once() {
+    model(|| {
+        let (pool, executor) = blocking_pool(1);
+        let probe = Probe::new(1);
+        // An independent call waits for the only slot (or takes it first).
+        let waiter = {
+            let (pool, probe) = (pool.clone(), probe.clone());
+            thread::spawn(move || block_on(pool.submit(async { probe.body() })))
+        };
+        let parent = pool.submit(async {
+            let job_probe = probe.clone();
+            let mut job = Box::pin(pool.submit_blocking(move || job_probe.body()));
+            // Borrows the parent's slot and goes to the executor; then its
+            // caller goes away, and the parent finishes while the job may
+            // still run: the job keeps the slot and releases it at its end.
+            let _ = poll_once(job.as_mut());
+        });
+        assert_eq!(block_on(parent), Ok(()));
+        assert_eq!(waiter.join().unwrap(), Ok(()));
+        executor.join_all();
+
+        assert_eq!(probe.ran(), 2);
+        assert_counts(&pool, 3, 3, 0, 0);
+        assert_exactly_n_slots(&pool, 1);
+    });
+}
+
+#[test]
+fn a_nested_waiter_racing_a_hand_off_gets_the_lent_slot_or_a_free_one_never_both() {
+    model(|| {
+        let (pool, executor) = blocking_pool(2);
+        // The job, the first nested call and the second one: the second can
+        // only overlap the first on a slot of its own.
+        let probe = Probe::new(2);
+        // An independent blocking call holds one slot and frees it on the
+        // executor's thread, racing the parent's nested calls below.
+        let mut job = {
+            let job_probe = probe.clone();
+            Box::pin(pool.submit_blocking(move || job_probe.body()))
+        };
+        let job_first = poll_once(job.as_mut());
+
+        let parent = pool.submit(async {
+            let first = pool.submit(probe.held());
+            // Waits for the lent slot and for a free one at once.
+            let second = pool.submit(async { probe.body() });
+            futures::join!(first, second)
+        });
+        assert_eq!(block_on(parent), Ok((Ok(()), Ok(()))));
+        match job_first {
+            Poll::Ready(result) => assert_eq!(result, Ok(())),
+            Poll::Pending => assert_eq!(park_on(job.as_mut()), Ok(())),
+        }
+        executor.join_all();
+
+        assert_eq!(probe.ran(), 3);
+        assert_counts(&pool, 4, 4, 0, 0);
+        assert_exactly_n_slots(&pool, 2);
+    });
+}
+
+// ---- admission timeouts, blocking jobs and close ------------------------
+
+/// A timeout ends in `Core::cancel`, like a dropped waiter (the timer itself
+/// runs outside loom, see the module docs): here the waiter gives up while
+/// the slot is released and the pool closes.
+#[test]
+fn a_waiter_giving_up_racing_a_hand_off_and_close_is_counted_once_and_drains() {
+    model(|| {
+        let pool = Pool::fixed(1);
+        let mut held = hold(&pool);
+        let quitter = {
+            let pool = pool.clone();
+            thread::spawn(move || {
+                let mut call = Box::pin(pool.submit(async {}));
+                let first = poll_once(call.as_mut());
+                drop(call);
+                match first {
+                    Poll::Ready(Ok(())) => "ran",
+                    Poll::Ready(Err(Rejected::Closed)) => "closed",
+                    Poll::Ready(Err(other)) => panic!("{other:?}"),
+                    Poll::Pending => "gave up",
+                }
+            })
+        };
+        let closer = {
+            let pool = pool.clone();
+            thread::spawn(move || pool.close())
+        };
+        release(held.as_mut());
+        closer.join().unwrap();
+        block_on(pool.drained());
+
+        let (completed, cancelled, closed) = match quitter.join().unwrap() {
+            "ran" => (2, 0, 0),
+            "closed" => (1, 0, 1),
+            _ => (1, 1, 0),
+        };
+        assert_counts(&pool, 2, completed, cancelled, closed);
+    });
+}
+
+fn a_blocking_jobs_release_racing_close_and_a_waiter(abort: bool) {
+    model(move || {
+        let (pool, executor) = blocking_pool(1);
+        let probe = Probe::new(1);
+        let mut job = {
+            let job_probe = probe.clone();
+            Box::pin(pool.submit_blocking(move || job_probe.body()))
+        };
+        // Admitted at once; the slot travels with the job to a loom thread.
+        let job_first = poll_once(job.as_mut());
+        let waiter = {
+            let (pool, probe) = (pool.clone(), probe.clone());
+            thread::spawn(move || block_on(pool.submit(async { probe.body() })))
+        };
+        if abort {
+            pool.abort();
+        } else {
+            pool.close();
+        }
+        match job_first {
+            Poll::Ready(result) => assert_eq!(result, Ok(())),
+            Poll::Pending => assert_eq!(park_on(job.as_mut()), Ok(())),
+        }
+        block_on(pool.drained());
+        // Drained: nothing runs, and whatever was admitted has finished.
+        assert_eq!(probe.inside(), 0, "drained while a body runs");
+        let ran_at_drain = probe.ran();
+
+        let waited = waiter.join().unwrap();
+        assert!(
+            matches!(waited, Ok(()) | Err(Rejected::Closed)),
+            "{waited:?}"
+        );
+        let admitted = waited.is_ok() as u64;
+        assert_eq!(
+            ran_at_drain as u64,
+            1 + admitted,
+            "drained before a call ran"
+        );
+        executor.join_all();
+        assert_counts(&pool, 2, 1 + admitted, 0, 1 - admitted);
+    });
+}
+
+#[test]
+fn a_blocking_jobs_release_on_its_thread_racing_close_and_a_waiter() {
+    a_blocking_jobs_release_racing_close_and_a_waiter(false);
+}
+
+#[test]
+fn a_blocking_jobs_release_on_its_thread_racing_abort_and_a_waiter() {
+    a_blocking_jobs_release_racing_close_and_a_waiter(true);
 }
