@@ -813,6 +813,12 @@ impl Core {
         self.word.fetch_or(CLOSED, Ordering::AcqRel);
         loop {
             if wakers.is_full() {
+                // The lock is free while the batch is woken: `QUEUED` must not
+                // claim a waiter the queue no longer has, or a slot released in
+                // that gap is handed to nobody, and lost.
+                if locked.queue.is_empty() {
+                    self.word.fetch_and(!QUEUED, Ordering::AcqRel);
+                }
                 drop(locked);
                 wakers.wake_all();
                 locked = self.locked.lock();

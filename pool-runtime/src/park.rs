@@ -1,11 +1,11 @@
 //! Waiting on the calling thread: how sync callers wait in the same queue, in
 //! the same order, as async ones.
 
+use crate::sync::thread::{self, Thread};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
-use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
 struct Unpark(Thread);

@@ -7,6 +7,58 @@ pub(crate) use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
+#[cfg(loom)]
+pub(crate) use loom::cell::UnsafeCell;
+
+/// `std::cell::UnsafeCell` behind the API of `loom::cell::UnsafeCell`
+/// (tokio's `src/loom/std/unsafe_cell.rs`): every access is a closure over
+/// the raw pointer, so that under `cfg(loom)` loom sees where each access
+/// starts and ends and fails a model on an access it does not order (two
+/// threads touching a queue node without the lock between them). Here the
+/// closures inline to a plain `get()`.
+#[cfg(not(loom))]
+#[derive(Debug)]
+pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(loom))]
+impl<T> UnsafeCell<T> {
+    #[inline(always)]
+    pub(crate) const fn new(value: T) -> Self {
+        UnsafeCell(std::cell::UnsafeCell::new(value))
+    }
+
+    /// Reads through the pointer; the caller guarantees no write is live.
+    #[inline(always)]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+
+    /// Writes through the pointer; the caller guarantees no other access is live.
+    #[inline(always)]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
+
+/// Parking the calling thread (sync calls waiting for a slot, `park.rs`):
+/// loom's threads under `cfg(loom)`, so loom sees a parked caller and the
+/// `unpark` that wakes it (and reports a lost one as a deadlock).
+pub(crate) mod thread {
+    #[cfg(not(loom))]
+    pub(crate) use std::thread::{current, park, park_timeout, Thread};
+
+    #[cfg(loom)]
+    pub(crate) use loom::thread::{current, park, Thread};
+
+    /// loom has no timed park. A timed park may return early anyway (a
+    /// spurious wake-up), so under loom it returns at once, after yielding;
+    /// the models use no admission timeout (its deadline is wall-clock time).
+    #[cfg(loom)]
+    pub(crate) fn park_timeout(_: std::time::Duration) {
+        loom::thread::yield_now();
+    }
+}
+
 /// A mutex that ignores poisoning: the core never runs user code while holding
 /// it, so a poisoned lock can only come from a panic in a `Waker` clone, and the
 /// protected state is consistent at every such point.

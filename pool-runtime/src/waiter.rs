@@ -9,8 +9,7 @@
 //!   is `!Unpin` and unlinks in `Drop`).
 
 use crate::lend::Lend;
-use crate::sync::{AtomicU8, Ordering};
-use std::cell::UnsafeCell;
+use crate::sync::{AtomicU8, Ordering, UnsafeCell};
 use std::marker::PhantomPinned;
 use std::ptr::NonNull;
 use std::task::Waker;
@@ -66,6 +65,8 @@ pub(crate) struct Waiter {
 }
 
 // Safety: the cells are only touched under the pool lock (see module docs).
+// The cells are `sync::UnsafeCell`s: under `cfg(loom)`, loom's, which check
+// that rule in the models.
 unsafe impl Send for Waiter {}
 unsafe impl Sync for Waiter {}
 
@@ -108,7 +109,8 @@ impl Waiter {
     pub(crate) fn admitted(&self, core: &crate::core::Core) {
         if core.is_adaptive() {
             // Safety: an admitted node is unlinked; only its owner touches it.
-            unsafe { *self.weight.get() = core.now_nanos() as i64 };
+            let now = core.now_nanos() as i64;
+            self.weight.with_mut(|weight| unsafe { *weight = now });
         }
         self.set_status(status::RUNNING);
     }
@@ -116,13 +118,13 @@ impl Waiter {
     /// # Safety
     /// Caller holds the lock, or the node is unlinked.
     pub(crate) unsafe fn weight(&self) -> i64 {
-        *self.weight.get()
+        self.weight.with(|weight| *weight)
     }
 
     /// # Safety
     /// The node is not linked (so nobody else reads the weight).
     pub(crate) unsafe fn set_weight(&self, weight: i64) {
-        *self.weight.get() = weight;
+        self.weight.with_mut(|cell| *cell = weight);
     }
 
     /// The lend this waiter also waits for (null: none).
@@ -130,13 +132,13 @@ impl Waiter {
     /// # Safety
     /// Caller holds the lock, or the node is unlinked.
     pub(crate) unsafe fn lend(&self) -> *const Lend {
-        *self.lend.get()
+        self.lend.with(|lend| *lend)
     }
 
     /// # Safety
     /// The node is not linked; `lend` (if not null) outlives its membership.
     pub(crate) unsafe fn set_lend(&self, lend: *const Lend) {
-        *self.lend.get() = lend;
+        self.lend.with_mut(|cell| *cell = lend);
     }
 
     /// Stores the waker unless the stored one already wakes the same task.
@@ -144,11 +146,13 @@ impl Waiter {
     /// # Safety
     /// Caller holds the lock.
     pub(crate) unsafe fn register(&self, waker: &Waker) {
-        let slot = &mut *self.waker.get();
-        match slot {
-            Some(old) if old.will_wake(waker) => {}
-            _ => *slot = Some(waker.clone()),
-        }
+        self.waker.with_mut(|slot| {
+            let slot = &mut *slot;
+            match slot {
+                Some(old) if old.will_wake(waker) => {}
+                _ => *slot = Some(waker.clone()),
+            }
+        });
     }
 
     /// Stores `waker` (already cloned, so that a panicking `clone` cannot
@@ -157,13 +161,37 @@ impl Waiter {
     /// # Safety
     /// Caller holds the lock.
     pub(crate) unsafe fn register_owned(&self, waker: Waker) {
-        *self.waker.get() = Some(waker);
+        self.waker.with_mut(|slot| *slot = Some(waker));
     }
 
     /// # Safety
     /// Caller holds the lock.
     pub(crate) unsafe fn take_waker(&self) -> Option<Waker> {
-        (*self.waker.get()).take()
+        self.waker.with_mut(|slot| (*slot).take())
+    }
+
+    /// # Safety
+    /// Caller holds the lock (or owns every list the node could be in).
+    unsafe fn prev(&self) -> Option<NonNull<Waiter>> {
+        self.prev.with(|prev| *prev)
+    }
+
+    /// # Safety
+    /// As [`prev`](Waiter::prev).
+    unsafe fn next(&self) -> Option<NonNull<Waiter>> {
+        self.next.with(|next| *next)
+    }
+
+    /// # Safety
+    /// As [`prev`](Waiter::prev).
+    unsafe fn set_prev(&self, prev: Option<NonNull<Waiter>>) {
+        self.prev.with_mut(|cell| *cell = prev);
+    }
+
+    /// # Safety
+    /// As [`prev`](Waiter::prev).
+    unsafe fn set_next(&self, next: Option<NonNull<Waiter>>) {
+        self.next.with_mut(|cell| *cell = next);
     }
 }
 
@@ -198,10 +226,10 @@ impl List {
     /// `node` is pinned, not linked anywhere, and outlives its membership.
     pub(crate) unsafe fn push_back(&mut self, node: NonNull<Waiter>) {
         let n = node.as_ref();
-        *n.prev.get() = self.tail;
-        *n.next.get() = None;
+        n.set_prev(self.tail);
+        n.set_next(None);
         match self.tail {
-            Some(tail) => *tail.as_ref().next.get() = Some(node),
+            Some(tail) => tail.as_ref().set_next(Some(node)),
             None => self.head = Some(node),
         }
         self.tail = Some(node);
@@ -239,11 +267,7 @@ impl List {
             if pred(n) {
                 return Some(node);
             }
-            cursor = if from_back {
-                *n.prev.get()
-            } else {
-                *n.next.get()
-            };
+            cursor = if from_back { n.prev() } else { n.next() };
         }
         None
     }
@@ -254,14 +278,14 @@ impl List {
     /// `node` is linked into this list.
     pub(crate) unsafe fn remove(&mut self, node: NonNull<Waiter>) {
         let n = node.as_ref();
-        let prev = (*n.prev.get()).take();
-        let next = (*n.next.get()).take();
+        let prev = n.prev.with_mut(|prev| (*prev).take());
+        let next = n.next.with_mut(|next| (*next).take());
         match prev {
-            Some(p) => *p.as_ref().next.get() = next,
+            Some(p) => p.as_ref().set_next(next),
             None => self.head = next,
         }
         match next {
-            Some(nx) => *nx.as_ref().prev.get() = prev,
+            Some(nx) => nx.as_ref().set_prev(prev),
             None => self.tail = prev,
         }
         self.len -= 1;

@@ -5,7 +5,12 @@ use std::mem::MaybeUninit;
 use std::panic::{self, AssertUnwindSafe};
 use std::task::Waker;
 
+#[cfg(not(loom))]
 const CAPACITY: usize = 32;
+/// Small under loom, so that models with a few waiters take the path that
+/// unlocks, wakes a full batch and relocks in the middle of an operation.
+#[cfg(loom)]
+const CAPACITY: usize = 2;
 
 /// A fixed-capacity batch of wakers (no heap, no initialisation cost); callers
 /// that may collect more unlock, wake the batch, and relock.
