@@ -558,10 +558,11 @@ impl Core {
             let w = self.load();
             // A slot frees: it goes to the next waiter if running is within the
             // limit; otherwise (after a scale-down) it is simply retired.
-            if w.has(QUEUED) && w.running() <= w.limit() {
-                // Safety: linked nodes are alive; we hold the lock.
-                unsafe { self.hand_off(&mut locked, &mut wakers) };
-            } else {
+            // Safety: linked nodes are alive; we hold the lock.
+            let handed = w.has(QUEUED)
+                && w.running() <= w.limit()
+                && unsafe { self.hand_off(&mut locked, &mut wakers) };
+            if !handed {
                 self.word.fetch_sub(ONE_RUNNING, Ordering::AcqRel);
             }
             if let Some(limit) = scaled_to {
@@ -646,16 +647,24 @@ impl Core {
     ///
     /// # Safety
     /// Caller holds the lock (`locked`); `QUEUED` is set.
-    unsafe fn hand_off(&self, locked: &mut Locked, wakers: &mut WakeList) {
-        if let Some(node) = locked.queue.pop() {
-            Self::unlinked(node);
-            let n = node.as_ref();
-            wakers.push(n.take_waker());
-            n.set_status(status::ADMITTED);
-        }
+    /// Returns whether a waiter got the slot: `false` (the queue emptied
+    /// without `QUEUED` being cleared, which must not happen) leaves the
+    /// slot with the caller, so it can be freed instead of lost.
+    unsafe fn hand_off(&self, locked: &mut Locked, wakers: &mut WakeList) -> bool {
+        let handed = match locked.queue.pop() {
+            Some(node) => {
+                Self::unlinked(node);
+                let n = node.as_ref();
+                wakers.push(n.take_waker());
+                n.set_status(status::ADMITTED);
+                true
+            }
+            None => false,
+        };
         if locked.queue.is_empty() {
             self.word.fetch_and(!QUEUED, Ordering::AcqRel);
         }
+        handed
     }
 
     /// Admits waiters while slots are free. Caller holds the lock; `QUEUED` is
@@ -678,7 +687,9 @@ impl Core {
             }
             self.word.fetch_add(ONE_RUNNING, Ordering::AcqRel);
             // Safety: under the lock; QUEUED is set so no fast path races us.
-            unsafe { self.hand_off(&mut locked, wakers) };
+            if !unsafe { self.hand_off(&mut locked, wakers) } {
+                self.word.fetch_sub(ONE_RUNNING, Ordering::AcqRel);
+            }
         }
         if locked.queue.is_empty() {
             self.word.fetch_and(!QUEUED, Ordering::AcqRel);
