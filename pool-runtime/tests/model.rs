@@ -1,0 +1,1161 @@
+//! A randomized model test: the pool against a reference model (a plain queue
+//! and a few counters), over thousands of random operation sequences on every
+//! order and kind.
+//!
+//! Each case builds a pool and drives it on this thread at the poll level:
+//! calls are `submit_weighted` futures polled by hand with wakers that record
+//! their wake-ups, and their work is a future the case controls (it logs when
+//! it is first polled, and finishes or panics when told to). Operations:
+//! submit, poll, finish, panic, drop in any state, poll the woken calls,
+//! scale/resize (to 0 and back, to `MAX_SLOTS`), set the bounds of an
+//! autoscaled pool, pause/resume, close/abort, and change the bound on waiting
+//! calls. After *every* operation the case compares with the model:
+//!
+//! * each poll's result (pending, the work's output, the `Rejected` reason, or
+//!   the work's panic);
+//! * the exact log of wake-ups and work starts: who was handed a slot, in which
+//!   order, and that nobody else was woken;
+//! * which calls are woken and not yet polled, in wake order;
+//! * every field of `stats()`, `submitted()` against the number of calls that
+//!   reached the pool (were polled once), and `size`, `bounds`,
+//!   `max_waiting`, `is_paused`, `is_closed`.
+//!
+//! The model follows the documented rules (`Pool` docs, README "How it works"):
+//! a first poll is turned away if the pool is closed, else if it is paused; it
+//! runs at once if a slot is free and nobody waits; it is turned away as full
+//! if the bound on waiting calls is reached; otherwise it waits. A freed slot,
+//! or a raised limit, goes to the next waiter by the order (FIFO: oldest; LIFO:
+//! newest; priority: smallest weight, oldest among equals), which is woken;
+//! running work is never interrupted by a lower limit. A dropped waiting call
+//! leaves the queue; a dropped running or admitted call frees its slot; both
+//! count as cancelled. `abort` turns every waiting call away (woken, in queue
+//! order). Autoscaled pools run on a `ManualClock` that never moves, so their
+//! limit changes only through `scale`/`resize`/`set_bounds`.
+//!
+//! Reproducing: a failure prints its case seed, the pool's settings and a
+//! shrunk list of operations. `POOLED_MODEL_SEED=<seed>` replays one case;
+//! `POOLED_MODEL_CASES=<n>` changes the number of cases, `POOLED_MODEL_BASE=<n>`
+//! the base seed they are derived from (to explore other sequences).
+
+use pool_runtime::clock::ManualClock;
+use pool_runtime::{Kind, Order, Pool, Rejected, Submit, MAX_SLOTS};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Once};
+use std::task::{Context, Poll, Wake, Waker};
+
+/// Cases run by default. Each is one pool and a random sequence of operations.
+#[cfg(not(miri))]
+const DEFAULT_CASES: u64 = 3_000;
+/// Miri interprets every step: a few cases still walk every path.
+#[cfg(miri)]
+const DEFAULT_CASES: u64 = 12;
+/// Operations of an ordinary case (plus the drops that end it).
+#[cfg(not(miri))]
+const OPS: usize = 60;
+#[cfg(miri)]
+const OPS: usize = 40;
+/// Operations of a crowded case: many waiters, many distinct weights (the
+/// priority queue's spill from its small vector to the B-tree).
+#[cfg(not(miri))]
+const CROWDED_OPS: usize = 400;
+#[cfg(miri)]
+const CROWDED_OPS: usize = 150;
+const DEFAULT_BASE_SEED: u64 = 0x0005_EED0_F900_51ED;
+
+// ---- a small deterministic PRNG --------------------------------------------
+
+/// splitmix64: tiny, fast, and good enough to pick operations.
+#[derive(Clone, Debug)]
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    fn percent(&mut self, p: u64) -> bool {
+        self.next_u64() % 100 < p
+    }
+
+    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len())]
+    }
+}
+
+/// The seed of case `index` under `base`.
+fn case_seed(base: u64, index: u64) -> u64 {
+    Rng(base ^ index.wrapping_mul(0xA24B_AED4_963E_E407)).next_u64()
+}
+
+// ---- what a case runs --------------------------------------------------------
+
+/// The pool a case builds.
+#[derive(Clone, Copy, Debug)]
+struct Config {
+    kind: Kind,
+    order: Order,
+    size: usize,
+    /// `[min, max]` of an autoscaled pool; `[0, MAX_SLOTS]` for a fixed one.
+    bounds: (usize, usize),
+    max_waiting: Option<usize>,
+}
+
+impl Config {
+    fn random(rng: &mut Rng) -> Config {
+        let order = rng.pick(&[Order::Fifo, Order::Lifo, Order::Priority]);
+        let max_waiting = rng.percent(25).then(|| rng.below(4));
+        if rng.percent(65) {
+            Config {
+                kind: Kind::Fixed,
+                order,
+                size: 1 + rng.below(3),
+                bounds: (0, MAX_SLOTS),
+                max_waiting,
+            }
+        } else {
+            let min = rng.below(3);
+            let max = min.max(1) + rng.below(3);
+            Config {
+                kind: Kind::Autoscale,
+                order,
+                size: min + rng.below(max - min + 1),
+                bounds: (min, max),
+                max_waiting,
+            }
+        }
+    }
+
+    fn build(&self) -> Pool {
+        let mut builder = Pool::builder().order(self.order).kind(self.kind);
+        builder = match self.kind {
+            Kind::Fixed => builder.size(self.size),
+            // A clock that never moves: the queue-depth rule never takes a
+            // sample, so only the operations below change the limit.
+            Kind::Autoscale => builder
+                .min(self.bounds.0)
+                .max(self.bounds.1)
+                .size(self.size)
+                .clock(Arc::new(ManualClock::new())),
+        };
+        if let Some(bound) = self.max_waiting {
+            builder = builder.max_waiting(bound);
+        }
+        builder.build().expect("a valid random configuration")
+    }
+}
+
+/// One step of a case. Calls are named by the id their `Submit` gave them, so
+/// a shrunk sequence still means the same thing; a step whose call is gone
+/// (or never existed, after shrinking) is skipped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    /// Create a call (not polled yet: the pool does not know it).
+    Submit {
+        call: usize,
+        weight: i64,
+    },
+    /// Poll a call once.
+    Poll {
+        call: usize,
+    },
+    /// Tell the call's work to finish, then poll the call.
+    Finish {
+        call: usize,
+    },
+    /// Tell the call's work to panic, then poll the call (and drop it, as an
+    /// unwinding caller would).
+    Panic {
+        call: usize,
+    },
+    /// Drop a call, in whatever state it is.
+    Drop {
+        call: usize,
+    },
+    /// Poll every call woken since its last poll, in wake order.
+    PollWoken,
+    Scale(isize),
+    Resize(usize),
+    SetBounds(usize, usize),
+    Pause,
+    Resume,
+    Close,
+    Abort,
+    SetMaxWaiting(Option<usize>),
+}
+
+/// What a poll returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Polled {
+    Pending,
+    /// The work's output (the call's id).
+    Done(usize),
+    Rejected(Rejected),
+    /// The work panicked (the caller then drops the call).
+    Panicked,
+}
+
+/// What the pool shows of its calls, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Event {
+    /// The call's waker was woken.
+    Woken(usize),
+    /// The call's work was polled for the first time.
+    Started(usize),
+}
+
+// ---- the reference model -----------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Created, never polled.
+    New,
+    /// In the queue.
+    Waiting,
+    /// Handed a slot (woken), not polled since.
+    Admitted,
+    /// Holds a slot; its work has been polled.
+    Running,
+    /// Turned away while waiting (abort), not polled since.
+    TurnedAway,
+    /// Returned `Ready`; the future is kept (dropping it must change nothing).
+    Resolved,
+    /// Dropped.
+    Gone,
+}
+
+#[derive(Clone, Debug)]
+struct ModelCall {
+    state: State,
+    weight: i64,
+    finish: bool,
+    panic: bool,
+}
+
+#[derive(Clone, Debug)]
+struct Model {
+    order: Order,
+    kind: Kind,
+    limit: usize,
+    bounds: (usize, usize),
+    max_waiting: Option<usize>,
+    paused: bool,
+    closed: bool,
+    /// Holds a slot: `Admitted` or `Running`.
+    running: usize,
+    /// Waiting calls, in arrival order.
+    queue: Vec<usize>,
+    calls: BTreeMap<usize, ModelCall>,
+    /// Calls woken and not polled (or dropped) since, in wake order.
+    woken: Vec<usize>,
+    events: Vec<Event>,
+    submitted: u64,
+    completed: u64,
+    panicked: u64,
+    cancelled: u64,
+    rejected: [u64; 4],
+}
+
+fn reason_index(reason: Rejected) -> usize {
+    Rejected::ALL
+        .iter()
+        .position(|&r| r == reason)
+        .expect("a known reason")
+}
+
+impl Model {
+    fn new(config: &Config) -> Model {
+        Model {
+            order: config.order,
+            kind: config.kind,
+            limit: config.size,
+            bounds: config.bounds,
+            max_waiting: config.max_waiting,
+            paused: false,
+            closed: false,
+            running: 0,
+            queue: Vec::new(),
+            calls: BTreeMap::new(),
+            woken: Vec::new(),
+            events: Vec::new(),
+            submitted: 0,
+            completed: 0,
+            panicked: 0,
+            cancelled: 0,
+            rejected: [0; 4],
+        }
+    }
+
+    fn state(&self, call: usize) -> Option<State> {
+        self.calls.get(&call).map(|c| c.state)
+    }
+
+    fn pollable(&self, call: usize) -> bool {
+        matches!(
+            self.state(call),
+            Some(
+                State::New | State::Waiting | State::Admitted | State::Running | State::TurnedAway
+            )
+        )
+    }
+
+    fn set_state(&mut self, call: usize, state: State) {
+        self.calls.get_mut(&call).expect("a known call").state = state;
+    }
+
+    /// The position in `queue` of the waiter a free slot goes to.
+    fn next_waiter(&self) -> Option<usize> {
+        if self.queue.is_empty() {
+            return None;
+        }
+        Some(match self.order {
+            Order::Fifo => 0,
+            Order::Lifo => self.queue.len() - 1,
+            // `min_by_key` keeps the first of equal keys: the oldest.
+            Order::Priority => {
+                self.queue
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, call)| self.calls[call].weight)
+                    .expect("not empty")
+                    .0
+            }
+        })
+    }
+
+    fn wake(&mut self, call: usize) {
+        self.events.push(Event::Woken(call));
+        self.woken.push(call);
+    }
+
+    /// Hands free slots to waiters, by the order.
+    fn admit_waiting(&mut self) {
+        while self.running < self.limit {
+            let Some(at) = self.next_waiter() else { break };
+            let call = self.queue.remove(at);
+            self.running += 1;
+            self.set_state(call, State::Admitted);
+            self.wake(call);
+        }
+    }
+
+    fn release(&mut self) {
+        self.running -= 1;
+        self.admit_waiting();
+    }
+
+    fn reject(&mut self, call: usize, reason: Rejected) -> Polled {
+        self.rejected[reason_index(reason)] += 1;
+        self.set_state(call, State::Resolved);
+        Polled::Rejected(reason)
+    }
+
+    /// Polls the work of a call that holds a slot.
+    fn poll_work(&mut self, call: usize) -> Polled {
+        let c = &self.calls[&call];
+        if c.panic {
+            self.set_state(call, State::Gone);
+            self.completed += 1;
+            self.panicked += 1;
+            self.release();
+            Polled::Panicked
+        } else if c.finish {
+            self.set_state(call, State::Resolved);
+            self.completed += 1;
+            self.release();
+            Polled::Done(call)
+        } else {
+            Polled::Pending
+        }
+    }
+
+    fn start(&mut self, call: usize) -> Polled {
+        self.set_state(call, State::Running);
+        self.events.push(Event::Started(call));
+        self.poll_work(call)
+    }
+
+    fn poll(&mut self, call: usize) -> Polled {
+        self.woken.retain(|&c| c != call);
+        match self.state(call).expect("a known call") {
+            State::New => {
+                self.submitted += 1;
+                if self.closed {
+                    self.reject(call, Rejected::Closed)
+                } else if self.paused {
+                    self.reject(call, Rejected::Paused)
+                } else if self.queue.is_empty() && self.running < self.limit {
+                    self.running += 1;
+                    self.start(call)
+                } else if self.max_waiting.is_some_and(|b| self.queue.len() >= b) {
+                    self.reject(call, Rejected::Full)
+                } else {
+                    self.queue.push(call);
+                    self.set_state(call, State::Waiting);
+                    Polled::Pending
+                }
+            }
+            State::Waiting => Polled::Pending,
+            State::Admitted => self.start(call),
+            State::Running => self.poll_work(call),
+            State::TurnedAway => {
+                self.set_state(call, State::Resolved);
+                Polled::Rejected(Rejected::Closed)
+            }
+            State::Resolved | State::Gone => unreachable!("not pollable"),
+        }
+    }
+
+    fn drop_call(&mut self, call: usize) {
+        self.woken.retain(|&c| c != call);
+        match self.state(call).expect("a known call") {
+            State::Waiting => {
+                self.queue.retain(|&c| c != call);
+                self.cancelled += 1;
+            }
+            State::Admitted | State::Running => {
+                self.cancelled += 1;
+                self.set_state(call, State::Gone);
+                self.release();
+            }
+            State::New | State::TurnedAway | State::Resolved | State::Gone => {}
+        }
+        self.set_state(call, State::Gone);
+    }
+
+    fn set_limit(&mut self, target: usize) -> usize {
+        self.limit = target.clamp(self.bounds.0, self.bounds.1);
+        self.admit_waiting();
+        self.limit
+    }
+
+    fn abort(&mut self) {
+        self.closed = true;
+        while let Some(at) = self.next_waiter() {
+            let call = self.queue.remove(at);
+            self.rejected[reason_index(Rejected::Closed)] += 1;
+            self.set_state(call, State::TurnedAway);
+            self.wake(call);
+        }
+    }
+
+    /// Whether `op` applies in this state (a shrunk sequence may name calls
+    /// that are gone or were never created).
+    fn applies(&self, op: Op) -> bool {
+        match op {
+            Op::Submit { call, .. } => !self.calls.contains_key(&call),
+            Op::Poll { call } | Op::Finish { call } | Op::Panic { call } => self.pollable(call),
+            Op::Drop { call } => self.state(call).is_some_and(|s| s != State::Gone),
+            Op::SetBounds(..) => self.kind == Kind::Autoscale,
+            _ => true,
+        }
+    }
+
+    /// Applies `op`; returns what a poll returned, or the size a resize returned.
+    fn apply(&mut self, op: Op) -> Vec<Result<(usize, Polled), usize>> {
+        let mut out = Vec::new();
+        match op {
+            Op::Submit { call, weight } => {
+                self.calls.insert(
+                    call,
+                    ModelCall {
+                        state: State::New,
+                        weight,
+                        finish: false,
+                        panic: false,
+                    },
+                );
+            }
+            Op::Poll { call } => out.push(Ok((call, self.poll(call)))),
+            Op::Finish { call } => {
+                self.calls.get_mut(&call).expect("known").finish = true;
+                out.push(Ok((call, self.poll(call))));
+            }
+            Op::Panic { call } => {
+                self.calls.get_mut(&call).expect("known").panic = true;
+                out.push(Ok((call, self.poll(call))));
+            }
+            Op::Drop { call } => self.drop_call(call),
+            Op::PollWoken => {
+                for call in self.woken.clone() {
+                    if self.pollable(call) {
+                        out.push(Ok((call, self.poll(call))));
+                    }
+                }
+            }
+            Op::Scale(delta) => {
+                out.push(Err(self.set_limit(self.limit.saturating_add_signed(delta))))
+            }
+            Op::Resize(size) => out.push(Err(self.set_limit(size))),
+            Op::SetBounds(min, max) => {
+                self.bounds = (min.min(max).min(MAX_SLOTS), max.min(MAX_SLOTS));
+                out.push(Err(self.set_limit(self.limit)));
+            }
+            Op::Pause => self.paused = true,
+            Op::Resume => self.paused = false,
+            Op::Close => self.closed = true,
+            Op::Abort => self.abort(),
+            Op::SetMaxWaiting(bound) => self.max_waiting = bound,
+        }
+        out
+    }
+}
+
+// ---- the harness: the real pool, polled by hand ----------------------------
+
+type Log = Arc<Mutex<Vec<Event>>>;
+
+/// A call's waker: logs each wake-up.
+struct CallWaker {
+    call: usize,
+    log: Log,
+}
+
+impl Wake for CallWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.log.lock().unwrap().push(Event::Woken(self.call));
+    }
+}
+
+/// The panic payload of work told to panic (kept quiet by the panic hook).
+struct WorkPanic;
+
+/// A call's work: pending until told to finish (or panic); logs its first poll.
+struct Work {
+    call: usize,
+    log: Log,
+    finish: Arc<AtomicBool>,
+    panic: Arc<AtomicBool>,
+    started: bool,
+}
+
+impl Future for Work {
+    type Output = usize;
+
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<usize> {
+        if !self.started {
+            self.started = true;
+            self.log.lock().unwrap().push(Event::Started(self.call));
+        }
+        if self.panic.load(Ordering::SeqCst) {
+            std::panic::panic_any(WorkPanic);
+        }
+        if self.finish.load(Ordering::SeqCst) {
+            Poll::Ready(self.call)
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+struct Call<'p> {
+    /// `None` once dropped.
+    future: Option<Pin<Box<Submit<'p, Work>>>>,
+    resolved: bool,
+    waker: Arc<CallWaker>,
+    finish: Arc<AtomicBool>,
+    panic: Arc<AtomicBool>,
+}
+
+struct Harness<'p> {
+    pool: &'p Pool,
+    log: Log,
+    calls: BTreeMap<usize, Call<'p>>,
+    /// Calls woken since their last poll, in wake order.
+    woken: Vec<usize>,
+    /// How much of the log `woken` has seen.
+    seen: usize,
+}
+
+impl<'p> Harness<'p> {
+    fn new(pool: &'p Pool) -> Self {
+        Harness {
+            pool,
+            log: Log::default(),
+            calls: BTreeMap::new(),
+            woken: Vec::new(),
+            seen: 0,
+        }
+    }
+
+    fn poll(&mut self, call: usize) -> Polled {
+        self.woken.retain(|&c| c != call);
+        let c = self.calls.get_mut(&call).expect("a known call");
+        let waker = Waker::from(c.waker.clone());
+        let future = c.future.as_mut().expect("a live call");
+        let polled = catch_unwind(AssertUnwindSafe(|| {
+            future.as_mut().poll(&mut Context::from_waker(&waker))
+        }));
+        match polled {
+            Ok(Poll::Pending) => Polled::Pending,
+            Ok(Poll::Ready(result)) => {
+                c.resolved = true;
+                match result {
+                    Ok(out) => Polled::Done(out),
+                    Err(reason) => Polled::Rejected(reason),
+                }
+            }
+            Err(payload) if payload.is::<WorkPanic>() => {
+                // As an unwinding caller would: the call's future goes with it.
+                c.future = None;
+                Polled::Panicked
+            }
+            Err(payload) => std::panic::resume_unwind(payload),
+        }
+    }
+
+    /// Applies `op` to the pool; returns what the model's `apply` returns.
+    fn apply(&mut self, op: Op) -> Vec<Result<(usize, Polled), usize>> {
+        let mut out = Vec::new();
+        match op {
+            Op::Submit { call, weight } => {
+                let finish = Arc::new(AtomicBool::new(false));
+                let panic = Arc::new(AtomicBool::new(false));
+                let work = Work {
+                    call,
+                    log: self.log.clone(),
+                    finish: finish.clone(),
+                    panic: panic.clone(),
+                    started: false,
+                };
+                let waker = Arc::new(CallWaker {
+                    call,
+                    log: self.log.clone(),
+                });
+                self.calls.insert(
+                    call,
+                    Call {
+                        future: Some(Box::pin(self.pool.submit_weighted(weight, work))),
+                        resolved: false,
+                        waker,
+                        finish,
+                        panic,
+                    },
+                );
+            }
+            Op::Poll { call } => out.push(Ok((call, self.poll(call)))),
+            Op::Finish { call } => {
+                self.calls[&call].finish.store(true, Ordering::SeqCst);
+                out.push(Ok((call, self.poll(call))));
+            }
+            Op::Panic { call } => {
+                self.calls[&call].panic.store(true, Ordering::SeqCst);
+                out.push(Ok((call, self.poll(call))));
+            }
+            Op::Drop { call } => {
+                self.woken.retain(|&c| c != call);
+                let c = self.calls.get_mut(&call).expect("a known call");
+                drop(c.future.take());
+            }
+            Op::PollWoken => {
+                for call in self.woken.clone() {
+                    let c = &self.calls[&call];
+                    if c.future.is_some() && !c.resolved {
+                        out.push(Ok((call, self.poll(call))));
+                    }
+                }
+            }
+            Op::Scale(delta) => out.push(Err(self.pool.scale(delta))),
+            Op::Resize(size) => out.push(Err(self.pool.resize(size))),
+            Op::SetBounds(min, max) => out.push(Err(self.pool.set_bounds(min, max))),
+            Op::Pause => self.pool.pause(),
+            Op::Resume => self.pool.resume(),
+            Op::Close => self.pool.close(),
+            Op::Abort => self.pool.abort(),
+            Op::SetMaxWaiting(bound) => self.pool.set_max_waiting(bound),
+        }
+        self.note_wakes();
+        out
+    }
+
+    /// Folds the wake-ups logged since the last look into `woken`.
+    fn note_wakes(&mut self) {
+        let log = self.log.lock().unwrap();
+        for event in &log[self.seen..] {
+            if let Event::Woken(call) = *event {
+                if !self.woken.contains(&call) {
+                    self.woken.push(call);
+                }
+            }
+        }
+        self.seen = log.len();
+    }
+
+    /// Every difference between the pool and the model, one a line.
+    fn compare(&self, model: &Model) -> String {
+        let mut diff = String::new();
+        let mut check = |what: &str, pool: String, model: String| {
+            if pool != model {
+                let _ = writeln!(diff, "  {what}: pool {pool}, model {model}");
+            }
+        };
+        let s = self.pool.stats();
+        check("stats.size", s.size.to_string(), model.limit.to_string());
+        check(
+            "stats.running",
+            s.running.to_string(),
+            model.running.to_string(),
+        );
+        check(
+            "stats.waiting",
+            s.waiting.to_string(),
+            model.queue.len().to_string(),
+        );
+        check(
+            "stats.completed",
+            s.completed.to_string(),
+            model.completed.to_string(),
+        );
+        check(
+            "stats.panicked",
+            s.panicked.to_string(),
+            model.panicked.to_string(),
+        );
+        check(
+            "stats.cancelled",
+            s.cancelled.to_string(),
+            model.cancelled.to_string(),
+        );
+        check(
+            "stats.rejected",
+            format!("{:?}", s.rejected),
+            format!("{:?}", model.rejected),
+        );
+        check(
+            "stats.paused",
+            s.paused.to_string(),
+            model.paused.to_string(),
+        );
+        check(
+            "stats.closed",
+            s.closed.to_string(),
+            model.closed.to_string(),
+        );
+        check(
+            "stats.submitted() (calls polled at least once)",
+            s.submitted().to_string(),
+            model.submitted.to_string(),
+        );
+        check(
+            "size()",
+            self.pool.size().to_string(),
+            model.limit.to_string(),
+        );
+        check(
+            "bounds()",
+            format!("{:?}", self.pool.bounds()),
+            format!("{:?}", model.bounds),
+        );
+        check(
+            "max_waiting()",
+            format!("{:?}", self.pool.max_waiting()),
+            format!("{:?}", model.max_waiting),
+        );
+        check(
+            "is_paused()",
+            self.pool.is_paused().to_string(),
+            model.paused.to_string(),
+        );
+        check(
+            "is_closed()",
+            self.pool.is_closed().to_string(),
+            model.closed.to_string(),
+        );
+        check(
+            "woken, not polled since (wake order)",
+            format!("{:?}", self.woken),
+            format!("{:?}", model.woken),
+        );
+        let log = self.log.lock().unwrap();
+        if *log != model.events {
+            let common = log
+                .iter()
+                .zip(&model.events)
+                .take_while(|(a, b)| a == b)
+                .count();
+            check(
+                "events (wake-ups and work starts) after the first common ones",
+                format!("{:?}", &log[common..]),
+                format!("{:?}", &model.events[common..]),
+            );
+        }
+        diff
+    }
+}
+
+// ---- generating, running and shrinking cases ---------------------------------
+
+fn random_weight(rng: &mut Rng, crowded: bool) -> i64 {
+    if crowded && rng.percent(80) {
+        return rng.next_u64() as i64;
+    }
+    match rng.below(12) {
+        0 => i64::MIN,
+        1 => i64::MIN + 1,
+        2 => i64::MAX,
+        3 => i64::MAX - 1,
+        4 => rng.next_u64() as i64,
+        // Small weights, for ties.
+        _ => rng.below(5) as i64 - 2,
+    }
+}
+
+/// Picks an operation that applies to the model's state.
+fn random_op(rng: &mut Rng, model: &Model, next_call: &mut usize, crowded: bool) -> Op {
+    let pick_call = |rng: &mut Rng, states: &[State]| -> Option<usize> {
+        let live: Vec<usize> = model
+            .calls
+            .iter()
+            .filter(|(_, c)| states.contains(&c.state))
+            .map(|(&id, _)| id)
+            .collect();
+        (!live.is_empty()).then(|| live[rng.below(live.len())])
+    };
+    use State::*;
+    const POLLABLE: &[State] = &[New, Waiting, Admitted, Running, TurnedAway];
+    loop {
+        let roll = rng.below(100);
+        let (submit, poll, finish) = if crowded { (40, 72, 80) } else { (25, 45, 59) };
+        let op = if roll < submit {
+            let call = *next_call;
+            *next_call += 1;
+            Some(Op::Submit {
+                call,
+                weight: random_weight(rng, crowded),
+            })
+        } else if roll < poll {
+            // New calls most of the time: they are the ones whose poll decides.
+            let states: &[State] = if rng.percent(60) { &[New] } else { POLLABLE };
+            pick_call(rng, states).map(|call| Op::Poll { call })
+        } else if roll < finish {
+            let states: &[State] = if rng.percent(85) {
+                &[Running, Admitted]
+            } else {
+                POLLABLE
+            };
+            pick_call(rng, states).map(|call| Op::Finish { call })
+        } else if roll < finish + 10 {
+            pick_call(
+                rng,
+                &[New, Waiting, Admitted, Running, TurnedAway, Resolved],
+            )
+            .map(|call| Op::Drop { call })
+        } else if roll < finish + 18 {
+            Some(Op::PollWoken)
+        } else if roll < finish + 20 {
+            pick_call(rng, &[Running, Admitted]).map(|call| Op::Panic { call })
+        } else if roll < finish + 25 {
+            let delta = if !crowded && rng.percent(10) {
+                rng.pick(&[isize::MIN, isize::MAX])
+            } else {
+                rng.pick(&[-3, -2, -1, 1, 2, 3])
+            };
+            Some(Op::Scale(delta))
+        } else if roll < finish + 29 {
+            let size = if !crowded && rng.percent(8) {
+                rng.pick(&[usize::MAX, MAX_SLOTS, MAX_SLOTS + 1])
+            } else {
+                rng.below(5)
+            };
+            Some(Op::Resize(size))
+        } else if roll < finish + 31 {
+            (model.kind == Kind::Autoscale).then(|| Op::SetBounds(rng.below(5), rng.below(6)))
+        } else if roll < finish + 34 {
+            Some(Op::Pause)
+        } else if roll < finish + 38 {
+            Some(Op::Resume)
+        } else if roll < finish + 40 {
+            Some(Op::SetMaxWaiting(rng.percent(40).then(|| rng.below(4))))
+        } else if roll < finish + 41 {
+            Some(if rng.percent(50) {
+                Op::Close
+            } else {
+                Op::Abort
+            })
+        } else {
+            None
+        };
+        if let Some(op) = op {
+            return op;
+        }
+    }
+}
+
+/// The operations of case `seed`, generated against the model alone.
+fn generate(seed: u64) -> (Config, Vec<Op>) {
+    let mut rng = Rng(seed);
+    let crowded = rng.percent(5);
+    let mut config = Config::random(&mut rng);
+    let count = if crowded {
+        // One slot and a deep queue of mostly distinct weights.
+        config.order = Order::Priority;
+        config.max_waiting = None;
+        if config.kind == Kind::Fixed {
+            config.size = 1;
+        }
+        CROWDED_OPS
+    } else {
+        OPS
+    };
+    let mut model = Model::new(&config);
+    let mut next_call = 0;
+    let mut ops = Vec::with_capacity(count + 16);
+    for _ in 0..count {
+        let op = random_op(&mut rng, &model, &mut next_call, crowded);
+        model.apply(op);
+        ops.push(op);
+    }
+    // The end of a case: every call goes away, in random order.
+    let mut left: Vec<usize> = model
+        .calls
+        .iter()
+        .filter(|(_, c)| c.state != State::Gone)
+        .map(|(&id, _)| id)
+        .collect();
+    while !left.is_empty() {
+        let call = left.swap_remove(rng.below(left.len()));
+        ops.push(Op::Drop { call });
+    }
+    (config, ops)
+}
+
+/// A case that went wrong: where, and how.
+struct Failure {
+    /// The index of the failing operation (past the end: the final drops).
+    step: usize,
+    op: Option<Op>,
+    message: String,
+}
+
+/// Runs `ops` against a fresh pool and the model, comparing after every step,
+/// then drops whatever the sequence left alive (a shrunk sequence may have
+/// lost its own drops) and checks that the quiet pool adds up.
+fn run(config: &Config, ops: &[Op]) -> Result<(), Failure> {
+    let pool = config.build();
+    let mut model = Model::new(config);
+    let mut harness = Harness::new(&pool);
+    let initial = harness.compare(&model);
+    if !initial.is_empty() {
+        return Err(Failure {
+            step: 0,
+            op: None,
+            message: format!("a fresh pool differs from the model:\n{initial}"),
+        });
+    }
+    let mut ops = ops.to_vec();
+    let given = ops.len();
+    let mut step = 0;
+    while step <= ops.len() {
+        if step == ops.len() {
+            if ops.len() > given {
+                break;
+            }
+            let live = model.calls.iter().filter(|(_, c)| c.state != State::Gone);
+            ops.extend(live.map(|(&call, _)| Op::Drop { call }).collect::<Vec<_>>());
+            if step == ops.len() {
+                break;
+            }
+        }
+        let op = ops[step];
+        step += 1;
+        if !model.applies(op) {
+            continue;
+        }
+        let fail = |message: String| {
+            Err(Failure {
+                step: step - 1,
+                op: Some(op),
+                message,
+            })
+        };
+        let expected = model.apply(op);
+        let got = match catch_unwind(AssertUnwindSafe(|| harness.apply(op))) {
+            Ok(got) => got,
+            Err(payload) => {
+                let what = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a non-string payload".into());
+                // The harness may hold half-dropped futures: leak it rather than
+                // run more of the pool's code on a broken state.
+                std::mem::forget(harness);
+                return fail(format!("  the pool panicked: {what}"));
+            }
+        };
+        let mut message = String::new();
+        if got != expected {
+            let _ = writeln!(message, "  results: pool {got:?}, model {expected:?}");
+        }
+        message += &harness.compare(&model);
+        if !message.is_empty() {
+            std::mem::forget(harness);
+            return fail(message);
+        }
+    }
+    drop(harness);
+    let s = pool.stats();
+    if s.running != 0
+        || s.waiting != 0
+        || s.completed + s.rejected_total() + s.cancelled != model.submitted
+    {
+        return Err(Failure {
+            step,
+            op: None,
+            message: format!(
+                "  the quiet pool does not add up: {s:?}, submitted {}",
+                model.submitted
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The shortest sub-sequence of `ops` that still fails (greedy: drop chunks,
+/// then single operations, while the case keeps failing).
+fn shrink(config: &Config, mut ops: Vec<Op>) -> Vec<Op> {
+    let mut chunk = ops.len() / 2;
+    while chunk >= 1 {
+        let mut start = 0;
+        while start < ops.len() {
+            let end = (start + chunk).min(ops.len());
+            let candidate: Vec<Op> = ops[..start].iter().chain(&ops[end..]).copied().collect();
+            if run(config, &candidate).is_err() {
+                ops = candidate;
+            } else {
+                start += chunk;
+            }
+        }
+        chunk /= 2;
+    }
+    ops
+}
+
+/// Runs case `seed`; on failure, panics with everything needed to replay it.
+fn check_case(seed: u64) {
+    let (config, ops) = generate(seed);
+    let Err(failure) = quietly(|| run(&config, &ops)) else {
+        return;
+    };
+    let shrunk = quietly(|| shrink(&config, ops.clone()));
+    let shrunk_failure = quietly(|| run(&config, &shrunk)).err();
+    let mut report = format!(
+        "the pool differs from the model\n  seed: {seed:#x} (replay: POOLED_MODEL_SEED={seed:#x})\n  \
+         pool: {config:?}\nat step {} of {} ({:?}):\n{}",
+        failure.step,
+        ops.len(),
+        failure.op,
+        failure.message
+    );
+    if let Some(f) = shrunk_failure {
+        let _ = writeln!(
+            report,
+            "\nshrunk to {} operations, failing at step {} ({:?}):\n{}",
+            shrunk.len(),
+            f.step,
+            f.op,
+            f.message
+        );
+        for (i, op) in shrunk.iter().enumerate() {
+            let _ = writeln!(report, "  {i:3}: {op:?}");
+        }
+    }
+    let _ = writeln!(report, "\nthe operations up to the failure:");
+    for (i, op) in ops.iter().enumerate().take(failure.step + 1) {
+        let _ = writeln!(report, "  {i:3}: {op:?}");
+    }
+    panic!("{report}");
+}
+
+// ---- panics: the work's are expected, the shrinker's are noise ---------------
+
+std::thread_local! {
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Silences the panic messages of work told to panic, and of every panic on
+/// this thread while `f` runs (the shrinker replays failing cases).
+fn quietly<T>(f: impl FnOnce() -> T) -> T {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !info.payload().is::<WorkPanic>() && !QUIET.with(|q| q.get()) {
+                default(info);
+            }
+        }));
+    });
+    let was = QUIET.with(|q| q.replace(true));
+    let out = f();
+    QUIET.with(|q| q.set(was));
+    out
+}
+
+fn env_u64(name: &str) -> Option<u64> {
+    let value = std::env::var(name).ok()?;
+    let parsed = match value.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => value.parse(),
+    };
+    Some(parsed.unwrap_or_else(|_| panic!("{name}={value} is not a number")))
+}
+
+#[test]
+fn the_pool_matches_the_reference_model_over_random_operation_sequences() {
+    if let Some(seed) = env_u64("POOLED_MODEL_SEED") {
+        check_case(seed);
+        return;
+    }
+    let cases = env_u64("POOLED_MODEL_CASES").unwrap_or(DEFAULT_CASES);
+    let base = env_u64("POOLED_MODEL_BASE").unwrap_or(DEFAULT_BASE_SEED);
+    for index in 0..cases {
+        check_case(case_seed(base, index));
+    }
+}
+
+/// The model must be able to fail: a model with another order rule, or a
+/// counter off by one, disagrees with the pool on the same sequences.
+#[test]
+fn a_wrong_model_is_caught() {
+    // Same operations, a model that admits FIFO pools newest first.
+    let mut caught = 0;
+    for index in 0..50 {
+        let (mut config, ops) = generate(case_seed(DEFAULT_BASE_SEED, index));
+        if config.order != Order::Fifo {
+            continue;
+        }
+        let pool_config = config;
+        config.order = Order::Lifo;
+        let pool = pool_config.build();
+        let mut model = Model::new(&config);
+        let mut harness = Harness::new(&pool);
+        for &op in &ops {
+            if !model.applies(op) {
+                continue;
+            }
+            let expected = model.apply(op);
+            let got = harness.apply(op);
+            if got != expected || !harness.compare(&model).is_empty() {
+                caught += 1;
+                break;
+            }
+        }
+    }
+    assert!(caught > 0, "a LIFO model of FIFO pools was never caught");
+}
