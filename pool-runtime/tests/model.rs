@@ -1494,3 +1494,21 @@ fn a_wrong_model_is_caught() {
     }
     panic!("a LIFO model of FIFO pools was never caught");
 }
+
+/// `scale` documents its clamp as `[0, MAX_SLOTS]` for fixed pools, and
+/// `set_bounds` speaks of autoscaled pools only; yet on a fixed pool
+/// `set_bounds(2, 4)` resizes it to 2 and clamps every later `scale` and
+/// `resize` into `[2, 4]` (`bounds()` says `(2, 4)`).
+#[test]
+#[ignore = "bug: Pool::set_bounds on a fixed pool narrows its later scale/resize to the given bounds, against scale's documented [0, MAX_SLOTS] clamp for fixed pools"]
+fn set_bounds_does_not_narrow_the_clamp_of_a_fixed_pool() {
+    let pool = Pool::fixed(1);
+    let size = pool.set_bounds(2, 4);
+    assert_eq!(
+        pool.scale(10),
+        size + 10,
+        "fixed pools clamp to [0, MAX_SLOTS]"
+    );
+    assert_eq!(pool.resize(0), 0, "a fixed pool may be scaled to 0");
+    assert_eq!(pool.bounds(), (0, MAX_SLOTS));
+}
