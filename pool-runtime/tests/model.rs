@@ -572,6 +572,13 @@ impl Model {
         self.settle_drain();
     }
 
+    /// Whether a sync call would park (no slot free, room in the queue).
+    fn run_would_wait(&self) -> bool {
+        let admitted = self.queue.is_empty() && self.running < self.limit;
+        let full = self.max_waiting.is_some_and(|b| self.queue.len() >= b);
+        !(self.closed || self.paused || admitted || full)
+    }
+
     /// A sync call, if it would not have to wait.
     fn run_sync(&mut self) -> Option<Result<(), Rejected>> {
         let reason = if self.closed {
@@ -635,7 +642,7 @@ impl Model {
                 self.pollable(call)
             }
             Op::Drop { call } => self.state(call).is_some_and(|s| s != State::Gone),
-            Op::Run { .. } => self.clone().run_sync().is_some(),
+            Op::Run { .. } => !self.run_would_wait(),
             Op::SetBounds(..) => self.kind == Kind::Autoscale,
             _ => true,
         }
@@ -958,67 +965,44 @@ impl<'p> Harness<'p> {
     /// Every difference between the pool and the model, one a line.
     fn compare(&self, model: &Model) -> String {
         let mut diff = String::new();
-        let mut check = |what: &str, pool: String, model: String| {
-            if pool != model {
-                let _ = writeln!(diff, "  {what}: pool {pool}, model {model}");
-            }
-        };
+        // Formats only what differs: this runs after every step (and under Miri).
+        macro_rules! check {
+            ($what:expr, $pool:expr, $model:expr) => {{
+                let (pool, model) = (&$pool, &$model);
+                if pool != model {
+                    let _ = writeln!(diff, "  {}: pool {pool:?}, model {model:?}", $what);
+                }
+            }};
+        }
         let s = self.pool.stats();
-        let fields = [
-            ("stats.size", s.size, model.limit),
-            ("stats.running", s.running, model.running),
-            ("stats.waiting", s.waiting, model.waiting()),
-            ("size()", self.pool.size(), model.limit),
-        ];
-        for (what, pool, model) in fields {
-            check(what, pool.to_string(), model.to_string());
-        }
-        let counters = [
-            ("stats.completed", s.completed, model.completed),
-            ("stats.panicked", s.panicked, model.panicked),
-            ("stats.cancelled", s.cancelled, model.cancelled),
-            (
-                "stats.submitted() (calls polled at least once)",
-                s.submitted(),
-                model.submitted,
-            ),
-        ];
-        for (what, pool, model) in counters {
-            check(what, pool.to_string(), model.to_string());
-        }
-        check(
-            "stats.rejected",
-            format!("{:?}", s.rejected),
-            format!("{:?}", model.rejected),
+        check!("stats.size", s.size, model.limit);
+        check!("stats.running", s.running, model.running);
+        check!("stats.waiting", s.waiting, model.waiting());
+        check!("stats.completed", s.completed, model.completed);
+        check!("stats.panicked", s.panicked, model.panicked);
+        check!("stats.cancelled", s.cancelled, model.cancelled);
+        check!("stats.rejected", s.rejected, model.rejected);
+        check!(
+            "stats.submitted() (calls polled at least once)",
+            s.submitted(),
+            model.submitted
         );
-        let flags = [
-            ("stats.paused", s.paused, model.paused),
-            ("stats.closed", s.closed, model.closed),
-            ("is_paused()", self.pool.is_paused(), model.paused),
-            ("is_closed()", self.pool.is_closed(), model.closed),
-            (
-                "a drained() future is pending",
-                self.drained.is_some(),
-                model.drain_future,
-            ),
-        ];
-        for (what, pool, model) in flags {
-            check(what, pool.to_string(), model.to_string());
-        }
-        check(
-            "bounds()",
-            format!("{:?}", self.pool.bounds()),
-            format!("{:?}", model.bounds),
+        check!("stats.paused", s.paused, model.paused);
+        check!("stats.closed", s.closed, model.closed);
+        check!("size()", self.pool.size(), model.limit);
+        check!("bounds()", self.pool.bounds(), model.bounds);
+        check!("max_waiting()", self.pool.max_waiting(), model.max_waiting);
+        check!("is_paused()", self.pool.is_paused(), model.paused);
+        check!("is_closed()", self.pool.is_closed(), model.closed);
+        check!(
+            "a drained() future is pending",
+            self.drained.is_some(),
+            model.drain_future
         );
-        check(
-            "max_waiting()",
-            format!("{:?}", self.pool.max_waiting()),
-            format!("{:?}", model.max_waiting),
-        );
-        check(
+        check!(
             "woken, not polled since (wake order)",
-            format!("{:?}", self.woken),
-            format!("{:?}", model.woken),
+            self.woken,
+            model.woken
         );
         let log = self.log.lock().unwrap();
         if *log != model.events {
@@ -1027,10 +1011,10 @@ impl<'p> Harness<'p> {
                 .zip(&model.events)
                 .take_while(|(a, b)| a == b)
                 .count();
-            check(
+            check!(
                 "events after the first common ones",
-                format!("{:?}", &log[common..]),
-                format!("{:?}", &model.events[common..]),
+                log[common..],
+                model.events[common..]
             );
         }
         diff
