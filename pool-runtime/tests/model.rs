@@ -40,10 +40,17 @@
 //! Autoscaled pools run on a `ManualClock` that never moves, so their limit
 //! changes only through `scale`/`resize`/`set_bounds`.
 //!
+//! Not modelled: admission timeouts (real time), the autoscaler's own moves,
+//! and nested calls that overlap or outlive their parent (the ignored
+//! reproductions at the end of this file).
+//!
 //! Reproducing: a failure prints its case seed, the pool's settings and a
 //! shrunk list of operations. `POOLED_MODEL_SEED=<seed>` replays one case;
 //! `POOLED_MODEL_CASES=<n>` changes the number of cases, `POOLED_MODEL_BASE=<n>`
-//! the base seed they are derived from (to explore other sequences).
+//! the base seed they are derived from (to explore other sequences). These
+//! share the library's `POOLED_` prefix: while one is set, the group cases'
+//! pools warn that it names no group and start without environment overrides,
+//! which these cases do not use anyway.
 
 use pool_runtime::clock::ManualClock;
 use pool_runtime::{Group, GroupSpec, Kind, Order, Pool, Rejected, Verdict, MAX_SLOTS};
@@ -384,6 +391,12 @@ impl Model {
             cancelled: 0,
             rejected: [0; 4],
         }
+    }
+
+    /// The calls not dropped yet, by id.
+    fn live_calls(&self) -> Vec<usize> {
+        let live = self.calls.iter().filter(|(_, c)| c.state != State::Gone);
+        live.map(|(&call, _)| call).collect()
     }
 
     fn state(&self, call: usize) -> Option<State> {
@@ -1199,14 +1212,15 @@ fn random_op(
     }
 }
 
-/// The operations of case `seed`, generated against the model alone.
 /// Whether case `seed` is a crowded one (its first draw).
 fn is_crowded(seed: u64) -> bool {
     Rng(seed).percent(10)
 }
 
+/// The operations of case `seed`, generated against the model alone.
 fn generate(seed: u64) -> (Config, Vec<Op>) {
     let mut rng = Rng(seed);
+    // The draw `is_crowded` reads.
     let crowded = rng.percent(10);
     let mut config = Config::random(&mut rng);
     let count = if crowded {
@@ -1229,12 +1243,7 @@ fn generate(seed: u64) -> (Config, Vec<Op>) {
         ops.push(op);
     }
     // The end of a case: every call goes away, in random order.
-    let mut left: Vec<usize> = model
-        .calls
-        .iter()
-        .filter(|(_, c)| c.state != State::Gone)
-        .map(|(&id, _)| id)
-        .collect();
+    let mut left = model.live_calls();
     while !left.is_empty() {
         let call = left.swap_remove(rng.below(left.len()));
         ops.push(Op::Drop { call });
@@ -1278,18 +1287,15 @@ fn run_on(config: &Config, pool: &Pool, group: Option<&Group>, ops: &[Op]) -> Re
         });
     }
     let mut ops = ops.to_vec();
-    let given = ops.len();
     let mut step = 0;
-    while step <= ops.len() {
+    let mut ending = false;
+    loop {
         if step == ops.len() {
-            if ops.len() > given {
+            if std::mem::replace(&mut ending, true) {
                 break;
             }
-            let live = model.calls.iter().filter(|(_, c)| c.state != State::Gone);
-            ops.extend(live.map(|(&call, _)| Op::Drop { call }).collect::<Vec<_>>());
-            if step == ops.len() {
-                break;
-            }
+            ops.extend(model.live_calls().into_iter().map(|call| Op::Drop { call }));
+            continue;
         }
         let op = ops[step];
         step += 1;
