@@ -416,9 +416,30 @@ impl Pool {
     }
 
     /// Changes the bounds of an autoscaled pool (the size is clamped into them);
-    /// returns the new size. `min > max` is corrected to `min = max`.
-    pub fn set_bounds(&self, min: usize, max: usize) -> usize {
-        self.core.set_bounds((min.min(max), max))
+    /// returns the new size.
+    ///
+    /// # Errors
+    ///
+    /// The bounds are checked as [`PoolBuilder::build`] checks them, and a
+    /// refused change changes nothing: [`BuildError::BoundsOnFixedPool`](crate::BuildError::BoundsOnFixedPool)
+    /// (a fixed pool has no bounds: it scales within `[0, MAX_SLOTS]`),
+    /// [`ZeroMax`](crate::BuildError::ZeroMax), [`MinAboveMax`](crate::BuildError::MinAboveMax),
+    /// [`TooLarge`](crate::BuildError::TooLarge).
+    pub fn set_bounds(&self, min: usize, max: usize) -> Result<usize, crate::BuildError> {
+        use crate::BuildError;
+        if self.kind() == Kind::Fixed {
+            return Err(BuildError::BoundsOnFixedPool);
+        }
+        if max == 0 {
+            return Err(BuildError::ZeroMax);
+        }
+        if min > max {
+            return Err(BuildError::MinAboveMax { min, max });
+        }
+        if max > crate::MAX_SLOTS {
+            return Err(BuildError::TooLarge { value: max });
+        }
+        Ok(self.core.set_bounds((min, max)))
     }
 
     /// The bound on waiting calls, if any.

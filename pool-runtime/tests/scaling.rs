@@ -4,7 +4,7 @@
 mod common;
 
 use common::{gate, Task};
-use pool_runtime::{Kind, Pool, MAX_SLOTS};
+use pool_runtime::{BuildError, Kind, Pool, MAX_SLOTS};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,11 +35,28 @@ fn scale_clamps_to_min_and_max_on_autoscaled_pools() {
     assert_eq!(pool.scale(-10), 2);
     assert_eq!(pool.resize(4), 4);
     assert_eq!(pool.bounds(), (2, 6));
-    assert_eq!(pool.set_bounds(5, 9), 5, "size clamped into the new bounds");
+    assert_eq!(
+        pool.set_bounds(5, 9),
+        Ok(5),
+        "size clamped into the new bounds"
+    );
     assert_eq!(
         pool.set_bounds(8, 3),
-        3,
-        "min > max is corrected to min = max"
+        Err(BuildError::MinAboveMax { min: 8, max: 3 }),
+        "checked as the builder checks it"
+    );
+    assert_eq!(pool.set_bounds(0, 0), Err(BuildError::ZeroMax));
+    assert_eq!(
+        pool.set_bounds(1, MAX_SLOTS + 1),
+        Err(BuildError::TooLarge {
+            value: MAX_SLOTS + 1
+        })
+    );
+    assert_eq!(pool.bounds(), (5, 9), "a refused change changes nothing");
+    assert_eq!(
+        Pool::fixed(1).set_bounds(2, 4),
+        Err(BuildError::BoundsOnFixedPool),
+        "a fixed pool has no bounds to set"
     );
 }
 

@@ -463,7 +463,8 @@ fn apply(group: &'static Group, old: &Layers, new: &Layers, report: &mut Report)
             );
         }
         if let (Some(pool), true) = (&pool, autoscaled) {
-            pool.set_bounds(after.min, after.max);
+            let bounded = pool.set_bounds(after.min, after.max);
+            debug_assert!(bounded.is_ok(), "loaded settings are validated");
         }
     }
     if before.max_waiting != after.max_waiting {
