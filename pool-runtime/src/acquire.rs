@@ -12,7 +12,7 @@ use crate::lend::{self, Borrow, Lend, Lender};
 use crate::nested;
 use crate::rejected::Rejected;
 use crate::timer::Sleep;
-use crate::waiter::{status, Waiter};
+use crate::waiter::{flag, status, Waiter};
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::ops::Deref;
@@ -26,14 +26,9 @@ pub(crate) struct Acquire<R: Deref<Target = Core>> {
     core: R,
     node: Waiter,
     deadline: Option<Pin<Box<Sleep>>>,
-    /// The lend this call runs under (status `NESTED*`), or waits for besides
-    /// a free slot (a nested call in the queue).
-    under: Option<Arc<Lend>>,
-    /// This call's slot as lent to the calls nested in its work.
+    /// This call's slot as lent to the calls nested in its work. (The lend it
+    /// runs under itself, if nested, is kept in its node.)
     lender: Lender,
-    /// Not a nested call whatever the frames say: work spawned through the
-    /// pool takes a slot of its own.
-    independent: bool,
 }
 
 /// A slot taken out of an [`Acquire`] to be released elsewhere (a blocking
@@ -57,16 +52,32 @@ impl<R: Deref<Target = Core>> Acquire<R> {
             core,
             node,
             deadline: None,
-            under: None,
             lender: Lender::new(),
-            independent: false,
         }
     }
 
     /// A call that never runs under its parent's slot (`Pool::spawn`).
-    pub(crate) fn independent(mut self) -> Self {
-        self.independent = true;
+    pub(crate) fn independent(self) -> Self {
+        self.node.set_flag(flag::INDEPENDENT);
         self
+    }
+
+    /// Whether the call's work completed (see [`mark_finished`](Acquire::mark_finished)).
+    #[inline]
+    pub(crate) fn is_finished(&self) -> bool {
+        self.node.flag(flag::FINISHED)
+    }
+
+    /// The call's work completed and its wrapper dropped what it owned.
+    #[inline]
+    pub(crate) fn mark_finished(&self) {
+        self.node.set_flag(flag::FINISHED);
+    }
+
+    /// Sets the lend the call runs under or waits for.
+    fn set_under(&self, lend: Option<Arc<Lend>>) {
+        // Safety: only called while the node is not linked.
+        unsafe { self.node.set_under(lend) }
     }
 
     /// Waits for admission. Once admitted (or nested) it keeps returning
@@ -88,38 +99,40 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                         Mode::Reject
                     };
                     core.count_submitted();
-                    if !this.independent {
+                    let mut nested = false;
+                    if !this.node.flag(flag::INDEPENDENT) {
                         if let Some(lend) = nested::lend_of(core) {
-                            if lend.borrow_or_wait(false) == Borrow::Borrowed {
-                                this.under = Some(lend);
+                            let borrowed = lend.borrow_or_wait(false) == Borrow::Borrowed;
+                            // Borrowed, or lent to another nested call: then
+                            // wait for it or a free slot, whichever comes first.
+                            this.set_under(Some(lend));
+                            if borrowed {
                                 core.nested_started();
                                 this.node.set_status(status::NESTED);
                                 return Poll::Ready(Ok(()));
                             }
-                            // Lent to another nested call: wait for it or
-                            // for a free slot, whichever comes first.
-                            this.under = Some(lend);
+                            nested = true;
                         }
                     }
                     if core.try_acquire_fast() {
-                        this.under = None;
+                        if nested {
+                            this.set_under(None);
+                        }
                         this.node.admitted(core);
                         return Poll::Ready(Ok(()));
                     }
-                    if this.under.is_none() {
+                    if !nested {
                         if let Some(rejected) = core.reject_fast(mode) {
                             this.node.set_status(status::DONE);
                             return Poll::Ready(Err(rejected));
                         }
                     }
                     // Safety: the node is pinned inside `self`, unlinked, and
-                    // `Drop` cancels it while it is linked; `under` stays in
-                    // `self` while the node is queued.
+                    // `Drop` cancels it while it is linked.
                     let weight = unsafe { this.node.weight() };
-                    let lend = this.under.as_deref();
-                    match unsafe { core.enqueue(node, weight, mode, lend, cx.waker()) } {
+                    match unsafe { core.enqueue(node, weight, mode, cx.waker()) } {
                         Enqueued::Admitted => {
-                            this.under = None;
+                            this.set_under(None);
                             this.node.admitted(core);
                             return Poll::Ready(Ok(()));
                         }
@@ -129,7 +142,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                             return Poll::Ready(Ok(()));
                         }
                         Enqueued::Rejected(rejected) => {
-                            this.under = None;
+                            this.set_under(None);
                             this.node.set_status(status::DONE);
                             return Poll::Ready(Err(rejected));
                         }
@@ -160,7 +173,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                 }
                 status::ADMITTED => {
                     this.deadline = None;
-                    this.under = None;
+                    this.set_under(None);
                     this.node.admitted(core);
                     return Poll::Ready(Ok(()));
                 }
@@ -171,7 +184,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                 }
                 status::CLOSED => {
                     this.deadline = None;
-                    this.under = None;
+                    this.set_under(None);
                     this.node.set_status(status::DONE);
                     return Poll::Ready(Err(Rejected::Closed));
                 }
@@ -194,7 +207,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                 // Safety: the node was linked by `enqueue` and is in place.
                 match unsafe { this.core.cancel(NonNull::from(&this.node), Some(reason)) } {
                     Left::Slot => {
-                        this.under = None;
+                        this.set_under(None);
                         this.node.admitted(&this.core);
                         return Ok(());
                     }
@@ -204,7 +217,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                     }
                     Left::Nothing => {}
                 }
-                this.under = None;
+                this.set_under(None);
                 let closed = this.node.status() == status::CLOSED;
                 if !closed && reason == Rejected::TimedOut {
                     this.core.record_timeout();
@@ -213,7 +226,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                 Err(if closed { Rejected::Closed } else { reason })
             }
             status::CLOSED => {
-                this.under = None;
+                this.set_under(None);
                 this.node.set_status(status::DONE);
                 Err(Rejected::Closed)
             }
@@ -243,7 +256,9 @@ impl<R: Deref<Target = Core>> Acquire<R> {
             _ => status::POLLING,
         };
         this.node.set_status(polling);
-        let out = nested::enter(&this.core, &this.lender, &this.under, f);
+        // Safety: the call holds a slot, so its node is not linked; it is pinned.
+        let under = unsafe { this.node.under_ptr() };
+        let out = nested::enter(&this.core, &this.lender, under, f);
         this.node.set_status(before);
         out
     }
@@ -283,7 +298,8 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         let admitted_at = unsafe { this.node.weight() } as u64;
         this.node.set_status(status::DONE);
         Detached {
-            under: this.under.take(),
+            // Safety: admitted, so unlinked.
+            under: unsafe { this.node.take_under() },
             admitted_at,
         }
     }
@@ -299,7 +315,8 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         // Safety: the node is unlinked once admitted.
         let admitted_at = unsafe { this.node.weight() } as u64;
         let held = Detached {
-            under: this.under.take(),
+            // Safety: it holds a slot, so its node is unlinked.
+            under: unsafe { this.node.take_under() },
             admitted_at,
         };
         lend::end_call(&this.core, outcome, verdict, held, this.lender.take());
@@ -320,7 +337,8 @@ impl<R: Deref<Target = Core>> Drop for Acquire<R> {
                         // Safety: nothing is moved out of the pinned parts.
                         let this = unsafe { this.get_unchecked_mut() };
                         let held = Detached {
-                            under: this.under.take(),
+                            // Safety: `cancel` unlinked it.
+                            under: unsafe { this.node.take_under() },
                             admitted_at: 0,
                         };
                         lend::end_call(&this.core, Outcome::Cancelled, Verdict::Ignore, held, None);

@@ -265,31 +265,40 @@ impl Core {
     /// into the queue (or, for a never-rejecting call on a paused pool, into the
     /// hold list) with `waker`.
     ///
-    /// A nested call passes its parent's `lend`: it borrows it if it came back
-    /// meanwhile, or waits for it and for a free slot at once (in the queue,
-    /// which a paused pool or a full waiting bound does not close to it: it is
-    /// part of work already admitted).
+    /// A nested call carries its parent's lend in its node: it borrows it if
+    /// it came back meanwhile, or waits for it and for a free slot at once (in
+    /// the queue, which a paused pool or a full waiting bound does not close to
+    /// it: it is part of work already admitted).
     ///
     /// # Safety
     /// `node` is pinned, unlinked, and its owner calls [`Core::cancel`] before
-    /// dropping it unless it observes a final status; `lend` outlives the
-    /// node's stay in the queue.
+    /// dropping it unless it observes a final status.
     pub(crate) unsafe fn enqueue(
         &self,
         node: NonNull<Waiter>,
         weight: i64,
         mode: Mode,
-        lend: Option<&Lend>,
         waker: &Waker,
     ) -> Enqueued {
         // Cloned before any state changes: a panicking `clone` loses nothing.
         let waker = waker.clone();
         let mut wakers = WakeList::new();
         let mut locked = self.locked.lock();
-        let lend = match lend.map(|lend| (lend, lend.borrow_or_wait(true))) {
+        let n = node.as_ref();
+        let lend_ptr = n.lend();
+        // Safety: the node's lend is alive while the node holds it.
+        let lend = match lend_ptr
+            .as_ref()
+            .map(|lend| (lend, lend.borrow_or_wait(true)))
+        {
             Some((_, crate::lend::Borrow::Borrowed)) => return Enqueued::Lent,
             Some((lend, crate::lend::Borrow::Waiting)) => Some(lend),
-            _ => None,
+            Some((_, crate::lend::Borrow::Unavailable)) => {
+                // The lender is gone: wait as an independent call.
+                n.set_under(None);
+                None
+            }
+            None => None,
         };
         // Undoes the waiter count taken above on every early return.
         let leave = |lend: Option<&Lend>| {
@@ -310,7 +319,6 @@ impl Core {
                 if mode == Mode::Reject {
                     return self.reject(Rejected::Paused);
                 }
-                let n = node.as_ref();
                 n.set_weight(weight);
                 n.register_owned(waker);
                 n.set_status(status::HELD);
@@ -359,9 +367,7 @@ impl Core {
                 Err(actual) => w = Word(actual),
             }
         }
-        let n = node.as_ref();
         n.set_weight(weight);
-        n.set_lend(lend.map_or(std::ptr::null(), |lend| lend as *const Lend));
         n.register_owned(waker);
         n.set_status(status::QUEUED);
         locked.queue.push(node);
@@ -375,11 +381,10 @@ impl Core {
     /// # Safety
     /// Caller holds the lock; `node` was just unlinked and is alive.
     unsafe fn unlinked(node: NonNull<Waiter>) {
-        let n = node.as_ref();
-        let lend = n.lend();
-        if !lend.is_null() {
-            (*lend).waiter_left();
-            n.set_lend(std::ptr::null());
+        // Safety: the node's lend is alive while the node holds it (its owner
+        // clears it once it sees the node's fate).
+        if let Some(lend) = node.as_ref().lend().as_ref() {
+            lend.waiter_left();
         }
     }
 

@@ -48,12 +48,13 @@ pub(crate) fn lend_of(core: &Core) -> Option<Arc<Lend>> {
 }
 
 /// Runs `f` as the work of a call of `core` that lends its slot through
-/// `lender` (and runs under `up`, if nested).
+/// `lender` (and runs under the lend at `up`, if nested). `up` stays valid
+/// and unchanged while `f` runs.
 #[inline]
 pub(crate) fn enter<R>(
     core: &Core,
     lender: &Lender,
-    up: &Option<Arc<Lend>>,
+    up: *const Option<Arc<Lend>>,
     f: impl FnOnce() -> R,
 ) -> R {
     struct Pop(*const Frame);

@@ -47,8 +47,9 @@ pub(crate) struct Guarded<R: Deref<Target = Core>, F, J = Succeeded> {
     /// first; and when dropped while running (cancelled), inside the call's
     /// frame, so a `Drop` in it that calls the same pool runs under this slot.
     work: ManuallyDrop<F>,
-    work_dropped: bool,
-    judge: Option<J>,
+    /// Taken when the work completes; dropped by `Drop` otherwise. (Whether
+    /// it was is the call's `finished` flag, kept in its node's spare bits.)
+    judge: ManuallyDrop<J>,
     acquire: Acquire<R>,
 }
 
@@ -63,8 +64,7 @@ impl<R: Deref<Target = Core>, F: Future> Guarded<R, F> {
     pub(crate) fn independent(core: R, weight: i64, work: F) -> Self {
         Guarded {
             work: ManuallyDrop::new(work),
-            work_dropped: false,
-            judge: Some(Succeeded),
+            judge: ManuallyDrop::new(Succeeded),
             acquire: Acquire::new(core, weight, Mode::Reject).independent(),
         }
     }
@@ -74,8 +74,7 @@ impl<R: Deref<Target = Core>, F: Future, J: Judge<F::Output>> Guarded<R, F, J> {
     pub(crate) fn judged(core: R, weight: i64, mode: Mode, work: F, judge: J) -> Self {
         Guarded {
             work: ManuallyDrop::new(work),
-            work_dropped: false,
-            judge: Some(judge),
+            judge: ManuallyDrop::new(judge),
             acquire: Acquire::new(core, weight, mode),
         }
     }
@@ -98,16 +97,18 @@ impl<R: Deref<Target = Core>, F: Future, J: Judge<F::Output>> Future for Guarded
         ready!(acquire.as_mut().poll_acquire(cx))?;
         let work = unsafe { Pin::new_unchecked(&mut *this.work) };
         let out = ready!(acquire.as_mut().run_work(|| work.poll(cx)));
-        // Done: drop the work now, before the slot is handed on (a completed
-        // future has dropped its own state already, so no frame is needed).
-        if std::mem::needs_drop::<F>() {
-            this.work_dropped = true;
-            unsafe { ManuallyDrop::drop(&mut this.work) };
-        }
+        // Done: the judge is taken and the work dropped now, before the slot
+        // is handed on (a completed future has dropped its own state already,
+        // so no frame is needed), and never again.
+        // Safety: `finished` records that both are gone, so `Drop` leaves them.
+        let judge = unsafe { ManuallyDrop::take(&mut this.judge) };
+        acquire.mark_finished();
+        unsafe { ManuallyDrop::drop(&mut this.work) };
         // A judge that panics is a call that panicked, not a cancelled one.
-        let verdict = match this.judge.take() {
-            Some(judge) if !J::PLAIN => acquire.as_mut().run_work(|| judge.judge(&out)),
-            _ => Verdict::Success,
+        let verdict = if J::PLAIN {
+            Verdict::Success
+        } else {
+            acquire.as_mut().run_work(|| judge.judge(&out))
         };
         acquire.finish_judged(verdict);
         Poll::Ready(Ok(out))
@@ -116,11 +117,14 @@ impl<R: Deref<Target = Core>, F: Future, J: Judge<F::Output>> Future for Guarded
 
 impl<R: Deref<Target = Core>, F, J> Drop for Guarded<R, F, J> {
     fn drop(&mut self) {
-        if !std::mem::replace(&mut self.work_dropped, true) {
-            // Safety: `self` is pinned and dropped in place; `work` is dropped
-            // once and never used again. `acquire` is dropped after this.
+        if !self.acquire.is_finished() {
+            // Safety: `self` is pinned and dropped in place; `work` and `judge`
+            // are dropped once and never used again. `acquire` goes after.
             let acquire = unsafe { Pin::new_unchecked(&mut self.acquire) };
-            unsafe { acquire.drop_work(&mut self.work) };
+            unsafe {
+                ManuallyDrop::drop(&mut self.judge);
+                acquire.drop_work(&mut self.work);
+            }
         }
     }
 }

@@ -12,7 +12,16 @@ use crate::lend::Lend;
 use crate::sync::{AtomicU8, Ordering, UnsafeCell};
 use std::marker::PhantomPinned;
 use std::ptr::NonNull;
+use std::sync::Arc;
 use std::task::Waker;
+
+/// The owner's own flags on its node (bits).
+pub(crate) mod flag {
+    /// Ignores reentrancy frames: an independent call (`Pool::spawn`).
+    pub(crate) const INDEPENDENT: u8 = 1;
+    /// The call's work finished and was judged: nothing of it is left to drop.
+    pub(crate) const FINISHED: u8 = 2;
+}
 
 /// Where a node stands. Written under the lock, read by the owner without it.
 pub(crate) mod status {
@@ -55,12 +64,16 @@ pub(crate) struct Waiter {
     next: UnsafeCell<Option<NonNull<Waiter>>>,
     waker: UnsafeCell<Option<Waker>>,
     weight: UnsafeCell<i64>,
-    /// The lend a nested call waits for besides a free slot (null: none).
-    lend: UnsafeCell<*const Lend>,
+    /// The lend a nested call runs under, or waits for (besides a free slot)
+    /// while queued. Read by the core under the lock while the node is
+    /// linked; otherwise the owner's.
+    under: UnsafeCell<Option<Arc<Lend>>>,
     status: AtomicU8,
     /// A call that is never turned away (set at creation, never changed):
     /// closing or aborting the pool leaves it waiting for a slot.
     never_rejected: bool,
+    /// The owner's own flags ([`flag`]); the core never reads them.
+    flags: UnsafeCell<u8>,
     _pinned: PhantomPinned,
 }
 
@@ -82,9 +95,10 @@ impl Waiter {
             next: UnsafeCell::new(None),
             waker: UnsafeCell::new(None),
             weight: UnsafeCell::new(0),
-            lend: UnsafeCell::new(std::ptr::null()),
+            under: UnsafeCell::new(None),
             status: AtomicU8::new(initial),
             never_rejected: initial == status::START_WAIT,
+            flags: UnsafeCell::new(0),
             _pinned: PhantomPinned,
         }
     }
@@ -127,18 +141,58 @@ impl Waiter {
         self.weight.with_mut(|cell| *cell = weight);
     }
 
-    /// The lend this waiter also waits for (null: none).
+    /// The lend a queued nested call waits for (null: none), for comparison.
     ///
     /// # Safety
     /// Caller holds the lock, or the node is unlinked.
     pub(crate) unsafe fn lend(&self) -> *const Lend {
-        self.lend.with(|lend| *lend)
+        self.under.with(|under| {
+            (*under)
+                .as_deref()
+                .map_or(std::ptr::null(), |l| l as *const Lend)
+        })
     }
 
+    /// Sets (or clears) the lend the call runs under or waits for.
+    ///
     /// # Safety
-    /// The node is not linked; `lend` (if not null) outlives its membership.
-    pub(crate) unsafe fn set_lend(&self, lend: *const Lend) {
-        self.lend.with_mut(|cell| *cell = lend);
+    /// The node is not linked, or the caller holds the lock.
+    pub(crate) unsafe fn set_under(&self, lend: Option<Arc<Lend>>) {
+        let old = self
+            .under
+            .with_mut(|under| std::mem::replace(&mut *under, lend));
+        drop(old);
+    }
+
+    /// Takes the lend out.
+    ///
+    /// # Safety
+    /// The node is not linked.
+    pub(crate) unsafe fn take_under(&self) -> Option<Arc<Lend>> {
+        self.under.with_mut(|under| (*under).take())
+    }
+
+    /// Where the lend is kept, for the reentrancy frame of the call's work.
+    ///
+    /// # Safety
+    /// The node is not linked while the pointer is used (the call holds a
+    /// slot), and stays in place (it is pinned).
+    pub(crate) unsafe fn under_ptr(&self) -> *const Option<Arc<Lend>> {
+        self.under.with(|under| under)
+    }
+
+    /// Whether the owner's `bit` is set ([`flag`]).
+    #[inline]
+    pub(crate) fn flag(&self, bit: u8) -> bool {
+        // Safety: the flags are the owner's alone; the core never touches them.
+        self.flags.with(|flags| unsafe { *flags } & bit != 0)
+    }
+
+    /// Sets the owner's `bit`.
+    #[inline]
+    pub(crate) fn set_flag(&self, bit: u8) {
+        // Safety: as in `flag`.
+        self.flags.with_mut(|flags| unsafe { *flags |= bit });
     }
 
     /// Stores the waker unless the stored one already wakes the same task.
