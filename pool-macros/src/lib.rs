@@ -79,16 +79,10 @@
 
 #![forbid(unsafe_code)]
 
-/// Shared with the runtime, which reads the same literals in configuration files.
-#[path = "../../pool-runtime/src/duration.rs"]
-mod duration;
 mod entry;
 mod expand;
 mod parse;
 mod shape;
-/// Shared with the runtime, which suggests group names in configuration errors.
-#[path = "../../pool-runtime/src/suggest.rs"]
-mod suggest;
 mod validate;
 
 use proc_macro::TokenStream;

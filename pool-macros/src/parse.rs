@@ -369,7 +369,7 @@ fn unknown_key(input: ParseStream, context: Context) -> syn::Error {
         _ => None,
     };
     let message = misplaced.unwrap_or_else(|| {
-        match crate::suggest::did_you_mean(&written, context.keys().iter().copied()) {
+        match pool_settings::suggest::did_you_mean(&written, context.keys().iter().copied()) {
             Some(close) => {
                 format!(
                     "unknown key `{written}` (did you mean `{close}`?); expected one of {valid}"

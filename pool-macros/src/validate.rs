@@ -8,9 +8,9 @@ use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::{Expr, Ident, LitInt, LitStr, Path, ReturnType, Type};
 
-use crate::duration;
 use crate::parse::{is_pooled_attribute, KeyValue, PooledFn, RawArgs, WeightParam};
 use crate::shape::{self, FutureReturn};
+use pool_settings::duration;
 
 /// The pool kind, as the runtime's `Kind`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -2,7 +2,7 @@
 //! environment variable), and what would be valid.
 
 use super::layer::Origin;
-pub(crate) use crate::suggest::did_you_mean;
+pub(crate) use pool_settings::suggest::did_you_mean;
 use std::fmt;
 
 /// A configuration that was not applied. Loading is all or nothing: after an

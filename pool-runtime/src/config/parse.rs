@@ -2,9 +2,9 @@
 
 use super::error::ConfigError;
 use super::layer::{Origin, Overrides, PolicyName, Val};
-use crate::duration;
 use crate::order::{Kind, Order};
 use crate::state::MAX_SLOTS;
+use pool_settings::duration;
 use std::time::Duration;
 
 /// A slot count or bound: a whole number in `0..=MAX_SLOTS`.
