@@ -27,60 +27,42 @@
 //! admission timeouts on tokio's timer inside a runtime, and [`Pool::spawn`].
 //! Without it the crate needs only `std`.
 //!
-//! The admission core is documented in the source (`core.rs`): the packed
+//! The admission core is documented in the source (`admission/core.rs`): the packed
 //! admission word, the intrusive wait queue, the hand-off rule, and the
 //! lock/wake discipline.
 
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
-mod acquire;
-mod adaptive;
-mod autoscale;
-mod blocking;
-mod builder;
-pub mod ceiling;
-pub mod clock;
+mod admission;
+mod call;
 pub mod config;
-mod core;
 mod group;
-mod lend;
-mod nested;
-mod order;
-mod park;
 mod pool;
-mod queue;
-mod registry;
-mod rejected;
-mod settings;
-mod shutdown;
-#[cfg(feature = "tokio")]
-mod spawn;
-mod state;
-mod stats;
-mod submit;
+mod scale;
 mod sync;
-mod timer;
-mod waiter;
-mod wake_list;
+mod time;
 
-pub use crate::core::ScalePolicy;
-pub use adaptive::{AdaptiveSettings, Verdict};
-pub use autoscale::AutoscaleTiming;
-pub use blocking::{BlockingExecutor, BlockingJob, DefaultExecutor};
-pub use builder::{
+pub use group::ceiling;
+pub use time::clock;
+
+pub use admission::core::ScalePolicy;
+pub use admission::state::MAX_SLOTS;
+pub use call::blocking::{BlockingExecutor, BlockingJob, DefaultExecutor};
+#[cfg(feature = "tokio")]
+pub use call::spawn::SpawnHandle;
+pub use call::submit::{Submit, SubmitWait};
+#[doc(hidden)]
+pub use group::registry::__linkme;
+pub use group::registry::{groups, registered_groups, GroupInfo, GROUPS};
+pub use group::settings::GroupSettings;
+pub use group::{Group, GroupSpec};
+pub use pool::builder::{
     BuildError, PoolBuilder, ADAPTIVE_START, DEFAULT_AUTOSCALE_HEADROOM, DEFAULT_SIZE,
 };
-pub use group::{Group, GroupSpec};
-pub use order::{Kind, Order, UnknownChoice};
+pub use pool::order::{Kind, Order, UnknownChoice};
+pub use pool::rejected::Rejected;
+pub use pool::shutdown::ShutdownTimedOut;
+pub use pool::stats::Stats;
 pub use pool::Pool;
-#[doc(hidden)]
-pub use registry::__linkme;
-pub use registry::{groups, registered_groups, GroupInfo, GROUPS};
-pub use rejected::Rejected;
-pub use settings::GroupSettings;
-pub use shutdown::ShutdownTimedOut;
-#[cfg(feature = "tokio")]
-pub use spawn::SpawnHandle;
-pub use state::MAX_SLOTS;
-pub use stats::Stats;
-pub use submit::{Submit, SubmitWait};
+pub use scale::adaptive::{AdaptiveSettings, Verdict};
+pub use scale::queue_depth::AutoscaleTiming;

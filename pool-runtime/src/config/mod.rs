@@ -48,7 +48,7 @@
 //! # Ceiling
 //!
 //! `ceiling = N` (or `POOLED_CEILING=N`) limits the calls running across all
-//! groups; see [`ceiling`](crate::ceiling). `N` is from 1 to
+//! groups; see [`ceiling`](crate::group::ceiling). `N` is from 1 to
 //! [`MAX_SLOTS`]: a ceiling of 0, which would admit no call
 //! at all, is a load error (leave the setting out for no ceiling).
 //!
@@ -75,13 +75,13 @@ pub use error::ConfigError;
 pub use layer::Origin;
 pub use report::{Change, Effect, Report};
 
-use crate::builder::BuildError;
-use crate::core::ScalePolicy;
+use crate::admission::core::ScalePolicy;
+use crate::admission::state::MAX_SLOTS;
+use crate::group::registry;
+use crate::group::settings::GroupSettings;
 use crate::group::{Group, GroupSpec};
-use crate::order::Kind;
-use crate::registry;
-use crate::settings::GroupSettings;
-use crate::state::MAX_SLOTS;
+use crate::pool::builder::BuildError;
+use crate::pool::order::Kind;
 use layer::Provenance;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -253,7 +253,7 @@ fn current(state: &mut Option<Arc<Layers>>) -> Arc<Layers> {
         eprintln!("pooled: configuration from the environment not applied: {err}");
         Layers::default()
     });
-    crate::ceiling::set(layers.ceiling());
+    crate::group::ceiling::set(layers.ceiling());
     let layers = Arc::new(layers);
     *state = Some(layers.clone());
     layers
@@ -368,7 +368,7 @@ fn replace(edit: impl FnOnce(&mut Layers)) -> Result<Report, ConfigError> {
     }
     let (was, now) = (old.ceiling(), new.ceiling());
     if was != now {
-        crate::ceiling::set(now);
+        crate::group::ceiling::set(now);
         report.changes.push(Change {
             group: "(ceiling)",
             setting: "ceiling",

@@ -2,8 +2,8 @@
 
 use super::error::ConfigError;
 use super::layer::{Origin, Overrides, PolicyName, Val};
-use crate::order::{Kind, Order};
-use crate::state::MAX_SLOTS;
+use crate::admission::state::MAX_SLOTS;
+use crate::pool::order::{Kind, Order};
 use pool_settings::duration;
 use std::time::Duration;
 

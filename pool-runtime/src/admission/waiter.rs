@@ -8,7 +8,7 @@
 //!   unlinks it under the lock before its memory goes away (the owning future
 //!   is `!Unpin` and unlinks in `Drop`).
 
-use crate::lend::Lend;
+use crate::admission::lend::Lend;
 use crate::sync::{AtomicU8, Ordering, UnsafeCell};
 use std::marker::PhantomPinned;
 use std::ptr::NonNull;
@@ -120,7 +120,7 @@ impl Waiter {
 
     /// The call now holds a slot. Its weight is no longer needed (it is
     /// unlinked), so an adaptive pool keeps the admission time in its place.
-    pub(crate) fn admitted(&self, core: &crate::core::Core) {
+    pub(crate) fn admitted(&self, core: &crate::admission::core::Core) {
         if core.is_adaptive() {
             // Safety: an admitted node is unlinked; only its owner touches it.
             let now = core.now_nanos() as i64;

@@ -17,11 +17,11 @@
 //! slot meanwhile. Give backlogged groups a `max_waiting` bound or an admission
 //! timeout so they cannot sit on the ceiling.
 
-use crate::acquire::Acquire;
-use crate::blocking::OwnedSlot;
-use crate::core::{Core, Mode};
+use crate::admission::core::{Core, Mode};
+use crate::call::acquire::Acquire;
+use crate::call::blocking::OwnedSlot;
+use crate::pool::stats::Stats;
 use crate::pool::Pool;
-use crate::stats::Stats;
 use std::fmt;
 use std::future::poll_fn;
 use std::future::Future;

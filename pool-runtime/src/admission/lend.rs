@@ -3,7 +3,7 @@
 //!
 //! The reentrancy rule: a call made from inside work that holds a slot of the
 //! same pool (a *nested* call, found through the thread-local frames of
-//! [`nested`](crate::nested)) may run under that slot instead of waiting for
+//! [`nested`](crate::admission::nested)) may run under that slot instead of waiting for
 //! a second one, so nested calls never deadlock a full pool — but
 //!
 //! * only one nested call at a time uses a lent slot: the slot is *borrowed*,
@@ -18,11 +18,11 @@
 //! call (most calls never allocate one). Its state is one atomic word, so
 //! borrowing and returning a slot nobody else wants takes one CAS each; a
 //! return with waiters, or after the lender is gone, goes through the pool
-//! lock ([`Core::return_lend`](crate::core::Core::return_lend)).
+//! lock ([`Core::return_lend`](crate::admission::core::Core::return_lend)).
 
-use crate::acquire::Detached;
-use crate::adaptive::Verdict;
-use crate::core::{Core, Outcome};
+use crate::admission::core::{Core, Outcome};
+use crate::call::acquire::Detached;
+use crate::scale::adaptive::Verdict;
 use crate::sync::{AtomicUsize, Ordering};
 use std::cell::UnsafeCell;
 use std::sync::Arc;

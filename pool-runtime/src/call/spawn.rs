@@ -1,10 +1,10 @@
 //! Submitting without waiting (the seed's `blocking=False`): the call takes its
 //! queue position at once and runs on a tokio task.
 
-use crate::blocking;
-use crate::core::Core;
-use crate::rejected::Rejected;
-use crate::submit::Guarded;
+use crate::admission::core::Core;
+use crate::call::blocking;
+use crate::call::submit::Guarded;
+use crate::pool::rejected::Rejected;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;

@@ -1,10 +1,10 @@
 //! The future of an async call: wait for a slot, then poll the work in the
 //! caller's own task while holding it.
 
-use crate::acquire::Acquire;
-use crate::adaptive::Verdict;
-use crate::core::{Core, Mode};
-use crate::rejected::Rejected;
+use crate::admission::core::{Core, Mode};
+use crate::call::acquire::Acquire;
+use crate::pool::rejected::Rejected;
+use crate::scale::adaptive::Verdict;
 use std::fmt;
 use std::future::Future;
 use std::mem::ManuallyDrop;

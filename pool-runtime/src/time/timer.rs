@@ -2,7 +2,7 @@
 //!
 //! A deadline is served by one lazily started timer thread, which works under
 //! any executor (or none). Pools whose clock is tokio's
-//! ([`TokioClock`](crate::clock::TokioClock)) use `tokio::time::Sleep` instead
+//! ([`TokioClock`](crate::time::clock::TokioClock)) use `tokio::time::Sleep` instead
 //! when the current runtime has a time driver, so their deadlines follow
 //! tokio's (possibly paused) time like their autoscaler does. In a runtime
 //! built without `enable_time` (where `tokio::time::sleep` panics) they fall

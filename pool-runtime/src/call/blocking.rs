@@ -4,12 +4,12 @@
 //! the closure returns or panics, so the number of closures actually running
 //! never exceeds the limit, even if the caller stops waiting for the result.
 
-use crate::acquire::Detached;
-use crate::adaptive::Verdict;
-use crate::core::{Core, Outcome};
-use crate::lend::{self, Lender};
-use crate::nested;
-use crate::rejected::Rejected;
+use crate::admission::core::{Core, Outcome};
+use crate::admission::lend::{self, Lender};
+use crate::admission::nested;
+use crate::call::acquire::Detached;
+use crate::pool::rejected::Rejected;
+use crate::scale::adaptive::Verdict;
 use std::any::Any;
 use std::fmt;
 use std::future::Future;

@@ -20,15 +20,19 @@
 //! [`Group::settings`] reads its `applied` record and releases it before it
 //! takes the configuration lock.
 
-use crate::builder::{DEFAULT_AUTOSCALE_HEADROOM, DEFAULT_SIZE};
-use crate::ceiling::{self, Ceilinged};
-use crate::core::{Mode, ScalePolicy};
-use crate::order::{Kind, Order};
+pub mod ceiling;
+pub(crate) mod registry;
+pub(crate) mod settings;
+
+use crate::admission::core::{Mode, ScalePolicy};
+use crate::call::submit::{Submit, SubmitWait};
+use crate::group::settings::GroupSettings;
+use crate::pool::builder::{DEFAULT_AUTOSCALE_HEADROOM, DEFAULT_SIZE};
+use crate::pool::order::{Kind, Order};
+use crate::pool::rejected::Rejected;
+use crate::pool::stats::Stats;
 use crate::pool::Pool;
-use crate::rejected::Rejected;
-use crate::settings::GroupSettings;
-use crate::stats::Stats;
-use crate::submit::{Submit, SubmitWait};
+use ceiling::Ceilinged;
 use std::fmt;
 use std::future::Future;
 use std::sync::Mutex;

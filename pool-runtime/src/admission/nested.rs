@@ -3,14 +3,14 @@
 //! While a call's work is being polled (or, for sync and blocking calls, run),
 //! a frame naming its pool and its [`Lender`] is pushed on a thread-local
 //! stack. A call into the same pool made from inside that work sees the frame
-//! and asks that call for its slot (see [`lend`](crate::lend) for the rule).
+//! and asks that call for its slot (see [`lend`](crate::admission::lend) for the rule).
 //! The frame exists only during the parent's `poll`, so it covers work polled
 //! *within* the parent's task (awaited futures, `join!`ed futures) and tasks
 //! of a runtime driven inside a sync call, not tasks spawned onto other
 //! threads: those are independent calls and queue like any other.
 
-use crate::core::Core;
-use crate::lend::{Lend, Lender};
+use crate::admission::core::Core;
+use crate::admission::lend::{Lend, Lender};
 use crate::sync::pool_thread_local;
 use std::cell::Cell;
 use std::ptr;

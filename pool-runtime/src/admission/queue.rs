@@ -5,8 +5,8 @@
 //! operation costs `O(log w)` in the number of distinct weights waiting and
 //! nothing in the number of waiters; ties stay first-come first-served.
 
-use crate::order::Order;
-use crate::waiter::{List, Waiter};
+use crate::admission::waiter::{List, Waiter};
+use crate::pool::order::Order;
 use std::collections::BTreeMap;
 use std::ptr::NonNull;
 

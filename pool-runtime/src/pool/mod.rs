@@ -1,15 +1,21 @@
 //! [`Pool`]: the public face of the admission core.
 
-use crate::acquire::Acquire;
-use crate::blocking::{self, BlockingExecutor, DefaultExecutor, OwnedSlot};
-use crate::builder::{PoolBuilder, DEFAULT_SIZE};
-use crate::core::{Core, Mode};
-use crate::order::{Kind, Order};
-use crate::park;
-use crate::rejected::Rejected;
-use crate::stats::Stats;
-use crate::submit::{Guarded, JudgeFn, Submit, SubmitWait};
-use crate::timer::Sleep;
+pub(crate) mod builder;
+pub(crate) mod order;
+pub(crate) mod rejected;
+pub(crate) mod shutdown;
+pub(crate) mod stats;
+
+use crate::admission::core::{Core, Mode};
+use crate::call::acquire::Acquire;
+use crate::call::blocking::{self, BlockingExecutor, DefaultExecutor, OwnedSlot};
+use crate::call::park;
+use crate::call::submit::{Guarded, JudgeFn, Submit, SubmitWait};
+use crate::pool::builder::{PoolBuilder, DEFAULT_SIZE};
+use crate::pool::order::{Kind, Order};
+use crate::pool::rejected::Rejected;
+use crate::pool::stats::Stats;
+use crate::time::timer::Sleep;
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
@@ -346,12 +352,12 @@ impl Pool {
     /// Panics if called outside a tokio runtime, like `tokio::spawn`. A panic
     /// in `work` is re-raised when the handle is awaited.
     #[cfg(feature = "tokio")]
-    pub fn spawn<F>(&self, work: F) -> Result<crate::spawn::SpawnHandle<F::Output>, Rejected>
+    pub fn spawn<F>(&self, work: F) -> Result<crate::call::spawn::SpawnHandle<F::Output>, Rejected>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        crate::spawn::spawn(self.core.clone(), 0, work)
+        crate::call::spawn::spawn(self.core.clone(), 0, work)
     }
 
     /// [`spawn`](Pool::spawn) with a weight.
@@ -364,12 +370,12 @@ impl Pool {
         &self,
         weight: i64,
         work: F,
-    ) -> Result<crate::spawn::SpawnHandle<F::Output>, Rejected>
+    ) -> Result<crate::call::spawn::SpawnHandle<F::Output>, Rejected>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        crate::spawn::spawn(self.core.clone(), weight, work)
+        crate::call::spawn::spawn(self.core.clone(), weight, work)
     }
 
     /// The never-rejecting async call of `#[pooled]` functions that cannot

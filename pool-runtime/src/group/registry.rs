@@ -1,9 +1,9 @@
 //! Every group in the binary, known at link time (so configuration can name
 //! groups that were never called, and `groups()` can list them).
 
+use crate::group::settings::GroupSettings;
 use crate::group::Group;
-use crate::settings::GroupSettings;
-use crate::stats::Stats;
+use crate::pool::stats::Stats;
 
 #[doc(hidden)]
 pub use linkme as __linkme;

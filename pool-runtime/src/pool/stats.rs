@@ -1,6 +1,6 @@
 //! A cheap snapshot of a pool's state and counters.
 
-use crate::rejected::Rejected;
+use crate::pool::rejected::Rejected;
 
 /// A snapshot of a pool: a handful of relaxed atomic loads, cheap enough to take
 /// on every request.

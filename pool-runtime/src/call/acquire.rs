@@ -2,17 +2,17 @@
 //! sync, blocking, spawned). Implementation details.
 //!
 //! An [`Acquire`] owns its waiter node and, once admitted, the slot (its own,
-//! or one lent by its parent, see [`lend`](crate::lend)): dropping it in any
+//! or one lent by its parent, see [`lend`](crate::admission::lend)): dropping it in any
 //! state releases what it holds (a queue position, a slot, a borrow) and
 //! counts the outcome, which is what makes every call cancel-safe.
 
-use crate::adaptive::Verdict;
-use crate::core::{Core, Enqueued, Left, Mode, Outcome};
-use crate::lend::{self, Borrow, Lend, Lender};
-use crate::nested;
-use crate::rejected::Rejected;
-use crate::timer::Sleep;
-use crate::waiter::{flag, status, Waiter};
+use crate::admission::core::{Core, Enqueued, Left, Mode, Outcome};
+use crate::admission::lend::{self, Borrow, Lend, Lender};
+use crate::admission::nested;
+use crate::admission::waiter::{flag, status, Waiter};
+use crate::pool::rejected::Rejected;
+use crate::scale::adaptive::Verdict;
+use crate::time::timer::Sleep;
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::ops::Deref;

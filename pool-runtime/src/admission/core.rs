@@ -10,18 +10,18 @@
 //! queueing, hand-off, cancellation, scaling, pause/resume, close — happens under
 //! the lock, and wakers are woken only after it is released.
 
-use crate::adaptive::{AdaptiveLimit, AdaptiveSettings, Verdict};
-use crate::autoscale::{AutoscaleTiming, QueueDepthRule};
-use crate::clock::Clock;
-use crate::lend::{Lend, Returned};
-use crate::order::{Kind, Order};
-use crate::queue::WaitQueue;
-use crate::rejected::Rejected;
-use crate::state::{Word, CLOSED, MAX_SLOTS, ONE_RUNNING, PAUSED, QUEUED};
-use crate::stats::Stats;
+use crate::admission::lend::{Lend, Returned};
+use crate::admission::queue::WaitQueue;
+use crate::admission::state::{Word, CLOSED, MAX_SLOTS, ONE_RUNNING, PAUSED, QUEUED};
+use crate::admission::waiter::{status, List, Waiter};
+use crate::admission::wake_list::WakeList;
+use crate::pool::order::{Kind, Order};
+use crate::pool::rejected::Rejected;
+use crate::pool::stats::Stats;
+use crate::scale::adaptive::{AdaptiveLimit, AdaptiveSettings, Verdict};
+use crate::scale::queue_depth::{AutoscaleTiming, QueueDepthRule};
 use crate::sync::{AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering};
-use crate::waiter::{status, List, Waiter};
-use crate::wake_list::WakeList;
+use crate::time::clock::Clock;
 use std::ptr::NonNull;
 use std::sync::Arc as StdArc;
 use std::task::Waker;
@@ -291,9 +291,9 @@ impl Core {
             .as_ref()
             .map(|lend| (lend, lend.borrow_or_wait(true)))
         {
-            Some((_, crate::lend::Borrow::Borrowed)) => return Enqueued::Lent,
-            Some((lend, crate::lend::Borrow::Waiting)) => Some(lend),
-            Some((_, crate::lend::Borrow::Unavailable)) => {
+            Some((_, crate::admission::lend::Borrow::Borrowed)) => return Enqueued::Lent,
+            Some((lend, crate::admission::lend::Borrow::Waiting)) => Some(lend),
+            Some((_, crate::admission::lend::Borrow::Unavailable)) => {
                 // The lender is gone: wait as an independent call.
                 n.set_under(None);
                 None

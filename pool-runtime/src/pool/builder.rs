@@ -1,12 +1,12 @@
 //! Building a pool: the six kinds, their limits, and what is rejected.
 
-use crate::autoscale::AutoscaleTiming;
-use crate::blocking::BlockingExecutor;
-use crate::clock::{Clock, SystemClock};
-use crate::core::{Core, CoreConfig, ScalePolicy};
-use crate::order::{Kind, Order};
+use crate::admission::core::{Core, CoreConfig, ScalePolicy};
+use crate::admission::state::MAX_SLOTS;
+use crate::call::blocking::BlockingExecutor;
+use crate::pool::order::{Kind, Order};
 use crate::pool::Pool;
-use crate::state::MAX_SLOTS;
+use crate::scale::queue_depth::AutoscaleTiming;
+use crate::time::clock::{Clock, SystemClock};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -168,7 +168,7 @@ impl PoolBuilder {
     }
 
     /// The clock the autoscaler reads (default: the system's monotonic clock);
-    /// a [`ManualClock`](crate::clock::ManualClock) makes autoscaling deterministic.
+    /// a [`ManualClock`](crate::time::clock::ManualClock) makes autoscaling deterministic.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self

@@ -1,0 +1,15 @@
+//! The admission core: the packed admission word ([`state`]), the intrusive
+//! wait queue ([`waiter`], [`queue`]), the hand-off of a freed slot and the
+//! lock/wake discipline ([`core`], [`wake_list`]), and reentrancy: which
+//! running calls a thread is inside of ([`nested`]) and the slots they lend
+//! to their nested calls ([`lend`]). Implementation details; no scaling
+//! policy lives here (see `scale`), and nothing here knows the call forms
+//! built on it (see `call`).
+
+pub(crate) mod core;
+pub(crate) mod lend;
+pub(crate) mod nested;
+pub(crate) mod queue;
+pub(crate) mod state;
+pub(crate) mod waiter;
+pub(crate) mod wake_list;
