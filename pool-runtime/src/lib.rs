@@ -45,7 +45,6 @@ mod time;
 pub use group::ceiling;
 pub use time::clock;
 
-pub use admission::core::ScalePolicy;
 pub use admission::state::MAX_SLOTS;
 pub use call::blocking::{BlockingExecutor, BlockingJob, DefaultExecutor};
 #[cfg(feature = "tokio")]
@@ -66,3 +65,4 @@ pub use pool::stats::Stats;
 pub use pool::Pool;
 pub use scale::adaptive::{AdaptiveSettings, Verdict};
 pub use scale::queue_depth::AutoscaleTiming;
+pub use scale::ScalePolicy;

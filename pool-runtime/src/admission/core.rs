@@ -18,8 +18,9 @@ use crate::admission::wake_list::WakeList;
 use crate::pool::order::{Kind, Order};
 use crate::pool::rejected::Rejected;
 use crate::pool::stats::Stats;
-use crate::scale::adaptive::{AdaptiveLimit, AdaptiveSettings, Verdict};
-use crate::scale::queue_depth::{AutoscaleTiming, QueueDepthRule};
+use crate::scale::adaptive::Verdict;
+use crate::scale::queue_depth::AutoscaleTiming;
+use crate::scale::{ScalePolicy, Scaler};
 use crate::sync::{AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering};
 use crate::time::clock::Clock;
 use std::ptr::NonNull;
@@ -94,24 +95,6 @@ struct Locked {
     scaler: Option<Scaler>,
 }
 
-/// How an autoscaled pool moves its limit.
-enum Scaler {
-    QueueDepth(QueueDepthRule),
-    Adaptive(AdaptiveLimit),
-}
-
-/// Which rule an autoscaled pool follows.
-#[derive(Clone, Copy, Debug, PartialEq, Default)]
-pub enum ScalePolicy {
-    /// The seed's queue-depth rule (see [`AutoscaleTiming`]): grow while calls
-    /// queue, shrink while slots idle.
-    #[default]
-    QueueDepth,
-    /// The latency-adaptive limit (see [`AdaptiveSettings`]): keep the server
-    /// below its knee.
-    Adaptive(AdaptiveSettings),
-}
-
 /// Everything a pool needs that is fixed at build time.
 pub(crate) struct CoreConfig {
     pub(crate) kind: Kind,
@@ -144,19 +127,13 @@ pub(crate) struct Core {
 impl Core {
     pub(crate) fn new(config: CoreConfig) -> Self {
         let now = config.clock.now();
-        let scaler = (config.kind == Kind::Autoscale).then(|| match config.policy {
-            ScalePolicy::QueueDepth => {
-                Scaler::QueueDepth(QueueDepthRule::new(config.autoscale, now))
-            }
-            ScalePolicy::Adaptive(settings) => {
-                Scaler::Adaptive(AdaptiveLimit::new(settings, config.initial, now))
-            }
-        });
-        let due = match &scaler {
-            Some(Scaler::QueueDepth(rule)) => nanos(rule.next_sample()),
-            _ => u64::MAX,
-        };
-        let adaptive = matches!(scaler, Some(Scaler::Adaptive(_)));
+        let scaler = (config.kind == Kind::Autoscale)
+            .then(|| Scaler::new(config.policy, config.autoscale, config.initial, now));
+        let due = scaler
+            .as_ref()
+            .and_then(Scaler::next_sample)
+            .map_or(u64::MAX, nanos);
+        let adaptive = scaler.as_ref().is_some_and(Scaler::samples_calls);
         Core {
             word: AtomicU64::new(Word::new(config.initial).0),
             counters: Counters {
@@ -224,10 +201,10 @@ impl Core {
     /// Restarts the autoscaler with new timing (autoscaled pools only).
     pub(crate) fn set_autoscale_timing(&self, timing: AutoscaleTiming) {
         let mut locked = self.locked.lock();
-        if let Some(Scaler::QueueDepth(rule)) = locked.scaler.as_mut() {
-            *rule = QueueDepthRule::new(timing, self.clock.now());
-            self.autoscale_due
-                .store(nanos(rule.next_sample()), Ordering::Relaxed);
+        if let Some(scaler) = locked.scaler.as_mut() {
+            scaler.set_timing(timing, self.clock.now());
+            let due = scaler.next_sample().map_or(u64::MAX, nanos);
+            self.autoscale_due.store(due, Ordering::Relaxed);
         }
     }
 
@@ -514,12 +491,10 @@ impl Core {
         verdict: Verdict,
     ) -> Option<usize> {
         let bounds = locked.bounds;
-        let Some(Scaler::Adaptive(policy)) = locked.scaler.as_mut() else {
-            return None;
-        };
+        let scaler = locked.scaler.as_mut()?;
         let latency = Duration::from_nanos(now.saturating_sub(admitted_at));
         let running = self.load().running();
-        policy.observe(Duration::from_nanos(now), latency, verdict, running, bounds)
+        scaler.on_call(Duration::from_nanos(now), latency, verdict, running, bounds)
     }
 
     /// Counts how a call ended and releases its slot.
@@ -715,8 +690,8 @@ impl Core {
         let mut wakers = WakeList::new();
         let mut locked = self.locked.lock();
         let limit = target(self.load().limit()).clamp(locked.bounds.0, locked.bounds.1);
-        if let Some(Scaler::Adaptive(policy)) = locked.scaler.as_mut() {
-            policy.reset_to(limit);
+        if let Some(scaler) = locked.scaler.as_mut() {
+            scaler.reset_to(limit);
         }
         let locked = self.set_limit_locked(locked, limit, &mut wakers);
         drop(locked);
@@ -758,14 +733,13 @@ impl Core {
     /// Feeds the autoscaler the demand since the previous event; returns the
     /// new limit when an evaluation changes it.
     fn autoscale_observe(&self, locked: &mut Locked) -> Option<usize> {
-        let Some(Scaler::QueueDepth(rule)) = locked.scaler.as_mut() else {
-            return None;
-        };
         let w = self.load();
         let demand = w.running() + locked.queue.len() + locked.held.len();
-        let limit = rule.observe(self.clock.now(), demand, w.limit(), locked.bounds);
-        self.autoscale_due
-            .store(nanos(rule.next_sample()), Ordering::Relaxed);
+        let bounds = locked.bounds;
+        let scaler = locked.scaler.as_mut()?;
+        let limit = scaler.on_demand(self.clock.now(), demand, w.limit(), bounds);
+        let due = scaler.next_sample().map_or(u64::MAX, nanos);
+        self.autoscale_due.store(due, Ordering::Relaxed);
         limit
     }
 

@@ -1,11 +1,11 @@
 //! One layer of configuration (file defaults, a file group section, the
 //! environment): optional values, each remembering where it came from.
 
-use crate::admission::core::ScalePolicy;
 use crate::group::settings::GroupSettings;
 use crate::pool::order::{Kind, Order};
 use crate::scale::adaptive::AdaptiveSettings;
 use crate::scale::queue_depth::AutoscaleTiming;
+use crate::scale::ScalePolicy;
 use std::fmt;
 use std::time::Duration;
 

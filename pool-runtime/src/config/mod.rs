@@ -75,13 +75,13 @@ pub use error::ConfigError;
 pub use layer::Origin;
 pub use report::{Change, Effect, Report};
 
-use crate::admission::core::ScalePolicy;
 use crate::admission::state::MAX_SLOTS;
 use crate::group::registry;
 use crate::group::settings::GroupSettings;
 use crate::group::{Group, GroupSpec};
 use crate::pool::builder::BuildError;
 use crate::pool::order::Kind;
+use crate::scale::ScalePolicy;
 use layer::Provenance;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 

@@ -24,7 +24,7 @@ pub mod ceiling;
 pub(crate) mod registry;
 pub(crate) mod settings;
 
-use crate::admission::core::{Mode, ScalePolicy};
+use crate::admission::core::Mode;
 use crate::call::submit::{Submit, SubmitWait};
 use crate::group::settings::GroupSettings;
 use crate::pool::builder::{DEFAULT_AUTOSCALE_HEADROOM, DEFAULT_SIZE};
@@ -32,6 +32,7 @@ use crate::pool::order::{Kind, Order};
 use crate::pool::rejected::Rejected;
 use crate::pool::stats::Stats;
 use crate::pool::Pool;
+use crate::scale::ScalePolicy;
 use ceiling::Ceilinged;
 use std::fmt;
 use std::future::Future;

@@ -1,11 +1,11 @@
 //! A group's effective settings: its compile-time spec with configuration
 //! layered on top.
 
-use crate::admission::core::ScalePolicy;
 use crate::group::GroupSpec;
 use crate::pool::order::{Kind, Order};
 use crate::pool::Pool;
 use crate::scale::queue_depth::AutoscaleTiming;
+use crate::scale::ScalePolicy;
 use std::time::Duration;
 
 /// The settings a group's pool runs with.

@@ -1,11 +1,12 @@
 //! Building a pool: the six kinds, their limits, and what is rejected.
 
-use crate::admission::core::{Core, CoreConfig, ScalePolicy};
+use crate::admission::core::{Core, CoreConfig};
 use crate::admission::state::MAX_SLOTS;
 use crate::call::blocking::BlockingExecutor;
 use crate::pool::order::{Kind, Order};
 use crate::pool::Pool;
 use crate::scale::queue_depth::AutoscaleTiming;
+use crate::scale::ScalePolicy;
 use crate::time::clock::{Clock, SystemClock};
 use std::fmt;
 use std::sync::Arc;

@@ -1,5 +1,105 @@
 //! How an autoscaled pool moves its limit: the seed's queue-depth rule
-//! ([`queue_depth`]) and the latency-adaptive policy ([`adaptive`]).
+//! ([`queue_depth`]) and the latency-adaptive policy ([`adaptive`]), behind
+//! one small interface ([`Scaler`]) that the admission core drives without
+//! knowing which policy it is.
 
 pub(crate) mod adaptive;
 pub(crate) mod queue_depth;
+
+use adaptive::{AdaptiveLimit, AdaptiveSettings, Verdict};
+use queue_depth::{AutoscaleTiming, QueueDepthRule};
+use std::time::Duration;
+
+/// Which rule an autoscaled pool follows.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub enum ScalePolicy {
+    /// The seed's queue-depth rule (see [`AutoscaleTiming`]): grow while calls
+    /// queue, shrink while slots idle.
+    #[default]
+    QueueDepth,
+    /// The latency-adaptive limit (see [`AdaptiveSettings`]): keep the server
+    /// below its knee.
+    Adaptive(AdaptiveSettings),
+}
+
+/// An autoscaled pool's policy, as the admission core drives it: fed events
+/// (demand at intake and release) or finished calls (latency and verdict),
+/// it answers with a new limit when it wants one.
+pub(crate) enum Scaler {
+    QueueDepth(QueueDepthRule),
+    Adaptive(AdaptiveLimit),
+}
+
+impl Scaler {
+    pub(crate) fn new(
+        policy: ScalePolicy,
+        timing: AutoscaleTiming,
+        initial: usize,
+        now: Duration,
+    ) -> Self {
+        match policy {
+            ScalePolicy::QueueDepth => Scaler::QueueDepth(QueueDepthRule::new(timing, now)),
+            ScalePolicy::Adaptive(settings) => {
+                Scaler::Adaptive(AdaptiveLimit::new(settings, initial, now))
+            }
+        }
+    }
+
+    /// Whether the policy wants each finished call timed and judged.
+    pub(crate) fn samples_calls(&self) -> bool {
+        matches!(self, Scaler::Adaptive(_))
+    }
+
+    /// When the policy next wants a demand sample (`None`: never; it is fed
+    /// by finished calls instead).
+    pub(crate) fn next_sample(&self) -> Option<Duration> {
+        match self {
+            Scaler::QueueDepth(rule) => Some(rule.next_sample()),
+            Scaler::Adaptive(_) => None,
+        }
+    }
+
+    /// An intake or release event: `demand` calls running or waiting now.
+    pub(crate) fn on_demand(
+        &mut self,
+        now: Duration,
+        demand: usize,
+        limit: usize,
+        bounds: (usize, usize),
+    ) -> Option<usize> {
+        match self {
+            Scaler::QueueDepth(rule) => rule.observe(now, demand, limit, bounds),
+            Scaler::Adaptive(_) => None,
+        }
+    }
+
+    /// A finished call: how long it held its slot and how the server did.
+    pub(crate) fn on_call(
+        &mut self,
+        now: Duration,
+        latency: Duration,
+        verdict: Verdict,
+        running: usize,
+        bounds: (usize, usize),
+    ) -> Option<usize> {
+        match self {
+            Scaler::Adaptive(policy) => policy.observe(now, latency, verdict, running, bounds),
+            Scaler::QueueDepth(_) => None,
+        }
+    }
+
+    /// The limit was set from outside (a scale call or a reload).
+    pub(crate) fn reset_to(&mut self, limit: usize) {
+        if let Scaler::Adaptive(policy) = self {
+            policy.reset_to(limit);
+        }
+    }
+
+    /// New timing for the queue-depth rule (restarts it); the adaptive
+    /// policy has none.
+    pub(crate) fn set_timing(&mut self, timing: AutoscaleTiming, now: Duration) {
+        if let Scaler::QueueDepth(rule) = self {
+            *rule = QueueDepthRule::new(timing, now);
+        }
+    }
+}
