@@ -457,6 +457,13 @@ impl Core {
         self.adaptive
     }
 
+    /// What a call admitted now keeps as its admission stamp: the clock's
+    /// time if the pool times its calls (the adaptive policy), else nothing.
+    #[inline]
+    pub(crate) fn admission_stamp(&self) -> Option<u64> {
+        self.adaptive.then(|| self.now_nanos())
+    }
+
     /// The clock's time in nanoseconds (admission stamps of adaptive pools).
     pub(crate) fn now_nanos(&self) -> u64 {
         nanos(self.clock.now())

@@ -20,9 +20,6 @@
 //! return with waiters, or after the lender is gone, goes through the pool
 //! lock ([`Core::return_lend`](crate::admission::core::Core::return_lend)).
 
-use crate::admission::core::{Core, Outcome};
-use crate::call::acquire::Detached;
-use crate::scale::adaptive::Verdict;
 use crate::sync::{AtomicUsize, Ordering};
 use std::cell::UnsafeCell;
 use std::sync::Arc;
@@ -156,42 +153,6 @@ impl Lend {
     /// The slot this lend gives out: `None` for the pool's own.
     pub(crate) fn up(&self) -> Option<&Arc<Lend>> {
         self.up.as_ref()
-    }
-}
-
-/// Ends a running call that held `held`: counts `outcome`, then releases
-/// the slot (or returns the borrow) — unless a call nested in its work still
-/// runs under the slot (`own`, the call's lend, is borrowed), which then
-/// releases it when it ends.
-#[inline]
-pub(crate) fn end_call(
-    core: &Core,
-    outcome: Outcome,
-    verdict: Verdict,
-    held: Detached,
-    own: Option<Arc<Lend>>,
-) {
-    core.count(outcome);
-    if own.is_some_and(|lend| !lend.lender_done()) {
-        // The borrower takes over the slot (and `held.under`, through the
-        // lend's `up`): one fewer call shares it.
-        core.nested_ended();
-        return;
-    }
-    match held.under {
-        Some(lend) => {
-            if !core.return_lend(&lend) {
-                core.nested_ended();
-            }
-        }
-        None if core.is_adaptive() => {
-            let verdict = match outcome {
-                Outcome::Completed => verdict,
-                Outcome::Panicked | Outcome::Cancelled => Verdict::Ignore,
-            };
-            core.release_sampled(held.admitted_at, verdict);
-        }
-        None => core.free_slot(),
     }
 }
 

@@ -119,12 +119,13 @@ impl Waiter {
     }
 
     /// The call now holds a slot. Its weight is no longer needed (it is
-    /// unlinked), so an adaptive pool keeps the admission time in its place.
-    pub(crate) fn admitted(&self, core: &crate::admission::core::Core) {
-        if core.is_adaptive() {
+    /// unlinked), so a pool that times its calls keeps the admission time,
+    /// `stamp`, in its place.
+    pub(crate) fn admitted(&self, stamp: Option<u64>) {
+        if let Some(now) = stamp {
             // Safety: an admitted node is unlinked; only its owner touches it.
-            let now = core.now_nanos() as i64;
-            self.weight.with_mut(|weight| unsafe { *weight = now });
+            self.weight
+                .with_mut(|weight| unsafe { *weight = now as i64 });
         }
         self.set_status(status::RUNNING);
     }

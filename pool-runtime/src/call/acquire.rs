@@ -7,9 +7,10 @@
 //! counts the outcome, which is what makes every call cancel-safe.
 
 use crate::admission::core::{Core, Enqueued, Left, Mode, Outcome};
-use crate::admission::lend::{self, Borrow, Lend, Lender};
+use crate::admission::lend::{Borrow, Lend, Lender};
 use crate::admission::nested;
 use crate::admission::waiter::{flag, status, Waiter};
+use crate::call::held::{self, Detached};
 use crate::pool::rejected::Rejected;
 use crate::scale::adaptive::Verdict;
 use crate::time::timer::Sleep;
@@ -29,15 +30,6 @@ pub(crate) struct Acquire<R: Deref<Target = Core>> {
     /// This call's slot as lent to the calls nested in its work. (The lend it
     /// runs under itself, if nested, is kept in its node.)
     lender: Lender,
-}
-
-/// A slot taken out of an [`Acquire`] to be released elsewhere (a blocking
-/// job's, on the executor's thread).
-pub(crate) struct Detached {
-    /// `None`: a slot of the pool; otherwise the lend it runs under.
-    pub(crate) under: Option<Arc<Lend>>,
-    /// Admission time in clock nanoseconds (adaptive pools).
-    pub(crate) admitted_at: u64,
 }
 
 impl<R: Deref<Target = Core>> Acquire<R> {
@@ -118,7 +110,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                         if nested {
                             this.set_under(None);
                         }
-                        this.node.admitted(core);
+                        this.node.admitted(core.admission_stamp());
                         return Poll::Ready(Ok(()));
                     }
                     if !nested {
@@ -133,7 +125,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                     match unsafe { core.enqueue(node, weight, mode, cx.waker()) } {
                         Enqueued::Admitted => {
                             this.set_under(None);
-                            this.node.admitted(core);
+                            this.node.admitted(core.admission_stamp());
                             return Poll::Ready(Ok(()));
                         }
                         Enqueued::Lent => {
@@ -174,7 +166,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                 status::ADMITTED => {
                     this.deadline = None;
                     this.set_under(None);
-                    this.node.admitted(core);
+                    this.node.admitted(core.admission_stamp());
                     return Poll::Ready(Ok(()));
                 }
                 status::LENT => {
@@ -208,7 +200,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                 match unsafe { this.core.cancel(NonNull::from(&this.node), Some(reason)) } {
                     Left::Slot => {
                         this.set_under(None);
-                        this.node.admitted(&this.core);
+                        this.node.admitted(this.core.admission_stamp());
                         return Ok(());
                     }
                     Left::Lent => {
@@ -319,7 +311,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
             under: unsafe { this.node.take_under() },
             admitted_at,
         };
-        lend::end_call(&this.core, outcome, verdict, held, this.lender.take());
+        held::end_call(&this.core, outcome, verdict, held, this.lender.take());
     }
 }
 
@@ -341,7 +333,7 @@ impl<R: Deref<Target = Core>> Drop for Acquire<R> {
                             under: unsafe { this.node.take_under() },
                             admitted_at: 0,
                         };
-                        lend::end_call(&this.core, Outcome::Cancelled, Verdict::Ignore, held, None);
+                        held::end_call(&this.core, Outcome::Cancelled, Verdict::Ignore, held, None);
                     }
                     Left::Nothing => {}
                 }

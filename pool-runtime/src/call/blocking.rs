@@ -5,9 +5,9 @@
 //! never exceeds the limit, even if the caller stops waiting for the result.
 
 use crate::admission::core::{Core, Outcome};
-use crate::admission::lend::{self, Lender};
+use crate::admission::lend::Lender;
 use crate::admission::nested;
-use crate::call::acquire::Detached;
+use crate::call::held::{self, Detached};
 use crate::pool::rejected::Rejected;
 use crate::scale::adaptive::Verdict;
 use std::any::Any;
@@ -114,7 +114,7 @@ impl Drop for OwnedSlot {
     fn drop(&mut self) {
         if let Some(held) = self.held.take() {
             let own = self.lender.take();
-            lend::end_call(&self.core, self.outcome, Verdict::Success, held, own);
+            held::end_call(&self.core, self.outcome, Verdict::Success, held, own);
         }
     }
 }

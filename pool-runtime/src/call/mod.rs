@@ -4,6 +4,7 @@
 
 pub(crate) mod acquire;
 pub(crate) mod blocking;
+pub(crate) mod held;
 pub(crate) mod park;
 #[cfg(feature = "tokio")]
 pub(crate) mod spawn;

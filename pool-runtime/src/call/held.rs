@@ -1,0 +1,54 @@
+//! How a call that held a slot ends, whatever form it took (an async call's
+//! wrapper, a blocking job on an executor thread): count the outcome, then
+//! release the slot, return the borrow, or leave the slot to a nested call
+//! that still runs under it.
+
+use crate::admission::core::{Core, Outcome};
+use crate::admission::lend::Lend;
+use crate::scale::adaptive::Verdict;
+use std::sync::Arc;
+
+/// A slot taken out of an [`Acquire`](crate::call::acquire::Acquire) to be released elsewhere (a blocking
+/// job's, on the executor's thread).
+pub(crate) struct Detached {
+    /// `None`: a slot of the pool; otherwise the lend it runs under.
+    pub(crate) under: Option<Arc<Lend>>,
+    /// Admission time in clock nanoseconds (adaptive pools).
+    pub(crate) admitted_at: u64,
+}
+
+/// Ends a running call that held `held`: counts `outcome`, then releases
+/// the slot (or returns the borrow) — unless a call nested in its work still
+/// runs under the slot (`own`, the call's lend, is borrowed), which then
+/// releases it when it ends.
+#[inline]
+pub(crate) fn end_call(
+    core: &Core,
+    outcome: Outcome,
+    verdict: Verdict,
+    held: Detached,
+    own: Option<Arc<Lend>>,
+) {
+    core.count(outcome);
+    if own.is_some_and(|lend| !lend.lender_done()) {
+        // The borrower takes over the slot (and `held.under`, through the
+        // lend's `up`): one fewer call shares it.
+        core.nested_ended();
+        return;
+    }
+    match held.under {
+        Some(lend) => {
+            if !core.return_lend(&lend) {
+                core.nested_ended();
+            }
+        }
+        None if core.is_adaptive() => {
+            let verdict = match outcome {
+                Outcome::Completed => verdict,
+                Outcome::Panicked | Outcome::Cancelled => Verdict::Ignore,
+            };
+            core.release_sampled(held.admitted_at, verdict);
+        }
+        None => core.free_slot(),
+    }
+}
