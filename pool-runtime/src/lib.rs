@@ -55,9 +55,8 @@ pub use group::registry::__linkme;
 pub use group::registry::{groups, registered_groups, GroupInfo, GROUPS};
 pub use group::settings::GroupSettings;
 pub use group::{Group, GroupSpec};
-pub use pool::builder::{
-    BuildError, PoolBuilder, ADAPTIVE_START, DEFAULT_AUTOSCALE_HEADROOM, DEFAULT_SIZE,
-};
+pub use pool::builder::{PoolBuilder, ADAPTIVE_START, DEFAULT_AUTOSCALE_HEADROOM, DEFAULT_SIZE};
+pub use pool::error::BuildError;
 pub use pool::order::{Kind, Order, UnknownChoice};
 pub use pool::rejected::Rejected;
 pub use pool::shutdown::ShutdownTimedOut;

@@ -79,7 +79,7 @@ use crate::admission::state::MAX_SLOTS;
 use crate::group::registry;
 use crate::group::settings::GroupSettings;
 use crate::group::{Group, GroupSpec};
-use crate::pool::builder::BuildError;
+use crate::pool::error::BuildError;
 use crate::pool::order::Kind;
 use crate::scale::ScalePolicy;
 use layer::Provenance;

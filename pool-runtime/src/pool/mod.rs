@@ -1,6 +1,7 @@
 //! [`Pool`]: the public face of the admission core.
 
 pub(crate) mod builder;
+pub(crate) mod error;
 pub(crate) mod order;
 pub(crate) mod rejected;
 pub(crate) mod shutdown;

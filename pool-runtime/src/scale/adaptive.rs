@@ -42,7 +42,7 @@
 //! unless the server really serves one call at a time (at `min = 1` the probe
 //! window makes a lightly loaded pool's callers queue; see `sim/RESULTS.md`).
 
-use crate::pool::builder::BuildError;
+use crate::pool::error::BuildError;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 

@@ -24,7 +24,7 @@
 //! jump the priority queue (here there are no worker-stop messages at all: the
 //! limit is a number).
 
-use crate::pool::builder::BuildError;
+use crate::pool::error::BuildError;
 use std::collections::VecDeque;
 use std::time::Duration;
 
