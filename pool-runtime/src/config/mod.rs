@@ -381,7 +381,8 @@ fn replace(edit: impl FnOnce(&mut Layers)) -> Result<Report, ConfigError> {
     Ok(report)
 }
 
-fn show<T: std::fmt::Debug>(value: &Option<T>) -> String {
+/// A setting's value in a [`Change`]: `none` for an unset optional one.
+pub(crate) fn show<T: std::fmt::Debug>(value: &Option<T>) -> String {
     match value {
         Some(v) => format!("{v:?}"),
         None => "none".to_owned(),
@@ -392,133 +393,5 @@ fn show<T: std::fmt::Debug>(value: &Option<T>) -> String {
 fn apply(group: &'static Group, old: &Layers, new: &Layers, report: &mut Report) {
     let (before, _) = old.effective(group.spec());
     let (after, _) = new.effective(group.spec());
-    if before == after {
-        return;
-    }
-    let pool = group.started_pool();
-    let live = |restart: bool| match (&pool, restart) {
-        (None, _) => Effect::AtFirstUse,
-        (Some(_), true) => Effect::AtRestart,
-        (Some(_), false) => Effect::Applied,
-    };
-    let mut change = |setting: &'static str, from: String, to: String, restart: bool| {
-        report.changes.push(Change {
-            group: group.name(),
-            setting,
-            from,
-            to,
-            effect: live(restart),
-        });
-    };
-    if before.kind != after.kind {
-        change(
-            "kind",
-            before.kind.to_string(),
-            after.kind.to_string(),
-            true,
-        );
-    }
-    if before.order != after.order {
-        change(
-            "order",
-            before.order.to_string(),
-            after.order.to_string(),
-            true,
-        );
-    }
-    // A setting the running pool's kind has no use for (a fixed pool's
-    // `min`, an autoscaled pool's `size`) takes effect with the new kind, at
-    // restart.
-    let running_kind = group.applied().map(|s| s.kind);
-    let (fixed, autoscaled) = (
-        running_kind == Some(Kind::Fixed),
-        running_kind == Some(Kind::Autoscale),
-    );
-    if before.size != after.size {
-        change(
-            "size",
-            before.size.to_string(),
-            after.size.to_string(),
-            !fixed,
-        );
-        if let (Some(pool), true) = (&pool, fixed) {
-            pool.resize(after.size);
-        }
-    }
-    if (before.min, before.max) != (after.min, after.max) {
-        if before.min != after.min {
-            change(
-                "min",
-                before.min.to_string(),
-                after.min.to_string(),
-                !autoscaled,
-            );
-        }
-        if before.max != after.max {
-            change(
-                "max",
-                before.max.to_string(),
-                after.max.to_string(),
-                !autoscaled,
-            );
-        }
-        if let (Some(pool), true) = (&pool, autoscaled) {
-            let bounded = pool.set_bounds(after.min, after.max);
-            debug_assert!(bounded.is_ok(), "loaded settings are validated");
-        }
-    }
-    if before.max_waiting != after.max_waiting {
-        change(
-            "max_waiting",
-            show(&before.max_waiting),
-            show(&after.max_waiting),
-            false,
-        );
-        if let Some(pool) = &pool {
-            pool.set_max_waiting(after.max_waiting);
-        }
-    }
-    if before.admission_timeout != after.admission_timeout {
-        change(
-            "admission_timeout",
-            show(&before.admission_timeout),
-            show(&after.admission_timeout),
-            false,
-        );
-        if let Some(pool) = &pool {
-            pool.set_admission_timeout(after.admission_timeout);
-        }
-    }
-    if before.policy != after.policy {
-        change(
-            "policy",
-            format!("{:?}", before.policy),
-            format!("{:?}", after.policy),
-            true,
-        );
-    }
-    if before.autoscale != after.autoscale {
-        change(
-            "autoscale",
-            format!("{:?}", before.autoscale),
-            format!("{:?}", after.autoscale),
-            !autoscaled,
-        );
-        if let (Some(pool), true) = (&pool, autoscaled) {
-            let restarted = pool.set_autoscale_timing(after.autoscale);
-            debug_assert!(restarted.is_ok(), "loaded settings are validated");
-        }
-    }
-    if pool.is_some() {
-        let mut applied = group.applied();
-        if let Some(settings) = applied.as_mut() {
-            // Kind, order and policy stay what the pool runs with.
-            *settings = GroupSettings {
-                kind: settings.kind,
-                order: settings.order,
-                policy: settings.policy,
-                ..after
-            };
-        }
-    }
+    report.changes.extend(group.reconfigure(&before, &after));
 }

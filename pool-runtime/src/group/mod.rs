@@ -21,6 +21,7 @@
 //! takes the configuration lock.
 
 pub mod ceiling;
+mod reconfigure;
 pub(crate) mod registry;
 pub(crate) mod settings;
 
@@ -159,7 +160,7 @@ impl Group {
 
     /// The settings applied to the running pool. A leaf lock: take no other
     /// lock while holding it (see the module docs).
-    pub(crate) fn applied(&self) -> std::sync::MutexGuard<'_, Option<GroupSettings>> {
+    fn applied(&self) -> std::sync::MutexGuard<'_, Option<GroupSettings>> {
         self.applied
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -1,0 +1,150 @@
+//! A group applies new settings to its running pool itself: configuration
+//! computes the effective settings from its layers and hands them over,
+//! without knowing a group's internals.
+
+use super::settings::GroupSettings;
+use super::Group;
+use crate::config::{show, Change, Effect};
+use crate::pool::order::Kind;
+
+impl Group {
+    /// Moves the group from the settings `before` to `after`: what a running
+    /// pool can take at once (sizes, bounds, the waiting bound, the admission
+    /// timeout, autoscale timing) is applied now; what it cannot (kind, order,
+    /// policy, or a setting its kind has no use for) takes effect at its next
+    /// start. Returns each setting that changed and when it takes effect.
+    pub(crate) fn reconfigure(&self, before: &GroupSettings, after: &GroupSettings) -> Vec<Change> {
+        let (before, after) = (*before, *after);
+        let mut changes = Vec::new();
+        if before == after {
+            return changes;
+        }
+        let pool = self.started_pool();
+        let live = |restart: bool| match (&pool, restart) {
+            (None, _) => Effect::AtFirstUse,
+            (Some(_), true) => Effect::AtRestart,
+            (Some(_), false) => Effect::Applied,
+        };
+        let mut change = |setting: &'static str, from: String, to: String, restart: bool| {
+            changes.push(Change {
+                group: self.name(),
+                setting,
+                from,
+                to,
+                effect: live(restart),
+            });
+        };
+        if before.kind != after.kind {
+            change(
+                "kind",
+                before.kind.to_string(),
+                after.kind.to_string(),
+                true,
+            );
+        }
+        if before.order != after.order {
+            change(
+                "order",
+                before.order.to_string(),
+                after.order.to_string(),
+                true,
+            );
+        }
+        // A setting the running pool's kind has no use for (a fixed pool's
+        // `min`, an autoscaled pool's `size`) takes effect with the new kind, at
+        // restart.
+        let running_kind = self.applied().map(|s| s.kind);
+        let (fixed, autoscaled) = (
+            running_kind == Some(Kind::Fixed),
+            running_kind == Some(Kind::Autoscale),
+        );
+        if before.size != after.size {
+            change(
+                "size",
+                before.size.to_string(),
+                after.size.to_string(),
+                !fixed,
+            );
+            if let (Some(pool), true) = (&pool, fixed) {
+                pool.resize(after.size);
+            }
+        }
+        if (before.min, before.max) != (after.min, after.max) {
+            if before.min != after.min {
+                change(
+                    "min",
+                    before.min.to_string(),
+                    after.min.to_string(),
+                    !autoscaled,
+                );
+            }
+            if before.max != after.max {
+                change(
+                    "max",
+                    before.max.to_string(),
+                    after.max.to_string(),
+                    !autoscaled,
+                );
+            }
+            if let (Some(pool), true) = (&pool, autoscaled) {
+                let bounded = pool.set_bounds(after.min, after.max);
+                debug_assert!(bounded.is_ok(), "loaded settings are validated");
+            }
+        }
+        if before.max_waiting != after.max_waiting {
+            change(
+                "max_waiting",
+                show(&before.max_waiting),
+                show(&after.max_waiting),
+                false,
+            );
+            if let Some(pool) = &pool {
+                pool.set_max_waiting(after.max_waiting);
+            }
+        }
+        if before.admission_timeout != after.admission_timeout {
+            change(
+                "admission_timeout",
+                show(&before.admission_timeout),
+                show(&after.admission_timeout),
+                false,
+            );
+            if let Some(pool) = &pool {
+                pool.set_admission_timeout(after.admission_timeout);
+            }
+        }
+        if before.policy != after.policy {
+            change(
+                "policy",
+                format!("{:?}", before.policy),
+                format!("{:?}", after.policy),
+                true,
+            );
+        }
+        if before.autoscale != after.autoscale {
+            change(
+                "autoscale",
+                format!("{:?}", before.autoscale),
+                format!("{:?}", after.autoscale),
+                !autoscaled,
+            );
+            if let (Some(pool), true) = (&pool, autoscaled) {
+                let restarted = pool.set_autoscale_timing(after.autoscale);
+                debug_assert!(restarted.is_ok(), "loaded settings are validated");
+            }
+        }
+        if pool.is_some() {
+            let mut applied = self.applied();
+            if let Some(settings) = applied.as_mut() {
+                // Kind, order and policy stay what the pool runs with.
+                *settings = GroupSettings {
+                    kind: settings.kind,
+                    order: settings.order,
+                    policy: settings.policy,
+                    ..after
+                };
+            }
+        }
+        changes
+    }
+}
