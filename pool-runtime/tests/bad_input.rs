@@ -342,7 +342,7 @@ mod config {
             (e.origin, e.message.as_str()),
             (
                 at(2, 10),
-                "group `bad::skewed`: its adaptive parameters are invalid: \
+                "group `bad::skewed`: \
                  `AdaptiveSettings::window_samples` = 0 is out of range: expected 1 to 10000 calls"
             )
         );

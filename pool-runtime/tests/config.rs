@@ -3,7 +3,7 @@
 #![cfg(feature = "config")]
 
 use pool_runtime::config::{self, Effect, Origin};
-use pool_runtime::{register_group, Group, GroupSpec, Kind, Order};
+use pool_runtime::{register_group, Group, GroupSpec, Kind, Order, Pool, ScalePolicy};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -230,7 +230,10 @@ fn each_bad_input_names_file_line_column_and_the_valid_choices_and_changes_nothi
     let e = load_err("[groups.\"app::fetch\"]\nsize = 0\n");
     assert_eq!(
         (e.origin, e.message.as_str()),
-        (at(2, 8), "group `app::fetch`: `size` must be at least 1")
+        (
+            at(2, 8),
+            "group `app::fetch`: a fixed pool needs `size` >= 1"
+        )
     );
 
     let e = load_err("[groups.\"app::store\"]\nmin = 5\nmax = 3\n");
@@ -264,6 +267,27 @@ fn each_bad_input_names_file_line_column_and_the_valid_choices_and_changes_nothi
         e.message
             .starts_with("`min`/`max` apply to autoscaled groups; group `app::fetch` is fixed"),
         "{e}"
+    );
+
+    // The file is held to the builder's rule: a policy on a fixed group is
+    // refused, at the policy, with the builder's message.
+    let e = load_err("[groups.\"app::fetch\"]\npolicy = \"adaptive\"\n");
+    assert_eq!(
+        (e.origin, e.message.as_str()),
+        (
+            at(2, 10),
+            "group `app::fetch`: a scale policy applies to autoscaled pools; \
+             a fixed pool has none (make its kind autoscale)"
+        )
+    );
+    assert_eq!(
+        Pool::builder()
+            .scale_policy(ScalePolicy::Adaptive(Default::default()))
+            .build()
+            .unwrap_err()
+            .to_string(),
+        "a scale policy applies to autoscaled pools; a fixed pool has none (make its kind autoscale)",
+        "the same message from the builder"
     );
 
     let e = load_err("[groups.\"app::fetch\"]\nadmission_timeout = \"2 s\"\n");

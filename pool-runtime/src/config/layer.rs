@@ -2,6 +2,7 @@
 //! environment): optional values, each remembering where it came from.
 
 use crate::group::settings::GroupSettings;
+use crate::pool::error::BuildError;
 use crate::pool::order::{Kind, Order};
 use crate::scale::adaptive::AdaptiveSettings;
 use crate::scale::queue_depth::AutoscaleTiming;
@@ -82,12 +83,43 @@ impl PolicyName {
 /// layer set it (for pointing errors at the right place).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Provenance {
+    pub(crate) kind: Option<Origin>,
     pub(crate) size: Option<Origin>,
+    pub(crate) max_waiting: Option<Origin>,
     pub(crate) min: Option<Origin>,
     pub(crate) max: Option<Origin>,
     pub(crate) autoscale_interval: Option<Origin>,
     pub(crate) autoscale_window: Option<Origin>,
     pub(crate) policy: Option<Origin>,
+}
+
+impl Provenance {
+    /// Where the setting that `err` refuses came from (`None`: from the
+    /// group's declaration, not from configuration).
+    pub(crate) fn of(&self, err: &BuildError) -> &Option<Origin> {
+        fn first<'a>(origins: &[&'a Option<Origin>]) -> &'a Option<Origin> {
+            origins
+                .iter()
+                .copied()
+                .find(|o| o.is_some())
+                .unwrap_or(&None)
+        }
+        match err {
+            BuildError::ZeroSize | BuildError::SizeOutsideBounds { .. } => &self.size,
+            BuildError::ZeroMax => &self.max,
+            BuildError::MinAboveMax { .. } => first(&[&self.min, &self.max]),
+            BuildError::TooLarge { .. } => first(&[&self.size, &self.max, &self.min]),
+            BuildError::BoundsOnFixedPool => first(&[&self.min, &self.max, &self.kind]),
+            BuildError::PolicyOnFixedPool => first(&[&self.policy, &self.kind]),
+            BuildError::ZeroWindow => &self.autoscale_window,
+            BuildError::ZeroInterval => &self.autoscale_interval,
+            BuildError::OutOfRange { setting, .. } => match *setting {
+                "autoscale_window" => &self.autoscale_window,
+                "max_waiting" => &self.max_waiting,
+                _ => first(&[&self.policy, &self.kind]),
+            },
+        }
+    }
 }
 
 impl Overrides {
@@ -103,7 +135,7 @@ impl Overrides {
                 }
             }
         }
-        set(&mut settings.kind, &self.kind, None);
+        set(&mut settings.kind, &self.kind, Some(&mut why.kind));
         set(&mut settings.order, &self.order, None);
         let autoscaled = settings.kind == Kind::Autoscale;
         if !defaults || !autoscaled {
@@ -115,6 +147,7 @@ impl Overrides {
         }
         if let Some(v) = &self.max_waiting {
             settings.max_waiting = Some(v.value);
+            why.max_waiting = Some(v.origin.clone());
         }
         if let Some(v) = &self.admission_timeout {
             settings.admission_timeout = Some(v.value);

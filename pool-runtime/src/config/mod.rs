@@ -79,9 +79,7 @@ use crate::admission::state::MAX_SLOTS;
 use crate::group::registry;
 use crate::group::settings::GroupSettings;
 use crate::group::{Group, GroupSpec};
-use crate::pool::error::BuildError;
 use crate::pool::order::Kind;
-use crate::scale::ScalePolicy;
 use layer::Provenance;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -191,52 +189,10 @@ impl Layers {
                     }
                 }
             }
-            match s.kind {
-                Kind::Fixed if s.size == 0 => {
-                    fail(
-                        &why.size,
-                        format!("group `{name}`: `size` must be at least 1"),
-                    )?;
-                }
-                Kind::Autoscale if s.max == 0 => {
-                    fail(
-                        &why.max,
-                        format!("group `{name}`: `max` must be at least 1"),
-                    )?;
-                }
-                Kind::Autoscale if s.min > s.max => {
-                    let origin = if why.min.is_some() {
-                        &why.min
-                    } else {
-                        &why.max
-                    };
-                    fail(
-                        origin,
-                        format!(
-                            "group `{name}`: `min` ({}) is greater than `max` ({})",
-                            s.min, s.max
-                        ),
-                    )?;
-                }
-                _ => {}
-            }
-            // The builder's own checks, so that both report the same bounds.
-            if let Err(err) = s.autoscale.validate() {
-                let origin = match err {
-                    BuildError::ZeroInterval => &why.autoscale_interval,
-                    _ => &why.autoscale_window,
-                };
-                fail(origin, format!("group `{name}`: {err}"))?;
-            }
-            if let ScalePolicy::Adaptive(adaptive) = s.policy {
-                // Configuration only names the policy; its parameters come
-                // from the group's declaration.
-                if let Err(err) = adaptive.validate() {
-                    fail(
-                        &why.policy,
-                        format!("group `{name}`: its adaptive parameters are invalid: {err}"),
-                    )?;
-                }
+            // The builder's own rule, so that a file, the environment and
+            // the builder refuse the same settings with the same message.
+            if let Err(err) = s.validate() {
+                fail(why.of(&err), format!("group `{name}`: {err}"))?;
             }
             debug_assert!(s.size <= MAX_SLOTS && s.max <= MAX_SLOTS);
         }

@@ -2,6 +2,8 @@
 //! layered on top.
 
 use crate::group::GroupSpec;
+use crate::pool::builder::PoolBuilder;
+use crate::pool::error::BuildError;
 use crate::pool::order::{Kind, Order};
 use crate::pool::Pool;
 use crate::scale::queue_depth::AutoscaleTiming;
@@ -49,6 +51,39 @@ impl From<&GroupSpec> for GroupSettings {
 }
 
 impl GroupSettings {
+    /// The builder these settings stand for, unclamped: its checks are the one
+    /// rule that the builder, configuration and a reload all apply. Settings a
+    /// kind has no use for (a fixed pool's `min`/`max`, an autoscaled pool's
+    /// `size`) are left out; a policy other than the default on a fixed pool
+    /// is kept, so that it is refused.
+    pub(crate) fn builder(&self, name: &'static str) -> PoolBuilder {
+        let mut builder = Pool::builder().name(name).kind(self.kind).order(self.order);
+        builder = match self.kind {
+            Kind::Fixed if self.policy != ScalePolicy::QueueDepth => {
+                builder.size(self.size).scale_policy(self.policy)
+            }
+            Kind::Fixed => builder.size(self.size),
+            Kind::Autoscale => builder
+                .min(self.min)
+                .max(self.max)
+                .autoscale_interval(self.autoscale.interval)
+                .autoscale_window(self.autoscale.window)
+                .scale_policy(self.policy),
+        };
+        if let Some(bound) = self.max_waiting {
+            builder = builder.max_waiting(bound);
+        }
+        if let Some(timeout) = self.admission_timeout {
+            builder = builder.admission_timeout(timeout);
+        }
+        builder
+    }
+
+    /// Checks these settings as [`PoolBuilder::build`] would.
+    pub(crate) fn validate(&self) -> Result<(), BuildError> {
+        self.builder("").check().map(drop)
+    }
+
     /// Builds a pool with these settings. Invalid values (which the attribute
     /// and configuration reject before they get here, but a hand-written
     /// `GroupSpec` may carry) are brought into range rather than failing at

@@ -191,10 +191,7 @@ impl PoolBuilder {
     /// interval, an autoscale window outside `1..=`[`AutoscaleTiming::MAX_WINDOW`],
     /// [`AdaptiveSettings`](crate::AdaptiveSettings) outside their ranges.
     pub fn build(self) -> Result<Pool, BuildError> {
-        let (initial, bounds) = self.limits()?;
-        if let Some(bound) = self.max_waiting {
-            check_max_waiting(bound)?;
-        }
+        let (initial, bounds) = self.check()?;
         let core = Core::new(CoreConfig {
             kind: self.kind,
             order: self.order,
@@ -211,6 +208,17 @@ impl PoolBuilder {
             self.name.map(Arc::from),
             self.executor,
         ))
+    }
+
+    /// Every check [`build`](PoolBuilder::build) makes — the one rule for a
+    /// pool's settings, which configuration applies too — and, if they pass,
+    /// the starting limit and the bounds `scale`/`resize` clamp to.
+    pub(crate) fn check(&self) -> Result<(usize, (usize, usize)), BuildError> {
+        let limits = self.limits()?;
+        if let Some(bound) = self.max_waiting {
+            check_max_waiting(bound)?;
+        }
+        Ok(limits)
     }
 
     /// The starting limit and the bounds `scale`/`resize` clamp to.

@@ -74,7 +74,7 @@ impl fmt::Display for BuildError {
                 f.write_str("`min`/`max` apply to autoscaled pools; a fixed pool takes `size`")
             }
             BuildError::PolicyOnFixedPool => f.write_str(
-                "a scale policy applies to autoscaled pools; set `kind(Kind::Autoscale)`",
+                "a scale policy applies to autoscaled pools; a fixed pool has none (make its kind autoscale)",
             ),
             BuildError::ZeroWindow => f.write_str("the autoscale window must be at least 1 sample"),
             BuildError::ZeroInterval => {
