@@ -5,6 +5,16 @@
 //! turning each `::` into `__` and every other character that is not an ASCII
 //! letter or digit into `_`: the group `billing::api::fetch` is tuned by
 //! `POOLED_BILLING__API__FETCH_MAX=32`.
+//!
+//! A `POOLED_*` variable that does not end in a setting's name
+//! (`POOLED_DB_URL`) is not meant for a group: it is ignored, with a warning
+//! through the `log` facade. One that does but names no known group (a typo)
+//! fails the load with a suggestion, as does a malformed value of a real
+//! group setting, naming the variable. Two groups whose names mangle to the
+//! same variable name (`x-y`, `x_y`) make a variable that names them an error
+//! naming both. At a group's first use, where no caller can receive an error,
+//! a failing environment is applied not at all and the error is logged;
+//! [`load_env`](crate::config::load_env) returns it.
 
 use super::error::{did_you_mean, ConfigError};
 use super::layer::{Origin, Overrides, Val};
@@ -83,6 +93,17 @@ pub(crate) fn read(
             continue;
         }
         let Some((_, group, setting)) = names.iter().find(|(name, _, _)| *name == var) else {
+            // A variable that does not end in a setting's name is not meant
+            // for a group (`POOLED_DB_URL`): ignored, with a warning. One that
+            // does is a group setting with a misspelt group: an error.
+            if !SETTINGS.iter().any(|s| var.ends_with(&format!("_{s}"))) {
+                warn(&format!(
+                    "ignoring `{var}`: it names no group setting \
+                     ({PREFIX}<GROUP>_<SETTING>, SETTING one of {})",
+                    SETTINGS.join(", ")
+                ));
+                continue;
+            }
             let mut message = format!("`{var}` names no known group and setting");
             let candidates = names
                 .iter()
@@ -97,10 +118,33 @@ pub(crate) fn read(
             ));
             return Err(ConfigError::at(origin, message));
         };
+        let sharing: Vec<&str> = names
+            .iter()
+            .filter(|(name, other, _)| *name == var && other != group)
+            .map(|(_, other, _)| *other)
+            .collect();
+        if !sharing.is_empty() {
+            return Err(ConfigError::at(
+                origin,
+                format!(
+                    "`{var}` is ambiguous: the groups `{group}` and `{}` have the same \
+                     variable name; rename one of them",
+                    sharing.join("`, `")
+                ),
+            ));
+        }
         let overrides = layer.groups.entry((*group).to_owned()).or_default();
         parse::setting(overrides, setting, &value, origin)?;
     }
     Ok(layer)
+}
+
+/// A warning through the `log` facade (silent without the `config` feature).
+pub(crate) fn warn(message: &str) {
+    #[cfg(feature = "config")]
+    log::warn!(target: "pooled::config", "{message}");
+    #[cfg(not(feature = "config"))]
+    let _ = message;
 }
 
 #[cfg(test)]
@@ -141,6 +185,29 @@ mod tests {
             250
         );
         assert_eq!(layer.ceiling.unwrap().value, 64);
+    }
+
+    #[test]
+    fn a_variable_that_names_no_group_setting_is_ignored() {
+        let layer = read(
+            vars(&[
+                ("POOLED_DB_URL", "postgres://db"),
+                ("POOLED_APP__FETCH_MAX", "3"),
+            ]),
+            &["app::fetch"],
+        )
+        .unwrap();
+        assert_eq!(layer.groups.len(), 1, "the real setting still applies");
+    }
+
+    #[test]
+    fn two_groups_with_one_variable_name_are_an_error_naming_both() {
+        let err = read(vars(&[("POOLED_X_Y_MAX", "3")]), &["x-y", "x_y"]).unwrap_err();
+        assert!(
+            err.message.contains("`x-y`") && err.message.contains("`x_y`"),
+            "{err}"
+        );
+        assert!(read(vars(&[]), &["x-y", "x_y"]).is_ok(), "only when named");
     }
 
     #[test]

@@ -205,8 +205,13 @@ fn current(state: &mut Option<Arc<Layers>>) -> Arc<Layers> {
     if let Some(layers) = state {
         return layers.clone();
     }
+    // At a group's first use there is no caller to return an error to: the
+    // environment is applied all or nothing, and a bad one is logged (call
+    // `load_env` to get it as an error).
     let layers = Layers::from_process_env().unwrap_or_else(|err| {
-        eprintln!("pooled: configuration from the environment not applied: {err}");
+        env::warn(&format!(
+            "configuration from the environment not applied: {err}"
+        ));
         Layers::default()
     });
     crate::group::ceiling::set(layers.ceiling());
