@@ -458,3 +458,84 @@ fn a_kind_change_of_a_running_group_waits_for_restart_with_the_settings_it_bring
         "still the fixed pool it started as"
     );
 }
+
+#[test]
+fn the_adaptive_parameters_are_settable_from_the_file_and_the_environment() {
+    let _serial = serial();
+    config::load_str(
+        "app.toml",
+        "[groups.\"app::store\"]\npolicy = \"adaptive\"\nadaptive_tolerance = 2.5\n\
+         adaptive_window_samples = 40\nadaptive_baseline_interval = \"30s\"\n",
+    )
+    .unwrap();
+    let ScalePolicy::Adaptive(params) = STORE.settings().policy else {
+        panic!("adaptive: {:?}", STORE.settings().policy);
+    };
+    assert_eq!(
+        (
+            params.tolerance,
+            params.window_samples,
+            params.baseline_interval
+        ),
+        (2.5, 40, Duration::from_secs(30))
+    );
+    assert_eq!(
+        params.backoff,
+        pool_runtime::AdaptiveSettings::default().backoff,
+        "unset parameters keep their defaults"
+    );
+
+    config::load_env_from(vars(&[
+        ("POOLED_APP__STORE_POLICY", "adaptive"),
+        ("POOLED_APP__STORE_ADAPTIVE_BACKOFF", "0.75"),
+    ]))
+    .unwrap();
+    let ScalePolicy::Adaptive(params) = STORE.settings().policy else {
+        panic!("adaptive");
+    };
+    assert_eq!(params.backoff, 0.75, "the environment sets them too");
+
+    // Out of range: refused at the parameter, with the builder's message.
+    let e = config::load_str(
+        "app.toml",
+        "[groups.\"app::store\"]\npolicy = \"adaptive\"\nadaptive_smoothing = 1.5\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.origin, e.message.as_str()),
+        (
+            Some(Origin::File {
+                path: "app.toml".into(),
+                line: 3,
+                column: 22
+            }),
+            "group `app::store`: `AdaptiveSettings::smoothing` = 1.5 is out of range: \
+             expected a number from 0 to 1"
+        )
+    );
+    // On a group that does not follow the adaptive policy: refused, not ignored.
+    config::clear();
+    let e = config::load_str(
+        "app.toml",
+        "[groups.\"app::store\"]\nadaptive_backoff = 0.5\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.origin,
+        Some(Origin::File {
+            path: "app.toml".into(),
+            line: 2,
+            column: 20
+        })
+    );
+    assert!(e.message.contains("policy is \"adaptive\""), "{e}");
+    let e = config::load_str(
+        "app.toml",
+        "[groups.\"app::store\"]\nadaptive_tolerence = 2\n",
+    )
+    .unwrap_err();
+    assert!(
+        e.message.contains("did you mean `adaptive_tolerance`?"),
+        "{e}"
+    );
+}

@@ -28,18 +28,9 @@ pub const CEILING_VAR: &str = "POOLED_CEILING";
 const PREFIX: &str = "POOLED_";
 
 /// The settings a variable may name, as they appear after the group part.
-pub(crate) const SETTINGS: &[&str] = &[
-    "KIND",
-    "ORDER",
-    "SIZE",
-    "MIN",
-    "MAX",
-    "MAX_WAITING",
-    "ADMISSION_TIMEOUT",
-    "AUTOSCALE_INTERVAL",
-    "AUTOSCALE_WINDOW",
-    "POLICY",
-];
+fn settings() -> Vec<&'static str> {
+    parse::setting_names().collect()
+}
 
 /// The variable-name form of a group name (see the module docs).
 pub fn mangle(group: &str) -> String {
@@ -59,7 +50,7 @@ pub fn mangle(group: &str) -> String {
 }
 
 /// What the environment says.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct EnvLayer {
     pub(crate) groups: BTreeMap<String, Overrides>,
     pub(crate) ceiling: Option<Val<usize>>,
@@ -75,9 +66,8 @@ pub(crate) fn read(
         .iter()
         .flat_map(|group| {
             let mangled = mangle(group);
-            SETTINGS
-                .iter()
-                .map(move |setting| (format!("{PREFIX}{mangled}_{setting}"), *group, *setting))
+            parse::setting_names()
+                .map(move |setting| (format!("{PREFIX}{mangled}_{setting}"), *group, setting))
         })
         .collect();
     for (var, value) in vars {
@@ -96,11 +86,11 @@ pub(crate) fn read(
             // A variable that does not end in a setting's name is not meant
             // for a group (`POOLED_DB_URL`): ignored, with a warning. One that
             // does is a group setting with a misspelt group: an error.
-            if !SETTINGS.iter().any(|s| var.ends_with(&format!("_{s}"))) {
+            if !parse::setting_names().any(|s| var.ends_with(&format!("_{s}"))) {
                 warn(&format!(
                     "ignoring `{var}`: it names no group setting \
                      ({PREFIX}<GROUP>_<SETTING>, SETTING one of {})",
-                    SETTINGS.join(", ")
+                    settings().join(", ")
                 ));
                 continue;
             }
@@ -114,7 +104,7 @@ pub(crate) fn read(
             }
             message.push_str(&format!(
                 " Variables are {PREFIX}<GROUP>_<SETTING> with SETTING one of {}",
-                SETTINGS.join(", ")
+                settings().join(", ")
             ));
             return Err(ConfigError::at(origin, message));
         };

@@ -14,16 +14,16 @@
 //! max = 32
 //! ```
 
-use super::error::{unknown_group, ConfigError};
+use super::error::{did_you_mean, unknown_group, ConfigError};
 use super::layer::{Origin, Overrides};
-use super::parse;
+use super::parse::{self, ValueKind};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use toml::Spanned;
 
 /// What a configuration file says.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct FileLayer {
     pub(crate) defaults: Overrides,
     pub(crate) groups: BTreeMap<String, Overrides>,
@@ -38,20 +38,9 @@ struct RawFile {
     groups: Option<BTreeMap<Spanned<String>, RawSection>>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSection {
-    kind: Option<Spanned<toml::Value>>,
-    order: Option<Spanned<toml::Value>>,
-    size: Option<Spanned<toml::Value>>,
-    min: Option<Spanned<toml::Value>>,
-    max: Option<Spanned<toml::Value>>,
-    max_waiting: Option<Spanned<toml::Value>>,
-    admission_timeout: Option<Spanned<toml::Value>>,
-    autoscale_interval: Option<Spanned<toml::Value>>,
-    autoscale_window: Option<Spanned<toml::Value>>,
-    policy: Option<Spanned<toml::Value>>,
-}
+/// A group's (or the defaults') table: its keys are checked against the one
+/// list of settings ([`parse::SETTINGS`]), in lower case.
+type RawSection = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
 
 struct Source<'a> {
     path: &'a str,
@@ -116,34 +105,32 @@ pub(crate) fn parse(
 
 fn section(source: &Source<'_>, raw: RawSection) -> Result<Overrides, ConfigError> {
     let mut overrides = Overrides::default();
-    let fields = [
-        ("kind", "KIND", raw.kind),
-        ("order", "ORDER", raw.order),
-        ("size", "SIZE", raw.size),
-        ("min", "MIN", raw.min),
-        ("max", "MAX", raw.max),
-        ("max_waiting", "MAX_WAITING", raw.max_waiting),
-        (
-            "admission_timeout",
-            "ADMISSION_TIMEOUT",
-            raw.admission_timeout,
-        ),
-        (
-            "autoscale_interval",
-            "AUTOSCALE_INTERVAL",
-            raw.autoscale_interval,
-        ),
-        ("autoscale_window", "AUTOSCALE_WINDOW", raw.autoscale_window),
-        ("policy", "POLICY", raw.policy),
-    ];
-    for (key, setting, value) in fields {
-        let Some(value) = value else { continue };
-        let origin = source.origin(value.span());
-        let text = match setting {
-            "KIND" | "ORDER" | "ADMISSION_TIMEOUT" | "AUTOSCALE_INTERVAL" | "POLICY" => {
-                string(value.get_ref())
+    for (key, value) in raw {
+        let setting = key.get_ref().to_ascii_uppercase();
+        let known = parse::SETTINGS.iter().find(|(name, _)| {
+            *name == setting && key.get_ref().to_ascii_lowercase() == *key.get_ref()
+        });
+        let Some(&(setting, kind)) = known else {
+            let keys: Vec<String> = parse::setting_names()
+                .map(str::to_ascii_lowercase)
+                .collect();
+            let mut message = format!("unknown field `{}`", key.get_ref());
+            let close = did_you_mean(key.get_ref(), keys.iter().map(String::as_str));
+            if let Some(close) = close {
+                message.push_str(&format!("; did you mean `{close}`?"));
             }
-            _ => integer(value.get_ref()),
+            message.push_str(&format!(
+                ", expected one of {}",
+                parse::quoted(&keys.iter().map(String::as_str).collect::<Vec<_>>())
+            ));
+            return Err(ConfigError::at(source.origin(key.span()), message));
+        };
+        let key = key.get_ref().as_str();
+        let origin = source.origin(value.span());
+        let text = match kind {
+            ValueKind::Word | ValueKind::Duration => string(value.get_ref()),
+            ValueKind::Count => integer(value.get_ref()),
+            ValueKind::Number => number(value.get_ref()),
         }
         .map_err(|m| ConfigError::at(origin.clone(), format!("`{key}`: {m}")))?;
         parse::setting(&mut overrides, setting, &text, origin).map_err(|e| ConfigError {
@@ -158,6 +145,14 @@ fn string(value: &toml::Value) -> Result<String, String> {
     match value {
         toml::Value::String(s) => Ok(s.clone()),
         other => Err(format!("expected a string, found {}", other.type_str())),
+    }
+}
+
+fn number(value: &toml::Value) -> Result<String, String> {
+    match value {
+        toml::Value::Integer(n) => Ok(n.to_string()),
+        toml::Value::Float(x) => Ok(x.to_string()),
+        other => Err(format!("expected a number, found {}", other.type_str())),
     }
 }
 

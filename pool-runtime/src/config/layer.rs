@@ -46,7 +46,7 @@ pub(crate) struct Val<T> {
 }
 
 /// One layer's optional settings for a group (or for every group).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Overrides {
     pub(crate) kind: Option<Val<Kind>>,
     pub(crate) order: Option<Val<Order>>,
@@ -58,6 +58,53 @@ pub(crate) struct Overrides {
     pub(crate) autoscale_interval: Option<Val<Duration>>,
     pub(crate) autoscale_window: Option<Val<usize>>,
     pub(crate) policy: Option<Val<PolicyName>>,
+    pub(crate) adaptive: AdaptiveOverrides,
+}
+
+/// The adaptive policy's parameters a layer sets (see [`AdaptiveSettings`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct AdaptiveOverrides {
+    pub(crate) window_samples: Option<Val<u32>>,
+    pub(crate) window_time: Option<Val<Duration>>,
+    pub(crate) tolerance: Option<Val<f64>>,
+    pub(crate) smoothing: Option<Val<f64>>,
+    pub(crate) baseline_interval: Option<Val<Duration>>,
+    pub(crate) backoff: Option<Val<f64>>,
+    pub(crate) drop_tolerance: Option<Val<f64>>,
+}
+
+impl AdaptiveOverrides {
+    /// Lays these parameters over `settings`; returns the origin of the first
+    /// one set, if any.
+    fn apply(&self, settings: &mut AdaptiveSettings) -> Option<Origin> {
+        fn set<T: Clone>(slot: &mut T, val: &Option<Val<T>>, first: &mut Option<Origin>) {
+            if let Some(v) = val {
+                *slot = v.value.clone();
+                first.get_or_insert_with(|| v.origin.clone());
+            }
+        }
+        let mut first = None;
+        set(
+            &mut settings.window_samples,
+            &self.window_samples,
+            &mut first,
+        );
+        set(&mut settings.window_time, &self.window_time, &mut first);
+        set(&mut settings.tolerance, &self.tolerance, &mut first);
+        set(&mut settings.smoothing, &self.smoothing, &mut first);
+        set(
+            &mut settings.baseline_interval,
+            &self.baseline_interval,
+            &mut first,
+        );
+        set(&mut settings.backoff, &self.backoff, &mut first);
+        set(
+            &mut settings.drop_tolerance,
+            &self.drop_tolerance,
+            &mut first,
+        );
+        first
+    }
 }
 
 /// The scale policies a configuration can name (with default parameters).
@@ -91,6 +138,8 @@ pub(crate) struct Provenance {
     pub(crate) autoscale_interval: Option<Origin>,
     pub(crate) autoscale_window: Option<Origin>,
     pub(crate) policy: Option<Origin>,
+    /// The first adaptive parameter a layer set.
+    pub(crate) adaptive: Option<Origin>,
 }
 
 impl Provenance {
@@ -116,7 +165,7 @@ impl Provenance {
             BuildError::OutOfRange { setting, .. } => match *setting {
                 "autoscale_window" => &self.autoscale_window,
                 "max_waiting" => &self.max_waiting,
-                _ => first(&[&self.policy, &self.kind]),
+                _ => first(&[&self.adaptive, &self.policy, &self.kind]),
             },
         }
     }
@@ -162,6 +211,18 @@ impl Overrides {
                     ScalePolicy::Adaptive(AdaptiveSettings::default())
                 }
             };
+        }
+        // Parameters of the adaptive policy: applied if the group follows it
+        // (a group that does not is refused at validation, at the parameter).
+        let mut params = match settings.policy {
+            ScalePolicy::Adaptive(params) => params,
+            ScalePolicy::QueueDepth => AdaptiveSettings::default(),
+        };
+        if let Some(origin) = self.adaptive.apply(&mut params) {
+            why.adaptive.get_or_insert(origin);
+            if let ScalePolicy::Adaptive(current) = &mut settings.policy {
+                *current = params;
+            }
         }
         let AutoscaleTiming { interval, window } = &mut settings.autoscale;
         set(

@@ -84,7 +84,7 @@ use layer::Provenance;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// Every configuration layer in force.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 struct Layers {
     #[cfg(feature = "config")]
     file: Option<file::FileLayer>,
@@ -188,6 +188,16 @@ impl Layers {
                         }
                     }
                 }
+            }
+            if !matches!(s.policy, crate::ScalePolicy::Adaptive(_)) {
+                fail(
+                    &why.adaptive,
+                    format!(
+                        "group `{name}`: the `adaptive_*` parameters apply to groups whose \
+                         policy is \"adaptive\"; set `policy = \"adaptive\"` (and an \
+                         autoscaled `kind`), or leave them out"
+                    ),
+                )?;
             }
             // The builder's own rule, so that a file, the environment and
             // the builder refuse the same settings with the same message.

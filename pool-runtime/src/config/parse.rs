@@ -7,6 +7,56 @@ use crate::pool::order::{Kind, Order};
 use pool_settings::duration;
 use std::time::Duration;
 
+/// What a setting's value is, for a file (which types TOML values) and for
+/// messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ValueKind {
+    /// A name from a list (`kind`, `order`, `policy`): a string.
+    Word,
+    /// A whole number.
+    Count,
+    /// A duration literal: a string such as `"500ms"`.
+    Duration,
+    /// A number (integer or float).
+    Number,
+}
+
+/// Every group setting configuration knows, by its name in the environment
+/// (`POOLED_<GROUP>_<NAME>`); the file's key is the same name in lower case.
+/// The one list the file, the environment and their messages go through.
+pub(crate) const SETTINGS: &[(&str, ValueKind)] = &[
+    ("KIND", ValueKind::Word),
+    ("ORDER", ValueKind::Word),
+    ("SIZE", ValueKind::Count),
+    ("MIN", ValueKind::Count),
+    ("MAX", ValueKind::Count),
+    ("MAX_WAITING", ValueKind::Count),
+    ("ADMISSION_TIMEOUT", ValueKind::Duration),
+    ("AUTOSCALE_INTERVAL", ValueKind::Duration),
+    ("AUTOSCALE_WINDOW", ValueKind::Count),
+    ("POLICY", ValueKind::Word),
+    ("ADAPTIVE_WINDOW_SAMPLES", ValueKind::Count),
+    ("ADAPTIVE_WINDOW_TIME", ValueKind::Duration),
+    ("ADAPTIVE_TOLERANCE", ValueKind::Number),
+    ("ADAPTIVE_SMOOTHING", ValueKind::Number),
+    ("ADAPTIVE_BASELINE_INTERVAL", ValueKind::Duration),
+    ("ADAPTIVE_BACKOFF", ValueKind::Number),
+    ("ADAPTIVE_DROP_TOLERANCE", ValueKind::Number),
+];
+
+/// The setting names, in the environment's form.
+pub(crate) fn setting_names() -> impl Iterator<Item = &'static str> {
+    SETTINGS.iter().map(|(name, _)| *name)
+}
+
+/// A number: its range is checked with the other settings
+/// (`AdaptiveSettings::validate`), which names it.
+fn number(text: &str) -> Result<f64, String> {
+    text.trim()
+        .parse::<f64>()
+        .map_err(|_| format!("invalid value `{text}`: expected a number"))
+}
+
 /// A slot count or bound: a whole number in `0..=MAX_SLOTS`.
 pub(crate) fn size(text: &str) -> Result<usize, String> {
     whole(text, 0, MAX_SLOTS)
@@ -83,6 +133,19 @@ pub(crate) fn setting(
             let parsed = PolicyName::parse(text).ok_or_else(|| choice(PolicyName::CHOICES));
             overrides.policy = val(parsed, origin)?;
         }
+        // Any count parses; its range is checked with the other settings.
+        "ADAPTIVE_WINDOW_SAMPLES" => {
+            let count = whole(text, 0, usize::MAX).map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+            overrides.adaptive.window_samples = val(count, origin)?;
+        }
+        "ADAPTIVE_WINDOW_TIME" => overrides.adaptive.window_time = val(duration(text), origin)?,
+        "ADAPTIVE_TOLERANCE" => overrides.adaptive.tolerance = val(number(text), origin)?,
+        "ADAPTIVE_SMOOTHING" => overrides.adaptive.smoothing = val(number(text), origin)?,
+        "ADAPTIVE_BASELINE_INTERVAL" => {
+            overrides.adaptive.baseline_interval = val(duration(text), origin)?
+        }
+        "ADAPTIVE_BACKOFF" => overrides.adaptive.backoff = val(number(text), origin)?,
+        "ADAPTIVE_DROP_TOLERANCE" => overrides.adaptive.drop_tolerance = val(number(text), origin)?,
         other => unreachable!("unknown setting {other}"),
     }
     Ok(())
