@@ -6,8 +6,9 @@ use proc_macro2::{TokenStream, TokenTree};
 use quote::quote;
 use syn::Path;
 
+use crate::ast::{Context, RawArgs};
 use crate::expand;
-use crate::parse::{self, Context, RawArgs};
+use crate::parse;
 use crate::validate::{self, default_crate};
 
 /// `#[pooled(..)]` on a function.

@@ -12,12 +12,11 @@ use syn::ext::IdentExt;
 use syn::visit_mut::VisitMut;
 use syn::{Ident, ItemStruct, Path, ReturnType, Type};
 
-use crate::parse::{is_pooled_attribute, Body, PooledFn};
-use crate::shape::FutureReturn;
-use crate::validate::{
-    Conversion, FnConfig, GroupChoice, GroupConfig, HandleOwner, Kind, OnReject, Order, Policy,
-    PoolSpec, Weight,
+use crate::ast::{
+    Body, Conversion, FnConfig, FutureReturn, GroupChoice, GroupConfig, HandleOwner, Kind,
+    OnReject, Order, Policy, PoolSpec, PooledFn, Weight,
 };
+use crate::parse::is_pooled_attribute;
 
 /// The name of a function's own handle: `fetch` → `FETCH_POOL`.
 pub(crate) fn handle_name(function: &Ident) -> Ident {
@@ -515,7 +514,8 @@ pub(crate) fn group_with_error(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::{parse_function, parse_group_struct, Context, RawArgs};
+    use crate::ast::{Context, RawArgs};
+    use crate::parse::{parse_function, parse_group_struct};
     use crate::validate;
 
     fn expand(args: TokenStream, function: TokenStream) -> String {

@@ -79,6 +79,7 @@
 
 #![forbid(unsafe_code)]
 
+mod ast;
 mod entry;
 mod expand;
 mod parse;

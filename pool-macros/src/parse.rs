@@ -8,9 +8,11 @@ use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
 use syn::{
-    braced, Attribute, Expr, ExprPath, Ident, Lit, LitInt, LitStr, Path, Signature, Stmt, Token,
+    braced, Attribute, Expr, ExprPath, Ident, Lit, LitInt, LitStr, Path, Signature, Token,
     Visibility,
 };
+
+use crate::ast::{Body, Context, KeyValue, PooledFn, RawArgs, WeightParam};
 
 /// The attribute's keywords, so each key is parsed as a token with its own span.
 pub(crate) mod kw {
@@ -28,89 +30,6 @@ pub(crate) mod kw {
     syn::custom_keyword!(overload);
     syn::custom_keyword!(blocking);
     syn::custom_keyword!(wait);
-}
-
-/// Which attribute is being parsed: the keys each one accepts differ.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Context {
-    /// `#[pooled(..)]` on a function.
-    Function,
-    /// `#[pooled::group(..)]` on a unit struct.
-    Group,
-}
-
-impl Context {
-    /// The keys this attribute accepts, in the order the docs list them.
-    pub(crate) fn keys(self) -> &'static [&'static str] {
-        match self {
-            Context::Function => &[
-                "kind",
-                "order",
-                "size",
-                "min",
-                "max",
-                "max_waiting",
-                "timeout",
-                "policy",
-                "name",
-                "group",
-                "weight",
-                "overload",
-                "blocking",
-                "wait",
-                "crate",
-            ],
-            Context::Group => &[
-                "kind",
-                "order",
-                "size",
-                "min",
-                "max",
-                "max_waiting",
-                "timeout",
-                "policy",
-                "name",
-                "crate",
-            ],
-        }
-    }
-
-    fn attribute(self) -> &'static str {
-        match self {
-            Context::Function => "#[pooled]",
-            Context::Group => "#[pooled::group]",
-        }
-    }
-}
-
-/// A `key = value` option: the key's span (for errors about the option itself) and
-/// the value's tokens (for errors about the value).
-pub(crate) struct KeyValue<T> {
-    pub key: Span,
-    pub value: T,
-}
-
-/// The attribute's options as written: each at most once, none interpreted yet.
-#[derive(Default)]
-pub(crate) struct RawArgs {
-    pub kind: Option<KeyValue<LitStr>>,
-    pub order: Option<KeyValue<LitStr>>,
-    pub size: Option<KeyValue<LitInt>>,
-    pub min: Option<KeyValue<LitInt>>,
-    pub max: Option<KeyValue<LitInt>>,
-    pub max_waiting: Option<KeyValue<LitInt>>,
-    pub timeout: Option<KeyValue<LitStr>>,
-    pub policy: Option<KeyValue<LitStr>>,
-    pub name: Option<KeyValue<LitStr>>,
-    pub group: Option<KeyValue<Path>>,
-    pub weight: Option<KeyValue<Expr>>,
-    /// The path of the `fn(&E) -> bool` that tells overload errors apart.
-    pub overload: Option<KeyValue<ExprPath>>,
-    /// Span of the `blocking` flag.
-    pub blocking: Option<Span>,
-    /// Span of the `wait` flag.
-    pub wait: Option<Span>,
-    pub krate: Option<KeyValue<LitStr>>,
 }
 
 impl RawArgs {
@@ -381,27 +300,6 @@ fn unknown_key(input: ParseStream, context: Context) -> syn::Error {
     syn::Error::new(ident.span(), message)
 }
 
-/// A function as `#[pooled]` sees it. Unlike `syn::ItemFn` the body is optional, so
-/// a bodiless trait method gets a clear error instead of "expected `{`".
-pub(crate) struct PooledFn {
-    pub attrs: Vec<Attribute>,
-    pub vis: Visibility,
-    /// The signature with its `#[weight]` attributes taken out: they are ours, and
-    /// rustc would reject them.
-    pub sig: Signature,
-    /// `None` for a declaration without a body (`fn f(&self);`).
-    pub body: Option<Body>,
-    /// Every `#[weight]` found on a parameter, in order.
-    pub weight_params: Vec<WeightParam>,
-}
-
-/// A parameter marked `#[weight]`.
-pub(crate) struct WeightParam {
-    pub attr: Attribute,
-    /// The parameter's pattern and type; `None` for a `self` receiver.
-    pub param: Option<(syn::Pat, syn::Type)>,
-}
-
 /// Takes the `#[weight]` attributes off the parameters of `sig`.
 fn take_weight_params(sig: &mut Signature) -> Vec<WeightParam> {
     let mut found = Vec::new();
@@ -423,14 +321,6 @@ fn take_weight_params(sig: &mut Signature) -> Vec<WeightParam> {
         }));
     }
     found
-}
-
-/// A function body: its inner attributes (`#![allow(..)]`) and statements, with the
-/// braces' span so the rewritten block keeps the user's location.
-pub(crate) struct Body {
-    pub brace: syn::token::Brace,
-    pub inner_attrs: Vec<Attribute>,
-    pub stmts: Vec<Stmt>,
 }
 
 impl syn::parse::Parse for PooledFn {
@@ -460,33 +350,6 @@ impl syn::parse::Parse for PooledFn {
             body,
             weight_params,
         })
-    }
-}
-
-impl ToTokens for PooledFn {
-    fn to_tokens(&self, tokens: &mut TokenStream) {
-        for attr in &self.attrs {
-            attr.to_tokens(tokens);
-        }
-        self.vis.to_tokens(tokens);
-        self.sig.to_tokens(tokens);
-        match &self.body {
-            Some(body) => body.to_tokens(tokens),
-            None => <Token![;]>::default().to_tokens(tokens),
-        }
-    }
-}
-
-impl ToTokens for Body {
-    fn to_tokens(&self, tokens: &mut TokenStream) {
-        self.brace.surround(tokens, |tokens| {
-            for attr in &self.inner_attrs {
-                attr.to_tokens(tokens);
-            }
-            for stmt in &self.stmts {
-                stmt.to_tokens(tokens);
-            }
-        });
     }
 }
 

@@ -8,143 +8,13 @@ use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::{Expr, Ident, LitInt, LitStr, Path, ReturnType, Type};
 
-use crate::parse::{is_pooled_attribute, KeyValue, PooledFn, RawArgs, WeightParam};
-use crate::shape::{self, FutureReturn};
+use crate::ast::{
+    Conversion, FnConfig, FutureReturn, GroupChoice, GroupConfig, HandleOwner, KeyValue, Kind,
+    OnReject, Order, Policy, PoolSpec, PooledFn, RawArgs, Weight, WeightParam,
+};
+use crate::parse::is_pooled_attribute;
+use crate::shape;
 use pool_settings::duration;
-
-/// The pool kind, as the runtime's `Kind`.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Kind {
-    Fixed,
-    Autoscale,
-}
-
-/// The admission order, as the runtime's `Order`.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Order {
-    Fifo,
-    Lifo,
-    Priority,
-}
-
-/// The rule an autoscale pool follows, as the runtime's `ScalePolicy`.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Policy {
-    /// The seed's rule: grow while calls queue, shrink while slots idle.
-    QueueDepth,
-    /// The latency-adaptive limit, with `AdaptiveSettings::DEFAULT`.
-    Adaptive,
-}
-
-/// Everything a pool is built from. `None` fields keep the runtime's defaults
-/// (`GroupSpec::DEFAULT`).
-pub(crate) struct PoolSpec {
-    /// The group's name; `None` means "module path and item name".
-    pub name: Option<LitStr>,
-    pub kind: Kind,
-    pub order: Order,
-    /// Fixed pools only.
-    pub size: Option<usize>,
-    /// Autoscale pools only: `(min, max)`.
-    pub limits: Option<(usize, usize)>,
-    pub max_waiting: Option<usize>,
-    pub timeout_nanos: Option<u64>,
-    /// Autoscale pools only (a fixed pool has no policy).
-    pub policy: Policy,
-}
-
-impl PoolSpec {
-    /// The spec of a pool whose attribute failed to validate: the runtime defaults,
-    /// so the handle still exists and code using it reports no second error.
-    pub(crate) fn fallback() -> PoolSpec {
-        PoolSpec {
-            name: None,
-            kind: Kind::Fixed,
-            order: Order::Fifo,
-            size: None,
-            limits: None,
-            max_waiting: None,
-            timeout_nanos: None,
-            policy: Policy::QueueDepth,
-        }
-    }
-}
-
-/// Which pool a function's calls are admitted to.
-pub(crate) enum GroupChoice {
-    /// Its own pool, with a handle generated next to the function.
-    Own { spec: PoolSpec, owner: HandleOwner },
-    /// A group declared with `#[pooled::group]`, named by its marker's path.
-    Declared(Path),
-}
-
-/// Where a function's own handle lives, which decides how its body names it.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum HandleOwner {
-    /// A sibling item of a free function: `FETCH_POOL`.
-    Module,
-    /// An associated const next to a method: `Self::FETCH_POOL`.
-    Impl,
-}
-
-/// The weight a call is admitted with.
-pub(crate) enum Weight {
-    /// No weight key: every call weighs 0.
-    None,
-    /// `weight = 10`.
-    Const(i64),
-    /// `weight = <expr>`, evaluated per call before admission.
-    Expr(Expr),
-    /// `#[weight] urgency: i64`.
-    Param {
-        ident: Ident,
-        conversion: Conversion,
-    },
-}
-
-/// How a `#[weight]` parameter becomes the runtime's `i64`.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Conversion {
-    /// `i64::from`: every value fits.
-    Lossless,
-    /// Unsigned and wider than `i64`: values past `i64::MAX` weigh `i64::MAX`.
-    SaturateUnsigned,
-    /// Signed and wider than `i64`: clamped to `i64::MIN..=i64::MAX`.
-    SaturateSigned,
-}
-
-/// What a rejected call (paused, closed, full, timed out) does.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum OnReject {
-    /// The function returns a `Result`: `Err(From::from(rejected))`.
-    ReturnErr,
-    /// Wait for admission instead; the call is never rejected.
-    Wait,
-}
-
-/// Everything the expansion of `#[pooled]` on a function needs.
-pub(crate) struct FnConfig {
-    pub krate: Path,
-    pub group: GroupChoice,
-    pub weight: Weight,
-    /// Where the weight was asked for, for errors produced by rustc (a declared group
-    /// that is not a priority group).
-    pub weight_span: Span,
-    /// The `blocking` flag: run the sync body on the blocking executor.
-    pub blocking: Option<Span>,
-    pub on_reject: OnReject,
-    /// `overload = path`: judge each call's `Result` for an adaptive pool.
-    pub overload: Option<syn::ExprPath>,
-    /// A sync function returning a future: the returned future waits for the
-    /// slot and holds it while the built future runs.
-    pub future: Option<FutureReturn>,
-}
-
-/// Everything the expansion of `#[pooled::group]` needs.
-pub(crate) struct GroupConfig {
-    pub krate: Path,
-    pub spec: PoolSpec,
-}
 
 /// Collects errors so every check runs and all mistakes show in one build.
 #[derive(Default)]
@@ -935,7 +805,8 @@ fn is_result_type(mut ty: &Type) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::{parse_function, Context};
+    use crate::ast::Context;
+    use crate::parse::parse_function;
     use proc_macro2::TokenStream;
     use quote::quote;
 
