@@ -196,23 +196,6 @@ pub(crate) struct PoolSpec {
     pub policy: Policy,
 }
 
-impl PoolSpec {
-    /// The spec of a pool whose attribute failed to validate: the runtime defaults,
-    /// so the handle still exists and code using it reports no second error.
-    pub(crate) fn fallback() -> PoolSpec {
-        PoolSpec {
-            name: None,
-            kind: Kind::Fixed,
-            order: Order::Fifo,
-            size: None,
-            limits: None,
-            max_waiting: None,
-            timeout_nanos: None,
-            policy: Policy::QueueDepth,
-        }
-    }
-}
-
 /// Which pool a function's calls are admitted to.
 pub(crate) enum GroupChoice {
     /// Its own pool, with a handle generated next to the function.

@@ -16,7 +16,6 @@ use crate::ast::{
     Body, Conversion, FnConfig, FutureReturn, GroupChoice, GroupConfig, HandleOwner, Kind,
     OnReject, Order, Policy, PoolSpec, PooledFn, Weight,
 };
-use crate::parse::is_pooled_attribute;
 
 /// The name of a function's own handle: `fetch` → `FETCH_POOL`.
 pub(crate) fn handle_name(function: &Ident) -> Ident {
@@ -283,33 +282,8 @@ fn private(krate: &Path) -> TokenStream {
     quote!(#krate::__private)
 }
 
-/// What goes where the expansion failed: the error, and the function as written
-/// (with its `#[weight]` attributes taken off) plus its handle unless it names a
-/// declared group, so the only error the user sees is the one about the attribute.
-pub(crate) fn function_with_error(
-    function: &PooledFn,
-    declared_group: bool,
-    krate: &Path,
-    error: &syn::Error,
-) -> TokenStream {
-    let error = error.to_compile_error();
-    let handle = (!declared_group && function.body.is_some())
-        .then(|| own_handle(function, &PoolSpec::fallback(), krate));
-    // A second `#[pooled]` was reported already; expanding it would add a second handle.
-    let attrs = function
-        .attrs
-        .iter()
-        .filter(|attr| !is_pooled_attribute(attr));
-    let PooledFn { vis, sig, .. } = function;
-    let body = function
-        .body
-        .as_ref()
-        .map_or_else(|| quote!(;), Body::to_token_stream);
-    quote!(#error #handle #(#attrs)* #vis #sig #body)
-}
-
 /// The handle const of a function's own pool.
-fn own_handle(function: &PooledFn, spec: &PoolSpec, krate: &Path) -> TokenStream {
+pub(crate) fn own_handle(function: &PooledFn, spec: &PoolSpec, krate: &Path) -> TokenStream {
     let private = private(krate);
     let fn_name = function.sig.ident.unraw().to_string();
     let handle = handle_name(&function.sig.ident);
@@ -487,27 +461,6 @@ pub(crate) fn group(item: &ItemStruct, config: &GroupConfig) -> TokenStream {
             #[allow(dead_code)]
             #vis const __POOLED_PRIORITY_POOL: ::core::option::Option<&'static #private::Group> = #priority_pool;
         }
-    }
-}
-
-/// The group item where its attribute failed: the error, the struct, and (when it is
-/// a valid marker) its items with default settings so functions using it add no
-/// errors of their own.
-pub(crate) fn group_with_error(
-    item: Option<&ItemStruct>,
-    original: &TokenStream,
-    krate: Path,
-    error: &syn::Error,
-) -> TokenStream {
-    let error = error.to_compile_error();
-    match item {
-        Some(item) => {
-            let mut spec = PoolSpec::fallback();
-            spec.order = Order::Priority;
-            let items = group(item, &GroupConfig { krate, spec });
-            quote!(#error #items)
-        }
-        None => quote!(#error #original),
     }
 }
 
@@ -990,22 +943,6 @@ mod tests {
             "{out}"
         );
         assert!(has(&out, r#""::", "Api")"#), "{out}");
-    }
-
-    #[test]
-    fn the_error_fallback_keeps_the_function_and_its_handle() {
-        let function = parse_function(quote!(
-            fn f(#[weight] w: i64) {}
-        ))
-        .unwrap();
-        let error = syn::Error::new(Span::call_site(), "boom");
-        let krate = syn::parse_quote!(::pooled);
-        let out = function_with_error(&function, false, &krate, &error).to_string();
-        assert!(out.contains("compile_error"), "{out}");
-        assert!(has(&out, r#"const F_POOL"#), "{out}");
-        assert!(has(&out, r#"fn f(w: i64) {}"#), "{out}");
-        let out = function_with_error(&function, true, &krate, &error).to_string();
-        assert!(!out.contains("F_POOL"), "{out}");
     }
 
     #[test]

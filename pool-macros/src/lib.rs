@@ -82,6 +82,7 @@
 mod ast;
 mod entry;
 mod expand;
+mod fallback;
 mod parse;
 mod shape;
 mod validate;
