@@ -84,7 +84,6 @@ mod entry;
 mod expand;
 mod fallback;
 mod parse;
-mod shape;
 mod validate;
 
 use proc_macro::TokenStream;

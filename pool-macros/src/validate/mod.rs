@@ -13,8 +13,9 @@ use crate::ast::{
     OnReject, Order, Policy, PoolSpec, PooledFn, RawArgs, Weight, WeightParam,
 };
 use crate::parse::is_pooled_attribute;
-use crate::shape;
 use pool_settings::duration;
+
+mod shape;
 
 /// Collects errors so every check runs and all mistakes show in one build.
 #[derive(Default)]
