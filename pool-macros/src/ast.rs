@@ -6,8 +6,7 @@
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::{
-    Attribute, Expr, ExprPath, Ident, LitInt, LitStr, Path, Signature, Stmt, Token, Type,
-    Visibility,
+    Attribute, Expr, ExprPath, Ident, LitInt, LitStr, Path, Signature, Token, Type, Visibility,
 };
 
 // The attribute as written.
@@ -97,8 +96,10 @@ pub(crate) struct RawArgs {
 
 // The function as written.
 
-/// A function as `#[pooled]` sees it. Unlike `syn::ItemFn` the body is optional, so
-/// a bodiless trait method gets a clear error instead of "expected `{`".
+/// A function as `#[pooled]` sees it: attributes, visibility and signature parsed,
+/// the body kept as written (tokio-macros' `ItemFn` does the same). Unlike
+/// `syn::ItemFn` the body is optional, so a bodiless trait method gets a clear
+/// error instead of "expected `{`".
 pub(crate) struct PooledFn {
     pub attrs: Vec<Attribute>,
     pub vis: Visibility,
@@ -118,12 +119,19 @@ pub(crate) struct WeightParam {
     pub param: Option<(syn::Pat, syn::Type)>,
 }
 
-/// A function body: its inner attributes (`#![allow(..)]`) and statements, with the
-/// braces' span so the rewritten block keeps the user's location.
+/// A function body as written: its inner attributes (`#![allow(..)]`), which must
+/// stay first in the rewritten body, and its statements, with the braces' span so
+/// the rewritten block keeps the user's location. Both are tokens, never parsed:
+/// a syntax error in the body is rustc's to report, once, on the user's code,
+/// while the attribute still expands and generates the function's handle (a body
+/// syn could not parse used to leave only the error, and every use of the handle
+/// became a "cannot find" error too).
 pub(crate) struct Body {
     pub brace: syn::token::Brace,
-    pub inner_attrs: Vec<Attribute>,
-    pub stmts: Vec<Stmt>,
+    /// The leading `#![..]`s, token for token.
+    pub inner_attrs: TokenStream,
+    /// Everything after them, token for token.
+    pub stmts: TokenStream,
 }
 
 impl ToTokens for PooledFn {
@@ -143,12 +151,8 @@ impl ToTokens for PooledFn {
 impl ToTokens for Body {
     fn to_tokens(&self, tokens: &mut TokenStream) {
         self.brace.surround(tokens, |tokens| {
-            for attr in &self.inner_attrs {
-                attr.to_tokens(tokens);
-            }
-            for stmt in &self.stmts {
-                stmt.to_tokens(tokens);
-            }
+            tokens.extend(self.inner_attrs.clone());
+            tokens.extend(self.stmts.clone());
         });
     }
 }

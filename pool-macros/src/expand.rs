@@ -64,7 +64,7 @@ pub(crate) fn function(function: &PooledFn, config: &FnConfig) -> TokenStream {
     let mut fn_body = TokenStream::new();
     brace.surround(&mut fn_body, |tokens| {
         tokens.extend(quote! {
-            #(#inner_attrs)*
+            #inner_attrs
             #weight_let
             #call
         });
@@ -134,14 +134,21 @@ fn pool_expression(function: &PooledFn, config: &FnConfig) -> TokenStream {
 /// with a suggestion that does not compile, and an `#[allow]` cannot go on a tail
 /// expression. The edge binds nothing, so the user's statements see the same
 /// scope as before.
-fn scoped_block(brace: syn::token::Brace, stmts: &[syn::Stmt], output: &ReturnType) -> TokenStream {
-    let edge = return_edge(output);
-    let mut block = TokenStream::new();
-    brace.surround(&mut block, |tokens| {
-        tokens.extend(edge);
-        tokens.extend(stmts.iter().map(ToTokens::to_token_stream));
-    });
-    block
+///
+/// The braces carry the span of the user's closing brace, not the whole body's
+/// (a generated group has one span for both delimiters). rustc parses the item
+/// before expanding the attribute and reports a syntax error in the body then;
+/// an error at the end of the body (`path.len() + }`) is found again in the
+/// expansion at this group's closing delimiter, and with the user's exact span
+/// it is the same diagnostic, which rustc reports once. A body without the tail
+/// expression its type needs is reported at that brace too.
+fn scoped_block(brace: syn::token::Brace, stmts: &TokenStream, output: &ReturnType) -> TokenStream {
+    let mut inner = TokenStream::new();
+    inner.extend(return_edge(output));
+    inner.extend(stmts.clone());
+    let mut block = proc_macro2::Group::new(proc_macro2::Delimiter::Brace, inner);
+    block.set_span(brace.span.close());
+    block.into_token_stream()
 }
 
 /// The never-taken `return` of the declared type that starts the user's block;
@@ -518,6 +525,22 @@ mod tests {
             "{out}"
         );
         assert!(has(&out, r#"pub fn work(n: u32) -> u32 {"#), "{out}");
+    }
+
+    #[test]
+    fn a_body_that_is_not_valid_rust_still_gets_its_handle_and_is_kept_verbatim() {
+        let out = expand(
+            quote!(size = 2),
+            quote!(
+                fn work(n: u32) -> u32 {
+                    let doubled = n * ;
+                    doubled
+                }
+            ),
+        );
+        assert!(has(&out, "const WORK_POOL"), "{out}");
+        assert!(has(&out, "run_wait(WORK_POOL, 0, move ||"), "{out}");
+        assert!(has(&out, "let doubled = n * ; doubled }"), "{out}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! unit struct for `#[pooled::group]`. Nothing here knows what a value means; the
 //! values are checked in `validate`.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
@@ -335,8 +335,8 @@ impl syn::parse::Parse for PooledFn {
         } else {
             let content;
             let brace = braced!(content in input);
-            let inner_attrs = content.call(Attribute::parse_inner)?;
-            let stmts = content.call(syn::Block::parse_within)?;
+            let inner_attrs = content.call(inner_attributes)?;
+            let stmts = content.parse::<TokenStream>()?;
             Some(Body {
                 brace,
                 inner_attrs,
@@ -351,6 +351,18 @@ impl syn::parse::Parse for PooledFn {
             weight_params,
         })
     }
+}
+
+/// The `#![..]`s that open a body, as tokens: `#`, `!` and a bracketed group,
+/// whatever the group holds (checking it is rustc's job).
+fn inner_attributes(input: ParseStream) -> syn::Result<TokenStream> {
+    let mut attrs = TokenStream::new();
+    while input.peek(Token![#]) && input.peek2(Token![!]) && input.peek3(syn::token::Bracket) {
+        for _ in 0..3 {
+            attrs.extend([input.parse::<TokenTree>()?]);
+        }
+    }
+    Ok(attrs)
 }
 
 /// Whether `attr` is another `#[pooled]` (as `pooled`, `pooled::pooled`, ...).
@@ -566,6 +578,28 @@ mod tests {
         .unwrap()
         .to_string();
         assert!(err.contains("applies to functions"), "{err}");
+    }
+
+    #[test]
+    fn a_body_is_kept_as_written_even_when_it_is_not_valid_rust() {
+        let f = parse_function(quote!(
+            fn f(n: u32) -> u32 {
+                #![allow(unused)]
+                #![doc = "x"]
+                let doubled = n * ;
+                doubled
+            }
+        ))
+        .unwrap();
+        let body = f.body.unwrap();
+        assert_eq!(
+            body.inner_attrs.to_string(),
+            quote!(#![allow(unused)] #![doc = "x"]).to_string()
+        );
+        assert_eq!(
+            body.stmts.to_string(),
+            quote!(let doubled = n * ; doubled).to_string()
+        );
     }
 
     #[test]

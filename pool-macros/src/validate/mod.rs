@@ -226,11 +226,10 @@ fn refuse_group_settings(args: &RawArgs, group: &Path, errors: &mut Errors) {
 /// method when it takes `self` or mentions `Self` in its signature or body.
 fn handle_owner(function: &PooledFn) -> HandleOwner {
     let in_signature = mentions_self_type(function.sig.to_token_stream());
-    let in_body = function.body.as_ref().is_some_and(|body| {
-        body.stmts
-            .iter()
-            .any(|stmt| mentions_self_type(stmt.to_token_stream()))
-    });
+    let in_body = function
+        .body
+        .as_ref()
+        .is_some_and(|body| mentions_self_type(body.stmts.clone()));
     if function.sig.receiver().is_some() || in_signature || in_body {
         HandleOwner::Impl
     } else {
@@ -398,6 +397,16 @@ mod tests {
             owner(quote!(
                 fn make() -> u8 {
                     Self::helper()
+                }
+            )),
+            HandleOwner::Impl
+        );
+        // In a body that is not valid Rust too: the handle still goes on the impl.
+        assert_eq!(
+            owner(quote!(
+                fn make() -> u8 {
+                    let x = Self::helper() + ;
+                    x
                 }
             )),
             HandleOwner::Impl
