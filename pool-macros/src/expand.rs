@@ -12,11 +12,9 @@ use syn::ext::IdentExt;
 use syn::visit_mut::VisitMut;
 use syn::{Ident, ItemStruct, Path, ReturnType, Type};
 
-use crate::parse::{is_pooled_attribute, Body, PooledFn};
-use crate::shape::FutureReturn;
-use crate::validate::{
-    Conversion, FnConfig, GroupChoice, GroupConfig, HandleOwner, Kind, OnReject, Order, Policy,
-    PoolSpec, Weight,
+use crate::ast::{
+    Body, Conversion, FnConfig, FutureReturn, GroupChoice, GroupConfig, HandleOwner, Kind,
+    OnReject, Order, Policy, PoolSpec, PooledFn, Weight,
 };
 
 /// The name of a function's own handle: `fetch` → `FETCH_POOL`.
@@ -66,7 +64,7 @@ pub(crate) fn function(function: &PooledFn, config: &FnConfig) -> TokenStream {
     let mut fn_body = TokenStream::new();
     brace.surround(&mut fn_body, |tokens| {
         tokens.extend(quote! {
-            #(#inner_attrs)*
+            #inner_attrs
             #weight_let
             #call
         });
@@ -136,14 +134,21 @@ fn pool_expression(function: &PooledFn, config: &FnConfig) -> TokenStream {
 /// with a suggestion that does not compile, and an `#[allow]` cannot go on a tail
 /// expression. The edge binds nothing, so the user's statements see the same
 /// scope as before.
-fn scoped_block(brace: syn::token::Brace, stmts: &[syn::Stmt], output: &ReturnType) -> TokenStream {
-    let edge = return_edge(output);
-    let mut block = TokenStream::new();
-    brace.surround(&mut block, |tokens| {
-        tokens.extend(edge);
-        tokens.extend(stmts.iter().map(ToTokens::to_token_stream));
-    });
-    block
+///
+/// The braces carry the span of the user's closing brace, not the whole body's
+/// (a generated group has one span for both delimiters). rustc parses the item
+/// before expanding the attribute and reports a syntax error in the body then;
+/// an error at the end of the body (`path.len() + }`) is found again in the
+/// expansion at this group's closing delimiter, and with the user's exact span
+/// it is the same diagnostic, which rustc reports once. A body without the tail
+/// expression its type needs is reported at that brace too.
+fn scoped_block(brace: syn::token::Brace, stmts: &TokenStream, output: &ReturnType) -> TokenStream {
+    let mut inner = TokenStream::new();
+    inner.extend(return_edge(output));
+    inner.extend(stmts.clone());
+    let mut block = proc_macro2::Group::new(proc_macro2::Delimiter::Brace, inner);
+    block.set_span(brace.span.close());
+    block.into_token_stream()
 }
 
 /// The never-taken `return` of the declared type that starts the user's block;
@@ -284,33 +289,8 @@ fn private(krate: &Path) -> TokenStream {
     quote!(#krate::__private)
 }
 
-/// What goes where the expansion failed: the error, and the function as written
-/// (with its `#[weight]` attributes taken off) plus its handle unless it names a
-/// declared group, so the only error the user sees is the one about the attribute.
-pub(crate) fn function_with_error(
-    function: &PooledFn,
-    declared_group: bool,
-    krate: &Path,
-    error: &syn::Error,
-) -> TokenStream {
-    let error = error.to_compile_error();
-    let handle = (!declared_group && function.body.is_some())
-        .then(|| own_handle(function, &PoolSpec::fallback(), krate));
-    // A second `#[pooled]` was reported already; expanding it would add a second handle.
-    let attrs = function
-        .attrs
-        .iter()
-        .filter(|attr| !is_pooled_attribute(attr));
-    let PooledFn { vis, sig, .. } = function;
-    let body = function
-        .body
-        .as_ref()
-        .map_or_else(|| quote!(;), Body::to_token_stream);
-    quote!(#error #handle #(#attrs)* #vis #sig #body)
-}
-
 /// The handle const of a function's own pool.
-fn own_handle(function: &PooledFn, spec: &PoolSpec, krate: &Path) -> TokenStream {
+pub(crate) fn own_handle(function: &PooledFn, spec: &PoolSpec, krate: &Path) -> TokenStream {
     let private = private(krate);
     let fn_name = function.sig.ident.unraw().to_string();
     let handle = handle_name(&function.sig.ident);
@@ -491,31 +471,11 @@ pub(crate) fn group(item: &ItemStruct, config: &GroupConfig) -> TokenStream {
     }
 }
 
-/// The group item where its attribute failed: the error, the struct, and (when it is
-/// a valid marker) its items with default settings so functions using it add no
-/// errors of their own.
-pub(crate) fn group_with_error(
-    item: Option<&ItemStruct>,
-    original: &TokenStream,
-    krate: Path,
-    error: &syn::Error,
-) -> TokenStream {
-    let error = error.to_compile_error();
-    match item {
-        Some(item) => {
-            let mut spec = PoolSpec::fallback();
-            spec.order = Order::Priority;
-            let items = group(item, &GroupConfig { krate, spec });
-            quote!(#error #items)
-        }
-        None => quote!(#error #original),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::{parse_function, parse_group_struct, Context, RawArgs};
+    use crate::ast::{Context, RawArgs};
+    use crate::parse::{parse_function, parse_group_struct};
     use crate::validate;
 
     fn expand(args: TokenStream, function: TokenStream) -> String {
@@ -565,6 +525,22 @@ mod tests {
             "{out}"
         );
         assert!(has(&out, r#"pub fn work(n: u32) -> u32 {"#), "{out}");
+    }
+
+    #[test]
+    fn a_body_that_is_not_valid_rust_still_gets_its_handle_and_is_kept_verbatim() {
+        let out = expand(
+            quote!(size = 2),
+            quote!(
+                fn work(n: u32) -> u32 {
+                    let doubled = n * ;
+                    doubled
+                }
+            ),
+        );
+        assert!(has(&out, "const WORK_POOL"), "{out}");
+        assert!(has(&out, "run_wait(WORK_POOL, 0, move ||"), "{out}");
+        assert!(has(&out, "let doubled = n * ; doubled }"), "{out}");
     }
 
     #[test]
@@ -990,22 +966,6 @@ mod tests {
             "{out}"
         );
         assert!(has(&out, r#""::", "Api")"#), "{out}");
-    }
-
-    #[test]
-    fn the_error_fallback_keeps_the_function_and_its_handle() {
-        let function = parse_function(quote!(
-            fn f(#[weight] w: i64) {}
-        ))
-        .unwrap();
-        let error = syn::Error::new(Span::call_site(), "boom");
-        let krate = syn::parse_quote!(::pooled);
-        let out = function_with_error(&function, false, &krate, &error).to_string();
-        assert!(out.contains("compile_error"), "{out}");
-        assert!(has(&out, r#"const F_POOL"#), "{out}");
-        assert!(has(&out, r#"fn f(w: i64) {}"#), "{out}");
-        let out = function_with_error(&function, true, &krate, &error).to_string();
-        assert!(!out.contains("F_POOL"), "{out}");
     }
 
     #[test]

@@ -70,19 +70,25 @@
 //!
 //! # Design
 //!
-//! Three phases, as in `tokio-macros` and `tracing-attributes`: `parse` (syntax:
-//! each key once, with its span), `validate` (meaning: impossible combinations are
-//! errors on the offending token that name the valid choices, all reported at
-//! once) and `expand`. When the attribute is wrong, the function is still emitted
+//! Three phases, as in `tokio-macros` and `thiserror`, which `entry` runs: `parse`
+//! (syntax: each key once, with its span; the function's attributes, visibility
+//! and signature), `validate` (meaning: impossible combinations are errors on the
+//! offending token that name the valid choices, all reported at once; one file a
+//! concern under `validate/`) and `expand`. The data they hand each other is in
+//! `ast`. When the attribute is wrong, `fallback` still emits the function
 //! unchanged next to the `compile_error!`, with its handle, so the only error is
-//! the one about the attribute.
+//! the one about the attribute. The function's body is never parsed, only carried
+//! as tokens (tokio-macros' `entry.rs`): a syntax error in it is rustc's alone to
+//! report, and the expansion, handle included, is still generated, so code that
+//! uses the handle adds no "cannot find" errors.
 
 #![forbid(unsafe_code)]
 
+mod ast;
 mod entry;
 mod expand;
+mod fallback;
 mod parse;
-mod shape;
 mod validate;
 
 use proc_macro::TokenStream;
@@ -478,6 +484,10 @@ use proc_macro::TokenStream;
 /// ([above](#functions-that-return-a-future)), `#[async_trait]` methods among
 /// them. A `const fn`, an `extern "C" fn`, a bodiless trait method, `blocking`
 /// on an `async fn` and a second `#[pooled]` are compile errors.
+///
+/// The attribute reads the body as tokens and never parses it, so a syntax error
+/// in the body is reported once, by rustc, on the user's code; the function still
+/// gets its handle, and code naming `FETCH_POOL` reports nothing more.
 ///
 /// # Hygiene
 ///

@@ -3,14 +3,16 @@
 //! unit struct for `#[pooled::group]`. Nothing here knows what a value means; the
 //! values are checked in `validate`.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
 use syn::{
-    braced, Attribute, Expr, ExprPath, Ident, Lit, LitInt, LitStr, Path, Signature, Stmt, Token,
+    braced, Attribute, Expr, ExprPath, Ident, Lit, LitInt, LitStr, Path, Signature, Token,
     Visibility,
 };
+
+use crate::ast::{Body, Context, KeyValue, PooledFn, RawArgs, WeightParam};
 
 /// The attribute's keywords, so each key is parsed as a token with its own span.
 pub(crate) mod kw {
@@ -28,89 +30,6 @@ pub(crate) mod kw {
     syn::custom_keyword!(overload);
     syn::custom_keyword!(blocking);
     syn::custom_keyword!(wait);
-}
-
-/// Which attribute is being parsed: the keys each one accepts differ.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Context {
-    /// `#[pooled(..)]` on a function.
-    Function,
-    /// `#[pooled::group(..)]` on a unit struct.
-    Group,
-}
-
-impl Context {
-    /// The keys this attribute accepts, in the order the docs list them.
-    pub(crate) fn keys(self) -> &'static [&'static str] {
-        match self {
-            Context::Function => &[
-                "kind",
-                "order",
-                "size",
-                "min",
-                "max",
-                "max_waiting",
-                "timeout",
-                "policy",
-                "name",
-                "group",
-                "weight",
-                "overload",
-                "blocking",
-                "wait",
-                "crate",
-            ],
-            Context::Group => &[
-                "kind",
-                "order",
-                "size",
-                "min",
-                "max",
-                "max_waiting",
-                "timeout",
-                "policy",
-                "name",
-                "crate",
-            ],
-        }
-    }
-
-    fn attribute(self) -> &'static str {
-        match self {
-            Context::Function => "#[pooled]",
-            Context::Group => "#[pooled::group]",
-        }
-    }
-}
-
-/// A `key = value` option: the key's span (for errors about the option itself) and
-/// the value's tokens (for errors about the value).
-pub(crate) struct KeyValue<T> {
-    pub key: Span,
-    pub value: T,
-}
-
-/// The attribute's options as written: each at most once, none interpreted yet.
-#[derive(Default)]
-pub(crate) struct RawArgs {
-    pub kind: Option<KeyValue<LitStr>>,
-    pub order: Option<KeyValue<LitStr>>,
-    pub size: Option<KeyValue<LitInt>>,
-    pub min: Option<KeyValue<LitInt>>,
-    pub max: Option<KeyValue<LitInt>>,
-    pub max_waiting: Option<KeyValue<LitInt>>,
-    pub timeout: Option<KeyValue<LitStr>>,
-    pub policy: Option<KeyValue<LitStr>>,
-    pub name: Option<KeyValue<LitStr>>,
-    pub group: Option<KeyValue<Path>>,
-    pub weight: Option<KeyValue<Expr>>,
-    /// The path of the `fn(&E) -> bool` that tells overload errors apart.
-    pub overload: Option<KeyValue<ExprPath>>,
-    /// Span of the `blocking` flag.
-    pub blocking: Option<Span>,
-    /// Span of the `wait` flag.
-    pub wait: Option<Span>,
-    pub krate: Option<KeyValue<LitStr>>,
 }
 
 impl RawArgs {
@@ -381,27 +300,6 @@ fn unknown_key(input: ParseStream, context: Context) -> syn::Error {
     syn::Error::new(ident.span(), message)
 }
 
-/// A function as `#[pooled]` sees it. Unlike `syn::ItemFn` the body is optional, so
-/// a bodiless trait method gets a clear error instead of "expected `{`".
-pub(crate) struct PooledFn {
-    pub attrs: Vec<Attribute>,
-    pub vis: Visibility,
-    /// The signature with its `#[weight]` attributes taken out: they are ours, and
-    /// rustc would reject them.
-    pub sig: Signature,
-    /// `None` for a declaration without a body (`fn f(&self);`).
-    pub body: Option<Body>,
-    /// Every `#[weight]` found on a parameter, in order.
-    pub weight_params: Vec<WeightParam>,
-}
-
-/// A parameter marked `#[weight]`.
-pub(crate) struct WeightParam {
-    pub attr: Attribute,
-    /// The parameter's pattern and type; `None` for a `self` receiver.
-    pub param: Option<(syn::Pat, syn::Type)>,
-}
-
 /// Takes the `#[weight]` attributes off the parameters of `sig`.
 fn take_weight_params(sig: &mut Signature) -> Vec<WeightParam> {
     let mut found = Vec::new();
@@ -425,14 +323,6 @@ fn take_weight_params(sig: &mut Signature) -> Vec<WeightParam> {
     found
 }
 
-/// A function body: its inner attributes (`#![allow(..)]`) and statements, with the
-/// braces' span so the rewritten block keeps the user's location.
-pub(crate) struct Body {
-    pub brace: syn::token::Brace,
-    pub inner_attrs: Vec<Attribute>,
-    pub stmts: Vec<Stmt>,
-}
-
 impl syn::parse::Parse for PooledFn {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let attrs = input.call(Attribute::parse_outer)?;
@@ -445,8 +335,8 @@ impl syn::parse::Parse for PooledFn {
         } else {
             let content;
             let brace = braced!(content in input);
-            let inner_attrs = content.call(Attribute::parse_inner)?;
-            let stmts = content.call(syn::Block::parse_within)?;
+            let inner_attrs = content.call(inner_attributes)?;
+            let stmts = content.parse::<TokenStream>()?;
             Some(Body {
                 brace,
                 inner_attrs,
@@ -463,31 +353,16 @@ impl syn::parse::Parse for PooledFn {
     }
 }
 
-impl ToTokens for PooledFn {
-    fn to_tokens(&self, tokens: &mut TokenStream) {
-        for attr in &self.attrs {
-            attr.to_tokens(tokens);
-        }
-        self.vis.to_tokens(tokens);
-        self.sig.to_tokens(tokens);
-        match &self.body {
-            Some(body) => body.to_tokens(tokens),
-            None => <Token![;]>::default().to_tokens(tokens),
+/// The `#![..]`s that open a body, as tokens: `#`, `!` and a bracketed group,
+/// whatever the group holds (checking it is rustc's job).
+fn inner_attributes(input: ParseStream) -> syn::Result<TokenStream> {
+    let mut attrs = TokenStream::new();
+    while input.peek(Token![#]) && input.peek2(Token![!]) && input.peek3(syn::token::Bracket) {
+        for _ in 0..3 {
+            attrs.extend([input.parse::<TokenTree>()?]);
         }
     }
-}
-
-impl ToTokens for Body {
-    fn to_tokens(&self, tokens: &mut TokenStream) {
-        self.brace.surround(tokens, |tokens| {
-            for attr in &self.inner_attrs {
-                attr.to_tokens(tokens);
-            }
-            for stmt in &self.stmts {
-                stmt.to_tokens(tokens);
-            }
-        });
-    }
+    Ok(attrs)
 }
 
 /// Whether `attr` is another `#[pooled]` (as `pooled`, `pooled::pooled`, ...).
@@ -703,6 +578,28 @@ mod tests {
         .unwrap()
         .to_string();
         assert!(err.contains("applies to functions"), "{err}");
+    }
+
+    #[test]
+    fn a_body_is_kept_as_written_even_when_it_is_not_valid_rust() {
+        let f = parse_function(quote!(
+            fn f(n: u32) -> u32 {
+                #![allow(unused)]
+                #![doc = "x"]
+                let doubled = n * ;
+                doubled
+            }
+        ))
+        .unwrap();
+        let body = f.body.unwrap();
+        assert_eq!(
+            body.inner_attrs.to_string(),
+            quote!(#![allow(unused)] #![doc = "x"]).to_string()
+        );
+        assert_eq!(
+            body.stmts.to_string(),
+            quote!(let doubled = n * ; doubled).to_string()
+        );
     }
 
     #[test]

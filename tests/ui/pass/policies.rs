@@ -106,7 +106,7 @@ async fn widest() -> Result<(), pooled::Rejected> {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    assert_eq!(pooled::MAX_SLOTS, 1073741823, "the macro's bound (validate.rs) must follow");
+    assert_eq!(pooled::MAX_SLOTS, 1073741823, "the macro's bound (pool-macros/src/validate/pool.rs) must follow");
     assert_eq!(call(0).await, Err(ApiError::Overloaded));
     assert_eq!(call(1).await, Err(ApiError::NotFound));
     assert_eq!(call(2).await, Ok(2));

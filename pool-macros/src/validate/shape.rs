@@ -17,16 +17,7 @@
 use syn::punctuated::Punctuated;
 use syn::{GenericArgument, PathArguments, ReturnType, Token, Type, TypeParamBound};
 
-/// A future-returning sync function's return type, as the expansion rebuilds it.
-#[derive(Clone)]
-pub(crate) struct FutureReturn {
-    /// Return the wrapping future boxed and pinned (`Pin<Box<dyn Future>>`,
-    /// `BoxFuture`, and `impl Future + Unpin`); otherwise as an `async` block.
-    pub boxed: bool,
-    /// `T` of `Output = T`: what the caller awaits, and so whether rejections
-    /// can be returned (`None` for an `impl Future` that does not say).
-    pub output: Option<Type>,
-}
+use crate::ast::FutureReturn;
 
 /// The sync return types the attribute knows to be futures: `Ok(None)` for an
 /// ordinary type (the body is the work), `Ok(Some(..))` for a future it can

@@ -1,0 +1,445 @@
+//! Phase 2: meaning. Turns [`RawArgs`] (and the function) into a final
+//! [`FnConfig`] or [`GroupConfig`], rejecting impossible combinations with an error
+//! on the offending token that names the valid choices. Every check runs, so one
+//! build reports every mistake in the attribute at once.
+//!
+//! `function` and `group` here run the checks, one concern a file: `pool` (the
+//! pool's own settings), `weight` (a call's weight), `outcome` (what a rejection
+//! becomes, and `overload`) and `shape` (whether a sync function returns a
+//! future). What belongs to no one of them stays here: the function shapes no
+//! pool can wrap, the `crate` override, a declared group's settings refused on a
+//! function, and where a function's own handle goes.
+
+use proc_macro2::Span;
+use quote::ToTokens;
+use syn::ext::IdentExt;
+use syn::{LitStr, Path};
+
+use crate::ast::{FnConfig, GroupChoice, GroupConfig, HandleOwner, KeyValue, PooledFn, RawArgs};
+use crate::parse::is_pooled_attribute;
+use outcome::{check_overload, on_reject, Awaited};
+use pool::pool_spec;
+use weight::weight;
+
+mod outcome;
+mod pool;
+mod shape;
+mod weight;
+
+/// Collects errors so every check runs and all mistakes show in one build.
+#[derive(Default)]
+struct Errors(Option<syn::Error>);
+
+impl Errors {
+    fn push(&mut self, error: syn::Error) {
+        match &mut self.0 {
+            Some(first) => first.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+
+    fn at(&mut self, span: Span, message: impl std::fmt::Display) {
+        self.push(syn::Error::new(span, message));
+    }
+
+    fn spanned(&mut self, tokens: impl ToTokens, message: impl std::fmt::Display) {
+        self.push(syn::Error::new_spanned(tokens, message));
+    }
+
+    /// Keeps the value of a check, or records its error.
+    fn check<T>(&mut self, result: syn::Result<T>) -> Option<T> {
+        result.map_err(|error| self.push(error)).ok()
+    }
+
+    fn finish<T>(self, value: T) -> syn::Result<T> {
+        match self.0 {
+            Some(error) => Err(error),
+            None => Ok(value),
+        }
+    }
+}
+
+/// Validates `#[pooled(..)]` against the function it annotates.
+pub(crate) fn function(args: &RawArgs, function: &PooledFn) -> syn::Result<FnConfig> {
+    let mut errors = Errors::default();
+    check_signature(function, &mut errors);
+    let krate = errors
+        .check(crate_path(args.krate.as_ref()))
+        .unwrap_or_else(|| syn::parse_quote!(::pooled));
+
+    let fn_name = function.sig.ident.unraw();
+    let group = match &args.group {
+        Some(group) => {
+            refuse_group_settings(args, &group.value, &mut errors);
+            GroupChoice::Declared(group.value.clone())
+        }
+        None => GroupChoice::Own {
+            spec: pool_spec(args, &mut errors),
+            owner: handle_owner(function),
+        },
+    };
+
+    let (weight, weight_span) = weight(args, &function.weight_params, &group, &mut errors);
+
+    let future = if function.sig.asyncness.is_none() {
+        errors
+            .check(shape::future_return(&function.sig.output))
+            .flatten()
+    } else {
+        None
+    };
+
+    if let Some(blocking) = args.blocking {
+        if function.sig.asyncness.is_some() {
+            errors.at(
+                blocking,
+                "`blocking` runs a sync function on the blocking executor; \
+                 this function is already `async`: remove `blocking`",
+            );
+        } else if future.is_some() {
+            errors.at(
+                blocking,
+                format!(
+                    "`blocking` runs a sync body on the blocking executor, but `{fn_name}` returns a future: \
+                     its body only builds the future, and the work runs when it is awaited. Remove `blocking`: \
+                     the returned future already waits for a slot and holds it while it runs"
+                ),
+            );
+        }
+    }
+
+    let awaited = Awaited::of(function, future.as_ref());
+    let on_reject = on_reject(args, &awaited, &fn_name, &mut errors);
+    check_overload(args, &awaited, &group, &fn_name, &mut errors);
+
+    errors.finish(FnConfig {
+        krate,
+        group,
+        weight,
+        weight_span,
+        blocking: args.blocking,
+        on_reject,
+        overload: args
+            .overload
+            .as_ref()
+            .map(|overload| overload.value.clone()),
+        future,
+    })
+}
+
+/// Validates `#[pooled::group(..)]`.
+pub(crate) fn group(args: &RawArgs) -> syn::Result<GroupConfig> {
+    let mut errors = Errors::default();
+    let krate = errors
+        .check(crate_path(args.krate.as_ref()))
+        .unwrap_or_else(|| syn::parse_quote!(::pooled));
+    let spec = pool_spec(args, &mut errors);
+    errors.finish(GroupConfig { krate, spec })
+}
+
+/// The function shapes no pool can wrap.
+fn check_signature(function: &PooledFn, errors: &mut Errors) {
+    let sig = &function.sig;
+    if let Some(constness) = sig.constness {
+        errors.spanned(
+            constness,
+            "#[pooled] cannot wrap a `const fn`: admission waits at run time; remove `const` or the attribute",
+        );
+    }
+    if let Some(abi) = &sig.abi {
+        let rust = abi.name.as_ref().is_some_and(|name| name.value() == "Rust");
+        if !rust {
+            errors.spanned(
+                abi,
+                "#[pooled] wraps Rust-ABI functions only; keep the `extern` function unannotated \
+                 and call a #[pooled] Rust function from it",
+            );
+        }
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.spanned(variadic, "#[pooled] cannot wrap a variadic function");
+    }
+    if function.body.is_none() {
+        errors.spanned(
+            &sig.ident,
+            "#[pooled] needs the function's body: put it on the method in each `impl`, \
+             not on the trait's declaration",
+        );
+    }
+    for attr in &function.attrs {
+        if is_pooled_attribute(attr) {
+            errors.spanned(
+                attr,
+                "duplicate #[pooled]: a function is admitted to one pool; merge the keys",
+            );
+        }
+    }
+}
+
+/// Where the expansion finds the runtime without a `crate` override.
+pub(crate) fn default_crate() -> Path {
+    syn::parse_quote!(::pooled)
+}
+
+/// The `crate` override as a path, or [`default_crate`].
+pub(crate) fn crate_path(krate: Option<&KeyValue<LitStr>>) -> syn::Result<Path> {
+    let Some(krate) = krate else {
+        return Ok(default_crate());
+    };
+    krate.value.parse::<Path>().map_err(|_| {
+        syn::Error::new_spanned(
+            &krate.value,
+            "expected the path of the `pooled` crate in a string, e.g. `crate = \"::my_facade::pooled\"`",
+        )
+    })
+}
+
+/// A function in a declared group takes the group's settings from its declaration.
+fn refuse_group_settings(args: &RawArgs, group: &Path, errors: &mut Errors) {
+    let group = group.to_token_stream().to_string().replace(' ', "");
+    let settings = [
+        ("kind", args.kind.as_ref().map(|k| k.key)),
+        ("order", args.order.as_ref().map(|k| k.key)),
+        ("size", args.size.as_ref().map(|k| k.key)),
+        ("min", args.min.as_ref().map(|k| k.key)),
+        ("max", args.max.as_ref().map(|k| k.key)),
+        ("max_waiting", args.max_waiting.as_ref().map(|k| k.key)),
+        ("timeout", args.timeout.as_ref().map(|k| k.key)),
+        ("policy", args.policy.as_ref().map(|k| k.key)),
+        ("name", args.name.as_ref().map(|k| k.key)),
+    ];
+    for (key, span) in settings {
+        if let Some(span) = span {
+            errors.at(
+                span,
+                format!(
+                    "`{key}` belongs on the group's declaration (`#[pooled::group({key} = ..)] struct {group};`); \
+                     next to `group`, a function takes only `weight`, `overload`, `blocking`, `wait` and `crate`"
+                ),
+            );
+        }
+    }
+}
+
+/// The function's own handle goes where its body can name it: next to a method
+/// (`Self::X_POOL`) or next to a free function (`X_POOL`). A function counts as a
+/// method when it takes `self` or mentions `Self` in its signature or body.
+fn handle_owner(function: &PooledFn) -> HandleOwner {
+    let in_signature = mentions_self_type(function.sig.to_token_stream());
+    let in_body = function
+        .body
+        .as_ref()
+        .is_some_and(|body| mentions_self_type(body.stmts.clone()));
+    if function.sig.receiver().is_some() || in_signature || in_body {
+        HandleOwner::Impl
+    } else {
+        HandleOwner::Module
+    }
+}
+
+fn mentions_self_type(tokens: proc_macro2::TokenStream) -> bool {
+    tokens.into_iter().any(|token| match token {
+        proc_macro2::TokenTree::Ident(ident) => ident == "Self",
+        proc_macro2::TokenTree::Group(group) => mentions_self_type(group.stream()),
+        _ => false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ast::Context;
+    use crate::ast::{Kind, OnReject, Order, PoolSpec, Weight};
+    use crate::parse::parse_function;
+    use proc_macro2::TokenStream;
+    use quote::quote;
+
+    pub(super) fn config(args: TokenStream, function: TokenStream) -> syn::Result<FnConfig> {
+        let raw = RawArgs::parse(args, Context::Function)?;
+        super::function(&raw, &parse_function(function)?)
+    }
+
+    pub(super) fn error(args: TokenStream, function: TokenStream) -> String {
+        match config(args, function) {
+            Ok(_) => panic!("expected an error"),
+            Err(errors) => errors
+                .into_iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+
+    pub(super) fn own_spec(config: FnConfig) -> (PoolSpec, HandleOwner) {
+        match config.group {
+            GroupChoice::Own { spec, owner } => (spec, owner),
+            GroupChoice::Declared(_) => panic!("expected an own pool"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_a_fixed_fifo_pool_that_waits() {
+        let config = config(
+            quote!(),
+            quote!(
+                fn f() {}
+            ),
+        )
+        .unwrap();
+        assert_eq!(config.on_reject, OnReject::Wait);
+        assert!(matches!(config.weight, Weight::None));
+        let (spec, owner) = own_spec(config);
+        assert_eq!(
+            (spec.kind, spec.order, spec.size, spec.limits),
+            (Kind::Fixed, Order::Fifo, None, None)
+        );
+        assert_eq!(owner, HandleOwner::Module);
+    }
+
+    #[test]
+    fn every_mistake_is_reported_at_once() {
+        let message = error(
+            quote!(kind = "elastic", order = "random", size = 0),
+            quote!(
+                const fn f() {}
+            ),
+        );
+        assert_eq!(message.lines().count(), 4, "{message}");
+    }
+
+    #[test]
+    fn a_declared_group_takes_no_pool_settings() {
+        let message = error(
+            quote!(group = Api, kind = "fixed", name = "x"),
+            quote!(
+                fn f() {}
+            ),
+        );
+        assert!(
+            message.contains("`kind` belongs on the group's declaration"),
+            "{message}"
+        );
+        assert!(message.contains("struct Api;"), "{message}");
+        assert_eq!(message.lines().count(), 2);
+    }
+
+    #[test]
+    fn impossible_shapes_are_errors() {
+        assert!(error(
+            quote!(),
+            quote!(
+                const fn f() {}
+            )
+        )
+        .contains("`const fn`"));
+        assert!(error(
+            quote!(),
+            quote!(
+                extern "C" fn f() {}
+            )
+        )
+        .contains("Rust-ABI"));
+        assert!(config(
+            quote!(),
+            quote!(
+                extern "Rust" fn f() {}
+            )
+        )
+        .is_ok());
+        assert!(error(
+            quote!(),
+            quote!(
+                fn f(&self);
+            )
+        )
+        .contains("needs the function's body"));
+        assert!(error(
+            quote!(blocking),
+            quote!(
+                async fn f() {}
+            )
+        )
+        .contains("already `async`"));
+        assert!(error(
+            quote!(),
+            quote!(
+                #[pooled::pooled]
+                fn f() {}
+            )
+        )
+        .contains("duplicate #[pooled]"));
+    }
+
+    #[test]
+    fn methods_are_recognised_by_self() {
+        let owner = |f| own_spec(config(quote!(), f).unwrap()).1;
+        assert_eq!(
+            owner(quote!(
+                fn f(&self) {}
+            )),
+            HandleOwner::Impl
+        );
+        assert_eq!(
+            owner(quote!(
+                fn f(self: Arc<Self>) {}
+            )),
+            HandleOwner::Impl
+        );
+        assert_eq!(
+            owner(quote!(
+                fn new() -> Self {
+                    todo!()
+                }
+            )),
+            HandleOwner::Impl
+        );
+        assert_eq!(
+            owner(quote!(
+                fn make() -> u8 {
+                    Self::helper()
+                }
+            )),
+            HandleOwner::Impl
+        );
+        // In a body that is not valid Rust too: the handle still goes on the impl.
+        assert_eq!(
+            owner(quote!(
+                fn make() -> u8 {
+                    let x = Self::helper() + ;
+                    x
+                }
+            )),
+            HandleOwner::Impl
+        );
+        assert_eq!(
+            owner(quote!(
+                fn free(x: u8) -> u8 {
+                    x
+                }
+            )),
+            HandleOwner::Module
+        );
+    }
+
+    #[test]
+    fn a_crate_override_must_be_a_path() {
+        let config = config(
+            quote!(crate = "::facade::pooled"),
+            quote!(
+                fn f() {}
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            config.krate.to_token_stream().to_string(),
+            ":: facade :: pooled"
+        );
+        assert!(error(
+            quote!(crate = "not a path"),
+            quote!(
+                fn f() {}
+            )
+        )
+        .contains("path of the `pooled` crate"));
+    }
+}

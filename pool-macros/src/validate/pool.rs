@@ -1,0 +1,445 @@
+//! The pool a declaration or a function's own pool asks for: kind, order, policy,
+//! sizes and limits, queue bound, timeout and name, each checked against the
+//! others (`size` for fixed pools, `min`/`max`/`policy` for autoscale ones).
+
+use syn::{LitInt, LitStr};
+
+use super::Errors;
+use crate::ast::{KeyValue, Kind, Order, Policy, PoolSpec, RawArgs};
+use pool_settings::duration;
+
+pub(super) fn parse_order(text: &str) -> Option<Order> {
+    match text {
+        "fifo" | "simple" => Some(Order::Fifo),
+        "lifo" => Some(Order::Lifo),
+        "priority" => Some(Order::Priority),
+        _ => None,
+    }
+}
+
+/// Whether a string option is absent or holds a value `parse` knows.
+pub(super) fn known<T>(option: Option<&KeyValue<LitStr>>, parse: fn(&str) -> Option<T>) -> bool {
+    option.is_none_or(|option| parse(&option.value.value()).is_some())
+}
+
+pub(super) fn parse_kind(text: &str) -> Option<Kind> {
+    match text {
+        "fixed" => Some(Kind::Fixed),
+        "autoscale" => Some(Kind::Autoscale),
+        _ => None,
+    }
+}
+
+pub(super) fn parse_policy(text: &str) -> Option<Policy> {
+    match text {
+        "queue_depth" => Some(Policy::QueueDepth),
+        "adaptive" => Some(Policy::Adaptive),
+        _ => None,
+    }
+}
+
+pub(super) fn pool_spec(args: &RawArgs, errors: &mut Errors) -> PoolSpec {
+    let kind = args.kind.as_ref().map_or(Kind::Fixed, |kind| {
+        parse_kind(&kind.value.value()).unwrap_or_else(|| {
+            let other = kind.value.value();
+            errors.spanned(
+                &kind.value,
+                format!("unknown kind \"{other}\"; expected \"fixed\" or \"autoscale\""),
+            );
+            Kind::Fixed
+        })
+    });
+    let policy = pool_policy(args, kind, errors);
+    let order = args.order.as_ref().map_or(Order::Fifo, |order| {
+        match parse_order(&order.value.value()) {
+            Some(order) => order,
+            None => {
+                let other = order.value.value();
+                errors.spanned(
+                    &order.value,
+                    format!(
+                        "unknown order \"{other}\"; expected \"fifo\", \"lifo\" or \"priority\" \
+                     (\"simple\" is accepted as \"fifo\")"
+                    ),
+                );
+                Order::Fifo
+            }
+        }
+    });
+
+    let size = count(args.size.as_ref(), "size", 1, errors);
+    let min = count(args.min.as_ref(), "min", 0, errors);
+    let max = count(args.max.as_ref(), "max", 1, errors);
+    let max_waiting = count(args.max_waiting.as_ref(), "max_waiting", 0, errors);
+
+    let mut limits = None;
+    match kind {
+        Kind::Fixed => {
+            for (key, option) in [("min", &args.min), ("max", &args.max)] {
+                if let Some(option) = option {
+                    errors.at(
+                        option.key,
+                        format!(
+                            "`{key}` applies to autoscale pools: add `kind = \"autoscale\"`, \
+                             or give this fixed pool a `size`"
+                        ),
+                    );
+                }
+            }
+        }
+        Kind::Autoscale => {
+            if let Some(size) = &args.size {
+                errors.at(
+                    size.key,
+                    "`size` applies to fixed pools; an autoscale pool moves between `min` and `max`",
+                );
+            }
+            limits = autoscale_limits(min, max, args, errors);
+        }
+    }
+
+    let timeout_nanos = args.timeout.as_ref().and_then(|timeout| {
+        duration::parse_nanos(&timeout.value.value())
+            .map_err(|problem| {
+                errors.spanned(
+                    &timeout.value,
+                    format!("malformed duration: {problem}; {}", duration::ACCEPTED),
+                );
+            })
+            .ok()
+    });
+
+    if let Some(name) = &args.name {
+        if name.value.value().trim().is_empty() {
+            errors.spanned(
+                &name.value,
+                "a group name cannot be empty; e.g. `name = \"api\"`",
+            );
+        }
+    }
+
+    PoolSpec {
+        name: args.name.as_ref().map(|name| name.value.clone()),
+        kind,
+        order,
+        size: if kind == Kind::Fixed { size } else { None },
+        limits,
+        max_waiting,
+        timeout_nanos,
+        policy,
+    }
+}
+
+/// The `policy` key: its value, and that it is given to an autoscale pool.
+fn pool_policy(args: &RawArgs, kind: Kind, errors: &mut Errors) -> Policy {
+    let Some(policy) = &args.policy else {
+        return Policy::QueueDepth;
+    };
+    let text = policy.value.value();
+    let parsed = parse_policy(&text);
+    if parsed.is_none() {
+        let hint = match text.to_ascii_lowercase().replace(['-', ' '], "_").as_str() {
+            "queue_depth" | "queuedepth" | "queue" => " (did you mean \"queue_depth\"?)",
+            "adaptive" => " (did you mean \"adaptive\"?)",
+            _ => "",
+        };
+        errors.spanned(
+            &policy.value,
+            format!(
+                "unknown policy \"{text}\"{hint}; expected \"queue_depth\" (grow while calls queue, \
+                 the default) or \"adaptive\" (follow the server's latency and overload errors)"
+            ),
+        );
+    }
+    // With an unknown kind (reported already) it is not known to be fixed.
+    if kind == Kind::Fixed && known(args.kind.as_ref(), parse_kind) {
+        errors.at(
+            policy.key,
+            "`policy` needs `kind = \"autoscale\"`: it is the rule an autoscale pool moves its limit by, \
+             and a fixed pool keeps its `size`",
+        );
+    }
+    parsed.unwrap_or(Policy::QueueDepth)
+}
+
+/// Autoscale limits, completing a missing bound from the seed's defaults: `min`
+/// defaults to 3 (or `max`, if smaller), `max` to `min + 5`.
+fn autoscale_limits(
+    min: Option<usize>,
+    max: Option<usize>,
+    args: &RawArgs,
+    errors: &mut Errors,
+) -> Option<(usize, usize)> {
+    match (min, max) {
+        (None, None) => None,
+        (Some(min), None) => Some((min, min.saturating_add(5))),
+        (None, Some(max)) => Some((max.min(3), max)),
+        (Some(min), Some(max)) => {
+            if min > max {
+                let min_lit = args.min.as_ref().map(|m| &m.value);
+                errors.spanned(
+                    min_lit,
+                    format!("`min` ({min}) is greater than `max` ({max}); need min <= max"),
+                );
+            }
+            Some((min, max))
+        }
+    }
+}
+
+/// The runtime's `MAX_SLOTS` (a proc-macro crate cannot depend on the runtime;
+/// the trybuild cases `pass/policies.rs` and `fail/size_above_max_slots.rs` keep
+/// the two equal).
+const MAX_SLOTS: usize = (1 << 30) - 1;
+
+/// A count option's value, at least `least`.
+fn count(
+    option: Option<&KeyValue<LitInt>>,
+    key: &str,
+    least: usize,
+    errors: &mut Errors,
+) -> Option<usize> {
+    let option = option?;
+    let value = errors.check(option.value.base10_parse::<usize>().map_err(|_| {
+        syn::Error::new_spanned(
+            &option.value,
+            format!("`{key}` must be a whole number that fits in usize"),
+        )
+    }))?;
+    if value > MAX_SLOTS {
+        errors.spanned(
+            &option.value,
+            format!("`{key}` must be at most {MAX_SLOTS} (`pooled::MAX_SLOTS`)"),
+        );
+    }
+    if value < least {
+        let why = if key == "size" {
+            "a pool of no slots would admit nothing"
+        } else {
+            "a pool that may not grow past zero would admit nothing"
+        };
+        errors.spanned(
+            &option.value,
+            format!("`{key}` must be at least {least}: {why}"),
+        );
+    }
+    Some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ast::Context;
+    use crate::validate::tests::{config, error, own_spec};
+    use proc_macro2::TokenStream;
+    use quote::quote;
+
+    #[test]
+    fn simple_is_fifo() {
+        let (spec, _) = own_spec(
+            config(
+                quote!(order = "simple"),
+                quote!(
+                    fn f() {}
+                ),
+            )
+            .unwrap(),
+        );
+        assert_eq!(spec.order, Order::Fifo);
+    }
+
+    #[test]
+    fn autoscale_limits_complete_from_the_seed_defaults() {
+        let limits = |args| {
+            own_spec(
+                config(
+                    args,
+                    quote!(
+                        fn f() {}
+                    ),
+                )
+                .unwrap(),
+            )
+            .0
+            .limits
+        };
+        assert_eq!(limits(quote!(kind = "autoscale")), None);
+        assert_eq!(limits(quote!(kind = "autoscale", max = 8)), Some((3, 8)));
+        assert_eq!(limits(quote!(kind = "autoscale", max = 2)), Some((2, 2)));
+        assert_eq!(limits(quote!(kind = "autoscale", min = 4)), Some((4, 9)));
+        assert_eq!(
+            limits(quote!(kind = "autoscale", min = 0, max = 1)),
+            Some((0, 1))
+        );
+    }
+
+    #[test]
+    fn impossible_limits_are_errors() {
+        assert!(error(
+            quote!(kind = "autoscale", min = 5, max = 2),
+            quote!(
+                fn f() {}
+            )
+        )
+        .contains("`min` (5) is greater than `max` (2)"));
+        assert!(error(
+            quote!(kind = "autoscale", max = 0),
+            quote!(
+                fn f() {}
+            )
+        )
+        .contains("`max` must be at least 1"));
+        assert!(error(
+            quote!(size = 0),
+            quote!(
+                fn f() {}
+            )
+        )
+        .contains("`size` must be at least 1"));
+        assert!(error(
+            quote!(max = 4),
+            quote!(
+                fn f() {}
+            )
+        )
+        .contains("add `kind = \"autoscale\"`"));
+        assert!(error(
+            quote!(kind = "autoscale", size = 4),
+            quote!(
+                fn f() {}
+            )
+        )
+        .contains("`size` applies to fixed"));
+    }
+
+    #[test]
+    fn unknown_values_name_the_valid_ones() {
+        assert!(error(
+            quote!(kind = "elastic"),
+            quote!(
+                fn f() {}
+            )
+        )
+        .contains("expected \"fixed\" or \"autoscale\""));
+        assert!(error(
+            quote!(order = "random"),
+            quote!(
+                fn f() {}
+            )
+        )
+        .contains("\"fifo\", \"lifo\" or \"priority\""));
+        assert!(error(
+            quote!(timeout = "2 sec"),
+            quote!(
+                fn f() -> Result<(), E> {
+                    Ok(())
+                }
+            )
+        )
+        .contains("(h, m, s, ms, us, ns)"));
+    }
+
+    fn policy(args: TokenStream) -> Policy {
+        own_spec(
+            config(
+                args,
+                quote!(
+                    async fn f() {}
+                ),
+            )
+            .unwrap(),
+        )
+        .0
+        .policy
+    }
+
+    #[test]
+    fn the_policy_defaults_to_queue_depth_and_takes_adaptive() {
+        assert_eq!(policy(quote!(kind = "autoscale")), Policy::QueueDepth);
+        assert_eq!(
+            policy(quote!(kind = "autoscale", policy = "queue_depth")),
+            Policy::QueueDepth
+        );
+        assert_eq!(
+            policy(quote!(kind = "autoscale", policy = "adaptive", min = 1)),
+            Policy::Adaptive
+        );
+    }
+
+    #[test]
+    fn policy_misuse_is_an_error() {
+        let f = || {
+            quote!(
+                async fn f() {}
+            )
+        };
+        let message = error(quote!(kind = "autoscale", policy = "gradient"), f());
+        assert!(
+            message.contains("unknown policy \"gradient\"; expected \"queue_depth\""),
+            "{message}"
+        );
+        assert!(message.contains("or \"adaptive\""), "{message}");
+        let message = error(quote!(kind = "autoscale", policy = "Queue-Depth"), f());
+        assert!(
+            message.contains("(did you mean \"queue_depth\"?)"),
+            "{message}"
+        );
+        let message = error(quote!(policy = "adaptive"), f());
+        assert!(
+            message.contains("`policy` needs `kind = \"autoscale\"`"),
+            "{message}"
+        );
+        let message = error(
+            quote!(kind = "fixed", size = 2, policy = "queue_depth"),
+            f(),
+        );
+        assert!(
+            message.contains("`policy` needs `kind = \"autoscale\"`"),
+            "{message}"
+        );
+        // An unknown kind is reported alone, not as a fixed pool with a policy.
+        let message = error(quote!(kind = "elastic", policy = "adaptive"), f());
+        assert_eq!(message.lines().count(), 1, "{message}");
+        let message = error(quote!(group = Api, policy = "adaptive"), f());
+        assert!(
+            message.contains("`policy` belongs on the group's declaration"),
+            "{message}"
+        );
+        assert!(message.contains("`overload`"), "{message}");
+    }
+
+    #[test]
+    fn a_group_declaration_takes_a_policy() {
+        let raw = RawArgs::parse(
+            quote!(kind = "autoscale", policy = "adaptive"),
+            Context::Group,
+        )
+        .unwrap();
+        assert_eq!(
+            crate::validate::group(&raw).unwrap().spec.policy,
+            Policy::Adaptive
+        );
+        let raw = RawArgs::parse(quote!(policy = "adaptive"), Context::Group).unwrap();
+        let message = crate::validate::group(&raw).err().unwrap().to_string();
+        assert!(
+            message.contains("needs `kind = \"autoscale\"`"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_group_declaration_validates_its_pool() {
+        let raw = RawArgs::parse(
+            quote!(kind = "autoscale", order = "priority", max = 8),
+            Context::Group,
+        )
+        .unwrap();
+        let spec = crate::validate::group(&raw).unwrap().spec;
+        assert_eq!(
+            (spec.kind, spec.order, spec.limits),
+            (Kind::Autoscale, Order::Priority, Some((3, 8)))
+        );
+        let raw = RawArgs::parse(quote!(name = ""), Context::Group).unwrap();
+        assert!(crate::validate::group(&raw).is_err());
+    }
+}
