@@ -83,3 +83,14 @@ fn bounds() {
     send::<Submit<'static, std::future::Ready<()>>>();
     send_sync::<Submit<'static, std::future::Ready<()>>>();
 }
+
+#[test]
+fn a_missing_bound_is_completed_by_the_one_rule_the_attribute_follows_too() {
+    // `min` defaults to 3, or `max` if smaller; `max` to `min + 5`
+    // (pool_settings::limits::autoscale_bounds, which `#[pooled]` calls too).
+    let autoscaled = || Pool::builder().kind(pool_runtime::Kind::Autoscale);
+    assert_eq!(autoscaled().max(2).build().unwrap().bounds(), (2, 2));
+    assert_eq!(autoscaled().max(40).build().unwrap().bounds(), (3, 40));
+    assert_eq!(autoscaled().min(10).build().unwrap().bounds(), (10, 15));
+    assert_eq!(autoscaled().build().unwrap().bounds(), (3, 8));
+}

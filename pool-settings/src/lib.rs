@@ -8,4 +8,5 @@
 #![forbid(unsafe_code)]
 
 pub mod duration;
+pub mod limits;
 pub mod suggest;

@@ -2,6 +2,7 @@
 //! sizes and limits, queue bound, timeout and name, each checked against the
 //! others (`size` for fixed pools, `min`/`max`/`policy` for autoscale ones).
 
+use pool_settings::limits::MAX_SLOTS;
 use syn::{LitInt, LitStr};
 
 use super::Errors;
@@ -170,27 +171,19 @@ fn autoscale_limits(
     args: &RawArgs,
     errors: &mut Errors,
 ) -> Option<(usize, usize)> {
-    match (min, max) {
-        (None, None) => None,
-        (Some(min), None) => Some((min, min.saturating_add(5))),
-        (None, Some(max)) => Some((max.min(3), max)),
-        (Some(min), Some(max)) => {
-            if min > max {
-                let min_lit = args.min.as_ref().map(|m| &m.value);
-                errors.spanned(
-                    min_lit,
-                    format!("`min` ({min}) is greater than `max` ({max}); need min <= max"),
-                );
-            }
-            Some((min, max))
-        }
+    if min.is_none() && max.is_none() {
+        return None;
     }
+    let (min, max) = pool_settings::limits::autoscale_bounds(min, max);
+    if min > max {
+        let min_lit = args.min.as_ref().map(|m| &m.value);
+        errors.spanned(
+            min_lit,
+            format!("`min` ({min}) is greater than `max` ({max}); need min <= max"),
+        );
+    }
+    Some((min, max))
 }
-
-/// The runtime's `MAX_SLOTS` (a proc-macro crate cannot depend on the runtime;
-/// the trybuild cases `pass/policies.rs` and `fail/size_above_max_slots.rs` keep
-/// the two equal).
-const MAX_SLOTS: usize = (1 << 30) - 1;
 
 /// A count option's value, at least `least`.
 fn count(

@@ -10,8 +10,7 @@
 //! * `QUEUED`, `PAUSED`, `CLOSED` and the limit change only under the lock; the
 //!   running count changes without it only while `QUEUED` and `CLOSED` are clear.
 
-/// The largest slot count a pool can have (2^30 - 1).
-pub const MAX_SLOTS: usize = (1 << 30) - 1;
+pub use pool_settings::limits::MAX_SLOTS;
 
 const FIELD_MASK: u64 = MAX_SLOTS as u64;
 const LIMIT_SHIFT: u32 = 30;

@@ -13,10 +13,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The seed's default size of a fixed pool, and minimum of an autoscaled one.
-pub const DEFAULT_SIZE: usize = 3;
-/// The seed's autoscale headroom: `max` defaults to `min + 5`.
-pub const DEFAULT_AUTOSCALE_HEADROOM: usize = 5;
+pub use pool_settings::limits::{DEFAULT_AUTOSCALE_HEADROOM, DEFAULT_SIZE};
 /// Where an adaptive pool starts unless given a `size` (clamped to its bounds).
 pub const ADAPTIVE_START: usize = 16;
 
@@ -245,11 +242,8 @@ impl PoolBuilder {
                 Ok((size, (0, MAX_SLOTS)))
             }
             Kind::Autoscale => {
-                let min = too_large(self.min.unwrap_or(DEFAULT_SIZE))?;
-                let max = too_large(
-                    self.max
-                        .unwrap_or(min.saturating_add(DEFAULT_AUTOSCALE_HEADROOM)),
-                )?;
+                let (min, max) = pool_settings::limits::autoscale_bounds(self.min, self.max);
+                let (min, max) = (too_large(min)?, too_large(max)?);
                 if max == 0 {
                     return Err(BuildError::ZeroMax);
                 }
