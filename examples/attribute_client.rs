@@ -17,7 +17,12 @@ use std::time::{Duration, Instant};
 
 /// Calls to the upstream API: 2 at once, smaller weights first, at most 32
 /// waiting, none waiting longer than 2 s.
-#[pooled::group(order = "priority", size = 2, max_waiting = 32, timeout = "2s")]
+#[pooled::group(
+    order = "priority",
+    size = 2,
+    max_waiting = 32,
+    admission_timeout = "2s"
+)]
 struct Upstream;
 
 /// A simulated slow server that records how many requests it serves at once.

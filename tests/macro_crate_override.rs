@@ -18,7 +18,11 @@ fn in_group(x: u8) -> u8 {
     x
 }
 
-#[throttle::pooled(crate = "crate::facade::reexported", size = 1, timeout = "1s")]
+#[throttle::pooled(
+    crate = "crate::facade::reexported",
+    size = 1,
+    admission_timeout = "1s"
+)]
 async fn own(x: u8) -> Result<u8, throttle::Rejected> {
     Ok(x)
 }

@@ -83,7 +83,7 @@ mod shadowed_prelude {
 
 #[no_implicit_prelude]
 mod without_prelude {
-    #[::pooled::pooled(size = 2, timeout = "1s")]
+    #[::pooled::pooled(size = 2, admission_timeout = "1s")]
     pub fn checked(x: u32) -> ::core::result::Result<u32, ::pooled::Rejected> {
         ::core::result::Result::Ok(x + 1)
     }

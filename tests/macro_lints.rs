@@ -23,7 +23,7 @@ use std::sync::Arc;
     kind = "autoscale",
     order = "priority",
     max = 8,
-    timeout = "2s",
+    admission_timeout = "2s",
     max_waiting = 64
 )]
 pub struct Api;
@@ -151,7 +151,7 @@ impl Client {
 /// # Errors
 ///
 /// When the pool turns the call away.
-#[pooled::pooled(size = 2, timeout = "1s")]
+#[pooled::pooled(size = 2, admission_timeout = "1s")]
 pub fn returns_future(id: u32) -> impl std::future::Future<Output = Result<u32, Error>> + Send {
     async move { Ok(id) }
 }

@@ -72,7 +72,7 @@ fn a_sync_function_returning_io_result_gets_an_io_error() {
     assert_eq!(*inner.downcast::<Rejected>().unwrap(), Rejected::Paused);
 }
 
-#[pooled::pooled(size = 1, timeout = "40ms")]
+#[pooled::pooled(size = 1, admission_timeout = "40ms")]
 async fn timed(gate: Option<Arc<Notify>>) -> Result<(), Rejected> {
     if let Some(gate) = gate {
         gate.notified().await;

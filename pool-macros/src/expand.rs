@@ -786,7 +786,7 @@ mod tests {
                 min = 1,
                 max = 4,
                 max_waiting = 9,
-                timeout = "1m30s",
+                admission_timeout = "1m30s",
                 name = "n"
             ),
             quote!(

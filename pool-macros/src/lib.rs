@@ -121,7 +121,7 @@ use proc_macro::TokenStream;
 /// | `min` | integer | 3, or `max` if smaller | lower bound of an autoscale pool |
 /// | `max` | integer ≥ 1, ≥ `min` | `min + 5` | upper bound of an autoscale pool |
 /// | `max_waiting` | integer | unbounded | past this many waiting calls, a call is rejected (`Full`) |
-/// | `timeout` | duration literal | none | a call waiting longer is rejected (`TimedOut`) |
+/// | `admission_timeout` | duration literal | none | a call waiting longer is rejected (`TimedOut`) |
 /// | `policy` | `"queue_depth"` or `"adaptive"` | `"queue_depth"` | the rule an autoscale pool moves its limit by ([below](#autoscale-policies-and-overload)) |
 /// | `name` | string | `"<module path>::<fn name>"` | the group's name in configuration, stats and logs |
 /// | `group` | path of a [`macro@group`] marker | the function's own pool | admit calls to a declared group |
@@ -329,7 +329,7 @@ use proc_macro::TokenStream;
 /// # Rejections
 ///
 /// A pool turns a call away when it is paused, closed, full (`max_waiting`) or the
-/// call waited past `timeout`. What the caller sees depends only on the declared
+/// call waited past `admission_timeout`. What the caller sees depends only on the declared
 /// return type:
 ///
 /// | the function | `Paused` | `Closed` | `Full` | `TimedOut` |
@@ -342,7 +342,7 @@ use proc_macro::TokenStream;
 /// must implement `From<Rejected>` (rustc says so, on the return type, otherwise);
 /// `io::Error`, `Box<dyn Error + ..>`, `anyhow::Error` and `Rejected` itself do.
 /// With `wait`, or a return type without an error, a call is never rejected, so
-/// `timeout` and `max_waiting` on such a function are compile errors. A
+/// `admission_timeout` and `max_waiting` on such a function are compile errors. A
 /// never-rejecting call into a closed pool panics: it has no way to report it.
 ///
 /// ```
@@ -355,7 +355,7 @@ use proc_macro::TokenStream;
 ///     fn from(rejected: Rejected) -> Self { AppError::Busy(rejected) }
 /// }
 ///
-/// #[pooled::pooled(size = 2, timeout = "500ms")]
+/// #[pooled::pooled(size = 2, admission_timeout = "500ms")]
 /// fn charge(cents: u64) -> Result<u64, AppError> {
 ///     Ok(cents)
 /// }
@@ -506,7 +506,7 @@ pub fn pooled(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// ```
 /// /// Calls to the payments API.
-/// #[pooled::group(kind = "autoscale", order = "priority", min = 2, max = 8, timeout = "2s")]
+/// #[pooled::group(kind = "autoscale", order = "priority", min = 2, max = 8, admission_timeout = "2s")]
 /// pub struct Payments;
 ///
 /// #[pooled::pooled(group = Payments, weight = 0)]
@@ -529,7 +529,7 @@ pub fn pooled(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 ///
 /// It takes the pool keys of [`macro@pooled`]: `kind`, `order`, `size`, `min`,
-/// `max`, `max_waiting`, `timeout`, `policy`, `name` (default
+/// `max`, `max_waiting`, `admission_timeout`, `policy`, `name` (default
 /// `concat!(module_path!(), "::", "Payments")`) and `crate`; per-call keys
 /// (`weight`, `overload`, `blocking`, `wait`) go on the functions. With
 /// `policy = "adaptive"`, each function says through its own `overload` which of

@@ -22,6 +22,7 @@ pub(crate) mod kw {
     syn::custom_keyword!(min);
     syn::custom_keyword!(max);
     syn::custom_keyword!(max_waiting);
+    syn::custom_keyword!(admission_timeout);
     syn::custom_keyword!(timeout);
     syn::custom_keyword!(policy);
     syn::custom_keyword!(name);
@@ -80,10 +81,17 @@ impl RawArgs {
         } else if input.peek(kw::max) {
             let key = input.parse::<kw::max>()?.span;
             set(&mut self.max, "max", key, integer(input, "max", key)?)
+        } else if input.peek(kw::admission_timeout) {
+            let key = input.parse::<kw::admission_timeout>()?.span;
+            let value = string(input, "admission_timeout", key, TIMEOUT_HINT)?;
+            set(&mut self.admission_timeout, "admission_timeout", key, value)
         } else if input.peek(kw::timeout) {
             let key = input.parse::<kw::timeout>()?.span;
-            let value = string(input, "timeout", key, TIMEOUT_HINT)?;
-            set(&mut self.timeout, "timeout", key, value)
+            Err(syn::Error::new(
+                key,
+                "the key is `admission_timeout`, the same name as in configuration files \
+                 and the environment: `admission_timeout = \"2s\"`",
+            ))
         } else if input.peek(kw::policy) {
             let key = input.parse::<kw::policy>()?.span;
             let value = string(input, "policy", key, POLICY_HINT)?;
@@ -139,7 +147,8 @@ impl RawArgs {
 
 const KIND_HINT: &str = "`kind = \"fixed\"` or `kind = \"autoscale\"`";
 const ORDER_HINT: &str = "`order = \"fifo\"`, `\"lifo\"` or `\"priority\"`";
-const TIMEOUT_HINT: &str = "a duration such as `timeout = \"500ms\"` or `timeout = \"2s\"`";
+const TIMEOUT_HINT: &str =
+    "a duration such as `admission_timeout = \"500ms\"` or `admission_timeout = \"2s\"`";
 const POLICY_HINT: &str = "`policy = \"queue_depth\"` or `policy = \"adaptive\"`";
 const NAME_HINT: &str = "`name = \"api\"`";
 const CRATE_HINT: &str = "a path in a string, e.g. `crate = \"::my_facade::pooled\"`";
@@ -452,7 +461,7 @@ mod tests {
                 min = 1,
                 max = 8,
                 max_waiting = 0,
-                timeout = "2s",
+                admission_timeout = "2s",
                 name = "api",
                 weight = 3,
                 wait,

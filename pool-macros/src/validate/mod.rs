@@ -204,7 +204,10 @@ fn refuse_group_settings(args: &RawArgs, group: &Path, errors: &mut Errors) {
         ("min", args.min.as_ref().map(|k| k.key)),
         ("max", args.max.as_ref().map(|k| k.key)),
         ("max_waiting", args.max_waiting.as_ref().map(|k| k.key)),
-        ("timeout", args.timeout.as_ref().map(|k| k.key)),
+        (
+            "admission_timeout",
+            args.admission_timeout.as_ref().map(|k| k.key),
+        ),
         ("policy", args.policy.as_ref().map(|k| k.key)),
         ("name", args.name.as_ref().map(|k| k.key)),
     ];

@@ -149,7 +149,10 @@ pub(super) fn on_reject(
             )
         };
         for (key, option) in [
-            ("timeout", args.timeout.as_ref().map(|t| t.key)),
+            (
+                "admission_timeout",
+                args.admission_timeout.as_ref().map(|t| t.key),
+            ),
             ("max_waiting", args.max_waiting.as_ref().map(|m| m.key)),
         ] {
             if let Some(span) = option {
@@ -262,7 +265,7 @@ mod tests {
     #[test]
     fn rejection_settings_need_a_function_that_can_be_rejected() {
         assert!(error(
-            quote!(timeout = "1s"),
+            quote!(admission_timeout = "1s"),
             quote!(
                 fn fetch() -> u8 {
                     0

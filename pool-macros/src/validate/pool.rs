@@ -99,7 +99,7 @@ pub(super) fn pool_spec(args: &RawArgs, errors: &mut Errors) -> PoolSpec {
         }
     }
 
-    let timeout_nanos = args.timeout.as_ref().and_then(|timeout| {
+    let timeout_nanos = args.admission_timeout.as_ref().and_then(|timeout| {
         duration::parse_nanos(&timeout.value.value())
             .map_err(|problem| {
                 errors.spanned(
@@ -322,7 +322,7 @@ mod tests {
         )
         .contains("\"fifo\", \"lifo\" or \"priority\""));
         assert!(error(
-            quote!(timeout = "2 sec"),
+            quote!(admission_timeout = "2 sec"),
             quote!(
                 fn f() -> Result<(), E> {
                     Ok(())

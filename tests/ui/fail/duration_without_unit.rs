@@ -1,4 +1,4 @@
-#[pooled::pooled(timeout = "500")]
+#[pooled::pooled(admission_timeout = "500")]
 fn work() -> std::io::Result<()> {
     Ok(())
 }

@@ -1,4 +1,4 @@
-#[pooled::pooled(timeout = "2sec")]
+#[pooled::pooled(admission_timeout = "2sec")]
 fn work() -> std::io::Result<()> {
     Ok(())
 }

@@ -1,7 +1,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-#[pooled::pooled(timeout = "1s")]
+#[pooled::pooled(admission_timeout = "1s")]
 fn get() -> Pin<Box<dyn Future<Output = u8> + Send>> {
     Box::pin(async { 1 })
 }

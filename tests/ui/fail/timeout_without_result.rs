@@ -1,4 +1,4 @@
-#[pooled::pooled(timeout = "500ms")]
+#[pooled::pooled(admission_timeout = "500ms")]
 fn work() -> u32 {
     1
 }

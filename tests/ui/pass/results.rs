@@ -51,7 +51,7 @@ fn string_error() -> Result<u8, String> {
     Err("no From<Rejected> for String, so this function waits".to_owned())
 }
 
-#[pooled::pooled(timeout = "50ms", max_waiting = 0)]
+#[pooled::pooled(admission_timeout = "50ms", max_waiting = 0)]
 fn bounded() -> Result<u8, AppError> {
     Ok(6)
 }

@@ -17,7 +17,7 @@ fn plain(n: u8) -> impl Future<Output = u8> {
     async move { n + 1 }
 }
 
-#[pooled::pooled(size = 2, timeout = "1s")]
+#[pooled::pooled(size = 2, admission_timeout = "1s")]
 fn borrowed<'a>(text: &'a str) -> impl ::core::future::Future<Output = io::Result<usize>> + Send + 'a {
     async move { Ok(text.len()) }
 }

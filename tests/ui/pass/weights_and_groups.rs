@@ -7,7 +7,7 @@
     min = 1,
     max = 8,
     max_waiting = 100,
-    timeout = "2s"
+    admission_timeout = "2s"
 )]
 pub struct Api;
 
