@@ -358,6 +358,7 @@ fn group_static(spec: &PoolSpec, item_name: &str, krate: &Path) -> TokenStream {
     quote! {{
         static #group: #private::Group = #private::Group::new(#private::GroupSpec {
             name: #name,
+            declared_at: ::core::concat!(::core::file!(), ":", ::core::line!(), ":", ::core::column!()),
             kind: #private::Kind::#kind,
             order: #private::Order::#order,
             #fields

@@ -164,6 +164,7 @@ impl Layers {
 
     /// Checks every registered group's effective settings.
     fn validate(&self) -> Result<(), ConfigError> {
+        unique_names()?;
         for group in registry::registered_groups() {
             let (s, why) = self.effective(group.spec());
             let name = group.name();
@@ -208,6 +209,34 @@ impl Layers {
         }
         Ok(())
     }
+}
+
+/// Two registered groups with one name would both take every setting
+/// configuration gives that name: an error naming both.
+fn unique_names() -> Result<(), ConfigError> {
+    let mut groups: Vec<&'static Group> = registry::registered_groups().collect();
+    groups.sort_by_key(|g| g.name());
+    for pair in groups.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        if a.name() == b.name() && !std::ptr::eq(a, b) {
+            let at = |g: &Group| match g.spec().declared_at {
+                "" => "(a hand-declared group)".to_owned(),
+                place => place.to_owned(),
+            };
+            return Err(ConfigError {
+                origin: None,
+                message: format!(
+                    "two groups are named `{}` (declared at {} and {}): configuration for that \
+                 name would set both; give one of them another name (`name = \"...\"`), or \
+                 declare one group and share it (`group = ...`)",
+                    a.name(),
+                    at(a),
+                    at(b)
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The layers in force, reading the process environment on first use.

@@ -63,6 +63,10 @@ pub struct GroupSpec {
     pub admission_timeout: Option<Duration>,
     /// The rule an autoscaled group follows.
     pub policy: ScalePolicy,
+    /// Where the group is declared (`file:line:column`, filled in by
+    /// `#[pooled]`; empty if unknown), to tell apart two groups given one
+    /// name in errors.
+    pub declared_at: &'static str,
 }
 
 impl GroupSpec {
@@ -77,6 +81,7 @@ impl GroupSpec {
         max_waiting: None,
         admission_timeout: None,
         policy: ScalePolicy::QueueDepth,
+        declared_at: "",
     };
 }
 
