@@ -259,11 +259,12 @@ use proc_macro::TokenStream;
 /// * `policy = "adaptive"`: the latency-adaptive limit, with
 ///   `AdaptiveSettings::DEFAULT` (see `pooled::ScalePolicy::Adaptive`). It times
 ///   every call from admission to completion, in windows of at least 10 calls and
-///   100 ms; its first window, and one every 10 s after, runs at `min` to measure
+///   100 ms; its first window, and one every 60 s after, runs at `min` to measure
 ///   the server's unloaded latency. It lowers the limit as latency climbs past 1.2
 ///   times that baseline, raises it while latency holds and the slots are used,
-///   and cuts it by 10% after a window in which more than 2% of the calls (and at
-///   least two) were overloaded. Choose it for a pool that protects a server
+///   and cuts it to 50% after a window in which more than 2% of the calls (and at
+///   least two) were overloaded. (These are the defaults; the
+///   `adaptive_*` configuration keys change them per group.) Choose it for a pool that protects a server
 ///   which slows down or refuses work when overrun.
 ///
 /// `overload = path` tells the adaptive policy which failures mean "overloaded".

@@ -1,0 +1,73 @@
+//! The defaults the docs state are the code's (issue 10): a test reads the
+//! attribute's documentation and fails when a stated default drifts from the
+//! constant it describes.
+
+use pooled::AdaptiveSettings;
+
+/// The attribute's docs, as one line of prose (doc-comment prefixes and line
+/// breaks folded).
+fn attribute_docs() -> String {
+    include_str!("../pool-macros/src/lib.rs")
+        .lines()
+        .filter_map(|line| {
+            let line = line.trim_start();
+            line.strip_prefix("///")
+                .or_else(|| line.strip_prefix("//!"))
+        })
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[track_caller]
+fn states(docs: &str, phrase: &str) {
+    assert!(docs.contains(phrase), "the docs should say: {phrase}");
+}
+
+#[test]
+fn the_attribute_docs_state_the_adaptive_defaults_the_code_has() {
+    let docs = attribute_docs();
+    let d = AdaptiveSettings::DEFAULT;
+    states(
+        &docs,
+        &format!(
+            "windows of at least {} calls and {} ms",
+            d.window_samples,
+            d.window_time.as_millis()
+        ),
+    );
+    states(
+        &docs,
+        &format!("one every {} s after", d.baseline_interval.as_secs()),
+    );
+    states(&docs, &format!("latency climbs past {} times", d.tolerance));
+    states(&docs, &format!("cuts it to {}%", d.backoff * 100.0));
+    states(
+        &docs,
+        &format!("more than {}% of the calls", d.drop_tolerance * 100.0),
+    );
+    assert_eq!(AdaptiveSettings::default(), d);
+}
+
+#[test]
+fn the_attribute_docs_state_the_slot_defaults_the_code_has() {
+    let docs = attribute_docs();
+    let spec = pooled::GroupSpec::DEFAULT;
+    states(&docs, &format!("| `size` | integer ≥ 1 | {} |", spec.size));
+    states(
+        &docs,
+        &format!("| `min` | integer | {}, or `max` if smaller |", spec.min),
+    );
+    states(
+        &docs,
+        &format!(
+            "| `max` | integer ≥ 1, ≥ `min` | `min + {}` |",
+            spec.max - spec.min
+        ),
+    );
+    // The attribute itself follows the same rule (one function for both).
+    #[pooled::pooled(kind = "autoscale", max = 2)]
+    fn small() {}
+    small();
+    assert_eq!(SMALL_POOL.pool().bounds(), (2, 2));
+}
