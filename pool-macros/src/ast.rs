@@ -6,7 +6,7 @@
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::{
-    Attribute, Expr, ExprPath, Ident, LitInt, LitStr, Path, Signature, Token, Type, Visibility,
+    Attribute, Expr, ExprPath, Ident, Lit, LitInt, LitStr, Path, Signature, Token, Type, Visibility,
 };
 
 // The attribute as written.
@@ -40,6 +40,7 @@ impl Context {
                 "blocking",
                 "wait",
                 "crate",
+                "adaptive_<parameter>",
             ],
             Context::Group => &[
                 "kind",
@@ -52,6 +53,7 @@ impl Context {
                 "policy",
                 "name",
                 "crate",
+                "adaptive_<parameter>",
             ],
         }
     }
@@ -92,6 +94,9 @@ pub(crate) struct RawArgs {
     /// Span of the `wait` flag.
     pub wait: Option<Span>,
     pub krate: Option<KeyValue<LitStr>>,
+    /// `adaptive_<parameter> = value`: the adaptive policy's parameters, by
+    /// the key as written.
+    pub adaptive: Vec<(Ident, Lit)>,
 }
 
 // The function as written.
@@ -198,6 +203,16 @@ pub(crate) struct PoolSpec {
     pub timeout_nanos: Option<u64>,
     /// Autoscale pools only (a fixed pool has no policy).
     pub policy: Policy,
+    /// The adaptive policy's parameters set by `adaptive_*` keys.
+    pub adaptive: Vec<(String, AdaptiveValue)>,
+}
+
+/// An adaptive parameter's checked value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum AdaptiveValue {
+    Calls(u32),
+    Nanos(u64),
+    Number(f64),
 }
 
 /// Which pool a function's calls are admitted to.

@@ -13,8 +13,8 @@ use syn::visit_mut::VisitMut;
 use syn::{Ident, ItemStruct, Path, ReturnType, Type};
 
 use crate::ast::{
-    Body, Conversion, FnConfig, FutureReturn, GroupChoice, GroupConfig, HandleOwner, Kind,
-    OnReject, Order, Policy, PoolSpec, PooledFn, Weight,
+    AdaptiveValue, Body, Conversion, FnConfig, FutureReturn, GroupChoice, GroupConfig, HandleOwner,
+    Kind, OnReject, Order, Policy, PoolSpec, PooledFn, Weight,
 };
 
 /// The name of a function's own handle: `fetch` → `FETCH_POOL`.
@@ -348,8 +348,26 @@ fn group_static(spec: &PoolSpec, item_name: &str, krate: &Path) -> TokenStream {
     if spec.kind == Kind::Autoscale {
         let policy = match spec.policy {
             Policy::QueueDepth => quote!(#private::ScalePolicy::QueueDepth),
-            Policy::Adaptive => {
+            Policy::Adaptive if spec.adaptive.is_empty() => {
                 quote!(#private::ScalePolicy::Adaptive(#private::AdaptiveSettings::DEFAULT))
+            }
+            Policy::Adaptive => {
+                let params = spec.adaptive.iter().map(|(name, value)| {
+                    let field = Ident::new(name, Span::call_site());
+                    let value = match *value {
+                        AdaptiveValue::Calls(n) => quote!(#n),
+                        AdaptiveValue::Nanos(n) => quote!(#private::Duration::from_nanos(#n)),
+                        AdaptiveValue::Number(x) => {
+                            let x = proc_macro2::Literal::f64_suffixed(x);
+                            quote!(#x)
+                        }
+                    };
+                    quote!(#field: #value,)
+                });
+                quote!(#private::ScalePolicy::Adaptive(#private::AdaptiveSettings {
+                    #(#params)*
+                    ..#private::AdaptiveSettings::DEFAULT
+                }))
             }
         };
         fields.extend(quote!(policy: #policy,));

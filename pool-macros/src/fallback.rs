@@ -76,6 +76,7 @@ fn spec() -> PoolSpec {
         max_waiting: None,
         timeout_nanos: None,
         policy: Policy::QueueDepth,
+        adaptive: Vec::new(),
     }
 }
 

@@ -139,10 +139,38 @@ impl RawArgs {
         } else if context == Context::Function && input.peek(kw::wait) {
             let key = input.parse::<kw::wait>()?.span;
             flag(&mut self.wait, input, "wait", key)
+        } else if let Some(key) = adaptive_key(input) {
+            let key = key?;
+            let eq: Token![=] = input.parse().map_err(|_| {
+                syn::Error::new(key.span(), format!("`{key}` takes a value: `{key} = 1.5`"))
+            })?;
+            let value: syn::Lit = input.parse().map_err(|_| {
+                syn::Error::new(
+                    eq.span,
+                    format!("`{key}` takes a number or a duration literal such as \"200ms\""),
+                )
+            })?;
+            if self.adaptive.iter().any(|(k, _)| *k == key) {
+                return Err(syn::Error::new(
+                    key.span(),
+                    format!("duplicate key `{key}`: each key may be given once"),
+                ));
+            }
+            self.adaptive.push((key, value));
+            Ok(())
         } else {
             Err(unknown_key(input, context))
         }
     }
+}
+
+/// The next key, if it is an `adaptive_*` one.
+fn adaptive_key(input: ParseStream) -> Option<syn::Result<Ident>> {
+    let ident = input.fork().call(Ident::parse_any).ok()?;
+    ident
+        .to_string()
+        .starts_with("adaptive_")
+        .then(|| input.call(Ident::parse_any))
 }
 
 const KIND_HINT: &str = "`kind = \"fixed\"` or `kind = \"autoscale\"`";

@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod adaptive;
 pub mod duration;
 pub mod limits;
 pub mod suggest;

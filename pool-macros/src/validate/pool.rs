@@ -6,8 +6,10 @@ use pool_settings::limits::MAX_SLOTS;
 use syn::{LitInt, LitStr};
 
 use super::Errors;
-use crate::ast::{KeyValue, Kind, Order, Policy, PoolSpec, RawArgs};
+use crate::ast::{AdaptiveValue, KeyValue, Kind, Order, Policy, PoolSpec, RawArgs};
 use pool_settings::duration;
+use quote::ToTokens;
+use syn::Lit;
 
 pub(super) fn parse_order(text: &str) -> Option<Order> {
     match text {
@@ -119,6 +121,8 @@ pub(super) fn pool_spec(args: &RawArgs, errors: &mut Errors) -> PoolSpec {
         }
     }
 
+    let adaptive = adaptive_parameters(args, policy, errors);
+
     PoolSpec {
         name: args.name.as_ref().map(|name| name.value.clone()),
         kind,
@@ -128,7 +132,105 @@ pub(super) fn pool_spec(args: &RawArgs, errors: &mut Errors) -> PoolSpec {
         max_waiting,
         timeout_nanos,
         policy,
+        adaptive,
     }
+}
+
+/// The `adaptive_<parameter>` keys: known parameters, of the right kind and
+/// in their ranges (the runtime's own, from `pool_settings::adaptive`), on a
+/// pool whose policy is adaptive.
+fn adaptive_parameters(
+    args: &RawArgs,
+    policy: Policy,
+    errors: &mut Errors,
+) -> Vec<(String, AdaptiveValue)> {
+    use pool_settings::adaptive::{self as params, Takes};
+    let mut out = Vec::new();
+    for (key, value) in &args.adaptive {
+        let written = key.to_string();
+        let name = written.trim_start_matches("adaptive_");
+        let Some(&(name, takes)) = params::PARAMETERS.iter().find(|(n, _)| *n == name) else {
+            let keys: Vec<String> = params::PARAMETERS
+                .iter()
+                .map(|(n, _)| format!("adaptive_{n}"))
+                .collect();
+            let close =
+                pool_settings::suggest::did_you_mean(&written, keys.iter().map(String::as_str));
+            let hint = close
+                .map(|c| format!(" (did you mean `{c}`?)"))
+                .unwrap_or_default();
+            errors.spanned(
+                key,
+                format!(
+                    "unknown key `{written}`{hint}; the adaptive policy's parameters are {}",
+                    keys.iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+            continue;
+        };
+        if policy != Policy::Adaptive {
+            errors.spanned(
+                key,
+                format!(
+                    "`{written}` is a parameter of the adaptive policy: it needs \
+                     `kind = \"autoscale\", policy = \"adaptive\"`"
+                ),
+            );
+            continue;
+        }
+        let setting = format!("AdaptiveSettings::{name}");
+        let checked = match (takes, value) {
+            (Takes::Calls, Lit::Int(n)) => match n.base10_parse::<u64>() {
+                Ok(calls)
+                    if u32::try_from(calls).is_ok_and(|c| params::WINDOW_SAMPLES.contains(&c)) =>
+                {
+                    Ok(AdaptiveValue::Calls(calls as u32))
+                }
+                _ => Err(format!(
+                    "`{setting}` = {n} is out of range: expected {}",
+                    params::expected_calls()
+                )),
+            },
+            (Takes::Duration, Lit::Str(text)) => duration::parse_nanos(&text.value())
+                .map(AdaptiveValue::Nanos)
+                .map_err(|problem| {
+                    format!("malformed duration: {problem}; {}", duration::ACCEPTED)
+                }),
+            (Takes::Number, Lit::Int(_) | Lit::Float(_)) => {
+                let range = params::number_range(name).expect("a number parameter has a range");
+                let number = match value {
+                    Lit::Int(n) => n.base10_parse::<f64>(),
+                    Lit::Float(x) => x.base10_parse::<f64>(),
+                    _ => unreachable!(),
+                };
+                match number {
+                    Ok(x) if range.contains(&x) => Ok(AdaptiveValue::Number(x)),
+                    _ => Err(format!(
+                        "`{setting}` = {} is out of range: expected {}",
+                        value.to_token_stream(),
+                        params::expected(&range)
+                    )),
+                }
+            }
+            (Takes::Calls, _) => Err(format!(
+                "`{written}` takes a whole number of calls, e.g. `{written} = 20`"
+            )),
+            (Takes::Duration, _) => Err(format!(
+                "`{written}` takes a duration literal, e.g. `{written} = \"200ms\"`"
+            )),
+            (Takes::Number, _) => Err(format!(
+                "`{written}` takes a number, e.g. `{written} = 1.5`"
+            )),
+        };
+        match checked {
+            Ok(value) => out.push((name.to_owned(), value)),
+            Err(message) => errors.spanned(value, message),
+        }
+    }
+    out
 }
 
 /// The `policy` key: its value, and that it is given to an autoscale pool.

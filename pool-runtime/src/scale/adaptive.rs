@@ -43,6 +43,7 @@
 //! window makes a lightly loaded pool's callers queue; see `sim/RESULTS.md`).
 
 use crate::pool::error::BuildError;
+use pool_settings::adaptive as limits;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
@@ -97,16 +98,16 @@ impl AdaptiveSettings {
     /// The range of `window_samples`: a window needs a call to measure, and
     /// one of more than 10 000 calls would hold the limit still for longer
     /// than any server stays the same.
-    pub const WINDOW_SAMPLES: RangeInclusive<u32> = 1..=10_000;
+    pub const WINDOW_SAMPLES: RangeInclusive<u32> = limits::WINDOW_SAMPLES;
     /// The range of `tolerance`: a finite number of at least 1 (below 1 the
     /// limit would fall at the baseline latency itself).
-    pub const TOLERANCE: RangeInclusive<f64> = 1.0..=f64::MAX;
+    pub const TOLERANCE: RangeInclusive<f64> = limits::TOLERANCE;
     /// The range of `smoothing`, a fraction.
-    pub const SMOOTHING: RangeInclusive<f64> = 0.0..=1.0;
+    pub const SMOOTHING: RangeInclusive<f64> = limits::SMOOTHING;
     /// The range of `backoff`, a multiplier that does not grow the limit.
-    pub const BACKOFF: RangeInclusive<f64> = 0.0..=1.0;
+    pub const BACKOFF: RangeInclusive<f64> = limits::BACKOFF;
     /// The range of `drop_tolerance`, a rate.
-    pub const DROP_TOLERANCE: RangeInclusive<f64> = 0.0..=1.0;
+    pub const DROP_TOLERANCE: RangeInclusive<f64> = limits::DROP_TOLERANCE;
 
     /// The numbers with their names and ranges, for checking and clamping.
     fn numbers(&mut self) -> [(&'static str, &mut f64, RangeInclusive<f64>, f64); 4] {
@@ -163,21 +164,16 @@ impl AdaptiveSettings {
             return Err(BuildError::OutOfRange {
                 setting: "AdaptiveSettings::window_samples",
                 value: self.window_samples.to_string(),
-                expected: format!("{} to {} calls", samples.start(), samples.end()),
+                expected: limits::expected_calls(),
             });
         }
         let mut copy = *self;
         for (setting, value, range, _) in copy.numbers() {
             if !range.contains(value) {
-                let expected = if *range.end() == f64::MAX {
-                    format!("a finite number of at least {}", range.start())
-                } else {
-                    format!("a number from {} to {}", range.start(), range.end())
-                };
                 return Err(BuildError::OutOfRange {
                     setting,
                     value: format!("{value:?}"),
-                    expected,
+                    expected: limits::expected(&range),
                 });
             }
         }
