@@ -50,9 +50,7 @@ pub use call::blocking::{BlockingExecutor, BlockingJob, DefaultExecutor};
 #[cfg(feature = "tokio")]
 pub use call::spawn::SpawnHandle;
 pub use call::submit::{Submit, SubmitWait};
-#[doc(hidden)]
-pub use group::registry::__linkme;
-pub use group::registry::{groups, registered_groups, GroupInfo, GROUPS};
+pub use group::registry::{groups, registered_groups, GroupInfo};
 pub use group::settings::GroupSettings;
 pub use group::{Group, GroupSpec};
 pub use pool::builder::{PoolBuilder, ADAPTIVE_START, DEFAULT_AUTOSCALE_HEADROOM, DEFAULT_SIZE};
@@ -65,3 +63,11 @@ pub use pool::Pool;
 pub use scale::adaptive::{AdaptiveSettings, Verdict};
 pub use scale::queue_depth::AutoscaleTiming;
 pub use scale::ScalePolicy;
+
+/// What [`register_group!`] expands to names, and only that. Not a public
+/// API: names may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::group::registry::GROUPS;
+    pub use linkme;
+}
