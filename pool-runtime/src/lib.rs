@@ -43,7 +43,6 @@ mod sync;
 mod time;
 
 pub use group::ceiling;
-pub use time::clock;
 
 pub use admission::state::MAX_SLOTS;
 pub use call::blocking::{BlockingExecutor, BlockingJob, DefaultExecutor};
@@ -63,6 +62,9 @@ pub use pool::Pool;
 pub use scale::adaptive::{AdaptiveSettings, Verdict};
 pub use scale::queue_depth::AutoscaleTiming;
 pub use scale::ScalePolicy;
+#[cfg(feature = "tokio")]
+pub use time::clock::TokioClock;
+pub use time::clock::{Clock, ManualClock, SystemClock};
 
 /// What [`register_group!`] expands to names, and only that. Not a public
 /// API: names may change in any release.

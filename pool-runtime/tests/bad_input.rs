@@ -4,7 +4,7 @@
 //! wherever a duration is added, and validated adaptive parameters.
 
 use futures::executor::block_on;
-use pool_runtime::clock::ManualClock;
+use pool_runtime::ManualClock;
 use pool_runtime::{
     AdaptiveSettings, AutoscaleTiming, BuildError, Kind, Pool, PoolBuilder, ScalePolicy, MAX_SLOTS,
 };

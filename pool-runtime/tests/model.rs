@@ -52,7 +52,7 @@
 //! pools warn that it names no group and start without environment overrides,
 //! which these cases do not use anyway.
 
-use pool_runtime::clock::ManualClock;
+use pool_runtime::ManualClock;
 use pool_runtime::{Group, GroupSpec, Kind, Order, Pool, Rejected, Verdict, MAX_SLOTS};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
