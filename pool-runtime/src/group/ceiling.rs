@@ -1,21 +1,21 @@
-//! The application-wide ceiling: an optional limit on calls running across
-//! all groups.
+//! The application-wide ceiling: an optional limit on the calls running
+//! across all groups, set by configuration (`ceiling = N` in the file, or
+//! `POOLED_CEILING`) and lifted by leaving it out.
 //!
-//! While a ceiling is set, a group call holds one slot of the ceiling's own
-//! FIFO pool and its group's slot, taken in that order: ceiling first. Only
-//! calls that hold a ceiling slot ever hold (or wait for) a group slot, so the
-//! ceiling adds no wait cycle: every group slot is held by a call that is past
-//! the ceiling and can run. (Taken the other way round, a ceiling holder whose
-//! work calls into a second group could wait for that group's slots while
-//! their holders wait for the ceiling: a deadlock the tests reproduce.)
-//!
-//! The ceiling pool's reentrancy frame covers the call's work, so a nested call
-//! into any group runs under its parent's ceiling slot: the ceiling counts
-//! top-level calls, and nested calls never wait for it.
-//!
-//! The price of ceiling-first: a call waiting for a busy group holds a ceiling
-//! slot meanwhile. Give backlogged groups a `max_waiting` bound or an admission
-//! timeout so they cannot sit on the ceiling.
+//! While a ceiling is set, every group call takes a ceiling slot before its
+//! group's slot. A nested call (one made from inside a running group call)
+//! runs under its parent's ceiling slot: the ceiling counts top-level calls,
+//! and nested calls never wait for it. A call waiting for a busy group holds
+//! its ceiling slot meanwhile: give backlogged groups a `max_waiting` bound or
+//! an admission timeout so they cannot sit on the ceiling.
+
+// Why ceiling first: only calls that hold a ceiling slot ever hold (or wait
+// for) a group slot, so the ceiling adds no wait cycle: every group slot is
+// held by a call that is past the ceiling and can run. Taken the other way
+// round, a ceiling holder whose work calls into a second group could wait for
+// that group's slots while their holders wait for the ceiling: a deadlock the
+// tests reproduce. The ceiling pool's reentrancy frame covers the call's work,
+// which is what lets nested calls through.
 
 use crate::admission::core::{Core, Mode};
 use crate::call::acquire::Acquire;
