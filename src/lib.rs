@@ -19,11 +19,25 @@
 //! The runtime is re-exported from [`pool_runtime`]; the attribute from
 //! `pool_macros`.
 
-pub use pool_macros::*;
-pub use pool_runtime::*;
+pub use pool_macros::{group, pooled};
 
-/// What `#[pooled]` expansions call. Not a public API: names and signatures
-/// may change in any release.
+pub use pool_runtime::{ceiling, Clock, ManualClock, SystemClock};
+pub use pool_runtime::{config, register_group};
+pub use pool_runtime::{groups, registered_groups, Group, GroupInfo, GroupSettings, GroupSpec};
+pub use pool_runtime::{
+    AdaptiveSettings, AutoscaleTiming, Kind, Order, ScalePolicy, UnknownChoice, Verdict,
+};
+pub use pool_runtime::{
+    BlockingExecutor, BlockingJob, BuildError, DefaultExecutor, Pool, PoolBuilder, Rejected,
+    ShutdownTimedOut, Stats, Submit, SubmitWait, ADAPTIVE_START, MAX_SLOTS,
+};
+#[cfg(feature = "tokio")]
+pub use pool_runtime::{SpawnHandle, TokioClock};
+
+/// What `#[pooled]` expansions call. Not a public API and not covered by
+/// semver: names and signatures may change in any release (the facade pins
+/// the exact versions of the runtime and the attribute it was released with,
+/// so the expansion and this module always match).
 #[doc(hidden)]
 pub mod __private {
     pub use core::time::Duration;
