@@ -1005,7 +1005,11 @@ impl<'p> Harness<'p> {
         check!("stats.completed", s.completed, model.completed);
         check!("stats.panicked", s.panicked, model.panicked);
         check!("stats.cancelled", s.cancelled, model.cancelled);
-        check!("stats.rejected", s.rejected, model.rejected);
+        check!(
+            "stats.rejected",
+            Rejected::ALL.map(|r| s.rejected_for(r)),
+            model.rejected
+        );
         check!(
             "stats.submitted() (calls polled at least once)",
             s.submitted(),

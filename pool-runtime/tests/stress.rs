@@ -719,7 +719,7 @@ fn stress(order: Order, timeout: Option<Duration>, default_seed: u64) {
             stats.completed,
             stats.panicked,
             stats.cancelled,
-            stats.rejected.to_vec()
+            Rejected::ALL.map(|r| stats.rejected_for(r)).to_vec()
         ),
         (
             t.ran.load(SeqCst) + t.panicked.load(SeqCst) + t.nested.load(SeqCst),

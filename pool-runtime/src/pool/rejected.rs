@@ -6,7 +6,7 @@ use std::fmt;
 ///
 /// A rejected call never ran: its future or closure was dropped unpolled (or,
 /// for a call that was waiting, dropped while waiting). Every rejection is
-/// counted in [`Stats::rejected`](crate::Stats::rejected) by reason.
+/// counted by reason: [`Stats::rejected_for`](crate::Stats::rejected_for).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Rejected {
@@ -22,7 +22,7 @@ pub enum Rejected {
 }
 
 impl Rejected {
-    /// Every reason, in the order [`Stats::rejected`](crate::Stats::rejected) uses.
+    /// Every reason.
     pub const ALL: [Rejected; 4] = [
         Rejected::Paused,
         Rejected::Closed,
