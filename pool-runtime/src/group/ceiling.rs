@@ -20,6 +20,7 @@
 use crate::admission::core::{Core, Mode};
 use crate::call::acquire::Acquire;
 use crate::call::blocking::OwnedSlot;
+use crate::call::submit::pinned_work;
 use crate::pool::stats::Stats;
 use crate::pool::Pool;
 use std::fmt;
@@ -31,6 +32,8 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::task::{ready, Context, Poll};
+
+use pin_project_lite::pin_project;
 
 static POOL: OnceLock<Pool> = OnceLock::new();
 static ENABLED: AtomicBool = AtomicBool::new(false);
@@ -88,16 +91,33 @@ pub(crate) async fn acquire_owned() -> Option<OwnedSlot> {
     Some(OwnedSlot::new(pool().core_arc(), detached))
 }
 
-/// A group call, gated by the ceiling if one is set when it is made.
-///
-/// Without a ceiling it adds one pointer to the call's future and nothing to
-/// its path; with one, its ceiling slot's state is boxed (one allocation per
-/// call), so that calls of applications without a ceiling stay small.
-pub struct Ceilinged<F> {
-    /// Dropped in place by `Drop`, inside the ceiling slot's frame while it is
-    /// held (as a pool call does with its own slot).
-    work: ManuallyDrop<F>,
-    ceiling: Option<Pin<Box<Acquire<&'static Core>>>>,
+pin_project! {
+    /// A group call, gated by the ceiling if one is set when it is made.
+    ///
+    /// Without a ceiling it adds one pointer to the call's future and nothing to
+    /// its path; with one, its ceiling slot's state is boxed (one allocation per
+    /// call), so that calls of applications without a ceiling stay small.
+    pub struct Ceilinged<F> {
+        // Dropped in place by `drop`, inside the ceiling slot's frame while it
+        // is held (as a pool call does with its own slot).
+        #[pin]
+        work: ManuallyDrop<F>,
+        ceiling: Option<Pin<Box<Acquire<&'static Core>>>>,
+    }
+
+    impl<F> PinnedDrop for Ceilinged<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            // Safety: `work` is dropped once, in place, and never used again;
+            // `ceiling` is dropped after it.
+            unsafe {
+                match this.ceiling.as_mut() {
+                    Some(ceiling) => ceiling.as_mut().drop_work(this.work),
+                    None => ManuallyDrop::drop(this.work.get_unchecked_mut()),
+                }
+            }
+        }
+    }
 }
 
 impl<F: Future> Ceilinged<F> {
@@ -115,10 +135,8 @@ impl<F: Future> Future for Ceilinged<F> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // Safety: structural pinning of `work`; it is never moved out, and
-        // only `Drop` drops it.
-        let this = unsafe { self.get_unchecked_mut() };
-        let work = unsafe { Pin::new_unchecked(&mut *this.work) };
+        let this = self.project();
+        let work = pinned_work(this.work);
         let Some(ceiling) = this.ceiling.as_mut() else {
             return work.poll(cx);
         };
@@ -128,19 +146,6 @@ impl<F: Future> Future for Ceilinged<F> {
         let out = ready!(ceiling.as_mut().run_work(|| work.poll(cx)));
         ceiling.as_mut().finish();
         Poll::Ready(out)
-    }
-}
-
-impl<F> Drop for Ceilinged<F> {
-    fn drop(&mut self) {
-        // Safety: `work` is dropped once, in place, and never used again;
-        // `ceiling` is dropped after it.
-        unsafe {
-            match self.ceiling.as_mut() {
-                Some(ceiling) => ceiling.as_mut().drop_work(&mut self.work),
-                None => ManuallyDrop::drop(&mut self.work),
-            }
-        }
     }
 }
 
