@@ -2,9 +2,8 @@
 //! much async and blocking work runs at once, so the servers behind them are
 //! not overrun.
 //!
-//! Six pools, as in the Python seed `aio_parallel_tools`: a fixed or
-//! autoscaled slot count ([`Kind`]) times FIFO, LIFO or priority order
-//! ([`Order`]), all on one admission core. A pool is an admission controller:
+//! Six pools: a fixed or autoscaled slot count ([`Kind`]) times FIFO, LIFO
+//! or priority order ([`Order`]), all on one admission core. A pool is an admission controller:
 //! a call waits in the pool's queue and runs *in the caller's own task* while
 //! it holds a slot — no worker tasks, no channels, no boxing, no `'static`
 //! bound, and no tie to any runtime.

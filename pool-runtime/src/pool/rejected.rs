@@ -10,7 +10,7 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Rejected {
-    /// The pool is paused: it admits no new calls until `resume()` (the seed's `NotAvailable`).
+    /// The pool is paused: it admits no new calls until `resume()`.
     Paused,
     /// The pool is closed (or closing): it admits no new calls, and an aborting
     /// close turned away the calls that were still waiting.
