@@ -1007,7 +1007,7 @@ impl<'p> Harness<'p> {
         check!("stats.cancelled", s.cancelled, model.cancelled);
         check!(
             "stats.rejected",
-            Rejected::ALL.map(|r| s.rejected_for(r)),
+            std::array::from_fn(|i| s.rejected_for(Rejected::ALL[i])),
             model.rejected
         );
         check!(

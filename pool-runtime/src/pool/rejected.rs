@@ -22,8 +22,9 @@ pub enum Rejected {
 }
 
 impl Rejected {
-    /// Every reason.
-    pub const ALL: [Rejected; 4] = [
+    /// Every reason (a slice, not an array: the enum is `#[non_exhaustive]`,
+    /// so reasons may be added).
+    pub const ALL: &'static [Rejected] = &[
         Rejected::Paused,
         Rejected::Closed,
         Rejected::Full,
