@@ -1,23 +1,4 @@
-//! # pooled
-//!
-//! Throttle async and blocking work so the servers behind it are not overrun:
-//! six task pools (fixed or autoscaled × FIFO, LIFO or priority) on one
-//! admission core, and a `#[pooled]` attribute that puts every call of an
-//! existing function through a lazily started global pool.
-//!
-//! ```
-//! use pooled::{Pool, Rejected};
-//!
-//! # futures::executor::block_on(async {
-//! let pool = Pool::fixed(2);
-//! assert_eq!(pool.submit(async { 40 + 2 }).await, Ok(42));
-//! pool.pause();
-//! assert_eq!(pool.submit(async { 0 }).await, Err(Rejected::Paused));
-//! # });
-//! ```
-//!
-//! The runtime is re-exported from [`pool_runtime`]; the attribute from
-//! `pool_macros`.
+#![doc = include_str!("../README.md")]
 
 pub use pool_macros::{group, pooled};
 
