@@ -1,29 +1,24 @@
-//! # pooled
-//!
-//! Throttle async and blocking work so the servers behind it are not overrun:
-//! six task pools (fixed or autoscaled × FIFO, LIFO or priority) on one
-//! admission core, and a `#[pooled]` attribute that puts every call of an
-//! existing function through a lazily started global pool.
-//!
-//! ```
-//! use pooled::{Pool, Rejected};
-//!
-//! # futures::executor::block_on(async {
-//! let pool = Pool::fixed(2);
-//! assert_eq!(pool.submit(async { 40 + 2 }).await, Ok(42));
-//! pool.pause();
-//! assert_eq!(pool.submit(async { 0 }).await, Err(Rejected::Paused));
-//! # });
-//! ```
-//!
-//! The runtime is re-exported from [`pool_runtime`]; the attribute from
-//! `pool_macros`.
+#![doc = include_str!("../README.md")]
 
-pub use pool_macros::*;
-pub use pool_runtime::*;
+pub use pool_macros::{group, pooled};
 
-/// What `#[pooled]` expansions call. Not a public API: names and signatures
-/// may change in any release.
+pub use pool_runtime::{ceiling, Clock, ManualClock, SystemClock};
+pub use pool_runtime::{config, register_group};
+pub use pool_runtime::{groups, registered_groups, Group, GroupInfo, GroupSettings, GroupSpec};
+pub use pool_runtime::{
+    AdaptiveSettings, AutoscaleTiming, Kind, Order, ScalePolicy, UnknownChoice, Verdict,
+};
+pub use pool_runtime::{
+    BlockingExecutor, BlockingJob, BuildError, DefaultExecutor, Pool, PoolBuilder, Rejected,
+    ShutdownTimedOut, Stats, Submit, SubmitWait, ADAPTIVE_START, MAX_SLOTS,
+};
+#[cfg(feature = "tokio")]
+pub use pool_runtime::{SpawnHandle, TokioClock};
+
+/// What `#[pooled]` expansions call. Not a public API and not covered by
+/// semver: names and signatures may change in any release (the facade pins
+/// the exact versions of the runtime and the attribute it was released with,
+/// so the expansion and this module always match).
 #[doc(hidden)]
 pub mod __private {
     pub use core::time::Duration;

@@ -2,9 +2,8 @@
 //! much async and blocking work runs at once, so the servers behind them are
 //! not overrun.
 //!
-//! Six pools, as in the Python seed `aio_parallel_tools`: a fixed or
-//! autoscaled slot count ([`Kind`]) times FIFO, LIFO or priority order
-//! ([`Order`]), all on one admission core. A pool is an admission controller:
+//! Six pools: a fixed or autoscaled slot count ([`Kind`]) times FIFO, LIFO
+//! or priority order ([`Order`]), all on one admission core. A pool is an admission controller:
 //! a call waits in the pool's queue and runs *in the caller's own task* while
 //! it holds a slot — no worker tasks, no channels, no boxing, no `'static`
 //! bound, and no tie to any runtime.
@@ -43,19 +42,16 @@ mod sync;
 mod time;
 
 pub use group::ceiling;
-pub use time::clock;
 
 pub use admission::state::MAX_SLOTS;
 pub use call::blocking::{BlockingExecutor, BlockingJob, DefaultExecutor};
 #[cfg(feature = "tokio")]
 pub use call::spawn::SpawnHandle;
 pub use call::submit::{Submit, SubmitWait};
-#[doc(hidden)]
-pub use group::registry::__linkme;
-pub use group::registry::{groups, registered_groups, GroupInfo, GROUPS};
+pub use group::registry::{groups, registered_groups, GroupInfo};
 pub use group::settings::GroupSettings;
 pub use group::{Group, GroupSpec};
-pub use pool::builder::{PoolBuilder, ADAPTIVE_START, DEFAULT_AUTOSCALE_HEADROOM, DEFAULT_SIZE};
+pub use pool::builder::{PoolBuilder, ADAPTIVE_START};
 pub use pool::error::BuildError;
 pub use pool::order::{Kind, Order, UnknownChoice};
 pub use pool::rejected::Rejected;
@@ -65,3 +61,14 @@ pub use pool::Pool;
 pub use scale::adaptive::{AdaptiveSettings, Verdict};
 pub use scale::queue_depth::AutoscaleTiming;
 pub use scale::ScalePolicy;
+#[cfg(feature = "tokio")]
+pub use time::clock::TokioClock;
+pub use time::clock::{Clock, ManualClock, SystemClock};
+
+/// What [`register_group!`] expands to names, and only that. Not a public
+/// API: names may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::group::registry::GROUPS;
+    pub use linkme;
+}

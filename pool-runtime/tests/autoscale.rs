@@ -4,7 +4,7 @@
 mod common;
 
 use common::Task;
-use pool_runtime::clock::ManualClock;
+use pool_runtime::ManualClock;
 use pool_runtime::{Kind, Order, Pool};
 use std::sync::Arc;
 use std::time::Duration;

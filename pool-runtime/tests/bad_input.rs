@@ -4,7 +4,7 @@
 //! wherever a duration is added, and validated adaptive parameters.
 
 use futures::executor::block_on;
-use pool_runtime::clock::ManualClock;
+use pool_runtime::ManualClock;
 use pool_runtime::{
     AdaptiveSettings, AutoscaleTiming, BuildError, Kind, Pool, PoolBuilder, ScalePolicy, MAX_SLOTS,
 };
@@ -312,7 +312,7 @@ mod config {
             let e = config::load_str("app.toml", &file).unwrap_err();
             let value = text.rsplit(' ').next().unwrap();
             assert_eq!(
-                (e.origin, e.message),
+                (e.origin().cloned(), e.message().to_owned()),
                 (
                     at(2, 20),
                     format!(
@@ -323,8 +323,8 @@ mod config {
             );
             let env = vec![(var.to_owned(), value.to_owned())];
             let e = config::load_env_from(env).unwrap_err();
-            assert_eq!(e.origin, Some(Origin::Env { var: var.into() }));
-            assert!(e.message.contains("AutoscaleTiming::MAX_WINDOW"), "{e}");
+            assert_eq!(e.origin().cloned(), Some(Origin::Env { var: var.into() }));
+            assert!(e.message().contains("AutoscaleTiming::MAX_WINDOW"), "{e}");
         }
         config::load_str(
             "app.toml",
@@ -339,7 +339,7 @@ mod config {
         )
         .unwrap_err();
         assert_eq!(
-            (e.origin, e.message.as_str()),
+            (e.origin().cloned(), e.message()),
             (
                 at(2, 10),
                 "group `bad::skewed`: \

@@ -89,7 +89,7 @@ fn max_waiting_zero_means_run_now_or_be_turned_away() {
 async fn admission_timeout_rejects_a_call_that_waited_too_long_on_tokio_time() {
     let pool = Pool::builder()
         .size(1)
-        .clock(std::sync::Arc::new(pool_runtime::clock::TokioClock::new()))
+        .clock(std::sync::Arc::new(pool_runtime::TokioClock::new()))
         .admission_timeout(Duration::from_secs(2))
         .build()
         .unwrap();
@@ -195,7 +195,7 @@ fn abort_rejects_every_waiting_call_at_once() {
 async fn shutdown_with_timeout_returns_at_the_deadline_and_reports_what_still_runs() {
     let pool = Pool::builder()
         .size(1)
-        .clock(std::sync::Arc::new(pool_runtime::clock::TokioClock::new()))
+        .clock(std::sync::Arc::new(pool_runtime::TokioClock::new()))
         .build()
         .unwrap();
     let slow = tokio::spawn({

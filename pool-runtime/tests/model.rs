@@ -52,7 +52,7 @@
 //! pools warn that it names no group and start without environment overrides,
 //! which these cases do not use anyway.
 
-use pool_runtime::clock::ManualClock;
+use pool_runtime::ManualClock;
 use pool_runtime::{Group, GroupSpec, Kind, Order, Pool, Rejected, Verdict, MAX_SLOTS};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -1005,7 +1005,11 @@ impl<'p> Harness<'p> {
         check!("stats.completed", s.completed, model.completed);
         check!("stats.panicked", s.panicked, model.panicked);
         check!("stats.cancelled", s.cancelled, model.cancelled);
-        check!("stats.rejected", s.rejected, model.rejected);
+        check!(
+            "stats.rejected",
+            std::array::from_fn(|i| s.rejected_for(Rejected::ALL[i])),
+            model.rejected
+        );
         check!(
             "stats.submitted() (calls polled at least once)",
             s.submitted(),

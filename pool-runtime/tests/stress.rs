@@ -719,7 +719,10 @@ fn stress(order: Order, timeout: Option<Duration>, default_seed: u64) {
             stats.completed,
             stats.panicked,
             stats.cancelled,
-            stats.rejected.to_vec()
+            Rejected::ALL
+                .iter()
+                .map(|&r| stats.rejected_for(r))
+                .collect::<Vec<_>>()
         ),
         (
             t.ran.load(SeqCst) + t.panicked.load(SeqCst) + t.nested.load(SeqCst),

@@ -22,7 +22,7 @@ fn tokio_clock_pool(timeout: Duration) -> Pool {
     Pool::builder()
         .size(1)
         .admission_timeout(timeout)
-        .clock(Arc::new(pool_runtime::clock::TokioClock::new()))
+        .clock(Arc::new(pool_runtime::TokioClock::new()))
         .build()
         .unwrap()
 }

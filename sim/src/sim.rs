@@ -5,7 +5,7 @@
 
 use crate::rng::Rng;
 use crate::server::{Model, Response, Server};
-use pooled::clock::TokioClock;
+use pooled::TokioClock;
 use pooled::{AdaptiveSettings, Kind, Pool, ScalePolicy, Verdict};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;

@@ -23,6 +23,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 /// Waits for a slot of the pool behind `R` (a `&Core` or an `Arc<Core>`).
+///
+/// Its `get_unchecked_mut`s are not field projections (pin-project-lite's
+/// job): no field is ever handed out pinned. The node is used in place, by
+/// shared reference and by address (it is linked into the wait queue), and
+/// the other fields are plain data; what the unsafe blocks promise is only
+/// that the node does not move.
 pub(crate) struct Acquire<R: Deref<Target = Core>> {
     core: R,
     node: Waiter,
@@ -261,7 +267,9 @@ impl<R: Deref<Target = Core>> Acquire<R> {
     ///
     /// # Safety
     /// `work` is not used again.
-    pub(crate) unsafe fn drop_work<W>(self: Pin<&mut Self>, work: &mut ManuallyDrop<W>) {
+    pub(crate) unsafe fn drop_work<W>(self: Pin<&mut Self>, work: Pin<&mut ManuallyDrop<W>>) {
+        // Dropped in place: the pinning guarantee holds.
+        let work = work.get_unchecked_mut();
         if self.holds_slot() {
             self.run_work(|| ManuallyDrop::drop(work));
         } else {

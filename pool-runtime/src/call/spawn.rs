@@ -1,4 +1,4 @@
-//! Submitting without waiting (the seed's `blocking=False`): the call takes its
+//! Submitting without waiting: the call takes its
 //! queue position at once and runs on a tokio task.
 
 use crate::admission::core::Core;

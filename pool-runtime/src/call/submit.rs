@@ -12,6 +12,18 @@ use std::ops::Deref;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
+use pin_project_lite::pin_project;
+
+/// The work inside a pinned `ManuallyDrop`, pinned. pin-project-lite projects
+/// to the `ManuallyDrop` field; it cannot see through the wrapper (which the
+/// calls need, to drop their work in place, inside the call's frame).
+#[inline]
+pub(crate) fn pinned_work<W>(work: Pin<&mut ManuallyDrop<W>>) -> Pin<&mut W> {
+    // Safety: `ManuallyDrop<W>` is a transparent wrapper: the `W` inside is as
+    // pinned as the wrapper, and nothing moves it out.
+    unsafe { work.map_unchecked_mut(|work| &mut **work) }
+}
+
 /// How a finished call's output is judged for an adaptive pool.
 pub(crate) trait Judge<T> {
     /// The verdict is always `Success`: no need to run the judge as work.
@@ -40,17 +52,35 @@ impl<T, J: FnOnce(&T) -> Verdict> Judge<T> for JudgeFn<J> {
     }
 }
 
-/// A call's work guarded by a slot of the pool behind `R`.
-pub(crate) struct Guarded<R: Deref<Target = Core>, F, J = Succeeded> {
-    /// Dropped in place, as soon as it completes or by `Drop`: before the
-    /// slot is handed on, so whatever it owns (a connection, a buffer) goes
-    /// first; and when dropped while running (cancelled), inside the call's
-    /// frame, so a `Drop` in it that calls the same pool runs under this slot.
-    work: ManuallyDrop<F>,
-    /// Taken when the work completes; dropped by `Drop` otherwise. (Whether
-    /// it was is the call's `finished` flag, kept in its node's spare bits.)
-    judge: ManuallyDrop<J>,
-    acquire: Acquire<R>,
+pin_project! {
+    /// A call's work guarded by a slot of the pool behind `R`.
+    pub(crate) struct Guarded<R: Deref<Target = Core>, F, J = Succeeded> {
+        // Dropped in place, as soon as it completes or by `drop`: before the
+        // slot is handed on, so whatever it owns (a connection, a buffer) goes
+        // first; and when dropped while running (cancelled), inside the call's
+        // frame, so a `Drop` in it that calls the same pool runs under this slot.
+        #[pin]
+        work: ManuallyDrop<F>,
+        // Taken when the work completes; dropped by `drop` otherwise. (Whether
+        // it was is the call's `finished` flag, kept in its node's spare bits.)
+        judge: ManuallyDrop<J>,
+        #[pin]
+        acquire: Acquire<R>,
+    }
+
+    impl<R: Deref<Target = Core>, F, J> PinnedDrop for Guarded<R, F, J> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if !this.acquire.is_finished() {
+                // Safety: `work` and `judge` are dropped once, here, and never
+                // used again; `acquire` goes after.
+                unsafe {
+                    ManuallyDrop::drop(this.judge);
+                    this.acquire.drop_work(this.work);
+                }
+            }
+        }
+    }
 }
 
 impl<R: Deref<Target = Core>, F: Future> Guarded<R, F> {
@@ -81,8 +111,7 @@ impl<R: Deref<Target = Core>, F: Future, J: Judge<F::Output>> Guarded<R, F, J> {
 
     #[cfg(feature = "tokio")]
     pub(crate) fn acquire(self: Pin<&mut Self>) -> Pin<&mut Acquire<R>> {
-        // Safety: structural pinning; `acquire` is never moved out.
-        unsafe { self.map_unchecked_mut(|this| &mut this.acquire) }
+        self.project().acquire
     }
 }
 
@@ -90,20 +119,21 @@ impl<R: Deref<Target = Core>, F: Future, J: Judge<F::Output>> Future for Guarded
     type Output = Result<F::Output, Rejected>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // Safety: structural pinning of `acquire` and `work`; neither is moved
-        // out, and `work` is dropped in place at most once.
-        let this = unsafe { self.get_unchecked_mut() };
-        let mut acquire = unsafe { Pin::new_unchecked(&mut this.acquire) };
+        let this = self.project();
+        let mut acquire = this.acquire;
         ready!(acquire.as_mut().poll_acquire(cx))?;
-        let work = unsafe { Pin::new_unchecked(&mut *this.work) };
-        let out = ready!(acquire.as_mut().run_work(|| work.poll(cx)));
+        let mut work = this.work;
+        let out = ready!(acquire
+            .as_mut()
+            .run_work(|| pinned_work(work.as_mut()).poll(cx)));
         // Done: the judge is taken and the work dropped now, before the slot
         // is handed on (a completed future has dropped its own state already,
         // so no frame is needed), and never again.
-        // Safety: `finished` records that both are gone, so `Drop` leaves them.
-        let judge = unsafe { ManuallyDrop::take(&mut this.judge) };
+        // Safety: `finished` records that both are gone, so `drop` leaves
+        // them; the work is dropped in place.
+        let judge = unsafe { ManuallyDrop::take(this.judge) };
         acquire.mark_finished();
-        unsafe { ManuallyDrop::drop(&mut this.work) };
+        unsafe { ManuallyDrop::drop(work.get_unchecked_mut()) };
         // A judge that panics is a call that panicked, not a cancelled one.
         let verdict = if J::PLAIN {
             Verdict::Success
@@ -115,35 +145,24 @@ impl<R: Deref<Target = Core>, F: Future, J: Judge<F::Output>> Future for Guarded
     }
 }
 
-impl<R: Deref<Target = Core>, F, J> Drop for Guarded<R, F, J> {
-    fn drop(&mut self) {
-        if !self.acquire.is_finished() {
-            // Safety: `self` is pinned and dropped in place; `work` and `judge`
-            // are dropped once and never used again. `acquire` goes after.
-            let acquire = unsafe { Pin::new_unchecked(&mut self.acquire) };
-            unsafe {
-                ManuallyDrop::drop(&mut self.judge);
-                acquire.drop_work(&mut self.work);
-            }
-        }
+pin_project! {
+    /// The future returned by [`Pool::submit`](crate::Pool::submit) and
+    /// [`Pool::submit_weighted`](crate::Pool::submit_weighted).
+    ///
+    /// It waits for a slot, then polls the submitted future *in the caller's own
+    /// task* while holding the slot, and resolves to that future's output, or to
+    /// the [`Rejected`] reason the call was turned away.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it at any point loses nothing: while waiting it leaves the queue at
+    /// once (`stats().waiting` drops); while running it frees its slot for the
+    /// next waiter. Either way the call is counted as cancelled.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Submit<'a, F> {
+        #[pin]
+        inner: Guarded<&'a Core, F>,
     }
-}
-
-/// The future returned by [`Pool::submit`](crate::Pool::submit) and
-/// [`Pool::submit_weighted`](crate::Pool::submit_weighted).
-///
-/// It waits for a slot, then polls the submitted future *in the caller's own
-/// task* while holding the slot, and resolves to that future's output, or to
-/// the [`Rejected`] reason the call was turned away.
-///
-/// # Cancel safety
-///
-/// Dropping it at any point loses nothing: while waiting it leaves the queue at
-/// once (`stats().waiting` drops); while running it frees its slot for the
-/// next waiter. Either way the call is counted as cancelled.
-#[must_use = "futures do nothing unless polled"]
-pub struct Submit<'a, F> {
-    inner: Guarded<&'a Core, F>,
 }
 
 impl<'a, F: Future> Submit<'a, F> {
@@ -158,8 +177,7 @@ impl<F: Future> Future for Submit<'_, F> {
     type Output = Result<F::Output, Rejected>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // Safety: structural pinning of the only field.
-        unsafe { self.map_unchecked_mut(|this| &mut this.inner) }.poll(cx)
+        self.project().inner.poll(cx)
     }
 }
 
@@ -169,11 +187,14 @@ impl<F> fmt::Debug for Submit<'_, F> {
     }
 }
 
-/// The future of a call that never rejects (see [`Group::submit_wait`](crate::Group::submit_wait)): it waits
-/// through pauses, the waiting bound and the admission timeout.
-#[must_use = "futures do nothing unless polled"]
-pub struct SubmitWait<'a, F> {
-    inner: Guarded<&'a Core, F>,
+pin_project! {
+    /// The future of a call that never rejects (see [`Group::submit_wait`](crate::Group::submit_wait)): it waits
+    /// through pauses, the waiting bound and the admission timeout.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct SubmitWait<'a, F> {
+        #[pin]
+        inner: Guarded<&'a Core, F>,
+    }
 }
 
 impl<'a, F: Future> SubmitWait<'a, F> {
@@ -188,9 +209,7 @@ impl<F: Future> Future for SubmitWait<'_, F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // Safety: structural pinning of the only field.
-        let inner = unsafe { self.map_unchecked_mut(|this| &mut this.inner) };
-        match ready!(inner.poll(cx)) {
+        match ready!(self.project().inner.poll(cx)) {
             Ok(out) => Poll::Ready(out),
             // Nothing turns a never-rejecting call away, not even a closed pool.
             Err(rejected) => unreachable!("a never-rejecting call was turned away: {rejected}"),

@@ -7,16 +7,29 @@ use std::fmt;
 
 /// A configuration that was not applied. Loading is all or nothing: after an
 /// error, the settings in force before the call stay in force.
+///
+/// Its `Display` is `file:line:column: message` (or `environment variable
+/// NAME: message`); [`origin`](ConfigError::origin) and
+/// [`message`](ConfigError::message) give the parts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
-    /// Where the offending value is; `None` for errors about the file as a
-    /// whole (it could not be read).
-    pub origin: Option<Origin>,
-    /// What is wrong, naming the valid choices.
-    pub message: String,
+    pub(crate) origin: Option<Origin>,
+    pub(crate) message: String,
 }
 
 impl ConfigError {
+    /// Where the offending value is: a file position or an environment
+    /// variable; `None` for errors about the file as a whole (it could not be
+    /// read).
+    pub fn origin(&self) -> Option<&Origin> {
+        self.origin.as_ref()
+    }
+
+    /// What is wrong, naming the valid choices.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     pub(crate) fn at(origin: Origin, message: impl Into<String>) -> Self {
         ConfigError {
             origin: Some(origin),

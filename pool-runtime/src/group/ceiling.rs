@@ -1,25 +1,26 @@
-//! The application-wide ceiling: an optional limit on calls running across
-//! all groups.
+//! The application-wide ceiling: an optional limit on the calls running
+//! across all groups, set by configuration (`ceiling = N` in the file, or
+//! `POOLED_CEILING`) and lifted by leaving it out.
 //!
-//! While a ceiling is set, a group call holds one slot of the ceiling's own
-//! FIFO pool and its group's slot, taken in that order: ceiling first. Only
-//! calls that hold a ceiling slot ever hold (or wait for) a group slot, so the
-//! ceiling adds no wait cycle: every group slot is held by a call that is past
-//! the ceiling and can run. (Taken the other way round, a ceiling holder whose
-//! work calls into a second group could wait for that group's slots while
-//! their holders wait for the ceiling: a deadlock the tests reproduce.)
-//!
-//! The ceiling pool's reentrancy frame covers the call's work, so a nested call
-//! into any group runs under its parent's ceiling slot: the ceiling counts
-//! top-level calls, and nested calls never wait for it.
-//!
-//! The price of ceiling-first: a call waiting for a busy group holds a ceiling
-//! slot meanwhile. Give backlogged groups a `max_waiting` bound or an admission
-//! timeout so they cannot sit on the ceiling.
+//! While a ceiling is set, every group call takes a ceiling slot before its
+//! group's slot. A nested call (one made from inside a running group call)
+//! runs under its parent's ceiling slot: the ceiling counts top-level calls,
+//! and nested calls never wait for it. A call waiting for a busy group holds
+//! its ceiling slot meanwhile: give backlogged groups a `max_waiting` bound or
+//! an admission timeout so they cannot sit on the ceiling.
+
+// Why ceiling first: only calls that hold a ceiling slot ever hold (or wait
+// for) a group slot, so the ceiling adds no wait cycle: every group slot is
+// held by a call that is past the ceiling and can run. Taken the other way
+// round, a ceiling holder whose work calls into a second group could wait for
+// that group's slots while their holders wait for the ceiling: a deadlock the
+// tests reproduce. The ceiling pool's reentrancy frame covers the call's work,
+// which is what lets nested calls through.
 
 use crate::admission::core::{Core, Mode};
 use crate::call::acquire::Acquire;
 use crate::call::blocking::OwnedSlot;
+use crate::call::submit::pinned_work;
 use crate::pool::stats::Stats;
 use crate::pool::Pool;
 use std::fmt;
@@ -31,6 +32,8 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::task::{ready, Context, Poll};
+
+use pin_project_lite::pin_project;
 
 static POOL: OnceLock<Pool> = OnceLock::new();
 static ENABLED: AtomicBool = AtomicBool::new(false);
@@ -88,16 +91,33 @@ pub(crate) async fn acquire_owned() -> Option<OwnedSlot> {
     Some(OwnedSlot::new(pool().core_arc(), detached))
 }
 
-/// A group call, gated by the ceiling if one is set when it is made.
-///
-/// Without a ceiling it adds one pointer to the call's future and nothing to
-/// its path; with one, its ceiling slot's state is boxed (one allocation per
-/// call), so that calls of applications without a ceiling stay small.
-pub struct Ceilinged<F> {
-    /// Dropped in place by `Drop`, inside the ceiling slot's frame while it is
-    /// held (as a pool call does with its own slot).
-    work: ManuallyDrop<F>,
-    ceiling: Option<Pin<Box<Acquire<&'static Core>>>>,
+pin_project! {
+    /// A group call, gated by the ceiling if one is set when it is made.
+    ///
+    /// Without a ceiling it adds one pointer to the call's future and nothing to
+    /// its path; with one, its ceiling slot's state is boxed (one allocation per
+    /// call), so that calls of applications without a ceiling stay small.
+    pub struct Ceilinged<F> {
+        // Dropped in place by `drop`, inside the ceiling slot's frame while it
+        // is held (as a pool call does with its own slot).
+        #[pin]
+        work: ManuallyDrop<F>,
+        ceiling: Option<Pin<Box<Acquire<&'static Core>>>>,
+    }
+
+    impl<F> PinnedDrop for Ceilinged<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            // Safety: `work` is dropped once, in place, and never used again;
+            // `ceiling` is dropped after it.
+            unsafe {
+                match this.ceiling.as_mut() {
+                    Some(ceiling) => ceiling.as_mut().drop_work(this.work),
+                    None => ManuallyDrop::drop(this.work.get_unchecked_mut()),
+                }
+            }
+        }
+    }
 }
 
 impl<F: Future> Ceilinged<F> {
@@ -115,10 +135,8 @@ impl<F: Future> Future for Ceilinged<F> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // Safety: structural pinning of `work`; it is never moved out, and
-        // only `Drop` drops it.
-        let this = unsafe { self.get_unchecked_mut() };
-        let work = unsafe { Pin::new_unchecked(&mut *this.work) };
+        let this = self.project();
+        let work = pinned_work(this.work);
         let Some(ceiling) = this.ceiling.as_mut() else {
             return work.poll(cx);
         };
@@ -128,19 +146,6 @@ impl<F: Future> Future for Ceilinged<F> {
         let out = ready!(ceiling.as_mut().run_work(|| work.poll(cx)));
         ceiling.as_mut().finish();
         Poll::Ready(out)
-    }
-}
-
-impl<F> Drop for Ceilinged<F> {
-    fn drop(&mut self) {
-        // Safety: `work` is dropped once, in place, and never used again;
-        // `ceiling` is dropped after it.
-        unsafe {
-            match self.ceiling.as_mut() {
-                Some(ceiling) => ceiling.as_mut().drop_work(&mut self.work),
-                None => ManuallyDrop::drop(&mut self.work),
-            }
-        }
     }
 }
 

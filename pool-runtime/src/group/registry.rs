@@ -5,11 +5,8 @@ use crate::group::settings::GroupSettings;
 use crate::group::Group;
 use crate::pool::stats::Stats;
 
-#[doc(hidden)]
-pub use linkme as __linkme;
-
-/// The groups registered at link time by `#[pooled]` and [`register_group!`].
-#[doc(hidden)]
+/// The groups registered at link time by `#[pooled]` and [`register_group!`](crate::register_group!).
+/// Public only through the hidden `__private` module, for the macro.
 #[linkme::distributed_slice]
 pub static GROUPS: [&'static Group];
 
@@ -30,8 +27,8 @@ pub static GROUPS: [&'static Group];
 macro_rules! register_group {
     ($group:path) => {
         const _: () = {
-            #[$crate::__linkme::distributed_slice($crate::GROUPS)]
-            #[linkme(crate = $crate::__linkme)]
+            #[$crate::__private::linkme::distributed_slice($crate::__private::GROUPS)]
+            #[linkme(crate = $crate::__private::linkme)]
             static REGISTERED: &'static $crate::Group = &$group;
         };
     };

@@ -37,16 +37,16 @@ use std::time::Duration;
 ///
 /// `Pool` is a cheap handle (an `Arc`); clones share the pool.
 ///
-/// | seed | here |
+/// | to | call |
 /// |---|---|
-/// | `AioFixedTaskPool{Simple,Lifo,Priority}` | `Pool::builder().order(..).size(n)` |
-/// | `AioAutoScaleTaskPool{Simple,Lifo,Priority}` | `Pool::builder().kind(Kind::Autoscale).order(..).min(a).max(b)` |
-/// | `await submit(f, weight=w)` | [`submit`](Pool::submit), [`submit_weighted`](Pool::submit_weighted) |
-/// | `submit(.., blocking=False)` | [`spawn`](Pool::spawn) (feature `tokio`) |
-/// | normal function → executor | [`submit_blocking`](Pool::submit_blocking); sync callers: [`run`](Pool::run) |
-/// | `scale(n)` | [`scale`](Pool::scale), [`resize`](Pool::resize) |
-/// | `pause()` / `paused` | [`pause`](Pool::pause), [`resume`](Pool::resume), [`is_paused`](Pool::is_paused) |
-/// | `close()` / `async with` | [`close`](Pool::close), [`shutdown`](Pool::shutdown), [`abort`](Pool::abort), [`scoped`](Pool::scoped) |
+/// | build a fixed pool | [`Pool::fixed`], or `Pool::builder().order(..).size(n)` |
+/// | build an autoscaled pool | `Pool::builder().kind(Kind::Autoscale).order(..).min(a).max(b)` |
+/// | run async work | [`submit`](Pool::submit), [`submit_weighted`](Pool::submit_weighted) |
+/// | start work without waiting | [`spawn`](Pool::spawn) (feature `tokio`) |
+/// | run blocking work | [`submit_blocking`](Pool::submit_blocking); sync callers: [`run`](Pool::run) |
+/// | change the limit | [`scale`](Pool::scale), [`resize`](Pool::resize) |
+/// | stop admitting for a while | [`pause`](Pool::pause), [`resume`](Pool::resume), [`is_paused`](Pool::is_paused) |
+/// | end it | [`close`](Pool::close), [`shutdown`](Pool::shutdown), [`abort`](Pool::abort), [`scoped`](Pool::scoped) |
 ///
 /// # Guarantees
 ///
@@ -118,7 +118,7 @@ impl Pool {
         PoolBuilder::default()
     }
 
-    /// A fixed FIFO pool of `size` slots (the seed's `AioFixedTaskPoolSimple`).
+    /// A fixed FIFO pool of `size` slots.
     ///
     /// A `size` of zero is raised to one, and one above
     /// [`MAX_SLOTS`](crate::MAX_SLOTS) lowered to it (use the builder to get
@@ -333,8 +333,8 @@ impl Pool {
         Ok(out)
     }
 
-    /// Submits `work` without waiting for it, for `'static + Send` work (the
-    /// seed's `submit(.., blocking=False)`): the call takes its place in the
+    /// Submits `work` without waiting for it, for `'static + Send` work: the
+    /// call takes its place in the
     /// queue now, in call order, and runs on a tokio task. Rejections that are
     /// known at once (paused, closed, full) are returned here; later ones
     /// (timed out, closed while waiting) through the handle.
@@ -619,9 +619,8 @@ impl Pool {
         })
     }
 
-    /// The Rust counterpart of the seed's `async with Pool() as p`: runs `body`
-    /// with a handle to the pool, then closes the pool and waits for every call
-    /// to finish.
+    /// A pool scoped to `body`: runs `body` with a handle to the pool, then
+    /// closes the pool and waits for every call to finish.
     ///
     /// # Examples
     ///
@@ -654,7 +653,7 @@ impl Pool {
 }
 
 impl Default for Pool {
-    /// The seed's default pool: fixed, FIFO, 3 slots.
+    /// The default pool: fixed, FIFO, 3 slots.
     fn default() -> Self {
         Pool::fixed(DEFAULT_SIZE)
     }

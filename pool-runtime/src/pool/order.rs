@@ -1,4 +1,4 @@
-//! The two axes of the seed's six pools: how the slot count is managed
+//! The two axes of the six pools: how the slot count is managed
 //! ([`Kind`]) and in which order waiting calls are admitted ([`Order`]).
 
 use std::fmt;
@@ -7,19 +7,19 @@ use std::str::FromStr;
 /// How a pool's slot count is managed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Kind {
-    /// The slot count changes only when you call `scale`/`resize`
-    /// (the seed's `AioFixedTaskPool*`).
+    /// The slot count changes only when you call `scale`/`resize`.
     #[default]
     Fixed,
-    /// The slot count also moves by itself within `[min, max]` by the
-    /// queue-depth rule (the seed's `AioAutoScaleTaskPool*`).
+    /// The slot count also moves by itself within `[min, max]`, by the pool's
+    /// [`ScalePolicy`](crate::ScalePolicy) (the queue-depth rule unless told
+    /// otherwise).
     Autoscale,
 }
 
 /// The order in which waiting calls are admitted when a slot frees.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Order {
-    /// First come, first served (the seed's "simple" pools).
+    /// First come, first served (also accepted as `"simple"`).
     #[default]
     Fifo,
     /// Last come, first served: the newest waiter runs first.
@@ -66,7 +66,7 @@ impl Kind {
 }
 
 impl Order {
-    /// The names `FromStr` accepts (`"simple"` is the seed's name for FIFO).
+    /// The names `FromStr` accepts (`"simple"` is another name for FIFO).
     pub const CHOICES: &'static [&'static str] = &["fifo", "lifo", "priority", "simple"];
 
     /// The lower-case name of this order.

@@ -6,11 +6,11 @@ use std::fmt;
 ///
 /// A rejected call never ran: its future or closure was dropped unpolled (or,
 /// for a call that was waiting, dropped while waiting). Every rejection is
-/// counted in [`Stats::rejected`](crate::Stats::rejected) by reason.
+/// counted by reason: [`Stats::rejected_for`](crate::Stats::rejected_for).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Rejected {
-    /// The pool is paused: it admits no new calls until `resume()` (the seed's `NotAvailable`).
+    /// The pool is paused: it admits no new calls until `resume()`.
     Paused,
     /// The pool is closed (or closing): it admits no new calls, and an aborting
     /// close turned away the calls that were still waiting.
@@ -22,8 +22,9 @@ pub enum Rejected {
 }
 
 impl Rejected {
-    /// Every reason, in the order [`Stats::rejected`](crate::Stats::rejected) uses.
-    pub const ALL: [Rejected; 4] = [
+    /// Every reason (a slice, not an array: the enum is `#[non_exhaustive]`,
+    /// so reasons may be added).
+    pub const ALL: &'static [Rejected] = &[
         Rejected::Paused,
         Rejected::Closed,
         Rejected::Full,

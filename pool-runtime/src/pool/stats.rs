@@ -5,6 +5,12 @@ use crate::pool::rejected::Rejected;
 /// A snapshot of a pool: a handful of relaxed atomic loads, cheap enough to take
 /// on every request.
 ///
+/// The counters are public fields (the struct is `#[non_exhaustive]`, so new
+/// ones can be added), except the rejections: their breakdown follows
+/// [`Rejected`], which may gain reasons, so they are read through
+/// [`rejected_for`](Stats::rejected_for) and
+/// [`rejected_total`](Stats::rejected_total).
+///
 /// Taken while calls come and go, the fields are each exact but not mutually
 /// consistent; taken while nothing enters or leaves the pool they add up:
 /// `submitted() == completed + rejected_total() + cancelled + running + nested + waiting`.
@@ -33,8 +39,8 @@ pub struct Stats {
     pub panicked: u64,
     /// Calls dropped by their caller while waiting or running.
     pub cancelled: u64,
-    /// Calls turned away, by reason, indexed as [`Rejected::ALL`].
-    pub rejected: [u64; 4],
+    /// Calls turned away, by reason, indexed by `Rejected::index`.
+    pub(crate) rejected: [u64; 4],
     /// The pool admits no new calls (`pause()`).
     pub paused: bool,
     /// The pool was closed.

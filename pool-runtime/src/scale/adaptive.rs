@@ -38,7 +38,7 @@
 //! Choosing `min`: the probe measures the server at `min` concurrency, so set
 //! `min` at or below the lowest capacity the server may fall to (on the
 //! simulator, `min = 2` for a server that drops to 2 workers re-converges in
-//! under 2 s, `min = 3` — the seed's default — takes up to 15 s), and above 1
+//! under 2 s, `min = 3` — the default — takes up to 15 s), and above 1
 //! unless the server really serves one call at a time (at `min = 1` the probe
 //! window makes a lightly loaded pool's callers queue; see `sim/RESULTS.md`).
 

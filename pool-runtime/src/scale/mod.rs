@@ -1,4 +1,4 @@
-//! How an autoscaled pool moves its limit: the seed's queue-depth rule
+//! How an autoscaled pool moves its limit: the queue-depth rule
 //! ([`queue_depth`]) and the latency-adaptive policy ([`adaptive`]), behind
 //! one small interface ([`Scaler`]) that the admission core drives without
 //! knowing which policy it is.
@@ -13,7 +13,7 @@ use std::time::Duration;
 /// Which rule an autoscaled pool follows.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub enum ScalePolicy {
-    /// The seed's queue-depth rule (see [`AutoscaleTiming`]): grow while calls
+    /// The queue-depth rule (see [`AutoscaleTiming`]): grow while calls
     /// queue, shrink while slots idle.
     #[default]
     QueueDepth,

@@ -1,7 +1,5 @@
-//! The queue-depth autoscaling rule: the seed's intent, without its defects.
-//!
-//! The seed samples its queue at regular intervals and, every `interval`, grows
-//! the worker count when tasks queue up and shrinks it when workers idle. Here:
+//! The queue-depth autoscaling rule: every `interval`, grow the limit when
+//! calls queue up and shrink it when slots idle. Precisely:
 //!
 //! * a *sample* is the demand on the pool, `running + waiting`, taken every
 //!   `interval / window`; the state of the pool changes only at intake and
@@ -18,17 +16,15 @@
 //!
 //!   and the result is clamped to `[min, max]`.
 //!
-//! The seed's defects this avoids: its dead `rate = 1` branch (here every step
-//! follows from the formula), shrinking by one worker at a time however idle
-//! the pool is (here it shrinks toward the demand), and close signals that
-//! jump the priority queue (here there are no worker-stop messages at all: the
-//! limit is a number).
+//! Every step follows from the formula; an idle pool shrinks toward its
+//! demand, not one slot at a time; and there are no worker-stop messages to
+//! jump a priority queue: the limit is a number.
 
 use crate::pool::error::BuildError;
 use std::collections::VecDeque;
 use std::time::Duration;
 
-/// Timing of the queue-depth rule. Seed defaults: every 10 s over 20 samples.
+/// Timing of the queue-depth rule. Defaults: every 10 s over 20 samples.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AutoscaleTiming {
     /// How often the limit is re-evaluated.

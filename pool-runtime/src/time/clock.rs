@@ -36,7 +36,7 @@ impl Clock for SystemClock {
 /// # Examples
 ///
 /// ```
-/// use pool_runtime::clock::{Clock, ManualClock};
+/// use pool_runtime::{Clock, ManualClock};
 /// use std::time::Duration;
 ///
 /// let clock = ManualClock::new();

@@ -71,6 +71,9 @@ impl Sleep {
 impl Future for Sleep {
     type Output = ();
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // A hand-written projection: pin-project-lite cannot express this
+        // enum, whose `Tokio` variant exists only with the `tokio` feature
+        // (its generated `match` drops variant attributes such as `cfg`).
         // Safety: the `Tokio` variant is never moved out of the pinned box.
         match unsafe { self.get_unchecked_mut() } {
             #[cfg(feature = "tokio")]
