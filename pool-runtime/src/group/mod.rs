@@ -70,7 +70,7 @@ pub struct GroupSpec {
 }
 
 impl GroupSpec {
-    /// The seed's defaults: fixed FIFO of 3; autoscale between 3 and 8.
+    /// The defaults: fixed FIFO of 3; autoscale between 3 and 8.
     pub const DEFAULT: GroupSpec = GroupSpec {
         name: "",
         kind: Kind::Fixed,

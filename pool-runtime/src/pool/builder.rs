@@ -19,7 +19,7 @@ pub const ADAPTIVE_START: usize = 16;
 
 /// Configures and builds a [`Pool`].
 ///
-/// Defaults are the seed's: a fixed FIFO pool of 3 slots; an autoscaled pool
+/// Defaults: a fixed FIFO pool of 3 slots; an autoscaled pool
 /// between `min = 3` and `max = min + 5`, starting at `min`, re-evaluated every
 /// 10 s over 20 samples. No bound on waiting calls, no admission timeout.
 ///
@@ -159,7 +159,7 @@ impl PoolBuilder {
         self
     }
 
-    /// The rule an autoscaled pool follows (default: the seed's queue-depth
+    /// The rule an autoscaled pool follows (default: the queue-depth
     /// rule); [`ScalePolicy::Adaptive`] keeps the server below its knee.
     pub fn scale_policy(mut self, policy: ScalePolicy) -> Self {
         self.policy = Some(policy);
