@@ -1,5 +1,5 @@
 //! The admission core: the packed admission word ([`state`]), the intrusive
-//! wait queue ([`waiter`], [`queue`]), the hand-off of a freed slot and the
+//! wait queue ([`list`], [`waiter`], [`queue`]), the hand-off of a freed slot and the
 //! lock/wake discipline ([`core`], [`wake_list`]), and reentrancy: which
 //! running calls a thread is inside of ([`nested`]) and the slots they lend
 //! to their nested calls ([`lend`]). Implementation details; no scaling
@@ -8,6 +8,7 @@
 
 pub(crate) mod core;
 pub(crate) mod lend;
+pub(crate) mod list;
 pub(crate) mod nested;
 pub(crate) mod queue;
 pub(crate) mod state;

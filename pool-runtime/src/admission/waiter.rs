@@ -1,5 +1,5 @@
-//! The waiter node a queued call keeps inside its own (pinned) future, and the
-//! intrusive list the queue threads through those nodes. A waiting call costs
+//! The waiter node a queued call keeps inside its own (pinned) future, linked
+//! into the generic intrusive list ([`list`](crate::admission::list)). A waiting call costs
 //! no heap allocation: its node lives in the caller's future.
 //!
 //! Implementation details. Safety rests on two rules:
@@ -9,6 +9,7 @@
 //!   is `!Unpin` and unlinks in `Drop`).
 
 use crate::admission::lend::Lend;
+use crate::admission::list::{Link, Pointers};
 use crate::sync::{AtomicU8, Ordering, UnsafeCell};
 use std::marker::PhantomPinned;
 use std::ptr::NonNull;
@@ -60,8 +61,8 @@ pub(crate) mod status {
 }
 
 pub(crate) struct Waiter {
-    prev: UnsafeCell<Option<NonNull<Waiter>>>,
-    next: UnsafeCell<Option<NonNull<Waiter>>>,
+    /// Its links in the wait queue or the hold list.
+    pointers: Pointers<Waiter>,
     waker: UnsafeCell<Option<Waker>>,
     weight: UnsafeCell<i64>,
     /// The lend a nested call runs under, or waits for (besides a free slot)
@@ -77,6 +78,18 @@ pub(crate) struct Waiter {
     _pinned: PhantomPinned,
 }
 
+// Safety: `pointers` is a field of the node, and a linked node is pinned
+// (see the module docs).
+unsafe impl Link for Waiter {
+    fn pointers(node: NonNull<Waiter>) -> NonNull<Pointers<Waiter>> {
+        // Safety: `node` points to a live `Waiter`; no reference is formed.
+        unsafe { NonNull::new_unchecked(std::ptr::addr_of_mut!((*node.as_ptr()).pointers)) }
+    }
+}
+
+/// The lists waiters are kept in.
+pub(crate) type List = crate::admission::list::List<Waiter>;
+
 // Safety: the cells are only touched under the pool lock (see module docs).
 // The cells are `sync::UnsafeCell`s: under `cfg(loom)`, loom's, which check
 // that rule in the models.
@@ -91,8 +104,7 @@ impl Waiter {
 
     pub(crate) fn with_status(initial: u8) -> Self {
         Waiter {
-            prev: UnsafeCell::new(None),
-            next: UnsafeCell::new(None),
+            pointers: Pointers::new(),
             waker: UnsafeCell::new(None),
             weight: UnsafeCell::new(0),
             under: UnsafeCell::new(None),
@@ -223,127 +235,6 @@ impl Waiter {
     /// Caller holds the lock.
     pub(crate) unsafe fn take_waker(&self) -> Option<Waker> {
         self.waker.with_mut(|slot| (*slot).take())
-    }
-
-    /// # Safety
-    /// Caller holds the lock (or owns every list the node could be in).
-    unsafe fn prev(&self) -> Option<NonNull<Waiter>> {
-        self.prev.with(|prev| *prev)
-    }
-
-    /// # Safety
-    /// As [`prev`](Waiter::prev).
-    unsafe fn next(&self) -> Option<NonNull<Waiter>> {
-        self.next.with(|next| *next)
-    }
-
-    /// # Safety
-    /// As [`prev`](Waiter::prev).
-    unsafe fn set_prev(&self, prev: Option<NonNull<Waiter>>) {
-        self.prev.with_mut(|cell| *cell = prev);
-    }
-
-    /// # Safety
-    /// As [`prev`](Waiter::prev).
-    unsafe fn set_next(&self, next: Option<NonNull<Waiter>>) {
-        self.next.with_mut(|cell| *cell = next);
-    }
-}
-
-/// An intrusive doubly linked list of waiters.
-pub(crate) struct List {
-    head: Option<NonNull<Waiter>>,
-    tail: Option<NonNull<Waiter>>,
-    len: usize,
-}
-
-// Safety: the list only holds pointers to nodes guarded by the same lock as the list.
-unsafe impl Send for List {}
-
-impl List {
-    pub(crate) const fn new() -> Self {
-        List {
-            head: None,
-            tail: None,
-            len: 0,
-        }
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// # Safety
-    /// `node` is pinned, not linked anywhere, and outlives its membership.
-    pub(crate) unsafe fn push_back(&mut self, node: NonNull<Waiter>) {
-        let n = node.as_ref();
-        n.set_prev(self.tail);
-        n.set_next(None);
-        match self.tail {
-            Some(tail) => tail.as_ref().set_next(Some(node)),
-            None => self.head = Some(node),
-        }
-        self.tail = Some(node);
-        self.len += 1;
-    }
-
-    /// # Safety
-    /// Every linked node is alive (the list invariant).
-    pub(crate) unsafe fn pop_front(&mut self) -> Option<NonNull<Waiter>> {
-        let node = self.head?;
-        self.remove(node);
-        Some(node)
-    }
-
-    /// # Safety
-    /// Every linked node is alive (the list invariant).
-    pub(crate) unsafe fn pop_back(&mut self) -> Option<NonNull<Waiter>> {
-        let node = self.tail?;
-        self.remove(node);
-        Some(node)
-    }
-
-    /// The first node, from the front or the back, that `pred` accepts.
-    ///
-    /// # Safety
-    /// Every linked node is alive (the list invariant); caller holds the lock.
-    pub(crate) unsafe fn find(
-        &self,
-        from_back: bool,
-        mut pred: impl FnMut(&Waiter) -> bool,
-    ) -> Option<NonNull<Waiter>> {
-        let mut cursor = if from_back { self.tail } else { self.head };
-        while let Some(node) = cursor {
-            let n = node.as_ref();
-            if pred(n) {
-                return Some(node);
-            }
-            cursor = if from_back { n.prev() } else { n.next() };
-        }
-        None
-    }
-
-    /// Unlinks `node`.
-    ///
-    /// # Safety
-    /// `node` is linked into this list.
-    pub(crate) unsafe fn remove(&mut self, node: NonNull<Waiter>) {
-        let n = node.as_ref();
-        let prev = n.prev.with_mut(|prev| (*prev).take());
-        let next = n.next.with_mut(|next| (*next).take());
-        match prev {
-            Some(p) => p.as_ref().set_next(next),
-            None => self.head = next,
-        }
-        match next {
-            Some(nx) => nx.as_ref().set_prev(prev),
-            None => self.tail = prev,
-        }
-        self.len -= 1;
     }
 }
 
