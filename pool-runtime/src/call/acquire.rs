@@ -55,6 +55,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
     }
 
     /// A call that never runs under its parent's slot (`Pool::spawn`).
+    #[cfg(feature = "tokio")]
     pub(crate) fn independent(self) -> Self {
         self.node.set_flag(flag::INDEPENDENT);
         self

@@ -4,16 +4,20 @@
 //! the closure returns or panics, so the number of closures actually running
 //! never exceeds the limit, even if the caller stops waiting for the result.
 
+use crate::admission::core::Mode;
 use crate::admission::core::{Core, Outcome};
 use crate::admission::lend::Lender;
 use crate::admission::nested;
+use crate::call::acquire::Acquire;
 use crate::call::held::{self, Detached};
 use crate::pool::rejected::Rejected;
 use crate::scale::adaptive::Verdict;
 use std::any::Any;
 use std::fmt;
+use std::future::poll_fn;
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
+use std::pin::pin;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
@@ -85,6 +89,24 @@ pub(crate) struct OwnedSlot {
 }
 
 impl OwnedSlot {
+    /// Waits for a slot of `core` (the same admission as every call form),
+    /// then takes it out of the waiting call, to be released wherever the
+    /// slot goes (a blocking job's executor thread).
+    ///
+    /// # Errors
+    ///
+    /// The call was turned away.
+    pub(crate) async fn acquire(
+        core: Arc<Core>,
+        weight: i64,
+        mode: Mode,
+    ) -> Result<OwnedSlot, Rejected> {
+        let mut acquire = pin!(Acquire::new(&*core, weight, mode));
+        poll_fn(|cx| acquire.as_mut().poll_acquire(cx)).await?;
+        let held = acquire.as_mut().detach();
+        Ok(OwnedSlot::new(core.clone(), held))
+    }
+
     pub(crate) fn new(core: Arc<Core>, held: Detached) -> Self {
         OwnedSlot {
             core,

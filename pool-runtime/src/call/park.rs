@@ -105,6 +105,7 @@ pub(crate) fn blocking_region<T>(wait: impl FnOnce() -> T) -> T {
 }
 
 /// Why a sync call refused to park a current-thread runtime's thread.
+#[cfg(feature = "tokio")]
 pub(crate) const CURRENT_THREAD_WAIT: &str =
     "pooled: a sync call (`Pool::run`, `Group::run`, or a \
     sync `#[pooled]` function) had to wait for a slot on the thread that drives a current-thread \

@@ -24,10 +24,8 @@ use crate::call::submit::pinned_work;
 use crate::pool::stats::Stats;
 use crate::pool::Pool;
 use std::fmt;
-use std::future::poll_fn;
 use std::future::Future;
 use std::mem::ManuallyDrop;
-use std::pin::pin;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
@@ -84,11 +82,10 @@ fn core_if_enabled() -> Option<&'static Core> {
 
 /// A ceiling slot owned by a blocking job (released on the executor's thread).
 pub(crate) async fn acquire_owned() -> Option<OwnedSlot> {
-    let core = core_if_enabled()?;
-    let mut acquire = pin!(Acquire::new(core, 0, Mode::Wait));
-    poll_fn(|cx| acquire.as_mut().poll_acquire(cx)).await.ok()?;
-    let detached = acquire.as_mut().detach();
-    Some(OwnedSlot::new(pool().core_arc(), detached))
+    core_if_enabled()?;
+    OwnedSlot::acquire(pool().core_arc(), 0, Mode::Wait)
+        .await
+        .ok()
 }
 
 pin_project! {

@@ -260,9 +260,7 @@ impl Pool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let mut acquire = pin!(Acquire::new(&*self.core, weight, mode));
-        poll_fn(|cx| acquire.as_mut().poll_acquire(cx)).await?;
-        let slot = OwnedSlot::new(self.core.clone(), acquire.as_mut().detach());
+        let slot = OwnedSlot::acquire(self.core.clone(), weight, mode).await?;
         #[cfg(feature = "tokio")]
         if self.executor.is_none() {
             if let Ok(handle) = tokio::runtime::Handle::try_current() {
