@@ -329,3 +329,68 @@ fn a_cancelled_calls_work_whose_drop_calls_the_same_full_pool_does_not_deadlock(
     assert_eq!(ran, 1);
     assert_eq!((stats.running, stats.cancelled, stats.completed), (0, 1, 1));
 }
+
+#[test]
+fn a_sync_call_that_would_park_the_task_holding_its_parents_slot_fails_loudly() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let pool = Pool::fixed(1);
+        let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            futures::executor::block_on(pool.submit(async {
+                // One nested call borrows the slot and stays pending; the sync
+                // call joined with it would park the thread that must finish it.
+                let (lender_done, _) =
+                    futures::join!(pool.submit(common::yield_now()), async { pool.run(|| ()) });
+                lender_done
+            }))
+        }));
+        let message = match refused {
+            Err(payload) => payload
+                .downcast_ref::<String>()
+                .cloned()
+                .unwrap_or_default(),
+            Ok(out) => format!("not refused: {out:?}"),
+        };
+        tx.send((message, pool.stats())).unwrap();
+    });
+    let (message, stats) = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("deadlocked instead of failing loudly");
+    assert!(message.contains("lent to another nested call"), "{message}");
+    assert_eq!(
+        (stats.running, stats.nested, stats.waiting),
+        (0, 0, 0),
+        "{stats:?}"
+    );
+}
+
+#[test]
+fn a_sync_call_nested_in_work_waits_for_a_slot_lent_to_a_blocking_job() {
+    let pool = Pool::fixed(1);
+    let meter = Meter::default();
+    let m = meter.clone();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .unwrap();
+    let out = rt.block_on(pool.submit(async {
+        let mut job = Box::pin(pool.submit_blocking(move || {
+            let _inside = m.enter();
+            std::thread::sleep(Duration::from_millis(50));
+        }));
+        assert!(
+            futures::poll!(job.as_mut()).is_pending(),
+            "the job borrowed the slot"
+        );
+        // The job runs on another thread: waiting for the slot is fine.
+        let ran = pool.run(|| {
+            let _inside = meter.enter();
+        });
+        job.await.unwrap();
+        ran
+    }));
+    assert_eq!(out, Ok(Ok(())));
+    assert_eq!(meter.done(), 2);
+    assert_eq!(meter.max(), 1);
+    assert_quiet_and_accounted(&pool);
+}

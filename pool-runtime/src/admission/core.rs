@@ -608,6 +608,7 @@ impl Core {
             wakers.push(n.take_waker());
             n.set_status(status::LENT);
         }
+        lend.passed_on();
         if locked.queue.is_empty() {
             self.word.fetch_and(!QUEUED, Ordering::AcqRel);
         }

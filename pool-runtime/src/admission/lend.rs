@@ -28,8 +28,11 @@ use std::sync::Arc;
 const BORROWED: usize = 1;
 /// The lender has finished: the borrower now releases the slot.
 const OWNER_GONE: usize = 2;
+/// The borrower runs on another thread (a blocking job): waiting for the slot
+/// on the lender's thread cannot stop it.
+const OFF_THREAD: usize = 4;
 /// One nested call waits in the queue for this slot (a count from here up).
-const ONE_WAITER: usize = 4;
+const ONE_WAITER: usize = 8;
 
 /// A running call's slot, as lent to its nested calls.
 pub(crate) struct Lend {
@@ -105,6 +108,25 @@ impl Lend {
         self.state.load(Ordering::Acquire) >= ONE_WAITER
     }
 
+    /// The borrow was handed to a blocking job, which runs on another thread.
+    pub(crate) fn mark_off_thread(&self) {
+        self.state.fetch_or(OFF_THREAD, Ordering::AcqRel);
+    }
+
+    /// The borrow passed to a waiter (which runs where its lender's work runs).
+    /// Caller holds the pool lock.
+    pub(crate) fn passed_on(&self) {
+        self.state.fetch_and(!OFF_THREAD, Ordering::AcqRel);
+    }
+
+    /// Whether the slot is lent to a call that runs on the lender's own thread
+    /// (not a blocking job): a sync call there that parked to wait for the
+    /// slot would stop the very call that has to give it back.
+    pub(crate) fn lent_on_this_thread(&self) -> bool {
+        let s = self.state.load(Ordering::Acquire);
+        s & BORROWED != 0 && s & (OFF_THREAD | OWNER_GONE) == 0
+    }
+
     /// Whether the lender has finished.
     pub(crate) fn is_lender_gone(&self) -> bool {
         self.state.load(Ordering::Acquire) & OWNER_GONE != 0
@@ -132,10 +154,12 @@ impl Lend {
             if contended && s >= ONE_WAITER {
                 return Returned::Contended;
             }
-            match self
-                .state
-                .compare_exchange(s, s & !BORROWED, Ordering::AcqRel, Ordering::Acquire)
-            {
+            match self.state.compare_exchange(
+                s,
+                s & !(BORROWED | OFF_THREAD),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
                 Ok(_) => return Returned::ToLender,
                 Err(actual) => s = actual,
             }

@@ -61,6 +61,15 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         self
     }
 
+    /// Whether this waiting call is a nested one whose parent's slot is lent
+    /// to another call running on this same thread: parking the thread to
+    /// wait for it would stop the call that has to give it back.
+    pub(crate) fn waits_for_its_own_thread(&self) -> bool {
+        // Safety: read by the owner; the lend stays in place while it waits.
+        let lend = unsafe { self.node.lend().as_ref() };
+        lend.is_some_and(Lend::lent_on_this_thread)
+    }
+
     /// Whether the call's work completed (see [`mark_finished`](Acquire::mark_finished)).
     #[inline]
     pub(crate) fn is_finished(&self) -> bool {

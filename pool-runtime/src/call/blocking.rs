@@ -108,6 +108,9 @@ impl OwnedSlot {
     }
 
     pub(crate) fn new(core: Arc<Core>, held: Detached) -> Self {
+        if let Some(lend) = &held.under {
+            lend.mark_off_thread();
+        }
         OwnedSlot {
             core,
             held: Some(held),

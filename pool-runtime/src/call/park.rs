@@ -104,6 +104,13 @@ pub(crate) fn blocking_region<T>(wait: impl FnOnce() -> T) -> T {
     wait()
 }
 
+/// Why a sync call nested in pooled work refused to park.
+pub(crate) const NESTED_SYNC_WAIT: &str = "pooled: a sync call (`Pool::run`, `Group::run`, or a \
+    sync `#[pooled]` function) nested in work of the same pool had to wait for the work's slot, \
+    which is lent to another nested call running in the same task; parking the thread would \
+    stop that call from ever giving the slot back. Await the other call first, or make this \
+    one async (`submit`)";
+
 /// Why a sync call refused to park a current-thread runtime's thread.
 #[cfg(feature = "tokio")]
 pub(crate) const CURRENT_THREAD_WAIT: &str =

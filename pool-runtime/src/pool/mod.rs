@@ -21,7 +21,7 @@ use std::fmt;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 /// A task pool: limits how many calls run at once, and in which order waiting
@@ -296,7 +296,9 @@ impl Pool {
     /// A panic in `f` frees the slot and propagates. A call that must wait on
     /// the thread driving a current-thread tokio runtime panics (parking that
     /// thread would stop the tasks holding the slots: a deadlock); make the
-    /// caller async, or run it with `spawn_blocking`.
+    /// caller async, or run it with `spawn_blocking`. Likewise a call nested in
+    /// work of this pool that must wait while the work's slot is lent to
+    /// another nested call of the same task (see *Reentrancy*).
     pub fn run<T>(&self, f: impl FnOnce() -> T) -> Result<T, Rejected> {
         self.run_call(0, Mode::Reject, f)
     }
@@ -313,17 +315,29 @@ impl Pool {
         f: impl FnOnce() -> T,
     ) -> Result<T, Rejected> {
         let mut acquire = pin!(Acquire::new(&*self.core, weight, mode));
-        let timeout = self
-            .core
-            .admission_timeout()
-            .filter(|_| mode == Mode::Reject);
-        let poll = poll_fn(|cx| acquire.as_mut().poll_acquire(cx));
-        match park::block_on(pin!(poll), timeout) {
-            Some(admitted) => admitted?,
-            None => {
-                // Still waiting at the deadline: give up, unless admitted meanwhile.
-                let admitted = acquire.as_mut().give_up(Rejected::TimedOut);
-                admitted?;
+        let first = acquire
+            .as_mut()
+            .poll_acquire(&mut Context::from_waker(Waker::noop()));
+        match first {
+            Poll::Ready(admitted) => admitted?,
+            Poll::Pending if acquire.waits_for_its_own_thread() => {
+                // (Unwinding drops the call, which leaves the queue.)
+                panic!("{}", park::NESTED_SYNC_WAIT);
+            }
+            Poll::Pending => {
+                let timeout = self
+                    .core
+                    .admission_timeout()
+                    .filter(|_| mode == Mode::Reject);
+                let poll = poll_fn(|cx| acquire.as_mut().poll_acquire(cx));
+                match park::block_on(pin!(poll), timeout) {
+                    Some(admitted) => admitted?,
+                    None => {
+                        // Still waiting at the deadline: give up, unless
+                        // admitted meanwhile.
+                        acquire.as_mut().give_up(Rejected::TimedOut)?;
+                    }
+                }
             }
         }
         let out = acquire.as_mut().run_work(f);
