@@ -45,6 +45,9 @@
 
 #![cfg(loom)]
 
+mod common;
+
+use common::PendingOnce;
 use loom::future::block_on;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use loom::sync::{Arc, Mutex};
@@ -62,22 +65,6 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
         builder.preemption_bound = Some(3);
     }
     builder.check(f);
-}
-
-/// Work that is pending on its first poll (without asking to be woken) and
-/// done on the second: it holds its slot until polled again.
-#[derive(Default)]
-struct PendingOnce(bool);
-
-impl Future for PendingOnce {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
-        if std::mem::replace(&mut self.0, true) {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    }
 }
 
 fn poll_once<F: Future + ?Sized>(fut: Pin<&mut F>) -> Poll<F::Output> {

@@ -52,6 +52,9 @@
 //! pools warn that it names no group and start without environment overrides,
 //! which these cases do not use anyway.
 
+mod common;
+
+use common::Gate;
 use pool_runtime::ManualClock;
 use pool_runtime::{Group, GroupSpec, Kind, Order, Pool, Rejected, Verdict, MAX_SLOTS};
 use std::collections::BTreeMap;
@@ -1607,18 +1610,4 @@ fn a_nested_call_that_outlives_its_parent_keeps_the_slot_busy() {
         "the newcomer must wait while the nested call holds the slot"
     );
     release.store(true, Ordering::SeqCst);
-}
-
-/// A future that stays pending until its flag is set.
-struct Gate(Arc<AtomicBool>);
-
-impl Future for Gate {
-    type Output = ();
-    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
-        if self.0.load(Ordering::SeqCst) {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    }
 }

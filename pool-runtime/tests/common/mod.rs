@@ -63,6 +63,22 @@ impl<F: Future> Task<F> {
     }
 }
 
+/// Pending on its first poll (without asking to be woken), done on the
+/// second: holds its slot until polled again.
+#[derive(Default)]
+pub struct PendingOnce(bool);
+
+impl Future for PendingOnce {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
+        if std::mem::replace(&mut self.0, true) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
 /// A future that stays pending until `open` is set, for holding a slot.
 pub struct Gate(pub Arc<std::sync::atomic::AtomicBool>);
 
