@@ -19,24 +19,21 @@ impl Wake for Unpark {
     }
 }
 
-/// Polls `fut` to completion on this thread, parking between polls. With a
-/// `timeout`, gives up (returns `None`) once it has passed.
+/// Waits on this thread, parking between polls, for `fut` to complete; with
+/// a `timeout`, gives up (returns `None`) once it has passed.
 ///
-/// A waker (one `Arc`) is only made if the first poll is pending, so an
-/// uncontended sync call allocates nothing.
+/// The caller has polled `fut` once already, without a waker, and found it
+/// pending: an uncontended sync call never gets here, so it allocates
+/// nothing (the waker here is one `Arc`).
 ///
 /// # Panics
 ///
 /// If it would have to park the thread that drives a current-thread tokio
 /// runtime (see [`blocking_region`]).
-pub(crate) fn block_on<F: Future>(
+pub(crate) fn wait<F: Future>(
     mut fut: Pin<&mut F>,
     timeout: Option<Duration>,
 ) -> Option<F::Output> {
-    let mut cx = Context::from_waker(Waker::noop());
-    if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-        return Some(out);
-    }
     blocking_region(|| {
         let waker = Waker::from(Arc::new(Unpark(thread::current())));
         let mut cx = Context::from_waker(&waker);

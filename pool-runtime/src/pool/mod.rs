@@ -330,7 +330,7 @@ impl Pool {
                     .admission_timeout()
                     .filter(|_| mode == Mode::Reject);
                 let poll = poll_fn(|cx| acquire.as_mut().poll_acquire(cx));
-                match park::block_on(pin!(poll), timeout) {
+                match park::wait(pin!(poll), timeout) {
                     Some(admitted) => admitted?,
                     None => {
                         // Still waiting at the deadline: give up, unless
