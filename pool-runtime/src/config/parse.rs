@@ -158,3 +158,47 @@ pub(crate) fn quoted(choices: &[&str]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pool_settings::adaptive::{Takes, PARAMETERS};
+
+    /// The adaptive parameters are listed once in `pool_settings::adaptive`
+    /// (which the attribute reads); configuration's table must name each the
+    /// same way, with the same kind of value, and no other.
+    #[test]
+    fn the_adaptive_keys_are_the_shared_parameters() {
+        let table: Vec<(String, ValueKind)> = SETTINGS
+            .iter()
+            .filter_map(|(name, kind)| {
+                let parameter = name.strip_prefix("ADAPTIVE_")?;
+                Some((parameter.to_ascii_lowercase(), *kind))
+            })
+            .collect();
+        let shared: Vec<(String, ValueKind)> = PARAMETERS
+            .iter()
+            .map(|(name, takes)| {
+                let kind = match takes {
+                    Takes::Calls => ValueKind::Count,
+                    Takes::Duration => ValueKind::Duration,
+                    Takes::Number => ValueKind::Number,
+                };
+                ((*name).to_owned(), kind)
+            })
+            .collect();
+        assert_eq!(table, shared);
+        for (name, _) in SETTINGS.iter().filter(|(n, _)| n.starts_with("ADAPTIVE_")) {
+            let mut overrides = Overrides::default();
+            let origin = Origin::Env {
+                var: (*name).into(),
+            };
+            let value = match SETTINGS.iter().find(|(n, _)| n == name).unwrap().1 {
+                ValueKind::Duration => "1s",
+                _ => "1",
+            };
+            setting(&mut overrides, name, value, origin).unwrap();
+            assert_ne!(overrides.adaptive, Default::default(), "{name} is applied");
+        }
+    }
+}
