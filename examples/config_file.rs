@@ -34,8 +34,8 @@ fn show_groups(title: &str) {
     {
         let s = &group.settings;
         let limits = match s.kind {
-            pooled::Kind::Fixed => format!("size {}", s.size),
-            pooled::Kind::Autoscale => format!("{}..={}", s.min, s.max),
+            pooled::Kind::Fixed => format!("size {}", s.starting_size()),
+            pooled::Kind::Autoscale => format!("{}..={}", s.bounds().0, s.bounds().1),
         };
         let running = group.stats.map_or("not started".to_owned(), |st| {
             format!("{} completed", st.completed)

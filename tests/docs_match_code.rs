@@ -52,17 +52,34 @@ fn the_attribute_docs_state_the_adaptive_defaults_the_code_has() {
 #[test]
 fn the_attribute_docs_state_the_slot_defaults_the_code_has() {
     let docs = attribute_docs();
-    let spec = pooled::GroupSpec::DEFAULT;
-    states(&docs, &format!("| `size` | integer ≥ 1 | {} |", spec.size));
+    // The defaults as the one check fills them in.
+    let fixed = pooled::GroupSettings::DEFAULT;
+    let (size, _) = fixed.check().unwrap();
+    let autoscale = fixed.kind(pooled::Kind::Autoscale);
+    let (_, (min, max)) = autoscale.check().unwrap();
+    states(&docs, &format!("| `size` | integer ≥ 1 | {size} |"));
     states(
         &docs,
-        &format!("| `min` | integer | {}, or `max` if smaller |", spec.min),
+        &format!("| `min` | integer | {min}, or `max` if smaller |"),
+    );
+    states(
+        &docs,
+        &format!("| `max` | integer ≥ 1, ≥ `min` | `min + {}` |", max - min),
+    );
+    let timing = pooled::AutoscaleTiming::DEFAULT;
+    states(
+        &docs,
+        &format!(
+            "| `autoscale_interval` | duration literal > 0 | `\"{}s\"` |",
+            timing.interval.as_secs()
+        ),
     );
     states(
         &docs,
         &format!(
-            "| `max` | integer ≥ 1, ≥ `min` | `min + {}` |",
-            spec.max - spec.min
+            "| `autoscale_window` | integer, 1 to {} | {} |",
+            pooled::AutoscaleTiming::MAX_WINDOW,
+            timing.window
         ),
     );
     // The attribute itself follows the same rule (one function for both).

@@ -133,7 +133,7 @@ fn assert_adaptive(pool: &Group) {
         settings.policy,
         ScalePolicy::Adaptive(AdaptiveSettings::DEFAULT)
     );
-    assert_eq!((settings.min, settings.max), (1, START));
+    assert_eq!((settings.min, settings.max), (Some(1), Some(START)));
 }
 
 /// Drives `call` until its pool backs off below `START` and checks the way there:

@@ -39,10 +39,10 @@ async fn elastic() {}
 
 #[test]
 fn an_autoscale_handle_scales_within_its_bounds() {
-    let spec = ELASTIC_POOL.spec();
+    let spec = ELASTIC_POOL.spec().settings();
     assert_eq!(
         (spec.kind, spec.order, spec.min, spec.max),
-        (Kind::Autoscale, Order::Lifo, 2, 4)
+        (Kind::Autoscale, Order::Lifo, Some(2), Some(4))
     );
     assert_eq!(ELASTIC_POOL.scale(10), 4);
     assert_eq!(ELASTIC_POOL.scale(-10), 2);
@@ -92,7 +92,7 @@ fn a_declared_group_has_one_handle_for_all_its_functions() {
     assert_eq!(api_call(), 3);
     assert_eq!(Api::POOL.stats().completed, 1);
     assert_eq!(
-        (Api::POOL.spec().order, Api::POOL.size()),
+        (Api::POOL.spec().settings().order, Api::POOL.size()),
         (Order::Priority, 2)
     );
     assert_eq!(Billing::POOL.name(), "billing");

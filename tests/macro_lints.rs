@@ -277,5 +277,5 @@ fn strict_lints_accept_every_expansion() {
         assert_eq!(Arc::new(client).shared().await, 2);
     });
     assert!(SUM_POOL.name().ends_with("::sum"));
-    assert!(Client::HITS_POOL.size() == 4 && Api::POOL.spec().max == 8);
+    assert!(Client::HITS_POOL.size() == 4 && Api::POOL.spec().settings().max == Some(8));
 }

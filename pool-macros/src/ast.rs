@@ -32,6 +32,8 @@ impl Context {
                 "max",
                 "max_waiting",
                 "admission_timeout",
+                "autoscale_interval",
+                "autoscale_window",
                 "policy",
                 "name",
                 "group",
@@ -50,6 +52,8 @@ impl Context {
                 "max",
                 "max_waiting",
                 "admission_timeout",
+                "autoscale_interval",
+                "autoscale_window",
                 "policy",
                 "name",
                 "crate",
@@ -83,6 +87,8 @@ pub(crate) struct RawArgs {
     pub max: Option<KeyValue<LitInt>>,
     pub max_waiting: Option<KeyValue<LitInt>>,
     pub admission_timeout: Option<KeyValue<LitStr>>,
+    pub autoscale_interval: Option<KeyValue<LitStr>>,
+    pub autoscale_window: Option<KeyValue<LitInt>>,
     pub policy: Option<KeyValue<LitStr>>,
     pub name: Option<KeyValue<LitStr>>,
     pub group: Option<KeyValue<Path>>,
@@ -189,18 +195,22 @@ pub(crate) enum Policy {
 }
 
 /// Everything a pool is built from. `None` fields keep the runtime's defaults
-/// (`GroupSpec::DEFAULT`).
+/// (`GroupSettings::DEFAULT`: the generated code calls only the setters of what was given).
 pub(crate) struct PoolSpec {
     /// The group's name; `None` means "module path and item name".
     pub name: Option<LitStr>,
     pub kind: Kind,
     pub order: Order,
-    /// Fixed pools only.
+    /// A fixed pool's size, or where an autoscale pool starts.
     pub size: Option<usize>,
     /// Autoscale pools only: `(min, max)`.
     pub limits: Option<(usize, usize)>,
     pub max_waiting: Option<usize>,
     pub timeout_nanos: Option<u64>,
+    /// Autoscale pools only.
+    pub interval_nanos: Option<u64>,
+    /// Autoscale pools only.
+    pub window: Option<usize>,
     /// Autoscale pools only (a fixed pool has no policy).
     pub policy: Policy,
     /// The adaptive policy's parameters set by `adaptive_*` keys.

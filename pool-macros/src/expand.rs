@@ -312,7 +312,7 @@ pub(crate) fn own_handle(function: &PooledFn, spec: &PoolSpec, krate: &Path) -> 
     }
 }
 
-/// `{ static GROUP: Group = Group::new(GroupSpec { .. }); __private::register_group!(GROUP); &GROUP }`:
+/// `{ static GROUP: Group = Group::new(GroupSpec::new(..).size(..)..); __private::register_group!(GROUP); &GROUP }`:
 /// the group, registered at link time so that configuration and
 /// `registered_groups()` know it before its first call.
 fn group_static(spec: &PoolSpec, item_name: &str, krate: &Path) -> TokenStream {
@@ -330,58 +330,59 @@ fn group_static(spec: &PoolSpec, item_name: &str, krate: &Path) -> TokenStream {
         Order::Lifo => quote!(Lifo),
         Order::Priority => quote!(Priority),
     };
-    let mut fields = TokenStream::new();
+    // The declaration goes through the runtime's const setters, so each
+    // setting has one meaning and one default, the builder's.
+    let mut setters = TokenStream::new();
     if let Some(size) = spec.size {
-        fields.extend(quote!(size: #size,));
+        setters.extend(quote!(.size(#size)));
     }
     if let Some((min, max)) = spec.limits {
-        fields.extend(quote!(min: #min, max: #max,));
+        setters.extend(quote!(.min(#min).max(#max)));
     }
     if let Some(max_waiting) = spec.max_waiting {
-        fields.extend(quote!(max_waiting: ::core::option::Option::Some(#max_waiting),));
+        setters.extend(quote!(.max_waiting(#max_waiting)));
     }
     if let Some(nanos) = spec.timeout_nanos {
-        fields.extend(quote!(
-            admission_timeout: ::core::option::Option::Some(#private::Duration::from_nanos(#nanos)),
-        ));
+        setters.extend(quote!(.admission_timeout(#private::Duration::from_nanos(#nanos))));
     }
-    if spec.kind == Kind::Autoscale {
-        let policy = match spec.policy {
-            Policy::QueueDepth => quote!(#private::ScalePolicy::QueueDepth),
-            Policy::Adaptive if spec.adaptive.is_empty() => {
-                quote!(#private::ScalePolicy::Adaptive(#private::AdaptiveSettings::DEFAULT))
-            }
-            Policy::Adaptive => {
-                let params = spec.adaptive.iter().map(|(name, value)| {
-                    let field = Ident::new(name, Span::call_site());
-                    let value = match *value {
-                        AdaptiveValue::Calls(n) => quote!(#n),
-                        AdaptiveValue::Nanos(n) => quote!(#private::Duration::from_nanos(#n)),
-                        AdaptiveValue::Number(x) => {
-                            let x = proc_macro2::Literal::f64_suffixed(x);
-                            quote!(#x)
-                        }
-                    };
-                    quote!(#field: #value,)
-                });
-                quote!(#private::ScalePolicy::Adaptive(#private::AdaptiveSettings {
-                    #(#params)*
-                    ..#private::AdaptiveSettings::DEFAULT
-                }))
-            }
+    if let Some(nanos) = spec.interval_nanos {
+        setters.extend(quote!(.autoscale_interval(#private::Duration::from_nanos(#nanos))));
+    }
+    if let Some(window) = spec.window {
+        setters.extend(quote!(.autoscale_window(#window)));
+    }
+    if spec.kind == Kind::Autoscale && spec.policy == Policy::Adaptive {
+        let policy = if spec.adaptive.is_empty() {
+            quote!(#private::ScalePolicy::Adaptive(#private::AdaptiveSettings::DEFAULT))
+        } else {
+            let params = spec.adaptive.iter().map(|(name, value)| {
+                let field = Ident::new(name, Span::call_site());
+                let value = match *value {
+                    AdaptiveValue::Calls(n) => quote!(#n),
+                    AdaptiveValue::Nanos(n) => quote!(#private::Duration::from_nanos(#n)),
+                    AdaptiveValue::Number(x) => {
+                        let x = proc_macro2::Literal::f64_suffixed(x);
+                        quote!(#x)
+                    }
+                };
+                quote!(#field: #value,)
+            });
+            quote!(#private::ScalePolicy::Adaptive(#private::AdaptiveSettings {
+                #(#params)*
+                ..#private::AdaptiveSettings::DEFAULT
+            }))
         };
-        fields.extend(quote!(policy: #policy,));
+        setters.extend(quote!(.scale_policy(#policy)));
     }
     let group = Ident::new("GROUP", Span::mixed_site());
     quote! {{
-        static #group: #private::Group = #private::Group::new(#private::GroupSpec {
-            name: #name,
-            declared_at: ::core::concat!(::core::file!(), ":", ::core::line!(), ":", ::core::column!()),
-            kind: #private::Kind::#kind,
-            order: #private::Order::#order,
-            #fields
-            ..#private::GroupSpec::DEFAULT
-        });
+        static #group: #private::Group = #private::Group::new(
+            #private::GroupSpec::new(#name)
+                .declared_at(::core::concat!(::core::file!(), ":", ::core::line!(), ":", ::core::column!()))
+                .kind(#private::Kind::#kind)
+                .order(#private::Order::#order)
+                #setters
+        );
         #private::register_group!(#group);
         &#group
     }}
@@ -528,7 +529,7 @@ mod tests {
             ),
             "{out}"
         );
-        assert!(has(&out, r#"size: 2usize,"#), "{out}");
+        assert!(has(&out, r#".size(2usize)"#), "{out}");
         assert!(
             has(
                 &out,
@@ -806,6 +807,9 @@ mod tests {
                 max = 4,
                 max_waiting = 9,
                 admission_timeout = "1m30s",
+                autoscale_interval = "250ms",
+                autoscale_window = 7,
+                size = 2,
                 name = "n"
             ),
             quote!(
@@ -815,20 +819,22 @@ mod tests {
             ),
         );
         for piece in [
-            quote!(name: "n",),
-            quote!(kind: ::pooled::__private::Kind::Autoscale,),
-            quote!(order: ::pooled::__private::Order::Lifo,),
-            quote!(min: 1usize, max: 4usize,),
-            quote!(max_waiting: ::core::option::Option::Some(9usize),),
-            quote!(admission_timeout: ::core::option::Option::Some(::pooled::__private::Duration::from_nanos(90000000000u64)),),
-            quote!(..::pooled::__private::GroupSpec::DEFAULT),
+            quote!(GroupSpec::new("n")),
+            quote!(.kind(::pooled::__private::Kind::Autoscale)),
+            quote!(.order(::pooled::__private::Order::Lifo)),
+            quote!(.size(2usize)),
+            quote!(.min(1usize).max(4usize)),
+            quote!(.max_waiting(9usize)),
+            quote!(.admission_timeout(::pooled::__private::Duration::from_nanos(90000000000u64))),
+            quote!(.autoscale_interval(::pooled::__private::Duration::from_nanos(250000000u64))),
+            quote!(.autoscale_window(7usize)),
         ] {
             assert!(has(&out, &piece.to_string()), "missing {piece} in {out}");
         }
     }
 
     #[test]
-    fn the_policy_goes_into_the_spec_of_autoscale_pools() {
+    fn the_adaptive_policy_goes_into_the_spec_of_autoscale_pools() {
         let f = || {
             quote!(
                 async fn f() {}
@@ -838,18 +844,13 @@ mod tests {
         assert!(
             has(
                 &out,
-                "policy: ::pooled::__private::ScalePolicy::Adaptive(::pooled::__private::AdaptiveSettings::DEFAULT),"
+                ".scale_policy(::pooled::__private::ScalePolicy::Adaptive(::pooled::__private::AdaptiveSettings::DEFAULT))"
             ),
             "{out}"
         );
+        // The queue-depth rule is the default: nothing to say.
         let out = expand(quote!(kind = "autoscale"), f());
-        assert!(
-            has(
-                &out,
-                "policy: ::pooled::__private::ScalePolicy::QueueDepth,"
-            ),
-            "{out}"
-        );
+        assert!(!out.contains("policy"), "{out}");
         let out = expand(quote!(size = 2), f());
         assert!(!out.contains("policy"), "{out}");
         let item = parse_group_struct(quote!(

@@ -75,6 +75,8 @@ fn spec() -> PoolSpec {
         limits: None,
         max_waiting: None,
         timeout_nanos: None,
+        interval_nanos: None,
+        window: None,
         policy: Policy::QueueDepth,
         adaptive: Vec::new(),
     }

@@ -23,6 +23,8 @@ pub(crate) mod kw {
     syn::custom_keyword!(max);
     syn::custom_keyword!(max_waiting);
     syn::custom_keyword!(admission_timeout);
+    syn::custom_keyword!(autoscale_interval);
+    syn::custom_keyword!(autoscale_window);
     syn::custom_keyword!(timeout);
     syn::custom_keyword!(policy);
     syn::custom_keyword!(name);
@@ -85,6 +87,19 @@ impl RawArgs {
             let key = input.parse::<kw::admission_timeout>()?.span;
             let value = string(input, "admission_timeout", key, TIMEOUT_HINT)?;
             set(&mut self.admission_timeout, "admission_timeout", key, value)
+        } else if input.peek(kw::autoscale_interval) {
+            let key = input.parse::<kw::autoscale_interval>()?.span;
+            let value = string(input, "autoscale_interval", key, INTERVAL_HINT)?;
+            set(
+                &mut self.autoscale_interval,
+                "autoscale_interval",
+                key,
+                value,
+            )
+        } else if input.peek(kw::autoscale_window) {
+            let key = input.parse::<kw::autoscale_window>()?.span;
+            let value = integer(input, "autoscale_window", key)?;
+            set(&mut self.autoscale_window, "autoscale_window", key, value)
         } else if input.peek(kw::timeout) {
             let key = input.parse::<kw::timeout>()?.span;
             Err(syn::Error::new(
@@ -175,6 +190,7 @@ fn adaptive_key(input: ParseStream) -> Option<syn::Result<Ident>> {
 
 const KIND_HINT: &str = "`kind = \"fixed\"` or `kind = \"autoscale\"`";
 const ORDER_HINT: &str = "`order = \"fifo\"`, `\"lifo\"` or `\"priority\"`";
+const INTERVAL_HINT: &str = "a duration such as `autoscale_interval = \"1s\"`";
 const TIMEOUT_HINT: &str =
     "a duration such as `admission_timeout = \"500ms\"` or `admission_timeout = \"2s\"`";
 const POLICY_HINT: &str = "`policy = \"queue_depth\"` or `policy = \"adaptive\"`";

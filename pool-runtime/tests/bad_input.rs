@@ -262,29 +262,27 @@ mod config {
     use pool_runtime::config::{self, Origin};
     use pool_runtime::{register_group, Group, GroupSpec};
 
-    static QUEUED: Group = Group::new(GroupSpec {
-        name: "bad::queued",
-        kind: Kind::Autoscale,
-        min: 1,
-        max: 4,
-        ..GroupSpec::DEFAULT
-    });
+    static QUEUED: Group = Group::new(
+        GroupSpec::new("bad::queued")
+            .kind(Kind::Autoscale)
+            .min(1)
+            .max(4),
+    );
     register_group!(QUEUED);
 
     /// A hand-written spec the attribute would not let through.
-    static SKEWED: Group = Group::new(GroupSpec {
-        name: "bad::skewed",
-        kind: Kind::Autoscale,
-        min: 1,
-        max: 4,
-        max_waiting: Some(usize::MAX),
-        policy: ScalePolicy::Adaptive(AdaptiveSettings {
-            tolerance: f64::NAN,
-            window_samples: 0,
-            ..AdaptiveSettings::DEFAULT
-        }),
-        ..GroupSpec::DEFAULT
-    });
+    static SKEWED: Group = Group::new(
+        GroupSpec::new("bad::skewed")
+            .kind(Kind::Autoscale)
+            .min(1)
+            .max(4)
+            .max_waiting(usize::MAX)
+            .scale_policy(ScalePolicy::Adaptive(AdaptiveSettings {
+                tolerance: f64::NAN,
+                window_samples: 0,
+                ..AdaptiveSettings::DEFAULT
+            })),
+    );
     register_group!(SKEWED);
 
     fn at(line: usize, column: usize) -> Option<Origin> {

@@ -8,24 +8,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-static FETCH: Group = Group::new(GroupSpec {
-    name: "app::fetch",
-    size: 2,
-    ..GroupSpec::DEFAULT
-});
-static STORE: Group = Group::new(GroupSpec {
-    name: "app::store",
-    kind: Kind::Autoscale,
-    order: Order::Priority,
-    min: 1,
-    max: 4,
-    ..GroupSpec::DEFAULT
-});
-static NEVER_CALLED: Group = Group::new(GroupSpec {
-    name: "app::never_called",
-    size: 5,
-    ..GroupSpec::DEFAULT
-});
+static FETCH: Group = Group::new(GroupSpec::new("app::fetch").size(2));
+static STORE: Group = Group::new(
+    GroupSpec::new("app::store")
+        .kind(Kind::Autoscale)
+        .order(Order::Priority)
+        .min(1)
+        .max(4),
+);
+static NEVER_CALLED: Group = Group::new(GroupSpec::new("app::never_called").size(5));
 register_group!(FETCH);
 register_group!(STORE);
 register_group!(NEVER_CALLED);
@@ -47,10 +38,14 @@ fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
 #[test]
 fn precedence_attribute_then_defaults_then_section_then_env_then_runtime_calls() {
     let _serial = serial();
-    assert_eq!(NEVER_CALLED.settings().size, 5, "attribute value");
+    assert_eq!(
+        NEVER_CALLED.settings().starting_size(),
+        5,
+        "attribute value"
+    );
     config::load_str("app.toml", "[defaults]\nsize = 6\n").unwrap();
     assert_eq!(
-        NEVER_CALLED.settings().size,
+        NEVER_CALLED.settings().starting_size(),
         6,
         "file defaults beat the attribute"
     );
@@ -60,13 +55,13 @@ fn precedence_attribute_then_defaults_then_section_then_env_then_runtime_calls()
     )
     .unwrap();
     assert_eq!(
-        NEVER_CALLED.settings().size,
+        NEVER_CALLED.settings().starting_size(),
         7,
         "the group section beats the defaults"
     );
     config::load_env_from(vars(&[("POOLED_APP__NEVER_CALLED_SIZE", "8")])).unwrap();
     assert_eq!(
-        NEVER_CALLED.settings().size,
+        NEVER_CALLED.settings().starting_size(),
         8,
         "the environment beats the file"
     );
@@ -109,17 +104,16 @@ fn precedence_attribute_then_defaults_then_section_then_env_then_runtime_calls()
     // Defaults: `size` is for fixed groups, `min`/`max` for autoscaled ones.
     config::load_str("app.toml", "[defaults]\nsize = 9\nmin = 2\nmax = 12\n").unwrap();
     let (fetch, store) = (FETCH.settings(), STORE.settings());
-    assert_eq!((fetch.size, store.min, store.max), (9, 2, 12));
+    assert_eq!(
+        (fetch.size, store.min, store.max),
+        (Some(9), Some(2), Some(12))
+    );
 }
 
 #[test]
 fn reload_under_load_applies_limits_at_once_loses_nothing_and_never_exceeds_them() {
     let _serial = serial();
-    static LOAD: Group = Group::new(GroupSpec {
-        name: "app::load",
-        size: 2,
-        ..GroupSpec::DEFAULT
-    });
+    static LOAD: Group = Group::new(GroupSpec::new("app::load").size(2));
     register_group!(LOAD);
     let running = Arc::new(AtomicUsize::new(0));
     let limit = Arc::new(AtomicUsize::new(2));
@@ -358,16 +352,8 @@ fn a_ceiling_of_zero_is_a_load_error_in_the_file_and_in_the_environment() {
 #[test]
 fn the_ceiling_limits_running_calls_across_groups_and_nested_calls_do_not_deadlock() {
     let _serial = serial();
-    static A: Group = Group::new(GroupSpec {
-        name: "app::ceiling_a",
-        size: 4,
-        ..GroupSpec::DEFAULT
-    });
-    static B: Group = Group::new(GroupSpec {
-        name: "app::ceiling_b",
-        size: 4,
-        ..GroupSpec::DEFAULT
-    });
+    static A: Group = Group::new(GroupSpec::new("app::ceiling_a").size(4));
+    static B: Group = Group::new(GroupSpec::new("app::ceiling_b").size(4));
     register_group!(A);
     register_group!(B);
     let report = config::load_str("app.toml", "ceiling = 3\n").unwrap();
@@ -422,18 +408,14 @@ fn groups_lists_every_registered_group_with_settings_even_if_never_called() {
         .iter()
         .find(|g| g.name == "app::never_called")
         .expect("listed");
-    assert_eq!((never.settings.size, never.stats), (5, None));
+    assert_eq!((never.settings.starting_size(), never.stats), (5, None));
     assert!(!NEVER_CALLED.is_started(), "listing does not start a group");
 }
 
 #[test]
 fn a_kind_change_of_a_running_group_waits_for_restart_with_the_settings_it_brings() {
     let _serial = serial();
-    static RUNNING: Group = Group::new(GroupSpec {
-        name: "app::running",
-        size: 2,
-        ..GroupSpec::DEFAULT
-    });
+    static RUNNING: Group = Group::new(GroupSpec::new("app::running").size(2));
     register_group!(RUNNING);
     assert_eq!(RUNNING.run(|| 1), Ok(1));
     let report = config::load_str(
@@ -541,4 +523,70 @@ fn the_adaptive_parameters_are_settable_from_the_file_and_the_environment() {
         e.message().contains("did you mean `adaptive_tolerance`?"),
         "{e}"
     );
+}
+
+#[test]
+fn an_autoscaled_groups_size_is_where_it_starts_from_every_surface() {
+    let _serial = serial();
+    static START: Group = Group::new(
+        GroupSpec::new("app::start")
+            .kind(Kind::Autoscale)
+            .min(1)
+            .max(10)
+            .size(4),
+    );
+    register_group!(START);
+    assert_eq!(START.settings().starting_size(), 4, "declared");
+    config::load_str("app.toml", "[groups.\"app::start\"]\nsize = 7\n").unwrap();
+    assert_eq!(START.settings().starting_size(), 7, "from the file");
+    let e = config::load_str("app.toml", "[groups.\"app::start\"]\nsize = 11\n").unwrap_err();
+    let at = Origin::File {
+        path: "app.toml".into(),
+        line: 2,
+        column: 8,
+    };
+    assert_eq!(e.origin(), Some(&at), "{e}");
+    assert!(e.message().contains("outside"), "{e}");
+    config::clear();
+    // The builder takes the same setting with the same meaning.
+    let pool = Pool::builder()
+        .kind(Kind::Autoscale)
+        .min(1)
+        .max(10)
+        .size(7)
+        .build()
+        .unwrap();
+    assert_eq!(pool.size(), 7);
+}
+
+#[test]
+fn a_layer_that_changes_the_kind_drops_the_other_kinds_settings_from_below() {
+    let _serial = serial();
+    static SWITCH: Group = Group::new(
+        GroupSpec::new("app::switch")
+            .kind(Kind::Autoscale)
+            .min(2)
+            .max(6),
+    );
+    register_group!(SWITCH);
+    // The declared bounds belong to the autoscaled kind: a file that makes
+    // the group fixed is not refused for them.
+    config::load_str(
+        "app.toml",
+        "[groups.\"app::switch\"]\nkind = \"fixed\"\nsize = 5\n",
+    )
+    .unwrap();
+    let s = SWITCH.settings();
+    assert_eq!(
+        (s.kind, s.starting_size(), s.min, s.max),
+        (Kind::Fixed, 5, None, None)
+    );
+    // Bounds set in the same layer as the fixed kind are still refused.
+    let e = config::load_str(
+        "app.toml",
+        "[groups.\"app::switch\"]\nkind = \"fixed\"\nmin = 1\n",
+    )
+    .unwrap_err();
+    assert!(e.message().contains("apply to autoscaled groups"), "{e}");
+    config::clear();
 }

@@ -289,11 +289,7 @@ async fn scoped_runs_the_body_then_closes_and_drains() {
 #[test]
 fn a_closed_group_still_admits_its_never_rejecting_calls_in_order_and_within_its_limit() {
     use pool_runtime::{Group, GroupSpec};
-    static CLOSED_GROUP: Group = Group::new(GroupSpec {
-        name: "lifecycle::closed_group",
-        size: 1,
-        ..GroupSpec::DEFAULT
-    });
+    static CLOSED_GROUP: Group = Group::new(GroupSpec::new("lifecycle::closed_group").size(1));
     let (hold, open) = gate();
     let mut holder = Task::new(CLOSED_GROUP.submit_wait(0, hold));
     holder.assert_pending();

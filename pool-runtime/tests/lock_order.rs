@@ -44,11 +44,7 @@ fn within_watchdog(what: &str, race: impl FnOnce() + Send + 'static) {
     }
 }
 
-static IDLE: Group = Group::new(GroupSpec {
-    name: "race::idle",
-    size: 2,
-    ..GroupSpec::DEFAULT
-});
+static IDLE: Group = Group::new(GroupSpec::new("race::idle").size(2));
 register_group!(IDLE);
 
 #[test]
@@ -62,7 +58,7 @@ fn settings_and_groups_race_reloads_without_deadlock() {
                     let mut reads = 0u64;
                     while !stop.load(Ordering::Relaxed) {
                         if i == 0 {
-                            assert!([2, 3].contains(&IDLE.settings().size));
+                            assert!([2, 3].contains(&IDLE.settings().starting_size()));
                         } else {
                             assert!(pool_runtime::groups()
                                 .iter()
@@ -96,11 +92,7 @@ fn settings_and_groups_race_reloads_without_deadlock() {
 macro_rules! first_use_groups {
     ($($g:ident)*) => {
         $(
-            static $g: Group = Group::new(GroupSpec {
-                name: concat!("race::first_use::", stringify!($g)),
-                size: 2,
-                ..GroupSpec::DEFAULT
-            });
+            static $g: Group = Group::new(GroupSpec::new(concat!("race::first_use::", stringify!($g))).size(2));
             register_group!($g);
         )*
         const FIRST_USE: &[&Group] = &[$(&$g),*];
@@ -137,7 +129,7 @@ fn settings_and_groups_race_first_uses_and_reloads_without_deadlock() {
                 thread::spawn(move || {
                     start.wait();
                     while !group.is_started() {
-                        assert!([2, 3].contains(&group.settings().size));
+                        assert!([2, 3].contains(&group.settings().starting_size()));
                     }
                 })
             };

@@ -187,13 +187,13 @@ impl Config {
 
     fn group(&self) -> Group {
         assert_eq!(self.kind, Kind::Fixed);
-        Group::new(GroupSpec {
-            name: "tests::model",
-            kind: self.kind,
-            order: self.order,
-            size: self.size,
-            max_waiting: self.max_waiting,
-            ..GroupSpec::DEFAULT
+        let spec = GroupSpec::new("tests::model")
+            .kind(self.kind)
+            .order(self.order)
+            .size(self.size);
+        Group::new(match self.max_waiting {
+            Some(bound) => spec.max_waiting(bound),
+            None => spec,
         })
     }
 }

@@ -27,11 +27,7 @@ const CALLS: u64 = 10;
 /// A scenario that has not finished by then has hung.
 const WITHIN: Duration = Duration::from_secs(20);
 
-static POOL: Group = Group::new(GroupSpec {
-    name: "runtime-independence",
-    size: SLOTS,
-    ..GroupSpec::DEFAULT
-});
+static POOL: Group = Group::new(GroupSpec::new("runtime-independence").size(SLOTS));
 
 /// Calls of `POOL` holding a slot right now, across every test.
 static INSIDE: AtomicUsize = AtomicUsize::new(0);
@@ -264,11 +260,7 @@ fn one_global_pool_serves_every_kind_of_caller_at_once() {
     });
 }
 
-static LATE: Group = Group::new(GroupSpec {
-    name: "runtime-independence-blocking",
-    size: 2,
-    ..GroupSpec::DEFAULT
-});
+static LATE: Group = Group::new(GroupSpec::new("runtime-independence-blocking").size(2));
 static LATE_INSIDE: AtomicUsize = AtomicUsize::new(0);
 
 fn blocking_job(i: u64) -> impl FnOnce() -> u64 + Send + 'static {
@@ -312,12 +304,11 @@ fn submit_blocking_works_from_a_runtime_after_the_first_runtime_was_dropped() {
     });
 }
 
-static TIMED: Group = Group::new(GroupSpec {
-    name: "runtime-independence-timeout",
-    size: 1,
-    admission_timeout: Some(Duration::from_millis(20)),
-    ..GroupSpec::DEFAULT
-});
+static TIMED: Group = Group::new(
+    GroupSpec::new("runtime-independence-timeout")
+        .size(1)
+        .admission_timeout(Duration::from_millis(20)),
+);
 
 /// Holds `TIMED`'s only slot until dropped.
 fn hold_timed() -> Pin<Box<dyn Future<Output = Result<(), Rejected>>>> {
@@ -371,12 +362,11 @@ fn admission_timeouts_fire_in_every_context_after_the_first_runtime_was_dropped(
     });
 }
 
-static UNTIMED_RUNTIME: Group = Group::new(GroupSpec {
-    name: "runtime-independence-no-time-driver",
-    size: 1,
-    admission_timeout: Some(Duration::from_millis(20)),
-    ..GroupSpec::DEFAULT
-});
+static UNTIMED_RUNTIME: Group = Group::new(
+    GroupSpec::new("runtime-independence-no-time-driver")
+        .size(1)
+        .admission_timeout(Duration::from_millis(20)),
+);
 
 /// A runtime built without `enable_time` (or `enable_all`) is still a runtime
 /// the pool must serve: an admission timeout cannot rely on its timer.

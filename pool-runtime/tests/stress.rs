@@ -151,15 +151,14 @@ struct Harness {
 
 impl Harness {
     fn new(order: Order, timeout: Option<Duration>) -> &'static Harness {
-        let spec = GroupSpec {
-            name: "stress",
-            kind: Kind::Fixed,
-            order,
-            size: 3,
-            max_waiting: Some(MAX_WAITING),
-            admission_timeout: timeout,
-            ..GroupSpec::DEFAULT
-        };
+        let mut spec = GroupSpec::new("stress")
+            .kind(Kind::Fixed)
+            .order(order)
+            .size(3)
+            .max_waiting(MAX_WAITING);
+        if let Some(timeout) = timeout {
+            spec = spec.admission_timeout(timeout);
+        }
         Box::leak(Box::new(Harness {
             group: Group::new(spec),
             timeout,

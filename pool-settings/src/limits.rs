@@ -12,6 +12,10 @@ pub const DEFAULT_SIZE: usize = 3;
 /// An autoscaled pool's default headroom: `max` defaults to `min + 5`.
 pub const DEFAULT_AUTOSCALE_HEADROOM: usize = 5;
 
+/// The most samples an autoscale window may hold (see the runtime's
+/// `AutoscaleTiming::MAX_WINDOW`, which is this value).
+pub const MAX_AUTOSCALE_WINDOW: usize = 4096;
+
 /// An autoscaled pool's `(min, max)` from what was given: `min` defaults to
 /// [`DEFAULT_SIZE`], or `max` if that is smaller; `max` to `min` plus
 /// [`DEFAULT_AUTOSCALE_HEADROOM`]. Given both, both are kept as they are (a

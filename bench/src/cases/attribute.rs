@@ -24,11 +24,7 @@ async fn annotated<F: Future<Output = ()>>(body: F) -> Result<(), Rejected> {
 }
 
 /// The group the manual form submits to: the same settings as `annotated`'s.
-static MANUAL: Group = Group::new(GroupSpec {
-    name: "pooled_bench::manual",
-    size: SLOTS,
-    ..GroupSpec::DEFAULT
-});
+static MANUAL: Group = Group::new(GroupSpec::new("pooled_bench::manual").size(SLOTS));
 
 /// What a user writes without the attribute.
 async fn manual<F: Future<Output = ()>>(body: F) -> Result<(), Rejected> {

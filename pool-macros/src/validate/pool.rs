@@ -2,7 +2,7 @@
 //! sizes and limits, queue bound, timeout and name, each checked against the
 //! others (`size` for fixed pools, `min`/`max`/`policy` for autoscale ones).
 
-use pool_settings::limits::MAX_SLOTS;
+use pool_settings::limits::{autoscale_bounds, MAX_AUTOSCALE_WINDOW, MAX_SLOTS};
 use syn::{LitInt, LitStr};
 
 use super::Errors;
@@ -76,41 +76,76 @@ pub(super) fn pool_spec(args: &RawArgs, errors: &mut Errors) -> PoolSpec {
     let max_waiting = count(args.max_waiting.as_ref(), "max_waiting", 0, errors);
 
     let mut limits = None;
+    let window = count(
+        args.autoscale_window.as_ref(),
+        "autoscale_window",
+        1,
+        errors,
+    );
+    let interval_nanos = duration_key(args.autoscale_interval.as_ref(), errors);
     match kind {
         Kind::Fixed => {
-            for (key, option) in [("min", &args.min), ("max", &args.max)] {
-                if let Some(option) = option {
+            for (key, option) in [
+                ("min", args.min.as_ref().map(|o| o.key)),
+                ("max", args.max.as_ref().map(|o| o.key)),
+                (
+                    "autoscale_interval",
+                    args.autoscale_interval.as_ref().map(|o| o.key),
+                ),
+                (
+                    "autoscale_window",
+                    args.autoscale_window.as_ref().map(|o| o.key),
+                ),
+            ] {
+                if let Some(key_span) = option {
+                    let or = if key.starts_with("autoscale_") {
+                        "or leave it out"
+                    } else {
+                        "or give this fixed pool a `size`"
+                    };
                     errors.at(
-                        option.key,
+                        key_span,
                         format!(
-                            "`{key}` applies to autoscale pools: add `kind = \"autoscale\"`, \
-                             or give this fixed pool a `size`"
+                            "`{key}` applies to autoscale pools: add `kind = \"autoscale\"`, {or}"
                         ),
                     );
                 }
             }
         }
         Kind::Autoscale => {
-            if let Some(size) = &args.size {
-                errors.at(
-                    size.key,
-                    "`size` applies to fixed pools; an autoscale pool moves between `min` and `max`",
+            limits = autoscale_limits(min, max, args, errors);
+            let (low, high) = limits.unwrap_or_else(|| autoscale_bounds(None, None));
+            if let (Some(start), Some(option)) = (size, &args.size) {
+                if !(low..=high).contains(&start) {
+                    errors.spanned(
+                        &option.value,
+                        format!(
+                            "an autoscale pool starts at `size` = {start}, outside `min` = {low} \
+                             and `max` = {high}; need min <= size <= max"
+                        ),
+                    );
+                }
+            }
+            if let (Some(window), Some(option)) = (window, &args.autoscale_window) {
+                if window > MAX_AUTOSCALE_WINDOW {
+                    errors.spanned(
+                        &option.value,
+                        format!(
+                            "`autoscale_window` must be at most {MAX_AUTOSCALE_WINDOW} samples"
+                        ),
+                    );
+                }
+            }
+            if let (Some(0), Some(option)) = (interval_nanos, &args.autoscale_interval) {
+                errors.spanned(
+                    &option.value,
+                    "`autoscale_interval` must be longer than zero",
                 );
             }
-            limits = autoscale_limits(min, max, args, errors);
         }
     }
 
-    let timeout_nanos = args.admission_timeout.as_ref().and_then(|timeout| {
-        duration::parse_nanos(&timeout.value.value())
-            .map_err(|problem| {
-                errors.spanned(
-                    &timeout.value,
-                    format!("malformed duration: {problem}; {}", duration::ACCEPTED),
-                );
-            })
-            .ok()
-    });
+    let timeout_nanos = duration_key(args.admission_timeout.as_ref(), errors);
 
     if let Some(name) = &args.name {
         if name.value.value().trim().is_empty() {
@@ -127,10 +162,12 @@ pub(super) fn pool_spec(args: &RawArgs, errors: &mut Errors) -> PoolSpec {
         name: args.name.as_ref().map(|name| name.value.clone()),
         kind,
         order,
-        size: if kind == Kind::Fixed { size } else { None },
+        size,
         limits,
         max_waiting,
         timeout_nanos,
+        interval_nanos,
+        window,
         policy,
         adaptive,
     }
@@ -263,6 +300,19 @@ fn pool_policy(args: &RawArgs, kind: Kind, errors: &mut Errors) -> Policy {
         );
     }
     parsed.unwrap_or(Policy::QueueDepth)
+}
+
+/// A duration option's value in nanoseconds.
+fn duration_key(option: Option<&KeyValue<LitStr>>, errors: &mut Errors) -> Option<u64> {
+    let option = option?;
+    duration::parse_nanos(&option.value.value())
+        .map_err(|problem| {
+            errors.spanned(
+                &option.value,
+                format!("malformed duration: {problem}; {}", duration::ACCEPTED),
+            );
+        })
+        .ok()
 }
 
 /// Autoscale limits, completing a missing bound from the seed's defaults: `min`
@@ -399,12 +449,33 @@ mod tests {
         )
         .contains("add `kind = \"autoscale\"`"));
         assert!(error(
-            quote!(kind = "autoscale", size = 4),
+            quote!(kind = "autoscale", size = 9),
             quote!(
                 fn f() {}
             )
         )
-        .contains("`size` applies to fixed"));
+        .contains("starts at `size` = 9, outside `min` = 3 and `max` = 8"));
+        assert!(error(
+            quote!(autoscale_window = 4),
+            quote!(
+                fn f() {}
+            )
+        )
+        .contains("`autoscale_window` applies to autoscale pools"));
+        assert!(error(
+            quote!(kind = "autoscale", autoscale_window = 4097),
+            quote!(
+                fn f() {}
+            )
+        )
+        .contains("at most 4096 samples"));
+        assert!(error(
+            quote!(kind = "autoscale", autoscale_interval = "0s"),
+            quote!(
+                fn f() {}
+            )
+        )
+        .contains("longer than zero"));
     }
 
     #[test]

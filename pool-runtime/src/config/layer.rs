@@ -184,15 +184,31 @@ impl Overrides {
                 }
             }
         }
+        if let Some(kind) = &self.kind {
+            if kind.value != settings.kind {
+                // A layer that changes the kind drops what the layers below
+                // set for the other kind (a declared fixed `size`, autoscale
+                // bounds, a policy): this layer's own values follow.
+                (settings.size, settings.min, settings.max) = (None, None, None);
+                settings.policy = ScalePolicy::QueueDepth;
+            }
+        }
         set(&mut settings.kind, &self.kind, Some(&mut why.kind));
         set(&mut settings.order, &self.order, None);
         let autoscaled = settings.kind == Kind::Autoscale;
+        let set_count =
+            |slot: &mut Option<usize>, val: &Option<Val<usize>>, why: &mut Option<Origin>| {
+                if let Some(v) = val {
+                    *slot = Some(v.value);
+                    *why = Some(v.origin.clone());
+                }
+            };
         if !defaults || !autoscaled {
-            set(&mut settings.size, &self.size, Some(&mut why.size));
+            set_count(&mut settings.size, &self.size, &mut why.size);
         }
         if !defaults || autoscaled {
-            set(&mut settings.min, &self.min, Some(&mut why.min));
-            set(&mut settings.max, &self.max, Some(&mut why.max));
+            set_count(&mut settings.min, &self.min, &mut why.min);
+            set_count(&mut settings.max, &self.max, &mut why.max);
         }
         if let Some(v) = &self.max_waiting {
             settings.max_waiting = Some(v.value);

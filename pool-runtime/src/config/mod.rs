@@ -38,7 +38,7 @@
 //!
 //! Loads check every value against the same bounds as
 //! [`PoolBuilder::build`](crate::PoolBuilder::build), defined once each:
-//! slot counts, `max_waiting` and the ceiling up to [`MAX_SLOTS`];
+//! slot counts, `max_waiting` and the ceiling up to [`MAX_SLOTS`](crate::MAX_SLOTS);
 //! `autoscale_window` from 1 to
 //! [`AutoscaleTiming::MAX_WINDOW`](crate::AutoscaleTiming::MAX_WINDOW); a
 //! group made adaptive by `policy = "adaptive"` needs its declared
@@ -49,7 +49,7 @@
 //!
 //! `ceiling = N` (or `POOLED_CEILING=N`) limits the calls running across all
 //! groups; see [`ceiling`](crate::group::ceiling). `N` is from 1 to
-//! [`MAX_SLOTS`]: a ceiling of 0, which would admit no call
+//! [`MAX_SLOTS`](crate::MAX_SLOTS): a ceiling of 0, which would admit no call
 //! at all, is a load error (leave the setting out for no ceiling).
 //!
 //! # Lock order
@@ -75,7 +75,6 @@ pub use error::ConfigError;
 pub use layer::Origin;
 pub use report::{Change, Effect, Report};
 
-use crate::admission::state::MAX_SLOTS;
 use crate::group::registry;
 use crate::group::settings::GroupSettings;
 use crate::group::{Group, GroupSpec};
@@ -122,16 +121,16 @@ impl Layers {
     }
 
     fn effective(&self, spec: &GroupSpec) -> (GroupSettings, Provenance) {
-        let mut settings = GroupSettings::from(spec);
+        let mut settings = *spec.settings();
         let mut why = Provenance::default();
         #[cfg(feature = "config")]
         if let Some(file) = &self.file {
             file.defaults.apply(&mut settings, &mut why, true);
-            if let Some(section) = file.groups.get(spec.name) {
+            if let Some(section) = file.groups.get(spec.name()) {
                 section.apply(&mut settings, &mut why, false);
             }
         }
-        if let Some(section) = self.env.groups.get(spec.name) {
+        if let Some(section) = self.env.groups.get(spec.name()) {
             section.apply(&mut settings, &mut why, false);
         }
         (settings, why)
@@ -172,21 +171,13 @@ impl Layers {
                 Some(origin) => Err(ConfigError::at(origin.clone(), message)),
                 None => Ok(()),
             };
-            for section in self.sections(name) {
-                match s.kind {
-                    Kind::Fixed => {
-                        for v in [&section.min, &section.max].into_iter().flatten() {
-                            fail(&Some(v.origin.clone()), format!(
-                                "`min`/`max` apply to autoscaled groups; group `{name}` is fixed: set `size`, or `kind = \"autoscale\"`"
-                            ))?;
-                        }
-                    }
-                    Kind::Autoscale => {
-                        if let Some(v) = &section.size {
-                            fail(&Some(v.origin.clone()), format!(
-                                "`size` applies to fixed groups; group `{name}` is autoscaled: set `min`/`max`, or `kind = \"fixed\"`"
-                            ))?;
-                        }
+            // (An autoscaled group's `size` is where it starts.)
+            if s.kind == Kind::Fixed {
+                for section in self.sections(name) {
+                    for v in [&section.min, &section.max].into_iter().flatten() {
+                        fail(&Some(v.origin.clone()), format!(
+                            "`min`/`max` apply to autoscaled groups; group `{name}` is fixed: set `size`, or `kind = \"autoscale\"`"
+                        ))?;
                     }
                 }
             }
@@ -202,10 +193,9 @@ impl Layers {
             }
             // The builder's own rule, so that a file, the environment and
             // the builder refuse the same settings with the same message.
-            if let Err(err) = s.validate() {
+            if let Err(err) = s.check() {
                 fail(why.of(&err), format!("group `{name}`: {err}"))?;
             }
-            debug_assert!(s.size <= MAX_SLOTS && s.max <= MAX_SLOTS);
         }
         Ok(())
     }
@@ -219,7 +209,7 @@ fn unique_names() -> Result<(), ConfigError> {
     for pair in groups.windows(2) {
         let (a, b) = (pair[0], pair[1]);
         if a.name() == b.name() && !std::ptr::eq(a, b) {
-            let at = |g: &Group| match g.spec().declared_at {
+            let at = |g: &Group| match g.spec().place() {
                 "" => "(a hand-declared group)".to_owned(),
                 place => place.to_owned(),
             };
@@ -294,7 +284,7 @@ fn read_file(path: &str, known: &[&'static str]) -> Result<file::FileLayer, Conf
 /// ```
 /// use pool_runtime::{config, register_group, Group, GroupSpec};
 ///
-/// static API: Group = Group::new(GroupSpec { name: "docs::api", size: 2, ..GroupSpec::DEFAULT });
+/// static API: Group = Group::new(GroupSpec::new("docs::api").size(2));
 /// register_group!(API);
 ///
 /// let report = config::load_str("app.toml", "[groups.\"docs::api\"]\nsize = 6\n")?;

@@ -28,7 +28,6 @@ pub(crate) mod settings;
 use crate::admission::core::Mode;
 use crate::call::submit::{Submit, SubmitWait};
 use crate::group::settings::GroupSettings;
-use crate::pool::builder::{DEFAULT_AUTOSCALE_HEADROOM, DEFAULT_SIZE};
 use crate::pool::order::{Kind, Order};
 use crate::pool::rejected::Rejected;
 use crate::pool::stats::Stats;
@@ -41,48 +40,91 @@ use std::sync::Mutex;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-/// The compile-time settings of a [`Group`]: what `#[pooled(...)]` or a group
-/// declaration says. Application-wide configuration may override them.
+/// A [`Group`]'s declaration: its name and the settings it declares (what
+/// `#[pooled(...)]` says). Application-wide configuration is laid over them.
+///
+/// Built with `const` setters (those of [`GroupSettings`]), so that a group
+/// can live in a `static`:
+///
+/// ```
+/// use pool_runtime::{Group, GroupSpec, Kind};
+///
+/// static SEARCH: Group = Group::new(GroupSpec::new("search").kind(Kind::Autoscale).max(12));
+/// assert_eq!(SEARCH.spec().settings().max, Some(12));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct GroupSpec {
-    /// The group's stable name, used by configuration, stats and logs.
-    pub name: &'static str,
-    /// Fixed or autoscaled.
-    pub kind: Kind,
-    /// Admission order.
-    pub order: Order,
-    /// Slot count of a fixed pool.
-    pub size: usize,
-    /// Lower bound of an autoscaled pool.
-    pub min: usize,
-    /// Upper bound of an autoscaled pool.
-    pub max: usize,
-    /// Bound on waiting calls.
-    pub max_waiting: Option<usize>,
-    /// Admission timeout.
-    pub admission_timeout: Option<Duration>,
-    /// The rule an autoscaled group follows.
-    pub policy: ScalePolicy,
-    /// Where the group is declared (`file:line:column`, filled in by
-    /// `#[pooled]`; empty if unknown), to tell apart two groups given one
-    /// name in errors.
-    pub declared_at: &'static str,
+    name: &'static str,
+    declared_at: &'static str,
+    settings: GroupSettings,
+}
+
+/// `GroupSpec`'s setters: each sets the same-named setting of its
+/// [`GroupSettings`] (see there for what it means and its default).
+macro_rules! delegate_setters {
+    ($($setter:ident($ty:ty)),* $(,)?) => {
+        $(
+            #[doc = concat!("See [`GroupSettings::", stringify!($setter), "`].")]
+            #[must_use]
+            pub const fn $setter(mut self, value: $ty) -> Self {
+                self.settings = self.settings.$setter(value);
+                self
+            }
+        )*
+    };
 }
 
 impl GroupSpec {
-    /// The defaults: fixed FIFO of 3; autoscale between 3 and 8.
-    pub const DEFAULT: GroupSpec = GroupSpec {
-        name: "",
-        kind: Kind::Fixed,
-        order: Order::Fifo,
-        size: DEFAULT_SIZE,
-        min: DEFAULT_SIZE,
-        max: DEFAULT_SIZE + DEFAULT_AUTOSCALE_HEADROOM,
-        max_waiting: None,
-        admission_timeout: None,
-        policy: ScalePolicy::QueueDepth,
-        declared_at: "",
-    };
+    /// A group named `name` with every setting at its default (a fixed FIFO
+    /// pool of 3 slots).
+    pub const fn new(name: &'static str) -> GroupSpec {
+        GroupSpec {
+            name,
+            declared_at: "",
+            settings: GroupSettings::DEFAULT,
+        }
+    }
+
+    /// Where the group is declared (`file:line:column`; `#[pooled]` fills it
+    /// in), to tell apart two groups given one name in errors.
+    pub const fn declared_at(mut self, place: &'static str) -> Self {
+        self.declared_at = place;
+        self
+    }
+
+    /// Every setting at once.
+    pub const fn with_settings(mut self, settings: GroupSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    delegate_setters! {
+        kind(Kind),
+        order(Order),
+        size(usize),
+        min(usize),
+        max(usize),
+        max_waiting(usize),
+        admission_timeout(Duration),
+        autoscale_interval(Duration),
+        autoscale_window(usize),
+        scale_policy(ScalePolicy),
+    }
+
+    /// The group's stable name, used by configuration, stats and logs.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Where the group is declared (empty if unknown).
+    pub const fn place(&self) -> &'static str {
+        self.declared_at
+    }
+
+    /// The declared settings.
+    pub const fn settings(&self) -> &GroupSettings {
+        &self.settings
+    }
 }
 
 /// A named, lazily started global pool: what `#[pooled]` functions submit to,
@@ -98,7 +140,7 @@ impl GroupSpec {
 /// ```
 /// use pool_runtime::{Group, GroupSpec, Order};
 ///
-/// static DB: Group = Group::new(GroupSpec { name: "db", size: 2, order: Order::Lifo, ..GroupSpec::DEFAULT });
+/// static DB: Group = Group::new(GroupSpec::new("db").size(2).order(Order::Lifo));
 ///
 /// assert_eq!(DB.size(), 2);
 /// assert_eq!(DB.scale(3), 5);
@@ -141,7 +183,7 @@ impl Group {
         self.pool.get_or_init(|| {
             crate::config::with_effective(&self.spec, |settings| {
                 *self.applied() = Some(settings);
-                settings.build(self.spec.name)
+                Pool::from_settings(self.spec.name, &settings.clamped())
             })
         })
     }

@@ -51,43 +51,32 @@ impl Group {
             );
         }
         // A setting the running pool's kind has no use for (a fixed pool's
-        // `min`, an autoscaled pool's `size`) takes effect with the new kind, at
-        // restart.
-        let running_kind = self.applied().map(|s| s.kind);
+        // `min`, an autoscaled pool's `size`), or one that comes with a new
+        // kind, takes effect with that kind, at restart.
+        let running_kind = self.applied().map(|s| s.kind).filter(|k| *k == after.kind);
         let (fixed, autoscaled) = (
             running_kind == Some(Kind::Fixed),
             running_kind == Some(Kind::Autoscale),
         );
-        if before.size != after.size {
-            change(
-                "size",
-                before.size.to_string(),
-                after.size.to_string(),
-                !fixed,
-            );
+        // Compared as the pool takes them, defaults filled in.
+        let ((size_was, bounds_was), (size, bounds)) = (before.resolved(), after.resolved());
+        if size_was != size {
+            change("size", size_was.to_string(), size.to_string(), !fixed);
             if let (Some(pool), true) = (&pool, fixed) {
-                pool.resize(after.size);
+                pool.resize(size);
             }
         }
-        if (before.min, before.max) != (after.min, after.max) {
-            if before.min != after.min {
-                change(
-                    "min",
-                    before.min.to_string(),
-                    after.min.to_string(),
-                    !autoscaled,
-                );
-            }
-            if before.max != after.max {
-                change(
-                    "max",
-                    before.max.to_string(),
-                    after.max.to_string(),
-                    !autoscaled,
-                );
+        if bounds_was != bounds {
+            for (setting, was, now) in [
+                ("min", bounds_was.0, bounds.0),
+                ("max", bounds_was.1, bounds.1),
+            ] {
+                if was != now {
+                    change(setting, was.to_string(), now.to_string(), !autoscaled);
+                }
             }
             if let (Some(pool), true) = (&pool, autoscaled) {
-                let bounded = pool.set_bounds(after.min, after.max);
+                let bounded = pool.set_bounds(bounds.0, bounds.1);
                 debug_assert!(bounded.is_ok(), "loaded settings are validated");
             }
         }

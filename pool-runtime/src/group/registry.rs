@@ -18,7 +18,7 @@ pub static GROUPS: [&'static Group];
 /// ```
 /// use pool_runtime::{register_group, Group, GroupSpec};
 ///
-/// static CACHE: Group = Group::new(GroupSpec { name: "cache", ..GroupSpec::DEFAULT });
+/// static CACHE: Group = Group::new(GroupSpec::new("cache"));
 /// register_group!(CACHE);
 ///
 /// assert!(pool_runtime::registered_groups().any(|g| g.name() == "cache"));
@@ -64,11 +64,11 @@ pub struct GroupInfo {
 /// ```
 /// use pool_runtime::{register_group, Group, GroupSpec};
 ///
-/// static SEARCH: Group = Group::new(GroupSpec { name: "docs::search", ..GroupSpec::DEFAULT });
+/// static SEARCH: Group = Group::new(GroupSpec::new("docs::search"));
 /// register_group!(SEARCH);
 ///
 /// let info = pool_runtime::groups().into_iter().find(|g| g.name == "docs::search").unwrap();
-/// assert_eq!((info.settings.size, info.stats), (3, None));
+/// assert_eq!((info.settings.starting_size(), info.stats), (3, None));
 /// ```
 pub fn groups() -> Vec<GroupInfo> {
     let mut list: Vec<GroupInfo> = registered_groups()

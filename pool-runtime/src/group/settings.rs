@@ -1,16 +1,39 @@
-//! A group's effective settings: its compile-time spec with configuration
-//! layered on top.
+//! A pool's settings: the one list that the builder, a group's declaration
+//! (and so `#[pooled]`), configuration layers and a reload all fill in and
+//! check the same way.
 
-use crate::group::GroupSpec;
-use crate::pool::builder::PoolBuilder;
+use crate::admission::state::MAX_SLOTS;
 use crate::pool::error::BuildError;
 use crate::pool::order::{Kind, Order};
-use crate::pool::Pool;
 use crate::scale::queue_depth::AutoscaleTiming;
 use crate::scale::ScalePolicy;
+use pool_settings::limits::{autoscale_bounds, DEFAULT_SIZE};
 use std::time::Duration;
 
-/// The settings a group's pool runs with.
+/// The settings of a pool: what a [`PoolBuilder`](crate::PoolBuilder) is
+/// given, what a group declares (a [`GroupSpec`](crate::GroupSpec), written
+/// by `#[pooled]`), and what a group runs with once configuration is laid
+/// over its declaration ([`Group::settings`](crate::Group::settings)).
+///
+/// Every surface goes through this one type and its one check, so the same
+/// values are refused everywhere with the same message (see [`BuildError`]).
+/// A setting left unset takes its default when the pool is built; the
+/// defaults are stated at each setter.
+///
+/// Built from [`GroupSettings::DEFAULT`] with `const` setters, so a
+/// declaration can live in a `static`:
+///
+/// ```
+/// use pool_runtime::{GroupSettings, Kind, Order};
+///
+/// const SEARCH: GroupSettings = GroupSettings::DEFAULT
+///     .kind(Kind::Autoscale)
+///     .order(Order::Lifo)
+///     .max(12);
+/// assert_eq!((SEARCH.min, SEARCH.max), (None, Some(12)));
+/// assert_eq!(SEARCH.check()?, (3, (3, 12)), "starts at min = 3");
+/// # Ok::<(), pool_runtime::BuildError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct GroupSettings {
@@ -18,15 +41,16 @@ pub struct GroupSettings {
     pub kind: Kind,
     /// Admission order.
     pub order: Order,
-    /// Slot count of a fixed pool (the starting one of an autoscaled pool is `min`).
-    pub size: usize,
-    /// Lower bound of an autoscaled pool.
-    pub min: usize,
-    /// Upper bound of an autoscaled pool.
-    pub max: usize,
-    /// Bound on waiting calls.
+    /// The slot count of a fixed pool, or where an autoscaled pool starts;
+    /// `None`: the default (see [`size`](GroupSettings::size)).
+    pub size: Option<usize>,
+    /// Lower bound of an autoscaled pool; `None`: the default.
+    pub min: Option<usize>,
+    /// Upper bound of an autoscaled pool; `None`: the default.
+    pub max: Option<usize>,
+    /// Bound on waiting calls; `None`: unbounded.
     pub max_waiting: Option<usize>,
-    /// Admission timeout.
+    /// Admission timeout; `None`: calls wait as long as it takes.
     pub admission_timeout: Option<Duration>,
     /// Autoscale interval and window (queue-depth rule).
     pub autoscale: AutoscaleTiming,
@@ -34,89 +58,238 @@ pub struct GroupSettings {
     pub policy: ScalePolicy,
 }
 
-impl From<&GroupSpec> for GroupSettings {
-    fn from(spec: &GroupSpec) -> Self {
-        GroupSettings {
-            kind: spec.kind,
-            order: spec.order,
-            size: spec.size,
-            min: spec.min,
-            max: spec.max,
-            max_waiting: spec.max_waiting,
-            admission_timeout: spec.admission_timeout,
-            autoscale: AutoscaleTiming::default(),
-            policy: spec.policy,
-        }
+impl Default for GroupSettings {
+    fn default() -> Self {
+        GroupSettings::DEFAULT
     }
 }
 
 impl GroupSettings {
-    /// The builder these settings stand for, unclamped: its checks are the one
-    /// rule that the builder, configuration and a reload all apply. Settings a
-    /// kind has no use for (a fixed pool's `min`/`max`, an autoscaled pool's
-    /// `size`) are left out; a policy other than the default on a fixed pool
-    /// is kept, so that it is refused.
-    pub(crate) fn builder(&self, name: &'static str) -> PoolBuilder {
-        let mut builder = Pool::builder().name(name).kind(self.kind).order(self.order);
-        builder = match self.kind {
-            Kind::Fixed if self.policy != ScalePolicy::QueueDepth => {
-                builder.size(self.size).scale_policy(self.policy)
-            }
-            Kind::Fixed => builder.size(self.size),
-            Kind::Autoscale => builder
-                .min(self.min)
-                .max(self.max)
-                .autoscale_interval(self.autoscale.interval)
-                .autoscale_window(self.autoscale.window)
-                .scale_policy(self.policy),
-        };
+    /// Nothing set: a fixed FIFO pool of 3 slots.
+    pub const DEFAULT: GroupSettings = GroupSettings {
+        kind: Kind::Fixed,
+        order: Order::Fifo,
+        size: None,
+        min: None,
+        max: None,
+        max_waiting: None,
+        admission_timeout: None,
+        autoscale: AutoscaleTiming::DEFAULT,
+        policy: ScalePolicy::QueueDepth,
+    };
+
+    /// Fixed or autoscaled slot count (default: fixed).
+    pub const fn kind(mut self, kind: Kind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Admission order of waiting calls (default: FIFO).
+    pub const fn order(mut self, order: Order) -> Self {
+        self.order = order;
+        self
+    }
+
+    /// The slot count of a fixed pool (default 3), or the one an autoscaled
+    /// pool starts with (default: `min`; for the adaptive policy,
+    /// [`ADAPTIVE_START`](crate::ADAPTIVE_START) within `[min, max]`).
+    pub const fn size(mut self, size: usize) -> Self {
+        self.size = Some(size);
+        self
+    }
+
+    /// The lowest slot count an autoscaled pool goes to (default 3, or `max`
+    /// if that is smaller).
+    pub const fn min(mut self, min: usize) -> Self {
+        self.min = Some(min);
+        self
+    }
+
+    /// The highest slot count an autoscaled pool goes to (default `min + 5`).
+    pub const fn max(mut self, max: usize) -> Self {
+        self.max = Some(max);
+        self
+    }
+
+    /// Turns calls away with [`Rejected::Full`](crate::Rejected::Full) once this
+    /// many are waiting. `0` means: never wait, run now or be turned away.
+    /// At most [`MAX_SLOTS`]. Default: no bound.
+    pub const fn max_waiting(mut self, max_waiting: usize) -> Self {
+        self.max_waiting = Some(max_waiting);
+        self
+    }
+
+    /// Turns a call away with [`Rejected::TimedOut`](crate::Rejected::TimedOut)
+    /// once it has waited this long for a slot. Time spent running is not
+    /// limited. Default: no timeout.
+    pub const fn admission_timeout(mut self, timeout: Duration) -> Self {
+        self.admission_timeout = Some(timeout);
+        self
+    }
+
+    /// How often an autoscaled pool re-evaluates its size (default 10 s). An
+    /// interval too long to ever pass (`Duration::MAX`) means: never.
+    pub const fn autoscale_interval(mut self, interval: Duration) -> Self {
+        self.autoscale.interval = interval;
+        self
+    }
+
+    /// Over how many samples (spread over one interval) an autoscaled pool
+    /// averages its demand (default 20, at most [`AutoscaleTiming::MAX_WINDOW`]).
+    pub const fn autoscale_window(mut self, window: usize) -> Self {
+        self.autoscale.window = window;
+        self
+    }
+
+    /// The rule an autoscaled pool follows (default: the queue-depth rule);
+    /// [`ScalePolicy::Adaptive`] keeps the server below its knee. A fixed
+    /// pool follows none: the adaptive policy on one is refused.
+    pub const fn scale_policy(mut self, policy: ScalePolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Every check a pool's settings must pass — the one rule the builder,
+    /// configuration and a reload apply — and, if they pass, the slot count
+    /// the pool starts with and the bounds `scale`/`resize` clamp to.
+    ///
+    /// # Errors
+    ///
+    /// See [`BuildError`]: zero sizes, `min > max`, sizes or a `max_waiting`
+    /// above [`MAX_SLOTS`], `min`/`max` or the adaptive policy on a fixed pool,
+    /// a start outside `[min, max]`, a zero autoscale interval, an autoscale
+    /// window outside `1..=`[`AutoscaleTiming::MAX_WINDOW`],
+    /// [`AdaptiveSettings`](crate::AdaptiveSettings) outside their ranges.
+    pub fn check(&self) -> Result<(usize, (usize, usize)), BuildError> {
+        let limits = self.limits()?;
         if let Some(bound) = self.max_waiting {
-            builder = builder.max_waiting(bound);
+            check_max_waiting(bound)?;
         }
-        if let Some(timeout) = self.admission_timeout {
-            builder = builder.admission_timeout(timeout);
-        }
-        builder
+        Ok(limits)
     }
 
-    /// Checks these settings as [`PoolBuilder::build`] would.
-    pub(crate) fn validate(&self) -> Result<(), BuildError> {
-        self.builder("").check().map(drop)
-    }
-
-    /// Builds a pool with these settings. Invalid values (which the attribute
-    /// and configuration reject before they get here, but a hand-written
-    /// `GroupSpec` may carry) are brought into range rather than failing at
-    /// first use: sizes to `1..=MAX_SLOTS`, `min` to `max`, `max_waiting` to
-    /// `MAX_SLOTS`, the autoscale window to `1..=AutoscaleTiming::MAX_WINDOW`,
-    /// adaptive parameters to their ranges.
-    pub(crate) fn build(&self, name: &'static str) -> Pool {
-        let mut builder = Pool::builder().name(name).kind(self.kind).order(self.order);
-        builder = match self.kind {
-            Kind::Fixed => builder.size(self.size.clamp(1, crate::MAX_SLOTS)),
+    fn limits(&self) -> Result<(usize, (usize, usize)), BuildError> {
+        let too_large = |value: usize| {
+            if value > MAX_SLOTS {
+                Err(BuildError::TooLarge { value })
+            } else {
+                Ok(value)
+            }
+        };
+        match self.kind {
+            Kind::Fixed => {
+                if self.min.is_some() || self.max.is_some() {
+                    return Err(BuildError::BoundsOnFixedPool);
+                }
+                if matches!(self.policy, ScalePolicy::Adaptive(_)) {
+                    return Err(BuildError::PolicyOnFixedPool);
+                }
+                let size = too_large(self.size.unwrap_or(DEFAULT_SIZE))?;
+                if size == 0 {
+                    return Err(BuildError::ZeroSize);
+                }
+                Ok((size, (0, MAX_SLOTS)))
+            }
             Kind::Autoscale => {
-                let max = self.max.clamp(1, crate::MAX_SLOTS);
-                builder
-                    .min(self.min.min(max))
-                    .max(max)
-                    .autoscale_interval(self.autoscale.interval.max(Duration::from_nanos(1)))
-                    .autoscale_window(self.autoscale.window.clamp(1, AutoscaleTiming::MAX_WINDOW))
-                    .scale_policy(match self.policy {
-                        ScalePolicy::Adaptive(settings) => {
-                            ScalePolicy::Adaptive(settings.clamped())
-                        }
-                        queue_depth => queue_depth,
-                    })
+                let (min, max) = autoscale_bounds(self.min, self.max);
+                let (min, max) = (too_large(min)?, too_large(max)?);
+                if max == 0 {
+                    return Err(BuildError::ZeroMax);
+                }
+                if min > max {
+                    return Err(BuildError::MinAboveMax { min, max });
+                }
+                let size = self.size.unwrap_or_else(|| self.default_start(min, max));
+                if !(min..=max).contains(&size) {
+                    return Err(BuildError::SizeOutsideBounds { size, min, max });
+                }
+                self.autoscale.validate()?;
+                if let ScalePolicy::Adaptive(settings) = &self.policy {
+                    settings.validate()?;
+                }
+                Ok((size, (min, max)))
             }
-        };
-        if let Some(bound) = self.max_waiting {
-            builder = builder.max_waiting(bound.min(crate::MAX_SLOTS));
         }
-        if let Some(timeout) = self.admission_timeout {
-            builder = builder.admission_timeout(timeout);
-        }
-        builder
-            .build()
-            .expect("clamped group settings always build")
     }
+
+    /// The slot count the pool starts with and the bounds it is kept in,
+    /// defaults filled in (for settings that fail their check: those of
+    /// [`clamped`](Self::clamped)).
+    pub(crate) fn resolved(&self) -> (usize, (usize, usize)) {
+        self.check().unwrap_or_else(|_| {
+            self.clamped()
+                .check()
+                .expect("clamped settings pass their check")
+        })
+    }
+
+    /// The slot count a pool with these settings starts with, defaults
+    /// filled in (`size`, else 3 for a fixed pool, `min` or the adaptive
+    /// start for an autoscaled one).
+    pub fn starting_size(&self) -> usize {
+        self.resolved().0
+    }
+
+    /// The range `scale`/`resize` keep the pool's slot count in, defaults
+    /// filled in: `(min, max)` for an autoscaled pool, `(0, MAX_SLOTS)` for
+    /// a fixed one.
+    pub fn bounds(&self) -> (usize, usize) {
+        self.resolved().1
+    }
+
+    /// Where an autoscaled pool with no `size` starts. An adaptive pool
+    /// starts with some headroom (16, within the bounds) rather than at
+    /// `min`: it finds the server's knee within seconds either way, but
+    /// climbing from a handful of slots makes a lightly loaded server's
+    /// callers queue at first.
+    fn default_start(&self, min: usize, max: usize) -> usize {
+        match self.policy {
+            ScalePolicy::Adaptive(_) => crate::ADAPTIVE_START.clamp(min, max),
+            ScalePolicy::QueueDepth => min,
+        }
+    }
+
+    /// These settings with every value a pool could not take brought into
+    /// range — sizes to `1..=MAX_SLOTS`, `min` to `max`, `max_waiting` to
+    /// `MAX_SLOTS`, the autoscale window to `1..=MAX_WINDOW`, adaptive
+    /// parameters to their ranges — and settings the kind has no use for
+    /// dropped. The attribute and configuration refuse such values before
+    /// they get here; a hand-written declaration may still carry them, and
+    /// a group then starts rather than failing at its first call.
+    pub(crate) fn clamped(&self) -> GroupSettings {
+        let mut s = *self;
+        s.max_waiting = s.max_waiting.map(|bound| bound.min(MAX_SLOTS));
+        match s.kind {
+            Kind::Fixed => {
+                s.size = Some(s.size.unwrap_or(DEFAULT_SIZE).clamp(1, MAX_SLOTS));
+                (s.min, s.max) = (None, None);
+                s.policy = ScalePolicy::QueueDepth;
+            }
+            Kind::Autoscale => {
+                let (min, max) = autoscale_bounds(s.min, s.max);
+                let max = max.clamp(1, MAX_SLOTS);
+                let min = min.min(max);
+                (s.min, s.max) = (Some(min), Some(max));
+                s.size = s.size.map(|size| size.clamp(min, max));
+                s.autoscale.interval = s.autoscale.interval.max(Duration::from_nanos(1));
+                s.autoscale.window = s.autoscale.window.clamp(1, AutoscaleTiming::MAX_WINDOW);
+                if let ScalePolicy::Adaptive(params) = s.policy {
+                    s.policy = ScalePolicy::Adaptive(params.clamped());
+                }
+            }
+        }
+        s
+    }
+}
+
+/// `max_waiting` counts calls like the slot counts do: at most [`MAX_SLOTS`].
+pub(crate) fn check_max_waiting(bound: usize) -> Result<(), BuildError> {
+    if bound > MAX_SLOTS {
+        return Err(BuildError::OutOfRange {
+            setting: "max_waiting",
+            value: bound.to_string(),
+            expected: format!("0 to {MAX_SLOTS} (MAX_SLOTS)"),
+        });
+    }
+    Ok(())
 }

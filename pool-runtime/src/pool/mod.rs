@@ -12,6 +12,7 @@ use crate::call::acquire::Acquire;
 use crate::call::blocking::{self, BlockingExecutor, DefaultExecutor, OwnedSlot};
 use crate::call::park;
 use crate::call::submit::{Guarded, JudgeFn, Submit, SubmitWait};
+use crate::group::settings::GroupSettings;
 use crate::pool::builder::{PoolBuilder, DEFAULT_SIZE};
 use crate::pool::order::{Kind, Order};
 use crate::pool::rejected::Rejected;
@@ -128,6 +129,16 @@ impl Pool {
             .size(size.clamp(1, crate::MAX_SLOTS))
             .build()
             .expect("a clamped fixed size always builds")
+    }
+
+    /// A pool with these settings, which must pass their check (a group
+    /// clamps its settings first).
+    pub(crate) fn from_settings(name: &'static str, settings: &GroupSettings) -> Pool {
+        Pool::builder()
+            .name(name)
+            .settings(*settings)
+            .build()
+            .expect("clamped group settings always build")
     }
 
     pub(crate) fn from_parts(

@@ -40,7 +40,13 @@ impl AutoscaleTiming {
     /// microseconds at worst, while sampling every 2.4 ms at the default
     /// 10 s interval, far finer than demand needs. (Unbounded, a window of
     /// 2^30 allocated 8 GiB and cost 200 ms per call.)
-    pub const MAX_WINDOW: usize = 4096;
+    pub const MAX_WINDOW: usize = pool_settings::limits::MAX_AUTOSCALE_WINDOW;
+
+    /// Every 10 s over 20 samples.
+    pub const DEFAULT: AutoscaleTiming = AutoscaleTiming {
+        interval: Duration::from_secs(10),
+        window: 20,
+    };
 
     /// Checks the timing: a window of `1..=`[`MAX_WINDOW`](Self::MAX_WINDOW)
     /// samples and an interval longer than zero. An interval too long to
@@ -73,10 +79,7 @@ impl AutoscaleTiming {
 
 impl Default for AutoscaleTiming {
     fn default() -> Self {
-        AutoscaleTiming {
-            interval: Duration::from_secs(10),
-            window: 20,
-        }
+        AutoscaleTiming::DEFAULT
     }
 }
 

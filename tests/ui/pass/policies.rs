@@ -120,13 +120,13 @@ async fn main() {
     assert_eq!(Client.get(7).await, Ok(7));
 
     let adaptive = ScalePolicy::Adaptive(AdaptiveSettings::DEFAULT);
-    assert_eq!(CALL_POOL.spec().policy, adaptive);
-    assert_eq!(CALL_POOL.spec().kind, Kind::Autoscale);
-    assert_eq!(SYNC_ADAPTIVE_POOL.spec().policy, adaptive);
-    assert_eq!(Backend::POOL.spec().policy, adaptive);
-    assert_eq!(Queued::POOL.spec().policy, ScalePolicy::QueueDepth);
-    assert_eq!(QUEUE_DEPTH_POOL.spec().policy, ScalePolicy::QueueDepth);
-    assert_eq!(Client::GET_POOL.spec().policy, adaptive);
+    assert_eq!(CALL_POOL.spec().settings().policy, adaptive);
+    assert_eq!(CALL_POOL.spec().settings().kind, Kind::Autoscale);
+    assert_eq!(SYNC_ADAPTIVE_POOL.spec().settings().policy, adaptive);
+    assert_eq!(Backend::POOL.spec().settings().policy, adaptive);
+    assert_eq!(Queued::POOL.spec().settings().policy, ScalePolicy::QueueDepth);
+    assert_eq!(QUEUE_DEPTH_POOL.spec().settings().policy, ScalePolicy::QueueDepth);
+    assert_eq!(Client::GET_POOL.spec().settings().policy, adaptive);
 
     CALL_POOL.pause();
     assert_eq!(call(2).await, Err(ApiError::Busy(Rejected::Paused)));

@@ -103,12 +103,12 @@ async fn main() {
     assert_eq!(own_pool_expression(7), 7);
     assert_eq!(own_pool_constant(), 5);
 
-    let api = Api::POOL.spec();
+    let api = Api::POOL.spec().settings();
     assert_eq!(
         (api.kind, api.order),
         (pooled::Kind::Autoscale, pooled::Order::Priority)
     );
-    assert_eq!((api.min, api.max, api.max_waiting), (1, 8, Some(100)));
+    assert_eq!((api.min, api.max, api.max_waiting), (Some(1), Some(8), Some(100)));
     assert_eq!(
         api.admission_timeout,
         Some(std::time::Duration::from_secs(2))
@@ -117,13 +117,13 @@ async fn main() {
     assert_eq!(Api::POOL.stats().completed, 6);
     assert_eq!(Batch::POOL.name(), "batch-jobs");
     assert_eq!(
-        (Batch::POOL.spec().order, Batch::POOL.size()),
+        (Batch::POOL.spec().settings().order, Batch::POOL.size()),
         (pooled::Order::Fifo, 3)
     );
-    assert_eq!(Stack::POOL.spec().order, pooled::Order::Lifo);
-    let own = OWN_POOL_CONSTANT_POOL.spec();
+    assert_eq!(Stack::POOL.spec().settings().order, pooled::Order::Lifo);
+    let own = OWN_POOL_CONSTANT_POOL.spec().settings();
     assert_eq!(
-        (own.kind, own.min, own.max),
-        (pooled::Kind::Autoscale, 3, 8)
+        (own.kind, own.bounds()),
+        (pooled::Kind::Autoscale, (3, 8))
     );
 }

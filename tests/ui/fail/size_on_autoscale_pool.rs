@@ -1,4 +1,0 @@
-#[pooled::pooled(kind = "autoscale", size = 4)]
-fn work() {}
-
-fn main() {}
