@@ -138,3 +138,45 @@ fn the_adaptive_policy_finds_the_knee_and_follows_it_down_and_up() {
     assert!((14..=24).contains(&back), "and back up: {back}");
     assert_eq!(pool.stats().running, 0);
 }
+
+/// An admission timeout is time spent in the pool's own queue: it says
+/// nothing about the server, and a lower limit would only make the queue
+/// longer. Calls that time out waiting must not move an adaptive limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admission_timeouts_are_not_overload_for_the_adaptive_policy() {
+    use pool_runtime::{AdaptiveSettings, Rejected, ScalePolicy};
+    let pool = Pool::builder()
+        .kind(Kind::Autoscale)
+        .min(1)
+        .max(64)
+        .size(2)
+        .admission_timeout(Duration::from_millis(5))
+        .scale_policy(ScalePolicy::Adaptive(AdaptiveSettings::default()))
+        .build()
+        .unwrap();
+    let gate = tokio::sync::Semaphore::new(0);
+    let hold = || async {
+        let _ = gate.acquire().await;
+    };
+    let held = futures::future::join(pool.submit(hold()), pool.submit(hold()));
+    let driver = async {
+        while pool.stats().running < 2 {
+            tokio::task::yield_now().await;
+        }
+        // Well past a window's time and samples, all of them admission timeouts.
+        let started = std::time::Instant::now();
+        let mut timed_out = 0;
+        while started.elapsed() < Duration::from_millis(400) {
+            let calls = (0..8).map(|_| pool.submit(async {}));
+            for result in futures::future::join_all(calls).await {
+                assert_eq!(result, Err(Rejected::TimedOut));
+                timed_out += 1;
+            }
+        }
+        assert!(timed_out >= 40, "{timed_out}");
+        assert_eq!(pool.size(), 2, "the limit did not move");
+        gate.add_permits(2);
+    };
+    let ((a, b), ()) = futures::future::join(held, driver).await;
+    assert!(a.is_ok() && b.is_ok());
+}

@@ -475,21 +475,6 @@ impl Core {
         self.release_slow(Some((admitted_at, verdict)));
     }
 
-    /// An adaptive pool's call gave up waiting for admission: a drop.
-    pub(crate) fn record_timeout(&self) {
-        if !self.adaptive {
-            return;
-        }
-        let mut wakers = WakeList::new();
-        let mut locked = self.locked.lock();
-        let now = self.now_nanos();
-        if let Some(limit) = self.adaptive_observe(&mut locked, now, now, Verdict::Overload) {
-            locked = self.set_limit_locked(locked, limit, &mut wakers);
-        }
-        drop(locked);
-        wakers.wake_all();
-    }
-
     fn adaptive_observe(
         &self,
         locked: &mut Locked,

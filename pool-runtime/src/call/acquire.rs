@@ -226,10 +226,9 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                     Left::Nothing => {}
                 }
                 this.set_under(None);
+                // (An admission timeout is the pool's own queue, not the
+                // server's answer: the adaptive policy does not see it.)
                 let closed = this.node.status() == status::CLOSED;
-                if !closed && reason == Rejected::TimedOut {
-                    this.core.record_timeout();
-                }
                 this.node.set_status(status::DONE);
                 Err(if closed { Rejected::Closed } else { reason })
             }
