@@ -10,7 +10,7 @@ pub use pool_runtime::{
 };
 pub use pool_runtime::{
     BlockingExecutor, BlockingJob, BuildError, DefaultExecutor, Pool, PoolBuilder, Rejected,
-    ShutdownTimedOut, Stats, Submit, SubmitWait, ADAPTIVE_START, MAX_SLOTS,
+    ShutdownTimedOut, Stats, Submit, SubmitWait, MAX_SLOTS,
 };
 #[cfg(feature = "tokio")]
 pub use pool_runtime::{SpawnHandle, TokioClock};

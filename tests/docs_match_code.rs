@@ -31,17 +31,17 @@ fn the_attribute_docs_state_the_adaptive_defaults_the_code_has() {
     states(
         &docs,
         &format!(
-            "windows of at least {} calls and {} ms",
+            "windows of at least {} calls and {} ms and one round trip",
             d.window_samples,
             d.window_time.as_millis()
         ),
     );
     states(
         &docs,
-        &format!("one every {} s after", d.baseline_interval.as_secs()),
+        &format!("forgets over {} s", d.baseline_interval.as_secs()),
     );
     states(&docs, &format!("latency climbs past {} times", d.tolerance));
-    states(&docs, &format!("cuts it to {}%", d.backoff * 100.0));
+    states(&docs, &format!("at most to {}%", d.backoff * 100.0));
     states(
         &docs,
         &format!("more than {}% of the calls", d.drop_tolerance * 100.0),

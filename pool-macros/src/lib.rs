@@ -260,15 +260,20 @@ use proc_macro::TokenStream;
 /// * `policy = "queue_depth"` (the default): grow while calls queue, shrink while
 ///   slots idle. Under overload it climbs to `max` and stays there.
 /// * `policy = "adaptive"`: the latency-adaptive limit, with
-///   `AdaptiveSettings::DEFAULT` (see `pooled::ScalePolicy::Adaptive`). It times
-///   every call from admission to completion, in windows of at least 10 calls and
-///   100 ms; its first window, and one every 60 s after, runs at `min` to measure
-///   the server's unloaded latency. It lowers the limit as latency climbs past 1.2
-///   times that baseline, raises it while latency holds and the slots are used,
-///   and cuts it to 50% after a window in which more than 2% of the calls (and at
-///   least two) were overloaded. (These are the defaults; the
-///   `adaptive_*` configuration keys change them per group.) Choose it for a pool that protects a server
-///   which slows down or refuses work when overrun.
+///   `AdaptiveSettings::DEFAULT` (see `pooled::ScalePolicy::Adaptive`). It starts
+///   at `size` (default `min`) and doubles every round trip while the slots are
+///   used and the server shows no load. It times every call from admission to
+///   completion (never the wait in the pool), in windows of at least 10 calls and
+///   100 ms and one round trip, longer where latency is noisy. The server's
+///   unloaded latency is a decaying minimum of window latencies that forgets
+///   over 30 s, measured without holding traffic back. It lowers the limit as
+///   latency climbs past 1.2 times that floor (and past the window's noise),
+///   raises it while latency holds and the slots are used, and cuts it in
+///   proportion to the drops, at most to 50%, once more than 2% of the calls (and
+///   at least two) were overloaded — once per round trip: refusals of calls sent
+///   before a cut do not count against it. (These are the defaults; the
+///   `adaptive_*` configuration keys change them per group.) Choose it for a pool
+///   that protects a server which slows down or refuses work when overrun.
 ///
 /// `overload = path` tells the adaptive policy which failures mean "overloaded".
 /// On an `async fn` returning `Result<T, E>`, `path` names a function
@@ -278,8 +283,8 @@ use proc_macro::TokenStream;
 /// accepts is an overload, and any other `Err` is ignored, since an unrelated
 /// failure says nothing about the server. Without `overload`, an adaptive pool
 /// takes every completed call, `Ok` or `Err`, for a latency sample. A call the
-/// pool turns away is not judged (the policy counts an admission timeout as an
-/// overload by itself).
+/// pool turns away is not judged, and an admission timeout is not an overload:
+/// it measures the pool's own queue, not the server.
 ///
 /// `overload` needs an `async` function that returns a `Result` and may be
 /// rejected (no `wait`): the calls of sync and `blocking` functions are timed but

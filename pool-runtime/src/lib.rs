@@ -51,7 +51,7 @@ pub use call::submit::{Submit, SubmitWait};
 pub use group::registry::{groups, registered_groups, GroupInfo};
 pub use group::settings::GroupSettings;
 pub use group::{Group, GroupSpec};
-pub use pool::builder::{PoolBuilder, ADAPTIVE_START};
+pub use pool::builder::PoolBuilder;
 pub use pool::error::BuildError;
 pub use pool::order::{Kind, Order, UnknownChoice};
 pub use pool::rejected::Rejected;

@@ -106,7 +106,7 @@ impl Options {
 
 /// The adaptive pool as the runtime ships it: `AdaptiveSettings::default()`,
 /// `min` 2 (the smallest capacity W1's server drops to), `max` 64, and no
-/// `size`, so it starts at `pooled::ADAPTIVE_START` (16).
+/// `size`, so it starts at `min` and doubles per round trip until load shows.
 pub fn default_adaptive() -> Adaptive {
     Adaptive {
         settings: AdaptiveSettings::default(),
@@ -135,7 +135,7 @@ pub fn contenders() -> Vec<Contender> {
             policy: Policy::Adaptive(default_adaptive()),
         },
         // The one variation shown: `min` is the setting a user picks that
-        // decides the light-load target (the baseline probe runs at `min`).
+        // decides the light-load target and where the pool starts.
         Contender {
             name: "adaptive 1..64".into(),
             policy: Policy::Adaptive(Adaptive {

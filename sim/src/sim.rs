@@ -128,9 +128,9 @@ pub enum Policy {
 pub struct Adaptive {
     /// The policy's parameters.
     pub settings: AdaptiveSettings,
-    /// The pool's `min` (the baseline probe runs at it).
+    /// The pool's `min` (where it starts without a `size`).
     pub min: usize,
-    /// The starting limit (`None`: the builder's, `ADAPTIVE_START` within
+    /// The starting limit (`None`: the builder's, `min`, within
     /// `[min, max]`).
     pub initial: Option<usize>,
 }
@@ -399,7 +399,11 @@ mod tests {
             policy: Policy::Adaptive(crate::default_adaptive()),
         };
         let r = run(&small()[2], &contender, 0);
-        assert_eq!(r.trace[0].limit, Some(pooled::ADAPTIVE_START));
+        assert_eq!(
+            r.trace[0].limit,
+            Some(crate::default_adaptive().min),
+            "no `size`: `min`"
+        );
     }
 
     #[test]

@@ -304,7 +304,7 @@ pub fn explore(options: &Options, workloads: &[Workload]) {
         }
         println!("- starting size = min: {}", count(&|a| a.initial.is_some()));
         println!(
-            "- starting size = ADAPTIVE_START: {}",
+            "- starting size = the builder's (min): {}",
             count(&|a| a.initial.is_none())
         );
         for b in [10, 30, 60] {

@@ -91,8 +91,8 @@ impl GroupSettings {
     }
 
     /// The slot count of a fixed pool (default 3), or the one an autoscaled
-    /// pool starts with (default: `min`; for the adaptive policy,
-    /// [`ADAPTIVE_START`](crate::ADAPTIVE_START) within `[min, max]`).
+    /// pool starts with (default: `min`; the adaptive policy then doubles it
+    /// every round trip until the server shows load).
     pub const fn size(mut self, size: usize) -> Self {
         self.size = Some(size);
         self
@@ -199,7 +199,7 @@ impl GroupSettings {
                 if min > max {
                     return Err(BuildError::MinAboveMax { min, max });
                 }
-                let size = self.size.unwrap_or_else(|| self.default_start(min, max));
+                let size = self.size.unwrap_or(min);
                 if !(min..=max).contains(&size) {
                     return Err(BuildError::SizeOutsideBounds { size, min, max });
                 }
@@ -224,8 +224,8 @@ impl GroupSettings {
     }
 
     /// The slot count a pool with these settings starts with, defaults
-    /// filled in (`size`, else 3 for a fixed pool, `min` or the adaptive
-    /// start for an autoscaled one).
+    /// filled in (`size`, else 3 for a fixed pool and `min` for an
+    /// autoscaled one).
     pub fn starting_size(&self) -> usize {
         self.resolved().0
     }
@@ -235,18 +235,6 @@ impl GroupSettings {
     /// a fixed one.
     pub fn bounds(&self) -> (usize, usize) {
         self.resolved().1
-    }
-
-    /// Where an autoscaled pool with no `size` starts. An adaptive pool
-    /// starts with some headroom (16, within the bounds) rather than at
-    /// `min`: it finds the server's knee within seconds either way, but
-    /// climbing from a handful of slots makes a lightly loaded server's
-    /// callers queue at first.
-    fn default_start(&self, min: usize, max: usize) -> usize {
-        match self.policy {
-            ScalePolicy::Adaptive(_) => crate::ADAPTIVE_START.clamp(min, max),
-            ScalePolicy::QueueDepth => min,
-        }
     }
 
     /// These settings with every value a pool could not take brought into

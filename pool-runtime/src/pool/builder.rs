@@ -13,8 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use pool_settings::limits::DEFAULT_SIZE;
-/// Where an adaptive pool starts unless given a `size` (clamped to its bounds).
-pub const ADAPTIVE_START: usize = 16;
 
 /// Configures and builds a [`Pool`].
 ///

@@ -3,57 +3,63 @@
 //! The queue-depth rule grows the pool whenever calls wait, so under overload
 //! it climbs to `max` and keeps hammering the server it was meant to protect.
 //! This policy instead watches what the server does with the concurrency it
-//! gets — each call's latency (admission to completion) and whether it was
-//! dropped (the caller judged the outcome an overload, or the call timed out
-//! waiting for admission) — and moves the limit in the way of Netflix's
-//! Gradient2 and Envoy's adaptive concurrency filter:
+//! gets — each call's latency (from admission to completion: time spent
+//! waiting in the pool is not the server's) and whether the server refused
+//! it (the caller's `overload` judgement: an "overloaded" answer, a timeout
+//! of the call itself) — and moves the limit once per round trip at most:
 //!
+//! * **Start.** The pool starts where the user says (`size`, else `min`) and
+//!   doubles its limit every round trip while the limit is used and the
+//!   server shows no sign of load (TCP's slow start). The first sign of
+//!   load — a drop or a latency rise — ends the doubling.
 //! * **Windows.** Calls are sampled in windows of at least `window_samples`
-//!   calls and `window_time`; each window's mean latency is `sample`.
-//! * **Baseline.** The server's unloaded latency is measured, not guessed: at
-//!   the start and then every `baseline_interval`, one window runs at the
-//!   pool's `min` concurrency (Envoy's minRTT probe) and its mean latency —
-//!   over calls admitted after the probe began — becomes the baseline. A baseline averaged from loaded windows (Gradient2's
-//!   long EWMA) creeps up with the load it measures and lets the limit drift
-//!   past the knee; a periodic probe cannot.
-//! * **Gradient.** `gradient = clamp(tolerance * baseline / sample, 0.5, 1)`:
-//!   1 while latency stays within `tolerance` of the baseline (noise, or
-//!   headroom), falling as the server starts to queue.
-//! * **Update.** With the gradient at 1 and the pool actually used (at least
-//!   half the slots busy at the window's peak), the limit probes upward by
-//!   `sqrt(limit)`; below 1, it targets `limit * gradient`. It moves
-//!   `smoothing` of the way to the target per window.
-//! * **Drops.** As soon as a window holds two drops or more and they exceed
-//!   `drop_tolerance` of its calls, it closes and the limit backs off
-//!   multiplicatively (`limit * backoff`): an "overloaded" answer or an
-//!   admission timeout is the server saying "too much" outright, and waiting
-//!   for a full window lets timeouts pile abandoned work onto it. Rarer
-//!   errors — and a lone drop in a window — are taken for unrelated failures
-//!   and ignored.
-//! * **Baseline refresh.** A window without drops that ran entirely at `min`
-//!   concurrency measures the unloaded server as well as a probe does: it
-//!   refreshes the baseline and postpones the next probe.
+//!   calls, `window_time`, and one round trip (the typical latency), so the
+//!   limit moves at most once per round trip and the calls it judges ran at
+//!   the limit it set. A window's latency is the geometric mean of its
+//!   calls' latencies (the mean of their logarithms): one slow call in a
+//!   heavy-tailed window moves it as much as one fast call does.
+//! * **Drops act at once.** Overload answers do not wait for the window's
+//!   time or round trip: once `window_samples` calls admitted since the last
+//!   cut are in, with at least two drops and more than `drop_tolerance` of
+//!   them, the limit is cut in proportion to the drops —
+//!   `limit × max(backoff, 1 − drop rate)` — so a server that refuses the
+//!   quarter of calls above its capacity is met at its capacity, not at half
+//!   of it. Drops of calls admitted before a cut say nothing about the new
+//!   limit and are not counted against it: a burst of refusals that arrives
+//!   together is one cut, not a cascade.
+//! * **Floor.** The server's unloaded latency is tracked as a decaying
+//!   minimum of window latencies: a lower window lowers it at once; otherwise
+//!   it rises toward the current latency with a time constant of
+//!   `baseline_interval`, so a server that became slower for good is accepted
+//!   within about that long. No traffic is ever held back to measure it.
+//! * **Noise.** The spread of window latencies around their running average
+//!   is tracked too (mean absolute deviation, in log space). A window is
+//!   *congested* when its latency exceeds the floor by more than `tolerance`
+//!   and by more than three spreads: latency that merely wobbles as much as
+//!   it always does moves the limit neither way, and a heavy-tailed server
+//!   does not drag it down.
+//! * **Update.** A congested window moves the limit `smoothing` of the way to
+//!   `limit × floor·tolerance·noise / latency` (at most halving it). A window
+//!   that used the limit (its peak running count reached 80% of it) and was
+//!   not congested moves it `smoothing` of the way to `limit + sqrt(limit)`;
+//!   during the start, it doubles it.
 //! * The limit stays within `[min, max]`.
 //!
-//! Choosing `min`: the probe measures the server at `min` concurrency, so set
-//! `min` at or below the lowest capacity the server may fall to (on the
-//! simulator, `min = 2` for a server that drops to 2 workers re-converges in
-//! under 2 s, `min = 3` — the default — takes up to 15 s), and above 1
-//! unless the server really serves one call at a time (at `min = 1` the probe
-//! window makes a lightly loaded pool's callers queue; see `sim/RESULTS.md`).
+//! Admission timeouts and calls turned away by the pool itself are never
+//! drops: they measure the pool's own queue, which a lower limit only makes
+//! longer.
 
 use crate::pool::error::BuildError;
 use pool_settings::adaptive as limits;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
-/// Parameters of the latency-adaptive policy. Defaults: windows of 10 calls
-/// and 100 ms, tolerance 1.2, smoothing 0.35, a baseline probe every 60 s,
-/// back-off to half past a 2% drop rate. They were tuned on the simulated
-/// server of `sim/` (see `sim/RESULTS.md` for the sweep and its evidence):
-/// smoothing 0.35 re-converges after a capacity drop in half the time of 0.2
-/// at the same goodput; probing every 60 s instead of 10 s costs fewer stalls;
-/// halving on drops stops a collapse that 0.9 lets through on slow servers.
+/// Parameters of the latency-adaptive policy. Defaults: windows of at least
+/// 10 calls and 100 ms (and one round trip), tolerance 1.2, smoothing 0.35,
+/// an unloaded-latency floor that forgets over 30 s, and a cut of at most
+/// half, in proportion to the drops, past a 2% drop rate. See the module
+/// docs of the policy (and `sim/RESULTS.md` for the measurements) for what
+/// each does.
 ///
 /// Each number has a range (the associated constants below); the builder
 /// rejects values outside it, NaN included, with a
@@ -71,10 +77,11 @@ pub struct AdaptiveSettings {
     /// Fraction of the way to the target the limit moves per window, within
     /// [`SMOOTHING`](Self::SMOOTHING).
     pub smoothing: f64,
-    /// How often the unloaded latency is re-measured by a probe window at `min`.
+    /// How long the unloaded-latency floor takes to forget a faster past:
+    /// its time constant when it rises toward the current latency.
     pub baseline_interval: Duration,
-    /// Multiplier applied to the limit after a window with too many drops,
-    /// within [`BACKOFF`](Self::BACKOFF).
+    /// The deepest cut drops make at once: the limit is multiplied by
+    /// `max(backoff, 1 - drop rate)`, within [`BACKOFF`](Self::BACKOFF).
     pub backoff: f64,
     /// Drop rate a window may have without backing off, within
     /// [`DROP_TOLERANCE`](Self::DROP_TOLERANCE).
@@ -88,7 +95,7 @@ impl AdaptiveSettings {
         window_time: Duration::from_millis(100),
         tolerance: 1.2,
         smoothing: 0.35,
-        baseline_interval: Duration::from_secs(60),
+        baseline_interval: Duration::from_secs(30),
         backoff: 0.5,
         drop_tolerance: 0.02,
     };
@@ -219,22 +226,46 @@ pub enum Verdict {
 #[derive(Debug, Default)]
 struct Window {
     started: Duration,
-    latency_sum: f64,
+    /// Sum of the natural logarithms of the successes' latencies (seconds),
+    /// and of their squares.
+    log_sum: f64,
+    log_squares: f64,
     successes: u32,
     drops: u32,
     peak_running: usize,
 }
+
+/// How many standard errors of its mean a window's latency must be above
+/// the congestion threshold to count (one window in forty, from noise alone).
+const NOISE_ERRORS: f64 = 2.0;
+/// A window keeps sampling until the standard error of its mean
+/// log-latency is at most `ln(tolerance) / PRECISION`, so that noise is
+/// small next to the rise the tolerance allows...
+const PRECISION: f64 = 3.0;
+/// ...or until it holds this many times `window_samples` calls.
+const MAX_WINDOW_STRETCH: u32 = 16;
+/// How fast the typical window latency (the round trip) is followed.
+const TRACKING: f64 = 0.2;
+/// The share of the limit a window's peak must reach for the limit to
+/// count as used (and so be allowed to grow).
+const USED: f64 = 0.8;
+/// The most a congested window cuts (the gradient's lower clamp).
+const DEEPEST_LATENCY_CUT: f64 = 0.5;
 
 /// The policy's state: lives under the pool lock.
 #[derive(Debug)]
 pub(crate) struct AdaptiveLimit {
     settings: AdaptiveSettings,
     limit: f64,
-    /// Unloaded latency (seconds), from the last probe window.
-    baseline: Option<f64>,
-    /// While probing: the limit to go back to, and when the probe began.
-    probing: Option<(f64, Duration)>,
-    next_probe: Duration,
+    /// Doubling per round trip until the first sign of load.
+    starting: bool,
+    /// Log of the unloaded latency: a decaying minimum of window latencies.
+    floor: Option<f64>,
+    /// Running average of window log-latencies (the round trip).
+    average: f64,
+    /// When the limit was last cut for drops: drops of calls admitted
+    /// before then are not held against the new limit.
+    cut_at: Option<Duration>,
     window: Window,
 }
 
@@ -245,9 +276,10 @@ impl AdaptiveLimit {
             // reaches the pool.
             settings: settings.clamped(),
             limit: limit as f64,
-            baseline: None,
-            probing: None,
-            next_probe: now,
+            starting: true,
+            floor: None,
+            average: 0.0,
+            cut_at: None,
             window: Window {
                 started: now,
                 ..Window::default()
@@ -258,15 +290,12 @@ impl AdaptiveLimit {
     /// The limit was changed by hand (`scale`, `resize`, configuration): start from it.
     pub(crate) fn reset_to(&mut self, limit: usize) {
         self.limit = limit as f64;
-        if let Some((saved, _)) = self.probing.as_mut() {
-            *saved = limit as f64;
-        }
     }
 
-    /// The unloaded latency measured by the last probe, if any.
+    /// The unloaded latency the policy holds, if it has measured one.
     #[cfg(test)]
-    fn baseline(&self) -> Option<f64> {
-        self.baseline
+    fn floor(&self) -> Option<Duration> {
+        self.floor.map(|log| Duration::from_secs_f64(log.exp()))
     }
 
     /// At least two drops, and more than the tolerated share of the calls.
@@ -285,33 +314,33 @@ impl AdaptiveLimit {
         running: usize,
         bounds: (usize, usize),
     ) -> Option<usize> {
-        if let Some((_, began)) = self.probing {
-            // Calls admitted before the probe ran at the old concurrency: their
-            // latency says nothing about the unloaded server.
-            if now.saturating_sub(latency) < began {
-                return None;
-            }
-        }
+        let admitted = now.saturating_sub(latency);
         let w = &mut self.window;
         w.peak_running = w.peak_running.max(running);
         match verdict {
             Verdict::Success => {
-                w.latency_sum += latency.as_secs_f64();
+                let log = latency.as_secs_f64().max(1e-9).ln();
+                w.log_sum += log;
+                w.log_squares += log * log;
                 w.successes = w.successes.saturating_add(1);
             }
+            // A drop of a call sent before the last cut judged the old limit.
+            Verdict::Overload if self.cut_at.is_some_and(|cut| admitted < cut) => return None,
             Verdict::Overload => w.drops = w.drops.saturating_add(1),
             Verdict::Ignore => return None,
         }
+        let s = self.settings;
         let (samples, drops) = (w.successes.saturating_add(w.drops), w.drops);
-        // Drops close the window at once: waiting for a full window lets
-        // timeouts pile abandoned work onto a server that is already failing.
-        let drops_now = self.probing.is_none()
-            && self.baseline.is_some()
-            && verdict == Verdict::Overload
-            && self.too_many_drops(drops, samples);
-        if !drops_now
-            && (samples < self.settings.window_samples
-                || now.saturating_sub(self.window.started) < self.settings.window_time)
+        let elapsed = now.saturating_sub(w.started);
+        if samples < s.window_samples {
+            return None;
+        }
+        let precise = w.successes >= s.window_samples.saturating_mul(MAX_WINDOW_STRETCH)
+            || w.standard_error() <= s.tolerance.ln() / PRECISION;
+        let cut = self.too_many_drops(drops, samples);
+        let round_trip = Duration::from_secs_f64(self.average.exp().min(3600.0));
+        if !cut
+            && (elapsed < s.window_time || !precise || self.floor.is_some() && elapsed < round_trip)
         {
             return None;
         }
@@ -324,47 +353,70 @@ impl AdaptiveLimit {
         );
         let (low, high) = (bounds.0.max(1) as f64, bounds.1.max(bounds.0).max(1) as f64);
         let before = self.limit.round() as usize;
-        let s = self.settings;
-        let sample =
-            (window.successes > 0).then(|| window.latency_sum / f64::from(window.successes));
-
-        if let Some((saved, _)) = self.probing.take() {
-            // The probe window ran at `low` concurrency: its latency is the baseline.
-            if let Some(sample) = sample {
-                self.baseline = Some(sample);
-            }
-            self.next_probe = now.saturating_add(s.baseline_interval);
-            self.limit = saved.clamp(low, high);
-        } else if now >= self.next_probe || self.baseline.is_none() && sample.is_some() {
-            self.probing = Some((self.limit, now));
-            self.limit = low;
-        } else if window.drops == 0 && window.peak_running as f64 <= low && sample.is_some() {
-            // A window that ran at `min` concurrency is as good as a probe: it
-            // refreshes the baseline (a single probe can come out low on a
-            // noisy server and pin the limit at `min` until the next one).
-            self.baseline = sample;
-            self.next_probe = now.saturating_add(s.baseline_interval);
-            if window.peak_running as f64 >= self.limit / 2.0 {
-                self.limit =
-                    (self.limit + self.limit.sqrt() * s.smoothing.clamp(0.0, 1.0)).clamp(low, high);
-            }
-        } else if self.too_many_drops(window.drops, samples) {
-            self.limit = (self.limit * s.backoff).clamp(low, high);
-        } else if let (Some(sample), Some(baseline)) = (sample, self.baseline) {
-            let gradient = (s.tolerance * baseline / sample.max(f64::MIN_POSITIVE)).clamp(0.5, 1.0);
-            let used = window.peak_running as f64 >= self.limit / 2.0;
-            let target = if gradient < 1.0 {
-                self.limit * gradient
+        if cut {
+            let rate = f64::from(drops) / f64::from(samples);
+            self.limit = (self.limit * s.backoff.max(1.0 - rate)).clamp(low, high);
+            self.starting = false;
+            self.cut_at = Some(now);
+        } else if window.successes > 0 {
+            let used = window.peak_running as f64 >= self.limit * USED;
+            // The floor may rise only where the server is not loaded by us:
+            // a window that did not use the limit, or one at `min`.
+            let unloaded = !used || self.limit <= low;
+            let congested = self.track(&window, elapsed, unloaded);
+            self.limit = if let Some(excess) = congested {
+                self.starting = false;
+                let target = self.limit * (-excess).exp().max(DEEPEST_LATENCY_CUT);
+                self.limit + (target - self.limit) * s.smoothing
+            } else if used && self.starting {
+                self.limit * 2.0
             } else if used {
-                self.limit + self.limit.sqrt()
+                self.limit + self.limit.sqrt() * s.smoothing
             } else {
                 self.limit
-            };
-            let smoothing = s.smoothing.clamp(0.0, 1.0);
-            self.limit = (self.limit * (1.0 - smoothing) + target * smoothing).clamp(low, high);
+            }
+            .clamp(low, high);
         }
         let after = self.limit.round() as usize;
         (after != before).then_some(after)
+    }
+
+    /// Takes a window's mean log-latency into the floor and the running
+    /// average; returns how far (in log space) it is past the congestion
+    /// threshold, if it is.
+    fn track(&mut self, window: &Window, elapsed: Duration, unloaded: bool) -> Option<f64> {
+        let sample = window.log_sum / f64::from(window.successes);
+        let Some(floor) = self.floor else {
+            (self.floor, self.average) = (Some(sample), sample);
+            return None;
+        };
+        let threshold =
+            floor + self.settings.tolerance.ln() + NOISE_ERRORS * window.standard_error();
+        self.average += (sample - self.average) * TRACKING;
+        // The floor: down at once; up, where the server is unloaded, with a
+        // time constant of `baseline_interval`.
+        let forget =
+            (elapsed.as_secs_f64() / self.settings.baseline_interval.as_secs_f64()).clamp(0.0, 1.0);
+        if sample < floor {
+            self.floor = Some(sample);
+        } else if unloaded {
+            self.floor = Some(floor + (sample - floor) * forget);
+        }
+        (sample > threshold).then_some(sample - threshold)
+    }
+}
+
+impl Window {
+    /// The standard error of the window's mean log-latency (infinite below
+    /// two successes).
+    fn standard_error(&self) -> f64 {
+        if self.successes < 2 {
+            return f64::INFINITY;
+        }
+        let n = f64::from(self.successes);
+        let mean = self.log_sum / n;
+        let variance = ((self.log_squares - n * mean * mean) / (n - 1.0)).max(0.0);
+        (variance / n).sqrt()
     }
 }
 
@@ -479,7 +531,7 @@ mod tests {
             false,
         );
         assert_eq!(limit, 20);
-        assert!(p.baseline().is_some());
+        assert!(p.floor().is_some());
     }
 
     #[test]
@@ -497,5 +549,88 @@ mod tests {
             }
         }
         assert_eq!(limit, 6, "grows to max and no further");
+    }
+    #[test]
+    fn starts_where_told_and_doubles_per_round_trip_while_unloaded() {
+        let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 3, Duration::ZERO);
+        let mut t = Duration::ZERO;
+        let mut seen = vec![];
+        for _ in 0..5 {
+            seen.push(run(&mut p, 1, &mut t, server(1000), true));
+        }
+        assert_eq!(seen, [6, 12, 24, 48, 96], "one doubling per window");
+    }
+
+    /// Every call of `count` drops at `now`, admitted `ago` before it.
+    fn drops(p: &mut AdaptiveLimit, now: Duration, ago: Duration, count: usize) -> Option<usize> {
+        let mut last = None;
+        for _ in 0..count {
+            last = p
+                .observe(now, ago, Verdict::Overload, 40, (1, 200))
+                .or(last);
+        }
+        last
+    }
+
+    #[test]
+    fn a_burst_of_drops_is_one_proportional_cut_per_round_trip() {
+        let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 40, Duration::ZERO);
+        let now = Duration::from_secs(1);
+        // Eight served calls and two drops: a fifth of the calls refused.
+        for _ in 0..8 {
+            assert_eq!(
+                p.observe(now, 50 * MS, Verdict::Success, 40, (1, 200)),
+                None
+            );
+        }
+        assert_eq!(
+            drops(&mut p, now, 50 * MS, 2),
+            Some(32),
+            "cut by the drop rate, 20%"
+        );
+        // The rest of the burst: calls sent before the cut, at the old limit.
+        assert_eq!(
+            drops(&mut p, now + MS, 50 * MS, 200),
+            None,
+            "not held against the new limit"
+        );
+        assert_eq!(p.limit.round() as usize, 32);
+        // Drops of calls sent after the cut count: all refused, cut by `backoff`.
+        assert_eq!(drops(&mut p, now + 100 * MS, 10 * MS, 10), Some(16));
+    }
+
+    #[test]
+    fn heavy_tailed_noise_without_a_knee_does_not_drag_the_limit_down() {
+        // Lognormal service, sigma = 1 (p99 is 10x the median), at any
+        // concurrency: no knee, no drops. The limit may only rise.
+        let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 16, Duration::ZERO);
+        let mut t = Duration::ZERO;
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut uniform = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        };
+        let mut lowest = usize::MAX;
+        for _ in 0..200 {
+            let limit = run(
+                &mut p,
+                10,
+                &mut t,
+                |_| {
+                    let normal = (-2.0 * uniform().ln()).sqrt()
+                        * (2.0 * std::f64::consts::PI * uniform()).cos();
+                    (
+                        Duration::from_secs_f64(0.03 * normal.exp()),
+                        Verdict::Success,
+                    )
+                },
+                true,
+            );
+            lowest = lowest.min(limit);
+        }
+        assert!(lowest >= 16, "never below where it started: {lowest}");
+        assert!(p.limit >= 100.0, "grows toward max: {}", p.limit);
     }
 }
