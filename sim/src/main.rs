@@ -13,6 +13,7 @@
 //! number is reproducible. The model, metrics and results: `sim/RESULTS.md`.
 
 mod metrics;
+mod peers;
 mod plot;
 mod report;
 mod rng;
@@ -111,6 +112,7 @@ pub fn default_adaptive() -> Adaptive {
     Adaptive {
         settings: AdaptiveSettings::default(),
         min: 2,
+        max: 64,
         initial: None,
     }
 }
