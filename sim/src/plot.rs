@@ -25,7 +25,7 @@ fn colour(policy: &Policy, index: usize) -> (&'static str, &'static str) {
         Policy::Peer(Peer::Arc) => ("#9467bd", ""),
         Policy::Peer(Peer::Gradient2) => ("#8c564b", ""),
         Policy::Peer(Peer::Vegas) => ("#e377c2", ""),
-        Policy::Oracle => ("#000000", "5,4"),
+        Policy::Oracle | Policy::Capacity(_) => ("#000000", "5,4"),
     }
 }
 

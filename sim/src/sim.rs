@@ -141,6 +141,29 @@ pub enum Policy {
     /// A fixed pool resized to the server's true capacity at every change
     /// (as a concurrency: `Model::capacity_limit`).
     Oracle,
+    /// The same at this multiple of the true capacity (rounded, at least 1).
+    Capacity(f64),
+}
+
+impl Policy {
+    /// The multiple of the true capacity a capacity-following pool holds.
+    pub fn capacity_scale(self) -> Option<f64> {
+        match self {
+            Policy::Oracle => Some(1.0),
+            Policy::Capacity(f) => Some(f),
+            _ => None,
+        }
+    }
+}
+
+/// `scale` × the true capacity of `model` with `workers` workers.
+fn scaled(model: &Model, workers: usize, scale: f64) -> usize {
+    let limit = model.capacity_limit(workers);
+    if scale == 1.0 {
+        limit
+    } else {
+        ((limit as f64 * scale).round() as usize).max(1)
+    }
 }
 
 /// How the adaptive pool is set up.
@@ -206,7 +229,8 @@ pub struct Run {
     pub rejected: usize,
 }
 
-/// The pool of `policy`; `oracle` is the true capacity at the start and
+/// The pool of `policy`; `oracle` is its size at the start if it follows
+/// the capacity, and
 /// `peer` the peer's starting limit, if any.
 fn build_pool(policy: Policy, oracle: usize, peer: Option<usize>) -> Option<Pool> {
     let clock = Arc::new(TokioClock::new());
@@ -214,7 +238,7 @@ fn build_pool(policy: Policy, oracle: usize, peer: Option<usize>) -> Option<Pool
     let builder = match policy {
         Policy::Unbounded => return None,
         Policy::Fixed(n) => builder.size(n),
-        Policy::Oracle => builder.size(oracle),
+        Policy::Oracle | Policy::Capacity(_) => builder.size(oracle),
         Policy::Peer(_) => builder.size(peer.expect("a peer's limit")),
         Policy::QueueDepth => builder.kind(Kind::Autoscale).min(4).max(64),
         Policy::Adaptive(a) => {
@@ -337,7 +361,9 @@ async fn simulate(workload: &Workload, policy: Policy, seed: u64) -> Run {
     };
     let pool = build_pool(
         policy,
-        model.capacity_limit(first),
+        policy
+            .capacity_scale()
+            .map_or(0, |f| scaled(&model, first, f)),
         controller.as_ref().map(|c| c.borrow().limit()),
     );
     let calls = Rc::new(RefCell::new(Vec::new()));
@@ -352,8 +378,8 @@ async fn simulate(workload: &Workload, policy: Policy, seed: u64) -> Run {
             for phase in phases.iter().skip(1) {
                 tokio::time::sleep_until(at(start, phase.start)).await;
                 server.set_capacity(phase.capacity);
-                if let (Policy::Oracle, Some(pool)) = (policy, &pool) {
-                    pool.resize(model.capacity_limit(phase.capacity));
+                if let (Some(f), Some(pool)) = (policy.capacity_scale(), &pool) {
+                    pool.resize(scaled(&model, phase.capacity, f));
                 }
             }
         });
