@@ -224,30 +224,49 @@ pub struct Outcome {
     pub contenders: Vec<Contender>,
     /// Medians over the seeds, per contender.
     pub metrics: Vec<Metrics>,
+    /// How the oracle was chosen.
+    pub oracle_note: String,
 }
 
 /// The oracle of `workload`: the fixed pool following the true capacity at
 /// the multiple of [`ORACLE_SCALES`] with the highest median goodput over
-/// `seeds` (hindsight: it knows the server).
-pub fn oracle(workload: &Workload, seeds: &[u64]) -> Contender {
+/// `seeds` (hindsight: it knows the server); and a line listing every
+/// candidate's median goodput and failed fraction.
+pub fn oracle(workload: &Workload, seeds: &[u64]) -> (Contender, String) {
     let jobs: Vec<(f64, u64)> = ORACLE_SCALES
         .iter()
         .flat_map(|&f| seeds.iter().map(move |&s| (f, s)))
         .collect();
-    let goodput = crate::par_map(&jobs, |&(f, seed)| {
+    let measured = crate::par_map(&jobs, |&(f, seed)| {
         let c = Contender {
             name: String::new(),
             policy: Policy::Capacity(f),
         };
-        crate::metrics::measure(workload, &crate::sim::run(workload, &c, seed), None).goodput
+        let m = crate::metrics::measure(workload, &crate::sim::run(workload, &c, seed), None);
+        (m.goodput, m.failed_fraction)
     });
     let mut best = (f64::NEG_INFINITY, 1.0);
+    let mut candidates = Vec::new();
     for (k, &f) in ORACLE_SCALES.iter().enumerate() {
-        let g = crate::metrics::median(&goodput[k * seeds.len()..(k + 1) * seeds.len()]);
+        let these = &measured[k * seeds.len()..(k + 1) * seeds.len()];
+        let median = |pick: fn(&(f64, f64)) -> f64| {
+            crate::metrics::median(&these.iter().map(pick).collect::<Vec<_>>())
+        };
+        let g = median(|m| m.0);
         if g > best.0 {
             best = (g, f);
         }
+        candidates.push((f, g, median(|m| m.1)));
     }
+    candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let note = format!(
+        "Oracle candidates (× true capacity: median goodput/s, failed): {}",
+        candidates
+            .iter()
+            .map(|(f, g, x)| format!("{f}×: {g:.1} ({:.1}%)", 100.0 * x))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let f = best.1;
     let sizes: Vec<String> = {
         let mut v: Vec<usize> = workload
@@ -260,14 +279,15 @@ pub fn oracle(workload: &Workload, seeds: &[u64]) -> Contender {
         v.dedup();
         v.iter().map(usize::to_string).collect()
     };
-    Contender {
+    let oracle = Contender {
         name: format!("oracle {f}× ({})", sizes.join(" → ")),
         policy: if f == 1.0 {
             Policy::Oracle
         } else {
             Policy::Capacity(f)
         },
-    }
+    };
+    (oracle, note)
 }
 
 /// Runs the family; writes the plots of [`PLOTTED`] unless `no_plots`.
@@ -277,7 +297,8 @@ pub fn run(options: &crate::Options) -> Vec<Outcome> {
     for w in scenarios(options.phase) {
         let t = std::time::Instant::now();
         let mut contenders = contenders();
-        *contenders.last_mut().expect("the oracle") = oracle(&w, &seeds);
+        let (best, oracle_note) = oracle(&w, &seeds);
+        *contenders.last_mut().expect("the oracle") = best;
         let (runs, metrics) = crate::evaluate(&w, &contenders, &seeds);
         eprintln!("{}: {:.1} s", w.name, t.elapsed().as_secs_f64());
         if !options.no_plots && PLOTTED.contains(&w.name) {
@@ -292,6 +313,7 @@ pub fn run(options: &crate::Options) -> Vec<Outcome> {
             workload: w,
             contenders,
             metrics,
+            oracle_note,
         });
     }
     crate::report::family(options, &out);
@@ -370,7 +392,8 @@ mod tests {
             .into_iter()
             .find(|w| w.name == "cap-drop")
             .unwrap();
-        let o = oracle(&w, &[0]);
+        let (o, note) = oracle(&w, &[0]);
+        assert!(note.contains("1.25×"), "{note}");
         assert!(o.name.starts_with("oracle"), "{}", o.name);
         assert!(o.policy.capacity_scale().is_some());
     }

@@ -308,7 +308,11 @@ pub fn family(options: &Options, outcomes: &[crate::family::Outcome]) {
         if options.quick { " (quick)" } else { "" }
     );
     for o in outcomes {
-        println!("{}", family_table(&o.workload, &o.contenders, &o.metrics));
+        println!(
+            "{}\n{}\n",
+            family_table(&o.workload, &o.contenders, &o.metrics),
+            o.oracle_note
+        );
     }
     let checks: Vec<FamilyCheck> = outcomes
         .iter()
