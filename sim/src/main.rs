@@ -7,12 +7,18 @@
 //! cargo run --release -p pooled-sim               # 5 seeds, table + SVG plots in sim/plots/
 //! cargo run --release -p pooled-sim -- --quick    # 1 seed, 20 s phases, no plots (CI)
 //! cargo run --release -p pooled-sim -- --tune     # parameter exploration (sweep, grid, robust, holdout)
+//! cargo run --release -p pooled-sim -- --family   # issue 11: the server family against reference controllers
 //! ```
+//!
+//! `--quick` runs the main table and then a reduced family (1 seed, 20 s
+//! phases); `--family --quick` runs the reduced family alone.
 //!
 //! Time is tokio's paused clock and randomness a seeded splitmix64, so every
 //! number is reproducible. The model, metrics and results: `sim/RESULTS.md`.
 
+mod family;
 mod metrics;
+mod peers;
 mod plot;
 mod report;
 mod rng;
@@ -42,9 +48,11 @@ pub struct Options {
     pub batch: usize,
     /// Skip writing plots.
     pub no_plots: bool,
+    /// Run the server family (issue 11) instead of the main table.
+    pub family: bool,
 }
 
-const USAGE: &str = "usage: pooled-sim [--quick] [--seeds N] [--seed-base S] [--no-plots] [--tune [sweep,grid,robust,holdout]]";
+const USAGE: &str = "usage: pooled-sim [--quick] [--family] [--seeds N] [--seed-base S] [--no-plots] [--tune [sweep,grid,robust,holdout]]";
 
 impl Options {
     /// The seeds to run.
@@ -61,12 +69,14 @@ impl Options {
             phase: 50.0,
             batch: 30_000,
             no_plots: false,
+            family: false,
         };
         let mut seeds = None;
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--quick" => o.quick = true,
+                "--family" => o.family = true,
                 "--tune" => {
                     o.tune = match args.next() {
                         Some(stages) if !stages.starts_with('-') => {
@@ -111,6 +121,7 @@ pub fn default_adaptive() -> Adaptive {
     Adaptive {
         settings: AdaptiveSettings::default(),
         min: 2,
+        max: 64,
         initial: None,
     }
 }
@@ -220,6 +231,11 @@ fn main() {
         eprintln!("total {:.1} s", started.elapsed().as_secs_f64());
         return;
     }
+    if options.family {
+        family::run(&options);
+        println!("\ntotal {:.1} s", started.elapsed().as_secs_f64());
+        return;
+    }
     let contenders = contenders();
     let mut results = Vec::new();
     for w in &workloads {
@@ -237,6 +253,9 @@ fn main() {
         results.push(metrics);
     }
     report::print(&options, &workloads, &contenders, &results);
+    if options.quick {
+        family::run(&options);
+    }
     println!(
         "\ntotal {:.1} s ({} seed{}, {} s phases)",
         started.elapsed().as_secs_f64(),

@@ -31,13 +31,20 @@ pub struct Metrics {
     pub failed_fraction: f64,
     /// Calls that arrived.
     pub arrived: f64,
+    /// Mean request latency (admission to answer) of successful calls, s.
+    pub mean: f64,
     /// Median request latency (admission to answer) of successful calls, s.
     pub p50: f64,
     /// 99th percentile of the same, s.
     pub p99: f64,
+    /// Mean latency of successful calls from arrival (pool wait included), s.
+    pub mean_e2e: f64,
     /// 99th percentile latency of successful calls from arrival (pool wait
     /// included), s.
     pub p99_e2e: f64,
+    /// The pool's mean limit over each phase (sampled every
+    /// [`SAMPLE_EVERY`]; NaN without a pool).
+    pub phase_limit: Vec<f64>,
     /// For each phase whose capacity is lower than the previous one: seconds
     /// until the server holds at most `2 c` requests for [`SUSTAIN`] seconds
     /// while the contender delivers at least [`DROP_FRACTION`] of the
@@ -58,6 +65,14 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     }
     let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     sorted[rank - 1]
+}
+
+fn mean(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
 }
 
 fn sorted(mut v: Vec<f64>) -> Vec<f64> {
@@ -105,6 +120,19 @@ pub fn measure(workload: &Workload, run: &Run, oracle: Option<&Run>) -> Metrics 
     let e2e = sorted(ok.iter().map(|c| c.e2e).collect());
 
     let phases = 0..workload.phases.len();
+    let phase_limit = phases
+        .clone()
+        .map(|i| {
+            let (from, to) = (workload.phases[i].start, workload.phase_end(i));
+            let limits: Vec<f64> = run
+                .trace
+                .iter()
+                .filter(|s| s.t >= from && s.t < to)
+                .filter_map(|s| s.limit.map(|l| l as f64))
+                .collect();
+            mean(&limits)
+        })
+        .collect();
     let phase_goodput: Vec<f64> = phases
         .clone()
         .map(|i| {
@@ -168,9 +196,12 @@ pub fn measure(workload: &Workload, run: &Run, oracle: Option<&Run>) -> Metrics 
         failed: failed as f64,
         failed_fraction: failed as f64 / run.calls.len().max(1) as f64,
         arrived: run.arrived as f64,
+        mean: mean(&latencies),
         p50: percentile(&latencies, 0.50),
         p99: percentile(&latencies, 0.99),
+        mean_e2e: mean(&e2e),
         p99_e2e: percentile(&e2e, 0.99),
+        phase_limit,
         converge_drop,
         converge_rise,
         cv: if cvs.is_empty() {
@@ -246,9 +277,12 @@ pub fn medians(all: &[Metrics]) -> Metrics {
         failed: m(&|x| x.failed),
         failed_fraction: m(&|x| x.failed_fraction),
         arrived: m(&|x| x.arrived),
+        mean: m(&|x| x.mean),
         p50: m(&|x| x.p50),
         p99: m(&|x| x.p99),
+        mean_e2e: m(&|x| x.mean_e2e),
         p99_e2e: m(&|x| x.p99_e2e),
+        phase_limit: each(first.phase_limit.len(), &|x, i| x.phase_limit[i]),
         converge_drop: each(first.converge_drop.len(), &|x, i| x.converge_drop[i]),
         converge_rise: each(first.converge_rise.len(), &|x, i| x.converge_rise[i]),
         cv: m(&|x| x.cv),

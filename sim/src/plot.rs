@@ -2,6 +2,7 @@
 //! the pool's limit, the requests in the server, the p99 latency and the
 //! goodput of each contender.
 
+use crate::peers::Peer;
 use crate::server::Response;
 use crate::sim::{Contender, Policy, Run, Workload};
 use std::fmt::Write as _;
@@ -21,7 +22,10 @@ fn colour(policy: &Policy, index: usize) -> (&'static str, &'static str) {
         Policy::QueueDepth => ("#ff7f0e", ""),
         Policy::Adaptive(..) if index % 2 == 1 => ("#1f77b4", ""),
         Policy::Adaptive(..) => ("#2ca02c", ""),
-        Policy::Oracle => ("#000000", "5,4"),
+        Policy::Peer(Peer::Arc) => ("#9467bd", ""),
+        Policy::Peer(Peer::Gradient2) => ("#8c564b", ""),
+        Policy::Peer(Peer::Vegas) => ("#e377c2", ""),
+        Policy::Oracle | Policy::Capacity(_) => ("#000000", "5,4"),
     }
 }
 

@@ -181,3 +181,176 @@ pub fn print(
         println!();
     }
 }
+
+fn limits(list: &[f64]) -> String {
+    if list.iter().all(|l| l.is_nan()) {
+        return "—".into();
+    }
+    list.iter()
+        .map(|l| format!("{l:.1}"))
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
+/// One family model's table.
+pub fn family_table(workload: &Workload, contenders: &[Contender], metrics: &[Metrics]) -> String {
+    let oracle = metrics.last().expect("the oracle");
+    let mut out = format!(
+        "### {} — {} ({:.0} s, offered {:.0} calls/s)\n\n",
+        workload.name,
+        workload.title,
+        workload.duration,
+        oracle.arrived / workload.duration
+    );
+    out += "| contender | goodput /s | vs oracle | failed | mean ms | p99 ms | mean from arrival ms | p99 from arrival ms | mean limit by phase |\n";
+    out += "|---|--:|--:|--:|--:|--:|--:|--:|--:|\n";
+    for (c, m) in contenders.iter().zip(metrics) {
+        out += &format!(
+            "| {} | {:.1} | {:.0}% | {:.0} ({:.2}%) | {} | {} | {} | {} | {} |\n",
+            c.name,
+            m.goodput,
+            100.0 * m.goodput / oracle.goodput,
+            m.failed,
+            100.0 * m.failed_fraction,
+            ms(m.mean),
+            ms(m.p99),
+            ms(m.mean_e2e),
+            ms(m.p99_e2e),
+            limits(&m.phase_limit),
+        );
+    }
+    out
+}
+
+/// The family's targets for `pooled` (contender 0) against the peers
+/// (contenders `1..n-1`) and the oracle (last), on one model.
+pub struct FamilyCheck {
+    /// The model.
+    pub model: &'static str,
+    /// `pooled`'s goodput over the best peer's, and that peer's name.
+    pub vs_peer: (f64, String),
+    /// `pooled`'s goodput over the oracle's.
+    pub vs_oracle: f64,
+    /// `pooled`'s failed calls and the fewest of any peer.
+    pub failed: (f64, f64),
+    /// `pooled`'s p99 from arrival over the oracle's.
+    pub p99: f64,
+}
+
+impl FamilyCheck {
+    /// From one model's medians.
+    pub fn new(model: &'static str, contenders: &[Contender], metrics: &[Metrics]) -> FamilyCheck {
+        let (pooled, oracle) = (&metrics[0], metrics.last().expect("the oracle"));
+        let peers = 1..metrics.len() - 1;
+        let best = peers
+            .clone()
+            .max_by(|&a, &b| metrics[a].goodput.total_cmp(&metrics[b].goodput))
+            .expect("a peer");
+        let fewest = peers
+            .map(|i| metrics[i].failed)
+            .fold(f64::INFINITY, f64::min);
+        FamilyCheck {
+            model,
+            vs_peer: (
+                pooled.goodput / metrics[best].goodput,
+                contenders[best].name.clone(),
+            ),
+            vs_oracle: pooled.goodput / oracle.goodput,
+            failed: (pooled.failed, fewest),
+            p99: pooled.p99_e2e / oracle.p99_e2e,
+        }
+    }
+
+    /// The four targets: (what, met).
+    pub fn targets(&self) -> [(String, bool); 4] {
+        [
+            (
+                format!(
+                    "goodput ≥ 1.0× best peer ({}): {:.2}×",
+                    self.vs_peer.1, self.vs_peer.0
+                ),
+                self.vs_peer.0 >= 1.0,
+            ),
+            (
+                format!("goodput ≥ 0.9× oracle: {:.2}×", self.vs_oracle),
+                self.vs_oracle >= 0.9,
+            ),
+            (
+                format!(
+                    "failed ≤ fewest of any peer: {:.0} vs {:.0}",
+                    self.failed.0, self.failed.1
+                ),
+                self.failed.0 <= self.failed.1,
+            ),
+            (
+                format!("p99 from arrival ≤ 1.1× oracle: {:.2}×", self.p99),
+                self.p99 <= 1.1,
+            ),
+        ]
+    }
+}
+
+fn mark(met: bool) -> &'static str {
+    if met {
+        "PASS"
+    } else {
+        "FAIL"
+    }
+}
+
+/// Prints the family's tables, the summary of ratios and the target lines.
+pub fn family(options: &Options, outcomes: &[crate::family::Outcome]) {
+    println!(
+        "## pooled-sim --family: {} seed{} (medians), {} s phases{}\n",
+        options.seeds,
+        if options.seeds == 1 { "" } else { "s" },
+        options.phase,
+        if options.quick { " (quick)" } else { "" }
+    );
+    for o in outcomes {
+        println!(
+            "{}\n{}\n",
+            family_table(&o.workload, &o.contenders, &o.metrics),
+            o.oracle_note
+        );
+    }
+    let checks: Vec<FamilyCheck> = outcomes
+        .iter()
+        .map(|o| FamilyCheck::new(o.workload.name, &o.contenders, &o.metrics))
+        .collect();
+    println!(
+        "### summary: {} against the peers and the oracle\n",
+        outcomes
+            .first()
+            .map_or("pooled", |o| o.contenders[0].name.as_str())
+    );
+    println!("| model | goodput vs best peer | vs oracle | failed vs fewest of peers | p99 from arrival vs oracle | targets met |");
+    println!("|---|--:|--:|--:|--:|--:|");
+    let mut met_total = 0;
+    for c in &checks {
+        let t = c.targets();
+        let met = t.iter().filter(|(_, m)| *m).count();
+        met_total += met;
+        println!(
+            "| {} | {:.2}× ({}) {} | {:.2}× {} | {:.0} vs {:.0} {} | {:.2}× {} | {met}/4 |",
+            c.model,
+            c.vs_peer.0,
+            c.vs_peer.1,
+            mark(t[0].1),
+            c.vs_oracle,
+            mark(t[1].1),
+            c.failed.0,
+            c.failed.1,
+            mark(t[2].1),
+            c.p99,
+            mark(t[3].1),
+        );
+    }
+    println!("\n### targets: {met_total} of {} met\n", 4 * checks.len());
+    for c in &checks {
+        for (what, met) in c.targets() {
+            println!("- {} {}: {what}", mark(met), c.model);
+        }
+    }
+    println!();
+}

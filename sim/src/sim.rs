@@ -3,6 +3,7 @@
 //! next timer whenever every task waits, so 150 s of traffic take a fraction
 //! of a second and every run is reproducible from its seed).
 
+use crate::peers::{Controller, Outcome, Peer};
 use crate::rng::Rng;
 use crate::server::{Model, Response, Server};
 use pooled::TokioClock;
@@ -39,6 +40,19 @@ pub struct Workload {
     pub duration: f64,
     /// The server's shape.
     pub model: Model,
+    /// Closed-loop clients running through the whole run (besides the
+    /// batch and the arrivals).
+    pub closed: Option<Closed>,
+}
+
+/// Closed-loop clients: each makes a call, waits for its answer, thinks,
+/// and calls again.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Closed {
+    /// How many clients.
+    pub clients: usize,
+    /// Mean think time between a client's calls (exponential), s.
+    pub think: f64,
 }
 
 impl Workload {
@@ -75,6 +89,7 @@ impl Workload {
                 ],
                 duration: 3.0 * phase,
                 model,
+                closed: None,
             },
             Workload {
                 name: "W2",
@@ -91,6 +106,7 @@ impl Workload {
                     .collect(),
                 duration: 3.0 * phase,
                 model,
+                closed: None,
             },
             Workload {
                 name: "W3",
@@ -103,6 +119,7 @@ impl Workload {
                 }],
                 duration: 3.0 * phase,
                 model,
+                closed: None,
             },
         ]
     }
@@ -117,10 +134,36 @@ pub enum Policy {
     Fixed(usize),
     /// An autoscaled pool on the seed's queue-depth rule (min 4, max 64).
     QueueDepth,
-    /// An autoscaled pool on the latency-adaptive rule (max 64).
+    /// An autoscaled pool on the latency-adaptive rule.
     Adaptive(Adaptive),
-    /// A fixed pool resized to the server's true capacity at every change.
+    /// A fixed pool resized by a reference controller after every call.
+    Peer(Peer),
+    /// A fixed pool resized to the server's true capacity at every change
+    /// (as a concurrency: `Model::capacity_limit`).
     Oracle,
+    /// The same at this multiple of the true capacity (rounded, at least 1).
+    Capacity(f64),
+}
+
+impl Policy {
+    /// The multiple of the true capacity a capacity-following pool holds.
+    pub fn capacity_scale(self) -> Option<f64> {
+        match self {
+            Policy::Oracle => Some(1.0),
+            Policy::Capacity(f) => Some(f),
+            _ => None,
+        }
+    }
+}
+
+/// `scale` × the true capacity of `model` with `workers` workers.
+fn scaled(model: &Model, workers: usize, scale: f64) -> usize {
+    let limit = model.capacity_limit(workers);
+    if scale == 1.0 {
+        limit
+    } else {
+        ((limit as f64 * scale).round() as usize).max(1)
+    }
 }
 
 /// How the adaptive pool is set up.
@@ -130,6 +173,8 @@ pub struct Adaptive {
     pub settings: AdaptiveSettings,
     /// The pool's `min` (where it starts without a `size`).
     pub min: usize,
+    /// The pool's `max`.
+    pub max: usize,
     /// The starting limit (`None`: the builder's, `min`, within
     /// `[min, max]`).
     pub initial: Option<usize>,
@@ -184,19 +229,23 @@ pub struct Run {
     pub rejected: usize,
 }
 
-fn build_pool(policy: Policy, capacity: usize) -> Option<Pool> {
+/// The pool of `policy`; `oracle` is its size at the start if it follows
+/// the capacity, and
+/// `peer` the peer's starting limit, if any.
+fn build_pool(policy: Policy, oracle: usize, peer: Option<usize>) -> Option<Pool> {
     let clock = Arc::new(TokioClock::new());
     let builder = Pool::builder().clock(clock);
     let builder = match policy {
         Policy::Unbounded => return None,
         Policy::Fixed(n) => builder.size(n),
-        Policy::Oracle => builder.size(capacity),
+        Policy::Oracle | Policy::Capacity(_) => builder.size(oracle),
+        Policy::Peer(_) => builder.size(peer.expect("a peer's limit")),
         Policy::QueueDepth => builder.kind(Kind::Autoscale).min(4).max(64),
         Policy::Adaptive(a) => {
             let builder = builder
                 .kind(Kind::Autoscale)
                 .min(a.min)
-                .max(64)
+                .max(a.max)
                 .scale_policy(ScalePolicy::Adaptive(a.settings));
             match a.initial {
                 Some(size) => builder.size(size),
@@ -214,21 +263,58 @@ fn judge(response: &Response) -> Verdict {
     }
 }
 
-async fn one_call(
+/// A peer's controller, shared by the calls.
+type Shared = Rc<RefCell<Box<dyn Controller>>>;
+
+/// What every call of a run shares.
+#[derive(Clone)]
+struct Ctx {
     pool: Option<Pool>,
+    controller: Option<Shared>,
     server: Server,
     calls: Rc<RefCell<Vec<Call>>>,
     rejected: Rc<Cell<usize>>,
+    arrived: Rc<Cell<usize>>,
     start: Instant,
-) {
+}
+
+async fn one_call(ctx: Ctx) {
+    let Ctx {
+        pool,
+        controller,
+        server,
+        calls,
+        rejected,
+        arrived: _,
+        start,
+    } = ctx;
     let arrived = Instant::now();
     let (response, admitted) = match &pool {
         None => (server.request().await, arrived),
         Some(pool) => {
             let admitted = Cell::new(arrived);
             let work = async {
-                admitted.set(Instant::now());
-                server.request().await
+                let now = Instant::now();
+                admitted.set(now);
+                let secs = |t: Instant| (t - start).as_secs_f64();
+                let Some(controller) = &controller else {
+                    return server.request().await;
+                };
+                let started = controller.borrow_mut().start(secs(now));
+                let response = server.request().await;
+                let outcome = match response {
+                    Response::Ok => Outcome::Ok,
+                    Response::Overloaded | Response::TimedOut => Outcome::Dropped,
+                };
+                // The limit moves before the slot is released, as the
+                // libraries update theirs before releasing the permit.
+                let limit = {
+                    let mut c = controller.borrow_mut();
+                    c.end(started, secs(Instant::now()), outcome);
+                    c.limit()
+                };
+                pool.resize(limit);
+                response
             };
             let out = pool.submit_judged(0, work, judge).await;
             match out {
@@ -267,8 +353,19 @@ pub fn run(workload: &Workload, contender: &Contender, seed: u64) -> Run {
 async fn simulate(workload: &Workload, policy: Policy, seed: u64) -> Run {
     let start = Instant::now();
     let first = workload.phases[0].capacity;
-    let server = Server::new(first, workload.model, Rng::new(seed, 2));
-    let pool = build_pool(policy, first);
+    let model = workload.model;
+    let server = Server::new(first, model, Rng::new(seed, 2));
+    let controller: Option<Shared> = match policy {
+        Policy::Peer(peer) => Some(Rc::new(RefCell::new(peer.controller(Rng::new(seed, 4))))),
+        _ => None,
+    };
+    let pool = build_pool(
+        policy,
+        policy
+            .capacity_scale()
+            .map_or(0, |f| scaled(&model, first, f)),
+        controller.as_ref().map(|c| c.borrow().limit()),
+    );
     let calls = Rc::new(RefCell::new(Vec::new()));
     let rejected = Rc::new(Cell::new(0));
     let arrived = Rc::new(Cell::new(0));
@@ -281,8 +378,8 @@ async fn simulate(workload: &Workload, policy: Policy, seed: u64) -> Run {
             for phase in phases.iter().skip(1) {
                 tokio::time::sleep_until(at(start, phase.start)).await;
                 server.set_capacity(phase.capacity);
-                if let (Policy::Oracle, Some(pool)) = (policy, &pool) {
-                    pool.resize(phase.capacity);
+                if let (Some(f), Some(pool)) = (policy.capacity_scale(), &pool) {
+                    pool.resize(scaled(&model, phase.capacity, f));
                 }
             }
         });
@@ -308,28 +405,39 @@ async fn simulate(workload: &Workload, policy: Policy, seed: u64) -> Run {
             }
         });
     }
-    // The batch, then Poisson arrivals phase by phase.
+    // The batch, the closed-loop clients, then Poisson arrivals phase by phase.
+    let ctx = Ctx {
+        pool: pool.clone(),
+        controller,
+        server: server.clone(),
+        calls: calls.clone(),
+        rejected: rejected.clone(),
+        arrived: arrived.clone(),
+        start,
+    };
     let spawn_call = {
-        let (server, pool, calls, rejected, arrived) = (
-            server.clone(),
-            pool.clone(),
-            calls.clone(),
-            rejected.clone(),
-            arrived.clone(),
-        );
+        let ctx = ctx.clone();
         move || {
-            arrived.set(arrived.get() + 1);
-            tokio::task::spawn_local(one_call(
-                pool.clone(),
-                server.clone(),
-                calls.clone(),
-                rejected.clone(),
-                start,
-            ));
+            ctx.arrived.set(ctx.arrived.get() + 1);
+            tokio::task::spawn_local(one_call(ctx.clone()));
         }
     };
     for _ in 0..workload.batch {
         spawn_call();
+    }
+    if let Some(closed) = workload.closed {
+        for client in 0..closed.clients {
+            let ctx = ctx.clone();
+            let mut rng = Rng::new(seed, 1000 + client as u64);
+            tokio::task::spawn_local(async move {
+                loop {
+                    ctx.arrived.set(ctx.arrived.get() + 1);
+                    one_call(ctx.clone()).await;
+                    let think = rng.exponential(1.0 / closed.think);
+                    tokio::time::sleep(Duration::from_secs_f64(think)).await;
+                }
+            });
+        }
     }
     {
         let workload = workload.clone();

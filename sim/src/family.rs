@@ -1,0 +1,400 @@
+//! Issue 11's yardstick: a family of server models the adaptive policy was
+//! not tuned on, each under open-loop Poisson arrivals below and above its
+//! capacity (plus one closed-loop scenario), run through `pooled`'s adaptive
+//! pool, three reference controllers (`crate::peers`) and the oracle.
+//!
+//! Every server has 8 workers of 50 ms mean service (160 calls/s) unless
+//! said otherwise; the open-loop scenarios offer 0.5×, 1.5× and 0.5× of the
+//! server's throughput in three phases of equal length. The constants are
+//! documented in `sim/RESULTS.md`, "Server family (issue 11)".
+
+use crate::metrics::Metrics;
+use crate::peers::Peer;
+use crate::server::{Admission, Knee, Link, Model};
+use crate::sim::{Adaptive, Closed, Contender, Phase, Policy, Run, Workload};
+use pooled::{AdaptiveSettings, Kind, Pool};
+
+/// Workers of every family server (but the rate-limited one and the phases
+/// of the capacity drop).
+pub const WORKERS: usize = 8;
+/// The adaptive pool's `max`: above the largest true capacity in the family
+/// (the slow link's 88).
+pub const MAX: usize = 128;
+/// The models whose plots `--family` writes.
+pub const PLOTTED: [&str; 3] = ["drop", "slow-link", "cap-drop"];
+
+/// The builder's default `min` for an autoscaled pool of `max` [`MAX`].
+fn builder_min() -> usize {
+    Pool::builder()
+        .kind(Kind::Autoscale)
+        .max(MAX)
+        .build()
+        .expect("valid pool settings")
+        .bounds()
+        .0
+}
+
+/// The multiples of the true capacity the oracle is chosen from, nearest
+/// to 1 first (a tie keeps the nearest).
+pub const ORACLE_SCALES: [f64; 6] = [1.0, 0.9, 1.1, 0.8, 1.25, 0.7];
+
+/// The contenders: `pooled`'s adaptive policy as the runtime ships it (its
+/// defaults and the builder's, `max` [`MAX`]), the peers, and the oracle
+/// at the true capacity (last, as `evaluate` wants it; [`run`] replaces it
+/// by the best multiple of [`ORACLE_SCALES`]).
+pub fn contenders() -> Vec<Contender> {
+    let min = builder_min();
+    let mut out = vec![Contender {
+        name: format!("pooled adaptive {min}..{MAX}"),
+        policy: Policy::Adaptive(Adaptive {
+            settings: AdaptiveSettings::DEFAULT,
+            min,
+            max: MAX,
+            initial: None,
+        }),
+    }];
+    out.extend(Peer::ALL.iter().map(|&p| Contender {
+        name: p.name().into(),
+        policy: Policy::Peer(p),
+    }));
+    out.push(Contender {
+        name: "oracle".into(),
+        policy: Policy::Oracle,
+    });
+    out
+}
+
+/// An open-loop scenario on `model` with `workers` workers: Poisson at 0.5×,
+/// 1.5× and 0.5× of its throughput, `phase` seconds each.
+fn open(name: &'static str, what: &str, model: Model, workers: usize, phase: f64) -> Workload {
+    let cap = model.throughput(workers);
+    Workload {
+        name,
+        title: format!(
+            "{what}; Poisson 0.5× → 1.5× → 0.5× of {cap:.0}/s (oracle limit {})",
+            model.capacity_limit(workers)
+        ),
+        batch: 0,
+        phases: [0.5, 1.5, 0.5]
+            .iter()
+            .enumerate()
+            .map(|(i, x)| Phase {
+                start: i as f64 * phase,
+                capacity: workers,
+                rate: x * cap,
+            })
+            .collect(),
+        duration: 3.0 * phase,
+        model,
+        closed: None,
+    }
+}
+
+/// The family, with phases `phase` seconds long.
+pub fn scenarios(phase: f64) -> Vec<Workload> {
+    let base = Model::default();
+    let c = WORKERS;
+    let with = |admission| Model { admission, ..base };
+    let mut out = vec![
+        open(
+            "defer",
+            "(a) past 12 in the server, 'overloaded' after 250 ms",
+            with(Admission::Defer {
+                limit: 12,
+                delay: 0.25,
+            }),
+            c,
+            phase,
+        ),
+        open(
+            "drop",
+            "(b) past 12 in the server, no answer (client timeout 1 s)",
+            with(Admission::Drop { limit: 12 }),
+            c,
+            phase,
+        ),
+        open(
+            "rate-limit",
+            "(c) token bucket 160/s, burst 10, instant 429; 32 workers",
+            with(Admission::RateLimit {
+                rate: 160.0,
+                burst: 10.0,
+            }),
+            32,
+            phase,
+        ),
+        open(
+            "exp-knee",
+            "(d) latency × e^(excess / c) past c",
+            Model {
+                knee: Knee::Exponential,
+                knee_slope: 1.0,
+                ..base
+            },
+            c,
+            phase,
+        ),
+        open(
+            "jitter",
+            "(e) link delay uniform 0–100 ms",
+            Model {
+                link: Link::Jitter { max: 0.1 },
+                ..base
+            },
+            c,
+            phase,
+        ),
+        open(
+            "slow-link",
+            "(f) link delay 500 ms",
+            Model {
+                link: Link::Fixed(0.5),
+                ..base
+            },
+            c,
+            phase,
+        ),
+    ];
+    // (g): the capacity falls and recovers under a constant rate.
+    let rate = 0.5 * base.throughput(32);
+    out.push(Workload {
+        name: "cap-drop",
+        title: format!(
+            "(g) workers 32 → 8 → 32; Poisson {rate:.0}/s (0.5× → 2× → 0.5×; oracle 32 → 8 → 32)"
+        ),
+        batch: 0,
+        phases: [32, 8, 32]
+            .iter()
+            .enumerate()
+            .map(|(i, &capacity)| Phase {
+                start: i as f64 * phase,
+                capacity,
+                rate,
+            })
+            .collect(),
+        duration: 3.0 * phase,
+        model: base,
+        closed: None,
+    });
+    out.push(open(
+        "heavy-tail",
+        "(h) lognormal σ = 1, no knee",
+        Model {
+            sigma: 1.0,
+            knee_slope: 0.0,
+            ..base
+        },
+        c,
+        phase,
+    ));
+    let fail_fast = with(Admission::FailFast { limit: c });
+    out.push(open(
+        "fail-fast",
+        "(i) past 8 in the server, instant 503",
+        fail_fast,
+        c,
+        phase,
+    ));
+    out.push(Workload {
+        name: "closed-loop",
+        title: format!(
+            "closed loop: 200 clients, think time 1 s (exponential), on (i) (oracle limit {c})"
+        ),
+        batch: 0,
+        phases: vec![Phase {
+            start: 0.0,
+            capacity: c,
+            rate: 0.0,
+        }],
+        duration: 3.0 * phase,
+        model: fail_fast,
+        closed: Some(Closed {
+            clients: 200,
+            think: 1.0,
+        }),
+    });
+    out
+}
+
+/// One model's results.
+pub struct Outcome {
+    /// The scenario.
+    pub workload: Workload,
+    /// The contenders, the oracle last.
+    pub contenders: Vec<Contender>,
+    /// Medians over the seeds, per contender.
+    pub metrics: Vec<Metrics>,
+    /// How the oracle was chosen.
+    pub oracle_note: String,
+}
+
+/// The oracle of `workload`: the fixed pool following the true capacity at
+/// the multiple of [`ORACLE_SCALES`] with the highest median goodput over
+/// `seeds` (hindsight: it knows the server); and a line listing every
+/// candidate's median goodput and failed fraction.
+pub fn oracle(workload: &Workload, seeds: &[u64]) -> (Contender, String) {
+    let jobs: Vec<(f64, u64)> = ORACLE_SCALES
+        .iter()
+        .flat_map(|&f| seeds.iter().map(move |&s| (f, s)))
+        .collect();
+    let measured = crate::par_map(&jobs, |&(f, seed)| {
+        let c = Contender {
+            name: String::new(),
+            policy: Policy::Capacity(f),
+        };
+        let m = crate::metrics::measure(workload, &crate::sim::run(workload, &c, seed), None);
+        (m.goodput, m.failed_fraction)
+    });
+    let mut best = (f64::NEG_INFINITY, 1.0);
+    let mut candidates = Vec::new();
+    for (k, &f) in ORACLE_SCALES.iter().enumerate() {
+        let these = &measured[k * seeds.len()..(k + 1) * seeds.len()];
+        let median = |pick: fn(&(f64, f64)) -> f64| {
+            crate::metrics::median(&these.iter().map(pick).collect::<Vec<_>>())
+        };
+        let g = median(|m| m.0);
+        if g > best.0 {
+            best = (g, f);
+        }
+        candidates.push((f, g, median(|m| m.1)));
+    }
+    candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let note = format!(
+        "Oracle candidates (× true capacity: median goodput/s, failed): {}",
+        candidates
+            .iter()
+            .map(|(f, g, x)| format!("{f}×: {g:.1} ({:.1}%)", 100.0 * x))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let f = best.1;
+    let sizes: Vec<String> = {
+        let mut v: Vec<usize> = workload
+            .phases
+            .iter()
+            .map(|p| {
+                ((workload.model.capacity_limit(p.capacity) as f64 * f).round() as usize).max(1)
+            })
+            .collect();
+        v.dedup();
+        v.iter().map(usize::to_string).collect()
+    };
+    let oracle = Contender {
+        name: format!("oracle {f}× ({})", sizes.join(" → ")),
+        policy: if f == 1.0 {
+            Policy::Oracle
+        } else {
+            Policy::Capacity(f)
+        },
+    };
+    (oracle, note)
+}
+
+/// Runs the family; writes the plots of [`PLOTTED`] unless `no_plots`.
+pub fn run(options: &crate::Options) -> Vec<Outcome> {
+    let seeds = options.seed_list();
+    let mut out = Vec::new();
+    for w in scenarios(options.phase) {
+        let t = std::time::Instant::now();
+        let mut contenders = contenders();
+        let (best, oracle_note) = oracle(&w, &seeds);
+        *contenders.last_mut().expect("the oracle") = best;
+        let (runs, metrics) = crate::evaluate(&w, &contenders, &seeds);
+        eprintln!("{}: {:.1} s", w.name, t.elapsed().as_secs_f64());
+        if !options.no_plots && PLOTTED.contains(&w.name) {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plots");
+            let first: Vec<&Run> = runs.iter().map(|r| &r[0]).collect();
+            match crate::plot::write(&dir, &w, &contenders, &first, options.seed_base) {
+                Ok(path) => eprintln!("  wrote {}", path.display()),
+                Err(e) => eprintln!("  could not write the plot: {e}"),
+            }
+        }
+        out.push(Outcome {
+            workload: w,
+            contenders,
+            metrics,
+            oracle_note,
+        });
+    }
+    crate::report::family(options, &out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pooled_contender_has_the_builders_min_and_the_oracle_is_last() {
+        let c = contenders();
+        assert_eq!(c.len(), 5);
+        assert!(matches!(c[0].policy, Policy::Adaptive(a) if a.min == 3 && a.max == MAX));
+        assert_eq!(c.last().unwrap().policy, Policy::Oracle);
+    }
+
+    #[test]
+    fn every_oracle_limit_fits_under_max_and_every_model_is_overloaded_then_not() {
+        for w in scenarios(10.0) {
+            for p in &w.phases {
+                assert!(w.model.capacity_limit(p.capacity) <= MAX, "{}", w.name);
+            }
+            if w.closed.is_none() {
+                let caps: Vec<f64> = w
+                    .phases
+                    .iter()
+                    .map(|p| p.rate / w.model.throughput(p.capacity))
+                    .collect();
+                assert!(caps.iter().any(|x| *x > 1.0), "{}", w.name);
+                assert!(caps.iter().any(|x| *x < 1.0), "{}", w.name);
+            }
+        }
+    }
+
+    #[test]
+    fn the_oracle_follows_the_capacity_drop() {
+        let w = scenarios(4.0)
+            .into_iter()
+            .find(|w| w.name == "cap-drop")
+            .unwrap();
+        let oracle = contenders().pop().unwrap();
+        let run = crate::sim::run(&w, &oracle, 0);
+        let at = |t: f64| {
+            run.trace
+                .iter()
+                .find(|s| s.t >= t)
+                .and_then(|s| s.limit)
+                .unwrap()
+        };
+        assert_eq!((at(1.0), at(5.0), at(9.0)), (32, 8, 32));
+    }
+
+    #[test]
+    fn a_peer_drives_the_pool_size() {
+        let w = scenarios(4.0)
+            .into_iter()
+            .find(|w| w.name == "jitter")
+            .unwrap();
+        let arc = Contender {
+            name: String::new(),
+            policy: Policy::Peer(Peer::Arc),
+        };
+        let run = crate::sim::run(&w, &arc, 0);
+        // Vector's ARC starts at 1 and adds one per RTT while at its limit.
+        assert_eq!(run.trace[0].limit, Some(1));
+        let top = run.trace.iter().filter_map(|s| s.limit).max().unwrap();
+        assert!(top > 4, "{top}");
+        assert!(run.calls.len() > 100);
+    }
+
+    #[test]
+    fn the_oracle_is_the_best_multiple_of_the_capacity() {
+        let w = scenarios(4.0)
+            .into_iter()
+            .find(|w| w.name == "cap-drop")
+            .unwrap();
+        let (o, note) = oracle(&w, &[0]);
+        assert!(note.contains("1.25×"), "{note}");
+        assert!(o.name.starts_with("oracle"), "{}", o.name);
+        assert!(o.policy.capacity_scale().is_some());
+    }
+}
