@@ -32,6 +32,48 @@
 
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
+/// The setters `GroupSpec` and `PoolBuilder` delegate to their
+/// [`GroupSettings`]: the one list of them (`delegate_setters!(const)` for
+/// `const fn`s). Each setting is documented, with its default, on
+/// `GroupSettings`.
+macro_rules! delegate_setters {
+    (const) => { delegate_setters!(@list [const]); };
+    () => { delegate_setters!(@list []); };
+    (@list $qualifier:tt) => {
+        delegate_setters! {
+            @each $qualifier
+            kind(Kind),
+            order(Order),
+            size(usize),
+            min(usize),
+            max(usize),
+            max_waiting(usize),
+            admission_timeout(Duration),
+            autoscale_interval(Duration),
+            autoscale_window(usize),
+            scale_policy(ScalePolicy)
+        }
+    };
+    (@each [const] $($setter:ident($ty:ty)),*) => {
+        $(
+            #[doc = concat!("See [`GroupSettings::", stringify!($setter), "`].")]
+            pub const fn $setter(mut self, value: $ty) -> Self {
+                self.settings = self.settings.$setter(value);
+                self
+            }
+        )*
+    };
+    (@each [] $($setter:ident($ty:ty)),*) => {
+        $(
+            #[doc = concat!("See [`GroupSettings::", stringify!($setter), "`].")]
+            pub fn $setter(mut self, value: $ty) -> Self {
+                self.settings = self.settings.$setter(value);
+                self
+            }
+        )*
+    };
+}
+
 mod admission;
 mod call;
 pub mod config;

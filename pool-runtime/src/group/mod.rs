@@ -59,21 +59,6 @@ pub struct GroupSpec {
     settings: GroupSettings,
 }
 
-/// `GroupSpec`'s setters: each sets the same-named setting of its
-/// [`GroupSettings`] (see there for what it means and its default).
-macro_rules! delegate_setters {
-    ($($setter:ident($ty:ty)),* $(,)?) => {
-        $(
-            #[doc = concat!("See [`GroupSettings::", stringify!($setter), "`].")]
-            #[must_use]
-            pub const fn $setter(mut self, value: $ty) -> Self {
-                self.settings = self.settings.$setter(value);
-                self
-            }
-        )*
-    };
-}
-
 impl GroupSpec {
     /// A group named `name` with every setting at its default (a fixed FIFO
     /// pool of 3 slots).
@@ -98,18 +83,7 @@ impl GroupSpec {
         self
     }
 
-    delegate_setters! {
-        kind(Kind),
-        order(Order),
-        size(usize),
-        min(usize),
-        max(usize),
-        max_waiting(usize),
-        admission_timeout(Duration),
-        autoscale_interval(Duration),
-        autoscale_window(usize),
-        scale_policy(ScalePolicy),
-    }
+    delegate_setters!(const);
 
     /// The group's stable name, used by configuration, stats and logs.
     pub const fn name(&self) -> &'static str {

@@ -64,20 +64,6 @@ impl fmt::Debug for PoolBuilder {
     }
 }
 
-/// The builder's setters of pool settings: each sets the same-named setting
-/// of its [`GroupSettings`], where it is documented with its default.
-macro_rules! delegate_setters {
-    ($($setter:ident($ty:ty)),* $(,)?) => {
-        $(
-            #[doc = concat!("See [`GroupSettings::", stringify!($setter), "`].")]
-            pub fn $setter(mut self, value: $ty) -> Self {
-                self.settings = self.settings.$setter(value);
-                self
-            }
-        )*
-    };
-}
-
 impl PoolBuilder {
     /// A name for logs and [`Pool::name`].
     pub fn name(mut self, name: impl Into<String>) -> Self {
@@ -85,18 +71,7 @@ impl PoolBuilder {
         self
     }
 
-    delegate_setters! {
-        kind(Kind),
-        order(Order),
-        size(usize),
-        min(usize),
-        max(usize),
-        max_waiting(usize),
-        admission_timeout(Duration),
-        autoscale_interval(Duration),
-        autoscale_window(usize),
-        scale_policy(ScalePolicy),
-    }
+    delegate_setters!();
 
     /// Every pool setting at once (replacing those set before).
     pub fn settings(mut self, settings: GroupSettings) -> Self {
