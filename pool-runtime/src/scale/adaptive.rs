@@ -236,6 +236,9 @@ struct Window {
     successes: u32,
     drops: u32,
     peak_running: usize,
+    /// Seconds the window's successes spent running within the window: over
+    /// its length, the concurrency the server actually served (Little's law).
+    busy: f64,
 }
 
 /// How many standard errors of its mean a window's latency must be above
@@ -252,6 +255,8 @@ const TRACKING: f64 = 0.2;
 /// The share of the limit a window's peak must reach for the limit to
 /// count as used (and so be allowed to grow).
 const USED: f64 = 0.8;
+/// Slots per window the limit grows by near the level that drew drops.
+const CAUTIOUS_STEP: f64 = 0.1;
 /// The most a congested window cuts (the gradient's lower clamp).
 const DEEPEST_LATENCY_CUT: f64 = 0.5;
 
@@ -273,6 +278,11 @@ pub(crate) struct AdaptiveLimit {
     /// When the limit was last cut for drops: drops of calls admitted
     /// before then are not held against the new limit.
     cut_at: Option<Duration>,
+    /// The limit that last drew drops, and when.
+    drops_at: Option<(f64, Duration)>,
+    /// Running average of the concurrency the server served (successes'
+    /// time running per window time).
+    served: Option<f64>,
     window: Window,
 }
 
@@ -288,6 +298,8 @@ impl AdaptiveLimit {
             average: 0.0,
             variance: None,
             cut_at: None,
+            drops_at: None,
+            served: None,
             window: Window {
                 started: now,
                 ..Window::default()
@@ -327,6 +339,7 @@ impl AdaptiveLimit {
         w.peak_running = w.peak_running.max(running);
         match verdict {
             Verdict::Success => {
+                w.busy += latency.min(now.saturating_sub(w.started)).as_secs_f64();
                 let log = latency.as_secs_f64().max(1e-9).ln();
                 w.log_sum += log;
                 w.log_squares += log * log;
@@ -351,11 +364,15 @@ impl AdaptiveLimit {
             || self
                 .floor
                 .is_none_or(|floor| w.mean() <= floor + s.tolerance.ln());
+        // One round trip: the typical window latency once there is one.
+        let round_trip = match self.floor {
+            Some(_) => Duration::from_secs_f64(self.average.exp().min(3600.0)),
+            None => s.window_time,
+        };
+        // Drops cut at once: on a server that refuses instantly, every
+        // moment above its capacity turns waiting calls into refusals.
         let cut = self.too_many_drops(drops, samples);
-        let round_trip = Duration::from_secs_f64(self.average.exp().min(3600.0));
-        if !cut
-            && (elapsed < s.window_time || !precise || self.floor.is_some() && elapsed < round_trip)
-        {
+        if !cut && (elapsed < s.window_time || !precise || elapsed < round_trip) {
             return None;
         }
         let window = std::mem::replace(
@@ -368,11 +385,25 @@ impl AdaptiveLimit {
         let (low, high) = (bounds.0.max(1) as f64, bounds.1.max(bounds.0).max(1) as f64);
         let before = self.limit.round() as usize;
         if cut {
+            // To the concurrency the server has been serving (calls refused
+            // at once free their slots at once and are over-represented
+            // among finished calls: the drop rate alone cuts too deep on a
+            // server that fails fast), or by the drop rate if that leaves
+            // more; by one slot at least, by `backoff` at most.
             let rate = f64::from(drops) / f64::from(samples);
-            self.limit = (self.limit * s.backoff.max(1.0 - rate)).clamp(low, high);
+            let target = (self.limit * (1.0 - rate))
+                .max(self.served.unwrap_or(0.0))
+                .min(self.limit - 1.0)
+                .max(self.limit * s.backoff);
+            // Growth near the level that drew drops is slow from now on.
+            self.drops_at = Some((self.limit, now));
+            self.limit = target.clamp(low, high);
             self.starting = false;
             self.cut_at = Some(now);
         } else if window.successes > 0 {
+            let served = window.busy / elapsed.as_secs_f64().max(f64::MIN_POSITIVE);
+            let tracked = self.served.get_or_insert(served);
+            *tracked += (served - *tracked) * TRACKING;
             let used = window.peak_running as f64 >= self.limit * USED;
             // The floor may rise only where the server is not loaded by us:
             // a window that did not use the limit, or one at `min`.
@@ -382,10 +413,13 @@ impl AdaptiveLimit {
                 self.starting = false;
                 let target = self.limit * (-excess).exp().max(DEEPEST_LATENCY_CUT);
                 self.limit + (target - self.limit) * s.smoothing
-            } else if used && self.starting {
-                self.limit * 2.0
             } else if used {
-                self.limit + self.limit.sqrt() * s.smoothing
+                let step = if self.starting {
+                    self.limit
+                } else {
+                    self.limit.sqrt() * s.smoothing
+                };
+                self.grow(step, now)
             } else {
                 self.limit
             }
@@ -393,6 +427,24 @@ impl AdaptiveLimit {
         }
         let after = self.limit.round() as usize;
         (after != before).then_some(after)
+    }
+
+    /// The limit after a step up: near the level where drops came last
+    /// (within a step of it, or past it), a tenth of a slot per window —
+    /// a level that relaxes upward over `baseline_interval`, so that a server
+    /// that has grown is found again.
+    fn grow(&self, step: f64, now: Duration) -> f64 {
+        let Some((level, at)) = self.drops_at else {
+            return self.limit + step;
+        };
+        let relaxed =
+            now.saturating_sub(at).as_secs_f64() / self.settings.baseline_interval.as_secs_f64();
+        let level = level * (1.0 + relaxed.max(0.0));
+        if self.limit + step < level {
+            self.limit + step
+        } else {
+            self.limit.max(level - CAUTIOUS_STEP) + CAUTIOUS_STEP
+        }
     }
 
     /// Takes a window's mean log-latency into the floor and the running
