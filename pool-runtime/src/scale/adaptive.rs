@@ -236,8 +236,9 @@ struct Window {
     successes: u32,
     drops: u32,
     peak_running: usize,
-    /// Seconds the window's successes spent running within the window: over
-    /// its length, the concurrency the server actually served (Little's law).
+    /// Seconds the window's successes spent running: over the window's
+    /// length (at least a round trip), throughput times latency — the
+    /// concurrency the server actually served (Little's law).
     busy: f64,
 }
 
@@ -280,8 +281,9 @@ pub(crate) struct AdaptiveLimit {
     cut_at: Option<Duration>,
     /// The limit that last drew drops, and when.
     drops_at: Option<(f64, Duration)>,
-    /// Running average of the concurrency the server served (successes'
-    /// time running per window time).
+    /// The concurrency the server has lately served without queueing
+    /// (success throughput times the unloaded latency): rises at once,
+    /// falls slowly.
     served: Option<f64>,
     window: Window,
 }
@@ -339,7 +341,7 @@ impl AdaptiveLimit {
         w.peak_running = w.peak_running.max(running);
         match verdict {
             Verdict::Success => {
-                w.busy += latency.min(now.saturating_sub(w.started)).as_secs_f64();
+                w.busy += latency.as_secs_f64();
                 let log = latency.as_secs_f64().max(1e-9).ln();
                 w.log_sum += log;
                 w.log_squares += log * log;
@@ -401,9 +403,22 @@ impl AdaptiveLimit {
             self.starting = false;
             self.cut_at = Some(now);
         } else if window.successes > 0 {
-            let served = window.busy / elapsed.as_secs_f64().max(f64::MIN_POSITIVE);
+            // Throughput times the unloaded latency (the mean of a lognormal
+            // around the floor): what the server can take without queueing.
+            // Throughput times the window's own latency would count the
+            // queue a congested server builds as capacity.
+            let seconds = elapsed.as_secs_f64().max(f64::MIN_POSITIVE);
+            let served = match self.floor {
+                Some(floor) => {
+                    let unloaded = (floor + self.variance.unwrap_or(0.0) / 2.0).exp();
+                    f64::from(window.successes) / seconds * unloaded
+                }
+                None => window.busy / seconds,
+            };
+            // Up at once (it grows with the limit during the start), down
+            // slowly: a cut takes the most the server has lately served.
             let tracked = self.served.get_or_insert(served);
-            *tracked += (served - *tracked) * TRACKING;
+            *tracked = served.max(*tracked + (served - *tracked) * TRACKING);
             let used = window.peak_running as f64 >= self.limit * USED;
             // The floor may rise only where the server is not loaded by us:
             // a window that did not use the limit, or one at `min`.
@@ -722,5 +737,38 @@ mod tests {
         }
         assert!(lowest >= 16, "never below where it started: {lowest}");
         assert!(p.limit >= 64.0, "grows toward max: {}", p.limit);
+    }
+
+    #[test]
+    fn a_fail_fast_server_is_met_at_its_capacity_not_below() {
+        // Eight workers; every call past eight in flight is refused at once,
+        // so the extra slots cycle through many instant refusals per round
+        // trip: refusals outnumber successes among finished calls.
+        let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 3, Duration::ZERO);
+        let mut t = Duration::ZERO;
+        let mut lowest_after_start = usize::MAX;
+        for round in 0..400 {
+            for i in 0..8u32 {
+                let limit = p.limit.round() as usize;
+                let at = t + MS * i * 6;
+                // The slots past eight cycle through instant refusals.
+                for _ in 0..limit.saturating_sub(8) * 5 / 8 {
+                    let _ = p.observe(at, Duration::ZERO, Verdict::Overload, limit, (1, 200));
+                }
+                if (i as usize) < limit {
+                    let _ = p.observe(at, 50 * MS, Verdict::Success, limit, (1, 200));
+                }
+            }
+            t += 50 * MS;
+            if round > 40 {
+                lowest_after_start = lowest_after_start.min(p.limit.round() as usize);
+            }
+        }
+        let limit = p.limit.round() as usize;
+        assert!((8..=9).contains(&limit), "at the capacity: {limit}");
+        assert!(
+            lowest_after_start >= 7,
+            "never cut far below it: {lowest_after_start}"
+        );
     }
 }
