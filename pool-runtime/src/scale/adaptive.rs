@@ -251,6 +251,8 @@ const NOISE_ERRORS: f64 = 2.0;
 const PRECISION: f64 = 3.0;
 /// ...or until it holds this many times `window_samples` calls.
 const MAX_WINDOW_STRETCH: u32 = 16;
+/// How fast the floor follows windows during the start.
+const START_TRACKING: f64 = 0.3;
 /// How fast the typical window latency (the round trip) is followed.
 const TRACKING: f64 = 0.2;
 /// The share of the limit a window's peak must reach for the limit to
@@ -472,24 +474,29 @@ impl AdaptiveLimit {
             *pooled += (own - *pooled) * TRACKING;
         }
         let error = window.standard_error(self.variance);
-        // What the window says of the floor, trusting it no further than its
-        // noise: a lucky-low window of few calls must not sink the floor.
-        let bound = sample + NOISE_ERRORS * error.min(1.0);
         let Some(floor) = self.floor else {
-            (self.floor, self.average) = (Some(bound), sample);
+            (self.floor, self.average) = (Some(sample), sample);
             return None;
         };
         let threshold = floor + self.settings.tolerance.ln() + NOISE_ERRORS * error;
         self.average += (sample - self.average) * TRACKING;
-        // The floor: down halfway to a lower window (one window does not
-        // decide it); up, with a time constant of `baseline_interval`, where
-        // the server is unloaded.
-        let forget =
+        // The floor is the mean log-latency of the unloaded server: followed
+        // during the start (the limit is below the server's knee until it
+        // shows load) and in windows that did not load it (the limit not
+        // used, or at `min`), with a time constant of `baseline_interval`
+        // (at least a tenth of the way during the start); never in loaded
+        // windows, whose queueing it would take for the server's speed. A
+        // window clearly faster than it (by two standard errors) lowers it
+        // at once: the server got faster.
+        let weight =
             (elapsed.as_secs_f64() / self.settings.baseline_interval.as_secs_f64()).clamp(0.0, 1.0);
-        if bound < floor {
-            self.floor = Some(floor + (bound - floor) / 2.0);
+        let faster = sample + NOISE_ERRORS * error.min(1.0);
+        if faster < floor {
+            self.floor = Some(faster);
+        } else if self.starting {
+            self.floor = Some(floor + (sample - floor) * weight.max(START_TRACKING));
         } else if unloaded {
-            self.floor = Some(floor + (bound - floor) * forget);
+            self.floor = Some(floor + (sample - floor) * weight);
         }
         (sample > threshold).then_some(sample - threshold)
     }
