@@ -166,14 +166,14 @@ async fn admission_timeouts_are_not_overload_for_the_adaptive_policy() {
         // Well past a window's time and samples, all of them admission timeouts.
         let started = std::time::Instant::now();
         let mut timed_out = 0;
-        while started.elapsed() < Duration::from_millis(400) {
+        // (Counted and timed both: Miri runs far slower than real time.)
+        while timed_out < 40 || started.elapsed() < Duration::from_millis(400) {
             let calls = (0..8).map(|_| pool.submit(async {}));
             for result in futures::future::join_all(calls).await {
                 assert_eq!(result, Err(Rejected::TimedOut));
                 timed_out += 1;
             }
         }
-        assert!(timed_out >= 40, "{timed_out}");
         assert_eq!(pool.size(), 2, "the limit did not move");
         gate.add_permits(2);
     };
