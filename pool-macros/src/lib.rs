@@ -265,14 +265,15 @@ use proc_macro::TokenStream;
 ///   used and the server shows no load. It times every call from admission to
 ///   completion (never the wait in the pool), in windows of at least 10 calls and
 ///   100 ms and one round trip, longer where latency is noisy. The server's
-///   unloaded latency is a decaying minimum of window latencies that forgets
-///   over 30 s, measured without holding traffic back. It lowers the limit as
-///   latency climbs past 1.2 times that floor (and past the window's noise),
-///   raises it while latency holds and the slots are used, and cuts it in
-///   proportion to the drops, at most to 50%, once more than 2% of the calls (and
-///   at least two) were overloaded — once per round trip: refusals of calls sent
-///   before a cut do not count against it. (These are the defaults; the
-///   `adaptive_*` configuration keys change them per group.) Choose it for a pool
+///   unloaded latency is the mean latency of windows that did not load it (the
+///   start, or the limit unused), with a time constant that forgets over 30 s,
+///   measured without holding traffic back. It lowers the limit as latency
+///   climbs past 1.2 times that floor (and past the window's noise), raises it
+///   while latency holds and the slots are used, and once more than 2% of the
+///   calls (and at least two) were overloaded, cuts it to the concurrency the
+///   server has lately served, at most to 50% — once per round trip: refusals
+///   of calls sent before a cut do not count against it. (These are the
+///   defaults; the `adaptive_*` configuration keys change them per group.) Choose it for a pool
 ///   that protects a server which slows down or refuses work when overrun.
 ///
 /// `overload = path` tells the adaptive policy which failures mean "overloaded".

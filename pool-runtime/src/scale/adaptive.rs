@@ -21,19 +21,27 @@
 //! * **Drops act at once.** Overload answers do not wait for the window's
 //!   time or round trip: once `window_samples` calls admitted since the last
 //!   cut are in, with at least two drops and more than `drop_tolerance` of
-//!   them, the limit is cut in proportion to the drops —
-//!   `limit × max(backoff, 1 − drop rate)` — so a server that refuses the
-//!   quarter of calls above its capacity is met at its capacity, not at half
-//!   of it. Drops of calls admitted before a cut say nothing about the new
+//!   them, the limit is cut — to the concurrency the server has lately
+//!   served without queueing (success throughput × unloaded latency, the
+//!   bandwidth-delay product), or by the drop rate (`limit × (1 − rate)`) if
+//!   that leaves more; by one slot at least and to `limit × backoff` at most.
+//!   A server that refuses what exceeds its capacity is met at its capacity,
+//!   not at half of it — even one that refuses at once, whose refusals free
+//!   their slots at once and so outnumber its successes among finished
+//!   calls. Drops of calls admitted before a cut say nothing about the new
 //!   limit and are not counted against it: a burst of refusals that arrives
 //!   together is one cut, not a cascade.
-//! * **Floor.** The server's unloaded latency is tracked as a decaying
-//!   minimum of what windows say of it (their latency plus two standard
-//!   errors, so a lucky window of few calls does not sink it): a lower window
-//!   moves it halfway down; it rises toward the current latency, with a time
-//!   constant of `baseline_interval`, in windows that did not use the limit
-//!   or ran at `min`, so a server that became slower for good is accepted.
-//!   No traffic is ever held back to measure it.
+//! * **After drops, caution.** Growth within a step of the limit that last
+//!   drew drops is a tenth of a slot per window; that level relaxes upward
+//!   over `baseline_interval`, so a server that has grown is found again.
+//! * **Floor.** The server's unloaded latency is the mean log-latency of
+//!   windows that did not load it: followed during the start (the limit is
+//!   below the knee until the server shows load) and in windows that did not
+//!   use the limit or ran at `min`, with a time constant of
+//!   `baseline_interval`; never in loaded windows, whose queueing it would
+//!   take for the server's speed. A window faster than it by two standard
+//!   errors lowers it at once (the server got faster). No traffic is ever
+//!   held back to measure it.
 //! * **Noise.** The variance of calls' log-latencies is pooled over windows.
 //!   A window that might be congested runs until its mean's standard error
 //!   is a third of `ln(tolerance)` (or 16 × `window_samples` calls), and it
@@ -44,8 +52,8 @@
 //! * **Update.** A congested window moves the limit `smoothing` of the way to
 //!   `limit × floor·tolerance·noise / latency` (at most halving it). A window
 //!   that used the limit (its peak running count reached 80% of it) and was
-//!   not congested moves it `smoothing` of the way to `limit + sqrt(limit)`;
-//!   during the start, it doubles it.
+//!   not congested moves it `smoothing · sqrt(limit)` up; during the start,
+//!   it doubles it.
 //! * The limit stays within `[min, max]`.
 //!
 //! Admission timeouts and calls turned away by the pool itself are never
@@ -59,8 +67,8 @@ use std::time::Duration;
 
 /// Parameters of the latency-adaptive policy. Defaults: windows of at least
 /// 10 calls and 100 ms (and one round trip), tolerance 1.2, smoothing 0.35,
-/// an unloaded-latency floor that forgets over 30 s, and a cut of at most
-/// half, in proportion to the drops, past a 2% drop rate. See the module
+/// an unloaded-latency floor with a time constant of 30 s, and a cut of at
+/// most half past a 2% drop rate. See the module
 /// docs of the policy (and `sim/RESULTS.md` for the measurements) for what
 /// each does.
 ///
@@ -80,11 +88,12 @@ pub struct AdaptiveSettings {
     /// Fraction of the way to the target the limit moves per window, within
     /// [`SMOOTHING`](Self::SMOOTHING).
     pub smoothing: f64,
-    /// How long the unloaded-latency floor takes to forget a faster past:
-    /// its time constant when it rises toward the current latency.
+    /// The time constant of the unloaded-latency floor in windows that did
+    /// not load the server, and of the relaxing of the level that last drew
+    /// drops.
     pub baseline_interval: Duration,
-    /// The deepest cut drops make at once: the limit is multiplied by
-    /// `max(backoff, 1 - drop rate)`, within [`BACKOFF`](Self::BACKOFF).
+    /// The deepest cut drops make at once: the limit is cut to no less than
+    /// `limit × backoff`, within [`BACKOFF`](Self::BACKOFF).
     pub backoff: f64,
     /// Drop rate a window may have without backing off, within
     /// [`DROP_TOLERANCE`](Self::DROP_TOLERANCE).
