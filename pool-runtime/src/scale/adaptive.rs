@@ -369,14 +369,18 @@ impl AdaptiveLimit {
         if samples < s.window_samples {
             return None;
         }
-        // A window long enough to judge: precise, or clearly not congested
-        // (growth needs no precision: a window past the threshold is
-        // extended until it is precise before it may cut).
+        // A window long enough to judge: precise, or clear either way (a
+        // window in between is extended until it is precise).
+        let error = w.standard_error(self.variance);
         let precise = w.successes >= s.window_samples.saturating_mul(MAX_WINDOW_STRETCH)
-            || w.standard_error(self.variance) <= s.tolerance.ln() / PRECISION
-            || self
-                .floor
-                .is_none_or(|floor| w.mean() <= floor + s.tolerance.ln());
+            || error <= s.tolerance.ln() / PRECISION
+            || self.floor.is_none_or(|floor| {
+                let excess = w.mean() - floor - s.tolerance.ln();
+                // Clearly not congested, or clearly congested already (by
+                // twice the margin of the final test: the window is looked
+                // at after every call, and each look is a chance for noise).
+                excess <= 0.0 || excess > 2.0 * NOISE_ERRORS * error
+            });
         // One round trip: the typical window latency once there is one.
         let round_trip = match self.floor {
             Some(_) => Duration::from_secs_f64(self.average.exp().min(3600.0)),
