@@ -267,8 +267,15 @@ const TRACKING: f64 = 0.2;
 /// The share of the limit a window's peak must reach for the limit to
 /// count as used (and so be allowed to grow).
 const USED: f64 = 0.8;
+/// Drops that close a window before it holds `window_samples` calls.
+const BURST: u32 = 3;
 /// Slots per window the limit grows by near the level that drew drops.
 const CAUTIOUS_STEP: f64 = 0.1;
+/// How fast the level that drew drops relaxes: by this fraction of itself
+/// per `baseline_interval`. Slow, because a server that refuses past a
+/// cliff refuses there again; relaxing it fully per interval brought the
+/// limit back over the cliff every 20 s on the simulator's slow link.
+const DROP_LEVEL_RELAXING: f64 = 0.25;
 /// The most a congested window cuts (the gradient's lower clamp).
 const DEEPEST_LATENCY_CUT: f64 = 0.5;
 
@@ -366,7 +373,10 @@ impl AdaptiveLimit {
         let s = self.settings;
         let (samples, drops) = (w.successes.saturating_add(w.drops), w.drops);
         let elapsed = now.saturating_sub(w.started);
-        if samples < s.window_samples {
+        // A burst of refusals is judged before the window fills: every one
+        // is a call lost, and on a server that refuses at once the pool's
+        // whole queue can drain into refusals within a few milliseconds.
+        if samples < s.window_samples && drops < BURST {
             return None;
         }
         // A window long enough to judge: precise, or clear either way (a
@@ -461,15 +471,15 @@ impl AdaptiveLimit {
 
     /// The limit after a step up: near the level where drops came last
     /// (within a step of it, or past it), a tenth of a slot per window —
-    /// a level that relaxes upward over `baseline_interval`, so that a server
-    /// that has grown is found again.
+    /// a level that relaxes upward (by a quarter per `baseline_interval`),
+    /// so that a server that has grown is found again.
     fn grow(&self, step: f64, now: Duration) -> f64 {
         let Some((level, at)) = self.drops_at else {
             return self.limit + step;
         };
         let relaxed =
             now.saturating_sub(at).as_secs_f64() / self.settings.baseline_interval.as_secs_f64();
-        let level = level * (1.0 + relaxed.max(0.0));
+        let level = level * (1.0 + DROP_LEVEL_RELAXING * relaxed.max(0.0));
         if self.limit + step < level {
             self.limit + step
         } else {
