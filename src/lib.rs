@@ -9,8 +9,8 @@ pub use pool_runtime::{
     AdaptiveSettings, AutoscaleTiming, Kind, Order, ScalePolicy, UnknownChoice, Verdict,
 };
 pub use pool_runtime::{
-    BlockingExecutor, BlockingJob, BuildError, DefaultExecutor, Pool, PoolBuilder, Rejected,
-    ShutdownTimedOut, Stats, Submit, SubmitWait, MAX_SLOTS,
+    BlockingExecutor, BlockingJob, BuildError, DefaultExecutor, OwnedPermit, Permit, Pool,
+    PoolBuilder, Rejected, ShutdownTimedOut, Stats, Submit, SubmitWait, MAX_SLOTS,
 };
 #[cfg(feature = "tokio")]
 pub use pool_runtime::{SpawnHandle, TokioClock};

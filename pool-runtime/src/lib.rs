@@ -87,6 +87,7 @@ pub use group::ceiling;
 
 pub use admission::state::MAX_SLOTS;
 pub use call::blocking::{BlockingExecutor, BlockingJob, DefaultExecutor};
+pub use call::permit::{OwnedPermit, Permit};
 #[cfg(feature = "tokio")]
 pub use call::spawn::SpawnHandle;
 pub use call::submit::{Submit, SubmitWait};

@@ -76,7 +76,7 @@ pub fn stats() -> Option<Stats> {
 }
 
 #[inline]
-fn core_if_enabled() -> Option<&'static Core> {
+pub(crate) fn core_if_enabled() -> Option<&'static Core> {
     ENABLED.load(Ordering::Relaxed).then(|| pool().core())
 }
 

@@ -26,6 +26,7 @@ pub(crate) mod registry;
 pub(crate) mod settings;
 
 use crate::admission::core::Mode;
+use crate::call::permit::{self, OwnedPermit, Permit};
 use crate::call::submit::{Submit, SubmitWait};
 use crate::group::settings::GroupSettings;
 use crate::pool::order::{Kind, Order};
@@ -243,6 +244,37 @@ impl Group {
         judge: J,
     ) -> Ceilinged<impl Future<Output = Result<F::Output, Rejected>> + use<'_, F, J>> {
         Ceilinged::new(self.pool().submit_judged(weight, work, judge))
+    }
+
+    /// See [`Pool::acquire_weighted`]; under an application-wide ceiling the
+    /// permit holds a ceiling slot too. The permit is `'static`, as the
+    /// group is.
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::submit`].
+    pub async fn acquire(&'static self, weight: i64) -> Result<Permit<'static>, Rejected> {
+        permit::acquire(self.pool().core(), weight, true).await
+    }
+
+    /// See [`Pool::acquire_owned`] (and [`acquire`](Group::acquire) for the
+    /// ceiling).
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::submit`].
+    pub async fn acquire_owned(&self, weight: i64) -> Result<OwnedPermit, Rejected> {
+        permit::acquire_owned(self.pool().core_arc(), weight, true).await
+    }
+
+    /// See [`Pool::try_acquire`] (and [`acquire`](Group::acquire) for the
+    /// ceiling, whose slot must be free now too).
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::try_acquire`].
+    pub fn try_acquire(&'static self, weight: i64) -> Result<Permit<'static>, Rejected> {
+        permit::try_acquire(self.pool().core(), weight, true)
     }
 
     /// See [`Pool::run`].

@@ -11,6 +11,7 @@ use crate::admission::core::{Core, Mode};
 use crate::call::acquire::Acquire;
 use crate::call::blocking::{self, BlockingExecutor, DefaultExecutor, OwnedSlot};
 use crate::call::park;
+use crate::call::permit::{self, OwnedPermit, Permit};
 use crate::call::submit::{Guarded, JudgeFn, Submit, SubmitWait};
 use crate::group::settings::GroupSettings;
 use crate::pool::builder::{PoolBuilder, DEFAULT_SIZE};
@@ -222,6 +223,81 @@ impl Pool {
         judge: impl FnOnce(&F::Output) -> crate::Verdict,
     ) -> Result<F::Output, Rejected> {
         Guarded::judged(&*self.core, weight, Mode::Reject, work, JudgeFn(judge)).await
+    }
+
+    /// Waits for a slot and holds it in a [`Permit`] until the permit is
+    /// dropped: for code that cannot hand its work to `submit` (a tower
+    /// service reserving capacity in `poll_ready`, a slot kept until a
+    /// response body ends). The same admission as `submit`: same order, same
+    /// rejections, same accounting ([`Stats::running`] counts the permit),
+    /// and a permit taken inside the work of a call of this pool borrows that
+    /// call's slot.
+    ///
+    /// # Errors
+    ///
+    /// As [`submit`](Pool::submit).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped while waiting, the call leaves the queue; the permit, once
+    /// returned, is the only holder of the slot.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// let pool = pool_runtime::Pool::builder().size(1).build()?;
+    /// let permit = pool.acquire().await?;
+    /// assert_eq!(pool.stats().running, 1);
+    /// assert!(pool.try_acquire().is_err(), "the only slot is held");
+    /// drop(permit);
+    /// assert_eq!(pool.stats().completed, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn acquire(&self) -> Result<Permit<'_>, Rejected> {
+        permit::acquire(&self.core, 0, false).await
+    }
+
+    /// [`acquire`](Pool::acquire) with a weight (see
+    /// [`submit_weighted`](Pool::submit_weighted)).
+    ///
+    /// # Errors
+    ///
+    /// As [`submit`](Pool::submit).
+    pub async fn acquire_weighted(&self, weight: i64) -> Result<Permit<'_>, Rejected> {
+        permit::acquire(&self.core, weight, false).await
+    }
+
+    /// [`acquire_weighted`](Pool::acquire_weighted), returning a permit that
+    /// owns a handle on the pool: `'static`, to move into a spawned task or
+    /// a response body.
+    ///
+    /// # Errors
+    ///
+    /// As [`submit`](Pool::submit).
+    pub async fn acquire_owned(&self, weight: i64) -> Result<OwnedPermit, Rejected> {
+        permit::acquire_owned(self.core.clone(), weight, false).await
+    }
+
+    /// A permit if a slot is free now; never waits.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected::Full`] if no slot is free (as if no call could wait),
+    /// otherwise as [`submit`](Pool::submit) (paused, closed).
+    pub fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
+        permit::try_acquire(&self.core, 0, false)
+    }
+
+    /// [`try_acquire`](Pool::try_acquire) with a weight, returning an owned
+    /// permit.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_acquire`](Pool::try_acquire).
+    pub fn try_acquire_owned(&self, weight: i64) -> Result<OwnedPermit, Rejected> {
+        permit::try_acquire_owned(self.core.clone(), weight, false)
     }
 
     /// Runs a blocking closure on the blocking executor while it holds a slot.

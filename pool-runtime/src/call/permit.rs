@@ -1,0 +1,198 @@
+//! Permits: a slot held by a guard rather than by a call's future, for code
+//! that cannot hand its work to `submit` (a tower service reserving capacity
+//! in `poll_ready`, a slot kept until a response body ends).
+//!
+//! A permit is admitted by the same pipeline as every call
+//! ([`Acquire`](crate::call::acquire::Acquire)): same order, same
+//! rejections, same accounting, and the same reentrancy rule — a permit
+//! taken inside the work of a call of the same pool borrows that call's slot
+//! rather than waiting for a second one. Dropping the permit ends the call.
+
+use crate::admission::core::{Core, Mode, Outcome};
+use crate::call::acquire::Acquire;
+use crate::call::held::{self, Detached};
+use crate::pool::rejected::Rejected;
+use crate::scale::adaptive::Verdict;
+use std::fmt;
+use std::future::poll_fn;
+use std::ops::Deref;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+/// A slot of a pool, held until the permit is dropped; see
+/// [`Pool::acquire`](crate::Pool::acquire).
+///
+/// While it lives the pool counts one call running
+/// ([`Stats::running`](crate::Stats::running)). Dropping it ends that call:
+/// counted as completed (as panicked if dropped while its thread unwinds),
+/// its slot handed to the next waiting call. For an adaptive pool its
+/// lifetime is the call's latency and its verdict
+/// ([`set_verdict`](Permit::set_verdict)) whether the server was overloaded.
+///
+/// A permit is a guard, not a frame: calls made while holding it are calls
+/// of their own (as with a `tokio::sync::Semaphore` permit), so code that
+/// holds the pool's last slot and calls the same pool waits for another one.
+/// Work that nested calls should share the slot with goes through `submit`.
+#[must_use = "the slot is released as soon as the permit is dropped"]
+pub struct Permit<'a> {
+    held: Held<&'a Core>,
+    ceiling: Option<Held<&'static Core>>,
+}
+
+/// A [`Permit`] that owns a reference to its pool: `'static`, so it can move
+/// into a spawned task or a response body. See
+/// [`Pool::acquire_owned`](crate::Pool::acquire_owned).
+#[must_use = "the slot is released as soon as the permit is dropped"]
+pub struct OwnedPermit {
+    held: Held<Arc<Core>>,
+    ceiling: Option<Held<&'static Core>>,
+}
+
+/// A slot taken out of its admission, released when dropped.
+struct Held<R: Deref<Target = Core>> {
+    core: R,
+    held: Option<Detached>,
+    verdict: Verdict,
+}
+
+impl<R: Deref<Target = Core>> Held<R> {
+    /// Waits for a slot (the pipeline every call form shares).
+    async fn acquire(core: R, weight: i64, mode: Mode) -> Result<Self, Rejected> {
+        let held = {
+            let mut acquire = pin!(Acquire::new(&*core, weight, mode));
+            poll_fn(|cx| acquire.as_mut().poll_acquire(cx)).await?;
+            acquire.as_mut().detach()
+        };
+        Ok(Held::new(core, held))
+    }
+
+    /// Takes a slot if one is free now (or this call may borrow its parent's),
+    /// without waiting.
+    fn try_acquire(core: R, weight: i64) -> Result<Self, Rejected> {
+        let held = {
+            let mut acquire = pin!(Acquire::new(&*core, weight, Mode::Reject));
+            let mut cx = Context::from_waker(Waker::noop());
+            let admitted = match acquire.as_mut().poll_acquire(&mut cx) {
+                Poll::Ready(result) => result,
+                // Queued: leave the queue, turned away as if no call could wait.
+                Poll::Pending => acquire.as_mut().give_up(Rejected::Full),
+            };
+            admitted?;
+            acquire.as_mut().detach()
+        };
+        Ok(Held::new(core, held))
+    }
+
+    fn new(core: R, held: Detached) -> Self {
+        Held {
+            core,
+            held: Some(held),
+            verdict: Verdict::Success,
+        }
+    }
+}
+
+impl<R: Deref<Target = Core>> Drop for Held<R> {
+    fn drop(&mut self) {
+        if let Some(held) = self.held.take() {
+            let outcome = if std::thread::panicking() {
+                Outcome::Panicked
+            } else {
+                Outcome::Completed
+            };
+            held::end_call(&self.core, outcome, self.verdict, held, None);
+        }
+    }
+}
+
+/// The ceiling's slot for a group permit, if a ceiling is set (taken before
+/// the group's own, as every group call does).
+async fn ceiling(group: bool) -> Option<Held<&'static Core>> {
+    if !group {
+        return None;
+    }
+    let core = crate::group::ceiling::core_if_enabled()?;
+    match Held::acquire(core, 0, Mode::Wait).await {
+        Ok(held) => Some(held),
+        Err(rejected) => unreachable!("the ceiling pool never rejects: {rejected}"),
+    }
+}
+
+/// A permit of `core`; under the ceiling too if `group`.
+pub(crate) async fn acquire(core: &Core, weight: i64, group: bool) -> Result<Permit<'_>, Rejected> {
+    let ceiling = ceiling(group).await;
+    let held = Held::acquire(core, weight, Mode::Reject).await?;
+    Ok(Permit { held, ceiling })
+}
+
+/// An owned permit of `core`; under the ceiling too if `group`.
+pub(crate) async fn acquire_owned(
+    core: Arc<Core>,
+    weight: i64,
+    group: bool,
+) -> Result<OwnedPermit, Rejected> {
+    let ceiling = ceiling(group).await;
+    let held = Held::acquire(core, weight, Mode::Reject).await?;
+    Ok(OwnedPermit { held, ceiling })
+}
+
+/// A permit of `core` if a slot is free now; under the ceiling too if
+/// `group` (whose slot must be free now as well).
+pub(crate) fn try_acquire(core: &Core, weight: i64, group: bool) -> Result<Permit<'_>, Rejected> {
+    let ceiling = match group.then(crate::group::ceiling::core_if_enabled).flatten() {
+        Some(ceiling) => Some(Held::try_acquire(ceiling, 0)?),
+        None => None,
+    };
+    let held = Held::try_acquire(core, weight)?;
+    Ok(Permit { held, ceiling })
+}
+
+/// An owned permit of `core` if a slot is free now.
+pub(crate) fn try_acquire_owned(
+    core: Arc<Core>,
+    weight: i64,
+    group: bool,
+) -> Result<OwnedPermit, Rejected> {
+    let ceiling = match group.then(crate::group::ceiling::core_if_enabled).flatten() {
+        Some(ceiling) => Some(Held::try_acquire(ceiling, 0)?),
+        None => None,
+    };
+    let held = Held::try_acquire(core, weight)?;
+    Ok(OwnedPermit { held, ceiling })
+}
+
+impl Permit<'_> {
+    /// How the call went, for an adaptive pool (default:
+    /// [`Verdict::Success`], a latency sample): [`Verdict::Overload`] if the
+    /// server refused it, [`Verdict::Ignore`] if it says nothing about the
+    /// server. Other pools ignore it.
+    pub fn set_verdict(&mut self, verdict: Verdict) {
+        self.held.verdict = verdict;
+    }
+}
+
+impl OwnedPermit {
+    /// See [`Permit::set_verdict`].
+    pub fn set_verdict(&mut self, verdict: Verdict) {
+        self.held.verdict = verdict;
+    }
+}
+
+impl fmt::Debug for Permit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit")
+            .field("verdict", &self.held.verdict)
+            .field("ceiling", &self.ceiling.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for OwnedPermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedPermit")
+            .field("verdict", &self.held.verdict)
+            .field("ceiling", &self.ceiling.is_some())
+            .finish_non_exhaustive()
+    }
+}
