@@ -516,7 +516,8 @@ impl AdaptiveLimit {
         let faster = sample + NOISE_ERRORS * error.min(1.0);
         if faster < floor {
             self.floor = Some(faster);
-        } else if self.starting {
+        } else if self.starting && sample <= threshold {
+            // (A start window past the threshold is the knee, not the floor.)
             self.floor = Some(floor + (sample - floor) * weight.max(START_TRACKING));
         } else if unloaded {
             self.floor = Some(floor + (sample - floor) * weight);
