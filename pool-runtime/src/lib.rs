@@ -91,6 +91,8 @@ pub use call::permit::{OwnedPermit, Permit};
 #[cfg(feature = "tokio")]
 pub use call::spawn::SpawnHandle;
 pub use call::submit::{Submit, SubmitWait};
+#[cfg(feature = "test-util")]
+pub use group::isolation::Isolation;
 pub use group::registry::{groups, registered_groups, GroupInfo};
 pub use group::settings::GroupSettings;
 pub use group::{Group, GroupSpec};

@@ -21,6 +21,8 @@
 //! takes the configuration lock.
 
 pub mod ceiling;
+#[cfg(feature = "test-util")]
+pub(crate) mod isolation;
 mod reconfigure;
 pub(crate) mod registry;
 pub(crate) mod settings;
@@ -155,6 +157,10 @@ impl Group {
     /// spec under application-wide configuration, see `config`).
     #[inline]
     pub fn pool(&self) -> &Pool {
+        #[cfg(feature = "test-util")]
+        if let Some(isolated) = isolation::lookup(self) {
+            return isolated;
+        }
         self.pool.get_or_init(|| {
             crate::config::with_effective(&self.spec, |settings| {
                 *self.applied() = Some(settings);

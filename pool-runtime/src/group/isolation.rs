@@ -1,0 +1,156 @@
+//! Tests that use global groups, run in parallel, without seeing each
+//! other's group state (feature `test-util`): [`Group::isolate`] and its
+//! guard, [`Isolation`].
+
+use crate::group::Group;
+use crate::pool::Pool;
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::thread::ThreadId;
+
+/// Who a call belongs to, for isolation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scope {
+    #[cfg(feature = "tokio")]
+    Runtime(tokio::runtime::Id),
+    Thread(ThreadId),
+}
+
+impl Scope {
+    fn current() -> Scope {
+        #[cfg(feature = "tokio")]
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            return Scope::Runtime(handle.id());
+        }
+        Scope::Thread(std::thread::current().id())
+    }
+}
+
+struct Entry {
+    group: usize,
+    scope: Scope,
+    pool: &'static Pool,
+}
+
+/// How many isolations are in force: the shared path looks no further while
+/// it is zero.
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+static ENTRIES: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+
+fn entries() -> std::sync::MutexGuard<'static, Vec<Entry>> {
+    ENTRIES.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn key(group: &Group) -> usize {
+    std::ptr::from_ref(group) as usize
+}
+
+/// The calling test's own instance of `group`, if it isolated one.
+#[inline]
+pub(crate) fn lookup(group: &Group) -> Option<&'static Pool> {
+    if ACTIVE.load(Ordering::Relaxed) == 0 {
+        return None;
+    }
+    lookup_slow(group)
+}
+
+#[cold]
+fn lookup_slow(group: &Group) -> Option<&'static Pool> {
+    let (group, scope) = (key(group), Scope::current());
+    entries()
+        .iter()
+        .rev()
+        .find(|e| e.group == group && e.scope == scope)
+        .map(|e| e.pool)
+}
+
+/// The calling test's own instance of a group, in force until dropped; see
+/// [`Group::isolate`] (feature `test-util`).
+///
+/// The test is identified by where its calls run: the tokio runtime they run
+/// on (every `#[tokio::test]` builds its own, and the tasks it spawns run on
+/// it), or, outside any runtime, the thread (a plain `#[test]`). Calls from
+/// elsewhere — other tests, threads the test starts outside its runtime —
+/// keep using the shared pool.
+///
+/// Everything that goes through [`Group::pool`] is isolated: calls, permits,
+/// `stats`, `size`, `scale`, `pause`, `close`. A test can pause or close its
+/// instance freely: the next test isolates a fresh, open one. Listing
+/// ([`groups`](crate::groups)), [`Group::settings`] and configuration
+/// reloads see the shared pool.
+///
+/// While the feature is on, the shared path costs one relaxed atomic load
+/// per call; a build without it has no isolation code at all. Each isolation
+/// keeps its pool allocated until the process ends (a few hundred bytes;
+/// test processes are short).
+#[must_use = "the isolation ends when the guard is dropped"]
+pub struct Isolation {
+    group: usize,
+    scope: Scope,
+    pool: &'static Pool,
+}
+
+impl Isolation {
+    /// The isolated pool.
+    pub fn pool(&self) -> &'static Pool {
+        self.pool
+    }
+}
+
+impl Drop for Isolation {
+    fn drop(&mut self) {
+        let mut entries = entries();
+        if let Some(i) = entries
+            .iter()
+            .rposition(|e| e.group == self.group && e.scope == self.scope)
+        {
+            entries.remove(i);
+            ACTIVE.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl fmt::Debug for Isolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Isolation")
+            .field("scope", &self.scope)
+            .field("pool", &self.pool)
+            .finish()
+    }
+}
+
+impl Group {
+    /// Gives the calling test its own instance of this group until the
+    /// guard is dropped: a fresh pool with the group's effective settings,
+    /// used by every call the test makes through the group (see
+    /// [`Isolation`] for what counts as the test). Parallel tests then neither share the limit nor see each
+    /// other's `pause`, `close`, `scale` or `stats`. Isolating a group the
+    /// test already isolated nests: the newest instance serves until its
+    /// guard is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Group, GroupSpec};
+    ///
+    /// static DB: Group = Group::new(GroupSpec::new("docs::isolated").size(2));
+    ///
+    /// let _mine = DB.isolate();
+    /// DB.pause(); // this test's instance only
+    /// assert!(DB.run(|| ()).is_err());
+    /// drop(_mine);
+    /// assert_eq!(DB.run(|| 1), Ok(1), "the shared pool was never paused");
+    /// ```
+    pub fn isolate(&'static self) -> Isolation {
+        let settings = self.settings();
+        let pool: &'static Pool = Box::leak(Box::new(Pool::from_settings(
+            self.name(),
+            &settings.clamped(),
+        )));
+        let (group, scope) = (key(self), Scope::current());
+        entries().push(Entry { group, scope, pool });
+        ACTIVE.fetch_add(1, Ordering::Relaxed);
+        Isolation { group, scope, pool }
+    }
+}
