@@ -143,11 +143,7 @@ impl Controller for Gradient2 {
     }
 
     fn start(&mut self, now: f64) -> Started {
-        self.in_flight += 1;
-        Started {
-            at: now,
-            in_flight: self.in_flight,
-        }
+        Started::count(&mut self.in_flight, now)
     }
 
     fn end(&mut self, started: Started, now: f64, _outcome: Outcome) {

@@ -69,6 +69,18 @@ pub struct Started {
 }
 
 /// A concurrency controller: a limit moved by what calls report.
+impl Started {
+    /// A call starts at `now`: counts it in `in_flight` (the controller's own
+    /// count of its calls in flight, which the libraries keep the same way).
+    pub fn count(in_flight: &mut usize, now: f64) -> Started {
+        *in_flight += 1;
+        Started {
+            at: now,
+            in_flight: *in_flight,
+        }
+    }
+}
+
 pub trait Controller {
     /// The limit now.
     fn limit(&self) -> usize;

@@ -151,11 +151,7 @@ impl Controller for Vegas {
     }
 
     fn start(&mut self, now: f64) -> Started {
-        self.in_flight += 1;
-        Started {
-            at: now,
-            in_flight: self.in_flight,
-        }
+        Started::count(&mut self.in_flight, now)
     }
 
     fn end(&mut self, started: Started, now: f64, outcome: Outcome) {
