@@ -5,6 +5,8 @@ pub use pool_macros::{group, pooled};
 pub use pool_runtime::{ceiling, Clock, ManualClock, SystemClock};
 pub use pool_runtime::{config, register_group};
 pub use pool_runtime::{groups, registered_groups, Group, GroupInfo, GroupSettings, GroupSpec};
+#[cfg(feature = "stream")]
+pub use pool_runtime::{stream, PooledStreamExt};
 pub use pool_runtime::{
     AdaptiveSettings, AutoscaleTiming, Kind, Order, ScalePolicy, UnknownChoice, Verdict,
 };

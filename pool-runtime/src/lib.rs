@@ -78,12 +78,15 @@ mod admission;
 mod call;
 pub mod config;
 mod group;
+mod integrations;
 mod pool;
 mod scale;
 mod sync;
 mod time;
 
 pub use group::ceiling;
+#[cfg(feature = "stream")]
+pub use integrations::stream::{self, PooledStreamExt};
 
 pub use admission::state::MAX_SLOTS;
 pub use call::blocking::{BlockingExecutor, BlockingJob, DefaultExecutor};

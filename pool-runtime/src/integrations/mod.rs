@@ -1,0 +1,5 @@
+//! Optional integrations with other crates, each behind the cargo feature of
+//! the same name.
+
+#[cfg(feature = "stream")]
+pub mod stream;
