@@ -85,6 +85,8 @@ mod sync;
 mod time;
 
 pub use group::ceiling;
+#[cfg(feature = "rayon")]
+pub use integrations::rayon::RayonExecutor;
 #[cfg(feature = "stream")]
 pub use integrations::stream::{self, PooledStreamExt};
 

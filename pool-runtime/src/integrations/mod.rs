@@ -3,3 +3,6 @@
 
 #[cfg(feature = "stream")]
 pub mod stream;
+
+#[cfg(feature = "rayon")]
+pub mod rayon;
