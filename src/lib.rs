@@ -4,9 +4,13 @@ pub use pool_macros::{group, pooled};
 
 #[cfg(feature = "test-util")]
 pub use pool_runtime::Isolation;
+#[cfg(feature = "rayon")]
+pub use pool_runtime::RayonExecutor;
 pub use pool_runtime::{ceiling, Clock, ManualClock, SystemClock};
 pub use pool_runtime::{config, register_group};
 pub use pool_runtime::{groups, registered_groups, Group, GroupInfo, GroupSettings, GroupSpec};
+#[cfg(feature = "stream")]
+pub use pool_runtime::{stream, PooledStreamExt};
 pub use pool_runtime::{
     AdaptiveSettings, AutoscaleTiming, Kind, Order, ScalePolicy, UnknownChoice, Verdict,
 };

@@ -78,12 +78,17 @@ mod admission;
 mod call;
 pub mod config;
 mod group;
+mod integrations;
 mod pool;
 mod scale;
 mod sync;
 mod time;
 
 pub use group::ceiling;
+#[cfg(feature = "rayon")]
+pub use integrations::rayon::RayonExecutor;
+#[cfg(feature = "stream")]
+pub use integrations::stream::{self, PooledStreamExt};
 
 pub use admission::state::MAX_SLOTS;
 pub use call::blocking::{BlockingExecutor, BlockingJob, DefaultExecutor};

@@ -1,0 +1,8 @@
+//! Optional integrations with other crates, each behind the cargo feature of
+//! the same name.
+
+#[cfg(feature = "stream")]
+pub mod stream;
+
+#[cfg(feature = "rayon")]
+pub mod rayon;
