@@ -204,7 +204,10 @@ async fn group_permits_share_the_groups_limit_and_outlive_nothing() {
     assert_eq!(PERMITS.stats().completed, 160);
     let owned = PERMITS.acquire_owned(0).await.unwrap();
     assert!(PERMITS.try_acquire(0).is_ok());
-    drop(owned);
+    let second = PERMITS.try_acquire_owned(0).unwrap();
+    assert_eq!(PERMITS.try_acquire_owned(0).err(), Some(Rejected::Full));
+    drop((owned, second));
+    assert_eq!(PERMITS.stats().running, 0);
 }
 
 #[test]
