@@ -2,6 +2,8 @@
 
 pub use pool_macros::{group, pooled};
 
+#[cfg(feature = "tower")]
+pub use pool_runtime::tower;
 pub use pool_runtime::{ceiling, Clock, ManualClock, SystemClock};
 pub use pool_runtime::{config, register_group};
 pub use pool_runtime::{groups, registered_groups, Group, GroupInfo, GroupSettings, GroupSpec};
