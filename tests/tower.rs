@@ -83,21 +83,16 @@ async fn refusal(error: BoxError) -> StatusCode {
     }
 }
 
-/// Serves `app` on a loopback port; its address.
-async fn serve(app: Router) -> String {
+/// Serves `app` on a loopback port and sends it `CLIENTS` requests at once,
+/// each read to its body's end; their statuses, by `DEADLINE`.
+async fn burst(app: Router) -> Vec<StatusCode> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+    let url = format!("http://{}/", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    url
-}
-
-/// `CLIENTS` requests to `url` at once, each read to its body's end; their
-/// statuses.
-async fn burst(url: &str) -> Vec<StatusCode> {
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let requests: Vec<_> = (0..CLIENTS)
         .map(|_| {
-            let (client, url) = (client.clone(), url.to_owned());
+            let (client, url) = (client.clone(), url.clone());
             tokio::spawn(async move {
                 let response = client.get(url).send().await.unwrap();
                 let status = response.status();
@@ -106,11 +101,16 @@ async fn burst(url: &str) -> Vec<StatusCode> {
             })
         })
         .collect();
-    let mut statuses = Vec::new();
-    for request in requests {
-        statuses.push(request.await.unwrap());
-    }
-    statuses
+    let statuses = async {
+        let mut statuses = Vec::new();
+        for request in requests {
+            statuses.push(request.await.unwrap());
+        }
+        statuses
+    };
+    tokio::time::timeout(DEADLINE, statuses)
+        .await
+        .expect("the burst ends")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -118,17 +118,13 @@ async fn a_bulkhead_keeps_an_axum_server_within_its_limit() {
     let inside = Arc::new(Inside::default());
     let pool = Pool::builder().size(LIMIT).build().unwrap();
     let app = Router::new()
-        .route("/work", get(work))
+        .route("/", get(work))
         .layer((
             HandleErrorLayer::new(refusal),
             PooledLayer::pool(pool.clone()),
         ))
         .with_state(inside.clone());
-    let url = serve(app).await;
-
-    let statuses = tokio::time::timeout(DEADLINE, burst(&format!("{url}/work")))
-        .await
-        .expect("the burst ends");
+    let statuses = burst(app).await;
     assert!(
         statuses.iter().all(|status| *status == StatusCode::OK),
         "{statuses:?}"
@@ -147,17 +143,13 @@ async fn a_shedding_bulkhead_answers_503_at_once_instead_of_queueing() {
     let inside = Arc::new(Inside::default());
     let pool = Pool::builder().size(LIMIT).build().unwrap();
     let app = Router::new()
-        .route("/work", get(work))
+        .route("/", get(work))
         .layer((
             HandleErrorLayer::new(refusal),
             PooledLayer::pool(pool.clone()).reject(),
         ))
         .with_state(inside.clone());
-    let url = serve(app).await;
-
-    let statuses = tokio::time::timeout(DEADLINE, burst(&format!("{url}/work")))
-        .await
-        .expect("the burst ends");
+    let statuses = burst(app).await;
     let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
     let shed = statuses
         .iter()
@@ -176,17 +168,13 @@ async fn streamed_bodies_hold_their_slots_until_they_end() {
     let inside = Arc::new(Inside::default());
     let pool = Pool::builder().size(LIMIT).build().unwrap();
     let app = Router::new()
-        .route("/stream", get(stream))
+        .route("/", get(stream))
         .layer((
             HandleErrorLayer::new(refusal),
             PooledLayer::pool(pool.clone()).hold_until_body_ends(),
         ))
         .with_state(inside.clone());
-    let url = serve(app).await;
-
-    let statuses = tokio::time::timeout(DEADLINE, burst(&format!("{url}/stream")))
-        .await
-        .expect("the burst ends");
+    let statuses = burst(app).await;
     assert!(
         statuses.iter().all(|status| *status == StatusCode::OK),
         "{statuses:?}"

@@ -5,11 +5,10 @@
 
 mod common;
 
-use common::{Meter, Task};
+use common::{assert_accounted, Meter, Task};
 use futures::FutureExt;
 use http_body::{Body, Frame};
 use pool_runtime::tower::{BoxError, PermitBody, PooledLayer, PooledService};
-use pool_runtime::Stats;
 use pool_runtime::{AdaptiveSettings, Group, GroupSpec, Kind, Order, Pool, Rejected, ScalePolicy};
 use std::collections::VecDeque;
 use std::future::poll_fn;
@@ -23,20 +22,6 @@ use tower::{service_fn, Layer, Service, ServiceExt};
 
 fn fixed(size: usize) -> Pool {
     Pool::builder().size(size).build().unwrap()
-}
-
-/// Every call the pool saw is accounted for by counters kept apart.
-fn assert_accounted(stats: &Stats) {
-    assert_eq!(
-        stats.submitted(),
-        stats.completed
-            + stats.cancelled
-            + stats.rejected_total()
-            + stats.running as u64
-            + stats.nested as u64
-            + stats.waiting as u64,
-        "{stats:?}"
-    );
 }
 
 fn rejection(error: &BoxError) -> Option<Rejected> {
@@ -120,6 +105,18 @@ where
     }
 }
 
+/// Waits for every client; a hang fails the test.
+async fn join_within_a_minute(clients: Vec<tokio::task::JoinHandle<()>>) {
+    let all = async {
+        for client in clients {
+            client.await.unwrap();
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), all)
+        .await
+        .expect("the clients finish");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn clones_driven_at_once_never_exceed_the_limit_with_cancellation_and_panics() {
     let pool = fixed(3);
@@ -134,14 +131,7 @@ async fn clones_driven_at_once_never_exceed_the_limit_with_cancellation_and_pani
             }
         }));
     }
-    let all = async {
-        for client in clients {
-            client.await.unwrap();
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(60), all)
-        .await
-        .expect("the clients finish");
+    join_within_a_minute(clients).await;
     assert_eq!(meter.max(), 3, "the limit was reached, never passed");
     assert_eq!(meter.now(), 0);
     assert_eq!(meter.done(), calls.load(Ordering::SeqCst));
@@ -172,14 +162,7 @@ async fn a_group_is_one_limit_across_layers_and_clones() {
             }
         }));
     }
-    let all = async {
-        for client in clients {
-            client.await.unwrap();
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(60), all)
-        .await
-        .expect("the clients finish");
+    join_within_a_minute(clients).await;
     assert_eq!(meter.max(), 2);
     assert_eq!(BULKHEAD.stats().running, 0);
 }

@@ -161,3 +161,18 @@ impl Drop for Inside {
         self.0.done.fetch_add(1, Ordering::SeqCst);
     }
 }
+
+/// Every call the pool saw is accounted for by counters kept apart.
+#[track_caller]
+pub fn assert_accounted(stats: &pool_runtime::Stats) {
+    assert_eq!(
+        stats.submitted(),
+        stats.completed // (panicked calls are among the completed)
+            + stats.cancelled
+            + stats.rejected_total()
+            + stats.running as u64
+            + stats.nested as u64
+            + stats.waiting as u64,
+        "{stats:?}"
+    );
+}
