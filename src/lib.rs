@@ -2,6 +2,8 @@
 
 pub use pool_macros::{group, pooled};
 
+#[cfg(feature = "tower")]
+pub use pool_runtime::tower;
 #[cfg(feature = "test-util")]
 pub use pool_runtime::Isolation;
 #[cfg(feature = "rayon")]

@@ -24,7 +24,8 @@
 //!
 //! Feature `tokio` (default): blocking closures on tokio's blocking pool,
 //! admission timeouts on tokio's timer inside a runtime, and [`Pool::spawn`].
-//! Without it the crate needs only `std`.
+//! Without it the crate needs only `std`. Feature `tower`: a tower
+//! `Layer`/`Service` over a pool or a group ([`tower`](mod@tower)).
 //!
 //! The admission core is documented in the source (`admission/core.rs`): the packed
 //! admission word, the intrusive wait queue, the hand-off rule, and the
@@ -89,6 +90,8 @@ pub use group::ceiling;
 pub use integrations::rayon::RayonExecutor;
 #[cfg(feature = "stream")]
 pub use integrations::stream::{self, PooledStreamExt};
+#[cfg(feature = "tower")]
+pub use integrations::tower;
 
 pub use admission::state::MAX_SLOTS;
 pub use call::blocking::{BlockingExecutor, BlockingJob, DefaultExecutor};

@@ -3,9 +3,9 @@
 
 mod common;
 
-use common::Task;
+use common::{assert_accounted, Task};
 use pool_runtime::{
-    AdaptiveSettings, Group, GroupSpec, Kind, Order, Pool, Rejected, ScalePolicy, Stats, Verdict,
+    AdaptiveSettings, Group, GroupSpec, Kind, Order, Pool, Rejected, ScalePolicy, Verdict,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,20 +13,6 @@ use std::time::Duration;
 
 fn fixed(size: usize) -> Pool {
     Pool::builder().size(size).build().unwrap()
-}
-
-/// Every call the pool saw is accounted for by counters kept apart.
-fn assert_accounted(stats: &Stats) {
-    assert_eq!(
-        stats.submitted(),
-        stats.completed // (panicked calls are among the completed)
-            + stats.cancelled
-            + stats.rejected_total()
-            + stats.running as u64
-            + stats.nested as u64
-            + stats.waiting as u64,
-        "{stats:?}"
-    );
 }
 
 /// Counts bodies in flight from outside the pool; remembers the most.
@@ -204,7 +190,10 @@ async fn group_permits_share_the_groups_limit_and_outlive_nothing() {
     assert_eq!(PERMITS.stats().completed, 160);
     let owned = PERMITS.acquire_owned(0).await.unwrap();
     assert!(PERMITS.try_acquire(0).is_ok());
-    drop(owned);
+    let second = PERMITS.try_acquire_owned(0).unwrap();
+    assert_eq!(PERMITS.try_acquire_owned(0).err(), Some(Rejected::Full));
+    drop((owned, second));
+    assert_eq!(PERMITS.stats().running, 0);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::Task;
+use common::{Meter, Task};
 use pool_runtime::Pool;
 
 fn full_pool() -> Pool {
@@ -97,45 +97,6 @@ async fn a_spawned_task_is_an_independent_call_not_a_nested_one() {
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Counts bodies running at once, from outside the pool.
-#[derive(Clone, Default)]
-struct Meter {
-    now: Arc<AtomicUsize>,
-    max: Arc<AtomicUsize>,
-    done: Arc<AtomicUsize>,
-}
-
-struct Inside(Meter);
-
-impl Meter {
-    fn enter(&self) -> Inside {
-        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
-        self.max.fetch_max(now, Ordering::SeqCst);
-        Inside(self.clone())
-    }
-
-    /// A body that stays busy for `ms` (on tokio's timer).
-    async fn body(self, ms: u64) {
-        let _inside = self.enter();
-        tokio::time::sleep(Duration::from_millis(ms)).await;
-    }
-
-    fn max(&self) -> usize {
-        self.max.load(Ordering::SeqCst)
-    }
-
-    fn done(&self) -> usize {
-        self.done.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for Inside {
-    fn drop(&mut self) {
-        self.0.now.fetch_sub(1, Ordering::SeqCst);
-        self.0.done.fetch_add(1, Ordering::SeqCst);
-    }
-}
 
 /// Every call accounted for, by counters that are not derived from each other.
 #[track_caller]

@@ -283,6 +283,16 @@ impl Group {
         permit::try_acquire(self.pool().core(), weight, true)
     }
 
+    /// See [`Pool::try_acquire_owned`] (and [`try_acquire`](Group::try_acquire)
+    /// for the ceiling).
+    ///
+    /// # Errors
+    ///
+    /// As [`Pool::try_acquire`].
+    pub fn try_acquire_owned(&self, weight: i64) -> Result<OwnedPermit, Rejected> {
+        permit::try_acquire_owned(self.pool().core_arc(), weight, true)
+    }
+
     /// See [`Pool::run`].
     ///
     /// # Errors

@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
 
 #[derive(Default)]
 struct CountingWaker(AtomicUsize);
@@ -111,4 +112,67 @@ pub async fn yield_now() {
         }
     })
     .await
+}
+
+/// Counts bodies running at once, from outside the pool: each body holds
+/// the guard [`Meter::enter`] returns.
+#[derive(Clone, Default)]
+pub struct Meter {
+    now: Arc<AtomicUsize>,
+    max: Arc<AtomicUsize>,
+    done: Arc<AtomicUsize>,
+}
+
+/// One body running, until dropped.
+pub struct Inside(Meter);
+
+impl Meter {
+    pub fn enter(&self) -> Inside {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max.fetch_max(now, Ordering::SeqCst);
+        Inside(self.clone())
+    }
+
+    /// A body that stays busy for `ms` (on tokio's timer).
+    pub async fn body(self, ms: u64) {
+        let _inside = self.enter();
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+
+    /// Bodies running now.
+    pub fn now(&self) -> usize {
+        self.now.load(Ordering::SeqCst)
+    }
+
+    /// The most bodies ever running at once.
+    pub fn max(&self) -> usize {
+        self.max.load(Ordering::SeqCst)
+    }
+
+    /// Bodies that ended (completed, dropped or panicked).
+    pub fn done(&self) -> usize {
+        self.done.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Inside {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
+        self.0.done.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Every call the pool saw is accounted for by counters kept apart.
+#[track_caller]
+pub fn assert_accounted(stats: &pool_runtime::Stats) {
+    assert_eq!(
+        stats.submitted(),
+        stats.completed // (panicked calls are among the completed)
+            + stats.cancelled
+            + stats.rejected_total()
+            + stats.running as u64
+            + stats.nested as u64
+            + stats.waiting as u64,
+        "{stats:?}"
+    );
 }

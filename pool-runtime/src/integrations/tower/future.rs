@@ -1,0 +1,317 @@
+//! The response futures: a call holding its slot ([`ResponseFuture`], tower's
+//! `ResponseFuture` with a judge and a hold policy), and a call that waits
+//! for its slot first ([`WeightedResponseFuture`]).
+
+use super::policy::{Hold, Judge, NoOverload, UntilResponse};
+use super::{Acquiring, BoxError};
+use crate::call::permit::OwnedPermit;
+use pin_project_lite::pin_project;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use tower_service::Service;
+
+const POLLED_AFTER_COMPLETION: &str = "a pooled response future was polled after it completed";
+
+pin_project! {
+    /// The response future of a [`PooledService`](super::PooledService): the
+    /// inner service's, holding the call's slot; or a call the pool
+    /// refused, which fails on its first poll.
+    ///
+    /// When the inner future completes, the result is judged for an
+    /// adaptive pool ([`PooledLayer::overload`](super::PooledLayer::overload))
+    /// and the slot released, or handed to the response body
+    /// ([`PooledLayer::hold_until_body_ends`](super::PooledLayer::hold_until_body_ends)).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it drops the inner future, then releases the slot (no
+    /// latency sample for an adaptive pool).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::tower::{BoxError, PooledLayer, ResponseFuture};
+    /// use tower::{service_fn, Layer, Service, ServiceExt};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let pool = pool_runtime::Pool::builder().size(1).build()?;
+    /// let mut service = PooledLayer::pool(pool.clone())
+    ///     .layer(service_fn(|()| std::future::pending::<Result<(), BoxError>>()));
+    /// service.ready().await?;
+    /// let response: ResponseFuture<_> = service.call(());
+    /// assert_eq!(pool.stats().running, 1);
+    /// drop(response);
+    /// assert_eq!(pool.stats().running, 0, "released on drop");
+    /// # Ok::<(), BoxError>(())
+    /// # }).unwrap();
+    /// ```
+    pub struct ResponseFuture<F, O = NoOverload, H = UntilResponse> {
+        #[pin]
+        state: State<F, O, H>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F, O, H> {
+        Called {
+            #[pin]
+            future: F,
+            permit: Option<OwnedPermit>,
+            overload: O,
+            hold: H,
+        },
+        Failed {
+            error: Option<BoxError>,
+        },
+    }
+}
+
+impl<F, O, H> ResponseFuture<F, O, H> {
+    pub(super) fn called(future: F, permit: OwnedPermit, overload: O, hold: H) -> Self {
+        ResponseFuture {
+            state: State::Called {
+                future,
+                permit: Some(permit),
+                overload,
+                hold,
+            },
+        }
+    }
+
+    pub(super) fn failed(error: BoxError) -> Self {
+        ResponseFuture {
+            state: State::Failed { error: Some(error) },
+        }
+    }
+}
+
+impl<F, T, E, O, H> Future for ResponseFuture<F, O, H>
+where
+    F: Future<Output = Result<T, E>>,
+    E: Into<BoxError>,
+    O: Judge<T, E>,
+    H: Hold<T>,
+{
+    type Output = Result<H::Response, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Called {
+                future,
+                permit,
+                overload,
+                hold,
+            } => {
+                let result = ready!(future.poll(cx));
+                let mut permit = permit.take().expect(POLLED_AFTER_COMPLETION);
+                permit.set_verdict(overload.verdict(&result));
+                Poll::Ready(match result {
+                    Ok(response) => Ok(hold.hold(response, permit)),
+                    Err(error) => Err(error.into()),
+                })
+            }
+            StateProj::Failed { error } => {
+                Poll::Ready(Err(error.take().expect(POLLED_AFTER_COMPLETION)))
+            }
+        }
+    }
+}
+
+impl<F: fmt::Debug, O: fmt::Debug, H: fmt::Debug> fmt::Debug for ResponseFuture<F, O, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.state {
+            State::Called {
+                future,
+                permit,
+                overload,
+                hold,
+            } => f
+                .debug_struct("ResponseFuture")
+                .field("future", future)
+                .field("permit", permit)
+                .field("overload", overload)
+                .field("hold", hold)
+                .finish(),
+            State::Failed { error } => f
+                .debug_struct("ResponseFuture")
+                .field("error", error)
+                .finish(),
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of a [`PooledService`](super::PooledService) with
+    /// a weight per request ([`PooledLayer::weight`](super::PooledLayer::weight)):
+    /// waits for a slot in the pool's order with the request's weight, then
+    /// drives a clone of the inner service to readiness, calls it, and goes
+    /// on as a [`ResponseFuture`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped while it waits for a slot, the call leaves the pool's queue at
+    /// once; dropped later, it releases the slot it holds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::tower::{BoxError, PooledLayer};
+    /// use pool_runtime::{Order, Pool};
+    /// use tower::{service_fn, Layer, Service};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let pool = Pool::builder().order(Order::Priority).size(1).build()?;
+    /// let mut service = PooledLayer::pool(pool.clone())
+    ///     .weight(|n: &i64| *n)
+    ///     .layer(service_fn(|n: i64| async move { Ok::<_, BoxError>(n) }));
+    ///
+    /// let held = pool.try_acquire()?;
+    /// let mut late = Box::pin(service.call(5));
+    /// let mut urgent = Box::pin(service.call(1));
+    /// assert!(futures::poll!(late.as_mut()).is_pending(), "queued with weight 5");
+    /// assert!(futures::poll!(urgent.as_mut()).is_pending(), "queued with weight 1");
+    /// drop(held);
+    /// assert!(futures::poll!(late.as_mut()).is_pending(), "the smaller weight goes first");
+    /// assert_eq!(urgent.await?, 1);
+    /// assert_eq!(late.await?, 5);
+    /// # Ok::<(), BoxError>(())
+    /// # }).unwrap();
+    /// ```
+    pub struct WeightedResponseFuture<S, Req, O = NoOverload, H = UntilResponse>
+    where
+        S: Service<Req>,
+    {
+        #[pin]
+        stage: Stage<S, Req, S::Future, O, H>,
+    }
+}
+
+pin_project! {
+    #[project = StageProj]
+    enum Stage<S, Req, F, O, H> {
+        Admitting {
+            acquiring: Acquiring,
+            call: Option<Deferred<S, Req, O, H>>,
+        },
+        Readying {
+            permit: Option<OwnedPermit>,
+            call: Option<Deferred<S, Req, O, H>>,
+        },
+        Responding {
+            #[pin]
+            future: ResponseFuture<F, O, H>,
+        },
+    }
+}
+
+/// A call made once the slot is held and the service ready.
+struct Deferred<S, Req, O, H> {
+    service: S,
+    request: Req,
+    overload: O,
+    hold: H,
+}
+
+impl<S: Service<Req>, Req, O, H> WeightedResponseFuture<S, Req, O, H> {
+    pub(super) fn admitting(
+        acquiring: Acquiring,
+        service: S,
+        request: Req,
+        overload: O,
+        hold: H,
+    ) -> Self {
+        WeightedResponseFuture {
+            stage: Stage::Admitting {
+                acquiring,
+                call: Some(Deferred {
+                    service,
+                    request,
+                    overload,
+                    hold,
+                }),
+            },
+        }
+    }
+
+    pub(super) fn responding(future: ResponseFuture<S::Future, O, H>) -> Self {
+        WeightedResponseFuture {
+            stage: Stage::Responding { future },
+        }
+    }
+}
+
+impl<S, Req, O, H> Future for WeightedResponseFuture<S, Req, O, H>
+where
+    S: Service<Req>,
+    S::Error: Into<BoxError>,
+    O: Judge<S::Response, S::Error>,
+    H: Hold<S::Response>,
+{
+    type Output = Result<H::Response, BoxError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut stage = self.project().stage;
+        loop {
+            let next = match stage.as_mut().project() {
+                StageProj::Admitting { acquiring, call } => {
+                    match ready!(acquiring.as_mut().poll(cx)) {
+                        Ok(permit) => Stage::Readying {
+                            permit: Some(permit),
+                            call: call.take(),
+                        },
+                        Err(rejected) => Stage::Responding {
+                            future: ResponseFuture::failed(rejected.into()),
+                        },
+                    }
+                }
+                StageProj::Readying { permit, call } => {
+                    let deferred = call.as_mut().expect(POLLED_AFTER_COMPLETION);
+                    match ready!(deferred.service.poll_ready(cx)) {
+                        Ok(()) => {
+                            let Deferred {
+                                mut service,
+                                request,
+                                overload,
+                                hold,
+                            } = call.take().expect(POLLED_AFTER_COMPLETION);
+                            let permit = permit.take().expect(POLLED_AFTER_COMPLETION);
+                            Stage::Responding {
+                                future: ResponseFuture::called(
+                                    service.call(request),
+                                    permit,
+                                    overload,
+                                    hold,
+                                ),
+                            }
+                        }
+                        // The slot is released as this stage is replaced.
+                        Err(error) => Stage::Responding {
+                            future: ResponseFuture::failed(error.into()),
+                        },
+                    }
+                }
+                StageProj::Responding { future } => return future.poll(cx),
+            };
+            stage.set(next);
+        }
+    }
+}
+
+impl<S, Req, O, H> fmt::Debug for WeightedResponseFuture<S, Req, O, H>
+where
+    S: Service<Req>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let stage = match &self.stage {
+            Stage::Admitting { .. } => "admitting",
+            Stage::Readying { .. } => "readying",
+            Stage::Responding { .. } => "responding",
+        };
+        f.debug_struct("WeightedResponseFuture")
+            .field("stage", &stage)
+            .finish_non_exhaustive()
+    }
+}
