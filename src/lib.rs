@@ -2,6 +2,10 @@
 
 pub use pool_macros::{group, pooled};
 
+/// What pools report through `tracing` and `metrics` (features `tracing`,
+/// `metrics`).
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+pub use pool_runtime::observe;
 pub use pool_runtime::{ceiling, Clock, ManualClock, SystemClock};
 pub use pool_runtime::{config, register_group};
 pub use pool_runtime::{groups, registered_groups, Group, GroupInfo, GroupSettings, GroupSpec};
