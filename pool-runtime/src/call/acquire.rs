@@ -129,11 +129,24 @@ impl<R: Deref<Target = Core>> Acquire<R> {
             let weight = unsafe { this.node.weight() };
             this.obs.start(&this.core, weight);
         }
+        // A traced call runs the step inside its span; the others (the fast
+        // path) touch no span at all.
         #[cfg(feature = "tracing")]
-        let span = this.obs.span();
-        #[cfg(feature = "tracing")]
-        let _entered = span.as_ref().map(tracing::Span::enter);
-        // Safety: pinned (see above).
+        if let Some(span) = this.obs.span() {
+            let _entered = span.enter();
+            return Self::step_and_report(this, step);
+        }
+        Self::step_and_report(this, step)
+    }
+
+    /// Runs an admission step and reports what it decided.
+    #[cfg(any(feature = "tracing", feature = "metrics"))]
+    #[inline]
+    fn step_and_report(
+        this: &mut Self,
+        step: impl FnOnce(Pin<&mut Self>) -> Poll<Result<(), Rejected>>,
+    ) -> Poll<Result<(), Rejected>> {
+        // Safety: pinned (see `observed`).
         let out = step(unsafe { Pin::new_unchecked(&mut *this) });
         let nested = matches!(this.node.status(), status::NESTED | status::NESTED_POLLING);
         this.obs.polled(&this.core, &out, nested);

@@ -67,6 +67,7 @@ impl Meter {
         meter
     }
 
+    #[inline]
     pub(crate) fn ended(&self, outcome: Outcome) {
         match outcome {
             Outcome::Completed => &self.completed,
@@ -76,10 +77,12 @@ impl Meter {
         .increment(1);
     }
 
+    #[inline]
     pub(crate) fn rejected(&self, reason: Rejected) {
         self.rejected[reason.index()].increment(1);
     }
 
+    #[inline]
     pub(crate) fn limit_changed(&self, from: usize, to: usize) {
         self.limit.increment(to as f64 - from as f64);
     }
