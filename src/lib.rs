@@ -2,6 +2,10 @@
 
 pub use pool_macros::{group, pooled};
 
+/// What pools report through `tracing` and `metrics` (features `tracing`,
+/// `metrics`).
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+pub use pool_runtime::observe;
 #[cfg(feature = "tower")]
 pub use pool_runtime::tower;
 #[cfg(feature = "test-util")]

@@ -27,6 +27,11 @@
 //! Without it the crate needs only `std`. Feature `tower`: a tower
 //! `Layer`/`Service` over a pool or a group ([`tower`](mod@tower)).
 //!
+//! Features `tracing` and `metrics` (off by default): a span per call and
+//! events for rejections, limit changes and adaptive windows; counters,
+//! gauges and histograms per pool. What each reports, and what it costs, is
+//! in the `observe` module (present with either feature).
+//!
 //! The admission core is documented in the source (`admission/core.rs`): the packed
 //! admission word, the intrusive wait queue, the hand-off rule, and the
 //! lock/wake discipline.
@@ -80,6 +85,10 @@ mod call;
 pub mod config;
 mod group;
 mod integrations;
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+mod obs;
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+pub mod observe;
 mod pool;
 mod scale;
 mod sync;

@@ -20,7 +20,7 @@ use crate::pool::rejected::Rejected;
 use crate::pool::stats::Stats;
 use crate::scale::adaptive::Verdict;
 use crate::scale::queue_depth::AutoscaleTiming;
-use crate::scale::{ScalePolicy, Scaler};
+use crate::scale::{LimitCause, ScalePolicy, Scaler};
 use crate::sync::{AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering};
 use crate::time::clock::Clock;
 use std::ptr::NonNull;
@@ -106,6 +106,9 @@ pub(crate) struct CoreConfig {
     pub(crate) autoscale: AutoscaleTiming,
     pub(crate) policy: ScalePolicy,
     pub(crate) clock: StdArc<dyn Clock>,
+    /// The pool's name, which features `tracing` and `metrics` report it by.
+    #[cfg(any(feature = "tracing", feature = "metrics"))]
+    pub(crate) name: Option<StdArc<str>>,
 }
 
 pub(crate) struct Core {
@@ -122,6 +125,9 @@ pub(crate) struct Core {
     /// When the autoscaler next wants a sample, in clock nanoseconds
     /// (`u64::MAX` for fixed pools): lock-free events skip it until then.
     autoscale_due: AtomicU64,
+    /// What features `tracing` and `metrics` report the pool by.
+    #[cfg(any(feature = "tracing", feature = "metrics"))]
+    obs: crate::obs::Observer,
 }
 
 impl Core {
@@ -160,7 +166,16 @@ impl Core {
             clock: config.clock,
             autoscale_due: AtomicU64::new(due),
             adaptive,
+            #[cfg(any(feature = "tracing", feature = "metrics"))]
+            obs: crate::obs::Observer::new(config.name.as_ref(), config.initial, adaptive),
         }
+    }
+
+    /// The pool's reporting (features `tracing`, `metrics`).
+    #[cfg(any(feature = "tracing", feature = "metrics"))]
+    #[inline]
+    pub(crate) fn observer(&self) -> &crate::obs::Observer {
+        &self.obs
     }
 
     pub(crate) fn kind(&self) -> Kind {
@@ -260,6 +275,9 @@ impl Core {
         // Cloned before any state changes: a panicking `clone` loses nothing.
         let waker = waker.clone();
         let mut wakers = WakeList::new();
+        // Reports after the lock is released (dropped after `locked`).
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        let mut report = crate::obs::Deferred::new(&self.obs);
         let mut locked = self.locked.lock();
         let n = node.as_ref();
         let lend_ptr = n.lend();
@@ -284,6 +302,8 @@ impl Core {
             }
         };
         if let Some(limit) = self.autoscale_observe(&mut locked) {
+            #[cfg(any(feature = "tracing", feature = "metrics"))]
+            report.limit(self.limit(), limit, LimitCause::Autoscale);
             locked = self.set_limit_locked(locked, limit, &mut wakers);
         }
         let mut w = self.load();
@@ -472,6 +492,8 @@ impl Core {
     /// Releases the slot of a call of an adaptive pool (counted already),
     /// feeding the policy the call's latency (since `admitted_at`) and verdict.
     pub(crate) fn release_sampled(&self, admitted_at: u64, verdict: Verdict) {
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        self.obs.freed();
         self.release_slow(Some((admitted_at, verdict)));
     }
 
@@ -499,6 +521,8 @@ impl Core {
     /// Releases one slot, handing it to the next waiter if one is waiting.
     #[inline]
     pub(crate) fn free_slot(&self) {
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        self.obs.freed();
         let mut w = self.load();
         while !w.has(QUEUED | CLOSED) {
             match self.word.compare_exchange_weak(
@@ -519,6 +543,9 @@ impl Core {
 
     fn release_slow(&self, sample: Option<(u64, Verdict)>) {
         let mut wakers = WakeList::new();
+        // Reports after the lock is released.
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        let mut report = crate::obs::Deferred::new(&self.obs);
         let drained = {
             let mut locked = self.locked.lock();
             let scaled_to = match sample {
@@ -527,6 +554,17 @@ impl Core {
                 }
                 None => self.autoscale_observe(&mut locked),
             };
+            #[cfg(any(feature = "tracing", feature = "metrics"))]
+            if let Some(scaler) = locked.scaler.as_mut() {
+                report.window(scaler.take_window());
+                if let Some(limit) = scaled_to {
+                    let cause = match sample {
+                        Some(_) => LimitCause::Adaptive,
+                        None => LimitCause::Autoscale,
+                    };
+                    report.limit(self.limit(), limit, cause);
+                }
+            }
             let w = self.load();
             // A slot frees: it goes to the next waiter if running is within the
             // limit; otherwise (after a scale-down) it is simply retired.
@@ -679,10 +717,17 @@ impl Core {
 
     /// Sets the limit to `target` clamped to the pool's bounds; returns the new
     /// limit. Growing admits waiters at once; shrinking lets running work finish.
-    pub(crate) fn resize(&self, target: impl FnOnce(usize) -> usize) -> usize {
+    /// `cause` is what features `tracing` and `metrics` report.
+    pub(crate) fn resize(&self, target: impl FnOnce(usize) -> usize, cause: LimitCause) -> usize {
         let mut wakers = WakeList::new();
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        let mut report = crate::obs::Deferred::new(&self.obs);
+        #[cfg(not(any(feature = "tracing", feature = "metrics")))]
+        let _ = cause;
         let mut locked = self.locked.lock();
         let limit = target(self.load().limit()).clamp(locked.bounds.0, locked.bounds.1);
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        report.limit(self.limit(), limit, cause);
         if let Some(scaler) = locked.scaler.as_mut() {
             scaler.reset_to(limit);
         }
@@ -692,12 +737,12 @@ impl Core {
         limit
     }
 
-    /// Changes the bounds (and clamps the limit into them).
-    pub(crate) fn set_bounds(&self, bounds: (usize, usize)) -> usize {
+    /// Changes the bounds (and clamps the limit into them, for `cause`).
+    pub(crate) fn set_bounds(&self, bounds: (usize, usize), cause: LimitCause) -> usize {
         let mut locked = self.locked.lock();
         locked.bounds = (bounds.0.min(MAX_SLOTS), bounds.1.min(MAX_SLOTS));
         drop(locked);
-        self.resize(|limit| limit)
+        self.resize(|limit| limit, cause)
     }
 
     fn set_limit_locked<'a>(
@@ -749,8 +794,12 @@ impl Core {
     /// Consults the autoscaler outside any other operation.
     fn autoscale_now(&self) {
         let mut wakers = WakeList::new();
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        let mut report = crate::obs::Deferred::new(&self.obs);
         let mut locked = self.locked.lock();
         if let Some(limit) = self.autoscale_observe(&mut locked) {
+            #[cfg(any(feature = "tracing", feature = "metrics"))]
+            report.limit(self.limit(), limit, LimitCause::Autoscale);
             locked = self.set_limit_locked(locked, limit, &mut wakers);
         }
         drop(locked);
@@ -941,6 +990,15 @@ impl Core {
             Outcome::Cancelled => &c.cancelled,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A pool going away takes its limit out of the `pooled.limit` gauge (which
+/// pools of one name share).
+#[cfg(feature = "metrics")]
+impl Drop for Core {
+    fn drop(&mut self) {
+        self.obs.retire(self.limit());
     }
 }
 

@@ -11,6 +11,7 @@ use crate::admission::lend::{Borrow, Lend, Lender};
 use crate::admission::nested;
 use crate::admission::waiter::{flag, status, Waiter};
 use crate::call::held::{self, Detached};
+use crate::call::Form;
 use crate::pool::rejected::Rejected;
 use crate::scale::adaptive::Verdict;
 use crate::time::timer::Sleep;
@@ -36,21 +37,29 @@ pub(crate) struct Acquire<R: Deref<Target = Core>> {
     /// This call's slot as lent to the calls nested in its work. (The lend it
     /// runs under itself, if nested, is kept in its node.)
     lender: Lender,
+    /// What features `tracing` and `metrics` report of the call.
+    #[cfg(any(feature = "tracing", feature = "metrics"))]
+    obs: crate::obs::Call,
 }
 
 impl<R: Deref<Target = Core>> Acquire<R> {
-    pub(crate) fn new(core: R, weight: i64, mode: Mode) -> Self {
+    /// A call of `form` (which features `tracing` and `metrics` report).
+    pub(crate) fn new(core: R, weight: i64, mode: Mode, form: Form) -> Self {
         let node = Waiter::with_status(match mode {
             Mode::Reject => status::START_REJECT,
             Mode::Wait => status::START_WAIT,
         });
         // Safety: the node is not linked.
         unsafe { node.set_weight(weight) };
+        #[cfg(not(any(feature = "tracing", feature = "metrics")))]
+        let _ = form;
         Acquire {
             core,
             node,
             deadline: None,
             lender: Lender::new(),
+            #[cfg(any(feature = "tracing", feature = "metrics"))]
+            obs: crate::obs::Call::new(form),
         }
     }
 
@@ -90,10 +99,62 @@ impl<R: Deref<Target = Core>> Acquire<R> {
 
     /// Waits for admission. Once admitted (or nested) it keeps returning
     /// `Ready(Ok(()))`; after a rejection, `Ready(Err(_))` again.
+    #[inline]
     pub(crate) fn poll_acquire(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), Rejected>> {
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        if self.node.status() < status::RUNNING {
+            return self.observed(|this| this.poll_admission(cx));
+        }
+        self.poll_admission(cx)
+    }
+
+    /// Runs `step` — a step of an undecided call's admission — inside the
+    /// call's span (started at its first poll), and reports what it decided.
+    #[cfg(any(feature = "tracing", feature = "metrics"))]
+    fn observed(
+        self: Pin<&mut Self>,
+        step: impl FnOnce(Pin<&mut Self>) -> Poll<Result<(), Rejected>>,
+    ) -> Poll<Result<(), Rejected>> {
+        // Safety: nothing is moved out of the pinned parts (the span is
+        // taken out of `obs`, which is not pinned, and put back).
+        let this = unsafe { self.get_unchecked_mut() };
+        if matches!(
+            this.node.status(),
+            status::START_REJECT | status::START_WAIT
+        ) {
+            // Safety: not yet linked.
+            let weight = unsafe { this.node.weight() };
+            this.obs.start(&this.core, weight);
+        }
+        // A traced call runs the step inside its span; the others (the fast
+        // path) touch no span at all.
+        #[cfg(feature = "tracing")]
+        if let Some(span) = this.obs.span() {
+            let _entered = span.enter();
+            return Self::step_and_report(this, step);
+        }
+        Self::step_and_report(this, step)
+    }
+
+    /// Runs an admission step and reports what it decided.
+    #[cfg(any(feature = "tracing", feature = "metrics"))]
+    #[inline]
+    fn step_and_report(
+        this: &mut Self,
+        step: impl FnOnce(Pin<&mut Self>) -> Poll<Result<(), Rejected>>,
+    ) -> Poll<Result<(), Rejected>> {
+        // Safety: pinned (see `observed`).
+        let out = step(unsafe { Pin::new_unchecked(&mut *this) });
+        let nested = matches!(this.node.status(), status::NESTED | status::NESTED_POLLING);
+        this.obs.polled(&this.core, &out, nested);
+        out
+    }
+
+    /// [`poll_acquire`](Acquire::poll_acquire) itself: nothing reported.
+    fn poll_admission(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Rejected>> {
         // Safety: nothing is moved out; the node stays where it is.
         let this = unsafe { self.get_unchecked_mut() };
         let node = NonNull::from(&this.node);
@@ -168,9 +229,9 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                     if let Some(deadline) = this.deadline.as_mut() {
                         if deadline.as_mut().poll(cx).is_ready() {
                             this.deadline = None;
-                            // Safety: pinned; `give_up` moves nothing.
+                            // Safety: pinned; `give_up_now` moves nothing.
                             let pinned = unsafe { Pin::new_unchecked(this) };
-                            return Poll::Ready(pinned.give_up(Rejected::TimedOut));
+                            return Poll::Ready(pinned.give_up_now(Rejected::TimedOut));
                         }
                     }
                     // Safety: the node was linked by `enqueue` and is alive.
@@ -207,6 +268,19 @@ impl<R: Deref<Target = Core>> Acquire<R> {
     /// Stops waiting (the deadline passed): leaves the queue and is turned away
     /// for `reason`, unless it was admitted (or closed) in the meantime.
     pub(crate) fn give_up(self: Pin<&mut Self>, reason: Rejected) -> Result<(), Rejected> {
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        if self.node.status() < status::RUNNING {
+            let out = self.observed(|this| Poll::Ready(this.give_up_now(reason)));
+            return match out {
+                Poll::Ready(result) => result,
+                Poll::Pending => unreachable!("giving up decides"),
+            };
+        }
+        self.give_up_now(reason)
+    }
+
+    /// [`give_up`](Acquire::give_up) itself: nothing reported.
+    fn give_up_now(self: Pin<&mut Self>, reason: Rejected) -> Result<(), Rejected> {
         // Safety: nothing is moved out.
         let this = unsafe { self.get_unchecked_mut() };
         this.deadline = None;
@@ -265,6 +339,8 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         this.node.set_status(polling);
         // Safety: the call holds a slot, so its node is not linked; it is pinned.
         let under = unsafe { this.node.under_ptr() };
+        #[cfg(feature = "tracing")]
+        let _entered = this.obs.enter();
         let out = nested::enter(&this.core, &this.lender, under, f);
         this.node.set_status(before);
         out
@@ -310,6 +386,8 @@ impl<R: Deref<Target = Core>> Acquire<R> {
             // Safety: admitted, so unlinked.
             under: unsafe { this.node.take_under() },
             admitted_at,
+            #[cfg(any(feature = "tracing", feature = "metrics"))]
+            obs: this.obs.detach(),
         }
     }
 
@@ -327,6 +405,8 @@ impl<R: Deref<Target = Core>> Acquire<R> {
             // Safety: it holds a slot, so its node is unlinked.
             under: unsafe { this.node.take_under() },
             admitted_at,
+            #[cfg(any(feature = "tracing", feature = "metrics"))]
+            obs: this.obs.detach(),
         };
         held::end_call(&this.core, outcome, verdict, held, this.lender.take());
     }
@@ -341,22 +421,50 @@ impl<R: Deref<Target = Core>> Drop for Acquire<R> {
             status::QUEUED | status::HELD | status::ADMITTED | status::LENT => {
                 // Safety: the node was linked by `enqueue` and is still in place.
                 match unsafe { this.core.cancel(NonNull::from(&this.node), None) } {
-                    Left::Slot => this.core.release(Outcome::Cancelled),
+                    Left::Slot => {
+                        // Safety: nothing is moved out of the pinned parts.
+                        let this = unsafe { this.get_unchecked_mut() };
+                        #[cfg(any(feature = "tracing", feature = "metrics"))]
+                        {
+                            this.obs.dropped_admitted(&this.core, true);
+                            this.obs.detach().ended(&this.core, Outcome::Cancelled);
+                        }
+                        this.core.release(Outcome::Cancelled)
+                    }
                     Left::Lent => {
                         // Safety: nothing is moved out of the pinned parts.
                         let this = unsafe { this.get_unchecked_mut() };
+                        #[cfg(any(feature = "tracing", feature = "metrics"))]
+                        this.obs.dropped_admitted(&this.core, false);
                         let held = Detached {
                             // Safety: `cancel` unlinked it.
                             under: unsafe { this.node.take_under() },
                             admitted_at: 0,
+                            #[cfg(any(feature = "tracing", feature = "metrics"))]
+                            obs: this.obs.detach(),
                         };
                         held::end_call(&this.core, Outcome::Cancelled, Verdict::Ignore, held, None);
                     }
-                    Left::Nothing => {}
+                    Left::Nothing => {
+                        #[cfg(any(feature = "tracing", feature = "metrics"))]
+                        {
+                            // Safety: nothing is moved out of the pinned parts.
+                            let this = unsafe { this.get_unchecked_mut() };
+                            let closed = this.node.status() == status::CLOSED;
+                            this.obs.dropped_waiting(&this.core, closed);
+                        }
+                    }
                 }
             }
             status::POLLING | status::NESTED_POLLING => {
                 this.settle(Outcome::Panicked, Verdict::Ignore)
+            }
+            #[cfg(any(feature = "tracing", feature = "metrics"))]
+            status::CLOSED => {
+                // Turned away by an aborting close, which it never saw.
+                // Safety: nothing is moved out of the pinned parts.
+                let this = unsafe { this.get_unchecked_mut() };
+                this.obs.dropped_waiting(&this.core, true);
             }
             _ => this.settle(Outcome::Cancelled, Verdict::Ignore),
         }

@@ -10,6 +10,7 @@ use crate::admission::lend::Lender;
 use crate::admission::nested;
 use crate::call::acquire::Acquire;
 use crate::call::held::{self, Detached};
+use crate::call::Form;
 use crate::pool::rejected::Rejected;
 use crate::scale::adaptive::Verdict;
 use std::any::Any;
@@ -101,7 +102,7 @@ impl OwnedSlot {
         weight: i64,
         mode: Mode,
     ) -> Result<OwnedSlot, Rejected> {
-        let mut acquire = pin!(Acquire::new(&*core, weight, mode));
+        let mut acquire = pin!(Acquire::new(&*core, weight, mode, Form::Blocking));
         poll_fn(|cx| acquire.as_mut().poll_acquire(cx)).await?;
         let held = acquire.as_mut().detach();
         Ok(OwnedSlot::new(core.clone(), held))
@@ -121,10 +122,17 @@ impl OwnedSlot {
     }
 
     /// Runs `f` holding the slot (with the reentrancy frame, so a nested call
-    /// from inside the closure can borrow this slot).
+    /// from inside the closure can borrow this slot; in the call's span, with
+    /// feature `tracing`).
     pub(crate) fn run<T>(mut self, f: impl FnOnce() -> T) -> std::thread::Result<T> {
         self.outcome = Outcome::Panicked;
         let under = self.held.as_ref().and_then(|held| held.under.clone());
+        #[cfg(feature = "tracing")]
+        let _entered = self
+            .held
+            .as_ref()
+            .and_then(|held| held.obs.span())
+            .map(tracing::Span::enter);
         let result = nested::enter(&self.core, &self.lender, &under, || {
             panic::catch_unwind(AssertUnwindSafe(f))
         });

@@ -15,6 +15,9 @@ pub(crate) struct Detached {
     pub(crate) under: Option<Arc<Lend>>,
     /// Admission time in clock nanoseconds (adaptive pools).
     pub(crate) admitted_at: u64,
+    /// What features `tracing` and `metrics` report when the call ends.
+    #[cfg(any(feature = "tracing", feature = "metrics"))]
+    pub(crate) obs: crate::obs::Held,
 }
 
 /// Ends a running call that held `held`: counts `outcome`, then releases
@@ -30,6 +33,8 @@ pub(crate) fn end_call(
     own: Option<Arc<Lend>>,
 ) {
     core.count(outcome);
+    #[cfg(any(feature = "tracing", feature = "metrics"))]
+    held.obs.ended(core, outcome);
     if own.is_some_and(|lend| !lend.lender_done()) {
         // The borrower takes over the slot (and `held.under`, through the
         // lend's `up`): one fewer call shares it.

@@ -11,3 +11,20 @@ pub(crate) mod permit;
 #[cfg(feature = "tokio")]
 pub(crate) mod spawn;
 pub(crate) mod submit;
+
+/// Which form a call takes: the call spans of feature `tracing` name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(not(any(feature = "tracing", feature = "metrics")), allow(dead_code))]
+pub(crate) enum Form {
+    /// `submit` and its variants: async work polled in the caller's task.
+    Submit,
+    /// `Pool::spawn`: async work on a task of its own.
+    #[cfg(feature = "tokio")]
+    Spawn,
+    /// `run`: sync work on the calling thread.
+    Run,
+    /// `submit_blocking`: a closure on the blocking executor.
+    Blocking,
+    /// `acquire`: a slot held by a permit.
+    Permit,
+}

@@ -11,6 +11,7 @@
 use crate::admission::core::{Core, Mode, Outcome};
 use crate::call::acquire::Acquire;
 use crate::call::held::{self, Detached};
+use crate::call::Form;
 use crate::pool::rejected::Rejected;
 use crate::scale::adaptive::Verdict;
 use std::fmt;
@@ -60,7 +61,7 @@ impl<R: Deref<Target = Core>> Held<R> {
     /// Waits for a slot (the pipeline every call form shares).
     async fn acquire(core: R, weight: i64, mode: Mode) -> Result<Self, Rejected> {
         let held = {
-            let mut acquire = pin!(Acquire::new(&*core, weight, mode));
+            let mut acquire = pin!(Acquire::new(&*core, weight, mode, Form::Permit));
             poll_fn(|cx| acquire.as_mut().poll_acquire(cx)).await?;
             acquire.as_mut().detach()
         };
@@ -71,7 +72,7 @@ impl<R: Deref<Target = Core>> Held<R> {
     /// without waiting.
     fn try_acquire(core: R, weight: i64) -> Result<Self, Rejected> {
         let held = {
-            let mut acquire = pin!(Acquire::new(&*core, weight, Mode::Reject));
+            let mut acquire = pin!(Acquire::new(&*core, weight, Mode::Reject, Form::Permit));
             let mut cx = Context::from_waker(Waker::noop());
             let admitted = match acquire.as_mut().poll_acquire(&mut cx) {
                 Poll::Ready(result) => result,

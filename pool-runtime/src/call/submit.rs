@@ -3,6 +3,7 @@
 
 use crate::admission::core::{Core, Mode};
 use crate::call::acquire::Acquire;
+use crate::call::Form;
 use crate::pool::rejected::Rejected;
 use crate::scale::adaptive::Verdict;
 use std::fmt;
@@ -95,7 +96,7 @@ impl<R: Deref<Target = Core>, F: Future> Guarded<R, F> {
         Guarded {
             work: ManuallyDrop::new(work),
             judge: ManuallyDrop::new(Succeeded),
-            acquire: Acquire::new(core, weight, Mode::Reject).independent(),
+            acquire: Acquire::new(core, weight, Mode::Reject, Form::Spawn).independent(),
         }
     }
 }
@@ -105,7 +106,7 @@ impl<R: Deref<Target = Core>, F: Future, J: Judge<F::Output>> Guarded<R, F, J> {
         Guarded {
             work: ManuallyDrop::new(work),
             judge: ManuallyDrop::new(judge),
-            acquire: Acquire::new(core, weight, mode),
+            acquire: Acquire::new(core, weight, mode, Form::Submit),
         }
     }
 

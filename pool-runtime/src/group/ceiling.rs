@@ -21,8 +21,10 @@ use crate::admission::core::{Core, Mode};
 use crate::call::acquire::Acquire;
 use crate::call::blocking::OwnedSlot;
 use crate::call::submit::pinned_work;
+use crate::call::Form;
 use crate::pool::stats::Stats;
 use crate::pool::Pool;
+use crate::scale::LimitCause;
 use std::fmt;
 use std::future::Future;
 use std::mem::ManuallyDrop;
@@ -51,14 +53,14 @@ fn pool() -> &'static Pool {
 pub(crate) fn set(limit: Option<usize>) {
     match limit {
         Some(limit) => {
-            pool().resize(limit);
+            pool().resize_for(limit, LimitCause::Reload);
             ENABLED.store(true, Ordering::SeqCst);
         }
         None => {
             ENABLED.store(false, Ordering::SeqCst);
             // Calls already waiting for the ceiling are let through.
             if let Some(pool) = POOL.get() {
-                pool.resize(crate::MAX_SLOTS);
+                pool.resize_for(crate::MAX_SLOTS, LimitCause::Reload);
             }
         }
     }
@@ -122,7 +124,8 @@ impl<F: Future> Ceilinged<F> {
     pub(crate) fn new(work: F) -> Self {
         Ceilinged {
             work: ManuallyDrop::new(work),
-            ceiling: core_if_enabled().map(|core| Box::pin(Acquire::new(core, 0, Mode::Wait))),
+            ceiling: core_if_enabled()
+                .map(|core| Box::pin(Acquire::new(core, 0, Mode::Wait, Form::Submit))),
         }
     }
 }

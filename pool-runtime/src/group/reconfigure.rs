@@ -6,6 +6,7 @@ use super::settings::GroupSettings;
 use super::Group;
 use crate::config::{show, Change, Effect};
 use crate::pool::order::Kind;
+use crate::scale::LimitCause;
 
 impl Group {
     /// Moves the group from the settings `before` to `after`: what a running
@@ -63,7 +64,7 @@ impl Group {
         if size_was != size {
             change("size", size_was.to_string(), size.to_string(), !fixed);
             if let (Some(pool), true) = (&pool, fixed) {
-                pool.resize(size);
+                pool.resize_for(size, LimitCause::Reload);
             }
         }
         if bounds_was != bounds {
@@ -76,7 +77,7 @@ impl Group {
                 }
             }
             if let (Some(pool), true) = (&pool, autoscaled) {
-                let bounded = pool.set_bounds(bounds.0, bounds.1);
+                let bounded = pool.set_bounds_for(bounds.0, bounds.1, LimitCause::Reload);
                 debug_assert!(bounded.is_ok(), "loaded settings are validated");
             }
         }

@@ -100,6 +100,7 @@ impl PoolBuilder {
     pub fn build(self) -> Result<Pool, BuildError> {
         let (initial, bounds) = self.settings.check()?;
         let s = self.settings;
+        let name: Option<Arc<str>> = self.name.map(Arc::from);
         let core = Core::new(CoreConfig {
             kind: s.kind,
             order: s.order,
@@ -110,11 +111,9 @@ impl PoolBuilder {
             autoscale: s.autoscale,
             policy: s.policy,
             clock: self.clock,
+            #[cfg(any(feature = "tracing", feature = "metrics"))]
+            name: name.clone(),
         });
-        Ok(Pool::from_parts(
-            Arc::new(core),
-            self.name.map(Arc::from),
-            self.executor,
-        ))
+        Ok(Pool::from_parts(Arc::new(core), name, self.executor))
     }
 }

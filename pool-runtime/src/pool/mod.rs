@@ -13,11 +13,13 @@ use crate::call::blocking::{self, BlockingExecutor, DefaultExecutor, OwnedSlot};
 use crate::call::park;
 use crate::call::permit::{self, OwnedPermit, Permit};
 use crate::call::submit::{Guarded, JudgeFn, Submit, SubmitWait};
+use crate::call::Form;
 use crate::group::settings::GroupSettings;
 use crate::pool::builder::{PoolBuilder, DEFAULT_SIZE};
 use crate::pool::order::{Kind, Order};
 use crate::pool::rejected::Rejected;
 use crate::pool::stats::Stats;
+use crate::scale::LimitCause;
 use crate::time::timer::Sleep;
 use std::fmt;
 use std::future::{poll_fn, Future};
@@ -347,11 +349,18 @@ impl Pool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        // The caller's tracing context, entered around the job (feature `tracing`).
+        #[cfg(feature = "tracing")]
+        let caller = crate::obs::Caller::current();
         let slot = OwnedSlot::acquire(self.core.clone(), weight, mode).await?;
+        #[cfg(feature = "tracing")]
+        let run = move || caller.in_scope(|| slot.run(f));
+        #[cfg(not(feature = "tracing"))]
+        let run = move || slot.run(f);
         #[cfg(feature = "tokio")]
         if self.executor.is_none() {
             if let Ok(handle) = tokio::runtime::Handle::try_current() {
-                return match handle.spawn_blocking(move || slot.run(f)).await {
+                return match handle.spawn_blocking(run).await {
                     Ok(Ok(value)) => Ok(value),
                     Ok(Err(payload)) => blocking::resume(payload),
                     Err(join) if join.is_panic() => blocking::resume(join.into_panic()),
@@ -361,7 +370,7 @@ impl Pool {
         }
         let (sender, result) = blocking::job_channel();
         let executor: &dyn BlockingExecutor = self.executor.as_deref().unwrap_or(&DefaultExecutor);
-        executor.execute(Box::new(move || sender.send(slot.run(f))));
+        executor.execute(Box::new(move || sender.send(run())));
         result.await
     }
 
@@ -401,7 +410,7 @@ impl Pool {
         mode: Mode,
         f: impl FnOnce() -> T,
     ) -> Result<T, Rejected> {
-        let mut acquire = pin!(Acquire::new(&*self.core, weight, mode));
+        let mut acquire = pin!(Acquire::new(&*self.core, weight, mode, Form::Run));
         let first = acquire
             .as_mut()
             .poll_acquire(&mut Context::from_waker(Waker::noop()));
@@ -508,12 +517,20 @@ impl Pool {
     /// assert_eq!(pool.resize(4), 4);
     /// ```
     pub fn scale(&self, delta: isize) -> usize {
-        self.core.resize(|limit| limit.saturating_add_signed(delta))
+        self.core.resize(
+            |limit| limit.saturating_add_signed(delta),
+            LimitCause::Scale,
+        )
     }
 
     /// Sets the slot count (clamped as for [`scale`](Pool::scale)) and returns it.
     pub fn resize(&self, size: usize) -> usize {
-        self.core.resize(|_| size)
+        self.resize_for(size, LimitCause::Resize)
+    }
+
+    /// [`resize`](Pool::resize), reported as done for `cause`.
+    pub(crate) fn resize_for(&self, size: usize, cause: LimitCause) -> usize {
+        self.core.resize(|_| size, cause)
     }
 
     /// The bounds [`scale`](Pool::scale) and [`resize`](Pool::resize) clamp to.
@@ -532,6 +549,16 @@ impl Pool {
     /// [`ZeroMax`](crate::BuildError::ZeroMax), [`MinAboveMax`](crate::BuildError::MinAboveMax),
     /// [`TooLarge`](crate::BuildError::TooLarge).
     pub fn set_bounds(&self, min: usize, max: usize) -> Result<usize, crate::BuildError> {
+        self.set_bounds_for(min, max, LimitCause::Bounds)
+    }
+
+    /// [`set_bounds`](Pool::set_bounds), reported as done for `cause`.
+    pub(crate) fn set_bounds_for(
+        &self,
+        min: usize,
+        max: usize,
+        cause: LimitCause,
+    ) -> Result<usize, crate::BuildError> {
         use crate::BuildError;
         if self.kind() == Kind::Fixed {
             return Err(BuildError::BoundsOnFixedPool);
@@ -545,7 +572,7 @@ impl Pool {
         if max > crate::MAX_SLOTS {
             return Err(BuildError::TooLarge { value: max });
         }
-        Ok(self.core.set_bounds((min, max)))
+        Ok(self.core.set_bounds((min, max), cause))
     }
 
     /// The bound on waiting calls, if any.

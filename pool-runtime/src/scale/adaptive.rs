@@ -304,6 +304,9 @@ pub(crate) struct AdaptiveLimit {
     /// falls slowly.
     served: Option<f64>,
     window: Window,
+    /// What the last closed window decided, until the pool reports it.
+    #[cfg(any(feature = "tracing", feature = "metrics"))]
+    report: Option<WindowReport>,
 }
 
 impl AdaptiveLimit {
@@ -324,6 +327,8 @@ impl AdaptiveLimit {
                 started: now,
                 ..Window::default()
             },
+            #[cfg(any(feature = "tracing", feature = "metrics"))]
+            report: None,
         }
     }
 
@@ -411,6 +416,8 @@ impl AdaptiveLimit {
         );
         let (low, high) = (bounds.0.max(1) as f64, bounds.1.max(bounds.0).max(1) as f64);
         let before = self.limit.round() as usize;
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        let (limit_before, starting) = (self.limit, self.starting);
         if cut {
             // To the concurrency the server has been serving (calls refused
             // at once free their slots at once and are over-represented
@@ -465,6 +472,8 @@ impl AdaptiveLimit {
             }
             .clamp(low, high);
         }
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        self.report_window(&window, cut, limit_before, starting);
         let after = self.limit.round() as usize;
         (after != before).then_some(after)
     }
@@ -553,6 +562,91 @@ impl Window {
             Some(variance) if self.successes > 0 => (variance / f64::from(self.successes)).sqrt(),
             _ => f64::INFINITY,
         }
+    }
+}
+
+/// What a closed window decided, for features `tracing` and `metrics`:
+/// read off the policy's state after the fact, so the arithmetic above does
+/// not change with them.
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct WindowReport {
+    /// The window's latency (the geometric mean of its successes), if it had any.
+    pub(crate) latency: Option<Duration>,
+    /// The unloaded latency the policy holds after the window, if any.
+    pub(crate) floor: Option<Duration>,
+    /// Successes and drops the window counted.
+    pub(crate) successes: u32,
+    pub(crate) drops: u32,
+    /// The limit before and after the window (rounded to slots).
+    pub(crate) from: usize,
+    pub(crate) to: usize,
+    pub(crate) decision: Decision,
+}
+
+/// Which way a window moved the limit, and why.
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Decision {
+    /// Too many drops: cut to the concurrency the server served.
+    DropCut,
+    /// Latency past the floor and tolerance: moved down.
+    LatencyCut,
+    /// Doubled (the start: no sign of load yet).
+    SlowStart,
+    /// Grew: the limit was used and latency held.
+    Grow,
+    /// Unchanged (the limit unused, latency within noise, or at a bound).
+    Hold,
+}
+
+#[cfg(feature = "tracing")]
+impl Decision {
+    /// Its name in events.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Decision::DropCut => "drop_cut",
+            Decision::LatencyCut => "latency_cut",
+            Decision::SlowStart => "slow_start",
+            Decision::Grow => "grow",
+            Decision::Hold => "hold",
+        }
+    }
+}
+
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+impl AdaptiveLimit {
+    /// Keeps what the window that just closed decided (`cut`: for drops;
+    /// the limit was `before` and the policy `starting` when it closed).
+    fn report_window(&mut self, window: &Window, cut: bool, before: f64, starting: bool) {
+        let decision = if cut {
+            Decision::DropCut
+        } else if self.limit < before {
+            Decision::LatencyCut
+        } else if self.limit > before && starting {
+            Decision::SlowStart
+        } else if self.limit > before {
+            Decision::Grow
+        } else {
+            Decision::Hold
+        };
+        let seconds = |log: f64| Duration::try_from_secs_f64(log.exp()).ok();
+        self.report = Some(WindowReport {
+            latency: (window.successes > 0)
+                .then(|| seconds(window.mean()))
+                .flatten(),
+            floor: self.floor.and_then(seconds),
+            successes: window.successes,
+            drops: window.drops,
+            from: before.round() as usize,
+            to: self.limit.round() as usize,
+            decision,
+        });
+    }
+
+    /// The last window's report, once.
+    pub(crate) fn take_window(&mut self) -> Option<WindowReport> {
+        self.report.take()
     }
 }
 

@@ -22,6 +22,40 @@ pub enum ScalePolicy {
     Adaptive(AdaptiveSettings),
 }
 
+/// Why a pool's limit changed, as features `tracing` and `metrics` report it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LimitCause {
+    /// `scale(delta)`.
+    Scale,
+    /// `resize(n)`.
+    Resize,
+    /// `set_bounds(min, max)` clamped the limit into the new bounds.
+    Bounds,
+    /// Configuration: a (re)load changed the size or bounds of a running pool.
+    Reload,
+    /// The queue-depth rule.
+    #[cfg_attr(not(any(feature = "tracing", feature = "metrics")), allow(dead_code))]
+    Autoscale,
+    /// The adaptive policy.
+    #[cfg_attr(not(any(feature = "tracing", feature = "metrics")), allow(dead_code))]
+    Adaptive,
+}
+
+impl LimitCause {
+    /// Its name in events.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            LimitCause::Scale => "scale",
+            LimitCause::Resize => "resize",
+            LimitCause::Bounds => "bounds",
+            LimitCause::Reload => "reload",
+            LimitCause::Autoscale => "autoscale",
+            LimitCause::Adaptive => "adaptive",
+        }
+    }
+}
+
 /// An autoscaled pool's policy, as the admission core drives it: fed events
 /// (demand at intake and release) or finished calls (latency and verdict),
 /// it answers with a new limit when it wants one.
@@ -92,6 +126,15 @@ impl Scaler {
     pub(crate) fn reset_to(&mut self, limit: usize) {
         if let Scaler::Adaptive(policy) = self {
             policy.reset_to(limit);
+        }
+    }
+
+    /// What the adaptive policy decided in the window it closed last, once.
+    #[cfg(any(feature = "tracing", feature = "metrics"))]
+    pub(crate) fn take_window(&mut self) -> Option<adaptive::WindowReport> {
+        match self {
+            Scaler::Adaptive(policy) => policy.take_window(),
+            Scaler::QueueDepth(_) => None,
         }
     }
 

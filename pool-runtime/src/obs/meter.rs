@@ -1,0 +1,154 @@
+//! Feature `metrics`: a pool's metric handles, registered once when the pool
+//! is built (documented in [`observe`](crate::observe)).
+
+use crate::admission::core::Outcome;
+use crate::observe::metric;
+use crate::pool::rejected::Rejected;
+use crate::scale::adaptive::WindowReport;
+use ::metrics::{Counter, Gauge, Histogram, Unit};
+use std::time::Duration;
+
+pub(crate) struct Meter {
+    completed: Counter,
+    panicked: Counter,
+    cancelled: Counter,
+    /// By [`Rejected::index`].
+    rejected: [Counter; 4],
+    limit: Gauge,
+    running: Gauge,
+    waiting: Gauge,
+    wait_time: Histogram,
+    run_time: Histogram,
+    /// Adaptive pools only (no-ops for the others).
+    floor: Gauge,
+    latency: Gauge,
+}
+
+impl Meter {
+    /// Registers the handles of a pool labelled `pool` with the recorder in
+    /// force (and describes the metrics to it), and counts its `limit`.
+    pub(crate) fn new(pool: &str, limit: usize, adaptive: bool) -> Self {
+        describe();
+        let pool = pool.to_owned();
+        let calls = |outcome: &'static str| ::metrics::counter!(metric::CALLS, "pool" => pool.clone(), "outcome" => outcome);
+        let rejected = |reason: Rejected| {
+            ::metrics::counter!(
+                metric::CALLS,
+                "pool" => pool.clone(),
+                "outcome" => "rejected",
+                "reason" => reason.as_str()
+            )
+        };
+        let gauge = |name: &'static str| ::metrics::gauge!(name, "pool" => pool.clone());
+        let histogram = |name: &'static str| ::metrics::histogram!(name, "pool" => pool.clone());
+        let adaptive_gauge = |name: &'static str| match adaptive {
+            true => gauge(name),
+            false => Gauge::noop(),
+        };
+        let meter = Meter {
+            completed: calls("completed"),
+            panicked: calls("panicked"),
+            cancelled: calls("cancelled"),
+            rejected: [
+                rejected(Rejected::Paused),
+                rejected(Rejected::Closed),
+                rejected(Rejected::Full),
+                rejected(Rejected::TimedOut),
+            ],
+            limit: gauge(metric::LIMIT),
+            running: gauge(metric::RUNNING),
+            waiting: gauge(metric::WAITING),
+            wait_time: histogram(metric::WAIT_TIME),
+            run_time: histogram(metric::RUN_TIME),
+            floor: adaptive_gauge(metric::ADAPTIVE_FLOOR),
+            latency: adaptive_gauge(metric::ADAPTIVE_LATENCY),
+        };
+        meter.limit.increment(limit as f64);
+        meter
+    }
+
+    #[inline]
+    pub(crate) fn ended(&self, outcome: Outcome) {
+        match outcome {
+            Outcome::Completed => &self.completed,
+            Outcome::Panicked => &self.panicked,
+            Outcome::Cancelled => &self.cancelled,
+        }
+        .increment(1);
+    }
+
+    #[inline]
+    pub(crate) fn rejected(&self, reason: Rejected) {
+        self.rejected[reason.index()].increment(1);
+    }
+
+    #[inline]
+    pub(crate) fn limit_changed(&self, from: usize, to: usize) {
+        self.limit.increment(to as f64 - from as f64);
+    }
+
+    #[inline]
+    pub(crate) fn running(&self, by: f64) {
+        self.running.increment(by);
+    }
+
+    #[inline]
+    pub(crate) fn waiting(&self, by: f64) {
+        self.waiting.increment(by);
+    }
+
+    pub(crate) fn wait_time(&self, waited: Duration) {
+        self.wait_time.record(waited.as_secs_f64());
+    }
+
+    pub(crate) fn run_time(&self, ran: Duration) {
+        self.run_time.record(ran.as_secs_f64());
+    }
+
+    pub(crate) fn window(&self, report: &WindowReport) {
+        if let Some(floor) = report.floor {
+            self.floor.set(floor.as_secs_f64());
+        }
+        if let Some(latency) = report.latency {
+            self.latency.set(latency.as_secs_f64());
+        }
+    }
+}
+
+/// Tells the recorder in force what each metric is.
+fn describe() {
+    use ::metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        metric::CALLS,
+        Unit::Count,
+        "Calls that reached the pool, by outcome: completed, panicked, cancelled, \
+         or rejected (with a reason: paused, closed, full, timed_out)"
+    );
+    describe_gauge!(
+        metric::LIMIT,
+        Unit::Count,
+        "The pool's limit on running calls (its size)"
+    );
+    describe_gauge!(metric::RUNNING, Unit::Count, "Slots held by running calls");
+    describe_gauge!(metric::WAITING, Unit::Count, "Calls waiting for a slot");
+    describe_histogram!(
+        metric::WAIT_TIME,
+        Unit::Seconds,
+        "Time from a call's submission to its admission (while call timing is on)"
+    );
+    describe_histogram!(
+        metric::RUN_TIME,
+        Unit::Seconds,
+        "Time a call held its slot (while call timing is on)"
+    );
+    describe_gauge!(
+        metric::ADAPTIVE_FLOOR,
+        Unit::Seconds,
+        "The adaptive policy's estimate of the server's unloaded latency"
+    );
+    describe_gauge!(
+        metric::ADAPTIVE_LATENCY,
+        Unit::Seconds,
+        "The latency of the adaptive policy's latest window (geometric mean)"
+    );
+}

@@ -1,0 +1,136 @@
+//! What pools report through [`tracing`](https://docs.rs/tracing) (feature
+//! `tracing`) and [`metrics`](https://docs.rs/metrics) (feature `metrics`).
+//!
+//! Both are off by default, and cost nothing then. Enabled, they cost a few
+//! branches per call while no subscriber or recorder is interested: a call's
+//! span is only created if a subscriber wants it (`tracing::enabled!`),
+//! metric handles are registered once per pool when it is built (no-ops
+//! without a recorder), nothing is formatted or allocated per call, and
+//! nothing is reported while a pool's lock is held.
+//!
+//! Every pool reports under its name ([`PoolBuilder::name`](crate::PoolBuilder::name);
+//! a group's pool under the group's name, the application-wide ceiling as
+//! `(ceiling)`), and pools built without one as `(unnamed)`, together.
+//!
+//! # Feature `tracing`
+//!
+//! Target `pooled` ([`TARGET`]): `RUST_LOG=pooled=debug` shows the events,
+//! `pooled=trace` the call spans too.
+//!
+//! | what | level | fields |
+//! |---|---|---|
+//! | span `call`: one per call, from its first poll to its end | TRACE | `pool`, `call` (`submit`, `spawn`, `run`, `blocking`, `permit`), `weight`; recorded later: `wait_us` (admission), `nested` (`true` if it ran under its parent's slot), `outcome` (`completed`, `panicked`, `cancelled`, `rejected`) |
+//! | event `call rejected` (inside the call's span) | DEBUG | `pool`, `reason` (`paused`, `closed`, `full`, `timed_out`) |
+//! | event `limit changed` | INFO (DEBUG when `adaptive`) | `pool`, `from`, `to`, `cause` (`scale`, `resize`, `bounds`, `reload`, `autoscale`, `adaptive`) |
+//! | event `adaptive window` (each window the adaptive policy closes) | DEBUG | `pool`, `latency_us` (the window's geometric mean), `floor_us` (the unloaded latency), `successes`, `drops`, `from`, `to`, `decision` (`drop_cut`, `latency_cut`, `slow_start`, `grow`, `hold`) |
+//!
+//! The call's span is entered while its admission and its work are polled
+//! (an async call's work runs in the caller's task, so its events are the
+//! span's children), and, for a blocking call, around the closure on the
+//! executor's thread, inside the caller's own span and with the caller's
+//! subscriber as that thread's default: a `submit_blocking` (or
+//! `#[pooled(blocking)]`) closure sees the context it was submitted from.
+//! Its wait is measured on the pool's [`Clock`](crate::Clock): 0 for a call
+//! admitted at once.
+//!
+//! # Feature `metrics`
+//!
+//! Names follow OpenTelemetry's conventions (dotted, lower case, units in the
+//! metadata, not the name; a Prometheus exporter renders `pooled.wait_time`
+//! as `pooled_wait_time`), after its semantic conventions for connection
+//! pools (`db.client.connection.*`), whose pool is the closest thing to
+//! this one: a limit, slots in use, requests waiting for one, and the time
+//! spent waiting and holding one.
+//!
+//! | name ([`metric`]) | kind | unit | labels | the connection-pool convention it follows |
+//! |---|---|---|---|---|
+//! | `pooled.calls` | counter | calls | `pool`, `outcome` (`completed`, `panicked`, `cancelled`, `rejected`), `reason` (with `rejected`: `paused`, `closed`, `full`, `timed_out`) | `db.client.connection.timeouts` is `outcome="rejected", reason="timed_out"` |
+//! | `pooled.limit` | gauge | slots | `pool` | `db.client.connection.max` |
+//! | `pooled.running` | gauge | slots | `pool` | `db.client.connection.count{state="used"}` |
+//! | `pooled.waiting` | gauge | calls | `pool` | `db.client.connection.pending_requests` |
+//! | `pooled.wait_time` | histogram | seconds | `pool` | `db.client.connection.wait_time` |
+//! | `pooled.run_time` | histogram | seconds | `pool` | `db.client.connection.use_time` |
+//! | `pooled.adaptive.floor` | gauge | seconds | `pool` | — (adaptive pools: the server's unloaded latency, as the policy holds it) |
+//! | `pooled.adaptive.latency` | gauge | seconds | `pool` | — (adaptive pools: the latest window's latency) |
+//!
+//! Where it departs from the convention, and why: the pool is named by a
+//! plain `pool` label (a Prometheus label cannot contain dots, and there is
+//! no database here); one `pooled.calls` counter with an `outcome` label
+//! replaces a counter per outcome, so that rates of each outcome divide by
+//! one total; `running` and `waiting` are gauges of their own rather than
+//! one count with a `state` label, since a waiting call holds no slot.
+//!
+//! The counters count what [`Stats`](crate::Stats) counts, by the same rules
+//! (a call counts once it is first polled; `completed` here excludes the
+//! panicked calls, which `Stats` counts in both), except that `running`
+//! excludes calls nested under their parent's slot and a call counts as
+//! admitted (or no longer waiting) when it sees so, not when the pool
+//! decides it: the gauges lag by a wake-up, and agree whenever the pool is
+//! quiet.
+//!
+//! **The histograms need [`time_calls`]`(true)`.** Timing a call reads the
+//! clock twice (some 20 ns each, as much as the whole uncontended call), and
+//! a metric handle cannot tell whether a recorder listens, so the clock is
+//! read only while timing is on (as tokio keeps its poll-time histogram
+//! behind `enable_metrics_poll_time_histogram`). The counters and gauges
+//! need nothing.
+//!
+//! **Install the recorder before pools are built.** Handles are registered
+//! with the recorder in force when a pool is built (a group's pool: at the
+//! group's first use); a pool built before a recorder was installed reports
+//! to none.
+
+#[cfg(feature = "metrics")]
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The target of every span and event (feature `tracing`).
+#[cfg(feature = "tracing")]
+pub const TARGET: &str = "pooled";
+
+/// The names of the metrics (feature `metrics`).
+#[cfg(feature = "metrics")]
+pub mod metric {
+    /// Counter: calls by `outcome` (and `reason`, for rejections).
+    pub const CALLS: &str = "pooled.calls";
+    /// Gauge: the pool's limit.
+    pub const LIMIT: &str = "pooled.limit";
+    /// Gauge: slots held by running calls.
+    pub const RUNNING: &str = "pooled.running";
+    /// Gauge: calls waiting for a slot.
+    pub const WAITING: &str = "pooled.waiting";
+    /// Histogram (seconds): from a call's first poll to its admission.
+    pub const WAIT_TIME: &str = "pooled.wait_time";
+    /// Histogram (seconds): how long a call held its own slot.
+    pub const RUN_TIME: &str = "pooled.run_time";
+    /// Gauge (seconds): the adaptive policy's unloaded latency.
+    pub const ADAPTIVE_FLOOR: &str = "pooled.adaptive.floor";
+    /// Gauge (seconds): the latency of the adaptive policy's latest window.
+    pub const ADAPTIVE_LATENCY: &str = "pooled.adaptive.latency";
+}
+
+#[cfg(feature = "metrics")]
+static TIMING: AtomicBool = AtomicBool::new(false);
+
+/// Turns call timing on or off, for every pool (feature `metrics`; off by
+/// default): while it is on, calls are timed for the `pooled.wait_time` and
+/// `pooled.run_time` histograms. A call admitted while it is off is not
+/// timed.
+///
+/// # Examples
+///
+/// ```
+/// pool_runtime::observe::time_calls(true);
+/// assert!(pool_runtime::observe::times_calls());
+/// # pool_runtime::observe::time_calls(false);
+/// ```
+#[cfg(feature = "metrics")]
+pub fn time_calls(on: bool) {
+    TIMING.store(on, Ordering::Relaxed);
+}
+
+/// Whether call timing is on (see [`time_calls`]).
+#[cfg(feature = "metrics")]
+#[inline]
+pub fn times_calls() -> bool {
+    TIMING.load(Ordering::Relaxed)
+}
