@@ -18,7 +18,8 @@ pub use pool_runtime::{groups, registered_groups, Group, GroupInfo, GroupSetting
 #[cfg(feature = "stream")]
 pub use pool_runtime::{stream, PooledStreamExt};
 pub use pool_runtime::{
-    AdaptiveSettings, AutoscaleTiming, Kind, Order, ScalePolicy, UnknownChoice, Verdict,
+    AdaptiveSettings, AutoscaleTiming, ExecutorKind, Kind, Order, ScalePolicy, UnknownChoice,
+    Verdict,
 };
 pub use pool_runtime::{
     BlockingExecutor, BlockingJob, BuildError, DefaultExecutor, OwnedPermit, Permit, Pool,
@@ -35,9 +36,13 @@ pub use pool_runtime::{SpawnHandle, TokioClock};
 pub mod __private {
     pub use core::time::Duration;
     pub use pool_runtime::{
-        register_group, AdaptiveSettings, Group, GroupSpec, Kind, Order, Rejected, ScalePolicy,
-        Verdict,
+        register_group, AdaptiveSettings, ExecutorKind, Group, GroupSpec, Kind, Order, Rejected,
+        ScalePolicy, Verdict,
     };
+
+    /// Whether this build has the `rayon` executor (`executor = "rayon"`
+    /// fails to compile without it).
+    pub const RAYON: bool = cfg!(feature = "rayon");
     pub use std::boxed::Box;
     use std::future::Future;
 

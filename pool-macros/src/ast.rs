@@ -35,6 +35,7 @@ impl Context {
                 "autoscale_interval",
                 "autoscale_window",
                 "policy",
+                "executor",
                 "name",
                 "group",
                 "weight",
@@ -55,6 +56,7 @@ impl Context {
                 "autoscale_interval",
                 "autoscale_window",
                 "policy",
+                "executor",
                 "name",
                 "crate",
                 "adaptive_<parameter>",
@@ -90,6 +92,7 @@ pub(crate) struct RawArgs {
     pub autoscale_interval: Option<KeyValue<LitStr>>,
     pub autoscale_window: Option<KeyValue<LitInt>>,
     pub policy: Option<KeyValue<LitStr>>,
+    pub executor: Option<KeyValue<LitStr>>,
     pub name: Option<KeyValue<LitStr>>,
     pub group: Option<KeyValue<Path>>,
     pub weight: Option<KeyValue<Expr>>,
@@ -213,6 +216,8 @@ pub(crate) struct PoolSpec {
     pub window: Option<usize>,
     /// Autoscale pools only (a fixed pool has no policy).
     pub policy: Policy,
+    /// `executor = "rayon"` (`false`: the default executor).
+    pub rayon: bool,
     /// The adaptive policy's parameters set by `adaptive_*` keys.
     pub adaptive: Vec<(String, AdaptiveValue)>,
 }

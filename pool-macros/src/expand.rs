@@ -374,8 +374,21 @@ fn group_static(spec: &PoolSpec, item_name: &str, krate: &Path) -> TokenStream {
         };
         setters.extend(quote!(.scale_policy(#policy)));
     }
+    // The rayon executor needs the facade's `rayon` feature, which only the
+    // facade knows: a const assertion there makes its absence a compile error.
+    let mut checks = TokenStream::new();
+    if spec.rayon {
+        setters.extend(quote!(.executor(#private::ExecutorKind::Rayon)));
+        checks.extend(quote!(
+            const _: () = ::core::assert!(
+                #private::RAYON,
+                "`executor = \"rayon\"` needs the `rayon` feature of `pooled`"
+            );
+        ));
+    }
     let group = Ident::new("GROUP", Span::mixed_site());
     quote! {{
+        #checks
         static #group: #private::Group = #private::Group::new(
             #private::GroupSpec::new(#name)
                 .declared_at(::core::concat!(::core::file!(), ":", ::core::line!(), ":", ::core::column!()))
@@ -864,6 +877,31 @@ mod tests {
         .unwrap();
         let out = super::group(&item, &validate::group(&raw).unwrap()).to_string();
         assert!(has(&out, "ScalePolicy::Adaptive("), "{out}");
+    }
+
+    #[test]
+    fn the_rayon_executor_is_a_setter_and_a_compile_time_feature_check() {
+        let out = expand(
+            quote!(blocking, executor = "rayon"),
+            quote!(
+                fn f() {}
+            ),
+        );
+        assert!(
+            has(&out, ".executor(::pooled::__private::ExecutorKind::Rayon)"),
+            "{out}"
+        );
+        assert!(has(&out, "::pooled::__private::RAYON"), "{out}");
+        let out = expand(
+            quote!(executor = "default"),
+            quote!(
+                fn f() {}
+            ),
+        );
+        assert!(
+            !out.contains("executor"),
+            "the default needs nothing: {out}"
+        );
     }
 
     #[test]

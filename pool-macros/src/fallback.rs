@@ -78,6 +78,7 @@ fn spec() -> PoolSpec {
         interval_nanos: None,
         window: None,
         policy: Policy::QueueDepth,
+        rayon: false,
         adaptive: Vec::new(),
     }
 }

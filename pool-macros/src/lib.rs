@@ -126,6 +126,7 @@ use proc_macro::TokenStream;
 /// | `autoscale_window` | integer, 1 to 4096 | 20 | over how many samples per interval it averages demand |
 /// | `policy` | `"queue_depth"` or `"adaptive"` | `"queue_depth"` | the rule an autoscale pool moves its limit by ([below](#autoscale-policies-and-overload)) |
 /// | `adaptive_<parameter>` | number, or duration literal | `AdaptiveSettings::DEFAULT` | a parameter of the adaptive policy (`adaptive_window_samples`, `adaptive_window_time`, `adaptive_tolerance`, `adaptive_smoothing`, `adaptive_baseline_interval`, `adaptive_backoff`, `adaptive_drop_tolerance`), checked against the runtime's ranges; needs `policy = "adaptive"` |
+/// | `executor` | `"default"` or `"rayon"` | `"default"` | where blocking calls run: tokio's blocking pool, or rayon's (CPU-bound work; needs the `rayon` feature, a compile error without it) |
 /// | `name` | string | `"<module path>::<fn name>"` | the group's name in configuration, stats and logs |
 /// | `group` | path of a [`macro@group`] marker | the function's own pool | admit calls to a declared group |
 /// | `weight` | integer literal, or an expression over the arguments | 0 | per-call priority, smaller first |

@@ -27,6 +27,7 @@ pub(crate) mod kw {
     syn::custom_keyword!(autoscale_window);
     syn::custom_keyword!(timeout);
     syn::custom_keyword!(policy);
+    syn::custom_keyword!(executor);
     syn::custom_keyword!(name);
     syn::custom_keyword!(group);
     syn::custom_keyword!(weight);
@@ -107,6 +108,10 @@ impl RawArgs {
                 "the key is `admission_timeout`, the same name as in configuration files \
                  and the environment: `admission_timeout = \"2s\"`",
             ))
+        } else if input.peek(kw::executor) {
+            let key = input.parse::<kw::executor>()?.span;
+            let value = string(input, "executor", key, EXECUTOR_HINT)?;
+            set(&mut self.executor, "executor", key, value)
         } else if input.peek(kw::policy) {
             let key = input.parse::<kw::policy>()?.span;
             let value = string(input, "policy", key, POLICY_HINT)?;
@@ -193,6 +198,7 @@ const ORDER_HINT: &str = "`order = \"fifo\"`, `\"lifo\"` or `\"priority\"`";
 const INTERVAL_HINT: &str = "a duration such as `autoscale_interval = \"1s\"`";
 const TIMEOUT_HINT: &str =
     "a duration such as `admission_timeout = \"500ms\"` or `admission_timeout = \"2s\"`";
+const EXECUTOR_HINT: &str = "`executor = \"default\"` or `executor = \"rayon\"`";
 const POLICY_HINT: &str = "`policy = \"queue_depth\"` or `policy = \"adaptive\"`";
 const NAME_HINT: &str = "`name = \"api\"`";
 const CRATE_HINT: &str = "a path in a string, e.g. `crate = \"::my_facade::pooled\"`";

@@ -57,7 +57,8 @@ macro_rules! delegate_setters {
             admission_timeout(Duration),
             autoscale_interval(Duration),
             autoscale_window(usize),
-            scale_policy(ScalePolicy)
+            scale_policy(ScalePolicy),
+            executor(ExecutorKind)
         }
     };
     (@each [const] $($setter:ident($ty:ty)),*) => {
@@ -115,7 +116,7 @@ pub use group::settings::GroupSettings;
 pub use group::{Group, GroupSpec};
 pub use pool::builder::PoolBuilder;
 pub use pool::error::BuildError;
-pub use pool::order::{Kind, Order, UnknownChoice};
+pub use pool::order::{ExecutorKind, Kind, Order, UnknownChoice};
 pub use pool::rejected::Rejected;
 pub use pool::shutdown::ShutdownTimedOut;
 pub use pool::stats::Stats;

@@ -157,3 +157,58 @@ fn a_paused_pool_rejects_before_anything_reaches_rayon() {
     let out = futures::executor::block_on(pool.submit_blocking(|| unreachable!()));
     assert_eq!(out, Err::<(), _>(Rejected::Paused));
 }
+
+/// The executor is a setting too: by name from the builder, a group's
+/// declaration and configuration, with the same meaning everywhere.
+#[test]
+fn the_executor_setting_selects_rayon_from_the_builder_and_a_group() {
+    use pool_runtime::{ExecutorKind, Group, GroupSpec};
+    let pool = Pool::builder()
+        .size(2)
+        .executor(ExecutorKind::Rayon)
+        .build()
+        .unwrap();
+    let on = futures::executor::block_on(
+        pool.submit_blocking(|| rayon::current_thread_index().is_some()),
+    );
+    assert_eq!(on, Ok(true));
+    static CPU: Group =
+        Group::new(GroupSpec::new("tests::rayon::cpu").executor(ExecutorKind::Rayon));
+    let on = futures::executor::block_on(
+        CPU.submit_blocking(0, || rayon::current_thread_index().is_some()),
+    );
+    assert_eq!(on, Ok(true));
+    assert_eq!(CPU.settings().executor, ExecutorKind::Rayon);
+}
+
+#[cfg(feature = "config")]
+#[test]
+fn configuration_moves_a_group_to_rayon_at_its_next_start() {
+    use pool_runtime::{config, register_group, ExecutorKind, Group, GroupSpec};
+    static LATER: Group = Group::new(GroupSpec::new("tests::rayon::later"));
+    register_group!(LATER);
+    let report = config::load_str(
+        "app.toml",
+        "[groups.\"tests::rayon::later\"]\nexecutor = \"rayon\"\n",
+    )
+    .unwrap();
+    assert!(
+        report.changes.iter().any(|c| c.setting == "executor"),
+        "{report:?}"
+    );
+    let on = futures::executor::block_on(
+        LATER.submit_blocking(0, || rayon::current_thread_index().is_some()),
+    );
+    assert_eq!(
+        on,
+        Ok(true),
+        "a group first used after the load starts on rayon"
+    );
+    let bad = config::load_str(
+        "app.toml",
+        "[groups.\"tests::rayon::later\"]\nexecutor = \"gpu\"\n",
+    )
+    .unwrap_err();
+    assert!(bad.message().contains("`default`, `rayon`"), "{bad}");
+    config::clear();
+}

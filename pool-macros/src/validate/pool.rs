@@ -158,6 +158,24 @@ pub(super) fn pool_spec(args: &RawArgs, errors: &mut Errors) -> PoolSpec {
 
     let adaptive = adaptive_parameters(args, policy, errors);
 
+    let rayon =
+        args.executor
+            .as_ref()
+            .is_some_and(|executor| match executor.value.value().as_str() {
+                "default" => false,
+                "rayon" => true,
+                other => {
+                    errors.spanned(
+                        &executor.value,
+                        format!(
+                            "unknown executor \"{other}\"; expected \"default\" (tokio's blocking \
+                         pool) or \"rayon\" (rayon's pool, feature `rayon`)"
+                        ),
+                    );
+                    false
+                }
+            });
+
     PoolSpec {
         name: args.name.as_ref().map(|name| name.value.clone()),
         kind,
@@ -169,6 +187,7 @@ pub(super) fn pool_spec(args: &RawArgs, errors: &mut Errors) -> PoolSpec {
         interval_nanos,
         window,
         policy,
+        rayon,
         adaptive,
     }
 }

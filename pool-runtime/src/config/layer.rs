@@ -3,7 +3,7 @@
 
 use crate::group::settings::GroupSettings;
 use crate::pool::error::BuildError;
-use crate::pool::order::{Kind, Order};
+use crate::pool::order::{ExecutorKind, Kind, Order};
 use crate::scale::adaptive::AdaptiveSettings;
 use crate::scale::queue_depth::AutoscaleTiming;
 use crate::scale::ScalePolicy;
@@ -58,6 +58,7 @@ pub(crate) struct Overrides {
     pub(crate) autoscale_interval: Option<Val<Duration>>,
     pub(crate) autoscale_window: Option<Val<usize>>,
     pub(crate) policy: Option<Val<PolicyName>>,
+    pub(crate) executor: Option<Val<ExecutorKind>>,
     pub(crate) adaptive: AdaptiveOverrides,
 }
 
@@ -138,6 +139,7 @@ pub(crate) struct Provenance {
     pub(crate) autoscale_interval: Option<Origin>,
     pub(crate) autoscale_window: Option<Origin>,
     pub(crate) policy: Option<Origin>,
+    pub(crate) executor: Option<Origin>,
     /// The first adaptive parameter a layer set.
     pub(crate) adaptive: Option<Origin>,
 }
@@ -162,6 +164,7 @@ impl Provenance {
             BuildError::PolicyOnFixedPool => first(&[&self.policy, &self.kind]),
             BuildError::ZeroWindow => &self.autoscale_window,
             BuildError::ZeroInterval => &self.autoscale_interval,
+            BuildError::Unavailable { .. } => &self.executor,
             BuildError::OutOfRange { setting, .. } => match *setting {
                 "autoscale_window" => &self.autoscale_window,
                 "max_waiting" => &self.max_waiting,
@@ -217,6 +220,11 @@ impl Overrides {
         if let Some(v) = &self.admission_timeout {
             settings.admission_timeout = Some(v.value);
         }
+        set(
+            &mut settings.executor,
+            &self.executor,
+            Some(&mut why.executor),
+        );
         if let Some(v) = &self.policy {
             why.policy = Some(v.origin.clone());
             // Naming the policy the group already follows keeps its parameters.

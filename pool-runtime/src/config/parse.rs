@@ -3,7 +3,7 @@
 use super::error::ConfigError;
 use super::layer::{Origin, Overrides, PolicyName, Val};
 use crate::admission::state::MAX_SLOTS;
-use crate::pool::order::{Kind, Order};
+use crate::pool::order::{ExecutorKind, Kind, Order};
 use pool_settings::duration;
 use std::time::Duration;
 
@@ -35,6 +35,7 @@ pub(crate) const SETTINGS: &[(&str, ValueKind)] = &[
     ("AUTOSCALE_INTERVAL", ValueKind::Duration),
     ("AUTOSCALE_WINDOW", ValueKind::Count),
     ("POLICY", ValueKind::Word),
+    ("EXECUTOR", ValueKind::Word),
     ("ADAPTIVE_WINDOW_SAMPLES", ValueKind::Count),
     ("ADAPTIVE_WINDOW_TIME", ValueKind::Duration),
     ("ADAPTIVE_TOLERANCE", ValueKind::Number),
@@ -129,6 +130,13 @@ pub(crate) fn setting(
         // Any count parses; its bound is checked with the other settings
         // (`AutoscaleTiming::validate`), which names it.
         "AUTOSCALE_WINDOW" => overrides.autoscale_window = val(whole(text, 0, usize::MAX), origin)?,
+        "EXECUTOR" => {
+            overrides.executor = val(
+                text.parse::<ExecutorKind>()
+                    .map_err(|_| choice(ExecutorKind::CHOICES)),
+                origin,
+            )?
+        }
         "POLICY" => {
             let parsed = PolicyName::parse(text).ok_or_else(|| choice(PolicyName::CHOICES));
             overrides.policy = val(parsed, origin)?;

@@ -31,7 +31,7 @@ use crate::admission::core::Mode;
 use crate::call::permit::{self, OwnedPermit, Permit};
 use crate::call::submit::{Submit, SubmitWait};
 use crate::group::settings::GroupSettings;
-use crate::pool::order::{Kind, Order};
+use crate::pool::order::{ExecutorKind, Kind, Order};
 use crate::pool::rejected::Rejected;
 use crate::pool::stats::Stats;
 use crate::pool::Pool;

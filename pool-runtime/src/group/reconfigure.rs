@@ -111,6 +111,14 @@ impl Group {
                 true,
             );
         }
+        if before.executor != after.executor {
+            change(
+                "executor",
+                before.executor.to_string(),
+                after.executor.to_string(),
+                true,
+            );
+        }
         if before.autoscale != after.autoscale {
             change(
                 "autoscale",
@@ -126,11 +134,12 @@ impl Group {
         if pool.is_some() {
             let mut applied = self.applied();
             if let Some(settings) = applied.as_mut() {
-                // Kind, order and policy stay what the pool runs with.
+                // Kind, order, policy and executor stay what the pool runs with.
                 *settings = GroupSettings {
                     kind: settings.kind,
                     order: settings.order,
                     policy: settings.policy,
+                    executor: settings.executor,
                     ..after
                 };
             }

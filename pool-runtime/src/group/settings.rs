@@ -4,7 +4,7 @@
 
 use crate::admission::state::MAX_SLOTS;
 use crate::pool::error::BuildError;
-use crate::pool::order::{Kind, Order};
+use crate::pool::order::{ExecutorKind, Kind, Order};
 use crate::scale::queue_depth::AutoscaleTiming;
 use crate::scale::ScalePolicy;
 use pool_settings::limits::{autoscale_bounds, DEFAULT_SIZE};
@@ -56,6 +56,8 @@ pub struct GroupSettings {
     pub autoscale: AutoscaleTiming,
     /// The rule an autoscaled pool follows.
     pub policy: ScalePolicy,
+    /// Where blocking closures run.
+    pub executor: ExecutorKind,
 }
 
 impl Default for GroupSettings {
@@ -76,6 +78,7 @@ impl GroupSettings {
         admission_timeout: None,
         autoscale: AutoscaleTiming::DEFAULT,
         policy: ScalePolicy::QueueDepth,
+        executor: ExecutorKind::Default,
     };
 
     /// Fixed or autoscaled slot count (default: fixed).
@@ -149,6 +152,13 @@ impl GroupSettings {
         self
     }
 
+    /// Where the pool's blocking closures run (default:
+    /// [`ExecutorKind::Default`], tokio's blocking pool).
+    pub const fn executor(mut self, executor: ExecutorKind) -> Self {
+        self.executor = executor;
+        self
+    }
+
     /// Every check a pool's settings must pass — the one rule the builder,
     /// configuration and a reload apply — and, if they pass, the slot count
     /// the pool starts with and the bounds `scale`/`resize` clamp to.
@@ -162,6 +172,13 @@ impl GroupSettings {
     /// [`AdaptiveSettings`](crate::AdaptiveSettings) outside their ranges.
     pub fn check(&self) -> Result<(usize, (usize, usize)), BuildError> {
         let limits = self.limits()?;
+        if let Some((feature, false)) = self.executor.feature() {
+            return Err(BuildError::Unavailable {
+                setting: "executor",
+                value: self.executor.as_str(),
+                feature,
+            });
+        }
         if let Some(bound) = self.max_waiting {
             check_max_waiting(bound)?;
         }
@@ -247,6 +264,9 @@ impl GroupSettings {
     pub(crate) fn clamped(&self) -> GroupSettings {
         let mut s = *self;
         s.max_waiting = s.max_waiting.map(|bound| bound.min(MAX_SLOTS));
+        if let Some((_, false)) = s.executor.feature() {
+            s.executor = ExecutorKind::Default;
+        }
         match s.kind {
             Kind::Fixed => {
                 s.size = Some(s.size.unwrap_or(DEFAULT_SIZE).clamp(1, MAX_SLOTS));
@@ -280,4 +300,29 @@ pub(crate) fn check_max_waiting(bound: usize) -> Result<(), BuildError> {
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An executor this build lacks is refused by the one check (and so by
+    /// the builder, configuration and a reload alike), not swapped silently.
+    #[test]
+    fn an_executor_this_build_lacks_is_a_build_error() {
+        let rayon = GroupSettings::DEFAULT.executor(ExecutorKind::Rayon);
+        if cfg!(feature = "rayon") {
+            assert!(rayon.check().is_ok());
+        } else {
+            assert_eq!(
+                rayon.check(),
+                Err(BuildError::Unavailable {
+                    setting: "executor",
+                    value: "rayon",
+                    feature: "rayon"
+                })
+            );
+            assert_eq!(rayon.clamped().executor, ExecutorKind::Default);
+        }
+    }
 }

@@ -4,7 +4,7 @@ use crate::admission::core::{Core, CoreConfig};
 use crate::call::blocking::BlockingExecutor;
 use crate::group::settings::GroupSettings;
 use crate::pool::error::BuildError;
-use crate::pool::order::{Kind, Order};
+use crate::pool::order::{ExecutorKind, Kind, Order};
 use crate::pool::Pool;
 use crate::scale::ScalePolicy;
 use crate::time::clock::{Clock, SystemClock};
@@ -86,7 +86,9 @@ impl PoolBuilder {
         self
     }
 
-    /// Where [`Pool::submit_blocking`] runs closures (default: [`DefaultExecutor`](crate::DefaultExecutor)).
+    /// Where [`Pool::submit_blocking`] runs closures: this instance, over the
+    /// [`executor`](PoolBuilder::executor) setting (default:
+    /// [`DefaultExecutor`](crate::DefaultExecutor)).
     pub fn blocking_executor(mut self, executor: Arc<dyn BlockingExecutor>) -> Self {
         self.executor = Some(executor);
         self
@@ -114,6 +116,7 @@ impl PoolBuilder {
             #[cfg(any(feature = "tracing", feature = "metrics"))]
             name: name.clone(),
         });
-        Ok(Pool::from_parts(Arc::new(core), name, self.executor))
+        let executor = self.executor.or_else(|| s.executor.instance());
+        Ok(Pool::from_parts(Arc::new(core), name, executor))
     }
 }

@@ -42,6 +42,16 @@ pub enum BuildError {
     ZeroWindow,
     /// The autoscale interval must be longer than zero.
     ZeroInterval,
+    /// A setting names something this build does not have: a cargo feature
+    /// of `pooled` is off (`executor = "rayon"` without the `rayon` feature).
+    Unavailable {
+        /// The setting.
+        setting: &'static str,
+        /// The value given.
+        value: &'static str,
+        /// The feature that provides it.
+        feature: &'static str,
+    },
     /// A setting outside its documented range: an autoscale window above
     /// [`AutoscaleTiming::MAX_WINDOW`](crate::AutoscaleTiming::MAX_WINDOW), a `max_waiting` above [`MAX_SLOTS`],
     /// an [`AdaptiveSettings`](crate::AdaptiveSettings) field outside its
@@ -80,6 +90,14 @@ impl fmt::Display for BuildError {
             BuildError::ZeroInterval => {
                 f.write_str("the autoscale interval must be longer than zero")
             }
+            BuildError::Unavailable {
+                setting,
+                value,
+                feature,
+            } => write!(
+                f,
+                "`{setting}` = \"{value}\" needs the `{feature}` feature of `pooled`, which this build does not have"
+            ),
             BuildError::OutOfRange {
                 setting,
                 value,

@@ -140,3 +140,75 @@ mod tests {
         );
     }
 }
+
+/// Which executor a pool's blocking closures
+/// ([`submit_blocking`](crate::Pool::submit_blocking), `#[pooled(blocking)]`)
+/// run on, by name: a setting of the builder, the attribute and
+/// configuration (`executor = "rayon"`). A builder given an executor
+/// instance ([`blocking_executor`](crate::PoolBuilder::blocking_executor))
+/// uses that instead.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ExecutorKind {
+    /// [`DefaultExecutor`](crate::DefaultExecutor): tokio's blocking pool in a
+    /// tokio runtime, a new thread otherwise. For blocking I/O.
+    #[default]
+    Default,
+    /// `RayonExecutor` on rayon's global pool (feature `rayon`): for CPU-bound
+    /// closures. Without the feature, a pool that names it is refused
+    /// ([`BuildError::Unavailable`](crate::BuildError::Unavailable)).
+    Rayon,
+}
+
+impl ExecutorKind {
+    /// The names `FromStr` accepts.
+    pub const CHOICES: &'static [&'static str] = &["default", "rayon"];
+
+    /// The lower-case name of this executor.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutorKind::Default => "default",
+            ExecutorKind::Rayon => "rayon",
+        }
+    }
+
+    /// The cargo feature this executor needs and whether it is on.
+    pub(crate) fn feature(self) -> Option<(&'static str, bool)> {
+        match self {
+            ExecutorKind::Default => None,
+            ExecutorKind::Rayon => Some(("rayon", cfg!(feature = "rayon"))),
+        }
+    }
+
+    /// The executor instance a pool built with this choice uses (`None`: the
+    /// default one).
+    pub(crate) fn instance(self) -> Option<std::sync::Arc<dyn crate::BlockingExecutor>> {
+        match self {
+            ExecutorKind::Default => None,
+            #[cfg(feature = "rayon")]
+            ExecutorKind::Rayon => Some(std::sync::Arc::new(crate::RayonExecutor::default())),
+            #[cfg(not(feature = "rayon"))]
+            ExecutorKind::Rayon => None,
+        }
+    }
+}
+
+impl FromStr for ExecutorKind {
+    type Err = UnknownChoice;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "default" => Ok(ExecutorKind::Default),
+            "rayon" => Ok(ExecutorKind::Rayon),
+            _ => Err(UnknownChoice {
+                given: s.to_owned(),
+                expected: ExecutorKind::CHOICES,
+            }),
+        }
+    }
+}
+
+impl fmt::Display for ExecutorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
