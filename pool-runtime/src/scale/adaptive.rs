@@ -693,7 +693,7 @@ mod tests {
     }
 
     #[test]
-    #[cfg_attr(miri, ignore = "safe arithmetic over thousands of calls: minutes under Miri")]
+    #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
     fn rises_under_headroom_until_latency_says_the_knee_is_reached() {
         let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 4, Duration::ZERO);
         let mut t = Duration::ZERO;
@@ -705,7 +705,7 @@ mod tests {
     }
 
     #[test]
-    #[cfg_attr(miri, ignore = "safe arithmetic over thousands of calls: minutes under Miri")]
+    #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
     fn falls_under_queueing() {
         let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 64, Duration::ZERO);
         let mut t = Duration::ZERO;
@@ -718,7 +718,7 @@ mod tests {
     }
 
     #[test]
-    #[cfg_attr(miri, ignore = "safe arithmetic over thousands of calls: minutes under Miri")]
+    #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
     fn backs_off_on_drops_but_not_on_rare_unrelated_errors() {
         let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 40, Duration::ZERO);
         let mut t = Duration::ZERO;
@@ -749,7 +749,7 @@ mod tests {
     }
 
     #[test]
-    #[cfg_attr(miri, ignore = "safe arithmetic over thousands of calls: minutes under Miri")]
+    #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
     fn stays_put_under_latency_noise_when_not_fully_used() {
         let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 20, Duration::ZERO);
         let mut t = Duration::ZERO;
@@ -769,7 +769,7 @@ mod tests {
     }
 
     #[test]
-    #[cfg_attr(miri, ignore = "safe arithmetic over thousands of calls: minutes under Miri")]
+    #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
     fn ignored_calls_are_not_samples_and_bounds_hold() {
         let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 5, Duration::ZERO);
         for i in 1..100u32 {
@@ -786,7 +786,7 @@ mod tests {
         assert_eq!(limit, 6, "grows to max and no further");
     }
     #[test]
-    #[cfg_attr(miri, ignore = "safe arithmetic over thousands of calls: minutes under Miri")]
+    #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
     fn starts_where_told_and_doubles_per_round_trip_while_unloaded() {
         let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 3, Duration::ZERO);
         let mut t = Duration::ZERO;
@@ -809,7 +809,7 @@ mod tests {
     }
 
     #[test]
-    #[cfg_attr(miri, ignore = "safe arithmetic over thousands of calls: minutes under Miri")]
+    #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
     fn a_burst_of_drops_is_one_proportional_cut_per_round_trip() {
         let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 40, Duration::ZERO);
         let now = Duration::from_secs(1);
@@ -837,7 +837,7 @@ mod tests {
     }
 
     #[test]
-    #[cfg_attr(miri, ignore = "safe arithmetic over thousands of calls: minutes under Miri")]
+    #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
     fn heavy_tailed_noise_without_a_knee_does_not_drag_the_limit_down() {
         // Lognormal service, sigma = 1 (p99 is 10x the median), at any
         // concurrency: no knee, no drops. The limit may only rise.
@@ -873,7 +873,7 @@ mod tests {
     }
 
     #[test]
-    #[cfg_attr(miri, ignore = "safe arithmetic over thousands of calls: minutes under Miri")]
+    #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
     fn a_fail_fast_server_is_met_at_its_capacity_not_below() {
         // Eight workers; every call past eight in flight is refused at once,
         // so the extra slots cycle through many instant refusals per round
