@@ -184,7 +184,7 @@ fn the_executor_setting_selects_rayon_from_the_builder_and_a_group() {
 #[cfg(feature = "config")]
 #[test]
 fn configuration_moves_a_group_to_rayon_at_its_next_start() {
-    use pool_runtime::{config, register_group, ExecutorKind, Group, GroupSpec};
+    use pool_runtime::{config, register_group, Group, GroupSpec};
     static LATER: Group = Group::new(GroupSpec::new("tests::rayon::later"));
     register_group!(LATER);
     let report = config::load_str(
