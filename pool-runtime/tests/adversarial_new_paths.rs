@@ -632,7 +632,6 @@ fn weighted_streams_take_extreme_weights() {
 /// inner's entry, so calls go to the instance whose guard is gone while the
 /// live guard's instance is bypassed.
 #[test]
-#[ignore = "BUG: Isolation::drop removes the newest entry of its (group, scope), not its own"]
 fn isolation_guards_dropped_out_of_order_serve_the_live_one() {
     static OUT_OF_ORDER: Group =
         Group::new(GroupSpec::new("tests::adversarial::out_of_order").size(1));

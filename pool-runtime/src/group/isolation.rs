@@ -101,10 +101,10 @@ impl Isolation {
 impl Drop for Isolation {
     fn drop(&mut self) {
         let mut entries = entries();
-        if let Some(i) = entries
-            .iter()
-            .rposition(|e| e.group == self.group && e.scope == self.scope)
-        {
+        // This guard's own entry (guards may be dropped out of order).
+        if let Some(i) = entries.iter().rposition(|e| {
+            e.group == self.group && e.scope == self.scope && std::ptr::eq(e.pool, self.pool)
+        }) {
             entries.remove(i);
             ACTIVE.fetch_sub(1, Ordering::Relaxed);
         }
