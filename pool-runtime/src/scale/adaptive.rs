@@ -271,6 +271,8 @@ const USED: f64 = 0.8;
 const BURST: u32 = 3;
 /// Slots per window the limit grows by near the level that drew drops.
 const CAUTIOUS_STEP: f64 = 0.1;
+/// How far past the level that drew drops growth stays cautious.
+const CAUTIOUS_BAND: f64 = 0.1;
 /// How fast the level that drew drops relaxes: by this fraction of itself
 /// per `baseline_interval`. Slow, because a server that refuses past a
 /// cliff refuses there again; relaxing it fully per interval brought the
@@ -425,8 +427,18 @@ impl AdaptiveLimit {
             // server that fails fast), or by the drop rate if that leaves
             // more; by one slot at least, by `backoff` at most.
             let rate = f64::from(drops) / f64::from(samples);
+            // What the server served lately: the window's own measure once it
+            // spans a round trip (a server that just lost capacity shows it
+            // there first), else the running one.
+            let served = match self.floor {
+                Some(floor) if elapsed >= round_trip => {
+                    let unloaded = (floor + self.variance.unwrap_or(0.0) / 2.0).exp();
+                    f64::from(window.successes) / elapsed.as_secs_f64() * unloaded
+                }
+                _ => self.served.unwrap_or(0.0),
+            };
             let target = (self.limit * (1.0 - rate))
-                .max(self.served.unwrap_or(0.0))
+                .max(served)
                 .min(self.limit - 1.0)
                 .max(self.limit * s.backoff);
             // Growth near the level that drew drops is slow from now on.
@@ -489,7 +501,8 @@ impl AdaptiveLimit {
         let relaxed =
             now.saturating_sub(at).as_secs_f64() / self.settings.baseline_interval.as_secs_f64();
         let level = level * (1.0 + DROP_LEVEL_RELAXING * relaxed.max(0.0));
-        if self.limit + step < level {
+        if self.limit + step < level || self.limit > level * (1.0 + CAUTIOUS_BAND) {
+            // Below the level, or past it without drops: the server has grown.
             self.limit + step
         } else {
             self.limit.max(level - CAUTIOUS_STEP) + CAUTIOUS_STEP
@@ -903,6 +916,65 @@ mod tests {
         assert!(
             lowest_after_start >= 7,
             "never cut far below it: {lowest_after_start}"
+        );
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
+    fn a_capacity_collapse_is_cut_by_what_the_server_serves_now_not_before() {
+        // 40 in flight at 50 ms: the floor is learnt, and the server served
+        // 40 at a time.
+        let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 40, Duration::ZERO);
+        let mut t = Duration::ZERO;
+        for _ in 0..40 {
+            for _ in 0..40 {
+                t += MS;
+                let _ = p.observe(t, 50 * MS, Verdict::Success, 40, (1, 40));
+            }
+            t += 10 * MS;
+        }
+        assert_eq!(p.limit.round() as usize, 40);
+        // It now serves 5 at a time: over a round trip, 5 calls succeed and
+        // 5 of those sent since are refused. The cut goes to what it serves
+        // now (bounded by `backoff`), not by one slot from what it used to.
+        let start = t;
+        let mut cut = None;
+        for i in 0..10u32 {
+            let now = start + 12 * MS * (i + 1);
+            let (latency, verdict) = if i % 2 == 0 {
+                (50 * MS, Verdict::Success)
+            } else {
+                (MS, Verdict::Overload)
+            };
+            cut = p.observe(now, latency, verdict, 40, (1, 40)).or(cut);
+        }
+        assert_eq!(cut, Some(20), "to half (backoff), not to 39");
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
+    fn growth_is_cautious_only_near_the_level_that_drew_drops() {
+        let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 20, Duration::ZERO);
+        let mut t = Duration::ZERO;
+        // Drops at 20: one cut, and 20 is the level to be careful near.
+        let _ = drops(&mut p, t + MS, Duration::ZERO, 3);
+        t += 2 * MS;
+        let cut = p.limit;
+        assert!(cut < 20.0, "cut: {cut}");
+        // The server (capacity 1000) now takes everything: the limit climbs
+        // slowly through the band near 20, then at the usual pace again.
+        let mut windows_to_40 = None;
+        for w in 0..400 {
+            run(&mut p, 1, &mut t, server(1000), true);
+            if p.limit >= 40.0 {
+                windows_to_40 = Some(w);
+                break;
+            }
+        }
+        let windows = windows_to_40.expect("grows past the level and on");
+        assert!(
+            windows < 150,
+            "not a tenth of a slot per window forever: {windows}"
         );
     }
 }
