@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{assert_accounted, gate, Task};
+use common::{assert_accounted, gate, Meter, Task};
 use futures::stream::Stream;
 use futures::StreamExt;
 use pool_runtime::tower::{BoxError, PooledLayer};
@@ -57,23 +57,6 @@ struct PanickingWake;
 impl std::task::Wake for PanickingWake {
     fn wake(self: Arc<Self>) {
         panic!("planned: a waker whose wake panics");
-    }
-}
-
-/// Counts holders from outside the pool; remembers the most at once.
-#[derive(Default)]
-struct Gauge {
-    now: AtomicUsize,
-    most: AtomicUsize,
-}
-
-impl Gauge {
-    fn enter(&self) {
-        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
-        self.most.fetch_max(now, Ordering::SeqCst);
-    }
-    fn leave(&self) {
-        self.now.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -260,7 +243,7 @@ async fn an_owned_permit_dropped_on_another_thread_wakes_the_waiter() {
 async fn permits_race_pause_resume_resize_scale_and_close() {
     const LIMIT: usize = 3;
     let pool = fixed(LIMIT);
-    let gauge = Arc::new(Gauge::default());
+    let gauge = Meter::default();
     let stop = Arc::new(AtomicBool::new(false));
     let attempts = Arc::new(AtomicUsize::new(0));
     let controller = {
@@ -296,9 +279,9 @@ async fn permits_race_pause_resume_resize_scale_and_close() {
                     pool.acquire_owned(i as i64 % 3).await
                 };
                 if let Ok(permit) = permit {
-                    gauge.enter();
+                    let inside = gauge.enter();
                     tokio::task::yield_now().await;
-                    gauge.leave();
+                    drop(inside);
                     drop(permit);
                 }
             }
@@ -315,7 +298,7 @@ async fn permits_race_pause_resume_resize_scale_and_close() {
     joined.expect("no permit hangs");
     pool.close();
     assert_eq!(pool.try_acquire().err(), Some(Rejected::Closed));
-    assert!(gauge.most.load(Ordering::SeqCst) <= LIMIT);
+    assert!(gauge.max() <= LIMIT);
     let s = pool.stats();
     assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
     assert_eq!(
@@ -556,15 +539,15 @@ fn an_ordered_stream_dropped_with_items_running_waiting_and_held_back() {
 async fn a_stream_on_a_pool_of_size_zero_runs_once_it_grows() {
     let pool = fixed(1);
     pool.resize(0);
-    let gauge = Arc::new(Gauge::default());
+    let gauge = Meter::default();
     let items = {
         let gauge = gauge.clone();
         futures::stream::iter(0..40).map(move |i| {
             let gauge = gauge.clone();
             async move {
-                gauge.enter();
+                let inside = gauge.enter();
                 tokio::task::yield_now().await;
-                gauge.leave();
+                drop(inside);
                 i
             }
         })
@@ -584,7 +567,7 @@ async fn a_stream_on_a_pool_of_size_zero_runs_once_it_grows() {
     grower.join().unwrap();
     assert_eq!(out.len(), 40);
     assert!(out.iter().all(Result::is_ok));
-    assert!(gauge.most.load(Ordering::SeqCst) <= 2);
+    assert!(gauge.max() <= 2);
     let s = pool.stats();
     assert_eq!((s.completed, s.running, s.waiting), (40, 0, 0), "{s:?}");
     assert_accounted(&s);

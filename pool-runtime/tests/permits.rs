@@ -3,39 +3,21 @@
 
 mod common;
 
-use common::{assert_accounted, Task};
+use common::{assert_accounted, Meter, Task};
 use pool_runtime::{
     AdaptiveSettings, Group, GroupSpec, Kind, Order, Pool, Rejected, ScalePolicy, Verdict,
 };
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 fn fixed(size: usize) -> Pool {
     Pool::builder().size(size).build().unwrap()
 }
 
-/// Counts bodies in flight from outside the pool; remembers the most.
-#[derive(Default)]
-struct Gauge {
-    now: AtomicUsize,
-    most: AtomicUsize,
-}
-
-impl Gauge {
-    fn enter(&self) {
-        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
-        self.most.fetch_max(now, Ordering::SeqCst);
-    }
-    fn leave(&self) {
-        self.now.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn permits_and_calls_together_never_exceed_the_limit() {
     let pool = fixed(3);
-    let gauge = Arc::new(Gauge::default());
+    let gauge = Meter::default();
     let mut tasks = Vec::new();
     for i in 0..64 {
         let (pool, gauge) = (pool.clone(), gauge.clone());
@@ -43,15 +25,15 @@ async fn permits_and_calls_together_never_exceed_the_limit() {
             for _ in 0..20 {
                 if i % 2 == 0 {
                     let permit = pool.acquire_owned(0).await.unwrap();
-                    gauge.enter();
+                    let inside = gauge.enter();
                     tokio::task::yield_now().await;
-                    gauge.leave();
+                    drop(inside);
                     drop(permit);
                 } else {
                     pool.submit(async {
-                        gauge.enter();
+                        let inside = gauge.enter();
                         tokio::task::yield_now().await;
-                        gauge.leave();
+                        drop(inside);
                     })
                     .await
                     .unwrap();
@@ -62,7 +44,7 @@ async fn permits_and_calls_together_never_exceed_the_limit() {
     for task in tasks {
         task.await.unwrap();
     }
-    assert_eq!(gauge.most.load(Ordering::SeqCst), 3);
+    assert_eq!(gauge.max(), 3);
     let stats = pool.stats();
     assert_eq!((stats.completed, stats.running), (64 * 20, 0));
     assert_accounted(&stats);
@@ -170,23 +152,23 @@ async fn an_owned_permit_moves_into_a_spawned_task_and_holds_the_slot_there() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_permits_share_the_groups_limit_and_outlive_nothing() {
     static PERMITS: Group = Group::new(GroupSpec::new("tests::permits").size(2));
-    let gauge = Arc::new(Gauge::default());
+    let gauge = Meter::default();
     let mut tasks = Vec::new();
     for _ in 0..16 {
         let gauge = gauge.clone();
         tasks.push(tokio::spawn(async move {
             for _ in 0..10 {
                 let _permit = PERMITS.acquire(0).await.unwrap();
-                gauge.enter();
+                let inside = gauge.enter();
                 tokio::time::sleep(Duration::from_micros(50)).await;
-                gauge.leave();
+                drop(inside);
             }
         }));
     }
     for task in tasks {
         task.await.unwrap();
     }
-    assert_eq!(gauge.most.load(Ordering::SeqCst), 2);
+    assert_eq!(gauge.max(), 2);
     assert_eq!(PERMITS.stats().completed, 160);
     let owned = PERMITS.acquire_owned(0).await.unwrap();
     assert!(PERMITS.try_acquire(0).is_ok());
