@@ -22,6 +22,9 @@ pub(crate) mod flag {
     pub(crate) const INDEPENDENT: u8 = 1;
     /// The call's work finished and was judged: nothing of it is left to drop.
     pub(crate) const FINISHED: u8 = 2;
+    /// Never waits (`try_acquire`): polled once, then given up if queued, so
+    /// no admission deadline is armed for it.
+    pub(crate) const UNTIMED: u8 = 4;
 }
 
 /// Where a node stands. Written under the lock, read by the owner without it.

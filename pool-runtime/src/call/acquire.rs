@@ -70,6 +70,13 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         self
     }
 
+    /// A call that is polled once and given up if it has to wait
+    /// (`try_acquire`): it arms no admission deadline.
+    pub(crate) fn untimed(self) -> Self {
+        self.node.set_flag(flag::UNTIMED);
+        self
+    }
+
     /// Whether this waiting call is a nested one whose parent's slot is lent
     /// to another call running on this same thread: parking the thread to
     /// wait for it would stop the call that has to give it back.
@@ -216,7 +223,9 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                             return Poll::Ready(Err(rejected));
                         }
                         Enqueued::Waiting => {
-                            let timeout = core.admission_timeout().filter(|_| mode == Mode::Reject);
+                            let timeout = core
+                                .admission_timeout()
+                                .filter(|_| mode == Mode::Reject && !this.node.flag(flag::UNTIMED));
                             let Some(timeout) = timeout else {
                                 return Poll::Pending;
                             };

@@ -72,7 +72,8 @@ impl<R: Deref<Target = Core>> Held<R> {
     /// without waiting.
     fn try_acquire(core: R, weight: i64) -> Result<Self, Rejected> {
         let held = {
-            let mut acquire = pin!(Acquire::new(&*core, weight, Mode::Reject, Form::Permit));
+            let mut acquire =
+                pin!(Acquire::new(&*core, weight, Mode::Reject, Form::Permit).untimed());
             let mut cx = Context::from_waker(Waker::noop());
             let admitted = match acquire.as_mut().poll_acquire(&mut cx) {
                 Poll::Ready(result) => result,
