@@ -20,48 +20,38 @@ pub(crate) enum Context {
     Group,
 }
 
+/// The keys of the pool a declaration or a function's own pool asks for.
+const POOL_KEYS: &[&str] = &[
+    "kind",
+    "order",
+    "size",
+    "min",
+    "max",
+    "max_waiting",
+    "admission_timeout",
+    "autoscale_interval",
+    "autoscale_window",
+    "policy",
+    "executor",
+    "name",
+];
+
+/// The keys only a function takes: how its calls go through the pool.
+pub(crate) const FUNCTION_KEYS: &[&str] = &["group", "weight", "overload", "blocking", "wait"];
+
 impl Context {
-    /// The keys this attribute accepts, in the order the docs list them.
-    pub(crate) fn keys(self) -> &'static [&'static str] {
-        match self {
-            Context::Function => &[
-                "kind",
-                "order",
-                "size",
-                "min",
-                "max",
-                "max_waiting",
-                "admission_timeout",
-                "autoscale_interval",
-                "autoscale_window",
-                "policy",
-                "executor",
-                "name",
-                "group",
-                "weight",
-                "overload",
-                "blocking",
-                "wait",
-                "crate",
-                "adaptive_<parameter>",
-            ],
-            Context::Group => &[
-                "kind",
-                "order",
-                "size",
-                "min",
-                "max",
-                "max_waiting",
-                "admission_timeout",
-                "autoscale_interval",
-                "autoscale_window",
-                "policy",
-                "executor",
-                "name",
-                "crate",
-                "adaptive_<parameter>",
-            ],
-        }
+    /// The keys this attribute accepts, in the order the docs list them: the
+    /// pool's settings, then (on a function) how its calls go through it.
+    pub(crate) fn keys(self) -> impl Iterator<Item = &'static str> + Clone {
+        let calls = match self {
+            Context::Function => FUNCTION_KEYS,
+            Context::Group => &[],
+        };
+        POOL_KEYS
+            .iter()
+            .chain(calls)
+            .chain(&["crate", "adaptive_<parameter>"])
+            .copied()
     }
 
     pub(crate) fn attribute(self) -> &'static str {

@@ -12,7 +12,7 @@ use syn::{
     Visibility,
 };
 
-use crate::ast::{Body, Context, KeyValue, PooledFn, RawArgs, WeightParam};
+use crate::ast::{Body, Context, KeyValue, PooledFn, RawArgs, WeightParam, FUNCTION_KEYS};
 
 /// The attribute's keywords, so each key is parsed as a token with its own span.
 pub(crate) mod kw {
@@ -328,7 +328,6 @@ impl ToTokens for Value {
 fn unknown_key(input: ParseStream, context: Context) -> syn::Error {
     let valid = context
         .keys()
-        .iter()
         .map(|k| format!("`{k}`"))
         .collect::<Vec<_>>()
         .join(", ");
@@ -339,15 +338,15 @@ fn unknown_key(input: ParseStream, context: Context) -> syn::Error {
         ));
     };
     let written = ident.unraw().to_string();
-    let misplaced = match (context, written.as_str()) {
-        (Context::Group, "group" | "weight" | "overload" | "blocking" | "wait") => Some(format!(
+    let misplaced = match context {
+        Context::Group if FUNCTION_KEYS.contains(&written.as_str()) => Some(format!(
             "`{written}` belongs on the functions of a group (`#[pooled(group = ..., {written} ...)]`), \
              not on its declaration"
         )),
         _ => None,
     };
     let message = misplaced.unwrap_or_else(|| {
-        match pool_settings::suggest::did_you_mean(&written, context.keys().iter().copied()) {
+        match pool_settings::suggest::did_you_mean(&written, context.keys()) {
             Some(close) => {
                 format!(
                     "unknown key `{written}` (did you mean `{close}`?); expected one of {valid}"
