@@ -20,22 +20,6 @@ pub(crate) enum Context {
     Group,
 }
 
-/// The keys of the pool a declaration or a function's own pool asks for.
-const POOL_KEYS: &[&str] = &[
-    "kind",
-    "order",
-    "size",
-    "min",
-    "max",
-    "max_waiting",
-    "admission_timeout",
-    "autoscale_interval",
-    "autoscale_window",
-    "policy",
-    "executor",
-    "name",
-];
-
 /// The keys only a function takes: how its calls go through the pool.
 pub(crate) const FUNCTION_KEYS: &[&str] = &["group", "weight", "overload", "blocking", "wait"];
 
@@ -47,8 +31,10 @@ impl Context {
             Context::Function => FUNCTION_KEYS,
             Context::Group => &[],
         };
-        POOL_KEYS
+        // The group's settings (the configuration's keys too), and its name.
+        pool_settings::keys::SETTINGS
             .iter()
+            .chain(&["name"])
             .chain(calls)
             .chain(&["crate", "adaptive_<parameter>"])
             .copied()

@@ -9,5 +9,6 @@
 
 pub mod adaptive;
 pub mod duration;
+pub mod keys;
 pub mod limits;
 pub mod suggest;

@@ -172,6 +172,19 @@ mod tests {
     use super::*;
     use pool_settings::adaptive::{Takes, PARAMETERS};
 
+    /// The group settings are named once, in `pool_settings::keys` (which
+    /// the attribute reads): configuration's table names each the same way
+    /// (upper case), in the same order, before the adaptive parameters.
+    #[test]
+    fn the_setting_keys_are_the_shared_list() {
+        let table: Vec<String> = SETTINGS
+            .iter()
+            .map(|(name, _)| name.to_ascii_lowercase())
+            .filter(|name| !name.starts_with("adaptive_"))
+            .collect();
+        assert_eq!(table, pool_settings::keys::SETTINGS);
+    }
+
     /// The adaptive parameters are listed once in `pool_settings::adaptive`
     /// (which the attribute reads); configuration's table must name each the
     /// same way, with the same kind of value, and no other.
