@@ -146,4 +146,112 @@ fn a_scrape_shows_calls_by_outcome_gauges_histograms_and_adaptive_latency() {
         value(&text, "pooled_adaptive_floor_seconds", &db_label),
         None
     );
+
+    // Every path, quiet (untimed) and timed.
+    pooled::observe::time_calls(false);
+    every_path_balances(&scrape, "mix-untimed");
+    pooled::observe::time_calls(true);
+    every_path_balances(&scrape, "mix-timed");
+}
+
+/// Every way a call can go, many at once, on a pool with a recorder: the
+/// gauges come back to zero and the counters match `Stats`, whether calls
+/// are timed or not (a timed call takes the reporting's slow path).
+fn every_path_balances(scrape: &metrics_exporter_prometheus::PrometheusHandle, name: &str) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let pool: &'static Pool = Box::leak(Box::new(
+        Pool::builder()
+            .name(name)
+            .size(3)
+            .max_waiting(64)
+            .admission_timeout(Duration::from_millis(5))
+            .build()
+            .unwrap(),
+    ));
+    rt.block_on(async {
+        // Ten waves of forty calls.
+        for wave in 0..10u32 {
+            let mut tasks = Vec::new();
+            for i in wave * 40..(wave + 1) * 40 {
+                tasks.push(tokio::spawn(async move {
+                    match i % 8 {
+                        // Completes, after holding its slot a while.
+                        0 => drop(
+                            pool.submit(tokio::time::sleep(Duration::from_millis(1)))
+                                .await,
+                        ),
+                        // Cancelled while it waits or runs.
+                        1 => drop(
+                            tokio::time::timeout(
+                                Duration::from_micros(300),
+                                pool.submit(tokio::time::sleep(Duration::from_millis(2))),
+                            )
+                            .await,
+                        ),
+                        // Panics while it runs.
+                        2 => drop(
+                            tokio::spawn(
+                                async move { pool.submit(async { panic!("boom") }).await },
+                            )
+                            .await,
+                        ),
+                        // A nested call, under its parent's slot.
+                        3 => drop(
+                            pool.submit(async move { pool.submit(async {}).await })
+                                .await,
+                        ),
+                        // Blocking work.
+                        4 => drop(pool.submit_blocking(|| std::thread::yield_now()).await),
+                        // A permit, held across an await.
+                        5 => {
+                            if let Ok(permit) = pool.acquire().await {
+                                tokio::task::yield_now().await;
+                                drop(permit);
+                            }
+                        }
+                        // A permit that never waits.
+                        6 => drop(pool.try_acquire()),
+                        // A sync caller on the blocking pool.
+                        _ => drop(tokio::task::spawn_blocking(move || pool.run(|| ())).await),
+                    }
+                }));
+            }
+            for task in tasks {
+                task.await.unwrap();
+            }
+        }
+    });
+    let text = scrape.render();
+    let label = [("pool", name)];
+    assert_eq!(value(&text, "pooled_running", &label), Some(0.0), "{text}");
+    assert_eq!(value(&text, "pooled_waiting", &label), Some(0.0), "{text}");
+    let stats = pool.stats();
+    assert_eq!(stats.running + stats.waiting + stats.nested, 0);
+    let calls = |labels: &[(&str, &str)]| {
+        let mut all = vec![("pool", name)];
+        all.extend_from_slice(labels);
+        value(&text, "pooled_calls_total", &all).unwrap_or(0.0) as u64
+    };
+    assert_eq!(
+        calls(&[("outcome", "completed")]),
+        stats.completed - stats.panicked
+    );
+    assert_eq!(calls(&[("outcome", "panicked")]), stats.panicked);
+    assert_eq!(calls(&[("outcome", "cancelled")]), stats.cancelled);
+    let mut rejected = 0;
+    for reason in Rejected::ALL {
+        let n = calls(&[("outcome", "rejected"), ("reason", reason.as_str())]);
+        assert_eq!(n, stats.rejected_for(*reason), "{reason}");
+        rejected += n;
+    }
+    // Every path was taken.
+    assert!(
+        stats.panicked > 0 && stats.cancelled > 0 && rejected > 0,
+        "{stats:?}"
+    );
+    assert!(stats.completed > stats.panicked + 100, "{stats:?}");
 }

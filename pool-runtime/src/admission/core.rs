@@ -223,6 +223,7 @@ impl Core {
         }
     }
 
+    #[inline]
     fn load(&self) -> Word {
         Word(self.word.load(Ordering::Acquire))
     }
@@ -978,7 +979,9 @@ impl Core {
         self.counters.submitted.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts how a call ended.
+    /// Counts how a call that held a slot ended. Never under the pool lock:
+    /// it reports to the metrics recorder, which is user code.
+    #[inline]
     pub(crate) fn count(&self, outcome: Outcome) {
         let c = &self.counters;
         let counter = match outcome {
@@ -990,6 +993,8 @@ impl Core {
             Outcome::Cancelled => &c.cancelled,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        self.obs.ended(outcome);
     }
 }
 

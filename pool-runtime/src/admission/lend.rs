@@ -195,6 +195,7 @@ unsafe impl Send for Lender {}
 unsafe impl Sync for Lender {}
 
 impl Lender {
+    #[inline]
     pub(crate) const fn new() -> Self {
         Lender {
             lend: UnsafeCell::new(None),
@@ -215,6 +216,7 @@ impl Lender {
 
     /// The lend, if one was ever created. For the call that owns it, when it
     /// finishes.
+    #[inline]
     pub(crate) fn take(&mut self) -> Option<Arc<Lend>> {
         self.lend.get_mut().take()
     }

@@ -26,21 +26,27 @@ pub(crate) const ONE_RUNNING: u64 = 1;
 pub(crate) struct Word(pub(crate) u64);
 
 impl Word {
+    #[inline]
     pub(crate) fn new(limit: usize) -> Self {
         Word((limit as u64 & FIELD_MASK) << LIMIT_SHIFT)
     }
+    #[inline]
     pub(crate) fn running(self) -> usize {
         (self.0 & FIELD_MASK) as usize
     }
+    #[inline]
     pub(crate) fn limit(self) -> usize {
         ((self.0 >> LIMIT_SHIFT) & FIELD_MASK) as usize
     }
+    #[inline]
     pub(crate) fn has(self, flag: u64) -> bool {
         self.0 & flag != 0
     }
+    #[inline]
     pub(crate) fn with_limit(self, limit: usize) -> Self {
         Word((self.0 & !(FIELD_MASK << LIMIT_SHIFT)) | ((limit as u64 & FIELD_MASK) << LIMIT_SHIFT))
     }
+    #[inline]
     pub(crate) fn with_flag(self, flag: u64, on: bool) -> Self {
         if on {
             Word(self.0 | flag)
@@ -49,6 +55,7 @@ impl Word {
         }
     }
     /// A slot is free and no call is waiting for one.
+    #[inline]
     pub(crate) fn can_admit_directly(self) -> bool {
         !self.has(QUEUED) && self.running() < self.limit()
     }

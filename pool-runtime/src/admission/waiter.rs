@@ -25,6 +25,9 @@ pub(crate) mod flag {
     /// Never waits (`try_acquire`): polled once, then given up if queued, so
     /// no admission deadline is armed for it.
     pub(crate) const UNTIMED: u8 = 4;
+    /// The call's work (or its judge, or its drop) panicked while the call
+    /// held its slot: if the call is dropped still holding it, it panicked.
+    pub(crate) const PANICKED: u8 = 8;
 }
 
 /// Where a node stands. Written under the lock, read by the owner without it.
@@ -50,15 +53,10 @@ pub(crate) mod status {
     pub(crate) const START_REJECT: u8 = 10;
     /// Not yet submitted; the call waits instead of being turned away.
     pub(crate) const START_WAIT: u8 = 11;
-    /// Holds a slot; its work is not being polled right now.
+    /// Holds a slot (a panic out of its work sets [`flag::PANICKED`](super::flag::PANICKED)).
     pub(crate) const RUNNING: u8 = 12;
-    /// Holds a slot and its work is being polled: if the node is dropped in
-    /// this state, the work panicked.
-    pub(crate) const POLLING: u8 = 13;
-    /// Runs under its parent's slot (a nested call); its work is not being polled.
+    /// Runs under its parent's slot (a nested call).
     pub(crate) const NESTED: u8 = 14;
-    /// Runs under its parent's slot and its work is being polled.
-    pub(crate) const NESTED_POLLING: u8 = 15;
     /// Finished, rejected, or its slot was handed on: nothing left to release.
     pub(crate) const DONE: u8 = 16;
 }
@@ -105,6 +103,7 @@ impl Waiter {
         Self::with_status(status::IDLE)
     }
 
+    #[inline]
     pub(crate) fn with_status(initial: u8) -> Self {
         Waiter {
             pointers: Pointers::new(),
@@ -119,16 +118,19 @@ impl Waiter {
     }
 
     /// Whether the call is never turned away (see the field).
+    #[inline]
     pub(crate) fn is_never_rejected(&self) -> bool {
         self.never_rejected
     }
 
     /// The node's status, as its owner sees it without the lock.
+    #[inline]
     pub(crate) fn status(&self) -> u8 {
         self.status.load(Ordering::Acquire)
     }
 
     /// Sets the status. Caller holds the lock.
+    #[inline]
     pub(crate) fn set_status(&self, status: u8) {
         self.status.store(status, Ordering::Release);
     }
@@ -136,6 +138,7 @@ impl Waiter {
     /// The call now holds a slot. Its weight is no longer needed (it is
     /// unlinked), so a pool that times its calls keeps the admission time,
     /// `stamp`, in its place.
+    #[inline]
     pub(crate) fn admitted(&self, stamp: Option<u64>) {
         if let Some(now) = stamp {
             // Safety: an admitted node is unlinked; only its owner touches it.
@@ -147,12 +150,14 @@ impl Waiter {
 
     /// # Safety
     /// Caller holds the lock, or the node is unlinked.
+    #[inline]
     pub(crate) unsafe fn weight(&self) -> i64 {
         self.weight.with(|weight| *weight)
     }
 
     /// # Safety
     /// The node is not linked (so nobody else reads the weight).
+    #[inline]
     pub(crate) unsafe fn set_weight(&self, weight: i64) {
         self.weight.with_mut(|cell| *cell = weight);
     }
@@ -161,6 +166,7 @@ impl Waiter {
     ///
     /// # Safety
     /// Caller holds the lock, or the node is unlinked.
+    #[inline]
     pub(crate) unsafe fn lend(&self) -> *const Lend {
         self.under.with(|under| {
             (*under)
@@ -173,6 +179,7 @@ impl Waiter {
     ///
     /// # Safety
     /// The node is not linked, or the caller holds the lock.
+    #[inline]
     pub(crate) unsafe fn set_under(&self, lend: Option<Arc<Lend>>) {
         let old = self
             .under
@@ -184,6 +191,7 @@ impl Waiter {
     ///
     /// # Safety
     /// The node is not linked.
+    #[inline]
     pub(crate) unsafe fn take_under(&self) -> Option<Arc<Lend>> {
         self.under.with_mut(|under| (*under).take())
     }
@@ -193,6 +201,7 @@ impl Waiter {
     /// # Safety
     /// The node is not linked while the pointer is used (the call holds a
     /// slot), and stays in place (it is pinned).
+    #[inline]
     pub(crate) unsafe fn under_ptr(&self) -> *const Option<Arc<Lend>> {
         self.under.with(|under| under)
     }
@@ -215,6 +224,7 @@ impl Waiter {
     ///
     /// # Safety
     /// Caller holds the lock.
+    #[inline]
     pub(crate) unsafe fn register(&self, waker: &Waker) {
         self.waker.with_mut(|slot| {
             let slot = &mut *slot;
@@ -230,12 +240,14 @@ impl Waiter {
     ///
     /// # Safety
     /// Caller holds the lock.
+    #[inline]
     pub(crate) unsafe fn register_owned(&self, waker: Waker) {
         self.waker.with_mut(|slot| *slot = Some(waker));
     }
 
     /// # Safety
     /// Caller holds the lock.
+    #[inline]
     pub(crate) unsafe fn take_waker(&self) -> Option<Waker> {
         self.waker.with_mut(|slot| (*slot).take())
     }

@@ -33,7 +33,10 @@ use std::task::{Context, Poll};
 pub(crate) struct Acquire<R: Deref<Target = Core>> {
     core: R,
     node: Waiter,
-    deadline: Option<Pin<Box<Sleep>>>,
+    /// Armed only while the call waits (queued or held, or just taken off
+    /// the queue and not yet polled): dropped by hand there, so a call that
+    /// never waited has no drop glue to run for it.
+    deadline: ManuallyDrop<Option<Pin<Box<Sleep>>>>,
     /// This call's slot as lent to the calls nested in its work. (The lend it
     /// runs under itself, if nested, is kept in its node.)
     lender: Lender,
@@ -56,7 +59,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         Acquire {
             core,
             node,
-            deadline: None,
+            deadline: ManuallyDrop::new(None),
             lender: Lender::new(),
             #[cfg(any(feature = "tracing", feature = "metrics"))]
             obs: crate::obs::Call::new(form),
@@ -105,62 +108,17 @@ impl<R: Deref<Target = Core>> Acquire<R> {
     }
 
     /// Waits for admission. Once admitted (or nested) it keeps returning
-    /// `Ready(Ok(()))`; after a rejection, `Ready(Err(_))` again.
+    /// `Ready(Ok(()))`; after a rejection, `Ready(Err(_))` again. Each step
+    /// reports what it decided (features `tracing` and `metrics`).
     #[inline]
     pub(crate) fn poll_acquire(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), Rejected>> {
-        #[cfg(any(feature = "tracing", feature = "metrics"))]
-        if self.node.status() < status::RUNNING {
-            return self.observed(|this| this.poll_admission(cx));
-        }
         self.poll_admission(cx)
     }
 
-    /// Runs `step` — a step of an undecided call's admission — inside the
-    /// call's span (started at its first poll), and reports what it decided.
-    #[cfg(any(feature = "tracing", feature = "metrics"))]
-    fn observed(
-        self: Pin<&mut Self>,
-        step: impl FnOnce(Pin<&mut Self>) -> Poll<Result<(), Rejected>>,
-    ) -> Poll<Result<(), Rejected>> {
-        // Safety: nothing is moved out of the pinned parts (the span is
-        // taken out of `obs`, which is not pinned, and put back).
-        let this = unsafe { self.get_unchecked_mut() };
-        if matches!(
-            this.node.status(),
-            status::START_REJECT | status::START_WAIT
-        ) {
-            // Safety: not yet linked.
-            let weight = unsafe { this.node.weight() };
-            this.obs.start(&this.core, weight);
-        }
-        // A traced call runs the step inside its span; the others (the fast
-        // path) touch no span at all.
-        #[cfg(feature = "tracing")]
-        if let Some(span) = this.obs.span() {
-            let _entered = span.enter();
-            return Self::step_and_report(this, step);
-        }
-        Self::step_and_report(this, step)
-    }
-
-    /// Runs an admission step and reports what it decided.
-    #[cfg(any(feature = "tracing", feature = "metrics"))]
-    #[inline]
-    fn step_and_report(
-        this: &mut Self,
-        step: impl FnOnce(Pin<&mut Self>) -> Poll<Result<(), Rejected>>,
-    ) -> Poll<Result<(), Rejected>> {
-        // Safety: pinned (see `observed`).
-        let out = step(unsafe { Pin::new_unchecked(&mut *this) });
-        let nested = matches!(this.node.status(), status::NESTED | status::NESTED_POLLING);
-        this.obs.polled(&this.core, &out, nested);
-        out
-    }
-
-    /// [`poll_acquire`](Acquire::poll_acquire) itself: nothing reported.
+    /// [`poll_acquire`](Acquire::poll_acquire) itself.
     fn poll_admission(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Rejected>> {
         // Safety: nothing is moved out; the node stays where it is.
         let this = unsafe { self.get_unchecked_mut() };
@@ -175,6 +133,9 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                         Mode::Reject
                     };
                     core.count_submitted();
+                    #[cfg(any(feature = "tracing", feature = "metrics"))]
+                    // Safety: not yet linked.
+                    this.obs.start(core, unsafe { this.node.weight() });
                     let mut nested = false;
                     if !this.node.flag(flag::INDEPENDENT) {
                         if let Some(lend) = nested::lend_of(core) {
@@ -185,6 +146,8 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                             if borrowed {
                                 core.nested_started();
                                 this.node.set_status(status::NESTED);
+                                #[cfg(any(feature = "tracing", feature = "metrics"))]
+                                this.obs.admitted(core, false);
                                 return Poll::Ready(Ok(()));
                             }
                             nested = true;
@@ -194,13 +157,12 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                         if nested {
                             this.set_under(None);
                         }
-                        this.node.admitted(core.admission_stamp());
+                        this.take_slot();
                         return Poll::Ready(Ok(()));
                     }
                     if !nested {
                         if let Some(rejected) = core.reject_fast(mode) {
-                            this.node.set_status(status::DONE);
-                            return Poll::Ready(Err(rejected));
+                            return Poll::Ready(Err(this.turned_away(rejected)));
                         }
                     }
                     // Safety: the node is pinned inside `self`, unlinked, and
@@ -209,20 +171,23 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                     match unsafe { core.enqueue(node, weight, mode, cx.waker()) } {
                         Enqueued::Admitted => {
                             this.set_under(None);
-                            this.node.admitted(core.admission_stamp());
+                            this.take_slot();
                             return Poll::Ready(Ok(()));
                         }
                         Enqueued::Lent => {
                             core.nested_started();
                             this.node.set_status(status::NESTED);
+                            #[cfg(any(feature = "tracing", feature = "metrics"))]
+                            this.obs.admitted(core, false);
                             return Poll::Ready(Ok(()));
                         }
                         Enqueued::Rejected(rejected) => {
                             this.set_under(None);
-                            this.node.set_status(status::DONE);
-                            return Poll::Ready(Err(rejected));
+                            return Poll::Ready(Err(this.turned_away(rejected)));
                         }
                         Enqueued::Waiting => {
+                            #[cfg(any(feature = "tracing", feature = "metrics"))]
+                            this.obs.waiting(core);
                             let timeout = core
                                 .admission_timeout()
                                 .filter(|_| mode == Mode::Reject && !this.node.flag(flag::UNTIMED));
@@ -230,17 +195,17 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                                 return Poll::Pending;
                             };
                             // Loop once more to register with the new deadline.
-                            this.deadline = Some(Sleep::new(timeout, core.uses_tokio_time()));
+                            *this.deadline = Some(Sleep::new(timeout, core.uses_tokio_time()));
                         }
                     }
                 }
                 status::QUEUED | status::HELD => {
                     if let Some(deadline) = this.deadline.as_mut() {
                         if deadline.as_mut().poll(cx).is_ready() {
-                            this.deadline = None;
-                            // Safety: pinned; `give_up_now` moves nothing.
+                            *this.deadline = None;
+                            // Safety: pinned; `give_up` moves nothing.
                             let pinned = unsafe { Pin::new_unchecked(this) };
-                            return Poll::Ready(pinned.give_up_now(Rejected::TimedOut));
+                            return Poll::Ready(pinned.give_up(Rejected::TimedOut));
                         }
                     }
                     // Safety: the node was linked by `enqueue` and is alive.
@@ -250,23 +215,24 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                     }
                 }
                 status::ADMITTED => {
-                    this.deadline = None;
+                    *this.deadline = None;
                     this.set_under(None);
-                    this.node.admitted(core.admission_stamp());
+                    this.take_slot();
                     return Poll::Ready(Ok(()));
                 }
                 status::LENT => {
-                    this.deadline = None;
+                    *this.deadline = None;
                     this.node.set_status(status::NESTED);
+                    #[cfg(any(feature = "tracing", feature = "metrics"))]
+                    this.obs.admitted(core, false);
                     return Poll::Ready(Ok(()));
                 }
                 status::CLOSED => {
-                    this.deadline = None;
+                    *this.deadline = None;
                     this.set_under(None);
-                    this.node.set_status(status::DONE);
-                    return Poll::Ready(Err(Rejected::Closed));
+                    return Poll::Ready(Err(this.turned_away(Rejected::Closed)));
                 }
-                status::RUNNING | status::POLLING | status::NESTED | status::NESTED_POLLING => {
+                status::RUNNING | status::NESTED => {
                     return Poll::Ready(Ok(()));
                 }
                 _ => return Poll::Ready(Err(Rejected::Closed)),
@@ -274,36 +240,42 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         }
     }
 
+    /// The call takes a slot of its own.
+    #[inline]
+    fn take_slot(&mut self) {
+        self.node.admitted(self.core.admission_stamp());
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        self.obs.admitted(&self.core, true);
+    }
+
+    /// The call is turned away for `reason` (counted by the core): it is done.
+    #[inline]
+    fn turned_away(&mut self, reason: Rejected) -> Rejected {
+        self.node.set_status(status::DONE);
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        self.obs.rejected(&self.core, reason);
+        reason
+    }
+
     /// Stops waiting (the deadline passed): leaves the queue and is turned away
     /// for `reason`, unless it was admitted (or closed) in the meantime.
     pub(crate) fn give_up(self: Pin<&mut Self>, reason: Rejected) -> Result<(), Rejected> {
-        #[cfg(any(feature = "tracing", feature = "metrics"))]
-        if self.node.status() < status::RUNNING {
-            let out = self.observed(|this| Poll::Ready(this.give_up_now(reason)));
-            return match out {
-                Poll::Ready(result) => result,
-                Poll::Pending => unreachable!("giving up decides"),
-            };
-        }
-        self.give_up_now(reason)
-    }
-
-    /// [`give_up`](Acquire::give_up) itself: nothing reported.
-    fn give_up_now(self: Pin<&mut Self>, reason: Rejected) -> Result<(), Rejected> {
         // Safety: nothing is moved out.
         let this = unsafe { self.get_unchecked_mut() };
-        this.deadline = None;
+        *this.deadline = None;
         match this.node.status() {
             status::QUEUED | status::HELD | status::ADMITTED | status::LENT => {
                 // Safety: the node was linked by `enqueue` and is in place.
                 match unsafe { this.core.cancel(NonNull::from(&this.node), Some(reason)) } {
                     Left::Slot => {
                         this.set_under(None);
-                        this.node.admitted(this.core.admission_stamp());
+                        this.take_slot();
                         return Ok(());
                     }
                     Left::Lent => {
                         this.node.set_status(status::NESTED);
+                        #[cfg(any(feature = "tracing", feature = "metrics"))]
+                        this.obs.admitted(&this.core, false);
                         return Ok(());
                     }
                     Left::Nothing => {}
@@ -312,15 +284,13 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                 // (An admission timeout is the pool's own queue, not the
                 // server's answer: the adaptive policy does not see it.)
                 let closed = this.node.status() == status::CLOSED;
-                this.node.set_status(status::DONE);
-                Err(if closed { Rejected::Closed } else { reason })
+                Err(this.turned_away(if closed { Rejected::Closed } else { reason }))
             }
             status::CLOSED => {
                 this.set_under(None);
-                this.node.set_status(status::DONE);
-                Err(Rejected::Closed)
+                Err(this.turned_away(Rejected::Closed))
             }
-            status::RUNNING | status::POLLING | status::NESTED | status::NESTED_POLLING => Ok(()),
+            status::RUNNING | status::NESTED => Ok(()),
             _ => Err(reason),
         }
     }
@@ -328,10 +298,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
     /// Whether the call holds a slot (its own or a lent one) and has not
     /// finished.
     fn holds_slot(&self) -> bool {
-        matches!(
-            self.node.status(),
-            status::RUNNING | status::POLLING | status::NESTED | status::NESTED_POLLING
-        )
+        matches!(self.node.status(), status::RUNNING | status::NESTED)
     }
 
     /// Runs `f` as the admitted call's work: with the reentrancy frame pushed
@@ -339,19 +306,26 @@ impl<R: Deref<Target = Core>> Acquire<R> {
     /// a panic out of `f` is counted as one.
     #[inline]
     pub(crate) fn run_work<T>(self: Pin<&mut Self>, f: impl FnOnce() -> T) -> T {
+        /// Dropped only if `f` unwinds: marks the call as panicked (no cost
+        /// on the way out of a normal return, which forgets it).
+        struct Unwinding<'a>(&'a Waiter);
+        impl Drop for Unwinding<'_> {
+            fn drop(&mut self) {
+                self.0.set_flag(flag::PANICKED);
+            }
+        }
         let this: &Self = &self;
-        let before = this.node.status();
-        let polling = match before {
-            status::NESTED | status::NESTED_POLLING => status::NESTED_POLLING,
-            _ => status::POLLING,
-        };
-        this.node.set_status(polling);
         // Safety: the call holds a slot, so its node is not linked; it is pinned.
         let under = unsafe { this.node.under_ptr() };
+        let unwinding = Unwinding(&this.node);
         #[cfg(feature = "tracing")]
-        let _entered = this.obs.enter();
+        let out = match this.obs.span() {
+            Some(span) => span.in_scope(|| nested::enter(&this.core, &this.lender, under, f)),
+            None => nested::enter(&this.core, &this.lender, under, f),
+        };
+        #[cfg(not(feature = "tracing"))]
         let out = nested::enter(&this.core, &this.lender, under, f);
-        this.node.set_status(before);
+        std::mem::forget(unwinding);
         out
     }
 
@@ -408,24 +382,50 @@ impl<R: Deref<Target = Core>> Acquire<R> {
             return;
         }
         this.node.set_status(status::DONE);
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        this.obs.ended(&this.core, outcome);
         // Safety: the node is unlinked once admitted.
         let admitted_at = unsafe { this.node.weight() } as u64;
-        let held = Detached {
-            // Safety: it holds a slot, so its node is unlinked.
-            under: unsafe { this.node.take_under() },
+        // Safety: it holds a slot, so its node is unlinked.
+        let under = unsafe { this.node.take_under() };
+        held::end_call(
+            &this.core,
+            outcome,
+            verdict,
+            under,
             admitted_at,
-            #[cfg(any(feature = "tracing", feature = "metrics"))]
-            obs: this.obs.detach(),
-        };
-        held::end_call(&this.core, outcome, verdict, held, this.lender.take());
+            this.lender.take(),
+        );
     }
 }
 
 impl<R: Deref<Target = Core>> Drop for Acquire<R> {
+    #[inline]
     fn drop(&mut self) {
-        // Safety: `self` is pinned (it is only ever used pinned) and is
-        // being dropped in place.
-        let this = unsafe { Pin::new_unchecked(self) };
+        if self.deadline.is_some() {
+            drop_deadline(&mut self.deadline);
+        }
+        if self.node.status() != status::DONE {
+            // Safety: `self` is pinned (it is only ever used pinned) and is
+            // being dropped in place.
+            unsafe { Pin::new_unchecked(self) }.drop_undone();
+        }
+    }
+}
+
+/// Disarms a waiting call's deadline (its timer entry goes with it).
+#[cold]
+fn drop_deadline(deadline: &mut ManuallyDrop<Option<Pin<Box<Sleep>>>>) {
+    // Safety: called once, from `Drop`; the field is not used again.
+    unsafe { ManuallyDrop::drop(deadline) }
+}
+
+impl<R: Deref<Target = Core>> Acquire<R> {
+    /// Dropped before it was done: leaves the queue, or releases what it
+    /// holds, and counts how it ended.
+    #[inline(never)]
+    fn drop_undone(self: Pin<&mut Self>) {
+        let this = self;
         match this.node.status() {
             status::QUEUED | status::HELD | status::ADMITTED | status::LENT => {
                 // Safety: the node was linked by `enqueue` and is still in place.
@@ -436,7 +436,7 @@ impl<R: Deref<Target = Core>> Drop for Acquire<R> {
                         #[cfg(any(feature = "tracing", feature = "metrics"))]
                         {
                             this.obs.dropped_admitted(&this.core, true);
-                            this.obs.detach().ended(&this.core, Outcome::Cancelled);
+                            this.obs.ended(&this.core, Outcome::Cancelled);
                         }
                         this.core.release(Outcome::Cancelled)
                     }
@@ -444,15 +444,14 @@ impl<R: Deref<Target = Core>> Drop for Acquire<R> {
                         // Safety: nothing is moved out of the pinned parts.
                         let this = unsafe { this.get_unchecked_mut() };
                         #[cfg(any(feature = "tracing", feature = "metrics"))]
-                        this.obs.dropped_admitted(&this.core, false);
-                        let held = Detached {
-                            // Safety: `cancel` unlinked it.
-                            under: unsafe { this.node.take_under() },
-                            admitted_at: 0,
-                            #[cfg(any(feature = "tracing", feature = "metrics"))]
-                            obs: this.obs.detach(),
-                        };
-                        held::end_call(&this.core, Outcome::Cancelled, Verdict::Ignore, held, None);
+                        {
+                            this.obs.dropped_admitted(&this.core, false);
+                            this.obs.ended(&this.core, Outcome::Cancelled);
+                        }
+                        // Safety: `cancel` unlinked it.
+                        let under = unsafe { this.node.take_under() };
+                        let (cancelled, ignore) = (Outcome::Cancelled, Verdict::Ignore);
+                        held::end_call(&this.core, cancelled, ignore, under, 0, None);
                     }
                     Left::Nothing => {
                         #[cfg(any(feature = "tracing", feature = "metrics"))]
@@ -465,7 +464,7 @@ impl<R: Deref<Target = Core>> Drop for Acquire<R> {
                     }
                 }
             }
-            status::POLLING | status::NESTED_POLLING => {
+            status::RUNNING | status::NESTED if this.node.flag(flag::PANICKED) => {
                 this.settle(Outcome::Panicked, Verdict::Ignore)
             }
             #[cfg(any(feature = "tracing", feature = "metrics"))]

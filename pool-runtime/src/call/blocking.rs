@@ -9,7 +9,7 @@ use crate::admission::core::{Core, Outcome};
 use crate::admission::lend::Lender;
 use crate::admission::nested;
 use crate::call::acquire::Acquire;
-use crate::call::held::{self, Detached};
+use crate::call::held::Detached;
 use crate::call::Form;
 use crate::pool::rejected::Rejected;
 use crate::scale::adaptive::Verdict;
@@ -147,7 +147,7 @@ impl Drop for OwnedSlot {
     fn drop(&mut self) {
         if let Some(held) = self.held.take() {
             let own = self.lender.take();
-            held::end_call(&self.core, self.outcome, Verdict::Success, held, own);
+            held.end(&self.core, self.outcome, Verdict::Success, own);
         }
     }
 }

@@ -20,28 +20,44 @@ pub(crate) struct Detached {
     pub(crate) obs: crate::obs::Held,
 }
 
-/// Ends a running call that held `held`: counts `outcome`, then releases
-/// the slot (or returns the borrow) — unless a call nested in its work still
-/// runs under the slot (`own`, the call's lend, is borrowed), which then
-/// releases it when it ends.
+impl Detached {
+    /// Ends the call: reports it, then [`end_call`].
+    #[inline]
+    pub(crate) fn end(
+        self,
+        core: &Core,
+        outcome: Outcome,
+        verdict: Verdict,
+        own: Option<Arc<Lend>>,
+    ) {
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        self.obs.ended(core, outcome);
+        end_call(core, outcome, verdict, self.under, self.admitted_at, own);
+    }
+}
+
+/// Ends a running call that held a slot (`under`: `None`, or the lend it ran
+/// under) since `admitted_at`: counts `outcome`, then releases the slot (or
+/// returns the borrow) — unless a call nested in its work still runs under
+/// the slot (`own`, the call's lend, is borrowed), which then releases it
+/// when it ends.
 #[inline]
 pub(crate) fn end_call(
     core: &Core,
     outcome: Outcome,
     verdict: Verdict,
-    held: Detached,
+    under: Option<Arc<Lend>>,
+    admitted_at: u64,
     own: Option<Arc<Lend>>,
 ) {
     core.count(outcome);
-    #[cfg(any(feature = "tracing", feature = "metrics"))]
-    held.obs.ended(core, outcome);
     if own.is_some_and(|lend| !lend.lender_done()) {
-        // The borrower takes over the slot (and `held.under`, through the
+        // The borrower takes over the slot (and `under`, through the
         // lend's `up`): one fewer call shares it.
         core.nested_ended();
         return;
     }
-    match held.under {
+    match under {
         Some(lend) => {
             if !core.return_lend(&lend) {
                 core.nested_ended();
@@ -52,7 +68,7 @@ pub(crate) fn end_call(
                 Outcome::Completed => verdict,
                 Outcome::Panicked | Outcome::Cancelled => Verdict::Ignore,
             };
-            core.release_sampled(held.admitted_at, verdict);
+            core.release_sampled(admitted_at, verdict);
         }
         None => core.free_slot(),
     }

@@ -10,7 +10,7 @@
 
 use crate::admission::core::{Core, Mode, Outcome};
 use crate::call::acquire::Acquire;
-use crate::call::held::{self, Detached};
+use crate::call::held::Detached;
 use crate::call::Form;
 use crate::pool::rejected::Rejected;
 use crate::scale::adaptive::Verdict;
@@ -103,7 +103,7 @@ impl<R: Deref<Target = Core>> Drop for Held<R> {
             } else {
                 Outcome::Completed
             };
-            held::end_call(&self.core, outcome, self.verdict, held, None);
+            held.end(&self.core, outcome, self.verdict, None);
         }
     }
 }

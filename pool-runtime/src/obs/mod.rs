@@ -26,7 +26,6 @@ use crate::pool::rejected::Rejected;
 use crate::scale::adaptive::WindowReport;
 use crate::scale::LimitCause;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 
 #[cfg(feature = "metrics")]
@@ -85,6 +84,16 @@ impl Observer {
     pub(crate) fn freed(&self) {
         #[cfg(feature = "metrics")]
         self.meter.running(-1.0);
+    }
+
+    /// A call that held a slot ended with `outcome` (counted by the core,
+    /// outside its lock).
+    #[inline]
+    pub(crate) fn ended(&self, outcome: Outcome) {
+        #[cfg(feature = "metrics")]
+        self.meter.ended(outcome);
+        #[cfg(not(feature = "metrics"))]
+        let _ = outcome;
     }
 
     /// The pool (its core) goes away at `limit`: its share of the gauges goes
@@ -149,16 +158,39 @@ impl Drop for Deferred<'_> {
 const WAITING: u8 = 1;
 /// `stamp` holds a time.
 const STAMPED: u8 = 2;
+/// The call is traced (it has a span) or timed: it is reported beyond the
+/// counters and gauges. Decided at its first poll.
+const LOUD: u8 = 4;
 
-/// A call's own reporting, kept in its [`Acquire`](crate::call::acquire::Acquire).
-///
-/// Its fast path (a call admitted at its first poll, with no subscriber
-/// interested and timing off) touches one atomic load per feature and the
-/// metric handles' no-op branches.
-pub(crate) struct Call {
-    /// The call's span, if a subscriber wanted one.
+/// Whether a call starting now would be traced or timed: one load of
+/// `tracing`'s global level filter and one of the timing switch.
+#[inline]
+fn loud_now() -> bool {
     #[cfg(feature = "tracing")]
-    span: Option<tracing::Span>,
+    if trace::calls_wanted() {
+        return true;
+    }
+    #[cfg(feature = "metrics")]
+    return crate::observe::times_calls();
+    #[cfg(not(feature = "metrics"))]
+    false
+}
+
+/// A call's own reporting, kept in its [`Acquire`](crate::call::acquire::Acquire)
+/// and fed by its admission steps.
+///
+/// A quiet call (no subscriber wants its span, timing off) costs one check
+/// at its first poll and the metric handles' updates (no-ops without a
+/// recorder): the `running` gauge when it takes a slot and when the slot is
+/// freed, its outcome's counter (both in the core). Everything else — the
+/// span, the clock, the `waiting` gauge, rejections — is off that path.
+pub(crate) struct Call {
+    /// The call's span, if a subscriber wanted one. Boxed: a quiet call's
+    /// future carries one pointer for it, not a span, and has no span to
+    /// drop (a traced call, which allocates in the subscriber anyway, pays
+    /// for the box).
+    #[cfg(feature = "tracing")]
+    span: Option<Box<tracing::Span>>,
     /// Clock nanoseconds: when the call started waiting, then when it was
     /// admitted (if `STAMPED`).
     stamp: u64,
@@ -178,73 +210,33 @@ impl Call {
         }
     }
 
-    /// The call reached the pool (its first poll): its span starts, if a
-    /// subscriber is interested.
+    /// The call reached the pool (its first poll): it is traced or timed if
+    /// anyone wants that now.
     #[inline]
     pub(crate) fn start(&mut self, core: &Core, weight: i64) {
+        if loud_now() {
+            self.start_loud(core, weight);
+        }
+    }
+
+    #[cold]
+    fn start_loud(&mut self, core: &Core, weight: i64) {
         #[cfg(feature = "tracing")]
         if trace::calls_wanted() {
-            self.span = trace::call_span(&core.observer().pool, self.form, weight);
+            self.span = trace::call_span(&core.observer().pool, self.form, weight).map(Box::new);
         }
         #[cfg(not(feature = "tracing"))]
-        let _ = (core, weight, self.form);
+        let _ = (weight, self.form);
+        if self.traced() || core.observer().times_calls() {
+            self.flags |= LOUD;
+        }
     }
 
-    /// The call's span, if it has one: a handle to enter while the call's
-    /// admission runs.
+    /// The call's span, if it has one (entered around its work's polls).
     #[cfg(feature = "tracing")]
     #[inline]
-    pub(crate) fn span(&self) -> Option<tracing::Span> {
-        self.span.clone()
-    }
-
-    /// Reports a poll of an undecided call (`out`), inside its span: it waits
-    /// (`Pending`), was admitted (`nested`: under its parent's slot), or was
-    /// turned away.
-    #[inline]
-    pub(crate) fn polled(&mut self, core: &Core, out: &Poll<Result<(), Rejected>>, nested: bool) {
-        if let (Poll::Ready(Ok(())), 0) = (out, self.flags & WAITING) {
-            // Admitted at its first poll (the uncontended call).
-            #[cfg(feature = "metrics")]
-            if !nested {
-                core.observer().meter.running(1.0);
-            }
-            if self.traced() || core.observer().times_calls() {
-                self.admitted(core, None, nested);
-            }
-            return;
-        }
-        self.polled_slow(core, out, nested);
-    }
-
-    /// What the fast path of [`polled`](Call::polled) does not cover.
-    #[cold]
-    fn polled_slow(&mut self, core: &Core, out: &Poll<Result<(), Rejected>>, nested: bool) {
-        match out {
-            Poll::Pending => {
-                if self.flags & WAITING == 0 {
-                    self.flags |= WAITING;
-                    #[cfg(feature = "metrics")]
-                    core.observer().meter.waiting(1.0);
-                    if self.traced() || core.observer().times_calls() {
-                        self.stamp = core.now_nanos();
-                        self.flags |= STAMPED;
-                    }
-                }
-            }
-            Poll::Ready(Ok(())) => {
-                let queued_at = self.left_queue(core);
-                #[cfg(feature = "metrics")]
-                if !nested {
-                    core.observer().meter.running(1.0);
-                }
-                self.admitted(core, queued_at, nested);
-            }
-            Poll::Ready(Err(reason)) => {
-                self.left_queue(core);
-                self.rejected(core, *reason);
-            }
-        }
+    pub(crate) fn span(&self) -> Option<&tracing::Span> {
+        self.span.as_deref()
     }
 
     /// Whether the call has a span.
@@ -256,11 +248,62 @@ impl Call {
         false
     }
 
-    /// Enters the call's span, if it has one (for its work's polls).
-    #[cfg(feature = "tracing")]
+    /// The call was admitted: with a slot of its own (`own`), or under its
+    /// parent's.
     #[inline]
-    pub(crate) fn enter(&self) -> Option<tracing::span::Entered<'_>> {
-        self.span.as_ref().map(tracing::Span::enter)
+    pub(crate) fn admitted(&mut self, core: &Core, own: bool) {
+        #[cfg(feature = "metrics")]
+        if own {
+            core.observer().meter.running(1.0);
+        }
+        if self.flags & (LOUD | WAITING) != 0 {
+            self.admitted_slow(core, own);
+        }
+    }
+
+    /// Admitted after waiting, or traced or timed: leaves the `waiting`
+    /// gauge, records the wait and stamps the admission.
+    #[cold]
+    fn admitted_slow(&mut self, core: &Core, own: bool) {
+        let queued_at = self.left_queue(core);
+        if self.flags & LOUD == 0 {
+            return;
+        }
+        self.flags &= !STAMPED;
+        let timed = core.observer().times_calls();
+        // A call admitted at its first poll did not wait: no clock read.
+        let now = (queued_at.is_some() || (timed && own)).then(|| core.now_nanos());
+        let waited = match (queued_at, now) {
+            (Some(from), Some(now)) => Duration::from_nanos(now.saturating_sub(from)),
+            _ => Duration::ZERO,
+        };
+        #[cfg(feature = "tracing")]
+        if let Some(span) = &self.span {
+            trace::admitted(span, waited, !own);
+        }
+        if timed {
+            #[cfg(feature = "metrics")]
+            core.observer().meter.wait_time(waited);
+            if let (Some(now), true) = (now, own) {
+                self.stamp = now;
+                self.flags |= STAMPED;
+            }
+        }
+    }
+
+    /// The call joined the queue.
+    #[cold]
+    pub(crate) fn waiting(&mut self, core: &Core) {
+        if self.flags & WAITING != 0 {
+            return;
+        }
+        self.flags |= WAITING;
+        #[cfg(feature = "metrics")]
+        core.observer().meter.waiting(1.0);
+        if self.flags & LOUD != 0 {
+            self.stamp = core.now_nanos();
+            self.flags |= STAMPED;
+        }
     }
 
     /// Leaves the `waiting` gauge, if counted in it; returns when it started
@@ -277,38 +320,12 @@ impl Call {
         (self.flags & STAMPED != 0).then_some(self.stamp)
     }
 
-    /// Admitted, after waiting since `queued_at` (if stamped): records the
-    /// wait and stamps the admission, if the call is traced or timed.
+    /// The call was turned away for `reason`.
     #[cold]
-    fn admitted(&mut self, core: &Core, queued_at: Option<u64>, nested: bool) {
-        self.flags &= !STAMPED;
-        let timed = core.observer().times_calls();
-        if !(timed || self.traced()) {
-            return;
-        }
-        // A call admitted at its first poll did not wait: no clock read.
-        let now = (queued_at.is_some() || (timed && !nested)).then(|| core.now_nanos());
-        let waited = match (queued_at, now) {
-            (Some(from), Some(now)) => Duration::from_nanos(now.saturating_sub(from)),
-            _ => Duration::ZERO,
-        };
+    pub(crate) fn rejected(&mut self, core: &Core, reason: Rejected) {
+        self.left_queue(core);
         #[cfg(feature = "tracing")]
-        if let Some(span) = &self.span {
-            trace::admitted(span, waited, nested);
-        }
-        if timed {
-            #[cfg(feature = "metrics")]
-            core.observer().meter.wait_time(waited);
-            if let (Some(now), false) = (now, nested) {
-                self.stamp = now;
-                self.flags |= STAMPED;
-            }
-        }
-    }
-
-    fn rejected(&mut self, core: &Core, reason: Rejected) {
-        #[cfg(feature = "tracing")]
-        trace::rejected(&core.observer().pool, self.span.as_ref(), reason);
+        trace::rejected(&core.observer().pool, self.span.as_deref(), reason);
         #[cfg(feature = "metrics")]
         core.observer().meter.rejected(reason);
         #[cfg(not(any(feature = "tracing", feature = "metrics")))]
@@ -316,18 +333,22 @@ impl Call {
     }
 
     /// The call goes away while it waits (`closed`: after an aborting close
-    /// had turned it away, which it never saw).
+    /// had turned it away, which it never saw). The core counted it.
+    #[cold]
     pub(crate) fn dropped_waiting(&mut self, core: &Core, closed: bool) {
-        self.left_queue(core);
         if closed {
             self.rejected(core, Rejected::Closed);
         } else {
-            self.detach().ended(core, Outcome::Cancelled);
+            self.left_queue(core);
+            #[cfg(feature = "metrics")]
+            core.observer().meter.ended(Outcome::Cancelled);
+            self.ended(core, Outcome::Cancelled);
         }
     }
 
     /// The call was handed a slot (`own`, or its parent's) just as it went
     /// away: it ends at once.
+    #[cold]
     pub(crate) fn dropped_admitted(&mut self, core: &Core, own: bool) {
         self.left_queue(core);
         #[cfg(feature = "metrics")]
@@ -338,15 +359,25 @@ impl Call {
         let _ = own;
     }
 
+    /// The call ended with `outcome` (the core counts it).
+    #[inline]
+    pub(crate) fn ended(&mut self, core: &Core, outcome: Outcome) {
+        if self.flags & LOUD != 0 {
+            self.detach().ended(core, outcome);
+        }
+    }
+
     /// The call leaves its `Acquire` holding its slot: what ends it
     /// ([`held::end_call`](crate::call::held::end_call)) reports it.
     #[inline]
     pub(crate) fn detach(&mut self) -> Held {
+        let loud = self.flags & LOUD != 0;
+        self.flags &= !LOUD;
         Held {
             #[cfg(feature = "tracing")]
-            span: self.span.take(),
+            span: if loud { self.span.take() } else { None },
             #[cfg(feature = "metrics")]
-            admitted_at: (self.flags & STAMPED != 0).then_some(self.stamp),
+            admitted_at: (loud && self.flags & STAMPED != 0).then_some(self.stamp),
         }
     }
 }
@@ -354,7 +385,7 @@ impl Call {
 /// The reporting of a call that holds a slot, wherever the slot goes.
 pub(crate) struct Held {
     #[cfg(feature = "tracing")]
-    span: Option<tracing::Span>,
+    span: Option<Box<tracing::Span>>,
     /// When it was admitted, if timed.
     #[cfg(feature = "metrics")]
     admitted_at: Option<u64>,
@@ -365,10 +396,10 @@ impl Held {
     /// executor's thread).
     #[cfg(feature = "tracing")]
     pub(crate) fn span(&self) -> Option<&tracing::Span> {
-        self.span.as_ref()
+        self.span.as_deref()
     }
 
-    /// The call ended with `outcome`.
+    /// The call ended with `outcome` (the core counts it).
     #[inline]
     pub(crate) fn ended(&self, core: &Core, outcome: Outcome) {
         #[cfg(feature = "tracing")]
@@ -376,15 +407,14 @@ impl Held {
             trace::ended(span, outcome);
         }
         #[cfg(feature = "metrics")]
-        {
-            let meter = &core.observer().meter;
-            meter.ended(outcome);
-            if let Some(at) = self.admitted_at {
-                meter.run_time(Duration::from_nanos(core.now_nanos().saturating_sub(at)));
-            }
+        if let Some(at) = self.admitted_at {
+            let ran = Duration::from_nanos(core.now_nanos().saturating_sub(at));
+            core.observer().meter.run_time(ran);
         }
         #[cfg(not(feature = "metrics"))]
-        let _ = (core, outcome);
+        let _ = core;
+        #[cfg(not(feature = "tracing"))]
+        let _ = outcome;
     }
 }
 

@@ -62,12 +62,17 @@ pub(crate) fn admitted(span: &Span, waited: Duration, nested: bool) {
     }
 }
 
-/// The call was turned away (inside its span).
+/// The call was turned away: an event inside its span, if it has one (its
+/// explicit parent), else inside the caller's.
 pub(crate) fn rejected(pool: &str, span: Option<&Span>, reason: Rejected) {
-    if let Some(span) = span {
-        span.record("outcome", "rejected");
+    let reason = reason.as_str();
+    match span {
+        Some(span) => {
+            span.record("outcome", "rejected");
+            tracing::debug!(target: TARGET, parent: span, pool, reason, "call rejected");
+        }
+        None => tracing::debug!(target: TARGET, pool, reason, "call rejected"),
     }
-    tracing::debug!(target: TARGET, pool, reason = reason.as_str(), "call rejected");
 }
 
 /// The call ended.
