@@ -135,7 +135,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                     core.count_submitted();
                     #[cfg(any(feature = "tracing", feature = "metrics"))]
                     // Safety: not yet linked.
-                    this.obs.start(core, unsafe { this.node.weight() });
+                    this.obs.start(core, || unsafe { this.node.weight() });
                     let mut nested = false;
                     if !this.node.flag(flag::INDEPENDENT) {
                         if let Some(lend) = nested::lend_of(core) {

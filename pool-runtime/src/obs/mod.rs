@@ -189,8 +189,9 @@ pub(crate) struct Call {
     /// future carries one pointer for it, not a span, and has no span to
     /// drop (a traced call, which allocates in the subscriber anyway, pays
     /// for the box).
+    /// (Dropped by hand: the drop glue of an `Option<Box<_>>` is a call.)
     #[cfg(feature = "tracing")]
-    span: Option<Box<tracing::Span>>,
+    span: std::mem::ManuallyDrop<Option<Box<tracing::Span>>>,
     /// Clock nanoseconds: when the call started waiting, then when it was
     /// admitted (if `STAMPED`).
     stamp: u64,
@@ -203,7 +204,7 @@ impl Call {
     pub(crate) fn new(form: Form) -> Self {
         Call {
             #[cfg(feature = "tracing")]
-            span: None,
+            span: std::mem::ManuallyDrop::new(None),
             stamp: 0,
             flags: 0,
             form,
@@ -213,9 +214,9 @@ impl Call {
     /// The call reached the pool (its first poll): it is traced or timed if
     /// anyone wants that now.
     #[inline]
-    pub(crate) fn start(&mut self, core: &Core, weight: i64) {
+    pub(crate) fn start(&mut self, core: &Core, weight: impl FnOnce() -> i64) {
         if loud_now() {
-            self.start_loud(core, weight);
+            self.start_loud(core, weight());
         }
     }
 
@@ -223,7 +224,7 @@ impl Call {
     fn start_loud(&mut self, core: &Core, weight: i64) {
         #[cfg(feature = "tracing")]
         if trace::calls_wanted() {
-            self.span = trace::call_span(&core.observer().pool, self.form, weight).map(Box::new);
+            *self.span = trace::call_span(&core.observer().pool, self.form, weight).map(Box::new);
         }
         #[cfg(not(feature = "tracing"))]
         let _ = (weight, self.form);
@@ -278,7 +279,7 @@ impl Call {
             _ => Duration::ZERO,
         };
         #[cfg(feature = "tracing")]
-        if let Some(span) = &self.span {
+        if let Some(span) = self.span.as_deref() {
             trace::admitted(span, waited, !own);
         }
         if timed {
@@ -380,6 +381,23 @@ impl Call {
             admitted_at: (loud && self.flags & STAMPED != 0).then_some(self.stamp),
         }
     }
+}
+
+#[cfg(feature = "tracing")]
+impl Drop for Call {
+    #[inline]
+    fn drop(&mut self) {
+        if self.span.is_some() {
+            drop_span(&mut self.span);
+        }
+    }
+}
+
+#[cfg(feature = "tracing")]
+#[cold]
+fn drop_span(span: &mut std::mem::ManuallyDrop<Option<Box<tracing::Span>>>) {
+    // Safety: called once, from `Call`'s `Drop`; not used again.
+    unsafe { std::mem::ManuallyDrop::drop(span) }
 }
 
 /// The reporting of a call that holds a slot, wherever the slot goes.
