@@ -28,6 +28,13 @@ pool_thread_local! {
     static TOP: Cell<*const Frame> = const { Cell::new(ptr::null()) };
 }
 
+/// Whether this thread is running the work of any call at all (of any
+/// pool): if not, no call made now is nested.
+#[inline]
+pub(crate) fn any() -> bool {
+    !TOP.with(Cell::get).is_null()
+}
+
 /// The lend of the innermost call on this thread that holds a slot of `core`,
 /// if the current thread is running work of such a call.
 #[inline]

@@ -251,6 +251,14 @@ impl Waiter {
     pub(crate) unsafe fn take_waker(&self) -> Option<Waker> {
         self.waker.with_mut(|slot| (*slot).take())
     }
+
+    /// Whether the node holds no waker and no lend (nothing to drop).
+    ///
+    /// # Safety
+    /// The node is not linked.
+    pub(crate) unsafe fn holds_nothing(&self) -> bool {
+        self.waker.with(|slot| (*slot).is_none()) && self.under.with(|under| (*under).is_none())
+    }
 }
 
 #[cfg(all(test, not(loom)))]

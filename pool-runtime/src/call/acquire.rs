@@ -32,14 +32,17 @@ use std::task::{Context, Poll};
 /// that the node does not move.
 pub(crate) struct Acquire<R: Deref<Target = Core>> {
     core: R,
-    node: Waiter,
+    /// Dropped by hand (as is `lender`): a finished call's node and lender
+    /// hold nothing, so its drop skips them; the other drops go through
+    /// `drop_undone`, which drops them.
+    node: ManuallyDrop<Waiter>,
     /// Armed only while the call waits (queued or held, or just taken off
     /// the queue and not yet polled): dropped by hand there, so a call that
     /// never waited has no drop glue to run for it.
     deadline: ManuallyDrop<Option<Pin<Box<Sleep>>>>,
     /// This call's slot as lent to the calls nested in its work. (The lend it
     /// runs under itself, if nested, is kept in its node.)
-    lender: Lender,
+    lender: ManuallyDrop<Lender>,
     /// What features `tracing` and `metrics` report of the call.
     #[cfg(any(feature = "tracing", feature = "metrics"))]
     obs: crate::obs::Call,
@@ -58,9 +61,9 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         let _ = form;
         Acquire {
             core,
-            node,
+            node: ManuallyDrop::new(node),
             deadline: ManuallyDrop::new(None),
-            lender: Lender::new(),
+            lender: ManuallyDrop::new(Lender::new()),
             #[cfg(any(feature = "tracing", feature = "metrics"))]
             obs: crate::obs::Call::new(form),
         }
@@ -115,14 +118,36 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), Rejected>> {
-        self.poll_admission(cx)
+        match self.node.status() {
+            // Every poll of an admitted call's work.
+            status::RUNNING | status::NESTED => Poll::Ready(Ok(())),
+            // The first poll of a call that is not nested in a call of this
+            // pool (no reentrancy frame on this thread at all, or one that
+            // ignores them), when a slot is free: take it, inline.
+            status::START_REJECT | status::START_WAIT
+                if (self.node.flag(flag::INDEPENDENT) || !nested::any())
+                    && self.core.try_acquire_fast() =>
+            {
+                // Safety: nothing is moved out; the node stays where it is.
+                let this = unsafe { self.get_unchecked_mut() };
+                this.core.count_submitted();
+                #[cfg(any(feature = "tracing", feature = "metrics"))]
+                // Safety: not yet linked.
+                this.obs.start(&this.core, || unsafe { this.node.weight() });
+                this.take_slot();
+                Poll::Ready(Ok(()))
+            }
+            _ => self.poll_admission(cx),
+        }
     }
 
-    /// [`poll_acquire`](Acquire::poll_acquire) itself.
+    /// [`poll_acquire`](Acquire::poll_acquire) off its fast path: the
+    /// nested, contended, waiting and turned-away cases.
+    #[inline(never)]
     fn poll_admission(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Rejected>> {
         // Safety: nothing is moved out; the node stays where it is.
         let this = unsafe { self.get_unchecked_mut() };
-        let node = NonNull::from(&this.node);
+        let node = NonNull::from(&*this.node);
         let core: &Core = &this.core;
         loop {
             match this.node.status() {
@@ -266,7 +291,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         match this.node.status() {
             status::QUEUED | status::HELD | status::ADMITTED | status::LENT => {
                 // Safety: the node was linked by `enqueue` and is in place.
-                match unsafe { this.core.cancel(NonNull::from(&this.node), Some(reason)) } {
+                match unsafe { this.core.cancel(NonNull::from(&*this.node), Some(reason)) } {
                     Left::Slot => {
                         this.set_under(None);
                         this.take_slot();
@@ -408,7 +433,18 @@ impl<R: Deref<Target = Core>> Drop for Acquire<R> {
         if self.node.status() != status::DONE {
             // Safety: `self` is pinned (it is only ever used pinned) and is
             // being dropped in place.
-            unsafe { Pin::new_unchecked(self) }.drop_undone();
+            unsafe { Pin::new_unchecked(&mut *self) }.drop_undone();
+            // Safety: dropped once, here, and not used again.
+            unsafe {
+                ManuallyDrop::drop(&mut self.node);
+                ManuallyDrop::drop(&mut self.lender);
+            }
+        } else {
+            // Whatever took it to `DONE` took its waker, its lend and its
+            // own lend (the tests run with debug assertions).
+            // Safety: done, so unlinked: the node is the owner's alone.
+            debug_assert!(unsafe { self.node.holds_nothing() });
+            debug_assert!(self.lender.take().is_none());
         }
     }
 }
@@ -429,7 +465,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         match this.node.status() {
             status::QUEUED | status::HELD | status::ADMITTED | status::LENT => {
                 // Safety: the node was linked by `enqueue` and is still in place.
-                match unsafe { this.core.cancel(NonNull::from(&this.node), None) } {
+                match unsafe { this.core.cancel(NonNull::from(&*this.node), None) } {
                     Left::Slot => {
                         // Safety: nothing is moved out of the pinned parts.
                         let this = unsafe { this.get_unchecked_mut() };
