@@ -56,9 +56,9 @@ pub(crate) mod status {
     /// Holds a slot (a panic out of its work sets [`flag::PANICKED`](super::flag::PANICKED)).
     pub(crate) const RUNNING: u8 = 12;
     /// Runs under its parent's slot (a nested call).
-    pub(crate) const NESTED: u8 = 14;
+    pub(crate) const NESTED: u8 = 13;
     /// Finished, rejected, or its slot was handed on: nothing left to release.
-    pub(crate) const DONE: u8 = 16;
+    pub(crate) const DONE: u8 = 14;
 }
 
 pub(crate) struct Waiter {

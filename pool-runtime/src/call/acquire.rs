@@ -113,7 +113,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
     /// Waits for admission. Once admitted (or nested) it keeps returning
     /// `Ready(Ok(()))`; after a rejection, `Ready(Err(_))` again. Each step
     /// reports what it decided (features `tracing` and `metrics`).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn poll_acquire(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -376,9 +376,13 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         self.settle(Outcome::Completed, Verdict::Success);
     }
 
-    /// The work is done and judged (for adaptive pools).
+    /// The work just completed (its poll returned, so the call holds its
+    /// slot) and was judged (for adaptive pools): release the slot.
+    #[inline]
     pub(crate) fn finish_judged(self: Pin<&mut Self>, verdict: Verdict) {
-        self.settle(Outcome::Completed, verdict);
+        debug_assert!(self.holds_slot());
+        // Safety: nothing is moved out of the pinned parts.
+        unsafe { self.get_unchecked_mut() }.end(Outcome::Completed, verdict);
     }
 
     /// Takes the slot out, for a caller that takes over its release (a
@@ -399,27 +403,32 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn settle(self: Pin<&mut Self>, outcome: Outcome, verdict: Verdict) {
         // Safety: nothing is moved out of the pinned parts.
         let this = unsafe { self.get_unchecked_mut() };
-        if !this.holds_slot() {
-            return;
+        if this.holds_slot() {
+            this.end(outcome, verdict);
         }
-        this.node.set_status(status::DONE);
+    }
+
+    /// Ends the call, which holds its slot (its own or a borrowed one).
+    #[inline(always)]
+    fn end(&mut self, outcome: Outcome, verdict: Verdict) {
+        self.node.set_status(status::DONE);
         #[cfg(any(feature = "tracing", feature = "metrics"))]
-        this.obs.ended(&this.core, outcome);
+        self.obs.ended(&self.core, outcome);
         // Safety: the node is unlinked once admitted.
-        let admitted_at = unsafe { this.node.weight() } as u64;
+        let admitted_at = unsafe { self.node.weight() } as u64;
         // Safety: it holds a slot, so its node is unlinked.
-        let under = unsafe { this.node.take_under() };
+        let under = unsafe { self.node.take_under() };
         held::end_call(
-            &this.core,
+            &self.core,
             outcome,
             verdict,
             under,
             admitted_at,
-            this.lender.take(),
+            self.lender.take(),
         );
     }
 }

@@ -41,7 +41,7 @@ impl Detached {
 /// returns the borrow) — unless a call nested in its work still runs under
 /// the slot (`own`, the call's lend, is borrowed), which then releases it
 /// when it ends.
-#[inline]
+#[inline(always)]
 pub(crate) fn end_call(
     core: &Core,
     outcome: Outcome,
