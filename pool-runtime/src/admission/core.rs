@@ -543,6 +543,10 @@ impl Core {
     }
 
     fn release_slow(&self, sample: Option<(u64, Verdict)>) {
+        // The waiter handed the slot, woken after the lock is released (one
+        // waker: no batch to set up and tear down on every release).
+        let mut handed_to: Option<Waker> = None;
+        // Only a limit change admits a batch.
         let mut wakers = WakeList::new();
         // Reports after the lock is released.
         #[cfg(any(feature = "tracing", feature = "metrics"))]
@@ -572,7 +576,13 @@ impl Core {
             // Safety: linked nodes are alive; we hold the lock.
             let handed = w.has(QUEUED)
                 && w.running() <= w.limit()
-                && unsafe { self.hand_off(&mut locked, &mut wakers) };
+                && match unsafe { self.hand_off(&mut locked) } {
+                    Some(waker) => {
+                        handed_to = waker;
+                        true
+                    }
+                    None => false,
+                };
             if !handed {
                 self.word.fetch_sub(ONE_RUNNING, Ordering::AcqRel);
             }
@@ -582,8 +592,18 @@ impl Core {
             self.publish_waiting(&locked);
             self.take_drained(&mut locked)
         };
+        // Every waker is woken even if one panics; the first panic goes on
+        // once all are.
+        let woken = handed_to
+            .map(|waker| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake())));
+        if !drained.is_empty() {
+            wake_each(drained);
+        }
         wakers.wake_all();
-        wake_each(drained);
+        if let Some(Err(payload)) = woken {
+            std::panic::resume_unwind(payload);
+        }
+        // (`wakers` re-raises a panic of its own as it drops.)
     }
 
     // ---- lending -----------------------------------------------------------
@@ -659,20 +679,18 @@ impl Core {
     ///
     /// # Safety
     /// Caller holds the lock (`locked`); `QUEUED` is set.
-    /// Returns whether a waiter got the slot: `false` (the queue emptied
-    /// without `QUEUED` being cleared, which must not happen) leaves the
-    /// slot with the caller, so it can be freed instead of lost.
-    unsafe fn hand_off(&self, locked: &mut Locked, wakers: &mut WakeList) -> bool {
-        let handed = match locked.queue.pop() {
-            Some(node) => {
-                Self::unlinked(node);
-                let n = node.as_ref();
-                wakers.push(n.take_waker());
-                n.set_status(status::ADMITTED);
-                true
-            }
-            None => false,
-        };
+    /// Returns the waker of the waiter that got the slot (to wake once the
+    /// lock is released), or `None` if none did: the queue emptied without
+    /// `QUEUED` being cleared, which must not happen, and the slot stays
+    /// with the caller, so it can be freed instead of lost.
+    unsafe fn hand_off(&self, locked: &mut Locked) -> Option<Option<Waker>> {
+        let handed = locked.queue.pop().map(|node| {
+            Self::unlinked(node);
+            let n = node.as_ref();
+            let waker = n.take_waker();
+            n.set_status(status::ADMITTED);
+            waker
+        });
         if locked.queue.is_empty() {
             self.word.fetch_and(!QUEUED, Ordering::AcqRel);
         }
@@ -699,8 +717,11 @@ impl Core {
             }
             self.word.fetch_add(ONE_RUNNING, Ordering::AcqRel);
             // Safety: under the lock; QUEUED is set so no fast path races us.
-            if !unsafe { self.hand_off(&mut locked, wakers) } {
-                self.word.fetch_sub(ONE_RUNNING, Ordering::AcqRel);
+            match unsafe { self.hand_off(&mut locked) } {
+                Some(waker) => wakers.push(waker),
+                None => {
+                    self.word.fetch_sub(ONE_RUNNING, Ordering::AcqRel);
+                }
             }
         }
         if locked.queue.is_empty() {

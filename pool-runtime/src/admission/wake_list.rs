@@ -1,7 +1,7 @@
 //! Wakers collected under the lock and woken after it is released, so a woken
 //! task never contends for the lock its waker was taken under.
 
-use std::mem::MaybeUninit;
+use std::mem::{ManuallyDrop, MaybeUninit};
 use std::panic::{self, AssertUnwindSafe};
 use std::task::Waker;
 
@@ -22,15 +22,17 @@ const CAPACITY: usize = 2;
 pub(crate) struct WakeList {
     wakers: [MaybeUninit<Waker>; CAPACITY],
     len: usize,
-    panic: Option<Box<dyn std::any::Any + Send>>,
+    /// Taken by hand (no drop glue to run for an empty list).
+    panic: ManuallyDrop<Option<Box<dyn std::any::Any + Send>>>,
 }
 
 impl WakeList {
+    #[inline]
     pub(crate) fn new() -> Self {
         WakeList {
             wakers: [const { MaybeUninit::uninit() }; CAPACITY],
             len: 0,
-            panic: None,
+            panic: ManuallyDrop::new(None),
         }
     }
 
@@ -46,7 +48,14 @@ impl WakeList {
         }
     }
 
+    #[inline]
     pub(crate) fn wake_all(&mut self) {
+        if self.len != 0 {
+            self.wake_batch();
+        }
+    }
+
+    fn wake_batch(&mut self) {
         let len = std::mem::take(&mut self.len);
         for slot in &mut self.wakers[..len] {
             // Safety: slots below `len` were written and are read exactly once.
@@ -60,7 +69,19 @@ impl WakeList {
 }
 
 impl Drop for WakeList {
+    /// An empty list (the common case: most operations wake nobody, or one
+    /// waiter that they wake by hand) costs two checks.
+    #[inline]
     fn drop(&mut self) {
+        if self.len != 0 || self.panic.is_some() {
+            self.finish();
+        }
+    }
+}
+
+impl WakeList {
+    /// Wakes what is left, then re-raises the first panic of a waker.
+    fn finish(&mut self) {
         self.wake_all();
         if let Some(payload) = self.panic.take() {
             if !std::thread::panicking() {

@@ -137,6 +137,14 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                 this.take_slot();
                 Poll::Ready(Ok(()))
             }
+            // A waiter handed a slot by the call that released it.
+            status::ADMITTED if self.deadline.is_none() => {
+                // Safety: nothing is moved out; the node stays where it is.
+                let this = unsafe { self.get_unchecked_mut() };
+                this.set_under(None);
+                this.take_slot();
+                Poll::Ready(Ok(()))
+            }
             _ => self.poll_admission(cx),
         }
     }
