@@ -1,6 +1,7 @@
 //! Waiting on the calling thread: how sync callers wait in the same queue, in
 //! the same order, as async ones.
 
+use crate::sync::pool_thread_local;
 use crate::sync::thread::{self, Thread};
 use std::future::Future;
 use std::pin::Pin;
@@ -23,8 +24,8 @@ impl Wake for Unpark {
 /// a `timeout`, gives up (returns `None`) once it has passed.
 ///
 /// The caller has polled `fut` once already, without a waker, and found it
-/// pending: an uncontended sync call never gets here, so it allocates
-/// nothing (the waker here is one `Arc`).
+/// pending. Nothing is allocated: the waker is the thread's own, made at its
+/// first wait.
 ///
 /// # Panics
 ///
@@ -35,25 +36,47 @@ pub(crate) fn wait<F: Future>(
     timeout: Option<Duration>,
 ) -> Option<F::Output> {
     blocking_region(|| {
-        let waker = Waker::from(Arc::new(Unpark(thread::current())));
-        let mut cx = Context::from_waker(&waker);
         let deadline = timeout.map(|t| Instant::now() + t);
-        loop {
-            if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-                return Some(out);
-            }
-            match deadline {
-                None => thread::park(),
-                Some(deadline) => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return None;
+        let park = |waker: &Waker| {
+            let mut cx = Context::from_waker(waker);
+            loop {
+                if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+                    return Some(out);
+                }
+                match deadline {
+                    None => thread::park(),
+                    Some(deadline) => {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            return None;
+                        }
+                        thread::park_timeout(left);
                     }
-                    thread::park_timeout(left);
                 }
             }
+        };
+        // This thread's waker, made at its first wait; a thread whose
+        // thread-locals are being torn down makes one for the occasion.
+        let mut park = Some(park);
+        let cached = THREAD_WAKER.try_with(|waker| (park.take().expect("runs once"))(waker));
+        match (cached, park) {
+            (Ok(out), _) => out,
+            (Err(_), Some(mut park)) => park(&unpark_waker()),
+            (Err(_), None) => unreachable!("`try_with` failed without running its closure"),
         }
     })
+}
+
+/// A waker that unparks the current thread.
+fn unpark_waker() -> Waker {
+    Waker::from(Arc::new(Unpark(thread::current())))
+}
+
+pool_thread_local! {
+    /// This thread's waker for sync calls that wait: made once per thread,
+    /// so a waiting sync call allocates nothing (a queued call keeps a
+    /// clone, one reference count).
+    static THREAD_WAKER: Waker = unpark_waker();
 }
 
 /// Runs `wait`, which parks this thread, so that no async work is starved

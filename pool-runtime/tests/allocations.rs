@@ -1,0 +1,148 @@
+//! Issue 14: no heap allocation per call, on the async paths (uncontended,
+//! contended, permits) and on the sync path (a contended `run` that parks).
+//! A counting global allocator counts every allocation of the process while
+//! a window is open; the calls run only inside it.
+#![cfg(not(miri))]
+
+use pool_runtime::Pool;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::task::{Context, Poll, Waker};
+
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// Safety: forwards to the system allocator.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// The tests of this file open windows one at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Allocations made while `f` runs (by any thread of the process).
+fn allocations_in<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    ALLOCATIONS.store(0, Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
+    let out = f();
+    COUNTING.store(false, Ordering::SeqCst);
+    (out, ALLOCATIONS.load(Ordering::SeqCst))
+}
+
+/// Pending once, then ready: holds a slot across a poll, so other calls wait.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// Polls every future in turn until all are done (no executor, no
+/// allocation of its own: `done` has a flag per future).
+fn drive<F: Future>(futures: &mut [Pin<Box<F>>], done: &mut [bool]) {
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut left = futures.len();
+    while left > 0 {
+        for (future, done) in futures.iter_mut().zip(done.iter_mut()) {
+            if !*done && future.as_mut().poll(&mut cx).is_ready() {
+                *done = true;
+                left -= 1;
+            }
+        }
+    }
+}
+
+#[test]
+fn async_calls_allocate_nothing_uncontended_or_contended() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let pool = Pool::fixed(2);
+    // 16 tasks of 100 calls each on 2 slots: most calls wait in the queue.
+    let mut tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let pool = &pool;
+            Box::pin(async move {
+                for _ in 0..100 {
+                    pool.submit(YieldOnce(false)).await.unwrap();
+                    let permit = pool.acquire().await.unwrap();
+                    YieldOnce(false).await;
+                    drop(permit);
+                }
+            })
+        })
+        .collect();
+    let mut done = vec![false; tasks.len()];
+    let ((), allocations) = allocations_in(|| drive(&mut tasks, &mut done));
+    let stats = pool.stats();
+    assert_eq!(stats.completed, 16 * 100 * 2);
+    assert!(stats.running == 0 && stats.waiting == 0);
+    assert_eq!(allocations, 0, "3200 calls, most of them queued");
+}
+
+#[test]
+fn sync_calls_that_park_allocate_nothing_after_each_threads_first_wait() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let pool = Arc::new(Pool::fixed(1));
+    let threads = 4;
+    let calls = 500;
+    let start = Arc::new(Barrier::new(threads + 1));
+    let warm = Arc::new(Barrier::new(threads + 1));
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let (pool, start, warm) = (pool.clone(), start.clone(), warm.clone());
+            std::thread::spawn(move || {
+                // Warm-up: the thread's first wait makes its waker.
+                for _ in 0..calls {
+                    pool.run(std::thread::yield_now).unwrap();
+                }
+                warm.wait();
+                start.wait();
+                for _ in 0..calls {
+                    pool.run(std::thread::yield_now).unwrap();
+                }
+            })
+        })
+        .collect();
+    warm.wait();
+    let waited_before = pool.stats().completed;
+    let ((), allocations) = allocations_in(|| {
+        start.wait();
+        for handle in handles {
+            handle.join().unwrap();
+        }
+    });
+    assert_eq!(
+        pool.stats().completed - waited_before,
+        (threads * calls) as u64
+    );
+    // (Joining a thread frees; it does not allocate.)
+    assert_eq!(allocations, 0, "{} sync calls on one slot", threads * calls);
+}
