@@ -36,6 +36,32 @@ async fn manual<F: Future<Output = ()>>(body: F) -> Result<(), Rejected> {
         .await?
 }
 
+/// The pool of issue 14's comparison: the same call through a plain
+/// `Pool::submit` (a static pool, as the attribute's group is static).
+static POOL: std::sync::LazyLock<pooled::Pool> =
+    std::sync::LazyLock::new(|| pooled::Pool::fixed(SLOTS));
+
+/// What a user writes with a plain pool: the same body, `Pool::submit`.
+async fn manual_pool<F: Future<Output = ()>>(body: F) -> Result<(), Rejected> {
+    POOL.submit(async move {
+        body.await;
+        Ok(())
+    })
+    .await?
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ManualPool;
+
+impl Gate for ManualPool {
+    async fn call<F>(&self, _weight: i64, body: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        manual_pool(body).await.expect("the pool is open");
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Annotated;
 
@@ -74,15 +100,23 @@ pub fn run(options: &Options, table: &mut Table) {
                     runtimes::run(rt, sequential(Annotated, calls))
                 }),
                 variant("manual", || runtimes::run(rt, sequential(Manual, calls))),
+                variant("pool-submit", || {
+                    runtimes::run(rt, sequential(ManualPool, calls))
+                }),
                 variant("annotated-contended", || {
                     runtimes::run(rt, contended(Annotated, TASKS, per_task, 1))
                 }),
                 variant("manual-contended", || {
                     runtimes::run(rt, contended(Manual, TASKS, per_task, 1))
                 }),
+                variant("pool-submit-contended", || {
+                    runtimes::run(rt, contended(ManualPool, TASKS, per_task, 1))
+                }),
             ],
         );
-        let [annotated, manual, annotated_contended, manual_contended] = medians[..] else {
+        let [annotated, manual, pool, annotated_contended, manual_contended, pool_contended] =
+            medians[..]
+        else {
             unreachable!()
         };
         table.push(Row::ratio(
@@ -99,6 +133,22 @@ pub fn run(options: &Options, table: &mut Table) {
             annotated_contended,
             "manual Group::submit",
             manual_contended,
+            Target::RatioAtMost(1.05),
+        ));
+        table.push(Row::ratio(
+            "3 #[pooled] fn vs the same call through Pool::submit (issue 14), uncontended",
+            flavor.label(),
+            annotated,
+            "static Pool::submit",
+            pool,
+            Target::RatioAtMost(1.05),
+        ));
+        table.push(Row::ratio(
+            "3 #[pooled] fn vs the same call through Pool::submit (issue 14), contended",
+            flavor.label(),
+            annotated_contended,
+            "static Pool::submit",
+            pool_contended,
             Target::RatioAtMost(1.05),
         ));
     }

@@ -20,7 +20,6 @@
 use crate::admission::core::{Core, Mode};
 use crate::call::acquire::Acquire;
 use crate::call::blocking::OwnedSlot;
-use crate::call::submit::pinned_work;
 use crate::call::Form;
 use crate::pool::stats::Stats;
 use crate::pool::Pool;
@@ -32,8 +31,6 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::task::{ready, Context, Poll};
-
-use pin_project_lite::pin_project;
 
 static POOL: OnceLock<Pool> = OnceLock::new();
 static ENABLED: AtomicBool = AtomicBool::new(false);
@@ -90,32 +87,53 @@ pub(crate) async fn acquire_owned() -> Option<OwnedSlot> {
         .ok()
 }
 
-pin_project! {
-    /// A group call, gated by the ceiling if one is set when it is made.
-    ///
-    /// Without a ceiling it adds one pointer to the call's future and nothing to
-    /// its path; with one, its ceiling slot's state is boxed (one allocation per
-    /// call), so that calls of applications without a ceiling stay small.
-    pub struct Ceilinged<F> {
-        // Dropped in place by `drop`, inside the ceiling slot's frame while it
-        // is held (as a pool call does with its own slot).
-        #[pin]
-        work: ManuallyDrop<F>,
-        ceiling: Option<Pin<Box<Acquire<&'static Core>>>>,
-    }
+/// A group call, gated by the ceiling if one is set when it is made.
+///
+/// Without a ceiling it adds one pointer to the call's future and, on its
+/// path, one check per poll and one at its drop; with one, its ceiling slot's
+/// state is boxed (one allocation per call), so that calls of applications
+/// without a ceiling stay small.
+///
+/// (Written without pin-project-lite: its `PinnedDrop` is an out-of-line call
+/// on every drop, which this type's inline `Drop` avoids. No field is ever
+/// handed out pinned except `work`, projected in `poll`.)
+pub struct Ceilinged<F> {
+    // Dropped in place by `drop`, inside the ceiling slot's frame while it
+    // is held (as a pool call does with its own slot). Structurally pinned.
+    work: ManuallyDrop<F>,
+    // Dropped by hand, after `work` (only if there is one).
+    ceiling: ManuallyDrop<Option<Pin<Box<Acquire<&'static Core>>>>>,
+}
 
-    impl<F> PinnedDrop for Ceilinged<F> {
-        fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
-            // Safety: `work` is dropped once, in place, and never used again;
-            // `ceiling` is dropped after it.
-            unsafe {
-                match this.ceiling.as_mut() {
-                    Some(ceiling) => ceiling.as_mut().drop_work(this.work),
-                    None => ManuallyDrop::drop(this.work.get_unchecked_mut()),
-                }
+impl<F> Drop for Ceilinged<F> {
+    #[inline]
+    fn drop(&mut self) {
+        match self.ceiling.as_mut() {
+            None => {
+                // Safety: `work` is dropped once, in place, and never used
+                // again.
+                unsafe { ManuallyDrop::drop(&mut self.work) }
             }
+            Some(_) => self.drop_gated(),
         }
+    }
+}
+
+impl<F> Ceilinged<F> {
+    /// `drop` of a call that took (or waits for) a ceiling slot.
+    #[cold]
+    fn drop_gated(&mut self) {
+        if let Some(ceiling) = self.ceiling.as_mut() {
+            // Safety: `self` is pinned (it is only ever used pinned) and is
+            // being dropped in place: `work` is dropped in place, once.
+            unsafe {
+                ceiling
+                    .as_mut()
+                    .drop_work(Pin::new_unchecked(&mut self.work))
+            };
+        }
+        // Safety: dropped once, after `work`, and never used again.
+        unsafe { ManuallyDrop::drop(&mut self.ceiling) }
     }
 }
 
@@ -124,8 +142,10 @@ impl<F: Future> Ceilinged<F> {
     pub(crate) fn new(work: F) -> Self {
         Ceilinged {
             work: ManuallyDrop::new(work),
-            ceiling: core_if_enabled()
-                .map(|core| Box::pin(Acquire::new(core, 0, Mode::Wait, Form::Submit))),
+            ceiling: ManuallyDrop::new(
+                core_if_enabled()
+                    .map(|core| Box::pin(Acquire::new(core, 0, Mode::Wait, Form::Submit))),
+            ),
         }
     }
 }
@@ -135,8 +155,10 @@ impl<F: Future> Future for Ceilinged<F> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        let work = pinned_work(this.work);
+        // Safety: `work` is structurally pinned (never moved out; dropped in
+        // place); `ceiling` is a box, not pinned through `self`.
+        let this = unsafe { self.get_unchecked_mut() };
+        let work = unsafe { Pin::new_unchecked(&mut *this.work) };
         let Some(ceiling) = this.ceiling.as_mut() else {
             return work.poll(cx);
         };
