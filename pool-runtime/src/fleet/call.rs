@@ -36,10 +36,12 @@ fn with_token<T>(token: Option<u64>, f: impl FnOnce() -> T) -> T {
     f()
 }
 
-enum Stage {
+enum Stage<T> {
     Start(Fleet),
     Acquiring(Acquire),
     Running(Lease),
+    /// The work is done; the lease's release is on its way to Redis.
+    Releasing(Pin<Box<dyn Future<Output = ()> + Send>>, Option<T>),
     Done,
 }
 
@@ -48,15 +50,15 @@ pin_project! {
     /// polled (inside the local slot), then runs the work under it. A lost
     /// lease ends a rejecting call with [`Rejected::LeaseLost`] (its work is
     /// not polled again); a never-rejecting call runs on.
-    pub struct Fleeted<F> {
+    pub struct Fleeted<F: Future> {
         #[pin]
         work: F,
-        stage: Stage,
+        stage: Stage<F::Output>,
         never_reject: bool,
     }
 }
 
-impl<F> Fleeted<F> {
+impl<F: Future> Fleeted<F> {
     pub(crate) fn new(fleet: &Fleet, work: F, never_reject: bool) -> Fleeted<F> {
         Fleeted {
             work,
@@ -70,7 +72,7 @@ impl<F: Future> Future for Fleeted<F> {
     type Output = Result<F::Output, Rejected>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
+        let mut this = self.project();
         loop {
             match this.stage {
                 Stage::Start(fleet) => {
@@ -90,7 +92,17 @@ impl<F: Future> Future for Fleeted<F> {
                         return Poll::Ready(Err(Rejected::LeaseLost));
                     }
                     lease.wake_on_loss(cx.waker());
-                    let out = ready!(with_token(lease.token(), || this.work.poll(cx)));
+                    let out = ready!(with_token(lease.token(), || this.work.as_mut().poll(cx)));
+                    // The call (and its local slot) ends once Redis has the
+                    // release, so a process that exits next leaves nothing.
+                    let Stage::Running(lease) = std::mem::replace(this.stage, Stage::Done) else {
+                        unreachable!()
+                    };
+                    *this.stage = Stage::Releasing(Box::pin(lease.release()), Some(out));
+                }
+                Stage::Releasing(release, out) => {
+                    ready!(release.as_mut().poll(cx));
+                    let out = out.take().expect("the output is kept until released");
                     *this.stage = Stage::Done;
                     return Poll::Ready(Ok(out));
                 }
@@ -110,6 +122,11 @@ pub(crate) fn run<T>(
 ) -> Result<T, Rejected> {
     let lease = waiter::acquire_blocking(fleet.inner().clone(), never_reject)?;
     let out = with_token(lease.token(), f);
-    drop(lease);
+    let (sent, released) = std::sync::mpsc::sync_channel(1);
+    super::client::runtime().spawn(async move {
+        lease.release().await;
+        let _ = sent.send(());
+    });
+    let _ = released.recv();
     Ok(out)
 }

@@ -92,11 +92,22 @@ impl Lease {
     }
 }
 
-impl Drop for Lease {
-    fn drop(&mut self) {
-        let Some(shared) = self.shared.take() else {
-            return;
-        };
+impl Lease {
+    /// Releases the lease and waits until Redis has it (or, if Redis cannot
+    /// be reached, until the first attempt failed: the release is then
+    /// retried in the background, and the lease expires meanwhile anyway).
+    /// Dropping the lease releases it in the background instead; this form
+    /// makes sure a process that exits next does not leave it behind.
+    pub async fn release(mut self) {
+        if let Some(sent) = self.start_release(true) {
+            let _ = sent.await;
+        }
+    }
+
+    /// Marks the lease released and sends the release: the handle of the
+    /// first attempt if `wait` (`None` if there is nothing to send).
+    fn start_release(&mut self, wait: bool) -> Option<tokio::task::JoinHandle<()>> {
+        let shared = self.shared.take()?;
         let was = shared.state.swap(RELEASED, Ordering::AcqRel);
         if let Some(renewal) = lock(&shared.renewal).take() {
             renewal.abort();
@@ -106,9 +117,24 @@ impl Drop for Lease {
         counters.released.fetch_add(1, Ordering::Relaxed);
         if was == LOST {
             // Nothing of ours is left in Redis to release.
-            return;
+            return None;
         }
-        runtime().spawn(release(shared.fleet.clone(), shared.token));
+        let (fleet, token) = (shared.fleet.clone(), shared.token);
+        if !wait {
+            runtime().spawn(release(fleet, token, None));
+            return None;
+        }
+        let (sent, first) = tokio::sync::oneshot::channel();
+        runtime().spawn(release(fleet, token, Some(sent)));
+        Some(runtime().spawn(async move {
+            let _ = first.await;
+        }))
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.start_release(false);
     }
 }
 
@@ -167,11 +193,24 @@ async fn renew(lease: std::sync::Weak<Shared>) {
 }
 
 /// Releases `token`, retrying while Redis is unreachable for up to one lease
-/// (after which the lease has expired and is reclaimed anyway).
-async fn release(fleet: Arc<FleetInner>, token: u64) {
+/// (after which the lease has expired and is reclaimed anyway); `first` is
+/// told when the first attempt is over.
+async fn release(
+    fleet: Arc<FleetInner>,
+    token: u64,
+    first: Option<tokio::sync::oneshot::Sender<()>>,
+) {
     let give_up = tokio::time::Instant::now() + fleet.lease;
     let mut pause = Duration::from_millis(20);
-    while fleet.release(token).await.is_err() {
+    let mut first = first;
+    loop {
+        let released = fleet.release(token).await.is_ok();
+        if let Some(first) = first.take() {
+            let _ = first.send(());
+        }
+        if released {
+            return;
+        }
         if tokio::time::Instant::now() + pause > give_up {
             return;
         }

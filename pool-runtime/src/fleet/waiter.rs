@@ -84,6 +84,7 @@ async fn acquire(
     let _waiting = Waiting(&counters.waiting);
     let mut backoff = Duration::from_millis(10);
     let mut queued = false;
+    let mut failures = 0u32;
     loop {
         // Listen before asking, so a release between the answer and the
         // wait is not missed.
@@ -94,11 +95,19 @@ async fn acquire(
             Ok(Grant::Granted(token)) => return Ok(Lease::granted(fleet.clone(), token)),
             Ok(Grant::Wait(nearest)) => {
                 queued = true;
+                failures = 0;
                 backoff = Duration::from_millis(10);
                 // Past the nearest expiry the slot may be reclaimable; a
                 // little later, so the holder's renewal goes first.
                 let bound = (nearest + Duration::from_millis(5)).min(fleet.lease / 3);
                 jitter(bound)
+            }
+            // The first failure after a broken connection is the one that
+            // makes the connection manager reconnect: ask once more before
+            // calling Redis unreachable.
+            Err(_) if failures == 0 => {
+                failures += 1;
+                Duration::from_millis(10)
             }
             Err(_) => match (fleet.unreachable, never_reject) {
                 (OnUnreachable::Reject, false) => {

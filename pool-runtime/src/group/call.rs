@@ -55,7 +55,7 @@ pin_project! {
     /// whatever it holds (its slot, its ceiling slot, its fleet lease or
     /// place in the fleet's queue).
     #[must_use = "futures do nothing unless polled"]
-    pub struct GroupSubmit<'a, F> {
+    pub struct GroupSubmit<'a, F: Future> {
         #[pin]
         call: Call<Ceilinged<Submit<'a, F>>, Ceilinged<Submit<'a, FleetWork<F>>>>,
     }
@@ -88,7 +88,7 @@ impl<F: Future> Future for GroupSubmit<'_, F> {
     }
 }
 
-impl<F> fmt::Debug for GroupSubmit<'_, F> {
+impl<F: Future> fmt::Debug for GroupSubmit<'_, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GroupSubmit").finish_non_exhaustive()
     }
@@ -102,7 +102,7 @@ pin_project! {
     ///
     /// As [`GroupSubmit`].
     #[must_use = "futures do nothing unless polled"]
-    pub struct GroupSubmitWait<'a, F> {
+    pub struct GroupSubmitWait<'a, F: Future> {
         #[pin]
         call: Call<Ceilinged<SubmitWait<'a, F>>, Ceilinged<SubmitWait<'a, FleetWork<F>>>>,
     }
@@ -141,7 +141,7 @@ impl<F: Future> Future for GroupSubmitWait<'_, F> {
     }
 }
 
-impl<F> fmt::Debug for GroupSubmitWait<'_, F> {
+impl<F: Future> fmt::Debug for GroupSubmitWait<'_, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GroupSubmitWait").finish_non_exhaustive()
     }

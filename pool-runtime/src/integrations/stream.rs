@@ -138,7 +138,7 @@ impl<'a> PoolRef<'a> {
 pin_project! {
     /// One item's call, through a pool or a group.
     #[project = CallProj]
-    enum Call<'a, F> {
+    enum Call<'a, F: Future> {
         Pool { #[pin] call: Submit<'a, F> },
         Group { #[pin] call: GroupSubmit<'static, F> },
     }
