@@ -12,7 +12,7 @@ pub use pool_runtime::tower;
 pub use pool_runtime::Isolation;
 #[cfg(feature = "rayon")]
 pub use pool_runtime::RayonExecutor;
-pub use pool_runtime::{ceiling, Clock, ManualClock, SystemClock};
+pub use pool_runtime::{ceiling, fleet, Clock, ManualClock, SystemClock};
 pub use pool_runtime::{config, register_group};
 pub use pool_runtime::{groups, registered_groups, Group, GroupInfo, GroupSettings, GroupSpec};
 #[cfg(feature = "stream")]
@@ -22,8 +22,9 @@ pub use pool_runtime::{
     Verdict,
 };
 pub use pool_runtime::{
-    BlockingExecutor, BlockingJob, BuildError, DefaultExecutor, OwnedPermit, Permit, Pool,
-    PoolBuilder, Rejected, ShutdownTimedOut, Stats, Submit, SubmitWait, MAX_SLOTS,
+    BlockingExecutor, BlockingJob, BuildError, DefaultExecutor, GroupSubmit, GroupSubmitWait,
+    OwnedPermit, Permit, Pool, PoolBuilder, Rejected, ShutdownTimedOut, Stats, Submit, SubmitWait,
+    MAX_SLOTS,
 };
 #[cfg(feature = "tokio")]
 pub use pool_runtime::{SpawnHandle, TokioClock};
@@ -43,6 +44,10 @@ pub mod __private {
     /// Whether this build has the `rayon` executor (`executor = "rayon"`
     /// fails to compile without it).
     pub const RAYON: bool = cfg!(feature = "rayon");
+    /// Whether this build has fleet limits (`fleet_limit = N` fails to
+    /// compile without the `redis` feature).
+    pub const REDIS: bool = cfg!(feature = "redis");
+    pub use pool_runtime::fleet::OnUnreachable;
     pub use std::boxed::Box;
     use std::future::Future;
 

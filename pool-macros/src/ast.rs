@@ -69,6 +69,10 @@ pub(crate) struct RawArgs {
     pub autoscale_window: Option<KeyValue<LitInt>>,
     pub policy: Option<KeyValue<LitStr>>,
     pub executor: Option<KeyValue<LitStr>>,
+    pub fleet_limit: Option<KeyValue<LitInt>>,
+    pub fleet_url: Option<KeyValue<LitStr>>,
+    pub fleet_lease: Option<KeyValue<LitStr>>,
+    pub fleet_unreachable: Option<KeyValue<LitStr>>,
     pub name: Option<KeyValue<LitStr>>,
     pub group: Option<KeyValue<Path>>,
     pub weight: Option<KeyValue<Expr>>,
@@ -194,6 +198,9 @@ pub(crate) struct PoolSpec {
     pub policy: Policy,
     /// `executor = "rayon"` (`false`: the default executor).
     pub rayon: bool,
+    /// The fleet keys: limit, URL, lease (ns), policy (`Wait`, `Reject`,
+    /// `Local`).
+    pub fleet: Fleet,
     /// The adaptive policy's parameters set by `adaptive_*` keys.
     pub adaptive: Vec<(String, AdaptiveValue)>,
 }
@@ -291,4 +298,13 @@ pub(crate) struct FutureReturn {
     /// `T` of `Output = T`: what the caller awaits, and so whether rejections
     /// can be returned (`None` for an `impl Future` that does not say).
     pub output: Option<Type>,
+}
+
+/// The fleet keys of a pool (all `None`: no fleet limit).
+#[derive(Default)]
+pub(crate) struct Fleet {
+    pub limit: Option<usize>,
+    pub url: Option<LitStr>,
+    pub lease_nanos: Option<u64>,
+    pub unreachable: Option<&'static str>,
 }

@@ -386,6 +386,26 @@ fn group_static(spec: &PoolSpec, item_name: &str, krate: &Path) -> TokenStream {
             );
         ));
     }
+    // A fleet limit needs the facade's `redis` feature: checked the same way.
+    if let Some(limit) = spec.fleet.limit {
+        setters.extend(quote!(.fleet_limit(#limit)));
+        if let Some(url) = &spec.fleet.url {
+            setters.extend(quote!(.fleet_url(#url)));
+        }
+        if let Some(nanos) = spec.fleet.lease_nanos {
+            setters.extend(quote!(.fleet_lease(#private::Duration::from_nanos(#nanos))));
+        }
+        if let Some(policy) = spec.fleet.unreachable {
+            let policy = Ident::new(policy, Span::call_site());
+            setters.extend(quote!(.fleet_unreachable(#private::OnUnreachable::#policy)));
+        }
+        checks.extend(quote!(
+            const _: () = ::core::assert!(
+                #private::REDIS,
+                "`fleet_limit` needs the `redis` feature of `pooled`"
+            );
+        ));
+    }
     let group = Ident::new("GROUP", Span::mixed_site());
     quote! {{
         #checks

@@ -79,6 +79,7 @@ fn spec() -> PoolSpec {
         window: None,
         policy: Policy::QueueDepth,
         rayon: false,
+        fleet: Default::default(),
         adaptive: Vec::new(),
     }
 }

@@ -28,6 +28,10 @@ pub(crate) mod kw {
     syn::custom_keyword!(timeout);
     syn::custom_keyword!(policy);
     syn::custom_keyword!(executor);
+    syn::custom_keyword!(fleet_limit);
+    syn::custom_keyword!(fleet_url);
+    syn::custom_keyword!(fleet_lease);
+    syn::custom_keyword!(fleet_unreachable);
     syn::custom_keyword!(name);
     syn::custom_keyword!(group);
     syn::custom_keyword!(weight);
@@ -112,6 +116,22 @@ impl RawArgs {
             let key = input.parse::<kw::executor>()?.span;
             let value = string(input, "executor", key, EXECUTOR_HINT)?;
             set(&mut self.executor, "executor", key, value)
+        } else if input.peek(kw::fleet_limit) {
+            let key = input.parse::<kw::fleet_limit>()?.span;
+            let value = integer(input, "fleet_limit", key)?;
+            set(&mut self.fleet_limit, "fleet_limit", key, value)
+        } else if input.peek(kw::fleet_url) {
+            let key = input.parse::<kw::fleet_url>()?.span;
+            let value = string(input, "fleet_url", key, FLEET_URL_HINT)?;
+            set(&mut self.fleet_url, "fleet_url", key, value)
+        } else if input.peek(kw::fleet_lease) {
+            let key = input.parse::<kw::fleet_lease>()?.span;
+            let value = string(input, "fleet_lease", key, FLEET_LEASE_HINT)?;
+            set(&mut self.fleet_lease, "fleet_lease", key, value)
+        } else if input.peek(kw::fleet_unreachable) {
+            let key = input.parse::<kw::fleet_unreachable>()?.span;
+            let value = string(input, "fleet_unreachable", key, FLEET_UNREACHABLE_HINT)?;
+            set(&mut self.fleet_unreachable, "fleet_unreachable", key, value)
         } else if input.peek(kw::policy) {
             let key = input.parse::<kw::policy>()?.span;
             let value = string(input, "policy", key, POLICY_HINT)?;
@@ -198,6 +218,9 @@ const ORDER_HINT: &str = "`order = \"fifo\"`, `\"lifo\"` or `\"priority\"`";
 const INTERVAL_HINT: &str = "a duration such as `autoscale_interval = \"1s\"`";
 const TIMEOUT_HINT: &str =
     "a duration such as `admission_timeout = \"500ms\"` or `admission_timeout = \"2s\"`";
+const FLEET_URL_HINT: &str = "`fleet_url = \"redis://127.0.0.1:6379\"`";
+const FLEET_LEASE_HINT: &str = "`fleet_lease = \"10s\"`";
+const FLEET_UNREACHABLE_HINT: &str = "`fleet_unreachable = \"wait\"`, `\"reject\"` or `\"local\"`";
 const EXECUTOR_HINT: &str = "`executor = \"default\"` or `executor = \"rayon\"`";
 const POLICY_HINT: &str = "`policy = \"queue_depth\"` or `policy = \"adaptive\"`";
 const NAME_HINT: &str = "`name = \"api\"`";

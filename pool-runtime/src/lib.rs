@@ -58,7 +58,11 @@ macro_rules! delegate_setters {
             autoscale_interval(Duration),
             autoscale_window(usize),
             scale_policy(ScalePolicy),
-            executor(ExecutorKind)
+            executor(ExecutorKind),
+            fleet_limit(usize),
+            fleet_url(&'static str),
+            fleet_lease(Duration),
+            fleet_unreachable(crate::fleet::OnUnreachable)
         }
     };
     (@each [const] $($setter:ident($ty:ty)),*) => {
@@ -84,6 +88,7 @@ macro_rules! delegate_setters {
 mod admission;
 mod call;
 pub mod config;
+pub mod fleet;
 mod group;
 mod integrations;
 #[cfg(any(feature = "tracing", feature = "metrics"))]
@@ -109,6 +114,7 @@ pub use call::permit::{OwnedPermit, Permit};
 #[cfg(feature = "tokio")]
 pub use call::spawn::SpawnHandle;
 pub use call::submit::{Submit, SubmitWait};
+pub use group::call::{GroupSubmit, GroupSubmitWait};
 #[cfg(feature = "test-util")]
 pub use group::isolation::Isolation;
 pub use group::registry::{groups, registered_groups, GroupInfo};

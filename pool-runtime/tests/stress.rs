@@ -718,7 +718,8 @@ fn stress(order: Order, timeout: Option<Duration>, default_seed: u64) {
             stats.completed,
             stats.panicked,
             stats.cancelled,
-            Rejected::ALL
+            // A pool's four reasons (fleet reasons are FleetStats').
+            Rejected::ALL[..4]
                 .iter()
                 .map(|&r| stats.rejected_for(r))
                 .collect::<Vec<_>>()

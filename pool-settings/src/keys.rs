@@ -17,4 +17,8 @@ pub const SETTINGS: &[&str] = &[
     "autoscale_window",
     "policy",
     "executor",
+    "fleet_limit",
+    "fleet_url",
+    "fleet_lease",
+    "fleet_unreachable",
 ];

@@ -176,6 +176,8 @@ pub(super) fn pool_spec(args: &RawArgs, errors: &mut Errors) -> PoolSpec {
                 }
             });
 
+    let fleet = fleet(args, errors);
+
     PoolSpec {
         name: args.name.as_ref().map(|name| name.value.clone()),
         kind,
@@ -188,7 +190,72 @@ pub(super) fn pool_spec(args: &RawArgs, errors: &mut Errors) -> PoolSpec {
         window,
         policy,
         rayon,
+        fleet,
         adaptive,
+    }
+}
+
+/// The fleet keys: a limit of at least 1 with a `redis://` URL, a lease
+/// duration, a known policy; the other keys need the limit.
+fn fleet(args: &RawArgs, errors: &mut Errors) -> crate::ast::Fleet {
+    let limit = count(args.fleet_limit.as_ref(), "fleet_limit", 1, errors);
+    let url = args.fleet_url.as_ref().map(|url| url.value.clone());
+    if let Some(url) = &url {
+        let text = url.value();
+        if !(text.starts_with("redis://") || text.starts_with("unix://")) {
+            errors.spanned(url, "`fleet_url` must be a `redis://` or `unix://` URL");
+        }
+    }
+    if let (Some(option), None) = (&args.fleet_limit, &url) {
+        errors.spanned(
+            &option.value,
+            "a fleet limit needs the Redis that keeps it: add `fleet_url = \"redis://host:port\"`",
+        );
+    }
+    let lease_nanos = duration_key(args.fleet_lease.as_ref(), errors);
+    if let (Some(nanos), Some(option)) = (lease_nanos, &args.fleet_lease) {
+        if !(100_000_000..=86_400_000_000_000).contains(&nanos) {
+            errors.spanned(&option.value, "`fleet_lease` must be from 100ms to 24h");
+        }
+    }
+    let unreachable = args.fleet_unreachable.as_ref().and_then(|option| {
+        match option.value.value().as_str() {
+            "wait" => Some("Wait"),
+            "reject" => Some("Reject"),
+            "local" => Some("Local"),
+            other => {
+                errors.spanned(
+                    &option.value,
+                    format!(
+                        "unknown `fleet_unreachable` policy \"{other}\"; expected \"wait\", \"reject\" or \"local\""
+                    ),
+                );
+                None
+            }
+        }
+    });
+    if args.fleet_limit.is_none() {
+        for (key, span) in [
+            ("fleet_url", args.fleet_url.as_ref().map(|o| o.key)),
+            ("fleet_lease", args.fleet_lease.as_ref().map(|o| o.key)),
+            (
+                "fleet_unreachable",
+                args.fleet_unreachable.as_ref().map(|o| o.key),
+            ),
+        ] {
+            if let Some(span) = span {
+                errors.check::<()>(Err(syn::Error::new(
+                    span,
+                    format!("`{key}` applies to a fleet limit: add `fleet_limit = N`"),
+                )));
+            }
+        }
+    }
+    crate::ast::Fleet {
+        limit,
+        url,
+        lease_nanos,
+        unreachable,
     }
 }
 

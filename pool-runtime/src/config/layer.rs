@@ -1,6 +1,7 @@
 //! One layer of configuration (file defaults, a file group section, the
 //! environment): optional values, each remembering where it came from.
 
+use crate::fleet::OnUnreachable;
 use crate::group::settings::GroupSettings;
 use crate::pool::error::BuildError;
 use crate::pool::order::{ExecutorKind, Kind, Order};
@@ -59,6 +60,10 @@ pub(crate) struct Overrides {
     pub(crate) autoscale_window: Option<Val<usize>>,
     pub(crate) policy: Option<Val<PolicyName>>,
     pub(crate) executor: Option<Val<ExecutorKind>>,
+    pub(crate) fleet_limit: Option<Val<usize>>,
+    pub(crate) fleet_url: Option<Val<&'static str>>,
+    pub(crate) fleet_lease: Option<Val<Duration>>,
+    pub(crate) fleet_unreachable: Option<Val<OnUnreachable>>,
     pub(crate) adaptive: AdaptiveOverrides,
 }
 
@@ -140,6 +145,9 @@ pub(crate) struct Provenance {
     pub(crate) autoscale_window: Option<Origin>,
     pub(crate) policy: Option<Origin>,
     pub(crate) executor: Option<Origin>,
+    pub(crate) fleet_limit: Option<Origin>,
+    pub(crate) fleet_url: Option<Origin>,
+    pub(crate) fleet_lease: Option<Origin>,
     /// The first adaptive parameter a layer set.
     pub(crate) adaptive: Option<Origin>,
 }
@@ -164,10 +172,17 @@ impl Provenance {
             BuildError::PolicyOnFixedPool => first(&[&self.policy, &self.kind]),
             BuildError::ZeroWindow => &self.autoscale_window,
             BuildError::ZeroInterval => &self.autoscale_interval,
+            BuildError::Unavailable {
+                setting: "fleet_limit",
+                ..
+            } => &self.fleet_limit,
             BuildError::Unavailable { .. } => &self.executor,
             BuildError::OutOfRange { setting, .. } => match *setting {
                 "autoscale_window" => &self.autoscale_window,
                 "max_waiting" => &self.max_waiting,
+                "fleet_limit" => &self.fleet_limit,
+                "fleet_url" => first(&[&self.fleet_url, &self.fleet_limit]),
+                "fleet_lease" => &self.fleet_lease,
                 _ => first(&[&self.adaptive, &self.policy, &self.kind]),
             },
         }
@@ -224,6 +239,24 @@ impl Overrides {
             &mut settings.executor,
             &self.executor,
             Some(&mut why.executor),
+        );
+        if let Some(v) = &self.fleet_limit {
+            settings.fleet.limit = Some(v.value);
+            why.fleet_limit = Some(v.origin.clone());
+        }
+        if let Some(v) = &self.fleet_url {
+            settings.fleet.url = Some(v.value);
+            why.fleet_url = Some(v.origin.clone());
+        }
+        set(
+            &mut settings.fleet.lease,
+            &self.fleet_lease,
+            Some(&mut why.fleet_lease),
+        );
+        set(
+            &mut settings.fleet.unreachable,
+            &self.fleet_unreachable,
+            None,
         );
         if let Some(v) = &self.policy {
             why.policy = Some(v.origin.clone());

@@ -3,6 +3,7 @@
 use super::error::ConfigError;
 use super::layer::{Origin, Overrides, PolicyName, Val};
 use crate::admission::state::MAX_SLOTS;
+use crate::fleet::OnUnreachable;
 use crate::pool::order::{ExecutorKind, Kind, Order};
 use pool_settings::duration;
 use std::time::Duration;
@@ -36,6 +37,10 @@ pub(crate) const SETTINGS: &[(&str, ValueKind)] = &[
     ("AUTOSCALE_WINDOW", ValueKind::Count),
     ("POLICY", ValueKind::Word),
     ("EXECUTOR", ValueKind::Word),
+    ("FLEET_LIMIT", ValueKind::Count),
+    ("FLEET_URL", ValueKind::Word),
+    ("FLEET_LEASE", ValueKind::Duration),
+    ("FLEET_UNREACHABLE", ValueKind::Word),
     ("ADAPTIVE_WINDOW_SAMPLES", ValueKind::Count),
     ("ADAPTIVE_WINDOW_TIME", ValueKind::Duration),
     ("ADAPTIVE_TOLERANCE", ValueKind::Number),
@@ -134,6 +139,17 @@ pub(crate) fn setting(
             overrides.executor = val(
                 text.parse::<ExecutorKind>()
                     .map_err(|_| choice(ExecutorKind::CHOICES)),
+                origin,
+            )?
+        }
+        // Any count parses; its range is checked with the other settings.
+        "FLEET_LIMIT" => overrides.fleet_limit = val(whole(text, 0, usize::MAX), origin)?,
+        "FLEET_URL" => overrides.fleet_url = val(Ok(crate::fleet::intern(text.trim())), origin)?,
+        "FLEET_LEASE" => overrides.fleet_lease = val(duration(text), origin)?,
+        "FLEET_UNREACHABLE" => {
+            overrides.fleet_unreachable = val(
+                text.parse::<OnUnreachable>()
+                    .map_err(|_| choice(OnUnreachable::CHOICES)),
                 origin,
             )?
         }

@@ -20,6 +20,7 @@
 //! [`Group::settings`] reads its `applied` record and releases it before it
 //! takes the configuration lock.
 
+pub(crate) mod call;
 pub mod ceiling;
 #[cfg(feature = "test-util")]
 pub(crate) mod isolation;
@@ -29,13 +30,13 @@ pub(crate) mod settings;
 
 use crate::admission::core::Mode;
 use crate::call::permit::{self, OwnedPermit, Permit};
-use crate::call::submit::{Submit, SubmitWait};
 use crate::group::settings::GroupSettings;
 use crate::pool::order::{ExecutorKind, Kind, Order};
 use crate::pool::rejected::Rejected;
 use crate::pool::stats::Stats;
 use crate::pool::Pool;
 use crate::scale::ScalePolicy;
+use call::{GroupSubmit, GroupSubmitWait};
 use ceiling::Ceilinged;
 use std::fmt;
 use std::future::Future;
@@ -131,6 +132,9 @@ pub struct Group {
     pool: OnceLock<Pool>,
     /// The settings the pool was built with or last reconfigured to.
     applied: Mutex<Option<GroupSettings>>,
+    /// The group's fleet, set up at first use (`None`: no fleet limit).
+    #[cfg(feature = "redis")]
+    fleet: OnceLock<Option<crate::fleet::Fleet>>,
 }
 
 impl Group {
@@ -140,6 +144,8 @@ impl Group {
             spec,
             pool: OnceLock::new(),
             applied: Mutex::new(None),
+            #[cfg(feature = "redis")]
+            fleet: OnceLock::new(),
         }
     }
 
@@ -234,11 +240,41 @@ impl Group {
         self.pool().stats()
     }
 
+    /// The group's fleet (feature `redis`): `Some` if its settings, at its
+    /// first use, set a fleet limit that passes its check. Its calls
+    /// (`submit`, `submit_wait`, `run`, `run_weighted`, `run_wait`) hold a
+    /// lease from it while they run; other code can take leases from it too.
+    #[cfg(feature = "redis")]
+    pub fn fleet(&self) -> Option<&crate::fleet::Fleet> {
+        self.fleet
+            .get_or_init(|| {
+                self.pool();
+                let settings = self.settings();
+                settings.fleet.limit?;
+                crate::fleet::Fleet::connect(self.spec.name, &settings.fleet).ok()
+            })
+            .as_ref()
+    }
+
+    /// This process's view of the group's fleet, if it has one (see
+    /// [`fleet`](Group::fleet)).
+    #[cfg(feature = "redis")]
+    pub fn fleet_stats(&self) -> Option<crate::fleet::FleetStats> {
+        self.fleet().map(crate::fleet::Fleet::stats)
+    }
+
     /// See [`Pool::submit_weighted`]; under an application-wide ceiling
-    /// the call also holds a ceiling slot while it runs.
+    /// the call also holds a ceiling slot while it runs, and in a group with
+    /// a fleet limit a fleet lease, taken once it has its local slot (see
+    /// [`fleet`](crate::fleet)).
     #[inline]
-    pub fn submit<F: Future>(&self, weight: i64, work: F) -> Ceilinged<Submit<'_, F>> {
-        Ceilinged::new(self.pool().submit_weighted(weight, work))
+    pub fn submit<F: Future>(&self, weight: i64, work: F) -> GroupSubmit<'_, F> {
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = self.fleet() {
+            let work = crate::fleet::Fleeted::new(fleet, work, false);
+            return GroupSubmit::fleet(Ceilinged::new(self.pool().submit_weighted(weight, work)));
+        }
+        GroupSubmit::local(Ceilinged::new(self.pool().submit_weighted(weight, work)))
     }
 
     /// See [`Pool::submit_judged`]: the call's output is judged for an
@@ -299,7 +335,7 @@ impl Group {
     ///
     /// As [`Pool::run`].
     pub fn run<T>(&self, f: impl FnOnce() -> T) -> Result<T, Rejected> {
-        ceiling::run(|| self.pool().run_call(0, Mode::Reject, f))
+        self.run_weighted(0, f)
     }
 
     /// See [`Pool::run_weighted`].
@@ -308,6 +344,12 @@ impl Group {
     ///
     /// As [`Pool::run`].
     pub fn run_weighted<T>(&self, weight: i64, f: impl FnOnce() -> T) -> Result<T, Rejected> {
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = self.fleet() {
+            let f = move || crate::fleet::run(fleet, false, f);
+            return ceiling::run(|| self.pool().run_call(weight, Mode::Reject, f))
+                .and_then(|out| out);
+        }
         ceiling::run(|| self.pool().run_call(weight, Mode::Reject, f))
     }
 
@@ -356,8 +398,13 @@ impl Group {
     /// `resume`), past the waiting bound and the admission timeout, and even
     /// through closing the group's pool (through [`Group::pool`]), which still
     /// admits it in order: it has no way to report a rejection.
-    pub fn submit_wait<F: Future>(&self, weight: i64, work: F) -> Ceilinged<SubmitWait<'_, F>> {
-        Ceilinged::new(self.pool().submit_wait(weight, work))
+    pub fn submit_wait<F: Future>(&self, weight: i64, work: F) -> GroupSubmitWait<'_, F> {
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = self.fleet() {
+            let work = crate::fleet::Fleeted::new(fleet, work, true);
+            return GroupSubmitWait::fleet(Ceilinged::new(self.pool().submit_wait(weight, work)));
+        }
+        GroupSubmitWait::local(Ceilinged::new(self.pool().submit_wait(weight, work)))
     }
 
     /// The sync counterpart of [`submit_wait`](Group::submit_wait).
@@ -366,6 +413,16 @@ impl Group {
     ///
     /// As [`Pool::run`] on a current-thread tokio runtime's thread.
     pub fn run_wait<T>(&self, weight: i64, f: impl FnOnce() -> T) -> T {
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = self.fleet() {
+            let f = move || crate::fleet::run(fleet, true, f);
+            match ceiling::run(|| self.pool().run_call(weight, Mode::Wait, f)) {
+                Ok(Ok(out)) => return out,
+                Ok(Err(rejected)) | Err(rejected) => {
+                    unreachable!("a never-rejecting call was turned away: {rejected}")
+                }
+            }
+        }
         match ceiling::run(|| self.pool().run_call(weight, Mode::Wait, f)) {
             Ok(out) => out,
             Err(rejected) => unreachable!("a never-rejecting call was turned away: {rejected}"),

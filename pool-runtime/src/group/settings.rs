@@ -3,6 +3,7 @@
 //! check the same way.
 
 use crate::admission::state::MAX_SLOTS;
+use crate::fleet::{FleetSettings, OnUnreachable};
 use crate::pool::error::BuildError;
 use crate::pool::order::{ExecutorKind, Kind, Order};
 use crate::scale::queue_depth::AutoscaleTiming;
@@ -58,6 +59,9 @@ pub struct GroupSettings {
     pub policy: ScalePolicy,
     /// Where blocking closures run.
     pub executor: ExecutorKind,
+    /// The limit shared by every process (feature `redis`; see
+    /// [`fleet`](crate::fleet)).
+    pub fleet: FleetSettings,
 }
 
 impl Default for GroupSettings {
@@ -79,6 +83,7 @@ impl GroupSettings {
         autoscale: AutoscaleTiming::DEFAULT,
         policy: ScalePolicy::QueueDepth,
         executor: ExecutorKind::Default,
+        fleet: FleetSettings::DEFAULT,
     };
 
     /// Fixed or autoscaled slot count (default: fixed).
@@ -159,6 +164,37 @@ impl GroupSettings {
         self
     }
 
+    /// A limit on this group's calls running at once across every process
+    /// that shares its Redis and its name (default: none). Needs a
+    /// [`fleet_url`](Self::fleet_url) and the `redis` feature; see
+    /// [`fleet`](crate::fleet).
+    pub const fn fleet_limit(mut self, limit: usize) -> Self {
+        self.fleet.limit = Some(limit);
+        self
+    }
+
+    /// The Redis that keeps the fleet limit's leases, as a
+    /// `redis://host:port/db` URL (default: none; needed with a fleet limit).
+    pub const fn fleet_url(mut self, url: &'static str) -> Self {
+        self.fleet.url = Some(url);
+        self
+    }
+
+    /// How long a fleet lease lasts without renewal (default 10 s; 100 ms to
+    /// 24 h). A holder that dies keeps its slots this long; a holder stopped
+    /// for longer loses them.
+    pub const fn fleet_lease(mut self, lease: Duration) -> Self {
+        self.fleet.lease = lease;
+        self
+    }
+
+    /// What a fleet call does while Redis cannot be reached (default:
+    /// [`OnUnreachable::Wait`]).
+    pub const fn fleet_unreachable(mut self, policy: OnUnreachable) -> Self {
+        self.fleet.unreachable = policy;
+        self
+    }
+
     /// Every check a pool's settings must pass — the one rule the builder,
     /// configuration and a reload apply — and, if they pass, the slot count
     /// the pool starts with and the bounds `scale`/`resize` clamp to.
@@ -169,7 +205,10 @@ impl GroupSettings {
     /// above [`MAX_SLOTS`], `min`/`max` or the adaptive policy on a fixed pool,
     /// a start outside `[min, max]`, a zero autoscale interval, an autoscale
     /// window outside `1..=`[`AutoscaleTiming::MAX_WINDOW`],
-    /// [`AdaptiveSettings`](crate::AdaptiveSettings) outside their ranges.
+    /// [`AdaptiveSettings`](crate::AdaptiveSettings) outside their ranges,
+    /// a fleet limit outside `1..=MAX_SLOTS`, without a `redis://` URL, with
+    /// a lease outside 100 ms to 24 h, or in a build without the `redis`
+    /// feature.
     pub fn check(&self) -> Result<(usize, (usize, usize)), BuildError> {
         let limits = self.limits()?;
         if let Some((feature, false)) = self.executor.feature() {
@@ -182,6 +221,7 @@ impl GroupSettings {
         if let Some(bound) = self.max_waiting {
             check_max_waiting(bound)?;
         }
+        self.fleet.check()?;
         Ok(limits)
     }
 
@@ -267,6 +307,7 @@ impl GroupSettings {
         if let Some((_, false)) = s.executor.feature() {
             s.executor = ExecutorKind::Default;
         }
+        s.fleet = s.fleet.clamped();
         match s.kind {
             Kind::Fixed => {
                 s.size = Some(s.size.unwrap_or(DEFAULT_SIZE).clamp(1, MAX_SLOTS));
@@ -305,6 +346,55 @@ pub(crate) fn check_max_waiting(bound: usize) -> Result<(), BuildError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fleet limit is refused without the `redis` feature, like the rayon
+    /// executor without `rayon`; with it, without a URL or with a bad lease.
+    #[test]
+    fn a_fleet_limit_needs_the_feature_a_url_and_a_sensible_lease() {
+        let fleet = GroupSettings::DEFAULT.fleet_limit(4);
+        let with_url = fleet.fleet_url("redis://127.0.0.1:1");
+        if cfg!(feature = "redis") {
+            assert!(with_url.check().is_ok());
+            assert!(matches!(
+                fleet.check(),
+                Err(BuildError::OutOfRange {
+                    setting: "fleet_url",
+                    ..
+                })
+            ));
+            assert!(matches!(
+                with_url.fleet_lease(Duration::from_millis(5)).check(),
+                Err(BuildError::OutOfRange {
+                    setting: "fleet_lease",
+                    ..
+                })
+            ));
+            assert!(matches!(
+                with_url.fleet_limit(0).check(),
+                Err(BuildError::OutOfRange {
+                    setting: "fleet_limit",
+                    ..
+                })
+            ));
+        } else {
+            assert_eq!(
+                with_url.check(),
+                Err(BuildError::Unavailable {
+                    setting: "fleet_limit",
+                    value: "a fleet limit",
+                    feature: "redis"
+                })
+            );
+            assert_eq!(with_url.clamped().fleet.limit, None);
+        }
+        assert_eq!(
+            GroupSettings::DEFAULT
+                .fleet_unreachable(OnUnreachable::Local)
+                .fleet
+                .unreachable,
+            OnUnreachable::Local
+        );
+    }
 
     /// An executor this build lacks is refused by the one check (and so by
     /// the builder, configuration and a reload alike), not swapped silently.

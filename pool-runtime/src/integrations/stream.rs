@@ -61,7 +61,7 @@
 //! [`buffered`]: https://docs.rs/futures/0.3/futures/stream/trait.StreamExt.html#method.buffered
 
 use crate::call::submit::Submit;
-use crate::group::ceiling::Ceilinged;
+use crate::group::call::GroupSubmit;
 use crate::group::Group;
 use crate::pool::rejected::Rejected;
 use crate::pool::Pool;
@@ -138,9 +138,9 @@ impl<'a> PoolRef<'a> {
 pin_project! {
     /// One item's call, through a pool or a group.
     #[project = CallProj]
-    enum Call<'a, F> {
+    enum Call<'a, F: Future> {
         Pool { #[pin] call: Submit<'a, F> },
-        Group { #[pin] call: Ceilinged<Submit<'static, F>> },
+        Group { #[pin] call: GroupSubmit<'static, F> },
     }
 }
 

@@ -19,6 +19,17 @@ pub enum Rejected {
     Full,
     /// The call waited longer than the pool's admission timeout.
     TimedOut,
+    /// The group's fleet limit is kept in Redis, which could not be reached,
+    /// and the group's `fleet_unreachable` policy is `reject` (see
+    /// [`fleet`](crate::fleet)). The call held its local slot briefly but
+    /// never ran.
+    FleetUnavailable,
+    /// The call's fleet lease was lost while it ran (its process was stopped
+    /// or cut off from Redis past the lease, or Redis lost its data): the
+    /// fleet may have given the slot to another call, so the call was ended
+    /// at its next await point. Unlike the other reasons, the work had
+    /// started. See [`fleet`](crate::fleet).
+    LeaseLost,
 }
 
 impl Rejected {
@@ -29,6 +40,8 @@ impl Rejected {
         Rejected::Closed,
         Rejected::Full,
         Rejected::TimedOut,
+        Rejected::FleetUnavailable,
+        Rejected::LeaseLost,
     ];
 
     pub(crate) fn index(self) -> usize {
@@ -37,16 +50,24 @@ impl Rejected {
             Rejected::Closed => 1,
             Rejected::Full => 2,
             Rejected::TimedOut => 3,
+            // Never counted by a pool (a pool's counters have four places):
+            // fleet rejections happen after admission and are counted in
+            // `FleetStats`; `Stats::rejected_for` reports 0 for them.
+            Rejected::FleetUnavailable => 4,
+            Rejected::LeaseLost => 5,
         }
     }
 
-    /// A short lower-case name: `paused`, `closed`, `full`, `timed_out`.
+    /// A short lower-case name: `paused`, `closed`, `full`, `timed_out`,
+    /// `fleet_unavailable`, `lease_lost`.
     pub fn as_str(self) -> &'static str {
         match self {
             Rejected::Paused => "paused",
             Rejected::Closed => "closed",
             Rejected::Full => "full",
             Rejected::TimedOut => "timed_out",
+            Rejected::FleetUnavailable => "fleet_unavailable",
+            Rejected::LeaseLost => "lease_lost",
         }
     }
 }
@@ -58,6 +79,8 @@ impl fmt::Display for Rejected {
             Rejected::Closed => "task pool is closed",
             Rejected::Full => "task pool queue is full",
             Rejected::TimedOut => "timed out waiting for a task pool slot",
+            Rejected::FleetUnavailable => "the fleet limit's Redis is unreachable",
+            Rejected::LeaseLost => "the call's fleet lease was lost while it ran",
         })
     }
 }
@@ -69,7 +92,8 @@ impl From<Rejected> for std::io::Error {
         let kind = match rejected {
             Rejected::TimedOut => std::io::ErrorKind::TimedOut,
             Rejected::Full => std::io::ErrorKind::WouldBlock,
-            Rejected::Paused | Rejected::Closed => std::io::ErrorKind::Other,
+            Rejected::FleetUnavailable => std::io::ErrorKind::NotConnected,
+            Rejected::Paused | Rejected::Closed | Rejected::LeaseLost => std::io::ErrorKind::Other,
         };
         std::io::Error::new(kind, rejected)
     }

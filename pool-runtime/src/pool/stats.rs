@@ -52,7 +52,8 @@ pub struct Stats {
 impl Stats {
     /// The calls turned away for `reason`.
     pub fn rejected_for(&self, reason: Rejected) -> u64 {
-        self.rejected[reason.index()]
+        // Fleet reasons are counted in `FleetStats`, not here.
+        self.rejected.get(reason.index()).copied().unwrap_or(0)
     }
 
     /// All calls turned away.

@@ -1,0 +1,220 @@
+//! A held lease: renewed in the background, released on drop, and marked
+//! lost — never renewed back — when a renewal finds it expired or gone.
+
+use super::client::{runtime, FleetInner};
+use super::report;
+use std::fmt;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Waker;
+use std::time::Duration;
+
+const HELD: u8 = 0;
+const RELEASED: u8 = 1;
+const LOST: u8 = 2;
+
+/// A fleet lease held by this process, or the stand-in for one while Redis
+/// is unreachable under [`OnUnreachable::Local`](super::OnUnreachable::Local).
+///
+/// Dropping it releases it: the release is sent to Redis in the background
+/// (a lease whose release cannot be delivered expires on its own after its
+/// length). While held it is renewed every third of its length; a renewal
+/// that finds it expired or gone marks it lost and never re-creates it.
+pub struct Lease {
+    shared: Option<Arc<Shared>>,
+}
+
+struct Shared {
+    fleet: Arc<FleetInner>,
+    token: u64,
+    state: AtomicU8,
+    /// The call running under the lease, woken when it is lost.
+    waker: Mutex<Option<Waker>>,
+    renewal: Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl Lease {
+    /// A lease granted with `token`: starts its renewal. Called on the
+    /// fleet's runtime.
+    pub(crate) fn granted(fleet: Arc<FleetInner>, token: u64) -> Lease {
+        let counters = &fleet.counters;
+        counters.acquired.fetch_add(1, Ordering::Relaxed);
+        counters.held.fetch_add(1, Ordering::Relaxed);
+        let shared = Arc::new(Shared {
+            fleet,
+            token,
+            state: AtomicU8::new(HELD),
+            waker: Mutex::new(None),
+            renewal: Mutex::new(None),
+        });
+        let renewal = runtime().spawn(renew(Arc::downgrade(&shared)));
+        *lock(&shared.renewal) = Some(renewal.abort_handle());
+        Lease {
+            shared: Some(shared),
+        }
+    }
+
+    /// The stand-in for a lease while Redis is unreachable (policy `local`).
+    pub(crate) fn local() -> Lease {
+        Lease { shared: None }
+    }
+
+    /// The lease's fencing token: larger than that of every lease of the
+    /// group granted before it. `None` for a call that runs under the local
+    /// limit alone (Redis unreachable, policy `local`).
+    ///
+    /// Pass it with every write to the resource the fleet limit protects, and
+    /// have the resource refuse a token lower than the highest it has seen:
+    /// a holder that was paused past its lease then cannot overwrite the
+    /// work of the holder that got the slot after it.
+    pub fn token(&self) -> Option<u64> {
+        self.shared.as_ref().map(|shared| shared.token)
+    }
+
+    /// Whether a renewal found the lease expired or gone. A lost lease stays
+    /// lost; the slot may already be someone else's.
+    pub fn is_lost(&self) -> bool {
+        self.shared
+            .as_ref()
+            .is_some_and(|shared| shared.state.load(Ordering::Acquire) == LOST)
+    }
+
+    /// Wakes `waker` when the lease is lost (replacing the one registered
+    /// before).
+    pub(crate) fn wake_on_loss(&self, waker: &Waker) {
+        if let Some(shared) = &self.shared {
+            let mut slot = lock(&shared.waker);
+            match &*slot {
+                Some(known) if known.will_wake(waker) => {}
+                _ => *slot = Some(waker.clone()),
+            }
+        }
+    }
+}
+
+impl Lease {
+    /// Releases the lease and waits until Redis has it (or, if Redis cannot
+    /// be reached, until the first attempt failed: the release is then
+    /// retried in the background, and the lease expires meanwhile anyway).
+    /// Dropping the lease releases it in the background instead; this form
+    /// makes sure a process that exits next does not leave it behind.
+    pub async fn release(mut self) {
+        if let Some(sent) = self.start_release(true) {
+            let _ = sent.await;
+        }
+    }
+
+    /// Marks the lease released and sends the release: the handle of the
+    /// first attempt if `wait` (`None` if there is nothing to send).
+    fn start_release(&mut self, wait: bool) -> Option<tokio::task::JoinHandle<()>> {
+        let shared = self.shared.take()?;
+        let was = shared.state.swap(RELEASED, Ordering::AcqRel);
+        if let Some(renewal) = lock(&shared.renewal).take() {
+            renewal.abort();
+        }
+        let counters = &shared.fleet.counters;
+        counters.held.fetch_sub(1, Ordering::Relaxed);
+        counters.released.fetch_add(1, Ordering::Relaxed);
+        if was == LOST {
+            // Nothing of ours is left in Redis to release.
+            return None;
+        }
+        let (fleet, token) = (shared.fleet.clone(), shared.token);
+        if !wait {
+            runtime().spawn(release(fleet, token, None));
+            return None;
+        }
+        let (sent, first) = tokio::sync::oneshot::channel();
+        runtime().spawn(release(fleet, token, Some(sent)));
+        Some(runtime().spawn(async move {
+            let _ = first.await;
+        }))
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.start_release(false);
+    }
+}
+
+impl fmt::Debug for Lease {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lease")
+            .field("token", &self.token())
+            .field("lost", &self.is_lost())
+            .finish()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Renews every third of the lease while it is held. A renewal that fails
+/// to reach Redis is tried again sooner; one that finds the lease expired or
+/// gone marks it lost: nothing ever re-creates it.
+async fn renew(lease: std::sync::Weak<Shared>) {
+    let period = match lease.upgrade() {
+        Some(shared) => shared.fleet.lease / 3,
+        None => return,
+    };
+    let mut pause = period;
+    loop {
+        tokio::time::sleep(pause).await;
+        let Some(shared) = lease.upgrade() else {
+            return;
+        };
+        if shared.state.load(Ordering::Acquire) != HELD {
+            return;
+        }
+        match shared.fleet.renew(shared.token).await {
+            Ok(true) => pause = period,
+            Ok(false) => {
+                // A release that raced this renewal is not a loss.
+                if shared
+                    .state
+                    .compare_exchange(HELD, LOST, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    shared.fleet.counters.lost.fetch_add(1, Ordering::Relaxed);
+                    report::lost(&shared.fleet.name, shared.token);
+                    if let Some(waker) = lock(&shared.waker).take() {
+                        waker.wake();
+                    }
+                }
+                return;
+            }
+            Err(_) => pause = (period / 4).max(Duration::from_millis(10)),
+        }
+    }
+}
+
+/// Releases `token`, retrying while Redis is unreachable for up to one lease
+/// (after which the lease has expired and is reclaimed anyway); `first` is
+/// told when the first attempt is over.
+async fn release(
+    fleet: Arc<FleetInner>,
+    token: u64,
+    first: Option<tokio::sync::oneshot::Sender<()>>,
+) {
+    let give_up = tokio::time::Instant::now() + fleet.lease;
+    let mut pause = Duration::from_millis(20);
+    let mut first = first;
+    loop {
+        let released = fleet.release(token).await.is_ok();
+        if let Some(first) = first.take() {
+            let _ = first.send(());
+        }
+        if released {
+            return;
+        }
+        if tokio::time::Instant::now() + pause > give_up {
+            return;
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(1));
+    }
+}

@@ -1,0 +1,126 @@
+//! Fleet-wide limits: one group limit shared by every process of an
+//! application, held as leases in Redis (feature `redis`).
+//!
+//! A group with a `fleet_limit` (and a `fleet_url`) runs a call only while it
+//! holds both its local slot and a fleet lease. The call takes its local slot
+//! first — the group's order (FIFO, LIFO, priority) still decides who goes
+//! next inside the process — then waits for a lease; both are released
+//! together when the call ends, however it ends (completion, error, panic,
+//! the caller dropping it). A call waiting for its lease holds its local slot
+//! meanwhile, and counts as running in the group's [`Stats`](crate::Stats).
+//!
+//! ```toml
+//! [groups.billing]
+//! size = 8                       # per process
+//! fleet_limit = 20               # across every process
+//! fleet_url = "redis://10.0.0.5:6379"
+//! fleet_lease = "10s"
+//! fleet_unreachable = "wait"     # or "reject", "local"
+//! ```
+//!
+//! # What is guaranteed, and what is not
+//!
+//! * **Clock.** Leases are timed by the Redis server's clock (`TIME` inside
+//!   the scripts), never a client's: a client's clock skew cannot steal or
+//!   stretch a lease.
+//! * **Expiry and renewal.** A lease lasts `fleet_lease` (default 10 s) and
+//!   is renewed every third of that in the background. A holder that dies
+//!   (`kill -9`, a lost machine) stops renewing: its leases expire and the
+//!   next acquire anywhere removes them (tested: reclaimed and the waiters
+//!   running within lease + 1 s). A renewal never re-creates a lease that
+//!   expired or vanished: the holder's [`Lease::is_lost`] turns true, the
+//!   loss is counted ([`FleetStats::lost`]) and logged, and a rejecting async
+//!   call ends with [`Rejected::LeaseLost`](crate::Rejected::LeaseLost) (its
+//!   work is not polled again). Sync work cannot be stopped: it finishes, and
+//!   the loss is counted.
+//! * **A paused holder over-admits.** A process stopped (`SIGSTOP`, a long
+//!   GC-like stall, a VM freeze) past its lease loses it while it cannot
+//!   know: the fleet hands the slot to another process, and when the stopped
+//!   process resumes, its call is still "running" until its renewal (due at
+//!   once) reports the loss and the call is ended. In that window the fleet
+//!   runs up to one extra call per lease lost. The test
+//!   (`tests/fleet.rs`, `sigstop_past_the_lease_loses_it_for_good`: limit 1,
+//!   lease 1 s, holder stopped ~1.1 s and more) measures it from outside:
+//!   2 calls counted as running at once, one over the limit, until the
+//!   resumed holder's call ended with `LeaseLost`. Use the fencing token
+//!   where this matters.
+//! * **Fencing tokens.** Every lease carries a token larger than every
+//!   earlier lease's of the group ([`Lease::token`], or [`token()`] inside a
+//!   call's work). Pass it to the protected resource and have it refuse
+//!   tokens lower than the highest it has seen: a resumed stale holder is
+//!   then refused there. Tokens are `INCR`ed and raised to the server's time
+//!   in microseconds, so they keep growing after the keys are deleted or a
+//!   Redis that kept no data restarts (as long as its clock does not go back).
+//! * **One limit.** The limit is stored in Redis by the first process that
+//!   needs it (while any lease is held or call waits); a process configured
+//!   with another limit follows the stored one and reports the disagreement
+//!   ([`FleetStats::limit_mismatches`], a warning through `log`/`tracing`).
+//! * **Fairness.** Calls waiting for a lease queue in Redis in the order they
+//!   first asked (an arrival ticket); a free slot goes to the head of that
+//!   queue, across processes. A waiter that stops asking (its process died)
+//!   leaves the queue after one lease. A release is announced on a pub/sub
+//!   channel, waking the waiters of every process; a waiter also asks again
+//!   at the nearest lease expiry and at least every third of a lease (with
+//!   jitter), so a lost message costs it at most that. Each release costs
+//!   one script call per waiting call in the fleet; waiters within a process
+//!   are at most its local limit.
+//! * **Redis unreachable.** A command not answered within a quarter of the
+//!   lease (at most 1 s) counts as unreachable, and `fleet_unreachable`
+//!   decides: `wait` retries (backing off up to 1 s) until Redis answers,
+//!   still holding the local slot (an admission timeout does not cover this
+//!   wait; the caller may drop the call); `reject` turns the call away with
+//!   [`Rejected::FleetUnavailable`](crate::Rejected::FleetUnavailable) (a
+//!   never-rejecting call waits instead); `local` runs it under the local
+//!   limit alone, counted in [`FleetStats::local_fallbacks`]. Leases held
+//!   while Redis is away keep being renewed once it is back; a Redis that
+//!   lost its data (restart without persistence) makes every holder's next
+//!   renewal report a loss. Scripts are re-sent after `NOSCRIPT`.
+//! * **Keys and cleanup.** All keys of group `NAME` share the hash tag
+//!   `{pooled:NAME}` (one cluster slot): `holders`, `queue`, `alive`,
+//!   `limit`, `fence`, `ticket`, and the channel `{pooled:NAME}:released`.
+//!   The last release with nobody waiting deletes them; every write sets
+//!   them to expire after three leases, so a fleet whose processes all died
+//!   leaves nothing behind.
+//! * **Sync calls** (`Group::run`, `run_wait`) park their thread for the
+//!   lease; all of the fleet's Redis traffic, renewals and wake-ups run on a
+//!   background thread of their own (`pooled-fleet`), so fleet groups work
+//!   from any runtime or none, like every group.
+//!
+//! Settings take effect at a group's first use; a reload does not change a
+//! running group's fleet settings. Permits (`Group::acquire`) and blocking
+//! calls (`submit_blocking`) are not covered by the fleet limit: take a lease
+//! from [`Group::fleet`](crate::Group::fleet) for them.
+
+mod settings;
+
+pub use settings::{FleetSettings, OnUnreachable};
+
+pub(crate) use settings::intern;
+
+#[cfg(feature = "redis")]
+mod call;
+#[cfg(feature = "redis")]
+mod client;
+#[cfg(feature = "redis")]
+mod handle;
+#[cfg(feature = "redis")]
+mod lease;
+#[cfg(feature = "redis")]
+mod report;
+#[cfg(feature = "redis")]
+mod scripts;
+#[cfg(feature = "redis")]
+mod stats;
+#[cfg(feature = "redis")]
+mod waiter;
+
+#[cfg(feature = "redis")]
+pub use call::token;
+#[cfg(feature = "redis")]
+pub(crate) use call::{run, Fleeted};
+#[cfg(feature = "redis")]
+pub use handle::{AcquireLease, Fleet};
+#[cfg(feature = "redis")]
+pub use lease::Lease;
+#[cfg(feature = "redis")]
+pub use stats::FleetStats;

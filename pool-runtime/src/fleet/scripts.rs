@@ -1,0 +1,172 @@
+//! The Lua scripts that keep a fleet's leases. Each runs atomically on the
+//! server, reads the time with `TIME` (never the client's clock), and touches
+//! only the group's keys, which share one hash tag so a script never crosses
+//! cluster slots. Sent with `EVALSHA` by redis-rs' `Script`, which loads a
+//! script again when the server answers `NOSCRIPT` (after a restart or a
+//! failover emptied its script cache).
+//!
+//! Keys (`KEYS[1..6]`), for a group named `NAME`:
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `{pooled:NAME}:holders` | sorted set | a member per lease (its fencing token), scored by its expiry in server milliseconds |
+//! | `{pooled:NAME}:queue` | sorted set | a member per waiting call, scored by its arrival ticket |
+//! | `{pooled:NAME}:alive` | sorted set | the same waiting calls, scored by when they are presumed gone unless they ask again |
+//! | `{pooled:NAME}:limit` | string | the fleet limit every process must agree on |
+//! | `{pooled:NAME}:fence` | string | the last fencing token handed out |
+//! | `{pooled:NAME}:ticket` | string | the last arrival ticket handed out |
+//!
+//! Every script that writes sets an expiry (`ARGV` idle) on every key, so a
+//! fleet whose processes all vanished leaves nothing behind; a release or a
+//! cancel that leaves no holder and no waiter deletes the keys at once.
+//!
+//! Fencing tokens come from `INCR` on `fence`, raised to the server's time
+//! in microseconds whenever it is below it: so tokens keep increasing across
+//! the deletion of the keys and across a restart of a Redis that lost them,
+//! as long as the server's clock does not go back and fewer than a million
+//! leases a second are handed out on average.
+
+/// Shared prologue: the server's time in milliseconds and microseconds, and
+/// a function to keep the keys alive for `idle` ms.
+const PROLOGUE: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local function touch(idle)
+  for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], idle) end
+end
+local function cleanup()
+  if redis.call('ZCARD', KEYS[1]) == 0 and redis.call('ZCARD', KEYS[2]) == 0 then
+    redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+    return true
+  end
+  return false
+end
+"#;
+
+/// Acquire, or queue and report how long to wait at most.
+///
+/// `ARGV`: limit, lease ms, waiter id, waiter ms (how long a waiter stays
+/// queued without asking again), idle ms, channel.
+///
+/// Returns `{1, token, limit in force, reclaimed}` when granted, or
+/// `{0, ms until the nearest lease expiry, limit in force, reclaimed}`.
+const ACQUIRE: &str = r#"
+local limit = tonumber(ARGV[1])
+local lease = tonumber(ARGV[2])
+local id = ARGV[3]
+local stored = tonumber(redis.call('GET', KEYS[4]))
+if stored == nil then
+  redis.call('SET', KEYS[4], limit)
+  stored = limit
+end
+local reclaimed = redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local stale = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 1000)
+if #stale > 0 then
+  redis.call('ZREM', KEYS[3], unpack(stale))
+  redis.call('ZREM', KEYS[2], unpack(stale))
+end
+if reclaimed > 0 or #stale > 0 then
+  redis.call('PUBLISH', ARGV[6], 'reclaimed')
+end
+local free = stored - redis.call('ZCARD', KEYS[1])
+local rank = redis.call('ZRANK', KEYS[2], id)
+if not rank then
+  if free > 0 and redis.call('ZCARD', KEYS[2]) == 0 then
+    rank = 0
+  else
+    local ticket = redis.call('INCR', KEYS[6])
+    redis.call('ZADD', KEYS[2], ticket, id)
+    rank = redis.call('ZRANK', KEYS[2], id)
+  end
+end
+if rank < free then
+  redis.call('ZREM', KEYS[2], id)
+  redis.call('ZREM', KEYS[3], id)
+  local token = redis.call('INCR', KEYS[5])
+  if token < now_us then
+    token = now_us
+    redis.call('SET', KEYS[5], string.format('%.0f', token))
+  end
+  redis.call('ZADD', KEYS[1], now + lease, string.format('%.0f', token))
+  touch(ARGV[5])
+  return {1, token, stored, reclaimed}
+end
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), id)
+local retry = lease
+local nearest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if nearest[2] then
+  retry = math.max(0, tonumber(nearest[2]) - now)
+end
+touch(ARGV[5])
+return {0, retry, stored, reclaimed}
+"#;
+
+/// Renew a lease, never re-create it.
+///
+/// `ARGV`: token, lease ms, idle ms, channel. Returns 1 if renewed, 0 if the
+/// lease is gone (reclaimed by another process after it expired, or lost
+/// with Redis' data), -1 if it had expired and nobody had reclaimed it yet
+/// (it is removed now). 0 and -1 both mean: lost.
+const RENEW: &str = r#"
+local token = ARGV[1]
+local score = redis.call('ZSCORE', KEYS[1], token)
+if not score then
+  return 0
+end
+if tonumber(score) <= now then
+  redis.call('ZREM', KEYS[1], token)
+  redis.call('PUBLISH', ARGV[4], token)
+  return -1
+end
+redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), token)
+touch(ARGV[3])
+return 1
+"#;
+
+/// Release a lease (or do nothing if it is gone), wake the fleet's waiters,
+/// and delete the keys if nothing is held or waiting.
+///
+/// `ARGV`: token, channel. Returns 1 if the lease was held, 0 if it was gone.
+const RELEASE: &str = r#"
+local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+if removed == 1 then
+  redis.call('PUBLISH', ARGV[2], ARGV[1])
+end
+cleanup()
+return removed
+"#;
+
+/// A waiting call gives up: leave the queue, wake the others (those behind
+/// may now be within the free slots), delete the keys if nothing is left.
+///
+/// `ARGV`: waiter id, channel.
+const CANCEL: &str = r#"
+local removed = redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+if removed == 1 then
+  redis.call('PUBLISH', ARGV[2], 'cancelled')
+end
+cleanup()
+return removed
+"#;
+
+/// The scripts, each with the prologue, hashed once.
+pub(crate) struct Scripts {
+    pub(crate) acquire: redis::Script,
+    pub(crate) renew: redis::Script,
+    pub(crate) release: redis::Script,
+    pub(crate) cancel: redis::Script,
+}
+
+impl Scripts {
+    pub(crate) fn new() -> Scripts {
+        let script = |body: &str| redis::Script::new(&format!("{PROLOGUE}{body}"));
+        Scripts {
+            acquire: script(ACQUIRE),
+            renew: script(RENEW),
+            release: script(RELEASE),
+            cancel: script(CANCEL),
+        }
+    }
+}

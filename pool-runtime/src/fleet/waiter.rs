@@ -1,0 +1,186 @@
+//! Waiting for a lease: ask Redis (which queues the call in arrival order),
+//! then sleep until a release is announced or the nearest lease expires,
+//! whichever comes first, with jitter; never longer than a third of a lease,
+//! so the call keeps its place in the queue.
+
+use super::client::{runtime, FleetInner, Grant};
+use super::lease::Lease;
+use super::settings::OnUnreachable;
+use crate::pool::rejected::Rejected;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// A lease being acquired on the fleet's runtime. Dropping it cancels the
+/// wait (the call leaves the fleet's queue); a lease granted meanwhile is
+/// released.
+pub(crate) struct Acquire {
+    task: tokio::task::JoinHandle<Result<Lease, Rejected>>,
+    /// Dropped with `self`: tells the task to stop waiting.
+    _cancel: oneshot::Sender<()>,
+}
+
+impl Acquire {
+    pub(crate) fn start(fleet: Arc<FleetInner>, never_reject: bool) -> Acquire {
+        let (cancel, cancelled) = oneshot::channel();
+        Acquire {
+            task: runtime().spawn(acquire(fleet, never_reject, cancelled)),
+            _cancel: cancel,
+        }
+    }
+}
+
+impl Future for Acquire {
+    type Output = Result<Lease, Rejected>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.task)
+            .poll(cx)
+            .map(|joined| joined.unwrap_or(Err(Rejected::FleetUnavailable)))
+    }
+}
+
+impl std::fmt::Debug for Acquire {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Acquire").finish_non_exhaustive()
+    }
+}
+
+/// Waits for a lease from a thread that is not polling futures: parks it.
+pub(crate) fn acquire_blocking(
+    fleet: Arc<FleetInner>,
+    never_reject: bool,
+) -> Result<Lease, Rejected> {
+    let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+    let (_cancel, cancelled) = oneshot::channel();
+    runtime().spawn(async move {
+        // If the caller is gone, the lease is dropped, so released.
+        let _ = sender.send(acquire(fleet, never_reject, cancelled).await);
+    });
+    receiver.recv().unwrap_or(Err(Rejected::FleetUnavailable))
+}
+
+/// Counts a waiting call while it lives.
+struct Waiting<'a>(&'a AtomicU64);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+async fn acquire(
+    fleet: Arc<FleetInner>,
+    never_reject: bool,
+    mut cancelled: oneshot::Receiver<()>,
+) -> Result<Lease, Rejected> {
+    let id = waiter_id();
+    let counters = &fleet.counters;
+    counters.waiting.fetch_add(1, Ordering::Relaxed);
+    let _waiting = Waiting(&counters.waiting);
+    let mut backoff = Duration::from_millis(10);
+    let mut queued = false;
+    let mut failures = 0u32;
+    loop {
+        // Listen before asking, so a release between the answer and the
+        // wait is not missed.
+        let released = fleet.wake.notified();
+        let mut released = std::pin::pin!(released);
+        released.as_mut().enable();
+        let pause = match fleet.try_acquire(&id).await {
+            Ok(Grant::Granted(token)) => return Ok(Lease::granted(fleet.clone(), token)),
+            Ok(Grant::Wait(nearest)) => {
+                queued = true;
+                failures = 0;
+                backoff = Duration::from_millis(10);
+                // Past the nearest expiry the slot may be reclaimable; a
+                // little later, so the holder's renewal goes first.
+                let bound = (nearest + Duration::from_millis(5)).min(fleet.lease / 3);
+                jitter(bound)
+            }
+            // The first failure after a broken connection is the one that
+            // makes the connection manager reconnect: ask once more before
+            // calling Redis unreachable.
+            Err(_) if failures == 0 => {
+                failures += 1;
+                Duration::from_millis(10)
+            }
+            Err(_) => match (fleet.unreachable, never_reject) {
+                (OnUnreachable::Reject, false) => {
+                    counters
+                        .rejected_unavailable
+                        .fetch_add(1, Ordering::Relaxed);
+                    leave_queue(&fleet, queued, id);
+                    return Err(Rejected::FleetUnavailable);
+                }
+                (OnUnreachable::Local, _) => {
+                    counters.local_fallbacks.fetch_add(1, Ordering::Relaxed);
+                    leave_queue(&fleet, queued, id);
+                    return Ok(Lease::local());
+                }
+                _ => {
+                    let pause = jitter(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(1));
+                    pause
+                }
+            },
+        };
+        tokio::select! {
+            _ = released => {}
+            _ = tokio::time::sleep(pause) => {}
+            _ = &mut cancelled => {
+                leave_queue(&fleet, queued, id);
+                return Err(Rejected::Closed);
+            }
+        }
+    }
+}
+
+/// Takes a call that gives up out of the fleet's queue, in the background
+/// (if Redis is unreachable, its place expires after one lease).
+fn leave_queue(fleet: &Arc<FleetInner>, queued: bool, id: String) {
+    if queued {
+        let fleet = fleet.clone();
+        runtime().spawn(async move { fleet.cancel(&id).await });
+    }
+}
+
+/// A waiter's name, unique across the fleet: the host's process id, a
+/// process-wide count, and a random part (two hosts may share a pid).
+fn waiter_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("{}:{}:{:x}", std::process::id(), n, random())
+}
+
+/// Somewhere in `[bound / 2, bound]`, so waiters woken together spread out.
+fn jitter(bound: Duration) -> Duration {
+    let fraction = (random() % 1024) as f64 / 2048.0;
+    bound.mul_f64(0.5 + fraction)
+}
+
+/// A cheap random number (xorshift over the clock and a count): for jitter
+/// and names, not for anything an attacker may guess.
+fn random() -> u64 {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new({
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            nanos ^ (u64::from(std::process::id()) << 32) | 1
+        });
+    }
+    STATE.with(|state| {
+        let mut x = state.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        state.set(x);
+        x
+    })
+}

@@ -1,0 +1,148 @@
+//! The futures of a group's calls: a local call, or (feature `redis`) a call
+//! whose work runs under a fleet lease too (see [`fleet`](crate::fleet)).
+
+use crate::call::submit::{Submit, SubmitWait};
+use crate::group::ceiling::Ceilinged;
+use crate::pool::rejected::Rejected;
+use pin_project_lite::pin_project;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+#[cfg(feature = "redis")]
+pub(crate) use crate::fleet::Fleeted as FleetWork;
+#[cfg(not(feature = "redis"))]
+pub(crate) use never::Never as FleetWork;
+
+#[cfg(not(feature = "redis"))]
+mod never {
+    use crate::pool::rejected::Rejected;
+    use std::convert::Infallible;
+    use std::future::Future;
+    use std::marker::PhantomData;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// Without the `redis` feature no call has a fleet lease: this work is
+    /// never built.
+    pub(crate) struct Never<F>(Infallible, PhantomData<F>);
+
+    impl<F: Future> Future for Never<F> {
+        type Output = Result<F::Output, Rejected>;
+
+        fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+            match self.0 {}
+        }
+    }
+}
+
+pin_project! {
+    #[project = CallProj]
+    enum Call<L, G> {
+        Local { #[pin] call: L },
+        Fleet { #[pin] call: G },
+    }
+}
+
+pin_project! {
+    /// The future of [`Group::submit`](crate::Group::submit): the work's
+    /// output, or why the call was turned away.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Submit`]: dropping it at any point loses nothing, and releases
+    /// whatever it holds (its slot, its ceiling slot, its fleet lease or
+    /// place in the fleet's queue).
+    #[must_use = "futures do nothing unless polled"]
+    pub struct GroupSubmit<'a, F: Future> {
+        #[pin]
+        call: Call<Ceilinged<Submit<'a, F>>, Ceilinged<Submit<'a, FleetWork<F>>>>,
+    }
+}
+
+impl<'a, F: Future> GroupSubmit<'a, F> {
+    pub(crate) fn local(call: Ceilinged<Submit<'a, F>>) -> Self {
+        GroupSubmit {
+            call: Call::Local { call },
+        }
+    }
+
+    #[cfg(feature = "redis")]
+    pub(crate) fn fleet(call: Ceilinged<Submit<'a, FleetWork<F>>>) -> Self {
+        GroupSubmit {
+            call: Call::Fleet { call },
+        }
+    }
+}
+
+impl<F: Future> Future for GroupSubmit<'_, F> {
+    type Output = Result<F::Output, Rejected>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().call.project() {
+            CallProj::Local { call } => call.poll(cx),
+            CallProj::Fleet { call } => call.poll(cx).map(|out| out.and_then(|out| out)),
+        }
+    }
+}
+
+impl<F: Future> fmt::Debug for GroupSubmit<'_, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GroupSubmit").finish_non_exhaustive()
+    }
+}
+
+pin_project! {
+    /// The future of [`Group::submit_wait`](crate::Group::submit_wait): a
+    /// call that is never turned away.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`GroupSubmit`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct GroupSubmitWait<'a, F: Future> {
+        #[pin]
+        call: Call<Ceilinged<SubmitWait<'a, F>>, Ceilinged<SubmitWait<'a, FleetWork<F>>>>,
+    }
+}
+
+impl<'a, F: Future> GroupSubmitWait<'a, F> {
+    pub(crate) fn local(call: Ceilinged<SubmitWait<'a, F>>) -> Self {
+        GroupSubmitWait {
+            call: Call::Local { call },
+        }
+    }
+
+    #[cfg(feature = "redis")]
+    pub(crate) fn fleet(call: Ceilinged<SubmitWait<'a, FleetWork<F>>>) -> Self {
+        GroupSubmitWait {
+            call: Call::Fleet { call },
+        }
+    }
+}
+
+impl<F: Future> Future for GroupSubmitWait<'_, F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().call.project() {
+            CallProj::Local { call } => call.poll(cx),
+            CallProj::Fleet { call } => call.poll(cx).map(|out| match out {
+                Ok(out) => out,
+                // A never-rejecting fleet call waits out an unreachable Redis
+                // and runs on after a lost lease; only a panic of the fleet's
+                // own task (a bug) gets here.
+                Err(rejected) => panic!("a never-rejecting fleet call failed: {rejected}"),
+            }),
+        }
+    }
+}
+
+impl<F: Future> fmt::Debug for GroupSubmitWait<'_, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GroupSubmitWait").finish_non_exhaustive()
+    }
+}

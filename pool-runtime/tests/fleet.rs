@@ -1,0 +1,514 @@
+//! Fleet limits against a real `redis-server` (started per test on a free
+//! port) and real OS processes: this test binary runs itself again as
+//! workers (`worker`, selected by `FLEET_WORKER`), each a process with its
+//! own group of the same name. Concurrency is counted from outside the
+//! library: every call's work `INCR`s a counter in Redis when it starts and
+//! `DECR`s it when it ends (or is dropped), and a small script keeps the
+//! highest value seen.
+#![cfg(feature = "redis")]
+
+mod redis_server;
+
+use pool_runtime::fleet::{Fleet, OnUnreachable};
+use pool_runtime::{Group, GroupSpec, Rejected};
+use redis_server::RedisServer;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+// ---- the worker process ---------------------------------------------------
+
+/// Parameters of a worker, passed in its environment.
+struct Job<'a> {
+    group: &'a str,
+    local: usize,
+    fleet: usize,
+    lease_ms: u64,
+    calls: usize,
+    work_ms: u64,
+}
+
+fn spawn_worker(server: &RedisServer, job: &Job<'_>) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["worker", "--exact", "--nocapture", "--test-threads=1"])
+        .env("FLEET_WORKER", "1")
+        .env("FLEET_URL", server.url())
+        .env("FLEET_GROUP", job.group)
+        .env("FLEET_LOCAL", job.local.to_string())
+        .env("FLEET_LIMIT", job.fleet.to_string())
+        .env("FLEET_LEASE_MS", job.lease_ms.to_string())
+        .env("FLEET_CALLS", job.calls.to_string())
+        .env("FLEET_WORK_MS", job.work_ms.to_string())
+        .spawn()
+        .expect("the test binary runs again as a worker")
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is set for a worker"))
+}
+
+fn leak(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
+}
+
+/// The outside count of a call's work: `running` up (and `max` kept) when
+/// it starts, down when it ends or is dropped.
+struct Running {
+    connection: redis::Connection,
+    prefix: String,
+}
+
+const ENTER: &str = "local n = redis.call('INCR', KEYS[1]) \
+    redis.call('INCR', KEYS[3]) \
+    if n > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], n) end \
+    return n";
+
+impl Running {
+    fn enter(url: &str, prefix: &str) -> Running {
+        let mut connection = redis::Client::open(url).unwrap().get_connection().unwrap();
+        let _: i64 = redis::Script::new(ENTER)
+            .key(format!("{prefix}:running"))
+            .key(format!("{prefix}:max"))
+            .key(format!("{prefix}:started"))
+            .invoke(&mut connection)
+            .unwrap();
+        Running {
+            connection,
+            prefix: prefix.to_owned(),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _: redis::RedisResult<i64> = redis::cmd("DECR")
+            .arg(format!("{}:running", self.prefix))
+            .query(&mut self.connection);
+    }
+}
+
+/// A worker process: `FLEET_CALLS` calls of `FLEET_WORK_MS` each, all
+/// submitted at once to a group with a local and a fleet limit; each call's
+/// outcome is counted in Redis (`<group>:ok`, `:lost`, `:rejected`).
+#[test]
+fn worker() {
+    if std::env::var_os("FLEET_WORKER").is_none() {
+        return;
+    }
+    let url = leak(env("FLEET_URL"));
+    let group = leak(env("FLEET_GROUP"));
+    let spec = GroupSpec::new(group)
+        .size(env("FLEET_LOCAL").parse().unwrap())
+        .fleet_limit(env("FLEET_LIMIT").parse().unwrap())
+        .fleet_url(url)
+        .fleet_lease(Duration::from_millis(
+            env("FLEET_LEASE_MS").parse().unwrap(),
+        ));
+    let group: &'static Group = Box::leak(Box::new(Group::new(spec)));
+    let calls: usize = env("FLEET_CALLS").parse().unwrap();
+    let work = Duration::from_millis(env("FLEET_WORK_MS").parse().unwrap());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let tasks: Vec<_> = (0..calls)
+            .map(|_| {
+                tokio::spawn(group.submit(0, async move {
+                    let _running = Running::enter(url, group.name());
+                    tokio::time::sleep(work).await;
+                }))
+            })
+            .collect();
+        let mut connection = redis::Client::open(url).unwrap().get_connection().unwrap();
+        for task in tasks {
+            let outcome = match task.await.unwrap() {
+                Ok(()) => "ok",
+                Err(Rejected::LeaseLost) => "lost",
+                Err(_) => "rejected",
+            };
+            let _: i64 = redis::cmd("INCR")
+                .arg(format!("{}:{outcome}", group.name()))
+                .query(&mut connection)
+                .unwrap();
+        }
+        let stats = group.fleet_stats().unwrap();
+        let _: i64 = redis::cmd("INCRBY")
+            .arg(format!("{}:stats_lost", group.name()))
+            .arg(stats.lost)
+            .query(&mut connection)
+            .unwrap();
+    });
+}
+
+// ---- helpers of the tests ---------------------------------------------------
+
+fn get(server: &RedisServer, key: &str) -> i64 {
+    let mut connection = server.connection().unwrap();
+    redis::cmd("GET")
+        .arg(key)
+        .query::<Option<i64>>(&mut connection)
+        .unwrap()
+        .unwrap_or(0)
+}
+
+/// Waits (up to `timeout`) until `done` holds; whether it did.
+fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    done()
+}
+
+fn finish(mut child: Child, timeout: Duration) {
+    let ended = wait_until(timeout, || child.try_wait().unwrap().is_some());
+    if !ended {
+        let _ = child.kill();
+        panic!("a worker did not finish within {timeout:?}");
+    }
+    assert!(child.wait().unwrap().success(), "a worker failed");
+}
+
+fn signal(child: &Child, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// The group's keys are gone (waiting a little for background releases).
+fn assert_no_fleet_keys(server: &RedisServer, group: &str) {
+    let tag = format!("{{pooled:{group}}}");
+    let clean = wait_until(Duration::from_secs(3), || server.keys(&tag).is_empty());
+    assert!(clean, "keys left behind: {:?}", server.keys(&tag));
+}
+
+// ---- the tests ------------------------------------------------------------
+
+/// Three processes with a local limit of 3 each (9 in all) share a fleet
+/// limit of 4: counted from outside, never more than 4 calls run at once,
+/// and 4 do (the limit is used); every call completes, and nothing is left
+/// in Redis.
+#[test]
+fn fleet_running_never_exceeds_the_fleet_limit_across_processes() {
+    let server = RedisServer::start();
+    let job = Job {
+        group: "across",
+        local: 3,
+        fleet: 4,
+        lease_ms: 2000,
+        calls: 12,
+        work_ms: 60,
+    };
+    let workers: Vec<_> = (0..3).map(|_| spawn_worker(&server, &job)).collect();
+    for worker in workers {
+        finish(worker, Duration::from_secs(20));
+    }
+    assert_eq!(get(&server, "across:ok"), 36, "every call ran");
+    assert_eq!(
+        get(&server, "across:max"),
+        4,
+        "the fleet limit, and no more"
+    );
+    assert_eq!(get(&server, "across:running"), 0);
+    assert_no_fleet_keys(&server, "across");
+}
+
+/// A holder killed with `kill -9` renews no more: its leases expire and a
+/// waiter of another process runs within lease + 1 s of the kill.
+#[test]
+fn kill_9_of_a_holder_frees_its_leases_within_lease_plus_one_second() {
+    let server = RedisServer::start();
+    let lease = Duration::from_millis(1000);
+    let hog = Job {
+        group: "killed",
+        local: 2,
+        fleet: 2,
+        lease_ms: lease.as_millis() as u64,
+        calls: 2,
+        work_ms: 60_000,
+    };
+    let mut hog = spawn_worker(&server, &hog);
+    assert!(wait_until(Duration::from_secs(10), || get(
+        &server,
+        "killed:running"
+    ) == 2));
+    let waiter = spawn_worker(
+        &server,
+        &Job {
+            calls: 1,
+            work_ms: 10,
+            ..Job { ..hog_job() }
+        },
+    );
+    // The waiter is queued in Redis before the holder dies.
+    assert!(wait_until(Duration::from_secs(10), || {
+        !server.keys("{pooled:killed}:queue").is_empty()
+    }));
+    signal(&hog, "-KILL");
+    let killed = Instant::now();
+    let _ = hog.wait();
+    assert!(
+        wait_until(Duration::from_secs(10), || get(&server, "killed:started")
+            == 3),
+        "the waiter never ran"
+    );
+    let waited = killed.elapsed();
+    assert!(
+        waited <= lease + Duration::from_secs(1),
+        "waiter ran {waited:?} after the kill"
+    );
+    finish(waiter, Duration::from_secs(10));
+    assert_eq!(get(&server, "killed:ok"), 1);
+    assert_no_fleet_keys(&server, "killed");
+
+    fn hog_job() -> Job<'static> {
+        Job {
+            group: "killed",
+            local: 2,
+            fleet: 2,
+            lease_ms: 1000,
+            calls: 1,
+            work_ms: 10,
+        }
+    }
+}
+
+/// A holder stopped (`SIGSTOP`) past its lease loses it: another process
+/// gets the slot; when the holder resumes (`SIGCONT`), its renewal finds the
+/// lease gone, its call ends with `LeaseLost`, and no renewal puts its lease
+/// back. The over-admission this allows is measured from outside: one call
+/// (the stopped holder's, counted as running while it was stopped).
+#[test]
+fn sigstop_past_the_lease_loses_it_for_good() {
+    let server = RedisServer::start();
+    let job = Job {
+        group: "stopped",
+        local: 1,
+        fleet: 1,
+        lease_ms: 1000,
+        calls: 1,
+        work_ms: 4000,
+    };
+    let holder = spawn_worker(&server, &job);
+    assert!(wait_until(Duration::from_secs(10), || get(
+        &server,
+        "stopped:started"
+    ) == 1));
+    signal(&holder, "-STOP");
+    let other = spawn_worker(
+        &server,
+        &Job {
+            work_ms: 1500,
+            ..job
+        },
+    );
+    // The other process gets the slot once the stopped holder's lease expires.
+    assert!(
+        wait_until(Duration::from_secs(5), || get(&server, "stopped:started")
+            == 2),
+        "the lease of the stopped holder was never reclaimed"
+    );
+    signal(&holder, "-CONT");
+    finish(holder, Duration::from_secs(10));
+    // The resumed holder learnt it lost its lease, and did not get it back:
+    // the only lease in Redis is the other process's.
+    assert_eq!(
+        get(&server, "stopped:lost"),
+        1,
+        "the holder's call ended with LeaseLost"
+    );
+    assert_eq!(
+        get(&server, "stopped:stats_lost"),
+        1,
+        "and the loss was counted"
+    );
+    let mut connection = server.connection().unwrap();
+    let holders: i64 = redis::cmd("ZCARD")
+        .arg("{pooled:stopped}:holders")
+        .query(&mut connection)
+        .unwrap();
+    assert_eq!(holders, 1, "only the other process holds a lease");
+    finish(other, Duration::from_secs(10));
+    assert_eq!(get(&server, "stopped:ok"), 1);
+    // Measured over-admission: the stopped holder's call and the other's.
+    let max = get(&server, "stopped:max");
+    println!(
+        "over-admission under SIGSTOP past the lease: {} call(s)",
+        max - 1
+    );
+    assert_eq!(
+        max, 2,
+        "one call over the fleet limit while the holder was stopped"
+    );
+    assert_no_fleet_keys(&server, "stopped");
+}
+
+fn fleet_group(
+    name: &str,
+    server: &RedisServer,
+    limit: usize,
+    policy: OnUnreachable,
+) -> &'static Group {
+    let spec = GroupSpec::new(leak(name.to_owned()))
+        .size(8)
+        .fleet_limit(limit)
+        .fleet_url(leak(server.url()))
+        .fleet_lease(Duration::from_millis(1000))
+        .fleet_unreachable(policy);
+    Box::leak(Box::new(Group::new(spec)))
+}
+
+/// Redis unreachable for a while: `reject` turns calls away at once with
+/// `FleetUnavailable`, `local` runs them under the local limit, `wait` waits
+/// until Redis is back and then runs them; none hangs, and nothing is left
+/// in Redis afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_unreachable_policy_does_what_it_says() {
+    let mut server = RedisServer::start();
+    let reject = fleet_group("away_reject", &server, 2, OnUnreachable::Reject);
+    let local = fleet_group("away_local", &server, 2, OnUnreachable::Local);
+    let wait = fleet_group("away_wait", &server, 2, OnUnreachable::Wait);
+    // Each works while Redis is there.
+    for group in [reject, local, wait] {
+        assert_eq!(group.submit(0, async { 1 }).await, Ok(1));
+    }
+    server.stop();
+    let started = Instant::now();
+    assert_eq!(
+        reject.submit(0, async { 1 }).await,
+        Err(Rejected::FleetUnavailable)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "reject answered at once"
+    );
+    assert_eq!(reject.fleet_stats().unwrap().rejected_unavailable, 1);
+    assert_eq!(local.submit(0, async { 2 }).await, Ok(2));
+    assert_eq!(local.fleet_stats().unwrap().local_fallbacks, 1);
+    let waiting = tokio::spawn(wait.submit(0, async { pool_runtime::fleet::token() }));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!waiting.is_finished(), "wait waits while Redis is away");
+    assert_eq!(wait.fleet_stats().unwrap().waiting, 1);
+    server.restart();
+    let token = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("the waiting call ran once Redis was back")
+        .unwrap();
+    assert!(matches!(token, Ok(Some(_))), "it ran under a lease");
+    assert!(wait.fleet_stats().unwrap().redis_errors > 0);
+    // And after Redis returns, all three work and leak nothing.
+    for group in [reject, local, wait] {
+        assert_eq!(group.submit(0, async { 3 }).await, Ok(3));
+        assert_eq!(group.run(|| 4), Ok(4), "sync calls hold leases too");
+        assert_no_fleet_keys(&server, group.name());
+    }
+}
+
+/// Redis restarted mid-run (its data and script cache gone): calls holding
+/// leases learn they lost them, the scripts are loaded again (`NOSCRIPT`),
+/// later calls run under fresh leases, no call hangs, and nothing leaks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_mid_run_loses_held_leases_and_nothing_else() {
+    let mut server = RedisServer::start();
+    let group = fleet_group("restarted", &server, 2, OnUnreachable::Wait);
+    let calls: Vec<_> = (0..6)
+        .map(|_| tokio::spawn(group.submit(0, tokio::time::sleep(Duration::from_millis(800)))))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.restart();
+    let mut lost = 0;
+    for call in calls {
+        match tokio::time::timeout(Duration::from_secs(10), call).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(Rejected::LeaseLost))) => lost += 1,
+            other => panic!("a call neither ran nor lost its lease: {other:?}"),
+        }
+    }
+    let stats = group.fleet_stats().unwrap();
+    assert_eq!(stats.lost, lost, "each lost lease is counted");
+    assert!(
+        lost >= 1,
+        "the two holders at the restart lost their leases"
+    );
+    assert_eq!(stats.held, 0);
+    assert_eq!(
+        group.submit(0, async { 5 }).await,
+        Ok(5),
+        "scripts reloaded after NOSCRIPT"
+    );
+    assert_no_fleet_keys(&server, "restarted");
+}
+
+/// Releases racing renewals (a 100 ms lease renewed every 33 ms, released
+/// at random points): no release is mistaken for a loss, no renewal puts a
+/// released lease back, and nothing is left in Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_racing_a_renewal_is_not_a_loss_and_resurrects_nothing() {
+    let server = RedisServer::start();
+    let settings = pool_runtime::GroupSettings::DEFAULT
+        .fleet_limit(8)
+        .fleet_url(leak(server.url()))
+        .fleet_lease(Duration::from_millis(100))
+        .fleet;
+    let fleet = Fleet::connect("racing", &settings).unwrap();
+    let tasks: Vec<_> = (0..8u64)
+        .map(|task| {
+            let fleet = fleet.clone();
+            tokio::spawn(async move {
+                for round in 0..25u64 {
+                    let lease = fleet.acquire().await.unwrap();
+                    // Hold across 0..2 renewals, ending near one.
+                    let held = (task * 7 + round * 13) % 70;
+                    tokio::time::sleep(Duration::from_millis(held)).await;
+                    drop(lease);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        tokio::time::timeout(Duration::from_secs(15), task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let stats = fleet.stats();
+    assert_eq!((stats.acquired, stats.released), (200, 200));
+    assert_eq!(stats.lost, 0, "a release racing a renewal is not a loss");
+    assert_no_fleet_keys(&server, "racing");
+}
+
+/// 100 000 acquire/release cycles (32 at a time): the fencing tokens grow,
+/// and nothing is left in Redis afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_thousand_cycles_leave_no_keys_behind() {
+    let server = RedisServer::start();
+    let settings = pool_runtime::GroupSettings::DEFAULT
+        .fleet_limit(64)
+        .fleet_url(leak(server.url()))
+        .fleet;
+    let fleet = Fleet::connect("cycles", &settings).unwrap();
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let fleet = fleet.clone();
+            tokio::spawn(async move {
+                let mut last = 0;
+                for _ in 0..100_000 / 32 + 1 {
+                    let lease = fleet.acquire().await.unwrap();
+                    let token = lease.token().unwrap();
+                    assert!(token > last, "fencing tokens grow");
+                    last = token;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        tokio::time::timeout(Duration::from_secs(60), task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    assert!(fleet.stats().acquired >= 100_000);
+    assert_no_fleet_keys(&server, "cycles");
+}

@@ -1,0 +1,4 @@
+#[pooled::pooled(fleet_limit = 4)]
+async fn fetch() {}
+
+fn main() {}
