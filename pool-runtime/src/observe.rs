@@ -2,11 +2,16 @@
 //! `tracing`) and [`metrics`](https://docs.rs/metrics) (feature `metrics`).
 //!
 //! Both are off by default, and cost nothing then. Enabled, they cost a few
-//! branches per call while no subscriber or recorder is interested: a call's
-//! span is only created if a subscriber wants it (`tracing::enabled!`),
-//! metric handles are registered once per pool when it is built (no-ops
-//! without a recorder), nothing is formatted or allocated per call, and
-//! nothing is reported while a pool's lock is held.
+//! branches per call while no subscriber or recorder is interested: whether
+//! a call is traced or timed is decided once, at its first poll (one load of
+//! `tracing`'s level filter, one of the timing switch), and a quiet call
+//! then only updates its pool's metric handles (the `running` gauge when it
+//! takes and frees a slot, its outcome's counter: no-ops without a
+//! recorder); a call's span is only created if a subscriber wants it
+//! (`tracing::enabled!`), metric handles are registered once per pool when
+//! it is built, nothing is formatted or allocated per call, and nothing is
+//! reported while a pool's lock is held. Measured in BENCHMARKS.md ("The
+//! cost of features tracing and metrics").
 //!
 //! Every pool reports under its name ([`PoolBuilder::name`](crate::PoolBuilder::name);
 //! a group's pool under the group's name, the application-wide ceiling as
@@ -24,9 +29,10 @@
 //! | event `limit changed` | INFO (DEBUG when `adaptive`) | `pool`, `from`, `to`, `cause` (`scale`, `resize`, `bounds`, `reload`, `autoscale`, `adaptive`) |
 //! | event `adaptive window` (each window the adaptive policy closes) | DEBUG | `pool`, `latency_us` (the window's geometric mean), `floor_us` (the unloaded latency), `successes`, `drops`, `from`, `to`, `decision` (`drop_cut`, `latency_cut`, `slow_start`, `grow`, `hold`) |
 //!
-//! The call's span is entered while its admission and its work are polled
-//! (an async call's work runs in the caller's task, so its events are the
-//! span's children), and, for a blocking call, around the closure on the
+//! The call's span is entered while its work is polled (an async call's
+//! work runs in the caller's task, so its events are the span's children;
+//! the `call rejected` event names the span as its parent), and, for a
+//! blocking call, around the closure on the
 //! executor's thread, inside the caller's own span and with the caller's
 //! subscriber as that thread's default: a `submit_blocking` (or
 //! `#[pooled(blocking)]`) closure sees the context it was submitted from.
