@@ -19,7 +19,7 @@ const CALLS: (usize, usize) = (500_000, 5_000);
 const PEERS: [&str; 6] = [
     "tokio Semaphore acquire+release",
     "futures-intrusive Semaphore (fair)",
-    "async-lock Semaphore",
+    "async-lock Semaphore (not FIFO)",
     "priority-semaphore",
     "ranked-semaphore (FIFO)",
     "tower ConcurrencyLimit",
