@@ -21,6 +21,7 @@ mod gate;
 mod machine;
 mod measure;
 mod options;
+mod peers;
 mod report;
 mod rng;
 mod runtimes;

@@ -9,7 +9,7 @@ usage: pooled-bench [--quick] [--case N[,N..]] [--runtime current|multi] [--runs
 
   --quick          a few thousand iterations per case (CI smoke run; numbers are noise)
   --case N,..      only these cases (1 uncontended, 2 contended, 3 attribute,
-                   4 blocking, 5 scale, 6 memory, 7 stats)
+                   4 blocking, 5 scale, 6 memory, 7 stats, 8 sync callers)
   --runtime R      only the current_thread or only the multi_thread runtime
   --runs N         repetitions per variant (median reported); default 9, quick 3
   --variant NAME   only the variant NAME, or those named NAME-… (for profiling one:
@@ -62,8 +62,8 @@ impl Options {
                             .trim()
                             .parse::<u8>()
                             .ok()
-                            .filter(|n| (1..=7).contains(n))
-                            .ok_or(format!("--case takes numbers 1 to 7, not `{part}`"))?;
+                            .filter(|n| (1..=8).contains(n))
+                            .ok_or(format!("--case takes numbers 1 to 8, not `{part}`"))?;
                         cases.push(number);
                     }
                 }
@@ -163,7 +163,7 @@ mod tests {
 
     #[test]
     fn bad_arguments_are_errors() {
-        assert!(parse(&["--case", "8"]).is_err());
+        assert!(parse(&["--case", "9"]).is_err());
         assert!(parse(&["--runs", "0"]).is_err());
         assert!(parse(&["--fast"]).is_err());
         assert!(parse(&["--runtime"]).is_err());

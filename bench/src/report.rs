@@ -160,6 +160,17 @@ impl Table {
     }
 }
 
+/// The name and value of the smallest measured value (the fastest of a
+/// case's peers); `None` when `--variant` left them all out.
+pub fn fastest<'a>(names: &[&'a str], values: &[f64]) -> Option<(&'a str, f64)> {
+    names
+        .iter()
+        .zip(values)
+        .filter(|(_, value)| !value.is_nan())
+        .min_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(&name, &value)| (name, value))
+}
+
 fn render_row(row: &Row) -> String {
     let anchor_value = row
         .anchor_value
@@ -217,5 +228,12 @@ mod tests {
         assert!(text.contains("| 1 | rt | 30.0 | sem | 25.0 | 1.20× | ≤ 1× | **no** |"));
         assert!(text.contains("| 6 | - | 72 B | — | — | — | ≤ 64 B | **no** |"));
         assert_eq!(Unit::Allocs.format(0.00125), "0.0013 allocs");
+    }
+
+    #[test]
+    fn the_fastest_peer_is_the_smallest_measured_value() {
+        let names = ["a", "b", "c"];
+        assert_eq!(fastest(&names, &[3.0, f64::NAN, 2.0]), Some(("c", 2.0)));
+        assert_eq!(fastest(&names, &[f64::NAN; 3]), None);
     }
 }

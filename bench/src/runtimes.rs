@@ -36,6 +36,10 @@ impl Flavor {
 
 /// Runs `future` as a spawned task (so it is scheduled, budgeted and, on the
 /// multi-thread runtime, run by a worker like real work) and returns its output.
+///
+/// Never inlined: `bench/callgrind.sh` counts case 2's instructions inside
+/// this function (`--toggle-collect='*runtimes::run*'`).
+#[inline(never)]
 pub fn run<F>(runtime: &Runtime, future: F) -> F::Output
 where
     F: Future + Send + 'static,

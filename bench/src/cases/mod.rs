@@ -1,5 +1,6 @@
-//! The seven cases of issue 5, one file each. Every case appends its rows to
-//! the table; a case's variants are measured interleaved (see [`crate::measure`]).
+//! The seven cases of issue 5 and issue 14's sync callers, one file each.
+//! Every case appends its rows to the table; a case's variants are measured
+//! interleaved (see [`crate::measure`]).
 
 use crate::options::Options;
 use crate::report::Table;
@@ -10,6 +11,7 @@ mod contended;
 mod memory;
 mod scale;
 mod stats;
+mod sync_callers;
 mod uncontended;
 
 /// A case of the table.
@@ -24,7 +26,7 @@ pub struct Case {
 }
 
 /// Every case, in table order.
-pub const ALL: [Case; 7] = [
+pub const ALL: [Case; 8] = [
     Case {
         number: 1,
         name: "uncontended submit",
@@ -59,5 +61,10 @@ pub const ALL: [Case; 7] = [
         number: 7,
         name: "stats() cost",
         run: stats::run,
+    },
+    Case {
+        number: 8,
+        name: "sync callers: 64 threads, 8 slots",
+        run: sync_callers::run,
     },
 ];
