@@ -1,11 +1,13 @@
 //! Issue 14: no heap allocation per call, on the async paths (uncontended,
 //! contended, permits) and on the sync path (a contended `run` that parks).
-//! A counting global allocator counts every allocation of the process while
-//! a window is open; the calls run only inside it.
+//! A counting global allocator counts the allocations of the threads that
+//! take part in a window (the test's, and the ones it runs calls on) while
+//! it is open; the test harness's own threads are not counted.
 #![cfg(not(miri))]
 
 use pool_runtime::Pool;
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -17,10 +19,19 @@ struct Counting;
 static COUNTING: AtomicBool = AtomicBool::new(false);
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
 
+thread_local! {
+    /// This thread's allocations count while a window is open.
+    static COUNTED: Cell<bool> = const { Cell::new(false) };
+}
+
+fn counted() -> bool {
+    COUNTING.load(Ordering::Relaxed) && COUNTED.with(Cell::get)
+}
+
 // Safety: forwards to the system allocator.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
+        if counted() {
             ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         }
         System.alloc(layout)
@@ -29,7 +40,7 @@ unsafe impl GlobalAlloc for Counting {
         System.dealloc(ptr, layout)
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
+        if counted() {
             ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         }
         System.realloc(ptr, layout, new_size)
@@ -42,13 +53,21 @@ static GLOBAL: Counting = Counting;
 /// The tests of this file open windows one at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-/// Allocations made while `f` runs (by any thread of the process).
+/// Allocations made while `f` runs, by this thread and by the threads that
+/// [`count_this_thread`] while it runs.
 fn allocations_in<T>(f: impl FnOnce() -> T) -> (T, usize) {
     ALLOCATIONS.store(0, Ordering::SeqCst);
+    COUNTED.with(|c| c.set(true));
     COUNTING.store(true, Ordering::SeqCst);
     let out = f();
     COUNTING.store(false, Ordering::SeqCst);
+    COUNTED.with(|c| c.set(false));
     (out, ALLOCATIONS.load(Ordering::SeqCst))
+}
+
+/// Counts this thread's allocations in the open window.
+fn count_this_thread() {
+    COUNTED.with(|c| c.set(true));
 }
 
 /// Pending once, then ready: holds a slot across a poll, so other calls wait.
@@ -123,6 +142,7 @@ fn sync_calls_that_park_allocate_nothing_after_each_threads_first_wait() {
                 for _ in 0..calls {
                     pool.run(std::thread::yield_now).unwrap();
                 }
+                count_this_thread();
                 warm.wait();
                 start.wait();
                 for _ in 0..calls {
@@ -145,4 +165,30 @@ fn sync_calls_that_park_allocate_nothing_after_each_threads_first_wait() {
     );
     // (Joining a thread frees; it does not allocate.)
     assert_eq!(allocations, 0, "{} sync calls on one slot", threads * calls);
+}
+
+#[cfg(feature = "tower")]
+#[test]
+fn a_tower_layer_over_a_pool_allocates_nothing_for_a_call_admitted_at_once() {
+    use pool_runtime::tower::PooledLayer;
+    use tower::{service_fn, Layer, Service};
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let pool = Pool::fixed(2);
+    let mut service = PooledLayer::pool(pool.clone()).layer(service_fn(|x: u64| async move {
+        Ok::<_, std::convert::Infallible>(x + 1)
+    }));
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut call = |x: u64| {
+        assert!(service.poll_ready(&mut cx).is_ready());
+        let mut response = std::pin::pin!(service.call(x));
+        match response.as_mut().poll(&mut cx) {
+            Poll::Ready(Ok(y)) => y,
+            other => panic!("an uncontended call completes at once: {other:?}"),
+        }
+    };
+    assert_eq!(call(0), 1);
+    let (sum, allocations) = allocations_in(|| (1..=1000).map(&mut call).sum::<u64>());
+    assert_eq!(sum, (2..=1001).sum::<u64>());
+    assert_eq!(pool.stats().completed, 1001);
+    assert_eq!(allocations, 0, "1000 calls through the layer, none waiting");
 }

@@ -124,17 +124,9 @@ impl<R: Deref<Target = Core>> Acquire<R> {
             // The first poll of a call that is not nested in a call of this
             // pool (no reentrancy frame on this thread at all, or one that
             // ignores them), when a slot is free: take it, inline.
-            status::START_REJECT | status::START_WAIT
-                if (self.node.flag(flag::INDEPENDENT) || !nested::any())
-                    && self.core.try_acquire_fast() =>
-            {
+            status::START_REJECT | status::START_WAIT if self.took_free_slot() => {
                 // Safety: nothing is moved out; the node stays where it is.
-                let this = unsafe { self.get_unchecked_mut() };
-                this.core.count_submitted();
-                #[cfg(any(feature = "tracing", feature = "metrics"))]
-                // Safety: not yet linked.
-                this.obs.start(&this.core, || unsafe { this.node.weight() });
-                this.take_slot();
+                unsafe { self.get_unchecked_mut() }.started_in_free_slot();
                 Poll::Ready(Ok(()))
             }
             // A waiter handed a slot by the call that released it.
@@ -147,6 +139,43 @@ impl<R: Deref<Target = Core>> Acquire<R> {
             }
             _ => self.poll_admission(cx),
         }
+    }
+
+    /// The fast path's test, for a call not yet started: it is not nested
+    /// in a call of this pool (no reentrancy frame on this thread at all,
+    /// or it ignores them) and a slot was free, which it took (one CAS).
+    #[inline(always)]
+    fn took_free_slot(&self) -> bool {
+        (self.node.flag(flag::INDEPENDENT) || !nested::any()) && self.core.try_acquire_fast()
+    }
+
+    /// The call started in the free slot [`took_free_slot`](Acquire::took_free_slot) took.
+    #[inline(always)]
+    fn started_in_free_slot(&mut self) {
+        self.core.count_submitted();
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        // Safety: not yet linked.
+        self.obs.start(&self.core, || unsafe { self.node.weight() });
+        self.take_slot();
+    }
+
+    /// The call's fast path alone, for a caller that would otherwise have to
+    /// set up a place to wait (tower's waiting mode boxes its acquire
+    /// future): admitted if it would have been admitted at its first poll
+    /// without waiting; otherwise `false`, with nothing changed or counted
+    /// (the call is not started: dropping it counts nothing).
+    #[cfg(feature = "tower")]
+    pub(crate) fn try_fast(self: Pin<&mut Self>) -> bool {
+        let started = matches!(
+            self.node.status(),
+            status::START_REJECT | status::START_WAIT
+        );
+        if !(started && self.took_free_slot()) {
+            return false;
+        }
+        // Safety: nothing is moved out; the node stays where it is.
+        unsafe { self.get_unchecked_mut() }.started_in_free_slot();
+        true
     }
 
     /// [`poll_acquire`](Acquire::poll_acquire) off its fast path: the

@@ -150,6 +150,24 @@ pub(crate) fn try_acquire(core: &Core, weight: i64, group: bool) -> Result<Permi
     Ok(Permit { held, ceiling })
 }
 
+/// An owned permit of `core` (a pool's: no ceiling) if it would be admitted
+/// at once without waiting; otherwise `None`, with nothing counted, so the
+/// caller can go on to wait through [`acquire_owned`].
+#[cfg(feature = "tower")]
+pub(crate) fn acquire_owned_now(core: Arc<Core>, weight: i64) -> Option<OwnedPermit> {
+    let held = {
+        let mut acquire = pin!(Acquire::new(&*core, weight, Mode::Reject, Form::Permit));
+        if !acquire.as_mut().try_fast() {
+            return None;
+        }
+        acquire.as_mut().detach()
+    };
+    Some(OwnedPermit {
+        held: Held::new(core, held),
+        ceiling: None,
+    })
+}
+
 /// An owned permit of `core` if a slot is free now.
 pub(crate) fn try_acquire_owned(
     core: Arc<Core>,

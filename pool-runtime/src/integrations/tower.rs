@@ -108,17 +108,35 @@ enum Admission {
 /// cannot name the pool's acquire future).
 type Acquiring = Pin<Box<dyn Future<Output = Result<OwnedPermit, Rejected>> + Send + Sync>>;
 
+/// A slot asked for in waiting mode: taken at once, or to wait for.
+enum Acquired {
+    /// Admitted without waiting (nothing boxed).
+    Now(OwnedPermit),
+    /// To wait for.
+    Later(Acquiring),
+}
+
 impl Limit {
-    /// Waits for a slot.
-    fn acquire(&self, weight: i64) -> Acquiring {
+    /// A slot, taken now if the call would be admitted without waiting
+    /// (a pool's: no allocation), else a future that waits for it.
+    fn acquire(&self, weight: i64) -> Acquired {
         match self {
             Limit::Pool(pool) => {
+                if let Some(permit) =
+                    crate::call::permit::acquire_owned_now(pool.core_arc(), weight)
+                {
+                    return Acquired::Now(reserved(permit));
+                }
                 let pool = pool.clone();
-                Box::pin(async move { pool.acquire_owned(weight).await.map(reserved) })
+                Acquired::Later(Box::pin(async move {
+                    pool.acquire_owned(weight).await.map(reserved)
+                }))
             }
             Limit::Group(group) => {
                 let group = *group;
-                Box::pin(async move { group.acquire_owned(weight).await.map(reserved) })
+                Acquired::Later(Box::pin(async move {
+                    group.acquire_owned(weight).await.map(reserved)
+                }))
             }
         }
     }

@@ -3,7 +3,7 @@
 //! for its slot first ([`WeightedResponseFuture`]).
 
 use super::policy::{Hold, Judge, NoOverload, UntilResponse};
-use super::{Acquiring, BoxError};
+use super::{Acquired, Acquiring, BoxError};
 use crate::call::permit::OwnedPermit;
 use pin_project_lite::pin_project;
 use std::fmt;
@@ -217,21 +217,25 @@ struct Deferred<S, Req, O, H> {
 
 impl<S: Service<Req>, Req, O, H> WeightedResponseFuture<S, Req, O, H> {
     pub(super) fn admitting(
-        acquiring: Acquiring,
+        acquired: Acquired,
         service: S,
         request: Req,
         overload: O,
         hold: H,
     ) -> Self {
+        let call = Some(Deferred {
+            service,
+            request,
+            overload,
+            hold,
+        });
         WeightedResponseFuture {
-            stage: Stage::Admitting {
-                acquiring,
-                call: Some(Deferred {
-                    service,
-                    request,
-                    overload,
-                    hold,
-                }),
+            stage: match acquired {
+                Acquired::Now(permit) => Stage::Readying {
+                    permit: Some(permit),
+                    call,
+                },
+                Acquired::Later(acquiring) => Stage::Admitting { acquiring, call },
             },
         }
     }

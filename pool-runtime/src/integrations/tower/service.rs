@@ -5,7 +5,7 @@
 use super::future::{ResponseFuture, WeightedResponseFuture};
 use super::layer::PooledLayer;
 use super::policy::{ConstantWeight, Hold, Judge, NoOverload, UntilResponse, WeightFn};
-use super::{Acquiring, Admission, BoxError};
+use super::{Acquired, Acquiring, Admission, BoxError};
 use crate::call::permit::OwnedPermit;
 use crate::pool::rejected::Rejected;
 use std::fmt;
@@ -165,7 +165,10 @@ where
             let weight = self.config.weight.0;
             self.reservation = match &mut self.reservation {
                 Reservation::None => match self.config.admission {
-                    Admission::Wait => Reservation::Acquiring(self.config.limit.acquire(weight)),
+                    Admission::Wait => match self.config.limit.acquire(weight) {
+                        Acquired::Now(permit) => Reservation::Held(permit),
+                        Acquired::Later(acquiring) => Reservation::Acquiring(acquiring),
+                    },
                     Admission::Reject => self.config.limit.try_acquire(weight).into(),
                 },
                 Reservation::Acquiring(acquiring) => ready!(acquiring.as_mut().poll(cx)).into(),
