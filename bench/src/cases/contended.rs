@@ -75,8 +75,10 @@ const PRIORITY_PEERS: [&str; 2] = [
 /// ranked-semaphore 0.1.4 loses a wake-up under this workload on the
 /// multi-thread runtime: within a few runs every task waits and nothing
 /// wakes them (both workers parked; `--case 2 --runtime multi --variant
-/// ranked-semaphore --runs 5` under `timeout` hangs in 2 of 3 tries). Its
-/// case 2 variants are measured on `current_thread` only.
+/// ranked-semaphore --runs 5` under `timeout` hangs in 2 of 3 tries): its
+/// `Acquire::poll` queues without re-checking the count and stores its waker
+/// outside the lock (BENCHMARKS.md). Its case 2 variants are measured on
+/// `current_thread` only.
 fn ranked_semaphore_hangs_on(flavor: Flavor) -> bool {
     flavor == Flavor::MultiThread
 }
