@@ -12,8 +12,11 @@
 //! interleaved, `--runs` times, and reports the median ns/call of each, on a
 //! `current_thread` and a 2-worker `multi_thread` tokio runtime. The anchors
 //! are real crates: `tokio::sync::Semaphore`, `futures`' `buffer_unordered`,
-//! and a worker-queue pool built from tokio tasks and channels (the Python
-//! seed's design, in [`worker_queue`]).
+//! a worker-queue pool built from tokio tasks and channels (the Python
+//! seed's design, in [`worker_queue`]), and issue 14's peers in [`peers`]
+//! (futures-intrusive, async-lock, priority-semaphore, ranked-semaphore,
+//! tower's `ConcurrencyLimit`). `bench/callgrind.sh` counts the instructions
+//! per call of cases 1 and 2.
 
 mod alloc_counter;
 mod cases;

@@ -14,6 +14,9 @@ use crate::alloc_counter;
 use crate::cases::contended::{pool as contended_pool, TASKS, WEIGHTS};
 use crate::gate::{contended, sequential, Gate, PoolGate, SemaphoreGate, Unthrottled};
 use crate::options::Options;
+use crate::peers::{
+    AsyncLockGate, IntrusiveGate, PrioritySemaphoreGate, RankedSemaphoreGate, TowerLimitGate,
+};
 use crate::report::{Row, Table, Target, Unit};
 use crate::rng::Rng;
 use crate::runtimes::{self, Flavor};
@@ -116,6 +119,40 @@ fn tokio_task_waiting_bytes() -> f64 {
     })
 }
 
+/// The body of a waiting call through a [`Gate`]: a unit future the size of
+/// [`Work`] (a `u64` and its state), since a gate's body returns `()`.
+fn unit_work() -> impl Future<Output = ()> + Send + 'static {
+    let value = 7_u64;
+    async move {
+        std::hint::black_box(value);
+    }
+}
+
+/// A call through `gate` (whose every permit is taken, so it waits) in the
+/// form a user writes it (`let _permit = limiter.acquire().await; body.await`
+/// for the peers): inline + heap bytes beyond the body, in steady state.
+fn gate_waiting_bytes<G: Gate>(gate: &G) -> f64 {
+    let inline = size_of_val(&gate.call(0, unit_work())) - size_of_val(&unit_work());
+    let mut heap = 0.0;
+    for _ in 0..2 {
+        heap = heap_per_waiting_call(|_| gate.call(0, unit_work()));
+    }
+    inline as f64 + heap
+}
+
+/// [`gate_waiting_bytes`] of the pool itself, behind [`PoolGate`]: a FIFO
+/// pool of one slot, held.
+fn pool_gate_waiting_bytes() -> f64 {
+    let pool = Pool::fixed(1);
+    let mut cx = Context::from_waker(Waker::noop());
+    let released = Cell::new(false);
+    let mut holder = pin!(pool.submit(crate::gate::held_until(&released)));
+    assert!(holder.as_mut().poll(&mut cx).is_pending());
+    let bytes = gate_waiting_bytes(&PoolGate(pool.clone()));
+    released.set(true);
+    bytes
+}
+
 /// A workload of case 1 or case 2 shape.
 #[derive(Debug, Clone, Copy)]
 enum Workload {
@@ -215,6 +252,56 @@ pub fn run(options: &Options, table: &mut Table) {
         Unit::Bytes,
         Target::Info,
     ));
+
+    // Every peer of issue 14 in the form its user writes (an async block
+    // holding the acquire future, then the permit and the body; each with no
+    // permits left, so every call waits), against `pool.submit(body)`, which
+    // is the pool's user's form. The wrapper itself costs bytes: the pool
+    // through the same wrapper is the first row.
+    let pooled = pooled_waiting_bytes(Order::Fifo);
+    let peers: [(&str, f64); 7] = [
+        (
+            "pooled through the same Gate wrapper",
+            pool_gate_waiting_bytes(),
+        ),
+        (
+            "tokio Semaphore",
+            gate_waiting_bytes(&SemaphoreGate::new(0)),
+        ),
+        (
+            "futures-intrusive Semaphore (fair)",
+            gate_waiting_bytes(&IntrusiveGate::new(0)),
+        ),
+        (
+            "async-lock Semaphore",
+            gate_waiting_bytes(&AsyncLockGate::new(0)),
+        ),
+        (
+            "priority-semaphore",
+            gate_waiting_bytes(&PrioritySemaphoreGate::new(0)),
+        ),
+        (
+            "ranked-semaphore (FIFO)",
+            gate_waiting_bytes(&RankedSemaphoreGate::new(0)),
+        ),
+        (
+            "tower ConcurrencyLimit",
+            gate_waiting_bytes(&TowerLimitGate::new(0)),
+        ),
+    ];
+    for (name, bytes) in peers {
+        table.push(
+            Row::ratio(
+                "6 bytes per waiting call, user's form: pool.submit (FIFO) vs a peer's async block",
+                "hand-polled",
+                pooled,
+                name,
+                bytes,
+                Target::Info,
+            )
+            .in_unit(Unit::Bytes),
+        );
+    }
 
     // Heap allocations per submit in steady state.
     let uncontended = Workload::Sequential(options.size(50_000, 2_000));
