@@ -132,18 +132,18 @@ fn sync_calls_that_park_allocate_nothing_after_each_threads_first_wait() {
     let pool = Arc::new(Pool::fixed(1));
     let threads = 4;
     let calls = 500;
+    // Warm-up: every thread's first call waits (the slot is held here), so
+    // each has made its waker before the window opens.
+    let held = pool.try_acquire_owned(0).unwrap();
+    let warmed = Arc::new(Barrier::new(threads + 1));
     let start = Arc::new(Barrier::new(threads + 1));
-    let warm = Arc::new(Barrier::new(threads + 1));
     let handles: Vec<_> = (0..threads)
         .map(|_| {
-            let (pool, start, warm) = (pool.clone(), start.clone(), warm.clone());
+            let (pool, warmed, start) = (pool.clone(), warmed.clone(), start.clone());
             std::thread::spawn(move || {
-                // Warm-up: the thread's first wait makes its waker.
-                for _ in 0..calls {
-                    pool.run(std::thread::yield_now).unwrap();
-                }
+                pool.run(|| ()).unwrap();
                 count_this_thread();
-                warm.wait();
+                warmed.wait();
                 start.wait();
                 for _ in 0..calls {
                     pool.run(std::thread::yield_now).unwrap();
@@ -151,18 +151,19 @@ fn sync_calls_that_park_allocate_nothing_after_each_threads_first_wait() {
             })
         })
         .collect();
-    warm.wait();
-    let waited_before = pool.stats().completed;
+    while pool.stats().waiting < threads {
+        std::thread::yield_now();
+    }
+    drop(held);
+    warmed.wait();
+    let before = pool.stats().completed;
     let ((), allocations) = allocations_in(|| {
         start.wait();
         for handle in handles {
             handle.join().unwrap();
         }
     });
-    assert_eq!(
-        pool.stats().completed - waited_before,
-        (threads * calls) as u64
-    );
+    assert_eq!(pool.stats().completed - before, (threads * calls) as u64);
     // (Joining a thread frees; it does not allocate.)
     assert_eq!(allocations, 0, "{} sync calls on one slot", threads * calls);
 }
