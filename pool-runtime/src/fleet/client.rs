@@ -120,8 +120,10 @@ impl FleetInner {
         result
     }
 
-    /// One acquire attempt for waiter `id`.
-    pub(crate) async fn try_acquire(&self, id: &str) -> redis::RedisResult<Grant> {
+    /// One acquire attempt for waiter `id`; `queue`: join the fleet's queue
+    /// if no lease is free for it (otherwise only a lease free now, with
+    /// nobody waiting, is taken).
+    pub(crate) async fn try_acquire(&self, id: &str, queue: bool) -> redis::RedisResult<Grant> {
         let mut connection = self.connection()?;
         let mut call = self.scripts.acquire.prepare_invoke();
         for key in &self.keys {
@@ -132,7 +134,8 @@ impl FleetInner {
             .arg(id)
             .arg(self.lease_ms())
             .arg(self.idle_ms())
-            .arg(&self.channel);
+            .arg(&self.channel)
+            .arg(if queue { "0" } else { "1" });
         let (granted, value, limit, reclaimed): (i64, u64, u64, u64) =
             self.counted(call.invoke_async(&mut connection).await)?;
         let counters = &self.counters;

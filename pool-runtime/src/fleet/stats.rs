@@ -40,6 +40,10 @@ pub struct FleetStats {
     pub rejected_unavailable: u64,
     /// Times Redis held a limit other than this process's.
     pub limit_mismatches: u64,
+    /// `try_acquire` calls turned away with
+    /// [`Rejected::Full`](crate::Rejected::Full) because no lease was free
+    /// at once (or calls of other processes were waiting for one).
+    pub busy: u64,
 }
 
 #[derive(Debug, Default)]
@@ -55,6 +59,7 @@ pub(crate) struct Counters {
     pub(crate) local_fallbacks: AtomicU64,
     pub(crate) rejected_unavailable: AtomicU64,
     pub(crate) limit_mismatches: AtomicU64,
+    pub(crate) busy: AtomicU64,
 }
 
 impl Counters {
@@ -73,6 +78,7 @@ impl Counters {
             local_fallbacks: load(&self.local_fallbacks),
             rejected_unavailable: load(&self.rejected_unavailable),
             limit_mismatches: load(&self.limit_mismatches),
+            busy: load(&self.busy),
         }
     }
 }
