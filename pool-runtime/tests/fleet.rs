@@ -850,3 +850,205 @@ async fn a_permit_releases_its_lease_on_cancellation_and_panic() {
     drop(lease);
     assert_no_fleet_keys(&server, "permit_paths");
 }
+
+// ---- observability ------------------------------------------------------------
+
+/// Drives a fleet group through what its series and events report: an
+/// expired lease of a dead holder reclaimed, a lease held and a call
+/// waiting (`probe("held and waiting")` is called then), another process
+/// configured with another limit, a lease lost (its holder removed from
+/// Redis), Redis unreachable (policy `local`: a local fallback) and back.
+#[cfg(any(feature = "metrics", feature = "tracing"))]
+async fn observed_scenario(name: &'static str, probe: impl Fn(&Group)) {
+    let mut server = RedisServer::start();
+    let group = fleet_group(name, &server, 1, OnUnreachable::Local);
+    let holders = format!("{{pooled:{name}}}:holders");
+    let mut connection = server.connection().unwrap();
+    let _: i64 = redis::cmd("ZADD")
+        .arg(&holders)
+        .arg(1)
+        .arg("1")
+        .query(&mut connection)
+        .unwrap();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let holder = tokio::spawn(group.submit(0, async move {
+        let _ = released.await;
+    }));
+    assert!(wait_until(Duration::from_secs(5), || group
+        .fleet_stats()
+        .unwrap()
+        .held
+        == 1));
+    assert_eq!(group.fleet_stats().unwrap().reclaimed, 1);
+    let waiter = tokio::spawn(group.submit(0, async {}));
+    assert!(wait_until(Duration::from_secs(5), || group
+        .fleet_stats()
+        .unwrap()
+        .waiting
+        == 1));
+    probe(group);
+    // Another process configured with another limit.
+    let mut settings = group.settings().fleet;
+    settings.limit = Some(2);
+    let other = Fleet::connect(name, &settings).unwrap();
+    let _ = tokio::time::timeout(Duration::from_millis(300), other.acquire()).await;
+    assert!(other.stats().limit_mismatches >= 1);
+    // The holder's lease vanishes: its renewal reports it lost.
+    let _: i64 = redis::cmd("DEL")
+        .arg(&holders)
+        .query(&mut connection)
+        .unwrap();
+    let holder = tokio::time::timeout(Duration::from_secs(5), holder)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(holder, Err(Rejected::LeaseLost));
+    drop(release);
+    assert_eq!(waiter.await.unwrap(), Ok(()));
+    // Redis away: the call runs under the local limit alone; then back.
+    server.stop();
+    assert_eq!(group.submit(0, async { 1 }).await, Ok(1));
+    assert_eq!(group.fleet_stats().unwrap().local_fallbacks, 1);
+    server.restart();
+    assert_eq!(
+        group
+            .submit(0, async { pool_runtime::fleet::token().is_some() })
+            .await,
+        Ok(true)
+    );
+    assert_no_fleet_keys(&server, name);
+}
+
+#[cfg(feature = "metrics")]
+mod recorder {
+    use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, SharedString, Unit};
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    /// Counters and gauges by `name{pool}`, as a recorder keeps them.
+    #[derive(Clone, Default)]
+    pub struct Recorded(Arc<Mutex<HashMap<String, Arc<AtomicU64>>>>);
+
+    impl Recorded {
+        fn handle(&self, key: &Key) -> Arc<AtomicU64> {
+            let pool = key
+                .labels()
+                .find(|label| label.key() == "pool")
+                .map_or("", |label| label.value());
+            let name = format!("{}{{{pool}}}", key.name());
+            self.0.lock().unwrap().entry(name).or_default().clone()
+        }
+
+        fn load(&self, name: &str, pool: &str) -> Option<u64> {
+            let series = format!("{name}{{{pool}}}");
+            let known = self.0.lock().unwrap();
+            known
+                .get(&series)
+                .map(|value| value.load(Ordering::Relaxed))
+        }
+
+        pub fn counter(&self, name: &str, pool: &str) -> u64 {
+            self.load(name, pool)
+                .unwrap_or_else(|| panic!("{name} is registered"))
+        }
+
+        pub fn gauge(&self, name: &str, pool: &str) -> f64 {
+            f64::from_bits(
+                self.load(name, pool)
+                    .unwrap_or_else(|| panic!("{name} is registered")),
+            )
+        }
+    }
+
+    impl metrics::Recorder for Recorded {
+        fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+            Counter::from_arc(self.handle(key))
+        }
+        fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+            Gauge::from_arc(self.handle(key))
+        }
+        fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+            Histogram::noop()
+        }
+    }
+}
+
+/// Feature `metrics`: the fleet's series follow what happens to its leases.
+#[cfg(feature = "metrics")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_metrics_follow_the_leases() {
+    use pool_runtime::observe::metric;
+    let recorded = recorder::Recorded::default();
+    metrics::set_global_recorder(recorded.clone()).expect("the only recorder of this binary");
+    let name = "metered";
+    observed_scenario(name, |_| {
+        assert_eq!(recorded.gauge(metric::FLEET_HELD, name), 1.0);
+        assert_eq!(recorded.gauge(metric::FLEET_WAITING, name), 1.0);
+        assert_eq!(recorded.gauge(metric::FLEET_LIMIT, name), 1.0);
+    })
+    .await;
+    assert_eq!(recorded.gauge(metric::FLEET_HELD, name), 0.0);
+    assert_eq!(recorded.gauge(metric::FLEET_WAITING, name), 0.0);
+    assert_eq!(recorded.counter(metric::FLEET_LOST, name), 1);
+    assert_eq!(recorded.counter(metric::FLEET_RECLAIMED, name), 1);
+    assert_eq!(recorded.counter(metric::FLEET_LOCAL_FALLBACKS, name), 1);
+    assert!(recorded.counter(metric::FLEET_REDIS_ERRORS, name) >= 1);
+}
+
+/// Feature `tracing`: a lease lost, a limit mismatch, Redis unreachable and
+/// back are events of target `pooled`, with the group as `pool`.
+#[cfg(feature = "tracing")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_events_are_traced() {
+    use std::sync::{Arc, Mutex};
+    use tracing::field::{Field, Visit};
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+
+    /// `message pool=...` of every event of target `pooled`.
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<String>>>);
+    struct Fields(String, String);
+    impl Visit for Fields {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            match field.name() {
+                "message" => self.0 = format!("{value:?}"),
+                "pool" => self.1 = format!("{value:?}"),
+                _ => {}
+            }
+        }
+        fn record_str(&mut self, field: &Field, value: &str) {
+            if field.name() == "pool" {
+                self.1 = value.to_owned();
+            }
+        }
+    }
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            if event.metadata().target() == pool_runtime::observe::TARGET {
+                let mut fields = Fields(String::new(), String::new());
+                event.record(&mut fields);
+                let line = format!("{} pool={}", fields.0, fields.1);
+                self.0.lock().unwrap().push(line);
+            }
+        }
+    }
+
+    let capture = Capture::default();
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(capture.clone()))
+        .expect("the only global subscriber of this binary");
+    observed_scenario("traced", |_| {}).await;
+    let events = capture.0.lock().unwrap().clone();
+    for expected in [
+        "fleet limit mismatch",
+        "fleet lease lost",
+        "fleet redis unreachable",
+        "fleet redis reachable again",
+    ] {
+        let line = format!("{expected} pool=traced");
+        assert!(events.contains(&line), "no `{line}` in {events:#?}");
+    }
+}

@@ -9,7 +9,7 @@ use super::settings::{FleetSettings, OnUnreachable};
 use super::stats::{Counters, FleetStats};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::fmt;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -50,6 +50,9 @@ pub(crate) struct FleetInner {
     /// Woken by the subscription on every release in the fleet.
     pub(crate) wake: Notify,
     pub(crate) counters: Counters,
+    /// Whether the last command answered: the first failure after an
+    /// answer, and the first answer after a failure, are reported.
+    reachable: AtomicBool,
 }
 
 impl FleetInner {
@@ -85,7 +88,8 @@ impl FleetInner {
             scripts: Scripts::new(),
             connection,
             wake: Notify::new(),
-            counters: Counters::default(),
+            reachable: AtomicBool::new(true),
+            counters: Counters::new(name, settings.limit.unwrap_or(1)),
         });
         if let Ok(client) = client {
             runtime().spawn(subscribe(Arc::downgrade(&fleet), client));
@@ -114,8 +118,20 @@ impl FleetInner {
 
     /// Counts a Redis error and passes it on.
     fn counted<T>(&self, result: redis::RedisResult<T>) -> redis::RedisResult<T> {
-        if result.is_err() {
-            self.counters.redis_errors.fetch_add(1, Ordering::Relaxed);
+        match &result {
+            Err(error) => {
+                self.counters.redis_error();
+                if self.reachable.swap(false, Ordering::Relaxed) {
+                    super::report::unreachable(&self.name, error);
+                }
+            }
+            Ok(_) => {
+                if !self.reachable.load(Ordering::Relaxed)
+                    && !self.reachable.swap(true, Ordering::Relaxed)
+                {
+                    super::report::reachable(&self.name);
+                }
+            }
         }
         result
     }
@@ -139,8 +155,7 @@ impl FleetInner {
         let (granted, value, limit, reclaimed): (i64, u64, u64, u64) =
             self.counted(call.invoke_async(&mut connection).await)?;
         let counters = &self.counters;
-        counters.reclaimed.fetch_add(reclaimed, Ordering::Relaxed);
-        counters.limit_in_force.store(limit, Ordering::Relaxed);
+        counters.asked(reclaimed, limit);
         if limit != self.limit as u64 {
             // Another process set the limit first: the one in Redis governs
             // (every process agrees on it), and the disagreement is reported.

@@ -121,6 +121,12 @@
 //!   Calls on a [`Pool`](crate::Pool) directly (`Group::pool().submit(..)`)
 //!   are not the group's calls and take no lease.
 //!
+//! * **Observability.** [`FleetStats`] in every build; with feature
+//!   `metrics`, the `pooled.fleet.*` series (held, waiting, limit, lost,
+//!   reclaimed, Redis errors, local fallbacks), and with feature `tracing`
+//!   events for a lost lease, a limit mismatch, and Redis unreachable and
+//!   back, on the pools' own target: see [`observe`](crate::observe).
+//!
 //! Settings take effect at a group's first use; a reload does not change a
 //! running group's fleet settings.
 

@@ -6,6 +6,7 @@
 use super::client::{runtime, FleetInner, Grant};
 use super::lease::Lease;
 use super::settings::OnUnreachable;
+use super::stats::Counters;
 use crate::pool::rejected::Rejected;
 use std::future::Future;
 use std::pin::Pin;
@@ -90,7 +91,7 @@ pub(crate) fn try_now(fleet: Arc<FleetInner>) -> Result<Lease, Rejected> {
                 Err(Rejected::Full)
             }
             Err(_) if fleet.unreachable == OnUnreachable::Local => {
-                counters.local_fallbacks.fetch_add(1, Ordering::Relaxed);
+                counters.local_fallback();
                 Ok(Lease::local())
             }
             Err(_) => {
@@ -107,11 +108,11 @@ pub(crate) fn try_now(fleet: Arc<FleetInner>) -> Result<Lease, Rejected> {
 }
 
 /// Counts a waiting call while it lives.
-struct Waiting<'a>(&'a AtomicU64);
+struct Waiting<'a>(&'a Counters);
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.waiting(-1.0);
     }
 }
 
@@ -122,8 +123,8 @@ async fn acquire(
 ) -> Result<Lease, Rejected> {
     let id = waiter_id();
     let counters = &fleet.counters;
-    counters.waiting.fetch_add(1, Ordering::Relaxed);
-    let _waiting = Waiting(&counters.waiting);
+    counters.waiting(1.0);
+    let _waiting = Waiting(counters);
     let mut backoff = Duration::from_millis(10);
     let mut queued = false;
     let mut failures = 0u32;
@@ -160,7 +161,7 @@ async fn acquire(
                     return Err(Rejected::FleetUnavailable);
                 }
                 (OnUnreachable::Local, _) => {
-                    counters.local_fallbacks.fetch_add(1, Ordering::Relaxed);
+                    counters.local_fallback();
                     leave_queue(&fleet, queued, id);
                     return Ok(Lease::local());
                 }
