@@ -27,6 +27,10 @@
 //! | span `call`: one per call, from its first poll to its end | TRACE | `pool`, `call` (`submit`, `spawn`, `run`, `blocking`, `permit`), `weight`; recorded later: `wait_us` (admission), `nested` (`true` if it ran under its parent's slot), `outcome` (`completed`, `panicked`, `cancelled`, `rejected`) |
 //! | event `call rejected` (inside the call's span) | DEBUG | `pool`, `reason` (`paused`, `closed`, `full`, `timed_out`) |
 //! | event `limit changed` | INFO (DEBUG when `adaptive`) | `pool`, `from`, `to`, `cause` (`scale`, `resize`, `bounds`, `reload`, `autoscale`, `adaptive`) |
+//! | event `fleet lease lost` (feature `redis`) | WARN | `pool`, `token` |
+//! | event `fleet limit mismatch` | WARN | `pool`, `ours`, `in_force` (the limit in Redis, which governs) |
+//! | event `fleet redis unreachable` (the first failure after an answer) | WARN | `pool`, `error` |
+//! | event `fleet redis reachable again` (the first answer after a failure) | INFO | `pool` |
 //! | event `adaptive window` (each window the adaptive policy closes) | DEBUG | `pool`, `latency_us` (the window's geometric mean), `floor_us` (the unloaded latency), `successes`, `drops`, `from`, `to`, `decision` (`drop_cut`, `latency_cut`, `slow_start`, `grow`, `hold`) |
 //!
 //! The call's span is entered while its work is polled (an async call's
@@ -58,6 +62,13 @@
 //! | `pooled.run_time` | histogram | seconds | `pool` | `db.client.connection.use_time` |
 //! | `pooled.adaptive.floor` | gauge | seconds | `pool` | — (adaptive pools: the server's unloaded latency, as the policy holds it) |
 //! | `pooled.adaptive.latency` | gauge | seconds | `pool` | — (adaptive pools: the latest window's latency) |
+//! | `pooled.fleet.held` | gauge | leases | `pool` | — (feature `redis`: fleet leases this process holds) |
+//! | `pooled.fleet.waiting` | gauge | calls | `pool` | — (calls of this process waiting for a fleet lease, holding their local slot) |
+//! | `pooled.fleet.limit` | gauge | leases | `pool` | — (the fleet limit in force in Redis) |
+//! | `pooled.fleet.lost` | counter | leases | `pool` | — (leases a renewal found expired or gone) |
+//! | `pooled.fleet.reclaimed` | counter | leases | `pool` | — (expired leases of any process removed by this process's acquires) |
+//! | `pooled.fleet.redis_errors` | counter | commands | `pool` | — (fleet commands that failed: unreachable, timed out, refused) |
+//! | `pooled.fleet.local_fallbacks` | counter | calls | `pool` | — (calls run under the local limit alone while Redis was unreachable, policy `local`) |
 //!
 //! Where it departs from the convention, and why: the pool is named by a
 //! plain `pool` label (a Prometheus label cannot contain dots, and there is
@@ -112,6 +123,20 @@ pub mod metric {
     pub const ADAPTIVE_FLOOR: &str = "pooled.adaptive.floor";
     /// Gauge (seconds): the latency of the adaptive policy's latest window.
     pub const ADAPTIVE_LATENCY: &str = "pooled.adaptive.latency";
+    /// Gauge: fleet leases this process holds (feature `redis`).
+    pub const FLEET_HELD: &str = "pooled.fleet.held";
+    /// Gauge: calls of this process waiting for a fleet lease.
+    pub const FLEET_WAITING: &str = "pooled.fleet.waiting";
+    /// Gauge: the fleet limit in force in Redis.
+    pub const FLEET_LIMIT: &str = "pooled.fleet.limit";
+    /// Counter: fleet leases lost (a renewal found them expired or gone).
+    pub const FLEET_LOST: &str = "pooled.fleet.lost";
+    /// Counter: expired fleet leases this process's acquires removed.
+    pub const FLEET_RECLAIMED: &str = "pooled.fleet.reclaimed";
+    /// Counter: Redis commands of the fleet that failed.
+    pub const FLEET_REDIS_ERRORS: &str = "pooled.fleet.redis_errors";
+    /// Counter: calls run under the local limit alone, Redis unreachable.
+    pub const FLEET_LOCAL_FALLBACKS: &str = "pooled.fleet.local_fallbacks";
 }
 
 #[cfg(feature = "metrics")]

@@ -27,8 +27,25 @@ struct Job<'a> {
     work_ms: u64,
 }
 
+/// How a worker runs its calls: `FLEET_PATH`, one of the group's call paths
+/// (see `run_path`); `submit` if unset.
+fn spawn_worker_on(server: &RedisServer, job: &Job<'_>, path: &str) -> Child {
+    let mut command = worker_command(server, job);
+    command.env("FLEET_PATH", path);
+    command
+        .spawn()
+        .expect("the test binary runs again as a worker")
+}
+
 fn spawn_worker(server: &RedisServer, job: &Job<'_>) -> Child {
-    Command::new(std::env::current_exe().unwrap())
+    worker_command(server, job)
+        .spawn()
+        .expect("the test binary runs again as a worker")
+}
+
+fn worker_command(server: &RedisServer, job: &Job<'_>) -> Command {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
         .args(["worker", "--exact", "--nocapture", "--test-threads=1"])
         .env("FLEET_WORKER", "1")
         .env("FLEET_URL", server.url())
@@ -37,9 +54,8 @@ fn spawn_worker(server: &RedisServer, job: &Job<'_>) -> Child {
         .env("FLEET_LIMIT", job.fleet.to_string())
         .env("FLEET_LEASE_MS", job.lease_ms.to_string())
         .env("FLEET_CALLS", job.calls.to_string())
-        .env("FLEET_WORK_MS", job.work_ms.to_string())
-        .spawn()
-        .expect("the test binary runs again as a worker")
+        .env("FLEET_WORK_MS", job.work_ms.to_string());
+    command
 }
 
 fn env(name: &str) -> String {
@@ -107,18 +123,12 @@ fn worker() {
     let calls: usize = env("FLEET_CALLS").parse().unwrap();
     let work = Duration::from_millis(env("FLEET_WORK_MS").parse().unwrap());
     let runtime = tokio::runtime::Runtime::new().unwrap();
+    let path = std::env::var("FLEET_PATH").unwrap_or_else(|_| "submit".to_owned());
     runtime.block_on(async {
-        let tasks: Vec<_> = (0..calls)
-            .map(|_| {
-                tokio::spawn(group.submit(0, async move {
-                    let _running = Running::enter(url, group.name());
-                    tokio::time::sleep(work).await;
-                }))
-            })
-            .collect();
+        let outcomes = run_path(&path, group, url, calls, work).await;
         let mut connection = redis::Client::open(url).unwrap().get_connection().unwrap();
-        for task in tasks {
-            let outcome = match task.await.unwrap() {
+        for outcome in outcomes {
+            let outcome = match outcome {
                 Ok(()) => "ok",
                 Err(Rejected::LeaseLost) => "lost",
                 Err(_) => "rejected",
@@ -135,6 +145,129 @@ fn worker() {
             .query(&mut connection)
             .unwrap();
     });
+}
+
+/// Runs `calls` calls of `work` each through one of `group`'s call paths,
+/// all at once; each call's work is counted from outside ([`Running`]).
+async fn run_path(
+    path: &str,
+    group: &'static Group,
+    url: &'static str,
+    calls: usize,
+    work: Duration,
+) -> Vec<Result<(), Rejected>> {
+    let name = group.name();
+    let counted = move || async move {
+        let _running = Running::enter(url, name);
+        tokio::time::sleep(work).await;
+    };
+    let blocking = move || {
+        let _running = Running::enter(url, name);
+        std::thread::sleep(work);
+    };
+    #[cfg(feature = "stream")]
+    if path == "stream" {
+        use futures::StreamExt;
+        use pool_runtime::PooledStreamExt;
+        return futures::stream::iter(0..calls)
+            .map(|_| counted())
+            .pooled_unordered(group)
+            .collect()
+            .await;
+    }
+    let tasks: Vec<tokio::task::JoinHandle<Result<(), Rejected>>> = (0..calls)
+        .map(|_| match path {
+            "submit" => tokio::spawn(group.submit(0, counted())),
+            "judged" => {
+                tokio::spawn(group.submit_judged(0, counted(), |_| pool_runtime::Verdict::Success))
+            }
+            "acquire" => tokio::spawn(async move {
+                let permit = group.acquire(0).await?;
+                assert!(permit.lease().unwrap().token().is_some());
+                counted().await;
+                drop(permit);
+                Ok(())
+            }),
+            "acquire_owned" => tokio::spawn(async move {
+                let permit = group.acquire_owned(0).await?;
+                counted().await;
+                drop(permit);
+                Ok(())
+            }),
+            "try_acquire" | "try_acquire_owned" => {
+                let owned = path == "try_acquire_owned";
+                tokio::spawn(async move {
+                    loop {
+                        // Never waits: retried while no lease (or slot) is free.
+                        let taken: Result<Box<dyn std::any::Any + Send>, Rejected> = if owned {
+                            group
+                                .try_acquire_owned(0)
+                                .map(|permit| Box::new(permit) as _)
+                        } else {
+                            group.try_acquire(0).map(|permit| Box::new(permit) as _)
+                        };
+                        match taken {
+                            Ok(permit) => {
+                                counted().await;
+                                drop(permit);
+                                return Ok(());
+                            }
+                            Err(Rejected::Full) => {
+                                tokio::time::sleep(Duration::from_millis(5)).await;
+                            }
+                            Err(other) => return Err(other),
+                        }
+                    }
+                })
+            }
+            "blocking" => tokio::spawn(group.submit_blocking(0, blocking)),
+            "blocking_wait" => tokio::spawn(async move {
+                group.submit_blocking_wait(0, blocking).await;
+                Ok(())
+            }),
+            #[cfg(feature = "tower")]
+            "tower" | "tower_reject" => {
+                use tower::{Layer, ServiceExt};
+                let layer = pool_runtime::tower::PooledLayer::group(group);
+                let layer = if path == "tower_reject" {
+                    layer.reject()
+                } else {
+                    layer
+                };
+                let service = layer.layer(tower::service_fn(move |()| async move {
+                    counted().await;
+                    Ok::<_, pool_runtime::tower::BoxError>(())
+                }));
+                tokio::spawn(async move {
+                    loop {
+                        let call: std::pin::Pin<
+                            Box<
+                                dyn std::future::Future<
+                                        Output = Result<(), pool_runtime::tower::BoxError>,
+                                    > + Send,
+                            >,
+                        > = Box::pin(service.clone().oneshot(()));
+                        match call.await {
+                            Ok(()) => return Ok(()),
+                            Err(error) => match error.downcast::<Rejected>() {
+                                Ok(rejected) if *rejected == Rejected::Full => {
+                                    tokio::time::sleep(Duration::from_millis(5)).await;
+                                }
+                                Ok(rejected) => return Err(*rejected),
+                                Err(error) => panic!("the service failed: {error}"),
+                            },
+                        }
+                    }
+                })
+            }
+            other => panic!("unknown call path {other}"),
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    outcomes
 }
 
 // ---- helpers of the tests ---------------------------------------------------
@@ -511,4 +644,411 @@ async fn a_hundred_thousand_cycles_leave_no_keys_behind() {
     }
     assert!(fleet.stats().acquired >= 100_000);
     assert_no_fleet_keys(&server, "cycles");
+}
+
+// ---- every call path holds a lease ------------------------------------------
+
+/// Three processes, each with a local limit of 3 (9 in all), run 8 calls
+/// each through `path` under a fleet limit of 4: counted from outside,
+/// never more than 4 run at once, and more than one does; every call ran,
+/// and nothing is left in Redis.
+fn path_holds_the_fleet_limit(path: &str) {
+    let server = RedisServer::start();
+    let group = leak(format!("path_{path}"));
+    let job = Job {
+        group,
+        local: 3,
+        fleet: 4,
+        lease_ms: 2000,
+        calls: 8,
+        work_ms: 80,
+    };
+    let workers: Vec<_> = (0..3)
+        .map(|_| spawn_worker_on(&server, &job, path))
+        .collect();
+    for worker in workers {
+        finish(worker, Duration::from_secs(30));
+    }
+    assert_eq!(get(&server, &format!("{group}:ok")), 24, "every call ran");
+    let max = get(&server, &format!("{group}:max"));
+    assert!(
+        (2..=4).contains(&max),
+        "{path}: {max} calls ran at once across the fleet (limit 4, local limits 9 in all)"
+    );
+    assert_eq!(get(&server, &format!("{group}:running")), 0);
+    assert_no_fleet_keys(&server, group);
+}
+
+#[test]
+fn permits_hold_the_fleet_limit_across_processes() {
+    path_holds_the_fleet_limit("acquire");
+}
+
+#[test]
+fn owned_permits_hold_the_fleet_limit_across_processes() {
+    path_holds_the_fleet_limit("acquire_owned");
+}
+
+#[test]
+fn try_acquire_holds_the_fleet_limit_across_processes() {
+    path_holds_the_fleet_limit("try_acquire");
+}
+
+#[test]
+fn try_acquire_owned_holds_the_fleet_limit_across_processes() {
+    path_holds_the_fleet_limit("try_acquire_owned");
+}
+
+#[test]
+fn blocking_calls_hold_the_fleet_limit_across_processes() {
+    path_holds_the_fleet_limit("blocking");
+}
+
+#[test]
+fn never_rejecting_blocking_calls_hold_the_fleet_limit_across_processes() {
+    path_holds_the_fleet_limit("blocking_wait");
+}
+
+#[test]
+fn judged_calls_hold_the_fleet_limit_across_processes() {
+    path_holds_the_fleet_limit("judged");
+}
+
+#[cfg(feature = "stream")]
+#[test]
+fn streams_over_a_group_hold_the_fleet_limit_across_processes() {
+    path_holds_the_fleet_limit("stream");
+}
+
+#[cfg(feature = "tower")]
+#[test]
+fn the_tower_layer_over_a_group_holds_the_fleet_limit_across_processes() {
+    path_holds_the_fleet_limit("tower");
+}
+
+#[cfg(feature = "tower")]
+#[test]
+fn the_shedding_tower_layer_over_a_group_holds_the_fleet_limit_across_processes() {
+    path_holds_the_fleet_limit("tower_reject");
+}
+
+/// An independent client of `group`'s fleet (its own connection and
+/// leases, as another process would have).
+fn other_client(group: &Group) -> Fleet {
+    Fleet::connect(group.name(), &group.settings().fleet).unwrap()
+}
+
+/// A blocking call's lease moves with its closure: dropping the caller's
+/// future while the closure runs does not release it; it is released when
+/// the closure ends. Another client of the fleet (limit 1) gets the lease
+/// only then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocking_call_holds_its_lease_until_its_closure_ends_even_if_dropped() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let server = RedisServer::start();
+    let group = fleet_group("blocking_dropped", &server, 1, OnUnreachable::Wait);
+    let other = other_client(group);
+    let (started, done) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let call = tokio::spawn(group.submit_blocking(0, {
+        let (started, done) = (started.clone(), done.clone());
+        move || {
+            started.store(true, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(700));
+            done.store(true, Ordering::SeqCst);
+        }
+    }));
+    while !started.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    call.abort();
+    assert!(call.await.unwrap_err().is_cancelled());
+    let lease = tokio::time::timeout(Duration::from_secs(5), other.acquire())
+        .await
+        .expect("the lease is released when the closure ends")
+        .unwrap();
+    assert!(
+        done.load(Ordering::SeqCst),
+        "the other client got the lease while the dropped call's closure still ran"
+    );
+    lease.release().await;
+    let stats = group.fleet_stats().unwrap();
+    assert_eq!((stats.acquired, stats.released, stats.held), (1, 1, 0));
+    assert_no_fleet_keys(&server, "blocking_dropped");
+}
+
+/// `try_acquire` never waits for a lease: with the only lease held by
+/// another client it is turned away with `Full` at once (its local slot
+/// given back, the refusal counted in `busy`); once the lease is free it
+/// gets one. With Redis away, `wait` and `reject` turn it away with
+/// `FleetUnavailable`, `local` gives a permit under the local limit alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn try_acquire_never_waits_for_a_lease() {
+    let mut server = RedisServer::start();
+    let group = fleet_group("try_busy", &server, 1, OnUnreachable::Wait);
+    let local = fleet_group("try_local", &server, 1, OnUnreachable::Local);
+    let other = other_client(group);
+    let held = other.acquire().await.unwrap();
+    let started = Instant::now();
+    assert_eq!(group.try_acquire_owned(0).err(), Some(Rejected::Full));
+    assert_eq!(group.try_acquire(0).err(), Some(Rejected::Full));
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "it did not wait"
+    );
+    assert_eq!(group.fleet_stats().unwrap().busy, 2);
+    assert_eq!(group.stats().running, 0, "the local slot was given back");
+    held.release().await;
+    let permit = group.try_acquire_owned(0).unwrap();
+    assert!(permit.lease().unwrap().token().is_some());
+    assert_eq!(group.fleet_stats().unwrap().held, 1);
+    drop(permit);
+    assert_no_fleet_keys(&server, "try_busy");
+    server.stop();
+    assert_eq!(
+        group.try_acquire_owned(0).err(),
+        Some(Rejected::FleetUnavailable)
+    );
+    let permit = local.try_acquire_owned(0).unwrap();
+    assert_eq!(
+        permit.lease().unwrap().token(),
+        None,
+        "under the local limit"
+    );
+    assert_eq!(local.fleet_stats().unwrap().local_fallbacks, 1);
+}
+
+/// A permit waiting for its lease gives back its local slot and leaves the
+/// fleet's queue when dropped; a permit dropped while its task panics
+/// releases its lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permit_releases_its_lease_on_cancellation_and_panic() {
+    let server = RedisServer::start();
+    let group = fleet_group("permit_paths", &server, 1, OnUnreachable::Wait);
+    let other = other_client(group);
+    let held = other.acquire().await.unwrap();
+    let waited = tokio::time::timeout(Duration::from_millis(300), group.acquire_owned(0)).await;
+    assert!(waited.is_err(), "the permit waits for the lease");
+    assert_eq!(group.stats().running, 0, "its local slot was given back");
+    assert!(wait_until(Duration::from_secs(2), || {
+        group.fleet_stats().unwrap().waiting == 0
+    }));
+    held.release().await;
+    let panicked = tokio::spawn(async move {
+        let _permit = group.acquire_owned(0).await.unwrap();
+        panic!("the permit's holder panics");
+    })
+    .await;
+    assert!(panicked.unwrap_err().is_panic());
+    let lease = tokio::time::timeout(Duration::from_secs(2), other.acquire())
+        .await
+        .expect("the panicking holder's lease was released")
+        .unwrap();
+    drop(lease);
+    assert_no_fleet_keys(&server, "permit_paths");
+}
+
+// ---- observability ------------------------------------------------------------
+
+/// Drives a fleet group through what its series and events report: an
+/// expired lease of a dead holder reclaimed, a lease held and a call
+/// waiting (`probe("held and waiting")` is called then), another process
+/// configured with another limit, a lease lost (its holder removed from
+/// Redis), Redis unreachable (policy `local`: a local fallback) and back.
+#[cfg(any(feature = "metrics", feature = "tracing"))]
+async fn observed_scenario(name: &'static str, probe: impl Fn(&Group)) {
+    let mut server = RedisServer::start();
+    let group = fleet_group(name, &server, 1, OnUnreachable::Local);
+    let holders = format!("{{pooled:{name}}}:holders");
+    let mut connection = server.connection().unwrap();
+    let _: i64 = redis::cmd("ZADD")
+        .arg(&holders)
+        .arg(1)
+        .arg("1")
+        .query(&mut connection)
+        .unwrap();
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let holder = tokio::spawn(group.submit(0, async move {
+        let _ = released.await;
+    }));
+    assert!(wait_until(Duration::from_secs(5), || group
+        .fleet_stats()
+        .unwrap()
+        .held
+        == 1));
+    assert_eq!(group.fleet_stats().unwrap().reclaimed, 1);
+    let waiter = tokio::spawn(group.submit(0, async {}));
+    assert!(wait_until(Duration::from_secs(5), || group
+        .fleet_stats()
+        .unwrap()
+        .waiting
+        == 1));
+    probe(group);
+    // Another process configured with another limit.
+    let mut settings = group.settings().fleet;
+    settings.limit = Some(2);
+    let other = Fleet::connect(name, &settings).unwrap();
+    let _ = tokio::time::timeout(Duration::from_millis(300), other.acquire()).await;
+    assert!(other.stats().limit_mismatches >= 1);
+    // The holder's lease vanishes: its renewal reports it lost.
+    let _: i64 = redis::cmd("DEL")
+        .arg(&holders)
+        .query(&mut connection)
+        .unwrap();
+    let holder = tokio::time::timeout(Duration::from_secs(5), holder)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(holder, Err(Rejected::LeaseLost));
+    drop(release);
+    assert_eq!(waiter.await.unwrap(), Ok(()));
+    // Redis away: the call runs under the local limit alone; then back.
+    server.stop();
+    assert_eq!(group.submit(0, async { 1 }).await, Ok(1));
+    assert_eq!(group.fleet_stats().unwrap().local_fallbacks, 1);
+    server.restart();
+    assert_eq!(
+        group
+            .submit(0, async { pool_runtime::fleet::token().is_some() })
+            .await,
+        Ok(true)
+    );
+    assert_no_fleet_keys(&server, name);
+}
+
+#[cfg(feature = "metrics")]
+mod recorder {
+    use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, SharedString, Unit};
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    /// Counters and gauges by `name{pool}`, as a recorder keeps them.
+    #[derive(Clone, Default)]
+    pub struct Recorded(Arc<Mutex<HashMap<String, Arc<AtomicU64>>>>);
+
+    impl Recorded {
+        fn handle(&self, key: &Key) -> Arc<AtomicU64> {
+            let pool = key
+                .labels()
+                .find(|label| label.key() == "pool")
+                .map_or("", |label| label.value());
+            let name = format!("{}{{{pool}}}", key.name());
+            self.0.lock().unwrap().entry(name).or_default().clone()
+        }
+
+        fn load(&self, name: &str, pool: &str) -> Option<u64> {
+            let series = format!("{name}{{{pool}}}");
+            let known = self.0.lock().unwrap();
+            known
+                .get(&series)
+                .map(|value| value.load(Ordering::Relaxed))
+        }
+
+        pub fn counter(&self, name: &str, pool: &str) -> u64 {
+            self.load(name, pool)
+                .unwrap_or_else(|| panic!("{name} is registered"))
+        }
+
+        pub fn gauge(&self, name: &str, pool: &str) -> f64 {
+            f64::from_bits(
+                self.load(name, pool)
+                    .unwrap_or_else(|| panic!("{name} is registered")),
+            )
+        }
+    }
+
+    impl metrics::Recorder for Recorded {
+        fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+            Counter::from_arc(self.handle(key))
+        }
+        fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+            Gauge::from_arc(self.handle(key))
+        }
+        fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+            Histogram::noop()
+        }
+    }
+}
+
+/// Feature `metrics`: the fleet's series follow what happens to its leases.
+#[cfg(feature = "metrics")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_metrics_follow_the_leases() {
+    use pool_runtime::observe::metric;
+    let recorded = recorder::Recorded::default();
+    metrics::set_global_recorder(recorded.clone()).expect("the only recorder of this binary");
+    let name = "metered";
+    observed_scenario(name, |_| {
+        assert_eq!(recorded.gauge(metric::FLEET_HELD, name), 1.0);
+        assert_eq!(recorded.gauge(metric::FLEET_WAITING, name), 1.0);
+        assert_eq!(recorded.gauge(metric::FLEET_LIMIT, name), 1.0);
+    })
+    .await;
+    assert_eq!(recorded.gauge(metric::FLEET_HELD, name), 0.0);
+    assert_eq!(recorded.gauge(metric::FLEET_WAITING, name), 0.0);
+    assert_eq!(recorded.counter(metric::FLEET_LOST, name), 1);
+    assert_eq!(recorded.counter(metric::FLEET_RECLAIMED, name), 1);
+    assert_eq!(recorded.counter(metric::FLEET_LOCAL_FALLBACKS, name), 1);
+    assert!(recorded.counter(metric::FLEET_REDIS_ERRORS, name) >= 1);
+}
+
+/// Feature `tracing`: a lease lost, a limit mismatch, Redis unreachable and
+/// back are events of target `pooled`, with the group as `pool`.
+#[cfg(feature = "tracing")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_events_are_traced() {
+    use std::sync::{Arc, Mutex};
+    use tracing::field::{Field, Visit};
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+
+    /// `message pool=...` of every event of target `pooled`.
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<String>>>);
+    struct Fields(String, String);
+    impl Visit for Fields {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            match field.name() {
+                "message" => self.0 = format!("{value:?}"),
+                "pool" => self.1 = format!("{value:?}"),
+                _ => {}
+            }
+        }
+        fn record_str(&mut self, field: &Field, value: &str) {
+            if field.name() == "pool" {
+                self.1 = value.to_owned();
+            }
+        }
+    }
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            if event.metadata().target() == pool_runtime::observe::TARGET {
+                let mut fields = Fields(String::new(), String::new());
+                event.record(&mut fields);
+                let line = format!("{} pool={}", fields.0, fields.1);
+                self.0.lock().unwrap().push(line);
+            }
+        }
+    }
+
+    let capture = Capture::default();
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(capture.clone()))
+        .expect("the only global subscriber of this binary");
+    observed_scenario("traced", |_| {}).await;
+    let events = capture.0.lock().unwrap().clone();
+    for expected in [
+        "fleet limit mismatch",
+        "fleet lease lost",
+        "fleet redis unreachable",
+        "fleet redis reachable again",
+    ] {
+        let line = format!("{expected} pool=traced");
+        assert!(events.contains(&line), "no `{line}` in {events:#?}");
+    }
 }

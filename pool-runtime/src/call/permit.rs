@@ -37,6 +37,10 @@ use std::task::{Context, Poll, Waker};
 /// Work that nested calls should share the slot with goes through `submit`.
 #[must_use = "the slot is released as soon as the permit is dropped"]
 pub struct Permit<'a> {
+    // Dropped first: a group permit's fleet lease (feature `redis`), taken
+    // after the local slot, released before it.
+    #[cfg(feature = "redis")]
+    lease: Option<crate::fleet::Lease>,
     held: Held<&'a Core>,
     ceiling: Option<Held<&'static Core>>,
 }
@@ -46,6 +50,8 @@ pub struct Permit<'a> {
 /// [`Pool::acquire_owned`](crate::Pool::acquire_owned).
 #[must_use = "the slot is released as soon as the permit is dropped"]
 pub struct OwnedPermit {
+    #[cfg(feature = "redis")]
+    lease: Option<crate::fleet::Lease>,
     held: Held<Arc<Core>>,
     ceiling: Option<Held<&'static Core>>,
 }
@@ -125,7 +131,12 @@ async fn ceiling(group: bool) -> Option<Held<&'static Core>> {
 pub(crate) async fn acquire(core: &Core, weight: i64, group: bool) -> Result<Permit<'_>, Rejected> {
     let ceiling = ceiling(group).await;
     let held = Held::acquire(core, weight, Mode::Reject).await?;
-    Ok(Permit { held, ceiling })
+    Ok(Permit {
+        #[cfg(feature = "redis")]
+        lease: None,
+        held,
+        ceiling,
+    })
 }
 
 /// An owned permit of `core`; under the ceiling too if `group`.
@@ -136,7 +147,12 @@ pub(crate) async fn acquire_owned(
 ) -> Result<OwnedPermit, Rejected> {
     let ceiling = ceiling(group).await;
     let held = Held::acquire(core, weight, Mode::Reject).await?;
-    Ok(OwnedPermit { held, ceiling })
+    Ok(OwnedPermit {
+        #[cfg(feature = "redis")]
+        lease: None,
+        held,
+        ceiling,
+    })
 }
 
 /// A permit of `core` if a slot is free now; under the ceiling too if
@@ -147,7 +163,12 @@ pub(crate) fn try_acquire(core: &Core, weight: i64, group: bool) -> Result<Permi
         None => None,
     };
     let held = Held::try_acquire(core, weight)?;
-    Ok(Permit { held, ceiling })
+    Ok(Permit {
+        #[cfg(feature = "redis")]
+        lease: None,
+        held,
+        ceiling,
+    })
 }
 
 /// An owned permit of `core` (a pool's: no ceiling) if it would be admitted
@@ -179,10 +200,33 @@ pub(crate) fn try_acquire_owned(
         None => None,
     };
     let held = Held::try_acquire(core, weight)?;
-    Ok(OwnedPermit { held, ceiling })
+    Ok(OwnedPermit {
+        #[cfg(feature = "redis")]
+        lease: None,
+        held,
+        ceiling,
+    })
 }
 
 impl Permit<'_> {
+    /// The permit with a fleet lease, held (and released) with its slot.
+    #[cfg(feature = "redis")]
+    pub(crate) fn leased(mut self, lease: crate::fleet::Lease) -> Self {
+        self.lease = Some(lease);
+        self
+    }
+
+    /// The fleet lease the permit holds (feature `redis`): `Some` for a
+    /// permit of a group with a fleet limit (see [`fleet`](crate::fleet)).
+    /// A permit cannot be stopped when its lease is lost: check
+    /// [`Lease::is_lost`](crate::fleet::Lease::is_lost), and pass
+    /// [`Lease::token`](crate::fleet::Lease::token) to the resource the
+    /// limit protects.
+    #[cfg(feature = "redis")]
+    pub fn lease(&self) -> Option<&crate::fleet::Lease> {
+        self.lease.as_ref()
+    }
+
     /// How the call went, for an adaptive pool (default:
     /// [`Verdict::Success`], a latency sample): [`Verdict::Overload`] if the
     /// server refused it, [`Verdict::Ignore`] if it says nothing about the
@@ -193,6 +237,19 @@ impl Permit<'_> {
 }
 
 impl OwnedPermit {
+    /// The permit with a fleet lease, held (and released) with its slot.
+    #[cfg(feature = "redis")]
+    pub(crate) fn leased(mut self, lease: crate::fleet::Lease) -> Self {
+        self.lease = Some(lease);
+        self
+    }
+
+    /// See [`Permit::lease`].
+    #[cfg(feature = "redis")]
+    pub fn lease(&self) -> Option<&crate::fleet::Lease> {
+        self.lease.as_ref()
+    }
+
     /// See [`Permit::set_verdict`].
     pub fn set_verdict(&mut self, verdict: Verdict) {
         self.held.verdict = verdict;

@@ -121,6 +121,16 @@ pub(crate) fn run<T>(
     f: impl FnOnce() -> T,
 ) -> Result<T, Rejected> {
     let lease = waiter::acquire_blocking(fleet.inner().clone(), never_reject)?;
+    Ok(run_leased(lease, f))
+}
+
+/// Runs `f` under `lease` (its token visible to [`token`]), then releases
+/// the lease and parks the thread until Redis has the release (so a process
+/// that exits next leaves nothing behind). A panic of `f` drops the lease
+/// while unwinding: released in the background. The blocking call path runs
+/// this on the executor's thread, so the lease ends with the closure, not
+/// with the caller's future.
+pub(crate) fn run_leased<T>(lease: Lease, f: impl FnOnce() -> T) -> T {
     let out = with_token(lease.token(), f);
     let (sent, released) = std::sync::mpsc::sync_channel(1);
     super::client::runtime().spawn(async move {
@@ -128,5 +138,18 @@ pub(crate) fn run<T>(
         let _ = sent.send(());
     });
     let _ = released.recv();
-    Ok(out)
+    out
+}
+
+/// Starts acquiring a lease of `fleet` for a call that holds its local slot
+/// (a permit, a blocking call): the future resolves to the lease, queued in
+/// the fleet in arrival order. Dropping it leaves the queue.
+pub(crate) fn lease(fleet: &Fleet, never_reject: bool) -> waiter::Acquire {
+    waiter::Acquire::start(fleet.inner().clone(), never_reject)
+}
+
+/// A lease of `fleet` if one is free now (see [`waiter::try_now`]): for
+/// `try_acquire`, which never waits.
+pub(crate) fn try_lease(fleet: &Fleet) -> Result<Lease, Rejected> {
+    waiter::try_now(fleet.inner().clone())
 }

@@ -9,7 +9,7 @@ use super::settings::{FleetSettings, OnUnreachable};
 use super::stats::{Counters, FleetStats};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::fmt;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -50,6 +50,9 @@ pub(crate) struct FleetInner {
     /// Woken by the subscription on every release in the fleet.
     pub(crate) wake: Notify,
     pub(crate) counters: Counters,
+    /// Whether the last command answered: the first failure after an
+    /// answer, and the first answer after a failure, are reported.
+    reachable: AtomicBool,
 }
 
 impl FleetInner {
@@ -85,7 +88,8 @@ impl FleetInner {
             scripts: Scripts::new(),
             connection,
             wake: Notify::new(),
-            counters: Counters::default(),
+            reachable: AtomicBool::new(true),
+            counters: Counters::new(name, settings.limit.unwrap_or(1)),
         });
         if let Ok(client) = client {
             runtime().spawn(subscribe(Arc::downgrade(&fleet), client));
@@ -114,14 +118,28 @@ impl FleetInner {
 
     /// Counts a Redis error and passes it on.
     fn counted<T>(&self, result: redis::RedisResult<T>) -> redis::RedisResult<T> {
-        if result.is_err() {
-            self.counters.redis_errors.fetch_add(1, Ordering::Relaxed);
+        match &result {
+            Err(error) => {
+                self.counters.redis_error();
+                if self.reachable.swap(false, Ordering::Relaxed) {
+                    super::report::unreachable(&self.name, error);
+                }
+            }
+            Ok(_) => {
+                if !self.reachable.load(Ordering::Relaxed)
+                    && !self.reachable.swap(true, Ordering::Relaxed)
+                {
+                    super::report::reachable(&self.name);
+                }
+            }
         }
         result
     }
 
-    /// One acquire attempt for waiter `id`.
-    pub(crate) async fn try_acquire(&self, id: &str) -> redis::RedisResult<Grant> {
+    /// One acquire attempt for waiter `id`; `queue`: join the fleet's queue
+    /// if no lease is free for it (otherwise only a lease free now, with
+    /// nobody waiting, is taken).
+    pub(crate) async fn try_acquire(&self, id: &str, queue: bool) -> redis::RedisResult<Grant> {
         let mut connection = self.connection()?;
         let mut call = self.scripts.acquire.prepare_invoke();
         for key in &self.keys {
@@ -132,12 +150,12 @@ impl FleetInner {
             .arg(id)
             .arg(self.lease_ms())
             .arg(self.idle_ms())
-            .arg(&self.channel);
+            .arg(&self.channel)
+            .arg(if queue { "0" } else { "1" });
         let (granted, value, limit, reclaimed): (i64, u64, u64, u64) =
             self.counted(call.invoke_async(&mut connection).await)?;
         let counters = &self.counters;
-        counters.reclaimed.fetch_add(reclaimed, Ordering::Relaxed);
-        counters.limit_in_force.store(limit, Ordering::Relaxed);
+        counters.asked(reclaimed, limit);
         if limit != self.limit as u64 {
             // Another process set the limit first: the one in Redis governs
             // (every process agrees on it), and the disagreement is reported.

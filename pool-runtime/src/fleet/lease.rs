@@ -37,9 +37,7 @@ impl Lease {
     /// A lease granted with `token`: starts its renewal. Called on the
     /// fleet's runtime.
     pub(crate) fn granted(fleet: Arc<FleetInner>, token: u64) -> Lease {
-        let counters = &fleet.counters;
-        counters.acquired.fetch_add(1, Ordering::Relaxed);
-        counters.held.fetch_add(1, Ordering::Relaxed);
+        fleet.counters.granted();
         let shared = Arc::new(Shared {
             fleet,
             token,
@@ -112,9 +110,7 @@ impl Lease {
         if let Some(renewal) = lock(&shared.renewal).take() {
             renewal.abort();
         }
-        let counters = &shared.fleet.counters;
-        counters.held.fetch_sub(1, Ordering::Relaxed);
-        counters.released.fetch_add(1, Ordering::Relaxed);
+        shared.fleet.counters.released();
         if was == LOST {
             // Nothing of ours is left in Redis to release.
             return None;
@@ -179,7 +175,7 @@ async fn renew(lease: std::sync::Weak<Shared>) {
                     .compare_exchange(HELD, LOST, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok()
                 {
-                    shared.fleet.counters.lost.fetch_add(1, Ordering::Relaxed);
+                    shared.fleet.counters.lost();
                     report::lost(&shared.fleet.name, shared.token);
                     if let Some(waker) = lock(&shared.waker).take() {
                         waker.wake();

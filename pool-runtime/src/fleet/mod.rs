@@ -86,10 +86,49 @@
 //!   background thread of their own (`pooled-fleet`), so fleet groups work
 //!   from any runtime or none, like every group.
 //!
+//! * **Every call path.** Each way of running work in a fleet group holds a
+//!   lease, taken after its local slot and released with it, however it
+//!   ends:
+//!   - `submit`, `submit_wait`, `submit_judged` (so `#[pooled]` async
+//!     functions, with or without `overload = ...`, and adaptive groups),
+//!     the [`stream`](crate::PooledStreamExt) adapters over a group: the
+//!     lease is taken when the call's work is first polled, inside its local
+//!     slot, and released when the work ends or is dropped. A call judged
+//!     for an adaptive group whose lease was lost or never came (Redis
+//!     unreachable) is judged `Ignore`; its wait for the lease is part of its
+//!     latency sample.
+//!   - `run`, `run_weighted`, `run_wait`: the calling thread parks for the
+//!     lease inside its local slot.
+//!   - `submit_blocking`, `submit_blocking_wait` (`#[pooled(blocking)]`):
+//!     the caller's future waits for the lease once it holds its local slot
+//!     (dropping it then leaves the fleet's queue), and the lease moves with
+//!     the closure to the executor's thread: it is held while the closure
+//!     runs and released when it returns or panics, even if the caller
+//!     stopped waiting. The closure cannot be stopped when its lease is
+//!     lost: the loss is counted.
+//!   - Permits (`Group::acquire`, `acquire_owned`, and so the tower layer
+//!     over a group): the permit waits for a lease once it holds its local
+//!     slot and holds it until dropped (see `Permit::lease`; a lost lease
+//!     cannot stop a permit's holder, it can check `is_lost`).
+//!     `try_acquire` and `try_acquire_owned` (and the tower layer's
+//!     rejecting mode) never wait for a lease: one Redis round trip, granted
+//!     only if a lease is free now and no call of the fleet waits for one,
+//!     otherwise [`Rejected::Full`](crate::Rejected::Full) (counted in
+//!     [`FleetStats::busy`]); with Redis unreachable,
+//!     [`Rejected::FleetUnavailable`](crate::Rejected::FleetUnavailable)
+//!     under `wait` and `reject`, the local slot alone under `local`.
+//!
+//!   Calls on a [`Pool`](crate::Pool) directly (`Group::pool().submit(..)`)
+//!   are not the group's calls and take no lease.
+//!
+//! * **Observability.** [`FleetStats`] in every build; with feature
+//!   `metrics`, the `pooled.fleet.*` series (held, waiting, limit, lost,
+//!   reclaimed, Redis errors, local fallbacks), and with feature `tracing`
+//!   events for a lost lease, a limit mismatch, and Redis unreachable and
+//!   back, on the pools' own target: see [`observe`](crate::observe).
+//!
 //! Settings take effect at a group's first use; a reload does not change a
-//! running group's fleet settings. Permits (`Group::acquire`) and blocking
-//! calls (`submit_blocking`) are not covered by the fleet limit: take a lease
-//! from [`Group::fleet`](crate::Group::fleet) for them.
+//! running group's fleet settings.
 
 mod settings;
 
@@ -117,7 +156,7 @@ mod waiter;
 #[cfg(feature = "redis")]
 pub use call::token;
 #[cfg(feature = "redis")]
-pub(crate) use call::{run, Fleeted};
+pub(crate) use call::{lease, run, run_leased, try_lease, Fleeted};
 #[cfg(feature = "redis")]
 pub use handle::{AcquireLease, Fleet};
 #[cfg(feature = "redis")]

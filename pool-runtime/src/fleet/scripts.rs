@@ -47,10 +47,13 @@ end
 /// Acquire, or queue and report how long to wait at most.
 ///
 /// `ARGV`: limit, lease ms, waiter id, waiter ms (how long a waiter stays
-/// queued without asking again), idle ms, channel.
+/// queued without asking again), idle ms, channel, `1` for a single attempt
+/// that never queues (a `try_acquire`: granted only if a lease is free and
+/// nobody waits for one, so it never jumps the queue) or `0`.
 ///
 /// Returns `{1, token, limit in force, reclaimed}` when granted, or
-/// `{0, ms until the nearest lease expiry, limit in force, reclaimed}`.
+/// `{0, ms until the nearest lease expiry, limit in force, reclaimed}`
+/// (for a single attempt: `{0, 0, limit in force, reclaimed}`).
 const ACQUIRE: &str = r#"
 local limit = tonumber(ARGV[1])
 local lease = tonumber(ARGV[2])
@@ -74,6 +77,9 @@ local rank = redis.call('ZRANK', KEYS[2], id)
 if not rank then
   if free > 0 and redis.call('ZCARD', KEYS[2]) == 0 then
     rank = 0
+  elseif ARGV[7] == '1' then
+    if not cleanup() then touch(ARGV[5]) end
+    return {0, 0, stored, reclaimed}
   else
     local ticket = redis.call('INCR', KEYS[6])
     redis.call('ZADD', KEYS[2], ticket, id)

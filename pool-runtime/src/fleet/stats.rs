@@ -40,10 +40,20 @@ pub struct FleetStats {
     pub rejected_unavailable: u64,
     /// Times Redis held a limit other than this process's.
     pub limit_mismatches: u64,
+    /// `try_acquire` calls turned away with
+    /// [`Rejected::Full`](crate::Rejected::Full) because no lease was free
+    /// at once (or calls of other processes were waiting for one).
+    pub busy: u64,
 }
 
+/// The counters behind [`FleetStats`], and (feature `metrics`) the fleet's
+/// series, registered once when the fleet starts (see
+/// [`observe`](crate::observe)). Updated through the methods below, which
+/// keep both in step.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
+    #[cfg(feature = "metrics")]
+    meters: Option<Meters>,
     pub(crate) limit_in_force: AtomicU64,
     pub(crate) held: AtomicU64,
     pub(crate) waiting: AtomicU64,
@@ -55,9 +65,92 @@ pub(crate) struct Counters {
     pub(crate) local_fallbacks: AtomicU64,
     pub(crate) rejected_unavailable: AtomicU64,
     pub(crate) limit_mismatches: AtomicU64,
+    pub(crate) busy: AtomicU64,
 }
 
 impl Counters {
+    /// The counters of group `group`'s fleet, configured with `limit`.
+    pub(crate) fn new(group: &str, limit: usize) -> Counters {
+        #[cfg(not(feature = "metrics"))]
+        let _ = (group, limit);
+        Counters {
+            #[cfg(feature = "metrics")]
+            meters: Some(Meters::new(group, limit)),
+            ..Counters::default()
+        }
+    }
+
+    /// A lease granted.
+    pub(crate) fn granted(&self) {
+        self.acquired.fetch_add(1, Ordering::Relaxed);
+        self.held.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        if let Some(meters) = &self.meters {
+            meters.held.increment(1.0);
+        }
+    }
+
+    /// A lease released (or dropped after it was lost).
+    pub(crate) fn released(&self) {
+        self.held.fetch_sub(1, Ordering::Relaxed);
+        self.released.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        if let Some(meters) = &self.meters {
+            meters.held.decrement(1.0);
+        }
+    }
+
+    /// A call starts (`1.0`) or stops (`-1.0`) waiting for a lease.
+    pub(crate) fn waiting(&self, by: f64) {
+        if by > 0.0 {
+            self.waiting.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+        }
+        #[cfg(feature = "metrics")]
+        if let Some(meters) = &self.meters {
+            meters.waiting.increment(by);
+        }
+    }
+
+    /// A renewal found a lease expired or gone.
+    pub(crate) fn lost(&self) {
+        self.lost.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        if let Some(meters) = &self.meters {
+            meters.lost.increment(1);
+        }
+    }
+
+    /// An acquire removed `n` expired leases, and found `limit` in force.
+    pub(crate) fn asked(&self, reclaimed: u64, limit: u64) {
+        self.reclaimed.fetch_add(reclaimed, Ordering::Relaxed);
+        self.limit_in_force.store(limit, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        if let Some(meters) = &self.meters {
+            meters.reclaimed.increment(reclaimed);
+            meters.limit.set(limit as f64);
+        }
+    }
+
+    /// A Redis command failed.
+    pub(crate) fn redis_error(&self) {
+        self.redis_errors.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        if let Some(meters) = &self.meters {
+            meters.redis_errors.increment(1);
+        }
+    }
+
+    /// A call ran under the local limit alone.
+    pub(crate) fn local_fallback(&self) {
+        self.local_fallbacks.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        if let Some(meters) = &self.meters {
+            meters.local_fallbacks.increment(1);
+        }
+    }
+
     pub(crate) fn snapshot(&self, limit: usize) -> FleetStats {
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         FleetStats {
@@ -73,6 +166,79 @@ impl Counters {
             local_fallbacks: load(&self.local_fallbacks),
             rejected_unavailable: load(&self.rejected_unavailable),
             limit_mismatches: load(&self.limit_mismatches),
+            busy: load(&self.busy),
         }
+    }
+}
+
+/// The fleet's series (feature `metrics`), labelled with the group's name as
+/// `pool`, as its pool's are.
+#[cfg(feature = "metrics")]
+#[derive(Debug)]
+struct Meters {
+    held: metrics::Gauge,
+    waiting: metrics::Gauge,
+    limit: metrics::Gauge,
+    lost: metrics::Counter,
+    reclaimed: metrics::Counter,
+    redis_errors: metrics::Counter,
+    local_fallbacks: metrics::Counter,
+}
+
+#[cfg(feature = "metrics")]
+impl Meters {
+    fn new(group: &str, limit: usize) -> Meters {
+        use crate::observe::metric;
+        use metrics::Unit;
+        static DESCRIBED: std::sync::Once = std::sync::Once::new();
+        DESCRIBED.call_once(|| {
+            metrics::describe_gauge!(
+                metric::FLEET_HELD,
+                Unit::Count,
+                "Fleet leases this process holds"
+            );
+            metrics::describe_gauge!(
+                metric::FLEET_WAITING,
+                Unit::Count,
+                "Calls of this process waiting for a fleet lease (holding their local slot)"
+            );
+            metrics::describe_gauge!(
+                metric::FLEET_LIMIT,
+                Unit::Count,
+                "The fleet limit in force in Redis (this process's own until it first asks)"
+            );
+            metrics::describe_counter!(
+                metric::FLEET_LOST,
+                Unit::Count,
+                "Fleet leases of this process a renewal found expired or gone"
+            );
+            metrics::describe_counter!(
+                metric::FLEET_RECLAIMED,
+                Unit::Count,
+                "Expired fleet leases (of any process) this process's acquires removed"
+            );
+            metrics::describe_counter!(
+                metric::FLEET_REDIS_ERRORS,
+                Unit::Count,
+                "Redis commands of the fleet that failed (unreachable, timed out, refused)"
+            );
+            metrics::describe_counter!(
+                metric::FLEET_LOCAL_FALLBACKS,
+                Unit::Count,
+                "Calls that ran under the local limit alone while Redis was unreachable"
+            );
+        });
+        let pool = group.to_owned();
+        let meters = Meters {
+            held: metrics::gauge!(metric::FLEET_HELD, "pool" => pool.clone()),
+            waiting: metrics::gauge!(metric::FLEET_WAITING, "pool" => pool.clone()),
+            limit: metrics::gauge!(metric::FLEET_LIMIT, "pool" => pool.clone()),
+            lost: metrics::counter!(metric::FLEET_LOST, "pool" => pool.clone()),
+            reclaimed: metrics::counter!(metric::FLEET_RECLAIMED, "pool" => pool.clone()),
+            redis_errors: metrics::counter!(metric::FLEET_REDIS_ERRORS, "pool" => pool.clone()),
+            local_fallbacks: metrics::counter!(metric::FLEET_LOCAL_FALLBACKS, "pool" => pool),
+        };
+        meters.limit.set(limit as f64);
+        meters
     }
 }

@@ -6,6 +6,7 @@
 use super::client::{runtime, FleetInner, Grant};
 use super::lease::Lease;
 use super::settings::OnUnreachable;
+use super::stats::Counters;
 use crate::pool::rejected::Rejected;
 use std::future::Future;
 use std::pin::Pin;
@@ -64,12 +65,54 @@ pub(crate) fn acquire_blocking(
     receiver.recv().unwrap_or(Err(Rejected::FleetUnavailable))
 }
 
+/// A lease if one is free now and nobody in the fleet waits for one: a
+/// single attempt that never queues, for `try_acquire`. It still costs one
+/// Redis round trip, on the fleet's runtime, for which the calling thread
+/// waits (at most the fleet's patience with Redis, twice: the first failure
+/// after a broken connection is retried once, as waiting calls do).
+///
+/// No lease free now: [`Rejected::Full`] (as a local `try_acquire` that finds
+/// no slot free). Redis unreachable: a stand-in lease under policy `local`,
+/// otherwise [`Rejected::FleetUnavailable`] (a `try_acquire` cannot wait for
+/// Redis to come back, so `wait` turns it away as `reject` does).
+pub(crate) fn try_now(fleet: Arc<FleetInner>) -> Result<Lease, Rejected> {
+    let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+    runtime().spawn(async move {
+        let id = waiter_id();
+        let mut attempt = fleet.try_acquire(&id, false).await;
+        if attempt.is_err() {
+            attempt = fleet.try_acquire(&id, false).await;
+        }
+        let counters = &fleet.counters;
+        let result = match attempt {
+            Ok(Grant::Granted(token)) => Ok(Lease::granted(fleet.clone(), token)),
+            Ok(Grant::Wait(_)) => {
+                counters.busy.fetch_add(1, Ordering::Relaxed);
+                Err(Rejected::Full)
+            }
+            Err(_) if fleet.unreachable == OnUnreachable::Local => {
+                counters.local_fallback();
+                Ok(Lease::local())
+            }
+            Err(_) => {
+                counters
+                    .rejected_unavailable
+                    .fetch_add(1, Ordering::Relaxed);
+                Err(Rejected::FleetUnavailable)
+            }
+        };
+        // If the caller is gone, the lease is dropped, so released.
+        let _ = sender.send(result);
+    });
+    receiver.recv().unwrap_or(Err(Rejected::FleetUnavailable))
+}
+
 /// Counts a waiting call while it lives.
-struct Waiting<'a>(&'a AtomicU64);
+struct Waiting<'a>(&'a Counters);
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.0.waiting(-1.0);
     }
 }
 
@@ -80,8 +123,8 @@ async fn acquire(
 ) -> Result<Lease, Rejected> {
     let id = waiter_id();
     let counters = &fleet.counters;
-    counters.waiting.fetch_add(1, Ordering::Relaxed);
-    let _waiting = Waiting(&counters.waiting);
+    counters.waiting(1.0);
+    let _waiting = Waiting(counters);
     let mut backoff = Duration::from_millis(10);
     let mut queued = false;
     let mut failures = 0u32;
@@ -91,7 +134,7 @@ async fn acquire(
         let released = fleet.wake.notified();
         let mut released = std::pin::pin!(released);
         released.as_mut().enable();
-        let pause = match fleet.try_acquire(&id).await {
+        let pause = match fleet.try_acquire(&id, true).await {
             Ok(Grant::Granted(token)) => return Ok(Lease::granted(fleet.clone(), token)),
             Ok(Grant::Wait(nearest)) => {
                 queued = true;
@@ -118,7 +161,7 @@ async fn acquire(
                     return Err(Rejected::FleetUnavailable);
                 }
                 (OnUnreachable::Local, _) => {
-                    counters.local_fallbacks.fetch_add(1, Ordering::Relaxed);
+                    counters.local_fallback();
                     leave_queue(&fleet, queued, id);
                     return Ok(Lease::local());
                 }

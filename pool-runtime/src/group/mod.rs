@@ -241,9 +241,12 @@ impl Group {
     }
 
     /// The group's fleet (feature `redis`): `Some` if its settings, at its
-    /// first use, set a fleet limit that passes its check. Its calls
-    /// (`submit`, `submit_wait`, `run`, `run_weighted`, `run_wait`) hold a
-    /// lease from it while they run; other code can take leases from it too.
+    /// first use, set a fleet limit that passes its check. Every call path of
+    /// the group holds a lease from it while it runs (`submit`, `submit_wait`,
+    /// `submit_judged`, `run`, `run_weighted`, `run_wait`, `submit_blocking`,
+    /// `submit_blocking_wait`, and the permits of `acquire`, `acquire_owned`,
+    /// `try_acquire`, `try_acquire_owned`); other code can take leases from
+    /// it too.
     #[cfg(feature = "redis")]
     pub fn fleet(&self) -> Option<&crate::fleet::Fleet> {
         self.fleet
@@ -279,54 +282,117 @@ impl Group {
 
     /// See [`Pool::submit_judged`]: the call's output is judged for an
     /// adaptive group.
+    ///
+    /// In a group with a fleet limit the work runs under a fleet lease, as
+    /// with [`submit`](Group::submit); a call that ends without running its
+    /// work to the end under its lease (the lease was lost, or Redis could
+    /// not be reached) is judged [`Verdict::Ignore`](crate::Verdict::Ignore).
+    /// The wait for the lease is part of the call's latency sample: a fleet
+    /// at its limit looks like a slower server to an adaptive group.
     pub fn submit_judged<F: Future, J: FnOnce(&F::Output) -> crate::Verdict>(
         &self,
         weight: i64,
         work: F,
         judge: J,
     ) -> Ceilinged<impl Future<Output = Result<F::Output, Rejected>> + use<'_, F, J>> {
-        Ceilinged::new(self.pool().submit_judged(weight, work, judge))
+        let pool = self.pool();
+        #[cfg(feature = "redis")]
+        let fleet = self.fleet();
+        Ceilinged::new(async move {
+            #[cfg(feature = "redis")]
+            if let Some(fleet) = fleet {
+                let work = crate::fleet::Fleeted::new(fleet, work, false);
+                let judge = move |out: &Result<F::Output, Rejected>| match out {
+                    Ok(out) => judge(out),
+                    Err(_) => crate::Verdict::Ignore,
+                };
+                return pool
+                    .submit_judged(weight, work, judge)
+                    .await
+                    .and_then(|out| out);
+            }
+            pool.submit_judged(weight, work, judge).await
+        })
     }
 
-    /// See [`Pool::acquire_weighted`]; under an application-wide ceiling the
-    /// permit holds a ceiling slot too. The permit is `'static`, as the
+    /// See [`Pool::acquire_weighted`]; under an application-wide ceiling
+    /// the permit holds a ceiling slot too. The permit is `'static`, as the
     /// group is.
+    ///
+    /// In a group with a fleet limit (feature `redis`) the permit also holds
+    /// a fleet lease (`Permit::lease`), waited for once it has its local
+    /// slot, as a call's (see [`fleet`](crate::fleet)), and released with
+    /// it when the permit is dropped.
     ///
     /// # Errors
     ///
-    /// As [`Pool::submit`].
+    /// As [`Pool::submit`]; in a fleet group also
+    /// [`Rejected::FleetUnavailable`] (Redis unreachable under the `reject`
+    /// policy).
     pub async fn acquire(&'static self, weight: i64) -> Result<Permit<'static>, Rejected> {
-        permit::acquire(self.pool().core(), weight, true).await
+        let permit = permit::acquire(self.pool().core(), weight, true).await?;
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = self.fleet() {
+            return Ok(permit.leased(crate::fleet::lease(fleet, false).await?));
+        }
+        Ok(permit)
     }
 
     /// See [`Pool::acquire_owned`] (and [`acquire`](Group::acquire) for the
-    /// ceiling).
+    /// ceiling and the fleet lease).
     ///
     /// # Errors
     ///
-    /// As [`Pool::submit`].
+    /// As [`acquire`](Group::acquire).
     pub async fn acquire_owned(&self, weight: i64) -> Result<OwnedPermit, Rejected> {
-        permit::acquire_owned(self.pool().core_arc(), weight, true).await
+        let permit = permit::acquire_owned(self.pool().core_arc(), weight, true).await?;
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = self.fleet() {
+            return Ok(permit.leased(crate::fleet::lease(fleet, false).await?));
+        }
+        Ok(permit)
     }
 
     /// See [`Pool::try_acquire`] (and [`acquire`](Group::acquire) for the
     /// ceiling, whose slot must be free now too).
     ///
+    /// In a group with a fleet limit (feature `redis`) the permit also holds
+    /// a fleet lease, taken only if one is free now and no call of the fleet
+    /// waits for one (so it never jumps the fleet's queue). It never waits
+    /// for a lease, but it does ask Redis: one round trip, for which the
+    /// calling thread waits (bounded by the fleet's patience with Redis,
+    /// `fleet_lease / 4` and at most 1 s, tried twice).
+    ///
     /// # Errors
     ///
-    /// As [`Pool::try_acquire`].
+    /// As [`Pool::try_acquire`]; in a fleet group also [`Rejected::Full`]
+    /// when no lease is free now (counted in
+    /// [`FleetStats::busy`](crate::fleet::FleetStats::busy)), and, if Redis
+    /// cannot be reached, [`Rejected::FleetUnavailable`] under the `reject`
+    /// and `wait` policies (a `try_acquire` cannot wait for Redis); under
+    /// `local` the permit holds its local slot alone.
     pub fn try_acquire(&'static self, weight: i64) -> Result<Permit<'static>, Rejected> {
-        permit::try_acquire(self.pool().core(), weight, true)
+        let permit = permit::try_acquire(self.pool().core(), weight, true)?;
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = self.fleet() {
+            return Ok(permit.leased(crate::fleet::try_lease(fleet)?));
+        }
+        Ok(permit)
     }
 
     /// See [`Pool::try_acquire_owned`] (and [`try_acquire`](Group::try_acquire)
-    /// for the ceiling).
+    /// for the ceiling and the fleet lease).
     ///
     /// # Errors
     ///
-    /// As [`Pool::try_acquire`].
+    /// As [`try_acquire`](Group::try_acquire).
     pub fn try_acquire_owned(&self, weight: i64) -> Result<OwnedPermit, Rejected> {
-        permit::try_acquire_owned(self.pool().core_arc(), weight, true)
+        let permit = permit::try_acquire_owned(self.pool().core_arc(), weight, true)?;
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = self.fleet() {
+            return Ok(permit.leased(crate::fleet::try_lease(fleet)?));
+        }
+        Ok(permit)
     }
 
     /// See [`Pool::run`].
@@ -364,6 +430,18 @@ impl Group {
         T: Send + 'static,
     {
         let ceiling = ceiling::acquire_owned().await;
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = self.fleet() {
+            return self
+                .pool()
+                .blocking_call_then(
+                    weight,
+                    Mode::Reject,
+                    || crate::fleet::lease(fleet, false),
+                    move |lease| crate::fleet::run_leased(lease, || ceiling::run_owned(ceiling, f)),
+                )
+                .await;
+        }
         self.pool()
             .blocking_call(weight, Mode::Reject, move || ceiling::run_owned(ceiling, f))
             .await
@@ -382,11 +460,32 @@ impl Group {
         T: Send + 'static,
     {
         let ceiling = ceiling::acquire_owned().await;
-        match self
+        #[cfg(feature = "redis")]
+        let call = match self.fleet() {
+            Some(fleet) => {
+                self.pool()
+                    .blocking_call_then(
+                        weight,
+                        Mode::Wait,
+                        || crate::fleet::lease(fleet, true),
+                        move |lease| {
+                            crate::fleet::run_leased(lease, || ceiling::run_owned(ceiling, f))
+                        },
+                    )
+                    .await
+            }
+            None => {
+                self.pool()
+                    .blocking_call(weight, Mode::Wait, move || ceiling::run_owned(ceiling, f))
+                    .await
+            }
+        };
+        #[cfg(not(feature = "redis"))]
+        let call = self
             .pool()
             .blocking_call(weight, Mode::Wait, move || ceiling::run_owned(ceiling, f))
-            .await
-        {
+            .await;
+        match call {
             Ok(out) => out,
             Err(_) => {
                 panic!("the blocking executor dropped a never-rejecting job without running it")

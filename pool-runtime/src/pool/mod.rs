@@ -349,14 +349,36 @@ impl Pool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        self.blocking_call_then(weight, mode, || std::future::ready(Ok(())), move |()| f())
+            .await
+    }
+
+    /// [`blocking_call`](Pool::blocking_call) that, once the call holds its
+    /// slot, awaits `then()` (a fleet lease) and hands its output to `f` on
+    /// the executor's thread. `then` failing ends the call (as cancelled)
+    /// with its rejection.
+    pub(crate) async fn blocking_call_then<T, L, A, F>(
+        &self,
+        weight: i64,
+        mode: Mode,
+        then: impl FnOnce() -> A,
+        f: F,
+    ) -> Result<T, Rejected>
+    where
+        A: Future<Output = Result<L, Rejected>>,
+        L: Send + 'static,
+        F: FnOnce(L) -> T + Send + 'static,
+        T: Send + 'static,
+    {
         // The caller's tracing context, entered around the job (feature `tracing`).
         #[cfg(feature = "tracing")]
         let caller = crate::obs::Caller::current();
         let slot = OwnedSlot::acquire(self.core.clone(), weight, mode).await?;
+        let extra = then().await?;
         #[cfg(feature = "tracing")]
-        let run = move || caller.in_scope(|| slot.run(f));
+        let run = move || caller.in_scope(|| slot.run(move || f(extra)));
         #[cfg(not(feature = "tracing"))]
-        let run = move || slot.run(f);
+        let run = move || slot.run(move || f(extra));
         #[cfg(feature = "tokio")]
         if self.executor.is_none() {
             if let Ok(handle) = tokio::runtime::Handle::try_current() {
