@@ -1052,3 +1052,57 @@ async fn fleet_events_are_traced() {
         assert!(events.contains(&line), "no `{line}` in {events:#?}");
     }
 }
+
+/// Calls nested in the work of a fleet call run under its lease, on every
+/// path (async, sync, permits, blocking), so a fleet limit of 1 cannot
+/// deadlock a call that calls its own group: before, each nested call asked
+/// for a second lease and waited for the one its parent held, forever. The
+/// fleet still counts one call (`held` is 1 inside the deepest call), and
+/// the nested calls see their parent's fencing token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_calls_share_their_parents_lease_and_never_wait_for_it() {
+    let server = RedisServer::start();
+    let group = fleet_group("nested", &server, 1, OnUnreachable::Wait);
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(10),
+        group.submit(0, async move {
+            let token = pool_runtime::fleet::token().expect("a leased call has a token");
+            let nested = group
+                .submit(0, async move {
+                    let inner = group
+                        .submit(0, async { pool_runtime::fleet::token() })
+                        .await;
+                    (inner, group.fleet_stats().unwrap().held)
+                })
+                .await
+                .unwrap();
+            assert_eq!(nested, (Ok(Some(token)), 1), "under the parent's lease");
+            let permit = group.acquire(0).await.unwrap();
+            assert!(
+                permit.lease().is_none(),
+                "the permit shares its parent's lease"
+            );
+            drop(permit);
+            let try_permit = group.try_acquire(0).unwrap();
+            assert!(try_permit.lease().is_none());
+            drop(try_permit);
+            // Sync and blocking calls in the work, the blocking one's closure
+            // on another thread: still the parent's lease.
+            let sync = tokio::task::block_in_place(|| group.run(pool_runtime::fleet::token));
+            assert_eq!(sync, Ok(Some(token)));
+            let blocking = group.submit_blocking(0, pool_runtime::fleet::token).await;
+            assert_eq!(blocking, Ok(Some(token)));
+            token
+        }),
+    )
+    .await
+    .expect("nested fleet calls never wait for their parent's lease");
+    assert!(outcome.is_ok());
+    let stats = group.fleet_stats().unwrap();
+    assert_eq!(
+        (stats.acquired, stats.released, stats.held),
+        (1, 1, 0),
+        "{stats:?}"
+    );
+    assert_no_fleet_keys(&server, "nested");
+}

@@ -184,6 +184,8 @@ pub(crate) fn acquire_owned_now(core: Arc<Core>, weight: i64) -> Option<OwnedPer
         acquire.as_mut().detach()
     };
     Some(OwnedPermit {
+        #[cfg(feature = "redis")]
+        lease: None,
         held: Held::new(core, held),
         ceiling: None,
     })
@@ -209,15 +211,18 @@ pub(crate) fn try_acquire_owned(
 }
 
 impl Permit<'_> {
-    /// The permit with a fleet lease, held (and released) with its slot.
+    /// The permit with its place under the fleet limit: a lease of its own
+    /// (held and released with its slot), or its parent call's.
     #[cfg(feature = "redis")]
-    pub(crate) fn leased(mut self, lease: crate::fleet::Lease) -> Self {
-        self.lease = Some(lease);
+    pub(crate) fn leased(mut self, leased: crate::fleet::Leased) -> Self {
+        self.lease = leased.into_own();
         self
     }
 
     /// The fleet lease the permit holds (feature `redis`): `Some` for a
-    /// permit of a group with a fleet limit (see [`fleet`](crate::fleet)).
+    /// permit of a group with a fleet limit (see [`fleet`](crate::fleet)),
+    /// unless it was taken inside the work of a call of the same fleet,
+    /// whose lease it shares.
     /// A permit cannot be stopped when its lease is lost: check
     /// [`Lease::is_lost`](crate::fleet::Lease::is_lost), and pass
     /// [`Lease::token`](crate::fleet::Lease::token) to the resource the
@@ -237,10 +242,11 @@ impl Permit<'_> {
 }
 
 impl OwnedPermit {
-    /// The permit with a fleet lease, held (and released) with its slot.
+    /// The permit with its place under the fleet limit: a lease of its own
+    /// (held and released with its slot), or its parent call's.
     #[cfg(feature = "redis")]
-    pub(crate) fn leased(mut self, lease: crate::fleet::Lease) -> Self {
-        self.lease = Some(lease);
+    pub(crate) fn leased(mut self, leased: crate::fleet::Leased) -> Self {
+        self.lease = leased.into_own();
         self
     }
 

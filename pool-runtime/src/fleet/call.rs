@@ -12,8 +12,22 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 thread_local! {
-    /// The fencing token of the fleet call running on this thread.
-    static TOKEN: Cell<Option<u64>> = const { Cell::new(None) };
+    /// The fleet call whose work runs on this thread: its fleet and its
+    /// lease's fencing token.
+    static CURRENT: Cell<Option<Parent>> = const { Cell::new(None) };
+}
+
+/// A fleet call running on this thread: calls of the same fleet nested in
+/// its work run under its lease.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Parent {
+    /// Which fleet (the address of its shared state).
+    fleet: usize,
+    token: Option<u64>,
+}
+
+fn id(fleet: &Fleet) -> usize {
+    std::sync::Arc::as_ptr(fleet.inner()) as usize
 }
 
 /// The fencing token of the fleet lease the current call holds: inside the
@@ -21,25 +35,65 @@ thread_local! {
 /// elsewhere (or under the local fallback) `None`. See
 /// [`Lease::token`](super::Lease::token).
 pub fn token() -> Option<u64> {
-    TOKEN.with(Cell::get)
+    CURRENT.with(Cell::get).and_then(|parent| parent.token)
 }
 
-/// Sets the thread's token while `f` runs.
-fn with_token<T>(token: Option<u64>, f: impl FnOnce() -> T) -> T {
-    struct Restore(Option<u64>);
+/// The call of `fleet` whose work is running on this thread, if any: a call
+/// made now is nested in it and runs under its lease (the fleet counts
+/// top-level calls, as the application-wide ceiling does, so a nested call
+/// never waits for a lease its parent is holding).
+pub(crate) fn parent(fleet: &Fleet) -> Option<Parent> {
+    CURRENT
+        .with(Cell::get)
+        .filter(|parent| parent.fleet == id(fleet))
+}
+
+/// Runs `f` as the work of a call under `parent`'s lease (its own, or the
+/// one it shares).
+fn with_parent<T>(parent: Parent, f: impl FnOnce() -> T) -> T {
+    struct Restore(Option<Parent>);
     impl Drop for Restore {
         fn drop(&mut self) {
-            TOKEN.with(|cell| cell.set(self.0));
+            CURRENT.with(|cell| cell.set(self.0));
         }
     }
-    let _restore = Restore(TOKEN.with(|cell| cell.replace(token)));
+    let _restore = Restore(CURRENT.with(|cell| cell.replace(Some(parent))));
     f()
+}
+
+/// A call's place under the fleet limit: a lease of its own, or its
+/// parent's (see [`parent`]).
+#[derive(Debug)]
+pub(crate) enum Leased {
+    Own(Lease, Parent),
+    Parent(Parent),
+}
+
+impl Leased {
+    fn own(fleet: &Fleet, lease: Lease) -> Leased {
+        let parent = Parent {
+            fleet: id(fleet),
+            token: lease.token(),
+        };
+        Leased::Own(lease, parent)
+    }
+
+    /// The lease, if the call holds one of its own.
+    pub(crate) fn into_own(self) -> Option<Lease> {
+        match self {
+            Leased::Own(lease, _) => Some(lease),
+            Leased::Parent(_) => None,
+        }
+    }
 }
 
 enum Stage<T> {
     Start(Fleet),
-    Acquiring(Acquire),
-    Running(Lease),
+    Acquiring(Acquire, usize),
+    Running(Lease, Parent),
+    /// Nested in the work of a call of the same fleet on this thread: runs
+    /// under that call's lease.
+    Nested(Parent),
     /// The work is done; the lease's release is on its way to Redis.
     Releasing(Pin<Box<dyn Future<Output = ()> + Send>>, Option<T>),
     Done,
@@ -76,26 +130,43 @@ impl<F: Future> Future for Fleeted<F> {
         loop {
             match this.stage {
                 Stage::Start(fleet) => {
-                    let acquire = Acquire::start(fleet.inner().clone(), *this.never_reject);
-                    *this.stage = Stage::Acquiring(acquire);
+                    *this.stage = match parent(fleet) {
+                        Some(parent) => Stage::Nested(parent),
+                        None => Stage::Acquiring(
+                            Acquire::start(fleet.inner().clone(), *this.never_reject),
+                            id(fleet),
+                        ),
+                    };
                 }
-                Stage::Acquiring(acquire) => match ready!(Pin::new(acquire).poll(cx)) {
-                    Ok(lease) => *this.stage = Stage::Running(lease),
+                Stage::Acquiring(acquire, fleet) => match ready!(Pin::new(acquire).poll(cx)) {
+                    Ok(lease) => {
+                        let parent = Parent {
+                            fleet: *fleet,
+                            token: lease.token(),
+                        };
+                        *this.stage = Stage::Running(lease, parent);
+                    }
                     Err(rejected) => {
                         *this.stage = Stage::Done;
                         return Poll::Ready(Err(rejected));
                     }
                 },
-                Stage::Running(lease) => {
+                Stage::Nested(parent) => {
+                    let out = ready!(with_parent(*parent, || this.work.as_mut().poll(cx)));
+                    *this.stage = Stage::Done;
+                    return Poll::Ready(Ok(out));
+                }
+                Stage::Running(lease, parent) => {
                     if lease.is_lost() && !*this.never_reject {
                         *this.stage = Stage::Done;
                         return Poll::Ready(Err(Rejected::LeaseLost));
                     }
                     lease.wake_on_loss(cx.waker());
-                    let out = ready!(with_token(lease.token(), || this.work.as_mut().poll(cx)));
+                    let out = ready!(with_parent(*parent, || this.work.as_mut().poll(cx)));
                     // The call (and its local slot) ends once Redis has the
                     // release, so a process that exits next leaves nothing.
-                    let Stage::Running(lease) = std::mem::replace(this.stage, Stage::Done) else {
+                    let Stage::Running(lease, _) = std::mem::replace(this.stage, Stage::Done)
+                    else {
                         unreachable!()
                     };
                     *this.stage = Stage::Releasing(Box::pin(lease.release()), Some(out));
@@ -113,25 +184,33 @@ impl<F: Future> Future for Fleeted<F> {
 }
 
 /// Runs `f` under a lease, parking the thread for it (the sync call path,
-/// inside its local slot). A lease lost meanwhile cannot stop `f`: the call
-/// finishes and the loss is counted (and reported).
+/// inside its local slot), or under its parent's if it is nested in the work
+/// of a call of the same fleet on this thread. A lease lost meanwhile cannot
+/// stop `f`: the call finishes and the loss is counted (and reported).
 pub(crate) fn run<T>(
     fleet: &Fleet,
     never_reject: bool,
     f: impl FnOnce() -> T,
 ) -> Result<T, Rejected> {
+    if parent(fleet).is_some() {
+        return Ok(f());
+    }
     let lease = waiter::acquire_blocking(fleet.inner().clone(), never_reject)?;
-    Ok(run_leased(lease, f))
+    Ok(run_leased(Leased::own(fleet, lease), f))
 }
 
-/// Runs `f` under `lease` (its token visible to [`token`]), then releases
-/// the lease and parks the thread until Redis has the release (so a process
-/// that exits next leaves nothing behind). A panic of `f` drops the lease
-/// while unwinding: released in the background. The blocking call path runs
-/// this on the executor's thread, so the lease ends with the closure, not
-/// with the caller's future.
-pub(crate) fn run_leased<T>(lease: Lease, f: impl FnOnce() -> T) -> T {
-    let out = with_token(lease.token(), f);
+/// Runs `f` under `leased` (its token visible to [`token`], calls nested in
+/// it sharing it); then, if the lease is its own, releases it and parks the
+/// thread until Redis has the release (so a process that exits next leaves
+/// nothing behind). A panic of `f` drops the lease while unwinding: released
+/// in the background. The blocking call path runs this on the executor's
+/// thread, so the lease ends with the closure, not with the caller's future.
+pub(crate) fn run_leased<T>(leased: Leased, f: impl FnOnce() -> T) -> T {
+    let (lease, parent) = match leased {
+        Leased::Own(lease, parent) => (lease, parent),
+        Leased::Parent(parent) => return with_parent(parent, f),
+    };
+    let out = with_parent(parent, f);
     let (sent, released) = std::sync::mpsc::sync_channel(1);
     super::client::runtime().spawn(async move {
         lease.release().await;
@@ -141,15 +220,55 @@ pub(crate) fn run_leased<T>(lease: Lease, f: impl FnOnce() -> T) -> T {
     out
 }
 
-/// Starts acquiring a lease of `fleet` for a call that holds its local slot
-/// (a permit, a blocking call): the future resolves to the lease, queued in
-/// the fleet in arrival order. Dropping it leaves the queue.
-pub(crate) fn lease(fleet: &Fleet, never_reject: bool) -> waiter::Acquire {
-    waiter::Acquire::start(fleet.inner().clone(), never_reject)
+/// A call's lease of `fleet`, for a call that holds its local slot (a
+/// permit, a blocking call): its parent's if it is nested in the work of a
+/// call of the same fleet on this thread (decided now), else a lease of its
+/// own, queued in the fleet in arrival order. Dropping the future leaves the
+/// queue.
+pub(crate) fn lease(fleet: &Fleet, never_reject: bool) -> LeaseFuture {
+    match parent(fleet) {
+        Some(parent) => LeaseFuture::Parent(Some(parent)),
+        None => LeaseFuture::Acquire(
+            waiter::Acquire::start(fleet.inner().clone(), never_reject),
+            id(fleet),
+        ),
+    }
 }
 
-/// A lease of `fleet` if one is free now (see [`waiter::try_now`]): for
-/// `try_acquire`, which never waits.
-pub(crate) fn try_lease(fleet: &Fleet) -> Result<Lease, Rejected> {
-    waiter::try_now(fleet.inner().clone())
+/// The future of [`lease`].
+#[derive(Debug)]
+pub(crate) enum LeaseFuture {
+    Parent(Option<Parent>),
+    Acquire(waiter::Acquire, usize),
+}
+
+impl Future for LeaseFuture {
+    type Output = Result<Leased, Rejected>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            LeaseFuture::Parent(parent) => Poll::Ready(Ok(Leased::Parent(
+                parent
+                    .take()
+                    .expect("`LeaseFuture` polled after completion"),
+            ))),
+            LeaseFuture::Acquire(acquire, fleet) => {
+                let lease = ready!(Pin::new(acquire).poll(cx))?;
+                let parent = Parent {
+                    fleet: *fleet,
+                    token: lease.token(),
+                };
+                Poll::Ready(Ok(Leased::Own(lease, parent)))
+            }
+        }
+    }
+}
+
+/// A lease of `fleet` if one is free now (see [`waiter::try_now`]), or the
+/// parent's for a nested call: for `try_acquire`, which never waits.
+pub(crate) fn try_lease(fleet: &Fleet) -> Result<Leased, Rejected> {
+    match parent(fleet) {
+        Some(parent) => Ok(Leased::Parent(parent)),
+        None => Ok(Leased::own(fleet, waiter::try_now(fleet.inner().clone())?)),
+    }
 }

@@ -121,6 +121,21 @@
 //!   Calls on a [`Pool`](crate::Pool) directly (`Group::pool().submit(..)`)
 //!   are not the group's calls and take no lease.
 //!
+//! * **Nested calls share their parent's lease.** A call of a fleet group
+//!   made from inside the work of a call of the same fleet, on the thread
+//!   running that work (an awaited or joined call, a sync call, a permit, a
+//!   blocking call's closure on its executor thread and the calls inside
+//!   it), runs under its parent's lease and never asks for one: the fleet
+//!   counts top-level calls, as the application-wide ceiling does. So a call
+//!   that calls its own group cannot deadlock the fleet (with every lease
+//!   held by a parent waiting for its nested call's lease), and a nested
+//!   call sees its parent's fencing token. A nested call that got a local
+//!   slot of its own (its parent's was lent to another nested call) runs
+//!   alongside its siblings under the one lease: the fleet may then run
+//!   more work than its limit counts, as many as a call's nested calls run
+//!   at once. Tested: `nested_calls_share_their_parents_lease_and_never_wait_for_it`
+//!   (limit 1, every path, 10 s bound; it hangs without the rule).
+//!
 //! * **Observability.** [`FleetStats`] in every build; with feature
 //!   `metrics`, the `pooled.fleet.*` series (held, waiting, limit, lost,
 //!   reclaimed, Redis errors, local fallbacks), and with feature `tracing`
@@ -156,7 +171,7 @@ mod waiter;
 #[cfg(feature = "redis")]
 pub use call::token;
 #[cfg(feature = "redis")]
-pub(crate) use call::{lease, run, run_leased, try_lease, Fleeted};
+pub(crate) use call::{lease, run, run_leased, try_lease, Fleeted, Leased};
 #[cfg(feature = "redis")]
 pub use handle::{AcquireLease, Fleet};
 #[cfg(feature = "redis")]
