@@ -12,7 +12,7 @@
 
 use crate::admission::lend::{Lend, Returned};
 use crate::admission::queue::WaitQueue;
-use crate::admission::state::{Word, CLOSED, MAX_SLOTS, ONE_RUNNING, PAUSED, QUEUED};
+use crate::admission::state::{Word, CLOSED, MAX_SLOTS, ONE_RUNNING, PAUSED, QUEUED, SCALED};
 use crate::admission::waiter::{status, List, Waiter};
 use crate::admission::wake_list::WakeList;
 use crate::pool::order::{Kind, Order};
@@ -141,7 +141,11 @@ impl Core {
             .map_or(u64::MAX, nanos);
         let adaptive = scaler.as_ref().is_some_and(Scaler::samples_calls);
         Core {
-            word: AtomicU64::new(Word::new(config.initial).0),
+            word: AtomicU64::new(
+                Word::new(config.initial)
+                    .with_flag(SCALED, scaler.is_some())
+                    .0,
+            ),
             counters: Counters {
                 submitted: AtomicU64::new(0),
                 nested: AtomicUsize::new(0),
@@ -246,7 +250,9 @@ impl Core {
                 Ordering::Acquire,
             ) {
                 Ok(_) => {
-                    self.autoscale_if_due();
+                    if w.has(SCALED) {
+                        self.autoscale_if_due();
+                    }
                     return true;
                 }
                 Err(actual) => w = Word(actual),
@@ -472,12 +478,6 @@ impl Core {
 
     // ---- releasing -------------------------------------------------------
 
-    /// Whether calls are timed and judged (the adaptive policy).
-    #[inline]
-    pub(crate) fn is_adaptive(&self) -> bool {
-        self.adaptive
-    }
-
     /// What a call admitted now keeps as its admission stamp: the clock's
     /// time if the pool times its calls (the adaptive policy), else nothing.
     #[inline]
@@ -490,12 +490,66 @@ impl Core {
         nanos(self.clock.now())
     }
 
-    /// Releases the slot of a call of an adaptive pool (counted already),
-    /// feeding the policy the call's latency (since `admitted_at`) and verdict.
-    pub(crate) fn release_sampled(&self, admitted_at: u64, verdict: Verdict) {
+    /// Releases the slot of a call that ended (counted already) since
+    /// `admitted_at` with `verdict`: lock-free for a fixed pool while nobody
+    /// waits; an autoscaled pool consults its autoscaler when due, an
+    /// adaptive one is fed the call's latency and verdict.
+    #[inline]
+    pub(crate) fn release_slot(&self, admitted_at: u64, verdict: Verdict) {
+        if !self.release_plain() {
+            self.release_other(Some((admitted_at, verdict)));
+        }
+    }
+
+    /// The lock-free release of a fixed pool's slot while nobody waits and
+    /// it is open; `false` if it is not that case.
+    #[inline(always)]
+    fn release_plain(&self) -> bool {
+        let mut w = self.load();
+        while !w.has(QUEUED | CLOSED | SCALED) {
+            match self.word.compare_exchange_weak(
+                w.0,
+                w.0 - ONE_RUNNING,
+                Ordering::Release,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    #[cfg(any(feature = "tracing", feature = "metrics"))]
+                    self.obs.freed();
+                    return true;
+                }
+                Err(actual) => w = Word(actual),
+            }
+        }
+        false
+    }
+
+    /// A release off [`release_plain`](Core::release_plain)'s path: the
+    /// adaptive policy's sample (`sample`, ignored by other pools), the
+    /// autoscaler's due check, a waiter to hand the slot to, a closed pool.
+    #[inline(never)]
+    fn release_other(&self, sample: Option<(u64, Verdict)>) {
         #[cfg(any(feature = "tracing", feature = "metrics"))]
         self.obs.freed();
-        self.release_slow(Some((admitted_at, verdict)));
+        if self.adaptive {
+            return self.release_slow(sample.or(Some((0, Verdict::Ignore))));
+        }
+        let mut w = self.load();
+        while !w.has(QUEUED | CLOSED) {
+            match self.word.compare_exchange_weak(
+                w.0,
+                w.0 - ONE_RUNNING,
+                Ordering::Release,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    self.autoscale_if_due();
+                    return;
+                }
+                Err(actual) => w = Word(actual),
+            }
+        }
+        self.release_slow(None);
     }
 
     fn adaptive_observe(
@@ -519,27 +573,13 @@ impl Core {
         self.free_slot();
     }
 
-    /// Releases one slot, handing it to the next waiter if one is waiting.
+    /// Releases one slot of a call that gives no latency sample (cancelled,
+    /// or not a call's), handing it to the next waiter if one is waiting.
     #[inline]
     pub(crate) fn free_slot(&self) {
-        #[cfg(any(feature = "tracing", feature = "metrics"))]
-        self.obs.freed();
-        let mut w = self.load();
-        while !w.has(QUEUED | CLOSED) {
-            match self.word.compare_exchange_weak(
-                w.0,
-                w.0 - ONE_RUNNING,
-                Ordering::Release,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => {
-                    self.autoscale_if_due();
-                    return;
-                }
-                Err(actual) => w = Word(actual),
-            }
+        if !self.release_plain() {
+            self.release_other(None);
         }
-        self.release_slow(None);
     }
 
     fn release_slow(&self, sample: Option<(u64, Verdict)>) {

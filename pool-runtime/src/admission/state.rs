@@ -1,7 +1,8 @@
 //! The packed admission word: running count, limit and flags in one `AtomicU64`,
 //! so the uncontended acquire and release are a single compare-and-swap each.
 //!
-//! Layout: bits 0..30 running, bits 30..60 limit, then the flags.
+//! Layout: bits 0..30 running, bits 30..60 limit, then the flags (`QUEUED`,
+//! `PAUSED`, `CLOSED`, `SCALED`).
 //!
 //! Invariants (with the queue lock released):
 //! * `QUEUED` is set exactly when the wait queue is non-empty, and then
@@ -17,6 +18,11 @@ const LIMIT_SHIFT: u32 = 30;
 pub(crate) const QUEUED: u64 = 1 << 60;
 pub(crate) const PAUSED: u64 = 1 << 61;
 pub(crate) const CLOSED: u64 = 1 << 62;
+/// The pool is autoscaled: a lock-free acquire or release consults the
+/// autoscaler when a sample is due, and an adaptive pool's release takes the
+/// lock to feed it. Set when the pool is built, never changed, so a fixed
+/// pool's fast paths test it with the other flags, in the word they loaded.
+pub(crate) const SCALED: u64 = 1 << 63;
 
 /// One running call, as an increment of the word.
 pub(crate) const ONE_RUNNING: u64 = 1;

@@ -146,7 +146,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
     /// or it ignores them) and a slot was free, which it took (one CAS).
     #[inline(always)]
     fn took_free_slot(&self) -> bool {
-        (self.node.flag(flag::INDEPENDENT) || !nested::any()) && self.core.try_acquire_fast()
+        (!nested::any() || self.node.flag(flag::INDEPENDENT)) && self.core.try_acquire_fast()
     }
 
     /// The call started in the free slot [`took_free_slot`](Acquire::took_free_slot) took.

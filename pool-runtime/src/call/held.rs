@@ -63,13 +63,12 @@ pub(crate) fn end_call(
                 core.nested_ended();
             }
         }
-        None if core.is_adaptive() => {
+        None => {
             let verdict = match outcome {
                 Outcome::Completed => verdict,
                 Outcome::Panicked | Outcome::Cancelled => Verdict::Ignore,
             };
-            core.release_sampled(admitted_at, verdict);
+            core.release_slot(admitted_at, verdict);
         }
-        None => core.free_slot(),
     }
 }
