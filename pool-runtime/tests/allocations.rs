@@ -193,3 +193,33 @@ fn a_tower_layer_over_a_pool_allocates_nothing_for_a_call_admitted_at_once() {
     assert_eq!(pool.stats().completed, 1001);
     assert_eq!(allocations, 0, "1000 calls through the layer, none waiting");
 }
+
+#[cfg(feature = "tower")]
+#[test]
+fn a_tower_layer_over_a_group_allocates_nothing_for_a_call_admitted_at_once() {
+    use pool_runtime::tower::PooledLayer;
+    use pool_runtime::{Group, GroupSpec};
+    use tower::{service_fn, Layer, Service};
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let group: &'static Group = Box::leak(Box::new(Group::new(
+        GroupSpec::new("allocations::tower_group").size(2),
+    )));
+    let mut service = PooledLayer::group(group).layer(service_fn(|x: u64| async move {
+        Ok::<_, std::convert::Infallible>(x + 1)
+    }));
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut call = |x: u64| {
+        assert!(service.poll_ready(&mut cx).is_ready());
+        let mut response = std::pin::pin!(service.call(x));
+        match response.as_mut().poll(&mut cx) {
+            Poll::Ready(Ok(y)) => y,
+            other => panic!("an uncontended call completes at once: {other:?}"),
+        }
+    };
+    // The first call starts the group's pool (and reads its configuration).
+    assert_eq!(call(0), 1);
+    let (sum, allocations) = allocations_in(|| (1..=1000).map(&mut call).sum::<u64>());
+    assert_eq!(sum, (2..=1001).sum::<u64>());
+    assert_eq!(group.stats().completed, 1001);
+    assert_eq!(allocations, 0, "1000 calls through the layer, none waiting");
+}

@@ -134,6 +134,17 @@ impl Limit {
             }
             Limit::Group(group) => {
                 let group = *group;
+                // Without a ceiling or a fleet limit, a group's permit is its
+                // pool's: the same fast path.
+                let plain = crate::group::ceiling::core_if_enabled().is_none();
+                #[cfg(feature = "redis")]
+                let plain = plain && group.fleet().is_none();
+                if plain {
+                    let core = group.pool().core_arc();
+                    if let Some(permit) = crate::call::permit::acquire_owned_now(core, weight) {
+                        return Acquired::Now(reserved(permit));
+                    }
+                }
                 Acquired::Later(Box::pin(async move {
                     group.acquire_owned(weight).await.map(reserved)
                 }))
