@@ -50,7 +50,15 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// The calls turned away for `reason`.
+    /// The calls turned away for `reason` by this pool.
+    ///
+    /// The fleet's reasons ([`Rejected::FleetUnavailable`],
+    /// [`Rejected::LeaseLost`]) are always 0 here: the fleet turns a call
+    /// away after the pool admitted it, and the pool counts that call by how
+    /// its slot ended — `completed` for an async call or a permit,
+    /// `cancelled` for a blocking call turned away before its closure ran.
+    /// The fleet counts them itself (`FleetStats::rejected_unavailable`,
+    /// `FleetStats::lost`, feature `redis`).
     pub fn rejected_for(&self, reason: Rejected) -> u64 {
         // Fleet reasons are counted in `FleetStats`, not here.
         self.rejected.get(reason.index()).copied().unwrap_or(0)
