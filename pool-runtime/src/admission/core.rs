@@ -505,19 +505,27 @@ impl Core {
     /// it is open; `false` if it is not that case.
     #[inline(always)]
     fn release_plain(&self) -> bool {
+        let released = self.decrement_unless(QUEUED | CLOSED | SCALED);
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        if released {
+            self.obs.freed();
+        }
+        released
+    }
+
+    /// Frees a slot lock-free, unless (or as soon as) the word has one of
+    /// `flags`: then `false`, nothing changed.
+    #[inline(always)]
+    fn decrement_unless(&self, flags: u64) -> bool {
         let mut w = self.load();
-        while !w.has(QUEUED | CLOSED | SCALED) {
+        while !w.has(flags) {
             match self.word.compare_exchange_weak(
                 w.0,
                 w.0 - ONE_RUNNING,
                 Ordering::Release,
                 Ordering::Acquire,
             ) {
-                Ok(_) => {
-                    #[cfg(any(feature = "tracing", feature = "metrics"))]
-                    self.obs.freed();
-                    return true;
-                }
+                Ok(_) => return true,
                 Err(actual) => w = Word(actual),
             }
         }
@@ -534,22 +542,11 @@ impl Core {
         if self.adaptive {
             return self.release_slow(sample.or(Some((0, Verdict::Ignore))));
         }
-        let mut w = self.load();
-        while !w.has(QUEUED | CLOSED) {
-            match self.word.compare_exchange_weak(
-                w.0,
-                w.0 - ONE_RUNNING,
-                Ordering::Release,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => {
-                    self.autoscale_if_due();
-                    return;
-                }
-                Err(actual) => w = Word(actual),
-            }
+        if self.decrement_unless(QUEUED | CLOSED) {
+            self.autoscale_if_due();
+        } else {
+            self.release_slow(None);
         }
-        self.release_slow(None);
     }
 
     fn adaptive_observe(
