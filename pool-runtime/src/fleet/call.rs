@@ -26,6 +26,16 @@ pub(crate) struct Parent {
     token: Option<u64>,
 }
 
+impl Parent {
+    /// The call holding `lease` of the fleet `fleet` (its [`id`]).
+    fn holding(fleet: usize, lease: &Lease) -> Parent {
+        Parent {
+            fleet,
+            token: lease.token(),
+        }
+    }
+}
+
 fn id(fleet: &Fleet) -> usize {
     std::sync::Arc::as_ptr(fleet.inner()) as usize
 }
@@ -65,23 +75,19 @@ fn with_parent<T>(parent: Parent, f: impl FnOnce() -> T) -> T {
 /// parent's (see [`parent`]).
 #[derive(Debug)]
 pub(crate) enum Leased {
-    Own(Lease, Parent),
+    Own(Parent, Lease),
     Parent(Parent),
 }
 
 impl Leased {
     fn own(fleet: &Fleet, lease: Lease) -> Leased {
-        let parent = Parent {
-            fleet: id(fleet),
-            token: lease.token(),
-        };
-        Leased::Own(lease, parent)
+        Leased::Own(Parent::holding(id(fleet), &lease), lease)
     }
 
     /// The lease, if the call holds one of its own.
     pub(crate) fn into_own(self) -> Option<Lease> {
         match self {
-            Leased::Own(lease, _) => Some(lease),
+            Leased::Own(_, lease) => Some(lease),
             Leased::Parent(_) => None,
         }
     }
@@ -90,7 +96,7 @@ impl Leased {
 enum Stage<T> {
     Start(Fleet),
     Acquiring(Acquire, usize),
-    Running(Lease, Parent),
+    Running(Parent, Lease),
     /// Nested in the work of a call of the same fleet on this thread: runs
     /// under that call's lease.
     Nested(Parent),
@@ -140,11 +146,7 @@ impl<F: Future> Future for Fleeted<F> {
                 }
                 Stage::Acquiring(acquire, fleet) => match ready!(Pin::new(acquire).poll(cx)) {
                     Ok(lease) => {
-                        let parent = Parent {
-                            fleet: *fleet,
-                            token: lease.token(),
-                        };
-                        *this.stage = Stage::Running(lease, parent);
+                        *this.stage = Stage::Running(Parent::holding(*fleet, &lease), lease)
                     }
                     Err(rejected) => {
                         *this.stage = Stage::Done;
@@ -156,7 +158,7 @@ impl<F: Future> Future for Fleeted<F> {
                     *this.stage = Stage::Done;
                     return Poll::Ready(Ok(out));
                 }
-                Stage::Running(lease, parent) => {
+                Stage::Running(parent, lease) => {
                     if lease.is_lost() && !*this.never_reject {
                         *this.stage = Stage::Done;
                         return Poll::Ready(Err(Rejected::LeaseLost));
@@ -165,7 +167,7 @@ impl<F: Future> Future for Fleeted<F> {
                     let out = ready!(with_parent(*parent, || this.work.as_mut().poll(cx)));
                     // The call (and its local slot) ends once Redis has the
                     // release, so a process that exits next leaves nothing.
-                    let Stage::Running(lease, _) = std::mem::replace(this.stage, Stage::Done)
+                    let Stage::Running(_, lease) = std::mem::replace(this.stage, Stage::Done)
                     else {
                         unreachable!()
                     };
@@ -207,7 +209,7 @@ pub(crate) fn run<T>(
 /// thread, so the lease ends with the closure, not with the caller's future.
 pub(crate) fn run_leased<T>(leased: Leased, f: impl FnOnce() -> T) -> T {
     let (lease, parent) = match leased {
-        Leased::Own(lease, parent) => (lease, parent),
+        Leased::Own(parent, lease) => (lease, parent),
         Leased::Parent(parent) => return with_parent(parent, f),
     };
     let out = with_parent(parent, f);
@@ -254,11 +256,7 @@ impl Future for LeaseFuture {
             ))),
             LeaseFuture::Acquire(acquire, fleet) => {
                 let lease = ready!(Pin::new(acquire).poll(cx))?;
-                let parent = Parent {
-                    fleet: *fleet,
-                    token: lease.token(),
-                };
-                Poll::Ready(Ok(Leased::Own(lease, parent)))
+                Poll::Ready(Ok(Leased::Own(Parent::holding(*fleet, &lease), lease)))
             }
         }
     }
