@@ -380,6 +380,18 @@ impl Group {
         Ok(permit)
     }
 
+    /// [`Pool::acquire_owned_now`] on the group's pool, when a permit of the
+    /// group is only that: no ceiling is set and no fleet limit applies.
+    #[cfg(feature = "tower")]
+    pub(crate) fn acquire_owned_now(&self, weight: i64) -> Option<OwnedPermit> {
+        let plain = ceiling::core_if_enabled().is_none();
+        #[cfg(feature = "redis")]
+        let plain = plain && self.fleet().is_none();
+        plain
+            .then(|| self.pool().acquire_owned_now(weight))
+            .flatten()
+    }
+
     /// See [`Pool::try_acquire_owned`] (and [`try_acquire`](Group::try_acquire)
     /// for the ceiling and the fleet lease).
     ///

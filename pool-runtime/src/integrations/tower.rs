@@ -117,39 +117,27 @@ enum Acquired {
 }
 
 impl Limit {
-    /// A slot, taken now if the call would be admitted without waiting
-    /// (a pool's: no allocation), else a future that waits for it.
+    /// A slot, taken now if the call would be admitted without waiting (no
+    /// allocation; for a group, when no ceiling or fleet limit applies),
+    /// else a future that waits for it.
     fn acquire(&self, weight: i64) -> Acquired {
-        match self {
+        let now = match self {
+            Limit::Pool(pool) => pool.acquire_owned_now(weight),
+            Limit::Group(group) => group.acquire_owned_now(weight),
+        };
+        if let Some(permit) = now {
+            return Acquired::Now(reserved(permit));
+        }
+        Acquired::Later(match self {
             Limit::Pool(pool) => {
-                if let Some(permit) =
-                    crate::call::permit::acquire_owned_now(pool.core_arc(), weight)
-                {
-                    return Acquired::Now(reserved(permit));
-                }
                 let pool = pool.clone();
-                Acquired::Later(Box::pin(async move {
-                    pool.acquire_owned(weight).await.map(reserved)
-                }))
+                Box::pin(async move { pool.acquire_owned(weight).await.map(reserved) })
             }
             Limit::Group(group) => {
                 let group = *group;
-                // Without a ceiling or a fleet limit, a group's permit is its
-                // pool's: the same fast path.
-                let plain = crate::group::ceiling::core_if_enabled().is_none();
-                #[cfg(feature = "redis")]
-                let plain = plain && group.fleet().is_none();
-                if plain {
-                    let core = group.pool().core_arc();
-                    if let Some(permit) = crate::call::permit::acquire_owned_now(core, weight) {
-                        return Acquired::Now(reserved(permit));
-                    }
-                }
-                Acquired::Later(Box::pin(async move {
-                    group.acquire_owned(weight).await.map(reserved)
-                }))
+                Box::pin(async move { group.acquire_owned(weight).await.map(reserved) })
             }
-        }
+        })
     }
 
     /// Takes a slot if one is free now.

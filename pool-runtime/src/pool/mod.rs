@@ -282,6 +282,14 @@ impl Pool {
         permit::acquire_owned(self.core.clone(), weight, false).await
     }
 
+    /// An owned permit if the call would be admitted at once, without
+    /// waiting; otherwise `None`, with nothing counted (see
+    /// [`Acquire::try_fast`](crate::call::acquire::Acquire::try_fast)).
+    #[cfg(feature = "tower")]
+    pub(crate) fn acquire_owned_now(&self, weight: i64) -> Option<OwnedPermit> {
+        crate::call::permit::acquire_owned_now(self.core.clone(), weight)
+    }
+
     /// A permit if a slot is free now; never waits.
     ///
     /// # Errors
