@@ -168,14 +168,13 @@ fn sync_calls_that_park_allocate_nothing_after_each_threads_first_wait() {
     assert_eq!(allocations, 0, "{} sync calls on one slot", threads * calls);
 }
 
+/// Allocations made by 1000 uncontended calls through a tower layer (after
+/// one call outside the window, which starts a group's pool). Every call
+/// completes at its first poll: none waits.
 #[cfg(feature = "tower")]
-#[test]
-fn a_tower_layer_over_a_pool_allocates_nothing_for_a_call_admitted_at_once() {
-    use pool_runtime::tower::PooledLayer;
+fn allocations_of_uncontended_tower_calls(layer: pool_runtime::tower::PooledLayer) -> usize {
     use tower::{service_fn, Layer, Service};
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let pool = Pool::fixed(2);
-    let mut service = PooledLayer::pool(pool.clone()).layer(service_fn(|x: u64| async move {
+    let mut service = layer.layer(service_fn(|x: u64| async move {
         Ok::<_, std::convert::Infallible>(x + 1)
     }));
     let mut cx = Context::from_waker(Waker::noop());
@@ -190,6 +189,17 @@ fn a_tower_layer_over_a_pool_allocates_nothing_for_a_call_admitted_at_once() {
     assert_eq!(call(0), 1);
     let (sum, allocations) = allocations_in(|| (1..=1000).map(&mut call).sum::<u64>());
     assert_eq!(sum, (2..=1001).sum::<u64>());
+    allocations
+}
+
+#[cfg(feature = "tower")]
+#[test]
+fn a_tower_layer_over_a_pool_allocates_nothing_for_a_call_admitted_at_once() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let pool = Pool::fixed(2);
+    let allocations = allocations_of_uncontended_tower_calls(
+        pool_runtime::tower::PooledLayer::pool(pool.clone()),
+    );
     assert_eq!(pool.stats().completed, 1001);
     assert_eq!(allocations, 0, "1000 calls through the layer, none waiting");
 }
@@ -197,29 +207,13 @@ fn a_tower_layer_over_a_pool_allocates_nothing_for_a_call_admitted_at_once() {
 #[cfg(feature = "tower")]
 #[test]
 fn a_tower_layer_over_a_group_allocates_nothing_for_a_call_admitted_at_once() {
-    use pool_runtime::tower::PooledLayer;
     use pool_runtime::{Group, GroupSpec};
-    use tower::{service_fn, Layer, Service};
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let group: &'static Group = Box::leak(Box::new(Group::new(
         GroupSpec::new("allocations::tower_group").size(2),
     )));
-    let mut service = PooledLayer::group(group).layer(service_fn(|x: u64| async move {
-        Ok::<_, std::convert::Infallible>(x + 1)
-    }));
-    let mut cx = Context::from_waker(Waker::noop());
-    let mut call = |x: u64| {
-        assert!(service.poll_ready(&mut cx).is_ready());
-        let mut response = std::pin::pin!(service.call(x));
-        match response.as_mut().poll(&mut cx) {
-            Poll::Ready(Ok(y)) => y,
-            other => panic!("an uncontended call completes at once: {other:?}"),
-        }
-    };
-    // The first call starts the group's pool (and reads its configuration).
-    assert_eq!(call(0), 1);
-    let (sum, allocations) = allocations_in(|| (1..=1000).map(&mut call).sum::<u64>());
-    assert_eq!(sum, (2..=1001).sum::<u64>());
+    let allocations =
+        allocations_of_uncontended_tower_calls(pool_runtime::tower::PooledLayer::group(group));
     assert_eq!(group.stats().completed, 1001);
     assert_eq!(allocations, 0, "1000 calls through the layer, none waiting");
 }
