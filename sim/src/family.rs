@@ -66,7 +66,13 @@ pub fn contenders() -> Vec<Contender> {
 
 /// An open-loop scenario on `model` with `workers` workers: Poisson at 0.5×,
 /// 1.5× and 0.5× of its throughput, `phase` seconds each.
-fn open(name: &'static str, what: &str, model: Model, workers: usize, phase: f64) -> Workload {
+pub(crate) fn open(
+    name: &'static str,
+    what: &str,
+    model: Model,
+    workers: usize,
+    phase: f64,
+) -> Workload {
     let cap = model.throughput(workers);
     Workload {
         name,
@@ -294,7 +300,12 @@ pub fn oracle(workload: &Workload, seeds: &[u64]) -> (Contender, String) {
 pub fn run(options: &crate::Options) -> Vec<Outcome> {
     let seeds = options.seed_list();
     let mut out = Vec::new();
-    for w in scenarios(options.phase) {
+    let models = if options.holdout {
+        crate::holdout::scenarios(options.phase)
+    } else {
+        scenarios(options.phase)
+    };
+    for w in models {
         let t = std::time::Instant::now();
         let mut contenders = contenders();
         let (best, oracle_note) = oracle(&w, &seeds);

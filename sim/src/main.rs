@@ -8,6 +8,7 @@
 //! cargo run --release -p pooled-sim -- --quick    # 1 seed, 20 s phases, no plots (CI)
 //! cargo run --release -p pooled-sim -- --tune     # parameter exploration (sweep, grid, robust, holdout)
 //! cargo run --release -p pooled-sim -- --family   # issue 11: the server family against reference controllers
+//! cargo run --release -p pooled-sim -- --family --holdout   # models never tuned on (sim/src/holdout.rs)
 //! ```
 //!
 //! `--quick` runs the main table and then a reduced family (1 seed, 20 s
@@ -17,6 +18,7 @@
 //! number is reproducible. The model, metrics and results: `sim/RESULTS.md`.
 
 mod family;
+mod holdout;
 mod metrics;
 mod peers;
 mod plot;
@@ -50,9 +52,11 @@ pub struct Options {
     pub no_plots: bool,
     /// Run the server family (issue 11) instead of the main table.
     pub family: bool,
+    /// With `family`: the holdout models instead of the family's.
+    pub holdout: bool,
 }
 
-const USAGE: &str = "usage: pooled-sim [--quick] [--family] [--seeds N] [--seed-base S] [--no-plots] [--tune [sweep,grid,robust,holdout]]";
+const USAGE: &str = "usage: pooled-sim [--quick] [--family [--holdout]] [--seeds N] [--seed-base S] [--no-plots] [--tune [sweep,grid,robust,holdout]]";
 
 impl Options {
     /// The seeds to run.
@@ -70,6 +74,7 @@ impl Options {
             batch: 30_000,
             no_plots: false,
             family: false,
+            holdout: false,
         };
         let mut seeds = None;
         let mut args = std::env::args().skip(1);
@@ -77,6 +82,7 @@ impl Options {
             match arg.as_str() {
                 "--quick" => o.quick = true,
                 "--family" => o.family = true,
+                "--holdout" => o.holdout = true,
                 "--tune" => {
                     o.tune = match args.next() {
                         Some(stages) if !stages.starts_with('-') => {

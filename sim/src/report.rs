@@ -301,7 +301,8 @@ fn mark(met: bool) -> &'static str {
 /// Prints the family's tables, the summary of ratios and the target lines.
 pub fn family(options: &Options, outcomes: &[crate::family::Outcome]) {
     println!(
-        "## pooled-sim --family: {} seed{} (medians), {} s phases{}\n",
+        "## pooled-sim --family{}: {} seed{} (medians), {} s phases{}\n",
+        if options.holdout { " --holdout" } else { "" },
         options.seeds,
         if options.seeds == 1 { "" } else { "s" },
         options.phase,
