@@ -19,9 +19,13 @@ use pool_runtime::{Pool, Rejected};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::Command;
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
+
+fn fixed(size: usize) -> Pool {
+    Pool::builder().size(size).build().unwrap()
+}
 
 fn noop_cx() -> Context<'static> {
     Context::from_waker(Waker::noop())
@@ -159,6 +163,112 @@ fn a_panicking_waker_on_the_timer_thread_does_not_stop_later_timeouts() {
             drop(held);
             let s = pool.stats();
             assert_eq!(s.rejected_for(Rejected::TimedOut), 2, "{s:?}");
+            assert_accounted(&s);
+        },
+    );
+}
+
+/// Promise: "a waker whose `wake` panics does not stop the rest of its
+/// batch (the first panic is re-raised once all are woken)", and a
+/// panicking call "frees its slot and the panic reaches the caller".
+/// Catches: a slot released while its holder unwinds (a permit dropped by a
+/// panic), handed to a waiter whose waker panics, re-raising that panic
+/// inside a destructor during unwinding: the process aborts.
+#[test]
+fn a_permit_released_by_a_panic_to_a_panicking_waker_does_not_abort() {
+    in_child_process(
+        "a_permit_released_by_a_panic_to_a_panicking_waker_does_not_abort",
+        || {
+            quiet_planned_panics();
+            let pool = fixed(1);
+            let held = pool.try_acquire().unwrap();
+            let waker = panicking_waker();
+            let mut bad = Box::pin(pool.acquire());
+            assert!(bad
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+            let out = catch_unwind(AssertUnwindSafe(move || {
+                let _held = held;
+                panic!("planned: the permit's holder panics");
+            }));
+            assert!(out.is_err());
+            match bad.as_mut().poll(&mut noop_cx()) {
+                Poll::Ready(Ok(permit)) => drop(permit),
+                other => panic!("the slot was not handed on: {:?}", other.is_ready()),
+            }
+            drop(bad);
+            let s = pool.stats();
+            assert_eq!((s.completed, s.running, s.waiting), (2, 0, 0), "{s:?}");
+            assert_accounted(&s);
+        },
+    );
+}
+
+/// As above, for a sync `run` whose closure panics and an async `submit`
+/// whose work panics inside `block_on`: both release their slot while
+/// unwinding.
+#[test]
+fn a_call_whose_work_panics_handing_its_slot_to_a_panicking_waker_does_not_abort() {
+    in_child_process(
+        "a_call_whose_work_panics_handing_its_slot_to_a_panicking_waker_does_not_abort",
+        || {
+            quiet_planned_panics();
+            let pool = fixed(1);
+            // A waiter queued from another thread, with a panicking waker,
+            // while this thread's call holds the slot.
+            let queue_bad_waiter = |pool: &Pool| {
+                let (queued_tx, queued_rx) = mpsc::channel();
+                let (go_tx, go_rx) = mpsc::channel::<()>();
+                let pool = pool.clone();
+                let waiter = std::thread::spawn(move || {
+                    let waker = panicking_waker();
+                    let mut bad = Box::pin(pool.submit(async { 7 }));
+                    assert!(bad
+                        .as_mut()
+                        .poll(&mut Context::from_waker(&waker))
+                        .is_pending());
+                    queued_tx.send(()).unwrap();
+                    go_rx.recv().unwrap();
+                    bad.as_mut().poll(&mut noop_cx())
+                });
+                queued_rx.recv().unwrap();
+                (waiter, go_tx)
+            };
+
+            let queued = Mutex::new(None);
+            let check = |queued: &Mutex<Option<(std::thread::JoinHandle<_>, mpsc::Sender<()>)>>| {
+                let (waiter, go) = queued.lock().unwrap().take().unwrap();
+                go.send(()).unwrap();
+                assert_eq!(
+                    waiter.join().unwrap(),
+                    Poll::Ready(Ok(7)),
+                    "the slot was handed on"
+                );
+            };
+            let sync = catch_unwind(AssertUnwindSafe(|| {
+                pool.run(|| {
+                    *queued.lock().unwrap() = Some(queue_bad_waiter(&pool));
+                    panic!("planned: the sync work panics");
+                })
+            }));
+            assert!(sync.is_err());
+            check(&queued);
+
+            let asynchronous = catch_unwind(AssertUnwindSafe(|| {
+                futures::executor::block_on(pool.submit(async {
+                    *queued.lock().unwrap() = Some(queue_bad_waiter(&pool));
+                    panic!("planned: the async work panics");
+                }))
+            }));
+            assert!(asynchronous.is_err());
+            check(&queued);
+            let s = pool.stats();
+            assert_eq!(
+                (s.completed, s.panicked, s.running, s.waiting),
+                (4, 2, 0, 0),
+                "{s:?}"
+            );
             assert_accounted(&s);
         },
     );
