@@ -14,11 +14,13 @@
 
 mod common;
 
-use common::assert_accounted;
-use pool_runtime::{Pool, Rejected};
+use common::{assert_accounted, gate, Meter, Task};
+use pool_runtime::{BlockingExecutor, BlockingJob, Pool, Rejected};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
@@ -272,4 +274,367 @@ fn a_call_whose_work_panics_handing_its_slot_to_a_panicking_waker_does_not_abort
             assert_accounted(&s);
         },
     );
+}
+
+// ---- wakers that change between polls ---------------------------------------
+
+/// Counts its wakeups.
+#[derive(Default)]
+struct Counting(AtomicUsize);
+impl Wake for Counting {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Counting {
+    fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Promise: a freed slot goes to the next waiter, which is woken (the
+/// future's contract: the waker of its latest poll). Catches: a waiter that
+/// moved to another task (polled again with a new waker) being handed the
+/// slot while the stale waker is woken: the new task never polls, a hang
+/// holding the slot. For each form of waiting call.
+#[test]
+fn a_waiter_repolled_with_a_new_waker_is_woken_through_the_new_one() {
+    let pool = fixed(1);
+    let (hold, open) = gate();
+    let mut holder = Task::new(pool.submit(hold));
+    holder.assert_pending();
+
+    let old = Arc::new(Counting::default());
+    let new = Arc::new(Counting::default());
+    let old_waker = Waker::from(old.clone());
+    let new_waker = Waker::from(new.clone());
+    let mut submit: Pin<Box<dyn Future<Output = bool>>> =
+        Box::pin(async { pool.submit(async {}).await.is_ok() });
+    let mut acquire: Pin<Box<dyn Future<Output = bool>>> =
+        Box::pin(async { pool.acquire().await.is_ok() });
+    let mut owned: Pin<Box<dyn Future<Output = bool>>> =
+        Box::pin(async { pool.acquire_owned(0).await.is_ok() });
+    for waiter in [&mut submit, &mut acquire, &mut owned] {
+        assert!(waiter
+            .as_mut()
+            .poll(&mut Context::from_waker(&old_waker))
+            .is_pending());
+        assert!(waiter
+            .as_mut()
+            .poll(&mut Context::from_waker(&new_waker))
+            .is_pending());
+    }
+    open.store(true, Ordering::SeqCst);
+    assert_eq!(holder.assert_ready(), Ok(()));
+    for (i, waiter) in [&mut submit, &mut acquire, &mut owned]
+        .into_iter()
+        .enumerate()
+    {
+        assert_eq!(
+            new.count(),
+            i + 1,
+            "the latest waker is woken for waiter {i}"
+        );
+        assert_eq!(old.count(), 0, "the stale waker is not");
+        assert_eq!(
+            waiter.as_mut().poll(&mut Context::from_waker(&new_waker)),
+            Poll::Ready(true)
+        );
+    }
+    let s = pool.stats();
+    assert_eq!((s.completed, s.running, s.waiting), (4, 0, 0), "{s:?}");
+    assert_accounted(&s);
+}
+
+/// Promise: an admission timeout fires for a call that waits too long.
+/// Catches: the timer waking the waker of the deadline's first poll after
+/// the call moved to another task: the call never learns it timed out.
+#[test]
+fn a_timed_waiter_repolled_with_a_new_waker_is_timed_out_through_the_new_one() {
+    let pool = Pool::builder()
+        .size(1)
+        .admission_timeout(Duration::from_millis(30))
+        .build()
+        .unwrap();
+    let _held = pool.try_acquire().unwrap();
+    let old = Arc::new(Counting::default());
+    let new = Arc::new(Counting::default());
+    let new_waker = Waker::from(new.clone());
+    let mut waiter = Box::pin(pool.submit(async {}));
+    assert!(waiter
+        .as_mut()
+        .poll(&mut Context::from_waker(&Waker::from(old.clone())))
+        .is_pending());
+    assert!(waiter
+        .as_mut()
+        .poll(&mut Context::from_waker(&new_waker))
+        .is_pending());
+    let started = Instant::now();
+    while new.count() == 0 && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(new.count(), 1, "the timer woke the latest waker");
+    assert_eq!(
+        waiter.as_mut().poll(&mut Context::from_waker(&new_waker)),
+        Poll::Ready(Err(Rejected::TimedOut))
+    );
+}
+
+// ---- zero and huge durations ------------------------------------------------
+
+/// Promise: a timeout is a value; "a duration too long to pass
+/// (`Duration::MAX`) means never". Catches: a zero admission timeout that
+/// never fires or fires for calls that need not wait, and `Duration::MAX`
+/// overflowing the deadline arithmetic (a panic) of sync or async waits.
+#[test]
+fn zero_and_max_admission_timeouts_time_out_at_once_or_never_for_every_caller() {
+    quiet_planned_panics();
+    for (timeout, expect_timeout) in [(Duration::ZERO, true), (Duration::MAX, false)] {
+        let pool = Pool::builder()
+            .size(1)
+            .admission_timeout(timeout)
+            .build()
+            .unwrap();
+        // A free slot: runs, whatever the timeout.
+        assert_eq!(pool.run(|| 1), Ok(1));
+        assert_eq!(futures::executor::block_on(pool.submit(async { 2 })), Ok(2));
+        let held = pool.try_acquire().unwrap();
+        let (p1, p2) = (pool.clone(), pool.clone());
+        let sync = std::thread::spawn(move || p1.run(|| 3));
+        let asynchronous =
+            std::thread::spawn(move || futures::executor::block_on(p2.submit(async { 4 })));
+        if expect_timeout {
+            let sync = within(Duration::from_secs(5), move || sync.join().unwrap());
+            let asynchronous = within(Duration::from_secs(5), move || asynchronous.join().unwrap());
+            assert_eq!(
+                (sync, asynchronous),
+                (Err(Rejected::TimedOut), Err(Rejected::TimedOut))
+            );
+            drop(held);
+        } else {
+            let started = Instant::now();
+            while pool.stats().waiting < 2 && started.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            assert_eq!(pool.stats().waiting, 2, "both wait (and neither panicked)");
+            std::thread::sleep(Duration::from_millis(50));
+            assert_eq!(pool.stats().waiting, 2, "and keep waiting");
+            drop(held);
+            let sync = within(Duration::from_secs(5), move || sync.join().unwrap());
+            let asynchronous = within(Duration::from_secs(5), move || asynchronous.join().unwrap());
+            assert_eq!((sync, asynchronous), (Ok(3), Ok(4)));
+        }
+        let s = pool.stats();
+        assert_eq!(s.running + s.waiting, 0, "{s:?}");
+        assert_accounted(&s);
+    }
+}
+
+/// Promise: `shutdown(Some(timeout))` "returns by its deadline whatever the
+/// calls do". Catches: `Duration::ZERO` or `Duration::MAX` panicking or
+/// hanging, or the zero deadline not turning away the waiting calls.
+#[test]
+fn shutdown_with_zero_and_max_deadlines() {
+    let pool = fixed(1);
+    let (hold, open) = gate();
+    let mut running = Task::new(pool.submit(hold));
+    running.assert_pending();
+    let mut waiting = Task::new(pool.submit(async {}));
+    waiting.assert_pending();
+    let timed_out = futures::executor::block_on(pool.shutdown(Some(Duration::ZERO)))
+        .expect_err("one call still runs at the deadline");
+    assert_eq!(
+        (timed_out.running, timed_out.turned_away),
+        (1, 1),
+        "{timed_out:?}"
+    );
+    assert_eq!(waiting.assert_ready(), Err(Rejected::Closed));
+    open.store(true, Ordering::SeqCst);
+    assert_eq!(running.assert_ready(), Ok(()));
+    let s = pool.stats();
+    assert_eq!(s.in_flight(), 0, "{s:?}");
+    assert_accounted(&s);
+
+    let pool = fixed(1);
+    let (hold, open) = gate();
+    let mut running = Task::new(pool.submit(hold));
+    running.assert_pending();
+    let mut shutdown = Task::new(pool.shutdown(Some(Duration::MAX)));
+    shutdown.assert_pending();
+    open.store(true, Ordering::SeqCst);
+    assert_eq!(running.assert_ready(), Ok(()));
+    assert!(shutdown.is_woken(), "the drain woke the shutdown");
+    assert_eq!(shutdown.assert_ready(), Ok(()));
+}
+
+// ---- blocking executors that misbehave ----------------------------------------
+
+/// An executor whose `execute` panics.
+struct PanickingExecutor;
+impl BlockingExecutor for PanickingExecutor {
+    fn execute(&self, _job: BlockingJob) {
+        panic!("planned: the executor refuses the job by panicking");
+    }
+}
+
+/// Promise: "bad input is an error value, never a panic"... for the pool;
+/// a user's executor that panics is the user's panic, but the pool must
+/// lose nothing. Catches: the slot taken for the job leaking when
+/// `execute` unwinds (the pool stuck at its limit forever), or the call
+/// left uncounted.
+#[test]
+fn an_executor_that_panics_in_execute_frees_the_slot_and_the_call_is_counted() {
+    quiet_planned_panics();
+    let pool = Pool::builder()
+        .size(1)
+        .blocking_executor(Arc::new(PanickingExecutor))
+        .build()
+        .unwrap();
+    let ran = Arc::new(AtomicBool::new(false));
+    let flag = ran.clone();
+    let out = catch_unwind(AssertUnwindSafe(|| {
+        futures::executor::block_on(
+            pool.submit_blocking(move || flag.store(true, Ordering::SeqCst)),
+        )
+    }));
+    assert!(out.is_err(), "the executor's panic reaches the caller");
+    assert!(!ran.load(Ordering::SeqCst));
+    let s = pool.stats();
+    assert_eq!((s.running, s.waiting, s.cancelled), (0, 0, 1), "{s:?}");
+    assert_accounted(&s);
+    assert_eq!(pool.run(|| 5), Ok(5), "the slot came back");
+}
+
+/// Runs jobs only when the test says so.
+#[derive(Clone, Default)]
+struct DeferredExecutor(Arc<Mutex<Vec<BlockingJob>>>);
+impl BlockingExecutor for DeferredExecutor {
+    fn execute(&self, job: BlockingJob) {
+        self.0.lock().unwrap().push(job);
+    }
+}
+impl DeferredExecutor {
+    fn run_all_on_threads(&self) -> Vec<std::thread::JoinHandle<()>> {
+        let jobs: Vec<_> = self.0.lock().unwrap().drain(..).collect();
+        jobs.into_iter().map(std::thread::spawn).collect()
+    }
+}
+
+/// Promise: "blocking closures carry their slot to the executor thread and
+/// release it there, so abandoning the wait never lets more closures run
+/// than the limit"; dropped after admission, "the closure still runs to the
+/// end". Catches: a caller dropped between admission and the job's start
+/// (the job queued on a busy executor) releasing the slot early, so that
+/// more closures run at once than the limit, or the job's slot leaking.
+#[test]
+fn a_blocking_caller_dropped_before_its_job_starts_keeps_the_slot_with_the_job() {
+    let executor = DeferredExecutor::default();
+    let pool = Pool::builder()
+        .size(2)
+        .blocking_executor(Arc::new(executor.clone()))
+        .build()
+        .unwrap();
+    let meter = Meter::default();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let job = |meter: &Meter, ran: &Arc<AtomicUsize>| {
+        let (meter, ran) = (meter.clone(), ran.clone());
+        move || {
+            let _inside = meter.enter();
+            std::thread::sleep(Duration::from_millis(30));
+            ran.fetch_add(1, Ordering::SeqCst);
+        }
+    };
+    // Two callers admitted, their jobs queued on the executor, then dropped.
+    for _ in 0..2 {
+        let mut call = Task::new(pool.submit_blocking(job(&meter, &ran)));
+        call.assert_pending();
+        drop(call);
+    }
+    assert_eq!(pool.stats().running, 2, "the queued jobs hold their slots");
+    assert!(
+        pool.try_acquire().is_err(),
+        "no third call while two jobs hold the slots"
+    );
+    // More callers queue behind them; their jobs can only be submitted once
+    // a slot frees.
+    let waiting: Vec<_> = (0..4)
+        .map(|_| {
+            let pool = pool.clone();
+            let job = job(&meter, &ran);
+            std::thread::spawn(move || futures::executor::block_on(pool.submit_blocking(job)))
+        })
+        .collect();
+    let started = Instant::now();
+    while pool.stats().waiting < 4 && started.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let mut threads = executor.run_all_on_threads();
+    let started = Instant::now();
+    while ran.load(Ordering::SeqCst) < 6 && started.elapsed() < Duration::from_secs(10) {
+        threads.extend(executor.run_all_on_threads());
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+    for w in waiting {
+        assert_eq!(w.join().unwrap(), Ok(()));
+    }
+    assert_eq!(ran.load(Ordering::SeqCst), 6, "every closure ran");
+    assert!(meter.max() <= 2, "{} closures ran at once", meter.max());
+    let s = pool.stats();
+    assert_eq!((s.running, s.waiting, s.completed), (0, 0, 6), "{s:?}");
+    assert_accounted(&s);
+}
+
+// ---- spawn --------------------------------------------------------------------
+
+/// Promise: dropping a `SpawnHandle` "detaches the call (it still runs)";
+/// later rejections (timed out) come "through the handle". Catches: a
+/// detached call that never runs or is never counted; a spawned call
+/// waiting past its admission timeout that hangs instead of returning
+/// `TimedOut`; a paused pool spawning anyway.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spawned_calls_detach_time_out_and_are_turned_away_as_documented() {
+    let pool = Pool::builder()
+        .size(1)
+        .admission_timeout(Duration::from_millis(30))
+        .build()
+        .unwrap();
+    let ran = Arc::new(AtomicBool::new(false));
+    let flag = ran.clone();
+    let held = pool.try_acquire().unwrap();
+    let timed = pool.spawn(async { 1 }).unwrap();
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(5), timed).await,
+        Ok(Err(Rejected::TimedOut))
+    );
+    drop(held);
+    drop(
+        pool.spawn(async move { flag.store(true, Ordering::SeqCst) })
+            .unwrap(),
+    );
+    let started = Instant::now();
+    while pool.stats().completed < 2 && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert!(ran.load(Ordering::SeqCst), "the detached call ran");
+    pool.pause();
+    assert_eq!(pool.spawn(async {}).err(), Some(Rejected::Paused));
+    pool.resume();
+    pool.close();
+    assert_eq!(pool.spawn(async {}).err(), Some(Rejected::Closed));
+    let s = pool.stats();
+    assert_eq!(
+        (
+            s.completed,
+            s.rejected_for(Rejected::TimedOut),
+            s.rejected_for(Rejected::Paused),
+            s.rejected_for(Rejected::Closed)
+        ),
+        (2, 1, 1, 1),
+        "{s:?}"
+    );
+    assert_accounted(&s);
 }
