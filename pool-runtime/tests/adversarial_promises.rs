@@ -15,7 +15,7 @@
 mod common;
 
 use common::{assert_accounted, gate, Meter, Task};
-use pool_runtime::{BlockingExecutor, BlockingJob, Pool, Rejected};
+use pool_runtime::{BlockingExecutor, BlockingJob, Kind, Pool, Rejected};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -636,5 +636,321 @@ async fn spawned_calls_detach_time_out_and_are_turned_away_as_documented() {
         (2, 1, 1, 1),
         "{s:?}"
     );
+    assert_accounted(&s);
+}
+
+// ---- reentrancy through permits and cancelled borrowers --------------------------
+
+/// Polls `fut` once with a no-op waker and expects it to be ready.
+#[track_caller]
+fn ready_now<F: Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    match fut.as_mut().poll(&mut noop_cx()) {
+        Poll::Ready(out) => out,
+        Poll::Pending => panic!("expected the future to be ready at once"),
+    }
+}
+
+/// Promise: "a nested call that outlives its parent keeps the slot busy
+/// until it ends", and permits follow "the same reentrancy rule as
+/// `submit`". Catches: a permit taken inside a call's work (borrowing the
+/// call's slot) and carried out of it letting a second call run beside it
+/// once the parent ended: two holders in a pool of one.
+#[test]
+fn a_permit_borrowed_inside_a_call_and_carried_out_keeps_the_slot_busy() {
+    // (Leaked, so the borrowed permits can be returned out of the closures.)
+    let pool: &'static Pool = Box::leak(Box::new(fixed(1)));
+    // `acquire` and `acquire_owned`, taken in the work of an async call and
+    // of a sync one, returned out of it.
+    type Release<'a> = Box<dyn FnOnce() + 'a>;
+    let carried_out: [&dyn Fn() -> Release<'static>; 4] = [
+        &|| {
+            let permit = ready_now(pool.submit(async { pool.acquire().await.unwrap() })).unwrap();
+            Box::new(move || drop(permit))
+        },
+        &|| {
+            let permit =
+                ready_now(pool.submit(async { pool.acquire_owned(0).await.unwrap() })).unwrap();
+            Box::new(move || drop(permit))
+        },
+        &|| {
+            let permit = pool.run(|| ready_now(pool.acquire()).unwrap()).unwrap();
+            Box::new(move || drop(permit))
+        },
+        &|| {
+            let permit = pool.run(|| pool.try_acquire_owned(0).unwrap()).unwrap();
+            Box::new(move || drop(permit))
+        },
+    ];
+    for (i, take) in carried_out.into_iter().enumerate() {
+        let permit = take();
+        let s = pool.stats();
+        assert_eq!(s.running, 1, "permit {i} keeps the slot: {s:?}");
+        assert_eq!(pool.try_acquire().err(), Some(Rejected::Full), "permit {i}");
+        let mut next = Task::new(pool.submit(async {}));
+        next.assert_pending();
+        permit();
+        assert!(next.is_woken(), "permit {i}'s release hands the slot on");
+        assert_eq!(next.assert_ready(), Ok(()));
+        let s = pool.stats();
+        assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
+        assert_accounted(&s);
+    }
+}
+
+/// Promise: one nested call at a time uses its parent's slot; the others
+/// wait "for a free slot or for that slot to come back". Catches: a
+/// nested borrower cancelled (dropped mid-run) not giving the slot back to
+/// the nested call waiting for it (a hang), the slot given to two nested
+/// calls at once, or `try_acquire` inside the work borrowing a slot that is
+/// already lent.
+#[test]
+fn a_cancelled_nested_borrower_gives_the_lent_slot_to_the_next_nested_call() {
+    let pool = fixed(1);
+    let meter = Meter::default();
+    let out = pool.run(|| {
+        let mut first = Task::new(pool.submit(async {
+            let _inside = meter.enter();
+            std::future::pending::<()>().await
+        }));
+        first.assert_pending();
+        assert_eq!(
+            pool.try_acquire().err(),
+            Some(Rejected::Full),
+            "the parent's slot is lent to `first`"
+        );
+        let mut second = Task::new(pool.submit(async {
+            let _inside = meter.enter();
+        }));
+        second.assert_pending();
+        let mut third = Task::new(pool.acquire());
+        third.assert_pending();
+        assert_eq!(meter.now(), 1);
+        drop(first);
+        assert!(
+            second.is_woken(),
+            "the slot came back for the next nested call"
+        );
+        assert!(!third.is_woken(), "one at a time");
+        assert_eq!(second.assert_ready(), Ok(()));
+        assert!(third.is_woken());
+        let permit = third.assert_ready().expect("borrowed in turn");
+        assert_eq!(pool.stats().nested, 1);
+        drop(permit);
+        let s = pool.stats();
+        (s.running, s.nested, s.waiting)
+    });
+    assert_eq!(out, Ok((1, 0, 0)));
+    assert_eq!(meter.max(), 1, "never two bodies at once in a pool of one");
+    let s = pool.stats();
+    assert_eq!((s.running, s.cancelled, s.completed), (0, 1, 3), "{s:?}");
+    assert_accounted(&s);
+}
+
+/// Promise: nested calls "belong to admitted work": a paused pool does not
+/// turn them away; and nothing hangs. Catches: `pause`, `close` or `abort`
+/// made while a nested call waits for its parent's lent slot stranding it
+/// (never admitted nor turned away once the borrower ends), or the
+/// accounting losing it.
+#[test]
+fn pause_close_and_abort_while_a_nested_call_waits_for_the_lent_slot() {
+    for (what, act) in [
+        ("pause", Pool::pause as fn(&Pool)),
+        ("close", Pool::close),
+        ("abort", Pool::abort),
+    ] {
+        let pool = fixed(1);
+        let out = pool.run(|| {
+            let (hold, open) = gate();
+            let mut borrower = Task::new(pool.submit(hold));
+            borrower.assert_pending();
+            let mut waiting = Task::new(pool.submit(async { 9 }));
+            waiting.assert_pending();
+            act(&pool);
+            let early = waiting.poll();
+            open.store(true, Ordering::SeqCst);
+            assert_eq!(borrower.assert_ready(), Ok(()));
+            match early {
+                Poll::Ready(out) => out,
+                Poll::Pending => waiting.assert_ready(),
+            }
+        });
+        let nested = out.unwrap_or_else(|e| panic!("{what}: the parent was turned away: {e}"));
+        if what == "pause" {
+            assert_eq!(
+                nested,
+                Ok(9),
+                "a paused pool runs nested calls of admitted work"
+            );
+        } else {
+            assert!(
+                nested == Ok(9) || nested == Err(Rejected::Closed),
+                "{what}: {nested:?}"
+            );
+        }
+        let s = pool.stats();
+        assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{what}: {s:?}");
+        assert_accounted(&s);
+    }
+}
+
+// ---- parked sync callers racing the pool's controls ------------------------------
+
+/// `n` threads calling `pool.run` with a body metered from outside; each
+/// returns its call's outcome.
+fn parked_callers(
+    pool: &Pool,
+    meter: &Meter,
+    n: usize,
+) -> Vec<std::thread::JoinHandle<Result<(), Rejected>>> {
+    (0..n)
+        .map(|_| {
+            let (pool, meter) = (pool.clone(), meter.clone());
+            std::thread::spawn(move || {
+                pool.run(|| {
+                    let _inside = meter.enter();
+                    std::thread::sleep(Duration::from_millis(2));
+                })
+            })
+        })
+        .collect()
+}
+
+#[track_caller]
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "timed out waiting until {what}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Promise: `abort` "rejects every waiting call at once", `close` lets
+/// "waiting and running calls finish", `pause` keeps admitting queued
+/// calls, `shutdown` returns by its deadline and turns the waiting away;
+/// the limit holds meanwhile. Catches: a parked thread (not a polled task)
+/// missed by any of them: never unparked (a hang), admitted past the
+/// limit, or left uncounted.
+#[test]
+fn parked_sync_callers_follow_abort_close_pause_resize_and_shutdown() {
+    type Act = fn(&Pool);
+    let acts: [(&str, Act, bool); 5] = [
+        ("abort", Pool::abort, false),
+        ("close", Pool::close, true),
+        ("pause", Pool::pause, true),
+        ("resize to 3", |p: &Pool| assert_eq!(p.resize(3), 3), true),
+        (
+            "shutdown(0)",
+            |p: &Pool| {
+                let out = futures::executor::block_on(p.shutdown(Some(Duration::ZERO)));
+                assert_eq!(out.map_err(|e| e.turned_away), Err(8), "all 8 turned away");
+            },
+            false,
+        ),
+    ];
+    for (what, act, runs) in acts {
+        let pool = fixed(2);
+        let meter = Meter::default();
+        let (a, b) = (pool.try_acquire().unwrap(), pool.try_acquire().unwrap());
+        let callers = parked_callers(&pool, &meter, 8);
+        wait_until("8 callers park", || pool.stats().waiting == 8);
+        act(&pool);
+        drop((a, b));
+        let outcomes: Vec<_> = within(Duration::from_secs(10), move || {
+            callers.into_iter().map(|c| c.join().unwrap()).collect()
+        });
+        let expected = if runs { Ok(()) } else { Err(Rejected::Closed) };
+        assert!(
+            outcomes.iter().all(|o| *o == expected),
+            "{what}: {outcomes:?}"
+        );
+        let limit = if what == "resize to 3" { 3 } else { 2 };
+        assert!(meter.max() <= limit, "{what}: {} at once", meter.max());
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting), (0, 0), "{what}: {s:?}");
+        assert_accounted(&s);
+    }
+}
+
+/// Promise: "Scaling down never interrupts running work: the pool admits
+/// nothing until `running < limit`", for autoscaled pools through
+/// `set_bounds` too. Catches: new bounds below the running count admitting
+/// waiters as soon as any call ends (more than the new max at once), or
+/// `set_bounds` with bad values changing anything.
+#[test]
+fn set_bounds_below_the_running_count_admits_nothing_until_below_the_new_max() {
+    let pool = Pool::builder()
+        .kind(Kind::Autoscale)
+        .min(1)
+        .max(8)
+        .size(6)
+        .build()
+        .unwrap();
+    let meter = Meter::default();
+    let gates: Vec<_> = (0..6).map(|_| gate()).collect();
+    let mut running: Vec<_> = gates
+        .iter()
+        .map(|(g, _)| {
+            let g = common::Gate(g.0.clone());
+            let meter = meter.clone();
+            Task::new(pool.submit(async move {
+                let _inside = meter.enter();
+                g.await
+            }))
+        })
+        .collect();
+    for r in &mut running {
+        r.assert_pending();
+    }
+    let mut waiting: Vec<_> = (0..4)
+        .map(|_| {
+            let meter = meter.clone();
+            Task::new(pool.submit(async move {
+                let _inside = meter.enter();
+            }))
+        })
+        .collect();
+    for w in &mut waiting {
+        w.assert_pending();
+    }
+    for (min, max) in [(3, 2), (0, 0), (usize::MAX, usize::MAX), (1, usize::MAX)] {
+        assert!(pool.set_bounds(min, max).is_err(), "({min}, {max})");
+    }
+    assert_eq!(
+        (pool.bounds(), pool.size()),
+        ((1, 8), 6),
+        "refused: unchanged"
+    );
+    assert_eq!(pool.set_bounds(1, 2), Ok(2));
+    for (i, (_, open)) in gates.iter().enumerate().take(4) {
+        open.store(true, Ordering::SeqCst);
+        assert_eq!(running[i].assert_ready(), Ok(()));
+        assert!(
+            waiting.iter().all(|w| !w.is_woken()),
+            "admitted with {} running and a max of 2",
+            6 - i - 1
+        );
+    }
+    // Two still run: at the limit, nothing admitted yet.
+    for w in &mut waiting {
+        w.assert_pending();
+    }
+    gates[4].1.store(true, Ordering::SeqCst);
+    assert_eq!(running[4].assert_ready(), Ok(()));
+    assert!(
+        waiting[0].is_woken(),
+        "one below the limit: the first waiter"
+    );
+    assert!(!waiting[1].is_woken());
+    gates[5].1.store(true, Ordering::SeqCst);
+    assert_eq!(running[5].assert_ready(), Ok(()));
+    for w in &mut waiting {
+        assert_eq!(w.assert_ready(), Ok(()));
+    }
+    let s = pool.stats();
+    assert_eq!((s.running, s.waiting, s.completed), (0, 0, 10), "{s:?}");
     assert_accounted(&s);
 }
