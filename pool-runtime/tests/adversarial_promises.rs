@@ -954,3 +954,80 @@ fn set_bounds_below_the_running_count_admits_nothing_until_below_the_new_max() {
     assert_eq!((s.running, s.waiting, s.completed), (0, 0, 10), "{s:?}");
     assert_accounted(&s);
 }
+
+// ---- tower ------------------------------------------------------------------------
+
+/// Promise (README, reentrancy rule): "a call into a pool from inside work
+/// that holds one of its slots ... may run under its parent's slot instead
+/// of waiting for a second one, so nested calls never deadlock a full
+/// pool", and the limit still holds. Catches: a handler behind a
+/// `PooledLayer` (whose response holds a slot of the pool) that calls the
+/// same pool (a bulkhead layered over the group its handlers' `#[pooled]`
+/// functions use) waiting for a second slot: with every slot held by
+/// responses, a deadlock. For the constant-weight and the weighted layer.
+#[cfg(feature = "tower")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_behind_the_layer_that_calls_the_same_pool_does_not_deadlock_it() {
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use tower::{service_fn, Layer, Service, ServiceExt};
+
+    async fn drive<S>(service: S) -> Vec<Result<u32, String>>
+    where
+        S: Service<u32, Response = u32, Error = BoxError> + Clone + Send + 'static,
+        S::Future: Send,
+    {
+        let calls: Vec<_> = (0..8)
+            .map(|n| tokio::spawn(service.clone().oneshot(n)))
+            .collect();
+        tokio::time::timeout(Duration::from_secs(5), async {
+            let mut out = Vec::new();
+            for call in calls {
+                out.push(call.await.unwrap().map_err(|e| e.to_string()));
+            }
+            out
+        })
+        .await
+        .expect("deadlocked: handlers wait for slots their own responses hold")
+    }
+
+    for weighted in [false, true] {
+        let pool = fixed(2);
+        let (handlers, nested) = (Meter::default(), Meter::default());
+        let handler = {
+            let (pool, handlers, nested) = (pool.clone(), handlers.clone(), nested.clone());
+            service_fn(move |n: u32| {
+                let (pool, handlers, nested) = (pool.clone(), handlers.clone(), nested.clone());
+                async move {
+                    let _inside = handlers.enter();
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    // The handler's own work calls the pool its response
+                    // holds a slot of.
+                    let doubled = pool
+                        .submit(async {
+                            let _inside = nested.enter();
+                            tokio::time::sleep(Duration::from_millis(1)).await;
+                            n * 2
+                        })
+                        .await?;
+                    Ok::<_, BoxError>(doubled)
+                }
+            })
+        };
+        let layer = PooledLayer::pool(pool.clone());
+        let outcomes = if weighted {
+            drive(layer.weight(|n: &u32| i64::from(*n)).layer(handler)).await
+        } else {
+            drive(layer.layer(handler)).await
+        };
+        assert_eq!(outcomes, (0..8).map(|n| Ok(n * 2)).collect::<Vec<_>>());
+        assert!(handlers.max() <= 2, "{} handlers at once", handlers.max());
+        assert!(nested.max() <= 2, "{} nested calls at once", nested.max());
+        let s = pool.stats();
+        assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
+        assert_eq!(
+            s.completed, 16,
+            "8 responses and their 8 nested calls: {s:?}"
+        );
+        assert_accounted(&s);
+    }
+}

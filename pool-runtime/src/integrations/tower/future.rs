@@ -105,7 +105,11 @@ where
                 overload,
                 hold,
             } => {
-                let result = ready!(future.poll(cx));
+                // Polled as the permit's work: calls of the same pool made
+                // by the inner service run under its slot (the reentrancy
+                // rule), instead of waiting for a second one.
+                let held = permit.as_ref().expect(POLLED_AFTER_COMPLETION);
+                let result = ready!(held.in_frame(|| future.poll(cx)));
                 let mut permit = permit.take().expect(POLLED_AFTER_COMPLETION);
                 permit.set_verdict(overload.verdict(&result));
                 Poll::Ready(match result {
