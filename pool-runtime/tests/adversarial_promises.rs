@@ -1031,3 +1031,76 @@ async fn a_handler_behind_the_layer_that_calls_the_same_pool_does_not_deadlock_i
         assert_accounted(&s);
     }
 }
+
+// ---- streams ------------------------------------------------------------------------
+
+/// Promise: "a panicking call frees its slot and the panic reaches the
+/// caller", for calls a stream adapter runs; "every call is accounted for".
+/// Catches: an item whose work panics (or a source stream that panics in
+/// `poll_next`) leaving the adapter's other calls holding slots or queue
+/// places once the caller catches the panic and drops the adapter, or the
+/// panicked call counted as cancelled or not at all.
+#[cfg(feature = "stream")]
+#[test]
+fn a_panic_in_an_item_or_in_the_source_stream_leaves_the_pool_clean() {
+    use futures::stream::{self, Stream, StreamExt};
+    use pool_runtime::PooledStreamExt;
+
+    quiet_planned_panics();
+    type Item = Pin<Box<dyn Future<Output = u32> + Send>>;
+    let item = |n: u32| -> Item {
+        Box::pin(async move {
+            if n == 3 {
+                panic!("planned: an item's work panics");
+            }
+            if n == 0 || n == 6 {
+                std::future::pending::<()>().await; // holds its slot
+            }
+            n
+        })
+    };
+    // The source itself panics when asked for its sixth item.
+    let source = |panicking_source: bool| {
+        stream::iter(0..8u32).map(move |n| {
+            if panicking_source && n == 5 {
+                panic!("planned: the source stream panics");
+            }
+            item(if panicking_source && n == 3 { 1 } else { n })
+        })
+    };
+    for (ordered, panicking_source) in [(false, false), (true, false), (false, true), (true, true)]
+    {
+        let pool = fixed(3);
+        let (hold, open) = gate();
+        let mut outside = Task::new(pool.submit(hold));
+        outside.assert_pending();
+        let mut adapter: Pin<Box<dyn Stream<Item = Result<u32, Rejected>>>> = if ordered {
+            Box::pin(source(panicking_source).pooled_ordered(&pool))
+        } else {
+            Box::pin(source(panicking_source).pooled_unordered(&pool))
+        };
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            for _ in 0..16 {
+                let _ = adapter.as_mut().poll_next(&mut noop_cx());
+            }
+        }));
+        assert!(
+            caught.is_err(),
+            "ordered {ordered}, source {panicking_source}: the panic reached the caller"
+        );
+        drop(adapter);
+        let s = pool.stats();
+        assert_eq!(
+            (s.running, s.nested, s.waiting),
+            (1, 0, 0),
+            "ordered {ordered}, source {panicking_source}: only the outside call holds a slot: {s:?}"
+        );
+        if !panicking_source {
+            assert_eq!(s.panicked, 1, "{s:?}");
+        }
+        assert_accounted(&s);
+        open.store(true, Ordering::SeqCst);
+        assert_eq!(outside.assert_ready(), Ok(()));
+        assert_eq!(pool.run(|| 1), Ok(1), "the slots came back");
+    }
+}
