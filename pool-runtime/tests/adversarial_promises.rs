@@ -1104,3 +1104,90 @@ fn a_panic_in_an_item_or_in_the_source_stream_leaves_the_pool_clean() {
         assert_eq!(pool.run(|| 1), Ok(1), "the slots came back");
     }
 }
+
+// ---- sync callers on runtimes, drain ---------------------------------------------------
+
+/// Promise: a sync call that must wait on a current-thread runtime's thread
+/// panics "naming the fixes (... call it through `spawn_blocking` ...)".
+/// Catches: the named fix not working: a `run` on a `spawn_blocking` thread
+/// of a current-thread runtime refusing to wait (a panic) or stalling the
+/// runtime's task that holds the slot (a deadlock).
+#[test]
+fn the_spawn_blocking_fix_for_a_current_thread_runtime_works() {
+    let out = within(Duration::from_secs(10), || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let pool = fixed(1);
+            let meter = Meter::default();
+            let holder = {
+                let (pool, meter) = (pool.clone(), meter.clone());
+                tokio::spawn(async move { pool.submit(meter.body(30)).await })
+            };
+            while pool.stats().running == 0 {
+                tokio::task::yield_now().await;
+            }
+            let (p, m) = (pool.clone(), meter.clone());
+            let sync = tokio::task::spawn_blocking(move || {
+                p.run(|| {
+                    let _inside = m.enter();
+                    5
+                })
+            });
+            assert_eq!(holder.await.unwrap(), Ok(()));
+            let out = sync.await.unwrap();
+            assert!(meter.max() <= 1, "{} at once", meter.max());
+            out
+        })
+    });
+    assert_eq!(out, Ok(5));
+}
+
+/// Promise: `drained` "resolves once the pool is closed and nothing is
+/// waiting or running", and a nested call that outlives its parent "keeps
+/// the slot busy until it ends"; `shutdown` reports what still runs.
+/// Catches: a pool reported drained (or a shutdown reported clean) while a
+/// permit or an escaped nested call still holds a slot.
+#[test]
+fn drained_waits_for_permits_and_escaped_nested_calls() {
+    let pool = fixed(1);
+    let permit = pool.try_acquire_owned(0).unwrap();
+    pool.close();
+    let mut drained = Task::new(pool.drained());
+    drained.assert_pending();
+    drop(permit);
+    assert!(drained.is_woken());
+    drained.assert_ready();
+
+    let pool = fixed(1);
+    let (nested_gate, open) = gate();
+    // A nested call returned out of its parent's work, still pending.
+    let escaped = pool
+        .run(|| {
+            let mut nested = Box::pin(pool.submit(nested_gate));
+            assert!(nested.as_mut().poll(&mut noop_cx()).is_pending());
+            nested
+        })
+        .unwrap();
+    let mut escaped = Task::new(escaped);
+    escaped.assert_pending();
+    let s = pool.stats();
+    assert_eq!(
+        s.running + s.nested,
+        1,
+        "the escaped call keeps the slot: {s:?}"
+    );
+    let timed_out = futures::executor::block_on(pool.shutdown(Some(Duration::ZERO)))
+        .expect_err("the escaped call still runs");
+    assert_eq!(timed_out.running + timed_out.nested, 1, "{timed_out:?}");
+    let mut drained = Task::new(pool.drained());
+    drained.assert_pending();
+    open.store(true, Ordering::SeqCst);
+    assert_eq!(escaped.assert_ready(), Ok(()));
+    drained.assert_ready();
+    let s = pool.stats();
+    assert_eq!(s.in_flight(), 0, "{s:?}");
+    assert_accounted(&s);
+}
