@@ -1191,3 +1191,95 @@ fn drained_waits_for_permits_and_escaped_nested_calls() {
     assert_eq!(s.in_flight(), 0, "{s:?}");
     assert_accounted(&s);
 }
+
+/// Promise: `abort` turns away waiting calls; a handed-over slot is never
+/// lost ("hand-off, no barging"; "nothing leaks, whatever the mix").
+/// Catches: `abort` (or a zero-deadline `shutdown`) racing a hand-off: the
+/// call handed the slot but not yet polled is turned away while its slot
+/// stays counted as running (a leak that keeps `drained` from resolving),
+/// or it is both admitted and counted as rejected.
+#[test]
+fn abort_between_a_hand_off_and_the_first_poll_loses_no_slot() {
+    for shutdown in [false, true] {
+        let pool = fixed(1);
+        let (hold, open) = gate();
+        let mut holder = Task::new(pool.submit(hold));
+        holder.assert_pending();
+        let mut handed = Task::new(pool.submit(async { 1 }));
+        handed.assert_pending();
+        let mut behind = Task::new(pool.submit(async { 2 }));
+        behind.assert_pending();
+        open.store(true, Ordering::SeqCst);
+        assert_eq!(holder.assert_ready(), Ok(()));
+        assert!(handed.is_woken(), "handed the slot");
+        if shutdown {
+            let out = futures::executor::block_on(pool.shutdown(Some(Duration::ZERO)));
+            assert!(out.is_err(), "the handed call holds the slot: {out:?}");
+        } else {
+            pool.abort();
+        }
+        let handed = handed.assert_ready();
+        assert!(
+            handed == Ok(1) || handed == Err(Rejected::Closed),
+            "{handed:?}"
+        );
+        assert_eq!(behind.assert_ready(), Err(Rejected::Closed));
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting), (0, 0), "shutdown {shutdown}: {s:?}");
+        assert_accounted(&s);
+        let mut drained = Task::new(pool.drained());
+        drained.assert_ready();
+    }
+}
+
+/// Promise (README): "When a running call is cancelled, its work is dropped
+/// under its slot, so a `Drop` that calls the same pool runs as a nested
+/// call instead of waiting for a slot it holds itself" — for the tower
+/// layer's calls, whose inner future is the call's work. Catches: a
+/// response future dropped mid-flight (a client gone) dropping the inner
+/// future outside the slot's frame: a `Drop` in the handler that calls the
+/// pool waits for the slot the response itself still holds, a deadlock.
+#[cfg(feature = "tower")]
+#[test]
+fn a_dropped_response_drops_the_handler_under_its_slot() {
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use tower::{service_fn, Layer, Service};
+
+    struct CallsThePoolOnDrop(Pool, Arc<AtomicUsize>);
+    impl Drop for CallsThePoolOnDrop {
+        fn drop(&mut self) {
+            let cleaned = self.0.run(|| 1).expect("the cleanup call runs");
+            self.1.fetch_add(cleaned, Ordering::SeqCst);
+        }
+    }
+    let cleaned = Arc::new(AtomicUsize::new(0));
+    let pool = fixed(1);
+    let out = {
+        let (pool, cleaned) = (pool.clone(), cleaned.clone());
+        within(Duration::from_secs(5), move || {
+            let handler = {
+                let (pool, cleaned) = (pool.clone(), cleaned.clone());
+                service_fn(move |()| {
+                    let guard = CallsThePoolOnDrop(pool.clone(), cleaned.clone());
+                    async move {
+                        let _guard = guard;
+                        std::future::pending::<()>().await;
+                        Ok::<_, BoxError>(())
+                    }
+                })
+            };
+            let mut service = PooledLayer::pool(pool.clone()).layer(handler);
+            assert!(matches!(
+                service.poll_ready(&mut noop_cx()),
+                Poll::Ready(Ok(()))
+            ));
+            let mut response = Box::pin(service.call(()));
+            assert!(response.as_mut().poll(&mut noop_cx()).is_pending());
+            drop(response);
+            pool.stats()
+        })
+    };
+    assert_eq!(cleaned.load(Ordering::SeqCst), 1);
+    assert_eq!((out.running, out.nested, out.waiting), (0, 0, 0), "{out:?}");
+    assert_accounted(&out);
+}
