@@ -638,7 +638,7 @@ impl Core {
         }
         wakers.wake_all();
         if let Some(Err(payload)) = woken {
-            std::panic::resume_unwind(payload);
+            reraise(payload);
         }
         // (`wakers` re-raises a panic of its own as it drops.)
     }
@@ -1077,6 +1077,17 @@ fn wake_each(wakers: Vec<Waker>) {
         }
     }
     if let Some(payload) = panic {
+        reraise(payload);
+    }
+}
+
+/// Re-raises a waker's panic in the operation that woke it, unless this
+/// thread is already unwinding: a slot released by a call that panicked (a
+/// permit, a call's slot dropped while unwinding) is released in a
+/// destructor, where a second panic would abort the process. The waker's
+/// panic is dropped then; its waiter was woken all the same.
+fn reraise(payload: Box<dyn std::any::Any + Send>) {
+    if !std::thread::panicking() {
         std::panic::resume_unwind(payload);
     }
 }

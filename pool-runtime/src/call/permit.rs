@@ -9,6 +9,7 @@
 //! rather than waiting for a second one. Dropping the permit ends the call.
 
 use crate::admission::core::{Core, Mode, Outcome};
+use crate::admission::lend::Lender;
 use crate::call::acquire::Acquire;
 use crate::call::held::Detached;
 use crate::call::Form;
@@ -52,6 +53,10 @@ pub struct Permit<'a> {
 pub struct OwnedPermit {
     #[cfg(feature = "redis")]
     lease: Option<crate::fleet::Lease>,
+    /// The fleet call calls nested in work run under the permit share a
+    /// lease with (see [`in_frame`](OwnedPermit::in_frame)).
+    #[cfg(feature = "redis")]
+    fleet_parent: Option<crate::fleet::Parent>,
     held: Held<Arc<Core>>,
     ceiling: Option<Held<&'static Core>>,
 }
@@ -61,6 +66,9 @@ struct Held<R: Deref<Target = Core>> {
     core: R,
     held: Option<Detached>,
     verdict: Verdict,
+    /// The slot as lent to calls nested in work run under the permit
+    /// ([`OwnedPermit::in_frame`]); unused (and never allocated) otherwise.
+    lender: Lender,
 }
 
 impl<R: Deref<Target = Core>> Held<R> {
@@ -97,6 +105,17 @@ impl<R: Deref<Target = Core>> Held<R> {
             core,
             held: Some(held),
             verdict: Verdict::Success,
+            lender: Lender::new(),
+        }
+    }
+
+    /// Runs `f` as work holding this slot: calls of the same pool nested in
+    /// it run under the slot (the reentrancy rule), as in a call's work.
+    #[cfg(feature = "tower")]
+    fn in_frame<T>(&self, f: impl FnOnce() -> T) -> T {
+        match &self.held {
+            Some(held) => crate::admission::nested::enter(&self.core, &self.lender, &held.under, f),
+            None => f(),
         }
     }
 }
@@ -109,7 +128,10 @@ impl<R: Deref<Target = Core>> Drop for Held<R> {
             } else {
                 Outcome::Completed
             };
-            held.end(&self.core, outcome, self.verdict, None);
+            // A call nested in work run under the permit that still runs
+            // takes the slot over (see `end_call`).
+            let own = self.lender.take();
+            held.end(&self.core, outcome, self.verdict, own);
         }
     }
 }
@@ -150,6 +172,8 @@ pub(crate) async fn acquire_owned(
     Ok(OwnedPermit {
         #[cfg(feature = "redis")]
         lease: None,
+        #[cfg(feature = "redis")]
+        fleet_parent: None,
         held,
         ceiling,
     })
@@ -186,6 +210,8 @@ pub(crate) fn acquire_owned_now(core: Arc<Core>, weight: i64) -> Option<OwnedPer
     Some(OwnedPermit {
         #[cfg(feature = "redis")]
         lease: None,
+        #[cfg(feature = "redis")]
+        fleet_parent: None,
         held: Held::new(core, held),
         ceiling: None,
     })
@@ -205,6 +231,8 @@ pub(crate) fn try_acquire_owned(
     Ok(OwnedPermit {
         #[cfg(feature = "redis")]
         lease: None,
+        #[cfg(feature = "redis")]
+        fleet_parent: None,
         held,
         ceiling,
     })
@@ -246,8 +274,29 @@ impl OwnedPermit {
     /// (held and released with its slot), or its parent call's.
     #[cfg(feature = "redis")]
     pub(crate) fn leased(mut self, leased: crate::fleet::Leased) -> Self {
+        self.fleet_parent = Some(leased.parent());
         self.lease = leased.into_own();
         self
+    }
+
+    /// Runs `f` (a poll of the work the permit was taken for: the tower
+    /// layer's inner response future) as the work of a call holding the
+    /// permit's slots, so that a call of the same pool or group made from
+    /// inside it is a nested call: it runs under the permit's slot (and
+    /// ceiling slot, and fleet lease) by the reentrancy rule instead of
+    /// waiting for a second one, which would deadlock a full pool.
+    #[cfg(feature = "tower")]
+    pub(crate) fn in_frame<T>(&self, f: impl FnOnce() -> T) -> T {
+        let local = || self.held.in_frame(f);
+        let ceilinged = || match &self.ceiling {
+            Some(ceiling) => ceiling.in_frame(local),
+            None => local(),
+        };
+        #[cfg(feature = "redis")]
+        if let Some(parent) = self.fleet_parent {
+            return crate::fleet::with_parent(parent, ceilinged);
+        }
+        ceilinged()
     }
 
     /// See [`Permit::lease`].

@@ -60,7 +60,7 @@ pub(crate) fn parent(fleet: &Fleet) -> Option<Parent> {
 
 /// Runs `f` as the work of a call under `parent`'s lease (its own, or the
 /// one it shares).
-fn with_parent<T>(parent: Parent, f: impl FnOnce() -> T) -> T {
+pub(crate) fn with_parent<T>(parent: Parent, f: impl FnOnce() -> T) -> T {
     struct Restore(Option<Parent>);
     impl Drop for Restore {
         fn drop(&mut self) {
@@ -82,6 +82,13 @@ pub(crate) enum Leased {
 impl Leased {
     fn own(fleet: &Fleet, lease: Lease) -> Leased {
         Leased::Own(Parent::holding(id(fleet), &lease), lease)
+    }
+
+    /// The call whose lease calls nested in this call's work share.
+    pub(crate) fn parent(&self) -> Parent {
+        match self {
+            Leased::Own(parent, _) | Leased::Parent(parent) => *parent,
+        }
     }
 
     /// The lease, if the call holds one of its own.

@@ -171,7 +171,7 @@ mod waiter;
 #[cfg(feature = "redis")]
 pub use call::token;
 #[cfg(feature = "redis")]
-pub(crate) use call::{lease, run, run_leased, try_lease, Fleeted, Leased};
+pub(crate) use call::{lease, run, run_leased, try_lease, with_parent, Fleeted, Leased, Parent};
 #[cfg(feature = "redis")]
 pub use handle::{AcquireLease, Fleet};
 #[cfg(feature = "redis")]

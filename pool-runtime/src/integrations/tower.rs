@@ -27,6 +27,14 @@
 //! leaving `call` to return it, so the service stays usable (tower's
 //! `LoadShed` does the same).
 //!
+//! The inner service's response future is polled as the work of the call
+//! holding the slot: a call of the same pool or group made from inside it
+//! (a handler calling a `#[pooled]` function of the group the layer is over)
+//! is a nested call and follows the reentrancy rule (see
+//! [`Pool`](crate::Pool#reentrancy)): it runs under the response's slot
+//! instead of waiting for a second one, so handlers cannot deadlock a full
+//! pool by calling it, and the limit still holds.
+//!
 //! Every service a layer makes, and every clone of one, draws on the same
 //! pool or group, like tower's `GlobalConcurrencyLimitLayer`: the pool is
 //! the limit. A clone starts without a reserved slot, so clones that are

@@ -273,7 +273,10 @@ impl TimerThread {
                 let waker = lock(&entry.waker).take();
                 if let Some(waker) = waker {
                     drop(heap);
-                    waker.wake();
+                    // A waker that panics must not end this thread: every
+                    // later deadline in the process would never fire. Its
+                    // call still sees the deadline passed when next polled.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()));
                     heap = lock(&self.heap);
                 }
             }

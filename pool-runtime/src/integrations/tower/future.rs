@@ -26,8 +26,9 @@ pin_project! {
     ///
     /// # Cancel safety
     ///
-    /// Dropping it drops the inner future, then releases the slot (no
-    /// latency sample for an adaptive pool).
+    /// Dropping it drops the inner future, under the slot (so a `Drop` in
+    /// it that calls the same pool runs as a nested call), then releases
+    /// the slot (no latency sample for an adaptive pool).
     ///
     /// # Examples
     ///
@@ -51,14 +52,32 @@ pin_project! {
         #[pin]
         state: State<F, O, H>,
     }
+
+    impl<F, O, H> PinnedDrop for ResponseFuture<F, O, H> {
+        fn drop(this: Pin<&mut Self>) {
+            // Cancelled while the inner future runs: it is dropped under
+            // the call's slot (as a submit's work is), so a `Drop` in it
+            // that calls the same pool runs as a nested call instead of
+            // waiting for the slot this response still holds.
+            if let StateProj::Called {
+                mut future,
+                permit: Some(permit),
+                ..
+            } = this.project().state.project()
+            {
+                permit.in_frame(|| future.set(None));
+            }
+        }
+    }
 }
 
 pin_project! {
     #[project = StateProj]
     enum State<F, O, H> {
         Called {
+            // `None` only once dropped (see `ResponseFuture`'s drop).
             #[pin]
-            future: F,
+            future: Option<F>,
             permit: Option<OwnedPermit>,
             overload: O,
             hold: H,
@@ -73,7 +92,7 @@ impl<F, O, H> ResponseFuture<F, O, H> {
     pub(super) fn called(future: F, permit: OwnedPermit, overload: O, hold: H) -> Self {
         ResponseFuture {
             state: State::Called {
-                future,
+                future: Some(future),
                 permit: Some(permit),
                 overload,
                 hold,
@@ -105,7 +124,12 @@ where
                 overload,
                 hold,
             } => {
-                let result = ready!(future.poll(cx));
+                // Polled as the permit's work: calls of the same pool made
+                // by the inner service run under its slot (the reentrancy
+                // rule), instead of waiting for a second one.
+                let held = permit.as_ref().expect(POLLED_AFTER_COMPLETION);
+                let future = future.as_pin_mut().expect(POLLED_AFTER_COMPLETION);
+                let result = ready!(held.in_frame(|| future.poll(cx)));
                 let mut permit = permit.take().expect(POLLED_AFTER_COMPLETION);
                 permit.set_verdict(overload.verdict(&result));
                 Poll::Ready(match result {
