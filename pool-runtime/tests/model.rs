@@ -970,7 +970,10 @@ impl<'p> Harness<'p> {
             Op::Resume => self.pool.resume(),
             Op::Close => self.pool.close(),
             Op::Abort => self.pool.abort(),
-            Op::SetMaxWaiting(bound) => self.pool.set_max_waiting(bound),
+            Op::SetMaxWaiting(bound) => self
+                .pool
+                .set_max_waiting(bound)
+                .expect("a small bound is in range"),
         }
         self.note_wakes();
         out

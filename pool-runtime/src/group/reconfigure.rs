@@ -89,7 +89,8 @@ impl Group {
                 false,
             );
             if let Some(pool) = &pool {
-                pool.set_max_waiting(after.max_waiting);
+                let bounded = pool.set_max_waiting(after.max_waiting);
+                debug_assert!(bounded.is_ok(), "loaded settings are validated");
             }
         }
         if before.admission_timeout != after.admission_timeout {

@@ -16,6 +16,7 @@ use crate::call::submit::{Guarded, JudgeFn, Submit, SubmitWait};
 use crate::call::Form;
 use crate::group::settings::GroupSettings;
 use crate::pool::builder::{PoolBuilder, DEFAULT_SIZE};
+use crate::pool::error::BuildError;
 use crate::pool::order::{Kind, Order};
 use crate::pool::rejected::Rejected;
 use crate::pool::stats::Stats;
@@ -612,8 +613,34 @@ impl Pool {
 
     /// Changes the bound on waiting calls for calls that arrive from now on
     /// (calls already waiting keep their place).
-    pub fn set_max_waiting(&self, bound: Option<usize>) {
+    ///
+    /// # Errors
+    ///
+    /// The bound is checked as [`PoolBuilder::build`] checks it: above
+    /// [`MAX_SLOTS`](crate::MAX_SLOTS) it is
+    /// [`OutOfRange`](crate::BuildError::OutOfRange) and changes nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{BuildError, Pool, MAX_SLOTS};
+    ///
+    /// let pool = Pool::fixed(2);
+    /// pool.set_max_waiting(Some(100))?;
+    /// assert_eq!(pool.max_waiting(), Some(100));
+    /// assert!(matches!(
+    ///     pool.set_max_waiting(Some(MAX_SLOTS + 1)),
+    ///     Err(BuildError::OutOfRange { .. })
+    /// ));
+    /// assert_eq!(pool.max_waiting(), Some(100), "a refused bound changes nothing");
+    /// # Ok::<(), BuildError>(())
+    /// ```
+    pub fn set_max_waiting(&self, bound: Option<usize>) -> Result<(), BuildError> {
+        if let Some(bound) = bound {
+            crate::group::settings::check_max_waiting(bound)?;
+        }
         self.core.set_max_waiting(bound);
+        Ok(())
     }
 
     /// The admission timeout, if any.
