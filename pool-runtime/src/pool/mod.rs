@@ -24,6 +24,7 @@ use crate::scale::LimitCause;
 use crate::time::timer::Sleep;
 use std::fmt;
 use std::future::{poll_fn, Future};
+use std::panic::{self, AssertUnwindSafe};
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
@@ -401,7 +402,14 @@ impl Pool {
         }
         let (sender, result) = blocking::job_channel();
         let executor: &dyn BlockingExecutor = self.executor.as_deref().unwrap_or(&DefaultExecutor);
-        executor.execute(Box::new(move || sender.send(run())));
+        // The job's own panic is in `run()`'s result; a panic out of it is
+        // a waker's, re-raised by the slot's release (the waiter handed the
+        // slot was woken all the same). It goes to the caller as it would
+        // through `spawn_blocking`: a job that ran is never reported as
+        // never run (`Rejected::Closed`, the sender dropped unsent).
+        executor.execute(Box::new(move || {
+            sender.send(panic::catch_unwind(AssertUnwindSafe(run)).and_then(|out| out));
+        }));
         result.await
     }
 
