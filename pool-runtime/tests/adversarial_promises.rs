@@ -1283,3 +1283,141 @@ fn a_dropped_response_drops_the_handler_under_its_slot() {
     assert_eq!((out.running, out.nested, out.waiting), (0, 0, 0), "{out:?}");
     assert_accounted(&out);
 }
+
+// ---- a blocking job's result and a panicking waker --------------------------
+
+/// Runs each job on a thread of its own (not tokio's blocking pool): the
+/// path where a job's result comes back through the pool's own channel.
+struct OwnThreads;
+impl BlockingExecutor for OwnThreads {
+    fn execute(&self, job: BlockingJob) {
+        std::thread::spawn(job);
+    }
+}
+
+/// Promise: `Rejected::Closed` from a blocking call means its closure never
+/// ran. Catches: a job whose slot release hands the slot to a waiter with a
+/// panicking waker; the re-raised panic unwound the executor's thread before
+/// the result was sent, and the caller got `Err(Closed)` for a closure that
+/// ran to the end (and was counted completed). The caller now sees what a
+/// `spawn_blocking` job would give it: the panic raised by its release.
+#[test]
+fn a_blocking_job_whose_release_meets_a_panicking_waker_is_not_reported_as_never_run() {
+    quiet_planned_panics();
+    let pool = Pool::builder()
+        .size(1)
+        .blocking_executor(Arc::new(OwnThreads))
+        .build()
+        .unwrap();
+    let (queued_tx, queued_rx) = mpsc::channel::<()>();
+    let (ran_tx, ran_rx) = mpsc::channel::<()>();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let waiter = {
+        let pool = pool.clone();
+        std::thread::spawn(move || {
+            // Queue behind the job with a panicking waker, once the job holds
+            // the slot, and stay away (a new poll would replace the waker)
+            // until the job's call is over.
+            ran_rx.recv().unwrap();
+            let waker = panicking_waker();
+            let mut bad = Box::pin(pool.submit(async { 7 }));
+            assert!(bad
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+            queued_tx.send(()).unwrap();
+            go_rx.recv().unwrap();
+            // Handed the slot by the job's release.
+            bad.as_mut().poll(&mut noop_cx())
+        })
+    };
+    let outcome = within(Duration::from_secs(10), {
+        let pool = pool.clone();
+        move || {
+            catch_unwind(AssertUnwindSafe(|| {
+                futures::executor::block_on(pool.submit_blocking(move || {
+                    ran_tx.send(()).unwrap();
+                    queued_rx.recv().unwrap();
+                    42
+                }))
+            }))
+        }
+    });
+    go_tx.send(()).unwrap();
+    assert_eq!(
+        waiter.join().unwrap(),
+        Poll::Ready(Ok(7)),
+        "the slot was handed on"
+    );
+    match outcome {
+        Ok(Ok(out)) => assert_eq!(out, 42),
+        Ok(Err(rejected)) => {
+            panic!("the closure ran, yet the call was reported as turned away: {rejected}")
+        }
+        Err(payload) => assert!(
+            payload
+                .downcast_ref::<&str>()
+                .is_some_and(|s| s.contains("a waker whose wake panics")),
+            "the waker's panic reaches the caller"
+        ),
+    }
+    let s = pool.stats();
+    assert_eq!((s.completed, s.running, s.waiting), (2, 0, 0), "{s:?}");
+    assert_accounted(&s);
+}
+
+/// Promise: the layer's response is the call holding the slot, and "nested
+/// calls never deadlock a full pool". Catches: an inner service whose
+/// `call` (or `poll_ready`) itself calls the pool — a sync `run` while it
+/// builds its future — waiting for a second slot while its request holds
+/// the only one. For the constant-weight layer, the weighted one (whose
+/// inner `poll_ready` and `call` run once the slot is held) and the
+/// rejecting one.
+#[cfg(feature = "tower")]
+#[test]
+fn an_inner_service_that_calls_the_pool_in_call_does_not_deadlock_it() {
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use tower::{service_fn, Layer, ServiceExt};
+
+    for mode in ["constant", "weighted", "reject"] {
+        let outcome = within(Duration::from_secs(10), move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let pool = fixed(1);
+                let inside = Meter::default();
+                let handler = {
+                    let (pool, inside) = (pool.clone(), inside.clone());
+                    service_fn(move |n: u32| {
+                        // In `call`, before the response future exists.
+                        let doubled = pool.run(|| {
+                            let _inside = inside.enter();
+                            n * 2
+                        });
+                        async move { Ok::<_, BoxError>(doubled?) }
+                    })
+                };
+                let layer = PooledLayer::pool(pool.clone());
+                let out = match mode {
+                    "constant" => layer.layer(handler).oneshot(21).await,
+                    "weighted" => layer.weight(|_: &u32| 0).layer(handler).oneshot(21).await,
+                    _ => layer.reject().layer(handler).oneshot(21).await,
+                };
+                let s = pool.stats();
+                (out.map_err(|e| e.to_string()), inside.max(), s)
+            })
+        });
+        let (out, max, s) = outcome;
+        assert_eq!(out, Ok(42), "{mode}");
+        assert_eq!(max, 1, "{mode}");
+        assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{mode}: {s:?}");
+        assert_eq!(
+            s.completed, 2,
+            "{mode}: the response and its nested call: {s:?}"
+        );
+        assert_accounted(&s);
+    }
+}
