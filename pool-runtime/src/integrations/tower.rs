@@ -28,7 +28,9 @@
 //! `LoadShed` does the same).
 //!
 //! The inner service's response future is polled as the work of the call
-//! holding the slot: a call of the same pool or group made from inside it
+//! holding the slot, and so is its `call` (and, for a weighted layer, which
+//! takes the slot before readying the inner service, its `poll_ready`): a
+//! call of the same pool or group made from inside them
 //! (a handler calling a `#[pooled]` function of the group the layer is over)
 //! is a nested call and follows the reentrancy rule (see
 //! [`Pool`](crate::Pool#reentrancy)): it runs under the response's slot

@@ -297,7 +297,11 @@ where
                 }
                 StageProj::Readying { permit, call } => {
                     let deferred = call.as_mut().expect(POLLED_AFTER_COMPLETION);
-                    match ready!(deferred.service.poll_ready(cx)) {
+                    let held = permit.as_ref().expect(POLLED_AFTER_COMPLETION);
+                    // The inner service's readiness and its `call` run as the
+                    // permit's work, as the response's polls do (a call of
+                    // the same pool made there is a nested call).
+                    match ready!(held.in_frame(|| deferred.service.poll_ready(cx))) {
                         Ok(()) => {
                             let Deferred {
                                 mut service,
@@ -308,7 +312,7 @@ where
                             let permit = permit.take().expect(POLLED_AFTER_COMPLETION);
                             Stage::Responding {
                                 future: ResponseFuture::called(
-                                    service.call(request),
+                                    permit.in_frame(|| service.call(request)),
                                     permit,
                                     overload,
                                     hold,

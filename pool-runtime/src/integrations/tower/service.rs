@@ -187,8 +187,11 @@ where
 
     fn call(&mut self, request: Req) -> Self::Future {
         match mem::replace(&mut self.reservation, Reservation::None) {
+            // The inner service's `call` runs as the permit's work too (a
+            // call of the same pool made while it builds its future is a
+            // nested call), as the response future's polls do.
             Reservation::Held(permit) => ResponseFuture::called(
-                self.inner.call(request),
+                permit.in_frame(|| self.inner.call(request)),
                 permit,
                 self.config.overload.clone(),
                 self.config.hold.clone(),
@@ -235,9 +238,12 @@ where
             ),
             Admission::Reject => {
                 WeightedResponseFuture::responding(match self.config.limit.try_acquire(weight) {
-                    Ok(permit) => {
-                        ResponseFuture::called(self.inner.call(request), permit, overload, hold)
-                    }
+                    Ok(permit) => ResponseFuture::called(
+                        permit.in_frame(|| self.inner.call(request)),
+                        permit,
+                        overload,
+                        hold,
+                    ),
                     Err(rejected) => ResponseFuture::failed(rejected.into()),
                 })
             }
