@@ -14,7 +14,7 @@ use crate::admission::lend::{Lend, Returned};
 use crate::admission::queue::WaitQueue;
 use crate::admission::state::{Word, CLOSED, MAX_SLOTS, ONE_RUNNING, PAUSED, QUEUED, SCALED};
 use crate::admission::waiter::{status, List, Waiter};
-use crate::admission::wake_list::WakeList;
+use crate::admission::wake_list::{reraise, wake_catching, wake_each, WakeList};
 use crate::pool::order::{Kind, Order};
 use crate::pool::rejected::Rejected;
 use crate::pool::stats::Stats;
@@ -631,15 +631,15 @@ impl Core {
         };
         // Every waker is woken even if one panics; the first panic goes on
         // once all are.
-        let woken = handed_to
-            .map(|waker| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake())));
+        let mut first = None;
+        if let Some(waker) = handed_to {
+            wake_catching(waker, &mut first);
+        }
         if !drained.is_empty() {
             wake_each(drained);
         }
         wakers.wake_all();
-        if let Some(Err(payload)) = woken {
-            reraise(payload);
-        }
+        reraise(first);
         // (`wakers` re-raises a panic of its own as it drops.)
     }
 
@@ -1062,33 +1062,6 @@ impl Core {
 impl Drop for Core {
     fn drop(&mut self) {
         self.obs.retire(self.limit());
-    }
-}
-
-/// Wakes every waker, even if one of them panics; the first panic is
-/// re-raised once all are woken.
-fn wake_each(wakers: Vec<Waker>) {
-    let mut panic = None;
-    for waker in wakers {
-        if let Err(payload) =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| waker.wake()))
-        {
-            panic.get_or_insert(payload);
-        }
-    }
-    if let Some(payload) = panic {
-        reraise(payload);
-    }
-}
-
-/// Re-raises a waker's panic in the operation that woke it, unless this
-/// thread is already unwinding: a slot released by a call that panicked (a
-/// permit, a call's slot dropped while unwinding) is released in a
-/// destructor, where a second panic would abort the process. The waker's
-/// panic is dropped then; its waiter was woken all the same.
-fn reraise(payload: Box<dyn std::any::Any + Send>) {
-    if !std::thread::panicking() {
-        std::panic::resume_unwind(payload);
     }
 }
 

@@ -23,7 +23,7 @@ pub(crate) struct WakeList {
     wakers: [MaybeUninit<Waker>; CAPACITY],
     len: usize,
     /// Taken by hand (no drop glue to run for an empty list).
-    panic: ManuallyDrop<Option<Box<dyn std::any::Any + Send>>>,
+    panic: ManuallyDrop<Option<Panic>>,
 }
 
 impl WakeList {
@@ -59,11 +59,7 @@ impl WakeList {
         let len = std::mem::take(&mut self.len);
         for slot in &mut self.wakers[..len] {
             // Safety: slots below `len` were written and are read exactly once.
-            let waker = unsafe { slot.assume_init_read() };
-            let woken = panic::catch_unwind(AssertUnwindSafe(|| waker.wake()));
-            if let Err(payload) = woken {
-                self.panic.get_or_insert(payload);
-            }
+            wake_catching(unsafe { slot.assume_init_read() }, &mut self.panic);
         }
     }
 }
@@ -83,10 +79,42 @@ impl WakeList {
     /// Wakes what is left, then re-raises the first panic of a waker.
     fn finish(&mut self) {
         self.wake_all();
-        if let Some(payload) = self.panic.take() {
-            if !std::thread::panicking() {
-                panic::resume_unwind(payload);
-            }
+        reraise(self.panic.take());
+    }
+}
+
+/// A waker's panic, caught so that the wakers after it are still woken.
+pub(crate) type Panic = Box<dyn std::any::Any + Send>;
+
+/// Wakes `waker`, keeping the first panic of a batch in `first` (the one
+/// place a waker's panic is caught).
+#[inline]
+pub(crate) fn wake_catching(waker: Waker, first: &mut Option<Panic>) {
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| waker.wake())) {
+        first.get_or_insert(payload);
+    }
+}
+
+/// Wakes every waker, even if one of them panics; the first panic is
+/// re-raised once all are woken (see [`reraise`]).
+pub(crate) fn wake_each(wakers: impl IntoIterator<Item = Waker>) {
+    let mut first = None;
+    for waker in wakers {
+        wake_catching(waker, &mut first);
+    }
+    reraise(first);
+}
+
+/// Re-raises a waker's panic in the operation that woke it, unless this
+/// thread is already unwinding: a slot released by a call that panicked (a
+/// permit, a call's slot dropped while unwinding) is released in a
+/// destructor, where a second panic would abort the process. The waker's
+/// panic is dropped then; its waiter was woken all the same.
+#[inline]
+pub(crate) fn reraise(panic: Option<Panic>) {
+    if let Some(payload) = panic {
+        if !std::thread::panicking() {
+            panic::resume_unwind(payload);
         }
     }
 }
