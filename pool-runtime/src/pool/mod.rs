@@ -74,7 +74,8 @@ use std::time::Duration;
 ///
 /// * one nested call at a time uses its parent's slot; the others wait in the
 ///   queue for a free slot or for that slot to come back, whichever comes
-///   first (pausing the pool and the waiting bound do not turn them away);
+///   first (pausing or closing the pool and the waiting bound do not turn
+///   them away; [`abort`](Pool::abort) does, as it does every waiting call);
 /// * a nested call that outlives its parent (returned out of the work, or a
 ///   blocking job whose caller was dropped) keeps the slot busy until it ends;
 /// * work spawned through the pool ([`spawn`](Pool::spawn)), and tasks spawned
