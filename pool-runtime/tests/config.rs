@@ -590,3 +590,126 @@ fn a_layer_that_changes_the_kind_drops_the_other_kinds_settings_from_below() {
     assert!(e.message().contains("apply to autoscaled groups"), "{e}");
     config::clear();
 }
+
+/// A temporary configuration file, removed when dropped.
+struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    fn new(name: &str, text: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("pooled-{name}-{}.toml", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        TempFile(path)
+    }
+
+    fn write(&self, text: &str) {
+        std::fs::write(&self.0, text).unwrap();
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn fetch_size(size: usize) -> String {
+    format!("[groups.\"app::fetch\"]\nsize = {size}\n")
+}
+
+#[test]
+fn watch_reloads_each_change_reports_errors_once_and_stops_when_dropped() {
+    use std::sync::mpsc;
+    let _serial = serial();
+    let file = TempFile::new("watch", &fetch_size(3));
+    let (tx, rx) = mpsc::channel();
+    let watch = config::watch(&file.0, Duration::from_millis(5), move |outcome| {
+        let _ = tx.send(outcome.map_err(|e| e.to_string()));
+    })
+    .unwrap();
+    assert_eq!(
+        FETCH.settings().size,
+        Some(3),
+        "loaded before watch returns"
+    );
+    let next = || rx.recv_timeout(Duration::from_secs(10)).expect("a reload");
+
+    file.write(&fetch_size(5));
+    assert!(next().is_ok());
+    assert_eq!(FETCH.settings().size, Some(5));
+
+    // A bad file changes nothing and names the position.
+    file.write("[groups.\"app::fetch\"]\nsize = -1\n");
+    let error = next().unwrap_err();
+    assert!(error.contains(":2:8:"), "{error}");
+    assert_eq!(FETCH.settings().size, Some(5));
+
+    // Gone for a while: one error, not one per look.
+    std::fs::remove_file(&file.0).unwrap();
+    let error = next().unwrap_err();
+    assert!(
+        error.contains("cannot read the configuration file"),
+        "{error}"
+    );
+    std::thread::sleep(Duration::from_millis(60));
+    assert!(
+        rx.try_recv().is_err(),
+        "the same read error is reported once"
+    );
+    file.write(&fetch_size(2));
+    assert!(next().is_ok());
+    assert_eq!(FETCH.settings().size, Some(2));
+
+    // Dropped: no more looks.
+    drop(watch);
+    file.write(&fetch_size(7));
+    std::thread::sleep(Duration::from_millis(60));
+    assert_eq!(FETCH.settings().size, Some(2));
+    assert!(rx.try_recv().is_err());
+}
+
+#[test]
+fn watch_refuses_a_zero_interval_and_a_bad_first_load_and_survives_its_callback() {
+    use std::sync::mpsc;
+    let _serial = serial();
+    let file = TempFile::new("watch-bad", "[groups.\"app::fecth\"]\nsize = 3\n");
+    let error = config::watch(&file.0, Duration::from_millis(5), |_| {}).unwrap_err();
+    assert!(
+        error.to_string().contains("did you mean `app::fetch`"),
+        "{error}"
+    );
+    let error = config::watch(&file.0, Duration::ZERO, |_| {}).unwrap_err();
+    assert!(error.to_string().contains("longer than zero"), "{error}");
+
+    // A callback that panics, and one that drops its own watch.
+    file.write(&fetch_size(3));
+    let (tx, rx) = mpsc::channel();
+    let own = Arc::new(Mutex::new(None));
+    let watch = config::watch(&file.0, Duration::from_millis(5), {
+        let own = own.clone();
+        let mut calls = 0;
+        move |outcome: Result<config::Report, config::ConfigError>| {
+            calls += 1;
+            let _ = tx.send(outcome.is_ok());
+            match calls {
+                1 => panic!("a callback that panics"),
+                _ => drop(own.lock().unwrap().take()),
+            }
+        }
+    })
+    .unwrap();
+    *own.lock().unwrap() = Some(watch);
+    file.write(&fetch_size(4));
+    assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(true));
+    file.write(&fetch_size(6));
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(10)),
+        Ok(true),
+        "the watch goes on after its callback panicked"
+    );
+    assert_eq!(FETCH.settings().size, Some(6));
+    // The callback dropped the watch from its own thread: it stops.
+    file.write(&fetch_size(8));
+    std::thread::sleep(Duration::from_millis(60));
+    assert_eq!(FETCH.settings().size, Some(6));
+    assert!(own.lock().unwrap().is_none());
+}

@@ -33,6 +33,9 @@
 //! waiting calls, shrinking lets running calls finish; the waiting bound and
 //! admission timeout apply to calls that arrive from then on. Kind and order
 //! are fixed while a pool runs (reported as [`Effect::AtRestart`]).
+//! [`watch`] does it whenever the file changes: it looks every so often on
+//! a thread of its own and hands each reload's report (or error) to a
+//! callback.
 //!
 //! # Bounds
 //!
@@ -69,11 +72,15 @@ mod file;
 mod layer;
 mod parse;
 mod report;
+#[cfg(feature = "config")]
+mod watch;
 
 pub use env::{mangle, CEILING_VAR, CONFIG_VAR};
 pub use error::ConfigError;
 pub use layer::Origin;
 pub use report::{Change, Effect, Report};
+#[cfg(feature = "config")]
+pub use watch::{watch, Watch};
 
 use crate::group::registry;
 use crate::group::settings::GroupSettings;
@@ -264,11 +271,16 @@ pub(crate) fn effective(spec: &GroupSpec) -> GroupSettings {
 
 #[cfg(feature = "config")]
 fn read_file(path: &str, known: &[&'static str]) -> Result<file::FileLayer, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+    file::parse(path, &read_text(path)?, known)
+}
+
+/// The text of the configuration file at `path`.
+#[cfg(feature = "config")]
+fn read_text(path: &str) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|e| ConfigError {
         origin: None,
         message: format!("{path}: cannot read the configuration file: {e}"),
-    })?;
-    file::parse(path, &text, known)
+    })
 }
 
 /// Loads a configuration file (replacing the previous file, keeping the

@@ -1,0 +1,200 @@
+//! Reloading a configuration file when it changes: [`watch`].
+
+use super::{load_str, read_text, ConfigError, Report};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// The longest single wait of the watching thread: a longer `every` is
+/// waited out in steps, so that a `Duration::MAX` ("never") needs no
+/// special case.
+const LONGEST_WAIT: Duration = Duration::from_secs(3600);
+
+/// Loads the configuration file at `path`, then reloads it whenever its
+/// content changes, looking every `every` on a thread of its own, until the
+/// returned [`Watch`] is dropped.
+///
+/// The first load happens before `watch` returns: if it fails, nothing is
+/// watched and its error is returned. Each later change is loaded as
+/// [`load`](super::load) loads a file — all or nothing, so a file saved
+/// half-edited or wrong changes no setting — and what came of it, the
+/// [`Report`] of what changed or the [`ConfigError`] naming the line and
+/// column, is passed to `on_reload` on the watching thread. A file that
+/// cannot be read for a while (replaced by an editor, briefly gone) is an
+/// error passed once, not every `every`; the next readable content is
+/// loaded. The content is compared, not the modification time, so a change
+/// within the file system's time resolution is not missed.
+///
+/// `on_reload` runs on the watching thread: a slow one delays the next look.
+/// A panic in it is caught and the watch goes on (nobody could receive the
+/// panic on that thread). Dropping the [`Watch`] stops the thread and waits
+/// for a reload in progress to finish (unless it is dropped by `on_reload`
+/// itself).
+///
+/// # Errors
+///
+/// The first load's [`ConfigError`]; an `every` of zero (which would never
+/// let the thread rest) is an error too. An `every` too long to pass
+/// (`Duration::MAX`) means the file is loaded once and never looked at
+/// again.
+///
+/// # Examples
+///
+/// ```
+/// use pool_runtime::{config, register_group, Group, GroupSpec};
+/// use std::sync::mpsc;
+/// use std::time::Duration;
+///
+/// static API: Group = Group::new(GroupSpec::new("docs::watched").size(2));
+/// register_group!(API);
+///
+/// let path = std::env::temp_dir().join(format!("pooled-watch-doc-{}.toml", std::process::id()));
+/// std::fs::write(&path, "[groups.\"docs::watched\"]\nsize = 4\n").unwrap();
+/// let (reloads, reloaded) = mpsc::channel();
+/// let watch = config::watch(&path, Duration::from_millis(10), move |outcome| {
+///     let _ = reloads.send(outcome.map(|report| report.to_string()));
+/// })?;
+/// assert_eq!(API.size(), 4);
+///
+/// std::fs::write(&path, "[groups.\"docs::watched\"]\nsize = 6\n").unwrap();
+/// let report = reloaded.recv_timeout(Duration::from_secs(10)).unwrap()?;
+/// assert!(report.contains("size 4 -> 6"), "{report}");
+/// assert_eq!(API.size(), 6);
+///
+/// // A mistake changes nothing, and says where it is.
+/// std::fs::write(&path, "[groups.\"docs::watched\"]\nsize = \"six\"\n").unwrap();
+/// let error = reloaded.recv_timeout(Duration::from_secs(10)).unwrap().unwrap_err();
+/// assert_eq!(error.origin().map(|at| at.to_string()).unwrap_or_default(), format!("{}:2:8", path.display()));
+/// assert_eq!(API.size(), 6);
+///
+/// drop(watch); // no more reloads
+/// # std::fs::remove_file(&path).unwrap();
+/// # Ok::<(), config::ConfigError>(())
+/// ```
+pub fn watch<F>(
+    path: impl AsRef<std::path::Path>,
+    every: Duration,
+    on_reload: F,
+) -> Result<Watch, ConfigError>
+where
+    F: FnMut(Result<Report, ConfigError>) + Send + 'static,
+{
+    let path = path.as_ref().display().to_string();
+    if every.is_zero() {
+        return Err(ConfigError {
+            origin: None,
+            message: format!(
+                "{path}: a configuration file cannot be watched every 0 s: expected a \
+                 duration longer than zero"
+            ),
+        });
+    }
+    let text = read_text(&path)?;
+    load_str(&path, &text)?;
+    let stop = Arc::new(Stop::default());
+    let thread = thread::Builder::new()
+        .name("pooled-config-watch".into())
+        .spawn({
+            let stop = stop.clone();
+            move || watching(&path, every, text, on_reload, &stop)
+        })
+        .map_err(|e| ConfigError {
+            origin: None,
+            message: format!("cannot start the configuration watch thread: {e}"),
+        })?;
+    Ok(Watch {
+        stop,
+        thread: Some(thread),
+    })
+}
+
+/// A running [`watch`]: dropping it stops the watching thread.
+#[must_use = "dropping the Watch stops watching at once"]
+pub struct Watch {
+    stop: Arc<Stop>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Watch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watch").finish_non_exhaustive()
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        *self
+            .stop
+            .stopped
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = true;
+        self.stop.wake.notify_all();
+        if let Some(thread) = self.thread.take() {
+            // Dropped by `on_reload` itself: the thread ends after it returns.
+            if thread.thread().id() != thread::current().id() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+/// The watching thread's stop signal.
+#[derive(Default)]
+struct Stop {
+    stopped: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl Stop {
+    /// Waits until `until` (or for good, with `None`); `false` once stopped.
+    fn rest_until(&self, until: Option<Instant>) -> bool {
+        let mut stopped = self.stopped.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if *stopped {
+                return false;
+            }
+            let now = Instant::now();
+            let wait = match until {
+                Some(until) if until <= now => return true,
+                Some(until) => (until - now).min(LONGEST_WAIT),
+                None => LONGEST_WAIT,
+            };
+            stopped = self
+                .wake
+                .wait_timeout(stopped, wait)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
+fn watching<F>(path: &str, every: Duration, mut loaded: String, mut on_reload: F, stop: &Stop)
+where
+    F: FnMut(Result<Report, ConfigError>),
+{
+    // The last read error passed on, so that a file gone for a while is
+    // reported once.
+    let mut unreadable: Option<String> = None;
+    while stop.rest_until(Instant::now().checked_add(every)) {
+        let outcome = match read_text(path) {
+            Ok(text) => {
+                unreadable = None;
+                if text == loaded {
+                    continue;
+                }
+                let outcome = load_str(path, &text);
+                loaded = text;
+                outcome
+            }
+            Err(error) if unreadable.as_deref() == Some(error.message()) => continue,
+            Err(error) => {
+                unreadable = Some(error.message().to_owned());
+                Err(error)
+            }
+        };
+        // Nobody on this thread could take a panic of the callback: it is
+        // dropped, and the watch goes on.
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| on_reload(outcome)));
+    }
+}
