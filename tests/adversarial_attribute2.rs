@@ -579,3 +579,29 @@ async fn an_adaptive_pool_with_overload_never_exceeds_max() {
     assert!((1..=4).contains(&size), "{size}");
     assert_eq!(ADAPTIVE_POOL.stats().completed, 200);
 }
+
+// ---------------------------------------------------------------------------
+// A free function whose body declares a local type with its own `impl`
+// mentioning `Self` is still a free function: its handle is a module const.
+
+static LOCAL_TYPE: Meter = Meter::new();
+
+#[pooled::pooled(size = 1)]
+fn with_local_type(n: u32) -> u32 {
+    struct Guard(u32);
+    impl Guard {
+        fn new(n: u32) -> Self {
+            Guard(n)
+        }
+    }
+    let _inside = LOCAL_TYPE.enter();
+    std::thread::sleep(Duration::from_millis(2));
+    Guard::new(n).0
+}
+
+#[test]
+fn a_free_fn_with_a_local_impl_mentioning_self_keeps_a_module_handle() {
+    assert_eq!(threads(4, |i| with_local_type(i as u32)), [0, 1, 2, 3]);
+    assert_eq!(LOCAL_TYPE.peak(), 1);
+    assert_eq!(WITH_LOCAL_TYPE_POOL.stats().completed, 4);
+}
