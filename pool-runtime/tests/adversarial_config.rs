@@ -70,6 +70,47 @@ impl Meter {
 }
 
 #[test]
+fn file_defaults_bounds_apply_to_a_group_a_stronger_layer_makes_autoscaled() {
+    let _serial = serial();
+    // `[defaults]` min/max are for autoscaled groups: a group the group
+    // table (or the environment) makes autoscaled is one, and takes them
+    // (the group table says nothing about the bounds).
+    config::load_str(
+        "adv.toml",
+        "[defaults]\nmin = 4\nmax = 6\n[groups.\"adv::fixed\"]\nkind = \"autoscale\"\n",
+    )
+    .unwrap();
+    let s = FIXED.settings();
+    assert_eq!(
+        (s.kind, s.min, s.max),
+        (Kind::Autoscale, Some(4), Some(6)),
+        "file defaults beat the attribute's (absent) bounds"
+    );
+    config::load_str("adv.toml", "[defaults]\nmin = 4\nmax = 6\n").unwrap();
+    config::load_env_from(vars(&[("POOLED_ADV__FIXED_KIND", "autoscale")])).unwrap();
+    let s = FIXED.settings();
+    assert_eq!((s.kind, s.min, s.max), (Kind::Autoscale, Some(4), Some(6)));
+    config::load_env_from(vars(&[])).unwrap();
+
+    // The other way round: `[defaults]` size applies to a group made fixed.
+    config::load_str(
+        "adv.toml",
+        "[defaults]\nsize = 7\n[groups.\"adv::scaled\"]\nkind = \"fixed\"\n",
+    )
+    .unwrap();
+    let s = SCALED.settings();
+    assert_eq!((s.kind, s.size), (Kind::Fixed, Some(7)));
+    // And the group table still beats the defaults.
+    config::load_str(
+        "adv.toml",
+        "[defaults]\nsize = 7\n[groups.\"adv::scaled\"]\nkind = \"fixed\"\nsize = 3\n",
+    )
+    .unwrap();
+    assert_eq!(SCALED.settings().size, Some(3));
+    config::clear();
+}
+
+#[test]
 fn environment_ceiling_beats_the_files_and_a_bad_load_keeps_the_ceiling() {
     let _serial = serial();
     config::load_str("adv.toml", "ceiling = 2\n").unwrap();

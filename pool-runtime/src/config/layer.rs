@@ -190,6 +190,27 @@ impl Provenance {
 }
 
 impl Overrides {
+    /// A defaults layer's counts for the group's final kind (`size` for a
+    /// fixed group, `min`/`max` for an autoscaled one), where no layer left
+    /// one: after a stronger layer changed the kind, the defaults still
+    /// apply to the kind the group has.
+    #[cfg(feature = "config")]
+    pub(crate) fn fill_counts(&self, settings: &mut GroupSettings, why: &mut Provenance) {
+        let fill =
+            |slot: &mut Option<usize>, val: &Option<Val<usize>>, why: &mut Option<Origin>| {
+                if let (None, Some(v)) = (&slot, val) {
+                    *slot = Some(v.value);
+                    *why = Some(v.origin.clone());
+                }
+            };
+        if settings.kind == Kind::Autoscale {
+            fill(&mut settings.min, &self.min, &mut why.min);
+            fill(&mut settings.max, &self.max, &mut why.max);
+        } else {
+            fill(&mut settings.size, &self.size, &mut why.size);
+        }
+    }
+
     /// Lays this layer over `settings`. `min`/`max` of a defaults layer only
     /// apply to autoscaled groups, and `size` only to fixed ones, so one
     /// `[defaults]` table can serve both kinds.

@@ -7,7 +7,8 @@
 //!
 //! 1. the attribute's (or group declaration's) values;
 //! 2. the file's `[defaults]` table (its `size` applies to fixed groups only,
-//!    its `min`/`max` to autoscaled ones only);
+//!    its `min`/`max` to autoscaled ones only: the kind a group ends up with,
+//!    after the layers above);
 //! 3. the file's `[groups."<name>"]` table;
 //! 4. environment variables `POOLED_<GROUP>_<SETTING>` (see [`mangle`]);
 //! 5. calls made at run time (`scale`, `resize`): a reload changes a running
@@ -132,6 +133,14 @@ impl Layers {
         }
         if let Some(section) = self.env.groups.get(spec.name()) {
             section.apply(&mut settings, &mut why, false);
+        }
+        // A stronger layer that changed the kind dropped the counts from
+        // below, the defaults' among them, and the defaults skipped the
+        // counts of the kind the group did not have yet: the defaults' counts
+        // for the final kind fill in what no stronger layer set.
+        #[cfg(feature = "config")]
+        if let Some(file) = &self.file {
+            file.defaults.fill_counts(&mut settings, &mut why);
         }
         (settings, why)
     }
