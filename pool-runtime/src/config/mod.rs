@@ -266,6 +266,19 @@ pub(crate) fn with_effective<T>(spec: &GroupSpec, f: impl FnOnce(GroupSettings) 
     f(layers.effective(spec).0)
 }
 
+/// Called by a group's first use once its pool is published, with the
+/// settings it was built with: a load that ran in between found the group
+/// not started, so its changes are applied now (the configuration lock
+/// orders this against every load).
+pub(crate) fn catch_up(group: &Group, built_with: &GroupSettings) {
+    let mut state = state();
+    let layers = current(&mut state);
+    let now = layers.effective(group.spec()).0;
+    if now != *built_with {
+        let _changes = group.reconfigure(built_with, &now);
+    }
+}
+
 /// The effective settings of a group with this spec under the layers in force.
 pub(crate) fn effective(spec: &GroupSpec) -> GroupSettings {
     with_effective(spec, |s| s)
