@@ -495,3 +495,36 @@ fn a_load_racing_a_groups_first_use_is_never_lost() {
     }
     config::clear();
 }
+
+#[test]
+fn a_defaults_policy_and_adaptive_parameters_skip_groups_they_do_not_fit() {
+    let _serial = serial();
+    // Every binary has fixed groups: `[defaults]` policy = "adaptive" is for
+    // the autoscaled ones, and the adaptive parameters for the adaptive ones,
+    // as its `min`/`max` are for autoscaled ones.
+    config::load_str(
+        "adv.toml",
+        "[defaults]\npolicy = \"adaptive\"\nadaptive_tolerance = 2.5\n",
+    )
+    .unwrap();
+    assert!(matches!(
+        SCALED.settings().policy,
+        pool_runtime::ScalePolicy::Adaptive(a) if a.tolerance == 2.5
+    ));
+    assert!(matches!(
+        FIXED.settings().policy,
+        pool_runtime::ScalePolicy::QueueDepth
+    ));
+    // Parameters alone adapt only groups that are adaptive already.
+    config::load_str("adv.toml", "[defaults]\nadaptive_tolerance = 3\n").unwrap();
+    assert!(matches!(
+        SCALED.settings().policy,
+        pool_runtime::ScalePolicy::QueueDepth
+    ));
+    // A group's own table is still held to the rule.
+    let e = load_err("[groups.\"adv::fixed\"]\npolicy = \"adaptive\"\n");
+    assert_eq!(e.origin().cloned(), at(2, 10), "{e}");
+    let e = load_err("[groups.\"adv::scaled\"]\nadaptive_tolerance = 3\n");
+    assert_eq!(e.origin().cloned(), at(2, 22), "{e}");
+    config::clear();
+}

@@ -8,7 +8,9 @@
 //! 1. the attribute's (or group declaration's) values;
 //! 2. the file's `[defaults]` table (its `size` applies to fixed groups only,
 //!    its `min`/`max` to autoscaled ones only: the kind a group ends up with,
-//!    after the layers above);
+//!    after the layers above; its `policy` to groups autoscaled by then, and
+//!    its `adaptive_*` parameters to groups whose policy is adaptive, so one
+//!    table serves every kind);
 //! 3. the file's `[groups."<name>"]` table;
 //! 4. environment variables `POOLED_<GROUP>_<SETTING>` (see [`mangle`]);
 //! 5. calls made at run time (`scale`, `resize`): a reload changes a running
