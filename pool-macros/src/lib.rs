@@ -151,7 +151,8 @@ use proc_macro::TokenStream;
 ///   the function's visibility (and its `#[cfg]`s);
 /// * next to a method, an associated `const` of the `impl`: `Client::FETCH_POOL`,
 ///   or `Self::FETCH_POOL` inside it. A function counts as a method when it takes
-///   `self` or mentions `Self` in its signature or body.
+///   `self` or mentions `Self` in its signature or body (outside the items its
+///   body declares: a local type's `impl` has a `Self` of its own).
 ///
 /// The handle offers `scale(delta)`, `resize(n)`, `pause()`, `resume()`,
 /// `is_paused()`, `size()`, `stats()`, `name()` and `spec()`:

@@ -226,13 +226,15 @@ fn refuse_group_settings(args: &RawArgs, group: &Path, errors: &mut Errors) {
 
 /// The function's own handle goes where its body can name it: next to a method
 /// (`Self::X_POOL`) or next to a free function (`X_POOL`). A function counts as a
-/// method when it takes `self` or mentions `Self` in its signature or body.
+/// method when it takes `self` or mentions `Self` in its signature or body,
+/// outside the items its body declares (a local type's `impl` has a `Self` of
+/// its own, which says nothing about the function).
 fn handle_owner(function: &PooledFn) -> HandleOwner {
     let in_signature = mentions_self_type(function.sig.to_token_stream());
     let in_body = function
         .body
         .as_ref()
-        .is_some_and(|body| mentions_self_type(body.stmts.clone()));
+        .is_some_and(|body| mentions_self_outside_items(body.stmts.clone()));
     if function.sig.receiver().is_some() || in_signature || in_body {
         HandleOwner::Impl
     } else {
@@ -246,6 +248,42 @@ fn mentions_self_type(tokens: proc_macro2::TokenStream) -> bool {
         proc_macro2::TokenTree::Group(group) => mentions_self_type(group.stream()),
         _ => false,
     })
+}
+
+/// [`mentions_self_type`], skipping the items a body declares: an `impl`, and a
+/// `fn`, `struct`, `enum`, `union`, `trait` or `mod` followed by its name, up to
+/// the end of its body (its braces, or a `;`). A `Self` in there is the item's
+/// own, or an error (E0401): never the enclosing `impl`'s.
+fn mentions_self_outside_items(tokens: proc_macro2::TokenStream) -> bool {
+    use proc_macro2::{Delimiter, TokenTree};
+    const ITEMS: [&str; 6] = ["fn", "struct", "enum", "union", "trait", "mod"];
+    let mut tokens = tokens.into_iter().peekable();
+    while let Some(token) = tokens.next() {
+        let item = match &token {
+            TokenTree::Ident(ident) if ident == "Self" => return true,
+            TokenTree::Ident(ident) if ident == "impl" => true,
+            TokenTree::Ident(ident) if ITEMS.iter().any(|item| ident == item) => {
+                matches!(tokens.peek(), Some(TokenTree::Ident(_)))
+            }
+            TokenTree::Group(group) => {
+                if mentions_self_outside_items(group.stream()) {
+                    return true;
+                }
+                false
+            }
+            _ => false,
+        };
+        if item {
+            for skipped in tokens.by_ref() {
+                match skipped {
+                    TokenTree::Group(group) if group.delimiter() == Delimiter::Brace => break,
+                    TokenTree::Punct(punct) if punct.as_char() == ';' => break,
+                    _ => {}
+                }
+            }
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -400,6 +438,36 @@ mod tests {
             owner(quote!(
                 fn make() -> u8 {
                     Self::helper()
+                }
+            )),
+            HandleOwner::Impl
+        );
+        // A local type's `impl` has a `Self` of its own: still a free function,
+        // and still a method when `Self` appears outside the local items too.
+        assert_eq!(
+            owner(quote!(
+                fn make() -> u8 {
+                    struct Local(u8);
+                    impl Local {
+                        fn new() -> Self {
+                            Local(1)
+                        }
+                    }
+                    fn helper() -> u8 {
+                        struct Inner;
+                        2
+                    }
+                    Local::new().0 + helper()
+                }
+            )),
+            HandleOwner::Module
+        );
+        assert_eq!(
+            owner(quote!(
+                fn make() -> u8 {
+                    struct Local(u8);
+                    let f: fn() -> u8 = || 1;
+                    Self::helper() + f() + Local(0).0
                 }
             )),
             HandleOwner::Impl

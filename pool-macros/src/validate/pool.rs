@@ -444,10 +444,10 @@ fn count(
         );
     }
     if value < least {
-        let why = if key == "size" {
-            "a pool of no slots would admit nothing"
-        } else {
-            "a pool that may not grow past zero would admit nothing"
+        let why = match key {
+            "size" => "a pool of no slots would admit nothing",
+            "autoscale_window" => "a window of no samples has no demand to average",
+            _ => "a pool that may not grow past zero would admit nothing",
         };
         errors.spanned(
             &option.value,

@@ -190,6 +190,27 @@ impl Provenance {
 }
 
 impl Overrides {
+    /// A defaults layer's counts for the group's final kind (`size` for a
+    /// fixed group, `min`/`max` for an autoscaled one), where no layer left
+    /// one: after a stronger layer changed the kind, the defaults still
+    /// apply to the kind the group has.
+    #[cfg(feature = "config")]
+    pub(crate) fn fill_counts(&self, settings: &mut GroupSettings, why: &mut Provenance) {
+        let fill =
+            |slot: &mut Option<usize>, val: &Option<Val<usize>>, why: &mut Option<Origin>| {
+                if let (None, Some(v)) = (&slot, val) {
+                    *slot = Some(v.value);
+                    *why = Some(v.origin.clone());
+                }
+            };
+        if settings.kind == Kind::Autoscale {
+            fill(&mut settings.min, &self.min, &mut why.min);
+            fill(&mut settings.max, &self.max, &mut why.max);
+        } else {
+            fill(&mut settings.size, &self.size, &mut why.size);
+        }
+    }
+
     /// Lays this layer over `settings`. `min`/`max` of a defaults layer only
     /// apply to autoscaled groups, and `size` only to fixed ones, so one
     /// `[defaults]` table can serve both kinds.
@@ -258,7 +279,11 @@ impl Overrides {
             &self.fleet_unreachable,
             None,
         );
-        if let Some(v) = &self.policy {
+        // A defaults layer's policy is for autoscaled groups, and its
+        // adaptive parameters for adaptive ones, as its bounds are: one
+        // `[defaults]` table serves fixed groups too.
+        let policy = self.policy.as_ref().filter(|_| !defaults || autoscaled);
+        if let Some(v) = policy {
             why.policy = Some(v.origin.clone());
             // Naming the policy the group already follows keeps its parameters.
             settings.policy = match (v.value, settings.policy) {
@@ -273,6 +298,7 @@ impl Overrides {
         // (a group that does not is refused at validation, at the parameter).
         let mut params = match settings.policy {
             ScalePolicy::Adaptive(params) => params,
+            ScalePolicy::QueueDepth if defaults => return self.apply_timing(settings, why),
             ScalePolicy::QueueDepth => AdaptiveSettings::default(),
         };
         if let Some(origin) = self.adaptive.apply(&mut params) {
@@ -281,16 +307,22 @@ impl Overrides {
                 *current = params;
             }
         }
+        self.apply_timing(settings, why);
+    }
+
+    fn apply_timing(&self, settings: &mut GroupSettings, why: &mut Provenance) {
+        fn set<T: Clone>(slot: &mut T, val: &Option<Val<T>>, origin: &mut Option<Origin>) {
+            if let Some(v) = val {
+                *slot = v.value.clone();
+                *origin = Some(v.origin.clone());
+            }
+        }
         let AutoscaleTiming { interval, window } = &mut settings.autoscale;
         set(
             interval,
             &self.autoscale_interval,
-            Some(&mut why.autoscale_interval),
+            &mut why.autoscale_interval,
         );
-        set(
-            window,
-            &self.autoscale_window,
-            Some(&mut why.autoscale_window),
-        );
+        set(window, &self.autoscale_window, &mut why.autoscale_window);
     }
 }

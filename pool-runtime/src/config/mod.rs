@@ -7,7 +7,10 @@
 //!
 //! 1. the attribute's (or group declaration's) values;
 //! 2. the file's `[defaults]` table (its `size` applies to fixed groups only,
-//!    its `min`/`max` to autoscaled ones only);
+//!    its `min`/`max` to autoscaled ones only: the kind a group ends up with,
+//!    after the layers above; its `policy` to groups autoscaled by then, and
+//!    its `adaptive_*` parameters to groups whose policy is adaptive, so one
+//!    table serves every kind);
 //! 3. the file's `[groups."<name>"]` table;
 //! 4. environment variables `POOLED_<GROUP>_<SETTING>` (see [`mangle`]);
 //! 5. calls made at run time (`scale`, `resize`): a reload changes a running
@@ -140,6 +143,14 @@ impl Layers {
         if let Some(section) = self.env.groups.get(spec.name()) {
             section.apply(&mut settings, &mut why, false);
         }
+        // A stronger layer that changed the kind dropped the counts from
+        // below, the defaults' among them, and the defaults skipped the
+        // counts of the kind the group did not have yet: the defaults' counts
+        // for the final kind fill in what no stronger layer set.
+        #[cfg(feature = "config")]
+        if let Some(file) = &self.file {
+            file.defaults.fill_counts(&mut settings, &mut why);
+        }
         (settings, why)
     }
 
@@ -262,6 +273,19 @@ pub(crate) fn with_effective<T>(spec: &GroupSpec, f: impl FnOnce(GroupSettings) 
     let mut state = state();
     let layers = current(&mut state);
     f(layers.effective(spec).0)
+}
+
+/// Called by a group's first use once its pool is published, with the
+/// settings it was built with: a load that ran in between found the group
+/// not started, so its changes are applied now (the configuration lock
+/// orders this against every load).
+pub(crate) fn catch_up(group: &Group, built_with: &GroupSettings) {
+    let mut state = state();
+    let layers = current(&mut state);
+    let now = layers.effective(group.spec()).0;
+    if now != *built_with {
+        let _changes = group.reconfigure(built_with, &now);
+    }
 }
 
 /// The effective settings of a group with this spec under the layers in force.

@@ -72,7 +72,10 @@ fn lookup_slow(group: &Group) -> Option<&'static Pool> {
 /// on (every `#[tokio::test]` builds its own, and the tasks it spawns run on
 /// it), or, outside any runtime, the thread (a plain `#[test]`). Calls from
 /// elsewhere — other tests, threads the test starts outside its runtime —
-/// keep using the shared pool.
+/// keep using the shared pool. A guard covers the scope it was made in: one
+/// made on a plain test's thread does not cover calls the test makes inside
+/// a runtime it builds (`block_on`), nor the other way round; isolate in
+/// each place that calls the group.
 ///
 /// Everything that goes through [`Group::pool`] is isolated: calls, permits,
 /// `stats`, `size`, `scale`, `pause`, `close`. A test can pause or close its

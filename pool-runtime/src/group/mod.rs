@@ -10,7 +10,8 @@
 //!    which reads the configuration to build the pool;
 //! 2. the configuration lock (`config`), held by loads and reloads while they
 //!    reconfigure running pools, and by a first use while it builds its pool
-//!    (so that no load slips in between);
+//!    and once more after publishing it (a load that ran between the two
+//!    found the group not started: the first use applies it then);
 //! 3. leaves, under which no other lock is taken: a group's record of the
 //!    settings applied to its pool (`applied`), a pool's admission lock, and
 //!    the ceiling pool's.
@@ -167,12 +168,30 @@ impl Group {
         if let Some(isolated) = isolation::lookup(self) {
             return isolated;
         }
-        self.pool.get_or_init(|| {
+        if let Some(pool) = self.pool.get() {
+            return pool;
+        }
+        self.start()
+    }
+
+    /// The first use: builds the pool under the configuration lock, then
+    /// brings it up to date with any load that ran between building it and
+    /// publishing it (such a load found the group not started and left the
+    /// pool to its first use, which had already read the older layers).
+    #[cold]
+    fn start(&self) -> &Pool {
+        let mut built_with = None;
+        let pool = self.pool.get_or_init(|| {
             crate::config::with_effective(&self.spec, |settings| {
                 *self.applied() = Some(settings);
+                built_with = Some(settings);
                 Pool::from_settings(self.spec.name, &settings.clamped())
             })
-        })
+        });
+        if let Some(settings) = built_with {
+            crate::config::catch_up(self, &settings);
+        }
+        pool
     }
 
     /// The pool, if the group has started.

@@ -1,0 +1,530 @@
+//! Hostile acceptance tests of application-wide configuration, round 2:
+//! precedence across a kind change, all-or-nothing loads (the ceiling
+//! included), odd and huge values, reloads racing a group's first use,
+//! `pause`, `close` and `scale`, and the ceiling counted from outside across
+//! async, sync and blocking calls.
+#![cfg(feature = "config")]
+
+use pool_runtime::config::{self, Origin};
+use pool_runtime::{ceiling, register_group, Group, GroupSpec, Kind, Rejected};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Configuration and the ceiling are process-wide: tests take turns.
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    config::clear();
+    guard
+}
+
+fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn at(line: usize, column: usize) -> Option<Origin> {
+    Some(Origin::File {
+        path: "adv.toml".into(),
+        line,
+        column,
+    })
+}
+
+fn load_err(text: &str) -> config::ConfigError {
+    config::load_str("adv.toml", text).expect_err("the configuration is invalid")
+}
+
+static FIXED: Group = Group::new(GroupSpec::new("adv::fixed").size(2));
+static SCALED: Group = Group::new(
+    GroupSpec::new("adv::scaled")
+        .kind(Kind::Autoscale)
+        .min(1)
+        .max(4),
+);
+static CAFE: Group = Group::new(GroupSpec::new("adv::café").size(2));
+register_group!(FIXED);
+register_group!(SCALED);
+register_group!(CAFE);
+
+/// Counts bodies running at once, from outside the library.
+#[derive(Default)]
+struct Meter {
+    now: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl Meter {
+    fn enter(&self) {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+    }
+    fn exit(&self) {
+        self.now.fetch_sub(1, Ordering::SeqCst);
+    }
+    fn peak(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
+    }
+}
+
+#[test]
+fn file_defaults_bounds_apply_to_a_group_a_stronger_layer_makes_autoscaled() {
+    let _serial = serial();
+    // `[defaults]` min/max are for autoscaled groups: a group the group
+    // table (or the environment) makes autoscaled is one, and takes them
+    // (the group table says nothing about the bounds).
+    config::load_str(
+        "adv.toml",
+        "[defaults]\nmin = 4\nmax = 6\n[groups.\"adv::fixed\"]\nkind = \"autoscale\"\n",
+    )
+    .unwrap();
+    let s = FIXED.settings();
+    assert_eq!(
+        (s.kind, s.min, s.max),
+        (Kind::Autoscale, Some(4), Some(6)),
+        "file defaults beat the attribute's (absent) bounds"
+    );
+    config::load_str("adv.toml", "[defaults]\nmin = 4\nmax = 6\n").unwrap();
+    config::load_env_from(vars(&[("POOLED_ADV__FIXED_KIND", "autoscale")])).unwrap();
+    let s = FIXED.settings();
+    assert_eq!((s.kind, s.min, s.max), (Kind::Autoscale, Some(4), Some(6)));
+    config::load_env_from(vars(&[])).unwrap();
+
+    // The other way round: `[defaults]` size applies to a group made fixed.
+    config::load_str(
+        "adv.toml",
+        "[defaults]\nsize = 7\n[groups.\"adv::scaled\"]\nkind = \"fixed\"\n",
+    )
+    .unwrap();
+    let s = SCALED.settings();
+    assert_eq!((s.kind, s.size), (Kind::Fixed, Some(7)));
+    // And the group table still beats the defaults.
+    config::load_str(
+        "adv.toml",
+        "[defaults]\nsize = 7\n[groups.\"adv::scaled\"]\nkind = \"fixed\"\nsize = 3\n",
+    )
+    .unwrap();
+    assert_eq!(SCALED.settings().size, Some(3));
+    config::clear();
+}
+
+#[test]
+fn environment_ceiling_beats_the_files_and_a_bad_load_keeps_the_ceiling() {
+    let _serial = serial();
+    config::load_str("adv.toml", "ceiling = 2\n").unwrap();
+    assert_eq!(ceiling::limit(), Some(2));
+    config::load_env_from(vars(&[("POOLED_CEILING", " 5 ")])).unwrap();
+    assert_eq!(ceiling::limit(), Some(5), "the environment beats the file");
+    config::load_env_from(vars(&[])).unwrap();
+    assert_eq!(ceiling::limit(), Some(2), "back to the file's");
+
+    // A load whose ceiling is fine but one group is not changes nothing,
+    // the ceiling included.
+    let e = load_err("ceiling = 9\n[groups.\"adv::fixed\"]\nsize = 0\n");
+    assert_eq!(e.origin().cloned(), at(3, 8), "{e}");
+    assert_eq!(ceiling::limit(), Some(2));
+    let e = config::load_env_from(vars(&[
+        ("POOLED_CEILING", "9"),
+        ("POOLED_ADV__FIXED_SIZE", "x"),
+    ]))
+    .unwrap_err();
+    assert!(e.to_string().contains("POOLED_ADV__FIXED_SIZE"), "{e}");
+    assert_eq!(ceiling::limit(), Some(2));
+    config::clear();
+    assert_eq!(ceiling::limit(), None);
+}
+
+#[test]
+fn huge_and_odd_values_are_errors_at_their_place_and_change_nothing() {
+    let _serial = serial();
+    let before = (FIXED.settings(), SCALED.settings());
+
+    // Beyond u64 / i64: TOML's own error, still with a position.
+    let e = load_err("[groups.\"adv::fixed\"]\nsize = 18446744073709551616\n");
+    assert_eq!(
+        e.origin()
+            .map(|o| matches!(o, Origin::File { line: 2, .. })),
+        Some(true),
+        "{e}"
+    );
+    let e = load_err("[groups.\"adv::fixed\"]\nsize = 1073741824\n");
+    assert_eq!(e.origin().cloned(), at(2, 8), "{e}");
+    let e = config::load_env_from(vars(&[("POOLED_ADV__FIXED_SIZE", "18446744073709551616")]))
+        .unwrap_err();
+    assert!(e.to_string().contains("POOLED_ADV__FIXED_SIZE"), "{e}");
+    let e = load_err("ceiling = 99999999999999999\n");
+    assert_eq!(e.origin().cloned(), at(1, 11), "{e}");
+
+    // Floats where whole numbers are expected.
+    let e = load_err("[groups.\"adv::fixed\"]\nsize = 2.0\n");
+    assert_eq!(
+        (e.origin().cloned(), e.message()),
+        (at(2, 8), "`size`: expected an integer, found float")
+    );
+    let e = load_err("ceiling = 2.5\n");
+    assert_eq!(e.origin().cloned(), at(1, 11), "{e}");
+    let e = config::load_env_from(vars(&[("POOLED_ADV__FIXED_MAX_WAITING", "2.0")])).unwrap_err();
+    assert!(
+        e.to_string().contains("POOLED_ADV__FIXED_MAX_WAITING"),
+        "{e}"
+    );
+    let e = config::load_env_from(vars(&[("POOLED_ADV__FIXED_SIZE", "")])).unwrap_err();
+    assert!(e.to_string().contains("POOLED_ADV__FIXED_SIZE"), "{e}");
+
+    // Durations: negative, overflowing, without a unit, a float.
+    for bad in [
+        "\"-1s\"",
+        "\"1e309s\"",
+        "\"99999999999999999999h\"",
+        "\"5\"",
+        "5",
+        "\"1.5s\"",
+    ] {
+        let e = load_err(&format!(
+            "[groups.\"adv::fixed\"]\nadmission_timeout = {bad}\n"
+        ));
+        assert_eq!(e.origin().cloned(), at(2, 21), "{bad}: {e}");
+    }
+    // A zero interval is the builder's error, at the value.
+    let e = load_err("[groups.\"adv::scaled\"]\nautoscale_interval = \"0s\"\n");
+    assert_eq!(e.origin().cloned(), at(2, 22), "{e}");
+
+    // NaN and infinities are numbers to TOML and to `f64::from_str`, never
+    // valid parameters.
+    for bad in ["nan", "inf", "-inf"] {
+        let e = load_err(&format!(
+            "[groups.\"adv::scaled\"]\npolicy = \"adaptive\"\nadaptive_tolerance = {bad}\n"
+        ));
+        assert_eq!(e.origin().cloned(), at(3, 22), "{bad}: {e}");
+    }
+    for bad in ["NaN", "inf", "infinity", "-0.5"] {
+        let e = config::load_env_from(vars(&[
+            ("POOLED_ADV__SCALED_POLICY", "adaptive"),
+            ("POOLED_ADV__SCALED_ADAPTIVE_SMOOTHING", bad),
+        ]))
+        .unwrap_err();
+        assert!(e.to_string().contains("SMOOTHING"), "{bad}: {e}");
+    }
+    // A window count beyond u32 is refused, not wrapped into range.
+    let e = load_err(
+        "[groups.\"adv::scaled\"]\npolicy = \"adaptive\"\nadaptive_window_samples = 4294967297\n",
+    );
+    assert_eq!(e.origin().cloned(), at(3, 27), "{e}");
+
+    assert_eq!(
+        (FIXED.settings(), SCALED.settings()),
+        before,
+        "nothing changed"
+    );
+}
+
+#[test]
+fn unicode_group_names_empty_tables_and_zero_timeouts() {
+    let _serial = serial();
+    // An empty file, empty tables: valid, and change nothing.
+    for text in ["", "[defaults]\n", "[groups]\n", "[groups.\"adv::café\"]\n"] {
+        let report = config::load_str("adv.toml", text).unwrap();
+        assert!(report.changes.is_empty(), "{text:?}: {report}");
+    }
+    // A unicode name, in the file; columns count characters.
+    config::load_str("adv.toml", "[groups.\"adv::café\"]\nsize = 5\n").unwrap();
+    assert_eq!(CAFE.size(), 5);
+    let e = load_err("[groups.\"adv::café\"] # ü\nmax_waiting = 1\nsize = \"é\"\n");
+    assert_eq!(e.origin().cloned(), at(3, 8), "{e}");
+    let e = load_err("[groups.\"adv::cafè\"]\nsize = 1\n");
+    assert!(e.message().contains("did you mean `adv::café`"), "{e}");
+    // ... and in the environment, mangled.
+    assert_eq!(config::mangle("adv::café"), "ADV__CAF_");
+    config::load_env_from(vars(&[("POOLED_ADV__CAF__SIZE", "3")])).unwrap();
+    assert_eq!(CAFE.size(), 3);
+
+    // "0s" admission timeout: a call that must wait is turned away at once,
+    // one that finds a free slot runs.
+    config::load_env_from(vars(&[("POOLED_ADV__CAF__ADMISSION_TIMEOUT", "0s")])).unwrap();
+    config::load_str("adv.toml", "[groups.\"adv::café\"]\nsize = 1\n").unwrap();
+    assert_eq!(CAFE.size(), 1);
+    assert_eq!(CAFE.run(|| 1), Ok(1));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        CAFE.run(|| {
+            tx.send(()).unwrap();
+            go_rx.recv().unwrap();
+        })
+    });
+    rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    let start = std::time::Instant::now();
+    assert_eq!(CAFE.run(|| 2), Err(Rejected::TimedOut));
+    assert!(start.elapsed() < Duration::from_secs(1));
+    go_tx.send(()).unwrap();
+    holder.join().unwrap().unwrap();
+    config::clear();
+}
+
+#[test]
+fn a_reload_keeps_a_pause_a_close_and_a_scale_it_has_nothing_to_say_about() {
+    let _serial = serial();
+    static PAUSED: Group = Group::new(GroupSpec::new("adv::paused").size(2));
+    static CLOSED: Group = Group::new(GroupSpec::new("adv::closed").size(2));
+    register_group!(PAUSED);
+    register_group!(CLOSED);
+    PAUSED.pause();
+    config::load_str(
+        "adv.toml",
+        "[groups.\"adv::paused\"]\nsize = 4\nmax_waiting = 2\n",
+    )
+    .unwrap();
+    assert!(PAUSED.is_paused(), "a reload does not resume");
+    assert_eq!(PAUSED.size(), 4);
+    assert_eq!(PAUSED.run(|| ()), Err(Rejected::Paused));
+    PAUSED.resume();
+    assert_eq!(PAUSED.scale(-3), 1);
+    // A reload that changes something else leaves the scale alone.
+    config::load_str(
+        "adv.toml",
+        "[groups.\"adv::paused\"]\nsize = 4\nmax_waiting = 3\n",
+    )
+    .unwrap();
+    assert_eq!(PAUSED.size(), 1);
+    // Clearing the configuration changes the configured size (4 -> 2).
+    config::clear();
+    assert_eq!(PAUSED.size(), 2);
+
+    assert_eq!(CLOSED.run(|| 1), Ok(1));
+    CLOSED.pool().close();
+    config::load_str("adv.toml", "[groups.\"adv::closed\"]\nsize = 5\n").unwrap();
+    assert_eq!(
+        CLOSED.run(|| 1),
+        Err(Rejected::Closed),
+        "a reload does not reopen"
+    );
+    config::clear();
+}
+
+#[test]
+fn the_ceiling_holds_across_async_sync_and_blocking_calls_and_nested_ones() {
+    let _serial = serial();
+    static A: Group = Group::new(GroupSpec::new("adv::ceil_a").size(3));
+    static B: Group = Group::new(GroupSpec::new("adv::ceil_b").size(3));
+    static C: Group = Group::new(GroupSpec::new("adv::ceil_c").size(3));
+    register_group!(A);
+    register_group!(B);
+    register_group!(C);
+    config::load_env_from(vars(&[("POOLED_CEILING", "2")])).unwrap();
+    let meter = Arc::new(Meter::default());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // Sync callers on plain threads, into A (with a nested sync call into B).
+    let sync_threads: Vec<_> = (0..6)
+        .map(|_| {
+            let meter = meter.clone();
+            std::thread::spawn(move || {
+                for _ in 0..5 {
+                    A.run(|| {
+                        meter.enter();
+                        std::thread::sleep(Duration::from_micros(300));
+                        assert_eq!(B.run(|| 7), Ok(7), "nested, under the parent's slot");
+                        meter.exit();
+                    })
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    let ok = runtime.block_on(async {
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let meter = meter.clone();
+            tasks.push(tokio::spawn(async move {
+                if i % 2 == 0 {
+                    // Blocking jobs on C.
+                    C.submit_blocking(0, move || {
+                        meter.enter();
+                        std::thread::sleep(Duration::from_micros(300));
+                        meter.exit();
+                    })
+                    .await
+                } else {
+                    // Async calls into B, with a nested call into C.
+                    B.submit(0, async move {
+                        meter.enter();
+                        tokio::time::sleep(Duration::from_micros(300)).await;
+                        let nested = C.submit(0, async { 1 }).await;
+                        meter.exit();
+                        assert_eq!(nested, Ok(1));
+                    })
+                    .await
+                }
+            }));
+        }
+        let all = tokio::time::timeout(Duration::from_secs(10), futures::future::join_all(tasks))
+            .await
+            .expect("no deadlock");
+        all.into_iter().filter(|r| matches!(r, Ok(Ok(())))).count()
+    });
+    for t in sync_threads {
+        t.join().unwrap();
+    }
+    assert_eq!(ok, 40);
+    assert!(
+        meter.peak() <= 2,
+        "peak {} above the ceiling of 2",
+        meter.peak()
+    );
+    assert_eq!(meter.peak(), 2, "the ceiling was reached");
+    assert_eq!(ceiling::stats().unwrap().running, 0);
+    config::clear();
+}
+
+#[test]
+fn lowering_the_ceiling_under_load_is_never_exceeded_counted_from_outside() {
+    let _serial = serial();
+    static D: Group = Group::new(GroupSpec::new("adv::ceil_d").size(8));
+    register_group!(D);
+    config::load_str("adv.toml", "ceiling = 6\n").unwrap();
+    let meter = Arc::new(Meter::default());
+    let limit = Arc::new(AtomicUsize::new(6));
+    let violations = Arc::new(AtomicUsize::new(0));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let tasks: Vec<_> = (0..400)
+            .map(|_| {
+                let (meter, limit, violations) = (meter.clone(), limit.clone(), violations.clone());
+                tokio::spawn(D.submit(0, async move {
+                    meter.enter();
+                    if meter.now.load(Ordering::SeqCst) > limit.load(Ordering::SeqCst) {
+                        violations.fetch_add(1, Ordering::SeqCst);
+                    }
+                    tokio::time::sleep(Duration::from_micros(200)).await;
+                    meter.exit();
+                }))
+            })
+            .collect();
+        for ceiling in [2, 5, 1, 3] {
+            tokio::time::sleep(Duration::from_millis(3)).await;
+            let text = format!("ceiling = {ceiling}\n");
+            if ceiling > limit.load(Ordering::SeqCst) {
+                limit.store(ceiling, Ordering::SeqCst);
+                config::load_str("adv.toml", &text).unwrap();
+            } else {
+                config::load_str("adv.toml", &text).unwrap();
+                tokio::time::timeout(Duration::from_secs(5), async {
+                    while ceiling::stats().unwrap().running > ceiling {
+                        tokio::task::yield_now().await;
+                    }
+                })
+                .await
+                .expect("running calls drain below the new ceiling");
+                limit.store(ceiling, Ordering::SeqCst);
+            }
+        }
+        for task in tasks {
+            tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .expect("no hang")
+                .unwrap()
+                .unwrap();
+        }
+    });
+    assert_eq!(violations.load(Ordering::SeqCst), 0);
+    config::clear();
+}
+
+/// Sixty-four groups, each first used while a load reconfigures it: the
+/// load must reach every one (the size the configuration names is the size
+/// of the running pool), whichever of the two wins the race.
+macro_rules! racing_groups {
+    ($($name:ident),* $(,)?) => {
+        $(
+            static $name: Group = Group::new(GroupSpec::new(concat!("adv::race::", stringify!($name))).size(1));
+            register_group!($name);
+        )*
+        static RACING: &[&Group] = &[$(&$name),*];
+    };
+}
+
+racing_groups!(
+    R00, R01, R02, R03, R04, R05, R06, R07, R08, R09, R10, R11, R12, R13, R14, R15, R16, R17, R18,
+    R19, R20, R21, R22, R23, R24, R25, R26, R27, R28, R29, R30, R31, R32, R33, R34, R35, R36, R37,
+    R38, R39, R40, R41, R42, R43, R44, R45, R46, R47, R48, R49, R50, R51, R52, R53, R54, R55, R56,
+    R57, R58, R59, R60, R61, R62, R63,
+);
+
+#[test]
+fn a_load_racing_a_groups_first_use_is_never_lost() {
+    let _serial = serial();
+    for (round, pair) in RACING.chunks(2).enumerate() {
+        let size = 2 + round % 5;
+        let text: String = pair
+            .iter()
+            .map(|g| format!("[groups.\"{}\"]\nsize = {size}\n", g.name()))
+            .collect();
+        let start = Arc::new(std::sync::Barrier::new(pair.len() + 1));
+        let users: Vec<_> = pair
+            .iter()
+            .map(|&g| {
+                let start = start.clone();
+                std::thread::spawn(move || {
+                    start.wait();
+                    g.size()
+                })
+            })
+            .collect();
+        start.wait();
+        config::load_str("adv.toml", &text).unwrap();
+        for u in users {
+            u.join().unwrap();
+        }
+        for g in pair {
+            assert_eq!(
+                (g.size(), g.settings().size),
+                (size, Some(size)),
+                "{}: the load's size reached the running pool",
+                g.name()
+            );
+        }
+    }
+    config::clear();
+}
+
+#[test]
+fn a_defaults_policy_and_adaptive_parameters_skip_groups_they_do_not_fit() {
+    let _serial = serial();
+    // Every binary has fixed groups: `[defaults]` policy = "adaptive" is for
+    // the autoscaled ones, and the adaptive parameters for the adaptive ones,
+    // as its `min`/`max` are for autoscaled ones.
+    config::load_str(
+        "adv.toml",
+        "[defaults]\npolicy = \"adaptive\"\nadaptive_tolerance = 2.5\n",
+    )
+    .unwrap();
+    assert!(matches!(
+        SCALED.settings().policy,
+        pool_runtime::ScalePolicy::Adaptive(a) if a.tolerance == 2.5
+    ));
+    assert!(matches!(
+        FIXED.settings().policy,
+        pool_runtime::ScalePolicy::QueueDepth
+    ));
+    // Parameters alone adapt only groups that are adaptive already.
+    config::load_str("adv.toml", "[defaults]\nadaptive_tolerance = 3\n").unwrap();
+    assert!(matches!(
+        SCALED.settings().policy,
+        pool_runtime::ScalePolicy::QueueDepth
+    ));
+    // A group's own table is still held to the rule.
+    let e = load_err("[groups.\"adv::fixed\"]\npolicy = \"adaptive\"\n");
+    assert_eq!(e.origin().cloned(), at(2, 10), "{e}");
+    let e = load_err("[groups.\"adv::scaled\"]\nadaptive_tolerance = 3\n");
+    assert_eq!(e.origin().cloned(), at(2, 22), "{e}");
+    config::clear();
+}

@@ -1,0 +1,509 @@
+//! Hostile acceptance tests of features `metrics` and `tracing`, round 2: a
+//! recorder of our own counts every metric by name and labels, and on every
+//! call path (submit, run, submit_blocking, spawn, permits, tower, stream),
+//! through completions, panics, cancellations (waiting and running) and every
+//! rejection, the `pooled.calls` counters must equal the pool's `Stats` and
+//! the `running` / `waiting` gauges must come back to 0; a capturing
+//! subscriber sees a `call` span with the documented `call` form and
+//! `outcome` on each path.
+#![cfg(all(feature = "metrics", feature = "tracing", feature = "tokio"))]
+
+use metrics::{
+    Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
+    SharedString, Unit,
+};
+use pool_runtime::{Pool, PooledStreamExt, Rejected, Stats};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+/// A gauge that moves by differences, as the library's do.
+#[derive(Default)]
+struct Level(Mutex<f64>);
+
+impl GaugeFn for Level {
+    fn increment(&self, value: f64) {
+        *self.0.lock().unwrap() += value;
+    }
+    fn decrement(&self, value: f64) {
+        *self.0.lock().unwrap() -= value;
+    }
+    fn set(&self, value: f64) {
+        *self.0.lock().unwrap() = value;
+    }
+}
+
+struct Count(AtomicU64);
+
+impl CounterFn for Count {
+    fn increment(&self, value: u64) {
+        self.0.fetch_add(value, Ordering::SeqCst);
+    }
+    fn absolute(&self, value: u64) {
+        self.0.fetch_max(value, Ordering::SeqCst);
+    }
+}
+
+struct Samples(Mutex<Vec<f64>>);
+
+impl HistogramFn for Samples {
+    fn record(&self, value: f64) {
+        self.0.lock().unwrap().push(value);
+    }
+}
+
+/// `name{label=value,...}` with labels sorted.
+fn render(key: &Key) -> String {
+    let mut labels: Vec<String> = key
+        .labels()
+        .map(|l| format!("{}={}", l.key(), l.value()))
+        .collect();
+    labels.sort();
+    format!("{}{{{}}}", key.name(), labels.join(","))
+}
+
+#[derive(Default)]
+struct Metrics {
+    counters: Mutex<BTreeMap<String, Arc<Count>>>,
+    gauges: Mutex<BTreeMap<String, Arc<Level>>>,
+    histograms: Mutex<BTreeMap<String, Arc<Samples>>>,
+}
+
+impl Recorder for &'static Metrics {
+    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+        let c = self
+            .counters
+            .lock()
+            .unwrap()
+            .entry(render(key))
+            .or_insert_with(|| Arc::new(Count(AtomicU64::new(0))))
+            .clone();
+        Counter::from_arc(c)
+    }
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+        let g = self
+            .gauges
+            .lock()
+            .unwrap()
+            .entry(render(key))
+            .or_default()
+            .clone();
+        Gauge::from_arc(g)
+    }
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        let h = self
+            .histograms
+            .lock()
+            .unwrap()
+            .entry(render(key))
+            .or_insert_with(|| Arc::new(Samples(Mutex::new(Vec::new()))))
+            .clone();
+        Histogram::from_arc(h)
+    }
+}
+
+fn metrics() -> &'static Metrics {
+    static METRICS: OnceLock<&'static Metrics> = OnceLock::new();
+    METRICS.get_or_init(|| {
+        let m: &'static Metrics = Box::leak(Box::default());
+        metrics::set_global_recorder(m).expect("the only recorder");
+        m
+    })
+}
+
+fn counter(pool: &str, outcome: &str, reason: Option<&str>) -> u64 {
+    let key = match reason {
+        Some(r) => format!("pooled.calls{{outcome={outcome},pool={pool},reason={r}}}"),
+        None => format!("pooled.calls{{outcome={outcome},pool={pool}}}"),
+    };
+    metrics()
+        .counters
+        .lock()
+        .unwrap()
+        .get(&key)
+        .map_or(0, |c| c.0.load(Ordering::SeqCst))
+}
+
+fn gauge(name: &str, pool: &str) -> f64 {
+    let key = format!("{name}{{pool={pool}}}");
+    metrics()
+        .gauges
+        .lock()
+        .unwrap()
+        .get(&key)
+        .map_or(f64::NAN, |g| *g.0.lock().unwrap())
+}
+
+/// The pool is quiet: its gauges are back to 0 (and its limit gauge is its
+/// size), and each counter equals what `Stats` counts.
+fn assert_metrics_match(pool: &Pool, name: &str) {
+    let s: Stats = pool.stats();
+    assert_eq!((s.running, s.waiting), (0, 0), "{name}: quiet: {s:?}");
+    assert_eq!(gauge("pooled.running", name), 0.0, "{name}: running gauge");
+    assert_eq!(gauge("pooled.waiting", name), 0.0, "{name}: waiting gauge");
+    assert_eq!(
+        gauge("pooled.limit", name),
+        pool.size() as f64,
+        "{name}: limit gauge"
+    );
+    assert_eq!(
+        counter(name, "completed", None),
+        s.completed - s.panicked,
+        "{name}: completed (Stats counts panicked calls in completed too): {s:?}"
+    );
+    assert_eq!(
+        counter(name, "panicked", None),
+        s.panicked,
+        "{name}: panicked: {s:?}"
+    );
+    assert_eq!(
+        counter(name, "cancelled", None),
+        s.cancelled,
+        "{name}: cancelled: {s:?}"
+    );
+    for reason in [
+        Rejected::Paused,
+        Rejected::Closed,
+        Rejected::Full,
+        Rejected::TimedOut,
+    ] {
+        assert_eq!(
+            counter(name, "rejected", Some(reason.as_str())),
+            s.rejected_for(reason),
+            "{name}: rejected {reason:?}: {s:?}"
+        );
+    }
+}
+
+fn pool(name: &str, size: usize) -> Pool {
+    metrics();
+    Pool::builder()
+        .name(name)
+        .size(size)
+        .max_waiting(2)
+        .admission_timeout(Duration::from_millis(30))
+        .build()
+        .unwrap()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn until(mut condition: impl FnMut() -> bool) {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while !condition() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
+    .expect("condition reached in time");
+}
+
+/// Exercises one pool through a call form: completions, a panic, a call
+/// cancelled while waiting and one while running, and each rejection.
+#[test]
+fn submit_counters_equal_stats_and_gauges_return_to_zero() {
+    let name = "adv_obs::submit";
+    let p = pool(name, 1);
+    runtime().block_on(async {
+        for _ in 0..3 {
+            p.submit(async {}).await.unwrap();
+        }
+        // A panic inside the work.
+        let q = p.clone();
+        let panicked = tokio::spawn(async move { q.submit(async { panic!("boom") }).await });
+        assert!(panicked.await.is_err());
+        // Hold the slot; one waits and is cancelled; one more waits and
+        // times out; with two waiting, a third is Full.
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let q = p.clone();
+        let holder = tokio::spawn(async move { q.submit(async { rx.await.ok() }).await });
+        until(|| p.stats().running == 1).await;
+        let q = p.clone();
+        let waiter = tokio::spawn(async move { q.submit(async {}).await });
+        until(|| p.stats().waiting == 1).await;
+        waiter.abort();
+        assert!(waiter.await.unwrap_err().is_cancelled());
+        let q = p.clone();
+        let timed = tokio::spawn(async move { q.submit(async {}).await });
+        let q = p.clone();
+        let other = tokio::spawn(async move { q.submit(async {}).await });
+        until(|| p.stats().waiting == 2).await;
+        assert_eq!(p.submit(async {}).await, Err(Rejected::Full));
+        assert_eq!(timed.await.unwrap(), Err(Rejected::TimedOut));
+        assert_eq!(other.await.unwrap(), Err(Rejected::TimedOut));
+        tx.send(()).unwrap();
+        holder.await.unwrap().unwrap();
+        // Cancelled while running.
+        let q = p.clone();
+        let running = tokio::spawn(async move { q.submit(std::future::pending::<()>()).await });
+        until(|| p.stats().running == 1).await;
+        running.abort();
+        assert!(running.await.unwrap_err().is_cancelled());
+        p.pause();
+        assert_eq!(p.submit(async {}).await, Err(Rejected::Paused));
+        p.resume();
+        p.close();
+        assert_eq!(p.submit(async {}).await, Err(Rejected::Closed));
+    });
+    assert_metrics_match(&p, name);
+    let s = p.stats();
+    assert_eq!((s.panicked, s.cancelled), (1, 2), "{s:?}");
+}
+
+#[test]
+fn run_and_blocking_counters_equal_stats_and_gauges_return_to_zero() {
+    let name = "adv_obs::sync";
+    let p = pool(name, 1);
+    assert_eq!(p.run(|| 1), Ok(1));
+    let q = p.clone();
+    assert!(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        q.run(|| panic!("boom")).ok();
+    }))
+    .is_err());
+    p.pause();
+    assert_eq!(p.run(|| 1), Err(Rejected::Paused));
+    p.resume();
+    runtime().block_on(async {
+        assert_eq!(p.submit_blocking(|| 2).await, Ok(2));
+        let q = p.clone();
+        let h = tokio::spawn(async move { q.submit_blocking(|| -> u8 { panic!("boom") }).await });
+        assert!(h.await.is_err(), "the job's panic reaches its caller");
+        // The caller goes away while its job runs.
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let q = p.clone();
+        let job = tokio::spawn(async move {
+            q.submit_blocking(move || rx.recv_timeout(Duration::from_secs(5)).ok())
+                .await
+        });
+        until(|| p.stats().running == 1).await;
+        job.abort();
+        let _ = job.await;
+        tx.send(()).unwrap();
+        until(|| p.stats().running == 0).await;
+        // A sync caller times out while the slot is held.
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let q = p.clone();
+        let holder = std::thread::spawn(move || q.run(move || rx.recv().ok()));
+        until(|| p.stats().running == 1).await;
+        let q = p.clone();
+        let timed = std::thread::spawn(move || q.run(|| ()));
+        assert_eq!(timed.join().unwrap(), Err(Rejected::TimedOut));
+        tx.send(()).unwrap();
+        holder.join().unwrap().unwrap();
+    });
+    assert_metrics_match(&p, name);
+}
+
+#[test]
+fn spawn_and_permit_counters_equal_stats_and_gauges_return_to_zero() {
+    let name = "adv_obs::spawn_permit";
+    let p = pool(name, 1);
+    runtime().block_on(async {
+        p.spawn(async {}).unwrap().await.unwrap();
+        let h = p.spawn(std::future::pending::<()>()).unwrap();
+        until(|| p.stats().running == 1).await;
+        h.abort();
+        let _ = h.await;
+        until(|| p.stats().running == 0).await;
+        let panicking = p.spawn(async { panic!("boom") }).unwrap();
+        // Awaiting the handle resumes the panic: in a task of its own.
+        assert!(tokio::spawn(panicking).await.is_err());
+
+        let permit = p.acquire().await.unwrap();
+        assert_eq!(gauge("pooled.running", name), 1.0, "a permit holds a slot");
+        assert!(p.try_acquire().is_err(), "no free slot");
+        let q = p.clone();
+        let waiting = tokio::spawn(async move { q.acquire_owned(0).await.map(drop) });
+        until(|| p.stats().waiting == 1).await;
+        assert_eq!(gauge("pooled.waiting", name), 1.0);
+        waiting.abort();
+        let _ = waiting.await;
+        drop(permit);
+        let owned = p.acquire_owned(0).await.unwrap();
+        drop(owned);
+        let t = p.try_acquire_owned(0).unwrap();
+        drop(t);
+    });
+    assert_metrics_match(&p, name);
+}
+
+#[test]
+fn tower_and_stream_counters_equal_stats_and_gauges_return_to_zero() {
+    use tower::{Layer, Service, ServiceExt};
+    let name = "adv_obs::tower_stream";
+    let p = pool(name, 2);
+    runtime().block_on(async {
+        let svc = pool_runtime::tower::PooledLayer::pool(p.clone()).layer(tower::service_fn(
+            |x: u32| async move {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                Ok::<_, std::convert::Infallible>(x)
+            },
+        ));
+        let calls: Vec<_> = (0..8)
+            .map(|i| {
+                let svc = svc.clone();
+                tokio::spawn(async move { svc.oneshot(i).await.map_err(|e| e.to_string()) })
+            })
+            .collect();
+        for c in calls {
+            let _ = c.await.unwrap();
+        }
+        // A service made ready, then dropped without a call.
+        let mut ready = svc.clone();
+        ready.ready().await.unwrap();
+        drop(ready);
+        let mut ready = svc.clone();
+        let _ = ready.ready().await.unwrap().call(1).await;
+
+        let out: Vec<_> = futures::StreamExt::collect(
+            futures::stream::iter((0..10).map(|i| async move { i })).pooled_unordered(&p),
+        )
+        .await;
+        assert_eq!(out.len(), 10);
+        // A stream dropped part-way.
+        let mut s = Box::pin(
+            futures::stream::iter((0..10).map(|_| std::future::pending::<()>())).pooled_ordered(&p),
+        );
+        let _ =
+            tokio::time::timeout(Duration::from_millis(20), futures::StreamExt::next(&mut s)).await;
+        drop(s);
+    });
+    assert_metrics_match(&p, name);
+}
+
+/// A dropped pool takes its limit out of the `pooled.limit` gauge, so a pool
+/// rebuilt under the same name reports its own limit, not the sum.
+#[test]
+fn a_dropped_pool_leaves_the_limit_gauge() {
+    let name = "adv_obs::rebuilt";
+    let first = pool(name, 4);
+    assert_eq!(gauge("pooled.limit", name), 4.0);
+    assert_eq!(first.run(|| 1), Ok(1));
+    drop(first);
+    let second = pool(name, 2);
+    assert_eq!(gauge("pooled.limit", name), 2.0);
+    assert_eq!(second.scale(3), 5);
+    assert_eq!(gauge("pooled.limit", name), 5.0);
+}
+
+// ---------------------------------------------------------------------------
+// Tracing: the `call` span's documented `call` form and `outcome` on each path.
+
+mod spans {
+    use super::*;
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::Subscriber;
+    use tracing_subscriber::layer::{Context as LayerContext, SubscriberExt};
+    use tracing_subscriber::registry::LookupSpan;
+    use tracing_subscriber::Layer;
+
+    type Fields = BTreeMap<String, String>;
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<(u64, Fields)>>>);
+
+    struct Text<'a>(&'a mut Fields);
+
+    impl Visit for Text<'_> {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            self.0.insert(field.name().to_owned(), format!("{value:?}"));
+        }
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.0.insert(field.name().to_owned(), value.to_owned());
+        }
+    }
+
+    impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
+        fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, _: LayerContext<'_, S>) {
+            if attrs.metadata().name() != "call" {
+                return;
+            }
+            let mut fields = Fields::new();
+            attrs.record(&mut Text(&mut fields));
+            self.0.lock().unwrap().push((id.into_u64(), fields));
+        }
+        fn on_record(&self, id: &Id, values: &Record<'_>, _: LayerContext<'_, S>) {
+            let mut seen = self.0.lock().unwrap();
+            if let Some((_, f)) = seen.iter_mut().rev().find(|(i, _)| *i == id.into_u64()) {
+                values.record(&mut Text(f));
+            }
+        }
+    }
+
+    fn seen(capture: &Capture, pool: &str) -> Vec<(String, String)> {
+        capture
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, f)| f.get("pool").map(String::as_str) == Some(pool))
+            .map(|(_, f)| {
+                (
+                    f.get("call").cloned().unwrap_or_default(),
+                    f.get("outcome").cloned().unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_call_path_has_a_span_with_its_form_and_outcome() {
+        let capture = Capture::default();
+        let subscriber = tracing_subscriber::registry().with(capture.clone());
+        let name = "adv_obs::spans";
+        let p = pool(name, 1);
+        tracing::subscriber::with_default(subscriber, || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                p.submit(async {}).await.unwrap();
+                p.run(|| ()).unwrap();
+                p.submit_blocking(|| ()).await.unwrap();
+                p.spawn(async {}).unwrap().await.unwrap();
+                drop(p.acquire().await.unwrap());
+                drop(p.try_acquire().unwrap());
+                drop(p.acquire_owned(0).await.unwrap());
+                let q = p.clone();
+                let h = tokio::spawn(async move { q.submit(async { panic!("boom") }).await });
+                assert!(h.await.is_err());
+                let running = p.submit(std::future::pending::<()>());
+                let _ = tokio::time::timeout(Duration::from_millis(5), running).await;
+                p.pause();
+                assert_eq!(p.submit(async {}).await, Err(Rejected::Paused));
+                assert_eq!(p.run(|| ()), Err(Rejected::Paused));
+                p.resume();
+            });
+        });
+        let got = seen(&capture, name);
+        let expected: Vec<(String, String)> = [
+            ("submit", "completed"),
+            ("run", "completed"),
+            ("blocking", "completed"),
+            ("spawn", "completed"),
+            ("permit", "completed"),
+            ("permit", "completed"),
+            ("permit", "completed"),
+            ("submit", "panicked"),
+            ("submit", "cancelled"),
+            ("submit", "rejected"),
+            ("run", "rejected"),
+        ]
+        .iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect();
+        assert_eq!(got, expected);
+    }
+}
