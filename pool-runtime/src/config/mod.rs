@@ -60,13 +60,13 @@
 //!
 //! # Lock order
 //!
-//! One lock guards the configuration in force. It is taken after a group's
-//! pool initialisation (a first use builds its pool under it) and before the
-//! leaf locks — a group's record of its applied settings, the pools'
-//! admission locks, the ceiling's — and never the other way round: while it
-//! is held, code only looks whether a group's pool has started and never
-//! waits for one to start. The full order is in the docs of `Group`'s module
-//! (`group.rs`).
+//! One lock guards the configuration in force. It is the outermost lock: a
+//! group's first use builds and publishes its pool under it (so a load comes
+//! either before the pool is built or after it is published), and it is
+//! taken before the leaf locks — a group's record of its applied settings,
+//! the pools' admission locks, the ceiling's — never the other way round.
+//! Loads only look whether a group's pool has started and never wait for one
+//! to start. The full order is in the docs of `Group`'s module (`group.rs`).
 
 mod env;
 mod error;
@@ -273,19 +273,6 @@ pub(crate) fn with_effective<T>(spec: &GroupSpec, f: impl FnOnce(GroupSettings) 
     let mut state = state();
     let layers = current(&mut state);
     f(layers.effective(spec).0)
-}
-
-/// Called by a group's first use once its pool is published, with the
-/// settings it was built with: a load that ran in between found the group
-/// not started, so its changes are applied now (the configuration lock
-/// orders this against every load).
-pub(crate) fn catch_up(group: &Group, built_with: &GroupSettings) {
-    let mut state = state();
-    let layers = current(&mut state);
-    let now = layers.effective(group.spec()).0;
-    if now != *built_with {
-        let _changes = group.reconfigure(built_with, &now);
-    }
 }
 
 /// The effective settings of a group with this spec under the layers in force.

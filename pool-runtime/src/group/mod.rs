@@ -6,20 +6,20 @@
 //! outermost to innermost; a lock is only ever taken while holding locks
 //! above it, so no two threads can wait on each other:
 //!
-//! 1. a group's pool initialisation (the `OnceLock` behind [`Group::pool`]),
-//!    which reads the configuration to build the pool;
-//! 2. the configuration lock (`config`), held by loads and reloads while they
-//!    reconfigure running pools, and by a first use while it builds its pool
-//!    and once more after publishing it (a load that ran between the two
-//!    found the group not started: the first use applies it then);
+//! 1. the configuration lock (`config`), held by loads and reloads while they
+//!    reconfigure running pools, and by a group's first use while it builds
+//!    and publishes its pool (so that a load either comes before and the
+//!    pool is built with it, or after and finds the group started);
+//! 2. a group's pool initialisation (the `OnceLock` behind [`Group::pool`]),
+//!    only ever entered by a first use that holds the configuration lock:
+//!    no thread can wait on it while another holds the lock;
 //! 3. leaves, under which no other lock is taken: a group's record of the
 //!    settings applied to its pool (`applied`), a pool's admission lock, and
 //!    the ceiling pool's.
 //!
-//! Code that holds the configuration lock never waits on a group's
-//! initialisation (it only looks whether a pool has started), and
-//! [`Group::settings`] reads its `applied` record and releases it before it
-//! takes the configuration lock.
+//! Loads and reloads never wait on a group's initialisation (they only look
+//! whether a pool has started), and [`Group::settings`] reads its `applied`
+//! record and releases it before it takes the configuration lock.
 
 pub(crate) mod call;
 pub mod ceiling;
@@ -174,24 +174,18 @@ impl Group {
         self.start()
     }
 
-    /// The first use: builds the pool under the configuration lock, then
-    /// brings it up to date with any load that ran between building it and
-    /// publishing it (such a load found the group not started and left the
-    /// pool to its first use, which had already read the older layers).
+    /// The first use: builds and publishes the pool while holding the
+    /// configuration lock, so that a load either ran before (and the pool is
+    /// built with it) or runs after and finds the group started (and
+    /// reconfigures it); none can fall between building and publishing.
     #[cold]
     fn start(&self) -> &Pool {
-        let mut built_with = None;
-        let pool = self.pool.get_or_init(|| {
-            crate::config::with_effective(&self.spec, |settings| {
+        crate::config::with_effective(&self.spec, |settings| {
+            self.pool.get_or_init(|| {
                 *self.applied() = Some(settings);
-                built_with = Some(settings);
                 Pool::from_settings(self.spec.name, &settings.clamped())
             })
-        });
-        if let Some(settings) = built_with {
-            crate::config::catch_up(self, &settings);
-        }
-        pool
+        })
     }
 
     /// The pool, if the group has started.
