@@ -212,6 +212,11 @@ fn huge_and_odd_values_are_errors_at_their_place_and_change_nothing() {
         "[groups.\"adv::scaled\"]\npolicy = \"adaptive\"\nadaptive_window_samples = 4294967297\n",
     );
     assert_eq!(e.origin().cloned(), at(3, 27), "{e}");
+    assert_eq!(
+        e.message(),
+        "`adaptive_window_samples`: invalid value `4294967297`: expected 1 to 10000 calls",
+        "names the value written, not a clamped one"
+    );
 
     assert_eq!(
         (FIXED.settings(), SCALED.settings()),

@@ -159,7 +159,15 @@ pub(crate) fn setting(
         }
         // Any count parses; its range is checked with the other settings.
         "ADAPTIVE_WINDOW_SAMPLES" => {
-            let count = whole(text, 0, usize::MAX).map(|n| u32::try_from(n).unwrap_or(u32::MAX));
+            // (One past `u32` cannot be the count given: say the range.)
+            let count = whole(text, 0, usize::MAX).and_then(|n| {
+                u32::try_from(n).map_err(|_| {
+                    format!(
+                        "invalid value `{text}`: expected {}",
+                        pool_settings::adaptive::expected_calls()
+                    )
+                })
+            });
             overrides.adaptive.window_samples = val(count, origin)?;
         }
         "ADAPTIVE_WINDOW_TIME" => overrides.adaptive.window_time = val(duration(text), origin)?,
