@@ -193,7 +193,7 @@ impl<F: Future> Future for Fleeted<F> {
 }
 
 /// Runs `f` under a lease, parking the thread for it (the sync call path,
-/// inside its local slot), or under its parent's if it is nested in the work
+/// inside its local slot; see [`waiter::acquire_sync`] for how it parks), or under its parent's if it is nested in the work
 /// of a call of the same fleet on this thread. A lease lost meanwhile cannot
 /// stop `f`: the call finishes and the loss is counted (and reported).
 pub(crate) fn run<T>(
@@ -204,7 +204,7 @@ pub(crate) fn run<T>(
     if parent(fleet).is_some() {
         return Ok(f());
     }
-    let lease = waiter::acquire_blocking(fleet.inner().clone(), never_reject)?;
+    let lease = waiter::acquire_sync(fleet.inner().clone(), never_reject)?;
     Ok(run_leased(Leased::own(fleet, lease), f))
 }
 

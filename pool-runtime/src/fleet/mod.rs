@@ -81,9 +81,15 @@
 //!   The last release with nobody waiting deletes them; every write sets
 //!   them to expire after three leases, so a fleet whose processes all died
 //!   leaves nothing behind.
-//! * **Sync calls** (`Group::run`, `run_wait`) park their thread for the
-//!   lease; all of the fleet's Redis traffic, renewals and wake-ups run on a
-//!   background thread of their own (`pooled-fleet`), so fleet groups work
+//! * **Sync calls** (`Group::run`, `run_wait`) take a lease free now at
+//!   once (one round trip) and otherwise park their thread for it as they
+//!   would for a local slot: on a multi-thread runtime's worker after handing
+//!   its other tasks to another thread (`block_in_place`), so a lease held by
+//!   one of them is given back; on the thread driving a current-thread
+//!   runtime they panic naming the fixes instead of deadlocking (the holder
+//!   may be a task of that runtime, its lease renewed in the background
+//!   forever). All of the fleet's Redis traffic, renewals and wake-ups run on
+//!   a background thread of their own (`pooled-fleet`), so fleet groups work
 //!   from any runtime or none, like every group.
 //!
 //! * **Every call path.** Each way of running work in a fleet group holds a
@@ -98,7 +104,7 @@
 //!     unreachable) is judged `Ignore`; its wait for the lease is part of its
 //!     latency sample.
 //!   - `run`, `run_weighted`, `run_wait`: the calling thread parks for the
-//!     lease inside its local slot.
+//!     lease inside its local slot (see **Sync calls** above).
 //!   - `submit_blocking`, `submit_blocking_wait` (`#[pooled(blocking)]`):
 //!     the caller's future waits for the lease once it holds its local slot
 //!     (dropping it then leaves the fleet's queue), and the lease moves with

@@ -1,0 +1,174 @@
+//! Hostile acceptance tests of fleet limits: each documented guarantee of
+//! `pool_runtime::fleet`, attacked with cases `tests/fleet.rs` does not
+//! cover. Concurrency is counted from outside the library: in-process
+//! counters around each call's body, `Fleet` clients of their own (as other
+//! processes would have), or real OS processes (this binary run again as
+//! workers, see `worker`) counting in Redis. Every test is bounded in time:
+//! a hang fails instead of hanging.
+#![cfg(feature = "redis")]
+
+mod redis_server;
+
+use pool_runtime::fleet::OnUnreachable;
+use pool_runtime::{Group, GroupSpec};
+use redis_server::RedisServer;
+use std::time::{Duration, Instant};
+
+// ---- helpers ------------------------------------------------------------------
+
+fn leak(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
+}
+
+fn group_with(name: &str, spec: impl FnOnce(GroupSpec) -> GroupSpec) -> &'static Group {
+    Box::leak(Box::new(Group::new(spec(GroupSpec::new(leak(
+        name.to_owned(),
+    ))))))
+}
+
+fn fleet_group(
+    name: &str,
+    server: &RedisServer,
+    limit: usize,
+    policy: OnUnreachable,
+) -> &'static Group {
+    let url = leak(server.url());
+    group_with(name, |spec| {
+        spec.size(8)
+            .fleet_limit(limit)
+            .fleet_url(url)
+            .fleet_lease(Duration::from_millis(1000))
+            .fleet_unreachable(policy)
+    })
+}
+
+/// Waits (up to `timeout`) until `done` holds; whether it did.
+fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    done()
+}
+
+/// Runs `f` on a thread of its own; fails the test if it does not finish
+/// within `timeout` (the thread is left behind: a hang fails, it does not
+/// hang the test).
+fn bounded<T: Send + 'static>(
+    what: &str,
+    timeout: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (sent, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+        let _ = sent.send(out);
+    });
+    match received.recv_timeout(timeout) {
+        Ok(Ok(out)) => out,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => panic!("{what}: did not finish within {timeout:?} (a hang)"),
+    }
+}
+
+/// The group's keys are gone (waiting a little for background releases).
+fn assert_no_fleet_keys(server: &RedisServer, group: &str) {
+    let tag = format!("{{pooled:{group}}}");
+    let clean = wait_until(Duration::from_secs(3), || server.keys(&tag).is_empty());
+    assert!(clean, "keys left behind: {:?}", server.keys(&tag));
+}
+
+// ---- sync calls waiting for a lease --------------------------------------------------
+
+/// A sync call (`Group::run`) made from async code on a multi-thread
+/// runtime's worker, waiting for a lease held by another task of the same
+/// runtime: like a sync call waiting for a local slot, it must hand the
+/// worker's other tasks to another thread (`block_in_place`), or the holder
+/// never runs again while its lease is renewed in the background forever.
+/// With one worker that is a deadlock.
+#[test]
+fn a_sync_call_waiting_for_a_lease_does_not_starve_its_runtime() {
+    let server = RedisServer::start();
+    let group = fleet_group("adv_sync_starve", &server, 1, OnUnreachable::Wait);
+    let ran = bounded(
+        "a sync call waiting for a lease",
+        Duration::from_secs(10),
+        move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let holder = tokio::spawn(group.submit(0, async {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    1
+                }));
+                while group.fleet_stats().unwrap().held == 0 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                // On the runtime's only worker: waits for the holder's lease.
+                let sync = tokio::spawn(async move { group.run(|| 2) });
+                (holder.await.unwrap(), sync.await.unwrap())
+            })
+        },
+    );
+    assert_eq!(ran, (Ok(1), Ok(2)));
+    assert_no_fleet_keys(&server, "adv_sync_starve");
+}
+
+/// On the thread that drives a current-thread runtime a sync call that must
+/// wait for a lease held by a task of that runtime cannot park the thread
+/// (the holder would never end): as for a local slot, it panics naming the
+/// fix instead of deadlocking. A sync call that finds a lease free there
+/// still works.
+#[test]
+fn a_sync_call_on_a_current_thread_runtime_panics_instead_of_deadlocking() {
+    let server = RedisServer::start();
+    let group = fleet_group("adv_sync_current", &server, 1, OnUnreachable::Wait);
+    let outcome = bounded(
+        "a sync call on a current-thread runtime",
+        Duration::from_secs(10),
+        move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                // A free lease: the sync call runs.
+                assert_eq!(
+                    group.run(pool_runtime::fleet::token).map(|t| t.is_some()),
+                    Ok(true)
+                );
+                let holder = tokio::spawn(group.submit(0, async {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }));
+                while group.fleet_stats().unwrap().held == 0 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                let waited =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| group.run(|| ())));
+                let message = match waited {
+                    Ok(out) => format!("returned {out:?}"),
+                    Err(panic) => panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                        .unwrap_or_default(),
+                };
+                assert_eq!(holder.await.unwrap(), Ok(()));
+                message
+            })
+        },
+    );
+    assert!(
+        outcome.contains("current-thread"),
+        "the sync call neither deadlocked nor ran: {outcome}"
+    );
+    let stats = group.stats();
+    assert_eq!(stats.running, 0, "{stats:?}");
+    assert_no_fleet_keys(&server, "adv_sync_current");
+}
