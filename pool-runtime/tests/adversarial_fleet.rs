@@ -9,9 +9,11 @@
 
 mod redis_server;
 
-use pool_runtime::fleet::OnUnreachable;
+use pool_runtime::fleet::{Fleet, OnUnreachable};
 use pool_runtime::{Group, GroupSpec};
 use redis_server::RedisServer;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 // ---- helpers ------------------------------------------------------------------
@@ -79,6 +81,46 @@ fn assert_no_fleet_keys(server: &RedisServer, group: &str) {
     let tag = format!("{{pooled:{group}}}");
     let clean = wait_until(Duration::from_secs(3), || server.keys(&tag).is_empty());
     assert!(clean, "keys left behind: {:?}", server.keys(&tag));
+}
+
+/// An independent client of `group`'s fleet (its own connection and
+/// leases, as another process would have).
+fn other_client(group: &Group) -> Fleet {
+    Fleet::connect(group.name(), &group.settings().fleet).unwrap()
+}
+
+fn zcard(server: &RedisServer, key: &str) -> i64 {
+    let mut connection = server.connection().unwrap();
+    redis::cmd("ZCARD").arg(key).query(&mut connection).unwrap()
+}
+
+/// Counts bodies running at once, in-process, and keeps the highest count.
+#[derive(Clone, Default)]
+struct Meter {
+    now: Arc<AtomicUsize>,
+    max: Arc<AtomicUsize>,
+}
+
+struct Inside(Meter);
+
+impl Meter {
+    fn enter(&self) -> Inside {
+        let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max.fetch_max(n, Ordering::SeqCst);
+        Inside(self.clone())
+    }
+    fn now(&self) -> usize {
+        self.now.load(Ordering::SeqCst)
+    }
+    fn max(&self) -> usize {
+        self.max.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Inside {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 // ---- sync calls waiting for a lease --------------------------------------------------
@@ -171,4 +213,72 @@ fn a_sync_call_on_a_current_thread_runtime_panics_instead_of_deadlocking() {
     let stats = group.stats();
     assert_eq!(stats.running, 0, "{stats:?}");
     assert_no_fleet_keys(&server, "adv_sync_current");
+}
+
+// ---- nested calls --------------------------------------------------------------
+
+/// A call nested in a fleet call's work (first polled inside it, so running
+/// under its parent's lease) that outlives its parent — returned out of the
+/// work, as the reentrancy rule allows — still runs under a lease: the
+/// parent's, kept until the nested call ends (as the local rule keeps the
+/// parent's slot busy). Counted from outside: the escaped call's body and
+/// another client's lease never run at once under a fleet limit of 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::async_yields_async)] // the nested call escapes its parent on purpose
+async fn a_nested_call_that_outlives_its_parent_keeps_the_lease() {
+    let server = RedisServer::start();
+    let group = fleet_group("adv_nested_escape", &server, 1, OnUnreachable::Wait);
+    let other = other_client(group);
+    let meter = Meter::default();
+    let body = {
+        let meter = meter.clone();
+        async move {
+            let _inside = meter.enter();
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            pool_runtime::fleet::token()
+        }
+    };
+    let escaped = tokio::time::timeout(
+        Duration::from_secs(5),
+        group.submit(0, async move {
+            let mut nested = Box::pin(group.submit(0, body));
+            // Polled once inside the parent's work: nested, under its lease.
+            assert!(futures::poll!(nested.as_mut()).is_pending());
+            nested
+        }),
+    )
+    .await
+    .expect("the parent ends")
+    .unwrap();
+    assert_eq!(meter.now(), 1, "the nested call's body is running");
+    assert_eq!(
+        zcard(&server, "{pooled:adv_nested_escape}:holders"),
+        1,
+        "the parent ended; its lease is still held for the nested call"
+    );
+    let escaped = tokio::spawn(escaped);
+    let other_meter = meter.clone();
+    let other = tokio::spawn(async move {
+        let lease = other.acquire().await.unwrap();
+        let _inside = other_meter.enter();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(lease);
+    });
+    let token = tokio::time::timeout(Duration::from_secs(10), escaped)
+        .await
+        .expect("the escaped call ends")
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), other)
+        .await
+        .expect("the other client gets the lease once the escaped call ends")
+        .unwrap();
+    assert!(matches!(token, Ok(Some(_))), "{token:?}");
+    assert_eq!(
+        meter.max(),
+        1,
+        "the escaped nested call ran alongside another lease under a fleet limit of 1"
+    );
+    let stats = group.fleet_stats().unwrap();
+    assert_eq!((stats.held, stats.acquired, stats.released), (0, 1, 1));
+    assert_no_fleet_keys(&server, "adv_nested_escape");
 }

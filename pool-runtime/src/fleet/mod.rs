@@ -139,8 +139,14 @@
 //!   slot of its own (its parent's was lent to another nested call) runs
 //!   alongside its siblings under the one lease: the fleet may then run
 //!   more work than its limit counts, as many as a call's nested calls run
-//!   at once. Tested: `nested_calls_share_their_parents_lease_and_never_wait_for_it`
-//!   (limit 1, every path, 10 s bound; it hangs without the rule).
+//!   at once. A nested call that outlives its parent (a future returned out
+//!   of the work, a blocking job whose caller went away, a permit kept)
+//!   keeps the parent's lease held, renewed, until it ends, as it keeps the
+//!   parent's local slot busy: the parent's call ends, its lease is released
+//!   when the last call sharing it ends. Tested:
+//!   `nested_calls_share_their_parents_lease_and_never_wait_for_it` (limit
+//!   1, every path, 10 s bound; it hangs without the rule) and, in
+//!   `tests/adversarial_fleet.rs`, `a_nested_call_that_outlives_its_parent_keeps_the_lease`.
 //!
 //! * **Observability.** [`FleetStats`] in every build; with feature
 //!   `metrics`, the `pooled.fleet.*` series (held, waiting, limit, lost,
