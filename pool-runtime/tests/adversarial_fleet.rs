@@ -282,3 +282,132 @@ async fn a_nested_call_that_outlives_its_parent_keeps_the_lease() {
     assert_eq!((stats.held, stats.acquired, stats.released), (0, 1, 1));
     assert_no_fleet_keys(&server, "adv_nested_escape");
 }
+// ---- fairness and cancellation -----------------------------------------------------
+
+/// Waiters of five clients (five processes, as far as the fleet knows)
+/// queue behind a held lease of a limit of 1: they get it in the order they
+/// first asked, one at a time; the one cancelled while waiting leaves the
+/// queue and its turn goes to the next, without waiting for its place to
+/// expire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiters_of_several_clients_get_the_lease_in_arrival_order() {
+    let server = RedisServer::start();
+    let group = fleet_group("adv_fair", &server, 1, OnUnreachable::Wait);
+    let clients: Vec<Fleet> = (0..6).map(|_| other_client(group)).collect();
+    let held = clients[0].acquire().await.unwrap();
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let meter = Meter::default();
+    let mut waiters = Vec::new();
+    for (n, client) in clients.iter().enumerate().skip(1) {
+        let (client, order, meter) = (client.clone(), order.clone(), meter.clone());
+        waiters.push(tokio::spawn(async move {
+            let lease = client.acquire().await.unwrap();
+            let _inside = meter.enter();
+            order.lock().unwrap().push(n);
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            drop(lease);
+        }));
+        // Queued in Redis before the next one asks.
+        let queue = "{pooled:adv_fair}:queue";
+        assert!(wait_until(Duration::from_secs(5), || zcard(&server, queue) == n as i64));
+    }
+    // The third waiter gives up.
+    waiters.remove(2).abort();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    held.release().await;
+    for waiter in waiters {
+        tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .expect("every waiter gets the lease")
+            .unwrap();
+    }
+    assert_eq!(*order.lock().unwrap(), vec![1, 2, 4, 5], "arrival order");
+    assert_eq!(meter.max(), 1);
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "hand-offs by pub/sub, not by the cancelled waiter's place expiring: {:?}",
+        started.elapsed()
+    );
+    assert_no_fleet_keys(&server, "adv_fair");
+}
+
+/// Calls cancelled at random points of their life (waiting for the local
+/// slot, waiting for the lease, holding it, while a 100 ms lease's renewal
+/// is in flight): the fleet limit holds throughout (counted from outside),
+/// every lease is released (none left to expire), and the group's and the
+/// fleet's counters add up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancellation_at_any_point_releases_the_lease_and_keeps_the_limit() {
+    let server = RedisServer::start();
+    let url = leak(server.url());
+    let group = group_with("adv_cancel", |spec| {
+        spec.size(4)
+            .fleet_limit(2)
+            .fleet_url(url)
+            .fleet_lease(Duration::from_millis(100))
+    });
+    let other = other_client(group);
+    let meter = Meter::default();
+    let mut tasks = Vec::new();
+    for n in 0..120u64 {
+        let body_meter = meter.clone();
+        let work = async move {
+            let _inside = body_meter.enter();
+            tokio::time::sleep(Duration::from_millis(n * 7 % 60)).await;
+        };
+        let cancel_after = Duration::from_millis(n * 13 % 90);
+        if n % 5 == 0 {
+            // Another process's leases, in the same queue.
+            let (other, meter) = (other.clone(), meter.clone());
+            tasks.push(tokio::spawn(async move {
+                let _ = tokio::time::timeout(cancel_after, async {
+                    let _lease = other.acquire().await.unwrap();
+                    let _inside = meter.enter();
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                })
+                .await;
+            }));
+        } else {
+            tasks.push(tokio::spawn(async move {
+                let _ = tokio::time::timeout(cancel_after, group.submit(0, work)).await;
+            }));
+        }
+        if n % 10 == 0 {
+            tokio::time::sleep(Duration::from_millis(15)).await;
+        }
+    }
+    for task in tasks {
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("no call hangs")
+            .unwrap();
+    }
+    assert!(
+        meter.max() <= 2,
+        "{} ran at once under a fleet limit of 2",
+        meter.max()
+    );
+    assert!(meter.max() >= 1);
+    let stats = group.stats();
+    assert_eq!(stats.running + stats.waiting + stats.nested, 0, "{stats:?}");
+    assert_eq!(
+        stats.submitted(),
+        stats.completed + stats.rejected_total() + stats.cancelled,
+        "{stats:?}"
+    );
+    let fleet = group.fleet_stats().unwrap();
+    assert_eq!(
+        (fleet.held, fleet.waiting, fleet.lost),
+        (0, 0, 0),
+        "{fleet:?}"
+    );
+    assert_eq!(fleet.acquired, fleet.released, "{fleet:?}");
+    // A lease granted to an acquire cancelled while its script ran is
+    // released in the background, as the other client's are.
+    assert!(wait_until(Duration::from_secs(1), || {
+        let other = other.stats();
+        other.held == 0 && other.acquired == other.released
+    }));
+    assert_no_fleet_keys(&server, "adv_cancel");
+}
