@@ -411,3 +411,76 @@ async fn cancellation_at_any_point_releases_the_lease_and_keeps_the_limit() {
     }));
     assert_no_fleet_keys(&server, "adv_cancel");
 }
+
+// ---- configuration reload ----------------------------------------------------------
+
+#[cfg(feature = "config")]
+static RELOADED: Group = Group::new(GroupSpec::new("adv::fleet_reloaded").size(4));
+#[cfg(feature = "config")]
+static STARTED_IDLE: Group = Group::new(GroupSpec::new("adv::fleet_started_idle").size(4));
+#[cfg(feature = "config")]
+pool_runtime::register_group!(RELOADED);
+#[cfg(feature = "config")]
+pool_runtime::register_group!(STARTED_IDLE);
+
+/// A reload changing a running group's fleet settings: the module docs say
+/// it does not change them (they take effect at first use), so the reload's
+/// report must say so (`AtRestart`), the group's settings in force must
+/// still be those its fleet runs with, and a group started before its first
+/// call (so before its fleet was set up) must get the fleet it started
+/// with, not the reloaded one, nor lose its fleet limit to a reload.
+#[cfg(feature = "config")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_does_not_change_a_running_groups_fleet_and_says_so() {
+    use pool_runtime::config::{self, Effect};
+    let server = RedisServer::start();
+    let section = |group: &str, limit: usize| {
+        format!(
+            "[groups.\"{group}\"]\nfleet_limit = {limit}\nfleet_url = \"{}\"\nfleet_lease = \"1s\"\n",
+            server.url()
+        )
+    };
+    let first = format!(
+        "{}{}",
+        section("adv::fleet_reloaded", 1),
+        section("adv::fleet_started_idle", 1)
+    );
+    config::load_str("fleet.toml", &first).unwrap();
+    // One group runs a call (its fleet is set up); the other only starts.
+    assert!(RELOADED.submit(0, async {}).await.is_ok());
+    assert_eq!(RELOADED.fleet_stats().unwrap().limit, 1);
+    assert_eq!(STARTED_IDLE.size(), 4);
+    // The reload raises one group's limit and drops the other's.
+    let report = config::load_str("fleet.toml", &section("adv::fleet_reloaded", 5)).unwrap();
+    let fleet_changes: Vec<_> = report
+        .changes
+        .iter()
+        .filter(|change| change.setting.starts_with("fleet_"))
+        .map(|change| (change.group, change.setting, change.effect))
+        .collect();
+    assert!(
+        fleet_changes.contains(&("adv::fleet_reloaded", "fleet_limit", Effect::AtRestart)),
+        "the report says when the new fleet limit applies: {report:?}"
+    );
+    assert!(
+        fleet_changes.contains(&("adv::fleet_started_idle", "fleet_limit", Effect::AtRestart)),
+        "{report:?}"
+    );
+    assert_eq!(
+        RELOADED.settings().fleet.limit,
+        Some(1),
+        "the settings in force are the fleet's"
+    );
+    assert_eq!(RELOADED.fleet_stats().unwrap().limit, 1);
+    // The group started before the reload keeps the fleet it started with.
+    let token = STARTED_IDLE
+        .submit(0, async { pool_runtime::fleet::token() })
+        .await;
+    assert!(
+        matches!(token, Ok(Some(_))),
+        "a reload dropped the fleet limit of a started group: {token:?}"
+    );
+    assert_eq!(STARTED_IDLE.fleet_stats().map(|stats| stats.limit), Some(1));
+    config::clear();
+    assert_no_fleet_keys(&server, "adv::fleet_reloaded");
+}

@@ -154,8 +154,11 @@
 //!   events for a lost lease, a limit mismatch, and Redis unreachable and
 //!   back, on the pools' own target: see [`observe`](crate::observe).
 //!
-//! Settings take effect at a group's first use; a reload does not change a
-//! running group's fleet settings.
+//! Settings take effect at a group's first use (its pool's start); a reload
+//! does not change a running group's fleet settings: its report lists each
+//! change as [`Effect::AtRestart`](crate::config::Effect::AtRestart), and
+//! [`Group::settings`](crate::Group::settings) keeps those the fleet runs
+//! with.
 
 mod settings;
 
