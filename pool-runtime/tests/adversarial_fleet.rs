@@ -10,7 +10,7 @@
 mod redis_server;
 
 use pool_runtime::fleet::{Fleet, OnUnreachable};
-use pool_runtime::{Group, GroupSpec};
+use pool_runtime::{Group, GroupSpec, Rejected};
 use redis_server::RedisServer;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -483,4 +483,169 @@ async fn a_reload_does_not_change_a_running_groups_fleet_and_says_so() {
     assert_eq!(STARTED_IDLE.fleet_stats().map(|stats| stats.limit), Some(1));
     config::clear();
     assert_no_fleet_keys(&server, "adv::fleet_reloaded");
+}
+
+// ---- bad input ----------------------------------------------------------------
+
+/// Redis URLs that never answer: a refused port, a host that accepts the
+/// connection and never replies (or is not routed), a name that does not
+/// resolve, and a URL that does not parse. Under each policy the caller
+/// gets what the policy says within the documented patience (a quarter of
+/// the default 10 s lease, at most 1 s, per attempt; two attempts), on the
+/// async, sync and `try_acquire` paths: `reject` turns calls away with
+/// `FleetUnavailable`, `local` runs them without a token, and `wait` waits
+/// until dropped, which gives back the local slot and the fleet's count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn urls_that_never_answer_get_each_policy_in_bounded_time() {
+    let urls = [
+        "redis://127.0.0.1:1",
+        "redis://10.255.255.1:6379",
+        "redis://pooled-adversarial.invalid:6379",
+        "redis://127.0.0.1:notaport",
+    ];
+    let bound = Duration::from_secs(5);
+    let mut checks = Vec::new();
+    for (n, url) in urls.into_iter().enumerate() {
+        let group = |policy: OnUnreachable| {
+            group_with(&format!("adv_bad_url_{n}_{policy}"), |spec| {
+                spec.size(2)
+                    .fleet_limit(1)
+                    .fleet_url(url)
+                    .fleet_unreachable(policy)
+            })
+        };
+        let (reject, local, wait) = (
+            group(OnUnreachable::Reject),
+            group(OnUnreachable::Local),
+            group(OnUnreachable::Wait),
+        );
+        checks.push(tokio::spawn(async move {
+            assert!(reject.fleet().is_some(), "{url}: a fleet group");
+            let started = Instant::now();
+            assert_eq!(
+                reject.submit(0, async { 1 }).await,
+                Err(Rejected::FleetUnavailable),
+                "{url}"
+            );
+            assert!(started.elapsed() < bound, "{url}: {:?}", started.elapsed());
+            let started = Instant::now();
+            let sync = tokio::task::spawn_blocking(move || reject.run(|| 1))
+                .await
+                .unwrap();
+            assert_eq!(sync, Err(Rejected::FleetUnavailable), "{url}");
+            assert!(started.elapsed() < bound, "{url}: {:?}", started.elapsed());
+            let started = Instant::now();
+            let tried = tokio::task::spawn_blocking(move || wait.try_acquire(0).err())
+                .await
+                .unwrap();
+            assert_eq!(tried, Some(Rejected::FleetUnavailable), "{url}");
+            assert!(started.elapsed() < bound, "{url}: {:?}", started.elapsed());
+            let started = Instant::now();
+            assert_eq!(
+                local
+                    .submit(0, async { pool_runtime::fleet::token() })
+                    .await,
+                Ok(None),
+                "{url}: under the local limit alone"
+            );
+            assert!(started.elapsed() < bound, "{url}: {:?}", started.elapsed());
+            assert_eq!(local.fleet_stats().unwrap().local_fallbacks, 1);
+            let waited =
+                tokio::time::timeout(Duration::from_millis(2500), wait.submit(0, async {})).await;
+            assert!(
+                waited.is_err(),
+                "{url}: `wait` waits while Redis never answers"
+            );
+            assert_eq!(
+                wait.stats().running,
+                0,
+                "{url}: the dropped call gave back its slot"
+            );
+            assert!(
+                wait_until(Duration::from_secs(1), || wait
+                    .fleet_stats()
+                    .unwrap()
+                    .waiting
+                    == 0),
+                "{url}: and left the fleet's count"
+            );
+            let stats = reject.fleet_stats().unwrap();
+            assert_eq!(
+                (stats.rejected_unavailable, stats.held),
+                (2, 0),
+                "{url}: {stats:?}"
+            );
+        }));
+    }
+    for check in checks {
+        tokio::time::timeout(Duration::from_secs(30), check)
+            .await
+            .expect("bounded")
+            .unwrap();
+    }
+}
+
+/// Fleet settings out of range (a limit of 0 or above `MAX_SLOTS`, a lease
+/// of zero, below 100 ms, above a day or `Duration::MAX`, a URL of another
+/// scheme) are error values, never a panic: `GroupSettings::check` and
+/// `Fleet::connect` refuse them, and a group declared with them has no
+/// fleet (`Group::fleet` is `None`, as documented) and still runs its
+/// calls under its local limit. The largest limit accepted works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_settings_out_of_range_are_errors_and_the_largest_limit_works() {
+    let server = RedisServer::start();
+    let url = leak(server.url());
+    type Bad = fn(GroupSpec) -> GroupSpec;
+    let bad: [(&str, Bad); 7] = [
+        ("limit 0", |spec| spec.fleet_limit(0)),
+        ("limit above MAX_SLOTS", |spec| {
+            spec.fleet_limit(pool_runtime::MAX_SLOTS + 1)
+        }),
+        ("lease 0", |spec| spec.fleet_lease(Duration::ZERO)),
+        ("lease 1 ms", |spec| {
+            spec.fleet_lease(Duration::from_millis(1))
+        }),
+        ("lease of two days", |spec| {
+            spec.fleet_lease(Duration::from_secs(2 * 24 * 3600))
+        }),
+        ("lease Duration::MAX", |spec| {
+            spec.fleet_lease(Duration::MAX)
+        }),
+        ("an http URL", |spec| {
+            spec.fleet_url("http://127.0.0.1:6379")
+        }),
+    ];
+    for (n, (what, bad)) in bad.into_iter().enumerate() {
+        let group = group_with(&format!("adv_bad_setting_{n}"), |spec| {
+            bad(spec.size(2).fleet_limit(3).fleet_url(url))
+        });
+        let settings = group.settings();
+        assert!(settings.check().is_err(), "{what}");
+        assert!(
+            Fleet::connect(group.name(), &settings.fleet).is_err(),
+            "{what}"
+        );
+        assert!(group.fleet().is_none(), "{what}");
+        assert_eq!(group.submit(0, async { 7 }).await, Ok(7), "{what}");
+        assert_eq!(group.run(|| 8), Ok(8), "{what}");
+    }
+    let huge = fleet_group(
+        "adv_huge",
+        &server,
+        pool_runtime::MAX_SLOTS,
+        OnUnreachable::Reject,
+    );
+    let tokens: Vec<_> = futures::future::join_all(
+        (0..8).map(|_| huge.submit(0, async { pool_runtime::fleet::token() })),
+    )
+    .await;
+    assert!(
+        tokens.iter().all(|token| matches!(token, Ok(Some(_)))),
+        "{tokens:?}"
+    );
+    assert_eq!(
+        huge.fleet_stats().unwrap().limit_in_force,
+        pool_runtime::MAX_SLOTS as u64
+    );
+    assert_no_fleet_keys(&server, "adv_huge");
 }
