@@ -649,3 +649,131 @@ async fn fleet_settings_out_of_range_are_errors_and_the_largest_limit_works() {
     );
     assert_no_fleet_keys(&server, "adv_huge");
 }
+
+// ---- a holder cut off from Redis -----------------------------------------------------
+
+/// A TCP proxy to a Redis server that can be stalled: bytes are held (not
+/// lost) while stalled, as a network partition that heals, then delivered.
+struct Proxy {
+    port: u16,
+    stalled: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Proxy {
+    fn start(target: u16) -> Proxy {
+        use std::io::{Read, Write};
+        use std::net::{TcpListener, TcpStream};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stalled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let pump = |mut from: TcpStream,
+                    mut to: TcpStream,
+                    stalled: Arc<std::sync::atomic::AtomicBool>| {
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 16 * 1024];
+                loop {
+                    let n = match from.read(&mut buffer) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    while stalled.load(Ordering::SeqCst) {
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                    if to.write_all(&buffer[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = to.shutdown(std::net::Shutdown::Both);
+            });
+        };
+        let accepted = stalled.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { break };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
+                pump(
+                    client.try_clone().unwrap(),
+                    server.try_clone().unwrap(),
+                    accepted.clone(),
+                );
+                pump(server, client, accepted.clone());
+            }
+        });
+        Proxy { port, stalled }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn stall(&self, stalled: bool) {
+        self.stalled.store(stalled, Ordering::SeqCst);
+    }
+}
+
+/// A holder cut off from Redis (its connection stalled, Redis itself fine)
+/// cannot renew: its lease expires on the server's clock and another
+/// process gets the slot. The holder must not go on running past its lease
+/// meanwhile — it knows its renewals fail — or the fleet runs one call over
+/// its limit for as long as the partition lasts: its call ends with
+/// `LeaseLost` once its lease, counted from its last renewal that Redis
+/// answered, has run out. Counted from outside under a fleet limit of 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_cut_off_from_redis_past_its_lease_stops_before_another_gets_in() {
+    let server = RedisServer::start();
+    let proxy = Proxy::start(server.port);
+    let proxied = leak(proxy.url());
+    let group = group_with("adv_partition", |spec| {
+        spec.size(2)
+            .fleet_limit(1)
+            .fleet_url(proxied)
+            .fleet_lease(Duration::from_millis(1000))
+    });
+    let mut settings = group.settings().fleet;
+    settings.url = Some(leak(server.url()));
+    let other = Fleet::connect("adv_partition", &settings).unwrap();
+    let meter = Meter::default();
+    let holder = tokio::spawn(group.submit(0, {
+        let meter = meter.clone();
+        async move {
+            let _inside = meter.enter();
+            tokio::time::sleep(Duration::from_secs(4)).await;
+        }
+    }));
+    assert!(wait_until(Duration::from_secs(5), || meter.now() == 1));
+    proxy.stall(true);
+    let cut = Instant::now();
+    let other_meter = meter.clone();
+    let other = tokio::spawn(async move {
+        let lease = other.acquire().await.unwrap();
+        let _inside = other_meter.enter();
+        let got = cut.elapsed();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        lease.release().await;
+        got
+    });
+    let got = tokio::time::timeout(Duration::from_secs(5), other)
+        .await
+        .expect("the other process gets the slot once the lease expires")
+        .unwrap();
+    proxy.stall(false);
+    let holder = tokio::time::timeout(Duration::from_secs(5), holder)
+        .await
+        .expect("the holder's call ends")
+        .unwrap();
+    assert_eq!(holder, Err(Rejected::LeaseLost));
+    assert!(
+        got < Duration::from_millis(2500),
+        "the slot was reclaimed after {got:?}"
+    );
+    assert_eq!(
+        meter.max(),
+        1,
+        "the cut-off holder ran on alongside the call that got its slot"
+    );
+    let stats = group.fleet_stats().unwrap();
+    assert_eq!((stats.lost, stats.held), (1, 0), "{stats:?}");
+    assert_no_fleet_keys(&server, "adv_partition");
+}

@@ -37,9 +37,13 @@ struct Shared {
 }
 
 impl Lease {
-    /// A lease granted with `token`: starts its renewal. Called on the
-    /// fleet's runtime.
-    pub(crate) fn granted(fleet: Arc<FleetInner>, token: u64) -> Lease {
+    /// A lease granted with `token` by the command sent at `asked`: starts
+    /// its renewal. Called on the fleet's runtime.
+    pub(crate) fn granted(
+        fleet: Arc<FleetInner>,
+        token: u64,
+        asked: tokio::time::Instant,
+    ) -> Lease {
         fleet.counters.granted();
         let shared = Arc::new(Shared {
             fleet,
@@ -49,7 +53,7 @@ impl Lease {
             waker: Mutex::new(None),
             renewal: Mutex::new(None),
         });
-        let renewal = runtime().spawn(renew(Arc::downgrade(&shared)));
+        let renewal = runtime().spawn(renew(Arc::downgrade(&shared), asked));
         *lock(&shared.renewal) = Some(renewal.abort_handle());
         Lease {
             shared: Some(shared),
@@ -213,38 +217,75 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Renews every third of the lease while it is held. A renewal that fails
 /// to reach Redis is tried again sooner; one that finds the lease expired or
 /// gone marks it lost: nothing ever re-creates it.
-async fn renew(lease: std::sync::Weak<Shared>) {
-    let period = match lease.upgrade() {
-        Some(shared) => shared.fleet.lease / 3,
+///
+/// A holder that cannot reach Redis does not run on past its lease either:
+/// Redis keeps the lease for its length from when it ran the last grant or
+/// renewal, which was after this process sent it (at `asked`, then at each
+/// renewal that succeeded). Once that long has passed on this process's
+/// monotonic clock without a renewal answered, the lease may be someone
+/// else's: it is lost (its call ended, its entry released in the
+/// background). This can only end a lease early, never stretch it.
+async fn renew(lease: std::sync::Weak<Shared>, asked: tokio::time::Instant) {
+    let (period, length) = match lease.upgrade() {
+        Some(shared) => (shared.fleet.lease / 3, shared.fleet.lease),
         None => return,
     };
+    let mut valid_until = asked + length;
     let mut pause = period;
     loop {
-        tokio::time::sleep(pause).await;
+        let run_out = tokio::select! {
+            _ = tokio::time::sleep(pause) => false,
+            _ = tokio::time::sleep_until(valid_until) => true,
+        };
         let Some(shared) = lease.upgrade() else {
             return;
         };
         if shared.state.load(Ordering::Acquire) != HELD {
             return;
         }
-        match shared.fleet.renew(shared.token).await {
-            Ok(true) => pause = period,
-            Ok(false) => {
-                // A release that raced this renewal is not a loss.
-                if shared
-                    .state
-                    .compare_exchange(HELD, LOST, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok()
-                {
-                    shared.fleet.counters.lost();
-                    report::lost(&shared.fleet.name, shared.token);
-                    if let Some(waker) = lock(&shared.waker).take() {
-                        waker.wake();
-                    }
-                }
+        if run_out {
+            shared.lose(true);
+            return;
+        }
+        let sent = tokio::time::Instant::now();
+        match tokio::time::timeout_at(valid_until, shared.fleet.renew(shared.token)).await {
+            Ok(Ok(true)) => {
+                valid_until = sent + length;
+                pause = period;
+            }
+            Ok(Ok(false)) => {
+                shared.lose(false);
                 return;
             }
-            Err(_) => pause = (period / 4).max(Duration::from_millis(10)),
+            Ok(Err(_)) => pause = (period / 4).max(Duration::from_millis(10)),
+            Err(_) => {
+                shared.lose(true);
+                return;
+            }
+        }
+    }
+}
+
+impl Shared {
+    /// The lease is lost (unless released meanwhile: a release that raced a
+    /// renewal is not a loss): counted, reported, and its call woken. If
+    /// Redis may still hold it (`release`: it ran out here unanswered), its
+    /// entry is released in the background, so the slot is not kept.
+    fn lose(&self, release_entry: bool) {
+        if self
+            .state
+            .compare_exchange(HELD, LOST, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return;
+        }
+        self.fleet.counters.lost();
+        report::lost(&self.fleet.name, self.token);
+        if let Some(waker) = lock(&self.waker).take() {
+            waker.wake();
+        }
+        if release_entry {
+            runtime().spawn(release(self.fleet.clone(), self.token, None));
         }
     }
 }

@@ -72,9 +72,16 @@
 //!   [`Rejected::FleetUnavailable`](crate::Rejected::FleetUnavailable) (a
 //!   never-rejecting call waits instead); `local` runs it under the local
 //!   limit alone, counted in [`FleetStats::local_fallbacks`]. Leases held
-//!   while Redis is away keep being renewed once it is back; a Redis that
-//!   lost its data (restart without persistence) makes every holder's next
-//!   renewal report a loss. Scripts are re-sent after `NOSCRIPT`.
+//!   while Redis is away keep being renewed once it is back within their
+//!   length; a holder that gets no renewal answered for a whole lease
+//!   (Redis away, paused, or this process cut off from it) counts the lease
+//!   lost then, as a renewal finding it expired would — so a holder cut off
+//!   from Redis stops before the fleet can give its slot to another
+//!   process. That length is measured on the holder's monotonic clock from
+//!   when it sent the last grant or renewal Redis answered, before Redis ran
+//!   it: it can end a lease early, never stretch it. A Redis that lost its
+//!   data (restart without persistence) makes every holder's next renewal
+//!   report a loss. Scripts are re-sent after `NOSCRIPT`.
 //! * **Keys and cleanup.** All keys of group `NAME` share the hash tag
 //!   `{pooled:NAME}` (one cluster slot): `holders`, `queue`, `alive`,
 //!   `limit`, `fence`, `ticket`, and the channel `{pooled:NAME}:released`.

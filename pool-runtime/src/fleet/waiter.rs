@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 /// A lease being acquired on the fleet's runtime. Dropping it cancels the
 /// wait (the call leaves the fleet's queue); a lease granted meanwhile is
@@ -82,12 +83,14 @@ fn now(fleet: Arc<FleetInner>) -> Now {
     let (sender, receiver) = std::sync::mpsc::sync_channel(1);
     runtime().spawn(async move {
         let id = waiter_id();
+        let mut asked = Instant::now();
         let mut attempt = fleet.try_acquire(&id, false).await;
         if attempt.is_err() {
+            asked = Instant::now();
             attempt = fleet.try_acquire(&id, false).await;
         }
         let now = match attempt {
-            Ok(Grant::Granted(token)) => Now::Granted(Lease::granted(fleet.clone(), token)),
+            Ok(Grant::Granted(token)) => Now::Granted(Lease::granted(fleet.clone(), token, asked)),
             Ok(Grant::Wait(_)) => Now::Busy,
             Err(_) => Now::Unreachable,
         };
@@ -180,8 +183,9 @@ async fn acquire(
         let released = fleet.wake.notified();
         let mut released = std::pin::pin!(released);
         released.as_mut().enable();
+        let asked = Instant::now();
         let pause = match fleet.try_acquire(&id, true).await {
-            Ok(Grant::Granted(token)) => return Ok(Lease::granted(fleet.clone(), token)),
+            Ok(Grant::Granted(token)) => return Ok(Lease::granted(fleet.clone(), token, asked)),
             Ok(Grant::Wait(nearest)) => {
                 queued = true;
                 failures = 0;
