@@ -12,6 +12,7 @@ mod redis_server;
 use pool_runtime::fleet::{Fleet, OnUnreachable};
 use pool_runtime::{Group, GroupSpec, Rejected};
 use redis_server::RedisServer;
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -87,6 +88,15 @@ fn assert_no_fleet_keys(server: &RedisServer, group: &str) {
 /// leases, as another process would have).
 fn other_client(group: &Group) -> Fleet {
     Fleet::connect(group.name(), &group.settings().fleet).unwrap()
+}
+
+fn get(server: &RedisServer, key: &str) -> i64 {
+    let mut connection = server.connection().unwrap();
+    redis::cmd("GET")
+        .arg(key)
+        .query::<Option<i64>>(&mut connection)
+        .unwrap()
+        .unwrap_or(0)
 }
 
 fn zcard(server: &RedisServer, key: &str) -> i64 {
@@ -776,4 +786,280 @@ async fn a_holder_cut_off_from_redis_past_its_lease_stops_before_another_gets_in
     let stats = group.fleet_stats().unwrap();
     assert_eq!((stats.lost, stats.held), (1, 0), "{stats:?}");
     assert_no_fleet_keys(&server, "adv_partition");
+}
+
+// ---- many processes ----------------------------------------------------------------
+
+/// Parameters of a worker process, passed in its environment.
+struct Job<'a> {
+    group: &'a str,
+    /// The fleet's Redis (faults are injected into it).
+    fleet_url: String,
+    /// Where the worker counts its calls (never faulted).
+    count_url: String,
+    fleet: usize,
+    policy: OnUnreachable,
+    calls: usize,
+    work_ms: u64,
+}
+
+fn spawn_worker(job: &Job<'_>) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["adv_worker", "--exact", "--nocapture", "--test-threads=1"])
+        .env("ADV_WORKER", "1")
+        .env("ADV_GROUP", job.group)
+        .env("ADV_FLEET_URL", &job.fleet_url)
+        .env("ADV_COUNT_URL", &job.count_url)
+        .env("ADV_LIMIT", job.fleet.to_string())
+        .env("ADV_POLICY", job.policy.as_str())
+        .env("ADV_CALLS", job.calls.to_string())
+        .env("ADV_WORK_MS", job.work_ms.to_string())
+        .spawn()
+        .expect("the test binary runs again as a worker")
+}
+
+fn finish(mut child: Child, timeout: Duration) {
+    let ended = wait_until(timeout, || child.try_wait().unwrap().is_some());
+    if !ended {
+        let _ = child.kill();
+        panic!("a worker did not finish within {timeout:?}");
+    }
+    assert!(child.wait().unwrap().success(), "a worker failed");
+}
+
+fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is set for a worker"))
+}
+
+const ENTER: &str = "local n = redis.call('INCR', KEYS[1]) \
+    if n > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], n) end \
+    return n";
+
+/// The outside count of a call's body, in the counting Redis.
+struct Counted {
+    connection: redis::Connection,
+    running: String,
+}
+
+impl Counted {
+    fn enter(url: &str, group: &str) -> Counted {
+        let mut connection = redis::Client::open(url).unwrap().get_connection().unwrap();
+        let _: i64 = redis::Script::new(ENTER)
+            .key(format!("{group}:running"))
+            .key(format!("{group}:max"))
+            .invoke(&mut connection)
+            .unwrap();
+        Counted {
+            connection,
+            running: format!("{group}:running"),
+        }
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        let _: redis::RedisResult<i64> = redis::cmd("DECR")
+            .arg(&self.running)
+            .query(&mut self.connection);
+    }
+}
+
+/// A worker process: `ADV_CALLS` calls at once, spread over six call paths
+/// (async, never-rejecting async, sync, never-rejecting sync, blocking, a
+/// permit), each counted from outside; each outcome is counted in the
+/// counting Redis (`<group>:ok`, `:lost`, `:unavailable`, `:other`). It
+/// checks its own accounting before it exits: every call's slot given back,
+/// `Stats`' identity, every lease released.
+#[test]
+fn adv_worker() {
+    if std::env::var_os("ADV_WORKER").is_none() {
+        return;
+    }
+    let count_url = leak(env("ADV_COUNT_URL"));
+    let fleet_url = leak(env("ADV_FLEET_URL"));
+    let name = leak(env("ADV_GROUP"));
+    let limit: usize = env("ADV_LIMIT").parse().unwrap();
+    let policy: OnUnreachable = env("ADV_POLICY").parse().unwrap();
+    let group = group_with(name, |spec| {
+        spec.size(4)
+            .fleet_limit(limit)
+            .fleet_url(fleet_url)
+            .fleet_lease(Duration::from_millis(1000))
+            .fleet_unreachable(policy)
+    });
+    let calls: usize = env("ADV_CALLS").parse().unwrap();
+    let work = Duration::from_millis(env("ADV_WORK_MS").parse().unwrap());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async move {
+        let body = move || async move {
+            let _counted = Counted::enter(count_url, name);
+            tokio::time::sleep(work).await;
+        };
+        let sync_body = move || {
+            let _counted = Counted::enter(count_url, name);
+            std::thread::sleep(work);
+        };
+        let tasks: Vec<tokio::task::JoinHandle<Result<(), Rejected>>> = (0..calls)
+            .map(|n| match n % 6 {
+                0 => tokio::spawn(group.submit(0, body())),
+                1 => tokio::spawn(async move {
+                    group.submit_wait(0, body()).await;
+                    Ok(())
+                }),
+                2 => tokio::spawn(async move {
+                    tokio::task::spawn_blocking(move || group.run(sync_body))
+                        .await
+                        .unwrap()
+                }),
+                3 => tokio::spawn(async move {
+                    tokio::task::spawn_blocking(move || group.run_wait(0, sync_body))
+                        .await
+                        .unwrap();
+                    Ok(())
+                }),
+                4 => tokio::spawn(group.submit_blocking(0, sync_body)),
+                _ => tokio::spawn(async move {
+                    let permit = group.acquire_owned(0).await?;
+                    body().await;
+                    drop(permit);
+                    Ok(())
+                }),
+            })
+            .collect();
+        let mut connection = redis::Client::open(count_url)
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        for task in tasks {
+            let outcome = match task.await.unwrap() {
+                Ok(()) => "ok",
+                Err(Rejected::LeaseLost) => "lost",
+                Err(Rejected::FleetUnavailable) => "unavailable",
+                Err(_) => "other",
+            };
+            let _: i64 = redis::cmd("INCR")
+                .arg(format!("{name}:{outcome}"))
+                .query(&mut connection)
+                .unwrap();
+        }
+        let stats = group.stats();
+        assert_eq!(stats.in_flight(), 0, "{stats:?}");
+        assert_eq!(
+            stats.submitted(),
+            stats.completed + stats.rejected_total() + stats.cancelled,
+            "{stats:?}"
+        );
+        let fleet = group.fleet_stats().unwrap();
+        assert_eq!((fleet.held, fleet.waiting), (0, 0), "{fleet:?}");
+        assert_eq!(fleet.acquired, fleet.released, "{fleet:?}");
+        let _: i64 = redis::cmd("INCRBY")
+            .arg(format!("{name}:stats_lost"))
+            .arg(fleet.lost)
+            .query(&mut connection)
+            .unwrap();
+    });
+}
+
+/// Four processes × 36 calls on six call paths (sync ones included) under
+/// a fleet limit of 3 (local limits 16 in all): never more than 3 bodies
+/// at once, counted from outside, every call ran, and nothing is left.
+#[test]
+fn four_processes_on_six_call_paths_hold_the_fleet_limit() {
+    let fleet = RedisServer::start();
+    let count = RedisServer::start();
+    let job = Job {
+        group: "adv_six_paths",
+        fleet_url: fleet.url(),
+        count_url: count.url(),
+        fleet: 3,
+        policy: OnUnreachable::Wait,
+        calls: 36,
+        work_ms: 20,
+    };
+    let workers: Vec<_> = (0..4).map(|_| spawn_worker(&job)).collect();
+    for worker in workers {
+        finish(worker, Duration::from_secs(30));
+    }
+    assert_eq!(get(&count, "adv_six_paths:ok"), 144, "every call ran");
+    let max = get(&count, "adv_six_paths:max");
+    assert!(
+        (2..=3).contains(&max),
+        "{max} ran at once under a fleet limit of 3"
+    );
+    assert_eq!(get(&count, "adv_six_paths:running"), 0);
+    assert_no_fleet_keys(&fleet, "adv_six_paths");
+}
+
+/// Redis paused (`SIGSTOP`) past the lease in the middle of three processes'
+/// calls, then continued; then killed and restarted empty. Under `wait`
+/// and `reject` the fleet limit holds throughout, counted from outside in
+/// another Redis (a holder that cannot renew stops at its lease's end, so
+/// no waiter gets its slot while it runs); every call returns a value (no
+/// panic, no hang) that its policy allows, each process's own accounting
+/// adds up, and nothing is left in Redis.
+fn redis_paused_and_restarted_mid_run(policy: OnUnreachable) {
+    let mut fleet = RedisServer::start();
+    let count = RedisServer::start();
+    let group = leak(format!("adv_paused_{policy}"));
+    let job = Job {
+        group,
+        fleet_url: fleet.url(),
+        count_url: count.url(),
+        fleet: 2,
+        policy,
+        calls: 24,
+        work_ms: 150,
+    };
+    let workers: Vec<_> = (0..3).map(|_| spawn_worker(&job)).collect();
+    let key = |what: &str| format!("{group}:{what}");
+    assert!(wait_until(Duration::from_secs(10), || get(
+        &count,
+        &key("running")
+    ) == 2));
+    signal(fleet.pid(), "-STOP");
+    std::thread::sleep(Duration::from_millis(1600));
+    signal(fleet.pid(), "-CONT");
+    std::thread::sleep(Duration::from_millis(600));
+    fleet.restart();
+    for worker in workers {
+        finish(worker, Duration::from_secs(60));
+    }
+    let outcomes = ["ok", "lost", "unavailable", "other"].map(|what| get(&count, &key(what)));
+    println!("{policy}: ok, lost, unavailable, other = {outcomes:?}");
+    assert_eq!(outcomes.iter().sum::<i64>(), 72, "every call returned");
+    assert_eq!(outcomes[3], 0, "no other rejection: {outcomes:?}");
+    if policy == OnUnreachable::Wait {
+        assert_eq!(outcomes[2], 0, "`wait` never turns a call away");
+    }
+    // Sync, blocking and permit holders cannot be stopped: a loss of theirs
+    // is counted, and their call returns its value.
+    assert!(
+        get(&count, &key("stats_lost")) >= outcomes[1],
+        "each loss counted"
+    );
+    let max = get(&count, &key("max"));
+    assert!(
+        (1..=2).contains(&max),
+        "{max} ran at once under a fleet limit of 2"
+    );
+    assert_eq!(get(&count, &key("running")), 0);
+    assert_no_fleet_keys(&fleet, group);
+}
+
+#[test]
+fn redis_paused_and_restarted_mid_run_under_wait() {
+    redis_paused_and_restarted_mid_run(OnUnreachable::Wait);
+}
+
+#[test]
+fn redis_paused_and_restarted_mid_run_under_reject() {
+    redis_paused_and_restarted_mid_run(OnUnreachable::Reject);
 }
