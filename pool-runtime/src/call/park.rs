@@ -135,7 +135,7 @@ pub(crate) const NESTED_SYNC_WAIT: &str = "pooled: a sync call (`Pool::run`, `Gr
 #[cfg(feature = "tokio")]
 pub(crate) const CURRENT_THREAD_WAIT: &str =
     "pooled: a sync call (`Pool::run`, `Group::run`, or a \
-    sync `#[pooled]` function) had to wait for a slot on the thread that drives a current-thread \
-    tokio runtime; parking it would stop the tasks holding the slots, a deadlock. Make the \
+    sync `#[pooled]` function) had to wait for a slot (or a fleet lease) on the thread that drives \
+    a current-thread tokio runtime; parking it would stop the tasks holding them, a deadlock. Make the \
     function `async`, run it with `tokio::task::spawn_blocking` (or `#[pooled(blocking)]`), or \
     use the multi-thread runtime";

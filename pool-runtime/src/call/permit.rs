@@ -42,6 +42,10 @@ pub struct Permit<'a> {
     // after the local slot, released before it.
     #[cfg(feature = "redis")]
     lease: Option<crate::fleet::Lease>,
+    /// A permit taken inside the work of a fleet call: that call's lease,
+    /// kept held while the permit lives.
+    #[cfg(feature = "redis")]
+    fleet_parent: Option<crate::fleet::Parent>,
     held: Held<&'a Core>,
     ceiling: Option<Held<&'static Core>>,
 }
@@ -156,6 +160,8 @@ pub(crate) async fn acquire(core: &Core, weight: i64, group: bool) -> Result<Per
     Ok(Permit {
         #[cfg(feature = "redis")]
         lease: None,
+        #[cfg(feature = "redis")]
+        fleet_parent: None,
         held,
         ceiling,
     })
@@ -190,6 +196,8 @@ pub(crate) fn try_acquire(core: &Core, weight: i64, group: bool) -> Result<Permi
     Ok(Permit {
         #[cfg(feature = "redis")]
         lease: None,
+        #[cfg(feature = "redis")]
+        fleet_parent: None,
         held,
         ceiling,
     })
@@ -243,6 +251,7 @@ impl Permit<'_> {
     /// (held and released with its slot), or its parent call's.
     #[cfg(feature = "redis")]
     pub(crate) fn leased(mut self, leased: crate::fleet::Leased) -> Self {
+        self.fleet_parent = Some(leased.parent());
         self.lease = leased.into_own();
         self
     }
@@ -293,8 +302,8 @@ impl OwnedPermit {
             None => local(),
         };
         #[cfg(feature = "redis")]
-        if let Some(parent) = self.fleet_parent {
-            return crate::fleet::with_parent(parent, ceilinged);
+        if let Some(parent) = &self.fleet_parent {
+            return crate::fleet::with_parent(parent.clone(), ceilinged);
         }
         ceilinged()
     }

@@ -9,8 +9,9 @@ pub enum Effect {
     Applied,
     /// The group has not started yet; it will start with the new value.
     AtFirstUse,
-    /// Kind and order are fixed once a pool runs: the value takes effect when
-    /// the process restarts.
+    /// Kind, order (and the other settings a running pool cannot take, such
+    /// as the fleet settings) are fixed once a pool runs: the value takes
+    /// effect when the process restarts.
     AtRestart,
 }
 

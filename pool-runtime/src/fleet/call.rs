@@ -2,7 +2,7 @@
 //! acquires a lease, runs, and releases both together.
 
 use super::handle::Fleet;
-use super::lease::Lease;
+use super::lease::{Lease, LeaseHold};
 use super::waiter::{self, Acquire};
 use crate::pool::rejected::Rejected;
 use pin_project_lite::pin_project;
@@ -18,12 +18,17 @@ thread_local! {
 }
 
 /// A fleet call running on this thread: calls of the same fleet nested in
-/// its work run under its lease.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// its work run under its lease, and hold it (a clone of the parent keeps
+/// the lease held: a nested call that outlives its parent keeps it until it
+/// ends, as it keeps its parent's local slot busy).
+#[derive(Clone, Debug)]
 pub(crate) struct Parent {
     /// Which fleet (the address of its shared state).
     fleet: usize,
     token: Option<u64>,
+    /// Keeps the lease held while this parent (or a clone) lives; `None`
+    /// under the stand-in of a lease (policy `local`).
+    _hold: Option<LeaseHold>,
 }
 
 impl Parent {
@@ -32,6 +37,7 @@ impl Parent {
         Parent {
             fleet,
             token: lease.token(),
+            _hold: lease.hold(),
         }
     }
 }
@@ -45,7 +51,12 @@ fn id(fleet: &Fleet) -> usize {
 /// elsewhere (or under the local fallback) `None`. See
 /// [`Lease::token`](super::Lease::token).
 pub fn token() -> Option<u64> {
-    CURRENT.with(Cell::get).and_then(|parent| parent.token)
+    CURRENT.with(|cell| {
+        let parent = cell.take();
+        let token = parent.as_ref().and_then(|parent| parent.token);
+        cell.set(parent);
+        token
+    })
 }
 
 /// The call of `fleet` whose work is running on this thread, if any: a call
@@ -53,9 +64,15 @@ pub fn token() -> Option<u64> {
 /// top-level calls, as the application-wide ceiling does, so a nested call
 /// never waits for a lease its parent is holding).
 pub(crate) fn parent(fleet: &Fleet) -> Option<Parent> {
-    CURRENT
-        .with(Cell::get)
-        .filter(|parent| parent.fleet == id(fleet))
+    CURRENT.with(|cell| {
+        let parent = cell.take();
+        let nested = parent
+            .as_ref()
+            .filter(|parent| parent.fleet == id(fleet))
+            .cloned();
+        cell.set(parent);
+        nested
+    })
 }
 
 /// Runs `f` as the work of a call under `parent`'s lease (its own, or the
@@ -64,7 +81,8 @@ pub(crate) fn with_parent<T>(parent: Parent, f: impl FnOnce() -> T) -> T {
     struct Restore(Option<Parent>);
     impl Drop for Restore {
         fn drop(&mut self) {
-            CURRENT.with(|cell| cell.set(self.0));
+            // The parent set for `f` is dropped outside the cell's borrow.
+            let _parent = CURRENT.with(|cell| cell.replace(self.0.take()));
         }
     }
     let _restore = Restore(CURRENT.with(|cell| cell.replace(Some(parent))));
@@ -87,7 +105,7 @@ impl Leased {
     /// The call whose lease calls nested in this call's work share.
     pub(crate) fn parent(&self) -> Parent {
         match self {
-            Leased::Own(parent, _) | Leased::Parent(parent) => *parent,
+            Leased::Own(parent, _) | Leased::Parent(parent) => parent.clone(),
         }
     }
 
@@ -161,7 +179,7 @@ impl<F: Future> Future for Fleeted<F> {
                     }
                 },
                 Stage::Nested(parent) => {
-                    let out = ready!(with_parent(*parent, || this.work.as_mut().poll(cx)));
+                    let out = ready!(with_parent(parent.clone(), || this.work.as_mut().poll(cx)));
                     *this.stage = Stage::Done;
                     return Poll::Ready(Ok(out));
                 }
@@ -171,7 +189,7 @@ impl<F: Future> Future for Fleeted<F> {
                         return Poll::Ready(Err(Rejected::LeaseLost));
                     }
                     lease.wake_on_loss(cx.waker());
-                    let out = ready!(with_parent(*parent, || this.work.as_mut().poll(cx)));
+                    let out = ready!(with_parent(parent.clone(), || this.work.as_mut().poll(cx)));
                     // The call (and its local slot) ends once Redis has the
                     // release, so a process that exits next leaves nothing.
                     let Stage::Running(_, lease) = std::mem::replace(this.stage, Stage::Done)
@@ -193,7 +211,7 @@ impl<F: Future> Future for Fleeted<F> {
 }
 
 /// Runs `f` under a lease, parking the thread for it (the sync call path,
-/// inside its local slot), or under its parent's if it is nested in the work
+/// inside its local slot; see [`waiter::acquire_sync`] for how it parks), or under its parent's if it is nested in the work
 /// of a call of the same fleet on this thread. A lease lost meanwhile cannot
 /// stop `f`: the call finishes and the loss is counted (and reported).
 pub(crate) fn run<T>(
@@ -204,7 +222,7 @@ pub(crate) fn run<T>(
     if parent(fleet).is_some() {
         return Ok(f());
     }
-    let lease = waiter::acquire_blocking(fleet.inner().clone(), never_reject)?;
+    let lease = waiter::acquire_sync(fleet.inner().clone(), never_reject)?;
     Ok(run_leased(Leased::own(fleet, lease), f))
 }
 

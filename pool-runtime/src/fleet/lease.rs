@@ -4,7 +4,7 @@
 use super::client::{runtime, FleetInner};
 use super::report;
 use std::fmt;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
 use std::time::Duration;
@@ -28,24 +28,32 @@ struct Shared {
     fleet: Arc<FleetInner>,
     token: u64,
     state: AtomicU8,
+    /// Who keeps the lease: its `Lease` and every [`LeaseHold`] (the calls
+    /// nested in its call's work). The last to let go releases it.
+    holds: AtomicUsize,
     /// The call running under the lease, woken when it is lost.
     waker: Mutex<Option<Waker>>,
     renewal: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
 impl Lease {
-    /// A lease granted with `token`: starts its renewal. Called on the
-    /// fleet's runtime.
-    pub(crate) fn granted(fleet: Arc<FleetInner>, token: u64) -> Lease {
+    /// A lease granted with `token` by the command sent at `asked`: starts
+    /// its renewal. Called on the fleet's runtime.
+    pub(crate) fn granted(
+        fleet: Arc<FleetInner>,
+        token: u64,
+        asked: tokio::time::Instant,
+    ) -> Lease {
         fleet.counters.granted();
         let shared = Arc::new(Shared {
             fleet,
             token,
             state: AtomicU8::new(HELD),
+            holds: AtomicUsize::new(1),
             waker: Mutex::new(None),
             renewal: Mutex::new(None),
         });
-        let renewal = runtime().spawn(renew(Arc::downgrade(&shared)));
+        let renewal = runtime().spawn(renew(Arc::downgrade(&shared), asked));
         *lock(&shared.renewal) = Some(renewal.abort_handle());
         Lease {
             shared: Some(shared),
@@ -96,26 +104,52 @@ impl Lease {
     /// retried in the background, and the lease expires meanwhile anyway).
     /// Dropping the lease releases it in the background instead; this form
     /// makes sure a process that exits next does not leave it behind.
+    /// A lease of a group call that calls nested in its work still hold
+    /// (one returned out of the work) is released when the last of them
+    /// ends, in the background.
     pub async fn release(mut self) {
         if let Some(sent) = self.start_release(true) {
             let _ = sent.await;
         }
     }
 
-    /// Marks the lease released and sends the release: the handle of the
-    /// first attempt if `wait` (`None` if there is nothing to send).
+    /// Lets go of the lease; the last of its holders (see [`Lease::hold`])
+    /// marks it released and sends the release: the handle of the first
+    /// attempt if `wait` (`None` if there is nothing to send, or the lease is
+    /// still held by a call nested in its call's work).
     fn start_release(&mut self, wait: bool) -> Option<tokio::task::JoinHandle<()>> {
-        let shared = self.shared.take()?;
-        let was = shared.state.swap(RELEASED, Ordering::AcqRel);
-        if let Some(renewal) = lock(&shared.renewal).take() {
+        self.shared.take()?.let_go(wait)
+    }
+
+    /// Keeps the lease held (renewed, not released) until the hold is
+    /// dropped, even once the lease itself is dropped or released: for a
+    /// call nested in the work of the lease's call, which may outlive it (a
+    /// future returned out of the work, a blocking job whose caller went
+    /// away), as the reentrancy rule keeps a parent's local slot busy.
+    /// `None` for the stand-in of a lease (policy `local`).
+    pub(crate) fn hold(&self) -> Option<LeaseHold> {
+        self.shared
+            .as_ref()
+            .map(|shared| LeaseHold::new(shared.clone()))
+    }
+}
+
+impl Shared {
+    /// One holder lets go; the last one releases the lease.
+    fn let_go(&self, wait: bool) -> Option<tokio::task::JoinHandle<()>> {
+        if self.holds.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return None;
+        }
+        let was = self.state.swap(RELEASED, Ordering::AcqRel);
+        if let Some(renewal) = lock(&self.renewal).take() {
             renewal.abort();
         }
-        shared.fleet.counters.released();
+        self.fleet.counters.released();
         if was == LOST {
             // Nothing of ours is left in Redis to release.
             return None;
         }
-        let (fleet, token) = (shared.fleet.clone(), shared.token);
+        let (fleet, token) = (self.fleet.clone(), self.token);
         if !wait {
             runtime().spawn(release(fleet, token, None));
             return None;
@@ -125,6 +159,37 @@ impl Lease {
         Some(runtime().spawn(async move {
             let _ = first.await;
         }))
+    }
+}
+
+/// A hold on a lease (see [`Lease::hold`]): it stays held while this lives.
+pub(crate) struct LeaseHold(Arc<Shared>);
+
+impl LeaseHold {
+    fn new(shared: Arc<Shared>) -> LeaseHold {
+        // Made only from a lease or a hold that still holds it: never from 0.
+        shared.holds.fetch_add(1, Ordering::Relaxed);
+        LeaseHold(shared)
+    }
+}
+
+impl Clone for LeaseHold {
+    fn clone(&self) -> Self {
+        LeaseHold::new(self.0.clone())
+    }
+}
+
+impl Drop for LeaseHold {
+    fn drop(&mut self) {
+        self.0.let_go(false);
+    }
+}
+
+impl fmt::Debug for LeaseHold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LeaseHold")
+            .field("token", &self.0.token)
+            .finish()
     }
 }
 
@@ -152,38 +217,75 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Renews every third of the lease while it is held. A renewal that fails
 /// to reach Redis is tried again sooner; one that finds the lease expired or
 /// gone marks it lost: nothing ever re-creates it.
-async fn renew(lease: std::sync::Weak<Shared>) {
-    let period = match lease.upgrade() {
-        Some(shared) => shared.fleet.lease / 3,
+///
+/// A holder that cannot reach Redis does not run on past its lease either:
+/// Redis keeps the lease for its length from when it ran the last grant or
+/// renewal, which was after this process sent it (at `asked`, then at each
+/// renewal that succeeded). Once that long has passed on this process's
+/// monotonic clock without a renewal answered, the lease may be someone
+/// else's: it is lost (its call ended, its entry released in the
+/// background). This can only end a lease early, never stretch it.
+async fn renew(lease: std::sync::Weak<Shared>, asked: tokio::time::Instant) {
+    let (period, length) = match lease.upgrade() {
+        Some(shared) => (shared.fleet.lease / 3, shared.fleet.lease),
         None => return,
     };
+    let mut valid_until = asked + length;
     let mut pause = period;
     loop {
-        tokio::time::sleep(pause).await;
+        let run_out = tokio::select! {
+            _ = tokio::time::sleep(pause) => false,
+            _ = tokio::time::sleep_until(valid_until) => true,
+        };
         let Some(shared) = lease.upgrade() else {
             return;
         };
         if shared.state.load(Ordering::Acquire) != HELD {
             return;
         }
-        match shared.fleet.renew(shared.token).await {
-            Ok(true) => pause = period,
-            Ok(false) => {
-                // A release that raced this renewal is not a loss.
-                if shared
-                    .state
-                    .compare_exchange(HELD, LOST, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok()
-                {
-                    shared.fleet.counters.lost();
-                    report::lost(&shared.fleet.name, shared.token);
-                    if let Some(waker) = lock(&shared.waker).take() {
-                        waker.wake();
-                    }
-                }
+        if run_out {
+            shared.lose(true);
+            return;
+        }
+        let sent = tokio::time::Instant::now();
+        match tokio::time::timeout_at(valid_until, shared.fleet.renew(shared.token)).await {
+            Ok(Ok(true)) => {
+                valid_until = sent + length;
+                pause = period;
+            }
+            Ok(Ok(false)) => {
+                shared.lose(false);
                 return;
             }
-            Err(_) => pause = (period / 4).max(Duration::from_millis(10)),
+            Ok(Err(_)) => pause = (period / 4).max(Duration::from_millis(10)),
+            Err(_) => {
+                shared.lose(true);
+                return;
+            }
+        }
+    }
+}
+
+impl Shared {
+    /// The lease is lost (unless released meanwhile: a release that raced a
+    /// renewal is not a loss): counted, reported, and its call woken. If
+    /// Redis may still hold it (`release`: it ran out here unanswered), its
+    /// entry is released in the background, so the slot is not kept.
+    fn lose(&self, release_entry: bool) {
+        if self
+            .state
+            .compare_exchange(HELD, LOST, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return;
+        }
+        self.fleet.counters.lost();
+        report::lost(&self.fleet.name, self.token);
+        if let Some(waker) = lock(&self.waker).take() {
+            waker.wake();
+        }
+        if release_entry {
+            runtime().spawn(release(self.fleet.clone(), self.token, None));
         }
     }
 }

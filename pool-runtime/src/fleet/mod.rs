@@ -72,18 +72,31 @@
 //!   [`Rejected::FleetUnavailable`](crate::Rejected::FleetUnavailable) (a
 //!   never-rejecting call waits instead); `local` runs it under the local
 //!   limit alone, counted in [`FleetStats::local_fallbacks`]. Leases held
-//!   while Redis is away keep being renewed once it is back; a Redis that
-//!   lost its data (restart without persistence) makes every holder's next
-//!   renewal report a loss. Scripts are re-sent after `NOSCRIPT`.
+//!   while Redis is away keep being renewed once it is back within their
+//!   length; a holder that gets no renewal answered for a whole lease
+//!   (Redis away, paused, or this process cut off from it) counts the lease
+//!   lost then, as a renewal finding it expired would — so a holder cut off
+//!   from Redis stops before the fleet can give its slot to another
+//!   process. That length is measured on the holder's monotonic clock from
+//!   when it sent the last grant or renewal Redis answered, before Redis ran
+//!   it: it can end a lease early, never stretch it. A Redis that lost its
+//!   data (restart without persistence) makes every holder's next renewal
+//!   report a loss. Scripts are re-sent after `NOSCRIPT`.
 //! * **Keys and cleanup.** All keys of group `NAME` share the hash tag
 //!   `{pooled:NAME}` (one cluster slot): `holders`, `queue`, `alive`,
 //!   `limit`, `fence`, `ticket`, and the channel `{pooled:NAME}:released`.
 //!   The last release with nobody waiting deletes them; every write sets
 //!   them to expire after three leases, so a fleet whose processes all died
 //!   leaves nothing behind.
-//! * **Sync calls** (`Group::run`, `run_wait`) park their thread for the
-//!   lease; all of the fleet's Redis traffic, renewals and wake-ups run on a
-//!   background thread of their own (`pooled-fleet`), so fleet groups work
+//! * **Sync calls** (`Group::run`, `run_wait`) take a lease free now at
+//!   once (one round trip) and otherwise park their thread for it as they
+//!   would for a local slot: on a multi-thread runtime's worker after handing
+//!   its other tasks to another thread (`block_in_place`), so a lease held by
+//!   one of them is given back; on the thread driving a current-thread
+//!   runtime they panic naming the fixes instead of deadlocking (the holder
+//!   may be a task of that runtime, its lease renewed in the background
+//!   forever). All of the fleet's Redis traffic, renewals and wake-ups run on
+//!   a background thread of their own (`pooled-fleet`), so fleet groups work
 //!   from any runtime or none, like every group.
 //!
 //! * **Every call path.** Each way of running work in a fleet group holds a
@@ -98,7 +111,7 @@
 //!     unreachable) is judged `Ignore`; its wait for the lease is part of its
 //!     latency sample.
 //!   - `run`, `run_weighted`, `run_wait`: the calling thread parks for the
-//!     lease inside its local slot.
+//!     lease inside its local slot (see **Sync calls** above).
 //!   - `submit_blocking`, `submit_blocking_wait` (`#[pooled(blocking)]`):
 //!     the caller's future waits for the lease once it holds its local slot
 //!     (dropping it then leaves the fleet's queue), and the lease moves with
@@ -133,8 +146,14 @@
 //!   slot of its own (its parent's was lent to another nested call) runs
 //!   alongside its siblings under the one lease: the fleet may then run
 //!   more work than its limit counts, as many as a call's nested calls run
-//!   at once. Tested: `nested_calls_share_their_parents_lease_and_never_wait_for_it`
-//!   (limit 1, every path, 10 s bound; it hangs without the rule).
+//!   at once. A nested call that outlives its parent (a future returned out
+//!   of the work, a blocking job whose caller went away, a permit kept)
+//!   keeps the parent's lease held, renewed, until it ends, as it keeps the
+//!   parent's local slot busy: the parent's call ends, its lease is released
+//!   when the last call sharing it ends. Tested:
+//!   `nested_calls_share_their_parents_lease_and_never_wait_for_it` (limit
+//!   1, every path, 10 s bound; it hangs without the rule) and, in
+//!   `tests/adversarial_fleet.rs`, `a_nested_call_that_outlives_its_parent_keeps_the_lease`.
 //!
 //! * **Observability.** [`FleetStats`] in every build; with feature
 //!   `metrics`, the `pooled.fleet.*` series (held, waiting, limit, lost,
@@ -142,8 +161,11 @@
 //!   events for a lost lease, a limit mismatch, and Redis unreachable and
 //!   back, on the pools' own target: see [`observe`](crate::observe).
 //!
-//! Settings take effect at a group's first use; a reload does not change a
-//! running group's fleet settings.
+//! Settings take effect at a group's first use (its pool's start); a reload
+//! does not change a running group's fleet settings: its report lists each
+//! change as [`Effect::AtRestart`](crate::config::Effect::AtRestart), and
+//! [`Group::settings`](crate::Group::settings) keeps those the fleet runs
+//! with.
 
 mod settings;
 

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 /// A lease being acquired on the fleet's runtime. Dropping it cancels the
 /// wait (the call leaves the fleet's queue); a lease granted meanwhile is
@@ -65,46 +66,94 @@ pub(crate) fn acquire_blocking(
     receiver.recv().unwrap_or(Err(Rejected::FleetUnavailable))
 }
 
-/// A lease if one is free now and nobody in the fleet waits for one: a
-/// single attempt that never queues, for `try_acquire`. It still costs one
-/// Redis round trip, on the fleet's runtime, for which the calling thread
-/// waits (at most the fleet's patience with Redis, twice: the first failure
-/// after a broken connection is retried once, as waiting calls do).
+/// What one attempt that never queues found.
+enum Now {
+    Granted(Lease),
+    /// No lease free now, or calls of the fleet wait for one.
+    Busy,
+    Unreachable,
+}
+
+/// One attempt at a lease that never queues: granted only if a lease is free
+/// now and nobody in the fleet waits for one. It costs one Redis round trip,
+/// on the fleet's runtime, for which the calling thread waits (at most the
+/// fleet's patience with Redis, twice: the first failure after a broken
+/// connection is retried once, as waiting calls do).
+fn now(fleet: Arc<FleetInner>) -> Now {
+    let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+    runtime().spawn(async move {
+        let id = waiter_id();
+        let mut asked = Instant::now();
+        let mut attempt = fleet.try_acquire(&id, false).await;
+        if attempt.is_err() {
+            asked = Instant::now();
+            attempt = fleet.try_acquire(&id, false).await;
+        }
+        let now = match attempt {
+            Ok(Grant::Granted(token)) => Now::Granted(Lease::granted(fleet.clone(), token, asked)),
+            Ok(Grant::Wait(_)) => Now::Busy,
+            Err(_) => Now::Unreachable,
+        };
+        // If the caller is gone, the lease is dropped, so released.
+        let _ = sender.send(now);
+    });
+    receiver.recv().unwrap_or(Now::Unreachable)
+}
+
+/// A lease if one is free now and nobody in the fleet waits for one (see
+/// [`now`]), for `try_acquire`, which never waits.
 ///
 /// No lease free now: [`Rejected::Full`] (as a local `try_acquire` that finds
 /// no slot free). Redis unreachable: a stand-in lease under policy `local`,
 /// otherwise [`Rejected::FleetUnavailable`] (a `try_acquire` cannot wait for
 /// Redis to come back, so `wait` turns it away as `reject` does).
 pub(crate) fn try_now(fleet: Arc<FleetInner>) -> Result<Lease, Rejected> {
-    let (sender, receiver) = std::sync::mpsc::sync_channel(1);
-    runtime().spawn(async move {
-        let id = waiter_id();
-        let mut attempt = fleet.try_acquire(&id, false).await;
-        if attempt.is_err() {
-            attempt = fleet.try_acquire(&id, false).await;
+    let counters = &fleet.counters;
+    match now(fleet.clone()) {
+        Now::Granted(lease) => Ok(lease),
+        Now::Busy => {
+            counters.busy.fetch_add(1, Ordering::Relaxed);
+            Err(Rejected::Full)
         }
-        let counters = &fleet.counters;
-        let result = match attempt {
-            Ok(Grant::Granted(token)) => Ok(Lease::granted(fleet.clone(), token)),
-            Ok(Grant::Wait(_)) => {
-                counters.busy.fetch_add(1, Ordering::Relaxed);
-                Err(Rejected::Full)
-            }
-            Err(_) if fleet.unreachable == OnUnreachable::Local => {
-                counters.local_fallback();
-                Ok(Lease::local())
-            }
-            Err(_) => {
-                counters
-                    .rejected_unavailable
-                    .fetch_add(1, Ordering::Relaxed);
-                Err(Rejected::FleetUnavailable)
-            }
-        };
-        // If the caller is gone, the lease is dropped, so released.
-        let _ = sender.send(result);
-    });
-    receiver.recv().unwrap_or(Err(Rejected::FleetUnavailable))
+        Now::Unreachable if fleet.unreachable == OnUnreachable::Local => {
+            counters.local_fallback();
+            Ok(Lease::local())
+        }
+        Now::Unreachable => {
+            counters
+                .rejected_unavailable
+                .fetch_add(1, Ordering::Relaxed);
+            Err(Rejected::FleetUnavailable)
+        }
+    }
+}
+
+/// A lease for a sync call (`Group::run`), which parks its thread: a lease
+/// free now is taken at once (see [`now`]); Redis unreachable is handled by
+/// the policy, as an async call's wait does. Only a call that has to wait
+/// (its place in the fleet's queue, or Redis to come back) parks the thread
+/// as a sync call waiting for a local slot does: on a multi-thread runtime's
+/// worker its other tasks are handed to another thread first, so a lease
+/// held by one of them is not held forever (renewed in the background while
+/// its holder cannot run); on the thread driving a current-thread runtime it
+/// panics, naming the fixes, instead of deadlocking.
+pub(crate) fn acquire_sync(fleet: Arc<FleetInner>, never_reject: bool) -> Result<Lease, Rejected> {
+    let counters = &fleet.counters;
+    match (now(fleet.clone()), fleet.unreachable, never_reject) {
+        (Now::Granted(lease), _, _) => return Ok(lease),
+        (Now::Unreachable, OnUnreachable::Local, _) => {
+            counters.local_fallback();
+            return Ok(Lease::local());
+        }
+        (Now::Unreachable, OnUnreachable::Reject, false) => {
+            counters
+                .rejected_unavailable
+                .fetch_add(1, Ordering::Relaxed);
+            return Err(Rejected::FleetUnavailable);
+        }
+        _ => {}
+    }
+    crate::call::park::blocking_region(|| acquire_blocking(fleet, never_reject))
 }
 
 /// Counts a waiting call while it lives.
@@ -134,8 +183,9 @@ async fn acquire(
         let released = fleet.wake.notified();
         let mut released = std::pin::pin!(released);
         released.as_mut().enable();
+        let asked = Instant::now();
         let pause = match fleet.try_acquire(&id, true).await {
-            Ok(Grant::Granted(token)) => return Ok(Lease::granted(fleet.clone(), token)),
+            Ok(Grant::Granted(token)) => return Ok(Lease::granted(fleet.clone(), token, asked)),
             Ok(Grant::Wait(nearest)) => {
                 queued = true;
                 failures = 0;

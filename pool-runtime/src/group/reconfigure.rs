@@ -12,8 +12,8 @@ impl Group {
     /// Moves the group from the settings `before` to `after`: what a running
     /// pool can take at once (sizes, bounds, the waiting bound, the admission
     /// timeout, autoscale timing) is applied now; what it cannot (kind, order,
-    /// policy, or a setting its kind has no use for) takes effect at its next
-    /// start. Returns each setting that changed and when it takes effect.
+    /// policy, the fleet settings, or a setting its kind has no use for)
+    /// takes effect at its next start. Returns each setting that changed and when it takes effect.
     pub(crate) fn reconfigure(&self, before: &GroupSettings, after: &GroupSettings) -> Vec<Change> {
         let (before, after) = (*before, *after);
         let mut changes = Vec::new();
@@ -132,15 +132,47 @@ impl Group {
                 debug_assert!(restarted.is_ok(), "loaded settings are validated");
             }
         }
+        // A group's fleet is set up with the settings it started with (see
+        // `fleet`): a change takes effect at restart.
+        let (fleet_was, fleet) = (before.fleet, after.fleet);
+        if fleet_was.limit != fleet.limit {
+            change(
+                "fleet_limit",
+                show(&fleet_was.limit),
+                show(&fleet.limit),
+                true,
+            );
+        }
+        if fleet_was.url != fleet.url {
+            change("fleet_url", show(&fleet_was.url), show(&fleet.url), true);
+        }
+        if fleet_was.lease != fleet.lease {
+            change(
+                "fleet_lease",
+                format!("{:?}", fleet_was.lease),
+                format!("{:?}", fleet.lease),
+                true,
+            );
+        }
+        if fleet_was.unreachable != fleet.unreachable {
+            change(
+                "fleet_unreachable",
+                fleet_was.unreachable.to_string(),
+                fleet.unreachable.to_string(),
+                true,
+            );
+        }
         if pool.is_some() {
             let mut applied = self.applied();
             if let Some(settings) = applied.as_mut() {
-                // Kind, order, policy and executor stay what the pool runs with.
+                // Kind, order, policy, executor and the fleet settings stay
+                // what the pool (and its fleet) runs with.
                 *settings = GroupSettings {
                     kind: settings.kind,
                     order: settings.order,
                     policy: settings.policy,
                     executor: settings.executor,
+                    fleet: settings.fleet,
                     ..after
                 };
             }

@@ -67,6 +67,12 @@ impl RedisServer {
         );
     }
 
+    /// The server's process id (to stop and continue it with signals).
+    #[allow(dead_code)]
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the server runs").id()
+    }
+
     /// A plain (sync) connection, for the test's own bookkeeping.
     pub fn connection(&self) -> redis::RedisResult<redis::Connection> {
         redis::Client::open(self.url())?.get_connection_with_timeout(Duration::from_secs(1))
