@@ -5,25 +5,13 @@
 //! async, sync and blocking calls.
 #![cfg(feature = "config")]
 
+mod common;
+use common::{config_turn, vars};
 use pool_runtime::config::{self, Origin};
 use pool_runtime::{ceiling, register_group, Group, GroupSpec, Kind, Rejected};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
-
-/// Configuration and the ceiling are process-wide: tests take turns.
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    config::clear();
-    guard
-}
-
-fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
-}
 
 fn at(line: usize, column: usize) -> Option<Origin> {
     Some(Origin::File {
@@ -71,7 +59,7 @@ impl Meter {
 
 #[test]
 fn file_defaults_bounds_apply_to_a_group_a_stronger_layer_makes_autoscaled() {
-    let _serial = serial();
+    let _serial = config_turn();
     // `[defaults]` min/max are for autoscaled groups: a group the group
     // table (or the environment) makes autoscaled is one, and takes them
     // (the group table says nothing about the bounds).
@@ -112,7 +100,7 @@ fn file_defaults_bounds_apply_to_a_group_a_stronger_layer_makes_autoscaled() {
 
 #[test]
 fn environment_ceiling_beats_the_files_and_a_bad_load_keeps_the_ceiling() {
-    let _serial = serial();
+    let _serial = config_turn();
     config::load_str("adv.toml", "ceiling = 2\n").unwrap();
     assert_eq!(ceiling::limit(), Some(2));
     config::load_env_from(vars(&[("POOLED_CEILING", " 5 ")])).unwrap();
@@ -138,7 +126,7 @@ fn environment_ceiling_beats_the_files_and_a_bad_load_keeps_the_ceiling() {
 
 #[test]
 fn huge_and_odd_values_are_errors_at_their_place_and_change_nothing() {
-    let _serial = serial();
+    let _serial = config_turn();
     let before = (FIXED.settings(), SCALED.settings());
 
     // Beyond u64 / i64: TOML's own error, still with a position.
@@ -227,7 +215,7 @@ fn huge_and_odd_values_are_errors_at_their_place_and_change_nothing() {
 
 #[test]
 fn unicode_group_names_empty_tables_and_zero_timeouts() {
-    let _serial = serial();
+    let _serial = config_turn();
     // An empty file, empty tables: valid, and change nothing.
     for text in ["", "[defaults]\n", "[groups]\n", "[groups.\"adv::café\"]\n"] {
         let report = config::load_str("adv.toml", text).unwrap();
@@ -270,7 +258,7 @@ fn unicode_group_names_empty_tables_and_zero_timeouts() {
 
 #[test]
 fn a_reload_keeps_a_pause_a_close_and_a_scale_it_has_nothing_to_say_about() {
-    let _serial = serial();
+    let _serial = config_turn();
     static PAUSED: Group = Group::new(GroupSpec::new("adv::paused").size(2));
     static CLOSED: Group = Group::new(GroupSpec::new("adv::closed").size(2));
     register_group!(PAUSED);
@@ -310,7 +298,7 @@ fn a_reload_keeps_a_pause_a_close_and_a_scale_it_has_nothing_to_say_about() {
 
 #[test]
 fn the_ceiling_holds_across_async_sync_and_blocking_calls_and_nested_ones() {
-    let _serial = serial();
+    let _serial = config_turn();
     static A: Group = Group::new(GroupSpec::new("adv::ceil_a").size(3));
     static B: Group = Group::new(GroupSpec::new("adv::ceil_b").size(3));
     static C: Group = Group::new(GroupSpec::new("adv::ceil_c").size(3));
@@ -388,7 +376,7 @@ fn the_ceiling_holds_across_async_sync_and_blocking_calls_and_nested_ones() {
 
 #[test]
 fn lowering_the_ceiling_under_load_is_never_exceeded_counted_from_outside() {
-    let _serial = serial();
+    let _serial = config_turn();
     static D: Group = Group::new(GroupSpec::new("adv::ceil_d").size(8));
     register_group!(D);
     config::load_str("adv.toml", "ceiling = 6\n").unwrap();
@@ -466,7 +454,7 @@ racing_groups!(
 
 #[test]
 fn a_load_racing_a_groups_first_use_is_never_lost() {
-    let _serial = serial();
+    let _serial = config_turn();
     for (round, pair) in RACING.chunks(2).enumerate() {
         let size = 2 + round % 5;
         let text: String = pair
@@ -503,7 +491,7 @@ fn a_load_racing_a_groups_first_use_is_never_lost() {
 
 #[test]
 fn a_defaults_policy_and_adaptive_parameters_skip_groups_they_do_not_fit() {
-    let _serial = serial();
+    let _serial = config_turn();
     // Every binary has fixed groups: `[defaults]` policy = "adaptive" is for
     // the autoscaled ones, and the adaptive parameters for the adaptive ones,
     // as its `min`/`max` are for autoscaled ones.

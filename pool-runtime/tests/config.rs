@@ -2,10 +2,12 @@
 //! the ceiling, and the registry of groups.
 #![cfg(feature = "config")]
 
+mod common;
+use common::{config_turn, vars};
 use pool_runtime::config::{self, Effect, Origin};
 use pool_runtime::{register_group, Group, GroupSpec, Kind, Order, Pool, ScalePolicy};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 static FETCH: Group = Group::new(GroupSpec::new("app::fetch").size(2));
@@ -21,23 +23,9 @@ register_group!(FETCH);
 register_group!(STORE);
 register_group!(NEVER_CALLED);
 
-/// Configuration is process-wide: tests that load it take turns.
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    config::clear();
-    guard
-}
-
-fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
-}
-
 #[test]
 fn precedence_attribute_then_defaults_then_section_then_env_then_runtime_calls() {
-    let _serial = serial();
+    let _serial = config_turn();
     assert_eq!(
         NEVER_CALLED.settings().starting_size(),
         5,
@@ -112,7 +100,7 @@ fn precedence_attribute_then_defaults_then_section_then_env_then_runtime_calls()
 
 #[test]
 fn reload_under_load_applies_limits_at_once_loses_nothing_and_never_exceeds_them() {
-    let _serial = serial();
+    let _serial = config_turn();
     static LOAD: Group = Group::new(GroupSpec::new("app::load").size(2));
     register_group!(LOAD);
     let running = Arc::new(AtomicUsize::new(0));
@@ -188,7 +176,7 @@ fn at(line: usize, column: usize) -> Option<Origin> {
 
 #[test]
 fn each_bad_input_names_file_line_column_and_the_valid_choices_and_changes_nothing() {
-    let _serial = serial();
+    let _serial = config_turn();
     config::load_str(
         "conf/app.toml",
         "[groups.\"app::fetch\"]\nmax_waiting = 3\n",
@@ -325,7 +313,7 @@ fn each_bad_input_names_file_line_column_and_the_valid_choices_and_changes_nothi
 
 #[test]
 fn a_ceiling_of_zero_is_a_load_error_in_the_file_and_in_the_environment() {
-    let _serial = serial();
+    let _serial = config_turn();
     let e = load_err("ceiling = 0\n");
     assert_eq!(
         (e.origin().cloned(), e.message()),
@@ -351,7 +339,7 @@ fn a_ceiling_of_zero_is_a_load_error_in_the_file_and_in_the_environment() {
 
 #[test]
 fn the_ceiling_limits_running_calls_across_groups_and_nested_calls_do_not_deadlock() {
-    let _serial = serial();
+    let _serial = config_turn();
     static A: Group = Group::new(GroupSpec::new("app::ceiling_a").size(4));
     static B: Group = Group::new(GroupSpec::new("app::ceiling_b").size(4));
     register_group!(A);
@@ -402,7 +390,7 @@ fn the_ceiling_limits_running_calls_across_groups_and_nested_calls_do_not_deadlo
 
 #[test]
 fn groups_lists_every_registered_group_with_settings_even_if_never_called() {
-    let _serial = serial();
+    let _serial = config_turn();
     let listed = pool_runtime::groups();
     let never = listed
         .iter()
@@ -414,7 +402,7 @@ fn groups_lists_every_registered_group_with_settings_even_if_never_called() {
 
 #[test]
 fn a_kind_change_of_a_running_group_waits_for_restart_with_the_settings_it_brings() {
-    let _serial = serial();
+    let _serial = config_turn();
     static RUNNING: Group = Group::new(GroupSpec::new("app::running").size(2));
     register_group!(RUNNING);
     assert_eq!(RUNNING.run(|| 1), Ok(1));
@@ -446,7 +434,7 @@ fn a_kind_change_of_a_running_group_waits_for_restart_with_the_settings_it_bring
 
 #[test]
 fn the_adaptive_parameters_are_settable_from_the_file_and_the_environment() {
-    let _serial = serial();
+    let _serial = config_turn();
     config::load_str(
         "app.toml",
         "[groups.\"app::store\"]\npolicy = \"adaptive\"\nadaptive_tolerance = 2.5\n\
@@ -527,7 +515,7 @@ fn the_adaptive_parameters_are_settable_from_the_file_and_the_environment() {
 
 #[test]
 fn an_autoscaled_groups_size_is_where_it_starts_from_every_surface() {
-    let _serial = serial();
+    let _serial = config_turn();
     static START: Group = Group::new(
         GroupSpec::new("app::start")
             .kind(Kind::Autoscale)
@@ -561,7 +549,7 @@ fn an_autoscaled_groups_size_is_where_it_starts_from_every_surface() {
 
 #[test]
 fn a_layer_that_changes_the_kind_drops_the_other_kinds_settings_from_below() {
-    let _serial = serial();
+    let _serial = config_turn();
     static SWITCH: Group = Group::new(
         GroupSpec::new("app::switch")
             .kind(Kind::Autoscale)
@@ -619,7 +607,7 @@ fn fetch_size(size: usize) -> String {
 #[test]
 fn watch_reloads_each_change_reports_errors_once_and_stops_when_dropped() {
     use std::sync::mpsc;
-    let _serial = serial();
+    let _serial = config_turn();
     let file = TempFile::new("watch", &fetch_size(3));
     let (tx, rx) = mpsc::channel();
     let watch = config::watch(&file.0, Duration::from_millis(5), move |outcome| {
@@ -670,7 +658,7 @@ fn watch_reloads_each_change_reports_errors_once_and_stops_when_dropped() {
 #[test]
 fn watch_refuses_a_zero_interval_and_a_bad_first_load_and_survives_its_callback() {
     use std::sync::mpsc;
-    let _serial = serial();
+    let _serial = config_turn();
     let file = TempFile::new("watch-bad", "[groups.\"app::fecth\"]\nsize = 3\n");
     let error = config::watch(&file.0, Duration::from_millis(5), |_| {}).unwrap_err();
     assert!(

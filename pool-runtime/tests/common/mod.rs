@@ -176,3 +176,20 @@ pub fn assert_accounted(stats: &pool_runtime::Stats) {
         "{stats:?}"
     );
 }
+
+/// Configuration (and the ceiling it sets) is process-wide: the tests of one
+/// binary that load it take turns, each starting from no configuration.
+#[cfg(feature = "config")]
+pub fn config_turn() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    pool_runtime::config::clear();
+    guard
+}
+
+/// Environment variables for `config::load_env_from`.
+pub fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
