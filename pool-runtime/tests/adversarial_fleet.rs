@@ -11,7 +11,7 @@ mod redis_server;
 
 use pool_runtime::fleet::{Fleet, OnUnreachable};
 use pool_runtime::{Group, GroupSpec, Rejected};
-use redis_server::RedisServer;
+use redis_server::{worker_env, RedisServer, Running};
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -835,43 +835,6 @@ fn signal(pid: u32, signal: &str) {
     assert!(status.success());
 }
 
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is set for a worker"))
-}
-
-const ENTER: &str = "local n = redis.call('INCR', KEYS[1]) \
-    if n > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], n) end \
-    return n";
-
-/// The outside count of a call's body, in the counting Redis.
-struct Counted {
-    connection: redis::Connection,
-    running: String,
-}
-
-impl Counted {
-    fn enter(url: &str, group: &str) -> Counted {
-        let mut connection = redis::Client::open(url).unwrap().get_connection().unwrap();
-        let _: i64 = redis::Script::new(ENTER)
-            .key(format!("{group}:running"))
-            .key(format!("{group}:max"))
-            .invoke(&mut connection)
-            .unwrap();
-        Counted {
-            connection,
-            running: format!("{group}:running"),
-        }
-    }
-}
-
-impl Drop for Counted {
-    fn drop(&mut self) {
-        let _: redis::RedisResult<i64> = redis::cmd("DECR")
-            .arg(&self.running)
-            .query(&mut self.connection);
-    }
-}
-
 /// A worker process: `ADV_CALLS` calls at once, spread over six call paths
 /// (async, never-rejecting async, sync, never-rejecting sync, blocking, a
 /// permit), each counted from outside; each outcome is counted in the
@@ -883,11 +846,11 @@ fn adv_worker() {
     if std::env::var_os("ADV_WORKER").is_none() {
         return;
     }
-    let count_url = leak(env("ADV_COUNT_URL"));
-    let fleet_url = leak(env("ADV_FLEET_URL"));
-    let name = leak(env("ADV_GROUP"));
-    let limit: usize = env("ADV_LIMIT").parse().unwrap();
-    let policy: OnUnreachable = env("ADV_POLICY").parse().unwrap();
+    let count_url = leak(worker_env("ADV_COUNT_URL"));
+    let fleet_url = leak(worker_env("ADV_FLEET_URL"));
+    let name = leak(worker_env("ADV_GROUP"));
+    let limit: usize = worker_env("ADV_LIMIT").parse().unwrap();
+    let policy: OnUnreachable = worker_env("ADV_POLICY").parse().unwrap();
     let group = group_with(name, |spec| {
         spec.size(4)
             .fleet_limit(limit)
@@ -895,16 +858,16 @@ fn adv_worker() {
             .fleet_lease(Duration::from_millis(1000))
             .fleet_unreachable(policy)
     });
-    let calls: usize = env("ADV_CALLS").parse().unwrap();
-    let work = Duration::from_millis(env("ADV_WORK_MS").parse().unwrap());
+    let calls: usize = worker_env("ADV_CALLS").parse().unwrap();
+    let work = Duration::from_millis(worker_env("ADV_WORK_MS").parse().unwrap());
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async move {
         let body = move || async move {
-            let _counted = Counted::enter(count_url, name);
+            let _counted = Running::enter(count_url, name);
             tokio::time::sleep(work).await;
         };
         let sync_body = move || {
-            let _counted = Counted::enter(count_url, name);
+            let _counted = Running::enter(count_url, name);
             std::thread::sleep(work);
         };
         let tasks: Vec<tokio::task::JoinHandle<Result<(), Rejected>>> = (0..calls)

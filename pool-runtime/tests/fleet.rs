@@ -11,7 +11,7 @@ mod redis_server;
 
 use pool_runtime::fleet::{Fleet, OnUnreachable};
 use pool_runtime::{Group, GroupSpec, Rejected};
-use redis_server::RedisServer;
+use redis_server::{worker_env, RedisServer, Running};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -58,48 +58,8 @@ fn worker_command(server: &RedisServer, job: &Job<'_>) -> Command {
     command
 }
 
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is set for a worker"))
-}
-
 fn leak(text: String) -> &'static str {
     Box::leak(text.into_boxed_str())
-}
-
-/// The outside count of a call's work: `running` up (and `max` kept) when
-/// it starts, down when it ends or is dropped.
-struct Running {
-    connection: redis::Connection,
-    prefix: String,
-}
-
-const ENTER: &str = "local n = redis.call('INCR', KEYS[1]) \
-    redis.call('INCR', KEYS[3]) \
-    if n > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], n) end \
-    return n";
-
-impl Running {
-    fn enter(url: &str, prefix: &str) -> Running {
-        let mut connection = redis::Client::open(url).unwrap().get_connection().unwrap();
-        let _: i64 = redis::Script::new(ENTER)
-            .key(format!("{prefix}:running"))
-            .key(format!("{prefix}:max"))
-            .key(format!("{prefix}:started"))
-            .invoke(&mut connection)
-            .unwrap();
-        Running {
-            connection,
-            prefix: prefix.to_owned(),
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _: redis::RedisResult<i64> = redis::cmd("DECR")
-            .arg(format!("{}:running", self.prefix))
-            .query(&mut self.connection);
-    }
 }
 
 /// A worker process: `FLEET_CALLS` calls of `FLEET_WORK_MS` each, all
@@ -110,18 +70,18 @@ fn worker() {
     if std::env::var_os("FLEET_WORKER").is_none() {
         return;
     }
-    let url = leak(env("FLEET_URL"));
-    let group = leak(env("FLEET_GROUP"));
+    let url = leak(worker_env("FLEET_URL"));
+    let group = leak(worker_env("FLEET_GROUP"));
     let spec = GroupSpec::new(group)
-        .size(env("FLEET_LOCAL").parse().unwrap())
-        .fleet_limit(env("FLEET_LIMIT").parse().unwrap())
+        .size(worker_env("FLEET_LOCAL").parse().unwrap())
+        .fleet_limit(worker_env("FLEET_LIMIT").parse().unwrap())
         .fleet_url(url)
         .fleet_lease(Duration::from_millis(
-            env("FLEET_LEASE_MS").parse().unwrap(),
+            worker_env("FLEET_LEASE_MS").parse().unwrap(),
         ));
     let group: &'static Group = Box::leak(Box::new(Group::new(spec)));
-    let calls: usize = env("FLEET_CALLS").parse().unwrap();
-    let work = Duration::from_millis(env("FLEET_WORK_MS").parse().unwrap());
+    let calls: usize = worker_env("FLEET_CALLS").parse().unwrap();
+    let work = Duration::from_millis(worker_env("FLEET_WORK_MS").parse().unwrap());
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let path = std::env::var("FLEET_PATH").unwrap_or_else(|_| "submit".to_owned());
     runtime.block_on(async {

@@ -93,3 +93,49 @@ impl Drop for RedisServer {
         self.stop();
     }
 }
+
+/// The outside count of a call's work, kept in a Redis the fleet under test
+/// does not use: `<prefix>:running` up (and `<prefix>:max` kept,
+/// `<prefix>:started` counted) when it starts, down when it ends or is
+/// dropped.
+#[allow(dead_code)]
+pub struct Running {
+    connection: redis::Connection,
+    prefix: String,
+}
+
+const ENTER: &str = "local n = redis.call('INCR', KEYS[1]) \
+    redis.call('INCR', KEYS[3]) \
+    if n > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], n) end \
+    return n";
+
+#[allow(dead_code)]
+impl Running {
+    pub fn enter(url: &str, prefix: &str) -> Running {
+        let mut connection = redis::Client::open(url).unwrap().get_connection().unwrap();
+        let _: i64 = redis::Script::new(ENTER)
+            .key(format!("{prefix}:running"))
+            .key(format!("{prefix}:max"))
+            .key(format!("{prefix}:started"))
+            .invoke(&mut connection)
+            .unwrap();
+        Running {
+            connection,
+            prefix: prefix.to_owned(),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _: redis::RedisResult<i64> = redis::cmd("DECR")
+            .arg(format!("{}:running", self.prefix))
+            .query(&mut self.connection);
+    }
+}
+
+/// A worker process's setting, passed in its environment.
+#[allow(dead_code)]
+pub fn worker_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is set for a worker"))
+}
