@@ -11,7 +11,8 @@
 //! * **Start.** The pool starts where the user says (`size`, else `min`) and
 //!   doubles its limit every round trip while the limit is used and the
 //!   server shows no sign of load (TCP's slow start). The first sign of
-//!   load — a drop or a latency rise — ends the doubling.
+//!   load — a drop, a latency rise, or a window that surely queued a call
+//!   at the server (below) — ends the doubling.
 //! * **Windows.** Calls are sampled in windows of at least `window_samples`
 //!   calls, `window_time`, and one round trip (the typical latency), so the
 //!   limit moves at most once per round trip and the calls it judges ran at
@@ -34,26 +35,41 @@
 //! * **After drops, caution.** Growth within a step of the limit that last
 //!   drew drops is a tenth of a slot per window; that level relaxes upward
 //!   over `baseline_interval`, so a server that has grown is found again.
-//! * **Floor.** The server's unloaded latency is the mean log-latency of
-//!   windows that did not load it: followed during the start (the limit is
-//!   below the knee until the server shows load) and in windows that did not
-//!   use the limit or ran at `min`, with a time constant of
-//!   `baseline_interval`; never in loaded windows, whose queueing it would
-//!   take for the server's speed. A window faster than it by two standard
-//!   errors lowers it at once (the server got faster). No traffic is ever
-//!   held back to measure it.
+//! * **Floor.** The server's unloaded latency is the mean log-latency of the
+//!   calls of windows that did not load it: followed during the start (the
+//!   limit is below the knee until the server shows load) and in windows
+//!   that did not use the limit or ran at `min`, forgetting with a time
+//!   constant of `baseline_interval`; never in loaded windows, whose
+//!   queueing it would take for the server's speed. A mean of calls, not of
+//!   windows: a window that looks fast closes early, so a mean (or minimum)
+//!   of windows sits below the server's latency. When the running average
+//!   of windows falls below it by two of its standard errors, the server got
+//!   faster and the floor follows at once. No traffic is ever held back to
+//!   measure it.
+//! * **Queue.** Little's law turns latency into calls: of the calls in
+//!   flight over a window, the share `1 − floor / latency` of their time is
+//!   spent beyond the unloaded latency — calls waiting at the server, not
+//!   served. Measured at the typical latency (the running average of
+//!   windows): past its knee a server queues every call added, so once one
+//!   call waits there the limit stops growing, and it grows in smaller steps
+//!   as that queue builds. During the start, where the limit doubles per
+//!   window and the average lags, the window itself decides: one that
+//!   surely queued a call (even two standard errors below its mean) ends
+//!   the doubling, and the floor does not take it.
 //! * **Noise.** The variance of calls' log-latencies is pooled over windows.
 //!   A window that might be congested runs until its mean's standard error
 //!   is a third of `ln(tolerance)` (or 16 × `window_samples` calls), and it
 //!   is *congested* only when its latency exceeds the floor by `tolerance`
-//!   and two standard errors: latency that merely wobbles as much as it
-//!   always does moves the limit neither way, and a heavy-tailed server does
-//!   not drag it down.
+//!   and two standard errors (of the difference: the window's and the
+//!   floor's, which stands on fewer calls early on): latency that merely
+//!   wobbles as much as it always does moves the limit neither way, and a
+//!   heavy-tailed server does not drag it down.
 //! * **Update.** A congested window moves the limit `smoothing` of the way to
 //!   `limit × floor·tolerance·noise / latency` (at most halving it). A window
 //!   that used the limit (its peak running count reached 80% of it) and was
-//!   not congested moves it `smoothing · sqrt(limit)` up; during the start,
-//!   it doubles it.
+//!   not congested moves it `smoothing · sqrt(limit) · (1 − queue)` up while
+//!   the server queues less than one call, and holds it after; during the
+//!   start, it doubles it.
 //! * The limit stays within `[min, max]`.
 //!
 //! Admission timeouts and calls turned away by the pool itself are never
@@ -260,10 +276,12 @@ const NOISE_ERRORS: f64 = 2.0;
 const PRECISION: f64 = 3.0;
 /// ...or until it holds this many times `window_samples` calls.
 const MAX_WINDOW_STRETCH: u32 = 16;
-/// How fast the floor follows windows during the start.
-const START_TRACKING: f64 = 0.3;
 /// How fast the typical window latency (the round trip) is followed.
 const TRACKING: f64 = 0.2;
+/// The standard error of that running average, over one window's:
+/// `sqrt(TRACKING / (2 − TRACKING))` (an exponential average of independent
+/// windows).
+const AVERAGE_ERROR: f64 = 1.0 / 3.0;
 /// The share of the limit a window's peak must reach for the limit to
 /// count as used (and so be allowed to grow).
 const USED: f64 = 0.8;
@@ -280,6 +298,11 @@ const CAUTIOUS_BAND: f64 = 0.1;
 const DROP_LEVEL_RELAXING: f64 = 0.25;
 /// The most a congested window cuts (the gradient's lower clamp).
 const DEEPEST_LATENCY_CUT: f64 = 0.5;
+/// Calls the server may hold queued (beyond those it serves) before the
+/// limit stops growing: one. Past its knee every extra slot is one more call
+/// waiting there: latency grows for nothing, and a server that slows down
+/// as it queues (contention) serves less.
+const QUEUED: f64 = 1.0;
 
 /// The policy's state: lives under the pool lock.
 #[derive(Debug)]
@@ -288,8 +311,14 @@ pub(crate) struct AdaptiveLimit {
     limit: f64,
     /// Doubling per round trip until the first sign of load.
     starting: bool,
-    /// Log of the unloaded latency: a decaying minimum of window latencies.
+    /// Log of the unloaded latency: the mean log-latency of the calls of
+    /// windows that did not load the server, forgetting with time.
     floor: Option<f64>,
+    /// How many calls the floor's mean stands on (decaying with time as
+    /// the floor forgets). An `f32`, which a count of calls needs no more
+    /// than, keeps the policy's state within the size of the pool's other
+    /// policy (clippy's `large_enum_variant`).
+    floor_samples: f32,
     /// Running average of window log-latencies (the round trip).
     average: f64,
     /// Running average of the variance of calls' log-latencies within a
@@ -320,6 +349,7 @@ impl AdaptiveLimit {
             limit: limit as f64,
             starting: true,
             floor: None,
+            floor_samples: 0.0,
             average: 0.0,
             variance: None,
             cut_at: None,
@@ -467,16 +497,37 @@ impl AdaptiveLimit {
             // The floor may rise only where the server is not loaded by us:
             // a window that did not use the limit, or one at `min`.
             let unloaded = !used || self.limit <= low;
-            let congested = self.track(&window, elapsed, unloaded);
+            // The calls in flight over the window (Little's law), at most
+            // the limit.
+            let running = (window.busy / seconds).min(self.limit);
+            // During the start the limit doubles per window: the lagging
+            // average would see the knee a doubling too late, so the window
+            // itself ends the start once it surely queued a call (even at
+            // its mean log-latency less two standard errors).
+            let queueing = self.starting
+                && self.floor.is_some_and(|floor| {
+                    let error = self.difference_error(&window);
+                    queued(running, window.mean() - NOISE_ERRORS * error - floor) > QUEUED
+                });
+            let congested = self.track(&window, elapsed, unloaded && !queueing, queueing);
+            // What the server queues at the typical latency.
+            let queue = self
+                .floor
+                .map_or(0.0, |floor| queued(running, self.average - floor));
             self.limit = if let Some(excess) = congested {
                 self.starting = false;
                 let target = self.limit * (-excess).exp().max(DEEPEST_LATENCY_CUT);
                 self.limit + (target - self.limit) * s.smoothing
+            } else if used && (queueing || queue >= QUEUED) {
+                // The server queues already: more slots would wait there.
+                self.starting = false;
+                self.limit
             } else if used {
+                // Growth slows as the server's queue builds.
                 let step = if self.starting {
                     self.limit
                 } else {
-                    self.limit.sqrt() * s.smoothing
+                    self.limit.sqrt() * s.smoothing * (1.0 - queue / QUEUED)
                 };
                 self.grow(step, now)
             } else {
@@ -488,6 +539,16 @@ impl AdaptiveLimit {
         self.report_window(&window, cut, limit_before, starting);
         let after = self.limit.round() as usize;
         (after != before).then_some(after)
+    }
+
+    /// The standard error of a window's mean log-latency less the floor:
+    /// the floor is a mean too, and one of a few heavy-tailed calls (early
+    /// on) says little about any window.
+    fn difference_error(&self, window: &Window) -> f64 {
+        let error = window.standard_error(self.variance);
+        let floor = self.variance.or_else(|| window.variance()).unwrap_or(0.0)
+            / f64::from(self.floor_samples).max(1.0);
+        (error * error + floor).sqrt()
     }
 
     /// The limit after a step up: near the level where drops came last
@@ -510,42 +571,73 @@ impl AdaptiveLimit {
     }
 
     /// Takes a window's mean log-latency into the floor and the running
-    /// average; returns how far (in log space) it is past the congestion
+    /// average (`queueing`: a start window that queued, which the floor must
+    /// not take); returns how far (in log space) it is past the congestion
     /// threshold, if it is.
-    fn track(&mut self, window: &Window, elapsed: Duration, unloaded: bool) -> Option<f64> {
+    fn track(
+        &mut self,
+        window: &Window,
+        elapsed: Duration,
+        unloaded: bool,
+        queueing: bool,
+    ) -> Option<f64> {
         let sample = window.mean();
         if let Some(own) = window.variance() {
             let pooled = self.variance.get_or_insert(own);
             *pooled += (own - *pooled) * TRACKING;
         }
         let error = window.standard_error(self.variance);
+        let calls = f64::from(window.successes);
         let Some(floor) = self.floor else {
             (self.floor, self.average) = (Some(sample), sample);
+            self.floor_samples = calls as f32;
             return None;
         };
-        let threshold = floor + self.settings.tolerance.ln() + NOISE_ERRORS * error;
+        // During the start the floor stands on a few calls, and its own
+        // error counts: a floor of ten heavy-tailed calls is a third off one
+        // time in six, and a window judged against it as if exact ends the
+        // start and cuts a server with no knee at all. After the start the
+        // window's error alone: a server that lost capacity is cut at once.
+        let judged = if self.starting {
+            self.difference_error(window)
+        } else {
+            error
+        };
+        let threshold = floor + self.settings.tolerance.ln() + NOISE_ERRORS * judged;
         self.average += (sample - self.average) * TRACKING;
-        // The floor is the mean log-latency of the unloaded server: followed
-        // during the start (the limit is below the server's knee until it
-        // shows load) and in windows that did not load it (the limit not
-        // used, or at `min`), with a time constant of `baseline_interval`
-        // (at least a tenth of the way during the start); never in loaded
-        // windows, whose queueing it would take for the server's speed. A
-        // window clearly faster than it (by two standard errors) lowers it
-        // at once: the server got faster.
+        // The floor is the mean log-latency of the unloaded server's calls:
+        // followed during the start (the limit is below the server's knee
+        // until it shows load) and in windows that did not load it (the
+        // limit not used, or at `min`), forgetting with a time constant of
+        // `baseline_interval`; never in loaded windows, whose queueing it
+        // would take for the server's speed. A mean of calls, not of
+        // windows: a window closes early when it looks fast, so fast windows
+        // are short and a mean of windows (or a running minimum of them)
+        // sits below the server's latency — by up to a third with
+        // heavy-tailed service — and every call then looks queued. When the running
+        // average of windows is clearly below it (by two of its standard
+        // errors) the server got faster: it is lowered at once.
         let weight =
             (elapsed.as_secs_f64() / self.settings.baseline_interval.as_secs_f64()).clamp(0.0, 1.0);
-        let faster = sample + NOISE_ERRORS * error.min(1.0);
+        let faster = self.average + NOISE_ERRORS * error.min(1.0) * AVERAGE_ERROR;
         if faster < floor {
             self.floor = Some(faster);
-        } else if self.starting && sample <= threshold {
+        } else if (self.starting && sample <= threshold && !queueing) || unloaded {
             // (A start window past the threshold is the knee, not the floor.)
-            self.floor = Some(floor + (sample - floor) * weight.max(START_TRACKING));
-        } else if unloaded {
-            self.floor = Some(floor + (sample - floor) * weight);
+            let samples = f64::from(self.floor_samples) * (1.0 - weight) + calls;
+            self.floor_samples = samples as f32;
+            let share = weight.max(calls / samples.max(1.0));
+            self.floor = Some(floor + (sample - floor) * share);
         }
         (sample > threshold).then_some(sample - threshold)
     }
+}
+
+/// Calls waiting at a server rather than being served, by Little's law:
+/// `running` calls in flight of which the share `1 − floor / latency` is
+/// time spent beyond the unloaded latency; `slower` is `ln(latency / floor)`.
+fn queued(running: f64, slower: f64) -> f64 {
+    running * (1.0 - (-slower.max(0.0)).exp())
 }
 
 impl Window {
@@ -976,5 +1068,159 @@ mod tests {
             windows < 150,
             "not a tenth of a slot per window forever: {windows}"
         );
+    }
+
+    /// Runs `rounds` round trips of a closed loop at the limit: each round,
+    /// `limit` calls run together and finish together after
+    /// `latency(limit)`, so the calls in flight are the limit (Little's law
+    /// holds, as on a real server). Returns the highest limit reached.
+    fn closed_loop(
+        policy: &mut AdaptiveLimit,
+        rounds: usize,
+        start: &mut Duration,
+        latency: impl Fn(usize) -> Duration,
+    ) -> usize {
+        let mut limit = policy.limit.round() as usize;
+        let mut highest = limit;
+        for _ in 0..rounds {
+            let (running, took) = (limit, latency(limit));
+            *start += took;
+            for _ in 0..running {
+                if let Some(new) = policy.observe(*start, took, Verdict::Success, running, (1, 200))
+                {
+                    limit = new;
+                }
+            }
+            highest = highest.max(limit);
+        }
+        highest
+    }
+
+    /// A server of `capacity` workers, 50 ms each, and a queue: past
+    /// `capacity` in flight, latency grows in proportion (no slowdown).
+    fn queue(capacity: usize) -> impl Fn(usize) -> Duration {
+        move |n| Duration::from_secs_f64(0.05 * n.max(capacity) as f64 / capacity as f64)
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
+    fn growth_stops_once_the_server_queues_a_call() {
+        // Latency within the tolerance (1.2) until 14.4 in flight: the
+        // latency test alone climbs to 15 and is cut back, again and again.
+        // The queue estimate follows the typical latency, a window behind:
+        // growth may overshoot by a step, then holds.
+        let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 4, Duration::ZERO);
+        p.starting = false;
+        let mut t = Duration::ZERO;
+        let highest = closed_loop(&mut p, 200, &mut t, queue(12));
+        assert!(highest <= 15, "{highest}");
+        let settled = p.limit.round() as usize;
+        assert!(
+            (12..=14).contains(&settled),
+            "near the knee of 12: {settled}"
+        );
+        let later = closed_loop(&mut p, 200, &mut t, queue(12));
+        assert_eq!(later, settled, "and stays");
+        assert_eq!(p.limit.round() as usize, settled, "and stays");
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
+    fn the_start_ends_at_the_first_window_that_queued() {
+        // Doubling from 3: 24 in flight queue 4 calls at a server of 20,
+        // a latency of 1.2 times the floor (within the tolerance): the
+        // doubling stops there rather than going on to 48.
+        let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 3, Duration::ZERO);
+        let mut t = Duration::ZERO;
+        let highest = closed_loop(&mut p, 100, &mut t, queue(20));
+        assert_eq!(highest, 24, "no doubling past the first queue");
+        assert!(!p.starting);
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
+    fn the_floor_is_the_servers_latency_not_its_luckiest_windows() {
+        // Lognormal service, sigma = 1, median 30 ms, the pool never used:
+        // every window is unloaded. Short windows are the fast ones (a
+        // window closes early when it looks fast): a minimum or a mean of
+        // windows sits a third below the server's median.
+        let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 16, Duration::ZERO);
+        let mut t = Duration::ZERO;
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut uniform = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        };
+        let (mut sum, mut count, mut lowest) = (0.0, 0.0, f64::INFINITY);
+        for _ in 0..300 {
+            run(
+                &mut p,
+                10,
+                &mut t,
+                |_| {
+                    let normal = (-2.0 * uniform().ln()).sqrt()
+                        * (2.0 * std::f64::consts::PI * uniform()).cos();
+                    (
+                        Duration::from_secs_f64(0.03 * normal.exp()),
+                        Verdict::Success,
+                    )
+                },
+                false,
+            );
+            let floor = p.floor().expect("measured").as_secs_f64() / 0.03;
+            if t > Duration::from_secs(10) {
+                (sum, count, lowest) = (sum + floor, count + 1.0, lowest.min(floor));
+            }
+        }
+        assert!(
+            (0.9..=1.1).contains(&(sum / count)),
+            "the median, on average: {}",
+            sum / count
+        );
+        assert!(lowest >= 0.75, "never a quarter below it: {lowest}");
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
+    fn a_floor_of_a_few_heavy_tailed_calls_does_not_make_the_next_window_congested() {
+        // Lognormal service, sigma = 1, no knee, a pool always full: the
+        // first window's ten calls set the floor, a third too low one time
+        // in six. Taken as exact, it makes a later window look congested
+        // (or queued), which ends the start and cuts a server that has no
+        // knee.
+        let mut ended = 0;
+        for seed in 1..=200u64 {
+            let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 4, Duration::ZERO);
+            let mut t = Duration::ZERO;
+            let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+            let mut uniform = move || {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+            };
+            run(
+                &mut p,
+                30,
+                &mut t,
+                |_| {
+                    let normal = (-2.0 * uniform().ln()).sqrt()
+                        * (2.0 * std::f64::consts::PI * uniform()).cos();
+                    (
+                        Duration::from_secs_f64(0.03 * normal.exp()),
+                        Verdict::Success,
+                    )
+                },
+                true,
+            );
+            if !p.starting {
+                ended += 1;
+            }
+        }
+        // Noise alone ends some (a window past two standard errors is one
+        // in forty); a floor taken as exact, nearly three times as many.
+        assert!(ended <= 20, "the start ended in {ended} runs of 200");
     }
 }
