@@ -96,6 +96,35 @@ pub(crate) fn open(
     }
 }
 
+/// A scenario on `model` whose server has `workers[i]` workers in phase `i`
+/// (`phase` seconds each) under a constant Poisson `rate`.
+pub(crate) fn capacity_steps(
+    name: &'static str,
+    title: String,
+    model: Model,
+    workers: [usize; 3],
+    rate: f64,
+    phase: f64,
+) -> Workload {
+    Workload {
+        name,
+        title,
+        batch: 0,
+        phases: workers
+            .iter()
+            .enumerate()
+            .map(|(i, &capacity)| Phase {
+                start: i as f64 * phase,
+                capacity,
+                rate,
+            })
+            .collect(),
+        duration: 3.0 * phase,
+        model,
+        closed: None,
+    }
+}
+
 /// The family, with phases `phase` seconds long.
 pub fn scenarios(phase: f64) -> Vec<Workload> {
     let base = Model::default();
@@ -163,25 +192,16 @@ pub fn scenarios(phase: f64) -> Vec<Workload> {
     ];
     // (g): the capacity falls and recovers under a constant rate.
     let rate = 0.5 * base.throughput(32);
-    out.push(Workload {
-        name: "cap-drop",
-        title: format!(
+    out.push(capacity_steps(
+        "cap-drop",
+        format!(
             "(g) workers 32 → 8 → 32; Poisson {rate:.0}/s (0.5× → 2× → 0.5×; oracle 32 → 8 → 32)"
         ),
-        batch: 0,
-        phases: [32, 8, 32]
-            .iter()
-            .enumerate()
-            .map(|(i, &capacity)| Phase {
-                start: i as f64 * phase,
-                capacity,
-                rate,
-            })
-            .collect(),
-        duration: 3.0 * phase,
-        model: base,
-        closed: None,
-    });
+        base,
+        [32, 8, 32],
+        rate,
+        phase,
+    ));
     out.push(open(
         "heavy-tail",
         "(h) lognormal σ = 1, no knee",

@@ -11,7 +11,7 @@
 //! chosen from these runs (`sim/RESULTS.md` records them as they come).
 //! The targets and the oracle are the family's (see [`crate::family`]).
 
-use crate::family::open;
+use crate::family::{capacity_steps, open};
 use crate::server::{Admission, Knee, Link, Model};
 use crate::sim::{Closed, Phase, Workload};
 
@@ -115,25 +115,16 @@ pub fn scenarios(phase: f64) -> Vec<Workload> {
     let rate = 1.5 * base.throughput(8);
     out.insert(
         4,
-        Workload {
-            name: "cap-rise",
-            title: format!(
+        capacity_steps(
+            "cap-rise",
+            format!(
                 "(H5) workers 8 → 24 → 8; Poisson {rate:.0}/s (1.5× → 0.5× → 1.5×; oracle 8 → 24 → 8)"
             ),
-            batch: 0,
-            phases: [8, 24, 8]
-                .iter()
-                .enumerate()
-                .map(|(i, &capacity)| Phase {
-                    start: i as f64 * phase,
-                    capacity,
-                    rate,
-                })
-                .collect(),
-            duration: 3.0 * phase,
-            model: base,
-            closed: None,
-        },
+            base,
+            [8, 24, 8],
+            rate,
+            phase,
+        ),
     );
     out.push(Workload {
         name: "closed-few",
