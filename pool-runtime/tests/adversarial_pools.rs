@@ -1,0 +1,723 @@
+//! Hostile tests, round 4: what the README ("In code", "How it works, and the
+//! rules it keeps") and the docs of `Pool`, `PoolBuilder`, `Stats`,
+//! `ScalePolicy`, `AdaptiveSettings` and `AutoscaleTiming` promise about
+//! admission order under concurrency (every call form in one queue),
+//! scaling (extreme deltas, bounds, the two autoscalers), accounting under
+//! random concurrent mixes, the lifecycle (close, abort, drained, shutdown,
+//! scoped) and bad input. Admission order and concurrency are recorded from
+//! outside the library (a log pushed to at the start of each body, a meter
+//! around each body); every wait is bounded, so a hang fails.
+#![cfg(feature = "tokio")]
+
+mod common;
+
+use common::{assert_accounted, Meter, Task};
+use pool_runtime::{
+    AdaptiveSettings, BuildError, Kind, ManualClock, Order, Pool, Rejected, ScalePolicy, Verdict,
+    MAX_SLOTS,
+};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+type Log = Arc<Mutex<Vec<usize>>>;
+
+/// Waits (bounded) until `done` holds.
+#[track_caller]
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Every way of making a call that can wait in the queue.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Form {
+    Submit,
+    Judged,
+    Run,
+    Blocking,
+    Spawn,
+    Permit,
+    OwnedPermit,
+}
+
+const FORMS: [Form; 7] = [
+    Form::Submit,
+    Form::Judged,
+    Form::Run,
+    Form::Blocking,
+    Form::Spawn,
+    Form::Permit,
+    Form::OwnedPermit,
+];
+
+/// A caller waiting somewhere: a tokio task or a parked thread.
+enum Caller {
+    Task(tokio::task::JoinHandle<Result<(), Rejected>>),
+    Thread(std::thread::JoinHandle<Result<(), Rejected>>),
+}
+
+impl Caller {
+    /// Its outcome, or a failure if it does not end within 5 s.
+    fn join(self, rt: &tokio::runtime::Runtime) -> Result<(), Rejected> {
+        match self {
+            Caller::Task(handle) => rt
+                .block_on(async { tokio::time::timeout(Duration::from_secs(5), handle).await })
+                .expect("a caller did not finish within 5 s")
+                .expect("a caller panicked"),
+            Caller::Thread(handle) => {
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while !handle.is_finished() {
+                    assert!(
+                        Instant::now() < deadline,
+                        "a sync caller did not finish within 5 s"
+                    );
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                handle.join().expect("a sync caller panicked")
+            }
+        }
+    }
+}
+
+/// Starts a call of `form` with `weight` whose body pushes `id` to `log`.
+fn start(
+    rt: &tokio::runtime::Runtime,
+    pool: &Pool,
+    form: Form,
+    weight: i64,
+    id: usize,
+    log: &Log,
+) -> Caller {
+    let (pool, log) = (pool.clone(), log.clone());
+    let push = move |log: &Log| log.lock().unwrap().push(id);
+    match form {
+        Form::Submit => Caller::Task(
+            rt.spawn(async move { pool.submit_weighted(weight, async { push(&log) }).await }),
+        ),
+        Form::Judged => Caller::Task(rt.spawn(async move {
+            pool.submit_judged(weight, async { push(&log) }, |_| Verdict::Success)
+                .await
+        })),
+        Form::Run => Caller::Thread(std::thread::spawn(move || {
+            pool.run_weighted(weight, || push(&log))
+        })),
+        Form::Blocking => Caller::Task(rt.spawn(async move {
+            pool.submit_blocking_weighted(weight, move || push(&log))
+                .await
+        })),
+        Form::Spawn => {
+            let _in = rt.enter();
+            let handle = pool.spawn_weighted(weight, async move { push(&log) });
+            Caller::Task(rt.spawn(async move { handle?.await }))
+        }
+        Form::Permit => Caller::Task(rt.spawn(async move {
+            let permit = pool.acquire_weighted(weight).await?;
+            push(&log);
+            drop(permit);
+            Ok(())
+        })),
+        Form::OwnedPermit => Caller::Task(rt.spawn(async move {
+            let permit = pool.acquire_owned(weight).await?;
+            push(&log);
+            drop(permit);
+            Ok(())
+        })),
+    }
+}
+
+/// Queues `calls` (form, weight) one at a time behind a held slot of a pool
+/// of one, then frees the slot, and returns the order their bodies started.
+fn admission_order(order: Order, calls: &[(Form, i64)]) -> Vec<usize> {
+    let rt = runtime();
+    let pool = Pool::builder().order(order).size(1).build().unwrap();
+    let log = Log::default();
+    let holder = pool.try_acquire_owned(0).unwrap();
+    let mut callers = Vec::new();
+    for (id, &(form, weight)) in calls.iter().enumerate() {
+        callers.push(start(&rt, &pool, form, weight, id, &log));
+        wait_until(&format!("call {id} ({form:?}) waits"), || {
+            pool.stats().waiting == id + 1
+        });
+    }
+    drop(holder);
+    for caller in callers {
+        assert_eq!(caller.join(&rt), Ok(()));
+    }
+    let stats = pool.stats();
+    assert_accounted(&stats);
+    assert_eq!(stats.completed, calls.len() as u64 + 1);
+    let order = log.lock().unwrap().clone();
+    order
+}
+
+/// Every form twice, interleaved, with weights that include both extremes.
+fn mixed_calls() -> Vec<(Form, i64)> {
+    let weights = [i64::MAX, 0, i64::MIN, 7, i64::MIN, -1, i64::MAX];
+    FORMS
+        .iter()
+        .chain(FORMS.iter().rev())
+        .zip(weights.iter().cycle())
+        .map(|(&form, &weight)| (form, weight))
+        .collect()
+}
+
+/// Promise: FIFO admits in arrival order, whatever the form of the call —
+/// sync callers and blocking calls share the queue with async ones.
+#[test]
+fn fifo_admits_every_call_form_in_arrival_order() {
+    let calls = mixed_calls();
+    let expected: Vec<usize> = (0..calls.len()).collect();
+    assert_eq!(admission_order(Order::Fifo, &calls), expected);
+}
+
+/// Promise: LIFO admits the newest waiter first, whatever the form.
+#[test]
+fn lifo_admits_every_call_form_newest_first() {
+    let calls = mixed_calls();
+    let expected: Vec<usize> = (0..calls.len()).rev().collect();
+    assert_eq!(admission_order(Order::Lifo, &calls), expected);
+}
+
+/// Promise: priority admits the smallest weight first, FIFO among equals,
+/// with weights at `i64::MIN` and `i64::MAX`, whatever the form.
+#[test]
+fn priority_admits_smallest_weight_first_and_fifo_among_equals_for_every_form() {
+    let calls = mixed_calls();
+    let mut expected: Vec<usize> = (0..calls.len()).collect();
+    expected.sort_by_key(|&i| calls[i].1); // stable: arrival order among equals
+    assert_eq!(admission_order(Order::Priority, &calls), expected);
+}
+
+/// Promise: the order holds across `pause`/`resume` (queued calls keep their
+/// place and keep being admitted; a new call while paused is turned away),
+/// `resize(0)` (the queue is held, not lost or reordered), and `scale` back
+/// up; a call that arrives while the queue is held goes behind it (FIFO),
+/// ahead of it (LIFO), or by weight (priority) — never by barging.
+#[test]
+fn the_order_survives_pause_resume_resize_zero_and_scale_up() {
+    for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+        let rt = runtime();
+        let pool = Pool::builder().order(order).size(1).build().unwrap();
+        let log = Log::default();
+        let holder = pool.try_acquire_owned(0).unwrap();
+        // (form, weight) queued in this order, interrupted by the steps below.
+        let calls = [
+            (Form::Submit, 5),
+            (Form::Run, i64::MIN),
+            (Form::Blocking, 5),
+            (Form::Spawn, 0),
+            (Form::Permit, i64::MAX),
+            (Form::Judged, 0),
+        ];
+        let mut callers = Vec::new();
+        let queue = |callers: &mut Vec<Caller>, id: usize| {
+            let (form, weight) = calls[id];
+            callers.push(start(&rt, &pool, form, weight, id, &log));
+            wait_until(&format!("{order:?}: call {id} waits"), || {
+                pool.stats().waiting == id + 1
+            });
+        };
+        queue(&mut callers, 0);
+        queue(&mut callers, 1);
+        pool.pause();
+        let turned_away = rt.block_on(pool.submit(async { unreachable!() }));
+        assert_eq!(turned_away, Err(Rejected::Paused));
+        assert_eq!(pool.try_acquire().err(), Some(Rejected::Paused));
+        pool.resume();
+        queue(&mut callers, 2);
+        assert_eq!(pool.resize(0), 0);
+        drop(holder);
+        queue(&mut callers, 3);
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(
+            log.lock().unwrap().is_empty(),
+            "{order:?}: a pool resized to 0 admitted a call"
+        );
+        assert_eq!(pool.stats().running, 0);
+        assert_eq!(
+            pool.try_acquire().err(),
+            Some(Rejected::Full),
+            "{order:?}: a newcomer took a slot of a held queue"
+        );
+        queue(&mut callers, 4);
+        queue(&mut callers, 5);
+        assert_eq!(pool.scale(1), 1);
+        for caller in callers {
+            assert_eq!(caller.join(&rt), Ok(()));
+        }
+        let mut expected: Vec<usize> = (0..calls.len()).collect();
+        match order {
+            Order::Fifo => {}
+            Order::Lifo => expected.reverse(),
+            _ => expected.sort_by_key(|&i| calls[i].1),
+        }
+        assert_eq!(*log.lock().unwrap(), expected, "{order:?}");
+        let stats = pool.stats();
+        assert_accounted(&stats);
+        assert_eq!(stats.rejected_for(Rejected::Paused), 2);
+        assert_eq!(stats.rejected_for(Rejected::Full), 1);
+    }
+}
+
+/// Promise: hand-off, no barging, under real concurrency. Eight threads
+/// queue sync calls on a FIFO pool of one while eight others hammer
+/// `try_acquire`; a queued call is admitted before any call that arrived
+/// after it, so once a waiter is known to be queued, no `try_acquire` may
+/// succeed until that waiter has run.
+#[test]
+fn no_newcomer_overtakes_a_queued_call_under_contention() {
+    let pool = Pool::builder().size(1).build().unwrap();
+    let log = Log::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    // The id of the waiter known to be queued, and whether it has run.
+    let queued_waiter = Arc::new(Mutex::new(None::<usize>));
+    let barged = Arc::new(AtomicUsize::new(0));
+    // A `try_acquire` that finds no free slot is in the queue for a moment
+    // (it counts in `waiting`): the main thread takes this lock to know that
+    // the waiter it counts is its caller, then lets the hammers race the
+    // release and the hand-off.
+    let attempts = Arc::new(std::sync::RwLock::new(()));
+    let hammers: Vec<_> = (0..4)
+        .map(|_| {
+            let (pool, stop, log, queued, barged) = (
+                pool.clone(),
+                stop.clone(),
+                log.clone(),
+                queued_waiter.clone(),
+                barged.clone(),
+            );
+            let attempts = attempts.clone();
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    let _attempt = attempts.read().unwrap();
+                    let known = *queued.lock().unwrap();
+                    if let Ok(permit) = pool.try_acquire() {
+                        // A waiter known queued before this attempt must have run.
+                        if let Some(id) = known {
+                            if !log.lock().unwrap().contains(&id) {
+                                barged.fetch_add(1, Ordering::SeqCst);
+                            }
+                        }
+                        drop(permit);
+                    }
+                    std::thread::yield_now();
+                }
+            })
+        })
+        .collect();
+    for id in 0..200 {
+        let (pool2, log2) = (pool.clone(), log.clone());
+        // Hold the slot so that the next caller must queue.
+        let holder = loop {
+            if let Ok(permit) = pool.try_acquire_owned(0) {
+                break permit;
+            }
+            std::thread::yield_now();
+        };
+        let quiet = attempts.write().unwrap();
+        let caller = std::thread::spawn(move || {
+            pool2.run(|| {
+                log2.lock().unwrap().push(id);
+                std::thread::sleep(Duration::from_micros(50));
+            })
+        });
+        wait_until("the caller waits", || pool.stats().waiting == 1);
+        *queued_waiter.lock().unwrap() = Some(id);
+        drop(quiet);
+        drop(holder);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !caller.is_finished() {
+            assert!(Instant::now() < deadline, "a queued call never ran");
+            std::thread::yield_now();
+        }
+        assert_eq!(caller.join().unwrap(), Ok(()));
+    }
+    stop.store(true, Ordering::SeqCst);
+    for hammer in hammers {
+        hammer.join().unwrap();
+    }
+    assert_eq!(
+        barged.load(Ordering::SeqCst),
+        0,
+        "a try_acquire took a slot while an older call was queued"
+    );
+    assert_accounted(&pool.stats());
+}
+
+// ---- scaling -------------------------------------------------------------
+
+/// Promise: `scale(delta)` and `resize(n)` clamp to `[0, MAX_SLOTS]` on a
+/// fixed pool and `[min, max]` on an autoscaled one, whatever the delta
+/// (`isize::MIN`/`MAX` included) — no overflow, no panic — and scaling up
+/// admits the waiting calls at once.
+#[test]
+fn extreme_deltas_and_sizes_clamp_and_scaling_up_admits_every_waiter_at_once() {
+    let fixed = Pool::fixed(3);
+    assert_eq!(fixed.scale(isize::MAX), MAX_SLOTS);
+    assert_eq!(fixed.scale(isize::MAX), MAX_SLOTS, "at the top already");
+    assert_eq!(fixed.scale(isize::MIN), 0);
+    assert_eq!(fixed.scale(isize::MIN), 0, "at the bottom already");
+    assert_eq!(fixed.resize(usize::MAX), MAX_SLOTS);
+    assert_eq!(fixed.resize(MAX_SLOTS + 1), MAX_SLOTS);
+    assert_eq!(fixed.scale(-(MAX_SLOTS as isize)), 0);
+    assert_eq!(fixed.scale(1), 1);
+    assert_eq!(fixed.bounds(), (0, MAX_SLOTS));
+
+    let auto = Pool::builder()
+        .kind(Kind::Autoscale)
+        .min(2)
+        .max(5)
+        .build()
+        .unwrap();
+    assert_eq!(auto.scale(isize::MAX), 5);
+    assert_eq!(auto.scale(isize::MIN), 2);
+    assert_eq!(auto.resize(usize::MAX), 5);
+    assert_eq!(auto.resize(0), 2);
+    assert_eq!(auto.resize(4), 4);
+
+    // Waiters of every form on a pool scaled to 0, admitted at once by one
+    // scale to the top.
+    let rt = runtime();
+    let meter = Meter::default();
+    let release = Arc::new(AtomicBool::new(false));
+    fixed.resize(0);
+    let callers: Vec<_> = (0..12)
+        .map(|i| {
+            let (pool, meter, release) = (fixed.clone(), meter.clone(), release.clone());
+            let hold = move || {
+                let _inside = meter.enter();
+                while !release.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            };
+            match i % 3 {
+                0 => Caller::Thread(std::thread::spawn(move || pool.run(hold))),
+                1 => Caller::Task(rt.spawn(async move { pool.submit_blocking(hold).await })),
+                _ => Caller::Thread(std::thread::spawn(move || {
+                    futures::executor::block_on(pool.submit(async move { hold() }))
+                })),
+            }
+        })
+        .collect();
+    wait_until("all twelve wait", || fixed.stats().waiting == 12);
+    assert_eq!(meter.now(), 0, "a pool of size 0 admitted a call");
+    assert_eq!(fixed.scale(isize::MAX), MAX_SLOTS);
+    wait_until("all twelve run at once after one scale-up", || {
+        meter.now() == 12
+    });
+    release.store(true, Ordering::SeqCst);
+    for caller in callers {
+        assert_eq!(caller.join(&rt), Ok(()));
+    }
+    assert_eq!(meter.done(), 12);
+    assert_accounted(&fixed.stats());
+}
+
+/// Promise: `set_bounds` on a fixed pool is `BoundsOnFixedPool` and changes
+/// nothing; on an autoscaled pool bad bounds are the builder's errors and
+/// change nothing, good ones clamp the size into them (admitting waiters
+/// when that grows it).
+#[test]
+fn set_bounds_refuses_fixed_pools_and_bad_bounds_and_changing_nothing() {
+    let fixed = Pool::fixed(4);
+    for (min, max) in [(1, 2), (0, 0), (5, 1), (0, usize::MAX)] {
+        assert_eq!(
+            fixed.set_bounds(min, max),
+            Err(BuildError::BoundsOnFixedPool)
+        );
+        assert_eq!((fixed.size(), fixed.bounds()), (4, (0, MAX_SLOTS)));
+    }
+    let auto = Pool::builder()
+        .kind(Kind::Autoscale)
+        .min(2)
+        .max(6)
+        .size(3)
+        .build()
+        .unwrap();
+    let refused = [
+        ((0, 0), BuildError::ZeroMax),
+        ((5, 4), BuildError::MinAboveMax { min: 5, max: 4 }),
+        (
+            (usize::MAX, usize::MAX),
+            BuildError::TooLarge { value: usize::MAX },
+        ),
+        (
+            (1, MAX_SLOTS + 1),
+            BuildError::TooLarge {
+                value: MAX_SLOTS + 1,
+            },
+        ),
+        (
+            (usize::MAX, 1),
+            BuildError::MinAboveMax {
+                min: usize::MAX,
+                max: 1,
+            },
+        ),
+    ];
+    for ((min, max), error) in refused {
+        assert_eq!(auto.set_bounds(min, max), Err(error.clone()));
+        assert!(!error.to_string().is_empty());
+        assert_eq!((auto.size(), auto.bounds()), (3, (2, 6)), "{min}..={max}");
+    }
+    // Good bounds: the size is clamped into them.
+    let holders: Vec<_> = (0..3).map(|_| auto.try_acquire_owned(0).unwrap()).collect();
+    let mut waiters: Vec<_> = (0..4).map(|_| Task::new(auto.acquire_owned(0))).collect();
+    for waiter in &mut waiters {
+        waiter.assert_pending();
+    }
+    assert_eq!(auto.set_bounds(5, MAX_SLOTS), Ok(5));
+    assert_eq!(auto.bounds(), (5, MAX_SLOTS));
+    assert_eq!(
+        auto.stats().running,
+        5,
+        "growing into the new min admitted two"
+    );
+    assert_eq!(auto.set_bounds(0, 1), Ok(1));
+    assert_eq!(auto.stats().running, 5, "shrinking interrupted nothing");
+    assert_eq!(auto.scale(isize::MIN), 0, "min 0 lets it scale to 0");
+    drop(holders);
+    assert_eq!(auto.stats().running, 2, "nothing admitted above the limit");
+    drop(waiters);
+    assert_accounted(&auto.stats());
+}
+
+/// Promise: scaling down under load never lets more bodies run than the new
+/// limit once the work admitted before it has drained below it, and never
+/// interrupts running work; scaling back up resumes admission. Counted from
+/// outside: a meter around each body.
+#[test]
+fn scaling_down_under_load_holds_the_new_limit_and_interrupts_nothing() {
+    let rt = runtime();
+    for kind in [Kind::Fixed, Kind::Autoscale] {
+        let pool = match kind {
+            Kind::Fixed => Pool::fixed(8),
+            _ => Pool::builder()
+                .kind(kind)
+                .min(0)
+                .max(8)
+                .size(8)
+                .autoscale_interval(Duration::MAX)
+                .build()
+                .unwrap(),
+        };
+        let meter = Meter::default();
+        // The most bodies at once since it was last reset.
+        let peak = Arc::new(AtomicUsize::new(0));
+        let started = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let workers: Vec<_> = (0..16)
+            .map(|i| {
+                let (pool, meter, started, stop) =
+                    (pool.clone(), meter.clone(), started.clone(), stop.clone());
+                let peak = peak.clone();
+                let body = move |meter: Meter, started: Arc<AtomicUsize>| {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    let _inside = meter.enter();
+                    peak.fetch_max(meter.now(), Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_micros(300));
+                };
+                if i % 4 == 0 {
+                    Caller::Thread(std::thread::spawn(move || {
+                        while !stop.load(Ordering::SeqCst) {
+                            let (m, s, b) = (meter.clone(), started.clone(), body.clone());
+                            pool.run(move || b(m, s))?;
+                        }
+                        Ok(())
+                    }))
+                } else {
+                    Caller::Task(rt.spawn(async move {
+                        while !stop.load(Ordering::SeqCst) {
+                            let (m, s, b) = (meter.clone(), started.clone(), body.clone());
+                            pool.submit(async move {
+                                b(m, s);
+                                tokio::task::yield_now().await;
+                            })
+                            .await?;
+                        }
+                        Ok(())
+                    }))
+                }
+            })
+            .collect();
+        for limit in [8, 2, 5, 1, 0, 3, 8, 1] {
+            assert_eq!(pool.resize(limit), limit);
+            wait_until("the work admitted before the resize drains", || {
+                pool.stats().running <= limit
+            });
+            peak.store(0, Ordering::SeqCst);
+            let before = started.load(Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(40));
+            let max = peak.load(Ordering::SeqCst);
+            assert!(
+                max <= limit,
+                "{kind:?}: {max} bodies ran at once under a limit of {limit}"
+            );
+            let ran = started.load(Ordering::SeqCst) - before;
+            if limit == 0 {
+                assert_eq!(ran, 0, "{kind:?}: a pool of 0 admitted a call");
+            } else {
+                assert!(ran > 0, "{kind:?}: nothing ran under a limit of {limit}");
+            }
+        }
+        pool.resize(8);
+        stop.store(true, Ordering::SeqCst);
+        for worker in workers {
+            assert_eq!(worker.join(&rt), Ok(()));
+        }
+        assert_eq!(
+            meter.done(),
+            started.load(Ordering::SeqCst),
+            "{kind:?}: a body was interrupted"
+        );
+        let stats = pool.stats();
+        assert_accounted(&stats);
+        assert_eq!(stats.completed, started.load(Ordering::SeqCst) as u64);
+        assert_eq!(stats.cancelled, 0);
+    }
+}
+
+/// A small deterministic generator (xorshift), so a failure replays.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Promise: the adaptive policy keeps the limit within `[min, max]`
+/// whatever the verdicts (all overload, all success with huge latencies,
+/// zero latencies, a mix), whatever its parameters within their ranges
+/// (zero window time and baseline interval, `Duration::MAX`), and across
+/// `scale`, `resize` and `set_bounds` made meanwhile.
+#[test]
+fn the_adaptive_policy_stays_within_its_bounds_whatever_it_is_told() {
+    let settings = [
+        AdaptiveSettings::DEFAULT,
+        AdaptiveSettings {
+            window_samples: 1,
+            window_time: Duration::ZERO,
+            baseline_interval: Duration::ZERO,
+            tolerance: 1.0,
+            smoothing: 1.0,
+            backoff: 0.0,
+            drop_tolerance: 0.0,
+        },
+        AdaptiveSettings {
+            window_samples: 10_000,
+            window_time: Duration::MAX,
+            baseline_interval: Duration::MAX,
+            tolerance: f64::MAX,
+            smoothing: 0.0,
+            backoff: 1.0,
+            drop_tolerance: 1.0,
+        },
+        AdaptiveSettings {
+            window_samples: 2,
+            window_time: Duration::from_nanos(1),
+            baseline_interval: Duration::from_nanos(1),
+            ..AdaptiveSettings::DEFAULT
+        },
+    ];
+    let latencies = [
+        Duration::ZERO,
+        Duration::from_nanos(1),
+        Duration::from_millis(1),
+        Duration::from_millis(50),
+        Duration::from_secs(3600),
+        Duration::from_nanos(1 << 50),
+    ];
+    for (which, settings) in settings.into_iter().enumerate() {
+        for mode in 0..4 {
+            let clock = ManualClock::new();
+            let pool = Pool::builder()
+                .kind(Kind::Autoscale)
+                .min(2)
+                .max(9)
+                .scale_policy(ScalePolicy::Adaptive(settings))
+                .clock(Arc::new(clock.clone()))
+                .build()
+                .unwrap();
+            let mut bounds = (2, 9);
+            let mut rng = Rng(17 + which as u64 * 4 + mode);
+            for call in 0..600 {
+                let (verdict, latency) = match mode {
+                    0 => (Verdict::Overload, latencies[call % latencies.len()]),
+                    1 => (Verdict::Success, Duration::from_nanos(1 << 50)),
+                    2 => (Verdict::Success, Duration::ZERO),
+                    _ => (
+                        [Verdict::Success, Verdict::Overload, Verdict::Ignore]
+                            [rng.below(3) as usize],
+                        latencies[rng.below(latencies.len() as u64) as usize],
+                    ),
+                };
+                // As many calls at once as the limit lets in, so the
+                // limit counts as used.
+                let (gates, mut running): (Vec<_>, Vec<_>) = (0..pool.size())
+                    .map(|_| {
+                        let (gate, open) = common::gate();
+                        (
+                            open,
+                            Task::new(pool.submit_judged(0, gate, move |_| verdict)),
+                        )
+                    })
+                    .unzip();
+                for task in &mut running {
+                    task.assert_pending();
+                }
+                clock.advance(latency);
+                for (open, task) in gates.iter().zip(&mut running) {
+                    open.store(true, Ordering::SeqCst);
+                    assert_eq!(task.assert_ready(), Ok(()));
+                    let size = pool.size();
+                    assert!(
+                        (bounds.0..=bounds.1).contains(&size),
+                        "settings {which} mode {mode} call {call}: size {size} outside {bounds:?}"
+                    );
+                }
+                if mode == 3 && call % 50 == 49 {
+                    match rng.below(3) {
+                        0 => {
+                            pool.scale(if rng.below(2) == 0 {
+                                isize::MAX
+                            } else {
+                                isize::MIN
+                            });
+                        }
+                        1 => {
+                            pool.resize(rng.below(20) as usize);
+                        }
+                        _ => {
+                            let min = 1 + rng.below(4) as usize;
+                            bounds = (min, min + rng.below(8) as usize);
+                            pool.set_bounds(bounds.0, bounds.1).unwrap();
+                        }
+                    }
+                    let size = pool.size();
+                    assert!((bounds.0..=bounds.1).contains(&size), "{size} {bounds:?}");
+                }
+            }
+            assert_accounted(&pool.stats());
+        }
+    }
+}
