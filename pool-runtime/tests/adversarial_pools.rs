@@ -795,3 +795,307 @@ fn the_adaptive_policy_stays_within_its_bounds_whatever_it_is_told() {
         }
     }
 }
+
+// ---- lifecycle -------------------------------------------------------------
+
+/// Makes one call of `form` on `pool` and returns its outcome (for calls
+/// that are turned away at once).
+fn call_now(rt: &tokio::runtime::Runtime, pool: &Pool, form: Form) -> Result<(), Rejected> {
+    let log = Log::default();
+    start(rt, pool, form, 0, 0, &log).join(rt)
+}
+
+/// Promise: after `close` (and after `abort`), every call form is turned
+/// away with `Rejected::Closed` — `try_acquire` and `spawn` included, and
+/// whatever else the pool is (paused, full, scaled to 0) — while the calls
+/// already waiting (close) still run in order; closing or aborting twice,
+/// or in either order, changes nothing more.
+#[test]
+fn after_close_or_abort_every_call_form_is_closed_and_close_drains_the_queue() {
+    let rt = runtime();
+    for abort in [false, true] {
+        let pool = Pool::builder().size(1).max_waiting(100).build().unwrap();
+        let log = Log::default();
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let callers: Vec<_> = FORMS
+            .iter()
+            .enumerate()
+            .map(|(id, &form)| {
+                let caller = start(&rt, &pool, form, 0, id, &log);
+                wait_until("queued", || pool.stats().waiting == id + 1);
+                caller
+            })
+            .collect();
+        pool.pause();
+        if abort {
+            pool.abort();
+            pool.close();
+            pool.abort();
+        } else {
+            pool.close();
+            pool.close();
+        }
+        assert!(pool.is_closed());
+        for form in FORMS {
+            assert_eq!(
+                call_now(&rt, &pool, form),
+                Err(Rejected::Closed),
+                "{form:?} after {}",
+                if abort { "abort" } else { "close" }
+            );
+        }
+        assert_eq!(pool.try_acquire().err(), Some(Rejected::Closed));
+        assert_eq!(pool.try_acquire_owned(0).err(), Some(Rejected::Closed));
+        pool.resume();
+        pool.resize(0);
+        assert_eq!(call_now(&rt, &pool, Form::Submit), Err(Rejected::Closed));
+        pool.resize(1);
+        drop(holder);
+        let outcomes: Vec<_> = callers.into_iter().map(|c| c.join(&rt)).collect();
+        if abort {
+            assert!(
+                outcomes.iter().all(|o| *o == Err(Rejected::Closed)),
+                "{outcomes:?}"
+            );
+            assert!(log.lock().unwrap().is_empty(), "an aborted call ran");
+        } else {
+            assert!(outcomes.iter().all(|o| o.is_ok()), "{outcomes:?}");
+            assert_eq!(*log.lock().unwrap(), (0..FORMS.len()).collect::<Vec<_>>());
+        }
+        rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(5), pool.drained())
+                .await
+                .expect("drained() resolves once the queue is done")
+        });
+        let stats = pool.stats();
+        assert_accounted(&stats);
+        let turned_away = if abort { FORMS.len() as u64 } else { 0 };
+        assert_eq!(
+            stats.rejected_for(Rejected::Closed),
+            turned_away + FORMS.len() as u64 + 3
+        );
+    }
+}
+
+/// Promise: `drained()` waits for permits (held anywhere) and for blocking
+/// jobs whose caller went away, not only for calls of the async forms.
+#[test]
+fn drained_waits_for_owned_permits_and_orphaned_blocking_jobs() {
+    let rt = runtime();
+    let pool = Pool::fixed(2);
+    let permit = pool.try_acquire_owned(0).unwrap();
+    let release = Arc::new(AtomicBool::new(false));
+    let started = Arc::new(AtomicBool::new(false));
+    let job = {
+        let (release, started) = (release.clone(), started.clone());
+        let pool = pool.clone();
+        rt.spawn(async move {
+            pool.submit_blocking(move || {
+                started.store(true, Ordering::SeqCst);
+                while !release.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            })
+            .await
+        })
+    };
+    wait_until("the job runs", || started.load(Ordering::SeqCst));
+    job.abort(); // its caller goes away; the job holds its slot to the end
+    pool.close();
+    let drained = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (pool, drained) = (pool.clone(), drained.clone());
+        rt.spawn(async move {
+            pool.drained().await;
+            drained.store(true, Ordering::SeqCst);
+        })
+    };
+    std::thread::sleep(Duration::from_millis(30));
+    assert!(
+        !drained.load(Ordering::SeqCst),
+        "drained with a permit and a job out"
+    );
+    drop(permit);
+    std::thread::sleep(Duration::from_millis(30));
+    assert!(
+        !drained.load(Ordering::SeqCst),
+        "drained with a blocking job running"
+    );
+    release.store(true, Ordering::SeqCst);
+    wait_until("drained() resolves", || drained.load(Ordering::SeqCst));
+    rt.block_on(watcher).unwrap();
+    assert_accounted(&pool.stats());
+}
+
+/// Promise: `shutdown(Some(timeout))` returns by its deadline whatever the
+/// calls do — a sync caller that never returns, a blocking job that never
+/// returns, an async body that never completes, waiters of every form —
+/// turning the waiters away and reporting what still runs.
+#[test]
+fn shutdown_returns_by_its_deadline_whatever_the_calls_do() {
+    let rt = runtime();
+    let pool = Pool::fixed(3);
+    let release = Arc::new(AtomicBool::new(false));
+    let spin = {
+        let release = release.clone();
+        move || {
+            while !release.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    };
+    let sync = {
+        let (pool, spin) = (pool.clone(), spin.clone());
+        std::thread::spawn(move || pool.run(spin))
+    };
+    let blocking = {
+        let (pool, spin) = (pool.clone(), spin.clone());
+        rt.spawn(async move { pool.submit_blocking(spin).await })
+    };
+    let forever = {
+        let pool = pool.clone();
+        rt.spawn(async move { pool.submit(std::future::pending::<()>()).await })
+    };
+    wait_until("three run", || pool.stats().running == 3);
+    let log = Log::default();
+    let waiters: Vec<_> = FORMS
+        .iter()
+        .enumerate()
+        .map(|(id, &form)| {
+            let caller = start(&rt, &pool, form, 0, id, &log);
+            wait_until("queued", || pool.stats().waiting == id + 1);
+            caller
+        })
+        .collect();
+    let began = Instant::now();
+    let result = rt.block_on(async {
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            pool.shutdown(Some(Duration::from_millis(100))),
+        )
+        .await
+        .expect("shutdown returned long after its deadline")
+    });
+    let took = began.elapsed();
+    assert!(took < Duration::from_secs(2), "shutdown took {took:?}");
+    let timed_out = result.expect_err("it could not drain");
+    assert_eq!(timed_out.running, 3);
+    assert_eq!(timed_out.turned_away, FORMS.len());
+    assert!(timed_out.to_string().contains("3 call(s) still running"));
+    for waiter in waiters {
+        assert_eq!(waiter.join(&rt), Err(Rejected::Closed));
+    }
+    assert!(log.lock().unwrap().is_empty());
+    forever.abort();
+    release.store(true, Ordering::SeqCst);
+    assert_eq!(sync.join().unwrap(), Ok(()));
+    assert_eq!(rt.block_on(blocking).unwrap(), Ok(()));
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(5), pool.drained())
+            .await
+            .unwrap()
+    });
+    assert_accounted(&pool.stats());
+}
+
+/// Promise: close racing calls from many threads and tasks: every call
+/// made after `close()` returned is `Closed`, every call is either run or
+/// `Closed` (nothing else, nothing lost), and the pool drains.
+#[test]
+fn close_racing_calls_from_many_threads_and_tasks() {
+    let rt = runtime();
+    let pool = Pool::fixed(3);
+    let meter = Meter::default();
+    let closed = Arc::new(AtomicBool::new(false));
+    let ran = Arc::new(AtomicUsize::new(0));
+    let late = Arc::new(AtomicUsize::new(0));
+    let callers: Vec<_> = (0..8)
+        .map(|i| {
+            let (pool, meter, closed, ran, late) = (
+                pool.clone(),
+                meter.clone(),
+                closed.clone(),
+                ran.clone(),
+                late.clone(),
+            );
+            let body = move |meter: &Meter| {
+                let _inside = meter.enter();
+                std::hint::spin_loop();
+            };
+            let check = move |after: bool, outcome: Result<(), Rejected>| match outcome {
+                Ok(()) => {
+                    ran.fetch_add(1, Ordering::SeqCst);
+                    if after {
+                        late.fetch_add(1, Ordering::SeqCst);
+                    }
+                    true
+                }
+                Err(Rejected::Closed) => false,
+                Err(other) => panic!("a call was turned away with {other:?}"),
+            };
+            if i % 2 == 0 {
+                Caller::Thread(std::thread::spawn(move || loop {
+                    let after = closed.load(Ordering::SeqCst);
+                    let m = meter.clone();
+                    let outcome = if i % 4 == 0 {
+                        pool.run(|| body(&m))
+                    } else {
+                        pool.try_acquire().map(|_permit| body(&m)).or_else(|e| {
+                            if e == Rejected::Full {
+                                Ok(())
+                            } else {
+                                Err(e)
+                            }
+                        })
+                    };
+                    if !check(after, outcome) {
+                        return Ok(());
+                    }
+                }))
+            } else {
+                Caller::Task(rt.spawn(async move {
+                    loop {
+                        let after = closed.load(Ordering::SeqCst);
+                        let m = meter.clone();
+                        let outcome = if i % 4 == 1 {
+                            pool.submit(async { body(&m) }).await
+                        } else {
+                            let m2 = m.clone();
+                            pool.submit_blocking(move || body(&m2)).await
+                        };
+                        if !check(after, outcome) {
+                            return Ok(());
+                        }
+                        tokio::task::yield_now().await;
+                    }
+                }))
+            }
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(50));
+    pool.close();
+    closed.store(true, Ordering::SeqCst);
+    for caller in callers {
+        assert_eq!(caller.join(&rt), Ok(()));
+    }
+    assert_eq!(
+        late.load(Ordering::SeqCst),
+        0,
+        "a call made after close() ran"
+    );
+    assert!(
+        meter.max() <= 3,
+        "{} bodies at once in a pool of 3",
+        meter.max()
+    );
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(5), pool.drained())
+            .await
+            .unwrap()
+    });
+    let stats = pool.stats();
+    assert_accounted(&stats);
+    assert_eq!(stats.running + stats.waiting, 0);
+    assert!(stats.rejected_for(Rejected::Closed) >= 8);
+    assert!(ran.load(Ordering::SeqCst) > 0);
+}
