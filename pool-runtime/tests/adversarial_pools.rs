@@ -16,11 +16,35 @@ use pool_runtime::{
     AdaptiveSettings, BuildError, Kind, ManualClock, Order, Pool, Rejected, ScalePolicy, Verdict,
     MAX_SLOTS,
 };
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 type Log = Arc<Mutex<Vec<usize>>>;
+
+/// Silences the default hook for the panics these tests cause on purpose.
+fn quiet_planned_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let payload = info.payload();
+            let planned = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.starts_with("planned"))
+                .or_else(|| {
+                    payload
+                        .downcast_ref::<String>()
+                        .map(|s| s.starts_with("planned"))
+                })
+                .unwrap_or(false);
+            if !planned {
+                default(info);
+            }
+        }));
+    });
+}
 
 /// Waits (bounded) until `done` holds.
 #[track_caller]
@@ -995,6 +1019,52 @@ fn shutdown_returns_by_its_deadline_whatever_the_calls_do() {
             .await
             .unwrap()
     });
+    assert_accounted(&pool.stats());
+}
+
+/// Promise (README table: `async with Pool() as p` ->
+/// `pool.scoped(..)` "closes and drains at the end"): the end of the scope
+/// closes the pool however the scope ends — its body returning, panicking,
+/// or the scoped future being dropped — so clones of the handle that
+/// escaped the body (a spawned task, another thread) are turned away
+/// afterwards instead of using a pool whose scope is over.
+#[test]
+fn scoped_closes_the_pool_even_when_its_body_panics_or_it_is_cancelled() {
+    quiet_planned_panics();
+    let pool = Pool::fixed(2);
+    let escaped = Arc::new(Mutex::new(None::<Pool>));
+    let panicked = catch_unwind(AssertUnwindSafe(|| {
+        let escaped = escaped.clone();
+        futures::executor::block_on(pool.clone().scoped(|p| async move {
+            *escaped.lock().unwrap() = Some(p.clone());
+            p.submit(async {}).await.unwrap();
+            panic!("planned: a scope body that panics");
+        }))
+    }));
+    assert!(panicked.is_err());
+    let escaped = escaped.lock().unwrap().take().unwrap();
+    assert!(
+        pool.is_closed(),
+        "a scope whose body panicked left its pool open"
+    );
+    assert_eq!(
+        futures::executor::block_on(escaped.submit(async {})),
+        Err(Rejected::Closed)
+    );
+
+    // Cancelled: dropped while its body waits for a slot.
+    let pool = Pool::fixed(1);
+    let holder = pool.try_acquire_owned(0).unwrap();
+    let mut scope = Task::new(
+        pool.clone()
+            .scoped(|p| async move { p.submit(async {}).await }),
+    );
+    scope.assert_pending();
+    assert_eq!(pool.stats().waiting, 1);
+    drop(scope);
+    assert!(pool.is_closed(), "a cancelled scope left its pool open");
+    assert_eq!(pool.stats().waiting, 0);
+    drop(holder);
     assert_accounted(&pool.stats());
 }
 
