@@ -13,8 +13,8 @@ mod common;
 
 use common::{assert_accounted, Meter, Task};
 use pool_runtime::{
-    AdaptiveSettings, BuildError, Kind, ManualClock, Order, Pool, Rejected, ScalePolicy, Verdict,
-    MAX_SLOTS,
+    AdaptiveSettings, AutoscaleTiming, BuildError, Kind, ManualClock, Order, Pool, Rejected,
+    ScalePolicy, Verdict, MAX_SLOTS,
 };
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -1168,4 +1168,387 @@ fn close_racing_calls_from_many_threads_and_tasks() {
     assert_eq!(stats.running + stats.waiting, 0);
     assert!(stats.rejected_for(Rejected::Closed) >= 8);
     assert!(ran.load(Ordering::SeqCst) > 0);
+}
+
+// ---- accounting ------------------------------------------------------------
+
+/// What the callers saw, tallied outside the library.
+#[derive(Default)]
+struct Tally {
+    calls: AtomicUsize,
+    completed: AtomicUsize,
+    panicked: AtomicUsize,
+    cancelled: AtomicUsize,
+    rejected: [AtomicUsize; 4],
+}
+
+impl Tally {
+    fn outcome(&self, outcome: Result<Result<(), Rejected>, ()>, cancelled: bool) {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let counter = match outcome {
+            _ if cancelled => &self.cancelled,
+            Err(()) => {
+                self.completed.fetch_add(1, Ordering::SeqCst);
+                &self.panicked
+            }
+            Ok(Ok(())) => &self.completed,
+            Ok(Err(reason)) => {
+                let at = [
+                    Rejected::Paused,
+                    Rejected::Closed,
+                    Rejected::Full,
+                    Rejected::TimedOut,
+                ]
+                .iter()
+                .position(|r| *r == reason)
+                .expect("a pool reason");
+                &self.rejected[at]
+            }
+        };
+        counter.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Promise ("Accounting"): after random concurrent mixes of every call form
+/// — with cancellations, panics in bodies and in judges, admission
+/// timeouts, a waiting bound, pauses, scaling and a final close — the
+/// identity `submitted == completed + rejected + cancelled + running +
+/// nested + waiting` holds at quiescence, and each term equals what the
+/// callers saw (tallied outside); while the calls race, `stats()` never
+/// shows an absurd count (running above the largest limit, counters going
+/// back).
+#[test]
+fn the_accounting_matches_what_callers_saw_after_random_concurrent_mixes() {
+    quiet_planned_panics();
+    let rt = runtime();
+    for (seed, order, adaptive) in [
+        (11u64, Order::Fifo, false),
+        (23, Order::Priority, true),
+        (37, Order::Lifo, false),
+    ] {
+        let builder = Pool::builder()
+            .kind(Kind::Autoscale)
+            .order(order)
+            .min(1)
+            .max(4)
+            .max_waiting(6)
+            .admission_timeout(Duration::from_millis(15));
+        let pool = if adaptive {
+            builder.scale_policy(ScalePolicy::Adaptive(AdaptiveSettings {
+                window_samples: 2,
+                window_time: Duration::from_millis(1),
+                ..AdaptiveSettings::DEFAULT
+            }))
+        } else {
+            builder.autoscale_interval(Duration::from_millis(5))
+        }
+        .build()
+        .unwrap();
+        let tally = Arc::new(Tally::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let meter = Meter::default();
+        // Watches stats() while the calls race.
+        let watcher = {
+            let (pool, stop) = (pool.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut last = pool.stats();
+                while !stop.load(Ordering::SeqCst) {
+                    let s = pool.stats();
+                    assert!(s.running <= 4, "running {} above max 4: {s:?}", s.running);
+                    assert!((1..=4).contains(&s.size), "{s:?}");
+                    assert!(s.waiting <= 64 && s.nested == 0, "{s:?}");
+                    assert!(s.submitted() >= last.submitted(), "{s:?} after {last:?}");
+                    assert!(s.completed >= last.completed, "{s:?} after {last:?}");
+                    assert!(s.cancelled >= last.cancelled, "{s:?} after {last:?}");
+                    assert!(s.panicked >= last.panicked, "{s:?} after {last:?}");
+                    assert!(s.rejected_total() >= last.rejected_total());
+                    last = s;
+                    std::thread::yield_now();
+                }
+            })
+        };
+        let toggler = {
+            let (pool, stop) = (pool.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut rng = Rng(seed ^ 0x5555);
+                while !stop.load(Ordering::SeqCst) {
+                    std::thread::sleep(Duration::from_millis(4));
+                    match rng.below(12) {
+                        0 => pool.pause(),
+                        1..=5 => {
+                            pool.scale(rng.below(5) as isize - 2);
+                        }
+                        _ => {
+                            pool.resize(rng.below(6) as usize);
+                        }
+                    }
+                    std::thread::sleep(Duration::from_micros(300));
+                    pool.resume();
+                }
+            })
+        };
+        let workers: Vec<_> = (0..6u64)
+            .map(|w| {
+                let (pool, tally, meter) = (pool.clone(), tally.clone(), meter.clone());
+                rt.spawn(async move {
+                    let mut rng = Rng(seed * 100 + w + 1);
+                    for _ in 0..60 {
+                        let weight = [i64::MIN, -3, 0, 9, i64::MAX][rng.below(5) as usize];
+                        let panics = rng.below(8) == 0;
+                        let ms = rng.below(3);
+                        let m = meter.clone();
+                        let body = async move {
+                            let _inside = m.enter();
+                            tokio::time::sleep(Duration::from_millis(ms)).await;
+                            if panics {
+                                panic!("planned: a body that panics");
+                            }
+                        };
+                        let kind = rng.below(7);
+                        let cancel_after = (rng.below(4) == 0).then(|| rng.below(4));
+                        use futures::FutureExt;
+                        let call: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>> =
+                            match kind {
+                                0 => Box::pin(pool.submit_weighted(weight, body)),
+                                1 => Box::pin(pool.submit_judged(weight, body, move |_| {
+                                    if panics {
+                                        panic!("planned: a judge that panics");
+                                    }
+                                    Verdict::Success
+                                })),
+                                2 => {
+                                    let m = meter.clone();
+                                    Box::pin(pool.submit_blocking_weighted(weight, move || {
+                                        let _inside = m.enter();
+                                        std::thread::sleep(Duration::from_millis(ms));
+                                        if panics {
+                                            panic!("planned: a closure that panics");
+                                        }
+                                    }))
+                                }
+                                3 => match pool.spawn_weighted(weight, body) {
+                                    Ok(handle) => Box::pin(handle),
+                                    Err(reason) => Box::pin(async move { Err(reason) }),
+                                },
+                                4 => Box::pin(async {
+                                    let permit = pool.acquire_owned(weight).await?;
+                                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                                    drop(permit);
+                                    Ok(())
+                                }),
+                                5 => Box::pin(async { pool.try_acquire_owned(weight).map(drop) }),
+                                _ => Box::pin(pool.submit(body)),
+                            };
+                        // Blocking and spawned calls detach when dropped, and
+                        // a permit dropped while held is a completed call:
+                        // only the others are cancelled.
+                        let cancellable = !matches!(kind, 2..=5);
+                        let call = AssertUnwindSafe(call).catch_unwind();
+                        let outcome = match cancel_after.filter(|_| cancellable) {
+                            Some(ms) => {
+                                match tokio::time::timeout(Duration::from_millis(ms), call).await {
+                                    Ok(outcome) => (outcome, false),
+                                    Err(_) => (Ok(Ok(())), true),
+                                }
+                            }
+                            None => (call.await, false),
+                        };
+                        tally.outcome(outcome.0.map_err(drop), outcome.1);
+                    }
+                })
+            })
+            .collect();
+        rt.block_on(async {
+            for worker in workers {
+                tokio::time::timeout(Duration::from_secs(10), worker)
+                    .await
+                    .expect("a worker hung")
+                    .expect("a worker panicked");
+            }
+        });
+        stop.store(true, Ordering::SeqCst);
+        toggler.join().unwrap();
+        watcher.join().unwrap();
+        pool.resume();
+        pool.close();
+        for form in FORMS {
+            tally.outcome(Ok(call_now(&rt, &pool, form)), false);
+        }
+        rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(5), pool.drained())
+                .await
+                .expect("the pool drains")
+        });
+        let s = pool.stats();
+        assert_accounted(&s);
+        let get = |c: &AtomicUsize| c.load(Ordering::SeqCst) as u64;
+        let seen = format!(
+            "outside: calls {} completed {} panicked {} cancelled {} rejected {:?}",
+            get(&tally.calls),
+            get(&tally.completed),
+            get(&tally.panicked),
+            get(&tally.cancelled),
+            tally.rejected.each_ref().map(get)
+        );
+        let s_seen = format!("{s:?}\n{seen}");
+        let s = &s;
+        assert_eq!(s.submitted(), get(&tally.calls), "{s_seen}");
+        assert_eq!(s.completed, get(&tally.completed), "{s_seen}");
+        assert_eq!(s.panicked, get(&tally.panicked), "{s_seen}");
+        assert_eq!(s.cancelled, get(&tally.cancelled), "{s_seen}");
+        for (at, reason) in [
+            Rejected::Paused,
+            Rejected::Closed,
+            Rejected::Full,
+            Rejected::TimedOut,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            assert_eq!(
+                s.rejected_for(reason),
+                get(&tally.rejected[at]),
+                "{reason:?}: {s_seen}"
+            );
+        }
+        assert!(
+            s.panicked > 0 && s.cancelled > 0,
+            "the mix exercised little: {s:?}"
+        );
+        assert!(meter.max() <= 4, "{} bodies at once, max 4", meter.max());
+    }
+}
+
+// ---- bad input ---------------------------------------------------------------
+
+/// Promise ("Bad input"): every builder setting out of range is a
+/// `BuildError` value whose message names what is wrong — never a panic or
+/// a freeze — and every runtime setter refuses the same values changing
+/// nothing, or clamps (`scale`, `resize`).
+#[test]
+fn bad_input_on_every_builder_setting_and_runtime_setter_is_an_error_value() {
+    let auto = || Pool::builder().kind(Kind::Autoscale);
+    let adaptive = |s: AdaptiveSettings| auto().scale_policy(ScalePolicy::Adaptive(s));
+    let cases: Vec<(pool_runtime::PoolBuilder, &str)> = vec![
+        (Pool::builder().size(0), "`size` >= 1"),
+        (Pool::builder().size(MAX_SLOTS + 1), "above the maximum"),
+        (Pool::builder().size(usize::MAX), "above the maximum"),
+        (Pool::builder().min(1), "fixed pool takes `size`"),
+        (Pool::builder().max(9), "fixed pool takes `size`"),
+        (
+            Pool::builder().scale_policy(ScalePolicy::Adaptive(AdaptiveSettings::DEFAULT)),
+            "make its kind autoscale",
+        ),
+        (Pool::builder().max_waiting(MAX_SLOTS + 1), "max_waiting"),
+        (Pool::builder().max_waiting(usize::MAX), "max_waiting"),
+        (auto().max(0), "`max` >= 1"),
+        (auto().min(0).max(0), "`max` >= 1"),
+        (auto().min(5).max(4), "`min` (5) is greater than `max` (4)"),
+        (auto().min(usize::MAX), "above the maximum"),
+        (auto().max(usize::MAX), "above the maximum"),
+        (auto().min(2).max(4).size(5), "outside `min..=max`"),
+        (auto().min(2).max(4).size(1), "outside `min..=max`"),
+        (
+            auto().autoscale_interval(Duration::ZERO),
+            "longer than zero",
+        ),
+        (auto().autoscale_window(0), "at least 1 sample"),
+        (
+            auto().autoscale_window(AutoscaleTiming::MAX_WINDOW + 1),
+            "autoscale_window",
+        ),
+        (auto().autoscale_window(usize::MAX), "autoscale_window"),
+    ];
+    let mut cases = cases;
+    type WithField = fn(f64) -> AdaptiveSettings;
+    let fields: [(&str, WithField); 4] = [
+        ("tolerance", |v| AdaptiveSettings {
+            tolerance: v,
+            ..AdaptiveSettings::DEFAULT
+        }),
+        ("smoothing", |v| AdaptiveSettings {
+            smoothing: v,
+            ..AdaptiveSettings::DEFAULT
+        }),
+        ("backoff", |v| AdaptiveSettings {
+            backoff: v,
+            ..AdaptiveSettings::DEFAULT
+        }),
+        ("drop_tolerance", |v| AdaptiveSettings {
+            drop_tolerance: v,
+            ..AdaptiveSettings::DEFAULT
+        }),
+    ];
+    for (name, with) in fields {
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -0.5, 1.5] {
+            if name == "tolerance" && bad == 1.5 {
+                continue; // a valid tolerance
+            }
+            cases.push((adaptive(with(bad)), name));
+        }
+    }
+    for samples in [0, 10_001, u32::MAX] {
+        cases.push((
+            adaptive(AdaptiveSettings {
+                window_samples: samples,
+                ..AdaptiveSettings::DEFAULT
+            }),
+            "window_samples",
+        ));
+    }
+    for (i, (builder, says)) in cases.into_iter().enumerate() {
+        let described = format!("{builder:?}");
+        let error = builder
+            .build()
+            .expect_err(&format!("case {i} built: {described}"));
+        let message = error.to_string();
+        assert!(
+            message.contains(says),
+            "case {i}: {message:?} does not say {says:?}"
+        );
+    }
+
+    // The runtime setters: refused values change nothing.
+    let pool = auto().min(2).max(6).build().unwrap();
+    assert!(pool.set_max_waiting(Some(usize::MAX)).is_err());
+    assert_eq!(pool.max_waiting(), None);
+    pool.set_max_waiting(Some(MAX_SLOTS)).unwrap();
+    for timing in [
+        AutoscaleTiming {
+            interval: Duration::ZERO,
+            window: 1,
+        },
+        AutoscaleTiming {
+            interval: Duration::from_secs(1),
+            window: 0,
+        },
+        AutoscaleTiming {
+            interval: Duration::from_secs(1),
+            window: usize::MAX,
+        },
+    ] {
+        let error = pool.set_autoscale_timing(timing).unwrap_err();
+        assert!(!error.to_string().is_empty());
+    }
+    pool.set_autoscale_timing(AutoscaleTiming {
+        interval: Duration::MAX,
+        window: AutoscaleTiming::MAX_WINDOW,
+    })
+    .unwrap();
+    // Timeouts at both ends: zero turns a waiting call away at once, MAX
+    // never does; neither panics.
+    pool.set_admission_timeout(Some(Duration::MAX));
+    let holders: Vec<_> = (0..2).map(|_| pool.try_acquire_owned(0).unwrap()).collect();
+    let mut never = Task::new(pool.submit(async {}));
+    never.assert_pending();
+    pool.set_admission_timeout(Some(Duration::ZERO));
+    assert_eq!(
+        futures::executor::block_on(pool.submit(async {})),
+        Err(Rejected::TimedOut)
+    );
+    assert_eq!(pool.run(|| ()), Err(Rejected::TimedOut));
+    never.assert_pending();
+    drop(holders);
+    assert_eq!(never.assert_ready(), Ok(()));
+    assert_accounted(&pool.stats());
 }
