@@ -1552,3 +1552,21 @@ fn bad_input_on_every_builder_setting_and_runtime_setter_is_an_error_value() {
     assert_eq!(never.assert_ready(), Ok(()));
     assert_accounted(&pool.stats());
 }
+
+/// Promise (`ManualClock::advance`: "moves the clock forward"): a clock
+/// advanced past what its nanoseconds can hold stays at the end of time;
+/// it never wraps around to an earlier time, which an autoscaler would
+/// read as time going backwards.
+#[test]
+fn a_manual_clock_advanced_past_its_range_never_goes_backwards() {
+    use pool_runtime::Clock;
+    let clock = ManualClock::new();
+    clock.advance(Duration::from_secs(1));
+    let before = clock.now();
+    clock.advance(Duration::MAX);
+    assert!(clock.now() >= before, "{:?} after {before:?}", clock.now());
+    let end = clock.now();
+    clock.advance(Duration::from_nanos(u64::MAX));
+    clock.advance(Duration::from_secs(1));
+    assert!(clock.now() >= end, "{:?} after {end:?}", clock.now());
+}
