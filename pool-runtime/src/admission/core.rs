@@ -251,7 +251,8 @@ impl Core {
             ) {
                 Ok(_) => {
                     if w.has(SCALED) {
-                        self.autoscale_if_due();
+                        // This call is counted now; the period before it was not.
+                        self.autoscale_if_due(1);
                     }
                     return true;
                 }
@@ -308,7 +309,7 @@ impl Core {
                 lend.waiter_left();
             }
         };
-        if let Some(limit) = self.autoscale_observe(&mut locked) {
+        if let Some(limit) = self.autoscale_observe(&mut locked, 0) {
             #[cfg(any(feature = "tracing", feature = "metrics"))]
             report.limit(self.limit(), limit, LimitCause::Autoscale);
             locked = self.set_limit_locked(locked, limit, &mut wakers);
@@ -543,7 +544,8 @@ impl Core {
             return self.release_slow(sample.or(Some((0, Verdict::Ignore))));
         }
         if self.decrement_unless(QUEUED | CLOSED) {
-            self.autoscale_if_due();
+            // This call is no longer counted; the period before it was.
+            self.autoscale_if_due(-1);
         } else {
             self.release_slow(None);
         }
@@ -594,7 +596,7 @@ impl Core {
                 Some((admitted_at, verdict)) => {
                     self.adaptive_observe(&mut locked, admitted_at, self.now_nanos(), verdict)
                 }
-                None => self.autoscale_observe(&mut locked),
+                None => self.autoscale_observe(&mut locked, 0),
             };
             #[cfg(any(feature = "tracing", feature = "metrics"))]
             if let Some(scaler) = locked.scaler.as_mut() {
@@ -828,10 +830,14 @@ impl Core {
     // ---- autoscaling -----------------------------------------------------
 
     /// Feeds the autoscaler the demand since the previous event; returns the
-    /// new limit when an evaluation changes it.
-    fn autoscale_observe(&self, locked: &mut Locked) -> Option<usize> {
+    /// new limit when an evaluation changes it. `own` is the change the
+    /// event itself already made to the counts (+1 for a call admitted on
+    /// the fast path, -1 for one released there): it is taken back out, so
+    /// that the period before the event is filled with the demand it had.
+    fn autoscale_observe(&self, locked: &mut Locked, own: isize) -> Option<usize> {
         let w = self.load();
-        let demand = w.running() + locked.queue.len() + locked.held.len();
+        let demand =
+            (w.running() + locked.queue.len() + locked.held.len()).saturating_add_signed(-own);
         let bounds = locked.bounds;
         let scaler = locked.scaler.as_mut()?;
         let limit = scaler.on_demand(self.clock.now(), demand, w.limit(), bounds);
@@ -843,20 +849,21 @@ impl Core {
     /// On a lock-free event of an autoscaled pool: consult the autoscaler if a
     /// sample is due (one clock read; nothing at all for fixed pools).
     #[inline]
-    fn autoscale_if_due(&self) {
+    fn autoscale_if_due(&self, own: isize) {
         let due = self.autoscale_due.load(Ordering::Relaxed);
         if due != u64::MAX && nanos(self.clock.now()) >= due {
-            self.autoscale_now();
+            self.autoscale_now(own);
         }
     }
 
-    /// Consults the autoscaler outside any other operation.
-    fn autoscale_now(&self) {
+    /// Consults the autoscaler outside any other operation (`own`: see
+    /// [`autoscale_observe`](Self::autoscale_observe)).
+    fn autoscale_now(&self, own: isize) {
         let mut wakers = WakeList::new();
         #[cfg(any(feature = "tracing", feature = "metrics"))]
         let mut report = crate::obs::Deferred::new(&self.obs);
         let mut locked = self.locked.lock();
-        if let Some(limit) = self.autoscale_observe(&mut locked) {
+        if let Some(limit) = self.autoscale_observe(&mut locked, own) {
             #[cfg(any(feature = "tracing", feature = "metrics"))]
             report.limit(self.limit(), limit, LimitCause::Autoscale);
             locked = self.set_limit_locked(locked, limit, &mut wakers);

@@ -814,6 +814,12 @@ impl Pool {
     /// A pool scoped to `body`: runs `body` with a handle to the pool, then
     /// closes the pool and waits for every call to finish.
     ///
+    /// The pool is closed however the scope ends: if `body` panics, or the
+    /// returned future is dropped before it completes, the pool is closed
+    /// then (new calls through any clone of the handle are
+    /// [`Rejected::Closed`]), but not waited for — a panic or a drop cannot
+    /// wait; await [`drained`](Pool::drained) on a clone for that.
+    ///
     /// # Examples
     ///
     /// ```
@@ -830,6 +836,15 @@ impl Pool {
     /// # });
     /// ```
     pub async fn scoped<Fut: Future>(self, body: impl FnOnce(Pool) -> Fut) -> Fut::Output {
+        /// Closes the pool when the scope ends, early (a panic in the body,
+        /// the future dropped) included.
+        struct CloseAtEnd<'a>(&'a Pool);
+        impl Drop for CloseAtEnd<'_> {
+            fn drop(&mut self) {
+                self.0.close();
+            }
+        }
+        let _close = CloseAtEnd(&self);
         let out = body(self.clone()).await;
         let drained = self.shutdown(None).await;
         debug_assert!(drained.is_ok(), "no deadline, so it always drains");
