@@ -122,7 +122,8 @@ impl Options {
 
 /// The adaptive pool as the runtime ships it: `AdaptiveSettings::default()`,
 /// `min` 2 (the smallest capacity W1's server drops to), `max` 64, and no
-/// `size`, so it starts at `min` and doubles per round trip until load shows.
+/// `size`, so it starts at `min` and doubles per round trip while calls wait
+/// for a slot, until load shows.
 pub fn default_adaptive() -> Adaptive {
     Adaptive {
         settings: AdaptiveSettings::default(),

@@ -562,7 +562,15 @@ impl Core {
         let scaler = locked.scaler.as_mut()?;
         let latency = Duration::from_nanos(now.saturating_sub(admitted_at));
         let running = self.load().running();
-        scaler.on_call(Duration::from_nanos(now), latency, verdict, running, bounds)
+        let waiting = locked.queue.len() + locked.held.len();
+        scaler.on_call(
+            Duration::from_nanos(now),
+            latency,
+            verdict,
+            running,
+            waiting,
+            bounds,
+        )
     }
 
     /// Counts how a call ended and releases its slot.

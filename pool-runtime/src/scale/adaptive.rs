@@ -9,10 +9,14 @@
 //! of the call itself) — and moves the limit once per round trip at most:
 //!
 //! * **Start.** The pool starts where the user says (`size`, else `min`) and
-//!   doubles its limit every round trip while the limit is used and the
+//!   doubles its limit every round trip while calls wait for a slot and the
 //!   server shows no sign of load (TCP's slow start). The first sign of
 //!   load — a drop, a latency rise, or a window that surely queued a call
-//!   at the server (below) — ends the doubling.
+//!   at the server (below) — ends the doubling, and so does the first
+//!   window in which no call waited: demand that does not fill the limit
+//!   says nothing about the server, and a light load's bursts that merely
+//!   neared it would otherwise double it far past the server's capacity,
+//!   which the first round trips of a heavy load then run at.
 //! * **Windows.** Calls are sampled in windows of at least `window_samples`
 //!   calls, `window_time`, and one round trip (the typical latency), so the
 //!   limit moves at most once per round trip and the calls it judges ran at
@@ -69,7 +73,7 @@
 //!   that used the limit (its peak running count reached 80% of it) and was
 //!   not congested moves it `smoothing · sqrt(limit) · (1 − queue)` up while
 //!   the server queues less than one call, and holds it after; during the
-//!   start, it doubles it.
+//!   start, if a call waited for a slot, it doubles it.
 //! * The limit stays within `[min, max]`.
 //!
 //! Admission timeouts and calls turned away by the pool itself are never
@@ -311,6 +315,11 @@ pub(crate) struct AdaptiveLimit {
     limit: f64,
     /// Doubling per round trip until the first sign of load.
     starting: bool,
+    /// Whether a call of the current window waited for a slot: one was
+    /// queued in the pool when a call finished (a waiting call is admitted
+    /// only as another finishes). Here rather than in the window, whose
+    /// fields leave no padding for it (clippy's `large_enum_variant`).
+    waited: bool,
     /// Log of the unloaded latency: the mean log-latency of the calls of
     /// windows that did not load the server, forgetting with time.
     floor: Option<f64>,
@@ -348,6 +357,7 @@ impl AdaptiveLimit {
             settings: settings.clamped(),
             limit: limit as f64,
             starting: true,
+            waited: false,
             floor: None,
             floor_samples: 0.0,
             average: 0.0,
@@ -382,16 +392,18 @@ impl AdaptiveLimit {
 
     /// Records one finished call; returns the new limit when a window closes
     /// and the limit moves. `running` is the running count before the call
-    /// released its slot.
+    /// released its slot, `waiting` the calls then waiting for one.
     pub(crate) fn observe(
         &mut self,
         now: Duration,
         latency: Duration,
         verdict: Verdict,
         running: usize,
+        waiting: usize,
         bounds: (usize, usize),
     ) -> Option<usize> {
         let admitted = now.saturating_sub(latency);
+        self.waited |= waiting > 0;
         let w = &mut self.window;
         w.peak_running = w.peak_running.max(running);
         match verdict {
@@ -446,6 +458,7 @@ impl AdaptiveLimit {
                 ..Window::default()
             },
         );
+        let waited = std::mem::take(&mut self.waited);
         let (low, high) = (bounds.0.max(1) as f64, bounds.1.max(bounds.0).max(1) as f64);
         let before = self.limit.round() as usize;
         #[cfg(any(feature = "tracing", feature = "metrics"))]
@@ -524,7 +537,8 @@ impl AdaptiveLimit {
                 self.limit
             } else if used {
                 // Growth slows as the server's queue builds.
-                let step = if self.starting {
+                // The start doubles only a limit that held calls back.
+                let step = if self.starting && waited {
                     self.limit
                 } else {
                     self.limit.sqrt() * s.smoothing * (1.0 - queue / QUEUED)
@@ -534,6 +548,13 @@ impl AdaptiveLimit {
                 self.limit
             }
             .clamp(low, high);
+            // A window in which no call waited for a slot ends the start:
+            // the limit is past the demand, and doubling it on a burst
+            // that merely neared it would take it past the server's
+            // capacity without a test.
+            if !waited {
+                self.starting = false;
+            }
         }
         #[cfg(any(feature = "tracing", feature = "metrics"))]
         self.report_window(&window, cut, limit_before, starting);
@@ -777,7 +798,14 @@ mod tests {
                 *start += 10 * MS;
                 let (latency, verdict) = call(limit);
                 let running = if busy { limit } else { 1 };
-                if let Some(new) = policy.observe(*start, latency, verdict, running, (1, 200)) {
+                if let Some(new) = policy.observe(
+                    *start,
+                    latency,
+                    verdict,
+                    running,
+                    usize::from(busy),
+                    (1, 200),
+                ) {
                     limit = new;
                 }
             }
@@ -878,13 +906,16 @@ mod tests {
     fn ignored_calls_are_not_samples_and_bounds_hold() {
         let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 5, Duration::ZERO);
         for i in 1..100u32 {
-            assert_eq!(p.observe(MS * i * 10, MS, Verdict::Ignore, 5, (2, 6)), None);
+            assert_eq!(
+                p.observe(MS * i * 10, MS, Verdict::Ignore, 5, 1, (2, 6)),
+                None
+            );
         }
         let mut t = Duration::ZERO;
         let mut limit = 5;
         for _ in 0..400 {
             t += 10 * MS;
-            if let Some(l) = p.observe(t, 50 * MS, Verdict::Success, limit, (2, 6)) {
+            if let Some(l) = p.observe(t, 50 * MS, Verdict::Success, limit, 1, (2, 6)) {
                 limit = l;
             }
         }
@@ -902,12 +933,35 @@ mod tests {
         assert_eq!(seen, [6, 12, 24, 48, 96], "one doubling per window");
     }
 
+    #[test]
+    #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
+    fn a_light_load_that_nears_the_limit_without_waiting_ends_the_start() {
+        // Bursts fill 90% of the limit (it is used) but no call ever waits
+        // for a slot: the limit grows as after the start, not by doubling
+        // (which took it 12 -> 24 -> 48 -> 96 here).
+        let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 12, Duration::ZERO);
+        let mut t = Duration::ZERO;
+        let mut limit = 12;
+        for _ in 0..30 {
+            t += 10 * MS;
+            let running = limit * 9 / 10;
+            if let Some(new) = p.observe(t, 50 * MS, Verdict::Success, running, 0, (1, 200)) {
+                limit = new;
+            }
+        }
+        assert!(!p.starting, "the start is over");
+        assert!((13..=17).contains(&limit), "grown in steps: {limit}");
+        // Calls now wait: still no doubling.
+        let grown = run(&mut p, 1, &mut t, server(1000), true);
+        assert!(grown < limit * 3 / 2, "{limit} -> {grown}");
+    }
+
     /// Every call of `count` drops at `now`, admitted `ago` before it.
     fn drops(p: &mut AdaptiveLimit, now: Duration, ago: Duration, count: usize) -> Option<usize> {
         let mut last = None;
         for _ in 0..count {
             last = p
-                .observe(now, ago, Verdict::Overload, 40, (1, 200))
+                .observe(now, ago, Verdict::Overload, 40, 1, (1, 200))
                 .or(last);
         }
         last
@@ -921,7 +975,7 @@ mod tests {
         // Eight served calls and two drops: a fifth of the calls refused.
         for _ in 0..8 {
             assert_eq!(
-                p.observe(now, 50 * MS, Verdict::Success, 40, (1, 200)),
+                p.observe(now, 50 * MS, Verdict::Success, 40, 1, (1, 200)),
                 None
             );
         }
@@ -992,10 +1046,10 @@ mod tests {
                 let at = t + MS * i * 6;
                 // The slots past eight cycle through instant refusals.
                 for _ in 0..limit.saturating_sub(8) * 5 / 8 {
-                    let _ = p.observe(at, Duration::ZERO, Verdict::Overload, limit, (1, 200));
+                    let _ = p.observe(at, Duration::ZERO, Verdict::Overload, limit, 1, (1, 200));
                 }
                 if (i as usize) < limit {
-                    let _ = p.observe(at, 50 * MS, Verdict::Success, limit, (1, 200));
+                    let _ = p.observe(at, 50 * MS, Verdict::Success, limit, 1, (1, 200));
                 }
             }
             t += 50 * MS;
@@ -1021,7 +1075,7 @@ mod tests {
         for _ in 0..40 {
             for _ in 0..40 {
                 t += MS;
-                let _ = p.observe(t, 50 * MS, Verdict::Success, 40, (1, 40));
+                let _ = p.observe(t, 50 * MS, Verdict::Success, 40, 1, (1, 40));
             }
             t += 10 * MS;
         }
@@ -1038,7 +1092,7 @@ mod tests {
             } else {
                 (MS, Verdict::Overload)
             };
-            cut = p.observe(now, latency, verdict, 40, (1, 40)).or(cut);
+            cut = p.observe(now, latency, verdict, 40, 1, (1, 40)).or(cut);
         }
         assert_eq!(cut, Some(20), "to half (backoff), not to 39");
     }
@@ -1086,7 +1140,8 @@ mod tests {
             let (running, took) = (limit, latency(limit));
             *start += took;
             for _ in 0..running {
-                if let Some(new) = policy.observe(*start, took, Verdict::Success, running, (1, 200))
+                if let Some(new) =
+                    policy.observe(*start, took, Verdict::Success, running, 1, (1, 200))
                 {
                     limit = new;
                 }

@@ -107,17 +107,21 @@ impl Scaler {
         }
     }
 
-    /// A finished call: how long it held its slot and how the server did.
+    /// A finished call: how long it held its slot and how the server did;
+    /// `running` and `waiting` are the pool's counts as it releases the slot.
     pub(crate) fn on_call(
         &mut self,
         now: Duration,
         latency: Duration,
         verdict: Verdict,
         running: usize,
+        waiting: usize,
         bounds: (usize, usize),
     ) -> Option<usize> {
         match self {
-            Scaler::Adaptive(policy) => policy.observe(now, latency, verdict, running, bounds),
+            Scaler::Adaptive(policy) => {
+                policy.observe(now, latency, verdict, running, waiting, bounds)
+            }
             Scaler::QueueDepth(_) => None,
         }
     }
