@@ -843,12 +843,13 @@ impl Core {
     /// the fast path, -1 for one released there): it is taken back out, so
     /// that the period before the event is filled with the demand it had.
     fn autoscale_observe(&self, locked: &mut Locked, own: isize) -> Option<usize> {
+        // A fixed pool (no scaler) returns before anything is computed: this
+        // is inlined into every enqueue and locked release.
+        let scaler = locked.scaler.as_mut()?;
         let w = self.load();
         let demand =
             (w.running() + locked.queue.len() + locked.held.len()).saturating_add_signed(-own);
-        let bounds = locked.bounds;
-        let scaler = locked.scaler.as_mut()?;
-        let limit = scaler.on_demand(self.clock.now(), demand, w.limit(), bounds);
+        let limit = scaler.on_demand(self.clock.now(), demand, w.limit(), locked.bounds);
         let due = scaler.next_sample().map_or(u64::MAX, nanos);
         self.autoscale_due.store(due, Ordering::Relaxed);
         limit
