@@ -1032,14 +1032,18 @@ impl Core {
     pub(crate) fn stats(&self) -> Stats {
         let w = Word(self.word.load(Ordering::Relaxed));
         let c = &self.counters;
+        let panicked = c.panicked.load(Ordering::Acquire);
         Stats {
             size: w.limit(),
             running: w.running(),
             waiting: c.waiting.load(Ordering::Relaxed),
             nested: c.nested.load(Ordering::Relaxed),
             submitted: c.submitted.load(Ordering::Relaxed),
+            // `panicked` first, with Acquire: a panicked call is counted in
+            // `completed` before `panicked` (Release), so a snapshot never
+            // shows more panicked calls than completed ones.
+            panicked,
             completed: c.completed.load(Ordering::Relaxed),
-            panicked: c.panicked.load(Ordering::Relaxed),
             cancelled: c.cancelled.load(Ordering::Relaxed),
             rejected: std::array::from_fn(|i| c.rejected[i].load(Ordering::Relaxed)),
             paused: w.has(PAUSED),
@@ -1058,15 +1062,15 @@ impl Core {
     #[inline]
     pub(crate) fn count(&self, outcome: Outcome) {
         let c = &self.counters;
-        let counter = match outcome {
-            Outcome::Completed => &c.completed,
+        match outcome {
+            Outcome::Completed => c.completed.fetch_add(1, Ordering::Relaxed),
             Outcome::Panicked => {
-                c.panicked.fetch_add(1, Ordering::Relaxed);
-                &c.completed
+                // In `completed` first (see `stats`).
+                c.completed.fetch_add(1, Ordering::Relaxed);
+                c.panicked.fetch_add(1, Ordering::Release)
             }
-            Outcome::Cancelled => &c.cancelled,
+            Outcome::Cancelled => c.cancelled.fetch_add(1, Ordering::Relaxed),
         };
-        counter.fetch_add(1, Ordering::Relaxed);
         #[cfg(any(feature = "tracing", feature = "metrics"))]
         self.obs.ended(outcome);
     }
