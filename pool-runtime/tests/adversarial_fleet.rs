@@ -923,6 +923,10 @@ fn adv_worker() {
         let fleet = group.fleet_stats().unwrap();
         assert_eq!((fleet.held, fleet.waiting), (0, 0), "{fleet:?}");
         assert_eq!(fleet.acquired, fleet.released, "{fleet:?}");
+        // Background releases reach Redis (or are given up) before exit.
+        tokio::time::timeout(Duration::from_secs(10), group.fleet().unwrap().flush())
+            .await
+            .expect("every release answered or given up");
         let _: i64 = redis::cmd("INCRBY")
             .arg(format!("{name}:stats_lost"))
             .arg(fleet.lost)

@@ -98,6 +98,12 @@ fn worker() {
                 .query(&mut connection)
                 .unwrap();
         }
+        // Releases of dropped permits go out in the background: the worker
+        // waits for them before it exits (as a process should: `flush`).
+        let fleet = group.fleet().expect("a fleet group");
+        tokio::time::timeout(Duration::from_secs(10), fleet.flush())
+            .await
+            .expect("every release answered");
         let stats = group.fleet_stats().unwrap();
         let _: i64 = redis::cmd("INCRBY")
             .arg(format!("{}:stats_lost", group.name()))
@@ -570,6 +576,36 @@ async fn a_release_racing_a_renewal_is_not_a_loss_and_resurrects_nothing() {
     assert_eq!((stats.acquired, stats.released), (200, 200));
     assert_eq!(stats.lost, 0, "a release racing a renewal is not a loss");
     assert_no_fleet_keys(&server, "racing");
+}
+
+/// Leases let go by drops are released in the background: `flush` returns
+/// once Redis has answered every one, so nothing is left in Redis at that
+/// moment (no waiting for it), and it returns at once with nothing begun.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flush_waits_for_the_releases_of_dropped_leases() {
+    let server = RedisServer::start();
+    let settings = pool_runtime::GroupSettings::DEFAULT
+        .fleet_limit(8)
+        .fleet_url(leak(server.url()))
+        .fleet;
+    let fleet = Fleet::connect("flushed", &settings).unwrap();
+    tokio::time::timeout(Duration::from_secs(1), fleet.flush())
+        .await
+        .expect("nothing to wait for");
+    for _ in 0..20 {
+        let leases: Vec<_> = futures::future::join_all((0..8).map(|_| fleet.acquire()))
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        drop(leases);
+        tokio::time::timeout(Duration::from_secs(10), fleet.flush())
+            .await
+            .expect("every release answered");
+        let left = server.keys("{pooled:flushed}*");
+        assert!(left.is_empty(), "keys left after flush: {left:?}");
+    }
+    assert_eq!(fleet.stats().released, 160);
 }
 
 /// 100 000 acquire/release cycles (32 at a time): the fencing tokens grow,

@@ -49,6 +49,11 @@ pub(crate) struct FleetInner {
     connection: Option<ConnectionManager>,
     /// Woken by the subscription on every release in the fleet.
     pub(crate) wake: Notify,
+    /// Releases sent in the background and not yet answered (or given up):
+    /// what [`Fleet::flush`](super::Fleet::flush) waits for.
+    pub(crate) releasing: std::sync::atomic::AtomicUsize,
+    /// Woken when `releasing` falls to 0.
+    pub(crate) released_all: Notify,
     pub(crate) counters: Counters,
     /// Whether the last command answered: the first failure after an
     /// answer, and the first answer after a failure, are reported.
@@ -88,6 +93,8 @@ impl FleetInner {
             scripts: Scripts::new(),
             connection,
             wake: Notify::new(),
+            releasing: std::sync::atomic::AtomicUsize::new(0),
+            released_all: Notify::new(),
             reachable: AtomicBool::new(true),
             counters: Counters::new(name, settings.limit.unwrap_or(1)),
         });

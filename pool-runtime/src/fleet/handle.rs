@@ -97,6 +97,31 @@ impl Fleet {
         self.inner.stats()
     }
 
+    /// Waits until every release this process has begun so far has been
+    /// answered by Redis (or given up after a lease length of retries).
+    ///
+    /// A lease let go by a drop (a dropped permit or call, a `Lease` dropped
+    /// without awaiting [`Lease::release`]) is released in the background.
+    /// A process that exits right after its last call can exit before that
+    /// release is sent: its lease then stays in Redis until it expires (the
+    /// next acquire of any process removes it), a lease length of capacity
+    /// lost to the fleet. Await `flush` (with a timeout of your choosing)
+    /// on the way out.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it stops the waiting only; the releases go on.
+    pub async fn flush(&self) {
+        let inner = &self.inner;
+        loop {
+            let notified = inner.released_all.notified();
+            if inner.releasing.load(std::sync::atomic::Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     pub(crate) fn inner(&self) -> &Arc<FleetInner> {
         &self.inner
     }

@@ -150,6 +150,9 @@ impl Shared {
             return None;
         }
         let (fleet, token) = (self.fleet.clone(), self.token);
+        // Counted before it is spawned, so that a `flush` that starts after
+        // this let-go waits for it.
+        fleet.releasing.fetch_add(1, Ordering::AcqRel);
         if !wait {
             runtime().spawn(release(fleet, token, None));
             return None;
@@ -298,6 +301,17 @@ async fn release(
     token: u64,
     first: Option<tokio::sync::oneshot::Sender<()>>,
 ) {
+    /// Uncounts the release however it ends (answered, given up, or the
+    /// task dropped with the runtime).
+    struct Sent(Arc<FleetInner>);
+    impl Drop for Sent {
+        fn drop(&mut self) {
+            if self.0.releasing.fetch_sub(1, Ordering::AcqRel) == 1 {
+                self.0.released_all.notify_waiters();
+            }
+        }
+    }
+    let _sent = Sent(fleet.clone());
     let give_up = tokio::time::Instant::now() + fleet.lease;
     let mut pause = Duration::from_millis(20);
     let mut first = first;
