@@ -150,15 +150,12 @@ impl Shared {
             return None;
         }
         let (fleet, token) = (self.fleet.clone(), self.token);
-        // Counted before it is spawned, so that a `flush` that starts after
-        // this let-go waits for it.
-        fleet.releasing.fetch_add(1, Ordering::AcqRel);
         if !wait {
-            runtime().spawn(release(fleet, token, None));
+            spawn_release(fleet, token, None);
             return None;
         }
         let (sent, first) = tokio::sync::oneshot::channel();
-        runtime().spawn(release(fleet, token, Some(sent)));
+        spawn_release(fleet, token, Some(sent));
         Some(runtime().spawn(async move {
             let _ = first.await;
         }))
@@ -288,9 +285,21 @@ impl Shared {
             waker.wake();
         }
         if release_entry {
-            runtime().spawn(release(self.fleet.clone(), self.token, None));
+            spawn_release(self.fleet.clone(), self.token, None);
         }
     }
+}
+
+/// Sends the release of `token` in the background: counted in the fleet's
+/// releases in flight before it is spawned (so a `flush` that starts after
+/// this waits for it), uncounted by [`release`] however it ends.
+fn spawn_release(
+    fleet: Arc<FleetInner>,
+    token: u64,
+    first: Option<tokio::sync::oneshot::Sender<()>>,
+) {
+    fleet.releasing.fetch_add(1, Ordering::AcqRel);
+    runtime().spawn(release(fleet, token, first));
 }
 
 /// Releases `token`, retrying while Redis is unreachable for up to one lease
