@@ -291,14 +291,23 @@ fn an_adaptive_window_reports_latency_floor_and_decision() {
             .clock(Arc::new(clock.clone()))
             .build()
             .unwrap();
-        // Ten calls of 20 ms each, back to back: one window of 200 ms.
-        for _ in 0..10 {
+        // Ten calls of 20 ms each, back to back: one window of 200 ms. The
+        // last one (a permit) ends while a call waits for its slot: the
+        // limit bound, so the start doubles it (a window in which no call
+        // waited would end the start instead).
+        for _ in 0..9 {
             assert_eq!(
                 pool.run(|| clock.advance(Duration::from_millis(20))),
                 Ok(())
             );
         }
-        assert_eq!(pool.size(), 2, "the start doubles the limit it used");
+        let permit = pool.try_acquire().unwrap();
+        let mut waiting = Box::pin(pool.submit(async {}));
+        assert!(poll_once(waiting.as_mut()).is_pending());
+        clock.advance(Duration::from_millis(20));
+        drop(permit);
+        assert_eq!(pool.size(), 2, "the start doubles the limit that bound");
+        assert_eq!(poll_once(waiting.as_mut()), Poll::Ready(Ok(())));
     });
     let windows = capture.events("adaptive window");
     assert_eq!(windows.len(), 1);
