@@ -92,10 +92,18 @@ fn a_scrape_shows_calls_by_outcome_gauges_histograms_and_adaptive_latency() {
         .clock(Arc::new(clock.clone()))
         .build()
         .unwrap();
-    for _ in 0..10 {
+    // The last call (a permit) ends while another waits for its slot: the
+    // limit bound, so the start doubles it.
+    for _ in 0..9 {
         assert_eq!(api.run(|| clock.advance(Duration::from_millis(20))), Ok(()));
     }
+    let permit = api.try_acquire().unwrap();
+    let mut queued = pin!(api.submit(async {}));
+    assert!(poll_once(queued.as_mut()).is_pending());
+    clock.advance(Duration::from_millis(20));
+    drop(permit);
     assert_eq!(api.size(), 2);
+    assert_eq!(poll_once(queued.as_mut()), Poll::Ready(Ok(())));
 
     let text = scrape.render();
     let calls = |labels: &[(&str, &str)]| {
