@@ -11,7 +11,7 @@ mod redis_server;
 
 use pool_runtime::fleet::{Fleet, OnUnreachable};
 use pool_runtime::{Group, GroupSpec, Rejected};
-use redis_server::{worker_env, RedisServer, Running};
+use redis_server::{wait_until, worker_env, RedisServer, Running};
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -43,18 +43,6 @@ fn fleet_group(
             .fleet_lease(Duration::from_millis(1000))
             .fleet_unreachable(policy)
     })
-}
-
-/// Waits (up to `timeout`) until `done` holds; whether it did.
-fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    done()
 }
 
 /// Runs `f` on a thread of its own; fails the test if it does not finish

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{assert_accounted, gate, Meter, Task};
+use common::{assert_accounted, gate, panicking_waker, quiet_planned_panics, Meter, Task};
 use futures::stream::Stream;
 use futures::StreamExt;
 use pool_runtime::tower::{BoxError, PooledLayer};
@@ -34,30 +34,6 @@ fn priority(size: usize) -> Pool {
 
 fn noop_cx() -> Context<'static> {
     Context::from_waker(Waker::noop())
-}
-
-/// Silences the default hook for the panics these tests cause on purpose.
-fn quiet_planned_panics() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let planned = info
-                .payload()
-                .downcast_ref::<&str>()
-                .is_some_and(|s| s.starts_with("planned"));
-            if !planned {
-                default(info);
-            }
-        }));
-    });
-}
-
-struct PanickingWake;
-impl std::task::Wake for PanickingWake {
-    fn wake(self: Arc<Self>) {
-        panic!("planned: a waker whose wake panics");
-    }
 }
 
 // ---- permits ---------------------------------------------------------------
@@ -138,7 +114,7 @@ fn a_panicking_waker_woken_by_a_permit_release_loses_nothing() {
     quiet_planned_panics();
     let pool = fixed(1);
     let held = pool.try_acquire().unwrap();
-    let bad_waker = Waker::from(Arc::new(PanickingWake));
+    let bad_waker = panicking_waker();
     let mut bad = Box::pin(pool.acquire());
     assert!(bad
         .as_mut()

@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{assert_accounted, Meter, Task};
+use common::{assert_accounted, quiet_planned_panics, Meter, Task};
 use pool_runtime::{
     AdaptiveSettings, AutoscaleTiming, BuildError, Kind, ManualClock, Order, Pool, Rejected,
     ScalePolicy, Verdict, MAX_SLOTS,
@@ -22,29 +22,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 type Log = Arc<Mutex<Vec<usize>>>;
-
-/// Silences the default hook for the panics these tests cause on purpose.
-fn quiet_planned_panics() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let payload = info.payload();
-            let planned = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.starts_with("planned"))
-                .or_else(|| {
-                    payload
-                        .downcast_ref::<String>()
-                        .map(|s| s.starts_with("planned"))
-                })
-                .unwrap_or(false);
-            if !planned {
-                default(info);
-            }
-        }));
-    });
-}
 
 /// Waits (bounded) until `done` holds.
 #[track_caller]

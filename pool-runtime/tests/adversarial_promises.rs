@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::{assert_accounted, gate, Meter, Task};
+use common::{assert_accounted, gate, panicking_waker, quiet_planned_panics, Meter, Task};
 use pool_runtime::{BlockingExecutor, BlockingJob, Kind, Pool, Rejected};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -31,40 +31,6 @@ fn fixed(size: usize) -> Pool {
 
 fn noop_cx() -> Context<'static> {
     Context::from_waker(Waker::noop())
-}
-
-/// Silences the default hook for the panics these tests cause on purpose.
-fn quiet_planned_panics() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let payload = info.payload();
-            let planned = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.starts_with("planned"))
-                .or_else(|| {
-                    payload
-                        .downcast_ref::<String>()
-                        .map(|s| s.starts_with("planned"))
-                })
-                .unwrap_or(false);
-            if !planned {
-                default(info);
-            }
-        }));
-    });
-}
-
-struct PanickingWake;
-impl Wake for PanickingWake {
-    fn wake(self: Arc<Self>) {
-        panic!("planned: a waker whose wake panics");
-    }
-}
-
-fn panicking_waker() -> Waker {
-    Waker::from(Arc::new(PanickingWake))
 }
 
 /// Runs `f` on a thread of its own and fails (instead of hanging) if it

@@ -11,7 +11,7 @@ mod redis_server;
 
 use pool_runtime::fleet::{Fleet, OnUnreachable};
 use pool_runtime::{Group, GroupSpec, Rejected};
-use redis_server::{worker_env, RedisServer, Running};
+use redis_server::{wait_until, worker_env, RedisServer, Running};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -245,18 +245,6 @@ fn get(server: &RedisServer, key: &str) -> i64 {
         .query::<Option<i64>>(&mut connection)
         .unwrap()
         .unwrap_or(0)
-}
-
-/// Waits (up to `timeout`) until `done` holds; whether it did.
-fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    done()
 }
 
 fn finish(mut child: Child, timeout: Duration) {

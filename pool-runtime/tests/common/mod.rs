@@ -193,3 +193,40 @@ pub fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect()
 }
+
+/// Silences the default panic hook for the panics tests cause on purpose
+/// (messages starting with "planned"); any other panic is reported as usual.
+pub fn quiet_planned_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let payload = info.payload();
+            let planned = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.starts_with("planned"))
+                .or_else(|| {
+                    payload
+                        .downcast_ref::<String>()
+                        .map(|s| s.starts_with("planned"))
+                })
+                .unwrap_or(false);
+            if !planned {
+                default(info);
+            }
+        }));
+    });
+}
+
+struct PanickingWake;
+
+impl Wake for PanickingWake {
+    fn wake(self: Arc<Self>) {
+        panic!("planned: a waker whose wake panics");
+    }
+}
+
+/// A waker whose `wake` panics (a planned panic).
+pub fn panicking_waker() -> Waker {
+    Waker::from(Arc::new(PanickingWake))
+}

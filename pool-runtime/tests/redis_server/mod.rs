@@ -139,3 +139,16 @@ impl Drop for Running {
 pub fn worker_env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is set for a worker"))
 }
+
+/// Waits (up to `timeout`) until `done` holds; whether it did.
+#[allow(dead_code)]
+pub fn wait_until(timeout: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    done()
+}
