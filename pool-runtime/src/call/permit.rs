@@ -38,14 +38,10 @@ use std::task::{Context, Poll, Waker};
 /// Work that nested calls should share the slot with goes through `submit`.
 #[must_use = "the slot is released as soon as the permit is dropped"]
 pub struct Permit<'a> {
-    // Dropped first: a group permit's fleet lease (feature `redis`), taken
-    // after the local slot, released before it.
+    // Dropped first: a group permit's place under the fleet limit (feature
+    // `redis`), taken after the local slot, released before it.
     #[cfg(feature = "redis")]
-    lease: Option<crate::fleet::Lease>,
-    /// A permit taken inside the work of a fleet call: that call's lease,
-    /// kept held while the permit lives.
-    #[cfg(feature = "redis")]
-    fleet_parent: Option<crate::fleet::Parent>,
+    fleet: FleetPlace,
     held: Held<&'a Core>,
     ceiling: Option<Held<&'static Core>>,
 }
@@ -56,13 +52,31 @@ pub struct Permit<'a> {
 #[must_use = "the slot is released as soon as the permit is dropped"]
 pub struct OwnedPermit {
     #[cfg(feature = "redis")]
-    lease: Option<crate::fleet::Lease>,
-    /// The fleet call calls nested in work run under the permit share a
-    /// lease with (see [`in_frame`](OwnedPermit::in_frame)).
-    #[cfg(feature = "redis")]
-    fleet_parent: Option<crate::fleet::Parent>,
+    fleet: FleetPlace,
     held: Held<Arc<Core>>,
     ceiling: Option<Held<&'static Core>>,
+}
+
+/// A permit's place under the fleet limit (feature `redis`): a lease of
+/// its own (held and released with its slot), and the call whose lease
+/// calls nested in work run under the permit share (its own, or the call it
+/// was taken inside, kept held while the permit lives). Empty for a permit
+/// of a pool, or of a group without a fleet limit.
+#[cfg(feature = "redis")]
+#[derive(Default)]
+struct FleetPlace {
+    lease: Option<crate::fleet::Lease>,
+    parent: Option<crate::fleet::Parent>,
+}
+
+#[cfg(feature = "redis")]
+impl FleetPlace {
+    fn new(leased: crate::fleet::Leased) -> Self {
+        FleetPlace {
+            parent: Some(leased.parent()),
+            lease: leased.into_own(),
+        }
+    }
 }
 
 /// A slot taken out of its admission, released when dropped.
@@ -159,9 +173,7 @@ pub(crate) async fn acquire(core: &Core, weight: i64, group: bool) -> Result<Per
     let held = Held::acquire(core, weight, Mode::Reject).await?;
     Ok(Permit {
         #[cfg(feature = "redis")]
-        lease: None,
-        #[cfg(feature = "redis")]
-        fleet_parent: None,
+        fleet: FleetPlace::default(),
         held,
         ceiling,
     })
@@ -177,9 +189,7 @@ pub(crate) async fn acquire_owned(
     let held = Held::acquire(core, weight, Mode::Reject).await?;
     Ok(OwnedPermit {
         #[cfg(feature = "redis")]
-        lease: None,
-        #[cfg(feature = "redis")]
-        fleet_parent: None,
+        fleet: FleetPlace::default(),
         held,
         ceiling,
     })
@@ -195,9 +205,7 @@ pub(crate) fn try_acquire(core: &Core, weight: i64, group: bool) -> Result<Permi
     let held = Held::try_acquire(core, weight)?;
     Ok(Permit {
         #[cfg(feature = "redis")]
-        lease: None,
-        #[cfg(feature = "redis")]
-        fleet_parent: None,
+        fleet: FleetPlace::default(),
         held,
         ceiling,
     })
@@ -217,9 +225,7 @@ pub(crate) fn acquire_owned_now(core: Arc<Core>, weight: i64) -> Option<OwnedPer
     };
     Some(OwnedPermit {
         #[cfg(feature = "redis")]
-        lease: None,
-        #[cfg(feature = "redis")]
-        fleet_parent: None,
+        fleet: FleetPlace::default(),
         held: Held::new(core, held),
         ceiling: None,
     })
@@ -238,9 +244,7 @@ pub(crate) fn try_acquire_owned(
     let held = Held::try_acquire(core, weight)?;
     Ok(OwnedPermit {
         #[cfg(feature = "redis")]
-        lease: None,
-        #[cfg(feature = "redis")]
-        fleet_parent: None,
+        fleet: FleetPlace::default(),
         held,
         ceiling,
     })
@@ -251,8 +255,7 @@ impl Permit<'_> {
     /// (held and released with its slot), or its parent call's.
     #[cfg(feature = "redis")]
     pub(crate) fn leased(mut self, leased: crate::fleet::Leased) -> Self {
-        self.fleet_parent = Some(leased.parent());
-        self.lease = leased.into_own();
+        self.fleet = FleetPlace::new(leased);
         self
     }
 
@@ -266,7 +269,7 @@ impl Permit<'_> {
     /// limit protects.
     #[cfg(feature = "redis")]
     pub fn lease(&self) -> Option<&crate::fleet::Lease> {
-        self.lease.as_ref()
+        self.fleet.lease.as_ref()
     }
 
     /// How the call went, for an adaptive pool (default:
@@ -283,8 +286,7 @@ impl OwnedPermit {
     /// (held and released with its slot), or its parent call's.
     #[cfg(feature = "redis")]
     pub(crate) fn leased(mut self, leased: crate::fleet::Leased) -> Self {
-        self.fleet_parent = Some(leased.parent());
-        self.lease = leased.into_own();
+        self.fleet = FleetPlace::new(leased);
         self
     }
 
@@ -302,7 +304,7 @@ impl OwnedPermit {
             None => local(),
         };
         #[cfg(feature = "redis")]
-        if let Some(parent) = &self.fleet_parent {
+        if let Some(parent) = &self.fleet.parent {
             return crate::fleet::with_parent(parent.clone(), ceilinged);
         }
         ceilinged()
@@ -311,7 +313,7 @@ impl OwnedPermit {
     /// See [`Permit::lease`].
     #[cfg(feature = "redis")]
     pub fn lease(&self) -> Option<&crate::fleet::Lease> {
-        self.lease.as_ref()
+        self.fleet.lease.as_ref()
     }
 
     /// See [`Permit::set_verdict`].
