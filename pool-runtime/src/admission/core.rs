@@ -282,7 +282,9 @@ impl Core {
     ) -> Enqueued {
         // Cloned before any state changes: a panicking `clone` loses nothing.
         let waker = waker.clone();
-        let mut wakers = WakeList::new();
+        // Only an autoscaler's limit change admits a batch (none, and no
+        // list to set up and check, on every other enqueue).
+        let mut wakers: Option<WakeList> = None;
         // Reports after the lock is released (dropped after `locked`).
         #[cfg(any(feature = "tracing", feature = "metrics"))]
         let mut report = crate::obs::Deferred::new(&self.obs);
@@ -312,7 +314,7 @@ impl Core {
         if let Some(limit) = self.autoscale_observe(&mut locked, 0) {
             #[cfg(any(feature = "tracing", feature = "metrics"))]
             report.limit(self.limit(), limit, LimitCause::Autoscale);
-            locked = self.set_limit_locked(locked, limit, &mut wakers);
+            locked = self.set_limit_locked(locked, limit, wakers.insert(WakeList::new()));
         }
         let mut w = self.load();
         loop {
@@ -442,7 +444,7 @@ impl Core {
             self.publish_waiting(&locked);
             self.take_drained(&mut locked)
         };
-        wake_each(drained);
+        wake_each(drained.into_iter().flatten());
         Left::Nothing
     }
 
@@ -593,8 +595,9 @@ impl Core {
         // The waiter handed the slot, woken after the lock is released (one
         // waker: no batch to set up and tear down on every release).
         let mut handed_to: Option<Waker> = None;
-        // Only a limit change admits a batch.
-        let mut wakers = WakeList::new();
+        // Only a limit change admits a batch (no list to set up and check on
+        // every other release).
+        let mut wakers: Option<WakeList> = None;
         // Reports after the lock is released.
         #[cfg(any(feature = "tracing", feature = "metrics"))]
         let mut report = crate::obs::Deferred::new(&self.obs);
@@ -634,7 +637,7 @@ impl Core {
                 self.word.fetch_sub(ONE_RUNNING, Ordering::AcqRel);
             }
             if let Some(limit) = scaled_to {
-                locked = self.set_limit_locked(locked, limit, &mut wakers);
+                locked = self.set_limit_locked(locked, limit, wakers.insert(WakeList::new()));
             }
             self.publish_waiting(&locked);
             self.take_drained(&mut locked)
@@ -645,10 +648,12 @@ impl Core {
         if let Some(waker) = handed_to {
             wake_catching(waker, &mut first);
         }
-        if !drained.is_empty() {
+        if let Some(drained) = drained {
             wake_each(drained);
         }
-        wakers.wake_all();
+        if let Some(wakers) = &mut wakers {
+            wakers.wake_all();
+        }
         reraise(first);
         // (`wakers` re-raises a panic of its own as it drops.)
     }
@@ -962,7 +967,7 @@ impl Core {
         let drained = self.take_drained(&mut locked);
         drop(locked);
         wakers.wake_all();
-        wake_each(drained);
+        wake_each(drained.into_iter().flatten());
         turned_away
     }
 
@@ -1005,14 +1010,26 @@ impl Core {
     }
 
     /// The drain waiters to wake (after unlocking) if the pool just drained.
-    fn take_drained(&self, locked: &mut Locked) -> Vec<Waker> {
-        if locked.drain_wakers.is_empty() || !self.is_drained(locked) {
-            return Vec::new();
+    /// (`None`, with no vector to build and drop, unless someone waits for
+    /// the drain and it is complete.)
+    #[inline]
+    fn take_drained(&self, locked: &mut Locked) -> Option<Vec<Waker>> {
+        if locked.drain_wakers.is_empty() {
+            return None;
         }
-        std::mem::take(&mut locked.drain_wakers)
+        self.take_drained_slow(locked)
+    }
+
+    #[cold]
+    fn take_drained_slow(&self, locked: &mut Locked) -> Option<Vec<Waker>> {
+        if !self.is_drained(locked) {
+            return None;
+        }
+        let wakers = std::mem::take(&mut locked.drain_wakers)
             .into_iter()
             .map(|(_, waker)| waker)
-            .collect()
+            .collect();
+        Some(wakers)
     }
 
     // ---- observing -------------------------------------------------------
