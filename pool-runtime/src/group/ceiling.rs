@@ -138,14 +138,18 @@ impl<F> Ceilinged<F> {
 }
 
 impl<F: Future> Ceilinged<F> {
+    /// The call `make` builds, gated by the ceiling if one is set now.
+    ///
+    /// (The work is built by `make` after the ceiling is decided, so that it
+    /// is built in place: a work future built first had to be kept aside
+    /// across that decision and copied in, twice, on every call.)
     #[inline]
-    pub(crate) fn new(work: F) -> Self {
+    pub(crate) fn new(make: impl FnOnce() -> F) -> Self {
+        let ceiling =
+            core_if_enabled().map(|core| Box::pin(Acquire::new(core, 0, Mode::Wait, Form::Submit)));
         Ceilinged {
-            work: ManuallyDrop::new(work),
-            ceiling: ManuallyDrop::new(
-                core_if_enabled()
-                    .map(|core| Box::pin(Acquire::new(core, 0, Mode::Wait, Form::Submit))),
-            ),
+            ceiling: ManuallyDrop::new(ceiling),
+            work: ManuallyDrop::new(make()),
         }
     }
 }

@@ -288,9 +288,11 @@ impl Group {
         #[cfg(feature = "redis")]
         if let Some(fleet) = self.fleet() {
             let work = crate::fleet::Fleeted::new(fleet, work, false);
-            return GroupSubmit::fleet(Ceilinged::new(self.pool().submit_weighted(weight, work)));
+            return GroupSubmit::fleet(Ceilinged::new(|| {
+                self.pool().submit_weighted(weight, work)
+            }));
         }
-        GroupSubmit::local(Ceilinged::new(self.pool().submit_weighted(weight, work)))
+        GroupSubmit::local(Ceilinged::new(|| self.pool().submit_weighted(weight, work)))
     }
 
     /// See [`Pool::submit_judged`]: the call's output is judged for an
@@ -311,7 +313,7 @@ impl Group {
         let pool = self.pool();
         #[cfg(feature = "redis")]
         let fleet = self.fleet();
-        Ceilinged::new(async move {
+        Ceilinged::new(move || async move {
             #[cfg(feature = "redis")]
             if let Some(fleet) = fleet {
                 let work = crate::fleet::Fleeted::new(fleet, work, false);
@@ -526,9 +528,11 @@ impl Group {
         #[cfg(feature = "redis")]
         if let Some(fleet) = self.fleet() {
             let work = crate::fleet::Fleeted::new(fleet, work, true);
-            return GroupSubmitWait::fleet(Ceilinged::new(self.pool().submit_wait(weight, work)));
+            return GroupSubmitWait::fleet(Ceilinged::new(|| {
+                self.pool().submit_wait(weight, work)
+            }));
         }
-        GroupSubmitWait::local(Ceilinged::new(self.pool().submit_wait(weight, work)))
+        GroupSubmitWait::local(Ceilinged::new(|| self.pool().submit_wait(weight, work)))
     }
 
     /// The sync counterpart of [`submit_wait`](Group::submit_wait).
