@@ -66,3 +66,75 @@ fn shutdown_that_turns_waiting_calls_away_reports_it_even_with_nothing_running()
     drop(permit);
     assert_eq!(shutdown.assert_ready(), Ok(()));
 }
+
+// ---- reentrancy under close --------------------------------------------------
+
+/// Promise (README, *Reentrancy rule*): "only one nested call at a time uses
+/// a parent's slot; the others wait, in the queue, for a free slot or for
+/// that slot to come back (a paused or closed pool or a full waiting bound
+/// does not turn them away: they belong to admitted work; `abort` turns
+/// them away with `Closed`)". Catches: a nested call (or permit) that finds
+/// its parent's slot lent to a sibling on a closed pool turned away with
+/// `Closed` instead of waiting for the slot to come back.
+#[test]
+fn a_closed_pool_lets_nested_calls_wait_for_their_parents_slot() {
+    let pool = Pool::fixed(1);
+    let meter = Meter::default();
+    let (p, m) = (pool.clone(), meter.clone());
+    let out = within(Duration::from_secs(10), move || {
+        futures::executor::block_on(p.submit(async {
+            let first = p.submit(async {
+                let _inside = m.enter();
+                yield_now().await;
+                yield_now().await;
+                1
+            });
+            let second = async {
+                p.close();
+                let out = p.submit(async {
+                    let _inside = m.enter();
+                    2
+                });
+                out.await
+            };
+            let third = async {
+                let permit = p.acquire().await;
+                let _inside = m.enter();
+                permit.map(drop)
+            };
+            futures::join!(first, second, third)
+        }))
+    });
+    assert_eq!(out, Ok((Ok(1), Ok(2), Ok(()))));
+    assert_eq!(meter.max(), 1, "one body at a time in a pool of one");
+    let s = pool.stats();
+    assert_eq!((s.completed, s.rejected_total()), (4, 0), "{s:?}");
+    assert_accounted(&s);
+    // Top-level calls are still turned away.
+    assert_eq!(
+        futures::executor::block_on(pool.submit(async {})),
+        Err(Rejected::Closed)
+    );
+
+    // `abort` does turn a waiting nested call away.
+    let pool = Pool::fixed(1);
+    let p = pool.clone();
+    let out = within(Duration::from_secs(10), move || {
+        futures::executor::block_on(p.submit(async {
+            let first = p.submit(async {
+                yield_now().await;
+                yield_now().await;
+                1
+            });
+            let second = async {
+                let mut waiting = Box::pin(p.submit(async { 2 }));
+                assert!(futures::poll!(waiting.as_mut()).is_pending());
+                p.abort();
+                waiting.await
+            };
+            futures::join!(first, second)
+        }))
+    });
+    assert_eq!(out, Ok((Ok(1), Err(Rejected::Closed))));
+    assert_accounted(&pool.stats());
+}
