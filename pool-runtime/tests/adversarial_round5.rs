@@ -6,9 +6,10 @@
 mod common;
 
 use common::*;
-use pool_runtime::{Pool, Rejected};
+use pool_runtime::{Kind, ManualClock, Pool, Rejected};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Runs `f` on a thread of its own and returns its result, failing (instead
@@ -136,5 +137,66 @@ fn a_closed_pool_lets_nested_calls_wait_for_their_parents_slot() {
         }))
     });
     assert_eq!(out, Ok((Ok(1), Err(Rejected::Closed))));
+    assert_accounted(&pool.stats());
+}
+
+// ---- zero values: an autoscaled pool with `min = 0` -----------------------------
+
+/// Promise (README): "Bad input is an error value, never a panic, an overflow
+/// or a freeze"; the autoscaler needs no background thread because "demand
+/// ... is sampled at intake and release events" and "every interval the limit
+/// grows toward the mean demand". `min = 0` is accepted (`0..=max`). Catches:
+/// an autoscaled pool with `min = 0` starting at 0 slots, or shrinking itself
+/// to 0 when idle: with nothing running there is no release event, so a lone
+/// call waits for good, however much time passes.
+#[test]
+fn an_autoscaled_pool_with_min_zero_never_leaves_a_lone_call_waiting_for_good() {
+    let clock = ManualClock::new();
+    let interval = Duration::from_secs(10);
+    let pool = Pool::builder()
+        .kind(Kind::Autoscale)
+        .min(0)
+        .max(4)
+        .autoscale_interval(interval)
+        .autoscale_window(4)
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
+    assert_eq!(pool.bounds(), (0, 4));
+    // A lone call on the new pool runs.
+    let mut first = Task::new(pool.submit(async { 1 }));
+    assert_eq!(
+        first.poll(),
+        std::task::Poll::Ready(Ok(1)),
+        "{:?}",
+        pool.stats()
+    );
+    // Idle for many intervals, with events to evaluate at: it shrinks, but
+    // not to 0.
+    for _ in 0..10 {
+        clock.advance(interval);
+        let mut event = Task::new(pool.submit(async {}));
+        assert!(event.poll().is_ready(), "{:?}", pool.stats());
+    }
+    assert!(pool.size() >= 1, "{:?}", pool.stats());
+    // A lone call after the idle spell runs too.
+    clock.advance(interval * 3);
+    let mut lone = Task::new(pool.submit(async { 2 }));
+    assert_eq!(
+        lone.poll(),
+        std::task::Poll::Ready(Ok(2)),
+        "{:?}",
+        pool.stats()
+    );
+    assert_accounted(&pool.stats());
+
+    // Resized to 0 by hand it holds its queue (as a fixed pool does), and a
+    // resize lets the call in.
+    assert_eq!(pool.resize(0), 0);
+    let mut held = Task::new(pool.submit(async { 3 }));
+    held.assert_pending();
+    assert_eq!(pool.resize(1), 1);
+    assert!(held.is_woken());
+    assert_eq!(held.assert_ready(), Ok(3));
     assert_accounted(&pool.stats());
 }
