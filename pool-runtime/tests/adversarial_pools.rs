@@ -612,7 +612,8 @@ fn documented_queue_depth_step(d: usize, l: usize, (min, max): (usize, usize)) -
     let target = if d > l {
         d.clamp(l + 1, (2 * l).max(1))
     } else if 2 * d < l {
-        (d * 5).div_ceil(4).max(l / 2)
+        // Never below one slot by itself (a pool at 0 has no release event).
+        (d * 5).div_ceil(4).max(l / 2).max(1)
     } else {
         l
     };
@@ -641,7 +642,8 @@ fn the_queue_depth_autoscaler_follows_its_documented_formula_within_bounds() {
             .unwrap();
         let mut rng = Rng(seed);
         let mut calls = Vec::new();
-        let mut limit = bounds.0;
+        // It starts at `min`, or at 1 when `min` is 0.
+        let mut limit = bounds.0.max(1);
         assert_eq!(pool.size(), limit);
         for step in 0..60 {
             // New demand, set without an evaluation being due.

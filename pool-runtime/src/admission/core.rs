@@ -318,8 +318,10 @@ impl Core {
         }
         let mut w = self.load();
         loop {
-            if w.has(CLOSED) && mode == Mode::Reject {
-                leave(lend);
+            // A nested call waiting for its parent's slot belongs to work
+            // already admitted: closing (like pausing and the waiting bound)
+            // does not turn it away; only `abort` does.
+            if w.has(CLOSED) && mode == Mode::Reject && lend.is_none() {
                 return self.reject(Rejected::Closed);
             }
             if w.has(PAUSED) && lend.is_none() {
@@ -334,7 +336,8 @@ impl Core {
                 return Enqueued::Waiting;
             }
             if w.can_admit_directly() && !w.has(PAUSED) {
-                // (A closed pool only gets here for never-rejected calls.)
+                // (A closed pool only gets here for never-rejected calls
+                // and nested ones.)
                 match self.word.compare_exchange(
                     w.0,
                     w.0 + ONE_RUNNING,

@@ -99,15 +99,20 @@ impl GroupSettings {
     }
 
     /// The slot count of a fixed pool (default 3), or the one an autoscaled
-    /// pool starts with (default: `min`; the adaptive policy then doubles it
-    /// every round trip until the server shows load).
+    /// pool starts with (default: `min`, or 1 if `min` is 0; the adaptive
+    /// policy then doubles it every round trip until the server shows load).
+    /// An autoscaled pool given `size(0)` holds its calls until it is
+    /// resized, or an intake event finds an evaluation due.
     pub const fn size(mut self, size: usize) -> Self {
         self.size = Some(size);
         self
     }
 
     /// The lowest slot count an autoscaled pool goes to (default 3, or `max`
-    /// if that is smaller).
+    /// if that is smaller). With `min = 0` the pool can be resized to 0 (it
+    /// then holds its queue, as a fixed pool does); its autoscaler never
+    /// takes it below 1 by itself, so that a call always finds a slot to
+    /// wait for.
     pub const fn min(mut self, min: usize) -> Self {
         self.min = Some(min);
         self
@@ -256,7 +261,11 @@ impl GroupSettings {
                 if min > max {
                     return Err(BuildError::MinAboveMax { min, max });
                 }
-                let size = self.size.unwrap_or(min);
+                // An autoscaled pool left to start at 0 slots could never
+                // admit a call (its autoscaler runs at intake and release
+                // events: a lone waiting call would wait for good), so with
+                // `min = 0` it starts at 1 (`max` is at least 1).
+                let size = self.size.unwrap_or(min.max(1));
                 if !(min..=max).contains(&size) {
                     return Err(BuildError::SizeOutsideBounds { size, min, max });
                 }

@@ -801,7 +801,9 @@ impl Pool {
         }
         let turned_away = self.core.close(true);
         let stats = self.stats();
-        if stats.running == 0 && stats.nested == 0 {
+        // Drained after all (the last calls ended as the deadline passed):
+        // in time. Not if waiting calls had to be turned away to get there.
+        if turned_away == 0 && stats.in_flight() == 0 {
             return Ok(());
         }
         Err(crate::ShutdownTimedOut {

@@ -11,7 +11,10 @@
 //!   - `D > L` (calls queued on average): grow to `ceil(D)`, at least `L + 1`,
 //!     at most `2 L` per step;
 //!   - `D < L / 2` (more than half the slots idle): shrink to
-//!     `ceil(D * 1.25)` (a quarter of headroom), at most halving per step;
+//!     `ceil(D * 1.25)` (a quarter of headroom), at most halving per step,
+//!     and never below 1 (with `min = 0`: a pool at 0 slots has no release
+//!     event to evaluate at, so a lone call would wait for good; only a
+//!     `resize` takes it to 0);
 //!   - otherwise keep `L`;
 //!
 //!   and the result is clamped to `[min, max]`.
@@ -153,7 +156,8 @@ impl QueueDepthRule {
         if mean > l {
             (mean.ceil() as usize).clamp(limit + 1, (limit * 2).max(1))
         } else if mean < l / 2.0 {
-            ((mean * 1.25).ceil() as usize).max(limit / 2)
+            // Never to 0 by itself: see the module docs.
+            ((mean * 1.25).ceil() as usize).max(limit / 2).max(1)
         } else {
             limit
         }
