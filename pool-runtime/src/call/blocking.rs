@@ -33,6 +33,8 @@ pub type BlockingJob = Box<dyn FnOnce() + Send + 'static>;
 ///
 /// If `execute` drops a job without running it (an executor shutting down),
 /// the call is rejected with [`Rejected::Closed`] and its slot is released.
+/// The call had been admitted, so [`Stats`](crate::Stats) counts it in
+/// `cancelled` (see [`Stats::rejected_for`](crate::Stats::rejected_for)).
 ///
 /// # Examples
 ///

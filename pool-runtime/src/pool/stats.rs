@@ -59,6 +59,11 @@ impl Stats {
     /// `cancelled` for a blocking call turned away before its closure ran.
     /// The fleet counts them itself (`FleetStats::rejected_unavailable`,
     /// `FleetStats::lost`, feature `redis`).
+    ///
+    /// Likewise a blocking call whose job the [`BlockingExecutor`](crate::BlockingExecutor)
+    /// dropped unrun (an executor shutting down): its caller gets
+    /// [`Rejected::Closed`], but the call had been admitted and held a slot,
+    /// so it is counted in `cancelled`, not here.
     pub fn rejected_for(&self, reason: Rejected) -> u64 {
         // Fleet reasons are counted in `FleetStats`, not here.
         self.rejected.get(reason.index()).copied().unwrap_or(0)
