@@ -49,6 +49,15 @@ pub struct Permit<'a> {
 /// A [`Permit`] that owns a reference to its pool: `'static`, so it can move
 /// into a spawned task or a response body. See
 /// [`Pool::acquire_owned`](crate::Pool::acquire_owned).
+///
+/// Taken inside a call's work, a permit is a nested call of that work (it
+/// may hold the parent's slot), and it stays the work's wherever it is
+/// moved: a *sync* call the same work then makes while the permit holds the
+/// parent's slot panics naming the fix, as the reentrancy rule says for a
+/// slot lent to another nested call of the same task, even if the permit
+/// went to another thread — the pool cannot tell a permit that will come
+/// back from one the parked caller itself holds (which would deadlock).
+/// Make that call async, or drop the permit before it.
 #[must_use = "the slot is released as soon as the permit is dropped"]
 pub struct OwnedPermit {
     #[cfg(feature = "redis")]
