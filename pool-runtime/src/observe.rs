@@ -16,6 +16,11 @@
 //! Every pool reports under its name ([`PoolBuilder::name`](crate::PoolBuilder::name);
 //! a group's pool under the group's name, the application-wide ceiling as
 //! `(ceiling)`), and pools built without one as `(unnamed)`, together.
+//! Pools that share a name add up in its gauges; a pool that goes away (its
+//! last handle dropped, or a group's isolated instance whose
+//! `Isolation` guard is dropped, feature `test-util`)
+//! takes its limit out of `pooled.limit` then, and its calls out of
+//! `running`/`waiting` as they end.
 //!
 //! # Feature `tracing`
 //!
