@@ -226,7 +226,12 @@ impl Layers {
             }
             // The builder's own rule, so that a file, the environment and
             // the builder refuse the same settings with the same message.
-            if let Err(err) = s.check() {
+            // The fleet settings are checked on their own too: an error the
+            // check finds first in the declaration (not configuration's to
+            // report) must not hide a bad fleet setting configuration gave,
+            // which would otherwise only be found at the group's first use.
+            let fleet = s.fleet.check().err();
+            for err in [s.check().err(), fleet].into_iter().flatten() {
                 fail(why.of(&err), format!("group `{name}`: {err}"))?;
             }
         }
