@@ -16,6 +16,11 @@
 //! Every pool reports under its name ([`PoolBuilder::name`](crate::PoolBuilder::name);
 //! a group's pool under the group's name, the application-wide ceiling as
 //! `(ceiling)`), and pools built without one as `(unnamed)`, together.
+//! Pools that share a name add up in its gauges; a pool that goes away (its
+//! last handle dropped, or a group's isolated instance whose
+//! `Isolation` guard is dropped, feature `test-util`)
+//! takes its limit out of `pooled.limit` then, and its calls out of
+//! `running`/`waiting` as they end.
 //!
 //! # Feature `tracing`
 //!
@@ -31,6 +36,7 @@
 //! | event `fleet limit mismatch` | WARN | `pool`, `ours`, `in_force` (the limit in Redis, which governs) |
 //! | event `fleet redis unreachable` (the first failure after an answer) | WARN | `pool`, `error` |
 //! | event `fleet redis reachable again` (the first answer after a failure) | INFO | `pool` |
+//! | event `fleet settings refused` (a group's fleet settings fail their check at its first use: it runs without a fleet limit; see [`fleet`](crate::fleet#settings-that-fail-their-check)) | WARN | `pool`, `error` |
 //! | event `adaptive window` (each window the adaptive policy closes) | DEBUG | `pool`, `latency_us` (the window's geometric mean), `floor_us` (the unloaded latency), `successes`, `drops`, `from`, `to`, `decision` (`drop_cut`, `latency_cut`, `slow_start`, `grow`, `hold`) |
 //!
 //! The call's span is entered while its work is polled (an async call's

@@ -521,3 +521,230 @@ fn a_defaults_policy_and_adaptive_parameters_skip_groups_they_do_not_fit() {
     assert_eq!(e.origin().cloned(), at(2, 22), "{e}");
     config::clear();
 }
+
+// ---- a kind changed in two layers ---------------------------------------------------
+
+static ROUND_TRIP: Group = Group::new(GroupSpec::new("adv::round_trip").size(4));
+static ADAPTIVE_TRIP: Group = Group::new(
+    GroupSpec::new("adv::adaptive_trip")
+        .kind(Kind::Autoscale)
+        .min(2)
+        .max(12)
+        .scale_policy(pool_runtime::ScalePolicy::Adaptive(
+            pool_runtime::AdaptiveSettings::DEFAULT,
+        )),
+);
+register_group!(ROUND_TRIP);
+register_group!(ADAPTIVE_TRIP);
+
+/// A group's table in the file `adv.toml`.
+fn table(group: &str, body: &str) -> String {
+    format!("[groups.\"{group}\"]\n{body}")
+}
+
+/// A kind that the file's table changes and the environment changes back
+/// leaves the group with what was set for that kind below: the declared
+/// fixed `size`, or the declared autoscale bounds and policy.
+#[test]
+fn a_kind_changed_in_the_file_and_changed_back_in_the_environment_keeps_the_declared_counts() {
+    let _serial = config_turn();
+    config::load_str(
+        "adv.toml",
+        &table("adv::round_trip", "kind = \"autoscale\"\n"),
+    )
+    .unwrap();
+    let s = ROUND_TRIP.settings();
+    assert_eq!(
+        (s.kind, s.size, s.min, s.max),
+        (Kind::Autoscale, None, None, None),
+        "a fixed size is not where an autoscaled group starts"
+    );
+    config::load_env_from(vars(&[("POOLED_ADV__ROUND_TRIP_KIND", "fixed")])).unwrap();
+    let s = ROUND_TRIP.settings();
+    assert_eq!(
+        (s.kind, s.size, s.min, s.max, s.starting_size()),
+        (Kind::Fixed, Some(4), None, None, 4),
+        "the declared size, not the default"
+    );
+
+    // The other way round: the declared bounds and policy come back.
+    config::load_str(
+        "adv.toml",
+        &table("adv::adaptive_trip", "kind = \"fixed\"\nsize = 5\n"),
+    )
+    .unwrap();
+    assert_eq!(ADAPTIVE_TRIP.settings().starting_size(), 5);
+    config::load_env_from(vars(&[("POOLED_ADV__ADAPTIVE_TRIP_KIND", "autoscale")])).unwrap();
+    let s = ADAPTIVE_TRIP.settings();
+    assert_eq!(
+        (s.kind, s.size, s.min, s.max),
+        (Kind::Autoscale, None, Some(2), Some(12)),
+        "the declared bounds; the file's fixed size is not a start"
+    );
+    assert_eq!(
+        s.policy,
+        ADAPTIVE_TRIP.spec().settings().policy,
+        "the declared policy"
+    );
+    // The environment's own counts still beat the declaration's.
+    config::load_env_from(vars(&[
+        ("POOLED_ADV__ADAPTIVE_TRIP_KIND", "autoscale"),
+        ("POOLED_ADV__ADAPTIVE_TRIP_MIN", "3"),
+    ]))
+    .unwrap();
+    let s = ADAPTIVE_TRIP.settings();
+    assert_eq!((s.min, s.max, s.starting_size()), (Some(3), Some(12), 3));
+    // And an error in them is still placed: a start outside the restored
+    // bounds is the environment's.
+    let e = config::load_env_from(vars(&[
+        ("POOLED_ADV__ADAPTIVE_TRIP_KIND", "autoscale"),
+        ("POOLED_ADV__ADAPTIVE_TRIP_SIZE", "13"),
+    ]))
+    .unwrap_err();
+    assert_eq!(
+        e.origin(),
+        Some(&Origin::Env {
+            var: "POOLED_ADV__ADAPTIVE_TRIP_SIZE".into()
+        }),
+        "{e}"
+    );
+    assert!(e.message().contains("outside"), "{e}");
+    config::clear();
+}
+
+/// The layers between the declaration and the last kind change: `[defaults]`
+/// still beat the declaration, and what a table set for the kind the group
+/// no longer has does not leak into it (bounds on a group made fixed are
+/// refused, as in one layer).
+#[test]
+fn a_kind_round_trip_keeps_the_defaults_precedence_and_leaks_nothing_from_between() {
+    let _serial = config_turn();
+    let fixed_again = vars(&[("POOLED_ADV__ROUND_TRIP_KIND", "fixed")]);
+    config::load_env_from(fixed_again.clone()).unwrap();
+    config::load_str(
+        "adv.toml",
+        &format!(
+            "[defaults]\nsize = 6\n{}",
+            table("adv::round_trip", "kind = \"autoscale\"\n")
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        ROUND_TRIP.settings().size,
+        Some(6),
+        "[defaults] beat the declaration"
+    );
+    // A start the table gave the autoscaled group is not the fixed size.
+    config::load_str(
+        "adv.toml",
+        &table("adv::round_trip", "kind = \"autoscale\"\nsize = 5\n"),
+    )
+    .unwrap();
+    assert_eq!(ROUND_TRIP.settings().size, Some(4), "the declared size");
+    // Bounds the table set are refused once the environment makes the
+    // group fixed, and the load changes nothing.
+    let e = load_err(&table(
+        "adv::round_trip",
+        "kind = \"autoscale\"\nmin = 1\nmax = 9\n",
+    ));
+    assert_eq!(e.origin().cloned(), at(3, 7), "{e}");
+    assert!(e.message().contains("apply to autoscaled groups"), "{e}");
+    assert_eq!(ROUND_TRIP.settings().size, Some(4));
+    // Three layers that each change the kind: the last one's counts for
+    // its kind, over what the declaration set for it.
+    config::load_str(
+        "adv.toml",
+        &format!(
+            "[defaults]\nkind = \"autoscale\"\n{}",
+            table("adv::round_trip", "kind = \"fixed\"\nsize = 8\n")
+        ),
+    )
+    .unwrap();
+    config::load_env_from(vars(&[("POOLED_ADV__ROUND_TRIP_KIND", "autoscale")])).unwrap();
+    let s = ROUND_TRIP.settings();
+    assert_eq!(
+        (s.kind, s.size, s.bounds()),
+        (Kind::Autoscale, None, (3, 8))
+    );
+    config::clear();
+}
+
+/// A running fixed group whose kind the file flips and the environment
+/// flips back, reload after reload, while its calls run and wait: the kind
+/// change waits for a restart, the settings in force stay the declared
+/// fixed 4 throughout, the running pool is never resized by a round trip,
+/// and a manual `scale` made between rounds survives the later ones
+/// (counted from outside: as many bodies run at once as the size says).
+#[test]
+fn reloads_that_flip_a_running_groups_kind_and_back_keep_its_size_and_a_manual_scale() {
+    let _serial = config_turn();
+    static RUNNING: Group = Group::new(GroupSpec::new("adv::round_trip_running").size(4));
+    register_group!(RUNNING);
+    assert_eq!(RUNNING.run(|| ()), Ok(()), "started: fixed, 4 slots");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut size = 4;
+    for round in 0..10 {
+        let meter = Arc::new(Meter::default());
+        let (go, wait) = tokio::sync::watch::channel(false);
+        rt.block_on(async {
+            let calls: Vec<_> = (0..8)
+                .map(|_| {
+                    let (meter, mut wait) = (meter.clone(), wait.clone());
+                    tokio::spawn(RUNNING.submit(0, async move {
+                        meter.enter();
+                        let _ = wait.wait_for(|go| *go).await;
+                        meter.exit();
+                    }))
+                })
+                .collect();
+            tokio::time::timeout(Duration::from_secs(5), async {
+                while meter.now.load(Ordering::SeqCst) < size || RUNNING.stats().waiting < 8 - size
+                {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            })
+            .await
+            .expect("the size runs, the rest waits");
+            // Flip and flip back while they run and wait.
+            config::load_str(
+                "adv.toml",
+                &table("adv::round_trip_running", "kind = \"autoscale\"\n"),
+            )
+            .unwrap();
+            let s = RUNNING.settings();
+            assert_eq!(
+                (s.kind, s.size, RUNNING.size()),
+                (Kind::Fixed, Some(4), size),
+                "round {round}: runs as it started until a restart"
+            );
+            config::load_env_from(vars(&[("POOLED_ADV__ROUND_TRIP_RUNNING_KIND", "fixed")]))
+                .unwrap();
+            let s = RUNNING.settings();
+            assert_eq!(
+                (s.kind, s.size, s.min, s.max, RUNNING.size()),
+                (Kind::Fixed, Some(4), None, None, size),
+                "round {round}: the declared size, and the pool not resized"
+            );
+            go.send(true).unwrap();
+            for call in calls {
+                call.await.unwrap().unwrap();
+            }
+        });
+        assert_eq!(meter.peak(), size, "round {round}");
+        config::load_env_from(vars(&[])).unwrap();
+        if round == 4 {
+            assert_eq!(RUNNING.scale(2), 6, "a manual scale");
+            size = 6;
+        }
+    }
+    config::clear();
+    assert_eq!(
+        RUNNING.size(),
+        6,
+        "the configured size never changed: the manual scale stands"
+    );
+}

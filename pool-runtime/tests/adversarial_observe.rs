@@ -397,6 +397,193 @@ fn a_dropped_pool_leaves_the_limit_gauge() {
 }
 
 // ---------------------------------------------------------------------------
+// Isolation (feature `test-util`): a group's isolated instance reports under
+// the group's name while its guard lives; once the guard is dropped its limit
+// leaves `pooled.limit` and its calls leave `running`/`waiting` as they end,
+// so the gauges go back to what they were, whatever races the drop.
+
+#[cfg(feature = "test-util")]
+mod isolation {
+    use super::*;
+    use pool_runtime::{Group, GroupSpec};
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Barrier;
+
+    fn limit(name: &str) -> f64 {
+        gauge("pooled.limit", name)
+    }
+
+    /// Starts the group's shared pool (after the recorder, so it reports)
+    /// and returns its limit gauge.
+    fn started(group: &'static Group) -> f64 {
+        metrics();
+        assert_eq!(group.run(|| ()), Ok(()));
+        limit(group.name())
+    }
+
+    #[test]
+    fn a_dropped_guard_takes_its_instance_out_of_the_limit_gauge() {
+        static GROUP: Group = Group::new(GroupSpec::new("adv_obs::iso::plain").size(3));
+        let name = GROUP.name();
+        assert_eq!(started(&GROUP), 3.0);
+        let guard = GROUP.isolate();
+        assert_eq!(limit(name), 6.0, "both pools report under the name");
+        assert_eq!(GROUP.scale(2), 5, "the instance's");
+        assert_eq!(limit(name), 8.0);
+        let stale = guard.pool();
+        drop(guard);
+        assert_eq!(limit(name), 3.0, "back to what it was");
+        // The instance outlives its guard (a `&'static Pool`): what is done
+        // to it now moves the gauges of the name no more.
+        assert_eq!(stale.scale(4), 9);
+        assert_eq!(stale.resize(1), 1);
+        stale.close();
+        assert_eq!(limit(name), 3.0);
+        assert_eq!(GROUP.scale(1), 4, "the shared pool's");
+        assert_eq!(limit(name), 4.0, "the shared pool still reports");
+        // Nested guards, dropped out of order, one on another thread.
+        let outer = GROUP.isolate();
+        let inner = GROUP.isolate();
+        // (Each instance starts with the group's settings: size 3.)
+        assert_eq!(limit(name), 4.0 + 3.0 + 3.0);
+        std::thread::spawn(move || drop(outer)).join().unwrap();
+        assert_eq!(limit(name), 7.0);
+        drop(inner);
+        assert_eq!(limit(name), 4.0);
+        assert_eq!(gauge("pooled.running", name), 0.0);
+        assert_eq!(gauge("pooled.waiting", name), 0.0);
+    }
+
+    #[test]
+    fn calls_running_and_waiting_when_the_guard_drops_leave_the_gauges_as_they_end() {
+        static GROUP: Group = Group::new(GroupSpec::new("adv_obs::iso::busy").size(2));
+        let name = GROUP.name();
+        assert_eq!(started(&GROUP), 2.0);
+        runtime().block_on(async {
+            let guard = GROUP.isolate();
+            let isolated = guard.pool();
+            let (go, wait) = tokio::sync::watch::channel(false);
+            let calls: Vec<_> = (0..5)
+                .map(|_| {
+                    let mut wait = wait.clone();
+                    tokio::spawn(GROUP.submit(0, async move {
+                        let _ = wait.wait_for(|go| *go).await;
+                    }))
+                })
+                .collect();
+            until(|| gauge("pooled.running", name) == 2.0).await;
+            until(|| gauge("pooled.waiting", name) == 3.0).await;
+            assert_eq!(limit(name), 4.0);
+            drop(guard); // while two run and three wait
+            assert_eq!(limit(name), 2.0, "its limit leaves with the guard");
+            assert_eq!(GROUP.submit(0, async { 1 }).await, Ok(1), "shared");
+            // The instance's limit changes after the guard is gone (one more
+            // of its calls is admitted): no gauge of the name's moves for it.
+            assert_eq!(isolated.scale(1), 3);
+            until(|| gauge("pooled.running", name) == 3.0).await;
+            assert_eq!(limit(name), 2.0);
+            go.send(true).unwrap();
+            for call in calls {
+                tokio::time::timeout(Duration::from_secs(5), call)
+                    .await
+                    .expect("no hang")
+                    .unwrap()
+                    .unwrap();
+            }
+            until(|| gauge("pooled.running", name) == 0.0).await;
+            until(|| gauge("pooled.waiting", name) == 0.0).await;
+            let s = isolated.stats();
+            assert_eq!((s.completed, s.running, s.waiting), (5, 0, 0), "{s:?}");
+        });
+        assert_eq!(limit(name), 2.0);
+        assert_eq!(GROUP.stats().completed, 2, "the first call and one more");
+    }
+
+    /// Limit changes of the instance (from threads holding its `&'static
+    /// Pool`) and of the shared pool race the guard's drop: the gauge ends
+    /// at the shared pool's limit every time, neither counting a change
+    /// reported after the drop nor missing one made before it.
+    #[test]
+    fn limit_changes_racing_the_guards_drop_leave_the_gauge_exact() {
+        static GROUP: Group = Group::new(GroupSpec::new("adv_obs::iso::race").size(4));
+        let name = GROUP.name();
+        assert_eq!(started(&GROUP), 4.0);
+        for round in 0..200 {
+            let guard = GROUP.isolate();
+            let isolated = guard.pool();
+            let start = Arc::new(Barrier::new(4));
+            let mut threads: Vec<_> = (0..2)
+                .map(|i| {
+                    let start = start.clone();
+                    std::thread::spawn(move || {
+                        start.wait();
+                        for k in 0..50 {
+                            isolated.scale(if (k + i) % 2 == 0 { 3 } else { -2 });
+                        }
+                    })
+                })
+                .collect();
+            let shared_start = start.clone();
+            threads.push(std::thread::spawn(move || {
+                shared_start.wait();
+                // Another thread: the shared pool, up and back down.
+                for _ in 0..20 {
+                    GROUP.scale(1);
+                    GROUP.scale(-1);
+                }
+            }));
+            start.wait();
+            drop(guard);
+            for t in threads {
+                t.join().unwrap();
+            }
+            assert_eq!(limit(name), 4.0, "round {round}");
+        }
+        assert_eq!(GROUP.size(), 4);
+    }
+
+    /// Reloads of the group's configured size (which reach the shared pool
+    /// only) race isolations made, used, scaled and dropped on other
+    /// threads: the gauge ends at the shared pool's limit.
+    #[cfg(feature = "config")]
+    #[test]
+    fn reloads_racing_isolations_leave_the_gauge_at_the_shared_limit() {
+        static GROUP: Group = Group::new(GroupSpec::new("adv_obs::iso::reload").size(2));
+        pool_runtime::register_group!(GROUP);
+        let name = GROUP.name();
+        assert_eq!(started(&GROUP), 2.0);
+        let stop = Arc::new(AtomicBool::new(false));
+        let tests: Vec<_> = (0..3)
+            .map(|i| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut rounds = 0;
+                    while !stop.load(Ordering::SeqCst) || rounds < 20 {
+                        let _mine = GROUP.isolate();
+                        assert_eq!(GROUP.run(|| ()), Ok(()));
+                        GROUP.scale(i + 1);
+                        rounds += 1;
+                    }
+                })
+            })
+            .collect();
+        for size in [5, 3, 9, 1, 6, 2, 7] {
+            let text = format!("[groups.\"{name}\"]\nsize = {size}\n");
+            pool_runtime::config::load_str("obs.toml", &text).unwrap();
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        stop.store(true, Ordering::SeqCst);
+        for t in tests {
+            t.join().unwrap();
+        }
+        assert_eq!(GROUP.size(), 7, "the last reload");
+        assert_eq!(limit(name), 7.0);
+        pool_runtime::config::clear();
+        assert_eq!((GROUP.size(), limit(name)), (2, 2.0));
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Tracing: the `call` span's documented `call` form and `outcome` on each path.
 
 mod spans {

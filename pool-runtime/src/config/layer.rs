@@ -150,6 +150,49 @@ pub(crate) struct Provenance {
     pub(crate) fleet_lease: Option<Origin>,
     /// The first adaptive parameter a layer set.
     pub(crate) adaptive: Option<Origin>,
+    /// The settings last set for the kind the group does not have now (see
+    /// [`KindSettings`]).
+    pub(crate) other_kind: KindSettings,
+}
+
+/// The settings that belong to one kind, with where each was set: a fixed
+/// group's `size`; an autoscaled group's `size` (where it starts), `min`,
+/// `max` and `policy`.
+///
+/// Layers are laid over the declaration one by one. A layer that changes a
+/// group's kind puts the settings of the kind it leaves aside and brings
+/// back those last set for the kind it gives (by the declaration or a
+/// weaker layer; none if nothing set them): a stronger layer that changes
+/// the kind back finds them again. So a declared fixed `size = 4` that a
+/// file's table makes autoscaled and the environment fixed again is a fixed
+/// group of 4, not of the default 3, as if the two kind changes had not
+/// been made; and the autoscaled settings the table set in between do not
+/// leak into the fixed group.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct KindSettings {
+    size: Option<usize>,
+    min: Option<usize>,
+    max: Option<usize>,
+    policy: ScalePolicy,
+    size_origin: Option<Origin>,
+    min_origin: Option<Origin>,
+    max_origin: Option<Origin>,
+    policy_origin: Option<Origin>,
+}
+
+impl KindSettings {
+    /// Trades these (the other kind's) for the group's own.
+    fn trade(&mut self, settings: &mut GroupSettings, why: &mut Provenance) {
+        use std::mem::swap;
+        swap(&mut self.size, &mut settings.size);
+        swap(&mut self.min, &mut settings.min);
+        swap(&mut self.max, &mut settings.max);
+        swap(&mut self.policy, &mut settings.policy);
+        swap(&mut self.size_origin, &mut why.size);
+        swap(&mut self.min_origin, &mut why.min);
+        swap(&mut self.max_origin, &mut why.max);
+        swap(&mut self.policy_origin, &mut why.policy);
+    }
 }
 
 impl Provenance {
@@ -213,7 +256,9 @@ impl Overrides {
 
     /// Lays this layer over `settings`. `min`/`max` of a defaults layer only
     /// apply to autoscaled groups, and `size` only to fixed ones, so one
-    /// `[defaults]` table can serve both kinds.
+    /// `[defaults]` table can serve both kinds. A kind change trades the
+    /// counts of the kind the group leaves for those set earlier for the
+    /// kind it takes (kept in `why.other_kind`, see [`KindSettings`]).
     pub(crate) fn apply(&self, settings: &mut GroupSettings, why: &mut Provenance, defaults: bool) {
         fn set<T: Clone>(slot: &mut T, val: &Option<Val<T>>, origin: Option<&mut Option<Origin>>) {
             if let Some(v) = val {
@@ -225,11 +270,14 @@ impl Overrides {
         }
         if let Some(kind) = &self.kind {
             if kind.value != settings.kind {
-                // A layer that changes the kind drops what the layers below
-                // set for the other kind (a declared fixed `size`, autoscale
-                // bounds, a policy): this layer's own values follow.
-                (settings.size, settings.min, settings.max) = (None, None, None);
-                settings.policy = ScalePolicy::QueueDepth;
+                // A layer that changes the kind sets aside what the layers
+                // below set for the kind the group leaves (a declared fixed
+                // `size`, autoscale bounds, a policy) and brings back what
+                // they set for the kind it gives, if anything: this layer's
+                // own values follow (see `KindSettings`).
+                let mut other = std::mem::take(&mut why.other_kind);
+                other.trade(settings, why);
+                why.other_kind = other;
             }
         }
         set(&mut settings.kind, &self.kind, Some(&mut why.kind));

@@ -17,6 +17,20 @@
 //!    pool's size only when the configured size itself changed, so it does not
 //!    undo a manual `scale` it has nothing new to say about.
 //!
+//! Counts belong to a kind: `size` set while a group is fixed is its slot
+//! count; `size` (where it starts), `min`, `max` and `policy` set while it
+//! is autoscaled are the autoscaled group's. A layer that changes the kind
+//! (`kind = "..."`) sets aside what the layers below it set for the kind the
+//! group leaves, and brings back what they set for the kind it gives: a
+//! group declared with `size = 4`, made autoscaled by its file table and
+//! fixed again by the environment, is fixed with 4 slots (or the
+//! `[defaults]` size, which beats the declaration), not the default 3; the
+//! bounds or start the table set in between are not used (bounds in a
+//! layer are refused if the group ends up fixed). A running pool keeps its
+//! kind until it restarts: a load that changes the kind changes nothing in
+//! it, and one that brings its kind back resizes it only if that kind's
+//! counts changed.
+//!
 //! # Sources
 //!
 //! At the first use of any group, the file named by `POOLED_CONFIG` (if set)
@@ -144,7 +158,7 @@ impl Layers {
         if let Some(section) = self.env.groups.get(spec.name()) {
             section.apply(&mut settings, &mut why, false);
         }
-        // A stronger layer that changed the kind dropped the counts from
+        // A stronger layer that changed the kind set aside the counts from
         // below, the defaults' among them, and the defaults skipped the
         // counts of the kind the group did not have yet: the defaults' counts
         // for the final kind fill in what no stronger layer set.
@@ -212,7 +226,12 @@ impl Layers {
             }
             // The builder's own rule, so that a file, the environment and
             // the builder refuse the same settings with the same message.
-            if let Err(err) = s.check() {
+            // The fleet settings are checked on their own too: an error the
+            // check finds first in the declaration (not configuration's to
+            // report) must not hide a bad fleet setting configuration gave,
+            // which would otherwise only be found at the group's first use.
+            let fleet = s.fleet.check().err();
+            for err in [s.check().err(), fleet].into_iter().flatten() {
                 fail(why.of(&err), format!("group `{name}`: {err}"))?;
             }
         }

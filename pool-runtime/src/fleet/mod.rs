@@ -158,14 +158,41 @@
 //! * **Observability.** [`FleetStats`] in every build; with feature
 //!   `metrics`, the `pooled.fleet.*` series (held, waiting, limit, lost,
 //!   reclaimed, Redis errors, local fallbacks), and with feature `tracing`
-//!   events for a lost lease, a limit mismatch, and Redis unreachable and
-//!   back, on the pools' own target: see [`observe`](crate::observe).
+//!   events for a lost lease, a limit mismatch, Redis unreachable and
+//!   back, and settings refused at first use, on the pools' own target: see
+//!   [`observe`](crate::observe).
 //!
 //! Settings take effect at a group's first use (its pool's start); a reload
 //! does not change a running group's fleet settings: its report lists each
 //! change as [`Effect::AtRestart`](crate::config::Effect::AtRestart), and
 //! [`Group::settings`](crate::Group::settings) keeps those the fleet runs
 //! with.
+//!
+//! # Settings that fail their check
+//!
+//! A fleet limit of 0 or above [`MAX_SLOTS`](crate::MAX_SLOTS), without a
+//! `redis://` or `unix://` URL, with a lease outside 100 ms to 24 h, or in
+//! a build without the `redis` feature, is refused where it is written,
+//! before anything runs with it:
+//!
+//! * `#[pooled(...)]` / `#[pooled::group(...)]`: a compile error on the key;
+//! * [`GroupSettings::check`](crate::GroupSettings::check) and the builder:
+//!   a [`BuildError`](crate::BuildError);
+//! * a configuration file or `POOLED_*` variable: a load (or reload) error
+//!   naming the file, line and column, or the variable; the load changes
+//!   nothing. This holds even when the group's declaration carries an error
+//!   of its own (which configuration does not report, see below).
+//!
+//! The one place with no caller to return an error to is a hand-written
+//! declaration (a [`GroupSpec`](crate::GroupSpec) built in a `static`:
+//! `Group::new` is a `const fn` and cannot fail) that no configuration
+//! corrects. Such a group does not refuse its calls — turning a typo in a
+//! URL into an outage would be worse than the local limit it still has —
+//! but it does not run silently either: at its first use it starts without
+//! a fleet ([`Group::fleet`](crate::Group::fleet) is `None`) and warns once,
+//! through `log` (target `pooled::fleet`) and `tracing` (event `fleet
+//! settings refused`, with `pool` and `error`). A start-up check gets the
+//! error as a value: `GROUP.settings().check()`.
 
 mod settings;
 
@@ -182,7 +209,7 @@ mod handle;
 #[cfg(feature = "redis")]
 mod lease;
 #[cfg(feature = "redis")]
-mod report;
+pub(crate) mod report;
 #[cfg(feature = "redis")]
 mod scripts;
 #[cfg(feature = "redis")]

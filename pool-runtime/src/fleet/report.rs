@@ -1,5 +1,6 @@
 //! Events worth a line in the application's logs or traces: a lease lost, a
-//! limit that disagrees with the fleet's, Redis unreachable and back.
+//! limit that disagrees with the fleet's, Redis unreachable and back, fleet
+//! settings refused at a group's first use.
 //! Counted in [`FleetStats`](super::FleetStats) in every build; reported
 //! through `tracing` (feature `tracing`; the target of the pools' own events,
 //! [`TARGET`](crate::observe::TARGET), with the group's name as `pool`) and
@@ -56,4 +57,22 @@ pub(crate) fn reachable(group: &str) {
     #[cfg(feature = "config")]
     log::info!(target: "pooled::fleet", "group {group}: Redis reachable again");
     let _ = group;
+}
+
+/// A group's fleet settings failed their check at its first use: the group
+/// runs under its local limit alone (see `Group::fleet`).
+pub(crate) fn refused(group: &str, error: &crate::BuildError) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        target: TARGET,
+        pool = group,
+        error = %error,
+        "fleet settings refused"
+    );
+    #[cfg(feature = "config")]
+    log::warn!(
+        target: "pooled::fleet",
+        "group {group}: fleet settings refused ({error}); the group runs under its local limit alone, without a fleet limit"
+    );
+    let _ = (group, error);
 }

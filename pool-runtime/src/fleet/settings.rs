@@ -158,6 +158,8 @@ impl FleetSettings {
     /// These settings with what a pool cannot take dropped: a fleet limit
     /// that fails its check (or that this build cannot enforce) is removed,
     /// so a hand-written declaration still starts, under its local limit.
+    /// Not silently: the group's first use warns (`Group::fleet`, and the
+    /// module docs' "Settings that fail their check").
     pub(crate) fn clamped(&self) -> FleetSettings {
         match self.check() {
             Ok(()) => *self,

@@ -260,6 +260,15 @@ impl Group {
     /// `submit_blocking_wait`, and the permits of `acquire`, `acquire_owned`,
     /// `try_acquire`, `try_acquire_owned`); other code can take leases from
     /// it too.
+    ///
+    /// Settings that set a fleet limit but fail the check can only come from
+    /// a hand-written declaration (`#[pooled]` refuses them at compile time,
+    /// a configuration load with its error): the group then has no fleet and
+    /// runs under its local limit alone, and says so once, at that first
+    /// use, with a warning through `log` (target `pooled::fleet`) and
+    /// `tracing` (`fleet settings refused`). To get the error as a value,
+    /// check `GROUP.settings().check()` at start-up (see
+    /// [`fleet`](crate::fleet#settings-that-fail-their-check)).
     #[cfg(feature = "redis")]
     pub fn fleet(&self) -> Option<&crate::fleet::Fleet> {
         self.fleet
@@ -267,7 +276,9 @@ impl Group {
                 self.pool();
                 let settings = self.settings();
                 settings.fleet.limit?;
-                crate::fleet::Fleet::connect(self.spec.name, &settings.fleet).ok()
+                crate::fleet::Fleet::connect(self.spec.name, &settings.fleet)
+                    .inspect_err(|err| crate::fleet::report::refused(self.spec.name, err))
+                    .ok()
             })
             .as_ref()
     }

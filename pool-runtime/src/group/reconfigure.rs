@@ -54,18 +54,26 @@ impl Group {
         // A setting the running pool's kind has no use for (a fixed pool's
         // `min`, an autoscaled pool's `size`), or one that comes with a new
         // kind, takes effect with that kind, at restart.
-        let running_kind = self.applied().map(|s| s.kind).filter(|k| *k == after.kind);
+        let applied = *self.applied();
+        let running_kind = applied.map(|s| s.kind).filter(|k| *k == after.kind);
         let (fixed, autoscaled) = (
             running_kind == Some(Kind::Fixed),
             running_kind == Some(Kind::Autoscale),
         );
-        // Compared as the pool takes them, defaults filled in.
+        // Compared as the pool takes them, defaults filled in. The running
+        // pool is moved from the counts it was last given (`applied`), not
+        // from `before`: a load that gave the group another kind (waiting
+        // for a restart) left them alone, so one that gives the running kind
+        // back resizes the pool only if that kind's counts changed, and a
+        // manual `scale` survives the round trip.
         let ((size_was, bounds_was), (size, bounds)) = (before.resolved(), after.resolved());
+        let (running_size, running_bounds) =
+            applied.map_or((size_was, bounds_was), |s| s.resolved());
         if size_was != size {
             change("size", size_was.to_string(), size.to_string(), !fixed);
-            if let (Some(pool), true) = (&pool, fixed) {
-                pool.resize_for(size, LimitCause::Reload);
-            }
+        }
+        if let (Some(pool), true) = (&pool, fixed && running_size != size) {
+            pool.resize_for(size, LimitCause::Reload);
         }
         if bounds_was != bounds {
             for (setting, was, now) in [
@@ -76,10 +84,10 @@ impl Group {
                     change(setting, was.to_string(), now.to_string(), !autoscaled);
                 }
             }
-            if let (Some(pool), true) = (&pool, autoscaled) {
-                let bounded = pool.set_bounds_for(bounds.0, bounds.1, LimitCause::Reload);
-                debug_assert!(bounded.is_ok(), "loaded settings are validated");
-            }
+        }
+        if let (Some(pool), true) = (&pool, autoscaled && running_bounds != bounds) {
+            let bounded = pool.set_bounds_for(bounds.0, bounds.1, LimitCause::Reload);
+            debug_assert!(bounded.is_ok(), "loaded settings are validated");
         }
         if before.max_waiting != after.max_waiting {
             change(
@@ -166,7 +174,13 @@ impl Group {
             let mut applied = self.applied();
             if let Some(settings) = applied.as_mut() {
                 // Kind, order, policy, executor and the fleet settings stay
-                // what the pool (and its fleet) runs with.
+                // what the pool (and its fleet) runs with; so do its counts
+                // while the configuration gives the group another kind
+                // (they are that kind's, for the next start).
+                let counts = match settings.kind == after.kind {
+                    true => (after.size, after.min, after.max),
+                    false => (settings.size, settings.min, settings.max),
+                };
                 *settings = GroupSettings {
                     kind: settings.kind,
                     order: settings.order,
@@ -175,6 +189,7 @@ impl Group {
                     fleet: settings.fleet,
                     ..after
                 };
+                (settings.size, settings.min, settings.max) = counts;
             }
         }
         changes

@@ -6,7 +6,11 @@ use crate::observe::metric;
 use crate::pool::rejected::Rejected;
 use crate::scale::adaptive::WindowReport;
 use ::metrics::{Counter, Gauge, Histogram, Unit};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
+
+/// [`Meter::limit_share`] once the pool has taken its share back.
+const RETIRED: i64 = i64::MIN;
 
 pub(crate) struct Meter {
     completed: Counter,
@@ -22,6 +26,11 @@ pub(crate) struct Meter {
     /// Adaptive pools only (no-ops for the others).
     floor: Gauge,
     latency: Gauge,
+    /// What this pool has added to the `limit` gauge (the sum of the limit
+    /// changes it reported, which may arrive out of order), or [`RETIRED`]
+    /// once [`retire`](Meter::retire) took it back: from then on the pool
+    /// moves no gauge of its own label's.
+    limit_share: AtomicI64,
 }
 
 impl Meter {
@@ -62,8 +71,9 @@ impl Meter {
             run_time: histogram(metric::RUN_TIME),
             floor: adaptive_gauge(metric::ADAPTIVE_FLOOR),
             latency: adaptive_gauge(metric::ADAPTIVE_LATENCY),
+            limit_share: AtomicI64::new(0),
         };
-        meter.limit.increment(limit as f64);
+        meter.limit_changed(0, limit);
         meter
     }
 
@@ -82,9 +92,31 @@ impl Meter {
         self.rejected[reason.index()].increment(1);
     }
 
+    /// The limit moved `from` → `to`: the gauge moves by the difference,
+    /// counted in this pool's share, unless the pool has retired.
     #[inline]
     pub(crate) fn limit_changed(&self, from: usize, to: usize) {
-        self.limit.increment(to as f64 - from as f64);
+        // Limits are at most `MAX_SLOTS` (2^30 - 1): no overflow.
+        let by = to as i64 - from as i64;
+        let counted =
+            self.limit_share
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |share| {
+                    (share != RETIRED).then(|| share + by)
+                });
+        if counted.is_ok() {
+            self.limit.increment(by as f64);
+        }
+    }
+
+    /// Takes this pool's share back out of the `limit` gauge, once: a change
+    /// counted in the share before this is taken back with it, and one
+    /// reported after it moves nothing, so the gauge ends where it would be
+    /// without the pool, whatever the order.
+    pub(crate) fn retire(&self) {
+        let share = self.limit_share.swap(RETIRED, Ordering::Relaxed);
+        if share != RETIRED {
+            self.limit.decrement(share as f64);
+        }
     }
 
     #[inline]
@@ -106,6 +138,11 @@ impl Meter {
     }
 
     pub(crate) fn window(&self, report: &WindowReport) {
+        if self.limit_share.load(Ordering::Relaxed) == RETIRED {
+            // Set, not moved: a retired pool must not overwrite the value
+            // of the pool that now reports under its name.
+            return;
+        }
         if let Some(floor) = report.floor {
             self.floor.set(floor.as_secs_f64());
         }

@@ -18,7 +18,10 @@
 //!   a recorder they are no-ops (one branch each).
 //! * **Gauges move by differences**, never by `set`: reports made after
 //!   the lock may arrive out of order, and differences add up to the right
-//!   value whatever the order (and across pools that share a name).
+//!   value whatever the order (and across pools that share a name). A pool
+//!   keeps the sum of the limit differences it reported, so that when it
+//!   goes away (`Observer::retire`) it takes back exactly its share, even
+//!   while a late report is still on its way (which then moves nothing).
 
 use crate::admission::core::{Core, Outcome};
 use crate::call::Form;
@@ -96,11 +99,15 @@ impl Observer {
         let _ = outcome;
     }
 
-    /// The pool (its core) goes away at `limit`: its share of the gauges goes
-    /// with it.
+    /// The pool goes away (its core is dropped, at `limit`), or stops
+    /// reporting under its name (an isolated group instance whose guard
+    /// dropped): its share of the `limit` gauge goes with it, and it moves
+    /// that gauge no more. Idempotent: the share taken back is the one the
+    /// pool reported, so `limit` only says where it stands.
     #[cfg(feature = "metrics")]
     pub(crate) fn retire(&self, limit: usize) {
-        self.meter.limit_changed(limit, 0);
+        let _ = limit;
+        self.meter.retire();
     }
 
     /// Whether calls are timed (for the histograms) right now.
