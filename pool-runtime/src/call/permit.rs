@@ -75,6 +75,9 @@ pub struct OwnedPermit {
 #[derive(Default)]
 struct FleetPlace {
     lease: Option<crate::fleet::Lease>,
+    // Held for its drop (the parent's lease stays held while the permit
+    // lives); read only by the tower layer's frame.
+    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
     parent: Option<crate::fleet::Parent>,
 }
 
