@@ -54,9 +54,13 @@
 //!   flight over a window, the share `1 − floor / latency` of their time is
 //!   spent beyond the unloaded latency — calls waiting at the server, not
 //!   served. Measured at the typical latency (the running average of
-//!   windows): past its knee a server queues every call added, so once one
-//!   call waits there the limit stops growing, and it grows in smaller steps
-//!   as that queue builds. During the start, where the limit doubles per
+//!   windows): past its knee a server queues every call added, so once half
+//!   a call waits there the limit stops growing, and it grows in smaller
+//!   steps as that queue builds; a window that surely queued half a call
+//!   (even two standard errors below its mean) holds it too, before the
+//!   average sees it. Half a call, not one: behind a long round trip one
+//!   queued call is a rise of 1–2%, within noise, and a server may collapse
+//!   there (a cliff). During the start, where the limit doubles per
 //!   window and the average lags, the window itself decides: one that
 //!   surely queued a call (even two standard errors below its mean) ends
 //!   the doubling, and the floor does not take it.
@@ -71,8 +75,8 @@
 //! * **Update.** A congested window moves the limit `smoothing` of the way to
 //!   `limit × floor·tolerance·noise / latency` (at most halving it). A window
 //!   that used the limit (its peak running count reached 80% of it) and was
-//!   not congested moves it `smoothing · sqrt(limit) · (1 − queue)` up while
-//!   the server queues less than one call, and holds it after; during the
+//!   not congested moves it `smoothing · sqrt(limit) · (1 − queue / ½)` up
+//!   while the server queues less than half a call, and holds it after; during the
 //!   start, if a call waited for a slot, it doubles it.
 //! * The limit stays within `[min, max]`.
 //!
@@ -303,10 +307,20 @@ const DROP_LEVEL_RELAXING: f64 = 0.25;
 /// The most a congested window cuts (the gradient's lower clamp).
 const DEEPEST_LATENCY_CUT: f64 = 0.5;
 /// Calls the server may hold queued (beyond those it serves) before the
-/// limit stops growing: one. Past its knee every extra slot is one more call
-/// waiting there: latency grows for nothing, and a server that slows down
-/// as it queues (contention) serves less.
-const QUEUED: f64 = 1.0;
+/// limit stops growing: half a call. Past its knee every extra slot is one
+/// more call waiting there: latency grows for nothing, and a server that
+/// slows down as it queues (contention) serves less. Half rather than one:
+/// behind a long round trip one queued call is a rise of 1–2% that the
+/// estimate cannot tell from noise, and growth that stops at one call
+/// stops at a server's cliff (the simulator's slow link collapses past ~77
+/// in flight, where its queue is ~1: holding at one call failed 49 calls
+/// there, at half a call 0; `sim/RESULTS.md`).
+const QUEUED: f64 = 0.5;
+/// The queue that ends the start: one call, by the typical latency or
+/// surely by the window's own (even two standard errors below its mean).
+/// The floor then stands on few calls, and half a call of its noise would
+/// end the start of a server with no knee.
+const START_QUEUED: f64 = 1.0;
 
 /// The policy's state: lives under the pool lock.
 #[derive(Debug)]
@@ -517,21 +531,33 @@ impl AdaptiveLimit {
             // average would see the knee a doubling too late, so the window
             // itself ends the start once it surely queued a call (even at
             // its mean log-latency less two standard errors).
-            let queueing = self.starting
-                && self.floor.is_some_and(|floor| {
-                    let error = self.difference_error(&window);
-                    queued(running, window.mean() - NOISE_ERRORS * error - floor) > QUEUED
-                });
+            // What the window itself surely queued (at its mean log-latency
+            // less two standard errors).
+            let surely = self.floor.map_or(0.0, |floor| {
+                let error = self.difference_error(&window);
+                queued(running, window.mean() - NOISE_ERRORS * error - floor)
+            });
+            let queueing = self.starting && surely > START_QUEUED;
             let congested = self.track(&window, elapsed, unloaded && !queueing, queueing);
             // What the server queues at the typical latency.
             let queue = self
                 .floor
                 .map_or(0.0, |floor| queued(running, self.average - floor));
+            // After the start: the server queues half a call by the typical
+            // latency, or surely by this window's own (which the average
+            // sees only windows later). During the start, a call by either:
+            // there the floor stands on few calls, and half a call from
+            // its noise would end the start of a server with no knee.
+            let held = if self.starting {
+                queueing || queue >= START_QUEUED
+            } else {
+                queue >= QUEUED || surely >= QUEUED
+            };
             self.limit = if let Some(excess) = congested {
                 self.starting = false;
                 let target = self.limit * (-excess).exp().max(DEEPEST_LATENCY_CUT);
                 self.limit + (target - self.limit) * s.smoothing
-            } else if used && (queueing || queue >= QUEUED) {
+            } else if used && held {
                 // The server queues already: more slots would wait there.
                 self.starting = false;
                 self.limit
