@@ -37,8 +37,11 @@
 //!   limit and are not counted against it: a burst of refusals that arrives
 //!   together is one cut, not a cascade.
 //! * **After drops, caution.** Growth within a step of the limit that last
-//!   drew drops is a tenth of a slot per window; that level relaxes upward
-//!   over `baseline_interval`, so a server that has grown is found again.
+//!   drew drops — or, after the start, a congested window or one that
+//!   surely queued four calls at the server (how a collapse past a cliff
+//!   begins, before any timeout) — is a tenth of a slot per window; that
+//!   level relaxes upward by a twentieth of itself per `baseline_interval`,
+//!   so a server that has grown is found again.
 //! * **Floor.** The server's unloaded latency is the mean log-latency of the
 //!   calls of windows that did not load it: followed during the start (the
 //!   limit is below the knee until the server shows load) and in windows
@@ -299,11 +302,17 @@ const BURST: u32 = 3;
 const CAUTIOUS_STEP: f64 = 0.1;
 /// How far past the level that drew drops growth stays cautious.
 const CAUTIOUS_BAND: f64 = 0.1;
-/// How fast the level that drew drops relaxes: by this fraction of itself
-/// per `baseline_interval`. Slow, because a server that refuses past a
-/// cliff refuses there again; relaxing it fully per interval brought the
-/// limit back over the cliff every 20 s on the simulator's slow link.
-const DROP_LEVEL_RELAXING: f64 = 0.25;
+/// How fast the level that drew drops (or a queue) relaxes: by this
+/// fraction of itself per `baseline_interval`. Slow, because a server that
+/// refuses past a cliff refuses there again; relaxing it fully per interval
+/// brought the limit back over the cliff every 20 s on the simulator's slow
+/// link, and a quarter per interval every 25–30 s.
+const DROP_LEVEL_RELAXING: f64 = 0.05;
+/// Calls a window (past the start) must surely have queued at the server
+/// for its limit to count as a level to be careful near, as if it had drawn
+/// drops: a collapse past a cliff shows first as a queue of a few calls,
+/// before the latency test or any timeout sees it.
+const TROUBLE_QUEUED: f64 = 4.0;
 /// The most a congested window cuts (the gradient's lower clamp).
 const DEEPEST_LATENCY_CUT: f64 = 0.5;
 /// Calls the server may hold queued (beyond those it serves) before the
@@ -553,6 +562,18 @@ impl AdaptiveLimit {
             } else {
                 queue >= QUEUED || surely >= QUEUED
             };
+            // A queue of a few calls (or congestion) after the start marks
+            // this limit as trouble, like drops: growth near it is slow from
+            // now on. A new level only if the limit is not already below
+            // the last one (the windows of one episode come in a row).
+            if used && !self.starting && (congested.is_some() || surely > TROUBLE_QUEUED) {
+                let below = self
+                    .drops_at
+                    .is_some_and(|(level, at)| self.limit < 0.95 * self.relaxed(level, at, now));
+                if !below {
+                    self.drops_at = Some((self.limit, now));
+                }
+            }
             self.limit = if let Some(excess) = congested {
                 self.starting = false;
                 let target = self.limit * (-excess).exp().max(DEEPEST_LATENCY_CUT);
@@ -598,23 +619,29 @@ impl AdaptiveLimit {
         (error * error + floor).sqrt()
     }
 
-    /// The limit after a step up: near the level where drops came last
-    /// (within a step of it, or past it), a tenth of a slot per window —
-    /// a level that relaxes upward (by a quarter per `baseline_interval`),
+    /// The limit after a step up: near the level where drops (or a queue)
+    /// came last (within a step of it, or past it), a tenth of a slot per
+    /// window — a level that relaxes upward (by a twentieth per `baseline_interval`),
     /// so that a server that has grown is found again.
     fn grow(&self, step: f64, now: Duration) -> f64 {
         let Some((level, at)) = self.drops_at else {
             return self.limit + step;
         };
-        let relaxed =
-            now.saturating_sub(at).as_secs_f64() / self.settings.baseline_interval.as_secs_f64();
-        let level = level * (1.0 + DROP_LEVEL_RELAXING * relaxed.max(0.0));
+        let level = self.relaxed(level, at, now);
         if self.limit + step < level || self.limit > level * (1.0 + CAUTIOUS_BAND) {
             // Below the level, or past it without drops: the server has grown.
             self.limit + step
         } else {
             self.limit.max(level - CAUTIOUS_STEP) + CAUTIOUS_STEP
         }
+    }
+
+    /// The level that drew drops (or a queue) at `at`, relaxed upward by
+    /// `DROP_LEVEL_RELAXING` of itself per `baseline_interval` since.
+    fn relaxed(&self, level: f64, at: Duration, now: Duration) -> f64 {
+        let intervals =
+            now.saturating_sub(at).as_secs_f64() / self.settings.baseline_interval.as_secs_f64();
+        level * (1.0 + DROP_LEVEL_RELAXING * intervals.max(0.0))
     }
 
     /// Takes a window's mean log-latency into the floor and the running
