@@ -325,6 +325,16 @@ pub fn run(options: &crate::Options) -> Vec<Outcome> {
     } else {
         scenarios(options.phase)
     };
+    let models: Vec<Workload> = models
+        .into_iter()
+        .filter(|w| options.only.is_empty() || options.only.iter().any(|n| n == w.name))
+        .collect();
+    if options.trace {
+        for w in &models {
+            trace(w, &seeds);
+        }
+        return out;
+    }
     for w in models {
         let t = std::time::Instant::now();
         let mut contenders = contenders();
@@ -349,6 +359,61 @@ pub fn run(options: &crate::Options) -> Vec<Outcome> {
     }
     crate::report::family(options, &out);
     out
+}
+
+/// Prints, per seed, a per-second timeline of the pooled contender on
+/// `workload`: the mean and highest limit, the mean and highest requests in
+/// the server, successes and failures (`--trace`).
+fn trace(workload: &Workload, seeds: &[u64]) {
+    let pooled = contenders().remove(0);
+    let runs = crate::par_map(seeds, |&s| crate::sim::run(workload, &pooled, s));
+    for (seed, run) in seeds.iter().zip(&runs) {
+        let failed = run
+            .calls
+            .iter()
+            .filter(|c| c.response != crate::server::Response::Ok)
+            .count();
+        println!("## {} seed {seed}: {failed} failed", workload.name);
+        if failed <= 10 {
+            for c in run
+                .calls
+                .iter()
+                .filter(|c| c.response != crate::server::Response::Ok)
+            {
+                println!(
+                    "  failed at {:.3} s: {:?} after {:.3} s (from arrival {:.3} s)",
+                    c.done, c.response, c.latency, c.e2e
+                );
+            }
+        }
+        println!("  s  limit(mean/max)  server(mean/max)  ok  failed");
+        let seconds = workload.duration.ceil() as usize;
+        for sec in 0..seconds {
+            let samples: Vec<_> = run
+                .trace
+                .iter()
+                .filter(|x| x.t >= sec as f64 && x.t < sec as f64 + 1.0)
+                .collect();
+            let calls: Vec<_> = run
+                .calls
+                .iter()
+                .filter(|c| c.done >= sec as f64 && c.done < sec as f64 + 1.0)
+                .collect();
+            let n = samples.len().max(1) as f64;
+            let limit = samples.iter().filter_map(|x| x.limit).sum::<usize>() as f64 / n;
+            let top = samples.iter().filter_map(|x| x.limit).max().unwrap_or(0);
+            let inside = samples.iter().map(|x| x.in_flight).sum::<usize>() as f64 / n;
+            let most = samples.iter().map(|x| x.in_flight).max().unwrap_or(0);
+            let bad = calls
+                .iter()
+                .filter(|c| c.response != crate::server::Response::Ok)
+                .count();
+            println!(
+                "{sec:3}  {limit:6.1} {top:4}  {inside:6.1} {most:4}  {:4} {bad:4}",
+                calls.len() - bad
+            );
+        }
+    }
 }
 
 #[cfg(test)]

@@ -54,9 +54,15 @@ pub struct Options {
     pub family: bool,
     /// With `family`: the holdout models instead of the family's.
     pub holdout: bool,
+    /// With `family`: only the models of these names (empty: all).
+    pub only: Vec<String>,
+    /// With `family`: instead of the tables, print a per-second timeline of
+    /// the pooled contender on every seed (limit, requests in the server,
+    /// answers), for reading what the policy did.
+    pub trace: bool,
 }
 
-const USAGE: &str = "usage: pooled-sim [--quick] [--family [--holdout]] [--seeds N] [--seed-base S] [--no-plots] [--tune [sweep,grid,robust,holdout]]";
+const USAGE: &str = "usage: pooled-sim [--quick] [--family [--holdout] [--only NAME,..] [--trace]] [--seeds N] [--seed-base S] [--no-plots] [--tune [sweep,grid,robust,holdout]]";
 
 impl Options {
     /// The seeds to run.
@@ -75,6 +81,8 @@ impl Options {
             no_plots: false,
             family: false,
             holdout: false,
+            only: Vec::new(),
+            trace: false,
         };
         let mut seeds = None;
         let mut args = std::env::args().skip(1);
@@ -98,6 +106,11 @@ impl Options {
                     o.seed_base = n.parse().map_err(|_| format!("bad --seed-base {n}"))?;
                 }
                 "--no-plots" => o.no_plots = true,
+                "--only" => {
+                    let names = args.next().ok_or("--only needs model names")?;
+                    o.only = names.split(',').map(str::to_owned).collect();
+                }
+                "--trace" => o.trace = true,
                 "--seeds" => {
                     let n = args.next().ok_or("--seeds needs a number")?;
                     seeds = Some(n.parse().map_err(|_| format!("bad --seeds {n}"))?);

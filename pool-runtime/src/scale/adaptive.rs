@@ -37,8 +37,11 @@
 //!   limit and are not counted against it: a burst of refusals that arrives
 //!   together is one cut, not a cascade.
 //! * **After drops, caution.** Growth within a step of the limit that last
-//!   drew drops is a tenth of a slot per window; that level relaxes upward
-//!   over `baseline_interval`, so a server that has grown is found again.
+//!   drew drops — or, after the start, a congested window or one that
+//!   surely queued four calls at the server (how a collapse past a cliff
+//!   begins, before any timeout) — is a tenth of a slot per window; that
+//!   level relaxes upward by a twentieth of itself per `baseline_interval`,
+//!   so a server that has grown is found again.
 //! * **Floor.** The server's unloaded latency is the mean log-latency of the
 //!   calls of windows that did not load it: followed during the start (the
 //!   limit is below the knee until the server shows load) and in windows
@@ -54,9 +57,13 @@
 //!   flight over a window, the share `1 − floor / latency` of their time is
 //!   spent beyond the unloaded latency — calls waiting at the server, not
 //!   served. Measured at the typical latency (the running average of
-//!   windows): past its knee a server queues every call added, so once one
-//!   call waits there the limit stops growing, and it grows in smaller steps
-//!   as that queue builds. During the start, where the limit doubles per
+//!   windows): past its knee a server queues every call added, so once half
+//!   a call waits there the limit stops growing, and it grows in smaller
+//!   steps as that queue builds; a window that surely queued half a call
+//!   (even two standard errors below its mean) holds it too, before the
+//!   average sees it. Half a call, not one: behind a long round trip one
+//!   queued call is a rise of 1–2%, within noise, and a server may collapse
+//!   there (a cliff). During the start, where the limit doubles per
 //!   window and the average lags, the window itself decides: one that
 //!   surely queued a call (even two standard errors below its mean) ends
 //!   the doubling, and the floor does not take it.
@@ -71,8 +78,8 @@
 //! * **Update.** A congested window moves the limit `smoothing` of the way to
 //!   `limit × floor·tolerance·noise / latency` (at most halving it). A window
 //!   that used the limit (its peak running count reached 80% of it) and was
-//!   not congested moves it `smoothing · sqrt(limit) · (1 − queue)` up while
-//!   the server queues less than one call, and holds it after; during the
+//!   not congested moves it `smoothing · sqrt(limit) · (1 − queue / ½)` up
+//!   while the server queues less than half a call, and holds it after; during the
 //!   start, if a call waited for a slot, it doubles it.
 //! * The limit stays within `[min, max]`.
 //!
@@ -295,18 +302,34 @@ const BURST: u32 = 3;
 const CAUTIOUS_STEP: f64 = 0.1;
 /// How far past the level that drew drops growth stays cautious.
 const CAUTIOUS_BAND: f64 = 0.1;
-/// How fast the level that drew drops relaxes: by this fraction of itself
-/// per `baseline_interval`. Slow, because a server that refuses past a
-/// cliff refuses there again; relaxing it fully per interval brought the
-/// limit back over the cliff every 20 s on the simulator's slow link.
-const DROP_LEVEL_RELAXING: f64 = 0.25;
+/// How fast the level that drew drops (or a queue) relaxes: by this
+/// fraction of itself per `baseline_interval`. Slow, because a server that
+/// refuses past a cliff refuses there again; relaxing it fully per interval
+/// brought the limit back over the cliff every 20 s on the simulator's slow
+/// link, and a quarter per interval every 25–30 s.
+const DROP_LEVEL_RELAXING: f64 = 0.05;
+/// Calls a window (past the start) must surely have queued at the server
+/// for its limit to count as a level to be careful near, as if it had drawn
+/// drops: a collapse past a cliff shows first as a queue of a few calls,
+/// before the latency test or any timeout sees it.
+const TROUBLE_QUEUED: f64 = 4.0;
 /// The most a congested window cuts (the gradient's lower clamp).
 const DEEPEST_LATENCY_CUT: f64 = 0.5;
 /// Calls the server may hold queued (beyond those it serves) before the
-/// limit stops growing: one. Past its knee every extra slot is one more call
-/// waiting there: latency grows for nothing, and a server that slows down
-/// as it queues (contention) serves less.
-const QUEUED: f64 = 1.0;
+/// limit stops growing: half a call. Past its knee every extra slot is one
+/// more call waiting there: latency grows for nothing, and a server that
+/// slows down as it queues (contention) serves less. Half rather than one:
+/// behind a long round trip one queued call is a rise of 1–2% that the
+/// estimate cannot tell from noise, and growth that stops at one call
+/// stops at a server's cliff (the simulator's slow link collapses past ~77
+/// in flight, where its queue is ~1: holding at one call failed 49 calls
+/// there, at half a call 0; `sim/RESULTS.md`).
+const QUEUED: f64 = 0.5;
+/// The queue that ends the start: one call, by the typical latency or
+/// surely by the window's own (even two standard errors below its mean).
+/// The floor then stands on few calls, and half a call of its noise would
+/// end the start of a server with no knee.
+const START_QUEUED: f64 = 1.0;
 
 /// The policy's state: lives under the pool lock.
 #[derive(Debug)]
@@ -517,21 +540,45 @@ impl AdaptiveLimit {
             // average would see the knee a doubling too late, so the window
             // itself ends the start once it surely queued a call (even at
             // its mean log-latency less two standard errors).
-            let queueing = self.starting
-                && self.floor.is_some_and(|floor| {
-                    let error = self.difference_error(&window);
-                    queued(running, window.mean() - NOISE_ERRORS * error - floor) > QUEUED
-                });
+            // What the window itself surely queued (at its mean log-latency
+            // less two standard errors).
+            let surely = self.floor.map_or(0.0, |floor| {
+                let error = self.difference_error(&window);
+                queued(running, window.mean() - NOISE_ERRORS * error - floor)
+            });
+            let queueing = self.starting && surely > START_QUEUED;
             let congested = self.track(&window, elapsed, unloaded && !queueing, queueing);
             // What the server queues at the typical latency.
             let queue = self
                 .floor
                 .map_or(0.0, |floor| queued(running, self.average - floor));
+            // After the start: the server queues half a call by the typical
+            // latency, or surely by this window's own (which the average
+            // sees only windows later). During the start, a call by either:
+            // there the floor stands on few calls, and half a call from
+            // its noise would end the start of a server with no knee.
+            let held = if self.starting {
+                queueing || queue >= START_QUEUED
+            } else {
+                queue >= QUEUED || surely >= QUEUED
+            };
+            // A queue of a few calls (or congestion) after the start marks
+            // this limit as trouble, like drops: growth near it is slow from
+            // now on. A new level only if the limit is not already below
+            // the last one (the windows of one episode come in a row).
+            if used && !self.starting && (congested.is_some() || surely > TROUBLE_QUEUED) {
+                let below = self
+                    .drops_at
+                    .is_some_and(|(level, at)| self.limit < 0.95 * self.relaxed(level, at, now));
+                if !below {
+                    self.drops_at = Some((self.limit, now));
+                }
+            }
             self.limit = if let Some(excess) = congested {
                 self.starting = false;
                 let target = self.limit * (-excess).exp().max(DEEPEST_LATENCY_CUT);
                 self.limit + (target - self.limit) * s.smoothing
-            } else if used && (queueing || queue >= QUEUED) {
+            } else if used && held {
                 // The server queues already: more slots would wait there.
                 self.starting = false;
                 self.limit
@@ -572,23 +619,29 @@ impl AdaptiveLimit {
         (error * error + floor).sqrt()
     }
 
-    /// The limit after a step up: near the level where drops came last
-    /// (within a step of it, or past it), a tenth of a slot per window —
-    /// a level that relaxes upward (by a quarter per `baseline_interval`),
+    /// The limit after a step up: near the level where drops (or a queue)
+    /// came last (within a step of it, or past it), a tenth of a slot per
+    /// window — a level that relaxes upward (by a twentieth per `baseline_interval`),
     /// so that a server that has grown is found again.
     fn grow(&self, step: f64, now: Duration) -> f64 {
         let Some((level, at)) = self.drops_at else {
             return self.limit + step;
         };
-        let relaxed =
-            now.saturating_sub(at).as_secs_f64() / self.settings.baseline_interval.as_secs_f64();
-        let level = level * (1.0 + DROP_LEVEL_RELAXING * relaxed.max(0.0));
+        let level = self.relaxed(level, at, now);
         if self.limit + step < level || self.limit > level * (1.0 + CAUTIOUS_BAND) {
             // Below the level, or past it without drops: the server has grown.
             self.limit + step
         } else {
             self.limit.max(level - CAUTIOUS_STEP) + CAUTIOUS_STEP
         }
+    }
+
+    /// The level that drew drops (or a queue) at `at`, relaxed upward by
+    /// `DROP_LEVEL_RELAXING` of itself per `baseline_interval` since.
+    fn relaxed(&self, level: f64, at: Duration, now: Duration) -> f64 {
+        let intervals =
+            now.saturating_sub(at).as_secs_f64() / self.settings.baseline_interval.as_secs_f64();
+        level * (1.0 + DROP_LEVEL_RELAXING * intervals.max(0.0))
     }
 
     /// Takes a window's mean log-latency into the floor and the running
