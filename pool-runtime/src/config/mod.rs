@@ -120,7 +120,7 @@ impl Layers {
         let known = known_names();
         #[allow(unused_mut, clippy::needless_update)]
         let mut layers = Layers {
-            env: env::read(std::env::vars(), &known)?,
+            env: env::read_process(&known)?,
             ..Layers::default()
         };
         #[cfg(feature = "config")]
@@ -345,7 +345,7 @@ pub fn load_str(path: &str, text: &str) -> Result<Report, ConfigError> {
 ///
 /// A [`ConfigError`] naming the variable; nothing is changed then.
 pub fn load_env() -> Result<Report, ConfigError> {
-    let layer = env::read(std::env::vars(), &known_names())?;
+    let layer = env::read_process(&known_names())?;
     replace(|layers| layers.env = layer)
 }
 
