@@ -109,3 +109,82 @@ fn a_group_setting_that_is_not_unicode_is_an_error_naming_its_variable() {
         },
     );
 }
+
+static R6_PATH: Group = Group::new(GroupSpec::new("r6::path").size(2));
+register_group!(R6_PATH);
+
+/// A file name that is not unicode (legal on Linux), in the temp dir.
+fn non_unicode_path(tag: &str) -> std::path::PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let mut bytes = std::env::temp_dir().as_os_str().as_bytes().to_vec();
+    bytes.extend_from_slice(format!("/pooled-r6-{tag}-{}-", std::process::id()).as_bytes());
+    bytes.extend_from_slice(b"\xff.toml");
+    std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&bytes))
+}
+
+/// Promise (`config::load(path)`): "Loads a configuration file"; `watch`
+/// "Loads the configuration file at `path`, then reloads it whenever its
+/// content changes". Both took `impl AsRef<Path>` and then opened the
+/// path's lossy display form, so a file whose name is not unicode (legal
+/// on Unix) was "No such file or directory".
+#[test]
+fn a_file_whose_name_is_not_unicode_is_loaded_and_watched() {
+    let path = non_unicode_path("load");
+    std::fs::write(&path, "[groups.\"r6::path\"]\nsize = 3\n").unwrap();
+    let loaded = config::load(&path);
+    std::fs::remove_file(&path).unwrap();
+    let report = loaded.expect("the file is read by its own name");
+    assert!(report.to_string().contains("size 2 -> 3"), "{report}");
+    assert_eq!(R6_PATH.size(), 3);
+
+    let path = non_unicode_path("watch");
+    std::fs::write(&path, "[groups.\"r6::path\"]\nsize = 4\n").unwrap();
+    let (reloads, reloaded) = std::sync::mpsc::channel();
+    let watch = config::watch(&path, Duration::from_millis(10), move |outcome| {
+        let _ = reloads.send(outcome.map(|report| report.to_string()));
+    });
+    let watch = match watch {
+        Ok(watch) => watch,
+        Err(error) => {
+            std::fs::remove_file(&path).unwrap();
+            panic!("the watched file is read by its own name: {error}");
+        }
+    };
+    assert_eq!(R6_PATH.size(), 4);
+    std::fs::write(&path, "[groups.\"r6::path\"]\nsize = 5\n").unwrap();
+    let report = reloaded.recv_timeout(Duration::from_secs(10));
+    drop(watch);
+    std::fs::remove_file(&path).unwrap();
+    let report = report.expect("a reload").expect("the new file is valid");
+    assert!(report.contains("size 4 -> 5"), "{report}");
+    assert_eq!(R6_PATH.size(), 5);
+    config::clear();
+}
+
+/// Promise (config module docs): "At the first use of any group, the file
+/// named by `POOLED_CONFIG` (if set) ... [is] read." A `POOLED_CONFIG` that
+/// is not unicode was read with `std::env::var`, whose error was taken for
+/// "not set": the file was silently not applied.
+#[test]
+fn pooled_config_naming_a_file_that_is_not_unicode_is_applied() {
+    use std::os::unix::ffi::OsStrExt;
+    let path = non_unicode_path("env");
+    let child = std::env::var_os(CHILD).is_some();
+    if !child {
+        std::fs::write(&path, "[groups.\"r6::path\"]\nsize = 6\n").unwrap();
+    }
+    let bytes = path.as_os_str().as_bytes().to_vec();
+    let outcome = std::panic::catch_unwind(|| {
+        in_child_process(
+            "pooled_config_naming_a_file_that_is_not_unicode_is_applied",
+            &[(b"POOLED_CONFIG", &bytes)],
+            || assert_eq!(R6_PATH.size(), 6, "the file is applied at first use"),
+        )
+    });
+    if !child {
+        std::fs::remove_file(&path).unwrap();
+    }
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
