@@ -43,7 +43,7 @@ pub(crate) fn function(function: &PooledFn, config: &FnConfig) -> TokenStream {
         return function.to_token_stream();
     };
     let handle = match &config.group {
-        GroupChoice::Own { spec, .. } => Some(own_handle(function, spec, &config.krate)),
+        GroupChoice::Own { spec, owner } => Some(own_handle(function, spec, *owner, &config.krate)),
         GroupChoice::Declared(_) => None,
     };
     let pool = pool_expression(function, config);
@@ -290,11 +290,27 @@ fn private(krate: &Path) -> TokenStream {
 }
 
 /// The handle const of a function's own pool.
-pub(crate) fn own_handle(function: &PooledFn, spec: &PoolSpec, krate: &Path) -> TokenStream {
+pub(crate) fn own_handle(
+    function: &PooledFn,
+    spec: &PoolSpec,
+    owner: HandleOwner,
+    krate: &Path,
+) -> TokenStream {
     let private = private(krate);
     let fn_name = function.sig.ident.unraw().to_string();
     let handle = handle_name(&function.sig.ident);
-    let vis = &function.vis;
+    // A method's handle without a visibility of its own is `pub(self)`
+    // (private, as written): the same in an inherent `impl`, and an error in
+    // a trait (E0449, on the method's name), where a handle would become an
+    // associated const of the trait, shared by every implementor and making
+    // the trait dyn-incompatible: a trait's default method must name a group.
+    let vis = match (&function.vis, owner) {
+        (syn::Visibility::Inherited, HandleOwner::Impl) => {
+            let span = function.sig.ident.span();
+            quote_spanned!(span=> pub(self))
+        }
+        (vis, _) => vis.to_token_stream(),
+    };
     let cfgs = function
         .attrs
         .iter()

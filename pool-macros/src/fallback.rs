@@ -7,7 +7,9 @@ use proc_macro2::{TokenStream, TokenTree};
 use quote::{quote, ToTokens};
 use syn::{ItemStruct, Path};
 
-use crate::ast::{Body, Context, GroupConfig, Kind, Order, Policy, PoolSpec, PooledFn, RawArgs};
+use crate::ast::{
+    Body, Context, GroupConfig, HandleOwner, Kind, Order, Policy, PoolSpec, PooledFn, RawArgs,
+};
 use crate::expand;
 use crate::parse::is_pooled_attribute;
 use crate::validate::{self, default_crate};
@@ -29,7 +31,9 @@ pub(crate) fn function(function: &PooledFn, args: TokenStream, error: &syn::Erro
     };
     let error = error.to_compile_error();
     let handle = (!declared_group && function.body.is_some())
-        .then(|| expand::own_handle(function, &spec(), &krate));
+        // (As a module's item, whatever the function: no second error, such
+        // as a method handle's visibility in a trait, beside the attribute's.)
+        .then(|| expand::own_handle(function, &spec(), HandleOwner::Module, &krate));
     // A second `#[pooled]` was reported already; expanding it would add a second handle.
     let attrs = function
         .attrs

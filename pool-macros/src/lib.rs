@@ -194,11 +194,16 @@ use proc_macro::TokenStream;
 /// and `crate`. A misspelt path is rustc's "cannot find type" error, on the path.
 ///
 /// A trait-impl method cannot gain an associated const, so it must name a declared
-/// group (without one, rustc reports that `<FN>_POOL` "is not a member of trait").
+/// group (without one, rustc reports that `<FN>_POOL` "is not a member of trait",
+/// and that visibility qualifiers are not permitted there).
 /// The same goes for a trait's default method: without `group` its handle would
 /// become an associated const of the trait, shared by every implementor and
-/// making the trait dyn-incompatible. An associated function that neither takes
-/// `self` nor mentions `Self` is taken for a free function; give it a group too.
+/// making the trait dyn-incompatible, so it is refused (a method's handle is
+/// `pub(self)` unless the method has a visibility of its own, and rustc reports
+/// "visibility qualifiers are not permitted here" on the method's name). An
+/// associated function that neither takes `self` nor mentions `Self` is taken
+/// for a free function; give it a group too (without one, rustc reports that it
+/// "cannot find value `<FN>_POOL`").
 ///
 /// ```
 /// #[pooled::group(size = 2)]

@@ -12,7 +12,9 @@
 //! fails the load with a suggestion, as does a malformed value of a real
 //! group setting, naming the variable. Two groups whose names mangle to the
 //! same variable name (`x-y`, `x_y`) make a variable that names them an error
-//! naming both. At a group's first use, where no caller can receive an error,
+//! naming both. A variable that is not unicode panics nothing: a setting's
+//! value that is not is an error naming the variable, and any other such
+//! variable (not ours, or naming no setting) is passed over. At a group's first use, where no caller can receive an error,
 //! a failing environment is applied not at all and the error is logged;
 //! [`load_env`](crate::config::load_env) returns it.
 
@@ -61,6 +63,46 @@ pub(crate) fn read(
     vars: impl IntoIterator<Item = (String, String)>,
     known: &[&'static str],
 ) -> Result<EnvLayer, ConfigError> {
+    read_values(vars.into_iter().map(|(var, value)| (var, Ok(value))), known)
+}
+
+/// Reads the process's `POOLED_*` variables for the `known` group names.
+///
+/// Not through `std::env::vars`, which panics at any variable (ours or
+/// not) whose name or value is not unicode: a name that is not unicode is
+/// read lossily (it names no group, so it is ignored or refused as any
+/// such name is), and a value that is not unicode is an error naming its
+/// variable if the variable sets something, ignored otherwise.
+pub(crate) fn read_process(known: &[&'static str]) -> Result<EnvLayer, ConfigError> {
+    let vars = std::env::vars_os().filter_map(|(var, value)| {
+        let var = var.to_string_lossy().into_owned();
+        if !var.starts_with(PREFIX) {
+            return None;
+        }
+        let value = value
+            .into_string()
+            .map_err(|raw| raw.to_string_lossy().into_owned());
+        Some((var, value))
+    });
+    read_values(vars, known)
+}
+
+/// The value of a variable that sets something: an error if it is not
+/// unicode (`Err` holds it, read lossily).
+fn unicode(value: Result<String, String>, origin: &Origin) -> Result<String, ConfigError> {
+    value.map_err(|lossy| {
+        ConfigError::at(
+            origin.clone(),
+            format!("invalid value `{lossy}`: not valid unicode"),
+        )
+    })
+}
+
+/// [`read`], for values that may not be unicode (`Err`, read lossily).
+fn read_values(
+    vars: impl IntoIterator<Item = (String, Result<String, String>)>,
+    known: &[&'static str],
+) -> Result<EnvLayer, ConfigError> {
     let mut layer = EnvLayer::default();
     let names: Vec<(String, &'static str, &'static str)> = known
         .iter()
@@ -76,6 +118,7 @@ pub(crate) fn read(
         }
         let origin = Origin::Env { var: var.clone() };
         if var == CEILING_VAR {
+            let value = unicode(value, &origin)?;
             layer.ceiling = Some(Val {
                 value: parse::ceiling(&value).map_err(|m| ConfigError::at(origin.clone(), m))?,
                 origin,
@@ -123,6 +166,7 @@ pub(crate) fn read(
                 ),
             ));
         }
+        let value = unicode(value, &origin)?;
         let overrides = layer.groups.entry((*group).to_owned()).or_default();
         parse::setting(overrides, setting, &value, origin)?;
     }

@@ -134,12 +134,12 @@ impl Layers {
         let known = known_names();
         #[allow(unused_mut, clippy::needless_update)]
         let mut layers = Layers {
-            env: env::read(std::env::vars(), &known)?,
+            env: env::read_process(&known)?,
             ..Layers::default()
         };
         #[cfg(feature = "config")]
-        if let Ok(path) = std::env::var(CONFIG_VAR) {
-            layers.file = Some(read_file(&path, &known)?);
+        if let Some(path) = std::env::var_os(CONFIG_VAR) {
+            layers.file = Some(read_file(std::path::Path::new(&path), &known)?);
         }
         layers.validate()?;
         Ok(layers)
@@ -300,17 +300,26 @@ pub(crate) fn effective(spec: &GroupSpec) -> GroupSettings {
     with_effective(spec, |s| s)
 }
 
+/// Reads and parses the file at `path`. The file is opened by its path as
+/// given (which need not be unicode); its displayed form only names it in
+/// errors.
 #[cfg(feature = "config")]
-fn read_file(path: &str, known: &[&'static str]) -> Result<file::FileLayer, ConfigError> {
-    file::parse(path, &read_text(path)?, known)
+fn read_file(
+    path: &std::path::Path,
+    known: &[&'static str],
+) -> Result<file::FileLayer, ConfigError> {
+    file::parse(&path.display().to_string(), &read_text(path)?, known)
 }
 
 /// The text of the configuration file at `path`.
 #[cfg(feature = "config")]
-fn read_text(path: &str) -> Result<String, ConfigError> {
+fn read_text(path: &std::path::Path) -> Result<String, ConfigError> {
     std::fs::read_to_string(path).map_err(|e| ConfigError {
         origin: None,
-        message: format!("{path}: cannot read the configuration file: {e}"),
+        message: format!(
+            "{}: cannot read the configuration file: {e}",
+            path.display()
+        ),
     })
 }
 
@@ -341,8 +350,7 @@ fn read_text(path: &str) -> Result<String, ConfigError> {
 /// ```
 #[cfg(feature = "config")]
 pub fn load(path: impl AsRef<std::path::Path>) -> Result<Report, ConfigError> {
-    let path = path.as_ref().display().to_string();
-    let layer = read_file(&path, &known_names())?;
+    let layer = read_file(path.as_ref(), &known_names())?;
     replace(|layers| layers.file = Some(layer))
 }
 
@@ -364,7 +372,7 @@ pub fn load_str(path: &str, text: &str) -> Result<Report, ConfigError> {
 ///
 /// A [`ConfigError`] naming the variable; nothing is changed then.
 pub fn load_env() -> Result<Report, ConfigError> {
-    let layer = env::read(std::env::vars(), &known_names())?;
+    let layer = env::read_process(&known_names())?;
     replace(|layers| layers.env = layer)
 }
 

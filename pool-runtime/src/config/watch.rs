@@ -80,24 +80,27 @@ pub fn watch<F>(
 where
     F: FnMut(Result<Report, ConfigError>) + Send + 'static,
 {
-    let path = path.as_ref().display().to_string();
+    // Read by the path as given (it need not be unicode), named in errors
+    // and reports by its displayed form.
+    let path = path.as_ref().to_path_buf();
+    let name = path.display().to_string();
     if every.is_zero() {
         return Err(ConfigError {
             origin: None,
             message: format!(
-                "{path}: a configuration file cannot be watched every 0 s: expected a \
+                "{name}: a configuration file cannot be watched every 0 s: expected a \
                  duration longer than zero"
             ),
         });
     }
     let text = read_text(&path)?;
-    load_str(&path, &text)?;
+    load_str(&name, &text)?;
     let stop = Arc::new(Stop::default());
     let thread = thread::Builder::new()
         .name("pooled-config-watch".into())
         .spawn({
             let stop = stop.clone();
-            move || watching(&path, every, text, on_reload, &stop)
+            move || watching(&path, &name, every, text, on_reload, &stop)
         })
         .map_err(|e| ConfigError {
             origin: None,
@@ -169,8 +172,14 @@ impl Stop {
     }
 }
 
-fn watching<F>(path: &str, every: Duration, mut loaded: String, mut on_reload: F, stop: &Stop)
-where
+fn watching<F>(
+    path: &std::path::Path,
+    name: &str,
+    every: Duration,
+    mut loaded: String,
+    mut on_reload: F,
+    stop: &Stop,
+) where
     F: FnMut(Result<Report, ConfigError>),
 {
     // The last read error passed on, so that a file gone for a while is
@@ -183,7 +192,7 @@ where
                 if text == loaded {
                     continue;
                 }
-                let outcome = load_str(path, &text);
+                let outcome = load_str(name, &text);
                 loaded = text;
                 outcome
             }

@@ -1,0 +1,190 @@
+//! Hostile acceptance tests, round 6: configuration read from an
+//! environment or a path that is not unicode.
+#![cfg(feature = "config")]
+
+use pool_runtime::config::{self, Origin};
+use pool_runtime::{register_group, Group, GroupSpec};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+static R6_CFG: Group = Group::new(GroupSpec::new("r6::cfg").size(2));
+register_group!(R6_CFG);
+
+const CHILD: &str = "POOLED_R6_CHILD_TEST";
+
+/// Runs the test `name` again in a child process with `env` set (values as
+/// raw bytes), and checks it passed.
+fn in_child_process(name: &str, env: &[(&[u8], &[u8])], scenario: impl FnOnce()) {
+    if std::env::var_os(CHILD).is_some() {
+        scenario();
+        return;
+    }
+    use std::os::unix::ffi::OsStrExt;
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, name);
+    for (k, v) in env {
+        command.env(
+            std::ffi::OsStr::from_bytes(k),
+            std::ffi::OsStr::from_bytes(v),
+        );
+    }
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("{name}: the child process hung");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        status.success() && stdout.contains("1 passed"),
+        "{name}: the child process failed ({status})\n{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Promise (config, `load_env`): "A [`ConfigError`] naming the variable;
+/// nothing is changed then", and DESIGN §6: "no panics on bad input from
+/// users or config". `std::env::vars` panics at the first variable (ours
+/// or anyone's) that is not unicode: the first use of any group, and
+/// `load_env`, panicked in a process whose environment held one.
+#[test]
+fn an_environment_with_variables_that_are_not_unicode_is_read_without_a_panic() {
+    in_child_process(
+        "an_environment_with_variables_that_are_not_unicode_is_read_without_a_panic",
+        &[
+            (b"UNRELATED_R6", b"caf\xe9"),
+            (b"POOLED_R6_NOTHING", b"\xff"),
+            (b"POOLED_\xff", b"1"),
+        ],
+        || {
+            // The first use reads the environment.
+            assert_eq!(R6_CFG.size(), 2);
+            let report = std::panic::catch_unwind(config::load_env)
+                .expect("load_env does not panic")
+                .expect("nothing in this environment is for a group");
+            assert!(report.is_empty(), "{report}");
+        },
+    );
+}
+
+/// The value of a group setting that is not unicode is an error naming the
+/// variable (the environment is applied all or nothing), not a panic.
+#[test]
+fn a_group_setting_that_is_not_unicode_is_an_error_naming_its_variable() {
+    in_child_process(
+        "a_group_setting_that_is_not_unicode_is_an_error_naming_its_variable",
+        &[
+            (b"POOLED_R6__CFG_SIZE", b"4\xff"),
+            (b"POOLED_R6__CFG_MAX_WAITING", b"7"),
+        ],
+        || {
+            // At first use the error is logged and no variable applies.
+            assert_eq!(R6_CFG.size(), 2);
+            let error = std::panic::catch_unwind(config::load_env)
+                .expect("load_env does not panic")
+                .expect_err("the size is not unicode");
+            assert_eq!(
+                error.origin(),
+                Some(&Origin::Env {
+                    var: "POOLED_R6__CFG_SIZE".into()
+                }),
+                "{error}"
+            );
+            assert!(error.message().contains("not valid unicode"), "{error}");
+            assert_eq!(R6_CFG.size(), 2);
+            assert_eq!(R6_CFG.settings().max_waiting, None, "all or nothing");
+        },
+    );
+}
+
+static R6_PATH: Group = Group::new(GroupSpec::new("r6::path").size(2));
+register_group!(R6_PATH);
+
+/// A file name that is not unicode (legal on Linux), in the temp dir.
+fn non_unicode_path(tag: &str) -> std::path::PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let mut bytes = std::env::temp_dir().as_os_str().as_bytes().to_vec();
+    bytes.extend_from_slice(format!("/pooled-r6-{tag}-{}-", std::process::id()).as_bytes());
+    bytes.extend_from_slice(b"\xff.toml");
+    std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&bytes))
+}
+
+/// Promise (`config::load(path)`): "Loads a configuration file"; `watch`
+/// "Loads the configuration file at `path`, then reloads it whenever its
+/// content changes". Both took `impl AsRef<Path>` and then opened the
+/// path's lossy display form, so a file whose name is not unicode (legal
+/// on Unix) was "No such file or directory".
+#[test]
+fn a_file_whose_name_is_not_unicode_is_loaded_and_watched() {
+    let path = non_unicode_path("load");
+    std::fs::write(&path, "[groups.\"r6::path\"]\nsize = 3\n").unwrap();
+    let loaded = config::load(&path);
+    std::fs::remove_file(&path).unwrap();
+    let report = loaded.expect("the file is read by its own name");
+    assert!(report.to_string().contains("size 2 -> 3"), "{report}");
+    assert_eq!(R6_PATH.size(), 3);
+
+    let path = non_unicode_path("watch");
+    std::fs::write(&path, "[groups.\"r6::path\"]\nsize = 4\n").unwrap();
+    let (reloads, reloaded) = std::sync::mpsc::channel();
+    let watch = config::watch(&path, Duration::from_millis(10), move |outcome| {
+        let _ = reloads.send(outcome.map(|report| report.to_string()));
+    });
+    let watch = match watch {
+        Ok(watch) => watch,
+        Err(error) => {
+            std::fs::remove_file(&path).unwrap();
+            panic!("the watched file is read by its own name: {error}");
+        }
+    };
+    assert_eq!(R6_PATH.size(), 4);
+    std::fs::write(&path, "[groups.\"r6::path\"]\nsize = 5\n").unwrap();
+    let report = reloaded.recv_timeout(Duration::from_secs(10));
+    drop(watch);
+    std::fs::remove_file(&path).unwrap();
+    let report = report.expect("a reload").expect("the new file is valid");
+    assert!(report.contains("size 4 -> 5"), "{report}");
+    assert_eq!(R6_PATH.size(), 5);
+    config::clear();
+}
+
+/// Promise (config module docs): "At the first use of any group, the file
+/// named by `POOLED_CONFIG` (if set) ... [is] read." A `POOLED_CONFIG` that
+/// is not unicode was read with `std::env::var`, whose error was taken for
+/// "not set": the file was silently not applied.
+#[test]
+fn pooled_config_naming_a_file_that_is_not_unicode_is_applied() {
+    use std::os::unix::ffi::OsStrExt;
+    let path = non_unicode_path("env");
+    let child = std::env::var_os(CHILD).is_some();
+    if !child {
+        std::fs::write(&path, "[groups.\"r6::path\"]\nsize = 6\n").unwrap();
+    }
+    let bytes = path.as_os_str().as_bytes().to_vec();
+    let outcome = std::panic::catch_unwind(|| {
+        in_child_process(
+            "pooled_config_naming_a_file_that_is_not_unicode_is_applied",
+            &[(b"POOLED_CONFIG", &bytes)],
+            || assert_eq!(R6_PATH.size(), 6, "the file is applied at first use"),
+        )
+    });
+    if !child {
+        std::fs::remove_file(&path).unwrap();
+    }
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
