@@ -400,3 +400,68 @@ fn no_subscriber_no_span() {
         Ok(true)
     );
 }
+
+/// Feature `tower`: a response body held to its end is a latency sample of
+/// an adaptive pool up to its last frame; one dropped or broken before its
+/// end (a client that went away) is no sample at all — not a long one.
+#[cfg(feature = "tower")]
+#[test]
+fn a_body_dropped_before_its_end_is_no_latency_sample() {
+    use http_body::Body;
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use tower::{service_fn, Layer, Service, ServiceExt};
+
+    let capture = Capture::default();
+    let clock = ManualClock::new();
+    capture.run(|| {
+        let pool = Pool::builder()
+            .name("bodies")
+            .kind(Kind::Autoscale)
+            .min(1)
+            .max(8)
+            .scale_policy(ScalePolicy::Adaptive(AdaptiveSettings::default()))
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .unwrap();
+        let mut service = PooledLayer::pool(pool.clone())
+            .hold_until_body_ends()
+            .layer(service_fn(|()| async {
+                Ok::<_, BoxError>(http::Response::new(String::from("streamed")))
+            }));
+        let mut respond = || {
+            block_on(async { service.ready().await.unwrap().call(()).await.unwrap() }).into_body()
+        };
+        // A body read to its end 20 ms after its call was admitted.
+        let finished = |mut body: pool_runtime::tower::PermitBody<String>| {
+            clock.advance(Duration::from_millis(20));
+            block_on(std::future::poll_fn(|cx| {
+                std::pin::Pin::new(&mut body).poll_frame(cx)
+            }))
+            .unwrap()
+            .unwrap();
+            assert!(!body.holds_slot(), "released at its last frame");
+        };
+        for _ in 0..5 {
+            finished(respond());
+        }
+        // Five bodies dropped after a second, unread: the client went away.
+        for _ in 0..5 {
+            let body = respond();
+            clock.advance(Duration::from_secs(1));
+            drop(body);
+        }
+        for _ in 0..5 {
+            finished(respond());
+        }
+        assert_eq!(pool.stats().running, 0);
+    });
+    let windows = capture.events("adaptive window");
+    assert!(!windows.is_empty(), "ten samples close a window");
+    let w = &windows[0].fields;
+    assert_eq!(field(w, "successes"), Some("10"), "{w:?}");
+    let latency: u64 = field(w, "latency_us").unwrap().parse().unwrap();
+    assert!(
+        (19_999..=20_001).contains(&latency),
+        "the dropped bodies' seconds are not in the window: {w:?}"
+    );
+}

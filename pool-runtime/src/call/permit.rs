@@ -332,6 +332,16 @@ impl OwnedPermit {
     pub fn set_verdict(&mut self, verdict: Verdict) {
         self.held.verdict = verdict;
     }
+
+    /// The work the permit was held for did not finish (a response body
+    /// dropped or broken before its end): its time is no latency sample.
+    /// An overload verdict stands (the server said so).
+    #[cfg(feature = "tower")]
+    pub(crate) fn unfinished(&mut self) {
+        if self.held.verdict == Verdict::Success {
+            self.held.verdict = Verdict::Ignore;
+        }
+    }
 }
 
 impl fmt::Debug for Permit<'_> {

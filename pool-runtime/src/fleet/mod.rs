@@ -219,10 +219,10 @@ mod waiter;
 
 #[cfg(feature = "redis")]
 pub use call::token;
-#[cfg(feature = "redis")]
-pub(crate) use call::{lease, run, run_leased, try_lease, Fleeted, Leased, Parent};
 #[cfg(all(feature = "redis", feature = "tower"))]
 pub(crate) use call::with_parent;
+#[cfg(feature = "redis")]
+pub(crate) use call::{lease, run, run_leased, try_lease, Fleeted, Leased, Parent};
 #[cfg(feature = "redis")]
 pub use handle::{AcquireLease, Fleet};
 #[cfg(feature = "redis")]

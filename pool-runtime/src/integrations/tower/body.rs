@@ -21,6 +21,11 @@ pin_project! {
     /// Dropping the body (a client that went away, a server that stopped
     /// sending) releases the slot.
     ///
+    /// For an adaptive pool, the call's latency runs to the body's last
+    /// frame; a body dropped before its end, turned back into its inner body
+    /// before its end, or ending in an error is no latency sample (an
+    /// overload verdict given with the response head stands).
+    ///
     /// # Examples
     ///
     /// ```
@@ -38,7 +43,32 @@ pin_project! {
     pub struct PermitBody<B> {
         #[pin]
         body: B,
-        permit: Option<OwnedPermit>,
+        permit: BodyPermit,
+    }
+}
+
+/// A body's permit: let go at the body's end (a finished call), or marked
+/// unfinished (no latency sample) if it goes with the body before that.
+#[derive(Debug)]
+struct BodyPermit(Option<OwnedPermit>);
+
+impl BodyPermit {
+    /// The body ended: the call finished.
+    fn finish(&mut self) {
+        self.0 = None;
+    }
+
+    /// The body broke: the call did not finish.
+    fn abandon(&mut self) {
+        if let Some(mut permit) = self.0.take() {
+            permit.unfinished();
+        }
+    }
+}
+
+impl Drop for BodyPermit {
+    fn drop(&mut self) {
+        self.abandon();
     }
 }
 
@@ -57,7 +87,7 @@ impl<B: Body> PermitBody<B> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn new(body: B, permit: OwnedPermit) -> Self {
-        let permit = (!body.is_end_stream()).then_some(permit);
+        let permit = BodyPermit((!body.is_end_stream()).then_some(permit));
         PermitBody { body, permit }
     }
 }
@@ -81,7 +111,7 @@ impl<B> PermitBody<B> {
     /// # }).unwrap();
     /// ```
     pub fn holds_slot(&self) -> bool {
-        self.permit.is_some()
+        self.permit.0.is_some()
     }
 
     /// The wrapped body.
@@ -128,10 +158,12 @@ impl<B: Body> Body for PermitBody<B> {
     ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
         let mut this = self.project();
         let frame = ready!(this.body.as_mut().poll_frame(cx));
-        // The end: no more frames, an error, or a last frame the body says
-        // is last (so a server that stops polling there releases too).
-        if !matches!(frame, Some(Ok(_))) || this.body.is_end_stream() {
-            *this.permit = None;
+        // The end: no more frames, or a last frame the body says is last
+        // (so a server that stops polling there releases too); or an error.
+        match &frame {
+            Some(Ok(_)) if !this.body.is_end_stream() => {}
+            Some(Ok(_)) | None => this.permit.finish(),
+            Some(Err(_)) => this.permit.abandon(),
         }
         Poll::Ready(frame)
     }

@@ -261,7 +261,8 @@ impl<W, O, H> PooledLayer<W, O, H> {
     /// instead of being released when the response head is ready: for
     /// streaming responses, whose work goes on while the body is sent. The
     /// service's response becomes `http::Response<PermitBody<B>>`. For an
-    /// adaptive pool the call's latency then runs to the body's end.
+    /// adaptive pool the call's latency then runs to the body's end; a body
+    /// dropped or broken before its end is no sample.
     ///
     /// # Examples
     ///
