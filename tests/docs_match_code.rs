@@ -88,3 +88,37 @@ fn the_attribute_docs_state_the_slot_defaults_the_code_has() {
     small();
     assert_eq!(SMALL_POOL.pool().bounds(), (2, 2));
 }
+
+/// Every setting key the attribute and configuration share
+/// (`pool_settings::keys::SETTINGS`, which the attribute's parser and the
+/// configuration both go through) has its row in the attribute's keys
+/// table, and `#[pooled::group]`'s docs name it (a key added to the code
+/// but not to the docs fails here).
+#[test]
+fn the_attribute_docs_list_every_setting_key() {
+    let docs = attribute_docs();
+    let keys = include_str!("../pool-settings/src/keys.rs");
+    let list = keys
+        .split_once("pub const SETTINGS: &[&str] = &[")
+        .and_then(|(_, rest)| rest.split_once("];"))
+        .map(|(list, _)| list)
+        .expect("the SETTINGS list");
+    let settings: Vec<&str> = list
+        .split(',')
+        .map(|key| key.trim().trim_matches('"'))
+        .filter(|key| !key.is_empty())
+        .collect();
+    assert!(settings.len() >= 15, "{settings:?}");
+    for key in &settings {
+        states(&docs, &format!("| `{key}` |"));
+    }
+    let group = docs
+        .split_once("It takes the pool keys of")
+        .map(|(_, rest)| &rest[..rest.find("per-call keys").expect("the group's key list")])
+        .expect("the group's key list");
+    for key in settings {
+        let named = group.contains(&format!("`{key}`"))
+            || (key.starts_with("fleet_") && group.contains("`fleet_*`"));
+        assert!(named, "#[pooled::group]'s docs should name `{key}`");
+    }
+}

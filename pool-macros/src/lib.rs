@@ -127,6 +127,10 @@ use proc_macro::TokenStream;
 /// | `policy` | `"queue_depth"` or `"adaptive"` | `"queue_depth"` | the rule an autoscale pool moves its limit by ([below](#autoscale-policies-and-overload)) |
 /// | `adaptive_<parameter>` | number, or duration literal | `AdaptiveSettings::DEFAULT` | a parameter of the adaptive policy (`adaptive_window_samples`, `adaptive_window_time`, `adaptive_tolerance`, `adaptive_smoothing`, `adaptive_baseline_interval`, `adaptive_backoff`, `adaptive_drop_tolerance`), checked against the runtime's ranges; needs `policy = "adaptive"` |
 /// | `executor` | `"default"` or `"rayon"` | `"default"` | where blocking calls run: tokio's blocking pool, or rayon's (CPU-bound work; needs the `rayon` feature, a compile error without it) |
+/// | `fleet_limit` | integer, 1 to `MAX_SLOTS` | none | a limit across every process sharing a Redis server (needs the `redis` feature, a compile error without it; see `pooled::fleet`) |
+/// | `fleet_url` | `"redis://…"` or `"unix://…"` | none | the Redis server that keeps the fleet limit: required with `fleet_limit`, refused without it |
+/// | `fleet_lease` | duration literal, 100 ms to 24 h | `"10s"` | how long a fleet lease lasts unless renewed (every third of it); needs `fleet_limit` |
+/// | `fleet_unreachable` | `"wait"`, `"reject"` or `"local"` | `"wait"` | what a call does while Redis cannot be reached; needs `fleet_limit` |
 /// | `name` | string | `"<module path>::<fn name>"` | the group's name in configuration, stats and logs |
 /// | `group` | path of a [`macro@group`] marker | the function's own pool | admit calls to a declared group |
 /// | `weight` | integer literal, or an expression over the arguments | 0 | per-call priority, smaller first |
@@ -545,8 +549,10 @@ pub fn pooled(args: TokenStream, item: TokenStream) -> TokenStream {
 /// # }
 /// ```
 ///
-/// It takes the pool keys of [`macro@pooled`]: `kind`, `order`, `size`, `min`,
-/// `max`, `max_waiting`, `admission_timeout`, `policy`, `name` (default
+/// It takes the pool keys of [`macro@pooled`] (its [keys table](macro@pooled#keys)):
+/// `kind`, `order`, `size`, `min`, `max`, `max_waiting`, `admission_timeout`,
+/// `autoscale_interval`, `autoscale_window`, `policy`, the `adaptive_*`
+/// parameters, `executor`, the `fleet_*` keys, `name` (default
 /// `concat!(module_path!(), "::", "Payments")`) and `crate`; per-call keys
 /// (`weight`, `overload`, `blocking`, `wait`) go on the functions. With
 /// `policy = "adaptive"`, each function says through its own `overload` which of
