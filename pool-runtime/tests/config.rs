@@ -647,6 +647,15 @@ fn watch_reloads_each_change_reports_errors_once_and_stops_when_dropped() {
     assert!(next().is_ok());
     assert_eq!(FETCH.settings().size, Some(2));
 
+    // Gone, then back with the very content it had: the callback that heard
+    // the error hears that the file is back (a reload that changes nothing).
+    std::fs::remove_file(&file.0).unwrap();
+    assert!(next().is_err());
+    file.write(&fetch_size(2));
+    let back = next().expect("the file back is reported");
+    assert!(back.changes.is_empty(), "{back:?}");
+    assert_eq!(FETCH.settings().size, Some(2));
+
     // Dropped: no more looks.
     drop(watch);
     file.write(&fetch_size(7));

@@ -23,7 +23,8 @@ const LONGEST_WAIT: Duration = Duration::from_secs(3600);
 /// column, is passed to `on_reload` on the watching thread. A file that
 /// cannot be read for a while (replaced by an editor, briefly gone) is an
 /// error passed once, not every `every`; the next readable content is
-/// loaded. The content is compared, not the modification time, so a change
+/// loaded and passed on even if it is what was loaded before (a [`Report`]
+/// with no change: the file is back). The content is compared, not the modification time, so a change
 /// within the file system's time resolution is not missed.
 ///
 /// `on_reload` runs on the watching thread: a slow one delays the next look.
@@ -188,8 +189,11 @@ fn watching<F>(
     while stop.rest_until(Instant::now().checked_add(every)) {
         let outcome = match read_text(path) {
             Ok(text) => {
-                unreadable = None;
-                if text == loaded {
+                // Back after a read error: loaded and reported even if it is
+                // what was loaded before, so the callback that heard the
+                // error hears that the file is back.
+                let back = unreadable.take().is_some();
+                if text == loaded && !back {
                     continue;
                 }
                 let outcome = load_str(name, &text);
