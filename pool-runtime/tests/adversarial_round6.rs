@@ -13,11 +13,12 @@ register_group!(R6_CFG);
 const CHILD: &str = "POOLED_R6_CHILD_TEST";
 
 /// Runs the test `name` again in a child process with `env` set (values as
-/// raw bytes), and checks it passed.
-fn in_child_process(name: &str, env: &[(&[u8], &[u8])], scenario: impl FnOnce()) {
+/// raw bytes), checks it passed, and returns what it wrote to stderr (in
+/// the child itself: nothing).
+fn in_child_process(name: &str, env: &[(&[u8], &[u8])], scenario: impl FnOnce()) -> String {
     if std::env::var_os(CHILD).is_some() {
         scenario();
-        return;
+        return String::new();
     }
     use std::os::unix::ffi::OsStrExt;
     let mut command = Command::new(std::env::current_exe().unwrap());
@@ -53,6 +54,7 @@ fn in_child_process(name: &str, env: &[(&[u8], &[u8])], scenario: impl FnOnce())
         "{name}: the child process failed ({status})\n{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Promise (config, `load_env`): "A [`ConfigError`] naming the variable;
@@ -186,5 +188,33 @@ fn pooled_config_naming_a_file_that_is_not_unicode_is_applied() {
     }
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
+    }
+}
+
+/// Promise (`config` module docs): errors found at the first use "are
+/// reported once — through the `log` facade … when a logger is installed,
+/// else on stderr". They went to `log` only: a process without a `log`
+/// logger (a tokio + tracing app) lost its whole configuration file
+/// without a word.
+#[test]
+fn a_configuration_error_at_first_use_is_reported_on_stderr_without_a_logger() {
+    let stderr = in_child_process(
+        "a_configuration_error_at_first_use_is_reported_on_stderr_without_a_logger",
+        &[(b"POOLED_CONFIG", b"/nonexistent/r6-pooled.toml")],
+        || {
+            // The first use reads the environment: the file is missing.
+            assert_eq!(R6_CFG.size(), 2, "the declared size stands");
+        },
+    );
+    if std::env::var_os(CHILD).is_none() {
+        let reported = stderr
+            .lines()
+            .filter(|line| line.contains("configuration from the environment not applied"))
+            .collect::<Vec<_>>();
+        assert_eq!(reported.len(), 1, "reported once, on stderr: {stderr}");
+        assert!(
+            reported[0].contains("/nonexistent/r6-pooled.toml"),
+            "{stderr}"
+        );
     }
 }

@@ -173,12 +173,15 @@ fn read_values(
     Ok(layer)
 }
 
-/// A warning through the `log` facade (silent without the `config` feature).
+/// A warning through the `log` facade, or on stderr when no `log` logger
+/// is installed (its level filter is still `Off`: nobody would see it).
 pub(crate) fn warn(message: &str) {
     #[cfg(feature = "config")]
-    log::warn!(target: "pooled::config", "{message}");
-    #[cfg(not(feature = "config"))]
-    let _ = message;
+    if log::max_level() >= log::LevelFilter::Warn {
+        log::warn!(target: "pooled::config", "{message}");
+        return;
+    }
+    eprintln!("pooled::config: {message}");
 }
 
 #[cfg(test)]

@@ -35,8 +35,10 @@
 //!
 //! At the first use of any group, the file named by `POOLED_CONFIG` (if set)
 //! and the `POOLED_*` variables are read. Errors found then cannot be returned
-//! to anyone: they are printed to stderr once and the attribute values stand;
-//! call [`load_env`] (or [`load`]) at start-up to handle them yourself.
+//! to anyone: they are reported once — through the `log` facade (target
+//! `pooled::config`, level WARN) when a logger is installed, else on stderr —
+//! and the attribute values stand; call [`load_env`] (or [`load`]) at
+//! start-up to handle them yourself.
 //!
 //! Loading is all or nothing: an invalid file or variable changes nothing, and
 //! the error names the file, line and column (or the variable) and the valid
