@@ -356,15 +356,20 @@ use proc_macro::TokenStream;
 /// | the function | `Paused` | `Closed` | `Full` | `TimedOut` |
 /// |---|---|---|---|---|
 /// | returns `…Result<..>` | `Err(From::from(Rejected::Paused))` | `Err(..)` | `Err(..)` | `Err(..)` |
-/// | returns anything else, or has `wait` | waits until `resume()` | panics | waits (no bound) | waits (no timeout) |
+/// | returns anything else, or has `wait` | waits until `resume()` | runs (a closed pool still admits it, within its limit) | waits (no bound) | waits (no timeout) |
 ///
 /// "Returns `…Result<..>`" means the return type's last path segment is `Result`:
-/// `Result<T, E>`, `io::Result<T>`, `anyhow::Result<T>`, an alias. Its error type
+/// `Result<T, E>`, `io::Result<T>`, `anyhow::Result<T>`, an alias named `Result`.
+/// The attribute sees tokens, not types: an alias under another name (`type
+/// Reply<T> = Result<T, MyError>`) is not recognised, and such a function never
+/// rejects (it waits, as the second row says); name the alias `Result`. Its error type
 /// must implement `From<Rejected>` (rustc says so, on the return type, otherwise);
 /// `io::Error`, `Box<dyn Error + ..>`, `anyhow::Error` and `Rejected` itself do.
 /// With `wait`, or a return type without an error, a call is never rejected, so
 /// `admission_timeout` and `max_waiting` on such a function are compile errors. A
-/// never-rejecting call into a closed pool panics: it has no way to report it.
+/// never-rejecting call has no way to report a closed pool, so it is admitted
+/// all the same, within the limit, as `pooled::Group::submit_wait` is: closing
+/// turns away the calls that can be told no.
 ///
 /// ```
 /// use pooled::Rejected;

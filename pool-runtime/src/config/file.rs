@@ -120,7 +120,7 @@ fn section(source: &Source<'_>, raw: RawSection) -> Result<Overrides, ConfigErro
                 message.push_str(&format!("; did you mean `{close}`?"));
             }
             message.push_str(&format!(
-                ", expected one of {}",
+                "; expected one of {}",
                 parse::quoted(&keys.iter().map(String::as_str).collect::<Vec<_>>())
             ));
             return Err(ConfigError::at(source.origin(key.span()), message));

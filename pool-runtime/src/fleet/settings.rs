@@ -118,7 +118,7 @@ impl FleetSettings {
         if !cfg!(feature = "redis") {
             return Err(BuildError::Unavailable {
                 setting: "fleet_limit",
-                value: "a fleet limit",
+                value: "",
                 feature: "redis",
             });
         }

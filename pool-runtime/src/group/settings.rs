@@ -390,7 +390,7 @@ mod tests {
                 with_url.check(),
                 Err(BuildError::Unavailable {
                     setting: "fleet_limit",
-                    value: "a fleet limit",
+                    value: "",
                     feature: "redis"
                 })
             );

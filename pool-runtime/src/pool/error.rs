@@ -47,7 +47,8 @@ pub enum BuildError {
     Unavailable {
         /// The setting.
         setting: &'static str,
-        /// The value given.
+        /// The value given (empty when any value needs the feature: a fleet
+        /// limit of any size).
         value: &'static str,
         /// The feature that provides it.
         feature: &'static str,
@@ -90,6 +91,14 @@ impl fmt::Display for BuildError {
             BuildError::ZeroInterval => {
                 f.write_str("the autoscale interval must be longer than zero")
             }
+            BuildError::Unavailable {
+                setting,
+                value: "",
+                feature,
+            } => write!(
+                f,
+                "`{setting}` needs the `{feature}` feature of `pooled`, which this build does not have"
+            ),
             BuildError::Unavailable {
                 setting,
                 value,
