@@ -567,6 +567,40 @@ fn a_kind_changed_in_the_file_and_changed_back_in_the_environment_keeps_the_decl
         "the declared size, not the default"
     );
 
+    // The same with bounds in the file, as an autoscaled table has: they are
+    // the autoscaled kind's, set aside when the environment makes the group
+    // fixed again (the load was refused, blaming the file's `min`).
+    config::load_env_from(vars(&[])).unwrap();
+    config::load_str(
+        "adv.toml",
+        &table(
+            "adv::round_trip",
+            "kind = \"autoscale\"\nmin = 1\nmax = 9\n",
+        ),
+    )
+    .unwrap();
+    assert_eq!(ROUND_TRIP.settings().max, Some(9));
+    config::load_env_from(vars(&[("POOLED_ADV__ROUND_TRIP_KIND", "fixed")]))
+        .expect("the environment makes the autoscaled table's group fixed");
+    let s = ROUND_TRIP.settings();
+    assert_eq!(
+        (s.kind, s.size, s.min, s.max, s.starting_size()),
+        (Kind::Fixed, Some(4), None, None, 4),
+        "the declared size; the table's bounds set aside"
+    );
+    // Bounds given to a group that is fixed where they are given are still
+    // a mistake, named where it is made, even if a stronger layer makes the
+    // group autoscaled: there they would be lost.
+    let e =
+        config::load_str("adv.toml", &table("adv::round_trip", "min = 1\nmax = 9\n")).unwrap_err();
+    assert!(e.to_string().starts_with("adv.toml:"), "{e}");
+    assert!(e.to_string().contains("is fixed"), "{e}");
+    config::load_str(
+        "adv.toml",
+        &table("adv::round_trip", "kind = \"autoscale\"\n"),
+    )
+    .unwrap();
+
     // The other way round: the declared bounds and policy come back.
     config::load_str(
         "adv.toml",
@@ -641,12 +675,24 @@ fn a_kind_round_trip_keeps_the_defaults_precedence_and_leaks_nothing_from_betwee
     )
     .unwrap();
     assert_eq!(ROUND_TRIP.settings().size, Some(4), "the declared size");
-    // Bounds the table set are refused once the environment makes the
-    // group fixed, and the load changes nothing.
-    let e = load_err(&table(
-        "adv::round_trip",
-        "kind = \"autoscale\"\nmin = 1\nmax = 9\n",
-    ));
+    // Bounds the table set with its autoscaled kind are that kind's: the
+    // environment making the group fixed sets them aside (this load was
+    // refused until the README's own example, a file with bounds, was
+    // tried); bounds set where the group is fixed are refused where set.
+    config::load_str(
+        "adv.toml",
+        &table(
+            "adv::round_trip",
+            "kind = \"autoscale\"\nmin = 1\nmax = 9\n",
+        ),
+    )
+    .unwrap();
+    let s = ROUND_TRIP.settings();
+    assert_eq!(
+        (s.kind, s.size, s.min, s.max),
+        (Kind::Fixed, Some(4), None, None)
+    );
+    let e = load_err(&table("adv::round_trip", "size = 2\nmin = 1\n"));
     assert_eq!(e.origin().cloned(), at(3, 7), "{e}");
     assert!(e.message().contains("apply to autoscaled groups"), "{e}");
     assert_eq!(ROUND_TRIP.settings().size, Some(4));

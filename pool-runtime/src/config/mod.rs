@@ -25,8 +25,11 @@
 //! group declared with `size = 4`, made autoscaled by its file table and
 //! fixed again by the environment, is fixed with 4 slots (or the
 //! `[defaults]` size, which beats the declaration), not the default 3; the
-//! bounds or start the table set in between are not used (bounds in a
-//! layer are refused if the group ends up fixed). A running pool keeps its
+//! bounds or start the table set in between are set aside, not used, and
+//! not an error. Bounds given in a layer where the group is fixed (by that
+//! layer's `kind`, or by the layers below it) are refused where they are
+//! given: a fixed group has none, and a stronger layer making it autoscaled
+//! would not find them (say `kind = "autoscale"` next to them). A running pool keeps its
 //! kind until it restarts: a load that changes the kind changes nothing in
 //! it, and one that brings its kind back resizes it only if that kind's
 //! counts changed.
@@ -206,14 +209,29 @@ impl Layers {
                 Some(origin) => Err(ConfigError::at(origin.clone(), message)),
                 None => Ok(()),
             };
-            // (An autoscaled group's `size` is where it starts.)
-            if s.kind == Kind::Fixed {
-                for section in self.sections(name) {
-                    for v in [&section.min, &section.max].into_iter().flatten() {
-                        fail(&Some(v.origin.clone()), format!(
-                            "`min`/`max` apply to autoscaled groups; group `{name}` is fixed: set `size`, or `kind = \"autoscale\"`"
-                        ))?;
-                    }
+            // Bounds given where the group is fixed (by that layer's own
+            // `kind`, or by what is below it) are a mistake, named where it
+            // is made. Bounds given where it is autoscaled are that kind's
+            // counts: a stronger layer that makes the group fixed sets them
+            // aside (see `layer::KindSettings`), which is no error. (An
+            // autoscaled group's `size` is where it starts.)
+            let _ = s.kind;
+            let mut kind = group.spec().settings().kind;
+            #[cfg(feature = "config")]
+            if let Some(v) = self.file.as_ref().and_then(|f| f.defaults.kind.as_ref()) {
+                kind = v.value;
+            }
+            for section in self.sections(name) {
+                if let Some(v) = &section.kind {
+                    kind = v.value;
+                }
+                if kind != Kind::Fixed {
+                    continue;
+                }
+                for v in [&section.min, &section.max].into_iter().flatten() {
+                    fail(&Some(v.origin.clone()), format!(
+                        "`min`/`max` apply to autoscaled groups; group `{name}` is fixed: set `size`, or `kind = \"autoscale\"`"
+                    ))?;
                 }
             }
             if !matches!(s.policy, crate::ScalePolicy::Adaptive(_)) {
