@@ -215,7 +215,6 @@ impl Layers {
             // counts: a stronger layer that makes the group fixed sets them
             // aside (see `layer::KindSettings`), which is no error. (An
             // autoscaled group's `size` is where it starts.)
-            let _ = s.kind;
             let mut kind = group.spec().settings().kind;
             #[cfg(feature = "config")]
             if let Some(v) = self.file.as_ref().and_then(|f| f.defaults.kind.as_ref()) {
