@@ -14,12 +14,13 @@
 
 mod common;
 
-use common::{assert_accounted, gate, panicking_waker, quiet_planned_panics, Meter, Task};
+use common::{
+    assert_accounted, gate, in_child_process, panicking_waker, quiet_planned_panics, Meter, Task,
+};
 use pool_runtime::{BlockingExecutor, BlockingJob, Kind, Pool, Rejected};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
@@ -48,49 +49,6 @@ fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'st
     }
 }
 
-const CHILD: &str = "POOLED_ADVERSARIAL_CHILD";
-
-/// Runs `scenario` in a child process (this binary, with only the test
-/// `name` selected), so that an abort or a dead process-wide thread cannot
-/// take the rest of the suite with it. Fails if the child does not exit
-/// successfully within 20 s. In the child, runs `scenario` itself.
-fn in_child_process(name: &str, scenario: impl FnOnce()) {
-    if std::env::var(CHILD).as_deref() == Ok(name) {
-        scenario();
-        return;
-    }
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, name)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "{name}: the child process hung\n{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        status.success() && stdout.contains("1 passed"),
-        "{name}: the child process failed ({status})\n{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 // ---- panicking wakers where nobody can take the panic ----------------------
 
 /// Promise: "a waker whose `wake` panics does not stop the rest of its
@@ -101,6 +59,7 @@ fn in_child_process(name: &str, scenario: impl FnOnce()) {
 fn a_panicking_waker_on_the_timer_thread_does_not_stop_later_timeouts() {
     in_child_process(
         "a_panicking_waker_on_the_timer_thread_does_not_stop_later_timeouts",
+        &[],
         || {
             quiet_planned_panics();
             let pool = Pool::builder()
@@ -146,6 +105,7 @@ fn a_panicking_waker_on_the_timer_thread_does_not_stop_later_timeouts() {
 fn a_permit_released_by_a_panic_to_a_panicking_waker_does_not_abort() {
     in_child_process(
         "a_permit_released_by_a_panic_to_a_panicking_waker_does_not_abort",
+        &[],
         || {
             quiet_planned_panics();
             let pool = fixed(1);
@@ -180,6 +140,7 @@ fn a_permit_released_by_a_panic_to_a_panicking_waker_does_not_abort() {
 fn a_call_whose_work_panics_handing_its_slot_to_a_panicking_waker_does_not_abort() {
     in_child_process(
         "a_call_whose_work_panics_handing_its_slot_to_a_panicking_waker_does_not_abort",
+        &[],
         || {
             quiet_planned_panics();
             let pool = fixed(1);

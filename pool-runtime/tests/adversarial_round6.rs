@@ -4,58 +4,13 @@
 
 use pool_runtime::config::{self, Origin};
 use pool_runtime::{register_group, Group, GroupSpec};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+mod common;
+use common::{in_child_process, is_child_process};
 
 static R6_CFG: Group = Group::new(GroupSpec::new("r6::cfg").size(2));
 register_group!(R6_CFG);
-
-const CHILD: &str = "POOLED_R6_CHILD_TEST";
-
-/// Runs the test `name` again in a child process with `env` set (values as
-/// raw bytes), checks it passed, and returns what it wrote to stderr (in
-/// the child itself: nothing).
-fn in_child_process(name: &str, env: &[(&[u8], &[u8])], scenario: impl FnOnce()) -> String {
-    if std::env::var_os(CHILD).is_some() {
-        scenario();
-        return String::new();
-    }
-    use std::os::unix::ffi::OsStrExt;
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, name);
-    for (k, v) in env {
-        command.env(
-            std::ffi::OsStr::from_bytes(k),
-            std::ffi::OsStr::from_bytes(v),
-        );
-    }
-    let mut child = command
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            panic!("{name}: the child process hung");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        status.success() && stdout.contains("1 passed"),
-        "{name}: the child process failed ({status})\n{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 /// Promise (config, `load_env`): "A [`ConfigError`] naming the variable;
 /// nothing is changed then", and DESIGN §6: "no panics on bad input from
@@ -171,7 +126,7 @@ fn a_file_whose_name_is_not_unicode_is_loaded_and_watched() {
 fn pooled_config_naming_a_file_that_is_not_unicode_is_applied() {
     use std::os::unix::ffi::OsStrExt;
     let path = non_unicode_path("env");
-    let child = std::env::var_os(CHILD).is_some();
+    let child = is_child_process();
     if !child {
         std::fs::write(&path, "[groups.\"r6::path\"]\nsize = 6\n").unwrap();
     }
@@ -206,7 +161,7 @@ fn a_configuration_error_at_first_use_is_reported_on_stderr_without_a_logger() {
             assert_eq!(R6_CFG.size(), 2, "the declared size stands");
         },
     );
-    if std::env::var_os(CHILD).is_none() {
+    if !is_child_process() {
         let reported = stderr
             .lines()
             .filter(|line| line.contains("configuration from the environment not applied"))

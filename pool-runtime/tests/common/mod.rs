@@ -230,3 +230,65 @@ impl Wake for PanickingWake {
 pub fn panicking_waker() -> Waker {
     Waker::from(Arc::new(PanickingWake))
 }
+
+/// The variable naming the test a child process runs ([`in_child_process`]).
+const CHILD: &str = "POOLED_TEST_CHILD";
+
+/// Runs the test `name` (the calling test's own name) again in a child
+/// process of this test binary, with `env` set (names and values as raw
+/// bytes: they need not be unicode), checks that it passed within 20 s, and
+/// returns what it wrote to stderr. In the child, runs `scenario` and
+/// returns nothing. For what a process does once: a group's first use
+/// reads the environment, a panic on a thread nobody joins, a global
+/// logger.
+pub fn in_child_process(name: &str, env: &[(&[u8], &[u8])], scenario: impl FnOnce()) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    if std::env::var(CHILD).as_deref() == Ok(name) {
+        scenario();
+        return String::new();
+    }
+    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+    command
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, name);
+    for (k, v) in env {
+        command.env(
+            std::ffi::OsStr::from_bytes(k),
+            std::ffi::OsStr::from_bytes(v),
+        );
+    }
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "{name}: the child process hung\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        status.success() && stdout.contains("1 passed"),
+        "{name}: the child process failed ({status})\n{stdout}{stderr}"
+    );
+    stderr
+}
+
+/// Whether this process is a child [`in_child_process`] started.
+pub fn is_child_process() -> bool {
+    std::env::var_os(CHILD).is_some()
+}
