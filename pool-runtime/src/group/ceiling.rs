@@ -140,9 +140,12 @@ impl<F> Ceilinged<F> {
 impl<F: Future> Ceilinged<F> {
     /// The call `make` builds, gated by the ceiling if one is set now.
     ///
-    /// (The work is built by `make` after the ceiling is decided, so that it
-    /// is built in place: a work future built first had to be kept aside
-    /// across that decision and copied in, twice, on every call.)
+    /// The order is: the group's pool (a first use reads the configuration,
+    /// which may set the ceiling), then the ceiling decision, then the work.
+    /// So callers take the pool before calling this, and `make` only builds
+    /// the work — after the ceiling is decided, so that it is built in
+    /// place: a work future built first had to be kept aside across that
+    /// decision and copied in, twice, on every call.
     #[inline]
     pub(crate) fn new(make: impl FnOnce() -> F) -> Self {
         let ceiling =

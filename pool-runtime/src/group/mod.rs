@@ -296,14 +296,15 @@ impl Group {
     /// [`fleet`](crate::fleet)).
     #[inline]
     pub fn submit<F: Future>(&self, weight: i64, work: F) -> GroupSubmit<'_, F> {
+        // The pool first: a first use reads the configuration, which may set
+        // the ceiling this call is then gated by.
+        let pool = self.pool();
         #[cfg(feature = "redis")]
         if let Some(fleet) = self.fleet() {
             let work = crate::fleet::Fleeted::new(fleet, work, false);
-            return GroupSubmit::fleet(Ceilinged::new(|| {
-                self.pool().submit_weighted(weight, work)
-            }));
+            return GroupSubmit::fleet(Ceilinged::new(|| pool.submit_weighted(weight, work)));
         }
-        GroupSubmit::local(Ceilinged::new(|| self.pool().submit_weighted(weight, work)))
+        GroupSubmit::local(Ceilinged::new(|| pool.submit_weighted(weight, work)))
     }
 
     /// See [`Pool::submit_judged`]: the call's output is judged for an
@@ -410,12 +411,12 @@ impl Group {
     /// group is only that: no ceiling is set and no fleet limit applies.
     #[cfg(feature = "tower")]
     pub(crate) fn acquire_owned_now(&self, weight: i64) -> Option<OwnedPermit> {
+        // The pool first: its first use may set the ceiling (see `submit`).
+        let pool = self.pool();
         let plain = ceiling::core_if_enabled().is_none();
         #[cfg(feature = "redis")]
         let plain = plain && self.fleet().is_none();
-        plain
-            .then(|| self.pool().acquire_owned_now(weight))
-            .flatten()
+        plain.then(|| pool.acquire_owned_now(weight)).flatten()
     }
 
     /// See [`Pool::try_acquire_owned`] (and [`try_acquire`](Group::try_acquire)
@@ -448,13 +449,14 @@ impl Group {
     ///
     /// As [`Pool::run`].
     pub fn run_weighted<T>(&self, weight: i64, f: impl FnOnce() -> T) -> Result<T, Rejected> {
+        // The pool first: its first use may set the ceiling (see `submit`).
+        let pool = self.pool();
         #[cfg(feature = "redis")]
         if let Some(fleet) = self.fleet() {
             let f = move || crate::fleet::run(fleet, false, f);
-            return ceiling::run(|| self.pool().run_call(weight, Mode::Reject, f))
-                .and_then(|out| out);
+            return ceiling::run(|| pool.run_call(weight, Mode::Reject, f)).and_then(|out| out);
         }
-        ceiling::run(|| self.pool().run_call(weight, Mode::Reject, f))
+        ceiling::run(|| pool.run_call(weight, Mode::Reject, f))
     }
 
     /// See [`Pool::submit_blocking_weighted`].
@@ -467,11 +469,12 @@ impl Group {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        // The pool first: its first use may set the ceiling (see `submit`).
+        let pool = self.pool();
         let ceiling = ceiling::acquire_owned().await;
         #[cfg(feature = "redis")]
         if let Some(fleet) = self.fleet() {
-            return self
-                .pool()
+            return pool
                 .blocking_call_then(
                     weight,
                     Mode::Reject,
@@ -480,8 +483,7 @@ impl Group {
                 )
                 .await;
         }
-        self.pool()
-            .blocking_call(weight, Mode::Reject, move || ceiling::run_owned(ceiling, f))
+        pool.blocking_call(weight, Mode::Reject, move || ceiling::run_owned(ceiling, f))
             .await
     }
 
@@ -497,30 +499,27 @@ impl Group {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        // The pool first: its first use may set the ceiling (see `submit`).
+        let pool = self.pool();
         let ceiling = ceiling::acquire_owned().await;
         #[cfg(feature = "redis")]
         let call = match self.fleet() {
             Some(fleet) => {
-                self.pool()
-                    .blocking_call_then(
-                        weight,
-                        Mode::Wait,
-                        || crate::fleet::lease(fleet, true),
-                        move |lease| {
-                            crate::fleet::run_leased(lease, || ceiling::run_owned(ceiling, f))
-                        },
-                    )
-                    .await
+                pool.blocking_call_then(
+                    weight,
+                    Mode::Wait,
+                    || crate::fleet::lease(fleet, true),
+                    move |lease| crate::fleet::run_leased(lease, || ceiling::run_owned(ceiling, f)),
+                )
+                .await
             }
             None => {
-                self.pool()
-                    .blocking_call(weight, Mode::Wait, move || ceiling::run_owned(ceiling, f))
+                pool.blocking_call(weight, Mode::Wait, move || ceiling::run_owned(ceiling, f))
                     .await
             }
         };
         #[cfg(not(feature = "redis"))]
-        let call = self
-            .pool()
+        let call = pool
             .blocking_call(weight, Mode::Wait, move || ceiling::run_owned(ceiling, f))
             .await;
         match call {
@@ -536,14 +535,14 @@ impl Group {
     /// through closing the group's pool (through [`Group::pool`]), which still
     /// admits it in order: it has no way to report a rejection.
     pub fn submit_wait<F: Future>(&self, weight: i64, work: F) -> GroupSubmitWait<'_, F> {
+        // The pool first: its first use may set the ceiling (see `submit`).
+        let pool = self.pool();
         #[cfg(feature = "redis")]
         if let Some(fleet) = self.fleet() {
             let work = crate::fleet::Fleeted::new(fleet, work, true);
-            return GroupSubmitWait::fleet(Ceilinged::new(|| {
-                self.pool().submit_wait(weight, work)
-            }));
+            return GroupSubmitWait::fleet(Ceilinged::new(|| pool.submit_wait(weight, work)));
         }
-        GroupSubmitWait::local(Ceilinged::new(|| self.pool().submit_wait(weight, work)))
+        GroupSubmitWait::local(Ceilinged::new(|| pool.submit_wait(weight, work)))
     }
 
     /// The sync counterpart of [`submit_wait`](Group::submit_wait).
@@ -552,17 +551,19 @@ impl Group {
     ///
     /// As [`Pool::run`] on a current-thread tokio runtime's thread.
     pub fn run_wait<T>(&self, weight: i64, f: impl FnOnce() -> T) -> T {
+        // The pool first: its first use may set the ceiling (see `submit`).
+        let pool = self.pool();
         #[cfg(feature = "redis")]
         if let Some(fleet) = self.fleet() {
             let f = move || crate::fleet::run(fleet, true, f);
-            match ceiling::run(|| self.pool().run_call(weight, Mode::Wait, f)) {
+            match ceiling::run(|| pool.run_call(weight, Mode::Wait, f)) {
                 Ok(Ok(out)) => return out,
                 Ok(Err(rejected)) | Err(rejected) => {
                     unreachable!("a never-rejecting call was turned away: {rejected}")
                 }
             }
         }
-        match ceiling::run(|| self.pool().run_call(weight, Mode::Wait, f)) {
+        match ceiling::run(|| pool.run_call(weight, Mode::Wait, f)) {
             Ok(out) => out,
             Err(rejected) => unreachable!("a never-rejecting call was turned away: {rejected}"),
         }
