@@ -117,7 +117,7 @@ use proc_macro::TokenStream;
 /// |---|---|---|---|
 /// | `kind` | `"fixed"` or `"autoscale"` | `"fixed"` | how the slot count is managed |
 /// | `order` | `"fifo"`, `"lifo"` or `"priority"` (`"simple"` is `"fifo"`) | `"fifo"` | which waiting call goes next |
-/// | `size` | integer ≥ 1 | 3 | slots of a fixed pool; where an autoscale pool starts (within `min..=max`; default `min`) |
+/// | `size` | integer ≥ 1 | 3 | slots of a fixed pool; where an autoscale pool starts (within `min..=max`; default `min`, or 1 if `min` is 0) |
 /// | `min` | integer | 3, or `max` if smaller | lower bound of an autoscale pool |
 /// | `max` | integer ≥ 1, ≥ `min` | `min + 5` | upper bound of an autoscale pool |
 /// | `max_waiting` | integer | unbounded | past this many waiting calls, a call is rejected (`Full`) |
@@ -272,7 +272,7 @@ use proc_macro::TokenStream;
 ///   slots idle. Under overload it climbs to `max` and stays there.
 /// * `policy = "adaptive"`: the latency-adaptive limit, with
 ///   `AdaptiveSettings::DEFAULT` (see `pooled::ScalePolicy::Adaptive`). It starts
-///   at `size` (default `min`) and doubles every round trip while the slots are
+///   at `size` (default `min`, or 1 if `min` is 0) and doubles every round trip while the slots are
 ///   used and the server shows no load. It times every call from admission to
 ///   completion (never the wait in the pool), in windows of at least 10 calls and
 ///   100 ms and one round trip, longer where latency is noisy. The server's

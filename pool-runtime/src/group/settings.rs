@@ -291,7 +291,7 @@ impl GroupSettings {
 
     /// The slot count a pool with these settings starts with, defaults
     /// filled in (`size`, else 3 for a fixed pool and `min` for an
-    /// autoscaled one).
+    /// autoscaled one, or 1 if `min` is 0).
     pub fn starting_size(&self) -> usize {
         self.resolved().0
     }

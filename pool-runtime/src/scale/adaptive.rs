@@ -8,7 +8,8 @@
 //! it (the caller's `overload` judgement: an "overloaded" answer, a timeout
 //! of the call itself) — and moves the limit once per round trip at most:
 //!
-//! * **Start.** The pool starts where the user says (`size`, else `min`) and
+//! * **Start.** The pool starts where the user says (`size`, else `min`, or
+//!   1 if `min` is 0) and
 //!   doubles its limit every round trip while calls wait for a slot and the
 //!   server shows no sign of load (TCP's slow start). The first sign of
 //!   load — a drop, a latency rise, or a window that surely queued a call
