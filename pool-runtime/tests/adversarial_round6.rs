@@ -173,3 +173,29 @@ fn a_configuration_error_at_first_use_is_reported_on_stderr_without_a_logger() {
         );
     }
 }
+
+/// Promise (`fleet` module docs): a hand-written group whose fleet settings
+/// fail their check "does not run silently": it warns once, through `log`,
+/// or on stderr when no `log` logger is installed. Without a logger (and
+/// without a tracing subscriber) the warning went nowhere.
+#[cfg(feature = "redis")]
+#[test]
+fn refused_fleet_settings_are_reported_on_stderr_without_a_logger() {
+    static NO_URL: Group = Group::new(GroupSpec::new("r6::no_url").size(2).fleet_limit(3));
+    let stderr = in_child_process(
+        "refused_fleet_settings_are_reported_on_stderr_without_a_logger",
+        &[],
+        || {
+            assert!(NO_URL.fleet().is_none(), "no fleet, the local limit alone");
+            assert_eq!(NO_URL.run(|| 1), Ok(1));
+        },
+    );
+    if !is_child_process() {
+        let reported: Vec<_> = stderr
+            .lines()
+            .filter(|line| line.contains("fleet settings refused"))
+            .collect();
+        assert_eq!(reported.len(), 1, "once, on stderr: {stderr}");
+        assert!(reported[0].contains("r6::no_url"), "{stderr}");
+    }
+}

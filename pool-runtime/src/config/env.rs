@@ -130,11 +130,14 @@ fn read_values(
             // for a group (`POOLED_DB_URL`): ignored, with a warning. One that
             // does is a group setting with a misspelt group: an error.
             if !parse::setting_names().any(|s| var.ends_with(&format!("_{s}"))) {
-                warn(&format!(
-                    "ignoring `{var}`: it names no group setting \
+                warn(
+                    "pooled::config",
+                    &format!(
+                        "ignoring `{var}`: it names no group setting \
                      ({PREFIX}<GROUP>_<SETTING>, SETTING one of {})",
-                    settings().join(", ")
-                ));
+                        settings().join(", ")
+                    ),
+                );
                 continue;
             }
             let mut message = format!("`{var}` names no known group and setting");
@@ -173,15 +176,17 @@ fn read_values(
     Ok(layer)
 }
 
-/// A warning through the `log` facade, or on stderr when no `log` logger
-/// is installed (its level filter is still `Off`: nobody would see it).
-pub(crate) fn warn(message: &str) {
+/// A warning no caller can receive (found at a group's first use): through
+/// the `log` facade under `target` when a logger is installed, else on
+/// stderr — the level filter still `Off` means nobody would see it (a
+/// logger filtering WARN out is the user's choice, and kept).
+pub(crate) fn warn(target: &str, message: &str) {
     #[cfg(feature = "config")]
-    if log::max_level() >= log::LevelFilter::Warn {
-        log::warn!(target: "pooled::config", "{message}");
+    if log::max_level() != log::LevelFilter::Off {
+        log::warn!(target: target, "{message}");
         return;
     }
-    eprintln!("pooled::config: {message}");
+    eprintln!("{target}: {message}");
 }
 
 #[cfg(test)]

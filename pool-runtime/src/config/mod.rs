@@ -89,6 +89,8 @@
 //! to start. The full order is in the docs of `Group`'s module (`group.rs`).
 
 mod env;
+#[cfg(feature = "redis")]
+pub(crate) use env::warn;
 mod error;
 #[cfg(feature = "config")]
 mod file;
@@ -295,9 +297,10 @@ fn current(state: &mut Option<Arc<Layers>>) -> Arc<Layers> {
     // environment is applied all or nothing, and a bad one is logged (call
     // `load_env` to get it as an error).
     let layers = Layers::from_process_env().unwrap_or_else(|err| {
-        env::warn(&format!(
-            "configuration from the environment not applied: {err}"
-        ));
+        env::warn(
+            "pooled::config",
+            &format!("configuration from the environment not applied: {err}"),
+        );
         Layers::default()
     });
     crate::group::ceiling::set(layers.ceiling());

@@ -190,8 +190,9 @@
 //! URL into an outage would be worse than the local limit it still has —
 //! but it does not run silently either: at its first use it starts without
 //! a fleet ([`Group::fleet`](crate::Group::fleet) is `None`) and warns once,
-//! through `log` (target `pooled::fleet`) and `tracing` (event `fleet
-//! settings refused`, with `pool` and `error`). A start-up check gets the
+//! through `log` (target `pooled::fleet`; on stderr when no `log` logger is
+//! installed, as configuration errors at a first use are) and `tracing`
+//! (event `fleet settings refused`, with `pool` and `error`). A start-up check gets the
 //! error as a value: `GROUP.settings().check()`.
 
 mod settings;

@@ -69,10 +69,12 @@ pub(crate) fn refused(group: &str, error: &crate::BuildError) {
         error = %error,
         "fleet settings refused"
     );
-    #[cfg(feature = "config")]
-    log::warn!(
-        target: "pooled::fleet",
-        "group {group}: fleet settings refused ({error}); the group runs under its local limit alone, without a fleet limit"
+    // No caller can receive it: through `log`, or on stderr without a
+    // logger (as configuration errors found at a first use are).
+    crate::config::warn(
+        "pooled::fleet",
+        &format!(
+            "group {group}: fleet settings refused ({error}); the group runs under its local limit alone, without a fleet limit"
+        ),
     );
-    let _ = (group, error);
 }

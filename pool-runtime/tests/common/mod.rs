@@ -232,7 +232,7 @@ pub fn panicking_waker() -> Waker {
 }
 
 /// The variable naming the test a child process runs ([`in_child_process`]).
-const CHILD: &str = "POOLED_TEST_CHILD";
+const CHILD: &str = "CHILD_TEST_NAME";
 
 /// Runs the test `name` (the calling test's own name) again in a child
 /// process of this test binary, with `env` set (names and values as raw
