@@ -696,6 +696,33 @@ fn a_kind_round_trip_keeps_the_defaults_precedence_and_leaks_nothing_from_betwee
     assert_eq!(e.origin().cloned(), at(3, 7), "{e}");
     assert!(e.message().contains("apply to autoscaled groups"), "{e}");
     assert_eq!(ROUND_TRIP.settings().size, Some(4));
+    // The kind in force where bounds are given counts `[defaults]`' kind:
+    // a bare table's bounds on a group the defaults make autoscaled are
+    // legal (the environment's fixed kind then sets them aside) ...
+    config::load_str(
+        "adv.toml",
+        &format!(
+            "[defaults]\nkind = \"autoscale\"\n{}",
+            table("adv::round_trip", "min = 2\nmax = 6\n")
+        ),
+    )
+    .expect("bounds on a group [defaults] makes autoscaled");
+    assert_eq!(
+        ROUND_TRIP.settings().kind,
+        Kind::Fixed,
+        "the environment's kind"
+    );
+    config::load_env_from(vars(&[])).unwrap();
+    let s = ROUND_TRIP.settings();
+    assert_eq!((s.kind, s.min, s.max), (Kind::Autoscale, Some(2), Some(6)));
+    // ... and refused, at the table, on one the defaults make fixed.
+    let e = load_err(&format!(
+        "[defaults]\nkind = \"fixed\"\n{}",
+        table("adv::adaptive_trip", "min = 2\n")
+    ));
+    assert!(e.to_string().starts_with("adv.toml:"), "{e}");
+    assert!(e.message().contains("apply to autoscaled groups"), "{e}");
+    config::load_env_from(fixed_again.clone()).unwrap();
     // Three layers that each change the kind: the last one's counts for
     // its kind, over what the declaration set for it.
     config::load_str(
