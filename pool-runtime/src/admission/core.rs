@@ -1101,7 +1101,7 @@ impl Core {
 #[cfg(feature = "metrics")]
 impl Drop for Core {
     fn drop(&mut self) {
-        self.obs.retire(self.limit());
+        self.obs.retire();
     }
 }
 

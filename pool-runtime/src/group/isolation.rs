@@ -144,7 +144,7 @@ impl Drop for Isolation {
         // `pooled.limit` now, and its calls still running or waiting leave
         // `running`/`waiting` as they end.
         #[cfg(feature = "metrics")]
-        self.pool.core().observer().retire(self.pool.size());
+        self.pool.core().observer().retire();
     }
 }
 

@@ -6,11 +6,11 @@ use crate::observe::metric;
 use crate::pool::rejected::Rejected;
 use crate::scale::adaptive::WindowReport;
 use ::metrics::{Counter, Gauge, Histogram, Unit};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
 
 /// [`Meter::limit_share`] once the pool has taken its share back.
-const RETIRED: i64 = i64::MIN;
+const RETIRED: isize = isize::MIN;
 
 pub(crate) struct Meter {
     completed: Counter,
@@ -30,7 +30,7 @@ pub(crate) struct Meter {
     /// changes it reported, which may arrive out of order), or [`RETIRED`]
     /// once [`retire`](Meter::retire) took it back: from then on the pool
     /// moves no gauge of its own label's.
-    limit_share: AtomicI64,
+    limit_share: AtomicIsize,
 }
 
 impl Meter {
@@ -71,7 +71,7 @@ impl Meter {
             run_time: histogram(metric::RUN_TIME),
             floor: adaptive_gauge(metric::ADAPTIVE_FLOOR),
             latency: adaptive_gauge(metric::ADAPTIVE_LATENCY),
-            limit_share: AtomicI64::new(0),
+            limit_share: AtomicIsize::new(0),
         };
         meter.limit_changed(0, limit);
         meter
@@ -97,7 +97,7 @@ impl Meter {
     #[inline]
     pub(crate) fn limit_changed(&self, from: usize, to: usize) {
         // Limits are at most `MAX_SLOTS` (2^30 - 1): no overflow.
-        let by = to as i64 - from as i64;
+        let by = to as isize - from as isize;
         let counted =
             self.limit_share
                 .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |share| {

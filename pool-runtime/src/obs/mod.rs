@@ -99,14 +99,12 @@ impl Observer {
         let _ = outcome;
     }
 
-    /// The pool goes away (its core is dropped, at `limit`), or stops
-    /// reporting under its name (an isolated group instance whose guard
-    /// dropped): its share of the `limit` gauge goes with it, and it moves
-    /// that gauge no more. Idempotent: the share taken back is the one the
-    /// pool reported, so `limit` only says where it stands.
+    /// The pool goes away (its core is dropped), or stops reporting under
+    /// its name (an isolated group instance whose guard dropped): its share
+    /// of the `limit` gauge goes with it, and it moves that gauge no more.
+    /// Idempotent: the share taken back is the one the pool reported.
     #[cfg(feature = "metrics")]
-    pub(crate) fn retire(&self, limit: usize) {
-        let _ = limit;
+    pub(crate) fn retire(&self) {
         self.meter.retire();
     }
 
