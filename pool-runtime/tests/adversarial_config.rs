@@ -794,8 +794,16 @@ fn reloads_that_flip_a_running_groups_kind_and_back_keep_its_size_and_a_manual_s
                 (Kind::Fixed, Some(4), size),
                 "round {round}: runs as it started until a restart"
             );
-            config::load_env_from(vars(&[("POOLED_ADV__ROUND_TRIP_RUNNING_KIND", "fixed")]))
-                .unwrap();
+            let report =
+                config::load_env_from(vars(&[("POOLED_ADV__ROUND_TRIP_RUNNING_KIND", "fixed")]))
+                    .unwrap();
+            // The report says what moves: the running pool's size does not
+            // (it said "size 3 -> 4, applied": the autoscaled start to the
+            // size the pool had all along).
+            assert!(
+                report.changes.iter().all(|c| c.setting != "size"),
+                "round {round}: {report}"
+            );
             let s = RUNNING.settings();
             assert_eq!(
                 (s.kind, s.size, s.min, s.max, RUNNING.size()),

@@ -69,16 +69,25 @@ impl Group {
         let ((size_was, bounds_was), (size, bounds)) = (before.resolved(), after.resolved());
         let (running_size, running_bounds) =
             applied.map_or((size_was, bounds_was), |s| s.resolved());
-        if size_was != size {
-            change("size", size_was.to_string(), size.to_string(), !fixed);
+        // A row says what moves: for the running pool's kind, from what it
+        // runs with (a kind round trip that gives a fixed pool its own size
+        // back moves nothing, though the configured size went 3 -> 4).
+        let size_from = if fixed { running_size } else { size_was };
+        if size_from != size {
+            change("size", size_from.to_string(), size.to_string(), !fixed);
         }
         if let (Some(pool), true) = (&pool, fixed && running_size != size) {
             pool.resize_for(size, LimitCause::Reload);
         }
-        if bounds_was != bounds {
+        let bounds_from = if autoscaled {
+            running_bounds
+        } else {
+            bounds_was
+        };
+        if bounds_from != bounds {
             for (setting, was, now) in [
-                ("min", bounds_was.0, bounds.0),
-                ("max", bounds_was.1, bounds.1),
+                ("min", bounds_from.0, bounds.0),
+                ("max", bounds_from.1, bounds.1),
             ] {
                 if was != now {
                     change(setting, was.to_string(), now.to_string(), !autoscaled);
@@ -177,9 +186,10 @@ impl Group {
                 // what the pool (and its fleet) runs with; so do its counts
                 // while the configuration gives the group another kind
                 // (they are that kind's, for the next start).
-                let counts = match settings.kind == after.kind {
-                    true => (after.size, after.min, after.max),
-                    false => (settings.size, settings.min, settings.max),
+                let counts = if settings.kind == after.kind {
+                    (after.size, after.min, after.max)
+                } else {
+                    (settings.size, settings.min, settings.max)
                 };
                 *settings = GroupSettings {
                     kind: settings.kind,
