@@ -878,6 +878,27 @@ mod tests {
         }
     }
 
+    /// A server without a knee: lognormal latency, median 30 ms and sigma 1
+    /// (p99 is 10x the median), at any concurrency, drawn from a xorshift
+    /// generator seeded with `seed` (not zero): the same calls every run.
+    fn lognormal(seed: u64) -> impl FnMut(usize) -> (Duration, Verdict) {
+        let mut x = seed;
+        let mut uniform = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        };
+        move |_| {
+            let normal =
+                (-2.0 * uniform().ln()).sqrt() * (2.0 * std::f64::consts::PI * uniform()).cos();
+            (
+                Duration::from_secs_f64(0.03 * normal.exp()),
+                Verdict::Success,
+            )
+        }
+    }
+
     #[test]
     #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
     fn rises_under_headroom_until_latency_says_the_knee_is_reached() {
@@ -1055,29 +1076,10 @@ mod tests {
         // concurrency: no knee, no drops. The limit may only rise.
         let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 16, Duration::ZERO);
         let mut t = Duration::ZERO;
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut uniform = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-        };
+        let mut calls = lognormal(0x9e37_79b9_7f4a_7c15);
         let mut lowest = usize::MAX;
         for _ in 0..1000 {
-            let limit = run(
-                &mut p,
-                10,
-                &mut t,
-                |_| {
-                    let normal = (-2.0 * uniform().ln()).sqrt()
-                        * (2.0 * std::f64::consts::PI * uniform()).cos();
-                    (
-                        Duration::from_secs_f64(0.03 * normal.exp()),
-                        Verdict::Success,
-                    )
-                },
-                true,
-            );
+            let limit = run(&mut p, 10, &mut t, &mut calls, true);
             lowest = lowest.min(limit);
         }
         assert!(lowest >= 16, "never below where it started: {lowest}");
@@ -1254,29 +1256,10 @@ mod tests {
         // windows sits a third below the server's median.
         let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 16, Duration::ZERO);
         let mut t = Duration::ZERO;
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut uniform = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-        };
+        let mut calls = lognormal(0x2545_f491_4f6c_dd1d);
         let (mut sum, mut count, mut lowest) = (0.0, 0.0, f64::INFINITY);
         for _ in 0..300 {
-            run(
-                &mut p,
-                10,
-                &mut t,
-                |_| {
-                    let normal = (-2.0 * uniform().ln()).sqrt()
-                        * (2.0 * std::f64::consts::PI * uniform()).cos();
-                    (
-                        Duration::from_secs_f64(0.03 * normal.exp()),
-                        Verdict::Success,
-                    )
-                },
-                false,
-            );
+            run(&mut p, 10, &mut t, &mut calls, false);
             let floor = p.floor().expect("measured").as_secs_f64() / 0.03;
             if t > Duration::from_secs(10) {
                 (sum, count, lowest) = (sum + floor, count + 1.0, lowest.min(floor));
@@ -1302,25 +1285,11 @@ mod tests {
         for seed in 1..=200u64 {
             let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 4, Duration::ZERO);
             let mut t = Duration::ZERO;
-            let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-            let mut uniform = move || {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-            };
             run(
                 &mut p,
                 30,
                 &mut t,
-                |_| {
-                    let normal = (-2.0 * uniform().ln()).sqrt()
-                        * (2.0 * std::f64::consts::PI * uniform()).cos();
-                    (
-                        Duration::from_secs_f64(0.03 * normal.exp()),
-                        Verdict::Success,
-                    )
-                },
+                lognormal(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1),
                 true,
             );
             if !p.starting {
