@@ -879,6 +879,27 @@ mod tests {
         }
     }
 
+    /// A server without a knee: lognormal latency, median 30 ms and sigma 1
+    /// (p99 is 10x the median), at any concurrency, drawn from a xorshift
+    /// generator seeded with `seed` (not zero): the same calls every run.
+    fn lognormal(seed: u64) -> impl FnMut(usize) -> (Duration, Verdict) {
+        let mut x = seed;
+        let mut uniform = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        };
+        move |_| {
+            let normal =
+                (-2.0 * uniform().ln()).sqrt() * (2.0 * std::f64::consts::PI * uniform()).cos();
+            (
+                Duration::from_secs_f64(0.03 * normal.exp()),
+                Verdict::Success,
+            )
+        }
+    }
+
     #[test]
     #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
     fn rises_under_headroom_until_latency_says_the_knee_is_reached() {
@@ -1056,29 +1077,10 @@ mod tests {
         // concurrency: no knee, no drops. The limit may only rise.
         let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 16, Duration::ZERO);
         let mut t = Duration::ZERO;
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut uniform = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-        };
+        let mut calls = lognormal(0x9e37_79b9_7f4a_7c15);
         let mut lowest = usize::MAX;
         for _ in 0..1000 {
-            let limit = run(
-                &mut p,
-                10,
-                &mut t,
-                |_| {
-                    let normal = (-2.0 * uniform().ln()).sqrt()
-                        * (2.0 * std::f64::consts::PI * uniform()).cos();
-                    (
-                        Duration::from_secs_f64(0.03 * normal.exp()),
-                        Verdict::Success,
-                    )
-                },
-                true,
-            );
+            let limit = run(&mut p, 10, &mut t, &mut calls, true);
             lowest = lowest.min(limit);
         }
         assert!(lowest >= 16, "never below where it started: {lowest}");
@@ -1255,29 +1257,10 @@ mod tests {
         // windows sits a third below the server's median.
         let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 16, Duration::ZERO);
         let mut t = Duration::ZERO;
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut uniform = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-        };
+        let mut calls = lognormal(0x2545_f491_4f6c_dd1d);
         let (mut sum, mut count, mut lowest) = (0.0, 0.0, f64::INFINITY);
         for _ in 0..300 {
-            run(
-                &mut p,
-                10,
-                &mut t,
-                |_| {
-                    let normal = (-2.0 * uniform().ln()).sqrt()
-                        * (2.0 * std::f64::consts::PI * uniform()).cos();
-                    (
-                        Duration::from_secs_f64(0.03 * normal.exp()),
-                        Verdict::Success,
-                    )
-                },
-                false,
-            );
+            run(&mut p, 10, &mut t, &mut calls, false);
             let floor = p.floor().expect("measured").as_secs_f64() / 0.03;
             if t > Duration::from_secs(10) {
                 (sum, count, lowest) = (sum + floor, count + 1.0, lowest.min(floor));
@@ -1303,25 +1286,11 @@ mod tests {
         for seed in 1..=200u64 {
             let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 4, Duration::ZERO);
             let mut t = Duration::ZERO;
-            let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-            let mut uniform = move || {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-            };
             run(
                 &mut p,
                 30,
                 &mut t,
-                |_| {
-                    let normal = (-2.0 * uniform().ln()).sqrt()
-                        * (2.0 * std::f64::consts::PI * uniform()).cos();
-                    (
-                        Duration::from_secs_f64(0.03 * normal.exp()),
-                        Verdict::Success,
-                    )
-                },
+                lognormal(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1),
                 true,
             );
             if !p.starting {
@@ -1331,5 +1300,93 @@ mod tests {
         // Noise alone ends some (a window past two standard errors is one
         // in forty); a floor taken as exact, nearly three times as many.
         assert!(ended <= 20, "the start ended in {ended} runs of 200");
+    }
+
+    /// Feeds calls of `latency`, 10 ms apart, until a window closes; the
+    /// limit is fully used (and calls wait) if `busy`, else one call runs at
+    /// a time. By Little's law the window's calls in flight are `latency /
+    /// 10 ms`. Returns the limit (unrounded).
+    fn window(p: &mut AdaptiveLimit, t: &mut Duration, latency: Duration, busy: bool) -> f64 {
+        loop {
+            *t += 10 * MS;
+            let running = if busy { p.limit.round() as usize } else { 1 };
+            let _ = p.observe(
+                *t,
+                latency,
+                Verdict::Success,
+                running,
+                usize::from(busy),
+                (1, 200),
+            );
+            if p.window.started == *t {
+                return p.limit;
+            }
+        }
+    }
+
+    /// A policy at a limit of 40 past its start, with a floor of exactly
+    /// 300 ms (one idle window of equal calls: no noise), and the time.
+    fn past_the_start_at_300_ms() -> (AdaptiveLimit, Duration) {
+        let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 40, Duration::ZERO);
+        let mut t = Duration::ZERO;
+        window(&mut p, &mut t, 300 * MS, false);
+        assert!(!p.starting);
+        assert_eq!(p.limit, 40.0);
+        let floor = p.floor().expect("measured");
+        assert!(floor.abs_diff(300 * MS) < MS / 1000, "{floor:?}");
+        (p, t)
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
+    fn after_the_start_a_window_that_surely_queued_half_a_call_holds_the_limit() {
+        let (mut p, mut t) = past_the_start_at_300_ms();
+        // 30 calls in flight at the floor: nothing queued, it grows.
+        let grown = window(&mut p, &mut t, 300 * MS, true);
+        assert!(grown > 42.0, "{grown}");
+        // 308 ms: 30.8 in flight of which 0.8 surely wait (the window has
+        // no noise), within the tolerance; the typical latency has moved a
+        // fifth of the way, 0.16 calls. Half a call by the window: held.
+        assert_eq!(window(&mut p, &mut t, 308 * MS, true), grown);
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
+    fn after_the_start_a_window_that_surely_queued_four_calls_is_a_level_to_grow_slowly_near() {
+        let (mut p, mut t) = past_the_start_at_300_ms();
+        // 350 ms: 35 in flight of which 5 surely wait, a rise of 1.17
+        // (within the tolerance of 1.2: not congested). 40 is now the level.
+        assert_eq!(window(&mut p, &mut t, 350 * MS, true), 40.0);
+        assert_eq!(p.drops_at.map(|(level, _)| level), Some(40.0));
+        // Ten idle seconds: the typical latency settles back to the floor
+        // (the level relaxes by 1.7%, to 40.7).
+        run(&mut p, 100, &mut t, |_| (300 * MS, Verdict::Success), false);
+        // Back at the floor, used: a step is 2.2 slots, but near the level
+        // the limit grows a tenth of a slot per window.
+        let mut limit = p.limit;
+        for _ in 0..10 {
+            limit = window(&mut p, &mut t, 300 * MS, true);
+        }
+        assert!((40.7..42.0).contains(&limit), "{limit}");
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
+    fn the_level_to_grow_slowly_near_relaxes_by_a_twentieth_per_baseline_interval() {
+        let (mut p, mut t) = past_the_start_at_300_ms();
+        // A queue of five calls at 40 marks the level (as above).
+        window(&mut p, &mut t, 350 * MS, true);
+        assert_eq!(p.drops_at.map(|(level, _)| level), Some(40.0));
+        // Two baseline intervals idle: the level relaxes to 44.
+        run(&mut p, 600, &mut t, |_| (300 * MS, Verdict::Success), false);
+        assert_eq!(p.limit, 40.0);
+        // Used again: full steps of 2.2 slots up to 44 (two windows), then
+        // a tenth of a slot per window: at a quarter per interval the level
+        // would be 60 and the limit would climb there.
+        let mut limit = p.limit;
+        for _ in 0..10 {
+            limit = window(&mut p, &mut t, 300 * MS, true);
+        }
+        assert!((44.0..45.5).contains(&limit), "{limit}");
     }
 }
