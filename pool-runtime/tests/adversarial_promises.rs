@@ -15,7 +15,8 @@
 mod common;
 
 use common::{
-    assert_accounted, gate, in_child_process, panicking_waker, quiet_planned_panics, Meter, Task,
+    assert_accounted, gate, in_child_process, panicking_waker, quiet_planned_panics, within, Meter,
+    Task,
 };
 use pool_runtime::{BlockingExecutor, BlockingJob, Kind, Pool, Rejected};
 use std::future::Future;
@@ -32,21 +33,6 @@ fn fixed(size: usize) -> Pool {
 
 fn noop_cx() -> Context<'static> {
     Context::from_waker(Waker::noop())
-}
-
-/// Runs `f` on a thread of its own and fails (instead of hanging) if it
-/// takes longer than `limit`.
-#[track_caller]
-fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
-    });
-    match rx.recv_timeout(limit) {
-        Ok(Ok(out)) => out,
-        Ok(Err(payload)) => std::panic::resume_unwind(payload),
-        Err(_) => panic!("hung: no answer within {limit:?}"),
-    }
 }
 
 // ---- panicking wakers where nobody can take the panic ----------------------

@@ -7,24 +7,8 @@ mod common;
 
 use common::*;
 use pool_runtime::{Kind, ManualClock, Pool, Rejected};
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Runs `f` on a thread of its own and returns its result, failing (instead
-/// of hanging the suite) if it takes longer than `limit`.
-fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(catch_unwind(AssertUnwindSafe(f)));
-    });
-    match rx.recv_timeout(limit) {
-        Ok(Ok(out)) => out,
-        Ok(Err(payload)) => std::panic::resume_unwind(payload),
-        Err(_) => panic!("hung: no answer within {limit:?}"),
-    }
-}
 
 // ---- shutdown ----------------------------------------------------------------
 

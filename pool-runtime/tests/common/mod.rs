@@ -292,3 +292,19 @@ pub fn in_child_process(name: &str, env: &[(&[u8], &[u8])], scenario: impl FnOnc
 pub fn is_child_process() -> bool {
     std::env::var_os(CHILD).is_some()
 }
+
+/// Runs `f` on a thread of its own and returns its result (its panic goes
+/// on), failing instead of hanging the suite if it takes longer than
+/// `limit`.
+#[track_caller]
+pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    });
+    match rx.recv_timeout(limit) {
+        Ok(Ok(out)) => out,
+        Ok(Err(payload)) => std::panic::resume_unwind(payload),
+        Err(_) => panic!("hung: no answer within {limit:?}"),
+    }
+}
