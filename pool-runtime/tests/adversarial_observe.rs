@@ -18,6 +18,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+mod common;
+use common::runtime;
+
 /// A gauge that moves by differences, as the library's do.
 #[derive(Default)]
 struct Level(Mutex<f64>);
@@ -186,14 +189,6 @@ fn pool(name: &str, size: usize) -> Pool {
         .size(size)
         .max_waiting(2)
         .admission_timeout(Duration::from_millis(30))
-        .build()
-        .unwrap()
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
         .build()
         .unwrap()
 }

@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{assert_accounted, quiet_planned_panics, Meter, Task};
+use common::{assert_accounted, quiet_planned_panics, runtime, Meter, Task};
 use pool_runtime::{
     AdaptiveSettings, AutoscaleTiming, BuildError, Kind, ManualClock, Order, Pool, Rejected,
     ScalePolicy, Verdict, MAX_SLOTS,
@@ -31,14 +31,6 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting until {what}");
         std::thread::sleep(Duration::from_micros(200));
     }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// Every way of making a call that can wait in the queue.

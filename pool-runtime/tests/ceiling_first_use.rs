@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::in_child_process;
+use common::{in_child_process, runtime};
 use pool_runtime::{register_group, Group, GroupSpec};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -61,14 +61,6 @@ fn under_ceiling_of_one(name: &str, scenario: impl FnOnce()) {
             "two group calls ran at once under a ceiling of 1"
         );
     });
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 #[test]

@@ -308,3 +308,13 @@ pub fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send +
         Err(_) => panic!("hung: no answer within {limit:?}"),
     }
 }
+
+/// A multi-thread tokio runtime of two workers, timers on (the machine CI
+/// runs on has two cores).
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
