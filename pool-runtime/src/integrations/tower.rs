@@ -60,6 +60,13 @@
 //! # Ok::<(), BoxError>(())
 //! # }).unwrap();
 //! ```
+//!
+//! To run a call on a task of its own, spawn the call's future itself
+//! (`tokio::spawn(service.oneshot(request))`). An `async move` block that
+//! awaits it, with an inner service whose error is [`BoxError`], is refused
+//! by rustc as "implementation of `From` is not general enough" when it
+//! must be `Send` (a known limitation of higher-ranked bounds in async
+//! blocks; tower's own `LoadShed` meets it the same way).
 
 mod body;
 mod future;
