@@ -447,8 +447,14 @@ fn a_body_holds_the_slot_until_it_ends_errs_or_is_dropped() {
     drop(body);
     assert!(!busy(&pool), "released with the body");
 
+    // Ended and errored bodies end completed calls; one dropped before its
+    // end is a cancelled call, as a dropped running submit is.
     let stats = pool.stats();
-    assert_eq!((stats.running, stats.completed), (0, 3), "{stats:?}");
+    assert_eq!(
+        (stats.running, stats.completed, stats.cancelled),
+        (0, 2, 1),
+        "{stats:?}"
+    );
     assert_accounted(&stats);
 }
 
@@ -560,4 +566,52 @@ fn services_and_futures_are_send_and_sync() {
     send(&weighted.call(1));
     let body = PermitBody::new(String::from("x"), pool.try_acquire_owned(0).unwrap());
     send_sync(&body);
+}
+
+/// Promise (`PooledService` docs): dropping a service that holds a reserved
+/// slot (ready but not called) releases it, and a call dropped before it
+/// finished is no latency sample; both are cancelled calls, as a dropped
+/// submit is. They ended as completed calls, with the time since the
+/// reservation as a success sample for an adaptive pool.
+#[test]
+fn a_reserved_slot_never_called_and_a_dropped_call_end_cancelled() {
+    let pool = fixed(1);
+    let layer = PooledLayer::pool(pool.clone());
+
+    // Reserved in poll_ready, then the service goes away uncalled.
+    let mut service = layer.layer(service_fn(|()| async { Ok::<_, BoxError>(()) }));
+    futures::executor::block_on(service.ready()).unwrap();
+    assert_eq!(pool.stats().running, 1, "reserved");
+    drop(service);
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.running, stats.completed, stats.cancelled),
+        (0, 0, 1),
+        "{stats:?}"
+    );
+
+    // Called, then the response future is dropped while the inner one runs.
+    let mut service = layer.layer(service_fn(|()| {
+        std::future::pending::<Result<(), BoxError>>()
+    }));
+    let mut response = Task::new({
+        futures::executor::block_on(service.ready()).unwrap();
+        service.call(())
+    });
+    response.assert_pending();
+    assert_eq!(pool.stats().running, 1, "the call runs");
+    drop(response);
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.running, stats.completed, stats.cancelled),
+        (0, 0, 2),
+        "{stats:?}"
+    );
+
+    // A call that finishes is completed.
+    let mut service = layer.layer(service_fn(|()| async { Ok::<_, BoxError>(()) }));
+    futures::executor::block_on(async { service.ready().await.unwrap().call(()).await }).unwrap();
+    let stats = pool.stats();
+    assert_eq!((stats.completed, stats.cancelled), (1, 2), "{stats:?}");
+    assert_accounted(&stats);
 }

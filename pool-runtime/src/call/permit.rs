@@ -96,6 +96,9 @@ struct Held<R: Deref<Target = Core>> {
     core: R,
     held: Option<Detached>,
     verdict: Verdict,
+    /// The work it was held for was abandoned (feature `tower`: a call or
+    /// a response body dropped before its end): counted cancelled.
+    cancelled: bool,
     /// The slot as lent to calls nested in work run under the permit
     /// ([`OwnedPermit::in_frame`]); unused (and never allocated) otherwise.
     lender: Lender,
@@ -135,6 +138,7 @@ impl<R: Deref<Target = Core>> Held<R> {
             core,
             held: Some(held),
             verdict: Verdict::Success,
+            cancelled: false,
             lender: Lender::new(),
         }
     }
@@ -155,6 +159,8 @@ impl<R: Deref<Target = Core>> Drop for Held<R> {
         if let Some(held) = self.held.take() {
             let outcome = if std::thread::panicking() {
                 Outcome::Panicked
+            } else if self.cancelled {
+                Outcome::Cancelled
             } else {
                 Outcome::Completed
             };
@@ -333,11 +339,21 @@ impl OwnedPermit {
         self.held.verdict = verdict;
     }
 
-    /// The work the permit was held for did not finish (a response body
-    /// dropped or broken before its end): its time is no latency sample.
+    /// The work the permit was held for did not finish (a reserved slot
+    /// never called, a call or a response body dropped or broken before its
+    /// end): it ends as a cancelled call, and its time is no latency sample.
     /// An overload verdict stands (the server said so).
     #[cfg(feature = "tower")]
     pub(crate) fn unfinished(&mut self) {
+        self.held.cancelled = true;
+        self.no_sample();
+    }
+
+    /// The work ended, but its time says nothing of the server (a response
+    /// body broken by an error): no latency sample; an overload verdict
+    /// stands.
+    #[cfg(feature = "tower")]
+    pub(crate) fn no_sample(&mut self) {
         if self.held.verdict == Verdict::Success {
             self.held.verdict = Verdict::Ignore;
         }

@@ -21,10 +21,12 @@ pin_project! {
     /// Dropping the body (a client that went away, a server that stopped
     /// sending) releases the slot.
     ///
-    /// For an adaptive pool, the call's latency runs to the body's last
-    /// frame; a body dropped before its end, turned back into its inner body
-    /// before its end, or ending in an error is no latency sample (an
-    /// overload verdict given with the response head stands).
+    /// The call ends with the body: completed at its last frame or its
+    /// error, cancelled if the body is dropped (or turned back into its
+    /// inner body) before either. For an adaptive pool its latency runs to
+    /// the last frame; a body ending in an error or dropped before its end
+    /// is no latency sample (an overload verdict given with the response
+    /// head stands).
     ///
     /// # Examples
     ///
@@ -47,8 +49,9 @@ pin_project! {
     }
 }
 
-/// A body's permit: let go at the body's end (a finished call), or marked
-/// unfinished (no latency sample) if it goes with the body before that.
+/// A body's permit: let go at the body's end (a finished call, a latency
+/// sample), at its error (a finished call, no sample), or with the body
+/// before either (a cancelled call, no sample).
 #[derive(Debug)]
 struct BodyPermit(Option<OwnedPermit>);
 
@@ -58,17 +61,21 @@ impl BodyPermit {
         self.0 = None;
     }
 
-    /// The body broke: the call did not finish.
-    fn abandon(&mut self) {
+    /// The body broke with an error: the call ended, its time is no sample.
+    fn broke(&mut self) {
         if let Some(mut permit) = self.0.take() {
-            permit.unfinished();
+            permit.no_sample();
         }
     }
 }
 
 impl Drop for BodyPermit {
+    /// Dropped (or turned into its inner body) before its end: the client
+    /// went away, the call did not finish.
     fn drop(&mut self) {
-        self.abandon();
+        if let Some(mut permit) = self.0.take() {
+            permit.unfinished();
+        }
     }
 }
 
@@ -163,7 +170,7 @@ impl<B: Body> Body for PermitBody<B> {
         match &frame {
             Some(Ok(_)) if !this.body.is_end_stream() => {}
             Some(Ok(_)) | None => this.permit.finish(),
-            Some(Err(_)) => this.permit.abandon(),
+            Some(Err(_)) => this.permit.broke(),
         }
         Poll::Ready(frame)
     }

@@ -66,6 +66,8 @@ pin_project! {
             } = this.project().state.project()
             {
                 permit.in_frame(|| future.set(None));
+                // A call that did not finish: cancelled, no latency sample.
+                permit.unfinished();
             }
         }
     }

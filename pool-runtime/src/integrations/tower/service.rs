@@ -36,8 +36,10 @@ use tower_service::Service;
 ///
 /// Dropping the service, or a `ready()` future, while `poll_ready` waits
 /// leaves the pool's queue at once; dropping a service that holds a
-/// reserved slot (ready but not called) releases the slot. Neither counts
-/// as a latency sample for an adaptive pool.
+/// reserved slot (ready but not called) releases the slot, as a cancelled
+/// call; so does dropping a response future before it finishes (after
+/// dropping the inner future under the slot). Neither counts as a latency
+/// sample for an adaptive pool.
 ///
 /// # Panics
 ///
@@ -78,7 +80,7 @@ enum Reservation {
     /// `poll_ready` is waiting for a slot.
     Acquiring(Acquiring),
     /// A slot for the next call.
-    Held(OwnedPermit),
+    Held(Reserved),
     /// The pool refused the next call; `call` returns this.
     Refused(Rejected),
 }
@@ -166,7 +168,7 @@ where
             self.reservation = match &mut self.reservation {
                 Reservation::None => match self.config.admission {
                     Admission::Wait => match self.config.limit.acquire(weight) {
-                        Acquired::Now(permit) => Reservation::Held(permit),
+                        Acquired::Now(permit) => Reservation::Held(Reserved(Some(permit))),
                         Acquired::Later(acquiring) => Reservation::Acquiring(acquiring),
                     },
                     Admission::Reject => self.config.limit.try_acquire(weight).into(),
@@ -190,12 +192,15 @@ where
             // The inner service's `call` runs as the permit's work too (a
             // call of the same pool made while it builds its future is a
             // nested call), as the response future's polls do.
-            Reservation::Held(permit) => ResponseFuture::called(
-                permit.in_frame(|| self.inner.call(request)),
-                permit,
-                self.config.overload.clone(),
-                self.config.hold.clone(),
-            ),
+            Reservation::Held(reserved) => {
+                let permit = reserved.take();
+                ResponseFuture::called(
+                    permit.in_frame(|| self.inner.call(request)),
+                    permit,
+                    self.config.overload.clone(),
+                    self.config.hold.clone(),
+                )
+            }
             Reservation::Refused(rejected) => ResponseFuture::failed(rejected.into()),
             Reservation::None | Reservation::Acquiring(_) => {
                 panic!("PooledService::call without a slot: poll_ready must return Ready(Ok) first")
@@ -251,10 +256,32 @@ where
     }
 }
 
+/// A slot reserved for the next call. Released unused (the service dropped,
+/// turned back into its inner service, or its inner service failed before a
+/// call), it ends as a cancelled call and is no latency sample.
+struct Reserved(Option<OwnedPermit>);
+
+impl Reserved {
+    /// The slot, for the call that takes it.
+    fn take(mut self) -> OwnedPermit {
+        self.0
+            .take()
+            .expect("a reservation holds its permit until taken")
+    }
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        if let Some(mut permit) = self.0.take() {
+            permit.unfinished();
+        }
+    }
+}
+
 impl From<Result<OwnedPermit, Rejected>> for Reservation {
     fn from(acquired: Result<OwnedPermit, Rejected>) -> Self {
         match acquired {
-            Ok(permit) => Reservation::Held(permit),
+            Ok(permit) => Reservation::Held(Reserved(Some(permit))),
             Err(rejected) => Reservation::Refused(rejected),
         }
     }
@@ -285,7 +312,7 @@ impl fmt::Debug for Reservation {
         match self {
             Reservation::None => f.write_str("None"),
             Reservation::Acquiring(_) => f.write_str("Acquiring"),
-            Reservation::Held(permit) => f.debug_tuple("Held").field(permit).finish(),
+            Reservation::Held(Reserved(permit)) => f.debug_tuple("Held").field(permit).finish(),
             Reservation::Refused(rejected) => f.debug_tuple("Refused").field(rejected).finish(),
         }
     }
