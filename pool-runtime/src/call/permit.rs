@@ -99,6 +99,10 @@ struct Held<R: Deref<Target = Core>> {
     /// The slot as lent to calls nested in work run under the permit
     /// ([`OwnedPermit::in_frame`]); unused (and never allocated) otherwise.
     lender: Lender,
+    /// Dropped now, the call was cancelled by its caller: the permit was
+    /// never handed out (it still waits for its fleet lease).
+    #[cfg(feature = "redis")]
+    cancelled: bool,
 }
 
 impl<R: Deref<Target = Core>> Held<R> {
@@ -136,6 +140,8 @@ impl<R: Deref<Target = Core>> Held<R> {
             held: Some(held),
             verdict: Verdict::Success,
             lender: Lender::new(),
+            #[cfg(feature = "redis")]
+            cancelled: false,
         }
     }
 
@@ -158,10 +164,21 @@ impl<R: Deref<Target = Core>> Drop for Held<R> {
             } else {
                 Outcome::Completed
             };
+            // Dropped by its caller before it was handed out (it waited for
+            // its fleet lease): a cancelled call, as a `submit` dropped then
+            // is, and no verdict on the server.
+            #[cfg(feature = "redis")]
+            let (outcome, verdict) = if self.cancelled {
+                (Outcome::Cancelled, Verdict::Ignore)
+            } else {
+                (outcome, self.verdict)
+            };
+            #[cfg(not(feature = "redis"))]
+            let verdict = self.verdict;
             // A call nested in work run under the permit that still runs
             // takes the slot over (see `end_call`).
             let own = self.lender.take();
-            held.end(&self.core, outcome, self.verdict, own);
+            held.end(&self.core, outcome, verdict, own);
         }
     }
 }
@@ -271,6 +288,17 @@ impl Permit<'_> {
         self
     }
 
+    /// While `waiting` for its fleet lease, the permit has not been handed
+    /// out: a drop then is its caller cancelling the call (counted in
+    /// `cancelled`, in the group's pool and the ceiling's), not a completion.
+    #[cfg(feature = "redis")]
+    pub(crate) fn waiting_for_lease(&mut self, waiting: bool) {
+        self.held.cancelled = waiting;
+        if let Some(ceiling) = &mut self.ceiling {
+            ceiling.cancelled = waiting;
+        }
+    }
+
     /// The fleet lease the permit holds (feature `redis`): `Some` for a
     /// permit of a group with a fleet limit (see [`fleet`](crate::fleet)),
     /// unless it was taken inside the work of a call of the same fleet,
@@ -300,6 +328,17 @@ impl OwnedPermit {
     pub(crate) fn leased(mut self, leased: crate::fleet::Leased) -> Self {
         self.fleet = FleetPlace::new(leased);
         self
+    }
+
+    /// While `waiting` for its fleet lease, the permit has not been handed
+    /// out: a drop then is its caller cancelling the call (counted in
+    /// `cancelled`, in the group's pool and the ceiling's), not a completion.
+    #[cfg(feature = "redis")]
+    pub(crate) fn waiting_for_lease(&mut self, waiting: bool) {
+        self.held.cancelled = waiting;
+        if let Some(ceiling) = &mut self.ceiling {
+            ceiling.cancelled = waiting;
+        }
     }
 
     /// Runs `f` (a poll of the work the permit was taken for: the tower

@@ -356,10 +356,16 @@ impl Group {
     /// [`Rejected::FleetUnavailable`] (Redis unreachable under the `reject`
     /// policy).
     pub async fn acquire(&'static self, weight: i64) -> Result<Permit<'static>, Rejected> {
-        let permit = permit::acquire(self.pool().core(), weight, true).await?;
+        #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
+        let mut permit = permit::acquire(self.pool().core(), weight, true).await?;
         #[cfg(feature = "redis")]
         if let Some(fleet) = self.fleet() {
-            return Ok(permit.leased(crate::fleet::lease(fleet, false).await?));
+            // Dropped while it waits for its lease, the permit counts as
+            // cancelled (its caller gave up), not as completed.
+            permit.waiting_for_lease(true);
+            let leased = crate::fleet::lease(fleet, false).await;
+            permit.waiting_for_lease(false);
+            return Ok(permit.leased(leased?));
         }
         Ok(permit)
     }
@@ -371,10 +377,16 @@ impl Group {
     ///
     /// As [`acquire`](Group::acquire).
     pub async fn acquire_owned(&self, weight: i64) -> Result<OwnedPermit, Rejected> {
-        let permit = permit::acquire_owned(self.pool().core_arc(), weight, true).await?;
+        #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
+        let mut permit = permit::acquire_owned(self.pool().core_arc(), weight, true).await?;
         #[cfg(feature = "redis")]
         if let Some(fleet) = self.fleet() {
-            return Ok(permit.leased(crate::fleet::lease(fleet, false).await?));
+            // Dropped while it waits for its lease, the permit counts as
+            // cancelled (its caller gave up), not as completed.
+            permit.waiting_for_lease(true);
+            let leased = crate::fleet::lease(fleet, false).await;
+            permit.waiting_for_lease(false);
+            return Ok(permit.leased(leased?));
         }
         Ok(permit)
     }
