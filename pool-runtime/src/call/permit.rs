@@ -185,6 +185,16 @@ impl<R: Deref<Target = Core>> Drop for Held<R> {
 
 /// The ceiling's slot for a group permit, if a ceiling is set (taken before
 /// the group's own, as every group call does).
+/// A group's permit under a ceiling: the group's own rejection at once
+/// (paused, closed) comes before the ceiling (see
+/// [`turned_away_first`](crate::group::ceiling::turned_away_first)).
+fn group_turns_away_first(core: &Core, group: bool, weight: i64) -> Option<Rejected> {
+    if !group {
+        return None;
+    }
+    crate::group::ceiling::turned_away_first(core, Form::Permit, weight)
+}
+
 async fn ceiling(group: bool) -> Option<Held<&'static Core>> {
     if !group {
         return None;
@@ -198,6 +208,9 @@ async fn ceiling(group: bool) -> Option<Held<&'static Core>> {
 
 /// A permit of `core`; under the ceiling too if `group`.
 pub(crate) async fn acquire(core: &Core, weight: i64, group: bool) -> Result<Permit<'_>, Rejected> {
+    if let Some(rejected) = group_turns_away_first(core, group, weight) {
+        return Err(rejected);
+    }
     let ceiling = ceiling(group).await;
     let held = Held::acquire(core, weight, Mode::Reject).await?;
     Ok(Permit {
@@ -214,6 +227,9 @@ pub(crate) async fn acquire_owned(
     weight: i64,
     group: bool,
 ) -> Result<OwnedPermit, Rejected> {
+    if let Some(rejected) = group_turns_away_first(&core, group, weight) {
+        return Err(rejected);
+    }
     let ceiling = ceiling(group).await;
     let held = Held::acquire(core, weight, Mode::Reject).await?;
     Ok(OwnedPermit {
@@ -227,6 +243,9 @@ pub(crate) async fn acquire_owned(
 /// A permit of `core` if a slot is free now; under the ceiling too if
 /// `group` (whose slot must be free now as well).
 pub(crate) fn try_acquire(core: &Core, weight: i64, group: bool) -> Result<Permit<'_>, Rejected> {
+    if let Some(rejected) = group_turns_away_first(core, group, weight) {
+        return Err(rejected);
+    }
     let ceiling = match group.then(crate::group::ceiling::core_if_enabled).flatten() {
         Some(ceiling) => Some(Held::try_acquire(ceiling, 0)?),
         None => None,
@@ -266,6 +285,9 @@ pub(crate) fn try_acquire_owned(
     weight: i64,
     group: bool,
 ) -> Result<OwnedPermit, Rejected> {
+    if let Some(rejected) = group_turns_away_first(&core, group, weight) {
+        return Err(rejected);
+    }
     let ceiling = match group.then(crate::group::ceiling::core_if_enabled).flatten() {
         Some(ceiling) => Some(Held::try_acquire(ceiling, 0)?),
         None => None,

@@ -3,7 +3,8 @@
 //! `POOLED_CEILING`) and lifted by leaving it out.
 //!
 //! While a ceiling is set, every group call takes a ceiling slot before its
-//! group's slot. A nested call (one made from inside a running group call)
+//! group's slot; a call its group turns away at once (paused or closed) is
+//! turned away before it would wait for the ceiling. A nested call (one made from inside a running group call)
 //! runs under its parent's ceiling slot: the ceiling counts top-level calls,
 //! and nested calls never wait for it. A call waiting for a busy group holds
 //! its ceiling slot meanwhile: give backlogged groups a `max_waiting` bound or
@@ -21,6 +22,7 @@ use crate::admission::core::{Core, Mode};
 use crate::call::acquire::Acquire;
 use crate::call::blocking::OwnedSlot;
 use crate::call::Form;
+use crate::pool::rejected::Rejected;
 use crate::pool::stats::Stats;
 use crate::pool::Pool;
 use crate::scale::LimitCause;
@@ -29,7 +31,7 @@ use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::task::{ready, Context, Poll};
 
 static POOL: OnceLock<Pool> = OnceLock::new();
@@ -79,6 +81,36 @@ pub(crate) fn core_if_enabled() -> Option<&'static Core> {
     ENABLED.load(Ordering::Relaxed).then(|| pool().core())
 }
 
+/// The rejection a group's pool (`core`) gives a call of `form` at once,
+/// decided before the call waits for the ceiling: a paused or closed group
+/// turns its calls away at once, as a pool does, whether or not the ceiling
+/// is full (waiting for a ceiling slot first would make them wait, maybe for
+/// good, for a rejection known from the start). Counted as the pool counts
+/// one (submitted and rejected, reported). `None` without a ceiling (the
+/// pool's own admission decides), for a call nested in work of the group
+/// (pausing and closing do not turn those away), or if the group would not
+/// turn the call away now.
+pub(crate) fn turned_away_first(core: &Core, form: Form, weight: i64) -> Option<Rejected> {
+    core_if_enabled()?;
+    if !(core.is_paused() || core.is_closed()) {
+        return None;
+    }
+    if crate::admission::nested::lend_of(core).is_some() {
+        return None;
+    }
+    let reason = core.reject_fast(Mode::Reject)?;
+    core.count_submitted();
+    #[cfg(any(feature = "tracing", feature = "metrics"))]
+    {
+        let mut obs = crate::obs::Call::new(form);
+        obs.start(core, || weight);
+        obs.rejected(core, reason);
+    }
+    #[cfg(not(any(feature = "tracing", feature = "metrics")))]
+    let _ = (form, weight);
+    Some(reason)
+}
+
 /// A ceiling slot owned by a blocking job (released on the executor's thread).
 pub(crate) async fn acquire_owned() -> Option<OwnedSlot> {
     core_if_enabled()?;
@@ -94,18 +126,43 @@ pub(crate) async fn acquire_owned() -> Option<OwnedSlot> {
 /// state is boxed (one allocation per call), so that calls of applications
 /// without a ceiling stay small.
 ///
+/// A call that its group turns away at once (paused or closed, see
+/// [`turned_away_first`]) is turned away at its first poll, before it would
+/// wait for the ceiling.
+///
 /// (Written without pin-project-lite: its `PinnedDrop` is an out-of-line call
 /// on every drop, which this type's inline `Drop` avoids. No field is ever
-/// handed out pinned except `work`, projected in `poll`.)
-pub struct Ceilinged<F> {
+/// handed out pinned except `work`, projected in `poll`, and the ceiling's
+/// `Acquire`, pinned in its box.)
+pub struct Ceilinged<F: Future> {
     // Dropped in place by `drop`, inside the ceiling slot's frame while it
     // is held (as a pool call does with its own slot). Structurally pinned.
     work: ManuallyDrop<F>,
     // Dropped by hand, after `work` (only if there is one).
-    ceiling: ManuallyDrop<Option<Pin<Box<Acquire<&'static Core>>>>>,
+    ceiling: ManuallyDrop<Option<GateBox<F::Output>>>,
 }
 
-impl<F> Drop for Ceilinged<F> {
+/// A call's boxed [`Gate`] (only under a ceiling).
+type GateBox<O> = Pin<Box<Gate<O>>>;
+
+/// A call's ceiling slot, and what its first poll checks before waiting
+/// for it.
+struct Gate<O> {
+    /// Structurally pinned (the box is).
+    acquire: Acquire<&'static Core>,
+    /// Taken at the first poll: the group whose rejection comes first.
+    first: Option<First<O>>,
+}
+
+/// A rejecting group call's group, checked before the call waits for the
+/// ceiling (see [`turned_away_first`]).
+struct First<O> {
+    group: Arc<Core>,
+    weight: i64,
+    reject: fn(Rejected) -> O,
+}
+
+impl<F: Future> Drop for Ceilinged<F> {
     #[inline]
     fn drop(&mut self) {
         match self.ceiling.as_mut() {
@@ -119,25 +176,23 @@ impl<F> Drop for Ceilinged<F> {
     }
 }
 
-impl<F> Ceilinged<F> {
+impl<F: Future> Ceilinged<F> {
     /// `drop` of a call that took (or waits for) a ceiling slot.
     #[cold]
     fn drop_gated(&mut self) {
-        if let Some(ceiling) = self.ceiling.as_mut() {
+        if let Some(gate) = self.ceiling.as_mut() {
             // Safety: `self` is pinned (it is only ever used pinned) and is
-            // being dropped in place: `work` is dropped in place, once.
+            // being dropped in place: `work` is dropped in place, once; the
+            // gate's `acquire` is not moved out of its pinned box.
             unsafe {
-                ceiling
-                    .as_mut()
-                    .drop_work(Pin::new_unchecked(&mut self.work))
+                let acquire = Pin::new_unchecked(&mut gate.as_mut().get_unchecked_mut().acquire);
+                acquire.drop_work(Pin::new_unchecked(&mut self.work))
             };
         }
         // Safety: dropped once, after `work`, and never used again.
         unsafe { ManuallyDrop::drop(&mut self.ceiling) }
     }
-}
 
-impl<F: Future> Ceilinged<F> {
     /// The call `make` builds, gated by the ceiling if one is set now.
     ///
     /// (The work is built by `make` after the ceiling is decided, so that it
@@ -145,12 +200,40 @@ impl<F: Future> Ceilinged<F> {
     /// across that decision and copied in, twice, on every call.)
     #[inline]
     pub(crate) fn new(make: impl FnOnce() -> F) -> Self {
-        let ceiling =
-            core_if_enabled().map(|core| Box::pin(Acquire::new(core, 0, Mode::Wait, Form::Submit)));
+        Self::gated(|| None, make)
+    }
+
+    #[inline]
+    fn gated(first: impl FnOnce() -> Option<First<F::Output>>, make: impl FnOnce() -> F) -> Self {
+        let ceiling = core_if_enabled().map(|core| {
+            Box::pin(Gate {
+                acquire: Acquire::new(core, 0, Mode::Wait, Form::Submit),
+                first: first(),
+            })
+        });
         Ceilinged {
             ceiling: ManuallyDrop::new(ceiling),
             work: ManuallyDrop::new(make()),
         }
+    }
+}
+
+impl<T, F: Future<Output = Result<T, Rejected>>> Ceilinged<F> {
+    /// A rejecting call of the group whose pool is `group` (with `weight`),
+    /// built by `make`: under a ceiling, the group's own rejection at once
+    /// (paused, closed) comes before the wait for a ceiling slot.
+    #[inline]
+    pub(crate) fn rejecting(group: &Pool, weight: i64, make: impl FnOnce() -> F) -> Self {
+        Self::gated(
+            || {
+                Some(First {
+                    group: group.core_arc(),
+                    weight,
+                    reject: Err,
+                })
+            },
+            make,
+        )
     }
 }
 
@@ -163,9 +246,18 @@ impl<F: Future> Future for Ceilinged<F> {
         // place); `ceiling` is a box, not pinned through `self`.
         let this = unsafe { self.get_unchecked_mut() };
         let work = unsafe { Pin::new_unchecked(&mut *this.work) };
-        let Some(ceiling) = this.ceiling.as_mut() else {
+        let Some(gate) = this.ceiling.as_mut() else {
             return work.poll(cx);
         };
+        // Safety: nothing is moved out of the pinned box; `acquire` is
+        // structurally pinned in it.
+        let gate = unsafe { gate.as_mut().get_unchecked_mut() };
+        if let Some(first) = gate.first.take() {
+            if let Some(reason) = turned_away_first(&first.group, Form::Submit, first.weight) {
+                return Poll::Ready((first.reject)(reason));
+            }
+        }
+        let mut ceiling = unsafe { Pin::new_unchecked(&mut gate.acquire) };
         if let Err(rejected) = ready!(ceiling.as_mut().poll_acquire(cx)) {
             unreachable!("the ceiling pool never rejects: {rejected}");
         }
@@ -175,7 +267,7 @@ impl<F: Future> Future for Ceilinged<F> {
     }
 }
 
-impl<F> fmt::Debug for Ceilinged<F> {
+impl<F: Future> fmt::Debug for Ceilinged<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Ceilinged").finish_non_exhaustive()
     }

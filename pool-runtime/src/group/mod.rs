@@ -31,6 +31,7 @@ pub(crate) mod settings;
 
 use crate::admission::core::Mode;
 use crate::call::permit::{self, OwnedPermit, Permit};
+use crate::call::Form;
 use crate::group::settings::GroupSettings;
 use crate::pool::order::{ExecutorKind, Kind, Order};
 use crate::pool::rejected::Rejected;
@@ -299,11 +300,13 @@ impl Group {
         #[cfg(feature = "redis")]
         if let Some(fleet) = self.fleet() {
             let work = crate::fleet::Fleeted::new(fleet, work, false);
-            return GroupSubmit::fleet(Ceilinged::new(|| {
+            return GroupSubmit::fleet(Ceilinged::rejecting(self.pool(), weight, || {
                 self.pool().submit_weighted(weight, work)
             }));
         }
-        GroupSubmit::local(Ceilinged::new(|| self.pool().submit_weighted(weight, work)))
+        GroupSubmit::local(Ceilinged::rejecting(self.pool(), weight, || {
+            self.pool().submit_weighted(weight, work)
+        }))
     }
 
     /// See [`Pool::submit_judged`]: the call's output is judged for an
@@ -324,7 +327,7 @@ impl Group {
         let pool = self.pool();
         #[cfg(feature = "redis")]
         let fleet = self.fleet();
-        Ceilinged::new(move || async move {
+        Ceilinged::rejecting(pool, weight, move || async move {
             #[cfg(feature = "redis")]
             if let Some(fleet) = fleet {
                 let work = crate::fleet::Fleeted::new(fleet, work, false);
@@ -460,6 +463,9 @@ impl Group {
     ///
     /// As [`Pool::run`].
     pub fn run_weighted<T>(&self, weight: i64, f: impl FnOnce() -> T) -> Result<T, Rejected> {
+        if let Some(rejected) = ceiling::turned_away_first(self.pool().core(), Form::Run, weight) {
+            return Err(rejected);
+        }
         #[cfg(feature = "redis")]
         if let Some(fleet) = self.fleet() {
             let f = move || crate::fleet::run(fleet, false, f);
@@ -479,6 +485,10 @@ impl Group {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        let core = self.pool().core();
+        if let Some(rejected) = ceiling::turned_away_first(core, Form::Blocking, weight) {
+            return Err(rejected);
+        }
         let ceiling = ceiling::acquire_owned().await;
         #[cfg(feature = "redis")]
         if let Some(fleet) = self.fleet() {

@@ -1,0 +1,128 @@
+//! Hostile acceptance tests, round 7: a group's own rejections under the
+//! application-wide ceiling, and order, lifecycle, spawn and timeout
+//! promises probed under stress. Each is written from a promise of the
+//! README or the rustdoc (quoted above it) and bounded in time.
+
+mod common;
+
+use common::*;
+use pool_runtime::{config, Group, GroupSpec, Rejected};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Runs `f` on a thread of its own; fails (instead of hanging) if it takes
+/// longer than `limit`.
+fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    });
+    match rx.recv_timeout(limit) {
+        Ok(Ok(out)) => out,
+        Ok(Err(payload)) => std::panic::resume_unwind(payload),
+        Err(_) => panic!("hung: no answer within {limit:?}"),
+    }
+}
+
+static HOLDER: Group = Group::new(GroupSpec::new("r7::ceiling_holder").size(4));
+static GATED: Group = Group::new(GroupSpec::new("r7::ceiling_gated").size(4));
+
+/// Every rejecting call path of `GATED`, each polled once (a sync call on a
+/// thread of its own, bounded): what it answered, `None` if it waits.
+fn each_path_once() -> Vec<(&'static str, Option<Rejected>)> {
+    fn once<T>(fut: impl std::future::Future<Output = Result<T, Rejected>>) -> Option<Rejected> {
+        let mut task = Task::new(fut);
+        match task.poll() {
+            std::task::Poll::Ready(out) => Some(out.err().expect("a rejection")),
+            std::task::Poll::Pending => None,
+        }
+    }
+    let run = within(Duration::from_secs(5), || {
+        let (tx, rx) = mpsc::channel();
+        let waiter = std::thread::spawn(move || {
+            let _ = tx.send(GATED.run(|| ()).err());
+        });
+        let out = rx.recv_timeout(Duration::from_millis(300)).ok();
+        drop(waiter); // (a waiting one is left parked: the test fails on it)
+        out.flatten()
+    });
+    vec![
+        ("submit", once(GATED.submit(0, async {}))),
+        (
+            "submit_judged",
+            once(GATED.submit_judged(0, async {}, |_| pool_runtime::Verdict::Success)),
+        ),
+        ("run", run),
+        ("submit_blocking", once(GATED.submit_blocking(0, || ()))),
+        ("acquire", once(GATED.acquire(0))),
+        ("acquire_owned", once(GATED.acquire_owned(0))),
+        ("try_acquire", GATED.try_acquire(0).err()),
+        ("try_acquire_owned", GATED.try_acquire_owned(0).err()),
+    ]
+}
+
+/// Promise (`Pool::pause`, which `Group::pause` is): "Stops admitting new
+/// calls: they are rejected with `Rejected::Paused`"; (`Pool::close`): "new
+/// calls are rejected with `Rejected::Closed`"; README: "`pool.pause(); //
+/// new calls: Err(Rejected::Paused)`", and "The ceiling is taken before a
+/// group's slot" — an order that must not change what the group answers.
+/// Catches: under an application-wide ceiling whose slots are all taken (by
+/// another group), a call of a paused or closed group waited for a ceiling
+/// slot — for as long as the other group's calls ran, a sync caller's
+/// thread parked — before its group could turn it away; and it was not
+/// counted by its group meanwhile. Every rejecting path must answer at
+/// once, counted in the group's stats, without taking or waiting for a
+/// ceiling slot.
+#[test]
+fn a_paused_or_closed_group_turns_calls_away_at_once_under_a_full_ceiling() {
+    let _turn = config_turn();
+    config::load_str("app.toml", "ceiling = 1\n").unwrap();
+    let holder = HOLDER.try_acquire(0).unwrap();
+    let ceiling = || pool_runtime::ceiling::stats().unwrap();
+    assert_eq!(ceiling().running, 1, "the ceiling is full");
+
+    GATED.pause();
+    let paused = each_path_once();
+    let n = paused.len() as u64;
+    for (path, answer) in &paused {
+        assert_eq!(*answer, Some(Rejected::Paused), "{path}, paused group");
+    }
+    let s = GATED.stats();
+    assert_eq!(s.rejected_for(Rejected::Paused), n, "{s:?}");
+    assert_accounted(&s);
+
+    GATED.resume();
+    GATED.pool().close();
+    for (path, answer) in each_path_once() {
+        assert_eq!(answer, Some(Rejected::Closed), "{path}, closed group");
+    }
+    let s = GATED.stats();
+    assert_eq!(s.rejected_for(Rejected::Closed), n, "{s:?}");
+    assert_eq!(s.submitted(), 2 * n, "{s:?}");
+    assert_accounted(&s);
+    let c = ceiling();
+    assert_eq!((c.running, c.waiting, c.submitted()), (1, 0, 1), "{c:?}");
+
+    drop(holder);
+    config::clear();
+}
+
+/// The other side of the same promise: a call of an open group under a
+/// full ceiling still waits for a ceiling slot (README: "The ceiling is
+/// taken before a group's slot"), and runs once one frees.
+#[test]
+fn an_open_group_still_waits_for_a_full_ceiling() {
+    static OPEN: Group = Group::new(GroupSpec::new("r7::ceiling_open").size(4));
+    let _turn = config_turn();
+    config::load_str("app.toml", "ceiling = 1\n").unwrap();
+    let holder = HOLDER.try_acquire(0).unwrap();
+    let mut call = Task::new(OPEN.submit(0, async { 5 }));
+    call.assert_pending();
+    assert_eq!(pool_runtime::ceiling::stats().unwrap().waiting, 1);
+    let started = Instant::now();
+    drop(holder);
+    assert!(call.is_woken());
+    assert_eq!(call.assert_ready(), Ok(5));
+    assert!(started.elapsed() < Duration::from_secs(1));
+    config::clear();
+}
