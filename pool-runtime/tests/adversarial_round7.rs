@@ -126,3 +126,43 @@ fn an_open_group_still_waits_for_a_full_ceiling() {
     assert!(started.elapsed() < Duration::from_secs(1));
     config::clear();
 }
+
+/// Promise (README, Timeouts): "a pool built with `.clock(TokioClock::new())`
+/// uses tokio's timer instead, so its timeouts and autoscaler follow tokio's
+/// paused test time". Catches: the builder took only an `Arc<dyn Clock>`,
+/// so the README's own spelling did not compile. Both spellings build; the
+/// timeout fires at tokio's (paused) time, never early, and a call admitted
+/// at its deadline is counted once.
+#[tokio::test(start_paused = true)]
+async fn a_pool_built_with_a_tokio_clock_as_the_readme_spells_it_times_out_in_tokio_time() {
+    use pool_runtime::{ManualClock, Pool, TokioClock};
+    let _shared = Pool::builder()
+        .clock(std::sync::Arc::new(ManualClock::new()))
+        .build()
+        .unwrap();
+    let pool = Pool::builder()
+        .size(1)
+        .clock(TokioClock::new())
+        .admission_timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let permit = pool.try_acquire_owned(0).unwrap();
+    let started = tokio::time::Instant::now();
+    assert_eq!(pool.submit(async {}).await, Err(Rejected::TimedOut));
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(10) && waited < Duration::from_millis(10_050),
+        "{waited:?}"
+    );
+    // Admitted exactly at the deadline: counted once, either way.
+    let late = tokio::spawn({
+        let pool = pool.clone();
+        async move { pool.submit(async {}).await }
+    });
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    drop(permit);
+    let _ = late.await.unwrap();
+    let s = pool.stats();
+    assert_eq!(s.completed + s.rejected_for(Rejected::TimedOut), 3, "{s:?}");
+    assert_accounted(&s);
+}
