@@ -6,8 +6,9 @@
 mod common;
 
 use common::*;
-use pool_runtime::{config, Group, GroupSpec, Rejected};
+use pool_runtime::{config, Group, GroupSpec, Order, Pool, Rejected};
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Runs `f` on a thread of its own; fails (instead of hanging) if it takes
@@ -165,4 +166,190 @@ async fn a_pool_built_with_a_tokio_clock_as_the_readme_spells_it_times_out_in_to
     let s = pool.stats();
     assert_eq!(s.completed + s.rejected_for(Rejected::TimedOut), 3, "{s:?}");
     assert_accounted(&s);
+}
+
+/// Promise (`Pool::close`, `abort`, `resume`, `shutdown`): closing is for
+/// good ("Stops intake for good"), so closing twice, aborting after close,
+/// resuming or pausing a closed pool and shutting it down twice change
+/// nothing: new calls stay `Closed`, every shutdown of the drained pool is
+/// `Ok`, and the counters add up.
+#[test]
+fn closing_is_for_good_and_idempotent_whatever_follows_it() {
+    let pool = Pool::fixed(1);
+    pool.close();
+    pool.close();
+    pool.abort();
+    pool.resume();
+    assert!(pool.is_closed());
+    assert_eq!(
+        futures::executor::block_on(pool.submit(async { 1 })),
+        Err(Rejected::Closed)
+    );
+    pool.pause();
+    assert_eq!(
+        futures::executor::block_on(pool.submit(async { 1 })),
+        Err(Rejected::Closed),
+        "closed wins over paused?"
+    );
+    assert!(futures::executor::block_on(pool.shutdown(Some(Duration::from_millis(10)))).is_ok());
+    assert!(futures::executor::block_on(pool.shutdown(None)).is_ok());
+    let s = pool.stats();
+    assert_accounted(&s);
+}
+
+/// Promise (`Pool::drained`): "Resolves once the pool is closed and nothing
+/// is waiting or running. (On an open pool it waits for `close` first.)"
+/// and "Cancel-safe: it only observes". Many waits, made before and after
+/// `close`, one dropped midway: all are woken and resolve when the last
+/// call ends, and the counters are exact.
+#[test]
+fn many_drained_waits_before_and_after_close_all_resolve_once_drained() {
+    let pool = Pool::fixed(1);
+    let permit = pool.try_acquire_owned(0).unwrap();
+    let mut before: Vec<_> = (0..5)
+        .map(|_| {
+            Task::new({
+                let p = pool.clone();
+                Box::pin(async move { p.drained().await })
+                    as std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>
+            })
+        })
+        .collect();
+    for t in &mut before {
+        t.assert_pending();
+    }
+    pool.close();
+    for t in &mut before {
+        t.assert_pending();
+    }
+    let mut after: Vec<_> = (0..5)
+        .map(|_| {
+            Task::new({
+                let p = pool.clone();
+                Box::pin(async move { p.drained().await })
+                    as std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>
+            })
+        })
+        .collect();
+    for t in &mut after {
+        t.assert_pending();
+    }
+    // drop one mid wait
+    drop(before.pop());
+    drop(permit);
+    for t in before.iter_mut().chain(after.iter_mut()) {
+        assert!(t.is_woken());
+        t.assert_ready();
+    }
+    let s = pool.stats();
+    assert_eq!((s.running, s.waiting, s.completed), (0, 0, 1));
+}
+
+/// Promise (README): "sync and blocking callers in the same queue"; (`Pool::run`)
+/// "in the same queue and order as async calls". Sync callers (parked
+/// threads) and async callers queued alternately are admitted in the
+/// pool's order: FIFO, LIFO, or by weight (all equal here: first come first
+/// served).
+#[test]
+fn sync_and_async_callers_share_one_queue_in_every_order() {
+    for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+        let pool = Pool::builder().order(order).size(1).build().unwrap();
+        let permit = pool.try_acquire_owned(0).unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut threads = Vec::new();
+        let mut tasks = Vec::new();
+        for i in 0..6usize {
+            if i % 2 == 0 {
+                let (p, l) = (pool.clone(), log.clone());
+                threads.push(std::thread::spawn(move || {
+                    p.run_weighted(0, || l.lock().unwrap().push(i)).unwrap()
+                }));
+                let t0 = Instant::now();
+                while pool.stats().waiting < i + 1 {
+                    assert!(t0.elapsed() < Duration::from_secs(5));
+                    std::thread::yield_now();
+                }
+            } else {
+                let (p, l) = (pool.clone(), log.clone());
+                let mut t = Task::new(async move {
+                    p.submit_weighted(0, async { l.lock().unwrap().push(i) })
+                        .await
+                        .unwrap()
+                });
+                t.assert_pending();
+                tasks.push(t);
+            }
+        }
+        assert_eq!(pool.stats().waiting, 6);
+        drop(permit);
+        // drive
+        let t0 = Instant::now();
+        while log.lock().unwrap().len() < 6 {
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "{:?}",
+                log.lock().unwrap()
+            );
+            tasks.retain_mut(|t| t.poll().is_pending());
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        for t in threads {
+            t.join().unwrap();
+        }
+        let got = log.lock().unwrap().clone();
+        let want: Vec<usize> = match order {
+            Order::Lifo => (0..6).rev().collect(),
+            _ => (0..6).collect(),
+        };
+        assert_eq!(got, want, "{order:?}");
+    }
+}
+
+/// Promise (`Pool::scale`): "Growing admits waiting calls at once", in the
+/// pool's order, with weights at `i64::MIN`/`i64::MAX`, a queued call
+/// cancelled in between, and the pool paused (a pause does not touch calls
+/// already waiting).
+#[test]
+fn scaling_up_admits_the_right_waiters_in_every_order() {
+    for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+        let pool = Pool::builder().order(order).size(1).build().unwrap();
+        pool.resize(0);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let weights = [i64::MAX, 0, i64::MIN, 5, i64::MIN, i64::MAX, -1];
+        let mut tasks: Vec<_> = weights
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| {
+                let (p, l) = (pool.clone(), log.clone());
+                Some(Task::new(async move {
+                    p.submit_weighted(w, async {
+                        l.lock().unwrap().push(i);
+                        std::future::pending::<()>().await
+                    })
+                    .await
+                }))
+            })
+            .collect();
+        for t in tasks.iter_mut().flatten() {
+            t.assert_pending();
+        }
+        // cancel one in the middle
+        tasks[3] = None;
+        pool.pause();
+        pool.scale(3);
+        for t in tasks.iter_mut().flatten() {
+            let _ = t.poll();
+        }
+        let got = log.lock().unwrap().clone();
+        let want: Vec<usize> = match order {
+            Order::Fifo => vec![0, 1, 2],
+            Order::Lifo => vec![6, 5, 4],
+            Order::Priority => vec![2, 4, 6],
+        };
+        let mut sorted = got.clone();
+        sorted.sort();
+        let mut w2 = want.clone();
+        w2.sort();
+        assert_eq!(sorted, w2, "{order:?}");
+    }
 }
