@@ -81,6 +81,7 @@ fn a_paused_or_closed_group_turns_calls_away_at_once_under_a_full_ceiling() {
     let holder = HOLDER.try_acquire(0).unwrap();
     let ceiling = || pool_runtime::ceiling::stats().unwrap();
     assert_eq!(ceiling().running, 1, "the ceiling is full");
+    let before = ceiling().submitted();
 
     GATED.pause();
     let paused = each_path_once();
@@ -102,7 +103,11 @@ fn a_paused_or_closed_group_turns_calls_away_at_once_under_a_full_ceiling() {
     assert_eq!(s.submitted(), 2 * n, "{s:?}");
     assert_accounted(&s);
     let c = ceiling();
-    assert_eq!((c.running, c.waiting, c.submitted()), (1, 0, 1), "{c:?}");
+    assert_eq!(
+        (c.running, c.waiting, c.submitted() - before),
+        (1, 0, 0),
+        "no ceiling slot taken or waited for: {c:?}"
+    );
 
     drop(holder);
     config::clear();
@@ -352,4 +357,135 @@ fn scaling_up_admits_the_right_waiters_in_every_order() {
         w2.sort();
         assert_eq!(sorted, w2, "{order:?}");
     }
+}
+
+static NEVER_WAITS: Group = Group::new(
+    GroupSpec::new("r7::ceiling_never_waits")
+        .size(4)
+        .max_waiting(0),
+);
+static TIMED: Group = Group::new(
+    GroupSpec::new("r7::ceiling_timed")
+        .size(4)
+        .admission_timeout(Duration::from_millis(150)),
+);
+
+/// Every rejecting path of `group`, each started on a thread of its own
+/// (async ones under `block_on`), with what it answered and how long that
+/// took; bounded.
+fn each_path_answers(group: &'static Group) -> Vec<(&'static str, Result<(), Rejected>, Duration)> {
+    use futures::executor::block_on;
+    type Path = (&'static str, fn(&'static Group) -> Result<(), Rejected>);
+    let paths: [Path; 6] = [
+        ("submit", |g| block_on(g.submit(0, async {}))),
+        ("submit_judged", |g| {
+            block_on(g.submit_judged(0, async {}, |_| pool_runtime::Verdict::Success))
+        }),
+        ("run", |g| g.run(|| ())),
+        ("submit_blocking", |g| block_on(g.submit_blocking(0, || ()))),
+        ("acquire", |g| block_on(g.acquire(0)).map(drop)),
+        ("acquire_owned", |g| block_on(g.acquire_owned(0)).map(drop)),
+    ];
+    paths
+        .into_iter()
+        .map(|(name, path)| {
+            let (answer, took) = within(Duration::from_secs(5), move || {
+                let started = Instant::now();
+                (path(group), started.elapsed())
+            });
+            (name, answer, took)
+        })
+        .collect()
+}
+
+/// Promise (`GroupSettings::max_waiting`): "`0` means: never wait, run now
+/// or be turned away" (`Rejected::Full`); (`admission_timeout`): "Turns a
+/// call away with `Rejected::TimedOut` once it has waited this long for a
+/// slot". Catches: under an application-wide ceiling whose slots were all
+/// taken, a group call waited for a ceiling slot with no bound at all — a
+/// group that must never wait waited, a group with a 150 ms timeout waited
+/// for as long as the ceiling stayed full (a sync caller's thread parked) —
+/// and its group did not count it meanwhile. Every rejecting path must be
+/// turned away (`Full` at once, `TimedOut` after the timeout, never early),
+/// counted by its group, and leave the ceiling's queue; once the ceiling
+/// frees, the same calls run.
+#[test]
+fn a_groups_waiting_bound_and_timeout_bound_its_wait_for_the_ceiling() {
+    let _turn = config_turn();
+    config::load_str("app.toml", "ceiling = 1\n").unwrap();
+    let holder = HOLDER.try_acquire(0).unwrap();
+
+    for (path, answer, took) in each_path_answers(&NEVER_WAITS) {
+        assert_eq!(answer, Err(Rejected::Full), "{path}: may never wait");
+        assert!(
+            took < Duration::from_secs(1),
+            "{path}: at once, not {took:?}"
+        );
+    }
+    let s = NEVER_WAITS.stats();
+    assert_eq!(
+        (s.rejected_for(Rejected::Full), s.submitted()),
+        (6, 6),
+        "{s:?}"
+    );
+    assert_accounted(&s);
+
+    for (path, answer, took) in each_path_answers(&TIMED) {
+        assert_eq!(
+            answer,
+            Err(Rejected::TimedOut),
+            "{path}: waited past its timeout"
+        );
+        assert!(
+            took >= Duration::from_millis(150) && took < Duration::from_secs(2),
+            "{path}: turned away after {took:?}"
+        );
+    }
+    let s = TIMED.stats();
+    assert_eq!(
+        (s.rejected_for(Rejected::TimedOut), s.submitted()),
+        (6, 6),
+        "{s:?}"
+    );
+    assert_accounted(&s);
+
+    let c = pool_runtime::ceiling::stats().unwrap();
+    assert_eq!(
+        (c.running, c.waiting),
+        (1, 0),
+        "left the ceiling's queue: {c:?}"
+    );
+    assert_accounted(&c);
+
+    drop(holder);
+    for group in [&NEVER_WAITS, &TIMED] {
+        for (path, answer, _) in each_path_answers(group) {
+            assert_eq!(answer, Ok(()), "{path} runs once the ceiling is free");
+        }
+    }
+    config::clear();
+}
+
+/// The same bound, the other way round: a call whose ceiling slot frees
+/// before its group's timeout runs (it is not turned away for having
+/// waited), and its wait for the ceiling counts nothing against it.
+#[test]
+fn a_call_whose_ceiling_slot_frees_in_time_runs() {
+    let _turn = config_turn();
+    config::load_str("app.toml", "ceiling = 1\n").unwrap();
+    static IN_TIME: Group = Group::new(
+        GroupSpec::new("r7::ceiling_in_time")
+            .size(4)
+            .admission_timeout(Duration::from_secs(2)),
+    );
+    let holder = HOLDER.try_acquire(0).unwrap();
+    let mut call = Task::new(IN_TIME.submit(0, async { 9 }));
+    call.assert_pending();
+    std::thread::sleep(Duration::from_millis(50));
+    drop(holder);
+    assert!(call.is_woken());
+    assert_eq!(call.assert_ready(), Ok(9));
+    let s = IN_TIME.stats();
+    assert_eq!((s.completed, s.rejected_total()), (1, 0), "{s:?}");
+    config::clear();
 }

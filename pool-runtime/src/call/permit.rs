@@ -195,13 +195,23 @@ fn group_turns_away_first(core: &Core, group: bool, weight: i64) -> Option<Rejec
     crate::group::ceiling::turned_away_first(core, Form::Permit, weight)
 }
 
-async fn ceiling(group: bool) -> Option<Held<&'static Core>> {
-    if !group {
-        return None;
-    }
-    let core = crate::group::ceiling::core_if_enabled()?;
-    match Held::acquire(core, 0, Mode::Wait).await {
-        Ok(held) => Some(held),
+/// The ceiling slot of a group's permit (`group`: its pool and weight), if
+/// a ceiling is set: waited for only as long as the group's patience allows
+/// (see [`Patience`](crate::group::ceiling::Patience)).
+async fn ceiling(group: Option<(&Core, i64)>) -> Result<Option<Held<&'static Core>>, Rejected> {
+    let Some((group, weight)) = group else {
+        return Ok(None);
+    };
+    let Some(core) = crate::group::ceiling::core_if_enabled() else {
+        return Ok(None);
+    };
+    let wait = Held::acquire(core, 0, Mode::Wait);
+    let held = match crate::group::ceiling::Patience::of(group, Form::Permit, weight) {
+        Some(patience) => patience.wait(wait).await?,
+        None => wait.await,
+    };
+    match held {
+        Ok(held) => Ok(Some(held)),
         Err(rejected) => unreachable!("the ceiling pool never rejects: {rejected}"),
     }
 }
@@ -211,7 +221,7 @@ pub(crate) async fn acquire(core: &Core, weight: i64, group: bool) -> Result<Per
     if let Some(rejected) = group_turns_away_first(core, group, weight) {
         return Err(rejected);
     }
-    let ceiling = ceiling(group).await;
+    let ceiling = ceiling(group.then_some((core, weight))).await?;
     let held = Held::acquire(core, weight, Mode::Reject).await?;
     Ok(Permit {
         #[cfg(feature = "redis")]
@@ -230,7 +240,7 @@ pub(crate) async fn acquire_owned(
     if let Some(rejected) = group_turns_away_first(&core, group, weight) {
         return Err(rejected);
     }
-    let ceiling = ceiling(group).await;
+    let ceiling = ceiling(group.then_some((&*core, weight))).await?;
     let held = Held::acquire(core, weight, Mode::Reject).await?;
     Ok(OwnedPermit {
         #[cfg(feature = "redis")]

@@ -469,10 +469,17 @@ impl Group {
         #[cfg(feature = "redis")]
         if let Some(fleet) = self.fleet() {
             let f = move || crate::fleet::run(fleet, false, f);
-            return ceiling::run(|| self.pool().run_call(weight, Mode::Reject, f))
-                .and_then(|out| out);
+            let core = self.pool().core();
+            return ceiling::run_for(core, weight, || {
+                self.pool().run_call(weight, Mode::Reject, f)
+            })
+            .and_then(|out| out)
+            .and_then(|out| out);
         }
-        ceiling::run(|| self.pool().run_call(weight, Mode::Reject, f))
+        ceiling::run_for(self.pool().core(), weight, || {
+            self.pool().run_call(weight, Mode::Reject, f)
+        })
+        .and_then(|out| out)
     }
 
     /// See [`Pool::submit_blocking_weighted`].
@@ -489,7 +496,7 @@ impl Group {
         if let Some(rejected) = ceiling::turned_away_first(core, Form::Blocking, weight) {
             return Err(rejected);
         }
-        let ceiling = ceiling::acquire_owned().await;
+        let ceiling = ceiling::acquire_owned_for(core, weight).await?;
         #[cfg(feature = "redis")]
         if let Some(fleet) = self.fleet() {
             return self
