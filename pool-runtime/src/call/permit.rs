@@ -96,8 +96,11 @@ struct Held<R: Deref<Target = Core>> {
     core: R,
     held: Option<Detached>,
     verdict: Verdict,
-    /// The work it was held for was abandoned (feature `tower`: a call or
-    /// a response body dropped before its end): counted cancelled.
+    /// Dropped now, the call was cancelled, and its time is no latency
+    /// sample: the permit was never handed out (it still waits for its
+    /// fleet lease, feature `redis`), or the work it was held for was
+    /// abandoned (feature `tower`: a reserved slot never called, a call or a
+    /// response body dropped before its end).
     cancelled: bool,
     /// The slot as lent to calls nested in work run under the permit
     /// ([`OwnedPermit::in_frame`]); unused (and never allocated) otherwise.
@@ -164,30 +167,60 @@ impl<R: Deref<Target = Core>> Drop for Held<R> {
             } else {
                 Outcome::Completed
             };
+            // A cancelled call (as a `submit` dropped before it finished
+            // is) says nothing of the server's latency; an overload verdict
+            // given before stands.
+            let verdict = match self.verdict {
+                Verdict::Success if self.cancelled => Verdict::Ignore,
+                verdict => verdict,
+            };
             // A call nested in work run under the permit that still runs
             // takes the slot over (see `end_call`).
             let own = self.lender.take();
-            held.end(&self.core, outcome, self.verdict, own);
+            held.end(&self.core, outcome, verdict, own);
         }
     }
 }
 
 /// The ceiling's slot for a group permit, if a ceiling is set (taken before
 /// the group's own, as every group call does).
-async fn ceiling(group: bool) -> Option<Held<&'static Core>> {
+/// A group's permit under a ceiling: the group's own rejection at once
+/// (paused, closed) comes before the ceiling (see
+/// [`turned_away_first`](crate::group::ceiling::turned_away_first)).
+fn group_turns_away_first(core: &Core, group: bool, weight: i64) -> Option<Rejected> {
     if !group {
         return None;
     }
-    let core = crate::group::ceiling::core_if_enabled()?;
-    match Held::acquire(core, 0, Mode::Wait).await {
-        Ok(held) => Some(held),
+    crate::group::ceiling::turned_away_first(core, Form::Permit, weight)
+}
+
+/// The ceiling slot of a group's permit (`group`: its pool and weight), if
+/// a ceiling is set: waited for only as long as the group's patience allows
+/// (see [`Patience`](crate::group::ceiling::Patience)).
+async fn ceiling(group: Option<(&Core, i64)>) -> Result<Option<Held<&'static Core>>, Rejected> {
+    let Some((group, weight)) = group else {
+        return Ok(None);
+    };
+    let Some(core) = crate::group::ceiling::core_if_enabled() else {
+        return Ok(None);
+    };
+    let wait = Held::acquire(core, 0, Mode::Wait);
+    let held = match crate::group::ceiling::Patience::of(group, Form::Permit, weight) {
+        Some(patience) => patience.wait(wait).await?,
+        None => wait.await,
+    };
+    match held {
+        Ok(held) => Ok(Some(held)),
         Err(rejected) => unreachable!("the ceiling pool never rejects: {rejected}"),
     }
 }
 
 /// A permit of `core`; under the ceiling too if `group`.
 pub(crate) async fn acquire(core: &Core, weight: i64, group: bool) -> Result<Permit<'_>, Rejected> {
-    let ceiling = ceiling(group).await;
+    if let Some(rejected) = group_turns_away_first(core, group, weight) {
+        return Err(rejected);
+    }
+    let ceiling = ceiling(group.then_some((core, weight))).await?;
     let held = Held::acquire(core, weight, Mode::Reject).await?;
     Ok(Permit {
         #[cfg(feature = "redis")]
@@ -203,7 +236,10 @@ pub(crate) async fn acquire_owned(
     weight: i64,
     group: bool,
 ) -> Result<OwnedPermit, Rejected> {
-    let ceiling = ceiling(group).await;
+    if let Some(rejected) = group_turns_away_first(&core, group, weight) {
+        return Err(rejected);
+    }
+    let ceiling = ceiling(group.then_some((&*core, weight))).await?;
     let held = Held::acquire(core, weight, Mode::Reject).await?;
     Ok(OwnedPermit {
         #[cfg(feature = "redis")]
@@ -216,6 +252,9 @@ pub(crate) async fn acquire_owned(
 /// A permit of `core` if a slot is free now; under the ceiling too if
 /// `group` (whose slot must be free now as well).
 pub(crate) fn try_acquire(core: &Core, weight: i64, group: bool) -> Result<Permit<'_>, Rejected> {
+    if let Some(rejected) = group_turns_away_first(core, group, weight) {
+        return Err(rejected);
+    }
     let ceiling = match group.then(crate::group::ceiling::core_if_enabled).flatten() {
         Some(ceiling) => Some(Held::try_acquire(ceiling, 0)?),
         None => None,
@@ -255,6 +294,9 @@ pub(crate) fn try_acquire_owned(
     weight: i64,
     group: bool,
 ) -> Result<OwnedPermit, Rejected> {
+    if let Some(rejected) = group_turns_away_first(&core, group, weight) {
+        return Err(rejected);
+    }
     let ceiling = match group.then(crate::group::ceiling::core_if_enabled).flatten() {
         Some(ceiling) => Some(Held::try_acquire(ceiling, 0)?),
         None => None,
@@ -275,6 +317,17 @@ impl Permit<'_> {
     pub(crate) fn leased(mut self, leased: crate::fleet::Leased) -> Self {
         self.fleet = FleetPlace::new(leased);
         self
+    }
+
+    /// While `waiting` for its fleet lease, the permit has not been handed
+    /// out: a drop then is its caller cancelling the call (counted in
+    /// `cancelled`, in the group's pool and the ceiling's), not a completion.
+    #[cfg(feature = "redis")]
+    pub(crate) fn waiting_for_lease(&mut self, waiting: bool) {
+        self.held.cancelled = waiting;
+        if let Some(ceiling) = &mut self.ceiling {
+            ceiling.cancelled = waiting;
+        }
     }
 
     /// The fleet lease the permit holds (feature `redis`): `Some` for a
@@ -306,6 +359,17 @@ impl OwnedPermit {
     pub(crate) fn leased(mut self, leased: crate::fleet::Leased) -> Self {
         self.fleet = FleetPlace::new(leased);
         self
+    }
+
+    /// While `waiting` for its fleet lease, the permit has not been handed
+    /// out: a drop then is its caller cancelling the call (counted in
+    /// `cancelled`, in the group's pool and the ceiling's), not a completion.
+    #[cfg(feature = "redis")]
+    pub(crate) fn waiting_for_lease(&mut self, waiting: bool) {
+        self.held.cancelled = waiting;
+        if let Some(ceiling) = &mut self.ceiling {
+            ceiling.cancelled = waiting;
+        }
     }
 
     /// Runs `f` (a poll of the work the permit was taken for: the tower
@@ -346,7 +410,6 @@ impl OwnedPermit {
     #[cfg(feature = "tower")]
     pub(crate) fn unfinished(&mut self) {
         self.held.cancelled = true;
-        self.no_sample();
     }
 
     /// The work ended, but its time says nothing of the server (a response

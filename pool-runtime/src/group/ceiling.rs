@@ -3,8 +3,13 @@
 //! `POOLED_CEILING`) and lifted by leaving it out.
 //!
 //! While a ceiling is set, every group call takes a ceiling slot before its
-//! group's slot. A nested call (one made from inside a running group call)
-//! runs under its parent's ceiling slot: the ceiling counts top-level calls,
+//! group's slot; a call its group turns away at once (paused or closed) is
+//! turned away before it would wait for the ceiling, and a group's
+//! `max_waiting = 0` ("never wait") and admission timeout bound its calls'
+//! wait for a ceiling slot as they bound their wait for the group's own
+//! (never-rejecting calls wait). A nested call (one made from inside a
+//! running group call) runs under its parent's ceiling slot: the ceiling
+//! counts top-level calls,
 //! and nested calls never wait for it. A call waiting for a busy group holds
 //! its ceiling slot meanwhile: give backlogged groups a `max_waiting` bound or
 //! an admission timeout so they cannot sit on the ceiling.
@@ -21,16 +26,19 @@ use crate::admission::core::{Core, Mode};
 use crate::call::acquire::Acquire;
 use crate::call::blocking::OwnedSlot;
 use crate::call::Form;
+use crate::pool::rejected::Rejected;
 use crate::pool::stats::Stats;
 use crate::pool::Pool;
 use crate::scale::LimitCause;
+use crate::time::timer::Sleep;
 use std::fmt;
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 
 static POOL: OnceLock<Pool> = OnceLock::new();
 static ENABLED: AtomicBool = AtomicBool::new(false);
@@ -79,6 +87,155 @@ pub(crate) fn core_if_enabled() -> Option<&'static Core> {
     ENABLED.load(Ordering::Relaxed).then(|| pool().core())
 }
 
+/// The rejection a group's pool (`core`) gives a call of `form` at once,
+/// decided before the call waits for the ceiling: a paused or closed group
+/// turns its calls away at once, as a pool does, whether or not the ceiling
+/// is full (waiting for a ceiling slot first would make them wait, maybe for
+/// good, for a rejection known from the start). Counted as the pool counts
+/// one (submitted and rejected, reported). `None` without a ceiling (the
+/// pool's own admission decides), for a call nested in work of the group
+/// (pausing and closing do not turn those away), or if the group would not
+/// turn the call away now.
+pub(crate) fn turned_away_first(core: &Core, form: Form, weight: i64) -> Option<Rejected> {
+    core_if_enabled()?;
+    if !(core.is_paused() || core.is_closed()) {
+        return None;
+    }
+    if crate::admission::nested::lend_of(core).is_some() {
+        return None;
+    }
+    let reason = core.reject_fast(Mode::Reject)?;
+    count_turned_away(core, form, weight, reason, true);
+    Some(reason)
+}
+
+/// Counts a call its group (`core`) turned away for `reason`: submitted,
+/// and rejected (unless `counted` already), reported as the pool reports
+/// its own.
+fn count_turned_away(core: &Core, form: Form, weight: i64, reason: Rejected, counted: bool) {
+    core.count_submitted();
+    if !counted {
+        core.count_rejection(reason);
+    }
+    #[cfg(any(feature = "tracing", feature = "metrics"))]
+    {
+        let mut obs = crate::obs::Call::new(form);
+        obs.start(core, || weight);
+        obs.rejected(core, reason);
+    }
+    #[cfg(not(any(feature = "tracing", feature = "metrics")))]
+    let _ = (form, weight);
+}
+
+/// How long a rejecting call of a group may wait for a ceiling slot: as
+/// long as it may wait for the group's own slot. A group whose
+/// `max_waiting` is 0 ("never wait, run now or be turned away") gives no
+/// wait at all ([`Rejected::Full`]); one with an admission timeout gives
+/// that long ([`Rejected::TimedOut`]), a second one then bounding its wait
+/// for the group's own slot. The call is counted by its group as turned
+/// away, and by the ceiling as cancelled (it left the ceiling's queue).
+pub(crate) struct Patience<'a> {
+    group: &'a Core,
+    form: Form,
+    weight: i64,
+}
+
+impl<'a> Patience<'a> {
+    /// The patience of a call of `form` of the group `group`; `None` if it
+    /// may wait for good (no such bound set, or the call is nested in the
+    /// group's work, which those bounds never turn away).
+    pub(crate) fn of(group: &'a Core, form: Form, weight: i64) -> Option<Self> {
+        if crate::admission::nested::lend_of(group).is_some() {
+            return None;
+        }
+        if group.max_waiting() != Some(0) && group.admission_timeout().is_none() {
+            return None;
+        }
+        Some(Patience {
+            group,
+            form,
+            weight,
+        })
+    }
+
+    /// The call has to wait for the ceiling: `Err` if it may not wait at all;
+    /// otherwise the longest it may wait.
+    fn on_wait(&self) -> Result<Option<Duration>, Rejected> {
+        if self.group.max_waiting() == Some(0) {
+            return Err(self.turned_away(Rejected::Full));
+        }
+        Ok(self.group.admission_timeout())
+    }
+
+    /// The call gives up its wait for the ceiling for `reason`: counted by
+    /// its group.
+    fn turned_away(&self, reason: Rejected) -> Rejected {
+        count_turned_away(self.group, self.form, self.weight, reason, false);
+        reason
+    }
+
+    /// Waits for `ceiling` (a wait for a ceiling slot) within this patience:
+    /// its output, or the rejection that ends the wait (the wait is dropped,
+    /// leaving the ceiling's queue; a slot it was handed meanwhile is freed).
+    pub(crate) async fn wait<T>(self, ceiling: impl Future<Output = T>) -> Result<T, Rejected> {
+        let mut ceiling = std::pin::pin!(ceiling);
+        let mut deadline: Option<Pin<Box<Sleep>>> = None;
+        let mut first = true;
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(out) = ceiling.as_mut().poll(cx) {
+                return Poll::Ready(Ok(out));
+            }
+            if std::mem::take(&mut first) {
+                match self.on_wait() {
+                    Err(rejected) => return Poll::Ready(Err(rejected)),
+                    Ok(Some(timeout)) => {
+                        deadline = Some(Sleep::new(timeout, self.group.uses_tokio_time()))
+                    }
+                    Ok(None) => {}
+                }
+            }
+            if let Some(deadline) = deadline.as_mut() {
+                if deadline.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Err(self.turned_away(Rejected::TimedOut)));
+                }
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+/// [`acquire_owned`] for a rejecting blocking call of the group `group`,
+/// waiting only as long as the group's [`Patience`] allows.
+pub(crate) async fn acquire_owned_for(
+    group: &Core,
+    weight: i64,
+) -> Result<Option<OwnedSlot>, Rejected> {
+    if core_if_enabled().is_none() {
+        return Ok(None);
+    }
+    match Patience::of(group, Form::Blocking, weight) {
+        Some(patience) => patience.wait(acquire_owned()).await,
+        None => Ok(acquire_owned().await),
+    }
+}
+
+/// [`run`] for a rejecting sync call of the group `group`, waiting for a
+/// ceiling slot only as long as the group's [`Patience`] allows.
+pub(crate) fn run_for<T>(group: &Core, weight: i64, f: impl FnOnce() -> T) -> Result<T, Rejected> {
+    if core_if_enabled().is_none() {
+        return Ok(f());
+    }
+    match Patience::of(group, Form::Run, weight) {
+        Some(patience) => pool().run_call_patient(
+            || patience.on_wait(),
+            || patience.turned_away(Rejected::TimedOut),
+            f,
+        ),
+        None => Ok(run(f)),
+    }
+}
+
 /// A ceiling slot owned by a blocking job (released on the executor's thread).
 pub(crate) async fn acquire_owned() -> Option<OwnedSlot> {
     core_if_enabled()?;
@@ -94,18 +251,76 @@ pub(crate) async fn acquire_owned() -> Option<OwnedSlot> {
 /// state is boxed (one allocation per call), so that calls of applications
 /// without a ceiling stay small.
 ///
+/// A call that its group turns away at once (paused or closed) is turned
+/// away at its first poll, before it would wait for the ceiling; its wait
+/// for a ceiling slot is bounded as its wait for its group's slot would be
+/// (`max_waiting = 0`: no wait; an admission timeout).
+///
 /// (Written without pin-project-lite: its `PinnedDrop` is an out-of-line call
 /// on every drop, which this type's inline `Drop` avoids. No field is ever
-/// handed out pinned except `work`, projected in `poll`.)
-pub struct Ceilinged<F> {
+/// handed out pinned except `work`, projected in `poll`, and the ceiling's
+/// `Acquire`, pinned in its box.)
+pub struct Ceilinged<F: Future> {
     // Dropped in place by `drop`, inside the ceiling slot's frame while it
     // is held (as a pool call does with its own slot). Structurally pinned.
     work: ManuallyDrop<F>,
     // Dropped by hand, after `work` (only if there is one).
-    ceiling: ManuallyDrop<Option<Pin<Box<Acquire<&'static Core>>>>>,
+    ceiling: ManuallyDrop<Option<GateBox<F::Output>>>,
 }
 
-impl<F> Drop for Ceilinged<F> {
+/// A call's boxed [`Gate`] (only under a ceiling).
+type GateBox<O> = Pin<Box<Gate<O>>>;
+
+/// A call's ceiling slot, and what its first poll checks before waiting
+/// for it.
+struct Gate<O> {
+    /// Structurally pinned (the box is). `None` once the call gave up its
+    /// wait (its group's patience ran out, see [`Patience`]).
+    acquire: Option<Acquire<&'static Core>>,
+    /// A rejecting call's group: checked at the first poll, and for how
+    /// long the call may wait.
+    first: Option<First<O>>,
+    /// Whether the first poll's check was made.
+    checked: bool,
+    /// The end of the call's patience, once it waits.
+    deadline: Option<Pin<Box<Sleep>>>,
+}
+
+impl<O> Gate<O> {
+    /// The call waits for the ceiling: the rejection that ends its wait
+    /// now, if its group's patience (see [`Patience`]) has run out.
+    fn impatient(&mut self, first_wait: bool, cx: &mut Context<'_>) -> Option<Rejected> {
+        let first = self.first.as_ref()?;
+        if first_wait {
+            let patience = Patience::of(&first.group, Form::Submit, first.weight)?;
+            match patience.on_wait() {
+                Err(rejected) => return Some(rejected),
+                Ok(Some(timeout)) => {
+                    self.deadline = Some(Sleep::new(timeout, first.group.uses_tokio_time()))
+                }
+                Ok(None) => {}
+            }
+        }
+        let deadline = self.deadline.as_mut()?;
+        if deadline.as_mut().poll(cx).is_pending() {
+            return None;
+        }
+        self.deadline = None;
+        let reason = Rejected::TimedOut;
+        count_turned_away(&first.group, Form::Submit, first.weight, reason, false);
+        Some(reason)
+    }
+}
+
+/// A rejecting group call's group, checked before the call waits for the
+/// ceiling (see [`turned_away_first`] and [`Patience`]).
+struct First<O> {
+    group: Arc<Core>,
+    weight: i64,
+    reject: fn(Rejected) -> O,
+}
+
+impl<F: Future> Drop for Ceilinged<F> {
     #[inline]
     fn drop(&mut self) {
         match self.ceiling.as_mut() {
@@ -119,25 +334,26 @@ impl<F> Drop for Ceilinged<F> {
     }
 }
 
-impl<F> Ceilinged<F> {
+impl<F: Future> Ceilinged<F> {
     /// `drop` of a call that took (or waits for) a ceiling slot.
     #[cold]
     fn drop_gated(&mut self) {
-        if let Some(ceiling) = self.ceiling.as_mut() {
+        if let Some(gate) = self.ceiling.as_mut() {
             // Safety: `self` is pinned (it is only ever used pinned) and is
-            // being dropped in place: `work` is dropped in place, once.
+            // being dropped in place: `work` is dropped in place, once; the
+            // gate's `acquire` is not moved out of its pinned box.
             unsafe {
-                ceiling
-                    .as_mut()
-                    .drop_work(Pin::new_unchecked(&mut self.work))
+                let work = Pin::new_unchecked(&mut self.work);
+                match &mut gate.as_mut().get_unchecked_mut().acquire {
+                    Some(acquire) => Pin::new_unchecked(acquire).drop_work(work),
+                    None => ManuallyDrop::drop(work.get_unchecked_mut()),
+                }
             };
         }
         // Safety: dropped once, after `work`, and never used again.
         unsafe { ManuallyDrop::drop(&mut self.ceiling) }
     }
-}
 
-impl<F: Future> Ceilinged<F> {
     /// The call `make` builds, gated by the ceiling if one is set now.
     ///
     /// The order is: the group's pool (a first use reads the configuration,
@@ -148,12 +364,42 @@ impl<F: Future> Ceilinged<F> {
     /// decision and copied in, twice, on every call.
     #[inline]
     pub(crate) fn new(make: impl FnOnce() -> F) -> Self {
-        let ceiling =
-            core_if_enabled().map(|core| Box::pin(Acquire::new(core, 0, Mode::Wait, Form::Submit)));
+        Self::gated(|| None, make)
+    }
+
+    #[inline]
+    fn gated(first: impl FnOnce() -> Option<First<F::Output>>, make: impl FnOnce() -> F) -> Self {
+        let ceiling = core_if_enabled().map(|core| {
+            Box::pin(Gate {
+                acquire: Some(Acquire::new(core, 0, Mode::Wait, Form::Submit)),
+                first: first(),
+                checked: false,
+                deadline: None,
+            })
+        });
         Ceilinged {
             ceiling: ManuallyDrop::new(ceiling),
             work: ManuallyDrop::new(make()),
         }
+    }
+}
+
+impl<T, F: Future<Output = Result<T, Rejected>>> Ceilinged<F> {
+    /// A rejecting call of the group whose pool is `group` (with `weight`),
+    /// built by `make`: under a ceiling, the group's own rejection at once
+    /// (paused, closed) comes before the wait for a ceiling slot.
+    #[inline]
+    pub(crate) fn rejecting(group: &Pool, weight: i64, make: impl FnOnce() -> F) -> Self {
+        Self::gated(
+            || {
+                Some(First {
+                    group: group.core_arc(),
+                    weight,
+                    reject: Err,
+                })
+            },
+            make,
+        )
     }
 }
 
@@ -166,10 +412,35 @@ impl<F: Future> Future for Ceilinged<F> {
         // place); `ceiling` is a box, not pinned through `self`.
         let this = unsafe { self.get_unchecked_mut() };
         let work = unsafe { Pin::new_unchecked(&mut *this.work) };
-        let Some(ceiling) = this.ceiling.as_mut() else {
+        let Some(gate) = this.ceiling.as_mut() else {
             return work.poll(cx);
         };
-        if let Err(rejected) = ready!(ceiling.as_mut().poll_acquire(cx)) {
+        // Safety: nothing is moved out of the pinned box; `acquire` is
+        // structurally pinned in it.
+        let gate = unsafe { gate.as_mut().get_unchecked_mut() };
+        let first_poll = !std::mem::replace(&mut gate.checked, true);
+        if let Some(first) = gate.first.as_ref().filter(|_| first_poll) {
+            if let Some(reason) = turned_away_first(&first.group, Form::Submit, first.weight) {
+                return Poll::Ready((first.reject)(reason));
+            }
+        }
+        let Some(acquire) = gate.acquire.as_mut() else {
+            panic!("`Ceilinged` polled after completion");
+        };
+        let mut ceiling = unsafe { Pin::new_unchecked(acquire) };
+        let admitted = ceiling.as_mut().poll_acquire(cx);
+        if admitted.is_pending() {
+            if let Some(rejected) = gate.impatient(first_poll, cx) {
+                // Leaves the ceiling's queue (a slot handed to it meanwhile
+                // is freed).
+                // Safety: dropped in place, in its pinned box.
+                unsafe { Pin::new_unchecked(&mut gate.acquire) }.set(None);
+                let reject = gate.first.as_ref().expect("only a rejecting call").reject;
+                return Poll::Ready(reject(rejected));
+            }
+            return Poll::Pending;
+        }
+        if let Poll::Ready(Err(rejected)) = admitted {
             unreachable!("the ceiling pool never rejects: {rejected}");
         }
         let out = ready!(ceiling.as_mut().run_work(|| work.poll(cx)));
@@ -178,7 +449,7 @@ impl<F: Future> Future for Ceilinged<F> {
     }
 }
 
-impl<F> fmt::Debug for Ceilinged<F> {
+impl<F: Future> fmt::Debug for Ceilinged<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Ceilinged").finish_non_exhaustive()
     }

@@ -31,6 +31,7 @@ pub(crate) mod settings;
 
 use crate::admission::core::Mode;
 use crate::call::permit::{self, OwnedPermit, Permit};
+use crate::call::Form;
 use crate::group::settings::GroupSettings;
 use crate::pool::order::{ExecutorKind, Kind, Order};
 use crate::pool::rejected::Rejected;
@@ -302,9 +303,13 @@ impl Group {
         #[cfg(feature = "redis")]
         if let Some(fleet) = self.fleet() {
             let work = crate::fleet::Fleeted::new(fleet, work, false);
-            return GroupSubmit::fleet(Ceilinged::new(|| pool.submit_weighted(weight, work)));
+            return GroupSubmit::fleet(Ceilinged::rejecting(pool, weight, || {
+                pool.submit_weighted(weight, work)
+            }));
         }
-        GroupSubmit::local(Ceilinged::new(|| pool.submit_weighted(weight, work)))
+        GroupSubmit::local(Ceilinged::rejecting(pool, weight, || {
+            pool.submit_weighted(weight, work)
+        }))
     }
 
     /// See [`Pool::submit_judged`]: the call's output is judged for an
@@ -325,7 +330,7 @@ impl Group {
         let pool = self.pool();
         #[cfg(feature = "redis")]
         let fleet = self.fleet();
-        Ceilinged::new(move || async move {
+        Ceilinged::rejecting(pool, weight, move || async move {
             #[cfg(feature = "redis")]
             if let Some(fleet) = fleet {
                 let work = crate::fleet::Fleeted::new(fleet, work, false);
@@ -357,10 +362,16 @@ impl Group {
     /// [`Rejected::FleetUnavailable`] (Redis unreachable under the `reject`
     /// policy).
     pub async fn acquire(&'static self, weight: i64) -> Result<Permit<'static>, Rejected> {
-        let permit = permit::acquire(self.pool().core(), weight, true).await?;
+        #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
+        let mut permit = permit::acquire(self.pool().core(), weight, true).await?;
         #[cfg(feature = "redis")]
         if let Some(fleet) = self.fleet() {
-            return Ok(permit.leased(crate::fleet::lease(fleet, false).await?));
+            // Dropped while it waits for its lease, the permit counts as
+            // cancelled (its caller gave up), not as completed.
+            permit.waiting_for_lease(true);
+            let leased = crate::fleet::lease(fleet, false).await;
+            permit.waiting_for_lease(false);
+            return Ok(permit.leased(leased?));
         }
         Ok(permit)
     }
@@ -372,10 +383,16 @@ impl Group {
     ///
     /// As [`acquire`](Group::acquire).
     pub async fn acquire_owned(&self, weight: i64) -> Result<OwnedPermit, Rejected> {
-        let permit = permit::acquire_owned(self.pool().core_arc(), weight, true).await?;
+        #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
+        let mut permit = permit::acquire_owned(self.pool().core_arc(), weight, true).await?;
         #[cfg(feature = "redis")]
         if let Some(fleet) = self.fleet() {
-            return Ok(permit.leased(crate::fleet::lease(fleet, false).await?));
+            // Dropped while it waits for its lease, the permit counts as
+            // cancelled (its caller gave up), not as completed.
+            permit.waiting_for_lease(true);
+            let leased = crate::fleet::lease(fleet, false).await;
+            permit.waiting_for_lease(false);
+            return Ok(permit.leased(leased?));
         }
         Ok(permit)
     }
@@ -451,12 +468,22 @@ impl Group {
     pub fn run_weighted<T>(&self, weight: i64, f: impl FnOnce() -> T) -> Result<T, Rejected> {
         // The pool first: its first use may set the ceiling (see `submit`).
         let pool = self.pool();
+        if let Some(rejected) = ceiling::turned_away_first(pool.core(), Form::Run, weight) {
+            return Err(rejected);
+        }
         #[cfg(feature = "redis")]
         if let Some(fleet) = self.fleet() {
             let f = move || crate::fleet::run(fleet, false, f);
-            return ceiling::run(|| pool.run_call(weight, Mode::Reject, f)).and_then(|out| out);
+            return ceiling::run_for(pool.core(), weight, || {
+                pool.run_call(weight, Mode::Reject, f)
+            })
+            .and_then(|out| out)
+            .and_then(|out| out);
         }
-        ceiling::run(|| pool.run_call(weight, Mode::Reject, f))
+        ceiling::run_for(pool.core(), weight, || {
+            pool.run_call(weight, Mode::Reject, f)
+        })
+        .and_then(|out| out)
     }
 
     /// See [`Pool::submit_blocking_weighted`].
@@ -471,7 +498,11 @@ impl Group {
     {
         // The pool first: its first use may set the ceiling (see `submit`).
         let pool = self.pool();
-        let ceiling = ceiling::acquire_owned().await;
+        let core = pool.core();
+        if let Some(rejected) = ceiling::turned_away_first(core, Form::Blocking, weight) {
+            return Err(rejected);
+        }
+        let ceiling = ceiling::acquire_owned_for(core, weight).await?;
         #[cfg(feature = "redis")]
         if let Some(fleet) = self.fleet() {
             return pool

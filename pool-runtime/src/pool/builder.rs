@@ -80,9 +80,14 @@ impl PoolBuilder {
     }
 
     /// The clock the autoscaler reads (default: the system's monotonic clock);
-    /// a [`ManualClock`](crate::time::clock::ManualClock) makes autoscaling deterministic.
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
+    /// a [`ManualClock`](crate::time::clock::ManualClock) makes autoscaling
+    /// deterministic, a [`TokioClock`](crate::time::clock::TokioClock) makes
+    /// the autoscaler and the admission timeouts follow tokio's (paused) time.
+    ///
+    /// Takes a clock as it is (`.clock(TokioClock::new())`) or shared
+    /// (`.clock(Arc::new(clock.clone()))`, an `Arc<dyn Clock>`).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
         self
     }
 

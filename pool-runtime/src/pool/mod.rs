@@ -481,6 +481,47 @@ impl Pool {
         Ok(out)
     }
 
+    /// A never-rejecting sync call (the ceiling's) that waits only as long
+    /// as `on_wait` allows once it has to wait (`Err`: not at all; `None`:
+    /// for good); giving up leaves the queue (counted as cancelled here)
+    /// and returns `on_timeout()`.
+    pub(crate) fn run_call_patient<T>(
+        &self,
+        on_wait: impl FnOnce() -> Result<Option<Duration>, Rejected>,
+        on_timeout: impl FnOnce() -> Rejected,
+        f: impl FnOnce() -> T,
+    ) -> Result<T, Rejected> {
+        let mut acquire = pin!(Acquire::new(&*self.core, 0, Mode::Wait, Form::Run));
+        let first = acquire
+            .as_mut()
+            .poll_acquire(&mut Context::from_waker(Waker::noop()));
+        match first {
+            Poll::Ready(admitted) => admitted?,
+            Poll::Pending if acquire.waits_for_its_own_thread() => {
+                panic!("{}", park::NESTED_SYNC_WAIT);
+            }
+            Poll::Pending => {
+                // (Returning drops the call, which leaves the queue.)
+                let timeout = on_wait()?;
+                let poll = poll_fn(|cx| acquire.as_mut().poll_acquire(cx));
+                match park::wait(pin!(poll), timeout) {
+                    Some(admitted) => admitted?,
+                    // Past the deadline: admitted meanwhile, or given up.
+                    None => match acquire
+                        .as_mut()
+                        .poll_acquire(&mut Context::from_waker(Waker::noop()))
+                    {
+                        Poll::Ready(admitted) => admitted?,
+                        Poll::Pending => return Err(on_timeout()),
+                    },
+                }
+            }
+        }
+        let out = acquire.as_mut().run_work(f);
+        acquire.finish();
+        Ok(out)
+    }
+
     /// Submits `work` without waiting for it, for `'static + Send` work: the
     /// call takes its place in the
     /// queue now, in call order, and runs on a tokio task. Rejections that are

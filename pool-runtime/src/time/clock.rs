@@ -18,6 +18,18 @@ pub trait Clock: Send + Sync + 'static {
     }
 }
 
+/// A shared clock is the clock it shares (so `PoolBuilder::clock` takes an
+/// `Arc<dyn Clock>` or an `Arc` of a clock as well as a clock).
+impl<C: Clock + ?Sized> Clock for Arc<C> {
+    fn now(&self) -> Duration {
+        (**self).now()
+    }
+
+    fn uses_tokio_time(&self) -> bool {
+        (**self).uses_tokio_time()
+    }
+}
+
 /// The real monotonic clock (`std::time::Instant`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemClock;
