@@ -411,8 +411,21 @@ impl<F: Future> Future for Ceilinged<F> {
         // Safety: `work` is structurally pinned (never moved out; dropped in
         // place); `ceiling` is a box, not pinned through `self`.
         let this = unsafe { self.get_unchecked_mut() };
-        let work = unsafe { Pin::new_unchecked(&mut *this.work) };
-        let Some(gate) = this.ceiling.as_mut() else {
+        if this.ceiling.is_none() {
+            return unsafe { Pin::new_unchecked(&mut *this.work) }.poll(cx);
+        }
+        this.poll_gated(cx)
+    }
+}
+
+impl<F: Future> Ceilinged<F> {
+    /// `poll` of a call under the ceiling, out of line: a call without one
+    /// (the common case) pays one check for it.
+    #[inline(never)]
+    fn poll_gated(&mut self, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // Safety: as in `poll` (`self` is pinned there).
+        let work = unsafe { Pin::new_unchecked(&mut *self.work) };
+        let Some(gate) = self.ceiling.as_mut() else {
             return work.poll(cx);
         };
         // Safety: nothing is moved out of the pinned box; `acquire` is
