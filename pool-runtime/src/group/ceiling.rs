@@ -7,10 +7,13 @@
 //! turned away before it would wait for the ceiling, and a group's
 //! `max_waiting = 0` ("never wait") and admission timeout bound its calls'
 //! wait for a ceiling slot as they bound their wait for the group's own
-//! (never-rejecting calls wait). A nested call (one made from inside a
-//! running group call) runs under its parent's ceiling slot: the ceiling
-//! counts top-level calls,
-//! and nested calls never wait for it. A call waiting for a busy group holds
+//! (never-rejecting calls wait). A call waiting for a ceiling slot is not
+//! yet its group's: it is in the ceiling's `stats().waiting`, not in the
+//! group's `submitted` or `waiting`, and a group's `max_waiting` above 0
+//! counts only the calls waiting for the group's own slots. A nested call
+//! (one made from inside a running group call) runs under its parent's
+//! ceiling slot: the ceiling counts top-level calls, and nested calls never
+//! wait for it. A call waiting for a busy group holds
 //! its ceiling slot meanwhile: give backlogged groups a `max_waiting` bound or
 //! an admission timeout so they cannot sit on the ceiling.
 
