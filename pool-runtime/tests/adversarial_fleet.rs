@@ -11,39 +11,13 @@ mod redis_server;
 
 use pool_runtime::fleet::{Fleet, OnUnreachable};
 use pool_runtime::{Group, GroupSpec, Rejected};
-use redis_server::{wait_until, worker_env, RedisServer, Running};
+use redis_server::*;
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 // ---- helpers ------------------------------------------------------------------
-
-fn leak(text: String) -> &'static str {
-    Box::leak(text.into_boxed_str())
-}
-
-fn group_with(name: &str, spec: impl FnOnce(GroupSpec) -> GroupSpec) -> &'static Group {
-    Box::leak(Box::new(Group::new(spec(GroupSpec::new(leak(
-        name.to_owned(),
-    ))))))
-}
-
-fn fleet_group(
-    name: &str,
-    server: &RedisServer,
-    limit: usize,
-    policy: OnUnreachable,
-) -> &'static Group {
-    let url = leak(server.url());
-    group_with(name, |spec| {
-        spec.size(8)
-            .fleet_limit(limit)
-            .fleet_url(url)
-            .fleet_lease(Duration::from_millis(1000))
-            .fleet_unreachable(policy)
-    })
-}
 
 /// Runs `f` on a thread of its own; fails the test if it does not finish
 /// within `timeout` (the thread is left behind: a hang fails, it does not
@@ -63,33 +37,6 @@ fn bounded<T: Send + 'static>(
         Ok(Err(panic)) => std::panic::resume_unwind(panic),
         Err(_) => panic!("{what}: did not finish within {timeout:?} (a hang)"),
     }
-}
-
-/// The group's keys are gone (waiting a little for background releases).
-fn assert_no_fleet_keys(server: &RedisServer, group: &str) {
-    let tag = format!("{{pooled:{group}}}");
-    let clean = wait_until(Duration::from_secs(3), || server.keys(&tag).is_empty());
-    assert!(clean, "keys left behind: {:?}", server.keys(&tag));
-}
-
-/// An independent client of `group`'s fleet (its own connection and
-/// leases, as another process would have).
-fn other_client(group: &Group) -> Fleet {
-    Fleet::connect(group.name(), &group.settings().fleet).unwrap()
-}
-
-fn get(server: &RedisServer, key: &str) -> i64 {
-    let mut connection = server.connection().unwrap();
-    redis::cmd("GET")
-        .arg(key)
-        .query::<Option<i64>>(&mut connection)
-        .unwrap()
-        .unwrap_or(0)
-}
-
-fn zcard(server: &RedisServer, key: &str) -> i64 {
-    let mut connection = server.connection().unwrap();
-    redis::cmd("ZCARD").arg(key).query(&mut connection).unwrap()
 }
 
 /// Counts bodies running at once, in-process, and keeps the highest count.

@@ -9,53 +9,12 @@
 
 mod redis_server;
 
-use pool_runtime::fleet::{Fleet, OnUnreachable};
-use pool_runtime::{Group, GroupSpec, Rejected};
-use redis_server::{wait_until, RedisServer};
+use pool_runtime::fleet::OnUnreachable;
+use pool_runtime::Rejected;
+use redis_server::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn leak(text: String) -> &'static str {
-    Box::leak(text.into_boxed_str())
-}
-
-fn group_with(name: &str, spec: impl FnOnce(GroupSpec) -> GroupSpec) -> &'static Group {
-    Box::leak(Box::new(Group::new(spec(GroupSpec::new(leak(
-        name.to_owned(),
-    ))))))
-}
-
-fn fleet_group(
-    name: &str,
-    server: &RedisServer,
-    limit: usize,
-    policy: OnUnreachable,
-) -> &'static Group {
-    let url = leak(server.url());
-    group_with(name, |spec| {
-        spec.size(8)
-            .fleet_limit(limit)
-            .fleet_url(url)
-            .fleet_lease(Duration::from_millis(1000))
-            .fleet_unreachable(policy)
-    })
-}
-
-fn other_client(group: &Group) -> Fleet {
-    Fleet::connect(group.name(), &group.settings().fleet).unwrap()
-}
-
-fn zcard(server: &RedisServer, key: &str) -> i64 {
-    let mut connection = server.connection().unwrap();
-    redis::cmd("ZCARD").arg(key).query(&mut connection).unwrap()
-}
-
-fn assert_no_fleet_keys(server: &RedisServer, group: &str) {
-    let tag = format!("{{pooled:{group}}}");
-    let clean = wait_until(Duration::from_secs(3), || server.keys(&tag).is_empty());
-    assert!(clean, "keys left behind: {:?}", server.keys(&tag));
-}
 
 #[derive(Clone, Default)]
 struct Meter {

@@ -11,7 +11,7 @@ mod redis_server;
 
 use pool_runtime::fleet::{Fleet, OnUnreachable};
 use pool_runtime::{Group, GroupSpec, Rejected};
-use redis_server::{wait_until, worker_env, RedisServer, Running};
+use redis_server::*;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -56,10 +56,6 @@ fn worker_command(server: &RedisServer, job: &Job<'_>) -> Command {
         .env("FLEET_CALLS", job.calls.to_string())
         .env("FLEET_WORK_MS", job.work_ms.to_string());
     command
-}
-
-fn leak(text: String) -> &'static str {
-    Box::leak(text.into_boxed_str())
 }
 
 /// A worker process: `FLEET_CALLS` calls of `FLEET_WORK_MS` each, all
@@ -238,15 +234,6 @@ async fn run_path(
 
 // ---- helpers of the tests ---------------------------------------------------
 
-fn get(server: &RedisServer, key: &str) -> i64 {
-    let mut connection = server.connection().unwrap();
-    redis::cmd("GET")
-        .arg(key)
-        .query::<Option<i64>>(&mut connection)
-        .unwrap()
-        .unwrap_or(0)
-}
-
 fn finish(mut child: Child, timeout: Duration) {
     let ended = wait_until(timeout, || child.try_wait().unwrap().is_some());
     if !ended {
@@ -262,13 +249,6 @@ fn signal(child: &Child, signal: &str) {
         .status()
         .unwrap();
     assert!(status.success());
-}
-
-/// The group's keys are gone (waiting a little for background releases).
-fn assert_no_fleet_keys(server: &RedisServer, group: &str) {
-    let tag = format!("{{pooled:{group}}}");
-    let clean = wait_until(Duration::from_secs(3), || server.keys(&tag).is_empty());
-    assert!(clean, "keys left behind: {:?}", server.keys(&tag));
 }
 
 // ---- the tests ------------------------------------------------------------
@@ -430,21 +410,6 @@ fn sigstop_past_the_lease_loses_it_for_good() {
         "one call over the fleet limit while the holder was stopped"
     );
     assert_no_fleet_keys(&server, "stopped");
-}
-
-fn fleet_group(
-    name: &str,
-    server: &RedisServer,
-    limit: usize,
-    policy: OnUnreachable,
-) -> &'static Group {
-    let spec = GroupSpec::new(leak(name.to_owned()))
-        .size(8)
-        .fleet_limit(limit)
-        .fleet_url(leak(server.url()))
-        .fleet_lease(Duration::from_millis(1000))
-        .fleet_unreachable(policy);
-    Box::leak(Box::new(Group::new(spec)))
 }
 
 /// Redis unreachable for a while: `reject` turns calls away at once with

@@ -152,3 +152,75 @@ pub fn wait_until(timeout: std::time::Duration, mut done: impl FnMut() -> bool) 
     }
     done()
 }
+
+// ---- helpers the fleet test files share ---------------------------------
+
+/// A `&'static str` of `text` (group names and URLs of groups built at run
+/// time).
+#[allow(dead_code)]
+pub fn leak(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
+}
+
+/// A `'static` group named `name`, its spec completed by `spec`.
+#[allow(dead_code)]
+pub fn group_with(
+    name: &str,
+    spec: impl FnOnce(pool_runtime::GroupSpec) -> pool_runtime::GroupSpec,
+) -> &'static pool_runtime::Group {
+    Box::leak(Box::new(pool_runtime::Group::new(spec(
+        pool_runtime::GroupSpec::new(leak(name.to_owned())),
+    ))))
+}
+
+/// A group of 8 local slots under a fleet limit of `limit` on `server`,
+/// with a 1 s lease and `policy` while Redis cannot be reached.
+#[allow(dead_code)]
+pub fn fleet_group(
+    name: &str,
+    server: &RedisServer,
+    limit: usize,
+    policy: pool_runtime::fleet::OnUnreachable,
+) -> &'static pool_runtime::Group {
+    let url = leak(server.url());
+    group_with(name, |spec| {
+        spec.size(8)
+            .fleet_limit(limit)
+            .fleet_url(url)
+            .fleet_lease(Duration::from_millis(1000))
+            .fleet_unreachable(policy)
+    })
+}
+
+/// An independent client of `group`'s fleet (its own connection and
+/// leases, as another process would have).
+#[allow(dead_code)]
+pub fn other_client(group: &pool_runtime::Group) -> pool_runtime::fleet::Fleet {
+    pool_runtime::fleet::Fleet::connect(group.name(), &group.settings().fleet).unwrap()
+}
+
+/// The integer at `key` (0 if unset).
+#[allow(dead_code)]
+pub fn get(server: &RedisServer, key: &str) -> i64 {
+    let mut connection = server.connection().unwrap();
+    redis::cmd("GET")
+        .arg(key)
+        .query::<Option<i64>>(&mut connection)
+        .unwrap()
+        .unwrap_or(0)
+}
+
+/// The size of the sorted set at `key`.
+#[allow(dead_code)]
+pub fn zcard(server: &RedisServer, key: &str) -> i64 {
+    let mut connection = server.connection().unwrap();
+    redis::cmd("ZCARD").arg(key).query(&mut connection).unwrap()
+}
+
+/// Fails unless every key of `group`'s fleet is gone within 3 s.
+#[allow(dead_code)]
+pub fn assert_no_fleet_keys(server: &RedisServer, group: &str) {
+    let tag = format!("{{pooled:{group}}}");
+    let clean = wait_until(Duration::from_secs(3), || server.keys(&tag).is_empty());
+    assert!(clean, "keys left behind: {:?}", server.keys(&tag));
+}
