@@ -450,35 +450,20 @@ impl Pool {
         mode: Mode,
         f: impl FnOnce() -> T,
     ) -> Result<T, Rejected> {
-        let mut acquire = pin!(Acquire::new(&*self.core, weight, mode, Form::Run));
-        let first = acquire
-            .as_mut()
-            .poll_acquire(&mut Context::from_waker(Waker::noop()));
-        match first {
-            Poll::Ready(admitted) => admitted?,
-            Poll::Pending if acquire.waits_for_its_own_thread() => {
-                // (Unwinding drops the call, which leaves the queue.)
-                panic!("{}", park::NESTED_SYNC_WAIT);
-            }
-            Poll::Pending => {
-                let timeout = self
+        self.run_sync(
+            weight,
+            mode,
+            || {
+                Ok(self
                     .core
                     .admission_timeout()
-                    .filter(|_| mode == Mode::Reject);
-                let poll = poll_fn(|cx| acquire.as_mut().poll_acquire(cx));
-                match park::wait(pin!(poll), timeout) {
-                    Some(admitted) => admitted?,
-                    None => {
-                        // Still waiting at the deadline: give up, unless
-                        // admitted meanwhile.
-                        acquire.as_mut().give_up(Rejected::TimedOut)?;
-                    }
-                }
-            }
-        }
-        let out = acquire.as_mut().run_work(f);
-        acquire.finish();
-        Ok(out)
+                    .filter(|_| mode == Mode::Reject))
+            },
+            // Still waiting at the deadline: give up, unless admitted
+            // meanwhile.
+            |acquire| acquire.give_up(Rejected::TimedOut),
+            f,
+        )
     }
 
     /// A never-rejecting sync call (the ceiling's) that waits only as long
@@ -491,29 +476,48 @@ impl Pool {
         on_timeout: impl FnOnce() -> Rejected,
         f: impl FnOnce() -> T,
     ) -> Result<T, Rejected> {
-        let mut acquire = pin!(Acquire::new(&*self.core, 0, Mode::Wait, Form::Run));
+        self.run_sync(
+            0,
+            Mode::Wait,
+            on_wait,
+            // Past the deadline: admitted meanwhile, or given up (returning
+            // drops the call, which leaves the queue).
+            |acquire| match acquire.poll_acquire(&mut Context::from_waker(Waker::noop())) {
+                Poll::Ready(admitted) => admitted,
+                Poll::Pending => Err(on_timeout()),
+            },
+            f,
+        )
+    }
+
+    /// A sync call: admitted at once, or parked on this thread for as long
+    /// as `wait_for` says once it has to wait (`Err`: not at all; `None`: for
+    /// good), then `at_deadline` decides; `f` runs holding the slot.
+    fn run_sync<T>(
+        &self,
+        weight: i64,
+        mode: Mode,
+        wait_for: impl FnOnce() -> Result<Option<Duration>, Rejected>,
+        at_deadline: impl FnOnce(std::pin::Pin<&mut Acquire<&Core>>) -> Result<(), Rejected>,
+        f: impl FnOnce() -> T,
+    ) -> Result<T, Rejected> {
+        let mut acquire = pin!(Acquire::new(&*self.core, weight, mode, Form::Run));
         let first = acquire
             .as_mut()
             .poll_acquire(&mut Context::from_waker(Waker::noop()));
         match first {
             Poll::Ready(admitted) => admitted?,
             Poll::Pending if acquire.waits_for_its_own_thread() => {
+                // (Unwinding drops the call, which leaves the queue.)
                 panic!("{}", park::NESTED_SYNC_WAIT);
             }
             Poll::Pending => {
                 // (Returning drops the call, which leaves the queue.)
-                let timeout = on_wait()?;
+                let timeout = wait_for()?;
                 let poll = poll_fn(|cx| acquire.as_mut().poll_acquire(cx));
                 match park::wait(pin!(poll), timeout) {
                     Some(admitted) => admitted?,
-                    // Past the deadline: admitted meanwhile, or given up.
-                    None => match acquire
-                        .as_mut()
-                        .poll_acquire(&mut Context::from_waker(Waker::noop()))
-                    {
-                        Poll::Ready(admitted) => admitted?,
-                        Poll::Pending => return Err(on_timeout()),
-                    },
+                    None => at_deadline(acquire.as_mut())?,
                 }
             }
         }
