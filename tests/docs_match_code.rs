@@ -122,3 +122,19 @@ fn the_attribute_docs_list_every_setting_key() {
         assert!(named, "#[pooled::group]'s docs should name `{key}`");
     }
 }
+
+/// The fleet keys' row states the lease default and range the code has.
+#[test]
+fn the_attribute_docs_state_the_fleet_lease_the_code_has() {
+    use pooled::fleet::FleetSettings;
+    let docs = attribute_docs();
+    let (min, max) = (FleetSettings::MIN_LEASE, FleetSettings::MAX_LEASE);
+    assert_eq!((min.as_millis(), max.as_secs()), (100, 24 * 60 * 60));
+    states(
+        &docs,
+        &format!(
+            "| `fleet_lease` | duration literal, 100 ms to 24 h | `\"{}s\"` |",
+            FleetSettings::DEFAULT_LEASE.as_secs()
+        ),
+    );
+}
