@@ -1,0 +1,882 @@
+//! Promises of the README and of the attribute's docs, checked as a user
+//! would: through the facade, on running pools, with concurrency counted
+//! from outside the library.
+
+use pooled::{ExecutorKind, Kind, Order, Rejected};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+/// The most calls seen at once by a body.
+struct Meter {
+    now: AtomicUsize,
+    most: AtomicUsize,
+}
+
+impl Meter {
+    const fn new() -> Meter {
+        Meter {
+            now: AtomicUsize::new(0),
+            most: AtomicUsize::new(0),
+        }
+    }
+    fn enter(&self) -> impl Drop + '_ {
+        let now = self.now.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+        Leave(self)
+    }
+    fn most(&self) -> usize {
+        self.most.load(SeqCst)
+    }
+}
+
+struct Leave<'a>(&'a Meter);
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, SeqCst);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The keys table's defaults, observed on the running pools.
+
+#[pooled::pooled]
+fn all_defaults() -> u8 {
+    1
+}
+
+#[pooled::pooled(kind = "autoscale")]
+fn auto_defaults() -> u8 {
+    1
+}
+
+#[pooled::pooled(kind = "autoscale", max = 2)]
+fn auto_small_max() -> u8 {
+    1
+}
+
+#[pooled::pooled(kind = "autoscale", min = 10)]
+fn auto_big_min() -> u8 {
+    1
+}
+
+#[pooled::pooled(kind = "autoscale", min = 0)]
+fn auto_min_zero() -> u8 {
+    1
+}
+
+#[pooled::pooled(kind = "autoscale", min = 2, max = 6, size = 4)]
+fn auto_sized() -> u8 {
+    1
+}
+
+#[test]
+fn the_keys_tables_defaults_hold_on_the_running_pools() {
+    assert_eq!(all_defaults(), 1);
+    let pool = ALL_DEFAULTS_POOL.pool();
+    assert_eq!(
+        (pool.kind(), pool.order(), pool.size()),
+        (Kind::Fixed, Order::Fifo, 3)
+    );
+    assert_eq!(pool.max_waiting(), None);
+    assert_eq!(pool.admission_timeout(), None);
+    assert_eq!(ALL_DEFAULTS_POOL.settings().executor, ExecutorKind::Default);
+
+    // `min`: 3, `max`: min + 5, `size`: min.
+    assert_eq!(auto_defaults(), 1);
+    let pool = AUTO_DEFAULTS_POOL.pool();
+    assert_eq!((pool.size(), pool.bounds()), (3, (3, 8)));
+    let timing = AUTO_DEFAULTS_POOL.settings().autoscale;
+    assert_eq!(
+        (timing.interval, timing.window),
+        (Duration::from_secs(10), 20),
+        "every 10 s over 20 samples"
+    );
+
+    // `min`: "3, or `max` if smaller".
+    assert_eq!(auto_small_max(), 1);
+    let pool = AUTO_SMALL_MAX_POOL.pool();
+    assert_eq!((pool.size(), pool.bounds()), (2, (2, 2)));
+
+    // `max`: "min + 5".
+    assert_eq!(auto_big_min(), 1);
+    let pool = AUTO_BIG_MIN_POOL.pool();
+    assert_eq!((pool.size(), pool.bounds()), (10, (10, 15)));
+
+    // `size`: "default `min`, or 1 if `min` is 0"; scale clamps to [min, max].
+    assert_eq!(auto_min_zero(), 1);
+    let pool = AUTO_MIN_ZERO_POOL.pool();
+    assert_eq!((pool.size(), pool.bounds()), (1, (0, 5)));
+    assert_eq!(AUTO_MIN_ZERO_POOL.scale(100), 5);
+    assert_eq!(AUTO_MIN_ZERO_POOL.scale(-100), 0);
+    AUTO_MIN_ZERO_POOL.resize(1);
+
+    assert_eq!(auto_sized(), 1);
+    let pool = AUTO_SIZED_POOL.pool();
+    assert_eq!((pool.size(), pool.bounds()), (4, (2, 6)));
+}
+
+// ---------------------------------------------------------------------------
+// Values: `"simple"` is `"fifo"`; duration literals with several units.
+
+#[pooled::pooled(order = "simple", admission_timeout = "1m30s", max_waiting = 0)]
+fn simple_order() -> Result<u8, Rejected> {
+    Ok(1)
+}
+
+#[pooled::pooled(
+    kind = "autoscale",
+    autoscale_interval = "1h2m3s4ms5us6ns",
+    autoscale_window = 4096,
+    admission_timeout = "250us"
+)]
+fn odd_durations() -> Result<u8, Rejected> {
+    Ok(1)
+}
+
+#[test]
+fn simple_is_fifo_and_duration_literals_add_up_their_units() {
+    assert_eq!(simple_order(), Ok(1));
+    let pool = SIMPLE_ORDER_POOL.pool();
+    assert_eq!(pool.order(), Order::Fifo);
+    assert_eq!(pool.admission_timeout(), Some(Duration::from_secs(90)));
+    assert_eq!(pool.max_waiting(), Some(0));
+
+    assert_eq!(odd_durations(), Ok(1));
+    let settings = ODD_DURATIONS_POOL.settings();
+    let want = Duration::from_secs(3600 + 120 + 3)
+        + Duration::from_millis(4)
+        + Duration::from_micros(5)
+        + Duration::from_nanos(6);
+    assert_eq!(settings.autoscale.interval, want);
+    assert_eq!(settings.autoscale.window, 4096);
+    assert_eq!(
+        ODD_DURATIONS_POOL.pool().admission_timeout(),
+        Some(Duration::from_micros(250))
+    );
+}
+
+// `max_waiting = 0`: "never wait, run now or be turned away".
+#[pooled::pooled(size = 1, max_waiting = 0)]
+fn no_waiting(hold: bool) -> Result<u8, Rejected> {
+    if hold {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(1)
+}
+
+#[test]
+fn max_waiting_zero_turns_a_call_that_would_wait_away_as_full() {
+    let holder = std::thread::spawn(|| no_waiting(true));
+    while NO_WAITING_POOL.stats().running == 0 {
+        std::thread::yield_now();
+    }
+    assert_eq!(no_waiting(false), Err(Rejected::Full));
+    assert_eq!(holder.join().unwrap(), Ok(1));
+    assert_eq!(no_waiting(false), Ok(1));
+}
+
+// ---------------------------------------------------------------------------
+// `name`.
+
+#[pooled::pooled(name = "docs::renamed")]
+fn renamed() -> u8 {
+    1
+}
+
+#[test]
+fn name_names_the_group_in_the_registry_and_the_handle() {
+    assert_eq!(RENAMED_POOL.name(), "docs::renamed");
+    assert!(
+        pooled::registered_groups().any(|g| g.name() == "docs::renamed"),
+        "registered under its name before its first call"
+    );
+    assert_eq!(renamed(), 1);
+    assert!(pooled::groups().iter().any(|g| g.name == "docs::renamed"));
+}
+
+// ---------------------------------------------------------------------------
+// The handle keeps the function's `#[cfg]`s and visibility.
+
+#[pooled::pooled]
+#[cfg(any())]
+fn configured_out() -> u8 {
+    1
+}
+
+/// Would clash with the handle, were the handle not configured out with the
+/// function.
+#[allow(dead_code)]
+const CONFIGURED_OUT_POOL: u8 = 7;
+
+mod inner {
+    #[pooled::pooled(size = 2)]
+    pub fn visible() -> u8 {
+        2
+    }
+
+    pub struct Client;
+
+    impl Client {
+        #[pooled::pooled(size = 2)]
+        pub fn get(&self) -> u8 {
+            3
+        }
+    }
+}
+
+#[test]
+fn handles_keep_the_functions_cfg_and_visibility() {
+    assert_eq!(CONFIGURED_OUT_POOL, 7);
+    assert_eq!(inner::visible(), 2);
+    assert_eq!(inner::VISIBLE_POOL.size(), 2);
+    assert_eq!(inner::Client.get(), 3);
+    assert_eq!(inner::Client::GET_POOL.stats().completed, 1);
+}
+
+// ---------------------------------------------------------------------------
+// Rejections table: a never-rejecting function runs on a closed pool,
+// within its limit; one returning a `Result` gets `Closed`.
+
+static CLOSED_METER: Meter = Meter::new();
+
+#[pooled::group(size = 2)]
+struct Closing;
+
+#[pooled::pooled(group = Closing)]
+fn closing_plain() -> u8 {
+    let _in = CLOSED_METER.enter();
+    std::thread::sleep(Duration::from_millis(20));
+    1
+}
+
+#[pooled::pooled(group = Closing)]
+fn closing_result() -> Result<u8, Rejected> {
+    Ok(1)
+}
+
+#[pooled::pooled(group = Closing)]
+async fn closing_async() -> u8 {
+    let _in = CLOSED_METER.enter();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    1
+}
+
+#[test]
+fn a_closed_pool_still_admits_never_rejecting_calls_within_its_limit() {
+    Closing::POOL.pool().close();
+    assert_eq!(closing_result(), Err(Rejected::Closed));
+    let threads: Vec<_> = (0..6).map(|_| std::thread::spawn(closing_plain)).collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let asyncs: Vec<u8> = rt.block_on(async {
+        let tasks: Vec<_> = (0..6).map(|_| tokio::spawn(closing_async())).collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    });
+    for t in threads {
+        assert_eq!(t.join().unwrap(), 1);
+    }
+    assert_eq!(asyncs, vec![1; 6]);
+    assert!(CLOSED_METER.most() <= 2, "saw {}", CLOSED_METER.most());
+    assert_eq!(CLOSED_METER.most(), 2, "the limit was used");
+}
+
+// ---------------------------------------------------------------------------
+// Reentrancy through the attribute: "A call made while the caller already
+// holds a slot of the same pool (a nested or recursive call, in the same task
+// or, for sync calls, on the same thread) may run under that slot, so nested
+// calls never deadlock a full pool; only one nested call at a time uses it".
+
+/// Runs `f` on a thread of its own; `None` if it has not returned in 5 s
+/// (a deadlock).
+fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(5)).ok()
+}
+
+fn multi_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[pooled::group(size = 1)]
+struct Single;
+
+static SINGLE_METER: Meter = Meter::new();
+
+#[pooled::pooled(group = Single)]
+fn single_sync(n: u32) -> u32 {
+    let _in = SINGLE_METER.enter();
+    std::thread::sleep(Duration::from_millis(5));
+    n + 1
+}
+
+#[pooled::pooled(group = Single, blocking)]
+fn single_blocking_calls_sync(n: u32) -> u32 {
+    // On the blocking executor's thread, holding the group's one slot.
+    single_sync(n) * 10
+}
+
+#[pooled::pooled(group = Single)]
+async fn single_async_calls_blocking(n: u32) -> u32 {
+    single_blocking_calls_sync(n).await + 1
+}
+
+#[pooled::pooled(group = Single)]
+async fn single_async(n: u32) -> u32 {
+    let _in = SINGLE_METER.enter();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    n * 2
+}
+
+#[pooled::pooled(group = Single)]
+fn single_sync_drives_async(n: u32) -> u32 {
+    // A runtime driven inside a sync call: its tasks are nested calls.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let a = tokio::spawn(single_async(n));
+        let b = tokio::spawn(single_async(n + 1));
+        a.await.unwrap() + b.await.unwrap()
+    })
+}
+
+#[pooled::pooled(group = Single)]
+fn single_recursive(n: u32) -> u32 {
+    if n == 0 {
+        0
+    } else {
+        1 + single_recursive(n - 1)
+    }
+}
+
+#[pooled::pooled(group = Single)]
+fn single_returns_future(n: u32) -> impl std::future::Future<Output = u32> + Send {
+    async move { single_async(n).await + 1 }
+}
+
+#[pooled::pooled(group = Single)]
+async fn single_joins(n: u32) -> (u32, u32, u32) {
+    // A sync call on this task's thread (polled first, so the slot is not
+    // lent yet) and two joined async calls: nested calls, one at a time
+    // under this call's slot.
+    let (c, a, b) = tokio::join!(
+        async { single_sync(n) },
+        single_async(n),
+        single_async(n + 1)
+    );
+    (a, b, c)
+}
+
+#[test]
+fn nested_calls_of_a_full_single_slot_group_complete_one_at_a_time() {
+    // A blocking function that calls a sync one of its group.
+    let rt = Arc::new(multi_thread());
+    let r = rt.clone();
+    assert_eq!(
+        within(move || r.block_on(single_async_calls_blocking(1))),
+        Some(21)
+    );
+    // A sync function driving a runtime whose tasks call the group.
+    assert_eq!(within(|| single_sync_drives_async(1)), Some(2 + 4));
+    // Recursion of a sync function.
+    assert_eq!(within(|| single_recursive(20)), Some(20));
+    // A sync function returning a future whose work calls the group.
+    let r = rt.clone();
+    assert_eq!(
+        within(move || r.block_on(single_returns_future(3))),
+        Some(7)
+    );
+    // Joined nested calls.
+    let r = rt.clone();
+    assert_eq!(within(move || r.block_on(single_joins(1))), Some((2, 4, 2)));
+    assert_eq!(SINGLE_METER.most(), 1, "one call at a time in a group of 1");
+    let stats = Single::POOL.stats();
+    assert_eq!((stats.running, stats.waiting, stats.nested), (0, 0, 0));
+}
+
+// "a paused or closed pool or a full waiting bound does not turn them away:
+// they belong to admitted work".
+#[pooled::group(size = 1, max_waiting = 0)]
+struct Admitted;
+
+#[pooled::pooled(group = Admitted)]
+async fn admitted_inner(n: u32) -> Result<u32, Rejected> {
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    Ok(n)
+}
+
+#[pooled::pooled(group = Admitted)]
+async fn admitted_outer() -> Result<Vec<Result<u32, Rejected>>, Rejected> {
+    let mut out = Vec::new();
+    // The slot is taken (by this call): a top-level call would be `Full`;
+    // two joined nested calls: one waits for the lent slot.
+    let (a, b) = tokio::join!(admitted_inner(1), admitted_inner(2));
+    out.extend([a, b]);
+    Admitted::POOL.pause();
+    out.push(admitted_inner(3).await);
+    Admitted::POOL.pool().close();
+    out.push(admitted_inner(4).await);
+    Ok(out)
+}
+
+#[tokio::test]
+async fn nested_calls_are_not_turned_away_by_pause_close_or_the_waiting_bound() {
+    assert_eq!(admitted_outer().await, Ok(vec![Ok(1), Ok(2), Ok(3), Ok(4)]));
+    assert_eq!(admitted_inner(5).await, Err(Rejected::Closed));
+}
+
+// "A *sync* nested call that would have to wait while the slot is lent to
+// another nested call of the same task ... panics naming the fix".
+#[pooled::group(size = 1)]
+struct Lent;
+
+#[pooled::pooled(group = Lent)]
+async fn lent_async() -> u8 {
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    1
+}
+
+#[pooled::pooled(group = Lent)]
+fn lent_sync() -> u8 {
+    2
+}
+
+#[pooled::pooled(group = Lent)]
+async fn lent_outer() -> (u8, u8) {
+    tokio::join!(lent_async(), async { lent_sync() })
+}
+
+#[test]
+fn a_sync_nested_call_waiting_for_a_slot_lent_in_its_own_task_panics_naming_the_fix() {
+    let rt = multi_thread();
+    let panic = rt
+        .block_on(rt.spawn(lent_outer()))
+        .expect_err("must panic, not deadlock");
+    let panic = panic.into_panic();
+    let message = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap();
+    assert!(message.contains("Await the other call first"), "{message}");
+    assert!(message.contains("make this one async"), "{message}");
+    let stats = Lent::POOL.stats();
+    assert_eq!((stats.running, stats.waiting, stats.nested), (0, 0, 0));
+    assert_eq!(rt.block_on(lent_outer_ok()), 3);
+}
+
+async fn lent_outer_ok() -> u8 {
+    lent_async().await + lent_sync()
+}
+
+// ---------------------------------------------------------------------------
+// "How it works, and the rules it keeps", on `Pool`.
+
+use pooled::{Pool, Stats};
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::task::{Context, Poll, Waker};
+
+fn poll_once<F: Future + ?Sized>(fut: Pin<&mut F>) -> Poll<F::Output> {
+    fut.poll(&mut Context::from_waker(Waker::noop()))
+}
+
+fn identity(s: &Stats) -> bool {
+    s.submitted()
+        == s.completed
+            + s.rejected_total()
+            + s.cancelled
+            + (s.running + s.nested + s.waiting) as u64
+}
+
+#[test]
+fn a_call_is_submitted_when_first_polled_and_every_term_is_counted() {
+    let pool = Pool::builder().size(1).build().unwrap();
+    let held = pool.try_acquire().unwrap();
+    let call = pool.submit(async { 1 });
+    assert_eq!(pool.stats().submitted(), 1, "the permit only");
+    let mut call = pin!(call);
+    assert!(poll_once(call.as_mut()).is_pending());
+    let s = pool.stats();
+    assert_eq!((s.submitted(), s.waiting, s.running), (2, 1, 1));
+    assert!(identity(&s), "{s:?}");
+    drop(held);
+    assert_eq!(poll_once(call.as_mut()), Poll::Ready(Ok(1)));
+    let s = pool.stats();
+    assert_eq!(
+        (s.submitted(), s.completed, s.running, s.waiting),
+        (2, 2, 0, 0)
+    );
+    assert!(identity(&s), "{s:?}");
+
+    // Panicked calls are counted in `completed` and again in `panicked`; a
+    // judge that panics is a panicked call.
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        futures::executor::block_on(pool.submit(async { panic!("work") }))
+    }));
+    assert!(out.is_err());
+    let judged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        futures::executor::block_on(pool.submit_judged(
+            0,
+            async { 5 },
+            |_: &i32| -> pooled::Verdict { panic!("judge") },
+        ))
+    }));
+    assert!(judged.is_err());
+    let s = pool.stats();
+    assert_eq!((s.completed, s.panicked, s.running), (4, 2, 0), "{s:?}");
+    assert!(identity(&s), "{s:?}");
+
+    // Dropping a waiting call removes it from the queue at once.
+    let held = pool.try_acquire().unwrap();
+    {
+        let mut waiting = pin!(pool.submit(async { 2 }));
+        assert!(poll_once(waiting.as_mut()).is_pending());
+        assert_eq!(pool.stats().waiting, 1);
+    }
+    let s = pool.stats();
+    assert_eq!((s.waiting, s.cancelled), (0, 1));
+    drop(held);
+    assert!(identity(&pool.stats()));
+}
+
+#[test]
+fn fifo_and_lifo_pools_accept_and_ignore_weights() {
+    for (order, want) in [(Order::Fifo, [0, 1, 2, 3]), (Order::Lifo, [3, 2, 1, 0])] {
+        let pool = Pool::builder().order(order).size(1).build().unwrap();
+        let held = pool.try_acquire().unwrap();
+        let done = std::sync::Mutex::new(Vec::new());
+        let weights = [5, -5, i64::MAX, i64::MIN];
+        let mut calls: Vec<_> = (0..4)
+            .map(|i| {
+                let done = &done;
+                Box::pin(pool.submit_weighted(weights[i], async move {
+                    done.lock().unwrap().push(i);
+                }))
+            })
+            .collect();
+        for c in &mut calls {
+            assert!(poll_once(c.as_mut()).is_pending());
+        }
+        drop(held);
+        futures::executor::block_on(futures::future::join_all(calls));
+        assert_eq!(*done.lock().unwrap(), want, "{order:?}");
+    }
+}
+
+#[test]
+fn hand_off_a_freed_slot_goes_to_the_queued_call_not_a_newcomer() {
+    let pool = Pool::builder().size(1).build().unwrap();
+    let held = pool.try_acquire().unwrap();
+    let mut queued = pin!(pool.submit(async { 1 }));
+    assert!(poll_once(queued.as_mut()).is_pending());
+    drop(held);
+    // The slot is the queued call's, though it has not been polled again.
+    assert_eq!(pool.try_acquire().err(), Some(Rejected::Full));
+    let mut newcomer = pin!(pool.submit(async { 2 }));
+    assert!(poll_once(newcomer.as_mut()).is_pending());
+    assert_eq!(poll_once(queued.as_mut()), Poll::Ready(Ok(1)));
+    assert_eq!(poll_once(newcomer.as_mut()), Poll::Ready(Ok(2)));
+}
+
+#[test]
+fn a_fixed_pool_scaled_to_zero_holds_its_queue_until_scaled_up() {
+    let pool = Pool::builder().size(2).build().unwrap();
+    assert_eq!(pool.resize(0), 0);
+    let mut a = pin!(pool.submit(async { 1 }));
+    let mut b = pin!(pool.submit(async { 2 }));
+    assert!(poll_once(a.as_mut()).is_pending());
+    assert!(poll_once(b.as_mut()).is_pending());
+    assert_eq!(pool.try_acquire().err(), Some(Rejected::Full));
+    assert_eq!(pool.stats().waiting, 2);
+    assert_eq!(pool.scale(1), 1);
+    assert_eq!(poll_once(a.as_mut()), Poll::Ready(Ok(1)));
+    assert_eq!(poll_once(b.as_mut()), Poll::Ready(Ok(2)));
+}
+
+#[test]
+fn scoped_closes_and_drains_and_closes_without_waiting_on_a_panic_or_a_drop() {
+    let ran = Arc::new(AtomicUsize::new(0));
+    let pool = Pool::builder().size(2).build().unwrap();
+    let handle = pool.clone();
+    let r = ran.clone();
+    futures::executor::block_on(pool.scoped(|p| async move {
+        for _ in 0..4 {
+            let r = r.clone();
+            let p2 = p.clone();
+            std::thread::spawn(move || {
+                p2.run(|| {
+                    std::thread::sleep(Duration::from_millis(20));
+                    r.fetch_add(1, SeqCst);
+                })
+            });
+        }
+        while p.stats().submitted() < 4 {
+            std::thread::yield_now();
+        }
+    }));
+    assert_eq!(ran.load(SeqCst), 4, "drained at the end");
+    assert!(handle.is_closed());
+
+    // The body panics: closed, not waited for.
+    let pool = Pool::builder().size(1).build().unwrap();
+    let handle = pool.clone();
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        futures::executor::block_on(pool.scoped(|_p| async move { panic!("body") }))
+    }));
+    assert!(out.is_err());
+    assert!(handle.is_closed());
+    assert_eq!(handle.try_acquire().err(), Some(Rejected::Closed));
+
+    // The scope dropped mid-way.
+    let pool = Pool::builder().size(1).build().unwrap();
+    let handle = pool.clone();
+    {
+        let mut scope = pin!(pool.scoped(|_p| std::future::pending::<()>()));
+        assert!(poll_once(scope.as_mut()).is_pending());
+        assert!(!handle.is_closed());
+    }
+    assert!(handle.is_closed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spawn_takes_its_queue_place_at_once() {
+    let pool = Pool::builder().size(1).build().unwrap();
+    let held = pool.acquire().await.unwrap();
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let o = order.clone();
+    let spawned = pool
+        .spawn(async move { o.lock().unwrap().push("spawned") })
+        .unwrap();
+    assert_eq!(pool.stats().waiting, 1, "queued before the task runs");
+    let o = order.clone();
+    let mut later = Box::pin(pool.submit(async move { o.lock().unwrap().push("later") }));
+    assert!(poll_once(later.as_mut()).is_pending());
+    drop(held);
+    later.await.unwrap();
+    spawned.await.unwrap();
+    assert_eq!(*order.lock().unwrap(), ["spawned", "later"]);
+}
+
+#[test]
+fn permits_share_submits_order_rejections_and_accounting() {
+    let pool = Pool::builder()
+        .order(Order::Priority)
+        .size(1)
+        .max_waiting(2)
+        .build()
+        .unwrap();
+    let held = pool.try_acquire().unwrap();
+    let mut low = Box::pin(pool.acquire_owned(10));
+    let mut high = Box::pin(pool.submit_weighted(1, async { "high" }));
+    assert!(poll_once(low.as_mut()).is_pending());
+    assert!(poll_once(high.as_mut()).is_pending());
+    let mut third = Box::pin(pool.acquire_weighted(0));
+    assert_eq!(
+        poll_once(third.as_mut()).map(|r| r.err()),
+        Poll::Ready(Some(Rejected::Full)),
+        "past max_waiting"
+    );
+    drop(held);
+    assert!(
+        poll_once(low.as_mut()).is_pending(),
+        "weight 10 waits for weight 1"
+    );
+    assert_eq!(poll_once(high.as_mut()), Poll::Ready(Ok("high")));
+    let permit = match poll_once(low.as_mut()) {
+        Poll::Ready(Ok(p)) => p,
+        other => panic!("{:?}", other.map(|r| r.err())),
+    };
+    pool.pause();
+    assert_eq!(pool.try_acquire().err(), Some(Rejected::Paused));
+    drop(permit);
+    let s = pool.stats();
+    assert_eq!(
+        (s.completed, s.rejected_total(), s.running),
+        (3, 2, 0),
+        "{s:?}"
+    );
+    assert_eq!(
+        (
+            s.rejected_for(Rejected::Full),
+            s.rejected_for(Rejected::Paused)
+        ),
+        (1, 1)
+    );
+    assert!(identity(&s), "{s:?}");
+}
+
+#[test]
+fn sync_callers_time_out_on_their_own_thread_and_duration_max_means_never() {
+    let pool = Pool::builder()
+        .size(1)
+        .admission_timeout(Duration::from_millis(30))
+        .build()
+        .unwrap();
+    let held = pool.try_acquire().unwrap();
+    let start = std::time::Instant::now();
+    assert_eq!(pool.run(|| 1), Err(Rejected::TimedOut));
+    assert!(start.elapsed() >= Duration::from_millis(30));
+    pool.set_admission_timeout(Some(Duration::MAX));
+    let p = pool.clone();
+    let waiter = std::thread::spawn(move || p.run(|| 2));
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(pool.stats().waiting, 1, "Duration::MAX never times out");
+    drop(held);
+    assert_eq!(waiter.join().unwrap(), Ok(2));
+    assert!(Pool::builder()
+        .admission_timeout(Duration::MAX)
+        .autoscale_interval(Duration::MAX)
+        .kind(Kind::Autoscale)
+        .build()
+        .is_ok());
+}
+
+#[tokio::test]
+async fn shutdown_returns_by_its_deadline_and_says_how_many_still_run() {
+    let pool = Pool::builder().size(2).build().unwrap();
+    let p = pool.clone();
+    let stuck =
+        std::thread::spawn(move || p.run(|| std::thread::sleep(Duration::from_millis(300))));
+    while pool.stats().running == 0 {
+        tokio::task::yield_now().await;
+    }
+    let p = pool.clone();
+    let waiting_permit = tokio::spawn(async move {
+        let _a = p.acquire().await;
+        let _b = p.acquire().await;
+        let c = p.acquire().await;
+        c.err()
+    });
+    while pool.stats().waiting == 0 {
+        tokio::task::yield_now().await;
+    }
+    let start = std::time::Instant::now();
+    let out = pool.shutdown(Some(Duration::from_millis(50))).await;
+    assert!(start.elapsed() < Duration::from_millis(250));
+    let err = out.unwrap_err();
+    assert_eq!(err.running, 2, "{err}");
+    assert_eq!(waiting_permit.await.unwrap(), Some(Rejected::Closed));
+    stuck.join().unwrap().unwrap();
+}
+
+// ---------------------------------------------------------------------------
+// "Every shape of function": more receivers, `impl Trait` returns, native
+// trait default methods, borrowing returned futures, `Self` only in a macro.
+
+#[pooled::group(size = 1)]
+struct Shapes;
+
+static SHAPES_METER: Meter = Meter::new();
+
+struct Thing {
+    n: u32,
+}
+
+impl Thing {
+    const BASE: u32 = 100;
+
+    #[pooled::pooled(group = Shapes)]
+    fn boxed(self: Box<Self>) -> u32 {
+        let _in = SHAPES_METER.enter();
+        self.n
+    }
+
+    #[pooled::pooled(group = Shapes)]
+    fn rc(self: std::rc::Rc<Self>) -> u32 {
+        let _in = SHAPES_METER.enter();
+        self.n
+    }
+
+    #[pooled::pooled(group = Shapes)]
+    async fn pinned(self: Pin<&mut Self>) -> u32 {
+        let _in = SHAPES_METER.enter();
+        self.n
+    }
+
+    #[pooled::pooled(group = Shapes)]
+    fn mut_value(mut self) -> u32 {
+        let _in = SHAPES_METER.enter();
+        self.n += 1;
+        self.n
+    }
+
+    /// Takes no `self`; mentions `Self` only inside a macro call.
+    #[pooled::pooled(size = 2)]
+    fn described() -> String {
+        format!("{}", Self::BASE)
+    }
+
+    /// A borrowing future built by a sync method.
+    #[pooled::pooled(group = Shapes)]
+    fn later<'a>(&'a self, add: &'a u32) -> impl Future<Output = u32> + Send + 'a {
+        async move {
+            let _in = SHAPES_METER.enter();
+            self.n + *add
+        }
+    }
+}
+
+#[pooled::pooled(group = Shapes)]
+async fn displays(n: u32) -> impl std::fmt::Display {
+    let _in = SHAPES_METER.enter();
+    n
+}
+
+#[pooled::pooled(group = Shapes)]
+fn iterates(items: impl IntoIterator<Item = u32>) -> impl Iterator<Item = u32> {
+    let _in = SHAPES_METER.enter();
+    items.into_iter().map(|n| n * 2)
+}
+
+trait Greeter {
+    #[pooled::pooled(group = Shapes)]
+    async fn greet(&self) -> String {
+        let _in = SHAPES_METER.enter();
+        "hello".to_owned()
+    }
+}
+
+impl Greeter for Thing {}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receivers_impl_trait_returns_and_native_default_methods_are_throttled() {
+    assert_eq!(Thing { n: 1 }.boxed_sync(), 1);
+    let handle = tokio::task::spawn_blocking(|| std::rc::Rc::new(Thing { n: 2 }).rc());
+    assert_eq!(handle.await.unwrap(), 2);
+    let mut thing = Thing { n: 3 };
+    assert_eq!(Pin::new(&mut thing).pinned().await, 3);
+    assert_eq!(Thing { n: 4 }.mut_value(), 5);
+    assert_eq!(Thing::described(), "100");
+    assert_eq!(Thing::DESCRIBED_POOL.stats().completed, 1);
+    let add = 5;
+    let thing = Thing { n: 6 };
+    assert_eq!(thing.later(&add).await, 11);
+    assert_eq!(displays(7).await.to_string(), "7");
+    assert_eq!(iterates([1, 2]).collect::<Vec<_>>(), [2, 4]);
+    assert_eq!(thing.greet().await, "hello");
+    assert_eq!(Shapes::POOL.stats().completed, 8);
+    assert_eq!(SHAPES_METER.most(), 1);
+}
+
+impl Thing {
+    fn boxed_sync(self) -> u32 {
+        Box::new(self).boxed()
+    }
+}
