@@ -880,3 +880,71 @@ impl Thing {
         Box::new(self).boxed()
     }
 }
+// ---------------------------------------------------------------------------
+// "Bad input is an error value ...: `BuildError` for ... a zero autoscale
+// interval, an autoscale window above `AutoscaleTiming::MAX_WINDOW` = 4096
+// samples ... A configuration load fails on the same bounds": whatever the
+// pool's kind (`Pool::set_autoscale_timing` refuses them on any pool too).
+
+#[pooled::pooled(size = 2)]
+fn fixed_timing() -> u8 {
+    1
+}
+
+#[test]
+fn bad_autoscale_timing_is_refused_on_a_fixed_pool_too() {
+    use pooled::{AutoscaleTiming, BuildError};
+    assert_eq!(
+        Pool::builder()
+            .autoscale_interval(Duration::ZERO)
+            .build()
+            .err(),
+        Some(BuildError::ZeroInterval)
+    );
+    assert_eq!(
+        Pool::builder().autoscale_window(0).build().err(),
+        Some(BuildError::ZeroWindow)
+    );
+    assert!(Pool::builder()
+        .autoscale_window(AutoscaleTiming::MAX_WINDOW + 1)
+        .build()
+        .is_err());
+    assert!(Pool::builder()
+        .autoscale_window(AutoscaleTiming::MAX_WINDOW)
+        .autoscale_interval(Duration::MAX)
+        .build()
+        .is_ok());
+
+    let _config = CONFIG
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for (text, at) in [
+        (
+            "[groups.\"adversarial_docs::fixed_timing\"]\nautoscale_window = 0\n",
+            "t.toml:2:20: ",
+        ),
+        (
+            "[groups.\"adversarial_docs::fixed_timing\"]\nautoscale_window = 4097\n",
+            "t.toml:2:20: ",
+        ),
+        (
+            "[groups.\"adversarial_docs::fixed_timing\"]\nautoscale_interval = \"0s\"\n",
+            "t.toml:2:22: ",
+        ),
+    ] {
+        let err = pooled::config::load_str("t.toml", text).expect_err(text);
+        assert!(err.to_string().starts_with(at), "{err}");
+        assert!(
+            err.to_string().contains("adversarial_docs::fixed_timing"),
+            "{err}"
+        );
+    }
+    assert_eq!(fixed_timing(), 1);
+    assert_eq!(
+        FIXED_TIMING_POOL.settings().autoscale,
+        AutoscaleTiming::DEFAULT
+    );
+}
+
+/// Tests that load configuration take turns.
+static CONFIG: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -216,6 +216,10 @@ impl GroupSettings {
     /// feature.
     pub fn check(&self) -> Result<(usize, (usize, usize)), BuildError> {
         let limits = self.limits()?;
+        // Whatever the kind, as `Pool::set_autoscale_timing` checks it: a
+        // zero interval or an out-of-range window is a mistake on a fixed
+        // pool too (and would be found only once a layer made it autoscaled).
+        self.autoscale.validate()?;
         if let Some((feature, false)) = self.executor.feature() {
             return Err(BuildError::Unavailable {
                 setting: "executor",
@@ -269,7 +273,6 @@ impl GroupSettings {
                 if !(min..=max).contains(&size) {
                     return Err(BuildError::SizeOutsideBounds { size, min, max });
                 }
-                self.autoscale.validate()?;
                 if let ScalePolicy::Adaptive(settings) = &self.policy {
                     settings.validate()?;
                 }
@@ -317,6 +320,8 @@ impl GroupSettings {
             s.executor = ExecutorKind::Default;
         }
         s.fleet = s.fleet.clamped();
+        s.autoscale.interval = s.autoscale.interval.max(Duration::from_nanos(1));
+        s.autoscale.window = s.autoscale.window.clamp(1, AutoscaleTiming::MAX_WINDOW);
         match s.kind {
             Kind::Fixed => {
                 s.size = Some(s.size.unwrap_or(DEFAULT_SIZE).clamp(1, MAX_SLOTS));
@@ -329,8 +334,6 @@ impl GroupSettings {
                 let min = min.min(max);
                 (s.min, s.max) = (Some(min), Some(max));
                 s.size = s.size.map(|size| size.clamp(min, max));
-                s.autoscale.interval = s.autoscale.interval.max(Duration::from_nanos(1));
-                s.autoscale.window = s.autoscale.window.clamp(1, AutoscaleTiming::MAX_WINDOW);
                 if let ScalePolicy::Adaptive(params) = s.policy {
                     s.policy = ScalePolicy::Adaptive(params.clamped());
                 }
