@@ -208,9 +208,34 @@ fn refuse_group_settings(args: &RawArgs, group: &Path, errors: &mut Errors) {
             "admission_timeout",
             args.admission_timeout.as_ref().map(|k| k.key),
         ),
+        (
+            "autoscale_interval",
+            args.autoscale_interval.as_ref().map(|k| k.key),
+        ),
+        (
+            "autoscale_window",
+            args.autoscale_window.as_ref().map(|k| k.key),
+        ),
         ("policy", args.policy.as_ref().map(|k| k.key)),
+        ("executor", args.executor.as_ref().map(|k| k.key)),
+        ("fleet_limit", args.fleet_limit.as_ref().map(|k| k.key)),
+        ("fleet_url", args.fleet_url.as_ref().map(|k| k.key)),
+        ("fleet_lease", args.fleet_lease.as_ref().map(|k| k.key)),
+        (
+            "fleet_unreachable",
+            args.fleet_unreachable.as_ref().map(|k| k.key),
+        ),
         ("name", args.name.as_ref().map(|k| k.key)),
     ];
+    // The adaptive parameters, each under the name it was written with.
+    let adaptive = args
+        .adaptive
+        .iter()
+        .map(|(key, _)| (key.to_string(), Some(key.span())));
+    let settings = settings
+        .into_iter()
+        .map(|(key, span)| (key.to_owned(), span))
+        .chain(adaptive);
     for (key, span) in settings {
         if let Some(span) = span {
             errors.at(
