@@ -142,9 +142,11 @@ use proc_macro::TokenStream;
 /// The values are the defaults that application-wide configuration may override
 /// at run time. Durations are whole numbers with a unit, possibly several:
 /// `"250us"`, `"500ms"`, `"2s"`, `"1m"`, `"1m30s"` (units `h`, `m`, `s`, `ms`,
-/// `us`, `ns`). `size` applies to fixed pools only and `min`/`max`/`policy` to
-/// autoscale pools only; anything else is a compile error naming the key to use
-/// instead.
+/// `us`, `ns`). `min`, `max`, `policy`, `autoscale_interval`, `autoscale_window`
+/// (and the `adaptive_*` parameters, which need `policy = "adaptive"`) apply to
+/// autoscale pools only: on a fixed pool each is a compile error naming the key
+/// to use instead. `size` applies to both kinds: a fixed pool's slot count, or
+/// where an autoscale pool starts.
 ///
 /// # The handle
 ///
