@@ -948,3 +948,274 @@ fn bad_autoscale_timing_is_refused_on_a_fixed_pool_too() {
 
 /// Tests that load configuration take turns.
 static CONFIG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+// ---------------------------------------------------------------------------
+// "a never-taken `return` of the declared type fixes the return type, so
+// `return`, `?` and type errors behave ... as in the function as written";
+// "`weight = <expression>`: any `i64` expression over the arguments,
+// evaluated before the call waits".
+
+#[derive(Debug, PartialEq)]
+enum ParseError {
+    Parse,
+    Busy(Rejected),
+}
+
+impl From<std::num::ParseIntError> for ParseError {
+    fn from(_: std::num::ParseIntError) -> Self {
+        ParseError::Parse
+    }
+}
+
+impl From<Rejected> for ParseError {
+    fn from(r: Rejected) -> Self {
+        ParseError::Busy(r)
+    }
+}
+
+#[pooled::pooled(size = 1)]
+fn parse_sync(text: &str) -> Result<u8, ParseError> {
+    if text.is_empty() {
+        return Ok(0);
+    }
+    let n: u8 = text.parse()?;
+    Ok(n)
+}
+
+#[pooled::pooled(size = 1)]
+async fn parse_async(text: &str) -> Result<u8, ParseError> {
+    if text.is_empty() {
+        return Ok(0);
+    }
+    let n: u8 = text.parse()?;
+    Ok(n)
+}
+
+#[pooled::pooled(size = 1)]
+fn next_of(x: Option<u8>) -> Option<u8> {
+    let v = x?;
+    Some(v + 1)
+}
+
+static WEIGHED: AtomicUsize = AtomicUsize::new(0);
+
+fn weigh(n: u8) -> i64 {
+    WEIGHED.fetch_add(1, SeqCst);
+    i64::from(n)
+}
+
+#[pooled::pooled(order = "priority", size = 1, weight = weigh(n))]
+async fn weighed(n: u8) -> u8 {
+    n
+}
+
+#[tokio::test]
+async fn return_and_question_mark_behave_as_written_and_weights_are_evaluated_once_first() {
+    assert_eq!(parse_sync(""), Ok(0));
+    assert_eq!(parse_sync("7"), Ok(7));
+    assert_eq!(parse_sync("x"), Err(ParseError::Parse));
+    assert_eq!(parse_async("").await, Ok(0));
+    assert_eq!(parse_async("300").await, Err(ParseError::Parse));
+    PARSE_ASYNC_POOL.pause();
+    assert_eq!(
+        parse_async("1").await,
+        Err(ParseError::Busy(Rejected::Paused))
+    );
+    assert_eq!(next_of(None), None);
+    assert_eq!(next_of(Some(1)), Some(2));
+
+    let held = WEIGHED_POOL.pool().try_acquire().unwrap();
+    let mut call = pin!(weighed(3));
+    assert_eq!(
+        WEIGHED.load(SeqCst),
+        0,
+        "nothing runs before the first poll"
+    );
+    assert!(poll_once(call.as_mut()).is_pending());
+    assert_eq!(WEIGHED.load(SeqCst), 1, "evaluated before the call waits");
+    assert!(poll_once(call.as_mut()).is_pending());
+    drop(held);
+    assert_eq!(poll_once(call.as_mut()), Poll::Ready(3));
+    assert_eq!(WEIGHED.load(SeqCst), 1, "and only once");
+}
+
+// ---------------------------------------------------------------------------
+// `test-util`: "`let _mine = GROUP.isolate();` routes the test's calls
+// through the group to a fresh pool until the guard is dropped, so one
+// test's `pause()`, `close()` or `stats()` never reaches another" — through
+// an attribute's handle, from a `#[tokio::test]` (its tasks and blocking
+// jobs included) and from a plain `#[test]`.
+
+#[cfg(feature = "test-util")]
+mod isolation {
+    use super::*;
+
+    #[pooled::pooled(size = 2)]
+    pub fn shared(n: u32) -> Result<u32, Rejected> {
+        Ok(n)
+    }
+
+    #[pooled::pooled(size = 2, blocking)]
+    pub fn shared_blocking(n: u32) -> Result<u32, Rejected> {
+        Ok(n)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_attribute_handle_isolates_in_a_runtime_its_tasks_and_blocking_jobs() {
+        let before = SHARED_POOL.stats().completed;
+        {
+            let _mine = SHARED_POOL.isolate();
+            SHARED_POOL.pool().close();
+            assert_eq!(shared(1), Err(Rejected::Closed));
+            let task = tokio::spawn(async { shared(2) });
+            assert_eq!(task.await.unwrap(), Err(Rejected::Closed));
+            let job = tokio::task::spawn_blocking(|| shared(3));
+            assert_eq!(job.await.unwrap(), Err(Rejected::Closed));
+            assert_eq!(SHARED_POOL.stats().rejected_for(Rejected::Closed), 3);
+        }
+        assert_eq!(shared(4), Ok(4), "the shared pool was never closed");
+        assert_eq!(SHARED_POOL.stats().completed, before + 1);
+        assert_eq!(SHARED_POOL.stats().rejected_total(), 0);
+
+        let _mine = SHARED_BLOCKING_POOL.isolate();
+        SHARED_BLOCKING_POOL.pause();
+        assert_eq!(shared_blocking(5).await, Err(Rejected::Paused));
+        drop(_mine);
+        assert_eq!(shared_blocking(6).await, Ok(6));
+    }
+
+    #[pooled::pooled(size = 2)]
+    pub fn shared_by_threads(n: u32) -> Result<u32, Rejected> {
+        Ok(n)
+    }
+
+    #[test]
+    fn an_attribute_handle_isolates_a_plain_tests_thread() {
+        let _mine = SHARED_BY_THREADS_POOL.isolate();
+        SHARED_BY_THREADS_POOL.pause();
+        assert_eq!(shared_by_threads(7), Err(Rejected::Paused));
+        // Another thread is another test's.
+        let other = std::thread::spawn(|| shared_by_threads(8));
+        assert_eq!(other.join().unwrap(), Ok(8));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Functions that return a future: "`overload` applies as on an `async fn`";
+// "A call the pool turns away is not judged". A predicate that panics shows
+// when it is consulted (a judge that panics is a panicked call).
+
+fn judged_by_panic(error: &ParseError) -> bool {
+    panic!("judged {error:?}")
+}
+
+#[pooled::pooled(kind = "autoscale", policy = "adaptive", min = 1, max = 4, overload = judged_by_panic)]
+fn later_judged(fail: bool) -> impl Future<Output = Result<u8, ParseError>> + Send {
+    async move {
+        if fail {
+            Err(ParseError::Parse)
+        } else {
+            Ok(1)
+        }
+    }
+}
+
+#[pooled::pooled(kind = "autoscale", policy = "adaptive", min = 1, max = 4, overload = judged_by_panic)]
+fn boxed_judged(fail: bool) -> Pin<Box<dyn Future<Output = Result<u8, ParseError>> + Send>> {
+    Box::pin(async move {
+        if fail {
+            Err(ParseError::Parse)
+        } else {
+            Ok(1)
+        }
+    })
+}
+
+#[test]
+fn overload_judges_the_errors_of_returned_futures_and_not_rejections() {
+    let block = |f: Pin<Box<dyn Future<Output = Result<u8, ParseError>> + Send>>| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            futures::executor::block_on(f)
+        }))
+    };
+    assert_eq!(block(Box::pin(later_judged(false))).unwrap(), Ok(1));
+    assert!(
+        block(Box::pin(later_judged(true))).is_err(),
+        "the predicate ran"
+    );
+    LATER_JUDGED_POOL.pause();
+    assert_eq!(
+        block(Box::pin(later_judged(true))).unwrap(),
+        Err(ParseError::Busy(Rejected::Paused)),
+        "a rejection is not judged"
+    );
+    let s = LATER_JUDGED_POOL.stats();
+    assert_eq!((s.completed, s.panicked), (2, 1), "{s:?}");
+
+    assert_eq!(block(boxed_judged(false)).unwrap(), Ok(1));
+    assert!(block(boxed_judged(true)).is_err(), "the predicate ran");
+    let s = BOXED_JUDGED_POOL.stats();
+    assert_eq!((s.completed, s.panicked, s.running), (2, 1, 0), "{s:?}");
+}
+
+// ---------------------------------------------------------------------------
+// "When a running call is cancelled, its work is dropped under its slot, so a
+// `Drop` that calls the same pool runs as a nested call instead of waiting
+// for a slot it holds itself" — through the attribute, sync and async.
+
+#[pooled::group(size = 1)]
+struct Dropping;
+
+static DROP_CLEANUPS: AtomicUsize = AtomicUsize::new(0);
+
+#[pooled::pooled(group = Dropping)]
+fn cleanup() -> u8 {
+    DROP_CLEANUPS.fetch_add(1, SeqCst);
+    1
+}
+
+struct CallsCleanupOnDrop;
+
+impl Drop for CallsCleanupOnDrop {
+    fn drop(&mut self) {
+        cleanup();
+    }
+}
+
+#[pooled::pooled(group = Dropping)]
+async fn cancelled_midway() -> u8 {
+    let _guard = CallsCleanupOnDrop;
+    std::future::pending::<()>().await;
+    0
+}
+
+#[test]
+fn a_drop_in_cancelled_work_that_calls_its_group_runs_nested() {
+    let done = within(|| {
+        {
+            let mut call = Box::pin(cancelled_midway());
+            assert!(poll_once(call.as_mut()).is_pending());
+            assert_eq!(Dropping::POOL.stats().running, 1);
+        } // cancelled: the guard's `Drop` calls the group while its slot is held
+        DROP_CLEANUPS.load(SeqCst)
+    });
+    assert_eq!(done, Some(1), "no deadlock, and the cleanup ran");
+    let s = Dropping::POOL.stats();
+    assert_eq!(
+        (s.running, s.nested, s.waiting, s.cancelled),
+        (0, 0, 0, 1),
+        "{s:?}"
+    );
+    assert_eq!(cleanup(), 1, "the slot came back");
+}
+
+#[test]
+fn scale_is_a_delta_clamped_to_zero_and_max_slots_on_a_fixed_pool() {
+    let pool = Pool::builder().size(3).build().unwrap();
+    assert_eq!(pool.scale(4), 7);
+    assert_eq!(pool.scale(isize::MAX), pooled::MAX_SLOTS);
+    assert_eq!(pool.scale(isize::MIN), 0);
+    assert_eq!(pool.resize(usize::MAX), pooled::MAX_SLOTS);
+    assert_eq!(pool.resize(2), 2);
+    assert_eq!(pool.bounds(), (0, pooled::MAX_SLOTS));
+}
