@@ -400,7 +400,8 @@ use proc_macro::TokenStream;
 /// function stays sync: the calling thread parks until admitted, then runs the body
 /// inline (a sync function returning a future is the exception, [below](#functions-that-return-a-future)). `blocking` (sync functions only) runs the body on the blocking executor
 /// (tokio's `spawn_blocking` by default) and makes the function `async`; its
-/// arguments must then be `Send + 'static`.
+/// arguments must then be `Send + 'static` (a borrowed one, `data: &[u8]` or
+/// `&self`, is a compile error on it that names the fix).
 ///
 /// ```
 /// #[pooled::pooled(blocking, size = 2)]

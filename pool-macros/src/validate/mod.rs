@@ -105,6 +105,8 @@ pub(crate) fn function(args: &RawArgs, function: &PooledFn) -> syn::Result<FnCon
                      the returned future already waits for a slot and holds it while it runs"
                 ),
             );
+        } else {
+            refuse_borrowed_arguments(function, &mut errors);
         }
     }
 
@@ -172,6 +174,64 @@ fn check_signature(function: &PooledFn, errors: &mut Errors) {
                 attr,
                 "duplicate #[pooled]: a function is admitted to one pool; merge the keys",
             );
+        }
+    }
+}
+
+/// `blocking` moves the arguments to the blocking executor's thread, so they
+/// must be `'static`: a borrowed one (`data: &[u8]`, `&self`) is refused on
+/// its own token, with the fix, instead of rustc's "borrowed data escapes"
+/// on the attribute. Only references written at the top of an argument's type
+/// are found (a `fn(&[u8])` or `Box<dyn Fn(&str)>` is `'static`); a borrow
+/// deeper in a type (`Cow<'a, str>`) is left to rustc.
+fn refuse_borrowed_arguments(function: &PooledFn, errors: &mut Errors) {
+    fn borrowed(ty: &syn::Type) -> bool {
+        match ty {
+            syn::Type::Reference(r) => r.lifetime.as_ref().is_none_or(|l| l.ident != "static"),
+            syn::Type::Paren(p) => borrowed(&p.elem),
+            syn::Type::Group(g) => borrowed(&g.elem),
+            _ => false,
+        }
+    }
+    for input in &function.sig.inputs {
+        match input {
+            syn::FnArg::Receiver(receiver)
+                if receiver.colon_token.is_none() && receiver.reference.is_some() =>
+            {
+                let static_ref = receiver
+                    .reference
+                    .as_ref()
+                    .and_then(|(_, lifetime)| lifetime.as_ref())
+                    .is_some_and(|l| l.ident == "static");
+                if !static_ref {
+                    errors.spanned(
+                        receiver,
+                        "`blocking` runs the body on the blocking executor's thread, so its \
+                         arguments must be `Send + 'static`, and this method borrows `self`: take \
+                         `self` by value or `self: Arc<Self>`, or remove `blocking`",
+                    );
+                }
+            }
+            syn::FnArg::Receiver(receiver) if borrowed(&receiver.ty) => {
+                errors.spanned(
+                    &receiver.ty,
+                    "`blocking` runs the body on the blocking executor's thread, so its \
+                     arguments must be `Send + 'static`, and this `self` is borrowed: take \
+                     `self` by value or `self: Arc<Self>`, or remove `blocking`",
+                );
+            }
+            syn::FnArg::Typed(arg) if borrowed(&arg.ty) => {
+                errors.spanned(
+                    &arg.ty,
+                    format!(
+                        "`blocking` runs the body on the blocking executor's thread, so its \
+                         arguments must be `Send + 'static`, and `{}` is borrowed: take an owned \
+                         value (a `Vec`, a `String`, an `Arc`) instead, or remove `blocking`",
+                        arg.pat.to_token_stream()
+                    ),
+                );
+            }
+            _ => {}
         }
     }
 }
@@ -537,5 +597,54 @@ mod tests {
             )
         )
         .contains("path of the `pooled` crate"));
+    }
+
+    #[test]
+    fn blocking_refuses_borrowed_arguments_and_keeps_static_ones() {
+        for function in [
+            quote!(
+                fn f(data: &[u8]) {}
+            ),
+            quote!(
+                fn f(data: &'a mut Vec<u8>) {}
+            ),
+            quote!(
+                fn f(&self) {}
+            ),
+            quote!(
+                fn f(&'a mut self) {}
+            ),
+            quote!(
+                fn f(self: &Self) {}
+            ),
+        ] {
+            let message = error(quote!(blocking), function.clone());
+            assert!(
+                message.contains("must be `Send + 'static`"),
+                "{function}: {message}"
+            );
+        }
+        for function in [
+            quote!(
+                fn f(text: &'static str, f: fn(&[u8]) -> u8) {}
+            ),
+            quote!(
+                fn f(g: Box<dyn Fn(&str) + Send>, (a, b): (u8, &'static [u8])) {}
+            ),
+            quote!(
+                fn f(self) {}
+            ),
+            quote!(
+                fn f(self: std::sync::Arc<Self>) {}
+            ),
+            quote!(
+                fn f(&'static self) {}
+            ),
+        ] {
+            assert!(
+                config(quote!(blocking), function.clone()).is_ok(),
+                "{function}"
+            );
+        }
     }
 }
