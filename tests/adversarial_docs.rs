@@ -1219,3 +1219,138 @@ fn scale_is_a_delta_clamped_to_zero_and_max_slots_on_a_fixed_pool() {
     assert_eq!(pool.resize(2), 2);
     assert_eq!(pool.bounds(), (0, pooled::MAX_SLOTS));
 }
+
+// ---------------------------------------------------------------------------
+// `#[pooled::group]`: "The struct is kept as written and gains an associated
+// `POOL: &'static Group` ... with the struct's visibility".
+
+mod declared {
+    /// Kept as written: docs, derives, visibility.
+    #[pooled::group(order = "lifo", size = 5, name = "docs::declared")]
+    #[derive(Debug, Clone, Copy, PartialEq, Default)]
+    pub(crate) struct Api;
+
+    #[pooled::pooled(group = Api)]
+    pub(crate) fn call() -> u8 {
+        1
+    }
+}
+
+#[pooled::pooled(group = declared::Api)]
+fn call_from_outside() -> u8 {
+    2
+}
+
+#[test]
+fn a_declared_group_keeps_its_struct_and_exposes_its_handle_with_its_visibility() {
+    let api = declared::Api;
+    assert_eq!(format!("{:?}", api.clone()), "Api");
+    assert_eq!(api, declared::Api::default());
+    assert_eq!(declared::call() + call_from_outside(), 3);
+    let pool: &'static pooled::Group = declared::Api::POOL;
+    assert_eq!(pool.name(), "docs::declared");
+    assert_eq!((pool.pool().order(), pool.size()), (Order::Lifo, 5));
+    assert_eq!(pool.stats().completed, 2);
+}
+
+// ---------------------------------------------------------------------------
+// Configuration of attribute groups: a reload's report says what changed and
+// when it takes effect ("`executor` ... takes effect at a group's next
+// start"; kind and order are fixed while a pool runs; limits apply at once).
+
+#[pooled::pooled(size = 2, blocking)]
+fn reloaded() -> u8 {
+    1
+}
+
+#[tokio::test]
+async fn a_reload_of_a_running_group_reports_each_change_and_when_it_applies() {
+    use pooled::config::{self, Effect};
+    let _config = CONFIG
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    assert_eq!(reloaded().await, 1);
+    let text = "[groups.\"adversarial_docs::reloaded\"]\n\
+                executor = \"rayon\"\norder = \"lifo\"\nsize = 4\nmax_waiting = 7\n";
+    let report = config::load_str("r.toml", text).unwrap();
+    let effect = |setting: &str| {
+        report
+            .changes
+            .iter()
+            .find(|c| c.group == "adversarial_docs::reloaded" && c.setting == setting)
+            .map(|c| c.effect)
+    };
+    assert_eq!(effect("executor"), Some(Effect::AtRestart), "{report}");
+    assert_eq!(effect("order"), Some(Effect::AtRestart), "{report}");
+    assert_eq!(effect("size"), Some(Effect::Applied), "{report}");
+    assert_eq!(effect("max_waiting"), Some(Effect::Applied), "{report}");
+    assert_eq!(RELOADED_POOL.size(), 4);
+    assert_eq!(RELOADED_POOL.pool().max_waiting(), Some(7));
+    assert_eq!(RELOADED_POOL.pool().order(), Order::Fifo, "until restart");
+    assert!(report
+        .to_string()
+        .contains("adversarial_docs::reloaded: size 2 -> 4 (applied)"));
+    // A reload that does not change the size leaves a manual scale alone.
+    assert_eq!(RELOADED_POOL.scale(3), 7);
+    let report =
+        config::load_str("r.toml", &format!("{text}admission_timeout = \"1s\"\n")).unwrap();
+    assert_eq!(RELOADED_POOL.size(), 7, "{report}");
+    let cleared = config::clear();
+    assert_eq!(RELOADED_POOL.size(), 2, "{cleared}");
+    assert_eq!(reloaded().await, 1);
+}
+
+// ---------------------------------------------------------------------------
+// `executor = "rayon"` (feature `rayon`): "where blocking calls run: tokio's
+// blocking pool, or rayon's"; in configuration it "takes effect at a group's
+// next start". Told apart by thread name: tokio names its blocking threads,
+// rayon's global pool does not.
+
+#[cfg(feature = "rayon")]
+mod rayon_executor {
+    use super::*;
+
+    fn thread_name() -> String {
+        std::thread::current()
+            .name()
+            .unwrap_or("unnamed")
+            .to_owned()
+    }
+
+    #[pooled::pooled(blocking, size = 2, executor = "rayon")]
+    fn on_rayon() -> String {
+        thread_name()
+    }
+
+    #[pooled::pooled(blocking, size = 2)]
+    fn on_tokio() -> String {
+        thread_name()
+    }
+
+    #[pooled::pooled(blocking, size = 2)]
+    fn configured_rayon() -> String {
+        thread_name()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn blocking_calls_run_on_the_executor_the_attribute_or_configuration_names() {
+        let tokio_name = on_tokio().await;
+        assert!(tokio_name.starts_with("tokio"), "{tokio_name}");
+        assert_eq!(ON_RAYON_POOL.settings().executor, ExecutorKind::Rayon);
+        let rayon_name = on_rayon().await;
+        assert!(!rayon_name.starts_with("tokio"), "{rayon_name}");
+
+        let _config = CONFIG
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let text = "[groups.\"adversarial_docs::rayon_executor::configured_rayon\"]\n\
+                    executor = \"rayon\"\n";
+        pooled::config::load_str("e.toml", text).unwrap();
+        let name = configured_rayon().await;
+        assert!(
+            !name.starts_with("tokio"),
+            "configured before its start: {name}"
+        );
+        pooled::config::clear();
+    }
+}
