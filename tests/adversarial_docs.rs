@@ -1354,3 +1354,71 @@ mod rayon_executor {
         pooled::config::clear();
     }
 }
+
+// `DefaultExecutor`: "tokio's blocking pool in a tokio runtime, a new thread
+// otherwise" — a `blocking` function awaited without any runtime.
+
+#[pooled::pooled(blocking, size = 1)]
+fn blocking_thread() -> std::thread::ThreadId {
+    std::thread::sleep(Duration::from_millis(5));
+    std::thread::current().id()
+}
+
+#[test]
+fn a_blocking_function_awaited_outside_a_runtime_runs_on_a_thread_of_its_own() {
+    let here = std::thread::current().id();
+    let calls = futures::future::join_all((0..3).map(|_| blocking_thread()));
+    let threads = futures::executor::block_on(calls);
+    assert!(threads.iter().all(|id| *id != here), "{threads:?}");
+    let s = BLOCKING_THREAD_POOL.stats();
+    assert_eq!((s.completed, s.running, s.waiting), (3, 0, 0));
+}
+
+// `Stats`: "A nested call counts in `Stats::nested`, not in `running`";
+// `completed` counts "nested calls included"; `waiting` includes "for calls
+// that never reject, those waiting for `resume`"; the identity holds.
+
+#[pooled::group(size = 1)]
+struct Counted;
+
+#[pooled::pooled(group = Counted)]
+async fn counted_inner(seen: Arc<std::sync::Mutex<Option<Stats>>>) -> u8 {
+    *seen.lock().unwrap() = Some(Counted::POOL.stats());
+    1
+}
+
+#[pooled::pooled(group = Counted)]
+async fn counted_outer(seen: Arc<std::sync::Mutex<Option<Stats>>>) -> u8 {
+    counted_inner(seen).await + 1
+}
+
+#[pooled::pooled(group = Counted)]
+fn counted_sync() -> u8 {
+    3
+}
+
+#[test]
+fn nested_calls_and_paused_waiters_are_counted_where_the_docs_say() {
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    assert_eq!(futures::executor::block_on(counted_outer(seen.clone())), 2);
+    let inside = seen.lock().unwrap().unwrap();
+    assert_eq!((inside.running, inside.nested), (1, 1), "{inside:?}");
+    let s = Counted::POOL.stats();
+    assert_eq!((s.completed, s.running, s.nested), (2, 0, 0), "{s:?}");
+    assert!(identity(&s), "{s:?}");
+
+    Counted::POOL.pause();
+    let waiter = std::thread::spawn(counted_sync);
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while Counted::POOL.stats().waiting == 0 && std::time::Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    let s = Counted::POOL.stats();
+    assert_eq!((s.waiting, s.paused, s.running), (1, true, 0), "{s:?}");
+    assert!(identity(&s), "{s:?}");
+    Counted::POOL.resume();
+    assert_eq!(waiter.join().unwrap(), 3);
+    let s = Counted::POOL.stats();
+    assert_eq!((s.completed, s.waiting, s.paused), (3, 0, false), "{s:?}");
+    assert!(identity(&s), "{s:?}");
+}

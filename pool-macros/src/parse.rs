@@ -362,6 +362,11 @@ fn unknown_key(input: ParseStream, context: Context) -> syn::Error {
     };
     let written = ident.unraw().to_string();
     let misplaced = match context {
+        Context::Group if written == "group" => Some(
+            "`group` is how a function joins a declared group (`#[pooled(group = Api)] fn ..`); \
+             a declaration is a group of its own and cannot join another"
+                .to_owned(),
+        ),
         Context::Group if FUNCTION_KEYS.contains(&written.as_str()) => Some(format!(
             "`{written}` belongs on the functions of a group (`#[pooled(group = ..., {written} ...)]`), \
              not on its declaration"
@@ -478,8 +483,14 @@ pub(crate) fn parse_group_struct(item: TokenStream) -> syn::Result<syn::ItemStru
         ));
     };
     if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
+        // `Generics` prints its `<..>` only: a `where` clause alone would
+        // otherwise be reported on the attribute.
+        let generics = match &item.generics.where_clause {
+            Some(clause) if item.generics.params.is_empty() => clause.to_token_stream(),
+            _ => item.generics.to_token_stream(),
+        };
         return Err(syn::Error::new_spanned(
-            &item.generics,
+            generics,
             format!("a group marker cannot be generic (one group is one pool); {example}"),
         ));
     }
@@ -582,6 +593,13 @@ mod tests {
         assert!(message.contains("`max_waiting`"), "{message}");
         let message = error(quote!(priority = 2), Context::Function);
         assert!(!message.contains("did you mean"), "{message}");
+    }
+
+    #[test]
+    fn group_on_a_group_declaration_says_what_group_is_for() {
+        let message = error(quote!(group = Api), Context::Group);
+        assert!(message.contains("cannot join another"), "{message}");
+        assert!(!message.contains("group ...)]"), "{message}");
     }
 
     #[test]

@@ -3,4 +3,9 @@ use std::marker::PhantomData;
 #[pooled::group]
 struct Api<T>(PhantomData<T>);
 
+#[pooled::group]
+struct Bounded
+where
+    Self: Sized;
+
 fn main() {}
