@@ -946,7 +946,8 @@ fn bad_autoscale_timing_is_refused_on_a_fixed_pool_too() {
     );
 }
 
-/// Tests that load configuration take turns.
+/// Tests that load configuration take turns (async ones hold the guard
+/// across their awaits on purpose: the whole test is the turn).
 static CONFIG: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 // ---------------------------------------------------------------------------
@@ -1245,7 +1246,10 @@ fn call_from_outside() -> u8 {
 fn a_declared_group_keeps_its_struct_and_exposes_its_handle_with_its_visibility() {
     let api = declared::Api;
     assert_eq!(format!("{:?}", api.clone()), "Api");
-    assert_eq!(api, declared::Api::default());
+    fn made<T: Default>() -> T {
+        T::default()
+    }
+    assert_eq!(api, made::<declared::Api>());
     assert_eq!(declared::call() + call_from_outside(), 3);
     let pool: &'static pooled::Group = declared::Api::POOL;
     assert_eq!(pool.name(), "docs::declared");
@@ -1264,6 +1268,7 @@ fn reloaded() -> u8 {
 }
 
 #[tokio::test]
+#[allow(clippy::await_holding_lock)]
 async fn a_reload_of_a_running_group_reports_each_change_and_when_it_applies() {
     use pooled::config::{self, Effect};
     let _config = CONFIG
@@ -1333,6 +1338,7 @@ mod rayon_executor {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[allow(clippy::await_holding_lock)]
     async fn blocking_calls_run_on_the_executor_the_attribute_or_configuration_names() {
         let tokio_name = on_tokio().await;
         assert!(tokio_name.starts_with("tokio"), "{tokio_name}");
