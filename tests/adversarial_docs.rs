@@ -1428,3 +1428,63 @@ fn nested_calls_and_paused_waiters_are_counted_where_the_docs_say() {
     assert_eq!((s.completed, s.waiting, s.paused), (3, 0, false), "{s:?}");
     assert!(identity(&s), "{s:?}");
 }
+
+// "A call that finds a free slot never waits, so it works anywhere": a sync
+// function on a current-thread runtime's thread, top-level and nested in an
+// async call of its full group (the slot it finds is its parent's).
+
+#[pooled::group(size = 1)]
+struct Anywhere;
+
+#[pooled::pooled(group = Anywhere)]
+fn anywhere_sync(n: u8) -> u8 {
+    n + 1
+}
+
+#[pooled::pooled(group = Anywhere)]
+async fn anywhere_async(n: u8) -> u8 {
+    tokio::task::yield_now().await;
+    anywhere_sync(n) + anywhere_sync(n)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_sync_call_that_finds_its_slot_works_on_a_current_thread_runtime() {
+    assert_eq!(anywhere_sync(1), 2);
+    assert_eq!(anywhere_async(1).await, 4);
+    let s = Anywhere::POOL.stats();
+    assert_eq!((s.completed, s.running, s.nested), (4, 0, 0), "{s:?}");
+}
+
+// "Timeouts run on one lazily started timer thread, which works under any
+// executor or none; a pool built with `.clock(TokioClock::new())` uses
+// tokio's timer instead": a pool on the default clock does not follow
+// tokio's paused time, one on `TokioClock` does.
+
+#[tokio::test(start_paused = true)]
+async fn only_a_pool_on_a_tokio_clock_times_out_in_tokio_time() {
+    let system = Pool::builder()
+        .size(1)
+        .admission_timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let tokio_clock = Pool::builder()
+        .size(1)
+        .admission_timeout(Duration::from_secs(30))
+        .clock(pooled::TokioClock::new())
+        .build()
+        .unwrap();
+    let (_a, _b) = (
+        system.try_acquire().unwrap(),
+        tokio_clock.try_acquire().unwrap(),
+    );
+    let mut on_system = Box::pin(system.submit(async {}));
+    let mut on_tokio = Box::pin(tokio_clock.submit(async {}));
+    assert!(poll_once(on_system.as_mut()).is_pending());
+    assert!(poll_once(on_tokio.as_mut()).is_pending());
+    tokio::time::advance(Duration::from_secs(60)).await;
+    assert_eq!(on_tokio.await, Err(Rejected::TimedOut));
+    assert!(
+        poll_once(on_system.as_mut()).is_pending(),
+        "30 real seconds"
+    );
+}

@@ -23,7 +23,10 @@
 //! ```
 //!
 //! Feature `tokio` (default): blocking closures on tokio's blocking pool,
-//! admission timeouts on tokio's timer inside a runtime, and [`Pool::spawn`].
+//! `TokioClock` (a pool on it times its admission timeouts and autoscaler
+//! on tokio's timer, following tokio's paused test time; other pools use
+//! the crate's own timer thread, under any executor or none), and
+//! [`Pool::spawn`].
 //! Without it the crate needs only `std`. Feature `tower`: a tower
 //! `Layer`/`Service` over a pool or a group ([`tower`](mod@tower)).
 //!
