@@ -1488,3 +1488,56 @@ async fn only_a_pool_on_a_tokio_clock_times_out_in_tokio_time() {
         "30 real seconds"
     );
 }
+
+// `Pool::abort`: "rejects every waiting call at once with `Rejected::Closed`
+// (never-rejecting ones excepted ...); running calls finish" — through the
+// attribute, with a never-rejecting and a rejecting function waiting.
+
+#[pooled::group(size = 1)]
+struct Aborted;
+
+#[pooled::pooled(group = Aborted)]
+fn aborted_plain(hold: Duration) -> u8 {
+    std::thread::sleep(hold);
+    1
+}
+
+#[pooled::pooled(group = Aborted)]
+fn aborted_result() -> Result<u8, Rejected> {
+    Ok(2)
+}
+
+#[test]
+fn abort_turns_away_waiting_calls_that_can_be_told_no_and_keeps_the_others() {
+    let holder = std::thread::spawn(|| aborted_plain(Duration::from_millis(150)));
+    let wait_for = |running: usize, waiting: usize| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        loop {
+            let s = Aborted::POOL.stats();
+            if (s.running, s.waiting) == (running, waiting) || std::time::Instant::now() > deadline
+            {
+                break;
+            }
+            std::thread::yield_now();
+        }
+    };
+    wait_for(1, 0);
+    let plain = std::thread::spawn(|| aborted_plain(Duration::ZERO));
+    wait_for(1, 1);
+    let result = std::thread::spawn(aborted_result);
+    wait_for(1, 2);
+    assert_eq!(Aborted::POOL.stats().waiting, 2);
+    Aborted::POOL.pool().abort();
+    assert_eq!(result.join().unwrap(), Err(Rejected::Closed));
+    assert_eq!(holder.join().unwrap(), 1, "running calls finish");
+    assert_eq!(
+        plain.join().unwrap(),
+        1,
+        "a never-rejecting call still runs"
+    );
+    let s = Aborted::POOL.stats();
+    assert_eq!(
+        (s.completed, s.rejected_for(Rejected::Closed), s.waiting),
+        (2, 1, 0)
+    );
+}
