@@ -1541,3 +1541,56 @@ fn abort_turns_away_waiting_calls_that_can_be_told_no_and_keeps_the_others() {
         (2, 1, 0)
     );
 }
+
+// A trait-impl method returning `impl Future` (return-position `impl Trait`
+// in a trait) and one taking a `#[weight]` parameter, in a declared group.
+
+#[pooled::group(order = "priority", size = 1)]
+struct TraitGroup;
+
+trait Fetch {
+    fn fetch(&self, id: u8) -> impl Future<Output = u8> + Send;
+    async fn ranked(&self, urgency: u8) -> u8;
+}
+
+struct Fetcher;
+
+static TRAIT_METER: Meter = Meter::new();
+
+impl Fetch for Fetcher {
+    #[pooled::pooled(group = TraitGroup)]
+    fn fetch(&self, id: u8) -> impl Future<Output = u8> + Send {
+        async move {
+            let _in = TRAIT_METER.enter();
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            id
+        }
+    }
+
+    #[pooled::pooled(group = TraitGroup)]
+    async fn ranked(&self, #[weight] urgency: u8) -> u8 {
+        let _in = TRAIT_METER.enter();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        urgency
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trait_impl_methods_returning_futures_or_taking_weights_share_their_group() {
+    let tasks: Vec<_> = (0..8u8)
+        .map(|i| {
+            tokio::spawn(async move {
+                if i % 2 == 0 {
+                    Fetcher.fetch(i).await
+                } else {
+                    Fetcher.ranked(i).await
+                }
+            })
+        })
+        .collect();
+    for (i, t) in tasks.into_iter().enumerate() {
+        assert_eq!(t.await.unwrap(), i as u8);
+    }
+    assert_eq!(TRAIT_METER.most(), 1);
+    assert_eq!(TraitGroup::POOL.stats().completed, 8);
+}

@@ -5,8 +5,12 @@ use std::fmt;
 /// Why a pool did not run a call.
 ///
 /// A rejected call never ran: its future or closure was dropped unpolled (or,
-/// for a call that was waiting, dropped while waiting). Every rejection is
-/// counted by reason: [`Stats::rejected_for`](crate::Stats::rejected_for).
+/// for a call that was waiting, dropped while waiting), except a call whose
+/// fleet lease was lost ([`LeaseLost`](Rejected::LeaseLost)), ended at an
+/// await point of its running work. The pool counts its own rejections
+/// (paused, closed, full, timed out) by reason,
+/// [`Stats::rejected_for`](crate::Stats::rejected_for); the fleet's
+/// reasons are counted by the fleet (see that method).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Rejected {
