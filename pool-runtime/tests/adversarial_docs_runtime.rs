@@ -1,0 +1,88 @@
+//! README promises that need a process of their own: "A `POOLED_*` variable
+//! that does not end in a setting's name (`POOLED_DB_URL`) is ignored with a
+//! warning through the `log` facade; one for a misspelt group fails the load
+//! with a suggestion".
+//!
+//! Its own process: it installs a global logger.
+#![cfg(feature = "config")]
+
+use pool_runtime::config;
+use pool_runtime::{register_group, Group, GroupSpec};
+use std::sync::{Mutex, OnceLock};
+
+static BILLING: Group = Group::new(GroupSpec::new("billing::api::charge").size(2));
+register_group!(BILLING);
+
+fn warnings() -> &'static Mutex<Vec<(String, String)>> {
+    static SEEN: OnceLock<&'static Mutex<Vec<(String, String)>>> = OnceLock::new();
+    SEEN.get_or_init(|| {
+        let seen: &'static Mutex<Vec<(String, String)>> = Box::leak(Box::default());
+        log::set_logger(Box::leak(Box::new(Logger(seen)))).expect("the only logger");
+        log::set_max_level(log::LevelFilter::Warn);
+        seen
+    })
+}
+
+struct Logger(&'static Mutex<Vec<(String, String)>>);
+
+impl log::Log for Logger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::Level::Warn
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            let entry = (record.target().to_owned(), record.args().to_string());
+            self.0.lock().unwrap().push(entry);
+        }
+    }
+    fn flush(&self) {}
+}
+
+fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+#[test]
+fn a_variable_naming_no_setting_is_ignored_with_a_warning_and_a_misspelt_group_fails() {
+    let seen = warnings();
+    let report = config::load_env_from(vars(&[
+        ("POOLED_DB_URL", "postgres://db"),
+        ("POOLED_BILLING__API__CHARGE_MAX_WAITING", "48"),
+    ]))
+    .expect("POOLED_DB_URL is not an error");
+    assert_eq!(BILLING.settings().max_waiting, Some(48), "{report}");
+    let logged = seen.lock().unwrap().clone();
+    assert!(
+        logged.iter().any(
+            |(target, message)| target == "pooled::config" && message.contains("POOLED_DB_URL")
+        ),
+        "{logged:?}"
+    );
+
+    let err = config::load_env_from(vars(&[("POOLED_BILLING__API__CHARG_MAX_WAITING", "4")]))
+        .expect_err("a misspelt group");
+    let message = err.to_string();
+    assert!(
+        message.contains("POOLED_BILLING__API__CHARG_MAX_WAITING"),
+        "{message}"
+    );
+    assert!(
+        message.contains("did you mean `POOLED_BILLING__API__CHARGE_MAX_WAITING`?"),
+        "{message}"
+    );
+    assert_eq!(
+        BILLING.settings().max_waiting,
+        Some(48),
+        "a failed load changes nothing"
+    );
+    assert_eq!(
+        config::mangle("billing::api::charge"),
+        "BILLING__API__CHARGE"
+    );
+    assert_eq!(
+        config::mangle("app.v2-client::fetch"),
+        "APP_V2_CLIENT__FETCH"
+    );
+}
