@@ -1594,3 +1594,46 @@ async fn trait_impl_methods_returning_futures_or_taking_weights_share_their_grou
     assert_eq!(TRAIT_METER.most(), 1);
     assert_eq!(TraitGroup::POOL.stats().completed, 8);
 }
+
+// The rejections table: a function that cannot return an error "waits (no
+// bound)" past `max_waiting` and "waits (no timeout)" past
+// `admission_timeout`, in a group that turns its other functions away.
+
+#[pooled::group(size = 1, max_waiting = 0, admission_timeout = "20ms")]
+struct Bounded;
+
+#[pooled::pooled(group = Bounded)]
+fn bounded_plain(hold: Duration) -> u8 {
+    std::thread::sleep(hold);
+    1
+}
+
+#[pooled::pooled(group = Bounded, wait)]
+fn bounded_wait() -> Result<u8, Rejected> {
+    Ok(2)
+}
+
+#[pooled::pooled(group = Bounded)]
+fn bounded_result() -> Result<u8, Rejected> {
+    Ok(3)
+}
+
+#[test]
+fn never_rejecting_functions_ignore_the_groups_waiting_bound_and_timeout() {
+    let holder = std::thread::spawn(|| bounded_plain(Duration::from_millis(120)));
+    while Bounded::POOL.stats().running == 0 {
+        std::thread::yield_now();
+    }
+    assert_eq!(bounded_result(), Err(Rejected::Full));
+    let plain = std::thread::spawn(|| bounded_plain(Duration::ZERO));
+    let waits = std::thread::spawn(bounded_wait);
+    assert_eq!(holder.join().unwrap(), 1);
+    assert_eq!(
+        plain.join().unwrap(),
+        1,
+        "waited past max_waiting = 0 and 20 ms"
+    );
+    assert_eq!(waits.join().unwrap(), Ok(2), "`wait`: never rejected");
+    let s = Bounded::POOL.stats();
+    assert_eq!((s.completed, s.rejected_total()), (3, 1), "{s:?}");
+}
