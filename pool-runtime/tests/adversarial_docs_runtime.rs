@@ -44,8 +44,17 @@ fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The tests here load the environment layer: they take turns.
+static TURN: Mutex<()> = Mutex::new(());
+
+fn turn() -> std::sync::MutexGuard<'static, ()> {
+    TURN.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[test]
 fn a_variable_naming_no_setting_is_ignored_with_a_warning_and_a_misspelt_group_fails() {
+    let _turn = turn();
     let seen = warnings();
     let report = config::load_env_from(vars(&[
         ("POOLED_DB_URL", "postgres://db"),
@@ -85,4 +94,52 @@ fn a_variable_naming_no_setting_is_ignored_with_a_warning_and_a_misspelt_group_f
         config::mangle("app.v2-client::fetch"),
         "APP_V2_CLIENT__FETCH"
     );
+}
+
+// The ceiling: "nested calls follow the reentrancy rule for the ceiling too
+// (one at a time under their parent's ceiling slot)" — counted from outside,
+// with two nested calls into another group joined under a ceiling of 1.
+
+static OUTER: Group = Group::new(GroupSpec::new("docs::ceiling_outer").size(4));
+static INNER: Group = Group::new(GroupSpec::new("docs::ceiling_inner").size(4));
+register_group!(OUTER);
+register_group!(INNER);
+
+#[test]
+fn nested_calls_under_a_ceiling_of_one_run_one_at_a_time_without_deadlock() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::time::Duration;
+    let _turn = turn();
+    config::load_env_from(vars(&[("POOLED_CEILING", "1")])).unwrap();
+    static NOW: AtomicUsize = AtomicUsize::new(0);
+    static MOST: AtomicUsize = AtomicUsize::new(0);
+    let nested = || {
+        INNER.submit(0, async {
+            let now = NOW.fetch_add(1, SeqCst) + 1;
+            MOST.fetch_max(now, SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            NOW.fetch_sub(1, SeqCst);
+        })
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let out = runtime.block_on(async {
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            OUTER.submit(0, async { tokio::join!(nested(), nested(), nested()) }),
+        )
+        .await
+    });
+    let (a, b, c) = out.expect("no deadlock").unwrap();
+    assert_eq!((a, b, c), (Ok(()), Ok(()), Ok(())));
+    assert_eq!(
+        MOST.load(SeqCst),
+        1,
+        "one nested call at a time under the ceiling slot"
+    );
+    let ceiling = pool_runtime::ceiling::stats().unwrap();
+    assert_eq!((ceiling.running, ceiling.waiting), (0, 0));
+    config::load_env_from(Vec::new()).unwrap();
 }

@@ -12,8 +12,10 @@
 //! group's `submitted` or `waiting`, and a group's `max_waiting` above 0
 //! counts only the calls waiting for the group's own slots. A nested call
 //! (one made from inside a running group call) runs under its parent's
-//! ceiling slot: the ceiling counts top-level calls, and nested calls never
-//! wait for it. A call waiting for a busy group holds
+//! ceiling slot, so the ceiling counts top-level calls and nested calls
+//! cannot deadlock it; as the reentrancy rule says, one nested call at a time
+//! uses the parent's slot, and the others wait for it or for a free ceiling
+//! slot. A call waiting for a busy group holds
 //! its ceiling slot meanwhile: give backlogged groups a `max_waiting` bound or
 //! an admission timeout so they cannot sit on the ceiling.
 
