@@ -512,7 +512,9 @@ use proc_macro::TokenStream;
 /// `dead_code` still fire. So do sync functions returning a future
 /// ([above](#functions-that-return-a-future)), `#[async_trait]` methods among
 /// them. A `const fn`, an `extern "C" fn`, a bodiless trait method, `blocking`
-/// on an `async fn` and a second `#[pooled]` are compile errors.
+/// on an `async fn`, a second `#[pooled]` and `#[track_caller]` (the body runs
+/// inside a closure, which the caller's location does not reach) are compile
+/// errors.
 ///
 /// The attribute reads the body as tokens and never parses it, so a syntax error
 /// in the body is reported once, by rustc, on the user's code; the function still

@@ -175,6 +175,17 @@ fn check_signature(function: &PooledFn, errors: &mut Errors) {
                 "duplicate #[pooled]: a function is admitted to one pool; merge the keys",
             );
         }
+        // The body runs inside a closure (or an async block), which a
+        // caller's location does not reach on stable Rust: kept, the
+        // attribute would silently stop working.
+        if attr.path().is_ident("track_caller") {
+            errors.spanned(
+                attr,
+                "#[pooled] runs the body inside a closure, where `#[track_caller]` has no effect \
+                 (`Location::caller()` and panics would point at the body, not the caller): remove \
+                 it, or keep the tracked function unannotated and have it call a #[pooled] one",
+            );
+        }
     }
 }
 
@@ -646,5 +657,20 @@ mod tests {
                 "{function}"
             );
         }
+    }
+
+    #[test]
+    fn track_caller_is_refused_since_the_body_runs_in_a_closure() {
+        let message = error(
+            quote!(),
+            quote!(
+                #[track_caller]
+                fn f() {}
+            ),
+        );
+        assert!(
+            message.contains("`#[track_caller]` has no effect"),
+            "{message}"
+        );
     }
 }
