@@ -1637,3 +1637,34 @@ fn never_rejecting_functions_ignore_the_groups_waiting_bound_and_timeout() {
     let s = Bounded::POOL.stats();
     assert_eq!((s.completed, s.rejected_total()), (3, 1), "{s:?}");
 }
+
+// `pooled::groups()`: "Every group in the binary (registered at link time),
+// sorted by name, with its current settings and stats. Listing does not
+// start any group."
+
+#[pooled::pooled(size = 6)]
+fn never_called() -> u8 {
+    1
+}
+
+#[test]
+fn groups_are_listed_sorted_with_settings_and_listing_starts_none() {
+    let list = pooled::groups();
+    let names: Vec<&str> = list.iter().map(|g| g.name).collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(names, sorted);
+    let info = list
+        .iter()
+        .find(|g| g.name == "adversarial_docs::never_called")
+        .expect("listed before its first call");
+    assert_eq!((info.settings.size, info.stats), (Some(6), None));
+    assert!(!NEVER_CALLED_POOL.is_started(), "listing started it");
+    assert_eq!(NEVER_CALLED_POOL.settings().starting_size(), 6);
+    assert!(
+        !NEVER_CALLED_POOL.is_started(),
+        "reading settings started it"
+    );
+    assert_eq!(never_called(), 1);
+    assert!(NEVER_CALLED_POOL.is_started());
+}
