@@ -1668,3 +1668,26 @@ fn groups_are_listed_sorted_with_settings_and_listing_starts_none() {
     assert_eq!(never_called(), 1);
     assert!(NEVER_CALLED_POOL.is_started());
 }
+
+// Autoscale (queue-depth rule): "when more than half the slots idle, shrinks
+// toward it with 25% headroom (at most halving, and never below one slot by
+// itself)" — an odd limit included: halving 3 or 5 slots leaves 2 or 3.
+
+#[test]
+fn an_idle_autoscaled_pool_shrinks_by_at_most_half_per_interval() {
+    for (start, want) in [(3, 2), (5, 3), (9, 5), (8, 4), (2, 1)] {
+        let clock = pooled::ManualClock::new();
+        let pool = Pool::builder()
+            .kind(Kind::Autoscale)
+            .min(0)
+            .max(16)
+            .size(start)
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .unwrap();
+        clock.advance(Duration::from_secs(10));
+        // An event after an idle interval: demand 0 throughout.
+        drop(pool.try_acquire().unwrap());
+        assert_eq!(pool.size(), want, "from {start}");
+    }
+}

@@ -604,8 +604,9 @@ fn documented_queue_depth_step(d: usize, l: usize, (min, max): (usize, usize)) -
     let target = if d > l {
         d.clamp(l + 1, (2 * l).max(1))
     } else if 2 * d < l {
-        // Never below one slot by itself (a pool at 0 has no release event).
-        (d * 5).div_ceil(4).max(l / 2).max(1)
+        // At most halving (an odd limit keeps the larger half), and never
+        // below one slot by itself (a pool at 0 has no release event).
+        (d * 5).div_ceil(4).max(l.div_ceil(2)).max(1)
     } else {
         l
     };

@@ -64,7 +64,17 @@ fn an_idle_pool_shrinks_toward_its_demand_but_not_below_min() {
     assert_eq!(pool.size(), 5, "at most halving per interval");
     clock.advance(Duration::from_secs(10));
     futures::executor::block_on(pool.submit(async {})).unwrap();
-    assert_eq!(pool.size(), 2, "clamped to min");
+    assert_eq!(pool.size(), 3, "at most halving, from an odd limit too");
+    clock.advance(Duration::from_secs(10));
+    futures::executor::block_on(pool.submit(async {})).unwrap();
+    assert_eq!(pool.size(), 2);
+    clock.advance(Duration::from_secs(10));
+    futures::executor::block_on(pool.submit(async {})).unwrap();
+    assert_eq!(
+        pool.size(),
+        2,
+        "clamped to min (the rule alone would halve to 1)"
+    );
 }
 
 #[test]

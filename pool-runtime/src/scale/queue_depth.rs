@@ -156,8 +156,11 @@ impl QueueDepthRule {
         if mean > l {
             (mean.ceil() as usize).clamp(limit + 1, (limit * 2).max(1))
         } else if mean < l / 2.0 {
-            // Never to 0 by itself: see the module docs.
-            ((mean * 1.25).ceil() as usize).max(limit / 2).max(1)
+            // At most halving (an odd limit keeps the larger half), and
+            // never to 0 by itself: see the module docs.
+            ((mean * 1.25).ceil() as usize)
+                .max(limit.div_ceil(2))
+                .max(1)
         } else {
             limit
         }
