@@ -143,3 +143,43 @@ fn nested_calls_under_a_ceiling_of_one_run_one_at_a_time_without_deadlock() {
     assert_eq!((ceiling.running, ceiling.waiting), (0, 0));
     config::load_env_from(Vec::new()).unwrap();
 }
+
+// "Errors name the file, line and column (or the variable) and the valid
+// choices": a count that does not parse names the setting's own range, not
+// the machine's (`autoscale_window` 1 to 4096, `fleet_limit` 1 to
+// MAX_SLOTS, `adaptive_window_samples` 1 to 10000).
+
+static COUNTED: Group = Group::new(GroupSpec::new("docs::counted").size(2));
+register_group!(COUNTED);
+
+#[test]
+fn a_count_that_does_not_parse_names_the_settings_own_range() {
+    let _turn = turn();
+    let cases = [
+        ("AUTOSCALE_WINDOW", "autoscale_window", "1 to 4096"),
+        ("FLEET_LIMIT", "fleet_limit", "1 to 1073741823"),
+        (
+            "ADAPTIVE_WINDOW_SAMPLES",
+            "adaptive_window_samples",
+            "1 to 10000",
+        ),
+    ];
+    for (var, key, range) in cases {
+        let var = format!("POOLED_DOCS__COUNTED_{var}");
+        let err = config::load_env_from(vars(&[(var.as_str(), "many")])).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.starts_with(&format!("environment variable {var}: ")),
+            "{message}"
+        );
+        assert!(message.contains(range), "{message}");
+        assert!(!message.contains(&usize::MAX.to_string()), "{message}");
+
+        let text = format!("[groups.\"docs::counted\"]\n{key} = -1\n");
+        let err = config::load_str("c.toml", &text).unwrap_err();
+        let message = err.to_string();
+        assert!(message.starts_with("c.toml:2:"), "{message}");
+        assert!(message.contains(range), "{message}");
+        assert!(!message.contains(&usize::MAX.to_string()), "{message}");
+    }
+}

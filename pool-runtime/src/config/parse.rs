@@ -87,6 +87,15 @@ fn whole(text: &str, least: usize, most: usize) -> Result<usize, String> {
         })
 }
 
+/// A count whose range is checked with the other settings: any whole number
+/// parses, and text that is none is an error naming the setting's own range
+/// (`expected`), not `usize`'s.
+fn count(text: &str, expected: impl FnOnce() -> String) -> Result<usize, String> {
+    text.trim()
+        .parse::<usize>()
+        .map_err(|_| format!("invalid value `{text}`: expected {}", expected()))
+}
+
 /// A duration literal such as `"500ms"` or `"2s"`.
 pub(crate) fn duration(text: &str) -> Result<Duration, String> {
     duration::parse_nanos(text)
@@ -134,7 +143,15 @@ pub(crate) fn setting(
         "AUTOSCALE_INTERVAL" => overrides.autoscale_interval = val(duration(text), origin)?,
         // Any count parses; its bound is checked with the other settings
         // (`AutoscaleTiming::validate`), which names it.
-        "AUTOSCALE_WINDOW" => overrides.autoscale_window = val(whole(text, 0, usize::MAX), origin)?,
+        "AUTOSCALE_WINDOW" => {
+            let window = count(text, || {
+                format!(
+                    "1 to {} samples (AutoscaleTiming::MAX_WINDOW)",
+                    crate::AutoscaleTiming::MAX_WINDOW
+                )
+            });
+            overrides.autoscale_window = val(window, origin)?;
+        }
         "EXECUTOR" => {
             overrides.executor = val(
                 text.parse::<ExecutorKind>()
@@ -143,7 +160,10 @@ pub(crate) fn setting(
             )?
         }
         // Any count parses; its range is checked with the other settings.
-        "FLEET_LIMIT" => overrides.fleet_limit = val(whole(text, 0, usize::MAX), origin)?,
+        "FLEET_LIMIT" => {
+            let limit = count(text, || format!("1 to {MAX_SLOTS} (MAX_SLOTS)"));
+            overrides.fleet_limit = val(limit, origin)?;
+        }
         "FLEET_URL" => overrides.fleet_url = val(Ok(crate::fleet::intern(text.trim())), origin)?,
         "FLEET_LEASE" => overrides.fleet_lease = val(duration(text), origin)?,
         "FLEET_UNREACHABLE" => {
@@ -160,15 +180,14 @@ pub(crate) fn setting(
         // Any count parses; its range is checked with the other settings.
         "ADAPTIVE_WINDOW_SAMPLES" => {
             // (One past `u32` cannot be the count given: say the range.)
-            let count = whole(text, 0, usize::MAX).and_then(|n| {
-                u32::try_from(n).map_err(|_| {
-                    format!(
-                        "invalid value `{text}`: expected {}",
-                        pool_settings::adaptive::expected_calls()
-                    )
-                })
-            });
-            overrides.adaptive.window_samples = val(count, origin)?;
+            let expected = || {
+                format!(
+                    "invalid value `{text}`: expected {}",
+                    pool_settings::adaptive::expected_calls()
+                )
+            };
+            let samples = text.trim().parse::<u32>().map_err(|_| expected());
+            overrides.adaptive.window_samples = val(samples, origin)?;
         }
         "ADAPTIVE_WINDOW_TIME" => overrides.adaptive.window_time = val(duration(text), origin)?,
         "ADAPTIVE_TOLERANCE" => overrides.adaptive.tolerance = val(number(text), origin)?,
