@@ -1691,3 +1691,48 @@ fn an_idle_autoscaled_pool_shrinks_by_at_most_half_per_interval() {
         assert_eq!(pool.size(), want, "from {start}");
     }
 }
+
+// What a reload applies to a running pool and what waits for its restart:
+// limits and timing at once; the policy and its adaptive parameters, like
+// kind, order, executor and the fleet settings, at the next start.
+
+#[pooled::pooled(kind = "autoscale", policy = "adaptive", min = 1, max = 8)]
+async fn adaptive_reloaded() -> u8 {
+    1
+}
+
+#[tokio::test]
+#[allow(clippy::await_holding_lock)]
+async fn a_reload_applies_limits_and_timing_now_and_the_policy_at_restart() {
+    use pooled::config::{self, Effect};
+    let _config = CONFIG
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    assert_eq!(adaptive_reloaded().await, 1);
+    let group = "adversarial_docs::adaptive_reloaded";
+    let text = format!(
+        "[groups.\"{group}\"]\nadaptive_tolerance = 2.0\nautoscale_interval = \"5s\"\nmax = 6\n"
+    );
+    let report = config::load_str("p.toml", &text).unwrap();
+    let effect = |setting: &str| {
+        report
+            .changes
+            .iter()
+            .find(|c| c.group == group && c.setting == setting)
+            .map(|c| c.effect)
+    };
+    assert_eq!(effect("policy"), Some(Effect::AtRestart), "{report}");
+    assert_eq!(effect("autoscale"), Some(Effect::Applied), "{report}");
+    assert_eq!(effect("max"), Some(Effect::Applied), "{report}");
+    assert_eq!(ADAPTIVE_RELOADED_POOL.pool().bounds(), (1, 6));
+    let text = format!("[groups.\"{group}\"]\npolicy = \"queue_depth\"\n");
+    let report = config::load_str("p.toml", &text).unwrap();
+    assert!(
+        report
+            .changes
+            .iter()
+            .any(|c| c.setting == "policy" && c.effect == Effect::AtRestart),
+        "{report}"
+    );
+    config::clear();
+}

@@ -53,9 +53,10 @@
 //!
 //! [`load`] applies changed limits to running pools at once: growing admits
 //! waiting calls, shrinking lets running calls finish; the waiting bound and
-//! admission timeout apply to calls that arrive from then on. Kind, order
-//! and the fleet settings (`fleet_*`) are fixed while a pool runs (reported
-//! as [`Effect::AtRestart`]).
+//! admission timeout apply to calls that arrive from then on, the autoscale
+//! timing at once. Kind, order, the scale policy (with its `adaptive_*`
+//! parameters), the executor and the fleet settings (`fleet_*`) are fixed
+//! while a pool runs (reported as [`Effect::AtRestart`]).
 //! [`watch`] does it whenever the file changes: it looks every so often on
 //! a thread of its own and hands each reload's report (or error) to a
 //! callback.
