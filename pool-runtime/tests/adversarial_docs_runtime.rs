@@ -183,3 +183,20 @@ fn a_count_that_does_not_parse_names_the_settings_own_range() {
         assert!(!message.contains(&usize::MAX.to_string()), "{message}");
     }
 }
+
+// A fleet limit without a URL is refused by `GroupSettings::check` with a
+// message that says the URL is missing (not "`fleet_url` =  is out of range").
+#[cfg(feature = "redis")]
+#[test]
+fn a_fleet_limit_without_a_url_is_refused_saying_the_url_is_missing() {
+    use pool_runtime::GroupSettings;
+    for settings in [
+        GroupSettings::DEFAULT.fleet_limit(2),
+        GroupSettings::DEFAULT.fleet_limit(2).fleet_url(""),
+    ] {
+        let message = settings.check().unwrap_err().to_string();
+        assert!(message.starts_with("`fleet_url` = "), "{message}");
+        assert!(!message.contains("=  "), "{message}");
+        assert!(message.contains("a fleet limit needs one"), "{message}");
+    }
+}

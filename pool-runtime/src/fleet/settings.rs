@@ -139,7 +139,8 @@ impl FleetSettings {
         match self.url {
             None | Some("") => Err(BuildError::OutOfRange {
                 setting: "fleet_url",
-                value: String::new(),
+                // Said as configuration reports an unset value.
+                value: if self.url.is_none() { "none" } else { "\"\"" }.to_owned(),
                 expected:
                     "a Redis URL such as \"redis://127.0.0.1:6379\" (a fleet limit needs one)"
                         .to_owned(),
