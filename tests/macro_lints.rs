@@ -279,3 +279,17 @@ fn strict_lints_accept_every_expansion() {
     assert!(SUM_POOL.name().ends_with("::sum"));
     assert!(Client::HITS_POOL.size() == 4 && Api::POOL.spec().settings().max == Some(8));
 }
+
+/// On rayon's pool (feature `rayon`): the feature check in its expansion is
+/// clean too.
+#[cfg(feature = "rayon")]
+#[pooled::pooled(blocking, executor = "rayon")]
+pub fn on_rayon(n: u64) -> u64 {
+    n
+}
+
+/// A group with a fleet limit (feature `redis`), never called: its feature
+/// check is clean too, and no Redis is reached.
+#[cfg(feature = "redis")]
+#[pooled::group(fleet_limit = 2, fleet_url = "redis://127.0.0.1:6379")]
+pub struct Fleet;

@@ -196,8 +196,9 @@ pub(crate) struct PoolSpec {
     pub window: Option<usize>,
     /// Autoscale pools only (a fixed pool has no policy).
     pub policy: Policy,
-    /// `executor = "rayon"` (`false`: the default executor).
-    pub rayon: bool,
+    /// `executor = "rayon"`: the span of `"rayon"`, where a build without
+    /// the `rayon` feature reports it (`None`: the default executor).
+    pub rayon: Option<Span>,
     /// The fleet keys: limit, URL, lease (ns), policy (`Wait`, `Reject`,
     /// `Local`).
     pub fleet: Fleet,
@@ -304,6 +305,9 @@ pub(crate) struct FutureReturn {
 #[derive(Default)]
 pub(crate) struct Fleet {
     pub limit: Option<usize>,
+    /// The span of the `fleet_limit` key, where a build without the `redis`
+    /// feature reports it.
+    pub limit_key: Option<Span>,
     pub url: Option<LitStr>,
     pub lease_nanos: Option<u64>,
     pub unreachable: Option<&'static str>,

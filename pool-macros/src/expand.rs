@@ -391,15 +391,21 @@ fn group_static(spec: &PoolSpec, item_name: &str, krate: &Path) -> TokenStream {
         setters.extend(quote!(.scale_policy(#policy)));
     }
     // The rayon executor needs the facade's `rayon` feature, which only the
-    // facade knows: a const assertion there makes its absence a compile error.
+    // facade knows: a const assertion there makes its absence a compile error,
+    // reported on the setting (its panic carries the setting's span).
+    let feature_check = |span: Span, enabled: TokenStream, message: &str| {
+        let panic = quote_spanned!(span.resolved_at(Span::mixed_site())=>
+            ::core::panic!(#message)
+        );
+        quote!(const _: () = if !#enabled { #panic };)
+    };
     let mut checks = TokenStream::new();
-    if spec.rayon {
+    if let Some(span) = spec.rayon {
         setters.extend(quote!(.executor(#private::ExecutorKind::Rayon)));
-        checks.extend(quote!(
-            const _: () = ::core::assert!(
-                #private::RAYON,
-                "`executor = \"rayon\"` needs the `rayon` feature of `pooled`"
-            );
+        checks.extend(feature_check(
+            span,
+            quote!(#private::RAYON),
+            "`executor = \"rayon\"` needs the `rayon` feature of `pooled`",
         ));
     }
     // A fleet limit needs the facade's `redis` feature: checked the same way.
@@ -415,11 +421,10 @@ fn group_static(spec: &PoolSpec, item_name: &str, krate: &Path) -> TokenStream {
             let policy = Ident::new(policy, Span::call_site());
             setters.extend(quote!(.fleet_unreachable(#private::OnUnreachable::#policy)));
         }
-        checks.extend(quote!(
-            const _: () = ::core::assert!(
-                #private::REDIS,
-                "`fleet_limit` needs the `redis` feature of `pooled`"
-            );
+        checks.extend(feature_check(
+            spec.fleet.limit_key.unwrap_or_else(Span::call_site),
+            quote!(#private::REDIS),
+            "`fleet_limit` needs the `redis` feature of `pooled`",
         ));
     }
     let group = Ident::new("GROUP", Span::mixed_site());

@@ -82,7 +82,7 @@ fn spec() -> PoolSpec {
         interval_nanos: None,
         window: None,
         policy: Policy::QueueDepth,
-        rayon: false,
+        rayon: None,
         fleet: Default::default(),
         adaptive: Vec::new(),
     }

@@ -158,23 +158,23 @@ pub(super) fn pool_spec(args: &RawArgs, errors: &mut Errors) -> PoolSpec {
 
     let adaptive = adaptive_parameters(args, policy, errors);
 
-    let rayon =
-        args.executor
-            .as_ref()
-            .is_some_and(|executor| match executor.value.value().as_str() {
-                "default" => false,
-                "rayon" => true,
-                other => {
-                    errors.spanned(
-                        &executor.value,
-                        format!(
-                            "unknown executor \"{other}\"; expected \"default\" (tokio's blocking \
+    let rayon = args
+        .executor
+        .as_ref()
+        .and_then(|executor| match executor.value.value().as_str() {
+            "default" => None,
+            "rayon" => Some(executor.value.span()),
+            other => {
+                errors.spanned(
+                    &executor.value,
+                    format!(
+                        "unknown executor \"{other}\"; expected \"default\" (tokio's blocking \
                          pool) or \"rayon\" (rayon's pool, feature `rayon`)"
-                        ),
-                    );
-                    false
-                }
-            });
+                    ),
+                );
+                None
+            }
+        });
 
     let fleet = fleet(args, errors);
 
@@ -253,6 +253,7 @@ fn fleet(args: &RawArgs, errors: &mut Errors) -> crate::ast::Fleet {
     }
     crate::ast::Fleet {
         limit,
+        limit_key: args.fleet_limit.as_ref().map(|option| option.key),
         url,
         lease_nanos,
         unreachable,
