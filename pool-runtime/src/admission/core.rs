@@ -738,6 +738,7 @@ impl Core {
     /// lock is released), or `None` if none did: the queue emptied without
     /// `QUEUED` being cleared, which must not happen, and the slot stays
     /// with the caller, so it can be freed instead of lost.
+    #[inline(always)]
     unsafe fn hand_off(&self, locked: &mut Locked) -> Option<Option<Waker>> {
         let handed = locked.queue.pop().map(|node| {
             Self::unlinked(node);

@@ -51,6 +51,7 @@ impl Buckets {
         self.small.binary_search_by(|(w, _)| weight.cmp(w))
     }
 
+    #[inline(never)]
     unsafe fn push(&mut self, node: NonNull<Waiter>) {
         let weight = node.as_ref().weight();
         self.len += 1;
@@ -74,6 +75,7 @@ impl Buckets {
             .push_back(node);
     }
 
+    #[inline(never)]
     unsafe fn pop(&mut self) -> Option<NonNull<Waiter>> {
         let node = if self.spilled {
             let mut first = self.large.first_entry()?;
@@ -125,6 +127,7 @@ impl WaitQueue {
         }
     }
 
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         match self {
             WaitQueue::Fifo(list) | WaitQueue::Lifo(list) => list.len(),
@@ -132,12 +135,15 @@ impl WaitQueue {
         }
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// # Safety
     /// `node` is pinned, unlinked, its weight set, and it stays alive while linked.
+    /// (FIFO and LIFO inline into the caller; priority's buckets stay out of line.)
+    #[inline(always)]
     pub(crate) unsafe fn push(&mut self, node: NonNull<Waiter>) {
         match self {
             WaitQueue::Fifo(list) | WaitQueue::Lifo(list) => list.push_back(node),
@@ -149,6 +155,7 @@ impl WaitQueue {
     ///
     /// # Safety
     /// Every linked node is alive (the list invariant).
+    #[inline(always)]
     pub(crate) unsafe fn pop(&mut self) -> Option<NonNull<Waiter>> {
         match self {
             WaitQueue::Fifo(list) => list.pop_front(),
