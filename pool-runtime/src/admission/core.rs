@@ -604,8 +604,27 @@ impl Core {
         // Reports after the lock is released.
         #[cfg(any(feature = "tracing", feature = "metrics"))]
         let mut report = crate::obs::Deferred::new(&self.obs);
+        let mut locked = self.locked.lock();
+        // The common locked release: a pool without a scaler (nothing to
+        // feed, no limit change) hands the slot to the next waiter. The slot
+        // stays taken, so the pool cannot have drained: nothing else to do.
+        if sample.is_none() && locked.scaler.is_none() {
+            let w = self.load();
+            if w.has(QUEUED) && w.running() <= w.limit() {
+                // Safety: linked nodes are alive; we hold the lock.
+                if let Some(waker) = unsafe { self.hand_off(&mut locked) } {
+                    self.publish_waiting(&locked);
+                    drop(locked);
+                    if let Some(waker) = waker {
+                        let mut first = None;
+                        wake_catching(waker, &mut first);
+                        reraise(first);
+                    }
+                    return;
+                }
+            }
+        }
         let drained = {
-            let mut locked = self.locked.lock();
             let scaled_to = match sample {
                 Some((admitted_at, verdict)) => {
                     self.adaptive_observe(&mut locked, admitted_at, self.now_nanos(), verdict)
@@ -643,7 +662,9 @@ impl Core {
                 locked = self.set_limit_locked(locked, limit, wakers.insert(WakeList::new()));
             }
             self.publish_waiting(&locked);
-            self.take_drained(&mut locked)
+            let drained = self.take_drained(&mut locked);
+            drop(locked);
+            drained
         };
         // Every waker is woken even if one panics; the first panic goes on
         // once all are.
