@@ -59,6 +59,18 @@ pub(crate) mod status {
     pub(crate) const NESTED: u8 = 13;
     /// Finished, rejected, or its slot was handed on: nothing left to release.
     pub(crate) const DONE: u8 = 14;
+
+    /// [`RUNNING`] or [`NESTED`] (one mask and compare).
+    #[inline(always)]
+    pub(crate) const fn holds_slot(status: u8) -> bool {
+        status & !1 == RUNNING
+    }
+
+    /// [`START_REJECT`] or [`START_WAIT`] (one mask and compare).
+    #[inline(always)]
+    pub(crate) const fn is_start(status: u8) -> bool {
+        status & !1 == START_REJECT
+    }
 }
 
 pub(crate) struct Waiter {
