@@ -502,27 +502,44 @@ impl Core {
     /// adaptive one is fed the call's latency and verdict.
     #[inline]
     pub(crate) fn release_slot(&self, admitted_at: u64, verdict: Verdict) {
-        if !self.release_plain() {
-            self.release_other(Some((admitted_at, verdict)));
+        if let Err(w) = self.release_plain() {
+            self.release_off_plain(w, Some((admitted_at, verdict)));
         }
     }
 
     /// The lock-free release of a fixed pool's slot while nobody waits and
-    /// it is open; `false` if it is not that case.
+    /// it is open; otherwise `Err` with the word that said it is not that
+    /// case.
     #[inline(always)]
-    fn release_plain(&self) -> bool {
+    fn release_plain(&self) -> Result<(), Word> {
         let released = self.decrement_unless(QUEUED | CLOSED | SCALED);
         #[cfg(any(feature = "tracing", feature = "metrics"))]
-        if released {
+        if released.is_ok() {
             self.obs.freed();
         }
         released
     }
 
-    /// Frees a slot lock-free, unless (or as soon as) the word has one of
-    /// `flags`: then `false`, nothing changed.
+    /// Where a release that [`release_plain`](Core::release_plain) turned
+    /// down goes, by the word `w` it saw: a fixed, open pool has calls
+    /// waiting (`QUEUED`), so the slot goes to one of them, under the lock;
+    /// anything else takes [`release_other`](Core::release_other).
     #[inline(always)]
-    fn decrement_unless(&self, flags: u64) -> bool {
+    fn release_off_plain(&self, w: Word, sample: Option<(u64, Verdict)>) {
+        if w.has(SCALED | CLOSED) {
+            self.release_other(sample);
+        } else {
+            // (Not adaptive: an adaptive pool is `SCALED`.)
+            #[cfg(any(feature = "tracing", feature = "metrics"))]
+            self.obs.freed();
+            self.release_slow(None);
+        }
+    }
+
+    /// Frees a slot lock-free, unless (or as soon as) the word has one of
+    /// `flags`: then `Err` with that word, nothing changed.
+    #[inline(always)]
+    fn decrement_unless(&self, flags: u64) -> Result<(), Word> {
         let mut w = self.load();
         while !w.has(flags) {
             match self.word.compare_exchange_weak(
@@ -531,11 +548,11 @@ impl Core {
                 Ordering::Release,
                 Ordering::Acquire,
             ) {
-                Ok(_) => return true,
+                Ok(_) => return Ok(()),
                 Err(actual) => w = Word(actual),
             }
         }
-        false
+        Err(w)
     }
 
     /// A release off [`release_plain`](Core::release_plain)'s path: the
@@ -548,7 +565,7 @@ impl Core {
         if self.adaptive {
             return self.release_slow(sample.or(Some((0, Verdict::Ignore))));
         }
-        if self.decrement_unless(QUEUED | CLOSED) {
+        if self.decrement_unless(QUEUED | CLOSED).is_ok() {
             // This call is no longer counted; the period before it was.
             self.autoscale_if_due(-1);
         } else {
@@ -589,8 +606,8 @@ impl Core {
     /// or not a call's), handing it to the next waiter if one is waiting.
     #[inline]
     pub(crate) fn free_slot(&self) {
-        if !self.release_plain() {
-            self.release_other(None);
+        if let Err(w) = self.release_plain() {
+            self.release_off_plain(w, None);
         }
     }
 
