@@ -532,8 +532,35 @@ impl Core {
             // (Not adaptive: an adaptive pool is `SCALED`.)
             #[cfg(any(feature = "tracing", feature = "metrics"))]
             self.obs.freed();
-            self.release_slow(None);
+            self.release_to_waiter();
         }
+    }
+
+    /// The common locked release: a pool without a scaler (nothing to feed,
+    /// no limit to change) hands the slot to the next waiter. The slot stays
+    /// taken, so the pool cannot have drained: nothing else to do. If there
+    /// is no waiter to hand it to after all (the queue emptied, or the pool
+    /// was shrunk below its running calls), the general release decides.
+    #[inline(never)]
+    fn release_to_waiter(&self) {
+        let mut locked = self.locked.lock();
+        debug_assert!(locked.scaler.is_none());
+        let w = self.load();
+        if w.has(QUEUED) && w.running() <= w.limit() {
+            // Safety: linked nodes are alive; we hold the lock.
+            if let Some(waker) = unsafe { self.hand_off(&mut locked) } {
+                self.publish_waiting(&locked);
+                drop(locked);
+                if let Some(waker) = waker {
+                    let mut first = None;
+                    wake_catching(waker, &mut first);
+                    reraise(first);
+                }
+                return;
+            }
+        }
+        drop(locked);
+        self.release_slow(None);
     }
 
     /// Frees a slot lock-free, unless (or as soon as) the word has one of
@@ -621,27 +648,8 @@ impl Core {
         // Reports after the lock is released.
         #[cfg(any(feature = "tracing", feature = "metrics"))]
         let mut report = crate::obs::Deferred::new(&self.obs);
-        let mut locked = self.locked.lock();
-        // The common locked release: a pool without a scaler (nothing to
-        // feed, no limit change) hands the slot to the next waiter. The slot
-        // stays taken, so the pool cannot have drained: nothing else to do.
-        if sample.is_none() && locked.scaler.is_none() {
-            let w = self.load();
-            if w.has(QUEUED) && w.running() <= w.limit() {
-                // Safety: linked nodes are alive; we hold the lock.
-                if let Some(waker) = unsafe { self.hand_off(&mut locked) } {
-                    self.publish_waiting(&locked);
-                    drop(locked);
-                    if let Some(waker) = waker {
-                        let mut first = None;
-                        wake_catching(waker, &mut first);
-                        reraise(first);
-                    }
-                    return;
-                }
-            }
-        }
         let drained = {
+            let mut locked = self.locked.lock();
             let scaled_to = match sample {
                 Some((admitted_at, verdict)) => {
                     self.adaptive_observe(&mut locked, admitted_at, self.now_nanos(), verdict)
@@ -679,9 +687,7 @@ impl Core {
                 locked = self.set_limit_locked(locked, limit, wakers.insert(WakeList::new()));
             }
             self.publish_waiting(&locked);
-            let drained = self.take_drained(&mut locked);
-            drop(locked);
-            drained
+            self.take_drained(&mut locked)
         };
         // Every waker is woken even if one panics; the first panic goes on
         // once all are.
