@@ -248,13 +248,19 @@ impl Waiter {
     }
 
     /// Stores `waker` (already cloned, so that a panicking `clone` cannot
-    /// interrupt the caller's critical section).
+    /// interrupt the caller's critical section) in a node being linked for
+    /// the first time, which holds no waker yet: nothing is dropped (were
+    /// there one, it would leak, not be used after free).
     ///
     /// # Safety
     /// Caller holds the lock.
     #[inline]
     pub(crate) unsafe fn register_owned(&self, waker: Waker) {
-        self.waker.with_mut(|slot| *slot = Some(waker));
+        // A node is linked (and given its first waker) once, from its start.
+        self.waker.with_mut(|slot| {
+            debug_assert!((*slot).is_none());
+            slot.write(Some(waker));
+        });
     }
 
     /// # Safety
