@@ -318,6 +318,19 @@ impl Core {
         }
         let mut w = self.load();
         loop {
+            // The common case first: others wait, the pool is open and not
+            // paused (what the checks below conclude, tested at once).
+            if w.0 & (QUEUED | PAUSED | CLOSED) == QUEUED {
+                if mode == Mode::Reject
+                    && lend.is_none()
+                    && locked
+                        .max_waiting
+                        .is_some_and(|bound| locked.queue.len() >= bound)
+                {
+                    return self.reject(Rejected::Full);
+                }
+                break;
+            }
             // A nested call waiting for its parent's slot belongs to work
             // already admitted: closing (like pausing and the waiting bound)
             // does not turn it away; only `abort` does.
@@ -465,6 +478,9 @@ impl Core {
     #[inline]
     pub(crate) fn reject_fast(&self, mode: Mode) -> Option<Rejected> {
         let w = self.load();
+        if !w.has(CLOSED | PAUSED) {
+            return None;
+        }
         let reason = if w.has(CLOSED) && mode == Mode::Reject {
             Rejected::Closed
         } else if w.has(PAUSED) && mode == Mode::Reject {
