@@ -60,6 +60,18 @@ pub(crate) mod status {
     /// Finished, rejected, or its slot was handed on: nothing left to release.
     pub(crate) const DONE: u8 = 14;
 
+    // The two tests below rely on this numbering: each pair differs in its
+    // low bit only, and no other status masks to either.
+    const _: () = assert!(
+        RUNNING & 1 == 0
+            && NESTED == RUNNING | 1
+            && START_REJECT & 1 == 0
+            && START_WAIT == START_REJECT | 1
+            && DONE & !1 != RUNNING
+            && DONE & !1 != START_REJECT
+            && LENT < START_REJECT
+    );
+
     /// [`RUNNING`] or [`NESTED`] (one mask and compare).
     #[inline(always)]
     pub(crate) const fn holds_slot(status: u8) -> bool {
