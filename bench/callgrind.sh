@@ -32,7 +32,8 @@
 # time it was set (`BENCHMARKS.md`), so a change that adds work to a hot path
 # fails CI instead of waiting for someone to rerun the table:
 # * case 1: pooled <= 1.05x futures-intrusive (0.99x when set);
-# * case 2: pooled FIFO <= 1.05x tokio's Semaphore (1.01x when set);
+# * case 2: pooled FIFO <= 0.94x tokio's Semaphore (0.89x when set, on the `perf`
+#   branch: 1398 / 1566; the bound was 1.05x at 1.01x before it);
 # * case 3: the #[pooled] fn <= 1.12x the same call through Pool::submit
 #   (1.09x when set; issue 14's target is 1.05x, not met).
 #
@@ -141,7 +142,7 @@ if [[ $guard == 1 ]]; then
   c3=$(per_call 3 annotated)
   c3_peer=$(per_call 3 pool-submit)
   check "case 1, pooled / futures-intrusive" "$c1" "$c1_peer" 1.05
-  check "case 2, pooled FIFO / tokio Semaphore" "$c2" "$c2_peer" 1.05
+  check "case 2, pooled FIFO / tokio Semaphore" "$c2" "$c2_peer" 0.94
   check "case 3, #[pooled] fn / Pool::submit" "$c3" "$c3_peer" 1.12
   exit $failed
 fi

@@ -270,9 +270,13 @@ impl Core {
     /// the queue, which a paused pool or a full waiting bound does not close to
     /// it: it is part of work already admitted).
     ///
+    /// Inlined into its one caller (`Acquire::wait_or_reject`): a call that
+    /// waits pays one call frame for its start, not two.
+    ///
     /// # Safety
     /// `node` is pinned, unlinked, and its owner calls [`Core::cancel`] before
     /// dropping it unless it observes a final status.
+    #[inline(always)]
     pub(crate) unsafe fn enqueue(
         &self,
         node: NonNull<Waiter>,
@@ -318,6 +322,19 @@ impl Core {
         }
         let mut w = self.load();
         loop {
+            // The common case first: others wait, the pool is open and not
+            // paused (what the checks below conclude, tested at once).
+            if w.0 & (QUEUED | PAUSED | CLOSED) == QUEUED {
+                if mode == Mode::Reject
+                    && lend.is_none()
+                    && locked
+                        .max_waiting
+                        .is_some_and(|bound| locked.queue.len() >= bound)
+                {
+                    return self.reject(Rejected::Full);
+                }
+                break;
+            }
             // A nested call waiting for its parent's slot belongs to work
             // already admitted: closing (like pausing and the waiting bound)
             // does not turn it away; only `abort` does.
@@ -465,6 +482,9 @@ impl Core {
     #[inline]
     pub(crate) fn reject_fast(&self, mode: Mode) -> Option<Rejected> {
         let w = self.load();
+        if !w.has(CLOSED | PAUSED) {
+            return None;
+        }
         let reason = if w.has(CLOSED) && mode == Mode::Reject {
             Rejected::Closed
         } else if w.has(PAUSED) && mode == Mode::Reject {
@@ -502,27 +522,71 @@ impl Core {
     /// adaptive one is fed the call's latency and verdict.
     #[inline]
     pub(crate) fn release_slot(&self, admitted_at: u64, verdict: Verdict) {
-        if !self.release_plain() {
-            self.release_other(Some((admitted_at, verdict)));
+        if let Err(w) = self.release_plain() {
+            self.release_off_plain(w, Some((admitted_at, verdict)));
         }
     }
 
     /// The lock-free release of a fixed pool's slot while nobody waits and
-    /// it is open; `false` if it is not that case.
+    /// it is open; otherwise `Err` with the word that said it is not that
+    /// case.
     #[inline(always)]
-    fn release_plain(&self) -> bool {
+    fn release_plain(&self) -> Result<(), Word> {
         let released = self.decrement_unless(QUEUED | CLOSED | SCALED);
         #[cfg(any(feature = "tracing", feature = "metrics"))]
-        if released {
+        if released.is_ok() {
             self.obs.freed();
         }
         released
     }
 
-    /// Frees a slot lock-free, unless (or as soon as) the word has one of
-    /// `flags`: then `false`, nothing changed.
+    /// Where a release that [`release_plain`](Core::release_plain) turned
+    /// down goes, by the word `w` it saw: a fixed, open pool has calls
+    /// waiting (`QUEUED`), so the slot goes to one of them, under the lock;
+    /// anything else takes [`release_other`](Core::release_other).
     #[inline(always)]
-    fn decrement_unless(&self, flags: u64) -> bool {
+    fn release_off_plain(&self, w: Word, sample: Option<(u64, Verdict)>) {
+        if w.has(SCALED | CLOSED) {
+            self.release_other(sample);
+        } else {
+            // (Not adaptive: an adaptive pool is `SCALED`.)
+            #[cfg(any(feature = "tracing", feature = "metrics"))]
+            self.obs.freed();
+            self.release_to_waiter();
+        }
+    }
+
+    /// The common locked release: a pool without a scaler (nothing to feed,
+    /// no limit to change) hands the slot to the next waiter. The slot stays
+    /// taken, so the pool cannot have drained: nothing else to do. If there
+    /// is no waiter to hand it to after all (the queue emptied, or the pool
+    /// was shrunk below its running calls), the general release decides.
+    #[inline(never)]
+    fn release_to_waiter(&self) {
+        let mut locked = self.locked.lock();
+        debug_assert!(locked.scaler.is_none());
+        let w = self.load();
+        if w.has(QUEUED) && w.running() <= w.limit() {
+            // Safety: linked nodes are alive; we hold the lock.
+            if let Some(waker) = unsafe { self.hand_off(&mut locked) } {
+                self.publish_waiting(&locked);
+                drop(locked);
+                if let Some(waker) = waker {
+                    let mut first = None;
+                    wake_catching(waker, &mut first);
+                    reraise(first);
+                }
+                return;
+            }
+        }
+        drop(locked);
+        self.release_slow(None);
+    }
+
+    /// Frees a slot lock-free, unless (or as soon as) the word has one of
+    /// `flags`: then `Err` with that word, nothing changed.
+    #[inline(always)]
+    fn decrement_unless(&self, flags: u64) -> Result<(), Word> {
         let mut w = self.load();
         while !w.has(flags) {
             match self.word.compare_exchange_weak(
@@ -531,11 +595,11 @@ impl Core {
                 Ordering::Release,
                 Ordering::Acquire,
             ) {
-                Ok(_) => return true,
+                Ok(_) => return Ok(()),
                 Err(actual) => w = Word(actual),
             }
         }
-        false
+        Err(w)
     }
 
     /// A release off [`release_plain`](Core::release_plain)'s path: the
@@ -548,7 +612,7 @@ impl Core {
         if self.adaptive {
             return self.release_slow(sample.or(Some((0, Verdict::Ignore))));
         }
-        if self.decrement_unless(QUEUED | CLOSED) {
+        if self.decrement_unless(QUEUED | CLOSED).is_ok() {
             // This call is no longer counted; the period before it was.
             self.autoscale_if_due(-1);
         } else {
@@ -589,8 +653,8 @@ impl Core {
     /// or not a call's), handing it to the next waiter if one is waiting.
     #[inline]
     pub(crate) fn free_slot(&self) {
-        if !self.release_plain() {
-            self.release_other(None);
+        if let Err(w) = self.release_plain() {
+            self.release_off_plain(w, None);
         }
     }
 
@@ -738,6 +802,7 @@ impl Core {
     /// lock is released), or `None` if none did: the queue emptied without
     /// `QUEUED` being cleared, which must not happen, and the slot stays
     /// with the caller, so it can be freed instead of lost.
+    #[inline(always)]
     unsafe fn hand_off(&self, locked: &mut Locked) -> Option<Option<Waker>> {
         let handed = locked.queue.pop().map(|node| {
             Self::unlinked(node);

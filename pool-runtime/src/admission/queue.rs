@@ -10,7 +10,15 @@ use crate::pool::order::Order;
 use std::collections::BTreeMap;
 use std::ptr::NonNull;
 
-pub(crate) enum WaitQueue {
+pub(crate) struct WaitQueue {
+    /// How many waiters are linked, whatever the order (kept here, out of
+    /// `order`, so that reading it takes no dispatch).
+    len: usize,
+    order: ByOrder,
+}
+
+/// The waiters, kept as the order admits them.
+enum ByOrder {
     Fifo(List),
     Lifo(List),
     Priority(Buckets),
@@ -33,7 +41,6 @@ pub(crate) struct Buckets {
     small: Vec<(i64, List)>,
     large: BTreeMap<i64, List>,
     spilled: bool,
-    len: usize,
 }
 
 impl Buckets {
@@ -42,7 +49,6 @@ impl Buckets {
             small: Vec::new(),
             large: BTreeMap::new(),
             spilled: false,
-            len: 0,
         }
     }
 
@@ -51,9 +57,9 @@ impl Buckets {
         self.small.binary_search_by(|(w, _)| weight.cmp(w))
     }
 
+    #[inline(never)]
     unsafe fn push(&mut self, node: NonNull<Waiter>) {
         let weight = node.as_ref().weight();
-        self.len += 1;
         if !self.spilled {
             match self.find(weight) {
                 Ok(i) => return self.small[i].1.push_back(node),
@@ -74,6 +80,7 @@ impl Buckets {
             .push_back(node);
     }
 
+    #[inline(never)]
     unsafe fn pop(&mut self) -> Option<NonNull<Waiter>> {
         let node = if self.spilled {
             let mut first = self.large.first_entry()?;
@@ -91,7 +98,6 @@ impl Buckets {
             }
             node
         };
-        self.len -= 1;
         node
     }
 
@@ -112,36 +118,38 @@ impl Buckets {
                 self.small.remove(i);
             }
         }
-        self.len -= 1;
     }
 }
 
 impl WaitQueue {
     pub(crate) fn new(order: Order) -> Self {
-        match order {
-            Order::Fifo => WaitQueue::Fifo(List::new()),
-            Order::Lifo => WaitQueue::Lifo(List::new()),
-            Order::Priority => WaitQueue::Priority(Buckets::new()),
-        }
+        let order = match order {
+            Order::Fifo => ByOrder::Fifo(List::new()),
+            Order::Lifo => ByOrder::Lifo(List::new()),
+            Order::Priority => ByOrder::Priority(Buckets::new()),
+        };
+        WaitQueue { len: 0, order }
     }
 
+    #[inline]
     pub(crate) fn len(&self) -> usize {
-        match self {
-            WaitQueue::Fifo(list) | WaitQueue::Lifo(list) => list.len(),
-            WaitQueue::Priority(buckets) => buckets.len,
-        }
+        self.len
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// # Safety
     /// `node` is pinned, unlinked, its weight set, and it stays alive while linked.
+    /// (FIFO and LIFO inline into the caller; priority's buckets stay out of line.)
+    #[inline(always)]
     pub(crate) unsafe fn push(&mut self, node: NonNull<Waiter>) {
-        match self {
-            WaitQueue::Fifo(list) | WaitQueue::Lifo(list) => list.push_back(node),
-            WaitQueue::Priority(buckets) => buckets.push(node),
+        self.len += 1;
+        match &mut self.order {
+            ByOrder::Fifo(list) | ByOrder::Lifo(list) => list.push_back(node),
+            ByOrder::Priority(buckets) => buckets.push(node),
         }
     }
 
@@ -149,12 +157,17 @@ impl WaitQueue {
     ///
     /// # Safety
     /// Every linked node is alive (the list invariant).
+    #[inline(always)]
     pub(crate) unsafe fn pop(&mut self) -> Option<NonNull<Waiter>> {
-        match self {
-            WaitQueue::Fifo(list) => list.pop_front(),
-            WaitQueue::Lifo(list) => list.pop_back(),
-            WaitQueue::Priority(buckets) => buckets.pop(),
+        let node = match &mut self.order {
+            ByOrder::Fifo(list) => list.pop_front(),
+            ByOrder::Lifo(list) => list.pop_back(),
+            ByOrder::Priority(buckets) => buckets.pop(),
+        };
+        if node.is_some() {
+            self.len -= 1;
         }
+        node
     }
 
     /// The waiter that `pred` accepts which a free slot would reach first
@@ -166,14 +179,14 @@ impl WaitQueue {
         &self,
         mut pred: impl FnMut(&Waiter) -> bool,
     ) -> Option<NonNull<Waiter>> {
-        match self {
-            WaitQueue::Fifo(list) => list.find(false, pred),
-            WaitQueue::Lifo(list) => list.find(true, pred),
-            WaitQueue::Priority(buckets) if buckets.spilled => buckets
+        match &self.order {
+            ByOrder::Fifo(list) => list.find(false, pred),
+            ByOrder::Lifo(list) => list.find(true, pred),
+            ByOrder::Priority(buckets) if buckets.spilled => buckets
                 .large
                 .values()
                 .find_map(|list| list.find(false, &mut pred)),
-            WaitQueue::Priority(buckets) => buckets
+            ByOrder::Priority(buckets) => buckets
                 .small
                 .iter()
                 .rev()
@@ -186,9 +199,10 @@ impl WaitQueue {
     /// # Safety
     /// `node` is linked into this queue.
     pub(crate) unsafe fn remove(&mut self, node: NonNull<Waiter>) {
-        match self {
-            WaitQueue::Fifo(list) | WaitQueue::Lifo(list) => list.remove(node),
-            WaitQueue::Priority(buckets) => buckets.remove(node),
+        self.len -= 1;
+        match &mut self.order {
+            ByOrder::Fifo(list) | ByOrder::Lifo(list) => list.remove(node),
+            ByOrder::Priority(buckets) => buckets.remove(node),
         }
     }
 }
@@ -278,9 +292,9 @@ mod tests {
         let nodes = pin!(std::array::from_fn::<_, 3, _>(|_| Waiter::new()));
         let mut q = fill(Order::Priority, &[2, 1, 2], &*nodes);
         unsafe { q.remove(NonNull::from(&nodes[1])) };
-        match &q {
-            WaitQueue::Priority(buckets) => {
-                assert_eq!((buckets.len, buckets.small.len()), (2, 1));
+        match &q.order {
+            ByOrder::Priority(buckets) => {
+                assert_eq!((q.len(), buckets.small.len()), (2, 1));
             }
             _ => unreachable!(),
         }

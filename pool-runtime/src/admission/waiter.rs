@@ -59,6 +59,30 @@ pub(crate) mod status {
     pub(crate) const NESTED: u8 = 13;
     /// Finished, rejected, or its slot was handed on: nothing left to release.
     pub(crate) const DONE: u8 = 14;
+
+    // The two tests below rely on this numbering: each pair differs in its
+    // low bit only, and no other status masks to either.
+    const _: () = assert!(
+        RUNNING & 1 == 0
+            && NESTED == RUNNING | 1
+            && START_REJECT & 1 == 0
+            && START_WAIT == START_REJECT | 1
+            && DONE & !1 != RUNNING
+            && DONE & !1 != START_REJECT
+            && LENT < START_REJECT
+    );
+
+    /// [`RUNNING`] or [`NESTED`] (one mask and compare).
+    #[inline(always)]
+    pub(crate) const fn holds_slot(status: u8) -> bool {
+        status & !1 == RUNNING
+    }
+
+    /// [`START_REJECT`] or [`START_WAIT`] (one mask and compare).
+    #[inline(always)]
+    pub(crate) const fn is_start(status: u8) -> bool {
+        status & !1 == START_REJECT
+    }
 }
 
 pub(crate) struct Waiter {
@@ -236,13 +260,19 @@ impl Waiter {
     }
 
     /// Stores `waker` (already cloned, so that a panicking `clone` cannot
-    /// interrupt the caller's critical section).
+    /// interrupt the caller's critical section) in a node being linked for
+    /// the first time, which holds no waker yet: nothing is dropped (were
+    /// there one, it would leak, not be used after free).
     ///
     /// # Safety
     /// Caller holds the lock.
     #[inline]
     pub(crate) unsafe fn register_owned(&self, waker: Waker) {
-        self.waker.with_mut(|slot| *slot = Some(waker));
+        // A node is linked (and given its first waker) once, from its start.
+        self.waker.with_mut(|slot| {
+            debug_assert!((*slot).is_none());
+            slot.write(Some(waker));
+        });
     }
 
     /// # Safety

@@ -88,7 +88,7 @@ pub(crate) type Panic = Box<dyn std::any::Any + Send>;
 
 /// Wakes `waker`, keeping the first panic of a batch in `first` (the one
 /// place a waker's panic is caught).
-#[inline]
+#[inline(always)]
 pub(crate) fn wake_catching(waker: Waker, first: &mut Option<Panic>) {
     if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| waker.wake())) {
         first.get_or_insert(payload);
@@ -110,7 +110,7 @@ pub(crate) fn wake_each(wakers: impl IntoIterator<Item = Waker>) {
 /// permit, a call's slot dropped while unwinding) is released in a
 /// destructor, where a second panic would abort the process. The waker's
 /// panic is dropped then; its waiter was woken all the same.
-#[inline]
+#[inline(always)]
 pub(crate) fn reraise(panic: Option<Panic>) {
     if let Some(payload) = panic {
         if !std::thread::panicking() {

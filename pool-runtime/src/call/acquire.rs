@@ -118,32 +118,43 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), Rejected>> {
-        match self.node.status() {
-            // Every poll of an admitted call's work.
-            status::RUNNING | status::NESTED => Poll::Ready(Ok(())),
-            // The first poll of a call that is not nested in a call of this
-            // pool (no reentrancy frame on this thread at all, or one that
-            // ignores them), when a slot is free: take it, inline.
-            status::START_REJECT | status::START_WAIT if self.took_free_slot() => {
-                // Safety: nothing is moved out; the node stays where it is.
-                unsafe { self.get_unchecked_mut() }.started_in_free_slot();
-                Poll::Ready(Ok(()))
-            }
-            // A waiter handed a slot by the call that released it.
-            status::ADMITTED if self.deadline.is_none() => {
-                // Safety: nothing is moved out; the node stays where it is.
-                let this = unsafe { self.get_unchecked_mut() };
-                this.set_under(None);
-                this.take_slot();
-                Poll::Ready(Ok(()))
-            }
-            _ => self.poll_admission(cx),
+        // Tests in the order of how often they are taken, not a jump table:
+        // an admitted call's work is polled most, then each call starts once
+        // and, if it waited, is handed a slot once.
+        let s = self.node.status();
+        // Every poll of an admitted call's work.
+        if status::holds_slot(s) {
+            return Poll::Ready(Ok(()));
         }
+        // The first poll of a call that is not nested in a call of this
+        // pool (no reentrancy frame on this thread at all, or one that
+        // ignores them), when a slot is free: take it, inline.
+        if status::is_start(s) {
+            if !nested::any() || self.node.flag(flag::INDEPENDENT) {
+                if self.core.try_acquire_fast() {
+                    // Safety: nothing is moved out; the node stays where it is.
+                    unsafe { self.get_unchecked_mut() }.started_in_free_slot();
+                    return Poll::Ready(Ok(()));
+                }
+                // Not nested, and no slot free a moment ago: wait (or be
+                // turned away) without looking for a lend or trying again.
+                return self.start_unnested(cx);
+            }
+        } else if s == status::ADMITTED && self.deadline.is_none() {
+            // A waiter handed a slot by the call that released it.
+            // Safety: nothing is moved out; the node stays where it is.
+            let this = unsafe { self.get_unchecked_mut() };
+            this.set_under(None);
+            this.take_slot();
+            return Poll::Ready(Ok(()));
+        }
+        self.poll_admission(cx)
     }
 
     /// The fast path's test, for a call not yet started: it is not nested
     /// in a call of this pool (no reentrancy frame on this thread at all,
     /// or it ignores them) and a slot was free, which it took (one CAS).
+    #[cfg(feature = "tower")]
     #[inline(always)]
     fn took_free_slot(&self) -> bool {
         (!nested::any() || self.node.flag(flag::INDEPENDENT)) && self.core.try_acquire_fast()
@@ -178,6 +189,90 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         true
     }
 
+    /// The first poll of a call that is not nested in a call of this pool
+    /// and found no free slot (it just tried): it starts, then waits or is
+    /// turned away. Off the inline path, like
+    /// [`poll_admission`](Acquire::poll_admission), without its dispatch.
+    #[inline(never)]
+    fn start_unnested(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Rejected>> {
+        // Safety: nothing is moved out; the node stays where it is.
+        let this = unsafe { self.get_unchecked_mut() };
+        let mode = if this.node.status() == status::START_WAIT {
+            Mode::Wait
+        } else {
+            Mode::Reject
+        };
+        this.core.count_submitted();
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        // Safety: not yet linked.
+        this.obs.start(&this.core, || unsafe { this.node.weight() });
+        // Safety: `this` is pinned (it came out of `self`).
+        match unsafe { this.wait_or_reject(cx, mode, false) } {
+            Some(poll) => poll,
+            // Safety: pinned; nothing is moved out. The deadline was armed:
+            // poll it and register with it.
+            None => unsafe { Pin::new_unchecked(this) }.poll_admission(cx),
+        }
+    }
+
+    /// A started call that found no free slot: turned away at once if it
+    /// is not nested and the pool is closed or paused; otherwise through the
+    /// queue's lock — admitted after all, lent its parent's slot, rejected,
+    /// or waiting. `None`: waiting, with an admission deadline just armed,
+    /// which the caller polls.
+    ///
+    /// # Safety
+    /// `self` is pinned (its node may be linked into the queue by address).
+    #[inline(always)]
+    unsafe fn wait_or_reject(
+        &mut self,
+        cx: &mut Context<'_>,
+        mode: Mode,
+        nested: bool,
+    ) -> Option<Poll<Result<(), Rejected>>> {
+        let this = self;
+        let node = NonNull::from(&*this.node);
+        let core: &Core = &this.core;
+        if !nested {
+            if let Some(rejected) = core.reject_fast(mode) {
+                return Some(Poll::Ready(Err(this.turned_away(rejected))));
+            }
+        }
+        // Safety: the node is pinned inside `self`, unlinked, and
+        // `Drop` cancels it while it is linked.
+        let weight = unsafe { this.node.weight() };
+        match unsafe { core.enqueue(node, weight, mode, cx.waker()) } {
+            Enqueued::Admitted => {
+                this.set_under(None);
+                this.take_slot();
+                Some(Poll::Ready(Ok(())))
+            }
+            Enqueued::Lent => {
+                core.nested_started();
+                this.node.set_status(status::NESTED);
+                #[cfg(any(feature = "tracing", feature = "metrics"))]
+                this.obs.admitted(core, false);
+                Some(Poll::Ready(Ok(())))
+            }
+            Enqueued::Rejected(rejected) => {
+                this.set_under(None);
+                Some(Poll::Ready(Err(this.turned_away(rejected))))
+            }
+            Enqueued::Waiting => {
+                #[cfg(any(feature = "tracing", feature = "metrics"))]
+                this.obs.waiting(core);
+                let timeout = core
+                    .admission_timeout()
+                    .filter(|_| mode == Mode::Reject && !this.node.flag(flag::UNTIMED));
+                let Some(timeout) = timeout else {
+                    return Some(Poll::Pending);
+                };
+                *this.deadline = Some(Sleep::new(timeout, core.uses_tokio_time()));
+                None
+            }
+        }
+    }
+
     /// [`poll_acquire`](Acquire::poll_acquire) off its fast path: the
     /// nested, contended, waiting and turned-away cases.
     #[inline(never)]
@@ -185,8 +280,8 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         // Safety: nothing is moved out; the node stays where it is.
         let this = unsafe { self.get_unchecked_mut() };
         let node = NonNull::from(&*this.node);
-        let core: &Core = &this.core;
         loop {
+            let core: &Core = &this.core;
             match this.node.status() {
                 s @ (status::START_REJECT | status::START_WAIT) => {
                     let mode = if s == status::START_WAIT {
@@ -222,44 +317,12 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                         this.take_slot();
                         return Poll::Ready(Ok(()));
                     }
-                    if !nested {
-                        if let Some(rejected) = core.reject_fast(mode) {
-                            return Poll::Ready(Err(this.turned_away(rejected)));
-                        }
+                    // Safety: `this` is pinned (it came out of `self`).
+                    if let Some(poll) = unsafe { this.wait_or_reject(cx, mode, nested) } {
+                        return poll;
                     }
-                    // Safety: the node is pinned inside `self`, unlinked, and
-                    // `Drop` cancels it while it is linked.
-                    let weight = unsafe { this.node.weight() };
-                    match unsafe { core.enqueue(node, weight, mode, cx.waker()) } {
-                        Enqueued::Admitted => {
-                            this.set_under(None);
-                            this.take_slot();
-                            return Poll::Ready(Ok(()));
-                        }
-                        Enqueued::Lent => {
-                            core.nested_started();
-                            this.node.set_status(status::NESTED);
-                            #[cfg(any(feature = "tracing", feature = "metrics"))]
-                            this.obs.admitted(core, false);
-                            return Poll::Ready(Ok(()));
-                        }
-                        Enqueued::Rejected(rejected) => {
-                            this.set_under(None);
-                            return Poll::Ready(Err(this.turned_away(rejected)));
-                        }
-                        Enqueued::Waiting => {
-                            #[cfg(any(feature = "tracing", feature = "metrics"))]
-                            this.obs.waiting(core);
-                            let timeout = core
-                                .admission_timeout()
-                                .filter(|_| mode == Mode::Reject && !this.node.flag(flag::UNTIMED));
-                            let Some(timeout) = timeout else {
-                                return Poll::Pending;
-                            };
-                            // Loop once more to register with the new deadline.
-                            *this.deadline = Some(Sleep::new(timeout, core.uses_tokio_time()));
-                        }
-                    }
+                    // The admission deadline was armed: loop once more to
+                    // register with it.
                 }
                 status::QUEUED | status::HELD => {
                     if let Some(deadline) = this.deadline.as_mut() {
