@@ -223,11 +223,14 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// renewal, which was after this process sent it (at `asked`, then at each
 /// renewal that succeeded). Once that long has passed on this process's
 /// monotonic clock without a renewal answered, the lease may be someone
-/// else's: it is lost (its call ended, its entry released in the
-/// background). This can only end a lease early, never stretch it.
+/// else's. It is counted lost a tenth of a lease before that ([`usable`]),
+/// so that its call has that long to stop (be woken, dropped, its guard
+/// released) before Redis can hand the slot on: lost, its call ended, its
+/// entry released in the background. This can only end a lease early, never
+/// stretch it.
 async fn renew(lease: std::sync::Weak<Shared>, asked: tokio::time::Instant) {
     let (period, length) = match lease.upgrade() {
-        Some(shared) => (shared.fleet.lease / 3, shared.fleet.lease),
+        Some(shared) => (shared.fleet.lease / 3, usable(shared.fleet.lease)),
         None => return,
     };
     let mut valid_until = asked + length;
@@ -264,6 +267,15 @@ async fn renew(lease: std::sync::Weak<Shared>, asked: tokio::time::Instant) {
             }
         }
     }
+}
+
+/// How long after the command that granted or renewed a lease was sent
+/// this process treats it as its own: nine tenths of the lease. The tenth
+/// left is the margin in which a call whose lease ran out here stops before
+/// Redis (which counts the lease from when it ran that command, later) can
+/// grant the slot to another process.
+fn usable(lease: Duration) -> Duration {
+    lease - lease / 10
 }
 
 impl Shared {

@@ -73,13 +73,16 @@
 //!   never-rejecting call waits instead); `local` runs it under the local
 //!   limit alone, counted in [`FleetStats::local_fallbacks`]. Leases held
 //!   while Redis is away keep being renewed once it is back within their
-//!   length; a holder that gets no renewal answered for a whole lease
-//!   (Redis away, paused, or this process cut off from it) counts the lease
-//!   lost then, as a renewal finding it expired would — so a holder cut off
-//!   from Redis stops before the fleet can give its slot to another
-//!   process. That length is measured on the holder's monotonic clock from
-//!   when it sent the last grant or renewal Redis answered, before Redis ran
-//!   it: it can end a lease early, never stretch it. A Redis that lost its
+//!   length; a holder that gets no renewal answered for nine tenths of a
+//!   lease (Redis away, paused, or this process cut off from it) counts the
+//!   lease lost then, as a renewal finding it expired would — so a holder
+//!   cut off from Redis stops before the fleet can give its slot to another
+//!   process: its call has the last tenth of the lease to be woken and
+//!   dropped (an async call's work is not polled again; sync work, which
+//!   cannot be stopped, may run on). That time is measured on the holder's
+//!   monotonic clock from when it sent the last grant or renewal Redis
+//!   answered, before Redis ran it: it can end a lease early, never stretch
+//!   it. A Redis that lost its
 //!   data (restart without persistence) makes every holder's next renewal
 //!   report a loss. Scripts are re-sent after `NOSCRIPT`.
 //! * **Keys and cleanup.** All keys of group `NAME` share the hash tag
