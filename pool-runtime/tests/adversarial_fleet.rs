@@ -205,8 +205,11 @@ async fn a_nested_call_that_outlives_its_parent_keeps_the_lease() {
     let other_meter = meter.clone();
     let other = tokio::spawn(async move {
         let lease = other.acquire().await.unwrap();
-        let _inside = other_meter.enter();
+        // Out of the meter before the lease goes (its release may let
+        // another holder in at once).
+        let inside = other_meter.enter();
         tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(inside);
         drop(lease);
     });
     let token = tokio::time::timeout(Duration::from_secs(10), escaped)
@@ -247,9 +250,12 @@ async fn waiters_of_several_clients_get_the_lease_in_arrival_order() {
         let (client, order, meter) = (client.clone(), order.clone(), meter.clone());
         waiters.push(tokio::spawn(async move {
             let lease = client.acquire().await.unwrap();
-            let _inside = meter.enter();
+            let inside = meter.enter();
             order.lock().unwrap().push(n);
             tokio::time::sleep(Duration::from_millis(30)).await;
+            // Out of the meter before the lease goes: its release lets the
+            // next waiter in, maybe before this task runs again.
+            drop(inside);
             drop(lease);
         }));
         // Queued in Redis before the next one asks.
@@ -693,9 +699,10 @@ async fn a_holder_cut_off_from_redis_past_its_lease_stops_before_another_gets_in
     let other_meter = meter.clone();
     let other = tokio::spawn(async move {
         let lease = other.acquire().await.unwrap();
-        let _inside = other_meter.enter();
+        let inside = other_meter.enter();
         let got = cut.elapsed();
         tokio::time::sleep(Duration::from_millis(200)).await;
+        drop(inside);
         lease.release().await;
         got
     });
