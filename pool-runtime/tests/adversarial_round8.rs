@@ -1,0 +1,293 @@
+//! Hostile acceptance tests, round 8: every callback a user plugs into a
+//! pool panicking at each point the pool calls it (a clock, a tracing
+//! subscriber, a metrics recorder, a blocking executor, the `Drop` of the
+//! submitted work), extreme values on every setter, and control operations
+//! racing many callers. Whatever the user's code does, the pool loses no
+//! slot, counts every call once, and answers the next call.
+#![cfg(all(feature = "tokio", feature = "tracing", feature = "metrics"))]
+
+mod common;
+
+use common::{assert_accounted, gate, quiet_planned_panics, Task};
+use pool_runtime::{AdaptiveSettings, Clock, Kind, Pool, ScalePolicy, Stats};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Panics once, at the `at`-th time it is hit (counting from 0), when armed.
+#[derive(Default)]
+struct OneShot {
+    armed: AtomicBool,
+    hits: AtomicUsize,
+    at: AtomicUsize,
+    fired: AtomicBool,
+}
+
+impl OneShot {
+    fn arm(&self, at: usize) {
+        self.hits.store(0, Ordering::SeqCst);
+        self.at.store(at, Ordering::SeqCst);
+        self.fired.store(false, Ordering::SeqCst);
+        self.armed.store(true, Ordering::SeqCst);
+    }
+
+    fn disarm(&self) -> bool {
+        self.armed.store(false, Ordering::SeqCst);
+        self.fired.load(Ordering::SeqCst)
+    }
+
+    #[track_caller]
+    fn hit(&self, what: &str) {
+        if !self.armed.load(Ordering::SeqCst) {
+            return;
+        }
+        if self.hits.fetch_add(1, Ordering::SeqCst) == self.at.load(Ordering::SeqCst)
+            && !std::thread::panicking()
+        {
+            self.fired.store(true, Ordering::SeqCst);
+            panic!("planned: {what} panics");
+        }
+    }
+}
+
+/// Runs `f`, swallowing a planned panic.
+fn quietly<T>(f: impl FnOnce() -> T) -> Option<T> {
+    catch_unwind(AssertUnwindSafe(f)).ok()
+}
+
+/// Every kind of call once, on a pool of one slot, with a wait, a
+/// rejection, a cancellation, a panic and limit changes among them; each
+/// step on its own, so that a panic in one leaves the others to run. After
+/// each step nothing may be left running or waiting (a leaked slot would
+/// make the next step wait for good).
+fn every_step(pool: &Pool, shot: &OneShot, what: &str) {
+    let settled = |step: &str| {
+        let s = pool.stats();
+        assert!(
+            s.running == 0 && s.waiting == 0,
+            "{what} panicking at its hit {}: left after {step}: {s:?}",
+            shot.at.load(Ordering::SeqCst)
+        );
+    };
+    let (hold, open) = gate();
+    let mut holder = quietly(|| {
+        let mut t = Task::new(pool.submit(hold));
+        t.assert_pending();
+        t
+    });
+    let mut waiter = quietly(|| {
+        let mut t = Task::new(pool.submit(async { 1 }));
+        let _ = t.poll();
+        t
+    });
+    quietly(|| drop(pool.try_acquire()));
+    open.store(true, Ordering::SeqCst);
+    if let Some(t) = holder.as_mut() {
+        quietly(|| t.poll());
+    }
+    if let Some(t) = waiter.as_mut() {
+        quietly(|| t.poll());
+    }
+    quietly(|| drop(holder.take()));
+    quietly(|| drop(waiter.take()));
+    settled("a call that waited");
+    quietly(|| pool.run(|| ()));
+    settled("run");
+    quietly(|| pool.run(|| panic!("planned: the work panics")));
+    settled("a run that panicked");
+    quietly(|| drop(futures::executor::block_on(pool.acquire())));
+    settled("acquire");
+    quietly(|| {
+        futures::executor::block_on(
+            pool.submit_judged(0, async { 2 }, |_| pool_runtime::Verdict::Overload),
+        )
+    });
+    settled("submit_judged");
+    quietly(|| {
+        let mut t = Task::new(pool.submit(std::future::pending::<()>()));
+        let _ = t.poll();
+        drop(t);
+    });
+    settled("a call cancelled while running");
+    quietly(|| pool.resize(2));
+    quietly(|| pool.resize(1));
+    settled("resize");
+    quietly(|| futures::executor::block_on(pool.submit_blocking(|| 3)));
+    settled("submit_blocking");
+}
+
+/// After the hostile code is disarmed: nothing running or waiting, every
+/// call counted once, and the pool's slots all free again.
+#[track_caller]
+fn assert_clean(pool: &Pool, context: &str) -> Stats {
+    let s = pool.stats();
+    assert_eq!(
+        (s.running, s.waiting, s.nested),
+        (0, 0, 0),
+        "{context}: {s:?}"
+    );
+    assert_accounted(&s);
+    let size = pool.resize(1);
+    assert_eq!(size, 1, "{context}");
+    let permit = pool.try_acquire();
+    assert!(permit.is_ok(), "{context}: the slot came back: {s:?}");
+    drop(permit);
+    assert_eq!(pool.run(|| 7), Ok(7), "{context}");
+    s
+}
+
+/// Runs `every_step` once per point where `shot` can fire, with the pool
+/// `build` makes, until a run hits it no more.
+fn at_every_point(shot: &OneShot, what: &str, build: impl Fn() -> Pool) {
+    quiet_planned_panics();
+    for at in 0.. {
+        let pool = build();
+        shot.arm(at);
+        every_step(&pool, shot, what);
+        let fired = shot.disarm();
+        assert_clean(&pool, &format!("{what} panicking at its hit {at}"));
+        if !fired {
+            assert!(at > 0, "{what} was never called");
+            return;
+        }
+    }
+}
+
+// ---- a clock that panics, goes backwards or jumps ---------------------------
+
+#[derive(Clone, Default)]
+struct HostileClock {
+    nanos: Arc<AtomicU64>,
+    shot: Arc<OneShot>,
+}
+
+impl Clock for HostileClock {
+    fn now(&self) -> Duration {
+        self.shot.hit("the clock");
+        // Moves a little on each read, so that the autoscaler has samples due.
+        let n = self.nanos.fetch_add(1_000_000, Ordering::SeqCst);
+        Duration::from_nanos(n)
+    }
+}
+
+fn queue_depth(clock: &HostileClock) -> Pool {
+    Pool::builder()
+        .kind(Kind::Autoscale)
+        .min(1)
+        .max(4)
+        .autoscale_interval(Duration::from_millis(2))
+        .autoscale_window(2)
+        .clock(clock.clone())
+        .build()
+        .unwrap()
+}
+
+fn adaptive(clock: &HostileClock) -> Pool {
+    let settings = AdaptiveSettings {
+        window_samples: 1,
+        window_time: Duration::from_nanos(1),
+        ..AdaptiveSettings::DEFAULT
+    };
+    Pool::builder()
+        .kind(Kind::Autoscale)
+        .min(1)
+        .max(4)
+        .scale_policy(ScalePolicy::Adaptive(settings))
+        .clock(clock.clone())
+        .build()
+        .unwrap()
+}
+
+/// Promise: nothing is lost, whatever a user's `Clock` does. Catches: a
+/// clock read that unwinds between taking a slot and handing it to the
+/// call (or between the call's end and the slot's release, under the pool's
+/// lock), leaking the slot forever.
+#[test]
+fn a_clock_that_panics_at_any_read_loses_no_slot() {
+    let clock = HostileClock::default();
+    at_every_point(&clock.shot, "a queue-depth pool's clock", || {
+        queue_depth(&clock)
+    });
+    at_every_point(&clock.shot, "an adaptive pool's clock", || adaptive(&clock));
+}
+
+/// A clock the test sets.
+#[derive(Clone, Default)]
+struct SetClock(Arc<AtomicU64>);
+
+impl Clock for SetClock {
+    fn now(&self) -> Duration {
+        Duration::from_nanos(self.0.load(Ordering::SeqCst))
+    }
+}
+
+/// Promise: no panic on bad input, the limit within its bounds. A clock
+/// that goes backwards (a user's wall clock) or jumps to the end of its
+/// range must not overflow the autoscaler's arithmetic (debug builds panic
+/// on overflow) nor take the limit out of `[min, max]`.
+#[test]
+fn a_clock_that_goes_backwards_or_jumps_to_its_end_keeps_the_limit_in_bounds() {
+    for policy in [
+        ScalePolicy::QueueDepth,
+        ScalePolicy::Adaptive(AdaptiveSettings {
+            window_samples: 1,
+            window_time: Duration::from_nanos(1),
+            ..AdaptiveSettings::DEFAULT
+        }),
+    ] {
+        let clock = SetClock::default();
+        let pool = Pool::builder()
+            .kind(Kind::Autoscale)
+            .min(1)
+            .max(3)
+            .autoscale_interval(Duration::from_millis(1))
+            .autoscale_window(2)
+            .scale_policy(policy)
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        let times = [
+            5_000_000_000,
+            1,
+            u64::MAX,
+            0,
+            u64::MAX - 1,
+            u64::MAX / 2,
+            3,
+            u64::MAX,
+            u64::MAX,
+            7,
+        ];
+        for (i, &t) in times.iter().cycle().take(60).enumerate() {
+            clock.0.store(t, Ordering::SeqCst);
+            let (hold, open) = gate();
+            let mut holder = Task::new(pool.submit(hold));
+            let held = holder.poll().is_pending();
+            let mut waiter = Task::new(pool.submit_judged(0, async { i }, |_| {
+                if i % 3 == 0 {
+                    pool_runtime::Verdict::Overload
+                } else {
+                    pool_runtime::Verdict::Success
+                }
+            }));
+            let waits = waiter.poll().is_pending();
+            clock
+                .0
+                .store(times[(i + 3) % times.len()], Ordering::SeqCst);
+            open.store(true, Ordering::SeqCst);
+            if held {
+                let _ = holder.poll();
+            }
+            if waits {
+                let _ = waiter.poll();
+            }
+            drop((holder, waiter));
+            let size = pool.size();
+            assert!((1..=3).contains(&size), "{policy:?} at {t}: {size}");
+        }
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting), (0, 0), "{s:?}");
+        assert_accounted(&s);
+    }
+}
