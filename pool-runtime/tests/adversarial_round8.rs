@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{assert_accounted, gate, quiet_planned_panics, Task};
+use common::{assert_accounted, gate, in_child_process, quiet_planned_panics, Task};
 use pool_runtime::{AdaptiveSettings, Clock, Kind, Pool, ScalePolicy, Stats};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -289,5 +289,194 @@ fn a_clock_that_goes_backwards_or_jumps_to_its_end_keeps_the_limit_in_bounds() {
         let s = pool.stats();
         assert_eq!((s.running, s.waiting), (0, 0), "{s:?}");
         assert_accounted(&s);
+    }
+}
+
+// ---- a tracing subscriber that panics ----------------------------------------
+
+struct HostileSubscriber {
+    shot: Arc<OneShot>,
+    /// Which method panics: "new_span", "record", "event", "enter", "exit",
+    /// "try_close".
+    method: &'static str,
+    next: AtomicU64,
+}
+
+impl HostileSubscriber {
+    fn maybe(&self, method: &str) {
+        if method == self.method {
+            self.shot.hit(self.method);
+        }
+    }
+}
+
+impl tracing::Subscriber for HostileSubscriber {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        self.maybe("new_span");
+        tracing::span::Id::from_u64(self.next.fetch_add(1, Ordering::SeqCst) + 1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {
+        self.maybe("record");
+    }
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {
+        self.maybe("event");
+    }
+    fn enter(&self, _: &tracing::span::Id) {
+        self.maybe("enter");
+    }
+    fn exit(&self, _: &tracing::span::Id) {
+        self.maybe("exit");
+    }
+    fn try_close(&self, _: tracing::span::Id) -> bool {
+        self.maybe("try_close");
+        true
+    }
+}
+
+/// Promise: a subscriber is user code; one that panics is the user's
+/// panic, but the pool loses nothing. Catches: a report made between a
+/// call's end and its slot's release (the slot leaking when the report
+/// unwinds), or a report under the pool's lock. In a process of its own:
+/// `tracing` caches a callsite's interest process-wide, and a test thread
+/// without a subscriber registering it first would hide it from this one.
+#[test]
+fn a_tracing_subscriber_that_panics_anywhere_loses_no_slot() {
+    in_child_process(
+        "a_tracing_subscriber_that_panics_anywhere_loses_no_slot",
+        &[],
+        every_subscriber_method_panicking,
+    );
+}
+
+fn every_subscriber_method_panicking() {
+    for method in ["new_span", "record", "event", "enter", "exit", "try_close"] {
+        let shot = Arc::new(OneShot::default());
+        let subscriber = HostileSubscriber {
+            shot: shot.clone(),
+            method,
+            next: AtomicU64::new(0),
+        };
+        tracing::subscriber::with_default(subscriber, || {
+            at_every_point(&shot, &format!("the subscriber's {method}"), || {
+                Pool::builder()
+                    .name("round8-traced")
+                    .size(1)
+                    .build()
+                    .unwrap()
+            });
+        });
+    }
+}
+
+// ---- a metrics recorder whose handles panic ------------------------------------
+
+struct HostileHandle(Arc<OneShot>, &'static str);
+
+impl metrics::CounterFn for HostileHandle {
+    fn increment(&self, _: u64) {
+        self.0.hit(self.1);
+    }
+    fn absolute(&self, _: u64) {
+        self.0.hit(self.1);
+    }
+}
+
+impl metrics::GaugeFn for HostileHandle {
+    fn increment(&self, _: f64) {
+        self.0.hit(self.1);
+    }
+    fn decrement(&self, _: f64) {
+        self.0.hit(self.1);
+    }
+    fn set(&self, _: f64) {
+        self.0.hit(self.1);
+    }
+}
+
+impl metrics::HistogramFn for HostileHandle {
+    fn record(&self, _: f64) {
+        self.0.hit(self.1);
+    }
+}
+
+struct HostileRecorder {
+    shot: Arc<OneShot>,
+    /// Which handles panic: "counter", "gauge" or "histogram".
+    kind: &'static str,
+}
+
+impl HostileRecorder {
+    fn handle(&self, kind: &'static str) -> Arc<HostileHandle> {
+        let shot = if kind == self.kind {
+            self.shot.clone()
+        } else {
+            Arc::new(OneShot::default())
+        };
+        Arc::new(HostileHandle(shot, kind))
+    }
+}
+
+impl metrics::Recorder for HostileRecorder {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn register_counter(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        metrics::Counter::from_arc(self.handle("counter"))
+    }
+    fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        metrics::Gauge::from_arc(self.handle("gauge"))
+    }
+    fn register_histogram(
+        &self,
+        _: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        metrics::Histogram::from_arc(self.handle("histogram"))
+    }
+}
+
+/// Promise: as for a subscriber. Catches: a metric updated between a
+/// call's end and its slot's release, or between taking a slot and handing
+/// it to the call.
+#[test]
+fn a_metrics_recorder_whose_handles_panic_loses_no_slot() {
+    pool_runtime::observe::time_calls(true);
+    for kind in ["counter", "gauge", "histogram"] {
+        let shot = Arc::new(OneShot::default());
+        let recorder = HostileRecorder {
+            shot: shot.clone(),
+            kind,
+        };
+        at_every_point(&shot, &format!("the recorder's {kind}"), || {
+            metrics::with_local_recorder(&recorder, || {
+                Pool::builder()
+                    .name("round8-metered")
+                    .size(1)
+                    .build()
+                    .unwrap()
+            })
+        });
     }
 }
