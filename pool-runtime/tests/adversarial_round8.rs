@@ -8,11 +8,16 @@
 
 mod common;
 
-use common::{assert_accounted, gate, in_child_process, quiet_planned_panics, Task};
-use pool_runtime::{AdaptiveSettings, Clock, Kind, Pool, ScalePolicy, Stats};
+use common::{assert_accounted, gate, in_child_process, quiet_planned_panics, within, Meter, Task};
+use pool_runtime::{
+    AdaptiveSettings, BlockingExecutor, BlockingJob, Clock, Kind, Order, Pool, ScalePolicy, Stats,
+};
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// Panics once, at the `at`-th time it is hit (counting from 0), when armed.
@@ -479,4 +484,169 @@ fn a_metrics_recorder_whose_handles_panic_loses_no_slot() {
             })
         });
     }
+}
+
+// ---- blocking executors that misbehave ------------------------------------------
+
+/// Runs each job at once, on the caller's own thread, inside `execute`.
+struct Inline;
+impl BlockingExecutor for Inline {
+    fn execute(&self, job: BlockingJob) {
+        job();
+    }
+}
+
+/// Promise: a blocking call holds its slot until its closure ends, the
+/// limit holds and nothing is lost, whatever thread the executor runs the
+/// job on — even the caller's own, inside the caller's poll (where a nested
+/// call from the closure finds the caller's frame).
+#[test]
+fn an_executor_that_runs_jobs_inline_on_the_callers_thread() {
+    quiet_planned_panics();
+    within(Duration::from_secs(10), || {
+        let pool = Pool::builder()
+            .size(1)
+            .blocking_executor(Arc::new(Inline))
+            .build()
+            .unwrap();
+        let meter = Meter::default();
+        let out = futures::executor::block_on(async {
+            let m = meter.clone();
+            let p = pool.clone();
+            pool.submit_blocking(move || {
+                let _inside = m.enter();
+                // A nested call from the closure borrows its slot.
+                p.run(|| {
+                    let _inside = m.enter();
+                    5
+                })
+            })
+            .await
+        });
+        assert_eq!(out, Ok(Ok(5)));
+        assert_eq!(
+            meter.max(),
+            2,
+            "the nested call ran under its parent's slot"
+        );
+        // From inside an async call of the same pool: a nested blocking call.
+        let out =
+            futures::executor::block_on(pool.submit(async { pool.submit_blocking(|| 6).await }));
+        assert_eq!(out, Ok(Ok(6)));
+        let panicked = catch_unwind(AssertUnwindSafe(|| {
+            futures::executor::block_on(pool.submit_blocking(|| panic!("planned: inline job")))
+        }));
+        assert!(panicked.is_err());
+        let s = assert_clean(&pool, "inline executor");
+        assert_eq!(s.panicked, 1, "{s:?}");
+    });
+}
+
+// ---- work whose `Drop` panics --------------------------------------------------
+
+/// Ready on its first poll (or never, with `ready: false`); its `Drop`
+/// panics.
+struct PanicsOnDrop {
+    ready: bool,
+}
+
+impl Future for PanicsOnDrop {
+    type Output = u8;
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<u8> {
+        if self.ready {
+            Poll::Ready(9)
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("planned: the work's drop panics");
+        }
+    }
+}
+
+/// An output whose `Drop` panics.
+struct PanickyOutput;
+impl Drop for PanickyOutput {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("planned: the output's drop panics");
+        }
+    }
+}
+
+/// Promise: every call counted once, its slot freed, whatever its work's
+/// `Drop` does: dropped waiting, dropped running, dropped after it
+/// completed (in place, before the slot is handed on).
+#[test]
+fn work_whose_drop_panics_waiting_running_or_done_loses_nothing() {
+    quiet_planned_panics();
+    for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+        let pool = Pool::builder().size(1).order(order).build().unwrap();
+        // Running, then cancelled.
+        let mut running = Task::new(pool.submit(PanicsOnDrop { ready: false }));
+        running.assert_pending();
+        // Waiting, then cancelled.
+        let mut waiting = Task::new(pool.submit(PanicsOnDrop { ready: true }));
+        waiting.assert_pending();
+        assert!(
+            quietly(|| drop(waiting)).is_none(),
+            "the drop's panic goes on"
+        );
+        assert!(quietly(|| drop(running)).is_none());
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting), (0, 0), "{s:?}");
+        assert_eq!((s.cancelled, s.panicked), (1, 1), "{s:?}");
+        // Done: the output is ready, then the work is dropped in place.
+        let done =
+            quietly(|| futures::executor::block_on(pool.submit(PanicsOnDrop { ready: true })));
+        assert!(done.is_none(), "the drop's panic reaches the caller");
+        // An output whose drop panics is the caller's to drop.
+        let out = futures::executor::block_on(pool.submit(async { PanickyOutput }));
+        assert!(quietly(|| drop(out)).is_none());
+        let out = pool.run(|| PanickyOutput);
+        assert!(quietly(|| drop(out)).is_none());
+        let s = assert_clean(&pool, &format!("{order:?}"));
+        // The running call dropped (its drop panicking) and the done one
+        // (its drop panicking after its output was ready) panicked; the
+        // waiting one was cancelled; two outputs were returned.
+        assert_eq!((s.completed, s.panicked, s.cancelled), (4, 2, 1), "{s:?}");
+    }
+}
+
+/// Promise: a blocking job whose output's `Drop` panics on the executor's
+/// thread (its caller gone) still frees the slot.
+#[test]
+fn a_blocking_output_dropped_unread_whose_drop_panics_frees_the_slot() {
+    quiet_planned_panics();
+    within(Duration::from_secs(10), || {
+        let pool = Pool::builder().size(1).build().unwrap();
+        let started = Arc::new(AtomicBool::new(false));
+        let go = Arc::new(AtomicBool::new(false));
+        let (s2, g2) = (started.clone(), go.clone());
+        let mut call = Task::new(pool.submit_blocking(move || {
+            s2.store(true, Ordering::SeqCst);
+            while !g2.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            PanickyOutput
+        }));
+        call.assert_pending();
+        while !started.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        drop(call);
+        go.store(true, Ordering::SeqCst);
+        for _ in 0..2000 {
+            if pool.stats().running == 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_clean(&pool, "blocking output");
+    });
 }
