@@ -650,3 +650,189 @@ fn a_blocking_output_dropped_unread_whose_drop_panics_frees_the_slot() {
         assert_clean(&pool, "blocking output");
     });
 }
+
+// ---- races ----------------------------------------------------------------------
+
+/// What every caller saw, to compare with the pool's counters.
+#[derive(Default)]
+struct Seen {
+    ok: AtomicUsize,
+    rejected: AtomicUsize,
+    panicked: AtomicUsize,
+    /// Dropped by their caller (a timeout) before they answered.
+    dropped: AtomicUsize,
+}
+
+/// Promise: the limit in force is never exceeded, counted from outside,
+/// on every call path at once — sync `run` callers parked on plain threads,
+/// async callers on a multi-thread runtime (some cancelled mid-wait or
+/// mid-run), blocking calls, permits — while another thread pauses,
+/// resumes, moves the waiting bound and the admission timeout (to zero, a
+/// nanosecond, none) and resizes between 1 and 3; then a shutdown with a
+/// zero deadline lands in the middle. Nothing hangs, every caller gets an
+/// answer, and the counters add up to what the callers saw.
+#[test]
+fn every_call_path_racing_control_operations_and_a_shutdown_keeps_the_limit() {
+    quiet_planned_panics();
+    within(Duration::from_secs(60), || {
+        for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+            race_once(order);
+        }
+    });
+}
+
+fn race_once(order: Order) {
+    let rt = common::runtime();
+    let pool = Pool::builder().size(3).order(order).build().unwrap();
+    let meter = Meter::default();
+    let seen = Arc::new(Seen::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let record = |seen: &Seen, out: std::thread::Result<Result<(), pool_runtime::Rejected>>| {
+        match out {
+            Ok(Ok(())) => &seen.ok,
+            Ok(Err(_)) => &seen.rejected,
+            Err(_) => &seen.panicked,
+        }
+        .fetch_add(1, Ordering::SeqCst);
+    };
+    let controller = {
+        let (pool, stop) = (pool.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                i += 1;
+                let pick = (i / 12 % 3) as usize;
+                match i % 12 {
+                    0 => pool.pause(),
+                    1 => pool.resume(),
+                    2 => pool
+                        .set_max_waiting([Some(0), Some(2), Some(5)][pick])
+                        .unwrap(),
+                    3 => pool.set_max_waiting(None).unwrap(),
+                    4 => pool.set_admission_timeout(
+                        [Some(Duration::ZERO), Some(Duration::from_nanos(1)), None][pick],
+                    ),
+                    5 => pool.set_admission_timeout(None),
+                    6 => {
+                        pool.resize(1 + pick);
+                    }
+                    7 => {
+                        pool.scale(isize::MIN);
+                        pool.resize(3);
+                    }
+                    _ => {}
+                }
+                std::thread::sleep(Duration::from_micros(500));
+            }
+            pool.resume();
+        })
+    };
+    let sync_callers: Vec<_> = (0..3)
+        .map(|t| {
+            let (pool, meter, seen) = (pool.clone(), meter.clone(), seen.clone());
+            std::thread::spawn(move || {
+                for i in 0..40i64 {
+                    let m = meter.clone();
+                    let out = catch_unwind(AssertUnwindSafe(|| {
+                        pool.run_weighted([i64::MIN, 0, i64::MAX][(i % 3) as usize], || {
+                            let _inside = m.enter();
+                            std::thread::sleep(Duration::from_micros(300));
+                            if (i + t) % 13 == 0 {
+                                panic!("planned: a sync body panics");
+                            }
+                        })
+                    }));
+                    record(&seen, out);
+                }
+            })
+        })
+        .collect();
+    let tasks: Vec<_> = (0..6u64)
+        .map(|t| {
+            let (pool, meter, seen) = (pool.clone(), meter.clone(), seen.clone());
+            rt.spawn(async move {
+                use futures::FutureExt;
+                for i in 0..40u64 {
+                    let m = meter.clone();
+                    let weight = [i64::MAX, i64::MIN, -1, 1][((i + t) % 4) as usize];
+                    let body = async move {
+                        let _inside = m.enter();
+                        tokio::time::sleep(Duration::from_micros(200)).await;
+                    };
+                    let call: Pin<
+                        Box<dyn Future<Output = Result<(), pool_runtime::Rejected>> + Send>,
+                    > = match (i + t) % 4 {
+                        0 => Box::pin(pool.submit_weighted(weight, body)),
+                        1 => {
+                            let m = meter.clone();
+                            Box::pin(pool.submit_blocking_weighted(weight, move || {
+                                let _inside = m.enter();
+                                std::thread::sleep(Duration::from_micros(200));
+                            }))
+                        }
+                        2 => {
+                            let p = pool.clone();
+                            Box::pin(async move {
+                                let permit = p.acquire_weighted(weight).await?;
+                                body.await;
+                                drop(permit);
+                                Ok(())
+                            })
+                        }
+                        _ => Box::pin(pool.submit_weighted(weight, body)),
+                    };
+                    let call = AssertUnwindSafe(call).catch_unwind();
+                    if i % 5 == 0 && (i + t) % 4 != 1 {
+                        // Cancelled while waiting or while running.
+                        match tokio::time::timeout(Duration::from_micros(100 * (i % 3)), call).await
+                        {
+                            Ok(out) => record(&seen, out),
+                            Err(_) => {
+                                seen.dropped.fetch_add(1, Ordering::SeqCst);
+                            }
+                        }
+                    } else {
+                        record(&seen, call.await);
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(25));
+    // A shutdown with a zero deadline in the middle of it all.
+    let _ = rt.block_on(pool.shutdown(Some(Duration::ZERO)));
+    for caller in sync_callers {
+        caller.join().unwrap();
+    }
+    rt.block_on(async {
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    stop.store(true, Ordering::SeqCst);
+    controller.join().unwrap();
+    rt.block_on(pool.drained());
+    let s = pool.stats();
+    assert_eq!(
+        (s.running, s.waiting, s.nested),
+        (0, 0, 0),
+        "{order:?}: {s:?}"
+    );
+    assert_accounted(&s);
+    assert_eq!(meter.now(), 0);
+    assert!(s.closed);
+    assert!(
+        meter.max() <= 3,
+        "{order:?}: {} bodies at once",
+        meter.max()
+    );
+    let n = |n: &AtomicUsize| n.load(Ordering::SeqCst) as u64;
+    assert_eq!(s.submitted(), 3 * 40 + 6 * 40, "{order:?}: {s:?}");
+    assert_eq!(s.rejected_total(), n(&seen.rejected), "{order:?}: {s:?}");
+    assert_eq!(s.panicked, n(&seen.panicked), "{order:?}: {s:?}");
+    assert_eq!(
+        s.completed + s.cancelled,
+        n(&seen.ok) + n(&seen.panicked) + n(&seen.dropped),
+        "{order:?}: {s:?}"
+    );
+}
