@@ -836,3 +836,149 @@ fn race_once(order: Order) {
         "{order:?}: {s:?}"
     );
 }
+
+// ---- wakers whose drop panics ------------------------------------------------
+
+/// A waker whose clones panic when dropped (not when woken, which consumes
+/// them) while `armed` is set.
+fn waker_with_panicking_drop(armed: &'static AtomicBool) -> std::task::Waker {
+    use std::task::{RawWaker, RawWakerVTable, Waker};
+    fn vtable() -> &'static RawWakerVTable {
+        &RawWakerVTable::new(clone, noop, noop, drop)
+    }
+    unsafe fn clone(data: *const ()) -> RawWaker {
+        RawWaker::new(data, vtable())
+    }
+    unsafe fn noop(_: *const ()) {}
+    unsafe fn drop(data: *const ()) {
+        let armed = unsafe { &*(data as *const AtomicBool) };
+        if armed.load(Ordering::SeqCst) && !std::thread::panicking() {
+            panic!("planned: a waker whose drop panics");
+        }
+    }
+    unsafe {
+        Waker::from_raw(RawWaker::new(
+            armed as *const AtomicBool as *const (),
+            vtable(),
+        ))
+    }
+}
+
+/// Promise: a waiting call dropped (or re-polled with another waker) loses
+/// nothing, whatever its old waker's `Drop` does. Catches: the waker the
+/// pool kept dropped under its lock, in the middle of leaving the queue,
+/// before the call is counted as cancelled and the `waiting` count is
+/// published.
+#[test]
+fn a_waker_whose_drop_panics_loses_no_waiting_call() {
+    static ARMED: AtomicBool = AtomicBool::new(false);
+    quiet_planned_panics();
+    let bad = waker_with_panicking_drop(&ARMED);
+    for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+        let pool = Pool::builder().size(1).order(order).build().unwrap();
+        let held = pool.try_acquire().unwrap();
+        // Dropped while waiting.
+        let mut call = Box::pin(pool.submit(async { 1 }));
+        assert!(call
+            .as_mut()
+            .poll(&mut Context::from_waker(&bad))
+            .is_pending());
+        ARMED.store(true, Ordering::SeqCst);
+        let _ = quietly(|| drop(call));
+        ARMED.store(false, Ordering::SeqCst);
+        let s = pool.stats();
+        assert_eq!((s.waiting, s.cancelled), (0, 1), "{order:?}: {s:?}");
+        assert_accounted(&s);
+        // Re-polled with another waker while waiting.
+        let mut call = Box::pin(pool.submit(async { 2 }));
+        assert!(call
+            .as_mut()
+            .poll(&mut Context::from_waker(&bad))
+            .is_pending());
+        ARMED.store(true, Ordering::SeqCst);
+        let woken = Arc::new(AtomicUsize::new(0));
+        let good = std::task::Waker::from(Arc::new(CountWake(woken.clone())));
+        let polled = quietly(|| call.as_mut().poll(&mut Context::from_waker(&good)));
+        ARMED.store(false, Ordering::SeqCst);
+        assert!(polled.is_none(), "the old waker's panic reaches the poller");
+        assert_eq!(pool.stats().waiting, 1, "{order:?}: still waiting");
+        drop(held);
+        assert_eq!(
+            woken.load(Ordering::SeqCst),
+            1,
+            "{order:?}: woken through the new waker"
+        );
+        assert_eq!(
+            call.as_mut().poll(&mut Context::from_waker(&good)),
+            Poll::Ready(Ok(2))
+        );
+        drop(call);
+        // A waiting sync caller and a timed-out call, for the other paths.
+        let s = assert_clean(&pool, &format!("{order:?}"));
+        assert_eq!(s.cancelled, 1, "{s:?}");
+    }
+}
+
+struct CountWake(Arc<AtomicUsize>);
+impl std::task::Wake for CountWake {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Promise: admission timeouts keep working in the process, whatever a
+/// waker's `Drop` does where the timer keeps it (the crate's timer thread).
+/// Catches: the timer thread dying on a panicking drop of a waker it held
+/// (a deadline disarmed by an admission, or replaced by a new poll), after
+/// which no admission timeout ever fires again (a hang).
+#[test]
+fn a_waker_whose_drop_panics_does_not_stop_the_timer() {
+    in_child_process(
+        "a_waker_whose_drop_panics_does_not_stop_the_timer",
+        &[],
+        || {
+            static ARMED: AtomicBool = AtomicBool::new(true);
+            quiet_planned_panics();
+            let bad = waker_with_panicking_drop(&ARMED);
+            let pool = Pool::builder()
+                .size(1)
+                .admission_timeout(Duration::from_millis(30))
+                .build()
+                .unwrap();
+            for round in 0..3 {
+                let held = pool.try_acquire().unwrap();
+                // Admitted before its deadline: the deadline is disarmed.
+                let mut admitted = Box::pin(pool.submit(async { 1 }));
+                let _ = quietly(|| admitted.as_mut().poll(&mut Context::from_waker(&bad)));
+                // Re-polled with the same waker (the timer keeps a clone).
+                let _ = quietly(|| admitted.as_mut().poll(&mut Context::from_waker(&bad)));
+                drop(held);
+                let out = quietly(|| admitted.as_mut().poll(&mut Context::from_waker(&bad)));
+                assert!(
+                    matches!(out, None | Some(Poll::Ready(Ok(1)))),
+                    "round {round}"
+                );
+                let _ = quietly(|| drop(admitted));
+                // Timed out.
+                let held = pool.try_acquire().unwrap();
+                let mut timed = Box::pin(pool.submit(async { 2 }));
+                let _ = quietly(|| timed.as_mut().poll(&mut Context::from_waker(&bad)));
+                std::thread::sleep(Duration::from_millis(100));
+                let _ = quietly(|| drop(timed));
+                drop(held);
+            }
+            // A later call that must wait still times out.
+            let held = pool.try_acquire().unwrap();
+            let p = pool.clone();
+            let later = within(Duration::from_secs(5), move || {
+                futures::executor::block_on(p.submit(async {}))
+            });
+            assert_eq!(later, Err(pool_runtime::Rejected::TimedOut));
+            drop(held);
+            ARMED.store(false, Ordering::SeqCst);
+            let s = pool.stats();
+            assert_eq!((s.running, s.waiting), (0, 0), "{s:?}");
+            assert_accounted(&s);
+        },
+    );
+}
