@@ -982,3 +982,133 @@ fn a_waker_whose_drop_panics_does_not_stop_the_timer() {
         },
     );
 }
+
+// ---- configuration reloads racing calls ----------------------------------------
+
+static RELOADED: pool_runtime::Group = pool_runtime::Group::new(
+    pool_runtime::GroupSpec::new("round8::reloaded")
+        .size(2)
+        .order(Order::Priority),
+);
+pool_runtime::register_group!(RELOADED);
+
+/// Promise: reloading limits into a live group never lets more calls run
+/// than the largest limit in force (here 3), on every call path at once,
+/// while the group is also scaled, paused and resumed by hand and the
+/// application-wide ceiling comes and goes; nothing hangs and the group's
+/// counters add up once it is quiet.
+#[test]
+fn reloads_racing_calls_on_every_path_keep_the_largest_limit() {
+    quiet_planned_panics();
+    let _turn = common::config_turn();
+    within(Duration::from_secs(60), || {
+        let rt = common::runtime();
+        let meter = Meter::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let texts = [
+            "[groups.\"round8::reloaded\"]\nsize = 1\n",
+            "[groups.\"round8::reloaded\"]\nsize = 3\nmax_waiting = 2\n",
+            "ceiling = 2\n[groups.\"round8::reloaded\"]\nsize = 3\n",
+            "[groups.\"round8::reloaded\"]\nsize = 3\nadmission_timeout = \"1ms\"\n",
+            "[groups.\"round8::reloaded\"]\nkind = \"autoscale\"\nmin = 1\nmax = 3\n",
+            "ceiling = 1\n[groups.\"round8::reloaded\"]\nsize = 3\n",
+            "[groups.\"round8::reloaded\"]\nsize = 2\n",
+        ];
+        let reloader = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut i = 0usize;
+                while !stop.load(Ordering::SeqCst) {
+                    pool_runtime::config::load_str("round8.toml", texts[i % texts.len()]).unwrap();
+                    match i % 5 {
+                        0 => {
+                            RELOADED.scale(isize::MIN);
+                        }
+                        1 => {
+                            RELOADED.pause();
+                            std::thread::sleep(Duration::from_micros(50));
+                            RELOADED.resume();
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                    std::thread::sleep(Duration::from_micros(700));
+                }
+                pool_runtime::config::load_str("round8.toml", texts[texts.len() - 1]).unwrap();
+                RELOADED.resume();
+            })
+        };
+        let sync_callers: Vec<_> = (0..2)
+            .map(|_| {
+                let meter = meter.clone();
+                std::thread::spawn(move || {
+                    for i in 0..60i64 {
+                        let _ =
+                            RELOADED.run_weighted([i64::MIN, i64::MAX][(i % 2) as usize], || {
+                                let _inside = meter.enter();
+                                std::thread::sleep(Duration::from_micros(300));
+                            });
+                    }
+                })
+            })
+            .collect();
+        let tasks: Vec<_> = (0..4u64)
+            .map(|t| {
+                let meter = meter.clone();
+                rt.spawn(async move {
+                    for i in 0..60u64 {
+                        let m = meter.clone();
+                        let body = async move {
+                            let _inside = m.enter();
+                            tokio::time::sleep(Duration::from_micros(300)).await;
+                        };
+                        match (i + t) % 3 {
+                            0 => {
+                                let call = RELOADED.submit(i as i64 - 30, body);
+                                if i % 4 == 0 {
+                                    let _ = tokio::time::timeout(Duration::from_micros(200), call)
+                                        .await;
+                                } else {
+                                    let _ = call.await;
+                                }
+                            }
+                            1 => {
+                                let m = meter.clone();
+                                let _ = RELOADED
+                                    .submit_blocking(0, move || {
+                                        let _inside = m.enter();
+                                        std::thread::sleep(Duration::from_micros(300));
+                                    })
+                                    .await;
+                            }
+                            _ => {
+                                if let Ok(permit) = RELOADED.acquire_owned(i64::MAX).await {
+                                    body.await;
+                                    drop(permit);
+                                }
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for caller in sync_callers {
+            caller.join().unwrap();
+        }
+        rt.block_on(async {
+            for task in tasks {
+                task.await.unwrap();
+            }
+        });
+        stop.store(true, Ordering::SeqCst);
+        reloader.join().unwrap();
+        let s = RELOADED.stats();
+        assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+        assert_accounted(&s);
+        assert_eq!(s.submitted(), 2 * 60 + 4 * 60, "{s:?}");
+        assert_eq!(meter.now(), 0);
+        assert!(meter.max() <= 3, "{} bodies at once", meter.max());
+        assert!(s.completed > 0, "{s:?}");
+    });
+    pool_runtime::config::clear();
+}
