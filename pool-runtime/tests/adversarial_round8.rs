@@ -1112,3 +1112,57 @@ fn reloads_racing_calls_on_every_path_keep_the_largest_limit() {
     });
     pool_runtime::config::clear();
 }
+
+/// A clock that says its time is tokio's (or panics when asked), though it
+/// is not.
+struct ClaimsTokioTime {
+    panics: bool,
+}
+
+impl Clock for ClaimsTokioTime {
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn uses_tokio_time(&self) -> bool {
+        if self.panics {
+            panic!("planned: uses_tokio_time panics");
+        }
+        true
+    }
+}
+
+/// Promise: admission timeouts fire under any executor or none. A user's
+/// clock that claims tokio's time (or panics when asked) must not stop a
+/// call waiting outside any runtime, or on a runtime without a time
+/// driver, from timing out.
+#[test]
+fn a_clock_claiming_tokio_time_outside_tokio_still_times_out() {
+    quiet_planned_panics();
+    for panics in [false, true] {
+        let pool = Pool::builder()
+            .size(1)
+            .admission_timeout(Duration::from_millis(10))
+            .clock(ClaimsTokioTime { panics })
+            .build()
+            .unwrap();
+        let held = pool.try_acquire().unwrap();
+        let p = pool.clone();
+        let outside = within(Duration::from_secs(5), move || {
+            futures::executor::block_on(p.submit(async {}))
+        });
+        assert_eq!(outside, Err(pool_runtime::Rejected::TimedOut), "{panics}");
+        let p = pool.clone();
+        let no_timer = within(Duration::from_secs(5), move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            rt.block_on(p.submit(async {}))
+        });
+        assert_eq!(no_timer, Err(pool_runtime::Rejected::TimedOut), "{panics}");
+        let p = pool.clone();
+        let sync = within(Duration::from_secs(5), move || p.run(|| ()));
+        assert_eq!(sync, Err(pool_runtime::Rejected::TimedOut), "{panics}");
+        drop(held);
+        assert_clean(&pool, "a clock claiming tokio time");
+    }
+}
