@@ -1105,7 +1105,9 @@ fn reloads_racing_calls_on_every_path_keep_the_largest_limit() {
         let s = RELOADED.stats();
         assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
         assert_accounted(&s);
-        assert_eq!(s.submitted(), 2 * 60 + 4 * 60, "{s:?}");
+        // (A call cancelled or turned away while it waited for a ceiling
+        // slot never became the group's: the ceiling counts it.)
+        assert!(s.submitted() <= 2 * 60 + 4 * 60, "{s:?}");
         assert_eq!(meter.now(), 0);
         assert!(meter.max() <= 3, "{} bodies at once", meter.max());
         assert!(s.completed > 0, "{s:?}");
