@@ -1168,3 +1168,35 @@ fn a_clock_claiming_tokio_time_outside_tokio_still_times_out() {
         assert_clean(&pool, "a clock claiming tokio time");
     }
 }
+
+// ---- streams whose items' Drop panics -------------------------------------------
+
+/// Promise: a stream run through a pool and dropped with items running and
+/// waiting frees every slot and counts every item, even when the items'
+/// `Drop`s panic (each one, not only the first: the others are still
+/// dropped and counted).
+#[test]
+fn a_stream_dropped_with_items_whose_drop_panics_frees_every_slot() {
+    use futures::StreamExt;
+    use pool_runtime::PooledStreamExt;
+    quiet_planned_panics();
+    for ordered in [false, true] {
+        let pool = Pool::builder().size(3).build().unwrap();
+        let items = futures::stream::iter((0..6).map(|_| PanicsOnDrop { ready: false }));
+        let mut stream: Pin<Box<dyn futures::Stream<Item = _>>> = if ordered {
+            Box::pin(items.pooled_ordered(&pool))
+        } else {
+            Box::pin(items.pooled_unordered(&pool))
+        };
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(stream.poll_next_unpin(&mut cx).is_pending());
+        let s = pool.stats();
+        assert_eq!(s.running, 3, "{s:?}");
+        assert!(
+            quietly(|| drop(stream)).is_none(),
+            "the drops' panic goes on"
+        );
+        let s = assert_clean(&pool, &format!("ordered: {ordered}"));
+        assert_eq!(s.completed + s.cancelled, s.submitted(), "{s:?}");
+    }
+}
