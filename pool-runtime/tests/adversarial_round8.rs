@@ -1200,3 +1200,87 @@ fn a_stream_dropped_with_items_whose_drop_panics_frees_every_slot() {
         assert_eq!(s.completed + s.cancelled, s.submitted(), "{s:?}");
     }
 }
+
+// ---- a tower inner service that panics -------------------------------------------
+
+/// An inner service whose `poll_ready` or `call` panics when told to.
+#[derive(Clone)]
+struct Hostile {
+    ready_panics: Arc<AtomicBool>,
+    call_panics: Arc<AtomicBool>,
+}
+
+impl tower::Service<u8> for Hostile {
+    type Response = u8;
+    type Error = pool_runtime::tower::BoxError;
+    type Future = std::future::Ready<Result<u8, Self::Error>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        if self.ready_panics.load(Ordering::SeqCst) {
+            panic!("planned: the inner poll_ready panics");
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, n: u8) -> Self::Future {
+        if self.call_panics.load(Ordering::SeqCst) {
+            panic!("planned: the inner call panics");
+        }
+        std::future::ready(Ok(n))
+    }
+}
+
+/// Promise: the layer's reservation is released however the inner service
+/// fails: its `poll_ready` panicking with the slot reserved (the service
+/// then dropped, or asked again), its `call` panicking with the slot taken.
+#[test]
+fn an_inner_service_that_panics_in_poll_ready_or_call_frees_the_slot() {
+    use pool_runtime::tower::PooledLayer;
+    use tower::Layer;
+    quiet_planned_panics();
+    for weighted in [false, true] {
+        let pool = Pool::builder().size(1).build().unwrap();
+        let inner = Hostile {
+            ready_panics: Arc::new(AtomicBool::new(true)),
+            call_panics: Arc::new(AtomicBool::new(false)),
+        };
+        let layer = PooledLayer::pool(pool.clone());
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut call_once = |ready_panics: bool, call_panics: bool, keep: bool| {
+            inner.ready_panics.store(ready_panics, Ordering::SeqCst);
+            inner.call_panics.store(call_panics, Ordering::SeqCst);
+            let mut service: Box<dyn tower::Service<u8, Response = u8, Error = _, Future = _>> =
+                if weighted {
+                    Box::new(tower::util::BoxService::new(
+                        layer
+                            .clone()
+                            .weight(|n: &u8| i64::from(*n))
+                            .layer(inner.clone()),
+                    ))
+                } else {
+                    Box::new(tower::util::BoxService::new(layer.layer(inner.clone())))
+                };
+            let ready = quietly(|| service.poll_ready(&mut cx));
+            if ready.is_some() {
+                let out = quietly(|| service.call(1));
+                if let Some(mut fut) = out {
+                    let _ = quietly(|| fut.as_mut().poll(&mut cx));
+                }
+            } else if keep {
+                inner.ready_panics.store(false, Ordering::SeqCst);
+                let again = quietly(|| service.poll_ready(&mut cx));
+                assert!(matches!(again, Some(Poll::Ready(Ok(())))));
+                let _ = quietly(|| service.call(2));
+            }
+            drop(service);
+            let s = pool.stats();
+            assert_eq!((s.running, s.waiting), (0, 0), "weighted {weighted}: {s:?}");
+            assert_accounted(&s);
+        };
+        call_once(true, false, false);
+        call_once(true, false, true);
+        call_once(false, true, false);
+        call_once(false, false, false);
+        assert_clean(&pool, &format!("tower, weighted {weighted}"));
+    }
+}
