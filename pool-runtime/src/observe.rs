@@ -22,6 +22,14 @@
 //! takes its limit out of `pooled.limit` then, and its calls out of
 //! `running`/`waiting` as they end.
 //!
+//! A subscriber or a recorder is the application's code: one that panics
+//! while the pool reports to it (creating, recording or closing a span, an
+//! event, a metric update) loses that report and nothing else. The panic
+//! is caught where the pool reports (the panic hook has shown it) and never
+//! unwinds through the pool's accounting: no slot leaks, every call is
+//! counted. (Entering and leaving a call's span around its work is the
+//! work's own frame: a panic there is the call's panic.)
+//!
 //! # Feature `tracing`
 //!
 //! Target `pooled` ([`TARGET`]): `RUST_LOG=pooled=debug` shows the events,

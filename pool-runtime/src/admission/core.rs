@@ -437,6 +437,9 @@ impl Core {
     /// # Safety
     /// `node` was passed to [`Core::enqueue`], which returned `Waiting`.
     pub(crate) unsafe fn cancel(&self, node: NonNull<Waiter>, reason: Option<Rejected>) -> Left {
+        // The call's waker, dropped once the call is counted and the lock
+        // released: its `Drop` is the executor's code.
+        let waker;
         let drained = {
             let mut locked = self.locked.lock();
             let n = node.as_ref();
@@ -454,7 +457,7 @@ impl Core {
                 _ => return Left::Nothing,
             }
             n.set_status(status::IDLE);
-            drop(n.take_waker());
+            waker = n.take_waker();
             match reason {
                 Some(reason) => self.count_rejection(reason),
                 None => {
@@ -464,6 +467,12 @@ impl Core {
             self.publish_waiting(&locked);
             self.take_drained(&mut locked)
         };
+        // A `Drop` that panics loses nothing here (the call left the queue
+        // and is counted): its panic is caught, as the panic hook has shown
+        // it, so that it cannot stop the caller's own accounting (a call
+        // dropped while waiting reports its end after this returns) nor
+        // abort a caller that is already unwinding.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(waker)));
         wake_each(drained.into_iter().flatten());
         Left::Nothing
     }

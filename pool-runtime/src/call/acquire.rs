@@ -431,14 +431,6 @@ impl<R: Deref<Target = Core>> Acquire<R> {
     /// a panic out of `f` is counted as one.
     #[inline]
     pub(crate) fn run_work<T>(self: Pin<&mut Self>, f: impl FnOnce() -> T) -> T {
-        /// Dropped only if `f` unwinds: marks the call as panicked (no cost
-        /// on the way out of a normal return, which forgets it).
-        struct Unwinding<'a>(&'a Waiter);
-        impl Drop for Unwinding<'_> {
-            fn drop(&mut self) {
-                self.0.set_flag(flag::PANICKED);
-            }
-        }
         let this: &Self = &self;
         // Safety: the call holds a slot, so its node is not linked; it is pinned.
         let under = unsafe { this.node.under_ptr() };
@@ -450,6 +442,17 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         };
         #[cfg(not(feature = "tracing"))]
         let out = nested::enter(&this.core, &this.lender, under, f);
+        std::mem::forget(unwinding);
+        out
+    }
+
+    /// Runs `f` (the drop of a completed call's work) without the
+    /// reentrancy frame, marked so that a panic out of it is counted as one
+    /// (the call is not cancelled: its work ran to the end).
+    #[inline(always)]
+    pub(crate) fn unframed<T>(&self, f: impl FnOnce() -> T) -> T {
+        let unwinding = Unwinding(&self.node);
+        let out = f();
         std::mem::forget(unwinding);
         out
     }
@@ -530,6 +533,16 @@ impl<R: Deref<Target = Core>> Acquire<R> {
             admitted_at,
             self.lender.take(),
         );
+    }
+}
+
+/// Dropped only if the code it guards unwinds: marks the call as panicked
+/// (no cost on the way out of a normal return, which forgets it).
+struct Unwinding<'a>(&'a Waiter);
+
+impl Drop for Unwinding<'_> {
+    fn drop(&mut self) {
+        self.0.set_flag(flag::PANICKED);
     }
 }
 

@@ -129,12 +129,13 @@ impl<R: Deref<Target = Core>, F: Future, J: Judge<F::Output>> Future for Guarded
             .run_work(|| pinned_work(work.as_mut()).poll(cx)));
         // Done: the judge is taken and the work dropped now, before the slot
         // is handed on (a completed future has dropped its own state already,
-        // so no frame is needed), and never again.
+        // so no frame is needed), and never again. A `Drop` of the work that
+        // panics makes it a call that panicked, not a cancelled one.
         // Safety: `finished` records that both are gone, so `drop` leaves
         // them; the work is dropped in place.
         let judge = unsafe { ManuallyDrop::take(this.judge) };
         acquire.mark_finished();
-        unsafe { ManuallyDrop::drop(work.get_unchecked_mut()) };
+        acquire.unframed(|| unsafe { ManuallyDrop::drop(work.get_unchecked_mut()) });
         // A judge that panics is a call that panicked, not a cancelled one.
         let verdict = if J::PLAIN {
             Verdict::Success

@@ -2,6 +2,7 @@
 //! is built (documented in [`observe`](crate::observe)).
 
 use crate::admission::core::Outcome;
+use crate::obs::caught;
 use crate::observe::metric;
 use crate::pool::rejected::Rejected;
 use crate::scale::adaptive::WindowReport;
@@ -79,17 +80,17 @@ impl Meter {
 
     #[inline]
     pub(crate) fn ended(&self, outcome: Outcome) {
-        match outcome {
+        let counter = match outcome {
             Outcome::Completed => &self.completed,
             Outcome::Panicked => &self.panicked,
             Outcome::Cancelled => &self.cancelled,
-        }
-        .increment(1);
+        };
+        caught(|| counter.increment(1));
     }
 
     #[inline]
     pub(crate) fn rejected(&self, reason: Rejected) {
-        self.rejected[reason.index()].increment(1);
+        caught(|| self.rejected[reason.index()].increment(1));
     }
 
     /// The limit moved `from` → `to`: the gauge moves by the difference,
@@ -104,7 +105,7 @@ impl Meter {
                     (share != RETIRED).then(|| share + by)
                 });
         if counted.is_ok() {
-            self.limit.increment(by as f64);
+            caught(|| self.limit.increment(by as f64));
         }
     }
 
@@ -115,26 +116,26 @@ impl Meter {
     pub(crate) fn retire(&self) {
         let share = self.limit_share.swap(RETIRED, Ordering::Relaxed);
         if share != RETIRED {
-            self.limit.decrement(share as f64);
+            caught(|| self.limit.decrement(share as f64));
         }
     }
 
     #[inline]
     pub(crate) fn running(&self, by: f64) {
-        self.running.increment(by);
+        caught(|| self.running.increment(by));
     }
 
     #[inline]
     pub(crate) fn waiting(&self, by: f64) {
-        self.waiting.increment(by);
+        caught(|| self.waiting.increment(by));
     }
 
     pub(crate) fn wait_time(&self, waited: Duration) {
-        self.wait_time.record(waited.as_secs_f64());
+        caught(|| self.wait_time.record(waited.as_secs_f64()));
     }
 
     pub(crate) fn run_time(&self, ran: Duration) {
-        self.run_time.record(ran.as_secs_f64());
+        caught(|| self.run_time.record(ran.as_secs_f64()));
     }
 
     pub(crate) fn window(&self, report: &WindowReport) {
@@ -144,10 +145,10 @@ impl Meter {
             return;
         }
         if let Some(floor) = report.floor {
-            self.floor.set(floor.as_secs_f64());
+            caught(|| self.floor.set(floor.as_secs_f64()));
         }
         if let Some(latency) = report.latency {
-            self.latency.set(latency.as_secs_f64());
+            caught(|| self.latency.set(latency.as_secs_f64()));
         }
     }
 }

@@ -16,6 +16,10 @@
 //!   call timing is on ([`observe::time_calls`](crate::observe::time_calls)).
 //!   Metric handles are registered once per pool, when it is built; without
 //!   a recorder they are no-ops (one branch each).
+//! * **A panicking report loses only itself.** Every call into a
+//!   subscriber or a recorder goes through [`caught`]: its panic stops
+//!   there (the panic hook has reported it), never between two steps of the
+//!   pool's bookkeeping.
 //! * **Gauges move by differences**, never by `set`: reports made after
 //!   the lock may arrive out of order, and differences add up to the right
 //!   value whatever the order (and across pools that share a name). A pool
@@ -35,6 +39,17 @@ use std::time::Duration;
 pub(crate) mod meter;
 #[cfg(feature = "tracing")]
 pub(crate) mod trace;
+
+/// Runs a report — a subscriber's or a recorder's code — and catches a
+/// panic in it: the panic hook has reported it, and the report is lost,
+/// but it never unwinds through the pool's bookkeeping (a slot taken and
+/// not yet handed to its call, a call ended and its slot not yet released,
+/// a release in a `Drop` while unwinding, which would abort). Free on the
+/// way out of a report that returns.
+#[inline(always)]
+pub(crate) fn caught<T>(report: impl FnOnce() -> T) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(report)).ok()
+}
 
 /// The label of pools built without a name.
 pub(crate) const UNNAMED: &str = "(unnamed)";
@@ -401,8 +416,9 @@ impl Drop for Call {
 #[cfg(feature = "tracing")]
 #[cold]
 fn drop_span(span: &mut std::mem::ManuallyDrop<Option<Box<tracing::Span>>>) {
-    // Safety: called once, from `Call`'s `Drop`; not used again.
-    unsafe { std::mem::ManuallyDrop::drop(span) }
+    // Safety: called once, from `Call`'s `Drop`; not used again. (Closing
+    // the span is the subscriber's code.)
+    caught(|| unsafe { std::mem::ManuallyDrop::drop(span) });
 }
 
 /// The reporting of a call that holds a slot, wherever the slot goes.
@@ -412,6 +428,18 @@ pub(crate) struct Held {
     /// When it was admitted, if timed.
     #[cfg(feature = "metrics")]
     admitted_at: Option<u64>,
+}
+
+/// Closing the span is the subscriber's code (`try_close`), run where a
+/// call ends: caught like every report.
+#[cfg(feature = "tracing")]
+impl Drop for Held {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(span) = self.span.take() {
+            caught(|| drop(span));
+        }
+    }
 }
 
 impl Held {

@@ -3,6 +3,7 @@
 
 use crate::admission::core::Outcome;
 use crate::call::Form;
+use crate::obs::caught;
 use crate::observe::TARGET;
 use crate::pool::rejected::Rejected;
 use crate::scale::adaptive::WindowReport;
@@ -22,6 +23,10 @@ pub(crate) fn calls_wanted() -> bool {
 /// cached by `tracing`).
 #[cold]
 pub(crate) fn call_span(pool: &str, form: Form, weight: i64) -> Option<Span> {
+    caught(|| call_span_uncaught(pool, form, weight)).flatten()
+}
+
+fn call_span_uncaught(pool: &str, form: Form, weight: i64) -> Option<Span> {
     if !tracing::enabled!(target: TARGET, Level::TRACE) {
         return None;
     }
@@ -56,60 +61,64 @@ fn micros(d: Duration) -> u64 {
 
 /// The call was admitted after waiting `waited`.
 pub(crate) fn admitted(span: &Span, waited: Duration, nested: bool) {
-    span.record("wait_us", micros(waited));
-    if nested {
-        span.record("nested", true);
-    }
+    caught(|| {
+        span.record("wait_us", micros(waited));
+        if nested {
+            span.record("nested", true);
+        }
+    });
 }
 
 /// The call was turned away: an event inside its span, if it has one (its
 /// explicit parent), else inside the caller's.
 pub(crate) fn rejected(pool: &str, span: Option<&Span>, reason: Rejected) {
     let reason = reason.as_str();
-    match span {
+    caught(|| match span {
         Some(span) => {
             span.record("outcome", "rejected");
             tracing::debug!(target: TARGET, parent: span, pool, reason, "call rejected");
         }
         None => tracing::debug!(target: TARGET, pool, reason, "call rejected"),
-    }
+    });
 }
 
 /// The call ended.
 pub(crate) fn ended(span: &Span, outcome: Outcome) {
-    span.record(
-        "outcome",
-        match outcome {
-            Outcome::Completed => "completed",
-            Outcome::Panicked => "panicked",
-            Outcome::Cancelled => "cancelled",
-        },
-    );
+    let outcome = match outcome {
+        Outcome::Completed => "completed",
+        Outcome::Panicked => "panicked",
+        Outcome::Cancelled => "cancelled",
+    };
+    caught(|| span.record("outcome", outcome));
 }
 
 pub(crate) fn limit_changed(pool: &str, from: usize, to: usize, cause: LimitCause) {
     let cause = cause.as_str();
     // The adaptive policy may move every round trip: a level down.
-    if cause == LimitCause::Adaptive.as_str() {
-        tracing::debug!(target: TARGET, pool, from, to, cause, "limit changed");
-    } else {
-        tracing::info!(target: TARGET, pool, from, to, cause, "limit changed");
-    }
+    caught(|| {
+        if cause == LimitCause::Adaptive.as_str() {
+            tracing::debug!(target: TARGET, pool, from, to, cause, "limit changed");
+        } else {
+            tracing::info!(target: TARGET, pool, from, to, cause, "limit changed");
+        }
+    });
 }
 
 pub(crate) fn window(pool: &str, report: &WindowReport) {
-    tracing::debug!(
-        target: TARGET,
-        pool,
-        latency_us = report.latency.map(micros),
-        floor_us = report.floor.map(micros),
-        successes = report.successes,
-        drops = report.drops,
-        from = report.from,
-        to = report.to,
-        decision = report.decision.as_str(),
-        "adaptive window"
-    );
+    caught(|| {
+        tracing::debug!(
+            target: TARGET,
+            pool,
+            latency_us = report.latency.map(micros),
+            floor_us = report.floor.map(micros),
+            successes = report.successes,
+            drops = report.drops,
+            from = report.from,
+            to = report.to,
+            decision = report.decision.as_str(),
+            "adaptive window"
+        );
+    });
 }
 
 /// The current subscriber and span, if there is a subscriber.

@@ -86,8 +86,15 @@ impl PoolBuilder {
     ///
     /// Takes a clock as it is (`.clock(TokioClock::new())`) or shared
     /// (`.clock(Arc::new(clock.clone()))`, an `Arc<dyn Clock>`).
+    ///
+    /// A clock is the user's code, read while the pool keeps its books: a
+    /// `now` that panics is caught there (the panic hook reports it) and
+    /// read as the clock standing still at its last reading, so it costs no
+    /// slot and no call. A clock that goes backwards or jumps to the end of
+    /// its range is tolerated the same way: the autoscaler sees no time
+    /// pass, or all of it, and keeps the limit within its bounds.
     pub fn clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Arc::new(clock);
+        self.clock = Arc::new(crate::time::clock::Caught::new(clock));
         self
     }
 

@@ -30,6 +30,46 @@ impl<C: Clock + ?Sized> Clock for Arc<C> {
     }
 }
 
+/// A user's clock as a pool reads it: a panic in `now` is caught (the panic
+/// hook has reported it) and the clock is read as standing still at its
+/// last good reading, so that a panicking clock never unwinds through the
+/// pool's bookkeeping (a slot taken and not yet handed over, a release
+/// under the pool's lock, a release in a `Drop` during unwinding).
+pub(crate) struct Caught<C> {
+    clock: C,
+    /// The last good reading, in nanoseconds.
+    last: AtomicU64,
+}
+
+impl<C: Clock> Caught<C> {
+    pub(crate) fn new(clock: C) -> Self {
+        Caught {
+            clock,
+            last: AtomicU64::new(0),
+        }
+    }
+}
+
+impl<C: Clock> Clock for Caught<C> {
+    fn now(&self) -> Duration {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.clock.now())) {
+            Ok(now) => {
+                let nanos = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
+                self.last.store(nanos, Ordering::Relaxed);
+                now
+            }
+            Err(_) => Duration::from_nanos(self.last.load(Ordering::Relaxed)),
+        }
+    }
+
+    fn uses_tokio_time(&self) -> bool {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.clock.uses_tokio_time()
+        }))
+        .unwrap_or(false)
+    }
+}
+
 /// The real monotonic clock (`std::time::Instant`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemClock;
