@@ -529,7 +529,7 @@ impl Core {
     /// `admitted_at` with `verdict`: lock-free for a fixed pool while nobody
     /// waits; an autoscaled pool consults its autoscaler when due, an
     /// adaptive one is fed the call's latency and verdict.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn release_slot(&self, admitted_at: u64, verdict: Verdict) {
         if let Err(w) = self.release_plain() {
             self.release_off_plain(w, Some((admitted_at, verdict)));

@@ -366,7 +366,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
     }
 
     /// The call takes a slot of its own.
-    #[inline]
+    #[inline(always)]
     fn take_slot(&mut self) {
         self.node.admitted(self.core.admission_stamp());
         #[cfg(any(feature = "tracing", feature = "metrics"))]
