@@ -95,6 +95,16 @@ struct Locked {
     scaler: Option<Scaler>,
 }
 
+impl Locked {
+    /// Whether the queue holds as many calls as `max_waiting` allows (a
+    /// rejecting call that would wait is then turned away, `Full`).
+    #[inline(always)]
+    fn waiting_full(&self) -> bool {
+        self.max_waiting
+            .is_some_and(|bound| self.queue.len() >= bound)
+    }
+}
+
 /// Everything a pool needs that is fixed at build time.
 pub(crate) struct CoreConfig {
     pub(crate) kind: Kind,
@@ -325,12 +335,7 @@ impl Core {
             // The common case first: others wait, the pool is open and not
             // paused (what the checks below conclude, tested at once).
             if w.0 & (QUEUED | PAUSED | CLOSED) == QUEUED {
-                if mode == Mode::Reject
-                    && lend.is_none()
-                    && locked
-                        .max_waiting
-                        .is_some_and(|bound| locked.queue.len() >= bound)
-                {
+                if mode == Mode::Reject && lend.is_none() && locked.waiting_full() {
                     return self.reject(Rejected::Full);
                 }
                 break;
@@ -371,12 +376,7 @@ impl Core {
                     }
                 }
             }
-            if mode == Mode::Reject
-                && lend.is_none()
-                && locked
-                    .max_waiting
-                    .is_some_and(|bound| locked.queue.len() >= bound)
-            {
+            if mode == Mode::Reject && lend.is_none() && locked.waiting_full() {
                 return self.reject(Rejected::Full);
             }
             if w.has(QUEUED) {
