@@ -211,6 +211,60 @@ fn a_panicking_wake_on_the_short_hand_off_loses_no_slot_and_counts_once() {
     quiet(&pool);
 }
 
+/// A waker whose `clone` panics on the unnested start (the call counted as
+/// submitted before its enqueue clones the waker): the call is still
+/// accounted for exactly once, and nothing leaks.
+#[test]
+fn a_panicking_waker_clone_on_the_unnested_start_keeps_the_identity() {
+    static ARMED: AtomicBool = AtomicBool::new(true);
+    fn vtable() -> &'static std::task::RawWakerVTable {
+        &std::task::RawWakerVTable::new(clone, noop, noop, noop)
+    }
+    unsafe fn clone(data: *const ()) -> std::task::RawWaker {
+        if ARMED.load(SeqCst) {
+            panic!("planned: a waker whose clone panics");
+        }
+        std::task::RawWaker::new(data, vtable())
+    }
+    unsafe fn noop(_: *const ()) {}
+    quiet_planned_panics();
+    let waker = unsafe { Waker::from_raw(std::task::RawWaker::new(std::ptr::null(), vtable())) };
+    let pool = Pool::fixed(1);
+    let (held, open) = gate();
+    let mut holder = Task::new(pool.submit(held));
+    holder.assert_pending();
+    let mut call = Box::pin(pool.submit(async {}));
+    let polled = catch_unwind(AssertUnwindSafe(|| {
+        call.as_mut().poll(&mut Context::from_waker(&waker))
+    }));
+    assert!(polled.is_err());
+    drop(call);
+    quiet_but_holder(&pool);
+    // The same from inside another pool's work (the start through the
+    // admission dispatch).
+    let outer = Pool::fixed(1);
+    let polled = outer.run(|| {
+        let mut call = Box::pin(pool.submit(async {}));
+        catch_unwind(AssertUnwindSafe(|| {
+            call.as_mut().poll(&mut Context::from_waker(&waker))
+        }))
+        .is_err()
+    });
+    assert_eq!(polled, Ok(true));
+    quiet_but_holder(&pool);
+    assert_eq!(pool.stats().cancelled, 2);
+    open.store(true, SeqCst);
+    holder.assert_ready().unwrap();
+    quiet(&pool);
+    quiet(&outer);
+
+    fn quiet_but_holder(pool: &Pool) {
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting), (1, 0), "{s:?}");
+        assert_accounted(&s);
+    }
+}
+
 /// The queue length is a field now: every way out of a spilled priority
 /// queue (more distinct weights than the sorted vector keeps) keeps it in
 /// step, which the waiting bound and the gauge read.
