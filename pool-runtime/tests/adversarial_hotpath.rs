@@ -745,3 +745,84 @@ fn cancellation_before_and_after_the_unnested_start_counts_once() {
     assert_eq!((s.submitted(), s.completed, s.cancelled), (3, 2, 1));
     quiet(&pool);
 }
+
+/// spawn, submit_blocking, owned permits and submit on one fixed pool of two,
+/// on a multi-thread runtime, with some calls dropped at random points: the
+/// releases from blocking threads and spawned tasks go through the short
+/// hand-off; never more than two inside, and everything accounted at the end.
+#[test]
+fn stress_spawn_blocking_and_owned_permits_share_two_slots() {
+    within(Duration::from_secs(20), || {
+        let pool = Arc::new(Pool::fixed(2));
+        let meter = Meter {
+            inside: Arc::new(AtomicUsize::new(0)),
+            over: Arc::new(AtomicUsize::new(0)),
+            max_limit: Arc::new(AtomicUsize::new(2)),
+        };
+        let rt = common::runtime();
+        rt.block_on(async {
+            let mut handles = Vec::new();
+            for i in 0..1200u32 {
+                let (pool, meter) = (pool.clone(), meter.clone());
+                handles.push(tokio::spawn(async move {
+                    match i % 4 {
+                        0 => {
+                            let m = meter.clone();
+                            let h = pool
+                                .spawn(async move {
+                                    let _inside = m.enter();
+                                    tokio::task::yield_now().await;
+                                })
+                                .unwrap();
+                            if i % 8 == 0 {
+                                h.abort();
+                            }
+                            let _ = h.await;
+                        }
+                        1 => {
+                            let m = meter.clone();
+                            let call = pool.submit_blocking(move || {
+                                let _inside = m.enter();
+                                std::thread::yield_now();
+                            });
+                            if i % 8 == 1 {
+                                let _ = tokio::time::timeout(Duration::from_micros(30), call).await;
+                            } else {
+                                call.await.unwrap();
+                            }
+                        }
+                        2 => {
+                            let permit = pool.acquire_owned(0).await.unwrap();
+                            let inside = meter.enter();
+                            tokio::task::yield_now().await;
+                            drop(inside);
+                            drop(permit);
+                        }
+                        _ => {
+                            let m = meter.clone();
+                            let call = pool.submit(async move {
+                                let _inside = m.enter();
+                                tokio::task::yield_now().await;
+                            });
+                            let _ = tokio::time::timeout(Duration::from_micros(50), call).await;
+                        }
+                    }
+                }));
+            }
+            for h in handles {
+                h.await.unwrap();
+            }
+        });
+        // Blocking jobs whose callers went away finish on their own.
+        let started = std::time::Instant::now();
+        while pool.stats().running > 0 && started.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        drop(rt);
+        assert_eq!(meter.over.load(SeqCst), 0, "more than two ran at once");
+        quiet(&pool);
+        let permits: Vec<_> = (0..2).map(|_| pool.try_acquire().unwrap()).collect();
+        assert!(matches!(pool.try_acquire(), Err(Rejected::Full)));
+        drop(permits);
+    });
+}
