@@ -1151,6 +1151,13 @@ impl Core {
         self.counters.submitted.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a call that was submitted and went away before it reached the
+    /// queue or a slot (its first poll unwound): it was cancelled.
+    #[cold]
+    pub(crate) fn count_abandoned(&self) {
+        self.counters.cancelled.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Counts how a call that held a slot ended. Never under the pool lock:
     /// it reports to the metrics recorder, which is user code.
     #[inline]

@@ -28,6 +28,11 @@ pub(crate) mod flag {
     /// The call's work (or its judge, or its drop) panicked while the call
     /// held its slot: if the call is dropped still holding it, it panicked.
     pub(crate) const PANICKED: u8 = 8;
+    /// Counted as submitted on its way into the queue's lock (a call that
+    /// found no free slot): if its first poll unwinds before the node is
+    /// linked or admitted (a waker whose `clone` panics), its drop counts it
+    /// as cancelled, so that the call is accounted for once.
+    pub(crate) const STARTED: u8 = 16;
 }
 
 /// Where a node stands. Written under the lock, read by the owner without it.

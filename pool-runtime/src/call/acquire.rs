@@ -238,6 +238,9 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                 return Some(Poll::Ready(Err(this.turned_away(rejected))));
             }
         }
+        // The enqueue clones the waker first, which may panic: the call,
+        // counted as submitted, is then counted as cancelled when dropped.
+        this.node.set_flag(flag::STARTED);
         // Safety: the node is pinned inside `self`, unlinked, and
         // `Drop` cancels it while it is linked.
         let weight = unsafe { this.node.weight() };
@@ -624,6 +627,17 @@ impl<R: Deref<Target = Core>> Acquire<R> {
             }
             status::RUNNING | status::NESTED if this.node.flag(flag::PANICKED) => {
                 this.settle(Outcome::Panicked, Verdict::Ignore)
+            }
+            // Its first poll unwound between being counted and reaching the
+            // queue (a waker's `clone` panicked): it ends cancelled.
+            status::START_REJECT | status::START_WAIT if this.node.flag(flag::STARTED) => {
+                this.core.count_abandoned();
+                #[cfg(any(feature = "tracing", feature = "metrics"))]
+                {
+                    // Safety: nothing is moved out of the pinned parts.
+                    let this = unsafe { this.get_unchecked_mut() };
+                    this.obs.dropped_waiting(&this.core, false);
+                }
             }
             #[cfg(any(feature = "tracing", feature = "metrics"))]
             status::CLOSED => {
