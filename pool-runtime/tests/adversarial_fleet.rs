@@ -736,6 +736,64 @@ async fn a_holder_cut_off_from_redis_past_its_lease_stops_before_another_gets_in
         .expect("flush returns: no release is left in flight");
 }
 
+/// The margin behind the test above, measured rather than raced: a holder
+/// cut off from Redis counts its lease lost a tenth of a lease before Redis
+/// can grant the slot to another process (docs of `pooled::fleet`), so its
+/// call has ended well before the other process's acquire returns — not at
+/// the same moment, where any scheduling delay would run both at once.
+/// Lease 1 s: the holder ends >= 50 ms before the other gets the slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_off_holder_stops_a_tenth_of_a_lease_before_redis_frees_its_slot() {
+    let server = RedisServer::start();
+    let proxy = Proxy::start(server.port);
+    let proxied = leak(proxy.url());
+    let group = group_with("adv_margin", |spec| {
+        spec.size(1)
+            .fleet_limit(1)
+            .fleet_url(proxied)
+            .fleet_lease(Duration::from_millis(1000))
+    });
+    let mut settings = group.settings().fleet;
+    settings.url = Some(leak(server.url()));
+    let other = Fleet::connect("adv_margin", &settings).unwrap();
+    let started = Arc::new(AtomicUsize::new(0));
+    let holder = tokio::spawn(group.submit(0, {
+        let started = started.clone();
+        async move {
+            started.store(1, Ordering::SeqCst);
+            std::future::pending::<()>().await;
+        }
+    }));
+    assert!(wait_until(Duration::from_secs(5), || started
+        .load(Ordering::SeqCst)
+        == 1));
+    proxy.stall(true);
+    let holder = tokio::spawn(async move {
+        let out = holder.await.unwrap();
+        (out, Instant::now())
+    });
+    let granted = tokio::time::timeout(Duration::from_secs(5), other.acquire())
+        .await
+        .expect("the other process gets the slot once the lease expires")
+        .unwrap();
+    let got = Instant::now();
+    let (out, ended) = tokio::time::timeout(Duration::from_secs(5), holder)
+        .await
+        .expect("the holder's call ends")
+        .unwrap();
+    proxy.stall(false);
+    assert_eq!(out, Err(Rejected::LeaseLost));
+    assert!(
+        ended + Duration::from_millis(50) <= got,
+        "the cut-off holder ended {:?} before the slot was granted elsewhere",
+        got.saturating_duration_since(ended)
+    );
+    granted.release().await;
+    tokio::time::timeout(Duration::from_secs(5), group.fleet().unwrap().flush())
+        .await
+        .expect("flush returns");
+}
+
 // ---- many processes ----------------------------------------------------------------
 
 /// Parameters of a worker process, passed in its environment.
