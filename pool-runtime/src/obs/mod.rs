@@ -48,7 +48,7 @@ pub(crate) mod trace;
 /// way out of a report that returns.
 #[inline(always)]
 pub(crate) fn caught<T>(report: impl FnOnce() -> T) -> Option<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(report)).ok()
+    crate::unwind::caught(report)
 }
 
 /// The label of pools built without a name.

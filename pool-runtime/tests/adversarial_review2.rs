@@ -1,0 +1,216 @@
+//! Review of round 8's catches: a caught panic must stop where it is
+//! caught, whatever its payload is.
+#![cfg(all(feature = "tokio", feature = "tracing", feature = "metrics"))]
+
+mod common;
+
+use common::{assert_accounted, quiet_planned_panics, within};
+use pool_runtime::{AdaptiveSettings, Clock, Kind, Pool, ScalePolicy};
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A panic payload whose own `Drop` panics (once, when it is not already
+/// unwinding): dropping the caught payload is a second panic.
+struct Bomb;
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("planned: the payload's drop panics");
+        }
+    }
+}
+
+/// A clock that, armed, panics with a [`Bomb`] as its payload.
+#[derive(Clone, Default)]
+struct BombClock {
+    nanos: Arc<AtomicU64>,
+    armed: Arc<AtomicBool>,
+}
+
+impl Clock for BombClock {
+    fn now(&self) -> Duration {
+        if self.armed.load(Ordering::SeqCst) {
+            std::panic::panic_any(Bomb);
+        }
+        Duration::from_nanos(self.nanos.fetch_add(1_000_000, Ordering::SeqCst))
+    }
+}
+
+/// Promise (PoolBuilder::clock): a `now` that panics is caught and costs no
+/// slot and no call. Catches: the caught payload dropped inside the catch,
+/// so that a payload whose `Drop` panics unwinds through the pool's
+/// bookkeeping all the same (the slot of the call whose clock read it was
+/// stays taken, and the next call waits for good).
+#[test]
+fn a_clock_panic_whose_payload_panics_on_drop_loses_no_slot() {
+    quiet_planned_panics();
+    within(Duration::from_millis(1500), || {
+        let clock = BombClock::default();
+        let pool = Pool::builder()
+            .kind(Kind::Autoscale)
+            .min(1)
+            .max(1)
+            .scale_policy(ScalePolicy::Adaptive(AdaptiveSettings {
+                window_samples: 1,
+                window_time: Duration::from_nanos(1),
+                ..AdaptiveSettings::DEFAULT
+            }))
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        clock.armed.store(true, Ordering::SeqCst);
+        let out = catch_unwind(AssertUnwindSafe(|| pool.run(|| 1)));
+        clock.armed.store(false, Ordering::SeqCst);
+        let s = pool.stats();
+        assert!(out.is_ok(), "the clock's panic reached the caller: {s:?}");
+        assert_eq!((s.running, s.waiting), (0, 0), "{s:?}");
+        assert_accounted(&s);
+        assert!(pool.try_acquire().is_ok(), "the slot came back: {s:?}");
+    });
+}
+
+/// A counter that, armed, panics with a [`Bomb`] as its payload.
+struct BombCounter(Arc<AtomicBool>);
+
+impl metrics::CounterFn for BombCounter {
+    fn increment(&self, _: u64) {
+        if self.0.load(Ordering::SeqCst) {
+            std::panic::panic_any(Bomb);
+        }
+    }
+    fn absolute(&self, _: u64) {}
+}
+
+impl metrics::GaugeFn for BombCounter {
+    fn increment(&self, _: f64) {
+        if self.0.load(Ordering::SeqCst) {
+            std::panic::panic_any(Bomb);
+        }
+    }
+    fn decrement(&self, _: f64) {}
+    fn set(&self, _: f64) {}
+}
+
+struct BombRecorder(Arc<AtomicBool>);
+
+impl metrics::Recorder for BombRecorder {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn register_counter(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        metrics::Counter::from_arc(Arc::new(BombCounter(self.0.clone())))
+    }
+    fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        metrics::Gauge::from_arc(Arc::new(BombCounter(self.0.clone())))
+    }
+    fn register_histogram(
+        &self,
+        _: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        metrics::Histogram::noop()
+    }
+}
+
+/// Promise (observe): a panicking report loses itself, never a slot or a
+/// count. Catches: the same payload drop in `obs::caught`, after the
+/// `running` gauge or the outcome counter (between taking a slot and
+/// handing it over, between a call's end and the slot's release).
+#[test]
+fn a_recorder_panic_whose_payload_panics_on_drop_loses_no_slot() {
+    quiet_planned_panics();
+    within(Duration::from_millis(1500), || {
+        let armed = Arc::new(AtomicBool::new(false));
+        let recorder = BombRecorder(armed.clone());
+        let pool = metrics::with_local_recorder(&recorder, || {
+            Pool::builder()
+                .name("review2-bomb")
+                .size(1)
+                .build()
+                .unwrap()
+        });
+        armed.store(true, Ordering::SeqCst);
+        let out = catch_unwind(AssertUnwindSafe(|| pool.run(|| 1)));
+        armed.store(false, Ordering::SeqCst);
+        let s = pool.stats();
+        assert!(
+            out.is_ok(),
+            "the recorder's panic reached the caller: {s:?}"
+        );
+        assert_eq!((s.running, s.waiting, s.completed), (0, 0, 1), "{s:?}");
+        assert_accounted(&s);
+        assert!(pool.try_acquire().is_ok(), "the slot came back: {s:?}");
+    });
+}
+
+/// A waker whose `Drop`, armed, panics with a [`Bomb`] as its payload.
+fn waker_with_bomb_drop(armed: &'static AtomicBool) -> std::task::Waker {
+    use std::task::{RawWaker, RawWakerVTable, Waker};
+    fn vtable() -> &'static RawWakerVTable {
+        &RawWakerVTable::new(clone, noop, noop, drop)
+    }
+    unsafe fn clone(data: *const ()) -> RawWaker {
+        RawWaker::new(data, vtable())
+    }
+    unsafe fn noop(_: *const ()) {}
+    unsafe fn drop(data: *const ()) {
+        let armed = unsafe { &*(data as *const AtomicBool) };
+        if armed.load(Ordering::SeqCst) && !std::thread::panicking() {
+            std::panic::panic_any(Bomb);
+        }
+    }
+    unsafe {
+        Waker::from_raw(RawWaker::new(
+            armed as *const AtomicBool as *const (),
+            vtable(),
+        ))
+    }
+}
+
+/// Promise (d6c0415): a waiting call dropped loses nothing, whatever its
+/// waker's `Drop` does; the waker's panic is caught after the call is
+/// counted. Catches: the caught payload dropped inside the catch, its panic
+/// reaching the caller (and, while unwinding, aborting).
+#[test]
+fn a_waker_drop_panic_whose_payload_panics_on_drop_stays_caught() {
+    static ARMED: AtomicBool = AtomicBool::new(false);
+    quiet_planned_panics();
+    let bad = waker_with_bomb_drop(&ARMED);
+    let pool = Pool::builder().size(1).build().unwrap();
+    let held = pool.try_acquire().unwrap();
+    let mut call = Box::pin(pool.submit(async { 1 }));
+    assert!(call
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(&bad))
+        .is_pending());
+    ARMED.store(true, Ordering::SeqCst);
+    let out = catch_unwind(AssertUnwindSafe(|| drop(call)));
+    ARMED.store(false, Ordering::SeqCst);
+    let s = pool.stats();
+    assert!(out.is_ok(), "the waker's panic reached the caller: {s:?}");
+    assert_eq!((s.waiting, s.cancelled), (0, 1), "{s:?}");
+    assert_accounted(&s);
+    drop(held);
+}
