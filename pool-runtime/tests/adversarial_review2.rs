@@ -214,3 +214,83 @@ fn a_waker_drop_panic_whose_payload_panics_on_drop_stays_caught() {
     assert_accounted(&s);
     drop(held);
 }
+
+/// Work that completes at once and whose `Drop` may panic; it counts the
+/// polls it gets after it was dropped (its fields are `'static` references
+/// or plain values, so nothing of it is freed by the drop).
+struct Finite {
+    dropped: &'static AtomicBool,
+    polled_after_drop: &'static std::sync::atomic::AtomicUsize,
+    drop_panics: bool,
+}
+
+impl Future for Finite {
+    type Output = u32;
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<u32> {
+        if self.dropped.load(Ordering::SeqCst) {
+            self.polled_after_drop.fetch_add(1, Ordering::SeqCst);
+        }
+        std::task::Poll::Ready(1)
+    }
+}
+
+impl Drop for Finite {
+    fn drop(&mut self) {
+        self.dropped.store(true, Ordering::SeqCst);
+        if self.drop_panics {
+            panic!("planned: the work's drop panics");
+        }
+    }
+}
+
+/// Promise (a894d34, and `Future`'s own contract that safe code cannot
+/// cause undefined behaviour): a call whose completed work's `Drop`
+/// panicked counts as panicked, once. Catches: the call polled
+/// again after that panic (by a caller that caught it, as
+/// `FutureExt::catch_unwind` or a task harness does) found its slot still
+/// held and polled the work it had already dropped in place — a use after
+/// drop.
+#[test]
+fn a_call_polled_again_after_a_panic_past_its_work_does_not_poll_the_dropped_work() {
+    static DROPPED: AtomicBool = AtomicBool::new(false);
+    static AFTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    quiet_planned_panics();
+    let waker = futures::task::noop_waker();
+    let mut cx = std::task::Context::from_waker(&waker);
+    for (what, drop_panics) in [("the work's drop panicked", true), ("it completed", false)] {
+        DROPPED.store(false, Ordering::SeqCst);
+        let pool = Pool::builder().size(1).build().unwrap();
+        let work = Finite {
+            dropped: &DROPPED,
+            polled_after_drop: &AFTER,
+            drop_panics,
+        };
+        // `submit`'s future is the pool's own (`submit_judged` is an `async
+        // fn` around it, which refuses a poll after a panic itself).
+        let mut call = Box::pin(pool.submit(work));
+        let first = catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(&mut cx)));
+        assert_eq!(first.is_err(), drop_panics, "{what}");
+        let _ = catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(&mut cx)));
+        assert_eq!(
+            AFTER.load(Ordering::SeqCst),
+            0,
+            "{what}: the dropped work was polled"
+        );
+        drop(call);
+        let s = pool.stats();
+        let panicked = u64::from(drop_panics);
+        assert_eq!(
+            (s.running, s.completed, s.panicked, s.cancelled),
+            (0, 1, panicked, 0),
+            "{what}: {s:?}"
+        );
+        assert_accounted(&s);
+        assert!(
+            pool.try_acquire().is_ok(),
+            "{what}: the slot came back: {s:?}"
+        );
+    }
+}

@@ -123,6 +123,12 @@ impl<R: Deref<Target = Core>, F: Future, J: Judge<F::Output>> Future for Guarded
         let this = self.project();
         let mut acquire = this.acquire;
         ready!(acquire.as_mut().poll_acquire(cx))?;
+        // A call polled again after a panic past its work's end (the work's
+        // `Drop` or the judge), caught by the caller, still holds its slot:
+        // its work is gone (dropped in place) and must not be polled.
+        if acquire.is_finished() {
+            polled_after_completion();
+        }
         let mut work = this.work;
         let out = ready!(acquire
             .as_mut()
@@ -145,6 +151,13 @@ impl<R: Deref<Target = Core>, F: Future, J: Judge<F::Output>> Future for Guarded
         acquire.finish_judged(verdict);
         Poll::Ready(Ok(out))
     }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn polled_after_completion() -> ! {
+    panic!("a pool call was polled after it completed")
 }
 
 pin_project! {
