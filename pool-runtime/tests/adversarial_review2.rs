@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_accounted, quiet_planned_panics, within};
+use common::{assert_accounted, in_child_process, quiet_planned_panics, within};
 use pool_runtime::{AdaptiveSettings, Clock, Kind, Pool, ScalePolicy};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -293,4 +293,75 @@ fn a_call_polled_again_after_a_panic_past_its_work_does_not_poll_the_dropped_wor
             "{what}: the slot came back: {s:?}"
         );
     }
+}
+
+/// A layer (over the registry, which keeps the spans) that, armed, panics
+/// when a span closes.
+struct CloseBomb(Arc<AtomicBool>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CloseBomb {
+    fn on_close(&self, _: tracing::span::Id, _: tracing_subscriber::layer::Context<'_, S>) {
+        if self.0.load(Ordering::SeqCst) && !std::thread::panicking() {
+            panic!("planned: the subscriber's close panics");
+        }
+    }
+}
+
+/// Keeps the jobs it is given, for the test to run.
+#[derive(Default)]
+struct Deferred(std::sync::Mutex<Vec<pool_runtime::BlockingJob>>);
+
+impl pool_runtime::BlockingExecutor for Deferred {
+    fn execute(&self, job: pool_runtime::BlockingJob) {
+        self.0.lock().unwrap().push(job);
+    }
+}
+
+/// Promise (observe): a subscriber that panics while the pool closes a
+/// span loses that report and nothing else. Catches: a blocking call made
+/// inside a span carries a handle of that span to the executor's thread
+/// and closes it there after the job, outside every catch: when that
+/// handle is the span's last (the caller moved on), the job's output was
+/// lost and the caller got the subscriber's panic instead.
+#[test]
+fn a_blocking_call_inside_a_span_whose_close_panics_still_returns_its_output() {
+    in_child_process(
+        "a_blocking_call_inside_a_span_whose_close_panics_still_returns_its_output",
+        &[],
+        || {
+            use tracing_subscriber::layer::SubscriberExt;
+            quiet_planned_panics();
+            let armed = Arc::new(AtomicBool::new(false));
+            let subscriber = tracing_subscriber::registry().with(CloseBomb(armed.clone()));
+            tracing::subscriber::with_default(subscriber, || {
+                let executor = Arc::new(Deferred::default());
+                let pool = Pool::builder()
+                    .size(1)
+                    .blocking_executor(executor.clone())
+                    .build()
+                    .unwrap();
+                let waker = futures::task::noop_waker();
+                let mut cx = std::task::Context::from_waker(&waker);
+                let mut call = {
+                    let outer = tracing::info_span!("outer");
+                    let _entered = outer.enter();
+                    let mut call = Box::pin(pool.submit_blocking(|| 3));
+                    assert!(call.as_mut().poll(&mut cx).is_pending());
+                    call
+                };
+                let job = executor.0.lock().unwrap().pop().expect("the job");
+                armed.store(true, Ordering::SeqCst);
+                job();
+                armed.store(false, Ordering::SeqCst);
+                let out = catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(&mut cx)));
+                let s = pool.stats();
+                assert!(
+                    matches!(out, Ok(std::task::Poll::Ready(Ok(3)))),
+                    "the output was lost to the subscriber's panic: {s:?}"
+                );
+                assert_eq!((s.running, s.completed, s.panicked), (0, 1, 0), "{s:?}");
+                assert_accounted(&s);
+            });
+        },
+    );
 }
