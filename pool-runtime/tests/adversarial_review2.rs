@@ -365,3 +365,78 @@ fn a_blocking_call_inside_a_span_whose_close_panics_still_returns_its_output() {
         },
     );
 }
+
+/// A waker that counts nothing, and whose `Drop` panics while `armed`.
+fn waker_whose_drop_panics(armed: &'static AtomicBool) -> std::task::Waker {
+    use std::task::{RawWaker, RawWakerVTable, Waker};
+    fn vtable() -> &'static RawWakerVTable {
+        &RawWakerVTable::new(clone, noop, noop, drop)
+    }
+    unsafe fn clone(data: *const ()) -> RawWaker {
+        RawWaker::new(data, vtable())
+    }
+    unsafe fn noop(_: *const ()) {}
+    unsafe fn drop(data: *const ()) {
+        let armed = unsafe { &*(data as *const AtomicBool) };
+        if armed.load(Ordering::SeqCst) && !std::thread::panicking() {
+            panic!("planned: a waker whose drop panics");
+        }
+    }
+    unsafe {
+        Waker::from_raw(RawWaker::new(
+            armed as *const AtomicBool as *const (),
+            vtable(),
+        ))
+    }
+}
+
+/// Promise (d6c0415, README): a call dropped while it waits leaves the
+/// queue at once and is counted cancelled, whatever its waker's `Drop`
+/// does. Catches: a call waiting under an admission timeout keeps a clone
+/// of its waker in its deadline's timer entry, which the call's `Drop`
+/// released first, outside any catch: a panic there left `Acquire::drop`
+/// before the call left the queue, so its node stayed linked in memory
+/// that was then freed (waiting: 1 for good; the next release would hand
+/// the slot to freed memory).
+#[test]
+fn a_timed_waiting_call_dropped_with_a_waker_whose_drop_panics_leaves_the_queue() {
+    quiet_planned_panics();
+    // The crate's timer thread.
+    timed_waiting_call_dropped(Pool::builder());
+    // Tokio's timer (a tokio clock inside a runtime with time).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let _inside = runtime.enter();
+    timed_waiting_call_dropped(Pool::builder().clock(pool_runtime::TokioClock::new()));
+}
+
+fn timed_waiting_call_dropped(builder: pool_runtime::PoolBuilder) {
+    static ARMED: AtomicBool = AtomicBool::new(false);
+    let bad = waker_whose_drop_panics(&ARMED);
+    let pool = builder
+        .size(1)
+        .admission_timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let held = pool.try_acquire().unwrap();
+    let mut call = Box::pin(pool.submit(async { 1 }));
+    assert!(call
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(&bad))
+        .is_pending());
+    ARMED.store(true, Ordering::SeqCst);
+    let _ = catch_unwind(AssertUnwindSafe(|| drop(call)));
+    ARMED.store(false, Ordering::SeqCst);
+    let s = pool.stats();
+    if (s.waiting, s.cancelled) != (0, 1) {
+        // The queue may point into freed memory: touch nothing more.
+        std::mem::forget(held);
+        std::mem::forget(pool);
+        panic!("the dropped call is still in the queue: {s:?}");
+    }
+    assert_accounted(&s);
+    drop(held);
+    assert_eq!(pool.run(|| 2), Ok(2));
+}
