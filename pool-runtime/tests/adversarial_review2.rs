@@ -295,6 +295,54 @@ fn a_call_polled_again_after_a_panic_past_its_work_does_not_poll_the_dropped_wor
     }
 }
 
+/// A clock that never moves (what `Caught` reads a clock that panics at
+/// every read as).
+#[derive(Clone)]
+struct Frozen(Duration);
+
+impl Clock for Frozen {
+    fn now(&self) -> Duration {
+        self.0
+    }
+}
+
+/// Promise (PoolBuilder::clock): a clock that stands still costs no slot
+/// and no call, and the limit stays within its bounds. Catches: the
+/// adaptive policy dividing by a window of no time or a latency of zero
+/// (a NaN limit read as 0 slots).
+#[test]
+fn a_clock_standing_still_keeps_an_adaptive_pool_answering_within_its_bounds() {
+    within(Duration::from_millis(1500), || {
+        for at in [Duration::ZERO, Duration::from_secs(5)] {
+            let pool = Pool::builder()
+                .kind(Kind::Autoscale)
+                .min(2)
+                .max(8)
+                .scale_policy(ScalePolicy::Adaptive(AdaptiveSettings {
+                    window_samples: 1,
+                    window_time: Duration::from_nanos(1),
+                    ..AdaptiveSettings::DEFAULT
+                }))
+                .clock(Frozen(at))
+                .build()
+                .unwrap();
+            for i in 0..300u32 {
+                let verdict = if i % 4 == 0 {
+                    pool_runtime::Verdict::Overload
+                } else {
+                    pool_runtime::Verdict::Success
+                };
+                let out =
+                    futures::executor::block_on(pool.submit_judged(0, async { i }, |_| verdict));
+                assert_eq!(out, Ok(i), "{at:?}: call {i}: {:?}", pool.stats());
+                let size = pool.size();
+                assert!((2..=8).contains(&size), "{at:?}: call {i}: size {size}");
+            }
+            assert_accounted(&pool.stats());
+        }
+    });
+}
+
 /// A layer (over the registry, which keeps the spans) that, armed, panics
 /// when a span closes.
 struct CloseBomb(Arc<AtomicBool>);
