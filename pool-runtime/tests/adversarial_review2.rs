@@ -488,3 +488,61 @@ fn timed_waiting_call_dropped(builder: pool_runtime::PoolBuilder) {
     drop(held);
     assert_eq!(pool.run(|| 2), Ok(2));
 }
+
+/// Pending at its first poll; its `Drop` panics while `armed`.
+struct PendingThenDropPanics(&'static AtomicBool);
+
+impl Future for PendingThenDropPanics {
+    type Output = ();
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        std::task::Poll::Pending
+    }
+}
+
+impl Drop for PendingThenDropPanics {
+    fn drop(&mut self) {
+        if self.0.load(Ordering::SeqCst) && !std::thread::panicking() {
+            panic!("planned: the cancelled work's drop panics");
+        }
+    }
+}
+
+static UNDER_CEILING: pool_runtime::Group =
+    pool_runtime::Group::new(pool_runtime::GroupSpec::new("review2::under_ceiling").size(2));
+
+/// Promise (a894d34, README: a work whose `Drop` panics loses nothing):
+/// a group call cancelled while it runs under the application's ceiling
+/// frees its ceiling slot even if its work's `Drop` panics. Catches:
+/// `Ceilinged::drop_gated` dropped the work, then the ceiling's gate, in
+/// one function body: the work's panic skipped the gate, whose ceiling
+/// slot stayed taken for good (the next group call waited forever).
+#[test]
+fn a_group_call_under_the_ceiling_whose_work_drop_panics_frees_its_ceiling_slot() {
+    in_child_process(
+        "a_group_call_under_the_ceiling_whose_work_drop_panics_frees_its_ceiling_slot",
+        &[(b"POOLED_CEILING", b"1")],
+        || {
+            static ARMED: AtomicBool = AtomicBool::new(false);
+            quiet_planned_panics();
+            let waker = futures::task::noop_waker();
+            let mut cx = std::task::Context::from_waker(&waker);
+            let mut call = Box::pin(UNDER_CEILING.submit(0, PendingThenDropPanics(&ARMED)));
+            assert!(call.as_mut().poll(&mut cx).is_pending());
+            assert_eq!(pool_runtime::ceiling::limit(), Some(1));
+            ARMED.store(true, Ordering::SeqCst);
+            let dropped = catch_unwind(AssertUnwindSafe(|| drop(call)));
+            ARMED.store(false, Ordering::SeqCst);
+            assert!(dropped.is_err(), "the work's panic reaches the dropper");
+            let ceiling = pool_runtime::ceiling::stats().unwrap();
+            assert_eq!(ceiling.running, 0, "the ceiling slot leaked: {ceiling:?}");
+            assert_accounted(&ceiling);
+            let group = UNDER_CEILING.stats();
+            assert_eq!(group.running, 0, "{group:?}");
+            assert_accounted(&group);
+            assert_eq!(
+                within(Duration::from_secs(1), || UNDER_CEILING.run(|| 7)),
+                Ok(7)
+            );
+        },
+    );
+}
