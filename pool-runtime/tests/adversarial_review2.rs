@@ -546,3 +546,66 @@ fn a_group_call_under_the_ceiling_whose_work_drop_panics_frees_its_ceiling_slot(
         },
     );
 }
+
+/// Pending for ever; counts its drops.
+struct PendingCountsDrop(&'static std::sync::atomic::AtomicUsize);
+
+impl Future for PendingCountsDrop {
+    type Output = u32;
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<u32> {
+        std::task::Poll::Pending
+    }
+}
+
+impl Drop for PendingCountsDrop {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A value whose `Drop` panics while `armed` (captured by a judge).
+struct PanicsOnDrop(&'static AtomicBool);
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        if self.0.load(Ordering::SeqCst) && !std::thread::panicking() {
+            panic!("planned: the judge's drop panics");
+        }
+    }
+}
+
+/// Promise (Submit's cancel safety, a894d34's "work whose Drop panics loses
+/// nothing"): a call dropped while it runs drops its work — whatever it
+/// owns (a connection, a buffer) — before its slot is handed on. Catches:
+/// `Guarded`'s drop dropped the judge first and the work after it in one
+/// body: a judge whose `Drop` panicked skipped the work's drop, which was
+/// then never dropped at all (its resources leaked for good).
+#[test]
+fn a_running_call_whose_judges_drop_panics_still_drops_its_work() {
+    static ARMED: AtomicBool = AtomicBool::new(false);
+    static DROPS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    quiet_planned_panics();
+    let pool = Pool::builder().size(1).build().unwrap();
+    let waker = futures::task::noop_waker();
+    let mut cx = std::task::Context::from_waker(&waker);
+    let bomb = PanicsOnDrop(&ARMED);
+    let mut call = Box::pin(pool.submit_judged(0, PendingCountsDrop(&DROPS), move |_| {
+        let _keep = &bomb;
+        pool_runtime::Verdict::Success
+    }));
+    assert!(call.as_mut().poll(&mut cx).is_pending());
+    ARMED.store(true, Ordering::SeqCst);
+    let _ = catch_unwind(AssertUnwindSafe(|| drop(call)));
+    ARMED.store(false, Ordering::SeqCst);
+    assert_eq!(
+        DROPS.load(Ordering::SeqCst),
+        1,
+        "the work was never dropped"
+    );
+    let s = pool.stats();
+    assert_eq!(s.running, 0, "{s:?}");
+    assert_accounted(&s);
+}

@@ -73,12 +73,21 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if !this.acquire.is_finished() {
+                /// Drops the judge when it goes: after the work, also when
+                /// the work's `Drop` panics (and the work goes even if the
+                /// judge's would).
+                struct Judge<J>(*mut ManuallyDrop<J>);
+                impl<J> Drop for Judge<J> {
+                    fn drop(&mut self) {
+                        // Safety: see below.
+                        unsafe { ManuallyDrop::drop(&mut *self.0) }
+                    }
+                }
+                let judge = Judge(std::ptr::from_mut(this.judge));
                 // Safety: `work` and `judge` are dropped once, here, and never
                 // used again; `acquire` goes after.
-                unsafe {
-                    ManuallyDrop::drop(this.judge);
-                    this.acquire.drop_work(this.work);
-                }
+                unsafe { this.acquire.drop_work(this.work) };
+                drop(judge);
             }
         }
     }
