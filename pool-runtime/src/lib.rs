@@ -102,6 +102,7 @@ mod pool;
 mod scale;
 mod sync;
 mod time;
+mod unwind;
 
 pub use group::ceiling;
 #[cfg(feature = "rayon")]

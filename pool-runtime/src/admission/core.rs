@@ -472,7 +472,7 @@ impl Core {
         // it, so that it cannot stop the caller's own accounting (a call
         // dropped while waiting reports its end after this returns) nor
         // abort a caller that is already unwinding.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(waker)));
+        crate::unwind::caught(move || drop(waker));
         wake_each(drained.into_iter().flatten());
         Left::Nothing
     }

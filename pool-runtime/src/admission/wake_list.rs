@@ -91,7 +91,12 @@ pub(crate) type Panic = Box<dyn std::any::Any + Send>;
 #[inline(always)]
 pub(crate) fn wake_catching(waker: Waker, first: &mut Option<Panic>) {
     if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| waker.wake())) {
-        first.get_or_insert(payload);
+        match first {
+            None => *first = Some(payload),
+            // A later panic's payload is dropped here: its `Drop` (the
+            // waker's value) must not stop the batch.
+            Some(_) => crate::unwind::drop_payload(payload),
+        }
     }
 }
 
@@ -116,6 +121,7 @@ pub(crate) fn reraise(panic: Option<Panic>) {
         if !std::thread::panicking() {
             panic::resume_unwind(payload);
         }
+        crate::unwind::drop_payload(payload);
     }
 }
 

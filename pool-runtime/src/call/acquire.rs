@@ -574,11 +574,15 @@ impl<R: Deref<Target = Core>> Drop for Acquire<R> {
     }
 }
 
-/// Disarms a waiting call's deadline (its timer entry goes with it).
+/// Disarms a waiting call's deadline (its timer entry goes with it). The
+/// timer releases the caller's waker there (tokio's timer under its own
+/// lock): a panic of its `Drop` is caught, since it would otherwise leave
+/// `Acquire::drop` before the call left the queue, its node still linked
+/// in memory about to be freed.
 #[cold]
 fn drop_deadline(deadline: &mut ManuallyDrop<Option<Pin<Box<Sleep>>>>) {
     // Safety: called once, from `Drop`; the field is not used again.
-    unsafe { ManuallyDrop::drop(deadline) }
+    crate::unwind::caught(|| unsafe { ManuallyDrop::drop(deadline) });
 }
 
 impl<R: Deref<Target = Core>> Acquire<R> {

@@ -73,12 +73,21 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if !this.acquire.is_finished() {
+                /// Drops the judge when it goes: after the work, also when
+                /// the work's `Drop` panics (and the work goes even if the
+                /// judge's would).
+                struct Judge<J>(*mut ManuallyDrop<J>);
+                impl<J> Drop for Judge<J> {
+                    fn drop(&mut self) {
+                        // Safety: see below.
+                        unsafe { ManuallyDrop::drop(&mut *self.0) }
+                    }
+                }
+                let judge = Judge(std::ptr::from_mut(this.judge));
                 // Safety: `work` and `judge` are dropped once, here, and never
                 // used again; `acquire` goes after.
-                unsafe {
-                    ManuallyDrop::drop(this.judge);
-                    this.acquire.drop_work(this.work);
-                }
+                unsafe { this.acquire.drop_work(this.work) };
+                drop(judge);
             }
         }
     }
@@ -123,6 +132,12 @@ impl<R: Deref<Target = Core>, F: Future, J: Judge<F::Output>> Future for Guarded
         let this = self.project();
         let mut acquire = this.acquire;
         ready!(acquire.as_mut().poll_acquire(cx))?;
+        // A call polled again after a panic past its work's end (the work's
+        // `Drop` or the judge), caught by the caller, still holds its slot:
+        // its work is gone (dropped in place) and must not be polled.
+        if acquire.is_finished() {
+            polled_after_completion();
+        }
         let mut work = this.work;
         let out = ready!(acquire
             .as_mut()
@@ -145,6 +160,13 @@ impl<R: Deref<Target = Core>, F: Future, J: Judge<F::Output>> Future for Guarded
         acquire.finish_judged(verdict);
         Poll::Ready(Ok(out))
     }
+}
+
+#[cold]
+#[inline(never)]
+#[track_caller]
+fn polled_after_completion() -> ! {
+    panic!("a pool call was polled after it completed")
 }
 
 pin_project! {

@@ -1,7 +1,6 @@
 //! Reloading a configuration file when it changes: [`watch`].
 
 use super::{load_str, read_text, ConfigError, Report};
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -208,6 +207,6 @@ fn watching<F>(
         };
         // Nobody on this thread could take a panic of the callback: it is
         // dropped, and the watch goes on.
-        let _ = panic::catch_unwind(AssertUnwindSafe(|| on_reload(outcome)));
+        crate::unwind::caught(|| on_reload(outcome));
     }
 }

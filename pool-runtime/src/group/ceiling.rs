@@ -343,7 +343,19 @@ impl<F: Future> Ceilinged<F> {
     /// `drop` of a call that took (or waits for) a ceiling slot.
     #[cold]
     fn drop_gated(&mut self) {
-        if let Some(gate) = self.ceiling.as_mut() {
+        /// Drops the gate (and so gives back its ceiling slot) when it goes:
+        /// after the work, also when the work's `Drop` panics.
+        struct Last<O>(*mut ManuallyDrop<Option<GateBox<O>>>);
+        impl<O> Drop for Last<O> {
+            fn drop(&mut self) {
+                // Safety: points at `ceiling` of a `Ceilinged` being dropped
+                // in place; dropped once, here, and never used again.
+                unsafe { ManuallyDrop::drop(&mut *self.0) }
+            }
+        }
+        let last = Last(std::ptr::addr_of_mut!(self.ceiling));
+        // Safety: `last` only touches the gate once this borrow has ended.
+        if let Some(gate) = unsafe { &mut *last.0 }.as_mut() {
             // Safety: `self` is pinned (it is only ever used pinned) and is
             // being dropped in place: `work` is dropped in place, once; the
             // gate's `acquire` is not moved out of its pinned box.
@@ -355,8 +367,7 @@ impl<F: Future> Ceilinged<F> {
                 }
             };
         }
-        // Safety: dropped once, after `work`, and never used again.
-        unsafe { ManuallyDrop::drop(&mut self.ceiling) }
+        drop(last);
     }
 
     /// The call `make` builds, gated by the ceiling if one is set now.

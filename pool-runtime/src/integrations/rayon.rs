@@ -1,7 +1,6 @@
 //! Blocking closures on a rayon thread pool (feature `rayon`).
 
 use crate::call::blocking::{BlockingExecutor, BlockingJob};
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
 /// A [`BlockingExecutor`] that runs [`Pool::submit_blocking`](crate::Pool::submit_blocking)
@@ -87,7 +86,7 @@ impl BlockingExecutor for RayonExecutor {
         // pool has a panic handler), so it is caught here. The panic hook
         // has reported it already.
         let job = move || {
-            let _ = panic::catch_unwind(AssertUnwindSafe(job));
+            crate::unwind::caught(job);
         };
         match &self.threads {
             Some(threads) => threads.spawn(job),

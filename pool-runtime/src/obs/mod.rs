@@ -48,7 +48,7 @@ pub(crate) mod trace;
 /// way out of a report that returns.
 #[inline(always)]
 pub(crate) fn caught<T>(report: impl FnOnce() -> T) -> Option<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(report)).ok()
+    crate::unwind::caught(report)
 }
 
 /// The label of pools built without a name.
@@ -469,6 +469,22 @@ impl Held {
     }
 }
 
+/// The caller's context on the executor's thread: closing this handle of the
+/// caller's span (its last, if the caller moved on) is the subscriber's
+/// code, caught like every report, so that it cannot take the job's output
+/// (nor abort a thread already unwinding).
+#[cfg(feature = "tracing")]
+struct Closing(Option<(tracing::Dispatch, tracing::Span)>);
+
+#[cfg(feature = "tracing")]
+impl Drop for Closing {
+    fn drop(&mut self) {
+        if let Some(context) = self.0.take() {
+            caught(move || drop(context));
+        }
+    }
+}
+
 /// The caller's tracing context, captured when a blocking call is submitted
 /// and re-entered on the executor's thread around the job.
 #[cfg(feature = "tracing")]
@@ -491,8 +507,10 @@ impl Caller {
     #[inline]
     pub(crate) fn in_scope<R>(self, f: impl FnOnce() -> R) -> R {
         match self.context {
-            Some((dispatch, span)) => {
-                tracing::dispatcher::with_default(&dispatch, || span.in_scope(f))
+            Some(context) => {
+                let closing = Closing(Some(context));
+                let (dispatch, span) = closing.0.as_ref().expect("not yet closed");
+                tracing::dispatcher::with_default(dispatch, || span.in_scope(f))
             }
             None => f(),
         }

@@ -52,21 +52,18 @@ impl<C: Clock> Caught<C> {
 
 impl<C: Clock> Clock for Caught<C> {
     fn now(&self) -> Duration {
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.clock.now())) {
-            Ok(now) => {
+        match crate::unwind::caught(|| self.clock.now()) {
+            Some(now) => {
                 let nanos = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
                 self.last.store(nanos, Ordering::Relaxed);
                 now
             }
-            Err(_) => Duration::from_nanos(self.last.load(Ordering::Relaxed)),
+            None => Duration::from_nanos(self.last.load(Ordering::Relaxed)),
         }
     }
 
     fn uses_tokio_time(&self) -> bool {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.clock.uses_tokio_time()
-        }))
-        .unwrap_or(false)
+        crate::unwind::caught(|| self.clock.uses_tokio_time()).unwrap_or(false)
     }
 }
 

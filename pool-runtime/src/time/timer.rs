@@ -238,8 +238,18 @@ impl TimerThread {
 
     /// The entry's `Sleep` is gone: release its waker now, and mark it so that
     /// the heap drops it (at once, if cancelled entries dominate the heap).
+    ///
+    /// The waker is the caller's: taken out first, dropped last, outside
+    /// both locks, its panic caught (the panic hook has shown it), so that
+    /// it can neither leave the entry unmarked nor unwind out of the
+    /// waiting call's `Drop` before the call has left its pool's queue.
     fn cancel(&self, entry: &Entry) {
-        drop(lock(&entry.waker).take());
+        let waker = lock(&entry.waker).take();
+        self.mark_cancelled(entry);
+        crate::unwind::caught(move || drop(waker));
+    }
+
+    fn mark_cancelled(&self, entry: &Entry) {
         let mut heap = lock(&self.heap);
         if entry.fired.load(Ordering::Acquire) {
             return; // already off the heap
