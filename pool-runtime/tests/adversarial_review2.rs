@@ -414,30 +414,6 @@ fn a_blocking_call_inside_a_span_whose_close_panics_still_returns_its_output() {
     );
 }
 
-/// A waker that counts nothing, and whose `Drop` panics while `armed`.
-fn waker_whose_drop_panics(armed: &'static AtomicBool) -> std::task::Waker {
-    use std::task::{RawWaker, RawWakerVTable, Waker};
-    fn vtable() -> &'static RawWakerVTable {
-        &RawWakerVTable::new(clone, noop, noop, drop)
-    }
-    unsafe fn clone(data: *const ()) -> RawWaker {
-        RawWaker::new(data, vtable())
-    }
-    unsafe fn noop(_: *const ()) {}
-    unsafe fn drop(data: *const ()) {
-        let armed = unsafe { &*(data as *const AtomicBool) };
-        if armed.load(Ordering::SeqCst) && !std::thread::panicking() {
-            panic!("planned: a waker whose drop panics");
-        }
-    }
-    unsafe {
-        Waker::from_raw(RawWaker::new(
-            armed as *const AtomicBool as *const (),
-            vtable(),
-        ))
-    }
-}
-
 /// Promise (d6c0415, README): a call dropped while it waits leaves the
 /// queue at once and is counted cancelled, whatever its waker's `Drop`
 /// does. Catches: a call waiting under an admission timeout keeps a clone
@@ -462,7 +438,7 @@ fn a_timed_waiting_call_dropped_with_a_waker_whose_drop_panics_leaves_the_queue(
 
 fn timed_waiting_call_dropped(builder: pool_runtime::PoolBuilder) {
     static ARMED: AtomicBool = AtomicBool::new(false);
-    let bad = waker_whose_drop_panics(&ARMED);
+    let bad = common::waker_whose_drop_panics(&ARMED);
     let pool = builder
         .size(1)
         .admission_timeout(Duration::from_secs(60))

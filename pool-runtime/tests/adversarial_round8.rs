@@ -839,31 +839,6 @@ fn race_once(order: Order) {
 
 // ---- wakers whose drop panics ------------------------------------------------
 
-/// A waker whose clones panic when dropped (not when woken, which consumes
-/// them) while `armed` is set.
-fn waker_with_panicking_drop(armed: &'static AtomicBool) -> std::task::Waker {
-    use std::task::{RawWaker, RawWakerVTable, Waker};
-    fn vtable() -> &'static RawWakerVTable {
-        &RawWakerVTable::new(clone, noop, noop, drop)
-    }
-    unsafe fn clone(data: *const ()) -> RawWaker {
-        RawWaker::new(data, vtable())
-    }
-    unsafe fn noop(_: *const ()) {}
-    unsafe fn drop(data: *const ()) {
-        let armed = unsafe { &*(data as *const AtomicBool) };
-        if armed.load(Ordering::SeqCst) && !std::thread::panicking() {
-            panic!("planned: a waker whose drop panics");
-        }
-    }
-    unsafe {
-        Waker::from_raw(RawWaker::new(
-            armed as *const AtomicBool as *const (),
-            vtable(),
-        ))
-    }
-}
-
 /// Promise: a waiting call dropped (or re-polled with another waker) loses
 /// nothing, whatever its old waker's `Drop` does. Catches: the waker the
 /// pool kept dropped under its lock, in the middle of leaving the queue,
@@ -873,7 +848,7 @@ fn waker_with_panicking_drop(armed: &'static AtomicBool) -> std::task::Waker {
 fn a_waker_whose_drop_panics_loses_no_waiting_call() {
     static ARMED: AtomicBool = AtomicBool::new(false);
     quiet_planned_panics();
-    let bad = waker_with_panicking_drop(&ARMED);
+    let bad = common::waker_whose_drop_panics(&ARMED);
     for order in [Order::Fifo, Order::Lifo, Order::Priority] {
         let pool = Pool::builder().size(1).order(order).build().unwrap();
         let held = pool.try_acquire().unwrap();
@@ -939,7 +914,7 @@ fn a_waker_whose_drop_panics_does_not_stop_the_timer() {
         || {
             static ARMED: AtomicBool = AtomicBool::new(true);
             quiet_planned_panics();
-            let bad = waker_with_panicking_drop(&ARMED);
+            let bad = common::waker_whose_drop_panics(&ARMED);
             let pool = Pool::builder()
                 .size(1)
                 .admission_timeout(Duration::from_millis(30))

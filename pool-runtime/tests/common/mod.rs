@@ -231,6 +231,33 @@ pub fn panicking_waker() -> Waker {
     Waker::from(Arc::new(PanickingWake))
 }
 
+/// A waker (and its clones) whose `Drop` panics while `armed` is set and
+/// the thread is not already unwinding (a planned panic); waking does
+/// nothing.
+#[allow(dead_code)]
+pub fn waker_whose_drop_panics(armed: &'static std::sync::atomic::AtomicBool) -> Waker {
+    use std::task::{RawWaker, RawWakerVTable};
+    fn vtable() -> &'static RawWakerVTable {
+        &RawWakerVTable::new(clone, noop, noop, drop)
+    }
+    unsafe fn clone(data: *const ()) -> RawWaker {
+        RawWaker::new(data, vtable())
+    }
+    unsafe fn noop(_: *const ()) {}
+    unsafe fn drop(data: *const ()) {
+        let armed = unsafe { &*(data as *const std::sync::atomic::AtomicBool) };
+        if armed.load(Ordering::SeqCst) && !std::thread::panicking() {
+            panic!("planned: a waker whose drop panics");
+        }
+    }
+    unsafe {
+        Waker::from_raw(RawWaker::new(
+            armed as *const std::sync::atomic::AtomicBool as *const (),
+            vtable(),
+        ))
+    }
+}
+
 /// The variable naming the test a child process runs ([`in_child_process`]).
 const CHILD: &str = "CHILD_TEST_NAME";
 
