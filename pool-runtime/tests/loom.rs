@@ -994,7 +994,7 @@ fn a_resize_to_zero_racing_a_release_holds_the_queue_until_resized_up() {
 // ---- the ceiling's two-level admission -------------------------------------
 
 fn group(name: &'static str) -> Arc<Group> {
-    Arc::new(Group::new(GroupSpec::new("loom").size(1)))
+    Arc::new(Group::new(GroupSpec::new(name).size(1)))
 }
 
 /// The ceiling's scheme (`ceiling.rs`), composed by hand: a call takes a slot
