@@ -2,10 +2,10 @@
 //! is built (documented in [`observe`](crate::observe)).
 
 use crate::admission::core::Outcome;
-use crate::obs::caught;
 use crate::observe::metric;
 use crate::pool::rejected::Rejected;
 use crate::scale::adaptive::WindowReport;
+use crate::unwind::caught;
 use ::metrics::{Counter, Gauge, Histogram, Unit};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;

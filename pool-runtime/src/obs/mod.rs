@@ -17,7 +17,7 @@
 //!   Metric handles are registered once per pool, when it is built; without
 //!   a recorder they are no-ops (one branch each).
 //! * **A panicking report loses only itself.** Every call into a
-//!   subscriber or a recorder goes through [`caught`]: its panic stops
+//!   subscriber or a recorder goes through [`caught`](crate::unwind::caught): its panic stops
 //!   there (the panic hook has reported it), never between two steps of the
 //!   pool's bookkeeping.
 //! * **Gauges move by differences**, never by `set`: reports made after
@@ -32,6 +32,8 @@ use crate::call::Form;
 use crate::pool::rejected::Rejected;
 use crate::scale::adaptive::WindowReport;
 use crate::scale::LimitCause;
+#[cfg(feature = "tracing")]
+use crate::unwind::caught;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,17 +41,6 @@ use std::time::Duration;
 pub(crate) mod meter;
 #[cfg(feature = "tracing")]
 pub(crate) mod trace;
-
-/// Runs a report — a subscriber's or a recorder's code — and catches a
-/// panic in it: the panic hook has reported it, and the report is lost,
-/// but it never unwinds through the pool's bookkeeping (a slot taken and
-/// not yet handed to its call, a call ended and its slot not yet released,
-/// a release in a `Drop` while unwinding, which would abort). Free on the
-/// way out of a report that returns.
-#[inline(always)]
-pub(crate) fn caught<T>(report: impl FnOnce() -> T) -> Option<T> {
-    crate::unwind::caught(report)
-}
 
 /// The label of pools built without a name.
 pub(crate) const UNNAMED: &str = "(unnamed)";

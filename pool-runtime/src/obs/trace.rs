@@ -3,11 +3,11 @@
 
 use crate::admission::core::Outcome;
 use crate::call::Form;
-use crate::obs::caught;
 use crate::observe::TARGET;
 use crate::pool::rejected::Rejected;
 use crate::scale::adaptive::WindowReport;
 use crate::scale::LimitCause;
+use crate::unwind::caught;
 use std::time::Duration;
 use tracing::field::Empty;
 use tracing::{Dispatch, Level, Span};
