@@ -7,8 +7,10 @@
 //! a hang fails instead of hanging.
 #![cfg(feature = "redis")]
 
+mod common;
 mod redis_server;
 
+use common::Meter;
 use pool_runtime::fleet::{Fleet, OnUnreachable};
 use pool_runtime::{Group, GroupSpec, Rejected};
 use redis_server::*;
@@ -36,35 +38,6 @@ fn bounded<T: Send + 'static>(
         Ok(Ok(out)) => out,
         Ok(Err(panic)) => std::panic::resume_unwind(panic),
         Err(_) => panic!("{what}: did not finish within {timeout:?} (a hang)"),
-    }
-}
-
-/// Counts bodies running at once, in-process, and keeps the highest count.
-#[derive(Clone, Default)]
-struct Meter {
-    now: Arc<AtomicUsize>,
-    max: Arc<AtomicUsize>,
-}
-
-struct Inside(Meter);
-
-impl Meter {
-    fn enter(&self) -> Inside {
-        let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
-        self.max.fetch_max(n, Ordering::SeqCst);
-        Inside(self.clone())
-    }
-    fn now(&self) -> usize {
-        self.now.load(Ordering::SeqCst)
-    }
-    fn max(&self) -> usize {
-        self.max.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for Inside {
-    fn drop(&mut self) {
-        self.0.now.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -7,33 +7,14 @@
 //! can be, and bounded in time.
 #![cfg(feature = "redis")]
 
+mod common;
 mod redis_server;
 
+use common::Meter;
 use pool_runtime::fleet::OnUnreachable;
 use pool_runtime::Rejected;
 use redis_server::*;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-#[derive(Clone, Default)]
-struct Meter {
-    now: Arc<AtomicUsize>,
-    max: Arc<AtomicUsize>,
-}
-struct Inside(Meter);
-impl Meter {
-    fn enter(&self) -> Inside {
-        let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
-        self.max.fetch_max(n, Ordering::SeqCst);
-        Inside(self.clone())
-    }
-}
-impl Drop for Inside {
-    fn drop(&mut self) {
-        self.0.now.fetch_sub(1, Ordering::SeqCst);
-    }
-}
 
 /// Promise (`fleet`): a fleet limit is "shared by every process that uses
 /// the same Redis and group name". Two groups of one process with one name
@@ -70,7 +51,7 @@ async fn two_groups_of_one_process_with_one_name_share_the_fleet_limit() {
             .unwrap()
             .unwrap();
     }
-    assert_eq!(meter.max.load(Ordering::SeqCst), 2);
+    assert_eq!(meter.max(), 2);
     for g in [a, b] {
         let s = g.fleet_stats().unwrap();
         assert_eq!(
