@@ -320,7 +320,9 @@ pub fn oracle(workload: &Workload, seeds: &[u64]) -> (Contender, String) {
 pub fn run(options: &crate::Options) -> Vec<Outcome> {
     let seeds = options.seed_list();
     let mut out = Vec::new();
-    let models = if options.holdout {
+    let models = if options.fresh {
+        crate::fresh::scenarios(options.phase)
+    } else if options.holdout {
         crate::holdout::scenarios(options.phase)
     } else {
         scenarios(options.phase)

@@ -9,6 +9,7 @@
 //! cargo run --release -p pooled-sim -- --tune     # parameter exploration (sweep, grid, robust, holdout)
 //! cargo run --release -p pooled-sim -- --family   # issue 11: the server family against reference controllers
 //! cargo run --release -p pooled-sim -- --family --holdout   # models never tuned on (sim/src/holdout.rs)
+//! cargo run --release -p pooled-sim -- --family --fresh     # a third set, written after the policy (sim/src/fresh.rs)
 //! ```
 //!
 //! `--quick` runs the main table and then a reduced family (1 seed, 20 s
@@ -18,6 +19,7 @@
 //! number is reproducible. The model, metrics and results: `sim/RESULTS.md`.
 
 mod family;
+mod fresh;
 mod holdout;
 mod metrics;
 mod peers;
@@ -54,6 +56,8 @@ pub struct Options {
     pub family: bool,
     /// With `family`: the holdout models instead of the family's.
     pub holdout: bool,
+    /// With `family`: the fresh models (`sim/src/fresh.rs`) instead.
+    pub fresh: bool,
     /// With `family`: only the models of these names (empty: all).
     pub only: Vec<String>,
     /// With `family`: instead of the tables, print a per-second timeline of
@@ -62,7 +66,7 @@ pub struct Options {
     pub trace: bool,
 }
 
-const USAGE: &str = "usage: pooled-sim [--quick] [--family [--holdout] [--only NAME,..] [--trace]] [--seeds N] [--seed-base S] [--no-plots] [--tune [sweep,grid,robust,holdout]]";
+const USAGE: &str = "usage: pooled-sim [--quick] [--family [--holdout | --fresh] [--only NAME,..] [--trace]] [--seeds N] [--seed-base S] [--no-plots] [--tune [sweep,grid,robust,holdout]]";
 
 impl Options {
     /// The seeds to run.
@@ -81,6 +85,7 @@ impl Options {
             no_plots: false,
             family: false,
             holdout: false,
+            fresh: false,
             only: Vec::new(),
             trace: false,
         };
@@ -91,6 +96,7 @@ impl Options {
                 "--quick" => o.quick = true,
                 "--family" => o.family = true,
                 "--holdout" => o.holdout = true,
+                "--fresh" => o.fresh = true,
                 "--tune" => {
                     o.tune = match args.next() {
                         Some(stages) if !stages.starts_with('-') => {

@@ -302,7 +302,13 @@ fn mark(met: bool) -> &'static str {
 pub fn family(options: &Options, outcomes: &[crate::family::Outcome]) {
     println!(
         "## pooled-sim --family{}: {} seed{} (medians), {} s phases{}\n",
-        if options.holdout { " --holdout" } else { "" },
+        if options.fresh {
+            " --fresh"
+        } else if options.holdout {
+            " --holdout"
+        } else {
+            ""
+        },
         options.seeds,
         if options.seeds == 1 { "" } else { "s" },
         options.phase,
