@@ -41,9 +41,10 @@ pub const ORACLE_SCALES: [f64; 6] = [1.0, 0.9, 1.1, 0.8, 1.25, 0.7];
 /// The contenders: `pooled`'s adaptive policy as the runtime ships it (its
 /// defaults and the builder's, `max` [`MAX`]), the peers, and the oracle
 /// at the true capacity (last, as `evaluate` wants it; [`run`] replaces it
-/// by the best multiple of [`ORACLE_SCALES`]).
-pub fn contenders() -> Vec<Contender> {
-    let min = builder_min();
+/// by the best multiple of [`ORACLE_SCALES`]). `min` replaces the
+/// builder's default `min` (`--min`).
+pub fn contenders(min: Option<usize>) -> Vec<Contender> {
+    let min = min.unwrap_or_else(builder_min);
     let mut out = vec![Contender {
         name: format!("pooled adaptive {min}..{MAX}"),
         policy: Policy::Adaptive(Adaptive {
@@ -333,13 +334,13 @@ pub fn run(options: &crate::Options) -> Vec<Outcome> {
         .collect();
     if options.trace {
         for w in &models {
-            trace(w, &seeds);
+            trace(w, &seeds, options.min);
         }
         return out;
     }
     for w in models {
         let t = std::time::Instant::now();
-        let mut contenders = contenders();
+        let mut contenders = contenders(options.min);
         let (best, oracle_note) = oracle(&w, &seeds);
         *contenders.last_mut().expect("the oracle") = best;
         let (runs, metrics) = crate::evaluate(&w, &contenders, &seeds);
@@ -366,8 +367,8 @@ pub fn run(options: &crate::Options) -> Vec<Outcome> {
 /// Prints, per seed, a per-second timeline of the pooled contender on
 /// `workload`: the mean and highest limit, the mean and highest requests in
 /// the server, successes and failures (`--trace`).
-fn trace(workload: &Workload, seeds: &[u64]) {
-    let pooled = contenders().remove(0);
+fn trace(workload: &Workload, seeds: &[u64], min: Option<usize>) {
+    let pooled = contenders(min).remove(0);
     let runs = crate::par_map(seeds, |&s| crate::sim::run(workload, &pooled, s));
     for (seed, run) in seeds.iter().zip(&runs) {
         let failed = run
@@ -424,7 +425,7 @@ mod tests {
 
     #[test]
     fn the_pooled_contender_has_the_builders_min_and_the_oracle_is_last() {
-        let c = contenders();
+        let c = contenders(None);
         assert_eq!(c.len(), 5);
         assert!(matches!(c[0].policy, Policy::Adaptive(a) if a.min == 3 && a.max == MAX));
         assert_eq!(c.last().unwrap().policy, Policy::Oracle);
@@ -454,7 +455,7 @@ mod tests {
             .into_iter()
             .find(|w| w.name == "cap-drop")
             .unwrap();
-        let oracle = contenders().pop().unwrap();
+        let oracle = contenders(None).pop().unwrap();
         let run = crate::sim::run(&w, &oracle, 0);
         let at = |t: f64| {
             run.trace

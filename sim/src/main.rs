@@ -64,9 +64,12 @@ pub struct Options {
     /// the pooled contender on every seed (limit, requests in the server,
     /// answers), for reading what the policy did.
     pub trace: bool,
+    /// With `family`: the adaptive contender's `min` instead of the
+    /// builder's default for its `max`.
+    pub min: Option<usize>,
 }
 
-const USAGE: &str = "usage: pooled-sim [--quick] [--family [--holdout | --fresh] [--only NAME,..] [--trace]] [--seeds N] [--seed-base S] [--no-plots] [--tune [sweep,grid,robust,holdout]]";
+const USAGE: &str = "usage: pooled-sim [--quick] [--family [--holdout | --fresh] [--only NAME,..] [--trace] [--min N]] [--seeds N] [--seed-base S] [--no-plots] [--tune [sweep,grid,robust,holdout]]";
 
 impl Options {
     /// The seeds to run.
@@ -88,6 +91,7 @@ impl Options {
             fresh: false,
             only: Vec::new(),
             trace: false,
+            min: None,
         };
         let mut seeds = None;
         let mut args = std::env::args().skip(1);
@@ -110,6 +114,10 @@ impl Options {
                 "--seed-base" => {
                     let n = args.next().ok_or("--seed-base needs a number")?;
                     o.seed_base = n.parse().map_err(|_| format!("bad --seed-base {n}"))?;
+                }
+                "--min" => {
+                    let n = args.next().ok_or("--min needs a number")?;
+                    o.min = Some(n.parse().map_err(|_| format!("bad --min {n}"))?);
                 }
                 "--no-plots" => o.no_plots = true,
                 "--only" => {
