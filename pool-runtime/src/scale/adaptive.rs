@@ -530,7 +530,10 @@ impl AdaptiveLimit {
             // slowly: a cut takes the most the server has lately served.
             let tracked = self.served.get_or_insert(served);
             *tracked = served.max(*tracked + (served - *tracked) * TRACKING);
-            let used = window.peak_running as f64 >= self.limit * USED;
+            // Against the slots the pool has (the limit rounded), not the
+            // fraction: a limit of 1.25 to 1.5 is one slot, and one busy
+            // slot would never count as used (nor grow) at 0.8 of 1.3.
+            let used = window.peak_running as f64 >= self.limit.round().max(1.0) * USED;
             // The floor may rise only where the server is not loaded by us:
             // a window that did not use the limit, or one at `min`.
             let unloaded = !used || self.limit <= low;
@@ -1068,6 +1071,26 @@ mod tests {
         assert_eq!(p.limit.round() as usize, 32);
         // Drops of calls sent after the cut count: all refused, cut by `backoff`.
         assert_eq!(drops(&mut p, now + 100 * MS, 10 * MS, 10), Some(16));
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
+    fn a_limit_cut_to_one_slot_grows_again_under_load() {
+        // A pool of `min` 1 cut to its last slot by refusals, then a server
+        // with room for eight: its one slot is fully used, so it grows. (A
+        // limit of 1.25 to 1.5 is one slot in the pool; judged "used" against
+        // the fraction, one busy slot looked like an idle pool for good.)
+        let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 4, Duration::ZERO);
+        let mut t = Duration::ZERO;
+        run(&mut p, 10, &mut t, server(8), true);
+        let mut cut = p.limit.round() as usize;
+        for _ in 0..20 {
+            t += Duration::from_secs(1);
+            cut = drops(&mut p, t, 10 * MS, 10).unwrap_or(cut);
+        }
+        assert_eq!(cut, 1, "cut to its last slot");
+        let limit = run(&mut p, 200, &mut t, server(8), true);
+        assert!(limit >= 4, "grows back toward the server's 8, got {limit}");
     }
 
     #[test]
