@@ -421,11 +421,20 @@ impl Core {
     /// # Safety
     /// `node` was linked by [`Core::enqueue`] and is alive.
     pub(crate) unsafe fn refresh_waker(&self, node: NonNull<Waiter>, waker: &Waker) -> u8 {
-        let _locked = self.locked.lock();
-        let n = node.as_ref();
-        let status = n.status();
-        if status == status::QUEUED || status == status::HELD {
-            n.register(waker);
+        let (status, replaced) = {
+            let _locked = self.locked.lock();
+            let n = node.as_ref();
+            let status = n.status();
+            match status {
+                status::QUEUED | status::HELD => (status, n.register(waker)),
+                _ => (status, None),
+            }
+        };
+        // The replaced waker is dropped outside the lock, its panic caught
+        // (the panic hook has shown it): the call stays queued with its new
+        // waker, which the panic must not keep it from returning to.
+        if replaced.is_some() {
+            crate::unwind::caught(move || drop(replaced));
         }
         status
     }
@@ -1059,20 +1068,25 @@ impl Core {
     pub(crate) fn poll_drained(&self, id: &mut Option<u64>, waker: &Waker) -> bool {
         // Cloned before taking the lock: a panicking `clone` loses nothing.
         let waker = waker.clone();
-        let mut locked = self.locked.lock();
-        if self.is_drained(&locked) {
-            return true;
-        }
-        let known = id.and_then(|id| locked.drain_wakers.iter_mut().find(|(k, _)| *k == id));
-        match known {
-            Some((_, old)) => *old = waker,
-            None => {
-                let next = locked.next_drain_id;
-                locked.next_drain_id += 1;
-                *id = Some(next);
-                locked.drain_wakers.push((next, waker));
+        let replaced = {
+            let mut locked = self.locked.lock();
+            if self.is_drained(&locked) {
+                return true;
             }
-        }
+            let known = id.and_then(|id| locked.drain_wakers.iter_mut().find(|(k, _)| *k == id));
+            match known {
+                Some((_, old)) => std::mem::replace(old, waker),
+                None => {
+                    let next = locked.next_drain_id;
+                    locked.next_drain_id += 1;
+                    *id = Some(next);
+                    locked.drain_wakers.push((next, waker));
+                    return false;
+                }
+            }
+        };
+        // Dropped outside the lock, its panic caught (as in `refresh_waker`).
+        crate::unwind::caught(move || drop(replaced));
         false
     }
 
