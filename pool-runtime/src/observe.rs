@@ -24,7 +24,9 @@
 //!
 //! A subscriber or a recorder is the application's code: one that panics
 //! while the pool reports to it (creating, recording or closing a span, an
-//! event, a metric update) loses that report and nothing else. The panic
+//! event, a metric update, or describing and registering a pool's or a
+//! fleet's metrics when it is built, where a no-op handle stands in for
+//! one the recorder did not return) loses that report and nothing else. The panic
 //! is caught where the pool reports (the panic hook has shown it) and never
 //! unwinds through the pool's accounting: no slot leaks, every call is
 //! counted. (Entering and leaving a call's span around its work is the
