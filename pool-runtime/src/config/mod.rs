@@ -9,8 +9,10 @@
 //! 2. the file's `[defaults]` table (its `size` applies to fixed groups only,
 //!    its `min`/`max` to autoscaled ones only: the kind a group ends up with,
 //!    after the layers above; its `policy` to groups autoscaled by then, and
-//!    its `adaptive_*` parameters to groups whose policy is adaptive, so one
-//!    table serves every kind);
+//!    its `adaptive_*` parameters to groups whose policy is adaptive, and its
+//!    `fleet_url`/`fleet_lease`/`fleet_unreachable` to groups with a fleet
+//!    limit (in a group's table or variable, they are an error without one),
+//!    so one table serves every kind);
 //! 3. the file's `[groups."<name>"]` table;
 //! 4. environment variables `POOLED_<GROUP>_<SETTING>` (see [`mangle`]);
 //! 5. calls made at run time (`scale`, `resize`): a reload changes a running
@@ -234,6 +236,28 @@ impl Layers {
                     fail(&Some(v.origin.clone()), format!(
                         "`min`/`max` apply to autoscaled groups; group `{name}` is fixed: set `size`, or `kind = \"autoscale\"`"
                     ))?;
+                }
+            }
+            // Fleet keys of a group without a fleet limit configure nothing:
+            // refused where a group's table or variable gives them, by the
+            // attribute's own rule. (A `[defaults]` table's are for the
+            // groups that have a limit, as its `policy` is for autoscaled
+            // ones.)
+            for section in self.sections(name) {
+                let given = |key: &'static str| match key {
+                    "fleet_url" => section.fleet_url.as_ref().map(|v| &v.origin),
+                    "fleet_lease" => section.fleet_lease.as_ref().map(|v| &v.origin),
+                    "fleet_unreachable" => section.fleet_unreachable.as_ref().map(|v| &v.origin),
+                    _ => None,
+                };
+                let limited = s.fleet.limit.is_some();
+                if let Some((key, origin)) =
+                    pool_settings::fleet::without_limit(limited, given).next()
+                {
+                    fail(
+                        &Some(origin.clone()),
+                        format!("group `{name}`: {}", pool_settings::fleet::needs_limit(key)),
+                    )?;
                 }
             }
             if !matches!(s.policy, crate::ScalePolicy::Adaptive(_)) {

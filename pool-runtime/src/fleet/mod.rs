@@ -186,6 +186,14 @@
 //!   nothing. This holds even when the group's declaration carries an error
 //!   of its own (which configuration does not report, see below).
 //!
+//! `fleet_url`, `fleet_lease` and `fleet_unreachable` configure a fleet
+//! limit and nothing else: given where a group has no limit (from any
+//! layer), they are refused by the attribute and by a configuration load (at
+//! the key in a group's table, or the variable), by one rule. A `[defaults]`
+//! table's are for the groups that have a limit, so they are no error for
+//! the others; a hand-written declaration with a URL and no limit has no
+//! fleet, and nothing to warn about.
+//!
 //! The one place with no caller to return an error to is a hand-written
 //! declaration (a [`GroupSpec`](crate::GroupSpec) built in a `static`:
 //! `Group::new` is a `const fn` and cannot fail) that no configuration
