@@ -20,7 +20,9 @@
 //! last handle dropped, or a group's isolated instance whose
 //! `Isolation` guard is dropped, feature `test-util`)
 //! takes its limit out of `pooled.limit` then, and its calls out of
-//! `running`/`waiting` as they end.
+//! `running`/`waiting` as they end. A group's isolated instance leaves the
+//! adaptive gauges (`pooled.adaptive.*`, which hold one value each) to the
+//! group's shared pool.
 //!
 //! A subscriber or a recorder is the application's code: one that panics
 //! while the pool reports to it (creating, recording or closing a span, an

@@ -119,6 +119,11 @@ pub(crate) struct CoreConfig {
     /// The pool's name, which features `tracing` and `metrics` report it by.
     #[cfg(any(feature = "tracing", feature = "metrics"))]
     pub(crate) name: Option<StdArc<str>>,
+    /// A group's isolated instance (feature `test-util`): its limit and
+    /// calls count in the group's series, but the adaptive gauges, which
+    /// hold one value, stay the shared pool's.
+    #[cfg(feature = "metrics")]
+    pub(crate) isolated: bool,
 }
 
 pub(crate) struct Core {
@@ -181,7 +186,11 @@ impl Core {
             autoscale_due: AtomicU64::new(due),
             adaptive,
             #[cfg(any(feature = "tracing", feature = "metrics"))]
-            obs: crate::obs::Observer::new(config.name.as_ref(), config.initial, adaptive),
+            obs: crate::obs::Observer::new(config.name.as_ref(), config.initial, {
+                #[cfg(feature = "metrics")]
+                let adaptive = adaptive && !config.isolated;
+                adaptive
+            }),
         }
     }
 

@@ -147,6 +147,19 @@ impl Pool {
             .expect("clamped group settings always build")
     }
 
+    /// A group's isolated instance (feature `test-util`): as
+    /// [`from_settings`](Pool::from_settings), reporting under the group's
+    /// name, but leaving the group's adaptive gauges to its shared pool.
+    #[cfg(feature = "test-util")]
+    pub(crate) fn isolated_instance(name: &'static str, settings: &GroupSettings) -> Pool {
+        let builder = Pool::builder().name(name).settings(*settings);
+        #[cfg(feature = "metrics")]
+        let builder = builder.isolated();
+        builder
+            .build()
+            .expect("clamped group settings always build")
+    }
+
     pub(crate) fn from_parts(
         core: Arc<Core>,
         name: Option<Arc<str>>,
