@@ -2,7 +2,7 @@
 //! kept, how long a lease lasts, and what a call does when Redis cannot be
 //! reached. Plain values, `const`-built like the rest of
 //! [`GroupSettings`](crate::GroupSettings), so they exist (and are refused
-//! with [`BuildError::Unavailable`]) in a build without the `redis` feature.
+//! with [`BuildError::NeedsFeature`]) in a build without the `redis` feature.
 
 use crate::pool::error::BuildError;
 use crate::pool::order::UnknownChoice;
@@ -116,9 +116,8 @@ impl FleetSettings {
             return Ok(());
         };
         if !cfg!(feature = "redis") {
-            return Err(BuildError::Unavailable {
+            return Err(BuildError::NeedsFeature {
                 setting: "fleet_limit",
-                value: "",
                 feature: "redis",
             });
         }
