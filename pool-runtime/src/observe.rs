@@ -36,7 +36,14 @@
 //!
 //! # Feature `tracing`
 //!
-//! Target `pooled` ([`TARGET`]): `RUST_LOG=pooled=debug` shows the events,
+#![cfg_attr(
+    feature = "tracing",
+    doc = " Target `pooled` ([`TARGET`]): `RUST_LOG=pooled=debug` shows the events,"
+)]
+#![cfg_attr(
+    not(feature = "tracing"),
+    doc = " Target `pooled` (`TARGET`): `RUST_LOG=pooled=debug` shows the events,"
+)]
 //! `pooled=trace` the call spans too.
 //!
 //! | what | level | fields |
@@ -70,7 +77,14 @@
 //! this one: a limit, slots in use, requests waiting for one, and the time
 //! spent waiting and holding one.
 //!
-//! | name ([`metric`]) | kind | unit | labels | the connection-pool convention it follows |
+#![cfg_attr(
+    feature = "metrics",
+    doc = " | name ([`metric`]) | kind | unit | labels | the connection-pool convention it follows |"
+)]
+#![cfg_attr(
+    not(feature = "metrics"),
+    doc = " | name (`metric`) | kind | unit | labels | the connection-pool convention it follows |"
+)]
 //! |---|---|---|---|---|
 //! | `pooled.calls` | counter | calls | `pool`, `outcome` (`completed`, `panicked`, `cancelled`, `rejected`), `reason` (with `rejected`: `paused`, `closed`, `full`, `timed_out`) | `db.client.connection.timeouts` is `outcome="rejected", reason="timed_out"` |
 //! | `pooled.limit` | gauge | slots | `pool` | `db.client.connection.max` |
@@ -103,7 +117,14 @@
 //! decides it: the gauges lag by a wake-up, and agree whenever the pool is
 //! quiet.
 //!
-//! **The histograms need [`time_calls`]`(true)`.** Timing a call reads the
+#![cfg_attr(
+    feature = "metrics",
+    doc = " **The histograms need [`time_calls`]`(true)`.** Timing a call reads the"
+)]
+#![cfg_attr(
+    not(feature = "metrics"),
+    doc = " **The histograms need `time_calls``(true)`.** Timing a call reads the"
+)]
 //! clock twice (some 20 ns each, as much as the whole uncontended call), and
 //! a metric handle cannot tell whether a recorder listens, so the clock is
 //! read only while timing is on (as tokio keeps its poll-time histogram

@@ -42,7 +42,14 @@
 //! and the `POOLED_*` variables are read. Errors found then cannot be returned
 //! to anyone: they are reported once — through the `log` facade (target
 //! `pooled::config`, level WARN) when a logger is installed, else on stderr —
-//! and the attribute values stand; call [`load_env`] (or [`load`]) at
+#![cfg_attr(
+    feature = "config",
+    doc = " and the attribute values stand; call [`load_env`] (or [`load`]) at"
+)]
+#![cfg_attr(
+    not(feature = "config"),
+    doc = " and the attribute values stand; call `load_env` (or `load`) at"
+)]
 //! start-up to handle them yourself.
 //!
 //! Loading is all or nothing: an invalid file or variable changes nothing, and
@@ -53,13 +60,27 @@
 //!
 //! # Live reload
 //!
-//! [`load`] applies changed limits to running pools at once: growing admits
+#![cfg_attr(
+    feature = "config",
+    doc = " [`load`] applies changed limits to running pools at once: growing admits"
+)]
+#![cfg_attr(
+    not(feature = "config"),
+    doc = " `load` applies changed limits to running pools at once: growing admits"
+)]
 //! waiting calls, shrinking lets running calls finish; the waiting bound and
 //! admission timeout apply to calls that arrive from then on, the autoscale
 //! timing at once. Kind, order, the scale policy (with its `adaptive_*`
 //! parameters), the executor and the fleet settings (`fleet_*`) are fixed
 //! while a pool runs (reported as [`Effect::AtRestart`]).
-//! [`watch`] does it whenever the file changes: it looks every so often on
+#![cfg_attr(
+    feature = "config",
+    doc = " [`watch`] does it whenever the file changes: it looks every so often on"
+)]
+#![cfg_attr(
+    not(feature = "config"),
+    doc = " `watch` does it whenever the file changes: it looks every so often on"
+)]
 //! a thread of its own and hands each reload's report (or error) to a
 //! callback.
 //!

@@ -28,7 +28,11 @@ pub enum OnUnreachable {
     Reject,
     /// Run under the local limit alone: the fleet limit is not enforced while
     /// Redis is away (each such call is counted in
-    /// [`FleetStats::local_fallbacks`](crate::fleet::FleetStats)).
+    #[cfg_attr(
+        feature = "redis",
+        doc = " [`FleetStats::local_fallbacks`](crate::fleet::FleetStats))."
+    )]
+    #[cfg_attr(not(feature = "redis"), doc = " `FleetStats::local_fallbacks`).")]
     Local,
 }
 

@@ -411,7 +411,11 @@ impl Group {
     ///
     /// As [`Pool::try_acquire`]; in a fleet group also [`Rejected::Full`]
     /// when no lease is free now (counted in
-    /// [`FleetStats::busy`](crate::fleet::FleetStats::busy)), and, if Redis
+    #[cfg_attr(
+        feature = "redis",
+        doc = " [`FleetStats::busy`](crate::fleet::FleetStats::busy)), and, if Redis"
+    )]
+    #[cfg_attr(not(feature = "redis"), doc = " `FleetStats::busy`), and, if Redis")]
     /// cannot be reached, [`Rejected::FleetUnavailable`] under the `reject`
     /// and `wait` policies (a `try_acquire` cannot wait for Redis); under
     /// `local` the permit holds its local slot alone.

@@ -87,7 +87,11 @@ impl PoolBuilder {
 
     /// The clock the autoscaler reads (default: the system's monotonic clock);
     /// a [`ManualClock`](crate::time::clock::ManualClock) makes autoscaling
-    /// deterministic, a [`TokioClock`](crate::time::clock::TokioClock) makes
+    #[cfg_attr(
+        feature = "tokio",
+        doc = " deterministic, a [`TokioClock`](crate::time::clock::TokioClock) makes"
+    )]
+    #[cfg_attr(not(feature = "tokio"), doc = " deterministic, a `TokioClock` makes")]
     /// the autoscaler and the admission timeouts follow tokio's (paused) time.
     ///
     /// Takes a clock as it is (`.clock(TokioClock::new())`) or shared
