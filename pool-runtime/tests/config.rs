@@ -784,3 +784,38 @@ fn fleet_keys_without_a_fleet_limit_are_a_load_error_at_their_place() {
     .unwrap();
     config::clear();
 }
+
+/// A group's call waiting for a ceiling slot is not yet the group's (as
+/// `Group::stats`, `Stats::waiting` and the `ceiling` module say): the
+/// ceiling's stats count it as waiting, the group's neither as submitted
+/// nor as waiting; once it has its ceiling slot it is the group's, and
+/// both add up.
+#[test]
+fn a_group_call_waiting_for_the_ceiling_is_counted_by_the_ceiling_not_yet_by_its_group() {
+    let _serial = config_turn();
+    static HOLDS: Group = Group::new(GroupSpec::new("app::ceiling_holder").size(1));
+    static WAITS: Group = Group::new(GroupSpec::new("app::ceiling_waiter").size(1));
+    register_group!(HOLDS);
+    register_group!(WAITS);
+    config::load_str("app.toml", "ceiling = 1\n").unwrap();
+    let held = HOLDS.try_acquire(0).unwrap();
+    let before = WAITS.stats();
+    let mut call = common::Task::new(WAITS.submit(0, async { 1 }));
+    call.assert_pending();
+    let ceiling = pool_runtime::ceiling::stats().unwrap();
+    assert_eq!(ceiling.waiting, 1, "{ceiling:?}");
+    let group = WAITS.stats();
+    assert_eq!(
+        (group.waiting, group.submitted()),
+        (before.waiting, before.submitted()),
+        "not yet the group's: {group:?}"
+    );
+    drop(held);
+    assert!(call.is_woken());
+    assert_eq!(call.assert_ready(), Ok(1));
+    let group = WAITS.stats();
+    assert_eq!(group.submitted(), before.submitted() + 1, "{group:?}");
+    common::assert_accounted(&group);
+    common::assert_accounted(&pool_runtime::ceiling::stats().unwrap());
+    config::clear();
+}

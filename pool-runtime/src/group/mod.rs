@@ -249,7 +249,11 @@ impl Group {
         self.pool().size()
     }
 
-    /// See [`Pool::stats`].
+    /// See [`Pool::stats`]. Under an application-wide ceiling, a call of the
+    /// group waiting for a ceiling slot is not yet the group's: it is in
+    /// [`ceiling::stats`](crate::ceiling::stats)`().waiting`, and in this
+    /// group's `submitted` and `waiting` only once it has its ceiling slot
+    /// (see [`ceiling`](crate::ceiling)).
     pub fn stats(&self) -> Stats {
         self.pool().stats()
     }
