@@ -6,6 +6,8 @@
 #![cfg(feature = "tokio")]
 
 mod common;
+#[cfg(feature = "redis")]
+mod redis_server;
 
 use common::{assert_accounted, in_child_process, quiet_planned_panics, waker_whose_drop_panics};
 use pool_runtime::{Group, GroupSpec, Pool};
@@ -192,4 +194,51 @@ fn a_drained_wait_repolled_with_a_new_waker_catches_the_old_wakers_drop_panic() 
     let (wait, wakes) = repoll_with_another_waker(wait.as_mut(), &ARMED);
     drop(held);
     finish(wait, &wakes);
+}
+
+/// A fleet group's call running under its lease (feature `redis`) keeps
+/// the waker to wake when the lease is lost; re-polled with another, the
+/// replaced one is dropped outside the lease's lock, its panic caught: the
+/// call runs on (it does not end as a panicked call).
+#[cfg(feature = "redis")]
+mod fleet {
+    use super::redis_server;
+    use super::*;
+    use pool_runtime::fleet::OnUnreachable;
+
+    #[test]
+    fn a_fleet_call_repolled_with_a_new_waker_catches_the_old_wakers_drop_panic() {
+        quiet_planned_panics();
+        static ARMED: AtomicBool = AtomicBool::new(false);
+        let server = redis_server::RedisServer::start();
+        let group =
+            redis_server::fleet_group("waker_replaced_fleet", &server, 1, OnUnreachable::Wait);
+        let bad = waker_whose_drop_panics(&ARMED);
+        let mut call = Box::pin(group.submit(0, std::future::pending::<()>()));
+        // Polled with `bad` until the call runs under its lease.
+        let started = std::time::Instant::now();
+        loop {
+            assert!(call
+                .as_mut()
+                .poll(&mut Context::from_waker(&bad))
+                .is_pending());
+            if group.fleet_stats().unwrap().held == 1 && group.stats().running == 1 {
+                // Once more: now running, it registers `bad` with its lease.
+                assert!(call
+                    .as_mut()
+                    .poll(&mut Context::from_waker(&bad))
+                    .is_pending());
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "no lease");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = repoll_with_another_waker(call.as_mut(), &ARMED);
+        let s = group.stats();
+        assert_eq!((s.panicked, s.running), (0, 1), "still running: {s:?}");
+        drop(call);
+        let s = group.stats();
+        assert_eq!((s.cancelled, s.panicked, s.running), (1, 0, 0), "{s:?}");
+        assert_accounted(&s);
+    }
 }
