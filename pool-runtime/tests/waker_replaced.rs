@@ -242,3 +242,23 @@ mod fleet {
         assert_accounted(&s);
     }
 }
+
+/// A stream run through a pool (feature `stream`) keeps its task's waker
+/// for its calls to wake; re-polled with another, the replaced one's panic
+/// is caught and the stream goes on.
+#[cfg(feature = "stream")]
+#[test]
+fn a_pooled_stream_repolled_with_a_new_waker_catches_the_old_wakers_drop_panic() {
+    use futures::Stream;
+    use pool_runtime::PooledStreamExt;
+    quiet_planned_panics();
+    static ARMED: AtomicBool = AtomicBool::new(false);
+    let pool = Pool::builder().size(1).build().unwrap();
+    let held = pool.try_acquire().unwrap();
+    let jobs = futures::stream::iter((0..2).map(|i| async move { i }));
+    let mut stream = std::pin::pin!(jobs.pooled_ordered(&pool));
+    let mut next = std::pin::pin!(std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)));
+    let (next, wakes) = repoll_with_another_waker(next.as_mut(), &ARMED);
+    drop(held);
+    assert_eq!(finish(next, &wakes), Some(Ok(0)));
+}
