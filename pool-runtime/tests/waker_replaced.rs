@@ -262,3 +262,29 @@ fn a_pooled_stream_repolled_with_a_new_waker_catches_the_old_wakers_drop_panic()
     drop(held);
     assert_eq!(finish(next, &wakes), Some(Ok(0)));
 }
+
+/// A blocking call's caller waits for its closure's result, keeping its
+/// waker for the executor's thread to wake; re-polled with another, the
+/// replaced one's panic is caught and the result still arrives.
+#[test]
+fn a_blocking_calls_caller_repolled_with_a_new_waker_catches_the_old_wakers_drop_panic() {
+    quiet_planned_panics();
+    static ARMED: AtomicBool = AtomicBool::new(false);
+    let pool = Pool::builder().size(1).build().unwrap();
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let mut call = std::pin::pin!(pool.submit_blocking(move || {
+        wait.recv().unwrap();
+        7
+    }));
+    let (call, wakes) = repoll_with_another_waker(call.as_mut(), &ARMED);
+    release.send(()).unwrap();
+    let started = std::time::Instant::now();
+    while wakes.0.load(Ordering::SeqCst) == 0 {
+        assert!(started.elapsed() < Duration::from_secs(10), "never woken");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(finish(call, &wakes), Ok(7));
+    let s = pool.stats();
+    assert_eq!((s.completed, s.running), (1, 0), "{s:?}");
+    assert_accounted(&s);
+}
