@@ -26,9 +26,17 @@
 //! `TokioClock` (a pool on it times its admission timeouts and autoscaler
 //! on tokio's timer, following tokio's paused test time; other pools use
 //! the crate's own timer thread, under any executor or none), and
-//! [`Pool::spawn`].
+#![cfg_attr(feature = "tokio", doc = " [`Pool::spawn`].")]
+#![cfg_attr(not(feature = "tokio"), doc = " `Pool::spawn`.")]
 //! Without it the crate needs only `std`. Feature `tower`: a tower
-//! `Layer`/`Service` over a pool or a group ([`tower`](mod@tower)).
+#![cfg_attr(
+    feature = "tower",
+    doc = " `Layer`/`Service` over a pool or a group ([`tower`](mod@tower))."
+)]
+#![cfg_attr(
+    not(feature = "tower"),
+    doc = " `Layer`/`Service` over a pool or a group (`tower`)."
+)]
 //!
 //! Features `tracing` and `metrics` (off by default): a span per call and
 //! events for rejections, limit changes and adaptive windows; counters,

@@ -20,11 +20,15 @@
 //! last handle dropped, or a group's isolated instance whose
 //! `Isolation` guard is dropped, feature `test-util`)
 //! takes its limit out of `pooled.limit` then, and its calls out of
-//! `running`/`waiting` as they end.
+//! `running`/`waiting` as they end. A group's isolated instance leaves the
+//! adaptive gauges (`pooled.adaptive.*`, which hold one value each) to the
+//! group's shared pool.
 //!
 //! A subscriber or a recorder is the application's code: one that panics
 //! while the pool reports to it (creating, recording or closing a span, an
-//! event, a metric update) loses that report and nothing else. The panic
+//! event, a metric update, or describing and registering a pool's or a
+//! fleet's metrics when it is built, where a no-op handle stands in for
+//! one the recorder did not return) loses that report and nothing else. The panic
 //! is caught where the pool reports (the panic hook has shown it) and never
 //! unwinds through the pool's accounting: no slot leaks, every call is
 //! counted. (Entering and leaving a call's span around its work is the
@@ -32,7 +36,14 @@
 //!
 //! # Feature `tracing`
 //!
-//! Target `pooled` ([`TARGET`]): `RUST_LOG=pooled=debug` shows the events,
+#![cfg_attr(
+    feature = "tracing",
+    doc = " Target `pooled` ([`TARGET`]): `RUST_LOG=pooled=debug` shows the events,"
+)]
+#![cfg_attr(
+    not(feature = "tracing"),
+    doc = " Target `pooled` (`TARGET`): `RUST_LOG=pooled=debug` shows the events,"
+)]
 //! `pooled=trace` the call spans too.
 //!
 //! | what | level | fields |
@@ -66,7 +77,14 @@
 //! this one: a limit, slots in use, requests waiting for one, and the time
 //! spent waiting and holding one.
 //!
-//! | name ([`metric`]) | kind | unit | labels | the connection-pool convention it follows |
+#![cfg_attr(
+    feature = "metrics",
+    doc = " | name ([`metric`]) | kind | unit | labels | the connection-pool convention it follows |"
+)]
+#![cfg_attr(
+    not(feature = "metrics"),
+    doc = " | name (`metric`) | kind | unit | labels | the connection-pool convention it follows |"
+)]
 //! |---|---|---|---|---|
 //! | `pooled.calls` | counter | calls | `pool`, `outcome` (`completed`, `panicked`, `cancelled`, `rejected`), `reason` (with `rejected`: `paused`, `closed`, `full`, `timed_out`) | `db.client.connection.timeouts` is `outcome="rejected", reason="timed_out"` |
 //! | `pooled.limit` | gauge | slots | `pool` | `db.client.connection.max` |
@@ -99,7 +117,14 @@
 //! decides it: the gauges lag by a wake-up, and agree whenever the pool is
 //! quiet.
 //!
-//! **The histograms need [`time_calls`]`(true)`.** Timing a call reads the
+#![cfg_attr(
+    feature = "metrics",
+    doc = " **The histograms need [`time_calls`]`(true)`.** Timing a call reads the"
+)]
+#![cfg_attr(
+    not(feature = "metrics"),
+    doc = " **The histograms need `time_calls``(true)`.** Timing a call reads the"
+)]
 //! clock twice (some 20 ns each, as much as the whole uncontended call), and
 //! a metric handle cannot tell whether a recorder listens, so the clock is
 //! read only while timing is on (as tokio keeps its poll-time histogram

@@ -94,3 +94,46 @@ fn a_missing_bound_is_completed_by_the_one_rule_the_attribute_follows_too() {
     assert_eq!(autoscaled().min(10).build().unwrap().bounds(), (10, 15));
     assert_eq!(autoscaled().build().unwrap().bounds(), (3, 8));
 }
+
+/// A fleet limit in a build without the `redis` feature is refused
+/// whatever its value, with an error naming the setting and the feature
+/// and carrying no empty value (it was `Unavailable { value: "" }`), by the
+/// builder, the settings' check and a configuration load alike.
+#[cfg(not(feature = "redis"))]
+#[test]
+fn a_fleet_limit_without_the_redis_feature_names_the_setting_and_the_feature() {
+    use pool_runtime::GroupSettings;
+    let settings = GroupSettings::DEFAULT
+        .fleet_limit(4)
+        .fleet_url("redis://127.0.0.1:1");
+    let expected = BuildError::NeedsFeature {
+        setting: "fleet_limit",
+        feature: "redis",
+    };
+    assert_eq!(settings.check().unwrap_err(), expected);
+    assert_eq!(
+        Pool::builder().settings(settings).build().err(),
+        Some(expected.clone())
+    );
+    assert_eq!(
+        expected.to_string(),
+        "`fleet_limit` needs the `redis` feature of `pooled`, which this build does not have"
+    );
+    // (Not under Miri, which cannot read the link-time registry of groups.)
+    #[cfg(all(feature = "config", not(miri)))]
+    {
+        use pool_runtime::{register_group, Group, GroupSpec};
+        static FLEETLESS: Group = Group::new(GroupSpec::new("building::fleetless"));
+        register_group!(FLEETLESS);
+        let e = pool_runtime::config::load_str(
+            "app.toml",
+            "[groups.\"building::fleetless\"]\nfleet_limit = 4\nfleet_url = \"redis://127.0.0.1:1\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("app.toml:2:15: group `building::fleetless`: {expected}")
+        );
+        pool_runtime::config::clear();
+    }
+}

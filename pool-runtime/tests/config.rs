@@ -710,3 +710,112 @@ fn watch_refuses_a_zero_interval_and_a_bad_first_load_and_survives_its_callback(
     assert_eq!(FETCH.settings().size, Some(6));
     assert!(own.lock().unwrap().is_none());
 }
+
+/// The attribute refuses `fleet_url`, `fleet_lease` and `fleet_unreachable`
+/// without `fleet_limit` (they configure nothing then); a file's group table
+/// and the environment refuse them by the same rule, at the key's file, line
+/// and column or at the variable, and the load changes nothing. With a limit
+/// from any layer, or from a `[defaults]` table (whose fleet keys are for the
+/// groups that have a limit), they are accepted.
+#[test]
+fn fleet_keys_without_a_fleet_limit_are_a_load_error_at_their_place() {
+    let _serial = config_turn();
+    static LIMITED: Group = Group::new(GroupSpec::new("app::fleet_limited").fleet_limit(2));
+    register_group!(LIMITED);
+    let at = |line, column| {
+        Some(Origin::File {
+            path: "fleet.toml".into(),
+            line,
+            column,
+        })
+    };
+    for (key, value) in [
+        ("fleet_url", "\"redis://127.0.0.1:1\""),
+        ("fleet_lease", "\"5s\""),
+        ("fleet_unreachable", "\"local\""),
+    ] {
+        let e = config::load_str(
+            "fleet.toml",
+            &format!("[groups.\"app::fetch\"]\nsize = 4\n{key} = {value}\n"),
+        )
+        .unwrap_err();
+        assert_eq!(e.origin().cloned(), at(3, key.len() + 4), "{e}");
+        assert_eq!(
+            e.message(),
+            format!("group `app::fetch`: `{key}` applies to a fleet limit: add `fleet_limit = N`")
+        );
+        assert_eq!(FETCH.settings().starting_size(), 2, "nothing changed");
+        let var = format!("POOLED_APP__FETCH_{}", key.to_uppercase());
+        let e = config::load_env_from(vars(&[(&var, value.trim_matches('"'))])).unwrap_err();
+        assert_eq!(e.origin(), Some(&Origin::Env { var: var.clone() }), "{e}");
+        assert!(
+            e.message()
+                .contains(&format!("`{key}` applies to a fleet limit")),
+            "{e}"
+        );
+        assert_eq!(FETCH.settings().fleet.url, None, "nothing changed");
+    }
+    // With a limit: the declaration's, the same table's, or the environment's.
+    config::load_str(
+        "fleet.toml",
+        "[groups.\"app::fleet_limited\"]\nfleet_unreachable = \"local\"\n",
+    )
+    .unwrap();
+    if cfg!(feature = "redis") {
+        config::load_str(
+            "fleet.toml",
+            "[groups.\"app::fetch\"]\nfleet_limit = 3\nfleet_url = \"redis://127.0.0.1:1\"\n",
+        )
+        .unwrap();
+        config::clear();
+        config::load_env_from(vars(&[
+            ("POOLED_APP__FETCH_FLEET_LIMIT", "3"),
+            ("POOLED_APP__FETCH_FLEET_URL", "redis://127.0.0.1:1"),
+        ]))
+        .unwrap();
+    }
+    config::clear();
+    // A `[defaults]` table's fleet keys are no error for groups without a
+    // limit.
+    config::load_str(
+        "fleet.toml",
+        "[defaults]\nfleet_lease = \"5s\"\nfleet_unreachable = \"local\"\n",
+    )
+    .unwrap();
+    config::clear();
+}
+
+/// A group's call waiting for a ceiling slot is not yet the group's (as
+/// `Group::stats`, `Stats::waiting` and the `ceiling` module say): the
+/// ceiling's stats count it as waiting, the group's neither as submitted
+/// nor as waiting; once it has its ceiling slot it is the group's, and
+/// both add up.
+#[test]
+fn a_group_call_waiting_for_the_ceiling_is_counted_by_the_ceiling_not_yet_by_its_group() {
+    let _serial = config_turn();
+    static HOLDS: Group = Group::new(GroupSpec::new("app::ceiling_holder").size(1));
+    static WAITS: Group = Group::new(GroupSpec::new("app::ceiling_waiter").size(1));
+    register_group!(HOLDS);
+    register_group!(WAITS);
+    config::load_str("app.toml", "ceiling = 1\n").unwrap();
+    let held = HOLDS.try_acquire(0).unwrap();
+    let before = WAITS.stats();
+    let mut call = common::Task::new(WAITS.submit(0, async { 1 }));
+    call.assert_pending();
+    let ceiling = pool_runtime::ceiling::stats().unwrap();
+    assert_eq!(ceiling.waiting, 1, "{ceiling:?}");
+    let group = WAITS.stats();
+    assert_eq!(
+        (group.waiting, group.submitted()),
+        (before.waiting, before.submitted()),
+        "not yet the group's: {group:?}"
+    );
+    drop(held);
+    assert!(call.is_woken());
+    assert_eq!(call.assert_ready(), Ok(1));
+    let group = WAITS.stats();
+    assert_eq!(group.submitted(), before.submitted() + 1, "{group:?}");
+    common::assert_accounted(&group);
+    common::assert_accounted(&pool_runtime::ceiling::stats().unwrap());
+    config::clear();
+}

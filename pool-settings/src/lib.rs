@@ -9,6 +9,7 @@
 
 pub mod adaptive;
 pub mod duration;
+pub mod fleet;
 pub mod keys;
 pub mod limits;
 pub mod suggest;

@@ -234,22 +234,18 @@ fn fleet(args: &RawArgs, errors: &mut Errors) -> crate::ast::Fleet {
             }
         }
     });
-    if args.fleet_limit.is_none() {
-        for (key, span) in [
-            ("fleet_url", args.fleet_url.as_ref().map(|o| o.key)),
-            ("fleet_lease", args.fleet_lease.as_ref().map(|o| o.key)),
-            (
-                "fleet_unreachable",
-                args.fleet_unreachable.as_ref().map(|o| o.key),
-            ),
-        ] {
-            if let Some(span) = span {
-                errors.check::<()>(Err(syn::Error::new(
-                    span,
-                    format!("`{key}` applies to a fleet limit: add `fleet_limit = N`"),
-                )));
-            }
-        }
+    // The rule configuration applies too (`pool_settings::fleet`).
+    let given = |key: &'static str| match key {
+        "fleet_url" => args.fleet_url.as_ref().map(|o| o.key),
+        "fleet_lease" => args.fleet_lease.as_ref().map(|o| o.key),
+        "fleet_unreachable" => args.fleet_unreachable.as_ref().map(|o| o.key),
+        _ => None,
+    };
+    for (key, span) in pool_settings::fleet::without_limit(args.fleet_limit.is_some(), given) {
+        errors.check::<()>(Err(syn::Error::new(
+            span,
+            pool_settings::fleet::needs_limit(key),
+        )));
     }
     crate::ast::Fleet {
         limit,

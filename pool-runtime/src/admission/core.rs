@@ -119,6 +119,11 @@ pub(crate) struct CoreConfig {
     /// The pool's name, which features `tracing` and `metrics` report it by.
     #[cfg(any(feature = "tracing", feature = "metrics"))]
     pub(crate) name: Option<StdArc<str>>,
+    /// A group's isolated instance (feature `test-util`): its limit and
+    /// calls count in the group's series, but the adaptive gauges, which
+    /// hold one value, stay the shared pool's.
+    #[cfg(feature = "metrics")]
+    pub(crate) isolated: bool,
 }
 
 pub(crate) struct Core {
@@ -181,7 +186,11 @@ impl Core {
             autoscale_due: AtomicU64::new(due),
             adaptive,
             #[cfg(any(feature = "tracing", feature = "metrics"))]
-            obs: crate::obs::Observer::new(config.name.as_ref(), config.initial, adaptive),
+            obs: crate::obs::Observer::new(config.name.as_ref(), config.initial, {
+                #[cfg(feature = "metrics")]
+                let adaptive = adaptive && !config.isolated;
+                adaptive
+            }),
         }
     }
 
@@ -421,11 +430,20 @@ impl Core {
     /// # Safety
     /// `node` was linked by [`Core::enqueue`] and is alive.
     pub(crate) unsafe fn refresh_waker(&self, node: NonNull<Waiter>, waker: &Waker) -> u8 {
-        let _locked = self.locked.lock();
-        let n = node.as_ref();
-        let status = n.status();
-        if status == status::QUEUED || status == status::HELD {
-            n.register(waker);
+        let (status, replaced) = {
+            let _locked = self.locked.lock();
+            let n = node.as_ref();
+            let status = n.status();
+            match status {
+                status::QUEUED | status::HELD => (status, n.register(waker)),
+                _ => (status, None),
+            }
+        };
+        // The replaced waker is dropped outside the lock, its panic caught
+        // (the panic hook has shown it): the call stays queued with its new
+        // waker, which the panic must not keep it from returning to.
+        if replaced.is_some() {
+            crate::unwind::caught(move || drop(replaced));
         }
         status
     }
@@ -1059,20 +1077,25 @@ impl Core {
     pub(crate) fn poll_drained(&self, id: &mut Option<u64>, waker: &Waker) -> bool {
         // Cloned before taking the lock: a panicking `clone` loses nothing.
         let waker = waker.clone();
-        let mut locked = self.locked.lock();
-        if self.is_drained(&locked) {
-            return true;
-        }
-        let known = id.and_then(|id| locked.drain_wakers.iter_mut().find(|(k, _)| *k == id));
-        match known {
-            Some((_, old)) => *old = waker,
-            None => {
-                let next = locked.next_drain_id;
-                locked.next_drain_id += 1;
-                *id = Some(next);
-                locked.drain_wakers.push((next, waker));
+        let replaced = {
+            let mut locked = self.locked.lock();
+            if self.is_drained(&locked) {
+                return true;
             }
-        }
+            let known = id.and_then(|id| locked.drain_wakers.iter_mut().find(|(k, _)| *k == id));
+            match known {
+                Some((_, old)) => std::mem::replace(old, waker),
+                None => {
+                    let next = locked.next_drain_id;
+                    locked.next_drain_id += 1;
+                    *id = Some(next);
+                    locked.drain_wakers.push((next, waker));
+                    return false;
+                }
+            }
+        };
+        // Dropped outside the lock, its panic caught (as in `refresh_waker`).
+        crate::unwind::caught(move || drop(replaced));
         false
     }
 

@@ -249,19 +249,22 @@ impl Waiter {
         self.flags.with_mut(|flags| unsafe { *flags |= bit });
     }
 
-    /// Stores the waker unless the stored one already wakes the same task.
+    /// Stores the waker unless the stored one already wakes the same task;
+    /// returns the one it replaced, for the caller to drop once it has
+    /// released the lock (its `Drop` is the executor's code).
     ///
     /// # Safety
     /// Caller holds the lock.
     #[inline]
-    pub(crate) unsafe fn register(&self, waker: &Waker) {
+    #[must_use = "the replaced waker is dropped outside the lock"]
+    pub(crate) unsafe fn register(&self, waker: &Waker) -> Option<Waker> {
         self.waker.with_mut(|slot| {
             let slot = &mut *slot;
             match slot {
-                Some(old) if old.will_wake(waker) => {}
-                _ => *slot = Some(waker.clone()),
+                Some(old) if old.will_wake(waker) => None,
+                _ => slot.replace(waker.clone()),
             }
-        });
+        })
     }
 
     /// Stores `waker` (already cloned, so that a panicking `clone` cannot

@@ -217,7 +217,17 @@ impl<T> Future for JobResult<T> {
             }
             None if slot.sender_gone => Poll::Ready(Err(Rejected::Closed)),
             None => {
-                slot.waker = Some(cx.waker().clone());
+                let replaced = match &slot.waker {
+                    Some(known) if known.will_wake(cx.waker()) => None,
+                    _ => slot.waker.replace(cx.waker().clone()),
+                };
+                drop(slot);
+                // The replaced waker is the caller's executor's: dropped
+                // outside the lock, its panic caught (the panic hook has
+                // shown it), so that the call waits on for its result.
+                if replaced.is_some() {
+                    crate::unwind::caught(move || drop(replaced));
+                }
                 Poll::Pending
             }
         }

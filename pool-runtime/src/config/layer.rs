@@ -215,11 +215,11 @@ impl Provenance {
             BuildError::PolicyOnFixedPool => first(&[&self.policy, &self.kind]),
             BuildError::ZeroWindow => &self.autoscale_window,
             BuildError::ZeroInterval => &self.autoscale_interval,
-            BuildError::Unavailable {
+            BuildError::NeedsFeature {
                 setting: "fleet_limit",
                 ..
             } => &self.fleet_limit,
-            BuildError::Unavailable { .. } => &self.executor,
+            BuildError::Unavailable { .. } | BuildError::NeedsFeature { .. } => &self.executor,
             BuildError::OutOfRange { setting, .. } => match *setting {
                 "autoscale_window" => &self.autoscale_window,
                 "max_waiting" => &self.max_waiting,

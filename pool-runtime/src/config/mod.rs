@@ -9,8 +9,10 @@
 //! 2. the file's `[defaults]` table (its `size` applies to fixed groups only,
 //!    its `min`/`max` to autoscaled ones only: the kind a group ends up with,
 //!    after the layers above; its `policy` to groups autoscaled by then, and
-//!    its `adaptive_*` parameters to groups whose policy is adaptive, so one
-//!    table serves every kind);
+//!    its `adaptive_*` parameters to groups whose policy is adaptive, and its
+//!    `fleet_url`/`fleet_lease`/`fleet_unreachable` to groups with a fleet
+//!    limit (in a group's table or variable, they are an error without one),
+//!    so one table serves every kind);
 //! 3. the file's `[groups."<name>"]` table;
 //! 4. environment variables `POOLED_<GROUP>_<SETTING>` (see [`mangle`]);
 //! 5. calls made at run time (`scale`, `resize`): a reload changes a running
@@ -40,7 +42,14 @@
 //! and the `POOLED_*` variables are read. Errors found then cannot be returned
 //! to anyone: they are reported once — through the `log` facade (target
 //! `pooled::config`, level WARN) when a logger is installed, else on stderr —
-//! and the attribute values stand; call [`load_env`] (or [`load`]) at
+#![cfg_attr(
+    feature = "config",
+    doc = " and the attribute values stand; call [`load_env`] (or [`load`]) at"
+)]
+#![cfg_attr(
+    not(feature = "config"),
+    doc = " and the attribute values stand; call `load_env` (or `load`) at"
+)]
 //! start-up to handle them yourself.
 //!
 //! Loading is all or nothing: an invalid file or variable changes nothing, and
@@ -51,13 +60,27 @@
 //!
 //! # Live reload
 //!
-//! [`load`] applies changed limits to running pools at once: growing admits
+#![cfg_attr(
+    feature = "config",
+    doc = " [`load`] applies changed limits to running pools at once: growing admits"
+)]
+#![cfg_attr(
+    not(feature = "config"),
+    doc = " `load` applies changed limits to running pools at once: growing admits"
+)]
 //! waiting calls, shrinking lets running calls finish; the waiting bound and
 //! admission timeout apply to calls that arrive from then on, the autoscale
 //! timing at once. Kind, order, the scale policy (with its `adaptive_*`
 //! parameters), the executor and the fleet settings (`fleet_*`) are fixed
 //! while a pool runs (reported as [`Effect::AtRestart`]).
-//! [`watch`] does it whenever the file changes: it looks every so often on
+#![cfg_attr(
+    feature = "config",
+    doc = " [`watch`] does it whenever the file changes: it looks every so often on"
+)]
+#![cfg_attr(
+    not(feature = "config"),
+    doc = " `watch` does it whenever the file changes: it looks every so often on"
+)]
 //! a thread of its own and hands each reload's report (or error) to a
 //! callback.
 //!
@@ -234,6 +257,28 @@ impl Layers {
                     fail(&Some(v.origin.clone()), format!(
                         "`min`/`max` apply to autoscaled groups; group `{name}` is fixed: set `size`, or `kind = \"autoscale\"`"
                     ))?;
+                }
+            }
+            // Fleet keys of a group without a fleet limit configure nothing:
+            // refused where a group's table or variable gives them, by the
+            // attribute's own rule. (A `[defaults]` table's are for the
+            // groups that have a limit, as its `policy` is for autoscaled
+            // ones.)
+            for section in self.sections(name) {
+                let given = |key: &'static str| match key {
+                    "fleet_url" => section.fleet_url.as_ref().map(|v| &v.origin),
+                    "fleet_lease" => section.fleet_lease.as_ref().map(|v| &v.origin),
+                    "fleet_unreachable" => section.fleet_unreachable.as_ref().map(|v| &v.origin),
+                    _ => None,
+                };
+                let limited = s.fleet.limit.is_some();
+                if let Some((key, origin)) =
+                    pool_settings::fleet::without_limit(limited, given).next()
+                {
+                    fail(
+                        &Some(origin.clone()),
+                        format!("group `{name}`: {}", pool_settings::fleet::needs_limit(key)),
+                    )?;
                 }
             }
             if !matches!(s.policy, crate::ScalePolicy::Adaptive(_)) {

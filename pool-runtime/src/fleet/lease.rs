@@ -89,10 +89,18 @@ impl Lease {
     /// before).
     pub(crate) fn wake_on_loss(&self, waker: &Waker) {
         if let Some(shared) = &self.shared {
-            let mut slot = lock(&shared.waker);
-            match &*slot {
-                Some(known) if known.will_wake(waker) => {}
-                _ => *slot = Some(waker.clone()),
+            let replaced = {
+                let mut slot = lock(&shared.waker);
+                match &*slot {
+                    Some(known) if known.will_wake(waker) => None,
+                    _ => slot.replace(waker.clone()),
+                }
+            };
+            // The replaced waker is the caller's: dropped outside the lock,
+            // its panic caught (the panic hook has shown it), so that the
+            // call goes on to poll its work.
+            if replaced.is_some() {
+                crate::unwind::caught(move || drop(replaced));
             }
         }
     }

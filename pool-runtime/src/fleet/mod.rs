@@ -28,8 +28,22 @@
 //!   (`kill -9`, a lost machine) stops renewing: its leases expire and the
 //!   next acquire anywhere removes them (tested: reclaimed and the waiters
 //!   running within lease + 1 s). A renewal never re-creates a lease that
-//!   expired or vanished: the holder's [`Lease::is_lost`] turns true, the
-//!   loss is counted ([`FleetStats::lost`]) and logged, and a rejecting async
+#![cfg_attr(
+    feature = "redis",
+    doc = "   expired or vanished: the holder's [`Lease::is_lost`] turns true, the"
+)]
+#![cfg_attr(
+    not(feature = "redis"),
+    doc = "   expired or vanished: the holder's `Lease::is_lost` turns true, the"
+)]
+#![cfg_attr(
+    feature = "redis",
+    doc = "   loss is counted ([`FleetStats::lost`]) and logged, and a rejecting async"
+)]
+#![cfg_attr(
+    not(feature = "redis"),
+    doc = "   loss is counted (`FleetStats::lost`) and logged, and a rejecting async"
+)]
 //!   call ends with [`Rejected::LeaseLost`](crate::Rejected::LeaseLost) (its
 //!   work is not polled again). Sync work cannot be stopped: it finishes, and
 //!   the loss is counted.
@@ -45,7 +59,14 @@
 //!   resumed holder's call ended with `LeaseLost`. Use the fencing token
 //!   where this matters.
 //! * **Fencing tokens.** Every lease carries a token larger than every
-//!   earlier lease's of the group ([`Lease::token`], or [`token()`] inside a
+#![cfg_attr(
+    feature = "redis",
+    doc = "   earlier lease's of the group ([`Lease::token`], or [`token()`] inside a"
+)]
+#![cfg_attr(
+    not(feature = "redis"),
+    doc = "   earlier lease's of the group (`Lease::token`, or `token()` inside a"
+)]
 //!   call's work). Pass it to the protected resource and have it refuse
 //!   tokens lower than the highest it has seen: a resumed stale holder is
 //!   then refused there. Tokens are `INCR`ed and raised to the server's time
@@ -54,7 +75,14 @@
 //! * **One limit.** The limit is stored in Redis by the first process that
 //!   needs it (while any lease is held or call waits); a process configured
 //!   with another limit follows the stored one and reports the disagreement
-//!   ([`FleetStats::limit_mismatches`], a warning through `log`/`tracing`).
+#![cfg_attr(
+    feature = "redis",
+    doc = "   ([`FleetStats::limit_mismatches`], a warning through `log`/`tracing`)."
+)]
+#![cfg_attr(
+    not(feature = "redis"),
+    doc = "   (`FleetStats::limit_mismatches`, a warning through `log`/`tracing`)."
+)]
 //! * **Fairness.** Calls waiting for a lease queue in Redis in the order they
 //!   first asked (an arrival ticket); a free slot goes to the head of that
 //!   queue, across processes. A waiter that stops asking (its process died)
@@ -71,7 +99,14 @@
 //!   wait; the caller may drop the call); `reject` turns the call away with
 //!   [`Rejected::FleetUnavailable`](crate::Rejected::FleetUnavailable) (a
 //!   never-rejecting call waits instead); `local` runs it under the local
-//!   limit alone, counted in [`FleetStats::local_fallbacks`]. Leases held
+#![cfg_attr(
+    feature = "redis",
+    doc = "   limit alone, counted in [`FleetStats::local_fallbacks`]. Leases held"
+)]
+#![cfg_attr(
+    not(feature = "redis"),
+    doc = "   limit alone, counted in `FleetStats::local_fallbacks`. Leases held"
+)]
 //!   while Redis is away keep being renewed once it is back within their
 //!   length; a holder that gets no renewal answered for nine tenths of a
 //!   lease (Redis away, paused, or this process cut off from it) counts the
@@ -107,7 +142,14 @@
 //!   ends:
 //!   - `submit`, `submit_wait`, `submit_judged` (so `#[pooled]` async
 //!     functions, with or without `overload = ...`, and adaptive groups),
-//!     the [`stream`](crate::PooledStreamExt) adapters over a group: the
+#![cfg_attr(
+    feature = "stream",
+    doc = "     the [`stream`](crate::PooledStreamExt) adapters over a group: the"
+)]
+#![cfg_attr(
+    not(feature = "stream"),
+    doc = "     the `stream` adapters over a group: the"
+)]
 //!     lease is taken when the call's work is first polled, inside its local
 //!     slot, and released when the work ends or is dropped. A call judged
 //!     for an adaptive group whose lease was lost or never came (Redis
@@ -130,7 +172,14 @@
 //!     rejecting mode) never wait for a lease: one Redis round trip, granted
 //!     only if a lease is free now and no call of the fleet waits for one,
 //!     otherwise [`Rejected::Full`](crate::Rejected::Full) (counted in
-//!     [`FleetStats::busy`]); with Redis unreachable,
+#![cfg_attr(
+    feature = "redis",
+    doc = "     [`FleetStats::busy`]); with Redis unreachable,"
+)]
+#![cfg_attr(
+    not(feature = "redis"),
+    doc = "     `FleetStats::busy`); with Redis unreachable,"
+)]
 //!     [`Rejected::FleetUnavailable`](crate::Rejected::FleetUnavailable)
 //!     under `wait` and `reject`, the local slot alone under `local`.
 //!
@@ -158,12 +207,26 @@
 //!   1, every path, 10 s bound; it hangs without the rule) and, in
 //!   `tests/adversarial_fleet.rs`, `a_nested_call_that_outlives_its_parent_keeps_the_lease`.
 //!
-//! * **Observability.** [`FleetStats`] in every build; with feature
+#![cfg_attr(
+    feature = "redis",
+    doc = " * **Observability.** [`FleetStats`] in every build; with feature"
+)]
+#![cfg_attr(
+    not(feature = "redis"),
+    doc = " * **Observability.** `FleetStats` in every build; with feature"
+)]
 //!   `metrics`, the `pooled.fleet.*` series (held, waiting, limit, lost,
 //!   reclaimed, Redis errors, local fallbacks), and with feature `tracing`
 //!   events for a lost lease, a limit mismatch, Redis unreachable and
 //!   back, and settings refused at first use, on the pools' own target: see
-//!   [`observe`](crate::observe).
+#![cfg_attr(
+    any(feature = "tracing", feature = "metrics"),
+    doc = "   [`observe`](crate::observe)."
+)]
+#![cfg_attr(
+    not(any(feature = "tracing", feature = "metrics")),
+    doc = "   `observe`."
+)]
 //!
 //! Settings take effect at a group's first use (its pool's start); a reload
 //! does not change a running group's fleet settings: its report lists each
@@ -186,13 +249,28 @@
 //!   nothing. This holds even when the group's declaration carries an error
 //!   of its own (which configuration does not report, see below).
 //!
+//! `fleet_url`, `fleet_lease` and `fleet_unreachable` configure a fleet
+//! limit and nothing else: given where a group has no limit (from any
+//! layer), they are refused by the attribute and by a configuration load (at
+//! the key in a group's table, or the variable), by one rule. A `[defaults]`
+//! table's are for the groups that have a limit, so they are no error for
+//! the others; a hand-written declaration with a URL and no limit has no
+//! fleet, and nothing to warn about.
+//!
 //! The one place with no caller to return an error to is a hand-written
 //! declaration (a [`GroupSpec`](crate::GroupSpec) built in a `static`:
 //! `Group::new` is a `const fn` and cannot fail) that no configuration
 //! corrects. Such a group does not refuse its calls — turning a typo in a
 //! URL into an outage would be worse than the local limit it still has —
 //! but it does not run silently either: at its first use it starts without
-//! a fleet ([`Group::fleet`](crate::Group::fleet) is `None`) and warns once,
+#![cfg_attr(
+    feature = "redis",
+    doc = " a fleet ([`Group::fleet`](crate::Group::fleet) is `None`) and warns once,"
+)]
+#![cfg_attr(
+    not(feature = "redis"),
+    doc = " a fleet (`Group::fleet` is `None`) and warns once,"
+)]
 //! through `log` (target `pooled::fleet`; on stderr when no `log` logger is
 //! installed, as configuration errors at a first use are) and `tracing`
 //! (event `fleet settings refused`, with `pool` and `error`). A start-up check gets the

@@ -2,7 +2,7 @@
 //! kept, how long a lease lasts, and what a call does when Redis cannot be
 //! reached. Plain values, `const`-built like the rest of
 //! [`GroupSettings`](crate::GroupSettings), so they exist (and are refused
-//! with [`BuildError::Unavailable`]) in a build without the `redis` feature.
+//! with [`BuildError::NeedsFeature`]) in a build without the `redis` feature.
 
 use crate::pool::error::BuildError;
 use crate::pool::order::UnknownChoice;
@@ -28,7 +28,11 @@ pub enum OnUnreachable {
     Reject,
     /// Run under the local limit alone: the fleet limit is not enforced while
     /// Redis is away (each such call is counted in
-    /// [`FleetStats::local_fallbacks`](crate::fleet::FleetStats)).
+    #[cfg_attr(
+        feature = "redis",
+        doc = " [`FleetStats::local_fallbacks`](crate::fleet::FleetStats))."
+    )]
+    #[cfg_attr(not(feature = "redis"), doc = " `FleetStats::local_fallbacks`).")]
     Local,
 }
 
@@ -116,9 +120,8 @@ impl FleetSettings {
             return Ok(());
         };
         if !cfg!(feature = "redis") {
-            return Err(BuildError::Unavailable {
+            return Err(BuildError::NeedsFeature {
                 setting: "fleet_limit",
-                value: "",
                 feature: "redis",
             });
         }

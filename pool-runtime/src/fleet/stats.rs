@@ -86,7 +86,7 @@ impl Counters {
         self.held.fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "metrics")]
         if let Some(meters) = &self.meters {
-            meters.held.increment(1.0);
+            crate::unwind::caught(|| meters.held.increment(1.0));
         }
     }
 
@@ -96,7 +96,7 @@ impl Counters {
         self.released.fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "metrics")]
         if let Some(meters) = &self.meters {
-            meters.held.decrement(1.0);
+            crate::unwind::caught(|| meters.held.decrement(1.0));
         }
     }
 
@@ -109,7 +109,7 @@ impl Counters {
         }
         #[cfg(feature = "metrics")]
         if let Some(meters) = &self.meters {
-            meters.waiting.increment(by);
+            crate::unwind::caught(|| meters.waiting.increment(by));
         }
     }
 
@@ -118,7 +118,7 @@ impl Counters {
         self.lost.fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "metrics")]
         if let Some(meters) = &self.meters {
-            meters.lost.increment(1);
+            crate::unwind::caught(|| meters.lost.increment(1));
         }
     }
 
@@ -128,8 +128,8 @@ impl Counters {
         self.limit_in_force.store(limit, Ordering::Relaxed);
         #[cfg(feature = "metrics")]
         if let Some(meters) = &self.meters {
-            meters.reclaimed.increment(reclaimed);
-            meters.limit.set(limit as f64);
+            crate::unwind::caught(|| meters.reclaimed.increment(reclaimed));
+            crate::unwind::caught(|| meters.limit.set(limit as f64));
         }
     }
 
@@ -138,7 +138,7 @@ impl Counters {
         self.redis_errors.fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "metrics")]
         if let Some(meters) = &self.meters {
-            meters.redis_errors.increment(1);
+            crate::unwind::caught(|| meters.redis_errors.increment(1));
         }
     }
 
@@ -147,7 +147,7 @@ impl Counters {
         self.local_fallbacks.fetch_add(1, Ordering::Relaxed);
         #[cfg(feature = "metrics")]
         if let Some(meters) = &self.meters {
-            meters.local_fallbacks.increment(1);
+            crate::unwind::caught(|| meters.local_fallbacks.increment(1));
         }
     }
 
@@ -189,56 +189,83 @@ struct Meters {
 impl Meters {
     fn new(group: &str, limit: usize) -> Meters {
         use crate::observe::metric;
+        use crate::unwind::caught;
         use metrics::Unit;
+        // A recorder that panics (describing, registering or updating: its
+        // code) loses that report only: the panic is caught, a no-op handle
+        // stands in for one it did not return, and the `Once` is not
+        // poisoned for the next fleet.
         static DESCRIBED: std::sync::Once = std::sync::Once::new();
         DESCRIBED.call_once(|| {
-            metrics::describe_gauge!(
-                metric::FLEET_HELD,
-                Unit::Count,
-                "Fleet leases this process holds"
-            );
-            metrics::describe_gauge!(
-                metric::FLEET_WAITING,
-                Unit::Count,
-                "Calls of this process waiting for a fleet lease (holding their local slot)"
-            );
-            metrics::describe_gauge!(
-                metric::FLEET_LIMIT,
-                Unit::Count,
-                "The fleet limit in force in Redis (this process's own until it first asks)"
-            );
-            metrics::describe_counter!(
-                metric::FLEET_LOST,
-                Unit::Count,
-                "Fleet leases of this process a renewal found expired or gone"
-            );
-            metrics::describe_counter!(
-                metric::FLEET_RECLAIMED,
-                Unit::Count,
-                "Expired fleet leases (of any process) this process's acquires removed"
-            );
-            metrics::describe_counter!(
-                metric::FLEET_REDIS_ERRORS,
-                Unit::Count,
-                "Redis commands of the fleet that failed (unreachable, timed out, refused)"
-            );
-            metrics::describe_counter!(
-                metric::FLEET_LOCAL_FALLBACKS,
-                Unit::Count,
-                "Calls that ran under the local limit alone while Redis was unreachable"
-            );
+            caught(|| {
+                metrics::describe_gauge!(
+                    metric::FLEET_HELD,
+                    Unit::Count,
+                    "Fleet leases this process holds"
+                )
+            });
+            caught(|| {
+                metrics::describe_gauge!(
+                    metric::FLEET_WAITING,
+                    Unit::Count,
+                    "Calls of this process waiting for a fleet lease (holding their local slot)"
+                )
+            });
+            caught(|| {
+                metrics::describe_gauge!(
+                    metric::FLEET_LIMIT,
+                    Unit::Count,
+                    "The fleet limit in force in Redis (this process's own until it first asks)"
+                )
+            });
+            caught(|| {
+                metrics::describe_counter!(
+                    metric::FLEET_LOST,
+                    Unit::Count,
+                    "Fleet leases of this process a renewal found expired or gone"
+                )
+            });
+            caught(|| {
+                metrics::describe_counter!(
+                    metric::FLEET_RECLAIMED,
+                    Unit::Count,
+                    "Expired fleet leases (of any process) this process's acquires removed"
+                )
+            });
+            caught(|| {
+                metrics::describe_counter!(
+                    metric::FLEET_REDIS_ERRORS,
+                    Unit::Count,
+                    "Redis commands of the fleet that failed (unreachable, timed out, refused)"
+                )
+            });
+            caught(|| {
+                metrics::describe_counter!(
+                    metric::FLEET_LOCAL_FALLBACKS,
+                    Unit::Count,
+                    "Calls that ran under the local limit alone while Redis was unreachable"
+                )
+            });
         });
         let pool = group.to_owned();
-        let meters = Meters {
-            held: metrics::gauge!(metric::FLEET_HELD, "pool" => pool.clone()),
-            waiting: metrics::gauge!(metric::FLEET_WAITING, "pool" => pool.clone()),
-            limit: metrics::gauge!(metric::FLEET_LIMIT, "pool" => pool.clone()),
-            lost: metrics::counter!(metric::FLEET_LOST, "pool" => pool.clone()),
-            reclaimed: metrics::counter!(metric::FLEET_RECLAIMED, "pool" => pool.clone()),
-            redis_errors: metrics::counter!(metric::FLEET_REDIS_ERRORS, "pool" => pool.clone()),
-            local_fallbacks: metrics::counter!(metric::FLEET_LOCAL_FALLBACKS, "pool" => pool),
+        let gauge = |name: &'static str| {
+            caught(|| metrics::gauge!(name, "pool" => pool.clone()))
+                .unwrap_or_else(metrics::Gauge::noop)
         };
-        meters.limit.set(limit as f64);
+        let counter = |name: &'static str| {
+            caught(|| metrics::counter!(name, "pool" => pool.clone()))
+                .unwrap_or_else(metrics::Counter::noop)
+        };
+        let meters = Meters {
+            held: gauge(metric::FLEET_HELD),
+            waiting: gauge(metric::FLEET_WAITING),
+            limit: gauge(metric::FLEET_LIMIT),
+            lost: counter(metric::FLEET_LOST),
+            reclaimed: counter(metric::FLEET_RECLAIMED),
+            redis_errors: counter(metric::FLEET_REDIS_ERRORS),
+            local_fallbacks: counter(metric::FLEET_LOCAL_FALLBACKS),
+        };
+        caught(|| meters.limit.set(limit as f64));
         meters
     }
 }

@@ -99,7 +99,10 @@ fn lookup_slow(group: &Group) -> Option<&'static Pool> {
 /// `running`/`waiting`). When the guard is dropped its limit leaves
 /// `pooled.limit` at once, limit changes made to it afterwards move no
 /// gauge, and its remaining calls leave `running`/`waiting` as they end: the
-/// gauges go back to what they would be without it.
+/// gauges go back to what they would be without it. The adaptive policy's
+/// gauges (`pooled.adaptive.floor`, `pooled.adaptive.latency`) hold one
+/// value, not a sum: they stay the shared pool's, which an instance never
+/// sets (`pool-runtime/tests/isolation_metrics.rs`).
 ///
 /// The instance itself is never freed: [`Group::pool`] and
 /// [`Isolation::pool`] hand it out as a `&'static Pool` (a group is a
@@ -181,7 +184,7 @@ impl Group {
     /// ```
     pub fn isolate(&'static self) -> Isolation {
         let settings = self.settings();
-        let pool: &'static Pool = Box::leak(Box::new(Pool::from_settings(
+        let pool: &'static Pool = Box::leak(Box::new(Pool::isolated_instance(
             self.name(),
             &settings.clamped(),
         )));

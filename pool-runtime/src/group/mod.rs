@@ -249,7 +249,11 @@ impl Group {
         self.pool().size()
     }
 
-    /// See [`Pool::stats`].
+    /// See [`Pool::stats`]. Under an application-wide ceiling, a call of the
+    /// group waiting for a ceiling slot is not yet the group's: it is in
+    /// [`ceiling::stats`](crate::ceiling::stats)`().waiting`, and in this
+    /// group's `submitted` and `waiting` only once it has its ceiling slot
+    /// (see [`ceiling`](crate::ceiling)).
     pub fn stats(&self) -> Stats {
         self.pool().stats()
     }
@@ -411,7 +415,11 @@ impl Group {
     ///
     /// As [`Pool::try_acquire`]; in a fleet group also [`Rejected::Full`]
     /// when no lease is free now (counted in
-    /// [`FleetStats::busy`](crate::fleet::FleetStats::busy)), and, if Redis
+    #[cfg_attr(
+        feature = "redis",
+        doc = " [`FleetStats::busy`](crate::fleet::FleetStats::busy)), and, if Redis"
+    )]
+    #[cfg_attr(not(feature = "redis"), doc = " `FleetStats::busy`), and, if Redis")]
     /// cannot be reached, [`Rejected::FleetUnavailable`] under the `reject`
     /// and `wait` policies (a `try_acquire` cannot wait for Redis); under
     /// `local` the permit holds its local slot alone.

@@ -391,9 +391,8 @@ mod tests {
         } else {
             assert_eq!(
                 with_url.check(),
-                Err(BuildError::Unavailable {
+                Err(BuildError::NeedsFeature {
                     setting: "fleet_limit",
-                    value: "",
                     feature: "redis"
                 })
             );

@@ -280,10 +280,13 @@ impl<C: Future> Calls<C> {
             return;
         }
         // Cloned outside the lock (a clone runs the waker's code), and the
-        // replaced one dropped outside it too.
+        // replaced one dropped outside it too, its panic caught (the panic
+        // hook has shown it): the stream goes on polling its calls.
         let task = task.clone();
         let replaced = self.shared.lock().task.replace(task);
-        drop(replaced);
+        if replaced.is_some() {
+            crate::unwind::caught(move || drop(replaced));
+        }
     }
 
     /// Moves the entries woken since the last look into `to_poll`.

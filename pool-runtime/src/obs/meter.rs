@@ -37,20 +37,38 @@ pub(crate) struct Meter {
 impl Meter {
     /// Registers the handles of a pool labelled `pool` with the recorder in
     /// force (and describes the metrics to it), and counts its `limit`.
+    ///
+    /// A recorder that panics while describing or registering (its code,
+    /// run while the pool is built) loses what it was asked for only: the
+    /// panic is caught (the panic hook has shown it) and a no-op handle
+    /// stands in for the one it did not return.
     pub(crate) fn new(pool: &str, limit: usize, adaptive: bool) -> Self {
         describe();
         let pool = pool.to_owned();
-        let calls = |outcome: &'static str| ::metrics::counter!(metric::CALLS, "pool" => pool.clone(), "outcome" => outcome);
-        let rejected = |reason: Rejected| {
-            ::metrics::counter!(
-                metric::CALLS,
-                "pool" => pool.clone(),
-                "outcome" => "rejected",
-                "reason" => reason.as_str()
+        let calls = |outcome: &'static str| {
+            caught(
+                || ::metrics::counter!(metric::CALLS, "pool" => pool.clone(), "outcome" => outcome),
             )
+            .unwrap_or_else(Counter::noop)
         };
-        let gauge = |name: &'static str| ::metrics::gauge!(name, "pool" => pool.clone());
-        let histogram = |name: &'static str| ::metrics::histogram!(name, "pool" => pool.clone());
+        let rejected = |reason: Rejected| {
+            caught(|| {
+                ::metrics::counter!(
+                    metric::CALLS,
+                    "pool" => pool.clone(),
+                    "outcome" => "rejected",
+                    "reason" => reason.as_str()
+                )
+            })
+            .unwrap_or_else(Counter::noop)
+        };
+        let gauge = |name: &'static str| {
+            caught(|| ::metrics::gauge!(name, "pool" => pool.clone())).unwrap_or_else(Gauge::noop)
+        };
+        let histogram = |name: &'static str| {
+            caught(|| ::metrics::histogram!(name, "pool" => pool.clone()))
+                .unwrap_or_else(Histogram::noop)
+        };
         let adaptive_gauge = |name: &'static str| match adaptive {
             true => gauge(name),
             false => Gauge::noop(),
@@ -153,40 +171,53 @@ impl Meter {
     }
 }
 
-/// Tells the recorder in force what each metric is.
+/// Tells the recorder in force what each metric is (each description on its
+/// own: a recorder that panics on one loses that one only).
 fn describe() {
     use ::metrics::{describe_counter, describe_gauge, describe_histogram};
-    describe_counter!(
-        metric::CALLS,
-        Unit::Count,
-        "Calls that reached the pool, by outcome: completed, panicked, cancelled, \
-         or rejected (with a reason: paused, closed, full, timed_out)"
-    );
-    describe_gauge!(
-        metric::LIMIT,
-        Unit::Count,
-        "The pool's limit on running calls (its size)"
-    );
-    describe_gauge!(metric::RUNNING, Unit::Count, "Slots held by running calls");
-    describe_gauge!(metric::WAITING, Unit::Count, "Calls waiting for a slot");
-    describe_histogram!(
-        metric::WAIT_TIME,
-        Unit::Seconds,
-        "Time from a call's submission to its admission (while call timing is on)"
-    );
-    describe_histogram!(
-        metric::RUN_TIME,
-        Unit::Seconds,
-        "Time a call held its slot (while call timing is on)"
-    );
-    describe_gauge!(
-        metric::ADAPTIVE_FLOOR,
-        Unit::Seconds,
-        "The adaptive policy's estimate of the server's unloaded latency"
-    );
-    describe_gauge!(
-        metric::ADAPTIVE_LATENCY,
-        Unit::Seconds,
-        "The latency of the adaptive policy's latest window (geometric mean)"
-    );
+    caught(|| {
+        describe_counter!(
+            metric::CALLS,
+            Unit::Count,
+            "Calls that reached the pool, by outcome: completed, panicked, cancelled, \
+             or rejected (with a reason: paused, closed, full, timed_out)"
+        )
+    });
+    caught(|| {
+        describe_gauge!(
+            metric::LIMIT,
+            Unit::Count,
+            "The pool's limit on running calls (its size)"
+        )
+    });
+    caught(|| describe_gauge!(metric::RUNNING, Unit::Count, "Slots held by running calls"));
+    caught(|| describe_gauge!(metric::WAITING, Unit::Count, "Calls waiting for a slot"));
+    caught(|| {
+        describe_histogram!(
+            metric::WAIT_TIME,
+            Unit::Seconds,
+            "Time from a call's submission to its admission (while call timing is on)"
+        )
+    });
+    caught(|| {
+        describe_histogram!(
+            metric::RUN_TIME,
+            Unit::Seconds,
+            "Time a call held its slot (while call timing is on)"
+        )
+    });
+    caught(|| {
+        describe_gauge!(
+            metric::ADAPTIVE_FLOOR,
+            Unit::Seconds,
+            "The adaptive policy's estimate of the server's unloaded latency"
+        )
+    });
+    caught(|| {
+        describe_gauge!(
+            metric::ADAPTIVE_LATENCY,
+            Unit::Seconds,
+            "The latency of the adaptive policy's latest window (geometric mean)"
+        )
+    });
 }

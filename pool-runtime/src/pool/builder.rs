@@ -42,6 +42,10 @@ pub struct PoolBuilder {
     settings: GroupSettings,
     clock: Arc<dyn Clock>,
     executor: Option<Arc<dyn BlockingExecutor>>,
+    /// A group's isolated instance (feature `test-util`), which reports
+    /// under the group's name but does not set its adaptive gauges.
+    #[cfg(all(feature = "test-util", feature = "metrics"))]
+    isolated: bool,
 }
 
 impl Default for PoolBuilder {
@@ -51,6 +55,8 @@ impl Default for PoolBuilder {
             settings: GroupSettings::DEFAULT,
             clock: Arc::new(SystemClock),
             executor: None,
+            #[cfg(all(feature = "test-util", feature = "metrics"))]
+            isolated: false,
         }
     }
 }
@@ -81,7 +87,11 @@ impl PoolBuilder {
 
     /// The clock the autoscaler reads (default: the system's monotonic clock);
     /// a [`ManualClock`](crate::time::clock::ManualClock) makes autoscaling
-    /// deterministic, a [`TokioClock`](crate::time::clock::TokioClock) makes
+    #[cfg_attr(
+        feature = "tokio",
+        doc = " deterministic, a [`TokioClock`](crate::time::clock::TokioClock) makes"
+    )]
+    #[cfg_attr(not(feature = "tokio"), doc = " deterministic, a `TokioClock` makes")]
     /// the autoscaler and the admission timeouts follow tokio's (paused) time.
     ///
     /// Takes a clock as it is (`.clock(TokioClock::new())`) or shared
@@ -106,6 +116,14 @@ impl PoolBuilder {
         self
     }
 
+    /// Marks the pool as a group's isolated instance (see
+    /// [`Group::isolate`](crate::Group::isolate)).
+    #[cfg(all(feature = "test-util", feature = "metrics"))]
+    pub(crate) fn isolated(mut self) -> Self {
+        self.isolated = true;
+        self
+    }
+
     /// Builds the pool, or says what is wrong with the settings.
     ///
     /// # Errors
@@ -127,6 +145,12 @@ impl PoolBuilder {
             clock: self.clock,
             #[cfg(any(feature = "tracing", feature = "metrics"))]
             name: name.clone(),
+            #[cfg(feature = "metrics")]
+            #[cfg(feature = "test-util")]
+            isolated: self.isolated,
+            #[cfg(feature = "metrics")]
+            #[cfg(not(feature = "test-util"))]
+            isolated: false,
         });
         let executor = self.executor.or_else(|| s.executor.instance());
         Ok(Pool::from_parts(Arc::new(core), name, executor))

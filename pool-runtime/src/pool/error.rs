@@ -47,9 +47,17 @@ pub enum BuildError {
     Unavailable {
         /// The setting.
         setting: &'static str,
-        /// The value given (empty when any value needs the feature: a fleet
-        /// limit of any size).
+        /// The value given.
         value: &'static str,
+        /// The feature that provides it.
+        feature: &'static str,
+    },
+    /// A setting this build cannot honour whatever its value: a cargo
+    /// feature of `pooled` is off (a `fleet_limit`, of any size, without
+    /// the `redis` feature).
+    NeedsFeature {
+        /// The setting.
+        setting: &'static str,
         /// The feature that provides it.
         feature: &'static str,
     },
@@ -91,11 +99,7 @@ impl fmt::Display for BuildError {
             BuildError::ZeroInterval => {
                 f.write_str("the autoscale interval must be longer than zero")
             }
-            BuildError::Unavailable {
-                setting,
-                value: "",
-                feature,
-            } => write!(
+            BuildError::NeedsFeature { setting, feature } => write!(
                 f,
                 "`{setting}` needs the `{feature}` feature of `pooled`, which this build does not have"
             ),

@@ -48,7 +48,14 @@ use std::time::Duration;
 /// | build a fixed pool | [`Pool::fixed`], or `Pool::builder().order(..).size(n)` |
 /// | build an autoscaled pool | `Pool::builder().kind(Kind::Autoscale).order(..).min(a).max(b)` |
 /// | run async work | [`submit`](Pool::submit), [`submit_weighted`](Pool::submit_weighted) |
-/// | start work without waiting | [`spawn`](Pool::spawn) (feature `tokio`) |
+#[cfg_attr(
+    feature = "tokio",
+    doc = " | start work without waiting | [`spawn`](Pool::spawn) (feature `tokio`) |"
+)]
+#[cfg_attr(
+    not(feature = "tokio"),
+    doc = " | start work without waiting | `spawn` (feature `tokio`) |"
+)]
 /// | run blocking work | [`submit_blocking`](Pool::submit_blocking); sync callers: [`run`](Pool::run) |
 /// | change the limit | [`scale`](Pool::scale), [`resize`](Pool::resize) |
 /// | stop admitting for a while | [`pause`](Pool::pause), [`resume`](Pool::resume), [`is_paused`](Pool::is_paused) |
@@ -78,7 +85,14 @@ use std::time::Duration;
 ///   them away; [`abort`](Pool::abort) does, as it does every waiting call);
 /// * a nested call that outlives its parent (returned out of the work, or a
 ///   blocking job whose caller was dropped) keeps the slot busy until it ends;
-/// * work spawned through the pool ([`spawn`](Pool::spawn)), and tasks spawned
+#[cfg_attr(
+    feature = "tokio",
+    doc = " * work spawned through the pool ([`spawn`](Pool::spawn)), and tasks spawned"
+)]
+#[cfg_attr(
+    not(feature = "tokio"),
+    doc = " * work spawned through the pool (`spawn`), and tasks spawned"
+)]
 ///   onto other threads, are independent calls with slots of their own.
 ///
 /// Nested calls are counted in [`Stats::nested`], not in `running`.
@@ -143,6 +157,19 @@ impl Pool {
         Pool::builder()
             .name(name)
             .settings(*settings)
+            .build()
+            .expect("clamped group settings always build")
+    }
+
+    /// A group's isolated instance (feature `test-util`): as
+    /// [`from_settings`](Pool::from_settings), reporting under the group's
+    /// name, but leaving the group's adaptive gauges to its shared pool.
+    #[cfg(feature = "test-util")]
+    pub(crate) fn isolated_instance(name: &'static str, settings: &GroupSettings) -> Pool {
+        let builder = Pool::builder().name(name).settings(*settings);
+        #[cfg(feature = "metrics")]
+        let builder = builder.isolated();
+        builder
             .build()
             .expect("clamped group settings always build")
     }

@@ -31,7 +31,10 @@ pub struct Stats {
     /// in `running`, so they are not counted there.
     pub nested: usize,
     /// Calls waiting for a slot (including, for calls that never reject, those
-    /// waiting for `resume`).
+    /// waiting for `resume`). In a group's stats, its calls waiting for a
+    /// slot of the application-wide ceiling are not counted (nor submitted):
+    /// they are not yet the group's, and the ceiling's own stats count them
+    /// ([`ceiling::stats`](crate::ceiling::stats)).
     pub waiting: usize,
     /// Calls that ran to the end (returned or panicked), nested calls included.
     pub completed: u64,

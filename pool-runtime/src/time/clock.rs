@@ -12,7 +12,14 @@ pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> Duration;
 
     /// Whether the pool's admission timeouts should run on tokio's timer (so
-    /// they follow tokio's paused time too). Only [`TokioClock`] says yes.
+    #[cfg_attr(
+        feature = "tokio",
+        doc = " they follow tokio's paused time too). Only [`TokioClock`] says yes."
+    )]
+    #[cfg_attr(
+        not(feature = "tokio"),
+        doc = " they follow tokio's paused time too). Only `TokioClock` says yes."
+    )]
     fn uses_tokio_time(&self) -> bool {
         false
     }

@@ -83,11 +83,17 @@ impl Future for Sleep {
                     return Poll::Ready(());
                 }
                 let mut waker = lock(&entry.waker);
-                match waker.as_mut() {
-                    Some(waker) if waker.will_wake(cx.waker()) => {}
-                    _ => *waker = Some(cx.waker().clone()),
-                }
+                let replaced = match waker.as_mut() {
+                    Some(waker) if waker.will_wake(cx.waker()) => None,
+                    _ => waker.replace(cx.waker().clone()),
+                };
                 drop(waker);
+                // The replaced waker is the caller's: dropped outside the
+                // entry's lock, its panic caught, so that the call it
+                // belongs to goes on to store its new waker with its pool.
+                if replaced.is_some() {
+                    crate::unwind::caught(move || drop(replaced));
+                }
                 if entry.fired.load(Ordering::Acquire) {
                     Poll::Ready(())
                 } else {
