@@ -288,3 +288,55 @@ fn a_blocking_calls_caller_repolled_with_a_new_waker_catches_the_old_wakers_drop
     assert_eq!((s.completed, s.running), (1, 0), "{s:?}");
     assert_accounted(&s);
 }
+
+/// A [`BlockingExecutor`](pool_runtime::BlockingExecutor) that runs each job
+/// on a thread of its own and keeps the threads, so a test can see whether
+/// a job's thread panicked.
+#[derive(Default)]
+struct Threads(std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>);
+
+impl pool_runtime::BlockingExecutor for Threads {
+    fn execute(&self, job: pool_runtime::BlockingJob) {
+        self.0.lock().unwrap().push(std::thread::spawn(job));
+    }
+}
+
+/// A blocking call's closure returns on the executor's thread, which wakes
+/// the caller: a waker whose `wake` panics has its panic caught there (the
+/// README's "faults lose nothing"; an executor need not catch panics of its
+/// jobs), and the result waits for the caller's next poll.
+#[test]
+fn a_blocking_calls_wake_that_panics_does_not_unwind_on_the_executors_thread() {
+    quiet_planned_panics();
+    let threads = Arc::new(Threads::default());
+    let pool = Pool::builder()
+        .size(1)
+        .blocking_executor(threads.clone())
+        .build()
+        .unwrap();
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let mut call = std::pin::pin!(pool.submit_blocking(move || {
+        wait.recv().unwrap();
+        7
+    }));
+    let bad = common::panicking_waker();
+    assert!(call
+        .as_mut()
+        .poll(&mut Context::from_waker(&bad))
+        .is_pending());
+    release.send(()).unwrap();
+    let job = threads.0.lock().unwrap().pop().expect("one job");
+    assert!(
+        job.join().is_ok(),
+        "the wake's panic unwound on the executor's thread"
+    );
+    let wakes = Arc::new(Wakes::default());
+    let waker = Waker::from(wakes.clone());
+    assert_eq!(
+        call.as_mut().poll(&mut Context::from_waker(&waker)),
+        Poll::Ready(Ok(7))
+    );
+    let s = pool.stats();
+    assert_eq!((s.completed, s.running), (1, 0), "{s:?}");
+    assert_accounted(&s);
+}

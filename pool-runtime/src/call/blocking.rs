@@ -198,8 +198,11 @@ impl<T> Drop for JobSender<T> {
             slot.sender_gone = true;
             slot.waker.take()
         };
+        // The caller's waker, woken on the executor's thread: its panic is
+        // caught here (the result waits for the caller's next poll), since
+        // an executor need not catch the panics of the jobs it runs.
         if let Some(waker) = waker {
-            waker.wake();
+            crate::unwind::caught(move || waker.wake());
         }
     }
 }

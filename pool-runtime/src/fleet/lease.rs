@@ -301,8 +301,10 @@ impl Shared {
         }
         self.fleet.counters.lost();
         report::lost(&self.fleet.name, self.token);
+        // The call's waker, woken on the renewal task: its panic is caught,
+        // so that the entry is still released below.
         if let Some(waker) = lock(&self.waker).take() {
-            waker.wake();
+            crate::unwind::caught(move || waker.wake());
         }
         if release_entry {
             spawn_release(self.fleet.clone(), self.token, None);
