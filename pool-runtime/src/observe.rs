@@ -16,7 +16,9 @@
 //! Every pool reports under its name ([`PoolBuilder::name`](crate::PoolBuilder::name);
 //! a group's pool under the group's name, the application-wide ceiling as
 //! `(ceiling)`), and pools built without one as `(unnamed)`, together.
-//! Pools that share a name add up in its gauges; a pool that goes away (its
+//! Pools that share a name add up in its counters and in the `limit`,
+//! `running` and `waiting` gauges; the adaptive gauges (`pooled.adaptive.*`)
+//! hold one value each, the last one reported by any of them. A pool that goes away (its
 //! last handle dropped, or a group's isolated instance whose
 //! `Isolation` guard is dropped, feature `test-util`)
 //! takes its limit out of `pooled.limit` then, and its calls out of
