@@ -58,7 +58,7 @@
 //! | event `fleet redis unreachable` (the first failure after an answer) | WARN | `pool`, `error` |
 //! | event `fleet redis reachable again` (the first answer after a failure) | INFO | `pool` |
 //! | event `fleet settings refused` (a group's fleet settings fail their check at its first use: it runs without a fleet limit; see [`fleet`](crate::fleet#settings-that-fail-their-check)) | WARN | `pool`, `error` |
-//! | event `adaptive window` (each window the adaptive policy closes) | DEBUG | `pool`, `latency_us` (the window's geometric mean), `floor_us` (the unloaded latency), `successes`, `drops`, `from`, `to`, `decision` (`drop_cut`, `latency_cut`, `slow_start`, `grow`, `hold`) |
+//! | event `adaptive window` (each window the adaptive policy closes) | DEBUG | `pool`, `latency_us` (the window's geometric mean), `floor_us` (the unloaded latency), `successes`, `drops`, `from`, `to`, `decision` (`drop_cut`, `latency_cut`, `slow_start`, `probe`, `grow`, `hold`) |
 //!
 //! The call's span is entered while its work is polled (an async call's
 //! work runs in the caller's task, so its events are the span's children;

@@ -52,8 +52,22 @@
 //!   windows: a window that looks fast closes early, so a mean (or minimum)
 //!   of windows sits below the server's latency. When the running average
 //!   of windows falls below it by two of its standard errors, the server got
-//!   faster and the floor follows at once. No traffic is ever held back to
-//!   measure it.
+//!   faster and the floor follows at once. Traffic is held back to measure
+//!   it only by a probe, below.
+//! * **Probe.** Under a backlog that never lets up no window is unloaded,
+//!   and a floor set by the start's few calls is never corrected: one set
+//!   low reads as a queue for good and holds the limit below a server that
+//!   has room. So when the limit has been held by a queue for 8 windows in
+//!   a row with calls waiting for a slot, and that queue may be the floor's
+//!   own error (two of the floor's standard errors are worth half a call
+//!   and more than the precision a window is held to, and with the floor
+//!   that much higher the queue would be under half a call), the limit
+//!   goes a quarter below for two windows: the first drains the server,
+//!   the second, of as many calls as the floor stands on (up to the
+//!   longest window), feeds the floor as an unloaded window; then the
+//!   limit returns. Each probe doubles the calls the floor stands on, so a
+//!   few make it sure and the probes stop; a floor fed by light load is
+//!   never probed.
 //! * **Queue.** Little's law turns latency into calls: of the calls in
 //!   flight over a window, the share `1 − floor / latency` of their time is
 //!   spent beyond the unloaded latency — calls waiting at the server, not
@@ -279,6 +293,26 @@ struct Window {
     busy: f64,
 }
 
+/// Two windows below the limit that re-measure the unloaded latency. The
+/// floor learns only from windows that did not load the server, and under
+/// a backlog that never lets up there are none: a floor set low by the
+/// start's few calls would read as a queue for good and hold the limit far
+/// below a server that has room (the simulator's `cap-rise`, seeds 102 and
+/// 104: 8–10 slots for 50 s at a capacity of 24).
+/// The limit during a probe is the limit before it times [`PROBE_SHARE`]
+/// exactly (a probe that `min` would clamp is not made), so the state needs
+/// no copy of it: the policy's state stays within the size of the pool's
+/// other policy (clippy's `large_enum_variant`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Probe {
+    /// The first window below the limit: its calls were admitted above it,
+    /// and the server's queue drains.
+    Draining,
+    /// The second: its calls are the unloaded server's. Then the limit
+    /// returns to where it was.
+    Measuring,
+}
+
 /// How many standard errors of its mean a window's latency must be above
 /// the congestion threshold to count (one window in forty, from noise alone).
 const NOISE_ERRORS: f64 = 2.0;
@@ -326,6 +360,15 @@ const DEEPEST_LATENCY_CUT: f64 = 0.5;
 /// in flight, where its queue is ~1: holding at one call failed 49 calls
 /// there, at half a call 0; `sim/RESULTS.md`).
 const QUEUED: f64 = 0.5;
+/// The share of the limit a probe (see [`Probe`]) runs at: below the knee
+/// of a server that queues up to a quarter of the limit, more than the
+/// tolerance lets it queue. Going only one call below the queue the floor
+/// reads (but no deeper than this) measured the same on the simulator.
+const PROBE_SHARE: f64 = 0.75;
+/// Windows in a row the limit must have been held by a queue, with calls
+/// waiting for a slot, before a probe: a hold that the next windows lift
+/// is no reason to slow the pool.
+const PROBE_AFTER: u8 = 8;
 /// The queue that ends the start: one call, by the typical latency or
 /// surely by the window's own (even two standard errors below its mean).
 /// The floor then stands on few calls, and half a call of its noise would
@@ -368,6 +411,11 @@ pub(crate) struct AdaptiveLimit {
     /// falls slowly.
     served: Option<f64>,
     window: Window,
+    /// A probe below the limit under way, if any.
+    probe: Option<Probe>,
+    /// Windows in a row held by a queue with calls waiting (and not
+    /// probed since).
+    held_for: u8,
     /// What the last closed window decided, until the pool reports it.
     #[cfg(any(feature = "tracing", feature = "metrics"))]
     report: Option<WindowReport>,
@@ -393,6 +441,8 @@ impl AdaptiveLimit {
                 started: now,
                 ..Window::default()
             },
+            probe: None,
+            held_for: 0,
             #[cfg(any(feature = "tracing", feature = "metrics"))]
             report: None,
         }
@@ -401,6 +451,7 @@ impl AdaptiveLimit {
     /// The limit was changed by hand (`scale`, `resize`, configuration): start from it.
     pub(crate) fn reset_to(&mut self, limit: usize) {
         self.limit = limit as f64;
+        self.probe = None;
     }
 
     /// The unloaded latency the policy holds, if it has measured one.
@@ -472,7 +523,14 @@ impl AdaptiveLimit {
         // Drops cut at once: on a server that refuses instantly, every
         // moment above its capacity turns waiting calls into refusals.
         let cut = self.too_many_drops(drops, samples);
-        if !cut && (elapsed < s.window_time || !precise || elapsed < round_trip) {
+        // A probe's measuring window holds as many calls as the floor
+        // stands on (up to the longest window): each probe doubles them.
+        let probe_short = self.probe == Some(Probe::Measuring)
+            && f64::from(self.window.successes)
+                < f64::from(self.floor_samples).min(f64::from(
+                    s.window_samples.saturating_mul(MAX_WINDOW_STRETCH),
+                ));
+        if !cut && (elapsed < s.window_time || !precise || elapsed < round_trip || probe_short) {
             return None;
         }
         let window = std::mem::replace(
@@ -486,7 +544,7 @@ impl AdaptiveLimit {
         let (low, high) = (bounds.0.max(1) as f64, bounds.1.max(bounds.0).max(1) as f64);
         let before = self.limit.round() as usize;
         #[cfg(any(feature = "tracing", feature = "metrics"))]
-        let (limit_before, starting) = (self.limit, self.starting);
+        let (limit_before, starting, probing) = (self.limit, self.starting, self.probe.is_some());
         if cut {
             // To the concurrency the server has been serving (calls refused
             // at once free their slots at once and are over-represented
@@ -508,11 +566,17 @@ impl AdaptiveLimit {
                 .max(served)
                 .min(self.limit - 1.0)
                 .max(self.limit * s.backoff);
+            // Drops end a probe: they judge the limit it stood in for.
+            if self.probe.take().is_some() {
+                self.limit /= PROBE_SHARE;
+            }
             // Growth near the level that drew drops is slow from now on.
             self.drops_at = Some((self.limit, now));
             self.limit = target.clamp(low, high);
             self.starting = false;
             self.cut_at = Some(now);
+        } else if let (Some(probe), true) = (self.probe, window.successes > 0) {
+            self.probe_window(probe, &window, elapsed);
         } else if window.successes > 0 {
             // Throughput times the unloaded latency (the mean of a lognormal
             // around the floor): what the server can take without queueing.
@@ -578,6 +642,11 @@ impl AdaptiveLimit {
                     self.drops_at = Some((self.limit, now));
                 }
             }
+            self.held_for = if used && held && congested.is_none() && waited {
+                self.held_for.saturating_add(1)
+            } else {
+                0
+            };
             self.limit = if let Some(excess) = congested {
                 self.starting = false;
                 let target = self.limit * (-excess).exp().max(DEEPEST_LATENCY_CUT);
@@ -585,7 +654,20 @@ impl AdaptiveLimit {
             } else if used && held {
                 // The server queues already: more slots would wait there.
                 self.starting = false;
-                self.limit
+                // Unless that queue, held for a while, may be the floor's
+                // own error: then measure the floor below it.
+                let below = self.limit * PROBE_SHARE;
+                if self.held_for >= PROBE_AFTER
+                    && surely < QUEUED
+                    && self.floor_unsure(running)
+                    && below >= low
+                    && below < self.limit - 0.5
+                {
+                    self.probe = Some(Probe::Draining);
+                    below
+                } else {
+                    self.limit
+                }
             } else if used {
                 // Growth slows as the server's queue builds.
                 // The start doubles only a limit that held calls back.
@@ -608,9 +690,49 @@ impl AdaptiveLimit {
             }
         }
         #[cfg(any(feature = "tracing", feature = "metrics"))]
-        self.report_window(&window, cut, limit_before, starting);
+        self.report_window(
+            &window,
+            cut,
+            limit_before,
+            starting,
+            probing || self.probe.is_some(),
+        );
         let after = self.limit.round() as usize;
         (after != before).then_some(after)
+    }
+
+    /// Whether the queue that holds the limit at `running` calls in flight
+    /// (by the typical latency) may be the floor's own error: two of the
+    /// floor's standard errors are more than the precision a window is held
+    /// to (`ln(tolerance) / PRECISION`) and worth half a call or more, and
+    /// with the floor that much higher the queue would be less than half a
+    /// call. A floor that stands on the few calls of the start's first
+    /// windows, under a backlog that has not let up since; never one fed
+    /// by light load, and a probe or two make it sure.
+    fn floor_unsure(&self, running: f64) -> bool {
+        let error = NOISE_ERRORS
+            * (self.variance.unwrap_or(0.0) / f64::from(self.floor_samples).max(1.0)).sqrt();
+        self.floor.is_some_and(|floor| {
+            error > self.settings.tolerance.ln() / PRECISION
+                && queued(running, error) >= QUEUED
+                && queued(running, self.average - floor - error) < QUEUED
+        })
+    }
+
+    /// A window of a probe: the first lets the server drain, the second
+    /// feeds the floor as an unloaded window, and then the limit returns to
+    /// where it was. A congested one ends the probe: the server is loaded
+    /// even below the limit, and the next window at the limit judges it.
+    fn probe_window(&mut self, probe: Probe, window: &Window, elapsed: Duration) {
+        let measuring = probe == Probe::Measuring;
+        let congested = self.track_probe(window, elapsed, measuring);
+        if !measuring && !congested {
+            self.probe = Some(Probe::Measuring);
+            return;
+        }
+        self.probe = None;
+        self.limit /= PROBE_SHARE;
+        self.held_for = 0;
     }
 
     /// The standard error of a window's mean log-latency less the floor:
@@ -660,10 +782,7 @@ impl AdaptiveLimit {
         queueing: bool,
     ) -> Option<f64> {
         let sample = window.mean();
-        if let Some(own) = window.variance() {
-            let pooled = self.variance.get_or_insert(own);
-            *pooled += (own - *pooled) * TRACKING;
-        }
+        self.pool_variance(window);
         let error = window.standard_error(self.variance);
         let calls = f64::from(window.successes);
         let Some(floor) = self.floor else {
@@ -695,19 +814,55 @@ impl AdaptiveLimit {
         // heavy-tailed service — and every call then looks queued. When the running
         // average of windows is clearly below it (by two of its standard
         // errors) the server got faster: it is lowered at once.
-        let weight =
-            (elapsed.as_secs_f64() / self.settings.baseline_interval.as_secs_f64()).clamp(0.0, 1.0);
         let faster = self.average + NOISE_ERRORS * error.min(1.0) * AVERAGE_ERROR;
         if faster < floor {
             self.floor = Some(faster);
         } else if (self.starting && sample <= threshold && !queueing) || unloaded {
             // (A start window past the threshold is the knee, not the floor.)
-            let samples = f64::from(self.floor_samples) * (1.0 - weight) + calls;
-            self.floor_samples = samples as f32;
-            let share = weight.max(calls / samples.max(1.0));
-            self.floor = Some(floor + (sample - floor) * share);
+            self.learn_floor(floor, window, elapsed);
         }
         (sample > threshold).then_some(sample - threshold)
+    }
+
+    /// Takes a probe's window into the pooled variance and, if `measuring`
+    /// and not congested, into the floor as an unloaded window — never into
+    /// the typical latency, which is the latency at the limit; returns
+    /// whether it is congested.
+    fn track_probe(&mut self, window: &Window, elapsed: Duration, measuring: bool) -> bool {
+        self.pool_variance(window);
+        let Some(floor) = self.floor else {
+            return false;
+        };
+        let threshold = floor
+            + self.settings.tolerance.ln()
+            + NOISE_ERRORS * window.standard_error(self.variance);
+        let congested = window.mean() > threshold;
+        if measuring && !congested {
+            self.learn_floor(floor, window, elapsed);
+        }
+        congested
+    }
+
+    /// Follows the server's noise: the variance of calls' log-latencies
+    /// within a window, averaged over windows.
+    fn pool_variance(&mut self, window: &Window) {
+        if let Some(own) = window.variance() {
+            let pooled = self.variance.get_or_insert(own);
+            *pooled += (own - *pooled) * TRACKING;
+        }
+    }
+
+    /// Takes the calls of an unloaded window into the floor (now `floor`):
+    /// a mean of calls, forgetting with a time constant of
+    /// `baseline_interval`.
+    fn learn_floor(&mut self, floor: f64, window: &Window, elapsed: Duration) {
+        let weight =
+            (elapsed.as_secs_f64() / self.settings.baseline_interval.as_secs_f64()).clamp(0.0, 1.0);
+        let calls = f64::from(window.successes);
+        let samples = f64::from(self.floor_samples) * (1.0 - weight) + calls;
+        self.floor_samples = samples as f32;
+        let share = weight.max(calls / samples.max(1.0));
+        self.floor = Some(floor + (window.mean() - floor) * share);
     }
 }
 
@@ -777,6 +932,8 @@ pub(crate) enum Decision {
     LatencyCut,
     /// Doubled (the start: no sign of load yet).
     SlowStart,
+    /// Below the limit to re-measure the unloaded latency, or back from it.
+    Probe,
     /// Grew: the limit was used and latency held.
     Grow,
     /// Unchanged (the limit unused, latency within noise, or at a bound).
@@ -791,6 +948,7 @@ impl Decision {
             Decision::DropCut => "drop_cut",
             Decision::LatencyCut => "latency_cut",
             Decision::SlowStart => "slow_start",
+            Decision::Probe => "probe",
             Decision::Grow => "grow",
             Decision::Hold => "hold",
         }
@@ -800,10 +958,20 @@ impl Decision {
 #[cfg(any(feature = "tracing", feature = "metrics"))]
 impl AdaptiveLimit {
     /// Keeps what the window that just closed decided (`cut`: for drops;
-    /// the limit was `before` and the policy `starting` when it closed).
-    fn report_window(&mut self, window: &Window, cut: bool, before: f64, starting: bool) {
+    /// the limit was `before` and the policy `starting` when it closed;
+    /// `probing`: a probe was under way before or after it).
+    fn report_window(
+        &mut self,
+        window: &Window,
+        cut: bool,
+        before: f64,
+        starting: bool,
+        probing: bool,
+    ) {
         let decision = if cut {
             Decision::DropCut
+        } else if probing {
+            Decision::Probe
         } else if self.limit < before {
             Decision::LatencyCut
         } else if self.limit > before && starting {
@@ -1323,6 +1491,44 @@ mod tests {
         // Noise alone ends some (a window past two standard errors is one
         // in forty); a floor taken as exact, nearly three times as many.
         assert!(ended <= 20, "the start ended in {ended} runs of 200");
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
+    fn a_floor_set_low_under_a_backlog_that_never_lets_up_is_relearned_and_the_limit_grows() {
+        // Lognormal service, sigma = 0.5, no knee. Two idle windows set the
+        // floor on 20 calls; from then on the pool is always full and calls
+        // wait, and the server's calls take a fifth longer than that floor
+        // says, at any concurrency (within two of the floor's standard
+        // errors, 0.22). No window is unloaded: the typical latency reads as
+        // a sixth of every call queued, and without a probe the limit holds
+        // at 10 for good.
+        let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 10, Duration::ZERO);
+        let mut t = Duration::ZERO;
+        let mut sigma_one = lognormal(0x5851_f42d_4c95_7f2d);
+        // The server's median, in units of the calls' (30 ms).
+        let median = std::cell::Cell::new(1.0);
+        let mut calls = |limit| {
+            let (latency, verdict) = sigma_one(limit);
+            let factor = (latency.as_secs_f64() / 0.03).sqrt();
+            (
+                Duration::from_secs_f64(0.03 * median.get() * factor),
+                verdict,
+            )
+        };
+        run(&mut p, 2, &mut t, &mut calls, false);
+        assert!(!p.starting);
+        median.set(p.floor().expect("measured").as_secs_f64() / 0.03 * 1.2);
+        let (mut last, mut probes) = (p.limit, 0);
+        for _ in 0..300 {
+            run(&mut p, 1, &mut t, &mut calls, true);
+            probes += usize::from(p.limit < last);
+            last = p.limit;
+        }
+        let floor = p.floor().expect("measured").as_secs_f64() / 0.03 / median.get();
+        assert!((0.9..1.1).contains(&floor), "re-learnt: {floor}");
+        assert!(p.limit >= 40.0, "grows: {}", p.limit);
+        assert!(probes <= 6, "a few probes, then none: {probes}");
     }
 
     /// Feeds calls of `latency`, 10 ms apart, until a window closes; the
