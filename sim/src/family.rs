@@ -222,25 +222,45 @@ pub fn scenarios(phase: f64) -> Vec<Workload> {
         c,
         phase,
     ));
-    out.push(Workload {
-        name: "closed-loop",
-        title: format!(
+    out.push(closed(
+        "closed-loop",
+        format!(
             "closed loop: 200 clients, think time 1 s (exponential), on (i) (oracle limit {c})"
         ),
+        fail_fast,
+        c,
+        Closed {
+            clients: 200,
+            think: 1.0,
+        },
+        phase,
+    ));
+    out
+}
+
+/// A closed-loop scenario: `clients` on `model` with `workers` workers,
+/// three phases long (no arrivals besides them).
+pub(crate) fn closed(
+    name: &'static str,
+    title: String,
+    model: Model,
+    workers: usize,
+    clients: Closed,
+    phase: f64,
+) -> Workload {
+    Workload {
+        name,
+        title,
         batch: 0,
         phases: vec![Phase {
             start: 0.0,
-            capacity: c,
+            capacity: workers,
             rate: 0.0,
         }],
         duration: 3.0 * phase,
-        model: fail_fast,
-        closed: Some(Closed {
-            clients: 200,
-            think: 1.0,
-        }),
-    });
-    out
+        model,
+        closed: Some(clients),
+    }
 }
 
 /// One model's results.

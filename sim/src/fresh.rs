@@ -13,9 +13,9 @@
 //! `sim/RESULTS.md` as measured. The targets and the oracle are the
 //! family's (see [`crate::family`]).
 
-use crate::family::{capacity_steps, open};
+use crate::family::{capacity_steps, closed, open};
 use crate::server::{Admission, Knee, Link, Model};
-use crate::sim::{Closed, Phase, Workload};
+use crate::sim::{Closed, Workload};
 
 /// The fresh models, with phases `phase` seconds long.
 pub fn scenarios(phase: f64) -> Vec<Workload> {
@@ -125,22 +125,17 @@ pub fn scenarios(phase: f64) -> Vec<Workload> {
             phase,
         ),
     );
-    out.push(Workload {
-        name: "closed-many",
-        title: "(F10) closed loop: 200 clients, think time 20 ms (exponential), on the default server (8 workers)".into(),
-        batch: 0,
-        phases: vec![Phase {
-            start: 0.0,
-            capacity: 8,
-            rate: 0.0,
-        }],
-        duration: 3.0 * phase,
-        model: base,
-        closed: Some(Closed {
+    out.push(closed(
+        "closed-many",
+        "(F10) closed loop: 200 clients, think time 20 ms (exponential), on the default server (8 workers)".into(),
+        base,
+        8,
+        Closed {
             clients: 200,
             think: 0.02,
-        }),
-    });
+        },
+        phase,
+    ));
     out
 }
 

@@ -11,9 +11,9 @@
 //! chosen from these runs (`sim/RESULTS.md` records them as they come).
 //! The targets and the oracle are the family's (see [`crate::family`]).
 
-use crate::family::{capacity_steps, open};
+use crate::family::{capacity_steps, closed, open};
 use crate::server::{Admission, Knee, Link, Model};
-use crate::sim::{Closed, Phase, Workload};
+use crate::sim::{Closed, Workload};
 
 /// The holdout models, with phases `phase` seconds long.
 pub fn scenarios(phase: f64) -> Vec<Workload> {
@@ -126,22 +126,17 @@ pub fn scenarios(phase: f64) -> Vec<Workload> {
             phase,
         ),
     );
-    out.push(Workload {
-        name: "closed-few",
-        title: "(H10) closed loop: 24 clients, think time 100 ms (exponential), on the default server (8 workers)".into(),
-        batch: 0,
-        phases: vec![Phase {
-            start: 0.0,
-            capacity: 8,
-            rate: 0.0,
-        }],
-        duration: 3.0 * phase,
-        model: base,
-        closed: Some(Closed {
+    out.push(closed(
+        "closed-few",
+        "(H10) closed loop: 24 clients, think time 100 ms (exponential), on the default server (8 workers)".into(),
+        base,
+        8,
+        Closed {
             clients: 24,
             think: 0.1,
-        }),
-    });
+        },
+        phase,
+    ));
     out
 }
 
