@@ -9,7 +9,7 @@
 #![cfg(all(feature = "metrics", feature = "tracing", feature = "tokio"))]
 
 use metrics::{
-    Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
+    Counter, CounterFn, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
     SharedString, Unit,
 };
 use pool_runtime::{Pool, PooledStreamExt, Rejected, Stats};
@@ -19,23 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 mod common;
-use common::runtime;
-
-/// A gauge that moves by differences, as the library's do.
-#[derive(Default)]
-struct Level(Mutex<f64>);
-
-impl GaugeFn for Level {
-    fn increment(&self, value: f64) {
-        *self.0.lock().unwrap() += value;
-    }
-    fn decrement(&self, value: f64) {
-        *self.0.lock().unwrap() -= value;
-    }
-    fn set(&self, value: f64) {
-        *self.0.lock().unwrap() = value;
-    }
-}
+use common::{runtime, Level};
 
 struct Count(AtomicU64);
 

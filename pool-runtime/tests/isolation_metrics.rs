@@ -8,28 +8,14 @@
 //! Its own process: it installs the global recorder.
 #![cfg(all(feature = "test-util", feature = "metrics"))]
 
-use metrics::{
-    Counter, Gauge, GaugeFn, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit,
-};
+mod common;
+
+use common::Level;
+use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use pool_runtime::{AdaptiveSettings, Group, GroupSpec, Kind, ScalePolicy};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
-
-#[derive(Default)]
-struct Level(Mutex<f64>);
-
-impl GaugeFn for Level {
-    fn increment(&self, value: f64) {
-        *self.0.lock().unwrap() += value;
-    }
-    fn decrement(&self, value: f64) {
-        *self.0.lock().unwrap() -= value;
-    }
-    fn set(&self, value: f64) {
-        *self.0.lock().unwrap() = value;
-    }
-}
 
 /// Keeps every gauge by `name{pool}`.
 #[derive(Default)]

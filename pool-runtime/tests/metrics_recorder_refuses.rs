@@ -182,21 +182,27 @@ static FIRST_USED: [Group; 5] = [
     Group::new(GroupSpec::new("metrics_recorder_refuses::updating").size(2)),
 ];
 
+/// The first use of `group` (one sync call) under a recorder that refuses
+/// `refuses`: the recorder's panic stays inside, and the call runs.
+fn first_use_under(group: &Group, refuses: Refuses) {
+    let recorder = Refusing {
+        refuses,
+        counted: Arc::new(AtomicU64::new(0)),
+    };
+    let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        metrics::with_local_recorder(&recorder, || group.run(|| 1))
+    }));
+    assert_eq!(
+        first.expect("the recorder's panic came out of the group's first use"),
+        Ok(1)
+    );
+}
+
 #[test]
 fn a_recorder_that_panics_at_a_groups_first_use_loses_only_what_it_refused() {
     quiet_planned_panics();
     for (group, refuses) in FIRST_USED.iter().zip(ALL) {
-        let recorder = Refusing {
-            refuses,
-            counted: Arc::new(AtomicU64::new(0)),
-        };
-        let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            metrics::with_local_recorder(&recorder, || group.run(|| 1))
-        }));
-        assert_eq!(
-            first.expect("the recorder's panic came out of the group's first use"),
-            Ok(1)
-        );
+        first_use_under(group, refuses);
         two_calls(group.pool());
     }
 }
@@ -231,17 +237,7 @@ mod fleet {
     fn a_recorder_that_panics_at_a_fleet_groups_first_use_loses_only_what_it_refused() {
         quiet_planned_panics();
         for (group, refuses) in FLEETS.iter().zip(ALL) {
-            let recorder = Refusing {
-                refuses,
-                counted: Arc::new(AtomicU64::new(0)),
-            };
-            let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                metrics::with_local_recorder(&recorder, || group.run(|| 1))
-            }));
-            assert_eq!(
-                first.expect("the recorder's panic came out of the fleet group's first use"),
-                Ok(1)
-            );
+            first_use_under(group, refuses);
             assert!(group.fleet().is_some(), "a fleet group");
             assert_eq!(group.fleet_stats().unwrap().local_fallbacks, 1);
             two_calls(group.pool());

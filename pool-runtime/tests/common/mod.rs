@@ -345,3 +345,22 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+/// A metrics gauge that moves by differences, as the library's do
+/// (`increment`/`decrement`), and keeps its value for a test to read.
+#[cfg(feature = "metrics")]
+#[derive(Default)]
+pub struct Level(pub std::sync::Mutex<f64>);
+
+#[cfg(feature = "metrics")]
+impl metrics::GaugeFn for Level {
+    fn increment(&self, value: f64) {
+        *self.0.lock().unwrap() += value;
+    }
+    fn decrement(&self, value: f64) {
+        *self.0.lock().unwrap() -= value;
+    }
+    fn set(&self, value: f64) {
+        *self.0.lock().unwrap() = value;
+    }
+}
