@@ -371,12 +371,21 @@ impl Call {
         let _ = own;
     }
 
-    /// The call ended with `outcome` (the core counts it).
-    #[inline]
+    /// The call ended with `outcome` (the core counts it). Only the flag's
+    /// test is inline: with both features the reporting (the span's end
+    /// and close, the run time) no longer fits the inliner's budget, and
+    /// out of line as a whole this was a call on every quiet call's path.
+    #[inline(always)]
     pub(crate) fn ended(&mut self, core: &Core, outcome: Outcome) {
         if self.flags & LOUD != 0 {
-            self.detach().ended(core, outcome);
+            self.ended_loud(core, outcome);
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn ended_loud(&mut self, core: &Core, outcome: Outcome) {
+        self.detach().ended(core, outcome);
     }
 
     /// The call leaves its `Acquire` holding its slot: what ends it
