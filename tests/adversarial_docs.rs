@@ -627,7 +627,13 @@ fn scoped_closes_and_drains_and_closes_without_waiting_on_a_panic_or_a_drop() {
                 })
             });
         }
-        while p.stats().submitted() < 4 {
+        // All four in the pool (running or queued) before the body ends: a
+        // call counted as submitted may still be on its way to the queue,
+        // and one that gets there after the close is turned away (Closed).
+        while {
+            let s = p.stats();
+            s.running + s.waiting < 4
+        } {
             std::thread::yield_now();
         }
     }));
