@@ -577,6 +577,10 @@ impl AdaptiveLimit {
             self.cut_at = Some(now);
         } else if let (Some(probe), true) = (self.probe, window.successes > 0) {
             self.probe_window(probe, &window, elapsed);
+            // The limit it returns to, within the bounds of this window: they
+            // may have moved during the probe, and the pool applies what
+            // this returns as it is.
+            self.limit = self.limit.clamp(low, high);
         } else if window.successes > 0 {
             // Throughput times the unloaded latency (the mean of a lognormal
             // around the floor): what the server can take without queueing.
@@ -1617,5 +1621,71 @@ mod tests {
             limit = window(&mut p, &mut t, 300 * MS, true);
         }
         assert!((44.0..45.5).contains(&limit), "{limit}");
+    }
+
+    /// The backlog of
+    /// `a_floor_set_low_under_a_backlog_that_never_lets_up_is_relearned_and_the_limit_grows`,
+    /// up to its first probe: the policy in
+    /// the probe's first window, the time, the server, and the limit the
+    /// probe stands in for (unrounded).
+    #[allow(clippy::type_complexity)]
+    fn in_a_probe() -> (
+        AdaptiveLimit,
+        Duration,
+        Box<dyn FnMut(usize) -> (Duration, Verdict)>,
+        f64,
+    ) {
+        let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 10, Duration::ZERO);
+        let mut t = Duration::ZERO;
+        let mut sigma_one = lognormal(0x5851_f42d_4c95_7f2d);
+        let median = std::rc::Rc::new(std::cell::Cell::new(1.0));
+        let server_median = median.clone();
+        let mut calls: Box<dyn FnMut(usize) -> (Duration, Verdict)> = Box::new(move |limit| {
+            let (latency, verdict) = sigma_one(limit);
+            let factor = (latency.as_secs_f64() / 0.03).sqrt();
+            (
+                Duration::from_secs_f64(0.03 * server_median.get() * factor),
+                verdict,
+            )
+        });
+        run(&mut p, 2, &mut t, &mut calls, false);
+        median.set(p.floor().expect("measured").as_secs_f64() / 0.03 * 1.2);
+        for _ in 0..10_000 {
+            let before = p.limit;
+            t += 10 * MS;
+            let limit = p.limit.round() as usize;
+            let (latency, verdict) = calls(limit);
+            let _ = p.observe(t, latency, verdict, limit, 1, (1, 200));
+            if p.probe == Some(Probe::Draining) {
+                return (p, t, calls, before);
+            }
+        }
+        panic!("no probe");
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
+    fn a_probe_returns_within_the_bounds_it_is_given() {
+        // The pool applies what `observe` returns as it is: the limit a
+        // probe returns to is within the bounds of the window that ends it
+        // (`max` lowered to the probe's own limit meanwhile).
+        let (mut p, mut t, mut calls, before) = in_a_probe();
+        let max = p.limit.round() as usize;
+        assert!(max < before.round() as usize, "{max} < {before}");
+        let mut limit = max;
+        for _ in 0..2_000 {
+            t += 10 * MS;
+            let (latency, verdict) = calls(limit);
+            if let Some(new) = p.observe(t, latency, verdict, limit, 1, (1, max)) {
+                limit = new;
+            }
+            assert!(limit <= max, "{limit} above max {max}");
+            assert!(
+                p.limit.round() as usize <= max,
+                "{} above max {max}",
+                p.limit
+            );
+        }
+        assert_eq!(p.probe, None);
     }
 }
