@@ -449,7 +449,18 @@ impl AdaptiveLimit {
     }
 
     /// The limit was changed by hand (`scale`, `resize`, configuration): start from it.
+    ///
+    /// The pool calls this after every change of its limit or bounds, also
+    /// one that leaves its limit where it was (bounds that still hold it, a
+    /// reload of other settings, `scale(0)`): then nothing was changed, and
+    /// a probe under way goes on, to return the limit it stands in for.
+    /// Ended there, it would leave the limit a quarter down for good (and
+    /// probe a quarter below that next: the hold it measures is still
+    /// counted).
     pub(crate) fn reset_to(&mut self, limit: usize) {
+        if self.probe.is_some() && limit == self.limit.round() as usize {
+            return;
+        }
         self.limit = limit as f64;
         self.probe = None;
     }
@@ -1661,6 +1672,32 @@ mod tests {
             }
         }
         panic!("no probe");
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
+    fn a_bounds_change_that_leaves_the_limit_does_not_strand_a_probe_below_it() {
+        // `set_bounds` (or a reload) that leaves the limit where it is
+        // resets the policy to the pool's limit: during a probe, the probe's.
+        // The limit must still return when the probe ends, not stay a
+        // quarter down (and probe a quarter below that next).
+        let (mut p, mut t, mut calls, before) = in_a_probe();
+        let probing = p.limit.round() as usize;
+        assert!(probing < before.round() as usize, "{probing} < {before}");
+        p.reset_to(probing);
+        let mut limit = probing;
+        let mut closed = 0;
+        while closed < 2 {
+            t += 10 * MS;
+            let (latency, verdict) = calls(limit);
+            if let Some(new) = p.observe(t, latency, verdict, limit, 1, (1, 200)) {
+                limit = new;
+            }
+            closed += usize::from(p.window.started == t);
+        }
+        assert_eq!(p.probe, None);
+        assert_eq!(limit, p.limit.round() as usize);
+        assert_eq!(limit, before.round() as usize, "back where it was");
     }
 
     #[test]
