@@ -463,6 +463,8 @@ impl AdaptiveLimit {
         }
         self.limit = limit as f64;
         self.probe = None;
+        // Not held by a queue: a probe waits for a new row of held windows.
+        self.held_for = 0;
     }
 
     /// The unloaded latency the policy holds, if it has measured one.
@@ -586,6 +588,10 @@ impl AdaptiveLimit {
             self.limit = target.clamp(low, high);
             self.starting = false;
             self.cut_at = Some(now);
+            // Nor was this window held by a queue: a probe waits for a new
+            // row of held windows (the eighth of the old row right after a
+            // cut took the limit just cut a quarter deeper).
+            self.held_for = 0;
         } else if let (Some(probe), true) = (self.probe, window.successes > 0) {
             self.probe_window(probe, &window, elapsed);
             // The limit it returns to, within the bounds of this window: they
@@ -1724,5 +1730,69 @@ mod tests {
             );
         }
         assert_eq!(p.probe, None);
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
+    fn a_cut_or_a_resize_breaks_the_row_of_held_windows_a_probe_waits_for() {
+        // A probe waits for 8 windows in a row held by a queue at the limit.
+        // A window that cut the limit for drops was not held, nor was a
+        // limit set by hand: the next held window is the first of a new
+        // row, not the eighth of the old one (which probed a limit just cut
+        // for drops a quarter deeper at once).
+        for resized in [false, true] {
+            let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 10, Duration::ZERO);
+            let mut t = Duration::ZERO;
+            let mut sigma_one = lognormal(0x5851_f42d_4c95_7f2d);
+            let mut calls = |limit, median: f64| {
+                let (latency, verdict) = sigma_one(limit);
+                let factor = (latency.as_secs_f64() / 0.03).sqrt();
+                (Duration::from_secs_f64(0.03 * median * factor), verdict)
+            };
+            // Two idle windows set the floor; the server is a fifth slower
+            // than it says from then on, the pool always full (as in
+            // `a_floor_set_low_under_a_backlog_that_never_lets_up_is_relearned_and_the_limit_grows`).
+            for _ in 0..20 {
+                t += 10 * MS;
+                let (latency, verdict) = calls(1, 1.0);
+                let _ = p.observe(t, latency, verdict, 1, 0, (1, 200));
+            }
+            assert!(!p.starting);
+            let median = p.floor().expect("measured").as_secs_f64() / 0.03 * 1.2;
+            let mut n = 0;
+            while p.held_for < PROBE_AFTER - 1 {
+                n += 1;
+                assert!(n < 10_000, "never held");
+                t += 10 * MS;
+                let limit = p.limit.round() as usize;
+                let (latency, verdict) = calls(limit, median);
+                let _ = p.observe(t, latency, verdict, limit, 1, (1, 200));
+                assert_eq!(p.probe, None);
+            }
+            let before = p.limit;
+            if resized {
+                p.reset_to(before.round() as usize / 2);
+            } else {
+                // A burst of refusals: cut.
+                while p.limit == before {
+                    t += 10 * MS;
+                    let limit = p.limit.round() as usize;
+                    let _ = p.observe(t, 30 * MS, Verdict::Overload, limit, 1, (1, 200));
+                }
+            }
+            // Held windows at the new limit: no probe before a row of 8.
+            let mut closed = 0;
+            while closed < PROBE_AFTER - 1 {
+                t += 10 * MS;
+                let limit = p.limit.round() as usize;
+                let (latency, verdict) = calls(limit, median);
+                let _ = p.observe(t, latency, verdict, limit, 1, (1, 200));
+                closed += u8::from(p.window.started == t);
+                assert_eq!(
+                    p.probe, None,
+                    "resized {resized}: a probe {closed} windows after"
+                );
+            }
+        }
     }
 }
