@@ -137,15 +137,13 @@ impl<'a> Bench<'a> {
     }
 }
 
-#[test]
-#[cfg_attr(miri, ignore = "thousands of calls: minutes under Miri")]
-fn a_bounds_change_that_leaves_the_limit_during_a_probe_does_not_keep_the_limit_down() {
-    // As `a_floor_set_low_under_a_backlog_that_never_lets_up_is_relearned_and_the_limit_grows`
-    // (scale/adaptive.rs), through a pool: a floor set by idle calls, then
-    // a backlog that never lets up on a server a fifth slower than that
-    // floor; the pool holds (at 11), then probes below. `set_bounds` that
-    // leaves the limit (raising `max`) during the probe: the limit returns
-    // when the probe ends, as without it.
+/// The scenario of the tests below up to the probe: 20 idle calls set the
+/// floor, then a backlog that never lets up (the pool full, one call
+/// waiting) on a server a fifth slower than that floor holds the limit
+/// until a probe takes it a quarter below. `then` gets the bench in the
+/// probe and the limit held before it; afterwards every call is answered
+/// and accounted for.
+fn in_a_probe(then: impl FnOnce(&mut Bench<'_>, usize)) {
     let clock = ManualClock::new();
     let pool = Pool::builder()
         .kind(Kind::Autoscale)
@@ -178,16 +176,10 @@ fn a_bounds_change_that_leaves_the_limit_during_a_probe_does_not_keep_the_limit_
         calls += 1;
         assert!(calls < 20_000, "no probe");
     }
-    let probing = pool.size();
-    assert_eq!(probing, held * 3 / 4, "a quarter below {held}");
-    assert_eq!(pool.set_bounds(1, 200), Ok(probing), "leaves the limit");
-    let mut highest = probing;
-    bench.run(100, 1, false, |b| highest = highest.max(b.pool.size()));
-    assert!(
-        highest >= held,
-        "back to {held} after the probe: at most {highest}"
-    );
+    assert_eq!(pool.size(), held * 3 / 4, "a quarter below {held}");
+    then(&mut bench, held);
     // Everything answered: every call accounted for.
+    pool.resume();
     while !bench.calls.is_empty() {
         if bench.calls.iter().all(|c| c.answer_at.is_none()) {
             panic!("calls waiting with none running: {:?}", pool.stats());
@@ -197,4 +189,73 @@ fn a_bounds_change_that_leaves_the_limit_during_a_probe_does_not_keep_the_limit_
     let s = pool.stats();
     assert_eq!((s.running, s.waiting), (0, 0), "{s:?}");
     assert_accounted(&s);
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "thousands of calls: minutes under Miri")]
+fn a_bounds_change_that_leaves_the_limit_during_a_probe_does_not_keep_the_limit_down() {
+    // As `a_floor_set_low_under_a_backlog_that_never_lets_up_is_relearned_and_the_limit_grows`
+    // (scale/adaptive.rs), through a pool. `set_bounds` that leaves the
+    // limit (raising `max`) during the probe: the limit returns when the
+    // probe ends, as without it.
+    in_a_probe(|bench, held| {
+        let probing = bench.pool.size();
+        assert_eq!(
+            bench.pool.set_bounds(1, 200),
+            Ok(probing),
+            "leaves the limit"
+        );
+        let mut highest = probing;
+        bench.run(100, 1, false, |b| highest = highest.max(b.pool.size()));
+        assert!(
+            highest >= held,
+            "back to {held} after the probe: at most {highest}"
+        );
+    });
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "thousands of calls: minutes under Miri")]
+fn a_probe_under_a_lowered_max_returns_within_it() {
+    // `max` lowered during the probe to just above the probe's limit (which
+    // it leaves): the probe goes on, and the limit it returns to is within
+    // the new bounds ("the limit stays within [min, max]").
+    in_a_probe(|bench, held| {
+        let probing = bench.pool.size();
+        let max = probing + 1;
+        assert!(max < held);
+        assert_eq!(bench.pool.set_bounds(1, max), Ok(probing));
+        bench.run(300, 1, false, |b| {
+            let size = b.pool.size();
+            assert!(size <= max, "{size} above max {max}");
+        });
+    });
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "thousands of calls: minutes under Miri")]
+fn a_pool_paused_during_a_probe_loses_nothing_and_the_limit_returns_after() {
+    // Paused during the probe: new calls are turned away (`Paused`), the
+    // calls already waiting or running go on and finish (their windows
+    // close under the pause); resumed, the limit is back where it was.
+    in_a_probe(|bench, held| {
+        bench.pool.pause();
+        let submitted = bench.pool.stats().submitted();
+        for _ in 0..5 {
+            bench.submit();
+        }
+        while bench.calls.iter().any(|c| c.answer_at.is_some()) {
+            bench.answer_next();
+        }
+        let s = bench.pool.stats();
+        assert_eq!((s.running, s.waiting), (0, 0), "{s:?}");
+        assert_eq!(s.submitted(), submitted + 5, "{s:?}");
+        assert_eq!(s.rejected_total(), 5, "{s:?}");
+        assert!(bench.calls.is_empty());
+        assert_accounted(&s);
+        bench.pool.resume();
+        let mut highest = bench.pool.size();
+        bench.run(100, 1, false, |b| highest = highest.max(b.pool.size()));
+        assert!(highest >= held, "back to {held}: at most {highest}");
+    });
 }
