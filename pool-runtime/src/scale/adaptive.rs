@@ -449,9 +449,22 @@ impl AdaptiveLimit {
     }
 
     /// The limit was changed by hand (`scale`, `resize`, configuration): start from it.
+    ///
+    /// The pool calls this after every change of its limit or bounds, also
+    /// one that leaves its limit where it was (bounds that still hold it, a
+    /// reload of other settings, `scale(0)`): then nothing was changed, and
+    /// a probe under way goes on, to return the limit it stands in for.
+    /// Ended there, it would leave the limit a quarter down for good (and
+    /// probe a quarter below that next: the hold it measures is still
+    /// counted).
     pub(crate) fn reset_to(&mut self, limit: usize) {
+        if self.probe.is_some() && limit == self.limit.round() as usize {
+            return;
+        }
         self.limit = limit as f64;
         self.probe = None;
+        // Not held by a queue: a probe waits for a new row of held windows.
+        self.held_for = 0;
     }
 
     /// The unloaded latency the policy holds, if it has measured one.
@@ -575,8 +588,16 @@ impl AdaptiveLimit {
             self.limit = target.clamp(low, high);
             self.starting = false;
             self.cut_at = Some(now);
+            // Nor was this window held by a queue: a probe waits for a new
+            // row of held windows (the eighth of the old row right after a
+            // cut took the limit just cut a quarter deeper).
+            self.held_for = 0;
         } else if let (Some(probe), true) = (self.probe, window.successes > 0) {
             self.probe_window(probe, &window, elapsed);
+            // The limit it returns to, within the bounds of this window: they
+            // may have moved during the probe, and the pool applies what
+            // this returns as it is.
+            self.limit = self.limit.clamp(low, high);
         } else if window.successes > 0 {
             // Throughput times the unloaded latency (the mean of a lognormal
             // around the floor): what the server can take without queueing.
@@ -1617,5 +1638,161 @@ mod tests {
             limit = window(&mut p, &mut t, 300 * MS, true);
         }
         assert!((44.0..45.5).contains(&limit), "{limit}");
+    }
+
+    /// The backlog of
+    /// `a_floor_set_low_under_a_backlog_that_never_lets_up_is_relearned_and_the_limit_grows`,
+    /// up to its first probe: the policy in
+    /// the probe's first window, the time, the server, and the limit the
+    /// probe stands in for (unrounded).
+    #[allow(clippy::type_complexity)]
+    fn in_a_probe() -> (
+        AdaptiveLimit,
+        Duration,
+        Box<dyn FnMut(usize) -> (Duration, Verdict)>,
+        f64,
+    ) {
+        let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 10, Duration::ZERO);
+        let mut t = Duration::ZERO;
+        let mut sigma_one = lognormal(0x5851_f42d_4c95_7f2d);
+        let median = std::rc::Rc::new(std::cell::Cell::new(1.0));
+        let server_median = median.clone();
+        let mut calls: Box<dyn FnMut(usize) -> (Duration, Verdict)> = Box::new(move |limit| {
+            let (latency, verdict) = sigma_one(limit);
+            let factor = (latency.as_secs_f64() / 0.03).sqrt();
+            (
+                Duration::from_secs_f64(0.03 * server_median.get() * factor),
+                verdict,
+            )
+        });
+        run(&mut p, 2, &mut t, &mut calls, false);
+        median.set(p.floor().expect("measured").as_secs_f64() / 0.03 * 1.2);
+        for _ in 0..10_000 {
+            let before = p.limit;
+            t += 10 * MS;
+            let limit = p.limit.round() as usize;
+            let (latency, verdict) = calls(limit);
+            let _ = p.observe(t, latency, verdict, limit, 1, (1, 200));
+            if p.probe == Some(Probe::Draining) {
+                return (p, t, calls, before);
+            }
+        }
+        panic!("no probe");
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
+    fn a_bounds_change_that_leaves_the_limit_does_not_strand_a_probe_below_it() {
+        // `set_bounds` (or a reload) that leaves the limit where it is
+        // resets the policy to the pool's limit: during a probe, the probe's.
+        // The limit must still return when the probe ends, not stay a
+        // quarter down (and probe a quarter below that next).
+        let (mut p, mut t, mut calls, before) = in_a_probe();
+        let probing = p.limit.round() as usize;
+        assert!(probing < before.round() as usize, "{probing} < {before}");
+        p.reset_to(probing);
+        let mut limit = probing;
+        let mut closed = 0;
+        while closed < 2 {
+            t += 10 * MS;
+            let (latency, verdict) = calls(limit);
+            if let Some(new) = p.observe(t, latency, verdict, limit, 1, (1, 200)) {
+                limit = new;
+            }
+            closed += usize::from(p.window.started == t);
+        }
+        assert_eq!(p.probe, None);
+        assert_eq!(limit, p.limit.round() as usize);
+        assert_eq!(limit, before.round() as usize, "back where it was");
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
+    fn a_probe_returns_within_the_bounds_it_is_given() {
+        // The pool applies what `observe` returns as it is: the limit a
+        // probe returns to is within the bounds of the window that ends it
+        // (`max` lowered to the probe's own limit meanwhile).
+        let (mut p, mut t, mut calls, before) = in_a_probe();
+        let max = p.limit.round() as usize;
+        assert!(max < before.round() as usize, "{max} < {before}");
+        let mut limit = max;
+        for _ in 0..2_000 {
+            t += 10 * MS;
+            let (latency, verdict) = calls(limit);
+            if let Some(new) = p.observe(t, latency, verdict, limit, 1, (1, max)) {
+                limit = new;
+            }
+            assert!(limit <= max, "{limit} above max {max}");
+            assert!(
+                p.limit.round() as usize <= max,
+                "{} above max {max}",
+                p.limit
+            );
+        }
+        assert_eq!(p.probe, None);
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
+    fn a_cut_or_a_resize_breaks_the_row_of_held_windows_a_probe_waits_for() {
+        // A probe waits for 8 windows in a row held by a queue at the limit.
+        // A window that cut the limit for drops was not held, nor was a
+        // limit set by hand: the next held window is the first of a new
+        // row, not the eighth of the old one (which probed a limit just cut
+        // for drops a quarter deeper at once).
+        for resized in [false, true] {
+            let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 10, Duration::ZERO);
+            let mut t = Duration::ZERO;
+            let mut sigma_one = lognormal(0x5851_f42d_4c95_7f2d);
+            let mut calls = |limit, median: f64| {
+                let (latency, verdict) = sigma_one(limit);
+                let factor = (latency.as_secs_f64() / 0.03).sqrt();
+                (Duration::from_secs_f64(0.03 * median * factor), verdict)
+            };
+            // Two idle windows set the floor; the server is a fifth slower
+            // than it says from then on, the pool always full (as in
+            // `a_floor_set_low_under_a_backlog_that_never_lets_up_is_relearned_and_the_limit_grows`).
+            for _ in 0..20 {
+                t += 10 * MS;
+                let (latency, verdict) = calls(1, 1.0);
+                let _ = p.observe(t, latency, verdict, 1, 0, (1, 200));
+            }
+            assert!(!p.starting);
+            let median = p.floor().expect("measured").as_secs_f64() / 0.03 * 1.2;
+            let mut n = 0;
+            while p.held_for < PROBE_AFTER - 1 {
+                n += 1;
+                assert!(n < 10_000, "never held");
+                t += 10 * MS;
+                let limit = p.limit.round() as usize;
+                let (latency, verdict) = calls(limit, median);
+                let _ = p.observe(t, latency, verdict, limit, 1, (1, 200));
+                assert_eq!(p.probe, None);
+            }
+            let before = p.limit;
+            if resized {
+                p.reset_to(before.round() as usize / 2);
+            } else {
+                // A burst of refusals: cut.
+                while p.limit == before {
+                    t += 10 * MS;
+                    let limit = p.limit.round() as usize;
+                    let _ = p.observe(t, 30 * MS, Verdict::Overload, limit, 1, (1, 200));
+                }
+            }
+            // Held windows at the new limit: no probe before a row of 8.
+            let mut closed = 0;
+            while closed < PROBE_AFTER - 1 {
+                t += 10 * MS;
+                let limit = p.limit.round() as usize;
+                let (latency, verdict) = calls(limit, median);
+                let _ = p.observe(t, latency, verdict, limit, 1, (1, 200));
+                closed += u8::from(p.window.started == t);
+                assert_eq!(
+                    p.probe, None,
+                    "resized {resized}: a probe {closed} windows after"
+                );
+            }
+        }
     }
 }
