@@ -152,6 +152,31 @@ fn lowering_and_raising_the_limit_around_the_short_hand_off() {
     }
 }
 
+/// On a pool of one: a holder whose work is let go (its gate opened, not yet
+/// polled), a call waiting behind it with a waker whose `wake` panics, and
+/// a well-behaved call behind that one.
+#[allow(clippy::type_complexity)] // three futures of unnameable types
+fn holder_bad_and_after(
+    pool: &Pool,
+) -> (
+    Task<impl Future<Output = Result<(), Rejected>> + '_>,
+    std::pin::Pin<Box<impl Future<Output = Result<&'static str, Rejected>> + '_>>,
+    Task<impl Future<Output = Result<&'static str, Rejected>> + '_>,
+) {
+    let (held, open) = gate();
+    let mut holder = Task::new(pool.submit(held));
+    holder.assert_pending();
+    let mut bad = Box::pin(pool.submit(async { "bad" }));
+    assert!(bad
+        .as_mut()
+        .poll(&mut Context::from_waker(&panicking_waker()))
+        .is_pending());
+    let mut after = Task::new(pool.submit(async { "after" }));
+    after.assert_pending();
+    open.store(true, SeqCst);
+    (holder, bad, after)
+}
+
 /// A waker that panics when the short hand-off wakes it: the slot was
 /// handed all the same (the waiter finds it when polled), the releasing
 /// call is counted once, and nothing leaks.
@@ -159,18 +184,7 @@ fn lowering_and_raising_the_limit_around_the_short_hand_off() {
 fn a_panicking_wake_on_the_short_hand_off_loses_no_slot_and_counts_once() {
     quiet_planned_panics();
     let pool = Pool::fixed(1);
-    let (held, open) = gate();
-    let mut holder = Task::new(pool.submit(held));
-    holder.assert_pending();
-    let bad_waker = panicking_waker();
-    let mut bad = Box::pin(pool.submit(async { "bad" }));
-    assert!(bad
-        .as_mut()
-        .poll(&mut Context::from_waker(&bad_waker))
-        .is_pending());
-    let mut after = Task::new(pool.submit(async { "after" }));
-    after.assert_pending();
-    open.store(true, SeqCst);
+    let (mut holder, mut bad, mut after) = holder_bad_and_after(&pool);
     let polled = catch_unwind(AssertUnwindSafe(|| holder.poll()));
     // The waker's panic reaches the releasing caller (or its output is
     // ready): either way the holder's call ended once.
@@ -192,17 +206,7 @@ fn a_panicking_wake_on_the_short_hand_off_loses_no_slot_and_counts_once() {
     quiet(&pool);
 
     // The same with the bad waiter dropped after it was handed the slot.
-    let (held, open) = gate();
-    let mut holder = Task::new(pool.submit(held));
-    holder.assert_pending();
-    let mut bad = Box::pin(pool.submit(async { "bad" }));
-    assert!(bad
-        .as_mut()
-        .poll(&mut Context::from_waker(&bad_waker))
-        .is_pending());
-    let mut after = Task::new(pool.submit(async { "after" }));
-    after.assert_pending();
-    open.store(true, SeqCst);
+    let (mut holder, bad, mut after) = holder_bad_and_after(&pool);
     drop(catch_unwind(AssertUnwindSafe(|| holder.poll())));
     drop(bad);
     assert!(after.is_woken(), "the dropped call's slot was passed on");
