@@ -95,7 +95,9 @@
 //!   that used the limit (its peak running count reached 80% of it) and was
 //!   not congested moves it `smoothing · sqrt(limit) · (1 − queue / ½)` up
 //!   while the server queues less than half a call, and holds it after; during the
-//!   start, if a call waited for a slot, it doubles it.
+//!   start, if a call waited for a slot, it doubles it. A window with a drop
+//!   too few to cut (a single one, or under `drop_tolerance`) holds it: a
+//!   limit that loses a call in every window is not one to grow past.
 //! * The limit stays within `[min, max]`.
 //!
 //! Admission timeouts and calls turned away by the pool itself are never
@@ -689,6 +691,12 @@ impl AdaptiveLimit {
                 } else {
                     self.limit
                 }
+            } else if used && window.drops > 0 {
+                // Drops too few to cut (one, or under `drop_tolerance`)
+                // are no reason to ask the server for more: a limit that
+                // draws a drop in every window would otherwise climb on
+                // past it, one lost call per window.
+                self.limit
             } else if used {
                 // Growth slows as the server's queue builds.
                 // The start doubles only a limit that held calls back.
@@ -1363,6 +1371,33 @@ mod tests {
             cut = p.observe(now, latency, verdict, 40, 1, (1, 40)).or(cut);
         }
         assert_eq!(cut, Some(20), "to half (backoff), not to 39");
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
+    fn a_drop_in_every_window_too_few_to_cut_holds_the_limit() {
+        let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 20, Duration::ZERO);
+        let mut t = Duration::ZERO;
+        let mut n = 0;
+        // Windows of 10 calls, one of them dropped: never two in a window
+        // (no cut), never a window without one.
+        let limit = run(
+            &mut p,
+            30,
+            &mut t,
+            |limit| {
+                n += 1;
+                let (latency, _) = server(1000)(limit);
+                let verdict = if n % 10 == 0 {
+                    Verdict::Overload
+                } else {
+                    Verdict::Success
+                };
+                (latency, verdict)
+            },
+            true,
+        );
+        assert_eq!(limit, 20, "a limit that draws a drop per window grew");
     }
 
     #[test]
