@@ -21,6 +21,15 @@ pin_project! {
     /// Dropping the body (a client that went away, a server that stopped
     /// sending) releases the slot.
     ///
+    /// # Reentrancy
+    ///
+    /// While it holds the slot, the body's frames are made as the work of the
+    /// call holding it: a call of the same pool or group made from inside
+    /// the wrapped body's `poll_frame` (a streamed response reading through
+    /// the same bulkhead) is a nested call and follows the reentrancy rule
+    /// (see [`Pool`](crate::Pool#reentrancy)), instead of waiting for a second
+    /// slot that a full pool would never give.
+    ///
     /// The call ends with the body: completed at its last frame or its
     /// error, cancelled if the body is dropped (or turned back into its
     /// inner body) before either. For an adaptive pool its latency runs to
@@ -164,7 +173,14 @@ impl<B: Body> Body for PermitBody<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
         let mut this = self.project();
-        let frame = ready!(this.body.as_mut().poll_frame(cx));
+        // Polled as the work of the call holding the slot, as the response
+        // future was: a call of the same pool or group made while the body
+        // makes a frame is a nested call (the reentrancy rule) instead of a
+        // wait for a second slot, which a full pool would never give.
+        let frame = ready!(match &this.permit.0 {
+            Some(permit) => permit.in_frame(|| this.body.as_mut().poll_frame(cx)),
+            None => this.body.as_mut().poll_frame(cx),
+        });
         // The end: no more frames, or a last frame the body says is last
         // (so a server that stops polling there releases too); or an error.
         match &frame {
