@@ -126,3 +126,381 @@ mod body {
         assert_accounted(&stats);
     }
 }
+
+#[cfg(feature = "tower")]
+mod body_outlived {
+    use super::*;
+    use http_body::{Body, Frame};
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::task::{Context, Poll};
+    use tower::{service_fn, Layer, ServiceExt};
+
+    type Nested = Pin<Box<dyn Future<Output = Result<(), Rejected>> + Send>>;
+
+    /// Two frames: the first starts a call of the pool that waits on a gate,
+    /// the last ends the body while that call still runs inside it.
+    struct LeavesACallRunning {
+        pool: &'static Pool,
+        meter: Meter,
+        gate: Arc<AtomicBool>,
+        call: Option<Nested>,
+        frames: u8,
+    }
+
+    impl Body for LeavesACallRunning {
+        type Data = &'static [u8];
+        type Error = BoxError;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<&'static [u8]>, BoxError>>> {
+            let (pool, meter, gate) = (self.pool, self.meter.clone(), self.gate.clone());
+            let call = self.call.get_or_insert_with(|| {
+                Box::pin(pool.submit(async move {
+                    let _inside = meter.enter();
+                    common::Gate(gate).await
+                }))
+            });
+            if let Poll::Ready(done) = call.as_mut().poll(cx) {
+                done.unwrap();
+            }
+            if self.frames == 2 {
+                return Poll::Ready(None);
+            }
+            self.frames += 1;
+            Poll::Ready(Some(Ok(Frame::data(&b"chunk"[..]))))
+        }
+
+        fn is_end_stream(&self) -> bool {
+            self.frames == 2
+        }
+    }
+
+    /// A call nested in the body's frames that outlives the body's end keeps
+    /// the slot busy until it ends (the reentrancy rule's "only while the
+    /// parent holds it"): the pool never runs two calls on one slot.
+    #[test]
+    fn a_call_the_body_started_keeps_the_slot_after_the_body_ends() {
+        let pool: &'static Pool = Box::leak(Box::new(fixed(1)));
+        let meter = Meter::default();
+        let gate = Arc::new(AtomicBool::new(false));
+        let service = PooledLayer::pool(pool.clone())
+            .hold_until_body_ends()
+            .layer(service_fn({
+                let (meter, gate) = (meter.clone(), gate.clone());
+                move |()| {
+                    let body = LeavesACallRunning {
+                        pool,
+                        meter: meter.clone(),
+                        gate: gate.clone(),
+                        call: None,
+                        frames: 0,
+                    };
+                    async move { Ok::<_, BoxError>(http::Response::new(body)) }
+                }
+            }));
+        let mut body = futures::executor::block_on(service.oneshot(()))
+            .unwrap()
+            .into_body();
+        for _ in 0..2 {
+            let frame = Task::new(std::future::poll_fn(|cx| {
+                Pin::new(&mut body).poll_frame(cx)
+            }))
+            .assert_ready();
+            assert!(frame.unwrap().is_ok());
+        }
+        assert!(!body.holds_slot(), "the body ended");
+        assert_eq!(meter.now(), 1, "the nested call runs on");
+        assert_eq!(
+            pool.try_acquire().err(),
+            Some(Rejected::Full),
+            "its slot is still busy"
+        );
+        let stats = pool.stats();
+        assert_eq!(stats.running + stats.nested, 1, "{stats:?}");
+
+        gate.store(true, Ordering::SeqCst);
+        let end = Task::new(std::future::poll_fn(|cx| {
+            Pin::new(&mut body).poll_frame(cx)
+        }))
+        .assert_ready();
+        assert!(end.is_none());
+        drop(body);
+        assert_eq!(meter.now(), 0);
+        assert_eq!(meter.max(), 1);
+        assert!(
+            pool.try_acquire().is_ok(),
+            "released when the nested call ended"
+        );
+        let stats = pool.stats();
+        assert_eq!(
+            (stats.running, stats.nested, stats.waiting),
+            (0, 0, 0),
+            "{stats:?}"
+        );
+        assert_accounted(&stats);
+    }
+}
+
+#[cfg(feature = "tower")]
+mod weighted_counts {
+    use super::*;
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use pool_runtime::Order;
+    use std::future::Ready;
+    use std::sync::atomic::{AtomicU8, Ordering};
+    use std::sync::Arc;
+    use std::task::{Context, Poll};
+    use tower::{Layer, Service};
+
+    const PENDING: u8 = 0;
+    const READY: u8 = 1;
+    const FAILED: u8 = 2;
+
+    /// An inner service whose readiness the test sets.
+    #[derive(Clone)]
+    struct Switch(Arc<AtomicU8>);
+
+    impl Service<u32> for Switch {
+        type Response = u32;
+        type Error = BoxError;
+        type Future = Ready<Result<u32, BoxError>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+            match self.0.load(Ordering::SeqCst) {
+                PENDING => Poll::Pending,
+                READY => Poll::Ready(Ok(())),
+                _ => Poll::Ready(Err("planned: the inner service failed".into())),
+            }
+        }
+
+        fn call(&mut self, n: u32) -> Self::Future {
+            std::future::ready(Ok(n))
+        }
+    }
+
+    fn priority(size: usize) -> Pool {
+        Pool::builder()
+            .order(Order::Priority)
+            .size(size)
+            .build()
+            .unwrap()
+    }
+
+    /// A response future dropped before it finishes releases its slot "as a
+    /// cancelled call" (`PooledService`'s cancel safety), and a slot whose
+    /// inner service failed before a call ends as a cancelled call: the
+    /// weighted layer's response future, which holds its slot while it
+    /// readies the inner service, counts both as the constant-weight
+    /// service does.
+    #[test]
+    fn a_weighted_call_that_never_called_its_service_is_counted_cancelled() {
+        let state = Arc::new(AtomicU8::new(PENDING));
+
+        // The constant-weight service, for reference.
+        let pool = priority(1);
+        let mut service = PooledLayer::pool(pool.clone()).layer(Switch(state.clone()));
+        let mut ready = Task::new(std::future::poll_fn(|cx| service.poll_ready(cx)));
+        ready.assert_pending();
+        drop(ready);
+        drop(service);
+        state.store(FAILED, Ordering::SeqCst);
+        let mut service = PooledLayer::pool(pool.clone()).layer(Switch(state.clone()));
+        let mut ready = Task::new(std::future::poll_fn(|cx| service.poll_ready(cx)));
+        assert!(ready.assert_ready().is_err());
+        let stats = pool.stats();
+        assert_eq!((stats.completed, stats.cancelled), (0, 2), "{stats:?}");
+        assert_accounted(&stats);
+
+        // The weighted one: dropped while readying, then failed while readying.
+        state.store(PENDING, Ordering::SeqCst);
+        let pool = priority(1);
+        let mut service = PooledLayer::pool(pool.clone())
+            .weight(|n: &u32| i64::from(*n))
+            .layer(Switch(state.clone()));
+        let mut readying = Task::new(service.call(1));
+        readying.assert_pending();
+        assert_eq!(pool.stats().running, 1);
+        drop(readying);
+        state.store(FAILED, Ordering::SeqCst);
+        let mut failing = Task::new(service.call(1));
+        assert!(failing.assert_ready().is_err());
+        let stats = pool.stats();
+        assert_eq!(stats.running, 0, "{stats:?}");
+        assert_eq!(
+            (stats.completed, stats.cancelled),
+            (0, 2),
+            "neither call reached the inner service: {stats:?}"
+        );
+        assert_accounted(&stats);
+
+        // A call that did reach it completes.
+        state.store(READY, Ordering::SeqCst);
+        assert_eq!(Task::new(service.call(3)).assert_ready().unwrap(), 3);
+        assert_eq!(pool.stats().completed, 1);
+    }
+}
+
+// ---- streams run from inside a call of their own pool ----------------------
+
+#[cfg(feature = "stream")]
+mod stream_nested {
+    use super::*;
+    use futures::StreamExt;
+    use pool_runtime::PooledStreamExt;
+
+    /// A stream adapter driven inside the work of a call of the same pool:
+    /// its items are nested calls, which run one at a time under the
+    /// parent's slot (or on a free slot), never deadlock a full pool, and
+    /// together with the pool's other callers never exceed its size,
+    /// counted from outside.
+    fn nested_stream(size: usize, ordered: bool) {
+        within(Duration::from_secs(10), move || {
+            let pool = fixed(size);
+            let meter = Meter::default();
+            let rt = common::runtime();
+            rt.block_on(async {
+                let outsiders: Vec<_> = (0..4)
+                    .map(|_| {
+                        let (pool, meter) = (pool.clone(), meter.clone());
+                        tokio::spawn(async move {
+                            for _ in 0..10 {
+                                pool.submit(async {
+                                    let _inside = meter.enter();
+                                    common::yield_now().await;
+                                })
+                                .await
+                                .unwrap();
+                            }
+                        })
+                    })
+                    .collect();
+                let items = |meter: Meter| {
+                    futures::stream::iter(0..20u32).map(move |i| {
+                        let meter = meter.clone();
+                        async move {
+                            let _inside = meter.enter();
+                            common::yield_now().await;
+                            i
+                        }
+                    })
+                };
+                let out: Vec<u32> = pool
+                    .submit(async {
+                        let outcomes: Vec<Result<u32, Rejected>> = if ordered {
+                            items(meter.clone()).pooled_ordered(&pool).collect().await
+                        } else {
+                            items(meter.clone()).pooled_unordered(&pool).collect().await
+                        };
+                        outcomes.into_iter().map(Result::unwrap).collect()
+                    })
+                    .await
+                    .unwrap();
+                if ordered {
+                    assert_eq!(out, (0..20).collect::<Vec<_>>());
+                } else {
+                    let mut out = out;
+                    out.sort();
+                    assert_eq!(out, (0..20).collect::<Vec<_>>());
+                }
+                for outsider in outsiders {
+                    outsider.await.unwrap();
+                }
+            });
+            assert!(
+                meter.max() <= size,
+                "{} bodies at once on {size} slots",
+                meter.max()
+            );
+            assert_eq!(meter.done(), 60);
+            let stats = pool.stats();
+            assert_eq!(
+                (stats.running, stats.nested, stats.waiting),
+                (0, 0, 0),
+                "{stats:?}"
+            );
+            assert_eq!(stats.completed, 61, "{stats:?}");
+            assert_accounted(&stats);
+        });
+    }
+
+    #[test]
+    fn an_unordered_stream_inside_a_call_of_its_full_pool_of_one() {
+        nested_stream(1, false);
+    }
+
+    #[test]
+    fn an_ordered_stream_inside_a_call_of_its_pool_of_two() {
+        nested_stream(2, true);
+    }
+
+    /// The same from a sync call's thread: a stream driven by `block_on`
+    /// inside `Pool::run` is made of nested calls.
+    #[test]
+    fn a_stream_driven_inside_a_sync_call_of_its_full_pool() {
+        within(Duration::from_secs(10), || {
+            let pool = fixed(1);
+            let meter = Meter::default();
+            let out = pool
+                .run(|| {
+                    futures::executor::block_on(
+                        futures::stream::iter(0..8u32)
+                            .map(|i| {
+                                let meter = meter.clone();
+                                async move {
+                                    let _inside = meter.enter();
+                                    common::yield_now().await;
+                                    i * 3
+                                }
+                            })
+                            .pooled_ordered(&pool)
+                            .map(Result::unwrap)
+                            .collect::<Vec<_>>(),
+                    )
+                })
+                .unwrap();
+            assert_eq!(out, (0..8).map(|i| i * 3).collect::<Vec<_>>());
+            assert_eq!(meter.max(), 1);
+            let stats = pool.stats();
+            assert_eq!(stats.completed, 9, "{stats:?}");
+            assert_accounted(&stats);
+        });
+    }
+}
+
+// ---- Pool::spawn outside a runtime -------------------------------------------
+
+/// `spawn` outside a tokio runtime panics, as documented; the call it had
+/// placed (admitted, or queued behind a holder) is not left behind: the slot
+/// is free, the queue empty, and every call is accounted for.
+#[test]
+fn spawn_outside_a_runtime_panics_and_leaves_nothing_behind() {
+    common::quiet_planned_panics();
+    let pool = fixed(1);
+    let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = pool.spawn(async {});
+    }));
+    assert!(spawned.is_err(), "spawn outside a runtime panics");
+    let stats = pool.stats();
+    assert_eq!((stats.running, stats.waiting), (0, 0), "{stats:?}");
+    assert_accounted(&stats);
+
+    let held = pool.try_acquire().unwrap();
+    let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = pool.spawn(async {});
+    }));
+    assert!(spawned.is_err());
+    let stats = pool.stats();
+    assert_eq!((stats.running, stats.waiting), (1, 0), "{stats:?}");
+    assert_accounted(&stats);
+    drop(held);
+    assert!(pool.try_acquire().is_ok());
+    let stats = pool.stats();
+    assert_eq!(stats.panicked, 0, "no work ran, none panicked: {stats:?}");
+    assert_accounted(&stats);
+}

@@ -192,7 +192,7 @@ where
             // The inner service's `call` runs as the permit's work too (a
             // call of the same pool made while it builds its future is a
             // nested call), as the response future's polls do.
-            Reservation::Held(reserved) => {
+            Reservation::Held(mut reserved) => {
                 let permit = reserved.take();
                 ResponseFuture::called(
                     permit.in_frame(|| self.inner.call(request)),
@@ -256,14 +256,25 @@ where
     }
 }
 
-/// A slot reserved for the next call. Released unused (the service dropped,
-/// turned back into its inner service, or its inner service failed before a
-/// call), it ends as a cancelled call and is no latency sample.
-struct Reserved(Option<OwnedPermit>);
+/// A slot reserved for a call not yet made (the next call of a service, or
+/// a weighted response future's while it readies its inner service).
+/// Released unused (the service or the future dropped, turned back into its
+/// inner service, or its inner service failed before a call), it ends as a
+/// cancelled call and is no latency sample.
+pub(super) struct Reserved(Option<OwnedPermit>);
 
 impl Reserved {
+    pub(super) fn new(permit: OwnedPermit) -> Self {
+        Reserved(Some(permit))
+    }
+
+    /// The slot, while it is reserved.
+    pub(super) fn get(&self) -> Option<&OwnedPermit> {
+        self.0.as_ref()
+    }
+
     /// The slot, for the call that takes it.
-    fn take(mut self) -> OwnedPermit {
+    pub(super) fn take(&mut self) -> OwnedPermit {
         self.0
             .take()
             .expect("a reservation holds its permit until taken")
