@@ -504,3 +504,194 @@ fn spawn_outside_a_runtime_panics_and_leaves_nothing_behind() {
     assert_eq!(stats.panicked, 0, "no work ran, none panicked: {stats:?}");
     assert_accounted(&stats);
 }
+
+// ---- every integration at once, counted from outside ------------------------
+
+#[cfg(all(feature = "tower", feature = "stream"))]
+mod integrations_at_once {
+    use super::*;
+    use futures::{FutureExt, StreamExt};
+    use http_body::Body;
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use pool_runtime::{Order, PooledStreamExt};
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use tower::{service_fn, Layer, ServiceExt};
+
+    /// A body of one frame made by a metered call of `pool` (nested under
+    /// the body's slot).
+    struct OneRow {
+        call: Option<Pin<Box<dyn std::future::Future<Output = Result<(), Rejected>> + Send>>>,
+    }
+
+    impl Body for OneRow {
+        type Data = &'static [u8];
+        type Error = BoxError;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<&'static [u8]>, BoxError>>> {
+            let Some(call) = self.call.as_mut() else {
+                return std::task::Poll::Ready(None);
+            };
+            let done = std::task::ready!(call.as_mut().poll(cx));
+            self.call = None;
+            std::task::Poll::Ready(Some(
+                done.map(|()| http_body::Frame::data(&b"row"[..]))
+                    .map_err(Into::into),
+            ))
+        }
+        fn is_end_stream(&self) -> bool {
+            self.call.is_none()
+        }
+    }
+
+    async fn metered(meter: Meter) {
+        let _inside = meter.enter();
+        tokio::time::sleep(Duration::from_micros(100)).await;
+    }
+
+    /// Tower services (waiting, weighted, shedding, body-holding, with
+    /// handlers and bodies that call the pool again), stream adapters (some
+    /// dropped mid-stream), owned permits moved into tasks, and plain
+    /// submits, all on one pool, while another thread pauses and resumes
+    /// it: never more bodies at once than its slots, counted from outside;
+    /// nothing hangs; every call accounted for.
+    #[test]
+    fn every_integration_on_one_pool_keeps_the_limit() {
+        within(Duration::from_secs(30), || {
+            for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+                let pool: &'static Pool = Box::leak(Box::new(
+                    Pool::builder().size(2).order(order).build().unwrap(),
+                ));
+                let meter = Meter::default();
+                let stop = Arc::new(AtomicBool::new(false));
+                let controller = {
+                    let stop = stop.clone();
+                    std::thread::spawn(move || {
+                        // Short pauses, now and then.
+                        while !stop.load(Ordering::SeqCst) {
+                            pool.pause();
+                            std::thread::sleep(Duration::from_micros(100));
+                            pool.resume();
+                            std::thread::sleep(Duration::from_millis(3));
+                        }
+                    })
+                };
+                let rt = common::runtime();
+                rt.block_on(async {
+                    let mut tasks = Vec::new();
+                    for t in 0..8u32 {
+                        let meter = meter.clone();
+                        tasks.push(async move {
+                            for i in 0..12u32 {
+                                let m = meter.clone();
+                                match (t + i) % 7 {
+                                    0 => {
+                                        // A handler that calls the pool again.
+                                        let service = PooledLayer::pool(pool.clone()).layer(
+                                            service_fn(move |()| {
+                                                let m = m.clone();
+                                                async move {
+                                                    metered(m.clone()).await;
+                                                    pool.submit(metered(m)).await?;
+                                                    Ok::<_, BoxError>(())
+                                                }
+                                            }),
+                                        );
+                                        let _ = service.oneshot(()).await;
+                                    }
+                                    1 => {
+                                        let service = PooledLayer::pool(pool.clone())
+                                            .weight(|n: &u32| i64::from(*n % 3))
+                                            .layer(service_fn(move |_: u32| {
+                                                metered(m.clone()).map(Ok::<_, BoxError>)
+                                            }));
+                                        let _ = service.oneshot(i).await;
+                                    }
+                                    2 => {
+                                        let service = PooledLayer::pool(pool.clone())
+                                            .reject()
+                                            .layer(service_fn(move |()| {
+                                                metered(m.clone()).map(Ok::<_, BoxError>)
+                                            }));
+                                        let _ = service.oneshot(()).await;
+                                    }
+                                    3 => {
+                                        let service = PooledLayer::pool(pool.clone())
+                                            .hold_until_body_ends()
+                                            .layer(service_fn(move |()| {
+                                                let body = OneRow {
+                                                    call: Some(Box::pin(
+                                                        pool.submit(metered(m.clone())),
+                                                    )),
+                                                };
+                                                async move {
+                                                    Ok::<_, BoxError>(http::Response::new(body))
+                                                }
+                                            }));
+                                        if let Ok(response) = service.oneshot(()).await {
+                                            let mut body = response.into_body();
+                                            if i % 2 == 0 {
+                                                let _ = std::future::poll_fn(|cx| {
+                                                    Pin::new(&mut body).poll_frame(cx)
+                                                })
+                                                .await;
+                                            }
+                                        }
+                                    }
+                                    4 => {
+                                        let items = futures::stream::iter(0..5u32)
+                                            .map(move |_| metered(m.clone()));
+                                        if i % 2 == 0 {
+                                            let _: Vec<_> =
+                                                items.pooled_ordered(pool).collect().await;
+                                        } else {
+                                            // Dropped with items in flight.
+                                            let mut s = Box::pin(items.pooled_unordered(pool));
+                                            let _ = s.next().await;
+                                        }
+                                    }
+                                    5 => {
+                                        if let Ok(permit) = pool.acquire_owned(i64::from(i)).await {
+                                            tokio::spawn(async move {
+                                                metered(m).await;
+                                                drop(permit);
+                                            })
+                                            .await
+                                            .unwrap();
+                                        }
+                                    }
+                                    _ => {
+                                        let _ = pool.submit(metered(m)).await;
+                                    }
+                                }
+                            }
+                        });
+                    }
+                    // Driven together on this thread (a service future whose
+                    // error is `BoxError` cannot be `Send` in an async block:
+                    // see the tower module docs); the permits' tasks and the
+                    // blocking pool run on the runtime's workers.
+                    futures::future::join_all(tasks).await;
+                });
+                stop.store(true, Ordering::SeqCst);
+                controller.join().unwrap();
+                assert!(
+                    meter.max() <= 2,
+                    "{order:?}: {} bodies at once",
+                    meter.max()
+                );
+                assert_eq!(meter.now(), 0);
+                let stats = pool.stats();
+                assert_eq!(
+                    (stats.running, stats.nested, stats.waiting),
+                    (0, 0, 0),
+                    "{order:?}: {stats:?}"
+                );
+                assert_accounted(&stats);
+            }
+        });
+    }
+}
