@@ -346,6 +346,143 @@ mod weighted_counts {
     }
 }
 
+#[cfg(feature = "tower")]
+mod tower_panics {
+    use super::*;
+    use futures::FutureExt;
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use std::panic::AssertUnwindSafe;
+    use tower::{service_fn, Layer, ServiceExt};
+
+    /// "A panicking call frees its slot and the panic reaches the caller",
+    /// and panicked calls are counted in `panicked`: a handler behind the
+    /// layer that panics, its response future spawned as the tower docs
+    /// advise (tokio catches the panic, then drops the future), is a
+    /// panicked call, as the same work through `submit` is — not a
+    /// cancelled one.
+    #[test]
+    fn a_handler_that_panics_is_counted_as_a_panicked_call() {
+        common::quiet_planned_panics();
+        within(Duration::from_secs(10), || {
+            let rt = common::runtime();
+            let pool = fixed(1);
+            // The reference: `submit` on a spawned task.
+            let p = pool.clone();
+            let out = rt.block_on(rt.spawn(async move {
+                p.submit(async { panic!("planned: the work panics") }).await
+            }));
+            assert!(out.unwrap_err().is_panic());
+            let caught = futures::executor::block_on(
+                AssertUnwindSafe(pool.submit(async { panic!("planned: the work panics") }))
+                    .catch_unwind(),
+            );
+            assert!(caught.is_err());
+            let stats = pool.stats();
+            assert_eq!((stats.panicked, stats.cancelled), (2, 0), "{stats:?}");
+
+            for weighted in [false, true] {
+                let pool = fixed(1);
+                let handler = service_fn(|()| async {
+                    if true {
+                        panic!("planned: the handler panics");
+                    }
+                    Ok::<(), BoxError>(())
+                });
+                let out = if weighted {
+                    let service = PooledLayer::pool(pool.clone())
+                        .weight(|_: &()| 0)
+                        .layer(handler);
+                    rt.block_on(rt.spawn(service.oneshot(()))).map(|_| ())
+                } else {
+                    let service = PooledLayer::pool(pool.clone()).layer(handler);
+                    rt.block_on(rt.spawn(service.oneshot(()))).map(|_| ())
+                };
+                assert!(out.unwrap_err().is_panic(), "the panic reaches the caller");
+                // Caught by the future's own `catch_unwind` (as tower-http's
+                // `CatchPanic` layer does), which drops the future once the
+                // panic is caught, not while it unwinds.
+                let caught = if weighted {
+                    let service = PooledLayer::pool(pool.clone())
+                        .weight(|_: &()| 0)
+                        .layer(handler);
+                    futures::executor::block_on(
+                        AssertUnwindSafe(service.oneshot(())).catch_unwind(),
+                    )
+                    .map(|_| ())
+                } else {
+                    let service = PooledLayer::pool(pool.clone()).layer(handler);
+                    futures::executor::block_on(
+                        AssertUnwindSafe(service.oneshot(())).catch_unwind(),
+                    )
+                    .map(|_| ())
+                };
+                assert!(caught.is_err());
+                let stats = pool.stats();
+                assert_eq!(stats.running, 0, "{stats:?}");
+                assert_eq!(
+                    (stats.completed, stats.panicked, stats.cancelled),
+                    (2, 2, 0),
+                    "weighted {weighted}: {stats:?}"
+                );
+                assert_accounted(&stats);
+            }
+        });
+    }
+}
+
+#[cfg(feature = "tower")]
+mod body_panics {
+    use super::*;
+    use http_body::{Body, Frame};
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use tower::{service_fn, Layer, ServiceExt};
+
+    struct Explodes;
+
+    impl Body for Explodes {
+        type Data = &'static [u8];
+        type Error = BoxError;
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<&'static [u8]>, BoxError>>> {
+            panic!("planned: the body panics")
+        }
+    }
+
+    /// A held body whose `poll_frame` panics ends a panicked call, also when
+    /// the panic is caught and the body dropped afterwards.
+    #[test]
+    fn a_held_body_that_panics_is_a_panicked_call() {
+        common::quiet_planned_panics();
+        let pool = fixed(1);
+        let service = PooledLayer::pool(pool.clone())
+            .hold_until_body_ends()
+            .layer(service_fn(|()| async {
+                Ok::<_, BoxError>(http::Response::new(Explodes))
+            }));
+        let mut body = futures::executor::block_on(service.oneshot(()))
+            .unwrap()
+            .into_body();
+        let polled = catch_unwind(AssertUnwindSafe(|| {
+            Task::new(std::future::poll_fn(|cx| {
+                Pin::new(&mut body).poll_frame(cx)
+            }))
+            .poll()
+        }));
+        assert!(polled.is_err());
+        assert!(body.holds_slot(), "held until dropped");
+        drop(body);
+        let stats = pool.stats();
+        assert_eq!(stats.running, 0, "{stats:?}");
+        assert_eq!((stats.panicked, stats.cancelled), (1, 0), "{stats:?}");
+        assert_accounted(&stats);
+    }
+}
+
 // ---- streams run from inside a call of their own pool ----------------------
 
 #[cfg(feature = "stream")]

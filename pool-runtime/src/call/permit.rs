@@ -102,6 +102,11 @@ struct Held<R: Deref<Target = Core>> {
     /// abandoned (feature `tower`: a reserved slot never called, a call or a
     /// response body dropped before its end).
     cancelled: bool,
+    /// The work it was held for panicked, and the panic was caught before
+    /// the permit was dropped (feature `tower`: a response future or body
+    /// whose poll unwound, dropped later by a `catch_unwind`): it ends as a
+    /// panicked call, as it would had it been dropped while unwinding.
+    panicked: bool,
     /// The slot as lent to calls nested in work run under the permit
     /// ([`OwnedPermit::in_frame`]); unused (and never allocated) otherwise.
     lender: Lender,
@@ -142,6 +147,7 @@ impl<R: Deref<Target = Core>> Held<R> {
             held: Some(held),
             verdict: Verdict::Success,
             cancelled: false,
+            panicked: false,
             lender: Lender::new(),
         }
     }
@@ -160,7 +166,7 @@ impl<R: Deref<Target = Core>> Held<R> {
 impl<R: Deref<Target = Core>> Drop for Held<R> {
     fn drop(&mut self) {
         if let Some(held) = self.held.take() {
-            let outcome = if std::thread::panicking() {
+            let outcome = if self.panicked || std::thread::panicking() {
                 Outcome::Panicked
             } else if self.cancelled {
                 Outcome::Cancelled
@@ -390,6 +396,22 @@ impl OwnedPermit {
             return crate::fleet::with_parent(parent.clone(), ceilinged);
         }
         ceilinged()
+    }
+
+    /// [`in_frame`](OwnedPermit::in_frame) for a poll of the work itself (a
+    /// response future, a response body): if it unwinds, the call ends as a
+    /// panicked one whenever the permit is dropped, also after the panic was
+    /// caught (a `catch_unwind` around the future drops it only then), as a
+    /// `submit` whose work panics does.
+    #[cfg(feature = "tower")]
+    pub(crate) fn poll_work<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.in_frame(f))) {
+            Ok(out) => out,
+            Err(payload) => {
+                self.held.panicked = true;
+                std::panic::resume_unwind(payload)
+            }
+        }
     }
 
     /// See [`Permit::lease`].

@@ -31,8 +31,9 @@ pin_project! {
     /// slot that a full pool would never give.
     ///
     /// The call ends with the body: completed at its last frame or its
-    /// error, cancelled if the body is dropped (or turned back into its
-    /// inner body) before either. For an adaptive pool its latency runs to
+    /// error, panicked if a `poll_frame` of the wrapped body panicked,
+    /// cancelled if the body is dropped (or turned back into its inner body)
+    /// before either. For an adaptive pool its latency runs to
     /// the last frame; a body ending in an error or dropped before its end
     /// is no latency sample (an overload verdict given with the response
     /// head stands).
@@ -177,8 +178,9 @@ impl<B: Body> Body for PermitBody<B> {
         // future was: a call of the same pool or group made while the body
         // makes a frame is a nested call (the reentrancy rule) instead of a
         // wait for a second slot, which a full pool would never give.
-        let frame = ready!(match &this.permit.0 {
-            Some(permit) => permit.in_frame(|| this.body.as_mut().poll_frame(cx)),
+        // A panic there makes the call a panicked one.
+        let frame = ready!(match &mut this.permit.0 {
+            Some(permit) => permit.poll_work(|| this.body.as_mut().poll_frame(cx)),
             None => this.body.as_mut().poll_frame(cx),
         });
         // The end: no more frames, or a last frame the body says is last

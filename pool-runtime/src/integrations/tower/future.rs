@@ -130,9 +130,10 @@ where
                 // Polled as the permit's work: calls of the same pool made
                 // by the inner service run under its slot (the reentrancy
                 // rule), instead of waiting for a second one.
-                let held = permit.as_ref().expect(POLLED_AFTER_COMPLETION);
+                // A panic of the inner future makes this a panicked call.
+                let held = permit.as_mut().expect(POLLED_AFTER_COMPLETION);
                 let future = future.as_pin_mut().expect(POLLED_AFTER_COMPLETION);
-                let result = ready!(held.in_frame(|| future.poll(cx)));
+                let result = ready!(held.poll_work(|| future.poll(cx)));
                 let mut permit = permit.take().expect(POLLED_AFTER_COMPLETION);
                 permit.set_verdict(overload.verdict(&result));
                 Poll::Ready(match result {
@@ -306,11 +307,12 @@ where
                 }
                 StageProj::Readying { permit, call } => {
                     let deferred = call.as_mut().expect(POLLED_AFTER_COMPLETION);
-                    let held = permit.get().expect(POLLED_AFTER_COMPLETION);
+                    let held = permit.get_mut().expect(POLLED_AFTER_COMPLETION);
                     // The inner service's readiness and its `call` run as the
                     // permit's work, as the response's polls do (a call of
-                    // the same pool made there is a nested call).
-                    match ready!(held.in_frame(|| deferred.service.poll_ready(cx))) {
+                    // the same pool made there is a nested call; a panic
+                    // there makes this a panicked call).
+                    match ready!(held.poll_work(|| deferred.service.poll_ready(cx))) {
                         Ok(()) => {
                             let Deferred {
                                 mut service,

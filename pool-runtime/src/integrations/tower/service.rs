@@ -269,8 +269,8 @@ impl Reserved {
     }
 
     /// The slot, while it is reserved.
-    pub(super) fn get(&self) -> Option<&OwnedPermit> {
-        self.0.as_ref()
+    pub(super) fn get_mut(&mut self) -> Option<&mut OwnedPermit> {
+        self.0.as_mut()
     }
 
     /// The slot, for the call that takes it.
