@@ -832,3 +832,40 @@ mod integrations_at_once {
         });
     }
 }
+
+// ---- shutdown with calls that cannot be turned away --------------------------
+
+/// `shutdown`'s error "says how many" calls were left at its deadline. A
+/// group's never-rejecting calls (`submit_wait`, the `#[pooled]` functions
+/// that cannot return an error) still waiting then cannot be turned away:
+/// they wait on and run once a slot frees, and the error counts them too
+/// rather than reporting a pool with nothing waiting.
+#[test]
+fn a_shutdown_deadline_reports_never_rejecting_calls_left_waiting() {
+    use pool_runtime::{Group, GroupSpec};
+    static GROUP: Group = Group::new(GroupSpec::new("round9::shutdown_never_rejecting").size(1));
+    within(Duration::from_secs(10), || {
+        let held = GROUP.try_acquire_owned(0).unwrap();
+        let mut waits = Task::new(GROUP.submit_wait(0, async { 7 }));
+        waits.assert_pending();
+        assert_eq!(GROUP.stats().waiting, 1);
+
+        let timed_out = futures::executor::block_on(GROUP.pool().shutdown(Some(Duration::ZERO)))
+            .expect_err("a call runs and one waits at the deadline");
+        assert_eq!(timed_out.running, 1, "{timed_out:?}");
+        assert_eq!(timed_out.turned_away, 0, "{timed_out:?}");
+        assert_eq!(
+            timed_out.waiting, 1,
+            "the never-rejecting call is still waiting: {timed_out:?}"
+        );
+        let message = timed_out.to_string();
+        assert!(message.contains("1 call(s) still waiting"), "{message}");
+
+        drop(held);
+        assert_eq!(waits.assert_ready(), 7, "it still runs, in the closed pool");
+        futures::executor::block_on(GROUP.pool().drained());
+        let stats = GROUP.stats();
+        assert_eq!((stats.running, stats.waiting), (0, 0), "{stats:?}");
+        assert_accounted(&stats);
+    });
+}
