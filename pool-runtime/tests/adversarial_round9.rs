@@ -869,3 +869,63 @@ fn a_shutdown_deadline_reports_never_rejecting_calls_left_waiting() {
         assert_accounted(&stats);
     });
 }
+
+// ---- a group permit under the ceiling ------------------------------------------
+
+/// A group permit waiting for its group's slot holds a ceiling slot; dropped
+/// then, the call is cancelled, for the ceiling as for the group, as a
+/// `Group::submit` dropped at the same point is (the ceiling's stats count
+/// top-level group calls: a call that never ran did not complete). Run in a
+/// child process: the ceiling is process-wide.
+#[cfg(feature = "config")]
+#[test]
+fn a_group_permit_dropped_waiting_for_its_group_is_cancelled_for_the_ceiling() {
+    use pool_runtime::{config, Group, GroupSpec};
+    static NARROW: Group = Group::new(GroupSpec::new("round9::ceiling_permit").size(1));
+    common::in_child_process(
+        "a_group_permit_dropped_waiting_for_its_group_is_cancelled_for_the_ceiling",
+        &[],
+        || {
+            config::load_str("app.toml", "ceiling = 4\n").unwrap();
+            let ceiling = || pool_runtime::ceiling::stats().unwrap();
+            let holder = NARROW.try_acquire_owned(0).unwrap();
+
+            let mut submit = Task::new(NARROW.submit(0, async {}));
+            submit.assert_pending();
+            assert_eq!(ceiling().running, 2, "{:?}", ceiling());
+            drop(submit);
+            let c = ceiling();
+            assert_eq!(
+                (c.running, c.completed, c.cancelled),
+                (1, 0, 1),
+                "submit: {c:?}"
+            );
+
+            for owned in [false, true] {
+                let mut permit: Task<std::pin::Pin<Box<dyn std::future::Future<Output = bool>>>> =
+                    if owned {
+                        Task::new(Box::pin(async { NARROW.acquire_owned(0).await.is_ok() }))
+                    } else {
+                        Task::new(Box::pin(async { NARROW.acquire(0).await.is_ok() }))
+                    };
+                permit.assert_pending();
+                assert_eq!(ceiling().running, 2, "{:?}", ceiling());
+                drop(permit);
+                let c = ceiling();
+                assert_eq!(c.running, 1, "{c:?}");
+                assert_eq!(
+                    (c.completed, c.cancelled),
+                    (0, if owned { 3 } else { 2 }),
+                    "owned {owned}: {c:?}"
+                );
+                assert_accounted(&c);
+            }
+            let g = NARROW.stats();
+            assert_eq!((g.running, g.waiting, g.cancelled), (1, 0, 3), "{g:?}");
+            drop(holder);
+            let c = ceiling();
+            assert_eq!((c.running, c.completed, c.cancelled), (0, 1, 3), "{c:?}");
+            assert_accounted(&c);
+        },
+    );
+}

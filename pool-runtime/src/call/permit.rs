@@ -221,13 +221,32 @@ async fn ceiling(group: Option<(&Core, i64)>) -> Result<Option<Held<&'static Cor
     }
 }
 
+/// Waits for the pool's own slot (`acquire`) holding `ceiling` (a group's
+/// ceiling slot, if any). Dropped meanwhile (its caller cancelled the call),
+/// the ceiling's call ends cancelled, not completed, as a `Group::submit`
+/// dropped there does; turned away by the group, it ends as a group call
+/// that the group answered, completed for the ceiling, as a submit's does.
+async fn group_slot<R: Deref<Target = Core>>(
+    acquire: impl std::future::Future<Output = Result<Held<R>, Rejected>>,
+    mut ceiling: Option<Held<&'static Core>>,
+) -> Result<(Held<R>, Option<Held<&'static Core>>), Rejected> {
+    if let Some(ceiling) = &mut ceiling {
+        ceiling.cancelled = true;
+    }
+    let held = acquire.await;
+    if let Some(ceiling) = &mut ceiling {
+        ceiling.cancelled = false;
+    }
+    Ok((held?, ceiling))
+}
+
 /// A permit of `core`; under the ceiling too if `group`.
 pub(crate) async fn acquire(core: &Core, weight: i64, group: bool) -> Result<Permit<'_>, Rejected> {
     if let Some(rejected) = group_turns_away_first(core, group, weight) {
         return Err(rejected);
     }
     let ceiling = ceiling(group.then_some((core, weight))).await?;
-    let held = Held::acquire(core, weight, Mode::Reject).await?;
+    let (held, ceiling) = group_slot(Held::acquire(core, weight, Mode::Reject), ceiling).await?;
     Ok(Permit {
         #[cfg(feature = "redis")]
         fleet: FleetPlace::default(),
@@ -246,7 +265,7 @@ pub(crate) async fn acquire_owned(
         return Err(rejected);
     }
     let ceiling = ceiling(group.then_some((&*core, weight))).await?;
-    let held = Held::acquire(core, weight, Mode::Reject).await?;
+    let (held, ceiling) = group_slot(Held::acquire(core, weight, Mode::Reject), ceiling).await?;
     Ok(OwnedPermit {
         #[cfg(feature = "redis")]
         fleet: FleetPlace::default(),
