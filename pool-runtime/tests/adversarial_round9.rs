@@ -929,3 +929,82 @@ fn a_group_permit_dropped_waiting_for_its_group_is_cancelled_for_the_ceiling() {
         },
     );
 }
+
+/// The body's frames run under its ceiling slot too: a held body of a group
+/// layer that calls the group again, under a ceiling of one (which the body
+/// holds), is a nested call for the ceiling as for the group. Run in a child
+/// process: the ceiling is process-wide.
+#[cfg(all(feature = "config", feature = "tower"))]
+#[test]
+fn a_groups_body_that_calls_the_group_under_a_full_ceiling_nests() {
+    use http_body::{Body, Frame};
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use pool_runtime::{config, Group, GroupSpec};
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use tower::{service_fn, Layer, ServiceExt};
+
+    static WIDE: Group = Group::new(GroupSpec::new("round9::ceiling_body").size(2));
+
+    struct CallsTheGroup(Option<Pin<Box<dyn Future<Output = Result<u8, Rejected>> + Send>>>);
+
+    impl Body for CallsTheGroup {
+        type Data = &'static [u8];
+        type Error = BoxError;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<&'static [u8]>, BoxError>>> {
+            let Some(call) = self.0.as_mut() else {
+                return Poll::Ready(None);
+            };
+            let out = std::task::ready!(call.as_mut().poll(cx));
+            self.0 = None;
+            Poll::Ready(Some(
+                out.map(|_| Frame::data(&b"row"[..])).map_err(Into::into),
+            ))
+        }
+        fn is_end_stream(&self) -> bool {
+            self.0.is_none()
+        }
+    }
+
+    common::in_child_process(
+        "a_groups_body_that_calls_the_group_under_a_full_ceiling_nests",
+        &[],
+        || {
+            config::load_str("app.toml", "ceiling = 1\n").unwrap();
+            let service = PooledLayer::group(&WIDE)
+                .hold_until_body_ends()
+                .layer(service_fn(|()| async {
+                    let call = CallsTheGroup(Some(Box::pin(WIDE.submit(0, async { 1u8 }))));
+                    Ok::<_, BoxError>(http::Response::new(call))
+                }));
+            let mut body = futures::executor::block_on(service.oneshot(()))
+                .unwrap()
+                .into_body();
+            assert_eq!(pool_runtime::ceiling::stats().unwrap().running, 1);
+            let mut frame = Task::new(std::future::poll_fn(|cx| {
+                Pin::new(&mut body).poll_frame(cx)
+            }));
+            let mut got = None;
+            for _ in 0..4 {
+                if let Poll::Ready(out) = frame.poll() {
+                    got = Some(out);
+                    break;
+                }
+            }
+            let got = got.expect("the body's call waited for a second ceiling slot");
+            assert!(got.unwrap().is_ok());
+            drop(frame);
+            drop(body);
+            let c = pool_runtime::ceiling::stats().unwrap();
+            assert_eq!((c.running, c.waiting), (0, 0), "{c:?}");
+            assert_accounted(&c);
+            let g = WIDE.stats();
+            assert_eq!((g.running, g.nested, g.completed), (0, 0, 2), "{g:?}");
+            assert_accounted(&g);
+        },
+    );
+}
