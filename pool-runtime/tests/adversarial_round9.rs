@@ -658,8 +658,10 @@ mod integrations_at_once {
 
     /// A body of one frame made by a metered call of `pool` (nested under
     /// the body's slot).
+    type RowCall = Pin<Box<dyn std::future::Future<Output = Result<(), Rejected>> + Send>>;
+
     struct OneRow {
-        call: Option<Pin<Box<dyn std::future::Future<Output = Result<(), Rejected>> + Send>>>,
+        call: Option<RowCall>,
     }
 
     impl Body for OneRow {
@@ -947,7 +949,9 @@ fn a_groups_body_that_calls_the_group_under_a_full_ceiling_nests() {
 
     static WIDE: Group = Group::new(GroupSpec::new("round9::ceiling_body").size(2));
 
-    struct CallsTheGroup(Option<Pin<Box<dyn Future<Output = Result<u8, Rejected>> + Send>>>);
+    type GroupCall = Pin<Box<dyn Future<Output = Result<u8, Rejected>> + Send>>;
+
+    struct CallsTheGroup(Option<GroupCall>);
 
     impl Body for CallsTheGroup {
         type Data = &'static [u8];
