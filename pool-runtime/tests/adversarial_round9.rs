@@ -483,6 +483,83 @@ mod body_panics {
     }
 }
 
+#[cfg(feature = "tower")]
+mod orphaned_job {
+    use super::*;
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use tower::{service_fn, Layer, Service};
+
+    fn until(what: &str, mut done: impl FnMut() -> bool) {
+        let start = std::time::Instant::now();
+        while !done() {
+            assert!(start.elapsed() < Duration::from_secs(5), "never: {what}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// A handler's blocking job (a nested call, under the response's slot)
+    /// whose response is dropped while the job runs keeps the slot busy
+    /// until the job ends (the reentrancy rule: "a blocking job whose caller
+    /// went away keeps the slot busy until it ends"), then frees it to the
+    /// next waiter: never two bodies on one slot, counted from outside.
+    #[test]
+    fn a_blocking_job_of_a_dropped_response_keeps_the_slot_until_it_ends() {
+        within(Duration::from_secs(10), || {
+            let pool = fixed(1);
+            let meter = Meter::default();
+            let gate = Arc::new(AtomicBool::new(false));
+            let mut service = PooledLayer::pool(pool.clone()).layer(service_fn({
+                let (pool, meter, gate) = (pool.clone(), meter.clone(), gate.clone());
+                move |()| {
+                    let (pool, meter, gate) = (pool.clone(), meter.clone(), gate.clone());
+                    async move {
+                        pool.submit_blocking(move || {
+                            let _inside = meter.enter();
+                            while !gate.load(Ordering::SeqCst) {
+                                std::thread::sleep(Duration::from_millis(1));
+                            }
+                        })
+                        .await?;
+                        Ok::<_, BoxError>(())
+                    }
+                }
+            }));
+            let mut ready = Task::new(std::future::poll_fn(|cx| service.poll_ready(cx)));
+            assert!(ready.assert_ready().is_ok());
+            drop(ready);
+            let mut response = Task::new(service.call(()));
+            response.assert_pending();
+            until("the job starts", || meter.now() == 1);
+            drop(response);
+            assert_eq!(
+                pool.try_acquire().err(),
+                Some(Rejected::Full),
+                "the orphaned job holds the slot"
+            );
+            let next_meter = meter.clone();
+            let mut next = Task::new(pool.submit(async move {
+                let _inside = next_meter.enter();
+            }));
+            next.assert_pending();
+
+            gate.store(true, Ordering::SeqCst);
+            until("the job ends", || meter.done() == 1);
+            until("the next call is woken", || next.is_woken());
+            next.assert_ready().unwrap();
+            assert_eq!(meter.max(), 1);
+            let stats = pool.stats();
+            assert_eq!(
+                (stats.running, stats.nested, stats.waiting),
+                (0, 0, 0),
+                "{stats:?}"
+            );
+            assert_accounted(&stats);
+        });
+    }
+}
+
 // ---- streams run from inside a call of their own pool ----------------------
 
 #[cfg(feature = "stream")]
