@@ -1089,3 +1089,54 @@ fn a_groups_body_that_calls_the_group_under_a_full_ceiling_nests() {
         },
     );
 }
+
+// ---- try_acquire nested in a call's work ---------------------------------------
+
+/// `try_acquire` inside the work of a call of the same pool is a nested call:
+/// it borrows the parent's slot even when the pool is paused or closed
+/// (nested calls belong to admitted work), one permit at a time (a second
+/// one while the first holds the slot would have to wait: `Full`), never a
+/// second slot; the queue is left alone.
+#[test]
+fn try_acquire_nested_in_work_borrows_the_parents_slot_one_at_a_time() {
+    for close in [false, true] {
+        let pool = fixed(1);
+        let out = pool
+            .run(|| {
+                if close {
+                    pool.close();
+                } else {
+                    pool.pause();
+                }
+                let first = pool.try_acquire().expect("borrows the parent's slot");
+                assert_eq!(pool.stats().nested, 1);
+                assert_eq!(
+                    pool.try_acquire().err(),
+                    Some(Rejected::Full),
+                    "the slot is lent already"
+                );
+                assert_eq!(pool.stats().waiting, 0, "nothing left queued");
+                drop(first);
+                let again = pool.try_acquire_owned(0).expect("the slot came back");
+                drop(again);
+                let stats = pool.stats();
+                (stats.running, stats.nested)
+            })
+            .unwrap();
+        assert_eq!(out, (1, 0), "close {close}");
+        let stats = pool.stats();
+        assert_eq!(
+            (stats.running, stats.nested, stats.waiting),
+            (0, 0, 0),
+            "{stats:?}"
+        );
+        assert_eq!(stats.completed, 3, "close {close}: {stats:?}");
+        assert_accounted(&stats);
+        let outside = if close {
+            Rejected::Closed
+        } else {
+            Rejected::Paused
+        };
+        assert_eq!(pool.try_acquire().err(), Some(outside));
+    }
+}
