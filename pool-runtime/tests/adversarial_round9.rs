@@ -1140,3 +1140,72 @@ fn try_acquire_nested_in_work_borrows_the_parents_slot_one_at_a_time() {
         assert_eq!(pool.try_acquire().err(), Some(outside));
     }
 }
+
+// ---- how much of a stream is pulled ----------------------------------------------
+
+/// "At most `2 × size` of the stream's items are pulled and not yet yielded
+/// at any time", counted from outside (pulled when the source yields an
+/// item, done when the consumer receives its outcome), for both adapters,
+/// with items of uneven length and the pool resized between pulls.
+#[cfg(feature = "stream")]
+#[test]
+fn a_stream_never_holds_more_than_twice_the_pools_size() {
+    use futures::StreamExt;
+    use pool_runtime::PooledStreamExt;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    for ordered in [false, true] {
+        let pool = fixed(4);
+        let held = Arc::new(AtomicUsize::new(0));
+        let (most, seen) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let bound = Arc::new(AtomicUsize::new(8));
+        let items = {
+            let (held, most, bound, pool) =
+                (held.clone(), most.clone(), bound.clone(), pool.clone());
+            futures::stream::iter(0..400u32).map(move |i| {
+                let now = held.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                assert!(
+                    now <= bound.load(Ordering::SeqCst),
+                    "item {i}: {now} held, bound {}",
+                    bound.load(Ordering::SeqCst)
+                );
+                // Resized now and then: the bound follows the size at the pull.
+                if i % 50 == 49 {
+                    let size = [4, 2, 1, 3][(i / 50 % 4) as usize];
+                    pool.resize(size);
+                    // Items already held stay held: the bound is the larger
+                    // of the old and the new until the adapter drains.
+                    bound.fetch_max(2 * size, Ordering::SeqCst);
+                }
+                async move {
+                    for _ in 0..(i % 5) {
+                        common::yield_now().await;
+                    }
+                    i
+                }
+            })
+        };
+        futures::executor::block_on(async {
+            let mut out: std::pin::Pin<Box<dyn futures::Stream<Item = Result<u32, Rejected>>>> =
+                if ordered {
+                    Box::pin(items.pooled_ordered(&pool))
+                } else {
+                    Box::pin(items.pooled_unordered(&pool))
+                };
+            while let Some(outcome) = out.next().await {
+                outcome.unwrap();
+                held.fetch_sub(1, Ordering::SeqCst);
+                seen.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        assert_eq!(seen.load(Ordering::SeqCst), 400);
+        assert!(
+            most.load(Ordering::SeqCst) <= 8,
+            "ordered {ordered}: {}",
+            most.load(Ordering::SeqCst)
+        );
+        assert_accounted(&pool.stats());
+    }
+}
