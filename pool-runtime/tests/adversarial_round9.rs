@@ -1209,3 +1209,162 @@ fn a_stream_never_holds_more_than_twice_the_pools_size() {
         assert_accounted(&pool.stats());
     }
 }
+
+// ---- tower services driven at random, poll by poll ---------------------------------
+
+/// Services (clones of a waiting, a shedding and a weighted layer, some
+/// holding their response's slot until its body ends) driven poll by poll in
+/// a random order with random drops, while the pool is paused, resumed and
+/// resized between 0 and 3: after every step the counters add up, no more
+/// inner futures run at once than the largest size the pool had since the
+/// last time it was drained, and once everything is dropped nothing is held.
+#[cfg(feature = "tower")]
+#[test]
+fn tower_services_driven_at_random_keep_the_accounting_and_the_limit() {
+    use http_body::Body;
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use pool_runtime::Order;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll, Waker};
+    use tower::{service_fn, Layer, Service};
+
+    type Resp = Pin<
+        Box<
+            dyn Future<
+                Output = Result<http::Response<pool_runtime::tower::PermitBody<String>>, BoxError>,
+            >,
+        >,
+    >;
+
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    common::quiet_planned_panics();
+    for seed in 1..=40u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let order = [Order::Fifo, Order::Lifo, Order::Priority][(seed % 3) as usize];
+        let pool = Pool::builder().size(2).order(order).build().unwrap();
+        let meter = Meter::default();
+        // An inner service whose futures take a few polls.
+        let inner = {
+            let meter = meter.clone();
+            service_fn(move |n: u32| {
+                let inside = meter.enter();
+                let mut left = n % 3;
+                std::future::poll_fn(move |cx| {
+                    let _ = &inside;
+                    if left == 0 {
+                        Poll::Ready(Ok::<_, BoxError>(http::Response::new(format!("{n}"))))
+                    } else {
+                        left -= 1;
+                        cx.waker().wake_by_ref();
+                        Poll::Pending
+                    }
+                })
+            })
+        };
+        let layers = [
+            PooledLayer::pool(pool.clone())
+                .hold_until_body_ends()
+                .layer(inner.clone()),
+            PooledLayer::pool(pool.clone())
+                .reject()
+                .hold_until_body_ends()
+                .layer(inner.clone()),
+        ];
+        let weighted = PooledLayer::pool(pool.clone())
+            .weight(|n: &u32| i64::from(*n % 4))
+            .hold_until_body_ends()
+            .layer(inner.clone());
+        let mut services: Vec<_> = (0..4).map(|i| layers[i % 2].clone()).collect();
+        let mut ready: Vec<bool> = vec![false; services.len()];
+        let mut responses: Vec<Resp> = Vec::new();
+        let mut bodies: Vec<pool_runtime::tower::PermitBody<String>> = Vec::new();
+        let mut most = 2usize;
+        let cx = &mut Context::from_waker(Waker::noop());
+        for step in 0..300u32 {
+            match rng.below(16) {
+                0..=2 => {
+                    let i = rng.below(services.len() as u64) as usize;
+                    // Ready until asked again (a refusal is asked again).
+                    ready[i] = match services[i].poll_ready(cx) {
+                        Poll::Ready(out) => out.is_ok(),
+                        Poll::Pending => false,
+                    };
+                }
+                3 | 4 => {
+                    let i = rng.below(services.len() as u64) as usize;
+                    if std::mem::take(&mut ready[i]) {
+                        responses.push(Box::pin(services[i].call(step)));
+                    }
+                }
+                5 => {
+                    let mut w = weighted.clone();
+                    responses.push(Box::pin(w.call(step)));
+                }
+                6 | 7 | 11 | 12 if !responses.is_empty() => {
+                    let j = rng.below(responses.len() as u64) as usize;
+                    if let Poll::Ready(out) = responses[j].as_mut().poll(cx) {
+                        drop(responses.swap_remove(j));
+                        if let Ok(response) = out {
+                            bodies.push(response.into_body());
+                        }
+                    }
+                }
+                8 if !responses.is_empty() => {
+                    let j = rng.below(responses.len() as u64) as usize;
+                    drop(responses.swap_remove(j));
+                }
+                9 | 13 if !bodies.is_empty() => {
+                    let k = rng.below(bodies.len() as u64) as usize;
+                    if rng.below(2) == 0 {
+                        let _ = Pin::new(&mut bodies[k]).poll_frame(cx);
+                    } else {
+                        drop(bodies.swap_remove(k));
+                    }
+                }
+                10 => {
+                    let i = rng.below(services.len() as u64) as usize;
+                    services[i] = layers[i % 2].clone();
+                    ready[i] = false;
+                }
+                15 => match rng.below(6) {
+                    0 => pool.pause(),
+                    1 | 2 => pool.resume(),
+                    _ => {
+                        let size = rng.below(4) as usize;
+                        pool.resize(size);
+                        most = most.max(size);
+                    }
+                },
+                _ => {}
+            }
+            let stats = pool.stats();
+            assert_accounted(&stats);
+            assert!(
+                meter.now() <= most,
+                "seed {seed} step {step}: {} inner futures at once, size at most {most}",
+                meter.now()
+            );
+        }
+        drop(responses);
+        drop(bodies);
+        drop(services);
+        let stats = pool.stats();
+        assert_eq!(
+            (stats.running, stats.nested, stats.waiting),
+            (0, 0, 0),
+            "seed {seed}: {stats:?}"
+        );
+        assert_eq!(meter.now(), 0);
+        assert_accounted(&stats);
+    }
+}
