@@ -1368,3 +1368,27 @@ fn tower_services_driven_at_random_keep_the_accounting_and_the_limit() {
         assert_accounted(&stats);
     }
 }
+
+// ---- what starts a group ------------------------------------------------------------
+
+/// A group's reading handles are uses that start it (its docs say so);
+/// `settings`, `is_started` and `groups()` look without starting it.
+#[test]
+fn reading_a_groups_stats_starts_it_and_settings_does_not() {
+    use pool_runtime::{register_group, Group, GroupSpec};
+    static LOOKED_AT: Group = Group::new(GroupSpec::new("round9::looked_at").size(2));
+    register_group!(LOOKED_AT);
+    let _ = LOOKED_AT.settings();
+    let listed = pool_runtime::groups();
+    let info = listed
+        .iter()
+        .find(|info| info.name == "round9::looked_at")
+        .expect("registered");
+    assert!(info.stats.is_none(), "not started yet");
+    assert!(
+        !LOOKED_AT.is_started(),
+        "settings and groups() start nothing"
+    );
+    assert_eq!(LOOKED_AT.stats().size, 2);
+    assert!(LOOKED_AT.is_started(), "stats() is a use");
+}
