@@ -1392,3 +1392,60 @@ fn reading_a_groups_stats_starts_it_and_settings_does_not() {
     assert_eq!(LOOKED_AT.stats().size, 2);
     assert!(LOOKED_AT.is_started(), "stats() is a use");
 }
+
+/// A group call whose work panics is a panicked call for its group and for
+/// the ceiling, on every call path, also when the panic is caught by the
+/// future's own `catch_unwind` and the call dropped afterwards. Run in a
+/// child process: the ceiling is process-wide.
+#[cfg(all(feature = "config", feature = "tokio"))]
+#[test]
+fn a_panicking_group_call_is_panicked_for_the_group_and_the_ceiling() {
+    use futures::FutureExt;
+    use pool_runtime::{config, Group, GroupSpec};
+    use std::panic::AssertUnwindSafe;
+    static PANICS: Group = Group::new(GroupSpec::new("round9::ceiling_panics").size(2));
+    common::quiet_planned_panics();
+    common::in_child_process(
+        "a_panicking_group_call_is_panicked_for_the_group_and_the_ceiling",
+        &[],
+        || {
+            common::quiet_planned_panics();
+            config::load_str("app.toml", "ceiling = 4\n").unwrap();
+            let rt = common::runtime();
+            let submit = futures::executor::block_on(
+                AssertUnwindSafe(PANICS.submit(0, async { panic!("planned: submit") }))
+                    .catch_unwind(),
+            );
+            assert!(submit.is_err());
+            let permit = futures::executor::block_on(
+                AssertUnwindSafe(async {
+                    let _permit = PANICS.acquire_owned(0).await;
+                    panic!("planned: permit")
+                })
+                .catch_unwind(),
+            );
+            assert!(permit.is_err());
+            let run = std::panic::catch_unwind(|| PANICS.run(|| panic!("planned: run")));
+            assert!(run.is_err());
+            let blocking = rt.block_on(
+                AssertUnwindSafe(PANICS.submit_blocking(0, || panic!("planned: blocking")))
+                    .catch_unwind(),
+            );
+            assert!(blocking.is_err());
+            let g = PANICS.stats();
+            assert_eq!(
+                (g.running, g.panicked, g.cancelled),
+                (0, 4, 0),
+                "group: {g:?}"
+            );
+            let c = pool_runtime::ceiling::stats().unwrap();
+            assert_eq!(
+                (c.running, c.panicked, c.cancelled),
+                (0, 4, 0),
+                "ceiling: {c:?}"
+            );
+            assert_accounted(&g);
+            assert_accounted(&c);
+        },
+    );
+}
