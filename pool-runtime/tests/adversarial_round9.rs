@@ -1449,3 +1449,81 @@ fn a_panicking_group_call_is_panicked_for_the_group_and_the_ceiling() {
         },
     );
 }
+
+/// A group layer's call ends the same way for the ceiling as for the group:
+/// a reservation never called and a response dropped before it finished are
+/// cancelled, a handler that panics (its panic caught by the future's own
+/// `catch_unwind`) panicked, a body dropped before its end cancelled. Run in
+/// a child process: the ceiling is process-wide.
+#[cfg(all(feature = "config", feature = "tower"))]
+#[test]
+fn a_group_layers_calls_end_alike_for_the_group_and_the_ceiling() {
+    use futures::FutureExt;
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use pool_runtime::{config, Group, GroupSpec};
+    use std::panic::AssertUnwindSafe;
+    use std::task::Poll;
+    use tower::{service_fn, Layer, Service, ServiceExt};
+    static LAYERED: Group = Group::new(GroupSpec::new("round9::ceiling_layer").size(2));
+    common::quiet_planned_panics();
+    common::in_child_process(
+        "a_group_layers_calls_end_alike_for_the_group_and_the_ceiling",
+        &[],
+        || {
+            common::quiet_planned_panics();
+            config::load_str("app.toml", "ceiling = 4\n").unwrap();
+            let ends = || {
+                let (g, c) = (LAYERED.stats(), pool_runtime::ceiling::stats().unwrap());
+                assert_accounted(&g);
+                assert_accounted(&c);
+                (
+                    (g.running, g.completed, g.panicked, g.cancelled),
+                    (c.running, c.completed, c.panicked, c.cancelled),
+                )
+            };
+            let handler = service_fn(|n: u8| async move {
+                match n {
+                    0 => Ok::<_, BoxError>(http::Response::new(String::from("body"))),
+                    1 => std::future::pending().await,
+                    _ => panic!("planned: the handler panics"),
+                }
+            });
+            let layer = PooledLayer::group(&LAYERED).hold_until_body_ends();
+
+            // A reservation never called.
+            let mut service = layer.clone().layer(handler);
+            let mut ready = Task::new(std::future::poll_fn(|cx| service.poll_ready(cx)));
+            assert!(matches!(ready.poll(), Poll::Ready(Ok(()))));
+            drop(ready);
+            drop(service);
+            let (g, c) = ends();
+            assert_eq!(g, (0, 0, 0, 1), "reserved: group");
+            assert_eq!(c, g, "reserved: the ceiling ends it as the group does");
+
+            // A response dropped before it finished.
+            let mut response = Task::new(layer.clone().layer(handler).oneshot(1));
+            response.assert_pending();
+            drop(response);
+            let (g, c) = ends();
+            assert_eq!(g, (0, 0, 0, 2), "dropped: group");
+            assert_eq!(c, g, "dropped: the ceiling ends it as the group does");
+
+            // A handler that panics.
+            let caught = futures::executor::block_on(
+                AssertUnwindSafe(layer.clone().layer(handler).oneshot(2)).catch_unwind(),
+            );
+            assert!(caught.is_err());
+            let (g, c) = ends();
+            assert_eq!(g, (0, 1, 1, 2), "panicked: group");
+            assert_eq!(c, g, "panicked: the ceiling ends it as the group does");
+
+            // A body dropped before its end.
+            let response =
+                futures::executor::block_on(layer.clone().layer(handler).oneshot(0)).unwrap();
+            drop(response);
+            let (g, c) = ends();
+            assert_eq!(g, (0, 1, 1, 3), "body dropped: group");
+            assert_eq!(c, g, "body dropped: the ceiling ends it as the group does");
+        },
+    );
+}

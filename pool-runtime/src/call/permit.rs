@@ -428,6 +428,9 @@ impl OwnedPermit {
             Ok(out) => out,
             Err(payload) => {
                 self.held.panicked = true;
+                if let Some(ceiling) = &mut self.ceiling {
+                    ceiling.panicked = true;
+                }
                 std::panic::resume_unwind(payload)
             }
         }
@@ -450,7 +453,11 @@ impl OwnedPermit {
     /// An overload verdict stands (the server said so).
     #[cfg(feature = "tower")]
     pub(crate) fn unfinished(&mut self) {
+        // For the ceiling too: its call is the same call.
         self.held.cancelled = true;
+        if let Some(ceiling) = &mut self.ceiling {
+            ceiling.cancelled = true;
+        }
     }
 
     /// The work ended, but its time says nothing of the server (a response
