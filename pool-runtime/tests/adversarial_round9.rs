@@ -1527,3 +1527,31 @@ fn a_group_layers_calls_end_alike_for_the_group_and_the_ceiling() {
         },
     );
 }
+
+/// A never-rejecting call that arrives while its group is paused waits for
+/// `resume`, closed or not (as `shutdown`'s docs now say), so a shutdown
+/// of a paused group reports it waiting at the deadline, and it runs once
+/// the group is resumed.
+#[test]
+fn a_never_rejecting_call_in_a_paused_group_waits_for_resume_through_a_shutdown() {
+    use pool_runtime::{Group, GroupSpec};
+    static PAUSED: Group = Group::new(GroupSpec::new("round9::paused_never_rejecting").size(1));
+    within(Duration::from_secs(10), || {
+        PAUSED.pause();
+        let mut waits = Task::new(PAUSED.submit_wait(0, async { 3 }));
+        waits.assert_pending();
+        let timed_out =
+            futures::executor::block_on(PAUSED.pool().shutdown(Some(Duration::from_millis(20))))
+                .expect_err("it waits for resume");
+        assert_eq!(
+            (timed_out.running, timed_out.turned_away, timed_out.waiting),
+            (0, 0, 1),
+            "{timed_out:?}"
+        );
+        waits.assert_pending();
+        PAUSED.resume();
+        assert_eq!(waits.assert_ready(), 3);
+        futures::executor::block_on(PAUSED.pool().drained());
+        assert_accounted(&PAUSED.stats());
+    });
+}

@@ -842,6 +842,11 @@ impl Pool {
     /// each there were. Await [`drained`](Pool::drained) afterwards to wait
     /// for the running ones.
     ///
+    /// Closing does not resume a paused pool: a never-rejecting call that
+    /// arrived while it was paused waits for [`resume`](Pool::resume), so
+    /// resume a paused pool before waiting for it to drain (without a
+    /// `timeout`, this waits until then).
+    ///
     /// # Errors
     ///
     /// [`ShutdownTimedOut`](crate::ShutdownTimedOut): the deadline passed
