@@ -1555,3 +1555,61 @@ fn a_never_rejecting_call_in_a_paused_group_waits_for_resume_through_a_shutdown(
         assert_accounted(&PAUSED.stats());
     });
 }
+
+/// `PooledService`'s cancel safety: the wait of `poll_ready` is the
+/// service's (as with tower's `ConcurrencyLimit`), so a `ready()` future
+/// dropped while it waits leaves the service in the queue, a later
+/// `poll_ready` goes on with the same wait (no second place in the queue),
+/// a slot handed meanwhile is reserved for the service, and dropping the
+/// service leaves the queue or frees the slot, as a cancelled call.
+#[cfg(feature = "tower")]
+#[test]
+fn a_ready_future_dropped_while_it_waits_leaves_the_wait_to_its_service() {
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use tower::{service_fn, Layer, ServiceExt};
+    let pool = fixed(1);
+    let layer = PooledLayer::pool(pool.clone());
+    let echo = service_fn(|()| async { Ok::<_, BoxError>(()) });
+
+    // Dropped while waiting, then the service dropped: leaves the queue.
+    let mut service = layer.clone().layer(echo);
+    let held = pool.try_acquire().unwrap();
+    let mut ready = Task::new(service.ready());
+    ready.assert_pending();
+    drop(ready);
+    assert_eq!(pool.stats().waiting, 1, "the wait is the service's");
+    drop(service);
+    assert_eq!(
+        pool.stats().waiting,
+        0,
+        "dropping the service leaves the queue"
+    );
+
+    // Dropped while waiting, then asked again: the same wait goes on.
+    let mut service = layer.clone().layer(echo);
+    let mut ready = Task::new(service.ready());
+    ready.assert_pending();
+    drop(ready);
+    let submitted = pool.stats().submitted();
+    let mut again = Task::new(service.ready());
+    again.assert_pending();
+    assert_eq!(
+        pool.stats().submitted(),
+        submitted,
+        "no second place in the queue"
+    );
+    drop(again);
+    drop(held);
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.running, stats.waiting),
+        (1, 0),
+        "reserved for the service: {stats:?}"
+    );
+    assert!(futures::executor::block_on(service.ready()).is_ok());
+    drop(service);
+    let stats = pool.stats();
+    assert_eq!((stats.running, stats.waiting), (0, 0), "{stats:?}");
+    assert_eq!(stats.cancelled, 2, "{stats:?}");
+    assert_accounted(&stats);
+}

@@ -34,12 +34,16 @@ use tower_service::Service;
 ///
 /// # Cancel safety
 ///
-/// Dropping the service, or a `ready()` future, while `poll_ready` waits
-/// leaves the pool's queue at once; dropping a service that holds a
-/// reserved slot (ready but not called) releases the slot, as a cancelled
-/// call; so does dropping a response future before it finishes (after
-/// dropping the inner future under the slot). Neither counts as a latency
-/// sample for an adaptive pool.
+/// Dropping the service while `poll_ready` waits leaves the pool's queue at
+/// once. The wait belongs to the service, not to the future polling it (as
+/// with tower's `ConcurrencyLimit`): dropping a `ready()` future leaves the
+/// service in the queue, and the next `poll_ready` goes on with that wait;
+/// a slot it is handed meanwhile stays reserved for the service's next
+/// call. Dropping a service that holds a reserved slot (ready but not
+/// called) releases the slot, as a cancelled call; so does dropping a
+/// response future before it finishes (after dropping the inner future
+/// under the slot). Neither counts as a latency sample for an adaptive
+/// pool.
 ///
 /// # Panics
 ///
