@@ -1613,3 +1613,37 @@ fn a_ready_future_dropped_while_it_waits_leaves_the_wait_to_its_service() {
     assert_eq!(stats.cancelled, 2, "{stats:?}");
     assert_accounted(&stats);
 }
+
+/// `SpawnHandle::abort`: a waiting or running call is cancelled (its slot or
+/// place freed, counted cancelled) and the handle yields `Closed`; a call
+/// that had already finished keeps its output.
+#[cfg(feature = "tokio")]
+#[test]
+fn abort_cancels_a_waiting_or_running_spawned_call_and_keeps_a_finished_ones_output() {
+    within(Duration::from_secs(10), || {
+        let rt = common::runtime();
+        rt.block_on(async {
+            let pool = fixed(1);
+            let done = pool.spawn(async { 5 }).unwrap();
+            while !done.is_finished() {
+                tokio::task::yield_now().await;
+            }
+            done.abort();
+            assert_eq!(done.await, Ok(5), "a finished call keeps its output");
+
+            let running = pool.spawn(std::future::pending::<()>()).unwrap();
+            let waiting = pool.spawn(async {}).unwrap();
+            while pool.stats().running != 1 || pool.stats().waiting != 1 {
+                tokio::task::yield_now().await;
+            }
+            waiting.abort();
+            running.abort();
+            assert_eq!(waiting.await, Err(Rejected::Closed));
+            assert_eq!(running.await, Err(Rejected::Closed));
+            let stats = pool.stats();
+            assert_eq!((stats.running, stats.waiting), (0, 0), "{stats:?}");
+            assert_eq!((stats.completed, stats.cancelled), (1, 2), "{stats:?}");
+            assert_accounted(&stats);
+        });
+    });
+}
