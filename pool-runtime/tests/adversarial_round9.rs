@@ -4,6 +4,8 @@
 //! hand a fixed number of times).
 
 mod common;
+#[cfg(feature = "redis")]
+mod redis_server;
 
 #[allow(unused_imports)]
 use common::{assert_accounted, within, Meter, Task};
@@ -1646,4 +1648,75 @@ fn abort_cancels_a_waiting_or_running_spawned_call_and_keeps_a_finished_ones_out
             assert_accounted(&stats);
         });
     });
+}
+
+/// Under a fleet limit of one (which the body's call holds), a held body of a
+/// group layer that calls the group again runs that call under the body's
+/// lease (the fleet counts top-level calls), instead of waiting for a second
+/// lease no process could ever get. Against a real `redis-server`.
+#[cfg(all(feature = "redis", feature = "tower"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_groups_body_that_calls_the_group_under_a_fleet_limit_of_one_nests() {
+    use http_body::{Body, Frame};
+    use pool_runtime::fleet::OnUnreachable;
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use tower::{service_fn, Layer, ServiceExt};
+
+    type GroupCall = Pin<Box<dyn Future<Output = Result<u8, Rejected>> + Send>>;
+    struct CallsTheGroup(Option<GroupCall>);
+    impl Body for CallsTheGroup {
+        type Data = &'static [u8];
+        type Error = BoxError;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<&'static [u8]>, BoxError>>> {
+            let Some(call) = self.0.as_mut() else {
+                return Poll::Ready(None);
+            };
+            let out = std::task::ready!(call.as_mut().poll(cx));
+            self.0 = None;
+            Poll::Ready(Some(
+                out.map(|_| Frame::data(&b"row"[..])).map_err(Into::into),
+            ))
+        }
+        fn is_end_stream(&self) -> bool {
+            self.0.is_none()
+        }
+    }
+
+    let server = redis_server::RedisServer::start();
+    let group = redis_server::fleet_group("r9_body", &server, 1, OnUnreachable::Wait);
+    let service = PooledLayer::group(group)
+        .hold_until_body_ends()
+        .layer(service_fn(move |()| async move {
+            let call = CallsTheGroup(Some(Box::pin(group.submit(0, async { 1u8 }))));
+            Ok::<_, BoxError>(http::Response::new(call))
+        }));
+    let outcome = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut body = service.oneshot(()).await.unwrap().into_body();
+        let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
+        assert!(frame.unwrap().is_ok());
+        assert!(!body.holds_slot());
+    })
+    .await;
+    assert!(
+        outcome.is_ok(),
+        "the body's call waited for a second fleet lease"
+    );
+    let stats = group.stats();
+    assert_eq!(
+        (stats.running, stats.nested, stats.completed),
+        (0, 0, 2),
+        "{stats:?}"
+    );
+    let fleet = group.fleet_stats().unwrap();
+    assert_eq!((fleet.held, fleet.waiting), (0, 0), "{fleet:?}");
+    if let Some(fleet) = group.fleet() {
+        let _ = tokio::time::timeout(Duration::from_secs(5), fleet.flush()).await;
+    }
+    redis_server::assert_no_fleet_keys(&server, "r9_body");
 }
