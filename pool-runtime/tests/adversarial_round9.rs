@@ -1720,3 +1720,82 @@ async fn a_groups_body_that_calls_the_group_under_a_fleet_limit_of_one_nests() {
     }
     redis_server::assert_no_fleet_keys(&server, "r9_body");
 }
+
+/// A pool resized to 0 holds every caller's place (tower services, a
+/// stream's items, permits, plain submits), admits nothing, and once sized
+/// back up serves them all within its new size, counted from outside.
+#[cfg(all(feature = "tower", feature = "stream"))]
+#[test]
+fn scaled_to_zero_and_back_with_every_integration_waiting() {
+    use futures::StreamExt;
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use pool_runtime::PooledStreamExt;
+    use tower::{service_fn, Layer, ServiceExt};
+    within(Duration::from_secs(10), || {
+        let pool = fixed(2);
+        let meter = Meter::default();
+        assert_eq!(pool.resize(0), 0);
+        let body = |m: Meter| async move {
+            let _inside = m.enter();
+            common::yield_now().await;
+        };
+        let services = (0..4).map(|_| {
+            let m = meter.clone();
+            PooledLayer::pool(pool.clone())
+                .layer(service_fn(move |()| body(m.clone()).map_ok()))
+                .oneshot(())
+        });
+        trait MapOk: std::future::Future<Output = ()> + Sized {
+            fn map_ok(self) -> futures::future::Map<Self, fn(()) -> Result<(), BoxError>> {
+                futures::FutureExt::map(self, Ok)
+            }
+        }
+        impl<F: std::future::Future<Output = ()>> MapOk for F {}
+        let mut all = Box::pin(async {
+            let m = meter.clone();
+            let stream = futures::stream::iter(0..6)
+                .map(move |_| body(m.clone()))
+                .pooled_unordered(&pool)
+                .collect::<Vec<_>>();
+            let permits = futures::future::join_all((0..3).map(|_| {
+                let (pool, m) = (pool.clone(), meter.clone());
+                async move {
+                    let permit = pool.acquire_owned(0).await?;
+                    body(m).await;
+                    drop(permit);
+                    Ok::<(), Rejected>(())
+                }
+            }));
+            let submits =
+                futures::future::join_all((0..3).map(|_| pool.submit(body(meter.clone()))));
+            let (s, st, p, su) = futures::join!(
+                futures::future::join_all(services),
+                stream,
+                permits,
+                submits
+            );
+            assert!(s.iter().all(Result::is_ok));
+            assert!(st.iter().all(Result::is_ok));
+            assert!(p.iter().all(Result::is_ok));
+            assert!(su.iter().all(Result::is_ok));
+        });
+        let mut task = Task::new(all.as_mut());
+        for _ in 0..5 {
+            task.assert_pending();
+        }
+        let stats = pool.stats();
+        assert_eq!(stats.running, 0, "nothing admitted at size 0: {stats:?}");
+        assert!(
+            stats.waiting >= 4 + 1 + 3 + 3,
+            "every caller holds a place: {stats:?}"
+        );
+        assert_eq!(meter.max(), 0);
+        pool.resize(2);
+        futures::executor::block_on(all);
+        assert_eq!(meter.done(), 16);
+        assert!(meter.max() <= 2, "{} bodies at once", meter.max());
+        let stats = pool.stats();
+        assert_eq!((stats.running, stats.waiting), (0, 0), "{stats:?}");
+        assert_accounted(&stats);
+    });
+}
