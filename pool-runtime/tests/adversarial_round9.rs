@@ -1742,15 +1742,15 @@ fn scaled_to_zero_and_back_with_every_integration_waiting() {
         let services = (0..4).map(|_| {
             let m = meter.clone();
             PooledLayer::pool(pool.clone())
-                .layer(service_fn(move |()| body(m.clone()).map_ok()))
+                .layer(service_fn(move |()| {
+                    let m = m.clone();
+                    async move {
+                        body(m).await;
+                        Ok::<(), BoxError>(())
+                    }
+                }))
                 .oneshot(())
         });
-        trait MapOk: std::future::Future<Output = ()> + Sized {
-            fn map_ok(self) -> futures::future::Map<Self, fn(()) -> Result<(), BoxError>> {
-                futures::FutureExt::map(self, Ok)
-            }
-        }
-        impl<F: std::future::Future<Output = ()>> MapOk for F {}
         let mut all = Box::pin(async {
             let m = meter.clone();
             let stream = futures::stream::iter(0..6)
