@@ -398,11 +398,12 @@ impl OwnedPermit {
     }
 
     /// Runs `f` (a poll of the work the permit was taken for: the tower
-    /// layer's inner response future, or a `PermitBody`'s frame) as the work of a call holding the
-    /// permit's slots, so that a call of the same pool or group made from
-    /// inside it is a nested call: it runs under the permit's slot (and
-    /// ceiling slot, and fleet lease) by the reentrancy rule instead of
-    /// waiting for a second one, which would deadlock a full pool.
+    /// layer's inner response future, or a `PermitBody`'s frame) as the work
+    /// of a call holding the permit's slots, so that a call of the same pool
+    /// or group made from inside it is a nested call: it runs under the
+    /// permit's slot (and ceiling slot, and fleet lease) by the reentrancy
+    /// rule instead of waiting for a second one, which would deadlock a full
+    /// pool.
     #[cfg(feature = "tower")]
     pub(crate) fn in_frame<T>(&self, f: impl FnOnce() -> T) -> T {
         let local = || self.held.in_frame(f);

@@ -112,11 +112,14 @@ impl GroupSpec {
 ///
 /// Const-constructible, so it lives in a `static`; its pool is built on first
 /// use. Every method that reaches the pool is a use, reading ones included
-/// ([`stats`](Group::stats), [`size`](Group::size), [`is_paused`](Group::is_paused)):
-/// the pool is built with the configuration loaded by then, and what a later
-/// load says of its kind, order, policy or executor waits for a next start.
-/// To look without starting it, use [`is_started`](Group::is_started),
-/// [`settings`](Group::settings) or [`groups`](crate::groups). Because a pool is an admission controller rather than a set of spawned
+/// ([`stats`](Group::stats), [`size`](Group::size),
+/// [`is_paused`](Group::is_paused)): the pool is built with the
+/// configuration loaded by then, and what a later load says of its kind,
+/// order, policy or executor waits for a next start. To look without
+/// starting it, use [`is_started`](Group::is_started),
+/// [`settings`](Group::settings) or [`groups`](crate::groups).
+///
+/// Because a pool is an admission controller rather than a set of spawned
 /// workers, a global group is not bound to the runtime that first used it: it
 /// serves every tokio runtime, `block_on`, and plain threads alike.
 ///
