@@ -1799,3 +1799,58 @@ fn scaled_to_zero_and_back_with_every_integration_waiting() {
         assert_accounted(&stats);
     });
 }
+
+/// README: "When a running call is cancelled, its work is dropped under its
+/// slot, so a `Drop` that calls the same pool runs as a nested call instead
+/// of waiting for a slot it holds itself." A held body is the call's work
+/// (its frames run under the slot): dropped before its end, it is dropped
+/// under its slot too, so a `Drop` of it that calls the pool (a sync call:
+/// a drop cannot await) runs as a nested call on a full pool.
+#[cfg(feature = "tower")]
+#[test]
+fn a_held_body_dropped_early_is_dropped_under_its_slot() {
+    use http_body::{Body, Frame};
+    use pool_runtime::tower::{BoxError, PermitBody};
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    struct CallsOnDrop(Pool, Meter);
+    impl Body for CallsOnDrop {
+        type Data = &'static [u8];
+        type Error = BoxError;
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<&'static [u8]>, BoxError>>> {
+            Poll::Pending
+        }
+    }
+    impl Drop for CallsOnDrop {
+        fn drop(&mut self) {
+            let meter = self.1.clone();
+            self.0
+                .run(|| drop(meter.enter()))
+                .expect("a nested call of a closed or paused pool still runs");
+        }
+    }
+
+    within(Duration::from_secs(5), || {
+        let pool = fixed(1);
+        let meter = Meter::default();
+        let body = PermitBody::new(
+            CallsOnDrop(pool.clone(), meter.clone()),
+            pool.try_acquire_owned(0).unwrap(),
+        );
+        assert!(body.holds_slot());
+        drop(body);
+        assert_eq!(meter.done(), 1, "the drop's call ran");
+        let stats = pool.stats();
+        assert_eq!(
+            (stats.running, stats.nested, stats.waiting),
+            (0, 0, 0),
+            "{stats:?}"
+        );
+        assert_eq!((stats.completed, stats.cancelled), (1, 1), "{stats:?}");
+        assert_accounted(&stats);
+    });
+}
