@@ -1854,3 +1854,56 @@ fn a_held_body_dropped_early_is_dropped_under_its_slot() {
         assert_accounted(&stats);
     });
 }
+
+/// Calls their group turns away once they hold a ceiling slot (its waiting
+/// bound is full) end alike for the ceiling on every call path.
+#[cfg(all(feature = "config", feature = "tokio"))]
+#[test]
+fn calls_turned_away_by_their_group_end_alike_for_the_ceiling_on_every_path() {
+    use pool_runtime::{config, Group, GroupSpec};
+    static BOUNDED: Group = Group::new(
+        GroupSpec::new("round9::ceiling_bounded")
+            .size(1)
+            .max_waiting(0),
+    );
+    common::in_child_process(
+        "calls_turned_away_by_their_group_end_alike_for_the_ceiling_on_every_path",
+        &[],
+        || {
+            config::load_str("app.toml", "ceiling = 4\n").unwrap();
+            let rt = common::runtime();
+            let holder = BOUNDED.try_acquire_owned(0).unwrap();
+            let c0 = pool_runtime::ceiling::stats().unwrap();
+            let mut ends = Vec::new();
+            let mut end = |path: &str, answer: Result<(), Rejected>| {
+                assert_eq!(answer, Err(Rejected::Full), "{path}");
+                let c = pool_runtime::ceiling::stats().unwrap();
+                ends.push((path.to_owned(), c.completed, c.cancelled));
+            };
+            end(
+                "submit",
+                futures::executor::block_on(BOUNDED.submit(0, async {})),
+            );
+            end(
+                "acquire_owned",
+                futures::executor::block_on(BOUNDED.acquire_owned(0)).map(drop),
+            );
+            end("try_acquire_owned", BOUNDED.try_acquire_owned(0).map(drop));
+            end("run", BOUNDED.run(|| ()));
+            end(
+                "submit_blocking",
+                rt.block_on(BOUNDED.submit_blocking(0, || ())),
+            );
+            let c = pool_runtime::ceiling::stats().unwrap();
+            assert_eq!(c.running, 1, "{c:?}");
+            let completed = c.completed - c0.completed;
+            let cancelled = c.cancelled - c0.cancelled;
+            assert!(
+                completed == 5 || cancelled == 5,
+                "every path ends the same way for the ceiling: {ends:?}"
+            );
+            drop(holder);
+            assert_accounted(&pool_runtime::ceiling::stats().unwrap());
+        },
+    );
+}

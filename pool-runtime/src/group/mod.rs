@@ -518,20 +518,37 @@ impl Group {
         if let Some(rejected) = ceiling::turned_away_first(core, Form::Blocking, weight) {
             return Err(rejected);
         }
-        let ceiling = ceiling::acquire_owned_for(core, weight).await?;
+        // The ceiling slot goes to the job once the group admits the call.
+        // Turned away by the group, the ceiling's call ended with that answer
+        // (completed, as a `submit`'s does); dropped while it waits for the
+        // group, or unrun by the executor, it is cancelled.
+        let mut ceiling = Some(ceiling::acquire_owned_for(core, weight).await?);
         #[cfg(feature = "redis")]
         if let Some(fleet) = self.fleet() {
-            return pool
+            let call = pool
                 .blocking_call_then(
                     weight,
                     Mode::Reject,
-                    || crate::fleet::lease(fleet, false),
-                    move |lease| crate::fleet::run_leased(lease, || ceiling::run_owned(ceiling, f)),
+                    || {
+                        let ceiling = ceiling.take().flatten();
+                        async move { Ok((crate::fleet::lease(fleet, false).await?, ceiling)) }
+                    },
+                    move |(lease, ceiling)| {
+                        crate::fleet::run_leased(lease, || ceiling::run_owned(ceiling, f))
+                    },
                 )
                 .await;
+            return answered(call, ceiling);
         }
-        pool.blocking_call(weight, Mode::Reject, move || ceiling::run_owned(ceiling, f))
-            .await
+        let call = pool
+            .blocking_call_then(
+                weight,
+                Mode::Reject,
+                || std::future::ready(Ok(ceiling.take().flatten())),
+                move |ceiling| ceiling::run_owned(ceiling, f),
+            )
+            .await;
+        answered(call, ceiling)
     }
 
     /// The never-rejecting form of [`submit_blocking`](Group::submit_blocking).
@@ -615,6 +632,18 @@ impl Group {
             Err(rejected) => unreachable!("a never-rejecting call was turned away: {rejected}"),
         }
     }
+}
+
+/// A rejecting blocking call's outcome: if its group turned it away (its
+/// ceiling slot never went to a job), that slot ends as an answered call.
+fn answered<T>(
+    call: Result<T, Rejected>,
+    ceiling: Option<Option<crate::call::blocking::OwnedSlot>>,
+) -> Result<T, Rejected> {
+    if let (Err(_), Some(Some(mut slot))) = (&call, ceiling) {
+        slot.answered();
+    }
+    call
 }
 
 impl fmt::Debug for Group {
