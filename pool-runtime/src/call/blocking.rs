@@ -123,6 +123,13 @@ impl OwnedSlot {
         }
     }
 
+    /// A ceiling slot whose group turned its call away: the ceiling's call
+    /// ended with that answer (completed, as a group submit's does), rather
+    /// than cancelled, which a slot dropped unrun is otherwise.
+    pub(crate) fn answered(&mut self) {
+        self.outcome = Outcome::Completed;
+    }
+
     /// Runs `f` holding the slot (with the reentrancy frame, so a nested call
     /// from inside the closure can borrow this slot; in the call's span, with
     /// feature `tracing`).

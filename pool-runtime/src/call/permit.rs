@@ -102,6 +102,11 @@ struct Held<R: Deref<Target = Core>> {
     /// abandoned (feature `tower`: a reserved slot never called, a call or a
     /// response body dropped before its end).
     cancelled: bool,
+    /// The work it was held for panicked, and the panic was caught before
+    /// the permit was dropped (feature `tower`: a response future or body
+    /// whose poll unwound, dropped later by a `catch_unwind`): it ends as a
+    /// panicked call, as it would had it been dropped while unwinding.
+    panicked: bool,
     /// The slot as lent to calls nested in work run under the permit
     /// ([`OwnedPermit::in_frame`]); unused (and never allocated) otherwise.
     lender: Lender,
@@ -142,6 +147,7 @@ impl<R: Deref<Target = Core>> Held<R> {
             held: Some(held),
             verdict: Verdict::Success,
             cancelled: false,
+            panicked: false,
             lender: Lender::new(),
         }
     }
@@ -160,7 +166,7 @@ impl<R: Deref<Target = Core>> Held<R> {
 impl<R: Deref<Target = Core>> Drop for Held<R> {
     fn drop(&mut self) {
         if let Some(held) = self.held.take() {
-            let outcome = if std::thread::panicking() {
+            let outcome = if self.panicked || std::thread::panicking() {
                 Outcome::Panicked
             } else if self.cancelled {
                 Outcome::Cancelled
@@ -215,13 +221,32 @@ async fn ceiling(group: Option<(&Core, i64)>) -> Result<Option<Held<&'static Cor
     }
 }
 
+/// Waits for the pool's own slot (`acquire`) holding `ceiling` (a group's
+/// ceiling slot, if any). Dropped meanwhile (its caller cancelled the call),
+/// the ceiling's call ends cancelled, not completed, as a `Group::submit`
+/// dropped there does; turned away by the group, it ends as a group call
+/// that the group answered, completed for the ceiling, as a submit's does.
+async fn group_slot<R: Deref<Target = Core>>(
+    acquire: impl std::future::Future<Output = Result<Held<R>, Rejected>>,
+    mut ceiling: Option<Held<&'static Core>>,
+) -> Result<(Held<R>, Option<Held<&'static Core>>), Rejected> {
+    if let Some(ceiling) = &mut ceiling {
+        ceiling.cancelled = true;
+    }
+    let held = acquire.await;
+    if let Some(ceiling) = &mut ceiling {
+        ceiling.cancelled = false;
+    }
+    Ok((held?, ceiling))
+}
+
 /// A permit of `core`; under the ceiling too if `group`.
 pub(crate) async fn acquire(core: &Core, weight: i64, group: bool) -> Result<Permit<'_>, Rejected> {
     if let Some(rejected) = group_turns_away_first(core, group, weight) {
         return Err(rejected);
     }
     let ceiling = ceiling(group.then_some((core, weight))).await?;
-    let held = Held::acquire(core, weight, Mode::Reject).await?;
+    let (held, ceiling) = group_slot(Held::acquire(core, weight, Mode::Reject), ceiling).await?;
     Ok(Permit {
         #[cfg(feature = "redis")]
         fleet: FleetPlace::default(),
@@ -240,7 +265,7 @@ pub(crate) async fn acquire_owned(
         return Err(rejected);
     }
     let ceiling = ceiling(group.then_some((&*core, weight))).await?;
-    let held = Held::acquire(core, weight, Mode::Reject).await?;
+    let (held, ceiling) = group_slot(Held::acquire(core, weight, Mode::Reject), ceiling).await?;
     Ok(OwnedPermit {
         #[cfg(feature = "redis")]
         fleet: FleetPlace::default(),
@@ -373,11 +398,12 @@ impl OwnedPermit {
     }
 
     /// Runs `f` (a poll of the work the permit was taken for: the tower
-    /// layer's inner response future) as the work of a call holding the
-    /// permit's slots, so that a call of the same pool or group made from
-    /// inside it is a nested call: it runs under the permit's slot (and
-    /// ceiling slot, and fleet lease) by the reentrancy rule instead of
-    /// waiting for a second one, which would deadlock a full pool.
+    /// layer's inner response future, or a `PermitBody`'s frame) as the work
+    /// of a call holding the permit's slots, so that a call of the same pool
+    /// or group made from inside it is a nested call: it runs under the
+    /// permit's slot (and ceiling slot, and fleet lease) by the reentrancy
+    /// rule instead of waiting for a second one, which would deadlock a full
+    /// pool.
     #[cfg(feature = "tower")]
     pub(crate) fn in_frame<T>(&self, f: impl FnOnce() -> T) -> T {
         let local = || self.held.in_frame(f);
@@ -390,6 +416,25 @@ impl OwnedPermit {
             return crate::fleet::with_parent(parent.clone(), ceilinged);
         }
         ceilinged()
+    }
+
+    /// [`in_frame`](OwnedPermit::in_frame) for a poll of the work itself (a
+    /// response future, a response body): if it unwinds, the call ends as a
+    /// panicked one whenever the permit is dropped, also after the panic was
+    /// caught (a `catch_unwind` around the future drops it only then), as a
+    /// `submit` whose work panics does.
+    #[cfg(feature = "tower")]
+    pub(crate) fn poll_work<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.in_frame(f))) {
+            Ok(out) => out,
+            Err(payload) => {
+                self.held.panicked = true;
+                if let Some(ceiling) = &mut self.ceiling {
+                    ceiling.panicked = true;
+                }
+                std::panic::resume_unwind(payload)
+            }
+        }
     }
 
     /// See [`Permit::lease`].
@@ -409,7 +454,11 @@ impl OwnedPermit {
     /// An overload verdict stands (the server said so).
     #[cfg(feature = "tower")]
     pub(crate) fn unfinished(&mut self) {
+        // For the ceiling too: its call is the same call.
         self.held.cancelled = true;
+        if let Some(ceiling) = &mut self.ceiling {
+            ceiling.cancelled = true;
+        }
     }
 
     /// The work ended, but its time says nothing of the server (a response

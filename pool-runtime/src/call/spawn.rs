@@ -29,7 +29,9 @@ pub struct SpawnHandle<T> {
 
 impl<T> SpawnHandle<T> {
     /// Cancels the call: it leaves the queue, or its work is dropped and its
-    /// slot freed. Awaiting the handle then yields `Err(Rejected::Closed)`.
+    /// slot freed. Awaiting the handle then yields `Err(Rejected::Closed)`
+    /// (a call that had already finished is not cancelled: its outcome is
+    /// yielded).
     pub fn abort(&self) {
         self.task.abort();
     }

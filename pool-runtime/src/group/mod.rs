@@ -111,7 +111,15 @@ impl GroupSpec {
 /// and the handle it generates for each function or declared group.
 ///
 /// Const-constructible, so it lives in a `static`; its pool is built on first
-/// use. Because a pool is an admission controller rather than a set of spawned
+/// use. Every method that reaches the pool is a use, reading ones included
+/// ([`stats`](Group::stats), [`size`](Group::size),
+/// [`is_paused`](Group::is_paused)): the pool is built with the
+/// configuration loaded by then, and what a later load says of its kind,
+/// order, policy or executor waits for a next start. To look without
+/// starting it, use [`is_started`](Group::is_started),
+/// [`settings`](Group::settings) or [`groups`](crate::groups).
+///
+/// Because a pool is an admission controller rather than a set of spawned
 /// workers, a global group is not bound to the runtime that first used it: it
 /// serves every tokio runtime, `block_on`, and plain threads alike.
 ///
@@ -510,20 +518,37 @@ impl Group {
         if let Some(rejected) = ceiling::turned_away_first(core, Form::Blocking, weight) {
             return Err(rejected);
         }
-        let ceiling = ceiling::acquire_owned_for(core, weight).await?;
+        // The ceiling slot goes to the job once the group admits the call.
+        // Turned away by the group, the ceiling's call ended with that answer
+        // (completed, as a `submit`'s does); dropped while it waits for the
+        // group, or unrun by the executor, it is cancelled.
+        let mut ceiling = Some(ceiling::acquire_owned_for(core, weight).await?);
         #[cfg(feature = "redis")]
         if let Some(fleet) = self.fleet() {
-            return pool
+            let call = pool
                 .blocking_call_then(
                     weight,
                     Mode::Reject,
-                    || crate::fleet::lease(fleet, false),
-                    move |lease| crate::fleet::run_leased(lease, || ceiling::run_owned(ceiling, f)),
+                    || {
+                        let ceiling = ceiling.take().flatten();
+                        async move { Ok((crate::fleet::lease(fleet, false).await?, ceiling)) }
+                    },
+                    move |(lease, ceiling)| {
+                        crate::fleet::run_leased(lease, || ceiling::run_owned(ceiling, f))
+                    },
                 )
                 .await;
+            return answered(call, ceiling);
         }
-        pool.blocking_call(weight, Mode::Reject, move || ceiling::run_owned(ceiling, f))
-            .await
+        let call = pool
+            .blocking_call_then(
+                weight,
+                Mode::Reject,
+                || std::future::ready(Ok(ceiling.take().flatten())),
+                move |ceiling| ceiling::run_owned(ceiling, f),
+            )
+            .await;
+        answered(call, ceiling)
     }
 
     /// The never-rejecting form of [`submit_blocking`](Group::submit_blocking).
@@ -607,6 +632,18 @@ impl Group {
             Err(rejected) => unreachable!("a never-rejecting call was turned away: {rejected}"),
         }
     }
+}
+
+/// A rejecting blocking call's outcome: if its group turned it away (its
+/// ceiling slot never went to a job), that slot ends as an answered call.
+fn answered<T>(
+    call: Result<T, Rejected>,
+    ceiling: Option<Option<crate::call::blocking::OwnedSlot>>,
+) -> Result<T, Rejected> {
+    if let (Err(_), Some(Some(mut slot))) = (&call, ceiling) {
+        slot.answered();
+    }
+    call
 }
 
 impl fmt::Debug for Group {

@@ -23,6 +23,16 @@ use std::sync::Arc;
 /// can do deadlocks that pool, as with any bounded executor. For closures
 /// that block on I/O, keep the default executor (tokio's blocking pool).
 ///
+/// Only the closure's own thread makes nested calls. The pieces of rayon
+/// work it starts (`par_iter`, `join`, `scope`) that rayon runs on its other
+/// threads are calls of their own there, as a task spawned onto another
+/// thread is (see the reentrancy rule on [`Pool`](crate::Pool)): a piece
+/// that calls the same pool waits for a free slot while the closure waits
+/// for the piece, so with every slot held by such closures (a pool of one
+/// and a `par_iter` whose items call it) they wait on each other for good.
+/// Call the pool before or after the parallel section, or give the pieces
+/// another pool.
+///
 /// # Examples
 ///
 /// ```

@@ -29,8 +29,9 @@
 //!
 //! The inner service's response future is polled as the work of the call
 //! holding the slot, and so is its `call` (and, for a weighted layer, which
-//! takes the slot before readying the inner service, its `poll_ready`): a
-//! call of the same pool or group made from inside them
+//! takes the slot before readying the inner service, its `poll_ready`; with
+//! `hold_until_body_ends`, the response body's `poll_frame` while it holds
+//! the slot): a call of the same pool or group made from inside them
 //! (a handler calling a `#[pooled]` function of the group the layer is over)
 //! is a nested call and follows the reentrancy rule (see
 //! [`Pool`](crate::Pool#reentrancy)): it runs under the response's slot

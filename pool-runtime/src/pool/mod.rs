@@ -836,10 +836,16 @@ impl Pool {
     ///
     /// With a `timeout`, it returns by the deadline whatever the calls do: if
     /// the pool has not drained by then, the calls still waiting are turned
-    /// away (like [`abort`](Pool::abort)), the ones still running are left to
-    /// finish (a running call is never interrupted), and the error says how
-    /// many of each there were. Await [`drained`](Pool::drained) afterwards to
-    /// wait for the running ones.
+    /// away (like [`abort`](Pool::abort): a group's never-rejecting calls
+    /// excepted, which wait on), the ones still running are left to finish
+    /// (a running call is never interrupted), and the error says how many of
+    /// each there were. Await [`drained`](Pool::drained) afterwards to wait
+    /// for the running ones.
+    ///
+    /// Closing does not resume a paused pool: a never-rejecting call that
+    /// arrived while it was paused waits for [`resume`](Pool::resume), so
+    /// resume a paused pool before waiting for it to drain (without a
+    /// `timeout`, this waits until then).
     ///
     /// # Errors
     ///
@@ -882,6 +888,8 @@ impl Pool {
             running: stats.running,
             nested: stats.nested,
             turned_away,
+            // Never-rejecting calls: `abort` leaves them waiting.
+            waiting: stats.waiting,
         })
     }
 

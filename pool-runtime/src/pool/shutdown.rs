@@ -17,6 +17,11 @@ pub struct ShutdownTimedOut {
     pub nested: usize,
     /// Calls that were still waiting at the deadline and were turned away.
     pub turned_away: usize,
+    /// Calls still waiting after the deadline: a group's never-rejecting
+    /// calls ([`Group::submit_wait`](crate::Group::submit_wait), the
+    /// `#[pooled]` functions that cannot return an error), which cannot be
+    /// turned away; they run, in order, once slots free.
+    pub waiting: usize,
 }
 
 impl fmt::Display for ShutdownTimedOut {
@@ -28,7 +33,15 @@ impl fmt::Display for ShutdownTimedOut {
             self.running + self.nested,
             self.nested,
             self.turned_away
-        )
+        )?;
+        if self.waiting > 0 {
+            write!(
+                f,
+                ", {} call(s) still waiting (never-rejecting: they run once slots free)",
+                self.waiting
+            )?;
+        }
+        Ok(())
     }
 }
 

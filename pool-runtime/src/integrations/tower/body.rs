@@ -19,11 +19,23 @@ pin_project! {
     /// # Cancel safety
     ///
     /// Dropping the body (a client that went away, a server that stopped
-    /// sending) releases the slot.
+    /// sending) releases the slot. Dropped before its end, the wrapped body
+    /// is dropped under the slot first (as a cancelled call's work is), so a
+    /// `Drop` of it that calls the same pool runs as a nested call.
+    ///
+    /// # Reentrancy
+    ///
+    /// While it holds the slot, the body's frames are made as the work of the
+    /// call holding it: a call of the same pool or group made from inside
+    /// the wrapped body's `poll_frame` (a streamed response reading through
+    /// the same bulkhead) is a nested call and follows the reentrancy rule
+    /// (see [`Pool`](crate::Pool#reentrancy)), instead of waiting for a second
+    /// slot that a full pool would never give.
     ///
     /// The call ends with the body: completed at its last frame or its
-    /// error, cancelled if the body is dropped (or turned back into its
-    /// inner body) before either. For an adaptive pool its latency runs to
+    /// error, panicked if a `poll_frame` of the wrapped body panicked,
+    /// cancelled if the body is dropped (or turned back into its inner body)
+    /// before either. For an adaptive pool its latency runs to
     /// the last frame; a body ending in an error or dropped before its end
     /// is no latency sample (an overload verdict given with the response
     /// head stands).
@@ -43,11 +55,29 @@ pin_project! {
     /// ```
     #[derive(Debug)]
     pub struct PermitBody<B> {
+        // `None` only once taken by `into_inner` or dropped (see the drop).
         #[pin]
-        body: B,
+        body: Option<B>,
         permit: BodyPermit,
     }
+
+    impl<B> PinnedDrop for PermitBody<B> {
+        fn drop(this: Pin<&mut Self>) {
+            // Dropped before its end: the body is dropped under the call's
+            // slot (as a cancelled call's work is), so a `Drop` of it that
+            // calls the same pool runs as a nested call instead of waiting
+            // for the slot it holds itself; then the slot is released.
+            let this = this.project();
+            if let Some(permit) = &this.permit.0 {
+                let mut body = this.body;
+                permit.in_frame(|| body.set(None));
+            }
+        }
+    }
 }
+
+/// The wrapped body: there until `into_inner` or the drop takes it.
+const BODY_TAKEN: &str = "a PermitBody holds its body until it is dropped";
 
 /// A body's permit: let go at the body's end (a finished call, a latency
 /// sample), at its error (a finished call, no sample), or with the body
@@ -95,7 +125,10 @@ impl<B: Body> PermitBody<B> {
     /// ```
     pub fn new(body: B, permit: OwnedPermit) -> Self {
         let permit = BodyPermit((!body.is_end_stream()).then_some(permit));
-        PermitBody { body, permit }
+        PermitBody {
+            body: Some(body),
+            permit,
+        }
     }
 }
 
@@ -134,7 +167,7 @@ impl<B> PermitBody<B> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn get_ref(&self) -> &B {
-        &self.body
+        self.body.as_ref().expect(BODY_TAKEN)
     }
 
     /// The wrapped body; the slot is released.
@@ -150,8 +183,9 @@ impl<B> PermitBody<B> {
     /// assert!(pool.try_acquire().is_ok());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn into_inner(self) -> B {
-        self.body
+    pub fn into_inner(mut self) -> B {
+        // The slot is released as `self` drops (a cancelled call).
+        self.body.take().expect(BODY_TAKEN)
     }
 }
 
@@ -163,12 +197,21 @@ impl<B: Body> Body for PermitBody<B> {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
-        let mut this = self.project();
-        let frame = ready!(this.body.as_mut().poll_frame(cx));
+        let this = self.project();
+        let mut body = this.body.as_pin_mut().expect(BODY_TAKEN);
+        // Polled as the work of the call holding the slot, as the response
+        // future was: a call of the same pool or group made while the body
+        // makes a frame is a nested call (the reentrancy rule) instead of a
+        // wait for a second slot, which a full pool would never give.
+        // A panic there makes the call a panicked one.
+        let frame = ready!(match &mut this.permit.0 {
+            Some(permit) => permit.poll_work(|| body.as_mut().poll_frame(cx)),
+            None => body.as_mut().poll_frame(cx),
+        });
         // The end: no more frames, or a last frame the body says is last
         // (so a server that stops polling there releases too); or an error.
         match &frame {
-            Some(Ok(_)) if !this.body.is_end_stream() => {}
+            Some(Ok(_)) if !body.is_end_stream() => {}
             Some(Ok(_)) | None => this.permit.finish(),
             Some(Err(_)) => this.permit.broke(),
         }
@@ -176,10 +219,10 @@ impl<B: Body> Body for PermitBody<B> {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        self.get_ref().is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.body.size_hint()
+        self.get_ref().size_hint()
     }
 }

@@ -3,6 +3,7 @@
 //! for its slot first ([`WeightedResponseFuture`]).
 
 use super::policy::{Hold, Judge, NoOverload, UntilResponse};
+use super::service::Reserved;
 use super::{Acquired, Acquiring, BoxError};
 use crate::call::permit::OwnedPermit;
 use pin_project_lite::pin_project;
@@ -129,9 +130,10 @@ where
                 // Polled as the permit's work: calls of the same pool made
                 // by the inner service run under its slot (the reentrancy
                 // rule), instead of waiting for a second one.
-                let held = permit.as_ref().expect(POLLED_AFTER_COMPLETION);
+                // A panic of the inner future makes this a panicked call.
+                let held = permit.as_mut().expect(POLLED_AFTER_COMPLETION);
                 let future = future.as_pin_mut().expect(POLLED_AFTER_COMPLETION);
-                let result = ready!(held.in_frame(|| future.poll(cx)));
+                let result = ready!(held.poll_work(|| future.poll(cx)));
                 let mut permit = permit.take().expect(POLLED_AFTER_COMPLETION);
                 permit.set_verdict(overload.verdict(&result));
                 Poll::Ready(match result {
@@ -179,7 +181,10 @@ pin_project! {
     /// # Cancel safety
     ///
     /// Dropped while it waits for a slot, the call leaves the pool's queue at
-    /// once; dropped later, it releases the slot it holds.
+    /// once; dropped later, it releases the slot it holds, as a cancelled
+    /// call (no latency sample), as a dropped [`ResponseFuture`] does. A slot
+    /// whose inner service fails to get ready is released the same way: the
+    /// service was never called.
     ///
     /// # Examples
     ///
@@ -223,7 +228,10 @@ pin_project! {
             call: Option<Deferred<S, Req, O, H>>,
         },
         Readying {
-            permit: Option<OwnedPermit>,
+            // Released unused (the future dropped, or the inner service
+            // failed before a call): a cancelled call, as a service's
+            // reservation is.
+            permit: Reserved,
             call: Option<Deferred<S, Req, O, H>>,
         },
         Responding {
@@ -258,7 +266,7 @@ impl<S: Service<Req>, Req, O, H> WeightedResponseFuture<S, Req, O, H> {
         WeightedResponseFuture {
             stage: match acquired {
                 Acquired::Now(permit) => Stage::Readying {
-                    permit: Some(permit),
+                    permit: Reserved::new(permit),
                     call,
                 },
                 Acquired::Later(acquiring) => Stage::Admitting { acquiring, call },
@@ -289,7 +297,7 @@ where
                 StageProj::Admitting { acquiring, call } => {
                     match ready!(acquiring.as_mut().poll(cx)) {
                         Ok(permit) => Stage::Readying {
-                            permit: Some(permit),
+                            permit: Reserved::new(permit),
                             call: call.take(),
                         },
                         Err(rejected) => Stage::Responding {
@@ -299,11 +307,12 @@ where
                 }
                 StageProj::Readying { permit, call } => {
                     let deferred = call.as_mut().expect(POLLED_AFTER_COMPLETION);
-                    let held = permit.as_ref().expect(POLLED_AFTER_COMPLETION);
+                    let held = permit.get_mut().expect(POLLED_AFTER_COMPLETION);
                     // The inner service's readiness and its `call` run as the
                     // permit's work, as the response's polls do (a call of
-                    // the same pool made there is a nested call).
-                    match ready!(held.in_frame(|| deferred.service.poll_ready(cx))) {
+                    // the same pool made there is a nested call; a panic
+                    // there makes this a panicked call).
+                    match ready!(held.poll_work(|| deferred.service.poll_ready(cx))) {
                         Ok(()) => {
                             let Deferred {
                                 mut service,
@@ -311,7 +320,7 @@ where
                                 overload,
                                 hold,
                             } = call.take().expect(POLLED_AFTER_COMPLETION);
-                            let permit = permit.take().expect(POLLED_AFTER_COMPLETION);
+                            let permit = permit.take();
                             Stage::Responding {
                                 future: ResponseFuture::called(
                                     permit.in_frame(|| service.call(request)),
@@ -321,7 +330,8 @@ where
                                 ),
                             }
                         }
-                        // The slot is released as this stage is replaced.
+                        // The slot is released as this stage is replaced:
+                        // a cancelled call (the service was never called).
                         Err(error) => Stage::Responding {
                             future: ResponseFuture::failed(error.into()),
                         },

@@ -34,12 +34,16 @@ use tower_service::Service;
 ///
 /// # Cancel safety
 ///
-/// Dropping the service, or a `ready()` future, while `poll_ready` waits
-/// leaves the pool's queue at once; dropping a service that holds a
-/// reserved slot (ready but not called) releases the slot, as a cancelled
-/// call; so does dropping a response future before it finishes (after
-/// dropping the inner future under the slot). Neither counts as a latency
-/// sample for an adaptive pool.
+/// Dropping the service while `poll_ready` waits leaves the pool's queue at
+/// once. The wait belongs to the service, not to the future polling it (as
+/// with tower's `ConcurrencyLimit`): dropping a `ready()` future leaves the
+/// service in the queue, and the next `poll_ready` goes on with that wait;
+/// a slot it is handed meanwhile stays reserved for the service's next
+/// call. Dropping a service that holds a reserved slot (ready but not
+/// called) releases the slot, as a cancelled call; so does dropping a
+/// response future before it finishes (after dropping the inner future
+/// under the slot). Neither counts as a latency sample for an adaptive
+/// pool.
 ///
 /// # Panics
 ///
@@ -192,7 +196,7 @@ where
             // The inner service's `call` runs as the permit's work too (a
             // call of the same pool made while it builds its future is a
             // nested call), as the response future's polls do.
-            Reservation::Held(reserved) => {
+            Reservation::Held(mut reserved) => {
                 let permit = reserved.take();
                 ResponseFuture::called(
                     permit.in_frame(|| self.inner.call(request)),
@@ -256,14 +260,25 @@ where
     }
 }
 
-/// A slot reserved for the next call. Released unused (the service dropped,
-/// turned back into its inner service, or its inner service failed before a
-/// call), it ends as a cancelled call and is no latency sample.
-struct Reserved(Option<OwnedPermit>);
+/// A slot reserved for a call not yet made (the next call of a service, or
+/// a weighted response future's while it readies its inner service).
+/// Released unused (the service or the future dropped, turned back into its
+/// inner service, or its inner service failed before a call), it ends as a
+/// cancelled call and is no latency sample.
+pub(super) struct Reserved(Option<OwnedPermit>);
 
 impl Reserved {
+    pub(super) fn new(permit: OwnedPermit) -> Self {
+        Reserved(Some(permit))
+    }
+
+    /// The slot, while it is reserved.
+    pub(super) fn get_mut(&mut self) -> Option<&mut OwnedPermit> {
+        self.0.as_mut()
+    }
+
     /// The slot, for the call that takes it.
-    fn take(mut self) -> OwnedPermit {
+    pub(super) fn take(&mut self) -> OwnedPermit {
         self.0
             .take()
             .expect("a reservation holds its permit until taken")
