@@ -124,7 +124,8 @@ use std::time::Duration;
 /// The limit itself stays within the pool's `[min, max]`, and `min`
 /// defaults to 3 (or `max` if smaller), as for any autoscaled pool: in
 /// front of a server that may serve fewer than 3 calls at once, set
-/// `min(1)` so that the limit can go that low.
+/// `min` to 1 (`.min(1)`, or `min = 1` in the attribute or the file) so
+/// that the limit can go that low.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdaptiveSettings {
     /// Least calls in a window, within [`WINDOW_SAMPLES`](Self::WINDOW_SAMPLES).
