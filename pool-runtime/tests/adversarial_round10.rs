@@ -1,0 +1,313 @@
+//! Hostile acceptance tests, round 10: configuration keys and positions,
+//! reloads moving a running group's bounds while calls wait and run
+//! (counted from outside), failed reloads in between, and the environment's
+//! odd spellings.
+#![cfg(feature = "config")]
+
+mod common;
+use common::{config_turn, vars, within, Meter};
+use pool_runtime::config::{self, Origin};
+use pool_runtime::{register_group, Group, GroupSpec, Kind};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+const BOUND: Duration = Duration::from_secs(15);
+
+static STARTS: Group = Group::new(
+    GroupSpec::new("r10::starts")
+        .kind(Kind::Autoscale)
+        .size(3)
+        .min(1)
+        .max(4),
+);
+register_group!(STARTS);
+
+static UNI: Group = Group::new(GroupSpec::new("r10::ünï").size(2));
+register_group!(UNI);
+
+/// A long autoscale interval: only reloads move the limit.
+static LIVE: Group = Group::new(
+    GroupSpec::new("r10::live")
+        .kind(Kind::Autoscale)
+        .min(1)
+        .max(8)
+        .autoscale_interval(Duration::from_secs(3600)),
+);
+register_group!(LIVE);
+
+fn at(line: usize, column: usize) -> Option<Origin> {
+    Some(Origin::File {
+        path: "r10.toml".into(),
+        line,
+        column,
+    })
+}
+
+fn load_err(text: &str) -> config::ConfigError {
+    config::load_str("r10.toml", text).expect_err("the configuration is invalid")
+}
+
+/// The environment's keys are upper case, the file's lower case: a key
+/// written the environment's way in a file is the likeliest slip, and is
+/// refused with the key it means.
+#[test]
+fn an_upper_case_key_in_a_file_is_refused_with_its_lower_case_name() {
+    let _serial = config_turn();
+    for key in [
+        "MAX",
+        "MAX_WAITING",
+        "Admission_Timeout",
+        "ADAPTIVE_TOLERANCE",
+    ] {
+        let err = load_err(&format!("[groups.\"r10::starts\"]\n{key} = 3\n"));
+        assert_eq!(err.origin(), at(2, 1).as_ref(), "{err}");
+        let lower = key.to_ascii_lowercase();
+        assert!(
+            err.message()
+                .contains(&format!("unknown field `{key}`; did you mean `{lower}`?")),
+            "{err}"
+        );
+    }
+    let err = load_err("[defaults]\nSIZE = 3\n");
+    assert!(err.message().contains("did you mean `size`?"), "{err}");
+    assert_eq!(STARTS.settings().max, Some(4), "nothing applied");
+}
+
+/// Columns count characters (not bytes) after unicode on the same line; a
+/// multi-line value is placed where it starts; a duplicate key or table
+/// is placed at the second one; a value past `usize` or `f64` is an error
+/// at it, not a panic.
+#[test]
+fn error_positions_count_characters_and_place_multi_line_and_duplicate_values() {
+    let _serial = config_turn();
+    let err = load_err("[groups]\n\"r10::ünï\" = { size = \"x\" }\n");
+    assert_eq!(err.origin(), at(2, 23).as_ref(), "{err}");
+    let err = load_err("# ünï ünï\n[groups.\"r10::ünï\"]  \nsize =    -5\n");
+    assert_eq!(err.origin(), at(3, 11).as_ref(), "{err}");
+    let err = load_err(
+        "[groups.\"r10::starts\"]\nmin = 1 # ünï\nadmission_timeout = \"\"\"\n\n 5 parsecs\"\"\"\n",
+    );
+    assert_eq!(err.origin(), at(3, 21).as_ref(), "{err}");
+    assert!(
+        err.message()
+            .starts_with("`admission_timeout`: invalid duration"),
+        "{err}"
+    );
+    let err = load_err("[groups.\"r10::starts\"]\nmax = 2\nmax = 3\n");
+    assert_eq!(err.origin(), at(3, 1).as_ref(), "{err}");
+    let err = load_err("[groups.\"r10::ünï\"]\nsize = 2\n[groups.\"r10::ünï\"]\nsize = 3\n");
+    assert_eq!(err.origin(), at(3, 9).as_ref(), "{err}");
+    for (text, column) in [
+        ("max = 18446744073709551616", 7),
+        ("max = 1e400", 7),
+        ("max = 1073741824", 7),
+        ("admission_timeout = \"99999999999999999999h\"", 21),
+        ("autoscale_window = 99999999999", 20),
+    ] {
+        let err = load_err(&format!("[groups.\"r10::starts\"]\n{text}\n"));
+        assert_eq!(err.origin(), at(2, column).as_ref(), "{text}: {err}");
+    }
+    // Arbitrary corruption of a valid file: an error at a real place (or
+    // none), never a panic.
+    let base = "ceiling = 8 # é\n[defaults]\nmax_waiting = 10\nadmission_timeout = \"2s\"\n\
+                [groups.\"r10::starts\"]\nkind = \"autoscale\"\npolicy = \"adaptive\"\nmin = 1\n\
+                max = 4\nadaptive_tolerance = 1.5\nadaptive_window_time = \"\"\"\n1s\"\"\"\n";
+    let pieces = [
+        "é",
+        "\u{1F600}",
+        "\"",
+        "'''",
+        "\"\"\"",
+        "\n",
+        "\r\n",
+        "=",
+        "[",
+        "]",
+        "{",
+        "}",
+        ".",
+        "-",
+        "1e400",
+        "99999999999999999999",
+        "nan",
+        "0x10",
+        "\\u00e9",
+        "\\",
+        "#",
+        "\t",
+        "\u{0}",
+        "[[groups]]",
+    ];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed as usize
+    };
+    for _ in 0..2000 {
+        let mut text = base.to_owned();
+        for _ in 0..next() % 4 + 1 {
+            let starts: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+            let at = starts[next() % starts.len()];
+            if next() % 3 == 0 {
+                let c = text[at..].chars().next().unwrap();
+                text.replace_range(at..at + c.len_utf8(), "");
+            } else {
+                text.insert_str(at, pieces[next() % pieces.len()]);
+            }
+        }
+        let copy = text.clone();
+        let loaded = std::panic::catch_unwind(move || config::load_str("r10.toml", &copy))
+            .unwrap_or_else(|_| panic!("a load panicked on {text:?}"));
+        if let Err(err) = loaded {
+            if let Some(Origin::File { line, column, .. }) = err.origin() {
+                let lines: Vec<&str> = text.split('\n').collect();
+                assert!(*line >= 1 && *line <= lines.len(), "{err}: {text:?}");
+                let width = lines[*line - 1].chars().count() + 1;
+                assert!(*column >= 1 && *column <= width, "{err}: {text:?}");
+            }
+        }
+        config::clear();
+    }
+}
+
+/// Tokens handed out one by one to blocked bodies.
+#[derive(Clone, Default)]
+struct Tokens(Arc<(Mutex<usize>, Condvar)>);
+
+impl Tokens {
+    fn give(&self, n: usize) {
+        *self.0 .0.lock().unwrap() += n;
+        self.0 .1.notify_all();
+    }
+    fn take(&self) {
+        let mut left = self.0 .0.lock().unwrap();
+        while *left == 0 {
+            left = self.0 .1.wait(left).unwrap();
+        }
+        *left -= 1;
+    }
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(start.elapsed() < BOUND, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A reload raising a running autoscaled group's `min` admits waiting calls
+/// at once; one lowering `max` below the calls running admits nobody until
+/// the running calls are below it; a failing reload in between changes
+/// nothing (not the bounds, not the limit); counted from outside.
+#[test]
+fn reloads_moving_a_running_groups_bounds_admit_exactly_what_they_allow() {
+    let _serial = config_turn();
+    within(BOUND * 2, || {
+        let meter = Meter::default();
+        let tokens = Tokens::default();
+        let calls: Vec<_> = (0..6)
+            .map(|_| {
+                let (meter, tokens) = (meter.clone(), tokens.clone());
+                std::thread::spawn(move || {
+                    LIVE.run(|| {
+                        let _inside = meter.enter();
+                        tokens.take();
+                    })
+                })
+            })
+            .collect();
+        wait_until("one running, five waiting", || {
+            let s = LIVE.stats();
+            s.running == 1 && s.waiting == 5
+        });
+        assert_eq!(meter.now(), 1);
+        // Raise `min` to 3: two more admitted at once.
+        config::load_str("r10.toml", "[groups.\"r10::live\"]\nmin = 3\n").unwrap();
+        wait_until("three running", || meter.now() == 3);
+        assert_eq!(LIVE.size(), 3);
+        // A failing reload (a good bound, then a bad value) changes nothing.
+        let err = config::load_str(
+            "r10.toml",
+            "[groups.\"r10::live\"]\nmin = 6\nmax = 6\nadmission_timeout = \"soon\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.origin(), at(4, 21).as_ref(), "{err}");
+        assert_eq!(LIVE.size(), 3, "a failed reload moves no limit");
+        assert_eq!(LIVE.settings().min, Some(3));
+        assert_eq!(LIVE.stats().waiting, 3);
+        // Lower `max` to 1 with three running: none admitted until below.
+        config::load_str("r10.toml", "[groups.\"r10::live\"]\nmax = 1\n").unwrap();
+        assert_eq!(LIVE.size(), 1);
+        tokens.give(1);
+        wait_until("one ended", || meter.done() == 1);
+        tokens.give(1);
+        wait_until("two ended", || meter.done() == 2);
+        // Two ended with three running: still one running above the limit
+        // of 1 and nobody admitted.
+        assert_eq!(LIVE.stats().waiting, 3);
+        assert_eq!(meter.now(), 1);
+        tokens.give(1);
+        wait_until("the next admitted", || {
+            meter.done() == 3 && meter.now() == 1
+        });
+        assert_eq!(LIVE.stats().waiting, 2);
+        // Back to the declared bounds (clear): all the rest admitted.
+        config::clear();
+        assert_eq!(LIVE.settings().max, Some(8));
+        tokens.give(3);
+        for call in calls {
+            call.join().unwrap().unwrap();
+        }
+        assert!(meter.max() <= 3, "peak {}", meter.max());
+        let stats = LIVE.stats();
+        common::assert_accounted(&stats);
+        assert_eq!(stats.completed, 6);
+    });
+}
+
+/// The environment's odd spellings: a lower-case prefix or setting is not
+/// ours (ignored), a group written in lower case after the prefix is a
+/// misspelt group with the upper-case name suggested; the same setting given by the file
+/// and the environment takes the environment's, and a bad variable keeps
+/// the file's.
+#[test]
+fn odd_variable_spellings_and_file_env_conflicts() {
+    let _serial = config_turn();
+    config::load_env_from(vars(&[("pooled_r10__starts_max", "2")])).unwrap();
+    assert_eq!(STARTS.settings().max, Some(4), "not a POOLED_ variable");
+    let err = config::load_env_from(vars(&[("POOLED_r10__starts_MAX", "2")])).unwrap_err();
+    assert!(
+        err.message()
+            .contains("did you mean `POOLED_R10__STARTS_MAX`?"),
+        "{err}"
+    );
+    // A setting written in lower case names no setting: ignored (with a
+    // warning), as the docs say of `POOLED_DB_URL`.
+    config::load_env_from(vars(&[("POOLED_R10__STARTS_max", "2")])).unwrap();
+    assert_eq!(STARTS.settings().max, Some(4));
+    config::load_str("r10.toml", "[groups.\"r10::starts\"]\nmax = 6\n").unwrap();
+    config::load_env_from(vars(&[("POOLED_R10__STARTS_MAX", " 5 ")])).unwrap();
+    assert_eq!(
+        STARTS.settings().max,
+        Some(5),
+        "the environment beats the file"
+    );
+    let err = config::load_env_from(vars(&[("POOLED_R10__STARTS_MIN", "7")])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "environment variable POOLED_R10__STARTS_MIN: group `r10::starts`: `min` (7) is greater than `max` (6)"
+    );
+    assert_eq!(
+        STARTS.settings().max,
+        Some(5),
+        "a failed load keeps the old env"
+    );
+    let err = config::load_env_from(vars(&[("POOLED_R10___N__MAX", "7")]));
+    // `r10::ünï` mangles to `R10___N_`: its variables are those.
+    assert!(err.is_err(), "{err:?}");
+    config::load_env_from(vars(&[("POOLED_R10___N__SIZE", "7")])).unwrap();
+    assert_eq!(UNI.settings().size, Some(7));
+}
