@@ -7,7 +7,11 @@
 mod common;
 use common::{config_turn, vars, within, Meter};
 use pool_runtime::config::{self, Origin};
-use pool_runtime::{register_group, Group, GroupSpec, Kind};
+use pool_runtime::{
+    register_group, AdaptiveSettings, BuildError, Group, GroupSpec, Kind, Order, Pool, ScalePolicy,
+    MAX_SLOTS,
+};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -310,4 +314,139 @@ fn odd_variable_spellings_and_file_env_conflicts() {
     assert!(err.is_err(), "{err:?}");
     config::load_env_from(vars(&[("POOLED_R10___N__SIZE", "7")])).unwrap();
     assert_eq!(UNI.settings().size, Some(7));
+}
+
+/// The bounds of each epoch of [`bounds_changes`]: `(min, max)`, or a
+/// manual `scale`/`resize` within the bounds in force.
+const EPOCHS: &[(usize, usize)] = &[
+    (0, 3),
+    (2, 6),
+    (1, 1),
+    (0, 2),
+    (3, 3),
+    (1, 6),
+    (0, 1),
+    (4, 5),
+];
+
+/// Many threads call `pool` while a controller moves its bounds through
+/// [`EPOCHS`] (with `scale(-100)`, `resize` and refused `set_bounds` in
+/// between). Counted from outside: a body that entered saw no more bodies
+/// running than the largest `max` in force between its submission and its
+/// entry (a lowered limit admits nobody until the running calls are below
+/// it, and a body counts only while its slot is held). Nothing hangs, and
+/// every call is accounted for.
+fn bounds_changes(pool: Pool) {
+    let pool = Arc::new(pool);
+    let meter = Meter::default();
+    // `epoch` is the index into `EPOCHS` (times the rounds) whose bounds
+    // were set before it was published.
+    let epoch = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let over = Arc::new(Mutex::new(Vec::new()));
+    let max_of = |e: usize| EPOCHS[e % EPOCHS.len()].1;
+    pool.set_bounds(EPOCHS[0].0, EPOCHS[0].1).unwrap();
+    let callers: Vec<_> = (0..6)
+        .map(|_| {
+            let (pool, meter, epoch, over) =
+                (pool.clone(), meter.clone(), epoch.clone(), over.clone());
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut calls = 0;
+                while !stop.load(Ordering::SeqCst) || calls < 50 {
+                    calls += 1;
+                    let submitted = epoch.load(Ordering::SeqCst);
+                    pool.run(|| {
+                        let inside = meter.enter();
+                        let now = meter.now();
+                        let entered = epoch.load(Ordering::SeqCst);
+                        let allowed = (submitted..=entered + 1).map(max_of).max().unwrap();
+                        if now > allowed {
+                            over.lock().unwrap().push((now, submitted, entered));
+                        }
+                        std::thread::yield_now();
+                        drop(inside);
+                    })
+                    .unwrap();
+                }
+                calls
+            })
+        })
+        .collect();
+    for round in 1..=EPOCHS.len() * 40 {
+        let (min, max) = EPOCHS[round % EPOCHS.len()];
+        // Refused changes leave the bounds as they are.
+        let before = pool.bounds();
+        assert!(matches!(
+            pool.set_bounds(max + 1, max),
+            Err(BuildError::MinAboveMax { .. })
+        ));
+        assert!(matches!(pool.set_bounds(0, 0), Err(BuildError::ZeroMax)));
+        assert!(matches!(
+            pool.set_bounds(0, MAX_SLOTS + 1),
+            Err(BuildError::TooLarge { .. })
+        ));
+        assert_eq!(pool.bounds(), before);
+        // Publish the next epoch only once its bounds are set; the manual
+        // changes stay within them.
+        pool.set_bounds(min, max).unwrap();
+        epoch.store(round, Ordering::SeqCst);
+        assert_eq!(pool.scale(-100), min);
+        std::thread::yield_now();
+        assert!(pool.resize(max) <= max);
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    // Let the rest finish under room enough for all.
+    pool.set_bounds(1, 6).unwrap();
+    epoch.store(EPOCHS.len() * 40 + 1, Ordering::SeqCst);
+    pool.resize(6);
+    stop.store(true, Ordering::SeqCst);
+    let calls: u64 = callers.into_iter().map(|c| c.join().unwrap()).sum();
+    assert_eq!(
+        *over.lock().unwrap(),
+        vec![],
+        "bodies over the limit in force"
+    );
+    let stats = pool.stats();
+    common::assert_accounted(&stats);
+    assert_eq!(
+        (stats.completed, stats.running, stats.waiting),
+        (calls, 0, 0)
+    );
+}
+
+#[test]
+fn an_adaptive_pool_from_zero_keeps_every_bound_it_is_moved_through() {
+    within(BOUND * 2, || {
+        let settings = AdaptiveSettings {
+            window_samples: 1,
+            window_time: Duration::from_nanos(1),
+            ..AdaptiveSettings::DEFAULT
+        };
+        let pool = Pool::builder()
+            .kind(Kind::Autoscale)
+            .min(0)
+            .max(MAX_SLOTS)
+            .scale_policy(ScalePolicy::Adaptive(settings))
+            .build()
+            .unwrap();
+        assert_eq!(pool.size(), 1, "min 0 starts at 1");
+        bounds_changes(pool);
+    });
+}
+
+#[test]
+fn a_queue_depth_pool_keeps_every_bound_it_is_moved_through() {
+    within(BOUND * 2, || {
+        let pool = Pool::builder()
+            .kind(Kind::Autoscale)
+            .order(Order::Lifo)
+            .min(0)
+            .max(MAX_SLOTS)
+            .autoscale_interval(Duration::from_micros(50))
+            .autoscale_window(1)
+            .build()
+            .unwrap();
+        bounds_changes(pool);
+    });
 }
