@@ -5,7 +5,7 @@
 #![cfg(feature = "config")]
 
 mod common;
-use common::{config_turn, vars, within, Meter};
+use common::{config_turn, vars, within, Meter, Task};
 use pool_runtime::config::{self, Origin};
 use pool_runtime::{
     register_group, AdaptiveSettings, BuildError, Group, GroupSpec, Kind, Order, Pool, ScalePolicy,
@@ -449,4 +449,141 @@ fn a_queue_depth_pool_keeps_every_bound_it_is_moved_through() {
             .unwrap();
         bounds_changes(pool);
     });
+}
+
+/// Every kind and order, shut down with a deadline while two calls run and
+/// three wait, after being scaled to 0: the shutdown returns by its
+/// deadline saying so, the waiting calls are turned away as closed, a
+/// `drained()` made before it resolves only once the running calls end (and
+/// is woken then), new calls are closed, a second shutdown finds the pool
+/// drained, and every call is accounted for.
+#[test]
+fn shutdown_with_a_deadline_on_every_kind_and_order_scaled_to_zero() {
+    let adaptive = ScalePolicy::Adaptive(AdaptiveSettings {
+        window_samples: 1,
+        ..AdaptiveSettings::DEFAULT
+    });
+    for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+        let pools = [
+            Pool::builder().order(order).size(2).build().unwrap(),
+            Pool::builder()
+                .order(order)
+                .kind(Kind::Autoscale)
+                .min(0)
+                .max(2)
+                .size(2)
+                .autoscale_interval(Duration::from_secs(3600))
+                .build()
+                .unwrap(),
+            Pool::builder()
+                .order(order)
+                .kind(Kind::Autoscale)
+                .min(0)
+                .max(2)
+                .size(2)
+                .scale_policy(adaptive)
+                .build()
+                .unwrap(),
+        ];
+        for pool in pools {
+            let label = format!("{order:?} {:?} {:?}", pool.kind(), pool.bounds());
+            within(BOUND, move || {
+                let pool = Arc::new(pool);
+                let tokens = Tokens::default();
+                let meter = Meter::default();
+                let calls: Vec<_> = (0..5i64)
+                    .map(|i| {
+                        let (mine, tokens, meter) = (pool.clone(), tokens.clone(), meter.clone());
+                        let call = std::thread::spawn(move || {
+                            mine.run_weighted(i, || {
+                                let _inside = meter.enter();
+                                tokens.take();
+                            })
+                        });
+                        // In turn: the first two run, the rest wait.
+                        wait_until("the call taken in", || {
+                            let s = pool.stats();
+                            s.running + s.waiting == i as usize + 1
+                        });
+                        call
+                    })
+                    .collect();
+                assert_eq!((meter.now(), pool.stats().waiting), (2, 3), "{label}");
+                assert_eq!(pool.scale(-100), 0, "{label}");
+                let mut drained = Task::new(pool.drained());
+                drained.assert_pending();
+                let err =
+                    futures::executor::block_on(pool.shutdown(Some(Duration::from_millis(20))))
+                        .expect_err("two calls still run");
+                assert_eq!(
+                    (err.running, err.nested, err.turned_away, err.waiting),
+                    (2, 0, 3, 0),
+                    "{label}"
+                );
+                assert_eq!(pool.run(|| ()), Err(pool_runtime::Rejected::Closed));
+                drained.assert_pending();
+                tokens.give(5);
+                let outcomes: Vec<_> = calls.into_iter().map(|c| c.join().unwrap()).collect();
+                let closed = outcomes
+                    .iter()
+                    .filter(|o| **o == Err(pool_runtime::Rejected::Closed))
+                    .count();
+                assert_eq!(closed, 3, "{label}: {outcomes:?}");
+                assert!(drained.is_woken(), "{label}");
+                drained.assert_ready();
+                futures::executor::block_on(pool.shutdown(Some(Duration::ZERO)))
+                    .expect("already drained");
+                assert_eq!(pool.resize(1), 1, "a closed pool still takes a size");
+                assert_eq!(pool.run(|| ()), Err(pool_runtime::Rejected::Closed));
+                let stats = pool.stats();
+                common::assert_accounted(&stats);
+                assert_eq!(
+                    (
+                        stats.completed,
+                        stats.rejected_for(pool_runtime::Rejected::Closed),
+                        stats.running,
+                        stats.waiting
+                    ),
+                    (2, 5, 0, 0),
+                    "{label}"
+                );
+                assert_eq!(meter.max(), 2, "{label}");
+            });
+        }
+    }
+}
+
+/// An autoscaled group's start (`size`) given only by its declaration is
+/// brought into the bounds a load gives (lowering `max` below it is no
+/// error), before and after its first use; a `size` a layer gives outside
+/// the bounds is an error at it.
+#[test]
+fn bounds_a_load_gives_bring_a_declared_start_into_them() {
+    let _serial = config_turn();
+    let report = config::load_str("r10.toml", "[groups.\"r10::starts\"]\nmax = 2\n").unwrap();
+    assert!(
+        report
+            .to_string()
+            .contains("r10::starts: size 3 -> 2 (at first use)"),
+        "{report}"
+    );
+    assert_eq!(STARTS.settings().starting_size(), 2);
+    assert_eq!(STARTS.settings().bounds(), (1, 2));
+    let err = load_err("[groups.\"r10::starts\"]\nmax = 2\nsize = 3\n");
+    assert_eq!(err.origin(), at(3, 8).as_ref(), "{err}");
+    assert_eq!(
+        err.message(),
+        "group `r10::starts`: `size` (3) is outside `min..=max` (1..=2)"
+    );
+    let err = load_env_from_err(&[("POOLED_R10__STARTS_SIZE", "4")]);
+    assert_eq!(err.to_string(), "environment variable POOLED_R10__STARTS_SIZE: group `r10::starts`: `size` (4) is outside `min..=max` (1..=2)");
+    assert_eq!(STARTS.size(), 2, "started at the clamped start");
+    config::load_str("r10.toml", "[groups.\"r10::starts\"]\nmin = 3\n").unwrap();
+    assert_eq!((STARTS.size(), STARTS.pool().bounds()), (3, (3, 4)));
+    config::clear();
+    assert_eq!(STARTS.pool().bounds(), (1, 4));
+}
+
+fn load_env_from_err(list: &[(&str, &str)]) -> config::ConfigError {
+    config::load_env_from(vars(list)).expect_err("the variables are invalid")
 }
