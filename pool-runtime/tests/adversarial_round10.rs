@@ -587,3 +587,50 @@ fn bounds_a_load_gives_bring_a_declared_start_into_them() {
 fn load_env_from_err(list: &[(&str, &str)]) -> config::ConfigError {
     config::load_env_from(vars(list)).expect_err("the variables are invalid")
 }
+
+static ISOLATED_RAYON: Group = Group::new(
+    GroupSpec::new("r10::isolated_rayon")
+        .size(1)
+        .executor(pool_runtime::ExecutorKind::Rayon),
+);
+static ISOLATED_TOKIO: Group = Group::new(GroupSpec::new("r10::isolated_tokio").size(1));
+static ISOLATED_PLAIN: Group = Group::new(GroupSpec::new("r10::isolated_plain").size(1));
+
+/// A call nested in the work of a call an isolated instance admitted belongs
+/// to the test that isolated it, wherever that work runs: a blocking job on
+/// tokio's blocking threads, on rayon's threads (from a `#[tokio::test]`),
+/// or on a thread of its own (from a plain test). It nests under its
+/// parent's slot in the instance; the shared pool (which another test may
+/// have paused, closed or filled) never sees it.
+#[test]
+fn calls_nested_in_an_isolated_instances_blocking_jobs_stay_in_the_instance() {
+    let check = |group: &'static Group, mine: &pool_runtime::Isolation, inner| {
+        assert_eq!(inner, Ok(Ok(7)), "{}", group.name());
+        let stats = mine.pool().stats();
+        assert_eq!(
+            (stats.completed, stats.submitted()),
+            (2, 2),
+            "{}: {stats:?}",
+            group.name()
+        );
+        assert!(
+            !group.is_started(),
+            "{}: the shared pool was used",
+            group.name()
+        );
+    };
+    within(BOUND, move || {
+        for group in [&ISOLATED_TOKIO, &ISOLATED_RAYON] {
+            common::runtime().block_on(async {
+                let mine = group.isolate();
+                let inner = group.submit_blocking(0, move || group.run(|| 7)).await;
+                check(group, &mine, inner);
+            });
+        }
+        let mine = ISOLATED_PLAIN.isolate();
+        let inner = futures::executor::block_on(
+            ISOLATED_PLAIN.submit_blocking(0, || ISOLATED_PLAIN.run(|| 7)),
+        );
+        check(&ISOLATED_PLAIN, &mine, inner);
+    });
+}

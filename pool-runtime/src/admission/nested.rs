@@ -54,6 +54,22 @@ pub(crate) fn lend_of(core: &Core) -> Option<Arc<Lend>> {
     None
 }
 
+/// Whether the code on this thread is the work (or inside the work) of a
+/// call holding a slot of `core` (for isolation's look-up).
+#[cfg(feature = "test-util")]
+pub(crate) fn inside(core: &Core) -> bool {
+    let mut frame = TOP.with(Cell::get);
+    while !frame.is_null() {
+        // Safety: as in `lend_of`.
+        let f = unsafe { &*frame };
+        if ptr::eq(f.core, core) {
+            return true;
+        }
+        frame = f.parent;
+    }
+    false
+}
+
 /// Runs `f` as the work of a call of `core` that lends its slot through
 /// `lender` (and runs under the lend at `up`, if nested). `up` stays valid
 /// and unchanged while `f` runs.
