@@ -604,6 +604,8 @@ static ISOLATED_PLAIN: Group = Group::new(GroupSpec::new("r10::isolated_plain").
 /// have paused, closed or filled) never sees it.
 #[test]
 fn calls_nested_in_an_isolated_instances_blocking_jobs_stay_in_the_instance() {
+    // Group calls count against the ceiling another test here sets.
+    let _serial = config_turn();
     let check = |group: &'static Group, mine: &pool_runtime::Isolation, inner| {
         assert_eq!(inner, Ok(Ok(7)), "{}", group.name());
         let stats = mine.pool().stats();
@@ -633,4 +635,39 @@ fn calls_nested_in_an_isolated_instances_blocking_jobs_stay_in_the_instance() {
         );
         check(&ISOLATED_PLAIN, &mine, inner);
     });
+}
+
+static CEILED_RAYON: Group = Group::new(
+    GroupSpec::new("r10::ceiled_rayon")
+        .size(1)
+        .executor(pool_runtime::ExecutorKind::Rayon),
+);
+static CEILED_TOKIO: Group = Group::new(GroupSpec::new("r10::ceiled_tokio").size(1));
+static CEILED_OTHER: Group = Group::new(GroupSpec::new("r10::ceiled_other").size(1));
+
+/// Under a ceiling of 1, a call nested in a blocking job (on tokio's
+/// blocking threads, rayon's, or a thread of its own), into the same group
+/// or another, runs under its parent's ceiling slot instead of waiting for
+/// a second one that never comes.
+#[test]
+fn calls_nested_in_blocking_jobs_on_any_executor_nest_under_the_ceiling() {
+    let _serial = config_turn();
+    config::load_str("c.toml", "ceiling = 1\n").unwrap();
+    within(BOUND, || {
+        for group in [&CEILED_TOKIO, &CEILED_RAYON] {
+            let answers = common::runtime().block_on(async {
+                let same = group.submit_blocking(0, move || group.run(|| 1)).await;
+                let other = group.submit_blocking(0, || CEILED_OTHER.run(|| 2)).await;
+                (same, other)
+            });
+            assert_eq!(answers, (Ok(Ok(1)), Ok(Ok(2))), "{}", group.name());
+        }
+        let plain =
+            futures::executor::block_on(CEILED_TOKIO.submit_blocking(0, || CEILED_OTHER.run(|| 3)));
+        assert_eq!(plain, Ok(Ok(3)));
+    });
+    let stats = pool_runtime::ceiling::stats().expect("a ceiling is set");
+    common::assert_accounted(&stats);
+    assert_eq!((stats.completed, stats.running, stats.waiting), (10, 0, 0));
+    config::clear();
 }
