@@ -282,3 +282,44 @@ fn a_file_flips_declared_kinds_and_the_running_limits_hold() {
         );
     }
 }
+
+#[cfg(all(feature = "test-util", feature = "rayon"))]
+mod isolated_rayon {
+    use std::time::Duration;
+
+    #[pooled::group(size = 1, executor = "rayon")]
+    pub struct Cpu;
+
+    #[pooled::pooled(group = Cpu, blocking)]
+    fn outer() -> u32 {
+        inner() + 1
+    }
+
+    #[pooled::pooled(group = Cpu)]
+    fn inner() -> u32 {
+        6
+    }
+
+    /// A test that isolated a group whose blocking work runs on rayon: the
+    /// calls that work makes into its group nest under its slot in the
+    /// test's instance. The shared pool, which another test paused, never
+    /// sees them (a never-rejecting call there would wait for its resume).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn calls_nested_in_rayon_work_stay_in_the_tests_instance() {
+        std::thread::spawn(|| Cpu::POOL.pause()).join().unwrap();
+        let mine = Cpu::POOL.isolate();
+        let answer = tokio::time::timeout(Duration::from_secs(10), outer())
+            .await
+            .expect("the nested call stayed in the test's instance");
+        assert_eq!(answer, 7);
+        let stats = mine.pool().stats();
+        assert_eq!((stats.completed, stats.submitted()), (2, 2), "{stats:?}");
+        let shared = std::thread::spawn(|| Cpu::POOL.stats()).join().unwrap();
+        assert_eq!(
+            shared.submitted(),
+            0,
+            "the shared pool saw none: {shared:?}"
+        );
+        std::thread::spawn(|| Cpu::POOL.resume()).join().unwrap();
+    }
+}
