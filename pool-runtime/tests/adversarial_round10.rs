@@ -671,3 +671,31 @@ fn calls_nested_in_blocking_jobs_on_any_executor_nest_under_the_ceiling() {
     assert_eq!((stats.completed, stats.running, stats.waiting), (10, 0, 0));
     config::clear();
 }
+
+/// The micro sign (`µ`, U+00B5, what `Duration`'s `Debug` prints) is
+/// accepted in a duration literal; the Greek letter mu (`μ`, U+03BC), which
+/// looks the same and which Unicode normalisation turns the micro sign
+/// into, is the same unit, not an "unknown unit `μs`" error that reads like
+/// the accepted one.
+#[test]
+fn both_micro_signs_are_microseconds_in_a_duration() {
+    let _serial = config_turn();
+    for text in ["250µs", "250μs", "250us"] {
+        config::load_str(
+            "d.toml",
+            &format!("[groups.\"r10::live\"]\nadmission_timeout = \"{text}\"\n"),
+        )
+        .unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(
+            LIVE.settings().admission_timeout,
+            Some(Duration::from_micros(250)),
+            "{text}"
+        );
+    }
+    config::load_env_from(vars(&[("POOLED_R10__LIVE_ADMISSION_TIMEOUT", "1ms250μs")])).unwrap();
+    assert_eq!(
+        LIVE.settings().admission_timeout,
+        Some(Duration::from_micros(1250))
+    );
+    config::clear();
+}

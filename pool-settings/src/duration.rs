@@ -8,7 +8,10 @@ const UNITS: &[(&str, u64)] = &[
     ("s", 1_000_000_000),
     ("ms", 1_000_000),
     ("us", 1_000),
+    // The micro sign (what `Duration`'s `Debug` prints), and the Greek
+    // letter mu, which looks the same (and which normalisation makes of it).
     ("µs", 1_000),
+    ("μs", 1_000),
     ("ns", 1),
 ];
 
@@ -70,6 +73,7 @@ mod tests {
         assert_eq!(parse_nanos("250ns"), Ok(250));
         assert_eq!(parse_nanos("250us"), Ok(250_000));
         assert_eq!(parse_nanos("250µs"), Ok(250_000));
+        assert_eq!(parse_nanos("250\u{3bc}s"), Ok(250_000), "the Greek mu");
         assert_eq!(parse_nanos("500ms"), Ok(500_000_000));
         assert_eq!(parse_nanos("2s"), Ok(2_000_000_000));
         assert_eq!(parse_nanos("1m"), Ok(60_000_000_000));
