@@ -699,3 +699,23 @@ fn both_micro_signs_are_microseconds_in_a_duration() {
     );
     config::clear();
 }
+
+/// TOML numbers take `_` between digits (`max_waiting = 10_000`); a
+/// duration string written the same way (`"1_000ms"`) is refused saying
+/// so, not with "`1` has no unit".
+#[test]
+fn a_digit_separator_in_a_duration_is_refused_saying_so() {
+    let _serial = config_turn();
+    config::load_str("d.toml", "[groups.\"r10::live\"]\nmax_waiting = 10_000\n").unwrap();
+    let err = load_err("[groups.\"r10::live\"]\nadmission_timeout = \"1_000ms\"\n");
+    assert_eq!(err.origin(), at(2, 21).as_ref(), "{err}");
+    assert!(
+        err.message().contains("invalid duration `1_000ms`: digit separators are not accepted (\"1000ms\", not \"1_000ms\")"),
+        "{err}"
+    );
+    let err = load_env_from_err(&[("POOLED_R10__LIVE_AUTOSCALE_INTERVAL", "1_500ms")]);
+    assert!(
+        err.message().contains("digit separators are not accepted"),
+        "{err}"
+    );
+}

@@ -39,6 +39,11 @@ pub fn parse_nanos(text: &str) -> Result<u64, String> {
             .parse()
             .map_err(|_| format!("`{}` is too large", &rest[..digits]))?;
         rest = &rest[digits..];
+        if rest.starts_with('_') {
+            return Err(
+                "digit separators are not accepted (\"1000ms\", not \"1_000ms\")".to_owned(),
+            );
+        }
         if rest.starts_with(['.', ',']) {
             return Err(
                 "fractions are not accepted; use a smaller unit (\"1500ms\", not \"1.5s\")"
@@ -103,6 +108,9 @@ mod tests {
         assert!(parse_nanos("1.5s")
             .unwrap_err()
             .contains("fractions are not accepted"));
+        assert!(parse_nanos("1_000ms")
+            .unwrap_err()
+            .contains("digit separators are not accepted"));
         assert!(parse_nanos("ms").is_err());
         assert!(parse_nanos("-1s").is_err());
         assert!(parse_nanos("99999999999999999999s")
