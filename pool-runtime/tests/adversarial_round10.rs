@@ -719,3 +719,28 @@ fn a_digit_separator_in_a_duration_is_refused_saying_so() {
         "{err}"
     );
 }
+
+static STOLEN: Group = Group::new(GroupSpec::new("r10::stolen").size(1));
+
+/// A thread may run the work of one test's call inside the work of
+/// another's (a rayon thread waiting in `join` steals whatever job is
+/// queued): a call it makes into the group belongs to the innermost call's
+/// test, whichever isolation is newer.
+#[test]
+fn a_call_nested_in_two_tests_work_goes_to_the_innermost_ones_instance() {
+    within(BOUND, || {
+        let isolate = || std::thread::spawn(|| STOLEN.isolate()).join().unwrap();
+        let inner = isolate();
+        let outer = isolate(); // the newer one
+        let (outer_pool, inner_pool) = (outer.pool(), inner.pool());
+        let answer = outer_pool.run(|| inner_pool.run(|| STOLEN.run(|| 7)));
+        assert_eq!(answer, Ok(Ok(Ok(7))));
+        assert_eq!(
+            inner_pool.stats().completed,
+            2,
+            "nested under the innermost call"
+        );
+        assert_eq!(outer_pool.stats().completed, 1);
+        drop((outer, inner));
+    });
+}

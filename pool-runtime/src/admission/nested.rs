@@ -54,20 +54,20 @@ pub(crate) fn lend_of(core: &Core) -> Option<Arc<Lend>> {
     None
 }
 
-/// Whether the code on this thread is the work (or inside the work) of a
-/// call holding a slot of `core` (for isolation's look-up).
+/// The first answer `pick` gives for the pools whose calls' work this
+/// thread is running, innermost first (for isolation's look-up).
 #[cfg(feature = "test-util")]
-pub(crate) fn inside(core: &Core) -> bool {
+pub(crate) fn innermost<T>(mut pick: impl FnMut(*const Core) -> Option<T>) -> Option<T> {
     let mut frame = TOP.with(Cell::get);
     while !frame.is_null() {
         // Safety: as in `lend_of`.
         let f = unsafe { &*frame };
-        if ptr::eq(f.core, core) {
-            return true;
+        if let Some(found) = pick(f.core) {
+            return Some(found);
         }
         frame = f.parent;
     }
-    false
+    None
 }
 
 /// Runs `f` as the work of a call of `core` that lends its slot through

@@ -59,7 +59,7 @@ pub(crate) fn lookup(group: &Group) -> Option<&'static Pool> {
 fn lookup_slow(group: &Group) -> Option<&'static Pool> {
     let (group, scope) = (key(group), Scope::current());
     let entries = entries();
-    let mut mine = entries.iter().rev().filter(|e| e.group == group);
+    let mine = entries.iter().rev().filter(|e| e.group == group);
     // The scope decides; with no instance of its own, a call nested in the
     // work of a call an instance admitted is the isolating test's, wherever
     // that work runs (a blocking job on rayon's threads, or on a thread of
@@ -67,9 +67,11 @@ fn lookup_slow(group: &Group) -> Option<&'static Pool> {
     mine.clone()
         .find(|e| e.scope == scope)
         .or_else(|| {
-            crate::admission::nested::any()
-                .then(|| mine.find(|e| crate::admission::nested::inside(e.pool.core())))
-                .flatten()
+            // The innermost such call decides (a thread may run one test's
+            // work inside another's: rayon's `join` steals queued jobs).
+            crate::admission::nested::innermost(|core| {
+                mine.clone().find(|e| std::ptr::eq(e.pool.core(), core))
+            })
         })
         .map(|e| e.pool)
 }
