@@ -8,7 +8,10 @@ const UNITS: &[(&str, u64)] = &[
     ("s", 1_000_000_000),
     ("ms", 1_000_000),
     ("us", 1_000),
+    // The micro sign (what `Duration`'s `Debug` prints), and the Greek
+    // letter mu, which looks the same (and which normalisation makes of it).
     ("µs", 1_000),
+    ("μs", 1_000),
     ("ns", 1),
 ];
 
@@ -36,6 +39,11 @@ pub fn parse_nanos(text: &str) -> Result<u64, String> {
             .parse()
             .map_err(|_| format!("`{}` is too large", &rest[..digits]))?;
         rest = &rest[digits..];
+        if rest.starts_with('_') {
+            return Err(
+                "digit separators are not accepted (\"1000ms\", not \"1_000ms\")".to_owned(),
+            );
+        }
         if rest.starts_with(['.', ',']) {
             return Err(
                 "fractions are not accepted; use a smaller unit (\"1500ms\", not \"1.5s\")"
@@ -70,6 +78,7 @@ mod tests {
         assert_eq!(parse_nanos("250ns"), Ok(250));
         assert_eq!(parse_nanos("250us"), Ok(250_000));
         assert_eq!(parse_nanos("250µs"), Ok(250_000));
+        assert_eq!(parse_nanos("250\u{3bc}s"), Ok(250_000), "the Greek mu");
         assert_eq!(parse_nanos("500ms"), Ok(500_000_000));
         assert_eq!(parse_nanos("2s"), Ok(2_000_000_000));
         assert_eq!(parse_nanos("1m"), Ok(60_000_000_000));
@@ -99,6 +108,9 @@ mod tests {
         assert!(parse_nanos("1.5s")
             .unwrap_err()
             .contains("fractions are not accepted"));
+        assert!(parse_nanos("1_000ms")
+            .unwrap_err()
+            .contains("digit separators are not accepted"));
         assert!(parse_nanos("ms").is_err());
         assert!(parse_nanos("-1s").is_err());
         assert!(parse_nanos("99999999999999999999s")

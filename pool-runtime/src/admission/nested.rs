@@ -54,6 +54,22 @@ pub(crate) fn lend_of(core: &Core) -> Option<Arc<Lend>> {
     None
 }
 
+/// The first answer `pick` gives for the pools whose calls' work this
+/// thread is running, innermost first (for isolation's look-up).
+#[cfg(feature = "test-util")]
+pub(crate) fn innermost<T>(mut pick: impl FnMut(*const Core) -> Option<T>) -> Option<T> {
+    let mut frame = TOP.with(Cell::get);
+    while !frame.is_null() {
+        // Safety: as in `lend_of`.
+        let f = unsafe { &*frame };
+        if let Some(found) = pick(f.core) {
+            return Some(found);
+        }
+        frame = f.parent;
+    }
+    None
+}
+
 /// Runs `f` as the work of a call of `core` that lends its slot through
 /// `lender` (and runs under the lend at `up`, if nested). `up` stays valid
 /// and unchanged while `f` runs.

@@ -115,7 +115,10 @@ fn section(source: &Source<'_>, raw: RawSection) -> Result<Overrides, ConfigErro
                 .map(str::to_ascii_lowercase)
                 .collect();
             let mut message = format!("unknown field `{}`", key.get_ref());
-            let close = did_you_mean(key.get_ref(), keys.iter().map(String::as_str));
+            // Compared in lower case: a key written the environment's way
+            // (`MAX`) is the likeliest slip, and means its lower-case name.
+            let given = key.get_ref().to_ascii_lowercase();
+            let close = did_you_mean(&given, keys.iter().map(String::as_str));
             if let Some(close) = close {
                 message.push_str(&format!("; did you mean `{close}`?"));
             }

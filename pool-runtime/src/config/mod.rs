@@ -94,6 +94,10 @@
 //! group made adaptive by `policy = "adaptive"` needs its declared
 //! [`AdaptiveSettings`](crate::AdaptiveSettings) within their ranges
 //! ([`AdaptiveSettings::validate`](crate::AdaptiveSettings::validate)).
+//! An autoscaled group's start (`size`) that only its declaration gives is
+//! brought into the bounds a load gives: `max = 2` for a group declared to
+//! start at 3 is no error, and it starts at 2. A `size` a file or variable
+//! gives outside the bounds is an error at it.
 //!
 //! # Ceiling
 //!

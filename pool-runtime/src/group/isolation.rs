@@ -58,10 +58,21 @@ pub(crate) fn lookup(group: &Group) -> Option<&'static Pool> {
 #[cold]
 fn lookup_slow(group: &Group) -> Option<&'static Pool> {
     let (group, scope) = (key(group), Scope::current());
-    entries()
-        .iter()
-        .rev()
-        .find(|e| e.group == group && e.scope == scope)
+    let entries = entries();
+    let mine = entries.iter().rev().filter(|e| e.group == group);
+    // The scope decides; with no instance of its own, a call nested in the
+    // work of a call an instance admitted is the isolating test's, wherever
+    // that work runs (a blocking job on rayon's threads, or on a thread of
+    // its own, has neither the test's runtime nor its thread).
+    mine.clone()
+        .find(|e| e.scope == scope)
+        .or_else(|| {
+            // The innermost such call decides (a thread may run one test's
+            // work inside another's: rayon's `join` steals queued jobs).
+            crate::admission::nested::innermost(|core| {
+                mine.clone().find(|e| std::ptr::eq(e.pool.core(), core))
+            })
+        })
         .map(|e| e.pool)
 }
 
@@ -75,7 +86,9 @@ fn lookup_slow(group: &Group) -> Option<&'static Pool> {
 /// keep using the shared pool. A guard covers the scope it was made in: one
 /// made on a plain test's thread does not cover calls the test makes inside
 /// a runtime it builds (`block_on`), nor the other way round; isolate in
-/// each place that calls the group.
+/// each place that calls the group. Wherever it runs, a call nested in the
+/// work of a call the instance admitted (a blocking job on rayon's threads,
+/// or on a thread of its own outside a runtime) is the test's too.
 ///
 /// Everything that goes through [`Group::pool`] is isolated: calls, permits,
 /// `stats`, `size`, `scale`, `pause`, `close`. A test can pause or close its
