@@ -57,6 +57,8 @@ pub(crate) fn lookup(group: &Group) -> Option<&'static Pool> {
 
 #[cold]
 fn lookup_slow(group: &Group) -> Option<&'static Pool> {
+    // The shared pool, if started (looked at without starting it).
+    let shared = group.pool.get().map(Pool::core);
     let (group, scope) = (key(group), Scope::current());
     let entries = entries();
     let mine = entries.iter().rev().filter(|e| e.group == group);
@@ -67,11 +69,19 @@ fn lookup_slow(group: &Group) -> Option<&'static Pool> {
     mine.clone()
         .find(|e| e.scope == scope)
         .or_else(|| {
-            // The innermost such call decides (a thread may run one test's
-            // work inside another's: rayon's `join` steals queued jobs).
+            // The innermost call of the group decides (a thread may run one
+            // test's work inside another's: rayon's `join` steals queued
+            // jobs), the shared pool's too: a call nested in shared work is
+            // the shared pool's, even inside an instance's work further out.
             crate::admission::nested::innermost(|core| {
-                mine.clone().find(|e| std::ptr::eq(e.pool.core(), core))
+                if shared.is_some_and(|shared| std::ptr::eq(shared, core)) {
+                    return Some(None);
+                }
+                mine.clone()
+                    .find(|e| std::ptr::eq(e.pool.core(), core))
+                    .map(Some)
             })
+            .flatten()
         })
         .map(|e| e.pool)
 }
