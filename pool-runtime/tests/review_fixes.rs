@@ -54,3 +54,56 @@ fn a_call_nested_in_shared_work_inside_an_instance_s_work_stays_shared() {
         drop(isolation);
     });
 }
+
+// ---- ceiling: a blocking group call's slot ---------------------------------------
+
+/// Pins 5750c9e: a rejecting blocking group call holds its ceiling slot
+/// while it waits for its group (dropped there, the ceiling's call is
+/// cancelled, as the group's is) and, once admitted, hands it to its job,
+/// which holds it to its end. Run in a child process: the ceiling is
+/// process-wide.
+#[cfg(feature = "config")]
+#[test]
+fn a_blocking_group_call_holds_its_ceiling_slot_from_the_wait_to_the_jobs_end() {
+    use pool_runtime::{config, Group, GroupSpec};
+    static NARROW: Group = Group::new(GroupSpec::new("review::ceiling_blocking").size(1));
+    in_child_process(
+        "a_blocking_group_call_holds_its_ceiling_slot_from_the_wait_to_the_jobs_end",
+        &[],
+        || {
+            config::load_str("app.toml", "ceiling = 4\n").unwrap();
+            let ceiling = || pool_runtime::ceiling::stats().unwrap();
+            let rt = runtime();
+            let holder = NARROW.try_acquire_owned(0).unwrap();
+
+            let mut dropped = Task::new(Box::pin(NARROW.submit_blocking(0, || 0)));
+            dropped.assert_pending();
+            assert_eq!(ceiling().running, 2, "{:?}", ceiling());
+            drop(dropped);
+            let c = ceiling();
+            assert_eq!((c.running, c.completed, c.cancelled), (1, 0, 1), "{c:?}");
+            let g = NARROW.stats();
+            assert_eq!((g.running, g.waiting, g.cancelled), (1, 0, 1), "{g:?}");
+
+            let job = rt.spawn(
+                NARROW.submit_blocking(0, || pool_runtime::ceiling::stats().unwrap().running),
+            );
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while NARROW.stats().waiting == 0 {
+                assert!(std::time::Instant::now() < deadline, "never waited");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            assert_eq!(ceiling().running, 2, "{:?}", ceiling());
+            drop(holder);
+            let inside = rt
+                .block_on(async { tokio::time::timeout(Duration::from_secs(5), job).await })
+                .expect("hung")
+                .unwrap();
+            assert_eq!(inside, Ok(1), "the job holds the call's ceiling slot");
+            let c = ceiling();
+            assert_eq!((c.running, c.completed, c.cancelled), (0, 2, 1), "{c:?}");
+            assert_accounted(&c);
+            assert_accounted(&NARROW.stats());
+        },
+    );
+}
