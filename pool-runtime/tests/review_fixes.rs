@@ -107,3 +107,69 @@ fn a_blocking_group_call_holds_its_ceiling_slot_from_the_wait_to_the_jobs_end() 
         },
     );
 }
+
+// ---- tower: a held body whose `Drop` panics --------------------------------------
+
+/// Pins 52304b2 against a panicking `Drop`: a held body dropped before its
+/// end is dropped once, under its slot (a call of the same pool from its
+/// `Drop` nests instead of waiting on the full pool), and when that `Drop`
+/// panics the call ends panicked with its slot freed and every call
+/// accounted for.
+#[cfg(feature = "tower")]
+#[test]
+fn a_held_body_whose_drop_calls_the_pool_then_panics_is_dropped_once_under_its_slot() {
+    use http_body::{Body, Frame};
+    use pool_runtime::tower::{BoxError, PermitBody};
+    use pool_runtime::{Pool, Rejected};
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, Poll};
+
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+
+    struct Unfinished {
+        pool: Pool,
+        nested: Option<Result<(), Rejected>>,
+    }
+
+    impl Body for Unfinished {
+        type Data = &'static [u8];
+        type Error = BoxError;
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<&'static [u8]>, BoxError>>> {
+            Poll::Pending
+        }
+    }
+
+    impl Drop for Unfinished {
+        fn drop(&mut self) {
+            DROPS.fetch_add(1, Ordering::SeqCst);
+            self.nested = Some(self.pool.run(|| ()));
+            assert_eq!(self.nested, Some(Ok(())), "nested under the body's slot");
+            panic!("planned: the body's drop panics");
+        }
+    }
+
+    quiet_planned_panics();
+    within(Duration::from_secs(10), || {
+        let pool = Pool::builder().size(1).build().unwrap();
+        let body = PermitBody::new(
+            Unfinished {
+                pool: pool.clone(),
+                nested: None,
+            },
+            pool.try_acquire_owned(0).unwrap(),
+        );
+        assert_eq!(pool.stats().running, 1);
+        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(body)));
+        assert!(dropped.is_err(), "the planned panic goes on");
+        assert_eq!(DROPS.load(Ordering::SeqCst), 1, "dropped once");
+        let stats = pool.stats();
+        assert_eq!((stats.running, stats.nested), (0, 0), "{stats:?}");
+        assert_eq!((stats.completed, stats.panicked), (2, 1), "{stats:?}");
+        assert_accounted(&stats);
+        assert!(pool.try_acquire().is_ok(), "the slot is free");
+    });
+}
