@@ -98,7 +98,10 @@ fn lookup_slow(group: &Group) -> Option<&'static Pool> {
 /// a runtime it builds (`block_on`), nor the other way round; isolate in
 /// each place that calls the group. Wherever it runs, a call nested in the
 /// work of a call the instance admitted (a blocking job on rayon's threads,
-/// or on a thread of its own outside a runtime) is the test's too.
+/// or on a thread of its own outside a runtime) is the test's too, unless
+/// a call of the group's shared pool is nested closer around it (another
+/// test's work run inside this one's): the innermost call of the group
+/// decides.
 ///
 /// Everything that goes through [`Group::pool`] is isolated: calls, permits,
 /// `stats`, `size`, `scale`, `pause`, `close`. A test can pause or close its
