@@ -85,9 +85,13 @@ fn a_blocking_group_call_holds_its_ceiling_slot_from_the_wait_to_the_jobs_end() 
             let g = NARROW.stats();
             assert_eq!((g.running, g.waiting, g.cancelled), (1, 0, 1), "{g:?}");
 
-            let job = rt.spawn(
-                NARROW.submit_blocking(0, || pool_runtime::ceiling::stats().unwrap().running),
-            );
+            // The job looks once the holder is wholly gone (its group slot
+            // is freed before its ceiling slot: the job may start between).
+            let (go, gone) = std::sync::mpsc::channel::<()>();
+            let job = rt.spawn(NARROW.submit_blocking(0, move || {
+                gone.recv_timeout(Duration::from_secs(5)).expect("hung");
+                pool_runtime::ceiling::stats().unwrap().running
+            }));
             let deadline = std::time::Instant::now() + Duration::from_secs(5);
             while NARROW.stats().waiting == 0 {
                 assert!(std::time::Instant::now() < deadline, "never waited");
@@ -95,6 +99,7 @@ fn a_blocking_group_call_holds_its_ceiling_slot_from_the_wait_to_the_jobs_end() 
             }
             assert_eq!(ceiling().running, 2, "{:?}", ceiling());
             drop(holder);
+            go.send(()).unwrap();
             let inside = rt
                 .block_on(async { tokio::time::timeout(Duration::from_secs(5), job).await })
                 .expect("hung")
