@@ -57,6 +57,8 @@ pub(crate) fn lookup(group: &Group) -> Option<&'static Pool> {
 
 #[cold]
 fn lookup_slow(group: &Group) -> Option<&'static Pool> {
+    // The shared pool, if started (looked at without starting it).
+    let shared = group.pool.get().map(Pool::core);
     let (group, scope) = (key(group), Scope::current());
     let entries = entries();
     let mine = entries.iter().rev().filter(|e| e.group == group);
@@ -67,11 +69,19 @@ fn lookup_slow(group: &Group) -> Option<&'static Pool> {
     mine.clone()
         .find(|e| e.scope == scope)
         .or_else(|| {
-            // The innermost such call decides (a thread may run one test's
-            // work inside another's: rayon's `join` steals queued jobs).
+            // The innermost call of the group decides (a thread may run one
+            // test's work inside another's: rayon's `join` steals queued
+            // jobs), the shared pool's too: a call nested in shared work is
+            // the shared pool's, even inside an instance's work further out.
             crate::admission::nested::innermost(|core| {
-                mine.clone().find(|e| std::ptr::eq(e.pool.core(), core))
+                if shared.is_some_and(|shared| std::ptr::eq(shared, core)) {
+                    return Some(None);
+                }
+                mine.clone()
+                    .find(|e| std::ptr::eq(e.pool.core(), core))
+                    .map(Some)
             })
+            .flatten()
         })
         .map(|e| e.pool)
 }
@@ -88,7 +98,10 @@ fn lookup_slow(group: &Group) -> Option<&'static Pool> {
 /// a runtime it builds (`block_on`), nor the other way round; isolate in
 /// each place that calls the group. Wherever it runs, a call nested in the
 /// work of a call the instance admitted (a blocking job on rayon's threads,
-/// or on a thread of its own outside a runtime) is the test's too.
+/// or on a thread of its own outside a runtime) is the test's too, unless
+/// a call of the group's shared pool is nested closer around it (another
+/// test's work run inside this one's): the innermost call of the group
+/// decides.
 ///
 /// Everything that goes through [`Group::pool`] is isolated: calls, permits,
 /// `stats`, `size`, `scale`, `pause`, `close`. A test can pause or close its
