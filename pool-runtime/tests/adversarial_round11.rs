@@ -1170,3 +1170,102 @@ fn sweep(
         }
     }
 }
+
+// ---- every call path at once, from threads and tasks, while resizing --------
+
+/// Sync callers, async submits, blocking closures, spawned calls and
+/// permits, with nested sync calls in each, hammer a priority pool whose
+/// size a thread keeps changing within 1..=3: counted from outside, never
+/// more than 3 bodies at once; at the end everything is accounted for.
+#[test]
+fn every_call_path_at_once_while_resizing_keeps_the_limit() {
+    quiet_planned_panics();
+    within(Duration::from_secs(30), || {
+        let pool = Pool::builder()
+            .order(Order::Priority)
+            .size(2)
+            .build()
+            .unwrap();
+        let meter = Meter::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let rt = Arc::new(common::runtime());
+        let mut threads = Vec::new();
+        // The resizer.
+        {
+            let (pool, stop) = (pool.clone(), stop.clone());
+            threads.push(std::thread::spawn(move || {
+                let mut rng = Rng(77);
+                while !stop.load(SeqCst) {
+                    pool.resize(1 + rng.below(3) as usize);
+                    std::thread::yield_now();
+                }
+            }));
+        }
+        for t in 0..8u64 {
+            let (pool, meter, rt) = (pool.clone(), meter.clone(), rt.clone());
+            threads.push(std::thread::spawn(move || {
+                let mut rng = Rng(1000 + t);
+                for i in 0..60 {
+                    let w = rng.below(5) as i64 - 2;
+                    let boom = rng.below(15) == 0;
+                    let path = (t + i) % 5;
+                    let body = {
+                        let (meter, pool) = (meter.clone(), pool.clone());
+                        move || {
+                            let _in = meter.enter();
+                            // nested: shares this call's slot (a permit is
+                            // no call's work: nothing nests under it)
+                            if path != 4 {
+                                assert_eq!(pool.run(|| 1), Ok(1));
+                            }
+                            std::thread::yield_now();
+                            if boom {
+                                panic!("planned: stress body");
+                            }
+                        }
+                    };
+                    let out =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match path {
+                            0 => pool.run_weighted(w, body).map(|_| ()),
+                            1 => rt.block_on(pool.submit_weighted(w, async move { body() })),
+                            2 => rt.block_on(pool.submit_blocking_weighted(w, body)),
+                            3 => {
+                                let _g = rt.enter();
+                                match pool.spawn_weighted(w, async move { body() }) {
+                                    Ok(h) => rt.block_on(h),
+                                    Err(e) => Err(e),
+                                }
+                            }
+                            _ => {
+                                let permit = rt.block_on(pool.acquire_weighted(w))?;
+                                body();
+                                drop(permit);
+                                Ok(())
+                            }
+                        }));
+                    if let Ok(r) = out {
+                        r.unwrap();
+                    }
+                }
+            }));
+        }
+        let resizer = threads.remove(0);
+        for t in threads {
+            t.join().unwrap();
+        }
+        stop.store(true, SeqCst);
+        resizer.join().unwrap();
+        assert!(meter.max() <= 3, "max {}", meter.max());
+        assert_eq!(meter.now(), 0);
+        let stats = pool.stats();
+        assert_eq!(
+            (stats.running, stats.waiting, stats.nested),
+            (0, 0, 0),
+            "{stats:?}"
+        );
+        assert_eq!(stats.rejected_total(), 0, "{stats:?}");
+        // 480 calls, and a nested call in each of the 384 not under a permit.
+        assert_eq!(stats.completed, 480 + 384, "{stats:?}");
+        assert_accounted(&stats);
+    });
+}
