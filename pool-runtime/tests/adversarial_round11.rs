@@ -1269,3 +1269,153 @@ fn every_call_path_at_once_while_resizing_keeps_the_limit() {
         assert_accounted(&stats);
     });
 }
+
+/// Spawn's immediate rejections are counted once (as rejected, never also
+/// as cancelled); an abort after the end yields the outcome; a panic is
+/// re-raised through the handle and counted; and `drained` resolves once
+/// the runtime that ran the spawned calls is gone.
+#[test]
+fn spawn_rejections_late_aborts_panics_and_drained_after_the_runtime_is_gone() {
+    quiet_planned_panics();
+    within(LIMIT, || {
+        let rt = common::runtime();
+        let pool = Pool::builder().size(1).max_waiting(1).build().unwrap();
+        rt.block_on(async {
+            let permit = pool.acquire().await.unwrap();
+            let queued = pool.spawn(async { 1 }).unwrap();
+            assert_eq!(pool.spawn(async { 2 }).err(), Some(Rejected::Full));
+            pool.pause();
+            assert_eq!(pool.spawn(async { 3 }).err(), Some(Rejected::Paused));
+            pool.resume();
+            drop(permit);
+            assert_eq!(queued.await, Ok(1));
+            let s = pool.stats();
+            assert_eq!(
+                (
+                    s.rejected_for(Rejected::Full),
+                    s.rejected_for(Rejected::Paused),
+                    s.cancelled
+                ),
+                (1, 1, 0),
+                "{s:?}"
+            );
+            assert_accounted(&s);
+
+            // Aborted after it finished: the outcome stands.
+            let done = pool.spawn(async { 7 }).unwrap();
+            while !done.is_finished() {
+                tokio::task::yield_now().await;
+            }
+            done.abort();
+            assert_eq!(done.await, Ok(7));
+
+            // A panic goes through the handle and is counted.
+            let boom = pool.spawn(async { panic!("planned: spawned") }).unwrap();
+            let caught = tokio::spawn(boom).await;
+            assert!(caught.unwrap_err().is_panic());
+            assert_eq!(pool.stats().panicked, 1);
+        });
+        // Spawned calls waiting (and one running) when the runtime goes.
+        let rt2 = common::runtime();
+        rt2.block_on(async {
+            pool.set_max_waiting(None).unwrap();
+            for _ in 0..6 {
+                drop(pool.spawn(std::future::pending::<()>()).unwrap());
+            }
+            while pool.stats().running < 1 {
+                tokio::task::yield_now().await;
+            }
+        });
+        pool.close();
+        drop(rt2);
+        drop(rt);
+        futures::executor::block_on(pool.drained());
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting), (0, 0), "{s:?}");
+        assert_eq!(s.cancelled, 6, "{s:?}");
+        assert_accounted(&s);
+    });
+}
+
+/// An autoscaler's scale-up on intake admits the queued calls in order
+/// (smallest weights first), never the newcomer whose arrival triggered it
+/// ahead of them.
+#[test]
+fn autoscale_up_on_intake_admits_in_priority_order_not_the_newcomer() {
+    use pool_runtime::{Kind, ManualClock};
+    for order in [Order::Priority, Order::Fifo, Order::Lifo] {
+        let clock = ManualClock::new();
+        let pool = Pool::builder()
+            .order(order)
+            .kind(Kind::Autoscale)
+            .min(1)
+            .max(4)
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        pool.resize(1);
+        let admitted = RefCell::new(Vec::new());
+        let adm = &admitted;
+        let (held, open) = gate();
+        let mut holder = Task::new(pool.submit(held));
+        holder.assert_pending();
+        let weights = [4, -7, i64::MAX, 0, -7, i64::MIN, 3, 0];
+        let (g, o) = gate();
+        let g = &g;
+        let mut calls: Vec<_> = weights
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| {
+                let mut t = Task::new(pool.submit_weighted(w, async move {
+                    adm.borrow_mut().push(i);
+                    common::Gate(g.0.clone()).await
+                }));
+                t.assert_pending();
+                Some(t)
+            })
+            .collect();
+        let expected: Vec<usize> = match order {
+            Order::Priority => expected_priority(&weights, &[]),
+            Order::Lifo => (0..weights.len()).rev().collect(),
+            _ => (0..weights.len()).collect(),
+        };
+        let mut grown = false;
+        for _ in 0..10 {
+            clock.advance(Duration::from_secs(11));
+            // A newcomer with the worst weight, arriving last.
+            let mut newcomer = Task::new(pool.submit_weighted(i64::MAX, async {
+                adm.borrow_mut().push(100);
+            }));
+            let _ = newcomer.poll();
+            settle(&mut calls);
+            if pool.size() > 1 {
+                grown = true;
+                let got = admitted.borrow().clone();
+                let k = got.len();
+                assert!(
+                    k >= 1,
+                    "{order:?}: grew to {} but admitted nothing",
+                    pool.size()
+                );
+                if order != Order::Lifo {
+                    let mut got_sorted = got.clone();
+                    got_sorted.sort();
+                    let mut want = expected[..k.min(expected.len())].to_vec();
+                    want.sort();
+                    assert_eq!(got_sorted, want, "{order:?}: admitted {got:?}");
+                } else {
+                    // No barging, even in LIFO order: the queued calls the
+                    // growth admits go before the call that triggered it.
+                    assert!(!got.contains(&100), "{order:?}: {got:?}");
+                }
+                break;
+            }
+            drop(newcomer);
+        }
+        assert!(grown, "{order:?}: the autoscaler never grew the pool");
+        open.store(true, SeqCst);
+        o.store(true, SeqCst);
+        let _ = holder.poll();
+        settle(&mut calls);
+    }
+}
