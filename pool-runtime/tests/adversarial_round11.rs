@@ -3,6 +3,8 @@
 //! seeded random-operation fuzz of the accounting and the limit.
 
 mod common;
+#[cfg(feature = "redis")]
+mod redis_server;
 
 use common::{assert_accounted, gate, quiet_planned_panics, within, Meter, Task};
 use pool_runtime::{Order, Pool, Rejected};
@@ -1418,4 +1420,101 @@ fn autoscale_up_on_intake_admits_in_priority_order_not_the_newcomer() {
         let _ = holder.poll();
         settle(&mut calls);
     }
+}
+
+// ---- fleet: two clients of one process, sync and async callers ------------
+
+/// Two groups of one process with one name are two clients of one fleet
+/// limit of 2: sync callers on OS threads (some of whose bodies panic) and
+/// async callers on both, counted from outside, never more than 2 at once;
+/// every lease is given back and no key is left.
+#[cfg(feature = "redis")]
+#[test]
+fn sync_and_async_callers_of_two_clients_share_the_fleet_limit() {
+    use pool_runtime::fleet::OnUnreachable;
+    use redis_server::*;
+    quiet_planned_panics();
+    let server = RedisServer::start();
+    let a = fleet_group("r11_mix", &server, 2, OnUnreachable::Wait);
+    let b = group_with("r11_mix", |s| {
+        s.size(8)
+            .order(Order::Priority)
+            .fleet_limit(2)
+            .fleet_url(leak(server.url()))
+            .fleet_lease(Duration::from_millis(1000))
+    });
+    let meter = Meter::default();
+    let out = within(Duration::from_secs(40), {
+        let meter = meter.clone();
+        move || {
+            let rt = common::runtime();
+            let tasks: Vec<_> = (0..8)
+                .map(|i| {
+                    let g = if i % 2 == 0 { a } else { b };
+                    let m = meter.clone();
+                    rt.spawn(async move {
+                        for _ in 0..4 {
+                            let m = m.clone();
+                            g.submit(i, async move {
+                                let _in = m.enter();
+                                tokio::task::yield_now().await;
+                            })
+                            .await
+                            .unwrap();
+                        }
+                    })
+                })
+                .collect();
+            let threads: Vec<_> = (0..6)
+                .map(|t| {
+                    let m = meter.clone();
+                    std::thread::spawn(move || {
+                        let mut panics = 0;
+                        for i in 0..5 {
+                            let g = if (t + i) % 2 == 0 { a } else { b };
+                            let m = m.clone();
+                            let r =
+                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                                    g.run_weighted(-(t as i64), || {
+                                        let _in = m.enter();
+                                        std::thread::yield_now();
+                                        if (t + i) % 7 == 3 {
+                                            panic!("planned: fleet sync body");
+                                        }
+                                    })
+                                }));
+                            match r {
+                                Ok(r) => r.unwrap(),
+                                Err(_) => panics += 1,
+                            }
+                        }
+                        panics
+                    })
+                })
+                .collect();
+            let panics: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+            rt.block_on(async {
+                for t in tasks {
+                    t.await.unwrap();
+                }
+            });
+            panics
+        }
+    });
+    assert!(meter.max() <= 2, "max {}", meter.max());
+    assert_eq!(meter.now(), 0);
+    let (mut acquired, mut panicked) = (0, 0);
+    for g in [a, b] {
+        let s = g.stats();
+        assert_eq!((s.running, s.waiting), (0, 0), "{s:?}");
+        assert_accounted(&s);
+        panicked += s.panicked;
+        let fs = g.fleet_stats().unwrap();
+        assert_eq!((fs.held, fs.waiting), (0, 0), "{fs:?}");
+        assert_eq!(fs.acquired, fs.released, "{fs:?}");
+        acquired += fs.acquired;
+    }
+    assert_eq!(panicked, out);
+    assert_eq!(acquired, 8 * 4 + 6 * 5);
+    assert_no_fleet_keys(&server, "r11_mix");
 }
