@@ -1518,3 +1518,157 @@ fn sync_and_async_callers_of_two_clients_share_the_fleet_limit() {
     assert_eq!(acquired, 8 * 4 + 6 * 5);
     assert_no_fleet_keys(&server, "r11_mix");
 }
+
+/// A sync call that must wait on the thread driving a current-thread
+/// runtime panics (documented); the panic leaves the queue and the
+/// accounting exact, and the thread clean: the same call off the runtime
+/// waits and runs.
+#[test]
+fn the_current_thread_refusal_leaves_the_queue_and_the_thread_clean() {
+    quiet_planned_panics();
+    within(LIMIT, || {
+        let pool = Pool::builder()
+            .size(1)
+            .admission_timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let permit = pool.try_acquire_owned(0).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            rt.block_on(async { pool.run(|| 1) })
+        }));
+        assert!(refused.is_err());
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting), (1, 0), "{s:?}");
+        assert_accounted(&s);
+        // Off the runtime, on the same thread: parks, then runs once the
+        // permit is dropped; an abort meanwhile would say Closed, not
+        // TimedOut.
+        let holder = {
+            let pool = pool.clone();
+            std::thread::spawn(move || {
+                while pool.stats().waiting == 0 {
+                    std::thread::yield_now();
+                }
+                drop(permit);
+            })
+        };
+        assert_eq!(pool.run(|| 2), Ok(2));
+        holder.join().unwrap();
+        let permit = pool.try_acquire_owned(0).unwrap();
+        let aborter = {
+            let pool = pool.clone();
+            std::thread::spawn(move || {
+                while pool.stats().waiting == 0 {
+                    std::thread::yield_now();
+                }
+                pool.abort();
+            })
+        };
+        assert_eq!(pool.run(|| 3), Err(Rejected::Closed));
+        aborter.join().unwrap();
+        drop(permit);
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting), (0, 0), "{s:?}");
+        assert_eq!(s.rejected_for(Rejected::TimedOut), 0);
+        assert_accounted(&s);
+    });
+}
+
+/// Reentrancy through the other call paths of one task: inside work that
+/// holds the only slot, an awaited blocking call, an awaited permit and an
+/// awaited submit do not deadlock; a spawned call is independent and runs
+/// only after the work (never two bodies at once).
+#[test]
+// The work hands its spawned call's handle out, to await it after the work.
+#[allow(clippy::async_yields_async)]
+fn nested_blocking_permit_and_spawn_inside_the_only_slot() {
+    within(LIMIT, || {
+        let rt = common::runtime();
+        let pool = Pool::fixed(1);
+        let meter = Meter::default();
+        rt.block_on(async {
+            let (p, m) = (pool.clone(), meter.clone());
+            let child = pool
+                .submit(async move {
+                    let _in = m.enter();
+                    assert_eq!(p.submit_blocking(|| 1).await, Ok(1));
+                    {
+                        let _permit = p.acquire().await.unwrap();
+                    }
+                    assert_eq!(p.submit(async { 2 }).await, Ok(2));
+                    let m2 = m.clone();
+                    let child = p
+                        .spawn(async move {
+                            let _in = m2.enter();
+                        })
+                        .unwrap();
+                    for _ in 0..10 {
+                        tokio::task::yield_now().await;
+                    }
+                    assert!(!child.is_finished(), "the spawned call took a second slot");
+                    child
+                })
+                .await
+                .unwrap();
+            assert_eq!(child.await, Ok(()));
+        });
+        assert_eq!(meter.max(), 1);
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+        assert_accounted(&s);
+    });
+}
+
+/// A waiter handed the slot and dropped before it polls passes the slot on
+/// to the next in order (LIFO and priority), and repeatedly so.
+#[test]
+fn handed_slots_dropped_unpolled_pass_on_in_order() {
+    for (order, weights) in [
+        (Order::Lifo, vec![0; 8]),
+        (
+            Order::Priority,
+            vec![2, i64::MIN, 2, i64::MAX, -1, 0, -1, 5],
+        ),
+    ] {
+        let pool = Pool::builder().order(order).size(1).build().unwrap();
+        let ran = RefCell::new(Vec::new());
+        let r = &ran;
+        let (held, open) = gate();
+        let mut holder = Task::new(pool.submit(held));
+        holder.assert_pending();
+        let mut calls: Vec<_> = weights
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| {
+                let mut t =
+                    Task::new(pool.submit_weighted(w, async move { r.borrow_mut().push(i) }));
+                t.assert_pending();
+                Some(t)
+            })
+            .collect();
+        let expected: Vec<usize> = match order {
+            Order::Lifo => (0..weights.len()).rev().collect(),
+            _ => expected_priority(&weights, &[]),
+        };
+        open.store(true, SeqCst);
+        assert_eq!(holder.assert_ready(), Ok(()));
+        // The first two to be handed the slot are dropped unpolled, in turn.
+        for &i in &expected[..2] {
+            assert!(
+                calls[i].as_ref().unwrap().is_woken(),
+                "{order:?}: {i} not handed the slot"
+            );
+            calls[i] = None;
+        }
+        settle(&mut calls);
+        drop(calls);
+        assert_eq!(ran.take(), expected[2..].to_vec(), "{order:?}");
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting, s.cancelled), (0, 0, 2), "{s:?}");
+        assert_accounted(&s);
+    }
+}
