@@ -1672,3 +1672,53 @@ fn handed_slots_dropped_unpolled_pass_on_in_order() {
         assert_accounted(&s);
     }
 }
+
+/// Sync callers whose admission timeout races the hand-off of a slot:
+/// every call either ran or was counted timed out (never both, never
+/// neither), the limit held, and no slot was lost on the way.
+#[test]
+fn sync_timeouts_racing_hand_offs_lose_nothing() {
+    within(Duration::from_secs(30), || {
+        let pool = Pool::builder()
+            .order(Order::Priority)
+            .size(1)
+            .admission_timeout(Duration::from_micros(200))
+            .build()
+            .unwrap();
+        let meter = Meter::default();
+        let threads: Vec<_> = (0..16)
+            .map(|t| {
+                let (pool, meter) = (pool.clone(), meter.clone());
+                std::thread::spawn(move || {
+                    let (mut ran, mut timed_out) = (0u64, 0u64);
+                    for i in 0..150 {
+                        match pool.run_weighted((t + i) % 3, || {
+                            let _in = meter.enter();
+                            std::thread::yield_now();
+                        }) {
+                            Ok(()) => ran += 1,
+                            Err(Rejected::TimedOut) => timed_out += 1,
+                            Err(other) => panic!("{other:?}"),
+                        }
+                    }
+                    (ran, timed_out)
+                })
+            })
+            .collect();
+        let (mut ran, mut timed_out) = (0, 0);
+        for t in threads {
+            let (r, o) = t.join().unwrap();
+            ran += r;
+            timed_out += o;
+        }
+        assert!(meter.max() <= 1, "max {}", meter.max());
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting), (0, 0), "{s:?}");
+        assert_eq!(s.completed, ran, "{s:?}");
+        assert_eq!(s.rejected_for(Rejected::TimedOut), timed_out, "{s:?}");
+        assert_eq!(ran + timed_out, 16 * 150);
+        assert_accounted(&s);
+        // No slot lost: the pool still admits at once.
+        assert!(pool.try_acquire().is_ok());
+    });
+}
