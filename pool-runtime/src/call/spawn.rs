@@ -20,6 +20,11 @@ use std::task::{Context, Poll, Waker};
 /// [`abort`](SpawnHandle::abort) to cancel it, which frees its queue position
 /// or slot like dropping a [`Submit`](crate::Submit).
 ///
+/// A runtime that shuts down before the call ends drops it the same way
+/// (waiting or running, it is counted in [`Stats::cancelled`](crate::Stats::cancelled));
+/// awaiting its handle then yields `Err(Rejected::Closed)`, from any
+/// executor.
+///
 /// # Panics
 ///
 /// Awaiting the handle re-raises a panic of the call's work.
