@@ -1,0 +1,869 @@
+//! Hostile acceptance tests, round 12: metrics gauges and counters after
+//! abort / shutdown timeout / a judge that panics / streams dropped mid-way,
+//! measured against `Stats` (an independent source); two pools sharing a
+//! name; a recorder installed after the pool; the ordered stream's input
+//! order and its bound on held items; an adaptive pool told "overload" by
+//! every call falls to its `min` and never below, never exceeded from outside.
+#![cfg(all(
+    feature = "tracing",
+    feature = "metrics",
+    feature = "stream",
+    feature = "tokio"
+))]
+
+use futures::StreamExt;
+use metrics::{
+    Counter, CounterFn, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+};
+use pool_runtime::{
+    AdaptiveSettings, Kind, Pool, PooledStreamExt, Rejected, ScalePolicy, Stats, Verdict,
+};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+mod common;
+use common::{runtime, Level, Meter};
+
+struct Count(AtomicU64);
+
+impl CounterFn for Count {
+    fn increment(&self, value: u64) {
+        self.0.fetch_add(value, Ordering::SeqCst);
+    }
+    fn absolute(&self, value: u64) {
+        self.0.fetch_max(value, Ordering::SeqCst);
+    }
+}
+
+/// `name{label=value,...}`, labels sorted.
+fn render(key: &Key) -> String {
+    let mut labels: Vec<String> = key
+        .labels()
+        .map(|l| format!("{}={}", l.key(), l.value()))
+        .collect();
+    labels.sort();
+    format!("{}{{{}}}", key.name(), labels.join(","))
+}
+
+/// A recorder of this test's own (used with `with_local_recorder` while a
+/// pool is built: the handles it returns keep reporting afterwards).
+#[derive(Default)]
+struct Rec {
+    counters: Mutex<BTreeMap<String, Arc<Count>>>,
+    gauges: Mutex<BTreeMap<String, Arc<Level>>>,
+}
+
+impl Recorder for Rec {
+    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+        let c = self
+            .counters
+            .lock()
+            .unwrap()
+            .entry(render(key))
+            .or_insert_with(|| Arc::new(Count(AtomicU64::new(0))))
+            .clone();
+        Counter::from_arc(c)
+    }
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+        let g = self
+            .gauges
+            .lock()
+            .unwrap()
+            .entry(render(key))
+            .or_default()
+            .clone();
+        Gauge::from_arc(g)
+    }
+    fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+        Histogram::noop()
+    }
+}
+
+impl Rec {
+    fn counter(&self, pool: &str, outcome: &str, reason: Option<&str>) -> u64 {
+        let key = match reason {
+            Some(r) => format!("pooled.calls{{outcome={outcome},pool={pool},reason={r}}}"),
+            None => format!("pooled.calls{{outcome={outcome},pool={pool}}}"),
+        };
+        let counters = self.counters.lock().unwrap();
+        counters.get(&key).map_or(0, |c| c.0.load(Ordering::SeqCst))
+    }
+    fn gauge(&self, name: &str, pool: &str) -> f64 {
+        let key = format!("{name}{{pool={pool}}}");
+        let gauges = self.gauges.lock().unwrap();
+        gauges.get(&key).map_or(0.0, |g| *g.0.lock().unwrap())
+    }
+    /// The counters of `pool` equal the sum of `stats`, and the gauges say
+    /// nothing runs or waits.
+    fn assert_settled(&self, pool: &str, stats: &[Stats], limit: usize) {
+        let sum = |f: fn(&Stats) -> u64| stats.iter().map(f).sum::<u64>();
+        let got = (
+            self.counter(pool, "completed", None),
+            self.counter(pool, "panicked", None),
+            self.counter(pool, "cancelled", None),
+            self.counter(pool, "rejected", Some("paused")),
+            self.counter(pool, "rejected", Some("closed")),
+            self.counter(pool, "rejected", Some("full")),
+            self.counter(pool, "rejected", Some("timed_out")),
+        );
+        let want = (
+            sum(|s| s.completed - s.panicked),
+            sum(|s| s.panicked),
+            sum(|s| s.cancelled),
+            sum(|s| s.rejected_for(Rejected::Paused)),
+            sum(|s| s.rejected_for(Rejected::Closed)),
+            sum(|s| s.rejected_for(Rejected::Full)),
+            sum(|s| s.rejected_for(Rejected::TimedOut)),
+        );
+        assert_eq!(got, want, "counters vs stats {stats:?}");
+        assert_eq!(self.gauge("pooled.running", pool), 0.0, "running gauge");
+        assert_eq!(self.gauge("pooled.waiting", pool), 0.0, "waiting gauge");
+        assert_eq!(
+            self.gauge("pooled.limit", pool),
+            limit as f64,
+            "limit gauge"
+        );
+    }
+}
+
+fn built(rec: &Rec, f: impl FnOnce() -> Pool) -> Pool {
+    metrics::with_local_recorder(rec, f)
+}
+
+/// Polls `cond` (yielding) for up to 5 s.
+async fn until(mut cond: impl FnMut() -> bool) {
+    for _ in 0..5000 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("condition not reached in 5 s");
+}
+
+fn timed<T>(f: impl std::future::Future<Output = T>) -> T {
+    runtime().block_on(async {
+        tokio::time::timeout(Duration::from_secs(15), f)
+            .await
+            .expect("hung")
+    })
+}
+
+/// A call that runs until `open` is set (checked every millisecond).
+async fn held(open: Arc<std::sync::atomic::AtomicBool>, meter: Meter) -> u32 {
+    let _inside = meter.enter();
+    while !open.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    7
+}
+
+#[test]
+fn shutdown_timeout_and_abort_leave_gauges_at_zero_and_counters_equal_stats() {
+    let rec = Rec::default();
+    let pool = Arc::new(built(&rec, || {
+        Pool::builder().name("r12-shut").size(1).build().unwrap()
+    }));
+    let meter = Meter::default();
+    let (gate, open) = common::gate();
+    let _ = gate;
+    timed(async {
+        let runner = tokio::spawn({
+            let (pool, open, meter) = (pool.clone(), open.clone(), meter.clone());
+            async move { pool.submit(held(open, meter)).await }
+        });
+        until(|| pool.stats().running == 1).await;
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let (pool, open, meter) = (pool.clone(), open.clone(), meter.clone());
+                tokio::spawn(async move { pool.submit(held(open, meter)).await })
+            })
+            .collect();
+        until(|| pool.stats().waiting == 3).await;
+        assert_eq!(rec.gauge("pooled.waiting", "r12-shut"), 3.0);
+        assert_eq!(rec.gauge("pooled.running", "r12-shut"), 1.0);
+        let err = pool.shutdown(Some(Duration::from_millis(30))).await;
+        assert!(err.is_err(), "one call still runs: {err:?}");
+        for w in waiters {
+            assert_eq!(w.await.unwrap(), Err(Rejected::Closed));
+        }
+        assert_eq!(rec.gauge("pooled.waiting", "r12-shut"), 0.0);
+        open.store(true, Ordering::SeqCst);
+        assert_eq!(runner.await.unwrap(), Ok(7));
+        pool.drained().await;
+        pool.abort(); // again, on a drained pool: nothing moves
+    });
+    assert!(meter.max() <= 1, "limit 1 exceeded: {}", meter.max());
+    let s = pool.stats();
+    assert_eq!(
+        (s.completed, s.rejected_for(Rejected::Closed)),
+        (1, 3),
+        "{s:?}"
+    );
+    rec.assert_settled("r12-shut", &[s], 1);
+}
+
+#[test]
+fn two_pools_with_one_name_share_counters_and_the_limit_gauge_adds_up() {
+    let rec = Rec::default();
+    let a = built(&rec, || {
+        Pool::builder().name("r12-twin").size(3).build().unwrap()
+    });
+    let b = built(&rec, || {
+        Pool::builder().name("r12-twin").size(5).build().unwrap()
+    });
+    assert_eq!(rec.gauge("pooled.limit", "r12-twin"), 8.0);
+    timed(async {
+        assert_eq!(a.submit(async { 1 }).await, Ok(1));
+        b.pause();
+        assert_eq!(b.submit(async { 1 }).await, Err(Rejected::Paused));
+        b.resume();
+        let p = a.acquire().await.unwrap();
+        drop(p);
+        let _ = b.run(|| 2);
+    });
+    a.resize(1);
+    b.resize(2);
+    rec.assert_settled("r12-twin", &[a.stats(), b.stats()], 3);
+    let sa = a.stats();
+    drop(a);
+    assert_eq!(
+        rec.gauge("pooled.limit", "r12-twin"),
+        2.0,
+        "a's share taken back only"
+    );
+    b.resize(4);
+    rec.assert_settled("r12-twin", &[sa, b.stats()], 4);
+    drop(b);
+    assert_eq!(rec.gauge("pooled.limit", "r12-twin"), 0.0);
+}
+
+#[test]
+fn a_recorder_installed_after_the_pool_was_built_hears_nothing_of_it() {
+    // Documented in `observe`: "Install the recorder before pools are built."
+    let pool = Pool::builder().name("r12-late").size(2).build().unwrap();
+    let rec = Rec::default();
+    metrics::with_local_recorder(&rec, || {
+        assert_eq!(pool.run(|| 1), Ok(1));
+    });
+    assert!(rec.counters.lock().unwrap().is_empty());
+    assert!(rec.gauges.lock().unwrap().is_empty());
+    assert_eq!(pool.stats().completed, 1, "the call itself ran");
+}
+
+#[test]
+fn a_judge_that_panics_is_a_panicked_call_its_slot_freed_and_gauges_back_to_zero() {
+    common::quiet_planned_panics();
+    let rec = Rec::default();
+    let pool = built(&rec, || {
+        Pool::builder()
+            .name("r12-judge")
+            .kind(Kind::Autoscale)
+            .min(1)
+            .max(4)
+            .size(2)
+            .scale_policy(ScalePolicy::Adaptive(AdaptiveSettings::DEFAULT))
+            .build()
+            .unwrap()
+    });
+    let caught = timed(async {
+        futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(pool.submit_judged(
+            0,
+            async { 5 },
+            |_: &i32| -> Verdict { panic!("planned: judge") },
+        )))
+        .await
+    });
+    assert!(caught.is_err(), "the judge's panic reaches the caller");
+    let s = pool.stats();
+    assert_eq!(
+        (s.running, s.waiting, s.completed, s.panicked),
+        (0, 0, 1, 1),
+        "{s:?}"
+    );
+    assert_eq!(timed(pool.submit(async { 1 })), Ok(1), "the slot was freed");
+    rec.assert_settled("r12-judge", &[pool.stats()], pool.size());
+}
+
+#[test]
+fn every_call_overloaded_takes_an_adaptive_limit_to_min_and_never_below_nor_over() {
+    let rec = Rec::default();
+    let pool = Arc::new(built(&rec, || {
+        Pool::builder()
+            .name("r12-over")
+            .kind(Kind::Autoscale)
+            .min(2)
+            .max(16)
+            .size(12)
+            .scale_policy(ScalePolicy::Adaptive(AdaptiveSettings::DEFAULT))
+            .build()
+            .unwrap()
+    }));
+    let meter = Meter::default();
+    let seen_min = Arc::new(AtomicUsize::new(usize::MAX));
+    timed(async {
+        let tasks: Vec<_> = (0..24)
+            .map(|_| {
+                let (pool, meter, seen_min) = (pool.clone(), meter.clone(), seen_min.clone());
+                tokio::spawn(async move {
+                    for _ in 0..40 {
+                        let m = meter.clone();
+                        let p = pool.clone();
+                        let seen = seen_min.clone();
+                        let r = pool
+                            .submit_judged(
+                                0,
+                                async move {
+                                    let _in = m.enter();
+                                    let size = p.size();
+                                    seen.fetch_min(size, Ordering::SeqCst);
+                                    assert!(m.now() <= 16, "over max from outside: {}", m.now());
+                                    tokio::task::yield_now().await;
+                                },
+                                |_| Verdict::Overload,
+                            )
+                            .await;
+                        assert!(r.is_ok(), "{r:?}");
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    assert_eq!(pool.size(), 2, "all overload: down to min");
+    assert!(seen_min.load(Ordering::SeqCst) >= 2, "never below min");
+    assert!(
+        meter.max() <= 12,
+        "never over the starting limit: {}",
+        meter.max()
+    );
+    let s = pool.stats();
+    assert_eq!(s.completed, 24 * 40);
+    rec.assert_settled("r12-over", &[s], 2);
+}
+
+/// Counts the items' futures alive (built and not yet dropped), max tracked.
+#[derive(Clone, Default)]
+struct Alive(Arc<(AtomicUsize, AtomicUsize)>);
+
+struct AliveGuard(Alive);
+
+impl Alive {
+    fn born(&self) -> AliveGuard {
+        let now = (self.0).0.fetch_add(1, Ordering::SeqCst) + 1;
+        (self.0).1.fetch_max(now, Ordering::SeqCst);
+        AliveGuard(self.clone())
+    }
+    fn now(&self) -> usize {
+        (self.0).0.load(Ordering::SeqCst)
+    }
+    fn max(&self) -> usize {
+        (self.0).1.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for AliveGuard {
+    fn drop(&mut self) {
+        (self.0 .0).0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn the_ordered_stream_yields_in_input_order_when_later_items_finish_first_and_holds_at_most_twice_the_size(
+) {
+    let rec = Rec::default();
+    let pool = built(&rec, || {
+        Pool::builder().name("r12-ord").size(3).build().unwrap()
+    });
+    let meter = Meter::default();
+    let alive = Alive::default();
+    let n = 30u64;
+    let out: Vec<_> = timed({
+        let (meter, alive) = (meter.clone(), alive.clone());
+        futures::stream::iter(0..n)
+            .map(move |i| {
+                let (meter, guard) = (meter.clone(), alive.born());
+                async move {
+                    let _guard = guard;
+                    let _in = meter.enter();
+                    // Earlier items take longer: later ones finish first.
+                    tokio::time::sleep(Duration::from_millis(2 * (n - i) % 13 + 1)).await;
+                    i
+                }
+            })
+            .pooled_ordered(&pool)
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(out, (0..n).map(Ok).collect::<Vec<_>>());
+    assert!(meter.max() <= 3, "limit exceeded: {}", meter.max());
+    assert!(
+        alive.max() <= 6,
+        "more than 2 x size items held: {}",
+        alive.max()
+    );
+    assert_eq!(alive.now(), 0);
+    rec.assert_settled("r12-ord", &[pool.stats()], 3);
+}
+
+#[test]
+fn a_stream_dropped_mid_way_frees_every_slot_counts_cancelled_and_gauges_return_to_zero() {
+    let rec = Rec::default();
+    let pool = built(&rec, || {
+        Pool::builder().name("r12-drop").size(2).build().unwrap()
+    });
+    let meter = Meter::default();
+    let alive = Alive::default();
+    timed(async {
+        for ordered in [false, true] {
+            let (m, a) = (meter.clone(), alive.clone());
+            let items = futures::stream::iter(0..100).map(move |_| {
+                let (m, guard) = (m.clone(), a.born());
+                async move {
+                    let _guard = guard;
+                    let _in = m.enter();
+                    std::future::pending::<()>().await;
+                }
+            });
+            if ordered {
+                let mut s = std::pin::pin!(items.pooled_ordered(&pool));
+                let r = tokio::time::timeout(Duration::from_millis(30), s.next()).await;
+                assert!(r.is_err(), "nothing finishes");
+                let st = pool.stats();
+                assert_eq!((st.running, st.waiting), (2, 2), "{st:?}");
+                assert_eq!(rec.gauge("pooled.running", "r12-drop"), 2.0);
+                assert_eq!(rec.gauge("pooled.waiting", "r12-drop"), 2.0);
+            } else {
+                let mut s = std::pin::pin!(items.pooled_unordered(&pool));
+                let r = tokio::time::timeout(Duration::from_millis(30), s.next()).await;
+                assert!(r.is_err(), "nothing finishes");
+                let st = pool.stats();
+                assert_eq!((st.running, st.waiting), (2, 2), "{st:?}");
+            }
+            assert_eq!(
+                alive.now(),
+                0,
+                "every item's future dropped with the stream"
+            );
+            let st = pool.stats();
+            assert_eq!((st.running, st.waiting), (0, 0), "{st:?}");
+        }
+    });
+    assert!(meter.max() <= 2);
+    let s = pool.stats();
+    assert_eq!(s.cancelled, 8, "{s:?}");
+    rec.assert_settled("r12-drop", &[s], 2);
+}
+
+#[test]
+fn a_panicking_item_of_a_stream_propagates_frees_its_slot_and_is_counted() {
+    common::quiet_planned_panics();
+    let rec = Rec::default();
+    let pool = built(&rec, || {
+        Pool::builder().name("r12-spanic").size(2).build().unwrap()
+    });
+    for ordered in [false, true] {
+        let r = timed(async {
+            let items = futures::stream::iter(0..6).map(|i| async move {
+                tokio::task::yield_now().await;
+                if i == 1 {
+                    panic!("planned: item 1");
+                }
+                i
+            });
+            futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(async {
+                if ordered {
+                    items.pooled_ordered(&pool).collect::<Vec<_>>().await
+                } else {
+                    items.pooled_unordered(&pool).collect::<Vec<_>>().await
+                }
+            }))
+            .await
+        });
+        assert!(
+            r.is_err(),
+            "the item's panic propagates (ordered: {ordered})"
+        );
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting), (0, 0), "{s:?}");
+        assert_eq!(timed(pool.submit(async { 1 })), Ok(1));
+    }
+    let s = pool.stats();
+    assert_eq!(s.panicked, 2, "{s:?}");
+    common::assert_accounted(&s);
+    rec.assert_settled("r12-spanic", &[s], 2);
+}
+
+#[test]
+fn an_ordered_stream_behind_a_stuck_first_item_holds_at_most_twice_the_size_outputs_included() {
+    let rec = Rec::default();
+    let pool = built(&rec, || {
+        Pool::builder().name("r12-held").size(2).build().unwrap()
+    });
+    let alive = Alive::default();
+    let (_gate, open) = common::gate();
+    timed(async {
+        let (a, o) = (alive.clone(), open.clone());
+        let items = futures::stream::iter(0..50u32).map(move |i| {
+            let (guard, open) = (a.born(), o.clone());
+            async move {
+                if i == 0 {
+                    while !open.load(Ordering::SeqCst) {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                }
+                // The output carries the guard: a held-back output is alive.
+                (i, guard)
+            }
+        });
+        let mut s = std::pin::pin!(items.pooled_ordered(&pool));
+        let r = tokio::time::timeout(Duration::from_millis(40), s.next()).await;
+        assert!(r.is_err(), "the first item is stuck");
+        assert!(alive.max() <= 4, "held {} > 2 x size", alive.max());
+        open.store(true, Ordering::SeqCst);
+        let mut next = 0;
+        while let Some(out) = s.next().await {
+            let (i, _guard) = out.unwrap();
+            assert_eq!(i, next);
+            next += 1;
+            assert!(alive.now() <= 4, "held {} > 2 x size", alive.now());
+        }
+        assert_eq!(next, 50);
+    });
+    assert!(alive.max() <= 4, "held {} > 2 x size", alive.max());
+    rec.assert_settled("r12-held", &[pool.stats()], 2);
+}
+
+#[test]
+fn a_blocking_call_dropped_while_running_keeps_its_slot_until_the_closure_ends_then_gauges_are_zero(
+) {
+    let rec = Rec::default();
+    let pool = Arc::new(built(&rec, || {
+        Pool::builder().name("r12-blk").size(1).build().unwrap()
+    }));
+    let meter = Meter::default();
+    let (_gate, open) = common::gate();
+    timed(async {
+        let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let call = tokio::spawn({
+            let (pool, meter, open, started) =
+                (pool.clone(), meter.clone(), open.clone(), started.clone());
+            async move {
+                pool.submit_blocking(move || {
+                    let _in = meter.enter();
+                    started.store(true, Ordering::SeqCst);
+                    while !open.load(Ordering::SeqCst) {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                })
+                .await
+            }
+        });
+        until(|| started.load(Ordering::SeqCst)).await;
+        call.abort();
+        let _ = call.await;
+        // The closure still runs: its slot is still held.
+        assert_eq!(pool.stats().running, 1, "{:?}", pool.stats());
+        assert!(pool.try_acquire().is_err(), "the slot is the closure's");
+        assert_eq!(rec.gauge("pooled.running", "r12-blk"), 1.0);
+        let m = meter.clone();
+        let next = tokio::spawn({
+            let pool = pool.clone();
+            async move {
+                pool.submit(async move {
+                    let _in = m.enter();
+                })
+                .await
+            }
+        });
+        until(|| pool.stats().waiting == 1).await;
+        open.store(true, Ordering::SeqCst);
+        assert_eq!(next.await.unwrap(), Ok(()));
+        until(|| pool.stats().running == 0).await;
+    });
+    assert!(meter.max() <= 1, "limit 1 exceeded");
+    let s = pool.stats();
+    common::assert_accounted(&s);
+    rec.assert_settled("r12-blk", &[s], 1);
+}
+
+#[test]
+fn nested_calls_that_panic_or_are_cancelled_leave_gauges_at_zero_and_counters_equal_stats() {
+    common::quiet_planned_panics();
+    let rec = Rec::default();
+    let pool = built(&rec, || {
+        Pool::builder().name("r12-nest").size(1).build().unwrap()
+    });
+    timed(async {
+        let r = pool
+            .submit(async {
+                // Nested: borrows the parent's slot.
+                let inner = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
+                    pool.submit(async { panic!("planned: nested") }),
+                ))
+                .await;
+                assert!(inner.is_err());
+                let permit = pool.acquire().await.unwrap();
+                drop(permit);
+                assert_eq!(pool.run(|| 3), Ok(3));
+                // A nested call dropped mid-way.
+                let mut nested = Box::pin(pool.submit(std::future::pending::<()>()));
+                assert!(futures::poll!(nested.as_mut()).is_pending());
+                drop(nested);
+                assert_eq!(
+                    rec.gauge("pooled.running", "r12-nest"),
+                    1.0,
+                    "nested excluded"
+                );
+                1
+            })
+            .await;
+        assert_eq!(r, Ok(1));
+    });
+    let s = pool.stats();
+    assert_eq!((s.panicked, s.cancelled), (1, 1), "{s:?}");
+    common::assert_accounted(&s);
+    rec.assert_settled("r12-nest", &[s], 1);
+}
+
+// ---- tracing: the rejection event on every path, adaptive limit changes ----
+
+mod events {
+    use super::*;
+    use tracing::field::{Field, Visit};
+    use tracing::{Event, Subscriber};
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+    use tracing_subscriber::Layer;
+
+    type Fields = BTreeMap<String, String>;
+
+    #[derive(Clone, Default)]
+    struct Events(Arc<Mutex<Vec<Fields>>>);
+
+    struct Text<'a>(&'a mut Fields);
+
+    impl Visit for Text<'_> {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            self.0.insert(field.name().to_owned(), format!("{value:?}"));
+        }
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.0.insert(field.name().to_owned(), value.to_owned());
+        }
+    }
+
+    impl<S: Subscriber> Layer<S> for Events {
+        fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+            let mut fields = Fields::new();
+            event.record(&mut Text(&mut fields));
+            self.0.lock().unwrap().push(fields);
+        }
+    }
+
+    impl Events {
+        fn run<T>(&self, f: impl FnOnce() -> T) -> T {
+            let subscriber = tracing_subscriber::registry().with(self.clone());
+            tracing::subscriber::with_default(subscriber, f)
+        }
+        fn of(&self, message: &str, pool: &str) -> Vec<Fields> {
+            self.0
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|f| {
+                    f.get("message").map(String::as_str) == Some(message)
+                        && f.get("pool").map(String::as_str) == Some(pool)
+                })
+                .cloned()
+                .collect()
+        }
+    }
+
+    fn current_thread() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_rejection_on_every_path_is_one_event_with_its_reason() {
+        let events = Events::default();
+        let pool = Pool::builder().name("r12-rej").size(1).build().unwrap();
+        let paths = events.run(|| {
+            current_thread().block_on(async {
+                tokio::time::timeout(Duration::from_secs(10), async {
+                    pool.pause();
+                    let mut paths = 0;
+                    assert_eq!(pool.run(|| ()), Err(Rejected::Paused));
+                    paths += 1;
+                    assert_eq!(pool.submit(async {}).await, Err(Rejected::Paused));
+                    paths += 1;
+                    assert_eq!(pool.submit_blocking(|| ()).await, Err(Rejected::Paused));
+                    paths += 1;
+                    assert!(matches!(pool.acquire().await, Err(Rejected::Paused)));
+                    paths += 1;
+                    assert!(matches!(pool.try_acquire(), Err(Rejected::Paused)));
+                    paths += 1;
+                    assert!(matches!(pool.acquire_owned(3).await, Err(Rejected::Paused)));
+                    paths += 1;
+                    match pool.spawn(async {}) {
+                        Err(r) => assert_eq!(r, Rejected::Paused),
+                        Ok(h) => assert_eq!(h.await, Err(Rejected::Paused)),
+                    }
+                    paths += 1;
+                    let out: Vec<_> = futures::stream::iter([1, 2])
+                        .map(|i| async move { i })
+                        .pooled_unordered(&pool)
+                        .collect()
+                        .await;
+                    assert_eq!(out, [Err(Rejected::Paused), Err(Rejected::Paused)]);
+                    paths += 2;
+                    let out: Vec<_> = futures::stream::iter([async { 1 }])
+                        .pooled_ordered(&pool)
+                        .collect()
+                        .await;
+                    assert_eq!(out, [Err(Rejected::Paused)]);
+                    paths += 1;
+                    #[cfg(feature = "tower")]
+                    {
+                        use pool_runtime::tower::{BoxError, PooledLayer};
+                        use tower::{service_fn, Layer as _, ServiceExt};
+                        let service = PooledLayer::pool(pool.clone())
+                            .layer(service_fn(|()| async { Ok::<_, BoxError>(()) }));
+                        let r = service.oneshot(()).await;
+                        assert!(r.is_err(), "paused: the tower call is refused");
+                        paths += 1;
+                    }
+                    paths
+                })
+                .await
+                .expect("hung")
+            })
+        });
+        let seen = events.of("call rejected", "r12-rej");
+        let reasons: Vec<_> = seen.iter().map(|f| f["reason"].clone()).collect();
+        assert_eq!(reasons, vec!["paused".to_owned(); paths], "{seen:?}");
+        let s = pool.stats();
+        assert_eq!(s.rejected_for(Rejected::Paused), paths as u64, "{s:?}");
+        assert_eq!((s.running, s.waiting), (0, 0));
+    }
+
+    #[test]
+    fn adaptive_limit_changes_chain_from_the_size_to_min_and_never_below() {
+        let events = Events::default();
+        let rec = Rec::default();
+        let pool = built(&rec, || {
+            Pool::builder()
+                .name("r12-adev")
+                .kind(Kind::Autoscale)
+                .min(3)
+                .max(3)
+                .size(3)
+                .scale_policy(ScalePolicy::Adaptive(AdaptiveSettings::DEFAULT))
+                .build()
+                .unwrap()
+        });
+        let fixed = built(&rec, || {
+            Pool::builder()
+                .name("r12-adev2")
+                .kind(Kind::Autoscale)
+                .min(2)
+                .max(20)
+                .size(20)
+                .scale_policy(ScalePolicy::Adaptive(AdaptiveSettings::DEFAULT))
+                .build()
+                .unwrap()
+        });
+        events.run(|| {
+            futures::executor::block_on(async {
+                for _ in 0..200 {
+                    let r = pool.submit_judged(0, async {}, |_| Verdict::Overload).await;
+                    assert_eq!(r, Ok(()));
+                    let r = fixed
+                        .submit_judged(0, async {}, |_| Verdict::Overload)
+                        .await;
+                    assert_eq!(r, Ok(()));
+                }
+            })
+        });
+        assert_eq!(pool.size(), 3, "min = max: the limit cannot move");
+        assert!(events.of("limit changed", "r12-adev").is_empty());
+        rec.assert_settled("r12-adev", &[pool.stats()], 3);
+        let changes = events.of("limit changed", "r12-adev2");
+        assert!(!changes.is_empty());
+        let mut at = 20usize;
+        for c in &changes {
+            assert_eq!(c["cause"], "adaptive", "{c:?}");
+            assert_eq!(c["from"], at.to_string(), "chained: {changes:?}");
+            at = c["to"].parse().unwrap();
+            assert!(at >= 2, "below min: {changes:?}");
+        }
+        assert_eq!((at, fixed.size()), (2, 2), "{changes:?}");
+        rec.assert_settled("r12-adev2", &[fixed.stats()], 2);
+    }
+
+    #[test]
+    fn admission_timeouts_are_never_drops_of_an_adaptive_pool() {
+        let events = Events::default();
+        let rec = Rec::default();
+        let pool = built(&rec, || {
+            Pool::builder()
+                .name("r12-adto")
+                .kind(Kind::Autoscale)
+                .min(1)
+                .max(4)
+                .size(4)
+                .scale_policy(ScalePolicy::Adaptive(AdaptiveSettings::DEFAULT))
+                .build()
+                .unwrap()
+        });
+        pool.set_admission_timeout(Some(Duration::from_millis(1)));
+        let timed_out = events.run(|| {
+            current_thread().block_on(async {
+                tokio::time::timeout(Duration::from_secs(15), async {
+                    let mut timed_out = 0;
+                    for _ in 0..40 {
+                        let calls: Vec<_> = (0..12)
+                            .map(|_| {
+                                pool.submit_judged(
+                                    0,
+                                    tokio::time::sleep(Duration::from_millis(3)),
+                                    |_| Verdict::Success,
+                                )
+                            })
+                            .collect();
+                        for r in futures::future::join_all(calls).await {
+                            match r {
+                                Ok(()) => {}
+                                Err(Rejected::TimedOut) => timed_out += 1,
+                                Err(e) => panic!("{e:?}"),
+                            }
+                        }
+                    }
+                    timed_out
+                })
+                .await
+                .expect("hung")
+            })
+        });
+        assert!(timed_out > 0, "some calls timed out in admission");
+        let windows = events.of("adaptive window", "r12-adto");
+        assert!(!windows.is_empty(), "the policy closed windows");
+        for w in &windows {
+            assert_eq!(
+                w["drops"], "0",
+                "an admission timeout counted as a drop: {w:?}"
+            );
+            assert_ne!(w["decision"], "drop_cut", "{w:?}");
+        }
+        let s = pool.stats();
+        assert_eq!(s.rejected_for(Rejected::TimedOut), timed_out, "{s:?}");
+        rec.assert_settled("r12-adto", &[s], pool.size());
+    }
+}
