@@ -632,6 +632,89 @@ fn nested_calls_that_panic_or_are_cancelled_leave_gauges_at_zero_and_counters_eq
     rec.assert_settled("r12-nest", &[s], 1);
 }
 
+#[test]
+fn spawned_calls_of_a_runtime_shut_down_running_and_waiting_leave_gauges_at_zero() {
+    let rec = Rec::default();
+    let pool = Arc::new(built(&rec, || {
+        Pool::builder().name("r12-rt").size(2).build().unwrap()
+    }));
+    let rt = runtime();
+    let handles: Vec<_> = (0..5)
+        .map(|_| {
+            let _enter = rt.enter();
+            pool.spawn(std::future::pending::<()>()).unwrap()
+        })
+        .collect();
+    rt.block_on(async {
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            until(|| {
+                let s = pool.stats();
+                (s.running, s.waiting) == (2, 3)
+            }),
+        )
+        .await
+        .expect("hung")
+    });
+    assert_eq!(rec.gauge("pooled.running", "r12-rt"), 2.0);
+    assert_eq!(rec.gauge("pooled.waiting", "r12-rt"), 3.0);
+    drop(rt);
+    for h in handles {
+        assert_eq!(futures::executor::block_on(h), Err(Rejected::Closed));
+    }
+    let s = pool.stats();
+    assert_eq!((s.running, s.waiting, s.cancelled), (0, 0, 5), "{s:?}");
+    common::assert_accounted(&s);
+    rec.assert_settled("r12-rt", &[s], 2);
+}
+
+#[test]
+fn a_stream_follows_a_scale_down_pulling_nothing_until_below_the_new_bound() {
+    let rec = Rec::default();
+    let pool = built(&rec, || {
+        Pool::builder().name("r12-down").size(4).build().unwrap()
+    });
+    let alive = Alive::default();
+    let meter = Meter::default();
+    let pulled = Arc::new(AtomicUsize::new(0));
+    timed(async {
+        let (a, m, p) = (alive.clone(), meter.clone(), pulled.clone());
+        let items = futures::stream::iter(0..40u32).map(move |i| {
+            p.fetch_add(1, Ordering::SeqCst);
+            let (guard, m) = (a.born(), m.clone());
+            async move {
+                let _in = m.enter();
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                (i, guard)
+            }
+        });
+        let mut s = std::pin::pin!(items.pooled_unordered(&pool).limit(6));
+        let (mut got, mut below) = (0, false);
+        while let Some(out) = s.next().await {
+            let (_, guard) = out.unwrap();
+            drop(guard);
+            got += 1;
+            assert!(
+                alive.now() <= 6,
+                "over the adapter's limit: {}",
+                alive.now()
+            );
+            if got == 5 {
+                pool.resize(1);
+            }
+            if got > 5 {
+                // Once below the new bound (2 x 1), never above it again.
+                assert!(!below || alive.now() <= 2, "pulled past the new bound");
+                below |= alive.now() <= 2;
+            }
+        }
+        assert_eq!(got, 40);
+    });
+    assert_eq!(pulled.load(Ordering::SeqCst), 40);
+    assert!(meter.max() <= 4);
+    rec.assert_settled("r12-down", &[pool.stats()], 1);
+}
+
 // ---- tracing: the rejection event on every path, adaptive limit changes ----
 
 mod events {
@@ -865,5 +948,79 @@ mod events {
         let s = pool.stats();
         assert_eq!(s.rejected_for(Rejected::TimedOut), timed_out, "{s:?}");
         rec.assert_settled("r12-adto", &[s], pool.size());
+    }
+
+    #[cfg(feature = "config")]
+    #[test]
+    fn a_reload_while_adaptive_calls_run_reports_each_change_and_the_limit_gauge_follows() {
+        use pool_runtime::{Group, GroupSpec};
+        static ADAPT: Group = Group::new(
+            GroupSpec::new("r12::adapt")
+                .kind(Kind::Autoscale)
+                .min(1)
+                .max(8)
+                .size(6)
+                .scale_policy(ScalePolicy::Adaptive(AdaptiveSettings::DEFAULT)),
+        );
+        pool_runtime::register_group!(ADAPT);
+        let events = Events::default();
+        let rec = Rec::default();
+        metrics::with_local_recorder(&rec, || assert_eq!(ADAPT.size(), 6));
+        let meter = Meter::default();
+        events.run(|| {
+            current_thread().block_on(async {
+                tokio::time::timeout(Duration::from_secs(15), async {
+                    for round in 0..30 {
+                        let calls: Vec<_> = (0..10)
+                            .map(|i| {
+                                let m = meter.clone();
+                                ADAPT.submit_judged(
+                                    0,
+                                    async move {
+                                        let _in = m.enter();
+                                        tokio::time::sleep(Duration::from_millis(1)).await;
+                                    },
+                                    move |_| match i % 3 {
+                                        0 => Verdict::Overload,
+                                        _ => Verdict::Success,
+                                    },
+                                )
+                            })
+                            .collect();
+                        let mut calls = std::pin::pin!(futures::future::join_all(calls));
+                        // Reload mid-round, while calls run and wait.
+                        let _ = futures::poll!(calls.as_mut());
+                        let text = match round % 3 {
+                            0 => "[groups.\"r12::adapt\"]\nkind = \"autoscale\"\npolicy = \"adaptive\"\nmin = 2\nmax = 4\nadaptive_tolerance = 1.5\n",
+                            1 => "[groups.\"r12::adapt\"]\nkind = \"autoscale\"\npolicy = \"adaptive\"\nmin = 3\nmax = 3\n",
+                            _ => "[groups.\"r12::adapt\"]\nkind = \"autoscale\"\npolicy = \"adaptive\"\nmin = 1\nmax = 8\nsize = 7\nadaptive_window_samples = 20\n",
+                        };
+                        pool_runtime::config::load_str("r12.toml", text).unwrap();
+                        for r in calls.await {
+                            assert_eq!(r, Ok(()));
+                        }
+                        let (min, max) = ADAPT.pool().bounds();
+                        assert!((min..=max).contains(&ADAPT.size()), "{min} {max} {}", ADAPT.size());
+                    }
+                })
+                .await
+                .expect("hung")
+            })
+        });
+        pool_runtime::config::clear();
+        assert!(meter.max() <= 8, "over the largest max: {}", meter.max());
+        let changes = events.of("limit changed", "r12::adapt");
+        assert!(
+            changes.iter().any(|c| c["cause"] == "reload"),
+            "{changes:?}"
+        );
+        let mut at = 6usize;
+        for c in &changes {
+            assert_eq!(c["from"], at.to_string(), "chained: {changes:?}");
+            at = c["to"].parse().unwrap();
+        }
+        let s = ADAPT.stats();
+        assert_eq!(at, s.size, "{changes:?}");
+        rec.assert_settled("r12::adapt", &[s], ADAPT.size());
     }
 }
