@@ -170,8 +170,7 @@ fn shutdown_timeout_and_abort_leave_gauges_at_zero_and_counters_equal_stats() {
         Pool::builder().name("r12-shut").size(1).build().unwrap()
     }));
     let meter = Meter::default();
-    let (gate, open) = common::gate();
-    let _ = gate;
+    let (_gate, open) = common::gate();
     timed(async {
         let runner = tokio::spawn({
             let (pool, open, meter) = (pool.clone(), open.clone(), meter.clone());
