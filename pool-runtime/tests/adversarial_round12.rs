@@ -726,7 +726,8 @@ mod events {
     type Fields = BTreeMap<String, String>;
 
     #[derive(Clone, Default)]
-    struct Events(Arc<Mutex<Vec<Fields>>>);
+    #[allow(clippy::type_complexity)]
+    struct Events(Arc<Mutex<Vec<Fields>>>, Arc<Mutex<Vec<Fields>>>);
 
     struct Text<'a>(&'a mut Fields);
 
@@ -740,6 +741,30 @@ mod events {
     }
 
     impl<S: Subscriber> Layer<S> for Events {
+        fn on_new_span(
+            &self,
+            attrs: &tracing::span::Attributes<'_>,
+            id: &tracing::span::Id,
+            _: Context<'_, S>,
+        ) {
+            let mut fields = Fields::new();
+            attrs.record(&mut Text(&mut fields));
+            fields.insert("span".into(), attrs.metadata().name().into());
+            fields.insert("id".into(), id.into_u64().to_string());
+            self.1.lock().unwrap().push(fields);
+        }
+        fn on_record(
+            &self,
+            id: &tracing::span::Id,
+            values: &tracing::span::Record<'_>,
+            _: Context<'_, S>,
+        ) {
+            let mut spans = self.1.lock().unwrap();
+            let id = id.into_u64().to_string();
+            if let Some(f) = spans.iter_mut().rev().find(|f| f["id"] == id) {
+                values.record(&mut Text(f));
+            }
+        }
         fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
             let mut fields = Fields::new();
             event.record(&mut Text(&mut fields));
@@ -751,6 +776,18 @@ mod events {
         fn run<T>(&self, f: impl FnOnce() -> T) -> T {
             let subscriber = tracing_subscriber::registry().with(self.clone());
             tracing::subscriber::with_default(subscriber, f)
+        }
+        /// `[call, weight, wait_us, outcome]` of each call span of `pool`.
+        fn calls(&self, pool: &str) -> Vec<[String; 4]> {
+            let spans = self.1.lock().unwrap();
+            spans
+                .iter()
+                .filter(|f| f["span"] == "call" && f.get("pool").map(String::as_str) == Some(pool))
+                .map(|f| {
+                    let g = |n: &str| f.get(n).cloned().unwrap_or_else(|| "-".into());
+                    [g("call"), g("weight"), g("wait_us"), g("outcome")]
+                })
+                .collect()
         }
         fn of(&self, message: &str, pool: &str) -> Vec<Fields> {
             self.0
@@ -1021,5 +1058,72 @@ mod events {
         let s = ADAPT.stats();
         assert_eq!(at, s.size, "{changes:?}");
         rec.assert_settled("r12::adapt", &[s], ADAPT.size());
+    }
+
+    #[test]
+    fn wait_us_is_recorded_at_admission_on_the_permit_blocking_and_stream_paths() {
+        let events = Events::default();
+        let clock = pool_runtime::ManualClock::new();
+        let pool = Pool::builder()
+            .name("r12-wait")
+            .order(pool_runtime::Order::Priority)
+            .size(1)
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .unwrap();
+        let rt = current_thread();
+        events.run(|| {
+            rt.block_on(async {
+                tokio::time::timeout(Duration::from_secs(10), async {
+                    // Permit path: waits 5 ms of the pool's clock.
+                    let held = pool.try_acquire().unwrap();
+                    let mut p = std::pin::pin!(pool.acquire_weighted(4));
+                    assert!(futures::poll!(p.as_mut()).is_pending());
+                    clock.advance(Duration::from_millis(5));
+                    drop(held);
+                    drop(p.await.unwrap());
+                    // Blocking path: waits 4 ms.
+                    let held = pool.try_acquire().unwrap();
+                    let mut b = std::pin::pin!(pool.submit_blocking_weighted(-2, || 9));
+                    assert!(futures::poll!(b.as_mut()).is_pending());
+                    clock.advance(Duration::from_millis(4));
+                    drop(held);
+                    assert_eq!(b.await, Ok(9));
+                    // Stream path: the first item waits 3 ms.
+                    let held = pool.try_acquire().unwrap();
+                    let mut s = std::pin::pin!(futures::stream::iter([6i64])
+                        .map(|w| async move { w })
+                        .pooled_ordered_weighted(&pool, |_| 6));
+                    assert!(futures::poll!(s.next()).is_pending());
+                    clock.advance(Duration::from_millis(3));
+                    drop(held);
+                    assert_eq!(s.next().await, Some(Ok(6)));
+                    // Cancelled while waiting: no admission, no wait recorded.
+                    let held = pool.try_acquire().unwrap();
+                    let mut c = Box::pin(pool.submit_weighted(1, async {}));
+                    assert!(futures::poll!(c.as_mut()).is_pending());
+                    clock.advance(Duration::from_millis(2));
+                    drop(c);
+                    drop(held);
+                })
+                .await
+                .expect("hung")
+            })
+        });
+        let s = |v: &str| v.to_owned();
+        assert_eq!(
+            events.calls("r12-wait"),
+            [
+                [s("permit"), s("0"), s("0"), s("completed")],
+                [s("permit"), s("4"), s("5000"), s("completed")],
+                [s("permit"), s("0"), s("0"), s("completed")],
+                [s("blocking"), s("-2"), s("4000"), s("completed")],
+                [s("permit"), s("0"), s("0"), s("completed")],
+                [s("submit"), s("6"), s("3000"), s("completed")],
+                [s("permit"), s("0"), s("0"), s("completed")],
+                [s("submit"), s("1"), s("-"), s("cancelled")],
+            ]
+        );
+        common::assert_accounted(&pool.stats());
     }
 }
