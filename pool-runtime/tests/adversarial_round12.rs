@@ -714,6 +714,165 @@ fn a_stream_follows_a_scale_down_pulling_nothing_until_below_the_new_bound() {
     rec.assert_settled("r12-down", &[pool.stats()], 1);
 }
 
+#[cfg(feature = "tower")]
+#[test]
+fn a_tower_overload_predicate_that_panics_or_says_overload_to_everything() {
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use tower::{service_fn, Layer as _, ServiceExt};
+    common::quiet_planned_panics();
+    let rec = Rec::default();
+    let pool = built(&rec, || {
+        Pool::builder()
+            .name("r12-tower")
+            .kind(Kind::Autoscale)
+            .min(2)
+            .max(10)
+            .size(10)
+            .scale_policy(ScalePolicy::Adaptive(AdaptiveSettings::DEFAULT))
+            .build()
+            .unwrap()
+    });
+    let meter = Meter::default();
+    timed(async {
+        let m = meter.clone();
+        let inner = service_fn(move |n: u32| {
+            let m = m.clone();
+            async move {
+                let _in = m.enter();
+                tokio::task::yield_now().await;
+                Ok::<_, std::io::Error>(n)
+            }
+        });
+        let panicking = PooledLayer::pool(pool.clone())
+            .overload(|_: &Result<u32, std::io::Error>| -> bool { panic!("planned: predicate") })
+            .layer(inner.clone());
+        let r =
+            futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(panicking.oneshot(1)))
+                .await;
+        assert!(r.is_err(), "the predicate's panic reaches the caller");
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting, s.panicked), (0, 0, 1), "{s:?}");
+        let everything = PooledLayer::pool(pool.clone())
+            .overload(|_: &Result<u32, std::io::Error>| true)
+            .layer(inner);
+        let calls: Vec<_> = (0..400).map(|n| everything.clone().oneshot(n)).collect();
+        for (n, r) in futures::future::join_all(calls)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            let r: Result<u32, BoxError> = r;
+            assert_eq!(r.unwrap(), n as u32);
+        }
+    });
+    assert_eq!(pool.size(), 2, "every answer an overload: down to min");
+    assert!(meter.max() <= 10);
+    let s = pool.stats();
+    common::assert_accounted(&s);
+    rec.assert_settled("r12-tower", &[s], 2);
+}
+
+#[test]
+fn a_later_item_panicking_while_earlier_ones_run_then_the_stream_dropped_frees_everything() {
+    common::quiet_planned_panics();
+    let rec = Rec::default();
+    let pool = built(&rec, || {
+        Pool::builder()
+            .name("r12-late-panic")
+            .size(3)
+            .build()
+            .unwrap()
+    });
+    let alive = Alive::default();
+    timed(async {
+        let a = alive.clone();
+        let items = futures::stream::iter(0..20u32).map(move |i| {
+            let guard = a.born();
+            async move {
+                let _guard = guard;
+                if i == 2 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    panic!("planned: item 2");
+                }
+                std::future::pending::<u32>().await
+            }
+        });
+        let mut s = Box::pin(items.pooled_ordered(&pool));
+        let r = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(s.next())).await;
+        assert!(r.is_err(), "item 2's panic propagates");
+        drop(s);
+        assert_eq!(alive.now(), 0, "every item dropped with the adapter");
+        // Closed mid-stream: every later item is turned away, counted.
+        pool.close();
+        let out: Vec<_> = futures::stream::iter(0..5)
+            .map(|i| async move { i })
+            .pooled_unordered(&pool)
+            .collect()
+            .await;
+        assert_eq!(out, vec![Err(Rejected::Closed); 5]);
+    });
+    let s = pool.stats();
+    assert_eq!((s.running, s.waiting, s.panicked), (0, 0, 1), "{s:?}");
+    assert!(
+        s.cancelled >= 2,
+        "the earlier items, dropped running: {s:?}"
+    );
+    assert_eq!(s.rejected_for(Rejected::Closed), 5);
+    common::assert_accounted(&s);
+    rec.assert_settled("r12-late-panic", &[s], 3);
+}
+
+#[test]
+fn the_last_handle_of_a_pool_dropped_after_its_spawned_calls_end_takes_its_limit_back() {
+    let rec = Rec::default();
+    let pool = built(&rec, || {
+        Pool::builder().name("r12-last").size(3).build().unwrap()
+    });
+    let rt = runtime();
+    let (_gate, open) = common::gate();
+    let handles: Vec<_> = (0..5)
+        .map(|_| {
+            let _enter = rt.enter();
+            let open = open.clone();
+            pool.spawn(async move {
+                while !open.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            })
+            .unwrap()
+        })
+        .collect();
+    let stats = pool.clone();
+    drop(pool);
+    assert_eq!(
+        rec.gauge("pooled.limit", "r12-last"),
+        3.0,
+        "a handle is still alive"
+    );
+    rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            until(|| stats.stats().running == 3).await;
+            open.store(true, Ordering::SeqCst);
+            for h in handles {
+                assert_eq!(h.await, Ok(()));
+            }
+        })
+        .await
+        .expect("hung")
+    });
+    let s = stats.stats();
+    assert_eq!(s.completed, 5);
+    rec.assert_settled("r12-last", &[s], 3);
+    drop(stats);
+    drop(rt);
+    assert_eq!(
+        rec.gauge("pooled.limit", "r12-last"),
+        0.0,
+        "the last handle took it back"
+    );
+    assert_eq!(rec.gauge("pooled.running", "r12-last"), 0.0);
+}
+
 // ---- tracing: the rejection event on every path, adaptive limit changes ----
 
 mod events {
