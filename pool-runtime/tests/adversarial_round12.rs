@@ -873,6 +873,86 @@ fn the_last_handle_of_a_pool_dropped_after_its_spawned_calls_end_takes_its_limit
     assert_eq!(rec.gauge("pooled.running", "r12-last"), 0.0);
 }
 
+#[test]
+fn shutdown_with_a_timeout_returns_on_a_manual_clock_pool_and_a_stream_meets_full() {
+    let rec = Rec::default();
+    let clock = pool_runtime::ManualClock::new();
+    let pool = built(&rec, || {
+        Pool::builder()
+            .name("r12-manual")
+            .size(1)
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .unwrap()
+    });
+    pool.set_max_waiting(Some(0)).unwrap();
+    let held = pool.try_acquire().unwrap();
+    timed(async {
+        let out: Vec<_> = futures::stream::iter(0..3)
+            .map(|i| async move { i })
+            .pooled_unordered(&pool)
+            .collect()
+            .await;
+        assert_eq!(out, vec![Err(Rejected::Full); 3]);
+        let r = pool.shutdown(Some(Duration::from_millis(20))).await;
+        assert!(r.is_err(), "the permit still runs: {r:?}");
+    });
+    drop(held);
+    let s = pool.stats();
+    assert_eq!(s.rejected_for(Rejected::Full), 3, "{s:?}");
+    rec.assert_settled("r12-manual", &[s], 1);
+}
+
+#[test]
+fn concurrent_resizes_scales_and_bounds_changes_leave_the_limit_gauge_at_the_size() {
+    let rec = Rec::default();
+    let pool = Arc::new(built(&rec, || {
+        Pool::builder()
+            .name("r12-race")
+            .kind(Kind::Autoscale)
+            .min(1)
+            .max(64)
+            .size(8)
+            .build()
+            .unwrap()
+    }));
+    let meter = Meter::default();
+    common::within(Duration::from_secs(15), {
+        let (pool, meter) = (pool.clone(), meter.clone());
+        move || {
+            std::thread::scope(|scope| {
+                for t in 0..4usize {
+                    let (pool, meter) = (&pool, &meter);
+                    scope.spawn(move || {
+                        for i in 0..300usize {
+                            match (t + i) % 4 {
+                                0 => {
+                                    pool.resize(1 + (i * 7 + t) % 40);
+                                }
+                                1 => {
+                                    pool.scale(if i % 2 == 0 { 3 } else { -2 });
+                                }
+                                2 => {
+                                    let min = 1 + i % 5;
+                                    let _ = pool.set_bounds(min, min + 10 + t);
+                                }
+                                _ => {
+                                    let _ = pool.run(|| {
+                                        let _in = meter.enter();
+                                    });
+                                }
+                            }
+                        }
+                    });
+                }
+            });
+        }
+    });
+    let _ = pool.set_bounds(1, 64);
+    let s = pool.stats();
+    rec.assert_settled("r12-race", &[s], pool.size());
+}
+
 // ---- tracing: the rejection event on every path, adaptive limit changes ----
 
 mod events {
