@@ -953,6 +953,45 @@ fn concurrent_resizes_scales_and_bounds_changes_leave_the_limit_gauge_at_the_siz
     rec.assert_settled("r12-race", &[s], pool.size());
 }
 
+#[test]
+fn a_stream_dropped_right_after_a_slot_was_handed_to_its_waiting_item_frees_it_and_settles_the_gauges(
+) {
+    let rec = Rec::default();
+    let pool = built(&rec, || {
+        Pool::builder()
+            .name("r12-handoff")
+            .order(pool_runtime::Order::Priority)
+            .size(1)
+            .build()
+            .unwrap()
+    });
+    for ordered in [false, true] {
+        let held = pool.try_acquire().unwrap();
+        let items = futures::stream::iter(0..10u32).map(|i| async move { i });
+        let mut s: std::pin::Pin<Box<dyn futures::Stream<Item = Result<u32, Rejected>> + '_>> =
+            if ordered {
+                Box::pin(items.pooled_ordered(&pool))
+            } else {
+                Box::pin(items.pooled_unordered(&pool))
+            };
+        let mut task = common::Task::new(s.next());
+        task.assert_pending();
+        drop(task);
+        assert_eq!(pool.stats().waiting, 2);
+        assert_eq!(rec.gauge("pooled.waiting", "r12-handoff"), 2.0);
+        // The slot goes to the first waiter, which is never polled again.
+        drop(held);
+        drop(s);
+        let st = pool.stats();
+        assert_eq!((st.running, st.waiting), (0, 0), "{st:?}");
+        assert_eq!(pool.run(|| 1), Ok(1), "the handed slot came back");
+    }
+    let s = pool.stats();
+    assert_eq!(s.cancelled, 4, "{s:?}");
+    common::assert_accounted(&s);
+    rec.assert_settled("r12-handoff", &[s], 1);
+}
+
 // ---- tracing: the rejection event on every path, adaptive limit changes ----
 
 mod events {
