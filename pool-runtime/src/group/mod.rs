@@ -522,7 +522,7 @@ impl Group {
         // Turned away by the group, the ceiling's call ended with that answer
         // (completed, as a `submit`'s does); dropped while it waits for the
         // group, or unrun by the executor, it is cancelled.
-        let mut ceiling = Some(ceiling::acquire_owned_for(core, weight).await?);
+        let mut ceiling = ceiling::acquire_owned_for(core, weight).await?;
         #[cfg(feature = "redis")]
         if let Some(fleet) = self.fleet() {
             let call = pool
@@ -530,7 +530,7 @@ impl Group {
                     weight,
                     Mode::Reject,
                     || {
-                        let ceiling = ceiling.take().flatten();
+                        let ceiling = ceiling.take();
                         async move { Ok((crate::fleet::lease(fleet, false).await?, ceiling)) }
                     },
                     move |(lease, ceiling)| {
@@ -544,7 +544,7 @@ impl Group {
             .blocking_call_then(
                 weight,
                 Mode::Reject,
-                || std::future::ready(Ok(ceiling.take().flatten())),
+                || std::future::ready(Ok(ceiling.take())),
                 move |ceiling| ceiling::run_owned(ceiling, f),
             )
             .await;
@@ -638,9 +638,9 @@ impl Group {
 /// ceiling slot never went to a job), that slot ends as an answered call.
 fn answered<T>(
     call: Result<T, Rejected>,
-    ceiling: Option<Option<crate::call::blocking::OwnedSlot>>,
+    ceiling: Option<crate::call::blocking::OwnedSlot>,
 ) -> Result<T, Rejected> {
-    if let (Err(_), Some(Some(mut slot))) = (&call, ceiling) {
+    if let (Err(_), Some(mut slot)) = (&call, ceiling) {
         slot.answered();
     }
     call
