@@ -588,12 +588,15 @@ fn load_env_from_err(list: &[(&str, &str)]) -> config::ConfigError {
     config::load_env_from(vars(list)).expect_err("the variables are invalid")
 }
 
+#[cfg(all(feature = "test-util", feature = "rayon"))]
 static ISOLATED_RAYON: Group = Group::new(
     GroupSpec::new("r10::isolated_rayon")
         .size(1)
         .executor(pool_runtime::ExecutorKind::Rayon),
 );
+#[cfg(all(feature = "test-util", feature = "rayon"))]
 static ISOLATED_TOKIO: Group = Group::new(GroupSpec::new("r10::isolated_tokio").size(1));
+#[cfg(all(feature = "test-util", feature = "rayon"))]
 static ISOLATED_PLAIN: Group = Group::new(GroupSpec::new("r10::isolated_plain").size(1));
 
 /// A call nested in the work of a call an isolated instance admitted belongs
@@ -602,6 +605,7 @@ static ISOLATED_PLAIN: Group = Group::new(GroupSpec::new("r10::isolated_plain").
 /// or on a thread of its own (from a plain test). It nests under its
 /// parent's slot in the instance; the shared pool (which another test may
 /// have paused, closed or filled) never sees it.
+#[cfg(all(feature = "test-util", feature = "rayon"))]
 #[test]
 fn calls_nested_in_an_isolated_instances_blocking_jobs_stay_in_the_instance() {
     // Group calls count against the ceiling another test here sets.
@@ -637,18 +641,22 @@ fn calls_nested_in_an_isolated_instances_blocking_jobs_stay_in_the_instance() {
     });
 }
 
+#[cfg(feature = "rayon")]
 static CEILED_RAYON: Group = Group::new(
     GroupSpec::new("r10::ceiled_rayon")
         .size(1)
         .executor(pool_runtime::ExecutorKind::Rayon),
 );
+#[cfg(feature = "rayon")]
 static CEILED_TOKIO: Group = Group::new(GroupSpec::new("r10::ceiled_tokio").size(1));
+#[cfg(feature = "rayon")]
 static CEILED_OTHER: Group = Group::new(GroupSpec::new("r10::ceiled_other").size(1));
 
 /// Under a ceiling of 1, a call nested in a blocking job (on tokio's
 /// blocking threads, rayon's, or a thread of its own), into the same group
 /// or another, runs under its parent's ceiling slot instead of waiting for
 /// a second one that never comes.
+#[cfg(feature = "rayon")]
 #[test]
 fn calls_nested_in_blocking_jobs_on_any_executor_nest_under_the_ceiling() {
     let _serial = config_turn();
@@ -720,12 +728,14 @@ fn a_digit_separator_in_a_duration_is_refused_saying_so() {
     );
 }
 
+#[cfg(feature = "test-util")]
 static STOLEN: Group = Group::new(GroupSpec::new("r10::stolen").size(1));
 
 /// A thread may run the work of one test's call inside the work of
 /// another's (a rayon thread waiting in `join` steals whatever job is
 /// queued): a call it makes into the group belongs to the innermost call's
 /// test, whichever isolation is newer.
+#[cfg(feature = "test-util")]
 #[test]
 fn a_call_nested_in_two_tests_work_goes_to_the_innermost_ones_instance() {
     within(BOUND, || {
