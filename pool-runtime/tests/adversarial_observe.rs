@@ -8,121 +8,30 @@
 //! `outcome` on each path.
 #![cfg(all(feature = "metrics", feature = "tracing", feature = "tokio"))]
 
-use metrics::{
-    Counter, CounterFn, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
-    SharedString, Unit,
-};
 use pool_runtime::{Pool, PooledStreamExt, Rejected, Stats};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 mod common;
-use common::{runtime, Level};
+use common::{runtime, Capture};
 
-struct Count(AtomicU64);
-
-impl CounterFn for Count {
-    fn increment(&self, value: u64) {
-        self.0.fetch_add(value, Ordering::SeqCst);
-    }
-    fn absolute(&self, value: u64) {
-        self.0.fetch_max(value, Ordering::SeqCst);
-    }
-}
-
-struct Samples(Mutex<Vec<f64>>);
-
-impl HistogramFn for Samples {
-    fn record(&self, value: f64) {
-        self.0.lock().unwrap().push(value);
-    }
-}
-
-/// `name{label=value,...}` with labels sorted.
-fn render(key: &Key) -> String {
-    let mut labels: Vec<String> = key
-        .labels()
-        .map(|l| format!("{}={}", l.key(), l.value()))
-        .collect();
-    labels.sort();
-    format!("{}{{{}}}", key.name(), labels.join(","))
-}
-
-#[derive(Default)]
-struct Metrics {
-    counters: Mutex<BTreeMap<String, Arc<Count>>>,
-    gauges: Mutex<BTreeMap<String, Arc<Level>>>,
-    histograms: Mutex<BTreeMap<String, Arc<Samples>>>,
-}
-
-impl Recorder for &'static Metrics {
-    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
-        let c = self
-            .counters
-            .lock()
-            .unwrap()
-            .entry(render(key))
-            .or_insert_with(|| Arc::new(Count(AtomicU64::new(0))))
-            .clone();
-        Counter::from_arc(c)
-    }
-    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
-        let g = self
-            .gauges
-            .lock()
-            .unwrap()
-            .entry(render(key))
-            .or_default()
-            .clone();
-        Gauge::from_arc(g)
-    }
-    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
-        let h = self
-            .histograms
-            .lock()
-            .unwrap()
-            .entry(render(key))
-            .or_insert_with(|| Arc::new(Samples(Mutex::new(Vec::new()))))
-            .clone();
-        Histogram::from_arc(h)
-    }
-}
-
-fn metrics() -> &'static Metrics {
-    static METRICS: OnceLock<&'static Metrics> = OnceLock::new();
+fn metrics() -> &'static Capture {
+    static METRICS: OnceLock<&'static Capture> = OnceLock::new();
     METRICS.get_or_init(|| {
-        let m: &'static Metrics = Box::leak(Box::default());
+        let m: &'static Capture = Box::leak(Box::default());
         metrics::set_global_recorder(m).expect("the only recorder");
         m
     })
 }
 
 fn counter(pool: &str, outcome: &str, reason: Option<&str>) -> u64 {
-    let key = match reason {
-        Some(r) => format!("pooled.calls{{outcome={outcome},pool={pool},reason={r}}}"),
-        None => format!("pooled.calls{{outcome={outcome},pool={pool}}}"),
-    };
-    metrics()
-        .counters
-        .lock()
-        .unwrap()
-        .get(&key)
-        .map_or(0, |c| c.0.load(Ordering::SeqCst))
+    metrics().calls(pool, outcome, reason)
 }
 
 fn gauge(name: &str, pool: &str) -> f64 {
-    let key = format!("{name}{{pool={pool}}}");
-    metrics()
-        .gauges
-        .lock()
-        .unwrap()
-        .get(&key)
-        .map_or(f64::NAN, |g| *g.0.lock().unwrap())
+    metrics().gauge(name, pool).unwrap_or(f64::NAN)
 }
 
 /// The pool is quiet: its gauges are back to 0 (and its limit gauge is its

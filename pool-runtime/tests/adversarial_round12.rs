@@ -12,104 +12,38 @@
 ))]
 
 use futures::StreamExt;
-use metrics::{
-    Counter, CounterFn, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit,
-};
 use pool_runtime::{
     AdaptiveSettings, Kind, Pool, PooledStreamExt, Rejected, ScalePolicy, Stats, Verdict,
 };
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 mod common;
-use common::{runtime, Level, Meter};
-
-struct Count(AtomicU64);
-
-impl CounterFn for Count {
-    fn increment(&self, value: u64) {
-        self.0.fetch_add(value, Ordering::SeqCst);
-    }
-    fn absolute(&self, value: u64) {
-        self.0.fetch_max(value, Ordering::SeqCst);
-    }
-}
-
-/// `name{label=value,...}`, labels sorted.
-fn render(key: &Key) -> String {
-    let mut labels: Vec<String> = key
-        .labels()
-        .map(|l| format!("{}={}", l.key(), l.value()))
-        .collect();
-    labels.sort();
-    format!("{}{{{}}}", key.name(), labels.join(","))
-}
+use common::{runtime, Capture, Meter};
 
 /// A recorder of this test's own (used with `with_local_recorder` while a
 /// pool is built: the handles it returns keep reporting afterwards).
-#[derive(Default)]
-struct Rec {
-    counters: Mutex<BTreeMap<String, Arc<Count>>>,
-    gauges: Mutex<BTreeMap<String, Arc<Level>>>,
-}
-
-impl Recorder for Rec {
-    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
-    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
-        let c = self
-            .counters
-            .lock()
-            .unwrap()
-            .entry(render(key))
-            .or_insert_with(|| Arc::new(Count(AtomicU64::new(0))))
-            .clone();
-        Counter::from_arc(c)
-    }
-    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
-        let g = self
-            .gauges
-            .lock()
-            .unwrap()
-            .entry(render(key))
-            .or_default()
-            .clone();
-        Gauge::from_arc(g)
-    }
-    fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
-        Histogram::noop()
-    }
-}
+type Rec = Capture;
 
 impl Rec {
-    fn counter(&self, pool: &str, outcome: &str, reason: Option<&str>) -> u64 {
-        let key = match reason {
-            Some(r) => format!("pooled.calls{{outcome={outcome},pool={pool},reason={r}}}"),
-            None => format!("pooled.calls{{outcome={outcome},pool={pool}}}"),
-        };
-        let counters = self.counters.lock().unwrap();
-        counters.get(&key).map_or(0, |c| c.0.load(Ordering::SeqCst))
-    }
-    fn gauge(&self, name: &str, pool: &str) -> f64 {
-        let key = format!("{name}{{pool={pool}}}");
-        let gauges = self.gauges.lock().unwrap();
-        gauges.get(&key).map_or(0.0, |g| *g.0.lock().unwrap())
+    /// The gauge `name` of `pool` (0 if never registered).
+    fn level(&self, name: &str, pool: &str) -> f64 {
+        self.gauge(name, pool).unwrap_or(0.0)
     }
     /// The counters of `pool` equal the sum of `stats`, and the gauges say
     /// nothing runs or waits.
     fn assert_settled(&self, pool: &str, stats: &[Stats], limit: usize) {
         let sum = |f: fn(&Stats) -> u64| stats.iter().map(f).sum::<u64>();
         let got = (
-            self.counter(pool, "completed", None),
-            self.counter(pool, "panicked", None),
-            self.counter(pool, "cancelled", None),
-            self.counter(pool, "rejected", Some("paused")),
-            self.counter(pool, "rejected", Some("closed")),
-            self.counter(pool, "rejected", Some("full")),
-            self.counter(pool, "rejected", Some("timed_out")),
+            self.calls(pool, "completed", None),
+            self.calls(pool, "panicked", None),
+            self.calls(pool, "cancelled", None),
+            self.calls(pool, "rejected", Some("paused")),
+            self.calls(pool, "rejected", Some("closed")),
+            self.calls(pool, "rejected", Some("full")),
+            self.calls(pool, "rejected", Some("timed_out")),
         );
         let want = (
             sum(|s| s.completed - s.panicked),
@@ -121,10 +55,10 @@ impl Rec {
             sum(|s| s.rejected_for(Rejected::TimedOut)),
         );
         assert_eq!(got, want, "counters vs stats {stats:?}");
-        assert_eq!(self.gauge("pooled.running", pool), 0.0, "running gauge");
-        assert_eq!(self.gauge("pooled.waiting", pool), 0.0, "waiting gauge");
+        assert_eq!(self.level("pooled.running", pool), 0.0, "running gauge");
+        assert_eq!(self.level("pooled.waiting", pool), 0.0, "waiting gauge");
         assert_eq!(
-            self.gauge("pooled.limit", pool),
+            self.level("pooled.limit", pool),
             limit as f64,
             "limit gauge"
         );
@@ -184,14 +118,14 @@ fn shutdown_timeout_and_abort_leave_gauges_at_zero_and_counters_equal_stats() {
             })
             .collect();
         until(|| pool.stats().waiting == 3).await;
-        assert_eq!(rec.gauge("pooled.waiting", "r12-shut"), 3.0);
-        assert_eq!(rec.gauge("pooled.running", "r12-shut"), 1.0);
+        assert_eq!(rec.level("pooled.waiting", "r12-shut"), 3.0);
+        assert_eq!(rec.level("pooled.running", "r12-shut"), 1.0);
         let err = pool.shutdown(Some(Duration::from_millis(30))).await;
         assert!(err.is_err(), "one call still runs: {err:?}");
         for w in waiters {
             assert_eq!(w.await.unwrap(), Err(Rejected::Closed));
         }
-        assert_eq!(rec.gauge("pooled.waiting", "r12-shut"), 0.0);
+        assert_eq!(rec.level("pooled.waiting", "r12-shut"), 0.0);
         open.store(true, Ordering::SeqCst);
         assert_eq!(runner.await.unwrap(), Ok(7));
         pool.drained().await;
@@ -216,7 +150,7 @@ fn two_pools_with_one_name_share_counters_and_the_limit_gauge_adds_up() {
     let b = built(&rec, || {
         Pool::builder().name("r12-twin").size(5).build().unwrap()
     });
-    assert_eq!(rec.gauge("pooled.limit", "r12-twin"), 8.0);
+    assert_eq!(rec.level("pooled.limit", "r12-twin"), 8.0);
     timed(async {
         assert_eq!(a.submit(async { 1 }).await, Ok(1));
         b.pause();
@@ -232,14 +166,14 @@ fn two_pools_with_one_name_share_counters_and_the_limit_gauge_adds_up() {
     let sa = a.stats();
     drop(a);
     assert_eq!(
-        rec.gauge("pooled.limit", "r12-twin"),
+        rec.level("pooled.limit", "r12-twin"),
         2.0,
         "a's share taken back only"
     );
     b.resize(4);
     rec.assert_settled("r12-twin", &[sa, b.stats()], 4);
     drop(b);
-    assert_eq!(rec.gauge("pooled.limit", "r12-twin"), 0.0);
+    assert_eq!(rec.level("pooled.limit", "r12-twin"), 0.0);
 }
 
 #[test]
@@ -436,8 +370,8 @@ fn a_stream_dropped_mid_way_frees_every_slot_counts_cancelled_and_gauges_return_
                 assert!(r.is_err(), "nothing finishes");
                 let st = pool.stats();
                 assert_eq!((st.running, st.waiting), (2, 2), "{st:?}");
-                assert_eq!(rec.gauge("pooled.running", "r12-drop"), 2.0);
-                assert_eq!(rec.gauge("pooled.waiting", "r12-drop"), 2.0);
+                assert_eq!(rec.level("pooled.running", "r12-drop"), 2.0);
+                assert_eq!(rec.level("pooled.waiting", "r12-drop"), 2.0);
             } else {
                 let mut s = std::pin::pin!(items.pooled_unordered(&pool));
                 let r = tokio::time::timeout(Duration::from_millis(30), s.next()).await;
@@ -570,7 +504,7 @@ fn a_blocking_call_dropped_while_running_keeps_its_slot_until_the_closure_ends_t
         // The closure still runs: its slot is still held.
         assert_eq!(pool.stats().running, 1, "{:?}", pool.stats());
         assert!(pool.try_acquire().is_err(), "the slot is the closure's");
-        assert_eq!(rec.gauge("pooled.running", "r12-blk"), 1.0);
+        assert_eq!(rec.level("pooled.running", "r12-blk"), 1.0);
         let m = meter.clone();
         let next = tokio::spawn({
             let pool = pool.clone();
@@ -616,7 +550,7 @@ fn nested_calls_that_panic_or_are_cancelled_leave_gauges_at_zero_and_counters_eq
                 assert!(futures::poll!(nested.as_mut()).is_pending());
                 drop(nested);
                 assert_eq!(
-                    rec.gauge("pooled.running", "r12-nest"),
+                    rec.level("pooled.running", "r12-nest"),
                     1.0,
                     "nested excluded"
                 );
@@ -655,8 +589,8 @@ fn spawned_calls_of_a_runtime_shut_down_running_and_waiting_leave_gauges_at_zero
         .await
         .expect("hung")
     });
-    assert_eq!(rec.gauge("pooled.running", "r12-rt"), 2.0);
-    assert_eq!(rec.gauge("pooled.waiting", "r12-rt"), 3.0);
+    assert_eq!(rec.level("pooled.running", "r12-rt"), 2.0);
+    assert_eq!(rec.level("pooled.waiting", "r12-rt"), 3.0);
     drop(rt);
     for h in handles {
         assert_eq!(futures::executor::block_on(h), Err(Rejected::Closed));
@@ -845,7 +779,7 @@ fn the_last_handle_of_a_pool_dropped_after_its_spawned_calls_end_takes_its_limit
     let stats = pool.clone();
     drop(pool);
     assert_eq!(
-        rec.gauge("pooled.limit", "r12-last"),
+        rec.level("pooled.limit", "r12-last"),
         3.0,
         "a handle is still alive"
     );
@@ -866,11 +800,11 @@ fn the_last_handle_of_a_pool_dropped_after_its_spawned_calls_end_takes_its_limit
     drop(stats);
     drop(rt);
     assert_eq!(
-        rec.gauge("pooled.limit", "r12-last"),
+        rec.level("pooled.limit", "r12-last"),
         0.0,
         "the last handle took it back"
     );
-    assert_eq!(rec.gauge("pooled.running", "r12-last"), 0.0);
+    assert_eq!(rec.level("pooled.running", "r12-last"), 0.0);
 }
 
 #[test]
@@ -978,7 +912,7 @@ fn a_stream_dropped_right_after_a_slot_was_handed_to_its_waiting_item_frees_it_a
         task.assert_pending();
         drop(task);
         assert_eq!(pool.stats().waiting, 2);
-        assert_eq!(rec.gauge("pooled.waiting", "r12-handoff"), 2.0);
+        assert_eq!(rec.level("pooled.waiting", "r12-handoff"), 2.0);
         // The slot goes to the first waiter, which is never polled again.
         drop(held);
         drop(s);

@@ -364,3 +364,119 @@ impl metrics::GaugeFn for Level {
         *self.0.lock().unwrap() = value;
     }
 }
+
+/// A metrics recorder that keeps every counter, gauge and histogram it
+/// registers, by name and sorted labels (`name{label=value,...}`), for a
+/// test to read back: install it globally, or with `with_local_recorder`
+/// while a pool is built (the handles keep reporting to it afterwards).
+#[cfg(feature = "metrics")]
+#[derive(Default)]
+pub struct Capture {
+    pub counters: std::sync::Mutex<std::collections::BTreeMap<String, Arc<Count>>>,
+    pub gauges: std::sync::Mutex<std::collections::BTreeMap<String, Arc<Level>>>,
+    pub histograms: std::sync::Mutex<std::collections::BTreeMap<String, Arc<Samples>>>,
+}
+
+/// A captured counter.
+#[cfg(feature = "metrics")]
+#[derive(Default)]
+pub struct Count(pub std::sync::atomic::AtomicU64);
+
+#[cfg(feature = "metrics")]
+impl metrics::CounterFn for Count {
+    fn increment(&self, value: u64) {
+        self.0.fetch_add(value, Ordering::SeqCst);
+    }
+    fn absolute(&self, value: u64) {
+        self.0.fetch_max(value, Ordering::SeqCst);
+    }
+}
+
+/// A captured histogram: every value recorded.
+#[cfg(feature = "metrics")]
+#[derive(Default)]
+pub struct Samples(pub std::sync::Mutex<Vec<f64>>);
+
+#[cfg(feature = "metrics")]
+impl metrics::HistogramFn for Samples {
+    fn record(&self, value: f64) {
+        self.0.lock().unwrap().push(value);
+    }
+}
+
+/// `name{label=value,...}`, labels sorted.
+#[cfg(feature = "metrics")]
+pub fn render(key: &metrics::Key) -> String {
+    let mut labels: Vec<String> = key
+        .labels()
+        .map(|l| format!("{}={}", l.key(), l.value()))
+        .collect();
+    labels.sort();
+    format!("{}{{{}}}", key.name(), labels.join(","))
+}
+
+#[cfg(feature = "metrics")]
+fn captured<T: Default>(
+    map: &std::sync::Mutex<std::collections::BTreeMap<String, Arc<T>>>,
+    key: &metrics::Key,
+) -> Arc<T> {
+    map.lock().unwrap().entry(render(key)).or_default().clone()
+}
+
+#[cfg(feature = "metrics")]
+impl metrics::Recorder for Capture {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        metrics::Counter::from_arc(captured(&self.counters, key))
+    }
+    fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        metrics::Gauge::from_arc(captured(&self.gauges, key))
+    }
+    fn register_histogram(
+        &self,
+        key: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        metrics::Histogram::from_arc(captured(&self.histograms, key))
+    }
+}
+
+#[cfg(feature = "metrics")]
+impl Capture {
+    /// The `pooled.calls` counter of `pool` for `outcome` (and `reason`).
+    pub fn calls(&self, pool: &str, outcome: &str, reason: Option<&str>) -> u64 {
+        let key = match reason {
+            Some(r) => format!("pooled.calls{{outcome={outcome},pool={pool},reason={r}}}"),
+            None => format!("pooled.calls{{outcome={outcome},pool={pool}}}"),
+        };
+        let counters = self.counters.lock().unwrap();
+        counters.get(&key).map_or(0, |c| c.0.load(Ordering::SeqCst))
+    }
+
+    /// The gauge `name` of `pool`, if it was registered.
+    pub fn gauge(&self, name: &str, pool: &str) -> Option<f64> {
+        let key = format!("{name}{{pool={pool}}}");
+        let gauges = self.gauges.lock().unwrap();
+        gauges.get(&key).map(|g| *g.0.lock().unwrap())
+    }
+}
