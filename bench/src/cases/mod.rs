@@ -64,7 +64,7 @@ pub const ALL: [Case; 8] = [
     },
     Case {
         number: 8,
-        name: "sync callers: 64 threads, 8 slots",
+        name: "sync callers: 64 threads, 8 slots then 1",
         run: sync_callers::run,
     },
 ];

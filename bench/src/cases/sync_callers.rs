@@ -1,4 +1,5 @@
-//! Case 8 (issue 14): sync callers. 64 OS threads share 8 slots, each calling
+//! Case 8 (issue 14): sync callers. 64 OS threads share 8 slots (then 1: more
+//! calling threads than cores *and* than slots, the convoy regime), each calling
 //! a trivial closure over and over: `pool.run(|| ())` against a
 //! `Mutex` + `Condvar` semaphore written here (the floor: what the standard
 //! library alone gives) and `async-lock`'s `acquire_blocking`. Plus heap
@@ -18,6 +19,9 @@ use std::time::Instant;
 const THREADS: usize = 64;
 /// Calls per thread per run (full, quick).
 const CALLS_PER_THREAD: (usize, usize) = (20_000, 20);
+/// The same with one slot, where each call costs a thread switch (see
+/// BENCHMARKS.md, "Sync callers"): fewer calls for about the same time.
+const CONVOY_CALLS_PER_THREAD: (usize, usize) = (1_000, 20);
 
 /// The standard library's semaphore: a count under a mutex, a condition
 /// variable to wait for it. Not FIFO: a woken thread re-checks the count and a
@@ -83,10 +87,17 @@ fn threads(call: &(dyn Fn() + Sync), calls_per_thread: usize) -> f64 {
 }
 
 pub fn run(options: &Options, table: &mut Table) {
-    let per_thread = options.size(CALLS_PER_THREAD.0, CALLS_PER_THREAD.1);
-    let pool = Pool::fixed(SLOTS);
-    let floor = CondvarSemaphore::new(SLOTS);
-    let async_lock = Arc::new(async_lock::Semaphore::new(SLOTS));
+    for (slots, calls) in [(SLOTS, CALLS_PER_THREAD), (1, CONVOY_CALLS_PER_THREAD)] {
+        run_with(options, table, slots, calls);
+    }
+}
+
+/// The case with `slots` slots and `calls` (full, quick) calls per thread.
+fn run_with(options: &Options, table: &mut Table, slots: usize, calls: (usize, usize)) {
+    let per_thread = options.size(calls.0, calls.1);
+    let pool = Pool::fixed(slots);
+    let floor = CondvarSemaphore::new(slots);
+    let async_lock = Arc::new(async_lock::Semaphore::new(slots));
     let pooled_call = || {
         pool.run(|| black_box(()))
             .expect("an open, unbounded pool rejects nothing");
@@ -99,9 +110,13 @@ pub fn run(options: &Options, table: &mut Table) {
     let medians = interleaved(
         options,
         vec![
-            variant("pooled-run", || threads(&pooled_call, per_thread)),
-            variant("mutex-condvar", || threads(&floor_call, per_thread)),
-            variant("async-lock-blocking", || {
+            variant(format!("pooled-run-{slots}"), || {
+                threads(&pooled_call, per_thread)
+            }),
+            variant(format!("mutex-condvar-{slots}"), || {
+                threads(&floor_call, per_thread)
+            }),
+            variant(format!("async-lock-blocking-{slots}"), || {
                 threads(&async_lock_call, per_thread)
             }),
         ],
@@ -110,8 +125,9 @@ pub fn run(options: &Options, table: &mut Table) {
         unreachable!()
     };
     let label = "64 OS threads";
+    let what = format!("{THREADS} sync callers: pool.run(trivial), {slots} slot(s)");
     table.push(Row::ratio(
-        "8 sync callers: pool.run(trivial), 8 slots",
+        what.clone(),
         label,
         pooled,
         "Mutex+Condvar semaphore (floor)",
@@ -119,24 +135,28 @@ pub fn run(options: &Options, table: &mut Table) {
         Target::RatioAtMost(1.5),
     ));
     table.push(Row::ratio(
-        "8 sync callers: pool.run(trivial), 8 slots",
+        what,
         label,
         pooled,
         "async-lock acquire_blocking",
         async_lock_ns,
         Target::Info,
     ));
-    if options.wants_variant("pooled-run") {
+    if options.wants_variant(&format!("pooled-run-{slots}")) {
         // Spawning the threads allocates too: counted once each way, and
-        // the floor's count subtracted.
+        // the floor's count subtracted. Each thread's first wait also makes
+        // its waker, once per thread (`THREADS` at most).
         let pooled_allocs = alloc_counter::count(|| threads(&pooled_call, per_thread)).1;
         let floor_allocs = alloc_counter::count(|| threads(&floor_call, per_thread)).1;
         let extra = pooled_allocs.count.saturating_sub(floor_allocs.count);
         let calls = THREADS * per_thread;
         table.push(Row::absolute(
-            format!("8 sync callers: heap allocations per pool.run ({extra} in {calls} calls)"),
+            format!(
+                "{THREADS} sync callers, {slots} slot(s): heap allocations per pool.run \
+                 ({extra} in {calls} calls), less one waker per thread"
+            ),
             label,
-            extra as f64 / calls as f64,
+            extra.saturating_sub(THREADS as u64) as f64 / calls as f64,
             Unit::Allocs,
             Target::AtMost(0.0),
         ));

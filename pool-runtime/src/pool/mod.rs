@@ -445,6 +445,14 @@ impl Pool {
     /// parks until the call is admitted, in the same queue and order as async
     /// calls. For sync callers; inside async code prefer [`submit`](Pool::submit).
     ///
+    /// Order has a price here: while more threads than the pool's slots and
+    /// than the machine's cores call at once, a freed slot goes to the thread
+    /// that has waited longest, which is parked, and the thread that freed it
+    /// parks behind the others, so every call costs a thread switch (tens of
+    /// times an unfair `Mutex` + `Condvar` semaphore's cost for a trivial
+    /// body; BENCHMARKS.md, case 8). Give such callers at least as many slots
+    /// as cores, or make the calls from tasks.
+    ///
     /// # Errors
     ///
     /// As [`submit`](Pool::submit). The admission timeout is measured on this
