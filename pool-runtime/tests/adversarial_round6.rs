@@ -199,3 +199,20 @@ fn refused_fleet_settings_are_reported_on_stderr_without_a_logger() {
         assert!(reported[0].contains("r6::no_url"), "{stderr}");
     }
 }
+
+/// Decision (`config` module docs): `POOLED_CONFIG` set to the empty string
+/// names no file, as if unset. It was read as the path `""`, whose error
+/// failed the whole environment at first use: the other `POOLED_*`
+/// variables were not applied either (an `.env` file's `POOLED_CONFIG=`
+/// line, or a shell's `export POOLED_CONFIG=`, lost the whole environment).
+#[test]
+fn an_empty_pooled_config_names_no_file_and_the_environment_applies() {
+    let stderr = in_child_process(
+        "an_empty_pooled_config_names_no_file_and_the_environment_applies",
+        &[(b"POOLED_CONFIG", b""), (b"POOLED_R6__CFG_SIZE", b"7")],
+        || assert_eq!(R6_CFG.size(), 7, "the environment is applied at first use"),
+    );
+    if !is_child_process() {
+        assert!(!stderr.contains("not applied"), "{stderr}");
+    }
+}

@@ -38,8 +38,9 @@
 //!
 //! # Sources
 //!
-//! At the first use of any group, the file named by `POOLED_CONFIG` (if set)
-//! and the `POOLED_*` variables are read. Errors found then cannot be returned
+//! At the first use of any group, the file named by `POOLED_CONFIG` (if set;
+//! set to the empty string it names no file, as if unset) and the `POOLED_*`
+//! variables are read. Errors found then cannot be returned
 //! to anyone: they are reported once — through the `log` facade (target
 //! `pooled::config`, level WARN) when a logger is installed, else on stderr —
 #![cfg_attr(
@@ -173,7 +174,7 @@ impl Layers {
             ..Layers::default()
         };
         #[cfg(feature = "config")]
-        if let Some(path) = std::env::var_os(CONFIG_VAR) {
+        if let Some(path) = std::env::var_os(CONFIG_VAR).filter(|path| !path.is_empty()) {
             layers.file = Some(read_file(std::path::Path::new(&path), &known)?);
         }
         layers.validate()?;
