@@ -11,7 +11,11 @@
 //! * **Start.** The pool starts where the user says (`size`, else `min`, or
 //!   1 if `min` is 0) and
 //!   doubles its limit every round trip while calls wait for a slot and the
-//!   server shows no sign of load (TCP's slow start). The first sign of
+//!   server shows no sign of load (TCP's slow start). Below three slots a
+//!   window of the start needs at most four rounds of the limit in calls
+//!   and the step is two slots at least (1 → 3): at one slot ten calls are
+//!   ten round trips, and the backlog of that time would keep the start
+//!   doubling past the server's knee later. The first sign of
 //!   load — a drop, a latency rise, or a window that surely queued a call
 //!   at the server (below) — ends the doubling, and so does the first
 //!   window in which no call waited: demand that does not fill the limit
@@ -377,6 +381,15 @@ const PROBE_SHARE: f64 = 0.75;
 /// waiting for a slot, before a probe: a hold that the next windows lift
 /// is no reason to slow the pool.
 const PROBE_AFTER: u8 = 8;
+/// The most calls a window of the start needs, in rounds of the limit:
+/// below `window_samples` only at a limit of one or two slots (with the
+/// default 10; three rounds, 9 calls at 3, changed the default start, to
+/// which the simulator's slow link is that sensitive).
+const START_ROUNDS: f64 = 4.0;
+/// The least slots the start adds per window: from one slot it goes to
+/// three, not two — at one or two slots a window spans several round
+/// trips, and the default start (from 3) is the one measured.
+const START_STEP: f64 = 2.0;
 /// The queue that ends the start: one call, by the typical latency or
 /// surely by the window's own (even two standard errors below its mean).
 /// The floor then stands on few calls, and half a call of its noise would
@@ -521,7 +534,17 @@ impl AdaptiveLimit {
         // A burst of refusals is judged before the window fills: every one
         // is a call lost, and on a server that refuses at once the pool's
         // whole queue can drain into refusals within a few milliseconds.
-        if samples < s.window_samples && drops < BURST {
+        // During the start, at most `START_ROUNDS` rounds of the limit: at
+        // one or two slots `window_samples` calls are ten or five round
+        // trips, and the backlog of that time keeps calls waiting (and the
+        // start doubling) past the server's knee once the limit is larger.
+        let least = if self.starting {
+            let rounds = START_ROUNDS * self.limit.round().max(1.0);
+            s.window_samples.min(rounds as u32)
+        } else {
+            s.window_samples
+        };
+        if samples < least && drops < BURST {
             return None;
         }
         // A window long enough to judge: precise, or clear either way (a
@@ -707,7 +730,7 @@ impl AdaptiveLimit {
                 // Growth slows as the server's queue builds.
                 // The start doubles only a limit that held calls back.
                 let step = if self.starting && waited {
-                    self.limit
+                    self.limit.max(START_STEP)
                 } else {
                     self.limit.sqrt() * s.smoothing * (1.0 - queue / QUEUED)
                 };
@@ -1212,6 +1235,36 @@ mod tests {
             seen.push(run(&mut p, 1, &mut t, server(1000), true));
         }
         assert_eq!(seen, [6, 12, 24, 48, 96], "one doubling per window");
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "safe arithmetic: minutes under Miri")]
+    fn a_start_at_one_slot_reaches_three_within_four_round_trips() {
+        // One call of 300 ms at a time, calls always waiting: ten calls
+        // (a window's least) would take ten round trips, three seconds, at
+        // one slot, and five more at two, while the backlog grows.
+        let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 1, Duration::ZERO);
+        let mut t = Duration::ZERO;
+        let mut limit = 1;
+        let mut seen = vec![];
+        for _ in 0..10 {
+            t += 300 * MS;
+            // The calls of a round ran at the limit of its start.
+            let running = limit;
+            for _ in 0..running {
+                if let Some(new) = p.observe(t, 300 * MS, Verdict::Success, running, 1, (1, 200)) {
+                    limit = new;
+                }
+            }
+            seen.push(limit);
+        }
+        assert!(p.starting, "still doubling");
+        // From three on a window is ten calls, as from a start at 3.
+        assert_eq!(
+            seen,
+            [1, 1, 1, 3, 3, 3, 3, 6, 6, 12],
+            "four rounds at one slot, then three"
+        );
     }
 
     #[test]
