@@ -82,7 +82,9 @@ fn a_scrape_shows_calls_by_outcome_gauges_histograms_and_adaptive_latency() {
     db.close();
     assert_eq!(db.run(|| ()), Err(Rejected::Closed));
 
-    // An adaptive pool: one window of ten 20 ms calls.
+    // An adaptive pool: one window of five 20 ms calls (at one slot a
+    // window of the start holds four rounds of the limit, not ten calls,
+    // and spans 100 ms).
     let api = Pool::builder()
         .name("api")
         .kind(Kind::Autoscale)
@@ -93,8 +95,8 @@ fn a_scrape_shows_calls_by_outcome_gauges_histograms_and_adaptive_latency() {
         .build()
         .unwrap();
     // The last call (a permit) ends while another waits for its slot: the
-    // limit bound, so the start doubles it.
-    for _ in 0..9 {
+    // limit bound, so the start grows it, from one slot to three.
+    for _ in 0..4 {
         assert_eq!(api.run(|| clock.advance(Duration::from_millis(20))), Ok(()));
     }
     let permit = api.try_acquire().unwrap();
@@ -102,7 +104,7 @@ fn a_scrape_shows_calls_by_outcome_gauges_histograms_and_adaptive_latency() {
     assert!(poll_once(queued.as_mut()).is_pending());
     clock.advance(Duration::from_millis(20));
     drop(permit);
-    assert_eq!(api.size(), 2);
+    assert_eq!(api.size(), 3);
     assert_eq!(poll_once(queued.as_mut()), Poll::Ready(Ok(())));
 
     let text = scrape.render();
@@ -153,7 +155,7 @@ fn a_scrape_shows_calls_by_outcome_gauges_histograms_and_adaptive_latency() {
     let latency = value(&text, "pooled_adaptive_latency_seconds", &api_label).unwrap();
     assert!((floor - 0.02).abs() < 1e-6, "{floor}");
     assert!((latency - 0.02).abs() < 1e-6, "{latency}");
-    assert_eq!(value(&text, "pooled_limit", &api_label), Some(2.0));
+    assert_eq!(value(&text, "pooled_limit", &api_label), Some(3.0));
     // Only adaptive pools report adaptive latency.
     assert_eq!(
         value(&text, "pooled_adaptive_floor_seconds", &db_label),
