@@ -52,6 +52,37 @@ fn settle<F: std::future::Future>(tasks: &mut [Option<Task<F>>]) -> Vec<usize> {
     }
 }
 
+/// [`settle`] for tasks whose bodies may panic: a poll's panic is caught
+/// (that task is gone); the outputs of the tasks that finish are pushed to
+/// `outcomes`.
+fn settle_catching<F: std::future::Future>(
+    tasks: &mut [Option<Task<F>>],
+    outcomes: &mut Vec<F::Output>,
+) {
+    loop {
+        let mut progress = false;
+        for slot in tasks.iter_mut() {
+            if let Some(t) = slot {
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| t.poll())) {
+                    Ok(std::task::Poll::Pending) => {}
+                    Ok(std::task::Poll::Ready(r)) => {
+                        outcomes.push(r);
+                        *slot = None;
+                        progress = true;
+                    }
+                    Err(_) => {
+                        *slot = None;
+                        progress = true;
+                    }
+                }
+            }
+        }
+        if !progress {
+            return;
+        }
+    }
+}
+
 // ---- priority and LIFO order ----------------------------------------------
 
 /// Holds the only slot, queues one call per weight, releases the slot and
@@ -690,28 +721,7 @@ fn fuzz(seed: u64) {
             }
         }
         // Drive everything (panicking bodies are caught per poll).
-        loop {
-            let mut progress = false;
-            for slot in calls.iter_mut() {
-                if let Some(t) = slot {
-                    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| t.poll())) {
-                        Ok(std::task::Poll::Pending) => {}
-                        Ok(std::task::Poll::Ready(r)) => {
-                            outcomes.push(r);
-                            *slot = None;
-                            progress = true;
-                        }
-                        Err(_) => {
-                            *slot = None;
-                            progress = true;
-                        }
-                    }
-                }
-            }
-            if !progress {
-                break;
-            }
-        }
+        settle_catching(&mut calls, &mut outcomes);
         assert_eq!(violations.get(), 0, "seed {seed:#x}: limit exceeded");
         let stats = pool.stats();
         assert_eq!(stats.running, meter.now(), "seed {seed:#x}: {stats:?}");
@@ -726,28 +736,7 @@ fn fuzz(seed: u64) {
     for g in &gates {
         g.store(true, SeqCst);
     }
-    loop {
-        let mut progress = false;
-        for slot in calls.iter_mut() {
-            if let Some(t) = slot {
-                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| t.poll())) {
-                    Ok(std::task::Poll::Pending) => {}
-                    Ok(std::task::Poll::Ready(r)) => {
-                        outcomes.push(r);
-                        *slot = None;
-                        progress = true;
-                    }
-                    Err(_) => {
-                        *slot = None;
-                        progress = true;
-                    }
-                }
-            }
-        }
-        if !progress {
-            break;
-        }
-    }
+    settle_catching(&mut calls, &mut outcomes);
     assert!(
         calls.iter().all(Option::is_none),
         "seed {seed:#x}: calls left hanging: {:?}",
