@@ -66,6 +66,7 @@ macro_rules! delegate_setters {
             max(usize),
             max_waiting(usize),
             admission_timeout(Duration),
+            sync_barging(Duration),
             autoscale_interval(Duration),
             autoscale_window(usize),
             scale_policy(ScalePolicy),

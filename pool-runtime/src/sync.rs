@@ -93,6 +93,58 @@ impl<T> Mutex<T> {
     }
 }
 
+/// A condition variable over [`Mutex`] (sync callers waiting outside the
+/// queue, `admission/room.rs`): loom's under `cfg(loom)`, where a timed
+/// wait is an untimed one (loom has no clock), so a model reports a lost
+/// notification as a deadlock instead of hiding it behind a timeout.
+pub(crate) struct Condvar {
+    #[cfg(not(loom))]
+    inner: std::sync::Condvar,
+    #[cfg(loom)]
+    inner: loom::sync::Condvar,
+}
+
+impl Condvar {
+    pub(crate) fn new() -> Self {
+        Self {
+            #[cfg(not(loom))]
+            inner: std::sync::Condvar::new(),
+            #[cfg(loom)]
+            inner: loom::sync::Condvar::new(),
+        }
+    }
+
+    /// Waits for a notification, or until `deadline` (`None`: no deadline);
+    /// may return early (a spurious wake-up).
+    pub(crate) fn wait_until<'a, T>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        deadline: Option<std::time::Instant>,
+    ) -> MutexGuard<'a, T> {
+        #[cfg(not(loom))]
+        if let Some(deadline) = deadline {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            return match self.inner.wait_timeout(guard, left) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+        #[cfg(loom)]
+        let _ = deadline;
+        self.inner
+            .wait(guard)
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn notify_one(&self) {
+        self.inner.notify_one();
+    }
+
+    pub(crate) fn notify_all(&self) {
+        self.inner.notify_all();
+    }
+}
+
 /// Thread-local storage, per model thread under loom.
 ///
 /// loom's `thread_local!` takes an `expr` fragment, which (edition 2021) does

@@ -12,6 +12,7 @@
 
 use crate::admission::lend::{Lend, Returned};
 use crate::admission::queue::WaitQueue;
+use crate::admission::room::Room;
 use crate::admission::state::{Word, CLOSED, MAX_SLOTS, ONE_RUNNING, PAUSED, QUEUED, SCALED};
 use crate::admission::waiter::{status, List, Waiter};
 use crate::admission::wake_list::{reraise, wake_catching, wake_each, WakeList};
@@ -26,7 +27,7 @@ use crate::time::clock::Clock;
 use std::ptr::NonNull;
 use std::sync::Arc as StdArc;
 use std::task::Waker;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Whether a call may be turned away.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -98,10 +99,11 @@ struct Locked {
 impl Locked {
     /// Whether the queue holds as many calls as `max_waiting` allows (a
     /// rejecting call that would wait is then turned away, `Full`).
+    /// `room`: the callers waiting in the room, who count as waiting.
     #[inline(always)]
-    fn waiting_full(&self) -> bool {
+    fn waiting_full(&self, room: &Room) -> bool {
         self.max_waiting
-            .is_some_and(|bound| self.queue.len() >= bound)
+            .is_some_and(|bound| self.queue.len() + room.len() >= bound)
     }
 }
 
@@ -113,6 +115,8 @@ pub(crate) struct CoreConfig {
     pub(crate) bounds: (usize, usize),
     pub(crate) max_waiting: Option<usize>,
     pub(crate) admission_timeout: Option<Duration>,
+    /// How long a sync caller may wait in the room (`None`: it queues).
+    pub(crate) sync_barging: Option<Duration>,
     pub(crate) autoscale: AutoscaleTiming,
     pub(crate) policy: ScalePolicy,
     pub(crate) clock: StdArc<dyn Clock>,
@@ -134,6 +138,11 @@ pub(crate) struct Core {
     order: Order,
     /// Admission timeout in nanoseconds, `u64::MAX` for none (changed by reloads).
     admission_timeout: AtomicU64,
+    /// How long a sync caller may wait in the room, in nanoseconds (0 for
+    /// sync barging off; changed by reloads).
+    sync_barging: AtomicU64,
+    /// Sync callers waiting outside the queue (sync barging).
+    room: Room,
     clock: StdArc<dyn Clock>,
     /// Calls are timed and judged for the adaptive policy.
     adaptive: bool,
@@ -182,6 +191,8 @@ impl Core {
             kind: config.kind,
             order: config.order,
             admission_timeout: AtomicU64::new(config.admission_timeout.map_or(u64::MAX, nanos)),
+            sync_barging: AtomicU64::new(config.sync_barging.map_or(0, nanos)),
+            room: Room::new(),
             clock: config.clock,
             autoscale_due: AtomicU64::new(due),
             adaptive,
@@ -225,6 +236,54 @@ impl Core {
     pub(crate) fn set_admission_timeout(&self, timeout: Option<Duration>) {
         self.admission_timeout
             .store(timeout.map_or(u64::MAX, nanos), Ordering::Relaxed);
+    }
+
+    /// How long a sync caller may wait in the room before it queues
+    /// (`None`: sync barging is off).
+    #[inline]
+    pub(crate) fn sync_barging(&self) -> Option<Duration> {
+        match self.sync_barging.load(Ordering::Relaxed) {
+            0 => None,
+            n => Some(Duration::from_nanos(n)),
+        }
+    }
+
+    /// Applies to sync calls that arrive from now on (a zero bound turns
+    /// sync barging off).
+    pub(crate) fn set_sync_barging(&self, bound: Option<Duration>) {
+        self.sync_barging
+            .store(bound.map_or(0, nanos), Ordering::Relaxed);
+    }
+
+    /// Counts a sync caller into the room, if it may wait there: the pool
+    /// is neither paused nor closed (those decide in the queue's path) and
+    /// the waiting bound has room for it (callers in the room count as
+    /// waiting). Under the lock, as the queue's own bound check.
+    pub(crate) fn enter_room(&self) -> bool {
+        let locked = self.locked.lock();
+        if self.load().has(PAUSED | CLOSED) || locked.waiting_full(&self.room) {
+            return false;
+        }
+        self.room.enter();
+        true
+    }
+
+    /// Waits in the room (entered with [`enter_room`](Core::enter_room))
+    /// until `take` takes a slot that freed (`true`), or until `deadline`,
+    /// a pause or a close (`false`: the caller goes on to the queue's path,
+    /// which decides those).
+    pub(crate) fn wait_in_room(
+        &self,
+        deadline: Option<Instant>,
+        take: impl FnMut() -> bool,
+    ) -> bool {
+        let word = || Word(self.word.load(Ordering::SeqCst));
+        self.room.wait(
+            deadline,
+            || word().can_admit_directly(),
+            || word().has(PAUSED | CLOSED),
+            take,
+        )
     }
 
     /// Applies to calls that arrive from now on; calls already waiting stay.
@@ -344,7 +403,7 @@ impl Core {
             // The common case first: others wait, the pool is open and not
             // paused (what the checks below conclude, tested at once).
             if w.0 & (QUEUED | PAUSED | CLOSED) == QUEUED {
-                if mode == Mode::Reject && lend.is_none() && locked.waiting_full() {
+                if mode == Mode::Reject && lend.is_none() && locked.waiting_full(&self.room) {
                     return self.reject(Rejected::Full);
                 }
                 break;
@@ -385,7 +444,7 @@ impl Core {
                     }
                 }
             }
-            if mode == Mode::Reject && lend.is_none() && locked.waiting_full() {
+            if mode == Mode::Reject && lend.is_none() && locked.waiting_full(&self.room) {
                 return self.reject(Rejected::Full);
             }
             if w.has(QUEUED) {
@@ -560,9 +619,10 @@ impl Core {
     #[inline(always)]
     fn release_plain(&self) -> Result<(), Word> {
         let released = self.decrement_unless(QUEUED | CLOSED | SCALED);
-        #[cfg(any(feature = "tracing", feature = "metrics"))]
         if released.is_ok() {
+            #[cfg(any(feature = "tracing", feature = "metrics"))]
             self.obs.freed();
+            self.room.released();
         }
         released
     }
@@ -619,7 +679,9 @@ impl Core {
             match self.word.compare_exchange_weak(
                 w.0,
                 w.0 - ONE_RUNNING,
-                Ordering::Release,
+                // Sequentially consistent: the room's count is read after
+                // it (see `admission/room.rs`).
+                Ordering::SeqCst,
                 Ordering::Acquire,
             ) {
                 Ok(_) => return Ok(()),
@@ -640,6 +702,7 @@ impl Core {
             return self.release_slow(sample.or(Some((0, Verdict::Ignore))));
         }
         if self.decrement_unless(QUEUED | CLOSED).is_ok() {
+            self.room.released();
             // This call is no longer counted; the period before it was.
             self.autoscale_if_due(-1);
         } else {
@@ -658,7 +721,7 @@ impl Core {
         let scaler = locked.scaler.as_mut()?;
         let latency = Duration::from_nanos(now.saturating_sub(admitted_at));
         let running = self.load().running();
-        let waiting = locked.queue.len() + locked.held.len();
+        let waiting = locked.queue.len() + locked.held.len() + self.room.len();
         scaler.on_call(
             Duration::from_nanos(now),
             latency,
@@ -728,7 +791,7 @@ impl Core {
                     None => false,
                 };
             if !handed {
-                self.word.fetch_sub(ONE_RUNNING, Ordering::AcqRel);
+                self.word.fetch_sub(ONE_RUNNING, Ordering::SeqCst);
             }
             if let Some(limit) = scaled_to {
                 locked = self.set_limit_locked(locked, limit, wakers.insert(WakeList::new()));
@@ -748,6 +811,8 @@ impl Core {
         if let Some(wakers) = &mut wakers {
             wakers.wake_all();
         }
+        // A slot back in the word, or a new limit: the room looks again.
+        self.room.changed();
         reraise(first);
         // (`wakers` re-raises a panic of its own as it drops.)
     }
@@ -902,6 +967,7 @@ impl Core {
         }
         let locked = self.set_limit_locked(locked, limit, &mut wakers);
         drop(locked);
+        self.room.changed();
         wakers.wake_all();
         limit
     }
@@ -947,8 +1013,8 @@ impl Core {
         // is inlined into every enqueue and locked release.
         let scaler = locked.scaler.as_mut()?;
         let w = self.load();
-        let demand =
-            (w.running() + locked.queue.len() + locked.held.len()).saturating_add_signed(-own);
+        let demand = (w.running() + locked.queue.len() + locked.held.len() + self.room.len())
+            .saturating_add_signed(-own);
         let limit = scaler.on_demand(self.clock.now(), demand, w.limit(), locked.bounds);
         let due = scaler.next_sample().map_or(u64::MAX, nanos);
         self.autoscale_due.store(due, Ordering::Relaxed);
@@ -978,6 +1044,7 @@ impl Core {
             locked = self.set_limit_locked(locked, limit, &mut wakers);
         }
         drop(locked);
+        self.room.changed();
         wakers.wake_all();
     }
 
@@ -987,11 +1054,16 @@ impl Core {
         let mut wakers = WakeList::new();
         let mut locked = self.locked.lock();
         if paused {
-            self.word.fetch_or(PAUSED, Ordering::AcqRel);
+            self.word.fetch_or(PAUSED, Ordering::SeqCst);
+            drop(locked);
+            // Callers in the room go to the queue's path, which decides.
+            self.room.changed();
             return;
         }
-        self.word.fetch_and(!PAUSED, Ordering::AcqRel);
+        self.word.fetch_and(!PAUSED, Ordering::SeqCst);
         if locked.held.is_empty() {
+            drop(locked);
+            self.room.changed();
             return;
         }
         // Calls that waited for `resume` join the queue in arrival order; setting
@@ -1006,6 +1078,7 @@ impl Core {
         }
         let locked = self.admit_waiting(locked, &mut wakers);
         drop(locked);
+        self.room.changed();
         wakers.wake_all();
     }
 
@@ -1017,7 +1090,9 @@ impl Core {
         let mut turned_away = 0;
         let mut wakers = WakeList::new();
         let mut locked = self.locked.lock();
-        self.word.fetch_or(CLOSED, Ordering::AcqRel);
+        self.word.fetch_or(CLOSED, Ordering::SeqCst);
+        // Callers in the room go to the queue's path, which turns them away.
+        self.room.changed();
         loop {
             if wakers.is_full() {
                 // The lock is free while the batch is woken: `QUEUED` must not
@@ -1153,7 +1228,7 @@ impl Core {
         Stats {
             size: w.limit(),
             running: w.running(),
-            waiting: c.waiting.load(Ordering::Relaxed),
+            waiting: c.waiting.load(Ordering::Relaxed) + self.room.len(),
             nested: c.nested.load(Ordering::Relaxed),
             submitted: c.submitted.load(Ordering::Relaxed),
             // `panicked` first, with Acquire: a panicked call is counted in

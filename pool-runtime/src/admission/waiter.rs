@@ -64,6 +64,11 @@ pub(crate) mod status {
     pub(crate) const NESTED: u8 = 13;
     /// Finished, rejected, or its slot was handed on: nothing left to release.
     pub(crate) const DONE: u8 = 14;
+    /// Left the room without a slot (a sync caller of a pool with sync
+    /// barging; the call may be turned away): counted as submitted as it
+    /// came in, it takes the queue's path at its first poll, off the
+    /// inline fast path, and is not counted (or reported as started) again.
+    pub(crate) const ROOM_LEFT: u8 = 16;
 
     // The two tests below rely on this numbering: each pair differs in its
     // low bit only, and no other status masks to either.
@@ -75,6 +80,8 @@ pub(crate) mod status {
             && DONE & !1 != RUNNING
             && DONE & !1 != START_REJECT
             && LENT < START_REJECT
+            && ROOM_LEFT & !1 != RUNNING
+            && ROOM_LEFT & !1 != START_REJECT
     );
 
     /// [`RUNNING`] or [`NESTED`] (one mask and compare).

@@ -22,6 +22,7 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 /// Waits for a slot of the pool behind `R` (a `&Core` or an `Arc<Core>`).
 ///
@@ -154,7 +155,6 @@ impl<R: Deref<Target = Core>> Acquire<R> {
     /// The fast path's test, for a call not yet started: it is not nested
     /// in a call of this pool (no reentrancy frame on this thread at all,
     /// or it ignores them) and a slot was free, which it took (one CAS).
-    #[cfg(feature = "tower")]
     #[inline(always)]
     fn took_free_slot(&self) -> bool {
         (!nested::any() || self.node.flag(flag::INDEPENDENT)) && self.core.try_acquire_fast()
@@ -172,10 +172,10 @@ impl<R: Deref<Target = Core>> Acquire<R> {
 
     /// The call's fast path alone, for a caller that would otherwise have to
     /// set up a place to wait (tower's waiting mode boxes its acquire
-    /// future): admitted if it would have been admitted at its first poll
-    /// without waiting; otherwise `false`, with nothing changed or counted
-    /// (the call is not started: dropping it counts nothing).
-    #[cfg(feature = "tower")]
+    /// future; a sync caller waits in the room): admitted if it would have
+    /// been admitted at its first poll without waiting; otherwise `false`,
+    /// with nothing changed or counted (the call is not started: dropping
+    /// it counts nothing).
     pub(crate) fn try_fast(self: Pin<&mut Self>) -> bool {
         let started = matches!(
             self.node.status(),
@@ -187,6 +187,44 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         // Safety: nothing is moved out; the node stays where it is.
         unsafe { self.get_unchecked_mut() }.started_in_free_slot();
         true
+    }
+
+    /// A sync caller of a pool with sync barging that found no free slot
+    /// ([`try_fast`](Acquire::try_fast)), before its first poll: if the
+    /// pool lets it, waits in the room (outside the queue, see `admission/room.rs`) until
+    /// a slot frees and it takes it (`true`: admitted), or until `deadline`,
+    /// a pause or a close (`false`: counted as submitted, it goes on to its
+    /// first poll, the queue's path). Not for calls nested in a call of any
+    /// pool (`false` at once, nothing counted): they go through the queue's
+    /// path, which knows about their parents' slots.
+    #[inline(never)]
+    pub(crate) fn barge(self: Pin<&mut Self>, deadline: Option<Instant>) -> bool {
+        // Safety: nothing is moved out; the node stays where it is.
+        let this = unsafe { self.get_unchecked_mut() };
+        debug_assert!(status::is_start(this.node.status()));
+        if nested::any() && !this.node.flag(flag::INDEPENDENT) {
+            return false;
+        }
+        let core: &Core = &this.core;
+        if !core.enter_room() {
+            return false;
+        }
+        core.count_submitted();
+        // If anything below unwinds (a waker woken by an autoscale that a
+        // slot's taking set off), the drop counts the call as cancelled.
+        this.node.set_flag(flag::STARTED);
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        {
+            // Safety: not yet linked.
+            this.obs.start(core, || unsafe { this.node.weight() });
+            this.obs.waiting(core);
+        }
+        if core.wait_in_room(deadline, || core.try_acquire_fast()) {
+            this.take_slot();
+            return true;
+        }
+        this.node.set_status(status::ROOM_LEFT);
+        false
     }
 
     /// The first poll of a call that is not nested in a call of this pool
@@ -286,16 +324,19 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         loop {
             let core: &Core = &this.core;
             match this.node.status() {
-                s @ (status::START_REJECT | status::START_WAIT) => {
+                s @ (status::START_REJECT | status::START_WAIT | status::ROOM_LEFT) => {
                     let mode = if s == status::START_WAIT {
                         Mode::Wait
                     } else {
                         Mode::Reject
                     };
-                    core.count_submitted();
-                    #[cfg(any(feature = "tracing", feature = "metrics"))]
-                    // Safety: not yet linked.
-                    this.obs.start(core, || unsafe { this.node.weight() });
+                    // (A caller from the room was counted as it came in.)
+                    if s != status::ROOM_LEFT {
+                        core.count_submitted();
+                        #[cfg(any(feature = "tracing", feature = "metrics"))]
+                        // Safety: not yet linked.
+                        this.obs.start(core, || unsafe { this.node.weight() });
+                    }
                     let mut nested = false;
                     if !this.node.flag(flag::INDEPENDENT) {
                         if let Some(lend) = nested::lend_of(core) {
@@ -634,7 +675,9 @@ impl<R: Deref<Target = Core>> Acquire<R> {
             }
             // Its first poll unwound between being counted and reaching the
             // queue (a waker's `clone` panicked): it ends cancelled.
-            status::START_REJECT | status::START_WAIT if this.node.flag(flag::STARTED) => {
+            status::START_REJECT | status::START_WAIT | status::ROOM_LEFT
+                if this.node.flag(flag::STARTED) =>
+            {
                 this.core.count_abandoned();
                 #[cfg(any(feature = "tracing", feature = "metrics"))]
                 {

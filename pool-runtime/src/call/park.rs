@@ -124,6 +124,18 @@ pub(crate) fn blocking_region<T>(wait: impl FnOnce() -> T) -> T {
     wait()
 }
 
+/// Whether this thread runs in a current-thread tokio runtime's context
+/// (its driving thread, where [`blocking_region`] refuses to park, or one
+/// of its blocking threads, which cannot be told apart from it without
+/// trying).
+pub(crate) fn in_current_thread_runtime() -> bool {
+    #[cfg(feature = "tokio")]
+    if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        return handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread;
+    }
+    false
+}
+
 /// Why a sync call nested in pooled work refused to park.
 pub(crate) const NESTED_SYNC_WAIT: &str = "pooled: a sync call (`Pool::run`, `Group::run`, or a \
     sync `#[pooled]` function) nested in work of the same pool had to wait for the work's slot, \

@@ -121,6 +121,17 @@ impl Group {
                 pool.set_admission_timeout(after.admission_timeout);
             }
         }
+        if before.sync_barging != after.sync_barging {
+            change(
+                "sync_barging",
+                show(&before.sync_barging),
+                show(&after.sync_barging),
+                false,
+            );
+            if let Some(pool) = &pool {
+                pool.set_sync_barging(after.sync_barging);
+            }
+        }
         if before.policy != after.policy {
             change(
                 "policy",

@@ -53,6 +53,11 @@ pub struct GroupSettings {
     pub max_waiting: Option<usize>,
     /// Admission timeout; `None`: calls wait as long as it takes.
     pub admission_timeout: Option<Duration>,
+    /// How long a sync caller may wait outside the queue for a slot that
+    /// frees, before it takes its place in the order; `None`: it queues at
+    /// once (strict order, the default). See
+    /// [`sync_barging`](GroupSettings::sync_barging).
+    pub sync_barging: Option<Duration>,
     /// Autoscale interval and window (queue-depth rule).
     pub autoscale: AutoscaleTiming,
     /// The rule an autoscaled pool follows.
@@ -80,6 +85,7 @@ impl GroupSettings {
         max: None,
         max_waiting: None,
         admission_timeout: None,
+        sync_barging: None,
         autoscale: AutoscaleTiming::DEFAULT,
         policy: ScalePolicy::QueueDepth,
         executor: ExecutorKind::Default,
@@ -137,6 +143,42 @@ impl GroupSettings {
     /// limited. Default: no timeout.
     pub const fn admission_timeout(mut self, timeout: Duration) -> Self {
         self.admission_timeout = Some(timeout);
+        self
+    }
+
+    /// Lets sync callers ([`Pool::run`](crate::Pool::run), sync `#[pooled]`
+    /// functions) barge for up to `bound`: eventual fairness, as
+    /// `parking_lot`'s locks have, for many threads on few slots. Default:
+    /// off (strict order); a zero `bound` is off too.
+    ///
+    /// In strict order, a freed slot goes to the call that has waited
+    /// longest; when more threads than slots and than cores call at once,
+    /// that call's thread is parked, so every call costs a thread switch
+    /// (BENCHMARKS.md, case 8: tens of times an unfair `Mutex` + `Condvar`
+    /// semaphore's cost for a trivial body). With sync barging, a sync call
+    /// that finds no free slot first waits *outside* the queue, for up to
+    /// `bound`: a slot that frees while nobody is queued goes back to the
+    /// pool, and whoever asks first takes it — usually the thread that
+    /// freed it, which has not stopped running — and one waiting outside is
+    /// woken to try. A call still waiting after `bound` takes its place in
+    /// the order (the queue) like any other.
+    ///
+    /// What holds: the limit, always; calls in the queue keep their order,
+    /// and no call outside the queue ever takes a slot a queued call is
+    /// owed (a slot that frees while calls are queued goes to the queue);
+    /// a call outside the queue counts as waiting (in
+    /// [`Stats::waiting`](crate::Stats::waiting), the autoscaler's demand
+    /// and `max_waiting`) and as submitted from when it starts waiting
+    /// there; its time there counts against the admission timeout; a pause
+    /// or a close sends it to the queue's path, which decides as for any
+    /// call. What it gives up: a call may be overtaken by calls that arrive
+    /// after it for up to `bound` before it queues.
+    ///
+    /// Async calls, blocking calls, permits and calls nested in pooled
+    /// work always queue; so do sync calls made in a current-thread tokio
+    /// runtime's context.
+    pub const fn sync_barging(mut self, bound: Duration) -> Self {
+        self.sync_barging = Some(bound);
         self
     }
 

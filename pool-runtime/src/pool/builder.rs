@@ -140,6 +140,7 @@ impl PoolBuilder {
             bounds,
             max_waiting: s.max_waiting,
             admission_timeout: s.admission_timeout,
+            sync_barging: s.sync_barging,
             autoscale: s.autoscale,
             policy: s.policy,
             clock: self.clock,

@@ -28,7 +28,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A task pool: limits how many calls run at once, and in which order waiting
 /// calls are admitted.
@@ -488,6 +488,7 @@ impl Pool {
         self.run_sync(
             weight,
             mode,
+            true,
             || {
                 Ok(self
                     .core
@@ -514,6 +515,7 @@ impl Pool {
         self.run_sync(
             0,
             Mode::Wait,
+            false,
             on_wait,
             // Past the deadline: admitted meanwhile, or given up (returning
             // drops the call, which leaves the queue).
@@ -527,16 +529,45 @@ impl Pool {
 
     /// A sync call: admitted at once, or parked on this thread for as long
     /// as `wait_for` says once it has to wait (`Err`: not at all; `None`: for
-    /// good), then `at_deadline` decides; `f` runs holding the slot.
+    /// good), then `at_deadline` decides; `f` runs holding the slot. With
+    /// `barge`, on a pool with sync barging, it waits in the room first
+    /// (see [`PoolBuilder::sync_barging`]), within the same time.
     fn run_sync<T>(
         &self,
         weight: i64,
         mode: Mode,
+        barge: bool,
         wait_for: impl FnOnce() -> Result<Option<Duration>, Rejected>,
         at_deadline: impl FnOnce(std::pin::Pin<&mut Acquire<&Core>>) -> Result<(), Rejected>,
         f: impl FnOnce() -> T,
     ) -> Result<T, Rejected> {
         let mut acquire = pin!(Acquire::new(&*self.core, weight, mode, Form::Run));
+        let mut wait_for = Some(wait_for);
+        let mut waited: Option<Result<Option<Duration>, Rejected>> = None;
+        // Not in a current-thread runtime's context, where the room's wait
+        // could park the thread that drives the slots' holders.
+        let barging = self.core.sync_barging().filter(|_| barge);
+        if let Some(bound) = barging.filter(|_| !park::in_current_thread_runtime()) {
+            let timeout = (wait_for.take().expect("called once"))();
+            let start = Instant::now();
+            // The room's time counts against the admission timeout.
+            let room_for = match &timeout {
+                Ok(Some(timeout)) => bound.min(*timeout),
+                _ => bound,
+            };
+            // The room's wait parks this thread: in a blocking region, as
+            // the queue's (a multi-thread runtime's worker hands its tasks
+            // to another thread first).
+            let deadline = start.checked_add(room_for);
+            if acquire.as_mut().try_fast()
+                || park::blocking_region(|| acquire.as_mut().barge(deadline))
+            {
+                let out = acquire.as_mut().run_work(f);
+                acquire.finish();
+                return Ok(out);
+            }
+            waited = Some(timeout.map(|t| t.map(|t| t.saturating_sub(start.elapsed()))));
+        }
         let first = acquire
             .as_mut()
             .poll_acquire(&mut Context::from_waker(Waker::noop()));
@@ -548,7 +579,10 @@ impl Pool {
             }
             Poll::Pending => {
                 // (Returning drops the call, which leaves the queue.)
-                let timeout = wait_for()?;
+                let timeout = match waited {
+                    Some(waited) => waited?,
+                    None => (wait_for.take().expect("called once"))()?,
+                };
                 let poll = poll_fn(|cx| acquire.as_mut().poll_acquire(cx));
                 match park::wait(pin!(poll), timeout) {
                     Some(admitted) => admitted?,
@@ -740,6 +774,19 @@ impl Pool {
     /// Changes the admission timeout for calls that start waiting from now on.
     pub fn set_admission_timeout(&self, timeout: Option<Duration>) {
         self.core.set_admission_timeout(timeout);
+    }
+
+    /// How long a sync caller may wait outside the queue before it takes
+    /// its place in the order, if sync barging is on (see
+    /// [`GroupSettings::sync_barging`]).
+    pub fn sync_barging(&self) -> Option<Duration> {
+        self.core.sync_barging()
+    }
+
+    /// Turns sync barging on with a bound (off with `None` or a zero bound),
+    /// for sync calls that arrive from now on.
+    pub fn set_sync_barging(&self, bound: Option<Duration>) {
+        self.core.set_sync_barging(bound);
     }
 
     /// Restarts an autoscaled pool's queue-depth rule with new timing (fixed

@@ -1,0 +1,126 @@
+//! The room: where sync callers of a pool with *sync barging* on wait
+//! outside the queue, for a bounded time, to take a slot that frees without
+//! a thread switch.
+//!
+//! Why: strict order among more threads than cores costs a thread switch per
+//! call. A freed slot is handed to the longest waiter, which is parked, and
+//! the releasing thread (its time slice unused) must queue and park behind
+//! the others (BENCHMARKS.md, case 8). A caller in the room does not hold a
+//! place in the order: a slot that frees goes back to the pool's word (the
+//! queue is empty, or it would have been handed on), where whoever asks
+//! first takes it, usually the thread that freed it, still running.
+//!
+//! The queue's invariant is untouched: the room is not the queue, so
+//! `QUEUED` still means "the queue is non-empty, and `running >= limit`",
+//! and no one in the room ever takes a slot that a queued call is owed.
+//!
+//! Wake-ups: every release that gives a slot back to the word (not one that
+//! hands it to a queued call) checks the room's count after its
+//! compare-and-swap, both sequentially consistent, and notifies one caller
+//! under the room's lock; a caller counts itself in before it checks the
+//! word, and checks it under the same lock as it goes to sleep. So either
+//! the caller sees the free slot or the release sees the caller, and the
+//! notification cannot fall between the caller's check and its sleep (the
+//! loom model `a_sync_barger_is_woken_by_a_release_that_frees_its_slot`).
+//! Pause, close and limit changes notify every caller, who then look again.
+//! The time bound is also the last resort: a caller leaves the room by its
+//! deadline whatever happens, and joins the queue (or is turned away there).
+
+use crate::sync::{AtomicUsize, Condvar, Mutex, Ordering};
+use std::time::Instant;
+
+pub(crate) struct Room {
+    /// Callers in the room (counted in the pool's `waiting`).
+    count: AtomicUsize,
+    lock: Mutex<()>,
+    ready: Condvar,
+}
+
+impl Room {
+    pub(crate) fn new() -> Self {
+        Room {
+            count: AtomicUsize::new(0),
+            lock: Mutex::new(()),
+            ready: Condvar::new(),
+        }
+    }
+
+    /// Callers in the room now.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    /// A caller comes in (the pool checked, under its lock, that it may
+    /// wait: see `Core::enter_room`).
+    pub(crate) fn enter(&self) {
+        self.count.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Waits, as a caller counted in by [`enter`](Room::enter), until
+    /// `take` admits it (`true`), or until `deadline` or until `gone` says
+    /// that waiting here is over (`false`); leaves the room either way.
+    /// `may_take` and `gone` look at the pool's word (loaded sequentially
+    /// consistent); `take` is called without the room's lock.
+    pub(crate) fn wait(
+        &self,
+        deadline: Option<Instant>,
+        may_take: impl Fn() -> bool,
+        gone: impl Fn() -> bool,
+        mut take: impl FnMut() -> bool,
+    ) -> bool {
+        let mut guard = Some(self.lock.lock());
+        let admitted = loop {
+            if gone() {
+                break false;
+            }
+            if may_take() {
+                guard = None;
+                if take() {
+                    break true;
+                }
+                guard = Some(self.lock.lock());
+                continue;
+            }
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                break false;
+            }
+            let held = guard.take().expect("held while checking");
+            guard = Some(self.ready.wait_until(held, deadline));
+        };
+        drop(guard);
+        self.count.fetch_sub(1, Ordering::SeqCst);
+        // A caller that leaves without a slot may have been the one a
+        // release notified: pass the notification on.
+        if !admitted && may_take() {
+            self.notify_one();
+        }
+        admitted
+    }
+
+    /// After a release gave a slot back to the word: wakes one caller, if
+    /// any is in the room (one load otherwise).
+    #[inline(always)]
+    pub(crate) fn released(&self) {
+        if self.count.load(Ordering::SeqCst) != 0 {
+            self.notify_one();
+        }
+    }
+
+    /// After a change that may concern every caller in the room (a pause,
+    /// a close, a new limit): wakes them all, if any.
+    #[inline]
+    pub(crate) fn changed(&self) {
+        if self.count.load(Ordering::SeqCst) != 0 {
+            let _guard = self.lock.lock();
+            self.ready.notify_all();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn notify_one(&self) {
+        let _guard = self.lock.lock();
+        self.ready.notify_one();
+    }
+}
