@@ -56,6 +56,7 @@ use pool_runtime::{BlockingExecutor, BlockingJob, Group, GroupSpec, Order, Pool,
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
 
 /// Runs `f` under loom, with a preemption bound unless `LOOM_MAX_PREEMPTIONS`
 /// sets one.
@@ -1032,6 +1033,64 @@ fn two_level_admission_ceiling_first_runs_one_top_level_call_at_a_time() {
 }
 
 // ---- sync callers ---------------------------------------------------------
+
+/// A pool whose sync callers wait in the room (sync barging) for longer than
+/// a model runs: under loom the room's wait is untimed, so a notification
+/// the room misses is a deadlock here, not a wait until the bound.
+fn barging_pool(size: usize) -> Pool {
+    Pool::builder()
+        .size(size)
+        .sync_barging(Duration::from_secs(3600))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_sync_barger_is_woken_by_a_release_that_frees_its_slot() {
+    model(|| {
+        let pool = barging_pool(1);
+        let probe = Probe::new(1);
+        let mut held = hold(&pool);
+        let callers: Vec<_> = (0..2)
+            .map(|_| {
+                let (pool, probe) = (pool.clone(), probe.clone());
+                thread::spawn(move || pool.run(|| probe.body()))
+            })
+            .collect();
+        release(held.as_mut());
+        for caller in callers {
+            assert_eq!(caller.join().unwrap(), Ok(()));
+        }
+        assert_eq!(probe.ran(), 2);
+        assert_counts(&pool, 3, 3, 0, 0);
+        assert_exactly_n_slots(&pool, 1);
+    });
+}
+
+#[test]
+fn a_sync_barger_racing_a_pause_and_a_release_is_admitted_or_turned_away() {
+    model(|| {
+        let pool = barging_pool(1);
+        let probe = Probe::new(1);
+        let mut held = hold(&pool);
+        let caller = {
+            let (pool, probe) = (pool.clone(), probe.clone());
+            thread::spawn(move || pool.run(|| probe.body()))
+        };
+        release(held.as_mut());
+        pool.pause();
+        let out = caller.join().unwrap();
+        assert!(matches!(out, Ok(()) | Err(Rejected::Paused)), "{out:?}");
+        let paused = u64::from(out.is_err());
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting), (0, 0), "{s:?}");
+        assert_eq!(s.rejected_for(Rejected::Paused), paused, "{s:?}");
+        assert_eq!(s.completed, 2 - paused, "{s:?}");
+        assert_eq!(s.submitted(), 2, "{s:?}");
+        pool.resume();
+        assert_exactly_n_slots(&pool, 1);
+    });
+}
 
 #[test]
 fn two_sync_callers_park_and_are_unparked_by_a_release() {

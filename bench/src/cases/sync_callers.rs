@@ -2,8 +2,10 @@
 //! calling threads than cores *and* than slots, the convoy regime), each calling
 //! a trivial closure over and over: `pool.run(|| ())` against a
 //! `Mutex` + `Condvar` semaphore written here (the floor: what the standard
-//! library alone gives) and `async-lock`'s `acquire_blocking`. Plus heap
-//! allocations per `pool.run` call, over the floor's.
+//! library alone gives) and `async-lock`'s `acquire_blocking`; and the same
+//! pool with sync barging on (`sync_barging(BARGING_BOUND)`: the opt-in
+//! bounded unfairness that lets a freed slot go to the thread still
+//! running). Plus heap allocations per `pool.run` call, over the floor's.
 
 use crate::alloc_counter;
 use crate::cases::contended::SLOTS;
@@ -13,7 +15,7 @@ use crate::report::{Row, Table, Target, Unit};
 use pooled::Pool;
 use std::hint::black_box;
 use std::sync::{Arc, Barrier, Condvar, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Calling threads.
 const THREADS: usize = 64;
@@ -22,6 +24,10 @@ const CALLS_PER_THREAD: (usize, usize) = (20_000, 20);
 /// The same with one slot, where each call costs a thread switch (see
 /// BENCHMARKS.md, "Sync callers"): fewer calls for about the same time.
 const CONVOY_CALLS_PER_THREAD: (usize, usize) = (1_000, 20);
+
+/// How long a sync caller of the barging pool may be overtaken before it
+/// queues (see BENCHMARKS.md, "Sync callers", for other bounds).
+pub const BARGING_BOUND: Duration = Duration::from_millis(1);
 
 /// The standard library's semaphore: a count under a mutex, a condition
 /// variable to wait for it. Not FIFO: a woken thread re-checks the count and a
@@ -96,10 +102,20 @@ pub fn run(options: &Options, table: &mut Table) {
 fn run_with(options: &Options, table: &mut Table, slots: usize, calls: (usize, usize)) {
     let per_thread = options.size(calls.0, calls.1);
     let pool = Pool::fixed(slots);
+    let barging = Pool::builder()
+        .size(slots)
+        .sync_barging(BARGING_BOUND)
+        .build()
+        .expect("valid settings");
     let floor = CondvarSemaphore::new(slots);
     let async_lock = Arc::new(async_lock::Semaphore::new(slots));
     let pooled_call = || {
         pool.run(|| black_box(()))
+            .expect("an open, unbounded pool rejects nothing");
+    };
+    let barging_call = || {
+        barging
+            .run(|| black_box(()))
             .expect("an open, unbounded pool rejects nothing");
     };
     let floor_call = || floor.run(|| black_box(()));
@@ -113,6 +129,9 @@ fn run_with(options: &Options, table: &mut Table, slots: usize, calls: (usize, u
             variant(format!("pooled-run-{slots}"), || {
                 threads(&pooled_call, per_thread)
             }),
+            variant(format!("pooled-barging-{slots}"), || {
+                threads(&barging_call, per_thread)
+            }),
             variant(format!("mutex-condvar-{slots}"), || {
                 threads(&floor_call, per_thread)
             }),
@@ -121,7 +140,7 @@ fn run_with(options: &Options, table: &mut Table, slots: usize, calls: (usize, u
             }),
         ],
     );
-    let [pooled, floor_ns, async_lock_ns] = medians[..] else {
+    let [pooled, barging_ns, floor_ns, async_lock_ns] = medians[..] else {
         unreachable!()
     };
     let label = "64 OS threads";
@@ -142,6 +161,16 @@ fn run_with(options: &Options, table: &mut Table, slots: usize, calls: (usize, u
         async_lock_ns,
         Target::Info,
     ));
+    table.push(Row::ratio(
+        format!(
+            "{THREADS} sync callers: pool.run(trivial), {slots} slot(s), sync_barging({BARGING_BOUND:?})"
+        ),
+        label,
+        barging_ns,
+        "Mutex+Condvar semaphore (floor)",
+        floor_ns,
+        Target::RatioAtMost(1.5),
+    ));
     if options.wants_variant(&format!("pooled-run-{slots}")) {
         // Spawning the threads allocates too: counted once each way, and
         // the floor's count subtracted. Each thread's first wait also makes
@@ -150,6 +179,18 @@ fn run_with(options: &Options, table: &mut Table, slots: usize, calls: (usize, u
         let floor_allocs = alloc_counter::count(|| threads(&floor_call, per_thread)).1;
         let extra = pooled_allocs.count.saturating_sub(floor_allocs.count);
         let calls = THREADS * per_thread;
+        let barging_allocs = alloc_counter::count(|| threads(&barging_call, per_thread)).1;
+        let barging_extra = barging_allocs.count.saturating_sub(floor_allocs.count);
+        table.push(Row::absolute(
+            format!(
+                "{THREADS} sync callers, {slots} slot(s), sync barging: heap allocations per \
+                 pool.run ({barging_extra} in {calls} calls), less one waker per thread"
+            ),
+            label,
+            barging_extra.saturating_sub(THREADS as u64) as f64 / calls as f64,
+            Unit::Allocs,
+            Target::AtMost(0.0),
+        ));
         table.push(Row::absolute(
             format!(
                 "{THREADS} sync callers, {slots} slot(s): heap allocations per pool.run \

@@ -22,16 +22,26 @@
 //! the caller sees the free slot or the release sees the caller, and the
 //! notification cannot fall between the caller's check and its sleep (the
 //! loom model `a_sync_barger_is_woken_by_a_release_that_frees_its_slot`).
+//! While a notified caller has not yet looked (`pending`), further releases
+//! skip the notification: one caller on its way is enough, since it looks
+//! at the word when it runs, and the thread that freed the slot usually
+//! takes it again first (without this, every release of a busy pool would
+//! wake a thread for nothing). A caller clears `pending` under the lock
+//! each time it looks, before it loads the word (sequentially consistent,
+//! against the release's loads): either it sees the slot, or the release
+//! sees `pending` clear and notifies.
 //! Pause, close and limit changes notify every caller, who then look again.
 //! The time bound is also the last resort: a caller leaves the room by its
 //! deadline whatever happens, and joins the queue (or is turned away there).
 
-use crate::sync::{AtomicUsize, Condvar, Mutex, Ordering};
+use crate::sync::{AtomicBool, AtomicUsize, Condvar, Mutex, Ordering};
 use std::time::Instant;
 
 pub(crate) struct Room {
     /// Callers in the room (counted in the pool's `waiting`).
     count: AtomicUsize,
+    /// A caller was notified and has not looked at the word since.
+    pending: AtomicBool,
     lock: Mutex<()>,
     ready: Condvar,
 }
@@ -40,6 +50,7 @@ impl Room {
     pub(crate) fn new() -> Self {
         Room {
             count: AtomicUsize::new(0),
+            pending: AtomicBool::new(false),
             lock: Mutex::new(()),
             ready: Condvar::new(),
         }
@@ -71,6 +82,8 @@ impl Room {
     ) -> bool {
         let mut guard = Some(self.lock.lock());
         let admitted = loop {
+            // Looking now (under the lock, before the word is loaded).
+            self.pending.store(false, Ordering::SeqCst);
             if gone() {
                 break false;
             }
@@ -99,10 +112,11 @@ impl Room {
     }
 
     /// After a release gave a slot back to the word: wakes one caller, if
-    /// any is in the room (one load otherwise).
+    /// any is in the room and none is on its way (one load while the room
+    /// is empty).
     #[inline(always)]
     pub(crate) fn released(&self) {
-        if self.count.load(Ordering::SeqCst) != 0 {
+        if self.count.load(Ordering::SeqCst) != 0 && !self.pending.load(Ordering::SeqCst) {
             self.notify_one();
         }
     }
@@ -113,6 +127,7 @@ impl Room {
     pub(crate) fn changed(&self) {
         if self.count.load(Ordering::SeqCst) != 0 {
             let _guard = self.lock.lock();
+            self.pending.store(true, Ordering::SeqCst);
             self.ready.notify_all();
         }
     }
@@ -121,6 +136,7 @@ impl Room {
     #[inline(never)]
     fn notify_one(&self) {
         let _guard = self.lock.lock();
+        self.pending.store(true, Ordering::SeqCst);
         self.ready.notify_one();
     }
 }

@@ -451,7 +451,10 @@ impl Pool {
     /// parks behind the others, so every call costs a thread switch (tens of
     /// times an unfair `Mutex` + `Condvar` semaphore's cost for a trivial
     /// body; BENCHMARKS.md, case 8). Give such callers at least as many slots
-    /// as cores, or make the calls from tasks.
+    /// as cores, make the calls from tasks, or opt into bounded unfairness
+    /// with [`sync_barging`](GroupSettings::sync_barging): a slot that frees
+    /// then goes to whichever thread asks first, usually the one that freed
+    /// it, and a caller queues only after waiting its bound.
     ///
     /// # Errors
     ///

@@ -1,0 +1,459 @@
+//! Sync barging (`GroupSettings::sync_barging`): sync callers that find no
+//! free slot wait outside the queue, for a bounded time, and take a slot
+//! that frees without a thread switch. What must still hold, checked from
+//! outside the pool: the limit, the queue's order (no caller outside the
+//! queue takes a slot a queued call is owed), the bound (a caller still
+//! waiting after it queues), the accounting, and every way out of the wait
+//! (a release, a pause, a close, the admission timeout, the waiting bound,
+//! a resize, a panic).
+
+mod common;
+
+use common::{assert_accounted, quiet_planned_panics, within, Meter, PendingOnce, Task};
+use pool_runtime::{GroupSettings, Kind, Order, Pool, Rejected};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// A fixed pool of `size` slots whose sync callers may barge for `bound`.
+fn barging(size: usize, bound: Duration) -> Pool {
+    Pool::builder()
+        .size(size)
+        .sync_barging(bound)
+        .build()
+        .unwrap()
+}
+
+/// A bound no test waits out: a caller that is still in the room when the
+/// test expects it elsewhere hangs the test (which `within` fails).
+const FOREVER: Duration = Duration::from_secs(3600);
+
+/// Spins (sleeping) until `cond` holds; the caller bounds the wait.
+fn wait_until(cond: impl Fn() -> bool) {
+    while !cond() {
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A call holding `pool`'s slot until polled again.
+fn hold(pool: &Pool) -> Task<impl std::future::Future<Output = Result<(), Rejected>> + use<>> {
+    let mut held = Task::new({
+        let pool = pool.clone();
+        async move { pool.submit(PendingOnce::default()).await }
+    });
+    held.assert_pending();
+    assert_eq!(pool.stats().running, 1, "holder admitted");
+    held
+}
+
+/// Many threads on few slots, in every order and kind: never more bodies at
+/// once than the limit (counted by the bodies), every call counted once.
+#[test]
+fn many_threads_on_few_slots_never_exceed_the_limit_and_every_call_is_counted() {
+    within(Duration::from_secs(120), || {
+        let configs = [
+            (Kind::Fixed, Order::Fifo, 1),
+            (Kind::Fixed, Order::Lifo, 2),
+            (Kind::Fixed, Order::Priority, 1),
+            (Kind::Autoscale, Order::Fifo, 2),
+        ];
+        for (kind, order, size) in configs {
+            let mut builder = Pool::builder()
+                .kind(kind)
+                .order(order)
+                .size(size)
+                .sync_barging(Duration::from_micros(200));
+            if kind == Kind::Autoscale {
+                builder = builder
+                    .min(size)
+                    .max(size)
+                    .autoscale_interval(Duration::from_millis(1));
+            }
+            let pool = builder.build().unwrap();
+            let meter = Meter::default();
+            let (threads, calls) = (12, 400);
+            let workers: Vec<_> = (0..threads)
+                .map(|t| {
+                    let (pool, meter) = (pool.clone(), meter.clone());
+                    thread::spawn(move || {
+                        for i in 0..calls {
+                            let out = pool.run_weighted((t + i) % 5, || {
+                                let _inside = meter.enter();
+                                if i % 50 == 0 {
+                                    thread::sleep(Duration::from_micros(300));
+                                } else {
+                                    std::hint::black_box((0..100).sum::<i64>());
+                                }
+                            });
+                            assert_eq!(out, Ok(()));
+                        }
+                    })
+                })
+                .collect();
+            for worker in workers {
+                worker.join().unwrap();
+            }
+            let s = pool.stats();
+            assert!(
+                meter.max() <= size,
+                "{kind:?} {order:?}: {} > {size}",
+                meter.max()
+            );
+            let total = (threads * calls) as u64;
+            assert_eq!((s.submitted(), s.completed), (total, total), "{s:?}");
+            assert_eq!((s.running, s.waiting), (0, 0), "{s:?}");
+            assert_accounted(&s);
+        }
+    });
+}
+
+/// Async callers and barging sync callers share the limit.
+#[test]
+fn async_and_barging_sync_callers_share_the_limit() {
+    within(Duration::from_secs(60), || {
+        let pool = barging(2, Duration::from_millis(1));
+        let meter = Meter::default();
+        let rt = common::runtime();
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (pool, meter) = (pool.clone(), meter.clone());
+                rt.spawn(async move {
+                    for _ in 0..100 {
+                        pool.submit(meter.clone().body(0)).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (pool, meter) = (pool.clone(), meter.clone());
+                thread::spawn(move || {
+                    for _ in 0..300 {
+                        pool.run(|| drop(meter.enter())).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        rt.block_on(async {
+            for task in tasks {
+                task.await.unwrap();
+            }
+        });
+        assert!(meter.max() <= 2, "{} > 2", meter.max());
+        let s = pool.stats();
+        assert_eq!(s.completed, 8 * 100 + 8 * 300, "{s:?}");
+        assert_accounted(&s);
+    });
+}
+
+/// The room is not the queue: a slot that frees while a call is queued is
+/// handed to that call, even though a sync caller waited (in the room)
+/// before it arrived.
+#[test]
+fn a_slot_freed_while_a_call_is_queued_goes_to_it_not_to_the_room() {
+    within(Duration::from_secs(30), || {
+        let pool = barging(1, FOREVER);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut held = hold(&pool);
+        let in_room = {
+            let (pool, log) = (pool.clone(), log.clone());
+            thread::spawn(move || pool.run(|| log.lock().unwrap().push("room")))
+        };
+        wait_until(|| pool.stats().waiting == 1);
+        let mut queued = Task::new({
+            let (pool, log) = (pool.clone(), log.clone());
+            async move {
+                pool.submit(async move { log.lock().unwrap().push("queued") })
+                    .await
+            }
+        });
+        queued.assert_pending();
+        assert_eq!(pool.stats().waiting, 2);
+        assert_eq!(held.assert_ready(), Ok(()));
+        // The slot is the queued call's now, though it has not been polled:
+        // the caller in the room must not take it.
+        thread::sleep(Duration::from_millis(100));
+        assert!(log.lock().unwrap().is_empty(), "{:?}", log.lock().unwrap());
+        assert_eq!(queued.assert_ready(), Ok(()));
+        assert_eq!(in_room.join().unwrap(), Ok(()));
+        assert_eq!(*log.lock().unwrap(), ["queued", "room"]);
+        let s = pool.stats();
+        assert_eq!((s.submitted(), s.completed, s.waiting), (3, 3, 0), "{s:?}");
+    });
+}
+
+/// A caller still waiting once its bound has passed takes its place in the
+/// queue: a call queued after that comes after it.
+#[test]
+fn a_caller_still_waiting_after_the_bound_is_queued_ahead_of_later_calls() {
+    within(Duration::from_secs(30), || {
+        let pool = barging(1, Duration::from_millis(20));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut held = hold(&pool);
+        let early = {
+            let (pool, log) = (pool.clone(), log.clone());
+            thread::spawn(move || pool.run(|| log.lock().unwrap().push("early")))
+        };
+        wait_until(|| pool.stats().waiting == 1);
+        // Well past the bound: the early caller is in the queue now.
+        thread::sleep(Duration::from_millis(300));
+        let mut later = Task::new({
+            let (pool, log) = (pool.clone(), log.clone());
+            async move {
+                pool.submit(async move { log.lock().unwrap().push("later") })
+                    .await
+            }
+        });
+        later.assert_pending();
+        assert_eq!(held.assert_ready(), Ok(()));
+        // Had the early caller stayed outside the queue, the slot would be
+        // the later call's, which is not polled until the early one is done:
+        // this join would hang.
+        assert_eq!(early.join().unwrap(), Ok(()));
+        assert_eq!(later.assert_ready(), Ok(()));
+        assert_eq!(*log.lock().unwrap(), ["early", "later"]);
+    });
+}
+
+/// A release wakes a caller in the room at once, not at its bound.
+#[test]
+fn a_release_wakes_a_caller_in_the_room() {
+    within(Duration::from_secs(30), || {
+        let pool = barging(1, FOREVER);
+        let mut held = hold(&pool);
+        let caller = {
+            let pool = pool.clone();
+            thread::spawn(move || pool.run(|| 7))
+        };
+        wait_until(|| pool.stats().waiting == 1);
+        let s = pool.stats();
+        assert_eq!((s.submitted(), s.running, s.waiting), (2, 1, 1), "{s:?}");
+        assert_accounted(&s);
+        assert_eq!(held.assert_ready(), Ok(()));
+        assert_eq!(caller.join().unwrap(), Ok(7));
+        let s = pool.stats();
+        assert_eq!((s.submitted(), s.completed, s.waiting), (2, 2, 0), "{s:?}");
+    });
+}
+
+/// A bound too long to add to the clock (`Duration::MAX`) is no deadline.
+#[test]
+fn a_bound_of_duration_max_waits_for_a_release() {
+    within(Duration::from_secs(30), || {
+        let pool = barging(1, Duration::MAX);
+        // (Stored in nanoseconds, as the admission timeout: saturated.)
+        assert_eq!(
+            pool.sync_barging(),
+            Some(Duration::from_nanos(u64::MAX - 1))
+        );
+        let mut held = hold(&pool);
+        let caller = {
+            let pool = pool.clone();
+            thread::spawn(move || pool.run(|| 1))
+        };
+        wait_until(|| pool.stats().waiting == 1);
+        assert_eq!(held.assert_ready(), Ok(()));
+        assert_eq!(caller.join().unwrap(), Ok(1));
+    });
+}
+
+/// A pause, a close and an abort reach a caller in the room: it is turned
+/// away as a queued call would be, long before its bound.
+#[test]
+fn pause_close_and_abort_turn_away_a_caller_in_the_room() {
+    type Stop = fn(&Pool);
+    let stops: [(Stop, Rejected); 3] = [
+        (|pool| pool.pause(), Rejected::Paused),
+        (|pool| pool.close(), Rejected::Closed),
+        (
+            |pool| {
+                pool.abort();
+            },
+            Rejected::Closed,
+        ),
+    ];
+    for (stop, reason) in stops {
+        within(Duration::from_secs(30), move || {
+            let pool = barging(1, FOREVER);
+            let _held = hold(&pool);
+            let caller = {
+                let pool = pool.clone();
+                thread::spawn(move || pool.run(|| ()))
+            };
+            wait_until(|| pool.stats().waiting == 1);
+            stop(&pool);
+            assert_eq!(caller.join().unwrap(), Err(reason));
+            let s = pool.stats();
+            assert_eq!((s.waiting, s.rejected_for(reason)), (0, 1), "{s:?}");
+        });
+    }
+}
+
+/// The room's time counts against the admission timeout.
+#[test]
+fn the_admission_timeout_ends_a_wait_in_the_room() {
+    within(Duration::from_secs(30), || {
+        let pool = Pool::builder()
+            .size(1)
+            .sync_barging(FOREVER)
+            .admission_timeout(Duration::from_millis(50))
+            .build()
+            .unwrap();
+        let _held = hold(&pool);
+        let started = Instant::now();
+        assert_eq!(pool.run(|| ()), Err(Rejected::TimedOut));
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(50), "{waited:?}");
+        let s = pool.stats();
+        assert_eq!(
+            (s.waiting, s.rejected_for(Rejected::TimedOut)),
+            (0, 1),
+            "{s:?}"
+        );
+        assert_accounted(&s);
+    });
+}
+
+/// Callers in the room count against `max_waiting`, for sync and async
+/// callers alike.
+#[test]
+fn callers_in_the_room_count_against_the_waiting_bound() {
+    within(Duration::from_secs(30), || {
+        let pool = Pool::builder()
+            .size(1)
+            .sync_barging(FOREVER)
+            .max_waiting(1)
+            .build()
+            .unwrap();
+        let mut held = hold(&pool);
+        let caller = {
+            let pool = pool.clone();
+            thread::spawn(move || pool.run(|| ()))
+        };
+        wait_until(|| pool.stats().waiting == 1);
+        assert_eq!(pool.run(|| ()), Err(Rejected::Full));
+        let mut queued = Task::new({
+            let pool = pool.clone();
+            async move { pool.submit(async {}).await }
+        });
+        assert_eq!(queued.assert_ready(), Err(Rejected::Full));
+        assert_eq!(held.assert_ready(), Ok(()));
+        assert_eq!(caller.join().unwrap(), Ok(()));
+        let s = pool.stats();
+        assert_eq!(s.rejected_for(Rejected::Full), 2, "{s:?}");
+        assert_accounted(&s);
+    });
+}
+
+/// A limit raised while a caller is in the room admits it.
+#[test]
+fn a_resize_up_admits_a_caller_in_the_room() {
+    within(Duration::from_secs(30), || {
+        let pool = barging(1, FOREVER);
+        let _held = hold(&pool);
+        let caller = {
+            let pool = pool.clone();
+            thread::spawn(move || pool.run(|| ()))
+        };
+        wait_until(|| pool.stats().waiting == 1);
+        assert_eq!(pool.resize(2), 2);
+        assert_eq!(caller.join().unwrap(), Ok(()));
+    });
+}
+
+/// A sync call nested in work of the pool runs under its parent's slot, as
+/// without barging (it never waits in the room).
+#[test]
+fn a_nested_sync_call_runs_under_its_parents_slot() {
+    within(Duration::from_secs(30), || {
+        let pool = barging(1, FOREVER);
+        let inner = pool.clone();
+        assert_eq!(pool.run(move || inner.run(|| 5)), Ok(Ok(5)));
+        let s = pool.stats();
+        assert_eq!((s.submitted(), s.completed, s.running), (2, 2, 0), "{s:?}");
+    });
+}
+
+/// A body that panics frees its slot for the callers in the room.
+#[test]
+fn a_panicking_body_frees_its_slot_for_the_room() {
+    quiet_planned_panics();
+    within(Duration::from_secs(60), || {
+        let pool = barging(1, FOREVER);
+        let meter = Meter::default();
+        let threads: Vec<_> = (0..6)
+            .map(|t| {
+                let (pool, meter) = (pool.clone(), meter.clone());
+                thread::spawn(move || {
+                    for i in 0..200 {
+                        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            pool.run(|| {
+                                let _inside = meter.enter();
+                                if (t + i) % 7 == 0 {
+                                    panic!("planned: a body panics");
+                                }
+                            })
+                        }));
+                        assert_eq!(out.is_err(), (t + i) % 7 == 0);
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert!(meter.max() <= 1);
+        let s = pool.stats();
+        let panicked = (0..6)
+            .flat_map(|t| (0..200).map(move |i| (t + i) % 7 == 0))
+            .filter(|p| *p)
+            .count() as u64;
+        assert_eq!((s.completed, s.panicked), (1200, panicked), "{s:?}");
+        assert_eq!((s.running, s.waiting), (0, 0), "{s:?}");
+        assert_accounted(&s);
+    });
+}
+
+/// Sync barging is off by default and with a zero bound, and can be turned
+/// on and off on a running pool.
+#[test]
+fn sync_barging_is_off_by_default_and_with_a_zero_bound() {
+    assert_eq!(GroupSettings::DEFAULT.sync_barging, None);
+    assert_eq!(Pool::fixed(1).sync_barging(), None);
+    assert_eq!(barging(1, Duration::ZERO).sync_barging(), None);
+    let pool = barging(1, Duration::from_millis(5));
+    assert_eq!(pool.sync_barging(), Some(Duration::from_millis(5)));
+    pool.set_sync_barging(None);
+    assert_eq!(pool.sync_barging(), None);
+    pool.set_sync_barging(Some(Duration::from_secs(1)));
+    assert_eq!(pool.sync_barging(), Some(Duration::from_secs(1)));
+}
+
+/// A sync call from a multi-thread runtime's worker waits in the room
+/// without stalling the worker's other tasks (one of which holds the slot).
+#[test]
+fn a_sync_call_on_a_runtime_worker_waits_without_stalling_the_slots_holder() {
+    within(Duration::from_secs(30), || {
+        let rt = common::runtime();
+        let pool = barging(1, FOREVER);
+        rt.block_on(async {
+            let holder = {
+                let pool = pool.clone();
+                tokio::spawn(async move {
+                    pool.submit(tokio::time::sleep(Duration::from_millis(50)))
+                        .await
+                })
+            };
+            wait_until(|| pool.stats().running == 1);
+            let caller = {
+                let pool = pool.clone();
+                tokio::spawn(async move { pool.run(|| 3) })
+            };
+            assert_eq!(caller.await.unwrap(), Ok(3));
+            assert_eq!(holder.await.unwrap(), Ok(()));
+        });
+    });
+}
