@@ -80,6 +80,8 @@ fn the_keys_tables_defaults_hold_on_the_running_pools() {
     );
     assert_eq!(pool.max_waiting(), None);
     assert_eq!(pool.admission_timeout(), None);
+    assert_eq!(pool.sync_barging(), None, "sync barging: off");
+    assert_eq!(ALL_DEFAULTS_POOL.settings().sync_barging, None);
     assert_eq!(ALL_DEFAULTS_POOL.settings().executor, ExecutorKind::Default);
 
     // `min`: 3, `max`: min + 5, `size`: min.
@@ -128,7 +130,8 @@ fn simple_order() -> Result<u8, Rejected> {
     kind = "autoscale",
     autoscale_interval = "1h2m3s4ms5us6ns",
     autoscale_window = 4096,
-    admission_timeout = "250us"
+    admission_timeout = "250us",
+    sync_barging = "1ms500us"
 )]
 fn odd_durations() -> Result<u8, Rejected> {
     Ok(1)
@@ -153,6 +156,11 @@ fn simple_is_fifo_and_duration_literals_add_up_their_units() {
     assert_eq!(
         ODD_DURATIONS_POOL.pool().admission_timeout(),
         Some(Duration::from_micros(250))
+    );
+    assert_eq!(settings.sync_barging, Some(Duration::from_micros(1500)));
+    assert_eq!(
+        ODD_DURATIONS_POOL.pool().sync_barging(),
+        Some(Duration::from_micros(1500))
     );
 }
 

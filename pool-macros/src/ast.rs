@@ -65,6 +65,7 @@ pub(crate) struct RawArgs {
     pub max: Option<KeyValue<LitInt>>,
     pub max_waiting: Option<KeyValue<LitInt>>,
     pub admission_timeout: Option<KeyValue<LitStr>>,
+    pub sync_barging: Option<KeyValue<LitStr>>,
     pub autoscale_interval: Option<KeyValue<LitStr>>,
     pub autoscale_window: Option<KeyValue<LitInt>>,
     pub policy: Option<KeyValue<LitStr>>,
@@ -190,6 +191,8 @@ pub(crate) struct PoolSpec {
     pub limits: Option<(usize, usize)>,
     pub max_waiting: Option<usize>,
     pub timeout_nanos: Option<u64>,
+    /// How long sync callers may barge (`sync_barging`); zero is off.
+    pub barging_nanos: Option<u64>,
     /// Autoscale pools only.
     pub interval_nanos: Option<u64>,
     /// Autoscale pools only.

@@ -361,6 +361,9 @@ fn group_static(spec: &PoolSpec, item_name: &str, krate: &Path) -> TokenStream {
     if let Some(nanos) = spec.timeout_nanos {
         setters.extend(quote!(.admission_timeout(#private::Duration::from_nanos(#nanos))));
     }
+    if let Some(nanos) = spec.barging_nanos {
+        setters.extend(quote!(.sync_barging(#private::Duration::from_nanos(#nanos))));
+    }
     if let Some(nanos) = spec.interval_nanos {
         setters.extend(quote!(.autoscale_interval(#private::Duration::from_nanos(#nanos))));
     }
@@ -861,6 +864,7 @@ mod tests {
                 max = 4,
                 max_waiting = 9,
                 admission_timeout = "1m30s",
+                sync_barging = "50us",
                 autoscale_interval = "250ms",
                 autoscale_window = 7,
                 size = 2,
@@ -880,6 +884,7 @@ mod tests {
             quote!(.min(1usize).max(4usize)),
             quote!(.max_waiting(9usize)),
             quote!(.admission_timeout(::pooled::__private::Duration::from_nanos(90000000000u64))),
+            quote!(.sync_barging(::pooled::__private::Duration::from_nanos(50000u64))),
             quote!(.autoscale_interval(::pooled::__private::Duration::from_nanos(250000000u64))),
             quote!(.autoscale_window(7usize)),
         ] {

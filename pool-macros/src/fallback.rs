@@ -79,6 +79,7 @@ fn spec() -> PoolSpec {
         limits: None,
         max_waiting: None,
         timeout_nanos: None,
+        barging_nanos: None,
         interval_nanos: None,
         window: None,
         policy: Policy::QueueDepth,

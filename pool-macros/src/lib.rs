@@ -122,6 +122,7 @@ use proc_macro::TokenStream;
 /// | `max` | integer ≥ 1, ≥ `min` | `min + 5` | upper bound of an autoscale pool |
 /// | `max_waiting` | integer | unbounded | past this many waiting calls, a call is rejected (`Full`) |
 /// | `admission_timeout` | duration literal | none | a call waiting longer is rejected (`TimedOut`) |
+/// | `sync_barging` | duration literal | off | how long a call to a sync function (not an `async`, `blocking` or future-returning one) may wait outside the queue for a freed slot before it takes its place in the order: throughput for many threads on few slots, at the price of strict order (`GroupSettings::sync_barging`; `"0s"` is off) |
 /// | `autoscale_interval` | duration literal > 0 | `"10s"` | how often an autoscale pool re-evaluates its size (queue-depth rule) |
 /// | `autoscale_window` | integer, 1 to 4096 | 20 | over how many samples per interval it averages demand |
 /// | `policy` | `"queue_depth"` or `"adaptive"` | `"queue_depth"` | the rule an autoscale pool moves its limit by ([below](#autoscale-policies-and-overload)) |
@@ -561,7 +562,7 @@ pub fn pooled(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// It takes the pool keys of [`macro@pooled`] (its [keys table](macro@pooled#keys)):
 /// `kind`, `order`, `size`, `min`, `max`, `max_waiting`, `admission_timeout`,
-/// `autoscale_interval`, `autoscale_window`, `policy`, the `adaptive_*`
+/// `sync_barging`, `autoscale_interval`, `autoscale_window`, `policy`, the `adaptive_*`
 /// parameters, `executor`, the `fleet_*` keys, `name` (default
 /// `concat!(module_path!(), "::", "Payments")`) and `crate`; per-call keys
 /// (`weight`, `overload`, `blocking`, `wait`) go on the functions. With

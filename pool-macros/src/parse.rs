@@ -23,6 +23,7 @@ pub(crate) mod kw {
     syn::custom_keyword!(max);
     syn::custom_keyword!(max_waiting);
     syn::custom_keyword!(admission_timeout);
+    syn::custom_keyword!(sync_barging);
     syn::custom_keyword!(autoscale_interval);
     syn::custom_keyword!(autoscale_window);
     syn::custom_keyword!(timeout);
@@ -92,6 +93,10 @@ impl RawArgs {
             let key = input.parse::<kw::admission_timeout>()?.span;
             let value = string(input, "admission_timeout", key, TIMEOUT_HINT)?;
             set(&mut self.admission_timeout, "admission_timeout", key, value)
+        } else if input.peek(kw::sync_barging) {
+            let key = input.parse::<kw::sync_barging>()?.span;
+            let value = string(input, "sync_barging", key, BARGING_HINT)?;
+            set(&mut self.sync_barging, "sync_barging", key, value)
         } else if input.peek(kw::autoscale_interval) {
             let key = input.parse::<kw::autoscale_interval>()?.span;
             let value = string(input, "autoscale_interval", key, INTERVAL_HINT)?;
@@ -218,6 +223,8 @@ const ORDER_HINT: &str = "`order = \"fifo\"`, `\"lifo\"` or `\"priority\"`";
 const INTERVAL_HINT: &str = "a duration such as `autoscale_interval = \"1s\"`";
 const TIMEOUT_HINT: &str =
     "a duration such as `admission_timeout = \"500ms\"` or `admission_timeout = \"2s\"`";
+const BARGING_HINT: &str =
+    "a duration such as `sync_barging = \"50us\"` or `sync_barging = \"5ms\"`";
 const FLEET_URL_HINT: &str = "`fleet_url = \"redis://127.0.0.1:6379\"`";
 const FLEET_LEASE_HINT: &str = "`fleet_lease = \"10s\"`";
 const FLEET_UNREACHABLE_HINT: &str = "`fleet_unreachable = \"wait\"`, `\"reject\"` or `\"local\"`";
@@ -545,6 +552,7 @@ mod tests {
                 max = 8,
                 max_waiting = 0,
                 admission_timeout = "2s",
+                sync_barging = "5ms",
                 name = "api",
                 weight = 3,
                 wait,
@@ -556,6 +564,7 @@ mod tests {
         assert_eq!(args.kind.unwrap().value.value(), "autoscale");
         assert_eq!(args.max.unwrap().value.base10_digits(), "8");
         assert_eq!(args.max_waiting.unwrap().value.base10_digits(), "0");
+        assert_eq!(args.sync_barging.unwrap().value.value(), "5ms");
         assert!(args.wait.is_some() && args.blocking.is_none() && args.size.is_none());
         assert_eq!(args.krate.unwrap().value.value(), "::x");
     }

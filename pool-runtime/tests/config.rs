@@ -311,6 +311,94 @@ fn each_bad_input_names_file_line_column_and_the_valid_choices_and_changes_nothi
     );
 }
 
+/// `sync_barging` is a duration setting like `admission_timeout`: a file's
+/// `[defaults]` and group table and the environment set it (`"0s"` is off,
+/// as a zero bound is on the builder), a reload reaches the running pool,
+/// and a bad value is refused at its position (or variable), changing
+/// nothing.
+#[test]
+fn sync_barging_comes_from_the_file_and_the_environment_and_reaches_the_running_pool() {
+    let _serial = config_turn();
+    config::clear();
+    assert_eq!(FETCH.settings().sync_barging, None, "off by default");
+    assert_eq!(FETCH.run(|| 1), Ok(1), "the pool runs");
+    assert_eq!(FETCH.pool().sync_barging(), None);
+
+    let report = config::load_str("app.toml", "[defaults]\nsync_barging = \"2ms\"\n").unwrap();
+    assert_eq!(
+        FETCH.settings().sync_barging,
+        Some(Duration::from_millis(2))
+    );
+    assert_eq!(
+        FETCH.pool().sync_barging(),
+        Some(Duration::from_millis(2)),
+        "{report}"
+    );
+    assert!(
+        report.changes.iter().any(|c| c.group == "app::fetch"
+            && c.setting == "sync_barging"
+            && c.effect == Effect::Applied),
+        "{report}"
+    );
+    config::load_str(
+        "app.toml",
+        "[defaults]\nsync_barging = \"2ms\"\n[groups.\"app::fetch\"]\nsync_barging = \"50us\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        FETCH.pool().sync_barging(),
+        Some(Duration::from_micros(50)),
+        "the group's table beats the defaults"
+    );
+    config::load_env_from(vars(&[("POOLED_APP__FETCH_SYNC_BARGING", "1ms250us")])).unwrap();
+    assert_eq!(
+        FETCH.settings().sync_barging,
+        Some(Duration::from_micros(1250))
+    );
+    assert_eq!(
+        FETCH.pool().sync_barging(),
+        Some(Duration::from_micros(1250)),
+        "the environment beats the file"
+    );
+    config::load_env_from(vars(&[("POOLED_APP__FETCH_SYNC_BARGING", "0s")])).unwrap();
+    assert_eq!(FETCH.settings().sync_barging, Some(Duration::ZERO));
+    assert_eq!(FETCH.pool().sync_barging(), None, "a zero bound is off");
+    assert_eq!(FETCH.run(|| 2), Ok(2));
+
+    let before = FETCH.settings();
+    let e = load_err("[groups.\"app::fetch\"]\nsync_barging = \"5\"\n");
+    assert_eq!(
+        (e.origin().cloned(), e.message()),
+        (
+            at(2, 16),
+            "`sync_barging`: invalid duration `5`: `5` has no unit; write whole numbers \
+             with a unit (h, m, s, ms, us, ns), e.g. \"500ms\", \"2s\", \"1m30s\""
+        )
+    );
+    let e = load_err("[groups.\"app::fetch\"]\nsync_barging = 5\n");
+    assert_eq!(e.origin().cloned(), at(2, 16), "{e}");
+    assert!(
+        e.message().contains("expected a string, found integer"),
+        "{e}"
+    );
+    let e = load_err("[groups.\"app::fetch\"]\nsync_bargin = \"5ms\"\n");
+    assert_eq!(e.origin().cloned(), at(2, 1), "{e}");
+    assert!(e.message().contains("did you mean `sync_barging`?"), "{e}");
+    let e = config::load_env_from(vars(&[("POOLED_APP__FETCH_SYNC_BARGING", "soon")])).unwrap_err();
+    assert_eq!(
+        e.origin().cloned(),
+        Some(Origin::Env {
+            var: "POOLED_APP__FETCH_SYNC_BARGING".into()
+        })
+    );
+    assert!(e.message().contains("invalid duration `soon`"), "{e}");
+    assert_eq!(FETCH.settings(), before, "no bad load changed anything");
+    assert_eq!(FETCH.pool().sync_barging(), None);
+
+    let report = config::clear();
+    assert_eq!(FETCH.settings().sync_barging, None, "{report}");
+}
+
 #[test]
 fn a_ceiling_of_zero_is_a_load_error_in_the_file_and_in_the_environment() {
     let _serial = config_turn();

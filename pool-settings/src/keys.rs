@@ -13,6 +13,7 @@ pub const SETTINGS: &[&str] = &[
     "max",
     "max_waiting",
     "admission_timeout",
+    "sync_barging",
     "autoscale_interval",
     "autoscale_window",
     "policy",

@@ -279,6 +279,7 @@ fn refuse_group_settings(args: &RawArgs, group: &Path, errors: &mut Errors) {
             "admission_timeout",
             args.admission_timeout.as_ref().map(|k| k.key),
         ),
+        ("sync_barging", args.sync_barging.as_ref().map(|k| k.key)),
         (
             "autoscale_interval",
             args.autoscale_interval.as_ref().map(|k| k.key),

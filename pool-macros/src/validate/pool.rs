@@ -146,6 +146,7 @@ pub(super) fn pool_spec(args: &RawArgs, errors: &mut Errors) -> PoolSpec {
     }
 
     let timeout_nanos = duration_key(args.admission_timeout.as_ref(), errors);
+    let barging_nanos = duration_key(args.sync_barging.as_ref(), errors);
 
     if let Some(name) = &args.name {
         if name.value.value().trim().is_empty() {
@@ -186,6 +187,7 @@ pub(super) fn pool_spec(args: &RawArgs, errors: &mut Errors) -> PoolSpec {
         limits,
         max_waiting,
         timeout_nanos,
+        barging_nanos,
         interval_nanos,
         window,
         policy,
@@ -586,6 +588,49 @@ mod tests {
             )
         )
         .contains("(h, m, s, ms, us, ns)"));
+        let message = error(
+            quote!(sync_barging = "5 ms"),
+            quote!(
+                fn f() {}
+            ),
+        );
+        assert!(
+            message.contains("malformed duration: \"5 ms\" contains spaces")
+                && message.contains("(h, m, s, ms, us, ns)"),
+            "{message}"
+        );
+    }
+
+    /// `sync_barging` takes a duration literal like `admission_timeout`, and
+    /// a zero bound (off) is no error: it is the runtime's own "off".
+    #[test]
+    fn sync_barging_takes_a_duration() {
+        let barging = |args| {
+            own_spec(
+                config(
+                    args,
+                    quote!(
+                        fn f() {}
+                    ),
+                )
+                .unwrap(),
+            )
+            .0
+            .barging_nanos
+        };
+        assert_eq!(barging(quote!(size = 2)), None);
+        assert_eq!(barging(quote!(sync_barging = "1ms500us")), Some(1_500_000));
+        assert_eq!(barging(quote!(sync_barging = "0s")), Some(0));
+        let message = error(
+            quote!(group = Api, sync_barging = "5ms"),
+            quote!(
+                fn f() {}
+            ),
+        );
+        assert!(
+            message.contains("`sync_barging` belongs on the group's declaration"),
+            "{message}"
+        );
     }
 
     fn policy(args: TokenStream) -> Policy {

@@ -212,6 +212,7 @@ mod tests {
                 ("POOLED_APP__FETCH_MAX", "32"),
                 ("POOLED_APP__FETCH_MAX_WAITING", "100"),
                 ("POOLED_APP__FETCH_ADMISSION_TIMEOUT", "250ms"),
+                ("POOLED_APP__FETCH_SYNC_BARGING", "50us"),
                 ("POOLED_CEILING", "64"),
                 ("POOLED_CONFIG", "x.toml"),
                 ("PATH", "/bin"),
@@ -226,6 +227,7 @@ mod tests {
             fetch.admission_timeout.as_ref().unwrap().value.as_millis(),
             250
         );
+        assert_eq!(fetch.sync_barging.as_ref().unwrap().value.as_micros(), 50);
         assert_eq!(layer.ceiling.unwrap().value, 64);
     }
 

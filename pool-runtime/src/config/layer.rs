@@ -56,6 +56,7 @@ pub(crate) struct Overrides {
     pub(crate) max: Option<Val<usize>>,
     pub(crate) max_waiting: Option<Val<usize>>,
     pub(crate) admission_timeout: Option<Val<Duration>>,
+    pub(crate) sync_barging: Option<Val<Duration>>,
     pub(crate) autoscale_interval: Option<Val<Duration>>,
     pub(crate) autoscale_window: Option<Val<usize>>,
     pub(crate) policy: Option<Val<PolicyName>>,
@@ -303,6 +304,9 @@ impl Overrides {
         }
         if let Some(v) = &self.admission_timeout {
             settings.admission_timeout = Some(v.value);
+        }
+        if let Some(v) = &self.sync_barging {
+            settings.sync_barging = Some(v.value);
         }
         set(
             &mut settings.executor,

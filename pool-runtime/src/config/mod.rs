@@ -69,11 +69,12 @@
     not(feature = "config"),
     doc = " `load` applies changed limits to running pools at once: growing admits"
 )]
-//! waiting calls, shrinking lets running calls finish; the waiting bound and
-//! admission timeout apply to calls that arrive from then on, the autoscale
-//! timing at once. Kind, order, the scale policy (with its `adaptive_*`
-//! parameters), the executor and the fleet settings (`fleet_*`) are fixed
-//! while a pool runs (reported as [`Effect::AtRestart`]).
+//! waiting calls, shrinking lets running calls finish; the waiting bound,
+//! admission timeout and sync barging bound (`sync_barging`; `"0s"` turns it
+//! off) apply to calls that arrive from then on, the autoscale timing at
+//! once. Kind, order, the scale policy (with its `adaptive_*` parameters),
+//! the executor and the fleet settings (`fleet_*`) are fixed while a pool
+//! runs (reported as [`Effect::AtRestart`]).
 #![cfg_attr(
     feature = "config",
     doc = " [`watch`] does it whenever the file changes: it looks every so often on"

@@ -33,6 +33,7 @@ pub(crate) const SETTINGS: &[(&str, ValueKind)] = &[
     ("MAX", ValueKind::Count),
     ("MAX_WAITING", ValueKind::Count),
     ("ADMISSION_TIMEOUT", ValueKind::Duration),
+    ("SYNC_BARGING", ValueKind::Duration),
     ("AUTOSCALE_INTERVAL", ValueKind::Duration),
     ("AUTOSCALE_WINDOW", ValueKind::Count),
     ("POLICY", ValueKind::Word),
@@ -140,6 +141,8 @@ pub(crate) fn setting(
         "MAX" => overrides.max = val(size(text), origin)?,
         "MAX_WAITING" => overrides.max_waiting = val(size(text), origin)?,
         "ADMISSION_TIMEOUT" => overrides.admission_timeout = val(duration(text), origin)?,
+        // A zero bound is off, as on the builder.
+        "SYNC_BARGING" => overrides.sync_barging = val(duration(text), origin)?,
         "AUTOSCALE_INTERVAL" => overrides.autoscale_interval = val(duration(text), origin)?,
         // Any count parses; its bound is checked with the other settings
         // (`AutoscaleTiming::validate`), which names it.

@@ -7,7 +7,8 @@
     min = 1,
     max = 8,
     max_waiting = 100,
-    admission_timeout = "2s"
+    admission_timeout = "2s",
+    sync_barging = "5ms"
 )]
 pub struct Api;
 
@@ -113,6 +114,7 @@ async fn main() {
         api.admission_timeout,
         Some(std::time::Duration::from_secs(2))
     );
+    assert_eq!(api.sync_barging, Some(std::time::Duration::from_millis(5)));
     assert!(Api::POOL.name().ends_with("::Api"));
     assert_eq!(Api::POOL.stats().completed, 6);
     assert_eq!(Batch::POOL.name(), "batch-jobs");
