@@ -1295,6 +1295,8 @@ fn reloaded() -> u8 {
     1
 }
 
+// (Its configuration names `executor = "rayon"`, which needs feature `rayon`.)
+#[cfg(feature = "rayon")]
 #[tokio::test]
 #[allow(clippy::await_holding_lock)]
 async fn a_reload_of_a_running_group_reports_each_change_and_when_it_applies() {

@@ -361,7 +361,11 @@ fn sync_barging_comes_from_the_file_and_the_environment_and_reaches_the_running_
         "the environment beats the file"
     );
     config::load_env_from(vars(&[("POOLED_APP__FETCH_SYNC_BARGING", "0s")])).unwrap();
-    assert_eq!(FETCH.settings().sync_barging, Some(Duration::ZERO));
+    assert_eq!(
+        FETCH.settings().sync_barging,
+        None,
+        "a zero bound is held as off"
+    );
     assert_eq!(FETCH.pool().sync_barging(), None, "a zero bound is off");
     assert_eq!(FETCH.run(|| 2), Ok(2));
 

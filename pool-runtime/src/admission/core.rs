@@ -253,6 +253,18 @@ impl Core {
     pub(crate) fn set_sync_barging(&self, bound: Option<Duration>) {
         self.sync_barging
             .store(bound.map_or(0, nanos), Ordering::Relaxed);
+        // Turned off: callers in the room go to the queue's path.
+        self.room.changed();
+    }
+
+    /// After a slot went back to the word lock-free: a barging pool wakes
+    /// a caller in its room (see `admission/room.rs`); any other pool pays
+    /// this one load.
+    #[inline(always)]
+    fn slot_returned(&self) {
+        if self.sync_barging.load(Ordering::Relaxed) != 0 {
+            self.room.released();
+        }
     }
 
     /// Counts a sync caller into the room, if it may wait there: the pool
@@ -277,11 +289,11 @@ impl Core {
         deadline: Option<Instant>,
         take: impl FnMut() -> bool,
     ) -> bool {
-        let word = || Word(self.word.load(Ordering::SeqCst));
+        let word = || Word(self.word.load(Ordering::Relaxed));
         self.room.wait(
             deadline,
             || word().can_admit_directly(),
-            || word().has(PAUSED | CLOSED),
+            || word().has(PAUSED | CLOSED) || self.sync_barging.load(Ordering::Relaxed) == 0,
             take,
         )
     }
@@ -622,7 +634,7 @@ impl Core {
         if released.is_ok() {
             #[cfg(any(feature = "tracing", feature = "metrics"))]
             self.obs.freed();
-            self.room.released();
+            self.slot_returned();
         }
         released
     }
@@ -679,9 +691,7 @@ impl Core {
             match self.word.compare_exchange_weak(
                 w.0,
                 w.0 - ONE_RUNNING,
-                // Sequentially consistent: the room's count is read after
-                // it (see `admission/room.rs`).
-                Ordering::SeqCst,
+                Ordering::Release,
                 Ordering::Acquire,
             ) {
                 Ok(_) => return Ok(()),
@@ -702,7 +712,7 @@ impl Core {
             return self.release_slow(sample.or(Some((0, Verdict::Ignore))));
         }
         if self.decrement_unless(QUEUED | CLOSED).is_ok() {
-            self.room.released();
+            self.slot_returned();
             // This call is no longer counted; the period before it was.
             self.autoscale_if_due(-1);
         } else {
@@ -791,7 +801,7 @@ impl Core {
                     None => false,
                 };
             if !handed {
-                self.word.fetch_sub(ONE_RUNNING, Ordering::SeqCst);
+                self.word.fetch_sub(ONE_RUNNING, Ordering::AcqRel);
             }
             if let Some(limit) = scaled_to {
                 locked = self.set_limit_locked(locked, limit, wakers.insert(WakeList::new()));
@@ -1054,13 +1064,13 @@ impl Core {
         let mut wakers = WakeList::new();
         let mut locked = self.locked.lock();
         if paused {
-            self.word.fetch_or(PAUSED, Ordering::SeqCst);
+            self.word.fetch_or(PAUSED, Ordering::AcqRel);
             drop(locked);
             // Callers in the room go to the queue's path, which decides.
             self.room.changed();
             return;
         }
-        self.word.fetch_and(!PAUSED, Ordering::SeqCst);
+        self.word.fetch_and(!PAUSED, Ordering::AcqRel);
         if locked.held.is_empty() {
             drop(locked);
             self.room.changed();
@@ -1090,7 +1100,7 @@ impl Core {
         let mut turned_away = 0;
         let mut wakers = WakeList::new();
         let mut locked = self.locked.lock();
-        self.word.fetch_or(CLOSED, Ordering::SeqCst);
+        self.word.fetch_or(CLOSED, Ordering::AcqRel);
         // Callers in the room go to the queue's path, which turns them away.
         self.room.changed();
         loop {

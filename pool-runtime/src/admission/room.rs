@@ -14,28 +14,33 @@
 //! `QUEUED` still means "the queue is non-empty, and `running >= limit`",
 //! and no one in the room ever takes a slot that a queued call is owed.
 //!
-//! Wake-ups: every release that gives a slot back to the word (not one that
-//! hands it to a queued call) checks the room's count after its
-//! compare-and-swap, both sequentially consistent, and notifies one caller
-//! under the room's lock; a caller counts itself in before it checks the
-//! word, and checks it under the same lock as it goes to sleep. So either
-//! the caller sees the free slot or the release sees the caller, and the
-//! notification cannot fall between the caller's check and its sleep (the
-//! loom model `a_sync_barger_is_woken_by_a_release_that_frees_its_slot`).
+//! Wake-ups: every release of a barging pool that gives a slot back to the
+//! word (not one that hands it to a queued call) checks the room's count
+//! after its compare-and-swap, with a `SeqCst` fence between the two, and
+//! notifies one caller under the room's lock; a caller counts itself in,
+//! then fences and checks the word, under the same lock as it goes to
+//! sleep. So either the caller sees the free slot or the release sees the
+//! caller (Dekker's pattern: the fences order each side's write before its
+//! read; loom checks fences, not `SeqCst` accesses), and the notification
+//! cannot fall between the caller's check and its sleep (the loom model
+//! `a_sync_barger_is_woken_by_a_release_that_frees_its_slot`). Pools
+//! without barging pay one load of their barging bound per release.
 //! While a notified caller has not yet looked (`pending`), further releases
 //! skip the notification: one caller on its way is enough, since it looks
 //! at the word when it runs, and the thread that freed the slot usually
 //! takes it again first (without this, every release of a busy pool would
 //! wake a thread for nothing). A caller clears `pending` under the lock
-//! each time it looks, before it loads the word (sequentially consistent,
-//! against the release's loads): either it sees the slot, or the release
-//! sees `pending` clear and notifies.
+//! each time it looks, before its fence and its load of the word: either
+//! it sees the slot, or the release sees `pending` clear and notifies.
 //! Pause, close and limit changes notify every caller, who then look again.
 //! The time bound is also the last resort: a caller leaves the room by its
 //! deadline whatever happens, and joins the queue (or is turned away there).
 
-use crate::sync::{AtomicBool, AtomicUsize, Condvar, Mutex, Ordering};
-use std::time::Instant;
+use crate::sync::{fence, AtomicBool, AtomicUsize, Condvar, Mutex, Ordering};
+use std::time::{Duration, Instant};
+
+/// The longest a caller in the room sleeps without looking at the word.
+const RECHECK: Duration = Duration::from_millis(50);
 
 pub(crate) struct Room {
     /// Callers in the room (counted in the pool's `waiting`).
@@ -59,7 +64,7 @@ impl Room {
     /// Callers in the room now.
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.count.load(Ordering::SeqCst)
+        self.count.load(Ordering::Relaxed)
     }
 
     /// A caller comes in (the pool checked, under its lock, that it may
@@ -71,8 +76,8 @@ impl Room {
     /// Waits, as a caller counted in by [`enter`](Room::enter), until
     /// `take` admits it (`true`), or until `deadline` or until `gone` says
     /// that waiting here is over (`false`); leaves the room either way.
-    /// `may_take` and `gone` look at the pool's word (loaded sequentially
-    /// consistent); `take` is called without the room's lock.
+    /// `may_take` and `gone` look at the pool's word (after the fence that
+    /// pairs with the releases'); `take` is called without the room's lock.
     pub(crate) fn wait(
         &self,
         deadline: Option<Instant>,
@@ -83,7 +88,8 @@ impl Room {
         let mut guard = Some(self.lock.lock());
         let admitted = loop {
             // Looking now (under the lock, before the word is loaded).
-            self.pending.store(false, Ordering::SeqCst);
+            self.pending.store(false, Ordering::Relaxed);
+            fence(Ordering::SeqCst);
             if gone() {
                 break false;
             }
@@ -98,8 +104,17 @@ impl Room {
             if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
                 break false;
             }
+            // Never longer than `RECHECK` at a time: a caller looks at the
+            // word again then, whatever the notifications did (a release
+            // that saw barging still off as it was being turned on, on a
+            // weakly ordered machine, skips the room).
             let held = guard.take().expect("held while checking");
-            guard = Some(self.ready.wait_until(held, deadline));
+            let recheck = Instant::now().checked_add(RECHECK);
+            let until = match (deadline, recheck) {
+                (Some(deadline), Some(recheck)) => Some(deadline.min(recheck)),
+                (deadline, recheck) => deadline.or(recheck),
+            };
+            guard = Some(self.ready.wait_until(held, until));
         };
         drop(guard);
         self.count.fetch_sub(1, Ordering::SeqCst);
@@ -111,23 +126,25 @@ impl Room {
         admitted
     }
 
-    /// After a release gave a slot back to the word: wakes one caller, if
-    /// any is in the room and none is on its way (one load while the room
-    /// is empty).
-    #[inline(always)]
+    /// After a release of a barging pool gave a slot back to the word:
+    /// wakes one caller, if any is in the room and none is on its way.
+    #[inline]
     pub(crate) fn released(&self) {
-        if self.count.load(Ordering::SeqCst) != 0 && !self.pending.load(Ordering::SeqCst) {
+        fence(Ordering::SeqCst);
+        if self.count.load(Ordering::Relaxed) != 0 && !self.pending.load(Ordering::Relaxed) {
             self.notify_one();
         }
     }
 
     /// After a change that may concern every caller in the room (a pause,
-    /// a close, a new limit): wakes them all, if any.
+    /// a close, a new limit, a slot freed off the lock-free path, barging
+    /// turned off): wakes them all, if any.
     #[inline]
     pub(crate) fn changed(&self) {
-        if self.count.load(Ordering::SeqCst) != 0 {
+        fence(Ordering::SeqCst);
+        if self.count.load(Ordering::Relaxed) != 0 {
             let _guard = self.lock.lock();
-            self.pending.store(true, Ordering::SeqCst);
+            self.pending.store(true, Ordering::Relaxed);
             self.ready.notify_all();
         }
     }
@@ -136,7 +153,7 @@ impl Room {
     #[inline(never)]
     fn notify_one(&self) {
         let _guard = self.lock.lock();
-        self.pending.store(true, Ordering::SeqCst);
+        self.pending.store(true, Ordering::Relaxed);
         self.ready.notify_one();
     }
 }

@@ -306,7 +306,8 @@ impl Overrides {
             settings.admission_timeout = Some(v.value);
         }
         if let Some(v) = &self.sync_barging {
-            settings.sync_barging = Some(v.value);
+            // Through the setter, where a zero bound becomes "off".
+            *settings = settings.sync_barging(v.value);
         }
         set(
             &mut settings.executor,

@@ -178,7 +178,8 @@ impl GroupSettings {
     /// work always queue; so do sync calls made in a current-thread tokio
     /// runtime's context.
     pub const fn sync_barging(mut self, bound: Duration) -> Self {
-        self.sync_barging = Some(bound);
+        // (A zero bound is off, held as `None`: one way to say it.)
+        self.sync_barging = if bound.is_zero() { None } else { Some(bound) };
         self
     }
 
