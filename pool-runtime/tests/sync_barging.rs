@@ -457,3 +457,81 @@ fn a_sync_call_on_a_runtime_worker_waits_without_stalling_the_slots_holder() {
         });
     });
 }
+
+/// Turned off while a caller waits in the room, barging sends it to the
+/// queue: a call queued after that comes after it. (Had it stayed in the
+/// room, the release would hand the slot to the later call, which is not
+/// polled until the caller is done: the join would hang.)
+#[test]
+fn turning_barging_off_sends_a_caller_in_the_room_to_the_queue() {
+    within(Duration::from_secs(30), || {
+        let pool = Pool::fixed(1);
+        pool.set_sync_barging(Some(FOREVER));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut held = hold(&pool);
+        let early = {
+            let (pool, log) = (pool.clone(), log.clone());
+            thread::spawn(move || pool.run(|| log.lock().unwrap().push("early")))
+        };
+        wait_until(|| pool.stats().waiting == 1);
+        pool.set_sync_barging(None);
+        // Time to move from the room to the queue.
+        thread::sleep(Duration::from_millis(200));
+        let mut later = Task::new({
+            let (pool, log) = (pool.clone(), log.clone());
+            async move {
+                pool.submit(async move { log.lock().unwrap().push("later") })
+                    .await
+            }
+        });
+        later.assert_pending();
+        assert_eq!(held.assert_ready(), Ok(()));
+        assert_eq!(early.join().unwrap(), Ok(()));
+        assert_eq!(later.assert_ready(), Ok(()));
+        assert_eq!(*log.lock().unwrap(), ["early", "later"]);
+    });
+}
+
+/// Barging turned on and off over and over while threads call: the limit
+/// holds, every call ends and is counted, nothing waits out a bound.
+#[test]
+fn barging_toggled_while_threads_call_keeps_the_limit_and_the_counts() {
+    within(Duration::from_secs(60), || {
+        let pool = Pool::fixed(2);
+        let meter = Meter::default();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let toggler = {
+            let (pool, stop) = (pool.clone(), stop.clone());
+            thread::spawn(move || {
+                let mut on = false;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    on = !on;
+                    pool.set_sync_barging(on.then_some(FOREVER));
+                    thread::sleep(Duration::from_micros(300));
+                }
+            })
+        };
+        let started = Instant::now();
+        let workers: Vec<_> = (0..10)
+            .map(|_| {
+                let (pool, meter) = (pool.clone(), meter.clone());
+                thread::spawn(move || {
+                    for _ in 0..500 {
+                        pool.run(|| drop(meter.enter())).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            worker.join().unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        toggler.join().unwrap();
+        assert!(meter.max() <= 2, "{} > 2", meter.max());
+        let s = pool.stats();
+        assert_eq!((s.submitted(), s.completed), (5000, 5000), "{s:?}");
+        assert_eq!((s.running, s.waiting), (0, 0), "{s:?}");
+        // Not one caller waited out its (hour-long) bound.
+        assert!(started.elapsed() < Duration::from_secs(30));
+    });
+}

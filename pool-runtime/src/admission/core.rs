@@ -13,7 +13,7 @@
 use crate::admission::lend::{Lend, Returned};
 use crate::admission::queue::WaitQueue;
 use crate::admission::room::Room;
-use crate::admission::state::{Word, CLOSED, MAX_SLOTS, ONE_RUNNING, PAUSED, QUEUED, SCALED};
+use crate::admission::state::{Word, ATTENDED, CLOSED, MAX_SLOTS, ONE_RUNNING, PAUSED, QUEUED};
 use crate::admission::waiter::{status, List, Waiter};
 use crate::admission::wake_list::{reraise, wake_catching, wake_each, WakeList};
 use crate::pool::order::{Kind, Order};
@@ -107,6 +107,16 @@ impl Locked {
     }
 }
 
+/// What a locked release tells the room (sync barging), after the lock.
+enum RoomNews {
+    /// The slot was handed to a queued call.
+    Nothing,
+    /// The slot went back to the word: one caller may take it.
+    Released,
+    /// The limit changed: every caller looks again.
+    Changed,
+}
+
 /// Everything a pool needs that is fixed at build time.
 pub(crate) struct CoreConfig {
     pub(crate) kind: Kind,
@@ -164,10 +174,11 @@ impl Core {
             .and_then(Scaler::next_sample)
             .map_or(u64::MAX, nanos);
         let adaptive = scaler.as_ref().is_some_and(Scaler::samples_calls);
+        let sync_barging = config.sync_barging.filter(|bound| !bound.is_zero());
         Core {
             word: AtomicU64::new(
                 Word::new(config.initial)
-                    .with_flag(SCALED, scaler.is_some())
+                    .with_flag(ATTENDED, scaler.is_some() || sync_barging.is_some())
                     .0,
             ),
             counters: Counters {
@@ -191,7 +202,7 @@ impl Core {
             kind: config.kind,
             order: config.order,
             admission_timeout: AtomicU64::new(config.admission_timeout.map_or(u64::MAX, nanos)),
-            sync_barging: AtomicU64::new(config.sync_barging.map_or(0, nanos)),
+            sync_barging: AtomicU64::new(sync_barging.map_or(0, nanos)),
             room: Room::new(),
             clock: config.clock,
             autoscale_due: AtomicU64::new(due),
@@ -242,7 +253,7 @@ impl Core {
     /// (`None`: sync barging is off).
     #[inline]
     pub(crate) fn sync_barging(&self) -> Option<Duration> {
-        match self.sync_barging.load(Ordering::Relaxed) {
+        match self.sync_barging.load(Ordering::Acquire) {
             0 => None,
             n => Some(Duration::from_nanos(n)),
         }
@@ -251,15 +262,25 @@ impl Core {
     /// Applies to sync calls that arrive from now on (a zero bound turns
     /// sync barging off).
     pub(crate) fn set_sync_barging(&self, bound: Option<Duration>) {
-        self.sync_barging
-            .store(bound.map_or(0, nanos), Ordering::Relaxed);
+        let bound = bound.map_or(0, nanos);
+        let locked = self.locked.lock();
+        // Flag first, then the bound (Release): a caller that reads the
+        // bound (Acquire) and goes into the room is seen by every release
+        // that comes after the flag, and a release before it freed its slot
+        // in time for the caller's first look.
+        if bound != 0 {
+            self.word.fetch_or(ATTENDED, Ordering::AcqRel);
+        } else if locked.scaler.is_none() {
+            self.word.fetch_and(!ATTENDED, Ordering::AcqRel);
+        }
+        self.sync_barging.store(bound, Ordering::Release);
+        drop(locked);
         // Turned off: callers in the room go to the queue's path.
         self.room.changed();
     }
 
-    /// After a slot went back to the word lock-free: a barging pool wakes
-    /// a caller in its room (see `admission/room.rs`); any other pool pays
-    /// this one load.
+    /// After a slot of an `ATTENDED` pool went back to the word lock-free:
+    /// a barging pool wakes a caller in its room (see `admission/room.rs`).
     #[inline(always)]
     fn slot_returned(&self) {
         if self.sync_barging.load(Ordering::Relaxed) != 0 {
@@ -340,7 +361,7 @@ impl Core {
                 Ordering::Acquire,
             ) {
                 Ok(_) => {
-                    if w.has(SCALED) {
+                    if w.has(ATTENDED) {
                         // This call is counted now; the period before it was not.
                         self.autoscale_if_due(1);
                     }
@@ -630,11 +651,10 @@ impl Core {
     /// case.
     #[inline(always)]
     fn release_plain(&self) -> Result<(), Word> {
-        let released = self.decrement_unless(QUEUED | CLOSED | SCALED);
+        let released = self.decrement_unless(QUEUED | CLOSED | ATTENDED);
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
         if released.is_ok() {
-            #[cfg(any(feature = "tracing", feature = "metrics"))]
             self.obs.freed();
-            self.slot_returned();
         }
         released
     }
@@ -645,10 +665,10 @@ impl Core {
     /// anything else takes [`release_other`](Core::release_other).
     #[inline(always)]
     fn release_off_plain(&self, w: Word, sample: Option<(u64, Verdict)>) {
-        if w.has(SCALED | CLOSED) {
+        if w.has(ATTENDED | CLOSED) {
             self.release_other(sample);
         } else {
-            // (Not adaptive: an adaptive pool is `SCALED`.)
+            // (Not adaptive: an adaptive pool is `ATTENDED`.)
             #[cfg(any(feature = "tracing", feature = "metrics"))]
             self.obs.freed();
             self.release_to_waiter();
@@ -765,6 +785,8 @@ impl Core {
         // Only a limit change admits a batch (no list to set up and check on
         // every other release).
         let mut wakers: Option<WakeList> = None;
+        // What the room hears after the lock is released.
+        let room_news;
         // Reports after the lock is released.
         #[cfg(any(feature = "tracing", feature = "metrics"))]
         let mut report = crate::obs::Deferred::new(&self.obs);
@@ -803,6 +825,13 @@ impl Core {
             if !handed {
                 self.word.fetch_sub(ONE_RUNNING, Ordering::AcqRel);
             }
+            room_news = if scaled_to.is_some() {
+                RoomNews::Changed
+            } else if handed {
+                RoomNews::Nothing
+            } else {
+                RoomNews::Released
+            };
             if let Some(limit) = scaled_to {
                 locked = self.set_limit_locked(locked, limit, wakers.insert(WakeList::new()));
             }
@@ -822,7 +851,13 @@ impl Core {
             wakers.wake_all();
         }
         // A slot back in the word, or a new limit: the room looks again.
-        self.room.changed();
+        if self.sync_barging.load(Ordering::Relaxed) != 0 {
+            match room_news {
+                RoomNews::Nothing => {}
+                RoomNews::Released => self.room.released(),
+                RoomNews::Changed => self.room.changed(),
+            }
+        }
         reraise(first);
         // (`wakers` re-raises a panic of its own as it drops.)
     }

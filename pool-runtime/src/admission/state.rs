@@ -2,7 +2,7 @@
 //! so the uncontended acquire and release are a single compare-and-swap each.
 //!
 //! Layout: bits 0..30 running, bits 30..60 limit, then the flags (`QUEUED`,
-//! `PAUSED`, `CLOSED`, `SCALED`).
+//! `PAUSED`, `CLOSED`, `ATTENDED`).
 //!
 //! Invariants (with the queue lock released):
 //! * `QUEUED` is set exactly when the wait queue is non-empty, and then
@@ -18,11 +18,15 @@ const LIMIT_SHIFT: u32 = 30;
 pub(crate) const QUEUED: u64 = 1 << 60;
 pub(crate) const PAUSED: u64 = 1 << 61;
 pub(crate) const CLOSED: u64 = 1 << 62;
-/// The pool is autoscaled: a lock-free acquire or release consults the
-/// autoscaler when a sample is due, and an adaptive pool's release takes the
-/// lock to feed it. Set when the pool is built, never changed, so a fixed
-/// pool's fast paths test it with the other flags, in the word they loaded.
-pub(crate) const SCALED: u64 = 1 << 63;
+/// The pool's lock-free paths attend to more than the word: it is
+/// autoscaled (an acquire or release consults the autoscaler when a sample
+/// is due, and an adaptive pool's release takes the lock to feed it), or its
+/// sync callers may barge (a release wakes a caller waiting in the room).
+/// Set when an autoscaled pool is built and never cleared; set and cleared
+/// under the lock as a fixed pool's sync barging is turned on and off. The
+/// fast paths of a pool with neither test it with the other flags, in the
+/// word they loaded, for nothing more.
+pub(crate) const ATTENDED: u64 = 1 << 63;
 
 /// One running call, as an increment of the word.
 pub(crate) const ONE_RUNNING: u64 = 1;
