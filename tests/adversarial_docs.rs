@@ -1766,3 +1766,47 @@ async fn a_reload_applies_limits_and_timing_now_and_the_policy_at_restart() {
     );
     config::clear();
 }
+
+// `sync_barging` on a sync function: "a call ... may wait outside the queue
+// for a freed slot" — the limit still holds, counted by the bodies, from
+// many threads, and every call is counted once.
+static BARGING_INSIDE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static BARGING_PEAK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[pooled::pooled(size = 1, sync_barging = "1ms")]
+fn barging_body() -> Result<(), Rejected> {
+    use std::sync::atomic::Ordering::SeqCst;
+    let now = BARGING_INSIDE.fetch_add(1, SeqCst) + 1;
+    BARGING_PEAK.fetch_max(now, SeqCst);
+    std::hint::black_box((0..50).sum::<u64>());
+    BARGING_INSIDE.fetch_sub(1, SeqCst);
+    Ok(())
+}
+
+#[test]
+fn a_barging_sync_function_keeps_its_limit_across_threads() {
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            std::thread::spawn(|| {
+                for _ in 0..300 {
+                    barging_body().unwrap();
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    assert_eq!(BARGING_PEAK.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let stats = BARGING_BODY_POOL.stats();
+    assert_eq!(
+        (stats.submitted(), stats.completed),
+        (2400, 2400),
+        "{stats:?}"
+    );
+    assert_eq!((stats.running, stats.waiting), (0, 0), "{stats:?}");
+    assert_eq!(
+        BARGING_BODY_POOL.pool().sync_barging(),
+        Some(Duration::from_millis(1))
+    );
+}

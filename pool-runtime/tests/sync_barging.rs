@@ -535,3 +535,40 @@ fn barging_toggled_while_threads_call_keeps_the_limit_and_the_counts() {
         assert!(started.elapsed() < Duration::from_secs(30));
     });
 }
+
+/// A sync call made in work of *another* pool is not nested in this one: it
+/// waits in this pool's room like any other (shown by a slot going to a
+/// call queued after it), and holds the other pool's slot meanwhile.
+#[test]
+fn a_sync_call_in_work_of_another_pool_waits_in_the_room() {
+    within(Duration::from_secs(30), || {
+        let outer = Pool::fixed(1);
+        let pool = barging(1, FOREVER);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut held = hold(&pool);
+        let caller = {
+            let (outer, pool, log) = (outer.clone(), pool.clone(), log.clone());
+            thread::spawn(move || {
+                outer.run(move || pool.run(move || log.lock().unwrap().push("inner")))
+            })
+        };
+        wait_until(|| pool.stats().waiting == 1);
+        assert_eq!(outer.stats().running, 1);
+        let mut queued = Task::new({
+            let (pool, log) = (pool.clone(), log.clone());
+            async move {
+                pool.submit(async move { log.lock().unwrap().push("queued") })
+                    .await
+            }
+        });
+        queued.assert_pending();
+        assert_eq!(held.assert_ready(), Ok(()));
+        // In the room, not the queue: the slot is the later, queued call's.
+        thread::sleep(Duration::from_millis(100));
+        assert!(log.lock().unwrap().is_empty());
+        assert_eq!(queued.assert_ready(), Ok(()));
+        assert_eq!(caller.join().unwrap(), Ok(Ok(())));
+        assert_eq!(*log.lock().unwrap(), ["queued", "inner"]);
+        assert_eq!(outer.stats().running, 0);
+    });
+}

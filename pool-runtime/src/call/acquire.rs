@@ -194,15 +194,17 @@ impl<R: Deref<Target = Core>> Acquire<R> {
     /// pool lets it, waits in the room (outside the queue, see `admission/room.rs`) until
     /// a slot frees and it takes it (`true`: admitted), or until `deadline`,
     /// a pause or a close (`false`: counted as submitted, it goes on to its
-    /// first poll, the queue's path). Not for calls nested in a call of any
-    /// pool (`false` at once, nothing counted): they go through the queue's
-    /// path, which knows about their parents' slots.
+    /// first poll, the queue's path). Not for calls nested in a call of
+    /// this pool (`false` at once, nothing counted): they go through the
+    /// queue's path, which knows about their parents' slots. (A call made
+    /// in work of another pool, such as the application-wide ceiling's, is
+    /// not nested in this one.)
     #[inline(never)]
     pub(crate) fn barge(self: Pin<&mut Self>, deadline: Option<Instant>) -> bool {
         // Safety: nothing is moved out; the node stays where it is.
         let this = unsafe { self.get_unchecked_mut() };
         debug_assert!(status::is_start(this.node.status()));
-        if nested::any() && !this.node.flag(flag::INDEPENDENT) {
+        if !this.node.flag(flag::INDEPENDENT) && nested::lend_of(&this.core).is_some() {
             return false;
         }
         let core: &Core = &this.core;

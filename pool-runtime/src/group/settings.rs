@@ -174,9 +174,10 @@ impl GroupSettings {
     /// call. What it gives up: a call may be overtaken by calls that arrive
     /// after it for up to `bound` before it queues.
     ///
-    /// Async calls, blocking calls, permits and calls nested in pooled
-    /// work always queue; so do sync calls made in a current-thread tokio
-    /// runtime's context.
+    /// Async calls, blocking calls, permits and sync calls nested in work
+    /// of the same pool always queue; so do sync calls made in a
+    /// current-thread tokio runtime's context. (A sync call made in work of
+    /// another pool, or under the application-wide ceiling, may barge.)
     pub const fn sync_barging(mut self, bound: Duration) -> Self {
         // (A zero bound is off, held as `None`: one way to say it.)
         self.sync_barging = if bound.is_zero() { None } else { Some(bound) };
