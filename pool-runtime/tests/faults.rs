@@ -200,3 +200,87 @@ fn submitted_is_counted_on_its_own_and_the_identity_holds() {
         "{s:?}"
     );
 }
+
+/// A clock that, once armed, queues calls of its pool (with wakers that
+/// panic) from inside its first `now` — the one a lock-free admission of an
+/// autoscaled pool reads right after it took its slot, to see whether the
+/// autoscaler is due.
+struct Injecting {
+    millis: std::sync::atomic::AtomicU64,
+    armed: AtomicBool,
+    pool: std::sync::OnceLock<Pool>,
+    queued:
+        std::sync::Mutex<Vec<std::pin::Pin<Box<dyn Future<Output = Result<(), Rejected>> + Send>>>>,
+}
+
+struct InjectingClock(Arc<Injecting>);
+
+impl pool_runtime::Clock for InjectingClock {
+    fn now(&self) -> std::time::Duration {
+        let this = &self.0;
+        if this.armed.swap(false, Ordering::SeqCst) {
+            let pool = this.pool.get().expect("set before arming");
+            let waker = common::panicking_waker();
+            for _ in 0..3 {
+                let pool = pool.clone();
+                let mut call: std::pin::Pin<Box<dyn Future<Output = _> + Send>> =
+                    Box::pin(async move { pool.submit(std::future::pending::<()>()).await });
+                let polled = call.as_mut().poll(&mut Context::from_waker(&waker));
+                assert!(polled.is_pending(), "queued behind the slot just taken");
+                this.queued.lock().unwrap().push(call);
+            }
+            // The autoscaler is due, and sees three calls waiting.
+            this.millis.fetch_add(1_000, Ordering::SeqCst);
+        }
+        std::time::Duration::from_millis(this.millis.load(Ordering::SeqCst))
+    }
+}
+
+/// A lock-free admission of an autoscaled pool consults the autoscaler after
+/// its compare-and-swap took the slot; an evaluation there that raises the
+/// limit wakes the waiters it admits, and a waker that panics must not
+/// unwind out of the admission before the call knows it holds a slot (it
+/// would be lost for good, and the call counted nowhere).
+#[test]
+fn a_waker_panicking_in_an_autoscale_set_off_by_a_fast_admission_loses_no_slot() {
+    common::quiet_planned_panics();
+    let clock = Arc::new(Injecting {
+        millis: std::sync::atomic::AtomicU64::new(0),
+        armed: AtomicBool::new(false),
+        pool: std::sync::OnceLock::new(),
+        queued: std::sync::Mutex::new(Vec::new()),
+    });
+    let pool = Pool::builder()
+        .kind(Kind::Autoscale)
+        .min(1)
+        .max(4)
+        .autoscale_interval(std::time::Duration::from_millis(1))
+        .autoscale_window(1)
+        .clock(InjectingClock(clock.clone()))
+        .build()
+        .unwrap();
+    clock.pool.set(pool.clone()).ok().unwrap();
+    clock.millis.fetch_add(1_000, Ordering::SeqCst);
+    clock.armed.store(true, Ordering::SeqCst);
+    let out = catch_unwind(AssertUnwindSafe(|| pool.try_acquire()));
+    let admitted = matches!(out, Ok(Ok(_)));
+    // Its release hands the slot on and re-raises that waiter's panicking
+    // wake, as a release does once its books are done.
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(out)));
+    // However the admission ended, its slot is accounted for: once every
+    // call is gone, nothing runs and nothing is lost.
+    // (Each queued call's drop may hand its slot on and re-raise the next
+    // waiter's panicking wake, as a release does once its books are done.)
+    let queued: Vec<_> = clock.queued.lock().unwrap().drain(..).collect();
+    for call in queued {
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(call)));
+    }
+    let s = pool.stats();
+    assert_eq!(
+        (s.running, s.waiting),
+        (0, 0),
+        "admitted: {admitted}, {s:?}"
+    );
+    common::assert_accounted(&s);
+    assert!(admitted, "the admission itself went through");
+}

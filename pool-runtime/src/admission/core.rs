@@ -1090,7 +1090,19 @@ impl Core {
         }
         drop(locked);
         self.room.changed();
-        wakers.wake_all();
+        if own > 0 {
+            // For an admission that just took its slot lock-free (see
+            // `try_acquire_fast`), whose caller has yet to record it: a
+            // waker's panic is not re-raised into it, which would lose the
+            // slot and the call. Its waiter was woken all the same, and the
+            // panic hook has shown the panic.
+            crate::unwind::caught(move || {
+                wakers.wake_all();
+                drop(wakers);
+            });
+        } else {
+            wakers.wake_all();
+        }
     }
 
     // ---- pause / close ---------------------------------------------------
