@@ -1290,12 +1290,13 @@ fn a_declared_group_keeps_its_struct_and_exposes_its_handle_with_its_visibility(
 // when it takes effect ("`executor` ... takes effect at a group's next
 // start"; kind and order are fixed while a pool runs; limits apply at once).
 
+// (The reload names `executor = "rayon"`, which needs feature `rayon`.)
+#[cfg(feature = "rayon")]
 #[pooled::pooled(size = 2, blocking)]
 fn reloaded() -> u8 {
     1
 }
 
-// (Its configuration names `executor = "rayon"`, which needs feature `rayon`.)
 #[cfg(feature = "rayon")]
 #[tokio::test]
 #[allow(clippy::await_holding_lock)]

@@ -205,12 +205,14 @@ fn submitted_is_counted_on_its_own_and_the_identity_holds() {
 /// panic) from inside its first `now` — the one a lock-free admission of an
 /// autoscaled pool reads right after it took its slot, to see whether the
 /// autoscaler is due.
+/// A queued call, kept until the test is done with it.
+type Queued = std::pin::Pin<Box<dyn Future<Output = Result<(), Rejected>> + Send>>;
+
 struct Injecting {
     millis: std::sync::atomic::AtomicU64,
     armed: AtomicBool,
     pool: std::sync::OnceLock<Pool>,
-    queued:
-        std::sync::Mutex<Vec<std::pin::Pin<Box<dyn Future<Output = Result<(), Rejected>> + Send>>>>,
+    queued: std::sync::Mutex<Vec<Queued>>,
 }
 
 struct InjectingClock(Arc<Injecting>);
@@ -223,7 +225,7 @@ impl pool_runtime::Clock for InjectingClock {
             let waker = common::panicking_waker();
             for _ in 0..3 {
                 let pool = pool.clone();
-                let mut call: std::pin::Pin<Box<dyn Future<Output = _> + Send>> =
+                let mut call: Queued =
                     Box::pin(async move { pool.submit(std::future::pending::<()>()).await });
                 let polled = call.as_mut().poll(&mut Context::from_waker(&waker));
                 assert!(polled.is_pending(), "queued behind the slot just taken");
