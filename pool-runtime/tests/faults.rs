@@ -211,7 +211,9 @@ type Queued = std::pin::Pin<Box<dyn Future<Output = Result<(), Rejected>> + Send
 struct Injecting {
     millis: std::sync::atomic::AtomicU64,
     armed: AtomicBool,
-    pool: std::sync::OnceLock<Pool>,
+    /// Its pool (whose core holds this clock: the test takes it out at the
+    /// end, or the two would keep each other alive).
+    pool: std::sync::Mutex<Option<Pool>>,
     queued: std::sync::Mutex<Vec<Queued>>,
 }
 
@@ -221,7 +223,12 @@ impl pool_runtime::Clock for InjectingClock {
     fn now(&self) -> std::time::Duration {
         let this = &self.0;
         if this.armed.swap(false, Ordering::SeqCst) {
-            let pool = this.pool.get().expect("set before arming");
+            let pool = this
+                .pool
+                .lock()
+                .unwrap()
+                .clone()
+                .expect("set before arming");
             let waker = common::panicking_waker();
             for _ in 0..3 {
                 let pool = pool.clone();
@@ -249,7 +256,7 @@ fn a_waker_panicking_in_an_autoscale_set_off_by_a_fast_admission_loses_no_slot()
     let clock = Arc::new(Injecting {
         millis: std::sync::atomic::AtomicU64::new(0),
         armed: AtomicBool::new(false),
-        pool: std::sync::OnceLock::new(),
+        pool: std::sync::Mutex::new(None),
         queued: std::sync::Mutex::new(Vec::new()),
     });
     let pool = Pool::builder()
@@ -261,7 +268,7 @@ fn a_waker_panicking_in_an_autoscale_set_off_by_a_fast_admission_loses_no_slot()
         .clock(InjectingClock(clock.clone()))
         .build()
         .unwrap();
-    clock.pool.set(pool.clone()).ok().unwrap();
+    *clock.pool.lock().unwrap() = Some(pool.clone());
     clock.millis.fetch_add(1_000, Ordering::SeqCst);
     clock.armed.store(true, Ordering::SeqCst);
     let out = catch_unwind(AssertUnwindSafe(|| pool.try_acquire()));
@@ -285,4 +292,5 @@ fn a_waker_panicking_in_an_autoscale_set_off_by_a_fast_admission_loses_no_slot()
     );
     common::assert_accounted(&s);
     assert!(admitted, "the admission itself went through");
+    clock.pool.lock().unwrap().take();
 }
