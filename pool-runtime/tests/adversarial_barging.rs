@@ -1532,3 +1532,43 @@ fn group_runs_barging_under_a_ceiling_keep_every_limit() {
         });
     });
 }
+
+// ---- pause and close against `Pool::pause` / `Pool::close`'s promise -------
+
+/// `Pool::pause`: "Calls already waiting or running are not affected and
+/// keep being admitted"; `Pool::close`: "waiting and running calls
+/// finish". A sync caller waiting in the queue (barging off) is admitted
+/// through either; the same caller waiting in the room (where it counts as
+/// waiting) is turned away `Paused` / `Closed`, as `sync_barging`'s own doc
+/// says (and `sync_barging.rs` asserts). The two docs conflict; this test
+/// takes `Pool`'s side.
+#[test]
+#[ignore = "doc conflict: a caller waiting in the room is turned away by pause()/close(), which promise that waiting calls keep being admitted (a queued caller is)"]
+fn pause_and_close_leave_a_caller_waiting_in_the_room_as_they_leave_a_queued_one() {
+    within(Duration::from_secs(30), || {
+        for barge in [None, Some(FOREVER)] {
+            for stop in ["pause", "close"] {
+                let pool = Pool::fixed(1);
+                pool.set_sync_barging(barge);
+                let mut held = hold(&pool);
+                let rx = spawn_caller({
+                    let pool = pool.clone();
+                    move || pool.run(|| 1)
+                });
+                wait_until(|| pool.stats().waiting == 1);
+                if stop == "pause" {
+                    pool.pause();
+                } else {
+                    pool.close();
+                }
+                thread::sleep(Duration::from_millis(100));
+                assert_eq!(held.assert_ready(), Ok(()));
+                assert_eq!(
+                    outcome(&rx, Duration::from_secs(10)),
+                    Ok(1),
+                    "barging {barge:?}, {stop}"
+                );
+            }
+        }
+    });
+}
