@@ -1093,6 +1093,30 @@ fn a_sync_barger_racing_a_pause_and_a_release_is_admitted_or_turned_away() {
 }
 
 #[test]
+fn a_sync_barger_racing_a_close_finishes_or_is_turned_away_and_the_pool_drains() {
+    model(|| {
+        let pool = barging_pool(1);
+        let probe = Probe::new(1);
+        let mut held = hold(&pool);
+        let caller = {
+            let (pool, probe) = (pool.clone(), probe.clone());
+            thread::spawn(move || pool.run(|| probe.body()))
+        };
+        pool.close();
+        release(held.as_mut());
+        // Drained only once the caller, if it got in before the close (in
+        // the room, then the queue), ran.
+        block_on(pool.drained());
+        let ran_at_drain = probe.ran();
+        let out = caller.join().unwrap();
+        assert!(matches!(out, Ok(()) | Err(Rejected::Closed)), "{out:?}");
+        assert_eq!(ran_at_drain, usize::from(out.is_ok()));
+        let closed = u64::from(out.is_err());
+        assert_counts(&pool, 2, 2 - closed, 0, closed);
+    });
+}
+
+#[test]
 fn two_sync_callers_park_and_are_unparked_by_a_release() {
     model(|| {
         let pool = Pool::fixed(1);

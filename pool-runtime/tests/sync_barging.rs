@@ -260,34 +260,45 @@ fn a_bound_of_duration_max_waits_for_a_release() {
     });
 }
 
-/// A pause, a close and an abort reach a caller in the room: it is turned
-/// away as a queued call would be, long before its bound.
+/// A pause and a close reach a caller in the room: it takes its place in
+/// the queue, as a waiting call, and is admitted when a slot frees (a pause
+/// or a close leaves waiting calls waiting); an abort turns it away, as it
+/// turns away queued calls. None of it waits for the caller's bound.
 #[test]
-fn pause_close_and_abort_turn_away_a_caller_in_the_room() {
+fn pause_and_close_queue_a_caller_in_the_room_and_abort_turns_it_away() {
     type Stop = fn(&Pool);
-    let stops: [(Stop, Rejected); 3] = [
-        (|pool| pool.pause(), Rejected::Paused),
-        (|pool| pool.close(), Rejected::Closed),
+    let stops: [(Stop, Result<(), Rejected>); 3] = [
+        (|pool| pool.pause(), Ok(())),
+        (|pool| pool.close(), Ok(())),
         (
             |pool| {
                 pool.abort();
             },
-            Rejected::Closed,
+            Err(Rejected::Closed),
         ),
     ];
-    for (stop, reason) in stops {
+    for (stop, expected) in stops {
         within(Duration::from_secs(30), move || {
             let pool = barging(1, FOREVER);
-            let _held = hold(&pool);
+            let log = Arc::new(Mutex::new(Vec::new()));
+            let mut held = hold(&pool);
             let caller = {
-                let pool = pool.clone();
-                thread::spawn(move || pool.run(|| ()))
+                let (pool, log) = (pool.clone(), log.clone());
+                thread::spawn(move || pool.run(move || log.lock().unwrap().push("room")))
             };
             wait_until(|| pool.stats().waiting == 1);
             stop(&pool);
-            assert_eq!(caller.join().unwrap(), Err(reason));
+            // A new caller is turned away (paused or closed)...
+            assert!(pool.run(|| ()).is_err());
+            // ...while the one in the room waits on, in the queue.
+            thread::sleep(Duration::from_millis(100));
+            assert_eq!(pool.stats().waiting, u64::from(expected.is_ok()) as usize);
+            assert_eq!(held.assert_ready(), Ok(()));
+            assert_eq!(caller.join().unwrap(), expected);
             let s = pool.stats();
-            assert_eq!((s.waiting, s.rejected_for(reason)), (0, 1), "{s:?}");
+            assert_eq!((s.running, s.waiting), (0, 0), "{s:?}");
+            assert_eq!(s.completed, 1 + u64::from(expected.is_ok()), "{s:?}");
+            assert_accounted(&s);
         });
     }
 }

@@ -92,6 +92,9 @@ struct Locked {
     drain_wakers: Vec<(u64, Waker)>,
     next_drain_id: u64,
     bounds: (usize, usize),
+    /// `abort` was called: a caller that comes from the room (sync
+    /// barging) is turned away, as the queued ones were.
+    aborted: bool,
     max_waiting: Option<usize>,
     scaler: Option<Scaler>,
 }
@@ -195,6 +198,7 @@ impl Core {
                 held: List::new(),
                 drain_wakers: Vec::new(),
                 next_drain_id: 0,
+                aborted: false,
                 bounds: config.bounds,
                 max_waiting: config.max_waiting,
                 scaler,
@@ -394,6 +398,7 @@ impl Core {
         weight: i64,
         mode: Mode,
         waker: &Waker,
+        waited: bool,
     ) -> Enqueued {
         // Cloned before any state changes: a panicking `clone` loses nothing.
         let waker = waker.clone();
@@ -404,6 +409,20 @@ impl Core {
         #[cfg(any(feature = "tracing", feature = "metrics"))]
         let mut report = crate::obs::Deferred::new(&self.obs);
         let mut locked = self.locked.lock();
+        if waited {
+            // From the room (sync barging), where it is still counted: out
+            // of it now, under the lock, into the queue (or admitted) below.
+            // Already waiting, it is not turned away by the waiting bound,
+            // a pause or a close, as no queued call is; an abort turns it
+            // away, as it did the queued ones.
+            self.room.leave();
+            if locked.aborted {
+                let drained = self.take_drained(&mut locked);
+                drop(locked);
+                wake_each(drained.into_iter().flatten());
+                return self.reject(Rejected::Closed);
+            }
+        }
         let n = node.as_ref();
         let lend_ptr = n.lend();
         // Safety: the node's lend is alive while the node holds it.
@@ -430,13 +449,20 @@ impl Core {
             #[cfg(any(feature = "tracing", feature = "metrics"))]
             report.limit(self.limit(), limit, LimitCause::Autoscale);
             locked = self.set_limit_locked(locked, limit, wakers.insert(WakeList::new()));
+            // A new limit: the room looks again (as after a resize).
+            if self.sync_barging.load(Ordering::Relaxed) != 0 {
+                self.room.changed();
+            }
         }
+        // Already waiting (see above) or part of work already admitted (a
+        // nested call waiting for its parent's slot): not turned away.
+        let settled = lend.is_some() || waited;
         let mut w = self.load();
         loop {
             // The common case first: others wait, the pool is open and not
             // paused (what the checks below conclude, tested at once).
             if w.0 & (QUEUED | PAUSED | CLOSED) == QUEUED {
-                if mode == Mode::Reject && lend.is_none() && locked.waiting_full(&self.room) {
+                if mode == Mode::Reject && !settled && locked.waiting_full(&self.room) {
                     return self.reject(Rejected::Full);
                 }
                 break;
@@ -444,10 +470,10 @@ impl Core {
             // A nested call waiting for its parent's slot belongs to work
             // already admitted: closing (like pausing and the waiting bound)
             // does not turn it away; only `abort` does.
-            if w.has(CLOSED) && mode == Mode::Reject && lend.is_none() {
+            if w.has(CLOSED) && mode == Mode::Reject && !settled {
                 return self.reject(Rejected::Closed);
             }
-            if w.has(PAUSED) && lend.is_none() {
+            if w.has(PAUSED) && !settled {
                 if mode == Mode::Reject {
                     return self.reject(Rejected::Paused);
                 }
@@ -458,9 +484,12 @@ impl Core {
                 self.publish_waiting(&locked);
                 return Enqueued::Waiting;
             }
-            if w.can_admit_directly() && !w.has(PAUSED) {
-                // (A closed pool only gets here for never-rejected calls
-                // and nested ones.)
+            // (A paused pool admits no new call; one that was already
+            // waiting, from the room, takes a free slot as a queued call
+            // would have been handed it.)
+            if w.can_admit_directly() && (!w.has(PAUSED) || waited) {
+                // (A closed pool only gets here for never-rejected calls,
+                // nested ones and callers from the room.)
                 match self.word.compare_exchange(
                     w.0,
                     w.0 + ONE_RUNNING,
@@ -477,7 +506,7 @@ impl Core {
                     }
                 }
             }
-            if mode == Mode::Reject && lend.is_none() && locked.waiting_full(&self.room) {
+            if mode == Mode::Reject && !settled && locked.waiting_full(&self.room) {
                 return self.reject(Rejected::Full);
             }
             if w.has(QUEUED) {
@@ -1113,7 +1142,8 @@ impl Core {
         if paused {
             self.word.fetch_or(PAUSED, Ordering::AcqRel);
             drop(locked);
-            // Callers in the room go to the queue's path, which decides.
+            // Callers in the room take their places in the queue, as
+            // waiting calls (which a pause leaves waiting).
             self.room.changed();
             return;
         }
@@ -1148,7 +1178,9 @@ impl Core {
         let mut wakers = WakeList::new();
         let mut locked = self.locked.lock();
         self.word.fetch_or(CLOSED, Ordering::AcqRel);
-        // Callers in the room go to the queue's path, which turns them away.
+        locked.aborted |= abort;
+        // Callers in the room take their places in the queue, as waiting
+        // calls (an abort turns them away there).
         self.room.changed();
         loop {
             if wakers.is_full() {
@@ -1200,7 +1232,30 @@ impl Core {
 
     fn is_drained(&self, locked: &Locked) -> bool {
         let w = self.load();
-        w.has(CLOSED) && w.running() == 0 && locked.queue.is_empty() && locked.held.is_empty()
+        w.has(CLOSED)
+            && w.running() == 0
+            && locked.queue.is_empty()
+            && locked.held.is_empty()
+            && self.room.len() == 0
+    }
+
+    /// A caller that left the room without a slot and is still counted
+    /// there ([`flag::IN_ROOM`](crate::admission::waiter::flag::IN_ROOM))
+    /// took a slot on its way: counted out (the slot keeps a closed pool
+    /// from draining meanwhile).
+    pub(crate) fn room_left_admitted(&self) {
+        self.room.leave();
+    }
+
+    /// Such a caller goes away before it reached the queue (its first poll
+    /// unwound): counted out under the lock, where a closed pool may then
+    /// be drained.
+    pub(crate) fn room_left_gone(&self) {
+        let mut locked = self.locked.lock();
+        self.room.leave();
+        let drained = self.take_drained(&mut locked);
+        drop(locked);
+        wake_each(drained.into_iter().flatten());
     }
 
     /// Whether a closed pool has nothing left running or waiting; otherwise

@@ -74,8 +74,9 @@ impl Room {
     }
 
     /// Waits, as a caller counted in by [`enter`](Room::enter), until
-    /// `take` admits it (`true`), or until `deadline` or until `gone` says
-    /// that waiting here is over (`false`); leaves the room either way.
+    /// `take` admits it (`true`: counted out), or until `deadline` or until
+    /// `gone` says that waiting here is over (`false`: still counted, until
+    /// the pool counts it out with [`leave`](Room::leave) as it queues it).
     /// `may_take` and `gone` look at the pool's word (after the fence that
     /// pairs with the releases'); `take` is called without the room's lock.
     pub(crate) fn wait(
@@ -85,6 +86,15 @@ impl Room {
         gone: impl Fn() -> bool,
         mut take: impl FnMut() -> bool,
     ) -> bool {
+        // Counted out if this unwinds (`take` is the pool's code, which
+        // does not; this holds even if it did).
+        struct Leave<'a>(&'a Room);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                self.0.leave();
+            }
+        }
+        let leave = Leave(self);
         let mut guard = Some(self.lock.lock());
         let admitted = loop {
             // Looking now (under the lock, before the word is loaded).
@@ -117,13 +127,28 @@ impl Room {
             guard = Some(self.ready.wait_until(held, until));
         };
         drop(guard);
-        self.count.fetch_sub(1, Ordering::SeqCst);
-        // A caller that leaves without a slot may have been the one a
-        // release notified: pass the notification on.
-        if !admitted && may_take() {
-            self.notify_one();
+        if admitted {
+            drop(leave);
+        } else {
+            std::mem::forget(leave);
+        }
+        // A slot is still free: this caller may have been the one a release
+        // notified, or, admitted, the one on its way for a release that
+        // skipped its notification for another slot meanwhile (`pending`):
+        // pass the news on.
+        if may_take() {
+            if admitted {
+                self.released();
+            } else {
+                self.notify_one();
+            }
         }
         admitted
+    }
+
+    /// Counts out a caller that left (see [`wait`](Room::wait)).
+    pub(crate) fn leave(&self) {
+        self.count.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// After a release of a barging pool gave a slot back to the word:

@@ -33,6 +33,12 @@ pub(crate) mod flag {
     /// linked or admitted (a waker whose `clone` panics), its drop counts it
     /// as cancelled, so that the call is accounted for once.
     pub(crate) const STARTED: u8 = 16;
+    /// Still counted in the room's count (sync barging): it left the room
+    /// without a slot, and its queueing (under the lock), its admission or
+    /// its drop counts it out, whichever comes first. So a caller moving
+    /// from the room to the queue is never counted in neither, and a closed
+    /// pool is not drained while one is on its way.
+    pub(crate) const IN_ROOM: u8 = 32;
 }
 
 /// Where a node stands. Written under the lock, read by the owner without it.
@@ -254,6 +260,13 @@ impl Waiter {
     pub(crate) fn set_flag(&self, bit: u8) {
         // Safety: as in `flag`.
         self.flags.with_mut(|flags| unsafe { *flags |= bit });
+    }
+
+    /// Clears the owner's `bit`.
+    #[inline]
+    pub(crate) fn clear_flag(&self, bit: u8) {
+        // Safety: as in `flag`.
+        self.flags.with_mut(|flags| unsafe { *flags &= !bit });
     }
 
     /// Stores the waker unless the stored one already wakes the same task;

@@ -207,6 +207,11 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         if !this.node.flag(flag::INDEPENDENT) && nested::lend_of(&this.core).is_some() {
             return false;
         }
+        // A never-rejecting call (`run_wait`) queues: its path knows it may
+        // not be turned away.
+        if this.node.status() == status::START_WAIT {
+            return false;
+        }
         let core: &Core = &this.core;
         if !core.enter_room() {
             return false;
@@ -225,7 +230,13 @@ impl<R: Deref<Target = Core>> Acquire<R> {
             this.take_slot();
             return true;
         }
+        // Still counted in the room until the queue takes it (`enqueue`,
+        // under the lock) or it takes a slot on its way. Already waiting, it
+        // keeps the admission timeout it started with: its caller times the
+        // rest of the wait (no deadline is armed from the pool's current
+        // timeout).
         this.node.set_status(status::ROOM_LEFT);
+        this.node.set_flag(flag::IN_ROOM | flag::UNTIMED);
         false
     }
 
@@ -247,7 +258,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         // Safety: not yet linked.
         this.obs.start(&this.core, || unsafe { this.node.weight() });
         // Safety: `this` is pinned (it came out of `self`).
-        match unsafe { this.wait_or_reject(cx, mode, false) } {
+        match unsafe { this.wait_or_reject(cx, mode, false, false) } {
             Some(poll) => poll,
             // Safety: pinned; nothing is moved out. The deadline was armed:
             // poll it and register with it.
@@ -269,11 +280,14 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         cx: &mut Context<'_>,
         mode: Mode,
         nested: bool,
+        waited: bool,
     ) -> Option<Poll<Result<(), Rejected>>> {
         let this = self;
         let node = NonNull::from(&*this.node);
         let core: &Core = &this.core;
-        if !nested {
+        // (A caller from the room is already waiting: the queue's lock
+        // decides, see `Core::enqueue`.)
+        if !nested && !waited {
             if let Some(rejected) = core.reject_fast(mode) {
                 return Some(Poll::Ready(Err(this.turned_away(rejected))));
             }
@@ -284,7 +298,12 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         // Safety: the node is pinned inside `self`, unlinked, and
         // `Drop` cancels it while it is linked.
         let weight = unsafe { this.node.weight() };
-        match unsafe { core.enqueue(node, weight, mode, cx.waker()) } {
+        let enqueued = unsafe { core.enqueue(node, weight, mode, cx.waker(), waited) };
+        if waited {
+            // Counted out of the room by `enqueue`, whatever it decided.
+            this.node.clear_flag(flag::IN_ROOM);
+        }
+        match enqueued {
             Enqueued::Admitted => {
                 this.set_under(None);
                 this.take_slot();
@@ -332,8 +351,10 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                     } else {
                         Mode::Reject
                     };
-                    // (A caller from the room was counted as it came in.)
-                    if s != status::ROOM_LEFT {
+                    // A caller from the room: counted as it came in, and
+                    // still counted there until queued or admitted.
+                    let waited = s == status::ROOM_LEFT;
+                    if !waited {
                         core.count_submitted();
                         #[cfg(any(feature = "tracing", feature = "metrics"))]
                         // Safety: not yet linked.
@@ -349,6 +370,10 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                             if borrowed {
                                 core.nested_started();
                                 this.node.set_status(status::NESTED);
+                                if waited {
+                                    this.node.clear_flag(flag::IN_ROOM);
+                                    core.room_left_admitted();
+                                }
                                 #[cfg(any(feature = "tracing", feature = "metrics"))]
                                 this.obs.admitted(core, false);
                                 return Poll::Ready(Ok(()));
@@ -360,11 +385,15 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                         if nested {
                             this.set_under(None);
                         }
+                        if waited {
+                            this.node.clear_flag(flag::IN_ROOM);
+                            core.room_left_admitted();
+                        }
                         this.take_slot();
                         return Poll::Ready(Ok(()));
                     }
                     // Safety: `this` is pinned (it came out of `self`).
-                    if let Some(poll) = unsafe { this.wait_or_reject(cx, mode, nested) } {
+                    if let Some(poll) = unsafe { this.wait_or_reject(cx, mode, nested, waited) } {
                         return poll;
                     }
                     // The admission deadline was armed: loop once more to
@@ -680,6 +709,9 @@ impl<R: Deref<Target = Core>> Acquire<R> {
             status::START_REJECT | status::START_WAIT | status::ROOM_LEFT
                 if this.node.flag(flag::STARTED) =>
             {
+                if this.node.flag(flag::IN_ROOM) {
+                    this.core.room_left_gone();
+                }
                 this.core.count_abandoned();
                 #[cfg(any(feature = "tracing", feature = "metrics"))]
                 {

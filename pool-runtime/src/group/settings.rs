@@ -165,19 +165,24 @@ impl GroupSettings {
     ///
     /// What holds: the limit, always; calls in the queue keep their order,
     /// and no call outside the queue ever takes a slot a queued call is
-    /// owed (a slot that frees while calls are queued goes to the queue);
-    /// a call outside the queue counts as waiting (in
+    /// owed (a slot that frees while calls are queued goes to the queue).
+    /// A call waiting outside the queue is a waiting call: it counts in
     /// [`Stats::waiting`](crate::Stats::waiting), the autoscaler's demand
-    /// and `max_waiting`) and as submitted from when it starts waiting
-    /// there; its time there counts against the admission timeout; a pause
-    /// or a close sends it to the queue's path, which decides as for any
-    /// call. What it gives up: a call may be overtaken by calls that arrive
-    /// after it for up to `bound` before it queues.
+    /// and `max_waiting`, and as submitted from when it starts waiting; the
+    /// waiting bound and the admission timeout that judge it are those in
+    /// force then (its time outside counts against the timeout, and it is
+    /// not turned away `Full` as it moves into the queue); a pause or a
+    /// close leaves it waiting, as they leave queued calls — it takes its
+    /// place in the queue, and a free slot then is its — and an abort turns
+    /// it away, as it turns queued calls away; a closed pool is not drained
+    /// while one waits. What it gives up: a call may be overtaken by calls
+    /// that arrive after it for up to `bound` before it queues.
     ///
-    /// Async calls, blocking calls, permits and sync calls nested in work
-    /// of the same pool always queue; so do sync calls made in a
-    /// current-thread tokio runtime's context. (A sync call made in work of
-    /// another pool, or under the application-wide ceiling, may barge.)
+    /// Async calls, blocking calls, permits, calls that never reject
+    /// (`run_wait`) and sync calls nested in work of the same pool always
+    /// queue; so do sync calls made in a current-thread tokio runtime's
+    /// context. (A sync call made in work of another pool, or under the
+    /// application-wide ceiling, may barge.)
     pub const fn sync_barging(mut self, bound: Duration) -> Self {
         // (A zero bound is off, held as `None`: one way to say it.)
         self.sync_barging = if bound.is_zero() { None } else { Some(bound) };

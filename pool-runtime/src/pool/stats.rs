@@ -31,7 +31,8 @@ pub struct Stats {
     /// in `running`, so they are not counted there.
     pub nested: usize,
     /// Calls waiting for a slot (including, for calls that never reject, those
-    /// waiting for `resume`). In a group's stats, its calls waiting for a
+    /// waiting for `resume`, and sync callers waiting outside the queue with
+    /// [sync barging](crate::GroupSettings::sync_barging)). In a group's stats, its calls waiting for a
     /// slot of the application-wide ceiling are not counted (nor submitted):
     /// they are not yet the group's, and the ceiling's own stats count them
     /// ([`ceiling::stats`](crate::ceiling::stats)).
