@@ -20,8 +20,6 @@ use std::time::{Duration, Instant};
 /// A bound no test waits out.
 const FOREVER: Duration = Duration::from_secs(3600);
 
-/// A fixed pool of `size` slots whose sync callers may barge for `bound`.
-
 /// The tests of this file take turns: several measure how long a caller
 /// waits (a caller turned away at once is never late), which CPU-hungry
 /// neighbours on a two-core machine would blur.
@@ -31,6 +29,7 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// A fixed pool of `size` slots whose sync callers may barge for `bound`.
 fn barging(size: usize, bound: Duration) -> Pool {
     Pool::builder()
         .size(size)
