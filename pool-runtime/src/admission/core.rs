@@ -415,11 +415,10 @@ impl Core {
             // Already waiting, it is not turned away by the waiting bound,
             // a pause or a close, as no queued call is; an abort turns it
             // away, as it did the queued ones.
+            // (Turned away, it may have been what kept a closed pool from
+            // being drained: its caller then calls `wake_if_drained`.)
             self.room.leave();
             if locked.aborted {
-                let drained = self.take_drained(&mut locked);
-                drop(locked);
-                wake_each(drained.into_iter().flatten());
                 return self.reject(Rejected::Closed);
             }
         }
@@ -1251,8 +1250,18 @@ impl Core {
     /// unwound): counted out under the lock, where a closed pool may then
     /// be drained.
     pub(crate) fn room_left_gone(&self) {
-        let mut locked = self.locked.lock();
+        let locked = self.locked.lock();
         self.room.leave();
+        drop(locked);
+        self.wake_if_drained();
+    }
+
+    /// Wakes the `drained()` futures if the pool is drained now (after a
+    /// caller from the room was turned away: it may have been the last
+    /// thing it waited for).
+    #[cold]
+    pub(crate) fn wake_if_drained(&self) {
+        let mut locked = self.locked.lock();
         let drained = self.take_drained(&mut locked);
         drop(locked);
         wake_each(drained.into_iter().flatten());

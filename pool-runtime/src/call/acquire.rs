@@ -300,8 +300,12 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         let weight = unsafe { this.node.weight() };
         let enqueued = unsafe { core.enqueue(node, weight, mode, cx.waker(), waited) };
         if waited {
-            // Counted out of the room by `enqueue`, whatever it decided.
+            // Counted out of the room by `enqueue`, whatever it decided; if
+            // turned away (an abort), the pool may be drained now.
             this.node.clear_flag(flag::IN_ROOM);
+            if matches!(enqueued, Enqueued::Rejected(_)) {
+                core.wake_if_drained();
+            }
         }
         match enqueued {
             Enqueued::Admitted => {
