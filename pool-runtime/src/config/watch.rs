@@ -24,7 +24,10 @@ const LONGEST_WAIT: Duration = Duration::from_secs(3600);
 /// error passed once, not every `every`; the next readable content is
 /// loaded and passed on even if it is what was loaded before (a [`Report`]
 /// with no change: the file is back). The content is compared, not the modification time, so a change
-/// within the file system's time resolution is not missed.
+/// within the file system's time resolution is not missed; a change is loaded once the
+/// content has held still for 20 ms (or `every`, if shorter), so that a file caught in the
+/// middle of a save — truncated and not yet written again, which would read as an empty,
+/// valid configuration of defaults — is not loaded.
 ///
 /// `on_reload` runs on the watching thread: a slow one delays the next look.
 /// A panic in it is caught and the watch goes on (nobody could receive the
@@ -172,6 +175,35 @@ impl Stop {
     }
 }
 
+/// How long a changed file's content must hold still before it is loaded
+/// (or `every`, if shorter), and how many times it is read again for that
+/// before what was read last is loaded anyway (a file rewritten without end).
+const SETTLE: Duration = Duration::from_millis(20);
+const SETTLE_READS: usize = 10;
+
+/// `text`, just read from `path`, once a read `SETTLE` later finds the same;
+/// `None` if the watch was stopped meanwhile. A read error meanwhile keeps
+/// the last content read (the next look reports it).
+fn settled(
+    path: &std::path::Path,
+    mut text: String,
+    every: Duration,
+    stop: &Stop,
+) -> Option<String> {
+    let settle = SETTLE.min(every);
+    for _ in 0..SETTLE_READS {
+        if !stop.rest_until(Instant::now().checked_add(settle)) {
+            return None;
+        }
+        match read_text(path) {
+            Ok(again) if again == text => return Some(text),
+            Ok(again) => text = again,
+            Err(_) => return Some(text),
+        }
+    }
+    Some(text)
+}
+
 fn watching<F>(
     path: &std::path::Path,
     name: &str,
@@ -195,6 +227,15 @@ fn watching<F>(
                 if text == loaded && !back {
                     continue;
                 }
+                // Changed: loaded once it holds still, so that a file caught
+                // mid-save (truncated, not yet written again: an empty file
+                // is a valid configuration, of defaults) is not loaded.
+                let Some(text) = settled(path, text, every, stop) else {
+                    return;
+                };
+                if text == loaded && !back {
+                    continue;
+                }
                 let outcome = load_str(name, &text);
                 loaded = text;
                 outcome
@@ -208,5 +249,60 @@ fn watching<F>(
         // Nobody on this thread could take a panic of the callback: it is
         // dropped, and the watch goes on.
         crate::unwind::caught(|| on_reload(outcome));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, text: &str) -> std::path::PathBuf {
+        let path =
+            std::env::temp_dir().join(format!("pooled-settle-{name}-{}.toml", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// What was read mid-save (here: an empty file) is not what is loaded
+    /// when the file reads differently a moment later: the later content,
+    /// once it holds still, is.
+    #[test]
+    #[cfg_attr(miri, ignore = "reads files: Miri isolates the file system")]
+    fn a_content_read_mid_save_gives_way_to_the_content_that_holds_still() {
+        let path = file("mid-save", "[defaults]\nmax = 7\n");
+        let stop = Stop::default();
+        let text = settled(&path, String::new(), Duration::from_secs(1), &stop);
+        assert_eq!(text.as_deref(), Some("[defaults]\nmax = 7\n"));
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    /// Content that holds still is loaded after one more read.
+    #[test]
+    #[cfg_attr(miri, ignore = "reads files: Miri isolates the file system")]
+    fn a_content_that_holds_still_is_loaded() {
+        let path = file("still", "[defaults]\nmax = 5\n");
+        let stop = Stop::default();
+        let text = settled(
+            &path,
+            "[defaults]\nmax = 5\n".into(),
+            Duration::from_secs(1),
+            &stop,
+        );
+        assert_eq!(text.as_deref(), Some("[defaults]\nmax = 5\n"));
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    /// A stopped watch stops settling.
+    #[test]
+    #[cfg_attr(miri, ignore = "reads files: Miri isolates the file system")]
+    fn a_stopped_watch_loads_nothing() {
+        let path = file("stopped", "x");
+        let stop = Stop::default();
+        *stop.stopped.lock().unwrap() = true;
+        assert_eq!(
+            settled(&path, "x".into(), Duration::from_secs(1), &stop),
+            None
+        );
+        std::fs::remove_file(&path).unwrap();
     }
 }
