@@ -927,52 +927,56 @@ fn panics_timeouts_and_full_mixed_in_the_room_are_all_accounted() {
 }
 
 /// A caller counted in `waiting` is never turned away `Full` after it
-/// started waiting (the waiting bound decides at arrival). In the room, a
-/// caller whose bound passes leaves the room (uncounting itself) and then
-/// asks the queue's path, which checks the bound again: a caller arriving
-/// in between takes its place, and the one that waited is turned away
-/// `Full`. Seen here as a `Full` that comes after the room's bound (an
-/// arrival's `Full` is immediate).
+/// started waiting (the waiting bound decides at arrival). With a bound of
+/// one, a caller whose room bound passes moves from the room to the queue
+/// while other threads hammer the pool: had it stopped counting as waiting
+/// in between (the first version uncounted itself as it left the room), a
+/// hammering caller would take its place and the one that waited would be
+/// turned away `Full` as it queued. It is admitted, every hammering call is
+/// turned away `Full` at once, and the counts add up. (No timing threshold:
+/// the outcome alone decides.)
 #[test]
 fn a_caller_that_waited_in_the_room_is_never_turned_away_full() {
     let _serial = serial();
     within(Duration::from_secs(60), || {
-        // Bodies longer than the bound: a caller that finds the slot busy
-        // waits its bound in the room, then queues, again and again.
-        // (Long against the scheduler's time slices: an arrival turned
-        // away at once is never this late.)
-        // (Long enough that a thread starved of CPU for a while, on a
-        // machine busy with a build, does not look late: a lateness this
-        // long comes from the room.)
-        let bound = Duration::from_millis(150);
-        let pool = Pool::builder()
-            .size(1)
-            .max_waiting(1)
-            .sync_barging(bound)
-            .build()
-            .unwrap();
-        let late_full = Arc::new(AtomicU64::new(0));
-        let started = Instant::now();
-        let workers: Vec<_> = (0..6)
-            .map(|_| {
-                let (pool, late_full) = (pool.clone(), late_full.clone());
-                thread::spawn(move || {
-                    while started.elapsed() < Duration::from_secs(10)
-                        && late_full.load(Ordering::Relaxed) == 0
-                    {
-                        let t = Instant::now();
-                        let out = pool.run(|| thread::sleep(Duration::from_millis(200)));
-                        if out == Err(Rejected::Full) && t.elapsed() >= bound {
-                            late_full.fetch_add(1, Ordering::Relaxed);
+        for _ in 0..10 {
+            let pool = Pool::builder()
+                .size(1)
+                .max_waiting(1)
+                .sync_barging(Duration::from_millis(20))
+                .build()
+                .unwrap();
+            let mut held = hold(&pool);
+            let waiter = {
+                let pool = pool.clone();
+                thread::spawn(move || pool.run(|| ()))
+            };
+            wait_until(|| pool.stats().waiting == 1);
+            let stop = Arc::new(AtomicBool::new(false));
+            let hammers: Vec<_> = (0..3)
+                .map(|_| {
+                    let (pool, stop) = (pool.clone(), stop.clone());
+                    thread::spawn(move || {
+                        let mut full = 0u64;
+                        while !stop.load(Ordering::Relaxed) {
+                            assert_eq!(pool.run(|| ()), Err(Rejected::Full));
+                            full += 1;
                         }
-                    }
+                        full
+                    })
                 })
-            })
-            .collect();
-        for worker in workers {
-            worker.join().unwrap();
+                .collect();
+            // Well past the waiter's bound: it has moved to the queue.
+            thread::sleep(Duration::from_millis(150));
+            stop.store(true, Ordering::Relaxed);
+            let full: u64 = hammers.into_iter().map(|h| h.join().unwrap()).sum();
+            assert_eq!(held.assert_ready(), Ok(()));
+            assert_eq!(waiter.join().unwrap(), Ok(()));
+            let s = pool.stats();
+            assert_eq!(s.rejected_for(Rejected::Full), full, "{s:?}");
+            assert_eq!((s.completed, s.running, s.waiting), (2, 0, 0), "{s:?}");
+            assert_accounted(&s);
         }
-        assert_eq!(late_full.load(Ordering::Relaxed), 0);
     });
 }
 
