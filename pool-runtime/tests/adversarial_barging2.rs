@@ -190,6 +190,40 @@ fn assert_room_admits(pool: &Pool, bound: usize) {
     pool.set_max_waiting(None).unwrap();
 }
 
+/// Runs the (ignored) test `name` again in a child process of this test
+/// binary and checks that it passed: for a bug that aborts the process (a
+/// panic while unwinding), which must fail the test, not the whole binary.
+fn isolated(name: &str, scenario: impl FnOnce()) {
+    const CHILD: &str = "ADV_BARGING2_CHILD";
+    if std::env::var(CHILD).as_deref() == Ok(name) {
+        scenario();
+        return;
+    }
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--include-ignored", "--test-threads=1"])
+        .env(CHILD, name)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            break;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{name}: the child process failed ({})\n{stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 // ---- drained() and callers leaving the room ----------------------------------
 
 /// Callers wait in the room of a pool that is then closed: `drained()`
@@ -1326,77 +1360,82 @@ fn reload_storms_ended_by_close_and_abort_drain_cleanly() {
 fn a_wakers_panic_at_a_growth_in_a_room_callers_intake_loses_no_slot_nor_room_count() {
     let _serial = serial();
     quiet_planned_panics();
-    within(Duration::from_secs(30), || {
-        let clock = pool_runtime::ManualClock::new();
-        let pool = Pool::builder()
-            .kind(Kind::Autoscale)
-            .size(2)
-            .min(1)
-            .max(8)
-            .autoscale_interval(Duration::from_millis(10))
-            .autoscale_window(1)
-            .clock(Arc::new(clock.clone()))
-            .sync_barging(FOREVER)
-            .build()
-            .unwrap();
-        let mut holders = [hold(&pool), hold(&pool)];
-        let mut queued = Box::pin({
-            let pool = pool.clone();
-            async move { pool.submit(async {}).await }
-        });
-        let panicking = common::panicking_waker();
-        let first = queued
-            .as_mut()
-            .poll(&mut std::task::Context::from_waker(&panicking));
-        assert!(first.is_pending());
-        let callers: Vec<_> = (0..2)
-            .map(|_| {
+    // (In a child process: the bug ends in a panic while unwinding, which
+    // aborts the process.)
+    let name = "a_wakers_panic_at_a_growth_in_a_room_callers_intake_loses_no_slot_nor_room_count";
+    isolated(name, || {
+        within(Duration::from_secs(30), || {
+            let clock = pool_runtime::ManualClock::new();
+            let pool = Pool::builder()
+                .kind(Kind::Autoscale)
+                .size(2)
+                .min(1)
+                .max(8)
+                .autoscale_interval(Duration::from_millis(10))
+                .autoscale_window(1)
+                .clock(Arc::new(clock.clone()))
+                .sync_barging(FOREVER)
+                .build()
+                .unwrap();
+            let mut holders = [hold(&pool), hold(&pool)];
+            let mut queued = Box::pin({
                 let pool = pool.clone();
-                spawn_caller(move || pool.run(|| ()))
-            })
-            .collect();
-        wait_until(|| pool.stats().waiting == 3);
-        clock.advance(Duration::from_secs(1));
-        pool.pause();
-        // Each caller runs, or has the waker's panic re-raised into it.
-        let mut panicked = 0;
-        for caller in &callers {
-            match caller.recv_timeout(Duration::from_secs(10)) {
-                Ok(Ok(out)) => assert_eq!(out, Ok(())),
-                Ok(Err(panic)) => {
-                    assert!(panic.starts_with("planned"), "{panic}");
-                    panicked += 1;
-                }
-                Err(e) => {
-                    // Still waiting: let the holders go first.
-                    for holder in &mut holders {
-                        let _ = holder.poll();
+                async move { pool.submit(async {}).await }
+            });
+            let panicking = common::panicking_waker();
+            let first = queued
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(&panicking));
+            assert!(first.is_pending());
+            let callers: Vec<_> = (0..2)
+                .map(|_| {
+                    let pool = pool.clone();
+                    spawn_caller(move || pool.run(|| ()))
+                })
+                .collect();
+            wait_until(|| pool.stats().waiting == 3);
+            clock.advance(Duration::from_secs(1));
+            pool.pause();
+            // Each caller runs, or has the waker's panic re-raised into it.
+            let mut panicked = 0;
+            for caller in &callers {
+                match caller.recv_timeout(Duration::from_secs(10)) {
+                    Ok(Ok(out)) => assert_eq!(out, Ok(())),
+                    Ok(Err(panic)) => {
+                        assert!(panic.starts_with("planned"), "{panic}");
+                        panicked += 1;
                     }
-                    panic!("a caller did not return: {e}; {:?}", pool.stats());
+                    Err(e) => {
+                        // Still waiting: let the holders go first.
+                        for holder in &mut holders {
+                            let _ = holder.poll();
+                        }
+                        panic!("a caller did not return: {e}; {:?}", pool.stats());
+                    }
                 }
             }
-        }
-        assert_eq!(pool.size(), 4, "{:?}", pool.stats());
-        for holder in &mut holders {
-            assert_eq!(holder.assert_ready(), Ok(()));
-        }
-        match queued
-            .as_mut()
-            .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
-        {
-            std::task::Poll::Ready(out) => assert_eq!(out, Ok(())),
-            std::task::Poll::Pending => panic!("the queued call was not admitted"),
-        }
-        pool.resume();
-        let s = pool.stats();
-        assert_eq!(
-            (s.running, s.waiting),
-            (0, 0),
-            "{panicked} caller(s) panicked; {s:?}"
-        );
-        assert_accounted(&s);
-        let watch = DrainWatch::start(&pool);
-        pool.close();
-        watch.assert_resolves(Duration::from_secs(5));
+            assert_eq!(pool.size(), 4, "{:?}", pool.stats());
+            for holder in &mut holders {
+                assert_eq!(holder.assert_ready(), Ok(()));
+            }
+            match queued
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+            {
+                std::task::Poll::Ready(out) => assert_eq!(out, Ok(())),
+                std::task::Poll::Pending => panic!("the queued call was not admitted"),
+            }
+            pool.resume();
+            let s = pool.stats();
+            assert_eq!(
+                (s.running, s.waiting),
+                (0, 0),
+                "{panicked} caller(s) panicked; {s:?}"
+            );
+            assert_accounted(&s);
+            let watch = DrainWatch::start(&pool);
+            pool.close();
+            watch.assert_resolves(Duration::from_secs(5));
+        })
     });
 }
