@@ -1439,3 +1439,90 @@ fn a_wakers_panic_at_a_growth_in_a_room_callers_intake_loses_no_slot_nor_room_co
         })
     });
 }
+
+/// The same re-raise without the room (no barging): an async call whose
+/// intake grows the pool (admitting a queued call whose waker panics) and
+/// is then turned away `Full` (a waiting bound lowered meanwhile) has the
+/// panic re-raised into its poll after it was counted rejected: its drop
+/// then counts it cancelled too, and the counts no longer add up.
+#[test]
+#[ignore = "bug: as above (`Core::enqueue` re-raises an autoscale batch's waker panic after its decision): a call counted `Full` is counted cancelled as well"]
+fn a_wakers_panic_at_a_growth_in_an_intake_that_turns_the_call_away_counts_it_once() {
+    let _serial = serial();
+    quiet_planned_panics();
+    within(Duration::from_secs(30), || {
+        let clock = pool_runtime::ManualClock::new();
+        let pool = Pool::builder()
+            .kind(Kind::Autoscale)
+            .size(2)
+            .min(1)
+            .max(8)
+            .autoscale_interval(Duration::from_millis(10))
+            .autoscale_window(1)
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .unwrap();
+        let mut holders = [hold(&pool), hold(&pool)];
+        let mut first = Box::pin({
+            let pool = pool.clone();
+            async move { pool.submit(async {}).await }
+        });
+        let panicking = common::panicking_waker();
+        let mut cx = std::task::Context::from_waker(&panicking);
+        assert!(first.as_mut().poll(&mut cx).is_pending());
+        let mut rest: Vec<_> = (0..2)
+            .map(|_| {
+                let mut task = Task::new({
+                    let pool = pool.clone();
+                    async move { pool.submit(async {}).await }
+                });
+                task.assert_pending();
+                task
+            })
+            .collect();
+        assert_eq!(pool.stats().waiting, 3);
+        pool.set_max_waiting(Some(1)).unwrap();
+        clock.advance(Duration::from_secs(1));
+        // The intake: demand 5 on 2 slots grows the pool to 4, admitting
+        // two queued calls; one stays queued, so the bound of 1 is reached.
+        let mut late = Box::pin({
+            let pool = pool.clone();
+            async move { pool.submit(async {}).await }
+        });
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            late.as_mut()
+                .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+        }));
+        assert_eq!(pool.size(), 4, "{:?}", pool.stats());
+        match polled {
+            Ok(std::task::Poll::Ready(out)) => assert_eq!(out, Err(Rejected::Full)),
+            Ok(std::task::Poll::Pending) => panic!("queued past the bound"),
+            Err(_) => {} // the panic re-raised; the counts say the rest
+        }
+        drop(late);
+        for holder in &mut holders {
+            assert_eq!(holder.assert_ready(), Ok(()));
+        }
+        let noop = std::task::Waker::noop();
+        match first
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(noop))
+        {
+            std::task::Poll::Ready(out) => assert_eq!(out, Ok(())),
+            std::task::Poll::Pending => panic!("the first queued call was not admitted"),
+        }
+        for task in &mut rest {
+            while task.poll().is_pending() {
+                thread::sleep(Duration::from_millis(1));
+            }
+        }
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting), (0, 0), "{s:?}");
+        assert_eq!(
+            (s.rejected_for(Rejected::Full), s.cancelled),
+            (1, 0),
+            "{s:?}"
+        );
+        assert_accounted(&s);
+    });
+}
