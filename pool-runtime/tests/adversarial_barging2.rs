@@ -1049,7 +1049,6 @@ fn an_autoscaled_barging_pool_closed_under_load_drains_cleanly() {
 /// report must not count them as never-rejecting calls left `waiting`:
 /// they are all turned away, so `turned_away` is 3 and `waiting` 0.
 #[test]
-#[ignore = "bug: callers on their way from the room when shutdown's abort runs are turned away by `enqueue` (locked.aborted), not counted in `ShutdownTimedOut::turned_away` (and while still counted in the room, reported as never-rejecting `waiting`)"]
 fn shutdown_past_its_deadline_reports_room_callers_as_turned_away() {
     let _serial = serial();
     within(Duration::from_secs(60), || {
@@ -1240,7 +1239,6 @@ fn a_room_caller_timing_out_in_a_closed_pools_queue_lets_it_drain() {
 /// drained, so it must not report `Ok` ("not if waiting calls had to be
 /// turned away to get there").
 #[test]
-#[ignore = "bug: as above: room callers in transit at the abort are missing from `turned_away` (0 of 3 in some rounds, then listed as `waiting`); were all of them turned away between the abort and the stats read, `shutdown` would report Ok"]
 fn shutdown_that_turns_room_callers_away_never_reports_ok() {
     let _serial = serial();
     within(Duration::from_secs(60), || {
@@ -1356,7 +1354,6 @@ fn reload_storms_ended_by_close_and_abort_drain_cleanly() {
 /// everything ends, nothing runs or waits, the counts add up, and the
 /// closed pool drains.
 #[test]
-#[ignore = "bug: `Core::enqueue` re-raises a waker's panic from its autoscale batch (`wakers` dropped on return) after it admitted the caller directly: the slot is lost, and `drop_undone` (IN_ROOM still set) counts the caller out of the room a second time, underflowing the room's count"]
 fn a_wakers_panic_at_a_growth_in_a_room_callers_intake_loses_no_slot_nor_room_count() {
     let _serial = serial();
     quiet_planned_panics();
@@ -1446,7 +1443,6 @@ fn a_wakers_panic_at_a_growth_in_a_room_callers_intake_loses_no_slot_nor_room_co
 /// panic re-raised into its poll after it was counted rejected: its drop
 /// then counts it cancelled too, and the counts no longer add up.
 #[test]
-#[ignore = "bug: as above (`Core::enqueue` re-raises an autoscale batch's waker panic after its decision): a call counted `Full` is counted cancelled as well"]
 fn a_wakers_panic_at_a_growth_in_an_intake_that_turns_the_call_away_counts_it_once() {
     let _serial = serial();
     quiet_planned_panics();

@@ -403,8 +403,19 @@ impl Core {
         // Cloned before any state changes: a panicking `clone` loses nothing.
         let waker = waker.clone();
         // Only an autoscaler's limit change admits a batch (none, and no
-        // list to set up and check, on every other enqueue).
-        let mut wakers: Option<WakeList> = None;
+        // list to set up and check, on every other enqueue). Woken after the
+        // lock, a waker's panic caught: re-raised into this call, which has
+        // just been admitted, queued or turned away, it would lose that
+        // decision (a slot taken, a place in the room counted out).
+        struct Batch(Option<WakeList>);
+        impl Drop for Batch {
+            fn drop(&mut self) {
+                if let Some(wakers) = self.0.take() {
+                    crate::unwind::caught(move || drop(wakers));
+                }
+            }
+        }
+        let mut wakers = Batch(None);
         // Reports after the lock is released (dropped after `locked`).
         #[cfg(any(feature = "tracing", feature = "metrics"))]
         let mut report = crate::obs::Deferred::new(&self.obs);
@@ -447,7 +458,7 @@ impl Core {
         if let Some(limit) = self.autoscale_observe(&mut locked, 0) {
             #[cfg(any(feature = "tracing", feature = "metrics"))]
             report.limit(self.limit(), limit, LimitCause::Autoscale);
-            locked = self.set_limit_locked(locked, limit, wakers.insert(WakeList::new()));
+            locked = self.set_limit_locked(locked, limit, wakers.0.insert(WakeList::new()));
             // A new limit: the room looks again (as after a resize).
             if self.sync_barging.load(Ordering::Relaxed) != 0 {
                 self.room.changed();
@@ -1177,6 +1188,12 @@ impl Core {
         let mut wakers = WakeList::new();
         let mut locked = self.locked.lock();
         self.word.fetch_or(CLOSED, Ordering::AcqRel);
+        if abort && !locked.aborted {
+            // Callers in the room (or on their way out of it) are turned
+            // away by this abort as they reach the queue's lock (`enqueue`):
+            // counted here, with the queued calls this turns away.
+            turned_away += self.room.len();
+        }
         locked.aborted |= abort;
         // Callers in the room take their places in the queue, as waiting
         // calls (an abort turns them away there).
@@ -1227,6 +1244,12 @@ impl Core {
         wakers.wake_all();
         wake_each(drained.into_iter().flatten());
         turned_away
+    }
+
+    /// Calls waiting in the queue or held by a pause (not in the room).
+    pub(crate) fn queued(&self) -> usize {
+        let locked = self.locked.lock();
+        locked.queue.len() + locked.held.len()
     }
 
     fn is_drained(&self, locked: &Locked) -> bool {

@@ -946,8 +946,10 @@ impl Pool {
             running: stats.running,
             nested: stats.nested,
             turned_away,
-            // Never-rejecting calls: `abort` leaves them waiting.
-            waiting: stats.waiting,
+            // Never-rejecting calls: `abort` leaves them waiting (not the
+            // room's callers, counted in `turned_away`, which may still be
+            // counted in `stats.waiting` on their way to be turned away).
+            waiting: self.core.queued(),
         })
     }
 
