@@ -9,6 +9,7 @@
 
 mod common;
 
+use common::barging::{barging, hold, outcome, serial, spawn_caller, wait_until, FOREVER};
 use common::{assert_accounted, quiet_planned_panics, within, Meter, PendingOnce, Task};
 use pool_runtime::{Group, GroupSpec, Kind, ManualClock, Pool, Rejected};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -16,74 +17,6 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
-
-/// A bound no test waits out.
-const FOREVER: Duration = Duration::from_secs(3600);
-
-/// The tests of this file take turns: several measure how long a caller
-/// waits (a caller turned away at once is never late), which CPU-hungry
-/// neighbours on a two-core machine would blur.
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static TURN: Mutex<()> = Mutex::new(());
-    TURN.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// A fixed pool of `size` slots whose sync callers may barge for `bound`.
-fn barging(size: usize, bound: Duration) -> Pool {
-    Pool::builder()
-        .size(size)
-        .sync_barging(bound)
-        .build()
-        .unwrap()
-}
-
-/// Spins (sleeping) until `cond` holds; the caller bounds the wait.
-fn wait_until(cond: impl Fn() -> bool) {
-    while !cond() {
-        thread::sleep(Duration::from_millis(1));
-    }
-}
-
-/// A call holding one of `pool`'s slots until polled again.
-fn hold(pool: &Pool) -> Task<impl std::future::Future<Output = Result<(), Rejected>> + use<>> {
-    let before = pool.stats().running;
-    let mut held = Task::new({
-        let pool = pool.clone();
-        async move { pool.submit(PendingOnce::default()).await }
-    });
-    held.assert_pending();
-    assert_eq!(pool.stats().running, before + 1, "holder admitted");
-    held
-}
-
-/// Runs `f` on a thread; its outcome (or its panic's message) comes back
-/// on the receiver, which a test can poll without joining.
-fn spawn_caller<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> mpsc::Receiver<Result<T, String>> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
-            p.downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                .unwrap_or_default()
-        });
-        let _ = tx.send(out);
-    });
-    rx
-}
-
-/// The caller's outcome, which must come within `limit`.
-#[track_caller]
-fn outcome<T>(rx: &mpsc::Receiver<Result<T, String>>, limit: Duration) -> T {
-    match rx.recv_timeout(limit) {
-        Ok(Ok(out)) => out,
-        Ok(Err(panic)) => panic!("the caller panicked: {panic}"),
-        Err(_) => panic!("the caller did not return within {limit:?}"),
-    }
-}
 
 // ---- never-rejecting sync calls (`Group::run_wait`) in the room ----------
 

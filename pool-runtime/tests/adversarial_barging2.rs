@@ -10,7 +10,8 @@
 
 mod common;
 
-use common::{assert_accounted, quiet_planned_panics, within, Meter, PendingOnce, Task};
+use common::barging::{barging, hold, outcome, serial, spawn_caller, wait_until, FOREVER};
+use common::{assert_accounted, quiet_planned_panics, within, Meter, Task};
 use pool_runtime::{Group, GroupSpec, Kind, Order, Pool, Rejected};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -18,73 +19,6 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
-
-/// A bound no test waits out.
-const FOREVER: Duration = Duration::from_secs(3600);
-
-/// The tests of this file take turns (several count on threads being
-/// scheduled within a few hundred milliseconds).
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static TURN: Mutex<()> = Mutex::new(());
-    TURN.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// A fixed pool of `size` slots whose sync callers may barge for `bound`.
-fn barging(size: usize, bound: Duration) -> Pool {
-    Pool::builder()
-        .size(size)
-        .sync_barging(bound)
-        .build()
-        .unwrap()
-}
-
-/// Spins (sleeping) until `cond` holds; the caller bounds the wait.
-fn wait_until(cond: impl Fn() -> bool) {
-    while !cond() {
-        thread::sleep(Duration::from_millis(1));
-    }
-}
-
-/// A call holding one of `pool`'s slots until polled again.
-fn hold(pool: &Pool) -> Task<impl std::future::Future<Output = Result<(), Rejected>> + use<>> {
-    let before = pool.stats().running;
-    let mut held = Task::new({
-        let pool = pool.clone();
-        async move { pool.submit(PendingOnce::default()).await }
-    });
-    held.assert_pending();
-    assert_eq!(pool.stats().running, before + 1, "holder admitted");
-    held
-}
-
-/// Runs `f` on a thread; its outcome (or its panic's message) comes back
-/// on the receiver.
-fn spawn_caller<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> mpsc::Receiver<Result<T, String>> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
-            p.downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                .unwrap_or_default()
-        });
-        let _ = tx.send(out);
-    });
-    rx
-}
-
-/// The caller's outcome, which must come within `limit`.
-#[track_caller]
-fn outcome<T>(rx: &mpsc::Receiver<Result<T, String>>, limit: Duration) -> T {
-    match rx.recv_timeout(limit) {
-        Ok(Ok(out)) => out,
-        Ok(Err(panic)) => panic!("the caller panicked: {panic}"),
-        Err(_) => panic!("the caller did not return within {limit:?}"),
-    }
-}
 
 /// Whether nothing came back on `rx` for `wait` (the caller still waits).
 #[track_caller]
@@ -188,40 +122,6 @@ fn assert_room_admits(pool: &Pool, bound: usize) {
     assert_eq!((s.waiting, s.running), (0, 0), "{s:?}");
     assert_accounted(&s);
     pool.set_max_waiting(None).unwrap();
-}
-
-/// Runs the (ignored) test `name` again in a child process of this test
-/// binary and checks that it passed: for a bug that aborts the process (a
-/// panic while unwinding), which must fail the test, not the whole binary.
-fn isolated(name: &str, scenario: impl FnOnce()) {
-    const CHILD: &str = "ADV_BARGING2_CHILD";
-    if std::env::var(CHILD).as_deref() == Ok(name) {
-        scenario();
-        return;
-    }
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--include-ignored", "--test-threads=1"])
-        .env(CHILD, name)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            break;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("1 passed"),
-        "{name}: the child process failed ({})\n{stdout}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 // ---- drained() and callers leaving the room ----------------------------------
@@ -1360,7 +1260,7 @@ fn a_wakers_panic_at_a_growth_in_a_room_callers_intake_loses_no_slot_nor_room_co
     // (In a child process: the bug ends in a panic while unwinding, which
     // aborts the process.)
     let name = "a_wakers_panic_at_a_growth_in_a_room_callers_intake_loses_no_slot_nor_room_count";
-    isolated(name, || {
+    common::in_child_process(name, &[], || {
         within(Duration::from_secs(30), || {
             let clock = pool_runtime::ManualClock::new();
             let pool = Pool::builder()

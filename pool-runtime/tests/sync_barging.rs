@@ -9,42 +9,12 @@
 
 mod common;
 
-use common::{assert_accounted, quiet_planned_panics, within, Meter, PendingOnce, Task};
+use common::barging::{barging, hold, wait_until, FOREVER};
+use common::{assert_accounted, quiet_planned_panics, within, Meter, Task};
 use pool_runtime::{GroupSettings, Kind, Order, Pool, Rejected};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
-
-/// A fixed pool of `size` slots whose sync callers may barge for `bound`.
-fn barging(size: usize, bound: Duration) -> Pool {
-    Pool::builder()
-        .size(size)
-        .sync_barging(bound)
-        .build()
-        .unwrap()
-}
-
-/// A bound no test waits out: a caller that is still in the room when the
-/// test expects it elsewhere hangs the test (which `within` fails).
-const FOREVER: Duration = Duration::from_secs(3600);
-
-/// Spins (sleeping) until `cond` holds; the caller bounds the wait.
-fn wait_until(cond: impl Fn() -> bool) {
-    while !cond() {
-        thread::sleep(Duration::from_millis(1));
-    }
-}
-
-/// A call holding `pool`'s slot until polled again.
-fn hold(pool: &Pool) -> Task<impl std::future::Future<Output = Result<(), Rejected>> + use<>> {
-    let mut held = Task::new({
-        let pool = pool.clone();
-        async move { pool.submit(PendingOnce::default()).await }
-    });
-    held.assert_pending();
-    assert_eq!(pool.stats().running, 1, "holder admitted");
-    held
-}
 
 /// Many threads on few slots, in every order and kind: never more bodies at
 /// once than the limit (counted by the bodies), every call counted once.

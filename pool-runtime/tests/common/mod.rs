@@ -2,6 +2,8 @@
 //! deterministically (in the manner of `tokio-test`'s `task::spawn`).
 #![allow(dead_code)]
 
+pub mod barging;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
