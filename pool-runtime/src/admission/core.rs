@@ -411,7 +411,7 @@ impl Core {
         impl Drop for Batch {
             fn drop(&mut self) {
                 if let Some(wakers) = self.0.take() {
-                    crate::unwind::caught(move || drop(wakers));
+                    wakers.wake_all_quietly();
                 }
             }
         }
@@ -1135,10 +1135,7 @@ impl Core {
             // waker's panic is not re-raised into it, which would lose the
             // slot and the call. Its waiter was woken all the same, and the
             // panic hook has shown the panic.
-            crate::unwind::caught(move || {
-                wakers.wake_all();
-                drop(wakers);
-            });
+            wakers.wake_all_quietly();
         } else {
             wakers.wake_all();
         }
@@ -1270,12 +1267,9 @@ impl Core {
     }
 
     /// Such a caller goes away before it reached the queue (its first poll
-    /// unwound): counted out under the lock, where a closed pool may then
-    /// be drained.
+    /// unwound): counted out, then a closed pool may be drained.
     pub(crate) fn room_left_gone(&self) {
-        let locked = self.locked.lock();
         self.room.leave();
-        drop(locked);
         self.wake_if_drained();
     }
 

@@ -76,6 +76,14 @@ impl Drop for WakeList {
 }
 
 impl WakeList {
+    /// Wakes every waker; a waker's panic is not re-raised (the panic hook
+    /// has shown it, and its waiter was woken all the same). For an
+    /// operation that has decided for its caller but not yet told it (an
+    /// admission that took a slot): unwinding into it would lose that.
+    pub(crate) fn wake_all_quietly(self) {
+        crate::unwind::caught(move || drop(self));
+    }
+
     /// Wakes what is left, then re-raises the first panic of a waker.
     fn finish(&mut self) {
         self.wake_all();

@@ -217,8 +217,8 @@ impl<R: Deref<Target = Core>> Acquire<R> {
             return false;
         }
         core.count_submitted();
-        // If anything below unwinds (a waker woken by an autoscale that a
-        // slot's taking set off), the drop counts the call as cancelled.
+        // Counted: were anything below to unwind, the drop would count the
+        // call as cancelled.
         this.node.set_flag(flag::STARTED);
         #[cfg(any(feature = "tracing", feature = "metrics"))]
         {
@@ -238,6 +238,13 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         this.node.set_status(status::ROOM_LEFT);
         this.node.set_flag(flag::IN_ROOM | flag::UNTIMED);
         false
+    }
+
+    /// A caller from the room (`ROOM_LEFT`) took a slot on its way to the
+    /// queue: counted out of the room.
+    fn out_of_room(&self) {
+        self.node.clear_flag(flag::IN_ROOM);
+        self.core.room_left_admitted();
     }
 
     /// The first poll of a call that is not nested in a call of this pool
@@ -375,8 +382,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                                 core.nested_started();
                                 this.node.set_status(status::NESTED);
                                 if waited {
-                                    this.node.clear_flag(flag::IN_ROOM);
-                                    core.room_left_admitted();
+                                    this.out_of_room();
                                 }
                                 #[cfg(any(feature = "tracing", feature = "metrics"))]
                                 this.obs.admitted(core, false);
@@ -390,8 +396,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                             this.set_under(None);
                         }
                         if waited {
-                            this.node.clear_flag(flag::IN_ROOM);
-                            core.room_left_admitted();
+                            this.out_of_room();
                         }
                         this.take_slot();
                         return Poll::Ready(Ok(()));
