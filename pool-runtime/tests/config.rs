@@ -5,7 +5,7 @@
 mod common;
 use common::{config_turn, vars};
 use pool_runtime::config::{self, Effect, Origin};
-use pool_runtime::{register_group, Group, GroupSpec, Kind, Order, Pool, ScalePolicy};
+use pool_runtime::{register_group, Group, GroupSpec, Kind, Order, Pool, Rejected, ScalePolicy};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -910,4 +910,136 @@ fn a_group_call_waiting_for_the_ceiling_is_counted_by_the_ceiling_not_yet_by_its
     common::assert_accounted(&group);
     common::assert_accounted(&pool_runtime::ceiling::stats().unwrap());
     config::clear();
+}
+
+/// A group declared with a waiting bound and an admission timeout: a layer
+/// removes both with `"none"` (file) or `none` (environment), the running
+/// pool waits without them, and clearing the configuration brings the
+/// declared ones back. Bad spellings are errors that say `none` is accepted.
+#[test]
+fn none_removes_a_declared_waiting_bound_and_admission_timeout_from_every_surface() {
+    use std::sync::mpsc;
+    static BOUNDED: Group = Group::new(
+        GroupSpec::new("app::bounded")
+            .size(1)
+            .max_waiting(1)
+            .admission_timeout(Duration::from_millis(1)),
+    );
+    register_group!(BOUNDED);
+    let _serial = config_turn();
+    config::clear();
+
+    /// Holds the group's one slot until the returned sender is dropped,
+    /// starts `callers` sync calls behind it and returns their outcomes.
+    fn behind_a_held_slot(callers: usize, release_when: impl Fn() -> bool) -> Vec<bool> {
+        let (held_tx, held_rx) = mpsc::channel::<()>();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            BOUNDED
+                .run(|| {
+                    held_tx.send(()).unwrap();
+                    let _ = release_rx.recv();
+                })
+                .unwrap()
+        });
+        held_rx.recv().unwrap();
+        let calls: Vec<_> = (0..callers)
+            .map(|_| std::thread::spawn(|| BOUNDED.run(|| ()).is_ok()))
+            .collect();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !release_when() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        drop(release_tx);
+        holder.join().unwrap();
+        calls.into_iter().map(|c| c.join().unwrap()).collect()
+    }
+
+    // Declared: at most one waits, for at most 1 ms.
+    let ran = behind_a_held_slot(3, || {
+        let s = BOUNDED.stats();
+        s.rejected_for(Rejected::Full) + s.rejected_for(Rejected::TimedOut) >= 3
+    });
+    assert_eq!(ran, vec![false; 3], "the declared bounds turn them away");
+
+    let report = config::load_str(
+        "app.toml",
+        "[groups.\"app::bounded\"]\nmax_waiting = \"none\"\nadmission_timeout = \"none\"\n",
+    )
+    .unwrap();
+    assert_eq!(BOUNDED.settings().max_waiting, None, "{report}");
+    assert_eq!(BOUNDED.settings().admission_timeout, None, "{report}");
+    assert_eq!(BOUNDED.pool().max_waiting(), None);
+    assert_eq!(BOUNDED.pool().admission_timeout(), None);
+    for setting in ["max_waiting", "admission_timeout"] {
+        assert!(
+            report.changes.iter().any(|c| c.group == "app::bounded"
+                && c.setting == setting
+                && c.to == "none"
+                && c.effect == Effect::Applied),
+            "{setting}: {report}"
+        );
+    }
+    let before = BOUNDED.stats();
+    let ran = behind_a_held_slot(3, || BOUNDED.stats().waiting == 3);
+    assert_eq!(ran, vec![true; 3], "without bounds all three wait and run");
+    let after = BOUNDED.stats();
+    assert_eq!(after.rejected_total(), before.rejected_total());
+
+    // The environment's spelling, over a file that sets them again.
+    config::load_str(
+        "app.toml",
+        "[groups.\"app::bounded\"]\nmax_waiting = 5\nadmission_timeout = \"5s\"\n",
+    )
+    .unwrap();
+    assert_eq!(BOUNDED.pool().max_waiting(), Some(5));
+    config::load_env_from(vars(&[
+        ("POOLED_APP__BOUNDED_MAX_WAITING", "none"),
+        ("POOLED_APP__BOUNDED_ADMISSION_TIMEOUT", " none "),
+    ]))
+    .unwrap();
+    assert_eq!(
+        BOUNDED.pool().max_waiting(),
+        None,
+        "the environment beats the file"
+    );
+    assert_eq!(BOUNDED.pool().admission_timeout(), None);
+
+    // Bad spellings say what is accepted; they change nothing.
+    let before = BOUNDED.settings();
+    let e = load_err("[groups.\"app::bounded\"]\nmax_waiting = \"None\"\n");
+    assert_eq!(e.origin().cloned(), at(2, 15), "{e}");
+    assert!(
+        e.message().contains("expected an integer, found string")
+            && e.message()
+                .contains("(or the string \"none\" for no bound)"),
+        "{e}"
+    );
+    let e = load_err("[groups.\"app::bounded\"]\nadmission_timeout = \"never\"\n");
+    assert!(
+        e.message().contains("invalid duration `never`")
+            && e.message().contains("or `none` for no bound"),
+        "{e}"
+    );
+    let e =
+        config::load_env_from(vars(&[("POOLED_APP__BOUNDED_MAX_WAITING", "nothing")])).unwrap_err();
+    assert!(e.message().contains("or `none` for no bound"), "{e}");
+    // Settings that are not optional bounds do not take the word.
+    let e = load_err("[groups.\"app::bounded\"]\nsize = \"none\"\n");
+    assert!(
+        e.message().contains("expected an integer, found string") && !e.message().contains("none"),
+        "{e}"
+    );
+    let e =
+        config::load_env_from(vars(&[("POOLED_APP__BOUNDED_SYNC_BARGING", "none")])).unwrap_err();
+    assert!(e.message().contains("invalid duration `none`"), "{e}");
+    assert_eq!(BOUNDED.settings(), before, "no bad load changed anything");
+
+    let report = config::clear();
+    assert_eq!(BOUNDED.settings().max_waiting, Some(1), "{report}");
+    assert_eq!(
+        BOUNDED.pool().admission_timeout(),
+        Some(Duration::from_millis(1)),
+        "the declared bounds are back"
+    );
 }

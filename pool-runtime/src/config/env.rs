@@ -192,6 +192,7 @@ pub(crate) fn warn(target: &str, message: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
         list.iter()
@@ -222,10 +223,10 @@ mod tests {
         .unwrap();
         let fetch = &layer.groups["app::fetch"];
         assert_eq!(fetch.max.as_ref().unwrap().value, 32);
-        assert_eq!(fetch.max_waiting.as_ref().unwrap().value, 100);
+        assert_eq!(fetch.max_waiting.as_ref().unwrap().value, Some(100));
         assert_eq!(
-            fetch.admission_timeout.as_ref().unwrap().value.as_millis(),
-            250
+            fetch.admission_timeout.as_ref().unwrap().value,
+            Some(Duration::from_millis(250))
         );
         assert_eq!(fetch.sync_barging.as_ref().unwrap().value.as_micros(), 50);
         assert_eq!(layer.ceiling.unwrap().value, 64);

@@ -130,11 +130,21 @@ fn section(source: &Source<'_>, raw: RawSection) -> Result<Overrides, ConfigErro
         };
         let key = key.get_ref().as_str();
         let origin = source.origin(value.span());
-        let text = match kind {
-            ValueKind::Word | ValueKind::Duration => string(value.get_ref()),
-            ValueKind::Count => integer(value.get_ref()),
-            ValueKind::Number => number(value.get_ref()),
+        let text = match (kind, value.get_ref()) {
+            // An optional bound removed, whatever its values' type.
+            (_, toml::Value::String(word))
+                if word == parse::NONE && parse::UNSETTABLE.contains(&setting) =>
+            {
+                Ok(word.clone())
+            }
+            (ValueKind::Word | ValueKind::Duration, value) => string(value),
+            (ValueKind::Count, value) => integer(value),
+            (ValueKind::Number, value) => number(value),
         }
+        .map_err(|m| match parse::UNSETTABLE.contains(&setting) {
+            true => format!("{m} (or the string \"{}\" for no bound)", parse::NONE),
+            false => m,
+        })
         .map_err(|m| ConfigError::at(origin.clone(), format!("`{key}`: {m}")))?;
         parse::setting(&mut overrides, setting, &text, origin).map_err(|e| ConfigError {
             message: format!("`{key}`: {}", e.message),

@@ -54,8 +54,10 @@ pub(crate) struct Overrides {
     pub(crate) size: Option<Val<usize>>,
     pub(crate) min: Option<Val<usize>>,
     pub(crate) max: Option<Val<usize>>,
-    pub(crate) max_waiting: Option<Val<usize>>,
-    pub(crate) admission_timeout: Option<Val<Duration>>,
+    /// `Some(None)`: removed (`"none"`).
+    pub(crate) max_waiting: Option<Val<Option<usize>>>,
+    /// `Some(None)`: removed (`"none"`).
+    pub(crate) admission_timeout: Option<Val<Option<Duration>>>,
     pub(crate) sync_barging: Option<Val<Duration>>,
     pub(crate) autoscale_interval: Option<Val<Duration>>,
     pub(crate) autoscale_window: Option<Val<usize>>,
@@ -299,11 +301,11 @@ impl Overrides {
             set_count(&mut settings.max, &self.max, &mut why.max);
         }
         if let Some(v) = &self.max_waiting {
-            settings.max_waiting = Some(v.value);
+            settings.max_waiting = v.value;
             why.max_waiting = Some(v.origin.clone());
         }
         if let Some(v) = &self.admission_timeout {
-            settings.admission_timeout = Some(v.value);
+            settings.admission_timeout = v.value;
         }
         if let Some(v) = &self.sync_barging {
             // Through the setter, where a zero bound becomes "off".

@@ -101,6 +101,12 @@
 //! start at 3 is no error, and it starts at 2. A `size` a file or variable
 //! gives outside the bounds is an error at it.
 //!
+//! The optional bounds, `max_waiting` and `admission_timeout`, are removed
+//! by the word `none` (a string in a file, `max_waiting = "none"`, whatever
+//! type the setting's values have; `POOLED_<GROUP>_MAX_WAITING=none`): a
+//! layer can take away a bound the declaration or a weaker layer gave, and a
+//! reload applies that to the running pool as it applies a new bound.
+//!
 //! # Ceiling
 //!
 //! `ceiling = N` (or `POOLED_CEILING=N`) limits the calls running across all
@@ -500,7 +506,7 @@ fn replace(edit: impl FnOnce(&mut Layers)) -> Result<Report, ConfigError> {
 pub(crate) fn show<T: std::fmt::Debug>(value: &Option<T>) -> String {
     match value {
         Some(v) => format!("{v:?}"),
-        None => "none".to_owned(),
+        None => parse::NONE.to_owned(),
     }
 }
 

@@ -51,6 +51,29 @@ pub(crate) const SETTINGS: &[(&str, ValueKind)] = &[
     ("ADAPTIVE_DROP_TOLERANCE", ValueKind::Number),
 ];
 
+/// The settings whose value may be the word [`NONE`]: optional bounds, which
+/// a layer removes by saying so (a stronger layer, or configuration over the
+/// attribute's declared value). In a file the word is a string (`"none"`)
+/// whatever type the setting's values otherwise have.
+pub(crate) const UNSETTABLE: &[&str] = &["MAX_WAITING", "ADMISSION_TIMEOUT"];
+
+/// The word that removes an optional bound (see [`UNSETTABLE`]); also how
+/// reports show an unset one.
+pub(crate) const NONE: &str = "none";
+
+/// `parse(text)`, or no value for the word [`NONE`].
+fn unsettable<T>(
+    text: &str,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<Option<T>, String> {
+    if text.trim() == NONE {
+        return Ok(None);
+    }
+    parse(text)
+        .map(Some)
+        .map_err(|message| format!("{message}; or `{NONE}` for no bound"))
+}
+
 /// The setting names, in the environment's form.
 pub(crate) fn setting_names() -> impl Iterator<Item = &'static str> {
     SETTINGS.iter().map(|(name, _)| *name)
@@ -139,8 +162,11 @@ pub(crate) fn setting(
         "SIZE" => overrides.size = val(size(text), origin)?,
         "MIN" => overrides.min = val(size(text), origin)?,
         "MAX" => overrides.max = val(size(text), origin)?,
-        "MAX_WAITING" => overrides.max_waiting = val(size(text), origin)?,
-        "ADMISSION_TIMEOUT" => overrides.admission_timeout = val(duration(text), origin)?,
+        // Optional bounds (`UNSETTABLE`): `none` removes one.
+        "MAX_WAITING" => overrides.max_waiting = val(unsettable(text, size), origin)?,
+        "ADMISSION_TIMEOUT" => {
+            overrides.admission_timeout = val(unsettable(text, duration), origin)?
+        }
         // A zero bound is off, as on the builder.
         "SYNC_BARGING" => overrides.sync_barging = val(duration(text), origin)?,
         "AUTOSCALE_INTERVAL" => overrides.autoscale_interval = val(duration(text), origin)?,
@@ -229,6 +255,30 @@ mod tests {
             .filter(|name| !name.starts_with("adaptive_"))
             .collect();
         assert_eq!(table, pool_settings::keys::SETTINGS);
+    }
+
+    /// `none` removes exactly the settings listed as unsettable, and no
+    /// other takes the word (a fleet URL takes any text: it is a URL).
+    #[test]
+    fn none_is_taken_by_the_optional_bounds_only() {
+        for (name, _) in SETTINGS {
+            let mut overrides = Overrides::default();
+            let origin = Origin::Env {
+                var: (*name).into(),
+            };
+            let taken = setting(&mut overrides, name, NONE, origin).is_ok();
+            let expected = UNSETTABLE.contains(name) || *name == "FLEET_URL";
+            assert_eq!(taken, expected, "{name}");
+        }
+        let mut overrides = Overrides::default();
+        for name in UNSETTABLE {
+            let origin = Origin::Env {
+                var: (*name).into(),
+            };
+            setting(&mut overrides, name, " none ", origin).unwrap();
+        }
+        assert_eq!(overrides.max_waiting.map(|v| v.value), Some(None));
+        assert_eq!(overrides.admission_timeout.map(|v| v.value), Some(None));
     }
 
     /// The adaptive parameters are listed once in `pool_settings::adaptive`
