@@ -341,7 +341,9 @@ pub fn oracle(workload: &Workload, seeds: &[u64]) -> (Contender, String) {
 pub fn run(options: &crate::Options) -> Vec<Outcome> {
     let seeds = options.seed_list();
     let mut out = Vec::new();
-    let models = if options.fresh {
+    let models = if options.late {
+        crate::late::scenarios(options.phase)
+    } else if options.fresh {
         crate::fresh::scenarios(options.phase)
     } else if options.holdout {
         crate::holdout::scenarios(options.phase)

@@ -10,6 +10,7 @@
 //! cargo run --release -p pooled-sim -- --family   # issue 11: the server family against reference controllers
 //! cargo run --release -p pooled-sim -- --family --holdout   # models never tuned on (sim/src/holdout.rs)
 //! cargo run --release -p pooled-sim -- --family --fresh     # a third set, written after the policy (sim/src/fresh.rs)
+//! cargo run --release -p pooled-sim -- --family --late      # a fourth set, written later still (sim/src/late.rs)
 //! ```
 //!
 //! `--quick` runs the main table and then a reduced family (1 seed, 20 s
@@ -21,6 +22,7 @@
 mod family;
 mod fresh;
 mod holdout;
+mod late;
 mod metrics;
 mod peers;
 mod plot;
@@ -58,6 +60,8 @@ pub struct Options {
     pub holdout: bool,
     /// With `family`: the fresh models (`sim/src/fresh.rs`) instead.
     pub fresh: bool,
+    /// With `family`: the late models (`sim/src/late.rs`) instead.
+    pub late: bool,
     /// With `family`: only the models of these names (empty: all).
     pub only: Vec<String>,
     /// With `family`: instead of the tables, print a per-second timeline of
@@ -69,7 +73,7 @@ pub struct Options {
     pub min: Option<usize>,
 }
 
-const USAGE: &str = "usage: pooled-sim [--quick] [--family [--holdout | --fresh] [--only NAME,..] [--trace] [--min N]] [--seeds N] [--seed-base S] [--no-plots] [--tune [sweep,grid,robust,holdout]]";
+const USAGE: &str = "usage: pooled-sim [--quick] [--family [--holdout | --fresh | --late] [--only NAME,..] [--trace] [--min N]] [--seeds N] [--seed-base S] [--no-plots] [--tune [sweep,grid,robust,holdout]]";
 
 impl Options {
     /// The seeds to run.
@@ -89,6 +93,7 @@ impl Options {
             family: false,
             holdout: false,
             fresh: false,
+            late: false,
             only: Vec::new(),
             trace: false,
             min: None,
@@ -101,6 +106,7 @@ impl Options {
                 "--family" => o.family = true,
                 "--holdout" => o.holdout = true,
                 "--fresh" => o.fresh = true,
+                "--late" => o.late = true,
                 "--tune" => {
                     o.tune = match args.next() {
                         Some(stages) if !stages.starts_with('-') => {
