@@ -5,7 +5,7 @@
 //! a server of two workers, a quick deferring front end, a load shedder
 //! close to its workers, a token bucket with almost no burst, a wide
 //! jittery link, capacity that rises 4 → 12 → 24, a steep exponential knee,
-//! a one-second link, a narrow fail-fast server, and a closed loop on a
+//! a 600 ms link, a narrow fail-fast server, and a closed loop on a
 //! thrashing server.
 //!
 //! No parameter is ever chosen from these runs; they check that the policy
@@ -85,11 +85,15 @@ pub fn scenarios(phase: f64) -> Vec<Workload> {
             8,
             phase,
         ),
+        // (The first run had a 1 s link: as long as the client's timeout,
+        // so no call of any contender, the oracle's included, ever came
+        // back in time. A model nobody can serve measures nothing; the link
+        // is 0.6 s, still the longest of any set.)
         open(
             "long-link",
-            "(L8) the default server (queue of 64, then 503) behind a fixed 1 s link; 16 workers",
+            "(L8) the default server (queue of 64, then 503) behind a fixed 600 ms link; 16 workers",
             Model {
-                link: Link::Fixed(1.0),
+                link: Link::Fixed(0.6),
                 ..base
             },
             16,
