@@ -1,0 +1,680 @@
+//! Acceptance tests, round 13: promises of the README and the rustdoc checked
+//! in combination — live setters (`set_bounds`, `set_max_waiting`,
+//! `set_admission_timeout`) against calls already waiting, permits and
+//! queued calls through a pause and a close, the stream adapters through a
+//! close, an abort and a pause, `shutdown`'s report with a nested call,
+//! `spawn`'s place in the queue, a tower service after a refusal, and
+//! configuration reloads against closed and busy groups. Concurrency is
+//! counted from outside the library; waits are bounded only to turn a hang
+//! into a failure.
+#![cfg(all(
+    feature = "tokio",
+    feature = "config",
+    feature = "stream",
+    feature = "tower"
+))]
+
+use futures::StreamExt;
+use pool_runtime::{
+    config, register_group, Group, GroupSpec, Kind, ManualClock, Pool, PooledStreamExt, Rejected,
+};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+mod common;
+use common::{assert_accounted, config_turn, runtime, within, Meter, Task};
+
+/// Waits (bounded, to turn a hang into a failure) until `cond` holds.
+async fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..10_000 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+/// The same, for a thread outside any runtime.
+fn until_sync(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..10_000 {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    panic!("never happened: {what}");
+}
+
+/// A bounded await: a hang is a failure.
+async fn bounded<F: std::future::Future>(what: &str, fut: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(20), fut)
+        .await
+        .unwrap_or_else(|_| panic!("hung: {what}"))
+}
+
+// ---- live setters against calls already waiting -----------------------------
+
+/// `Pool::set_bounds`: "Changes the bounds of an autoscaled pool (the size is
+/// clamped into them)"; `Pool::scale`: "Growing admits waiting calls at
+/// once". A `min` raised above the size grows the pool, and the waiting calls
+/// must be admitted by that growth, without any slot being released.
+#[test]
+fn raising_min_with_set_bounds_admits_waiting_calls_at_once() {
+    let pool = Pool::builder()
+        .kind(Kind::Autoscale)
+        .min(1)
+        .max(4)
+        .size(1)
+        .clock(ManualClock::new())
+        .build()
+        .unwrap();
+    let held = pool.try_acquire().unwrap();
+    let mut a = Task::new(pool.acquire());
+    let mut b = Task::new(pool.acquire());
+    a.assert_pending();
+    b.assert_pending();
+    assert_eq!(pool.stats().waiting, 2);
+
+    assert_eq!(pool.set_bounds(3, 4), Ok(3));
+    assert_eq!(pool.size(), 3);
+    assert!(a.is_woken() && b.is_woken(), "growth wakes the waiters");
+    let pa = a.assert_ready().expect("admitted by the growth");
+    let pb = b.assert_ready().expect("admitted by the growth");
+    let s = pool.stats();
+    assert_eq!((s.running, s.waiting), (3, 0), "{s:?}");
+    assert_eq!(pool.try_acquire().err(), Some(Rejected::Full));
+
+    // Lowering `max` below the running count interrupts nothing and admits
+    // nothing until the running count is below the new size.
+    assert_eq!(pool.set_bounds(1, 1), Ok(1));
+    let mut c = Task::new(pool.acquire());
+    c.assert_pending();
+    drop(pa);
+    c.assert_pending();
+    drop(pb);
+    c.assert_pending();
+    drop(held);
+    let pc = c.assert_ready().expect("admitted once running < 1");
+    assert_eq!(pool.stats().running, 1);
+    drop(pc);
+    let s = pool.stats();
+    assert_accounted(&s);
+    assert_eq!(s.completed, 4, "{s:?}");
+}
+
+/// `Pool::set_max_waiting`: "Changes the bound on waiting calls for calls
+/// that arrive from now on (calls already waiting keep their place)".
+#[test]
+fn lowering_max_waiting_keeps_calls_already_waiting_in_their_place() {
+    let pool = Pool::fixed(1);
+    let held = pool.try_acquire().unwrap();
+    let mut calls: Vec<_> = (0..3)
+        .map(|i| Task::new(pool.submit(async move { i })))
+        .collect();
+    for call in &mut calls {
+        call.assert_pending();
+    }
+    pool.set_max_waiting(Some(1)).unwrap();
+    assert_eq!(
+        futures::executor::block_on(pool.submit(async { 99 })),
+        Err(Rejected::Full),
+        "a call arriving past the new bound is turned away"
+    );
+    pool.set_max_waiting(Some(0)).unwrap();
+    assert_eq!(
+        futures::executor::block_on(pool.submit(async { 99 })),
+        Err(Rejected::Full)
+    );
+    assert_eq!(pool.stats().waiting, 3, "the waiting calls kept their place");
+    drop(held);
+    for (i, call) in calls.iter_mut().enumerate() {
+        assert_eq!(call.assert_ready(), Ok(i), "in FIFO order");
+    }
+    let s = pool.stats();
+    assert_accounted(&s);
+    assert_eq!(s.completed, 4, "{s:?}");
+    assert_eq!(s.rejected_for(Rejected::Full), 2, "{s:?}");
+}
+
+/// `Pool::set_admission_timeout`: "Changes the admission timeout for calls
+/// that start waiting from now on." A call that was already waiting when a
+/// short timeout was set must not be timed out by it, even after calls that
+/// started waiting later (with it) timed out.
+#[test]
+fn an_admission_timeout_set_later_spares_calls_already_waiting() {
+    runtime().block_on(async {
+        let pool = Pool::fixed(1);
+        let held = pool.try_acquire().unwrap();
+        let mut early = Task::new(pool.submit(async { "early" }));
+        early.assert_pending();
+
+        pool.set_admission_timeout(Some(Duration::from_millis(1)));
+        for _ in 0..2 {
+            let late = bounded("a late call", pool.submit(async { "late" })).await;
+            assert_eq!(late, Err(Rejected::TimedOut));
+            // Polled again after a later call's whole timeout passed.
+            assert!(
+                early.poll().is_pending(),
+                "the early call was timed out by a timeout set after it queued"
+            );
+        }
+        drop(held);
+        assert_eq!(early.assert_ready(), Ok("early"));
+        let s = pool.stats();
+        assert_accounted(&s);
+        assert_eq!(s.rejected_for(Rejected::TimedOut), 2, "{s:?}");
+        assert_eq!(s.completed, 2, "{s:?}");
+    });
+}
+
+// ---- pause, close and drained together ----------------------------------------
+
+/// `Pool::pause`: "Calls already waiting or running are not affected and keep
+/// being admitted"; `Pool::close`: "waiting and running calls finish";
+/// `Pool::shutdown`: only never-rejecting calls that *arrived* while paused
+/// wait for `resume`. So a permit, an async call and a parked sync caller
+/// queued before a pause and a close are all admitted in order, and the pool
+/// drains without being resumed; the limit of one holds throughout.
+#[test]
+fn calls_queued_before_pause_and_close_are_admitted_and_the_pool_drains_unresumed() {
+    let pool = Pool::fixed(1);
+    let meter = Meter::default();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let held = pool.try_acquire().unwrap();
+    let inside_held = meter.enter();
+
+    let mut permit_waiter = Task::new(pool.acquire());
+    permit_waiter.assert_pending();
+    let (m, o) = (meter.clone(), order.clone());
+    let mut async_waiter = Task::new(pool.submit(async move {
+        let _in = m.enter();
+        o.lock().unwrap().push("async");
+    }));
+    async_waiter.assert_pending();
+    let sync_waiter = {
+        let (pool, m, o) = (pool.clone(), meter.clone(), order.clone());
+        std::thread::spawn(move || {
+            pool.run(|| {
+                let _in = m.enter();
+                o.lock().unwrap().push("sync");
+            })
+        })
+    };
+    until_sync("the sync caller queues", || pool.stats().waiting == 3);
+
+    pool.pause();
+    pool.close();
+    assert!(matches!(
+        pool.try_acquire().err(),
+        Some(Rejected::Closed | Rejected::Paused)
+    ));
+    assert!(matches!(
+        futures::executor::block_on(pool.submit(async {})),
+        Err(Rejected::Closed | Rejected::Paused)
+    ));
+    let mut drained = Task::new(pool.drained());
+    drained.assert_pending();
+
+    drop(inside_held);
+    drop(held);
+    let permit = permit_waiter
+        .assert_ready()
+        .expect("queued before the pause: admitted");
+    let inside = meter.enter();
+    order.lock().unwrap().push("permit");
+    drained.assert_pending();
+    async_waiter.assert_pending();
+    drop(inside);
+    drop(permit);
+    assert_eq!(async_waiter.assert_ready(), Ok(()));
+    let sync = within(Duration::from_secs(20), move || sync_waiter.join());
+    assert_eq!(sync.expect("no panic"), Ok(()));
+    assert!(drained.is_woken(), "the last call's end wakes drained()");
+    assert!(drained.poll().is_ready(), "drained without resume");
+
+    assert_eq!(*order.lock().unwrap(), ["permit", "async", "sync"]);
+    assert!(meter.max() <= 1, "{} at once in a pool of 1", meter.max());
+    let s = pool.stats();
+    assert_accounted(&s);
+    assert!(s.paused && s.closed, "{s:?}");
+    assert_eq!(s.completed, 4, "{s:?}");
+    assert_eq!(s.rejected_total(), 2, "{s:?}");
+}
+
+// ---- stream adapters through a close, an abort, a pause ---------------------------
+
+/// Items that hold their slot until `gate` gets permits, counted by `meter`.
+fn gated_items(
+    n: usize,
+    meter: &Meter,
+    gate: &Arc<tokio::sync::Semaphore>,
+) -> impl futures::Stream<Item = impl std::future::Future<Output = usize>> {
+    let (meter, gate) = (meter.clone(), gate.clone());
+    futures::stream::iter(0..n).map(move |i| {
+        let (meter, gate) = (meter.clone(), gate.clone());
+        async move {
+            let _in = meter.enter();
+            drop(gate.acquire().await.unwrap());
+            i
+        }
+    })
+}
+
+/// Stream module docs: every item runs as a call of the pool, "paused ... as
+/// the pool is", at most `2 x size` items pulled at once; `Pool::close`:
+/// waiting calls finish, new ones are `Closed`. Closed mid-way, the
+/// unordered adapter yields every item: the ones admitted or queued before
+/// the close run (`Ok`), the ones pulled after are `Err(Closed)`, the stream
+/// ends, and the pool's counters agree with what was yielded.
+#[test]
+fn unordered_stream_through_a_close_yields_every_item_and_ends() {
+    runtime().block_on(async {
+        let pool = Pool::fixed(2);
+        let meter = Meter::default();
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let items = gated_items(8, &meter, &gate);
+        let p = pool.clone();
+        let collector =
+            tokio::spawn(async move { items.pooled_unordered(&p).collect::<Vec<_>>().await });
+        until("two items run", || meter.now() == 2).await;
+        pool.close();
+        gate.add_permits(1_000);
+        let out = bounded("the stream ends", collector).await.unwrap();
+
+        assert_eq!(out.len(), 8, "{out:?}");
+        let ok: Vec<usize> = out.iter().filter_map(|r| r.ok()).collect();
+        let closed = out.iter().filter(|r| **r == Err(Rejected::Closed)).count();
+        assert_eq!(ok.len() + closed, 8, "{out:?}");
+        assert!(ok.contains(&0) && ok.contains(&1), "{out:?}");
+        assert!(
+            ok.iter().all(|&i| i < 4),
+            "at most 2 x size items pulled before the close: {out:?}"
+        );
+        assert_eq!(ok.len(), meter.done(), "every Ok item ran, no other did");
+        assert!(meter.max() <= 2, "{} at once in a pool of 2", meter.max());
+        let s = pool.stats();
+        assert_accounted(&s);
+        assert_eq!(s.completed, ok.len() as u64, "{s:?}");
+        assert_eq!(s.rejected_for(Rejected::Closed), closed as u64, "{s:?}");
+        assert_eq!(s.cancelled, 0, "{s:?}");
+        bounded("drained", pool.drained()).await;
+    });
+}
+
+/// `Pool::abort`: "rejects every waiting call at once with Rejected::Closed
+/// ...; running calls finish". Through the ordered adapter: the two running
+/// items (the first two, FIFO) finish in input order, every other item is
+/// `Closed`, and the stream ends.
+#[test]
+fn ordered_stream_through_an_abort_keeps_input_order_and_ends() {
+    runtime().block_on(async {
+        let pool = Pool::fixed(2);
+        let meter = Meter::default();
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let items = gated_items(8, &meter, &gate);
+        let p = pool.clone();
+        let collector =
+            tokio::spawn(async move { items.pooled_ordered(&p).collect::<Vec<_>>().await });
+        until("two items run", || meter.now() == 2).await;
+        pool.abort();
+        gate.add_permits(1_000);
+        let out = bounded("the stream ends", collector).await.unwrap();
+        let mut want = vec![Ok(0), Ok(1)];
+        want.extend(std::iter::repeat_n(Err(Rejected::Closed), 6));
+        assert_eq!(out, want);
+        assert_eq!(meter.done(), 2);
+        let s = pool.stats();
+        assert_accounted(&s);
+        assert_eq!(s.completed, 2, "{s:?}");
+        assert_eq!(s.rejected_for(Rejected::Closed), 6, "{s:?}");
+        assert_eq!(s.cancelled, 0, "{s:?}");
+    });
+}
+
+/// Paused mid-way, the adapter yields `Err(Paused)` for the items it pulls
+/// from then on and goes on to the end (a rejection ends one item, not the
+/// stream); after `resume` the same pool serves a new stream fully.
+#[test]
+fn unordered_stream_through_a_pause_goes_on_to_the_end() {
+    runtime().block_on(async {
+        let pool = Pool::fixed(2);
+        let meter = Meter::default();
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let items = gated_items(10, &meter, &gate);
+        let p = pool.clone();
+        let collector =
+            tokio::spawn(async move { items.pooled_unordered(&p).collect::<Vec<_>>().await });
+        until("two items run", || meter.now() == 2).await;
+        pool.pause();
+        gate.add_permits(1_000);
+        let out = bounded("the stream ends", collector).await.unwrap();
+        assert_eq!(out.len(), 10, "{out:?}");
+        let ok: Vec<usize> = out.iter().filter_map(|r| r.ok()).collect();
+        let paused = out.iter().filter(|r| **r == Err(Rejected::Paused)).count();
+        assert_eq!(ok.len() + paused, 10, "{out:?}");
+        assert!(ok.contains(&0) && ok.contains(&1), "{out:?}");
+        assert!(ok.iter().all(|&i| i < 4), "{out:?}");
+        assert_eq!(ok.len(), meter.done());
+        let s = pool.stats();
+        assert_accounted(&s);
+        assert_eq!(s.rejected_for(Rejected::Paused), paused as u64, "{s:?}");
+
+        pool.resume();
+        let again: Vec<_> = gated_items(6, &meter, &gate)
+            .pooled_unordered(&pool)
+            .collect()
+            .await;
+        assert!(again.iter().all(|r| r.is_ok()), "{again:?}");
+        assert!(meter.max() <= 2, "{} at once in a pool of 2", meter.max());
+    });
+}
+
+// ---- shutdown's report ---------------------------------------------------------
+
+/// `Pool::shutdown(Some(t))`: past the deadline "the calls still waiting are
+/// turned away ..., the ones still running are left to finish ..., and the
+/// error says how many of each there were"; `ShutdownTimedOut::nested`:
+/// "Calls running under another call's slot at the deadline". A parent
+/// running a nested call, and two waiting calls.
+#[test]
+fn shutdown_past_its_deadline_reports_a_running_nested_call_and_the_turned_away() {
+    runtime().block_on(async {
+        let pool = Pool::fixed(1);
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let parent = {
+            let (pool, gate) = (pool.clone(), gate.clone());
+            tokio::spawn(async move {
+                pool.submit(async {
+                    pool.submit(async {
+                        drop(gate.acquire().await.unwrap());
+                        "nested"
+                    })
+                    .await
+                })
+                .await
+            })
+        };
+        until("the nested call runs", || {
+            let s = pool.stats();
+            s.running == 1 && s.nested == 1
+        })
+        .await;
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let pool = pool.clone();
+                tokio::spawn(async move { pool.submit(async {}).await })
+            })
+            .collect();
+        until("two calls wait", || pool.stats().waiting == 2).await;
+
+        let report = bounded(
+            "shutdown returns by its deadline",
+            pool.shutdown(Some(Duration::from_millis(20))),
+        )
+        .await
+        .expect_err("a gated call cannot drain in time");
+        assert_eq!(
+            (
+                report.running,
+                report.nested,
+                report.turned_away,
+                report.waiting
+            ),
+            (1, 1, 2, 0),
+            "{report:?}"
+        );
+        for waiter in waiters {
+            assert_eq!(
+                bounded("a turned-away call", waiter).await.unwrap(),
+                Err(Rejected::Closed)
+            );
+        }
+        gate.add_permits(1);
+        assert_eq!(
+            bounded("the parent", parent).await.unwrap(),
+            Ok(Ok("nested"))
+        );
+        bounded("drained", pool.drained()).await;
+        let s = pool.stats();
+        assert_accounted(&s);
+        assert_eq!(s.completed, 2, "{s:?}");
+        assert_eq!(s.rejected_for(Rejected::Closed), 2, "{s:?}");
+        assert_eq!(s.in_flight(), 0, "{s:?}");
+    });
+}
+
+// ---- spawn's place in the queue -------------------------------------------------
+
+/// `Pool::spawn`: "the call takes its place in the queue now, in call order,
+/// and runs on a tokio task". On a current-thread runtime the spawned task
+/// is not polled before the test yields: a call queued after the `spawn`
+/// but polled before the task must still come after it.
+#[test]
+fn a_spawned_call_takes_its_queue_place_at_the_spawn_not_at_its_first_poll() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let pool = Pool::fixed(1);
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let held = pool.try_acquire().unwrap();
+        let o = order.clone();
+        let handle = pool
+            .spawn(async move { o.lock().unwrap().push("spawned") })
+            .unwrap();
+        let o = order.clone();
+        let mut later = Task::new(pool.submit(async move { o.lock().unwrap().push("later") }));
+        later.assert_pending();
+        assert_eq!(pool.stats().waiting, 2);
+        drop(held);
+        // The freed slot is the spawned call's: the later call stays queued.
+        later.assert_pending();
+        bounded("the spawned call", handle).await.unwrap();
+        assert_eq!(later.assert_ready(), Ok(()));
+        assert_eq!(*order.lock().unwrap(), ["spawned", "later"]);
+        assert_accounted(&pool.stats());
+    });
+}
+
+// ---- tower: a refusal is one call's error -----------------------------------------
+
+/// Tower module docs: "A refusal is an error of one call, never of the
+/// service: `poll_ready` reports it by returning `Ready(Ok(()))` and leaving
+/// `call` to return it, so the service stays usable". The same service
+/// value (not a clone) serves again after a `Paused`, a `Full` in reject
+/// mode, and the counters add up.
+#[test]
+fn a_tower_service_stays_usable_after_each_kind_of_refusal() {
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use tower::{service_fn, Layer, Service, ServiceExt};
+    futures::executor::block_on(async {
+        let pool = Pool::fixed(1);
+        let inner = service_fn(|n: u32| async move { Ok::<_, BoxError>(n * 2) });
+        let mut waiting = PooledLayer::pool(pool.clone()).layer(inner);
+        let mut shedding = PooledLayer::pool(pool.clone()).reject().layer(inner);
+
+        pool.pause();
+        let err = waiting.ready().await.unwrap().call(1).await.unwrap_err();
+        assert_eq!(err.downcast_ref::<Rejected>(), Some(&Rejected::Paused));
+        let err = shedding.ready().await.unwrap().call(1).await.unwrap_err();
+        assert_eq!(err.downcast_ref::<Rejected>(), Some(&Rejected::Paused));
+        pool.resume();
+        assert_eq!(waiting.ready().await.unwrap().call(2).await.unwrap(), 4);
+
+        let held = pool.try_acquire().unwrap();
+        let err = shedding.ready().await.unwrap().call(3).await.unwrap_err();
+        assert_eq!(err.downcast_ref::<Rejected>(), Some(&Rejected::Full));
+        drop(held);
+        assert_eq!(shedding.ready().await.unwrap().call(4).await.unwrap(), 8);
+
+        pool.close();
+        let err = waiting.ready().await.unwrap().call(5).await.unwrap_err();
+        assert_eq!(err.downcast_ref::<Rejected>(), Some(&Rejected::Closed));
+        let s = pool.stats();
+        assert_accounted(&s);
+        assert_eq!(s.in_flight(), 0, "no slot left reserved: {s:?}");
+        assert_eq!(s.rejected_for(Rejected::Paused), 2, "{s:?}");
+        assert_eq!(s.rejected_for(Rejected::Closed), 1, "{s:?}");
+    });
+}
+
+// ---- configuration reloads against closed and busy groups -------------------------
+
+static CLOSED_GROW: Group = Group::new(GroupSpec::new("r13::closed_grow").size(1));
+register_group!(CLOSED_GROW);
+
+/// config docs: "load applies changed limits to running pools at once:
+/// growing admits waiting calls". A closed group's pool still has waiting
+/// calls to finish: a reload that grows it admits them at once, and the
+/// pool stays closed (new calls `Closed`).
+#[test]
+fn a_reload_grows_a_closed_groups_pool_and_admits_its_waiters_but_it_stays_closed() {
+    let _turn = config_turn();
+    let held = CLOSED_GROW.try_acquire_owned(0).unwrap();
+    let mut waiters: Vec<_> = (0..2)
+        .map(|i| Task::new(CLOSED_GROW.submit(0, async move { i })))
+        .collect();
+    for w in &mut waiters {
+        w.assert_pending();
+    }
+    CLOSED_GROW.pool().close();
+    config::load_str("r13.toml", "[groups.\"r13::closed_grow\"]\nsize = 3\n").unwrap();
+    assert_eq!(CLOSED_GROW.size(), 3);
+    for (i, w) in waiters.iter_mut().enumerate() {
+        assert!(w.is_woken(), "growth wakes waiter {i}");
+        assert_eq!(w.assert_ready(), Ok(i));
+    }
+    assert!(CLOSED_GROW.pool().is_closed());
+    assert_eq!(
+        futures::executor::block_on(CLOSED_GROW.submit(0, async { 9 })),
+        Err(Rejected::Closed)
+    );
+    drop(held);
+    let s = CLOSED_GROW.stats();
+    assert_accounted(&s);
+    assert_eq!(s.in_flight(), 0, "{s:?}");
+    config::clear();
+}
+
+static BOUND_RELOAD: Group = Group::new(GroupSpec::new("r13::bound_reload").size(1));
+register_group!(BOUND_RELOAD);
+
+/// config docs: "the waiting bound, admission timeout ... apply to calls
+/// that arrive from then on". A reload lowering `max_waiting` below the
+/// number already waiting, and setting a short admission timeout, leaves
+/// the waiting calls waiting; a new call is turned away.
+#[test]
+fn a_reload_lowering_the_waiting_bound_keeps_the_waiting_calls() {
+    let _turn = config_turn();
+    runtime().block_on(async {
+        let held = BOUND_RELOAD.try_acquire_owned(0).unwrap();
+        let mut waiters: Vec<_> = (0..3)
+            .map(|i| Task::new(BOUND_RELOAD.submit(0, async move { i })))
+            .collect();
+        for w in &mut waiters {
+            w.assert_pending();
+        }
+        config::load_str(
+            "r13.toml",
+            "[groups.\"r13::bound_reload\"]\nmax_waiting = 1\nadmission_timeout = \"1ms\"\n",
+        )
+        .unwrap();
+        assert_eq!(BOUND_RELOAD.pool().max_waiting(), Some(1));
+        assert_eq!(
+            bounded("a new call", BOUND_RELOAD.submit(0, async { 9 })).await,
+            Err(Rejected::Full)
+        );
+        config::load_str(
+            "r13.toml",
+            "[groups.\"r13::bound_reload\"]\nadmission_timeout = \"1ms\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            bounded("a new call", BOUND_RELOAD.submit(0, async { 9 })).await,
+            Err(Rejected::TimedOut)
+        );
+        for w in &mut waiters {
+            assert!(w.poll().is_pending(), "a waiting call was turned away");
+        }
+        drop(held);
+        for (i, w) in waiters.iter_mut().enumerate() {
+            assert_eq!(w.assert_ready(), Ok(i));
+        }
+        let s = BOUND_RELOAD.stats();
+        assert_accounted(&s);
+        assert_eq!(s.rejected_for(Rejected::Full), 1, "{s:?}");
+        assert_eq!(s.rejected_for(Rejected::TimedOut), 1, "{s:?}");
+    });
+    config::clear();
+}
+
+static RACED: Group = Group::new(GroupSpec::new("r13::raced").size(2));
+register_group!(RACED);
+
+/// Reloads racing a close and sync callers: the limit never exceeds the
+/// largest size any load gave (counted from outside), every call ends `Ok`
+/// or `Closed`, every `Ok` ran its body, and the group drains.
+#[test]
+fn reloads_racing_a_close_keep_the_limit_and_lose_no_call() {
+    let _turn = config_turn();
+    let meter = Meter::default();
+    let oks = Arc::new(AtomicUsize::new(0));
+    let closed = Arc::new(AtomicUsize::new(0));
+    let callers: Vec<_> = (0..4)
+        .map(|_| {
+            let (meter, oks, closed) = (meter.clone(), oks.clone(), closed.clone());
+            std::thread::spawn(move || {
+                for _ in 0..300 {
+                    match RACED.run(|| {
+                        let _in = meter.enter();
+                        std::thread::yield_now();
+                    }) {
+                        Ok(()) => oks.fetch_add(1, Ordering::SeqCst),
+                        Err(Rejected::Closed) => closed.fetch_add(1, Ordering::SeqCst),
+                        Err(other) => panic!("unexpected rejection {other:?}"),
+                    };
+                }
+            })
+        })
+        .collect();
+    let reloader = std::thread::spawn(|| {
+        for i in 0..200 {
+            let size = 1 + i % 4;
+            config::load_str(
+                "r13.toml",
+                &format!("[groups.\"r13::raced\"]\nsize = {size}\n"),
+            )
+            .unwrap();
+            if i == 100 {
+                RACED.pool().close();
+            }
+        }
+    });
+    within(Duration::from_secs(60), move || {
+        reloader.join().unwrap();
+        for c in callers {
+            c.join().unwrap();
+        }
+    });
+    assert!(meter.max() <= 4, "{} at once, no load gave more than 4", meter.max());
+    assert_eq!(oks.load(Ordering::SeqCst), meter.done());
+    assert_eq!(
+        oks.load(Ordering::SeqCst) + closed.load(Ordering::SeqCst),
+        1200
+    );
+    let s = RACED.stats();
+    assert_accounted(&s);
+    assert!(s.closed, "{s:?}");
+    assert_eq!(s.in_flight(), 0, "{s:?}");
+    assert_eq!(s.completed, oks.load(Ordering::SeqCst) as u64, "{s:?}");
+    assert_eq!(
+        s.rejected_for(Rejected::Closed),
+        closed.load(Ordering::SeqCst) as u64,
+        "{s:?}"
+    );
+    assert_eq!(RACED.size(), 4, "the last load said 4");
+    config::clear();
+}
