@@ -678,3 +678,232 @@ fn reloads_racing_a_close_keep_the_limit_and_lose_no_call() {
     assert_eq!(RACED.size(), 4, "the last load said 4");
     config::clear();
 }
+
+// ---- nested calls through every form ----------------------------------------------
+
+/// Reentrancy rule (`Pool` docs): a call made inside work holding a slot is
+/// nested and "only one nested call at a time uses its parent's slot; the
+/// others wait in the queue for a free slot or for that slot to come back".
+/// A stream adapter run inside the work of a call of a full pool of one:
+/// its items are nested calls, they run one at a time (counted from
+/// outside), and the stream does not deadlock.
+#[test]
+fn a_stream_run_inside_a_full_pools_work_runs_its_items_one_at_a_time() {
+    let pool = Pool::fixed(1);
+    let meter = Meter::default();
+    let (p, m) = (pool.clone(), meter.clone());
+    let out = within(Duration::from_secs(20), move || {
+        futures::executor::block_on(p.submit(async {
+            let items = futures::stream::iter(0..6).map(|i| {
+                let m = m.clone();
+                async move {
+                    let _in = m.enter();
+                    common::yield_now().await;
+                    common::yield_now().await;
+                    i
+                }
+            });
+            let mut got: Vec<_> = items.pooled_unordered(&p).collect().await;
+            got.sort_by_key(|r| r.map_or(usize::MAX, |i| i));
+            got
+        }))
+    });
+    assert_eq!(out, Ok((0..6).map(Ok).collect::<Vec<_>>()));
+    assert_eq!(meter.max(), 1, "nested items share the one slot, one at a time");
+    let s = pool.stats();
+    assert_accounted(&s);
+    assert_eq!(s.completed, 7, "{s:?}");
+    assert_eq!(s.in_flight(), 0, "{s:?}");
+}
+
+/// `Pool::acquire`: "a permit taken inside the work of a call of this pool
+/// borrows that call's slot"; reentrancy rule: "a nested call that outlives
+/// its parent (returned out of the work ...) keeps the slot busy until it
+/// ends". An owned permit taken in a full pool's work and returned out of it
+/// keeps the slot: nothing else is admitted until it is dropped.
+#[test]
+fn an_owned_permit_returned_out_of_its_parents_work_keeps_the_slot_until_dropped() {
+    let pool = Pool::fixed(1);
+    let permit = futures::executor::block_on(pool.submit(async {
+        pool.try_acquire_owned(0)
+            .expect("try_acquire in a full pool's work borrows the parent's slot")
+    }))
+    .unwrap();
+    assert_eq!(pool.stats().in_flight(), 1, "{:?}", pool.stats());
+    assert_eq!(pool.try_acquire().err(), Some(Rejected::Full));
+    let mut waiter = Task::new(pool.submit(async { "after" }));
+    waiter.assert_pending();
+    drop(permit);
+    assert!(waiter.is_woken());
+    assert_eq!(waiter.assert_ready(), Ok("after"));
+
+    let permit = futures::executor::block_on(pool.submit(pool.acquire_owned(0)))
+        .unwrap()
+        .expect("acquire in a full pool's work borrows the parent's slot");
+    assert_eq!(pool.try_acquire().err(), Some(Rejected::Full));
+    drop(permit);
+    assert!(pool.try_acquire().is_ok());
+    let s = pool.stats();
+    assert_accounted(&s);
+    assert_eq!(s.in_flight(), 0, "{s:?}");
+}
+
+/// Reentrancy rule: nested calls waiting for their parent's lent slot are
+/// not turned away by a pause, a close or the waiting bound ("they belong to
+/// admitted work"), but `abort` "turns them away with `Closed`, as it does
+/// every waiting call"; the nested call running under the slot finishes.
+#[test]
+fn a_nested_call_waiting_for_the_lent_slot_outlasts_pause_and_close_but_not_abort() {
+    let pool = Pool::fixed(1);
+    let (gate, open) = common::gate();
+    let mut parent = Task::new(pool.submit(async {
+        futures::join!(
+            pool.submit(async {
+                gate.await;
+                "a"
+            }),
+            pool.submit(async { "b" })
+        )
+    }));
+    parent.assert_pending();
+    let s = pool.stats();
+    assert_eq!((s.running, s.nested, s.waiting), (1, 1, 1), "{s:?}");
+    pool.set_max_waiting(Some(0)).unwrap();
+    pool.pause();
+    parent.assert_pending();
+    pool.close();
+    parent.assert_pending();
+    assert_eq!(pool.stats().waiting, 1, "pause, close, bound: still waiting");
+    pool.abort();
+    assert!(parent.is_woken(), "abort wakes the turned-away call's task");
+    parent.assert_pending();
+    open.store(true, Ordering::SeqCst);
+    assert_eq!(parent.assert_ready(), Ok((Ok("a"), Err(Rejected::Closed))));
+    let s = pool.stats();
+    assert_accounted(&s);
+    assert_eq!(s.rejected_for(Rejected::Closed), 1, "{s:?}");
+    assert_eq!(s.completed, 2, "{s:?}");
+}
+
+/// Tower module docs: the layer's slot is a permit; `Pool::acquire`: a
+/// permit taken inside the work of a call of the pool borrows its slot. A
+/// service over a full pool called from inside that pool's work (a handler
+/// calling its own bulkhead) does not deadlock, in either mode.
+#[test]
+fn a_tower_service_called_inside_its_full_pools_work_borrows_the_slot() {
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use tower::{service_fn, Layer, ServiceExt};
+    let pool = Pool::fixed(1);
+    let inner = service_fn(|n: u32| async move { Ok::<_, BoxError>(n + 1) });
+    let waiting = PooledLayer::pool(pool.clone()).layer(inner);
+    let shedding = PooledLayer::pool(pool.clone()).reject().layer(inner);
+    let p = pool.clone();
+    let out = within(Duration::from_secs(20), move || {
+        futures::executor::block_on(p.submit(async {
+            let a = waiting.oneshot(1).await.map_err(|e| e.to_string());
+            let b = shedding.oneshot(2).await.map_err(|e| e.to_string());
+            (a, b)
+        }))
+    });
+    assert_eq!(out, Ok((Ok(2), Ok(3))));
+    let s = pool.stats();
+    assert_accounted(&s);
+    assert_eq!(s.in_flight(), 0, "{s:?}");
+}
+
+/// Reentrancy rule: a call "made on the thread of sync ... work" is nested.
+/// A blocking call made (through `block_on`) inside `run` on a full pool of
+/// one runs under the parent's slot instead of deadlocking.
+#[test]
+fn a_blocking_call_made_inside_run_on_a_full_pool_runs_under_its_slot() {
+    let pool = Pool::fixed(1);
+    let meter = Meter::default();
+    let (p, m) = (pool.clone(), meter.clone());
+    let out = within(Duration::from_secs(20), move || {
+        p.run(|| {
+            let _in = m.enter();
+            let m2 = m.clone();
+            futures::executor::block_on(p.submit_blocking(move || {
+                let _in = m2.enter();
+                5
+            }))
+        })
+    });
+    assert_eq!(out, Ok(Ok(5)));
+    let s = pool.stats();
+    assert_accounted(&s);
+    assert_eq!(s.completed, 2, "{s:?}");
+    assert_eq!(s.in_flight(), 0, "{s:?}");
+}
+
+/// `Pool::scoped`: "runs body with a handle to the pool, then closes the pool
+/// and waits for every call to finish" — a call spawned through the handle
+/// included: the scope does not end before it does.
+#[test]
+fn scoped_waits_for_a_call_spawned_in_its_body() {
+    runtime().block_on(async {
+        let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let go = Arc::new(tokio::sync::Notify::new());
+        let pool = Pool::fixed(2);
+        let (f, g) = (finished.clone(), go.clone());
+        let mut scope = Box::pin(pool.clone().scoped(move |p| async move {
+            p.spawn(async move {
+                g.notified().await;
+                f.store(true, Ordering::SeqCst);
+            })
+            .unwrap();
+            "body"
+        }));
+        assert!(futures::poll!(scope.as_mut()).is_pending());
+        until("the spawned call runs", || pool.stats().running == 1).await;
+        assert!(
+            futures::poll!(scope.as_mut()).is_pending(),
+            "the scope ended before its spawned call"
+        );
+        go.notify_one();
+        assert_eq!(bounded("the scope", scope).await, "body");
+        assert!(finished.load(Ordering::SeqCst));
+        assert!(pool.is_closed());
+        assert_eq!(pool.stats().in_flight(), 0);
+    });
+}
+
+/// `Pool::submit_blocking`: "the slot travels with the closure ... so the
+/// number of closures running never exceeds the limit, even if the caller
+/// stops waiting"; `Stats`: the identity holds once the closure ended, and
+/// the abandoned call is counted once.
+#[test]
+fn an_abandoned_blocking_call_still_holds_its_slot_and_is_counted_once() {
+    runtime().block_on(async {
+        let pool = Pool::fixed(1);
+        let meter = Meter::default();
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let m = meter.clone();
+        let mut first = Box::pin(pool.submit_blocking(move || {
+            let _in = m.enter();
+            wait.recv().unwrap();
+        }));
+        assert!(futures::poll!(first.as_mut()).is_pending());
+        until("the closure runs", || meter.now() == 1).await;
+        drop(first);
+        let m = meter.clone();
+        let second = tokio::spawn({
+            let pool = pool.clone();
+            async move {
+                pool.submit_blocking(move || {
+                    let _in = m.enter();
+                })
+                .await
+            }
+        });
+        until("the second call waits", || pool.stats().waiting == 1).await;
+        assert_eq!(meter.now(), 1, "the second closure ran beside the first");
+        release.send(()).unwrap();
+        assert_eq!(bounded("the second call", second).await.unwrap(), Ok(()));
+        assert!(meter.max() <= 1, "{} closures at once", meter.max());
+        let s = pool.stats();
+        assert_accounted(&s);
+        assert_eq!(s.in_flight(), 0, "{s:?}");
+        assert_eq!(s.submitted(), 2, "{s:?}");
+    });
+}
