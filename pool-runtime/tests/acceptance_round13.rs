@@ -907,3 +907,122 @@ fn an_abandoned_blocking_call_still_holds_its_slot_and_is_counted_once() {
         assert_eq!(s.submitted(), 2, "{s:?}");
     });
 }
+
+// ---- never-rejecting group calls through pause, shutdown and resume ------------------
+
+static SHUT_WAIT: Group = Group::new(GroupSpec::new("r13::shut_wait").size(1));
+
+/// `ShutdownTimedOut::waiting`: "Calls still waiting after the deadline: a
+/// group's never-rejecting calls ..., which cannot be turned away";
+/// `turned_away`: the rejecting ones; `Pool::shutdown`: "a never-rejecting
+/// call that arrived while it was paused waits for resume". One
+/// never-rejecting call queued before a pause, one that arrived during it, a
+/// rejecting one queued: the report counts 2 waiting and 1 turned away, the
+/// first runs once the slot frees, the second only after `resume`, and the
+/// pool drains.
+#[test]
+fn shutdown_reports_never_rejecting_calls_as_waiting_and_they_run_after() {
+    runtime().block_on(async {
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let holder = SHUT_WAIT.try_acquire_owned(0).unwrap();
+        let o = order.clone();
+        let mut queued_wait = Task::new(SHUT_WAIT.submit_wait(0, async move {
+            o.lock().unwrap().push("queued before the pause");
+        }));
+        queued_wait.assert_pending();
+        let mut queued_rejecting = Task::new(SHUT_WAIT.submit(0, async { "rejecting" }));
+        queued_rejecting.assert_pending();
+        SHUT_WAIT.pause();
+        let o = order.clone();
+        let mut paused_wait = Task::new(SHUT_WAIT.submit_wait(0, async move {
+            o.lock().unwrap().push("arrived while paused");
+        }));
+        paused_wait.assert_pending();
+        assert_eq!(
+            bounded("a rejecting call", SHUT_WAIT.submit(0, async {})).await,
+            Err(Rejected::Paused)
+        );
+        assert_eq!(SHUT_WAIT.stats().waiting, 3, "{:?}", SHUT_WAIT.stats());
+
+        let pool = SHUT_WAIT.pool();
+        let report = bounded(
+            "shutdown returns by its deadline",
+            pool.shutdown(Some(Duration::from_millis(20))),
+        )
+        .await
+        .expect_err("a permit is held");
+        assert_eq!(
+            (report.running, report.turned_away, report.waiting),
+            (1, 1, 2),
+            "{report:?}"
+        );
+        assert!(
+            report.to_string().contains("2 call(s) still waiting"),
+            "{report}"
+        );
+        assert_eq!(queued_rejecting.assert_ready(), Err(Rejected::Closed));
+
+        drop(holder);
+        assert!(queued_wait.is_woken());
+        assert_eq!(queued_wait.assert_ready(), ());
+        paused_wait.assert_pending();
+        let mut drained = Task::new(pool.drained());
+        drained.assert_pending();
+        SHUT_WAIT.resume();
+        assert_eq!(paused_wait.assert_ready(), ());
+        assert!(drained.poll().is_ready());
+        assert_eq!(
+            *order.lock().unwrap(),
+            ["queued before the pause", "arrived while paused"]
+        );
+        let s = SHUT_WAIT.stats();
+        assert_accounted(&s);
+        assert_eq!(s.completed, 3, "{s:?}");
+    });
+}
+
+static HELD_PRIORITY: Group = Group::new(
+    GroupSpec::new("r13::held_priority")
+        .size(1)
+        .order(pool_runtime::Order::Priority),
+);
+
+/// `Pool::close`/`Group::submit_wait`: never-rejecting calls are admitted
+/// "in order and within its limit"; a priority pool admits smaller weights
+/// first. Never-rejecting calls that arrived while the group was paused are
+/// admitted by weight once it resumes, one at a time (counted from outside).
+#[test]
+fn never_rejecting_calls_held_by_a_pause_are_admitted_by_weight_after_resume() {
+    let meter = Meter::default();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let holder = HELD_PRIORITY.try_acquire_owned(0).unwrap();
+    HELD_PRIORITY.pause();
+    let mut calls: Vec<_> = [5i64, 1, 3, -2, 4]
+        .into_iter()
+        .map(|w| {
+            let (m, o) = (meter.clone(), order.clone());
+            Task::new(HELD_PRIORITY.submit_wait(w, async move {
+                let _in = m.enter();
+                o.lock().unwrap().push(w);
+            }))
+        })
+        .collect();
+    for c in &mut calls {
+        c.assert_pending();
+    }
+    HELD_PRIORITY.resume();
+    drop(holder);
+    // Poll each call until it is done (never again after), a round at a time.
+    let mut done = vec![false; calls.len()];
+    for _ in 0..calls.len() {
+        for (c, done) in calls.iter_mut().zip(&mut done) {
+            if !*done {
+                *done = c.poll().is_ready();
+            }
+        }
+    }
+    assert!(done.iter().all(|d| *d), "every call ran: {done:?}");
+    assert_eq!(*order.lock().unwrap(), [-2, 1, 3, 4, 5]);
+    assert_eq!(meter.max(), 1);
+    assert_accounted(&HELD_PRIORITY.stats());
+}
