@@ -1026,3 +1026,126 @@ fn never_rejecting_calls_held_by_a_pause_are_admitted_by_weight_after_resume() {
     assert_eq!(meter.max(), 1);
     assert_accounted(&HELD_PRIORITY.stats());
 }
+
+// ---- reloads that wake a panicking waker -------------------------------------------
+
+static WAKE_A: Group = Group::new(GroupSpec::new("r13::wake_a").size(1));
+register_group!(WAKE_A);
+static WAKE_B: Group = Group::new(GroupSpec::new("r13::wake_b").size(1));
+register_group!(WAKE_B);
+
+/// README: "Loads are all or nothing", and "Faults lose nothing: ... a
+/// waker whose `wake` panics does not stop the rest of its batch". A load
+/// that grows two running groups, each with a waiting call whose waker
+/// panics: whether or not the waker's panic reaches the caller of the load,
+/// both groups must end up with the load's size (or neither), their
+/// `settings()` must say what their pools run with, and the configuration
+/// in force must be the one their pools run with (the same load again
+/// changes nothing).
+#[test]
+#[ignore = "bug: a waker panic re-raised by a reload's resize unwinds out of config::replace half-way: earlier groups resized, later ones not, layers not stored"]
+fn a_reload_that_wakes_a_panicking_waker_is_still_all_or_nothing() {
+    use std::future::Future;
+    use std::task::Context;
+    let _turn = config_turn();
+    common::quiet_planned_panics();
+    let holders = (
+        WAKE_A.try_acquire_owned(0).unwrap(),
+        WAKE_B.try_acquire_owned(0).unwrap(),
+    );
+    let mut a = Box::pin(WAKE_A.submit(0, async { 1 }));
+    let mut b = Box::pin(WAKE_B.submit(0, async { 2 }));
+    let waker = common::panicking_waker();
+    assert!(a.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
+    assert!(b.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
+
+    let text = "[groups.\"r13::wake_a\"]\nsize = 2\n[groups.\"r13::wake_b\"]\nsize = 2\n";
+    let first = std::panic::catch_unwind(|| config::load_str("r13.toml", text));
+    let sizes = (WAKE_A.size(), WAKE_B.size());
+    let said = (WAKE_A.settings().starting_size(), WAKE_B.settings().starting_size());
+    assert!(
+        sizes == (2, 2) || sizes == (1, 1),
+        "half a load applied: sizes {sizes:?} (the load {})",
+        if first.is_ok() { "returned" } else { "panicked" }
+    );
+    assert_eq!(said, sizes, "settings() vs the running pools");
+    if sizes == (2, 2) {
+        let again = config::load_str("r13.toml", text).expect("the same load");
+        assert!(
+            again.changes.is_empty(),
+            "the load in force is not what the pools run with: {again}"
+        );
+    }
+    drop(holders);
+    let noop = std::task::Waker::noop();
+    assert_eq!(a.as_mut().poll(&mut Context::from_waker(noop)), std::task::Poll::Ready(Ok(1)));
+    assert_eq!(b.as_mut().poll(&mut Context::from_waker(noop)), std::task::Poll::Ready(Ok(2)));
+    config::clear();
+}
+
+static WAKE_W: Group = Group::new(GroupSpec::new("r13::wake_watched").size(1));
+register_group!(WAKE_W);
+
+/// `config::watch`: "reloads it whenever its content changes, looking every
+/// `every` on a thread of its own, until the returned `Watch` is dropped";
+/// "A panic in [on_reload] is caught and the watch goes on (nobody could
+/// receive the panic on that thread)"; README, faults: a panicking waker
+/// does not stop "the timer thread ..., nor the thread a blocking job ran
+/// on". A watched reload that grows a group whose waiting call has a
+/// panicking waker must not end the watch: a later change of the file is
+/// still loaded and reported.
+#[test]
+#[ignore = "bug: a waker panic re-raised by a watched reload's resize kills the watch thread; later file changes are never loaded"]
+fn a_watched_reload_that_wakes_a_panicking_waker_does_not_end_the_watch() {
+    use std::future::Future;
+    use std::task::Context;
+    let _turn = config_turn();
+    common::quiet_planned_panics();
+    let path = std::env::temp_dir().join(format!(
+        "pooled-r13-watch-waker-{}.toml",
+        std::process::id()
+    ));
+    let table = |size: usize| format!("[groups.\"r13::wake_watched\"]\nsize = {size}\n");
+    std::fs::write(&path, table(1)).unwrap();
+    let holder = WAKE_W.try_acquire_owned(0).unwrap();
+    let mut waiting = Box::pin(WAKE_W.submit(0, async { 1 }));
+    let waker = common::panicking_waker();
+    assert!(waiting
+        .as_mut()
+        .poll(&mut Context::from_waker(&waker))
+        .is_pending());
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    let watch = config::watch(&path, Duration::from_millis(5), move |outcome| {
+        let _ = tx.send(outcome.map(|r| r.to_string()).map_err(|e| e.to_string()));
+    })
+    .unwrap();
+    std::fs::write(&path, table(2)).unwrap();
+    until_sync("the watched reload grows the group", || WAKE_W.size() == 2);
+    std::fs::write(&path, table(3)).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(outcome) => {
+                let done = matches!(&outcome, Ok(r) if r.contains("-> 3"));
+                seen.push(outcome);
+                if done {
+                    break;
+                }
+            }
+            Err(_) => panic!("the watch stopped: no reload of `size = 3` (saw {seen:?})"),
+        }
+    }
+    assert_eq!(WAKE_W.size(), 3);
+    drop(watch);
+    drop(holder);
+    let noop = std::task::Waker::noop();
+    assert_eq!(
+        waiting.as_mut().poll(&mut Context::from_waker(noop)),
+        std::task::Poll::Ready(Ok(1))
+    );
+    std::fs::remove_file(&path).ok();
+    config::clear();
+}
