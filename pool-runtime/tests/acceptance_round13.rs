@@ -1149,3 +1149,66 @@ fn a_watched_reload_that_wakes_a_panicking_waker_does_not_end_the_watch() {
     std::fs::remove_file(&path).ok();
     config::clear();
 }
+
+// ---- the ceiling, a stream over a group, and the group closing ----------------------
+
+static CEIL_HOLD: Group = Group::new(GroupSpec::new("r13::ceil_hold").size(1));
+static CEIL_STREAM: Group = Group::new(GroupSpec::new("r13::ceil_stream").size(4));
+
+/// Ceiling docs: "A call waiting for a ceiling slot is not yet its group's"
+/// and "a call its group turns away at once (paused or closed) is turned
+/// away before it would wait for the ceiling"; stream docs: a group's
+/// stream calls "also take the application-wide ceiling". A stream over a
+/// group whose items wait for a full ceiling, then the group is closed:
+/// every item ends `Err(Closed)` (those already waiting once they reach the
+/// group, the rest at once), the stream ends, and neither the ceiling nor
+/// the group loses a slot or miscounts a call. (In a child process: the
+/// ceiling is process-wide.)
+#[test]
+fn a_groups_stream_waiting_for_the_ceiling_ends_closed_when_the_group_closes() {
+    common::in_child_process(
+        "a_groups_stream_waiting_for_the_ceiling_ends_closed_when_the_group_closes",
+        &[],
+        || {
+            config::load_str("r13.toml", "ceiling = 1\n").unwrap();
+            let holder = CEIL_HOLD.try_acquire_owned(0).unwrap();
+            let ran = Arc::new(AtomicUsize::new(0));
+            let r = ran.clone();
+            let items = futures::stream::iter(0..6).map(move |i| {
+                let r = r.clone();
+                async move {
+                    r.fetch_add(1, Ordering::SeqCst);
+                    i
+                }
+            });
+            let mut stream = Task::new(items.pooled_unordered(&CEIL_STREAM).collect::<Vec<_>>());
+            stream.assert_pending();
+            let c = pool_runtime::ceiling::stats().unwrap();
+            assert!(c.waiting >= 1, "items wait for the ceiling: {c:?}");
+            assert_eq!(CEIL_STREAM.stats().submitted(), 0, "not yet the group's");
+
+            CEIL_STREAM.pool().close();
+            drop(holder);
+            let out = within(Duration::from_secs(20), move || {
+                futures::executor::block_on(async move {
+                    loop {
+                        if let std::task::Poll::Ready(out) = stream.poll() {
+                            return out;
+                        }
+                        common::yield_now().await;
+                    }
+                })
+            });
+            assert_eq!(out, vec![Err(Rejected::Closed); 6]);
+            assert_eq!(ran.load(Ordering::SeqCst), 0, "no item ran");
+            let c = pool_runtime::ceiling::stats().unwrap();
+            assert_accounted(&c);
+            assert_eq!((c.running, c.waiting), (0, 0), "{c:?}");
+            let g = CEIL_STREAM.stats();
+            assert_accounted(&g);
+            assert_eq!(g.rejected_for(Rejected::Closed), 6, "{g:?}");
+            assert_eq!(g.completed + g.cancelled, 0, "{g:?}");
+            assert!(CEIL_HOLD.try_acquire_owned(0).is_ok(), "the ceiling's slot is free");
+        },
+    );
+}
