@@ -1212,3 +1212,81 @@ fn a_groups_stream_waiting_for_the_ceiling_ends_closed_when_the_group_closes() {
         },
     );
 }
+
+static CEIL_WAKE_HOLD: Group = Group::new(GroupSpec::new("r13::ceil_wake_hold").size(1));
+static CEIL_WAKE_WAIT: Group = Group::new(GroupSpec::new("r13::ceil_wake_wait").size(1));
+static CEIL_WAKE_LATE: Group = Group::new(GroupSpec::new("r13::ceil_wake_late").size(1));
+register_group!(CEIL_WAKE_LATE);
+
+/// Ceiling docs: raising the ceiling "admits waiting ones at once"; README:
+/// "Loads are all or nothing". A load that raises the ceiling (waking a
+/// call waiting for it, whose waker panics) and sizes a group not started
+/// yet: the group, started after the load, must start with the load's size
+/// (the load is in force), whether or not the waker's panic reached the
+/// caller of the load. (In a child process: the ceiling is process-wide.)
+#[test]
+#[ignore = "bug: a waker panic re-raised by the ceiling's growth in a load unwinds out of config::replace before the new layers are stored"]
+fn a_load_raising_the_ceiling_past_a_panicking_waker_is_still_in_force() {
+    in_child_process_ignored(
+        "a_load_raising_the_ceiling_past_a_panicking_waker_is_still_in_force",
+        &[],
+        || {
+            use std::future::Future;
+            use std::task::Context;
+            common::quiet_planned_panics();
+            config::load_str("r13.toml", "ceiling = 1\n").unwrap();
+            let holder = CEIL_WAKE_HOLD.try_acquire_owned(0).unwrap();
+            let mut waiting = Box::pin(CEIL_WAKE_WAIT.submit(0, async { 1 }));
+            let waker = common::panicking_waker();
+            assert!(waiting
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+            assert_eq!(pool_runtime::ceiling::stats().unwrap().waiting, 1);
+            let text = "ceiling = 2\n[groups.\"r13::ceil_wake_late\"]\nsize = 5\n";
+            let loaded = std::panic::catch_unwind(|| config::load_str("r13.toml", text));
+            assert_eq!(pool_runtime::ceiling::limit(), Some(2));
+            assert_eq!(
+                CEIL_WAKE_LATE.size(),
+                5,
+                "a group started after the load starts without it (the load {})",
+                if loaded.is_ok() { "returned" } else { "panicked" }
+            );
+            let noop = std::task::Waker::noop();
+            assert_eq!(
+                waiting.as_mut().poll(&mut Context::from_waker(noop)),
+                std::task::Poll::Ready(Ok(1))
+            );
+            drop(holder);
+        },
+    );
+}
+
+/// `common::in_child_process` for a test marked `#[ignore]`: the child runs
+/// it with `--include-ignored` (it would skip it otherwise).
+fn in_child_process_ignored(name: &str, env: &[(&[u8], &[u8])], scenario: impl FnOnce()) {
+    const CHILD: &str = "CHILD_TEST_NAME";
+    if std::env::var(CHILD).as_deref() == Ok(name) {
+        scenario();
+        return;
+    }
+    use std::os::unix::ffi::OsStrExt;
+    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+    command
+        .args([name, "--exact", "--include-ignored", "--test-threads=1"])
+        .env(CHILD, name);
+    for (k, v) in env {
+        command.env(
+            std::ffi::OsStr::from_bytes(k),
+            std::ffi::OsStr::from_bytes(v),
+        );
+    }
+    let out = within(Duration::from_secs(30), move || command.output().unwrap());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{name}: the child process failed ({})\n{stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
