@@ -1290,3 +1290,63 @@ fn in_child_process_ignored(name: &str, env: &[(&[u8], &[u8])], scenario: impl F
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+// ---- isolation: a stream and a tower layer over an isolated group --------------------
+
+#[cfg(feature = "test-util")]
+static ISO: Group = Group::new(GroupSpec::new("r13::iso").size(2));
+
+/// `Isolation`: "Everything that goes through `Group::pool` is isolated:
+/// calls, permits, `stats`, `size`, `scale`, `pause`, `close`"; "Calls from
+/// elsewhere — other tests, threads the test starts outside its runtime —
+/// keep using the shared pool". A stream and a tower layer over a group the
+/// test isolated run in the test's instance: the shared pool, paused from
+/// another thread, turns none of them away and counts none of them, and the
+/// instance's limit holds (counted from outside).
+#[cfg(feature = "test-util")]
+#[test]
+fn a_stream_and_a_tower_layer_over_an_isolated_group_use_the_tests_instance() {
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use tower::{service_fn, Layer, ServiceExt};
+    let guard = ISO.isolate();
+    std::thread::spawn(|| ISO.pause()).join().unwrap();
+    assert!(!ISO.is_paused(), "the pause reached the test's instance");
+    let meter = Meter::default();
+    let m = meter.clone();
+    let items = futures::stream::iter(0..10).map(move |i| {
+        let m = m.clone();
+        async move {
+            let _in = m.enter();
+            common::yield_now().await;
+            i
+        }
+    });
+    let out: Vec<_> = futures::executor::block_on(items.pooled_unordered(&ISO).collect());
+    assert_eq!(out.len(), 10);
+    assert!(out.iter().all(|r| r.is_ok()), "{out:?}");
+    assert!(meter.max() <= 2, "{} at once in an instance of 2", meter.max());
+
+    let m = meter.clone();
+    let service = PooledLayer::group(&ISO).layer(service_fn(move |n: u32| {
+        let _in = m.enter();
+        async move { Ok::<_, BoxError>(n) }
+    }));
+    assert_eq!(
+        futures::executor::block_on(service.oneshot(5)).map_err(|e| e.to_string()),
+        Ok(5)
+    );
+    let mine = ISO.stats();
+    assert_accounted(&mine);
+    assert_eq!(mine.completed, 11, "{mine:?}");
+    let shared = std::thread::spawn(|| ISO.stats()).join().unwrap();
+    assert_eq!(shared.submitted(), 0, "the shared pool saw a call: {shared:?}");
+    assert!(shared.paused);
+
+    drop(guard);
+    assert_eq!(
+        futures::executor::block_on(ISO.submit(0, async {})),
+        Err(Rejected::Paused),
+        "after the guard, calls go to the shared (paused) pool"
+    );
+    ISO.resume();
+}
