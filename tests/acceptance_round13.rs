@@ -113,7 +113,11 @@ fn an_async_fns_size_comes_from_its_environment_variable() {
     });
     assert_eq!(ENV_METER.peak(), 3, "three at once, never more");
     config::clear();
-    assert_eq!(ENV_SIZED_POOL.size(), 1, "clearing brings the attribute back");
+    assert_eq!(
+        ENV_SIZED_POOL.size(),
+        1,
+        "clearing brings the attribute back"
+    );
 }
 
 // ---- a renamed group and a method --------------------------------------------------
@@ -181,11 +185,7 @@ impl Client {
 #[test]
 fn a_methods_group_is_tuned_by_a_variable_without_its_type() {
     let _turn = config_turn();
-    config::load_env_from(vars(&[(
-        "POOLED_ACCEPTANCE_ROUND13__FETCH_ENV_SIZE",
-        "2",
-    )]))
-    .unwrap();
+    config::load_env_from(vars(&[("POOLED_ACCEPTANCE_ROUND13__FETCH_ENV_SIZE", "2")])).unwrap();
     assert_eq!(Client::FETCH_ENV_POOL.size(), 2);
     multi_thread().block_on(async {
         let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
@@ -273,7 +273,10 @@ fn a_fixed_fn_made_autoscaled_by_its_variables_starts_within_their_bounds() {
     let _turn = config_turn();
     assert!(!ENV_AUTOSCALED_POOL.is_started());
     config::load_env_from(vars(&[
-        ("POOLED_ACCEPTANCE_ROUND13__ENV_AUTOSCALED_KIND", "autoscale"),
+        (
+            "POOLED_ACCEPTANCE_ROUND13__ENV_AUTOSCALED_KIND",
+            "autoscale",
+        ),
         ("POOLED_ACCEPTANCE_ROUND13__ENV_AUTOSCALED_MIN", "1"),
         ("POOLED_ACCEPTANCE_ROUND13__ENV_AUTOSCALED_MAX", "5"),
     ]))
@@ -350,7 +353,8 @@ fn in_child(name: &str, env: &[(&str, &str)], scenario: impl FnOnce()) -> Option
 #[test]
 fn the_file_and_the_variables_are_read_at_the_first_use_environment_over_file() {
     let name = "the_file_and_the_variables_are_read_at_the_first_use_environment_over_file";
-    let path = std::env::temp_dir().join(format!("pooled-acceptance13-{}.toml", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("pooled-acceptance13-{}.toml", std::process::id()));
     let is_child = std::env::var(CHILD).is_ok();
     if !is_child {
         std::fs::write(
@@ -403,7 +407,10 @@ fn badly_configured() -> Result<u8, Rejected> {
 fn a_bad_variable_at_first_use_applies_nothing_and_is_reported_on_stderr() {
     let name = "a_bad_variable_at_first_use_applies_nothing_and_is_reported_on_stderr";
     let env = [
-        ("POOLED_ACCEPTANCE_ROUND13__BADLY_CONFIGURED_MAX_WAITING", "0"),
+        (
+            "POOLED_ACCEPTANCE_ROUND13__BADLY_CONFIGURED_MAX_WAITING",
+            "0",
+        ),
         ("POOLED_ACCEPTANCE_ROUND13__BADLY_CONFIGURED_SIZE", "many"),
     ];
     let stderr = in_child(name, &env, || {

@@ -127,7 +127,11 @@ fn lowering_max_waiting_keeps_calls_already_waiting_in_their_place() {
         futures::executor::block_on(pool.submit(async { 99 })),
         Err(Rejected::Full)
     );
-    assert_eq!(pool.stats().waiting, 3, "the waiting calls kept their place");
+    assert_eq!(
+        pool.stats().waiting,
+        3,
+        "the waiting calls kept their place"
+    );
     drop(held);
     for (i, call) in calls.iter_mut().enumerate() {
         assert_eq!(call.assert_ready(), Ok(i), "in FIFO order");
@@ -659,7 +663,11 @@ fn reloads_racing_a_close_keep_the_limit_and_lose_no_call() {
             c.join().unwrap();
         }
     });
-    assert!(meter.max() <= 4, "{} at once, no load gave more than 4", meter.max());
+    assert!(
+        meter.max() <= 4,
+        "{} at once, no load gave more than 4",
+        meter.max()
+    );
     assert_eq!(oks.load(Ordering::SeqCst), meter.done());
     assert_eq!(
         oks.load(Ordering::SeqCst) + closed.load(Ordering::SeqCst),
@@ -709,7 +717,11 @@ fn a_stream_run_inside_a_full_pools_work_runs_its_items_one_at_a_time() {
         }))
     });
     assert_eq!(out, Ok((0..6).map(Ok).collect::<Vec<_>>()));
-    assert_eq!(meter.max(), 1, "nested items share the one slot, one at a time");
+    assert_eq!(
+        meter.max(),
+        1,
+        "nested items share the one slot, one at a time"
+    );
     let s = pool.stats();
     assert_accounted(&s);
     assert_eq!(s.completed, 7, "{s:?}");
@@ -773,7 +785,11 @@ fn a_nested_call_waiting_for_the_lent_slot_outlasts_pause_and_close_but_not_abor
     parent.assert_pending();
     pool.close();
     parent.assert_pending();
-    assert_eq!(pool.stats().waiting, 1, "pause, close, bound: still waiting");
+    assert_eq!(
+        pool.stats().waiting,
+        1,
+        "pause, close, bound: still waiting"
+    );
     pool.abort();
     assert!(parent.is_woken(), "abort wakes the turned-away call's task");
     parent.assert_pending();
@@ -1056,17 +1072,30 @@ fn a_reload_that_wakes_a_panicking_waker_is_still_all_or_nothing() {
     let mut a = Box::pin(WAKE_A.submit(0, async { 1 }));
     let mut b = Box::pin(WAKE_B.submit(0, async { 2 }));
     let waker = common::panicking_waker();
-    assert!(a.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
-    assert!(b.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
+    assert!(a
+        .as_mut()
+        .poll(&mut Context::from_waker(&waker))
+        .is_pending());
+    assert!(b
+        .as_mut()
+        .poll(&mut Context::from_waker(&waker))
+        .is_pending());
 
     let text = "[groups.\"r13::wake_a\"]\nsize = 2\n[groups.\"r13::wake_b\"]\nsize = 2\n";
     let first = std::panic::catch_unwind(|| config::load_str("r13.toml", text));
     let sizes = (WAKE_A.size(), WAKE_B.size());
-    let said = (WAKE_A.settings().starting_size(), WAKE_B.settings().starting_size());
+    let said = (
+        WAKE_A.settings().starting_size(),
+        WAKE_B.settings().starting_size(),
+    );
     assert!(
         sizes == (2, 2) || sizes == (1, 1),
         "half a load applied: sizes {sizes:?} (the load {})",
-        if first.is_ok() { "returned" } else { "panicked" }
+        if first.is_ok() {
+            "returned"
+        } else {
+            "panicked"
+        }
     );
     assert_eq!(said, sizes, "settings() vs the running pools");
     if sizes == (2, 2) {
@@ -1078,8 +1107,14 @@ fn a_reload_that_wakes_a_panicking_waker_is_still_all_or_nothing() {
     }
     drop(holders);
     let noop = std::task::Waker::noop();
-    assert_eq!(a.as_mut().poll(&mut Context::from_waker(noop)), std::task::Poll::Ready(Ok(1)));
-    assert_eq!(b.as_mut().poll(&mut Context::from_waker(noop)), std::task::Poll::Ready(Ok(2)));
+    assert_eq!(
+        a.as_mut().poll(&mut Context::from_waker(noop)),
+        std::task::Poll::Ready(Ok(1))
+    );
+    assert_eq!(
+        b.as_mut().poll(&mut Context::from_waker(noop)),
+        std::task::Poll::Ready(Ok(2))
+    );
     config::clear();
 }
 
@@ -1208,7 +1243,10 @@ fn a_groups_stream_waiting_for_the_ceiling_ends_closed_when_the_group_closes() {
             assert_accounted(&g);
             assert_eq!(g.rejected_for(Rejected::Closed), 6, "{g:?}");
             assert_eq!(g.completed + g.cancelled, 0, "{g:?}");
-            assert!(CEIL_HOLD.try_acquire_owned(0).is_ok(), "the ceiling's slot is free");
+            assert!(
+                CEIL_HOLD.try_acquire_owned(0).is_ok(),
+                "the ceiling's slot is free"
+            );
         },
     );
 }
@@ -1250,7 +1288,11 @@ fn a_load_raising_the_ceiling_past_a_panicking_waker_is_still_in_force() {
                 CEIL_WAKE_LATE.size(),
                 5,
                 "a group started after the load starts without it (the load {})",
-                if loaded.is_ok() { "returned" } else { "panicked" }
+                if loaded.is_ok() {
+                    "returned"
+                } else {
+                    "panicked"
+                }
             );
             let noop = std::task::Waker::noop();
             assert_eq!(
@@ -1324,7 +1366,11 @@ fn a_stream_and_a_tower_layer_over_an_isolated_group_use_the_tests_instance() {
     let out: Vec<_> = futures::executor::block_on(items.pooled_unordered(&ISO).collect());
     assert_eq!(out.len(), 10);
     assert!(out.iter().all(|r| r.is_ok()), "{out:?}");
-    assert!(meter.max() <= 2, "{} at once in an instance of 2", meter.max());
+    assert!(
+        meter.max() <= 2,
+        "{} at once in an instance of 2",
+        meter.max()
+    );
 
     let m = meter.clone();
     let service = PooledLayer::group(&ISO).layer(service_fn(move |n: u32| {
@@ -1339,7 +1385,11 @@ fn a_stream_and_a_tower_layer_over_an_isolated_group_use_the_tests_instance() {
     assert_accounted(&mine);
     assert_eq!(mine.completed, 11, "{mine:?}");
     let shared = std::thread::spawn(|| ISO.stats()).join().unwrap();
-    assert_eq!(shared.submitted(), 0, "the shared pool saw a call: {shared:?}");
+    assert_eq!(
+        shared.submitted(),
+        0,
+        "the shared pool saw a call: {shared:?}"
+    );
     assert!(shared.paused);
 
     drop(guard);
