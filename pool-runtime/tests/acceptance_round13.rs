@@ -1400,3 +1400,52 @@ fn a_stream_and_a_tower_layer_over_an_isolated_group_use_the_tests_instance() {
     );
     ISO.resume();
 }
+
+// ---- the file's other TOML spellings ------------------------------------------------
+
+static SPELLED: Group = Group::new(GroupSpec::new("r13::spelled").size(1));
+register_group!(SPELLED);
+
+/// README: "Errors name the file, line and column ... and the valid
+/// choices"; a group's settings may be written in any TOML spelling of the
+/// same table: dotted keys and inline tables set them as a `[groups."..."]`
+/// header does, and a bad value in them is placed at its own line and
+/// column.
+#[test]
+fn dotted_keys_and_inline_tables_configure_a_group_and_place_their_errors() {
+    let _turn = config_turn();
+    config::load_str("r13.toml", "groups.\"r13::spelled\".size = 4\n").unwrap();
+    assert_eq!(SPELLED.settings().starting_size(), 4);
+    config::load_str(
+        "r13.toml",
+        "[groups]\n\"r13::spelled\" = { size = 5, max_waiting = 7 }\n",
+    )
+    .unwrap();
+    let s = SPELLED.settings();
+    assert_eq!((s.starting_size(), s.max_waiting), (5, Some(7)));
+
+    let err = config::load_str(
+        "r13.toml",
+        "[groups]\n\"r13::spelled\" = { size = 2, order = \"lifx\" }\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.origin().map(|o| o.to_string()),
+        Some("r13.toml:2:38".to_owned()),
+        "{err}"
+    );
+    assert!(err.to_string().contains("lifo"), "names the valid choices: {err}");
+    let err = config::load_str("r13.toml", "\n\ngroups.\"r13::spelled\".sise = 4\n").unwrap_err();
+    assert_eq!(
+        err.origin().map(|o| o.to_string()),
+        Some("r13.toml:3:23".to_owned()),
+        "{err}"
+    );
+    assert!(err.to_string().contains("did you mean `size`"), "{err}");
+    assert_eq!(
+        SPELLED.settings().starting_size(),
+        5,
+        "a refused load changes nothing"
+    );
+    config::clear();
+}
