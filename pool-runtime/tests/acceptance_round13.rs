@@ -1449,3 +1449,45 @@ fn dotted_keys_and_inline_tables_configure_a_group_and_place_their_errors() {
     );
     config::clear();
 }
+
+// ---- a blocking executor that fails ----------------------------------------------------
+
+/// An executor that refuses every job by panicking (after dropping it).
+struct PanickingExecutor;
+
+impl pool_runtime::BlockingExecutor for PanickingExecutor {
+    fn execute(&self, job: pool_runtime::BlockingJob) {
+        drop(job);
+        panic!("planned: an executor that cannot take jobs");
+    }
+}
+
+/// `Pool` docs, cancel safety: "Nothing leaks, whatever the mix"
+/// (DESIGN.md); `BlockingExecutor`: a job dropped unrun "is rejected with
+/// `Rejected::Closed` and its slot is released". An executor that panics in
+/// `execute` after dropping the job: the panic reaches the caller (or the
+/// call is `Closed`), and either way the slot comes back and the call is
+/// counted once.
+#[test]
+fn a_blocking_executor_that_panics_in_execute_loses_no_slot() {
+    common::quiet_planned_panics();
+    let pool = Pool::builder()
+        .size(1)
+        .blocking_executor(Arc::new(PanickingExecutor))
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            futures::executor::block_on(pool.submit_blocking(|| 1))
+        }));
+        assert!(
+            matches!(outcome, Err(_) | Ok(Err(Rejected::Closed))),
+            "the job never ran: {outcome:?}"
+        );
+        let s = pool.stats();
+        assert_eq!(s.in_flight(), 0, "{s:?}");
+        assert_accounted(&s);
+    }
+    assert_eq!(pool.stats().submitted(), 3);
+    assert!(pool.try_acquire().is_ok(), "the slot came back");
+}
