@@ -1491,3 +1491,35 @@ fn a_blocking_executor_that_panics_in_execute_loses_no_slot() {
     assert_eq!(pool.stats().submitted(), 3);
     assert!(pool.try_acquire().is_ok(), "the slot came back");
 }
+
+static PAUSED_GROWTH: Group = Group::new(GroupSpec::new("r13::paused_growth").size(1));
+
+/// `Pool::pause`: calls already waiting "keep being admitted"; `#[pooled]`
+/// and `Group::submit_wait`: a never-rejecting call that arrives while the
+/// pool is paused "waits until `resume()`". Growing a paused group admits
+/// the call that queued before the pause, but not the never-rejecting call
+/// that arrived during it, however many slots are free; `resume` then
+/// admits it.
+#[test]
+fn growing_a_paused_group_admits_earlier_waiters_but_not_calls_held_for_resume() {
+    let holder = PAUSED_GROWTH.try_acquire_owned(0).unwrap();
+    let mut before = Task::new(PAUSED_GROWTH.submit(0, async { "before" }));
+    before.assert_pending();
+    PAUSED_GROWTH.pause();
+    let mut during = Task::new(PAUSED_GROWTH.submit_wait(0, async { "during" }));
+    during.assert_pending();
+    assert_eq!(PAUSED_GROWTH.scale(3), 4);
+    assert_eq!(before.assert_ready(), Ok("before"));
+    assert!(
+        during.poll().is_pending(),
+        "a call held for resume was admitted by a growth while paused"
+    );
+    drop(holder);
+    assert!(during.poll().is_pending(), "still paused");
+    PAUSED_GROWTH.resume();
+    assert!(during.is_woken(), "resume wakes the held call");
+    assert_eq!(during.assert_ready(), "during");
+    let s = PAUSED_GROWTH.stats();
+    assert_accounted(&s);
+    assert_eq!((s.completed, s.in_flight()), (3, 0), "{s:?}");
+}
