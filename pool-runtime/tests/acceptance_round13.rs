@@ -1434,7 +1434,10 @@ fn dotted_keys_and_inline_tables_configure_a_group_and_place_their_errors() {
         Some("r13.toml:2:38".to_owned()),
         "{err}"
     );
-    assert!(err.to_string().contains("lifo"), "names the valid choices: {err}");
+    assert!(
+        err.to_string().contains("lifo"),
+        "names the valid choices: {err}"
+    );
     let err = config::load_str("r13.toml", "\n\ngroups.\"r13::spelled\".sise = 4\n").unwrap_err();
     assert_eq!(
         err.origin().map(|o| o.to_string()),
@@ -1522,4 +1525,140 @@ fn growing_a_paused_group_admits_earlier_waiters_but_not_calls_held_for_resume()
     let s = PAUSED_GROWTH.stats();
     assert_accounted(&s);
     assert_eq!((s.completed, s.in_flight()), (3, 0), "{s:?}");
+}
+
+// ---- tower: a held body through a close; a weighted layer through a pause -------------
+
+/// A body of the given frames, then its end.
+#[derive(Debug)]
+struct Frames(std::collections::VecDeque<&'static str>);
+
+impl http_body::Body for Frames {
+    type Data = &'static [u8];
+    type Error = pool_runtime::tower::BoxError;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<&'static [u8]>, Self::Error>>> {
+        std::task::Poll::Ready(
+            self.0
+                .pop_front()
+                .map(|data| Ok(http_body::Frame::data(data.as_bytes()))),
+        )
+    }
+}
+
+/// The next frame of `body`.
+async fn next_frame<B: http_body::Body + Unpin>(
+    body: &mut B,
+) -> Option<Result<http_body::Frame<B::Data>, B::Error>> {
+    std::future::poll_fn(|cx| std::pin::Pin::new(&mut *body).poll_frame(cx)).await
+}
+
+/// Tower docs: with `hold_until_body_ends`, "an `http::Response` holds its
+/// slot until its body ends"; `Pool::close`/`drained`: running calls
+/// finish, and `drained` resolves once nothing runs; `shutdown`'s report
+/// counts what still runs. A body still streaming when the pool is closed
+/// keeps the pool from draining (and is reported running by a shutdown
+/// past its deadline) until its last frame is read; new calls are `Closed`.
+#[test]
+fn a_held_body_keeps_a_closed_pool_from_draining_until_it_ends() {
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use tower::{service_fn, Layer, ServiceExt};
+    runtime().block_on(async {
+        let pool = Pool::fixed(1);
+        let service = PooledLayer::pool(pool.clone())
+            .hold_until_body_ends()
+            .layer(service_fn(|frames: Vec<&'static str>| async move {
+                Ok::<_, BoxError>(http::Response::new(Frames(frames.into())))
+            }));
+        let mut body = service
+            .clone()
+            .oneshot(vec!["a", "b"])
+            .await
+            .unwrap()
+            .into_body();
+        assert_eq!(pool.stats().running, 1);
+        let report = bounded(
+            "shutdown by its deadline",
+            pool.shutdown(Some(Duration::from_millis(10))),
+        )
+        .await
+        .expect_err("a body holds the slot");
+        assert_eq!((report.running, report.turned_away), (1, 0), "{report:?}");
+        let refused = service.clone().oneshot(vec!["c"]).await.unwrap_err();
+        assert_eq!(refused.downcast_ref::<Rejected>(), Some(&Rejected::Closed));
+
+        let mut drained = Box::pin(pool.drained());
+        assert!(futures::poll!(drained.as_mut()).is_pending());
+        assert!(next_frame(&mut body).await.unwrap().is_ok());
+        assert!(
+            futures::poll!(drained.as_mut()).is_pending(),
+            "drained while a body holds its slot"
+        );
+        assert!(next_frame(&mut body).await.unwrap().is_ok());
+        assert!(next_frame(&mut body).await.is_none(), "the body's end");
+        bounded("drained after the body's end", drained).await;
+        let s = pool.stats();
+        assert_accounted(&s);
+        assert_eq!(
+            (s.completed, s.rejected_for(Rejected::Closed)),
+            (1, 1),
+            "{s:?}"
+        );
+    });
+}
+
+/// Tower docs: with a `weight` function "the call then waits in the
+/// response future"; a refusal is "an error of one call, never of the
+/// service". A weighted layer over a paused priority pool fails the call
+/// with `Paused` and serves the next one after `resume`, ranking waiting
+/// calls by weight.
+#[test]
+fn a_weighted_layer_refuses_calls_while_paused_and_ranks_them_after_resume() {
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use tower::{service_fn, Layer, Service, ServiceExt};
+    let pool = Pool::builder()
+        .order(pool_runtime::Order::Priority)
+        .size(1)
+        .build()
+        .unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let o = order.clone();
+    let mut service = PooledLayer::pool(pool.clone())
+        .weight(|n: &i64| *n)
+        .layer(service_fn(move |n: i64| {
+            o.lock().unwrap().push(n);
+            async move { Ok::<_, BoxError>(n) }
+        }));
+    pool.pause();
+    let err = futures::executor::block_on(async { service.ready().await.unwrap().call(7).await })
+        .unwrap_err();
+    assert_eq!(err.downcast_ref::<Rejected>(), Some(&Rejected::Paused));
+    pool.resume();
+
+    let held = pool.try_acquire().unwrap();
+    let mut calls: Vec<_> = [5i64, -1, 3]
+        .into_iter()
+        .map(|n| {
+            futures::executor::block_on(service.ready()).unwrap();
+            Task::new(service.call(n))
+        })
+        .collect();
+    for c in &mut calls {
+        c.assert_pending();
+    }
+    drop(held);
+    let mut done = vec![false; 3];
+    for _ in 0..3 {
+        for (c, d) in calls.iter_mut().zip(&mut done) {
+            if !*d {
+                *d = c.poll().is_ready();
+            }
+        }
+    }
+    assert!(done.iter().all(|d| *d));
+    assert_eq!(*order.lock().unwrap(), [-1, 3, 5]);
+    assert_accounted(&pool.stats());
 }
