@@ -1662,3 +1662,61 @@ fn a_weighted_layer_refuses_calls_while_paused_and_ranks_them_after_resume() {
     assert_eq!(*order.lock().unwrap(), [-1, 3, 5]);
     assert_accounted(&pool.stats());
 }
+
+static LIFT_HOLD: Group = Group::new(GroupSpec::new("r13::lift_hold").size(1));
+static LIFT_WAIT: Group = Group::new(GroupSpec::new("r13::lift_wait").size(1));
+static LIFT_LATER: Group = Group::new(GroupSpec::new("r13::lift_later").size(1));
+
+/// Ceiling docs: "`ceiling = N` ... limits the calls running across all
+/// groups"; README: "Loads are all or nothing". A load that lifts the
+/// ceiling (letting through a call waiting for it, whose waker panics),
+/// then a load that sets the same ceiling again: the ceiling must be in
+/// force afterwards — a second top-level group call may not run while the
+/// one ceiling slot is held. (In a child process: the ceiling is
+/// process-wide.)
+#[test]
+#[ignore = "bug: a waker panic while a load lifts the ceiling leaves the old layers stored; setting the same ceiling again is then no change, and the ceiling stays off"]
+fn a_ceiling_lifted_past_a_panicking_waker_is_enforced_again_when_set_again() {
+    in_child_process_ignored(
+        "a_ceiling_lifted_past_a_panicking_waker_is_enforced_again_when_set_again",
+        &[],
+        || {
+            use std::future::Future;
+            use std::task::Context;
+            common::quiet_planned_panics();
+            config::load_str("r13.toml", "ceiling = 1\n").unwrap();
+            let holder = LIFT_HOLD.try_acquire_owned(0).unwrap();
+            let mut waiting = Box::pin(LIFT_WAIT.submit(0, async { 1 }));
+            let waker = common::panicking_waker();
+            assert!(waiting
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+            let lifted = std::panic::catch_unwind(|| config::load_str("r13.toml", ""));
+            let noop = std::task::Waker::noop();
+            assert_eq!(
+                waiting.as_mut().poll(&mut Context::from_waker(noop)),
+                std::task::Poll::Ready(Ok(1)),
+                "lifting the ceiling lets the waiting call through"
+            );
+            config::load_str("r13.toml", "ceiling = 1\n").unwrap();
+            assert_eq!(
+                pool_runtime::ceiling::limit(),
+                Some(1),
+                "the ceiling set again is not in force (the lift {})",
+                if lifted.is_ok() {
+                    "returned"
+                } else {
+                    "panicked"
+                }
+            );
+            let mut later = Task::new(LIFT_LATER.submit(0, async { 2 }));
+            assert!(
+                later.poll().is_pending(),
+                "a second top-level call ran under a ceiling of 1"
+            );
+            drop(holder);
+            assert_eq!(later.assert_ready(), Ok(2));
+        },
+    );
+}
