@@ -1305,7 +1305,8 @@ fn a_load_raising_the_ceiling_past_a_panicking_waker_is_still_in_force() {
 }
 
 /// `common::in_child_process` for a test marked `#[ignore]`: the child runs
-/// it with `--include-ignored` (it would skip it otherwise).
+/// it with `--include-ignored` (it would skip it otherwise); a child still
+/// running after 30 s is killed and the test fails.
 fn in_child_process_ignored(name: &str, env: &[(&[u8], &[u8])], scenario: impl FnOnce()) {
     const CHILD: &str = "CHILD_TEST_NAME";
     if std::env::var(CHILD).as_deref() == Ok(name) {
@@ -1316,14 +1317,26 @@ fn in_child_process_ignored(name: &str, env: &[(&[u8], &[u8])], scenario: impl F
     let mut command = std::process::Command::new(std::env::current_exe().unwrap());
     command
         .args([name, "--exact", "--include-ignored", "--test-threads=1"])
-        .env(CHILD, name);
+        .env(CHILD, name)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     for (k, v) in env {
         command.env(
             std::ffi::OsStr::from_bytes(k),
             std::ffi::OsStr::from_bytes(v),
         );
     }
-    let out = within(Duration::from_secs(30), move || command.output().unwrap());
+    let mut child = command.spawn().unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{name}: the child process hung (killed after 30 s)");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.contains("1 passed"),
@@ -1717,6 +1730,59 @@ fn a_ceiling_lifted_past_a_panicking_waker_is_enforced_again_when_set_again() {
             );
             drop(holder);
             assert_eq!(later.assert_ready(), Ok(2));
+        },
+    );
+}
+
+static WK_GROWN: Group = Group::new(GroupSpec::new("r13::wk_grown").size(1));
+register_group!(WK_GROWN);
+static WK_UNSTARTED: Group = Group::new(GroupSpec::new("r13::wk_unstarted").size(3));
+register_group!(WK_UNSTARTED);
+
+/// A waker that reads a group's settings when woken (as a task polled
+/// inline by its waker would).
+struct SettingsReadingWaker(Arc<AtomicUsize>);
+
+impl std::task::Wake for SettingsReadingWaker {
+    fn wake(self: Arc<Self>) {
+        let size = WK_UNSTARTED.settings().starting_size();
+        self.0.store(size, Ordering::SeqCst);
+    }
+}
+
+/// README, lock order: "reading settings (`Group::settings()`,
+/// `pooled::groups()`) can race a reload or a group's first use without
+/// deadlock ... A pool's own lock is never held while a waker, a judge or
+/// user code runs." A reload that grows a pool wakes its waiter; a waker
+/// that reads a group's settings must not deadlock the reload (the
+/// configuration lock is still held while the reload's wakers run).
+#[test]
+#[ignore = "bug: a reload runs the wakers of the calls it admits while holding the configuration lock; a waker reading Group::settings() deadlocks it"]
+fn a_waker_reading_settings_during_a_reload_does_not_deadlock_it() {
+    in_child_process_ignored(
+        "a_waker_reading_settings_during_a_reload_does_not_deadlock_it",
+        &[],
+        || {
+            use std::future::Future;
+            use std::task::Context;
+            let holder = WK_GROWN.try_acquire_owned(0).unwrap();
+            let seen = Arc::new(AtomicUsize::new(0));
+            let waker = std::task::Waker::from(Arc::new(SettingsReadingWaker(seen.clone())));
+            let mut waiting = Box::pin(WK_GROWN.submit(0, async { 1 }));
+            assert!(waiting
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+            within(Duration::from_secs(10), || {
+                config::load_str("r13.toml", "[groups.\"r13::wk_grown\"]\nsize = 2\n").unwrap()
+            });
+            assert_eq!(seen.load(Ordering::SeqCst), 3, "the waker ran");
+            let noop = std::task::Waker::noop();
+            assert_eq!(
+                waiting.as_mut().poll(&mut Context::from_waker(noop)),
+                std::task::Poll::Ready(Ok(1))
+            );
+            drop(holder);
         },
     );
 }
