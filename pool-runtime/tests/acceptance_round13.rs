@@ -1838,3 +1838,37 @@ fn a_tracing_layer_listing_groups_during_a_reload_does_not_deadlock_it() {
         },
     );
 }
+
+#[cfg(feature = "tracing")]
+static TR_FIRST: Group = Group::new(GroupSpec::new("r13::tr_first").size(1));
+
+/// Tracing: "each call is a TRACE span `call` ... rejections ..., limit
+/// changes ... are events". A layer that lists the groups on each `pooled`
+/// event or span does not deadlock a group's first use, nor its calls.
+#[cfg(feature = "tracing")]
+#[test]
+fn a_tracing_layer_listing_groups_does_not_deadlock_a_first_use() {
+    common::in_child_process(
+        "a_tracing_layer_listing_groups_does_not_deadlock_a_first_use",
+        &[],
+        || {
+            use tracing_subscriber::layer::SubscriberExt;
+            let seen = Arc::new(AtomicUsize::new(0));
+            let subscriber = tracing_subscriber::registry().with(SettingsLookup(seen.clone()));
+            let out = within(Duration::from_secs(10), move || {
+                tracing::subscriber::with_default(subscriber, || {
+                    TR_FIRST.pause();
+                    let paused = futures::executor::block_on(TR_FIRST.submit(0, async { 1 }));
+                    TR_FIRST.resume();
+                    TR_FIRST.scale(1);
+                    (
+                        paused,
+                        futures::executor::block_on(TR_FIRST.submit(0, async { 2 })),
+                    )
+                })
+            });
+            assert_eq!(out, (Err(Rejected::Paused), Ok(2)));
+            assert!(seen.load(Ordering::SeqCst) > 0, "the layer saw events");
+        },
+    );
+}
