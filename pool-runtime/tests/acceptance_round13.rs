@@ -1059,7 +1059,6 @@ register_group!(WAKE_B);
 /// in force must be the one their pools run with (the same load again
 /// changes nothing).
 #[test]
-#[ignore = "bug: a waker panic re-raised by a reload's resize unwinds out of config::replace half-way: earlier groups resized, later ones not, layers not stored"]
 fn a_reload_that_wakes_a_panicking_waker_is_still_all_or_nothing() {
     use std::future::Future;
     use std::task::Context;
@@ -1130,7 +1129,6 @@ register_group!(WAKE_W);
 /// panicking waker must not end the watch: a later change of the file is
 /// still loaded and reported.
 #[test]
-#[ignore = "bug: a waker panic re-raised by a watched reload's resize kills the watch thread; later file changes are never loaded"]
 fn a_watched_reload_that_wakes_a_panicking_waker_does_not_end_the_watch() {
     use std::future::Future;
     use std::task::Context;
@@ -1263,9 +1261,8 @@ register_group!(CEIL_WAKE_LATE);
 /// (the load is in force), whether or not the waker's panic reached the
 /// caller of the load. (In a child process: the ceiling is process-wide.)
 #[test]
-#[ignore = "bug: a waker panic re-raised by the ceiling's growth in a load unwinds out of config::replace before the new layers are stored"]
 fn a_load_raising_the_ceiling_past_a_panicking_waker_is_still_in_force() {
-    in_child_process_ignored(
+    common::in_child_process(
         "a_load_raising_the_ceiling_past_a_panicking_waker_is_still_in_force",
         &[],
         || {
@@ -1301,48 +1298,6 @@ fn a_load_raising_the_ceiling_past_a_panicking_waker_is_still_in_force() {
             );
             drop(holder);
         },
-    );
-}
-
-/// `common::in_child_process` for a test marked `#[ignore]`: the child runs
-/// it with `--include-ignored` (it would skip it otherwise); a child still
-/// running after 30 s is killed and the test fails.
-fn in_child_process_ignored(name: &str, env: &[(&[u8], &[u8])], scenario: impl FnOnce()) {
-    const CHILD: &str = "CHILD_TEST_NAME";
-    if std::env::var(CHILD).as_deref() == Ok(name) {
-        scenario();
-        return;
-    }
-    use std::os::unix::ffi::OsStrExt;
-    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
-    command
-        .args([name, "--exact", "--include-ignored", "--test-threads=1"])
-        .env(CHILD, name)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    for (k, v) in env {
-        command.env(
-            std::ffi::OsStr::from_bytes(k),
-            std::ffi::OsStr::from_bytes(v),
-        );
-    }
-    let mut child = command.spawn().unwrap();
-    let started = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{name}: the child process hung (killed after 30 s)");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("1 passed"),
-        "{name}: the child process failed ({})\n{stdout}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
     );
 }
 
@@ -1688,9 +1643,8 @@ static LIFT_LATER: Group = Group::new(GroupSpec::new("r13::lift_later").size(1))
 /// one ceiling slot is held. (In a child process: the ceiling is
 /// process-wide.)
 #[test]
-#[ignore = "bug: a waker panic while a load lifts the ceiling leaves the old layers stored; setting the same ceiling again is then no change, and the ceiling stays off"]
 fn a_ceiling_lifted_past_a_panicking_waker_is_enforced_again_when_set_again() {
-    in_child_process_ignored(
+    common::in_child_process(
         "a_ceiling_lifted_past_a_panicking_waker_is_enforced_again_when_set_again",
         &[],
         || {
@@ -1757,9 +1711,8 @@ impl std::task::Wake for SettingsReadingWaker {
 /// that reads a group's settings must not deadlock the reload (the
 /// configuration lock is still held while the reload's wakers run).
 #[test]
-#[ignore = "bug: a reload runs the wakers of the calls it admits while holding the configuration lock; a waker reading Group::settings() deadlocks it"]
 fn a_waker_reading_settings_during_a_reload_does_not_deadlock_it() {
-    in_child_process_ignored(
+    common::in_child_process(
         "a_waker_reading_settings_during_a_reload_does_not_deadlock_it",
         &[],
         || {
@@ -1815,9 +1768,8 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for SettingsLookup {
 /// deadlock the reload whose limit change it is told about.
 #[cfg(feature = "tracing")]
 #[test]
-#[ignore = "bug: a reload reports its limit changes to tracing while holding the configuration lock; a layer calling pooled::groups() deadlocks it"]
 fn a_tracing_layer_listing_groups_during_a_reload_does_not_deadlock_it() {
-    in_child_process_ignored(
+    common::in_child_process(
         "a_tracing_layer_listing_groups_during_a_reload_does_not_deadlock_it",
         &[],
         || {

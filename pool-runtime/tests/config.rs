@@ -1043,3 +1043,67 @@ fn none_removes_a_declared_waiting_bound_and_admission_timeout_from_every_surfac
         "the declared bounds are back"
     );
 }
+
+/// A load applied to a running pool wakes the calls it admits on the
+/// loading thread, outside the configuration lock. A waker that starts a
+/// load of its own there is refused with an error (it would wait for the
+/// load that woke it), and `clear()` from there changes nothing; the outer
+/// load completes, and loads work again afterwards.
+#[test]
+fn a_load_started_by_a_waker_of_a_load_is_refused_and_the_outer_load_completes() {
+    use std::future::Future;
+    use std::task::{Context, Wake, Waker};
+    static NESTED_LOAD: Group = Group::new(GroupSpec::new("app::nested_load").size(1));
+    register_group!(NESTED_LOAD);
+    struct Loads(Mutex<Vec<Result<usize, String>>>);
+    impl Wake for Loads {
+        fn wake(self: Arc<Self>) {
+            let inner = config::load_str("inner.toml", "").map(|r| r.changes.len());
+            let cleared = config::clear();
+            let mut seen = self.0.lock().unwrap();
+            seen.push(inner.map_err(|e| e.to_string()));
+            seen.push(Ok(cleared.changes.len()));
+        }
+    }
+    let _serial = config_turn();
+    config::clear();
+    let holder = NESTED_LOAD.try_acquire_owned(0).unwrap();
+    let mut call = Box::pin(NESTED_LOAD.submit(0, async { 7 }));
+    let loads = Arc::new(Loads(Mutex::new(Vec::new())));
+    let waker = Waker::from(loads.clone());
+    assert!(call
+        .as_mut()
+        .poll(&mut Context::from_waker(&waker))
+        .is_pending());
+
+    let report = config::load_str(
+        "app.toml",
+        "[groups.\"app::nested_load\"]\nsize = 2\nmax_waiting = 4\n",
+    )
+    .expect("the outer load");
+    let seen = loads.0.lock().unwrap().clone();
+    assert_eq!(
+        seen.len(),
+        2,
+        "the waker ran once, during the load: {seen:?}"
+    );
+    let refused = seen[0].as_ref().expect_err("the inner load is refused");
+    assert!(
+        refused.contains("cannot start while one is being applied"),
+        "{refused}"
+    );
+    assert_eq!(seen[1], Ok(0), "clear() from the waker changes nothing");
+    assert_eq!(NESTED_LOAD.size(), 2, "{report}");
+    assert_eq!(
+        NESTED_LOAD.settings().max_waiting,
+        Some(4),
+        "the whole load applied"
+    );
+    assert_eq!(
+        call.as_mut().poll(&mut Context::from_waker(Waker::noop())),
+        std::task::Poll::Ready(Ok(7))
+    );
+    drop(holder);
+    let report = config::clear();
+    assert_eq!(NESTED_LOAD.size(), 1, "loads work again: {report}");
+}

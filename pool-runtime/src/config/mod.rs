@@ -53,7 +53,10 @@
 )]
 //! start-up to handle them yourself.
 //!
-//! Loading is all or nothing: an invalid file or variable changes nothing, and
+//! Loading is all or nothing: an invalid file or variable changes nothing (a
+//! valid one is applied to every group, whatever the wakers and reports it
+//! runs do: a waker's panic is caught, the panic hook shows it, and the load
+//! goes on), and
 //! the error names the file, line and column (or the variable) and the valid
 //! choices. A section or variable naming no known group is an error listing
 //! the known ones, with a "did you mean". Every group in the binary is known,
@@ -158,7 +161,21 @@ struct Layers {
     env: env::EnvLayer,
 }
 
+/// The layers in force. Held only to read or swap them (and by a group's
+/// first use, which builds its pool under it): never while a load applies
+/// itself to running pools, whose wakers and reports are the user's code and
+/// may read the configuration.
 static STATE: Mutex<Option<Arc<Layers>>> = Mutex::new(None);
+
+/// Held by a load from before it reads the layers in force until it has
+/// applied the new ones to every running pool: loads are applied one at a
+/// time, each from the layers the previous one left.
+static LOADING: Mutex<()> = Mutex::new(());
+
+std::thread_local! {
+    /// This thread is applying a load (see [`replace`]).
+    static APPLYING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
 
 fn state() -> MutexGuard<'static, Option<Arc<Layers>>> {
     STATE.lock().unwrap_or_else(PoisonError::into_inner)
@@ -471,18 +488,65 @@ pub fn load_env_from(
 
 /// Drops every configuration layer: groups go back to their attribute values
 /// (running pools are reconfigured like on a load) and the ceiling is lifted.
+///
+/// Called from inside a load being applied (by a waker the load woke, or a
+/// `tracing` layer or `metrics` recorder it reported to), it changes
+/// nothing, and says so through the `log` facade (or on stderr); the
+/// returned report is empty.
 pub fn clear() -> Report {
-    replace(|layers| *layers = Layers::default()).expect("no layers are always valid")
+    match replace(|layers| *layers = Layers::default()) {
+        Ok(report) => report,
+        Err(err) => {
+            env::warn(
+                "pooled::config",
+                &format!("configuration not cleared: {err}"),
+            );
+            Report::default()
+        }
+    }
 }
 
 /// Builds the next layers from the current ones, validates them, and applies
 /// them to every group; all or nothing.
+///
+/// The new layers are in force (stored) before any running pool is moved to
+/// them, and the pools are moved without the configuration lock: a pool that
+/// grows admits waiting calls, whose wakers, and the reports to `tracing`
+/// and `metrics`, are the user's code, which may read settings
+/// ([`Group::settings`], [`groups`](crate::groups)). A group started
+/// meanwhile starts with the new layers (and its reconfiguration below then
+/// moves nothing). A waker's panic is caught where the pool re-raises it
+/// (the panic hook has shown it): a load is never cut short. Loads are
+/// applied one at a time ([`LOADING`]); one started from inside another's
+/// application, on its thread, is refused (it would wait for itself).
 fn replace(edit: impl FnOnce(&mut Layers)) -> Result<Report, ConfigError> {
-    let mut state = state();
-    let old = current(&mut state);
-    let mut new = (*old).clone();
-    edit(&mut new);
-    new.validate()?;
+    if APPLYING.get() {
+        return Err(ConfigError {
+            origin: None,
+            message: "a configuration load cannot start while one is being applied on this \
+                      thread (from a waker it woke, or a report it made); nothing changed"
+                .to_owned(),
+        });
+    }
+    let _loading = LOADING.lock().unwrap_or_else(PoisonError::into_inner);
+    let (old, new) = {
+        let mut state = state();
+        let old = current(&mut state);
+        let mut new = (*old).clone();
+        edit(&mut new);
+        new.validate()?;
+        let new = Arc::new(new);
+        *state = Some(new.clone());
+        (old, new)
+    };
+    struct Applying;
+    impl Drop for Applying {
+        fn drop(&mut self) {
+            APPLYING.set(false);
+        }
+    }
+    APPLYING.set(true);
+    let _applying = Applying;
     let mut report = Report::default();
     for group in registry::registered_groups() {
         apply(group, &old, &new, &mut report);
@@ -498,7 +562,6 @@ fn replace(edit: impl FnOnce(&mut Layers)) -> Result<Report, ConfigError> {
             effect: Effect::Applied,
         });
     }
-    *state = Some(Arc::new(new));
     Ok(report)
 }
 

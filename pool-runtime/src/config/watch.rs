@@ -236,7 +236,16 @@ fn watching<F>(
                 if text == loaded && !back {
                     continue;
                 }
-                let outcome = load_str(name, &text);
+                // Nobody on this thread could take a panic of the load (a
+                // bug: the wakers and reports it runs are caught where they
+                // run): it is the callback's error, and the watch goes on.
+                let outcome =
+                    crate::unwind::caught(|| load_str(name, &text)).unwrap_or_else(|| {
+                        Err(ConfigError {
+                            origin: None,
+                            message: format!("{name}: applying the configuration panicked"),
+                        })
+                    });
                 loaded = text;
                 outcome
             }

@@ -59,18 +59,21 @@ fn pool() -> &'static Pool {
 }
 
 /// Sets (or, with `None`, lifts) the ceiling. Lowering it lets running calls
-/// finish; raising it admits waiting ones at once.
+/// finish; raising it admits waiting ones at once. Never cut short: the
+/// panic of a waker it wakes (re-raised by the resize, once done) is caught
+/// here (the panic hook has shown it), so the ceiling is in force as set.
 pub(crate) fn set(limit: Option<usize>) {
+    use crate::unwind::caught;
     match limit {
         Some(limit) => {
-            pool().resize_for(limit, LimitCause::Reload);
+            caught(|| pool().resize_for(limit, LimitCause::Reload));
             ENABLED.store(true, Ordering::SeqCst);
         }
         None => {
             ENABLED.store(false, Ordering::SeqCst);
             // Calls already waiting for the ceiling are let through.
             if let Some(pool) = POOL.get() {
-                pool.resize_for(crate::MAX_SLOTS, LimitCause::Reload);
+                caught(|| pool.resize_for(crate::MAX_SLOTS, LimitCause::Reload));
             }
         }
     }

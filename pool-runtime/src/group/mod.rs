@@ -6,10 +6,15 @@
 //! outermost to innermost; a lock is only ever taken while holding locks
 //! above it, so no two threads can wait on each other:
 //!
-//! 1. the configuration lock (`config`), held by loads and reloads while they
-//!    reconfigure running pools, and by a group's first use while it builds
-//!    and publishes its pool (so that a load either comes before and the
-//!    pool is built with it, or after and finds the group started);
+//! 0. the loading lock (`config`), held by a load from when it reads the
+//!    layers in force until it has moved every running pool to the new
+//!    ones: loads are applied one at a time;
+//! 1. the configuration lock (`config`), held by a load only while it reads
+//!    and replaces the layers (before it moves any pool: the pools' wakers
+//!    and reports, the user's code, run without it), and by a group's first
+//!    use while it builds and publishes its pool (so that a load's layers
+//!    are either stored before, and the pool is built with them, or after
+//!    the group started, which the load then finds and reconfigures);
 //! 2. a group's pool initialisation (the `OnceLock` behind [`Group::pool`]),
 //!    only ever entered by a first use that holds the configuration lock:
 //!    no thread can wait on it while another holds the lock;

@@ -7,6 +7,7 @@ use super::Group;
 use crate::config::{show, Change, Effect};
 use crate::pool::order::Kind;
 use crate::scale::LimitCause;
+use crate::unwind::caught;
 
 impl Group {
     /// Moves the group from the settings `before` to `after`: what a running
@@ -76,8 +77,11 @@ impl Group {
         if size_from != size {
             change("size", size_from.to_string(), size.to_string(), !fixed);
         }
+        // A pool that grows wakes the calls it admits; a waker's panic, which
+        // the pool re-raises once the resize is done, is caught (the panic
+        // hook has shown it): a reload is never cut short (here and below).
         if let (Some(pool), true) = (&pool, fixed && running_size != size) {
-            pool.resize_for(size, LimitCause::Reload);
+            caught(|| pool.resize_for(size, LimitCause::Reload));
         }
         let bounds_from = if autoscaled {
             running_bounds
@@ -95,8 +99,11 @@ impl Group {
             }
         }
         if let (Some(pool), true) = (&pool, autoscaled && running_bounds != bounds) {
-            let bounded = pool.set_bounds_for(bounds.0, bounds.1, LimitCause::Reload);
-            debug_assert!(bounded.is_ok(), "loaded settings are validated");
+            let bounded = caught(|| pool.set_bounds_for(bounds.0, bounds.1, LimitCause::Reload));
+            debug_assert!(
+                !matches!(bounded, Some(Err(_))),
+                "loaded settings are validated"
+            );
         }
         if before.max_waiting != after.max_waiting {
             change(
@@ -156,8 +163,11 @@ impl Group {
                 !autoscaled,
             );
             if let (Some(pool), true) = (&pool, autoscaled) {
-                let restarted = pool.set_autoscale_timing(after.autoscale);
-                debug_assert!(restarted.is_ok(), "loaded settings are validated");
+                let restarted = caught(|| pool.set_autoscale_timing(after.autoscale));
+                debug_assert!(
+                    !matches!(restarted, Some(Err(_))),
+                    "loaded settings are validated"
+                );
             }
         }
         // A group's fleet is set up with the settings it started with (see
