@@ -5,8 +5,9 @@
 //! process); limits counted from outside the library.
 #![cfg(feature = "config")]
 
+mod common;
+use common::{multi_thread, vars, Meter};
 use pooled::{config, Kind, Rejected};
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -16,50 +17,6 @@ fn config_turn() -> MutexGuard<'static, ()> {
     let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     config::clear();
     guard
-}
-
-fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
-    list.iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
-}
-
-/// Counts bodies running at once, from outside.
-struct Meter {
-    now: AtomicUsize,
-    peak: AtomicUsize,
-}
-
-impl Meter {
-    const fn new() -> Meter {
-        Meter {
-            now: AtomicUsize::new(0),
-            peak: AtomicUsize::new(0),
-        }
-    }
-    fn enter(&self) -> impl Drop + '_ {
-        let now = self.now.fetch_add(1, SeqCst) + 1;
-        self.peak.fetch_max(now, SeqCst);
-        Leave(self)
-    }
-    fn peak(&self) -> usize {
-        self.peak.load(SeqCst)
-    }
-}
-
-struct Leave<'a>(&'a Meter);
-impl Drop for Leave<'_> {
-    fn drop(&mut self) {
-        self.0.now.fetch_sub(1, SeqCst);
-    }
-}
-
-fn multi_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// A bounded await: a hang is a failure.

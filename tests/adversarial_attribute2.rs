@@ -5,6 +5,8 @@
 //! adaptive `overload` key), each called unchanged and its limit counted from
 //! outside the library: a meter in the body records the most calls at once.
 
+mod common;
+use common::Meter;
 use std::error::Error;
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,39 +16,6 @@ use std::time::Duration;
 use pooled::Rejected;
 
 const BOUND: Duration = Duration::from_secs(10);
-
-/// Counts calls inside a body and remembers the most at once.
-struct Meter {
-    now: AtomicUsize,
-    peak: AtomicUsize,
-}
-
-struct Inside(&'static Meter);
-
-impl Drop for Inside {
-    fn drop(&mut self) {
-        self.0.now.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-impl Meter {
-    const fn new() -> Meter {
-        Meter {
-            now: AtomicUsize::new(0),
-            peak: AtomicUsize::new(0),
-        }
-    }
-
-    fn enter(&'static self) -> Inside {
-        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
-        self.peak.fetch_max(now, Ordering::SeqCst);
-        Inside(self)
-    }
-
-    fn peak(&self) -> usize {
-        self.peak.load(Ordering::SeqCst)
-    }
-}
 
 /// Runs `calls` sync calls from as many threads at once, within `BOUND`.
 fn threads<T: Send + 'static>(
@@ -549,7 +518,7 @@ static ADAPTIVE_VIOLATIONS: AtomicUsize = AtomicUsize::new(0);
 #[pooled::pooled(kind = "autoscale", policy = "adaptive", min = 1, max = 4, overload = is_overloaded)]
 async fn adaptive(i: u32) -> Result<u32, ApiError> {
     let _inside = ADAPTIVE.enter();
-    if ADAPTIVE.now.load(Ordering::SeqCst) > 4 {
+    if ADAPTIVE.now() > 4 {
         ADAPTIVE_VIOLATIONS.fetch_add(1, Ordering::SeqCst);
     }
     tokio::time::sleep(Duration::from_millis(1)).await;

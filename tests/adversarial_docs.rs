@@ -2,40 +2,12 @@
 //! would: through the facade, on running pools, with concurrency counted
 //! from outside the library.
 
+mod common;
+use common::{multi_thread, Meter};
 use pooled::{ExecutorKind, Kind, Order, Rejected};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
-
-/// The most calls seen at once by a body.
-struct Meter {
-    now: AtomicUsize,
-    most: AtomicUsize,
-}
-
-impl Meter {
-    const fn new() -> Meter {
-        Meter {
-            now: AtomicUsize::new(0),
-            most: AtomicUsize::new(0),
-        }
-    }
-    fn enter(&self) -> impl Drop + '_ {
-        let now = self.now.fetch_add(1, SeqCst) + 1;
-        self.most.fetch_max(now, SeqCst);
-        Leave(self)
-    }
-    fn most(&self) -> usize {
-        self.most.load(SeqCst)
-    }
-}
-
-struct Leave<'a>(&'a Meter);
-impl Drop for Leave<'_> {
-    fn drop(&mut self) {
-        self.0.now.fetch_sub(1, SeqCst);
-    }
-}
 
 // ---------------------------------------------------------------------------
 // The keys table's defaults, observed on the running pools.
@@ -292,8 +264,8 @@ fn a_closed_pool_still_admits_never_rejecting_calls_within_its_limit() {
         assert_eq!(t.join().unwrap(), 1);
     }
     assert_eq!(asyncs, vec![1; 6]);
-    assert!(CLOSED_METER.most() <= 2, "saw {}", CLOSED_METER.most());
-    assert_eq!(CLOSED_METER.most(), 2, "the limit was used");
+    assert!(CLOSED_METER.peak() <= 2, "saw {}", CLOSED_METER.peak());
+    assert_eq!(CLOSED_METER.peak(), 2, "the limit was used");
 }
 
 // ---------------------------------------------------------------------------
@@ -310,14 +282,6 @@ fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T
         let _ = tx.send(f());
     });
     rx.recv_timeout(Duration::from_secs(5)).ok()
-}
-
-fn multi_thread() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 #[pooled::group(size = 1)]
@@ -413,7 +377,7 @@ fn nested_calls_of_a_full_single_slot_group_complete_one_at_a_time() {
     // Joined nested calls.
     let r = rt.clone();
     assert_eq!(within(move || r.block_on(single_joins(1))), Some((2, 4, 2)));
-    assert_eq!(SINGLE_METER.most(), 1, "one call at a time in a group of 1");
+    assert_eq!(SINGLE_METER.peak(), 1, "one call at a time in a group of 1");
     let stats = Single::POOL.stats();
     assert_eq!((stats.running, stats.waiting, stats.nested), (0, 0, 0));
 }
@@ -900,7 +864,7 @@ async fn receivers_impl_trait_returns_and_native_default_methods_are_throttled()
     assert_eq!(iterates([1, 2]).collect::<Vec<_>>(), [2, 4]);
     assert_eq!(thing.greet().await, "hello");
     assert_eq!(Shapes::POOL.stats().completed, 8);
-    assert_eq!(SHAPES_METER.most(), 1);
+    assert_eq!(SHAPES_METER.peak(), 1);
 }
 
 impl Thing {
@@ -1622,7 +1586,7 @@ async fn trait_impl_methods_returning_futures_or_taking_weights_share_their_grou
     for (i, t) in tasks.into_iter().enumerate() {
         assert_eq!(t.await.unwrap(), i as u8);
     }
-    assert_eq!(TRAIT_METER.most(), 1);
+    assert_eq!(TRAIT_METER.peak(), 1);
     assert_eq!(TraitGroup::POOL.stats().completed, 8);
 }
 

@@ -4,9 +4,10 @@
 //! many threads and fns returning `impl Future`.
 #![cfg(feature = "config")]
 
+mod common;
+use common::Meter;
 use pooled::{config, Kind, Rejected};
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -18,40 +19,6 @@ fn config_turn() -> MutexGuard<'static, ()> {
     let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
     config::clear();
     guard
-}
-
-/// Counts bodies running at once, from outside.
-struct Meter {
-    now: AtomicUsize,
-    peak: AtomicUsize,
-}
-
-impl Meter {
-    const fn new() -> Meter {
-        Meter {
-            now: AtomicUsize::new(0),
-            peak: AtomicUsize::new(0),
-        }
-    }
-    fn enter(&'static self) -> Inside {
-        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
-        self.peak.fetch_max(now, Ordering::SeqCst);
-        Inside(self)
-    }
-    fn now(&self) -> usize {
-        self.now.load(Ordering::SeqCst)
-    }
-    fn peak(&self) -> usize {
-        self.peak.load(Ordering::SeqCst)
-    }
-}
-
-struct Inside(&'static Meter);
-
-impl Drop for Inside {
-    fn drop(&mut self) {
-        self.0.now.fetch_sub(1, Ordering::SeqCst);
-    }
 }
 
 /// Tokens handed out to blocked bodies, one each.

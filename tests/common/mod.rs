@@ -1,0 +1,63 @@
+//! Helpers shared by the facade's test files (each declares `mod common;`;
+//! a file uses what it needs).
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+/// Counts bodies running at once, from outside the library, and remembers
+/// the most seen.
+pub struct Meter {
+    now: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl Meter {
+    pub const fn new() -> Meter {
+        Meter {
+            now: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+        }
+    }
+
+    /// A body starts; it ends when the returned guard drops.
+    pub fn enter(&self) -> Inside<'_> {
+        let now = self.now.fetch_add(1, SeqCst) + 1;
+        self.peak.fetch_max(now, SeqCst);
+        Inside(self)
+    }
+
+    /// Bodies running now.
+    pub fn now(&self) -> usize {
+        self.now.load(SeqCst)
+    }
+
+    /// The most bodies seen running at once.
+    pub fn peak(&self) -> usize {
+        self.peak.load(SeqCst)
+    }
+}
+
+/// A body counted by a [`Meter`], until dropped.
+pub struct Inside<'a>(&'a Meter);
+
+impl Drop for Inside<'_> {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, SeqCst);
+    }
+}
+
+/// Environment variables as `config::load_env_from` takes them.
+pub fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// A multi-thread tokio runtime of two workers, with time and I/O.
+pub fn multi_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
