@@ -1,0 +1,876 @@
+//! Acceptance tests of the attribute, round 14: what `#[pooled]` and
+//! `#[pooled::group]` promise in their docs (`pool-macros/src/lib.rs`) and
+//! in the README's attribute section — every documented key and its default
+//! at run time, the generated handles, rejections through the function's own
+//! error type and the functions that wait instead, order keys, weights
+//! evaluated before the wait, functions returning futures, nested calls
+//! between functions of one group, sync functions on multi-thread tokio
+//! workers, method and generic shapes, `blocking` and `executor`. Bodies are
+//! counted from outside the library; waits are bounded only to turn a hang
+//! into a failure.
+#![cfg(feature = "tokio")]
+
+use pooled::{ExecutorKind, Kind, Order, Rejected, ScalePolicy};
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+// ---- helpers (the root tests have no shared module; these mirror
+// pool-runtime/tests/common's `Meter`, `within` and `runtime`) -------------
+
+/// Counts bodies running at once, from outside the library.
+struct Meter {
+    now: AtomicUsize,
+    peak: AtomicUsize,
+    done: AtomicUsize,
+}
+
+impl Meter {
+    const fn new() -> Meter {
+        Meter {
+            now: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+            done: AtomicUsize::new(0),
+        }
+    }
+    fn enter(&'static self) -> Inside {
+        let now = self.now.fetch_add(1, SeqCst) + 1;
+        self.peak.fetch_max(now, SeqCst);
+        Inside(self)
+    }
+    fn peak(&self) -> usize {
+        self.peak.load(SeqCst)
+    }
+    fn now(&self) -> usize {
+        self.now.load(SeqCst)
+    }
+    fn done(&self) -> usize {
+        self.done.load(SeqCst)
+    }
+}
+
+struct Inside(&'static Meter);
+
+impl Drop for Inside {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, SeqCst);
+        self.0.done.fetch_add(1, SeqCst);
+    }
+}
+
+/// Runs `f` on a thread of its own; a hang past `limit` is a failure.
+#[track_caller]
+fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    });
+    match rx.recv_timeout(limit) {
+        Ok(Ok(out)) => out,
+        Ok(Err(payload)) => std::panic::resume_unwind(payload),
+        Err(_) => panic!("hung: no answer within {limit:?}"),
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Waits (bounded) until `cond` holds.
+async fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..20_000 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+/// The error type of the functions below: rejections arrive through `From`.
+#[derive(Debug, PartialEq)]
+enum AppError {
+    Busy(Rejected),
+}
+
+impl From<Rejected> for AppError {
+    fn from(rejected: Rejected) -> Self {
+        AppError::Busy(rejected)
+    }
+}
+
+// ---- defaults and keys ------------------------------------------------------
+
+static PLAIN_METER: Meter = Meter::new();
+
+#[pooled::pooled]
+async fn plain() {
+    let _inside = PLAIN_METER.enter();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+}
+
+/// Keys table: `kind` default `"fixed"`, `order` default `"fifo"`, `size`
+/// default 3, `max_waiting` unbounded, `admission_timeout` none,
+/// `sync_barging` off, `autoscale_interval` `"10s"`, `autoscale_window` 20,
+/// `policy` `"queue_depth"`, `executor` `"default"`, `name`
+/// `"<module path>::<fn name>"`.
+#[test]
+fn an_attribute_without_keys_is_a_fixed_fifo_pool_of_three_with_the_documented_defaults() {
+    let s = PLAIN_POOL.spec().settings();
+    assert_eq!(s.kind, Kind::Fixed);
+    assert_eq!(s.order, Order::Fifo);
+    assert_eq!(s.max_waiting, None);
+    assert_eq!(s.admission_timeout, None);
+    assert_eq!(s.sync_barging, None);
+    assert_eq!(s.autoscale.interval, Duration::from_secs(10));
+    assert_eq!(s.autoscale.window, 20);
+    assert!(matches!(s.policy, ScalePolicy::QueueDepth));
+    assert_eq!(s.executor, ExecutorKind::Default);
+    assert_eq!(PLAIN_POOL.name(), "acceptance_round14::plain");
+    assert_eq!(PLAIN_POOL.size(), 3);
+    runtime().block_on(async {
+        let calls: Vec<_> = (0..12).map(|_| tokio::spawn(plain())).collect();
+        for call in calls {
+            call.await.unwrap();
+        }
+    });
+    assert_eq!(PLAIN_METER.done(), 12);
+    assert!(PLAIN_METER.peak() <= 3, "peak {}", PLAIN_METER.peak());
+    let stats = PLAIN_POOL.stats();
+    assert_eq!((stats.completed, stats.running, stats.waiting), (12, 0, 0));
+}
+
+#[pooled::pooled(kind = "autoscale")]
+async fn auto_default() {}
+
+#[pooled::pooled(kind = "autoscale", max = 2)]
+async fn auto_small_max() {}
+
+#[pooled::pooled(kind = "autoscale", min = 0, max = 4)]
+async fn auto_min_zero() {}
+
+#[pooled::pooled(kind = "autoscale", min = 4)]
+async fn auto_min_four() {}
+
+#[pooled::pooled(kind = "autoscale", min = 2, max = 10, size = 5)]
+async fn auto_sized() {}
+
+/// Keys table: `min` default "3, or `max` if smaller"; `max` default
+/// "`min + 5`"; `size` "where an autoscale pool starts (within
+/// `min..=max`; default `min`, or 1 if `min` is 0)".
+#[test]
+fn autoscale_defaults_bounds_and_starting_size_follow_the_keys_table() {
+    let cases: [(&pooled::Group, (usize, usize), usize); 5] = [
+        (AUTO_DEFAULT_POOL, (3, 8), 3),
+        (AUTO_SMALL_MAX_POOL, (2, 2), 2),
+        (AUTO_MIN_ZERO_POOL, (0, 4), 1),
+        (AUTO_MIN_FOUR_POOL, (4, 9), 4),
+        (AUTO_SIZED_POOL, (2, 10), 5),
+    ];
+    for (group, bounds, start) in cases {
+        assert_eq!(group.settings().bounds(), bounds, "{}", group.name());
+        assert_eq!(group.pool().bounds(), bounds, "{}", group.name());
+        assert_eq!(group.size(), start, "{}", group.name());
+        assert_eq!(group.settings().starting_size(), start, "{}", group.name());
+    }
+    futures::executor::block_on(async {
+        auto_default().await;
+        auto_small_max().await;
+        auto_min_zero().await;
+        auto_min_four().await;
+        auto_sized().await;
+    });
+    assert_eq!(AUTO_DEFAULT_POOL.stats().completed, 1);
+}
+
+/// One group declaring every pool key the docs list for `#[pooled::group]`.
+#[pooled::group(
+    kind = "autoscale",
+    order = "priority",
+    min = 2,
+    max = 6,
+    size = 4,
+    max_waiting = 7,
+    admission_timeout = "1m30s",
+    sync_barging = "250us",
+    autoscale_interval = "5s",
+    autoscale_window = 7,
+    policy = "adaptive",
+    adaptive_window_samples = 20,
+    adaptive_window_time = "50ms",
+    adaptive_tolerance = 1.5,
+    adaptive_smoothing = 0.5,
+    adaptive_baseline_interval = "1m",
+    adaptive_backoff = 0.7,
+    adaptive_drop_tolerance = 0.1,
+    executor = "rayon",
+    name = "acceptance14::every_key"
+)]
+struct EveryKey;
+
+/// `#[pooled::group]` "takes the pool keys of `#[pooled]`": each one reaches
+/// the group's settings and its running pool, durations parsed as
+/// documented (`"1m30s"`, `"250us"`).
+#[cfg(feature = "rayon")]
+#[test]
+fn every_documented_group_key_reaches_the_settings_and_the_running_pool() {
+    let expected = |s: pooled::GroupSettings| {
+        assert_eq!(s.kind, Kind::Autoscale);
+        assert_eq!(s.order, Order::Priority);
+        assert_eq!((s.min, s.max, s.size), (Some(2), Some(6), Some(4)));
+        assert_eq!(s.max_waiting, Some(7));
+        assert_eq!(s.admission_timeout, Some(Duration::from_secs(90)));
+        assert_eq!(s.sync_barging, Some(Duration::from_micros(250)));
+        assert_eq!(s.autoscale.interval, Duration::from_secs(5));
+        assert_eq!(s.autoscale.window, 7);
+        let ScalePolicy::Adaptive(a) = s.policy else {
+            panic!("not adaptive: {:?}", s.policy)
+        };
+        assert_eq!(a.window_samples, 20);
+        assert_eq!(a.window_time, Duration::from_millis(50));
+        assert_eq!(a.tolerance, 1.5);
+        assert_eq!(a.smoothing, 0.5);
+        assert_eq!(a.baseline_interval, Duration::from_secs(60));
+        assert_eq!(a.backoff, 0.7);
+        assert_eq!(a.drop_tolerance, 0.1);
+        assert_eq!(s.executor, ExecutorKind::Rayon);
+    };
+    expected(*EveryKey::POOL.spec().settings());
+    expected(EveryKey::POOL.settings());
+    assert_eq!(EveryKey::POOL.name(), "acceptance14::every_key");
+    let pool = EveryKey::POOL.pool();
+    assert_eq!(pool.name(), Some("acceptance14::every_key"));
+    assert_eq!(pool.kind(), Kind::Autoscale);
+    assert_eq!(pool.order(), Order::Priority);
+    assert_eq!(pool.bounds(), (2, 6));
+    assert_eq!(pool.size(), 4);
+    assert_eq!(pool.max_waiting(), Some(7));
+    assert_eq!(pool.admission_timeout(), Some(Duration::from_secs(90)));
+    assert_eq!(pool.sync_barging(), Some(Duration::from_micros(250)));
+    expected(EveryKey::POOL.settings());
+}
+
+#[pooled::pooled(order = "simple", size = 1)]
+async fn simple_order() {}
+
+static LIFO_ORDER: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+#[pooled::pooled(order = "lifo", size = 1)]
+async fn lifo_call(label: u32) {
+    LIFO_ORDER.lock().unwrap().push(label);
+}
+
+/// Keys table: `order` "`"simple"` is `"fifo"`"; a LIFO pool admits the
+/// latest waiting call first.
+#[test]
+fn order_simple_is_fifo_and_a_lifo_function_admits_its_latest_waiter_first() {
+    assert_eq!(SIMPLE_ORDER_POOL.spec().settings().order, Order::Fifo);
+    futures::executor::block_on(simple_order());
+    assert_eq!(LIFO_CALL_POOL.pool().order(), Order::Lifo);
+    runtime().block_on(async {
+        let hold = LIFO_CALL_POOL.acquire_owned(0).await.unwrap();
+        let mut calls = Vec::new();
+        for label in 1..=4u32 {
+            calls.push(tokio::spawn(lifo_call(label)));
+            let waiting = label as usize;
+            until("the call queues", || {
+                LIFO_CALL_POOL.stats().waiting == waiting
+            })
+            .await;
+        }
+        drop(hold);
+        for call in calls {
+            call.await.unwrap();
+        }
+    });
+    assert_eq!(*LIFO_ORDER.lock().unwrap(), [4, 3, 2, 1]);
+}
+
+// ---- rejections and the functions that wait instead -------------------------
+
+#[pooled::group(size = 1, max_waiting = 0)]
+struct NoQueue;
+
+#[pooled::group(size = 1, admission_timeout = "30ms")]
+struct Impatient;
+
+#[pooled::group(size = 1)]
+struct Closing;
+
+#[pooled::pooled(group = NoQueue)]
+async fn no_queue_result() -> Result<u32, AppError> {
+    Ok(1)
+}
+
+#[pooled::pooled(group = Impatient)]
+fn impatient_result() -> Result<u32, AppError> {
+    Ok(2)
+}
+
+#[pooled::pooled(group = Closing)]
+async fn closing_result() -> Result<u32, AppError> {
+    Ok(3)
+}
+
+static CLOSING_METER: Meter = Meter::new();
+
+#[pooled::pooled(group = Closing)]
+async fn closing_plain() -> u32 {
+    let _inside = CLOSING_METER.enter();
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    4
+}
+
+#[pooled::pooled(group = Closing)]
+fn closing_plain_sync() -> u32 {
+    let _inside = CLOSING_METER.enter();
+    5
+}
+
+/// Rejections table, first row: a function returning `…Result<..>` gets
+/// `Err(From::from(Rejected::X))` for `Full`, `TimedOut` and `Closed`
+/// (declared on its group); second row: a function returning anything else
+/// "runs (a closed pool still admits it, within its limit)".
+#[test]
+fn full_timed_out_and_closed_reach_the_functions_error_and_plain_functions_run_when_closed() {
+    runtime().block_on(async {
+        // Full: the only slot held, no call may wait.
+        let hold = NoQueue::POOL.acquire_owned(0).await.unwrap();
+        assert_eq!(
+            no_queue_result().await,
+            Err(AppError::Busy(Rejected::Full))
+        );
+        drop(hold);
+        assert_eq!(no_queue_result().await, Ok(1));
+        assert_eq!(NoQueue::POOL.stats().rejected_for(Rejected::Full), 1);
+
+        // TimedOut: a sync function waits on its own thread past the bound.
+        let hold = Impatient::POOL.acquire_owned(0).await.unwrap();
+        let out = tokio::task::spawn_blocking(impatient_result)
+            .await
+            .unwrap();
+        assert_eq!(out, Err(AppError::Busy(Rejected::TimedOut)));
+        drop(hold);
+        assert_eq!(impatient_result(), Ok(2));
+        assert_eq!(Impatient::POOL.stats().rejected_for(Rejected::TimedOut), 1);
+
+        // Closed: the Result function is told no; the plain ones run.
+        assert_eq!(closing_result().await, Ok(3));
+        Closing::POOL.pool().close();
+        assert_eq!(
+            closing_result().await,
+            Err(AppError::Busy(Rejected::Closed))
+        );
+        let plain: Vec<_> = (0..4).map(|_| tokio::spawn(closing_plain())).collect();
+        for call in plain {
+            assert_eq!(call.await.unwrap(), 4);
+        }
+        assert_eq!(
+            tokio::task::spawn_blocking(closing_plain_sync).await.unwrap(),
+            5
+        );
+    });
+    assert_eq!(CLOSING_METER.done(), 5);
+    assert_eq!(CLOSING_METER.peak(), 1, "within its limit");
+    let stats = Closing::POOL.stats();
+    assert_eq!(stats.rejected_for(Rejected::Closed), 1);
+    assert_eq!(stats.completed, 6);
+}
+
+#[pooled::group(size = 1, max_waiting = 0, admission_timeout = "10ms")]
+struct Strict;
+
+static STRICT_METER: Meter = Meter::new();
+
+#[pooled::pooled(group = Strict)]
+async fn strict_plain(n: u32) -> u32 {
+    let _inside = STRICT_METER.enter();
+    n
+}
+
+#[pooled::pooled(group = Strict)]
+fn strict_plain_sync(n: u32) -> u32 {
+    let _inside = STRICT_METER.enter();
+    n
+}
+
+/// "A function whose return type cannot carry an error waits instead":
+/// `Full` → "waits (no bound)", `TimedOut` → "waits (no timeout)",
+/// `Paused` → "waits until `resume()`" — also when the bound and the
+/// timeout are declared on its group. It waits: its body does not run
+/// without a slot, and it is never counted as rejected.
+#[test]
+fn a_function_without_an_error_type_waits_past_its_groups_bound_timeout_and_pause() {
+    runtime().block_on(async {
+        let hold = Strict::POOL.acquire_owned(0).await.unwrap();
+        let a = tokio::spawn(strict_plain(1));
+        let b = tokio::task::spawn_blocking(|| strict_plain_sync(2));
+        until("both wait", || Strict::POOL.stats().waiting == 2).await;
+        // Well past the admission timeout: still waiting, body not run.
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(STRICT_METER.done(), 0, "a body ran without a slot");
+        assert_eq!(Strict::POOL.stats().waiting, 2);
+        drop(hold);
+        assert_eq!(a.await.unwrap(), 1);
+        assert_eq!(b.await.unwrap(), 2);
+        // Paused (queued calls go on, README): a call arriving now waits
+        // until `resume()`, with a free slot, rather than being rejected.
+        Strict::POOL.pause();
+        let c = tokio::spawn(strict_plain(3));
+        until("it waits", || Strict::POOL.stats().waiting == 1).await;
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert_eq!(STRICT_METER.done(), 2, "admitted while paused");
+        assert!(!c.is_finished());
+        Strict::POOL.resume();
+        assert_eq!(c.await.unwrap(), 3);
+    });
+    let stats = Strict::POOL.stats();
+    assert_eq!(stats.rejected_total(), 0, "{stats:?}");
+    assert_eq!(stats.completed, 4, "three calls and the permit");
+    assert_eq!(STRICT_METER.peak(), 1);
+}
+
+// ---- weights ----------------------------------------------------------------
+
+static WEIGHT_EVALS: AtomicUsize = AtomicUsize::new(0);
+
+fn counted_weight(job: u32) -> i64 {
+    WEIGHT_EVALS.fetch_add(1, SeqCst);
+    i64::from(job)
+}
+
+static WEIGHTED_ORDER: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+#[pooled::pooled(order = "priority", size = 1, weight = counted_weight(job))]
+async fn weighted_by_expression(job: u32) {
+    WEIGHTED_ORDER.lock().unwrap().push(job);
+}
+
+/// Weights: "`weight = <expression>`: any `i64` expression over the
+/// arguments, evaluated before the call waits" — and it orders the queue,
+/// smaller first.
+#[test]
+fn a_weight_expression_is_evaluated_before_the_call_waits_and_orders_it() {
+    runtime().block_on(async {
+        let hold = WEIGHTED_BY_EXPRESSION_POOL.acquire_owned(0).await.unwrap();
+        let mut calls = Vec::new();
+        for (i, job) in [30u32, 10, 20].into_iter().enumerate() {
+            calls.push(tokio::spawn(weighted_by_expression(job)));
+            until("the call queues", || {
+                WEIGHTED_BY_EXPRESSION_POOL.stats().waiting == i + 1
+            })
+            .await;
+            assert_eq!(WEIGHT_EVALS.load(SeqCst), i + 1, "evaluated before waiting");
+        }
+        drop(hold);
+        for call in calls {
+            call.await.unwrap();
+        }
+    });
+    assert_eq!(*WEIGHTED_ORDER.lock().unwrap(), [10, 20, 30]);
+    assert_eq!(WEIGHT_EVALS.load(SeqCst), 3, "once per call");
+}
+
+// ---- the generated handles --------------------------------------------------
+
+#[pooled::pooled(kind = "autoscale", min = 1, max = 4)]
+fn elastic_sync(n: u32) -> Result<u32, AppError> {
+    Ok(n)
+}
+
+/// The handle: "`scale(delta)`, `resize(n)`, `pause()`, `resume()`,
+/// `is_paused()`, `size()`, `stats()`, `name()` and `spec()`", scale clamped
+/// to `[min, max]` for an autoscale pool (README), a paused pool rejecting
+/// into the function's error type and counting it.
+#[test]
+fn an_autoscale_handle_clamps_scale_and_resize_and_pause_rejects_through_from() {
+    assert_eq!(ELASTIC_SYNC_POOL.size(), 1);
+    assert_eq!(ELASTIC_SYNC_POOL.scale(10), 4, "clamped to max");
+    assert_eq!(ELASTIC_SYNC_POOL.scale(-10), 1, "clamped to min");
+    assert_eq!(ELASTIC_SYNC_POOL.resize(3), 3);
+    assert_eq!(ELASTIC_SYNC_POOL.resize(0), 1, "resize is clamped too");
+    assert_eq!(ELASTIC_SYNC_POOL.resize(99), 4);
+    assert_eq!(ELASTIC_SYNC_POOL.size(), 4);
+    assert!(!ELASTIC_SYNC_POOL.is_paused());
+    ELASTIC_SYNC_POOL.pause();
+    assert!(ELASTIC_SYNC_POOL.is_paused());
+    assert_eq!(elastic_sync(1), Err(AppError::Busy(Rejected::Paused)));
+    ELASTIC_SYNC_POOL.resume();
+    assert!(!ELASTIC_SYNC_POOL.is_paused());
+    assert_eq!(elastic_sync(2), Ok(2));
+    let stats = ELASTIC_SYNC_POOL.stats();
+    assert_eq!(stats.rejected_for(Rejected::Paused), 1);
+    assert_eq!(stats.completed, 1);
+    assert_eq!(stats.size, 4);
+    assert_eq!(stats.submitted(), 2);
+    assert!(ELASTIC_SYNC_POOL.name().ends_with("::elastic_sync"));
+    assert_eq!(ELASTIC_SYNC_POOL.spec().settings().max, Some(4));
+}
+
+// ---- nested calls between functions of one group -----------------------------
+
+#[pooled::group(size = 1)]
+struct Nest;
+
+static NEST_LEAVES: Meter = Meter::new();
+
+#[pooled::pooled(group = Nest)]
+async fn nest_outer(n: u32) -> u32 {
+    let (a, b) = futures::join!(nest_inner(n), nest_inner(n + 1));
+    a + b + nest_leaf_sync(n)
+}
+
+#[pooled::pooled(group = Nest)]
+async fn nest_inner(n: u32) -> u32 {
+    let _inside = NEST_LEAVES.enter();
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    n
+}
+
+#[pooled::pooled(group = Nest)]
+fn nest_leaf_sync(n: u32) -> u32 {
+    let _inside = NEST_LEAVES.enter();
+    n
+}
+
+/// Reentrancy (README, "nested calls never deadlock a full pool" and "only
+/// one nested call at a time uses a parent's slot"): functions of one group
+/// of one slot calling each other — two joined async calls and a sync one —
+/// complete, and never more than one of their bodies runs at once, also
+/// with several top-level callers.
+#[test]
+fn nested_calls_between_functions_of_a_full_group_complete_one_at_a_time() {
+    within(Duration::from_secs(30), || {
+        runtime().block_on(async {
+            let calls: Vec<_> = (0..4u32).map(|n| tokio::spawn(nest_outer(n))).collect();
+            for (n, call) in calls.into_iter().enumerate() {
+                let n = n as u32;
+                assert_eq!(call.await.unwrap(), 3 * n + 1);
+            }
+        })
+    });
+    assert_eq!(NEST_LEAVES.done(), 12);
+    assert_eq!(NEST_LEAVES.peak(), 1, "two leaves ran at once in a group of 1");
+    let stats = Nest::POOL.stats();
+    assert_eq!(stats.completed, 16, "{stats:?}");
+    assert_eq!((stats.running, stats.nested, stats.waiting), (0, 0, 0));
+    assert_eq!(stats.submitted(), 16);
+}
+
+// ---- sync functions on multi-thread tokio workers -----------------------------
+
+#[pooled::group(size = 1)]
+struct Worker;
+
+static WORKER_METER: Meter = Meter::new();
+
+#[pooled::pooled(group = Worker)]
+async fn worker_holder(release: tokio::sync::oneshot::Receiver<()>) -> u32 {
+    let _inside = WORKER_METER.enter();
+    release.await.unwrap();
+    0
+}
+
+#[pooled::pooled(group = Worker)]
+fn worker_sync(n: u32) -> u32 {
+    let _inside = WORKER_METER.enter();
+    n
+}
+
+/// README: "A sync function parks its caller's thread while it waits for a
+/// slot: on a multi-thread tokio worker it first hands the worker's tasks to
+/// another thread (`block_in_place`)", so it "neither stalls them nor
+/// deadlocks on a slot one of them holds": more sync callers than workers
+/// wait for a slot held by a task that a later task releases.
+#[test]
+fn sync_calls_on_every_worker_wait_for_a_slot_held_by_another_task_without_deadlock() {
+    within(Duration::from_secs(30), || {
+        runtime().block_on(async {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let holder = tokio::spawn(worker_holder(rx));
+            until("the holder runs", || Worker::POOL.stats().running == 1).await;
+            let callers: Vec<_> = (1..=4u32)
+                .map(|n| tokio::spawn(async move { worker_sync(n) }))
+                .collect();
+            until("every sync caller waits", || {
+                Worker::POOL.stats().waiting == 4
+            })
+            .await;
+            // Both workers are parked in sync calls now; this task must
+            // still run somewhere.
+            let releaser = tokio::spawn(async move { tx.send(()).unwrap() });
+            releaser.await.unwrap();
+            assert_eq!(holder.await.unwrap(), 0);
+            let mut sum = 0;
+            for caller in callers {
+                sum += caller.await.unwrap();
+            }
+            assert_eq!(sum, 10);
+        })
+    });
+    assert_eq!(WORKER_METER.peak(), 1);
+    assert_eq!(WORKER_METER.done(), 5);
+}
+
+// ---- functions that return a future ----------------------------------------
+
+static BUILT: AtomicUsize = AtomicUsize::new(0);
+static FUT_METER: Meter = Meter::new();
+
+#[pooled::pooled(size = 1)]
+fn build_result(id: u32) -> impl Future<Output = Result<u32, AppError>> + Send {
+    BUILT.fetch_add(1, SeqCst);
+    async move {
+        let _inside = FUT_METER.enter();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        Ok(id)
+    }
+}
+
+fn assert_send<T: Send>(t: T) -> T {
+    t
+}
+
+/// "A sync function returning a future ... builds the future without a
+/// slot and returns one that holds the slot until the built future
+/// completes"; "Rejections follow `T`, as for an `async fn`"; "the returned
+/// future is `Send` when the built one is".
+#[test]
+fn a_returned_future_is_built_without_a_slot_and_runs_holding_one() {
+    runtime().block_on(async {
+        // Built at once, even while paused; the rejection is its output.
+        BUILD_RESULT_POOL.pause();
+        let fut = build_result(1);
+        assert_eq!(BUILT.load(SeqCst), 1, "the body ran when called");
+        assert_eq!(fut.await, Err(AppError::Busy(Rejected::Paused)));
+        assert_eq!(FUT_METER.done(), 0, "the built future never ran");
+        BUILD_RESULT_POOL.resume();
+
+        // Built while the slot is held; its async part waits for the slot.
+        let hold = BUILD_RESULT_POOL.acquire_owned(0).await.unwrap();
+        let futs: Vec<_> = (0..4).map(|i| assert_send(build_result(i))).collect();
+        assert_eq!(BUILT.load(SeqCst), 5);
+        let calls: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
+        until("the calls queue", || BUILD_RESULT_POOL.stats().waiting == 4).await;
+        assert_eq!(FUT_METER.done(), 0);
+        drop(hold);
+        for (i, call) in calls.into_iter().enumerate() {
+            assert_eq!(call.await.unwrap(), Ok(i as u32));
+        }
+    });
+    assert_eq!(FUT_METER.peak(), 1, "the slot is held until the future completes");
+    assert_eq!(FUT_METER.done(), 4);
+}
+
+// ---- shapes: methods of generic impls, impl Trait, lifetimes, Arc<Self> ------
+
+struct Wrapper<T>(T);
+
+static WRAPPER_METER: Meter = Meter::new();
+
+impl<T: std::fmt::Display + Send + Sync> Wrapper<T> {
+    #[pooled::pooled(size = 1)]
+    async fn show(&self, suffix: impl AsRef<str>) -> String {
+        let _inside = WRAPPER_METER.enter();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        format!("{}{}", self.0, suffix.as_ref())
+    }
+}
+
+/// "A generic function, or a method of a generic `impl`, has one pool for
+/// all its instantiations"; `impl Trait` arguments keep working.
+#[test]
+fn a_method_of_a_generic_impl_has_one_pool_for_every_instantiation() {
+    assert!(std::ptr::eq(
+        Wrapper::<u8>::SHOW_POOL,
+        Wrapper::<String>::SHOW_POOL
+    ));
+    runtime().block_on(async {
+        let a = Arc::new(Wrapper(7u8));
+        let b = Arc::new(Wrapper(String::from("x")));
+        let mut calls = Vec::new();
+        for i in 0..4 {
+            let a = a.clone();
+            let b = b.clone();
+            calls.push(tokio::spawn(async move { a.show(format!("-{i}")).await }));
+            calls.push(tokio::spawn(async move { b.show("!").await }));
+        }
+        let mut outs = Vec::new();
+        for call in calls {
+            outs.push(call.await.unwrap());
+        }
+        assert!(outs.contains(&"7-3".to_owned()) && outs.contains(&"x!".to_owned()));
+    });
+    assert_eq!(WRAPPER_METER.peak(), 1);
+    assert_eq!(Wrapper::<u64>::SHOW_POOL.stats().completed, 8);
+}
+
+fn first_word<'a>(text: &'a str, _sep: impl Into<char>) -> &'a str {
+    text.split(' ').next().unwrap_or("")
+}
+
+#[pooled::pooled(size = 2)]
+fn borrowing<'a, 'b: 'a>(text: &'a str, other: &'b mut Vec<u8>, sep: impl Into<char>) -> &'a str
+where
+    'b: 'a,
+{
+    other.push(1);
+    first_word(text, sep)
+}
+
+struct Service {
+    seen: AtomicUsize,
+}
+
+impl Service {
+    #[pooled::pooled(blocking, size = 1)]
+    fn crunch(self: Arc<Self>, n: u64) -> (u64, std::thread::ThreadId) {
+        self.seen.fetch_add(1, SeqCst);
+        (n * 2, std::thread::current().id())
+    }
+}
+
+/// "Every shape of function": lifetimes, `where` clauses, `&mut` arguments
+/// and `impl Trait` on a sync fn (callers unchanged, a borrowed return);
+/// `self: Arc<Self>` with `blocking`, which "runs the body on the blocking
+/// executor and makes the function `async`", its handle an associated const.
+#[test]
+fn lifetimes_impl_trait_and_an_arc_self_blocking_method_keep_working() {
+    let text = String::from("hello world");
+    let mut other = Vec::new();
+    let word = borrowing(&text, &mut other, ' ').to_owned();
+    assert_eq!((word.as_str(), other.len()), ("hello", 1));
+    assert_eq!(BORROWING_POOL.stats().completed, 1);
+
+    let service = Arc::new(Service {
+        seen: AtomicUsize::new(0),
+    });
+    let caller = std::thread::current().id();
+    let (n, thread) = futures::executor::block_on(service.clone().crunch(21));
+    assert_eq!(n, 42);
+    assert_ne!(thread, caller, "the body ran on the blocking executor");
+    assert_eq!(service.seen.load(SeqCst), 1);
+    assert_eq!(Service::CRUNCH_POOL.stats().completed, 1);
+}
+
+// ---- blocking and executor ----------------------------------------------------
+
+static RAYON_METER: Meter = Meter::new();
+
+#[pooled::pooled(blocking, size = 2, executor = "rayon")]
+fn on_rayon(n: u64) -> Option<String> {
+    let _inside = RAYON_METER.enter();
+    std::thread::sleep(Duration::from_millis(2));
+    let _ = n;
+    std::thread::current().name().map(str::to_owned)
+}
+
+/// Keys table: `executor = "rayon"`: "where blocking calls run: tokio's
+/// blocking pool, or rayon's" — inside a tokio runtime the body still runs
+/// off tokio's threads, and the limit holds.
+#[cfg(feature = "rayon")]
+#[test]
+fn a_blocking_function_with_executor_rayon_runs_off_tokios_threads_within_its_limit() {
+    assert_eq!(ON_RAYON_POOL.settings().executor, ExecutorKind::Rayon);
+    let names = runtime().block_on(async {
+        let calls: Vec<_> = (0..8).map(|n| tokio::spawn(on_rayon(n))).collect();
+        let mut names = Vec::new();
+        for call in calls {
+            names.push(call.await.unwrap());
+        }
+        names
+    });
+    for name in names {
+        assert!(
+            !name.as_deref().unwrap_or("").starts_with("tokio"),
+            "ran on a tokio thread: {name:?}"
+        );
+    }
+    assert!(RAYON_METER.peak() <= 2);
+    assert_eq!(RAYON_METER.done(), 8);
+}
+
+// ---- sync barging through the attribute ---------------------------------------
+
+static BARGE_METER: Meter = Meter::new();
+
+#[pooled::pooled(size = 2, sync_barging = "1ms")]
+fn barging(n: u64) -> u64 {
+    let _inside = BARGE_METER.enter();
+    n
+}
+
+/// Keys table: `sync_barging` "how long a call to a sync function ... may
+/// wait outside the queue"; GroupSettings::sync_barging: "What holds: the
+/// limit, always" and such callers "count in `Stats::waiting`".
+#[test]
+fn sync_barging_from_the_attribute_reaches_the_pool_and_keeps_the_limit() {
+    assert_eq!(
+        BARGING_POOL.settings().sync_barging,
+        Some(Duration::from_millis(1))
+    );
+    assert_eq!(
+        BARGING_POOL.pool().sync_barging(),
+        Some(Duration::from_millis(1))
+    );
+    let total = within(Duration::from_secs(60), || {
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                std::thread::spawn(move || (0..300).map(|i| barging(t * 1000 + i)).sum::<u64>())
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).sum::<u64>()
+    });
+    let expected: u64 = (0..8u64)
+        .map(|t| (0..300u64).map(|i| t * 1000 + i).sum::<u64>())
+        .sum();
+    assert_eq!(total, expected);
+    assert!(BARGE_METER.peak() <= 2, "peak {}", BARGE_METER.peak());
+    assert_eq!(BARGE_METER.now(), 0);
+    let stats = BARGING_POOL.stats();
+    assert_eq!(stats.completed, 2400);
+    assert_eq!(stats.submitted(), 2400);
+    assert_eq!((stats.running, stats.waiting), (0, 0));
+}
+
+// ---- the adaptive policy through the attribute --------------------------------
+
+#[pooled::pooled(kind = "autoscale", policy = "adaptive", min = 2, max = 5, size = 3)]
+async fn adaptive_sized() -> u32 {
+    1
+}
+
+#[pooled::pooled(kind = "autoscale", policy = "adaptive", min = 0, max = 5)]
+async fn adaptive_from_zero() -> u32 {
+    1
+}
+
+#[pooled::pooled(kind = "autoscale", policy = "adaptive")]
+async fn adaptive_defaults() -> u32 {
+    1
+}
+
+/// "It starts at `size` (default `min`, or 1 if `min` is 0)", with
+/// `AdaptiveSettings::DEFAULT` when no `adaptive_*` key is given.
+#[test]
+fn an_adaptive_function_starts_at_size_or_min_or_one_with_the_default_parameters() {
+    assert_eq!(ADAPTIVE_SIZED_POOL.size(), 3);
+    assert_eq!(ADAPTIVE_FROM_ZERO_POOL.size(), 1);
+    assert_eq!(ADAPTIVE_DEFAULTS_POOL.size(), 3);
+    assert_eq!(ADAPTIVE_DEFAULTS_POOL.pool().bounds(), (3, 8));
+    let ScalePolicy::Adaptive(a) = ADAPTIVE_DEFAULTS_POOL.settings().policy else {
+        panic!("not adaptive")
+    };
+    assert_eq!(a, pooled::AdaptiveSettings::DEFAULT);
+    futures::executor::block_on(async {
+        assert_eq!(
+            adaptive_sized().await + adaptive_from_zero().await + adaptive_defaults().await,
+            3
+        );
+    });
+}
