@@ -1,0 +1,1126 @@
+//! Acceptance tests, round 14: the adaptive policy's documented settings and
+//! behaviour (`AdaptiveSettings`, `scale/adaptive.rs`: defaults, ranges and
+//! messages, where it starts, its bounds, which verdicts count — and that
+//! admission timeouts are never overload), `submit_judged` and tower's
+//! `overload`, permits and `Stats`' identity after every kind of ending,
+//! `BlockingExecutor` and `RayonExecutor` docs, and what `observe` promises
+//! to a capturing recorder and subscriber (names, labels, units, span fields
+//! and events). Latency is driven by a `ManualClock`; concurrency counted
+//! from outside; waits are bounded only to turn a hang into a failure.
+#![cfg(all(feature = "tokio", feature = "metrics", feature = "tracing"))]
+
+use futures::executor::block_on;
+use pool_runtime::{
+    AdaptiveSettings, BlockingExecutor, BlockingJob, BuildError, Kind, ManualClock, Order, Pool,
+    Rejected, ScalePolicy, Verdict,
+};
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+mod common;
+use common::{assert_accounted, quiet_planned_panics, within, Capture, Meter, Task};
+
+/// Waits (bounded) on this thread until `cond` holds.
+fn until_sync(mut cond: impl FnMut() -> bool) {
+    for _ in 0..20_000 {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    panic!("never happened");
+}
+
+/// Polls `fut` once with a no-op waker.
+fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+    fut.poll(&mut Context::from_waker(Waker::noop()))
+}
+
+fn adaptive(min: usize, max: usize, size: Option<usize>, clock: &ManualClock) -> Pool {
+    let mut builder = Pool::builder()
+        .kind(Kind::Autoscale)
+        .min(min)
+        .max(max)
+        .scale_policy(ScalePolicy::Adaptive(AdaptiveSettings::DEFAULT))
+        .clock(Arc::new(clock.clone()));
+    if let Some(size) = size {
+        builder = builder.size(size);
+    }
+    builder.build().unwrap()
+}
+
+// ---- AdaptiveSettings: defaults, ranges, messages ---------------------------
+
+/// `AdaptiveSettings` docs: "Defaults: windows of at least 10 calls and 100
+/// ms (and one round trip), tolerance 1.2, smoothing 0.35, an
+/// unloaded-latency floor with a time constant of 30 s, and a cut of at most
+/// half past a 2% drop rate"; `Default` is `DEFAULT`; the README's ranges
+/// (`WINDOW_SAMPLES` = 1..=10000, `TOLERANCE` at least 1, the fractions
+/// within 0..=1).
+#[test]
+fn adaptive_defaults_and_ranges_are_the_documented_ones() {
+    let d = AdaptiveSettings::DEFAULT;
+    assert_eq!(d.window_samples, 10);
+    assert_eq!(d.window_time, Duration::from_millis(100));
+    assert_eq!(d.tolerance, 1.2);
+    assert_eq!(d.smoothing, 0.35);
+    assert_eq!(d.baseline_interval, Duration::from_secs(30));
+    assert_eq!(d.backoff, 0.5);
+    assert_eq!(d.drop_tolerance, 0.02);
+    assert_eq!(AdaptiveSettings::default(), d);
+    assert_eq!(AdaptiveSettings::WINDOW_SAMPLES, 1..=10_000);
+    assert_eq!(*AdaptiveSettings::TOLERANCE.start(), 1.0);
+    assert_eq!(AdaptiveSettings::SMOOTHING, 0.0..=1.0);
+    assert_eq!(AdaptiveSettings::BACKOFF, 0.0..=1.0);
+    assert_eq!(AdaptiveSettings::DROP_TOLERANCE, 0.0..=1.0);
+    assert_eq!(d.validate(), Ok(()));
+}
+
+/// `validate`: "[`BuildError::OutOfRange`] naming the first field out of its
+/// range", NaN included, message as in its example; the builder "rejects
+/// values outside it"; the range ends themselves are accepted; a tolerance
+/// must be finite ("a finite number of at least 1").
+#[test]
+fn validate_names_each_field_out_of_range_and_the_builder_refuses_it() {
+    let d = AdaptiveSettings::DEFAULT;
+    let cases: Vec<(AdaptiveSettings, &str)> = vec![
+        (
+            AdaptiveSettings {
+                window_samples: 0,
+                ..d
+            },
+            "`AdaptiveSettings::window_samples` = 0 is out of range: expected 1 to 10000 calls",
+        ),
+        (
+            AdaptiveSettings {
+                window_samples: 10_001,
+                ..d
+            },
+            "`AdaptiveSettings::window_samples` = 10001 is out of range: expected 1 to 10000 calls",
+        ),
+        (
+            AdaptiveSettings {
+                tolerance: 0.99,
+                ..d
+            },
+            "`AdaptiveSettings::tolerance` = 0.99 is out of range: expected a finite number of at least 1",
+        ),
+        (
+            AdaptiveSettings {
+                tolerance: f64::INFINITY,
+                ..d
+            },
+            "`AdaptiveSettings::tolerance` = inf is out of range: expected a finite number of at least 1",
+        ),
+        (
+            AdaptiveSettings {
+                smoothing: -0.1,
+                ..d
+            },
+            "`AdaptiveSettings::smoothing` = -0.1 is out of range: expected a number from 0 to 1",
+        ),
+        (
+            AdaptiveSettings {
+                backoff: 1.5,
+                ..d
+            },
+            "`AdaptiveSettings::backoff` = 1.5 is out of range: expected a number from 0 to 1",
+        ),
+        (
+            AdaptiveSettings {
+                drop_tolerance: f64::NAN,
+                ..d
+            },
+            "`AdaptiveSettings::drop_tolerance` = NaN is out of range: expected a number from 0 to 1",
+        ),
+    ];
+    for (settings, message) in cases {
+        let err = settings.validate().unwrap_err();
+        assert!(matches!(err, BuildError::OutOfRange { .. }), "{err:?}");
+        assert_eq!(err.to_string(), message);
+        let built = Pool::builder()
+            .kind(Kind::Autoscale)
+            .scale_policy(ScalePolicy::Adaptive(settings))
+            .build();
+        assert_eq!(built.err().map(|e| e.to_string()).as_deref(), Some(message));
+    }
+    // The ends of each range are in it.
+    let ends = AdaptiveSettings {
+        window_samples: 10_000,
+        tolerance: 1.0,
+        smoothing: 0.0,
+        backoff: 1.0,
+        drop_tolerance: 0.0,
+        window_time: Duration::MAX,
+        baseline_interval: Duration::ZERO,
+    };
+    assert_eq!(ends.validate(), Ok(()));
+    let ends = AdaptiveSettings {
+        window_samples: 1,
+        smoothing: 1.0,
+        backoff: 0.0,
+        drop_tolerance: 1.0,
+        ..d
+    };
+    assert_eq!(ends.validate(), Ok(()));
+    // Two fields out of range: the first is named.
+    let two = AdaptiveSettings {
+        tolerance: 0.0,
+        backoff: 2.0,
+        ..d
+    };
+    assert!(two
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .starts_with("`AdaptiveSettings::tolerance`"));
+}
+
+/// "The pool starts where the user says (`size`, else `min`, or 1 if `min`
+/// is 0)".
+#[test]
+fn an_adaptive_pool_starts_at_size_else_min_else_one() {
+    let clock = ManualClock::new();
+    assert_eq!(adaptive(2, 10, Some(5), &clock).size(), 5);
+    assert_eq!(adaptive(2, 10, None, &clock).size(), 2);
+    assert_eq!(adaptive(0, 10, None, &clock).size(), 1);
+    assert_eq!(adaptive(4, 4, None, &clock).size(), 4);
+}
+
+/// One round of calls through permits: `held` permits live for `latency`
+/// on the pool's clock, then end with `verdict`; if `waiter`, a call waits
+/// for a slot while they run. Returns the limit after the round.
+fn permit_round(
+    pool: &Pool,
+    clock: &ManualClock,
+    held: usize,
+    latency: Duration,
+    verdict: Verdict,
+    waiter: bool,
+) -> usize {
+    let mut permits: Vec<_> = (0..held)
+        .map_while(|_| pool.try_acquire_owned(0).ok())
+        .collect();
+    // The waiting call is judged as the permits are, and lasts as long.
+    let mut queued = Box::pin(pool.submit_judged(0, async { clock.advance(latency) }, |_| verdict));
+    let mut done = false;
+    if waiter {
+        done = poll_once(queued.as_mut()).is_ready();
+    }
+    if !done {
+        clock.advance(latency);
+    }
+    for permit in &mut permits {
+        permit.set_verdict(verdict);
+    }
+    drop(permits);
+    if waiter && !done {
+        // Admitted once a slot freed.
+        assert_eq!(poll_once(queued.as_mut()), Poll::Ready(Ok(())));
+    }
+    drop(queued);
+    pool.size()
+}
+
+/// `Verdict::Ignore`: "Says nothing about the server ... not sampled";
+/// `Verdict::Success`: "its latency is a sample". With calls waiting,
+/// successes at a steady latency make the start double the limit; the same
+/// calls all ignored leave it where it started.
+#[test]
+fn ignored_verdicts_are_no_samples_and_successes_are() {
+    let clock = ManualClock::new();
+    let ignored = adaptive(1, 64, Some(2), &clock);
+    for _ in 0..40 {
+        let size = ignored.size();
+        permit_round(
+            &ignored,
+            &clock,
+            size,
+            Duration::from_millis(20),
+            Verdict::Ignore,
+            true,
+        );
+    }
+    assert_eq!(ignored.size(), 2, "no sample, no move");
+    let clock2 = ManualClock::new();
+    let sampled = adaptive(1, 64, Some(2), &clock2);
+    for _ in 0..40 {
+        let size = sampled.size();
+        permit_round(
+            &sampled,
+            &clock2,
+            size,
+            Duration::from_millis(20),
+            Verdict::Success,
+            true,
+        );
+    }
+    assert!(
+        sampled.size() > ignored.size(),
+        "successes grew the limit to {}, ignored calls to {}",
+        sampled.size(),
+        ignored.size()
+    );
+}
+
+/// "once more than 2% of the calls (and at least two) were overloaded,
+/// cuts it ... at most to 50%"; and the limit "stays within `[min, max]`"
+/// whatever the verdicts.
+#[test]
+fn overload_verdicts_cut_the_limit_at_most_by_half_and_never_below_min() {
+    let clock = ManualClock::new();
+    let pool = adaptive(3, 40, Some(32), &clock);
+    let mut sizes = vec![pool.size()];
+    for _ in 0..30 {
+        let size = pool.size();
+        sizes.push(permit_round(
+            &pool,
+            &clock,
+            size,
+            Duration::from_millis(20),
+            Verdict::Overload,
+            false,
+        ));
+    }
+    assert!(*sizes.last().unwrap() < 32, "never cut: {sizes:?}");
+    for pair in sizes.windows(2) {
+        assert!(pair[1] * 2 >= pair[0], "cut by more than half: {sizes:?}");
+    }
+    assert!(sizes.iter().all(|&s| (3..=40).contains(&s)), "{sizes:?}");
+    assert_eq!(*sizes.last().unwrap(), 3, "cut down to min: {sizes:?}");
+}
+
+/// "The limit stays within `[min, max]`": a pseudo-random mix of latencies
+/// and verdicts, with and without calls waiting, never moves it out.
+#[test]
+fn random_verdicts_and_latencies_never_take_the_limit_out_of_its_bounds() {
+    let clock = ManualClock::new();
+    let pool = adaptive(2, 9, None, &clock);
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..3000 {
+        let r = next();
+        let verdict = match r % 10 {
+            0 => Verdict::Overload,
+            1 => Verdict::Ignore,
+            _ => Verdict::Success,
+        };
+        let latency = Duration::from_micros(1_000 + (r >> 8) % 200_000);
+        let held = 1 + (r >> 32) as usize % 12;
+        let size = permit_round(&pool, &clock, held, latency, verdict, r & 1 == 0);
+        assert!((2..=9).contains(&size), "limit {size} out of [2, 9]");
+        seen.insert(size);
+    }
+    assert!(seen.len() > 1, "the limit never moved: {seen:?}");
+}
+
+/// README and `scale/adaptive.rs`: "Admission timeouts and calls turned
+/// away by the pool itself are never drops: they measure the pool's own
+/// queue" (issue 11). Every round, calls time out waiting for the pool's
+/// slots (and some are turned away `Full`) while the server answers at a
+/// steady latency: the limit is never cut. (The same rounds with two of the
+/// server's answers overloaded do cut it: the test can see a cut.)
+#[test]
+fn admission_timeouts_and_full_rejections_are_never_counted_as_overload() {
+    let run = |overloads: usize| {
+        let clock = ManualClock::new();
+        let pool = Pool::builder()
+            .kind(Kind::Autoscale)
+            .min(1)
+            .max(64)
+            .size(16)
+            .max_waiting(2)
+            .admission_timeout(Duration::from_millis(1))
+            .scale_policy(ScalePolicy::Adaptive(AdaptiveSettings::DEFAULT))
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .unwrap();
+        let mut sizes = vec![pool.size()];
+        for _ in 0..30 {
+            let size = pool.size();
+            let mut permits: Vec<_> = (0..size)
+                .map(|_| pool.try_acquire_owned(0).unwrap())
+                .collect();
+            // Two sync callers time out in the queue (on their own threads,
+            // at once), a third is turned away: the queue holds two.
+            let timed_out = std::thread::scope(|s| {
+                let waiting: Vec<_> = (0..2).map(|_| s.spawn(|| pool.run(|| ()))).collect();
+                waiting
+                    .into_iter()
+                    .map(|t| t.join().unwrap())
+                    .collect::<Vec<_>>()
+            });
+            for out in timed_out {
+                assert!(
+                    matches!(out, Err(Rejected::TimedOut) | Err(Rejected::Full)),
+                    "{out:?}"
+                );
+            }
+            assert_eq!(
+                block_on(pool.submit_judged(0, async {}, |_| Verdict::Overload))
+                    .err()
+                    .is_some(),
+                true
+            );
+            clock.advance(Duration::from_millis(20));
+            for permit in permits.iter_mut().take(overloads) {
+                permit.set_verdict(Verdict::Overload);
+            }
+            drop(permits);
+            sizes.push(pool.size());
+        }
+        let stats = pool.stats();
+        assert!(stats.rejected_for(Rejected::TimedOut) > 0, "{stats:?}");
+        sizes
+    };
+    let sizes = run(0);
+    for pair in sizes.windows(2) {
+        assert!(pair[1] >= pair[0], "the limit fell: {sizes:?}");
+    }
+    let cut = run(2);
+    assert!(
+        cut.windows(2).any(|p| p[1] < p[0]),
+        "overloads never cut the limit: {cut:?}"
+    );
+}
+
+/// `Pool::submit_judged`: "Other pools ignore the verdict"; "a cancelled
+/// call is not judged"; README: "a judge that panics (`submit_judged`) ...
+/// is a panicked call" — and its slot is freed.
+#[test]
+fn submit_judged_judges_only_finished_calls_and_a_panicking_judge_is_a_panicked_call() {
+    quiet_planned_panics();
+    let pool = Pool::builder().size(1).build().unwrap();
+    let judged = AtomicUsize::new(0);
+    let out = block_on(pool.submit_judged(0, async { 7 }, |out| {
+        judged.fetch_add(1, SeqCst);
+        assert_eq!(*out, 7);
+        Verdict::Overload
+    }));
+    assert_eq!(out, Ok(7));
+    assert_eq!(judged.load(SeqCst), 1);
+    assert_eq!(pool.size(), 1, "a fixed pool ignores the verdict");
+
+    // Cancelled while running, and while waiting: never judged.
+    let (gate, _open) = common::gate();
+    {
+        let mut running = Task::new(pool.submit_judged(0, gate, |_| {
+            judged.fetch_add(1, SeqCst);
+            Verdict::Success
+        }));
+        running.assert_pending();
+        let mut waiting = Task::new(pool.submit_judged(0, async {}, |_| {
+            judged.fetch_add(1, SeqCst);
+            Verdict::Success
+        }));
+        waiting.assert_pending();
+    }
+    assert_eq!(judged.load(SeqCst), 1);
+    let stats = pool.stats();
+    assert_eq!(stats.cancelled, 2);
+
+    // A judge that panics.
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        block_on(pool.submit_judged(0, async { 1 }, |_| -> Verdict {
+            panic!("planned: a judge that panics")
+        }))
+    }));
+    assert!(caught.is_err(), "the judge's panic reaches the caller");
+    let stats = pool.stats();
+    assert_eq!(stats.panicked, 1, "{stats:?}");
+    assert_eq!(stats.completed, 2, "{stats:?}");
+    assert_eq!(stats.running, 0);
+    assert_accounted(&stats);
+    assert!(pool.try_acquire().is_ok(), "the slot was freed");
+}
+
+/// tower's `PooledLayer::overload`: "a result `is_overload` accepts (a 503,
+/// a timeout) is a `Verdict::Overload`, which cuts the limit; any other
+/// success is a latency sample, and any other error is ignored".
+#[cfg(feature = "tower")]
+#[test]
+fn the_tower_layers_overload_cuts_an_adaptive_pool_and_other_errors_are_ignored() {
+    use pool_runtime::tower::{Judge, NoOverload, PooledLayer};
+    use tower::{Layer, ServiceExt};
+
+    assert_eq!(
+        NoOverload.verdict(&Err::<u16, &str>("boom")),
+        Verdict::Success
+    );
+    // Each answer (status, error) through the layer, 20 ms of the pool's clock each.
+    let run = |answer: Result<u16, &'static str>| {
+        let clock = ManualClock::new();
+        let pool = adaptive(2, 64, Some(32), &clock);
+        let layer = PooledLayer::pool(pool.clone())
+            .overload(|result: &Result<u16, &'static str>| matches!(result, Ok(503)));
+        let clock2 = clock.clone();
+        let service = layer.layer(tower::service_fn(move |_: ()| {
+            let clock = clock2.clone();
+            async move {
+                clock.advance(Duration::from_millis(20));
+                answer
+            }
+        }));
+        block_on(async {
+            for _ in 0..200 {
+                let _ = service.clone().oneshot(()).await;
+            }
+        });
+        pool.size()
+    };
+    assert!(run(Ok(503)) < 32, "503s are overload");
+    assert_eq!(run(Err("not found")), 32, "other errors are ignored");
+    assert!(run(Ok(200)) >= 16, "successes are samples, no cut");
+}
+
+// ---- permits and Stats after every kind of ending ---------------------------
+
+/// `Stats`: "taken while nothing enters or leaves the pool they add up:
+/// `submitted() == completed + rejected_total() + cancelled + running +
+/// nested + waiting`"; each ending counted where the docs say: a permit
+/// "counted as completed (as panicked if dropped while its thread
+/// unwinds)"; `try_acquire` "[`Rejected::Full`] if no slot is free";
+/// dropped calls are `cancelled`; a permit taken in a call's work "borrows
+/// that call's slot" (`nested`); README: "A call is submitted when it is
+/// first polled".
+#[test]
+fn every_kind_of_ending_is_counted_where_the_docs_say_and_the_identity_holds() {
+    quiet_planned_panics();
+    let pool = Pool::builder()
+        .order(Order::Priority)
+        .size(1)
+        .max_waiting(1)
+        .build()
+        .unwrap();
+    let check = |what: &str, expect: (u64, u64, u64, u64, usize, usize, usize)| {
+        let s = pool.stats();
+        assert_accounted(&s);
+        assert_eq!(
+            (
+                s.completed,
+                s.panicked,
+                s.cancelled,
+                s.rejected_total(),
+                s.running,
+                s.nested,
+                s.waiting
+            ),
+            expect,
+            "{what}: {s:?}"
+        );
+    };
+    // Never polled: nothing counted, not even when dropped.
+    drop(pool.submit(async {}));
+    assert_eq!(pool.stats().submitted(), 0);
+    check("unpolled", (0, 0, 0, 0, 0, 0, 0));
+
+    let permit = block_on(pool.acquire()).unwrap();
+    check("held", (0, 0, 0, 0, 1, 0, 0));
+    assert_eq!(pool.try_acquire().err(), Some(Rejected::Full));
+    assert_eq!(pool.stats().rejected_for(Rejected::Full), 1);
+    check("try_acquire full", (0, 0, 0, 1, 1, 0, 0));
+    {
+        let mut waiting = Task::new(pool.acquire_weighted(5));
+        waiting.assert_pending();
+        check("waiting", (0, 0, 0, 1, 1, 0, 1));
+        // The waiting bound is 1: the next is turned away.
+        assert_eq!(
+            block_on(pool.submit(async {})).err(),
+            Some(Rejected::Full)
+        );
+        check("full", (0, 0, 0, 2, 1, 0, 1));
+    }
+    check("waiting acquire dropped", (0, 0, 1, 2, 1, 0, 0));
+    drop(permit);
+    check("permit dropped", (1, 0, 1, 2, 0, 0, 0));
+
+    // A permit dropped while its thread unwinds is a panicked call.
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _permit = pool.try_acquire().unwrap();
+        panic!("planned: unwinding with a permit");
+    }));
+    assert!(unwound.is_err());
+    check("permit unwound", (2, 1, 1, 2, 0, 0, 0));
+
+    // A permit taken in a call's work borrows its slot: nested.
+    let nested_seen = block_on(pool.submit(async {
+        let permit = pool.acquire().await.unwrap();
+        let s = pool.stats();
+        drop(permit);
+        (s.running, s.nested)
+    }));
+    assert_eq!(nested_seen, Ok((1, 1)));
+    check("nested permit", (4, 1, 1, 2, 0, 0, 0));
+
+    // A running call dropped: cancelled.
+    {
+        let (gate, _open) = common::gate();
+        let mut running = Task::new(pool.submit(gate));
+        running.assert_pending();
+        check("running", (4, 1, 1, 2, 1, 0, 0));
+    }
+    check("running dropped", (4, 1, 2, 2, 0, 0, 0));
+
+    // Paused, closed.
+    pool.pause();
+    assert_eq!(pool.try_acquire().err(), Some(Rejected::Paused));
+    assert_eq!(pool.run(|| ()).err(), Some(Rejected::Paused));
+    pool.resume();
+    pool.close();
+    assert_eq!(
+        block_on(pool.acquire_owned(0)).err(),
+        Some(Rejected::Closed)
+    );
+    check("paused and closed", (4, 1, 2, 5, 0, 0, 0));
+    let s = pool.stats();
+    assert_eq!(s.rejected_for(Rejected::Paused), 2);
+    assert_eq!(s.rejected_for(Rejected::Closed), 1);
+    assert_eq!(s.rejected_for(Rejected::Full), 2);
+    assert_eq!(s.submitted(), 11);
+}
+
+/// `Pool::acquire_weighted`: same order as `submit`: on a priority pool
+/// smaller weights first, equal weights first-come first-served — permits
+/// and calls in one queue.
+#[test]
+fn weighted_permits_and_calls_are_admitted_by_weight_then_arrival() {
+    let pool = Pool::builder()
+        .order(Order::Priority)
+        .size(1)
+        .build()
+        .unwrap();
+    let order = Mutex::new(Vec::new());
+    let first = pool.try_acquire().unwrap();
+    let mut a = Task::new(pool.acquire_weighted(5));
+    let mut b = Task::new(pool.submit_weighted(1, async { order.lock().unwrap().push("b") }));
+    let mut c = Task::new(pool.acquire_owned(1));
+    let mut d = Task::new(pool.submit_weighted(-1, async { order.lock().unwrap().push("d") }));
+    for t in [&mut a as &mut dyn Pend, &mut b, &mut c, &mut d] {
+        assert!(t.pend());
+    }
+    drop(first);
+    assert_eq!(d.assert_ready(), Ok(()));
+    assert!(a.poll().is_pending());
+    assert_eq!(b.assert_ready(), Ok(()));
+    assert!(a.poll().is_pending());
+    let c = c.assert_ready().unwrap();
+    assert!(a.poll().is_pending());
+    drop(c);
+    let a = a.assert_ready().unwrap();
+    drop(a);
+    assert_eq!(*order.lock().unwrap(), ["d", "b"]);
+    assert_eq!(pool.stats().completed, 5);
+}
+
+trait Pend {
+    fn pend(&mut self) -> bool;
+}
+
+impl<F: Future> Pend for Task<F> {
+    fn pend(&mut self) -> bool {
+        self.poll().is_pending()
+    }
+}
+
+/// `acquire_owned`: "a permit that owns a handle on the pool: `'static`, to
+/// move into a spawned task" — here plain threads; the limit holds
+/// (counted from outside) and every permit ends as a completed call.
+#[test]
+fn owned_permits_moved_to_threads_hold_the_limit() {
+    let pool = Pool::builder().size(3).build().unwrap();
+    let meter = Meter::default();
+    within(Duration::from_secs(60), {
+        let pool = pool.clone();
+        let meter = meter.clone();
+        move || {
+            let threads: Vec<_> = (0..24)
+                .map(|_| {
+                    let permit = block_on(pool.acquire_owned(0)).unwrap();
+                    let meter = meter.clone();
+                    std::thread::spawn(move || {
+                        let _inside = meter.enter();
+                        std::thread::sleep(Duration::from_millis(1));
+                        drop(permit);
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+        }
+    });
+    // The guard `_inside` is dropped after the permit: a body may overlap
+    // the next admitted one by its last instruction, so count the permits'
+    // own view too.
+    let stats = pool.stats();
+    assert_eq!(stats.completed, 24);
+    assert_eq!((stats.running, stats.waiting), (0, 0));
+    assert!(meter.max() <= 4, "{}", meter.max());
+}
+
+// ---- BlockingExecutor and RayonExecutor ---------------------------------------
+
+/// Drops every job unrun, as an executor shutting down does.
+struct Dropping(AtomicUsize);
+
+impl BlockingExecutor for Dropping {
+    fn execute(&self, job: BlockingJob) {
+        self.0.fetch_add(1, SeqCst);
+        drop(job);
+    }
+}
+
+/// `BlockingExecutor`: "If `execute` drops a job without running it (an
+/// executor shutting down), the call is rejected with
+/// [`Rejected::Closed`] and its slot is released. The call had been
+/// admitted, so `Stats` counts it in `cancelled`".
+#[test]
+fn an_executor_that_drops_jobs_rejects_the_call_as_closed_and_counts_it_cancelled() {
+    let executor = Arc::new(Dropping(AtomicUsize::new(0)));
+    let pool = Pool::builder()
+        .size(1)
+        .blocking_executor(executor.clone())
+        .build()
+        .unwrap();
+    let ran = AtomicUsize::new(0);
+    for _ in 0..3 {
+        let out = block_on(pool.submit_blocking(|| 5));
+        assert_eq!(out, Err(Rejected::Closed));
+    }
+    let _ = &ran;
+    assert_eq!(executor.0.load(SeqCst), 3);
+    let s = pool.stats();
+    assert_eq!(s.cancelled, 3, "{s:?}");
+    assert_eq!(s.rejected_for(Rejected::Closed), 0, "{s:?}");
+    assert_eq!((s.running, s.waiting), (0, 0));
+    assert!(!pool.is_closed(), "the pool itself is not closed");
+    assert_accounted(&s);
+    assert!(pool.try_acquire().is_ok(), "the slot was released");
+}
+
+/// Runs each job on a new thread, counting them.
+struct Threads(AtomicUsize);
+
+impl BlockingExecutor for Threads {
+    fn execute(&self, job: BlockingJob) {
+        self.0.fetch_add(1, SeqCst);
+        std::thread::spawn(job);
+    }
+}
+
+/// `submit_blocking`: "The slot travels with the closure: it is released on
+/// the executor's thread when the closure returns, so the number of
+/// closures running never exceeds the limit, even if the caller stops
+/// waiting".
+#[test]
+fn abandoned_blocking_calls_keep_their_slots_until_their_closures_end() {
+    let executor = Arc::new(Threads(AtomicUsize::new(0)));
+    let pool = Pool::builder()
+        .size(2)
+        .blocking_executor(executor.clone())
+        .build()
+        .unwrap();
+    let meter = Meter::default();
+    let release = Arc::new(std::sync::Barrier::new(3));
+    for _ in 0..2 {
+        let meter = meter.clone();
+        let release = release.clone();
+        let mut call = Task::new(pool.submit_blocking(move || {
+            let _inside = meter.enter();
+            release.wait();
+        }));
+        let _ = call.poll();
+        // Abandoned: dropped while the closure runs (or waits to).
+    }
+    until_sync(|| meter.now() == 2);
+    let s = pool.stats();
+    assert_eq!(s.running, 2, "the abandoned closures hold their slots: {s:?}");
+    assert_eq!(pool.try_acquire().err(), Some(Rejected::Full));
+    release.wait();
+    within(Duration::from_secs(20), {
+        let pool = pool.clone();
+        move || {
+            while pool.stats().running != 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    });
+    assert!(meter.max() <= 2);
+    assert_eq!(executor.0.load(SeqCst), 2);
+}
+
+/// `RayonExecutor`: "rayon's global pool ([`RayonExecutor::global`], the
+/// default), or one of the application's ([`RayonExecutor::new`])";
+/// `thread_pool`: "`None` for rayon's global pool". "A job holds its slot
+/// from admission on, including while it waits for a free rayon thread".
+#[cfg(feature = "rayon")]
+#[test]
+fn rayon_executor_runs_on_the_given_thread_pool_and_holds_slots_while_queued_there() {
+    use pool_runtime::RayonExecutor;
+    assert!(RayonExecutor::default().thread_pool().is_none());
+    assert!(RayonExecutor::global().thread_pool().is_none());
+    let threads = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap(),
+    );
+    let executor = RayonExecutor::new(threads.clone());
+    assert!(Arc::ptr_eq(executor.thread_pool().unwrap(), &threads));
+    let pool = Pool::builder()
+        .size(3)
+        .blocking_executor(Arc::new(executor))
+        .build()
+        .unwrap();
+    let meter = Meter::default();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let rx = Arc::new(Mutex::new(rx));
+    let runtime = common::runtime();
+    let calls: Vec<_> = (0..3)
+        .map(|_| {
+            let pool = pool.clone();
+            let meter = meter.clone();
+            let rx = rx.clone();
+            let threads = threads.clone();
+            runtime.spawn(async move {
+                pool.submit_blocking(move || {
+                    let _inside = meter.enter();
+                    rx.lock().unwrap().recv().unwrap();
+                    threads.current_thread_index()
+                })
+                .await
+            })
+        })
+        .collect();
+    until_sync(|| pool.stats().running == 3);
+    assert_eq!(meter.now(), 1, "one rayon thread runs one job");
+    for _ in 0..3 {
+        tx.send(()).unwrap();
+    }
+    for call in calls {
+        let out = within(Duration::from_secs(20), {
+            let handle = runtime.handle().clone();
+            move || handle.block_on(call).unwrap()
+        });
+        assert_eq!(out, Ok(Some(0)), "ran on the application's thread pool");
+    }
+    assert_eq!(meter.max(), 1);
+    assert_eq!(pool.stats().completed, 3);
+}
+
+// ---- observe: metrics ---------------------------------------------------------
+
+/// Builds `build()`'s pools under a capturing recorder of their own.
+fn captured<T>(build: impl FnOnce() -> T) -> (Arc<Capture>, T) {
+    let capture = Arc::new(Capture::default());
+    let out = metrics::with_local_recorder(&*capture, build);
+    (capture, out)
+}
+
+fn samples(capture: &Capture, name: &str, pool: &str) -> Vec<f64> {
+    let key = format!("{name}{{pool={pool}}}");
+    let histograms = capture.histograms.lock().unwrap();
+    histograms
+        .get(&key)
+        .map(|h| h.0.lock().unwrap().clone())
+        .unwrap_or_default()
+}
+
+/// `observe`: "`pooled.wait_time` | histogram | seconds" "from a call's
+/// first poll to its admission", "`pooled.run_time` | histogram | seconds"
+/// "how long a call held its own slot", after `time_calls(true)`, measured
+/// on the pool's clock; a call "admitted while it is off is not timed".
+#[test]
+fn wait_and_run_time_histograms_are_in_seconds_of_the_pools_clock() {
+    let clock = ManualClock::new();
+    let (capture, pool) = captured(|| {
+        Pool::builder()
+            .name("acc14-timed")
+            .size(1)
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .unwrap()
+    });
+    pool_runtime::observe::time_calls(true);
+    let permit = pool.try_acquire().unwrap();
+    let mut queued = pin!(pool.submit(async {
+        clock.advance(Duration::from_millis(500));
+    }));
+    assert!(poll_once(queued.as_mut()).is_pending());
+    clock.advance(Duration::from_secs(2));
+    drop(permit);
+    assert_eq!(poll_once(queued.as_mut()), Poll::Ready(Ok(())));
+    let wait = samples(&capture, "pooled.wait_time", "acc14-timed");
+    let run = samples(&capture, "pooled.run_time", "acc14-timed");
+    assert_eq!(wait, [0.0, 2.0], "the permit waited 0 s, the call 2 s");
+    assert_eq!(run, [2.0, 0.5], "the permit held 2 s, the call 0.5 s");
+    // Nested calls share a slot: they hold none of their own, no run time.
+    assert_eq!(
+        block_on(pool.submit(async { pool.submit(async {}).await })),
+        Ok(Ok(()))
+    );
+    assert_eq!(samples(&capture, "pooled.run_time", "acc14-timed").len(), 3);
+}
+
+/// `observe`: "pools built without [a name report] as `(unnamed)`,
+/// together. Pools that share a name add up in its counters and in the
+/// `limit`, `running` and `waiting` gauges"; a pool that goes away "takes its
+/// limit out of `pooled.limit`"; `pooled.calls` by `outcome` and `reason`
+/// (`timed_out` among them).
+#[test]
+fn unnamed_pools_report_together_and_every_rejection_reason_is_a_label() {
+    let (capture, (a, b)) = captured(|| {
+        (
+            Pool::builder().size(2).build().unwrap(),
+            Pool::builder()
+                .size(3)
+                .admission_timeout(Duration::from_millis(1))
+                .max_waiting(1)
+                .build()
+                .unwrap(),
+        )
+    });
+    assert_eq!(capture.gauge("pooled.limit", "(unnamed)"), Some(5.0));
+    a.scale(1);
+    assert_eq!(capture.gauge("pooled.limit", "(unnamed)"), Some(6.0));
+    let held: Vec<_> = (0..3).map(|_| b.try_acquire().unwrap()).collect();
+    let _a_held = a.try_acquire().unwrap();
+    assert_eq!(capture.gauge("pooled.running", "(unnamed)"), Some(4.0));
+    std::thread::scope(|s| {
+        let t = s.spawn(|| b.run(|| ()));
+        assert_eq!(t.join().unwrap(), Err(Rejected::TimedOut));
+    });
+    b.pause();
+    assert_eq!(b.run(|| ()), Err(Rejected::Paused));
+    b.resume();
+    {
+        let mut waiting = Task::new(b.submit(async {}));
+        waiting.assert_pending();
+        assert_eq!(capture.gauge("pooled.waiting", "(unnamed)"), Some(1.0));
+        assert_eq!(block_on(b.submit(async {})), Err(Rejected::Full));
+    }
+    b.close();
+    assert_eq!(b.run(|| ()), Err(Rejected::Closed));
+    drop(held);
+    for reason in ["timed_out", "paused", "full", "closed"] {
+        assert_eq!(
+            capture.calls("(unnamed)", "rejected", Some(reason)),
+            1,
+            "{reason}"
+        );
+    }
+    assert_eq!(capture.calls("(unnamed)", "cancelled", None), 1);
+    assert_eq!(capture.calls("(unnamed)", "completed", None), 3);
+    assert_eq!(capture.gauge("pooled.waiting", "(unnamed)"), Some(0.0));
+    assert_eq!(capture.gauge("pooled.running", "(unnamed)"), Some(1.0));
+    drop(b);
+    assert_eq!(
+        capture.gauge("pooled.limit", "(unnamed)"),
+        Some(3.0),
+        "the dropped pool took its 3 out"
+    );
+}
+
+// ---- observe: tracing ---------------------------------------------------------
+
+mod tracing_capture {
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Level, Subscriber};
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+    use tracing_subscriber::registry::LookupSpan;
+    use tracing_subscriber::Layer;
+
+    pub type Fields = BTreeMap<String, String>;
+
+    #[derive(Clone, Debug)]
+    pub struct SpanSeen {
+        pub id: u64,
+        pub name: &'static str,
+        pub level: Level,
+        pub target: String,
+        pub fields: Fields,
+    }
+
+    #[derive(Clone, Debug)]
+    pub struct EventSeen {
+        pub level: Level,
+        pub target: String,
+        pub fields: Fields,
+        pub span: Option<u64>,
+    }
+
+    #[derive(Clone, Default)]
+    pub struct Traces(Arc<Mutex<(Vec<SpanSeen>, Vec<EventSeen>)>>);
+
+    struct Text<'a>(&'a mut Fields);
+
+    impl Visit for Text<'_> {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            self.0.insert(field.name().to_owned(), format!("{value:?}"));
+        }
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.0.insert(field.name().to_owned(), value.to_owned());
+        }
+    }
+
+    impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Traces {
+        fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, _: Context<'_, S>) {
+            let mut fields = Fields::new();
+            attrs.record(&mut Text(&mut fields));
+            self.0.lock().unwrap().0.push(SpanSeen {
+                id: id.into_u64(),
+                name: attrs.metadata().name(),
+                level: *attrs.metadata().level(),
+                target: attrs.metadata().target().to_owned(),
+                fields,
+            });
+        }
+        fn on_record(&self, id: &Id, values: &Record<'_>, _: Context<'_, S>) {
+            let mut seen = self.0.lock().unwrap();
+            if let Some(span) = seen.0.iter_mut().rev().find(|s| s.id == id.into_u64()) {
+                values.record(&mut Text(&mut span.fields));
+            }
+        }
+        fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+            let mut fields = Fields::new();
+            event.record(&mut Text(&mut fields));
+            let span = ctx.event_span(event).map(|s| s.id().into_u64());
+            self.0.lock().unwrap().1.push(EventSeen {
+                level: *event.metadata().level(),
+                target: event.metadata().target().to_owned(),
+                fields,
+                span,
+            });
+        }
+    }
+
+    impl Traces {
+        pub fn run<T>(&self, f: impl FnOnce() -> T) -> T {
+            let subscriber = tracing_subscriber::registry().with(self.clone());
+            tracing::subscriber::with_default(subscriber, f)
+        }
+        pub fn spans(&self) -> Vec<SpanSeen> {
+            self.0.lock().unwrap().0.clone()
+        }
+        pub fn events(&self, message: &str) -> Vec<EventSeen> {
+            self.0
+                .lock()
+                .unwrap()
+                .1
+                .iter()
+                .filter(|e| e.fields.get("message").map(String::as_str) == Some(message))
+                .cloned()
+                .collect()
+        }
+    }
+}
+
+use tracing_capture::Traces;
+
+/// `observe`: "span `call` ... TRACE | `pool`, `call` (`submit`, `spawn`,
+/// `run`, `blocking`, `permit`), `weight`; recorded later: `wait_us`
+/// (admission), `nested` (`true` if it ran under its parent's slot),
+/// `outcome` (`completed`, `panicked`, `cancelled`, `rejected`)", target
+/// `pooled`; `call rejected` with reason `timed_out` too.
+#[test]
+fn every_call_form_nesting_and_outcome_shows_in_its_span() {
+    quiet_planned_panics();
+    let traces = Traces::default();
+    // A current-thread runtime: the spawned call is polled on this thread,
+    // whose default subscriber is the capture.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    traces.run(|| {
+        let pool = Pool::builder()
+            .name("acc14-spans")
+            .size(1)
+            .admission_timeout(Duration::from_millis(1))
+            .build()
+            .unwrap();
+        // submit, with a nested submit inside.
+        assert_eq!(
+            block_on(pool.submit(async { pool.submit(async { 1 }).await })),
+            Ok(Ok(1))
+        );
+        // run, panicking.
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pool.run(|| panic!("planned: a run that panics"))
+        }));
+        assert!(panicked.is_err());
+        // blocking.
+        assert_eq!(block_on(pool.submit_blocking(|| 2)), Ok(2));
+        // spawn (tokio).
+        let handle = runtime.block_on(async { pool.spawn(async { 3 }).unwrap() });
+        assert_eq!(runtime.block_on(handle).unwrap(), 3);
+        // permit; a submit cancelled while waiting; a run timing out.
+        let permit = pool.try_acquire().unwrap();
+        {
+            let mut waiting = Task::new(pool.submit(async {}));
+            waiting.assert_pending();
+        }
+        assert_eq!(pool.run(|| ()), Err(Rejected::TimedOut));
+        drop(permit);
+    });
+    let calls: Vec<_> = traces
+        .spans()
+        .into_iter()
+        .filter(|s| s.name == "call")
+        .collect();
+    for span in &calls {
+        assert_eq!(span.level, tracing::Level::TRACE);
+        assert_eq!(span.target, "pooled");
+        assert_eq!(span.fields.get("pool").map(String::as_str), Some("acc14-spans"));
+    }
+    let summary: Vec<_> = calls
+        .iter()
+        .map(|s| {
+            let f = |n: &str| s.fields.get(n).cloned().unwrap_or_else(|| "-".into());
+            // `nested`: "`true` if it ran under its parent's slot" (absent
+            // or false otherwise).
+            let nested = s.fields.get("nested").map(String::as_str) == Some("true");
+            (f("call"), nested, f("outcome"))
+        })
+        .collect();
+    let t = |a: &str, b: bool, c: &str| (a.to_owned(), b, c.to_owned());
+    assert_eq!(
+        summary,
+        [
+            t("submit", false, "completed"),
+            t("submit", true, "completed"),
+            t("run", false, "panicked"),
+            t("blocking", false, "completed"),
+            t("spawn", false, "completed"),
+            t("permit", false, "completed"),
+            t("submit", false, "cancelled"),
+            t("run", false, "rejected"),
+        ]
+    );
+    // `wait_us` is recorded at admission: every admitted call has it.
+    for span in calls.iter().take(6) {
+        assert!(span.fields.contains_key("wait_us"), "{span:?}");
+    }
+    let rejected = traces.events("call rejected");
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(
+        rejected[0].fields.get("reason").map(String::as_str),
+        Some("timed_out")
+    );
+    assert_eq!(rejected[0].level, tracing::Level::DEBUG);
+    assert_eq!(rejected[0].target, "pooled");
+    assert_eq!(rejected[0].span, Some(calls[7].id), "inside its call's span");
+}
