@@ -874,3 +874,146 @@ fn an_adaptive_function_starts_at_size_or_min_or_one_with_the_default_parameters
         );
     });
 }
+
+// ---- nested calls are never turned away ----------------------------------------
+
+#[pooled::group(size = 1, max_waiting = 0)]
+struct Admitted;
+
+static ADMITTED_LEAVES: Meter = Meter::new();
+
+#[pooled::pooled(group = Admitted)]
+async fn admitted_outer(close: bool) -> Result<(u32, u32), AppError> {
+    if close {
+        Admitted::POOL.pool().close();
+    } else {
+        Admitted::POOL.pause();
+    }
+    let (a, b) = futures::join!(admitted_inner(1), admitted_inner(2));
+    Ok((a?, b?))
+}
+
+#[pooled::pooled(group = Admitted)]
+async fn admitted_inner(n: u32) -> Result<u32, AppError> {
+    let _inside = ADMITTED_LEAVES.enter();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    Ok(n)
+}
+
+/// README, reentrancy rule: nested calls "wait, in the queue, for a free
+/// slot or for that slot to come back ... (a paused or closed pool or a
+/// full waiting bound does not turn them away: they belong to admitted
+/// work)". Two joined nested calls of a one-slot group with
+/// `max_waiting = 0`, paused (then closed) by their parent: neither is
+/// turned away, and they run one at a time.
+#[test]
+fn nested_calls_are_not_turned_away_by_a_pause_a_close_or_a_full_bound() {
+    within(Duration::from_secs(30), || {
+        runtime().block_on(async {
+            assert_eq!(admitted_outer(false).await, Ok((1, 2)));
+            Admitted::POOL.resume();
+            assert_eq!(admitted_outer(true).await, Ok((1, 2)));
+        })
+    });
+    assert_eq!(ADMITTED_LEAVES.peak(), 1);
+    let stats = Admitted::POOL.stats();
+    assert_eq!(stats.rejected_total(), 0, "{stats:?}");
+    assert_eq!(stats.completed, 6);
+}
+
+// ---- returned futures: admission timeout and overload --------------------------
+
+#[derive(Debug, PartialEq)]
+enum ApiError {
+    Overloaded,
+    Busy(Rejected),
+}
+
+impl From<Rejected> for ApiError {
+    fn from(rejected: Rejected) -> Self {
+        ApiError::Busy(rejected)
+    }
+}
+
+fn is_overloaded(error: &ApiError) -> bool {
+    *error == ApiError::Overloaded
+}
+
+#[pooled::pooled(size = 1, admission_timeout = "5ms")]
+fn timed_future(id: u32) -> impl Future<Output = Result<u32, ApiError>> + Send {
+    async move { Ok(id) }
+}
+
+/// Returned futures: "Rejections follow `T`, as for an `async fn`": the
+/// admission timeout arrives as the built future's `Err`.
+#[test]
+fn a_returned_future_times_out_through_its_output() {
+    runtime().block_on(async {
+        let hold = TIMED_FUTURE_POOL.acquire_owned(0).await.unwrap();
+        assert_eq!(
+            timed_future(1).await,
+            Err(ApiError::Busy(Rejected::TimedOut))
+        );
+        drop(hold);
+        assert_eq!(timed_future(2).await, Ok(2));
+    });
+}
+
+#[pooled::pooled(
+    kind = "autoscale",
+    policy = "adaptive",
+    min = 2,
+    max = 32,
+    size = 32,
+    overload = is_overloaded
+)]
+fn overloaded_future() -> impl Future<Output = Result<u32, ApiError>> + Send {
+    async { Err(ApiError::Overloaded) }
+}
+
+#[pooled::pooled(
+    kind = "autoscale",
+    policy = "adaptive",
+    min = 2,
+    max = 32,
+    size = 32,
+    overload = is_overloaded
+)]
+fn overloaded_boxed() -> std::pin::Pin<Box<dyn Future<Output = Result<u32, ApiError>> + Send>> {
+    Box::pin(async { Err(ApiError::Overloaded) })
+}
+
+#[pooled::pooled(
+    kind = "autoscale",
+    policy = "adaptive",
+    min = 2,
+    max = 32,
+    size = 32,
+    overload = is_overloaded
+)]
+async fn overloaded_async() -> Result<u32, ApiError> {
+    Err(ApiError::Overloaded)
+}
+
+/// Returned futures: "`overload` applies as on an `async fn`"; and "once
+/// more than 2% of the calls (and at least two) were overloaded, cuts it":
+/// calls whose every answer is an overload bring the limit down, whatever
+/// the shape of the function.
+#[test]
+fn overload_on_async_fns_and_returned_futures_cuts_the_adaptive_limit() {
+    runtime().block_on(async {
+        for _ in 0..200 {
+            assert_eq!(overloaded_future().await, Err(ApiError::Overloaded));
+            assert_eq!(overloaded_boxed().await, Err(ApiError::Overloaded));
+            assert_eq!(overloaded_async().await, Err(ApiError::Overloaded));
+        }
+    });
+    for group in [
+        OVERLOADED_FUTURE_POOL,
+        OVERLOADED_BOXED_POOL,
+        OVERLOADED_ASYNC_POOL,
+    ] {
+        assert!(group.size() < 32, "{}: never cut", group.name());
+        assert!(group.size() >= 2, "{}: below min", group.name());
+    }
+}

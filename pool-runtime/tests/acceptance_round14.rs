@@ -1124,3 +1124,56 @@ fn every_call_form_nesting_and_outcome_shows_in_its_span() {
     assert_eq!(rejected[0].target, "pooled");
     assert_eq!(rejected[0].span, Some(calls[7].id), "inside its call's span");
 }
+
+/// "The limit stays within `[min, max]`" with `min = 0`: overloads cut the
+/// limit at most to `min`, but a pool at 0 slots has no release event left
+/// to grow at (README, autoscale: "only `resize` takes it to 0"), so a cut
+/// must leave at least one slot, or every later call waits for good.
+#[test]
+fn overloads_never_cut_an_adaptive_pool_with_min_zero_to_zero_slots() {
+    let clock = ManualClock::new();
+    let pool = adaptive(0, 8, Some(8), &clock);
+    let mut sizes = vec![pool.size()];
+    for _ in 0..40 {
+        let size = pool.size();
+        sizes.push(permit_round(
+            &pool,
+            &clock,
+            size.max(1),
+            Duration::from_millis(20),
+            Verdict::Overload,
+            false,
+        ));
+    }
+    assert!(sizes.iter().all(|&s| s >= 1), "cut to 0 slots: {sizes:?}");
+    assert!(pool.try_acquire().is_ok(), "a call can still be admitted");
+}
+
+/// `observe`: "`completed` here excludes the panicked calls, which `Stats`
+/// counts in both", and "`running` excludes calls nested under their
+/// parent's slot".
+#[test]
+fn panicked_calls_count_apart_and_nested_calls_stay_out_of_the_running_gauge() {
+    quiet_planned_panics();
+    let (capture, pool) = captured(|| {
+        Pool::builder()
+            .name("acc14-outcomes")
+            .size(2)
+            .build()
+            .unwrap()
+    });
+    let seen = block_on(pool.submit(async {
+        pool.submit(async { capture.gauge("pooled.running", "acc14-outcomes") })
+            .await
+    }));
+    assert_eq!(seen, Ok(Ok(Some(1.0))), "the nested call shares its slot");
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.run(|| panic!("planned: a call that panics"))
+    }));
+    assert!(panicked.is_err());
+    assert_eq!(capture.calls("acc14-outcomes", "panicked", None), 1);
+    assert_eq!(capture.calls("acc14-outcomes", "completed", None), 2);
+    let stats = pool.stats();
+    assert_eq!((stats.completed, stats.panicked), (3, 1));
+    assert_eq!(capture.gauge("pooled.running", "acc14-outcomes"), Some(0.0));
+}
