@@ -1177,3 +1177,196 @@ fn panicked_calls_count_apart_and_nested_calls_stay_out_of_the_running_gauge() {
     assert_eq!((stats.completed, stats.panicked), (3, 1));
     assert_eq!(capture.gauge("pooled.running", "acc14-outcomes"), Some(0.0));
 }
+
+/// `observe`: "the gauges lag by a wake-up, and agree whenever the pool is
+/// quiet" with `Stats`, whose `waiting` includes "for calls that never
+/// reject, those waiting for `resume`" (`Group::submit_wait`,
+/// `Group::run_wait`: "it waits through a pause (until `resume`), past the
+/// waiting bound and the admission timeout, and even through closing").
+#[test]
+fn never_rejecting_calls_waiting_through_a_pause_are_in_the_waiting_gauge() {
+    use pool_runtime::{Group, GroupSpec};
+    static GROUP: Group = Group::new(
+        GroupSpec::new("acc14-wait-gauge")
+            .size(1)
+            .max_waiting(0)
+            .admission_timeout(Duration::from_millis(1)),
+    );
+    let (capture, _) = captured(|| GROUP.pool().size());
+    let gauge = || capture.gauge("pooled.waiting", "acc14-wait-gauge");
+    GROUP.pause();
+    {
+        let mut waiting = Task::new(GROUP.submit_wait(0, async { 5 }));
+        waiting.assert_pending();
+        let mut waiting2 = Task::new(GROUP.submit_wait(0, async { 6 }));
+        waiting2.assert_pending();
+        assert_eq!(GROUP.stats().waiting, 2);
+        assert_eq!(gauge(), Some(2.0), "{:?}", GROUP.stats());
+        // Past the admission timeout (real time): still waiting.
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(waiting.poll().is_pending());
+        GROUP.resume();
+        assert_eq!(waiting.assert_ready(), 5);
+        assert_eq!(waiting2.assert_ready(), 6);
+    }
+    assert_eq!(gauge(), Some(0.0));
+    GROUP.pool().close();
+    assert_eq!(GROUP.run_wait(0, || 7), 7, "a closed pool still admits it");
+    let stats = GROUP.stats();
+    assert_eq!((stats.completed, stats.rejected_total()), (3, 0));
+    assert_eq!(capture.calls("acc14-wait-gauge", "completed", None), 3);
+}
+
+/// `observe`: "event `adaptive window` ... DEBUG | `pool`, `latency_us`,
+/// `floor_us`, `successes`, `drops`, `from`, `to`, `decision` (`drop_cut`,
+/// ...)", a cut reported as "event `limit changed` | INFO (DEBUG when
+/// `adaptive`) | ... `cause` (... `adaptive`)"; with `metrics`, the
+/// policy's `pooled.adaptive.latency` and `.floor` gauges in seconds.
+#[test]
+fn a_drop_cut_is_an_adaptive_window_event_a_debug_limit_change_and_second_gauges() {
+    let traces = Traces::default();
+    let clock = ManualClock::new();
+    let (capture, pool) = captured(|| {
+        Pool::builder()
+            .name("acc14-cut")
+            .kind(Kind::Autoscale)
+            .min(2)
+            .max(32)
+            .size(16)
+            .scale_policy(ScalePolicy::Adaptive(AdaptiveSettings::DEFAULT))
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .unwrap()
+    });
+    traces.run(|| {
+        // Successes first (a floor), then a round of overloads.
+        for _ in 0..10 {
+            permit_round(
+                &pool,
+                &clock,
+                16,
+                Duration::from_millis(40),
+                Verdict::Success,
+                false,
+            );
+        }
+        for _ in 0..3 {
+            let size = pool.size();
+            permit_round(
+                &pool,
+                &clock,
+                size,
+                Duration::from_millis(40),
+                Verdict::Overload,
+                false,
+            );
+        }
+    });
+    assert!(pool.size() < 16, "never cut");
+    let windows = traces.events("adaptive window");
+    let cut = windows
+        .iter()
+        .find(|w| w.fields.get("decision").map(String::as_str) == Some("drop_cut"))
+        .unwrap_or_else(|| panic!("no drop_cut window: {windows:?}"));
+    assert_eq!(cut.level, tracing::Level::DEBUG);
+    assert_eq!(cut.fields.get("pool").map(String::as_str), Some("acc14-cut"));
+    let num = |n: &str| -> f64 { cut.fields[n].parse().unwrap() };
+    assert!(num("drops") >= 2.0, "{cut:?}");
+    assert!(num("to") < num("from"), "{cut:?}");
+    assert!(num("to") * 2.0 >= num("from"), "at most halved: {cut:?}");
+    assert!((39_999.0..=40_001.0).contains(&num("floor_us")), "{cut:?}");
+    let changes = traces.events("limit changed");
+    let adaptive: Vec<_> = changes
+        .iter()
+        .filter(|c| c.fields.get("cause").map(String::as_str) == Some("adaptive"))
+        .collect();
+    assert!(!adaptive.is_empty());
+    for change in adaptive {
+        assert_eq!(change.level, tracing::Level::DEBUG);
+    }
+    let floor = capture.gauge("pooled.adaptive.floor", "acc14-cut").unwrap();
+    assert!((floor - 0.04).abs() < 1e-6, "floor {floor} s");
+    let latency = capture.gauge("pooled.adaptive.latency", "acc14-cut").unwrap();
+    assert!((latency - 0.04).abs() < 1e-6, "latency {latency} s");
+    assert_eq!(
+        capture.gauge("pooled.limit", "acc14-cut"),
+        Some(pool.size() as f64)
+    );
+}
+
+/// README: "Weights order priority pools; FIFO and LIFO pools accept and
+/// ignore them".
+#[test]
+fn lifo_and_fifo_pools_ignore_weights() {
+    for (order, expected) in [(Order::Lifo, [3, 2, 1]), (Order::Fifo, [1, 2, 3])] {
+        let pool = Pool::builder().order(order).size(1).build().unwrap();
+        let seen = Mutex::new(Vec::new());
+        let first = pool.try_acquire().unwrap();
+        let mut calls: Vec<_> = [(1, -50), (2, 100), (3, 0)]
+            .into_iter()
+            .map(|(label, weight)| {
+                let seen = &seen;
+                let mut t = Task::new(
+                    pool.submit_weighted(weight, async move { seen.lock().unwrap().push(label) }),
+                );
+                t.assert_pending();
+                t
+            })
+            .collect();
+        drop(first);
+        for _ in 0..3 {
+            for call in &mut calls {
+                let _ = call.poll();
+            }
+        }
+        assert_eq!(*seen.lock().unwrap(), expected, "{order:?}");
+    }
+}
+
+/// `BlockingExecutor`: "The default is tokio's blocking pool
+/// (`spawn_blocking`) when a tokio runtime is current (feature `tokio`),
+/// and a new thread otherwise."
+#[test]
+fn the_default_executor_uses_tokios_blocking_pool_in_a_runtime_and_a_thread_otherwise() {
+    let pool = Pool::builder().size(2).build().unwrap();
+    let caller = std::thread::current().id();
+    let outside = block_on(pool.submit_blocking(|| {
+        (
+            std::thread::current().id(),
+            tokio::runtime::Handle::try_current().is_ok(),
+        )
+    }))
+    .unwrap();
+    assert_ne!(outside.0, caller);
+    assert!(!outside.1, "outside a runtime: a plain thread");
+    let runtime = common::runtime();
+    let inside = runtime
+        .block_on(pool.submit_blocking(|| tokio::runtime::Handle::try_current().is_ok()))
+        .unwrap();
+    assert!(inside, "inside a runtime: its blocking pool");
+}
+
+/// `AdaptiveSettings`: "The limit itself stays within the pool's `[min,
+/// max]`"; `resize` by hand moves an adaptive pool (clamped), and the
+/// policy goes on from there.
+#[test]
+fn resizing_an_adaptive_pool_by_hand_is_clamped_and_the_policy_goes_on_from_it() {
+    let clock = ManualClock::new();
+    let pool = adaptive(2, 12, Some(4), &clock);
+    assert_eq!(pool.resize(100), 12);
+    assert_eq!(pool.resize(0), 2);
+    assert_eq!(pool.scale(3), 5);
+    for _ in 0..20 {
+        let size = pool.size();
+        let after = permit_round(
+            &pool,
+            &clock,
+            size,
+            Duration::from_millis(10),
+            Verdict::Success,
+            true,
+        );
+        assert!((2..=12).contains(&after));
+    }
+    assert!(pool.size() >= 5, "steady successes never cut: {}", pool.size());
+}
