@@ -1017,3 +1017,123 @@ fn overload_on_async_fns_and_returned_futures_cuts_the_adaptive_limit() {
         assert!(group.size() >= 2, "{}: below min", group.name());
     }
 }
+
+// ---- nested calls from blocking and sync work ----------------------------------
+
+#[pooled::group(size = 1)]
+struct Mixed;
+
+static MIXED_LEAVES: Meter = Meter::new();
+
+#[pooled::pooled(group = Mixed, blocking)]
+fn mixed_blocking(n: u32) -> u32 {
+    // On the executor's thread: sync calls and an async one driven here are
+    // nested calls of this work.
+    let a = mixed_sync(n);
+    let b = futures::executor::block_on(mixed_async(n));
+    a + b
+}
+
+#[pooled::pooled(group = Mixed)]
+fn mixed_sync(n: u32) -> u32 {
+    let _inside = MIXED_LEAVES.enter();
+    n
+}
+
+#[pooled::pooled(group = Mixed)]
+async fn mixed_async(n: u32) -> u32 {
+    let _inside = MIXED_LEAVES.enter();
+    n * 10
+}
+
+#[pooled::pooled(group = Mixed)]
+fn mixed_sync_parent(n: u32) -> u32 {
+    // A sync parent awaiting a blocking child of its group: the child's job
+    // runs under the parent's slot on another thread.
+    futures::executor::block_on(mixed_blocking(n))
+}
+
+/// README, reentrancy: a nested call is one "made on the thread of sync or
+/// blocking work" (or "a task of a runtime driven inside a sync call"), and
+/// "may run under its parent's slot": blocking and sync functions of a
+/// one-slot group calling each other complete, one body at a time.
+#[test]
+fn blocking_and_sync_functions_of_one_group_call_each_other_without_deadlock() {
+    let total = within(Duration::from_secs(30), || {
+        let rt = runtime();
+        let mut total = rt.block_on(async {
+            let calls: Vec<_> = (1..=3u32).map(|n| tokio::spawn(mixed_blocking(n))).collect();
+            let mut sum = 0;
+            for call in calls {
+                sum += call.await.unwrap();
+            }
+            sum
+        });
+        let threads: Vec<_> = (1..=3u32)
+            .map(|n| std::thread::spawn(move || mixed_sync_parent(n)))
+            .collect();
+        for t in threads {
+            total += t.join().unwrap();
+        }
+        total
+    });
+    assert_eq!(total, 2 * 11 * 6);
+    assert_eq!(MIXED_LEAVES.peak(), 1);
+    assert_eq!(MIXED_LEAVES.done(), 12);
+    let stats = Mixed::POOL.stats();
+    assert_eq!((stats.running, stats.nested, stats.waiting), (0, 0, 0));
+    assert_eq!(stats.completed, 21, "{stats:?}");
+}
+
+// ---- early returns and ? in bodies ------------------------------------------------
+
+#[pooled::pooled(size = 1)]
+fn early(n: i32) -> Result<i32, AppError> {
+    if n < 0 {
+        return Err(AppError::Busy(Rejected::Full));
+    }
+    let parsed: i32 = n.to_string().parse().map_err(|_| AppError::Busy(Rejected::Closed))?;
+    Ok(parsed * 2)
+}
+
+#[pooled::pooled(size = 1)]
+async fn early_async(n: i32) -> Result<i32, AppError> {
+    if n == 0 {
+        return Ok(-1);
+    }
+    early(n)?;
+    Ok(n)
+}
+
+/// Module docs: "a never-taken `return` of the declared type fixes the
+/// return type, so `return`, `?` and type errors behave ... as in the
+/// function as written" — and the slot is freed on every way out.
+#[test]
+fn early_returns_and_question_marks_leave_the_body_and_free_the_slot() {
+    assert_eq!(early(-1), Err(AppError::Busy(Rejected::Full)));
+    assert_eq!(early(4), Ok(8));
+    futures::executor::block_on(async {
+        assert_eq!(early_async(0).await, Ok(-1));
+        assert_eq!(early_async(-2).await, Err(AppError::Busy(Rejected::Full)));
+        assert_eq!(early_async(3).await, Ok(3));
+    });
+    for group in [EARLY_POOL, EARLY_ASYNC_POOL] {
+        let s = group.stats();
+        assert_eq!((s.running, s.nested, s.waiting, s.rejected_total()), (0, 0, 0, 0));
+    }
+    assert_eq!(EARLY_POOL.stats().completed, 4);
+    assert_eq!(EARLY_ASYNC_POOL.stats().completed, 3);
+}
+
+#[pooled::group(kind = "autoscale", admission_timeout = "1h", sync_barging = "750ns", autoscale_interval = "2m")]
+struct Durations;
+
+/// Keys: "Durations are whole numbers with a unit, possibly several ...
+/// (units `h`, `m`, `s`, `ms`, `us`, `ns`)".
+#[test]
+fn duration_literals_in_every_unit_reach_the_settings() {
+    let s = Durations::POOL.spec().settings();
+    assert_eq!(s.admission_timeout, Some(Duration::from_secs(3600)));
+    assert_eq!(s.sync_barging, Some(Duration::from_nanos(750)));
+    assert_eq!(s.autoscale.interval, Duration::from_secs(120));
+}

@@ -1370,3 +1370,55 @@ fn resizing_an_adaptive_pool_by_hand_is_clamped_and_the_policy_goes_on_from_it()
     }
     assert!(pool.size() >= 5, "steady successes never cut: {}", pool.size());
 }
+
+/// Reentrancy rule (`Pool` docs): "a nested call that outlives its parent
+/// (returned out of the work, or a blocking job whose caller was dropped)
+/// keeps the slot busy until it ends" — for a permit taken in the work and
+/// returned out of it, and a nested blocking job whose parent was dropped:
+/// no other call is admitted meanwhile (counted from outside), and the
+/// accounting adds up at every step.
+#[test]
+fn nested_calls_that_outlive_their_parent_keep_its_slot_busy() {
+    let pool = Pool::builder().size(1).build().unwrap();
+    // A permit returned out of its parent's work.
+    let permit = block_on(pool.submit(async { pool.acquire_owned(0).await.unwrap() })).unwrap();
+    let s = pool.stats();
+    assert_accounted(&s);
+    assert_eq!(pool.try_acquire().err(), Some(Rejected::Full), "{s:?}");
+    drop(permit);
+    assert_accounted(&pool.stats());
+    assert!(pool.try_acquire().is_ok(), "released when it ended");
+
+    // A nested blocking job whose parent was dropped.
+    let meter = Meter::default();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    {
+        let job_meter = meter.clone();
+        let pool2 = pool.clone();
+        let mut parent = Task::new(pool.submit(async move {
+            pool2
+                .submit_blocking(move || {
+                    let _inside = job_meter.enter();
+                    rx.recv().unwrap();
+                })
+                .await
+        }));
+        assert!(parent.poll().is_pending());
+        until_sync(|| meter.now() == 1);
+    }
+    // The parent is gone; its job still runs under its slot.
+    assert_eq!(pool.try_acquire().err(), Some(Rejected::Full));
+    let other = std::thread::spawn({
+        let pool = pool.clone();
+        let meter = meter.clone();
+        move || pool.run(|| drop(meter.enter()))
+    });
+    until_sync(|| pool.stats().waiting == 1);
+    assert_eq!(meter.done(), 0, "admitted beside the orphaned job");
+    tx.send(()).unwrap();
+    assert_eq!(other.join().unwrap(), Ok(()));
+    assert_eq!(meter.max(), 1);
+    let s = pool.stats();
+    assert_accounted(&s);
+    assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
+}
