@@ -1422,3 +1422,120 @@ fn nested_calls_that_outlive_their_parent_keep_its_slot_busy() {
     assert_accounted(&s);
     assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
 }
+
+/// `#[pooled]` docs and `scale/adaptive.rs`: "It times every call from
+/// admission to completion (never the wait in the pool)". Each round one
+/// call holds the slot for 100 ms while another waits, then runs for 10 ms:
+/// the windows' latency (the `pooled.adaptive.latency` gauge, a geometric
+/// mean) is that of 100 ms and 10 ms, not of 100 ms and 110 ms.
+#[test]
+fn the_adaptive_policy_times_calls_from_admission_not_from_their_wait() {
+    let clock = ManualClock::new();
+    let (capture, pool) = captured(|| {
+        Pool::builder()
+            .name("acc14-no-wait")
+            .kind(Kind::Autoscale)
+            .min(1)
+            .max(1)
+            .scale_policy(ScalePolicy::Adaptive(AdaptiveSettings::DEFAULT))
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .unwrap()
+    });
+    for _ in 0..40 {
+        let permit = pool.try_acquire().unwrap();
+        let mut queued = pin!(pool.submit(async { clock.advance(Duration::from_millis(10)) }));
+        assert!(poll_once(queued.as_mut()).is_pending());
+        clock.advance(Duration::from_millis(100));
+        drop(permit);
+        assert_eq!(poll_once(queued.as_mut()), Poll::Ready(Ok(())));
+    }
+    let latency = capture
+        .gauge("pooled.adaptive.latency", "acc14-no-wait")
+        .expect("a window closed");
+    let without_wait = (0.1f64 * 0.01).sqrt();
+    assert!(
+        (latency - without_wait).abs() < 1e-3,
+        "window latency {latency} s (without the wait {without_wait} s, with it {} s)",
+        (0.1f64 * 0.11).sqrt()
+    );
+}
+
+/// `OwnedPermit`: "Taken inside a call's work, a permit is a nested call
+/// of that work (it may hold the parent's slot) ... a *sync* call the same
+/// work then makes while the permit holds the parent's slot panics naming
+/// the fix"; `try_acquire` "(or this call may borrow its parent's)".
+#[test]
+fn a_sync_call_behind_a_nested_permit_of_the_same_work_panics_instead_of_deadlocking() {
+    quiet_planned_panics();
+    let pool = Pool::builder().size(1).build().unwrap();
+    let message = within(Duration::from_secs(20), {
+        let pool = pool.clone();
+        move || {
+            let borrowed = block_on(pool.submit(async {
+                let p = pool.try_acquire_owned(0);
+                (p.is_ok(), pool.stats().nested)
+            }));
+            assert_eq!(borrowed, Ok((true, 1)), "try_acquire borrowed the parent's slot");
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                block_on(pool.submit(async {
+                    let permit = pool.acquire_owned(0).await.unwrap();
+                    let moved = std::thread::spawn(move || permit);
+                    let permit = moved.join().unwrap();
+                    let out = pool.run(|| 1);
+                    drop(permit);
+                    out
+                }))
+            }));
+            let payload = out.expect_err("the sync call must panic, not run or hang");
+            payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_default()
+        }
+    });
+    assert!(
+        message.contains("async") || message.contains("await"),
+        "the panic names the fix: {message:?}"
+    );
+    let s = pool.stats();
+    assert_accounted(&s);
+    assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
+    assert!(pool.try_acquire().is_ok(), "nothing leaked");
+}
+
+/// A future whose output is ready and whose `Drop` then panics.
+struct PanicsOnDrop;
+
+impl Future for PanicsOnDrop {
+    type Output = u8;
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut Context<'_>) -> Poll<u8> {
+        Poll::Ready(9)
+    }
+}
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("planned: a work whose drop panics");
+        }
+    }
+}
+
+/// README, accounting: "a work whose `Drop` panics once its output is
+/// ready, is a panicked call" (counted in `completed` and `panicked`); "a
+/// panicking call frees its slot and the panic reaches the caller".
+#[test]
+fn a_work_whose_drop_panics_after_its_output_is_a_panicked_call_that_frees_its_slot() {
+    quiet_planned_panics();
+    let pool = Pool::builder().size(1).build().unwrap();
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        block_on(pool.submit(PanicsOnDrop))
+    }));
+    assert!(out.is_err(), "the panic reaches the caller");
+    let s = pool.stats();
+    assert_eq!((s.completed, s.panicked, s.running), (1, 1, 0), "{s:?}");
+    assert_accounted(&s);
+    assert!(pool.try_acquire().is_ok());
+}
