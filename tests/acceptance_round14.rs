@@ -1137,3 +1137,77 @@ fn duration_literals_in_every_unit_reach_the_settings() {
     assert_eq!(s.sync_barging, Some(Duration::from_nanos(750)));
     assert_eq!(s.autoscale.interval, Duration::from_secs(120));
 }
+
+// ---- more shapes ----------------------------------------------------------------
+
+#[allow(non_snake_case)]
+mod shapes {
+    use std::rc::Rc;
+
+    #[pooled::pooled(size = 1)]
+    pub fn r#type(n: u32) -> u32 {
+        n + 1
+    }
+
+    pub struct Counter {
+        pub value: u32,
+    }
+
+    impl Counter {
+        #[pooled::pooled(size = 1)]
+        pub fn slot(&mut self) -> &mut u32 {
+            &mut self.value
+        }
+    }
+
+    #[pooled::pooled(size = 1)]
+    pub async fn shown(n: u32) -> impl std::fmt::Display {
+        n * 3
+    }
+
+    #[pooled::pooled(size = 1)]
+    pub fn evens(n: u32) -> impl Iterator<Item = u32> {
+        (0..n).filter(|x| x % 2 == 0)
+    }
+
+    #[pooled::pooled(order = "priority", size = 1, weight = name.len() as i64)]
+    pub async fn by_length(name: String) -> String {
+        name
+    }
+
+    #[pooled::pooled(size = 1)]
+    pub async fn local(shared: Rc<u32>) -> u32 {
+        let held = shared.clone();
+        tokio::task::yield_now().await;
+        *held + 1
+    }
+}
+
+/// "Every shape of function": raw identifiers (the handle is named after
+/// the function: `TYPE_POOL`), a `&mut self` method returning a borrow of
+/// `self`, `impl Trait` returns of async and sync functions (not futures:
+/// an iterator), a weight expression over an argument the body then takes,
+/// and a non-`Send` future ("nothing needs to be `'static` or `Send`").
+#[test]
+fn raw_identifiers_borrowed_returns_impl_trait_returns_and_non_send_futures_keep_working() {
+    assert_eq!(shapes::r#type(1), 2);
+    assert_eq!(shapes::TYPE_POOL.stats().completed, 1);
+    let mut counter = shapes::Counter { value: 1 };
+    *counter.slot() += 5;
+    assert_eq!(counter.value, 6);
+    assert_eq!(shapes::Counter::SLOT_POOL.stats().completed, 1);
+    assert_eq!(shapes::evens(7).collect::<Vec<_>>(), [0, 2, 4, 6]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async {
+        assert_eq!(shapes::shown(2).await.to_string(), "6");
+        assert_eq!(shapes::by_length("abc".into()).await, "abc");
+        let shared = std::rc::Rc::new(4);
+        let task = tokio::task::spawn_local(shapes::local(shared.clone()));
+        assert_eq!(task.await.unwrap(), 5);
+    });
+    assert_eq!(shapes::LOCAL_POOL.stats().completed, 1);
+}
