@@ -1211,3 +1211,87 @@ fn raw_identifiers_borrowed_returns_impl_trait_returns_and_non_send_futures_keep
     });
     assert_eq!(shapes::LOCAL_POOL.stats().completed, 1);
 }
+
+// ---- sync barging on a tokio worker ---------------------------------------------
+
+#[pooled::group(size = 1, sync_barging = "30s")]
+struct Barging;
+
+#[pooled::pooled(group = Barging)]
+async fn barging_holder(release: tokio::sync::oneshot::Receiver<()>) -> u32 {
+    release.await.unwrap();
+    1
+}
+
+#[pooled::pooled(group = Barging)]
+fn barging_sync(n: u32) -> u32 {
+    n
+}
+
+/// README: "A sync call (`Pool::run`, `Group::run`, a sync `#[pooled]` fn)
+/// that must wait on a multi-thread tokio worker hands the worker's other
+/// tasks to another thread first (`block_in_place`), so it neither stalls
+/// them nor deadlocks on a slot one of them holds" — also with
+/// `sync_barging`, whose wait outside the queue (30 s here) is a wait too.
+/// On a runtime of one worker, the task that frees the slot must run while
+/// the sync caller waits outside the queue.
+#[test]
+fn a_barging_sync_call_on_a_tokio_worker_does_not_stall_the_workers_other_tasks() {
+    let out = within(Duration::from_secs(15), || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let holder = tokio::spawn(barging_holder(rx));
+            until("the holder runs", || Barging::POOL.stats().running == 1).await;
+            let caller = tokio::spawn(async { barging_sync(2) });
+            until("the sync caller waits", || Barging::POOL.stats().waiting == 1).await;
+            // The caller parks the only worker; this task must still run.
+            let releaser = tokio::spawn(async move { tx.send(()).unwrap() });
+            releaser.await.unwrap();
+            holder.await.unwrap() + caller.await.unwrap()
+        })
+    });
+    assert_eq!(out, 3);
+}
+
+#[pooled::pooled(
+    kind = "autoscale",
+    policy = "adaptive",
+    min = 1,
+    max = 4,
+    adaptive_window_samples = 10000,
+    adaptive_tolerance = 2,
+    adaptive_smoothing = 1,
+    adaptive_backoff = 0,
+    adaptive_drop_tolerance = 1,
+    adaptive_window_time = "0s",
+    adaptive_baseline_interval = "1h30m"
+)]
+async fn integer_parameters() -> u8 {
+    1
+}
+
+/// Keys table: `adaptive_<parameter>` "number, or duration literal ...
+/// checked against the runtime's ranges" — integers for the number
+/// parameters, and the ends of each range, are accepted and reach the
+/// function's own pool.
+#[test]
+fn adaptive_parameters_take_integers_and_range_ends_on_a_functions_own_pool() {
+    let ScalePolicy::Adaptive(a) = INTEGER_PARAMETERS_POOL.settings().policy else {
+        panic!("not adaptive")
+    };
+    assert_eq!(a.window_samples, 10_000);
+    assert_eq!(a.tolerance, 2.0);
+    assert_eq!(a.smoothing, 1.0);
+    assert_eq!(a.backoff, 0.0);
+    assert_eq!(a.drop_tolerance, 1.0);
+    assert_eq!(a.window_time, Duration::ZERO);
+    assert_eq!(a.baseline_interval, Duration::from_secs(5400));
+    assert_eq!(a.validate(), Ok(()));
+    assert_eq!(futures::executor::block_on(integer_parameters()), 1);
+    assert_eq!(INTEGER_PARAMETERS_POOL.size(), 1);
+}
