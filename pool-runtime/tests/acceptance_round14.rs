@@ -1539,3 +1539,142 @@ fn a_work_whose_drop_panics_after_its_output_is_a_panicked_call_that_frees_its_s
     assert_accounted(&s);
     assert!(pool.try_acquire().is_ok());
 }
+
+/// `AdaptiveSettings`: "Durations may be anything: one too long to pass
+/// (`Duration::MAX`) means \"never\""; every number at the ends of its
+/// range is valid; README: "NaN nowhere". With zero durations, calls of
+/// zero latency (the clock standing still) and the extreme ranges' ends,
+/// the limit stays within `[min, max]` and calls keep being admitted.
+#[test]
+fn extreme_but_valid_adaptive_settings_keep_the_limit_in_bounds_and_the_pool_admitting() {
+    let extremes = [
+        AdaptiveSettings {
+            window_samples: 1,
+            window_time: Duration::ZERO,
+            tolerance: 1.0,
+            smoothing: 1.0,
+            baseline_interval: Duration::ZERO,
+            backoff: 0.0,
+            drop_tolerance: 0.0,
+        },
+        AdaptiveSettings {
+            window_samples: 1,
+            window_time: Duration::ZERO,
+            tolerance: f64::MAX,
+            smoothing: 0.0,
+            baseline_interval: Duration::MAX,
+            backoff: 1.0,
+            drop_tolerance: 1.0,
+        },
+        AdaptiveSettings {
+            window_time: Duration::MAX,
+            ..AdaptiveSettings::DEFAULT
+        },
+    ];
+    for (i, settings) in extremes.into_iter().enumerate() {
+        for min in [1, 2] {
+            let clock = ManualClock::new();
+            let pool = Pool::builder()
+                .kind(Kind::Autoscale)
+                .min(min)
+                .max(6)
+                .scale_policy(ScalePolicy::Adaptive(settings))
+                .clock(Arc::new(clock.clone()))
+                .build()
+                .unwrap();
+            let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+            for round in 0..600 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let latency = match seed % 4 {
+                    0 => Duration::ZERO,
+                    1 => Duration::from_nanos(1),
+                    2 => Duration::from_millis(5),
+                    _ => Duration::from_secs(3),
+                };
+                let verdict = match (seed >> 8) % 5 {
+                    0 => Verdict::Overload,
+                    1 => Verdict::Ignore,
+                    _ => Verdict::Success,
+                };
+                let held = 1 + (seed >> 16) as usize % 8;
+                let size = permit_round(&pool, &clock, held, latency, verdict, seed & 1 == 0);
+                assert!(
+                    (min..=6).contains(&size),
+                    "settings {i}, min {min}, round {round}: limit {size}"
+                );
+            }
+            assert!(
+                pool.try_acquire().is_ok(),
+                "settings {i}, min {min}: nothing admitted"
+            );
+        }
+    }
+}
+
+/// The same with `min = 0`: overloads with `backoff = 0` ("the limit is cut
+/// to no less than `limit × backoff`") must not strand the pool at 0 slots,
+/// where no release event is left to grow at (README: "only `resize`
+/// takes it to 0").
+#[test]
+fn a_backoff_of_zero_never_strands_an_adaptive_pool_with_min_zero_at_zero_slots() {
+    let clock = ManualClock::new();
+    let pool = Pool::builder()
+        .kind(Kind::Autoscale)
+        .min(0)
+        .max(8)
+        .size(8)
+        .scale_policy(ScalePolicy::Adaptive(AdaptiveSettings {
+            backoff: 0.0,
+            ..AdaptiveSettings::DEFAULT
+        }))
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
+    let mut sizes = vec![pool.size()];
+    for _ in 0..40 {
+        let size = pool.size();
+        sizes.push(permit_round(
+            &pool,
+            &clock,
+            size.max(1),
+            Duration::from_millis(20),
+            Verdict::Overload,
+            false,
+        ));
+    }
+    assert!(sizes.iter().all(|&s| s >= 1), "stranded at 0: {sizes:?}");
+}
+
+/// `observe`: "event `limit changed` | INFO ... | `pool`, `from`, `to`,
+/// `cause` (..., `reload`, ...)": a configuration load that resizes a
+/// running group reports it under the group's name.
+#[cfg(feature = "config")]
+#[test]
+fn a_reload_that_resizes_a_running_group_is_a_limit_change_caused_by_reload() {
+    use pool_runtime::{config, Group, GroupSpec};
+    static GROUP: Group = Group::new(GroupSpec::new("acc14_reload").size(2));
+    pool_runtime::register_group!(GROUP);
+    let _turn = common::config_turn();
+    let traces = Traces::default();
+    traces.run(|| {
+        assert_eq!(GROUP.pool().size(), 2);
+        config::load_str(
+            "acc14.toml",
+            "[groups.acc14_reload]\nsize = 5\n",
+        )
+        .unwrap();
+        assert_eq!(GROUP.size(), 5);
+    });
+    config::clear();
+    let changes: Vec<_> = traces
+        .events("limit changed")
+        .into_iter()
+        .filter(|e| e.fields.get("pool").map(String::as_str) == Some("acc14_reload"))
+        .collect();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    let f = |n: &str| changes[0].fields.get(n).cloned().unwrap_or_default();
+    assert_eq!((f("from"), f("to"), f("cause")), ("2".into(), "5".into(), "reload".into()));
+    assert_eq!(changes[0].level, tracing::Level::INFO);
+}
