@@ -1678,3 +1678,30 @@ fn a_reload_that_resizes_a_running_group_is_a_limit_change_caused_by_reload() {
     assert_eq!((f("from"), f("to"), f("cause")), ("2".into(), "5".into(), "reload".into()));
     assert_eq!(changes[0].level, tracing::Level::INFO);
 }
+
+/// README: the adaptive start "doubles per round trip (from one or two
+/// slots, to three at once) while calls wait for a slot"; module docs:
+/// "the step is two slots at least (1 → 3)". The first window of the start,
+/// with a call waiting, takes 1 → 3, 2 → 3 or 4, 3 → 6, 4 → 8.
+#[test]
+fn the_start_doubles_with_a_step_of_two_at_least() {
+    for (start, allowed) in [(1, &[3][..]), (2, &[3, 4][..]), (3, &[6][..]), (4, &[8][..])] {
+        let clock = ManualClock::new();
+        let pool = adaptive(1, 64, Some(start), &clock);
+        let mut sizes = vec![pool.size()];
+        while pool.size() == start && sizes.len() < 100 {
+            sizes.push(permit_round(
+                &pool,
+                &clock,
+                start,
+                Duration::from_millis(20),
+                Verdict::Success,
+                true,
+            ));
+        }
+        assert!(
+            allowed.contains(&pool.size()),
+            "from {start}: {sizes:?}, expected one of {allowed:?}"
+        );
+    }
+}
