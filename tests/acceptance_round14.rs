@@ -1295,3 +1295,137 @@ fn adaptive_parameters_take_integers_and_range_ends_on_a_functions_own_pool() {
     assert_eq!(futures::executor::block_on(integer_parameters()), 1);
     assert_eq!(INTEGER_PARAMETERS_POOL.size(), 1);
 }
+
+// ---- every form of one group under churn ----------------------------------------
+
+#[pooled::group(size = 2, sync_barging = "200us")]
+struct Churn;
+
+static CHURN_METER: Meter = Meter::new();
+
+#[pooled::pooled(group = Churn)]
+async fn churn_async(n: u64) -> Result<u64, AppError> {
+    let _inside = CHURN_METER.enter();
+    tokio::time::sleep(Duration::from_micros(50)).await;
+    Ok(n)
+}
+
+#[pooled::pooled(group = Churn)]
+async fn churn_plain(n: u64) -> u64 {
+    let _inside = CHURN_METER.enter();
+    tokio::time::sleep(Duration::from_micros(50)).await;
+    n
+}
+
+#[pooled::pooled(group = Churn)]
+fn churn_sync(n: u64) -> Result<u64, AppError> {
+    let _inside = CHURN_METER.enter();
+    Ok(n)
+}
+
+#[pooled::pooled(group = Churn, blocking)]
+fn churn_blocking(n: u64) -> Result<u64, AppError> {
+    let _inside = CHURN_METER.enter();
+    std::thread::sleep(Duration::from_micros(50));
+    Ok(n)
+}
+
+#[pooled::pooled(group = Churn)]
+fn churn_future(n: u64) -> impl Future<Output = u64> + Send {
+    async move {
+        let _inside = CHURN_METER.enter();
+        tokio::time::sleep(Duration::from_micros(50)).await;
+        n
+    }
+}
+
+/// Every call form of one group at once — async (rejecting and waiting),
+/// sync on tokio workers (with `sync_barging`), blocking, a returned future
+/// — with callers dropping calls at random and the handle pausing, resuming
+/// and scaling between 1 and 3 meanwhile: no body runs beyond 3 at once
+/// (counted from outside), nothing hangs, only rejecting forms see
+/// `Paused`, and the group ends empty with its accounting whole.
+#[test]
+fn every_call_form_of_one_group_under_pause_scale_and_cancellation_keeps_the_limit() {
+    within(Duration::from_secs(120), || {
+        let rt = runtime();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let churner = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(SeqCst) {
+                    match i % 6 {
+                        0 => Churn::POOL.pause(),
+                        1 => Churn::POOL.resume(),
+                        2 => drop(Churn::POOL.resize(1)),
+                        3 => drop(Churn::POOL.resize(3)),
+                        4 => drop(Churn::POOL.scale(-1)),
+                        _ => drop(Churn::POOL.scale(1)),
+                    }
+                    i += 1;
+                    std::thread::sleep(Duration::from_micros(300));
+                }
+                Churn::POOL.resume();
+                Churn::POOL.resize(3);
+            })
+        };
+        rt.block_on(async {
+            let mut tasks = Vec::new();
+            for t in 0..8u64 {
+                tasks.push(tokio::spawn(async move {
+                    for i in 0..300u64 {
+                        let n = t * 1000 + i;
+                        let call = async move {
+                            match i % 5 {
+                                0 => match churn_async(n).await {
+                                    Ok(v) => assert_eq!(v, n),
+                                    Err(e) => assert_eq!(e, AppError::Busy(Rejected::Paused)),
+                                },
+                                1 => assert_eq!(churn_plain(n).await, n),
+                                2 => match churn_sync(n) {
+                                    Ok(v) => assert_eq!(v, n),
+                                    Err(e) => assert_eq!(e, AppError::Busy(Rejected::Paused)),
+                                },
+                                3 => match churn_blocking(n).await {
+                                    Ok(v) => assert_eq!(v, n),
+                                    Err(e) => assert_eq!(e, AppError::Busy(Rejected::Paused)),
+                                },
+                                _ => assert_eq!(churn_future(n).await, n),
+                            }
+                        };
+                        if (n * 7919) % 13 == 0 {
+                            // Dropped at its first await (waiting or running).
+                            let _ = tokio::time::timeout(Duration::from_micros(1), call).await;
+                        } else {
+                            call.await;
+                        }
+                    }
+                }));
+            }
+            for task in tasks {
+                task.await.unwrap();
+            }
+        });
+        stop.store(true, SeqCst);
+        churner.join().unwrap();
+        // Blocking closures of dropped calls may still be finishing.
+        for _ in 0..20_000 {
+            let s = Churn::POOL.stats();
+            if s.running == 0 && s.nested == 0 && s.waiting == 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+    let s = Churn::POOL.stats();
+    assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
+    assert_eq!(
+        s.submitted(),
+        s.completed + s.cancelled + s.rejected_total(),
+        "{s:?}"
+    );
+    assert_eq!(s.rejected_total(), s.rejected_for(Rejected::Paused), "{s:?}");
+    assert!(CHURN_METER.peak() <= 3, "peak {}", CHURN_METER.peak());
+    assert_eq!(CHURN_METER.now(), 0);
+}
