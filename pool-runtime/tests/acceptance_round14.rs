@@ -1705,3 +1705,38 @@ fn the_start_doubles_with_a_step_of_two_at_least() {
         );
     }
 }
+
+/// `observe`: "A pool that goes away (its last handle dropped ...) takes
+/// its limit out of `pooled.limit` then" — an owned permit being one of
+/// its handles; pools sharing a name "add up" in `limit` and `running`.
+#[test]
+fn a_pool_leaves_the_limit_gauge_with_its_last_handle_owned_permits_included() {
+    let (capture, (a, b)) = captured(|| {
+        (
+            Pool::builder().name("acc14-gone").size(2).build().unwrap(),
+            Pool::builder().name("acc14-gone").size(4).build().unwrap(),
+        )
+    });
+    let gauge = |name| capture.gauge(name, "acc14-gone");
+    assert_eq!(gauge("pooled.limit"), Some(6.0));
+    let p1 = a.try_acquire_owned(0).unwrap();
+    let p2 = a.try_acquire_owned(0).unwrap();
+    let q = b.try_acquire_owned(0).unwrap();
+    assert_eq!(gauge("pooled.running"), Some(3.0));
+    let a2 = a.clone();
+    drop(a);
+    drop(a2);
+    // An owned permit "owns a handle on the pool" (`acquire_owned`): the
+    // pool goes away with the last of them.
+    assert_eq!(gauge("pooled.limit"), Some(6.0), "permits are handles");
+    drop(p1);
+    assert_eq!(gauge("pooled.running"), Some(2.0));
+    assert_eq!(gauge("pooled.limit"), Some(6.0));
+    drop(p2);
+    assert_eq!(gauge("pooled.limit"), Some(4.0), "the last handle is gone");
+    assert_eq!(gauge("pooled.running"), Some(1.0));
+    drop(q);
+    assert_eq!(gauge("pooled.running"), Some(0.0));
+    assert_eq!(capture.calls("acc14-gone", "completed", None), 3);
+    assert_eq!(b.stats().completed, 1);
+}
