@@ -1192,6 +1192,9 @@ fn never_rejecting_calls_waiting_through_a_pause_are_in_the_waiting_gauge() {
             .max_waiting(0)
             .admission_timeout(Duration::from_millis(1)),
     );
+    // Configuration (and its ceiling, which would gate this group) is
+    // process-wide: take turns with the tests that load it.
+    let _turn = common::config_turn();
     let (capture, _) = captured(|| GROUP.pool().size());
     let gauge = || capture.gauge("pooled.waiting", "acc14-wait-gauge");
     GROUP.pause();
@@ -1739,4 +1742,41 @@ fn a_pool_leaves_the_limit_gauge_with_its_last_handle_owned_permits_included() {
     assert_eq!(gauge("pooled.running"), Some(0.0));
     assert_eq!(capture.calls("acc14-gone", "completed", None), 3);
     assert_eq!(b.stats().completed, 1);
+}
+
+/// `Stats::waiting`: "In a group's stats, its calls waiting for a slot of
+/// the application-wide ceiling are not counted (nor submitted): they are
+/// not yet the group's, and the ceiling's own stats count them"; the
+/// identity holds in both, at every step.
+#[cfg(feature = "config")]
+#[test]
+fn calls_waiting_for_the_ceiling_are_the_ceilings_not_yet_the_groups() {
+    use pool_runtime::{ceiling, config, Group, GroupSpec};
+    static HOLDER: Group = Group::new(GroupSpec::new("acc14_ceiling_holder").size(2));
+    pool_runtime::register_group!(HOLDER);
+    static WAITER: Group = Group::new(GroupSpec::new("acc14_ceiling_waiter").size(2));
+    pool_runtime::register_group!(WAITER);
+    let _turn = common::config_turn();
+    config::load_str("acc14.toml", "ceiling = 1\n").unwrap();
+    let held = block_on(HOLDER.acquire_owned(0)).unwrap();
+    {
+        let mut waiting = Task::new(WAITER.submit(0, async { 3 }));
+        waiting.assert_pending();
+        let group = WAITER.stats();
+        let top = ceiling::stats().expect("a ceiling is set");
+        assert_eq!((group.waiting, group.submitted()), (0, 0), "{group:?}");
+        assert_eq!(top.waiting, 1, "{top:?}");
+        assert_eq!(top.running, 1, "{top:?}");
+        assert_accounted(&group);
+        assert_accounted(&top);
+        drop(held);
+        assert!(waiting.is_woken());
+        assert_eq!(waiting.assert_ready(), Ok(3));
+    }
+    let group = WAITER.stats();
+    assert_eq!((group.submitted(), group.completed), (1, 1), "{group:?}");
+    let top = ceiling::stats().unwrap();
+    assert_eq!((top.running, top.waiting), (0, 0), "{top:?}");
+    assert_accounted(&top);
+    config::clear();
 }
