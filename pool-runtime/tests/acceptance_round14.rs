@@ -1780,3 +1780,39 @@ fn calls_waiting_for_the_ceiling_are_the_ceilings_not_yet_the_groups() {
     assert_accounted(&top);
     config::clear();
 }
+
+/// `Pool::abort`: "rejects every waiting call at once with
+/// [`Rejected::Closed`] (never-rejecting ones excepted ...)": a
+/// `Group::submit_wait` and a `Group::run_wait` waiting through an abort
+/// are admitted in order, within the limit, once the slot frees; a
+/// rejecting call waiting beside them is turned away.
+#[test]
+fn an_abort_turns_away_rejecting_waiters_and_admits_never_rejecting_ones_in_order() {
+    use pool_runtime::{Group, GroupSpec};
+    static GROUP: Group = Group::new(GroupSpec::new("acc14-abort").size(1));
+    let _turn = common::config_turn();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let hold = block_on(GROUP.acquire_owned(0)).unwrap();
+    let mut first = Task::new(GROUP.submit_wait(0, {
+        let order = order.clone();
+        async move { order.lock().unwrap().push("submit_wait") }
+    }));
+    first.assert_pending();
+    let mut rejecting = Task::new(GROUP.submit(0, async {}));
+    rejecting.assert_pending();
+    let second = std::thread::spawn({
+        let order = order.clone();
+        move || GROUP.run_wait(0, || order.lock().unwrap().push("run_wait"))
+    });
+    until_sync(|| GROUP.stats().waiting == 3);
+    GROUP.pool().abort();
+    assert_eq!(rejecting.assert_ready(), Err(Rejected::Closed));
+    assert_eq!(GROUP.stats().waiting, 2, "{:?}", GROUP.stats());
+    drop(hold);
+    assert_eq!(first.assert_ready(), ());
+    second.join().unwrap();
+    assert_eq!(*order.lock().unwrap(), ["submit_wait", "run_wait"]);
+    let s = GROUP.stats();
+    assert_eq!((s.completed, s.rejected_for(Rejected::Closed)), (3, 1), "{s:?}");
+    assert_accounted(&s);
+}
