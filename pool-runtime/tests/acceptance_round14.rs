@@ -366,11 +366,10 @@ fn admission_timeouts_and_full_rejections_are_never_counted_as_overload() {
                     "{out:?}"
                 );
             }
+            // A call judged overloaded that the pool turns away is not judged.
             assert_eq!(
-                block_on(pool.submit_judged(0, async {}, |_| Verdict::Overload))
-                    .err()
-                    .is_some(),
-                true
+                block_on(pool.submit_judged(0, async {}, |_| Verdict::Overload)),
+                Err(Rejected::TimedOut)
             );
             clock.advance(Duration::from_millis(20));
             for permit in permits.iter_mut().take(overloads) {
@@ -534,10 +533,7 @@ fn every_kind_of_ending_is_counted_where_the_docs_say_and_the_identity_holds() {
         waiting.assert_pending();
         check("waiting", (0, 0, 0, 1, 1, 0, 1));
         // The waiting bound is 1: the next is turned away.
-        assert_eq!(
-            block_on(pool.submit(async {})).err(),
-            Some(Rejected::Full)
-        );
+        assert_eq!(block_on(pool.submit(async {})).err(), Some(Rejected::Full));
         check("full", (0, 0, 0, 2, 1, 0, 1));
     }
     check("waiting acquire dropped", (0, 0, 1, 2, 1, 0, 0));
@@ -744,7 +740,10 @@ fn abandoned_blocking_calls_keep_their_slots_until_their_closures_end() {
     }
     until_sync(|| meter.now() == 2);
     let s = pool.stats();
-    assert_eq!(s.running, 2, "the abandoned closures hold their slots: {s:?}");
+    assert_eq!(
+        s.running, 2,
+        "the abandoned closures hold their slots: {s:?}"
+    );
     assert_eq!(pool.try_acquire().err(), Some(Rejected::Full));
     release.wait();
     within(Duration::from_secs(20), {
@@ -1065,7 +1064,10 @@ fn every_call_form_nesting_and_outcome_shows_in_its_span() {
         // blocking.
         assert_eq!(block_on(pool.submit_blocking(|| 2)), Ok(2));
         // spawn (tokio).
-        let handle = runtime.block_on(async { pool.spawn(async { 3 }).unwrap() });
+        let handle = {
+            let _entered = runtime.enter();
+            pool.spawn(async { 3 }).unwrap()
+        };
         assert_eq!(runtime.block_on(handle).unwrap(), 3);
         // permit; a submit cancelled while waiting; a run timing out.
         let permit = pool.try_acquire().unwrap();
@@ -1084,7 +1086,10 @@ fn every_call_form_nesting_and_outcome_shows_in_its_span() {
     for span in &calls {
         assert_eq!(span.level, tracing::Level::TRACE);
         assert_eq!(span.target, "pooled");
-        assert_eq!(span.fields.get("pool").map(String::as_str), Some("acc14-spans"));
+        assert_eq!(
+            span.fields.get("pool").map(String::as_str),
+            Some("acc14-spans")
+        );
     }
     let summary: Vec<_> = calls
         .iter()
@@ -1122,7 +1127,11 @@ fn every_call_form_nesting_and_outcome_shows_in_its_span() {
     );
     assert_eq!(rejected[0].level, tracing::Level::DEBUG);
     assert_eq!(rejected[0].target, "pooled");
-    assert_eq!(rejected[0].span, Some(calls[7].id), "inside its call's span");
+    assert_eq!(
+        rejected[0].span,
+        Some(calls[7].id),
+        "inside its call's span"
+    );
 }
 
 /// "The limit stays within `[min, max]`" with `min = 0`: overloads cut the
@@ -1272,7 +1281,10 @@ fn a_drop_cut_is_an_adaptive_window_event_a_debug_limit_change_and_second_gauges
         .find(|w| w.fields.get("decision").map(String::as_str) == Some("drop_cut"))
         .unwrap_or_else(|| panic!("no drop_cut window: {windows:?}"));
     assert_eq!(cut.level, tracing::Level::DEBUG);
-    assert_eq!(cut.fields.get("pool").map(String::as_str), Some("acc14-cut"));
+    assert_eq!(
+        cut.fields.get("pool").map(String::as_str),
+        Some("acc14-cut")
+    );
     let num = |n: &str| -> f64 { cut.fields[n].parse().unwrap() };
     assert!(num("drops") >= 2.0, "{cut:?}");
     assert!(num("to") < num("from"), "{cut:?}");
@@ -1289,7 +1301,9 @@ fn a_drop_cut_is_an_adaptive_window_event_a_debug_limit_change_and_second_gauges
     }
     let floor = capture.gauge("pooled.adaptive.floor", "acc14-cut").unwrap();
     assert!((floor - 0.04).abs() < 1e-6, "floor {floor} s");
-    let latency = capture.gauge("pooled.adaptive.latency", "acc14-cut").unwrap();
+    let latency = capture
+        .gauge("pooled.adaptive.latency", "acc14-cut")
+        .unwrap();
     assert!((latency - 0.04).abs() < 1e-6, "latency {latency} s");
     assert_eq!(
         capture.gauge("pooled.limit", "acc14-cut"),
@@ -1371,7 +1385,11 @@ fn resizing_an_adaptive_pool_by_hand_is_clamped_and_the_policy_goes_on_from_it()
         );
         assert!((2..=12).contains(&after));
     }
-    assert!(pool.size() >= 5, "steady successes never cut: {}", pool.size());
+    assert!(
+        pool.size() >= 5,
+        "steady successes never cut: {}",
+        pool.size()
+    );
 }
 
 /// Reentrancy rule (`Pool` docs): "a nested call that outlives its parent
@@ -1479,7 +1497,11 @@ fn a_sync_call_behind_a_nested_permit_of_the_same_work_panics_instead_of_deadloc
                 let p = pool.try_acquire_owned(0);
                 (p.is_ok(), pool.stats().nested)
             }));
-            assert_eq!(borrowed, Ok((true, 1)), "try_acquire borrowed the parent's slot");
+            assert_eq!(
+                borrowed,
+                Ok((true, 1)),
+                "try_acquire borrowed the parent's slot"
+            );
             let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 block_on(pool.submit(async {
                     let permit = pool.acquire_owned(0).await.unwrap();
@@ -1663,11 +1685,7 @@ fn a_reload_that_resizes_a_running_group_is_a_limit_change_caused_by_reload() {
     let traces = Traces::default();
     traces.run(|| {
         assert_eq!(GROUP.pool().size(), 2);
-        config::load_str(
-            "acc14.toml",
-            "[groups.acc14_reload]\nsize = 5\n",
-        )
-        .unwrap();
+        config::load_str("acc14.toml", "[groups.acc14_reload]\nsize = 5\n").unwrap();
         assert_eq!(GROUP.size(), 5);
     });
     config::clear();
@@ -1678,7 +1696,10 @@ fn a_reload_that_resizes_a_running_group_is_a_limit_change_caused_by_reload() {
         .collect();
     assert_eq!(changes.len(), 1, "{changes:?}");
     let f = |n: &str| changes[0].fields.get(n).cloned().unwrap_or_default();
-    assert_eq!((f("from"), f("to"), f("cause")), ("2".into(), "5".into(), "reload".into()));
+    assert_eq!(
+        (f("from"), f("to"), f("cause")),
+        ("2".into(), "5".into(), "reload".into())
+    );
     assert_eq!(changes[0].level, tracing::Level::INFO);
 }
 
@@ -1688,7 +1709,12 @@ fn a_reload_that_resizes_a_running_group_is_a_limit_change_caused_by_reload() {
 /// with a call waiting, takes 1 → 3, 2 → 3 or 4, 3 → 6, 4 → 8.
 #[test]
 fn the_start_doubles_with_a_step_of_two_at_least() {
-    for (start, allowed) in [(1, &[3][..]), (2, &[3, 4][..]), (3, &[6][..]), (4, &[8][..])] {
+    for (start, allowed) in [
+        (1, &[3][..]),
+        (2, &[3, 4][..]),
+        (3, &[6][..]),
+        (4, &[8][..]),
+    ] {
         let clock = ManualClock::new();
         let pool = adaptive(1, 64, Some(start), &clock);
         let mut sizes = vec![pool.size()];
@@ -1813,6 +1839,10 @@ fn an_abort_turns_away_rejecting_waiters_and_admits_never_rejecting_ones_in_orde
     second.join().unwrap();
     assert_eq!(*order.lock().unwrap(), ["submit_wait", "run_wait"]);
     let s = GROUP.stats();
-    assert_eq!((s.completed, s.rejected_for(Rejected::Closed)), (3, 1), "{s:?}");
+    assert_eq!(
+        (s.completed, s.rejected_for(Rejected::Closed)),
+        (3, 1),
+        "{s:?}"
+    );
     assert_accounted(&s);
 }
