@@ -1710,3 +1710,66 @@ pub async fn tuned() -> u32 {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+static NEVER_AWAITED_BUILT: AtomicUsize = AtomicUsize::new(0);
+
+#[pooled::pooled(size = 1)]
+fn never_awaited(n: u32) -> impl Future<Output = u32> + Send {
+    NEVER_AWAITED_BUILT.fetch_add(1, SeqCst);
+    async move { n }
+}
+
+#[pooled::pooled(size = 1)]
+fn built_panics() -> impl Future<Output = Result<u32, AppError>> + Send {
+    async {
+        if NEVER_AWAITED_BUILT.load(SeqCst) < u32::MAX as usize {
+            panic!("planned: a built future that panics");
+        }
+        Ok(0)
+    }
+}
+
+/// Returned futures: the body "builds the future without a slot" and the
+/// returned future "holds the slot until the built future completes"; a
+/// returned future dropped unpolled never reached the pool (README: "A
+/// call is submitted when it is first polled"); one whose built future
+/// panics frees its slot and the panic reaches the caller.
+#[test]
+fn a_returned_future_dropped_unpolled_is_no_call_and_a_panicking_one_frees_its_slot() {
+    drop(never_awaited(1));
+    drop(never_awaited(2));
+    assert_eq!(NEVER_AWAITED_BUILT.load(SeqCst), 2);
+    let s = NEVER_AWAITED_POOL.stats();
+    assert_eq!(
+        (s.submitted(), s.cancelled, s.completed),
+        (0, 0, 0),
+        "{s:?}"
+    );
+    assert_eq!(futures::executor::block_on(never_awaited(3)), 3);
+    assert_eq!(NEVER_AWAITED_POOL.stats().submitted(), 1);
+
+    let out = std::panic::catch_unwind(|| futures::executor::block_on(built_panics()));
+    assert!(out.is_err());
+    let s = BUILT_PANICS_POOL.stats();
+    assert_eq!((s.completed, s.panicked, s.running), (1, 1, 0), "{s:?}");
+    let again = std::panic::catch_unwind(|| futures::executor::block_on(built_panics()));
+    assert!(
+        again.is_err(),
+        "the slot was freed: the second call ran too"
+    );
+}
+
+#[pooled::group(size = 1)]
+/// A documented marker with derives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Marked;
+
+/// `#[pooled::group]`: "The struct is kept as written and gains an
+/// associated `POOL`".
+#[test]
+fn a_group_marker_keeps_its_derives_and_docs() {
+    assert_eq!(Marked, Marked::default());
+    assert_eq!(format!("{Marked:?}"), "Marked");
+    assert_eq!(Marked::POOL.size(), 1);
+    assert!(Marked::POOL.name().ends_with("::Marked"));
+}

@@ -1846,3 +1846,39 @@ fn an_abort_turns_away_rejecting_waiters_and_admits_never_rejecting_ones_in_orde
     );
     assert_accounted(&s);
 }
+
+/// `AdaptiveSettings`: "The limit itself stays within the pool's `[min,
+/// max]`" — also bounds changed while it runs (`Pool::set_bounds`: "the
+/// size is clamped into them"): the start's doubling then stops at the new
+/// `max`.
+#[test]
+fn live_bounds_hold_the_adaptive_limit() {
+    let clock = ManualClock::new();
+    let pool = adaptive(2, 64, Some(8), &clock);
+    assert_eq!(pool.set_bounds(2, 5), Ok(5));
+    for _ in 0..60 {
+        let size = pool.size();
+        let after = permit_round(
+            &pool,
+            &clock,
+            size + 2,
+            Duration::from_millis(10),
+            Verdict::Success,
+            true,
+        );
+        assert!((2..=5).contains(&after), "limit {after} outside [2, 5]");
+    }
+    assert_eq!(pool.set_bounds(6, 7), Ok(6));
+    for _ in 0..60 {
+        let size = pool.size();
+        let after = permit_round(
+            &pool,
+            &clock,
+            size,
+            Duration::from_millis(10),
+            Verdict::Overload,
+            false,
+        );
+        assert!((6..=7).contains(&after), "limit {after} outside [6, 7]");
+    }
+}
