@@ -1882,3 +1882,144 @@ fn live_bounds_hold_the_adaptive_limit() {
         assert!((6..=7).contains(&after), "limit {after} outside [6, 7]");
     }
 }
+
+/// tower's `overload` with each of the layer's modes: `weight` ("the call
+/// then waits in the response future"), `reject`, and
+/// `hold_until_body_ends` ("a body dropped or broken before its end is no
+/// sample" — while "a result `is_overload` accepts ... is a
+/// `Verdict::Overload`, which cuts the limit"): 503s cut the adaptive limit
+/// in every mode; 200s whose bodies are dropped unread are no samples.
+#[cfg(feature = "tower")]
+#[test]
+fn tower_overload_verdicts_count_in_weighted_reject_and_body_holding_modes() {
+    use pool_runtime::tower::PooledLayer;
+    use tower::{Layer, ServiceExt};
+
+    let is_503 = |result: &Result<http::Response<String>, std::convert::Infallible>| matches!(result, Ok(r) if r.status() == 503);
+    let respond = |clock: ManualClock, status: u16| {
+        tower::service_fn(move |_: ()| {
+            let clock = clock.clone();
+            async move {
+                clock.advance(Duration::from_millis(20));
+                let mut response = http::Response::new(String::from("body"));
+                *response.status_mut() = http::StatusCode::from_u16(status).unwrap();
+                Ok::<_, std::convert::Infallible>(response)
+            }
+        })
+    };
+    // Weighted.
+    let clock = ManualClock::new();
+    let pool = adaptive(2, 64, Some(32), &clock);
+    let service = PooledLayer::pool(pool.clone())
+        .weight(|_: &()| 0)
+        .overload(is_503)
+        .layer(respond(clock.clone(), 503));
+    block_on(async {
+        for _ in 0..200 {
+            let _ = service.clone().oneshot(()).await;
+        }
+    });
+    assert!(pool.size() < 32, "weighted: 503s never cut");
+    // Reject mode.
+    let clock = ManualClock::new();
+    let pool = adaptive(2, 64, Some(32), &clock);
+    let service = PooledLayer::pool(pool.clone())
+        .reject()
+        .overload(is_503)
+        .layer(respond(clock.clone(), 503));
+    block_on(async {
+        for _ in 0..200 {
+            let _ = service.clone().oneshot(()).await;
+        }
+    });
+    assert!(pool.size() < 32, "reject: 503s never cut");
+    // Bodies held and read to their end: 503s cut, 200s do not.
+    for (status, cut) in [(503u16, true), (200, false)] {
+        let clock = ManualClock::new();
+        let pool = adaptive(2, 64, Some(32), &clock);
+        let service = PooledLayer::pool(pool.clone())
+            .overload(is_503)
+            .hold_until_body_ends()
+            .layer(respond(clock.clone(), status));
+        block_on(async {
+            for _ in 0..200 {
+                let response = service.clone().oneshot(()).await.unwrap();
+                assert_eq!(response.status(), status);
+                let mut body = pin!(response.into_body());
+                while let Some(frame) =
+                    std::future::poll_fn(|cx| http_body::Body::poll_frame(body.as_mut(), cx)).await
+                {
+                    frame.unwrap();
+                }
+            }
+        });
+        assert_eq!(pool.stats().running, 0);
+        if cut {
+            assert!(pool.size() < 32, "held bodies: 503s never cut");
+        } else {
+            assert!(
+                pool.size() >= 16,
+                "held bodies: 200s cut to {}",
+                pool.size()
+            );
+        }
+    }
+    // Bodies held and dropped unread: no latency samples.
+    let clock = ManualClock::new();
+    let pool = adaptive(2, 64, Some(32), &clock);
+    let service = PooledLayer::pool(pool.clone())
+        .overload(is_503)
+        .hold_until_body_ends()
+        .layer(respond(clock.clone(), 200));
+    block_on(async {
+        for _ in 0..200 {
+            drop(service.clone().oneshot(()).await.unwrap());
+        }
+    });
+    assert_eq!(pool.size(), 32, "bodies dropped unread are no samples");
+}
+
+/// `PermitBody`: "a body ending in an error or dropped before its end is
+/// no latency sample (an overload verdict given with the response head
+/// stands)"; `PooledLayer::overload`: a result `is_overload` accepts "is a
+/// `Verdict::Overload`, which cuts the limit". A client that gets a 503 and
+/// drops its body unread (the usual thing to do with a 503) must still
+/// count as an overload.
+#[cfg(feature = "tower")]
+#[test]
+#[ignore = "bug: a held body dropped before its end loses the response's overload verdict (held.rs maps Cancelled to Ignore)"]
+fn an_overload_verdict_stands_when_a_held_body_is_dropped_unread() {
+    use pool_runtime::tower::PooledLayer;
+    use tower::{Layer, ServiceExt};
+
+    let clock = ManualClock::new();
+    let pool = adaptive(2, 64, Some(32), &clock);
+    let advance = clock.clone();
+    let service = PooledLayer::pool(pool.clone())
+        .overload(|result: &Result<http::Response<String>, std::convert::Infallible>| {
+            matches!(result, Ok(r) if r.status() == 503)
+        })
+        .hold_until_body_ends()
+        .layer(tower::service_fn(move |_: ()| {
+            let clock = advance.clone();
+            async move {
+                clock.advance(Duration::from_millis(20));
+                let mut response = http::Response::new(String::from("overloaded"));
+                *response.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+                Ok::<_, std::convert::Infallible>(response)
+            }
+        }));
+    block_on(async {
+        for _ in 0..200 {
+            let response = service.clone().oneshot(()).await.unwrap();
+            assert_eq!(response.status(), 503);
+            drop(response); // unread
+        }
+    });
+    assert_eq!(pool.stats().running, 0);
+    assert!(
+        pool.size() < 32,
+        "200 overloaded answers never cut the limit ({})",
+        pool.size()
+    );
+}
