@@ -1251,9 +1251,10 @@ async fn barging_holder(release: tokio::sync::oneshot::Receiver<()>) -> u32 {
     1
 }
 
+// (A `Result`: a sync function that never rejects never barges.)
 #[pooled::pooled(group = Barging)]
-fn barging_sync(n: u32) -> u32 {
-    n
+fn barging_sync(n: u32) -> Result<u32, AppError> {
+    Ok(n)
 }
 
 /// README: "A sync call (`Pool::run`, `Group::run`, a sync `#[pooled]` fn)
@@ -1275,7 +1276,7 @@ fn a_barging_sync_call_on_a_tokio_worker_does_not_stall_the_workers_other_tasks(
             let (tx, rx) = tokio::sync::oneshot::channel();
             let holder = tokio::spawn(barging_holder(rx));
             until("the holder runs", || Barging::POOL.stats().running == 1).await;
-            let caller = tokio::spawn(async { barging_sync(2) });
+            let caller = tokio::spawn(async { barging_sync(2).unwrap() });
             until("the sync caller waits", || {
                 Barging::POOL.stats().waiting == 1
             })
