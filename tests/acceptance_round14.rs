@@ -1774,3 +1774,34 @@ fn a_group_marker_keeps_its_derives_and_docs() {
     assert_eq!(Marked::POOL.size(), 1);
     assert!(Marked::POOL.name().ends_with("::Marked"));
 }
+
+// ---- #[cfg]s reach the handle -----------------------------------------------------
+
+#[pooled::pooled(size = 1)]
+#[cfg(unix)]
+fn platform() -> u8 {
+    1
+}
+
+#[pooled::pooled(size = 2)]
+#[cfg(not(unix))]
+fn platform() -> u8 {
+    2
+}
+
+#[cfg_attr(all(), pooled::pooled(size = 3))]
+fn through_cfg_attr() -> u8 {
+    3
+}
+
+/// The handle: "next to a free function `fetch`, a `const FETCH_POOL` in
+/// the same module, with the function's visibility (and its `#[cfg]`s)":
+/// two alternatives of one function under opposite `#[cfg]`s each get their
+/// handle, without clashing; the attribute works through `cfg_attr`.
+#[test]
+fn a_functions_cfgs_reach_its_handle() {
+    let expected = if cfg!(unix) { (1, 1) } else { (2, 2) };
+    assert_eq!((platform(), PLATFORM_POOL.size() as u8), expected);
+    assert_eq!(through_cfg_attr(), 3);
+    assert_eq!(THROUGH_CFG_ATTR_POOL.size(), 3);
+}
