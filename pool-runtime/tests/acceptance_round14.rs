@@ -2023,3 +2023,70 @@ fn an_overload_verdict_stands_when_a_held_body_is_dropped_unread() {
         pool.size()
     );
 }
+
+/// `observe`: the gauges "lag by a wake-up, and agree whenever the pool is
+/// quiet" with `Stats`: a waiting call handed a slot and dropped before it
+/// sees it, a waiting call timed out, a nested call that waited for its
+/// parent's lent slot — each leaves `running`/`waiting` where `Stats` has
+/// them, and the counter where `Stats` counts it.
+#[test]
+fn gauges_agree_with_stats_after_hand_offs_nobody_saw_and_timeouts() {
+    let (capture, pool) = captured(|| {
+        Pool::builder()
+            .name("acc14-quiet")
+            .size(1)
+            .admission_timeout(Duration::from_millis(2))
+            .build()
+            .unwrap()
+    });
+    let agree = |what: &str| {
+        let s = pool.stats();
+        assert_eq!(
+            (
+                capture.gauge("pooled.running", "acc14-quiet"),
+                capture.gauge("pooled.waiting", "acc14-quiet")
+            ),
+            (Some(s.running as f64), Some(s.waiting as f64)),
+            "{what}: {s:?}"
+        );
+        assert_eq!(
+            capture.calls("acc14-quiet", "cancelled", None),
+            s.cancelled,
+            "{what}"
+        );
+        assert_eq!(
+            capture.calls("acc14-quiet", "completed", None),
+            s.completed - s.panicked,
+            "{what}"
+        );
+        assert_eq!(
+            capture.calls("acc14-quiet", "rejected", Some("timed_out")),
+            s.rejected_for(Rejected::TimedOut),
+            "{what}"
+        );
+    };
+    // Handed a slot, dropped before it saw it.
+    let permit = pool.try_acquire().unwrap();
+    let mut waiting = Task::new(pool.submit(async {}));
+    waiting.assert_pending();
+    agree("waiting");
+    drop(permit);
+    assert!(waiting.is_woken());
+    drop(waiting);
+    agree("handed off, dropped unseen");
+    // Timed out (real time) in the queue.
+    let permit = pool.try_acquire().unwrap();
+    let timed_out = std::thread::scope(|s| s.spawn(|| pool.run(|| ())).join().unwrap());
+    assert_eq!(timed_out, Err(Rejected::TimedOut));
+    agree("timed out");
+    drop(permit);
+    // Nested calls waiting for the lent slot, joined.
+    let out = block_on(pool.submit(async {
+        let (a, b) = futures::join!(pool.submit(async { 1 }), pool.submit(async { 2 }));
+        (a, b)
+    }));
+    assert_eq!(out, Ok((Ok(1), Ok(2))));
+    agree("nested");
+    let s = pool.stats();
+    assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0));
+}
