@@ -2090,3 +2090,59 @@ fn gauges_agree_with_stats_after_hand_offs_nobody_saw_and_timeouts() {
     let s = pool.stats();
     assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0));
 }
+
+/// `RayonExecutor`: "rayon's answer to a panicking spawned job is to abort
+/// the process ... so it is caught here" (README: "a waker whose `wake`
+/// panics does not stop ... the thread a blocking job ran on"): a job
+/// ending on a rayon thread hands its slot to a waiter whose waker panics;
+/// the process lives on, the waiter is admitted, nothing leaks. (In a child
+/// process: an abort would take the test binary down.)
+#[cfg(feature = "rayon")]
+#[test]
+fn a_panicking_waker_woken_from_a_rayon_job_does_not_abort_the_process() {
+    common::in_child_process(
+        "a_panicking_waker_woken_from_a_rayon_job_does_not_abort_the_process",
+        &[],
+        || {
+            use pool_runtime::RayonExecutor;
+            quiet_planned_panics();
+            let pool = Pool::builder()
+                .size(1)
+                .blocking_executor(Arc::new(RayonExecutor::default()))
+                .build()
+                .unwrap();
+            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            let mut job = Task::new(pool.submit_blocking(move || rx.recv().unwrap()));
+            job.assert_pending();
+            until_sync(|| pool.stats().running == 1);
+            let mut waiter = pin!(pool.submit(async { 7 }));
+            let waker = common::panicking_waker();
+            assert!(waiter
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+            tx.send(()).unwrap();
+            // The waker's panic, caught on the rayon thread, goes to the
+            // job's caller, as it would through `spawn_blocking` (pool docs:
+            // "a panic out of it is a waker's ... It goes to the caller").
+            until_sync(|| {
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.poll())) {
+                    Ok(Poll::Pending) => false,
+                    Ok(Poll::Ready(out)) => {
+                        assert_eq!(out, Ok(()));
+                        true
+                    }
+                    Err(payload) => {
+                        let message = payload.downcast_ref::<&str>().copied().unwrap_or("");
+                        assert!(message.starts_with("planned"), "{message}");
+                        true
+                    }
+                }
+            });
+            assert_eq!(poll_once(waiter.as_mut()), Poll::Ready(Ok(7)));
+            let s = pool.stats();
+            assert_eq!((s.completed, s.running, s.waiting), (2, 0, 0), "{s:?}");
+            assert_accounted(&s);
+        },
+    );
+}
