@@ -1769,7 +1769,7 @@ pub struct Marked;
 /// associated `POOL`".
 #[test]
 fn a_group_marker_keeps_its_derives_and_docs() {
-    assert_eq!(Marked, Marked::default());
+    assert_eq!(Marked, <Marked as Default>::default());
     assert_eq!(format!("{Marked:?}"), "Marked");
     assert_eq!(Marked::POOL.size(), 1);
     assert!(Marked::POOL.name().ends_with("::Marked"));
