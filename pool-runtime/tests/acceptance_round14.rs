@@ -2146,3 +2146,51 @@ fn a_panicking_waker_woken_from_a_rayon_job_does_not_abort_the_process() {
         },
     );
 }
+
+/// Runs each job at once, on the thread that hands it over.
+struct Inline(AtomicUsize);
+
+impl BlockingExecutor for Inline {
+    fn execute(&self, job: BlockingJob) {
+        self.0.fetch_add(1, SeqCst);
+        job();
+    }
+}
+
+/// `BlockingExecutor`: "Where blocking closures run: plug in your own
+/// thread pool" — "Runs `job` on some thread", the calling one included:
+/// the limit, nested calls from inside the closure ("a nested call made
+/// from inside the closure runs under its slot") and the accounting hold
+/// with an executor that runs jobs inline.
+#[test]
+fn an_executor_that_runs_jobs_inline_keeps_the_limit_and_the_reentrancy_rule() {
+    let executor = Arc::new(Inline(AtomicUsize::new(0)));
+    let pool = Pool::builder()
+        .size(1)
+        .blocking_executor(executor.clone())
+        .build()
+        .unwrap();
+    let out = within(Duration::from_secs(20), {
+        let pool = pool.clone();
+        move || {
+            let plain = block_on(pool.submit_blocking(|| 1));
+            let p2 = pool.clone();
+            let nested_in_job = block_on(pool.submit_blocking(move || p2.run(|| 2)));
+            let p3 = pool.clone();
+            let job_in_call = block_on(pool.submit(async {
+                p3.submit_blocking({
+                    let p4 = p3.clone();
+                    move || p4.run(|| 3)
+                })
+                .await
+            }));
+            (plain, nested_in_job, job_in_call)
+        }
+    });
+    assert_eq!(out, (Ok(1), Ok(Ok(2)), Ok(Ok(Ok(3)))));
+    assert_eq!(executor.0.load(SeqCst), 3);
+    let s = pool.stats();
+    assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
+    assert_eq!(s.completed, 6, "{s:?}");
+    assert_accounted(&s);
+}
