@@ -1805,3 +1805,27 @@ fn a_functions_cfgs_reach_its_handle() {
     assert_eq!(through_cfg_attr(), 3);
     assert_eq!(THROUGH_CFG_ATTR_POOL.size(), 3);
 }
+
+/// "Every shape of function" and "Every group is registered at link
+/// time": a function, and a group, declared inside a function body.
+#[test]
+fn functions_and_groups_declared_inside_a_function_body_work() {
+    #[pooled::group(size = 1, name = "acc14::local_group")]
+    struct LocalGroup;
+
+    #[pooled::pooled(group = LocalGroup)]
+    fn in_local_group(n: u32) -> u32 {
+        n
+    }
+
+    #[pooled::pooled(size = 2)]
+    fn local_fn(n: u32) -> u32 {
+        n * 2
+    }
+
+    assert_eq!(in_local_group(1) + local_fn(2), 5);
+    assert_eq!(LocalGroup::POOL.stats().completed, 1);
+    assert_eq!(LOCAL_FN_POOL.size(), 2);
+    let names: Vec<_> = pooled::registered_groups().map(|g| g.name()).collect();
+    assert!(names.contains(&"acc14::local_group"), "{names:?}");
+}
