@@ -2233,3 +2233,26 @@ fn overload_verdicts_of_nested_calls_reach_the_adaptive_policy() {
         "300 nested calls judged overloaded never cut the limit ({nested})"
     );
 }
+
+/// `observe`: "Every pool reports under its name (... a group's pool under
+/// the group's name, the application-wide ceiling as `(ceiling)`)".
+#[cfg(feature = "config")]
+#[test]
+fn the_ceiling_and_a_groups_pool_report_under_their_names() {
+    use pool_runtime::{config, Group, GroupSpec};
+    static GROUP: Group = Group::new(GroupSpec::new("acc14_named_group").size(2));
+    pool_runtime::register_group!(GROUP);
+    let _turn = common::config_turn();
+    let (capture, ()) = captured(|| {
+        config::load_str("acc14.toml", "ceiling = 3\n").unwrap();
+        let _ = GROUP.pool();
+    });
+    assert_eq!(block_on(GROUP.submit(0, async { 1 })), Ok(1));
+    assert_eq!(GROUP.run(|| 2), Ok(2));
+    assert_eq!(capture.calls("acc14_named_group", "completed", None), 2);
+    assert_eq!(capture.gauge("pooled.limit", "acc14_named_group"), Some(2.0));
+    assert_eq!(capture.calls("(ceiling)", "completed", None), 2);
+    assert_eq!(capture.gauge("pooled.limit", "(ceiling)"), Some(3.0));
+    assert_eq!(capture.gauge("pooled.running", "(ceiling)"), Some(0.0));
+    config::clear();
+}
