@@ -2264,3 +2264,101 @@ fn the_ceiling_and_a_groups_pool_report_under_their_names() {
         },
     );
 }
+
+/// Records the descriptions pools give their metrics.
+#[derive(Default)]
+struct Descriptions(Mutex<Vec<(String, Option<metrics::Unit>, String)>>);
+
+impl Descriptions {
+    fn note(
+        &self,
+        key: metrics::KeyName,
+        unit: Option<metrics::Unit>,
+        text: metrics::SharedString,
+    ) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((key.as_str().to_owned(), unit, text.to_string()));
+    }
+}
+
+impl metrics::Recorder for Descriptions {
+    fn describe_counter(
+        &self,
+        k: metrics::KeyName,
+        u: Option<metrics::Unit>,
+        d: metrics::SharedString,
+    ) {
+        self.note(k, u, d)
+    }
+    fn describe_gauge(
+        &self,
+        k: metrics::KeyName,
+        u: Option<metrics::Unit>,
+        d: metrics::SharedString,
+    ) {
+        self.note(k, u, d)
+    }
+    fn describe_histogram(
+        &self,
+        k: metrics::KeyName,
+        u: Option<metrics::Unit>,
+        d: metrics::SharedString,
+    ) {
+        self.note(k, u, d)
+    }
+    fn register_counter(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        metrics::Counter::noop()
+    }
+    fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        metrics::Gauge::noop()
+    }
+    fn register_histogram(
+        &self,
+        _: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        metrics::Histogram::noop()
+    }
+}
+
+/// `observe`: names follow OpenTelemetry's conventions, "units in the
+/// metadata, not the name" — the histograms and the adaptive gauges in
+/// seconds (the table's unit column), every metric of a pool described.
+#[test]
+fn every_pool_metric_is_described_with_the_documented_unit() {
+    use metrics::Unit;
+    let recorder = Descriptions::default();
+    let clock = ManualClock::new();
+    metrics::with_local_recorder(&recorder, || {
+        drop(adaptive(1, 4, None, &clock));
+    });
+    let seen = recorder.0.lock().unwrap().clone();
+    let unit = |name: &str| {
+        seen.iter()
+            .find(|(k, _, _)| k == name)
+            .unwrap_or_else(|| panic!("{name} not described: {seen:?}"))
+            .1
+    };
+    for name in [
+        "pooled.wait_time",
+        "pooled.run_time",
+        "pooled.adaptive.floor",
+        "pooled.adaptive.latency",
+    ] {
+        assert_eq!(unit(name), Some(Unit::Seconds), "{name}");
+    }
+    for name in [
+        "pooled.calls",
+        "pooled.limit",
+        "pooled.running",
+        "pooled.waiting",
+    ] {
+        assert_ne!(unit(name), Some(Unit::Seconds), "{name}");
+    }
+    for (name, _, text) in &seen {
+        assert!(name.starts_with("pooled."), "{name}");
+        assert!(!text.is_empty(), "{name} has no description");
+    }
+}
