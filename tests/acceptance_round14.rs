@@ -1829,3 +1829,50 @@ fn functions_and_groups_declared_inside_a_function_body_work() {
     let names: Vec<_> = pooled::registered_groups().map(|g| g.name()).collect();
     assert!(names.contains(&"acc14::local_group"), "{names:?}");
 }
+
+#[pooled::group(size = 1, max_waiting = 1, sync_barging = "10s")]
+struct BargeBound;
+
+#[pooled::pooled(group = BargeBound)]
+fn barge_bound_sync() -> Result<u8, AppError> {
+    Ok(1)
+}
+
+#[pooled::pooled(group = BargeBound)]
+async fn barge_bound_async() -> Result<u8, AppError> {
+    Ok(2)
+}
+
+/// `GroupSettings::sync_barging`: "A call waiting outside the queue is a
+/// waiting call: it counts in `Stats::waiting`, the autoscaler's demand
+/// and `max_waiting`": with a bound of one, a sync caller waiting outside
+/// the queue makes the next call `Full`; a slot that frees while nobody is
+/// queued then goes to it.
+#[test]
+fn a_sync_caller_outside_the_queue_counts_against_max_waiting() {
+    let hold = futures::executor::block_on(BargeBound::POOL.acquire_owned(0)).unwrap();
+    let caller = std::thread::spawn(barge_bound_sync);
+    for _ in 0..20_000 {
+        if BargeBound::POOL.stats().waiting == 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(BargeBound::POOL.stats().waiting, 1);
+    assert_eq!(
+        futures::executor::block_on(barge_bound_async()),
+        Err(AppError::Busy(Rejected::Full))
+    );
+    drop(hold);
+    assert_eq!(
+        within(Duration::from_secs(20), move || caller.join().unwrap()),
+        Ok(1)
+    );
+    let s = BargeBound::POOL.stats();
+    assert_eq!(
+        (s.completed, s.rejected_for(Rejected::Full)),
+        (2, 1),
+        "{s:?}"
+    );
+    assert_eq!((s.running, s.waiting), (0, 0));
+}
