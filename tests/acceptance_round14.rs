@@ -1876,3 +1876,48 @@ fn a_sync_caller_outside_the_queue_counts_against_max_waiting() {
     );
     assert_eq!((s.running, s.waiting), (0, 0));
 }
+
+#[pooled::pooled(size = 1, wait)]
+fn waited_future(n: u8) -> impl Future<Output = Result<u8, AppError>> + Send {
+    async move { Ok(n) }
+}
+
+#[pooled::pooled(size = 1, wait)]
+async fn waited_async(n: u8) -> Result<u8, AppError> {
+    Ok(n)
+}
+
+/// Rejections table: a function that "has `wait`" waits until `resume()`
+/// instead of returning `Err(From::from(Rejected::Paused))` — an async
+/// one, and a sync one returning a future ("Rejections follow `T`, as for
+/// an `async fn`"); a closed pool still admits them.
+#[test]
+fn wait_makes_async_and_future_returning_functions_wait_through_a_pause_and_a_close() {
+    runtime().block_on(async {
+        WAITED_FUTURE_POOL.pause();
+        WAITED_ASYNC_POOL.pause();
+        let a = tokio::spawn(waited_future(1));
+        let b = tokio::spawn(waited_async(2));
+        until("both wait", || {
+            WAITED_FUTURE_POOL.stats().waiting == 1 && WAITED_ASYNC_POOL.stats().waiting == 1
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            !a.is_finished() && !b.is_finished(),
+            "admitted while paused"
+        );
+        WAITED_FUTURE_POOL.resume();
+        WAITED_ASYNC_POOL.resume();
+        assert_eq!(a.await.unwrap(), Ok(1));
+        assert_eq!(b.await.unwrap(), Ok(2));
+        WAITED_FUTURE_POOL.pool().close();
+        WAITED_ASYNC_POOL.pool().close();
+        assert_eq!(waited_future(3).await, Ok(3));
+        assert_eq!(waited_async(4).await, Ok(4));
+    });
+    for group in [WAITED_FUTURE_POOL, WAITED_ASYNC_POOL] {
+        let s = group.stats();
+        assert_eq!((s.completed, s.rejected_total()), (2, 0), "{s:?}");
+    }
+}
