@@ -1986,7 +1986,6 @@ fn tower_overload_verdicts_count_in_weighted_reject_and_body_holding_modes() {
 /// count as an overload.
 #[cfg(feature = "tower")]
 #[test]
-#[ignore = "bug: a held body dropped before its end loses the response's overload verdict (held.rs maps Cancelled to Ignore)"]
 fn an_overload_verdict_stands_when_a_held_body_is_dropped_unread() {
     use pool_runtime::tower::PooledLayer;
     use tower::{Layer, ServiceExt};
@@ -2202,7 +2201,6 @@ fn an_executor_that_runs_jobs_inline_keeps_the_limit_and_the_reentrancy_rule() {
 /// (the control), but not when each is nested in a call of the same pool
 /// that succeeds: a nested call's verdict is dropped.
 #[test]
-#[ignore = "bug: the verdict of a nested judged call (submit_judged, overload) is discarded, so its overloads never reach the adaptive policy"]
 fn overload_verdicts_of_nested_calls_reach_the_adaptive_policy() {
     let run = |nested: bool| {
         let clock = ManualClock::new();

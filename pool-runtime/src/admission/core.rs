@@ -801,6 +801,41 @@ impl Core {
         )
     }
 
+    /// A call that releases no slot of its own here (one nested under a
+    /// lent slot, or one whose slot a nested call took over) ended with an
+    /// overload verdict: an adaptive pool counts it as a drop, as it counts
+    /// one of a call that releases its slot (with no latency sample, and as
+    /// sent now: a nested call's time is its parent's). Other pools ignore
+    /// it. A cut admits nobody; a waker's panic would not be re-raised.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn overloaded(&self) {
+        if !self.adaptive {
+            return;
+        }
+        let mut wakers = WakeList::new();
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        let mut report = crate::obs::Deferred::new(&self.obs);
+        let mut locked = self.locked.lock();
+        let now = self.now_nanos();
+        let scaled_to = self.adaptive_observe(&mut locked, now, now, Verdict::Overload);
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        if let Some(scaler) = locked.scaler.as_mut() {
+            report.window(scaler.take_window());
+            if let Some(limit) = scaled_to {
+                report.limit(self.limit(), limit, LimitCause::Adaptive);
+            }
+        }
+        if let Some(limit) = scaled_to {
+            locked = self.set_limit_locked(locked, limit, &mut wakers);
+        }
+        drop(locked);
+        if scaled_to.is_some() {
+            self.room.changed();
+        }
+        wakers.wake_all_quietly();
+    }
+
     /// Counts how a call ended and releases its slot.
     #[inline]
     pub(crate) fn release(&self, outcome: Outcome) {

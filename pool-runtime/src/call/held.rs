@@ -51,10 +51,22 @@ pub(crate) fn end_call(
     own: Option<Arc<Lend>>,
 ) {
     core.count(outcome);
+    // What the call's ending tells an adaptive pool: a completed call's
+    // verdict; an overload verdict also when the call was cancelled after
+    // it (a response that said "overloaded" and whose body was dropped
+    // unread); nothing from a panic or any other cancelled call.
+    let verdict = match outcome {
+        Outcome::Completed => verdict,
+        Outcome::Cancelled if verdict == Verdict::Overload => verdict,
+        Outcome::Panicked | Outcome::Cancelled => Verdict::Ignore,
+    };
     if own.is_some_and(|lend| !lend.lender_done()) {
         // The borrower takes over the slot (and `under`, through the
         // lend's `up`): one fewer call shares it.
         core.nested_ended();
+        if verdict == Verdict::Overload {
+            core.overloaded();
+        }
         return;
     }
     match under {
@@ -62,13 +74,12 @@ pub(crate) fn end_call(
             if !core.return_lend(&lend) {
                 core.nested_ended();
             }
+            // A nested call's overload is the server's as much as a call's
+            // of its own slot (its latency is its parent's business).
+            if verdict == Verdict::Overload {
+                core.overloaded();
+            }
         }
-        None => {
-            let verdict = match outcome {
-                Outcome::Completed => verdict,
-                Outcome::Panicked | Outcome::Cancelled => Verdict::Ignore,
-            };
-            core.release_slot(admitted_at, verdict);
-        }
+        None => core.release_slot(admitted_at, verdict),
     }
 }

@@ -239,7 +239,10 @@ impl Pool {
     /// the call went: `judge` looks at the output and says whether the server
     /// was overloaded (an "overloaded" answer, a timeout: [`Verdict::Overload`](crate::Verdict::Overload)),
     /// did the work ([`Verdict::Success`](crate::Verdict::Success)), or neither ([`Verdict::Ignore`](crate::Verdict::Ignore)).
-    /// Other pools ignore the verdict.
+    /// Other pools ignore the verdict. A call nested in work of the same
+    /// pool (running under its parent's slot) is judged too: its overload
+    /// counts as a drop, as any call's (its latency, part of its parent's,
+    /// is no sample).
     ///
     /// # Errors
     ///
