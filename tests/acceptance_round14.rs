@@ -9,10 +9,6 @@
 //! counted from outside the library; waits are bounded only to turn a hang
 //! into a failure.
 #![cfg(feature = "tokio")]
-// An attribute given all seven `adaptive_*` parameters expands to a struct
-// update that clippy's `needless_update` flags (a bug, see
-// `an_attribute_with_every_adaptive_parameter_is_clean_under_clippy`).
-#![allow(clippy::needless_update)]
 
 use pooled::{ExecutorKind, Kind, Order, Rejected, ScalePolicy};
 use std::future::Future;
@@ -1653,7 +1649,6 @@ fn weighted_functions_name_groups_declared_in_other_modules() {
 /// pedantic). Checked on a scratch crate (slow the first time: it checks
 /// the dependencies).
 #[test]
-#[ignore = "bug: all seven adaptive_* keys expand to a struct update that clippy::needless_update rejects"]
 fn an_attribute_with_every_adaptive_parameter_is_clean_under_clippy() {
     let manifest = env!("CARGO_MANIFEST_DIR");
     let dir = std::env::temp_dir().join(format!("acc14-clippy-{}", std::process::id()));

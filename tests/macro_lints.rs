@@ -70,6 +70,31 @@ pub async fn judged(id: u32) -> Result<u32, Error> {
 #[pooled::group(kind = "autoscale", order = "priority", policy = "adaptive")]
 pub struct Judged;
 
+/// An adaptive group given every parameter (no update from the defaults is
+/// left to expand).
+#[pooled::group(
+    kind = "autoscale",
+    policy = "adaptive",
+    adaptive_window_samples = 20,
+    adaptive_window_time = "100ms",
+    adaptive_tolerance = 1.5,
+    adaptive_smoothing = 0.2,
+    adaptive_baseline_interval = "10s",
+    adaptive_backoff = 0.9,
+    adaptive_drop_tolerance = 0.1
+)]
+pub struct EveryParameter;
+
+/// A call into the group with every adaptive parameter.
+///
+/// # Errors
+///
+/// When the pool turns the call away.
+#[pooled::pooled(group = EveryParameter, overload = is_overloaded)]
+pub async fn every_parameter(id: u32) -> Result<u32, Error> {
+    Ok(id)
+}
+
 /// A weighted, judged call into a declared group.
 ///
 /// # Errors

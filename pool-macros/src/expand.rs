@@ -386,9 +386,13 @@ fn group_static(spec: &PoolSpec, item_name: &str, krate: &Path) -> TokenStream {
                 };
                 quote!(#field: #value,)
             });
+            // Every parameter given (each at most once): no update from the
+            // defaults, which `clippy::needless_update` would flag.
+            let rest = (spec.adaptive.len() < pool_settings::adaptive::PARAMETERS.len())
+                .then(|| quote!(..#private::AdaptiveSettings::DEFAULT));
             quote!(#private::ScalePolicy::Adaptive(#private::AdaptiveSettings {
                 #(#params)*
-                ..#private::AdaptiveSettings::DEFAULT
+                #rest
             }))
         };
         setters.extend(quote!(.scale_policy(#policy)));
