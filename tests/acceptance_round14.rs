@@ -1561,7 +1561,6 @@ fn a_barging_sync_function_waits_outside_the_queue_and_a_queued_call_goes_first(
 /// always queue" (GroupSettings::sync_barging), so `sync_barging` does
 /// nothing for it: the sync caller is in the queue, and goes first.
 #[test]
-#[ignore = "bug: sync_barging never applies to a sync #[pooled] fn without a Result (run_wait always queues)"]
 fn a_barging_sync_function_without_a_result_waits_outside_the_queue_too() {
     let order = barging_order(
         BargePlain::POOL,

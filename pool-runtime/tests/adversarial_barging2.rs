@@ -795,12 +795,13 @@ static WAIT_FIRST: Group = Group::new(
         .sync_barging(FOREVER),
 );
 
-/// `run_wait` never barges: on a barging group whose slot is held, a
-/// caller waits in the room, then a `run_wait` queues; the freed slot goes
-/// to the queued `run_wait` (the room never takes a slot the queue is
-/// owed), and the room's caller runs after it.
+/// `run_wait` barges as `run` does (it waits in the room, which its
+/// waiting bound does not keep it out of), and an abort, which turns the
+/// room's rejecting callers away, leaves it waiting, as it leaves queued
+/// never-rejecting calls: it takes its place in the queue and runs once the
+/// held slot frees, in the closed pool.
 #[test]
-fn run_wait_queues_and_is_served_before_an_earlier_room_caller() {
+fn run_wait_waits_in_the_room_and_an_abort_leaves_it_waiting_to_run() {
     let _serial = serial();
     within(Duration::from_secs(30), || {
         let group = &WAIT_FIRST;
@@ -812,26 +813,22 @@ fn run_wait_queues_and_is_served_before_an_earlier_room_caller() {
             move || WAIT_FIRST.run(move || log.lock().unwrap().push("barger"))
         });
         wait_until(|| pool.stats().waiting == 1);
-        let (release, gate) = mpsc::channel::<()>();
         let waiter = spawn_caller({
             let log = log.clone();
-            move || {
-                WAIT_FIRST.run_wait(0, move || {
-                    log.lock().unwrap().push("run_wait");
-                    let _ = gate.recv_timeout(Duration::from_secs(20));
-                })
-            }
+            move || WAIT_FIRST.run_wait(0, move || log.lock().unwrap().push("run_wait"))
         });
         wait_until(|| pool.stats().waiting == 2);
+        pool.abort();
+        assert_eq!(
+            outcome(&barger, Duration::from_secs(10)),
+            Err(Rejected::Closed),
+            "the abort turns the rejecting caller away"
+        );
+        wait_until(|| pool.stats().waiting == 1);
+        assert!(log.lock().unwrap().is_empty(), "nothing ran yet");
         assert_eq!(held.assert_ready(), Ok(()));
-        wait_until(|| !log.lock().unwrap().is_empty());
-        assert_eq!(*log.lock().unwrap(), ["run_wait"]);
-        let s = pool.stats();
-        assert_eq!((s.running, s.waiting), (1, 1), "{s:?}");
-        release.send(()).unwrap();
         outcome(&waiter, Duration::from_secs(10));
-        assert_eq!(outcome(&barger, Duration::from_secs(10)), Ok(()));
-        assert_eq!(*log.lock().unwrap(), ["run_wait", "barger"]);
+        assert_eq!(*log.lock().unwrap(), ["run_wait"]);
         let s = pool.stats();
         assert_eq!((s.running, s.waiting), (0, 0), "{s:?}");
         assert_accounted(&s);

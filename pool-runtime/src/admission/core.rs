@@ -296,12 +296,15 @@ impl Core {
     /// is neither paused nor closed (those decide in the queue's path) and
     /// the waiting bound has room for it (callers in the room count as
     /// waiting). Under the lock, as the queue's own bound check.
-    pub(crate) fn enter_room(&self) -> bool {
+    pub(crate) fn enter_room(&self, never_rejected: bool) -> bool {
         let locked = self.locked.lock();
-        if self.load().has(PAUSED | CLOSED) || locked.waiting_full(&self.room) {
+        // (The waiting bound does not turn away a call that is never turned
+        // away: it waits in the queue past it, and so in the room.)
+        if self.load().has(PAUSED | CLOSED) || (!never_rejected && locked.waiting_full(&self.room))
+        {
             return false;
         }
-        self.room.enter();
+        self.room.enter(never_rejected);
         true
     }
 
@@ -311,11 +314,13 @@ impl Core {
     /// which decides those).
     pub(crate) fn wait_in_room(
         &self,
+        never_rejected: bool,
         deadline: Option<Instant>,
         take: impl FnMut() -> bool,
     ) -> bool {
         let word = || Word(self.word.load(Ordering::Relaxed));
         self.room.wait(
+            never_rejected,
             deadline,
             || word().can_admit_directly(),
             || word().has(PAUSED | CLOSED) || self.sync_barging.load(Ordering::Relaxed) == 0,
@@ -425,11 +430,12 @@ impl Core {
             // of it now, under the lock, into the queue (or admitted) below.
             // Already waiting, it is not turned away by the waiting bound,
             // a pause or a close, as no queued call is; an abort turns it
-            // away, as it did the queued ones.
+            // away, as it did the queued ones (unless it is never turned
+            // away: then it queues, as those the abort left).
             // (Turned away, it may have been what kept a closed pool from
             // being drained: its caller then calls `wake_if_drained`.)
-            self.room.leave();
-            if locked.aborted {
+            self.room.leave(mode == Mode::Wait);
+            if locked.aborted && mode == Mode::Reject {
                 return self.reject(Rejected::Closed);
             }
         }
@@ -1223,12 +1229,13 @@ impl Core {
         if abort && !locked.aborted {
             // Callers in the room (or on their way out of it) are turned
             // away by this abort as they reach the queue's lock (`enqueue`):
-            // counted here, with the queued calls this turns away.
-            turned_away += self.room.len();
+            // counted here, with the queued calls this turns away (not those
+            // never turned away, which queue).
+            turned_away += self.room.rejecting();
         }
         locked.aborted |= abort;
         // Callers in the room take their places in the queue, as waiting
-        // calls (an abort turns them away there).
+        // calls (an abort turns away there those it turns away queued).
         self.room.changed();
         loop {
             if wakers.is_full() {
@@ -1297,14 +1304,14 @@ impl Core {
     /// there ([`flag::IN_ROOM`](crate::admission::waiter::flag::IN_ROOM))
     /// took a slot on its way: counted out (the slot keeps a closed pool
     /// from draining meanwhile).
-    pub(crate) fn room_left_admitted(&self) {
-        self.room.leave();
+    pub(crate) fn room_left_admitted(&self, never_rejected: bool) {
+        self.room.leave(never_rejected);
     }
 
     /// Such a caller goes away before it reached the queue (its first poll
     /// unwound): counted out, then a closed pool may be drained.
-    pub(crate) fn room_left_gone(&self) {
-        self.room.leave();
+    pub(crate) fn room_left_gone(&self, never_rejected: bool) {
+        self.room.leave(never_rejected);
         self.wake_if_drained();
     }
 

@@ -45,6 +45,9 @@ const RECHECK: Duration = Duration::from_millis(50);
 pub(crate) struct Room {
     /// Callers in the room (counted in the pool's `waiting`).
     count: AtomicUsize,
+    /// Those of them that are never turned away (`run_wait`): an abort
+    /// leaves them waiting, as it leaves queued ones.
+    never_rejected: AtomicUsize,
     /// A caller was notified and has not looked at the word since.
     pending: AtomicBool,
     lock: Mutex<()>,
@@ -55,6 +58,7 @@ impl Room {
     pub(crate) fn new() -> Self {
         Room {
             count: AtomicUsize::new(0),
+            never_rejected: AtomicUsize::new(0),
             pending: AtomicBool::new(false),
             lock: Mutex::new(()),
             ready: Condvar::new(),
@@ -67,9 +71,20 @@ impl Room {
         self.count.load(Ordering::Relaxed)
     }
 
+    /// Callers in the room that an abort turns away (a moment's reading of
+    /// two counts).
+    pub(crate) fn rejecting(&self) -> usize {
+        let never = self.never_rejected.load(Ordering::Relaxed);
+        self.len().saturating_sub(never)
+    }
+
     /// A caller comes in (the pool checked, under its lock, that it may
-    /// wait: see `Core::enter_room`).
-    pub(crate) fn enter(&self) {
+    /// wait: see `Core::enter_room`); `never_rejected`: one that is never
+    /// turned away.
+    pub(crate) fn enter(&self, never_rejected: bool) {
+        if never_rejected {
+            self.never_rejected.fetch_add(1, Ordering::Relaxed);
+        }
         self.count.fetch_add(1, Ordering::SeqCst);
     }
 
@@ -81,6 +96,7 @@ impl Room {
     /// pairs with the releases'); `take` is called without the room's lock.
     pub(crate) fn wait(
         &self,
+        never_rejected: bool,
         deadline: Option<Instant>,
         may_take: impl Fn() -> bool,
         gone: impl Fn() -> bool,
@@ -88,13 +104,13 @@ impl Room {
     ) -> bool {
         // Counted out if this unwinds (`take` is the pool's code, which
         // does not; this holds even if it did).
-        struct Leave<'a>(&'a Room);
+        struct Leave<'a>(&'a Room, bool);
         impl Drop for Leave<'_> {
             fn drop(&mut self) {
-                self.0.leave();
+                self.0.leave(self.1);
             }
         }
-        let leave = Leave(self);
+        let leave = Leave(self, never_rejected);
         let mut guard = Some(self.lock.lock());
         let admitted = loop {
             // Looking now (under the lock, before the word is loaded).
@@ -146,9 +162,13 @@ impl Room {
         admitted
     }
 
-    /// Counts out a caller that left (see [`wait`](Room::wait)).
-    pub(crate) fn leave(&self) {
+    /// Counts out a caller that left (see [`wait`](Room::wait)), as it
+    /// came in.
+    pub(crate) fn leave(&self, never_rejected: bool) {
         self.count.fetch_sub(1, Ordering::SeqCst);
+        if never_rejected {
+            self.never_rejected.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     /// After a release of a barging pool gave a slot back to the word:

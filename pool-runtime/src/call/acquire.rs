@@ -207,13 +207,11 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         if !this.node.flag(flag::INDEPENDENT) && nested::lend_of(&this.core).is_some() {
             return false;
         }
-        // A never-rejecting call (`run_wait`) queues: its path knows it may
-        // not be turned away.
-        if this.node.status() == status::START_WAIT {
-            return false;
-        }
         let core: &Core = &this.core;
-        if !core.enter_room() {
+        // A never-rejecting call (`run_wait`) waits there too; the waiting
+        // bound does not keep it out, and an abort sends it on to the queue.
+        let never_rejected = this.node.is_never_rejected();
+        if !core.enter_room(never_rejected) {
             return false;
         }
         core.count_submitted();
@@ -226,7 +224,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
             this.obs.start(core, || unsafe { this.node.weight() });
             this.obs.waiting(core);
         }
-        if core.wait_in_room(deadline, || core.try_acquire_fast()) {
+        if core.wait_in_room(never_rejected, deadline, || core.try_acquire_fast()) {
             this.take_slot();
             return true;
         }
@@ -244,7 +242,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
     /// queue: counted out of the room.
     fn out_of_room(&self) {
         self.node.clear_flag(flag::IN_ROOM);
-        self.core.room_left_admitted();
+        self.core.room_left_admitted(self.node.is_never_rejected());
     }
 
     /// The first poll of a call that is not nested in a call of this pool
@@ -357,7 +355,10 @@ impl<R: Deref<Target = Core>> Acquire<R> {
             let core: &Core = &this.core;
             match this.node.status() {
                 s @ (status::START_REJECT | status::START_WAIT | status::ROOM_LEFT) => {
-                    let mode = if s == status::START_WAIT {
+                    // (From the room, a never-rejecting call is still one.)
+                    let mode = if s == status::START_WAIT
+                        || (s == status::ROOM_LEFT && this.node.is_never_rejected())
+                    {
                         Mode::Wait
                     } else {
                         Mode::Reject
@@ -719,7 +720,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                 if this.node.flag(flag::STARTED) =>
             {
                 if this.node.flag(flag::IN_ROOM) {
-                    this.core.room_left_gone();
+                    this.core.room_left_gone(this.node.is_never_rejected());
                 }
                 this.core.count_abandoned();
                 #[cfg(any(feature = "tracing", feature = "metrics"))]

@@ -178,10 +178,15 @@ impl GroupSettings {
     /// while one waits. What it gives up: a call may be overtaken by calls
     /// that arrive after it for up to `bound` before it queues.
     ///
-    /// Async calls, blocking calls, permits, calls that never reject
-    /// (`run_wait`) and sync calls nested in work of the same pool always
-    /// queue; so do sync calls made in a current-thread tokio runtime's
-    /// context. (A sync call made in work of another pool, or under the
+    /// A sync call that is never turned away ([`Group::run_wait`](crate::Group::run_wait),
+    /// a sync `#[pooled]` function whose return type cannot carry an error)
+    /// waits outside the queue too, as a queued one of its kind waits: past
+    /// the waiting bound, and through an abort, which sends it on to the
+    /// queue instead of turning it away.
+    ///
+    /// Async calls, blocking calls, permits and sync calls nested in work of
+    /// the same pool always queue; so do sync calls made in a current-thread
+    /// tokio runtime's context. (A sync call made in work of another pool, or under the
     /// application-wide ceiling, may barge.)
     pub const fn sync_barging(mut self, bound: Duration) -> Self {
         // (A zero bound is off, held as `None`: one way to say it.)
