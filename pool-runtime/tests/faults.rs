@@ -294,3 +294,58 @@ fn a_waker_panicking_in_an_autoscale_set_off_by_a_fast_admission_loses_no_slot()
     assert!(admitted, "the admission itself went through");
     clock.pool.lock().unwrap().take();
 }
+
+/// A blocking job's slot, released on the executor's thread, is handed to a
+/// queued call whose waker panics: the panic is that call's waker's, not
+/// the job's, so the job's own result still reaches its caller (on tokio's
+/// blocking pool and on the default executor's thread), and the queued call
+/// is admitted all the same.
+#[test]
+fn a_panicking_waker_woken_by_a_blocking_jobs_release_does_not_take_the_jobs_result() {
+    common::quiet_planned_panics();
+    for in_runtime in [true, false] {
+        let pool = Arc::new(Pool::fixed(1));
+        let (entered_tx, entered_rx) = std::sync::mpsc::channel::<()>();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let job = {
+            let pool = pool.clone();
+            std::thread::spawn(move || {
+                let call = pool.submit_blocking(move || {
+                    entered_tx.send(()).unwrap();
+                    go_rx.recv().unwrap();
+                    42
+                });
+                if in_runtime {
+                    common::runtime().block_on(call)
+                } else {
+                    futures::executor::block_on(call)
+                }
+            })
+        };
+        entered_rx.recv().unwrap();
+        // Queued behind the job, with a waker that panics when woken.
+        let mut queued = Box::pin(pool.submit(async { 7 }));
+        let waker = common::panicking_waker();
+        assert!(queued
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+        assert_eq!(pool.stats().waiting, 1);
+        go_tx.send(()).unwrap();
+        let out = job.join();
+        assert!(
+            matches!(out, Ok(Ok(42))),
+            "in_runtime {in_runtime}: the job's result is lost: {:?}",
+            out.map_err(|_| "the caller panicked")
+        );
+        assert_eq!(
+            queued
+                .as_mut()
+                .poll(&mut Context::from_waker(Waker::noop())),
+            Poll::Ready(Ok(7)),
+            "the queued call was admitted"
+        );
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting, s.completed), (0, 0, 2), "{s:?}");
+    }
+}

@@ -156,7 +156,12 @@ impl Drop for OwnedSlot {
     fn drop(&mut self) {
         if let Some(held) = self.held.take() {
             let own = self.lender.take();
-            held.end(&self.core, self.outcome, Verdict::Success, own);
+            let (core, outcome) = (&self.core, self.outcome);
+            // The release hands the slot on and wakes the call it goes to;
+            // that waker's panic, re-raised once the release is done, is
+            // not this job's: caught here (the panic hook has shown it), so
+            // that the job's own result or panic reaches its caller.
+            crate::unwind::caught(|| held.end(core, outcome, Verdict::Success, own));
         }
     }
 }
