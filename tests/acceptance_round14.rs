@@ -8,78 +8,17 @@
 //! workers, method and generic shapes, `blocking` and `executor`. Bodies are
 //! counted from outside the library; waits are bounded only to turn a hang
 //! into a failure.
-#![cfg(feature = "tokio")]
+// Some of its groups run on rayon (`executor = "rayon"` needs the feature
+// to compile): the file runs with both features, as `.ci/test` builds it.
+#![cfg(all(feature = "tokio", feature = "rayon"))]
 
+mod common;
+use common::{multi_thread as runtime, within, Meter};
 use pooled::{ExecutorKind, Kind, Order, Rejected, ScalePolicy};
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-// ---- helpers (the root tests have no shared module; these mirror
-// pool-runtime/tests/common's `Meter`, `within` and `runtime`) -------------
-
-/// Counts bodies running at once, from outside the library.
-struct Meter {
-    now: AtomicUsize,
-    peak: AtomicUsize,
-    done: AtomicUsize,
-}
-
-impl Meter {
-    const fn new() -> Meter {
-        Meter {
-            now: AtomicUsize::new(0),
-            peak: AtomicUsize::new(0),
-            done: AtomicUsize::new(0),
-        }
-    }
-    fn enter(&'static self) -> Inside {
-        let now = self.now.fetch_add(1, SeqCst) + 1;
-        self.peak.fetch_max(now, SeqCst);
-        Inside(self)
-    }
-    fn peak(&self) -> usize {
-        self.peak.load(SeqCst)
-    }
-    fn now(&self) -> usize {
-        self.now.load(SeqCst)
-    }
-    fn done(&self) -> usize {
-        self.done.load(SeqCst)
-    }
-}
-
-struct Inside(&'static Meter);
-
-impl Drop for Inside {
-    fn drop(&mut self) {
-        self.0.now.fetch_sub(1, SeqCst);
-        self.0.done.fetch_add(1, SeqCst);
-    }
-}
-
-/// Runs `f` on a thread of its own; a hang past `limit` is a failure.
-#[track_caller]
-fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
-    });
-    match rx.recv_timeout(limit) {
-        Ok(Ok(out)) => out,
-        Ok(Err(payload)) => std::panic::resume_unwind(payload),
-        Err(_) => panic!("hung: no answer within {limit:?}"),
-    }
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// Waits (bounded) until `cond` holds.
 async fn until(what: &str, mut cond: impl FnMut() -> bool) {

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 pub struct Meter {
     now: AtomicUsize,
     peak: AtomicUsize,
+    done: AtomicUsize,
 }
 
 impl Meter {
@@ -16,6 +17,7 @@ impl Meter {
         Meter {
             now: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
+            done: AtomicUsize::new(0),
         }
     }
 
@@ -35,6 +37,11 @@ impl Meter {
     pub fn peak(&self) -> usize {
         self.peak.load(SeqCst)
     }
+
+    /// Bodies that have ended.
+    pub fn done(&self) -> usize {
+        self.done.load(SeqCst)
+    }
 }
 
 /// A body counted by a [`Meter`], until dropped.
@@ -43,6 +50,25 @@ pub struct Inside<'a>(&'a Meter);
 impl Drop for Inside<'_> {
     fn drop(&mut self) {
         self.0.now.fetch_sub(1, SeqCst);
+        self.0.done.fetch_add(1, SeqCst);
+    }
+}
+
+/// Runs `f` on a thread of its own and returns its result (its panic goes
+/// on); a hang past `limit` is a failure instead of a hung suite.
+#[track_caller]
+pub fn within<T: Send + 'static>(
+    limit: std::time::Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+    });
+    match rx.recv_timeout(limit) {
+        Ok(Ok(out)) => out,
+        Ok(Err(payload)) => std::panic::resume_unwind(payload),
+        Err(_) => panic!("hung: no answer within {limit:?}"),
     }
 }
 
