@@ -61,12 +61,14 @@ pub(crate) const UNSETTABLE: &[&str] = &["MAX_WAITING", "ADMISSION_TIMEOUT"];
 /// reports show an unset one.
 pub(crate) const NONE: &str = "none";
 
-/// `parse(text)`, or no value for the word [`NONE`].
+/// `parse(text)`, or no value for the word [`NONE`] if `setting` is one of
+/// [`UNSETTABLE`] (the list the file's typing goes by too).
 fn unsettable<T>(
+    setting: &str,
     text: &str,
     parse: impl FnOnce(&str) -> Result<T, String>,
 ) -> Result<Option<T>, String> {
-    if text.trim() == NONE {
+    if text.trim() == NONE && UNSETTABLE.contains(&setting) {
         return Ok(None);
     }
     parse(text)
@@ -163,9 +165,9 @@ pub(crate) fn setting(
         "MIN" => overrides.min = val(size(text), origin)?,
         "MAX" => overrides.max = val(size(text), origin)?,
         // Optional bounds (`UNSETTABLE`): `none` removes one.
-        "MAX_WAITING" => overrides.max_waiting = val(unsettable(text, size), origin)?,
+        "MAX_WAITING" => overrides.max_waiting = val(unsettable(setting, text, size), origin)?,
         "ADMISSION_TIMEOUT" => {
-            overrides.admission_timeout = val(unsettable(text, duration), origin)?
+            overrides.admission_timeout = val(unsettable(setting, text, duration), origin)?
         }
         // A zero bound is off, as on the builder.
         "SYNC_BARGING" => overrides.sync_barging = val(duration(text), origin)?,
