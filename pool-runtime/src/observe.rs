@@ -19,7 +19,7 @@
 //! Pools that share a name add up in its counters and in the `limit`,
 //! `running` and `waiting` gauges; the adaptive gauges (`pooled.adaptive.*`)
 //! hold one value each, the last one reported by any of them. A pool that goes away (its
-//! last handle dropped, or a group's isolated instance whose
+//! last handle dropped — an owned permit is one — or a group's isolated instance whose
 //! `Isolation` guard is dropped, feature `test-util`)
 //! takes its limit out of `pooled.limit` then, and its calls out of
 //! `running`/`waiting` as they end. A group's isolated instance leaves the
