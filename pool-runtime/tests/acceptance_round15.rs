@@ -342,3 +342,359 @@ mod fleet {
         lease.release().await;
     }
 }
+
+// ---- test isolation ---------------------------------------------------------
+
+#[cfg(feature = "test-util")]
+mod isolation {
+    use super::*;
+    use pool_runtime::{register_group, Group, GroupSpec};
+
+    static RT: Group = Group::new(GroupSpec::new("a15::iso_runtime").size(2));
+    static PLAIN: Group = Group::new(GroupSpec::new("a15::iso_plain").size(1));
+    static LISTED: Group = Group::new(GroupSpec::new("a15::iso_listed").size(2));
+    register_group!(LISTED);
+
+    /// README: "made inside a tokio runtime (`#[tokio::test]`), the calls
+    /// made in that runtime, its tasks and blocking jobs included"; the
+    /// `Isolation` docs: "Calls from elsewhere — other tests, threads the
+    /// test starts outside its runtime — keep using the shared pool."
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_runtimes_tasks_and_blocking_jobs_are_isolated_and_outside_threads_are_not() {
+        let mine = RT.isolate();
+        let instance: &'static Pool = mine.pool();
+        let shared_before = std::thread::spawn(|| RT.stats().completed)
+            .join()
+            .unwrap();
+        // A task of the runtime, and a blocking job of it.
+        let in_task = tokio::spawn(async move {
+            RT.submit(0, async {}).await.unwrap();
+            std::ptr::eq(RT.pool(), instance)
+        })
+        .await
+        .unwrap();
+        let in_blocking = tokio::task::spawn_blocking(move || {
+            RT.run(|| ()).unwrap();
+            std::ptr::eq(RT.pool(), instance)
+        })
+        .await
+        .unwrap();
+        assert!(in_task, "a task of the test's runtime is the test's");
+        assert!(in_blocking, "a blocking job of the test's runtime is the test's");
+        assert_eq!(instance.stats().completed, 2);
+        // A plain thread started by the test, outside its runtime.
+        let (outside_is_shared, shared_after) = std::thread::spawn(move || {
+            RT.run(|| ()).unwrap();
+            (!std::ptr::eq(RT.pool(), instance), RT.stats().completed)
+        })
+        .join()
+        .unwrap();
+        assert!(outside_is_shared, "a thread outside the runtime uses the shared pool");
+        assert_eq!(shared_after, shared_before + 1, "only that thread's call reached it");
+        assert_eq!(instance.stats().completed, 2);
+    }
+
+    /// `Isolation`: "Wherever it runs, a call nested in the work of a call
+    /// the instance admitted (a blocking job ..., or on a thread of its own
+    /// outside a runtime) is the test's too." A plain test's blocking call
+    /// (outside any runtime, so on a thread of its own) calls the group
+    /// again from its closure: the nested call runs in the instance, under
+    /// its parent's slot (a limit of 1 would deadlock otherwise).
+    #[test]
+    fn a_call_nested_in_a_plain_tests_blocking_job_is_the_tests() {
+        within(Duration::from_secs(20), || {
+            let mine = PLAIN.isolate();
+            let instance: &'static Pool = mine.pool();
+            let nested = futures::executor::block_on(PLAIN.submit_blocking(0, move || {
+                let inner = PLAIN.run(|| 7);
+                (std::ptr::eq(PLAIN.pool(), instance), inner)
+            }));
+            assert_eq!(nested, Ok((true, Ok(7))));
+            let stats = instance.stats();
+            assert_eq!(stats.completed, 2, "{stats:?}");
+            drop(mine);
+        });
+    }
+
+    /// `Isolation`: "Listing ([`groups`]), [`Group::settings`] and
+    /// configuration reloads see the shared pool." An isolated, paused and
+    /// busy instance does not show in `groups()`' stats of the group.
+    #[test]
+    fn groups_listing_shows_the_shared_pool_not_the_tests_instance() {
+        within(Duration::from_secs(20), || {
+            // Start the shared pool, from a thread no isolation covers.
+            std::thread::spawn(|| LISTED.run(|| ()).unwrap()).join().unwrap();
+            let shared = |list: Vec<pool_runtime::GroupInfo>| {
+                list.into_iter()
+                    .find(|g| g.name == "a15::iso_listed")
+                    .expect("listed")
+                    .stats
+                    .expect("started")
+            };
+            let before = shared(pool_runtime::groups());
+            let mine = LISTED.isolate();
+            for _ in 0..3 {
+                LISTED.run(|| ()).unwrap();
+            }
+            LISTED.pause();
+            LISTED.resize(7);
+            let listed = shared(pool_runtime::groups());
+            assert!(!listed.paused, "the listing shows the instance's pause");
+            assert_eq!(listed.size, before.size, "the listing shows the instance's size");
+            assert_eq!(listed.completed, before.completed, "the listing counts the instance's calls");
+            assert_eq!(LISTED.settings().starting_size(), 2);
+            assert!(mine.pool().is_paused());
+            drop(mine);
+            assert!(!LISTED.is_paused());
+        });
+    }
+}
+
+// ---- bad input and edges ------------------------------------------------------
+
+mod edges {
+    use super::*;
+    use pool_runtime::{BuildError, Kind, MAX_SLOTS};
+
+    /// `BuildError::TooLarge`: "A slot count above [`MAX_SLOTS`]", with its
+    /// message; `MAX_SLOTS` itself builds, for `size` and for `max`.
+    #[test]
+    fn max_slots_builds_and_one_more_is_too_large_with_its_message() {
+        let pool = Pool::builder().size(MAX_SLOTS).build().expect("MAX_SLOTS builds");
+        assert_eq!(pool.size(), MAX_SLOTS);
+        let err = Pool::builder().size(MAX_SLOTS + 1).build().unwrap_err();
+        assert_eq!(err, BuildError::TooLarge { value: MAX_SLOTS + 1 });
+        assert_eq!(
+            err.to_string(),
+            format!("slot count {} is above the maximum of {MAX_SLOTS}", MAX_SLOTS + 1)
+        );
+        let auto = Pool::builder()
+            .kind(Kind::Autoscale)
+            .min(1)
+            .max(MAX_SLOTS)
+            .build()
+            .expect("max = MAX_SLOTS builds");
+        assert_eq!(auto.bounds(), (1, MAX_SLOTS));
+        let err = Pool::builder()
+            .kind(Kind::Autoscale)
+            .min(1)
+            .max(usize::MAX)
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, BuildError::TooLarge { value } if value == usize::MAX), "{err:?}");
+        let err = Pool::builder().size(0).build().unwrap_err();
+        assert_eq!(err, BuildError::ZeroSize);
+        assert_eq!(err.to_string(), "a fixed pool needs `size` >= 1");
+    }
+
+    /// `Pool::scale`: "clamped to `[0, MAX_SLOTS]` for fixed pools and
+    /// `[min, max]` for autoscaled ones", at the extremes of `isize` and
+    /// `usize`, without overflow or panic.
+    #[test]
+    fn scale_and_resize_clamp_at_the_extremes() {
+        let pool = Pool::fixed(3);
+        assert_eq!(pool.scale(isize::MAX), MAX_SLOTS);
+        assert_eq!(pool.scale(isize::MAX), MAX_SLOTS);
+        assert_eq!(pool.scale(isize::MIN), 0);
+        assert_eq!(pool.scale(isize::MIN), 0);
+        assert_eq!(pool.resize(usize::MAX), MAX_SLOTS);
+        assert_eq!(pool.resize(0), 0);
+        assert_eq!(pool.scale(1), 1);
+        let auto = Pool::builder()
+            .kind(Kind::Autoscale)
+            .min(2)
+            .max(5)
+            .build()
+            .unwrap();
+        assert_eq!(auto.scale(isize::MAX), 5);
+        assert_eq!(auto.scale(isize::MIN), 2);
+        assert_eq!(auto.resize(usize::MAX), 5);
+        assert_eq!(auto.resize(0), 2);
+        // The limit is the one it reports: two run, a third waits.
+        auto.resize(2);
+        let a = auto.try_acquire().unwrap();
+        let b = auto.try_acquire().unwrap();
+        assert_eq!(auto.try_acquire().unwrap_err(), Rejected::Full);
+        drop((a, b));
+    }
+
+    /// `Pool::set_bounds`: errors "checked as `PoolBuilder::build` checks
+    /// them, and a refused change changes nothing": `BoundsOnFixedPool`,
+    /// `ZeroMax`, `MinAboveMax`, `TooLarge`; an accepted one clamps the
+    /// size into the new bounds and returns it.
+    #[test]
+    fn set_bounds_refuses_each_bad_pair_and_changes_nothing() {
+        let fixed = Pool::fixed(3);
+        assert_eq!(fixed.set_bounds(1, 2), Err(BuildError::BoundsOnFixedPool));
+        assert_eq!(fixed.size(), 3);
+        let auto = Pool::builder()
+            .kind(Kind::Autoscale)
+            .min(2)
+            .max(6)
+            .size(4)
+            .build()
+            .unwrap();
+        for (min, max, want) in [
+            (0, 0, BuildError::ZeroMax),
+            (5, 3, BuildError::MinAboveMax { min: 5, max: 3 }),
+            (1, MAX_SLOTS + 1, BuildError::TooLarge { value: MAX_SLOTS + 1 }),
+        ] {
+            assert_eq!(auto.set_bounds(min, max), Err(want), "({min}, {max})");
+            assert_eq!((auto.bounds(), auto.size()), ((2, 6), 4), "a refused change changed something");
+        }
+        assert_eq!(auto.set_bounds(5, 8), Ok(5), "the size is clamped into the new bounds");
+        assert_eq!(auto.bounds(), (5, 8));
+        assert_eq!(auto.set_bounds(1, 3), Ok(3));
+        assert_eq!(auto.set_bounds(0, MAX_SLOTS), Ok(3));
+    }
+
+    /// `Pool::set_max_waiting`: `Some(0)` means run now or `Full`;
+    /// `MAX_SLOTS` is accepted, one more is `OutOfRange` and changes
+    /// nothing; `None` removes the bound.
+    #[test]
+    fn set_max_waiting_at_its_edges() {
+        let pool = Pool::fixed(1);
+        pool.set_max_waiting(Some(0)).unwrap();
+        let held = pool.try_acquire().unwrap();
+        let mut waiting = Task::new(pool.submit(async {}));
+        assert_eq!(waiting.assert_ready(), Err(Rejected::Full));
+        pool.set_max_waiting(Some(MAX_SLOTS)).unwrap();
+        assert!(matches!(
+            pool.set_max_waiting(Some(MAX_SLOTS + 1)),
+            Err(BuildError::OutOfRange { setting: "max_waiting", .. })
+        ));
+        assert_eq!(pool.max_waiting(), Some(MAX_SLOTS));
+        pool.set_max_waiting(None).unwrap();
+        assert_eq!(pool.max_waiting(), None);
+        let mut waiting = Task::new(pool.submit(async { 5 }));
+        waiting.assert_pending();
+        drop(held);
+        assert_eq!(waiting.assert_ready(), Ok(5));
+    }
+
+    /// `PoolBuilder::clock`: "a `now` that panics is caught ... and read as
+    /// the clock standing still at its last reading, so it costs no slot and
+    /// no call." An autoscaled pool whose clock panics on every reading
+    /// keeps serving calls, within its limit, and accounts for each.
+    #[test]
+    fn a_clock_that_always_panics_costs_no_slot_and_no_call() {
+        struct Bad;
+        impl pool_runtime::Clock for Bad {
+            fn now(&self) -> Duration {
+                panic!("planned: a broken clock");
+            }
+        }
+        common::quiet_planned_panics();
+        within(Duration::from_secs(20), || {
+            let pool = Pool::builder()
+                .kind(Kind::Autoscale)
+                .min(1)
+                .max(3)
+                .size(2)
+                .admission_timeout(Duration::from_secs(30))
+                .clock(Bad)
+                .build()
+                .unwrap();
+            let meter = Meter::default();
+            futures::executor::block_on(async {
+                let calls = (0..20).map(|_| {
+                    let meter = meter.clone();
+                    pool.submit(async move {
+                        let _in = meter.enter();
+                        common::yield_now().await;
+                    })
+                });
+                let outs = futures::future::join_all(calls).await;
+                assert!(outs.iter().all(|o| o.is_ok()), "{outs:?}");
+            });
+            assert!(meter.max() <= 3, "{} ran at once", meter.max());
+            let stats = pool.stats();
+            assert_eq!((stats.completed, stats.running, stats.waiting), (20, 0, 0));
+            assert_accounted(&stats);
+            assert_eq!(pool.run(|| 1), Ok(1));
+        });
+    }
+
+    /// `Pool::drained`: "Resolves once the pool is closed and nothing is
+    /// waiting or running. (On an open pool it waits for `close` first.)"
+    #[test]
+    fn drained_waits_for_close_then_for_the_last_call() {
+        let pool = Pool::fixed(1);
+        let mut drained = Task::new(pool.drained());
+        drained.assert_pending();
+        let held = pool.try_acquire().unwrap();
+        let mut queued = Task::new(pool.submit(async { 1 }));
+        queued.assert_pending();
+        pool.close();
+        drained.assert_pending();
+        assert_eq!(Task::new(pool.submit(async { 2 })).assert_ready(), Err(Rejected::Closed));
+        drop(held);
+        drained.assert_pending();
+        assert_eq!(queued.assert_ready(), Ok(1));
+        drained.assert_ready();
+    }
+
+    /// `Pool::abort`: "rejects every waiting call at once with
+    /// `Rejected::Closed`; running calls finish" — for each call form that
+    /// waits: async, permit, owned permit, blocking, sync (a parked thread).
+    #[test]
+    fn abort_turns_away_every_waiting_call_form_and_lets_the_running_one_finish() {
+        within(Duration::from_secs(20), || {
+            let pool = Pool::fixed(1);
+            let held = pool.try_acquire().unwrap();
+            let mut a = Task::new(pool.submit(async { 1 }));
+            let mut b = Task::new(pool.acquire());
+            let mut c = Task::new(pool.acquire_owned(0));
+            let mut d = Task::new(pool.submit_blocking(|| 2));
+            a.assert_pending();
+            b.assert_pending();
+            c.assert_pending();
+            d.assert_pending();
+            let sync = {
+                let pool = pool.clone();
+                std::thread::spawn(move || pool.run(|| 3))
+            };
+            until("the sync caller waits", || pool.stats().waiting == 5);
+            pool.abort();
+            assert_eq!(a.assert_ready(), Err(Rejected::Closed));
+            assert!(matches!(b.assert_ready(), Err(Rejected::Closed)));
+            assert!(matches!(c.assert_ready(), Err(Rejected::Closed)));
+            assert_eq!(d.assert_ready(), Err(Rejected::Closed));
+            assert_eq!(sync.join().unwrap(), Err(Rejected::Closed));
+            assert!(pool.is_closed());
+            assert_eq!(pool.stats().running, 1, "the running call is left alone");
+            drop(held);
+            let stats = pool.stats();
+            assert_eq!((stats.running, stats.waiting, stats.completed), (0, 0, 1));
+            assert_accounted(&stats);
+        });
+    }
+
+    /// README table: `scoped` "closes, without waiting, if the body panics
+    /// or the scope is dropped".
+    #[test]
+    fn scoped_closes_when_its_body_panics_or_its_future_is_dropped() {
+        common::quiet_planned_panics();
+        let pool = Pool::fixed(2);
+        let kept = pool.clone();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            futures::executor::block_on(pool.scoped(|_p| async move {
+                panic!("planned: the body panics");
+            }))
+        }));
+        assert!(panicked.is_err());
+        assert!(kept.is_closed(), "a panicking body closes the pool");
+
+        let pool = Pool::fixed(2);
+        let kept = pool.clone();
+        let mut scope = Task::new(pool.scoped(|p| async move {
+            let _held = p.acquire().await;
+            std::future::pending::<()>().await
+        }));
+        scope.assert_pending();
+        assert!(!kept.is_closed());
+        drop(scope);
+        assert!(kept.is_closed(), "a dropped scope closes the pool");
+        assert_eq!(kept.stats().running, 0, "the body's permit was dropped with it");
+    }
+}
