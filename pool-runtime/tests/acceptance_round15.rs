@@ -698,3 +698,242 @@ mod edges {
         assert_eq!(kept.stats().running, 0, "the body's permit was dropped with it");
     }
 }
+
+// ---- streams ------------------------------------------------------------------
+
+#[cfg(feature = "stream")]
+mod streams {
+    use super::*;
+    use futures::StreamExt;
+    use pool_runtime::{Group, GroupSpec, PooledStreamExt};
+
+    /// A stream of `n` futures yielding their index, counting how many the
+    /// adapter pulled.
+    fn counted(
+        n: usize,
+        pulled: &Arc<AtomicUsize>,
+    ) -> impl futures::Stream<Item = impl std::future::Future<Output = usize>> {
+        let pulled = pulled.clone();
+        futures::stream::iter(0..n).map(move |i| {
+            pulled.fetch_add(1, SeqCst);
+            async move { i }
+        })
+    }
+
+    /// Module docs: "after a scale-down the adapter pulls nothing until it
+    /// is below the new bound"; the bound is "at least one, so a pool
+    /// scaled to zero still has a waiter to wake the adapter when it grows
+    /// again". A stream started on a pool of 0 pulls one item, then runs to
+    /// the end once the pool grows, never above the new size.
+    #[test]
+    fn a_stream_on_a_pool_scaled_to_zero_waits_with_one_item_and_resumes_on_growth() {
+        let pool = Pool::fixed(2);
+        pool.resize(0);
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let meter = Meter::default();
+        let m = meter.clone();
+        let p2 = pulled.clone();
+        let items = futures::stream::iter(0..40usize).map(move |i| {
+            p2.fetch_add(1, SeqCst);
+            let m = m.clone();
+            async move {
+                let _in = m.enter();
+                common::yield_now().await;
+                i
+            }
+        });
+        let mut stream = Task::new(items.pooled_unordered(&pool).collect::<Vec<_>>());
+        stream.assert_pending();
+        stream.assert_pending();
+        assert_eq!(pulled.load(SeqCst), 1, "a pool of 0 holds one item of the stream");
+        pool.resize(3);
+        assert!(stream.is_woken(), "growing the pool wakes the stream");
+        let mut out = None;
+        for _ in 0..10_000 {
+            if let std::task::Poll::Ready(v) = stream.poll() {
+                out = Some(v);
+                break;
+            }
+        }
+        let out = out.expect("the stream ends");
+        assert_eq!(out.len(), 40);
+        assert!(out.iter().all(|o| o.is_ok()));
+        assert!(meter.max() <= 3, "{} ran at once on a pool of 3", meter.max());
+        assert_eq!(meter.done(), 40);
+    }
+
+    /// A stream racing `close`: items pulled before the close (waiting in
+    /// the queue) keep their place and run ("waiting and running calls
+    /// finish"); every later item is yielded as `Err(Closed)`, in input
+    /// order for `pooled_ordered`, and the stream ends.
+    #[test]
+    fn a_stream_racing_close_finishes_its_queued_items_and_yields_closed_for_the_rest() {
+        let pool = Pool::fixed(1);
+        let held = pool.try_acquire().unwrap();
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let mut stream = Task::new(counted(6, &pulled).pooled_ordered(&pool).collect::<Vec<_>>());
+        stream.assert_pending();
+        assert_eq!(pulled.load(SeqCst), 2, "2 x size items pulled");
+        pool.close();
+        drop(held);
+        let out = stream.assert_ready();
+        assert_eq!(
+            out,
+            [
+                Ok(0),
+                Ok(1),
+                Err(Rejected::Closed),
+                Err(Rejected::Closed),
+                Err(Rejected::Closed),
+                Err(Rejected::Closed)
+            ]
+        );
+        let stats = pool.stats();
+        assert_eq!((stats.completed, stats.running, stats.waiting), (3, 0, 0), "{stats:?}");
+    }
+
+    /// The same race with `abort` (waiting items are turned away too) and
+    /// with `pause` (queued ones go on, later ones are `Paused`).
+    #[test]
+    fn a_stream_racing_abort_or_pause_yields_each_items_outcome_in_order() {
+        let pool = Pool::fixed(1);
+        let held = pool.try_acquire().unwrap();
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let mut stream = Task::new(counted(4, &pulled).pooled_ordered(&pool).collect::<Vec<_>>());
+        stream.assert_pending();
+        pool.abort();
+        let out = stream.assert_ready();
+        assert_eq!(out, [Err(Rejected::Closed); 4]);
+        drop(held);
+
+        let pool = Pool::fixed(1);
+        let held = pool.try_acquire().unwrap();
+        let mut stream = Task::new(counted(5, &pulled).pooled_ordered(&pool).collect::<Vec<_>>());
+        stream.assert_pending();
+        pool.pause();
+        drop(held);
+        let out = stream.assert_ready();
+        assert_eq!(
+            out,
+            [
+                Ok(0),
+                Ok(1),
+                Err(Rejected::Paused),
+                Err(Rejected::Paused),
+                Err(Rejected::Paused)
+            ]
+        );
+    }
+
+    static PRIO: Group = Group::new(GroupSpec::new("a15::stream_prio").order(Order::Priority).size(1));
+
+    /// `pooled_unordered_weighted`: "The weight orders the stream's calls
+    /// among every call waiting for the pool" — over a priority group, the
+    /// stream's light item goes before another caller's middle weight, its
+    /// heavy item after.
+    #[test]
+    fn a_weighted_stream_over_a_priority_group_interleaves_with_other_callers_by_weight() {
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let held = PRIO.try_acquire(0).unwrap();
+        let o = order.clone();
+        let other = {
+            let o = order.clone();
+            PRIO.submit(5, async move { o.lock().unwrap().push(5) })
+        };
+        let mut other = Task::new(other);
+        other.assert_pending();
+        let items = futures::stream::iter([9i64, 1]).map(move |w| {
+            let o = o.clone();
+            (w, async move { o.lock().unwrap().push(w) })
+        });
+        // The weight is computed from each future: carry it alongside.
+        struct Weighted<F>(i64, std::pin::Pin<Box<F>>);
+        impl<F: std::future::Future> std::future::Future for Weighted<F> {
+            type Output = F::Output;
+            fn poll(
+                mut self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<F::Output> {
+                self.1.as_mut().poll(cx)
+            }
+        }
+        let stream = items
+            .map(|(w, f)| Weighted(w, Box::pin(f)))
+            .pooled_unordered_weighted(&PRIO, |job: &Weighted<_>| job.0);
+        let mut stream = Task::new(stream.collect::<Vec<_>>());
+        stream.assert_pending();
+        assert_eq!(PRIO.stats().waiting, 3);
+        drop(held);
+        for _ in 0..100 {
+            let _ = other.poll();
+            if stream.poll().is_ready() {
+                break;
+            }
+        }
+        let _ = other.poll();
+        assert_eq!(*order.lock().unwrap(), [1, 5, 9]);
+    }
+}
+
+// ---- rayon from configuration ---------------------------------------------------
+
+#[cfg(all(feature = "rayon", feature = "config"))]
+mod rayon_config {
+    use super::*;
+    use pool_runtime::{config, register_group, ExecutorKind, Group, GroupSpec};
+
+    static FROM_ENV: Group = Group::new(GroupSpec::new("a15::rayon_env").size(2));
+    register_group!(FROM_ENV);
+    static STARTED: Group = Group::new(GroupSpec::new("a15::rayon_started").size(2));
+    register_group!(STARTED);
+
+    /// README keys: `executor` (`"default"` or `"rayon"`: where blocking
+    /// calls run), "the same in a file (lower case) and the environment
+    /// (upper case)". A group whose variable says `rayon` runs its blocking
+    /// calls on rayon's threads from its first use.
+    #[test]
+    fn the_executor_variable_moves_a_group_to_rayon() {
+        common::in_child_process(
+            "rayon_config::the_executor_variable_moves_a_group_to_rayon",
+            &[(b"POOLED_A15__RAYON_ENV_EXECUTOR", b"rayon")],
+            || {
+                let on = futures::executor::block_on(
+                    FROM_ENV.submit_blocking(0, || rayon::current_thread_index().is_some()),
+                );
+                assert_eq!(on, Ok(true), "the variable's executor is rayon");
+                assert_eq!(FROM_ENV.settings().executor, ExecutorKind::Rayon);
+            },
+        );
+    }
+
+    /// README: `executor` "takes effect at a group's next start", and a
+    /// reload's report lists it as such: a running group keeps its executor.
+    #[test]
+    fn a_reload_naming_rayon_leaves_a_running_group_on_its_executor() {
+        common::in_child_process(
+            "rayon_config::a_reload_naming_rayon_leaves_a_running_group_on_its_executor",
+            &[],
+            || {
+                let before = futures::executor::block_on(
+                    STARTED.submit_blocking(0, || rayon::current_thread_index().is_some()),
+                );
+                assert_eq!(before, Ok(false));
+                let report = config::load_str(
+                    "app.toml",
+                    "[groups.\"a15::rayon_started\"]\nexecutor = \"rayon\"\n",
+                )
+                .unwrap();
+                let change = report
+                    .changes
+                    .iter()
+                    .find(|c| c.setting == "executor")
+                    .expect("the change is reported");
+                assert_eq!(change.effect, config::Effect::AtRestart, "{report:?}");
+                let after = futures::executor::block_on(
+                    STARTED.submit_blocking(0, || rayon::current_thread_index().is_some()),
+                );
+                assert_eq!(after, Ok(false), "a running group keeps its executor");
+            },
+        );
+    }
+}
