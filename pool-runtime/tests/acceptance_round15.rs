@@ -937,3 +937,58 @@ mod rayon_config {
         );
     }
 }
+
+// ---- durations too long to pass on tokio's paused clock ------------------------
+
+mod tokio_clock {
+    use super::*;
+    use pool_runtime::TokioClock;
+
+    /// README, bad input: "A duration too long to pass (`Duration::MAX`)
+    /// means 'never'"; `TokioClock`: a pool built with it follows tokio's
+    /// paused and auto-advanced test time in its admission timeouts. On a
+    /// paused runtime with nothing else to do, tokio jumps to the next
+    /// timer: a timeout of "never" must not be a timer it can jump to. The
+    /// slot is given back from a plain thread (no tokio timer), so the only
+    /// timer in the runtime is the waiting call's.
+    #[tokio::test(start_paused = true)]
+    #[ignore = "bug: with TokioClock, an admission timeout of Duration::MAX becomes tokio's ~30-year far-future timer, which paused time auto-advances to and fires"]
+    async fn an_admission_timeout_of_duration_max_never_fires_on_paused_tokio_time() {
+        let pool = Pool::builder()
+            .size(1)
+            .admission_timeout(Duration::MAX)
+            .clock(TokioClock::new())
+            .build()
+            .unwrap();
+        let held = pool.try_acquire_owned(0).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let releaser = std::thread::spawn(move || {
+            // Give the runtime time to go idle (real time), then free the slot.
+            let _ = rx.recv_timeout(Duration::from_millis(300));
+            drop(held);
+        });
+        let out = pool.submit(async { 1 }).await;
+        drop(tx);
+        releaser.join().unwrap();
+        assert_eq!(out, Ok(1), "a timeout of Duration::MAX fired on paused tokio time");
+    }
+
+    /// The same for a finite but very long timeout set at run time
+    /// (`set_admission_timeout`) through a group-like setter path: a year
+    /// on paused time does pass once the runtime is idle — tokio's rule —
+    /// and the call is then turned away with `TimedOut`, not a panic.
+    #[tokio::test(start_paused = true)]
+    async fn a_year_long_timeout_passes_on_paused_tokio_time_and_times_out_cleanly() {
+        let pool = Pool::builder()
+            .size(1)
+            .clock(TokioClock::new())
+            .build()
+            .unwrap();
+        pool.set_admission_timeout(Some(Duration::from_secs(365 * 24 * 3600)));
+        let held = pool.try_acquire_owned(0).unwrap();
+        let out = pool.submit(async { 1 }).await;
+        assert_eq!(out, Err(Rejected::TimedOut));
+        drop(held);
+        assert_accounted(&pool.stats());
+    }
+}
