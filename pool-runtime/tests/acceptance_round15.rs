@@ -308,6 +308,72 @@ mod fleet {
         assert_eq!((s.held, s.waiting, s.acquired, s.released, s.lost), (0, 0, 1, 1, 0), "{s:?}");
     }
 
+    /// The server's time in milliseconds (leases are timed by it).
+    fn server_ms(server: &RedisServer) -> i64 {
+        let mut connection = server.connection().unwrap();
+        let (s, us): (i64, i64) = redis::cmd("TIME").query(&mut connection).unwrap();
+        s * 1000 + us / 1000
+    }
+
+    /// `pooled::fleet`, fairness: "A waiter that stops asking (its process
+    /// died) leaves the queue after one lease." A dead process's waiter at
+    /// the head of the queue (written as the scripts write one: a ticket in
+    /// `queue`, a deadline one lease ahead in `alive`) must not keep a free
+    /// lease from a live call for longer than that.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dead_processs_waiter_leaves_the_queue_after_one_lease() {
+        let server = RedisServer::start();
+        let g = group("a15_ghost", &server, 4, 1, 1000);
+        let mut connection = server.connection().unwrap();
+        let now = server_ms(&server);
+        let _: () = redis::pipe()
+            .cmd("SET").arg("{pooled:a15_ghost}:limit").arg(1).ignore()
+            .cmd("SET").arg("{pooled:a15_ghost}:ticket").arg(1).ignore()
+            .cmd("ZADD").arg("{pooled:a15_ghost}:queue").arg(1).arg("ghost").ignore()
+            .cmd("ZADD").arg("{pooled:a15_ghost}:alive").arg(now + 1000).arg("ghost").ignore()
+            .query(&mut connection)
+            .unwrap();
+        let out = tokio::time::timeout(Duration::from_secs(15), g.submit(0, async { token() }))
+            .await
+            .expect("the live call got the lease once the dead waiter left the queue");
+        assert!(matches!(out, Ok(Some(_))), "{out:?}");
+        assert_eq!(zcard(&server, "{pooled:a15_ghost}:queue"), 0);
+    }
+
+    /// `pooled::fleet`, one limit: "The limit is stored in Redis by the
+    /// first process that needs it (while any lease is held or call
+    /// waits)": once the fleet is idle and its keys are gone, a process
+    /// with another limit stores its own, and sees no mismatch.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_stored_limit_lasts_while_the_fleet_is_busy_and_no_longer() {
+        let server = RedisServer::start();
+        let one = group("a15_relimit", &server, 4, 1, 1000);
+        let url = leak(server.url());
+        let three = group_with("a15_relimit", |spec| {
+            spec.size(4)
+                .fleet_limit(3)
+                .fleet_url(url)
+                .fleet_lease(Duration::from_millis(1000))
+        });
+        let held = other_client(one).acquire().await.expect("granted");
+        // While the fleet is busy, the group configured with 3 follows 1.
+        let tried = three.try_acquire(0);
+        assert!(matches!(tried, Err(Rejected::Full)), "{tried:?}");
+        let s = three.fleet_stats().unwrap();
+        assert_eq!((s.limit, s.limit_in_force), (3, 1), "{s:?}");
+        assert!(s.limit_mismatches >= 1, "{s:?}");
+        held.release().await;
+        assert_no_fleet_keys(&server, "a15_relimit");
+        let mismatches = three.fleet_stats().unwrap().limit_mismatches;
+        let permits: Vec<_> = (0..3)
+            .map(|_| three.try_acquire(0).expect("three leases under its own limit"))
+            .collect();
+        let s = three.fleet_stats().unwrap();
+        assert_eq!((s.limit_in_force, s.held), (3, 3), "{s:?}");
+        assert_eq!(s.limit_mismatches, mismatches, "no mismatch once its own limit is stored");
+        drop(permits);
+    }
+
     /// `pooled::fleet`: "A lease lasts `fleet_lease` ... and is renewed
     /// every third of that in the background." A call running for many
     /// lease lengths keeps its lease: nothing is lost, and another client
