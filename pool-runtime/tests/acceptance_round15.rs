@@ -1039,6 +1039,29 @@ mod tokio_clock {
         assert_eq!(out, Ok(1), "a timeout of Duration::MAX fired on paused tokio time");
     }
 
+    /// `Pool::shutdown`: "With a `timeout`, it returns by the deadline";
+    /// README: a duration too long to pass means never. So
+    /// `shutdown(Some(Duration::MAX))` on a pool that follows paused tokio
+    /// time waits for the running call, as `shutdown(None)` would.
+    #[tokio::test(start_paused = true)]
+    #[ignore = "bug: with TokioClock, shutdown(Some(Duration::MAX)) becomes tokio's ~30-year far-future timer, which paused time auto-advances to and fires"]
+    async fn shutdown_with_duration_max_waits_for_the_running_call_on_paused_tokio_time() {
+        let pool = Pool::builder()
+            .size(1)
+            .clock(TokioClock::new())
+            .build()
+            .unwrap();
+        let held = pool.try_acquire_owned(0).unwrap();
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            drop(held);
+        });
+        let out = pool.shutdown(Some(Duration::MAX)).await;
+        releaser.join().unwrap();
+        assert!(out.is_ok(), "a deadline of Duration::MAX passed: {out:?}");
+        assert_eq!(pool.stats().running, 0);
+    }
+
     /// The same for a finite but very long timeout set at run time
     /// (`set_admission_timeout`) through a group-like setter path: a year
     /// on paused time does pass once the runtime is idle — tokio's rule —
