@@ -516,6 +516,74 @@ mod isolation {
     }
 }
 
+#[cfg(all(feature = "test-util", feature = "config"))]
+mod isolation_and_configuration {
+    use super::*;
+    use pool_runtime::{config, register_group, Group, GroupSpec};
+
+    static TUNED: Group = Group::new(GroupSpec::new("a15::iso_tuned").size(2));
+    register_group!(TUNED);
+
+    /// `Group::isolate`: "a fresh pool with the group's effective
+    /// settings"; `Isolation`: "configuration reloads see the shared pool".
+    /// An isolation made after a load starts at the loaded size; a reload
+    /// made while it is in force resizes the shared pool, not the instance.
+    #[test]
+    fn an_instance_starts_from_the_loaded_settings_and_reloads_leave_it_alone() {
+        common::in_child_process(
+            "isolation_and_configuration::an_instance_starts_from_the_loaded_settings_and_reloads_leave_it_alone",
+            &[],
+            || {
+                config::load_str("app.toml", "[groups.\"a15::iso_tuned\"]\nsize = 5\n").unwrap();
+                let mine = TUNED.isolate();
+                assert_eq!(mine.pool().size(), 5, "the instance has the effective size");
+                let shared = std::thread::spawn(|| {
+                    TUNED.run(|| ()).unwrap();
+                    TUNED.size()
+                })
+                .join()
+                .unwrap();
+                assert_eq!(shared, 5);
+                config::load_str("app.toml", "[groups.\"a15::iso_tuned\"]\nsize = 7\n").unwrap();
+                assert_eq!(TUNED.size(), 5, "the test's instance is not reloaded");
+                let shared = std::thread::spawn(|| TUNED.size()).join().unwrap();
+                assert_eq!(shared, 7, "the shared pool is");
+                drop(mine);
+                assert_eq!(TUNED.size(), 7);
+            },
+        );
+    }
+
+    /// Streams over an isolated group go to the test's instance (they are
+    /// calls through the group): a paused instance turns them away while
+    /// the shared pool stays open.
+    #[cfg(feature = "stream")]
+    #[test]
+    fn a_stream_over_an_isolated_group_uses_the_tests_instance() {
+        use futures::StreamExt;
+        use pool_runtime::PooledStreamExt;
+        static STREAMED: Group = Group::new(GroupSpec::new("a15::iso_streamed").size(2));
+        let mine = STREAMED.isolate();
+        STREAMED.pause();
+        let out: Vec<_> = futures::executor::block_on(
+            futures::stream::iter(0..3)
+                .map(|i| async move { i })
+                .pooled_ordered(&STREAMED)
+                .collect(),
+        );
+        assert_eq!(out, [Err(Rejected::Paused); 3]);
+        assert_eq!(mine.pool().stats().rejected_for(Rejected::Paused), 3);
+        drop(mine);
+        let out: Vec<_> = futures::executor::block_on(
+            futures::stream::iter(0..3)
+                .map(|i| async move { i })
+                .pooled_ordered(&STREAMED)
+                .collect(),
+        );
+        assert_eq!(out, [Ok(0), Ok(1), Ok(2)]);
+    }
+}
+
 // ---- bad input and edges ------------------------------------------------------
 
 mod edges {
