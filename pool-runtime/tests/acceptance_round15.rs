@@ -749,6 +749,47 @@ mod edges {
         });
     }
 
+    /// README: "A duration too long to pass (`Duration::MAX`) means
+    /// 'never'", for `sync_barging` too: a sync caller allowed to wait
+    /// outside the queue forever neither panics (deadline arithmetic) nor
+    /// loses the slot freed while nobody is queued; and a queued call is
+    /// still never overtaken by it.
+    #[test]
+    fn sync_barging_of_duration_max_waits_outside_and_takes_a_freed_slot() {
+        within(Duration::from_secs(20), || {
+            let pool = Pool::builder()
+                .size(1)
+                .sync_barging(Duration::MAX)
+                .build()
+                .unwrap();
+            assert!(
+                pool.sync_barging() >= Some(Duration::from_secs(100 * 365 * 24 * 3600)),
+                "{:?}",
+                pool.sync_barging()
+            );
+            let held = pool.try_acquire_owned(0).unwrap();
+            let p = pool.clone();
+            let sync = std::thread::spawn(move || p.run(|| 1));
+            until("the sync caller waits (outside the queue)", || pool.stats().waiting == 1);
+            drop(held);
+            assert_eq!(sync.join().unwrap(), Ok(1));
+            // A queued async call is owed the next slot: the barging caller
+            // waits behind it.
+            let held = pool.try_acquire_owned(0).unwrap();
+            let mut queued = Task::new(pool.submit(async { 2 }));
+            queued.assert_pending();
+            let order = Arc::new(Mutex::new(Vec::new()));
+            let (p, o) = (pool.clone(), order.clone());
+            let sync = std::thread::spawn(move || p.run(|| o.lock().unwrap().push("sync")));
+            until("both wait", || pool.stats().waiting == 2);
+            drop(held);
+            assert_eq!(queued.assert_ready(), Ok(2));
+            order.lock().unwrap().push("queued done");
+            assert_eq!(sync.join().unwrap(), Ok(()));
+            assert_eq!(*order.lock().unwrap(), ["queued done", "sync"]);
+        });
+    }
+
     /// `Pool::drained`: "Resolves once the pool is closed and nothing is
     /// waiting or running. (On an open pool it waits for `close` first.)"
     #[test]
