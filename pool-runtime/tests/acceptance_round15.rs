@@ -374,6 +374,108 @@ mod fleet {
         drop(permits);
     }
 
+    fn policy_group(name: &str, server: &RedisServer, policy: OnUnreachable) -> &'static pool_runtime::Group {
+        let url = leak(server.url());
+        group_with(name, |spec| {
+            spec.size(4)
+                .fleet_limit(2)
+                .fleet_url(url)
+                .fleet_lease(Duration::from_millis(1000))
+                .fleet_unreachable(policy)
+        })
+    }
+
+    /// `pooled::fleet`, Redis unreachable: "`reject` turns the call away
+    /// with `Rejected::FleetUnavailable` (a never-rejecting call waits
+    /// instead)". With Redis gone, `submit_wait` and `run_wait` of a
+    /// `reject` group wait (they try, and fail, to reach Redis) and, once it
+    /// is back, run under a lease of their own (a token), not under the
+    /// local limit alone; a rejecting call meanwhile is turned away.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn never_rejecting_calls_of_a_reject_group_wait_for_redis_and_then_hold_a_lease() {
+        let mut server = RedisServer::start();
+        let g = policy_group("a15_reject_wait", &server, OnUnreachable::Reject);
+        assert_eq!(g.submit(0, async { 1 }).await, Ok(1), "started while Redis answers");
+        server.stop();
+        let errors = g.fleet_stats().unwrap().redis_errors;
+        let asynchronous = tokio::spawn(g.submit_wait(0, async { token() }));
+        let sync = tokio::task::spawn_blocking(move || g.run_wait(0, token));
+        until_async("both calls found Redis unreachable", || {
+            g.fleet_stats().unwrap().redis_errors >= errors + 2
+        })
+        .await;
+        assert_eq!(
+            g.submit(0, async {}).await,
+            Err(Rejected::FleetUnavailable),
+            "a rejecting call is turned away meanwhile"
+        );
+        assert!(!asynchronous.is_finished() && !sync.is_finished(), "never-rejecting calls wait");
+        server.restart();
+        let a = tokio::time::timeout(Duration::from_secs(20), asynchronous)
+            .await
+            .expect("the async call ran once Redis was back")
+            .unwrap();
+        let b = tokio::time::timeout(Duration::from_secs(20), sync)
+            .await
+            .expect("the sync call ran once Redis was back")
+            .unwrap();
+        assert!(a.is_some() && b.is_some(), "they ran under leases: {a:?} {b:?}");
+        let s = g.fleet_stats().unwrap();
+        assert_eq!(s.local_fallbacks, 0, "{s:?}");
+    }
+
+    /// `pooled::fleet`, permits: "with Redis unreachable,
+    /// `Rejected::FleetUnavailable` under `wait` and `reject`, the local
+    /// slot alone under `local`" (for `try_acquire`); and a waiting
+    /// `acquire` follows the policy as every rejecting call does:
+    /// `FleetUnavailable` under `reject`, a permit whose lease has no token
+    /// (`Lease::token`: "`None` for a call that runs under the local limit
+    /// alone") under `local` (counted in `local_fallbacks`).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn permits_follow_each_unreachable_policy() {
+        let mut server = RedisServer::start();
+        let reject = policy_group("a15_permit_reject", &server, OnUnreachable::Reject);
+        let local = policy_group("a15_permit_local", &server, OnUnreachable::Local);
+        let wait = policy_group("a15_permit_wait", &server, OnUnreachable::Wait);
+        for g in [reject, local, wait] {
+            let permit = g.acquire(0).await.unwrap();
+            assert!(permit.lease().is_some());
+        }
+        server.stop();
+        let tried = tokio::task::spawn_blocking(move || {
+            (
+                reject.try_acquire(0).err(),
+                wait.try_acquire(0).err(),
+                local.try_acquire(0).map(|p| p.lease().and_then(|l| l.token()).is_none()),
+            )
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            tried,
+            (
+                Some(Rejected::FleetUnavailable),
+                Some(Rejected::FleetUnavailable),
+                Ok(true)
+            )
+        );
+        let out = tokio::time::timeout(Duration::from_secs(20), reject.acquire(0))
+            .await
+            .expect("bounded");
+        assert!(matches!(out, Err(Rejected::FleetUnavailable)), "{out:?}");
+        let permit = tokio::time::timeout(Duration::from_secs(20), local.acquire_owned(0))
+            .await
+            .expect("bounded")
+            .expect("the local limit alone");
+        assert_eq!(permit.lease().and_then(|l| l.token()), None, "no token: no lease");
+        assert_eq!(local.fleet_stats().unwrap().local_fallbacks, 2);
+        drop(permit);
+        for g in [reject, local, wait] {
+            let s = g.stats();
+            assert_eq!((s.running, s.waiting), (0, 0), "{}: {s:?}", g.name());
+        }
+    }
+
     /// `pooled::fleet`: "A lease lasts `fleet_lease` ... and is renewed
     /// every third of that in the background." A call running for many
     /// lease lengths keeps its lease: nothing is lost, and another client
