@@ -23,13 +23,19 @@ use common::{assert_accounted, runtime, within, Meter, Task};
 fn until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while !cond() {
-        assert!(std::time::Instant::now() < deadline, "never happened: {what}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
 }
 
 /// A flag to open, and work that waits (on tokio's timer) until it is.
-fn gate() -> (impl std::future::Future<Output = ()> + Send + 'static, Arc<std::sync::atomic::AtomicBool>) {
+fn gate() -> (
+    impl std::future::Future<Output = ()> + Send + 'static,
+    Arc<std::sync::atomic::AtomicBool>,
+) {
     let open = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = open.clone();
     (
@@ -46,7 +52,10 @@ fn gate() -> (impl std::future::Future<Output = ()> + Send + 'static, Arc<std::s
 async fn until_async(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while !cond() {
-        assert!(std::time::Instant::now() < deadline, "never happened: {what}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
@@ -63,8 +72,13 @@ mod fleet {
     use super::*;
     use pool_runtime::fleet::{token, OnUnreachable};
 
-    fn group(name: &str, server: &RedisServer, local: usize, limit: usize, lease_ms: u64)
-        -> &'static pool_runtime::Group {
+    fn group(
+        name: &str,
+        server: &RedisServer,
+        local: usize,
+        limit: usize,
+        lease_ms: u64,
+    ) -> &'static pool_runtime::Group {
         let url = leak(server.url());
         group_with(name, |spec| {
             spec.size(local)
@@ -105,13 +119,10 @@ mod fleet {
             }
         }
         assert_eq!(token(), None, "no token outside a fleet call");
-        let inside = tokio::time::timeout(
-            Duration::from_secs(20),
-            g.submit(0, async { token() }),
-        )
-        .await
-        .expect("the call ran in time")
-        .expect("admitted");
+        let inside = tokio::time::timeout(Duration::from_secs(20), g.submit(0, async { token() }))
+            .await
+            .expect("the call ran in time")
+            .expect("admitted");
         tokens.push(inside.expect("a fleet call's work sees its token"));
         let permit = tokio::time::timeout(Duration::from_secs(20), g.acquire(0))
             .await
@@ -141,7 +152,9 @@ mod fleet {
             let mut connection = client.get_connection().unwrap();
             let mut pubsub = connection.as_pubsub();
             pubsub.subscribe("{pooled:a15_keys}:released").unwrap();
-            pubsub.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            pubsub
+                .set_read_timeout(Some(Duration::from_secs(20)))
+                .unwrap();
             ready_tx.send(()).unwrap();
             if let Ok(message) = pubsub.get_message() {
                 let _ = tx.send(message.get_channel_name().to_owned());
@@ -246,9 +259,10 @@ mod fleet {
             }))
         };
         let first = call(9);
-        until_async("the first call holds the slot and waits for a lease", || {
-            g.fleet_stats().is_some_and(|s| s.waiting == 1)
-        })
+        until_async(
+            "the first call holds the slot and waits for a lease",
+            || g.fleet_stats().is_some_and(|s| s.waiting == 1),
+        )
         .await;
         let rest: Vec<_> = [5, 1, 3].into_iter().map(call).collect();
         until_async("three calls wait locally", || g.stats().waiting == 3).await;
@@ -285,15 +299,27 @@ mod fleet {
         })
         .await;
         let s = g.fleet_stats().unwrap();
-        assert_eq!((s.limit, s.held, s.acquired, s.released), (1, 0, 0, 0), "{s:?}");
-        assert_eq!(g.stats().running, 1, "a call waiting for its lease counts as running");
+        assert_eq!(
+            (s.limit, s.held, s.acquired, s.released),
+            (1, 0, 0, 0),
+            "{s:?}"
+        );
+        assert_eq!(
+            g.stats().running,
+            1,
+            "a call waiting for its lease counts as running"
+        );
         held.release().await;
         until_async("the call holds its lease", || {
             g.fleet_stats().is_some_and(|s| s.held == 1)
         })
         .await;
         let s = g.fleet_stats().unwrap();
-        assert_eq!((s.waiting, s.acquired, s.limit_in_force), (0, 1, 1), "{s:?}");
+        assert_eq!(
+            (s.waiting, s.acquired, s.limit_in_force),
+            (0, 1, 1),
+            "{s:?}"
+        );
         open.store(true, SeqCst);
         tokio::time::timeout(Duration::from_secs(20), call)
             .await
@@ -305,7 +331,11 @@ mod fleet {
             .await
             .unwrap();
         let s = g.fleet_stats().unwrap();
-        assert_eq!((s.held, s.waiting, s.acquired, s.released, s.lost), (0, 0, 1, 1, 0), "{s:?}");
+        assert_eq!(
+            (s.held, s.waiting, s.acquired, s.released, s.lost),
+            (0, 0, 1, 1, 0),
+            "{s:?}"
+        );
     }
 
     /// The server's time in milliseconds (leases are timed by it).
@@ -327,10 +357,24 @@ mod fleet {
         let mut connection = server.connection().unwrap();
         let now = server_ms(&server);
         let _: () = redis::pipe()
-            .cmd("SET").arg("{pooled:a15_ghost}:limit").arg(1).ignore()
-            .cmd("SET").arg("{pooled:a15_ghost}:ticket").arg(1).ignore()
-            .cmd("ZADD").arg("{pooled:a15_ghost}:queue").arg(1).arg("ghost").ignore()
-            .cmd("ZADD").arg("{pooled:a15_ghost}:alive").arg(now + 1000).arg("ghost").ignore()
+            .cmd("SET")
+            .arg("{pooled:a15_ghost}:limit")
+            .arg(1)
+            .ignore()
+            .cmd("SET")
+            .arg("{pooled:a15_ghost}:ticket")
+            .arg(1)
+            .ignore()
+            .cmd("ZADD")
+            .arg("{pooled:a15_ghost}:queue")
+            .arg(1)
+            .arg("ghost")
+            .ignore()
+            .cmd("ZADD")
+            .arg("{pooled:a15_ghost}:alive")
+            .arg(now + 1000)
+            .arg("ghost")
+            .ignore()
             .query(&mut connection)
             .unwrap();
         let out = tokio::time::timeout(Duration::from_secs(15), g.submit(0, async { token() }))
@@ -366,15 +410,26 @@ mod fleet {
         assert_no_fleet_keys(&server, "a15_relimit");
         let mismatches = three.fleet_stats().unwrap().limit_mismatches;
         let permits: Vec<_> = (0..3)
-            .map(|_| three.try_acquire(0).expect("three leases under its own limit"))
+            .map(|_| {
+                three
+                    .try_acquire(0)
+                    .expect("three leases under its own limit")
+            })
             .collect();
         let s = three.fleet_stats().unwrap();
         assert_eq!((s.limit_in_force, s.held), (3, 3), "{s:?}");
-        assert_eq!(s.limit_mismatches, mismatches, "no mismatch once its own limit is stored");
+        assert_eq!(
+            s.limit_mismatches, mismatches,
+            "no mismatch once its own limit is stored"
+        );
         drop(permits);
     }
 
-    fn policy_group(name: &str, server: &RedisServer, policy: OnUnreachable) -> &'static pool_runtime::Group {
+    fn policy_group(
+        name: &str,
+        server: &RedisServer,
+        policy: OnUnreachable,
+    ) -> &'static pool_runtime::Group {
         let url = leak(server.url());
         group_with(name, |spec| {
             spec.size(4)
@@ -395,7 +450,11 @@ mod fleet {
     async fn never_rejecting_calls_of_a_reject_group_wait_for_redis_and_then_hold_a_lease() {
         let mut server = RedisServer::start();
         let g = policy_group("a15_reject_wait", &server, OnUnreachable::Reject);
-        assert_eq!(g.submit(0, async { 1 }).await, Ok(1), "started while Redis answers");
+        assert_eq!(
+            g.submit(0, async { 1 }).await,
+            Ok(1),
+            "started while Redis answers"
+        );
         server.stop();
         let errors = g.fleet_stats().unwrap().redis_errors;
         let asynchronous = tokio::spawn(g.submit_wait(0, async { token() }));
@@ -409,7 +468,10 @@ mod fleet {
             Err(Rejected::FleetUnavailable),
             "a rejecting call is turned away meanwhile"
         );
-        assert!(!asynchronous.is_finished() && !sync.is_finished(), "never-rejecting calls wait");
+        assert!(
+            !asynchronous.is_finished() && !sync.is_finished(),
+            "never-rejecting calls wait"
+        );
         server.restart();
         let a = tokio::time::timeout(Duration::from_secs(20), asynchronous)
             .await
@@ -419,7 +481,10 @@ mod fleet {
             .await
             .expect("the sync call ran once Redis was back")
             .unwrap();
-        assert!(a.is_some() && b.is_some(), "they ran under leases: {a:?} {b:?}");
+        assert!(
+            a.is_some() && b.is_some(),
+            "they ran under leases: {a:?} {b:?}"
+        );
         let s = g.fleet_stats().unwrap();
         assert_eq!(s.local_fallbacks, 0, "{s:?}");
     }
@@ -446,7 +511,9 @@ mod fleet {
             (
                 reject.try_acquire(0).err(),
                 wait.try_acquire(0).err(),
-                local.try_acquire(0).map(|p| p.lease().and_then(|l| l.token()).is_none()),
+                local
+                    .try_acquire(0)
+                    .map(|p| p.lease().and_then(|l| l.token()).is_none()),
             )
         })
         .await
@@ -467,7 +534,11 @@ mod fleet {
             .await
             .expect("bounded")
             .expect("the local limit alone");
-        assert_eq!(permit.lease().and_then(|l| l.token()), None, "no token: no lease");
+        assert_eq!(
+            permit.lease().and_then(|l| l.token()),
+            None,
+            "no token: no lease"
+        );
         assert_eq!(local.fleet_stats().unwrap().local_fallbacks, 2);
         drop(permit);
         for g in [reject, local, wait] {
@@ -495,7 +566,10 @@ mod fleet {
         // Ten lease lengths: without renewal the lease would expire and the
         // contender would take it.
         let got = tokio::time::timeout(Duration::from_millis(3000), &mut contender).await;
-        assert!(got.is_err(), "another client got the only lease while it was held");
+        assert!(
+            got.is_err(),
+            "another client got the only lease while it was held"
+        );
         assert_eq!(g.fleet_stats().unwrap().lost, 0);
         open.store(true, SeqCst);
         let outcome = tokio::time::timeout(Duration::from_secs(20), call)
@@ -531,9 +605,7 @@ mod isolation {
     async fn a_runtimes_tasks_and_blocking_jobs_are_isolated_and_outside_threads_are_not() {
         let mine = RT.isolate();
         let instance: &'static Pool = mine.pool();
-        let shared_before = std::thread::spawn(|| RT.stats().completed)
-            .join()
-            .unwrap();
+        let shared_before = std::thread::spawn(|| RT.stats().completed).join().unwrap();
         // A task of the runtime, and a blocking job of it.
         let in_task = tokio::spawn(async move {
             RT.submit(0, async {}).await.unwrap();
@@ -548,7 +620,10 @@ mod isolation {
         .await
         .unwrap();
         assert!(in_task, "a task of the test's runtime is the test's");
-        assert!(in_blocking, "a blocking job of the test's runtime is the test's");
+        assert!(
+            in_blocking,
+            "a blocking job of the test's runtime is the test's"
+        );
         assert_eq!(instance.stats().completed, 2);
         // A plain thread started by the test, outside its runtime.
         let (outside_is_shared, shared_after) = std::thread::spawn(move || {
@@ -557,8 +632,15 @@ mod isolation {
         })
         .join()
         .unwrap();
-        assert!(outside_is_shared, "a thread outside the runtime uses the shared pool");
-        assert_eq!(shared_after, shared_before + 1, "only that thread's call reached it");
+        assert!(
+            outside_is_shared,
+            "a thread outside the runtime uses the shared pool"
+        );
+        assert_eq!(
+            shared_after,
+            shared_before + 1,
+            "only that thread's call reached it"
+        );
         assert_eq!(instance.stats().completed, 2);
     }
 
@@ -591,7 +673,9 @@ mod isolation {
     fn groups_listing_shows_the_shared_pool_not_the_tests_instance() {
         within(Duration::from_secs(20), || {
             // Start the shared pool, from a thread no isolation covers.
-            std::thread::spawn(|| LISTED.run(|| ()).unwrap()).join().unwrap();
+            std::thread::spawn(|| LISTED.run(|| ()).unwrap())
+                .join()
+                .unwrap();
             let shared = |list: Vec<pool_runtime::GroupInfo>| {
                 list.into_iter()
                     .find(|g| g.name == "a15::iso_listed")
@@ -608,8 +692,14 @@ mod isolation {
             LISTED.resize(7);
             let listed = shared(pool_runtime::groups());
             assert!(!listed.paused, "the listing shows the instance's pause");
-            assert_eq!(listed.size, before.size, "the listing shows the instance's size");
-            assert_eq!(listed.completed, before.completed, "the listing counts the instance's calls");
+            assert_eq!(
+                listed.size, before.size,
+                "the listing shows the instance's size"
+            );
+            assert_eq!(
+                listed.completed, before.completed,
+                "the listing counts the instance's calls"
+            );
             assert_eq!(LISTED.settings().starting_size(), 2);
             assert!(mine.pool().is_paused());
             drop(mine);
@@ -696,13 +786,24 @@ mod edges {
     /// message; `MAX_SLOTS` itself builds, for `size` and for `max`.
     #[test]
     fn max_slots_builds_and_one_more_is_too_large_with_its_message() {
-        let pool = Pool::builder().size(MAX_SLOTS).build().expect("MAX_SLOTS builds");
+        let pool = Pool::builder()
+            .size(MAX_SLOTS)
+            .build()
+            .expect("MAX_SLOTS builds");
         assert_eq!(pool.size(), MAX_SLOTS);
         let err = Pool::builder().size(MAX_SLOTS + 1).build().unwrap_err();
-        assert_eq!(err, BuildError::TooLarge { value: MAX_SLOTS + 1 });
+        assert_eq!(
+            err,
+            BuildError::TooLarge {
+                value: MAX_SLOTS + 1
+            }
+        );
         assert_eq!(
             err.to_string(),
-            format!("slot count {} is above the maximum of {MAX_SLOTS}", MAX_SLOTS + 1)
+            format!(
+                "slot count {} is above the maximum of {MAX_SLOTS}",
+                MAX_SLOTS + 1
+            )
         );
         let auto = Pool::builder()
             .kind(Kind::Autoscale)
@@ -717,7 +818,10 @@ mod edges {
             .max(usize::MAX)
             .build()
             .unwrap_err();
-        assert!(matches!(err, BuildError::TooLarge { value } if value == usize::MAX), "{err:?}");
+        assert!(
+            matches!(err, BuildError::TooLarge { value } if value == usize::MAX),
+            "{err:?}"
+        );
         let err = Pool::builder().size(0).build().unwrap_err();
         assert_eq!(err, BuildError::ZeroSize);
         assert_eq!(err.to_string(), "a fixed pool needs `size` >= 1");
@@ -773,12 +877,26 @@ mod edges {
         for (min, max, want) in [
             (0, 0, BuildError::ZeroMax),
             (5, 3, BuildError::MinAboveMax { min: 5, max: 3 }),
-            (1, MAX_SLOTS + 1, BuildError::TooLarge { value: MAX_SLOTS + 1 }),
+            (
+                1,
+                MAX_SLOTS + 1,
+                BuildError::TooLarge {
+                    value: MAX_SLOTS + 1,
+                },
+            ),
         ] {
             assert_eq!(auto.set_bounds(min, max), Err(want), "({min}, {max})");
-            assert_eq!((auto.bounds(), auto.size()), ((2, 6), 4), "a refused change changed something");
+            assert_eq!(
+                (auto.bounds(), auto.size()),
+                ((2, 6), 4),
+                "a refused change changed something"
+            );
         }
-        assert_eq!(auto.set_bounds(5, 8), Ok(5), "the size is clamped into the new bounds");
+        assert_eq!(
+            auto.set_bounds(5, 8),
+            Ok(5),
+            "the size is clamped into the new bounds"
+        );
         assert_eq!(auto.bounds(), (5, 8));
         assert_eq!(auto.set_bounds(1, 3), Ok(3));
         assert_eq!(auto.set_bounds(0, MAX_SLOTS), Ok(3));
@@ -797,7 +915,10 @@ mod edges {
         pool.set_max_waiting(Some(MAX_SLOTS)).unwrap();
         assert!(matches!(
             pool.set_max_waiting(Some(MAX_SLOTS + 1)),
-            Err(BuildError::OutOfRange { setting: "max_waiting", .. })
+            Err(BuildError::OutOfRange {
+                setting: "max_waiting",
+                ..
+            })
         ));
         assert_eq!(pool.max_waiting(), Some(MAX_SLOTS));
         pool.set_max_waiting(None).unwrap();
@@ -872,7 +993,9 @@ mod edges {
             let held = pool.try_acquire_owned(0).unwrap();
             let p = pool.clone();
             let sync = std::thread::spawn(move || p.run(|| 1));
-            until("the sync caller waits (outside the queue)", || pool.stats().waiting == 1);
+            until("the sync caller waits (outside the queue)", || {
+                pool.stats().waiting == 1
+            });
             drop(held);
             assert_eq!(sync.join().unwrap(), Ok(1));
             // A queued async call is owed the next slot: the barging caller
@@ -904,7 +1027,10 @@ mod edges {
         queued.assert_pending();
         pool.close();
         drained.assert_pending();
-        assert_eq!(Task::new(pool.submit(async { 2 })).assert_ready(), Err(Rejected::Closed));
+        assert_eq!(
+            Task::new(pool.submit(async { 2 })).assert_ready(),
+            Err(Rejected::Closed)
+        );
         drop(held);
         drained.assert_pending();
         assert_eq!(queued.assert_ready(), Ok(1));
@@ -972,7 +1098,11 @@ mod edges {
         assert!(!kept.is_closed());
         drop(scope);
         assert!(kept.is_closed(), "a dropped scope closes the pool");
-        assert_eq!(kept.stats().running, 0, "the body's permit was dropped with it");
+        assert_eq!(
+            kept.stats().running,
+            0,
+            "the body's permit was dropped with it"
+        );
     }
 }
 
@@ -1022,7 +1152,11 @@ mod streams {
         let mut stream = Task::new(items.pooled_unordered(&pool).collect::<Vec<_>>());
         stream.assert_pending();
         stream.assert_pending();
-        assert_eq!(pulled.load(SeqCst), 1, "a pool of 0 holds one item of the stream");
+        assert_eq!(
+            pulled.load(SeqCst),
+            1,
+            "a pool of 0 holds one item of the stream"
+        );
         pool.resize(3);
         assert!(stream.is_woken(), "growing the pool wakes the stream");
         let mut out = None;
@@ -1035,7 +1169,11 @@ mod streams {
         let out = out.expect("the stream ends");
         assert_eq!(out.len(), 40);
         assert!(out.iter().all(|o| o.is_ok()));
-        assert!(meter.max() <= 3, "{} ran at once on a pool of 3", meter.max());
+        assert!(
+            meter.max() <= 3,
+            "{} ran at once on a pool of 3",
+            meter.max()
+        );
         assert_eq!(meter.done(), 40);
     }
 
@@ -1048,7 +1186,11 @@ mod streams {
         let pool = Pool::fixed(1);
         let held = pool.try_acquire().unwrap();
         let pulled = Arc::new(AtomicUsize::new(0));
-        let mut stream = Task::new(counted(6, &pulled).pooled_ordered(&pool).collect::<Vec<_>>());
+        let mut stream = Task::new(
+            counted(6, &pulled)
+                .pooled_ordered(&pool)
+                .collect::<Vec<_>>(),
+        );
         stream.assert_pending();
         assert_eq!(pulled.load(SeqCst), 2, "2 x size items pulled");
         pool.close();
@@ -1066,7 +1208,11 @@ mod streams {
             ]
         );
         let stats = pool.stats();
-        assert_eq!((stats.completed, stats.running, stats.waiting), (3, 0, 0), "{stats:?}");
+        assert_eq!(
+            (stats.completed, stats.running, stats.waiting),
+            (3, 0, 0),
+            "{stats:?}"
+        );
     }
 
     /// The same race with `abort` (waiting items are turned away too) and
@@ -1076,7 +1222,11 @@ mod streams {
         let pool = Pool::fixed(1);
         let held = pool.try_acquire().unwrap();
         let pulled = Arc::new(AtomicUsize::new(0));
-        let mut stream = Task::new(counted(4, &pulled).pooled_ordered(&pool).collect::<Vec<_>>());
+        let mut stream = Task::new(
+            counted(4, &pulled)
+                .pooled_ordered(&pool)
+                .collect::<Vec<_>>(),
+        );
         stream.assert_pending();
         pool.abort();
         let out = stream.assert_ready();
@@ -1085,7 +1235,11 @@ mod streams {
 
         let pool = Pool::fixed(1);
         let held = pool.try_acquire().unwrap();
-        let mut stream = Task::new(counted(5, &pulled).pooled_ordered(&pool).collect::<Vec<_>>());
+        let mut stream = Task::new(
+            counted(5, &pulled)
+                .pooled_ordered(&pool)
+                .collect::<Vec<_>>(),
+        );
         stream.assert_pending();
         pool.pause();
         drop(held);
@@ -1102,7 +1256,11 @@ mod streams {
         );
     }
 
-    static PRIO: Group = Group::new(GroupSpec::new("a15::stream_prio").order(Order::Priority).size(1));
+    static PRIO: Group = Group::new(
+        GroupSpec::new("a15::stream_prio")
+            .order(Order::Priority)
+            .size(1),
+    );
 
     /// `pooled_unordered_weighted`: "The weight orders the stream's calls
     /// among every call waiting for the pool" — over a priority group, the
@@ -1247,7 +1405,11 @@ mod tokio_clock {
         let out = pool.submit(async { 1 }).await;
         drop(tx);
         releaser.join().unwrap();
-        assert_eq!(out, Ok(1), "a timeout of Duration::MAX fired on paused tokio time");
+        assert_eq!(
+            out,
+            Ok(1),
+            "a timeout of Duration::MAX fired on paused tokio time"
+        );
     }
 
     /// `Pool::shutdown`: "With a `timeout`, it returns by the deadline";
