@@ -1373,6 +1373,117 @@ mod rayon_config {
     }
 }
 
+// ---- one check, one message, everywhere ------------------------------------------
+
+#[cfg(feature = "config")]
+mod one_rule {
+    use super::*;
+    use pool_runtime::{
+        config, register_group, BuildError, Group, GroupSettings, GroupSpec, Kind, ScalePolicy,
+        MAX_SLOTS,
+    };
+
+    static CHECKED: Group = Group::new(GroupSpec::new("a15::checked"));
+    register_group!(CHECKED);
+
+    /// `GroupSettings`: "Every surface goes through this one type and its
+    /// one check, so the same values are refused everywhere with the same
+    /// message"; README: "Every value is checked by the builder's own rule
+    /// (`PoolBuilder::build`), with its message". For each bad value, the
+    /// builder, `GroupSettings::check` and a configuration load refuse it,
+    /// the load with the builder's message; the load changes nothing.
+    #[test]
+    fn each_bad_value_is_refused_by_every_surface_with_the_builders_message() {
+        common::in_child_process(
+            "one_rule::each_bad_value_is_refused_by_every_surface_with_the_builders_message",
+            &[],
+            || {
+                let fixed = GroupSettings::DEFAULT;
+                let auto = GroupSettings::DEFAULT.kind(Kind::Autoscale);
+                let big = MAX_SLOTS + 1;
+                let cases: Vec<(GroupSettings, String, BuildError)> = vec![
+                    (fixed.size(0), "size = 0".into(), BuildError::ZeroSize),
+                    (
+                        fixed.size(big),
+                        format!("size = {big}"),
+                        BuildError::TooLarge { value: big },
+                    ),
+                    (
+                        auto.min(5).max(3),
+                        "kind = \"autoscale\"\nmin = 5\nmax = 3".into(),
+                        BuildError::MinAboveMax { min: 5, max: 3 },
+                    ),
+                    (
+                        auto.max(0),
+                        "kind = \"autoscale\"\nmax = 0".into(),
+                        BuildError::ZeroMax,
+                    ),
+                    (
+                        auto.max(big),
+                        format!("kind = \"autoscale\"\nmax = {big}"),
+                        BuildError::TooLarge { value: big },
+                    ),
+                    (
+                        fixed.min(1),
+                        "min = 1".into(),
+                        BuildError::BoundsOnFixedPool,
+                    ),
+                    (
+                        fixed.scale_policy(ScalePolicy::Adaptive(Default::default())),
+                        "policy = \"adaptive\"".into(),
+                        BuildError::PolicyOnFixedPool,
+                    ),
+                    (
+                        auto.autoscale_window(0),
+                        "kind = \"autoscale\"\nautoscale_window = 0".into(),
+                        BuildError::ZeroWindow,
+                    ),
+                    (
+                        auto.autoscale_interval(Duration::ZERO),
+                        "kind = \"autoscale\"\nautoscale_interval = \"0s\"".into(),
+                        BuildError::ZeroInterval,
+                    ),
+                ];
+                let mut mismatches = 0;
+                for (settings, toml, want) in cases {
+                    assert_eq!(settings.check().err(), Some(want.clone()), "check: {toml}");
+                    let built = Pool::builder().settings(settings).build();
+                    assert_eq!(built.err(), Some(want.clone()), "builder: {toml}");
+                    let text = format!("[groups.\"a15::checked\"]\n{toml}\n");
+                    let err = config::load_str("app.toml", &text)
+                        .expect_err(&format!("the load refuses {toml}"));
+                    // A count above MAX_SLOTS is refused by the parser
+                    // with the range (a message of its own, naming the bound).
+                    // Bounds on a fixed group get a message naming the group.
+                    let same = if matches!(want, BuildError::TooLarge { .. }) {
+                        err.to_string().contains(&MAX_SLOTS.to_string())
+                    } else if want == BuildError::BoundsOnFixedPool {
+                        err.to_string().contains("`min`/`max` apply to autoscaled")
+                    } else {
+                        err.to_string().contains(&want.to_string())
+                    };
+                    if !same {
+                        eprintln!("MISMATCH {toml}: the load's error {err} lacks the builder's message {want}");
+                        mismatches += 1;
+                    }
+                }
+                assert_eq!(mismatches, 0, "see MISMATCH lines");
+                let over = format!(
+                    "[groups.\"a15::checked\"]\nmax_waiting = {}\n",
+                    MAX_SLOTS + 1
+                );
+                assert!(config::load_str("app.toml", &over).is_err());
+                assert_eq!(
+                    CHECKED.settings(),
+                    GroupSettings::DEFAULT,
+                    "no refused load changed anything"
+                );
+                assert_eq!(CHECKED.size(), 3);
+            },
+        );
+    }
+}
+
 // ---- durations too long to pass on tokio's paused clock ------------------------
 
 mod tokio_clock {
