@@ -345,6 +345,49 @@ mod fleet {
         s * 1000 + us / 1000
     }
 
+    /// `pooled::fleet`, permits: "`try_acquire` ... never wait for a
+    /// lease: one Redis round trip, granted only if a lease is free now and
+    /// no call of the fleet waits for one, otherwise `Rejected::Full`
+    /// (counted in `FleetStats::busy`)". A lease freed behind the queue's
+    /// back (its holder's entry removed, no release published) is free, but
+    /// a call of another client waits for it: `try_acquire` must not jump
+    /// the queue; the waiter gets it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn try_acquire_never_jumps_a_waiter_of_another_client_for_a_free_lease() {
+        let server = RedisServer::start();
+        let g = group("a15_nojump", &server, 4, 1, 60_000);
+        let other = other_client(g);
+        let held = other.acquire().await.expect("granted");
+        let token = held.token().unwrap();
+        let waiter_client = other_client(g);
+        let waiter = tokio::spawn(async move {
+            let lease = waiter_client.acquire().await;
+            (lease.map(|l| l.token()), waiter_client)
+        });
+        until_async("the other client's call is queued in Redis", || {
+            zcard(&server, "{pooled:a15_nojump}:queue") == 1
+        })
+        .await;
+        let mut connection = server.connection().unwrap();
+        let _: i64 = redis::cmd("ZREM")
+            .arg("{pooled:a15_nojump}:holders")
+            .arg(token.to_string())
+            .query(&mut connection)
+            .unwrap();
+        let tried = tokio::task::spawn_blocking(move || g.try_acquire_owned(0).map(|_| ()))
+            .await
+            .unwrap();
+        assert_eq!(tried, Err(Rejected::Full), "try_acquire jumped the fleet's queue");
+        assert_eq!(g.fleet_stats().unwrap().busy, 1);
+        assert_eq!(g.stats().running, 0, "the refused permit gave back its local slot");
+        let (granted, _client) = tokio::time::timeout(Duration::from_secs(45), waiter)
+            .await
+            .expect("the waiter got the free lease")
+            .unwrap();
+        assert!(matches!(granted, Ok(Some(t)) if t > token), "{granted:?}");
+        std::mem::forget(held);
+    }
+
     /// `pooled::fleet`, fairness: "A waiter that stops asking (its process
     /// died) leaves the queue after one lease." A dead process's waiter at
     /// the head of the queue (written as the scripts write one: a ticket in
