@@ -388,6 +388,52 @@ mod fleet {
         std::mem::forget(held);
     }
 
+    static ENV_FLEET: pool_runtime::Group =
+        pool_runtime::Group::new(pool_runtime::GroupSpec::new("a15::envfleet").size(3));
+    #[cfg(feature = "config")]
+    pool_runtime::register_group!(ENV_FLEET);
+
+    /// README, fleet limits: "The same keys work in `#[pooled(...)]`, on
+    /// `GroupSpec`/`GroupSettings`, and as `POOLED_<GROUP>_FLEET_LIMIT`
+    /// etc." A group declared without a fleet gets one from its variables
+    /// alone (limit, URL, lease, policy), and its calls hold leases.
+    #[cfg(feature = "config")]
+    #[test]
+    fn every_fleet_key_works_as_a_variable() {
+        let server = (!common::is_child_process()).then(RedisServer::start);
+        let url = server.as_ref().map(|s| s.url()).unwrap_or_default();
+        common::in_child_process(
+            "fleet::every_fleet_key_works_as_a_variable",
+            &[
+                (b"POOLED_A15__ENVFLEET_FLEET_LIMIT", b"1"),
+                (b"POOLED_A15__ENVFLEET_FLEET_URL", url.as_bytes()),
+                (b"POOLED_A15__ENVFLEET_FLEET_LEASE", b"2s"),
+                (b"POOLED_A15__ENVFLEET_FLEET_UNREACHABLE", b"reject"),
+            ],
+            || {
+                let settings = ENV_FLEET.settings().fleet;
+                assert_eq!(settings.limit, Some(1));
+                assert_eq!(settings.lease, Duration::from_secs(2));
+                assert_eq!(settings.unreachable, OnUnreachable::Reject);
+                assert!(settings.url.is_some_and(|u| u.starts_with("redis://127.0.0.1:")));
+                let rt = runtime();
+                rt.block_on(async {
+                    let t = ENV_FLEET.submit(0, async { token() }).await;
+                    assert!(matches!(t, Ok(Some(_))), "{t:?}");
+                    let fleet = ENV_FLEET.fleet().expect("a fleet from the variables");
+                    tokio::time::timeout(Duration::from_secs(10), fleet.flush())
+                        .await
+                        .unwrap();
+                    let s = ENV_FLEET.fleet_stats().unwrap();
+                    assert_eq!((s.limit, s.acquired, s.released), (1, 1, 1), "{s:?}");
+                });
+            },
+        );
+        if let Some(server) = server {
+            assert_no_fleet_keys(&server, "a15::envfleet");
+        }
+    }
+
     /// `pooled::fleet`, fairness: "A waiter that stops asking (its process
     /// died) leaves the queue after one lease." A dead process's waiter at
     /// the head of the queue (written as the scripts write one: a ticket in
