@@ -578,6 +578,60 @@ mod fleet {
         assert_eq!(s.local_fallbacks, 0, "{s:?}");
     }
 
+    /// `Stats::rejected_for`: "The fleet's reasons (`FleetUnavailable`,
+    /// `LeaseLost`) are always 0 here: ... the pool counts that call by how
+    /// its slot ended — `completed` for an async call or a permit,
+    /// `cancelled` for a blocking call turned away before its closure ran.
+    /// The fleet counts them itself (`FleetStats::rejected_unavailable`)".
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn calls_the_fleet_turns_away_are_counted_as_documented() {
+        let mut server = RedisServer::start();
+        let g = policy_group("a15_reject_counts", &server, OnUnreachable::Reject);
+        assert_eq!(g.submit(0, async {}).await, Ok(()));
+        server.stop();
+        let before = g.stats();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        assert_eq!(
+            g.submit(0, async move {
+                r.fetch_add(1, SeqCst);
+            })
+            .await,
+            Err(Rejected::FleetUnavailable)
+        );
+        let r = ran.clone();
+        assert_eq!(
+            g.submit_blocking(0, move || {
+                r.fetch_add(1, SeqCst);
+            })
+            .await,
+            Err(Rejected::FleetUnavailable)
+        );
+        assert!(matches!(g.acquire(0).await, Err(Rejected::FleetUnavailable)));
+        let r = ran.clone();
+        let sync = tokio::task::spawn_blocking(move || {
+            g.run(move || {
+                r.fetch_add(1, SeqCst);
+            })
+        })
+        .await
+        .unwrap();
+        assert_eq!(sync, Err(Rejected::FleetUnavailable));
+        assert_eq!(ran.load(SeqCst), 0, "a call turned away never ran");
+        let after = g.stats();
+        assert_eq!(after.rejected_for(Rejected::FleetUnavailable), 0);
+        assert_eq!(after.rejected_total(), before.rejected_total());
+        assert_eq!(
+            (after.completed - before.completed) + (after.cancelled - before.cancelled),
+            4,
+            "{after:?}"
+        );
+        assert_eq!(after.cancelled - before.cancelled, 1, "the blocking call: {after:?}");
+        assert_eq!((after.running, after.waiting), (0, 0));
+        assert_accounted(&after);
+        assert_eq!(g.fleet_stats().unwrap().rejected_unavailable, 4);
+    }
+
     /// `pooled::fleet`, permits: "with Redis unreachable,
     /// `Rejected::FleetUnavailable` under `wait` and `reject`, the local
     /// slot alone under `local`" (for `try_acquire`); and a waiting
