@@ -632,6 +632,44 @@ mod fleet {
         assert_eq!(g.fleet_stats().unwrap().rejected_unavailable, 4);
     }
 
+    /// `pooled::fleet`: "Scripts are re-sent after `NOSCRIPT`." A Redis
+    /// whose script cache is flushed (a failover, `SCRIPT FLUSH`) but which
+    /// kept its data has lost no lease: renewals reload the scripts and go
+    /// on, nothing is counted lost, the call ends `Ok`, and no other client
+    /// gets the only lease meanwhile.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_flushed_script_cache_loses_no_lease() {
+        let server = RedisServer::start();
+        let g = group("a15_noscript", &server, 4, 1, 300);
+        let other = other_client(g);
+        let (open_gate, open) = gate();
+        let call = tokio::spawn(g.submit(0, open_gate));
+        until_async("the call holds its lease", || {
+            g.fleet_stats().is_some_and(|s| s.held == 1)
+        })
+        .await;
+        let mut contender = Box::pin(other.acquire());
+        let mut connection = server.connection().unwrap();
+        for _ in 0..10 {
+            let _: String = redis::cmd("SCRIPT").arg("FLUSH").query(&mut connection).unwrap();
+            let got = tokio::time::timeout(Duration::from_millis(300), &mut contender).await;
+            assert!(got.is_err(), "another client got the only lease");
+        }
+        let s = g.fleet_stats().unwrap();
+        assert_eq!((s.lost, s.held), (0, 1), "{s:?}");
+        open.store(true, SeqCst);
+        let outcome = tokio::time::timeout(Duration::from_secs(20), call)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(outcome, Ok(()));
+        let lease = tokio::time::timeout(Duration::from_secs(20), contender)
+            .await
+            .expect("the contender gets the lease once released")
+            .expect("granted");
+        lease.release().await;
+    }
+
     /// `pooled::fleet`, permits: "with Redis unreachable,
     /// `Rejected::FleetUnavailable` under `wait` and `reject`, the local
     /// slot alone under `local`" (for `try_acquire`); and a waiting
