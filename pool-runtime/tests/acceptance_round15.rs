@@ -670,6 +670,55 @@ mod fleet {
         lease.release().await;
     }
 
+    /// `pooled::fleet`: "Leases held while Redis is away keep being renewed
+    /// once it is back within their length". Redis itself stays up; the
+    /// library's connections (commands and pub/sub) are killed once per
+    /// lease (`CLIENT KILL`), as a proxy or a failover would drop them: each
+    /// time Redis is back at once, so the holder renews, loses nothing and
+    /// keeps the only lease; and a waiter still gets it when it is released
+    /// (its wake-up channel was cut too).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn killed_connections_lose_no_lease_and_miss_no_wake_up_for_long() {
+        let server = RedisServer::start();
+        let g = group("a15_killed", &server, 4, 1, 3000);
+        let other = other_client(g);
+        let (open_gate, open) = gate();
+        let call = tokio::spawn(g.submit(0, open_gate));
+        until_async("the call holds its lease", || {
+            g.fleet_stats().is_some_and(|s| s.held == 1)
+        })
+        .await;
+        let mut contender = Box::pin(other.acquire());
+        for _ in 0..4 {
+            let mut connection = server.connection().unwrap();
+            for kind in ["normal", "pubsub"] {
+                let _: i64 = redis::cmd("CLIENT")
+                    .arg("KILL")
+                    .arg("TYPE")
+                    .arg(kind)
+                    .arg("SKIPME")
+                    .arg("yes")
+                    .query(&mut connection)
+                    .unwrap();
+            }
+            let got = tokio::time::timeout(Duration::from_millis(3000), &mut contender).await;
+            assert!(got.is_err(), "another client got the only lease");
+        }
+        let s = g.fleet_stats().unwrap();
+        assert_eq!((s.lost, s.held), (0, 1), "{s:?}");
+        open.store(true, SeqCst);
+        let outcome = tokio::time::timeout(Duration::from_secs(20), call)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(outcome, Ok(()), "the call kept its lease");
+        let lease = tokio::time::timeout(Duration::from_secs(20), contender)
+            .await
+            .expect("the contender gets the lease once released")
+            .expect("granted");
+        lease.release().await;
+    }
+
     /// `pooled::fleet`, permits: "with Redis unreachable,
     /// `Rejected::FleetUnavailable` under `wait` and `reject`, the local
     /// slot alone under `local`" (for `try_acquire`); and a waiting
