@@ -377,9 +377,17 @@ mod fleet {
         let tried = tokio::task::spawn_blocking(move || g.try_acquire_owned(0).map(|_| ()))
             .await
             .unwrap();
-        assert_eq!(tried, Err(Rejected::Full), "try_acquire jumped the fleet's queue");
+        assert_eq!(
+            tried,
+            Err(Rejected::Full),
+            "try_acquire jumped the fleet's queue"
+        );
         assert_eq!(g.fleet_stats().unwrap().busy, 1);
-        assert_eq!(g.stats().running, 0, "the refused permit gave back its local slot");
+        assert_eq!(
+            g.stats().running,
+            0,
+            "the refused permit gave back its local slot"
+        );
         let (granted, _client) = tokio::time::timeout(Duration::from_secs(45), waiter)
             .await
             .expect("the waiter got the free lease")
@@ -415,7 +423,9 @@ mod fleet {
                 assert_eq!(settings.limit, Some(1));
                 assert_eq!(settings.lease, Duration::from_secs(2));
                 assert_eq!(settings.unreachable, OnUnreachable::Reject);
-                assert!(settings.url.is_some_and(|u| u.starts_with("redis://127.0.0.1:")));
+                assert!(settings
+                    .url
+                    .is_some_and(|u| u.starts_with("redis://127.0.0.1:")));
                 let rt = runtime();
                 rt.block_on(async {
                     let t = ENV_FLEET.submit(0, async { token() }).await;
@@ -607,7 +617,10 @@ mod fleet {
             .await,
             Err(Rejected::FleetUnavailable)
         );
-        assert!(matches!(g.acquire(0).await, Err(Rejected::FleetUnavailable)));
+        assert!(matches!(
+            g.acquire(0).await,
+            Err(Rejected::FleetUnavailable)
+        ));
         let r = ran.clone();
         let sync = tokio::task::spawn_blocking(move || {
             g.run(move || {
@@ -626,7 +639,11 @@ mod fleet {
             4,
             "{after:?}"
         );
-        assert_eq!(after.cancelled - before.cancelled, 1, "the blocking call: {after:?}");
+        assert_eq!(
+            after.cancelled - before.cancelled,
+            1,
+            "the blocking call: {after:?}"
+        );
         assert_eq!((after.running, after.waiting), (0, 0));
         assert_accounted(&after);
         assert_eq!(g.fleet_stats().unwrap().rejected_unavailable, 4);
@@ -651,7 +668,10 @@ mod fleet {
         let mut contender = Box::pin(other.acquire());
         let mut connection = server.connection().unwrap();
         for _ in 0..10 {
-            let _: String = redis::cmd("SCRIPT").arg("FLUSH").query(&mut connection).unwrap();
+            let _: String = redis::cmd("SCRIPT")
+                .arg("FLUSH")
+                .query(&mut connection)
+                .unwrap();
             let got = tokio::time::timeout(Duration::from_millis(300), &mut contender).await;
             assert!(got.is_err(), "another client got the only lease");
         }
