@@ -1796,6 +1796,80 @@ mod tokio_clock {
         assert_eq!(pool.stats().running, 0);
     }
 
+    /// README: "nothing binds a pool to the runtime that first used it";
+    /// `TokioClock`: admission timeouts "then run on tokio's timer". A call
+    /// first polled (and so waiting, its timeout on tokio's timer) inside a
+    /// runtime that is then shut down, and finished on another executor,
+    /// must still be admitted when the slot frees (or time out), not panic.
+    #[test]
+    fn a_waiting_call_outlives_the_runtime_whose_timer_it_started_on() {
+        within(Duration::from_secs(20), || {
+            let pool = Pool::builder()
+                .size(1)
+                .admission_timeout(Duration::from_secs(30))
+                .clock(TokioClock::new())
+                .build()
+                .unwrap();
+            let held = pool.try_acquire_owned(0).unwrap();
+            let mut call = Box::pin(pool.submit(async { 1 }));
+            let first = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            first.block_on(async {
+                assert!(futures::poll!(call.as_mut()).is_pending());
+            });
+            drop(first);
+            drop(held);
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                futures::executor::block_on(call.as_mut())
+            }));
+            assert!(
+                out.is_ok(),
+                "polling the call after its runtime shut down panicked"
+            );
+            assert_eq!(out.unwrap(), Ok(1));
+        });
+    }
+
+    /// The same call, its slot never freed: its admission timeout must
+    /// still turn it away (`TimedOut`) once its runtime, and that runtime's
+    /// timer, are gone.
+    #[test]
+    #[ignore = "bug: a TokioClock call waiting with its admission timeout on a runtime's timer panics (tokio: runtime shutting down) when polled after that runtime shut down"]
+    fn a_waiting_call_times_out_after_the_runtime_whose_timer_it_started_on_shut_down() {
+        common::quiet_planned_panics();
+        within(Duration::from_secs(20), || {
+            let pool = Pool::builder()
+                .size(1)
+                .admission_timeout(Duration::from_millis(200))
+                .clock(TokioClock::new())
+                .build()
+                .unwrap();
+            let held = pool.try_acquire_owned(0).unwrap();
+            let mut call = Box::pin(pool.submit(async { 1 }));
+            let first = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            first.block_on(async {
+                assert!(futures::poll!(call.as_mut()).is_pending());
+            });
+            drop(first);
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                futures::executor::block_on(call.as_mut())
+            }));
+            drop(call);
+            assert_eq!(
+                out.ok(),
+                Some(Err(Rejected::TimedOut)),
+                "polling the call after its runtime shut down panicked"
+            );
+            drop(held);
+            assert_accounted(&pool.stats());
+        });
+    }
+
     /// The same for a finite but very long timeout set at run time
     /// (`set_admission_timeout`) through a group-like setter path: a year
     /// on paused time does pass once the runtime is idle — tokio's rule —
