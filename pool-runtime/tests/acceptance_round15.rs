@@ -483,6 +483,32 @@ mod fleet {
         assert_eq!(zcard(&server, "{pooled:a15_ghost}:queue"), 0);
     }
 
+    /// `pooled::fleet`: a holder that dies "stops renewing: its leases
+    /// expire and the next acquire anywhere removes them"; `FleetStats::
+    /// reclaimed`: "Expired leases (of any process) that this process's
+    /// acquires removed"; fairness: "a waiter also asks again at the nearest
+    /// lease expiry". A dead holder's lease (written as the scripts write
+    /// one) expires half a second from now; with a 60 s lease (a third: 20
+    /// s) the waiting call must get in at that expiry, well within 15 s,
+    /// and count the reclaimed lease.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dead_holders_lease_is_reclaimed_at_its_expiry_by_a_waiter() {
+        let server = RedisServer::start();
+        let g = group("a15_reclaim", &server, 4, 1, 60_000);
+        let now = server_ms(&server);
+        let mut connection = server.connection().unwrap();
+        let _: () = redis::pipe()
+            .cmd("SET").arg("{pooled:a15_reclaim}:limit").arg(1).ignore()
+            .cmd("ZADD").arg("{pooled:a15_reclaim}:holders").arg(now + 500).arg("12345").ignore()
+            .query(&mut connection)
+            .unwrap();
+        let out = tokio::time::timeout(Duration::from_secs(15), g.submit(0, async { token() }))
+            .await
+            .expect("the waiter asked again at the dead lease's expiry");
+        assert!(matches!(out, Ok(Some(t)) if t > 12345), "{out:?}");
+        assert_eq!(g.fleet_stats().unwrap().reclaimed, 1);
+    }
+
     /// `pooled::fleet`, one limit: "The limit is stored in Redis by the
     /// first process that needs it (while any lease is held or call
     /// waits)": once the fleet is idle and its keys are gone, a process
