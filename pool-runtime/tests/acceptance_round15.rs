@@ -498,8 +498,15 @@ mod fleet {
         let now = server_ms(&server);
         let mut connection = server.connection().unwrap();
         let _: () = redis::pipe()
-            .cmd("SET").arg("{pooled:a15_reclaim}:limit").arg(1).ignore()
-            .cmd("ZADD").arg("{pooled:a15_reclaim}:holders").arg(now + 500).arg("12345").ignore()
+            .cmd("SET")
+            .arg("{pooled:a15_reclaim}:limit")
+            .arg(1)
+            .ignore()
+            .cmd("ZADD")
+            .arg("{pooled:a15_reclaim}:holders")
+            .arg(now + 500)
+            .arg("12345")
+            .ignore()
             .query(&mut connection)
             .unwrap();
         let out = tokio::time::timeout(Duration::from_secs(15), g.submit(0, async { token() }))
@@ -1132,6 +1139,51 @@ mod edges {
         let b = auto.try_acquire().unwrap();
         assert_eq!(auto.try_acquire().unwrap_err(), Rejected::Full);
         drop((a, b));
+    }
+
+    /// `GroupSettings::clamped` (what a group starts with): "every value a
+    /// pool could not take brought into range — sizes to `1..=MAX_SLOTS`,
+    /// `min` to `max`, `max_waiting` to `MAX_SLOTS`, the autoscale window to
+    /// `1..=MAX_WINDOW` ... a hand-written declaration may still carry them,
+    /// and a group then starts rather than failing at its first call";
+    /// `GROUP.settings().check()` still reports the error.
+    #[test]
+    fn a_hand_written_group_with_bad_values_starts_clamped_and_check_reports_them() {
+        use pool_runtime::{Group, GroupSpec};
+        static ZERO: Group = Group::new(GroupSpec::new("a15::bad_zero").size(0));
+        static HUGE: Group = Group::new(
+            GroupSpec::new("a15::bad_huge")
+                .size(MAX_SLOTS + 1)
+                .max_waiting(usize::MAX),
+        );
+        static CROSSED: Group = Group::new(
+            GroupSpec::new("a15::bad_crossed")
+                .kind(Kind::Autoscale)
+                .min(5)
+                .max(3)
+                .autoscale_window(0),
+        );
+        static WIDE: Group = Group::new(
+            GroupSpec::new("a15::bad_wide")
+                .kind(Kind::Autoscale)
+                .min(1)
+                .max(4)
+                .autoscale_window(usize::MAX),
+        );
+        assert_eq!(ZERO.settings().check().err(), Some(BuildError::ZeroSize));
+        assert_eq!(ZERO.run(|| 1), Ok(1));
+        assert_eq!(ZERO.size(), 1);
+        assert!(HUGE.settings().check().is_err());
+        assert_eq!(HUGE.run(|| 2), Ok(2));
+        assert_eq!(HUGE.size(), MAX_SLOTS);
+        assert_eq!(HUGE.pool().max_waiting(), Some(MAX_SLOTS));
+        assert!(CROSSED.settings().check().is_err());
+        assert_eq!(CROSSED.run(|| 3), Ok(3));
+        assert_eq!(CROSSED.pool().bounds(), (3, 3));
+        assert_eq!(CROSSED.size(), 3);
+        assert!(WIDE.settings().check().is_err());
+        assert_eq!(WIDE.run(|| 4), Ok(4));
+        assert_eq!(WIDE.pool().bounds(), (1, 4));
     }
 
     /// `Pool::set_bounds`: errors "checked as `PoolBuilder::build` checks
