@@ -1674,6 +1674,36 @@ mod rayon_config {
         );
     }
 
+    static ISO_ENV: Group = Group::new(GroupSpec::new("a15::rayon_iso").size(2));
+    register_group!(ISO_ENV);
+
+    /// `Group::isolate`: "a fresh pool with the group's effective
+    /// settings" — the executor included: a group moved to rayon by its
+    /// variable gives the test an instance on rayon too, and nested calls in
+    /// its rayon jobs stay in that instance.
+    #[cfg(feature = "test-util")]
+    #[test]
+    fn an_isolated_instance_runs_blocking_calls_where_the_configuration_says() {
+        common::in_child_process(
+            "rayon_config::an_isolated_instance_runs_blocking_calls_where_the_configuration_says",
+            &[(b"POOLED_A15__RAYON_ISO_EXECUTOR", b"rayon")],
+            || {
+                let mine = ISO_ENV.isolate();
+                let instance: &'static Pool = mine.pool();
+                let on = futures::executor::block_on(ISO_ENV.submit_blocking(0, move || {
+                    let nested = ISO_ENV.run(|| 1);
+                    (
+                        rayon::current_thread_index().is_some(),
+                        std::ptr::eq(ISO_ENV.pool(), instance),
+                        nested,
+                    )
+                }));
+                assert_eq!(on, Ok((true, true, Ok(1))));
+                assert_eq!(instance.stats().completed, 2);
+            },
+        );
+    }
+
     /// README: `executor` "takes effect at a group's next start", and a
     /// reload's report lists it as such: a running group keeps its executor.
     #[test]
