@@ -449,6 +449,49 @@ mod fleet {
         }
     }
 
+    /// `observe`: `pooled.fleet.limit` is "the fleet limit in force in
+    /// Redis", `pooled.fleet.held` the leases this process holds. A process
+    /// configured with 3 whose fleet stored 1 reports 1 as the limit, as
+    /// `FleetStats::limit_in_force` does.
+    #[cfg(feature = "metrics")]
+    #[test]
+    fn the_limit_gauge_is_the_limit_in_force_not_the_configured_one() {
+        let server = (!common::is_child_process()).then(RedisServer::start);
+        let url = server.as_ref().map(|s| s.url()).unwrap_or_default();
+        common::in_child_process(
+            "fleet::the_limit_gauge_is_the_limit_in_force_not_the_configured_one",
+            &[(b"A15_URL", url.as_bytes())],
+            || {
+                let capture: &'static common::Capture = Box::leak(Box::default());
+                metrics::set_global_recorder(capture).expect("the only recorder");
+                let url = leak(std::env::var("A15_URL").unwrap());
+                let one = group_with("a15_gauge", |spec| {
+                    spec.size(2).fleet_limit(1).fleet_url(url)
+                });
+                let three = group_with("a15_gauge", |spec| {
+                    spec.size(2).fleet_limit(3).fleet_url(url)
+                });
+                runtime().block_on(async {
+                    let held = one.acquire_owned(0).await.unwrap();
+                    let tried = three.try_acquire_owned(0).map(|_| ());
+                    assert_eq!(tried, Err(Rejected::Full));
+                    let s = three.fleet_stats().unwrap();
+                    assert_eq!((s.limit, s.limit_in_force), (3, 1), "{s:?}");
+                    // Both groups report under the one name, each the
+                    // limit in force (1), never the configured 3.
+                    let limit = capture.gauge("pooled.fleet.limit", "a15_gauge");
+                    assert_eq!(
+                        limit,
+                        Some(1.0),
+                        "pooled.fleet.limit (3 is the configured limit, not the one in force)"
+                    );
+                    assert_eq!(capture.gauge("pooled.fleet.held", "a15_gauge"), Some(1.0));
+                    drop(held);
+                });
+            },
+        );
+    }
+
     /// `pooled::fleet`, fairness: "A waiter that stops asking (its process
     /// died) leaves the queue after one lease." A dead process's waiter at
     /// the head of the queue (written as the scripts write one: a ticket in
