@@ -1904,7 +1904,6 @@ mod tokio_clock {
     /// slot is given back from a plain thread (no tokio timer), so the only
     /// timer in the runtime is the waiting call's.
     #[tokio::test(start_paused = true)]
-    #[ignore = "bug: with TokioClock, an admission timeout of Duration::MAX becomes tokio's ~30-year far-future timer, which paused time auto-advances to and fires"]
     async fn an_admission_timeout_of_duration_max_never_fires_on_paused_tokio_time() {
         let pool = Pool::builder()
             .size(1)
@@ -1934,7 +1933,6 @@ mod tokio_clock {
     /// `shutdown(Some(Duration::MAX))` on a pool that follows paused tokio
     /// time waits for the running call, as `shutdown(None)` would.
     #[tokio::test(start_paused = true)]
-    #[ignore = "bug: with TokioClock, shutdown(Some(Duration::MAX)) becomes tokio's ~30-year far-future timer, which paused time auto-advances to and fires"]
     async fn shutdown_with_duration_max_waits_for_the_running_call_on_paused_tokio_time() {
         let pool = Pool::builder()
             .size(1)
@@ -1992,7 +1990,6 @@ mod tokio_clock {
     /// still turn it away (`TimedOut`) once its runtime, and that runtime's
     /// timer, are gone.
     #[test]
-    #[ignore = "bug: a TokioClock call waiting with its admission timeout on a runtime's timer panics (tokio: runtime shutting down) when polled after that runtime shut down"]
     fn a_waiting_call_times_out_after_the_runtime_whose_timer_it_started_on_shut_down() {
         common::quiet_planned_panics();
         within(Duration::from_secs(20), || {
@@ -2031,7 +2028,6 @@ mod tokio_clock {
     /// `TokioClock` pool), then that runtime shut down: awaited on, it must
     /// still return `ShutdownTimedOut` at the deadline, not panic.
     #[test]
-    #[ignore = "bug: TokioClock shutdown(Some(t)) whose deadline was armed on a runtime that then shut down panics when polled (same root cause as the admission timeout)"]
     fn a_shutdown_deadline_outlives_the_runtime_whose_timer_it_started_on() {
         common::quiet_planned_panics();
         within(Duration::from_secs(20), || {

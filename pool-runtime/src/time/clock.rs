@@ -143,7 +143,11 @@ impl fmt::Debug for ManualClock {
 /// outside any runtime, or in one built without `enable_time` (which has no
 /// paused time), time out on the crate's timer thread instead; finding out
 /// that a runtime has no time driver costs one caught panic of
-/// `tokio::time::sleep` per runtime, which the panic hook sees.
+/// `tokio::time::sleep` per runtime, which the panic hook sees. So do
+/// timeouts longer than tokio's timer keeps (about 795 days: paused test
+/// time never reaches them; `Duration::MAX` is never) and a wait that goes
+/// on where its runtime is no longer current (that runtime shut down, or
+/// the call is polled elsewhere): the rest of it is on the timer thread.
 #[cfg(feature = "tokio")]
 #[derive(Clone, Copy, Debug)]
 pub struct TokioClock {

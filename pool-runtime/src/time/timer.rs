@@ -7,6 +7,10 @@
 //! tokio's (possibly paused) time like their autoscaler does. In a runtime
 //! built without `enable_time` (where `tokio::time::sleep` panics) they fall
 //! back to the timer thread: such a runtime has no paused time to follow.
+//! So do deadlines beyond tokio's timer's horizon (about 795 days, where it
+//! would fire them early: on paused time, at once) and a tokio deadline
+//! polled where its runtime is not current (gone, shut down, or another):
+//! the rest of the wait is the timer thread's.
 //! Tokio offers no way to ask whether a runtime has a time driver, so the
 //! first deadline in each runtime finds out by catching the panic of
 //! `tokio::time::sleep` (the panic hook sees it once per such runtime), and
@@ -31,10 +35,16 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+/// The longest wait tokio's timer keeps (its wheel's horizon, 2^36 - 1 ms,
+/// about 795 days); it fires a longer one there.
+#[cfg(feature = "tokio")]
+const TOKIO_HORIZON: Duration = Duration::from_millis((1 << 36) - 1);
+
 /// A deadline that completes once `timeout` has passed.
 pub(crate) enum Sleep {
+    /// Tokio's timer, of the runtime with this id.
     #[cfg(feature = "tokio")]
-    Tokio(tokio::time::Sleep),
+    Tokio(tokio::time::Sleep, tokio::runtime::Id),
     Thread {
         timer: &'static TimerThread,
         entry: Arc<Entry>,
@@ -47,10 +57,18 @@ impl Sleep {
     /// With `tokio_time`, a tokio timer if the current runtime has a time
     /// driver; otherwise the timer thread's.
     pub(crate) fn new(timeout: Duration, tokio_time: bool) -> Pin<Box<Sleep>> {
+        // Too long to pass means never, on every timer.
+        if Instant::now().checked_add(timeout).is_none() {
+            return Box::pin(Sleep::Never);
+        }
+        // Tokio's timer only where it keeps the deadline: it fires a longer
+        // one at its horizon instead, which a paused runtime with nothing
+        // else to do jumps to at once. Longer ones go to the timer thread's
+        // wall clock (paused test time never reaches them).
         #[cfg(feature = "tokio")]
-        if tokio_time {
-            if let Some(sleep) = tokio_timer::sleep(timeout) {
-                return Box::pin(Sleep::Tokio(sleep));
+        if tokio_time && timeout <= TOKIO_HORIZON {
+            if let Some((sleep, runtime)) = tokio_timer::sleep(timeout) {
+                return Box::pin(Sleep::Tokio(sleep, runtime));
             }
         }
         let _ = tokio_time;
@@ -75,9 +93,26 @@ impl Future for Sleep {
         // enum, whose `Tokio` variant exists only with the `tokio` feature
         // (its generated `match` drops variant attributes such as `cfg`).
         // Safety: the `Tokio` variant is never moved out of the pinned box.
-        match unsafe { self.get_unchecked_mut() } {
+        let this = unsafe { self.get_unchecked_mut() };
+        // Tokio's timer serves only while its runtime is current: polled
+        // anywhere else (another runtime, none, or after that runtime shut
+        // down, where tokio panics), the rest of the wait goes to the timer
+        // thread.
+        #[cfg(feature = "tokio")]
+        if let Sleep::Tokio(sleep, runtime) = this {
+            let current = tokio::runtime::Handle::try_current().map(|handle| handle.id());
+            if current.ok() != Some(*runtime) {
+                let left = sleep
+                    .deadline()
+                    .into_std()
+                    .saturating_duration_since(Instant::now());
+                // The tokio `Sleep` is dropped in place (it is not moved).
+                *this = Sleep::on_thread(TimerThread::get(), left);
+            }
+        }
+        match this {
             #[cfg(feature = "tokio")]
-            Sleep::Tokio(sleep) => unsafe { Pin::new_unchecked(sleep) }.poll(cx),
+            Sleep::Tokio(sleep, _) => unsafe { Pin::new_unchecked(sleep) }.poll(cx),
             Sleep::Thread { entry, .. } => {
                 if entry.fired.load(Ordering::Acquire) {
                     return Poll::Ready(());
@@ -126,8 +161,9 @@ mod tokio_timer {
     static TIMELESS: Mutex<VecDeque<Id>> = Mutex::new(VecDeque::new());
     const REMEMBERED: usize = 64;
 
-    /// A tokio `Sleep` if a runtime is current and has a time driver.
-    pub(super) fn sleep(timeout: Duration) -> Option<tokio::time::Sleep> {
+    /// A tokio `Sleep` if a runtime is current and has a time driver, with
+    /// that runtime's id.
+    pub(super) fn sleep(timeout: Duration) -> Option<(tokio::time::Sleep, Id)> {
         let id = Handle::try_current().ok()?.id();
         if super::lock(&TIMELESS).contains(&id) {
             return None;
@@ -137,7 +173,7 @@ mod tokio_timer {
             // `tokio::time::sleep` panics (at once) without a time driver,
             // and tokio has no other way to tell.
             match std::panic::catch_unwind(|| tokio::time::sleep(timeout)) {
-                Ok(sleep) => Some(sleep),
+                Ok(sleep) => Some((sleep, id)),
                 Err(_) => {
                     let mut timeless = super::lock(&TIMELESS);
                     if timeless.len() == REMEMBERED {
