@@ -263,45 +263,6 @@ fn first_use(hold: bool) -> Result<u8, Rejected> {
 }
 static FIRST_USE_GATE: SyncGate = SyncGate(Mutex::new(false), std::sync::Condvar::new());
 
-const CHILD: &str = "ACCEPTANCE_ROUND13_CHILD";
-
-/// Runs the test `name` again in a child process with `env` set; returns
-/// its stderr once it passed. In the child, runs `scenario`.
-fn in_child(name: &str, env: &[(&str, &str)], scenario: impl FnOnce()) -> Option<String> {
-    if std::env::var(CHILD).as_deref() == Ok(name) {
-        scenario();
-        return None;
-    }
-    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
-    command
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, name);
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let mut child = command
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!("{name}: the child process hung");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success() && stdout.contains("1 passed"),
-        "{name}: the child failed\n{stdout}{stderr}"
-    );
-    Some(stderr)
-}
-
 /// README: "`pooled::config::load(path)` (or `POOLED_CONFIG=path`, read at
 /// first use); single values from the environment"; precedence "file group
 /// table < environment". A child process whose first group call is the
@@ -312,7 +273,7 @@ fn the_file_and_the_variables_are_read_at_the_first_use_environment_over_file() 
     let name = "the_file_and_the_variables_are_read_at_the_first_use_environment_over_file";
     let path =
         std::env::temp_dir().join(format!("pooled-acceptance13-{}.toml", std::process::id()));
-    let is_child = std::env::var(CHILD).is_ok();
+    let is_child = common::is_child_process();
     if !is_child {
         std::fs::write(
             &path,
@@ -325,7 +286,7 @@ fn the_file_and_the_variables_are_read_at_the_first_use_environment_over_file() 
         ("POOLED_CONFIG", path_text.as_str()),
         ("POOLED_ACCEPTANCE_ROUND13__FIRST_USE_SIZE", "2"),
     ];
-    in_child(name, &env, || {
+    common::in_child_process(name, &env, || {
         let holders: Vec<_> = (0..2)
             .map(|_| std::thread::spawn(|| first_use(true)))
             .collect();
@@ -370,7 +331,7 @@ fn a_bad_variable_at_first_use_applies_nothing_and_is_reported_on_stderr() {
         ),
         ("POOLED_ACCEPTANCE_ROUND13__BADLY_CONFIGURED_SIZE", "many"),
     ];
-    let stderr = in_child(name, &env, || {
+    let stderr = common::in_child_process(name, &env, || {
         assert_eq!(badly_configured(), Ok(3));
         assert_eq!(BADLY_CONFIGURED_POOL.size(), 2, "the declared size");
         assert_eq!(

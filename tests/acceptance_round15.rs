@@ -11,44 +11,6 @@ use pooled::Rejected;
 use std::io::{Read, Write};
 use std::time::Duration;
 
-const CHILD: &str = "ACCEPTANCE_ROUND15_CHILD";
-
-/// Runs the test `name` again in a child process with `env` set; in the
-/// child, runs `scenario`. Fails if the child fails or hangs.
-fn in_child(name: &str, env: &[(&str, &str)], scenario: impl FnOnce()) {
-    if std::env::var(CHILD).as_deref() == Ok(name) {
-        scenario();
-        return;
-    }
-    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
-    command
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, name);
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let mut child = command
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(40) {
-            let _ = child.kill();
-            panic!("{name}: the child process hung");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("1 passed"),
-        "{name}: the child failed\n{stdout}{stderr}"
-    );
-}
-
 /// A `redis-server` of the test's own on a free port, killed on drop.
 struct Redis {
     port: u16,
@@ -127,9 +89,9 @@ async fn fenced(meter: &'static Meter, ms: u64) -> Result<Option<u64>, Rejected>
 #[test]
 fn the_attributes_fleet_keys_hold_with_a_variables_url() {
     let name = "the_attributes_fleet_keys_hold_with_a_variables_url";
-    let redis = (std::env::var(CHILD).as_deref() != Ok(name)).then(Redis::start);
+    let redis = (!common::is_child_process()).then(Redis::start);
     let url = redis.as_ref().map(Redis::url).unwrap_or_default();
-    in_child(name, &[("POOLED_A15_FLEET_ATTR_FLEET_URL", &url)], || {
+    common::in_child_process(name, &[("POOLED_A15_FLEET_ATTR_FLEET_URL", &url)], || {
         let settings = FleetAttr::POOL.settings().fleet;
         assert_eq!(settings.limit, Some(1));
         assert_eq!(settings.lease, Duration::from_secs(2));
@@ -175,7 +137,7 @@ fn the_attributes_fleet_keys_hold_with_a_variables_url() {
 #[test]
 fn the_attributes_reject_policy_turns_calls_away_while_redis_is_unreachable() {
     let name = "the_attributes_reject_policy_turns_calls_away_while_redis_is_unreachable";
-    in_child(name, &[], || {
+    common::in_child_process(name, &[], || {
         static METER: Meter = Meter::new();
         let meter = &METER;
         let out = common::multi_thread().block_on(fenced(meter, 0));

@@ -87,3 +87,55 @@ pub fn multi_thread() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+/// The variable naming the test a child process runs ([`in_child_process`]).
+pub const CHILD: &str = "POOLED_FACADE_TEST_CHILD";
+
+/// Whether this process is a child [`in_child_process`] started.
+pub fn is_child_process() -> bool {
+    std::env::var_os(CHILD).is_some()
+}
+
+/// Runs the test `name` (the calling test's own) again in a child process
+/// of this test binary with `env` set, and returns its stderr once it
+/// passed (a child that fails, or still runs after 40 s and is killed,
+/// fails the test). In the child, runs `scenario` and returns `None`. For
+/// what a process does once: a group's first use reads the environment.
+pub fn in_child_process(
+    name: &str,
+    env: &[(&str, &str)],
+    scenario: impl FnOnce(),
+) -> Option<String> {
+    if std::env::var(CHILD).as_deref() == Ok(name) {
+        scenario();
+        return None;
+    }
+    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+    command
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, name);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(40) {
+            let _ = child.kill();
+            panic!("{name}: the child process hung");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{name}: the child failed\n{stdout}{stderr}"
+    );
+    Some(stderr)
+}
