@@ -193,7 +193,9 @@ impl Group {
     /// [`Isolation`] for what counts as the test). Parallel tests then neither share the limit nor see each
     /// other's `pause`, `close`, `scale` or `stats`. Isolating a group the
     /// test already isolated nests: the newest instance serves until its
-    /// guard is dropped.
+    /// guard is dropped. The instance is the group's local pool: a group
+    /// with a fleet-wide limit (feature `redis`) keeps its one fleet, whose
+    /// leases every process (and so every test) shares.
     ///
     /// # Examples
     ///
