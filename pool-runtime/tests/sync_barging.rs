@@ -553,3 +553,71 @@ fn a_sync_call_in_work_of_another_pool_waits_in_the_room() {
         assert_eq!(outer.stats().running, 0);
     });
 }
+
+static MIXED_WAIT: pool_runtime::Group = pool_runtime::Group::new(
+    pool_runtime::GroupSpec::new("sync_barging::mixed_wait")
+        .size(2)
+        .max_waiting(1)
+        .sync_barging(Duration::from_micros(200)),
+);
+
+/// Never-rejecting callers (`run_wait`) barge with rejecting ones (`run`)
+/// on few slots, with a waiting bound they pass and bodies that panic: never
+/// more bodies at once than the limit (counted by the bodies), every
+/// `run_wait` runs, every call is counted once, and no slot is left taken.
+#[test]
+fn never_rejecting_and_rejecting_barging_callers_with_panics_keep_the_limit() {
+    quiet_planned_panics();
+    within(Duration::from_secs(120), || {
+        let meter = Meter::default();
+        // Bodies of `run_wait` calls that ran (a panic out of the library
+        // instead of the body would leave one uncounted).
+        let waited = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (threads, calls) = (8, 200);
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let (meter, waited) = (meter.clone(), waited.clone());
+                thread::spawn(move || {
+                    for i in 0..calls {
+                        let body = || {
+                            let _inside = meter.enter();
+                            if t % 2 == 0 {
+                                waited.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            }
+                            if i % 7 == 3 {
+                                panic!("planned panic");
+                            }
+                            std::hint::black_box((0..100).sum::<i64>());
+                        };
+                        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            if t % 2 == 0 {
+                                MIXED_WAIT.run_wait(0, body);
+                                Ok(())
+                            } else {
+                                MIXED_WAIT.run(body)
+                            }
+                        }));
+                        if let Ok(Err(rejected)) = out {
+                            assert_eq!(rejected, Rejected::Full, "only the waiting bound refuses");
+                        }
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            worker.join().unwrap();
+        }
+        let waited = waited.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(meter.max() <= 2, "{} > 2", meter.max());
+        assert_eq!(
+            waited,
+            threads / 2 * calls,
+            "every run_wait ran (or panicked in its body)"
+        );
+        let s = MIXED_WAIT.stats();
+        assert_eq!((s.running, s.waiting), (0, 0), "{s:?}");
+        assert!(s.panicked > 0, "{s:?}");
+        assert_eq!(s.submitted(), (threads * calls) as u64, "{s:?}");
+        assert_accounted(&s);
+    });
+}
