@@ -1,0 +1,703 @@
+//! Acceptance tests, round 16: the queue-depth autoscaler at its edges
+//! (`size(0)`, `min = 0`, the builder's defaults, a never-passing
+//! interval), the tower layer's weighted modes (weights at `i64::MIN` and
+//! `MAX`, reject mode with a weight function, a reserved slot handed from a
+//! dropped clone to a waiting one), and sync callers with `sync_barging`
+//! on OS threads racing `resize`, `pause`/`resume`, `close` and a
+//! configuration reload. Concurrency is counted from outside the library;
+//! waits are bounded only to turn a hang into a failure.
+#![cfg(feature = "tokio")]
+#![cfg_attr(
+    not(all(feature = "tower", feature = "config")),
+    allow(dead_code, unused_imports)
+)]
+
+use pool_runtime::{Kind, ManualClock, Order, Pool, Rejected};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+mod common;
+use common::{assert_accounted, runtime, within, Meter, Task};
+
+/// Waits (bounded) on this thread until `cond` holds; fails if it never does.
+#[track_caller]
+fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+// ---- the queue-depth autoscaler at its edges --------------------------------
+
+fn autoscaled(clock: &ManualClock, min: usize, max: usize, size: Option<usize>) -> Pool {
+    let mut builder = Pool::builder()
+        .kind(Kind::Autoscale)
+        .min(min)
+        .max(max)
+        .clock(Arc::new(clock.clone()));
+    if let Some(size) = size {
+        builder = builder.size(size);
+    }
+    builder.build().unwrap()
+}
+
+/// `GroupSettings::size` (pool-runtime/src/group/settings.rs): "An
+/// autoscaled pool given `size(0)` holds its calls until it is resized, or
+/// an intake event finds an evaluation due." A call waiting in such a pool
+/// must be admitted by the growth an intake event's evaluation brings once
+/// an interval has passed (demand 1 or more over the window, limit 0: the
+/// rule's "`D > L`: grow to `ceil(D)`, at least `L + 1`").
+#[test]
+fn an_autoscaled_pool_of_size_zero_grows_at_an_intake_event_that_finds_an_evaluation_due() {
+    let clock = ManualClock::new();
+    let pool = autoscaled(&clock, 0, 4, Some(0));
+    assert_eq!(pool.size(), 0, "built at the size it was given");
+    let mut first = Task::new(pool.submit(async { 1 }));
+    first.assert_pending();
+    assert_eq!(pool.stats().waiting, 1);
+    // Before an interval has passed no evaluation is due: it holds the call.
+    let mut early = Task::new(pool.submit(async { 2 }));
+    early.assert_pending();
+    assert_eq!(pool.size(), 0);
+    clock.advance(Duration::from_secs(10));
+    // This intake event finds the evaluation due: demand 2 > limit 0.
+    let mut second = Task::new(pool.submit(async { 3 }));
+    let _ = second.poll();
+    assert!(
+        pool.size() >= 1,
+        "an intake event after an interval with calls waiting grows the pool from 0: {:?}",
+        pool.stats()
+    );
+    assert!(first.is_woken(), "the growth admits the first waiter");
+    assert_eq!(first.assert_ready(), Ok(1));
+}
+
+/// README ("Autoscale"): "never below one slot by itself: with `min = 0` a
+/// pool starts at 1 and only `resize` takes it to 0". An idle pool with
+/// `min = 0` shrinks interval after interval, and stays at 1; `resize(0)`
+/// and `scale(-n)` take it to 0 (its bounds are `[0, max]`).
+#[test]
+fn min_zero_starts_at_one_never_shrinks_below_one_by_itself_and_resize_reaches_zero() {
+    let clock = ManualClock::new();
+    let pool = autoscaled(&clock, 0, 8, None);
+    assert_eq!(pool.size(), 1, "min = 0 starts at 1");
+    assert_eq!(pool.resize(8), 8);
+    for round in 0..8 {
+        clock.advance(Duration::from_secs(10));
+        // Events with (almost) no demand over the window.
+        futures::executor::block_on(pool.submit(async {})).unwrap();
+        assert!(pool.size() >= 1, "round {round}: shrank to 0 by itself");
+    }
+    assert_eq!(pool.size(), 1, "an idle pool shrinks down to 1");
+    assert_eq!(pool.resize(0), 0, "resize takes it to 0");
+    assert_eq!(pool.scale(3), 3);
+    assert_eq!(pool.scale(-5), 0, "scale is clamped to [min, max] = [0, 8]");
+    assert_accounted(&pool.stats());
+}
+
+/// README ("In code"): "`.kind(Kind::Autoscale).min(a).max(b)` (default
+/// 3..=8, every 10 s over 20 samples)"; `PoolBuilder`: "an autoscaled pool
+/// between `min = 3` and `max = min + 5`, starting at `min`, re-evaluated
+/// every 10 s". A backed-up default autoscaled pool does not move at an
+/// event 1 ms before 10 s, and grows at the first event after.
+#[test]
+fn the_default_autoscaled_pool_is_three_to_eight_and_evaluates_every_ten_seconds() {
+    let clock = ManualClock::new();
+    let pool = Pool::builder()
+        .kind(Kind::Autoscale)
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
+    assert_eq!((pool.size(), pool.bounds()), (3, (3, 8)));
+    let mut held: Vec<_> = (0..12)
+        .map(|_| Task::new(pool.submit(std::future::pending::<()>())))
+        .collect();
+    for call in &mut held {
+        call.assert_pending();
+    }
+    clock.advance(Duration::from_millis(9_999));
+    let mut probe = Task::new(pool.submit(async {}));
+    probe.assert_pending();
+    assert_eq!(pool.size(), 3, "no evaluation before 10 s");
+    clock.advance(Duration::from_millis(1));
+    let mut probe2 = Task::new(pool.submit(async {}));
+    probe2.assert_pending();
+    assert_eq!(
+        pool.size(),
+        6,
+        "demand 12+ over the window: doubled at 10 s"
+    );
+    clock.advance(Duration::from_secs(10));
+    let mut probe3 = Task::new(pool.submit(async {}));
+    probe3.assert_pending();
+    assert_eq!(
+        pool.size(),
+        8,
+        "grows toward the demand, clamped to max = 8"
+    );
+}
+
+/// `Pool::set_autoscale_timing`: "An interval too long to pass is accepted
+/// and means 'never'." A backed-up pool whose interval is `Duration::MAX`
+/// never grows, however far the clock goes.
+#[test]
+fn an_autoscale_interval_of_duration_max_never_moves_the_limit() {
+    let clock = ManualClock::new();
+    let pool = autoscaled(&clock, 1, 8, None);
+    pool.set_autoscale_timing(pool_runtime::AutoscaleTiming {
+        interval: Duration::MAX,
+        window: 20,
+    })
+    .unwrap();
+    let mut held: Vec<_> = (0..6)
+        .map(|_| Task::new(pool.submit(std::future::pending::<()>())))
+        .collect();
+    for call in &mut held {
+        call.assert_pending();
+    }
+    for _ in 0..5 {
+        clock.advance(Duration::from_secs(100 * 365 * 24 * 3600));
+        let mut probe = Task::new(pool.submit(async {}));
+        probe.assert_pending();
+        assert_eq!(pool.size(), 1);
+    }
+    clock.advance(Duration::MAX);
+    drop(held.pop());
+    let mut probe = Task::new(pool.submit(async {}));
+    let _ = probe.poll();
+    assert_eq!(pool.size(), 1, "never evaluates");
+}
+
+// ---- tower: weighted modes -----------------------------------------------------
+
+#[cfg(feature = "tower")]
+mod tower_layer {
+    use super::*;
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use std::task::{Context, Poll};
+    use tower::{service_fn, Layer, Service, ServiceExt};
+
+    /// `PooledLayer::weight`: "Each call's weight in a priority pool is
+    /// `weight(&request)` (smaller first ...)"; README: "`submit_weighted(w,
+    /// fut)`: smaller first, FIFO among equals". Weights at the edges of
+    /// `i64` rank as numbers: `i64::MIN` first, `i64::MAX` last, ties in
+    /// arrival order; the inner service sees the calls in that order, one at
+    /// a time on a pool of 1.
+    #[test]
+    fn a_weight_function_ranks_i64_min_first_and_i64_max_last_fifo_among_equals() {
+        let pool = Pool::builder()
+            .order(Order::Priority)
+            .size(1)
+            .build()
+            .unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let meter = Meter::default();
+        let inner = {
+            let (seen, meter) = (seen.clone(), meter.clone());
+            service_fn(move |(_, id): (i64, u32)| {
+                seen.lock().unwrap().push(id);
+                let inside = meter.enter();
+                async move {
+                    drop(inside);
+                    Ok::<_, BoxError>(id)
+                }
+            })
+        };
+        let service = PooledLayer::pool(pool.clone())
+            .weight(|request: &(i64, u32)| request.0)
+            .layer(inner);
+        let held = pool.try_acquire_owned(0).unwrap();
+        let requests = [
+            (i64::MAX, 0),
+            (0, 1),
+            (i64::MIN, 2),
+            (i64::MAX, 3),
+            (i64::MIN, 4),
+            (-1, 5),
+            (1, 6),
+        ];
+        let mut calls: Vec<_> = requests
+            .iter()
+            .map(|&request| Task::new(service.clone().oneshot(request)))
+            .collect();
+        for call in &mut calls {
+            call.assert_pending();
+        }
+        assert_eq!(pool.stats().waiting, requests.len());
+        drop(held);
+        let mut done = vec![false; calls.len()];
+        for _ in 0..100 {
+            for (i, call) in calls.iter_mut().enumerate() {
+                if !done[i] {
+                    if let Poll::Ready(out) = call.poll() {
+                        assert_eq!(out.unwrap(), requests[i].1);
+                        done[i] = true;
+                    }
+                }
+            }
+        }
+        assert!(done.iter().all(|d| *d), "every call finished");
+        assert_eq!(*seen.lock().unwrap(), vec![2, 4, 5, 1, 6, 0, 3]);
+        assert_eq!(meter.max(), 1);
+        let s = pool.stats();
+        assert_accounted(&s);
+        // The slot held at the start was a call too.
+        assert_eq!((s.completed, s.in_flight()), (requests.len() as u64 + 1, 0));
+    }
+
+    /// An inner service that is ready only while `ready` is set, and counts
+    /// its `call`s.
+    #[derive(Clone)]
+    struct Gated {
+        ready: Arc<AtomicBool>,
+        calls: Arc<AtomicUsize>,
+    }
+
+    impl Service<u32> for Gated {
+        type Response = u32;
+        type Error = BoxError;
+        type Future = std::future::Ready<Result<u32, BoxError>>;
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+            if self.ready.load(SeqCst) {
+                Poll::Ready(Ok(()))
+            } else {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        }
+        fn call(&mut self, n: u32) -> Self::Future {
+            self.calls.fetch_add(1, SeqCst);
+            std::future::ready(Ok(n))
+        }
+    }
+
+    /// `PooledLayer::weight`: "In `reject` mode nothing waits: `poll_ready`
+    /// is the inner service's and `call` takes a slot or fails." A weighted
+    /// shedding service is not ready while its inner service is not, and
+    /// holds no slot meanwhile; once ready, a call with a free slot runs and
+    /// one without fails at once with `Full`, without reaching the inner
+    /// service.
+    #[test]
+    fn a_weighted_reject_layer_is_ready_as_its_inner_service_and_takes_its_slot_in_call() {
+        let pool = Pool::builder()
+            .order(Order::Priority)
+            .size(1)
+            .build()
+            .unwrap();
+        let inner = Gated {
+            ready: Arc::new(AtomicBool::new(false)),
+            calls: Arc::new(AtomicUsize::new(0)),
+        };
+        let (ready, calls) = (inner.ready.clone(), inner.calls.clone());
+        let mut service = PooledLayer::pool(pool.clone())
+            .weight(|n: &u32| i64::from(*n))
+            .reject()
+            .layer(inner);
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        assert!(
+            service.poll_ready(&mut cx).is_pending(),
+            "poll_ready is the inner service's"
+        );
+        assert_eq!(pool.stats().running, 0, "no slot held while not ready");
+        ready.store(true, SeqCst);
+        assert!(matches!(service.poll_ready(&mut cx), Poll::Ready(Ok(()))));
+        assert_eq!(
+            pool.stats().running,
+            0,
+            "with a weight function the slot is taken in call, not poll_ready"
+        );
+        let held = pool.try_acquire_owned(0).unwrap();
+        let mut refused = Task::new(service.call(7));
+        let error = match refused.poll() {
+            Poll::Ready(Err(error)) => error,
+            other => panic!("a call finding no free slot fails at once: {other:?}"),
+        };
+        assert_eq!(error.downcast_ref::<Rejected>(), Some(&Rejected::Full));
+        assert_eq!(calls.load(SeqCst), 0, "the inner service was not called");
+        assert_eq!(pool.stats().waiting, 0, "nothing queued");
+        drop(held);
+        assert!(matches!(service.poll_ready(&mut cx), Poll::Ready(Ok(()))));
+        let mut served = Task::new(service.call(8));
+        assert_eq!(served.assert_ready().unwrap(), 8);
+        assert_eq!(calls.load(SeqCst), 1);
+        let s = pool.stats();
+        assert_accounted(&s);
+        assert_eq!(s.rejected_for(Rejected::Full), 1, "{s:?}");
+        assert_eq!(s.in_flight(), 0);
+    }
+
+    /// The same mode under load: many concurrent weighted shedding calls on
+    /// a pool of 3 never run more than 3 at once (counted in the inner
+    /// service), and every call is either served or `Full`, as the stats say.
+    #[test]
+    fn weighted_shedding_calls_under_load_keep_the_limit_and_are_all_accounted() {
+        within(Duration::from_secs(60), || {
+            runtime().block_on(async {
+                let pool = Pool::builder()
+                    .order(Order::Priority)
+                    .size(3)
+                    .build()
+                    .unwrap();
+                let meter = Meter::default();
+                let inner = {
+                    let meter = meter.clone();
+                    service_fn(move |n: u32| {
+                        let inside = meter.enter();
+                        async move {
+                            let _inside = inside;
+                            tokio::time::sleep(Duration::from_millis(2)).await;
+                            Ok::<_, BoxError>(n)
+                        }
+                    })
+                };
+                let service = PooledLayer::pool(pool.clone())
+                    .weight(|n: &u32| i64::from(*n % 3))
+                    .reject()
+                    .layer(inner);
+                let served = Arc::new(AtomicUsize::new(0));
+                let shed = Arc::new(AtomicUsize::new(0));
+                // Eight lanes driven at once in this task (an `async move`
+                // block awaiting the call cannot be spawned: the module
+                // docs' known limitation).
+                let lanes = (0..8u32).map(|t| {
+                    let (service, served, shed) = (service.clone(), served.clone(), shed.clone());
+                    async move {
+                        for i in 0..50u32 {
+                            match service.clone().oneshot(t * 100 + i).await {
+                                Ok(_) => served.fetch_add(1, SeqCst),
+                                Err(e) => {
+                                    assert_eq!(e.downcast_ref::<Rejected>(), Some(&Rejected::Full));
+                                    shed.fetch_add(1, SeqCst)
+                                }
+                            };
+                        }
+                    }
+                });
+                futures::future::join_all(lanes).await;
+                let s = pool.stats();
+                assert!(meter.max() <= 3, "{} ran at once on 3 slots", meter.max());
+                assert_eq!(served.load(SeqCst) + shed.load(SeqCst), 400);
+                assert_eq!(s.completed, served.load(SeqCst) as u64, "{s:?}");
+                assert_eq!(s.rejected_for(Rejected::Full), shed.load(SeqCst) as u64);
+                assert_eq!(s.submitted(), 400, "{s:?}");
+                assert_accounted(&s);
+                assert_eq!(s.in_flight(), 0);
+            })
+        });
+    }
+
+    /// Module docs: "By default a slot is reserved in `poll_ready` ... and
+    /// released when the response future completes or is dropped"; "A clone
+    /// starts without a reserved slot"; README: "Hand-off, no barging: a
+    /// freed slot goes straight to the next waiter". A clone that reserved
+    /// the only slot and is dropped without a call hands it to the clone
+    /// waiting in `poll_ready` first (not to the one that came later, nor to
+    /// a newcomer's `try_acquire`), and every call ends accounted.
+    #[test]
+    fn a_slot_reserved_by_a_dropped_clone_goes_to_the_clone_waiting_first() {
+        let pool = Pool::fixed(1);
+        let meter = Meter::default();
+        let inner = {
+            let meter = meter.clone();
+            service_fn(move |n: u32| {
+                let inside = meter.enter();
+                async move {
+                    drop(inside);
+                    Ok::<_, BoxError>(n)
+                }
+            })
+        };
+        let service = PooledLayer::pool(pool.clone()).layer(inner);
+        let readied = |service: pool_runtime::tower::PooledService<_, _, _, _>| {
+            Task::new(async move {
+                let mut service = service;
+                std::future::poll_fn(|cx| service.poll_ready(cx))
+                    .await
+                    .unwrap();
+                service
+            })
+        };
+        let mut first = readied(service.clone());
+        let reserved = match first.poll() {
+            Poll::Ready(service) => service,
+            Poll::Pending => panic!("a free slot is reserved at once"),
+        };
+        let mut second = readied(service.clone());
+        second.assert_pending();
+        let mut third = readied(service.clone());
+        third.assert_pending();
+        assert_eq!((pool.stats().running, pool.stats().waiting), (1, 2));
+        drop(reserved);
+        assert!(
+            pool.try_acquire().is_err(),
+            "a newcomer does not take the slot"
+        );
+        assert!(second.is_woken(), "the slot went to the first waiter");
+        let mut second = match second.poll() {
+            Poll::Ready(service) => service,
+            Poll::Pending => panic!("the first waiting clone holds the slot"),
+        };
+        third.assert_pending();
+        let mut call = Task::new(second.call(5));
+        assert_eq!(call.assert_ready().unwrap(), 5);
+        assert!(third.is_woken());
+        let mut third = match third.poll() {
+            Poll::Ready(service) => service,
+            Poll::Pending => panic!("the third clone's turn"),
+        };
+        let mut call = Task::new(third.call(6));
+        assert_eq!(call.assert_ready().unwrap(), 6);
+        assert_eq!(meter.max(), 1);
+        let s = pool.stats();
+        assert_accounted(&s);
+        assert_eq!(s.in_flight(), 0, "{s:?}");
+        assert_eq!(s.completed, 2, "{s:?}");
+    }
+}
+
+// ---- sync barging racing resize, pause, close and a reload ---------------------
+
+/// Counts bodies from outside, and checks the ones that started wholly
+/// inside a "strict" phase (limit 1, running at most 1 when it began)
+/// against that limit.
+#[derive(Default)]
+struct PhasedMeter {
+    now: AtomicUsize,
+    max: AtomicUsize,
+    /// Odd: a strict phase is open.
+    epoch: AtomicU64,
+    strict_max: AtomicUsize,
+    strict_seen: AtomicUsize,
+}
+
+impl PhasedMeter {
+    fn body(&self, spin: u32) {
+        let before = self.epoch.load(SeqCst);
+        let n = self.now.fetch_add(1, SeqCst) + 1;
+        let after = self.epoch.load(SeqCst);
+        self.max.fetch_max(n, SeqCst);
+        if before == after && before % 2 == 1 {
+            self.strict_max.fetch_max(n, SeqCst);
+            self.strict_seen.fetch_add(1, SeqCst);
+        }
+        for _ in 0..spin {
+            std::hint::spin_loop();
+        }
+        if spin % 3 == 0 {
+            std::thread::yield_now();
+        }
+        self.now.fetch_sub(1, SeqCst);
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    ok: AtomicU64,
+    paused: AtomicU64,
+    closed: AtomicU64,
+    other: AtomicU64,
+}
+
+impl Tally {
+    fn note<T>(&self, out: Result<T, Rejected>) {
+        match out {
+            Ok(_) => &self.ok,
+            Err(Rejected::Paused) => &self.paused,
+            Err(Rejected::Closed) => &self.closed,
+            Err(_) => &self.other,
+        }
+        .fetch_add(1, SeqCst);
+    }
+}
+
+/// README ("Many sync callers on few slots"): with `sync_barging` "The
+/// limit holds as always ... callers outside the queue count as waiting (a
+/// pause or a close leaves them waiting, as queued calls)"; "At every
+/// admission `running <= limit`, including while scaling down under load";
+/// `Pool::pause`: new calls are rejected with `Paused`; `close`: "new calls
+/// are rejected with `Closed`; waiting and running calls finish"; Stats:
+/// every term counted on its own.
+///
+/// Six OS threads call `run` on a barging pool while a controller resizes
+/// it between 1 and 3, pauses and resumes it, then closes it. Never more
+/// than 3 bodies at once; while the limit is 1 (after the running count
+/// came down to 1) never more than 1; every call returns `Ok`, `Paused`
+/// or `Closed` and the stats count exactly those.
+#[test]
+fn barging_sync_callers_racing_resize_pause_and_close_keep_the_limit_and_the_counts() {
+    within(Duration::from_secs(120), || {
+        let pool = Pool::builder()
+            .size(3)
+            .sync_barging(Duration::from_millis(1))
+            .build()
+            .unwrap();
+        assert_eq!(pool.sync_barging(), Some(Duration::from_millis(1)));
+        let meter = Arc::new(PhasedMeter::default());
+        let tally = Arc::new(Tally::default());
+        let submitted = Arc::new(AtomicU64::new(0));
+        let workers: Vec<_> = (0..6u32)
+            .map(|t| {
+                let (pool, meter, tally) = (pool.clone(), meter.clone(), tally.clone());
+                let submitted = submitted.clone();
+                std::thread::spawn(move || {
+                    // Call until the pool is closed, then three more times.
+                    let (mut i, mut after_close) = (0u32, 0);
+                    while after_close < 3 {
+                        if pool.is_closed() {
+                            after_close += 1;
+                        }
+                        let spin = (t * 7 + i) % 200;
+                        i += 1;
+                        submitted.fetch_add(1, SeqCst);
+                        tally.note(pool.run(|| meter.body(spin)));
+                    }
+                })
+            })
+            .collect();
+        for _ in 0..30 {
+            pool.resize(1);
+            until("running comes down to the new limit", || {
+                pool.stats().running <= 1
+            });
+            meter.epoch.fetch_add(1, SeqCst); // a strict phase opens
+            std::thread::sleep(Duration::from_millis(3));
+            meter.epoch.fetch_add(1, SeqCst); // and closes before growth
+            pool.resize(3);
+            std::thread::sleep(Duration::from_millis(2));
+            pool.pause();
+            std::thread::sleep(Duration::from_millis(1));
+            pool.resume();
+            pool.scale(-1);
+            std::thread::sleep(Duration::from_millis(1));
+            pool.scale(1);
+        }
+        // Close under load.
+        pool.close();
+        for worker in workers {
+            worker.join().unwrap();
+        }
+        let s = pool.stats();
+        let total = submitted.load(SeqCst);
+        assert!(
+            meter.max.load(SeqCst) <= 3,
+            "{} at once",
+            meter.max.load(SeqCst)
+        );
+        assert!(
+            meter.strict_max.load(SeqCst) <= 1,
+            "{} at once while the limit was 1 ({} bodies checked)",
+            meter.strict_max.load(SeqCst),
+            meter.strict_seen.load(SeqCst)
+        );
+        assert!(
+            meter.strict_seen.load(SeqCst) > 0,
+            "bodies ran while the limit was 1"
+        );
+        assert_eq!(
+            tally.other.load(SeqCst),
+            0,
+            "only Paused and Closed refusals"
+        );
+        assert!(tally.closed.load(SeqCst) > 0, "the close turned calls away");
+        assert_eq!(s.submitted(), total, "{s:?}");
+        assert_eq!(s.completed, tally.ok.load(SeqCst), "{s:?}");
+        assert_eq!(s.rejected_for(Rejected::Paused), tally.paused.load(SeqCst));
+        assert_eq!(s.rejected_for(Rejected::Closed), tally.closed.load(SeqCst));
+        assert_eq!((s.cancelled, s.panicked), (0, 0), "{s:?}");
+        assert_accounted(&s);
+        assert_eq!(s.in_flight(), 0);
+        futures::executor::block_on(pool.drained());
+    });
+}
+
+#[cfg(feature = "config")]
+mod reload {
+    use super::*;
+    use common::config_turn;
+    use pool_runtime::{config, register_group, Group, GroupSpec};
+
+    static BARGE_RELOAD: Group = Group::new(GroupSpec::new("r16::barge_reload").size(2));
+    register_group!(BARGE_RELOAD);
+
+    /// README ("Configuration"): "`sync_barging` (off by default: how long a
+    /// sync call may wait outside the queue for a freed slot before it
+    /// queues; `"0s"` turns it off)"; "Reload applies changed limits to
+    /// running pools at once (growing admits waiters, shrinking lets
+    /// running calls finish)" — `sync_barging` is not among the settings
+    /// that wait for the next start. Reloads that turn barging on and off
+    /// and resize the group while OS threads call it keep the limit in force
+    /// (counted from outside) and lose no call.
+    #[test]
+    fn reloads_turning_barging_on_and_off_while_threads_call_keep_the_limit() {
+        let _turn = config_turn();
+        within(Duration::from_secs(120), || {
+            assert_eq!(BARGE_RELOAD.settings().sync_barging, None, "off by default");
+            let meter = Arc::new(PhasedMeter::default());
+            let tally = Arc::new(Tally::default());
+            let done = Arc::new(AtomicUsize::new(0));
+            let workers: Vec<_> = (0..5u32)
+                .map(|t| {
+                    let (meter, tally, done) = (meter.clone(), tally.clone(), done.clone());
+                    std::thread::spawn(move || {
+                        for i in 0..1_500u32 {
+                            tally.note(BARGE_RELOAD.run(|| meter.body((t + i) % 150)));
+                        }
+                        done.fetch_add(1, SeqCst);
+                    })
+                })
+                .collect();
+            let texts = [
+                (
+                    "sync_barging = \"1ms\"\nsize = 3\n",
+                    Some(Duration::from_millis(1)),
+                    3,
+                ),
+                ("sync_barging = \"0s\"\nsize = 1\n", None, 1),
+                (
+                    "sync_barging = \"5ms\"\nsize = 2\n",
+                    Some(Duration::from_millis(5)),
+                    2,
+                ),
+                ("size = 3\n", None, 3),
+            ];
+            let mut max_limit = 2;
+            let mut round = 0;
+            while done.load(SeqCst) < 5 {
+                let (body, barging, size) = texts[round % texts.len()];
+                round += 1;
+                let text = format!("[groups.\"r16::barge_reload\"]\n{body}");
+                config::load_str("r16.toml", &text).unwrap();
+                max_limit = max_limit.max(size);
+                assert_eq!(
+                    BARGE_RELOAD.pool().sync_barging(),
+                    barging,
+                    "the reload's sync_barging is in force at once ({body:?})"
+                );
+                assert_eq!(BARGE_RELOAD.size(), size);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            for worker in workers {
+                worker.join().unwrap();
+            }
+            assert!(round >= 2, "the reloads raced the callers");
+            assert!(meter.max.load(SeqCst) <= max_limit);
+            assert_eq!(tally.ok.load(SeqCst), 5 * 1_500, "every call ran");
+            let s = BARGE_RELOAD.stats();
+            assert_accounted(&s);
+            assert_eq!(s.in_flight(), 0, "{s:?}");
+            config::clear();
+            assert_eq!(
+                BARGE_RELOAD.pool().sync_barging(),
+                None,
+                "cleared: off again"
+            );
+        });
+    }
+}
