@@ -701,3 +701,259 @@ mod reload {
         });
     }
 }
+
+// ---- order across every call form ------------------------------------------------
+
+/// Queues one call of each form on a pool of one slot (held), in arrival
+/// order: a spawned call, a sync `run` on an OS thread, a blocking closure,
+/// an owned permit, an async submit, a borrowed permit; weights as given.
+/// Releases the slot and returns the order in which their bodies ran
+/// (recorded by the bodies), and the pool.
+fn admission_order_across_forms(order: Order, weights: [i64; 6]) -> (Vec<&'static str>, Pool) {
+    let pool = Pool::builder().order(order).size(1).build().unwrap();
+    let seen: Arc<Mutex<Vec<&'static str>>> = Arc::default();
+    let meter = Meter::default();
+    let record = {
+        let (seen, meter) = (seen.clone(), meter.clone());
+        move |name: &'static str| {
+            let _inside = meter.enter();
+            seen.lock().unwrap().push(name);
+        }
+    };
+    let rt = runtime();
+    let held = pool.try_acquire_owned(0).unwrap();
+    let waiting = |n: usize| {
+        until(&format!("{n} calls waiting"), || pool.stats().waiting == n);
+    };
+    let _guard = rt.enter();
+    let spawned = {
+        let record = record.clone();
+        pool.spawn_weighted(weights[0], async move { record("spawn") })
+            .unwrap()
+    };
+    waiting(1);
+    let thread = {
+        let (pool, record) = (pool.clone(), record.clone());
+        std::thread::spawn(move || pool.run_weighted(weights[1], || record("run")))
+    };
+    waiting(2);
+    let blocking = {
+        let (pool, record) = (pool.clone(), record.clone());
+        rt.spawn(async move {
+            pool.submit_blocking_weighted(weights[2], move || record("blocking"))
+                .await
+        })
+    };
+    waiting(3);
+    let owned = {
+        let (pool, record) = (pool.clone(), record.clone());
+        rt.spawn(async move {
+            let permit = pool.acquire_owned(weights[3]).await?;
+            record("acquire_owned");
+            drop(permit);
+            Ok::<_, Rejected>(())
+        })
+    };
+    waiting(4);
+    let submitted = {
+        let (pool, record) = (pool.clone(), record.clone());
+        rt.spawn(async move {
+            pool.submit_weighted(weights[4], async move { record("submit") })
+                .await
+        })
+    };
+    waiting(5);
+    let borrowed = {
+        let (pool, record) = (pool.clone(), record.clone());
+        rt.spawn(async move {
+            let permit = pool.acquire_weighted(weights[5]).await?;
+            record("acquire");
+            drop(permit);
+            Ok::<_, Rejected>(())
+        })
+    };
+    waiting(6);
+    drop(held);
+    rt.block_on(async {
+        spawned.await.unwrap();
+        blocking.await.unwrap().unwrap();
+        owned.await.unwrap().unwrap();
+        submitted.await.unwrap().unwrap();
+        borrowed.await.unwrap().unwrap();
+    });
+    thread.join().unwrap().unwrap();
+    assert_eq!(meter.max(), 1, "one slot: one body at a time");
+    let seen = seen.lock().unwrap().clone();
+    (seen, pool)
+}
+
+/// README: "`acquire()`, `acquire_owned(w)`, `try_acquire()`: same order,
+/// rejections and accounting as `submit`"; "sync and blocking callers in
+/// the same queue"; `Pool::run`: "in the same queue and order as async
+/// calls"; `spawn`: "takes its place in the queue now". In a priority
+/// pool, one call of each form is admitted by weight whatever its form;
+/// in a LIFO pool, newest first; in a FIFO pool (weights ignored), in
+/// arrival order. Every call is then accounted as completed.
+#[test]
+fn every_call_form_shares_one_queue_and_its_order() {
+    within(Duration::from_secs(60), || {
+        let (seen, pool) = admission_order_across_forms(Order::Priority, [6, 2, 5, 1, 4, 3]);
+        assert_eq!(
+            seen,
+            [
+                "acquire_owned",
+                "run",
+                "acquire",
+                "submit",
+                "blocking",
+                "spawn"
+            ],
+            "by weight"
+        );
+        let s = pool.stats();
+        assert_accounted(&s);
+        assert_eq!((s.completed, s.in_flight()), (7, 0), "{s:?}");
+
+        let (seen, _) = admission_order_across_forms(Order::Lifo, [6, 2, 5, 1, 4, 3]);
+        assert_eq!(
+            seen,
+            [
+                "acquire",
+                "submit",
+                "acquire_owned",
+                "blocking",
+                "run",
+                "spawn"
+            ],
+            "newest first"
+        );
+
+        let (seen, _) = admission_order_across_forms(Order::Fifo, [6, 2, 5, 1, 4, 3]);
+        assert_eq!(
+            seen,
+            [
+                "spawn",
+                "run",
+                "blocking",
+                "acquire_owned",
+                "submit",
+                "acquire"
+            ],
+            "arrival order, weights ignored"
+        );
+    });
+}
+
+// ---- shutdown with every kind of waiter ----------------------------------------------
+
+static SHUT: pool_runtime::Group = pool_runtime::Group::new(
+    pool_runtime::GroupSpec::new("r16::shut")
+        .size(1)
+        .sync_barging(Duration::MAX),
+);
+
+/// `Pool::shutdown`: "if the pool has not drained by then, the calls still
+/// waiting are turned away (like `abort`: a group's never-rejecting calls
+/// excepted, which wait on), the ones still running are left to finish
+/// ... and the error says how many of each there were";
+/// `ShutdownTimedOut::turned_away`: "Calls that were still waiting at the
+/// deadline and were turned away"; `waiting`: never-rejecting calls still
+/// waiting, which "run, in order, once slots free"; README: barging
+/// "callers outside the queue count as waiting (a pause or a close leaves
+/// them waiting, as queued calls)".
+///
+/// A group of one slot, barging without bound: one running call with a
+/// nested call under it, two queued async calls, a sync caller waiting
+/// outside the queue, and a never-rejecting call. Past the deadline: the
+/// running and nested calls are reported and go on, the three rejecting
+/// waiters (the sync one included) are turned away `Closed`, the
+/// never-rejecting one is reported waiting and runs once the slot frees;
+/// then the pool drains and every call is accounted.
+#[test]
+fn a_shutdown_deadline_turns_away_queued_and_barging_callers_and_spares_never_rejecting_ones() {
+    within(Duration::from_secs(60), || {
+        let rt = runtime();
+        let meter = Meter::default();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let (nested_in_tx, nested_in_rx) = std::sync::mpsc::channel::<()>();
+        // The running call, on a thread, with a nested call under its slot.
+        let parent = {
+            let meter = meter.clone();
+            std::thread::spawn(move || {
+                SHUT.run(|| {
+                    let _inside = meter.enter();
+                    SHUT.run(|| {
+                        nested_in_tx.send(()).unwrap();
+                        release_rx.recv().unwrap();
+                    })
+                })
+            })
+        };
+        nested_in_rx.recv_timeout(Duration::from_secs(20)).unwrap();
+        let s = SHUT.stats();
+        assert_eq!((s.running, s.nested), (1, 1), "{s:?}");
+        let queued: Vec<_> = (0..2)
+            .map(|i| {
+                let meter = meter.clone();
+                rt.spawn(async move {
+                    SHUT.submit(0, async move {
+                        let _inside = meter.enter();
+                        i
+                    })
+                    .await
+                })
+            })
+            .collect();
+        until("two queued", || SHUT.stats().waiting == 2);
+        let barging = {
+            let meter = meter.clone();
+            std::thread::spawn(move || {
+                SHUT.run(|| {
+                    let _inside = meter.enter();
+                })
+            })
+        };
+        until("a sync caller waiting outside the queue", || {
+            SHUT.stats().waiting == 3
+        });
+        let patient = {
+            let meter = meter.clone();
+            rt.spawn(async move {
+                SHUT.submit_wait(0, async move {
+                    let _inside = meter.enter();
+                    "ran"
+                })
+                .await
+            })
+        };
+        until("the never-rejecting call waiting", || {
+            SHUT.stats().waiting == 4
+        });
+        let outcome = rt.block_on(SHUT.pool().shutdown(Some(Duration::from_millis(20))));
+        let timed_out = outcome.expect_err("the running call outlives the deadline");
+        assert_eq!(
+            (
+                timed_out.running,
+                timed_out.nested,
+                timed_out.turned_away,
+                timed_out.waiting
+            ),
+            (1, 1, 3, 1),
+            "{timed_out:?}"
+        );
+        for call in queued {
+            assert_eq!(rt.block_on(call).unwrap(), Err(Rejected::Closed));
+        }
+        assert_eq!(barging.join().unwrap(), Err(Rejected::Closed));
+        release_tx.send(()).unwrap();
+        assert_eq!(parent.join().unwrap(), Ok(Ok(())));
+        assert_eq!(rt.block_on(patient).unwrap(), "ran");
+        rt.block_on(SHUT.pool().drained());
+        assert_eq!(meter.max(), 1);
+        let s = SHUT.stats();
+        assert_accounted(&s);
+        assert_eq!(s.rejected_for(Rejected::Closed), 3, "{s:?}");
+        assert_eq!(s.completed, 3, "parent, nested and never-rejecting: {s:?}");
+        assert_eq!(s.in_flight(), 0);
+    });
+}
