@@ -181,6 +181,7 @@ mod tower_layer {
     use super::*;
     use pool_runtime::tower::{BoxError, PooledLayer};
     use std::task::{Context, Poll};
+    use http_body::Body as _;
     use tower::{service_fn, Layer, Service, ServiceExt};
 
     /// `PooledLayer::weight`: "Each call's weight in a priority pool is
@@ -391,6 +392,106 @@ mod tower_layer {
                 assert_eq!(s.in_flight(), 0);
             })
         });
+    }
+
+    type Nested = std::pin::Pin<Box<dyn std::future::Future<Output = Result<u32, Rejected>> + Send>>;
+
+    /// A body whose one data frame is the output of a call of `pool` made
+    /// inside `poll_frame`.
+    struct CallingBody {
+        pool: Pool,
+        call: Option<Nested>,
+        done: bool,
+        meter: Meter,
+    }
+
+    impl http_body::Body for CallingBody {
+        type Data = &'static [u8];
+        type Error = BoxError;
+
+        fn poll_frame(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<http_body::Frame<&'static [u8]>, BoxError>>> {
+            if self.done {
+                return Poll::Ready(None);
+            }
+            if self.call.is_none() {
+                let (pool, meter) = (self.pool.clone(), self.meter.clone());
+                self.call = Some(Box::pin(async move {
+                    pool.submit(async move {
+                        let _inside = meter.enter();
+                        7
+                    })
+                    .await
+                }));
+            }
+            let out = std::task::ready!(self.call.as_mut().unwrap().as_mut().poll(cx));
+            self.done = true;
+            Poll::Ready(Some(match out {
+                Ok(_) => Ok(http_body::Frame::data(&b"seven"[..])),
+                Err(rejected) => Err(rejected.into()),
+            }))
+        }
+    }
+
+    /// Module docs of `pool_runtime::tower`: "The inner service's response
+    /// future is polled as the work of the call holding the slot ... (with
+    /// `hold_until_body_ends`, the response body's `poll_frame` while it
+    /// holds the slot): a call of the same pool or group made from inside
+    /// them ... is a nested call and follows the reentrancy rule ... it runs
+    /// under the response's slot instead of waiting for a second one";
+    /// README: "and so does a held body's streaming: a handler (or a body)
+    /// calling the same pool or group makes a nested call". On a pool of
+    /// one slot, a held body whose `poll_frame` calls the pool completes
+    /// (no deadlock), the call is counted as nested, the limit holds, and
+    /// the body's end releases the slot.
+    #[test]
+    fn a_held_body_calling_its_pool_in_poll_frame_runs_under_its_slot() {
+        let pool = Pool::fixed(1);
+        let meter = Meter::default();
+        let inner = {
+            let (pool, meter) = (pool.clone(), meter.clone());
+            service_fn(move |()| {
+                let body = CallingBody {
+                    pool: pool.clone(),
+                    call: None,
+                    done: false,
+                    meter: meter.clone(),
+                };
+                async move { Ok::<_, BoxError>(http::Response::new(body)) }
+            })
+        };
+        let service = PooledLayer::pool(pool.clone())
+            .hold_until_body_ends()
+            .layer(inner);
+        let mut response = Task::new(service.oneshot(()));
+        let mut body = response.assert_ready().unwrap().into_body();
+        assert_eq!(pool.stats().running, 1, "the body holds the slot");
+        let mut frame = Task::new(std::future::poll_fn(|cx| {
+            std::pin::Pin::new(&mut body).poll_frame(cx)
+        }));
+        let mut out = None;
+        for _ in 0..10 {
+            if let Poll::Ready(next) = frame.poll() {
+                out = Some(next);
+                break;
+            }
+        }
+        let out = out.expect("the nested call ran under the body's slot (no deadlock)");
+        let data = out.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(data, &b"seven"[..]);
+        drop(frame);
+        let mut end = Task::new(std::future::poll_fn(|cx| {
+            std::pin::Pin::new(&mut body).poll_frame(cx)
+        }));
+        assert!(end.assert_ready().is_none());
+        drop(end);
+        assert_eq!(meter.max(), 1);
+        let s = pool.stats();
+        assert_eq!(s.running, 0, "the body's end released the slot: {s:?}");
+        assert_eq!(s.completed, 2, "the response and its nested call: {s:?}");
+        assert_accounted(&s);
     }
 
     /// Module docs: "By default a slot is reserved in `poll_ready` ... and
@@ -1105,4 +1206,64 @@ async fn waiters_still_waiting_on_tokio_time_grow_the_pool() {
     for waiter in waiters {
         assert_eq!(waiter.await.unwrap(), Ok(()));
     }
+}
+
+// ---- an ordered stream behind a slow first item ----------------------------------------
+
+/// `pooled::stream` module docs: "An adapter pulls a future from its stream
+/// only while it holds fewer than `max(1, 2 × size)` of the stream's items
+/// ... The adapters of `pooled_ordered` count the finished outputs held
+/// back for an earlier item too, as `buffered` does, so a slow first item
+/// holds at most that many outputs." On a pool of 2, a first item that
+/// never finishes until released: the stream is pulled 4 items deep and no
+/// further, however often it is polled, and yields nothing; released, it
+/// yields all items in input order and pulls the rest.
+#[cfg(feature = "stream")]
+#[test]
+fn an_ordered_stream_behind_a_slow_first_item_pulls_at_most_twice_the_pool() {
+    use futures::StreamExt;
+    use pool_runtime::PooledStreamExt;
+    let pool = Pool::fixed(2);
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let open = Arc::new(AtomicBool::new(false));
+    let items = {
+        let (pulled, open) = (pulled.clone(), open.clone());
+        futures::stream::iter(0..50u32).map(move |i| {
+            pulled.fetch_add(1, SeqCst);
+            let open = open.clone();
+            async move {
+                if i == 0 {
+                    std::future::poll_fn(|cx| {
+                        if open.load(SeqCst) {
+                            std::task::Poll::Ready(())
+                        } else {
+                            cx.waker().wake_by_ref();
+                            std::task::Poll::Pending
+                        }
+                    })
+                    .await;
+                }
+                i
+            }
+        })
+    };
+    let mut stream = Box::pin(items.pooled_ordered(&pool));
+    let mut next = Task::new(stream.next());
+    for _ in 0..50 {
+        next.assert_pending();
+    }
+    assert_eq!(
+        pulled.load(SeqCst),
+        4,
+        "pulled 2 × size items, finished outputs held back included"
+    );
+    open.store(true, SeqCst);
+    assert_eq!(next.assert_ready(), Some(Ok(0)));
+    drop(next);
+    let rest: Vec<_> = futures::executor::block_on(stream.collect::<Vec<_>>());
+    assert_eq!(rest, (1..50).map(Ok).collect::<Vec<_>>());
+    assert_eq!(pulled.load(SeqCst), 50);
+    let s = pool.stats();
+    assert_accounted(&s);
+    assert_eq!((s.completed, s.in_flight()), (50, 0));
 }
