@@ -179,9 +179,9 @@ fn an_autoscale_interval_of_duration_max_never_moves_the_limit() {
 #[cfg(feature = "tower")]
 mod tower_layer {
     use super::*;
+    use http_body::Body as _;
     use pool_runtime::tower::{BoxError, PooledLayer};
     use std::task::{Context, Poll};
-    use http_body::Body as _;
     use tower::{service_fn, Layer, Service, ServiceExt};
 
     /// `PooledLayer::weight`: "Each call's weight in a priority pool is
@@ -394,7 +394,8 @@ mod tower_layer {
         });
     }
 
-    type Nested = std::pin::Pin<Box<dyn std::future::Future<Output = Result<u32, Rejected>> + Send>>;
+    type Nested =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<u32, Rejected>> + Send>>;
 
     /// A body whose one data frame is the output of a call of `pool` made
     /// inside `poll_frame`.
@@ -722,7 +723,61 @@ fn barging_sync_callers_racing_resize_pause_and_close_keep_the_limit_and_the_cou
 mod reload {
     use super::*;
     use common::config_turn;
-    use pool_runtime::{config, register_group, Group, GroupSpec};
+    use pool_runtime::{config, register_group, Group, GroupSpec, Kind};
+
+    static KIND_FLIP: Group = Group::new(GroupSpec::new("r16::kind_flip").size(2));
+    register_group!(KIND_FLIP);
+
+    /// `pooled::config` ("Precedence"): "calls made at run time (`scale`,
+    /// `resize`): a reload changes a running pool's size only when the
+    /// configured size itself changed, so it does not undo a manual `scale`
+    /// it has nothing new to say about"; "A running pool keeps its kind
+    /// until it restarts: a load that changes the kind changes nothing in
+    /// it, and one that brings its kind back resizes it only if that kind's
+    /// counts changed."
+    ///
+    /// A running fixed group resized by hand to 5: loads that make it
+    /// autoscaled (with bounds, then other bounds and a start) change
+    /// nothing in it; a load that brings it back to fixed with the count it
+    /// had keeps the hand-set 5; a load with a new fixed size applies it.
+    #[test]
+    fn loads_that_flip_a_running_groups_kind_keep_its_hand_set_size() {
+        let _turn = config_turn();
+        assert_eq!(KIND_FLIP.run(|| 1), Ok(1));
+        assert_eq!(KIND_FLIP.resize(5), 5);
+        let table = |body: &str| format!("[groups.\"r16::kind_flip\"]\n{body}");
+        config::load_str(
+            "r16.toml",
+            &table("kind = \"autoscale\"\nmin = 1\nmax = 3\n"),
+        )
+        .unwrap();
+        assert_eq!(KIND_FLIP.pool().kind(), Kind::Fixed, "keeps its kind");
+        assert_eq!(KIND_FLIP.size(), 5, "a kind change changes nothing in it");
+        config::load_str(
+            "r16.toml",
+            &table("kind = \"autoscale\"\nmin = 1\nmax = 4\nsize = 2\n"),
+        )
+        .unwrap();
+        assert_eq!(
+            KIND_FLIP.size(),
+            5,
+            "the autoscaled kind's counts are not the fixed pool's"
+        );
+        config::load_str("r16.toml", &table("max_waiting = 50\n")).unwrap();
+        assert_eq!(KIND_FLIP.pool().kind(), Kind::Fixed);
+        assert_eq!(
+            KIND_FLIP.size(),
+            5,
+            "its kind is back with the count it had (2): the hand-set size stays"
+        );
+        assert_eq!(KIND_FLIP.pool().max_waiting(), Some(50));
+        config::load_str("r16.toml", &table("size = 3\n")).unwrap();
+        assert_eq!(KIND_FLIP.size(), 3, "a new fixed size is applied");
+        config::clear();
+        assert_eq!(KIND_FLIP.size(), 2, "cleared: back to the declared size");
+        let s = KIND_FLIP.stats();
+        assert_accounted(&s);
+    }
 
     static BARGE_RELOAD: Group = Group::new(GroupSpec::new("r16::barge_reload").size(2));
     register_group!(BARGE_RELOAD);
@@ -1266,4 +1321,37 @@ fn an_ordered_stream_behind_a_slow_first_item_pulls_at_most_twice_the_pool() {
     let s = pool.stats();
     assert_accounted(&s);
     assert_eq!((s.completed, s.in_flight()), (50, 0));
+}
+
+/// README ("Autoscale"): "demand (`running + waiting`) is sampled at
+/// intake and release events — periods without events are filled in,
+/// since nothing changed — and every interval the limit grows toward the
+/// mean demand"; `scale/queue_depth.rs`: grow only when "`D > L` (calls
+/// queued on average)", otherwise "keep `L`". Two calls run on two slots
+/// for a whole interval (demand 2 = the limit, nothing queued); a third
+/// call that arrives at 10 s and queues is the first call to queue at all.
+/// The interval's mean demand is 2, so the evaluation at that intake must
+/// keep 2 slots; and so must the same arrival on an idle pool's fast path.
+#[test]
+fn a_call_queueing_at_the_evaluation_is_not_counted_for_the_interval_before_it() {
+    for queued in [true, false] {
+        let clock = ManualClock::new();
+        let pool = autoscaled(&clock, 1, 8, Some(2));
+        let running = if queued { 2 } else { 1 };
+        let mut held: Vec<_> = (0..running)
+            .map(|_| Task::new(pool.submit(std::future::pending::<()>())))
+            .collect();
+        for call in &mut held {
+            call.assert_pending();
+        }
+        clock.advance(Duration::from_secs(10));
+        let mut late = Task::new(pool.submit(std::future::pending::<()>()));
+        late.assert_pending();
+        assert_eq!(
+            pool.size(),
+            2,
+            "queued = {queued}: the mean demand of the interval before the call was {running}: {:?}",
+            pool.stats()
+        );
+    }
 }
