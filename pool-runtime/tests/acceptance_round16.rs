@@ -394,6 +394,66 @@ mod tower_layer {
         });
     }
 
+    #[derive(Debug)]
+    struct Teapot;
+    impl std::fmt::Display for Teapot {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("teapot")
+        }
+    }
+    impl std::error::Error for Teapot {}
+
+    /// Module docs of `pool_runtime::tower`: "The service's error is a
+    /// `BoxError` ...: a pool's refusal is a `Rejected` inside it ..., the
+    /// inner service's errors are boxed as they are." An inner `io::Error`
+    /// and an inner `BoxError` each downcast to what the inner service
+    /// returned (not boxed twice); two layers stacked over two pools, the
+    /// inner one paused, fail with the inner pool's `Rejected::Paused`,
+    /// counted as rejected by the inner pool and as an ordinary finished
+    /// call by the outer one.
+    #[test]
+    fn inner_errors_keep_their_type_and_stacked_layers_report_the_inner_refusal() {
+        let pool = Pool::fixed(2);
+        let io = PooledLayer::pool(pool.clone()).layer(service_fn(|()| async {
+            Err::<(), _>(std::io::Error::other("io"))
+        }));
+        let error = futures::executor::block_on(io.oneshot(())).unwrap_err();
+        assert_eq!(
+            error
+                .downcast_ref::<std::io::Error>()
+                .map(|e| e.to_string()),
+            Some("io".to_owned()),
+            "{error:?}"
+        );
+        let boxed = PooledLayer::pool(pool.clone()).layer(service_fn(|()| async {
+            Err::<(), BoxError>(Box::new(Teapot))
+        }));
+        let error = futures::executor::block_on(boxed.oneshot(())).unwrap_err();
+        assert!(
+            error.downcast_ref::<Teapot>().is_some(),
+            "boxed once: {error:?}"
+        );
+        assert!(error.downcast_ref::<Rejected>().is_none());
+
+        let inner_pool = Pool::fixed(1);
+        inner_pool.pause();
+        let inner = PooledLayer::pool(inner_pool.clone())
+            .layer(service_fn(|()| async { Ok::<_, BoxError>(1) }));
+        let outer = PooledLayer::pool(pool.clone()).layer(inner);
+        let error = futures::executor::block_on(outer.oneshot(())).unwrap_err();
+        assert_eq!(error.downcast_ref::<Rejected>(), Some(&Rejected::Paused));
+        let (outer_stats, inner_stats) = (pool.stats(), inner_pool.stats());
+        assert_eq!(
+            inner_stats.rejected_for(Rejected::Paused),
+            1,
+            "{inner_stats:?}"
+        );
+        assert_eq!(outer_stats.rejected_total(), 0, "{outer_stats:?}");
+        assert_eq!(outer_stats.completed, 3, "{outer_stats:?}");
+        assert_accounted(&outer_stats);
+        assert_accounted(&inner_stats);
+    }
+
     type Nested =
         std::pin::Pin<Box<dyn std::future::Future<Output = Result<u32, Rejected>> + Send>>;
 
