@@ -1484,29 +1484,39 @@ patient_groups!(
 #[test]
 #[ignore = "bug: a never-rejecting sync caller still in the barging room when a shutdown deadline aborts the pool is reported neither as waiting nor as turned away (ShutdownTimedOut.waiting is 0)"]
 fn a_never_rejecting_barging_caller_is_reported_waiting_by_an_immediate_shutdown() {
+    /// Never-rejecting callers waiting outside the queue in each round.
+    const CALLERS: usize = 6;
     within(Duration::from_secs(120), || {
         let mut misreported = Vec::new();
         for (round, group) in PATIENT_GROUPS.iter().enumerate() {
             let group: &'static pool_runtime::Group = group;
             let held = group.try_acquire_owned(0).unwrap();
-            let caller = std::thread::spawn(move || group.run_wait(0, || 1));
-            until("the sync caller waits", || group.stats().waiting == 1);
+            let callers: Vec<_> = (0..CALLERS)
+                .map(|_| std::thread::spawn(move || group.run_wait(0, || 1)))
+                .collect();
+            until("the sync callers wait", || group.stats().waiting == CALLERS);
             let out = futures::executor::block_on(group.pool().shutdown(Some(Duration::ZERO)));
-            let timed_out = out.expect_err("a call runs and one waits");
-            if (timed_out.running, timed_out.turned_away, timed_out.waiting) != (1, 0, 1) {
+            let timed_out = out.expect_err("a call runs and others wait");
+            if (timed_out.running, timed_out.turned_away, timed_out.waiting) != (1, 0, CALLERS) {
                 misreported.push((round, timed_out));
             }
             drop(held);
-            assert_eq!(caller.join().unwrap(), 1, "it runs once the slot frees");
+            for caller in callers {
+                assert_eq!(caller.join().unwrap(), 1, "each runs once a slot frees");
+            }
             futures::executor::block_on(group.pool().drained());
             let s = group.stats();
             assert_accounted(&s);
-            assert_eq!((s.completed, s.rejected_total()), (2, 0), "{s:?}");
+            assert_eq!(
+                (s.completed, s.rejected_total()),
+                (CALLERS as u64 + 1, 0),
+                "{s:?}"
+            );
         }
         assert!(
             misreported.is_empty(),
-            "the waiting never-rejecting caller went unreported (expected running 1, \
-             turned_away 0, waiting 1) in rounds {misreported:?}"
+            "waiting never-rejecting callers went unreported (expected running 1, \
+             turned_away 0, waiting {CALLERS}) in rounds {misreported:?}"
         );
     });
 }
