@@ -1418,11 +1418,11 @@ fn a_call_queueing_at_the_evaluation_is_not_counted_for_the_interval_before_it()
 
 /// `Pool::shutdown` and `ShutdownTimedOut::turned_away` ("Calls that were
 /// still waiting at the deadline and were turned away"); README: barging
-/// "callers outside the queue count as waiting". A rejecting sync caller
+/// "callers outside the queue count as waiting". Six rejecting sync callers
 /// waiting outside the queue (barging without bound) when a shutdown with
-/// a zero timeout closes and aborts the pool at once is turned away
-/// `Closed` and reported so, whichever point of its way from the room to
-/// the queue the shutdown meets it at (repeated).
+/// a zero timeout closes and aborts the pool at once are turned away
+/// `Closed` and reported so, whichever point of their way from the room to
+/// the queue the shutdown meets them at (repeated).
 #[test]
 fn a_barging_caller_met_by_an_immediate_shutdown_is_reported_turned_away() {
     within(Duration::from_secs(120), || {
@@ -1433,24 +1433,28 @@ fn a_barging_caller_met_by_an_immediate_shutdown_is_reported_turned_away() {
                 .build()
                 .unwrap();
             let held = pool.try_acquire_owned(0).unwrap();
-            let caller = {
-                let pool = pool.clone();
-                std::thread::spawn(move || pool.run(|| 1))
-            };
-            until("the sync caller waits", || pool.stats().waiting == 1);
+            let callers: Vec<_> = (0..6)
+                .map(|_| {
+                    let pool = pool.clone();
+                    std::thread::spawn(move || pool.run(|| 1))
+                })
+                .collect();
+            until("the sync callers wait", || pool.stats().waiting == 6);
             let out = futures::executor::block_on(pool.shutdown(Some(Duration::ZERO)));
-            let timed_out = out.expect_err("a call runs and one waits");
+            let timed_out = out.expect_err("a call runs and others wait");
             assert_eq!(
                 (timed_out.running, timed_out.turned_away, timed_out.waiting),
-                (1, 1, 0),
+                (1, 6, 0),
                 "round {round}: {timed_out:?}"
             );
             drop(held);
-            assert_eq!(caller.join().unwrap(), Err(Rejected::Closed));
+            for caller in callers {
+                assert_eq!(caller.join().unwrap(), Err(Rejected::Closed));
+            }
             let s = pool.stats();
             assert_accounted(&s);
             assert_eq!(s.in_flight(), 0, "{s:?}");
-            assert_eq!(s.rejected_for(Rejected::Closed), 1, "{s:?}");
+            assert_eq!(s.rejected_for(Rejected::Closed), 6, "{s:?}");
         }
     });
 }
