@@ -595,6 +595,13 @@ impl Core {
         // The call's waker, dropped once the call is counted and the lock
         // released: its `Drop` is the executor's code.
         let waker;
+        // An autoscaler's limit change (see below) admits a batch, woken
+        // after the lock with their panics caught: this call is leaving, and
+        // its caller may be unwinding already.
+        let mut wakers = WakeList::new();
+        let mut resized = false;
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        let mut report = crate::obs::Deferred::new(&self.obs);
         let drained = {
             let mut locked = self.locked.lock();
             let n = node.as_ref();
@@ -619,9 +626,24 @@ impl Core {
                     self.counters.cancelled.fetch_add(1, Ordering::Relaxed);
                 }
             }
+            // A call leaving the queue changes the demand: an event for the
+            // autoscaler like an intake or a release (the period before it
+            // had this call waiting), or a queue that keeps timing out
+            // between releases would never be seen.
+            if let Some(limit) = self.autoscale_observe(&mut locked, -1) {
+                #[cfg(any(feature = "tracing", feature = "metrics"))]
+                report.limit(self.limit(), limit, LimitCause::Autoscale);
+                locked = self.set_limit_locked(locked, limit, &mut wakers);
+                resized = true;
+            }
             self.publish_waiting(&locked);
             self.take_drained(&mut locked)
         };
+        // A new limit: the room looks again (as after a resize).
+        if resized && self.sync_barging.load(Ordering::Relaxed) != 0 {
+            self.room.changed();
+        }
+        wakers.wake_all_quietly();
         // A `Drop` that panics loses nothing here (the call left the queue
         // and is counted): its panic is caught, as the panic hook has shown
         // it, so that it cannot stop the caller's own accounting (a call

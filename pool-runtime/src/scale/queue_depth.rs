@@ -2,9 +2,10 @@
 //! calls queue up and shrink it when slots idle. Precisely:
 //!
 //! * a *sample* is the demand on the pool, `running + waiting`, taken every
-//!   `interval / window`; the state of the pool changes only at intake and
-//!   release events, so samples are taken at those events, and the periods
-//!   with no event in between are filled with the (unchanged) demand. No
+//!   `interval / window`; the demand changes only at intake and release
+//!   events and when a waiting call leaves (cancelled or timed out), so
+//!   samples are taken at those events, and the periods with no event in
+//!   between are filled with the (unchanged) demand. No
 //!   background thread is involved;
 //! * every `interval`, with `D` the mean demand over the last `window` samples
 //!   and `L` the current limit:
