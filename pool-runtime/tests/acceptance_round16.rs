@@ -1194,7 +1194,6 @@ fn a_shutdown_deadline_turns_away_queued_and_barging_callers_and_spares_never_re
 /// demand it sees then (2): the pool keeps 2 slots although calls queued
 /// for 90% of the interval.
 #[test]
-#[ignore = "bug: waiters that leave the queue (cancelled, timed out) take no autoscale sample, so the interval they waited in is filled with the demand after they left and the pool never grows"]
 fn waiters_that_give_up_still_count_in_the_demand_of_the_interval_they_waited_in() {
     let clock = ManualClock::new();
     let pool = autoscaled(&clock, 1, 8, Some(2));
@@ -1249,7 +1248,6 @@ fn waiters_still_waiting_at_the_event_grow_the_pool() {
 /// out; at the release event at 10 s the interval's mean demand was 7.4 on
 /// a limit of 2, yet the pool does not grow.
 #[tokio::test(start_paused = true)]
-#[ignore = "bug: calls that time out waiting take no autoscale sample: a pool whose queue times out between events never grows"]
 async fn waiters_that_time_out_still_count_in_the_demand_of_the_interval_they_waited_in() {
     let pool = Pool::builder()
         .kind(Kind::Autoscale)
@@ -1486,7 +1484,6 @@ patient_groups!(
 /// away) and runs once the slot frees; one group per round (a group's pool
 /// cannot reopen).
 #[test]
-#[ignore = "bug: a never-rejecting sync caller still in the barging room when a shutdown deadline aborts the pool is reported neither as waiting nor as turned away (ShutdownTimedOut.waiting is 0)"]
 fn a_never_rejecting_barging_caller_is_reported_waiting_by_an_immediate_shutdown() {
     /// Never-rejecting callers waiting outside the queue in each round.
     const CALLERS: usize = 6;

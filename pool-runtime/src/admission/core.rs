@@ -1307,10 +1307,14 @@ impl Core {
         turned_away
     }
 
-    /// Calls waiting in the queue or held by a pause (not in the room).
-    pub(crate) fn queued(&self) -> usize {
+    /// Calls an abort left waiting: those in the queue or held by a pause
+    /// and the never-rejecting callers still in the room (a room's caller
+    /// is counted out of it under the lock as it queues, so none is counted
+    /// twice; one that just took a slot on its way out is, for a moment,
+    /// also running).
+    pub(crate) fn left_waiting(&self) -> usize {
         let locked = self.locked.lock();
-        locked.queue.len() + locked.held.len()
+        locked.queue.len() + locked.held.len() + self.room.never_rejecting()
     }
 
     fn is_drained(&self, locked: &Locked) -> bool {

@@ -78,6 +78,11 @@ impl Room {
         self.len().saturating_sub(never)
     }
 
+    /// Callers in the room that are never turned away.
+    pub(crate) fn never_rejecting(&self) -> usize {
+        self.never_rejected.load(Ordering::Relaxed)
+    }
+
     /// A caller comes in (the pool checked, under its lock, that it may
     /// wait: see `Core::enter_room`); `never_rejected`: one that is never
     /// turned away.

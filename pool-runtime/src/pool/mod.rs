@@ -949,10 +949,11 @@ impl Pool {
             running: stats.running,
             nested: stats.nested,
             turned_away,
-            // Never-rejecting calls: `abort` leaves them waiting (not the
-            // room's callers, counted in `turned_away`, which may still be
-            // counted in `stats.waiting` on their way to be turned away).
-            waiting: self.core.queued(),
+            // Never-rejecting calls: `abort` leaves them waiting, queued or
+            // in the room (not the room's other callers, counted in
+            // `turned_away`, which may still be counted in `stats.waiting`
+            // on their way to be turned away).
+            waiting: self.core.left_waiting(),
         })
     }
 
