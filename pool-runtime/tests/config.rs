@@ -517,11 +517,31 @@ fn a_kind_change_of_a_running_group_waits_for_restart_with_the_settings_it_bring
         "a fixed pool has no use for min"
     );
     assert_eq!(effect("max"), Some(Effect::AtRestart));
+    // A fixed group has no bounds: they read `none`, not the
+    // `0..=MAX_SLOTS` a fixed pool resolves to.
+    let shown = |setting: &str| {
+        report
+            .changes
+            .iter()
+            .find(|c| c.group == "app::running" && c.setting == setting)
+            .map(|c| (c.from.clone(), c.to.clone()))
+    };
+    assert_eq!(shown("min"), Some(("none".into(), "1".into())));
+    assert_eq!(shown("max"), Some(("none".into(), "9".into())));
     assert_eq!(
         (RUNNING.size(), RUNNING.settings().kind),
         (2, Kind::Fixed),
         "still the fixed pool it started as"
     );
+    // And back: the autoscaled bounds go to `none`.
+    let back = config::load_str("app.toml", "").unwrap();
+    let row = |setting: &str| {
+        back.changes
+            .iter()
+            .find(|c| c.group == "app::running" && c.setting == setting)
+            .map(|c| (c.from.clone(), c.to.clone()))
+    };
+    assert_eq!(row("max"), Some(("9".into(), "none".into())), "{back}");
 }
 
 #[test]

@@ -12,7 +12,7 @@ use crate::unwind::caught;
 impl Group {
     /// Moves the group from the settings `before` to `after`: what a running
     /// pool can take at once (sizes, bounds, the waiting bound, the admission
-    /// timeout, autoscale timing) is applied now; what it cannot (kind, order,
+    /// timeout, sync barging, autoscale timing) is applied now; what it cannot (kind, order,
     /// policy, the fleet settings, or a setting its kind has no use for)
     /// takes effect at its next start. Returns each setting that changed and when it takes effect.
     pub(crate) fn reconfigure(&self, before: &GroupSettings, after: &GroupSettings) -> Vec<Change> {
@@ -89,12 +89,17 @@ impl Group {
             bounds_was
         };
         if bounds_from != bounds {
+            // Bounds a fixed group does not have read `none` (not the
+            // `0..=MAX_SLOTS` it resolves to): going to or from autoscale.
+            let shown = |kind: Kind, n: usize| show(&(kind == Kind::Autoscale).then_some(n));
+            let kind_was = if autoscaled { after.kind } else { before.kind };
             for (setting, was, now) in [
                 ("min", bounds_from.0, bounds.0),
                 ("max", bounds_from.1, bounds.1),
             ] {
+                let (was, now) = (shown(kind_was, was), shown(after.kind, now));
                 if was != now {
-                    change(setting, was.to_string(), now.to_string(), !autoscaled);
+                    change(setting, was, now, !autoscaled);
                 }
             }
         }
