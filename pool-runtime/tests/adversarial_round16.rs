@@ -1,0 +1,888 @@
+//! Hostile acceptance tests, round 16: user code the pool calls (a waker's
+//! `clone` and `wake`, a `Clock`, a tracing subscriber) that calls back into
+//! the same pool; a pooled stream polled again after one of its items
+//! panicked; every call form dropped after its n-th poll. Each test names
+//! the promise it attacks (the limit, nothing hangs, nothing is lost, bad
+//! input an error value). Concurrency is counted from outside the library;
+//! every wait is bounded only to turn a hang into a failure.
+#![cfg(all(feature = "tokio", feature = "stream", feature = "tracing"))]
+
+mod common;
+
+use common::{assert_accounted, quiet_planned_panics, within, Meter, Task};
+use futures::stream::Stream;
+use futures::StreamExt;
+use pool_runtime::{AdaptiveSettings, Clock, Kind, Order, Pool, PooledStreamExt, ScalePolicy};
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+use std::time::Duration;
+
+const BOUND: Duration = Duration::from_secs(20);
+
+fn noop_cx() -> Context<'static> {
+    Context::from_waker(Waker::noop())
+}
+
+// ---- user code calling back into the pool ----------------------------------
+
+/// What a re-entrant waker does when cloned: reads the pool's settings
+/// through its getters (a waker that logs the pool's state, say).
+struct ReadsPool {
+    pool: Pool,
+    armed: AtomicBool,
+    clones: AtomicUsize,
+}
+
+/// A waker whose `clone` reads `hook.pool`'s getters while armed. Waking
+/// and dropping do nothing.
+fn waker_whose_clone_reads_the_pool(hook: &'static ReadsPool) -> Waker {
+    fn vtable() -> &'static RawWakerVTable {
+        &RawWakerVTable::new(clone, noop, noop, noop)
+    }
+    unsafe fn clone(data: *const ()) -> RawWaker {
+        let hook = unsafe { &*(data as *const ReadsPool) };
+        if hook.armed.load(SeqCst) {
+            hook.clones.fetch_add(1, SeqCst);
+            // Getters only: `stats` (lock-free) and `max_waiting`.
+            let _ = hook.pool.stats();
+            let _ = hook.pool.max_waiting();
+            let _ = hook.pool.admission_timeout();
+        }
+        RawWaker::new(data, vtable())
+    }
+    unsafe fn noop(_: *const ()) {}
+    unsafe {
+        Waker::from_raw(RawWaker::new(
+            hook as *const ReadsPool as *const (),
+            vtable(),
+        ))
+    }
+}
+
+/// Promise: nothing hangs, whatever a waker does (a waker's `clone` is the
+/// executor's code; the core's docs: "wakers are woken only after [the
+/// lock] is released", and `enqueue` clones the waker "before any state
+/// changes"). Attack: a waiting call polled again with a new waker (a task
+/// moved to another executor, `select!` re-polling) whose `clone` reads
+/// the same pool's getters. Catches: the new waker cloned under the pool's
+/// lock, so that a getter that takes the lock deadlocks the caller.
+#[test]
+#[ignore = "bug: a waiting call re-polled with a new waker clones it under the pool's lock; a clone that reads pool.max_waiting() deadlocks"]
+fn a_waiting_call_repolled_with_a_waker_whose_clone_reads_the_pool_does_not_deadlock() {
+    let pool = Pool::fixed(1);
+    let hook: &'static ReadsPool = Box::leak(Box::new(ReadsPool {
+        pool: pool.clone(),
+        armed: AtomicBool::new(false),
+        clones: AtomicUsize::new(0),
+    }));
+    let stats = within(Duration::from_secs(10), move || {
+        let held = pool.try_acquire().unwrap();
+        let mut call = Box::pin(pool.submit(async { 7 }));
+        // First poll with another waker: the call queues.
+        assert!(call.as_mut().poll(&mut noop_cx()).is_pending());
+        hook.armed.store(true, SeqCst);
+        let waker = waker_whose_clone_reads_the_pool(hook);
+        // Second poll with a waker that does not `will_wake` the first.
+        assert!(call
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+        drop(held);
+        assert_eq!(call.as_mut().poll(&mut noop_cx()), Poll::Ready(Ok(7)));
+        pool.stats()
+    });
+    assert!(hook.clones.load(SeqCst) > 0, "the waker was cloned");
+    assert_eq!((stats.running, stats.waiting), (0, 0), "{stats:?}");
+    assert_accounted(&stats);
+}
+
+/// The same attack on the first poll (the waker cloned by `enqueue`), the
+/// path the core's docs say clones "before any state changes": a control
+/// that the attack above is not impossible by construction.
+#[test]
+fn a_waiting_call_first_polled_with_a_waker_whose_clone_reads_the_pool_does_not_deadlock() {
+    let pool = Pool::fixed(1);
+    let hook: &'static ReadsPool = Box::leak(Box::new(ReadsPool {
+        pool: pool.clone(),
+        armed: AtomicBool::new(true),
+        clones: AtomicUsize::new(0),
+    }));
+    let stats = within(Duration::from_secs(10), move || {
+        let held = pool.try_acquire().unwrap();
+        let waker = waker_whose_clone_reads_the_pool(hook);
+        let mut call = Box::pin(pool.submit(async { 7 }));
+        assert!(call
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+        drop(held);
+        assert_eq!(
+            call.as_mut().poll(&mut Context::from_waker(&waker)),
+            Poll::Ready(Ok(7))
+        );
+        pool.stats()
+    });
+    assert!(hook.clones.load(SeqCst) > 0, "the waker was cloned");
+    assert_eq!((stats.running, stats.waiting), (0, 0), "{stats:?}");
+    assert_accounted(&stats);
+}
+
+/// A clock that, once armed, reads the pool it times (its getters) on
+/// every reading: a clock that logs the pool's state, say.
+struct ClockReadingPool {
+    pool: Arc<OnceLock<Pool>>,
+    reads: Arc<AtomicUsize>,
+}
+
+impl Clock for ClockReadingPool {
+    fn now(&self) -> Duration {
+        if let Some(pool) = self.pool.get() {
+            self.reads.fetch_add(1, SeqCst);
+            let _ = pool.max_waiting();
+            let _ = pool.stats();
+        }
+        common_clock_now()
+    }
+}
+
+fn common_clock_now() -> Duration {
+    pool_runtime::SystemClock.now()
+}
+
+/// Promise: nothing hangs, whatever a user's `Clock` does (its `now` is
+/// user code, as a waker is; the trait's docs forbid nothing). Attack: an
+/// adaptive pool (which reads its clock when a call ends) and an
+/// autoscaled one whose clock reads the pool's getters. Catches: the clock
+/// read under the pool's lock (the adaptive release, the autoscaler's
+/// sample), so that a getter taking the lock deadlocks the call's end.
+#[test]
+#[ignore = "bug: an adaptive pool reads its clock under the pool's lock; a Clock::now that reads pool.max_waiting() deadlocks a call's release"]
+fn an_adaptive_pools_clock_that_reads_the_pool_does_not_deadlock_a_release() {
+    clock_reading_the_pool(ScalePolicy::Adaptive(AdaptiveSettings {
+        window_samples: 1,
+        window_time: Duration::from_nanos(1),
+        ..AdaptiveSettings::DEFAULT
+    }));
+}
+
+/// As above, for the queue-depth autoscaler (its samples).
+#[test]
+#[ignore = "bug: an autoscaled pool reads its clock under the pool's lock; a Clock::now that reads pool.max_waiting() deadlocks"]
+fn an_autoscaled_pools_clock_that_reads_the_pool_does_not_deadlock_a_release() {
+    clock_reading_the_pool(ScalePolicy::QueueDepth);
+}
+
+fn clock_reading_the_pool(policy: ScalePolicy) {
+    let cell = Arc::new(OnceLock::new());
+    let reads = Arc::new(AtomicUsize::new(0));
+    let pool = Pool::builder()
+        .kind(Kind::Autoscale)
+        .min(1)
+        .max(4)
+        .autoscale_interval(Duration::from_millis(1))
+        .autoscale_window(1)
+        .scale_policy(policy)
+        .clock(ClockReadingPool {
+            pool: cell.clone(),
+            reads: reads.clone(),
+        })
+        .build()
+        .unwrap();
+    cell.set(pool.clone()).unwrap();
+    let stats = within(Duration::from_secs(10), move || {
+        for i in 0..20 {
+            // A waiter makes every release take the locked path.
+            let held = pool.try_acquire();
+            let mut waiting = Task::new(pool.submit(async move { i }));
+            let _ = waiting.poll();
+            drop(held);
+            assert_eq!(pool.run(|| i), Ok(i));
+            std::thread::sleep(Duration::from_millis(2));
+            assert!(matches!(waiting.poll(), Poll::Ready(Ok(_))));
+        }
+        pool.stats()
+    });
+    assert!(reads.load(SeqCst) > 0, "{policy:?}: the clock was read");
+    assert_eq!((stats.running, stats.waiting), (0, 0), "{stats:?}");
+    assert_accounted(&stats);
+}
+
+/// What a re-entrant waker does when woken: signals the thread that polls
+/// the woken call, then makes a sync call into the same pool (a waker of an
+/// executor that runs ready work inline, say).
+struct WakeRunsCall {
+    pool: Pool,
+    meter: Meter,
+    woken: std::sync::Mutex<Option<std::thread::Thread>>,
+    inline_runs: AtomicUsize,
+}
+
+impl std::task::Wake for WakeRunsCall {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref()
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        if let Some(thread) = self.woken.lock().unwrap().as_ref() {
+            thread.unpark();
+        }
+        let meter = self.meter.clone();
+        let _ = self.pool.run(|| {
+            let _inside = meter.enter();
+            self.inline_runs.fetch_add(1, SeqCst);
+            std::thread::sleep(Duration::from_millis(30));
+        });
+    }
+}
+
+/// Promise: no more than the limit runs at once on every call path, and
+/// nothing hangs. Attack: a waiting call's waker that, woken by the release
+/// that hands it the slot (a call ending, a permit dropped, a resize, a
+/// scale), makes a sync call into the same pool on the releasing thread
+/// while the woken call starts on its own thread. Catches: the waker's call
+/// taken for a nested call of the releasing call (running inline, beyond
+/// the limit), or woken under the lock (a deadlock). Bodies counted by one
+/// `Meter` across both threads.
+#[test]
+fn a_waker_that_makes_a_sync_call_into_the_pool_when_woken_keeps_the_limit() {
+    for release in [
+        "call ends",
+        "permit dropped",
+        "resize",
+        "scale",
+        "permit in work",
+    ] {
+        let pool = Pool::fixed(1);
+        let meter = Meter::default();
+        let hook = Arc::new(WakeRunsCall {
+            pool: pool.clone(),
+            meter: meter.clone(),
+            woken: std::sync::Mutex::new(None),
+            inline_runs: AtomicUsize::new(0),
+        });
+        let p = pool.clone();
+        let m = meter.clone();
+        let h = hook.clone();
+        within(BOUND, move || {
+            let (pool, meter, hook) = (p, m, h);
+            // What holds the only slot until the release under test.
+            let (end_tx, end_rx) = std::sync::mpsc::channel::<()>();
+            let mut running = None;
+            let held = match release {
+                "resize" | "scale" => {
+                    pool.resize(0);
+                    None
+                }
+                "call ends" => {
+                    let p = pool.clone();
+                    let meter = meter.clone();
+                    running = Some(std::thread::spawn(move || {
+                        p.run(|| {
+                            let _inside = meter.enter();
+                            end_rx.recv().unwrap();
+                        })
+                        .unwrap();
+                    }));
+                    while pool.stats().running == 0 {
+                        std::thread::yield_now();
+                    }
+                    None
+                }
+                _ => Some(pool.try_acquire_owned(0).unwrap()),
+            };
+            // The waiting call, polled on a thread of its own with the
+            // re-entrant waker.
+            let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+            let waiter = {
+                let pool = pool.clone();
+                let meter = meter.clone();
+                let hook = hook.clone();
+                std::thread::spawn(move || {
+                    *hook.woken.lock().unwrap() = Some(std::thread::current());
+                    let waker = Waker::from(hook.clone());
+                    let meter2 = meter.clone();
+                    let mut call = Box::pin(pool.submit(async move {
+                        let _inside = meter2.enter();
+                        std::thread::sleep(Duration::from_millis(30));
+                    }));
+                    let mut cx = Context::from_waker(&waker);
+                    let mut first = true;
+                    loop {
+                        if call.as_mut().poll(&mut cx).is_ready() {
+                            break;
+                        }
+                        if std::mem::take(&mut first) {
+                            ready_tx.send(()).unwrap();
+                        }
+                        std::thread::park_timeout(Duration::from_millis(50));
+                    }
+                })
+            };
+            ready_rx.recv().unwrap();
+            match release {
+                "call ends" => {
+                    end_tx.send(()).unwrap();
+                    running.take().unwrap().join().unwrap();
+                }
+                "permit dropped" => drop(held),
+                "resize" => {
+                    pool.resize(1);
+                }
+                "scale" => {
+                    pool.scale(1);
+                }
+                "permit in work" => {
+                    // The permit is dropped from inside another pool's
+                    // call's work (a frame of some call on this thread).
+                    let other = Pool::fixed(1);
+                    let held = held.unwrap();
+                    futures::executor::block_on(other.submit(async move { drop(held) })).unwrap();
+                }
+                _ => unreachable!(),
+            }
+            waiter.join().unwrap();
+        });
+        assert!(hook.inline_runs.load(SeqCst) >= 1, "{release}: woken");
+        assert_eq!(meter.max(), 1, "{release}: more than the limit at once");
+        let s = pool.stats();
+        assert_eq!(
+            (s.running, s.waiting, s.nested),
+            (0, 0, 0),
+            "{release}: {s:?}"
+        );
+        assert_accounted(&s);
+    }
+}
+
+/// Promise: no more than the limit at once, also for a call made from a
+/// waker woken *inside* a call's work of the same pool: the docs' nested
+/// rule lets such a call borrow the running call's slot, so the waker's
+/// call and the woken call together may not exceed the limit plus the
+/// borrowing. Attack: a call of a full pool (size 1) drops, from inside
+/// its work, an owned permit of the same pool whose release wakes a
+/// waiting call's re-entrant waker; the waker makes a sync call that runs
+/// as a nested call of the running call (under its slot), while the woken
+/// call starts on its own thread. Counted: the bodies that hold a slot of
+/// their own (the running call's and the woken call's); the nested body is
+/// the running call's (it runs inside it, on its thread).
+#[test]
+fn a_waker_woken_inside_a_calls_work_borrows_that_calls_slot_only() {
+    let pool = Pool::fixed(2);
+    let meter = Meter::default();
+    let hook = Arc::new(WakeRunsCall {
+        pool: pool.clone(),
+        meter: Meter::default(), // the nested body: counted apart
+        woken: std::sync::Mutex::new(None),
+        inline_runs: AtomicUsize::new(0),
+    });
+    let (p, m, h) = (pool.clone(), meter.clone(), hook.clone());
+    within(BOUND, move || {
+        let (pool, meter, hook) = (p, m, h);
+        let permit = pool.try_acquire_owned(0).unwrap();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        // The running call: holds the other slot, counted.
+        let runner = {
+            let pool = pool.clone();
+            let meter = meter.clone();
+            std::thread::spawn(move || {
+                futures::executor::block_on(pool.submit(async move {
+                    let _inside = meter.enter();
+                    go_rx.recv().unwrap();
+                    drop(permit);
+                    std::thread::sleep(Duration::from_millis(40));
+                }))
+                .unwrap();
+            })
+        };
+        while pool.stats().running < 2 {
+            std::thread::yield_now();
+        }
+        let waiter = {
+            let pool = pool.clone();
+            let meter = meter.clone();
+            let hook = hook.clone();
+            std::thread::spawn(move || {
+                *hook.woken.lock().unwrap() = Some(std::thread::current());
+                let waker = Waker::from(hook.clone());
+                let m = meter.clone();
+                let mut call = Box::pin(pool.submit(async move {
+                    let _inside = m.enter();
+                    std::thread::sleep(Duration::from_millis(40));
+                }));
+                let mut cx = Context::from_waker(&waker);
+                let mut first = true;
+                while call.as_mut().poll(&mut cx).is_pending() {
+                    if std::mem::take(&mut first) {
+                        ready_tx.send(()).unwrap();
+                    }
+                    std::thread::park_timeout(Duration::from_millis(50));
+                }
+            })
+        };
+        ready_rx.recv().unwrap();
+        go_tx.send(()).unwrap();
+        runner.join().unwrap();
+        waiter.join().unwrap();
+    });
+    assert!(
+        meter.max() <= 2,
+        "more than the limit at once: {}",
+        meter.max()
+    );
+    let s = pool.stats();
+    assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+    assert_accounted(&s);
+}
+
+// ---- a tracing subscriber calling back into the pool ----------------------
+
+/// A subscriber that, for every event and every closed span, makes a sync
+/// call into `pool` (an exporter that ships telemetry through a pooled
+/// client, say), counting its bodies with `meter`.
+struct ExportsThroughPool {
+    pool: Pool,
+    meter: Meter,
+    exports: AtomicUsize,
+    inner: tracing_subscriber::Registry,
+}
+
+impl ExportsThroughPool {
+    fn export(&self) {
+        thread_local! {
+            static EXPORTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+        }
+        if EXPORTING.with(|e| e.replace(true)) {
+            return; // the export's own span and events are not exported
+        }
+        self.exports.fetch_add(1, SeqCst);
+        let meter = self.meter.clone();
+        let _ = self.pool.run(move || {
+            let _inside = meter.enter();
+            std::thread::sleep(Duration::from_millis(1));
+        });
+        EXPORTING.with(|e| e.set(false));
+    }
+}
+
+impl tracing::Subscriber for ExportsThroughPool {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        self.inner.new_span(span)
+    }
+    fn record(&self, span: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+        self.inner.record(span, values)
+    }
+    fn record_follows_from(&self, span: &tracing::span::Id, follows: &tracing::span::Id) {
+        self.inner.record_follows_from(span, follows)
+    }
+    fn event(&self, event: &tracing::Event<'_>) {
+        self.inner.event(event);
+        self.export();
+    }
+    fn enter(&self, span: &tracing::span::Id) {
+        self.inner.enter(span)
+    }
+    fn exit(&self, span: &tracing::span::Id) {
+        self.inner.exit(span)
+    }
+    fn clone_span(&self, id: &tracing::span::Id) -> tracing::span::Id {
+        self.inner.clone_span(id)
+    }
+    fn try_close(&self, id: tracing::span::Id) -> bool {
+        let closed = self.inner.try_close(id);
+        if closed {
+            self.export();
+        }
+        closed
+    }
+}
+
+/// Promise: the limit holds and nothing hangs on every call path, with
+/// feature `tracing` and any subscriber. Attack: a subscriber whose
+/// `event` and span close make a sync call into the very pool that is
+/// reporting (rejections, limit changes and each call's span end), while
+/// threads submit, time out, get rejected and resize. Catches: a report
+/// made under the pool's lock (deadlock), or while the ending call's frame
+/// still lends its slot, so that the export runs beyond the limit. The
+/// export bodies and the callers' bodies share one `Meter`.
+#[test]
+fn a_subscriber_that_exports_through_the_pool_it_observes_keeps_the_limit() {
+    let pool = Pool::builder()
+        .size(2)
+        .max_waiting(2)
+        .admission_timeout(Duration::from_millis(5))
+        .build()
+        .unwrap();
+    let meter = Meter::default();
+    let subscriber = Arc::new(ExportsThroughPool {
+        pool: pool.clone(),
+        meter: meter.clone(),
+        exports: AtomicUsize::new(0),
+        inner: tracing_subscriber::Registry::default(),
+    });
+    let (p, m, s) = (pool.clone(), meter.clone(), subscriber.clone());
+    within(Duration::from_secs(30), move || {
+        let dispatch = tracing::Dispatch::from(s);
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let (pool, meter, dispatch) = (p.clone(), m.clone(), dispatch.clone());
+                std::thread::spawn(move || {
+                    tracing::dispatcher::with_default(&dispatch, || {
+                        for i in 0..40 {
+                            let meter = meter.clone();
+                            match (t + i) % 4 {
+                                0 => {
+                                    let _ = pool.run(|| {
+                                        let _inside = meter.enter();
+                                        std::thread::sleep(Duration::from_millis(1));
+                                    });
+                                }
+                                1 => {
+                                    let _ = futures::executor::block_on(pool.submit(async move {
+                                        let _inside = meter.enter();
+                                        std::thread::sleep(Duration::from_millis(2));
+                                    }));
+                                }
+                                2 if t == 0 => {
+                                    pool.resize(1 + i % 3);
+                                    pool.resize(2);
+                                }
+                                _ => {
+                                    let _ = futures::executor::block_on(pool.submit_blocking(
+                                        move || {
+                                            let _inside = meter.enter();
+                                            std::thread::sleep(Duration::from_millis(1));
+                                        },
+                                    ));
+                                }
+                            }
+                        }
+                    })
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+    });
+    assert!(
+        subscriber.exports.load(SeqCst) > 0,
+        "the subscriber exported"
+    );
+    // The largest limit in force was 3 (resize(1 + i % 3)).
+    assert!(
+        meter.max() <= 3,
+        "more than the limit at once: {}",
+        meter.max()
+    );
+    let s = pool.stats();
+    assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+    assert_accounted(&s);
+}
+
+// ---- streams polled again after a panic -------------------------------------
+
+/// An item that is pending on its first poll (waking itself) and then
+/// ready, or panics when `n == boom`.
+fn item(n: usize, boom: usize) -> impl Future<Output = usize> {
+    let mut first = true;
+    std::future::poll_fn(move |cx| {
+        if std::mem::take(&mut first) {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        if n == boom {
+            panic!("planned: an item of a pooled stream panics");
+        }
+        Poll::Ready(n)
+    })
+}
+
+/// Polls `stream` with a noop waker until it ends, catching the panics of
+/// its `poll_next`; gives up after `polls` polls. Returns the items, the
+/// panics caught, and whether the stream ended.
+fn drain_catching<S: Stream + ?Sized>(
+    mut stream: Pin<&mut S>,
+    polls: usize,
+) -> (Vec<S::Item>, usize, bool) {
+    let (mut items, mut panics) = (Vec::new(), 0);
+    for _ in 0..polls {
+        match catch_unwind(AssertUnwindSafe(|| {
+            stream.as_mut().poll_next(&mut noop_cx())
+        })) {
+            Ok(Poll::Ready(Some(item))) => items.push(item),
+            Ok(Poll::Ready(None)) => return (items, panics, true),
+            Ok(Poll::Pending) => {}
+            Err(_) => panics += 1,
+        }
+    }
+    (items, panics, false)
+}
+
+/// Promise: nothing hangs and nothing is lost; the adapters are "like
+/// `buffer_unordered`" / "as `buffered` does", whose `FuturesUnordered`
+/// drops a future that panicked and goes on. Attack: one item of a pooled
+/// stream panics; the consumer catches the panic (`catch_unwind` around the
+/// poll, as a server catching per-request panics does) and polls the
+/// stream again. Catches: the panicked call left in the adapter's set,
+/// counted as in flight forever, so that the stream never ends (a consumer
+/// awaiting its end hangs) — and an ordered stream that waits forever for
+/// the panicked item's place.
+#[test]
+#[ignore = "bug: after an item's panic, a pooled stream polled again never ends (the panicked call stays counted in the adapter's set)"]
+fn a_pooled_stream_polled_again_after_an_items_panic_ends() {
+    quiet_planned_panics();
+    for ordered in [false, true] {
+        let pool = Pool::fixed(2);
+        let items = futures::stream::iter(0..6).map(|n| item(n, 2));
+        let (outs, panics, ended) = if ordered {
+            let mut s = Box::pin(items.pooled_ordered(&pool));
+            drain_catching(s.as_mut(), 200)
+        } else {
+            let mut s = Box::pin(items.pooled_unordered(&pool));
+            drain_catching(s.as_mut(), 200)
+        };
+        let s = pool.stats();
+        assert_eq!(
+            panics, 1,
+            "ordered {ordered}: the panic reached the poller once"
+        );
+        assert_eq!((s.running, s.waiting), (0, 0), "ordered {ordered}: {s:?}");
+        assert_accounted(&s);
+        assert_eq!(s.panicked, 1, "ordered {ordered}: {s:?}");
+        assert!(
+            ended,
+            "ordered {ordered}: the stream never ended after the panic (got {} of 5 other items: {outs:?})",
+            outs.len()
+        );
+        assert_eq!(outs.len(), 5, "ordered {ordered}: {outs:?}");
+    }
+}
+
+/// The panicked stream, dropped instead of polled again: a control that
+/// the adapter's slots and counts are right after the panic (so that the
+/// hang above is the set's bookkeeping only).
+#[test]
+fn a_pooled_stream_dropped_after_an_items_panic_frees_everything() {
+    quiet_planned_panics();
+    for ordered in [false, true] {
+        let pool = Pool::fixed(2);
+        let items = futures::stream::iter(0..6).map(|n| item(n, 1));
+        let panicked = if ordered {
+            let mut s = Box::pin(items.pooled_ordered(&pool));
+            let (_, panics, _) = drain_catching(s.as_mut(), 3);
+            panics
+        } else {
+            let mut s = Box::pin(items.pooled_unordered(&pool));
+            let (_, panics, _) = drain_catching(s.as_mut(), 3);
+            panics
+        };
+        assert_eq!(panicked, 1, "ordered {ordered}");
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting), (0, 0), "ordered {ordered}: {s:?}");
+        assert_accounted(&s);
+        assert!(pool.try_acquire().is_ok());
+    }
+}
+
+// ---- every call form dropped after its n-th poll -----------------------------
+
+/// Work that stays pending for `steps` polls (waking itself each time),
+/// counted by `meter` while polled at least once.
+fn steps(meter: Meter, steps: usize) -> impl Future<Output = usize> {
+    let mut left = steps;
+    let mut inside = None;
+    std::future::poll_fn(move |cx| {
+        inside.get_or_insert_with(|| meter.enter());
+        if left == 0 {
+            inside = None;
+            return Poll::Ready(steps);
+        }
+        left -= 1;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
+}
+
+type Call<'a> = Pin<Box<dyn Future<Output = bool> + Send + 'a>>;
+
+/// Every async call form of `pool`, as a future saying whether it was
+/// admitted (its work ran to its end).
+fn call_forms<'a>(
+    pool: &'a Pool,
+    meter: &Meter,
+    work_steps: usize,
+) -> Vec<(&'static str, Call<'a>)> {
+    let m = || meter.clone();
+    vec![
+        (
+            "submit",
+            Box::pin({
+                let w = steps(m(), work_steps);
+                async move { pool.submit(w).await.is_ok() }
+            }) as Call<'a>,
+        ),
+        (
+            "submit_weighted",
+            Box::pin({
+                let w = steps(m(), work_steps);
+                async move { pool.submit_weighted(-3, w).await.is_ok() }
+            }),
+        ),
+        (
+            "submit_judged",
+            Box::pin({
+                let w = steps(m(), work_steps);
+                async move {
+                    pool.submit_judged(2, w, |_| pool_runtime::Verdict::Success)
+                        .await
+                        .is_ok()
+                }
+            }),
+        ),
+        (
+            "acquire",
+            Box::pin({
+                let w = steps(m(), work_steps);
+                async move {
+                    match pool.acquire().await {
+                        Ok(permit) => {
+                            w.await;
+                            drop(permit);
+                            true
+                        }
+                        Err(_) => false,
+                    }
+                }
+            }),
+        ),
+        (
+            "acquire_owned",
+            Box::pin({
+                let w = steps(m(), work_steps);
+                async move {
+                    match pool.acquire_owned(5).await {
+                        Ok(permit) => {
+                            w.await;
+                            drop(permit);
+                            true
+                        }
+                        Err(_) => false,
+                    }
+                }
+            }),
+        ),
+        (
+            "submit_blocking",
+            Box::pin({
+                let meter = m();
+                async move {
+                    pool.submit_blocking(move || {
+                        let _inside = meter.enter();
+                        std::thread::sleep(Duration::from_millis(2));
+                    })
+                    .await
+                    .is_ok()
+                }
+            }),
+        ),
+    ]
+}
+
+/// Promise: nothing is lost and no slot leaks, whatever poll a call is
+/// dropped after (`Pool`'s cancel safety); the limit holds meanwhile.
+/// Attack: on pools of each order, two slots, one slot held by a permit;
+/// every async call form, with work that takes several polls, dropped
+/// after its 0th, 1st, ... 6th poll while two other calls compete, and
+/// the permit dropped at a varying point. Catches: a drop at one particular
+/// await (between admission and the first poll of the work, mid-work, just
+/// after the work ended) that keeps a slot, leaves a node queued, or
+/// counts the call twice or never.
+#[test]
+fn every_call_form_dropped_after_each_poll_loses_nothing() {
+    let orders = [Order::Fifo, Order::Lifo, Order::Priority];
+    for order in orders {
+        for form in 0..6 {
+            for drop_after in 0..7 {
+                for release_at in 0..3 {
+                    let pool = Pool::builder().order(order).size(2).build().unwrap();
+                    let meter = Meter::default();
+                    let label = {
+                        let forms = call_forms(&pool, &meter, 0);
+                        forms[form].0
+                    };
+                    let ctx = format!("{order:?} {label} dropped after {drop_after} polls, permit released at {release_at}");
+                    let mut held = Some(pool.try_acquire().unwrap());
+                    let mut forms = call_forms(&pool, &meter, 3);
+                    let (_, victim) = forms.remove(form);
+                    let mut others: Vec<_> = forms
+                        .into_iter()
+                        .take(2)
+                        .map(|(_, f)| Task::new(f))
+                        .collect();
+                    let mut victim = Task::new(victim);
+                    let mut outs: Vec<Option<bool>> = vec![None; others.len()];
+                    let mut victim_done = false;
+                    for poll in 0..drop_after {
+                        if poll == release_at {
+                            held = None;
+                        }
+                        if !victim_done {
+                            victim_done = victim.poll().is_ready();
+                        }
+                        for (o, out) in others.iter_mut().zip(outs.iter_mut()) {
+                            if out.is_none() {
+                                if let Poll::Ready(v) = o.poll() {
+                                    *out = Some(v);
+                                }
+                            }
+                        }
+                        assert!(meter.now() + usize::from(held.is_some()) <= 2, "{ctx}");
+                    }
+                    drop(victim);
+                    drop(held);
+                    // The others finish on their own (blocking jobs on threads).
+                    let started = std::time::Instant::now();
+                    while outs.iter().any(Option::is_none) {
+                        for (o, out) in others.iter_mut().zip(outs.iter_mut()) {
+                            if out.is_none() {
+                                if let Poll::Ready(v) = o.poll() {
+                                    *out = Some(v);
+                                }
+                            }
+                        }
+                        assert!(meter.now() <= 2, "{ctx}");
+                        assert!(
+                            started.elapsed() < BOUND,
+                            "{ctx}: the others hang: {:?}",
+                            pool.stats()
+                        );
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                    assert!(outs.iter().all(|o| *o == Some(true)), "{ctx}: {outs:?}");
+                    // Blocking jobs of a dropped call release on their thread.
+                    while pool.stats().running > 0 && started.elapsed() < BOUND {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    let s = pool.stats();
+                    assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{ctx}: {s:?}");
+                    assert_accounted(&s);
+                    assert_eq!(meter.max().max(0), meter.max());
+                    assert!(meter.max() <= 2, "{ctx}");
+                    assert_eq!(meter.now(), 0, "{ctx}");
+                    assert_eq!(
+                        pool.try_acquire().map(drop).map_err(|e| e.to_string()),
+                        Ok(()),
+                        "{ctx}"
+                    );
+                }
+            }
+        }
+    }
+}
