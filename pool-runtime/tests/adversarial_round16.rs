@@ -638,6 +638,7 @@ fn drain_catching<S: Stream + ?Sized>(
 #[ignore = "bug: after an item's panic, a pooled stream polled again never ends (the panicked call stays counted in the adapter's set)"]
 fn a_pooled_stream_polled_again_after_an_items_panic_ends() {
     quiet_planned_panics();
+    let mut broken = Vec::new();
     for ordered in [false, true] {
         let pool = Pool::fixed(2);
         let items = futures::stream::iter(0..6).map(|n| item(n, 2));
@@ -649,20 +650,18 @@ fn a_pooled_stream_polled_again_after_an_items_panic_ends() {
             drain_catching(s.as_mut(), 200)
         };
         let s = pool.stats();
-        assert_eq!(
-            panics, 1,
-            "ordered {ordered}: the panic reached the poller once"
-        );
+        assert_eq!(panics, 1, "ordered {ordered}: the panic reached the poller once");
         assert_eq!((s.running, s.waiting), (0, 0), "ordered {ordered}: {s:?}");
         assert_accounted(&s);
         assert_eq!(s.panicked, 1, "ordered {ordered}: {s:?}");
-        assert!(
-            ended,
-            "ordered {ordered}: the stream never ended after the panic (got {} of 5 other items: {outs:?})",
-            outs.len()
-        );
-        assert_eq!(outs.len(), 5, "ordered {ordered}: {outs:?}");
+        if !ended || outs.len() != 5 {
+            broken.push(format!(
+                "ordered {ordered}: ended {ended}, {} of the 5 other items: {outs:?}",
+                outs.len()
+            ));
+        }
     }
+    assert!(broken.is_empty(), "the stream never ended after the panic: {broken:#?}");
 }
 
 /// The panicked stream, dropped instead of polled again: a control that
@@ -1051,6 +1050,113 @@ fn a_load_warning_shipped_through_a_group_not_started_does_not_deadlock() {
             assert!(logger.0.load(SeqCst) >= 1, "the warning was shipped");
             assert_eq!(APP.settings().size, Some(3));
             assert_eq!(within(Duration::from_secs(10), || APP.run(|| 1)), Ok(1));
+        },
+    );
+}
+
+/// A subscriber that ships each event through the `SHIPPER` group (an
+/// exporter over a `#[pooled]` client), counting what it shipped.
+#[cfg(feature = "config")]
+struct ShippingSubscriber {
+    shipped: Arc<AtomicUsize>,
+    inner: tracing_subscriber::Registry,
+}
+
+#[cfg(feature = "config")]
+impl tracing::Subscriber for ShippingSubscriber {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        self.inner.new_span(span)
+    }
+    fn record(&self, span: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+        self.inner.record(span, values)
+    }
+    fn record_follows_from(&self, span: &tracing::span::Id, follows: &tracing::span::Id) {
+        self.inner.record_follows_from(span, follows)
+    }
+    fn event(&self, _event: &tracing::Event<'_>) {
+        thread_local! {
+            static SHIPPING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+        }
+        if SHIPPING.with(|s| s.replace(true)) {
+            return;
+        }
+        if SHIPPER.run(|| ()).is_ok() {
+            self.shipped.fetch_add(1, SeqCst);
+        }
+        SHIPPING.with(|s| s.set(false));
+    }
+    fn enter(&self, span: &tracing::span::Id) {
+        self.inner.enter(span)
+    }
+    fn exit(&self, span: &tracing::span::Id) {
+        self.inner.exit(span)
+    }
+    fn clone_span(&self, id: &tracing::span::Id) -> tracing::span::Id {
+        self.inner.clone_span(id)
+    }
+    fn try_close(&self, id: tracing::span::Id) -> bool {
+        self.inner.try_close(id)
+    }
+}
+
+/// Promise: nothing hangs, with feature `tracing` and any subscriber (the
+/// README: "limit changes (old → new, and why: ... reload ...)" are events).
+/// Attack: a process started with `POOLED_CEILING` set and a subscriber that
+/// ships events through a pooled group; the first call of any group reads
+/// the environment and sets the ceiling. Catches: the ceiling's limit
+/// change reported while the configuration lock is held (`config::current`
+/// calls `ceiling::set` under it), so that the subscriber's call of a group
+/// not started yet takes that lock again and the process's first pooled
+/// call never returns.
+#[cfg(feature = "config")]
+#[test]
+#[ignore = "bug: the first use of a group sets the ceiling (a reported limit change) under the configuration lock; a subscriber that calls a group deadlocks the process"]
+fn a_subscriber_shipping_through_a_group_does_not_deadlock_the_first_pooled_call() {
+    in_own_process(
+        "a_subscriber_shipping_through_a_group_does_not_deadlock_the_first_pooled_call",
+        &[("POOLED_CEILING", "8")],
+        || {
+            let shipped = Arc::new(AtomicUsize::new(0));
+            tracing::subscriber::set_global_default(ShippingSubscriber {
+                shipped: shipped.clone(),
+                inner: tracing_subscriber::Registry::default(),
+            })
+            .unwrap();
+            let out = within(Duration::from_secs(10), || APP.run(|| 1));
+            assert_eq!(out, Ok(1));
+            let s = APP.pool().stats();
+            assert_eq!((s.running, s.waiting), (0, 0), "{s:?}");
+            assert_accounted(&s);
+        },
+    );
+}
+
+/// The control: the same subscriber without `POOLED_CEILING` (no limit
+/// change at first use) lets the first call return, and ships events the
+/// pool reports afterwards (a resize).
+#[cfg(feature = "config")]
+#[test]
+fn a_subscriber_shipping_through_a_group_without_a_ceiling_returns() {
+    in_own_process(
+        "a_subscriber_shipping_through_a_group_without_a_ceiling_returns",
+        &[],
+        || {
+            let shipped = Arc::new(AtomicUsize::new(0));
+            tracing::subscriber::set_global_default(ShippingSubscriber {
+                shipped: shipped.clone(),
+                inner: tracing_subscriber::Registry::default(),
+            })
+            .unwrap();
+            let out = within(Duration::from_secs(10), || {
+                let out = APP.run(|| 1);
+                APP.resize(3);
+                out
+            });
+            assert_eq!(out, Ok(1));
+            assert!(shipped.load(SeqCst) >= 1, "the resize was shipped");
         },
     );
 }
