@@ -650,7 +650,10 @@ fn a_pooled_stream_polled_again_after_an_items_panic_ends() {
             drain_catching(s.as_mut(), 200)
         };
         let s = pool.stats();
-        assert_eq!(panics, 1, "ordered {ordered}: the panic reached the poller once");
+        assert_eq!(
+            panics, 1,
+            "ordered {ordered}: the panic reached the poller once"
+        );
         assert_eq!((s.running, s.waiting), (0, 0), "ordered {ordered}: {s:?}");
         assert_accounted(&s);
         assert_eq!(s.panicked, 1, "ordered {ordered}: {s:?}");
@@ -661,7 +664,10 @@ fn a_pooled_stream_polled_again_after_an_items_panic_ends() {
             ));
         }
     }
-    assert!(broken.is_empty(), "the stream never ended after the panic: {broken:#?}");
+    assert!(
+        broken.is_empty(),
+        "the stream never ended after the panic: {broken:#?}"
+    );
 }
 
 /// The panicked stream, dropped instead of polled again: a control that
@@ -1158,5 +1164,146 @@ fn a_subscriber_shipping_through_a_group_without_a_ceiling_returns() {
             assert_eq!(out, Ok(1));
             assert!(shipped.load(SeqCst) >= 1, "the resize was shipped");
         },
+    );
+}
+
+// ---- wakers that steer the pool when woken ------------------------------------
+
+/// A waker that, when woken, first runs a control operation on the pool
+/// (chosen by a shared counter), then unparks the thread polling its call.
+struct SteeringWaker {
+    pool: Pool,
+    thread: std::thread::Thread,
+    turn: Arc<AtomicUsize>,
+}
+
+impl std::task::Wake for SteeringWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref()
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        let turn = self.turn.fetch_add(1, SeqCst);
+        match turn % 9 {
+            0 => {
+                self.pool.resize(turn % 4);
+            }
+            1 => {
+                // Paused while it wakes the others of a batch.
+                self.pool.pause();
+                std::thread::yield_now();
+                self.pool.resume();
+            }
+            2 => {
+                self.pool.scale(-1);
+            }
+            3 => {
+                let _ = self.pool.set_max_waiting(Some(3 + turn % 4));
+            }
+            4 => {
+                let _ = self.pool.set_max_waiting(None);
+            }
+            5 => self
+                .pool
+                .set_admission_timeout(Some(Duration::from_millis(1 + (turn % 3) as u64))),
+            6 => self.pool.set_admission_timeout(None),
+            7 => {
+                // A sync call from the waker, on the releasing thread.
+                let _ = self.pool.run(|| ());
+            }
+            _ => {
+                let _ = self.pool.try_acquire();
+            }
+        }
+        self.thread.unpark();
+    }
+}
+
+/// Promise: no more than the limit at once (a shrink lets running calls
+/// finish, so never more than the largest limit set: 3 here), nothing hangs,
+/// nothing is lost. Attack: every waiting call's waker steers the pool when
+/// woken — resizes (0 to 3) and scales down, pauses and resumes, moves the waiting bound and
+/// the admission timeout, makes a sync call or takes a permit — so that the
+/// pool's own release, hand-off, timeout and resize paths run user code
+/// that changes the very state they are walking, from eight threads at
+/// once. A keeper thread resizes to 2 and resumes now and then, so that
+/// every call can end. Catches: a batch of wakes handing slots by a limit
+/// the first wake changed, a waiter woken for a slot a pause or a shrink
+/// took back and never woken again, a count lost on a path re-entered.
+#[test]
+fn wakers_that_resize_pause_and_call_the_pool_when_woken_lose_nothing() {
+    let pool = Pool::builder().size(2).build().unwrap();
+    let meter = Meter::default();
+    let turn = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let (p, m, t, d) = (pool.clone(), meter.clone(), turn.clone(), done.clone());
+    let outcomes = within(Duration::from_secs(60), move || {
+        let keeper = {
+            let (pool, done) = (p.clone(), d.clone());
+            std::thread::spawn(move || {
+                while !done.load(SeqCst) {
+                    std::thread::sleep(Duration::from_millis(5));
+                    pool.resize(2);
+                    pool.resume();
+                }
+            })
+        };
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (pool, meter, turn) = (p.clone(), m.clone(), t.clone());
+                std::thread::spawn(move || {
+                    let waker = Waker::from(Arc::new(SteeringWaker {
+                        pool: pool.clone(),
+                        thread: std::thread::current(),
+                        turn,
+                    }));
+                    let mut cx = Context::from_waker(&waker);
+                    let (mut ok, mut rejected) = (0, 0);
+                    while ok < 40 && ok + rejected < 4000 {
+                        let m = meter.clone();
+                        let mut call = Box::pin(pool.submit(async move {
+                            let _inside = m.enter();
+                            std::thread::sleep(Duration::from_micros(300));
+                        }));
+                        loop {
+                            match call.as_mut().poll(&mut cx) {
+                                Poll::Ready(Ok(())) => ok += 1,
+                                Poll::Ready(Err(_)) => {
+                                    rejected += 1;
+                                    std::thread::sleep(Duration::from_micros(500));
+                                }
+                                Poll::Pending => {
+                                    std::thread::park_timeout(Duration::from_millis(20));
+                                    continue;
+                                }
+                            }
+                            break;
+                        }
+                    }
+                    (ok, rejected)
+                })
+            })
+            .collect();
+        let outcomes: Vec<(u32, u32)> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        d.store(true, SeqCst);
+        keeper.join().unwrap();
+        outcomes
+    });
+    let ok: u32 = outcomes.iter().map(|o| o.0).sum();
+    assert!(outcomes.iter().all(|o| o.0 == 40), "{outcomes:?}");
+    assert!(turn.load(SeqCst) > 0, "the wakers were woken");
+    assert!(
+        meter.max() <= 3,
+        "more than the largest limit at once: {}",
+        meter.max()
+    );
+    assert_eq!(meter.now(), 0);
+    let s = pool.stats();
+    assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+    assert_accounted(&s);
+    assert!(s.completed >= u64::from(ok), "{s:?}");
+    eprintln!(
+        "{outcomes:?} turns {} max {} {s:?}",
+        turn.load(SeqCst),
+        meter.max()
     );
 }
