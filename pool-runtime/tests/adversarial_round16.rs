@@ -1307,3 +1307,134 @@ fn wakers_that_resize_pause_and_call_the_pool_when_woken_lose_nothing() {
         meter.max()
     );
 }
+
+// ---- work whose Drop steers its own pool ---------------------------------------
+
+/// Work that is pending until `open`, then ready; its `Drop` reads and
+/// steers the pool it was submitted to (a guard inside the work that
+/// records the pool's state, or gives back capacity, when it goes).
+struct SteersOnDrop {
+    pool: Pool,
+    open: Arc<AtomicBool>,
+    dropped: Arc<AtomicUsize>,
+}
+
+impl Future for SteersOnDrop {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        if self.open.load(SeqCst) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl Drop for SteersOnDrop {
+    fn drop(&mut self) {
+        let _ = self.pool.max_waiting();
+        let _ = self.pool.set_max_waiting(Some(8));
+        self.pool.set_admission_timeout(Some(Duration::from_secs(30)));
+        let size = self.pool.size();
+        self.pool.resize(size);
+        let _ = self.pool.try_acquire();
+        self.dropped.fetch_add(1, SeqCst);
+    }
+}
+
+/// Promise: nothing hangs, nothing is lost. Attack: a call's work whose
+/// `Drop` reads the pool's settings and calls its setters and `try_acquire`,
+/// dropped on each way a call ends: cancelled while waiting, rejected at
+/// once (paused, closed, full), rejected while waiting (admission timeout,
+/// abort, shutdown past its deadline), cancelled after admission, and after
+/// completing. Catches: work dropped while the pool's lock is held (a
+/// rejection or an abort that drops the rejected calls' work in place).
+#[test]
+fn work_whose_drop_steers_its_own_pool_is_dropped_outside_the_pools_lock() {
+    let ends = [
+        "cancelled waiting",
+        "paused",
+        "closed",
+        "full",
+        "timed out",
+        "aborted",
+        "shutdown deadline",
+        "cancelled running",
+        "completed",
+    ];
+    for end in ends {
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let d = dropped.clone();
+        let stats = within(Duration::from_secs(10), move || {
+            let pool = Pool::builder().size(1).max_waiting(1).build().unwrap();
+            let open = Arc::new(AtomicBool::new(false));
+            let work = || SteersOnDrop {
+                pool: pool.clone(),
+                open: open.clone(),
+                dropped: d.clone(),
+            };
+            let held = pool.try_acquire_owned(0).unwrap();
+            match end {
+                "cancelled waiting" => {
+                    let mut call = Task::new(pool.submit(work()));
+                    call.assert_pending();
+                    drop(call);
+                }
+                "paused" | "closed" => {
+                    if end == "paused" {
+                        pool.pause();
+                    } else {
+                        pool.close();
+                    }
+                    let mut call = Task::new(pool.submit(work()));
+                    assert!(call.assert_ready().is_err());
+                    pool.resume();
+                }
+                "full" => {
+                    let mut first = Task::new(pool.submit(work()));
+                    first.assert_pending();
+                    let mut second = Task::new(pool.submit(work()));
+                    assert!(second.assert_ready().is_err());
+                    drop(first);
+                }
+                "timed out" => {
+                    pool.set_admission_timeout(Some(Duration::from_millis(5)));
+                    let out = futures::executor::block_on(pool.submit(work()));
+                    assert!(out.is_err());
+                }
+                "aborted" => {
+                    let mut call = Task::new(pool.submit(work()));
+                    call.assert_pending();
+                    pool.abort();
+                    assert!(call.assert_ready().is_err());
+                }
+                "shutdown deadline" => {
+                    let mut call = Task::new(pool.submit(work()));
+                    call.assert_pending();
+                    let out = futures::executor::block_on(
+                        pool.shutdown(Some(Duration::from_millis(5))),
+                    );
+                    assert!(out.is_err());
+                    let _ = call.poll();
+                }
+                "cancelled running" | "completed" => {
+                    drop(held);
+                    let mut call = Task::new(pool.submit(work()));
+                    call.assert_pending();
+                    if end == "completed" {
+                        open.store(true, SeqCst);
+                        assert!(call.assert_ready().is_ok());
+                    }
+                    drop(call);
+                    return pool.stats();
+                }
+                _ => unreachable!(),
+            }
+            drop(held);
+            pool.stats()
+        });
+        assert!(dropped.load(SeqCst) >= 1, "{end}: the work was dropped");
+        assert_eq!((stats.running, stats.waiting), (0, 0), "{end}: {stats:?}");
+        assert_accounted(&stats);
+    }
+}
