@@ -878,7 +878,6 @@ fn every_call_form_dropped_after_each_poll_loses_nothing() {
                     let s = pool.stats();
                     assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{ctx}: {s:?}");
                     assert_accounted(&s);
-                    assert_eq!(meter.max().max(0), meter.max());
                     assert!(meter.max() <= 2, "{ctx}");
                     assert_eq!(meter.now(), 0, "{ctx}");
                     assert_eq!(
@@ -1334,7 +1333,8 @@ impl Drop for SteersOnDrop {
     fn drop(&mut self) {
         let _ = self.pool.max_waiting();
         let _ = self.pool.set_max_waiting(Some(8));
-        self.pool.set_admission_timeout(Some(Duration::from_secs(30)));
+        self.pool
+            .set_admission_timeout(Some(Duration::from_secs(30)));
         let size = self.pool.size();
         self.pool.resize(size);
         let _ = self.pool.try_acquire();
@@ -1411,9 +1411,8 @@ fn work_whose_drop_steers_its_own_pool_is_dropped_outside_the_pools_lock() {
                 "shutdown deadline" => {
                     let mut call = Task::new(pool.submit(work()));
                     call.assert_pending();
-                    let out = futures::executor::block_on(
-                        pool.shutdown(Some(Duration::from_millis(5))),
-                    );
+                    let out =
+                        futures::executor::block_on(pool.shutdown(Some(Duration::from_millis(5))));
                     assert!(out.is_err());
                     let _ = call.poll();
                 }
