@@ -1437,3 +1437,211 @@ fn work_whose_drop_steers_its_own_pool_is_dropped_outside_the_pools_lock() {
         assert_accounted(&stats);
     }
 }
+
+// ---- calls made while a call's work unwinds ------------------------------------
+
+/// A guard whose `Drop` — run while its call's work unwinds from a panic —
+/// makes a sync call into the same pool (a guard that logs or cleans up
+/// through a pooled client), counted by `meter`.
+struct CallsOnUnwind {
+    pool: Pool,
+    meter: Meter,
+    ran: Arc<AtomicUsize>,
+}
+
+impl Drop for CallsOnUnwind {
+    fn drop(&mut self) {
+        let meter = self.meter.clone();
+        let ran = self.ran.clone();
+        let out = self.pool.run(move || {
+            let _inside = meter.enter();
+            ran.fetch_add(1, SeqCst);
+        });
+        assert_eq!(out, Ok(()), "the cleanup call was turned away");
+    }
+}
+
+/// Promise: nested calls never deadlock a full pool; nothing is lost; the
+/// limit holds. Attack: in a pool of one slot with a call waiting, a call's
+/// work (sync, async and blocking) panics, and a guard in it makes a sync
+/// call into the same pool from its `Drop` while the work unwinds. Catches:
+/// the reentrancy frame popped before the work's locals are dropped (the
+/// guard's call then waits for the slot its own unwinding call holds: a
+/// deadlock), or the slot released first (the guard's call then runs beside
+/// the waiter the slot went to). The parent's body is not counted (it has
+/// panicked); the guard's body and the waiter's share one `Meter`.
+#[test]
+fn a_guard_calling_the_pool_while_its_calls_work_unwinds_runs_nested() {
+    quiet_planned_panics();
+    let rt = common::runtime();
+    for form in ["run", "submit", "submit_blocking"] {
+        let pool = Pool::fixed(1);
+        let meter = Meter::default();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let (p, m, r) = (pool.clone(), meter.clone(), ran.clone());
+        let handle = rt.handle().clone();
+        within(BOUND, move || {
+            let (pool, meter, ran) = (p, m, r);
+            let guard = || CallsOnUnwind {
+                pool: pool.clone(),
+                meter: meter.clone(),
+                ran: ran.clone(),
+            };
+            let (started_tx, started_rx) = std::sync::mpsc::channel();
+            let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+            let parent = {
+                let pool = pool.clone();
+                let g = guard();
+                std::thread::spawn(move || {
+                    let body = move || {
+                        let _g = g;
+                        started_tx.send(()).unwrap();
+                        go_rx.recv().unwrap();
+                        panic!("planned: a call's work panics with a guard in it");
+                    };
+                    catch_unwind(AssertUnwindSafe(|| match form {
+                        "run" => {
+                            let _ = pool.run(body);
+                        }
+                        "submit" => {
+                            let _ = futures::executor::block_on(pool.submit(async move { body() }));
+                        }
+                        _ => {
+                            let _ = handle.block_on(pool.submit_blocking(body));
+                        }
+                    }))
+                    .is_err()
+                })
+            };
+            started_rx.recv().unwrap();
+            // A waiter, queued behind the panicking call.
+            let waiter = {
+                let pool = pool.clone();
+                let meter = meter.clone();
+                std::thread::spawn(move || {
+                    pool.run(|| {
+                        let _inside = meter.enter();
+                        std::thread::sleep(Duration::from_millis(20));
+                    })
+                })
+            };
+            while pool.stats().waiting == 0 {
+                std::thread::yield_now();
+            }
+            go_tx.send(()).unwrap();
+            assert!(parent.join().unwrap(), "{form}: the panic reached the caller");
+            assert_eq!(waiter.join().unwrap(), Ok(()));
+        });
+        assert_eq!(ran.load(SeqCst), 1, "{form}: the guard's call ran");
+        assert!(meter.max() <= 1, "{form}: more than the limit at once: {}", meter.max());
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{form}: {s:?}");
+        assert_eq!(s.panicked, 1, "{form}: {s:?}");
+        assert_accounted(&s);
+    }
+}
+
+// ---- a stream's own source panicking; a stream nested in a call --------------
+
+/// Yields `items` futures, panics once, then ends.
+struct PanicsOnceThenEnds {
+    next: usize,
+    items: usize,
+    panicked: bool,
+}
+
+impl Stream for PanicsOnceThenEnds {
+    type Item = std::future::Ready<usize>;
+    fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.next < self.items {
+            self.next += 1;
+            return Poll::Ready(Some(std::future::ready(self.next)));
+        }
+        if !std::mem::replace(&mut self.panicked, true) {
+            panic!("planned: the source stream of a pooled stream panics");
+        }
+        Poll::Ready(None)
+    }
+}
+
+/// Promise: nothing is lost and nothing hangs. Attack: the source stream of
+/// a pooled stream panics (once) while calls it started are in flight; the
+/// consumer catches the panic and polls again. Catches: the adapter's
+/// calls (started before the panic) never yielded, or the adapter never
+/// ending once the source does.
+#[test]
+fn a_pooled_stream_whose_source_panics_once_yields_its_calls_and_ends() {
+    quiet_planned_panics();
+    for ordered in [false, true] {
+        let pool = Pool::fixed(4);
+        let source = PanicsOnceThenEnds {
+            next: 0,
+            items: 3,
+            panicked: false,
+        };
+        let (outs, panics, ended) = if ordered {
+            let mut s = Box::pin(source.pooled_ordered(&pool));
+            drain_catching(s.as_mut(), 100)
+        } else {
+            let mut s = Box::pin(source.pooled_unordered(&pool));
+            drain_catching(s.as_mut(), 100)
+        };
+        assert_eq!(panics, 1, "ordered {ordered}");
+        let mut got: Vec<usize> = outs.into_iter().map(|o| o.unwrap()).collect();
+        got.sort_unstable();
+        assert_eq!(got, [1, 2, 3], "ordered {ordered}");
+        assert!(ended, "ordered {ordered}: the stream never ended");
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting, s.completed), (0, 0, 3), "{s:?}");
+        assert_accounted(&s);
+    }
+}
+
+/// Promise: nested calls never deadlock a full pool, and "one nested call
+/// at a time uses its parent's slot". Attack: a pooled stream of the same
+/// pool driven inside a call's work (a handler that fans out through the
+/// pool it runs in), on full pools of one and two slots, the items taking
+/// several polls. Counted: the items' bodies at once. Catches: the stream's
+/// calls waiting for a free slot the parent holds (a deadlock), or more
+/// than one of them running under the parent's slot at once (beyond the
+/// limit).
+#[test]
+fn a_pooled_stream_driven_inside_a_call_of_the_same_full_pool_completes_within_the_limit() {
+    let rt = common::runtime();
+    for (size, ordered) in [(1, false), (1, true), (2, false), (2, true)] {
+        let pool = Pool::fixed(size);
+        let items_meter = Meter::default();
+        let (p, m) = (pool.clone(), items_meter.clone());
+        let handle = rt.handle().clone();
+        let sum = within(BOUND, move || {
+            let (pool, meter) = (p, m);
+            // Every slot but the parent's is held by others: the parent's
+            // is the only one the stream's calls can have.
+            let others: Vec<_> = (1..size).map(|_| pool.try_acquire_owned(0).unwrap()).collect();
+            let out = handle.block_on(pool.submit(async {
+                let items = futures::stream::iter(0..12usize).map(|n| {
+                    let meter = meter.clone();
+                    async move {
+                        let _inside = meter.enter();
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                        common::yield_now().await;
+                        n
+                    }
+                });
+                let outs: Vec<_> = if ordered {
+                    items.pooled_ordered(&pool).collect().await
+                } else {
+                    items.pooled_unordered(&pool).collect().await
+                };
+                outs.into_iter().map(|o| o.unwrap()).sum::<usize>()
+            }));
+            drop(others);
+            out.unwrap()
+        });
+        assert_eq!(sum, (0..12).sum::<usize>(), "size {size} ordered {ordered}");
+        assert_eq!(items_meter.max(), 1, "size {size} ordered {ordered}: nested calls at once");
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+        assert_accounted(&s);
+    }
+}
