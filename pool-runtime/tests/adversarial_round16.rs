@@ -1645,3 +1645,78 @@ fn a_pooled_stream_driven_inside_a_call_of_the_same_full_pool_completes_within_t
         assert_accounted(&s);
     }
 }
+
+// ---- a judge that calls the pool it judges for ------------------------------------
+
+/// Promise: nested calls never deadlock a full pool ("a call into a pool
+/// made from inside work that holds one of its slots ... may run under its
+/// parent's slot"); `submit_judged`'s judge "looks at the output" of the
+/// call, whose slot the call still holds. Attack: a judge that makes a sync
+/// call into the same full pool (it records the verdict through a pooled
+/// client), on a fixed pool and an adaptive one of one slot, with a call
+/// waiting behind. Catches: the judge run outside the call's reentrancy
+/// frame while the call still holds its slot (its sync call then waits for
+/// that slot: a deadlock), or after the slot went to the waiter (beyond the
+/// limit).
+#[test]
+fn a_judge_that_calls_the_same_full_pool_does_not_deadlock() {
+    let adaptive = || {
+        Pool::builder()
+            .kind(Kind::Autoscale)
+            .min(1)
+            .max(1)
+            .scale_policy(ScalePolicy::Adaptive(AdaptiveSettings::DEFAULT))
+            .build()
+            .unwrap()
+    };
+    for (name, pool) in [("fixed", Pool::fixed(1)), ("adaptive", adaptive())] {
+        let meter = Meter::default();
+        let (p, m) = (pool.clone(), meter.clone());
+        let judged = within(Duration::from_secs(10), move || {
+            let (pool, meter) = (p, m);
+            let held = pool.try_acquire_owned(0).unwrap();
+            let mut waiter = Task::new(pool.submit({
+                let meter = meter.clone();
+                async move {
+                    let _inside = meter.enter();
+                }
+            }));
+            let mut judged = Task::new(pool.submit_judged(0, async { 5 }, |out| {
+                let meter = meter.clone();
+                let recorded = pool.run(move || {
+                    let _inside = meter.enter();
+                });
+                assert_eq!(recorded, Ok(()));
+                if *out == 5 {
+                    pool_runtime::Verdict::Success
+                } else {
+                    pool_runtime::Verdict::Overload
+                }
+            }));
+            judged.assert_pending();
+            waiter.assert_pending();
+            drop(held);
+            // The slot goes to the judged call (first in line)... or the
+            // waiter: whichever, both end.
+            let mut outs = (None, None);
+            for _ in 0..100 {
+                if outs.0.is_none() {
+                    if let Poll::Ready(v) = judged.poll() {
+                        outs.0 = Some(v);
+                    }
+                }
+                if outs.1.is_none() {
+                    if let Poll::Ready(v) = waiter.poll() {
+                        outs.1 = Some(v);
+                    }
+                }
+            }
+            outs
+        });
+        assert_eq!(judged, (Some(Ok(5)), Some(Ok(()))), "{name}");
+        assert_eq!(meter.max(), 1, "{name}: more than the limit at once");
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{name}: {s:?}");
+        assert_accounted(&s);
+    }
+}
