@@ -1720,3 +1720,109 @@ fn a_judge_that_calls_the_same_full_pool_does_not_deadlock() {
         assert_accounted(&s);
     }
 }
+
+// ---- bounds moved under an adaptive pool's windows ------------------------------
+
+/// Promise: no more than the limit at once; `set_bounds` "moves" the
+/// limit into the new bounds and an adaptive pool's windows keep it
+/// within its bounds. Attack: an adaptive pool (one-call windows, smoothing
+/// 1, so the limit moves at almost every call's end) judged by six threads
+/// with mixed verdicts, while a controller moves its bounds between (1, 2),
+/// (1, 8), (4, 6) and (2, 8) and the size by `resize` and `scale`; then the
+/// bounds are set to (1, 2) for good. Counted from outside: once the pool
+/// reports at most 2 running after the last `set_bounds`, the bodies that
+/// start from then on never number more than 2 at once. Catches: a window
+/// computed under the old bounds applied after the new ones (the limit
+/// left above `max`), or a resize that escapes the bounds.
+#[test]
+fn an_adaptive_pools_bounds_moved_under_its_windows_hold_from_outside() {
+    let settings = AdaptiveSettings {
+        window_samples: 1,
+        window_time: Duration::from_nanos(1),
+        smoothing: 1.0,
+        ..AdaptiveSettings::DEFAULT
+    };
+    let pool = Pool::builder()
+        .kind(Kind::Autoscale)
+        .min(1)
+        .max(8)
+        .scale_policy(ScalePolicy::Adaptive(settings))
+        .build()
+        .unwrap();
+    let after = Meter::default();
+    let final_phase = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (p, a, f, st) = (pool.clone(), after.clone(), final_phase.clone(), stop.clone());
+    within(Duration::from_secs(60), move || {
+        let (pool, after, final_phase, stop) = (p, a, f, st);
+        let callers: Vec<_> = (0..6)
+            .map(|t| {
+                let (pool, after, final_phase, stop) =
+                    (pool.clone(), after.clone(), final_phase.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut i = 0u64;
+                    while !stop.load(SeqCst) {
+                        i += 1;
+                        let (after, final_phase) = (after.clone(), final_phase.clone());
+                        let _ = futures::executor::block_on(pool.submit_judged(
+                            0,
+                            async move {
+                                let _inside = final_phase.load(SeqCst).then(|| after.enter());
+                                std::thread::sleep(Duration::from_micros(200 * (i % 3)));
+                                i
+                            },
+                            move |i| match (i + t) % 5 {
+                                0 => pool_runtime::Verdict::Overload,
+                                4 => pool_runtime::Verdict::Ignore,
+                                _ => pool_runtime::Verdict::Success,
+                            },
+                        ));
+                    }
+                })
+            })
+            .collect();
+        for round in 0..300 {
+            let (min, max) = [(1, 2), (1, 8), (4, 6), (2, 8)][round % 4];
+            pool.set_bounds(min, max).unwrap();
+            match round % 3 {
+                0 => {
+                    pool.resize(round % 10);
+                }
+                1 => {
+                    pool.scale(if round % 2 == 0 { 3 } else { -3 });
+                }
+                _ => {}
+            }
+            let (lo, hi) = pool.bounds();
+            let size = pool.size();
+            assert!(
+                (lo..=hi).contains(&size),
+                "size {size} outside the bounds ({lo}, {hi})"
+            );
+            std::thread::sleep(Duration::from_micros(300));
+        }
+        pool.set_bounds(1, 2).unwrap();
+        let started = std::time::Instant::now();
+        while pool.stats().running > 2 {
+            assert!(started.elapsed() < BOUND, "{:?}", pool.stats());
+            std::thread::sleep(Duration::from_micros(100));
+        }
+        final_phase.store(true, SeqCst);
+        std::thread::sleep(Duration::from_millis(300));
+        stop.store(true, SeqCst);
+        for c in callers {
+            c.join().unwrap();
+        }
+    });
+    assert!(after.done() > 0, "calls ran after the last bounds");
+    assert!(
+        after.max() <= 2,
+        "{} bodies at once after set_bounds(1, 2): {:?}",
+        after.max(),
+        pool.stats()
+    );
+    let s = pool.stats();
+    assert!(s.size <= 2, "{s:?}");
+    assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+    assert_accounted(&s);
+}
