@@ -2036,3 +2036,86 @@ fn a_pooled_layer_applied_twice_completes_one_request_at_a_time_and_weighted() {
     assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
     assert_accounted(&s);
 }
+
+// ---- a group's stream nested in its own call, under a ceiling of one -----------
+
+#[cfg(feature = "config")]
+static FANOUT: pool_runtime::Group =
+    pool_runtime::Group::new(pool_runtime::GroupSpec::new("adv16::fanout").size(3));
+#[cfg(feature = "config")]
+pool_runtime::register_group!(FANOUT);
+#[cfg(feature = "config")]
+static OTHER: pool_runtime::Group =
+    pool_runtime::Group::new(pool_runtime::GroupSpec::new("adv16::other").size(3));
+#[cfg(feature = "config")]
+pool_runtime::register_group!(OTHER);
+
+/// Promise: "nested calls follow the reentrancy rule for the ceiling too
+/// (one at a time under their parent's ceiling slot)"; nested calls never
+/// deadlock; the ceiling holds. Attack: with `POOLED_CEILING=1`, a call of
+/// a group whose work fans out through a pooled stream over the same group
+/// and over another group (each item's call is nested in the parent's,
+/// for the ceiling), while another thread's calls of the other group wait
+/// for the ceiling. Counted: the items' bodies at once (≤ 1: the parent's
+/// one ceiling slot), and every call's body across both groups outside the
+/// parent (≤ 1 besides the parent). Catches: the stream's calls waiting for
+/// a ceiling slot their parent holds (a deadlock), or running beside the
+/// other thread's calls beyond the ceiling.
+#[cfg(feature = "config")]
+#[test]
+fn a_groups_stream_nested_in_its_own_call_under_a_ceiling_of_one_completes() {
+    in_own_process(
+        "a_groups_stream_nested_in_its_own_call_under_a_ceiling_of_one_completes",
+        &[("POOLED_CEILING", "1")],
+        || {
+            let items = Meter::default();
+            let tops = Meter::default();
+            let (i, t) = (items.clone(), tops.clone());
+            let sums = within(BOUND, move || {
+                let rt = common::runtime();
+                let outsider = {
+                    let tops = t.clone();
+                    std::thread::spawn(move || {
+                        for _ in 0..20 {
+                            let _ = OTHER.run(|| {
+                                let _inside = tops.enter();
+                                std::thread::sleep(Duration::from_millis(1));
+                            });
+                        }
+                    })
+                };
+                let sums = rt.block_on(async move {
+                    let mut sums = Vec::new();
+                    for group in [&FANOUT, &OTHER] {
+                        let (items, tops) = (i.clone(), t.clone());
+                        let sum = FANOUT
+                            .submit(0, async move {
+                                let _top = tops.enter();
+                                let work = futures::stream::iter(0..8usize).map(|n| {
+                                    let items = items.clone();
+                                    async move {
+                                        let _inside = items.enter();
+                                        tokio::time::sleep(Duration::from_millis(1)).await;
+                                        n
+                                    }
+                                });
+                                let outs: Vec<_> = work.pooled_unordered(group).collect().await;
+                                outs.into_iter().map(|o| o.unwrap()).sum::<usize>()
+                            })
+                            .await
+                            .unwrap();
+                        sums.push(sum);
+                    }
+                    sums
+                });
+                outsider.join().unwrap();
+                sums
+            });
+            assert_eq!(sums, [28, 28]);
+            assert_eq!(items.max(), 1, "nested calls at once under one ceiling slot");
+            assert_eq!(tops.max(), 1, "top-level calls at once under a ceiling of 1");
+            let c = pool_runtime::ceiling::stats().expect("the ceiling is set");
+            assert_eq!((c.running, c.waiting), (0, 0), "{c:?}");
+        },
+    );
+}
