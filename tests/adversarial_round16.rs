@@ -16,6 +16,9 @@ static ANNOUNCED: AtomicUsize = AtomicUsize::new(0);
 static ANNOUNCING: AtomicBool = AtomicBool::new(true);
 /// Whether it only reads the groups' settings instead (`pooled::groups()`).
 static READS_SETTINGS: AtomicBool = AtomicBool::new(false);
+/// Whether, at the next registration, it loads a configuration that sizes
+/// `work`'s group to 5 (once).
+static LOADS: AtomicBool = AtomicBool::new(false);
 
 /// The exporter's pooled client: a sync function of a group of its own.
 #[pooled::pooled(size = 1)]
@@ -37,6 +40,10 @@ impl AnnouncingRecorder {
     fn registered(&self) {
         thread_local! {
             static INSIDE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+        }
+        if LOADS.swap(false, SeqCst) {
+            let toml = format!("[groups.\"{}\"]\nsize = 5\n", WORK_POOL.name());
+            pooled::config::load_str("race.toml", &toml).expect("a valid load");
         }
         if ANNOUNCING.load(SeqCst) && !INSIDE.with(|i| i.replace(true)) {
             if READS_SETTINGS.load(SeqCst) {
@@ -141,7 +148,6 @@ fn in_own_process(name: &str, scenario: impl FnOnce()) {
 /// another group, which takes that lock — deadlocks the process's first
 /// pooled call.
 #[test]
-#[ignore = "bug: a group's first use registers its metrics under the configuration lock; a recorder that calls a #[pooled] fn deadlocks it"]
 fn a_recorder_announcing_through_a_pooled_fn_does_not_deadlock_a_groups_first_use() {
     in_own_process(
         "a_recorder_announcing_through_a_pooled_fn_does_not_deadlock_a_groups_first_use",
@@ -162,7 +168,6 @@ fn a_recorder_announcing_through_a_pooled_fn_does_not_deadlock_a_groups_first_us
 /// group's first use, which `groups()` takes again (for the groups not
 /// started yet).
 #[test]
-#[ignore = "bug: a recorder reading pooled::groups() at registration deadlocks a group's first use (configuration lock held)"]
 fn a_recorder_reading_settings_at_registration_does_not_deadlock_a_groups_first_use() {
     in_own_process(
         "a_recorder_reading_settings_at_registration_does_not_deadlock_a_groups_first_use",
@@ -194,6 +199,30 @@ fn a_recorder_announcing_through_a_started_pooled_fn_returns() {
             let before = ANNOUNCED.load(SeqCst);
             assert_eq!(within(Duration::from_secs(10), work), 7);
             assert!(ANNOUNCED.load(SeqCst) > before, "the recorder announced");
+        },
+    );
+}
+
+/// Promise: a load applies to every group, started or not (`config` docs:
+/// a running pool is reconfigured, one not started starts with the new
+/// layers). Attack: the load lands while a group's first use is building
+/// its pool — after it read its settings, before it published the pool —
+/// here from the recorder the new pool registers its handles with (a
+/// thread could do the same at that moment). The load finds the group not
+/// started, so it moves nothing; the pool built from the old settings is
+/// then published. Catches: the group left at its old size for good.
+#[test]
+fn a_load_that_lands_while_a_groups_first_use_builds_its_pool_moves_that_pool() {
+    in_own_process(
+        "a_load_that_lands_while_a_groups_first_use_builds_its_pool_moves_that_pool",
+        || {
+            ANNOUNCING.store(false, SeqCst);
+            LOADS.store(true, SeqCst);
+            metrics::set_global_recorder(AnnouncingRecorder).unwrap();
+            assert_eq!(within(Duration::from_secs(10), work), 7);
+            assert!(!LOADS.load(SeqCst), "the recorder loaded");
+            assert_eq!(WORK_POOL.size(), 5, "the pool follows the load");
+            assert_eq!(WORK_POOL.settings().size, Some(5));
         },
     );
 }

@@ -63,7 +63,14 @@ pub(crate) fn read(
     vars: impl IntoIterator<Item = (String, String)>,
     known: &[&'static str],
 ) -> Result<EnvLayer, ConfigError> {
-    read_values(vars.into_iter().map(|(var, value)| (var, Ok(value))), known)
+    let mut warnings = Vec::new();
+    let read = read_values(
+        vars.into_iter().map(|(var, value)| (var, Ok(value))),
+        known,
+        &mut warnings,
+    );
+    warn_all(warnings);
+    read
 }
 
 /// Reads the process's `POOLED_*` variables for the `known` group names.
@@ -73,7 +80,13 @@ pub(crate) fn read(
 /// read lossily (it names no group, so it is ignored or refused as any
 /// such name is), and a value that is not unicode is an error naming its
 /// variable if the variable sets something, ignored otherwise.
-pub(crate) fn read_process(known: &[&'static str]) -> Result<EnvLayer, ConfigError> {
+///
+/// The warnings (variables ignored) are added to `warnings`, for the caller
+/// to give once it holds no lock ([`warn_all`]): a logger is the user's code.
+pub(crate) fn read_process(
+    known: &[&'static str],
+    warnings: &mut Vec<String>,
+) -> Result<EnvLayer, ConfigError> {
     let vars = std::env::vars_os().filter_map(|(var, value)| {
         let var = var.to_string_lossy().into_owned();
         if !var.starts_with(PREFIX) {
@@ -84,7 +97,7 @@ pub(crate) fn read_process(known: &[&'static str]) -> Result<EnvLayer, ConfigErr
             .map_err(|raw| raw.to_string_lossy().into_owned());
         Some((var, value))
     });
-    read_values(vars, known)
+    read_values(vars, known, warnings)
 }
 
 /// The value of a variable that sets something: an error if it is not
@@ -102,6 +115,7 @@ fn unicode(value: Result<String, String>, origin: &Origin) -> Result<String, Con
 fn read_values(
     vars: impl IntoIterator<Item = (String, Result<String, String>)>,
     known: &[&'static str],
+    warnings: &mut Vec<String>,
 ) -> Result<EnvLayer, ConfigError> {
     let mut layer = EnvLayer::default();
     let names: Vec<(String, &'static str, &'static str)> = known
@@ -130,14 +144,11 @@ fn read_values(
             // for a group (`POOLED_DB_URL`): ignored, with a warning. One that
             // does is a group setting with a misspelt group: an error.
             if !parse::setting_names().any(|s| var.ends_with(&format!("_{s}"))) {
-                warn(
-                    "pooled::config",
-                    &format!(
-                        "ignoring `{var}`: it names no group setting \
+                warnings.push(format!(
+                    "ignoring `{var}`: it names no group setting \
                      ({PREFIX}<GROUP>_<SETTING>, SETTING one of {})",
-                        settings().join(", ")
-                    ),
-                );
+                    settings().join(", ")
+                ));
                 continue;
             }
             let mut message = format!("`{var}` names no known group and setting");
@@ -174,6 +185,13 @@ fn read_values(
         parse::setting(overrides, setting, &value, origin)?;
     }
     Ok(layer)
+}
+
+/// Gives each of `warnings` (see [`warn`]) under `pooled::config`.
+pub(crate) fn warn_all(warnings: Vec<String>) {
+    for warning in warnings {
+        warn("pooled::config", &warning);
+    }
 }
 
 /// A warning no caller can receive (found at a group's first use): through

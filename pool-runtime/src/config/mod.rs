@@ -155,26 +155,43 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// Every configuration layer in force.
 #[derive(Clone, Debug, Default, PartialEq)]
-struct Layers {
+pub(crate) struct Layers {
     #[cfg(feature = "config")]
     file: Option<file::FileLayer>,
     env: env::EnvLayer,
 }
 
-/// The layers in force. Held only to read or swap them (and by a group's
-/// first use, which builds its pool under it): never while a load applies
-/// itself to running pools, whose wakers and reports are the user's code and
-/// may read the configuration.
+/// The layers in force. Held only to read or swap them: never while the
+/// user's code runs (a load moving running pools, whose wakers and reports
+/// may read the configuration; a group's first use building its pool; the
+/// first read of the environment giving its warnings to a logger).
 static STATE: Mutex<Option<Arc<Layers>>> = Mutex::new(None);
 
 /// Held by a load from before it reads the layers in force until it has
 /// applied the new ones to every running pool: loads are applied one at a
-/// time, each from the layers the previous one left.
+/// time, each from the layers the previous one left. Held as well by the
+/// first read of the environment ([`first_read`]).
 static LOADING: Mutex<()> = Mutex::new(());
 
 std::thread_local! {
     /// This thread is applying a load (see [`replace`]).
     static APPLYING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks this thread as applying a load (see [`APPLYING`]) until dropped.
+struct Applying;
+
+impl Applying {
+    fn on_this_thread() -> Applying {
+        APPLYING.set(true);
+        Applying
+    }
+}
+
+impl Drop for Applying {
+    fn drop(&mut self) {
+        APPLYING.set(false);
+    }
 }
 
 fn state() -> MutexGuard<'static, Option<Arc<Layers>>> {
@@ -189,12 +206,13 @@ fn known_names() -> Vec<&'static str> {
 }
 
 impl Layers {
-    /// Reads `POOLED_CONFIG` and the `POOLED_*` variables.
-    fn from_process_env() -> Result<Layers, ConfigError> {
+    /// Reads `POOLED_CONFIG` and the `POOLED_*` variables; the warnings
+    /// (variables ignored) are added to `warnings`.
+    fn from_process_env(warnings: &mut Vec<String>) -> Result<Layers, ConfigError> {
         let known = known_names();
         #[allow(unused_mut, clippy::needless_update)]
         let mut layers = Layers {
-            env: env::read_process(&known)?,
+            env: env::read_process(&known, warnings)?,
             ..Layers::default()
         };
         #[cfg(feature = "config")]
@@ -364,37 +382,80 @@ fn unique_names() -> Result<(), ConfigError> {
 }
 
 /// The layers in force, reading the process environment on first use.
-fn current(state: &mut Option<Arc<Layers>>) -> Arc<Layers> {
-    if let Some(layers) = state {
+fn current() -> Arc<Layers> {
+    if let Some(layers) = &*state() {
         return layers.clone();
     }
-    // At a group's first use there is no caller to return an error to: the
-    // environment is applied all or nothing, and a bad one is logged (call
-    // `load_env` to get it as an error).
-    let layers = Layers::from_process_env().unwrap_or_else(|err| {
-        env::warn(
-            "pooled::config",
-            &format!("configuration from the environment not applied: {err}"),
-        );
-        Layers::default()
-    });
+    first_read()
+}
+
+/// The first read of the process environment: a load of it, as [`replace`]
+/// makes one — the layers stored under the configuration lock, then the
+/// ceiling set and the warnings given without it (a resize's reports and a
+/// logger are the user's code, and may read settings or start a group: they
+/// find the layers stored). Under the loading lock, as a load: a load
+/// cannot come between storing the layers and setting their ceiling, and
+/// another thread's first use waits for both. A load started from the
+/// user's code meanwhile, on this thread, is refused, as from a load's.
+#[cold]
+fn first_read() -> Arc<Layers> {
+    let _loading = LOADING.lock().unwrap_or_else(PoisonError::into_inner);
+    let stored = state().clone();
+    stored.unwrap_or_else(read_environment)
+}
+
+/// [`first_read`], with the loading lock held and no layers stored.
+fn read_environment() -> Arc<Layers> {
+    let (layers, warnings) = {
+        let mut state = state();
+        // At a group's first use there is no caller to return an error to:
+        // the environment is applied all or nothing, and a bad one is logged
+        // (call `load_env` to get it as an error).
+        let mut warnings = Vec::new();
+        let layers = Layers::from_process_env(&mut warnings).unwrap_or_else(|err| {
+            warnings.push(format!(
+                "configuration from the environment not applied: {err}"
+            ));
+            Layers::default()
+        });
+        let layers = Arc::new(layers);
+        *state = Some(layers.clone());
+        (layers, warnings)
+    };
+    let _applying = Applying::on_this_thread();
     crate::group::ceiling::set(layers.ceiling());
-    let layers = Arc::new(layers);
-    *state = Some(layers.clone());
+    env::warn_all(warnings);
     layers
 }
 
-/// Runs `f` with a group's effective settings, holding the configuration lock
-/// so that no load can slip between computing them and starting the pool.
-pub(crate) fn with_effective<T>(spec: &GroupSpec, f: impl FnOnce(GroupSettings) -> T) -> T {
-    let mut state = state();
-    let layers = current(&mut state);
-    f(layers.effective(spec).0)
+/// A group's effective settings under the layers in force, and those layers
+/// (for [`settle`]).
+pub(crate) fn effective_in(spec: &GroupSpec) -> (GroupSettings, Arc<Layers>) {
+    let layers = current();
+    (layers.effective(spec).0, layers)
 }
 
 /// The effective settings of a group with this spec under the layers in force.
 pub(crate) fn effective(spec: &GroupSpec) -> GroupSettings {
-    with_effective(spec, |s| s)
+    effective_in(spec).0
+}
+
+/// After a group's first use published a pool built, without any lock, with
+/// `built` from the layers `from`: if a load stored other layers meanwhile
+/// (its application may have found the group not yet started), the pool is
+/// moved to them as the load would have moved it, after the loads under way
+/// (a pool the load did move is moved again to where it already is: no
+/// change).
+pub(crate) fn settle(group: &Group, built: &GroupSettings, from: &Arc<Layers>) {
+    if Arc::ptr_eq(from, &current()) {
+        return;
+    }
+    // Inside a load's application on this thread the layers are that load's,
+    // stored: not a case that gets here, but never a wait for itself.
+    let _loading =
+        (!APPLYING.get()).then(|| LOADING.lock().unwrap_or_else(PoisonError::into_inner));
+    let now = current().effective(group.spec()).0;
+    group.reconfigure(built, &now);
 }
 
 /// Reads and parses the file at `path`. The file is opened by its path as
@@ -469,7 +530,10 @@ pub fn load_str(path: &str, text: &str) -> Result<Report, ConfigError> {
 ///
 /// A [`ConfigError`] naming the variable; nothing is changed then.
 pub fn load_env() -> Result<Report, ConfigError> {
-    let layer = env::read_process(&known_names())?;
+    let mut warnings = Vec::new();
+    let layer = env::read_process(&known_names(), &mut warnings);
+    env::warn_all(warnings);
+    let layer = layer?;
     replace(|layers| layers.env = layer)
 }
 
@@ -529,24 +593,20 @@ fn replace(edit: impl FnOnce(&mut Layers)) -> Result<Report, ConfigError> {
         });
     }
     let _loading = LOADING.lock().unwrap_or_else(PoisonError::into_inner);
-    let (old, new) = {
+    // (No other load nor first read can store layers while this one holds
+    // the loading lock.)
+    let stored = state().clone();
+    let old = stored.unwrap_or_else(read_environment);
+    let new = {
         let mut state = state();
-        let old = current(&mut state);
         let mut new = (*old).clone();
         edit(&mut new);
         new.validate()?;
         let new = Arc::new(new);
         *state = Some(new.clone());
-        (old, new)
+        new
     };
-    struct Applying;
-    impl Drop for Applying {
-        fn drop(&mut self) {
-            APPLYING.set(false);
-        }
-    }
-    APPLYING.set(true);
-    let _applying = Applying;
+    let _applying = Applying::on_this_thread();
     let mut report = Report::default();
     for group in registry::registered_groups() {
         apply(group, &old, &new, &mut report);

@@ -8,16 +8,18 @@
 //!
 //! 0. the loading lock (`config`), held by a load from when it reads the
 //!    layers in force until it has moved every running pool to the new
-//!    ones: loads are applied one at a time;
-//! 1. the configuration lock (`config`), held by a load only while it reads
-//!    and replaces the layers (before it moves any pool: the pools' wakers
-//!    and reports, the user's code, run without it), and by a group's first
-//!    use while it builds and publishes its pool (so that a load's layers
-//!    are either stored before, and the pool is built with them, or after
-//!    the group started, which the load then finds and reconfigures);
+//!    ones (loads are applied one at a time), and by the process's first
+//!    read of its environment until it has stored the layers, set their
+//!    ceiling and given its warnings;
+//! 1. the configuration lock (`config`), held only while the layers are read
+//!    or replaced: never while the user's code runs (a pool's wakers and
+//!    reports, a logger, a `metrics` recorder);
 //! 2. a group's pool initialisation (the `OnceLock` behind [`Group::pool`]),
-//!    only ever entered by a first use that holds the configuration lock:
-//!    no thread can wait on it while another holds the lock;
+//!    entered only to publish a pool already built: the first use builds it
+//!    holding no lock (building it registers its `metrics` handles), and a
+//!    load that stored other layers between the first use's reading of its
+//!    settings and the publishing is caught up with after it
+//!    (`config::settle`);
 //! 3. leaves, under which no other lock is taken: a group's record of the
 //!    settings applied to its pool (`applied`), a pool's admission lock, and
 //!    the ceiling pool's.
@@ -188,18 +190,26 @@ impl Group {
         self.start()
     }
 
-    /// The first use: builds and publishes the pool while holding the
-    /// configuration lock, so that a load either ran before (and the pool is
-    /// built with it) or runs after and finds the group started (and
-    /// reconfigures it); none can fall between building and publishing.
+    /// The first use: builds the pool with the settings in force, holding
+    /// no lock (building it registers its `metrics` handles: a recorder is
+    /// the user's code, and may read settings or call this very group), then
+    /// publishes it — unless another first use, on another thread or from
+    /// that code, published one first: that one is the group's. A load that
+    /// stored other layers between reading the settings and publishing may
+    /// have found the group not yet started: [`settle`](crate::config::settle)
+    /// then moves the pool to them.
     #[cold]
     fn start(&self) -> &Pool {
-        crate::config::with_effective(&self.spec, |settings| {
-            self.pool.get_or_init(|| {
-                *self.applied() = Some(settings);
-                Pool::from_settings(self.spec.name, &settings.clamped())
-            })
-        })
+        let (settings, layers) = crate::config::effective_in(&self.spec);
+        let mut built = Some(Pool::from_settings(self.spec.name, &settings.clamped()));
+        let pool = self.pool.get_or_init(|| {
+            *self.applied() = Some(settings);
+            built.take().expect("built above")
+        });
+        if built.is_none() {
+            crate::config::settle(self, &settings, &layers);
+        }
+        pool
     }
 
     /// The pool, if the group has started.
