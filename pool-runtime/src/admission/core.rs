@@ -339,9 +339,10 @@ impl Core {
 
     /// Restarts the autoscaler with new timing (autoscaled pools only).
     pub(crate) fn set_autoscale_timing(&self, timing: AutoscaleTiming) {
+        let now = self.clock.now();
         let mut locked = self.locked.lock();
         if let Some(scaler) = locked.scaler.as_mut() {
-            scaler.set_timing(timing, self.clock.now());
+            scaler.set_timing(timing, now);
             let due = scaler.next_sample().map_or(u64::MAX, nanos);
             self.autoscale_due.store(due, Ordering::Relaxed);
         }
@@ -424,6 +425,8 @@ impl Core {
         // Reports after the lock is released (dropped after `locked`).
         #[cfg(any(feature = "tracing", feature = "metrics"))]
         let mut report = crate::obs::Deferred::new(&self.obs);
+        // The clock, the user's code maybe, read before the lock.
+        let now = self.autoscale_clock();
         let mut locked = self.locked.lock();
         if waited {
             // From the room (sync barging), where it is still counted: out
@@ -461,7 +464,7 @@ impl Core {
                 lend.waiter_left();
             }
         };
-        if let Some(limit) = self.autoscale_observe(&mut locked, 0) {
+        if let Some(limit) = self.autoscale_observe(&mut locked, 0, now) {
             #[cfg(any(feature = "tracing", feature = "metrics"))]
             report.limit(self.limit(), limit, LimitCause::Autoscale);
             locked = self.set_limit_locked(locked, limit, wakers.0.insert(WakeList::new()));
@@ -567,13 +570,26 @@ impl Core {
     /// # Safety
     /// `node` was linked by [`Core::enqueue`] and is alive.
     pub(crate) unsafe fn refresh_waker(&self, node: NonNull<Waiter>, waker: &Waker) -> u8 {
+        let n = node.as_ref();
+        let waiting = |status| matches!(status, status::QUEUED | status::HELD);
+        {
+            let _locked = self.locked.lock();
+            let status = n.status();
+            if !waiting(status) || n.wakes(waker) {
+                return status;
+            }
+        }
+        // Another task's waker: cloned without the lock (a `clone` is the
+        // executor's code, which may call this pool), then stored if the
+        // call still waits. A `clone` that panics changes nothing.
+        let cloned = waker.clone();
         let (status, replaced) = {
             let _locked = self.locked.lock();
-            let n = node.as_ref();
             let status = n.status();
-            match status {
-                status::QUEUED | status::HELD => (status, n.register(waker)),
-                _ => (status, None),
+            if waiting(status) {
+                (status, n.replace_waker(cloned))
+            } else {
+                (status, Some(cloned))
             }
         };
         // The replaced waker is dropped outside the lock, its panic caught
@@ -602,6 +618,7 @@ impl Core {
         let mut resized = false;
         #[cfg(any(feature = "tracing", feature = "metrics"))]
         let mut report = crate::obs::Deferred::new(&self.obs);
+        let now = self.autoscale_clock();
         let drained = {
             let mut locked = self.locked.lock();
             let n = node.as_ref();
@@ -630,7 +647,7 @@ impl Core {
             // autoscaler like an intake or a release (the period before it
             // had this call waiting), or a queue that keeps timing out
             // between releases would never be seen.
-            if let Some(limit) = self.autoscale_observe(&mut locked, -1) {
+            if let Some(limit) = self.autoscale_observe(&mut locked, -1, now) {
                 #[cfg(any(feature = "tracing", feature = "metrics"))]
                 report.limit(self.limit(), limit, LimitCause::Autoscale);
                 locked = self.set_limit_locked(locked, limit, &mut wakers);
@@ -844,8 +861,8 @@ impl Core {
         let mut wakers = WakeList::new();
         #[cfg(any(feature = "tracing", feature = "metrics"))]
         let mut report = crate::obs::Deferred::new(&self.obs);
-        let mut locked = self.locked.lock();
         let now = self.now_nanos();
+        let mut locked = self.locked.lock();
         let scaled_to = self.adaptive_observe(&mut locked, now, now, Verdict::Overload);
         #[cfg(any(feature = "tracing", feature = "metrics"))]
         if let Some(scaler) = locked.scaler.as_mut() {
@@ -892,13 +909,18 @@ impl Core {
         // Reports after the lock is released.
         #[cfg(any(feature = "tracing", feature = "metrics"))]
         let mut report = crate::obs::Deferred::new(&self.obs);
+        // The clock, the user's code maybe, read before the lock.
+        let now = match sample {
+            Some(_) => Err(self.now_nanos()),
+            None => Ok(self.autoscale_clock()),
+        };
         let drained = {
             let mut locked = self.locked.lock();
-            let scaled_to = match sample {
-                Some((admitted_at, verdict)) => {
-                    self.adaptive_observe(&mut locked, admitted_at, self.now_nanos(), verdict)
+            let scaled_to = match (sample, now) {
+                (Some((admitted_at, verdict)), Err(now)) => {
+                    self.adaptive_observe(&mut locked, admitted_at, now, verdict)
                 }
-                None => self.autoscale_observe(&mut locked, 0),
+                (_, now) => self.autoscale_observe(&mut locked, 0, now.ok().flatten()),
             };
             #[cfg(any(feature = "tracing", feature = "metrics"))]
             if let Some(scaler) = locked.scaler.as_mut() {
@@ -1155,17 +1177,33 @@ impl Core {
     /// event itself already made to the counts (+1 for a call admitted on
     /// the fast path, -1 for one released there): it is taken back out, so
     /// that the period before the event is filled with the demand it had.
-    fn autoscale_observe(&self, locked: &mut Locked, own: isize) -> Option<usize> {
-        // A fixed pool (no scaler) returns before anything is computed: this
-        // is inlined into every enqueue and locked release.
+    fn autoscale_observe(
+        &self,
+        locked: &mut Locked,
+        own: isize,
+        now: Option<Duration>,
+    ) -> Option<usize> {
+        // A pool that samples no demand (fixed, or adaptive) returns before
+        // anything is computed: this is inlined into every enqueue and
+        // locked release.
+        let now = now?;
         let scaler = locked.scaler.as_mut()?;
         let w = self.load();
         let demand = (w.running() + locked.queue.len() + locked.held.len() + self.room.len())
             .saturating_add_signed(-own);
-        let limit = scaler.on_demand(self.clock.now(), demand, w.limit(), locked.bounds);
+        let limit = scaler.on_demand(now, demand, w.limit(), locked.bounds);
         let due = scaler.next_sample().map_or(u64::MAX, nanos);
         self.autoscale_due.store(due, Ordering::Relaxed);
         limit
+    }
+
+    /// The time of an event, for [`autoscale_observe`](Self::autoscale_observe),
+    /// read before the lock is taken (a [`Clock`](crate::Clock) may be the
+    /// user's code): `None` for a pool that samples no demand (one relaxed
+    /// load, no clock read).
+    #[inline]
+    fn autoscale_clock(&self) -> Option<Duration> {
+        (self.autoscale_due.load(Ordering::Relaxed) != u64::MAX).then(|| self.clock.now())
     }
 
     /// On a lock-free event of an autoscaled pool: consult the autoscaler if a
@@ -1173,19 +1211,22 @@ impl Core {
     #[inline]
     fn autoscale_if_due(&self, own: isize) {
         let due = self.autoscale_due.load(Ordering::Relaxed);
-        if due != u64::MAX && nanos(self.clock.now()) >= due {
-            self.autoscale_now(own);
+        if due != u64::MAX {
+            let now = self.clock.now();
+            if nanos(now) >= due {
+                self.autoscale_now(own, now);
+            }
         }
     }
 
     /// Consults the autoscaler outside any other operation (`own`: see
     /// [`autoscale_observe`](Self::autoscale_observe)).
-    fn autoscale_now(&self, own: isize) {
+    fn autoscale_now(&self, own: isize, now: Duration) {
         let mut wakers = WakeList::new();
         #[cfg(any(feature = "tracing", feature = "metrics"))]
         let mut report = crate::obs::Deferred::new(&self.obs);
         let mut locked = self.locked.lock();
-        if let Some(limit) = self.autoscale_observe(&mut locked, own) {
+        if let Some(limit) = self.autoscale_observe(&mut locked, own, Some(now)) {
             #[cfg(any(feature = "tracing", feature = "metrics"))]
             report.limit(self.limit(), limit, LimitCause::Autoscale);
             locked = self.set_limit_locked(locked, limit, &mut wakers);

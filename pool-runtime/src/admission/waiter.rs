@@ -269,22 +269,27 @@ impl Waiter {
         self.flags.with_mut(|flags| unsafe { *flags &= !bit });
     }
 
-    /// Stores the waker unless the stored one already wakes the same task;
-    /// returns the one it replaced, for the caller to drop once it has
-    /// released the lock (its `Drop` is the executor's code).
+    /// Whether the node's waker wakes the same task as `waker` (no
+    /// executor code runs: `will_wake` compares the two).
+    ///
+    /// # Safety
+    /// Caller holds the lock.
+    #[inline]
+    pub(crate) unsafe fn wakes(&self, waker: &Waker) -> bool {
+        self.waker
+            .with(|slot| (*slot).as_ref().is_some_and(|old| old.will_wake(waker)))
+    }
+
+    /// Stores `waker` (cloned by the caller without the lock: a `clone` is
+    /// the executor's code) in place of the node's; returns the replaced
+    /// one, to be dropped outside the lock.
     ///
     /// # Safety
     /// Caller holds the lock.
     #[inline]
     #[must_use = "the replaced waker is dropped outside the lock"]
-    pub(crate) unsafe fn register(&self, waker: &Waker) -> Option<Waker> {
-        self.waker.with_mut(|slot| {
-            let slot = &mut *slot;
-            match slot {
-                Some(old) if old.will_wake(waker) => None,
-                _ => slot.replace(waker.clone()),
-            }
-        })
+    pub(crate) unsafe fn replace_waker(&self, waker: Waker) -> Option<Waker> {
+        self.waker.with_mut(|slot| (*slot).replace(waker))
     }
 
     /// Stores `waker` (already cloned, so that a panicking `clone` cannot
