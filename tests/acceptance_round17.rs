@@ -896,3 +896,116 @@ fn a_configured_min_brings_the_default_max_of_a_group_declaring_only_min() {
     loaded.expect("the default max follows the configured min");
     assert_eq!(bounds, (10, 15));
 }
+
+// ---------------------------------------------------------------------------
+// Sync functions on tokio runtimes, nested
+// ---------------------------------------------------------------------------
+
+/// Returns `Pending` once, waking itself (runtime-agnostic, unlike tokio's
+/// `yield_now`, which defers its wake to the runtime).
+async fn yield_once() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+}
+
+#[pooled::group(size = 1)]
+struct OnWorkers;
+
+static WORKERS_TOP: Meter = Meter::new();
+static WORKERS_LEAF: Meter = Meter::new();
+
+#[pooled::pooled(group = OnWorkers)]
+fn workers_outer(n: u32) -> u32 {
+    let _in = WORKERS_TOP.enter();
+    std::thread::sleep(Duration::from_millis(2));
+    futures::executor::block_on(workers_middle(n)) + 1
+}
+
+#[pooled::pooled(group = OnWorkers)]
+async fn workers_middle(n: u32) -> u32 {
+    yield_once().await;
+    workers_inner(n) + 1
+}
+
+#[pooled::pooled(group = OnWorkers)]
+fn workers_inner(n: u32) -> u32 {
+    let _in = WORKERS_LEAF.enter();
+    n
+}
+
+/// `pool-macros/src/lib.rs`: "On a multi-thread tokio runtime the wait first
+/// hands the worker's other tasks to another thread (`block_in_place`)";
+/// README, "Reentrancy rule" (nested calls "made on the thread of sync or
+/// blocking work ... may run under its parent's slot"). Eight tasks of a
+/// multi-thread runtime call a sync function of a one-slot group, whose body
+/// runs an async function of the group (`block_on`) that calls a sync one:
+/// no deadlock, one top-level body at a time, every call served.
+#[test]
+fn sync_calls_from_runtime_workers_nesting_async_and_sync_in_one_group() {
+    let _cfg = config_lock();
+    within(DEADLINE, || {
+        let rt = common::multi_thread();
+        rt.block_on(async {
+            let tasks: Vec<_> = (0..8u32)
+                .map(|i| tokio::spawn(async move { workers_outer(i) }))
+                .collect();
+            for (i, task) in tasks.into_iter().enumerate() {
+                assert_eq!(task.await.unwrap(), i as u32 + 2);
+            }
+        });
+    });
+    assert_eq!(WORKERS_TOP.peak(), 1);
+    assert_eq!(WORKERS_LEAF.peak(), 1);
+    assert_eq!(WORKERS_LEAF.done(), 8);
+    let s = OnWorkers::POOL.stats();
+    assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
+}
+
+#[pooled::group(size = 1)]
+struct CurrentNested;
+
+#[pooled::pooled(group = CurrentNested)]
+async fn current_nested_parent(n: u32) -> u32 {
+    tokio::task::yield_now().await;
+    current_nested_child(n) + 1
+}
+
+#[pooled::pooled(group = CurrentNested)]
+fn current_nested_child(n: u32) -> u32 {
+    n
+}
+
+/// README, "Sync callers on async threads": on the thread driving a
+/// current-thread runtime a sync call that must wait panics, but "A call that
+/// finds a free slot never waits, so it works anywhere" — and a sync call
+/// nested in the work of an async call of its group runs under that call's
+/// slot (the reentrancy rule), so it does not wait either, even while other
+/// tasks of the runtime queue for the group's only slot.
+#[test]
+fn a_nested_sync_call_on_a_current_thread_runtime_runs_under_its_parents_slot() {
+    let _cfg = config_lock();
+    within(DEADLINE, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let tasks: Vec<_> = (0..4u32)
+                .map(|i| tokio::spawn(current_nested_parent(i)))
+                .collect();
+            for (i, task) in tasks.into_iter().enumerate() {
+                assert_eq!(task.await.expect("no panic"), i as u32 + 1);
+            }
+        });
+    });
+    assert_eq!(CurrentNested::POOL.stats().completed, 8);
+}
