@@ -1009,3 +1009,64 @@ fn a_nested_sync_call_on_a_current_thread_runtime_runs_under_its_parents_slot() 
     });
     assert_eq!(CurrentNested::POOL.stats().completed, 8);
 }
+
+// ---------------------------------------------------------------------------
+// Weights when configuration changes a group's order
+// ---------------------------------------------------------------------------
+
+#[pooled::group(order = "priority", size = 1)]
+struct Reordered;
+
+static REORDERED_LOG: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+
+#[pooled::pooled(group = Reordered, weight = 10)]
+async fn reordered_batch() -> Result<(), Rejected> {
+    REORDERED_LOG.lock().unwrap().push("batch");
+    Ok(())
+}
+
+#[pooled::pooled(group = Reordered, weight = 0)]
+async fn reordered_urgent() -> Result<(), Rejected> {
+    REORDERED_LOG.lock().unwrap().push("urgent");
+    Ok(())
+}
+
+/// README, "Weights": "FIFO and LIFO pools accept and ignore them, so a call
+/// site keeps working when configuration changes a group's order"; README,
+/// "Configuration": `order` is a file key (taking effect at a group's start).
+/// A priority group whose file table says `order = "fifo"` before its first
+/// use runs its weighted functions in arrival order: the batch call queued
+/// first goes first, ahead of the urgent one.
+#[test]
+fn weighted_functions_keep_working_when_configuration_makes_their_group_fifo() {
+    let _cfg = config_lock();
+    config::clear();
+    assert!(!Reordered::POOL.is_started());
+    let text = "[groups.\"acceptance_round17::Reordered\"]\norder = \"fifo\"\n";
+    let report = config::load_str("o.toml", text).unwrap();
+    assert!(
+        report
+            .to_string()
+            .contains("order priority -> fifo (at first use)"),
+        "{report}"
+    );
+    common::multi_thread().block_on(async {
+        let permit = Reordered::POOL.try_acquire(0).unwrap();
+        let batch = tokio::spawn(reordered_batch());
+        until_async("the batch call queues", || {
+            Reordered::POOL.stats().waiting == 1
+        })
+        .await;
+        let urgent = tokio::spawn(reordered_urgent());
+        until_async("the urgent call queues", || {
+            Reordered::POOL.stats().waiting == 2
+        })
+        .await;
+        drop(permit);
+        batch.await.unwrap().unwrap();
+        urgent.await.unwrap().unwrap();
+    });
+    assert_eq!(*REORDERED_LOG.lock().unwrap(), ["batch", "urgent"]);
+    assert_eq!(Reordered::POOL.settings().order, pooled::Order::Fifo);
+    config::clear();
+}
