@@ -1,0 +1,4 @@
+#[pooled::pooled(kind = "autoscale", size = 2)]
+fn work() {}
+
+fn main() {}

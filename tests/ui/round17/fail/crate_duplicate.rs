@@ -1,0 +1,4 @@
+#[pooled::pooled(crate = "::pooled", crate = "::pooled")]
+fn work() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[pooled::pooled(= 3)]
+fn work() {}
+
+fn main() {}

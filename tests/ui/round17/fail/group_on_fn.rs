@@ -1,0 +1,4 @@
+#[pooled::group(size = 2)]
+fn api() {}
+
+fn main() {}

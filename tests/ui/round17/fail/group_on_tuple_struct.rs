@@ -1,0 +1,4 @@
+#[pooled::group(size = 2)]
+struct Api(u8);
+
+fn main() {}

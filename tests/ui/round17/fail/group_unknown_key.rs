@@ -1,0 +1,4 @@
+#[pooled::group(sise = 2)]
+struct Api;
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[pooled::pooled]
+extern fn work() -> u32 {
+    1
+}
+
+fn main() {}

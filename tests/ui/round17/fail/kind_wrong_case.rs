@@ -1,0 +1,4 @@
+#[pooled::pooled(kind = "Autoscale")]
+fn work() {}
+
+fn main() {}

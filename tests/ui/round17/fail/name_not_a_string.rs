@@ -1,0 +1,4 @@
+#[pooled::pooled(name = 5)]
+fn work() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[pooled::pooled(order = "prority")]
+fn work() {}
+
+fn main() {}

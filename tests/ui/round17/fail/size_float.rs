@@ -1,0 +1,4 @@
+#[pooled::pooled(size = 2.5)]
+fn work() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[pooled::pooled(size = -1)]
+fn work() {}
+
+fn main() {}

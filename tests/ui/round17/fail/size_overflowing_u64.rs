@@ -1,0 +1,4 @@
+#[pooled::pooled(size = 99999999999999999999999)]
+fn work() {}
+
+fn main() {}
