@@ -54,8 +54,10 @@
 //! # Panics
 //!
 //! A panic in a call's future frees its slot and propagates out of
-//! `poll_next`, as it would out of a `Submit`; the adapter should then be
-//! dropped, not polled again.
+//! `poll_next`, as it would out of a `Submit`. The panicked item is gone; an
+//! adapter polled again after it (a consumer that catches panics) goes on
+//! with the other items and ends, as `FuturesUnordered` does — the ordered
+//! adapter skips the panicked item's place.
 //!
 //! [`buffer_unordered`]: https://docs.rs/futures/0.3/futures/stream/trait.StreamExt.html#method.buffer_unordered
 //! [`buffered`]: https://docs.rs/futures/0.3/futures/stream/trait.StreamExt.html#method.buffered
@@ -70,6 +72,7 @@ use pin_project_lite::pin_project;
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
@@ -175,6 +178,9 @@ struct Calls<C> {
     /// twice (once new, once woken).
     to_poll: VecDeque<usize>,
     shared: Arc<Shared>,
+    /// The places of calls whose poll panicked since the adapter last
+    /// looked: their outcomes will never come.
+    lost: Vec<u64>,
 }
 
 struct Entry<C> {
@@ -240,6 +246,7 @@ impl<C: Future> Calls<C> {
             len: 0,
             to_poll: VecDeque::new(),
             shared: Arc::default(),
+            lost: Vec::new(),
         }
     }
 
@@ -333,7 +340,25 @@ impl<C: Future> Calls<C> {
                 continue;
             };
             budget -= 1;
-            if let Poll::Ready(out) = call.poll(&mut Context::from_waker(&entry.waker)) {
+            let polled = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                call.poll(&mut Context::from_waker(&entry.waker))
+            }));
+            let polled = match polled {
+                Ok(polled) => polled,
+                Err(panic) => {
+                    // The call is gone (its slot freed as it unwound): out
+                    // of the set, its place recorded as lost, then the panic
+                    // goes on to the poller. Dropping what is left of it may
+                    // panic again: caught (the hook shows it), this one is
+                    // the panic that counts.
+                    crate::unwind::caught(|| entry.call.as_mut().set(None));
+                    self.lost.push(entry.seq);
+                    self.free.push(index);
+                    self.len -= 1;
+                    std::panic::resume_unwind(panic);
+                }
+            };
+            if let Poll::Ready(out) = polled {
                 // A finished call has released its slot; drop what is left
                 // of it and keep the box for the next one.
                 entry.call.as_mut().set(None);
@@ -614,6 +639,8 @@ where
                 Poll::Pending => break,
             }
         }
+        // Places matter only in input order.
+        this.calls.lost.clear();
         match this.calls.poll_any(cx) {
             Poll::Ready(Some((_, outcome))) => Poll::Ready(Some(outcome)),
             // No calls: the stream is done, or it was polled and is pending.
@@ -688,7 +715,28 @@ pin_project! {
         // The place of the next outcome to yield; `outcomes[i]` is that of
         // item `next_out + i`, once it finished.
         next_out: u64,
-        outcomes: VecDeque<Option<Outcome<S>>>,
+        outcomes: VecDeque<Held<Outcome<S>>>,
+    }
+}
+
+/// An item's outcome as the ordered adapter holds it until its turn.
+enum Held<T> {
+    /// Still running (or waiting for its slot).
+    Running,
+    Finished(T),
+    /// Its call panicked: its place is skipped.
+    Lost,
+}
+
+impl<T> Held<T> {
+    /// Holds the item of place `seq` in `outcomes`, whose first is place
+    /// `next_out` (every item from `next_out` on is held, so it fits).
+    fn put(outcomes: &mut VecDeque<Held<T>>, next_out: u64, seq: u64, held: Held<T>) {
+        let at = (seq - next_out) as usize;
+        if outcomes.len() <= at {
+            outcomes.resize_with(at + 1, || Held::Running);
+        }
+        outcomes[at] = held;
     }
 }
 
@@ -754,19 +802,28 @@ where
                 Poll::Pending => break,
             }
         }
+        for seq in this.calls.lost.drain(..) {
+            Held::put(this.outcomes, *this.next_out, seq, Held::Lost);
+        }
         loop {
-            if let Some(Some(_)) = this.outcomes.front() {
-                *this.next_out += 1;
-                return Poll::Ready(this.outcomes.pop_front().flatten());
+            match this.outcomes.front() {
+                Some(Held::Finished(_)) => {
+                    *this.next_out += 1;
+                    let Some(Held::Finished(outcome)) = this.outcomes.pop_front() else {
+                        unreachable!("just seen")
+                    };
+                    return Poll::Ready(Some(outcome));
+                }
+                Some(Held::Lost) => {
+                    *this.next_out += 1;
+                    this.outcomes.pop_front();
+                    continue;
+                }
+                Some(Held::Running) | None => {}
             }
             match this.calls.poll_any(cx) {
                 Poll::Ready(Some((seq, outcome))) => {
-                    // Every item from `next_out` on is held, so this fits.
-                    let at = (seq - *this.next_out) as usize;
-                    if this.outcomes.len() <= at {
-                        this.outcomes.resize_with(at + 1, || None);
-                    }
-                    this.outcomes[at] = Some(outcome);
+                    Held::put(this.outcomes, *this.next_out, seq, Held::Finished(outcome));
                 }
                 Poll::Ready(None) => {
                     // No call in flight, so no outcome is held back.
@@ -807,7 +864,14 @@ where
         f.debug_struct("PooledOrdered")
             .field("pool", &self.pool)
             .field("in_flight", &self.calls.len)
-            .field("held_back", &self.outcomes.iter().flatten().count())
+            .field(
+                "held_back",
+                &self
+                    .outcomes
+                    .iter()
+                    .filter(|held| matches!(held, Held::Finished(_)))
+                    .count(),
+            )
             .field("stream_done", &self.stream_done)
             .finish_non_exhaustive()
     }
