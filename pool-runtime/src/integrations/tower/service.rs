@@ -178,8 +178,17 @@ where
                     Admission::Reject => self.config.limit.try_acquire(weight).into(),
                 },
                 Reservation::Acquiring(acquiring) => ready!(acquiring.as_mut().poll(cx)).into(),
-                Reservation::Held(_) => {
-                    let ready = self.inner.poll_ready(cx);
+                Reservation::Held(reserved) => {
+                    // In the reserved slot's frame, as `call` and the
+                    // weighted service ready theirs: a layer of the same
+                    // pool inside (one on the router and one on a route)
+                    // makes a nested call, not a second wait for a slot
+                    // this one holds.
+                    let inner = &mut self.inner;
+                    let ready = match reserved.get_mut() {
+                        Some(permit) => permit.in_frame(|| inner.poll_ready(cx)),
+                        None => inner.poll_ready(cx),
+                    };
                     if let Poll::Ready(Err(_)) = ready {
                         // A failed service is never called: free its slot.
                         self.reservation = Reservation::None;
