@@ -646,7 +646,6 @@ fn drain_catching<S: Stream + ?Sized>(
 /// awaiting its end hangs) — and an ordered stream that waits forever for
 /// the panicked item's place.
 #[test]
-#[ignore = "bug: after an item's panic, a pooled stream polled again never ends (the panicked call stays counted in the adapter's set)"]
 fn a_pooled_stream_polled_again_after_an_items_panic_ends() {
     quiet_planned_panics();
     let mut broken = Vec::new();
@@ -1947,7 +1946,6 @@ fn an_adaptive_pools_bounds_moved_under_its_windows_hold_from_outside() {
 /// (the weighted service readies it inside).
 #[cfg(feature = "tower")]
 #[test]
-#[ignore = "bug: a PooledLayer applied twice over one pool deadlocks once as many requests as slots arrive together (inner poll_ready outside the reserved slot's frame)"]
 fn a_pooled_layer_applied_twice_over_one_pool_does_not_deadlock_under_load() {
     use pool_runtime::tower::{BoxError, PooledLayer};
     use tower::{service_fn, Layer, ServiceExt};
