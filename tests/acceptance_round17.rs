@@ -866,7 +866,6 @@ fn a_configured_max_brings_the_default_min_of_a_group_without_bounds() {
 /// attribute baked its compile-time default `min = 2` into the group as if
 /// written.
 #[test]
-#[ignore = "bug: a min the attribute defaulted from its max is baked in: a file lowering max is refused over a min nobody wrote"]
 fn a_configured_max_brings_the_default_min_of_a_group_declaring_only_max() {
     let _cfg = config_lock();
     config::clear();
@@ -886,7 +885,6 @@ fn a_configured_max_brings_the_default_min_of_a_group_declaring_only_max() {
 /// `min + 5` = 15. Instead the load fails: "`min` (10) is greater than `max`
 /// (7)", a `max` nobody wrote.
 #[test]
-#[ignore = "bug: a max the attribute defaulted from its min is baked in: raising min from configuration is refused"]
 fn a_configured_min_brings_the_default_max_of_a_group_declaring_only_min() {
     let _cfg = config_lock();
     config::clear();

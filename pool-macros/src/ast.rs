@@ -187,8 +187,10 @@ pub(crate) struct PoolSpec {
     pub order: Order,
     /// A fixed pool's size, or where an autoscale pool starts.
     pub size: Option<usize>,
-    /// Autoscale pools only: `(min, max)`.
-    pub limits: Option<(usize, usize)>,
+    /// Autoscale pools only: `(min, max)` as declared. A bound left out is
+    /// left to the runtime's rule (`pool_settings::limits::autoscale_bounds`),
+    /// not written in: configuration that sets the other one moves it too.
+    pub bounds: (Option<usize>, Option<usize>),
     pub max_waiting: Option<usize>,
     pub timeout_nanos: Option<u64>,
     /// How long sync callers may barge (`sync_barging`); zero is off.

@@ -352,8 +352,11 @@ fn group_static(spec: &PoolSpec, item_name: &str, krate: &Path) -> TokenStream {
     if let Some(size) = spec.size {
         setters.extend(quote!(.size(#size)));
     }
-    if let Some((min, max)) = spec.limits {
-        setters.extend(quote!(.min(#min).max(#max)));
+    if let Some(min) = spec.bounds.0 {
+        setters.extend(quote!(.min(#min)));
+    }
+    if let Some(max) = spec.bounds.1 {
+        setters.extend(quote!(.max(#max)));
     }
     if let Some(max_waiting) = spec.max_waiting {
         setters.extend(quote!(.max_waiting(#max_waiting)));

@@ -76,7 +76,7 @@ fn spec() -> PoolSpec {
         kind: Kind::Fixed,
         order: Order::Fifo,
         size: None,
-        limits: None,
+        bounds: (None, None),
         max_waiting: None,
         timeout_nanos: None,
         barging_nanos: None,

@@ -428,8 +428,8 @@ mod tests {
         assert!(matches!(config.weight, Weight::None));
         let (spec, owner) = own_spec(config);
         assert_eq!(
-            (spec.kind, spec.order, spec.size, spec.limits),
-            (Kind::Fixed, Order::Fifo, None, None)
+            (spec.kind, spec.order, spec.size, spec.bounds),
+            (Kind::Fixed, Order::Fifo, None, (None, None))
         );
         assert_eq!(owner, HandleOwner::Module);
     }

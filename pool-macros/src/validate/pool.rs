@@ -75,7 +75,7 @@ pub(super) fn pool_spec(args: &RawArgs, errors: &mut Errors) -> PoolSpec {
     let max = count(args.max.as_ref(), "max", 1, errors);
     let max_waiting = count(args.max_waiting.as_ref(), "max_waiting", 0, errors);
 
-    let mut limits = None;
+    let mut bounds = (None, None);
     let window = count(
         args.autoscale_window.as_ref(),
         "autoscale_window",
@@ -113,8 +113,8 @@ pub(super) fn pool_spec(args: &RawArgs, errors: &mut Errors) -> PoolSpec {
             }
         }
         Kind::Autoscale => {
-            limits = autoscale_limits(min, max, args, errors);
-            let (low, high) = limits.unwrap_or_else(|| autoscale_bounds(None, None));
+            bounds = (min, max);
+            let (low, high) = autoscale_limits(min, max, args, errors);
             if let (Some(start), Some(option)) = (size, &args.size) {
                 if !(low..=high).contains(&start) {
                     errors.spanned(
@@ -184,7 +184,7 @@ pub(super) fn pool_spec(args: &RawArgs, errors: &mut Errors) -> PoolSpec {
         kind,
         order,
         size,
-        limits,
+        bounds,
         max_waiting,
         timeout_nanos,
         barging_nanos,
@@ -400,18 +400,17 @@ fn duration_key(option: Option<&KeyValue<LitStr>>, errors: &mut Errors) -> Optio
         .ok()
 }
 
-/// Autoscale limits, completing a missing bound from the seed's defaults: `min`
-/// defaults to 3 (or `max`, if smaller), `max` to `min + 5`.
+/// Autoscale limits, completing a missing bound from the seed's defaults
+/// (the runtime's rule, `autoscale_bounds`): `min` defaults to 3 (or `max`,
+/// if smaller), `max` to `min + 5`. Checked here; only the declared bounds
+/// are written in the expansion.
 fn autoscale_limits(
     min: Option<usize>,
     max: Option<usize>,
     args: &RawArgs,
     errors: &mut Errors,
-) -> Option<(usize, usize)> {
-    if min.is_none() && max.is_none() {
-        return None;
-    }
-    let (min, max) = pool_settings::limits::autoscale_bounds(min, max);
+) -> (usize, usize) {
+    let (min, max) = autoscale_bounds(min, max);
     if min > max {
         let min_lit = args.min.as_ref().map(|m| &m.value);
         errors.spanned(
@@ -419,7 +418,7 @@ fn autoscale_limits(
             format!("`min` ({min}) is greater than `max` ({max}); need min <= max"),
         );
     }
-    Some((min, max))
+    (min, max)
 }
 
 /// A count option's value, at least `least`.
@@ -479,7 +478,7 @@ mod tests {
     }
 
     #[test]
-    fn autoscale_limits_complete_from_the_seed_defaults() {
+    fn only_the_declared_autoscale_bounds_are_written_in() {
         let limits = |args| {
             own_spec(
                 config(
@@ -491,16 +490,26 @@ mod tests {
                 .unwrap(),
             )
             .0
-            .limits
+            .bounds
         };
-        assert_eq!(limits(quote!(kind = "autoscale")), None);
-        assert_eq!(limits(quote!(kind = "autoscale", max = 8)), Some((3, 8)));
-        assert_eq!(limits(quote!(kind = "autoscale", max = 2)), Some((2, 2)));
-        assert_eq!(limits(quote!(kind = "autoscale", min = 4)), Some((4, 9)));
+        // Only what is declared is written in (the runtime completes the
+        // rest by the same rule, after configuration).
+        assert_eq!(limits(quote!(kind = "autoscale")), (None, None));
+        assert_eq!(limits(quote!(kind = "autoscale", max = 8)), (None, Some(8)));
+        assert_eq!(limits(quote!(kind = "autoscale", min = 4)), (Some(4), None));
         assert_eq!(
             limits(quote!(kind = "autoscale", min = 0, max = 1)),
-            Some((0, 1))
+            (Some(0), Some(1))
         );
+        // A size is checked against the completed bounds: `max = 2` makes
+        // `min` 2, so a start at 3 is refused.
+        assert!(error(
+            quote!(kind = "autoscale", max = 2, size = 3),
+            quote!(
+                fn f() {}
+            )
+        )
+        .contains("outside `min` = 2 and `max` = 2"));
     }
 
     #[test]
@@ -730,8 +739,8 @@ mod tests {
         .unwrap();
         let spec = crate::validate::group(&raw).unwrap().spec;
         assert_eq!(
-            (spec.kind, spec.order, spec.limits),
-            (Kind::Autoscale, Order::Priority, Some((3, 8)))
+            (spec.kind, spec.order, spec.bounds),
+            (Kind::Autoscale, Order::Priority, (None, Some(8)))
         );
         let raw = RawArgs::parse(quote!(name = ""), Context::Group).unwrap();
         assert!(crate::validate::group(&raw).is_err());
