@@ -122,7 +122,7 @@ use proc_macro::TokenStream;
 /// | `max` | integer ≥ 1, ≥ `min` | `min + 5` | upper bound of an autoscale pool |
 /// | `max_waiting` | integer | unbounded | past this many waiting calls, a call is rejected (`Full`) |
 /// | `admission_timeout` | duration literal | none | a call waiting longer is rejected (`TimedOut`) |
-/// | `sync_barging` | duration literal | off | how long a call to a sync function (not an `async`, `blocking` or future-returning one) may wait outside the queue for a freed slot before it takes its place in the order: throughput for many threads on few slots, at the price of strict order (`GroupSettings::sync_barging`; `"0s"` is off) |
+/// | `sync_barging` | duration literal | off | how long a call to a plain sync function may wait outside the queue for a freed slot before it takes its place in the order: throughput for many threads on few slots, at the price of strict order (`GroupSettings::sync_barging`; `"0s"` is off). On an `async`, `blocking` or future-returning function it would never apply: a compile error |
 /// | `autoscale_interval` | duration literal > 0 | `"10s"` | how often an autoscale pool re-evaluates its size (queue-depth rule) |
 /// | `autoscale_window` | integer, 1 to 4096 | 20 | over how many samples per interval it averages demand |
 /// | `policy` | `"queue_depth"` or `"adaptive"` | `"queue_depth"` | the rule an autoscale pool moves its limit by ([below](#autoscale-policies-and-overload)) |
@@ -190,8 +190,10 @@ use proc_macro::TokenStream;
 /// first use. A generic function, or a method of a generic `impl`, has one pool
 /// for all its instantiations. The group's name is `concat!(module_path!(), "::", "fetch")`;
 /// a method's name does not include its type (an attribute on a method cannot see
-/// the `impl`), so give `name = ".."` when two types of one module pool methods
-/// of the same name and configuration must tell them apart.
+/// the `impl`), so two types of one module that pool methods of the same name
+/// need `name = ".."` on one of them: without it the two groups share a name,
+/// and every configuration load of the program is refused with an error naming
+/// both (configuration could not tell them apart).
 ///
 /// # Groups, trait methods and associated functions
 ///

@@ -110,6 +110,30 @@ pub(crate) fn function(args: &RawArgs, function: &PooledFn) -> syn::Result<FnCon
         }
     }
 
+    // Barging is for sync callers waiting on their thread: an `async fn`,
+    // one returning a future, or a `blocking` one (its call waits as the
+    // blocking job's future does) has none.
+    if let (Some(barging), None) = (&args.sync_barging, &args.group) {
+        let what = if function.sig.asyncness.is_some() {
+            Some("is `async`")
+        } else if future.is_some() {
+            Some("returns a future")
+        } else if args.blocking.is_some() {
+            Some("runs on the blocking executor (`blocking`)")
+        } else {
+            None
+        };
+        if let Some(what) = what {
+            errors.at(
+                barging.key,
+                format!(
+                    "`sync_barging` would never apply: `{fn_name}` {what}, and only the calls \
+                     of a plain sync function barge; remove `sync_barging`"
+                ),
+            );
+        }
+    }
+
     let awaited = Awaited::of(function, future.as_ref());
     let on_reject = on_reject(args, &awaited, &fn_name, &mut errors);
     check_overload(args, &awaited, &group, &fn_name, &mut errors);
