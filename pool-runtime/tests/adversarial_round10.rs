@@ -99,8 +99,10 @@ fn error_positions_count_characters_and_place_multi_line_and_duplicate_values() 
     );
     let err = load_err("[groups.\"r10::starts\"]\nmax = 2\nmax = 3\n");
     assert_eq!(err.origin(), at(3, 1).as_ref(), "{err}");
+    assert!(err.to_string().contains("`max` is given twice"), "{err}");
     let err = load_err("[groups.\"r10::ünï\"]\nsize = 2\n[groups.\"r10::ünï\"]\nsize = 3\n");
     assert_eq!(err.origin(), at(3, 9).as_ref(), "{err}");
+    assert!(err.to_string().contains("is given twice"), "{err}");
     for (text, column) in [
         ("max = 18446744073709551616", 7),
         ("max = 1e400", 7),

@@ -68,9 +68,18 @@ pub(crate) fn parse(
 ) -> Result<FileLayer, ConfigError> {
     let source = Source { path, text };
     let raw: RawFile = toml::from_str(text).map_err(|e| {
-        let message = e.message().trim_end().to_owned();
+        let mut message = e.message().trim_end().to_owned();
         match e.span() {
-            Some(span) => ConfigError::at(source.origin(span), message),
+            Some(span) => {
+                // TOML's "duplicate key" (or table) names nothing: its span
+                // is the second one, which is named here.
+                if message.starts_with("duplicate") {
+                    if let Some(key) = text.get(span.clone()).map(str::trim) {
+                        message = format!("{message}: `{key}` is given twice");
+                    }
+                }
+                ConfigError::at(source.origin(span), message)
+            }
             None => ConfigError {
                 origin: None,
                 message: format!("{path}: {message}"),
