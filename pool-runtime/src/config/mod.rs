@@ -176,6 +176,9 @@ static LOADING: Mutex<()> = Mutex::new(());
 std::thread_local! {
     /// This thread is applying a load (see [`replace`]).
     static APPLYING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// The layers this thread is reading from the environment, not yet
+    /// stored (see [`first_read`]).
+    static READING: std::cell::RefCell<Option<Arc<Layers>>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Marks this thread as applying a load (see [`APPLYING`]) until dropped.
@@ -386,17 +389,21 @@ fn current() -> Arc<Layers> {
     if let Some(layers) = &*state() {
         return layers.clone();
     }
+    if let Some(layers) = READING.with_borrow(Option::clone) {
+        return layers;
+    }
     first_read()
 }
 
-/// The first read of the process environment: a load of it, as [`replace`]
-/// makes one — the layers stored under the configuration lock, then the
-/// ceiling set and the warnings given without it (a resize's reports and a
-/// logger are the user's code, and may read settings or start a group: they
-/// find the layers stored). Under the loading lock, as a load: a load
-/// cannot come between storing the layers and setting their ceiling, and
-/// another thread's first use waits for both. A load started from the
-/// user's code meanwhile, on this thread, is refused, as from a load's.
+/// The first read of the process environment: a load of it, under the
+/// loading lock as a load is. The layers' ceiling is set before they are
+/// stored: a first use on another thread finds no layers and waits for the
+/// loading lock, so that no group call runs before the ceiling is in force.
+/// The ceiling's resize reports to the user's code, which may read settings
+/// or start a group on this thread: it is given the layers being read
+/// ([`READING`]); a load it starts is refused, as from a load's. The
+/// warnings are given (to a logger, the user's code) once the layers are
+/// stored, without the configuration lock.
 #[cold]
 fn first_read() -> Arc<Layers> {
     let _loading = LOADING.lock().unwrap_or_else(PoisonError::into_inner);
@@ -406,24 +413,31 @@ fn first_read() -> Arc<Layers> {
 
 /// [`first_read`], with the loading lock held and no layers stored.
 fn read_environment() -> Arc<Layers> {
-    let (layers, warnings) = {
-        let mut state = state();
-        // At a group's first use there is no caller to return an error to:
-        // the environment is applied all or nothing, and a bad one is logged
-        // (call `load_env` to get it as an error).
-        let mut warnings = Vec::new();
-        let layers = Layers::from_process_env(&mut warnings).unwrap_or_else(|err| {
+    // At a group's first use there is no caller to return an error to: the
+    // environment is applied all or nothing, and a bad one is logged (call
+    // `load_env` to get it as an error).
+    let mut warnings = Vec::new();
+    let layers = Arc::new(
+        Layers::from_process_env(&mut warnings).unwrap_or_else(|err| {
             warnings.push(format!(
                 "configuration from the environment not applied: {err}"
             ));
             Layers::default()
-        });
-        let layers = Arc::new(layers);
-        *state = Some(layers.clone());
-        (layers, warnings)
-    };
+        }),
+    );
     let _applying = Applying::on_this_thread();
-    crate::group::ceiling::set(layers.ceiling());
+    {
+        struct Reading;
+        impl Drop for Reading {
+            fn drop(&mut self) {
+                READING.set(None);
+            }
+        }
+        READING.set(Some(layers.clone()));
+        let _reading = Reading;
+        crate::group::ceiling::set(layers.ceiling());
+        *state() = Some(layers.clone());
+    }
     env::warn_all(warnings);
     layers
 }
@@ -451,9 +465,14 @@ pub(crate) fn settle(group: &Group, built: &GroupSettings, from: &Arc<Layers>) {
         return;
     }
     // Inside a load's application on this thread the layers are that load's,
-    // stored: not a case that gets here, but never a wait for itself.
-    let _loading =
-        (!APPLYING.get()).then(|| LOADING.lock().unwrap_or_else(PoisonError::into_inner));
+    // stored: not a case that gets here, but never a wait for itself. The
+    // move reports to the user's code: a load it starts on this thread is
+    // refused, as from a load's own application.
+    if APPLYING.get() {
+        return;
+    }
+    let _loading = LOADING.lock().unwrap_or_else(PoisonError::into_inner);
+    let _applying = Applying::on_this_thread();
     let now = current().effective(group.spec()).0;
     group.reconfigure(built, &now);
 }
