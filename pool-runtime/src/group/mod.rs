@@ -299,16 +299,29 @@ impl Group {
     /// [`fleet`](crate::fleet#settings-that-fail-their-check)).
     #[cfg(feature = "redis")]
     pub fn fleet(&self) -> Option<&crate::fleet::Fleet> {
-        self.fleet
-            .get_or_init(|| {
-                self.pool();
-                let settings = self.settings();
-                settings.fleet.limit?;
-                crate::fleet::Fleet::connect(self.spec.name, &settings.fleet)
-                    .inspect_err(|err| crate::fleet::report::refused(self.spec.name, err))
-                    .ok()
-            })
-            .as_ref()
+        if let Some(fleet) = self.fleet.get() {
+            return fleet.as_ref();
+        }
+        // Set up holding no lock, as the pool is (`start`): registering the
+        // fleet's `metrics` handles and the refusal's warning are the user's
+        // code, which may call this group. A first use that loses the race
+        // to publish (another thread's, or that code's own) drops its fleet
+        // unused; only the published one's refusal is reported.
+        self.pool();
+        let settings = self.settings();
+        let (fleet, refused) = match settings.fleet.limit {
+            None => (None, None),
+            Some(_) => match crate::fleet::Fleet::connect(self.spec.name, &settings.fleet) {
+                Ok(fleet) => (Some(fleet), None),
+                Err(err) => (None, Some(err)),
+            },
+        };
+        let mut ours = Some(fleet);
+        let published = self.fleet.get_or_init(|| ours.take().expect("set above"));
+        if let (None, Some(err)) = (ours, refused) {
+            crate::fleet::report::refused(self.spec.name, &err);
+        }
+        published.as_ref()
     }
 
     /// This process's view of the group's fleet, if it has one (see
