@@ -162,7 +162,6 @@ fn in_own_process(name: &str, env: &[(&str, &str)], scenario: impl FnOnce()) {
 /// first read to finish), then `first` running beside it once the ceiling
 /// is enabled: two `#[pooled]` bodies at once under a ceiling of 1.
 #[test]
-#[ignore = "bug: a #[pooled] call on another thread runs ungated while the first read of the environment sets POOLED_CEILING"]
 fn a_pooled_fn_first_called_while_the_ceiling_is_being_set_runs_under_it() {
     in_own_process(
         "a_pooled_fn_first_called_while_the_ceiling_is_being_set_runs_under_it",

@@ -268,7 +268,6 @@ static SECOND_ENTERED: AtomicBool = AtomicBool::new(false);
 /// the first call, gated once the ceiling is enabled, runs beside it: two
 /// group calls at once under a ceiling of 1.
 #[test]
-#[ignore = "bug: a first use on another thread runs ungated while the first read of the environment sets POOLED_CEILING"]
 fn a_first_use_while_the_first_read_sets_the_ceiling_runs_under_it() {
     in_own_process(
         "a_first_use_while_the_first_read_sets_the_ceiling_runs_under_it",
@@ -1201,7 +1200,6 @@ impl metrics::Recorder for SettlingRecorder {
 /// resize's reports run, without marking the thread as applying a load,
 /// so that the gauge's load waits for the lock its own thread holds.
 #[test]
-#[ignore = "bug: a load from a report run by `settle` (a first use that catches up with a load) deadlocks on the loading lock"]
 fn a_load_from_a_report_made_while_a_first_use_settles_does_not_deadlock() {
     in_own_process(
         "a_load_from_a_report_made_while_a_first_use_settles_does_not_deadlock",
@@ -1294,7 +1292,6 @@ impl log::Log for FleetShippingLogger {
 /// itself: a deadlock (or a panic).
 #[cfg(feature = "redis")]
 #[test]
-#[ignore = "bug: a logger that calls the group while its refused fleet settings are warned about deadlocks (warning given inside the fleet's OnceLock init)"]
 fn a_logger_shipping_a_fleet_refusal_through_its_own_group_does_not_deadlock() {
     in_own_process(
         "a_logger_shipping_a_fleet_refusal_through_its_own_group_does_not_deadlock",
@@ -1357,7 +1354,6 @@ static FLEETED: Group = Group::new(
 /// enters again from inside itself: a deadlock (or a panic).
 #[cfg(feature = "redis")]
 #[test]
-#[ignore = "bug: a recorder that calls a fleet group while its fleet registers metrics deadlocks (registration inside the fleet's OnceLock init)"]
 fn a_recorder_calling_a_fleet_group_when_its_fleet_registers_does_not_deadlock() {
     in_own_process(
         "a_recorder_calling_a_fleet_group_when_its_fleet_registers_does_not_deadlock",
