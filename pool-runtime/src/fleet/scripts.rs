@@ -16,9 +16,12 @@
 //! | `{pooled:NAME}:fence` | string | the last fencing token handed out |
 //! | `{pooled:NAME}:ticket` | string | the last arrival ticket handed out |
 //!
-//! Every script that writes sets an expiry (`ARGV` idle) on every key, so a
-//! fleet whose processes all vanished leaves nothing behind; a release or a
-//! cancel that leaves no holder and no waiter deletes the keys at once.
+//! Every script that writes keeps every key alive for at least `ARGV` idle
+//! (its client's three leases) from now, so a fleet whose processes all
+//! vanished leaves nothing behind; it extends an expiry, never shortens it:
+//! a client with a shorter lease cannot expire the keys under another's
+//! longer lease. A release or a cancel that leaves no holder and no waiter
+//! deletes the keys at once.
 //!
 //! Fencing tokens come from `INCR` on `fence`, raised to the server's time
 //! in microseconds whenever it is below it: so tokens keep increasing across
@@ -27,13 +30,17 @@
 //! leases a second are handed out on average.
 
 /// Shared prologue: the server's time in milliseconds and microseconds, and
-/// a function to keep the keys alive for `idle` ms.
+/// a function to keep the keys alive for at least `idle` ms.
 const PROLOGUE: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local function touch(idle)
-  for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], idle) end
+  idle = tonumber(idle)
+  for i = 1, #KEYS do
+    local ttl = redis.call('PTTL', KEYS[i])
+    if ttl == -1 or (ttl >= 0 and ttl < idle) then redis.call('PEXPIRE', KEYS[i], idle) end
+  end
 end
 local function cleanup()
   if redis.call('ZCARD', KEYS[1]) == 0 and redis.call('ZCARD', KEYS[2]) == 0 then
