@@ -58,6 +58,17 @@
 //!   2 calls counted as running at once, one over the limit, until the
 //!   resumed holder's call ended with `LeaseLost`. Use the fencing token
 //!   where this matters.
+//! * **A Redis that restarts empty over-admits too.** A server restarted
+//!   without its data (no persistence; or a `FLUSHALL`, or a failover to a
+//!   replica that had not received the leases) forgets every lease: it grants
+//!   the limit again at once, while each holder learns of the loss only at
+//!   its next renewal (a third of a lease at most), which ends a rejecting
+//!   async call as above. In that window the fleet runs up to twice its
+//!   limit (measured by `a_redis_restart_does_not_admit_a_second_holder_beside_an_unaware_one`
+//!   in `pool-runtime/tests/adversarial_round18.rs`: limit 1, a holder
+//!   unaware of the loss beside the new one). Persistence (AOF with
+//!   `appendfsync always`) keeps the leases through a restart; fencing
+//!   tokens keep growing across it either way.
 //! * **Fencing tokens.** Every lease carries a token larger than every
 #![cfg_attr(
     feature = "redis",
