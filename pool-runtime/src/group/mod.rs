@@ -306,8 +306,13 @@ impl Group {
         // fleet's `metrics` handles and the refusal's warning are the user's
         // code, which may call this group. A first use that loses the race
         // to publish (another thread's, or that code's own) drops its fleet
-        // unused; only the published one's refusal is reported.
-        self.pool();
+        // unused; only the published one's refusal is reported. The fleet is
+        // the group's, made with the settings its shared pool started with
+        // (a first use under test isolation starts that pool too): one that
+        // a later load reports as taking effect at first use would not be.
+        if self.pool.get().is_none() {
+            self.start();
+        }
         let settings = self.settings();
         let (fleet, refused) = match settings.fleet.limit {
             None => (None, None),
