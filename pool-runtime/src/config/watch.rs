@@ -182,26 +182,27 @@ const SETTLE: Duration = Duration::from_millis(20);
 const SETTLE_READS: usize = 10;
 
 /// `text`, just read from `path`, once a read `SETTLE` later finds the same;
-/// `None` if the watch was stopped meanwhile. A read error meanwhile keeps
-/// the last content read (the next look reports it).
+/// `None` if the watch was stopped meanwhile. A read error meanwhile is
+/// returned instead: the content last read never held still (a file
+/// truncated, then removed before it was written again), and is not loaded.
 fn settled(
     path: &std::path::Path,
     mut text: String,
     every: Duration,
     stop: &Stop,
-) -> Option<String> {
+) -> Option<Result<String, ConfigError>> {
     let settle = SETTLE.min(every);
     for _ in 0..SETTLE_READS {
         if !stop.rest_until(Instant::now().checked_add(settle)) {
             return None;
         }
         match read_text(path) {
-            Ok(again) if again == text => return Some(text),
+            Ok(again) if again == text => return Some(Ok(text)),
             Ok(again) => text = again,
-            Err(_) => return Some(text),
+            Err(error) => return Some(Err(error)),
         }
     }
-    Some(text)
+    Some(Ok(text))
 }
 
 fn watching<F>(
@@ -230,8 +231,18 @@ fn watching<F>(
                 // Changed: loaded once it holds still, so that a file caught
                 // mid-save (truncated, not yet written again: an empty file
                 // is a valid configuration, of defaults) is not loaded.
-                let Some(text) = settled(path, text, every, stop) else {
-                    return;
+                let text = match settled(path, text, every, stop) {
+                    None => return,
+                    Some(Ok(text)) => text,
+                    // Gone (or unreadable) before it held still: reported
+                    // as a read error at the loop's top would be.
+                    Some(Err(error)) => {
+                        if unreadable.as_deref() != Some(error.message()) {
+                            unreadable = Some(error.message().to_owned());
+                            crate::unwind::caught(|| on_reload(Err(error)));
+                        }
+                        continue;
+                    }
                 };
                 if text == loaded && !back {
                     continue;
@@ -281,7 +292,10 @@ mod tests {
         let path = file("mid-save", "[defaults]\nmax = 7\n");
         let stop = Stop::default();
         let text = settled(&path, String::new(), Duration::from_secs(1), &stop);
-        assert_eq!(text.as_deref(), Some("[defaults]\nmax = 7\n"));
+        assert_eq!(
+            text.map(Result::unwrap).as_deref(),
+            Some("[defaults]\nmax = 7\n")
+        );
         std::fs::remove_file(&path).unwrap();
     }
 
@@ -297,7 +311,10 @@ mod tests {
             Duration::from_secs(1),
             &stop,
         );
-        assert_eq!(text.as_deref(), Some("[defaults]\nmax = 5\n"));
+        assert_eq!(
+            text.map(Result::unwrap).as_deref(),
+            Some("[defaults]\nmax = 5\n")
+        );
         std::fs::remove_file(&path).unwrap();
     }
 
@@ -308,10 +325,19 @@ mod tests {
         let path = file("stopped", "x");
         let stop = Stop::default();
         *stop.stopped.lock().unwrap() = true;
-        assert_eq!(
-            settled(&path, "x".into(), Duration::from_secs(1), &stop),
-            None
-        );
+        assert!(settled(&path, "x".into(), Duration::from_secs(1), &stop).is_none());
         std::fs::remove_file(&path).unwrap();
+    }
+
+    /// A content read mid-save, then the file gone before it held still:
+    /// the read error, not the content.
+    #[test]
+    #[cfg_attr(miri, ignore = "reads files: Miri isolates the file system")]
+    fn a_file_gone_before_it_held_still_is_a_read_error_not_its_content() {
+        let path = file("gone", "");
+        std::fs::remove_file(&path).unwrap();
+        let stop = Stop::default();
+        let settled = settled(&path, String::new(), Duration::from_secs(1), &stop);
+        assert!(matches!(settled, Some(Err(_))), "{settled:?}");
     }
 }
