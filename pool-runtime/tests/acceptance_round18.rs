@@ -1003,3 +1003,106 @@ mod group_listing {
         config::clear();
     }
 }
+
+// ---- every call form gives the same reason ------------------------------------------
+
+mod same_reason {
+    use super::*;
+    use ::tower::{service_fn, Layer, ServiceExt};
+    use futures::StreamExt;
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use pool_runtime::PooledStreamExt;
+
+    /// Every call form's rejection, in a fixed order.
+    fn reasons(pool: &Pool, rt: &tokio::runtime::Runtime) -> Vec<Option<Rejected>> {
+        let refusal = |error: Option<BoxError>| {
+            error.map(|e| *e.downcast_ref::<Rejected>().expect("a pool refusal"))
+        };
+        let unit = || service_fn(|()| async { Ok::<_, BoxError>(()) });
+        vec![
+            block_on(pool.submit(async {})).err(),
+            pool.run(|| ()).err(),
+            block_on(pool.acquire()).err(),
+            block_on(pool.acquire_owned(3)).err(),
+            pool.try_acquire().err(),
+            pool.try_acquire_owned(3).err(),
+            block_on(pool.submit_blocking(|| ())).err(),
+            block_on(pool.submit_judged(0, async {}, |_| pool_runtime::Verdict::Success)).err(),
+            rt.block_on(async { pool.spawn(async {}).err() }),
+            block_on(
+                futures::stream::iter([async {}])
+                    .pooled_unordered(pool)
+                    .collect::<Vec<_>>(),
+            )[0]
+            .err(),
+            refusal(block_on(PooledLayer::pool(pool.clone()).layer(unit()).oneshot(())).err()),
+            refusal(
+                block_on(
+                    PooledLayer::pool(pool.clone())
+                        .reject()
+                        .layer(unit())
+                        .oneshot(()),
+                )
+                .err(),
+            ),
+            refusal(
+                block_on(
+                    PooledLayer::pool(pool.clone())
+                        .weight(|_: &()| 0)
+                        .layer(unit())
+                        .oneshot(()),
+                )
+                .err(),
+            ),
+        ]
+    }
+
+    /// README: "`acquire()`, `acquire_owned(w)`, `try_acquire()`: same
+    /// order, rejections and accounting as `submit`"; `Pool::try_acquire`:
+    /// "[`Rejected::Full`] if no slot is free ..., otherwise as [`submit`]
+    /// (paused, closed)"; `pool/mod.rs`, `spawn`: "Rejections that are known
+    /// at once (paused, closed, full) are returned here"; tower: "The pool's
+    /// own refusals (paused, closed, a full queue, an admission timeout)
+    /// still fail the call"; stream: "why the pool turned the call away".
+    /// A full, paused (or closed) pool with no room to wait gives every form
+    /// the same reason, never a panic, and every refusal is counted.
+    #[test]
+    fn every_call_form_is_refused_for_the_same_reason() {
+        let rt = common::runtime();
+        for (paused, closed, expected) in [
+            (true, false, Rejected::Paused),
+            (true, true, Rejected::Closed),
+            (false, true, Rejected::Closed),
+        ] {
+            let pool = Pool::fixed(1);
+            let held = pool.try_acquire_owned(0).unwrap();
+            pool.set_max_waiting(Some(0)).unwrap();
+            if paused {
+                pool.pause();
+            }
+            if closed {
+                pool.close();
+            }
+            let got = reasons(&pool, &rt);
+            assert!(
+                got.iter().all(|reason| *reason == Some(expected)),
+                "paused {paused}, closed {closed}: {got:?}"
+            );
+            drop(held);
+            let stats = pool.stats();
+            assert_eq!(stats.rejected_for(expected), got.len() as u64, "{stats:?}");
+            assert_accounted(&stats);
+        }
+        // Full and never waiting: every form is Full.
+        let pool = Pool::fixed(1);
+        let held = pool.try_acquire_owned(0).unwrap();
+        pool.set_max_waiting(Some(0)).unwrap();
+        let got = reasons(&pool, &rt);
+        assert!(
+            got.iter().all(|reason| *reason == Some(Rejected::Full)),
+            "{got:?}"
+        );
+        drop(held);
+        assert_accounted(&pool.stats());
+    }
+}
