@@ -687,7 +687,6 @@ mod ceiling_forms {
     /// in `reject` mode sheds with) should be counted the same way, not as
     /// a rejection by the ceiling that the group never sees.
     #[test]
-    #[ignore = "bug: Group::try_acquire refused by a full ceiling is counted as the ceiling's rejection, not the group's (every other call form: the group's Full)"]
     fn a_groups_try_acquire_refused_by_a_full_ceiling_is_counted_as_the_other_forms_are() {
         let _turn = config_turn();
         config::load_str("r18.toml", "ceiling = 1\n").unwrap();

@@ -141,6 +141,23 @@ impl<R: Deref<Target = Core>> Held<R> {
         Ok(Held::new(core, held))
     }
 
+    /// Takes a slot if one is free now; `None` otherwise, the attempt left
+    /// as a call that gave up waiting (cancelled), not a rejection: the
+    /// ceiling's side of a group's [`try_acquire`] (the group counts the
+    /// refusal, as when any call that may not wait meets a full ceiling).
+    fn try_now(core: R) -> Option<Self> {
+        let held = {
+            let mut acquire = pin!(Acquire::new(&*core, 0, Mode::Reject, Form::Permit).untimed());
+            let mut cx = Context::from_waker(Waker::noop());
+            match acquire.as_mut().poll_acquire(&mut cx) {
+                Poll::Ready(Ok(())) => acquire.as_mut().detach(),
+                // Queued (or refused): dropped here, leaving the queue.
+                Poll::Ready(Err(_)) | Poll::Pending => return None,
+            }
+        };
+        Some(Held::new(core, held))
+    }
+
     fn new(core: R, held: Detached) -> Self {
         Held {
             core,
@@ -193,6 +210,28 @@ impl<R: Deref<Target = Core>> Drop for Held<R> {
 /// A group's permit under a ceiling: the group's own rejection at once
 /// (paused, closed) comes before the ceiling (see
 /// [`turned_away_first`](crate::group::ceiling::turned_away_first)).
+/// The ceiling slot of a group's permit (`group`) taken without waiting:
+/// `Ok(None)` without a ceiling; a full ceiling turns the permit away as
+/// [`Rejected::Full`], counted by the group (as every call form that may not
+/// wait is when it meets a full ceiling), not by the ceiling.
+fn try_ceiling(
+    core: &Core,
+    group: bool,
+    weight: i64,
+) -> Result<Option<Held<&'static Core>>, Rejected> {
+    let Some(ceiling) = group.then(crate::group::ceiling::core_if_enabled).flatten() else {
+        return Ok(None);
+    };
+    match Held::try_now(ceiling) {
+        Some(held) => Ok(Some(held)),
+        None => Err(crate::group::ceiling::turned_away_full(
+            core,
+            Form::Permit,
+            weight,
+        )),
+    }
+}
+
 fn group_turns_away_first(core: &Core, group: bool, weight: i64) -> Option<Rejected> {
     if !group {
         return None;
@@ -280,10 +319,7 @@ pub(crate) fn try_acquire(core: &Core, weight: i64, group: bool) -> Result<Permi
     if let Some(rejected) = group_turns_away_first(core, group, weight) {
         return Err(rejected);
     }
-    let ceiling = match group.then(crate::group::ceiling::core_if_enabled).flatten() {
-        Some(ceiling) => Some(Held::try_acquire(ceiling, 0)?),
-        None => None,
-    };
+    let ceiling = try_ceiling(core, group, weight)?;
     let held = Held::try_acquire(core, weight)?;
     Ok(Permit {
         #[cfg(feature = "redis")]
@@ -322,10 +358,7 @@ pub(crate) fn try_acquire_owned(
     if let Some(rejected) = group_turns_away_first(&core, group, weight) {
         return Err(rejected);
     }
-    let ceiling = match group.then(crate::group::ceiling::core_if_enabled).flatten() {
-        Some(ceiling) => Some(Held::try_acquire(ceiling, 0)?),
-        None => None,
-    };
+    let ceiling = try_ceiling(&core, group, weight)?;
     let held = Held::try_acquire(core, weight)?;
     Ok(OwnedPermit {
         #[cfg(feature = "redis")]

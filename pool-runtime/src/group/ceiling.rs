@@ -117,6 +117,13 @@ pub(crate) fn turned_away_first(core: &Core, form: Form, weight: i64) -> Option<
     Some(reason)
 }
 
+/// A call of the group (`core`) that may not wait, met by a full ceiling:
+/// turned away as the group's [`Rejected::Full`], counted by the group.
+pub(crate) fn turned_away_full(core: &Core, form: Form, weight: i64) -> Rejected {
+    count_turned_away(core, form, weight, Rejected::Full, false);
+    Rejected::Full
+}
+
 /// Counts a call its group (`core`) turned away for `reason`: submitted,
 /// and rejected (unless `counted` already), reported as the pool reports
 /// its own.
