@@ -119,7 +119,7 @@ use proc_macro::TokenStream;
 /// | `order` | `"fifo"`, `"lifo"` or `"priority"` (`"simple"` is `"fifo"`) | `"fifo"` | which waiting call goes next |
 /// | `size` | integer ≥ 1 | 3 | slots of a fixed pool; where an autoscale pool starts (within `min..=max`; default `min`, or 1 if `min` is 0) |
 /// | `min` | integer | 3, or `max` if smaller | lower bound of an autoscale pool |
-/// | `max` | integer ≥ 1, ≥ `min` | `min + 5` | upper bound of an autoscale pool |
+/// | `max` | integer ≥ 1, ≥ `min` | `min + 5` (at most `MAX_SLOTS`) | upper bound of an autoscale pool |
 /// | `max_waiting` | integer | unbounded | past this many waiting calls, a call is rejected (`Full`) |
 /// | `admission_timeout` | duration literal | none | a call waiting longer is rejected (`TimedOut`) |
 /// | `sync_barging` | duration literal | off | how long a call to a plain sync function may wait outside the queue for a freed slot before it takes its place in the order: throughput for many threads on few slots, at the price of strict order (`GroupSettings::sync_barging`; `"0s"` is off). On an `async`, `blocking` or future-returning function it would never apply: a compile error |

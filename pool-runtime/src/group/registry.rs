@@ -52,7 +52,8 @@ pub struct GroupInfo {
     pub name: &'static str,
     /// The settings in force (or that it will start with).
     pub settings: GroupSettings,
-    /// The pool's stats; `None` until the group's first call.
+    /// The pool's stats; `None` until the group has started (its first use:
+    /// a call, or a read of its pool such as `size()` or `stats()`).
     pub stats: Option<Stats>,
 }
 

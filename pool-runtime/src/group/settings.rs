@@ -124,7 +124,7 @@ impl GroupSettings {
         self
     }
 
-    /// The highest slot count an autoscaled pool goes to (default `min + 5`).
+    /// The highest slot count an autoscaled pool goes to (default `min + 5`, at most `MAX_SLOTS`).
     pub const fn max(mut self, max: usize) -> Self {
         self.max = Some(max);
         self

@@ -605,7 +605,10 @@ impl Pool {
     /// call takes its place in the
     /// queue now, in call order, and runs on a tokio task. Rejections that are
     /// known at once (paused, closed, full) are returned here; later ones
-    /// (timed out, closed while waiting) through the handle.
+    /// (timed out, closed while waiting) through the handle. (A zero
+    /// admission timeout on a full pool may be either: returned here if the
+    /// timer has fired by the time the call is queued, else through the
+    /// handle.)
     ///
     /// A spawned call is independent even when spawned from inside work that
     /// holds a slot of this pool: it takes a slot of its own (see
