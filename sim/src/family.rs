@@ -23,11 +23,32 @@ pub const MAX: usize = 128;
 /// The models whose plots `--family` writes.
 pub const PLOTTED: [&str; 3] = ["drop", "slow-link", "cap-drop"];
 
-/// The builder's default `min` for an autoscaled pool of `max` [`MAX`].
-fn builder_min() -> usize {
+/// The adaptive pool's `max` on `workload`: [`MAX`], or for a model whose
+/// true capacity (or 1.25× it, the largest oracle) needs more in flight
+/// (the late set's long link: 208), the next power of two above that — as
+/// a user sets `max` above what their server can take. (Capped at 128, the long link was held to 0.71× of the
+/// oracle by the contender's settings, not by the policy.)
+pub fn max_for(workload: &Workload) -> usize {
+    let largest = workload
+        .phases
+        .iter()
+        .map(|p| workload.model.capacity_limit(p.capacity))
+        .max()
+        .unwrap_or(1);
+    // Room for the largest oracle too (`ORACLE_SCALES`).
+    let room = (largest as f64 * 1.25).ceil() as usize;
+    if room <= MAX {
+        MAX
+    } else {
+        room.next_power_of_two()
+    }
+}
+
+/// The builder's default `min` for an autoscaled pool of `max`.
+fn builder_min(max: usize) -> usize {
     Pool::builder()
         .kind(Kind::Autoscale)
-        .max(MAX)
+        .max(max)
         .build()
         .expect("valid pool settings")
         .bounds()
@@ -39,18 +60,18 @@ fn builder_min() -> usize {
 pub const ORACLE_SCALES: [f64; 6] = [1.0, 0.9, 1.1, 0.8, 1.25, 0.7];
 
 /// The contenders: `pooled`'s adaptive policy as the runtime ships it (its
-/// defaults and the builder's, `max` [`MAX`]), the peers, and the oracle
-/// at the true capacity (last, as `evaluate` wants it; [`run`] replaces it
-/// by the best multiple of [`ORACLE_SCALES`]). `min` replaces the
-/// builder's default `min` (`--min`).
-pub fn contenders(min: Option<usize>) -> Vec<Contender> {
-    let min = min.unwrap_or_else(builder_min);
+/// defaults and the builder's, `max` as given: [`max_for`]), the peers, and
+/// the oracle at the true capacity (last, as `evaluate` wants it; [`run`]
+/// replaces it by the best multiple of [`ORACLE_SCALES`]). `min` replaces
+/// the builder's default `min` (`--min`).
+pub fn contenders(min: Option<usize>, max: usize) -> Vec<Contender> {
+    let min = min.unwrap_or_else(|| builder_min(max));
     let mut out = vec![Contender {
-        name: format!("pooled adaptive {min}..{MAX}"),
+        name: format!("pooled adaptive {min}..{max}"),
         policy: Policy::Adaptive(Adaptive {
             settings: AdaptiveSettings::DEFAULT,
             min,
-            max: MAX,
+            max,
             initial: None,
         }),
     }];
@@ -362,7 +383,7 @@ pub fn run(options: &crate::Options) -> Vec<Outcome> {
     }
     for w in models {
         let t = std::time::Instant::now();
-        let mut contenders = contenders(options.min);
+        let mut contenders = contenders(options.min, max_for(&w));
         let (best, oracle_note) = oracle(&w, &seeds);
         *contenders.last_mut().expect("the oracle") = best;
         let (runs, metrics) = crate::evaluate(&w, &contenders, &seeds);
@@ -390,7 +411,7 @@ pub fn run(options: &crate::Options) -> Vec<Outcome> {
 /// `workload`: the mean and highest limit, the mean and highest requests in
 /// the server, successes and failures (`--trace`).
 fn trace(workload: &Workload, seeds: &[u64], min: Option<usize>) {
-    let pooled = contenders(min).remove(0);
+    let pooled = contenders(min, max_for(workload)).remove(0);
     let runs = crate::par_map(seeds, |&s| crate::sim::run(workload, &pooled, s));
     for (seed, run) in seeds.iter().zip(&runs) {
         let failed = run
@@ -447,7 +468,7 @@ mod tests {
 
     #[test]
     fn the_pooled_contender_has_the_builders_min_and_the_oracle_is_last() {
-        let c = contenders(None);
+        let c = contenders(None, MAX);
         assert_eq!(c.len(), 5);
         assert!(matches!(c[0].policy, Policy::Adaptive(a) if a.min == 3 && a.max == MAX));
         assert_eq!(c.last().unwrap().policy, Policy::Oracle);
@@ -456,6 +477,7 @@ mod tests {
     #[test]
     fn every_oracle_limit_fits_under_max_and_every_model_is_overloaded_then_not() {
         for w in scenarios(10.0) {
+            assert_eq!(max_for(&w), MAX, "{}", w.name);
             for p in &w.phases {
                 assert!(w.model.capacity_limit(p.capacity) <= MAX, "{}", w.name);
             }
@@ -472,12 +494,45 @@ mod tests {
     }
 
     #[test]
+    fn every_sets_contender_has_a_max_above_every_capacity_of_its_model() {
+        let sets = [
+            scenarios(10.0),
+            crate::holdout::scenarios(10.0),
+            crate::fresh::scenarios(10.0),
+            crate::late::scenarios(10.0),
+        ];
+        for w in sets.iter().flatten() {
+            let max = max_for(w);
+            for p in &w.phases {
+                let needed = w.model.capacity_limit(p.capacity);
+                assert!(needed < max, "{}: {needed} vs max {max}", w.name);
+            }
+            // A 1.25× oracle fits too (`ORACLE_SCALES`' largest).
+            assert!(
+                w.phases
+                    .iter()
+                    .all(|p| (w.model.capacity_limit(p.capacity) as f64 * 1.25) <= max as f64),
+                "{}",
+                w.name
+            );
+        }
+        let long = crate::late::scenarios(10.0)
+            .into_iter()
+            .find(|w| w.name == "long-link")
+            .unwrap();
+        assert_eq!(max_for(&long), 512);
+        for w in sets.iter().flatten().filter(|w| w.name != "long-link") {
+            assert_eq!(max_for(w), MAX, "{}", w.name);
+        }
+    }
+
+    #[test]
     fn the_oracle_follows_the_capacity_drop() {
         let w = scenarios(4.0)
             .into_iter()
             .find(|w| w.name == "cap-drop")
             .unwrap();
-        let oracle = contenders(None).pop().unwrap();
+        let oracle = contenders(None, MAX).pop().unwrap();
         let run = crate::sim::run(&w, &oracle, 0);
         let at = |t: f64| {
             run.trace
