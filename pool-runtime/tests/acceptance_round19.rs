@@ -440,6 +440,78 @@ fn fleet_settings_are_checked_at_the_documented_edges_by_check_and_by_a_load() {
     }
 }
 
+/// README line 77: "`Pool::builder().order(..).size(n)` (default: fixed
+/// FIFO of 3)".
+///
+/// `Pool::builder().build()`: three calls held by gates run; five more,
+/// weighted so that a priority or LIFO order would reverse them, queue; as
+/// the holders end, the five are admitted in arrival order, and never more
+/// than 3 bodies run at once (counted from outside).
+#[test]
+fn the_default_builder_makes_a_fixed_fifo_pool_of_three() {
+    let pool = Pool::builder().build().unwrap();
+    assert_eq!(pool.size(), 3);
+    let meter = common::Meter::default();
+    let order = std::sync::Mutex::new(Vec::new());
+    // Gates 0..3 hold the first three calls; gates 3..8 the five waiters
+    // once admitted, so that each freed slot admits exactly one call.
+    let (gates, opens): (Vec<_>, Vec<_>) = (0..8).map(|_| common::gate()).unzip();
+    let mut gates = gates.into_iter();
+    let mut holders: Vec<_> = gates
+        .by_ref()
+        .take(3)
+        .map(|gate| {
+            let meter = meter.clone();
+            common::Task::new(pool.submit(async move {
+                let _in = meter.enter();
+                gate.await
+            }))
+        })
+        .collect();
+    for holder in &mut holders {
+        holder.assert_pending();
+    }
+    let mut waiters: Vec<_> = gates
+        .zip(0..5i64)
+        .map(|(gate, i)| {
+            let (meter, order) = (meter.clone(), &order);
+            common::Task::new(pool.submit_weighted(5 - i, async move {
+                let _in = meter.enter();
+                order.lock().unwrap().push(i);
+                gate.await
+            }))
+        })
+        .collect();
+    for waiter in &mut waiters {
+        waiter.assert_pending();
+    }
+    assert_eq!((pool.stats().running, pool.stats().waiting), (3, 5));
+    // Frees one slot (opens gate `g`), then polls every call twice, the
+    // last to arrive first, so that the poll order decides nothing.
+    let mut free = |g: usize, expected: &[i64]| {
+        opens[g].store(true, SeqCst);
+        for _ in 0..2 {
+            for task in holders.iter_mut().rev() {
+                let _ = task.poll();
+            }
+            for task in waiters.iter_mut().rev() {
+                let _ = task.poll();
+            }
+        }
+        assert_eq!(*order.lock().unwrap(), expected, "after gate {g} opened");
+    };
+    free(0, &[0]);
+    free(1, &[0, 1]);
+    free(2, &[0, 1, 2]);
+    free(3, &[0, 1, 2, 3]);
+    free(4, &[0, 1, 2, 3, 4]);
+    for g in 5..8 {
+        free(g, &[0, 1, 2, 3, 4]);
+    }
+    assert_eq!((meter.max(), meter.done()), (3, 8));
+    common::assert_accounted(&pool.stats());
+}
+
 // ---- allocations of a queued call with an admission timeout ----------------
 
 /// Counts the allocations of the threads that opted in (see
