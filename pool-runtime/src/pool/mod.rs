@@ -547,7 +547,10 @@ impl Pool {
         at_deadline: impl FnOnce(std::pin::Pin<&mut Acquire<&Core>>) -> Result<(), Rejected>,
         f: impl FnOnce() -> T,
     ) -> Result<T, Rejected> {
-        let mut acquire = pin!(Acquire::new(&*self.core, weight, mode, Form::Run));
+        // Untimed: a sync caller's deadline is its own park's (`wait_for`,
+        // `at_deadline`), on its thread; the timer thread is not started
+        // for it.
+        let mut acquire = pin!(Acquire::new(&*self.core, weight, mode, Form::Run).untimed());
         let mut wait_for = Some(wait_for);
         let mut waited: Option<Result<Option<Duration>, Rejected>> = None;
         // Not in a current-thread runtime's context, where the room's wait
