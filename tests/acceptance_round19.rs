@@ -117,7 +117,6 @@ fn files_in(dir: &str, ext: &str) -> usize {
 /// trybuild cases in `tests/ui/fail`." Counted: the `.rs` cases in
 /// `tests/ui/fail` (each with its `.stderr`).
 #[test]
-#[ignore = "bug: README line 161 says 86 trybuild cases; tests/ui/fail has 87"]
 fn the_readmes_count_of_compile_fail_cases_is_the_number_in_tests_ui_fail() {
     let cases = files_in("tests/ui/fail", "rs");
     assert_eq!(files_in("tests/ui/fail", "stderr"), cases);
