@@ -1,0 +1,721 @@
+//! Hostile tests, round 19: the code changed since round 16 — the stream
+//! adapters going on after an item's panic, the tower service readying its
+//! inner service in the reserved slot's frame, a group's `try_acquire`
+//! under the application-wide ceiling, the first read of the environment
+//! and a group's first use racing loads and panicking observers. Each test
+//! names the promise it attacks (the limit, nothing hangs, nothing is lost,
+//! bad input an error value, no lock held while the user's code runs).
+//! Concurrency is counted from outside the library; every wait is bounded
+//! only to turn a hang into a failure.
+#![cfg(all(feature = "tokio", feature = "config"))]
+
+mod common;
+
+use common::*;
+use pool_runtime::{Pool, Rejected};
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+// ---- streams after an item's panic --------------------------------------------
+
+#[cfg(feature = "stream")]
+mod streams {
+    use super::*;
+    use futures::{Stream, StreamExt};
+    use pool_runtime::stream::PooledStreamExt;
+
+    type Item = Pin<Box<dyn Future<Output = u32> + Send>>;
+
+    /// What one poll of the adapter gave.
+    #[derive(Debug, PartialEq)]
+    enum Polled {
+        Out(Result<u32, Rejected>),
+        Panicked,
+        Pending,
+        End,
+    }
+
+    /// Polls `s` once, catching an item's panic, with a no-op waker.
+    fn poll_once<S: Stream<Item = Result<u32, Rejected>> + ?Sized>(mut s: Pin<&mut S>) -> Polled {
+        let mut cx = Context::from_waker(Waker::noop());
+        match catch_unwind(AssertUnwindSafe(|| s.as_mut().poll_next(&mut cx))) {
+            Err(_) => Polled::Panicked,
+            Ok(Poll::Pending) => Polled::Pending,
+            Ok(Poll::Ready(None)) => Polled::End,
+            Ok(Poll::Ready(Some(out))) => Polled::Out(out),
+        }
+    }
+
+    /// Drains `s` (at most `polls` polls), recording before every poll the
+    /// `size_hint` it gave; `opened` is called once the adapter is only
+    /// pending (to let the held-back items finish). Returns what each poll
+    /// gave and the hints, hint `i` taken just before poll `i`.
+    fn drain<S: Stream<Item = Result<u32, Rejected>> + ?Sized>(
+        mut s: Pin<&mut S>,
+        polls: usize,
+        mut opened: impl FnMut(),
+    ) -> (Vec<Polled>, Vec<(usize, Option<usize>)>) {
+        let mut outs = Vec::new();
+        let mut hints = Vec::new();
+        for _ in 0..polls {
+            hints.push(s.size_hint());
+            let polled = poll_once(s.as_mut());
+            let end = polled == Polled::End;
+            if polled == Polled::Pending {
+                opened();
+            }
+            outs.push(polled);
+            if end {
+                break;
+            }
+        }
+        (outs, hints)
+    }
+
+    /// The hints, taken after the consumer saw the panic (an adapter
+    /// cannot know beforehand that an item will panic), that promised more
+    /// items (lower bound) than the stream yielded after them, or fewer
+    /// (upper bound).
+    fn wrong_hints(outs: &[Polled], hints: &[(usize, Option<usize>)]) -> Vec<String> {
+        let mut wrong = Vec::new();
+        let first_panic = outs
+            .iter()
+            .position(|o| *o == Polled::Panicked)
+            .expect("a panic");
+        for (i, (lower, upper)) in hints.iter().enumerate().skip(first_panic + 1) {
+            let left = outs[i..]
+                .iter()
+                .filter(|o| matches!(o, Polled::Out(_)))
+                .count();
+            if *lower > left || upper.is_some_and(|u| u < left) {
+                wrong.push(format!(
+                    "before poll {i}: size_hint ({lower}, {upper:?}), {left} items came"
+                ));
+            }
+        }
+        wrong
+    }
+
+    fn panicking(n: u32) -> Item {
+        Box::pin(async move {
+            if n < u32::MAX {
+                panic!("planned: item {n} panics");
+            }
+            n
+        })
+    }
+
+    fn ready(n: u32) -> Item {
+        Box::pin(async move { n })
+    }
+
+    /// Promise: `Stream::size_hint` is the adapter's contract with its
+    /// consumer (a lower bound that the stream yields at least that many
+    /// more items; `collect` and friends reserve by it), "nothing is lost",
+    /// and the panicked item "is gone" (module docs, *Panics*). Attack: an
+    /// ordered adapter of limit 2 over two items, the first held by a gate,
+    /// the second panicking; the consumer catches the panic and keeps
+    /// polling. Catches: the panicked item's place, recorded as lost only
+    /// at the next poll and skipped only when it reaches the front, still
+    /// counted in the adapter's `size_hint` (`next_in - next_out`): the
+    /// stream promises 2 items while one more ever comes. The unordered
+    /// adapter is the control.
+    #[test]
+    #[ignore = "bug: an ordered stream's size_hint counts a panicked item's place until it is skipped"]
+    fn a_streams_size_hint_never_promises_a_panicked_items_place() {
+        quiet_planned_panics();
+        let mut broken = Vec::new();
+        for ordered in [false, true] {
+            let pool = Pool::fixed(2);
+            let (tx, rx) = futures::channel::oneshot::channel::<()>();
+            let mut tx = Some(tx);
+            let first: Item = Box::pin(async move {
+                let _ = rx.await;
+                0
+            });
+            let items = futures::stream::iter(vec![first, panicking(1)]);
+            let open = || {
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(());
+                }
+            };
+            let (outs, hints) = if ordered {
+                let mut s = Box::pin(items.pooled_ordered(&pool));
+                drain(s.as_mut(), 20, open)
+            } else {
+                let mut s = Box::pin(items.pooled_unordered(&pool));
+                drain(s.as_mut(), 20, open)
+            };
+            assert_eq!(
+                outs.iter().filter(|o| **o == Polled::Panicked).count(),
+                1,
+                "ordered {ordered}: {outs:?}"
+            );
+            assert_eq!(
+                outs.iter()
+                    .filter(|o| matches!(o, Polled::Out(_)))
+                    .collect::<Vec<_>>(),
+                [&Polled::Out(Ok(0))],
+                "ordered {ordered}: {outs:?}"
+            );
+            for wrong in wrong_hints(&outs, &hints) {
+                broken.push(format!("ordered {ordered}: {wrong}"));
+            }
+            let s = pool.stats();
+            assert_accounted(&s);
+            assert_eq!((s.running, s.waiting, s.panicked), (0, 0, 1), "{s:?}");
+        }
+        assert!(broken.is_empty(), "{broken:#?}");
+    }
+
+    /// Promise: as above (`size_hint`), with the panic in the very last
+    /// item of a `limit(1)` pool's ordered adapter: after the caught
+    /// panic, nothing more comes. Catches: a hint of one more item before
+    /// the poll that ends the stream.
+    #[test]
+    #[ignore = "bug: an ordered stream's size_hint counts a panicked last item until the next poll"]
+    fn a_streams_size_hint_after_its_last_item_panicked_is_zero() {
+        quiet_planned_panics();
+        let mut broken = Vec::new();
+        for ordered in [false, true] {
+            let pool = Pool::fixed(1);
+            let items = futures::stream::iter(vec![ready(0), ready(1), panicking(2)]);
+            let (outs, hints) = if ordered {
+                let mut s = Box::pin(items.pooled_ordered(&pool));
+                drain(s.as_mut(), 20, || ())
+            } else {
+                let mut s = Box::pin(items.pooled_unordered(&pool));
+                drain(s.as_mut(), 20, || ())
+            };
+            assert_eq!(
+                outs.iter().filter(|o| **o == Polled::Panicked).count(),
+                1,
+                "ordered {ordered}: {outs:?}"
+            );
+            assert_eq!(outs.last(), Some(&Polled::End), "ordered {ordered}");
+            for wrong in wrong_hints(&outs, &hints) {
+                broken.push(format!("ordered {ordered}: {wrong}"));
+            }
+            let s = pool.stats();
+            assert_accounted(&s);
+            assert_eq!((s.running, s.waiting, s.panicked), (0, 0, 1), "{s:?}");
+        }
+        assert!(broken.is_empty(), "{broken:#?}");
+    }
+
+    /// Promise: nothing is lost, nothing hangs, the limit holds; the
+    /// ordered adapter "skips the panicked item's place" and yields the
+    /// others in input order. Attack: panics in two consecutive items
+    /// (3, 4), in the middle (7), and in the very last item (11), on pools
+    /// of 1 and 3, every body counted from outside; the consumer catches
+    /// each panic and polls again, on a real executor (the calls wait for
+    /// each other's slots). Catches: a skipped place that shifts every
+    /// later outcome, a second panic in a row lost or counted twice, an
+    /// adapter that never ends after its last item panicked, `is_terminated`
+    /// true while items remain, a slot not freed by a panicked call.
+    #[test]
+    fn consecutive_and_last_item_panics_keep_order_counts_and_the_limit() {
+        quiet_planned_panics();
+        let panics_at = [3u32, 4, 7, 11];
+        for limit in [1usize, 3] {
+            for ordered in [false, true] {
+                let pool = Pool::fixed(limit);
+                let meter = Meter::default();
+                let m = meter.clone();
+                let items = futures::stream::iter(0..12u32).map(move |n| {
+                    let m = m.clone();
+                    let item: Item = Box::pin(async move {
+                        let _inside = m.enter();
+                        yield_now().await;
+                        if panics_at.contains(&n) {
+                            panic!("planned: item {n}");
+                        }
+                        yield_now().await;
+                        n
+                    });
+                    item
+                });
+                let (outs, panics, terminated_early) = within(Duration::from_secs(10), {
+                    let pool = pool.clone();
+                    move || {
+                        use futures::stream::FusedStream;
+                        let mut outs = Vec::new();
+                        let mut panics = 0;
+                        let mut terminated_early = false;
+                        let mut drive =
+                            |s: &mut (dyn FusedStream<Item = Result<u32, Rejected>> + Unpin)| {
+                                for _ in 0..10_000 {
+                                    if s.is_terminated() && outs.len() + panics < 12 {
+                                        terminated_early = true;
+                                    }
+                                    match catch_unwind(AssertUnwindSafe(|| {
+                                        futures::executor::block_on(s.next())
+                                    })) {
+                                        Err(_) => panics += 1,
+                                        Ok(Some(out)) => outs.push(out.unwrap()),
+                                        Ok(None) => return,
+                                    }
+                                }
+                                panic!("never ended");
+                            };
+                        if ordered {
+                            drive(&mut items.pooled_ordered(&pool));
+                        } else {
+                            drive(&mut items.pooled_unordered(&pool));
+                        }
+                        (outs, panics, terminated_early)
+                    }
+                });
+                let expected: Vec<u32> = (0..12).filter(|n| !panics_at.contains(n)).collect();
+                let mut sorted = outs.clone();
+                sorted.sort_unstable();
+                assert_eq!(sorted, expected, "limit {limit} ordered {ordered}");
+                if ordered {
+                    assert_eq!(outs, expected, "limit {limit}: input order");
+                }
+                assert_eq!(panics, 4, "limit {limit} ordered {ordered}");
+                assert!(!terminated_early, "limit {limit} ordered {ordered}");
+                assert!(meter.max() <= limit, "limit {limit}: {}", meter.max());
+                let s = pool.stats();
+                assert_accounted(&s);
+                assert_eq!(
+                    (s.running, s.waiting, s.completed, s.panicked),
+                    (0, 0, 12, 4),
+                    "limit {limit} ordered {ordered}: {s:?}"
+                );
+            }
+        }
+    }
+
+    /// A future whose poll panics and whose remains panic again when
+    /// dropped (after the poll's unwinding: `std::thread::panicking()` is
+    /// false then).
+    struct PanicsTwice(Arc<AtomicUsize>);
+
+    impl Future for PanicsTwice {
+        type Output = u32;
+        fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<u32> {
+            panic!("planned: a poll that panics");
+        }
+    }
+
+    impl Drop for PanicsTwice {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            if !std::thread::panicking() {
+                panic!("planned: remains that panic when dropped");
+            }
+        }
+    }
+
+    /// Promise: nothing is lost, and a panic of the user's code never takes
+    /// the process down ("dropping what is left of it may panic again:
+    /// caught"). Attack: items whose poll panics and whose remains panic
+    /// again when dropped — two in a row, on a pool of 1 — consumed by a
+    /// caller that catches every panic. Run in a child process: a drop
+    /// that panics while the library unwinds aborts the process. Catches:
+    /// the remains dropped during the poll's unwinding (abort), or their
+    /// second panic escaping instead of the first, the items' places
+    /// lost or their slots held.
+    #[test]
+    fn items_whose_remains_panic_again_when_dropped_are_skipped() {
+        in_child_process(
+            "streams::items_whose_remains_panic_again_when_dropped_are_skipped",
+            &[],
+            || {
+                quiet_planned_panics();
+                for ordered in [false, true] {
+                    let pool = Pool::fixed(1);
+                    let drops = Arc::new(AtomicUsize::new(0));
+                    let d = drops.clone();
+                    let items = futures::stream::iter(0..5u32).map(move |n| {
+                        let item: Item = if n == 1 || n == 2 {
+                            Box::pin(PanicsTwice(d.clone()))
+                        } else {
+                            ready(n)
+                        };
+                        item
+                    });
+                    let (outs, _) = if ordered {
+                        let mut s = Box::pin(items.pooled_ordered(&pool));
+                        drain(s.as_mut(), 100, || ())
+                    } else {
+                        let mut s = Box::pin(items.pooled_unordered(&pool));
+                        drain(s.as_mut(), 100, || ())
+                    };
+                    let got: Vec<_> = outs
+                        .iter()
+                        .filter_map(|o| match o {
+                            Polled::Out(Ok(n)) => Some(*n),
+                            _ => None,
+                        })
+                        .collect();
+                    let panics = outs.iter().filter(|o| **o == Polled::Panicked).count();
+                    assert_eq!(panics, 2, "ordered {ordered}: {outs:?}");
+                    if ordered {
+                        assert_eq!(got, [0, 3, 4], "ordered {ordered}");
+                    } else {
+                        let mut got = got;
+                        got.sort_unstable();
+                        assert_eq!(got, [0, 3, 4]);
+                    }
+                    assert_eq!(outs.last(), Some(&Polled::End));
+                    assert_eq!(drops.load(Ordering::SeqCst), 2, "each dropped once");
+                    let s = pool.stats();
+                    assert_accounted(&s);
+                    assert_eq!((s.running, s.waiting, s.panicked), (0, 0, 2), "{s:?}");
+                }
+            },
+        );
+    }
+}
+
+// ---- tower: the inner service readied in the reserved slot's frame -------------
+
+#[cfg(feature = "tower")]
+mod tower_inner_ready {
+    use super::*;
+    use ::tower::{Layer, Service};
+    use pool_runtime::tower::{BoxError, PooledLayer};
+
+    /// An inner service whose `poll_ready` does what `ready` says.
+    struct Inner {
+        pool: Pool,
+        /// 0: ready; 1: panics; 2: fails; 3: makes a sync call into `pool`.
+        mode: Arc<AtomicUsize>,
+        nested_ran: Arc<AtomicUsize>,
+    }
+
+    impl Service<u32> for Inner {
+        type Response = u32;
+        type Error = BoxError;
+        type Future = std::future::Ready<Result<u32, BoxError>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+            match self.mode.load(Ordering::SeqCst) {
+                1 => panic!("planned: inner poll_ready panics"),
+                2 => Poll::Ready(Err("planned: inner not ready".into())),
+                3 => {
+                    // A sync call of the same pool, from inside the
+                    // readying: nested in the reserved slot.
+                    let ran = self.pool.run(|| {
+                        self.nested_ran.fetch_add(1, Ordering::SeqCst);
+                    });
+                    assert!(ran.is_ok(), "{ran:?}");
+                    Poll::Ready(Ok(()))
+                }
+                _ => Poll::Ready(Ok(())),
+            }
+        }
+
+        fn call(&mut self, n: u32) -> Self::Future {
+            std::future::ready(Ok(n))
+        }
+    }
+
+    /// Promise: the limit holds on every call path, nothing is lost, and
+    /// "no lock of the library is held while user code runs"; the inner
+    /// `poll_ready` now runs inside the reserved permit's frame. Attack: on
+    /// a pool of 1, an inner service whose `poll_ready` panics (caught by
+    /// the caller, three times), then fails (three times), then makes a
+    /// sync call into the same pool (nested: must not wait for the slot its
+    /// own layer holds), then is ready. After each caught panic, the
+    /// thread's frame must be gone: a sync call of this pool made by the
+    /// same thread while the service's reservation holds the only slot
+    /// must be turned away (the pool never waits; the call would run
+    /// nested, beside the holder, if the frame leaked). Catches: a frame left on the thread
+    /// by the unwinding, a slot lost with the panic or the failures, a
+    /// deadlock of the nested call, the accounting off.
+    #[test]
+    fn an_inner_poll_ready_that_panics_fails_or_calls_the_pool_loses_nothing() {
+        quiet_planned_panics();
+        within(Duration::from_secs(10), || {
+            // Never waits: a top-level call meeting the reserved slot is
+            // turned away at once, a nested one runs.
+            let pool = Pool::builder().size(1).max_waiting(0).build().unwrap();
+            let mode = Arc::new(AtomicUsize::new(1));
+            let nested_ran = Arc::new(AtomicUsize::new(0));
+            let mut svc = PooledLayer::pool(pool.clone()).layer(Inner {
+                pool: pool.clone(),
+                mode: mode.clone(),
+                nested_ran: nested_ran.clone(),
+            });
+            let mut cx = Context::from_waker(Waker::noop());
+            for _ in 0..3 {
+                let out = catch_unwind(AssertUnwindSafe(|| svc.poll_ready(&mut cx)));
+                assert!(out.is_err(), "the inner panic reaches the caller");
+                // The service holds its reservation (the slot): a second
+                // top-level call on this thread must not get a slot.
+                let s = pool.stats();
+                assert_eq!(s.running, 1, "{s:?}");
+                let beside = pool.run(|| ());
+                assert_eq!(
+                    beside,
+                    Err(Rejected::Full),
+                    "a sync call beside the reserved slot after a caught panic ran: {s:?}"
+                );
+            }
+            mode.store(2, Ordering::SeqCst);
+            for _ in 0..3 {
+                match svc.poll_ready(&mut cx) {
+                    Poll::Ready(Err(_)) => {}
+                    other => panic!("{other:?}"),
+                }
+                let s = pool.stats();
+                assert_eq!(s.running, 0, "a failed service frees its slot: {s:?}");
+            }
+            mode.store(3, Ordering::SeqCst);
+            match svc.poll_ready(&mut cx) {
+                Poll::Ready(Ok(())) => {}
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(nested_ran.load(Ordering::SeqCst), 1);
+            mode.store(0, Ordering::SeqCst);
+            let response = futures::executor::block_on(svc.call(7)).unwrap();
+            assert_eq!(response, 7);
+            drop(svc);
+            let s = pool.stats();
+            assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
+            assert_accounted(&s);
+            assert!(pool.try_acquire().is_ok());
+        });
+    }
+
+    /// Promise: the limit holds and nothing hangs. Attack: two threads
+    /// sharing a pool of 1, each with its own `PooledLayer` service whose
+    /// inner `poll_ready` makes a sync call of the same pool, readied and
+    /// called 200 times each; every sync call's body is counted from
+    /// outside together with the response (one top-level call at a time:
+    /// the nested one runs in its parent's slot, the parent does nothing
+    /// meanwhile). Catches: the nested sync call waiting for the slot its
+    /// own reservation holds (deadlock), or run beside the other thread's
+    /// call (two bodies at once).
+    #[test]
+    fn services_whose_inner_readying_calls_the_same_full_pool_keep_the_limit() {
+        within(Duration::from_secs(20), || {
+            let pool = Pool::fixed(1);
+            let meter = Meter::default();
+            let threads: Vec<_> = (0..2)
+                .map(|_| {
+                    let pool = pool.clone();
+                    let meter = meter.clone();
+                    std::thread::spawn(move || {
+                        struct Metered(Pool, Meter);
+                        impl Service<u32> for Metered {
+                            type Response = u32;
+                            type Error = BoxError;
+                            type Future = std::future::Ready<Result<u32, BoxError>>;
+                            fn poll_ready(
+                                &mut self,
+                                _: &mut Context<'_>,
+                            ) -> Poll<Result<(), BoxError>> {
+                                let meter = self.1.clone();
+                                self.0
+                                    .run(|| {
+                                        let _inside = meter.enter();
+                                        std::thread::yield_now();
+                                    })
+                                    .map_err(|e| -> BoxError { Box::new(e) })?;
+                                Poll::Ready(Ok(()))
+                            }
+                            fn call(&mut self, n: u32) -> Self::Future {
+                                let _inside = self.1.enter();
+                                std::future::ready(Ok(n))
+                            }
+                        }
+                        let mut svc = PooledLayer::pool(pool.clone())
+                            .layer(Metered(pool.clone(), meter.clone()));
+                        for n in 0..200 {
+                            futures::executor::block_on(async {
+                                std::future::poll_fn(|cx| svc.poll_ready(cx)).await.unwrap();
+                                assert_eq!(svc.call(n).await.unwrap(), n);
+                            });
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            assert_eq!(meter.max(), 1, "two bodies at once on a pool of 1");
+            let s = pool.stats();
+            assert_accounted(&s);
+            assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
+        });
+    }
+}
+
+// ---- a group's try_acquire under the ceiling --------------------------------------
+
+mod ceiling_try {
+    use super::*;
+    use pool_runtime::{ceiling, config, register_group, Group, GroupSpec};
+
+    static WIDE: Group = Group::new(GroupSpec::new("adv19::wide").size(8));
+    register_group!(WIDE);
+    static OTHER: Group = Group::new(GroupSpec::new("adv19::other").size(8));
+    register_group!(OTHER);
+    static OUTER: Group = Group::new(GroupSpec::new("adv19::outer").size(2));
+    register_group!(OUTER);
+
+    /// Promise: the ceiling is a limit on every call path (no more than the
+    /// ceiling's group calls hold slots at once); every submission is
+    /// accounted for, in the group's stats and in the ceiling's; a refused
+    /// `try_acquire` is the group's `Full` and the ceiling's cancelled call.
+    /// Attack: four threads hammer `try_acquire` and `try_acquire_owned` of
+    /// two groups (8 slots each) under a ceiling that a fifth thread
+    /// reloads between 1 and 2 all along; each holder is counted from
+    /// outside. Catches: a `try_now` admitted in the moment between its
+    /// `Pending` and its drop whose slot is lost or counted twice, holders
+    /// above the largest ceiling, the group's or the ceiling's counts not
+    /// adding up, refusals the group never saw.
+    #[test]
+    fn try_acquire_racing_ceiling_reloads_keeps_the_ceiling_and_both_accounts() {
+        let _turn = config_turn();
+        within(Duration::from_secs(30), || {
+            config::load_str("adv19.toml", "ceiling = 1\n").unwrap();
+            let before = ceiling::stats().unwrap();
+            let (wide_before, other_before) = (WIDE.stats(), OTHER.stats());
+            let stop = Arc::new(AtomicBool::new(false));
+            let meter = Meter::default();
+            let (ok, refused) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+            let reloader = {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut n = 0;
+                    while !stop.load(Ordering::SeqCst) {
+                        let text = if n % 2 == 0 {
+                            "ceiling = 2\n"
+                        } else {
+                            "ceiling = 1\n"
+                        };
+                        config::load_str("adv19.toml", text).unwrap();
+                        n += 1;
+                        std::thread::yield_now();
+                    }
+                    config::load_str("adv19.toml", "ceiling = 1\n").unwrap();
+                })
+            };
+            let workers: Vec<_> = (0..4)
+                .map(|t| {
+                    let (meter, ok, refused) = (meter.clone(), ok.clone(), refused.clone());
+                    std::thread::spawn(move || {
+                        let group: &'static Group = if t % 2 == 0 { &WIDE } else { &OTHER };
+                        for i in 0..3000 {
+                            let got = if i % 2 == 0 {
+                                group.try_acquire(0).map(|p| Box::new(p) as Box<dyn Send>)
+                            } else {
+                                group
+                                    .try_acquire_owned(0)
+                                    .map(|p| Box::new(p) as Box<dyn Send>)
+                            };
+                            match got {
+                                Ok(permit) => {
+                                    ok.fetch_add(1, Ordering::SeqCst);
+                                    let inside = meter.enter();
+                                    std::thread::yield_now();
+                                    drop(inside);
+                                    drop(permit);
+                                }
+                                Err(Rejected::Full) => {
+                                    refused.fetch_add(1, Ordering::SeqCst);
+                                }
+                                Err(other) => panic!("{other:?}"),
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for w in workers {
+                w.join().unwrap();
+            }
+            stop.store(true, Ordering::SeqCst);
+            reloader.join().unwrap();
+            let (ok, refused) = (ok.load(Ordering::SeqCst), refused.load(Ordering::SeqCst));
+            let after = ceiling::stats().unwrap();
+            let (wide, other) = (WIDE.stats(), OTHER.stats());
+            config::clear();
+            assert!(
+                meter.max() <= 2,
+                "holders above the ceiling: {}",
+                meter.max()
+            );
+            assert_eq!(ok + refused, 12_000);
+            assert!(ok > 0 && refused > 0, "ok {ok}, refused {refused}");
+            assert_accounted(&after);
+            assert_accounted(&wide);
+            assert_accounted(&other);
+            assert_eq!((after.running, after.waiting), (0, 0), "{after:?}");
+            assert_eq!(
+                (after.submitted() - before.submitted()) as usize,
+                ok + refused,
+                "every attempt asked the ceiling once: {after:?}"
+            );
+            assert_eq!(
+                (after.completed - before.completed) as usize,
+                ok,
+                "{after:?}"
+            );
+            assert_eq!(
+                (after.cancelled - before.cancelled) as usize,
+                refused,
+                "{after:?}"
+            );
+            assert_eq!(after.rejected_total(), before.rejected_total(), "{after:?}");
+            let group_full = (wide.rejected_for(Rejected::Full)
+                - wide_before.rejected_for(Rejected::Full))
+                + (other.rejected_for(Rejected::Full) - other_before.rejected_for(Rejected::Full));
+            assert_eq!(group_full as usize, refused, "{wide:?} {other:?}");
+            let group_completed = (wide.completed - wide_before.completed)
+                + (other.completed - other_before.completed);
+            assert_eq!(group_completed as usize, ok);
+        });
+    }
+
+    /// Promise: the limit holds for every call graph; "a nested call that
+    /// outlives its parent (returned out of the work ...) keeps the slot
+    /// busy until it ends" — here the parent's ceiling slot. Attack: under
+    /// a ceiling of 1, a group call's work takes a permit of another group
+    /// with `try_acquire` (nested in the call's ceiling slot: the new
+    /// `try_now` path) and returns it out of the work. While that permit is
+    /// held, no other top-level group call may get a ceiling slot. Catches:
+    /// the escaped permit's ceiling slot freed with its parent — two
+    /// group permits held at once under a ceiling of 1 — or lost for good
+    /// once the permit is dropped, and the ceiling's counts not adding up.
+    #[test]
+    fn a_try_acquired_permit_returned_out_of_a_group_call_keeps_the_ceiling_slot() {
+        let _turn = config_turn();
+        within(Duration::from_secs(10), || {
+            config::load_str("adv19.toml", "ceiling = 1\n").unwrap();
+            let escaped = OUTER.run(|| OTHER.try_acquire(0)).unwrap();
+            let escaped = escaped.expect("nested in the call's ceiling slot");
+            let beside = WIDE.try_acquire(0);
+            let during = ceiling::stats().unwrap();
+            let beside_ok = beside.is_ok();
+            drop(beside);
+            drop(escaped);
+            let after = ceiling::stats().unwrap();
+            let again = WIDE.try_acquire(0).is_ok();
+            config::clear();
+            assert!(
+                !beside_ok,
+                "a second group permit beside the escaped one under a ceiling of 1: {during:?}"
+            );
+            assert!(
+                again,
+                "the ceiling slot is free once the permit is dropped: {after:?}"
+            );
+            assert_accounted(&after);
+            assert_eq!(
+                (after.running, after.nested, after.waiting),
+                (0, 0, 0),
+                "{after:?}"
+            );
+        });
+    }
+}
