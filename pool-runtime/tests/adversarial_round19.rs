@@ -927,3 +927,165 @@ mod first_read_shipping {
         );
     }
 }
+
+// ---- a cancellation that resizes an autoscaled pool while its caller unwinds ----
+
+mod cancel_resizes {
+    use super::*;
+    use pool_runtime::{GroupSettings, Kind, ManualClock};
+    use std::task::Wake;
+
+    struct Counting(AtomicUsize);
+    impl Wake for Counting {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Panics when woken while `0` is set (a planned panic), else counts.
+    struct PanicsWhileArmed(AtomicBool, AtomicUsize);
+    impl Wake for PanicsWhileArmed {
+        fn wake(self: Arc<Self>) {
+            self.1.fetch_add(1, Ordering::SeqCst);
+            if self.0.load(Ordering::SeqCst) {
+                panic!("planned: a waker whose wake panics");
+            }
+        }
+    }
+
+    type Call<'a> = Pin<Box<dyn Future<Output = Result<u32, Rejected>> + 'a>>;
+
+    /// Drops its call when dropped: a future held by a frame that unwinds.
+    struct DroppedOnUnwind<'a>(Option<Call<'a>>);
+    impl Drop for DroppedOnUnwind<'_> {
+        fn drop(&mut self) {
+            assert!(std::thread::panicking(), "dropped by the unwinding");
+            drop(self.0.take());
+        }
+    }
+
+    /// Promise: nothing hangs, nothing is lost, the limit holds, and a
+    /// waker's panic never takes the process down (`cancel` now feeds the
+    /// queue-depth autoscaler, which "may change the limit and wake an
+    /// admitted batch from inside a cancelling call's Drop ... its caller
+    /// may be unwinding already": the wakes' panics are caught). Attack: an
+    /// autoscaled pool (2..=8, interval 10 ms, one sample, on a manual
+    /// clock) whose 2 slots are held by permits, 6 calls waiting (half of
+    /// them polled with wakers that panic when woken); the clock moves past
+    /// the interval; a waiting call is then dropped by a frame that unwinds
+    /// from a panic. Its cancellation is the autoscaler's event: the limit
+    /// grows and admits waiters, whose wakers run (and panic) inside the
+    /// unwinding drop. Run in a child process: a second panic escaping
+    /// there aborts it. Catches: the abort, a grown limit whose admitted
+    /// calls were never woken or never given their slots, counts off, more
+    /// bodies at once than the limit allows.
+    #[test]
+    fn a_cancellation_during_unwinding_that_grows_the_limit_wakes_and_loses_nothing() {
+        in_own_process(
+            "cancel_resizes::a_cancellation_during_unwinding_that_grows_the_limit_wakes_and_loses_nothing",
+            &[],
+            || {
+                if std::env::var_os("ADV19_LOUD").is_none() {
+                    quiet_planned_panics();
+                }
+                let clock = ManualClock::new();
+                let pool = Pool::builder()
+                    .settings(
+                        GroupSettings::DEFAULT
+                            .kind(Kind::Autoscale)
+                            .min(2)
+                            .max(8)
+                            .autoscale_interval(Duration::from_millis(10))
+                            .autoscale_window(1),
+                    )
+                    .clock(clock.clone())
+                    .build()
+                    .unwrap();
+                assert_eq!(pool.size(), 2);
+                let meter = Meter::default();
+                let holders = [pool.try_acquire().unwrap(), pool.try_acquire().unwrap()];
+                let woken = Arc::new(Counting(AtomicUsize::new(0)));
+                let counting = Waker::from(woken.clone());
+                let armed = Arc::new(PanicsWhileArmed(AtomicBool::new(true), AtomicUsize::new(0)));
+                let panicking = Waker::from(armed.clone());
+                let mut calls: Vec<Option<Call<'_>>> = (0..6u32)
+                    .map(|n| {
+                        let meter = meter.clone();
+                        let call: Call<'_> = Box::pin(pool.submit(async move {
+                            let _inside = meter.enter();
+                            n
+                        }));
+                        Some(call)
+                    })
+                    .collect();
+                for (i, call) in calls.iter_mut().enumerate() {
+                    let waker = if i % 2 == 0 { &panicking } else { &counting };
+                    let polled = call
+                        .as_mut()
+                        .unwrap()
+                        .as_mut()
+                        .poll(&mut Context::from_waker(waker));
+                    assert!(polled.is_pending());
+                }
+                assert_eq!(pool.stats().waiting, 6);
+                clock.advance(Duration::from_millis(50));
+                let victim = calls[5].take();
+                let unwound = catch_unwind(AssertUnwindSafe(|| {
+                    let _held = DroppedOnUnwind(victim);
+                    panic!("planned: the cancelling caller unwinds");
+                }));
+                assert!(unwound.is_err());
+                let grown = pool.size();
+                let s = pool.stats();
+                assert_accounted(&s);
+                assert_eq!(s.cancelled, 1, "{s:?}");
+                assert!(grown > 2, "the cancellation grew the limit: {s:?}");
+                assert!(s.running <= grown, "{s:?}");
+                // The admitted ones were woken (some of their wakers panicked).
+                let admitted = s.running - 2;
+                assert!(admitted >= 1, "{s:?}");
+                // Woken inside the unwinding drop: the admitted ones.
+                let wakes = armed.1.load(Ordering::SeqCst) + woken.0.load(Ordering::SeqCst);
+                assert_eq!(wakes, admitted, "{s:?}");
+                // Every call runs to its end once polled, the holders gone
+                // (the wakers disarmed first: a release re-raises the panic
+                // of a waker it wakes, once done).
+                armed.0.store(false, Ordering::SeqCst);
+                let mut outs = Vec::new();
+                for call in calls.iter_mut() {
+                    let mut cx = Context::from_waker(&counting);
+                    if let Some(c) = call {
+                        if let Poll::Ready(out) = c.as_mut().poll(&mut cx) {
+                            outs.push(out.unwrap());
+                            *call = None;
+                        }
+                    }
+                }
+                // (Each admitted call, ending, hands its slot to the next.)
+                assert!(outs.len() >= admitted, "the admitted calls ran: {outs:?}");
+                assert!(meter.max() + 2 <= grown, "{} beside 2 holders", meter.max());
+                drop(holders);
+                for _ in 0..100 {
+                    for call in calls.iter_mut() {
+                        if let Some(c) = call {
+                            let mut cx = Context::from_waker(Waker::noop());
+                            if let Poll::Ready(out) = c.as_mut().poll(&mut cx) {
+                                outs.push(out.unwrap());
+                                *call = None;
+                            }
+                        }
+                    }
+                    if calls.iter().all(Option::is_none) {
+                        break;
+                    }
+                }
+                outs.sort_unstable();
+                assert_eq!(outs, [0, 1, 2, 3, 4]);
+                assert!(meter.max() <= 8, "{}", meter.max());
+                let s = pool.stats();
+                assert_accounted(&s);
+                assert_eq!((s.running, s.waiting, s.completed), (0, 0, 7), "{s:?}");
+            },
+        );
+    }
+}
