@@ -725,6 +725,106 @@ mod ceiling_try {
         });
     }
 
+    static WAITER: Group = Group::new(GroupSpec::new("adv19::waiter").size(8));
+    register_group!(WAITER);
+
+    /// Promise: as above (the ceiling a limit on every path; both accounts
+    /// add up). Attack: the try path queued behind waiters — two threads
+    /// run `WAITER.run` calls that wait for the ceiling (of 1, then 2, then
+    /// 1 ...: reloaded all along) while two threads `try_acquire` other
+    /// groups: a `try_now` may be queued behind the waiters, polled once
+    /// with a no-op waker, handed a slot by a release on another thread
+    /// before it is dropped, then dropped. Every body is counted from
+    /// outside. Catches: a slot handed to a dropped `try_now` lost (the
+    /// waiters hang: bounded), bodies above the largest ceiling, counts off.
+    #[test]
+    fn try_acquire_queued_behind_ceiling_waiters_loses_no_slot() {
+        let _turn = config_turn();
+        within(Duration::from_secs(60), || {
+            config::load_str("adv19.toml", "ceiling = 1\n").unwrap();
+            let stop = Arc::new(AtomicBool::new(false));
+            let meter = Meter::default();
+            let reloader = {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut n = 0;
+                    while !stop.load(Ordering::SeqCst) {
+                        let text = if n % 2 == 0 {
+                            "ceiling = 2\n"
+                        } else {
+                            "ceiling = 1\n"
+                        };
+                        config::load_str("adv19.toml", text).unwrap();
+                        n += 1;
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                })
+            };
+            let runners: Vec<_> = (0..2)
+                .map(|_| {
+                    let meter = meter.clone();
+                    std::thread::spawn(move || {
+                        for _ in 0..1500 {
+                            WAITER
+                                .run(|| {
+                                    let _inside = meter.enter();
+                                    std::thread::yield_now();
+                                })
+                                .unwrap();
+                        }
+                    })
+                })
+                .collect();
+            let tries: Vec<_> = (0..2)
+                .map(|t| {
+                    let meter = meter.clone();
+                    std::thread::spawn(move || {
+                        let group: &'static Group = if t == 0 { &WIDE } else { &OTHER };
+                        let mut ok = 0usize;
+                        for _ in 0..3000 {
+                            if let Ok(permit) = group.try_acquire(0) {
+                                ok += 1;
+                                let inside = meter.enter();
+                                std::thread::yield_now();
+                                drop(inside);
+                                drop(permit);
+                            }
+                        }
+                        ok
+                    })
+                })
+                .collect();
+            for r in runners {
+                r.join().unwrap();
+            }
+            let ok: usize = tries.into_iter().map(|t| t.join().unwrap()).sum();
+            stop.store(true, Ordering::SeqCst);
+            reloader.join().unwrap();
+            config::load_str("adv19.toml", "ceiling = 1\n").unwrap();
+            let after = ceiling::stats().unwrap();
+            let held = WIDE.try_acquire(0).is_ok();
+            let (wide, other, waiter) = (WIDE.stats(), OTHER.stats(), WAITER.stats());
+            config::clear();
+            assert!(
+                meter.max() <= 2,
+                "bodies above the ceiling: {}",
+                meter.max()
+            );
+            // (`ok` may be 0: a try never goes ahead of the waiters.)
+            let _ = ok;
+            assert!(held, "the ceiling's slot is free at the end: {after:?}");
+            assert_eq!(
+                (after.running, after.nested, after.waiting),
+                (0, 0, 0),
+                "{after:?}"
+            );
+            for s in [&after, &wide, &other, &waiter] {
+                assert_accounted(s);
+            }
+            assert_eq!(waiter.completed, 3000, "{waiter:?}");
+        });
+    }
+
     /// Promise: the limit holds for every call graph; "a nested call that
     /// outlives its parent (returned out of the work ...) keeps the slot
     /// busy until it ends" — here the parent's ceiling slot. Attack: under
@@ -1087,5 +1187,82 @@ mod cancel_resizes {
                 assert_eq!((s.running, s.waiting, s.completed), (0, 0, 7), "{s:?}");
             },
         );
+    }
+}
+
+// ---- ShutdownTimedOut: never-rejecting callers left waiting ----------------------
+
+mod shutdown_left_waiting {
+    use super::*;
+    use pool_runtime::{register_group, Group, GroupSpec};
+
+    static BARGING: Group = Group::new(
+        GroupSpec::new("adv19::barging")
+            .size(1)
+            .sync_barging(Duration::from_secs(30)),
+    );
+    register_group!(BARGING);
+
+    /// Promise: nothing is lost — `ShutdownTimedOut::waiting` counts "calls
+    /// still waiting after the deadline: a group's never-rejecting calls",
+    /// and `turned_away` those turned away; each caller is counted once
+    /// (`left_waiting` now adds the room's never-rejecting callers). Attack:
+    /// a group of 1 with sync barging (callers wait in the room, outside the
+    /// queue), its slot held; 3 `run_wait` callers (never rejecting) and 3
+    /// `run` callers (rejecting) wait; `shutdown` with a short deadline.
+    /// Catches: never-rejecting callers counted twice (room and queue) or
+    /// not at all, rejecting ones counted as left waiting, the callers left
+    /// waiting never run once the slot frees, counts off.
+    #[test]
+    fn shutdown_timed_out_counts_each_never_rejecting_sync_caller_once() {
+        within(Duration::from_secs(30), || {
+            let pool = BARGING.pool();
+            let holder = pool.try_acquire().unwrap();
+            let meter = Meter::default();
+            let waits: Vec<_> = (0..3)
+                .map(|_| {
+                    let meter = meter.clone();
+                    std::thread::spawn(move || {
+                        BARGING.run_wait(0, || {
+                            let _inside = meter.enter();
+                        })
+                    })
+                })
+                .collect();
+            let runs: Vec<_> = (0..3)
+                .map(|_| {
+                    let meter = meter.clone();
+                    std::thread::spawn(move || {
+                        BARGING.run(|| {
+                            let _inside = meter.enter();
+                        })
+                    })
+                })
+                .collect();
+            while pool.stats().waiting < 6 {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            let timed_out = common::runtime()
+                .block_on(pool.shutdown(Some(Duration::from_millis(50))))
+                .expect_err("the held slot outlives the deadline");
+            assert_eq!(
+                (timed_out.running, timed_out.waiting, timed_out.turned_away),
+                (1, 3, 3),
+                "{timed_out:?}"
+            );
+            for r in runs {
+                assert_eq!(r.join().unwrap(), Err(Rejected::Closed));
+            }
+            drop(holder);
+            for w in waits {
+                w.join().unwrap();
+            }
+            assert_eq!(meter.done(), 3, "the never-rejecting callers ran");
+            assert_eq!(meter.max(), 1);
+            let s = pool.stats();
+            assert_accounted(&s);
+            assert_eq!((s.running, s.waiting), (0, 0), "{s:?}");
+        });
     }
 }
