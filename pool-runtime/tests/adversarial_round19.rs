@@ -340,6 +340,80 @@ mod streams {
         }
     }
 
+    static STREAMED: pool_runtime::Group =
+        pool_runtime::Group::new(pool_runtime::GroupSpec::new("adv19::streamed").size(3));
+    pool_runtime::register_group!(STREAMED);
+
+    /// Promise: the ceiling is a limit on every path; nothing is lost (the
+    /// group's and the ceiling's counts). Attack: a group's ordered and
+    /// unordered streams (group of 3) under a ceiling of 1, items 2, 3 and
+    /// the last panicking, consumed by a caller catching every panic; each
+    /// body counted from outside. Catches: a panicked item's ceiling slot
+    /// not freed with its group slot (the stream stalls: bounded), bodies
+    /// above the ceiling, a panicked call missing from the ceiling's
+    /// `panicked` or counts off.
+    #[test]
+    fn a_groups_stream_with_panicking_items_under_a_ceiling_of_one_frees_both_slots() {
+        let _turn = config_turn();
+        quiet_planned_panics();
+        pool_runtime::config::load_str("adv19.toml", "ceiling = 1\n").unwrap();
+        let before = pool_runtime::ceiling::stats().unwrap();
+        let meter = Meter::default();
+        for ordered in [false, true] {
+            let m = meter.clone();
+            let outs = within(Duration::from_secs(10), move || {
+                let items = futures::stream::iter(0..8u32).map(move |n| {
+                    let m = m.clone();
+                    let item: Item = Box::pin(async move {
+                        let _inside = m.enter();
+                        yield_now().await;
+                        if [2, 3, 7].contains(&n) {
+                            panic!("planned: item {n}");
+                        }
+                        n
+                    });
+                    item
+                });
+                let mut outs = Vec::new();
+                let mut s: Pin<Box<dyn Stream<Item = Result<u32, Rejected>> + Send>> = if ordered {
+                    Box::pin(items.pooled_ordered(&STREAMED))
+                } else {
+                    Box::pin(items.pooled_unordered(&STREAMED))
+                };
+                loop {
+                    match catch_unwind(AssertUnwindSafe(|| futures::executor::block_on(s.next()))) {
+                        Err(_) => outs.push(None),
+                        Ok(Some(out)) => outs.push(Some(out.unwrap())),
+                        Ok(None) => break outs,
+                    }
+                }
+            });
+            let mut got: Vec<u32> = outs.iter().flatten().copied().collect();
+            assert_eq!(outs.iter().filter(|o| o.is_none()).count(), 3);
+            if !ordered {
+                got.sort_unstable();
+            }
+            assert_eq!(got, [0, 1, 4, 5, 6], "ordered {ordered}");
+        }
+        let after = pool_runtime::ceiling::stats().unwrap();
+        let group = STREAMED.stats();
+        pool_runtime::config::clear();
+        assert_eq!(meter.max(), 1, "bodies above the ceiling of 1");
+        assert_accounted(&after);
+        assert_accounted(&group);
+        assert_eq!(
+            (after.running, after.nested, after.waiting),
+            (0, 0, 0),
+            "{after:?}"
+        );
+        assert_eq!(after.panicked - before.panicked, 6, "{after:?}");
+        assert_eq!(
+            (group.running, group.panicked, group.completed),
+            (0, 6, 16),
+            "{group:?}"
+        );
+    }
+
     /// A future whose poll panics and whose remains panic again when
     /// dropped (after the poll's unwinding: `std::thread::panicking()` is
     /// false then).
@@ -722,6 +796,63 @@ mod ceiling_try {
             let group_completed = (wide.completed - wide_before.completed)
                 + (other.completed - other_before.completed);
             assert_eq!(group_completed as usize, ok);
+        });
+    }
+
+    static FULL_ONE: Group = Group::new(GroupSpec::new("adv19::full_one").size(1).max_waiting(0));
+    register_group!(FULL_ONE);
+
+    /// Promise: every submission is accounted for, the same way on every
+    /// call path (acceptance 18: "every call form is refused for the same
+    /// reason" and counted as the other forms are). Attack: under a ceiling
+    /// of 4 with free slots, a group of 1 that never waits, its slot held:
+    /// `try_acquire`, `try_acquire_owned`, `run`, `submit` and `acquire`
+    /// are each turned away by the group. Catches: a form whose ceiling
+    /// slot (taken first, then given back) the ceiling counts differently
+    /// from the others' (completed for one, cancelled for another), or a
+    /// form the group does not count as its `Full`.
+    #[test]
+    fn a_full_group_under_a_free_ceiling_is_counted_alike_by_every_form() {
+        let _turn = config_turn();
+        within(Duration::from_secs(10), || {
+            config::load_str("adv19.toml", "ceiling = 4\n").unwrap();
+            let held = FULL_ONE.try_acquire(0).unwrap();
+            type Form = (&'static str, fn() -> Option<Rejected>);
+            let forms: [Form; 5] = [
+                ("try_acquire", || FULL_ONE.try_acquire(0).err()),
+                ("try_acquire_owned", || FULL_ONE.try_acquire_owned(0).err()),
+                ("run", || FULL_ONE.run(|| ()).err()),
+                ("submit", || {
+                    futures::executor::block_on(FULL_ONE.submit(0, async {})).err()
+                }),
+                ("acquire", || {
+                    futures::executor::block_on(FULL_ONE.acquire(0)).err()
+                }),
+            ];
+            let mut seen = Vec::new();
+            for (name, form) in forms {
+                let (c0, g0) = (ceiling::stats().unwrap(), FULL_ONE.stats());
+                let refused = form();
+                let (c1, g1) = (ceiling::stats().unwrap(), FULL_ONE.stats());
+                seen.push(format!(
+                    "{name}: {refused:?}; ceiling +submitted {} +completed {} +cancelled {} +rejected {}; group +submitted {} +Full {}",
+                    c1.submitted() - c0.submitted(),
+                    c1.completed - c0.completed,
+                    c1.cancelled - c0.cancelled,
+                    c1.rejected_total() - c0.rejected_total(),
+                    g1.submitted() - g0.submitted(),
+                    g1.rejected_for(Rejected::Full) - g0.rejected_for(Rejected::Full),
+                ));
+            }
+            drop(held);
+            config::clear();
+            let tail = |s: &String| s.split_once(';').map(|(_, t)| t.to_owned()).unwrap();
+            let first = tail(&seen[0]);
+            assert!(
+                seen.iter()
+                    .all(|s| s.contains("Some(Full)") && tail(s) == first),
+                "{seen:#?}"
+            );
         });
     }
 
