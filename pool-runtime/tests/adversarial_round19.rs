@@ -1526,3 +1526,73 @@ mod first_read_recorder {
         );
     }
 }
+
+// ---- a group's fleet set up by racing first uses ------------------------------------
+
+#[cfg(feature = "redis")]
+mod fleet_race {
+    use super::*;
+    use pool_runtime::{Group, GroupSpec};
+
+    /// Fleet settings that fail their check (a limit, no URL).
+    static RACED: Group = Group::new(GroupSpec::new("adv19::raced").size(2).fleet_limit(3));
+
+    struct Counting(AtomicUsize);
+    impl log::Log for Counting {
+        fn enabled(&self, _: &log::Metadata<'_>) -> bool {
+            true
+        }
+        fn log(&self, record: &log::Record<'_>) {
+            if record.target() == "pooled::fleet" {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        fn flush(&self) {}
+    }
+
+    /// Promise: a group whose fleet settings fail their check "says so
+    /// once, at that first use" (`Group::fleet`); nothing hangs; the limit
+    /// holds. Attack: eight threads released together make the group's
+    /// first calls (each sets up a fleet outside the `OnceLock`: the losers
+    /// drop theirs), each body counted from outside. Catches: the refusal
+    /// reported by every racing thread, a loser's first use hanging or
+    /// running beside the limit, calls lost.
+    #[test]
+    fn racing_first_uses_of_a_refused_fleet_warn_once_and_keep_the_limit() {
+        in_own_process(
+            "fleet_race::racing_first_uses_of_a_refused_fleet_warn_once_and_keep_the_limit",
+            &[],
+            || {
+                let logger: &'static Counting = Box::leak(Box::new(Counting(AtomicUsize::new(0))));
+                log::set_logger(logger).unwrap();
+                log::set_max_level(log::LevelFilter::Warn);
+                let meter = Meter::default();
+                let start = Arc::new(std::sync::Barrier::new(8));
+                let threads: Vec<_> = (0..8)
+                    .map(|_| {
+                        let (meter, start) = (meter.clone(), start.clone());
+                        std::thread::spawn(move || {
+                            start.wait();
+                            let out = RACED.run_wait(0, || {
+                                let _inside = meter.enter();
+                                std::thread::sleep(Duration::from_millis(2));
+                                1
+                            });
+                            assert!(RACED.fleet().is_none());
+                            out
+                        })
+                    })
+                    .collect();
+                let ran: u32 = within(Duration::from_secs(20), move || {
+                    threads.into_iter().map(|t| t.join().unwrap()).sum()
+                });
+                assert_eq!(ran, 8);
+                assert!(meter.max() <= 2, "{}", meter.max());
+                assert_eq!(logger.0.load(Ordering::SeqCst), 1, "warned once");
+                let s = RACED.stats();
+                assert_accounted(&s);
+                assert_eq!((s.running, s.waiting, s.completed), (0, 0, 8), "{s:?}");
+            },
+        );
+    }
+}
