@@ -407,6 +407,11 @@ fn current() -> Arc<Layers> {
 #[cold]
 fn first_read() -> Arc<Layers> {
     let _loading = LOADING.lock().unwrap_or_else(PoisonError::into_inner);
+    first_read_loading()
+}
+
+/// [`first_read`], with the loading lock held.
+fn first_read_loading() -> Arc<Layers> {
     let stored = state().clone();
     stored.unwrap_or_else(read_environment)
 }
@@ -449,9 +454,35 @@ pub(crate) fn effective_in(spec: &GroupSpec) -> (GroupSettings, Arc<Layers>) {
     (layers.effective(spec).0, layers)
 }
 
-/// The effective settings of a group with this spec under the layers in force.
+/// The effective settings of a group with this spec under the layers in
+/// force, for a reader (`Group::settings`, `groups()`), who never waits for
+/// the process's first read of its environment to finish on another thread:
+/// that read runs the user's code (the ceiling's reports), which may wait
+/// for this reader. Meanwhile the reader reads the environment itself (the
+/// same variables and file, not stored; what it finds wrong is the first
+/// read's to report). A group's first use does wait ([`effective_in`]): its
+/// calls must find the environment's ceiling in force.
 pub(crate) fn effective(spec: &GroupSpec) -> GroupSettings {
-    effective_in(spec).0
+    if let Some(layers) = &*state() {
+        return layers.effective(spec).0;
+    }
+    if let Some(layers) = READING.with_borrow(Option::clone) {
+        return layers.effective(spec).0;
+    }
+    match LOADING.try_lock() {
+        // Nothing is being loaded: this reader makes the first read.
+        Ok(_loading) => first_read_loading().effective(spec).0,
+        Err(std::sync::TryLockError::Poisoned(poisoned)) => {
+            let _loading = poisoned.into_inner();
+            first_read_loading().effective(spec).0
+        }
+        // Being loaded (the first read, or a load that will store layers):
+        // read the environment here.
+        Err(std::sync::TryLockError::WouldBlock) => {
+            let layers = Layers::from_process_env(&mut Vec::new()).unwrap_or_default();
+            layers.effective(spec).0
+        }
+    }
 }
 
 /// After a group's first use published a pool built, without any lock, with
