@@ -716,6 +716,8 @@ pin_project! {
         // item `next_out + i`, once it finished.
         next_out: u64,
         outcomes: VecDeque<Held<Outcome<S>>>,
+        // Places in `outcomes` held as lost (panicked), not yet skipped.
+        lost: usize,
     }
 }
 
@@ -757,6 +759,7 @@ where
             next_in: 0,
             next_out: 0,
             outcomes: VecDeque::new(),
+            lost: 0,
         }
     }
 
@@ -774,8 +777,9 @@ where
     }
 
     fn held(&self) -> usize {
-        // At most the bound, a `usize`.
-        (self.next_in - self.next_out) as usize
+        // At most the bound, a `usize`; a panicked item's place is not held:
+        // it will never be yielded.
+        ((self.next_in - self.next_out) as usize).saturating_sub(self.lost + self.calls.lost.len())
     }
 }
 
@@ -804,6 +808,7 @@ where
         }
         for seq in this.calls.lost.drain(..) {
             Held::put(this.outcomes, *this.next_out, seq, Held::Lost);
+            *this.lost += 1;
         }
         loop {
             match this.outcomes.front() {
@@ -816,6 +821,7 @@ where
                 }
                 Some(Held::Lost) => {
                     *this.next_out += 1;
+                    *this.lost -= 1;
                     this.outcomes.pop_front();
                     continue;
                 }
