@@ -174,7 +174,6 @@ mod streams {
     /// stream promises 2 items while one more ever comes. The unordered
     /// adapter is the control.
     #[test]
-    #[ignore = "bug: an ordered stream's size_hint counts a panicked item's place until it is skipped"]
     fn a_streams_size_hint_never_promises_a_panicked_items_place() {
         quiet_planned_panics();
         let mut broken = Vec::new();
@@ -226,7 +225,6 @@ mod streams {
     /// panic, nothing more comes. Catches: a hint of one more item before
     /// the poll that ends the stream.
     #[test]
-    #[ignore = "bug: an ordered stream's size_hint counts a panicked last item until the next poll"]
     fn a_streams_size_hint_after_its_last_item_panicked_is_zero() {
         quiet_planned_panics();
         let mut broken = Vec::new();
@@ -1133,7 +1131,6 @@ mod first_read_shipping {
     /// and the report that waits for the exporter never returns (here: a
     /// 5 s timeout, counted as stuck).
     #[test]
-    #[ignore = "bug: the first read reports the ceiling holding the loading lock; a settings read on another thread waits for it"]
     fn a_subscriber_exporting_through_a_thread_that_reads_settings_does_not_stall_the_first_read() {
         in_own_process(
             "first_read_shipping::a_subscriber_exporting_through_a_thread_that_reads_settings_does_not_stall_the_first_read",
@@ -1142,19 +1139,54 @@ mod first_read_shipping {
         );
     }
 
-    /// Promise: as above (no library lock held while a subscriber runs;
-    /// nothing hangs). Attack: the exporter thread ships each event through
-    /// a `#[pooled]`-style group not started yet (its first use). Catches:
-    /// that first use waiting, on the exporter thread, for the loading lock
-    /// the first read holds while its ceiling's report waits for the
-    /// exporter.
+    /// Promise (README, lock order): a first use of a group waits for the
+    /// process's first read of its environment to set `POOLED_CEILING`, so
+    /// that no call runs before the ceiling is in force; user code that
+    /// this first read runs (the ceiling's reports) and that waits for
+    /// another thread's first use of a group waits for that read — here
+    /// the subscriber's 5 s bound ends the wait. Attack: the exporter
+    /// thread ships each event through a group not started yet. Checks the
+    /// documented behaviour, then that nothing is lost: the exporter's first
+    /// use waited (the one stuck export), then ran under the ceiling, and
+    /// the application's call completed. (Written by the round as a bug:
+    /// the other choice, an exporter's call let through before the ceiling
+    /// is in force, is what adversarial round 17's
+    /// `a_first_use_while_the_first_read_sets_the_ceiling_runs_under_it`
+    /// refuses.)
     #[test]
-    #[ignore = "bug: the first read reports the ceiling holding the loading lock; a group's first use on another thread waits for it"]
-    fn a_subscriber_exporting_through_a_thread_that_calls_a_group_does_not_stall_the_first_read() {
+    fn a_subscriber_exporting_through_a_thread_that_calls_a_group_waits_for_the_ceiling() {
         in_own_process(
-            "first_read_shipping::a_subscriber_exporting_through_a_thread_that_calls_a_group_does_not_stall_the_first_read",
+            "first_read_shipping::a_subscriber_exporting_through_a_thread_that_calls_a_group_waits_for_the_ceiling",
             &[("POOLED_CEILING", "8")],
-            || scenario(Export::CallGroup),
+            || {
+                let (stuck, shipped) = Exporting::install(Export::CallGroup);
+                let out = within(Duration::from_secs(15), || APP.run(|| 1));
+                assert_eq!(out, Ok(1));
+                assert_eq!(pool_runtime::ceiling::limit(), Some(8));
+                assert_eq!(
+                    stuck.load(Ordering::SeqCst),
+                    1,
+                    "the ceiling's event waited for the exporter's first use, which waited for the \
+                     ceiling"
+                );
+                // The exporter ships the next event once the ceiling is in
+                // force: its group then runs under it.
+                let shipper = within(Duration::from_secs(15), || {
+                    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                    while SHIPPER.stats().completed == 0 {
+                        assert!(std::time::Instant::now() < deadline, "the exporter never ran");
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    SHIPPER.stats()
+                });
+                assert_eq!(shipper.running + shipper.waiting, 0, "{shipper:?}");
+                assert_accounted(&shipper);
+                // (The ceiling's event was the stuck export, not a shipped one.)
+                let _ = shipped;
+                let s = APP.pool().stats();
+                assert_eq!((s.running, s.waiting), (0, 0), "{s:?}");
+                assert_accounted(&s);
+            },
         );
     }
 }
@@ -1494,7 +1526,6 @@ mod first_read_recorder {
     /// lock held. Catches: the exporter's read waiting for that lock while
     /// the registration waits for the exporter (5 s timeouts, counted).
     #[test]
-    #[ignore = "bug: the first read registers the ceiling pool's metrics holding the loading lock; a settings read on another thread waits for it"]
     fn a_recorder_labelling_through_a_thread_that_reads_settings_does_not_stall_the_first_read() {
         in_own_process(
             "first_read_recorder::a_recorder_labelling_through_a_thread_that_reads_settings_does_not_stall_the_first_read",
