@@ -1377,17 +1377,23 @@ mod edges {
             // A queued async call is owed the next slot: the barging caller
             // waits behind it.
             let held = pool.try_acquire_owned(0).unwrap();
-            let mut queued = Task::new(pool.submit(async { 2 }));
-            queued.assert_pending();
             let order = Arc::new(Mutex::new(Vec::new()));
+            // The queued call's body records itself while it holds the slot
+            // (a record made after its poll returned would race the barging
+            // caller, which may take the freed slot at once).
+            let o = order.clone();
+            let mut queued = Task::new(pool.submit(async move {
+                o.lock().unwrap().push("queued");
+                2
+            }));
+            queued.assert_pending();
             let (p, o) = (pool.clone(), order.clone());
             let sync = std::thread::spawn(move || p.run(|| o.lock().unwrap().push("sync")));
             until("both wait", || pool.stats().waiting == 2);
             drop(held);
             assert_eq!(queued.assert_ready(), Ok(2));
-            order.lock().unwrap().push("queued done");
             assert_eq!(sync.join().unwrap(), Ok(()));
-            assert_eq!(*order.lock().unwrap(), ["queued done", "sync"]);
+            assert_eq!(*order.lock().unwrap(), ["queued", "sync"]);
         });
     }
 
