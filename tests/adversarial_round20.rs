@@ -681,7 +681,7 @@ static RELOADED_METER: Meter = Meter::new();
 #[pooled::pooled(kind = "autoscale", order = "priority", min = 1, max = 3)]
 async fn reloaded(#[weight] w: u8) -> Result<u8, Rejected> {
     let _inside = RELOADED_METER.enter();
-    tokio::task::yield_now().await;
+    tokio::time::sleep(Duration::from_micros(200)).await;
     Ok(w)
 }
 
@@ -1507,4 +1507,387 @@ fn a_waiting_sync_or_blocking_calls_drop_may_call_its_group() {
         DROPPING_OTHERS_METER.peak()
     );
     accounted(DroppingOthers::POOL);
+}
+
+// ---- a Drop that panics when a call is cancelled ------------------------------
+
+#[pooled::group(size = 1)]
+struct PanickyDrop;
+
+static PANICKY_DROP_METER: Meter = Meter::new();
+
+/// Panics when dropped (unless already unwinding).
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("a cancelled call's argument panics in drop");
+        }
+    }
+}
+
+#[pooled::pooled(group = PanickyDrop)]
+async fn panicky_drop(guard: Option<PanicsOnDrop>, hold: Duration) -> u8 {
+    let _guard = guard;
+    let _inside = PANICKY_DROP_METER.enter();
+    tokio::time::sleep(hold).await;
+    1
+}
+
+/// Attacks "the slot comes back" and "nothing is lost" when a cancelled
+/// call's work panics as it is dropped: an async call of a group of 1 is
+/// dropped while it runs, and another while it waits, each with an argument
+/// whose `Drop` panics. The panics reach the tasks that dropped them; the
+/// slot must come back (the next calls run) and the group account for
+/// every call.
+#[test]
+fn a_cancelled_calls_work_panicking_in_drop_frees_the_slot() {
+    within(BOUND, || {
+        let runtime = common::multi_thread();
+        runtime.block_on(async {
+            let short = Duration::from_millis(10);
+            let long = Duration::from_millis(50);
+            let running = tokio::spawn(async move {
+                let _ = tokio::time::timeout(short, panicky_drop(Some(PanicsOnDrop), long)).await;
+            });
+            assert!(running.await.is_err(), "the drop's panic reaches its task");
+            let holder = tokio::spawn(panicky_drop(None, long));
+            while PanickyDrop::POOL.stats().running == 0 {
+                tokio::task::yield_now().await;
+            }
+            let waiting = tokio::spawn(async move {
+                let _ = tokio::time::timeout(short, panicky_drop(Some(PanicsOnDrop), long)).await;
+            });
+            assert!(waiting.await.is_err(), "the drop's panic reaches its task");
+            assert_eq!(holder.await.unwrap(), 1);
+            let next = tokio::time::timeout(BOUND, panicky_drop(None, Duration::ZERO)).await;
+            assert_eq!(next.expect("the slot came back"), 1);
+        });
+    });
+    assert!(
+        PANICKY_DROP_METER.peak() <= 1,
+        "peak {}",
+        PANICKY_DROP_METER.peak()
+    );
+    let s = PanickyDrop::POOL.stats();
+    // (A running call whose work panics as it is cancelled is counted as
+    // panicked, which `completed` includes; a waiting one as cancelled.)
+    assert_eq!(s.completed + s.cancelled, 4, "{s:?}");
+    accounted(PanickyDrop::POOL);
+}
+
+// ---- nested calls carried out of their parent ----------------------------------
+
+#[pooled::group(size = 1)]
+struct Carried;
+
+static CARRIED_METER: Meter = Meter::new();
+
+type Boxed = std::pin::Pin<Box<dyn std::future::Future<Output = u8> + Send>>;
+
+#[pooled::pooled(group = Carried)]
+async fn carried_leaf(hold: Option<tokio::sync::oneshot::Receiver<()>>) -> u8 {
+    let _inside = CARRIED_METER.enter();
+    if let Some(hold) = hold {
+        let _ = hold.await;
+    }
+    1
+}
+
+#[pooled::pooled(group = Carried)]
+async fn carrying_parent(
+    hold: tokio::sync::oneshot::Receiver<()>,
+    out: std::sync::mpsc::Sender<Boxed>,
+) {
+    // The first nested call borrows this call's slot; the second waits for
+    // it. Both are first polled here, then carried off, still unfinished,
+    // to other tasks, and the parent ends.
+    let mut first: Boxed = Box::pin(carried_leaf(Some(hold)));
+    let mut second: Boxed = Box::pin(carried_leaf(None));
+    assert!(futures::poll!(first.as_mut()).is_pending());
+    assert!(futures::poll!(second.as_mut()).is_pending());
+    out.send(first).unwrap();
+    out.send(second).unwrap();
+}
+
+/// Attacks "never more than the limit", "nothing hangs" and "nothing is
+/// lost" with nested calls carried out of their parent: in a group of 1, a
+/// call starts one nested call (it borrows the slot) and a second (it waits
+/// for the borrowed slot), hands both, unfinished, to other tasks and ends.
+/// A top-level call then arrives; once the first nested call ends, the
+/// waiting one and the top-level one each run, one at a time. Once more
+/// with the waiting nested call dropped after its parent ended.
+#[test]
+fn nested_calls_carried_out_of_their_parent_keep_the_limit() {
+    within(BOUND, || {
+        let runtime = common::multi_thread();
+        runtime.block_on(async {
+            for drop_second in [false, true] {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                let (out, carried) = std::sync::mpsc::channel();
+                carrying_parent(rx, out).await;
+                let first = tokio::spawn(carried.recv().unwrap());
+                let second = carried.recv().unwrap();
+                let second = if drop_second {
+                    drop(second);
+                    None
+                } else {
+                    Some(tokio::spawn(second))
+                };
+                let top = tokio::spawn(carried_leaf(None));
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                assert_eq!(CARRIED_METER.now(), 1, "only the first nested call runs");
+                tx.send(()).unwrap();
+                assert_eq!(first.await.unwrap(), 1);
+                if let Some(second) = second {
+                    assert_eq!(second.await.unwrap(), 1);
+                }
+                assert_eq!(top.await.unwrap(), 1);
+            }
+        });
+    });
+    assert!(CARRIED_METER.peak() <= 1, "peak {}", CARRIED_METER.peak());
+    accounted(Carried::POOL);
+}
+
+// ---- select! losers cancelled at every await --------------------------------
+
+#[pooled::group(size = 2)]
+struct Selected;
+
+static SELECTED_METER: Meter = Meter::new();
+
+#[pooled::pooled(group = Selected)]
+async fn selected_leaf(steps: u32) -> Result<u32, Rejected> {
+    let _inside = SELECTED_METER.enter();
+    for _ in 0..steps {
+        tokio::task::yield_now().await;
+    }
+    Ok(steps)
+}
+
+#[pooled::pooled(group = Selected)]
+async fn selecting_parent(seed: u32) -> u32 {
+    let mut won = 0;
+    for round in 0..8 {
+        let a = (seed + round) % 4;
+        let b = (seed * 7 + round * 3) % 5;
+        // Two nested calls race; the loser is dropped wherever it is:
+        // waiting for the borrowed slot, or running under it.
+        tokio::select! {
+            out = selected_leaf(a) => won += out.unwrap_or(0),
+            out = selected_leaf(b) => won += out.unwrap_or(0),
+        }
+        if round % 3 == 0 {
+            // And a nested call dropped at a random point by a timer.
+            let _ = tokio::time::timeout(
+                Duration::from_micros(u64::from(seed % 50)),
+                selected_leaf(a + b),
+            )
+            .await;
+        }
+    }
+    won
+}
+
+/// Attacks "never more than the limit", "nothing hangs" and "nothing is
+/// lost" under cancellation at every await: 24 tasks each run a call of a
+/// group of 2 whose body races pairs of nested calls with `select!` (the
+/// loser dropped while it waits for the borrowed slot or while it runs
+/// under it) and cuts others short with timers; top-level leaves run
+/// beside them. Never more than 2 leaf bodies at once; every call ends;
+/// the group accounts for every call, with nothing left in flight.
+#[test]
+fn select_losers_cancelled_at_every_await_keep_the_limit() {
+    within(Duration::from_secs(30), || {
+        let runtime = common::multi_thread();
+        runtime.block_on(async {
+            let parents: Vec<_> = (0..24).map(|i| tokio::spawn(selecting_parent(i))).collect();
+            let leaves: Vec<_> = (0..24)
+                .map(|i| tokio::spawn(selected_leaf(i % 3)))
+                .collect();
+            for p in parents {
+                p.await.unwrap();
+            }
+            for l in leaves {
+                assert!(l.await.unwrap().is_ok());
+            }
+        });
+    });
+    assert!(SELECTED_METER.peak() <= 2, "peak {}", SELECTED_METER.peak());
+    accounted(Selected::POOL);
+}
+
+// ---- a waker that calls the handle ----------------------------------------------
+
+#[pooled::group(size = 1)]
+struct Waking;
+
+static WAKING_METER: Meter = Meter::new();
+
+#[pooled::pooled(group = Waking)]
+async fn waking_async() -> u8 {
+    let _inside = WAKING_METER.enter();
+    1
+}
+
+#[pooled::pooled(group = Waking)]
+fn waking_sync(hold: Duration) -> u8 {
+    let _inside = WAKING_METER.enter();
+    std::thread::sleep(hold);
+    2
+}
+
+/// A waker (user code an executor supplies) that uses the group's handle
+/// when woken, then unparks the polling thread.
+struct HandleWaker {
+    thread: std::thread::Thread,
+    woken: AtomicUsize,
+}
+
+impl futures::task::ArcWake for HandleWaker {
+    fn wake_by_ref(this: &Arc<Self>) {
+        let _ = Waking::POOL.stats();
+        let size = Waking::POOL.size();
+        Waking::POOL.resize(size.max(1));
+        this.woken.fetch_add(1, SeqCst);
+        this.thread.unpark();
+    }
+}
+
+/// Polls `fut` on this thread with a [`HandleWaker`] until it is ready.
+fn poll_with_handle_waker<F: std::future::Future>(fut: F) -> F::Output {
+    let waker = Arc::new(HandleWaker {
+        thread: std::thread::current(),
+        woken: AtomicUsize::new(0),
+    });
+    let task_waker = futures::task::waker(waker.clone());
+    let mut cx = std::task::Context::from_waker(&task_waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let std::task::Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park_timeout(Duration::from_millis(50));
+    }
+}
+
+/// Attacks "no library lock is held while user code runs" at the wakers
+/// the library wakes: an async call of a group of 1 waits, polled by an
+/// executor whose waker reads and resizes the group's handle when woken.
+/// The slot frees three ways (another call ends; the group is resized
+/// from 0; the group is resumed), each waking the waiter; none may freeze
+/// the thread that wakes it, and the call runs each time.
+#[test]
+fn a_waker_that_uses_the_handle_does_not_freeze_the_waking_thread() {
+    within(BOUND, || {
+        // Freed by a call that ends.
+        let holder = std::thread::spawn(|| waking_sync(Duration::from_millis(30)));
+        while Waking::POOL.stats().running == 0 {
+            std::thread::yield_now();
+        }
+        assert_eq!(poll_with_handle_waker(waking_async()), 1);
+        assert_eq!(holder.join().unwrap(), 2);
+        // Freed by a resize from 0.
+        Waking::POOL.resize(0);
+        let resizer = std::thread::spawn(|| {
+            while Waking::POOL.stats().waiting == 0 {
+                std::thread::yield_now();
+            }
+            Waking::POOL.resize(1);
+        });
+        assert_eq!(poll_with_handle_waker(waking_async()), 1);
+        resizer.join().unwrap();
+        // Freed by a resume.
+        Waking::POOL.pause();
+        let resumer = std::thread::spawn(|| {
+            while Waking::POOL.stats().waiting == 0 {
+                std::thread::yield_now();
+            }
+            Waking::POOL.resume();
+        });
+        assert_eq!(poll_with_handle_waker(waking_async()), 1);
+        resumer.join().unwrap();
+    });
+    assert!(WAKING_METER.peak() <= 1, "peak {}", WAKING_METER.peak());
+    accounted(Waking::POOL);
+}
+
+#[pooled::group(size = 1)]
+struct PanickyWaking;
+
+static PANICKY_WAKING_METER: Meter = Meter::new();
+
+#[pooled::pooled(group = PanickyWaking)]
+async fn panicky_waking_async() -> u8 {
+    let _inside = PANICKY_WAKING_METER.enter();
+    1
+}
+
+#[pooled::pooled(group = PanickyWaking)]
+fn panicky_waking_sync(hold: Duration) -> u8 {
+    let _inside = PANICKY_WAKING_METER.enter();
+    std::thread::sleep(hold);
+    2
+}
+
+/// A waker that panics the first time it is woken.
+struct PanickyWaker {
+    thread: std::thread::Thread,
+    armed: AtomicBool,
+}
+
+impl futures::task::ArcWake for PanickyWaker {
+    fn wake_by_ref(this: &Arc<Self>) {
+        this.thread.unpark();
+        if this.armed.swap(false, SeqCst) {
+            panic!("a waker panics");
+        }
+    }
+}
+
+/// Attacks "the slot comes back", "nothing hangs" and "nothing is lost"
+/// when user code the library runs on release panics: a waiting async
+/// call's waker panics when the holder's sync call ends and hands it the
+/// slot. The panic may reach the releasing caller (it is user code), but
+/// the waiter must still run, later calls too, and the group account for
+/// every call.
+#[test]
+fn a_waker_panicking_on_release_loses_no_slot() {
+    within(BOUND, || {
+        let holder = std::thread::spawn(|| {
+            catch_unwind(AssertUnwindSafe(|| {
+                panicky_waking_sync(Duration::from_millis(30))
+            }))
+        });
+        while PanickyWaking::POOL.stats().running == 0 {
+            std::thread::yield_now();
+        }
+        let waker = Arc::new(PanickyWaker {
+            thread: std::thread::current(),
+            armed: AtomicBool::new(true),
+        });
+        let task_waker = futures::task::waker(waker);
+        let mut cx = std::task::Context::from_waker(&task_waker);
+        let mut fut = std::pin::pin!(panicky_waking_async());
+        let out = loop {
+            if let std::task::Poll::Ready(out) = std::future::Future::poll(fut.as_mut(), &mut cx) {
+                break out;
+            }
+            std::thread::park_timeout(Duration::from_millis(20));
+        };
+        assert_eq!(out, 1);
+        let _ = holder.join().unwrap();
+        for _ in 0..3 {
+            assert_eq!(panicky_waking_sync(Duration::ZERO), 2);
+            assert_eq!(futures::executor::block_on(panicky_waking_async()), 1);
+        }
+    });
+    assert!(
+        PANICKY_WAKING_METER.peak() <= 1,
+        "peak {}",
+        PANICKY_WAKING_METER.peak()
+    );
+    accounted(PanickyWaking::POOL);
 }
