@@ -1891,3 +1891,210 @@ fn a_waker_panicking_on_release_loses_no_slot() {
     );
     accounted(PanickyWaking::POOL);
 }
+
+// ---- sync calls on a current-thread runtime that need not wait ---------------
+
+#[pooled::group(size = 1, max_waiting = 0)]
+struct NeverWait;
+
+#[pooled::pooled(group = NeverWait)]
+fn never_wait_sync() -> Result<u8, Rejected> {
+    Ok(1)
+}
+
+#[pooled::pooled(group = NeverWait)]
+async fn never_wait_holder(hold: tokio::sync::oneshot::Receiver<()>) {
+    let _ = hold.await;
+}
+
+/// Attacks "bad input is an error value, never a panic": on a
+/// current-thread runtime a sync call that would have to wait panics (the
+/// documented fix-naming panic), but one that is turned away at once never
+/// waits: a paused group's call and a full group's call (`max_waiting = 0`)
+/// of a sync `Result` function must come back as `Err(Paused)` and
+/// `Err(Full)`, not as that panic.
+#[test]
+fn a_sync_call_turned_away_at_once_on_a_current_thread_runtime_is_an_error() {
+    within(BOUND, || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            NeverWait::POOL.pause();
+            assert_eq!(never_wait_sync(), Err(Rejected::Paused));
+            NeverWait::POOL.resume();
+            assert_eq!(never_wait_sync(), Ok(1));
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let holder = tokio::spawn(never_wait_holder(rx));
+            while NeverWait::POOL.stats().running == 0 {
+                tokio::task::yield_now().await;
+            }
+            assert_eq!(never_wait_sync(), Err(Rejected::Full));
+            tx.send(()).unwrap();
+            holder.await.unwrap();
+        });
+    });
+    accounted(NeverWait::POOL);
+}
+
+// ---- bounds at their extremes ------------------------------------------------------
+
+#[pooled::pooled(size = 1, admission_timeout = "5124095h", max_waiting = 1073741823)]
+fn far_bounds_sync(hold: Duration) -> Result<u8, Rejected> {
+    std::thread::sleep(hold);
+    Ok(1)
+}
+
+#[pooled::pooled(size = 1, admission_timeout = "5124095h", max_waiting = 1073741823)]
+async fn far_bounds_async(hold: Duration) -> Result<u8, Rejected> {
+    tokio::time::sleep(hold).await;
+    Ok(1)
+}
+
+/// Attacks "bad input is never a panic" at the far ends of the bounds the
+/// attribute accepts: an admission timeout of about 584 years (the most
+/// nanoseconds a `u64` holds) and the largest waiting bound (`MAX_SLOTS`), on calls
+/// that do have to wait (a deadline computed by adding the timeout to
+/// `Instant::now()` without care would overflow). Every call runs.
+#[test]
+fn the_farthest_bounds_are_waited_under_without_a_panic() {
+    within(BOUND, || {
+        let holder = std::thread::spawn(|| far_bounds_sync(Duration::from_millis(30)));
+        while FAR_BOUNDS_SYNC_POOL.stats().running == 0 {
+            std::thread::yield_now();
+        }
+        assert_eq!(far_bounds_sync(Duration::ZERO), Ok(1));
+        assert_eq!(holder.join().unwrap(), Ok(1));
+        let runtime = common::multi_thread();
+        runtime.block_on(async {
+            let holder = tokio::spawn(far_bounds_async(Duration::from_millis(30)));
+            while FAR_BOUNDS_ASYNC_POOL.stats().running == 0 {
+                tokio::task::yield_now().await;
+            }
+            assert_eq!(far_bounds_async(Duration::ZERO).await, Ok(1));
+            assert_eq!(holder.await.unwrap(), Ok(1));
+        });
+    });
+    accounted(FAR_BOUNDS_SYNC_POOL);
+    accounted(FAR_BOUNDS_ASYNC_POOL);
+}
+
+#[pooled::group(size = 1, admission_timeout = "40ms")]
+struct Untokioed;
+
+#[pooled::pooled(group = Untokioed)]
+fn untokioed_sync(hold: Duration) -> Result<u8, Rejected> {
+    std::thread::sleep(hold);
+    Ok(1)
+}
+
+#[pooled::pooled(group = Untokioed)]
+async fn untokioed_async() -> Result<u8, Rejected> {
+    Ok(2)
+}
+
+/// Attacks "one pool serves every runtime" (DESIGN: the same global pool
+/// works "from `futures::executor::block_on`, and from plain threads")
+/// where a timer is needed: an async function of a group with an admission
+/// timeout waits for a slot under `futures::executor::block_on` on a plain
+/// thread, with no tokio runtime anywhere on it, first for less than the
+/// timeout (it runs), then for more (`Err(TimedOut)`), never a "no reactor
+/// running" panic.
+#[test]
+fn an_admission_timeout_works_under_futures_block_on() {
+    within(BOUND, || {
+        for (hold, expected) in [(10, Ok(2)), (150, Err(Rejected::TimedOut))] {
+            let holder = std::thread::spawn(move || untokioed_sync(Duration::from_millis(hold)));
+            while Untokioed::POOL.stats().running == 0 {
+                std::thread::yield_now();
+            }
+            assert_eq!(futures::executor::block_on(untokioed_async()), expected);
+            assert_eq!(holder.join().unwrap(), Ok(1));
+        }
+    });
+    accounted(Untokioed::POOL);
+}
+
+// ---- an autoscaler re-evaluating all the time ------------------------------------
+
+static ELASTIC_METER: Meter = Meter::new();
+static ELASTIC_ASYNC_METER: Meter = Meter::new();
+
+#[pooled::pooled(
+    kind = "autoscale",
+    order = "priority",
+    min = 1,
+    max = 3,
+    autoscale_interval = "1ms",
+    autoscale_window = 1
+)]
+fn elastic_sync(#[weight] w: i64) -> i64 {
+    let _inside = ELASTIC_METER.enter();
+    std::thread::sleep(Duration::from_micros(300));
+    w
+}
+
+#[pooled::pooled(
+    kind = "autoscale",
+    order = "priority",
+    min = 1,
+    max = 3,
+    autoscale_interval = "1ms",
+    autoscale_window = 1
+)]
+async fn elastic_async(#[weight] w: i64) -> i64 {
+    let _inside = ELASTIC_ASYNC_METER.enter();
+    tokio::time::sleep(Duration::from_micros(300)).await;
+    w
+}
+
+/// Attacks "never more than the limit" while an autoscaler moves the limit
+/// every millisecond (queue-depth rule, window of one sample) between 1 and
+/// 3, from bursts of sync calls on threads and async calls on tasks with
+/// weights at both ends of `i64`, with idle gaps between bursts (so it
+/// shrinks as well as grows): never more than 3 bodies of a pool at once,
+/// and every call accounted for.
+#[test]
+fn an_autoscaler_moving_every_millisecond_keeps_max() {
+    within(Duration::from_secs(30), || {
+        let runtime = common::multi_thread();
+        for burst in 0..4i64 {
+            let threads: Vec<_> = (0..6i64)
+                .map(|t| {
+                    std::thread::spawn(move || {
+                        for n in 0..15i64 {
+                            let w = if (t + n) % 2 == 0 {
+                                i64::MIN + n
+                            } else {
+                                i64::MAX - n
+                            };
+                            assert_eq!(elastic_sync(w), w);
+                        }
+                    })
+                })
+                .collect();
+            runtime.block_on(async {
+                let tasks: Vec<_> = (0..60i64)
+                    .map(|n| tokio::spawn(elastic_async(n * burst)))
+                    .collect();
+                for t in tasks {
+                    t.await.unwrap();
+                }
+            });
+            for t in threads {
+                t.join().unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    assert!(ELASTIC_METER.peak() <= 3, "peak {}", ELASTIC_METER.peak());
+    assert!(
+        ELASTIC_ASYNC_METER.peak() <= 3,
+        "peak {}",
+        ELASTIC_ASYNC_METER.peak()
+    );
+    assert!(ELASTIC_SYNC_POOL.size() <= 3 && ELASTIC_ASYNC_POOL.size() <= 3);
+    accounted(ELASTIC_SYNC_POOL);
+    accounted(ELASTIC_ASYNC_POOL);
+}
