@@ -1249,7 +1249,6 @@ async fn dropping_async(guard: CallsOnDrop, hold: Duration) {
 /// the holder's slot goes to it, and it cannot leave until the call in its
 /// `Drop` returns: both wait for good.
 #[test]
-#[ignore = "bug: a cancelled waiting call's work is dropped before it leaves the queue; a Drop calling its pool deadlocks"]
 fn a_waiting_async_calls_drop_may_call_its_group() {
     within(BOUND, || {
         let runtime = common::multi_thread();
@@ -1309,7 +1308,6 @@ fn returned_with_guard(
 /// calls a sync function of the same group, which must run once the
 /// holder ends.
 #[test]
-#[ignore = "bug: a cancelled waiting call's work is dropped before it leaves the queue; a Drop calling its pool deadlocks"]
 fn a_waiting_returned_futures_drop_may_call_its_group() {
     within(BOUND, || {
         let runtime = common::multi_thread();

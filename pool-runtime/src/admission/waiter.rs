@@ -39,6 +39,10 @@ pub(crate) mod flag {
     /// from the room to the queue is never counted in neither, and a closed
     /// pool is not drained while one is on its way.
     pub(crate) const IN_ROOM: u8 = 32;
+    /// Dropped while waiting, it has left the queue (and freed a slot it was
+    /// handed meanwhile) before its work was dropped: its drop has nothing
+    /// left to do (see `Acquire::drop_work`).
+    pub(crate) const LEFT: u8 = 64;
 }
 
 /// Where a node stands. Written under the lock, read by the owner without it.

@@ -548,12 +548,27 @@ impl<R: Deref<Target = Core>> Acquire<R> {
     ///
     /// # Safety
     /// `work` is not used again.
-    pub(crate) unsafe fn drop_work<W>(self: Pin<&mut Self>, work: Pin<&mut ManuallyDrop<W>>) {
+    pub(crate) unsafe fn drop_work<W>(mut self: Pin<&mut Self>, work: Pin<&mut ManuallyDrop<W>>) {
         // Dropped in place: the pinning guarantee holds.
         let work = work.get_unchecked_mut();
         if self.holds_slot() {
             self.run_work(|| ManuallyDrop::drop(work));
         } else {
+            // Waiting (or handed a slot it never used): out of the queue
+            // first, a slot handed to it freed, then the work dropped. The
+            // work's `Drop` is the user's code, which may call this pool: as
+            // a queued call it could be handed the slot that call waits for.
+            // (Marked first, so that its own drop does not leave again even
+            // if a waker woken by the freed slot panics: caught here, the
+            // panic hook has shown it, and the work is dropped all the same.)
+            if matches!(
+                self.node.status(),
+                status::QUEUED | status::HELD | status::ADMITTED | status::LENT
+            ) {
+                self.node.set_flag(flag::LEFT);
+                let this = self.as_mut();
+                crate::unwind::caught(move || this.leave_undone());
+            }
             ManuallyDrop::drop(work);
         }
     }
@@ -672,6 +687,14 @@ impl<R: Deref<Target = Core>> Acquire<R> {
     /// holds, and counts how it ended.
     #[inline(never)]
     fn drop_undone(self: Pin<&mut Self>) {
+        if !self.node.flag(flag::LEFT) {
+            self.leave_undone();
+        }
+    }
+
+    /// [`drop_undone`](Self::drop_undone)'s work, whatever the flags say.
+    #[inline(never)]
+    fn leave_undone(self: Pin<&mut Self>) {
         let this = self;
         match this.node.status() {
             status::QUEUED | status::HELD | status::ADMITTED | status::LENT => {
