@@ -371,40 +371,77 @@ fn mentions_self_type(tokens: proc_macro2::TokenStream) -> bool {
     })
 }
 
-/// [`mentions_self_type`], skipping the items a body declares: an `impl`, and a
+/// [`mentions_self_type`], skipping the items a body declares: an `impl`, a
 /// `fn`, `struct`, `enum`, `union`, `trait` or `mod` followed by its name, up to
-/// the end of its body (its braces, or a `;`). A `Self` in there is the item's
-/// own, or an error (E0401): never the enclosing `impl`'s.
+/// the end of its body (its braces, or a `;`, outside the generics' angle
+/// brackets: `impl Grid<{ 2 * 2 }> { .. }` ends at its second brace group),
+/// and a `macro_rules!` definition. A `Self` in there is the item's own, or
+/// an error (E0401), or the macro's expansion site's: never the enclosing
+/// `impl`'s.
 fn mentions_self_outside_items(tokens: proc_macro2::TokenStream) -> bool {
-    use proc_macro2::{Delimiter, TokenTree};
+    use proc_macro2::TokenTree;
     const ITEMS: [&str; 6] = ["fn", "struct", "enum", "union", "trait", "mod"];
     let mut tokens = tokens.into_iter().peekable();
     while let Some(token) = tokens.next() {
-        let item = match &token {
+        match &token {
             TokenTree::Ident(ident) if ident == "Self" => return true,
-            TokenTree::Ident(ident) if ident == "impl" => true,
-            TokenTree::Ident(ident) if ITEMS.iter().any(|item| ident == item) => {
-                matches!(tokens.peek(), Some(TokenTree::Ident(_)))
+            TokenTree::Ident(ident) if ident == "impl" => skip_item(&mut tokens),
+            TokenTree::Ident(ident)
+                if ITEMS.iter().any(|item| ident == item)
+                    && matches!(tokens.peek(), Some(TokenTree::Ident(_))) =>
+            {
+                skip_item(&mut tokens);
             }
-            TokenTree::Group(group) => {
-                if mentions_self_outside_items(group.stream()) {
-                    return true;
+            // `macro_rules! name { .. }` (or `( .. );`, `[ .. ];`).
+            TokenTree::Ident(ident)
+                if ident == "macro_rules"
+                    && matches!(tokens.peek(), Some(TokenTree::Punct(p)) if p.as_char() == '!') =>
+            {
+                tokens.next();
+                if matches!(tokens.peek(), Some(TokenTree::Ident(_))) {
+                    tokens.next();
                 }
-                false
-            }
-            _ => false,
-        };
-        if item {
-            for skipped in tokens.by_ref() {
-                match skipped {
-                    TokenTree::Group(group) if group.delimiter() == Delimiter::Brace => break,
-                    TokenTree::Punct(punct) if punct.as_char() == ';' => break,
-                    _ => {}
+                if matches!(tokens.peek(), Some(TokenTree::Group(_))) {
+                    tokens.next();
                 }
             }
+            TokenTree::Group(group) if mentions_self_outside_items(group.stream()) => {
+                return true;
+            }
+            _ => {}
         }
     }
     false
+}
+
+/// Skips an item's tokens up to the end of its body: its brace group, or a
+/// `;`, outside angle brackets (a braced const argument in its generics is
+/// not its body).
+fn skip_item(tokens: &mut impl Iterator<Item = proc_macro2::TokenTree>) {
+    use proc_macro2::{Delimiter, Spacing, TokenTree};
+    let mut angles = 0usize;
+    // Whether the last token was a `-` joined to the next (`->`'s `>` is no
+    // closing angle bracket).
+    let mut arrow = false;
+    for skipped in tokens {
+        match skipped {
+            TokenTree::Group(group) if group.delimiter() == Delimiter::Brace && angles == 0 => {
+                break
+            }
+            TokenTree::Punct(punct) => {
+                match punct.as_char() {
+                    ';' if angles == 0 => break,
+                    '<' => angles += 1,
+                    '>' if !arrow => angles = angles.saturating_sub(1),
+                    _ => {}
+                }
+                arrow = punct.as_char() == '-' && punct.spacing() == Spacing::Joint;
+                continue;
+            }
+            _ => {}
+        }
+        arrow = false;
+    }
 }
 
 #[cfg(test)]
@@ -589,6 +626,59 @@ mod tests {
                     struct Local(u8);
                     let f: fn() -> u8 = || 1;
                     Self::helper() + f() + Local(0).0
+                }
+            )),
+            HandleOwner::Impl
+        );
+        // A local `impl` whose generics hold a braced const argument ends at
+        // its body, not at the argument's braces; a local `macro_rules!`
+        // mentioning `Self` is the expansion site's (acceptance round 20).
+        assert_eq!(
+            owner(quote!(
+                fn cells() -> usize {
+                    struct Grid<const N: usize>;
+                    impl Grid<{ 2 * 2 }> {
+                        const EMPTY: Self = Grid;
+                        fn size(&self) -> usize {
+                            4
+                        }
+                    }
+                    Grid::<4>::EMPTY.size()
+                }
+            )),
+            HandleOwner::Module
+        );
+        assert_eq!(
+            owner(quote!(
+                fn made() -> u8 {
+                    macro_rules! new {
+                        () => {
+                            Self::new()
+                        };
+                    }
+                    struct Local;
+                    impl Local {
+                        fn new() -> Self {
+                            Local
+                        }
+                        fn make() -> Self {
+                            new!()
+                        }
+                    }
+                    let _ = Local::make();
+                    1
+                }
+            )),
+            HandleOwner::Module
+        );
+        // `->` in a local item's signature closes no angle bracket.
+        assert_eq!(
+            owner(quote!(
+                fn make() -> u8 {
+                    fn pick<F: Fn() -> u8>(f: F) -> u8 {
+                        f()
+                    }
+                    pick(|| 1) + Self::helper()
                 }
             )),
             HandleOwner::Impl
