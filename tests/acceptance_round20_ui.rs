@@ -4,7 +4,7 @@
 //! `group`, weight parameters and expressions on a FIFO group, a weight
 //! parameter behind an alias, a method handle's default visibility,
 //! other attributes (`#[deprecated]`, `#[inline]`, a marker's `#[cfg]`s),
-//! and what counts as a method (two ignored cases: broken promises).
+//! and what counts as a method (two cases found broken, fixed since).
 //! Each case's header quotes its claim with its line.
 
 /// The toolchain the `.stderr` files were generated with (as `tests/trybuild.rs`).
@@ -38,7 +38,6 @@ fn round20_ui() {
 /// taken for a method, its body names `Self::CELLS_POOL`, and rustc reports
 /// "cannot find `Self` in this scope" on the attribute.
 #[test]
-#[ignore = "bug: a local impl with a braced const argument makes a free fn a method (Self::X_POOL)"]
 fn a_local_impl_with_a_braced_const_argument_keeps_a_free_functions_handle() {
     trybuild::TestCases::new()
         .pass("tests/ui/round20/bugs/local_impl_with_braced_const_argument.rs");
@@ -49,7 +48,6 @@ fn a_local_impl_with_a_braced_const_argument_keeps_a_free_functions_handle() {
 /// local type's `impl`. The free function is taken for a method, and rustc
 /// reports "cannot find `Self` in this scope" on the attribute.
 #[test]
-#[ignore = "bug: Self inside a local macro_rules! makes a free fn a method (Self::X_POOL)"]
 fn a_local_macro_rules_mentioning_self_keeps_a_free_functions_handle() {
     trybuild::TestCases::new().pass("tests/ui/round20/bugs/local_macro_rules_mentioning_self.rs");
 }

@@ -244,7 +244,8 @@ use proc_macro::TokenStream;
 /// * `weight = 10`: a constant (may be negative), so functions sharing a group
 ///   rank against each other, e.g. urgent and batch work in one pool;
 /// * `#[weight]` on a parameter of an integer type (`i8` … `i128`, `u8` …
-///   `u128`, `isize`, `usize`, written as such); values beyond `i64` saturate;
+///   `u128`, `isize`, `usize`, written as such: a type alias is a compile
+///   error); values beyond `i64` saturate;
 /// * `weight = <expression>`: any `i64` expression over the arguments, evaluated
 ///   before the call waits.
 ///
