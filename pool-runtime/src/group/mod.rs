@@ -307,10 +307,16 @@ impl Group {
         // code, which may call this group. A first use that loses the race
         // to publish (another thread's, or that code's own) drops its fleet
         // unused; only the published one's refusal is reported. The fleet is
-        // the group's, made with the settings its shared pool started with
-        // (a first use under test isolation starts that pool too): one that
-        // a later load reports as taking effect at first use would not be.
+        // the group's, made with the settings its shared pool started with:
+        // a first use under test isolation, where that pool has not started,
+        // publishes nothing for a group without a fleet limit (a load may
+        // give it one before the group starts) and starts the shared pool
+        // for one with a limit (a fleet a later load reported as taking
+        // effect at first use would not be the one in use).
         if self.pool.get().is_none() {
+            if self.settings().fleet.limit.is_none() {
+                return None;
+            }
             self.start();
         }
         let settings = self.settings();
