@@ -792,4 +792,55 @@ mod fleet_drops {
         });
         assert_eq!(out, Ok(()), "the Drop's call to its own group");
     }
+
+    /// Promise: nothing hangs (the fleet counterpart of round 20's fix: a
+    /// dropped call waiting for its turn leaves the queue before its work
+    /// is dropped). Attack: a fleet group (fleet limit 1) whose only lease
+    /// another client holds; a call takes its local slot and waits for a
+    /// lease; it is dropped. Its work's `Drop` runs a sync call of its own
+    /// group, which waits for a lease too; the other client lets its lease
+    /// go 300 ms later, from another thread. That lease must reach the
+    /// `Drop`'s call, not the dropped call still queued behind its work.
+    #[test]
+    #[ignore = "bug: a fleet call dropped while waiting for its lease drops its work before it leaves the fleet's queue; a Drop calling its own group waits for good"]
+    fn a_fleet_call_dropped_waiting_for_its_lease_leaves_the_queue_before_its_work() {
+        let server = RedisServer::start();
+        let group = fleet_group("adv21_fleet_wait", &server, 1, OnUnreachable::Wait);
+        let other = crate::redis_server::other_client(group);
+        let out = within(Duration::from_secs(20), move || {
+            let rt = Arc::new(runtime());
+            let lease = rt.block_on(other.acquire()).unwrap();
+            let seen: Seen<Result<(), Rejected>> = seen();
+            let s2 = seen.clone();
+            let guard = OnDrop::new(move || {
+                let out = group.run(|| ());
+                *s2.lock().unwrap() = Some(out);
+            });
+            let mut call = Box::pin(group.submit(0, async move {
+                let _guard = guard;
+            }));
+            rt.block_on(async {
+                let waiting = async {
+                    while group.fleet_stats().unwrap().waiting == 0 {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                };
+                tokio::select! {
+                    _ = &mut call => unreachable!("the only lease is held"),
+                    _ = waiting => {}
+                }
+            });
+            assert_eq!(group.stats().running, 1, "its local slot taken");
+            let r2 = rt.clone();
+            let releaser = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                let _entered = r2.enter();
+                drop(lease);
+            });
+            drop(call);
+            releaser.join().unwrap();
+            take(&seen)
+        });
+        assert_eq!(out, Ok(()), "the Drop's call to its own group");
+    }
 }
