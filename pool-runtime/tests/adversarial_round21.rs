@@ -477,6 +477,85 @@ fn a_nested_call_handed_the_lend_and_dropped_returns_it_before_its_work() {
     });
 }
 
+/// Promise: nothing lost, no slot lost. Attack: a chain of drops: call
+/// `b`'s work owns call `c` (a `Submit` of the same pool, queued before it
+/// was moved into `b`'s work). On LIFO and priority pools the queue is `b`,
+/// then `c`, then `d`. `b` is handed the slot and dropped: leaving, it
+/// hands the slot to `c`; then its work drops `c`, which must hand the slot
+/// on to `d`. Both must count once as cancelled, and `d` be admitted.
+#[test]
+fn a_dropped_calls_work_that_owns_the_next_waiter_passes_the_slot_down_the_chain() {
+    within(BOUND, || {
+        for order in [Order::Lifo, Order::Priority] {
+            let pool = pool_of(1, order);
+            let holder = pool.try_acquire().unwrap();
+            let mut d = Task::new(pool.submit_weighted(3, async {}));
+            d.assert_pending();
+            let mut c = Box::pin(pool.submit_weighted(2, async {}));
+            let waker = futures::task::noop_waker();
+            assert!(c
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+            let mut b = Task::new(pool.submit_weighted(1, async move {
+                let _c = c;
+            }));
+            b.assert_pending();
+            assert_eq!(pool.stats().waiting, 3);
+            drop(holder);
+            assert!(b.is_woken(), "{order:?}: b handed the slot");
+            drop(b);
+            assert_eq!(d.assert_ready(), Ok(()), "{order:?}");
+            drop(d);
+            let s = settled(&pool);
+            assert_eq!((s.cancelled, s.completed), (2, 2), "{order:?}: {s:?}");
+        }
+    });
+}
+
+/// Promise: nothing hangs; the reentrancy rule on a cancelled call. Attack:
+/// on a current-thread runtime (where a sync call that must wait panics
+/// instead of parking the thread), a spawned call runs holding the only
+/// slot and is aborted; the runtime drops its work, whose `Drop` runs a
+/// sync call of the pool: dropped in the call's frame, it is nested and
+/// runs under the slot.
+#[test]
+fn an_aborted_running_spawn_drops_its_work_under_its_slot() {
+    quiet_planned_panics();
+    within(BOUND, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        for order in ORDERS {
+            let pool = pool_of(1, order);
+            let seen: Seen<bool> = seen();
+            let (p, s2) = (pool.clone(), seen.clone());
+            let guard = OnDrop::new(move || {
+                let ran = catch_unwind(AssertUnwindSafe(|| p.run(|| ()))).is_ok_and(|r| r.is_ok());
+                *s2.lock().unwrap() = Some(ran);
+            });
+            let answer = rt.block_on(async {
+                let (started, running) = tokio::sync::oneshot::channel::<()>();
+                let handle = pool
+                    .spawn(async move {
+                        let _guard = guard;
+                        let _ = started.send(());
+                        std::future::pending::<()>().await;
+                    })
+                    .unwrap();
+                running.await.unwrap();
+                handle.abort();
+                handle.await
+            });
+            assert_eq!(answer, Err(Rejected::Closed), "{order:?}");
+            assert!(take(&seen), "{order:?}: the Drop's call did not run");
+            let s = settled(&pool);
+            assert_eq!(s.cancelled, 1, "{order:?}: {s:?}");
+        }
+    });
+}
+
 // ---- Drops that panic, wakers that panic -------------------------------------
 
 /// Promise: nothing lost, no slot lost, a panic is not a freeze. Attack: a
