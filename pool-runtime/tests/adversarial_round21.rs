@@ -83,6 +83,53 @@ fn pool_of(size: usize, order: Order) -> Pool {
 
 const ORDERS: [Order; 3] = [Order::Fifo, Order::Lifo, Order::Priority];
 
+/// Runs the test `name` again in a child process of this binary (with
+/// `--include-ignored`, so that an ignored test's child runs it; `POOLED_*`
+/// of the parent removed), and checks that it passed within 30 s. In the
+/// child, runs `scenario`. A test that hangs leaves its thread parked on
+/// the process-wide ceiling: in a process of its own, it cannot stall or
+/// skew the other tests' ceiling.
+fn in_own_process(name: &str, scenario: impl FnOnce()) {
+    const CHILD: &str = "ADV21_CHILD_TEST_NAME";
+    if std::env::var(CHILD).as_deref() == Ok(name) {
+        scenario();
+        return;
+    }
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            name,
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+            "--include-ignored",
+        ])
+        .env(CHILD, name)
+        .env_remove("POOLED_CONFIG")
+        .env_remove("POOLED_CEILING")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        status.success() && stdout.contains("1 passed"),
+        "{name}: the child process failed ({status})\n{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 // ---- the application-wide ceiling -------------------------------------------
 
 mod ceiling_drops {
@@ -125,32 +172,34 @@ mod ceiling_drops {
     #[test]
     #[ignore = "bug: a group's submit_blocking dropped while waiting for its group drops its closure while still holding its ceiling slot; a Drop calling a group deadlocks"]
     fn a_group_blocking_call_dropped_waiting_for_its_group_frees_the_ceiling_before_its_closure() {
-        let _turn = config_turn();
-        config::load_str("adv21.toml", "ceiling = 1\n").unwrap();
-        let out = within(BOUND, || {
-            let holder = WAITED.pool().try_acquire().unwrap();
-            let seen = seen();
-            let guard = runs_other(&seen);
-            let mut call = Task::new(WAITED.submit_blocking(0, move || drop(guard)));
-            call.assert_pending();
-            assert_eq!(
-                ceiling::stats().unwrap().running,
-                1,
-                "the ceiling slot taken"
-            );
-            assert_eq!(WAITED.stats().waiting, 1, "waiting for its group");
-            drop(call);
-            drop(holder);
-            take(&seen)
+        in_own_process("ceiling_drops::a_group_blocking_call_dropped_waiting_for_its_group_frees_the_ceiling_before_its_closure", || {
+            let _turn = config_turn();
+            config::load_str("adv21.toml", "ceiling = 1\n").unwrap();
+            let out = within(BOUND, || {
+                let holder = WAITED.pool().try_acquire().unwrap();
+                let seen = seen();
+                let guard = runs_other(&seen);
+                let mut call = Task::new(WAITED.submit_blocking(0, move || drop(guard)));
+                call.assert_pending();
+                assert_eq!(
+                    ceiling::stats().unwrap().running,
+                    1,
+                    "the ceiling slot taken"
+                );
+                assert_eq!(WAITED.stats().waiting, 1, "waiting for its group");
+                drop(call);
+                drop(holder);
+                take(&seen)
+            });
+            let after = within(BOUND, || {
+                ceiling_settled();
+                WAITED.stats()
+            });
+            config::clear();
+            assert_eq!(out, Ok(()), "the Drop's call to another group");
+            assert_accounted(&after);
+            assert_eq!((after.running, after.waiting), (0, 0), "{after:?}");
         });
-        let after = within(BOUND, || {
-            ceiling_settled();
-            WAITED.stats()
-        });
-        config::clear();
-        assert_eq!(out, Ok(()), "the Drop's call to another group");
-        assert_accounted(&after);
-        assert_eq!((after.running, after.waiting), (0, 0), "{after:?}");
     }
 
     /// Promise: nothing hangs; bad input (a full group that may not queue)
@@ -163,25 +212,27 @@ mod ceiling_drops {
     #[test]
     #[ignore = "bug: a group's submit_blocking turned away by its group drops its closure while still holding its ceiling slot; a Drop calling a group deadlocks"]
     fn a_group_blocking_call_turned_away_by_its_group_frees_the_ceiling_before_its_closure() {
-        let _turn = config_turn();
-        config::load_str("adv21.toml", "ceiling = 1\n").unwrap();
-        let (answer, out) = within(BOUND, || {
-            let holder = NO_WAIT.pool().try_acquire().unwrap();
-            let seen = seen();
-            let guard = runs_other(&seen);
-            let mut call = Task::new(NO_WAIT.submit_blocking(0, move || drop(guard)));
-            let answer = call.assert_ready();
-            drop(holder);
-            (answer, take(&seen))
+        in_own_process("ceiling_drops::a_group_blocking_call_turned_away_by_its_group_frees_the_ceiling_before_its_closure", || {
+            let _turn = config_turn();
+            config::load_str("adv21.toml", "ceiling = 1\n").unwrap();
+            let (answer, out) = within(BOUND, || {
+                let holder = NO_WAIT.pool().try_acquire().unwrap();
+                let seen = seen();
+                let guard = runs_other(&seen);
+                let mut call = Task::new(NO_WAIT.submit_blocking(0, move || drop(guard)));
+                let answer = call.assert_ready();
+                drop(holder);
+                (answer, take(&seen))
+            });
+            let after = within(BOUND, || {
+                ceiling_settled();
+                NO_WAIT.stats()
+            });
+            config::clear();
+            assert_eq!(answer, Err(Rejected::Full));
+            assert_eq!(out, Ok(()), "the Drop's call to another group");
+            assert_accounted(&after);
         });
-        let after = within(BOUND, || {
-            ceiling_settled();
-            NO_WAIT.stats()
-        });
-        config::clear();
-        assert_eq!(answer, Err(Rejected::Full));
-        assert_eq!(out, Ok(()), "the Drop's call to another group");
-        assert_accounted(&after);
     }
 
     /// Promise: nothing hangs; no slot held idle while user code runs.
@@ -193,29 +244,31 @@ mod ceiling_drops {
     /// before the group's queue was left.
     #[test]
     fn a_group_async_call_dropped_waiting_for_its_group_drops_its_work_under_its_ceiling_slot() {
-        let _turn = config_turn();
-        config::load_str("adv21.toml", "ceiling = 1\n").unwrap();
-        let out = within(BOUND, || {
-            let holder = WAITED.pool().try_acquire().unwrap();
-            let seen = seen();
-            let guard = runs_other(&seen);
-            let mut call = Task::new(WAITED.submit(0, async move { drop(guard) }));
-            call.assert_pending();
-            assert_eq!(ceiling::stats().unwrap().running, 1);
-            assert_eq!(WAITED.stats().waiting, 1);
-            drop(call);
-            assert_eq!(WAITED.stats().waiting, 0);
-            drop(holder);
-            take(&seen)
+        in_own_process("ceiling_drops::a_group_async_call_dropped_waiting_for_its_group_drops_its_work_under_its_ceiling_slot", || {
+            let _turn = config_turn();
+            config::load_str("adv21.toml", "ceiling = 1\n").unwrap();
+            let out = within(BOUND, || {
+                let holder = WAITED.pool().try_acquire().unwrap();
+                let seen = seen();
+                let guard = runs_other(&seen);
+                let mut call = Task::new(WAITED.submit(0, async move { drop(guard) }));
+                call.assert_pending();
+                assert_eq!(ceiling::stats().unwrap().running, 1);
+                assert_eq!(WAITED.stats().waiting, 1);
+                drop(call);
+                assert_eq!(WAITED.stats().waiting, 0);
+                drop(holder);
+                take(&seen)
+            });
+            let after = within(BOUND, || {
+                ceiling_settled();
+                WAITED.stats()
+            });
+            config::clear();
+            assert_eq!(out, Ok(()));
+            assert_accounted(&after);
+            assert_eq!((after.running, after.waiting), (0, 0), "{after:?}");
         });
-        let after = within(BOUND, || {
-            ceiling_settled();
-            WAITED.stats()
-        });
-        config::clear();
-        assert_eq!(out, Ok(()));
-        assert_accounted(&after);
-        assert_eq!((after.running, after.waiting), (0, 0), "{after:?}");
     }
 
     /// Promise: nothing hangs; no slot held idle (the ceiling's) while
@@ -226,28 +279,30 @@ mod ceiling_drops {
     /// sync call of another group, which needs that ceiling slot.
     #[test]
     fn a_group_call_handed_the_ceiling_slot_and_dropped_frees_it_before_its_work() {
-        let _turn = config_turn();
-        config::load_str("adv21.toml", "ceiling = 1\n").unwrap();
-        let out = within(BOUND, || {
-            let holder = OTHER.try_acquire(0).unwrap();
-            let seen = seen();
-            let guard = runs_other(&seen);
-            let mut call = Task::new(WAITED.submit(0, async move { drop(guard) }));
-            call.assert_pending();
-            assert_eq!(ceiling::stats().unwrap().waiting, 1);
-            drop(holder);
-            assert!(call.is_woken(), "handed the ceiling slot");
-            drop(call);
-            take(&seen)
+        in_own_process("ceiling_drops::a_group_call_handed_the_ceiling_slot_and_dropped_frees_it_before_its_work", || {
+            let _turn = config_turn();
+            config::load_str("adv21.toml", "ceiling = 1\n").unwrap();
+            let out = within(BOUND, || {
+                let holder = OTHER.try_acquire(0).unwrap();
+                let seen = seen();
+                let guard = runs_other(&seen);
+                let mut call = Task::new(WAITED.submit(0, async move { drop(guard) }));
+                call.assert_pending();
+                assert_eq!(ceiling::stats().unwrap().waiting, 1);
+                drop(holder);
+                assert!(call.is_woken(), "handed the ceiling slot");
+                drop(call);
+                take(&seen)
+            });
+            let after = within(BOUND, || {
+                ceiling_settled();
+                (WAITED.stats(), OTHER.stats())
+            });
+            config::clear();
+            assert_eq!(out, Ok(()));
+            assert_accounted(&after.0);
+            assert_accounted(&after.1);
         });
-        let after = within(BOUND, || {
-            ceiling_settled();
-            (WAITED.stats(), OTHER.stats())
-        });
-        config::clear();
-        assert_eq!(out, Ok(()));
-        assert_accounted(&after.0);
-        assert_accounted(&after.1);
     }
 
     /// Promise: nothing hangs; the ceiling is a limit on every path.
@@ -256,27 +311,29 @@ mod ceiling_drops {
     /// dropped unpolled, its closure's `Drop` runs another group's call.
     #[test]
     fn a_group_blocking_call_handed_the_ceiling_slot_and_dropped_frees_it_before_its_closure() {
-        let _turn = config_turn();
-        config::load_str("adv21.toml", "ceiling = 1\n").unwrap();
-        let out = within(BOUND, || {
-            let holder = OTHER.try_acquire(0).unwrap();
-            let seen = seen();
-            let guard = runs_other(&seen);
-            let mut call = Task::new(WAITED.submit_blocking(0, move || drop(guard)));
-            call.assert_pending();
-            assert_eq!(ceiling::stats().unwrap().waiting, 1);
-            drop(holder);
-            assert!(call.is_woken(), "handed the ceiling slot");
-            drop(call);
-            take(&seen)
+        in_own_process("ceiling_drops::a_group_blocking_call_handed_the_ceiling_slot_and_dropped_frees_it_before_its_closure", || {
+            let _turn = config_turn();
+            config::load_str("adv21.toml", "ceiling = 1\n").unwrap();
+            let out = within(BOUND, || {
+                let holder = OTHER.try_acquire(0).unwrap();
+                let seen = seen();
+                let guard = runs_other(&seen);
+                let mut call = Task::new(WAITED.submit_blocking(0, move || drop(guard)));
+                call.assert_pending();
+                assert_eq!(ceiling::stats().unwrap().waiting, 1);
+                drop(holder);
+                assert!(call.is_woken(), "handed the ceiling slot");
+                drop(call);
+                take(&seen)
+            });
+            let after = within(BOUND, || {
+                ceiling_settled();
+                WAITED.stats()
+            });
+            config::clear();
+            assert_eq!(out, Ok(()));
+            assert_accounted(&after);
         });
-        let after = within(BOUND, || {
-            ceiling_settled();
-            WAITED.stats()
-        });
-        config::clear();
-        assert_eq!(out, Ok(()));
-        assert_accounted(&after);
     }
 
     /// Promise: nothing hangs; bad input (an executor that drops the job)
@@ -290,30 +347,32 @@ mod ceiling_drops {
     #[test]
     #[ignore = "bug: a group's blocking job dropped unrun by its executor drops the closure before the ceiling slot it carries; a Drop calling a group deadlocks"]
     fn a_group_blocking_job_dropped_unrun_frees_the_ceiling_before_its_closure() {
-        let _turn = config_turn();
-        config::load_str("adv21.toml", "ceiling = 1\n").unwrap();
-        let (answer, out) = within(BOUND, || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .build()
-                .unwrap();
-            let handle = rt.handle().clone();
-            rt.shutdown_background();
-            let _entered = handle.enter();
-            let seen = seen();
-            let guard = runs_other(&seen);
-            let answer =
-                futures::executor::block_on(WAITED.submit_blocking(0, move || drop(guard)));
-            (answer, take(&seen))
+        in_own_process("ceiling_drops::a_group_blocking_job_dropped_unrun_frees_the_ceiling_before_its_closure", || {
+            let _turn = config_turn();
+            config::load_str("adv21.toml", "ceiling = 1\n").unwrap();
+            let (answer, out) = within(BOUND, || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .build()
+                    .unwrap();
+                let handle = rt.handle().clone();
+                rt.shutdown_background();
+                let _entered = handle.enter();
+                let seen = seen();
+                let guard = runs_other(&seen);
+                let answer =
+                    futures::executor::block_on(WAITED.submit_blocking(0, move || drop(guard)));
+                (answer, take(&seen))
+            });
+            let after = within(BOUND, || {
+                ceiling_settled();
+                WAITED.stats()
+            });
+            config::clear();
+            assert_eq!(answer, Err(Rejected::Closed));
+            assert_eq!(out, Ok(()), "the Drop's call to another group");
+            assert_accounted(&after);
         });
-        let after = within(BOUND, || {
-            ceiling_settled();
-            WAITED.stats()
-        });
-        config::clear();
-        assert_eq!(answer, Err(Rejected::Closed));
-        assert_eq!(out, Ok(()), "the Drop's call to another group");
-        assert_accounted(&after);
     }
 
     /// Promise: nothing hangs. Attack: under a ceiling of 1, a group's
@@ -324,31 +383,33 @@ mod ceiling_drops {
     #[test]
     fn a_group_blocking_wait_call_dropped_waiting_for_its_group_frees_the_ceiling_before_its_closure(
     ) {
-        let _turn = config_turn();
-        config::load_str("adv21.toml", "ceiling = 1\n").unwrap();
-        let out = within(BOUND, || {
-            let holder = WAITED.pool().try_acquire().unwrap();
-            let seen = seen();
-            let guard = runs_other(&seen);
-            let mut call = Task::new(WAITED.submit_blocking_wait(0, move || drop(guard)));
-            call.assert_pending();
-            assert_eq!(
-                ceiling::stats().unwrap().running,
-                1,
-                "the ceiling slot taken"
-            );
-            assert_eq!(WAITED.stats().waiting, 1, "waiting for its group");
-            drop(call);
-            drop(holder);
-            take(&seen)
+        in_own_process("ceiling_drops::a_group_blocking_wait_call_dropped_waiting_for_its_group_frees_the_ceiling_before_its_closure", || {
+            let _turn = config_turn();
+            config::load_str("adv21.toml", "ceiling = 1\n").unwrap();
+            let out = within(BOUND, || {
+                let holder = WAITED.pool().try_acquire().unwrap();
+                let seen = seen();
+                let guard = runs_other(&seen);
+                let mut call = Task::new(WAITED.submit_blocking_wait(0, move || drop(guard)));
+                call.assert_pending();
+                assert_eq!(
+                    ceiling::stats().unwrap().running,
+                    1,
+                    "the ceiling slot taken"
+                );
+                assert_eq!(WAITED.stats().waiting, 1, "waiting for its group");
+                drop(call);
+                drop(holder);
+                take(&seen)
+            });
+            let after = within(BOUND, || {
+                ceiling_settled();
+                WAITED.stats()
+            });
+            config::clear();
+            assert_eq!(out, Ok(()), "the Drop's call to another group");
+            assert_accounted(&after);
         });
-        let after = within(BOUND, || {
-            ceiling_settled();
-            WAITED.stats()
-        });
-        config::clear();
-        assert_eq!(out, Ok(()), "the Drop's call to another group");
-        assert_accounted(&after);
     }
 }
 
