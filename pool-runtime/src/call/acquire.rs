@@ -548,11 +548,18 @@ impl<R: Deref<Target = Core>> Acquire<R> {
     ///
     /// # Safety
     /// `work` is not used again.
-    pub(crate) unsafe fn drop_work<W>(mut self: Pin<&mut Self>, work: Pin<&mut ManuallyDrop<W>>) {
+    pub(crate) unsafe fn drop_work<W>(self: Pin<&mut Self>, work: Pin<&mut ManuallyDrop<W>>) {
         // Dropped in place: the pinning guarantee holds.
         let work = work.get_unchecked_mut();
+        self.drop_with(|| ManuallyDrop::drop(work));
+    }
+
+    /// Runs `drop`, the drop of what the call owns (its work, its judge):
+    /// inside the call's frame while it holds its slot; otherwise once it
+    /// has left the queue.
+    pub(crate) fn drop_with(mut self: Pin<&mut Self>, drop: impl FnOnce()) {
         if self.holds_slot() {
-            self.run_work(|| ManuallyDrop::drop(work));
+            self.run_work(drop);
         } else {
             // Waiting (or handed a slot it never used): out of the queue
             // first, a slot handed to it freed, then the work dropped. The
@@ -569,7 +576,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                 let this = self.as_mut();
                 crate::unwind::caught(move || this.leave_undone());
             }
-            ManuallyDrop::drop(work);
+            drop();
         }
     }
 

@@ -84,10 +84,18 @@ pin_project! {
                     }
                 }
                 let judge = Judge(std::ptr::from_mut(this.judge));
+                // Safety: dropped in place (the pinning guarantee holds).
+                let work = unsafe { this.work.get_unchecked_mut() };
+                // Both in the call's frame (or once it left the queue): the
+                // judge's captures are the user's too, and their `Drop` may
+                // call the pool.
                 // Safety: `work` and `judge` are dropped once, here, and never
                 // used again; `acquire` goes after.
-                unsafe { this.acquire.drop_work(this.work) };
-                drop(judge);
+                this.acquire.drop_with(move || {
+                    let judge = judge;
+                    unsafe { ManuallyDrop::drop(work) };
+                    drop(judge);
+                });
             }
         }
     }
