@@ -136,9 +136,13 @@ pin_project! {
     /// lease ends a rejecting call with [`Rejected::LeaseLost`] (its work is
     /// not polled again); a never-rejecting call runs on.
     pub struct Fleeted<F: Future> {
+        // Dropped first: the lease held (or the wait for one) goes before the
+        // work, whose `Drop` is the user's code and may call the group (a
+        // call that then needs a lease of its own finds this one free, and
+        // a wait left is not handed the lease the call waits for).
+        stage: Stage<F::Output>,
         #[pin]
         work: F,
-        stage: Stage<F::Output>,
         never_reject: bool,
     }
 }
