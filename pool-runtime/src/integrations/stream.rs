@@ -556,13 +556,16 @@ pin_project! {
         S: Stream,
         S::Item: Future,
     {
+        // Dropped first: the calls started free their slots before the
+        // items not yet pulled are dropped with the stream (their `Drop` is
+        // the user's code and may call the pool).
+        calls: Calls<Call<'a, S::Item>>,
         #[pin]
         stream: S,
         stream_done: bool,
         pool: PoolRef<'a>,
         weight: W,
         limit: usize,
-        calls: Calls<Call<'a, S::Item>>,
     }
 }
 
@@ -703,13 +706,14 @@ pin_project! {
         S: Stream,
         S::Item: Future,
     {
+        // Dropped first, as in `PooledUnordered`.
+        calls: Calls<Call<'a, S::Item>>,
         #[pin]
         stream: S,
         stream_done: bool,
         pool: PoolRef<'a>,
         weight: W,
         limit: usize,
-        calls: Calls<Call<'a, S::Item>>,
         // The place of the next item pulled.
         next_in: u64,
         // The place of the next outcome to yield; `outcomes[i]` is that of
