@@ -314,9 +314,7 @@ impl Group {
         // for one with a limit (a fleet a later load reported as taking
         // effect at first use would not be the one in use).
         if self.pool.get().is_none() {
-            if self.settings().fleet.limit.is_none() {
-                return None;
-            }
+            self.settings().fleet.limit?;
             self.start();
         }
         let settings = self.settings();
