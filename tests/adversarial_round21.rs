@@ -45,7 +45,6 @@ fn full_blocking(guard: CallsOther) -> Result<(), Rejected> {
 /// unused: the argument's `Drop` calls another `#[pooled]` function, which
 /// needs the ceiling slot the turned-away call still holds.
 #[test]
-#[ignore = "bug: a blocking #[pooled] call turned away by its group drops its arguments while still holding its ceiling slot; a Drop calling a #[pooled] fn deadlocks"]
 fn a_turned_away_blocking_calls_argument_may_call_another_pooled_fn_under_a_ceiling() {
     pooled::config::load_str("adv21.toml", "ceiling = 1\n").unwrap();
     let (answer, out) = within(BOUND, || {

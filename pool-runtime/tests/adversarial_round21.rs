@@ -175,7 +175,6 @@ mod ceiling_drops {
     /// call still holds: it must get it (the dropped call is gone) instead
     /// of waiting for good.
     #[test]
-    #[ignore = "bug: a group's submit_blocking dropped while waiting for its group drops its closure while still holding its ceiling slot; a Drop calling a group deadlocks"]
     fn a_group_blocking_call_dropped_waiting_for_its_group_frees_the_ceiling_before_its_closure() {
         in_own_process("ceiling_drops::a_group_blocking_call_dropped_waiting_for_its_group_frees_the_ceiling_before_its_closure", || {
             let _turn = config_turn();
@@ -215,7 +214,6 @@ mod ceiling_drops {
     /// a sync call of another group, which needs the ceiling slot. The call
     /// must answer `Full` and the `Drop`'s call must run, in one poll.
     #[test]
-    #[ignore = "bug: a group's submit_blocking turned away by its group drops its closure while still holding its ceiling slot; a Drop calling a group deadlocks"]
     fn a_group_blocking_call_turned_away_by_its_group_frees_the_ceiling_before_its_closure() {
         in_own_process("ceiling_drops::a_group_blocking_call_turned_away_by_its_group_frees_the_ceiling_before_its_closure", || {
             let _turn = config_turn();
@@ -350,7 +348,6 @@ mod ceiling_drops {
     /// slot the dropped job carries. Catches: the job's pieces dropped in an
     /// order that drops the closure before the ceiling slot it carries.
     #[test]
-    #[ignore = "bug: a group's blocking job dropped unrun by its executor drops the closure before the ceiling slot it carries; a Drop calling a group deadlocks"]
     fn a_group_blocking_job_dropped_unrun_frees_the_ceiling_before_its_closure() {
         in_own_process("ceiling_drops::a_group_blocking_job_dropped_unrun_frees_the_ceiling_before_its_closure", || {
             let _turn = config_turn();

@@ -49,6 +49,7 @@ use call::{GroupSubmit, GroupSubmitWait};
 use ceiling::Ceilinged;
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -559,7 +560,24 @@ impl Group {
         // Turned away by the group, the ceiling's call ended with that answer
         // (completed, as a `submit`'s does); dropped while it waits for the
         // group, or unrun by the executor, it is cancelled.
+        //
+        // Under a ceiling the closure is kept here, declared before the
+        // ceiling slot: a call dropped, turned away or left unrun gives the
+        // slot back before the closure (and what it captured) is dropped, as
+        // the closure's `Drop` is the user's code and may call a group.
+        let kept: Option<Kept<F>>;
         let mut ceiling = ceiling::acquire_owned_for(core, weight).await?;
+        let job = match ceiling {
+            Some(_) => {
+                let shared = Kept::new(f);
+                kept = Some(shared.clone());
+                Job::Kept(shared)
+            }
+            None => {
+                kept = None;
+                Job::Own(f)
+            }
+        };
         #[cfg(feature = "redis")]
         if let Some(fleet) = self.fleet() {
             let call = pool
@@ -571,21 +589,27 @@ impl Group {
                         async move { Ok((crate::fleet::lease(fleet, false).await?, ceiling)) }
                     },
                     move |(lease, ceiling)| {
-                        crate::fleet::run_leased(lease, || ceiling::run_owned(ceiling, f))
+                        crate::fleet::run_leased(lease, || {
+                            ceiling::run_owned(ceiling, move || job.call())
+                        })
                     },
                 )
                 .await;
-            return answered(call, ceiling);
+            let answer = answered(call, ceiling);
+            drop(kept);
+            return answer;
         }
         let call = pool
             .blocking_call_then(
                 weight,
                 Mode::Reject,
                 || std::future::ready(Ok(ceiling.take())),
-                move |ceiling| ceiling::run_owned(ceiling, f),
+                move |ceiling| ceiling::run_owned(ceiling, move || job.call()),
             )
             .await;
-        answered(call, ceiling)
+        let answer = answered(call, ceiling);
+        drop(kept);
+        answer
     }
 
     /// The never-rejecting form of [`submit_blocking`](Group::submit_blocking).
@@ -673,6 +697,48 @@ impl Group {
 
 /// A rejecting blocking call's outcome: if its group turned it away (its
 /// ceiling slot never went to a job), that slot ends as an answered call.
+/// A blocking call's closure, shared by the calling future and its job
+/// (see [`Group::submit_blocking`]): whichever holds it last drops it,
+/// unless the job took it to run.
+struct Kept<F>(Arc<Mutex<Option<F>>>);
+
+impl<F> Kept<F> {
+    fn new(f: F) -> Self {
+        Kept(Arc::new(Mutex::new(Some(f))))
+    }
+
+    fn take(&self) -> Option<F> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+}
+
+impl<F> Clone for Kept<F> {
+    fn clone(&self) -> Self {
+        Kept(Arc::clone(&self.0))
+    }
+}
+
+/// What a group's blocking job runs: its closure, or the kept one.
+enum Job<F> {
+    Own(F),
+    Kept(Kept<F>),
+}
+
+impl<F> Job<F> {
+    fn call<T>(self) -> T
+    where
+        F: FnOnce() -> T,
+    {
+        match self {
+            Job::Own(f) => f(),
+            Job::Kept(kept) => (kept.take().expect("a job runs once"))(),
+        }
+    }
+}
+
 fn answered<T>(
     call: Result<T, Rejected>,
     ceiling: Option<crate::call::blocking::OwnedSlot>,
