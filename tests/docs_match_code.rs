@@ -64,7 +64,10 @@ fn the_attribute_docs_state_the_slot_defaults_the_code_has() {
     );
     states(
         &docs,
-        &format!("| `max` | integer ≥ 1, ≥ `min` | `min + {}` |", max - min),
+        &format!(
+            "| `max` | integer ≥ 1, ≥ `min` | `min + {}` (at most `MAX_SLOTS`) |",
+            max - min
+        ),
     );
     let timing = pooled::AutoscaleTiming::DEFAULT;
     states(
