@@ -98,45 +98,6 @@ impl metrics::Recorder for AnnouncingRecorder {
     }
 }
 
-/// [`common::in_child_process`] for a test marked `#[ignore]`: the child
-/// runs it with `--include-ignored`.
-fn in_own_process(name: &str, scenario: impl FnOnce()) {
-    const CHILD: &str = "ADV16_FACADE_CHILD";
-    if std::env::var(CHILD).as_deref() == Ok(name) {
-        scenario();
-        return;
-    }
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            name,
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-            "--include-ignored",
-        ])
-        .env(CHILD, name)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("1 passed"),
-        "{name}: the child failed ({})\n{stdout}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Promise: nothing hangs, with feature `metrics` and any recorder (the
 /// README: handles "registered once per pool"). Attack: a recorder that
 /// announces each metric it registers through a `#[pooled]` function of a
@@ -149,8 +110,9 @@ fn in_own_process(name: &str, scenario: impl FnOnce()) {
 /// pooled call.
 #[test]
 fn a_recorder_announcing_through_a_pooled_fn_does_not_deadlock_a_groups_first_use() {
-    in_own_process(
+    crate::common::in_own_process(
         "a_recorder_announcing_through_a_pooled_fn_does_not_deadlock_a_groups_first_use",
+        &[],
         || {
             metrics::set_global_recorder(AnnouncingRecorder).unwrap();
             assert_eq!(within(Duration::from_secs(10), work), 7);
@@ -169,8 +131,9 @@ fn a_recorder_announcing_through_a_pooled_fn_does_not_deadlock_a_groups_first_us
 /// started yet).
 #[test]
 fn a_recorder_reading_settings_at_registration_does_not_deadlock_a_groups_first_use() {
-    in_own_process(
+    crate::common::in_own_process(
         "a_recorder_reading_settings_at_registration_does_not_deadlock_a_groups_first_use",
+        &[],
         || {
             READS_SETTINGS.store(true, SeqCst);
             metrics::set_global_recorder(AnnouncingRecorder).unwrap();
@@ -189,8 +152,9 @@ fn a_recorder_reading_settings_at_registration_does_not_deadlock_a_groups_first_
 /// construction, not the recorder's call as such.
 #[test]
 fn a_recorder_announcing_through_a_started_pooled_fn_returns() {
-    in_own_process(
+    crate::common::in_own_process(
         "a_recorder_announcing_through_a_started_pooled_fn_returns",
+        &[],
         || {
             ANNOUNCING.store(false, SeqCst);
             metrics::set_global_recorder(AnnouncingRecorder).unwrap();
@@ -213,8 +177,9 @@ fn a_recorder_announcing_through_a_started_pooled_fn_returns() {
 /// then published. Catches: the group left at its old size for good.
 #[test]
 fn a_load_that_lands_while_a_groups_first_use_builds_its_pool_moves_that_pool() {
-    in_own_process(
+    crate::common::in_own_process(
         "a_load_that_lands_while_a_groups_first_use_builds_its_pool_moves_that_pool",
+        &[],
         || {
             ANNOUNCING.store(false, SeqCst);
             LOADS.store(true, SeqCst);

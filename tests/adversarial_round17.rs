@@ -109,49 +109,6 @@ impl metrics::Recorder for SlowRecorder {
     }
 }
 
-/// Runs the test `name` in a child process with `env` set and
-/// `--include-ignored` (so an ignored test's child runs it), and checks it
-/// passed within 30 s.
-fn in_own_process(name: &str, env: &[(&str, &str)], scenario: impl FnOnce()) {
-    const CHILD: &str = "ADV17_FACADE_CHILD";
-    if std::env::var(CHILD).as_deref() == Ok(name) {
-        scenario();
-        return;
-    }
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            name,
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-            "--include-ignored",
-        ])
-        .env(CHILD, name)
-        .env_remove("POOLED_CONFIG")
-        .env_remove("POOLED_CEILING")
-        .envs(env.iter().copied())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("1 passed"),
-        "{name}: the child failed ({})\n{stdout}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Promise: no more than the ceiling runs at once, from the process's
 /// first `#[pooled]` call (`POOLED_CEILING`). Attack: `POOLED_CEILING=1`;
 /// the first call of `first` reads the environment, stores the layers and
@@ -163,7 +120,7 @@ fn in_own_process(name: &str, env: &[(&str, &str)], scenario: impl FnOnce()) {
 /// is enabled: two `#[pooled]` bodies at once under a ceiling of 1.
 #[test]
 fn a_pooled_fn_first_called_while_the_ceiling_is_being_set_runs_under_it() {
-    in_own_process(
+    crate::common::in_own_process(
         "a_pooled_fn_first_called_while_the_ceiling_is_being_set_runs_under_it",
         &[("POOLED_CEILING", "1")],
         || {

@@ -23,46 +23,6 @@ use {
 
 mod common;
 
-/// Runs `scenario` in a child process of this test binary (as
-/// `common::in_child_process` does, ignored tests included, so that an
-/// ignored test run with `--ignored` fails for its scenario's reason).
-fn in_child_process(name: &str, scenario: impl FnOnce()) {
-    const CHILD: &str = "POOLED_R19_CHILD";
-    if std::env::var(CHILD).as_deref() == Ok(name) {
-        scenario();
-        return;
-    }
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            name,
-            "--exact",
-            "--nocapture",
-            "--include-ignored",
-            "--test-threads=1",
-        ])
-        .env(CHILD, name)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > BOUND {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && stdout.contains("1 passed"),
-        "{name}: the child process failed or hung ({})\n{stdout}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Every bounded wait is over by then, or the test fails.
 const BOUND: Duration = Duration::from_secs(20);
 
@@ -98,8 +58,9 @@ fn timed_pool(timeout: Duration) -> Pool {
 #[cfg(target_os = "linux")]
 #[test]
 fn one_timer_thread_starts_at_the_first_async_timeout_and_tokio_clock_pools_never_start_it() {
-    in_child_process(
+    crate::common::in_own_process(
         "one_timer_thread_starts_at_the_first_async_timeout_and_tokio_clock_pools_never_start_it",
+        &[],
         || {
             let short = Duration::from_millis(40);
             assert_eq!(timer_threads(), 0, "a timer thread before anything ran");
@@ -172,8 +133,9 @@ fn one_timer_thread_starts_at_the_first_async_timeout_and_tokio_clock_pools_neve
 #[cfg(target_os = "linux")]
 #[test]
 fn sync_callers_time_out_on_their_own_thread_without_starting_the_timer_thread() {
-    in_child_process(
+    crate::common::in_own_process(
         "sync_callers_time_out_on_their_own_thread_without_starting_the_timer_thread",
+        &[],
         || {
             let pool = timed_pool(Duration::from_millis(40));
             let (release, held) = mpsc::channel::<()>();

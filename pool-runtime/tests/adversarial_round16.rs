@@ -903,49 +903,6 @@ fn every_call_form_dropped_after_each_poll_loses_nothing() {
 
 // ---- a logger that ships through a pooled group -------------------------------
 
-/// [`common::in_child_process`] for a test marked `#[ignore]`: the child
-/// runs it with `--include-ignored`.
-#[cfg(feature = "config")]
-fn in_own_process(name: &str, env: &[(&str, &str)], scenario: impl FnOnce()) {
-    const CHILD: &str = "ADV16_CHILD_TEST_NAME";
-    if std::env::var(CHILD).as_deref() == Ok(name) {
-        scenario();
-        return;
-    }
-    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
-    command
-        .args([
-            name,
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-            "--include-ignored",
-        ])
-        .env(CHILD, name)
-        .envs(env.iter().copied())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = command.spawn().unwrap();
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > BOUND {
-            let _ = child.kill();
-            break child.wait().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        status.success() && stdout.contains("1 passed"),
-        "{name}: the child process failed ({status})\n{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[cfg(feature = "config")]
 static APP: pool_runtime::Group =
     pool_runtime::Group::new(pool_runtime::GroupSpec::new("adv16::app").size(2));
@@ -1005,7 +962,7 @@ impl log::Log for ShippingLogger {
 #[cfg(feature = "config")]
 #[test]
 fn a_logger_shipping_through_a_group_does_not_deadlock_the_first_pooled_call() {
-    in_own_process(
+    crate::common::in_own_process(
         "a_logger_shipping_through_a_group_does_not_deadlock_the_first_pooled_call",
         &[("POOLED_DB_URL", "postgres://db")],
         || {
@@ -1034,7 +991,7 @@ fn a_logger_shipping_through_a_group_does_not_deadlock_the_first_pooled_call() {
 #[cfg(feature = "config")]
 #[test]
 fn a_logger_reading_settings_does_not_deadlock_the_first_pooled_call() {
-    in_own_process(
+    crate::common::in_own_process(
         "a_logger_reading_settings_does_not_deadlock_the_first_pooled_call",
         &[("POOLED_DB_URL", "postgres://db")],
         || {
@@ -1056,7 +1013,7 @@ fn a_logger_reading_settings_does_not_deadlock_the_first_pooled_call() {
 #[cfg(feature = "config")]
 #[test]
 fn a_logger_shipping_through_a_group_with_nothing_to_warn_about_returns() {
-    in_own_process(
+    crate::common::in_own_process(
         "a_logger_shipping_through_a_group_with_nothing_to_warn_about_returns",
         &[],
         || {
@@ -1081,7 +1038,7 @@ fn a_logger_shipping_through_a_group_with_nothing_to_warn_about_returns() {
 #[cfg(feature = "config")]
 #[test]
 fn a_load_warning_shipped_through_a_group_not_started_does_not_deadlock() {
-    in_own_process(
+    crate::common::in_own_process(
         "a_load_warning_shipped_through_a_group_not_started_does_not_deadlock",
         &[],
         || {
@@ -1169,7 +1126,7 @@ impl tracing::Subscriber for ShippingSubscriber {
 #[cfg(feature = "config")]
 #[test]
 fn a_subscriber_shipping_through_a_group_does_not_deadlock_the_first_pooled_call() {
-    in_own_process(
+    crate::common::in_own_process(
         "a_subscriber_shipping_through_a_group_does_not_deadlock_the_first_pooled_call",
         &[("POOLED_CEILING", "8")],
         || {
@@ -1197,7 +1154,7 @@ fn a_subscriber_shipping_through_a_group_does_not_deadlock_the_first_pooled_call
 #[cfg(feature = "config")]
 #[test]
 fn a_subscriber_reading_settings_does_not_deadlock_the_first_pooled_call() {
-    in_own_process(
+    crate::common::in_own_process(
         "a_subscriber_reading_settings_does_not_deadlock_the_first_pooled_call",
         &[("POOLED_CEILING", "8")],
         || {
@@ -1224,7 +1181,7 @@ fn a_subscriber_reading_settings_does_not_deadlock_the_first_pooled_call() {
 #[cfg(feature = "config")]
 #[test]
 fn a_subscriber_shipping_through_a_group_without_a_ceiling_returns() {
-    in_own_process(
+    crate::common::in_own_process(
         "a_subscriber_shipping_through_a_group_without_a_ceiling_returns",
         &[],
         || {
@@ -2078,7 +2035,7 @@ pool_runtime::register_group!(OTHER);
 #[cfg(feature = "config")]
 #[test]
 fn a_groups_stream_nested_in_its_own_call_under_a_ceiling_of_one_completes() {
-    in_own_process(
+    crate::common::in_own_process(
         "a_groups_stream_nested_in_its_own_call_under_a_ceiling_of_one_completes",
         &[("POOLED_CEILING", "1")],
         || {
@@ -2153,7 +2110,7 @@ fn a_groups_stream_nested_in_its_own_call_under_a_ceiling_of_one_completes() {
 #[cfg(feature = "config")]
 #[test]
 fn a_first_load_with_a_logger_reading_settings_does_not_deadlock() {
-    in_own_process(
+    crate::common::in_own_process(
         "a_first_load_with_a_logger_reading_settings_does_not_deadlock",
         &[("POOLED_DB_URL", "postgres://db")],
         || {

@@ -32,52 +32,6 @@ const BOUND: Duration = Duration::from_secs(20);
 
 // ---- child processes --------------------------------------------------------
 
-/// Runs the test `name` again in a child process of this binary with `env`
-/// set (with `--include-ignored`, so that an ignored test's child runs it),
-/// and checks that it passed within [`BOUND`]. In the child, runs
-/// `scenario`.
-fn in_own_process(name: &str, env: &[(&str, &str)], scenario: impl FnOnce()) {
-    const CHILD: &str = "ADV17_CHILD_TEST_NAME";
-    if std::env::var(CHILD).as_deref() == Ok(name) {
-        scenario();
-        return;
-    }
-    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
-    command
-        .args([
-            name,
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-            "--include-ignored",
-        ])
-        .env(CHILD, name)
-        .env_remove("POOLED_CONFIG")
-        .env_remove("POOLED_CEILING")
-        .envs(env.iter().copied())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = command.spawn().unwrap();
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > BOUND {
-            let _ = child.kill();
-            break child.wait().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        status.success() && stdout.contains("1 passed"),
-        "{name}: the child process failed ({status})\n{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 // ---- a metrics recorder with a hook -----------------------------------------
 
 /// What the hooked recorder does when a handle of the pool labelled `pool`
@@ -269,7 +223,7 @@ static SECOND_ENTERED: AtomicBool = AtomicBool::new(false);
 /// group calls at once under a ceiling of 1.
 #[test]
 fn a_first_use_while_the_first_read_sets_the_ceiling_runs_under_it() {
-    in_own_process(
+    crate::common::in_own_process(
         "a_first_use_while_the_first_read_sets_the_ceiling_runs_under_it",
         &[("POOLED_CEILING", "1")],
         || {
@@ -315,7 +269,7 @@ fn a_first_use_while_the_first_read_sets_the_ceiling_runs_under_it() {
 /// a call that sees the layers stored before the ceiling is enabled.
 #[test]
 fn concurrent_first_uses_under_an_environment_ceiling_keep_it() {
-    in_own_process(
+    crate::common::in_own_process(
         "concurrent_first_uses_under_an_environment_ceiling_keep_it",
         &[("POOLED_CEILING", "2")],
         || {
@@ -404,7 +358,7 @@ fn assert_at_load(n: usize) {
 /// lock and a group's initialisation.
 #[test]
 fn first_uses_racing_loads_end_at_the_last_loads_settings() {
-    in_own_process(
+    crate::common::in_own_process(
         "first_uses_racing_loads_end_at_the_last_loads_settings",
         &[],
         || {
@@ -482,7 +436,7 @@ fn first_uses_racing_loads_end_at_the_last_loads_settings() {
 /// or bounds.
 #[test]
 fn first_uses_racing_a_final_clear_end_at_the_declared_settings() {
-    in_own_process(
+    crate::common::in_own_process(
         "first_uses_racing_a_final_clear_end_at_the_declared_settings",
         &[],
         || {
@@ -548,7 +502,7 @@ static LOADED_FROM_RECORDER: Mutex<Option<Result<(), String>>> = Mutex::new(None
 /// the load (the load skipped the group, not started yet).
 #[test]
 fn a_recorder_that_loads_while_a_group_is_built_leaves_it_at_the_loaded_settings() {
-    in_own_process(
+    crate::common::in_own_process(
         "a_recorder_that_loads_while_a_group_is_built_leaves_it_at_the_loaded_settings",
         &[],
         || {
@@ -593,7 +547,7 @@ static INNER_RAN: AtomicUsize = AtomicUsize::new(0);
 /// initialisation.
 #[test]
 fn a_recorder_that_calls_the_group_it_meters_at_first_use_loses_nothing() {
-    in_own_process(
+    crate::common::in_own_process(
         "a_recorder_that_calls_the_group_it_meters_at_first_use_loses_nothing",
         &[],
         || {
@@ -1201,7 +1155,7 @@ impl metrics::Recorder for SettlingRecorder {
 /// so that the gauge's load waits for the lock its own thread holds.
 #[test]
 fn a_load_from_a_report_made_while_a_first_use_settles_does_not_deadlock() {
-    in_own_process(
+    crate::common::in_own_process(
         "a_load_from_a_report_made_while_a_first_use_settles_does_not_deadlock",
         &[],
         || {
@@ -1223,7 +1177,7 @@ fn a_load_from_a_report_made_while_a_first_use_settles_does_not_deadlock() {
 /// the hang above is the gauge's load, made under `settle`'s loading lock.
 #[test]
 fn a_first_use_that_settles_with_a_report_that_does_not_load_returns() {
-    in_own_process(
+    crate::common::in_own_process(
         "a_first_use_that_settles_with_a_report_that_does_not_load_returns",
         &[],
         || {
@@ -1293,7 +1247,7 @@ impl log::Log for FleetShippingLogger {
 #[cfg(feature = "redis")]
 #[test]
 fn a_logger_shipping_a_fleet_refusal_through_its_own_group_does_not_deadlock() {
-    in_own_process(
+    crate::common::in_own_process(
         "a_logger_shipping_a_fleet_refusal_through_its_own_group_does_not_deadlock",
         &[],
         || {
@@ -1317,7 +1271,7 @@ fn a_logger_shipping_a_fleet_refusal_through_its_own_group_does_not_deadlock() {
 #[cfg(feature = "redis")]
 #[test]
 fn a_logger_shipping_a_fleet_refusal_through_another_group_returns() {
-    in_own_process(
+    crate::common::in_own_process(
         "a_logger_shipping_a_fleet_refusal_through_another_group_returns",
         &[],
         || {
@@ -1355,7 +1309,7 @@ static FLEETED: Group = Group::new(
 #[cfg(feature = "redis")]
 #[test]
 fn a_recorder_calling_a_fleet_group_when_its_fleet_registers_does_not_deadlock() {
-    in_own_process(
+    crate::common::in_own_process(
         "a_recorder_calling_a_fleet_group_when_its_fleet_registers_does_not_deadlock",
         &[],
         || {
@@ -1378,7 +1332,7 @@ fn a_recorder_calling_a_fleet_group_when_its_fleet_registers_does_not_deadlock()
 #[cfg(feature = "redis")]
 #[test]
 fn a_recorder_calling_another_group_when_a_fleet_registers_returns() {
-    in_own_process(
+    crate::common::in_own_process(
         "a_recorder_calling_another_group_when_a_fleet_registers_returns",
         &[],
         || {

@@ -23,52 +23,6 @@ use std::time::Duration;
 
 // ---- child processes --------------------------------------------------------
 
-/// Runs the test `name` again in a child process of this binary with `env`
-/// set (with `--include-ignored`, so that an ignored test's child runs it;
-/// `POOLED_*` of the parent removed), and checks that it passed within 30 s.
-/// In the child, runs `scenario`.
-fn in_own_process(name: &str, env: &[(&str, &str)], scenario: impl FnOnce()) {
-    const CHILD: &str = "ADV19_CHILD_TEST_NAME";
-    if std::env::var(CHILD).as_deref() == Ok(name) {
-        scenario();
-        return;
-    }
-    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
-    command
-        .args([
-            name,
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-            "--include-ignored",
-        ])
-        .env(CHILD, name)
-        .env_remove("POOLED_CONFIG")
-        .env_remove("POOLED_CEILING")
-        .envs(env.iter().copied())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = command.spawn().unwrap();
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            break child.wait().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        status.success() && stdout.contains("1 passed"),
-        "{name}: the child process failed ({status})\n{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 // ---- streams after an item's panic --------------------------------------------
 
 #[cfg(feature = "stream")]
@@ -444,7 +398,7 @@ mod streams {
     /// lost or their slots held.
     #[test]
     fn items_whose_remains_panic_again_when_dropped_are_skipped() {
-        in_own_process(
+        crate::common::in_own_process(
             "streams::items_whose_remains_panic_again_when_dropped_are_skipped",
             &[],
             || {
@@ -1132,7 +1086,7 @@ mod first_read_shipping {
     /// 5 s timeout, counted as stuck).
     #[test]
     fn a_subscriber_exporting_through_a_thread_that_reads_settings_does_not_stall_the_first_read() {
-        in_own_process(
+        crate::common::in_own_process(
             "first_read_shipping::a_subscriber_exporting_through_a_thread_that_reads_settings_does_not_stall_the_first_read",
             &[("POOLED_CEILING", "8")],
             || scenario(Export::ReadSettings),
@@ -1155,7 +1109,7 @@ mod first_read_shipping {
     /// refuses.)
     #[test]
     fn a_subscriber_exporting_through_a_thread_that_calls_a_group_waits_for_the_ceiling() {
-        in_own_process(
+        crate::common::in_own_process(
             "first_read_shipping::a_subscriber_exporting_through_a_thread_that_calls_a_group_waits_for_the_ceiling",
             &[("POOLED_CEILING", "8")],
             || {
@@ -1244,7 +1198,7 @@ mod cancel_resizes {
     /// bodies at once than the limit allows.
     #[test]
     fn a_cancellation_during_unwinding_that_grows_the_limit_wakes_and_loses_nothing() {
-        in_own_process(
+        crate::common::in_own_process(
             "cancel_resizes::a_cancellation_during_unwinding_that_grows_the_limit_wakes_and_loses_nothing",
             &[],
             || {
@@ -1527,7 +1481,7 @@ mod first_read_recorder {
     /// the registration waits for the exporter (5 s timeouts, counted).
     #[test]
     fn a_recorder_labelling_through_a_thread_that_reads_settings_does_not_stall_the_first_read() {
-        in_own_process(
+        crate::common::in_own_process(
             "first_read_recorder::a_recorder_labelling_through_a_thread_that_reads_settings_does_not_stall_the_first_read",
             &[("POOLED_CEILING", "4")],
             || {
@@ -1590,7 +1544,7 @@ mod fleet_race {
     /// running beside the limit, calls lost.
     #[test]
     fn racing_first_uses_of_a_refused_fleet_warn_once_and_keep_the_limit() {
-        in_own_process(
+        crate::common::in_own_process(
             "fleet_race::racing_first_uses_of_a_refused_fleet_warn_once_and_keep_the_limit",
             &[],
             || {

@@ -88,53 +88,6 @@ fn pool_of(size: usize, order: Order) -> Pool {
 
 const ORDERS: [Order; 3] = [Order::Fifo, Order::Lifo, Order::Priority];
 
-/// Runs the test `name` again in a child process of this binary (with
-/// `--include-ignored`, so that an ignored test's child runs it; `POOLED_*`
-/// of the parent removed), and checks that it passed within 30 s. In the
-/// child, runs `scenario`. A test that hangs leaves its thread parked on
-/// the process-wide ceiling: in a process of its own, it cannot stall or
-/// skew the other tests' ceiling.
-fn in_own_process(name: &str, scenario: impl FnOnce()) {
-    const CHILD: &str = "ADV21_CHILD_TEST_NAME";
-    if std::env::var(CHILD).as_deref() == Ok(name) {
-        scenario();
-        return;
-    }
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            name,
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-            "--include-ignored",
-        ])
-        .env(CHILD, name)
-        .env_remove("POOLED_CONFIG")
-        .env_remove("POOLED_CEILING")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            break child.wait().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        status.success() && stdout.contains("1 passed"),
-        "{name}: the child process failed ({status})\n{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 // ---- the application-wide ceiling -------------------------------------------
 
 mod ceiling_drops {
@@ -176,7 +129,7 @@ mod ceiling_drops {
     /// of waiting for good.
     #[test]
     fn a_group_blocking_call_dropped_waiting_for_its_group_frees_the_ceiling_before_its_closure() {
-        in_own_process("ceiling_drops::a_group_blocking_call_dropped_waiting_for_its_group_frees_the_ceiling_before_its_closure", || {
+        crate::common::in_own_process("ceiling_drops::a_group_blocking_call_dropped_waiting_for_its_group_frees_the_ceiling_before_its_closure", &[], || {
             let _turn = config_turn();
             config::load_str("adv21.toml", "ceiling = 1\n").unwrap();
             let out = within(BOUND, || {
@@ -215,7 +168,7 @@ mod ceiling_drops {
     /// must answer `Full` and the `Drop`'s call must run, in one poll.
     #[test]
     fn a_group_blocking_call_turned_away_by_its_group_frees_the_ceiling_before_its_closure() {
-        in_own_process("ceiling_drops::a_group_blocking_call_turned_away_by_its_group_frees_the_ceiling_before_its_closure", || {
+        crate::common::in_own_process("ceiling_drops::a_group_blocking_call_turned_away_by_its_group_frees_the_ceiling_before_its_closure", &[], || {
             let _turn = config_turn();
             config::load_str("adv21.toml", "ceiling = 1\n").unwrap();
             let (answer, out) = within(BOUND, || {
@@ -247,7 +200,7 @@ mod ceiling_drops {
     /// before the group's queue was left.
     #[test]
     fn a_group_async_call_dropped_waiting_for_its_group_drops_its_work_under_its_ceiling_slot() {
-        in_own_process("ceiling_drops::a_group_async_call_dropped_waiting_for_its_group_drops_its_work_under_its_ceiling_slot", || {
+        crate::common::in_own_process("ceiling_drops::a_group_async_call_dropped_waiting_for_its_group_drops_its_work_under_its_ceiling_slot", &[], || {
             let _turn = config_turn();
             config::load_str("adv21.toml", "ceiling = 1\n").unwrap();
             let out = within(BOUND, || {
@@ -282,7 +235,7 @@ mod ceiling_drops {
     /// sync call of another group, which needs that ceiling slot.
     #[test]
     fn a_group_call_handed_the_ceiling_slot_and_dropped_frees_it_before_its_work() {
-        in_own_process("ceiling_drops::a_group_call_handed_the_ceiling_slot_and_dropped_frees_it_before_its_work", || {
+        crate::common::in_own_process("ceiling_drops::a_group_call_handed_the_ceiling_slot_and_dropped_frees_it_before_its_work", &[], || {
             let _turn = config_turn();
             config::load_str("adv21.toml", "ceiling = 1\n").unwrap();
             let out = within(BOUND, || {
@@ -314,7 +267,7 @@ mod ceiling_drops {
     /// dropped unpolled, its closure's `Drop` runs another group's call.
     #[test]
     fn a_group_blocking_call_handed_the_ceiling_slot_and_dropped_frees_it_before_its_closure() {
-        in_own_process("ceiling_drops::a_group_blocking_call_handed_the_ceiling_slot_and_dropped_frees_it_before_its_closure", || {
+        crate::common::in_own_process("ceiling_drops::a_group_blocking_call_handed_the_ceiling_slot_and_dropped_frees_it_before_its_closure", &[], || {
             let _turn = config_turn();
             config::load_str("adv21.toml", "ceiling = 1\n").unwrap();
             let out = within(BOUND, || {
@@ -349,7 +302,7 @@ mod ceiling_drops {
     /// order that drops the closure before the ceiling slot it carries.
     #[test]
     fn a_group_blocking_job_dropped_unrun_frees_the_ceiling_before_its_closure() {
-        in_own_process("ceiling_drops::a_group_blocking_job_dropped_unrun_frees_the_ceiling_before_its_closure", || {
+        crate::common::in_own_process("ceiling_drops::a_group_blocking_job_dropped_unrun_frees_the_ceiling_before_its_closure", &[], || {
             let _turn = config_turn();
             config::load_str("adv21.toml", "ceiling = 1\n").unwrap();
             let (answer, out) = within(BOUND, || {
@@ -385,7 +338,7 @@ mod ceiling_drops {
     #[test]
     fn a_group_blocking_wait_call_dropped_waiting_for_its_group_frees_the_ceiling_before_its_closure(
     ) {
-        in_own_process("ceiling_drops::a_group_blocking_wait_call_dropped_waiting_for_its_group_frees_the_ceiling_before_its_closure", || {
+        crate::common::in_own_process("ceiling_drops::a_group_blocking_wait_call_dropped_waiting_for_its_group_frees_the_ceiling_before_its_closure", &[], || {
             let _turn = config_turn();
             config::load_str("adv21.toml", "ceiling = 1\n").unwrap();
             let out = within(BOUND, || {

@@ -91,16 +91,23 @@ pub fn multi_thread() -> tokio::runtime::Runtime {
 /// The variable naming the test a child process runs ([`in_child_process`]).
 pub const CHILD: &str = "POOLED_FACADE_TEST_CHILD";
 
+/// [`in_child_process`], its stderr unread.
+pub fn in_own_process(name: &str, env: &[(&str, &str)], scenario: impl FnOnce()) {
+    in_child_process(name, env, scenario);
+}
+
 /// Whether this process is a child [`in_child_process`] started.
 pub fn is_child_process() -> bool {
     std::env::var_os(CHILD).is_some()
 }
 
 /// Runs the test `name` (the calling test's own) again in a child process
-/// of this test binary with `env` set, and returns its stderr once it
-/// passed (a child that fails, or still runs after 40 s and is killed,
-/// fails the test). In the child, runs `scenario` and returns `None`. For
-/// what a process does once: a group's first use reads the environment.
+/// of this test binary with `env` set and the parent's `POOLED_CONFIG` and
+/// `POOLED_CEILING` removed, and returns its stderr once it passed (a child
+/// that fails, or still runs after 40 s and is killed, fails the test). In
+/// the child, runs `scenario` and returns `None`. For what a process does
+/// once: a group's first use reads the environment. An ignored test's child
+/// runs it too (`--include-ignored`), so `--ignored` runs the scenario.
 pub fn in_child_process(
     name: &str,
     env: &[(&str, &str)],
@@ -112,11 +119,17 @@ pub fn in_child_process(
     }
     let mut command = std::process::Command::new(std::env::current_exe().unwrap());
     command
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, name);
-    for (k, v) in env {
-        command.env(k, v);
-    }
+        .args([
+            name,
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+            "--include-ignored",
+        ])
+        .env(CHILD, name)
+        .env_remove("POOLED_CONFIG")
+        .env_remove("POOLED_CEILING")
+        .envs(env.iter().copied());
     let mut child = command
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

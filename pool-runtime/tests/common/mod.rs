@@ -263,13 +263,18 @@ pub fn waker_whose_drop_panics(armed: &'static std::sync::atomic::AtomicBool) ->
 /// The variable naming the test a child process runs ([`in_child_process`]).
 const CHILD: &str = "CHILD_TEST_NAME";
 
+/// How long a child process of [`in_child_process`] may run.
+const CHILD_BOUND: Duration = Duration::from_secs(30);
+
 /// Runs the test `name` (the calling test's own name) again in a child
 /// process of this test binary, with `env` set (names and values as raw
-/// bytes: they need not be unicode), checks that it passed within 20 s, and
+/// bytes: they need not be unicode) and the parent's `POOLED_CONFIG` and
+/// `POOLED_CEILING` removed, checks that it passed within 30 s, and
 /// returns what it wrote to stderr. In the child, runs `scenario` and
 /// returns nothing. For what a process does once: a group's first use
 /// reads the environment, a panic on a thread nobody joins, a global
-/// logger.
+/// logger. An ignored test's child runs it too (`--include-ignored`), so
+/// `--ignored` runs the scenario.
 pub fn in_child_process(name: &str, env: &[(&[u8], &[u8])], scenario: impl FnOnce()) -> String {
     use std::os::unix::ffi::OsStrExt;
     if std::env::var(CHILD).as_deref() == Ok(name) {
@@ -278,8 +283,16 @@ pub fn in_child_process(name: &str, env: &[(&[u8], &[u8])], scenario: impl FnOnc
     }
     let mut command = std::process::Command::new(std::env::current_exe().unwrap());
     command
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, name);
+        .args([
+            name,
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+            "--include-ignored",
+        ])
+        .env(CHILD, name)
+        .env_remove("POOLED_CONFIG")
+        .env_remove("POOLED_CEILING");
     for (k, v) in env {
         command.env(
             std::ffi::OsStr::from_bytes(k),
@@ -296,7 +309,7 @@ pub fn in_child_process(name: &str, env: &[(&[u8], &[u8])], scenario: impl FnOnc
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        if started.elapsed() > Duration::from_secs(20) {
+        if started.elapsed() > CHILD_BOUND {
             let _ = child.kill();
             let out = child.wait_with_output().unwrap();
             panic!(
@@ -315,6 +328,15 @@ pub fn in_child_process(name: &str, env: &[(&[u8], &[u8])], scenario: impl FnOnc
         "{name}: the child process failed ({status})\n{stdout}{stderr}"
     );
     stderr
+}
+
+/// [`in_child_process`] with unicode names and values, its stderr unread.
+pub fn in_own_process(name: &str, env: &[(&str, &str)], scenario: impl FnOnce()) {
+    let env: Vec<(&[u8], &[u8])> = env
+        .iter()
+        .map(|(k, v)| (k.as_bytes(), v.as_bytes()))
+        .collect();
+    in_child_process(name, &env, scenario);
 }
 
 /// Whether this process is a child [`in_child_process`] started.
