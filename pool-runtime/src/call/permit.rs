@@ -18,7 +18,7 @@ use crate::scale::adaptive::Verdict;
 use std::fmt;
 use std::future::poll_fn;
 use std::ops::Deref;
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
@@ -126,19 +126,8 @@ impl<R: Deref<Target = Core>> Held<R> {
     /// Takes a slot if one is free now (or this call may borrow its parent's),
     /// without waiting.
     fn try_acquire(core: R, weight: i64) -> Result<Self, Rejected> {
-        let held = {
-            let mut acquire =
-                pin!(Acquire::new(&*core, weight, Mode::Reject, Form::Permit).untimed());
-            let mut cx = Context::from_waker(Waker::noop());
-            let admitted = match acquire.as_mut().poll_acquire(&mut cx) {
-                Poll::Ready(result) => result,
-                // Queued: leave the queue, turned away as if no call could wait.
-                Poll::Pending => acquire.as_mut().give_up(Rejected::Full),
-            };
-            admitted?;
-            acquire.as_mut().detach()
-        };
-        Ok(Held::new(core, held))
+        // Queued: leave the queue, turned away as if no call could wait.
+        Self::attempt(core, weight, |acquire| acquire.give_up(Rejected::Full))
     }
 
     /// Takes a slot if one is free now; `None` otherwise, the attempt left
@@ -146,16 +135,28 @@ impl<R: Deref<Target = Core>> Held<R> {
     /// ceiling's side of a group's [`try_acquire`] (the group counts the
     /// refusal, as when any call that may not wait meets a full ceiling).
     fn try_now(core: R) -> Option<Self> {
+        // Queued: dropped by `attempt`, leaving the queue.
+        Self::attempt(core, 0, |_| Err(Rejected::Full)).ok()
+    }
+
+    /// One poll of a call that may not wait; `queued` decides the fate of a
+    /// call that got into the queue (the call is dropped after it).
+    fn attempt(
+        core: R,
+        weight: i64,
+        queued: impl FnOnce(Pin<&mut Acquire<&Core>>) -> Result<(), Rejected>,
+    ) -> Result<Self, Rejected> {
         let held = {
-            let mut acquire = pin!(Acquire::new(&*core, 0, Mode::Reject, Form::Permit).untimed());
+            let mut acquire =
+                pin!(Acquire::new(&*core, weight, Mode::Reject, Form::Permit).untimed());
             let mut cx = Context::from_waker(Waker::noop());
             match acquire.as_mut().poll_acquire(&mut cx) {
-                Poll::Ready(Ok(())) => acquire.as_mut().detach(),
-                // Queued (or refused): dropped here, leaving the queue.
-                Poll::Ready(Err(_)) | Poll::Pending => return None,
-            }
+                Poll::Ready(result) => result,
+                Poll::Pending => queued(acquire.as_mut()),
+            }?;
+            acquire.as_mut().detach()
         };
-        Some(Held::new(core, held))
+        Ok(Held::new(core, held))
     }
 
     fn new(core: R, held: Detached) -> Self {
