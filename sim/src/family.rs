@@ -362,7 +362,9 @@ pub fn oracle(workload: &Workload, seeds: &[u64]) -> (Contender, String) {
 pub fn run(options: &crate::Options) -> Vec<Outcome> {
     let seeds = options.seed_list();
     let mut out = Vec::new();
-    let models = if options.late {
+    let models = if options.blind {
+        crate::blind::scenarios(options.phase)
+    } else if options.late {
         crate::late::scenarios(options.phase)
     } else if options.fresh {
         crate::fresh::scenarios(options.phase)
@@ -500,6 +502,7 @@ mod tests {
             crate::holdout::scenarios(10.0),
             crate::fresh::scenarios(10.0),
             crate::late::scenarios(10.0),
+            crate::blind::scenarios(10.0),
         ];
         for w in sets.iter().flatten() {
             let max = max_for(w);

@@ -11,6 +11,7 @@
 //! cargo run --release -p pooled-sim -- --family --holdout   # models never tuned on (sim/src/holdout.rs)
 //! cargo run --release -p pooled-sim -- --family --fresh     # a third set, written after the policy (sim/src/fresh.rs)
 //! cargo run --release -p pooled-sim -- --family --late      # a fourth set, written later still (sim/src/late.rs)
+//! cargo run --release -p pooled-sim -- --family --blind     # a fifth set, written after all of them (sim/src/blind.rs)
 //! ```
 //!
 //! `--quick` runs the main table and then a reduced family (1 seed, 20 s
@@ -19,6 +20,7 @@
 //! Time is tokio's paused clock and randomness a seeded splitmix64, so every
 //! number is reproducible. The model, metrics and results: `sim/RESULTS.md`.
 
+mod blind;
 mod family;
 mod fresh;
 mod holdout;
@@ -62,6 +64,8 @@ pub struct Options {
     pub fresh: bool,
     /// With `family`: the late models (`sim/src/late.rs`) instead.
     pub late: bool,
+    /// With `family`: the blind models (`sim/src/blind.rs`) instead.
+    pub blind: bool,
     /// With `family`: only the models of these names (empty: all).
     pub only: Vec<String>,
     /// With `family`: instead of the tables, print a per-second timeline of
@@ -73,7 +77,7 @@ pub struct Options {
     pub min: Option<usize>,
 }
 
-const USAGE: &str = "usage: pooled-sim [--quick] [--family [--holdout | --fresh | --late] [--only NAME,..] [--trace] [--min N]] [--seeds N] [--seed-base S] [--no-plots] [--tune [sweep,grid,robust,holdout]]";
+const USAGE: &str = "usage: pooled-sim [--quick] [--family [--holdout | --fresh | --late | --blind] [--only NAME,..] [--trace] [--min N]] [--seeds N] [--seed-base S] [--no-plots] [--tune [sweep,grid,robust,holdout]]";
 
 impl Options {
     /// The seeds to run.
@@ -94,6 +98,7 @@ impl Options {
             holdout: false,
             fresh: false,
             late: false,
+            blind: false,
             only: Vec::new(),
             trace: false,
             min: None,
@@ -107,6 +112,7 @@ impl Options {
                 "--holdout" => o.holdout = true,
                 "--fresh" => o.fresh = true,
                 "--late" => o.late = true,
+                "--blind" => o.blind = true,
                 "--tune" => {
                     o.tune = match args.next() {
                         Some(stages) if !stages.starts_with('-') => {

@@ -302,7 +302,9 @@ fn mark(met: bool) -> &'static str {
 pub fn family(options: &Options, outcomes: &[crate::family::Outcome]) {
     println!(
         "## pooled-sim --family{}: {} seed{} (medians), {} s phases{}\n",
-        if options.late {
+        if options.blind {
+            " --blind"
+        } else if options.late {
             " --late"
         } else if options.fresh {
             " --fresh"
