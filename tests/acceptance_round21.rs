@@ -66,12 +66,18 @@ fn an_out_of_range_adaptive_default_is_refused_whichever_groups_are_adaptive() {
     );
     config::clear();
     assert_eq!(
-        none_adaptive.as_ref().err().and_then(|e| e.origin().cloned()),
+        none_adaptive
+            .as_ref()
+            .err()
+            .and_then(|e| e.origin().cloned()),
         at(2, 22),
         "no adaptive group: {none_adaptive:?}"
     );
     assert_eq!(
-        made_adaptive.as_ref().err().and_then(|e| e.origin().cloned()),
+        made_adaptive
+            .as_ref()
+            .err()
+            .and_then(|e| e.origin().cloned()),
         at(2, 22),
         "a group its table makes adaptive: {made_adaptive:?}"
     );
@@ -113,12 +119,9 @@ fn adaptive_parameters_from_defaults_and_a_table_reach_an_attribute_group() {
     assert_eq!((outputs, fixed()), (2, 1));
     assert_eq!(params(QUEUE_DEPTH_POOL), loaded, "{report}");
     assert!(
-        report
-            .changes
-            .iter()
-            .any(|c| c.group == "r21::queue_depth"
-                && c.setting == "policy"
-                && c.effect == config::Effect::AtRestart),
+        report.changes.iter().any(|c| c.group == "r21::queue_depth"
+            && c.setting == "policy"
+            && c.effect == config::Effect::AtRestart),
         "{report}"
     );
 }

@@ -13,7 +13,10 @@ use pool_runtime::{config, register_group, AdaptiveSettings, Group, GroupSpec, K
 fn adaptive_of(group: &Group) -> AdaptiveSettings {
     match group.settings().policy {
         ScalePolicy::Adaptive(params) => params,
-        other => panic!("{}: expected the adaptive policy, got {other:?}", group.name()),
+        other => panic!(
+            "{}: expected the adaptive policy, got {other:?}",
+            group.name()
+        ),
     }
 }
 
@@ -132,7 +135,10 @@ fn each_layer_sets_its_own_adaptive_parameters_over_the_declarations() {
     .unwrap();
     config::load_env_from(vars(&[
         ("POOLED_R21RT__DECLARED_PARAMS_POLICY", "adaptive"),
-        ("POOLED_R21RT__DECLARED_PARAMS_ADAPTIVE_DROP_TOLERANCE", "0.125"),
+        (
+            "POOLED_R21RT__DECLARED_PARAMS_ADAPTIVE_DROP_TOLERANCE",
+            "0.125",
+        ),
     ]))
     .unwrap();
     let params = adaptive_of(&DECLARED_PARAMS);
@@ -145,9 +151,19 @@ fn each_layer_sets_its_own_adaptive_parameters_over_the_declarations() {
             params.drop_tolerance,
             params.window_samples
         ),
-        (2.5, 0.5, 0.25, 0.125, AdaptiveSettings::DEFAULT.window_samples)
+        (
+            2.5,
+            0.5,
+            0.25,
+            0.125,
+            AdaptiveSettings::DEFAULT.window_samples
+        )
     );
-    assert_eq!(adaptive_of(&DECLARED_PARAMS), declared, "clear() goes back to the declaration");
+    assert_eq!(
+        adaptive_of(&DECLARED_PARAMS),
+        declared,
+        "clear() goes back to the declaration"
+    );
 }
 
 static FLIPPED_PARAMS: Group = Group::new(GroupSpec::new("r21rt::flipped_params").size(4));
@@ -162,7 +178,8 @@ register_group!(FLIPPED_PARAMS);
 /// fixed again: a fixed group of 4, no error.
 #[test]
 #[ignore = "bug: a table's policy = adaptive is set aside by a stronger kind = fixed, but its adaptive_tolerance beside it fails the load"]
-fn a_tables_adaptive_policy_and_parameters_are_set_aside_when_the_environment_makes_the_group_fixed() {
+fn a_tables_adaptive_policy_and_parameters_are_set_aside_when_the_environment_makes_the_group_fixed(
+) {
     let _turn = config_turn();
     config::load_env_from(vars(&[("POOLED_R21RT__FLIPPED_PARAMS_KIND", "fixed")])).unwrap();
     let loaded = config::load_str(
@@ -220,9 +237,17 @@ fn bounds_set_by_hand_last_until_a_reload_changes_the_configured_bounds() {
     .unwrap();
     assert_eq!(
         rows(&report, name),
-        vec![("max_waiting".into(), "none".into(), "5".into(), config::Effect::Applied)]
+        vec![(
+            "max_waiting".into(),
+            "none".into(),
+            "5".into(),
+            config::Effect::Applied
+        )]
     );
-    assert_eq!((pool.bounds(), pool.size(), pool.max_waiting()), ((4, 6), 4, Some(5)));
+    assert_eq!(
+        (pool.bounds(), pool.size(), pool.max_waiting()),
+        ((4, 6), 4, Some(5))
+    );
 
     // A reload that gives the group another kind changes nothing in the
     // running pool; the one that gives its kind back with the same counts
@@ -248,10 +273,19 @@ fn bounds_set_by_hand_last_until_a_reload_changes_the_configured_bounds() {
     config::clear();
     assert_eq!(
         rows(&report, name),
-        vec![("max".into(), "8".into(), "10".into(), config::Effect::Applied)],
+        vec![(
+            "max".into(),
+            "8".into(),
+            "10".into(),
+            config::Effect::Applied
+        )],
         "{report}"
     );
-    assert_eq!(pool.bounds(), (2, 8), "clear() went back to the declared bounds");
+    assert_eq!(
+        pool.bounds(),
+        (2, 8),
+        "clear() went back to the declared bounds"
+    );
 }
 
 static RUNNING_ADAPTIVE: Group = Group::new(
@@ -276,7 +310,10 @@ fn a_reload_of_adaptive_parameters_is_for_the_next_start_of_a_running_group() {
     let text = "[groups.\"r21rt::running_adaptive\"]\nadaptive_tolerance = 4.0\norder = \"lifo\"\n";
     assert!(!RUNNING_ADAPTIVE.is_started());
     let report = config::load_str("r21.toml", text).unwrap();
-    let effects: Vec<_> = rows(&report, name).into_iter().map(|r| (r.0, r.3)).collect();
+    let effects: Vec<_> = rows(&report, name)
+        .into_iter()
+        .map(|r| (r.0, r.3))
+        .collect();
     assert_eq!(
         effects,
         vec![
@@ -290,7 +327,10 @@ fn a_reload_of_adaptive_parameters_is_for_the_next_start_of_a_running_group() {
 
     assert_eq!(RUNNING_ADAPTIVE.size(), 1, "started");
     let report = config::load_str("r21.toml", text).unwrap();
-    let effects: Vec<_> = rows(&report, name).into_iter().map(|r| (r.0, r.3)).collect();
+    let effects: Vec<_> = rows(&report, name)
+        .into_iter()
+        .map(|r| (r.0, r.3))
+        .collect();
     let running = RUNNING_ADAPTIVE.settings();
     config::clear();
     assert_eq!(
@@ -303,7 +343,10 @@ fn a_reload_of_adaptive_parameters_is_for_the_next_start_of_a_running_group() {
     );
     assert_eq!(
         (running.order, running.policy),
-        (pool_runtime::Order::Fifo, ScalePolicy::Adaptive(AdaptiveSettings::DEFAULT)),
+        (
+            pool_runtime::Order::Fifo,
+            ScalePolicy::Adaptive(AdaptiveSettings::DEFAULT)
+        ),
         "the running pool's settings"
     );
     assert_eq!(RUNNING_ADAPTIVE.pool().order(), pool_runtime::Order::Fifo);
@@ -327,7 +370,10 @@ fn a_bad_fleet_value_in_the_defaults_table_is_refused_where_it_is_written() {
     config::clear();
     let lease = config::load_str("r21.toml", "[defaults]\nfleet_lease = \"50ms\"\n");
     config::clear();
-    let url = config::load_str("r21.toml", "[defaults]\nfleet_url = \"http://127.0.0.1:1\"\n");
+    let url = config::load_str(
+        "r21.toml",
+        "[defaults]\nfleet_url = \"http://127.0.0.1:1\"\n",
+    );
     config::clear();
     let at = |column| {
         Some(config::Origin::File {
@@ -345,5 +391,191 @@ fn a_bad_fleet_value_in_the_defaults_table_is_refused_where_it_is_written() {
         url.as_ref().err().and_then(|e| e.origin().cloned()),
         at(13),
         "an http:// URL: {url:?}"
+    );
+}
+
+#[cfg(feature = "test-util")]
+static ISO_RELOADED: Group = Group::new(GroupSpec::new("r21rt::iso_reloaded").size(2));
+#[cfg(feature = "test-util")]
+register_group!(ISO_RELOADED);
+
+/// `Group::isolate`: "a fresh pool with the group's effective settings";
+/// `Group::pool`: a pool "built on first use with its effective settings
+/// (the spec under application-wide configuration)"; README: a reload's
+/// kind, order, policy and executor take effect "at the group's next start".
+/// An instance is a fresh pool: isolated after a reload that gave a running
+/// group another order and kind, it starts with them, as a group started
+/// after the reload would; the shared pool keeps what it runs with.
+#[cfg(feature = "test-util")]
+#[test]
+#[ignore = "bug: an isolation made after a reload starts with the running shared pool's order and kind, not the loaded ones"]
+fn an_instance_isolated_after_a_reload_starts_with_the_loaded_order_and_kind() {
+    let _turn = config_turn();
+    // The shared pool starts, fixed FIFO.
+    assert_eq!(
+        std::thread::spawn(|| (ISO_RELOADED.size(), ISO_RELOADED.pool().order()))
+            .join()
+            .unwrap(),
+        (2, pool_runtime::Order::Fifo)
+    );
+    let report = config::load_str(
+        "r21.toml",
+        "[groups.\"r21rt::iso_reloaded\"]\norder = \"lifo\"\nkind = \"autoscale\"\nmin = 1\nmax = 4\n",
+    )
+    .unwrap();
+    let mine = ISO_RELOADED.isolate();
+    let instance = (
+        mine.pool().order(),
+        mine.pool().kind(),
+        mine.pool().bounds(),
+    );
+    drop(mine);
+    let shared = std::thread::spawn(|| (ISO_RELOADED.pool().order(), ISO_RELOADED.pool().kind()))
+        .join()
+        .unwrap();
+    config::clear();
+    assert_eq!(shared, (pool_runtime::Order::Fifo, Kind::Fixed), "{report}");
+    assert_eq!(
+        instance,
+        (pool_runtime::Order::Lifo, Kind::Autoscale, (1, 4)),
+        "the instance is a fresh start: {report}"
+    );
+}
+
+static DECLARED_START: Group = Group::new(
+    GroupSpec::new("r21rt::declared_start")
+        .kind(Kind::Autoscale)
+        .min(1)
+        .max(8)
+        .size(3),
+);
+register_group!(DECLARED_START);
+
+/// `pool_runtime::config` (Bounds): "An autoscaled group's start (`size`)
+/// that only its declaration gives is brought into the bounds a load gives:
+/// `max = 2` for a group declared to start at 3 is no error, and it starts
+/// at 2"; `GroupSettings::check`: "Every check a pool's settings must pass —
+/// the one rule the builder, configuration and a reload apply — and, if they
+/// pass, the slot count the pool starts with"; the fleet docs advise
+/// checking `GROUP.settings().check()` at start-up. The settings a load
+/// accepted pass that check, and say the pool starts at 2.
+#[test]
+#[ignore = "bug: after a load of max = 2 over a declared start of 3, Group::settings() still says size 3 and its check() fails SizeOutsideBounds"]
+fn a_declared_start_brought_into_loaded_bounds_passes_the_settings_check() {
+    let _turn = config_turn();
+    config::load_str("r21.toml", "[groups.\"r21rt::declared_start\"]\nmax = 2\n").unwrap();
+    let settings = DECLARED_START.settings();
+    config::clear();
+    assert_eq!(settings.starting_size(), 2);
+    assert_eq!(settings.check(), Ok((2, (1, 2))), "{settings:?}");
+}
+
+/// `Pool::drained`: "Resolves once the pool is closed and nothing is waiting
+/// or running"; the reentrancy rule: "a nested call that outlives its parent
+/// (returned out of the work, ...) keeps the slot busy until it ends". A
+/// closed pool whose last top-level call returned a nested call still
+/// running (a `submit` polled in the parent's work, and a permit) is not
+/// drained until that call ends; the identity of `Stats` holds throughout.
+#[test]
+fn drained_waits_for_nested_calls_that_outlived_their_parent() {
+    use common::{assert_accounted, gate, Task};
+    use futures::executor::block_on;
+    use std::future::Future;
+    use std::pin::Pin;
+
+    let pool = pool_runtime::Pool::fixed(1);
+    let (work, open) = gate();
+    let inner = pool.clone();
+    type Nested = Pin<Box<dyn Future<Output = Result<(), pool_runtime::Rejected>> + Send>>;
+    // Returned in a tuple: the work's output is the nested call, not awaited.
+    let (nested,): (Nested,) = block_on(pool.submit(async move {
+        let mut nested: Nested = Box::pin(async move { inner.submit(work).await });
+        assert!(futures::poll!(nested.as_mut()).is_pending());
+        (nested,)
+    }))
+    .unwrap();
+    let mut nested = Task::new(nested);
+    nested.assert_pending();
+    let s = pool.stats();
+    assert_accounted(&s);
+    assert_eq!((s.running, s.nested, s.completed), (1, 0, 1), "{s:?}");
+    assert_eq!(pool.try_acquire().err(), Some(pool_runtime::Rejected::Full));
+
+    pool.close();
+    let mut drained = Task::new(pool.drained());
+    drained.assert_pending();
+    open.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(nested.assert_ready(), Ok(()));
+    assert!(drained.is_woken(), "the nested call's end wakes drained()");
+    drained.assert_ready();
+    let s = pool.stats();
+    assert_accounted(&s);
+    assert_eq!(
+        (
+            s.running,
+            s.nested,
+            s.waiting,
+            s.completed,
+            s.rejected_total()
+        ),
+        (0, 0, 0, 2, 1),
+        "{s:?}"
+    );
+}
+
+static PLACED: Group = Group::new(
+    GroupSpec::new("r21rt::placed")
+        .kind(Kind::Autoscale)
+        .min(1)
+        .max(8),
+);
+register_group!(PLACED);
+
+/// README, "Configuration": "Errors name the file, line and column (or the
+/// variable)"; `ConfigError::origin`: "Where the offending value is: a file
+/// position or an environment variable". An out-of-range `adaptive_smoothing`
+/// next to a valid `adaptive_tolerance` is refused at the smoothing, in the
+/// file (line 4) and in the environment (its variable) — not at the valid
+/// tolerance a layer set first. The control: the smoothing alone.
+#[test]
+#[ignore = "bug: a bad adaptive_* value is reported at the first adaptive parameter any layer set (a valid adaptive_tolerance), not at itself"]
+fn a_bad_adaptive_parameter_is_reported_where_it_is_written() {
+    let _turn = config_turn();
+    let file = |line, column| {
+        Some(config::Origin::File {
+            path: "r21.toml".into(),
+            line,
+            column,
+        })
+    };
+    // The control: alone, the smoothing is refused at itself.
+    let alone = config::load_str(
+        "r21.toml",
+        "[groups.\"r21rt::placed\"]\npolicy = \"adaptive\"\nadaptive_smoothing = 1.5\n",
+    )
+    .unwrap_err();
+    assert_eq!(alone.origin().cloned(), file(3, 22), "{alone}");
+
+    // Next to a valid tolerance, on the line above it.
+    let in_file = config::load_str(
+        "r21.toml",
+        "[groups.\"r21rt::placed\"]\npolicy = \"adaptive\"\nadaptive_tolerance = 2.0\n\
+         adaptive_smoothing = 1.5\n",
+    )
+    .unwrap_err();
+    // A valid tolerance in the file, a bad smoothing in the environment.
+    config::load_str(
+        "r21.toml",
+        "[groups.\"r21rt::placed\"]\npolicy = \"adaptive\"\nadaptive_tolerance = 2.0\n",
+    )
+    .unwrap();
+    let var = "POOLED_R21RT__PLACED_ADAPTIVE_SMOOTHING";
+    let in_env = config::load_env_from(vars(&[(var, "1.5")])).unwrap_err();
+    config::clear();
+    assert_eq!(in_file.origin().cloned(), file(4, 22), "{in_file}");
+    assert_eq!(
+        in_env.origin().cloned(),
+        Some(config::Origin::Env { var: var.into() }),
+        "{in_env}"
     );
 }
