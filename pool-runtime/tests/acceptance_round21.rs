@@ -579,3 +579,76 @@ fn a_bad_adaptive_parameter_is_reported_where_it_is_written() {
         "{in_env}"
     );
 }
+
+/// `Group::isolate`: "Isolating a group the test already isolated nests: the
+/// newest instance serves until its guard is dropped"; `Isolation`: "When
+/// the guard is dropped ... New calls through the group go to the shared
+/// pool (or an outer isolation's)". Guards dropped out of order: the outer
+/// one first leaves the newest instance serving; dropping that one goes
+/// back to the shared pool, which saw none of it.
+#[cfg(feature = "test-util")]
+#[test]
+fn isolations_dropped_out_of_order_leave_the_newest_serving_then_the_shared_pool() {
+    static NESTED: Group = Group::new(GroupSpec::new("r21rt::iso_out_of_order").size(1));
+    // No load may move the shared pool meanwhile.
+    let _turn = config_turn();
+    let outer = NESTED.isolate();
+    outer.pool().pause();
+    let inner = NESTED.isolate();
+    inner.pool().resize(3);
+    assert_eq!(NESTED.size(), 3, "the newest instance serves");
+    drop(outer);
+    assert_eq!(
+        NESTED.run(|| 1),
+        Ok(1),
+        "still the newest, which is not paused"
+    );
+    assert_eq!(NESTED.size(), 3);
+    assert_eq!(inner.pool().stats().completed, 1);
+    drop(inner);
+    assert_eq!(NESTED.size(), 1, "the shared pool");
+    assert_eq!(NESTED.run(|| 2), Ok(2));
+    assert_eq!(NESTED.stats().completed, 1, "the shared pool saw one call");
+}
+
+#[cfg(feature = "test-util")]
+static CEILED_HOLDER: Group = Group::new(GroupSpec::new("r21rt::ceiled_holder").size(2));
+#[cfg(feature = "test-util")]
+register_group!(CEILED_HOLDER);
+#[cfg(feature = "test-util")]
+static CEILED_ISOLATED: Group = Group::new(
+    GroupSpec::new("r21rt::ceiled_isolated")
+        .size(2)
+        .max_waiting(0),
+);
+#[cfg(feature = "test-util")]
+register_group!(CEILED_ISOLATED);
+
+/// `pool_runtime::ceiling`: "While a ceiling is set, every group call takes
+/// a ceiling slot before its group's slot"; README: `ceiling = 64` is "at
+/// most 64 calls running across all groups", and an isolated group routes
+/// "the test's calls through the group to a fresh pool". A call of an
+/// isolated group is still a group call: under a ceiling of 1 held by
+/// another group, the isolated group's never-waiting calls are turned away
+/// (`Full`), and once the ceiling frees they run.
+#[cfg(feature = "test-util")]
+#[test]
+fn an_isolated_groups_calls_are_still_under_the_ceiling() {
+    let _turn = config_turn();
+    config::load_str("r21.toml", "ceiling = 1\n").unwrap();
+    let held = CEILED_HOLDER.try_acquire(0).unwrap();
+    let mine = CEILED_ISOLATED.isolate();
+    let refused = (
+        CEILED_ISOLATED.run(|| ()),
+        CEILED_ISOLATED.try_acquire(0).map(drop),
+        futures::executor::block_on(CEILED_ISOLATED.submit(0, async {})),
+    );
+    drop(held);
+    let after = CEILED_ISOLATED.run(|| 1);
+    let stats = mine.pool().stats();
+    drop(mine);
+    config::clear();
+    let full = Err(pool_runtime::Rejected::Full);
+    assert_eq!(refused, (full, full, full), "{stats:?}");
+    assert_eq!(after, Ok(1));
+}
