@@ -1,0 +1,1080 @@
+//! Hostile tests, round 22: user code the pool calls back re-entering it
+//! from places earlier rounds did not reach (a panic hook that steers the
+//! pool while the panic unwinds out of a waker, a clock, a judge, an
+//! executor; a thread-local destructor making a sync call; a waker that drops
+//! a pooled stream, a tower service or other calls; a waker that aborts the
+//! pool in the middle of a wake batch); sync callers whose thread is unparked
+//! by someone else; a watch callback whose panic payload panics again; the
+//! autoscaler's timing changed under load; tower services turned back into
+//! their inner service mid-wait. Each test names the promise it attacks (the
+//! limit, nothing hangs, nothing is lost, bad input an error value).
+//! Concurrency is counted from outside the library; every wait is bounded
+//! only to turn a hang into a failure.
+
+mod common;
+
+use common::{assert_accounted, quiet_planned_panics, within, Meter};
+use pool_runtime::{Kind, Order, Pool, Rejected};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{mpsc, Arc, Mutex};
+use std::task::{Context, Waker};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Long enough that only a hang reaches it on a loaded 2-core machine.
+const WATCHDOG: Duration = Duration::from_secs(20);
+
+/// Polls until `done` or the watchdog fires.
+#[track_caller]
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < WATCHDOG, "hung waiting for {what}");
+        thread::sleep(Duration::from_millis(2));
+    }
+}
+
+// ---- sync callers unparked by someone else -----------------------------------
+
+/// Promise (README, "Timeouts"): "Sync callers time out on their own thread
+/// (their park's timeout)". Attack: another thread unparks the caller's
+/// thread in a tight loop while it waits (spurious wake-ups, as any code
+/// sharing the thread's park token may cause). The call must still time out
+/// at its deadline (not earlier, not never), as `Rejected::TimedOut`, and
+/// leave the queue.
+#[test]
+fn spurious_unparks_neither_cut_nor_extend_a_sync_callers_timeout() {
+    let pool = Pool::builder()
+        .size(1)
+        .admission_timeout(Duration::from_millis(400))
+        .build()
+        .unwrap();
+    let holder = pool.try_acquire_owned(0).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let caller = {
+        let pool = pool.clone();
+        thread::spawn(move || {
+            let start = Instant::now();
+            let out = pool.run(|| ());
+            (out, start.elapsed())
+        })
+    };
+    let unparker = {
+        let stop = stop.clone();
+        let target = caller.thread().clone();
+        thread::spawn(move || {
+            while !stop.load(SeqCst) {
+                target.unpark();
+                thread::sleep(Duration::from_micros(200));
+            }
+        })
+    };
+    wait_until("the caller to finish", || caller.is_finished());
+    stop.store(true, SeqCst);
+    unparker.join().unwrap();
+    let (out, took) = caller.join().unwrap();
+    assert_eq!(out, Err(Rejected::TimedOut));
+    assert!(
+        took >= Duration::from_millis(390),
+        "timed out early, after {took:?}"
+    );
+    drop(holder);
+    let stats = pool.stats();
+    assert_eq!(stats.waiting, 0, "{stats:?}");
+    assert_eq!(stats.rejected_for(Rejected::TimedOut), 1, "{stats:?}");
+    assert_accounted(&stats);
+}
+
+/// Promise (README, "Limits"): `running <= limit` at every admission.
+/// Attack: sync callers without a timeout on a full pool of 2, their
+/// threads unparked in a tight loop by another thread; none may run before
+/// a slot frees, and when they do, never more than 2 at once (counted from
+/// outside); every call completes.
+#[test]
+fn spurious_unparks_never_admit_a_parked_sync_caller_past_the_limit() {
+    let pool = Pool::fixed(2);
+    let meter = Meter::default();
+    let a = pool.try_acquire_owned(0).unwrap();
+    let b = pool.try_acquire_owned(0).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let callers: Vec<_> = (0..6)
+        .map(|_| {
+            let (pool, meter) = (pool.clone(), meter.clone());
+            thread::spawn(move || {
+                pool.run(|| {
+                    let _inside = meter.enter();
+                    thread::sleep(Duration::from_millis(5));
+                })
+            })
+        })
+        .collect();
+    let targets: Vec<_> = callers.iter().map(|c| c.thread().clone()).collect();
+    let unparker = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            while !stop.load(SeqCst) {
+                for t in &targets {
+                    t.unpark();
+                }
+                thread::sleep(Duration::from_micros(100));
+            }
+        })
+    };
+    wait_until("six parked callers", || pool.stats().waiting == 6);
+    thread::sleep(Duration::from_millis(200));
+    assert_eq!(meter.done(), 0, "a parked caller ran with no slot free");
+    drop(a);
+    drop(b);
+    for caller in callers {
+        let start = Instant::now();
+        while !caller.is_finished() {
+            assert!(start.elapsed() < WATCHDOG, "a sync caller never ran");
+            thread::sleep(Duration::from_millis(2));
+        }
+        assert_eq!(caller.join().unwrap(), Ok(()));
+    }
+    stop.store(true, SeqCst);
+    unparker.join().unwrap();
+    assert_eq!(meter.max(), 2, "limit 2, counted from outside");
+    let stats = pool.stats();
+    assert_eq!(stats.completed, 8, "six calls and two permits: {stats:?}");
+    assert_accounted(&stats);
+}
+
+// ---- a sync call from a thread-local destructor -----------------------------
+
+/// Promise (`park.rs`, and "nothing hangs / never a panic"): a sync call on
+/// "a thread whose thread-locals are being torn down makes [a waker] for the
+/// occasion". Attack: a thread-local registered before the library's own
+/// (so destroyed after them) whose `Drop` makes a sync call that must park
+/// (the pool is full; the slot frees later). Run in a child process: a
+/// panic in a thread-local destructor aborts.
+#[test]
+fn a_sync_call_from_a_thread_local_destructor_waits_for_its_slot() {
+    common::in_child_process(
+        "a_sync_call_from_a_thread_local_destructor_waits_for_its_slot",
+        &[],
+        || {
+            struct Late {
+                pool: Pool,
+                answer: mpsc::Sender<Result<u32, Rejected>>,
+            }
+            impl Drop for Late {
+                fn drop(&mut self) {
+                    let out = self.pool.run(|| 7);
+                    let _ = self.answer.send(out);
+                }
+            }
+            thread_local! {
+                static LATE: std::cell::RefCell<Option<Late>> = const { std::cell::RefCell::new(None) };
+            }
+            let pool = Pool::fixed(1);
+            let warm = Pool::fixed(1);
+            let holder = pool.try_acquire_owned(0).unwrap();
+            let warm_holder = warm.try_acquire_owned(0).unwrap();
+            let (answer, answered) = mpsc::channel();
+            let body_done = Arc::new(AtomicBool::new(false));
+            let thread = {
+                let (pool, warm, body_done) = (pool.clone(), warm.clone(), body_done.clone());
+                thread::spawn(move || {
+                    // Registered first: destroyed last.
+                    LATE.with(|late| *late.borrow_mut() = Some(Late { pool, answer }));
+                    // A sync call that parks: the library's thread-locals
+                    // (its waker) are registered now, after `LATE`.
+                    assert_eq!(warm.run(|| 1), Ok(1));
+                    body_done.store(true, SeqCst);
+                })
+            };
+            wait_until("the warm-up caller to park", || warm.stats().waiting == 1);
+            drop(warm_holder);
+            wait_until("the thread's body", || body_done.load(SeqCst));
+            // The destructor's call must wait: the pool is full.
+            wait_until("the destructor's call to wait", || {
+                pool.stats().waiting == 1 || thread.is_finished()
+            });
+            thread::sleep(Duration::from_millis(100));
+            drop(holder);
+            let out = answered
+                .recv_timeout(WATCHDOG)
+                .expect("the destructor's sync call never returned");
+            assert_eq!(out, Ok(7));
+            thread.join().unwrap();
+            let stats = pool.stats();
+            assert_eq!(stats.completed, 2, "{stats:?}");
+            assert_accounted(&stats);
+        },
+    );
+}
+
+// ---- a panic hook that steers the pool ----------------------------------------
+
+#[cfg(feature = "tokio")]
+mod panic_hook {
+    use super::*;
+    use pool_runtime::{AdaptiveSettings, BlockingExecutor, BlockingJob, Clock, ScalePolicy};
+    use std::future::Future;
+    use std::pin::{pin, Pin};
+    use std::sync::OnceLock;
+    use std::task::{Poll, RawWaker, RawWakerVTable};
+
+    /// The pools the hook steers: every panic reads their stats, tries a
+    /// permit and moves their limit.
+    static STEERED: OnceLock<Mutex<Vec<Pool>>> = OnceLock::new();
+    static HOOK_RUNS: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static IN_HOOK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    fn steered() -> &'static Mutex<Vec<Pool>> {
+        STEERED.get_or_init(|| Mutex::new(Vec::new()))
+    }
+
+    fn install_hook() {
+        std::panic::set_hook(Box::new(|info| {
+            HOOK_RUNS.fetch_add(1, SeqCst);
+            eprintln!("hook: {info}");
+            // The hook's own reads of a panicking clock must not panic (a
+            // panic inside a panic hook aborts, by Rust's rules).
+            IN_HOOK.set(true);
+            struct Out;
+            impl Drop for Out {
+                fn drop(&mut self) {
+                    IN_HOOK.set(false);
+                }
+            }
+            let _out = Out;
+            // A copy, so that no lock of the test's is held meanwhile.
+            let pools: Vec<Pool> = steered().lock().unwrap().clone();
+            for pool in pools {
+                let _ = pool.stats();
+                if let Ok(permit) = pool.try_acquire() {
+                    drop(permit);
+                }
+                let size = pool.size();
+                pool.resize(size);
+                pool.set_admission_timeout(pool.admission_timeout());
+            }
+        }));
+    }
+
+    fn steer(pool: &Pool) {
+        steered().lock().unwrap().push(pool.clone());
+    }
+
+    /// A waker whose `wake` panics: a planned panic.
+    fn panicking_wake() -> Waker {
+        fn vtable() -> &'static RawWakerVTable {
+            &RawWakerVTable::new(clone, wake, wake, noop)
+        }
+        unsafe fn clone(data: *const ()) -> RawWaker {
+            RawWaker::new(data, vtable())
+        }
+        unsafe fn wake(_: *const ()) {
+            panic!("planned: wake");
+        }
+        unsafe fn noop(_: *const ()) {}
+        unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), vtable())) }
+    }
+
+    /// A waker whose `clone` panics once armed.
+    fn panicking_clone(armed: &'static AtomicBool) -> Waker {
+        fn vtable() -> &'static RawWakerVTable {
+            &RawWakerVTable::new(clone, noop, noop, noop)
+        }
+        unsafe fn clone(data: *const ()) -> RawWaker {
+            let armed = unsafe { &*(data as *const AtomicBool) };
+            if armed.swap(false, SeqCst) {
+                panic!("planned: clone");
+            }
+            RawWaker::new(data, vtable())
+        }
+        unsafe fn noop(_: *const ()) {}
+        unsafe {
+            Waker::from_raw(RawWaker::new(
+                armed as *const AtomicBool as *const (),
+                vtable(),
+            ))
+        }
+    }
+
+    struct PanickyClock {
+        start: Instant,
+        armed: AtomicBool,
+    }
+    impl Clock for PanickyClock {
+        fn now(&self) -> Duration {
+            if self.armed.load(SeqCst) && !IN_HOOK.get() {
+                panic!("planned: clock");
+            }
+            self.start.elapsed()
+        }
+    }
+
+    struct PanickyExecutor;
+    impl BlockingExecutor for PanickyExecutor {
+        fn execute(&self, job: BlockingJob) {
+            drop(job);
+            panic!("planned: execute");
+        }
+    }
+
+    fn poll_once<F: Future>(fut: Pin<&mut F>, waker: &Waker) -> Poll<F::Output> {
+        fut.poll(&mut Context::from_waker(waker))
+    }
+
+    /// Promise (README, lock order): "A pool's own lock is never held while
+    /// a waker, a judge or user code runs"; faults lose nothing. Attack: a
+    /// panic hook (user code every panic runs, on the panicking thread, at
+    /// the point of the panic) that reads the pool's stats, takes and drops
+    /// a permit and resizes the pool, installed while the pool's callbacks
+    /// panic: a waker's `wake` at a release, a waker's `clone` at a first
+    /// poll, a clock on every kind of pool, a judge, a blocking executor.
+    /// Nothing may hang (each scenario has a watchdog), and every pool ends
+    /// accounted with nothing running or waiting. In a child process: the
+    /// hook is process-wide.
+    #[test]
+    fn a_panic_hook_that_steers_the_pool_while_its_callbacks_panic() {
+        common::in_child_process(
+            "panic_hook::a_panic_hook_that_steers_the_pool_while_its_callbacks_panic",
+            &[],
+            || {
+                install_hook();
+                within(WATCHDOG, wake_at_a_release);
+                within(WATCHDOG, clone_at_a_first_poll);
+                within(WATCHDOG, clock_on_every_kind);
+                within(WATCHDOG, judge_and_executor);
+                assert!(HOOK_RUNS.load(SeqCst) >= 5, "{}", HOOK_RUNS.load(SeqCst));
+            },
+        );
+    }
+
+    fn wake_at_a_release() {
+        let pool = Pool::fixed(1);
+        steer(&pool);
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let mut waiting = pin!(pool.submit(async { 3 }));
+        assert!(poll_once(waiting.as_mut(), &panicking_wake()).is_pending());
+        // The release wakes the panicking waker; the hook steers the pool
+        // meanwhile; the panic reaches the releasing thread.
+        let released = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(holder)));
+        assert!(released.is_err(), "the waker's panic is re-raised");
+        assert_eq!(
+            poll_once(waiting.as_mut(), Waker::noop()),
+            Poll::Ready(Ok(3))
+        );
+        let stats = pool.stats();
+        assert_eq!((stats.running, stats.waiting), (0, 0), "{stats:?}");
+        assert_accounted(&stats);
+    }
+
+    fn clone_at_a_first_poll() {
+        static ARMED: AtomicBool = AtomicBool::new(false);
+        let pool = Pool::fixed(1);
+        steer(&pool);
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let mut waiting = Box::pin(pool.submit(async { 4 }));
+        ARMED.store(true, SeqCst);
+        let waker = panicking_clone(&ARMED);
+        let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            poll_once(waiting.as_mut(), &waker)
+        }));
+        assert!(first.is_err(), "the clone's panic reaches the poller");
+        // Dropped after the panic (see
+        // `a_call_polled_again_after_its_wakers_clone_panicked_is_counted_once`
+        // for one polled again).
+        drop(waiting);
+        let stats = pool.stats();
+        assert_eq!((stats.running, stats.waiting), (1, 0), "{stats:?}");
+        drop(holder);
+        let stats = pool.stats();
+        assert_eq!((stats.running, stats.waiting), (0, 0), "{stats:?}");
+        assert_accounted(&stats);
+    }
+
+    fn clock_on_every_kind() {
+        for policy in [
+            None,
+            Some(ScalePolicy::QueueDepth),
+            Some(ScalePolicy::Adaptive(AdaptiveSettings::DEFAULT)),
+        ] {
+            let clock = Arc::new(PanickyClock {
+                start: Instant::now(),
+                armed: AtomicBool::new(false),
+            });
+            let mut builder = Pool::builder().clock(clock.clone());
+            builder = match policy {
+                None => builder.size(2),
+                Some(policy) => builder
+                    .kind(Kind::Autoscale)
+                    .min(1)
+                    .max(3)
+                    .autoscale_interval(Duration::from_millis(1))
+                    .scale_policy(policy),
+            };
+            let pool = builder
+                .admission_timeout(Duration::from_secs(5))
+                .build()
+                .unwrap();
+            steer(&pool);
+            let meter = Meter::default();
+            clock.armed.store(true, SeqCst);
+            let threads: Vec<_> = (0..4)
+                .map(|_| {
+                    let (pool, meter) = (pool.clone(), meter.clone());
+                    thread::spawn(move || {
+                        for _ in 0..20 {
+                            let _ = pool.run(|| {
+                                let _inside = meter.enter();
+                                thread::sleep(Duration::from_micros(300));
+                            });
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            clock.armed.store(false, SeqCst);
+            let (_, max) = pool.bounds();
+            assert!(meter.max() <= max.max(2), "{} > {max}", meter.max());
+            let stats = pool.stats();
+            assert_eq!((stats.running, stats.waiting), (0, 0), "{stats:?}");
+            assert_accounted(&stats);
+        }
+    }
+
+    fn judge_and_executor() {
+        let pool = Pool::builder()
+            .kind(Kind::Autoscale)
+            .order(Order::Priority)
+            .min(1)
+            .max(2)
+            .scale_policy(ScalePolicy::Adaptive(AdaptiveSettings::DEFAULT))
+            .blocking_executor(Arc::new(PanickyExecutor))
+            .build()
+            .unwrap();
+        steer(&pool);
+        let judged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            futures::executor::block_on(
+                pool.submit_judged(0, async { 5 }, |_| panic!("planned: judge")),
+            )
+        }));
+        assert!(judged.is_err(), "the judge's panic reaches the caller");
+        let blocking = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            futures::executor::block_on(pool.submit_blocking(|| 6))
+        }));
+        let _ = blocking;
+        let stats = pool.stats();
+        assert_eq!((stats.running, stats.waiting), (0, 0), "{stats:?}");
+        assert_accounted(&stats);
+        // Still usable.
+        assert_eq!(pool.run(|| 8), Ok(8));
+    }
+}
+
+// ---- wakers that drop calls, or abort, in the middle of a wake batch ---------
+
+/// A waker that runs `on_wake` (once) when woken.
+fn waker_running(on_wake: impl FnOnce() + Send + 'static) -> Waker {
+    struct OnWake(Mutex<Option<Box<dyn FnOnce() + Send>>>);
+    impl std::task::Wake for OnWake {
+        fn wake(self: Arc<Self>) {
+            let f = self.0.lock().unwrap().take();
+            if let Some(f) = f {
+                f();
+            }
+        }
+    }
+    Waker::from(Arc::new(OnWake(Mutex::new(Some(Box::new(on_wake))))))
+}
+
+type Waiting = std::pin::Pin<Box<dyn std::future::Future<Output = Result<u32, Rejected>> + Send>>;
+
+/// Promise (README, "Cancellation" and "Faults lose nothing"): a call
+/// dropped after it was handed its slot passes the slot on; wakers are woken
+/// outside the pool's locks. Attack: a pool of 0 with eight queued calls
+/// (every order); a resize to 8 hands all of them a slot in one wake batch,
+/// and the first waker woken drops every other call (handed, not yet
+/// polled) and aborts the pool, while the batch is still being woken.
+/// Nothing hangs; the calls that are left run or are turned away; the pool
+/// ends with nothing running or waiting, accounted, and drained.
+#[test]
+fn a_waker_that_drops_the_rest_of_its_batch_and_aborts_loses_nothing() {
+    for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+        let pool = Pool::builder().order(order).size(1).build().unwrap();
+        pool.resize(0);
+        let calls: Arc<Mutex<Vec<Option<Waiting>>>> = Arc::new(Mutex::new(Vec::new()));
+        let fired = Arc::new(AtomicUsize::new(0));
+        for i in 0..8u32 {
+            let pool2 = pool.clone();
+            let mut call: Waiting =
+                Box::pin(
+                    async move { pool2.submit_weighted(i64::from(i), async move { i }).await },
+                );
+            let waker = {
+                let (calls, pool, fired) = (calls.clone(), pool.clone(), fired.clone());
+                waker_running(move || {
+                    if fired.fetch_add(1, SeqCst) == 0 {
+                        // Drop every other call (handed or queued), under
+                        // no lock of the test's but the list's.
+                        let others: Vec<_> = calls
+                            .lock()
+                            .unwrap()
+                            .iter_mut()
+                            .enumerate()
+                            .filter(|(j, _)| *j as u32 != i)
+                            .filter_map(|(_, c)| c.take())
+                            .collect();
+                        drop(others);
+                        pool.abort();
+                    }
+                })
+            };
+            assert!(call
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+            calls.lock().unwrap().push(Some(call));
+        }
+        assert_eq!(pool.stats().waiting, 8);
+        within(WATCHDOG, {
+            let pool = pool.clone();
+            move || pool.resize(8)
+        });
+        let left: Vec<Waiting> = calls
+            .lock()
+            .unwrap()
+            .iter_mut()
+            .filter_map(|c| c.take())
+            .collect();
+        assert!(fired.load(SeqCst) >= 1, "{order:?}: nobody was woken");
+        for mut call in left {
+            match call.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+                std::task::Poll::Ready(Ok(_)) | std::task::Poll::Ready(Err(Rejected::Closed)) => {}
+                other => panic!("{order:?}: after the abort: {other:?}"),
+            }
+        }
+        let stats = pool.stats();
+        assert_eq!(
+            (stats.running, stats.waiting),
+            (0, 0),
+            "{order:?}: {stats:?}"
+        );
+        assert_eq!(stats.submitted(), 8, "{order:?}: {stats:?}");
+        assert_accounted(&stats);
+        within(WATCHDOG, {
+            let pool = pool.clone();
+            move || futures::executor::block_on(pool.drained())
+        });
+    }
+}
+
+// ---- the autoscaler's timing changed under load -------------------------------
+
+/// Promise (`set_autoscale_timing`, README "Autoscale"): the limit moves
+/// within `[min, max]`; bad timing is an error value. Attack: four threads
+/// of sync and async callers on an autoscaled priority pool (1..=3) while
+/// another thread sets the timing to the extremes (1 ns, `Duration::MAX`,
+/// windows of 1 and `MAX_WINDOW`, and refused ones: a zero interval, a
+/// window past the maximum) as fast as it can. The bodies running at once
+/// (counted from outside) never pass 3, the size stays in bounds, every
+/// call completes and the pool ends accounted.
+#[test]
+fn autoscale_timing_changed_at_random_under_load_keeps_the_bounds() {
+    use pool_runtime::AutoscaleTiming;
+    let pool = Pool::builder()
+        .kind(Kind::Autoscale)
+        .order(Order::Priority)
+        .min(1)
+        .max(3)
+        .build()
+        .unwrap();
+    let meter = Meter::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let steering = {
+        let (pool, stop) = (pool.clone(), stop.clone());
+        thread::spawn(move || {
+            let timings = [
+                (Duration::from_nanos(1), 1, true),
+                (Duration::MAX, AutoscaleTiming::MAX_WINDOW, true),
+                (Duration::from_millis(1), 2, true),
+                (Duration::ZERO, 4, false),
+                (
+                    Duration::from_millis(1),
+                    AutoscaleTiming::MAX_WINDOW + 1,
+                    false,
+                ),
+                (Duration::from_micros(10), 0, false),
+            ];
+            let mut i = 0usize;
+            while !stop.load(SeqCst) {
+                let (interval, window, ok) = timings[i % timings.len()];
+                let set = pool.set_autoscale_timing(AutoscaleTiming { interval, window });
+                assert_eq!(set.is_ok(), ok, "{interval:?} {window}: {set:?}");
+                let size = pool.size();
+                assert!((1..=3).contains(&size), "size {size}");
+                i += 1;
+                if i % 16 == 0 {
+                    thread::sleep(Duration::from_micros(100));
+                }
+            }
+            i
+        })
+    };
+    let callers: Vec<_> = (0..4)
+        .map(|t| {
+            let (pool, meter) = (pool.clone(), meter.clone());
+            thread::spawn(move || {
+                for n in 0..150i64 {
+                    let out = if t % 2 == 0 {
+                        pool.run_weighted(n % 5, || {
+                            let _inside = meter.enter();
+                            thread::yield_now();
+                        })
+                    } else {
+                        futures::executor::block_on(pool.submit_weighted(-n, async {
+                            let _inside = meter.enter();
+                            thread::yield_now();
+                        }))
+                    };
+                    assert_eq!(out, Ok(()));
+                }
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    for c in callers {
+        while !c.is_finished() {
+            assert!(start.elapsed() < WATCHDOG * 2, "callers hung");
+            thread::sleep(Duration::from_millis(5));
+        }
+        c.join().unwrap();
+    }
+    stop.store(true, SeqCst);
+    assert!(steering.join().unwrap() > 0);
+    assert!(meter.max() <= 3, "{} bodies at once, max 3", meter.max());
+    let stats = pool.stats();
+    assert_eq!(stats.completed, 600, "{stats:?}");
+    assert!((1..=3).contains(&stats.size), "{stats:?}");
+    assert_accounted(&stats);
+}
+
+// ---- config::watch: a callback whose panic payload panics again ---------------
+
+#[cfg(feature = "config")]
+mod watched {
+    use super::*;
+    use pool_runtime::{config, register_group, Group, GroupSpec};
+
+    static WATCHED: Group = Group::new(GroupSpec::new("adv22::watched").size(2));
+    register_group!(WATCHED);
+
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            if !thread::panicking() {
+                panic!("planned: a payload whose drop panics");
+            }
+        }
+    }
+
+    /// Promise (`config::watch`): "A panic in [the callback] is caught and
+    /// the watch goes on". Attack: the callback panics with a payload whose
+    /// own `Drop` panics (the second panic is the library's to contain); the
+    /// next change of the file must still be loaded and reported, and the
+    /// `Watch` dropped without a hang.
+    #[test]
+    fn a_watch_callback_whose_panic_payload_panics_again_does_not_end_the_watch() {
+        let _turn = common::config_turn();
+        quiet_planned_panics();
+        let path =
+            std::env::temp_dir().join(format!("pooled-adv22-watch-{}.toml", std::process::id()));
+        std::fs::write(&path, "[groups.\"adv22::watched\"]\nsize = 3\n").unwrap();
+        let (tx, rx) = mpsc::channel();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let watch = {
+            let calls = calls.clone();
+            config::watch(&path, Duration::from_millis(5), move |outcome| {
+                if calls.fetch_add(1, SeqCst) == 0 {
+                    std::panic::panic_any(Bomb);
+                }
+                let _ = tx.send(outcome.map(|r| r.to_string()).map_err(|e| e.to_string()));
+            })
+            .unwrap()
+        };
+        assert_eq!(WATCHED.size(), 3);
+        std::fs::write(&path, "[groups.\"adv22::watched\"]\nsize = 4\n").unwrap();
+        wait_until("the first reload", || calls.load(SeqCst) >= 1);
+        assert_eq!(WATCHED.size(), 4);
+        // Give the watch a moment to settle after the panic, then change again.
+        thread::sleep(Duration::from_millis(50));
+        std::fs::write(&path, "[groups.\"adv22::watched\"]\nsize = 5\n").unwrap();
+        let report = rx
+            .recv_timeout(WATCHDOG)
+            .expect("the watch ended after its callback's panic payload panicked");
+        assert!(report.is_ok(), "{report:?}");
+        assert_eq!(WATCHED.size(), 5);
+        within(WATCHDOG, move || drop(watch));
+        let _ = std::fs::remove_file(&path);
+        config::clear();
+    }
+}
+
+// ---- tower: a service turned back into its inner service mid-wait -------------
+
+#[cfg(feature = "tower")]
+mod tower_into_inner {
+    use super::*;
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use tower::{service_fn, Layer, Service};
+
+    /// Promise (`PooledService::into_inner`): "a slot reserved for the next
+    /// call is released"; cancel safety: dropping the service while
+    /// `poll_ready` waits leaves the queue at once. Attack: services of a
+    /// full pool of 1, one waiting in `poll_ready` (queued), one ready
+    /// (holding a slot after a release), each turned back into its inner
+    /// service; a clone made while a slot is reserved is dropped first. The
+    /// queued one must leave the queue (counted cancelled, its waker never
+    /// admitted a slot), the reserved slot must go to the next waiter, and
+    /// the pool ends accounted.
+    #[test]
+    fn a_service_turned_into_its_inner_service_while_waiting_or_ready_frees_everything() {
+        let pool = Pool::fixed(1);
+        let make = || {
+            PooledLayer::pool(pool.clone())
+                .layer(service_fn(|n: u32| async move { Ok::<_, BoxError>(n) }))
+        };
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let mut first = make();
+        let mut second = make();
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(first.poll_ready(&mut cx).is_pending());
+        assert!(second.poll_ready(&mut cx).is_pending());
+        assert_eq!(pool.stats().waiting, 2);
+        drop(holder);
+        // The slot went to `first` (FIFO): reserved, ready.
+        assert!(matches!(
+            first.poll_ready(&mut cx),
+            std::task::Poll::Ready(Ok(()))
+        ));
+        assert_eq!(pool.stats().running, 1);
+        let clone = first.clone();
+        drop(clone);
+        assert_eq!(pool.stats().running, 1, "a clone holds nothing");
+        // `second` leaves the queue as it is turned back.
+        let _inner = second.into_inner();
+        let stats = pool.stats();
+        assert_eq!((stats.running, stats.waiting), (1, 0), "{stats:?}");
+        // `first`'s reserved slot is released by `into_inner`.
+        let _inner = first.into_inner();
+        let stats = pool.stats();
+        assert_eq!((stats.running, stats.waiting), (0, 0), "{stats:?}");
+        assert!(pool.try_acquire().is_ok(), "the slot is free again");
+        let stats = pool.stats();
+        assert_eq!(
+            (stats.completed, stats.cancelled),
+            (2, 2),
+            "the holder and the last permit completed; a reservation and a wait cancelled: {stats:?}"
+        );
+        assert_accounted(&stats);
+    }
+}
+
+// ---- a pooled stream dropped from inside a waker --------------------------------
+
+#[cfg(feature = "stream")]
+mod stream_in_waker {
+    use super::*;
+    use futures::Stream;
+    use pool_runtime::PooledStreamExt;
+
+    /// Promise (stream adapters, README "Cancellation", lock order): a
+    /// dropped adapter frees its calls' slots and leaves the queue; no user
+    /// code runs under the pool's lock. Attack: an unordered stream of a
+    /// full pool of 2, its items queued; the waker it was polled with, when
+    /// a release wakes it, drops the whole stream (its queued calls, and the
+    /// one just handed a slot) on the releasing thread. Nothing may hang,
+    /// the slot must be free for a newcomer and the pool accounted.
+    #[test]
+    fn a_stream_dropped_by_its_own_waker_at_a_release_frees_everything() {
+        for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+            let pool: &'static Pool = Box::leak(Box::new(
+                Pool::builder().order(order).size(2).build().unwrap(),
+            ));
+            let a = pool.try_acquire_owned(0).unwrap();
+            let b = pool.try_acquire_owned(0).unwrap();
+            let items = futures::stream::iter((0..10u32).map(|i| async move { i }));
+            let stream: std::pin::Pin<Box<dyn Stream<Item = Result<u32, Rejected>> + Send>> =
+                Box::pin(items.pooled_unordered(pool));
+            let slot: Arc<Mutex<Option<_>>> = Arc::new(Mutex::new(Some(stream)));
+            let dropped = Arc::new(AtomicBool::new(false));
+            let waker = {
+                let (slot, dropped) = (slot.clone(), dropped.clone());
+                waker_running(move || {
+                    let stream = slot.lock().unwrap().take();
+                    drop(stream);
+                    dropped.store(true, SeqCst);
+                })
+            };
+            {
+                let mut guard = slot.lock().unwrap();
+                let stream = guard.as_mut().unwrap();
+                let polled = stream.as_mut().poll_next(&mut Context::from_waker(&waker));
+                assert!(polled.is_pending(), "{order:?}");
+            }
+            assert!(pool.stats().waiting >= 1, "{order:?}: {:?}", pool.stats());
+            let released = thread::spawn(move || drop(a));
+            let start = Instant::now();
+            while !released.is_finished() {
+                assert!(start.elapsed() < WATCHDOG, "{order:?}: the release hung");
+                thread::sleep(Duration::from_millis(2));
+            }
+            released.join().unwrap();
+            assert!(
+                dropped.load(SeqCst),
+                "{order:?}: the stream's waker was not woken"
+            );
+            let stats = pool.stats();
+            assert_eq!(
+                (stats.running, stats.waiting),
+                (1, 0),
+                "{order:?}: {stats:?}"
+            );
+            assert!(
+                pool.try_acquire().is_ok(),
+                "{order:?}: the freed slot is lost"
+            );
+            drop(b);
+            let stats = pool.stats();
+            assert_eq!(
+                (stats.running, stats.waiting),
+                (0, 0),
+                "{order:?}: {stats:?}"
+            );
+            assert_accounted(&stats);
+        }
+    }
+}
+
+// ---- a call polled again after its waker's clone panicked ----------------------
+
+/// Promise (README, "Accounting" and "Faults lose nothing"): every term of
+/// `submitted == completed + rejected + cancelled + running + nested +
+/// waiting` is counted on its own, "a call is submitted when it is first
+/// polled", and "a waker whose `clone` panics is cloned before any state
+/// changes". Attack: a `submit` on a full pool first polled with a waker
+/// whose `clone` panics (caught by the caller, as `catch_unwind` users and
+/// executors that survive task panics do), then polled again with a good
+/// waker: it queues, runs once the slot frees, and completes. Once quiet,
+/// the identity must hold. Observed: the call is counted as submitted at
+/// each of the two first polls and completed once, so `submitted` stays
+/// one above everything else for good (and between the polls the call is
+/// in no term at all). Every order, and a group's call.
+#[test]
+#[ignore = "bug: a call polled again after its waker's clone panicked at its first poll is counted submitted twice; the identity stays off by one"]
+fn a_call_polled_again_after_its_wakers_clone_panicked_is_counted_once() {
+    use std::task::{Poll, RawWaker, RawWakerVTable};
+    static ARMED: AtomicBool = AtomicBool::new(false);
+    fn vtable() -> &'static RawWakerVTable {
+        &RawWakerVTable::new(clone, noop, noop, noop)
+    }
+    unsafe fn clone(data: *const ()) -> RawWaker {
+        if ARMED.swap(false, SeqCst) {
+            panic!("planned: a waker whose clone panics");
+        }
+        RawWaker::new(data, vtable())
+    }
+    unsafe fn noop(_: *const ()) {}
+    quiet_planned_panics();
+    let bad = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), vtable())) };
+    let mut failures = Vec::new();
+    for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+        let pool = Pool::builder().order(order).size(1).build().unwrap();
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let mut call = Box::pin(pool.submit_weighted(3, async { 4 }));
+        ARMED.store(true, SeqCst);
+        let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            call.as_mut().poll(&mut Context::from_waker(&bad))
+        }));
+        assert!(
+            first.is_err(),
+            "{order:?}: the clone's panic reaches the poller"
+        );
+        let between = pool.stats();
+        assert!(call
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+            .is_pending());
+        assert_eq!(pool.stats().waiting, 1, "{order:?}");
+        drop(holder);
+        assert_eq!(
+            call.as_mut().poll(&mut Context::from_waker(Waker::noop())),
+            Poll::Ready(Ok(4))
+        );
+        let stats = pool.stats();
+        assert_eq!(
+            (stats.running, stats.waiting),
+            (0, 0),
+            "{order:?}: {stats:?}"
+        );
+        let ended = stats.completed + stats.cancelled + stats.rejected_total();
+        if stats.submitted() != ended {
+            failures.push(format!(
+                "{order:?}: two calls (the holder, the submit), submitted {} but {} ended; \
+                 between the polls: {between:?}",
+                stats.submitted(),
+                ended
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+// ---- a waker whose n-th clone panics, on every first-poll path -----------------
+
+/// A waker whose `clone` panics at the `n`-th clone counted in `clones`
+/// (1-based; 0: never); waking signals `woken`.
+fn nth_clone_panics(state: &'static NthClone) -> Waker {
+    use std::task::{RawWaker, RawWakerVTable};
+    fn vtable() -> &'static RawWakerVTable {
+        &RawWakerVTable::new(clone, wake, wake, noop)
+    }
+    unsafe fn clone(data: *const ()) -> RawWaker {
+        let state = unsafe { &*(data as *const NthClone) };
+        let n = state.clones.fetch_add(1, SeqCst) + 1;
+        if n == state.panic_at.load(SeqCst) {
+            panic!("planned: clone number {n}");
+        }
+        RawWaker::new(data, vtable())
+    }
+    unsafe fn wake(data: *const ()) {
+        let state = unsafe { &*(data as *const NthClone) };
+        state.woken.store(true, SeqCst);
+    }
+    unsafe fn noop(_: *const ()) {}
+    unsafe {
+        Waker::from_raw(RawWaker::new(
+            state as *const NthClone as *const (),
+            vtable(),
+        ))
+    }
+}
+
+#[derive(Default)]
+struct NthClone {
+    clones: AtomicUsize,
+    panic_at: AtomicUsize,
+    woken: AtomicBool,
+}
+
+/// Promise (README, "Faults lose nothing", "Accounting", "Timeouts"): a
+/// waker whose `clone` panics loses nothing; a call that waits past its
+/// admission timeout is turned away `TimedOut`. Attack: a call on a full
+/// pool whose first poll meets a waker that panics at its 1st, 2nd or 3rd
+/// clone (the queue's, the admission deadline's, ...), caught, then the
+/// call is polled on with a waker that works (the same waker, disarmed): it
+/// must still time out (with a timeout) or run once freed (without), be
+/// woken for it, and be counted once. Nested and unnested, every order.
+/// The case of the first clone is the ignored test above; it is left out
+/// here.
+#[test]
+fn a_waker_whose_nth_clone_panics_at_a_first_poll_still_times_out_or_runs() {
+    quiet_planned_panics();
+    let mut failures = Vec::new();
+    for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+        for timeout in [None, Some(Duration::from_millis(300))] {
+            for panic_at in 1..=4usize {
+                if panic_at == 1 {
+                    continue; // the ignored test above
+                }
+                for release in [false, true] {
+                    if timeout.is_none() && !release {
+                        continue;
+                    }
+                    let state: &'static NthClone = Box::leak(Box::default());
+                    state.panic_at.store(panic_at, SeqCst);
+                    let mut builder = Pool::builder().order(order).size(1);
+                    if let Some(t) = timeout {
+                        builder = builder.admission_timeout(t);
+                    }
+                    let pool = builder.build().unwrap();
+                    let mut holder = Some(pool.try_acquire_owned(0).unwrap());
+                    let mut call = Box::pin(pool.submit_weighted(1, async { 9 }));
+                    let waker = nth_clone_panics(state);
+                    let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        call.as_mut().poll(&mut Context::from_waker(&waker))
+                    }));
+                    let panicked = first.is_err();
+                    state.panic_at.store(0, SeqCst);
+                    let case = format!(
+                        "{order:?} timeout {timeout:?} clone #{panic_at} (panicked: {panicked}) release {release}"
+                    );
+                    let start = Instant::now();
+                    let out = loop {
+                        match call.as_mut().poll(&mut Context::from_waker(&waker)) {
+                            std::task::Poll::Ready(out) => break Some(out),
+                            std::task::Poll::Pending => {}
+                        }
+                        if release {
+                            state.woken.store(false, SeqCst);
+                            pool.resize(1);
+                            drop(pool.try_acquire()); // a no-op while full
+                            break None;
+                        }
+                        if start.elapsed() > Duration::from_secs(10) {
+                            break None;
+                        }
+                        thread::sleep(Duration::from_millis(5));
+                    };
+                    let out = match (out, release) {
+                        (Some(out), _) => Some(out),
+                        (None, true) => {
+                            drop(holder.take());
+                            let woke = wait_woken(state);
+                            let out = call.as_mut().poll(&mut Context::from_waker(&waker));
+                            match out {
+                                std::task::Poll::Ready(out) => {
+                                    if !woke {
+                                        failures.push(format!("{case}: ran, but was never woken"));
+                                    }
+                                    Some(out)
+                                }
+                                std::task::Poll::Pending => None,
+                            }
+                        }
+                        (None, false) => None,
+                    };
+                    let expected = if release {
+                        Ok(9)
+                    } else {
+                        Err(Rejected::TimedOut)
+                    };
+                    if out != Some(expected) {
+                        failures.push(format!("{case}: ended {out:?}, expected {expected:?}"));
+                    }
+                    drop(call);
+                    drop(holder);
+                    let stats = pool.stats();
+                    let ended = stats.completed + stats.cancelled + stats.rejected_total();
+                    if stats.running + stats.waiting != 0 || stats.submitted() != ended {
+                        failures.push(format!("{case}: not accounted: {stats:?}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Whether the waker was woken within a few seconds.
+fn wait_woken(state: &NthClone) -> bool {
+    let start = Instant::now();
+    while !state.woken.load(SeqCst) {
+        if start.elapsed() > Duration::from_secs(5) {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+    true
+}
