@@ -1248,7 +1248,9 @@ mod fleet_blocking {
                     let polls = n % 5;
                     if polls < 4 {
                         for _ in 0..polls {
-                            let _ = futures::poll!(acquire.as_mut());
+                            if futures::poll!(acquire.as_mut()).is_ready() {
+                                break; // (a lease got is released as it drops)
+                            }
                             tokio::task::yield_now().await;
                         }
                         drop(acquire); // a lease granted meanwhile is released
@@ -1393,4 +1395,266 @@ fn a_nested_sync_call_waits_for_a_lent_permit_carried_to_another_thread() {
         "{stats:?}"
     );
     assert_accounted(&stats);
+}
+
+// ---- shutdown from inside one of the pool's own calls ----------------------------
+
+/// Promise (README, "Shutdown"): `shutdown(Some(timeout))` "returns by its
+/// deadline whatever the calls do: past it, waiting calls are turned away
+/// and `ShutdownTimedOut` says how many calls still run". Attack: the
+/// shutdown is awaited (with `futures::executor::block_on`) inside the work
+/// of one of the pool's own calls (sync, async and blocking ones; the pool
+/// cannot drain while its caller runs), with sync callers parked in the
+/// queue and an async call queued. It must return by its deadline with an
+/// error naming the running call and the turned-away waiters, who get
+/// `Closed`; the caller's call then completes, and the pool drains.
+#[test]
+fn shutdown_awaited_inside_one_of_the_pools_own_calls_returns_by_its_deadline() {
+    for form in ["run", "submit", "blocking"] {
+        let pool = Pool::fixed(1);
+        let (entered_tx, entered) = mpsc::channel();
+        let (go_tx, go) = mpsc::channel::<()>();
+        let shut = {
+            let pool = pool.clone();
+            let body = move |pool: &Pool| {
+                entered_tx.send(()).unwrap();
+                go.recv().unwrap();
+                futures::executor::block_on(pool.shutdown(Some(Duration::from_millis(200))))
+            };
+            thread::spawn(move || match form {
+                "run" => pool.run(|| body(&pool)),
+                // (futures' `block_on` refuses to nest: the outer one is tokio's.)
+                "submit" => tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap()
+                    .block_on(pool.submit(async { body(&pool) })),
+                _ => {
+                    let inner = pool.clone();
+                    let rt = common::runtime();
+                    rt.block_on(pool.submit_blocking(move || body(&inner)))
+                }
+            })
+        };
+        entered.recv_timeout(WATCHDOG).expect("the call started");
+        let parked: Vec<_> = (0..2)
+            .map(|_| {
+                let pool = pool.clone();
+                thread::spawn(move || pool.run(|| ()))
+            })
+            .collect();
+        let queued = {
+            let pool = pool.clone();
+            thread::spawn(move || futures::executor::block_on(pool.submit(async {})))
+        };
+        wait_until("three waiters", || pool.stats().waiting == 3);
+        go_tx.send(()).unwrap();
+        let start = Instant::now();
+        while !shut.is_finished() {
+            assert!(
+                start.elapsed() < WATCHDOG,
+                "{form}: the shutdown never returned"
+            );
+            thread::sleep(Duration::from_millis(5));
+        }
+        let out = shut.join().unwrap();
+        match out {
+            Ok(Err(timed_out)) => {
+                assert_eq!(timed_out.running, 1, "{form}: {timed_out:?}");
+                assert_eq!(timed_out.turned_away, 3, "{form}: {timed_out:?}");
+                assert_eq!(timed_out.waiting, 0, "{form}: {timed_out:?}");
+            }
+            other => panic!("{form}: {other:?}"),
+        }
+        for p in parked {
+            assert_eq!(p.join().unwrap(), Err(Rejected::Closed), "{form}");
+        }
+        assert_eq!(queued.join().unwrap(), Err(Rejected::Closed), "{form}");
+        within(WATCHDOG, {
+            let pool = pool.clone();
+            move || futures::executor::block_on(pool.drained())
+        });
+        let stats = pool.stats();
+        assert_eq!(
+            (stats.running, stats.waiting, stats.completed),
+            (0, 0, 1),
+            "{form}: {stats:?}"
+        );
+        assert_accounted(&stats);
+    }
+}
+
+// ---- permits carried across runtimes while the pool is steered ----------------
+
+/// Promise (README, permits, "Limits", "Cancellation", "Accounting"):
+/// owned permits are `'static` slots that may be dropped anywhere; at every
+/// admission `running <= limit`; dropped waiting calls leave the queue;
+/// nothing is lost. Attack: an autoscaled priority pool (1..=3) whose owned
+/// permits are taken by tasks of runtime A and dropped by tasks of runtime
+/// B (after a few yields) or by a plain thread; acquires on a third runtime
+/// time out, are dropped after 0 to 3 polls, or are taken by sync callers
+/// through `run`; meanwhile the pool is paused, resumed, resized and
+/// re-bounded from another thread; runtime A is shut down with acquires of
+/// its own still waiting. Slot holders are counted from outside: never more
+/// than the largest bound (3). Once everything has stopped, nothing runs or
+/// waits, the identity holds and `drained()` resolves after a close.
+#[test]
+fn owned_permits_carried_across_runtimes_while_the_pool_is_steered_keep_the_limit() {
+    use pool_runtime::OwnedPermit;
+    let pool = Pool::builder()
+        .kind(Kind::Autoscale)
+        .order(Order::Priority)
+        .min(1)
+        .max(3)
+        .admission_timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let meter = Meter::default();
+    let rt_a = common::runtime();
+    let rt_b = common::runtime();
+    let rt_c = common::runtime();
+    let (carry, carried) = tokio::sync::mpsc::unbounded_channel::<(OwnedPermit, common::Inside)>();
+    let carried = Arc::new(tokio::sync::Mutex::new(carried));
+    let (to_thread, thread_rx) = mpsc::channel::<(OwnedPermit, common::Inside)>();
+    let dropper = thread::spawn(move || {
+        for (permit, inside) in thread_rx {
+            thread::sleep(Duration::from_micros(300));
+            drop(inside);
+            drop(permit);
+        }
+    });
+    // B: drops what A carries over.
+    let b_tasks: Vec<_> = (0..2)
+        .map(|_| {
+            let carried = carried.clone();
+            rt_b.spawn(async move {
+                loop {
+                    let next = carried.lock().await.recv().await;
+                    let Some((permit, inside)) = next else { break };
+                    for _ in 0..3 {
+                        tokio::task::yield_now().await;
+                    }
+                    drop(inside);
+                    drop(permit);
+                }
+            })
+        })
+        .collect();
+    // A: takes permits and hands them on.
+    for n in 0..60i64 {
+        let (pool, meter, carry, to_thread) = (
+            pool.clone(),
+            meter.clone(),
+            carry.clone(),
+            to_thread.clone(),
+        );
+        rt_a.spawn(async move {
+            if let Ok(permit) = pool.acquire_owned(n % 4 - 2).await {
+                let inside = meter.enter();
+                if n % 3 == 0 {
+                    let _ = to_thread.send((permit, inside));
+                } else {
+                    let _ = carry.send((permit, inside));
+                }
+            }
+        });
+    }
+    drop((carry, to_thread));
+    // The steering thread.
+    let stop = Arc::new(AtomicBool::new(false));
+    let steering = {
+        let (pool, stop) = (pool.clone(), stop.clone());
+        thread::spawn(move || {
+            let mut i = 0u32;
+            while !stop.load(SeqCst) {
+                match i % 6 {
+                    0 => pool.pause(),
+                    1 => pool.resume(),
+                    2 => drop(pool.resize(3)),
+                    3 => drop(pool.set_bounds(1, 2)),
+                    4 => drop(pool.set_bounds(1, 3)),
+                    _ => drop(pool.scale(-1)),
+                }
+                i += 1;
+                thread::sleep(Duration::from_millis(1));
+            }
+            pool.resume();
+        })
+    };
+    // C: acquires dropped after 0..3 polls, or awaited; sync callers.
+    let c_done = rt_c.block_on({
+        let (pool, meter) = (pool.clone(), meter.clone());
+        async move {
+            let mut tasks = Vec::new();
+            for n in 0..40usize {
+                let (pool2, meter2) = (pool.clone(), meter.clone());
+                tasks.push(tokio::spawn(async move {
+                    let (pool, meter) = (pool2, meter2);
+                    let mut acquire = Box::pin(pool.acquire_owned(n as i64 % 3));
+                    let polls = n % 5;
+                    if polls < 4 {
+                        for _ in 0..polls {
+                            if futures::poll!(acquire.as_mut()).is_ready() {
+                                break; // (a permit got is dropped at once)
+                            }
+                            tokio::task::yield_now().await;
+                        }
+                    } else if let Ok(permit) = acquire.await {
+                        let _inside = meter.enter();
+                        tokio::task::yield_now().await;
+                        drop(permit);
+                    }
+                }));
+                if n % 4 == 0 {
+                    let (pool, meter) = (pool.clone(), meter.clone());
+                    tasks.push(tokio::task::spawn_blocking(move || {
+                        let _ = pool.run(|| {
+                            let _inside = meter.enter();
+                            thread::sleep(Duration::from_micros(200));
+                        });
+                    }));
+                }
+            }
+            let mut done = 0;
+            for task in tasks {
+                tokio::time::timeout(WATCHDOG, task)
+                    .await
+                    .expect("a caller on runtime C hung")
+                    .unwrap();
+                done += 1;
+            }
+            done
+        }
+    });
+    assert!(c_done >= 40);
+    // A goes away with whatever it still waits for.
+    thread::sleep(Duration::from_millis(50));
+    rt_a.shutdown_timeout(Duration::from_secs(5));
+    stop.store(true, SeqCst);
+    steering.join().unwrap();
+    for task in b_tasks {
+        rt_b.block_on(async {
+            tokio::time::timeout(WATCHDOG, task)
+                .await
+                .expect("a dropper on runtime B hung")
+                .unwrap()
+        });
+    }
+    dropper.join().unwrap();
+    assert!(
+        meter.max() <= 3,
+        "{} slot holders at once, max 3",
+        meter.max()
+    );
+    assert_eq!(meter.now(), 0);
+    wait_until("nothing running or waiting", || {
+        let s = pool.stats();
+        s.running + s.waiting + s.nested == 0
+    });
+    let stats = pool.stats();
+    assert_accounted(&stats);
+    pool.close();
+    within(WATCHDOG, {
+        let pool = pool.clone();
+        move || futures::executor::block_on(pool.drained())
+    });
 }
