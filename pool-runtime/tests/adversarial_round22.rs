@@ -1658,3 +1658,172 @@ fn owned_permits_carried_across_runtimes_while_the_pool_is_steered_keep_the_limi
         move || futures::executor::block_on(pool.drained())
     });
 }
+
+// ---- a stream polled with a waker whose clone panics ------------------------------
+
+/// Promise (stream adapters; "Faults lose nothing"): a stream of futures
+/// run through a pool yields every item's outcome; a waker whose `clone`
+/// panics loses nothing. Attack: an unordered and an ordered stream of
+/// five items over a full pool of 1, first polled with a waker whose 1st
+/// (or 2nd) clone panics (caught by the caller), then polled on with
+/// working wakers after the slot frees. Every item must come out exactly
+/// once (no item lost, none run twice, counted from outside), the stream
+/// must end, and the pool must end with nothing running or waiting.
+#[cfg(feature = "stream")]
+#[test]
+fn a_stream_first_polled_with_a_waker_whose_clone_panics_yields_every_item_once() {
+    use futures::{Stream, StreamExt};
+    use pool_runtime::PooledStreamExt;
+    quiet_planned_panics();
+    let mut failures = Vec::new();
+    for ordered in [false, true] {
+        for panic_at in 1..=2usize {
+            let case = format!("ordered {ordered}, clone #{panic_at}");
+            let pool: &'static Pool = Box::leak(Box::new(Pool::fixed(1)));
+            let runs = Arc::new(AtomicUsize::new(0));
+            let items = {
+                let runs = runs.clone();
+                futures::stream::iter((0..5u32).map(move |i| {
+                    let runs = runs.clone();
+                    async move {
+                        runs.fetch_add(1, SeqCst);
+                        i
+                    }
+                }))
+            };
+            let holder = pool.try_acquire_owned(0).unwrap();
+            let mut stream: std::pin::Pin<Box<dyn Stream<Item = Result<u32, Rejected>> + Send>> =
+                if ordered {
+                    Box::pin(items.pooled_ordered(pool))
+                } else {
+                    Box::pin(items.pooled_unordered(pool))
+                };
+            let state: &'static NthClone = Box::leak(Box::default());
+            state.panic_at.store(panic_at, SeqCst);
+            let waker = nth_clone_panics(state);
+            let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                stream.as_mut().poll_next(&mut Context::from_waker(&waker))
+            }));
+            state.panic_at.store(0, SeqCst);
+            if panic_at == 1 && first.is_ok() {
+                failures.push(format!("{case}: the first clone did not panic"));
+            }
+            let mut got = Vec::new();
+            if let Ok(std::task::Poll::Ready(Some(item))) = first {
+                got.push(item);
+            }
+            drop(holder);
+            let rest = within(WATCHDOG, move || {
+                let mut rest = Vec::new();
+                let mut stream = stream;
+                futures::executor::block_on(async {
+                    while let Some(item) = stream.next().await {
+                        rest.push(item);
+                    }
+                });
+                rest
+            });
+            got.extend(rest);
+            let mut oks: Vec<u32> = got.iter().filter_map(|r| r.ok()).collect();
+            oks.sort_unstable();
+            if oks != vec![0, 1, 2, 3, 4] || runs.load(SeqCst) != 5 {
+                failures.push(format!(
+                    "{case}: yielded {got:?}, bodies run {}",
+                    runs.load(SeqCst)
+                ));
+            }
+            let stats = pool.stats();
+            let ended = stats.completed + stats.cancelled + stats.rejected_total();
+            if stats.running + stats.waiting != 0 || stats.submitted() != ended {
+                failures.push(format!("{case}: not accounted: {stats:?}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// Promise (`PooledService`: "The wait belongs to the service ... the
+/// next `poll_ready` goes on with that wait"; README "Faults lose
+/// nothing": "A waker whose `clone` panics is cloned before any state
+/// changes"). Attack: a service of a full pool of 1 whose `poll_ready`
+/// meets a waker whose `clone` panics (caught by the caller), at its first
+/// `poll_ready` (the queue's clone) or at a later one (the waker replaced
+/// while it waits); `poll_ready` is then called again with a working
+/// waker, the slot frees, and a request is made. It must be served once,
+/// and the pool end with nothing running or waiting. Observed: the
+/// service keeps the boxed `async` acquire that unwound, and every later
+/// `poll_ready` panics inside the library with "`async fn` resumed after
+/// panicking" (`integrations/tower.rs`): the service is unusable for good.
+#[cfg(feature = "tower")]
+#[test]
+#[ignore = "bug: a PooledService whose poll_ready met a panicking waker clone panics at every later poll_ready (`async fn` resumed after panicking)"]
+fn a_services_poll_ready_with_a_waker_whose_clone_panics_then_ready_again() {
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use tower::{service_fn, Layer, Service};
+    quiet_planned_panics();
+    let mut failures = Vec::new();
+    for at_first_poll in [true, false] {
+        let case = if at_first_poll { "at the first poll_ready" } else { "at a later poll_ready" };
+        let pool = Pool::fixed(1);
+        let served = Arc::new(AtomicUsize::new(0));
+        let mut service = PooledLayer::pool(pool.clone()).layer(service_fn({
+            let served = served.clone();
+            move |n: u32| {
+                served.fetch_add(1, SeqCst);
+                async move { Ok::<_, BoxError>(n) }
+            }
+        }));
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let state: &'static NthClone = Box::leak(Box::default());
+        let waker = nth_clone_panics(state);
+        if !at_first_poll {
+            let first = service.poll_ready(&mut Context::from_waker(&waker));
+            assert!(first.is_pending(), "{case}: waits for the held slot");
+        }
+        // The next clone panics: a waker of another task (not `will_wake`
+        // equal), so that a later poll replaces the stored one.
+        let other: &'static NthClone = Box::leak(Box::default());
+        other.panic_at.store(1, SeqCst);
+        let bad = nth_clone_panics(other);
+        let panicked = catch_unwind(AssertUnwindSafe(|| {
+            service.poll_ready(&mut Context::from_waker(&bad))
+        }))
+        .is_err();
+        if !panicked {
+            failures.push(format!("{case}: the clone did not panic"));
+        }
+        let rest = catch_unwind(AssertUnwindSafe(|| {
+            let again = service.poll_ready(&mut Context::from_waker(&waker));
+            drop(holder);
+            let ready = if again.is_pending() {
+                wait_woken(state);
+                service.poll_ready(&mut Context::from_waker(&waker))
+            } else {
+                again
+            };
+            match ready {
+                std::task::Poll::Ready(Ok(())) => {
+                    futures::executor::block_on(service.call(7)).map_err(|e| e.to_string())
+                }
+                other => Err(format!("not ready once freed: {other:?}")),
+            }
+        }));
+        match rest {
+            Ok(Ok(7)) if served.load(SeqCst) == 1 => {}
+            Ok(out) => failures.push(format!("{case}: {out:?}, served {}", served.load(SeqCst))),
+            Err(payload) => failures.push(format!(
+                "{case}: poll_ready panicked again: {:?}",
+                payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+            )),
+        }
+        let stats = pool.stats();
+        if stats.running + stats.waiting != 0 {
+            failures.push(format!("{case}: left behind: {stats:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
