@@ -1764,7 +1764,11 @@ fn a_services_poll_ready_with_a_waker_whose_clone_panics_then_ready_again() {
     quiet_planned_panics();
     let mut failures = Vec::new();
     for at_first_poll in [true, false] {
-        let case = if at_first_poll { "at the first poll_ready" } else { "at a later poll_ready" };
+        let case = if at_first_poll {
+            "at the first poll_ready"
+        } else {
+            "at a later poll_ready"
+        };
         let pool = Pool::fixed(1);
         let served = Arc::new(AtomicUsize::new(0));
         let mut service = PooledLayer::pool(pool.clone()).layer(service_fn({
@@ -1826,4 +1830,100 @@ fn a_services_poll_ready_with_a_waker_whose_clone_panics_then_ready_again() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+// ---- a group call under the ceiling, polled with a waker whose clone panics -----
+
+#[cfg(feature = "config")]
+mod ceiling_clone {
+    use super::*;
+    use pool_runtime::{register_group, Group, GroupSpec};
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use std::task::Poll;
+
+    static CEILINGED: Group = Group::new(GroupSpec::new("adv22::ceilinged").size(2));
+    register_group!(CEILINGED);
+
+    /// Promise (README, "Faults lose nothing": "A waker whose `clone` panics
+    /// is cloned before any state changes"; the ceiling: a call waiting for a
+    /// ceiling slot is counted by the ceiling). Attack: a group call that
+    /// waits for the application-wide ceiling (1, held by a permit of the
+    /// group) polled with a waker whose `clone` panics — at its first poll,
+    /// or at a later poll with a waker of another task — caught by the
+    /// caller, then polled on with a working waker. When the ceiling slot
+    /// frees, the call must be woken, run and return its output; the group
+    /// and the ceiling end with nothing running or waiting; the ceiling's
+    /// identity holds when the panic hit a later poll.
+    #[test]
+    fn a_group_call_waiting_for_the_ceiling_survives_a_panicking_waker_clone() {
+        let _turn = common::config_turn();
+        quiet_planned_panics();
+        pool_runtime::config::load_str("adv22-ceiling.toml", "ceiling = 1\n").unwrap();
+        let mut failures = Vec::new();
+        for at_first_poll in [true, false] {
+            let case = if at_first_poll {
+                "first poll"
+            } else {
+                "later poll"
+            };
+            let before = pool_runtime::ceiling::stats().unwrap();
+            let holder = CEILINGED.try_acquire_owned(0).unwrap();
+            let mut call = Box::pin(CEILINGED.submit(0, async { 5 }));
+            let good: &'static NthClone = Box::leak(Box::default());
+            let waker = nth_clone_panics(good);
+            if !at_first_poll {
+                assert!(call
+                    .as_mut()
+                    .poll(&mut Context::from_waker(&waker))
+                    .is_pending());
+            }
+            let bad: &'static NthClone = Box::leak(Box::default());
+            bad.panic_at.store(1, SeqCst);
+            let bad_waker = nth_clone_panics(bad);
+            let panicked = catch_unwind(AssertUnwindSafe(|| {
+                call.as_mut().poll(&mut Context::from_waker(&bad_waker))
+            }))
+            .is_err();
+            let rest = catch_unwind(AssertUnwindSafe(|| {
+                let again = call.as_mut().poll(&mut Context::from_waker(&waker));
+                good.woken.store(false, SeqCst);
+                drop(holder);
+                if again.is_ready() {
+                    return Err(format!("admitted above the ceiling: {again:?}"));
+                }
+                let woken = wait_woken(good);
+                match call.as_mut().poll(&mut Context::from_waker(&waker)) {
+                    Poll::Ready(Ok(5)) if woken => Ok(()),
+                    other => Err(format!("after the release: {other:?}, woken {woken}")),
+                }
+            }));
+            drop(call);
+            match rest {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => failures.push(format!("{case} (panicked {panicked}): {e}")),
+                Err(_) => failures.push(format!(
+                    "{case} (panicked {panicked}): a later poll panicked"
+                )),
+            }
+            let ceiling = pool_runtime::ceiling::stats().unwrap();
+            let group = CEILINGED.stats();
+            if ceiling.running + ceiling.waiting + group.running + group.waiting != 0 {
+                failures.push(format!(
+                    "{case}: left behind: ceiling {ceiling:?}, group {group:?}"
+                ));
+            }
+            // (At the first poll, the double count of the ignored test above.)
+            if !at_first_poll {
+                let ended =
+                    |s: &pool_runtime::Stats| s.completed + s.cancelled + s.rejected_total();
+                if ceiling.submitted() - before.submitted() != ended(&ceiling) - ended(&before) {
+                    failures.push(format!(
+                        "{case}: the ceiling's identity: {before:?} -> {ceiling:?}"
+                    ));
+                }
+            }
+        }
+        pool_runtime::config::clear();
+        assert!(failures.is_empty(), "{failures:#?}");
+    }
 }
