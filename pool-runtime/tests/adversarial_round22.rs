@@ -1927,3 +1927,119 @@ mod ceiling_clone {
         assert!(failures.is_empty(), "{failures:#?}");
     }
 }
+
+// ---- a held body whose is_end_stream panics after a frame ------------------------
+
+#[cfg(feature = "tower")]
+mod body_end_panics {
+    use super::*;
+    use http_body::{Body, Frame};
+    use pool_runtime::tower::PermitBody;
+    use std::pin::Pin;
+    use std::task::Poll;
+
+    /// Frames; `is_end_stream` panics at its `panic_at`-th call (on this
+    /// thread).
+    struct Frames {
+        left: Vec<&'static str>,
+        panic_at: usize,
+    }
+
+    impl Body for Frames {
+        type Data = &'static [u8];
+        type Error = std::convert::Infallible;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+            if self.left.is_empty() {
+                Poll::Ready(None)
+            } else {
+                let text = self.left.remove(0);
+                Poll::Ready(Some(Ok(Frame::data(text.as_bytes()))))
+            }
+        }
+        fn is_end_stream(&self) -> bool {
+            // (`&self`: counted through a cell.)
+            let asked = ASKED.with(|a| {
+                a.set(a.get() + 1);
+                a.get()
+            });
+            if asked == self.panic_at {
+                panic!("planned: is_end_stream");
+            }
+            self.left.is_empty()
+        }
+    }
+
+    thread_local! {
+        static ASKED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    /// Promise (`PermitBody`: holds its slot "until it ends", released when
+    /// dropped; "Faults lose nothing"). Attack: a held body whose
+    /// `is_end_stream` panics right after its first frame (the adapter asks
+    /// it whether that frame was the last), caught by the caller; the body
+    /// is then either read on to its end or dropped. The slot must be
+    /// released either way (a waiter then gets it), exactly once, and the
+    /// pool end accounted.
+    #[test]
+    fn a_held_body_whose_end_check_panics_after_a_frame_frees_its_slot_once() {
+        quiet_planned_panics();
+        for read_on in [true, false] {
+            ASKED.with(|a| a.set(0));
+            let pool = Pool::fixed(1);
+            let permit = pool.try_acquire_owned(0).unwrap();
+            let mut body = Box::pin(PermitBody::new(
+                Frames {
+                    left: vec!["a", "b"],
+                    panic_at: 2, // the 1st is `new`'s
+                },
+                permit,
+            ));
+            assert!(body.holds_slot());
+            let mut waiter = Box::pin(pool.submit(async { 1 }));
+            let state: &'static NthClone = Box::leak(Box::default());
+            let waker = nth_clone_panics(state);
+            assert!(waiter
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+            let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                body.as_mut()
+                    .poll_frame(&mut Context::from_waker(Waker::noop()))
+            }));
+            assert!(first.is_err(), "the end check's panic reaches the reader");
+            if read_on {
+                loop {
+                    match body
+                        .as_mut()
+                        .poll_frame(&mut Context::from_waker(Waker::noop()))
+                    {
+                        Poll::Ready(Some(Ok(_))) => {}
+                        Poll::Ready(None) => break,
+                        other => panic!("read_on: {:?}", other.map(|f| f.map(|r| r.is_ok()))),
+                    }
+                }
+                assert!(!body.holds_slot(), "released at its end");
+            }
+            drop(body);
+            assert!(
+                state.woken.load(SeqCst),
+                "read_on {read_on}: the waiter was not woken"
+            );
+            assert_eq!(
+                waiter.as_mut().poll(&mut Context::from_waker(&waker)),
+                Poll::Ready(Ok(1))
+            );
+            let stats = pool.stats();
+            assert_eq!(
+                (stats.running, stats.waiting),
+                (0, 0),
+                "read_on {read_on}: {stats:?}"
+            );
+            assert_eq!(stats.submitted(), 2, "read_on {read_on}: {stats:?}");
+            assert_accounted(&stats);
+        }
+    }
+}
