@@ -2043,3 +2043,147 @@ mod body_end_panics {
         }
     }
 }
+
+// ---- a waker whose Drop makes a sync call that has to wait ---------------------
+
+/// A waker whose `drop` (of whichever clone drops first once armed) makes
+/// a sync call of `pool`, recording its outcome.
+struct DropCalls {
+    pool: Pool,
+    armed: AtomicBool,
+    calling: AtomicBool,
+    outcome: Mutex<Option<Result<(), Rejected>>>,
+}
+
+fn waker_whose_drop_calls(state: &'static DropCalls) -> Waker {
+    use std::task::{RawWaker, RawWakerVTable};
+    fn vtable() -> &'static RawWakerVTable {
+        &RawWakerVTable::new(clone, noop, noop, drop)
+    }
+    unsafe fn clone(data: *const ()) -> RawWaker {
+        RawWaker::new(data, vtable())
+    }
+    unsafe fn noop(_: *const ()) {}
+    unsafe fn drop(data: *const ()) {
+        let state = unsafe { &*(data as *const DropCalls) };
+        if state.armed.swap(false, SeqCst) {
+            state.calling.store(true, SeqCst);
+            let out = state.pool.run_weighted(-1, || ());
+            *state.outcome.lock().unwrap() = Some(out);
+        }
+    }
+    unsafe {
+        Waker::from_raw(RawWaker::new(
+            state as *const DropCalls as *const (),
+            vtable(),
+        ))
+    }
+}
+
+/// Promise (README, lock order): "A pool's own lock is never held while a
+/// waker ... runs"; a waker's `Drop` runs after the call leaving the queue
+/// is counted. Attack: the library drops a waiting call's stored waker —
+/// the call cancelled, the waker replaced by a later poll's, the call timed
+/// out, an abandoned `drained()` wait — and that waker's `Drop` makes a
+/// sync call of the same full pool, which must park until another thread
+/// frees the slot 100 ms later. Nothing may deadlock (the drop must not run
+/// under a lock the freeing thread needs), and the sync call must run.
+#[test]
+fn a_stored_wakers_drop_that_waits_for_a_slot_does_not_deadlock_the_pool() {
+    for site in ["cancelled", "replaced", "timed out", "drained"] {
+        // Priority: the waker's call (weight -1) goes ahead of the call it
+        // is stored in (weight 10), which still waits in the "replaced" case
+        // and is polled by the very thread the waker's call parks.
+        let pool = Pool::builder()
+            .order(Order::Priority)
+            .size(1)
+            .build()
+            .unwrap();
+        let state: &'static DropCalls = Box::leak(Box::new(DropCalls {
+            pool: pool.clone(),
+            armed: AtomicBool::new(false),
+            calling: AtomicBool::new(false),
+            outcome: Mutex::new(None),
+        }));
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let freer = {
+            let pool = pool.clone();
+            thread::spawn(move || {
+                wait_until("the waker's sync call to wait", || {
+                    state.calling.load(SeqCst)
+                        && (state.outcome.lock().unwrap().is_some()
+                            || pool.stats().waiting >= 1 + usize::from(site == "replaced"))
+                });
+                thread::sleep(Duration::from_millis(100));
+                drop(holder);
+            })
+        };
+        let driver = within(WATCHDOG, {
+            let pool = pool.clone();
+            move || {
+                let waker = waker_whose_drop_calls(state);
+                match site {
+                    "drained" => {
+                        pool.close();
+                        let mut drained = Box::pin(pool.drained());
+                        assert!(drained
+                            .as_mut()
+                            .poll(&mut Context::from_waker(&waker))
+                            .is_pending());
+                        // The test's own waker goes first: the stored clone
+                        // is the one left to drop, armed.
+                        drop(waker);
+                        state.armed.store(true, SeqCst);
+                        drop(drained); // forgets its waker: the armed drop
+                    }
+                    _ => {
+                        if site == "timed out" {
+                            pool.set_admission_timeout(Some(Duration::from_millis(100)));
+                        }
+                        let mut call = Box::pin(pool.submit_weighted(10, async {}));
+                        assert!(call
+                            .as_mut()
+                            .poll(&mut Context::from_waker(&waker))
+                            .is_pending());
+                        // (Only this call is timed: not the waker's.)
+                        pool.set_admission_timeout(None);
+                        drop(waker);
+                        state.armed.store(true, SeqCst);
+                        match site {
+                            "cancelled" => drop(call),
+                            "replaced" => {
+                                let other = Waker::noop();
+                                let _ = call.as_mut().poll(&mut Context::from_waker(other));
+                                drop(call);
+                            }
+                            _ => {
+                                // The timer fires (100 ms): woken or not, a
+                                // poll after it turns the call away.
+                                thread::sleep(Duration::from_millis(150));
+                                let out =
+                                    call.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+                                assert!(
+                                    matches!(out, std::task::Poll::Ready(Err(Rejected::TimedOut))),
+                                    "{out:?}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        let _ = driver;
+        freer.join().unwrap();
+        let outcome = *state.outcome.lock().unwrap();
+        // The waker's sync call ran (or, on the closed pool, was turned away).
+        let expected = if site == "drained" {
+            Err(Rejected::Closed)
+        } else {
+            Ok(())
+        };
+        assert_eq!(outcome, Some(expected), "{site}: the waker's sync call");
+        let stats = pool.stats();
+        assert_eq!((stats.running, stats.waiting), (0, 0), "{site}: {stats:?}");
+        assert_accounted(&stats);
+    }
+}
