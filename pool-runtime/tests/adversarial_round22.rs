@@ -2,14 +2,20 @@
 //! from places earlier rounds did not reach (a panic hook that steers the
 //! pool while the panic unwinds out of a waker, a clock, a judge, an
 //! executor; a thread-local destructor making a sync call; a waker that drops
-//! a pooled stream, a tower service or other calls; a waker that aborts the
-//! pool in the middle of a wake batch); sync callers whose thread is unparked
-//! by someone else; a watch callback whose panic payload panics again; the
-//! autoscaler's timing changed under load; tower services turned back into
-//! their inner service mid-wait. Each test names the promise it attacks (the
-//! limit, nothing hangs, nothing is lost, bad input an error value).
-//! Concurrency is counted from outside the library; every wait is bounded
-//! only to turn a hang into a failure.
+//! a pooled stream, or the rest of its wake batch and aborts the pool; a
+//! stored waker whose `Drop` waits for a slot); wakers whose `clone` panics
+//! at every clone site of every path (queue, deadline, nested lend, ceiling,
+//! stream, tower service, metrics), then polled on; sync callers whose thread
+//! is unparked by someone else; a nested permit carried to another thread;
+//! a shutdown awaited inside one of the pool's own calls; owned permits
+//! carried across runtimes while the pool is steered; `Fleet::acquire_blocking`
+//! beside dropped async acquires; a watch callback whose panic payload
+//! panics again; the autoscaler's timing changed under load; tower services
+//! turned back into their inner service mid-wait; a held body whose end check
+//! panics. Each test names the promise it attacks (the limit, nothing hangs,
+//! nothing is lost, bad input an error value). Concurrency is counted from
+//! outside the library; every wait is bounded only to turn a hang into a
+//! failure.
 
 mod common;
 #[cfg(feature = "redis")]
@@ -2112,13 +2118,13 @@ fn a_stored_wakers_drop_that_waits_for_a_slot_does_not_deadlock_the_pool() {
                 wait_until("the waker's sync call to wait", || {
                     state.calling.load(SeqCst)
                         && (state.outcome.lock().unwrap().is_some()
-                            || pool.stats().waiting >= 1 + usize::from(site == "replaced"))
+                            || pool.stats().waiting > usize::from(site == "replaced"))
                 });
                 thread::sleep(Duration::from_millis(100));
                 drop(holder);
             })
         };
-        let driver = within(WATCHDOG, {
+        within(WATCHDOG, {
             let pool = pool.clone();
             move || {
                 let waker = waker_whose_drop_calls(state);
@@ -2172,7 +2178,6 @@ fn a_stored_wakers_drop_that_waits_for_a_slot_does_not_deadlock_the_pool() {
                 }
             }
         });
-        let _ = driver;
         freer.join().unwrap();
         let outcome = *state.outcome.lock().unwrap();
         // The waker's sync call ran (or, on the closed pool, was turned away).
@@ -2186,4 +2191,129 @@ fn a_stored_wakers_drop_that_waits_for_a_slot_does_not_deadlock_the_pool() {
         assert_eq!((stats.running, stats.waiting), (0, 0), "{site}: {stats:?}");
         assert_accounted(&stats);
     }
+}
+
+// ---- metrics after a waker's clone panicked -------------------------------------
+
+/// Promise (`observe`: the `pooled.calls` counters and the `running` /
+/// `waiting` gauges follow the pool's `Stats`; "Faults lose nothing").
+/// Attack: calls of full pools whose waker's `clone` panics — at the first
+/// poll (then dropped), at a later poll that replaces the waker (then
+/// dropped, or run once freed), at the admission deadline's clone (then
+/// timed out) — each panic caught by the caller. Once quiet, each pool's
+/// gauges are back at 0 and its counters equal its `Stats`.
+#[cfg(feature = "metrics")]
+#[test]
+fn metrics_follow_the_stats_after_wakers_whose_clone_panics() {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    quiet_planned_panics();
+    let capture: &'static common::Capture = Box::leak(Box::default());
+    let mut failures = Vec::new();
+    for scenario in [
+        "first poll, dropped",
+        "later poll, dropped",
+        "later poll, run",
+        "deadline, timed out",
+    ] {
+        let name = format!("adv22::metrics::{scenario}");
+        let pool = metrics::with_local_recorder(capture, || {
+            Pool::builder()
+                .name(name.clone())
+                .size(1)
+                .admission_timeout(Duration::from_millis(if scenario.starts_with("deadline") {
+                    100
+                } else {
+                    60_000
+                }))
+                .build()
+                .unwrap()
+        });
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let mut call = Box::pin(pool.submit(async { 1 }));
+        let good: &'static NthClone = Box::leak(Box::default());
+        let waker = nth_clone_panics(good);
+        let bad: &'static NthClone = Box::leak(Box::default());
+        let bad_waker = nth_clone_panics(bad);
+        let outcome = catch_unwind(AssertUnwindSafe(|| match scenario {
+            "first poll, dropped" => {
+                bad.panic_at.store(1, SeqCst);
+                let first = catch_unwind(AssertUnwindSafe(|| {
+                    call.as_mut().poll(&mut Context::from_waker(&bad_waker))
+                }));
+                assert!(first.is_err());
+                drop(call);
+                drop(holder);
+            }
+            "deadline, timed out" => {
+                good.panic_at.store(2, SeqCst);
+                let first = catch_unwind(AssertUnwindSafe(|| {
+                    call.as_mut().poll(&mut Context::from_waker(&waker))
+                }));
+                good.panic_at.store(0, SeqCst);
+                let _ = first;
+                let start = Instant::now();
+                loop {
+                    match call.as_mut().poll(&mut Context::from_waker(&waker)) {
+                        std::task::Poll::Ready(out) => {
+                            assert_eq!(out, Err(Rejected::TimedOut));
+                            break;
+                        }
+                        std::task::Poll::Pending => {
+                            assert!(start.elapsed() < WATCHDOG, "never timed out");
+                            thread::sleep(Duration::from_millis(5));
+                        }
+                    }
+                }
+                drop(call);
+                drop(holder);
+            }
+            _ => {
+                assert!(call
+                    .as_mut()
+                    .poll(&mut Context::from_waker(&waker))
+                    .is_pending());
+                bad.panic_at.store(1, SeqCst);
+                let again = catch_unwind(AssertUnwindSafe(|| {
+                    call.as_mut().poll(&mut Context::from_waker(&bad_waker))
+                }));
+                assert!(again.is_err());
+                if scenario.ends_with("dropped") {
+                    drop(call);
+                    drop(holder);
+                } else {
+                    drop(holder);
+                    assert_eq!(
+                        call.as_mut().poll(&mut Context::from_waker(&waker)),
+                        std::task::Poll::Ready(Ok(1))
+                    );
+                }
+            }
+        }));
+        if outcome.is_err() {
+            failures.push(format!("{scenario}: the scenario itself failed"));
+            continue;
+        }
+        let s = pool.stats();
+        let gauge = |g: &str| capture.gauge(g, &name).unwrap_or(f64::NAN);
+        let found = (
+            gauge("pooled.running"),
+            gauge("pooled.waiting"),
+            capture.calls(&name, "completed", None),
+            capture.calls(&name, "cancelled", None),
+            capture.calls(&name, "rejected", Some("timed_out")),
+        );
+        let expected = (
+            0.0,
+            0.0,
+            s.completed - s.panicked,
+            s.cancelled,
+            s.rejected_for(Rejected::TimedOut),
+        );
+        if found != expected || s.running + s.waiting != 0 {
+            failures.push(format!(
+                "{scenario}: metrics {found:?}, stats say {expected:?}: {s:?}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
 }
