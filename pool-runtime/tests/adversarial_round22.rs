@@ -880,7 +880,6 @@ mod stream_in_waker {
 /// one above everything else for good (and between the polls the call is
 /// in no term at all). Every order, and a group's call.
 #[test]
-#[ignore = "bug: a call polled again after its waker's clone panicked at its first poll is counted submitted twice; the identity stays off by one"]
 fn a_call_polled_again_after_its_wakers_clone_panicked_is_counted_once() {
     use std::task::{Poll, RawWaker, RawWakerVTable};
     static ARMED: AtomicBool = AtomicBool::new(false);
@@ -1346,7 +1345,6 @@ mod fleet_blocking {
 /// would stop that call from ever giving the slot back"), although the
 /// permit is released on its own thread 200 ms later.
 #[test]
-#[ignore = "bug: a nested sync call waiting for a slot lent to a permit carried to another thread panics as if it would deadlock its own task"]
 fn a_nested_sync_call_waits_for_a_lent_permit_carried_to_another_thread() {
     let pool = Pool::fixed(1);
     let meter = Meter::default();
@@ -1762,7 +1760,6 @@ fn a_stream_first_polled_with_a_waker_whose_clone_panics_yields_every_item_once(
 /// panicking" (`integrations/tower.rs`): the service is unusable for good.
 #[cfg(feature = "tower")]
 #[test]
-#[ignore = "bug: a PooledService whose poll_ready met a panicking waker clone panics at every later poll_ready (`async fn` resumed after panicking)"]
 fn a_services_poll_ready_with_a_waker_whose_clone_panics_then_ready_again() {
     use pool_runtime::tower::{BoxError, PooledLayer};
     use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -79,6 +79,12 @@ pub(crate) mod status {
     /// came in, it takes the queue's path at its first poll, off the
     /// inline fast path, and is not counted (or reported as started) again.
     pub(crate) const ROOM_LEFT: u8 = 16;
+    /// Counted as submitted (and reported as started), its first poll
+    /// unwound on its way into the queue (its waker's `clone` panicked)
+    /// and left it unlinked: polled again, it takes the queue's path, off
+    /// the inline fast path, and is not counted again. Its mode is
+    /// [`Waiter::is_never_rejected`](super::Waiter::is_never_rejected).
+    pub(crate) const RESTART: u8 = 18;
 
     // The two tests below rely on this numbering: each pair differs in its
     // low bit only, and no other status masks to either.
@@ -92,6 +98,9 @@ pub(crate) mod status {
             && LENT < START_REJECT
             && ROOM_LEFT & !1 != RUNNING
             && ROOM_LEFT & !1 != START_REJECT
+            && RESTART & !1 != RUNNING
+            && RESTART & !1 != START_REJECT
+            && RESTART & !1 != ROOM_LEFT
     );
 
     /// [`RUNNING`] or [`NESTED`] (one mask and compare).

@@ -298,8 +298,14 @@ impl<R: Deref<Target = Core>> Acquire<R> {
             }
         }
         // The enqueue clones the waker first, which may panic: the call,
-        // counted as submitted, is then counted as cancelled when dropped.
+        // counted as submitted, is then counted as cancelled when dropped,
+        // or, polled again, goes on without being counted again (a caller
+        // from the room is already `ROOM_LEFT`, which is not counted twice
+        // either). Every outcome of the enqueue sets the status.
         this.node.set_flag(flag::STARTED);
+        if !waited {
+            this.node.set_status(status::RESTART);
+        }
         // Safety: the node is pinned inside `self`, unlinked, and
         // `Drop` cancels it while it is linked.
         let weight = unsafe { this.node.weight() };
@@ -354,10 +360,13 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         loop {
             let core: &Core = &this.core;
             match this.node.status() {
-                s @ (status::START_REJECT | status::START_WAIT | status::ROOM_LEFT) => {
+                s @ (status::START_REJECT
+                | status::START_WAIT
+                | status::ROOM_LEFT
+                | status::RESTART) => {
                     // (From the room, a never-rejecting call is still one.)
                     let mode = if s == status::START_WAIT
-                        || (s == status::ROOM_LEFT && this.node.is_never_rejected())
+                        || (s != status::START_REJECT && this.node.is_never_rejected())
                     {
                         Mode::Wait
                     } else {
@@ -366,7 +375,9 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                     // A caller from the room: counted as it came in, and
                     // still counted there until queued or admitted.
                     let waited = s == status::ROOM_LEFT;
-                    if !waited {
+                    // Counted already: from the room, or by a first poll
+                    // that unwound on its way into the queue.
+                    if !waited && s != status::RESTART {
                         core.count_submitted();
                         #[cfg(any(feature = "tracing", feature = "metrics"))]
                         // Safety: not yet linked.
@@ -746,7 +757,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
             }
             // Its first poll unwound between being counted and reaching the
             // queue (a waker's `clone` panicked): it ends cancelled.
-            status::START_REJECT | status::START_WAIT | status::ROOM_LEFT
+            status::START_REJECT | status::START_WAIT | status::ROOM_LEFT | status::RESTART
                 if this.node.flag(flag::STARTED) =>
             {
                 if this.node.flag(flag::IN_ROOM) {
