@@ -10,7 +10,7 @@ use crate::call::permit::OwnedPermit;
 use crate::pool::rejected::Rejected;
 use std::fmt;
 use std::mem;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 use tower_service::Service;
 
 /// A service whose calls each hold a slot of a pool or a group while they
@@ -39,7 +39,9 @@ use tower_service::Service;
 /// with tower's `ConcurrencyLimit`): dropping a `ready()` future leaves the
 /// service in the queue, and the next `poll_ready` goes on with that wait;
 /// a slot it is handed meanwhile stays reserved for the service's next
-/// call. Dropping a service that holds a reserved slot (ready but not
+/// call. A `poll_ready` that unwinds while it waits (a waker whose `clone`
+/// panics) ends that wait, as a cancelled call; the next `poll_ready` starts
+/// a new one. Dropping a service that holds a reserved slot (ready but not
 /// called) releases the slot, as a cancelled call; so does dropping a
 /// response future before it finishes (after dropping the inner future
 /// under the slot). Neither counts as a latency sample for an adaptive
@@ -177,7 +179,25 @@ where
                     },
                     Admission::Reject => self.config.limit.try_acquire(weight).into(),
                 },
-                Reservation::Acquiring(acquiring) => ready!(acquiring.as_mut().poll(cx)).into(),
+                Reservation::Acquiring(_) => {
+                    // Out of the service while it is polled: a poll that
+                    // unwinds (a waker whose `clone` panics) leaves the
+                    // wait poisoned, dropped here as the panic passes (the
+                    // call counted cancelled), and the next `poll_ready`
+                    // starts a new one instead of resuming it.
+                    let Reservation::Acquiring(mut acquiring) =
+                        mem::replace(&mut self.reservation, Reservation::None)
+                    else {
+                        unreachable!("matched above")
+                    };
+                    match acquiring.as_mut().poll(cx) {
+                        Poll::Ready(acquired) => acquired.into(),
+                        Poll::Pending => {
+                            self.reservation = Reservation::Acquiring(acquiring);
+                            return Poll::Pending;
+                        }
+                    }
+                }
                 Reservation::Held(reserved) => {
                     // In the reserved slot's frame, as `call` and the
                     // weighted service ready theirs: a layer of the same
