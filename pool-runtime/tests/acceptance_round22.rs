@@ -1,0 +1,909 @@
+//! Acceptance tests, round 22 (runtime): promises of the README and the
+//! rustdoc about the task-pool API that no earlier round checks — a priority
+//! queue holding many distinct weights (its allocations and its order),
+//! the order in which growth admits waiters on every pool, the errors'
+//! texts. Each test quotes its promise with its line. Concurrency is
+//! counted from outside the library; waits are bounded only to turn a hang
+//! into a failure.
+#![cfg(not(miri))]
+
+mod common;
+
+use common::{assert_accounted, Task};
+use pool_runtime::{Kind, ManualClock, Order, Pool, Rejected};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{mpsc, Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+/// Every bounded wait is over by then, or the test fails.
+const BOUND: Duration = Duration::from_secs(20);
+
+// ---- a counting allocator (the method of `allocations.rs`) -----------------
+
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static COUNTED: Cell<bool> = const { Cell::new(false) };
+}
+
+// Safety: forwards to the system allocator.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNTED.try_with(Cell::get).unwrap_or(false) {
+            ALLOCATIONS.fetch_add(1, SeqCst);
+        }
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNTED.try_with(Cell::get).unwrap_or(false) {
+            ALLOCATIONS.fetch_add(1, SeqCst);
+        }
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// The allocations this thread makes while running `f`.
+fn allocations_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let before = ALLOCATIONS.load(SeqCst);
+    COUNTED.with(|c| c.set(true));
+    let out = f();
+    COUNTED.with(|c| c.set(false));
+    (out, ALLOCATIONS.load(SeqCst) - before)
+}
+
+/// A slot of `pool` held by another thread (so this thread's calls are
+/// top-level calls that queue) until the returned sender is used or dropped.
+fn hold_on_another_thread(pool: &Pool) -> (mpsc::Sender<()>, std::thread::JoinHandle<()>) {
+    let (release, held) = mpsc::channel::<()>();
+    let (entered, is_held) = mpsc::channel::<()>();
+    let pool = pool.clone();
+    let holder = std::thread::spawn(move || {
+        pool.run(|| {
+            entered.send(()).unwrap();
+            let _ = held.recv_timeout(BOUND);
+        })
+        .unwrap();
+    });
+    is_held
+        .recv_timeout(BOUND)
+        .expect("the holder got its slot");
+    (release, holder)
+}
+
+/// One round on a priority pool of one slot held elsewhere: `weights.len()`
+/// `submit_weighted` calls (boxed before the window) are polled once each
+/// (they queue), then dropped (they leave the queue). Returns this
+/// thread's allocations in the window: queueing and leaving only.
+fn queue_and_leave(pool: &Pool, weights: &[i64]) -> usize {
+    let mut calls: Vec<_> = weights
+        .iter()
+        .map(|&w| Box::pin(pool.submit_weighted(w, std::future::ready(()))))
+        .collect();
+    let mut cx = Context::from_waker(Waker::noop());
+    let ((), allocations) = allocations_of(|| {
+        for call in &mut calls {
+            assert!(call.as_mut().poll(&mut cx).is_pending(), "the call queued");
+        }
+        assert_eq!(pool.stats().waiting, weights.len());
+        // Leaving the queue (cancellation) is part of a queued call too.
+        for call in &mut calls {
+            // Replace by a finished future: drops the call in the window
+            // without freeing the vector's boxes here.
+            call.set(pool.submit_weighted(0, std::future::ready(())));
+        }
+    });
+    drop(calls);
+    assert_eq!(pool.stats().waiting, 0);
+    allocations
+}
+
+/// README, "Proof": "A `submit`, a permit or a sync call allocates nothing,
+/// uncontended, queued or parked (`pool-runtime/tests/allocations.rs`
+/// counts)"; README, "How it works": "**Zero allocations per call.** A
+/// waiting call's queue node lives inside its own future (an intrusive
+/// list); the priority queue keeps one FIFO list per distinct weight".
+///
+/// The control: a priority pool whose queue holds 40 distinct weights at
+/// once allocates nothing in a steady state (after a warm-up round: its
+/// bucket vector keeps its capacity).
+#[test]
+fn a_priority_queue_of_a_few_dozen_distinct_weights_allocates_nothing_once_warm() {
+    let pool = Pool::builder()
+        .order(Order::Priority)
+        .size(1)
+        .build()
+        .unwrap();
+    let (release, holder) = hold_on_another_thread(&pool);
+    let weights: Vec<i64> = (0..40).rev().collect();
+    let _warm_up = queue_and_leave(&pool, &weights);
+    let steady = queue_and_leave(&pool, &weights);
+    release.send(()).unwrap();
+    holder.join().unwrap();
+    assert_eq!(steady, 0, "40 queued calls of 40 distinct weights");
+    assert_accounted(&pool.stats());
+}
+
+/// As above (README, "Proof", and "**Zero allocations per call.**"), with
+/// 200 distinct weights waiting at once (a call per weight: urgency
+/// computed per request, a deadline in milliseconds, a retry count times a
+/// step): queueing and leaving the queue must allocate nothing in a steady
+/// state either. The queue's buckets spill into a `BTreeMap` past 64
+/// distinct weights, whose nodes are allocated as calls queue and freed as
+/// it empties, round after round.
+#[test]
+#[ignore = "bug: past 64 distinct weights waiting, every round of queued priority calls allocates (the spilled BTreeMap's nodes), though a queued submit is promised to allocate nothing"]
+fn a_priority_queue_of_many_distinct_weights_allocates_nothing_once_warm() {
+    let pool = Pool::builder()
+        .order(Order::Priority)
+        .size(1)
+        .build()
+        .unwrap();
+    let (release, holder) = hold_on_another_thread(&pool);
+    let weights: Vec<i64> = (0..200).rev().collect();
+    let _warm_up = queue_and_leave(&pool, &weights);
+    let steady = [
+        queue_and_leave(&pool, &weights),
+        queue_and_leave(&pool, &weights),
+    ];
+    release.send(()).unwrap();
+    holder.join().unwrap();
+    assert_eq!(
+        steady,
+        [0, 0],
+        "two rounds of 200 queued calls of 200 distinct weights, after a warm-up"
+    );
+    assert_accounted(&pool.stats());
+}
+
+// ---- priority order across many distinct weights ---------------------------
+
+/// Records the order in which calls start their work.
+#[derive(Clone, Default)]
+struct Started(Arc<Mutex<Vec<i64>>>);
+
+impl Started {
+    fn call(&self, id: i64) -> impl Future<Output = ()> + use<> {
+        let started = self.clone();
+        async move { started.0.lock().unwrap().push(id) }
+    }
+
+    fn take(&self) -> Vec<i64> {
+        std::mem::take(&mut self.0.lock().unwrap())
+    }
+}
+
+/// Calls queued by hand: (weight, arrival id, the call).
+type Queued<F> = Vec<(i64, i64, Task<F>)>;
+
+/// Polls the woken calls of `queued` (one slot: one at a time is admitted,
+/// starts and completes, handing the slot on) until `started` holds `n`
+/// ids or nothing is left; returns the ids in the order they started.
+fn drive_until<F: Future<Output = Result<(), Rejected>>>(
+    queued: &mut Queued<F>,
+    started: &Started,
+    n: usize,
+) -> Vec<i64> {
+    for _ in 0..100_000 {
+        if started.0.lock().unwrap().len() >= n || queued.is_empty() {
+            break;
+        }
+        for (_, _, task) in queued.iter_mut() {
+            if started.0.lock().unwrap().len() >= n {
+                break;
+            }
+            if task.is_woken() {
+                assert_eq!(task.poll(), Poll::Ready(Ok(())));
+            }
+        }
+        // A call that completed was polled once woken: it is done.
+        queued.retain(|(_, id, _)| !started.0.lock().unwrap().contains(id));
+    }
+    started.take()
+}
+
+/// The ids of `queued` in the order a priority queue admits them.
+fn by_weight_then_arrival<F>(queued: &Queued<F>, skip: &[i64]) -> Vec<i64> {
+    let mut order: Vec<(i64, i64)> = queued
+        .iter()
+        .filter(|(_, id, _)| !skip.contains(id))
+        .map(|(w, id, _)| (*w, *id))
+        .collect();
+    order.sort();
+    order.into_iter().map(|(_, id)| id).collect()
+}
+
+/// `Pool::submit_weighted` (pool-runtime/src/pool/mod.rs:229-230): "on a
+/// priority pool smaller weights are admitted first, equal weights
+/// first-come first-served"; README "How it works": "the priority queue
+/// keeps one FIFO list per distinct weight".
+///
+/// 150 distinct weights (past the 64 the queue's bucket vector holds before
+/// it spills into a map), in a scrambled order, ties of three calls at
+/// several weights, a fifth of the calls cancelled wherever they wait, 40
+/// more arriving (smaller, larger and tied weights) while the spilled queue
+/// drains, then a second round after it emptied: each freed slot goes to
+/// the smallest weight waiting, ties in arrival order.
+#[test]
+fn a_priority_pool_admits_by_weight_then_arrival_across_many_distinct_weights() {
+    let pool = Pool::builder()
+        .order(Order::Priority)
+        .size(1)
+        .build()
+        .unwrap();
+    let started = Started::default();
+    let mut next_id = 0i64;
+    for round in 0..2 {
+        // The one slot, held by a call polled by hand.
+        let (gate, open) = common::gate();
+        let mut holder = Task::new(pool.submit(gate));
+        holder.assert_pending();
+        let mut queued: Queued<_> = Vec::new();
+        let mut enqueue = |queued: &mut Queued<_>, weight: i64| {
+            let id = next_id;
+            next_id += 1;
+            let mut task = Task::new(pool.submit_weighted(weight, started.call(id)));
+            task.assert_pending();
+            queued.push((weight, id, task));
+        };
+        for i in 0..150i64 {
+            let weight = (i * 73) % 150 - 75 + round; // a permutation of -75..75
+            enqueue(&mut queued, weight);
+            if weight % 37 == 0 {
+                enqueue(&mut queued, weight);
+                enqueue(&mut queued, weight);
+            }
+        }
+        let mut n = 0;
+        queued.retain(|_| {
+            n += 1;
+            n % 5 != 3
+        });
+        assert_eq!(pool.stats().waiting, queued.len());
+        let expected = by_weight_then_arrival(&queued, &[]);
+
+        // The holder's slot goes to the first; each completion hands it on.
+        open.store(true, SeqCst);
+        assert_eq!(holder.poll(), Poll::Ready(Ok(())));
+        let half = expected.len() / 2;
+        let first = drive_until(&mut queued, &started, half);
+        assert_eq!(first, expected[..half], "round {round}: the first half");
+        // The next one was handed the slot at the last completion, before
+        // these arrive.
+        let handed = expected[half];
+        for i in 0..40i64 {
+            let weight = match i % 4 {
+                0 => -200 - i, // ahead of everyone left
+                1 => 500 + i,  // behind everyone
+                2 => expected_weight(&queued, expected[expected.len() - 1 - (i as usize % 10)]),
+                _ => (i * 7) % 150 - 75, // among the rest, tied or not
+            };
+            enqueue(&mut queued, weight);
+        }
+        let rest_expected: Vec<i64> = std::iter::once(handed)
+            .chain(by_weight_then_arrival(&queued, &[handed]))
+            .collect();
+        let rest = drive_until(&mut queued, &started, rest_expected.len());
+        assert_eq!(
+            rest, rest_expected,
+            "round {round}: the rest, newcomers among them"
+        );
+        assert!(queued.is_empty());
+        let stats = pool.stats();
+        assert_eq!((stats.running, stats.waiting), (0, 0), "{stats:?}");
+        assert_accounted(&stats);
+    }
+}
+
+/// The weight of the call `id` in `queued`.
+fn expected_weight<F>(queued: &Queued<F>, id: i64) -> i64 {
+    queued
+        .iter()
+        .find(|(_, i, _)| *i == id)
+        .map(|(w, _, _)| *w)
+        .unwrap()
+}
+
+/// README, "Proof": "A `submit`, a permit or a sync call allocates nothing,
+/// uncontended, queued or parked (`pool-runtime/tests/allocations.rs`
+/// counts); what does allocate per call is `Pool::spawn` (a tokio task), a
+/// group call under an application-wide ceiling (its ceiling slot is
+/// boxed), an async call that waits on a pool with an admission timeout
+/// (...) and a call of the tower layer's waiting mode that has to wait".
+/// A call made from inside a call's work (a nested call: the reentrancy
+/// rule, README "How it works") is none of those.
+///
+/// On a pool of 4 that is never full, 100 calls each await one `submit` of
+/// the same pool from their work (a helper calling another helper through
+/// one pool, a recursive function): after a warm-up round, the round must
+/// allocate nothing. The control: the same 100 calls with their inner call
+/// made to another pool (not nested) allocate nothing.
+#[test]
+#[ignore = "bug: a call nested in a call's work allocates (the parent's lend, an Arc, created at the first nested call of each parent), though a submit is promised to allocate nothing"]
+fn a_nested_submit_on_an_uncontended_pool_allocates_nothing_once_warm() {
+    let pool = Pool::fixed(4);
+    let other = Pool::fixed(4);
+    let round = |inner: &Pool| {
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut calls: Vec<_> = (0..100)
+            .map(|_| Box::pin(pool.submit(async { inner.submit(async { 1 }).await.unwrap() })))
+            .collect();
+        let ((), allocations) = allocations_of(|| {
+            for call in &mut calls {
+                assert_eq!(call.as_mut().poll(&mut cx), Poll::Ready(Ok(1)));
+            }
+        });
+        allocations
+    };
+    let _warm_up = (round(&other), round(&pool));
+    let not_nested = round(&other);
+    let nested = round(&pool);
+    assert_eq!(
+        not_nested, 0,
+        "the control: 100 calls each awaiting a call of another pool"
+    );
+    assert_eq!(
+        nested, 0,
+        "100 calls each awaiting a nested call of their own pool"
+    );
+    let stats = pool.stats();
+    assert_eq!((stats.running, stats.nested, stats.waiting), (0, 0, 0));
+    assert_accounted(&stats);
+}
+
+/// As above, for the sync form: a sync call (`Pool::run`) made on the
+/// thread of another sync call's work, on a pool that is never full,
+/// allocates nothing once warm. The control: the inner call to another pool.
+#[test]
+#[ignore = "bug: a sync call nested in a sync call's work allocates (the parent's lend), though a sync call is promised to allocate nothing"]
+fn a_nested_sync_call_on_an_uncontended_pool_allocates_nothing_once_warm() {
+    let pool = Pool::fixed(4);
+    let other = Pool::fixed(4);
+    let round = |inner: &Pool| {
+        allocations_of(|| {
+            for _ in 0..100 {
+                assert_eq!(pool.run(|| inner.run(|| 1).unwrap()), Ok(1));
+            }
+        })
+        .1
+    };
+    let _warm_up = (round(&other), round(&pool));
+    let not_nested = round(&other);
+    let nested = round(&pool);
+    assert_eq!(
+        not_nested, 0,
+        "the control: 100 sync calls each making a call of another pool"
+    );
+    assert_eq!(
+        nested, 0,
+        "100 sync calls each making a nested call of their own pool"
+    );
+    assert_accounted(&pool.stats());
+}
+
+// ---- a stream's allocations ------------------------------------------------
+
+/// Pending once (waking itself), then its id: holds its slot across a poll.
+struct YieldThen(bool, u64);
+
+impl Future for YieldThen {
+    type Output = u64;
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u64> {
+        if std::mem::replace(&mut self.0, true) {
+            return Poll::Ready(self.1);
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+/// Drives `stream` to its end by hand with a no-op waker (its calls wake
+/// their own entries); returns the sum of the outputs and the allocations
+/// this thread made meanwhile.
+#[cfg(feature = "stream")]
+fn drive_stream<S>(stream: S) -> (u64, usize)
+where
+    S: futures::Stream<Item = Result<u64, Rejected>>,
+{
+    let mut stream = std::pin::pin!(stream);
+    let mut cx = Context::from_waker(Waker::noop());
+    allocations_of(|| {
+        let mut sum = 0;
+        for _ in 0..10_000_000 {
+            match stream.as_mut().poll_next(&mut cx) {
+                Poll::Ready(Some(out)) => sum += out.expect("the pool is open"),
+                Poll::Ready(None) => return sum,
+                Poll::Pending => {}
+            }
+        }
+        panic!("the stream never ended");
+    })
+}
+
+/// pool-runtime/src/integrations/stream.rs:167-169 (the adapter's calls):
+/// "Each call lives in a pinned box that is reused by the next call, with a
+/// waker of its own that is made once per box: a stream that keeps `n`
+/// calls in flight allocates `n` boxes and wakers, then nothing per item";
+/// module docs: at most `max(1, 2 × size)` items held.
+///
+/// On a pool of 4, a stream of 2 000 items allocates no more than one of
+/// 100 items (both hold 8 at once), for both adapters.
+#[cfg(feature = "stream")]
+#[test]
+fn a_pooled_stream_allocates_per_call_in_flight_not_per_item() {
+    use pool_runtime::PooledStreamExt;
+    let pool = Pool::fixed(4);
+    let items = |n: u64| futures::stream::iter((0..n).map(|i| YieldThen(false, i)));
+    let sum = |n: u64| n * (n - 1) / 2;
+    let (out, short) = drive_stream(items(100).pooled_unordered(&pool));
+    assert_eq!(out, sum(100));
+    let (out, long) = drive_stream(items(2000).pooled_unordered(&pool));
+    assert_eq!(out, sum(2000));
+    assert_eq!(long, short, "unordered: 2000 items allocate as 100 do");
+    let (out, short) = drive_stream(items(100).pooled_ordered(&pool));
+    assert_eq!(out, sum(100));
+    let (out, long) = drive_stream(items(2000).pooled_ordered(&pool));
+    assert_eq!(out, sum(2000));
+    assert_eq!(long, short, "ordered: 2000 items allocate as 100 do");
+    let stats = pool.stats();
+    assert_eq!(stats.completed, 2 * 2100);
+    assert_accounted(&stats);
+}
+
+// ---- growth admits waiters in the pool's order, on all six pools -----------
+
+/// The six pools, each of one slot to start with (autoscaled ones between 1
+/// and 8, on a clock that never moves, so only the calls below change them).
+fn six_pools() -> Vec<(Kind, Order, Pool)> {
+    let mut pools = Vec::new();
+    for kind in [Kind::Fixed, Kind::Autoscale] {
+        for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+            let builder = Pool::builder().kind(kind).order(order);
+            let builder = match kind {
+                Kind::Fixed => builder.size(1),
+                Kind::Autoscale => builder.min(1).max(8).size(1).clock(ManualClock::new()),
+            };
+            pools.push((kind, order, builder.build().unwrap()));
+        }
+    }
+    pools
+}
+
+/// The ids (0..n, in arrival order, with `weights[id]`) in the order `order`
+/// admits them.
+fn admission_order(order: Order, weights: &[i64]) -> Vec<i64> {
+    let mut ids: Vec<i64> = (0..weights.len() as i64).collect();
+    match order {
+        Order::Fifo => {}
+        Order::Lifo => ids.reverse(),
+        Order::Priority => ids.sort_by_key(|&id| (weights[id as usize], id)),
+    }
+    ids
+}
+
+/// `Pool::scale` (pool-runtime/src/pool/mod.rs:673): "Growing admits waiting
+/// calls at once"; `Pool::set_bounds` (:707): "the size is clamped into
+/// them"; `Order` (order.rs): FIFO "first come, first served", LIFO "the
+/// newest waiter runs first", priority "by weight, smaller first; first
+/// come, first served among equal weights"; README: "A freed slot goes
+/// straight to the next waiter chosen by the order".
+///
+/// On each of the six pools, one slot held and seven calls waiting (weights
+/// with ties): `scale(2)` admits the two the order names first, then
+/// `resize(4)` the next two, then (autoscaled pools: `set_bounds(6, 8)`;
+/// fixed ones: `scale(2)`) the next two, and the holder's release the last.
+#[test]
+fn growing_admits_the_waiters_the_order_names_first_on_all_six_pools() {
+    let weights = [5i64, -1, 3, 5, -1, 9, 0];
+    for (kind, order, pool) in six_pools() {
+        let started = Started::default();
+        let (gate, open) = common::gate();
+        let mut holder = Task::new(pool.submit(gate));
+        holder.assert_pending();
+        let mut waiting: Vec<_> = weights
+            .iter()
+            .enumerate()
+            .map(|(id, &w)| {
+                let mut task = Task::new(
+                    pool.submit_weighted(w, Held(Box::pin(started.call(id as i64)), None)),
+                );
+                task.assert_pending();
+                task
+            })
+            .collect();
+        let expected = admission_order(order, &weights);
+        let what = format!("{kind:?} {order:?}");
+        let mut admitted = Vec::new();
+        // One growth admits its waiters at once: which of them the test polls
+        // first says nothing, so each step's admissions are compared as a set.
+        let step =
+            |grow: &dyn Fn(), waiting: &mut Vec<Task<_>>, admitted: &mut Vec<i64>, n: usize| {
+                grow();
+                for task in waiting.iter_mut() {
+                    if task.is_woken() {
+                        task.assert_pending(); // started, holding its slot
+                    }
+                }
+                let mut now = started.take();
+                now.sort();
+                let mut owed = expected[admitted.len()..n].to_vec();
+                owed.sort();
+                assert_eq!(now, owed, "{what}: admitted after {:?}", admitted);
+                admitted.extend(expected[admitted.len()..n].iter().copied());
+            };
+        step(
+            &|| assert_eq!(pool.scale(2), 3),
+            &mut waiting,
+            &mut admitted,
+            2,
+        );
+        step(
+            &|| assert_eq!(pool.resize(5), 5),
+            &mut waiting,
+            &mut admitted,
+            4,
+        );
+        step(
+            &|| match kind {
+                Kind::Fixed => assert_eq!(pool.scale(2), 7),
+                Kind::Autoscale => assert_eq!(pool.set_bounds(7, 8), Ok(7)),
+            },
+            &mut waiting,
+            &mut admitted,
+            6,
+        );
+        open.store(true, SeqCst);
+        assert_eq!(holder.poll(), Poll::Ready(Ok(())));
+        step(&|| {}, &mut waiting, &mut admitted, 7);
+        let stats = pool.stats();
+        assert_eq!((stats.running, stats.waiting), (7, 0), "{what}: {stats:?}");
+        drop(waiting);
+        assert_accounted(&pool.stats());
+    }
+}
+
+/// Records its start (the inner future) at its first poll, then stays
+/// pending: a call holding its slot.
+struct Held<F>(F, Option<()>);
+
+impl<F: Future<Output = ()> + Unpin> Future for Held<F> {
+    type Output = ();
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.1.is_none() {
+            let _ = std::pin::Pin::new(&mut self.0).poll(cx);
+            self.1 = Some(());
+        }
+        Poll::Pending
+    }
+}
+
+// ---- a group's calls allocate as a pool's do --------------------------------
+
+static QUIET: pool_runtime::Group =
+    pool_runtime::Group::new(pool_runtime::GroupSpec::new("acc22::quiet").size(2));
+
+/// README, "Proof": "A `submit`, a permit or a sync call allocates nothing,
+/// uncontended, queued or parked (...); what does allocate per call is
+/// `Pool::spawn` (a tokio task), a group call under an application-wide
+/// ceiling (its ceiling slot is boxed), ..." — so a group call without a
+/// ceiling (none is set here) allocates nothing, as a pool's: `submit`,
+/// `submit_wait`, `run`, `run_wait` and the permits, uncontended, and
+/// `submit` queued behind another thread's calls.
+#[test]
+fn a_groups_calls_without_a_ceiling_allocate_nothing_once_warm() {
+    let round = || {
+        let mut cx = Context::from_waker(Waker::noop());
+        for _ in 0..50 {
+            let mut call = std::pin::pin!(QUIET.submit(3, async { 1 }));
+            assert_eq!(call.as_mut().poll(&mut cx), Poll::Ready(Ok(1)));
+            let mut call = std::pin::pin!(QUIET.submit_wait(3, async { 2 }));
+            assert_eq!(call.as_mut().poll(&mut cx), Poll::Ready(2));
+            assert_eq!(QUIET.run(|| 3), Ok(3));
+            assert_eq!(QUIET.run_wait(0, || 4), 4);
+            drop(QUIET.try_acquire(0).expect("a free slot"));
+            drop(QUIET.try_acquire_owned(0).expect("a free slot"));
+            let mut permit = std::pin::pin!(QUIET.acquire(0));
+            assert!(matches!(permit.as_mut().poll(&mut cx), Poll::Ready(Ok(_))));
+        }
+    };
+    round();
+    let ((), uncontended) = allocations_of(round);
+    assert_eq!(uncontended, 0, "350 uncontended calls of a group");
+
+    // Both slots held by another thread: this thread's calls queue.
+    let (release, held) = mpsc::channel::<()>();
+    let (entered, are_held) = mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let mut cx = Context::from_waker(Waker::noop());
+        let first = QUIET.try_acquire(0).unwrap();
+        let second = QUIET.try_acquire(0).unwrap();
+        entered.send(()).unwrap();
+        let _ = held.recv_timeout(BOUND);
+        drop((first, second, &mut cx));
+    });
+    are_held.recv_timeout(BOUND).unwrap();
+    let queue = || {
+        let mut cx = Context::from_waker(Waker::noop());
+        for _ in 0..50 {
+            let mut call = std::pin::pin!(QUIET.submit(0, async {}));
+            assert!(call.as_mut().poll(&mut cx).is_pending(), "queued");
+        }
+    };
+    queue();
+    let ((), queued) = allocations_of(queue);
+    release.send(()).unwrap();
+    holder.join().unwrap();
+    assert_eq!(queued, 0, "50 queued calls of a group");
+    assert_accounted(&QUIET.stats());
+}
+
+// ---- call spans of the sync, spawned and nested paths ----------------------
+
+#[cfg(feature = "tracing")]
+mod spans {
+    use super::*;
+    use std::collections::BTreeMap;
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Level, Subscriber};
+    use tracing_subscriber::layer::{Context as LayerContext, SubscriberExt};
+    use tracing_subscriber::Layer;
+
+    type Fields = BTreeMap<String, String>;
+
+    #[derive(Default)]
+    struct Seen {
+        /// (id, name, fields)
+        spans: Vec<(u64, &'static str, Fields)>,
+        /// (level, fields, the id of the span it is in)
+        events: Vec<(Level, Fields, Option<u64>)>,
+    }
+
+    /// Records every span (its fields, recorded later too) and event.
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Seen>>);
+
+    struct Text<'a>(&'a mut Fields);
+
+    impl Visit for Text<'_> {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            self.0.insert(field.name().to_owned(), format!("{value:?}"));
+        }
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.0.insert(field.name().to_owned(), value.to_owned());
+        }
+    }
+
+    impl<S: Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>> Layer<S> for Capture {
+        fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, _: LayerContext<'_, S>) {
+            let mut fields = Fields::new();
+            attrs.record(&mut Text(&mut fields));
+            self.0
+                .lock()
+                .unwrap()
+                .spans
+                .push((id.into_u64(), attrs.metadata().name(), fields));
+        }
+
+        fn on_record(&self, id: &Id, values: &Record<'_>, _: LayerContext<'_, S>) {
+            let mut seen = self.0.lock().unwrap();
+            if let Some(span) = seen.spans.iter_mut().rev().find(|s| s.0 == id.into_u64()) {
+                values.record(&mut Text(&mut span.2));
+            }
+        }
+
+        fn on_event(&self, event: &Event<'_>, ctx: LayerContext<'_, S>) {
+            let mut fields = Fields::new();
+            event.record(&mut Text(&mut fields));
+            let span = ctx.event_span(event).map(|s| s.id().into_u64());
+            self.0
+                .lock()
+                .unwrap()
+                .events
+                .push((*event.metadata().level(), fields, span));
+        }
+    }
+
+    impl Capture {
+        fn run<T>(&self, f: impl FnOnce() -> T) -> T {
+            let subscriber = tracing_subscriber::registry().with(self.clone());
+            tracing::subscriber::with_default(subscriber, f)
+        }
+
+        /// `[call, weight, wait_us, nested, outcome]` of the call spans of `pool`.
+        fn calls(&self, pool: &str) -> Vec<[String; 5]> {
+            let seen = self.0.lock().unwrap();
+            seen.spans
+                .iter()
+                .filter(|(_, name, f)| {
+                    *name == "call" && f.get("pool").map(String::as_str) == Some(pool)
+                })
+                .map(|(_, _, f)| {
+                    let g = |n: &str| f.get(n).cloned().unwrap_or_else(|| "-".into());
+                    [
+                        g("call"),
+                        g("weight"),
+                        g("wait_us"),
+                        g("nested"),
+                        g("outcome"),
+                    ]
+                })
+                .collect()
+        }
+
+        /// The `call rejected` events of `pool`: (level, reason, whether it
+        /// is inside a call span of `pool`).
+        fn rejections(&self, pool: &str) -> Vec<(Level, String, bool)> {
+            let seen = self.0.lock().unwrap();
+            let call_span = |id: Option<u64>| {
+                seen.spans.iter().any(|(i, name, f)| {
+                    Some(*i) == id
+                        && *name == "call"
+                        && f.get("pool").map(String::as_str) == Some(pool)
+                })
+            };
+            seen.events
+                .iter()
+                .filter(|(_, f, _)| {
+                    f.get("message").map(String::as_str) == Some("call rejected")
+                        && f.get("pool").map(String::as_str) == Some(pool)
+                })
+                .map(|(level, f, span)| (*level, f["reason"].clone(), call_span(*span)))
+                .collect()
+        }
+    }
+
+    fn row(call: &str, weight: i64, wait_us: &str, nested: &str, outcome: &str) -> [String; 5] {
+        [
+            call.into(),
+            weight.to_string(),
+            wait_us.into(),
+            nested.into(),
+            outcome.into(),
+        ]
+    }
+
+    /// pool-runtime/src/observe.rs (the tracing table): span `call` "one per
+    /// call, from its first poll to its end", fields `pool`, `call` (`submit`,
+    /// `spawn`, `run`, `blocking`, `permit`), `weight`; "recorded later:
+    /// `wait_us` (admission), `nested` (`true` if it ran under its parent's
+    /// slot), `outcome`"; and "Its wait is measured on the pool's
+    /// [`Clock`]: 0 for a call admitted at once".
+    ///
+    /// The sync paths: a `run_weighted` that parks this thread while 7 ms of
+    /// the pool's (manual) clock pass, and a `run` nested in a `run`'s work.
+    #[test]
+    fn sync_calls_spans_carry_their_wait_on_the_pools_clock_nesting_and_outcome() {
+        let capture = Capture::default();
+        let clock = ManualClock::new();
+        let pool = Pool::builder()
+            .name("acc22-sync-spans")
+            .order(Order::Priority)
+            .size(1)
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .unwrap();
+        capture.run(|| {
+            let held = pool.try_acquire_owned(0).unwrap();
+            // The slot goes back from another thread once this one parks.
+            let releaser = {
+                let pool = pool.clone();
+                let clock = clock.clone();
+                std::thread::spawn(move || {
+                    let start = std::time::Instant::now();
+                    while pool.stats().waiting != 1 {
+                        assert!(start.elapsed() < BOUND, "the sync call never queued");
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    clock.advance(Duration::from_millis(7));
+                    drop(held);
+                })
+            };
+            assert_eq!(pool.run_weighted(4, || 1), Ok(1));
+            releaser.join().unwrap();
+            assert_eq!(pool.run(|| pool.run_weighted(-9, || 2)), Ok(Ok(2)));
+        });
+        let calls = capture.calls("acc22-sync-spans");
+        assert_eq!(
+            calls,
+            [
+                row("permit", 0, "0", "-", "completed"),
+                row("run", 4, "7000", "-", "completed"),
+                row("run", 0, "0", "-", "completed"),
+                row("run", -9, "0", "true", "completed"),
+            ]
+        );
+        assert_accounted(&pool.stats());
+    }
+
+    /// As above (observe.rs), for a `try_acquire` turned away: "event `call
+    /// rejected` (inside the call's span) | DEBUG | `pool`, `reason`
+    /// (`paused`, `closed`, `full`, `timed_out`)", and the span's `outcome`
+    /// `rejected`. `Pool::try_acquire`: "[`Rejected::Full`] if no slot is
+    /// free (as if no call could wait)".
+    #[test]
+    fn a_try_acquire_turned_away_full_has_its_span_and_its_event() {
+        let capture = Capture::default();
+        let pool = Pool::builder()
+            .name("acc22-try-full")
+            .size(1)
+            .build()
+            .unwrap();
+        capture.run(|| {
+            let held = pool.try_acquire().unwrap();
+            assert!(matches!(pool.try_acquire(), Err(Rejected::Full)));
+            assert!(matches!(pool.try_acquire_owned(5), Err(Rejected::Full)));
+            drop(held);
+        });
+        assert_eq!(
+            capture.calls("acc22-try-full"),
+            [
+                row("permit", 0, "0", "-", "completed"),
+                row("permit", 0, "-", "-", "rejected"),
+                row("permit", 5, "-", "-", "rejected"),
+            ]
+        );
+        assert_eq!(
+            capture.rejections("acc22-try-full"),
+            [
+                (Level::DEBUG, "full".to_owned(), true),
+                (Level::DEBUG, "full".to_owned(), true)
+            ]
+        );
+        let stats = pool.stats();
+        assert_eq!(stats.rejected_for(Rejected::Full), 2);
+        assert_eq!(stats.waiting, 0);
+        assert_accounted(&stats);
+    }
+
+    /// As above (observe.rs), for `Pool::spawn` (`call` = `spawn`): the call
+    /// "takes its place in the queue now" (`Pool::spawn`), so its wait runs
+    /// from the spawn to its admission, on the pool's clock (3 ms here).
+    #[cfg(feature = "tokio")]
+    #[test]
+    fn a_spawned_calls_span_carries_its_weight_and_its_wait_from_the_spawn() {
+        let capture = Capture::default();
+        let clock = ManualClock::new();
+        let pool = Pool::builder()
+            .name("acc22-spawn-span")
+            .order(Order::Priority)
+            .size(1)
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        capture.run(|| {
+            rt.block_on(async {
+                let held = pool.try_acquire().unwrap();
+                let handle = pool.spawn_weighted(-2, async { 5 }).unwrap();
+                assert_eq!(pool.stats().waiting, 1, "queued at the spawn");
+                clock.advance(Duration::from_millis(3));
+                drop(held);
+                let out = tokio::time::timeout(BOUND, handle).await.expect("hung");
+                assert_eq!(out, Ok(5));
+            })
+        });
+        assert_eq!(
+            capture.calls("acc22-spawn-span"),
+            [
+                row("permit", 0, "0", "-", "completed"),
+                row("spawn", -2, "3000", "-", "completed"),
+            ]
+        );
+        assert_accounted(&pool.stats());
+    }
+}
