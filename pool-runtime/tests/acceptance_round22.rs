@@ -14,7 +14,7 @@ use pool_runtime::{Kind, ManualClock, Order, Pool, Rejected};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{mpsc, Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -22,31 +22,43 @@ use std::time::Duration;
 /// Every bounded wait is over by then, or the test fails.
 const BOUND: Duration = Duration::from_secs(20);
 
+/// The tests of this file run one at a time: the allocation counts are
+/// this thread's own, but the call spans' `tracing` interest is global
+/// (a callsite first met while no subscriber exists, on another test's
+/// thread, races a capture being installed).
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 // ---- a counting allocator (the method of `allocations.rs`) -----------------
 
 struct Counting;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
 thread_local! {
+    /// Whether this thread's allocations are counted now, and how many.
+    /// (Per thread: the tests of this binary run in parallel.)
     static COUNTED: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count_one() {
+    if COUNTED.try_with(Cell::get).unwrap_or(false) {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+    }
 }
 
 // Safety: forwards to the system allocator.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTED.try_with(Cell::get).unwrap_or(false) {
-            ALLOCATIONS.fetch_add(1, SeqCst);
-        }
+        count_one();
         System.alloc(layout)
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         System.dealloc(ptr, layout)
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTED.try_with(Cell::get).unwrap_or(false) {
-            ALLOCATIONS.fetch_add(1, SeqCst);
-        }
+        count_one();
         System.realloc(ptr, layout, new_size)
     }
 }
@@ -56,11 +68,11 @@ static GLOBAL: Counting = Counting;
 
 /// The allocations this thread makes while running `f`.
 fn allocations_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let before = ALLOCATIONS.load(SeqCst);
+    let before = ALLOCATIONS.with(Cell::get);
     COUNTED.with(|c| c.set(true));
     let out = f();
     COUNTED.with(|c| c.set(false));
-    (out, ALLOCATIONS.load(SeqCst) - before)
+    (out, ALLOCATIONS.with(Cell::get) - before)
 }
 
 /// A slot of `pool` held by another thread (so this thread's calls are
@@ -120,6 +132,7 @@ fn queue_and_leave(pool: &Pool, weights: &[i64]) -> usize {
 /// bucket vector keeps its capacity).
 #[test]
 fn a_priority_queue_of_a_few_dozen_distinct_weights_allocates_nothing_once_warm() {
+    let _serial = serial();
     let pool = Pool::builder()
         .order(Order::Priority)
         .size(1)
@@ -145,6 +158,7 @@ fn a_priority_queue_of_a_few_dozen_distinct_weights_allocates_nothing_once_warm(
 #[test]
 #[ignore = "bug: past 64 distinct weights waiting, every round of queued priority calls allocates (the spilled BTreeMap's nodes), though a queued submit is promised to allocate nothing"]
 fn a_priority_queue_of_many_distinct_weights_allocates_nothing_once_warm() {
+    let _serial = serial();
     let pool = Pool::builder()
         .order(Order::Priority)
         .size(1)
@@ -237,6 +251,7 @@ fn by_weight_then_arrival<F>(queued: &Queued<F>, skip: &[i64]) -> Vec<i64> {
 /// the smallest weight waiting, ties in arrival order.
 #[test]
 fn a_priority_pool_admits_by_weight_then_arrival_across_many_distinct_weights() {
+    let _serial = serial();
     let pool = Pool::builder()
         .order(Order::Priority)
         .size(1)
@@ -332,6 +347,7 @@ fn expected_weight<F>(queued: &Queued<F>, id: i64) -> i64 {
 #[test]
 #[ignore = "bug: a call nested in a call's work allocates (the parent's lend, an Arc, created at the first nested call of each parent), though a submit is promised to allocate nothing"]
 fn a_nested_submit_on_an_uncontended_pool_allocates_nothing_once_warm() {
+    let _serial = serial();
     let pool = Pool::fixed(4);
     let other = Pool::fixed(4);
     let round = |inner: &Pool| {
@@ -368,6 +384,7 @@ fn a_nested_submit_on_an_uncontended_pool_allocates_nothing_once_warm() {
 #[test]
 #[ignore = "bug: a sync call nested in a sync call's work allocates (the parent's lend), though a sync call is promised to allocate nothing"]
 fn a_nested_sync_call_on_an_uncontended_pool_allocates_nothing_once_warm() {
+    let _serial = serial();
     let pool = Pool::fixed(4);
     let other = Pool::fixed(4);
     let round = |inner: &Pool| {
@@ -442,6 +459,7 @@ where
 #[cfg(feature = "stream")]
 #[test]
 fn a_pooled_stream_allocates_per_call_in_flight_not_per_item() {
+    let _serial = serial();
     use pool_runtime::PooledStreamExt;
     let pool = Pool::fixed(4);
     let items = |n: u64| futures::stream::iter((0..n).map(|i| YieldThen(false, i)));
@@ -505,6 +523,7 @@ fn admission_order(order: Order, weights: &[i64]) -> Vec<i64> {
 /// fixed ones: `scale(2)`) the next two, and the holder's release the last.
 #[test]
 fn growing_admits_the_waiters_the_order_names_first_on_all_six_pools() {
+    let _serial = serial();
     let weights = [5i64, -1, 3, 5, -1, 9, 0];
     for (kind, order, pool) in six_pools() {
         let started = Started::default();
@@ -602,6 +621,7 @@ static QUIET: pool_runtime::Group =
 /// `submit` queued behind another thread's calls.
 #[test]
 fn a_groups_calls_without_a_ceiling_allocate_nothing_once_warm() {
+    let _serial = serial();
     let round = || {
         let mut cx = Context::from_waker(Waker::noop());
         for _ in 0..50 {
@@ -785,6 +805,7 @@ mod spans {
     /// the pool's (manual) clock pass, and a `run` nested in a `run`'s work.
     #[test]
     fn sync_calls_spans_carry_their_wait_on_the_pools_clock_nesting_and_outcome() {
+        let _serial = serial();
         let capture = Capture::default();
         let clock = ManualClock::new();
         let pool = Pool::builder()
@@ -834,6 +855,7 @@ mod spans {
     /// free (as if no call could wait)".
     #[test]
     fn a_try_acquire_turned_away_full_has_its_span_and_its_event() {
+        let _serial = serial();
         let capture = Capture::default();
         let pool = Pool::builder()
             .name("acc22-try-full")
@@ -873,6 +895,7 @@ mod spans {
     #[cfg(feature = "tokio")]
     #[test]
     fn a_spawned_calls_span_carries_its_weight_and_its_wait_from_the_spawn() {
+        let _serial = serial();
         let capture = Capture::default();
         let clock = ManualClock::new();
         let pool = Pool::builder()
@@ -906,4 +929,157 @@ mod spans {
         );
         assert_accounted(&pool.stats());
     }
+}
+
+// ---- the tower layer's modes, admitted at once ------------------------------
+
+/// Allocations of 500 uncontended calls through `service` (after one
+/// outside the window), each completing at its first poll.
+#[cfg(feature = "tower")]
+fn allocations_of_tower_calls<S>(mut service: S) -> usize
+where
+    S: tower::Service<u64, Response = u64>,
+    S::Error: std::fmt::Debug,
+{
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut call = |x: u64| {
+        assert!(matches!(service.poll_ready(&mut cx), Poll::Ready(Ok(()))));
+        let mut response = std::pin::pin!(service.call(x));
+        match response.as_mut().poll(&mut cx) {
+            Poll::Ready(Ok(y)) => y,
+            other => panic!("an uncontended call completes at once: {other:?}"),
+        }
+    };
+    assert_eq!(call(0), 1);
+    let (sum, allocations) = allocations_of(|| (1..=500).map(&mut call).sum::<u64>());
+    assert_eq!(sum, (2..=501).sum::<u64>());
+    allocations
+}
+
+/// README, "Proof": "what does allocate per call is (...) a call of the
+/// tower layer's waiting mode that has to wait (its acquire future is
+/// boxed; one admitted at once, over a pool or a group without a ceiling or
+/// a fleet limit, allocates nothing)". The layer's other modes admit a call
+/// at once the same way (tower.rs: `reject` "no waiting", `weight` /
+/// `constant_weight` "a weight per request"), so an uncontended call
+/// through each allocates nothing either; the default mode is the control.
+#[cfg(feature = "tower")]
+#[test]
+fn every_tower_mode_allocates_nothing_for_a_call_admitted_at_once() {
+    let _serial = serial();
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use tower::{service_fn, Layer};
+    let inner = service_fn(|x: u64| async move { Ok::<_, BoxError>(x + 1) });
+    let pool = Pool::builder()
+        .order(Order::Priority)
+        .size(2)
+        .build()
+        .unwrap();
+    let layers = [
+        (
+            "default",
+            allocations_of_tower_calls(PooledLayer::pool(pool.clone()).layer(inner)),
+        ),
+        (
+            "reject",
+            allocations_of_tower_calls(PooledLayer::pool(pool.clone()).reject().layer(inner)),
+        ),
+        (
+            "constant_weight",
+            allocations_of_tower_calls(
+                PooledLayer::pool(pool.clone())
+                    .constant_weight(-3)
+                    .layer(inner),
+            ),
+        ),
+        (
+            "weight",
+            allocations_of_tower_calls(
+                PooledLayer::pool(pool.clone())
+                    .weight(|x: &u64| *x as i64)
+                    .layer(inner),
+            ),
+        ),
+        (
+            "weight + reject",
+            allocations_of_tower_calls(
+                PooledLayer::pool(pool.clone())
+                    .weight(|x: &u64| *x as i64)
+                    .reject()
+                    .layer(inner),
+            ),
+        ),
+    ];
+    for (mode, allocations) in layers {
+        assert_eq!(allocations, 0, "{mode}: 500 calls admitted at once");
+    }
+    let stats = pool.stats();
+    assert_eq!(stats.completed, 5 * 501);
+    assert_accounted(&stats);
+}
+
+/// pool-runtime/src/integrations/stream.rs:34-39 (module docs, "How much of
+/// the stream is pulled"): "Why twice the size: (...) an autoscaled pool
+/// sees the stream's backlog (the queue-depth rule grows the pool toward
+/// `running + waiting`, at most doubling it, so a stream that never queued
+/// would never make it grow)"; "after a scale-up it pulls more at its next
+/// poll".
+///
+/// A stream alone on an autoscaled pool (1 to 8 slots, starting at 1,
+/// evaluated every second of a manual clock) of quick items: its backlog
+/// grows the pool to its max (at most doubling per step), and the stream
+/// then holds up to 16 items.
+#[cfg(feature = "stream")]
+#[test]
+fn a_streams_backlog_alone_grows_an_autoscaled_pool_to_its_max() {
+    let _serial = serial();
+    use futures::Stream as _;
+    use pool_runtime::{AutoscaleTiming, PooledStreamExt};
+    let clock = ManualClock::new();
+    let pool = Pool::builder()
+        .kind(Kind::Autoscale)
+        .min(1)
+        .max(8)
+        .size(1)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    pool.set_autoscale_timing(AutoscaleTiming {
+        interval: Duration::from_secs(1),
+        window: 4,
+    })
+    .unwrap();
+    let stream =
+        futures::stream::iter((0..3000u64).map(|i| YieldThen(false, i))).pooled_unordered(&pool);
+    let mut stream = std::pin::pin!(stream);
+    let mut cx = Context::from_waker(Waker::noop());
+    let (mut sizes, mut held, mut sum) = (Vec::new(), 0, 0);
+    for _ in 0..1_000_000 {
+        match stream.as_mut().poll_next(&mut cx) {
+            Poll::Ready(Some(out)) => sum += out.unwrap(),
+            Poll::Ready(None) => break,
+            Poll::Pending => {}
+        }
+        clock.advance(Duration::from_millis(50));
+        if sizes.last() != Some(&pool.size()) {
+            sizes.push(pool.size());
+        }
+        held = held.max(stream.in_flight());
+    }
+    assert_eq!(sum, 3000 * 2999 / 2, "every item ran");
+    assert_eq!(
+        sizes.iter().max(),
+        Some(&8),
+        "sizes the pool went through: {sizes:?}"
+    );
+    for pair in sizes.windows(2) {
+        assert!(
+            pair[1] <= 2 * pair[0],
+            "at most doubling per step: {sizes:?}"
+        );
+    }
+    // (Read between polls, after an item was yielded: one below the most
+    // held inside a poll.)
+    assert!((15..=16).contains(&held), "twice the grown size: {held}");
+    assert_accounted(&pool.stats());
 }
