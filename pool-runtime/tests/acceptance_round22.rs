@@ -412,8 +412,10 @@ fn a_nested_sync_call_on_an_uncontended_pool_allocates_nothing_once_warm() {
 // ---- a stream's allocations ------------------------------------------------
 
 /// Pending once (waking itself), then its id: holds its slot across a poll.
+#[cfg(feature = "stream")]
 struct YieldThen(bool, u64);
 
+#[cfg(feature = "stream")]
 impl Future for YieldThen {
     type Output = u64;
     fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u64> {
@@ -1082,4 +1084,65 @@ fn a_streams_backlog_alone_grows_an_autoscaled_pool_to_its_max() {
     // held inside a poll.)
     assert!((15..=16).contains(&held), "twice the grown size: {held}");
     assert_accounted(&pool.stats());
+}
+
+/// README, "How it works": "**Hand-off, no barging.** A freed slot goes
+/// straight to the next waiter chosen by the order; a newcomer never
+/// overtakes a queued call, and only that one waiter is woken"; `scale`:
+/// "Growing admits waiting calls at once".
+///
+/// On each of the six pools, five calls wait behind the one slot: a
+/// release wakes exactly the waiter the order names (and a newcomer polled
+/// before it runs queues behind), and `scale(2)` wakes exactly two more.
+#[test]
+fn a_release_wakes_only_the_waiter_it_is_handed_to_on_all_six_pools() {
+    let _serial = serial();
+    let weights = [4i64, 2, 2, 7, 1];
+    for (kind, order, pool) in six_pools() {
+        let what = format!("{kind:?} {order:?}");
+        let holder = pool.try_acquire().unwrap();
+        let mut waiting: Vec<_> = weights
+            .iter()
+            .map(|&w| {
+                let mut task = Task::new(pool.acquire_weighted(w));
+                task.assert_pending();
+                task
+            })
+            .collect();
+        drop(holder);
+        let woken: Vec<usize> = (0..5).filter(|&i| waiting[i].is_woken()).collect();
+        let first = admission_order(order, &weights)[0] as usize;
+        assert_eq!(woken, [first], "{what}: one release, one waiter woken");
+        // A newcomer (of the smallest weight) finds no free slot: the woken
+        // waiter owns it.
+        assert!(
+            matches!(pool.try_acquire_owned(-100), Err(Rejected::Full)),
+            "{what}: the slot is the woken waiter's"
+        );
+        let permit = match waiting[first].poll() {
+            Poll::Ready(Ok(permit)) => permit,
+            other => panic!(
+                "{what}: the woken waiter holds the slot: {:?}",
+                other.map(|r| r.map(drop))
+            ),
+        };
+        assert_eq!(pool.scale(2), 3);
+        let woken: Vec<usize> = (0..5)
+            .filter(|&i| i != first && waiting[i].is_woken())
+            .collect();
+        let mut next: Vec<usize> = admission_order(order, &weights)[1..3]
+            .iter()
+            .map(|&id| id as usize)
+            .collect();
+        next.sort();
+        assert_eq!(
+            woken, next,
+            "{what}: two more slots, two more waiters woken"
+        );
+        drop(permit);
+        drop(waiting);
+        let stats = pool.stats();
+        assert_eq!((stats.running, stats.waiting), (0, 0), "{what}");
+        assert_accounted(&stats);
+    }
 }
