@@ -1371,3 +1371,76 @@ fn a_weighted_calls_clone_of_the_inner_service_may_call_the_pool_when_dropped() 
     assert_eq!((stats.running, stats.nested, stats.waiting), (0, 0, 0));
     assert_accounted(&stats);
 }
+
+// ---- a blocking job dropped unrun --------------------------------------------
+
+/// Drops every job unrun (an executor shutting down).
+struct DropsJobs;
+
+impl pool_runtime::BlockingExecutor for DropsJobs {
+    fn execute(&self, job: pool_runtime::BlockingJob) {
+        drop(job);
+    }
+}
+
+/// Makes a sync call of its pool when dropped, and records its outcome.
+struct CallsOnDrop {
+    pool: Pool,
+    outcome: Arc<Mutex<Option<Result<(), Rejected>>>>,
+}
+
+impl Drop for CallsOnDrop {
+    fn drop(&mut self) {
+        let outcome = self.pool.run(|| ());
+        *self.outcome.lock().unwrap() = Some(outcome);
+    }
+}
+
+/// README, "How it works": "A call dropped or turned away gives its slots
+/// (its group's, the ceiling's, a fleet lease) back before its work,
+/// closure or arguments are dropped, so their `Drop` may call a group";
+/// `Pool::submit_blocking`: "[`Rejected::Closed`] if the executor drops the
+/// job unrun"; `Stats::rejected_for`: such a call "had been admitted and held
+/// a slot, so it is counted in `cancelled`".
+///
+/// On a pool of one slot whose executor drops jobs, a blocking call's
+/// closure owns a value whose `Drop` makes a sync call of the pool: the
+/// caller gets `Closed`, and that call runs (the slot was given back
+/// before the closure was dropped) instead of waiting for good.
+#[test]
+fn a_blocking_job_dropped_unrun_gives_its_slot_back_before_its_closure() {
+    let _serial = serial();
+    let outcome = Arc::new(Mutex::new(None));
+    let (out, stats) = common::within(BOUND, {
+        let outcome = outcome.clone();
+        move || {
+            let pool = Pool::builder()
+                .size(1)
+                .blocking_executor(Arc::new(DropsJobs))
+                .build()
+                .unwrap();
+            let guard = CallsOnDrop {
+                pool: pool.clone(),
+                outcome,
+            };
+            let out = futures::executor::block_on(pool.submit_blocking(move || {
+                let _keep = &guard;
+                1
+            }));
+            (out, pool.stats())
+        }
+    });
+    assert_eq!(out, Err(Rejected::Closed));
+    assert_eq!(
+        *outcome.lock().unwrap(),
+        Some(Ok(())),
+        "the closure's Drop called the pool"
+    );
+    assert_eq!((stats.running, stats.waiting), (0, 0));
+    assert_eq!(
+        (stats.cancelled, stats.completed),
+        (1, 1),
+        "the job cancelled, the Drop's call completed"
+    );
+    assert_accounted(&stats);
+}
