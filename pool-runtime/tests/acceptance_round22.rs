@@ -1444,3 +1444,135 @@ fn a_blocking_job_dropped_unrun_gives_its_slot_back_before_its_closure() {
     );
     assert_accounted(&stats);
 }
+
+// ---- the errors' texts -------------------------------------------------------
+
+/// README, "Two commands" (the main example's output): "paused pool:
+/// request 99 rejected (task pool is paused)"; `Rejected` (rejected.rs):
+/// one variant per reason, each "a value, never a panic", with
+/// `as_str` names; `ShutdownTimedOut` (shutdown.rs): "the calls still
+/// waiting were turned away (...); the ones still running were left to
+/// finish", with its counts.
+///
+/// Each reason's text is its own and says what happened; a shutdown that
+/// timed out says how many calls run, how many of them nested, and how
+/// many waiting ones it turned away.
+#[test]
+fn the_errors_texts_say_what_happened() {
+    let _serial = serial();
+    assert_eq!(Rejected::Paused.to_string(), "task pool is paused");
+    let texts: Vec<String> = Rejected::ALL.iter().map(|r| r.to_string()).collect();
+    for (reason, text) in Rejected::ALL.iter().zip(&texts) {
+        assert!(!text.is_empty(), "{reason:?}");
+        assert_eq!(
+            texts.iter().filter(|t| *t == text).count(),
+            1,
+            "{reason:?}: {text}"
+        );
+    }
+    assert!(
+        texts[1].contains("closed") && texts[2].contains("full"),
+        "{texts:?}"
+    );
+    assert!(texts[3].contains("timed out"), "{texts:?}");
+
+    // One call running with a nested call under its slot, two waiting:
+    // a shutdown with a deadline past which they still are.
+    let pool = Pool::fixed(1);
+    let (gate, open) = common::gate();
+    let (inner_gate, inner_open) = common::gate();
+    let mut running = Task::new(pool.submit(async {
+        let nested = pool.submit(inner_gate);
+        futures::join!(nested, gate).0
+    }));
+    running.assert_pending();
+    let mut waiting: Vec<_> = (0..2).map(|_| Task::new(pool.submit(async {}))).collect();
+    for task in &mut waiting {
+        task.assert_pending();
+    }
+    let stats = pool.stats();
+    assert_eq!((stats.running, stats.nested, stats.waiting), (1, 1, 2));
+    let error = futures::executor::block_on(pool.shutdown(Some(Duration::from_millis(50))))
+        .expect_err("the calls still run past the deadline");
+    assert_eq!(
+        (
+            error.running,
+            error.nested,
+            error.turned_away,
+            error.waiting
+        ),
+        (1, 1, 2, 0)
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains("2 call(s) still running (1 nested)"),
+        "{text}"
+    );
+    assert!(text.contains("2 waiting call(s) turned away"), "{text}");
+    for task in &mut waiting {
+        assert_eq!(task.poll(), Poll::Ready(Err(Rejected::Closed)));
+    }
+    inner_open.store(true, SeqCst);
+    open.store(true, SeqCst);
+    assert_eq!(running.poll(), Poll::Ready(Ok(Ok(()))));
+    assert_accounted(&pool.stats());
+}
+
+/// README, "Proof": "A `submit`, a permit or a sync call allocates nothing,
+/// uncontended, queued or parked"; `GroupSettings::sync_barging`: with it,
+/// "a sync call that finds no free slot first waits *outside* the queue,
+/// for up to `bound`", and "A call still waiting after `bound` takes its
+/// place in the order (the queue)".
+///
+/// On a barging pool of one slot held by another thread, sync calls that
+/// wait in the room and take the slot when it frees, and sync calls that
+/// outwait the bound and queue, allocate nothing on their thread once it
+/// has waited once.
+#[test]
+fn sync_calls_waiting_outside_the_queue_allocate_nothing_once_warm() {
+    let _serial = serial();
+    let pool = Pool::builder()
+        .size(1)
+        .sync_barging(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    // One round: the slot held by another thread, released once this
+    // thread has waited `hold_for` (in the room, or past the bound in the
+    // queue); this thread's call then takes it.
+    let round = |hold_for: Duration| {
+        let (entered, is_held) = mpsc::channel::<()>();
+        let holder = {
+            let pool = pool.clone();
+            std::thread::spawn(move || {
+                pool.run(|| {
+                    entered.send(()).unwrap();
+                    let start = std::time::Instant::now();
+                    while pool.stats().waiting == 0 && start.elapsed() < BOUND {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    std::thread::sleep(hold_for);
+                })
+                .unwrap();
+            })
+        };
+        is_held.recv_timeout(BOUND).unwrap();
+        let (out, allocations) = allocations_of(|| pool.run(|| 7));
+        holder.join().unwrap();
+        assert_eq!(out, Ok(7));
+        allocations
+    };
+    let _warm = (
+        round(Duration::from_millis(2)),
+        round(Duration::from_millis(60)),
+    );
+    let in_room = round(Duration::from_millis(2));
+    let queued = round(Duration::from_millis(60));
+    assert_eq!(
+        (in_room, queued),
+        (0, 0),
+        "a sync call that waited in the room, then one that queued"
+    );
+    let stats = pool.stats();
+    assert_eq!((stats.running, stats.waiting, stats.completed), (0, 0, 8));
+    assert_accounted(&stats);
+}
