@@ -1,10 +1,15 @@
 //! Acceptance tests, round 22 (runtime): promises of the README and the
-//! rustdoc about the task-pool API that no earlier round checks — a priority
-//! queue holding many distinct weights (its allocations and its order),
-//! the order in which growth admits waiters on every pool, the errors'
-//! texts. Each test quotes its promise with its line. Concurrency is
-//! counted from outside the library; waits are bounded only to turn a hang
-//! into a failure.
+//! rustdoc about the task-pool API that no earlier round checks — what a
+//! queued, nested or barging call allocates (a priority queue of many
+//! distinct weights, a stream, the tower modes, a group's calls), the order
+//! in which growth admits and wakes waiters on all six pools, a priority
+//! queue past its 64 buckets, the call spans of the sync, spawned and
+//! try_acquire paths, the clock a quiet call never reads, a stream's
+//! backlog growing an autoscaled pool, the errors' texts, and user `Drop`s
+//! that call the pool (a tower service's inner service, a completed work, a
+//! blocking closure dropped unrun). Each test quotes its promise with its
+//! line. Concurrency is counted from outside the library; waits are
+//! bounded only to turn a hang into a failure.
 #![cfg(not(miri))]
 
 mod common;
