@@ -160,13 +160,6 @@ impl<R: Deref<Target = Core>> Held<R> {
     }
 
     fn new(core: R, held: Detached) -> Self {
-        // A permit that borrowed its parent's slot may be held anywhere (an
-        // owned one moves to other threads and tasks): a sync call of the
-        // parent that waits for the slot parks, as it does for a blocking
-        // job's, instead of taking the holder for a call of its own task.
-        if let Some(lend) = &held.under {
-            lend.mark_off_thread();
-        }
         Held {
             core,
             held: Some(held),
