@@ -526,8 +526,8 @@ impl<R: Deref<Target = Core>> Acquire<R> {
     /// (so calls nested in `f` can borrow this call's slot), and marked so that
     /// a panic out of `f` is counted as one.
     #[inline]
-    pub(crate) fn run_work<T>(self: Pin<&mut Self>, f: impl FnOnce() -> T) -> T {
-        let this: &Self = &self;
+    pub(crate) fn run_work<T>(&self, f: impl FnOnce() -> T) -> T {
+        let this: &Self = self;
         // Safety: the call holds a slot, so its node is not linked; it is pinned.
         let under = unsafe { this.node.under_ptr() };
         let unwinding = Unwinding(&this.node);
@@ -538,17 +538,6 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         };
         #[cfg(not(feature = "tracing"))]
         let out = nested::enter(&this.core, &this.lender, under, f);
-        std::mem::forget(unwinding);
-        out
-    }
-
-    /// Runs `f` (the drop of a completed call's work) without the
-    /// reentrancy frame, marked so that a panic out of it is counted as one
-    /// (the call is not cancelled: its work ran to the end).
-    #[inline(always)]
-    pub(crate) fn unframed<T>(&self, f: impl FnOnce() -> T) -> T {
-        let unwinding = Unwinding(&self.node);
-        let out = f();
         std::mem::forget(unwinding);
         out
     }

@@ -147,18 +147,29 @@ impl<R: Deref<Target = Core>, F: Future, J: Judge<F::Output>> Future for Guarded
             polled_after_completion();
         }
         let mut work = this.work;
-        let out = ready!(acquire
-            .as_mut()
-            .run_work(|| pinned_work(work.as_mut()).poll(cx)));
-        // Done: the judge is taken and the work dropped now, before the slot
-        // is handed on (a completed future has dropped its own state already,
-        // so no frame is needed), and never again. A `Drop` of the work that
-        // panics makes it a call that panicked, not a cancelled one.
-        // Safety: `finished` records that both are gone, so `drop` leaves
-        // them; the work is dropped in place.
-        let judge = unsafe { ManuallyDrop::take(this.judge) };
-        acquire.mark_finished();
-        acquire.unframed(|| unsafe { ManuallyDrop::drop(work.get_unchecked_mut()) });
+        let judge_slot = this.judge;
+        let mut judge = None;
+        let running: &Acquire<R> = &acquire;
+        let out = ready!(running.run_work(|| {
+            let poll = pinned_work(work.as_mut()).poll(cx);
+            if poll.is_ready() {
+                // Done: the judge is taken and the work dropped now, in the
+                // frame of the poll that completed it (a hand-written future
+                // may hold state that a `Drop` calling the same pool needs
+                // the slot for), before the slot is handed on, and never
+                // again. A `Drop` of the work that panics makes it a call
+                // that panicked, not a cancelled one.
+                // Safety: `finished` records that both are gone, so `drop`
+                // leaves them; the work is dropped in place.
+                judge = Some(unsafe { ManuallyDrop::take(judge_slot) });
+                running.mark_finished();
+                unsafe { ManuallyDrop::drop(work.as_mut().get_unchecked_mut()) };
+            }
+            poll
+        }));
+        let Some(judge) = judge else {
+            unreachable!("taken when the work completed")
+        };
         // A judge that panics is a call that panicked, not a cancelled one.
         let verdict = if J::PLAIN {
             Verdict::Success
