@@ -122,7 +122,7 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
             StateProj::Called {
-                future,
+                mut future,
                 permit,
                 overload,
                 hold,
@@ -132,8 +132,13 @@ where
                 // rule), instead of waiting for a second one.
                 // A panic of the inner future makes this a panicked call.
                 let held = permit.as_mut().expect(POLLED_AFTER_COMPLETION);
-                let future = future.as_pin_mut().expect(POLLED_AFTER_COMPLETION);
-                let result = ready!(held.poll_work(|| future.poll(cx)));
+                let inner = future.as_mut().as_pin_mut().expect(POLLED_AFTER_COMPLETION);
+                let result = ready!(held.poll_work(|| inner.poll(cx)));
+                // The spent inner future goes now, under the slot (not with
+                // this future, maybe long after, while a body holds the
+                // slot): a `Drop` of a hand-written future that calls the
+                // same pool is a nested call.
+                held.poll_work(|| future.set(None));
                 let mut permit = permit.take().expect(POLLED_AFTER_COMPLETION);
                 permit.set_verdict(overload.verdict(&result));
                 Poll::Ready(match result {
@@ -323,7 +328,13 @@ where
                             let permit = permit.take();
                             Stage::Responding {
                                 future: ResponseFuture::called(
-                                    permit.in_frame(|| service.call(request)),
+                                    // The clone goes under the slot too: its
+                                    // `Drop` may call the same pool.
+                                    permit.in_frame(move || {
+                                        let future = service.call(request);
+                                        drop(service);
+                                        future
+                                    }),
                                     permit,
                                     overload,
                                     hold,

@@ -74,9 +74,11 @@ use tower_service::Service;
 /// # }).unwrap();
 /// ```
 pub struct PooledService<S, W = ConstantWeight, O = NoOverload, H = UntilResponse> {
-    inner: S,
-    config: PooledLayer<W, O, H>,
+    // Dropped first: a reserved slot is given back before the inner
+    // service is dropped, whose `Drop` may call the same pool.
     reservation: Reservation,
+    config: PooledLayer<W, O, H>,
+    inner: S,
 }
 
 /// A constant-weight service's slot for its next call.
@@ -94,9 +96,9 @@ enum Reservation {
 impl<S, W, O, H> PooledService<S, W, O, H> {
     pub(super) fn new(inner: S, config: PooledLayer<W, O, H>) -> Self {
         PooledService {
-            inner,
-            config,
             reservation: Reservation::None,
+            config,
+            inner,
         }
     }
 
