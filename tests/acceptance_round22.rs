@@ -217,7 +217,6 @@ fn depth(n: u32) -> u32 {
 /// depth 4 is five sync calls, four of them nested; once warm, 50 such
 /// calls must allocate nothing.
 #[test]
-#[ignore = "bug: each nested (recursive) call of an annotated function allocates its parent's lend (an Arc), though a sync call is promised to allocate nothing"]
 fn recursive_calls_of_an_annotated_sync_function_allocate_nothing_once_warm() {
     assert_eq!(depth(4), 4);
     let (sum, allocations) = allocations_of(|| (0..50).map(|_| depth(4)).sum::<u32>());

@@ -882,7 +882,9 @@ fn unnamed_pools_report_together_and_every_rejection_reason_is_a_label() {
             Pool::builder().size(2).build().unwrap(),
             Pool::builder()
                 .size(3)
-                .admission_timeout(Duration::from_millis(1))
+                // (Not 1 ms: the submit below must still be waiting at its
+                // first poll's end on a loaded machine.)
+                .admission_timeout(Duration::from_millis(200))
                 .max_waiting(1)
                 .build()
                 .unwrap(),
@@ -1047,7 +1049,10 @@ fn every_call_form_nesting_and_outcome_shows_in_its_span() {
         let pool = Pool::builder()
             .name("acc14-spans")
             .size(1)
-            .admission_timeout(Duration::from_millis(1))
+            // Long enough that the submit below is surely still waiting at
+            // its first poll on a loaded machine (1 ms was not: its
+            // deadline passed between arming and polling it).
+            .admission_timeout(Duration::from_millis(200))
             .build()
             .unwrap();
         // submit, with a nested submit inside.

@@ -15,7 +15,10 @@
 //! * a borrower lends the slot on in turn, so nesting has no depth limit.
 //!
 //! A [`Lend`] is created the first time a call's slot is asked for by a nested
-//! call (most calls never allocate one). Its state is one atomic word, so
+//! call (most calls never need one), from the thread's spare lends when it
+//! has one: a call that ends with its lend borrowed by nobody leaves it
+//! there (up to [`MAX_SPARE`] per thread), so calls that nest calls
+//! allocate nothing once warm. Its state is one atomic word, so
 //! borrowing and returning a slot nobody else wants takes one CAS each; a
 //! return with waiters, or after the lender is gone, goes through the pool
 //! lock ([`Core::return_lend`](crate::admission::core::Core::return_lend)).
@@ -210,7 +213,7 @@ impl Lender {
     /// other access to the cell is live).
     pub(crate) unsafe fn get(&self, up: Option<&Arc<Lend>>) -> Arc<Lend> {
         let cell = &mut *self.lend.get();
-        cell.get_or_insert_with(|| Arc::new(Lend::new(up.cloned())))
+        cell.get_or_insert_with(|| spare(up).unwrap_or_else(|| Arc::new(Lend::new(up.cloned()))))
             .clone()
     }
 
@@ -220,6 +223,71 @@ impl Lender {
     pub(crate) fn take(&mut self) -> Option<Arc<Lend>> {
         self.lend.get_mut().take()
     }
+}
+
+/// The most spare lends a thread keeps.
+pub(crate) const MAX_SPARE: usize = 32;
+
+/// A thread's spare lends: unshared, chained through `up`.
+#[cfg(not(loom))]
+struct Spares {
+    head: std::cell::Cell<Option<Arc<Lend>>>,
+    count: std::cell::Cell<usize>,
+}
+
+#[cfg(not(loom))]
+thread_local! {
+    static SPARES: Spares = const {
+        Spares {
+            head: std::cell::Cell::new(None),
+            count: std::cell::Cell::new(0),
+        }
+    };
+}
+
+/// A spare lend of this thread, made new for a call under `up`. (Never
+/// under loom: a spare would outlive the model's execution.)
+fn spare(up: Option<&Arc<Lend>>) -> Option<Arc<Lend>> {
+    #[cfg(not(loom))]
+    {
+        SPARES
+            .try_with(|spares| {
+                let mut lend = spares.head.take()?;
+                let fresh = Arc::get_mut(&mut lend).expect("a spare lend is not shared");
+                spares.head.set(fresh.up.take());
+                spares.count.set(spares.count.get() - 1);
+                fresh.up = up.cloned();
+                Some(lend)
+            })
+            .ok()
+            .flatten()
+    }
+    #[cfg(loom)]
+    {
+        let _ = up;
+        None
+    }
+}
+
+/// The lend of a call that ended with nothing borrowing its slot
+/// ([`Lend::lender_done`] said so): kept as one of this thread's spares if
+/// nothing else holds it (a nested call that returned the slot may still
+/// hold it a moment) and the thread has room, dropped otherwise.
+pub(crate) fn finished(mut lend: Arc<Lend>) {
+    #[cfg(not(loom))]
+    let _ = SPARES.try_with(|spares| {
+        let count = spares.count.get();
+        let Some(done) = Arc::get_mut(&mut lend).filter(|_| count < MAX_SPARE) else {
+            return;
+        };
+        *done.state.get_mut() = 0;
+        // (Drops the upstream lend it ran under: a count, no more.)
+        done.up = spares.head.take();
+        spares.head.set(Some(lend));
+        spares.count.set(count + 1);
+    });
+    #[cfg(loom)]
+    drop(lend);
 }
 
 #[cfg(all(test, not(loom)))]

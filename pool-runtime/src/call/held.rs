@@ -60,14 +60,17 @@ pub(crate) fn end_call(
         Outcome::Cancelled if verdict == Verdict::Overload => verdict,
         Outcome::Panicked | Outcome::Cancelled => Verdict::Ignore,
     };
-    if own.is_some_and(|lend| !lend.lender_done()) {
-        // The borrower takes over the slot (and `under`, through the
-        // lend's `up`): one fewer call shares it.
-        core.nested_ended();
-        if verdict == Verdict::Overload {
-            core.overloaded();
+    if let Some(lend) = own {
+        if !lend.lender_done() {
+            // The borrower takes over the slot (and `under`, through the
+            // lend's `up`): one fewer call shares it.
+            core.nested_ended();
+            if verdict == Verdict::Overload {
+                core.overloaded();
+            }
+            return;
         }
-        return;
+        crate::admission::lend::finished(lend);
     }
     match under {
         Some(lend) => {
