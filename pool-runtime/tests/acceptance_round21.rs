@@ -408,7 +408,6 @@ register_group!(ISO_RELOADED);
 /// after the reload would; the shared pool keeps what it runs with.
 #[cfg(feature = "test-util")]
 #[test]
-#[ignore = "bug: an isolation made after a reload starts with the running shared pool's order and kind, not the loaded ones"]
 fn an_instance_isolated_after_a_reload_starts_with_the_loaded_order_and_kind() {
     let _turn = config_turn();
     // The shared pool starts, fixed FIFO.
