@@ -459,7 +459,6 @@ register_group!(DECLARED_START);
 /// checking `GROUP.settings().check()` at start-up. The settings a load
 /// accepted pass that check, and say the pool starts at 2.
 #[test]
-#[ignore = "bug: after a load of max = 2 over a declared start of 3, Group::settings() still says size 3 and its check() fails SizeOutsideBounds"]
 fn a_declared_start_brought_into_loaded_bounds_passes_the_settings_check() {
     let _turn = config_turn();
     config::load_str("r21.toml", "[groups.\"r21rt::declared_start\"]\nmax = 2\n").unwrap();

@@ -101,8 +101,10 @@
 //! ([`AdaptiveSettings::validate`](crate::AdaptiveSettings::validate)).
 //! An autoscaled group's start (`size`) that only its declaration gives is
 //! brought into the bounds a load gives: `max = 2` for a group declared to
-//! start at 3 is no error, and it starts at 2. A `size` a file or variable
-//! gives outside the bounds is an error at it.
+//! start at 3 is no error, and it starts at 2 (its effective settings,
+//! [`Group::settings`](crate::Group::settings), say `size = 2`, and pass
+//! their check). A `size` a file or variable gives outside the bounds is an
+//! error at it.
 //!
 //! The optional bounds, `max_waiting` and `admission_timeout`, are removed
 //! by the word `none` (a string in a file, `max_waiting = "none"`, whatever
@@ -246,6 +248,18 @@ impl Layers {
         #[cfg(feature = "config")]
         if let Some(file) = &self.file {
             file.defaults.fill_counts(&mut settings, &mut why);
+        }
+        // An autoscaled group's start that only its declaration gives is
+        // brought into the bounds a layer gives (see "Bounds"): the settings
+        // in force are those the pool starts with, and pass their check.
+        if settings.kind == Kind::Autoscale
+            && why.size.is_none()
+            && (why.min.is_some() || why.max.is_some())
+        {
+            let (min, max) = pool_settings::limits::autoscale_bounds(settings.min, settings.max);
+            if let (Some(size), true) = (settings.size, min <= max) {
+                settings.size = Some(size.clamp(min, max));
+            }
         }
         (settings, why)
     }
