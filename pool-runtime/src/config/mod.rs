@@ -9,7 +9,8 @@
 //! 2. the file's `[defaults]` table (its `size` applies to fixed groups only,
 //!    its `min`/`max` to autoscaled ones only: the kind a group ends up with,
 //!    after the layers above; its `policy` to groups autoscaled by then, and
-//!    its `adaptive_*` parameters to groups whose policy is adaptive, and its
+//!    its `adaptive_*` parameters to groups whose policy is adaptive in the
+//!    end, whichever layer named it, and its
 //!    `fleet_url`/`fleet_lease`/`fleet_unreachable` to groups with a fleet
 //!    limit (in a group's table or variable, they are an error without one),
 //!    so one table serves every kind);
@@ -35,6 +36,16 @@
 //! kind until it restarts: a load that changes the kind changes nothing in
 //! it, and one that brings its kind back resizes it only if that kind's
 //! counts changed.
+//!
+//! The adaptive policy's parameters (`adaptive_*`) are settings of their own,
+//! one at a time like the others: each layer's replaces that parameter
+//! alone, over what the weaker layers and the declaration gave, whichever
+//! layer names the policy. They are used if the group's policy is adaptive
+//! in the end; a group table's or variable's on a group whose policy is not
+//! is an error at the parameter. They belong to the autoscaled kind with
+//! the policy: a layer that makes the group fixed sets them aside with it
+//! (no error), and, like bounds, they are refused where they are given in
+//! a layer where the group is fixed.
 //!
 //! # Sources
 //!
@@ -99,6 +110,8 @@
 //! group made adaptive by `policy = "adaptive"` needs its declared
 //! [`AdaptiveSettings`](crate::AdaptiveSettings) within their ranges
 //! ([`AdaptiveSettings::validate`](crate::AdaptiveSettings::validate)).
+//! An error names the offending value's own place (file, line and column,
+//! or the variable).
 //! An autoscaled group's start (`size`) that only its declaration gives is
 //! brought into the bounds a load gives: `max = 2` for a group declared to
 //! start at 3 is no error, and it starts at 2 (its effective settings,
@@ -231,6 +244,9 @@ impl Layers {
     fn effective(&self, spec: &GroupSpec) -> (GroupSettings, Provenance) {
         let mut settings = *spec.settings();
         let mut why = Provenance::default();
+        if let crate::ScalePolicy::Adaptive(declared) = settings.policy {
+            why.adaptive.params = declared;
+        }
         #[cfg(feature = "config")]
         if let Some(file) = &self.file {
             file.defaults.apply(&mut settings, &mut why, true);
@@ -244,10 +260,11 @@ impl Layers {
         // A stronger layer that changed the kind set aside the counts from
         // below, the defaults' among them, and the defaults skipped the
         // counts of the kind the group did not have yet: the defaults' counts
-        // for the final kind fill in what no stronger layer set.
+        // for the final kind fill in what no stronger layer set. So do its
+        // adaptive parameters, if the group's final policy is adaptive.
         #[cfg(feature = "config")]
         if let Some(file) = &self.file {
-            file.defaults.fill_counts(&mut settings, &mut why);
+            file.defaults.fill(&mut settings, &mut why);
         }
         // An autoscaled group's start that only its declaration gives is
         // brought into the bounds a layer gives (see "Bounds"): the settings
@@ -310,6 +327,13 @@ impl Layers {
             if let Some(v) = self.file.as_ref().and_then(|f| f.defaults.kind.as_ref()) {
                 kind = v.value;
             }
+            let not_adaptive = || {
+                format!(
+                    "group `{name}`: the `adaptive_*` parameters apply to groups whose \
+                     policy is \"adaptive\"; set `policy = \"adaptive\"` (and an \
+                     autoscaled `kind`), or leave them out"
+                )
+            };
             for section in self.sections(name) {
                 if let Some(v) = &section.kind {
                     kind = v.value;
@@ -321,6 +345,13 @@ impl Layers {
                     fail(&Some(v.origin.clone()), format!(
                         "`min`/`max` apply to autoscaled groups; group `{name}` is fixed: set `size`, or `kind = \"autoscale\"`"
                     ))?;
+                }
+                // So are the adaptive policy's parameters: a fixed group
+                // follows no policy, and a stronger layer making it
+                // autoscaled would set them aside with the fixed kind's
+                // settings.
+                if let Some(origin) = section.adaptive.origins().next() {
+                    fail(&Some(origin.clone()), not_adaptive())?;
                 }
             }
             // Fleet keys of a group without a fleet limit configure nothing:
@@ -345,15 +376,12 @@ impl Layers {
                     )?;
                 }
             }
+            // Adaptive parameters a group's table or variable set (and a
+            // stronger layer did not set aside with the autoscaled kind) on
+            // a group whose final policy is not adaptive. (A `[defaults]`
+            // table's are for the groups whose policy is adaptive.)
             if !matches!(s.policy, crate::ScalePolicy::Adaptive(_)) {
-                fail(
-                    &why.adaptive,
-                    format!(
-                        "group `{name}`: the `adaptive_*` parameters apply to groups whose \
-                         policy is \"adaptive\"; set `policy = \"adaptive\"` (and an \
-                         autoscaled `kind`), or leave them out"
-                    ),
-                )?;
+                fail(&why.adaptive.first().cloned(), not_adaptive())?;
             }
             // The builder's own rule, so that a file, the environment and
             // the builder refuse the same settings with the same message.
