@@ -359,7 +359,6 @@ fn a_reload_of_adaptive_parameters_is_for_the_next_start_of_a_running_group() {
 /// a 50 ms lease and an `http://` URL without a word.
 #[cfg(feature = "redis")]
 #[test]
-#[ignore = "bug: a [defaults] fleet_lease of 50ms or an http:// fleet_url is accepted when no group has a fleet limit"]
 fn a_bad_fleet_value_in_the_defaults_table_is_refused_where_it_is_written() {
     let _turn = config_turn();
     // The control: valid values, no group with a limit: no error.

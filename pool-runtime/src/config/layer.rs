@@ -130,6 +130,41 @@ impl AdaptiveOverrides {
         .into_iter()
         .flatten()
     }
+
+    /// Checks each parameter this layer sets on its own, against the ranges
+    /// the builder checks ([`AdaptiveSettings::validate`], over the defaults
+    /// with that one parameter changed): a value out of range is refused
+    /// where it is written, whichever groups it would reach.
+    pub(crate) fn check_each(&self) -> Result<(), (Origin, BuildError)> {
+        let mut one = AdaptiveOverrides::default();
+        let check = |one: &AdaptiveOverrides| {
+            let mut laid = AdaptiveLaid::default();
+            one.apply(&mut laid, false);
+            match (laid.params.validate(), one.origins().next()) {
+                (Err(err), Some(origin)) => Err((origin.clone(), err)),
+                _ => Ok(()),
+            }
+        };
+        macro_rules! each {
+            ($($field:ident),*) => {$(
+                if self.$field.is_some() {
+                    one.$field = self.$field.clone();
+                    check(&one)?;
+                    one.$field = None;
+                }
+            )*};
+        }
+        each!(
+            window_samples,
+            window_time,
+            tolerance,
+            smoothing,
+            baseline_interval,
+            backoff,
+            drop_tolerance
+        );
+        Ok(())
+    }
 }
 
 /// The adaptive policy's parameters as the layers laid so far set them

@@ -110,8 +110,11 @@
 //! group made adaptive by `policy = "adaptive"` needs its declared
 //! [`AdaptiveSettings`](crate::AdaptiveSettings) within their ranges
 //! ([`AdaptiveSettings::validate`](crate::AdaptiveSettings::validate)).
-//! An error names the offending value's own place (file, line and column,
-//! or the variable).
+//! Every adaptive parameter, `fleet_lease` and `fleet_url` a file or
+//! variable writes is checked against its own range where it is written,
+//! whether or not it reaches a group: in a `[defaults]` table, and where a
+//! stronger layer replaces it or sets it aside. An error names the offending
+//! value's own place (file, line and column, or the variable).
 //! An autoscaled group's start (`size`) that only its declaration gives is
 //! brought into the bounds a load gives: `max = 2` for a group declared to
 //! start at 3 is no error, and it starts at 2 (its effective settings,
@@ -392,6 +395,46 @@ impl Layers {
             let fleet = s.fleet.check().err();
             for err in [s.check().err(), fleet].into_iter().flatten() {
                 fail(why.of(&err), format!("group `{name}`: {err}"))?;
+            }
+        }
+        self.check_values()
+    }
+
+    /// Checks each value with a range of its own that configuration does
+    /// not check as it parses it — the adaptive parameters, `fleet_lease`,
+    /// `fleet_url` — on its own, by the builder's rule, wherever it is
+    /// written: in a `[defaults]` table (whose values reach only some
+    /// groups, or none), and in a layer whose value a stronger one replaced
+    /// or set aside. A value that reaches a group is checked there first
+    /// (with the group's name in the message).
+    fn check_values(&self) -> Result<(), ConfigError> {
+        let mut sections: Vec<(Option<&str>, &layer::Overrides)> = Vec::new();
+        #[cfg(feature = "config")]
+        if let Some(file) = &self.file {
+            sections.push((None, &file.defaults));
+            sections.extend(file.groups.iter().map(|(g, o)| (Some(g.as_str()), o)));
+        }
+        sections.extend(self.env.groups.iter().map(|(g, o)| (Some(g.as_str()), o)));
+        for (group, section) in sections {
+            let fail = |origin: &Origin, err: crate::BuildError| {
+                let message = match group {
+                    Some(name) => format!("group `{name}`: {err}"),
+                    None => format!("[defaults]: {err}"),
+                };
+                Err(ConfigError::at(origin.clone(), message))
+            };
+            if let Err((origin, err)) = section.adaptive.check_each() {
+                return fail(&origin, err);
+            }
+            if let Some(v) = &section.fleet_lease {
+                if let Err(err) = crate::fleet::FleetSettings::check_lease(v.value) {
+                    return fail(&v.origin, err);
+                }
+            }
+            if let Some(v) = &section.fleet_url {
+                if let Err(err) = crate::fleet::FleetSettings::check_url(Some(v.value)) {
+                    return fail(&v.origin, err);
+                }
             }
         }
         Ok(())
