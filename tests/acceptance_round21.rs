@@ -37,7 +37,6 @@ async fn queue_depth() -> u32 {
 /// builder's bounds — even when the group's own table makes it adaptive (the
 /// value is then dropped, not checked).
 #[test]
-#[ignore = "bug: an out-of-range [defaults] adaptive_smoothing = 7 is accepted when no group is adaptive at the defaults layer"]
 fn an_out_of_range_adaptive_default_is_refused_whichever_groups_are_adaptive() {
     let _turn = config_turn();
     let at = |line, column| {

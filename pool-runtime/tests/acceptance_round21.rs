@@ -36,7 +36,6 @@ register_group!(TABLE_PARAMS);
 /// adaptive), so the file's parameter must be in force, not silently dropped.
 /// The control: the same parameter with `policy = "adaptive"` in the table.
 #[test]
-#[ignore = "bug: a group table's adaptive_tolerance is silently dropped when the environment (not the table) sets policy = adaptive"]
 fn a_tables_adaptive_parameter_holds_when_the_environment_names_the_policy() {
     let _turn = config_turn();
     // The control: the file names both.
@@ -78,7 +77,6 @@ register_group!(DEFAULT_PARAMS);
 /// table's `adaptive_backoff` applies to it. The control: a group the
 /// `[defaults]` table itself makes adaptive takes it.
 #[test]
-#[ignore = "bug: [defaults] adaptive_backoff is not applied to a group whose own table sets policy = adaptive (silently the default)"]
 fn the_defaults_adaptive_parameters_reach_a_group_its_table_makes_adaptive() {
     let _turn = config_turn();
     let backoff = 0.25;
@@ -177,7 +175,6 @@ register_group!(FLIPPED_PARAMS);
 /// group adaptive, parameters included, and an environment that makes it
 /// fixed again: a fixed group of 4, no error.
 #[test]
-#[ignore = "bug: a table's policy = adaptive is set aside by a stronger kind = fixed, but its adaptive_tolerance beside it fails the load"]
 fn a_tables_adaptive_policy_and_parameters_are_set_aside_when_the_environment_makes_the_group_fixed(
 ) {
     let _turn = config_turn();
@@ -362,7 +359,6 @@ fn a_reload_of_adaptive_parameters_is_for_the_next_start_of_a_running_group() {
 /// a 50 ms lease and an `http://` URL without a word.
 #[cfg(feature = "redis")]
 #[test]
-#[ignore = "bug: a [defaults] fleet_lease of 50ms or an http:// fleet_url is accepted when no group has a fleet limit"]
 fn a_bad_fleet_value_in_the_defaults_table_is_refused_where_it_is_written() {
     let _turn = config_turn();
     // The control: valid values, no group with a limit: no error.
@@ -408,7 +404,6 @@ register_group!(ISO_RELOADED);
 /// after the reload would; the shared pool keeps what it runs with.
 #[cfg(feature = "test-util")]
 #[test]
-#[ignore = "bug: an isolation made after a reload starts with the running shared pool's order and kind, not the loaded ones"]
 fn an_instance_isolated_after_a_reload_starts_with_the_loaded_order_and_kind() {
     let _turn = config_turn();
     // The shared pool starts, fixed FIFO.
@@ -460,7 +455,6 @@ register_group!(DECLARED_START);
 /// checking `GROUP.settings().check()` at start-up. The settings a load
 /// accepted pass that check, and say the pool starts at 2.
 #[test]
-#[ignore = "bug: after a load of max = 2 over a declared start of 3, Group::settings() still says size 3 and its check() fails SizeOutsideBounds"]
 fn a_declared_start_brought_into_loaded_bounds_passes_the_settings_check() {
     let _turn = config_turn();
     config::load_str("r21.toml", "[groups.\"r21rt::declared_start\"]\nmax = 2\n").unwrap();
@@ -538,7 +532,6 @@ register_group!(PLACED);
 /// file (line 4) and in the environment (its variable) — not at the valid
 /// tolerance a layer set first. The control: the smoothing alone.
 #[test]
-#[ignore = "bug: a bad adaptive_* value is reported at the first adaptive parameter any layer set (a valid adaptive_tolerance), not at itself"]
 fn a_bad_adaptive_parameter_is_reported_where_it_is_written() {
     let _turn = config_turn();
     let file = |line, column| {

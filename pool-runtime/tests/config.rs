@@ -625,6 +625,51 @@ fn the_adaptive_parameters_are_settable_from_the_file_and_the_environment() {
     );
 }
 
+/// The adaptive parameters are settings of their own, laid one layer over
+/// another for the policy the group ends up with: they belong to the
+/// autoscaled kind with the policy (set aside with it by a layer that makes
+/// the group fixed, refused where given in a layer where it is fixed), and
+/// each value is checked where it is written, even one a stronger layer
+/// replaced.
+#[test]
+fn adaptive_parameters_belong_to_the_autoscaled_kind_and_are_checked_where_written() {
+    let _serial = config_turn();
+    static KINDS: Group = Group::new(GroupSpec::new("app::adaptive_kinds").size(2));
+    register_group!(KINDS);
+    // Given where the group is fixed: refused there, though the environment
+    // makes it autoscaled and adaptive (it would lose them).
+    config::load_env_from(vars(&[
+        ("POOLED_APP__ADAPTIVE_KINDS_KIND", "autoscale"),
+        ("POOLED_APP__ADAPTIVE_KINDS_POLICY", "adaptive"),
+    ]))
+    .unwrap();
+    let e = load_err("[groups.\"app::adaptive_kinds\"]\nadaptive_tolerance = 2\n");
+    assert_eq!(e.origin().cloned(), at(2, 22), "{e}");
+    assert!(e.message().contains("policy is \"adaptive\""), "{e}");
+    // Said next to `kind = "autoscale"`, they are the group's.
+    config::load_str(
+        "app.toml",
+        "[groups.\"app::adaptive_kinds\"]\nkind = \"autoscale\"\nadaptive_tolerance = 2\n",
+    )
+    .unwrap();
+    let ScalePolicy::Adaptive(params) = KINDS.settings().policy else {
+        panic!("adaptive: {:?}", KINDS.settings());
+    };
+    assert_eq!(params.tolerance, 2.0);
+    // A bad value the environment replaces is still refused where written.
+    config::clear();
+    config::load_env_from(vars(&[
+        ("POOLED_APP__STORE_POLICY", "adaptive"),
+        ("POOLED_APP__STORE_ADAPTIVE_BACKOFF", "0.5"),
+    ]))
+    .unwrap();
+    let e = load_err("[groups.\"app::store\"]\nadaptive_backoff = 2\n");
+    assert_eq!(e.origin().cloned(), at(2, 20), "{e}");
+    assert!(e.message().contains("AdaptiveSettings::backoff"), "{e}");
+    config::clear();
+    assert_eq!(KINDS.settings().kind, Kind::Fixed);
+}
+
 #[test]
 fn an_autoscaled_groups_size_is_where_it_starts_from_every_surface() {
     let _serial = config_turn();

@@ -83,36 +83,129 @@ pub(crate) struct AdaptiveOverrides {
 }
 
 impl AdaptiveOverrides {
-    /// Lays these parameters over `settings`; returns the origin of the first
-    /// one set, if any.
-    fn apply(&self, settings: &mut AdaptiveSettings) -> Option<Origin> {
-        fn set<T: Clone>(slot: &mut T, val: &Option<Val<T>>, first: &mut Option<Origin>) {
+    /// Lays the parameters this layer sets over `laid`; with `fill`, only
+    /// those no layer in force set yet (a `[defaults]` table's).
+    fn apply(&self, laid: &mut AdaptiveLaid, fill: bool) {
+        fn set<T: Clone>(
+            slot: &mut T,
+            origin: &mut Option<Origin>,
+            val: &Option<Val<T>>,
+            fill: bool,
+        ) {
             if let Some(v) = val {
-                *slot = v.value.clone();
-                first.get_or_insert_with(|| v.origin.clone());
+                if !fill || origin.is_none() {
+                    *slot = v.value.clone();
+                    *origin = Some(v.origin.clone());
+                }
             }
         }
-        let mut first = None;
+        let p = &mut laid.params;
+        // In the order of `pool_settings::adaptive::PARAMETERS`.
+        let [samples, time, tolerance, smoothing, baseline, backoff, drop] = &mut laid.origins;
+        set(&mut p.window_samples, samples, &self.window_samples, fill);
+        set(&mut p.window_time, time, &self.window_time, fill);
+        set(&mut p.tolerance, tolerance, &self.tolerance, fill);
+        set(&mut p.smoothing, smoothing, &self.smoothing, fill);
         set(
-            &mut settings.window_samples,
-            &self.window_samples,
-            &mut first,
-        );
-        set(&mut settings.window_time, &self.window_time, &mut first);
-        set(&mut settings.tolerance, &self.tolerance, &mut first);
-        set(&mut settings.smoothing, &self.smoothing, &mut first);
-        set(
-            &mut settings.baseline_interval,
+            &mut p.baseline_interval,
+            baseline,
             &self.baseline_interval,
-            &mut first,
+            fill,
         );
-        set(&mut settings.backoff, &self.backoff, &mut first);
-        set(
-            &mut settings.drop_tolerance,
-            &self.drop_tolerance,
-            &mut first,
+        set(&mut p.backoff, backoff, &self.backoff, fill);
+        set(&mut p.drop_tolerance, drop, &self.drop_tolerance, fill);
+    }
+
+    /// Where each parameter this layer sets is written.
+    pub(crate) fn origins(&self) -> impl Iterator<Item = &Origin> {
+        [
+            self.window_samples.as_ref().map(|v| &v.origin),
+            self.window_time.as_ref().map(|v| &v.origin),
+            self.tolerance.as_ref().map(|v| &v.origin),
+            self.smoothing.as_ref().map(|v| &v.origin),
+            self.baseline_interval.as_ref().map(|v| &v.origin),
+            self.backoff.as_ref().map(|v| &v.origin),
+            self.drop_tolerance.as_ref().map(|v| &v.origin),
+        ]
+        .into_iter()
+        .flatten()
+    }
+
+    /// Checks each parameter this layer sets on its own, against the ranges
+    /// the builder checks ([`AdaptiveSettings::validate`], over the defaults
+    /// with that one parameter changed): a value out of range is refused
+    /// where it is written, whichever groups it would reach.
+    pub(crate) fn check_each(&self) -> Result<(), (Origin, BuildError)> {
+        let mut one = AdaptiveOverrides::default();
+        let check = |one: &AdaptiveOverrides| {
+            let mut laid = AdaptiveLaid::default();
+            one.apply(&mut laid, false);
+            match (laid.params.validate(), one.origins().next()) {
+                (Err(err), Some(origin)) => Err((origin.clone(), err)),
+                _ => Ok(()),
+            }
+        };
+        macro_rules! each {
+            ($($field:ident),*) => {$(
+                if self.$field.is_some() {
+                    one.$field = self.$field.clone();
+                    check(&one)?;
+                    one.$field = None;
+                }
+            )*};
+        }
+        each!(
+            window_samples,
+            window_time,
+            tolerance,
+            smoothing,
+            baseline_interval,
+            backoff,
+            drop_tolerance
         );
-        first
+        Ok(())
+    }
+}
+
+/// The adaptive policy's parameters as the layers laid so far set them
+/// (over the declaration's, if it declares the policy), whatever policy the
+/// group follows, and where each was set (`None`: the declaration or the
+/// default), in the order of `pool_settings::adaptive::PARAMETERS`. Each
+/// parameter is a setting of its own, one layer over another; the policy
+/// the group ends up with decides whether they are used.
+#[derive(Clone, Debug)]
+pub(crate) struct AdaptiveLaid {
+    pub(crate) params: AdaptiveSettings,
+    pub(crate) origins: [Option<Origin>; pool_settings::adaptive::PARAMETERS.len()],
+}
+
+impl Default for AdaptiveLaid {
+    fn default() -> Self {
+        AdaptiveLaid {
+            params: AdaptiveSettings::DEFAULT,
+            origins: Default::default(),
+        }
+    }
+}
+
+impl AdaptiveLaid {
+    /// Where the parameter named `name` (a field of [`AdaptiveSettings`])
+    /// was set.
+    fn origin(&self, name: &str) -> &Option<Origin> {
+        pool_settings::adaptive::PARAMETERS
+            .iter()
+            .position(|(n, _)| *n == name)
+            .map_or(&None, |i| &self.origins[i])
+    }
+
+    /// Where the first parameter a layer set is written (the file before
+    /// the environment, in the order of the file): for the error on a group
+    /// that does not follow the adaptive policy.
+    pub(crate) fn first(&self) -> Option<&Origin> {
+        self.origins.iter().flatten().min_by_key(|o| match o {
+            Origin::File { line, column, .. } => (0, *line, *column),
+            Origin::Env { .. } => (1, 0, 0),
+        })
     }
 }
 
@@ -151,8 +244,9 @@ pub(crate) struct Provenance {
     pub(crate) fleet_limit: Option<Origin>,
     pub(crate) fleet_url: Option<Origin>,
     pub(crate) fleet_lease: Option<Origin>,
-    /// The first adaptive parameter a layer set.
-    pub(crate) adaptive: Option<Origin>,
+    /// The adaptive policy's parameters the layers set, and where each was
+    /// set (see [`AdaptiveLaid`]).
+    pub(crate) adaptive: AdaptiveLaid,
     /// The settings last set for the kind the group does not have now (see
     /// [`KindSettings`]).
     pub(crate) other_kind: KindSettings,
@@ -160,7 +254,7 @@ pub(crate) struct Provenance {
 
 /// The settings that belong to one kind, with where each was set: a fixed
 /// group's `size`; an autoscaled group's `size` (where it starts), `min`,
-/// `max` and `policy`.
+/// `max`, `policy` and the adaptive policy's parameters.
 ///
 /// Layers are laid over the declaration one by one. A layer that changes a
 /// group's kind puts the settings of the kind it leaves aside and brings
@@ -177,6 +271,7 @@ pub(crate) struct KindSettings {
     min: Option<usize>,
     max: Option<usize>,
     policy: ScalePolicy,
+    adaptive: AdaptiveLaid,
     size_origin: Option<Origin>,
     min_origin: Option<Origin>,
     max_origin: Option<Origin>,
@@ -191,6 +286,7 @@ impl KindSettings {
         swap(&mut self.min, &mut settings.min);
         swap(&mut self.max, &mut settings.max);
         swap(&mut self.policy, &mut settings.policy);
+        swap(&mut self.adaptive, &mut why.adaptive);
         swap(&mut self.size_origin, &mut why.size);
         swap(&mut self.min_origin, &mut why.min);
         swap(&mut self.max_origin, &mut why.max);
@@ -229,7 +325,14 @@ impl Provenance {
                 "fleet_limit" => &self.fleet_limit,
                 "fleet_url" => first(&[&self.fleet_url, &self.fleet_limit]),
                 "fleet_lease" => &self.fleet_lease,
-                _ => first(&[&self.adaptive, &self.policy, &self.kind]),
+                // An adaptive parameter: where it was set, else (the
+                // declaration's) where the policy or the kind was.
+                setting => {
+                    let param = setting
+                        .strip_prefix("AdaptiveSettings::")
+                        .map_or(&None, |name| self.adaptive.origin(name));
+                    first(&[param, &self.policy, &self.kind])
+                }
             },
         }
     }
@@ -239,9 +342,15 @@ impl Overrides {
     /// A defaults layer's counts for the group's final kind (`size` for a
     /// fixed group, `min`/`max` for an autoscaled one), where no layer left
     /// one: after a stronger layer changed the kind, the defaults still
-    /// apply to the kind the group has.
+    /// apply to the kind the group has. Its adaptive parameters likewise
+    /// reach a group whose final policy is adaptive, whichever layer named
+    /// it, where no stronger layer set them.
     #[cfg(feature = "config")]
-    pub(crate) fn fill_counts(&self, settings: &mut GroupSettings, why: &mut Provenance) {
+    pub(crate) fn fill(&self, settings: &mut GroupSettings, why: &mut Provenance) {
+        if let ScalePolicy::Adaptive(params) = &mut settings.policy {
+            self.adaptive.apply(&mut why.adaptive, true);
+            *params = why.adaptive.params;
+        }
         let fill =
             |slot: &mut Option<usize>, val: &Option<Val<usize>>, why: &mut Option<Origin>| {
                 if let (None, Some(v)) = (&slot, val) {
@@ -334,33 +443,26 @@ impl Overrides {
             &self.fleet_unreachable,
             None,
         );
-        // A defaults layer's policy is for autoscaled groups, and its
-        // adaptive parameters for adaptive ones, as its bounds are: one
-        // `[defaults]` table serves fixed groups too.
+        // A defaults layer's policy is for autoscaled groups, as its bounds
+        // are: one `[defaults]` table serves fixed groups too. Its adaptive
+        // parameters are for the groups whose final policy is adaptive
+        // (`fill`).
         let policy = self.policy.as_ref().filter(|_| !defaults || autoscaled);
         if let Some(v) = policy {
             why.policy = Some(v.origin.clone());
-            // Naming the policy the group already follows keeps its parameters.
-            settings.policy = match (v.value, settings.policy) {
-                (PolicyName::QueueDepth, _) => ScalePolicy::QueueDepth,
-                (PolicyName::Adaptive, current @ ScalePolicy::Adaptive(_)) => current,
-                (PolicyName::Adaptive, ScalePolicy::QueueDepth) => {
-                    ScalePolicy::Adaptive(AdaptiveSettings::default())
-                }
+            settings.policy = match v.value {
+                PolicyName::QueueDepth => ScalePolicy::QueueDepth,
+                PolicyName::Adaptive => ScalePolicy::Adaptive(why.adaptive.params),
             };
         }
-        // Parameters of the adaptive policy: applied if the group follows it
-        // (a group that does not is refused at validation, at the parameter).
-        let mut params = match settings.policy {
-            ScalePolicy::Adaptive(params) => params,
-            ScalePolicy::QueueDepth if defaults => return self.apply_timing(settings, why),
-            ScalePolicy::QueueDepth => AdaptiveSettings::default(),
-        };
-        if let Some(origin) = self.adaptive.apply(&mut params) {
-            why.adaptive.get_or_insert(origin);
-            if let ScalePolicy::Adaptive(current) = &mut settings.policy {
-                *current = params;
-            }
+        // Parameters of the adaptive policy: laid whatever the policy now,
+        // for the policy the group ends up with (a group that does not
+        // follow it is refused at validation, at the parameter).
+        if !defaults {
+            self.adaptive.apply(&mut why.adaptive, false);
+        }
+        if let ScalePolicy::Adaptive(params) = &mut settings.policy {
+            *params = why.adaptive.params;
         }
         self.apply_timing(settings, why);
     }

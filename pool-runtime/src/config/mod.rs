@@ -9,7 +9,8 @@
 //! 2. the file's `[defaults]` table (its `size` applies to fixed groups only,
 //!    its `min`/`max` to autoscaled ones only: the kind a group ends up with,
 //!    after the layers above; its `policy` to groups autoscaled by then, and
-//!    its `adaptive_*` parameters to groups whose policy is adaptive, and its
+//!    its `adaptive_*` parameters to groups whose policy is adaptive in the
+//!    end, whichever layer named it, and its
 //!    `fleet_url`/`fleet_lease`/`fleet_unreachable` to groups with a fleet
 //!    limit (in a group's table or variable, they are an error without one),
 //!    so one table serves every kind);
@@ -35,6 +36,16 @@
 //! kind until it restarts: a load that changes the kind changes nothing in
 //! it, and one that brings its kind back resizes it only if that kind's
 //! counts changed.
+//!
+//! The adaptive policy's parameters (`adaptive_*`) are settings of their own,
+//! one at a time like the others: each layer's replaces that parameter
+//! alone, over what the weaker layers and the declaration gave, whichever
+//! layer names the policy. They are used if the group's policy is adaptive
+//! in the end; a group table's or variable's on a group whose policy is not
+//! is an error at the parameter. They belong to the autoscaled kind with
+//! the policy: a layer that makes the group fixed sets them aside with it
+//! (no error), and, like bounds, they are refused where they are given in
+//! a layer where the group is fixed.
 //!
 //! # Sources
 //!
@@ -99,10 +110,17 @@
 //! group made adaptive by `policy = "adaptive"` needs its declared
 //! [`AdaptiveSettings`](crate::AdaptiveSettings) within their ranges
 //! ([`AdaptiveSettings::validate`](crate::AdaptiveSettings::validate)).
+//! Every adaptive parameter, `fleet_lease` and `fleet_url` a file or
+//! variable writes is checked against its own range where it is written,
+//! whether or not it reaches a group: in a `[defaults]` table, and where a
+//! stronger layer replaces it or sets it aside. An error names the offending
+//! value's own place (file, line and column, or the variable).
 //! An autoscaled group's start (`size`) that only its declaration gives is
 //! brought into the bounds a load gives: `max = 2` for a group declared to
-//! start at 3 is no error, and it starts at 2. A `size` a file or variable
-//! gives outside the bounds is an error at it.
+//! start at 3 is no error, and it starts at 2 (its effective settings,
+//! [`Group::settings`](crate::Group::settings), say `size = 2`, and pass
+//! their check). A `size` a file or variable gives outside the bounds is an
+//! error at it.
 //!
 //! The optional bounds, `max_waiting` and `admission_timeout`, are removed
 //! by the word `none` (a string in a file, `max_waiting = "none"`, whatever
@@ -229,6 +247,9 @@ impl Layers {
     fn effective(&self, spec: &GroupSpec) -> (GroupSettings, Provenance) {
         let mut settings = *spec.settings();
         let mut why = Provenance::default();
+        if let crate::ScalePolicy::Adaptive(declared) = settings.policy {
+            why.adaptive.params = declared;
+        }
         #[cfg(feature = "config")]
         if let Some(file) = &self.file {
             file.defaults.apply(&mut settings, &mut why, true);
@@ -242,10 +263,23 @@ impl Layers {
         // A stronger layer that changed the kind set aside the counts from
         // below, the defaults' among them, and the defaults skipped the
         // counts of the kind the group did not have yet: the defaults' counts
-        // for the final kind fill in what no stronger layer set.
+        // for the final kind fill in what no stronger layer set. So do its
+        // adaptive parameters, if the group's final policy is adaptive.
         #[cfg(feature = "config")]
         if let Some(file) = &self.file {
-            file.defaults.fill_counts(&mut settings, &mut why);
+            file.defaults.fill(&mut settings, &mut why);
+        }
+        // An autoscaled group's start that only its declaration gives is
+        // brought into the bounds a layer gives (see "Bounds"): the settings
+        // in force are those the pool starts with, and pass their check.
+        if settings.kind == Kind::Autoscale
+            && why.size.is_none()
+            && (why.min.is_some() || why.max.is_some())
+        {
+            let (min, max) = pool_settings::limits::autoscale_bounds(settings.min, settings.max);
+            if let (Some(size), true) = (settings.size, min <= max) {
+                settings.size = Some(size.clamp(min, max));
+            }
         }
         (settings, why)
     }
@@ -296,6 +330,13 @@ impl Layers {
             if let Some(v) = self.file.as_ref().and_then(|f| f.defaults.kind.as_ref()) {
                 kind = v.value;
             }
+            let not_adaptive = || {
+                format!(
+                    "group `{name}`: the `adaptive_*` parameters apply to groups whose \
+                     policy is \"adaptive\"; set `policy = \"adaptive\"` (and an \
+                     autoscaled `kind`), or leave them out"
+                )
+            };
             for section in self.sections(name) {
                 if let Some(v) = &section.kind {
                     kind = v.value;
@@ -307,6 +348,13 @@ impl Layers {
                     fail(&Some(v.origin.clone()), format!(
                         "`min`/`max` apply to autoscaled groups; group `{name}` is fixed: set `size`, or `kind = \"autoscale\"`"
                     ))?;
+                }
+                // So are the adaptive policy's parameters: a fixed group
+                // follows no policy, and a stronger layer making it
+                // autoscaled would set them aside with the fixed kind's
+                // settings.
+                if let Some(origin) = section.adaptive.origins().next() {
+                    fail(&Some(origin.clone()), not_adaptive())?;
                 }
             }
             // Fleet keys of a group without a fleet limit configure nothing:
@@ -331,15 +379,12 @@ impl Layers {
                     )?;
                 }
             }
+            // Adaptive parameters a group's table or variable set (and a
+            // stronger layer did not set aside with the autoscaled kind) on
+            // a group whose final policy is not adaptive. (A `[defaults]`
+            // table's are for the groups whose policy is adaptive.)
             if !matches!(s.policy, crate::ScalePolicy::Adaptive(_)) {
-                fail(
-                    &why.adaptive,
-                    format!(
-                        "group `{name}`: the `adaptive_*` parameters apply to groups whose \
-                         policy is \"adaptive\"; set `policy = \"adaptive\"` (and an \
-                         autoscaled `kind`), or leave them out"
-                    ),
-                )?;
+                fail(&why.adaptive.first().cloned(), not_adaptive())?;
             }
             // The builder's own rule, so that a file, the environment and
             // the builder refuse the same settings with the same message.
@@ -350,6 +395,46 @@ impl Layers {
             let fleet = s.fleet.check().err();
             for err in [s.check().err(), fleet].into_iter().flatten() {
                 fail(why.of(&err), format!("group `{name}`: {err}"))?;
+            }
+        }
+        self.check_values()
+    }
+
+    /// Checks each value with a range of its own that configuration does
+    /// not check as it parses it — the adaptive parameters, `fleet_lease`,
+    /// `fleet_url` — on its own, by the builder's rule, wherever it is
+    /// written: in a `[defaults]` table (whose values reach only some
+    /// groups, or none), and in a layer whose value a stronger one replaced
+    /// or set aside. A value that reaches a group is checked there first
+    /// (with the group's name in the message).
+    fn check_values(&self) -> Result<(), ConfigError> {
+        let mut sections: Vec<(Option<&str>, &layer::Overrides)> = Vec::new();
+        #[cfg(feature = "config")]
+        if let Some(file) = &self.file {
+            sections.push((None, &file.defaults));
+            sections.extend(file.groups.iter().map(|(g, o)| (Some(g.as_str()), o)));
+        }
+        sections.extend(self.env.groups.iter().map(|(g, o)| (Some(g.as_str()), o)));
+        for (group, section) in sections {
+            let fail = |origin: &Origin, err: crate::BuildError| {
+                let message = match group {
+                    Some(name) => format!("group `{name}`: {err}"),
+                    None => format!("[defaults]: {err}"),
+                };
+                Err(ConfigError::at(origin.clone(), message))
+            };
+            if let Err((origin, err)) = section.adaptive.check_each() {
+                return fail(&origin, err);
+            }
+            if let Some(v) = &section.fleet_lease {
+                if let Err(err) = crate::fleet::FleetSettings::check_lease(v.value) {
+                    return fail(&v.origin, err);
+                }
+            }
+            if let Some(v) = &section.fleet_url {
+                if let Err(err) = crate::fleet::FleetSettings::check_url(Some(v.value)) {
+                    return fail(&v.origin, err);
+                }
             }
         }
         Ok(())

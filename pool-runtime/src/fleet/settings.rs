@@ -132,18 +132,32 @@ impl FleetSettings {
                 expected: format!("1 to {} (MAX_SLOTS)", crate::MAX_SLOTS),
             });
         }
-        if !(Self::MIN_LEASE..=Self::MAX_LEASE).contains(&self.lease) {
+        Self::check_lease(self.lease)?;
+        Self::check_url(self.url)
+    }
+
+    /// The lease's own range: 100 ms to 24 h (part of [`check`](Self::check);
+    /// configuration checks a lease written where no limit is by it too).
+    pub(crate) fn check_lease(lease: Duration) -> Result<(), BuildError> {
+        if !(Self::MIN_LEASE..=Self::MAX_LEASE).contains(&lease) {
             return Err(BuildError::OutOfRange {
                 setting: "fleet_lease",
-                value: format!("{:?}", self.lease),
+                value: format!("{lease:?}"),
                 expected: "100ms to 24h".to_owned(),
             });
         }
-        match self.url {
+        Ok(())
+    }
+
+    /// The URL's own rule: a `redis://` or `unix://` URL, which a limit
+    /// needs (part of [`check`](Self::check); configuration checks a URL
+    /// written where no limit is by it too).
+    pub(crate) fn check_url(url: Option<&str>) -> Result<(), BuildError> {
+        match url {
             None | Some("") => Err(BuildError::OutOfRange {
                 setting: "fleet_url",
                 // Said as configuration reports an unset value.
-                value: if self.url.is_none() { "none" } else { "\"\"" }.to_owned(),
+                value: if url.is_none() { "none" } else { "\"\"" }.to_owned(),
                 expected:
                     "a Redis URL such as \"redis://127.0.0.1:6379\" (a fleet limit needs one)"
                         .to_owned(),

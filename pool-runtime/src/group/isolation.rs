@@ -188,8 +188,11 @@ impl fmt::Debug for Isolation {
 
 impl Group {
     /// Gives the calling test its own instance of this group until the
-    /// guard is dropped: a fresh pool with the group's effective settings,
-    /// used by every call the test makes through the group (see
+    /// guard is dropped: a fresh pool with the group's effective settings
+    /// (those a start would take now, under the configuration in force:
+    /// after a reload that changed the kind, order, policy or executor of a
+    /// running group, the loaded ones, which its shared pool takes only at
+    /// its next start), used by every call the test makes through the group (see
     /// [`Isolation`] for what counts as the test). Parallel tests then neither share the limit nor see each
     /// other's `pause`, `close`, `scale` or `stats`. Isolating a group the
     /// test already isolated nests: the newest instance serves until its
@@ -211,7 +214,10 @@ impl Group {
     /// assert_eq!(DB.run(|| 1), Ok(1), "the shared pool was never paused");
     /// ```
     pub fn isolate(&'static self) -> Isolation {
-        let settings = self.settings();
+        // The settings a start would take now, under the configuration in
+        // force: not the running shared pool's (`settings`), which keeps
+        // its kind, order, policy and executor until it restarts.
+        let settings = crate::config::effective(&self.spec);
         let pool: &'static Pool = Box::leak(Box::new(Pool::isolated_instance(
             self.name(),
             &settings.clamped(),
