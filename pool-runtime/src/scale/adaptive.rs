@@ -31,7 +31,8 @@
 //! * **Drops act at once.** Overload answers do not wait for the window's
 //!   time or round trip: once `window_samples` calls admitted since the last
 //!   cut are in, with at least two drops and more than `drop_tolerance` of
-//!   them, the limit is cut — to the concurrency the server has lately
+//!   them (above the server's background rate, if it has one: below), the
+//!   limit is cut — to the concurrency the server has lately
 //!   served without queueing (success throughput × unloaded latency, the
 //!   bandwidth-delay product), or by the drop rate (`limit × (1 − rate)`) if
 //!   that leaves more; by one slot at least and to `limit × backoff` at most.
@@ -41,6 +42,26 @@
 //!   calls. Drops of calls admitted before a cut say nothing about the new
 //!   limit and are not counted against it: a burst of refusals that arrives
 //!   together is one cut, not a cascade.
+//! * **Drops the limit does not cause.** Some servers refuse a share of
+//!   calls at any concurrency: a token bucket with no burst to speak of
+//!   (two calls a few milliseconds apart find it empty however few are in
+//!   flight), errors of the server's own that the `overload` predicate
+//!   accepts. Cutting cannot lower that rate — at a lower limit the calls
+//!   queued in the pool go out back to back as slots free, and a bucket
+//!   refuses even more of them — and every cut only takes throughput. So
+//!   when two cuts in a row left the drop rate where it was (the next
+//!   window's rate at least 0.8× the rate that made the cut, the limit cut
+//!   by a tenth or more, or already at `min`), their mean rate is the
+//!   server's *background*: from then on drops cut only past
+//!   `drop_tolerance` above it and three standard errors of its sampling
+//!   noise (a window of a few calls cuts only on nearly all of them
+//!   dropped), and drops within it do not stop the limit from growing. The
+//!   background follows the rate of the windows it did not cut, so it
+//!   fades when the server stops refusing. Drops that a cut does lower (a
+//!   server that refuses what exceeds its capacity) teach no background.
+//!   On the simulator's token bucket of one token (`sim/RESULTS.md`, blind
+//!   set) the limit went from `min` for the whole run (0.63× the oracle's
+//!   goodput) to 0.99× of it.
 //! * **After drops, caution.** Growth within a step of the limit that last
 //!   drew drops — or, after the start, a congested window or one that
 //!   surely queued four calls at the server (how a collapse past a cliff
@@ -158,7 +179,9 @@ pub struct AdaptiveSettings {
     /// The deepest cut drops make at once: the limit is cut to no less than
     /// `limit × backoff`, within [`BACKOFF`](Self::BACKOFF).
     pub backoff: f64,
-    /// Drop rate a window may have without backing off, within
+    /// Drop rate a window may have without backing off (above the rate the
+    /// server refuses at whatever the limit, once the policy has learned
+    /// one: see the module docs), within
     /// [`DROP_TOLERANCE`](Self::DROP_TOLERANCE).
     pub drop_tolerance: f64,
 }
@@ -322,8 +345,7 @@ struct Window {
 /// 104: 8–10 slots for 50 s at a capacity of 24).
 /// The limit during a probe is the limit before it times [`PROBE_SHARE`]
 /// exactly (a probe that `min` would clamp is not made), so the state needs
-/// no copy of it: the policy's state stays within the size of the pool's
-/// other policy (clippy's `large_enum_variant`).
+/// no copy of it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Probe {
     /// The first window below the limit: its calls were admitted above it,
@@ -405,9 +427,28 @@ const START_STEP: f64 = 2.0;
 /// end the start of a server with no knee.
 const START_QUEUED: f64 = 1.0;
 
+/// A cut "did not lower" the drop rate when the next window's rate is at
+/// least this share of the rate that made it...
+const UNHELPED_RATE: f64 = 0.8;
+/// ...and the cuts of such a row took the limit to this share of what it
+/// was before them, or to `min`.
+const UNHELPED_CUT: f64 = 0.5;
+/// Cuts in a row that did not lower the drop rate before it is taken for
+/// the server's background rate.
+const UNHELPED_CUTS: u8 = 2;
+/// How many standard errors of the background rate a window's drop rate
+/// must be above it (and `drop_tolerance`) to cut: windows are judged after
+/// each drop, from a few calls on, and each look is a chance for noise.
+const DROP_NOISE_ERRORS: f64 = 3.0;
+/// The highest drop rate taken for a background: above it the server
+/// refuses most calls whatever the limit, and the limit stays cut.
+const MAX_BACKGROUND: f64 = 0.9;
+/// How far a window whose drops did not cut moves the background rate
+/// toward its own.
+const BACKGROUND_FORGET: f64 = 0.1;
+
 /// Where the policy is: the start, then its episodes of trouble (drops, or
-/// a queue at the server). One field for both, which the state's size needs
-/// (clippy's `large_enum_variant`).
+/// a queue at the server). One field for both.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stage {
     /// Doubling per round trip until the first sign of load.
@@ -430,16 +471,13 @@ pub(crate) struct AdaptiveLimit {
     stage: Stage,
     /// Whether a call of the current window waited for a slot: one was
     /// queued in the pool when a call finished (a waiting call is admitted
-    /// only as another finishes). Here rather than in the window, whose
-    /// fields leave no padding for it (clippy's `large_enum_variant`).
+    /// only as another finishes).
     waited: bool,
     /// Log of the unloaded latency: the mean log-latency of the calls of
     /// windows that did not load the server, forgetting with time.
     floor: Option<f64>,
     /// How many calls the floor's mean stands on (decaying with time as
-    /// the floor forgets). An `f32`, which a count of calls needs no more
-    /// than, keeps the policy's state within the size of the pool's other
-    /// policy (clippy's `large_enum_variant`).
+    /// the floor forgets). An `f32`: a count of calls needs no more.
     floor_samples: f32,
     /// Running average of window log-latencies (the round trip).
     average: f64,
@@ -462,6 +500,19 @@ pub(crate) struct AdaptiveLimit {
     /// Windows in a row held by a queue with calls waiting (and not
     /// probed since).
     held_for: u8,
+    /// Cuts in a row that did not lower the drop rate (see `background`).
+    unhelped: u8,
+    /// The limit before the first of those cuts.
+    unhelped_from: f32,
+    /// The drop rate the server keeps whatever the limit: the lower of the
+    /// rates around two cuts in a row that did not lower it (a token
+    /// bucket with no burst to speak of, errors of the server's own that
+    /// the `overload` predicate accepts). Only drops above it are the
+    /// limit's doing; it decays toward lower rates seen since.
+    background: f32,
+    /// The drop rate that made the last cut and the limit it cut, until the
+    /// next window says whether the cut lowered the rate.
+    after_cut: Option<(f32, f32)>,
     /// What the last closed window decided, until the pool reports it.
     #[cfg(any(feature = "tracing", feature = "metrics"))]
     report: Option<WindowReport>,
@@ -489,6 +540,10 @@ impl AdaptiveLimit {
             },
             probe: None,
             held_for: 0,
+            unhelped: 0,
+            unhelped_from: 0.0,
+            background: 0.0,
+            after_cut: None,
             #[cfg(any(feature = "tracing", feature = "metrics"))]
             report: None,
         }
@@ -519,9 +574,48 @@ impl AdaptiveLimit {
         self.floor.map(|log| Duration::from_secs_f64(log.exp()))
     }
 
-    /// At least two drops, and more than the tolerated share of the calls.
+    /// At least two drops, and more than the tolerated share of the calls
+    /// above the server's background rate.
     fn too_many_drops(&self, drops: u32, samples: u32) -> bool {
-        drops >= 2 && f64::from(drops) / f64::from(samples) > self.settings.drop_tolerance
+        drops >= 2 && f64::from(drops) / f64::from(samples) > self.drop_threshold(samples)
+    }
+
+    /// The drop rate past which the drops of `samples` calls cut the limit:
+    /// `drop_tolerance` above the background rate and its sampling noise.
+    fn drop_threshold(&self, samples: u32) -> f64 {
+        let background = f64::from(self.background);
+        let noise = (background * (1.0 - background) / f64::from(samples.max(1))).sqrt();
+        self.settings.drop_tolerance + background + DROP_NOISE_ERRORS * noise
+    }
+
+    /// Learns from a closed window's drop `rate` whether the last cut
+    /// lowered it: drops that cuts in a row left where they were, while they
+    /// halved the limit (or took it to `low`), are not the limit's doing.
+    fn learn_background(&mut self, rate: f64, samples: u32, low: f64) {
+        if let Some((then, limit_then)) = self.after_cut.take() {
+            let then = f64::from(then);
+            if rate >= then * UNHELPED_RATE {
+                if self.unhelped == 0 {
+                    self.unhelped_from = limit_then;
+                }
+                self.unhelped = self.unhelped.saturating_add(1);
+                let halved = self.limit <= f64::from(self.unhelped_from) * UNHELPED_CUT
+                    || self.limit < low + 0.5;
+                let learned = (rate + then) / 2.0;
+                // (A server that refuses nearly everything is down, or
+                // as good as: the limit stays cut.)
+                if self.unhelped >= UNHELPED_CUTS && halved && learned <= MAX_BACKGROUND {
+                    self.background = self.background.max(learned as f32);
+                    self.unhelped = 0;
+                }
+            } else {
+                self.unhelped = 0;
+            }
+        } else if self.background > 0.0 && rate <= self.drop_threshold(samples) {
+            // Follows the rate of windows the drops did not cut.
+            let background = f64::from(self.background);
+            self.background = (background + (rate - background) * BACKGROUND_FORGET) as f32;
+        }
     }
 
     /// Records one finished call; returns the new limit when a window closes
@@ -592,6 +686,7 @@ impl AdaptiveLimit {
         // Drops cut at once: on a server that refuses instantly, every
         // moment above its capacity turns waiting calls into refusals.
         let cut = self.too_many_drops(drops, samples);
+        let rate = f64::from(drops) / f64::from(samples.max(1));
         // A probe's measuring window holds as many calls as the floor
         // stands on (up to the longest window): each probe doubles them.
         let probe_short = self.probe == Some(Probe::Measuring)
@@ -611,6 +706,9 @@ impl AdaptiveLimit {
         );
         let waited = std::mem::take(&mut self.waited);
         let (low, high) = (bounds.0.max(1) as f64, bounds.1.max(bounds.0).max(1) as f64);
+        self.learn_background(rate, samples, low);
+        // (A background just learned may leave these drops uncut.)
+        let cut = cut && self.too_many_drops(drops, samples);
         let before = self.limit.round() as usize;
         #[cfg(any(feature = "tracing", feature = "metrics"))]
         let (limit_before, starting, probing) = (self.limit, self.starting(), self.probe.is_some());
@@ -620,7 +718,7 @@ impl AdaptiveLimit {
             // among finished calls: the drop rate alone cuts too deep on a
             // server that fails fast), or by the drop rate if that leaves
             // more; by one slot at least, by `backoff` at most.
-            let rate = f64::from(drops) / f64::from(samples);
+            let limit_cut = self.limit;
             // What the server served lately: the window's own measure once it
             // spans a round trip (a server that just lost capacity shows it
             // there first), else the running one.
@@ -644,6 +742,7 @@ impl AdaptiveLimit {
             self.limit = target.clamp(low, high);
             self.end_start();
             self.cut_at = Some(now);
+            self.after_cut = Some((rate as f32, limit_cut as f32));
             // Nor was this window held by a queue: a probe waits for a new
             // row of held windows (the eighth of the old row right after a
             // cut took the limit just cut a quarter deeper).
@@ -751,7 +850,9 @@ impl AdaptiveLimit {
                 } else {
                     self.limit
                 }
-            } else if used && window.drops > 0 {
+            } else if used
+                && f64::from(window.drops) > f64::from(self.background) * f64::from(samples)
+            {
                 // Drops too few to cut (one, or under `drop_tolerance`)
                 // are no reason to ask the server for more: a limit that
                 // draws a drop in every window would otherwise climb on
@@ -1237,6 +1338,74 @@ mod tests {
         assert!(
             overloaded <= 40 * 9 / 10 * 9 / 10,
             "multiplicative back-off per window, got {overloaded}"
+        );
+    }
+
+    #[test]
+    fn drops_that_cuts_do_not_lower_are_the_servers_background_and_the_limit_grows_through_them() {
+        // A fifth of the calls fail at any concurrency (a token bucket with
+        // no burst, the server's own errors): cutting cannot help, and after
+        // two cuts that did not lower the rate the limit grows to the knee.
+        let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 8, Duration::ZERO);
+        let mut t = Duration::ZERO;
+        let mut n = 0u32;
+        let mut serve = server(40);
+        let limit = run(
+            &mut p,
+            300,
+            &mut t,
+            |concurrency| {
+                n += 1;
+                let (latency, verdict) = serve(concurrency);
+                (
+                    latency,
+                    if n % 5 == 0 {
+                        Verdict::Overload
+                    } else {
+                        verdict
+                    },
+                )
+            },
+            true,
+        );
+        assert!((0.15..0.3).contains(&p.background), "{}", p.background);
+        assert!(
+            limit >= 30,
+            "grows to the knee through the background: {limit}"
+        );
+    }
+
+    #[test]
+    fn drops_that_cuts_lower_are_the_limits_doing_and_teach_no_background() {
+        // Past 10 in flight the server refuses the excess: each cut lowers
+        // the drop rate, so the drops stay the limit's, and it stays near 10.
+        let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 8, Duration::ZERO);
+        let mut t = Duration::ZERO;
+        let mut n = 0usize;
+        let mut highest = 0;
+        for _ in 0..30 {
+            let limit = run(
+                &mut p,
+                10,
+                &mut t,
+                |concurrency| {
+                    n += 1;
+                    let refused = n % concurrency.max(1) >= 10;
+                    let verdict = if refused {
+                        Verdict::Overload
+                    } else {
+                        Verdict::Success
+                    };
+                    (50 * MS, verdict)
+                },
+                true,
+            );
+            highest = highest.max(limit);
+        }
+        assert_eq!(p.background, 0.0);
+        assert!(
+            highest <= 14,
+            "the limit never strays far past 10: {highest}"
         );
     }
 

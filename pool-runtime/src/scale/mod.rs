@@ -61,7 +61,10 @@ impl LimitCause {
 /// it answers with a new limit when it wants one.
 pub(crate) enum Scaler {
     QueueDepth(QueueDepthRule),
-    Adaptive(AdaptiveLimit),
+    /// Boxed: its state is three times the rule's, and the pool's lock
+    /// guards one or the other (one allocation per adaptive pool, none per
+    /// call).
+    Adaptive(Box<AdaptiveLimit>),
 }
 
 impl Scaler {
@@ -74,7 +77,7 @@ impl Scaler {
         match policy {
             ScalePolicy::QueueDepth => Scaler::QueueDepth(QueueDepthRule::new(timing, now)),
             ScalePolicy::Adaptive(settings) => {
-                Scaler::Adaptive(AdaptiveLimit::new(settings, initial, now))
+                Scaler::Adaptive(Box::new(AdaptiveLimit::new(settings, initial, now)))
             }
         }
     }
