@@ -879,3 +879,213 @@ fn a_completed_works_drop_that_panics_is_a_panicked_call_counted_once() {
         let _ = judged.load(SeqCst);
     });
 }
+
+// ---- tower: drops under the slot that panic -------------------------------------
+
+#[cfg(feature = "tower")]
+mod tower_drops {
+    use super::*;
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use tower::{Layer, Service};
+
+    /// An inner service whose response future is `ReadyThenDrop` (its
+    /// `Drop` runs `on_drop`), and whose own `Drop` (every clone's) runs
+    /// `on_service_drop` when armed.
+    #[derive(Clone)]
+    struct Inner {
+        panic_in_future_drop: bool,
+        panic_in_clone_drop: Arc<AtomicBool>,
+        is_clone: bool,
+    }
+
+    impl Drop for Inner {
+        fn drop(&mut self) {
+            if self.is_clone && self.panic_in_clone_drop.load(SeqCst) && !thread::panicking() {
+                panic!("planned: a per-call clone's drop panics");
+            }
+        }
+    }
+
+    type Respond = ReadyThenDrop<Box<dyn FnMut() + Send + Unpin>>;
+
+    struct Output(Respond);
+
+    impl Future for Output {
+        type Output = Result<u8, BoxError>;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            Pin::new(&mut self.0).poll(cx).map(Ok)
+        }
+    }
+
+    impl Service<u8> for Inner {
+        type Response = u8;
+        type Error = BoxError;
+        type Future = Output;
+        fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, _req: u8) -> Output {
+            let panics = self.panic_in_future_drop;
+            Output(ReadyThenDrop {
+                polled: false,
+                on_drop: Box::new(move || {
+                    if panics && !thread::panicking() {
+                        panic!("planned: a spent response future's drop panics")
+                    }
+                }),
+            })
+        }
+    }
+
+    /// Drives a service's `poll_ready` and `call` and the response future by
+    /// hand, catching a panic anywhere: `Err(())` if one was caught.
+    fn call_once<S: Service<u8, Response = u8, Error = BoxError>>(
+        service: &mut S,
+    ) -> Result<Result<u8, String>, ()> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut cx = Context::from_waker(Waker::noop());
+            let start = std::time::Instant::now();
+            while service.poll_ready(&mut cx).is_pending() {
+                assert!(start.elapsed() < WATCHDOG, "poll_ready hung");
+                thread::sleep(Duration::from_millis(1));
+            }
+            let fut = service.call(1);
+            block_on_here(fut).map_err(|e| e.to_string())
+        }))
+        .map_err(drop)
+    }
+
+    /// Promise (README, "Cancellation"): "a panicking call frees its slot
+    /// and the panic reaches the caller"; "Accounting" once quiet; (commit
+    /// e4de55f) the spent inner future and the weighted layer's per-call
+    /// clone are dropped under the slot. Attack: that drop panics (a spent
+    /// response future's, a per-call clone's), through the constant and the
+    /// weighted layer, on a pool of 1: the panic reaches the caller, the
+    /// slot is back, every call counted once, and the next call through the
+    /// same service runs.
+    #[test]
+    fn a_drop_under_the_slot_that_panics_frees_it_and_is_counted_once() {
+        quiet_planned_panics();
+        within(WATCHDOG, || {
+            let mut failures = Vec::new();
+            for weighted in [false, true] {
+                for what in ["future", "clone"] {
+                    let case = format!("weighted {weighted}, {what}'s drop");
+                    if !weighted && what == "clone" {
+                        continue; // the constant layer makes no per-call clone
+                    }
+                    let pool = Pool::fixed(1);
+                    let armed = Arc::new(AtomicBool::new(what == "clone"));
+                    let inner = Inner {
+                        panic_in_future_drop: what == "future",
+                        panic_in_clone_drop: armed.clone(),
+                        is_clone: false,
+                    };
+                    // Per-call clones are marked (the service itself is not).
+                    struct Marked(Inner);
+                    impl Clone for Marked {
+                        fn clone(&self) -> Self {
+                            let mut c = self.0.clone();
+                            c.is_clone = true;
+                            Marked(c)
+                        }
+                    }
+                    impl Service<u8> for Marked {
+                        type Response = u8;
+                        type Error = BoxError;
+                        type Future = Output;
+                        fn poll_ready(
+                            &mut self,
+                            cx: &mut Context<'_>,
+                        ) -> Poll<Result<(), BoxError>> {
+                            self.0.poll_ready(cx)
+                        }
+                        fn call(&mut self, req: u8) -> Output {
+                            self.0.call(req)
+                        }
+                    }
+                    let out = if weighted {
+                        let mut s = PooledLayer::pool(pool.clone())
+                            .weight(|_: &u8| 1)
+                            .layer(Marked(inner));
+                        let first = call_once(&mut s);
+                        armed.store(false, SeqCst);
+                        let inner_future_panics = what == "future";
+                        let second = (!inner_future_panics).then(|| call_once(&mut s));
+                        (first, second)
+                    } else {
+                        let mut s = PooledLayer::pool(pool.clone()).layer(Marked(inner));
+                        (call_once(&mut s), None)
+                    };
+                    if out.0.is_ok() {
+                        failures.push(format!("{case}: the panic did not reach the caller"));
+                    }
+                    if let Some(second) = out.1 {
+                        if second != Ok(Ok(1)) {
+                            failures.push(format!("{case}: the next call ended {second:?}"));
+                        }
+                    }
+                    let stats = pool.stats();
+                    let ended = stats.completed + stats.cancelled + stats.rejected_total();
+                    if stats.running + stats.nested + stats.waiting != 0
+                        || stats.submitted() != ended
+                    {
+                        failures.push(format!("{case}: not accounted: {stats:?}"));
+                    }
+                    if free_slots(&pool) != 1 {
+                        failures.push(format!("{case}: slot lost: {stats:?}"));
+                    }
+                }
+            }
+            assert!(failures.is_empty(), "{failures:#?}");
+        });
+    }
+
+    /// Promise (`PooledService` field order, commit e4de55f: "a reserved slot
+    /// is given back before the inner service is dropped"; README
+    /// "Cancellation"). Attack: a service holding a reserved slot of a full
+    /// pool of 1 dropped, its inner service's `Drop` panicking: the slot
+    /// is back even so, and a caller queued for it is handed it.
+    #[test]
+    fn a_service_with_a_reserved_slot_whose_inner_drop_panics_gives_the_slot_back() {
+        struct Bad;
+        impl Drop for Bad {
+            fn drop(&mut self) {
+                panic!("planned: an inner service's drop panics");
+            }
+        }
+        quiet_planned_panics();
+        within(WATCHDOG, || {
+            let pool = Pool::fixed(1);
+            let mut service = PooledLayer::pool(pool.clone()).layer(tower::service_fn({
+                let bad = Bad;
+                move |n: u8| {
+                    let _ = &bad;
+                    async move { Ok::<_, BoxError>(n) }
+                }
+            }));
+            let mut cx = Context::from_waker(Waker::noop());
+            assert!(matches!(service.poll_ready(&mut cx), Poll::Ready(Ok(()))));
+            assert_eq!(pool.stats().running, 1);
+            let mut waiter = Task::new(pool.submit(async { 5 }));
+            waiter.assert_pending();
+            let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(service)));
+            assert!(dropped.is_err(), "the inner drop's panic goes on");
+            let start = std::time::Instant::now();
+            let out = loop {
+                if let Poll::Ready(out) = waiter.poll() {
+                    break out;
+                }
+                assert!(
+                    start.elapsed() < WATCHDOG,
+                    "the reserved slot was lost: {:?}",
+                    pool.stats()
+                );
+                thread::sleep(Duration::from_millis(1));
+            };
+            assert_eq!(out, Ok(5));
+            drop(waiter);
+            assert_quiet(&pool, 1);
+        });
+    }
+}
