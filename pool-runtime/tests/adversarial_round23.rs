@@ -1267,8 +1267,10 @@ mod reload {
     }
 }
 
-/// Promise (README, reentrancy rule): "only one nested call at a time uses
-/// a parent's slot"; "Limits"; "Accounting" (nothing lost); (commit
+/// Promise (README.md:468, "Faults lose nothing"): "A waker whose `clone`
+/// panics is cloned before any state changes"; README.md:422, reentrancy
+/// rule: "only one nested call at a time uses a parent's slot";
+/// README.md:410 "Limits"; "Accounting" (nothing lost); (commit
 /// c528f4d) a call whose first poll unwound on its way into the queue is
 /// polled again or dropped, counted once. Attack: on a pool of 2, call G's
 /// work lends its slot to nested call A (pending), then nested call B's
