@@ -1288,7 +1288,6 @@ mod reload {
 /// drops to 0 while A runs, and once all end one slot is lost for good and
 /// `nested` underflows to `u64::MAX`.
 #[test]
-#[ignore = "bug: a nested call whose first poll unwound, re-polled outside its parent's frame and admitted to a free slot, keeps the stale lend: it returns the parent's lend instead of its slot (slot lost, nested underflows)"]
 fn a_nested_call_whose_first_poll_unwound_polled_again_outside_gives_back_its_own_slot() {
     static ARMED: AtomicBool = AtomicBool::new(false);
     quiet_planned_panics();

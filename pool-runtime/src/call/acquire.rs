@@ -375,6 +375,12 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                     // A caller from the room: counted as it came in, and
                     // still counted there until queued or admitted.
                     let waited = s == status::ROOM_LEFT;
+                    // A first poll that unwound on its way into the queue
+                    // may have set the lend it would wait for: this poll,
+                    // maybe outside that frame, looks again.
+                    if s == status::RESTART {
+                        this.set_under(None);
+                    }
                     // Counted already: from the room, or by a first poll
                     // that unwound on its way into the queue.
                     if !waited && s != status::RESTART {
