@@ -224,7 +224,7 @@ mod panic_hook {
     use std::future::Future;
     use std::pin::{pin, Pin};
     use std::sync::OnceLock;
-    use std::task::{Poll, RawWaker, RawWakerVTable};
+    use std::task::Poll;
 
     /// The pools the hook steers: every panic reads their stats, tries a
     /// permit and moves their limit.
@@ -268,21 +268,6 @@ mod panic_hook {
 
     fn steer(pool: &Pool) {
         steered().lock().unwrap().push(pool.clone());
-    }
-
-    /// A waker whose `wake` panics: a planned panic.
-    fn panicking_wake() -> Waker {
-        fn vtable() -> &'static RawWakerVTable {
-            &RawWakerVTable::new(clone, wake, wake, noop)
-        }
-        unsafe fn clone(data: *const ()) -> RawWaker {
-            RawWaker::new(data, vtable())
-        }
-        unsafe fn wake(_: *const ()) {
-            panic!("planned: wake");
-        }
-        unsafe fn noop(_: *const ()) {}
-        unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), vtable())) }
     }
 
     struct PanickyClock {
@@ -341,7 +326,7 @@ mod panic_hook {
         steer(&pool);
         let holder = pool.try_acquire_owned(0).unwrap();
         let mut waiting = pin!(pool.submit(async { 3 }));
-        assert!(poll_once(waiting.as_mut(), &panicking_wake()).is_pending());
+        assert!(poll_once(waiting.as_mut(), &common::panicking_waker()).is_pending());
         // The release wakes the panicking waker; the hook steers the pool
         // meanwhile; the panic reaches the releasing thread.
         let released = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(holder)));
