@@ -4,17 +4,11 @@
 //! adaptive group.
 #![cfg(feature = "config")]
 
+mod common;
+
+use common::config_turn;
 use pooled::config;
 use pooled::{AdaptiveSettings, ScalePolicy};
-use std::sync::{Mutex, MutexGuard};
-
-/// Configuration is process-wide: every test takes its turn, from none.
-fn config_turn() -> MutexGuard<'static, ()> {
-    static CONFIG: Mutex<()> = Mutex::new(());
-    let guard = CONFIG.lock().unwrap_or_else(|e| e.into_inner());
-    config::clear();
-    guard
-}
 
 #[pooled::pooled(size = 2, name = "r21::fixed")]
 fn fixed() -> u32 {

@@ -1228,17 +1228,11 @@ fn quiet_calls_of_a_fixed_pool_never_read_its_clock() {
 
 // ---- a service dropped with a reserved slot ----------------------------------
 
-/// An inner service whose `Drop` makes a sync call of `pool` (a client that
-/// flushes through the same bulkhead, say), and records its outcome.
+/// As an inner service, a [`CallsOnDrop`] is one whose `Drop` (each
+/// clone's) makes a sync call of its pool (a client that flushes through
+/// the same bulkhead, say), and records its outcome.
 #[cfg(feature = "tower")]
-#[derive(Clone)]
-struct FlushOnDrop {
-    pool: Pool,
-    flushed: Arc<Mutex<Option<Result<(), Rejected>>>>,
-}
-
-#[cfg(feature = "tower")]
-impl tower::Service<u64> for FlushOnDrop {
+impl tower::Service<u64> for CallsOnDrop {
     type Response = u64;
     type Error = pool_runtime::tower::BoxError;
     type Future = std::future::Ready<Result<u64, Self::Error>>;
@@ -1247,14 +1241,6 @@ impl tower::Service<u64> for FlushOnDrop {
     }
     fn call(&mut self, n: u64) -> Self::Future {
         std::future::ready(Ok(n))
-    }
-}
-
-#[cfg(feature = "tower")]
-impl Drop for FlushOnDrop {
-    fn drop(&mut self) {
-        let outcome = self.pool.run(|| ());
-        *self.flushed.lock().unwrap() = Some(outcome);
     }
 }
 
@@ -1280,9 +1266,9 @@ fn a_ready_service_dropped_lets_its_inner_services_drop_call_the_pool() {
     let scenario = |ready_first: bool| {
         let pool = Pool::fixed(1);
         let flushed = Arc::new(Mutex::new(None));
-        let mut service = PooledLayer::pool(pool.clone()).layer(FlushOnDrop {
+        let mut service = PooledLayer::pool(pool.clone()).layer(CallsOnDrop {
             pool: pool.clone(),
-            flushed: flushed.clone(),
+            outcome: flushed.clone(),
         });
         if ready_first {
             let mut cx = Context::from_waker(Waker::noop());
@@ -1337,9 +1323,9 @@ fn a_weighted_calls_clone_of_the_inner_service_may_call_the_pool_when_dropped() 
             .build()
             .unwrap();
         let flushed = Arc::new(Mutex::new(None));
-        let inner = FlushOnDrop {
+        let inner = CallsOnDrop {
             pool: pool.clone(),
-            flushed: flushed.clone(),
+            outcome: flushed.clone(),
         };
         let mut cx = Context::from_waker(Waker::noop());
         let out = if weighted {
@@ -1385,6 +1371,7 @@ impl pool_runtime::BlockingExecutor for DropsJobs {
 }
 
 /// Makes a sync call of its pool when dropped, and records its outcome.
+#[derive(Clone)]
 struct CallsOnDrop {
     pool: Pool,
     outcome: Arc<Mutex<Option<Result<(), Rejected>>>>,

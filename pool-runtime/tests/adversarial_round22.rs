@@ -224,7 +224,7 @@ mod panic_hook {
     use std::future::Future;
     use std::pin::{pin, Pin};
     use std::sync::OnceLock;
-    use std::task::{Poll, RawWaker, RawWakerVTable};
+    use std::task::Poll;
 
     /// The pools the hook steers: every panic reads their stats, tries a
     /// permit and moves their limit.
@@ -268,42 +268,6 @@ mod panic_hook {
 
     fn steer(pool: &Pool) {
         steered().lock().unwrap().push(pool.clone());
-    }
-
-    /// A waker whose `wake` panics: a planned panic.
-    fn panicking_wake() -> Waker {
-        fn vtable() -> &'static RawWakerVTable {
-            &RawWakerVTable::new(clone, wake, wake, noop)
-        }
-        unsafe fn clone(data: *const ()) -> RawWaker {
-            RawWaker::new(data, vtable())
-        }
-        unsafe fn wake(_: *const ()) {
-            panic!("planned: wake");
-        }
-        unsafe fn noop(_: *const ()) {}
-        unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), vtable())) }
-    }
-
-    /// A waker whose `clone` panics once armed.
-    fn panicking_clone(armed: &'static AtomicBool) -> Waker {
-        fn vtable() -> &'static RawWakerVTable {
-            &RawWakerVTable::new(clone, noop, noop, noop)
-        }
-        unsafe fn clone(data: *const ()) -> RawWaker {
-            let armed = unsafe { &*(data as *const AtomicBool) };
-            if armed.swap(false, SeqCst) {
-                panic!("planned: clone");
-            }
-            RawWaker::new(data, vtable())
-        }
-        unsafe fn noop(_: *const ()) {}
-        unsafe {
-            Waker::from_raw(RawWaker::new(
-                armed as *const AtomicBool as *const (),
-                vtable(),
-            ))
-        }
     }
 
     struct PanickyClock {
@@ -362,7 +326,7 @@ mod panic_hook {
         steer(&pool);
         let holder = pool.try_acquire_owned(0).unwrap();
         let mut waiting = pin!(pool.submit(async { 3 }));
-        assert!(poll_once(waiting.as_mut(), &panicking_wake()).is_pending());
+        assert!(poll_once(waiting.as_mut(), &common::panicking_waker()).is_pending());
         // The release wakes the panicking waker; the hook steers the pool
         // meanwhile; the panic reaches the releasing thread.
         let released = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(holder)));
@@ -383,7 +347,7 @@ mod panic_hook {
         let holder = pool.try_acquire_owned(0).unwrap();
         let mut waiting = Box::pin(pool.submit(async { 4 }));
         ARMED.store(true, SeqCst);
-        let waker = panicking_clone(&ARMED);
+        let waker = common::waker_whose_clone_panics_once(&ARMED);
         let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             poll_once(waiting.as_mut(), &waker)
         }));
@@ -881,20 +845,10 @@ mod stream_in_waker {
 /// in no term at all). Every order, and a group's call.
 #[test]
 fn a_call_polled_again_after_its_wakers_clone_panicked_is_counted_once() {
-    use std::task::{Poll, RawWaker, RawWakerVTable};
+    use std::task::Poll;
     static ARMED: AtomicBool = AtomicBool::new(false);
-    fn vtable() -> &'static RawWakerVTable {
-        &RawWakerVTable::new(clone, noop, noop, noop)
-    }
-    unsafe fn clone(data: *const ()) -> RawWaker {
-        if ARMED.swap(false, SeqCst) {
-            panic!("planned: a waker whose clone panics");
-        }
-        RawWaker::new(data, vtable())
-    }
-    unsafe fn noop(_: *const ()) {}
     quiet_planned_panics();
-    let bad = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), vtable())) };
+    let bad = common::waker_whose_clone_panics_once(&ARMED);
     let mut failures = Vec::new();
     for order in [Order::Fifo, Order::Lifo, Order::Priority] {
         let pool = Pool::builder().order(order).size(1).build().unwrap();

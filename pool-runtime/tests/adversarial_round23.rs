@@ -10,7 +10,10 @@
 
 mod common;
 
-use common::{assert_accounted, gate, quiet_planned_panics, within, Meter, Task};
+use common::{
+    assert_accounted, gate, quiet_planned_panics, waker_whose_clone_panics_once, within, Meter,
+    Task,
+};
 use pool_runtime::{Pool, Rejected};
 use std::future::Future;
 use std::pin::Pin;
@@ -493,28 +496,6 @@ fn async_nesting_across_runtime_workers_never_exceeds_the_limit() {
 
 // ---- a first poll that unwound on its way into the queue ------------------------
 
-/// A waker whose `clone` panics while `ARMED` is set (once per arming).
-fn clone_panics_once(armed: &'static AtomicBool) -> Waker {
-    use std::task::{RawWaker, RawWakerVTable};
-    fn vtable() -> &'static RawWakerVTable {
-        &RawWakerVTable::new(clone, noop, noop, noop)
-    }
-    unsafe fn clone(data: *const ()) -> RawWaker {
-        let armed = unsafe { &*(data as *const AtomicBool) };
-        if armed.swap(false, SeqCst) {
-            panic!("planned: a waker whose clone panics");
-        }
-        RawWaker::new(data, vtable())
-    }
-    unsafe fn noop(_: *const ()) {}
-    unsafe {
-        Waker::from_raw(RawWaker::new(
-            armed as *const AtomicBool as *const (),
-            vtable(),
-        ))
-    }
-}
-
 #[derive(Clone, Copy, Debug)]
 enum Then {
     Drop,
@@ -590,7 +571,7 @@ fn every_call_form_whose_first_poll_unwound_ends_once_whatever_follows() {
             Then::CloseThenPoll,
             Then::AbortThenPoll,
         ];
-        let bad = clone_panics_once(&ARMED);
+        let bad = waker_whose_clone_panics_once(&ARMED);
         let mut failures = Vec::new();
         for (name, repollable, form) in &forms {
             for then in thens {
@@ -713,7 +694,7 @@ fn a_call_whose_clone_panics_at_the_first_and_a_later_poll_is_counted_once() {
             let pool = Pool::fixed(1);
             let holder = pool.try_acquire_owned(0).unwrap();
             let mut call = Box::pin(pool.submit(async { 7 }));
-            let bad = clone_panics_once(&ARMED);
+            let bad = waker_whose_clone_panics_once(&ARMED);
             for _ in 0..2 {
                 ARMED.store(true, SeqCst);
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -1300,7 +1281,7 @@ fn a_nested_call_whose_first_poll_unwound_polled_again_outside_gives_back_its_ow
         let kept: Arc<std::sync::Mutex<Option<Kept>>> = Arc::default();
         let (ga, open_a) = gate();
         let (gg, open_g) = gate();
-        let bad = clone_panics_once(&ARMED);
+        let bad = waker_whose_clone_panics_once(&ARMED);
         // H holds the other slot while B first polls: B must queue.
         let holder = pool.try_acquire_owned(0).unwrap();
         let mut g = Task::new(pool.submit({

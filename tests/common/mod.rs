@@ -72,6 +72,16 @@ pub fn within<T: Send + 'static>(
     }
 }
 
+/// Configuration is process-wide: the tests of one binary that load it take
+/// turns, each starting from no configuration.
+#[cfg(feature = "config")]
+pub fn config_turn() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    pooled::config::clear();
+    guard
+}
+
 /// Environment variables as `config::load_env_from` takes them.
 pub fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
     list.iter()

@@ -260,6 +260,29 @@ pub fn waker_whose_drop_panics(armed: &'static std::sync::atomic::AtomicBool) ->
     }
 }
 
+/// A waker whose `clone` panics while `armed` is set, disarming it (once
+/// per arming; a planned panic); waking and dropping do nothing.
+pub fn waker_whose_clone_panics_once(armed: &'static std::sync::atomic::AtomicBool) -> Waker {
+    use std::task::{RawWaker, RawWakerVTable};
+    fn vtable() -> &'static RawWakerVTable {
+        &RawWakerVTable::new(clone, noop, noop, noop)
+    }
+    unsafe fn clone(data: *const ()) -> RawWaker {
+        let armed = unsafe { &*(data as *const std::sync::atomic::AtomicBool) };
+        if armed.swap(false, Ordering::SeqCst) {
+            panic!("planned: a waker whose clone panics");
+        }
+        RawWaker::new(data, vtable())
+    }
+    unsafe fn noop(_: *const ()) {}
+    unsafe {
+        Waker::from_raw(RawWaker::new(
+            armed as *const std::sync::atomic::AtomicBool as *const (),
+            vtable(),
+        ))
+    }
+}
+
 /// The variable naming the test a child process runs ([`in_child_process`]).
 const CHILD: &str = "CHILD_TEST_NAME";
 
