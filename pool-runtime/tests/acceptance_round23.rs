@@ -5,7 +5,9 @@
 //! latency (with a little deterministic jitter) and refuses some of them,
 //! judged by `submit_judged`; the clock jumps from one answer to the next.
 //! The limit is read from outside (`Pool::size`) after every answer and
-//! must stay within `[min, max]` throughout.
+//! must stay within `[min, max]` throughout. Also: every adaptive parameter's
+//! range at its edges on `AdaptiveSettings::validate`, the builder, and every
+//! configuration surface (`[defaults]`, a group's table, its variable).
 #![cfg(not(miri))]
 
 mod common;
@@ -620,6 +622,27 @@ fn a_token_bucket_refusing_every_third_call_does_not_hold_the_limit() {
     assert!(
         highest >= 48,
         "drops within the background do not stop the limit from growing: it reached only {highest}"
+    );
+    bench.finish();
+}
+
+/// adaptive.rs:52-54 "when two cuts in a row left the drop rate where it was
+/// (the next window's rate at least 0.8× the rate that made the cut, the
+/// limit cut by a tenth or more, or already at `min`), their mean rate is
+/// the server's *background*". A pool whose `min` is where it starts (8): a
+/// third of the calls refused at any concurrency cannot be cut below `min`,
+/// so cuts at `min` teach the background, and the limit grows past `min`.
+#[test]
+fn cuts_held_at_min_teach_the_background_and_the_limit_grows_past_min() {
+    let clock = ManualClock::new();
+    let pool = adaptive_pool(&clock, 8, 64, 8);
+    let mut third = a_third_at_random(0x9e37_79b9_7f4a_7c15);
+    let mut bench = Bench::new(&pool, clock, Box::new(move |_, _| third()), (8, 64));
+    let mut highest = 0;
+    bench.run(20_000, 4, |size| highest = highest.max(size));
+    assert!(
+        highest >= 16,
+        "a background learnt at min lets the limit grow: it reached only {highest}"
     );
     bench.finish();
 }
