@@ -307,7 +307,6 @@ fn a_server_refusing_nearly_every_call_keeps_the_limit_cut() {
 /// 20. The background must not follow it past the highest rate taken for
 /// one (adaptive.rs:443-445): the limit is cut and stays cut.
 #[test]
-#[ignore = "bug: a background learnt at a third follows a server refusing 95% of calls, and the limit grows to max"]
 fn a_learnt_background_does_not_follow_a_server_that_goes_down() {
     let clock = ManualClock::new();
     let pool = adaptive_pool(&clock, 1, 64, 16);
@@ -612,7 +611,7 @@ mod configured {
 /// than 1 000 windows) the limit must grow well past where the cuts left it
 /// toward `max` (64).
 #[test]
-#[ignore = "bug: drops at exactly the learnt background rate hold the limit: it creeps ~28 -> 33 over 80 000 calls instead of growing"]
+#[ignore = "open: drops within the background no longer hold the limit (fixed, 80125b2's follow-up); what holds it now is the latency rule: the floor the start learned from its few windows sits 3% under this server's mean (±10% jitter), which at 30 in flight reads as half a call queued, and the floor probe does not fire (its floor-error test is not met)"]
 fn a_token_bucket_refusing_every_third_call_does_not_hold_the_limit() {
     let clock = ManualClock::new();
     let pool = adaptive_pool(&clock, 1, 64, 16);

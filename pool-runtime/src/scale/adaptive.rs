@@ -55,9 +55,11 @@
 //!   server's *background*: from then on drops cut only past
 //!   `drop_tolerance` above it and three standard errors of its sampling
 //!   noise (a window of a few calls cuts only on nearly all of them
-//!   dropped), and drops within it do not stop the limit from growing. The
-//!   background follows the rate of the windows it did not cut, so it
-//!   fades when the server stops refusing. Drops that a cut does lower (a
+//!   dropped), and drops under that do not stop the limit from growing. The
+//!   background fades toward the rate of windows with fewer drops, so it
+//!   goes when the server stops refusing; it rises only as it is learned,
+//!   and never past 0.9 (a server refusing nearly every call is down, or as
+//!   good as: the limit stays cut). Drops that a cut does lower (a
 //!   server that refuses what exceeds its capacity) teach no background.
 //!   On the simulator's token bucket of one token (`sim/RESULTS.md`, blind
 //!   set) the limit went from `min` for the whole run (0.63× the oracle's
@@ -441,7 +443,8 @@ const UNHELPED_CUTS: u8 = 2;
 /// each drop, from a few calls on, and each look is a chance for noise.
 const DROP_NOISE_ERRORS: f64 = 3.0;
 /// The highest drop rate taken for a background: above it the server
-/// refuses most calls whatever the limit, and the limit stays cut.
+/// refuses most calls whatever the limit, and the limit stays cut (a
+/// background only rises when it is learned, so it never passes this).
 const MAX_BACKGROUND: f64 = 0.9;
 /// How far a window whose drops did not cut moves the background rate
 /// toward its own.
@@ -581,7 +584,8 @@ impl AdaptiveLimit {
     }
 
     /// The drop rate past which the drops of `samples` calls cut the limit:
-    /// `drop_tolerance` above the background rate and its sampling noise.
+    /// `drop_tolerance` above the background rate and three standard errors
+    /// of its sampling noise.
     fn drop_threshold(&self, samples: u32) -> f64 {
         let background = f64::from(self.background);
         let noise = (background * (1.0 - background) / f64::from(samples.max(1))).sqrt();
@@ -591,7 +595,7 @@ impl AdaptiveLimit {
     /// Learns from a closed window's drop `rate` whether the last cut
     /// lowered it: drops that cuts in a row left where they were, while they
     /// halved the limit (or took it to `low`), are not the limit's doing.
-    fn learn_background(&mut self, rate: f64, samples: u32, low: f64) {
+    fn learn_background(&mut self, rate: f64, low: f64) {
         if let Some((then, limit_then)) = self.after_cut.take() {
             let then = f64::from(then);
             if rate >= then * UNHELPED_RATE {
@@ -611,8 +615,10 @@ impl AdaptiveLimit {
             } else {
                 self.unhelped = 0;
             }
-        } else if self.background > 0.0 && rate <= self.drop_threshold(samples) {
-            // Follows the rate of windows the drops did not cut.
+        } else if rate < f64::from(self.background) {
+            // Fades toward the rate of windows with fewer drops; it rises
+            // only by the rule above (windows just under the cut would
+            // otherwise raise it until nothing cuts).
             let background = f64::from(self.background);
             self.background = (background + (rate - background) * BACKGROUND_FORGET) as f32;
         }
@@ -706,7 +712,7 @@ impl AdaptiveLimit {
         );
         let waited = std::mem::take(&mut self.waited);
         let (low, high) = (bounds.0.max(1) as f64, bounds.1.max(bounds.0).max(1) as f64);
-        self.learn_background(rate, samples, low);
+        self.learn_background(rate, low);
         // (A background just learned may leave these drops uncut.)
         let cut = cut && self.too_many_drops(drops, samples);
         let before = self.limit.round() as usize;
@@ -850,9 +856,7 @@ impl AdaptiveLimit {
                 } else {
                     self.limit
                 }
-            } else if used
-                && f64::from(window.drops) > f64::from(self.background) * f64::from(samples)
-            {
+            } else if used && window.drops > 0 && self.background == 0.0 {
                 // Drops too few to cut (one, or under `drop_tolerance`)
                 // are no reason to ask the server for more: a limit that
                 // draws a drop in every window would otherwise climb on
