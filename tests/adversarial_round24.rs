@@ -1,0 +1,807 @@
+//! Hostile tests of `#[pooled]`, round 24: groups end to end. Mutually
+//! recursive annotated functions across groups (async and sync), crossed
+//! group call orders under the application-wide ceiling, calls racing
+//! configuration loads that change kind, order and size, panicking weight
+//! expressions and argument drops, cancellation of an annotated call's
+//! future at every await, and every call form of one declared group from
+//! `spawn_blocking`, tasks and returned futures at once. Concurrency is
+//! counted from outside, with a meter in the bodies.
+#![cfg(all(feature = "tokio", feature = "config"))]
+
+mod common;
+use common::{config_turn, in_child_process, multi_thread, within, Meter};
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use pooled::Rejected;
+
+const BOUND: Duration = Duration::from_secs(20);
+
+/// `submitted == completed + rejected + cancelled` once nothing runs or waits.
+fn assert_quiet(stats: &pooled::Stats, what: &str) {
+    assert_eq!(stats.running, 0, "{what}: {stats:?}");
+    assert_eq!(stats.waiting, 0, "{what}: {stats:?}");
+    assert_eq!(stats.nested, 0, "{what}: {stats:?}");
+    assert_eq!(
+        stats.submitted(),
+        stats.completed + stats.rejected_total() + stats.cancelled,
+        "{what}: accounting {stats:?}"
+    );
+}
+
+/// A future that is pending once (waking itself) and then ready.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Mutual recursion across two groups of one slot each.
+
+static PING_TOP: Meter = Meter::new();
+static PONG_TOP: Meter = Meter::new();
+
+#[pooled::pooled(size = 1)]
+fn ping(depth: u32, n: u32) -> Pin<Box<dyn Future<Output = u32> + Send>> {
+    Box::pin(async move {
+        let _in = (depth == 0).then(|| PING_TOP.enter());
+        YieldOnce(false).await;
+        if n == 0 {
+            0
+        } else {
+            1 + pong(depth + 1, n - 1).await
+        }
+    })
+}
+
+#[pooled::pooled(size = 1)]
+fn pong(depth: u32, n: u32) -> Pin<Box<dyn Future<Output = u32> + Send>> {
+    Box::pin(async move {
+        let _in = (depth == 1).then(|| PONG_TOP.enter());
+        YieldOnce(false).await;
+        if n == 0 {
+            0
+        } else {
+            1 + ping(depth + 1, n - 1).await
+        }
+    })
+}
+
+/// pool-macros/src/lib.rs:420-423: "A call made while the caller already
+/// holds a slot of the same pool (a nested or recursive call, in the same
+/// task ...) may run under that slot, so nested calls never deadlock a full
+/// pool". Attack: `ping -> pong -> ping -> ...`, two groups of one slot,
+/// four chains at once on a multi-thread runtime: every chain ends, and each
+/// group admits one chain at a time.
+#[test]
+fn mutually_recursive_returned_futures_of_two_single_slot_groups_complete() {
+    let out = within(BOUND, || {
+        multi_thread().block_on(async {
+            let chains: Vec<_> = (0..4).map(|_| tokio::spawn(ping(0, 9))).collect();
+            let mut sum = 0;
+            for chain in chains {
+                sum += chain.await.unwrap();
+            }
+            sum
+        })
+    });
+    assert_eq!(out, 36);
+    assert_eq!(PING_TOP.peak(), 1, "ping's one slot admitted two chains");
+    assert_eq!(PONG_TOP.peak(), 1, "pong's one slot admitted two chains");
+    assert_quiet(&PING_POOL.stats(), "ping");
+    assert_quiet(&PONG_POOL.stats(), "pong");
+}
+
+static TICK_TOP: Meter = Meter::new();
+static TOCK_TOP: Meter = Meter::new();
+
+#[pooled::pooled(size = 1)]
+fn tick(depth: u32, n: u32) -> u32 {
+    let _in = (depth == 0).then(|| TICK_TOP.enter());
+    if n == 0 {
+        0
+    } else {
+        1 + tock(depth + 1, n - 1)
+    }
+}
+
+#[pooled::pooled(size = 1)]
+fn tock(depth: u32, n: u32) -> u32 {
+    let _in = (depth == 1).then(|| TOCK_TOP.enter());
+    std::thread::yield_now();
+    if n == 0 {
+        0
+    } else {
+        1 + tick(depth + 1, n - 1)
+    }
+}
+
+/// pool-macros/src/lib.rs:420-423 as above, for sync functions ("for sync
+/// calls, on the same thread"): `tick -> tock -> tick ...` from four
+/// `spawn_blocking` closures and two plain threads.
+#[test]
+fn mutually_recursive_sync_fns_of_two_single_slot_groups_complete_from_blocking_threads() {
+    let out = within(BOUND, || {
+        let plain: Vec<_> = (0..2).map(|_| std::thread::spawn(|| tick(0, 11))).collect();
+        let from_blocking = multi_thread().block_on(async {
+            let jobs: Vec<_> = (0..4)
+                .map(|_| tokio::task::spawn_blocking(|| tick(0, 11)))
+                .collect();
+            let mut sum = 0;
+            for job in jobs {
+                sum += job.await.unwrap();
+            }
+            sum
+        });
+        from_blocking + plain.into_iter().map(|t| t.join().unwrap()).sum::<u32>()
+    });
+    assert_eq!(out, 66);
+    assert_eq!(TICK_TOP.peak(), 1);
+    assert_eq!(TOCK_TOP.peak(), 1);
+    assert_quiet(&TICK_POOL.stats(), "tick");
+    assert_quiet(&TOCK_POOL.stats(), "tock");
+}
+
+// ---------------------------------------------------------------------------
+// Crossed call orders between groups under the application-wide ceiling.
+
+#[pooled::group(size = 1, name = "adv24::left")]
+struct Left;
+
+#[pooled::group(size = 1, name = "adv24::right")]
+struct Right;
+
+static CROSSED: Meter = Meter::new();
+
+#[pooled::pooled(group = Left)]
+async fn left_leaf() -> u32 {
+    YieldOnce(false).await;
+    1
+}
+
+#[pooled::pooled(group = Right)]
+async fn right_leaf() -> u32 {
+    YieldOnce(false).await;
+    1
+}
+
+#[pooled::pooled(group = Left)]
+async fn left_then_right() -> u32 {
+    let _in = CROSSED.enter();
+    YieldOnce(false).await;
+    right_leaf().await + 1
+}
+
+#[pooled::pooled(group = Right)]
+async fn right_then_left() -> u32 {
+    let _in = CROSSED.enter();
+    YieldOnce(false).await;
+    left_leaf().await + 1
+}
+
+#[pooled::pooled(group = Left)]
+fn left_then_right_sync() -> u32 {
+    let _in = CROSSED.enter();
+    std::thread::yield_now();
+    right_leaf_sync() + 1
+}
+
+#[pooled::pooled(group = Right)]
+fn right_leaf_sync() -> u32 {
+    1
+}
+
+#[pooled::pooled(group = Right)]
+fn right_then_left_sync() -> u32 {
+    let _in = CROSSED.enter();
+    std::thread::yield_now();
+    left_leaf_sync() + 1
+}
+
+#[pooled::pooled(group = Left)]
+fn left_leaf_sync() -> u32 {
+    1
+}
+
+/// README.md:253: "The ceiling is taken before a group's slot, so it adds
+/// no wait cycle"; pool-runtime/src/group/ceiling.rs:14-16: "A nested call
+/// ... runs under its parent's ceiling slot, so the ceiling counts top-level
+/// calls and nested calls cannot deadlock it". Attack: `POOLED_CEILING=1`,
+/// two groups of one slot, and calls that take them in opposite orders
+/// (`Left -> Right` and `Right -> Left`), async from tasks and sync from
+/// threads at once. With the ceiling first, one top-level call runs at a
+/// time and none can hold a group slot the other waits for; taken after the
+/// group's slot, the crossed orders deadlock.
+#[test]
+fn crossed_group_orders_under_a_ceiling_of_one_never_deadlock() {
+    in_child_process(
+        "crossed_group_orders_under_a_ceiling_of_one_never_deadlock",
+        &[("POOLED_CEILING", "1")],
+        || {
+            let out = within(BOUND, || {
+                let threads: Vec<_> = (0..4)
+                    .map(|i| {
+                        std::thread::spawn(move || {
+                            (0..20)
+                                .map(|_| {
+                                    if i % 2 == 0 {
+                                        left_then_right_sync()
+                                    } else {
+                                        right_then_left_sync()
+                                    }
+                                })
+                                .sum::<u32>()
+                        })
+                    })
+                    .collect();
+                let tasks = multi_thread().block_on(async {
+                    let tasks: Vec<_> = (0..6)
+                        .map(|i| {
+                            tokio::spawn(async move {
+                                let mut sum = 0;
+                                for _ in 0..20 {
+                                    sum += if i % 2 == 0 {
+                                        left_then_right().await
+                                    } else {
+                                        right_then_left().await
+                                    };
+                                }
+                                sum
+                            })
+                        })
+                        .collect();
+                    let mut sum = 0;
+                    for task in tasks {
+                        sum += task.await.unwrap();
+                    }
+                    sum
+                });
+                tasks + threads.into_iter().map(|t| t.join().unwrap()).sum::<u32>()
+            });
+            assert_eq!(out, 10 * 20 * 2);
+            assert_eq!(CROSSED.peak(), 1, "a ceiling of 1 ran two calls at once");
+            assert_eq!(pooled::ceiling::limit(), Some(1));
+            assert_quiet(&Left::POOL.stats(), "left");
+            assert_quiet(&Right::POOL.stats(), "right");
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Calls racing configuration loads that change kind, order and size.
+
+#[pooled::group(size = 2, name = "adv24::raced")]
+struct Raced;
+
+static RACED: Meter = Meter::new();
+
+#[pooled::pooled(group = Raced)]
+async fn raced_async() -> u32 {
+    let _in = RACED.enter();
+    YieldOnce(false).await;
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    1
+}
+
+#[pooled::pooled(group = Raced)]
+fn raced_sync() -> u32 {
+    let _in = RACED.enter();
+    std::thread::sleep(Duration::from_millis(1));
+    1
+}
+
+#[pooled::pooled(group = Raced)]
+fn raced_future() -> impl Future<Output = Result<u32, Rejected>> + Send {
+    async {
+        let _in = RACED.enter();
+        YieldOnce(false).await;
+        Ok(1)
+    }
+}
+
+/// README.md:410: "At every admission `running <= limit`, including while
+/// scaling down under load"; README.md:223-224: "Reload applies changed
+/// limits to running pools at once (growing admits waiters, shrinking lets
+/// running calls finish) ... (kind, order, ... at the group's next start)".
+/// Attack: async, sync and future-returning calls of one group hammer it
+/// while loads switch its kind, order and size (never above 4); no call is
+/// lost or hangs, no more than 4 ever run, and the group ends quiet.
+#[test]
+fn calls_racing_loads_that_change_kind_order_and_size_stay_within_the_largest_limit() {
+    let _turn = config_turn();
+    let texts = [
+        "[groups.\"adv24::raced\"]\nsize = 1\n",
+        "[groups.\"adv24::raced\"]\nkind = \"autoscale\"\norder = \"lifo\"\nmin = 1\nmax = 4\nsize = 4\n",
+        "[groups.\"adv24::raced\"]\norder = \"priority\"\nsize = 3\n",
+        "[groups.\"adv24::raced\"]\nkind = \"autoscale\"\norder = \"fifo\"\nmin = 2\nmax = 3\n",
+        "[groups.\"adv24::raced\"]\nsize = 4\norder = \"lifo\"\n",
+    ];
+    let stop = Arc::new(AtomicBool::new(false));
+    let loader = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut loads = 0;
+            while !stop.load(SeqCst) {
+                let text = texts[loads % texts.len()];
+                if let Err(e) = pooled::config::load_str("round24.toml", text) {
+                    panic!("load {text:?}: {e}");
+                }
+                loads += 1;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            loads
+        })
+    };
+    let done = within(Duration::from_secs(60), || {
+        let threads: Vec<_> = (0..3)
+            .map(|_| std::thread::spawn(|| (0..60).map(|_| raced_sync()).sum::<u32>()))
+            .collect();
+        let tasks = multi_thread().block_on(async {
+            let tasks: Vec<_> = (0..8)
+                .map(|i| {
+                    tokio::spawn(async move {
+                        let mut sum = 0;
+                        for _ in 0..60 {
+                            sum += if i % 2 == 0 {
+                                raced_async().await
+                            } else {
+                                raced_future().await.unwrap()
+                            };
+                        }
+                        sum
+                    })
+                })
+                .collect();
+            let mut sum = 0;
+            for task in tasks {
+                sum += task.await.unwrap();
+            }
+            sum
+        });
+        tasks + threads.into_iter().map(|t| t.join().unwrap()).sum::<u32>()
+    });
+    stop.store(true, SeqCst);
+    let loads = loader.join().unwrap();
+    pooled::config::clear();
+    assert_eq!(done, 11 * 60);
+    assert!(loads > 0);
+    assert!(RACED.peak() <= 4, "{} ran at once", RACED.peak());
+    assert_quiet(&Raced::POOL.stats(), "raced");
+}
+
+// ---------------------------------------------------------------------------
+// Panicking weight expressions.
+
+fn weight_of(n: i64) -> i64 {
+    assert!(n >= 0, "weight of a negative number");
+    n
+}
+
+#[pooled::pooled(order = "priority", size = 1, weight = weight_of(n))]
+async fn weighed(n: i64) -> i64 {
+    YieldOnce(false).await;
+    n
+}
+
+#[pooled::pooled(order = "priority", size = 1, weight = weight_of(n))]
+fn weighed_sync(n: i64) -> Result<i64, Rejected> {
+    Ok(n)
+}
+
+/// pool-macros/src/lib.rs:248: "`weight = <expression>`: any `i64`
+/// expression over the arguments, evaluated before the call waits"; README
+/// "Cancellation": "a panicking call frees its slot and the panic reaches the
+/// caller"; the accounting identity. Attack: a weight expression that
+/// panics, once with the pool idle and once while it is full with a call
+/// queued behind: the panic reaches the caller, the slot and the queue are
+/// untouched, and the accounting holds.
+#[test]
+fn a_panicking_weight_expression_reaches_the_caller_and_leaves_the_pool_whole() {
+    within(BOUND, || {
+        let out = catch_unwind(AssertUnwindSafe(|| {
+            futures::executor::block_on(weighed(-1))
+        }));
+        assert!(out.is_err(), "the weight's panic was lost");
+        assert_eq!(futures::executor::block_on(weighed(3)), 3);
+
+        // Full: one call holds the slot (hand-polled), another waits.
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut holder = Box::pin(weighed(1));
+        assert!(holder.as_mut().poll(&mut cx).is_pending());
+        let mut queued = Box::pin(weighed(2));
+        assert!(queued.as_mut().poll(&mut cx).is_pending());
+        let out = catch_unwind(AssertUnwindSafe(|| {
+            let mut boom = Box::pin(weighed(-5));
+            let _ = boom.as_mut().poll(&mut cx);
+        }));
+        assert!(out.is_err(), "the weight's panic was lost");
+        let stats = WEIGHED_POOL.stats();
+        assert_eq!((stats.running, stats.waiting), (1, 1), "{stats:?}");
+        assert_eq!(futures::executor::block_on(holder), 1);
+        assert_eq!(futures::executor::block_on(queued), 2);
+        assert_quiet(&WEIGHED_POOL.stats(), "weighed");
+
+        let out = catch_unwind(AssertUnwindSafe(|| weighed_sync(-1)));
+        assert!(out.is_err(), "the sync weight's panic was lost");
+        assert_eq!(weighed_sync(4), Ok(4));
+        assert_quiet(&WEIGHED_SYNC_POOL.stats(), "weighed_sync");
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Panics in argument drops while running.
+
+/// An argument whose `Drop` records whether its pool had a call running
+/// (the call it was passed to) and panics when asked.
+struct PanicsOnDrop {
+    panic: bool,
+    pool: &'static pooled::Group,
+    under_slot: Arc<AtomicBool>,
+}
+
+impl PanicsOnDrop {
+    fn new(panic: bool, pool: &'static pooled::Group) -> (PanicsOnDrop, Arc<AtomicBool>) {
+        let under_slot = Arc::new(AtomicBool::new(false));
+        let arg = PanicsOnDrop {
+            panic,
+            pool,
+            under_slot: under_slot.clone(),
+        };
+        (arg, under_slot)
+    }
+}
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        self.under_slot
+            .store(self.pool.stats().running == 1, SeqCst);
+        if self.panic && !std::thread::panicking() {
+            panic!("argument drop");
+        }
+    }
+}
+
+#[pooled::pooled(size = 1)]
+async fn drops_async(arg: PanicsOnDrop) -> bool {
+    YieldOnce(false).await;
+    arg.panic
+}
+
+#[pooled::pooled(size = 1)]
+fn drops_sync(arg: PanicsOnDrop) -> bool {
+    arg.panic
+}
+
+#[pooled::pooled(blocking, size = 1)]
+fn drops_blocking(arg: PanicsOnDrop) -> bool {
+    arg.panic
+}
+
+/// README.md:414-415: "a panicking call frees its slot and the panic
+/// reaches the caller"; the accounting identity. Attack: an argument whose
+/// `Drop` panics as the call ends, in an async, a sync and a blocking
+/// function of one slot each: the panic reaches the caller, nothing stays
+/// running, the next call is admitted, and the accounting holds.
+#[test]
+fn an_argument_panicking_in_drop_as_the_call_ends_frees_the_slot_on_every_form() {
+    within(BOUND, || {
+        let out = catch_unwind(AssertUnwindSafe(|| {
+            futures::executor::block_on(drops_async(PanicsOnDrop::new(true, DROPS_ASYNC_POOL).0))
+        }));
+        assert!(out.is_err());
+        let arg = PanicsOnDrop::new(false, DROPS_ASYNC_POOL).0;
+        assert!(!futures::executor::block_on(drops_async(arg)));
+        assert_quiet(&DROPS_ASYNC_POOL.stats(), "drops_async");
+
+        let out = catch_unwind(AssertUnwindSafe(|| {
+            drops_sync(PanicsOnDrop::new(true, DROPS_SYNC_POOL).0)
+        }));
+        assert!(out.is_err());
+        assert!(!drops_sync(PanicsOnDrop::new(false, DROPS_SYNC_POOL).0));
+        assert_quiet(&DROPS_SYNC_POOL.stats(), "drops_sync");
+
+        multi_thread().block_on(async {
+            let arg = PanicsOnDrop::new(true, DROPS_BLOCKING_POOL).0;
+            let out = tokio::spawn(drops_blocking(arg)).await;
+            assert!(out.is_err(), "the blocking panic was lost");
+            let arg = PanicsOnDrop::new(false, DROPS_BLOCKING_POOL).0;
+            assert!(!drops_blocking(arg).await);
+        });
+        assert_quiet(&DROPS_BLOCKING_POOL.stats(), "drops_blocking");
+    });
+}
+
+#[pooled::pooled(size = 1)]
+async fn holds_async(arg: PanicsOnDrop) -> bool {
+    YieldOnce(false).await;
+    arg.panic
+}
+
+#[pooled::pooled(size = 1)]
+fn holds_sync(arg: PanicsOnDrop) -> bool {
+    arg.panic
+}
+
+#[pooled::pooled(blocking, size = 1)]
+fn holds_blocking(arg: PanicsOnDrop) -> bool {
+    arg.panic
+}
+
+#[pooled::pooled(size = 1)]
+async fn holds_unused(_arg: PanicsOnDrop) -> u32 {
+    1
+}
+
+/// README.md:146-147: "Every call of an annotated function waits for a slot
+/// of a lazily started global pool and runs while holding it; signatures and
+/// callers do not change"; pool-macros/src/lib.rs:21: "its body runs inside
+/// the pool's call"; DESIGN.md §1 "The function's signature, callers
+/// and behaviour are otherwise unchanged"; README.md:465-467: "Panicked
+/// calls are counted in `completed` and again in `panicked`; ... a work
+/// whose `Drop` panics once its output is ready, is a panicked call".
+/// A function's by-value arguments are dropped as the function ends, so
+/// their `Drop` is part of the call. Observed: the expansion's `async move`
+/// block (or `move` closure) captures only the places the body uses (a
+/// `Copy` field is copied out, an unused `_arg` is not captured at all), so
+/// the argument stays in the outer frame and is dropped after the slot is
+/// released: its `Drop` runs unthrottled (on the caller's thread even for a
+/// `blocking` function), and its panic is not a panicked call.
+#[test]
+#[ignore = "bug: by-value arguments the body only reads a field of are dropped after the slot is released, outside the call"]
+fn an_arguments_drop_runs_inside_the_call_that_holds_the_slot() {
+    within(BOUND, || {
+        let (arg, under) = PanicsOnDrop::new(false, HOLDS_ASYNC_POOL);
+        futures::executor::block_on(holds_async(arg));
+        assert!(
+            under.load(SeqCst),
+            "async: argument dropped outside the slot"
+        );
+
+        let (arg, under) = PanicsOnDrop::new(false, HOLDS_SYNC_POOL);
+        holds_sync(arg);
+        assert!(
+            under.load(SeqCst),
+            "sync: argument dropped outside the slot"
+        );
+
+        let (arg, under) = PanicsOnDrop::new(false, HOLDS_UNUSED_POOL);
+        futures::executor::block_on(holds_unused(arg));
+        assert!(
+            under.load(SeqCst),
+            "unused: argument dropped outside the slot"
+        );
+
+        let (arg, under) = PanicsOnDrop::new(false, HOLDS_BLOCKING_POOL);
+        multi_thread().block_on(holds_blocking(arg));
+        assert!(
+            under.load(SeqCst),
+            "blocking: argument dropped outside the slot"
+        );
+
+        let (arg, _) = PanicsOnDrop::new(true, HOLDS_ASYNC_POOL);
+        let out = catch_unwind(AssertUnwindSafe(|| {
+            futures::executor::block_on(holds_async(arg))
+        }));
+        assert!(out.is_err());
+        let stats = HOLDS_ASYNC_POOL.stats();
+        assert_eq!(
+            stats.panicked, 1,
+            "the argument's panic is no panicked call: {stats:?}"
+        );
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Cancellation at every await.
+
+#[pooled::pooled(size = 1)]
+async fn three_awaits(n: u32) -> u32 {
+    YieldOnce(false).await;
+    YieldOnce(false).await;
+    YieldOnce(false).await;
+    n
+}
+
+#[pooled::pooled(size = 1)]
+fn three_awaits_returned(n: u32) -> impl Future<Output = u32> {
+    async move {
+        YieldOnce(false).await;
+        YieldOnce(false).await;
+        YieldOnce(false).await;
+        n
+    }
+}
+
+/// Drives `make()` for `polls` polls (stopping if it completes), drops it,
+/// and checks that the pool admits the next call at once.
+fn cancel_after<F: Future<Output = u32>>(
+    polls: usize,
+    make: impl Fn(u32) -> F,
+    pool: &'static pooled::Group,
+    queued_behind: bool,
+) {
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut holder = queued_behind.then(|| Box::pin(make(100)));
+    if let Some(h) = holder.as_mut() {
+        assert!(h.as_mut().poll(&mut cx).is_pending());
+    }
+    let before = pool.stats();
+    let mut fut = Box::pin(make(7));
+    let mut finished = false;
+    for _ in 0..polls {
+        if let Poll::Ready(n) = fut.as_mut().poll(&mut cx) {
+            assert_eq!(n, 7);
+            finished = true;
+            break;
+        }
+    }
+    drop(fut);
+    if let Some(h) = holder {
+        assert_eq!(futures::executor::block_on(h), 100);
+    }
+    let after = pool.stats();
+    assert_quiet(&after, &format!("dropped after {polls} polls"));
+    let expected = u64::from(polls > 0 && !finished);
+    assert_eq!(
+        after.cancelled - before.cancelled,
+        expected,
+        "after {polls} polls (queued behind: {queued_behind}): {after:?}"
+    );
+    // The slot is free: a fresh call is admitted on its first poll.
+    let mut next = Box::pin(make(8));
+    let mut polled = 0;
+    loop {
+        polled += 1;
+        if let Poll::Ready(n) = next.as_mut().poll(&mut cx) {
+            assert_eq!(n, 8);
+            break;
+        }
+        assert!(polled < 10, "the next call never finished");
+    }
+    assert_quiet(&pool.stats(), "next");
+}
+
+/// README "Cancellation": "Dropping a waiting call removes it from the queue
+/// at once; dropping a running call frees its slot"; the accounting
+/// identity ("A call is submitted when it is first polled"). Attack: the
+/// future of an annotated `async fn` and of a function returning `impl
+/// Future` dropped after 0..=5 polls (never polled, waiting, at each of the
+/// body's awaits, done), with and without a call holding the slot first.
+#[test]
+fn an_annotated_calls_future_dropped_at_every_await_loses_nothing() {
+    within(BOUND, || {
+        for queued_behind in [false, true] {
+            for polls in 0..=5 {
+                cancel_after(polls, three_awaits, THREE_AWAITS_POOL, queued_behind);
+                cancel_after(
+                    polls,
+                    three_awaits_returned,
+                    THREE_AWAITS_RETURNED_POOL,
+                    queued_behind,
+                );
+            }
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Every call form of one declared group at once, methods and trait impls
+// included.
+
+#[pooled::group(size = 2, name = "adv24::mixed")]
+struct Mixed;
+
+static MIXED: Meter = Meter::new();
+
+#[pooled::pooled(group = Mixed)]
+async fn mixed_async() -> u32 {
+    let _in = MIXED.enter();
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    1
+}
+
+#[pooled::pooled(group = Mixed)]
+fn mixed_sync() -> u32 {
+    let _in = MIXED.enter();
+    std::thread::sleep(Duration::from_millis(2));
+    1
+}
+
+#[pooled::pooled(group = Mixed, blocking)]
+fn mixed_blocking() -> u32 {
+    let _in = MIXED.enter();
+    std::thread::sleep(Duration::from_millis(2));
+    1
+}
+
+#[pooled::pooled(group = Mixed)]
+fn mixed_future() -> Pin<Box<dyn Future<Output = u32> + Send>> {
+    Box::pin(async {
+        let _in = MIXED.enter();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        1
+    })
+}
+
+struct Worker;
+
+impl Worker {
+    #[pooled::pooled(group = Mixed)]
+    async fn method(&self) -> u32 {
+        let _in = MIXED.enter();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        1
+    }
+}
+
+trait Job {
+    fn run(&self) -> impl Future<Output = u32> + Send;
+}
+
+impl Job for Worker {
+    #[pooled::pooled(group = Mixed)]
+    fn run(&self) -> impl Future<Output = u32> + Send {
+        async {
+            let _in = MIXED.enter();
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            1
+        }
+    }
+}
+
+/// README.md:146-147: "Every call of an annotated function waits for a slot
+/// of a lazily started global pool and runs while holding it"; the contract:
+/// no more than the limit at once on every call path. Attack: one declared
+/// group of 2 called at once through an async fn, a sync fn from
+/// `spawn_blocking`, a `blocking` fn, a boxed returned future, an inherent
+/// method and a trait method returning `impl Future`.
+#[test]
+fn every_call_form_of_one_declared_group_shares_its_limit() {
+    let out = within(BOUND, || {
+        multi_thread().block_on(async {
+            let mut tasks = Vec::new();
+            for i in 0..24u32 {
+                tasks.push(tokio::spawn(async move {
+                    match i % 6 {
+                        0 => mixed_async().await,
+                        1 => tokio::task::spawn_blocking(mixed_sync).await.unwrap(),
+                        2 => mixed_blocking().await,
+                        3 => mixed_future().await,
+                        4 => Worker.method().await,
+                        _ => Worker.run().await,
+                    }
+                }));
+            }
+            let mut sum = 0;
+            for task in tasks {
+                sum += task.await.unwrap();
+            }
+            sum
+        })
+    });
+    assert_eq!(out, 24);
+    assert!(
+        MIXED.peak() <= 2,
+        "{} ran at once in a group of 2",
+        MIXED.peak()
+    );
+    assert_quiet(&Mixed::POOL.stats(), "mixed");
+    assert_eq!(Mixed::POOL.stats().completed, 24);
+}
