@@ -805,3 +805,145 @@ fn every_call_form_of_one_declared_group_shares_its_limit() {
     assert_quiet(&Mixed::POOL.stats(), "mixed");
     assert_eq!(Mixed::POOL.stats().completed, 24);
 }
+
+// ---------------------------------------------------------------------------
+// Nested calls: cancelled at every await, panicking, and from a weight.
+
+#[pooled::pooled(size = 1)]
+async fn nest_child(n: u32) -> Result<u32, Rejected> {
+    YieldOnce(false).await;
+    YieldOnce(false).await;
+    if n == 99 {
+        panic!("nested body");
+    }
+    Ok(n)
+}
+
+#[pooled::pooled(size = 1)]
+async fn nest_parent(polls: usize) -> Result<u32, Rejected> {
+    // A nested call dropped after `polls` polls, then one awaited to the end:
+    // the lent slot must have come back.
+    let mut child = Box::pin(nest_child(1));
+    for _ in 0..polls {
+        if futures::poll!(child.as_mut()).is_ready() {
+            break;
+        }
+    }
+    drop(child);
+    let panicked = futures::FutureExt::catch_unwind(AssertUnwindSafe(nest_child(99))).await;
+    assert!(panicked.is_err(), "the nested body's panic was lost");
+    nest_child(2).await
+}
+
+/// pool-macros/src/lib.rs:420-423 ("only one nested call at a time uses
+/// it ... so nested calls never deadlock a full pool"); README.md:413-415
+/// ("dropping a running call frees its slot; a panicking call frees its slot
+/// and the panic reaches the caller"). Attack: inside a call of a one-slot
+/// pool, a nested call's future is dropped after 0..=4 polls (never polled,
+/// at each await, done), then a nested call panics (caught by the parent),
+/// then one more nested call runs: the lent slot comes back every time,
+/// nothing hangs, and the accounting holds.
+#[test]
+fn a_nested_call_dropped_at_every_await_or_panicking_gives_the_lent_slot_back() {
+    within(BOUND, || {
+        for polls in 0..=4 {
+            let out = futures::executor::block_on(nest_parent(polls));
+            assert_eq!(out, Ok(2), "after dropping the nested call at poll {polls}");
+            let stats = NEST_CHILD_POOL.stats();
+            assert_quiet(&stats, &format!("polls {polls}"));
+        }
+        let stats = NEST_CHILD_POOL.stats();
+        assert_eq!(stats.panicked, 5, "{stats:?}");
+        assert_eq!(NEST_PARENT_POOL.stats().completed, 5);
+    });
+}
+
+#[pooled::pooled(size = 1)]
+fn self_weighing_rec(depth: u32) -> u32 {
+    if depth == 0 {
+        0
+    } else {
+        1 + self_weighing(depth - 1)
+    }
+}
+
+#[pooled::pooled(order = "priority", size = 1, weight = weight_from_handles(n))]
+fn self_weighing(n: u32) -> u32 {
+    if n == 0 {
+        0
+    } else {
+        // Nested in its own pool and in `self_weighing_rec`'s.
+        n + self_weighing_rec(n - 1)
+    }
+}
+
+fn weight_from_handles(n: u32) -> i64 {
+    // User code in a weight: reads and changes the pool it is about to wait for.
+    let stats = SELF_WEIGHING_POOL.stats();
+    SELF_WEIGHING_POOL.resume();
+    let _ = SELF_WEIGHING_REC_POOL.stats();
+    i64::try_from(stats.running).unwrap() + i64::from(n)
+}
+
+/// Contract: no user code under a library lock; pool-macros/src/lib.rs:248
+/// ("`weight = <expression>`: any `i64` expression over the arguments,
+/// evaluated before the call waits"). Attack: a weight expression that reads
+/// and changes the handles of its own pool and another group's, evaluated in
+/// calls nested in both (mutual recursion between two one-slot pools), from
+/// four threads and a current-thread runtime: nothing hangs.
+#[test]
+fn a_weight_expression_using_the_handles_of_nested_pools_never_hangs() {
+    let out = within(BOUND, || {
+        let threads: Vec<_> = (0..4)
+            .map(|_| std::thread::spawn(|| self_weighing(6)))
+            .collect();
+        let on_runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(async {
+                tokio::task::spawn_blocking(|| self_weighing(6))
+                    .await
+                    .unwrap()
+            });
+        on_runtime + threads.into_iter().map(|t| t.join().unwrap()).sum::<u32>()
+    });
+    // self_weighing(6) = 6 + 1 + 4 + 1 + 2 + 1 + 0, five times.
+    assert_eq!(out, 5 * 15);
+    assert_quiet(&SELF_WEIGHING_POOL.stats(), "self_weighing");
+    assert_quiet(&SELF_WEIGHING_REC_POOL.stats(), "self_weighing_rec");
+}
+
+/// pool-macros/src/lib.rs:420-423 as above, and README.md ("A call that
+/// finds a free slot never waits, so it works anywhere"): a mutually
+/// recursive sync chain run on the thread driving a current-thread runtime
+/// finds every slot free or lent, so it never waits and never panics.
+#[test]
+fn a_mutually_recursive_sync_chain_on_a_current_thread_runtime_never_waits() {
+    let out = within(BOUND, || {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(async { current_tick(0, 15) })
+    });
+    assert_eq!(out, 15);
+    assert_quiet(&CURRENT_TICK_POOL.stats(), "current_tick");
+    assert_quiet(&CURRENT_TOCK_POOL.stats(), "current_tock");
+}
+
+#[pooled::pooled(size = 1)]
+fn current_tick(depth: u32, n: u32) -> u32 {
+    if n == 0 {
+        0
+    } else {
+        1 + current_tock(depth + 1, n - 1)
+    }
+}
+
+#[pooled::pooled(size = 1)]
+fn current_tock(depth: u32, n: u32) -> u32 {
+    if n == 0 {
+        0
+    } else {
+        1 + current_tick(depth + 1, n - 1)
+    }
+}
