@@ -947,3 +947,59 @@ fn current_tock(depth: u32, n: u32) -> u32 {
         1 + current_tick(depth + 1, n - 1)
     }
 }
+
+// ---------------------------------------------------------------------------
+// A running call cancelled while its argument's `Drop` calls the same group.
+
+#[pooled::group(size = 1, name = "adv24::guarded")]
+struct Guarded;
+
+/// An argument whose `Drop` calls a sync function of the group it was
+/// passed into, and records the answer.
+struct CallsGroup(u32, Arc<std::sync::Mutex<Option<u32>>>);
+
+impl Drop for CallsGroup {
+    fn drop(&mut self) {
+        *self.1.lock().unwrap() = Some(guarded_sync(self.0));
+    }
+}
+
+#[pooled::pooled(group = Guarded)]
+fn guarded_sync(n: u32) -> u32 {
+    n + 1
+}
+
+#[pooled::pooled(group = Guarded)]
+async fn guarded_async(arg: CallsGroup) -> u32 {
+    YieldOnce(false).await;
+    YieldOnce(false).await;
+    arg.0
+}
+
+/// README.md:437-439: "When a running call is cancelled, its work is dropped
+/// under its slot, so a `Drop` that calls the same pool runs as a nested
+/// call instead of waiting for a slot it holds itself." Attack: a running
+/// call of a one-slot group, whose argument's `Drop` calls a sync function
+/// of the same group, dropped at each of its awaits (and completed): the
+/// `Drop`'s call is answered, nothing hangs, and the group ends quiet.
+#[test]
+fn a_running_calls_argument_calling_its_group_from_drop_never_hangs() {
+    within(BOUND, || {
+        for polls in 0..=3 {
+            let answer = Arc::new(std::sync::Mutex::new(None));
+            let waker = futures::task::noop_waker();
+            let mut cx = Context::from_waker(&waker);
+            let mut call = Box::pin(guarded_async(CallsGroup(polls, answer.clone())));
+            for _ in 0..polls {
+                let _ = call.as_mut().poll(&mut cx);
+            }
+            drop(call);
+            assert_eq!(
+                *answer.lock().unwrap(),
+                Some(polls + 1),
+                "after {polls} polls"
+            );
+            assert_quiet(&Guarded::POOL.stats(), &format!("after {polls} polls"));
+        }
+    });
+}
