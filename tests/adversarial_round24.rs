@@ -219,7 +219,7 @@ fn left_leaf_sync() -> u32 {
 }
 
 /// README.md:253: "The ceiling is taken before a group's slot, so it adds
-/// no wait cycle"; pool-runtime/src/group/ceiling.rs:14-16: "A nested call
+/// no wait cycle"; pool-runtime/src/group/ceiling.rs:13-16: "A nested call
 /// ... runs under its parent's ceiling slot, so the ceiling counts top-level
 /// calls and nested calls cannot deadlock it". Attack: `POOLED_CEILING=1`,
 /// two groups of one slot, and calls that take them in opposite orders
@@ -403,7 +403,7 @@ fn weighed_sync(n: i64) -> Result<i64, Rejected> {
     Ok(n)
 }
 
-/// pool-macros/src/lib.rs:248: "`weight = <expression>`: any `i64`
+/// pool-macros/src/lib.rs:249-250: "`weight = <expression>`: any `i64`
 /// expression over the arguments, evaluated before the call waits"; README
 /// "Cancellation": "a panicking call frees its slot and the panic reaches the
 /// caller"; the accounting identity. Attack: a weight expression that
@@ -885,7 +885,7 @@ fn weight_from_handles(n: u32) -> i64 {
     i64::try_from(stats.running).unwrap() + i64::from(n)
 }
 
-/// Contract: no user code under a library lock; pool-macros/src/lib.rs:248
+/// Contract: no user code under a library lock; pool-macros/src/lib.rs:249-250
 /// ("`weight = <expression>`: any `i64` expression over the arguments,
 /// evaluated before the call waits"). Attack: a weight expression that reads
 /// and changes the handles of its own pool and another group's, evaluated in
@@ -913,7 +913,7 @@ fn a_weight_expression_using_the_handles_of_nested_pools_never_hangs() {
     assert_quiet(&SELF_WEIGHING_REC_POOL.stats(), "self_weighing_rec");
 }
 
-/// pool-macros/src/lib.rs:420-423 as above, and README.md ("A call that
+/// pool-macros/src/lib.rs:420-423 as above, and README.md:458-459 ("A call that
 /// finds a free slot never waits, so it works anywhere"): a mutually
 /// recursive sync chain run on the thread driving a current-thread runtime
 /// finds every slot free or lent, so it never waits and never panics.
@@ -976,7 +976,7 @@ async fn guarded_async(arg: CallsGroup) -> u32 {
     arg.0
 }
 
-/// README.md:437-439: "When a running call is cancelled, its work is dropped
+/// README.md:439-440: "When a running call is cancelled, its work is dropped
 /// under its slot, so a `Drop` that calls the same pool runs as a nested
 /// call instead of waiting for a slot it holds itself." Attack: a running
 /// call of a one-slot group, whose argument's `Drop` calls a sync function
@@ -1002,4 +1002,168 @@ fn a_running_calls_argument_calling_its_group_from_drop_never_hangs() {
             assert_quiet(&Guarded::POOL.stats(), &format!("after {polls} polls"));
         }
     });
+}
+
+// ---------------------------------------------------------------------------
+// Generated handles at their extremes.
+
+#[pooled::pooled(size = 2)]
+fn extreme_fixed(n: u32) -> u32 {
+    n
+}
+
+#[pooled::pooled(kind = "autoscale", min = 2, max = 5)]
+async fn extreme_auto(n: u32) -> Result<u32, Rejected> {
+    Ok(n)
+}
+
+/// README.md:65 ("`pool.scale(4); // 4 more slots (a delta; resize(n) sets
+/// it), clamped to [min, max] ([0, MAX] for fixed pools)`"), README.md:412
+/// ("A fixed pool scaled to 0 holds its queue until scaled up"); bad input is
+/// never a panic. Attack: a function's handle scaled by `isize::MIN` and
+/// `isize::MAX` and resized to `usize::MAX` before and after use, a call
+/// parked while the pool is at 0, then resized back; the autoscale
+/// handle stays within its bounds.
+#[test]
+fn generated_handles_at_their_extremes_clamp_and_a_pool_at_zero_holds_its_queue() {
+    within(BOUND, || {
+        assert_eq!(EXTREME_FIXED_POOL.scale(isize::MAX), pooled::MAX_SLOTS);
+        assert_eq!(EXTREME_FIXED_POOL.resize(usize::MAX), pooled::MAX_SLOTS);
+        assert_eq!(extreme_fixed(1), 1);
+        assert_eq!(EXTREME_FIXED_POOL.scale(isize::MIN), 0);
+        let parked = std::thread::spawn(|| extreme_fixed(2));
+        let started = std::time::Instant::now();
+        while EXTREME_FIXED_POOL.stats().waiting == 0 {
+            assert!(started.elapsed() < Duration::from_secs(10), "never queued");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(!parked.is_finished(), "ran in a pool of 0 slots");
+        assert_eq!(EXTREME_FIXED_POOL.resize(1), 1);
+        assert_eq!(parked.join().unwrap(), 2);
+        assert_quiet(&EXTREME_FIXED_POOL.stats(), "extreme_fixed");
+        assert_eq!(EXTREME_FIXED_POOL.stats().completed, 2);
+
+        assert_eq!(EXTREME_AUTO_POOL.scale(isize::MIN), 2);
+        assert_eq!(EXTREME_AUTO_POOL.scale(isize::MAX), 5);
+        assert_eq!(EXTREME_AUTO_POOL.resize(usize::MAX), 5);
+        assert_eq!(EXTREME_AUTO_POOL.resize(0), 2);
+        assert_eq!(futures::executor::block_on(extreme_auto(3)), Ok(3));
+        assert_quiet(&EXTREME_AUTO_POOL.stats(), "extreme_auto");
+    });
+}
+
+// ---------------------------------------------------------------------------
+// A ceiling set while calls run without one.
+
+static UNDER_CEILING: Meter = Meter::new();
+
+#[pooled::pooled(size = 2, name = "adv24::held")]
+fn held(gate: std::sync::mpsc::Receiver<()>, entered: std::sync::mpsc::Sender<()>) -> u32 {
+    let _in = UNDER_CEILING.enter();
+    entered.send(()).unwrap();
+    gate.recv_timeout(BOUND).unwrap();
+    1
+}
+
+#[pooled::pooled(size = 2, name = "adv24::after")]
+fn after_ceiling() -> u32 {
+    let _in = UNDER_CEILING.enter();
+    1
+}
+
+/// README.md:172 ("`ceiling = 64  # at most 64 calls running across all
+/// groups`"); pool-runtime/src/group/ceiling.rs:61-62 ("Sets (or, with
+/// `None`, lifts) the ceiling. Lowering it lets running calls finish").
+/// Attack: a call of one group runs while no ceiling is set; a load then
+/// sets `ceiling = 1` (lowering it from "none") and a call of another group
+/// starts: it must wait until the running call ends, as it does after a
+/// lowering from 3 to 1 (the next test), or two calls run at once under a
+/// ceiling of 1. pool-runtime/src/group/ceiling.rs:87-88 ("The ceiling
+/// pool's stats (its `running` is the number of top-level group calls
+/// running)") says the same of `ceiling::stats()`. Observed: the call that
+/// started without a ceiling is not counted (`running` 0), and the second
+/// call runs at once: peak 2 under `ceiling = 1`.
+#[test]
+#[ignore = "bug: a ceiling set by a load does not count the calls already running, so it admits past its limit"]
+fn a_ceiling_set_while_a_call_runs_without_one_counts_that_call() {
+    in_child_process(
+        "a_ceiling_set_while_a_call_runs_without_one_counts_that_call",
+        &[],
+        || {
+            within(BOUND, || {
+                assert_eq!(pooled::ceiling::limit(), None);
+                let (open, gate) = std::sync::mpsc::channel();
+                let (entered_tx, entered) = std::sync::mpsc::channel();
+                let first = std::thread::spawn(move || held(gate, entered_tx));
+                entered.recv_timeout(BOUND).unwrap();
+                pooled::config::load_str("round24.toml", "ceiling = 1\n").unwrap();
+                assert_eq!(pooled::ceiling::limit(), Some(1));
+                let counted = pooled::ceiling::stats().unwrap().running;
+                let second = std::thread::spawn(after_ceiling);
+                let started = std::time::Instant::now();
+                while started.elapsed() < Duration::from_secs(2) && !second.is_finished() {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                let overlapped = second.is_finished();
+                open.send(()).unwrap();
+                assert_eq!(first.join().unwrap() + second.join().unwrap(), 2);
+                assert!(
+                    !overlapped && UNDER_CEILING.peak() == 1,
+                    "a call of another group ran while the first still ran under a ceiling of 1 \
+                     (peak {}; the ceiling counted {counted} running)",
+                    UNDER_CEILING.peak()
+                );
+                assert_eq!(counted, 1, "the running call is not counted by the ceiling");
+            });
+        },
+    );
+}
+
+static LOWERED: Meter = Meter::new();
+
+#[pooled::pooled(size = 2, name = "adv24::held_lowered")]
+fn held_lowered(gate: std::sync::mpsc::Receiver<()>, entered: std::sync::mpsc::Sender<()>) -> u32 {
+    let _in = LOWERED.enter();
+    entered.send(()).unwrap();
+    gate.recv_timeout(BOUND).unwrap();
+    1
+}
+
+#[pooled::pooled(size = 2, name = "adv24::after_lowered")]
+fn after_lowered() -> u32 {
+    let _in = LOWERED.enter();
+    1
+}
+
+/// pool-runtime/src/group/ceiling.rs:61-62: "Lowering it lets running calls
+/// finish". The control of the test above: with `ceiling = 3` in force while
+/// the first call runs, a load lowering it to 1 makes the next call of
+/// another group wait for the first to end.
+#[test]
+fn a_ceiling_lowered_while_a_call_runs_makes_the_next_call_wait() {
+    in_child_process(
+        "a_ceiling_lowered_while_a_call_runs_makes_the_next_call_wait",
+        &[],
+        || {
+            within(BOUND, || {
+                pooled::config::load_str("round24.toml", "ceiling = 3\n").unwrap();
+                let (open, gate) = std::sync::mpsc::channel();
+                let (entered_tx, entered) = std::sync::mpsc::channel();
+                let first = std::thread::spawn(move || held_lowered(gate, entered_tx));
+                entered.recv_timeout(BOUND).unwrap();
+                pooled::config::load_str("round24.toml", "ceiling = 1\n").unwrap();
+                assert_eq!(pooled::ceiling::stats().unwrap().running, 1);
+                let second = std::thread::spawn(after_lowered);
+                let started = std::time::Instant::now();
+                while started.elapsed() < Duration::from_secs(1) && !second.is_finished() {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                let overlapped = second.is_finished();
+                open.send(()).unwrap();
+                assert_eq!(first.join().unwrap() + second.join().unwrap(), 2);
+                assert!(!overlapped, "two calls at once under a ceiling of 1");
+                assert_eq!(LOWERED.peak(), 1);
+            });
+        },
+    );
 }
