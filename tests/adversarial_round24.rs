@@ -1167,3 +1167,66 @@ fn a_ceiling_lowered_while_a_call_runs_makes_the_next_call_wait() {
         },
     );
 }
+
+// ---------------------------------------------------------------------------
+// Nested calls in a group paused, or scaled to 0, by its own running call.
+
+#[pooled::group(size = 1, name = "adv24::self_paused")]
+struct SelfPaused;
+
+#[pooled::pooled(group = SelfPaused)]
+async fn self_paused_child(n: u32) -> Result<u32, Rejected> {
+    YieldOnce(false).await;
+    Ok(n)
+}
+
+#[pooled::pooled(group = SelfPaused)]
+fn self_paused_returned(n: u32) -> impl Future<Output = Result<u32, Rejected>> + Send {
+    async move {
+        YieldOnce(false).await;
+        Ok(n)
+    }
+}
+
+#[pooled::pooled(group = SelfPaused)]
+fn self_paused_sync(n: u32) -> Result<u32, Rejected> {
+    Ok(n)
+}
+
+#[pooled::pooled(group = SelfPaused)]
+async fn self_paused_parent() -> Vec<Result<u32, Rejected>> {
+    let mut out = Vec::new();
+    SelfPaused::POOL.pause();
+    out.push(self_paused_child(1).await);
+    let (a, b) = futures::join!(self_paused_child(2), self_paused_returned(3));
+    out.extend([a, b]);
+    out.push(self_paused_sync(4));
+    SelfPaused::POOL.resume();
+    SelfPaused::POOL.resize(0);
+    let (a, b) = futures::join!(self_paused_returned(5), self_paused_child(6));
+    out.extend([a, b]);
+    out.push(self_paused_sync(7));
+    SelfPaused::POOL.resize(1);
+    out
+}
+
+/// README.md:417-425 (the reentrancy rule): a nested call "may run under
+/// its parent's slot instead of waiting for a second one, so nested calls
+/// never deadlock a full pool ... the others wait ... (a paused or closed
+/// pool or a full waiting bound does not turn them away: they belong to
+/// admitted work". Attack: a running call of a one-slot group pauses its own
+/// group, then makes nested calls (awaited, joined with a returned future,
+/// sync), then scales the group to 0 and does it again: every nested call
+/// runs and answers `Ok`.
+#[test]
+fn nested_calls_run_in_a_group_their_parent_paused_or_scaled_to_zero() {
+    let out = within(BOUND, || {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(self_paused_parent())
+    });
+    assert_eq!(out, (1..=7).map(Ok).collect::<Vec<_>>());
+    assert_quiet(&SelfPaused::POOL.stats(), "self_paused");
+    assert!(!SelfPaused::POOL.is_paused());
+}
