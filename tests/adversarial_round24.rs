@@ -1230,3 +1230,81 @@ fn nested_calls_run_in_a_group_their_parent_paused_or_scaled_to_zero() {
     assert_quiet(&SelfPaused::POOL.stats(), "self_paused");
     assert!(!SelfPaused::POOL.is_paused());
 }
+
+// ---------------------------------------------------------------------------
+// Returned futures dropped at every await under a ceiling.
+
+#[pooled::pooled(size = 2, name = "adv24::ceiling_holder")]
+fn ceiling_holder(gate: std::sync::mpsc::Receiver<()>, entered: std::sync::mpsc::Sender<()>) {
+    entered.send(()).unwrap();
+    gate.recv_timeout(BOUND).unwrap();
+}
+
+#[pooled::pooled(size = 2, name = "adv24::under_ceiling_returned")]
+fn under_ceiling_returned(n: u32) -> Pin<Box<dyn Future<Output = Result<u32, Rejected>> + Send>> {
+    Box::pin(async move {
+        YieldOnce(false).await;
+        YieldOnce(false).await;
+        Ok(n)
+    })
+}
+
+/// README.md:413-414 ("Dropping a waiting call removes it from the queue at
+/// once; dropping a running call frees its slot"), README.md:253-264 (the
+/// ceiling is taken first; "A call dropped or turned away gives its slots
+/// (its group's, the ceiling's, a fleet lease) back"). Attack, under
+/// `POOLED_CEILING=1`: a returned future dropped while it waits for the
+/// ceiling (held by another group's call), and dropped at each of its
+/// awaits once admitted: the ceiling and the group end quiet every time and
+/// the next call runs.
+#[test]
+fn a_returned_future_dropped_at_every_await_under_a_ceiling_gives_every_slot_back() {
+    in_child_process(
+        "a_returned_future_dropped_at_every_await_under_a_ceiling_gives_every_slot_back",
+        &[("POOLED_CEILING", "1")],
+        || {
+            within(BOUND, || {
+                let waker = futures::task::noop_waker();
+                let mut cx = Context::from_waker(&waker);
+                // Waiting for the ceiling, then dropped.
+                let (open, gate) = std::sync::mpsc::channel();
+                let (entered_tx, entered) = std::sync::mpsc::channel();
+                let holder = std::thread::spawn(move || ceiling_holder(gate, entered_tx));
+                entered.recv_timeout(BOUND).unwrap();
+                let mut waiting = under_ceiling_returned(1);
+                assert!(waiting.as_mut().poll(&mut cx).is_pending());
+                assert_eq!(pooled::ceiling::stats().unwrap().waiting, 1);
+                drop(waiting);
+                let ceiling = pooled::ceiling::stats().unwrap();
+                assert_eq!((ceiling.running, ceiling.waiting), (1, 0), "{ceiling:?}");
+                open.send(()).unwrap();
+                holder.join().unwrap();
+                assert_quiet(&pooled::ceiling::stats().unwrap(), "ceiling after the wait");
+                assert_quiet(&UNDER_CEILING_RETURNED_POOL.stats(), "group after the wait");
+
+                // Admitted, then dropped at each of its two awaits.
+                for polls in 1..=2 {
+                    let mut call = under_ceiling_returned(2);
+                    for _ in 0..polls {
+                        assert!(call.as_mut().poll(&mut cx).is_pending());
+                    }
+                    assert_eq!(pooled::ceiling::stats().unwrap().running, 1);
+                    drop(call);
+                    assert_quiet(
+                        &pooled::ceiling::stats().unwrap(),
+                        &format!("ceiling, {polls}"),
+                    );
+                    assert_quiet(
+                        &UNDER_CEILING_RETURNED_POOL.stats(),
+                        &format!("group, {polls}"),
+                    );
+                }
+                assert_eq!(
+                    futures::executor::block_on(under_ceiling_returned(3)),
+                    Ok(3)
+                );
+                assert_quiet(&pooled::ceiling::stats().unwrap(), "ceiling at the end");
+            });
+        },
+    );
+}
