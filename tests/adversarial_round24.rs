@@ -1308,3 +1308,54 @@ fn a_returned_future_dropped_at_every_await_under_a_ceiling_gives_every_slot_bac
         },
     );
 }
+
+#[pooled::pooled(size = 1, name = "adv24::reentered")]
+fn reentered(
+    gate: Option<std::sync::mpsc::Receiver<()>>,
+    entered: Option<std::sync::mpsc::Sender<()>>,
+) -> u32 {
+    match (gate, entered) {
+        (Some(gate), Some(entered)) => {
+            entered.send(()).unwrap();
+            gate.recv_timeout(BOUND).unwrap();
+            1 + reentered(None, None) // nested: under this call's slot
+        }
+        _ => 1,
+    }
+}
+
+/// pool-runtime/src/group/ceiling.rs:13-16 ("A nested call ... runs under
+/// its parent's ceiling slot, so the ceiling counts top-level calls and
+/// nested calls cannot deadlock it"), README.md:253 ("The ceiling is taken
+/// before a group's slot, so it adds no wait cycle"). Attack: a call of a
+/// one-slot group starts while no ceiling is set; a load sets `ceiling = 1`;
+/// a second call of the group takes the ceiling's slot and waits for the
+/// group's; the first call then makes a nested call. Observed: the nested
+/// call, whose parent holds no ceiling slot, waits for the ceiling held by
+/// the second call, which waits for the parent's group slot: a deadlock.
+#[test]
+#[ignore = "bug: a nested call of a call started before a ceiling was set waits for the ceiling and deadlocks"]
+fn a_nested_call_of_a_call_started_before_the_ceiling_does_not_deadlock() {
+    in_child_process(
+        "a_nested_call_of_a_call_started_before_the_ceiling_does_not_deadlock",
+        &[],
+        || {
+            let out = within(BOUND, || {
+                let (open, gate) = std::sync::mpsc::channel();
+                let (entered_tx, entered) = std::sync::mpsc::channel();
+                let first = std::thread::spawn(move || reentered(Some(gate), Some(entered_tx)));
+                entered.recv_timeout(BOUND).unwrap();
+                pooled::config::load_str("round24.toml", "ceiling = 1\n").unwrap();
+                let second = std::thread::spawn(|| reentered(None, None));
+                let started = std::time::Instant::now();
+                while REENTERED_POOL.stats().waiting == 0 && !second.is_finished() {
+                    assert!(started.elapsed() < BOUND, "the second call never queued");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                open.send(()).unwrap();
+                first.join().unwrap() + second.join().unwrap()
+            });
+            assert_eq!(out, 3);
+        },
+    );
+}
