@@ -4,8 +4,11 @@
 //! configuration loads that change kind, order and size, panicking weight
 //! expressions and argument drops, cancellation of an annotated call's
 //! future at every await, and every call form of one declared group from
-//! `spawn_blocking`, tasks and returned futures at once. Concurrency is
-//! counted from outside, with a meter in the bodies.
+//! `spawn_blocking`, tasks and returned futures at once, nested calls in a
+//! group their parent paused or scaled to 0, generated handles at their
+//! extremes, and a ceiling set by a load while calls run without one.
+//! Concurrency is counted from outside, with a meter in the bodies; tests
+//! that need a ceiling run in a child process of their own.
 #![cfg(all(feature = "tokio", feature = "config"))]
 
 mod common;
@@ -1356,6 +1359,63 @@ fn a_nested_call_of_a_call_started_before_the_ceiling_does_not_deadlock() {
                 first.join().unwrap() + second.join().unwrap()
             });
             assert_eq!(out, 3);
+        },
+    );
+}
+
+#[pooled::pooled(size = 2, name = "adv24::ceiling_panics")]
+fn ceiling_panics_sync(n: u32) -> u32 {
+    assert!(n != 0, "sync body");
+    if n == 1 {
+        // Nested, under this call's ceiling slot: its panic unwinds both.
+        ceiling_panics_sync(0)
+    } else {
+        n
+    }
+}
+
+#[pooled::pooled(size = 2, name = "adv24::ceiling_panics_async")]
+async fn ceiling_panics_async(n: u32) -> u32 {
+    YieldOnce(false).await;
+    assert!(n != 0, "async body");
+    n
+}
+
+#[pooled::pooled(blocking, size = 2, name = "adv24::ceiling_panics_blocking")]
+fn ceiling_panics_blocking(n: u32) -> u32 {
+    assert!(n != 0, "blocking body");
+    n
+}
+
+/// README.md:414-415 ("a panicking call frees its slot and the panic
+/// reaches the caller"), README.md:263-264 ("A call dropped or turned away
+/// gives its slots (its group's, the ceiling's, a fleet lease) back").
+/// Attack, under `POOLED_CEILING=1`: bodies that panic (sync, nested sync,
+/// async, blocking): each panic reaches its caller, and the ceiling's one
+/// slot comes back every time.
+#[test]
+fn panicking_bodies_under_a_ceiling_of_one_give_the_ceiling_slot_back() {
+    in_child_process(
+        "panicking_bodies_under_a_ceiling_of_one_give_the_ceiling_slot_back",
+        &[("POOLED_CEILING", "1")],
+        || {
+            within(BOUND, || {
+                for n in [0, 1] {
+                    let out = catch_unwind(|| ceiling_panics_sync(n));
+                    assert!(out.is_err());
+                    assert_quiet(&pooled::ceiling::stats().unwrap(), "after a sync panic");
+                }
+                assert_eq!(ceiling_panics_sync(5), 5);
+                let out = catch_unwind(|| futures::executor::block_on(ceiling_panics_async(0)));
+                assert!(out.is_err());
+                assert_quiet(&pooled::ceiling::stats().unwrap(), "after an async panic");
+                assert_eq!(futures::executor::block_on(ceiling_panics_async(6)), 6);
+                multi_thread().block_on(async {
+                    assert!(tokio::spawn(ceiling_panics_blocking(0)).await.is_err());
+                    assert_eq!(ceiling_panics_blocking(7).await, 7);
+                });
+                assert_quiet(&pooled::ceiling::stats().unwrap(), "at the end");
+            });
         },
     );
 }
