@@ -159,6 +159,9 @@ pub(crate) struct Core {
     clock: StdArc<dyn Clock>,
     /// Calls are timed and judged for the adaptive policy.
     adaptive: bool,
+    /// A group's pool (shared or isolated): its calls are under the
+    /// application-wide ceiling when one is set.
+    group: bool,
     /// When the autoscaler next wants a sample, in clock nanoseconds
     /// (`u64::MAX` for fixed pools): lock-free events skip it until then.
     autoscale_due: AtomicU64,
@@ -211,6 +214,7 @@ impl Core {
             clock: config.clock,
             autoscale_due: AtomicU64::new(due),
             adaptive,
+            group: false,
             #[cfg(any(feature = "tracing", feature = "metrics"))]
             obs: crate::obs::Observer::new(config.name.as_ref(), config.initial, {
                 #[cfg(feature = "metrics")]
@@ -1455,6 +1459,16 @@ impl Core {
     }
 
     // ---- observing -------------------------------------------------------
+
+    /// Whether this is a group's pool.
+    pub(crate) fn is_group(&self) -> bool {
+        self.group
+    }
+
+    /// Marks a pool just built, not yet shared, as a group's.
+    pub(crate) fn mark_group(&mut self) {
+        self.group = true;
+    }
 
     pub(crate) fn is_paused(&self) -> bool {
         self.load().has(PAUSED)

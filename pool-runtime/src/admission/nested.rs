@@ -54,6 +54,21 @@ pub(crate) fn lend_of(core: &Core) -> Option<Arc<Lend>> {
     None
 }
 
+/// Whether this thread is running the work of a call of a pool for which
+/// `is` says so.
+pub(crate) fn in_call_of(is: impl Fn(&Core) -> bool) -> bool {
+    let mut frame = TOP.with(Cell::get);
+    while !frame.is_null() {
+        // Safety: as in `lend_of`; the frame's core outlives the frame.
+        let f = unsafe { &*frame };
+        if is(unsafe { &*f.core }) {
+            return true;
+        }
+        frame = f.parent;
+    }
+    false
+}
+
 /// The first answer `pick` gives for the pools whose calls' work this
 /// thread is running, innermost first (for isolation's look-up).
 #[cfg(feature = "test-util")]

@@ -28,6 +28,7 @@
 // which is what lets nested calls through.
 
 use crate::admission::core::{Core, Mode};
+use crate::admission::nested;
 use crate::call::acquire::Acquire;
 use crate::call::blocking::OwnedSlot;
 use crate::call::Form;
@@ -40,6 +41,7 @@ use std::fmt;
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::pin::Pin;
+use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{ready, Context, Poll};
@@ -59,7 +61,9 @@ fn pool() -> &'static Pool {
 }
 
 /// Sets (or, with `None`, lifts) the ceiling. Lowering it lets running calls
-/// finish; raising it admits waiting ones at once. Never cut short: the
+/// finish; raising it admits waiting ones at once. Set where there was none,
+/// it gates the calls that start after it: those already running hold no
+/// ceiling slot and are not counted (a call nested in one runs under it). Never cut short: the
 /// panic of a waker it wakes (re-raised by the resize, once done) is caught
 /// here (the panic hook has shown it), so the ceiling is in force as set.
 pub(crate) fn set(limit: Option<usize>) {
@@ -92,7 +96,22 @@ pub fn stats() -> Option<Stats> {
 
 #[inline]
 pub(crate) fn core_if_enabled() -> Option<&'static Core> {
-    ENABLED.load(Ordering::Relaxed).then(|| pool().core())
+    if !ENABLED.load(Ordering::Relaxed) {
+        return None;
+    }
+    let core = pool().core();
+    // A call made from the work of a group call that holds no ceiling slot
+    // (it started before a load set the ceiling) runs under that call, as
+    // one nested in a call holding a ceiling slot runs under its slot:
+    // waiting for the ceiling there could wait for a call that holds the
+    // last ceiling slot and waits for the parent's group.
+    if nested::any()
+        && !nested::in_call_of(|running| ptr::eq(running, core))
+        && nested::in_call_of(Core::is_group)
+    {
+        return None;
+    }
+    Some(core)
 }
 
 /// The rejection a group's pool (`core`) gives a call of `form` at once,

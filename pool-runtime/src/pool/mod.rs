@@ -159,6 +159,15 @@ impl Pool {
             .settings(*settings)
             .build()
             .expect("clamped group settings always build")
+            .marked_group()
+    }
+
+    /// This pool, just built, marked as a group's (see `Core::is_group`).
+    fn marked_group(mut self) -> Pool {
+        Arc::get_mut(&mut self.core)
+            .expect("a pool just built is not shared")
+            .mark_group();
+        self
     }
 
     /// A group's isolated instance (feature `test-util`): as
@@ -172,6 +181,7 @@ impl Pool {
         builder
             .build()
             .expect("clamped group settings always build")
+            .marked_group()
     }
 
     pub(crate) fn from_parts(
