@@ -10,7 +10,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::ext::IdentExt;
 use syn::visit_mut::VisitMut;
-use syn::{Ident, ItemStruct, Path, ReturnType, Type};
+use syn::{FnArg, Ident, ItemStruct, Pat, Path, ReturnType, Signature, Type};
 
 use crate::ast::{
     AdaptiveValue, Body, Conversion, FnConfig, FutureReturn, GroupChoice, GroupConfig, HandleOwner,
@@ -51,10 +51,15 @@ pub(crate) fn function(function: &PooledFn, config: &FnConfig) -> TokenStream {
         &config.weight,
         &Ident::new("pooled_weight", Span::mixed_site()),
     );
-    let body = scoped_block(*brace, stmts, &sig.output);
     let call = match &config.future {
-        Some(future) => returned_future(function, config, future, &pool, &weight, body),
-        None => admission_call(function, config, &pool, &weight, body),
+        Some(future) => {
+            let body = scoped_block(*brace, stmts, &sig.output, None);
+            returned_future(function, config, future, &pool, &weight, body)
+        }
+        None => {
+            let body = scoped_block(*brace, stmts, &sig.output, Some(&captured(sig)));
+            admission_call(function, config, &pool, &weight, body)
+        }
     };
 
     let mut sig = sig.clone();
@@ -142,13 +147,45 @@ fn pool_expression(function: &PooledFn, config: &FnConfig) -> TokenStream {
 /// expansion at this group's closing delimiter, and with the user's exact span
 /// it is the same diagnostic, which rustc reports once. A body without the tail
 /// expression its type needs is reported at that brace too.
-fn scoped_block(brace: syn::token::Brace, stmts: &TokenStream, output: &ReturnType) -> TokenStream {
+fn scoped_block(
+    brace: syn::token::Brace,
+    stmts: &TokenStream,
+    output: &ReturnType,
+    captured: Option<&TokenStream>,
+) -> TokenStream {
     let mut inner = TokenStream::new();
     inner.extend(return_edge(output));
+    inner.extend(captured.cloned());
     inner.extend(stmts.clone());
     let mut block = proc_macro2::Group::new(proc_macro2::Delimiter::Brace, inner);
     block.set_span(brace.span.close());
     block.into_token_stream()
+}
+
+/// A statement that names every parameter bound to a name (`self` too), so
+/// that the `move` block or closure the body becomes takes each whole: with
+/// closures' precise captures, a parameter the body does not use, or only
+/// reads a `Copy` field of, would stay with the function and be dropped
+/// after the call gave its slot back, outside its work. Taken whole, each
+/// is dropped when the body ends, inside the call.
+fn captured(sig: &Signature) -> TokenStream {
+    let names = sig.inputs.iter().filter_map(|input| match input {
+        FnArg::Receiver(receiver) => Some(Ident::new("self", receiver.self_token.span)),
+        FnArg::Typed(typed) => match &*typed.pat {
+            Pat::Ident(ident) if ident.by_ref.is_none() && ident.subpat.is_none() => {
+                Some(ident.ident.clone())
+            }
+            _ => None,
+        },
+    });
+    let names: Vec<Ident> = names.collect();
+    if names.is_empty() {
+        return TokenStream::new();
+    }
+    quote_spanned! {Span::mixed_site()=>
+        #[allow(unknown_lints, clippy::let_underscore_untyped, clippy::no_effect_underscore_binding)]
+        let _ = (#(&#names,)*);
+    }
 }
 
 /// The never-taken `return` of the declared type that starts the user's block;

@@ -19,7 +19,12 @@
 //! # What the attribute expands to
 //!
 //! The function keeps its signature; its body runs inside the pool's call, in its
-//! own scope, and a handle to the pool is generated next to it. This function
+//! own scope, and a handle to the pool is generated next to it. For an `async`,
+//! sync or `blocking` function, every parameter bound to a name (`self` too)
+//! goes into the call whole, used or not, and is dropped there when the body
+//! ends, holding the slot (a parameter a pattern destructures is split as Rust
+//! splits it; a function returning a future builds it first, below). This
+//! function
 //!
 //! ```
 //! #[pooled::pooled(size = 4)]
