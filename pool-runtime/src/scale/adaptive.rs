@@ -63,7 +63,7 @@
 //!   server that refuses what exceeds its capacity) teach no background.
 //!   On the simulator's token bucket of one token (`sim/RESULTS.md`, blind
 //!   set) the limit went from `min` for the whole run (0.63× the oracle's
-//!   goodput) to 0.99× of it.
+//!   goodput) to 0.92–0.94× of it.
 //! * **After drops, caution.** Growth within a step of the limit that last
 //!   drew drops — or, after the start, a congested window or one that
 //!   surely queued four calls at the server (how a collapse past a cliff
