@@ -54,30 +54,15 @@ pub(crate) fn lend_of(core: &Core) -> Option<Arc<Lend>> {
     None
 }
 
-/// Whether this thread is running the work of a call of a pool for which
-/// `is` says so.
-pub(crate) fn in_call_of(is: impl Fn(&Core) -> bool) -> bool {
-    let mut frame = TOP.with(Cell::get);
-    while !frame.is_null() {
-        // Safety: as in `lend_of`; the frame's core outlives the frame.
-        let f = unsafe { &*frame };
-        if is(unsafe { &*f.core }) {
-            return true;
-        }
-        frame = f.parent;
-    }
-    false
-}
-
 /// The first answer `pick` gives for the pools whose calls' work this
-/// thread is running, innermost first (for isolation's look-up).
-#[cfg(feature = "test-util")]
-pub(crate) fn innermost<T>(mut pick: impl FnMut(*const Core) -> Option<T>) -> Option<T> {
+/// thread is running, innermost first (isolation's look-up, the ceiling's
+/// test for a group call that holds no ceiling slot).
+pub(crate) fn innermost<T>(mut pick: impl FnMut(&Core) -> Option<T>) -> Option<T> {
     let mut frame = TOP.with(Cell::get);
     while !frame.is_null() {
-        // Safety: as in `lend_of`.
+        // Safety: as in `lend_of`; a frame's core outlives the frame.
         let f = unsafe { &*frame };
-        if let Some(found) = pick(f.core) {
+        if let Some(found) = pick(unsafe { &*f.core }) {
             return Some(found);
         }
         frame = f.parent;

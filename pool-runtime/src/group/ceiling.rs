@@ -105,11 +105,17 @@ pub(crate) fn core_if_enabled() -> Option<&'static Core> {
     // one nested in a call holding a ceiling slot runs under its slot:
     // waiting for the ceiling there could wait for a call that holds the
     // last ceiling slot and waits for the parent's group.
-    if nested::any()
-        && !nested::in_call_of(|running| ptr::eq(running, core))
-        && nested::in_call_of(Core::is_group)
-    {
-        return None;
+    if nested::any() {
+        // One walk of the thread's frames: the ceiling's (the call is nested
+        // under a ceiling slot), or a group's further out than any.
+        let mut in_group = false;
+        let under_ceiling = nested::innermost(|running| {
+            in_group |= running.is_group();
+            ptr::eq(running, core).then_some(())
+        });
+        if under_ceiling.is_none() && in_group {
+            return None;
+        }
     }
     Some(core)
 }
