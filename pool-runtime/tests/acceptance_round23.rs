@@ -611,7 +611,6 @@ mod configured {
 /// than 1 000 windows) the limit must grow well past where the cuts left it
 /// toward `max` (64).
 #[test]
-#[ignore = "open: drops within the background no longer hold the limit (fixed, 80125b2's follow-up); what holds it now is the latency rule: the floor the start learned from its few windows sits 3% under this server's mean (±10% jitter), which at 30 in flight reads as half a call queued, and the floor probe does not fire (its floor-error test is not met)"]
 fn a_token_bucket_refusing_every_third_call_does_not_hold_the_limit() {
     let clock = ManualClock::new();
     let pool = adaptive_pool(&clock, 1, 64, 16);
