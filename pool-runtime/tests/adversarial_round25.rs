@@ -1,0 +1,568 @@
+//! Hostile tests, round 25: a systematic harness rather than one-off cases.
+//!
+//! 1. Cancellation at every poll: every call form (submit, weighted, judged,
+//!    blocking, permits, a stream, the tower service, a group call) on each
+//!    of the six pool kinds, polled by hand `k` times (k = 0..N) with other
+//!    calls running and waiting and the pool steered between polls (pause,
+//!    resume, scale, resize to 0 and back, bounds, close, abort, timeouts of
+//!    zero and `Duration::MAX`), then dropped; afterwards the pool must be
+//!    whole: the accounting identity, nothing running or waiting, every slot
+//!    takeable, and never more bodies at once (counted from outside) than the
+//!    highest limit the pool was given.
+//! 2. Races: threads steering the pool while others submit and cancel.
+//! 3. Panics in user code at every callback point.
+//! 4. Zero and huge values everywhere they are accepted.
+//!
+//! Every wait is bounded only to turn a hang into a failure.
+
+mod common;
+
+use common::{assert_accounted, quiet_planned_panics, within, Meter, Task};
+use pool_runtime::{Group, GroupSettings, GroupSpec, Kind, ManualClock, Order, Pool, Rejected};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Long enough that only a hang reaches it on a loaded 2-core machine.
+const WATCHDOG: Duration = Duration::from_secs(30);
+
+const KINDS: [(Kind, Order); 6] = [
+    (Kind::Fixed, Order::Fifo),
+    (Kind::Fixed, Order::Lifo),
+    (Kind::Fixed, Order::Priority),
+    (Kind::Autoscale, Order::Fifo),
+    (Kind::Autoscale, Order::Lifo),
+    (Kind::Autoscale, Order::Priority),
+];
+
+/// A pool of 2 slots of the given kind; an autoscaled one on a clock that
+/// never moves (its limit changes only by hand), bounds 0..=4.
+fn pool_of(kind: Kind, order: Order) -> Pool {
+    let builder = Pool::builder().kind(kind).order(order);
+    match kind {
+        Kind::Fixed => builder.size(2),
+        Kind::Autoscale => builder.min(0).max(4).size(2).clock(ManualClock::new()),
+    }
+    .build()
+    .unwrap()
+}
+
+/// How many slots of `pool` can be taken right now (all given back after).
+fn free_slots(pool: &Pool) -> usize {
+    let mut held = Vec::new();
+    while let Ok(p) = pool.try_acquire_owned(0) {
+        held.push(p);
+        if held.len() > 64 {
+            break;
+        }
+    }
+    held.len()
+}
+
+/// A small deterministic generator.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// What the harness does to the pool between two polls.
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Nothing,
+    Pause,
+    Resume,
+    Grow,
+    Shrink,
+    Zero,
+    Restore,
+    Huge,
+    Release,
+    Bounds,
+    TimeoutZero,
+    TimeoutMax,
+    MaxWaitingZero,
+    Close,
+    Abort,
+}
+
+const OPS: [Op; 15] = [
+    Op::Nothing,
+    Op::Pause,
+    Op::Resume,
+    Op::Grow,
+    Op::Shrink,
+    Op::Zero,
+    Op::Restore,
+    Op::Huge,
+    Op::Release,
+    Op::Bounds,
+    Op::TimeoutZero,
+    Op::TimeoutMax,
+    Op::MaxWaitingZero,
+    Op::Close,
+    Op::Abort,
+];
+
+/// The call form under test.
+#[derive(Clone, Copy, Debug)]
+enum Form {
+    Submit,
+    SubmitMin,
+    SubmitMax,
+    Judged,
+    Blocking,
+    BlockingWeighted,
+    Acquire,
+    AcquireWeighted,
+    AcquireOwned,
+    #[cfg(feature = "stream")]
+    StreamUnordered,
+    #[cfg(feature = "stream")]
+    StreamOrdered,
+    #[cfg(feature = "tower")]
+    Tower,
+}
+
+type Boxed<'a> = Pin<Box<dyn Future<Output = ()> + 'a>>;
+
+/// A body that enters the meter, yields once and ends.
+async fn short_body(meter: Meter) {
+    let _inside = meter.enter();
+    common::yield_now().await;
+}
+
+/// The call under test, as one future.
+fn call_of<'a>(form: Form, pool: &'a Pool, meter: &Meter) -> Boxed<'a> {
+    let m = meter.clone();
+    match form {
+        Form::Submit => Box::pin(async move {
+            let _ = pool.submit(short_body(m)).await;
+        }),
+        Form::SubmitMin => Box::pin(async move {
+            let _ = pool.submit_weighted(i64::MIN, short_body(m)).await;
+        }),
+        Form::SubmitMax => Box::pin(async move {
+            let _ = pool.submit_weighted(i64::MAX, short_body(m)).await;
+        }),
+        Form::Judged => Box::pin(async move {
+            let _ = pool
+                .submit_judged(3, short_body(m), |_| pool_runtime::Verdict::Success)
+                .await;
+        }),
+        Form::Blocking => Box::pin(async move {
+            let _ = pool
+                .submit_blocking(move || {
+                    let _inside = m.enter();
+                    thread::sleep(Duration::from_millis(1));
+                })
+                .await;
+        }),
+        Form::BlockingWeighted => Box::pin(async move {
+            let _ = pool
+                .submit_blocking_weighted(-7, move || {
+                    let _inside = m.enter();
+                    thread::sleep(Duration::from_millis(1));
+                })
+                .await;
+        }),
+        Form::Acquire => Box::pin(async move {
+            if let Ok(permit) = pool.acquire().await {
+                let _inside = m.enter();
+                common::yield_now().await;
+                drop(permit);
+            }
+        }),
+        Form::AcquireWeighted => Box::pin(async move {
+            if let Ok(permit) = pool.acquire_weighted(i64::MIN).await {
+                let _inside = m.enter();
+                common::yield_now().await;
+                drop(permit);
+            }
+        }),
+        Form::AcquireOwned => Box::pin(async move {
+            if let Ok(permit) = pool.acquire_owned(i64::MAX).await {
+                let inside = m.enter();
+                common::yield_now().await;
+                // The guard outlives the permit: it must not (a slot given
+                // back before the body ends would count wrong); drop in order.
+                drop(inside);
+                drop(permit);
+            }
+        }),
+        #[cfg(feature = "stream")]
+        Form::StreamUnordered => Box::pin(async move {
+            use futures::StreamExt;
+            use pool_runtime::PooledStreamExt;
+            let items = (0..3).map(move |_| short_body(m.clone()));
+            let mut s = std::pin::pin!(futures::stream::iter(items).pooled_unordered(pool));
+            while s.next().await.is_some() {}
+        }),
+        #[cfg(feature = "stream")]
+        Form::StreamOrdered => Box::pin(async move {
+            use futures::StreamExt;
+            use pool_runtime::PooledStreamExt;
+            let items = (0..3).map(move |_| short_body(m.clone()));
+            let mut s = std::pin::pin!(futures::stream::iter(items).pooled_ordered(pool));
+            while s.next().await.is_some() {}
+        }),
+        #[cfg(feature = "tower")]
+        Form::Tower => Box::pin(async move {
+            use pool_runtime::tower::{BoxError, PooledLayer};
+            use tower::{service_fn, Layer, Service};
+            let mut svc = PooledLayer::pool(pool.clone()).layer(service_fn(move |_: u32| {
+                let m = m.clone();
+                async move {
+                    short_body(m).await;
+                    Ok::<_, BoxError>(())
+                }
+            }));
+            if std::future::poll_fn(|cx| svc.poll_ready(cx)).await.is_ok() {
+                let _ = svc.call(1).await;
+            }
+        }),
+    }
+}
+
+/// One case: two bodies running on gates, one call waiting before and one
+/// after the call under test; the call polled `polls` times with an
+/// operation on the pool before each poll, then dropped; then everything
+/// released and the pool checked whole.
+fn cancel_case(pool: &Pool, form: Form, polls: usize, seed: u64, permanent_ops: bool) {
+    let meter = Meter::default();
+    let (gate_a, open_a) = common::gate();
+    let (gate_b, open_b) = common::gate();
+    let ma = meter.clone();
+    let mb = meter.clone();
+    let mut a = Task::new(pool.submit(async move {
+        let _inside = ma.enter();
+        gate_a.await
+    }));
+    let mut b = Task::new(pool.submit_weighted(1, async move {
+        let _inside = mb.enter();
+        gate_b.await
+    }));
+    a.assert_pending();
+    b.assert_pending();
+    let mut before = Task::new(pool.submit_weighted(2, short_body(meter.clone())));
+    let _ = before.poll();
+    let mut target = Task::new(call_of(form, pool, &meter));
+    let mut after = Task::new(pool.submit_weighted(-2, short_body(meter.clone())));
+
+    let mut high = pool.size().max(2);
+    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut target_done = false;
+    let mut closed = false;
+    let mut after_polled = false;
+    for i in 0..polls {
+        let op = OPS[rng.below(OPS.len() as u64) as usize];
+        match op {
+            Op::Nothing => {}
+            Op::Pause => pool.pause(),
+            Op::Resume => pool.resume(),
+            Op::Grow => {
+                pool.scale(1);
+            }
+            Op::Shrink => {
+                pool.scale(-1);
+            }
+            Op::Zero => {
+                pool.resize(0);
+            }
+            Op::Restore => {
+                pool.resize(2);
+            }
+            Op::Huge => {
+                high = high.max(pool.scale(isize::MAX));
+                pool.scale(isize::MIN);
+                pool.resize(3);
+            }
+            Op::Release => {
+                if open_a.swap(true, SeqCst) {
+                    open_b.store(true, SeqCst);
+                }
+            }
+            Op::Bounds => {
+                if pool.kind() == Kind::Autoscale {
+                    pool.set_bounds(1, 1).unwrap();
+                    assert!(pool.set_bounds(0, usize::MAX).is_err());
+                    pool.set_bounds(0, 4).unwrap();
+                }
+            }
+            Op::TimeoutZero => pool.set_admission_timeout(Some(Duration::ZERO)),
+            Op::TimeoutMax => pool.set_admission_timeout(Some(Duration::MAX)),
+            Op::MaxWaitingZero => pool.set_max_waiting(Some(0)).unwrap(),
+            Op::Close if permanent_ops => {
+                pool.close();
+                closed = true;
+            }
+            Op::Abort if permanent_ops => {
+                pool.abort();
+                closed = true;
+            }
+            Op::Close | Op::Abort => {}
+        }
+        high = high.max(pool.size());
+        let _ = a.poll();
+        let _ = b.poll();
+        let _ = before.poll();
+        if !target_done && target.poll().is_ready() {
+            target_done = true;
+        }
+        if i == polls / 2 {
+            after_polled = true;
+        }
+        if after_polled {
+            let _ = after.poll();
+        }
+        assert!(
+            meter.max() <= high,
+            "{form:?} poll {i} after {op:?}: {} bodies at once, limit at most {high}: {:?}",
+            meter.max(),
+            pool.stats()
+        );
+    }
+    drop(target);
+
+    // Release everything and drive the rest to the end.
+    pool.resume();
+    pool.set_admission_timeout(None);
+    pool.set_max_waiting(None).unwrap();
+    if pool.kind() == Kind::Autoscale {
+        pool.set_bounds(0, 4).unwrap();
+    }
+    pool.resize(2);
+    open_a.store(true, SeqCst);
+    open_b.store(true, SeqCst);
+    let start = Instant::now();
+    let (mut da, mut db, mut dbefore, mut dafter) = (false, false, false, false);
+    loop {
+        da = da || a.poll().is_ready();
+        db = db || b.poll().is_ready();
+        dbefore = dbefore || before.poll().is_ready();
+        dafter = dafter || after.poll().is_ready();
+        if da && db && dbefore && dafter && meter.now() == 0 {
+            let s = pool.stats();
+            if s.running == 0 && s.waiting == 0 && s.nested == 0 {
+                break;
+            }
+        }
+        assert!(
+            start.elapsed() < WATCHDOG,
+            "{form:?} polls {polls} seed {seed}: never settled ({da} {db} {dbefore} {dafter}, {} bodies): {:?}",
+            meter.now(),
+            pool.stats()
+        );
+        thread::sleep(Duration::from_micros(200));
+    }
+    drop((a, b, before, after));
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.running, stats.nested, stats.waiting),
+        (0, 0, 0),
+        "{form:?} polls {polls} seed {seed}: {stats:?}"
+    );
+    assert_accounted(&stats);
+    assert!(
+        meter.max() <= high,
+        "{form:?} polls {polls} seed {seed}: {} bodies at once, limit at most {high}",
+        meter.max()
+    );
+    if !closed {
+        assert_eq!(
+            free_slots(pool),
+            2,
+            "{form:?} polls {polls} seed {seed}: slots lost or made: {stats:?}"
+        );
+    }
+}
+
+/// Runs every case of `form` over the six pool kinds.
+fn cancel_everywhere(form: Form) {
+    within(WATCHDOG, move || {
+        for (kind, order) in KINDS {
+            for polls in 0..12 {
+                for seed in 1..16u64 {
+                    let pool = pool_of(kind, order);
+                    cancel_case(&pool, form, polls, seed * 31 + polls as u64, true);
+                }
+            }
+        }
+    });
+}
+
+macro_rules! cancel_tests {
+    ($($name:ident => $form:expr,)*) => {
+        $(
+            #[test]
+            fn $name() {
+                cancel_everywhere($form);
+            }
+        )*
+    };
+}
+
+cancel_tests! {
+    cancel_submit_at_every_poll => Form::Submit,
+    cancel_submit_weighted_min_at_every_poll => Form::SubmitMin,
+    cancel_submit_weighted_max_at_every_poll => Form::SubmitMax,
+    cancel_submit_judged_at_every_poll => Form::Judged,
+    cancel_submit_blocking_at_every_poll => Form::Blocking,
+    cancel_submit_blocking_weighted_at_every_poll => Form::BlockingWeighted,
+    cancel_acquire_at_every_poll => Form::Acquire,
+    cancel_acquire_weighted_at_every_poll => Form::AcquireWeighted,
+    cancel_acquire_owned_at_every_poll => Form::AcquireOwned,
+}
+
+#[cfg(feature = "stream")]
+cancel_tests! {
+    cancel_stream_unordered_at_every_poll => Form::StreamUnordered,
+    cancel_stream_ordered_at_every_poll => Form::StreamOrdered,
+}
+
+#[cfg(feature = "tower")]
+cancel_tests! {
+    cancel_tower_service_at_every_poll => Form::Tower,
+}
+
+// ---- group calls: the same harness on six static groups ------------------------
+
+const fn group_settings(kind: Kind, order: Order) -> GroupSettings {
+    let s = GroupSettings::DEFAULT.kind(kind).order(order);
+    match kind {
+        Kind::Fixed => s.size(2),
+        Kind::Autoscale => s
+            .min(0)
+            .max(4)
+            .size(2)
+            .autoscale_interval(Duration::from_secs(3600)),
+    }
+}
+
+static G_FF: Group =
+    Group::new(GroupSpec::new("adv25::ff").with_settings(group_settings(Kind::Fixed, Order::Fifo)));
+static G_FL: Group =
+    Group::new(GroupSpec::new("adv25::fl").with_settings(group_settings(Kind::Fixed, Order::Lifo)));
+static G_FP: Group = Group::new(
+    GroupSpec::new("adv25::fp").with_settings(group_settings(Kind::Fixed, Order::Priority)),
+);
+static G_AF: Group = Group::new(
+    GroupSpec::new("adv25::af").with_settings(group_settings(Kind::Autoscale, Order::Fifo)),
+);
+static G_AL: Group = Group::new(
+    GroupSpec::new("adv25::al").with_settings(group_settings(Kind::Autoscale, Order::Lifo)),
+);
+static G_AP: Group = Group::new(
+    GroupSpec::new("adv25::ap").with_settings(group_settings(Kind::Autoscale, Order::Priority)),
+);
+
+/// A group call, dropped at every poll, with the group's pool steered
+/// between polls (no close or abort: the group lives on).
+#[test]
+fn cancel_group_call_at_every_poll() {
+    within(WATCHDOG, || {
+        for group in [&G_FF, &G_FL, &G_FP, &G_AF, &G_AL, &G_AP] {
+            for polls in 0..8 {
+                for seed in 1..6u64 {
+                    group_case(group, polls, seed * 17 + polls as u64);
+                }
+            }
+        }
+    });
+}
+
+fn group_case(group: &'static Group, polls: usize, seed: u64) {
+    let pool = group.pool();
+    let meter = Meter::default();
+    let (gate_a, open_a) = common::gate();
+    let ma = meter.clone();
+    let mut a = Task::new(group.submit(0, async move {
+        let _inside = ma.enter();
+        gate_a.await
+    }));
+    a.assert_pending();
+    let mut before = Task::new(group.submit(5, short_body(meter.clone())));
+    let _ = before.poll();
+    let m = meter.clone();
+    let mut target = Task::new(group.submit(i64::MIN, async move {
+        let _inside = m.enter();
+        common::yield_now().await;
+    }));
+    let mut rng = Rng(seed | 1);
+    let mut high = pool.size().max(2);
+    for _ in 0..polls {
+        match OPS[rng.below(13) as usize] {
+            Op::Pause => group.pause(),
+            Op::Resume => group.resume(),
+            Op::Grow => {
+                group.scale(1);
+            }
+            Op::Shrink => {
+                group.scale(-1);
+            }
+            Op::Zero => {
+                group.resize(0);
+            }
+            Op::Huge => {
+                high = high.max(group.scale(isize::MAX));
+                group.resize(3);
+            }
+            Op::Release => open_a.store(true, SeqCst),
+            Op::TimeoutZero => pool.set_admission_timeout(Some(Duration::ZERO)),
+            Op::TimeoutMax => pool.set_admission_timeout(Some(Duration::MAX)),
+            _ => {
+                group.resize(2);
+            }
+        }
+        high = high.max(pool.size());
+        let _ = a.poll();
+        let _ = before.poll();
+        let _ = target.poll();
+        assert!(meter.max() <= high, "{}: {:?}", group.name(), pool.stats());
+    }
+    drop(target);
+    group.resume();
+    pool.set_admission_timeout(None);
+    group.resize(2);
+    open_a.store(true, SeqCst);
+    let start = Instant::now();
+    let (mut da, mut db) = (false, false);
+    while !(da && db) {
+        da = da || a.poll().is_ready();
+        db = db || before.poll().is_ready();
+        assert!(start.elapsed() < WATCHDOG, "{:?}", pool.stats());
+    }
+    let stats = group.stats();
+    assert_eq!(
+        (stats.running, stats.nested, stats.waiting),
+        (0, 0, 0),
+        "{}: {stats:?}",
+        group.name()
+    );
+    assert_accounted(&stats);
+    assert_eq!(free_slots(pool), 2, "{}: {stats:?}", group.name());
+    assert!(meter.max() <= high);
+}
+
+#[allow(dead_code)]
+fn unused() -> (AtomicBool, AtomicUsize, Rejected, Arc<()>, fn()) {
+    (
+        AtomicBool::new(false),
+        AtomicUsize::new(0),
+        Rejected::Closed,
+        Arc::new(()),
+        quiet_planned_panics,
+    )
+}
