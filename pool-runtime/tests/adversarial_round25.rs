@@ -23,6 +23,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
+use std::task::Poll;
 
 use std::thread;
 use std::time::{Duration, Instant};
@@ -128,6 +129,8 @@ enum Form {
     Acquire,
     AcquireWeighted,
     AcquireOwned,
+    Nested,
+    NestedReturned,
     #[cfg(feature = "stream")]
     StreamUnordered,
     #[cfg(feature = "stream")]
@@ -200,6 +203,47 @@ fn call_of<'a>(form: Form, pool: &'a Pool, meter: &Meter) -> Boxed<'a> {
                 // back before the body ends would count wrong); drop in order.
                 drop(inside);
                 drop(permit);
+            }
+        }),
+        Form::Nested => Box::pin(async move {
+            let _ = pool
+                .submit(async {
+                    let _ = pool.submit(short_body(m.clone())).await;
+                    let _ = futures::join!(
+                        pool.submit(short_body(m.clone())),
+                        pool.submit_weighted(-1, short_body(m.clone())),
+                        async {
+                            if let Ok(p) = pool.acquire_owned(4).await {
+                                let inside = m.enter();
+                                common::yield_now().await;
+                                drop(inside);
+                                drop(p);
+                            }
+                        }
+                    );
+                    let m2 = m.clone();
+                    let _ = pool
+                        .submit_blocking(move || {
+                            let _inside = m2.enter();
+                            thread::sleep(Duration::from_millis(1));
+                        })
+                        .await;
+                })
+                .await;
+        }),
+        Form::NestedReturned => Box::pin(async move {
+            let out = pool
+                .submit(async {
+                    let mut inner = Box::pin(pool.submit(short_body(m.clone())));
+                    // First polled inside the parent (a nested call), then
+                    // returned out of it unfinished.
+                    let first =
+                        std::future::poll_fn(|cx| Poll::Ready(inner.as_mut().poll(cx))).await;
+                    (first.is_pending()).then_some(inner)
+                })
+                .await;
+            if let Ok(Some(inner)) = out {
+                let _ = inner.await;
             }
         }),
         #[cfg(feature = "stream")]
@@ -424,6 +468,8 @@ cancel_tests! {
     cancel_acquire_at_every_poll => Form::Acquire,
     cancel_acquire_weighted_at_every_poll => Form::AcquireWeighted,
     cancel_acquire_owned_at_every_poll => Form::AcquireOwned,
+    cancel_nested_calls_at_every_poll => Form::Nested,
+    cancel_a_returned_nested_call_at_every_poll => Form::NestedReturned,
 }
 
 #[cfg(feature = "stream")]
@@ -565,4 +611,228 @@ fn unused() -> (AtomicBool, AtomicUsize, Rejected, Arc<()>, fn()) {
         Arc::new(()),
         quiet_planned_panics,
     )
+}
+
+// ---- races: steering threads against submitting and cancelling threads ---------
+
+/// Polls `fut` on this thread at most `polls` times (a short pause between
+/// polls), then drops it; `None` if it did not finish.
+fn poll_then_drop<F: Future>(fut: F, polls: usize) -> Option<F::Output> {
+    let mut task = Task::new(fut);
+    for _ in 0..polls {
+        if let Poll::Ready(out) = task.poll() {
+            return Some(out);
+        }
+        thread::yield_now();
+    }
+    None
+}
+
+/// One race over `pool`: two steering threads (sizes within 0..=4, pause,
+/// resume, bounds, timeouts), three calling threads (async calls polled by
+/// hand and dropped after a random number of polls, sync calls, permits,
+/// blocking calls); at the end the pool is resumed at 2 slots, every thread
+/// must finish, and the pool must be whole with never more than 4 bodies
+/// at once.
+fn race(pool: Pool, seed: u64, barging: bool) {
+    if barging {
+        pool.set_sync_barging(Some(Duration::from_micros(200)));
+    }
+    let meter = Meter::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut threads = Vec::new();
+    for s in 0..2u64 {
+        let (pool, stop) = (pool.clone(), stop.clone());
+        threads.push(thread::spawn(move || {
+            let mut rng = Rng((seed + s).wrapping_mul(0x2545_F491_4F6C_DD1D) | 1);
+            while !stop.load(SeqCst) {
+                match rng.below(10) {
+                    0 => {
+                        pool.resize(rng.below(5) as usize);
+                    }
+                    1 => {
+                        let size = pool.size() as isize;
+                        let delta = rng.below(5) as isize - 2;
+                        pool.scale(delta.clamp(-size, 4 - size));
+                    }
+                    2 => {
+                        pool.pause();
+                        thread::sleep(Duration::from_micros(rng.below(200)));
+                        pool.resume();
+                    }
+                    3 => {
+                        pool.resize(0);
+                        thread::sleep(Duration::from_micros(rng.below(200)));
+                        pool.resize(1 + rng.below(4) as usize);
+                    }
+                    4 => {
+                        if pool.kind() == Kind::Autoscale {
+                            let min = rng.below(3) as usize;
+                            let _ = pool.set_bounds(min, 4);
+                        }
+                    }
+                    5 => {
+                        pool.set_admission_timeout(Some(Duration::ZERO));
+                        thread::sleep(Duration::from_micros(rng.below(100)));
+                        pool.set_admission_timeout(None);
+                    }
+                    6 => pool.set_admission_timeout(None),
+                    7 => {
+                        let _ = pool.set_max_waiting(Some(rng.below(3) as usize));
+                    }
+                    8 => {
+                        let _ = pool.set_max_waiting(None);
+                    }
+                    _ => pool.set_admission_timeout(Some(Duration::MAX)),
+                }
+                thread::sleep(Duration::from_micros(rng.below(300)));
+            }
+        }));
+    }
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut callers = Vec::new();
+    for c in 0..3u64 {
+        let (pool, meter, calls) = (pool.clone(), meter.clone(), calls.clone());
+        callers.push(thread::spawn(move || {
+            let mut rng = Rng((seed * 7 + c).wrapping_mul(0x9E37_79B9) | 1);
+            for _ in 0..600 {
+                calls.fetch_add(1, SeqCst);
+                let weight = rng.below(5) as i64 - 2;
+                let polls = rng.below(40) as usize;
+                match rng.below(7) {
+                    0 => {
+                        let _ = poll_then_drop(
+                            pool.submit_weighted(weight, short_body(meter.clone())),
+                            polls,
+                        );
+                    }
+                    1 => {
+                        let m = meter.clone();
+                        let _ = poll_then_drop(
+                            async {
+                                if let Ok(p) = pool.acquire_weighted(weight).await {
+                                    let inside = m.enter();
+                                    common::yield_now().await;
+                                    drop(inside);
+                                    drop(p);
+                                }
+                            },
+                            polls,
+                        );
+                    }
+                    2 => {
+                        // A sync call: bounded by its own timeout (never by
+                        // a steering thread's, which may be None).
+                        let m = meter.clone();
+                        let _ = pool.run_weighted(weight, || {
+                            let _inside = m.enter();
+                            thread::yield_now();
+                        });
+                    }
+                    3 => {
+                        let m = meter.clone();
+                        let _ = poll_then_drop(
+                            pool.submit_blocking_weighted(weight, move || {
+                                let _inside = m.enter();
+                                thread::yield_now();
+                            }),
+                            polls,
+                        );
+                    }
+                    4 => {
+                        if let Ok(p) = pool.try_acquire_owned(weight) {
+                            let inside = meter.enter();
+                            drop(inside);
+                            drop(p);
+                        }
+                    }
+                    5 => {
+                        let m = meter.clone();
+                        let _ = poll_then_drop(
+                            pool.submit(async {
+                                let _ = pool.submit(short_body(m.clone())).await;
+                                let _ = pool.run(|| drop(m.enter()));
+                            }),
+                            polls,
+                        );
+                    }
+                    _ => {
+                        let _ = poll_then_drop(
+                            pool.submit_judged(weight, short_body(meter.clone()), |_| {
+                                pool_runtime::Verdict::Success
+                            }),
+                            polls,
+                        );
+                    }
+                }
+            }
+        }));
+    }
+    // Sync callers may wait on a pool at 0 or paused-with-queue: the
+    // steering goes on until they are done, then the pool is set free.
+    let start = Instant::now();
+    while !callers.iter().all(|t| t.is_finished()) {
+        if start.elapsed() > Duration::from_secs(8) {
+            // Unstick whatever waits on a size of 0, then keep waiting.
+            stop.store(true, SeqCst);
+            pool.set_admission_timeout(None);
+            pool.resume();
+            pool.resize(2);
+        }
+        assert!(
+            start.elapsed() < WATCHDOG,
+            "callers hung: {:?}",
+            pool.stats()
+        );
+        thread::sleep(Duration::from_millis(2));
+    }
+    stop.store(true, SeqCst);
+    for t in threads.into_iter().chain(callers) {
+        t.join().unwrap();
+    }
+    pool.resume();
+    pool.set_admission_timeout(None);
+    pool.set_max_waiting(None).unwrap();
+    if pool.kind() == Kind::Autoscale {
+        pool.set_bounds(0, 4).unwrap();
+    }
+    pool.resize(2);
+    let start = Instant::now();
+    while meter.now() != 0 || pool.stats().running != 0 {
+        assert!(start.elapsed() < WATCHDOG, "{:?}", pool.stats());
+        thread::sleep(Duration::from_millis(1));
+    }
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.running, stats.nested, stats.waiting),
+        (0, 0, 0),
+        "{stats:?}"
+    );
+    assert_accounted(&stats);
+    assert_eq!(free_slots(&pool), 2, "{stats:?}");
+    assert!(
+        meter.max() <= 4,
+        "{} bodies at once: {stats:?}",
+        meter.max()
+    );
+}
+
+#[test]
+fn steering_races_against_calls_and_cancellations_on_every_kind() {
+    within(WATCHDOG, || {
+        for (i, (kind, order)) in KINDS.into_iter().enumerate() {
+            let pool = pool_of(kind, order);
+            pool.set_admission_timeout(Some(Duration::from_millis(200)));
+            race(pool, i as u64 + 1, false);
+        }
+    });
+}
+
+#[test]
+fn steering_races_against_calls_with_sync_barging_on_every_kind() {
+    within(WATCHDOG, || {
+        for (i, (kind, order)) in KINDS.into_iter().enumerate() {
+            race(pool_of(kind, order), i as u64 + 100, true);
+        }
+    });
 }
