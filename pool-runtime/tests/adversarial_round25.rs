@@ -836,3 +836,328 @@ fn steering_races_against_calls_with_sync_barging_on_every_kind() {
         }
     });
 }
+
+// ---- hostile wakers at every poll of every form ----------------------------------
+
+/// A waker whose clone panics (once per arming), whose wake panics, or whose
+/// drop panics, while armed; otherwise it does nothing. Leaked: its flags
+/// live as long as any clone the pool keeps.
+struct Hostile {
+    clone: AtomicBool,
+    wake: AtomicBool,
+    drop: AtomicBool,
+}
+
+fn hostile_waker(h: &'static Hostile) -> std::task::Waker {
+    use std::task::{RawWaker, RawWakerVTable};
+    fn vtable() -> &'static RawWakerVTable {
+        &RawWakerVTable::new(clone, wake, wake, drop)
+    }
+    fn me(data: *const ()) -> &'static Hostile {
+        unsafe { &*(data as *const Hostile) }
+    }
+    unsafe fn clone(data: *const ()) -> RawWaker {
+        if me(data).clone.swap(false, SeqCst) {
+            panic!("planned: a waker whose clone panics");
+        }
+        RawWaker::new(data, vtable())
+    }
+    unsafe fn wake(data: *const ()) {
+        if me(data).wake.load(SeqCst) && !thread::panicking() {
+            panic!("planned: a waker whose wake panics");
+        }
+    }
+    unsafe fn drop(data: *const ()) {
+        if me(data).drop.load(SeqCst) && !thread::panicking() {
+            panic!("planned: a waker whose drop panics");
+        }
+    }
+    unsafe { std::task::Waker::from_raw(RawWaker::new(h as *const Hostile as *const (), vtable())) }
+}
+
+/// A future polled by hand whose polls may unwind: a poll that panics ends
+/// it (it is dropped, as an executor drops a task that panicked).
+struct Guarded<'a> {
+    fut: Option<Boxed<'a>>,
+    done: bool,
+}
+
+impl<'a> Guarded<'a> {
+    fn new(fut: Boxed<'a>) -> Self {
+        Guarded {
+            fut: Some(fut),
+            done: false,
+        }
+    }
+
+    /// Polls with `waker`; true once finished (ready, or ended by a panic).
+    fn poll_with(&mut self, waker: &std::task::Waker) -> bool {
+        if let Some(fut) = self.fut.as_mut() {
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                fut.as_mut()
+                    .poll(&mut std::task::Context::from_waker(waker))
+            }));
+            match out {
+                Ok(Poll::Pending) => {}
+                Ok(Poll::Ready(())) => {
+                    self.fut = None;
+                    self.done = true;
+                }
+                Err(_) => {
+                    let fut = self.fut.take();
+                    // Its drop may meet a hostile waker too.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(fut)));
+                    self.done = true;
+                }
+            }
+        }
+        self.done
+    }
+
+    fn cancel(&mut self) {
+        let fut = self.fut.take();
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(fut)));
+        self.done = true;
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Fault {
+    Clone,
+    Wake,
+    Drop,
+}
+
+fn hostile_case(pool: &Pool, form: Form, polls: usize, fault: Fault, cancel: bool) {
+    let meter = Meter::default();
+    let h: &'static Hostile = Box::leak(Box::new(Hostile {
+        clone: AtomicBool::new(false),
+        wake: AtomicBool::new(false),
+        drop: AtomicBool::new(false),
+    }));
+    let bad = hostile_waker(h);
+    let good = std::task::Waker::noop();
+    let (gate_a, open_a) = common::gate();
+    let ma = meter.clone();
+    let mut a = Guarded::new(Box::pin(async move {
+        let _ = pool
+            .submit(async move {
+                let _inside = ma.enter();
+                gate_a.await
+            })
+            .await;
+    }));
+    let (gate_b, open_b) = common::gate();
+    let mb = meter.clone();
+    let mut b = Guarded::new(Box::pin(async move {
+        let _ = pool
+            .submit(async move {
+                let _inside = mb.enter();
+                gate_b.await
+            })
+            .await;
+    }));
+    a.poll_with(good);
+    b.poll_with(good);
+    let mut before = Guarded::new(call_of(Form::Submit, pool, &meter));
+    before.poll_with(good);
+    let mut target = Guarded::new(call_of(form, pool, &meter));
+    for i in 0..polls {
+        target.poll_with(if i + 1 == polls { &bad } else { good });
+        if i == polls / 2 {
+            open_a.store(true, SeqCst);
+        }
+        a.poll_with(good);
+        before.poll_with(good);
+    }
+    // Arm the fault, poll the target with the hostile waker (it may keep a
+    // clone), release a slot (which may wake the kept clone), poll again.
+    match fault {
+        Fault::Clone => h.clone.store(true, SeqCst),
+        Fault::Wake => h.wake.store(true, SeqCst),
+        Fault::Drop => h.drop.store(true, SeqCst),
+    }
+    target.poll_with(&bad);
+    open_a.store(true, SeqCst);
+    a.poll_with(good);
+    before.poll_with(good);
+    target.poll_with(&bad);
+    open_b.store(true, SeqCst);
+    b.poll_with(good);
+    if cancel {
+        target.cancel();
+    }
+    target.poll_with(&bad);
+    h.clone.store(false, SeqCst);
+    h.wake.store(false, SeqCst);
+    h.drop.store(false, SeqCst);
+    let start = Instant::now();
+    loop {
+        let all = [&mut a, &mut b, &mut before, &mut target]
+            .into_iter()
+            .fold(true, |all, t| t.poll_with(good) && all);
+        let s = pool.stats();
+        let quiet = all && meter.now() == 0 && s.running == 0 && s.waiting == 0;
+        // `nested` is checked below, after a bound: a leak there must fail
+        // fast rather than at the watchdog.
+        if quiet && (s.nested == 0 || start.elapsed() > Duration::from_secs(3)) {
+            break;
+        }
+        assert!(
+            start.elapsed() < WATCHDOG,
+            "{form:?} {fault:?} polls {polls} cancel {cancel} {:?}/{:?}: never settled ({} bodies; done {} {} {} {}): {s:?}",
+            pool.kind(), pool.order(),
+            meter.now(), a.done, b.done, before.done, target.done
+        );
+        thread::sleep(Duration::from_micros(200));
+    }
+    drop(bad);
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.running, stats.nested, stats.waiting),
+        (0, 0, 0),
+        "{form:?} {fault:?} polls {polls} cancel {cancel} {:?}/{:?}: {stats:?}",
+        pool.kind(),
+        pool.order()
+    );
+    assert_accounted(&stats);
+    assert_eq!(
+        free_slots(pool),
+        2,
+        "{form:?} {fault:?} polls {polls}: slots lost or made: {stats:?}"
+    );
+    assert!(
+        meter.max() <= 2,
+        "{form:?} {fault:?} polls {polls}: {} bodies at once",
+        meter.max()
+    );
+}
+
+fn hostile_everywhere(form: Form, faults: &'static [Fault]) {
+    quiet_planned_panics();
+    within(WATCHDOG, move || {
+        for (kind, order) in KINDS {
+            for polls in 0..6 {
+                for &fault in faults {
+                    for cancel in [false, true] {
+                        let pool = pool_of(kind, order);
+                        hostile_case(&pool, form, polls, fault, cancel);
+                    }
+                }
+            }
+        }
+    });
+}
+
+macro_rules! hostile_tests {
+    ($($name:ident => $form:expr,)*) => {
+        $(
+            #[test]
+            fn $name() {
+                hostile_everywhere($form, ALL_FAULTS);
+            }
+        )*
+    };
+}
+
+hostile_tests! {
+    hostile_wakers_at_every_poll_of_submit => Form::Submit,
+    hostile_wakers_at_every_poll_of_submit_weighted => Form::SubmitMin,
+    hostile_wakers_at_every_poll_of_submit_judged => Form::Judged,
+    hostile_wakers_at_every_poll_of_submit_blocking => Form::Blocking,
+    hostile_wakers_at_every_poll_of_acquire => Form::Acquire,
+    hostile_wakers_at_every_poll_of_acquire_owned => Form::AcquireOwned,
+    hostile_wakers_at_every_poll_of_a_returned_nested_call => Form::NestedReturned,
+}
+
+const ALL_FAULTS: &[Fault] = &[Fault::Clone, Fault::Wake, Fault::Drop];
+
+/// Nested calls, with wakers whose clone or drop panics.
+#[test]
+fn hostile_wakers_at_every_poll_of_nested_calls() {
+    hostile_everywhere(Form::Nested, &[Fault::Clone, Fault::Drop]);
+}
+
+/// Nested calls, with wakers whose wake panics: the lend handed from one
+/// nested call to the next wakes the next one's waker, whose panic unwinds
+/// out of the returning call's end before it is counted out of `nested`
+/// (see the focused test below).
+#[test]
+#[ignore = "bug: a nested call's end leaks Stats::nested (+1 forever, identity broken) when the lend it hands to the next nested call wakes a waker that panics"]
+fn hostile_wakers_whose_wake_panics_at_every_poll_of_nested_calls() {
+    hostile_everywhere(Form::Nested, &[Fault::Wake]);
+}
+
+#[cfg(feature = "stream")]
+hostile_tests! {
+    hostile_wakers_at_every_poll_of_a_stream_unordered => Form::StreamUnordered,
+    hostile_wakers_at_every_poll_of_a_stream_ordered => Form::StreamOrdered,
+}
+
+#[cfg(feature = "tower")]
+hostile_tests! {
+    hostile_wakers_at_every_poll_of_the_tower_service => Form::Tower,
+}
+
+/// Promise (README, "Faults lose nothing": "a waker whose `wake` panics
+/// does not stop the rest of its batch (the first panic is re-raised once
+/// all are woken ...)"; "Accounting": "Every term of `submitted ==
+/// completed + rejected + cancelled + running + nested + waiting` is counted
+/// on its own"). Attack: a call of a pool of 1 whose work joins two nested
+/// calls; the first runs under the lent slot, the second waits for it; the
+/// task's waker's `wake` panics. When the first ends, the lend passes to the
+/// second (counted in `nested`) and its waker is woken, which panics: the
+/// panic is re-raised out of `Core::return_lend` (its `WakeList` dropped at
+/// the end of the function), so `end_call` (call/held.rs) never reaches the
+/// `core.nested_ended()` after it for the call that returned the lend. The
+/// slot comes back, but `Stats::nested` stays 1 forever and the identity is
+/// off by one.
+#[test]
+#[ignore = "bug: Stats::nested leaks +1 forever (identity broken) when a nested call hands its lend to a nested waiter whose waker's wake panics (end_call skips nested_ended on the unwind from return_lend)"]
+fn a_lend_handed_to_a_nested_call_whose_wake_panics_is_given_back() {
+    quiet_planned_panics();
+    for (kind, order) in KINDS {
+        let pool = pool_of(kind, order);
+        pool.resize(1);
+        let meter = Meter::default();
+        let h: &'static Hostile = Box::leak(Box::new(Hostile {
+            clone: AtomicBool::new(false),
+            wake: AtomicBool::new(false),
+            drop: AtomicBool::new(false),
+        }));
+        let bad = hostile_waker(h);
+        let m = meter.clone();
+        let p = &pool;
+        let mut parent = Guarded::new(Box::pin(async move {
+            let _ = p
+                .submit(async {
+                    let _ = futures::join!(
+                        p.submit(short_body(m.clone())),
+                        p.submit(short_body(m.clone())),
+                    );
+                })
+                .await;
+        }));
+        parent.poll_with(&bad);
+        let s = pool.stats();
+        assert_eq!((s.running, s.nested, s.waiting), (1, 1, 1), "{s:?}");
+        h.wake.store(true, SeqCst);
+        let ended = parent.poll_with(&bad);
+        h.wake.store(false, SeqCst);
+        let mut n = 0;
+        while !parent.poll_with(&bad) {
+            n += 1;
+            assert!(n < 1000);
+        }
+        let stats = pool.stats();
+        let free = free_slots(&pool);
+        assert_eq!(
+            (stats.running, stats.nested, stats.waiting, free),
+            (0, 0, 0, 1),
+            "{kind:?}/{order:?} (ended by the panic: {ended}): {stats:?}"
+        );
+        assert_accounted(&stats);
+        assert_eq!(free_slots(&pool), 1, "{stats:?}");
+        assert!(meter.max() <= 1);
+    }
+}
