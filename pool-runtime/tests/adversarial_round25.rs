@@ -1235,3 +1235,296 @@ fn a_lend_handed_from_a_nested_blocking_job_to_a_waiter_whose_wake_panics() {
         }
     });
 }
+
+// ---- panics in the tower integration's user code ---------------------------------
+
+#[cfg(feature = "tower")]
+mod tower_faults {
+    use super::*;
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use pool_runtime::{AdaptiveSettings, ScalePolicy};
+    use std::task::Context;
+    use tower::{Layer, Service};
+
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    pub(super) enum Point {
+        None,
+        InnerPollReady,
+        InnerCall,
+        InnerFuturePoll,
+        InnerFutureDrop,
+        Weight,
+        Overload,
+    }
+
+    #[derive(Clone)]
+    struct Faulty {
+        point: Point,
+        meter: Meter,
+    }
+
+    struct FaultyFuture {
+        point: Point,
+        meter: Meter,
+        inside: Option<common::Inside>,
+        polls: u32,
+    }
+
+    impl Future for FaultyFuture {
+        type Output = Result<u32, BoxError>;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            if self.inside.is_none() {
+                let inside = self.meter.enter();
+                self.inside = Some(inside);
+            }
+            self.polls += 1;
+            if self.point == Point::InnerFuturePoll && self.polls == 2 {
+                panic!("planned: an inner future's poll panics");
+            }
+            if self.polls < 3 {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            self.inside = None;
+            Poll::Ready(Ok(7))
+        }
+    }
+
+    impl Drop for FaultyFuture {
+        fn drop(&mut self) {
+            self.inside = None;
+            if self.point == Point::InnerFutureDrop && !thread::panicking() {
+                panic!("planned: an inner future's drop panics");
+            }
+        }
+    }
+
+    impl Service<u32> for Faulty {
+        type Response = u32;
+        type Error = BoxError;
+        type Future = FaultyFuture;
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+            if self.point == Point::InnerPollReady {
+                panic!("planned: an inner poll_ready panics");
+            }
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, _: u32) -> FaultyFuture {
+            if self.point == Point::InnerCall {
+                panic!("planned: an inner call panics");
+            }
+            FaultyFuture {
+                point: self.point,
+                meter: self.meter.clone(),
+                inside: None,
+                polls: 0,
+            }
+        }
+    }
+
+    /// Drives one request through `svc` by hand, every step caught;
+    /// `cancel_after`: drop the response future after that many polls.
+    fn drive<S: Service<u32>>(svc: &mut S, cancel_after: Option<u32>) -> bool {
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let caught = |f: &mut dyn FnMut() -> bool| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(false)
+        };
+        let start = Instant::now();
+        loop {
+            let ready =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| svc.poll_ready(&mut cx)));
+            match ready {
+                Ok(Poll::Ready(Ok(()))) => break,
+                Ok(Poll::Ready(Err(_))) | Err(_) => return false,
+                Ok(Poll::Pending) => {}
+            }
+            assert!(start.elapsed() < WATCHDOG);
+            thread::sleep(Duration::from_micros(100));
+        }
+        let fut = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| svc.call(1)));
+        let Ok(fut) = fut else { return false };
+        let mut fut = Box::pin(fut);
+        let mut polls = 0;
+        let mut fut = Some(&mut fut);
+        caught(&mut || loop {
+            if cancel_after == Some(polls) {
+                // Dropping the response future (an inner drop may panic).
+                fut.take();
+                return false;
+            }
+            polls += 1;
+            match fut.as_mut().unwrap().as_mut().poll(&mut cx) {
+                Poll::Ready(out) => return out.is_ok(),
+                Poll::Pending => {}
+            }
+            assert!(start.elapsed() < WATCHDOG);
+        })
+    }
+
+    fn pools() -> Vec<Pool> {
+        vec![
+            Pool::fixed(1),
+            Pool::builder()
+                .kind(Kind::Autoscale)
+                .min(1)
+                .max(2)
+                .size(1)
+                .scale_policy(ScalePolicy::Adaptive(AdaptiveSettings::DEFAULT))
+                .build()
+                .unwrap(),
+        ]
+    }
+
+    #[track_caller]
+    fn assert_whole(pool: &Pool, what: &str) {
+        let start = Instant::now();
+        while pool.stats().running != 0 && start.elapsed() < Duration::from_secs(2) {
+            thread::sleep(Duration::from_millis(1));
+        }
+        let stats = pool.stats();
+        assert_eq!(
+            (stats.running, stats.nested, stats.waiting),
+            (0, 0, 0),
+            "{what}: {stats:?}"
+        );
+        assert_accounted(&stats);
+        assert_eq!(free_slots(pool), pool.size(), "{what}: {stats:?}");
+    }
+
+    /// Promise (README "bad input ... never a panic or a freeze"; "a
+    /// panicking call frees its slot and the panic reaches the caller").
+    /// Attack: a panic at every user callback of the tower integration (the
+    /// inner service's `poll_ready`, `call`, its future's poll and drop, a
+    /// weight function, an `overload` predicate), on every layer mode
+    /// (constant weight waiting or rejecting, weight function waiting or
+    /// rejecting), on a fixed and an adaptive pool, with the response
+    /// dropped at every poll; another request waits meanwhile. The pool
+    /// must end whole and a clean request must go through afterwards.
+    #[test]
+    fn panics_at_every_tower_callback_leave_the_pool_whole() {
+        quiet_planned_panics();
+        within(WATCHDOG, || {
+            for point in [
+                Point::None,
+                Point::InnerPollReady,
+                Point::InnerCall,
+                Point::InnerFuturePoll,
+                Point::InnerFutureDrop,
+                Point::Weight,
+                Point::Overload,
+            ] {
+                for pool in pools() {
+                    for mode in 0..4 {
+                        for cancel in [None, Some(0), Some(1), Some(2), Some(5)] {
+                            case(&pool, point, mode, cancel);
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    fn case(pool: &Pool, point: Point, mode: u32, cancel: Option<u32>) {
+        let meter = Meter::default();
+        let inner = Faulty {
+            point,
+            meter: meter.clone(),
+        };
+        let what = format!("{point:?} mode {mode} cancel {cancel:?} {:?}", pool.kind());
+        let overload = move |r: &Result<u32, BoxError>| {
+            if point == Point::Overload {
+                panic!("planned: an overload predicate panics");
+            }
+            r.is_err()
+        };
+        let weight = move |_: &u32| -> i64 {
+            if point == Point::Weight {
+                panic!("planned: a weight function panics");
+            }
+            3
+        };
+        let base = PooledLayer::pool(pool.clone()).overload(overload);
+        // A holder makes the request wait first (waiting modes).
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let release = {
+            let holder = std::sync::Mutex::new(Some(holder));
+            move || drop(holder.lock().unwrap().take())
+        };
+        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match mode {
+            0 => {
+                let mut svc = base.wait().layer(inner.clone());
+                let mut cx = Context::from_waker(std::task::Waker::noop());
+                let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    svc.poll_ready(&mut cx).is_pending()
+                }));
+                release();
+                let _ = first;
+                drive(&mut svc, cancel)
+            }
+            1 => {
+                release();
+                let mut svc = base.reject().layer(inner.clone());
+                drive(&mut svc, cancel)
+            }
+            2 => {
+                let mut svc = base.weight(weight).wait().layer(inner.clone());
+                let waker = std::task::Waker::noop();
+                let mut cx = Context::from_waker(waker);
+                // Called while the holder holds the slot: the response
+                // future waits for it.
+                let fut = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let _ = svc.poll_ready(&mut cx);
+                    svc.call(1)
+                }));
+                match fut {
+                    Err(_) => {
+                        release();
+                        false
+                    }
+                    Ok(fut) => {
+                        let mut fut = Box::pin(fut);
+                        let mut polls = 0u32;
+                        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loop {
+                            if cancel == Some(polls) {
+                                return false;
+                            }
+                            if polls == 1 {
+                                release();
+                            }
+                            polls += 1;
+                            if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+                                return out.is_ok();
+                            }
+                            thread::sleep(Duration::from_micros(50));
+                        }));
+                        release();
+                        let dropped =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                                drop(fut)
+                            }));
+                        let _ = dropped;
+                        out.unwrap_or(false)
+                    }
+                }
+            }
+            _ => {
+                release();
+                let mut svc = base.weight(weight).reject().layer(inner.clone());
+                drive(&mut svc, cancel)
+            }
+        }));
+        release();
+        let _ = ok;
+        assert_whole(pool, &what);
+        assert!(meter.max() <= pool.size().max(1), "{what}: {}", meter.max());
+        // A clean request goes through.
+        let clean = Faulty {
+            point: Point::None,
+            meter: meter.clone(),
+        };
+        let mut svc = PooledLayer::pool(pool.clone()).layer(clean);
+        assert!(drive(&mut svc, None), "{what}: a clean request after");
+        assert_whole(pool, &what);
+    }
+}
