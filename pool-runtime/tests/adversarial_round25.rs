@@ -1528,3 +1528,162 @@ mod tower_faults {
         assert_whole(pool, &what);
     }
 }
+
+// ---- panics in a pooled stream's user code ---------------------------------------
+
+#[cfg(feature = "stream")]
+mod stream_faults {
+    use super::*;
+    use pool_runtime::PooledStreamExt;
+
+    /// An item that enters the meter, pends `polls` times, and may panic in
+    /// its poll or its drop.
+    struct Item {
+        meter: Meter,
+        inside: Option<common::Inside>,
+        polls: u32,
+        panic_poll: bool,
+        panic_drop: bool,
+    }
+
+    impl Future for Item {
+        type Output = u32;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<u32> {
+            if self.inside.is_none() {
+                let inside = self.meter.enter();
+                self.inside = Some(inside);
+            }
+            if self.polls == 0 {
+                self.inside = None;
+                if self.panic_poll {
+                    panic!("planned: a stream item's poll panics");
+                }
+                return Poll::Ready(1);
+            }
+            self.polls -= 1;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+
+    impl Drop for Item {
+        fn drop(&mut self) {
+            self.inside = None;
+            if self.panic_drop && !thread::panicking() {
+                panic!("planned: a stream item's drop panics");
+            }
+        }
+    }
+
+    /// Promise (README: "a panicking call frees its slot and the panic
+    /// reaches the caller"; streams share the pool's limit). Attack: streams
+    /// (unordered, unordered weighted, ordered) of 12 items over every pool
+    /// kind, one item panicking in its poll, in its drop, or in the weight
+    /// function, at every position; limits 0, 1 and `usize::MAX`; the
+    /// stream is polled until it panics or ends, then dropped. The pool
+    /// must end whole, never more bodies at once than its size.
+    #[test]
+    fn panics_at_every_stream_callback_and_position_leave_the_pool_whole() {
+        quiet_planned_panics();
+        within(WATCHDOG, || {
+            for (kind, order) in KINDS {
+                for at in 0..12u32 {
+                    for fault in 0..3 {
+                        for (shape, limit) in [(0, 0), (1, 1), (2, usize::MAX), (0, usize::MAX)] {
+                            let pool = pool_of(kind, order);
+                            stream_case(&pool, at, fault, shape, limit);
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    fn stream_case(pool: &Pool, at: u32, fault: u32, shape: u32, limit: usize) {
+        use futures::StreamExt;
+        let meter = Meter::default();
+        let m = meter.clone();
+        let items = (0..12u32).map(move |i| Item {
+            meter: m.clone(),
+            inside: None,
+            polls: i % 3,
+            panic_poll: fault == 0 && i == at,
+            panic_drop: fault == 1 && i == at,
+        });
+        let weight = move |item: &Item| -> i64 {
+            if fault == 2 {
+                // The `at`-th call of the weight function panics.
+                WEIGHTS.with(|w| {
+                    let n = w.get();
+                    w.set(n + 1);
+                    if n == at {
+                        panic!("planned: a stream's weight function panics");
+                    }
+                });
+            }
+            i64::from(item.polls) - 1
+        };
+        thread_local! {
+            static WEIGHTS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+        }
+        WEIGHTS.with(|w| w.set(0));
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let waker = std::task::Waker::noop();
+            let mut cx = std::task::Context::from_waker(waker);
+            let mut n = 0;
+            let start = Instant::now();
+            macro_rules! run {
+                ($s:expr) => {{
+                    let mut s = Box::pin($s);
+                    loop {
+                        match s.poll_next_unpin(&mut cx) {
+                            Poll::Ready(Some(_)) => n += 1,
+                            Poll::Ready(None) => break,
+                            Poll::Pending => {}
+                        }
+                        assert!(meter.max() <= 2, "{} bodies at once", meter.max());
+                        assert!(start.elapsed() < WATCHDOG);
+                    }
+                }};
+            }
+            match shape {
+                0 => run!(futures::stream::iter(items)
+                    .pooled_unordered(pool)
+                    .limit(limit)),
+                1 => run!(futures::stream::iter(items)
+                    .pooled_unordered_weighted(pool, weight)
+                    .limit(limit)),
+                _ => run!(futures::stream::iter(items)
+                    .pooled_ordered(pool)
+                    .limit(limit)),
+            }
+            n
+        }));
+        let what = format!(
+            "at {at} fault {fault} shape {shape} limit {limit} {:?}/{:?}",
+            pool.kind(),
+            pool.order()
+        );
+        match out {
+            Ok(n) => assert_eq!(n, 12, "{what}: every item yielded"),
+            Err(payload) => {
+                let planned = payload
+                    .downcast_ref::<&str>()
+                    .is_some_and(|s| s.starts_with("planned"));
+                if !planned {
+                    std::panic::resume_unwind(payload);
+                }
+            }
+        }
+        let stats = pool.stats();
+        assert_eq!(
+            (stats.running, stats.nested, stats.waiting),
+            (0, 0, 0),
+            "{what}: {stats:?}"
+        );
+        assert_accounted(&stats);
+        assert_eq!(free_slots(pool), 2, "{what}: {stats:?}");
+        assert_eq!(meter.now(), 0, "{what}");
+        assert!(meter.max() <= 2, "{what}: {}", meter.max());
+    }
+}
