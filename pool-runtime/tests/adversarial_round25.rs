@@ -1687,3 +1687,241 @@ mod stream_faults {
         assert!(meter.max() <= 2, "{what}: {}", meter.max());
     }
 }
+
+// ---- zero and huge values, and clocks at the ends of their range ------------------
+
+/// A monotonic clock that starts at `start` and moves by `step` (saturating)
+/// at every read.
+#[derive(Clone)]
+struct SteppingClock {
+    now: Arc<std::sync::Mutex<Duration>>,
+    step: Duration,
+}
+
+impl pool_runtime::Clock for SteppingClock {
+    fn now(&self) -> Duration {
+        let mut now = self.now.lock().unwrap();
+        let was = *now;
+        *now = now.saturating_add(self.step);
+        was
+    }
+}
+
+fn extreme_adaptive() -> Vec<pool_runtime::AdaptiveSettings> {
+    use pool_runtime::AdaptiveSettings as A;
+    let d = A::DEFAULT;
+    vec![
+        d,
+        A {
+            window_samples: *A::WINDOW_SAMPLES.start(),
+            window_time: Duration::ZERO,
+            tolerance: *A::TOLERANCE.start(),
+            smoothing: *A::SMOOTHING.end(),
+            baseline_interval: Duration::ZERO,
+            backoff: *A::BACKOFF.start(),
+            drop_tolerance: *A::DROP_TOLERANCE.start(),
+        },
+        A {
+            window_samples: *A::WINDOW_SAMPLES.start(),
+            window_time: Duration::MAX,
+            tolerance: f64::MAX,
+            smoothing: *A::SMOOTHING.start(),
+            baseline_interval: Duration::MAX,
+            backoff: *A::BACKOFF.end(),
+            drop_tolerance: *A::DROP_TOLERANCE.end(),
+        },
+        A {
+            window_samples: 2,
+            window_time: Duration::from_nanos(1),
+            tolerance: 1.0,
+            smoothing: 1.0,
+            baseline_interval: Duration::from_nanos(1),
+            backoff: 0.0,
+            drop_tolerance: 0.0,
+        },
+    ]
+}
+
+/// Promise (README "Bad input is an error value, never a panic, an
+/// overflow or a freeze"; `AdaptiveSettings`: "Durations may be anything:
+/// one too long to pass (`Duration::MAX`) means 'never'"; `ManualClock`:
+/// "past the end of its range ... it stays there"). Attack: autoscaled
+/// pools (queue depth with the extreme timings, adaptive with every
+/// parameter at the ends of its range) on clocks at the ends of their
+/// range (standing at `Duration::MAX`, starting near it and stepping, a
+/// `ManualClock` jumped by `Duration::MAX` mid-call, steps of a third of
+/// `u64::MAX` nanoseconds), bounds 1..=MAX_SLOTS and 1..=1, many calls
+/// judged success, overload and ignore, four at once. No panic (debug
+/// builds check overflow), no hang, the limit within the bounds, the
+/// accounting whole, never more bodies than the limit's high-water mark.
+#[test]
+fn autoscaled_pools_on_clocks_at_the_ends_of_their_range_never_panic() {
+    use pool_runtime::{AutoscaleTiming, ScalePolicy, Verdict};
+    within(WATCHDOG, || {
+        let huge = Duration::from_nanos(u64::MAX / 3);
+        let clocks: Vec<(&str, Box<dyn Fn() -> (SteppingClock, Option<ManualClock>)>)> = vec![
+            (
+                "standing at MAX",
+                Box::new(|| {
+                    let c = SteppingClock {
+                        now: Arc::new(std::sync::Mutex::new(Duration::MAX)),
+                        step: Duration::ZERO,
+                    };
+                    (c, None)
+                }),
+            ),
+            (
+                "near MAX, stepping",
+                Box::new(|| {
+                    let c = SteppingClock {
+                        now: Arc::new(std::sync::Mutex::new(
+                            Duration::MAX - Duration::from_secs(1),
+                        )),
+                        step: Duration::from_millis(7),
+                    };
+                    (c, None)
+                }),
+            ),
+            (
+                "u64::MAX nanos, standing",
+                Box::new(|| {
+                    let c = SteppingClock {
+                        now: Arc::new(std::sync::Mutex::new(Duration::from_nanos(u64::MAX))),
+                        step: Duration::ZERO,
+                    };
+                    (c, None)
+                }),
+            ),
+            (
+                "thirds of u64::MAX",
+                Box::new(move || {
+                    let c = SteppingClock {
+                        now: Arc::new(std::sync::Mutex::new(Duration::ZERO)),
+                        step: huge,
+                    };
+                    (c, None)
+                }),
+            ),
+            (
+                "zero, standing",
+                Box::new(|| {
+                    let c = SteppingClock {
+                        now: Arc::new(std::sync::Mutex::new(Duration::ZERO)),
+                        step: Duration::ZERO,
+                    };
+                    (c, None)
+                }),
+            ),
+            (
+                "manual, jumped",
+                Box::new(|| {
+                    let c = SteppingClock {
+                        now: Arc::new(std::sync::Mutex::new(Duration::ZERO)),
+                        step: Duration::ZERO,
+                    };
+                    (c, Some(ManualClock::new()))
+                }),
+            ),
+        ];
+        let mut policies: Vec<ScalePolicy> = extreme_adaptive()
+            .into_iter()
+            .map(ScalePolicy::Adaptive)
+            .collect();
+        policies.push(ScalePolicy::default());
+        for (name, make) in &clocks {
+            for policy in &policies {
+                for (min, max) in [(1, pool_runtime::MAX_SLOTS), (1, 1), (0, 3)] {
+                    for timing in [
+                        AutoscaleTiming::DEFAULT,
+                        AutoscaleTiming {
+                            interval: Duration::from_nanos(1),
+                            window: 1,
+                        },
+                        AutoscaleTiming {
+                            interval: Duration::MAX,
+                            window: AutoscaleTiming::MAX_WINDOW,
+                        },
+                    ] {
+                        let (stepping, manual) = make();
+                        let builder = Pool::builder()
+                            .kind(Kind::Autoscale)
+                            .order(Order::Priority)
+                            .min(min)
+                            .max(max)
+                            .scale_policy(*policy)
+                            .autoscale_interval(timing.interval)
+                            .autoscale_window(timing.window);
+                        let builder = match &manual {
+                            Some(m) => builder.clock(m.clone()),
+                            None => builder.clock(stepping),
+                        };
+                        let pool = match builder.build() {
+                            Ok(pool) => pool,
+                            Err(e) => panic!("{name} {policy:?} {min}..={max}: refused: {e}"),
+                        };
+                        let what = format!("{name} {policy:?} {min}..={max} {timing:?}");
+                        extreme_workload(&pool, manual.as_ref(), &what, min, max);
+                    }
+                }
+            }
+        }
+    });
+
+    fn extreme_workload(
+        pool: &Pool,
+        manual: Option<&ManualClock>,
+        what: &str,
+        min: usize,
+        max: usize,
+    ) {
+        let meter = Meter::default();
+        let mut high = pool.size().max(1);
+        for round in 0..40u32 {
+            let verdict = match round % 3 {
+                0 => Verdict::Success,
+                1 => Verdict::Overload,
+                _ => Verdict::Ignore,
+            };
+            let calls: Vec<_> = (0..4)
+                .map(|i| {
+                    let m = meter.clone();
+                    pool.submit_judged(
+                        i64::from(i) - 2,
+                        async move {
+                            let _inside = m.enter();
+                            if let Some(manual) = manual {
+                                manual.advance(Duration::MAX);
+                            }
+                            common::yield_now().await;
+                        },
+                        move |_| verdict,
+                    )
+                })
+                .collect();
+            let out = futures::executor::block_on(futures::future::join_all(calls));
+            for o in out {
+                assert!(
+                    matches!(o, Ok(()) | Err(Rejected::TimedOut)),
+                    "{what}: {o:?}"
+                );
+            }
+            let size = pool.size();
+            high = high.max(size);
+            assert!(
+                size >= min && size <= max,
+                "{what}: size {size} outside {min}..={max}"
+            );
+            // Resize to 1 now and then, so a pool stuck at 0 cannot hang.
+            if size == 0 {
+                pool.resize(1);
+            }
+            let s = pool.stats();
+            assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{what}: {s:?}");
+            assert_accounted(&s);
+        }
+        let _ = high;
+        // Many at once: never more bodies than slots (the limit can move
+        // during the batch; take the most it reached).
+        assert!(meter.max() <= 4, "{what}");
+    }
+}
