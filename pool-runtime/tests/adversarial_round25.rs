@@ -1925,3 +1925,197 @@ fn autoscaled_pools_on_clocks_at_the_ends_of_their_range_never_panic() {
         assert!(meter.max() <= 4, "{what}");
     }
 }
+
+// ---- configuration reloads racing calls ------------------------------------------
+
+#[cfg(feature = "config")]
+mod reload_races {
+    use super::*;
+    use pool_runtime::{config, register_group};
+
+    static RELOADED: Group = Group::new(GroupSpec::new("adv25::reloaded").size(2));
+    static OUTER: Group = Group::new(GroupSpec::new("adv25::outer").size(1));
+    register_group!(RELOADED);
+    register_group!(OUTER);
+
+    fn text(rng: &mut Rng) -> String {
+        let mut t = String::new();
+        match rng.below(4) {
+            0 => t.push_str("ceiling = 2\n"),
+            1 => t.push_str("ceiling = 1000\n"),
+            _ => {}
+        }
+        t.push_str("[groups.\"adv25::reloaded\"]\n");
+        match rng.below(4) {
+            0 => t.push_str(&format!("size = {}\n", 1 + rng.below(4))),
+            1 => t.push_str(&format!(
+                "kind = \"autoscale\"\nmin = {}\nmax = 4\n",
+                rng.below(3)
+            )),
+            2 => t.push_str(&format!(
+                "kind = \"autoscale\"\norder = \"priority\"\npolicy = \"adaptive\"\nmin = 1\nmax = {}\n",
+                1 + rng.below(4)
+            )),
+            _ => t.push_str("order = \"lifo\"\nmax_waiting = 1\nadmission_timeout = \"0s\"\n"),
+        }
+        if rng.below(3) == 0 {
+            t.push_str("[groups.\"adv25::outer\"]\nsize = 2\nadmission_timeout = \"none\"\n");
+        }
+        t
+    }
+
+    /// Promise (README "Configuration": "Reload applies changed limits to
+    /// running pools at once (growing admits waiters, shrinking lets running
+    /// calls finish)"; loads are all or nothing; lock order lets settings
+    /// reads race reloads). Attack, in a process of its own (the ceiling
+    /// is process-wide): a thread reloading random files (sizes 1..=4,
+    /// autoscaled and adaptive with max 4, LIFO with a zero timeout and a
+    /// waiting bound of 1, a ceiling of 2 or none) and the environment,
+    /// clearing now and then, and reading settings and the group list;
+    /// three threads calling the group (async calls dropped after a random
+    /// number of polls, sync calls, permits, calls of another group nesting
+    /// into it). Nothing hangs; never more than 4 of the group's bodies at
+    /// once (counted from outside); at the end both groups are accounted
+    /// for and quiet, every slot takeable.
+    #[test]
+    fn reloads_racing_calls_and_cancellations_keep_the_limit_and_the_accounting() {
+        common::in_own_process(
+            "reload_races::reloads_racing_calls_and_cancellations_keep_the_limit_and_the_accounting",
+            &[],
+            scenario,
+        );
+    }
+
+    fn scenario() {
+        let meter = Meter::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let loader = {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                let mut rng = Rng(0x5EED_1234_5678_9ABC);
+                let mut loads = 0;
+                while !stop.load(SeqCst) {
+                    match rng.below(8) {
+                        0 => {
+                            config::clear();
+                        }
+                        1 => {
+                            let vars = common::vars(&[(
+                                "POOLED_ADV25__RELOADED_MAX_WAITING",
+                                if rng.below(2) == 0 { "0" } else { "100" },
+                            )]);
+                            let _ = config::load_env_from(vars);
+                        }
+                        2 => {
+                            let _ = RELOADED.settings();
+                            let _ = pool_runtime::groups().len();
+                        }
+                        _ => {
+                            let t = text(&mut rng);
+                            if let Err(e) = config::load_str("race.toml", &t) {
+                                panic!("a valid file was refused: {e}\n{t}");
+                            }
+                        }
+                    }
+                    loads += 1;
+                    thread::sleep(Duration::from_micros(rng.below(400)));
+                }
+                loads
+            })
+        };
+        let mut callers = Vec::new();
+        for c in 0..3u64 {
+            let meter = meter.clone();
+            callers.push(thread::spawn(move || {
+                let mut rng = Rng(0xC0FFEE ^ (c + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                for _ in 0..400 {
+                    let polls = rng.below(30) as usize;
+                    let w = rng.below(5) as i64 - 2;
+                    match rng.below(5) {
+                        0 => {
+                            let _ = poll_then_drop(
+                                RELOADED.submit(w, short_body(meter.clone())),
+                                polls,
+                            );
+                        }
+                        1 => {
+                            let m = meter.clone();
+                            // Sync: bounded by the file's timeouts or by a
+                            // slot freeing (every body is short).
+                            let _ = RELOADED.run_weighted(w, move || drop(m.enter()));
+                        }
+                        2 => {
+                            if let Ok(p) = RELOADED.try_acquire_owned(w) {
+                                drop(meter.enter());
+                                drop(p);
+                            }
+                        }
+                        3 => {
+                            let m = meter.clone();
+                            let _ = poll_then_drop(
+                                async {
+                                    if let Ok(p) = RELOADED.acquire_owned(w).await {
+                                        let inside = m.enter();
+                                        common::yield_now().await;
+                                        drop(inside);
+                                        drop(p);
+                                    }
+                                },
+                                polls,
+                            );
+                        }
+                        _ => {
+                            let m = meter.clone();
+                            let _ = poll_then_drop(
+                                OUTER.submit(0, async move {
+                                    let _ = RELOADED.submit(w, short_body(m.clone())).await;
+                                    let _ = RELOADED.run(|| drop(m.enter()));
+                                }),
+                                polls,
+                            );
+                        }
+                    }
+                }
+            }));
+        }
+        let start = Instant::now();
+        while !callers.iter().all(|t| t.is_finished()) {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "callers hung: {:?} {:?}",
+                RELOADED.stats(),
+                OUTER.stats()
+            );
+            thread::sleep(Duration::from_millis(2));
+        }
+        stop.store(true, SeqCst);
+        let loads = loader.join().unwrap();
+        for t in callers {
+            t.join().unwrap();
+        }
+        config::clear();
+        assert!(loads > 10, "{loads} loads");
+        let start = Instant::now();
+        while meter.now() != 0 || RELOADED.stats().running != 0 || OUTER.stats().running != 0 {
+            assert!(start.elapsed() < WATCHDOG, "{:?}", RELOADED.stats());
+            thread::sleep(Duration::from_millis(1));
+        }
+        for g in [&RELOADED, &OUTER] {
+            let stats = g.stats();
+            assert_eq!(
+                (stats.running, stats.nested, stats.waiting),
+                (0, 0, 0),
+                "{}: {stats:?}",
+                g.name()
+            );
+            assert_accounted(&stats);
+        }
+        assert_eq!(RELOADED.size(), 2, "back to the declaration");
+        assert_eq!(free_slots(RELOADED.pool()), 2, "{:?}", RELOADED.stats());
+        assert!(meter.max() <= 4, "{} bodies at once", meter.max());
+        if let Some(ceiling) = pool_runtime::ceiling::stats() {
+            assert_accounted(&ceiling);
+            assert_eq!((ceiling.running, ceiling.waiting), (0, 0), "{ceiling:?}");
+        }
+    }
+}
