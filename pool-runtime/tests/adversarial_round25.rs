@@ -2119,3 +2119,232 @@ mod reload_races {
         }
     }
 }
+
+// ---- a metrics recorder and a tracing subscriber that panic everywhere -------------
+
+/// Panics unless the thread is already unwinding (a panic there would abort
+/// the process, whoever's fault it is).
+fn planned(what: &str) {
+    if !thread::panicking() {
+        panic!("planned: {what}");
+    }
+}
+
+#[cfg(feature = "metrics")]
+mod panicking_metrics {
+    use super::*;
+
+    struct Boom;
+
+    impl metrics::CounterFn for Boom {
+        fn increment(&self, _: u64) {
+            planned("a counter's increment panics");
+        }
+        fn absolute(&self, _: u64) {
+            planned("a counter's absolute panics");
+        }
+    }
+
+    impl metrics::GaugeFn for Boom {
+        fn increment(&self, _: f64) {
+            planned("a gauge's increment panics");
+        }
+        fn decrement(&self, _: f64) {
+            planned("a gauge's decrement panics");
+        }
+        fn set(&self, _: f64) {
+            planned("a gauge's set panics");
+        }
+    }
+
+    impl metrics::HistogramFn for Boom {
+        fn record(&self, _: f64) {
+            planned("a histogram's record panics");
+        }
+    }
+
+    /// Every handle panics when used; every third registration panics.
+    struct BoomRecorder(AtomicUsize);
+
+    impl BoomRecorder {
+        fn register(&self) {
+            if self.0.fetch_add(1, SeqCst) % 3 == 2 {
+                planned("a registration panics");
+            }
+        }
+    }
+
+    impl metrics::Recorder for BoomRecorder {
+        fn describe_counter(
+            &self,
+            _: metrics::KeyName,
+            _: Option<metrics::Unit>,
+            _: metrics::SharedString,
+        ) {
+            planned("describe panics");
+        }
+        fn describe_gauge(
+            &self,
+            _: metrics::KeyName,
+            _: Option<metrics::Unit>,
+            _: metrics::SharedString,
+        ) {
+            planned("describe panics");
+        }
+        fn describe_histogram(
+            &self,
+            _: metrics::KeyName,
+            _: Option<metrics::Unit>,
+            _: metrics::SharedString,
+        ) {
+            planned("describe panics");
+        }
+        fn register_counter(
+            &self,
+            _: &metrics::Key,
+            _: &metrics::Metadata<'_>,
+        ) -> metrics::Counter {
+            self.register();
+            metrics::Counter::from_arc(Arc::new(Boom))
+        }
+        fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+            self.register();
+            metrics::Gauge::from_arc(Arc::new(Boom))
+        }
+        fn register_histogram(
+            &self,
+            _: &metrics::Key,
+            _: &metrics::Metadata<'_>,
+        ) -> metrics::Histogram {
+            self.register();
+            metrics::Histogram::from_arc(Arc::new(Boom))
+        }
+    }
+
+    /// Promise (README "Faults lose nothing": "a tracing subscriber or
+    /// metrics recorder that panics loses that report only (see
+    /// `observe`)"). Attack, in a process of its own: a recorder whose every
+    /// handle panics on every update (and every third registration panics),
+    /// call timing on; the cancellation harness (every form, six kinds,
+    /// dropped at every poll, steered between polls), the hostile-waker
+    /// harness on two forms, and the steering race run under it. The
+    /// harnesses' checks hold: nothing panics out of the pool, the
+    /// accounting is whole, no slot lost.
+    #[test]
+    fn every_harness_under_a_recorder_that_panics_everywhere() {
+        common::in_own_process(
+            "panicking_metrics::every_harness_under_a_recorder_that_panics_everywhere",
+            &[],
+            || {
+                quiet_planned_panics();
+                let recorder: &'static BoomRecorder =
+                    Box::leak(Box::new(BoomRecorder(AtomicUsize::new(0))));
+                metrics::set_global_recorder(recorder).unwrap();
+                pool_runtime::observe::time_calls(true);
+                everything_under_hostile_observers();
+            },
+        );
+    }
+}
+
+/// The harnesses, run in a process whose observers are hostile.
+#[allow(dead_code)]
+fn everything_under_hostile_observers() {
+    for form in [
+        Form::Submit,
+        Form::Judged,
+        Form::Blocking,
+        Form::Acquire,
+        Form::AcquireOwned,
+        Form::Nested,
+        Form::NestedReturned,
+        #[cfg(feature = "stream")]
+        Form::StreamUnordered,
+        #[cfg(feature = "tower")]
+        Form::Tower,
+    ] {
+        cancel_everywhere(form);
+    }
+    hostile_everywhere(Form::Submit, ALL_FAULTS);
+    hostile_everywhere(Form::Blocking, ALL_FAULTS);
+    within(WATCHDOG, || {
+        for (i, (kind, order)) in KINDS.into_iter().enumerate() {
+            race(pool_of(kind, order), i as u64 + 7, i % 2 == 0);
+        }
+    });
+}
+
+#[cfg(feature = "tracing")]
+mod panicking_tracing {
+    use super::*;
+    use tracing::span;
+
+    /// A subscriber interested in everything whose every callback panics
+    /// (unless the thread is unwinding).
+    struct BoomSubscriber(AtomicUsize);
+
+    impl tracing::Subscriber for BoomSubscriber {
+        fn register_callsite(
+            &self,
+            _: &'static tracing::Metadata<'static>,
+        ) -> tracing::subscriber::Interest {
+            tracing::subscriber::Interest::always()
+        }
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+            Some(tracing::level_filters::LevelFilter::TRACE)
+        }
+        fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
+            let id = self.0.fetch_add(1, SeqCst) as u64 + 1;
+            if id % 2 == 0 {
+                planned("new_span panics");
+            }
+            span::Id::from_u64(id)
+        }
+        fn record(&self, _: &span::Id, _: &span::Record<'_>) {
+            planned("record panics");
+        }
+        fn record_follows_from(&self, _: &span::Id, _: &span::Id) {
+            planned("follows_from panics");
+        }
+        fn event(&self, _: &tracing::Event<'_>) {
+            planned("event panics");
+        }
+        // Entering and leaving a call's span is documented as the work's
+        // own frame (`observe`: "a panic there is the call's panic"): not
+        // attacked here.
+        fn enter(&self, _: &span::Id) {}
+        fn exit(&self, _: &span::Id) {}
+        fn clone_span(&self, id: &span::Id) -> span::Id {
+            id.clone()
+        }
+        fn try_close(&self, _: span::Id) -> bool {
+            planned("try_close panics");
+            true
+        }
+    }
+
+    /// Promise (README "Faults lose nothing": "a tracing subscriber ...
+    /// that panics loses that report only"). Attack, in a process of its
+    /// own: a global subscriber interested in every span and event whose
+    /// every callback panics (`new_span` every other time, `record`,
+    /// `event`, `try_close`; not `enter`/`exit`, documented as the call's
+    /// own panic); the same harnesses as under the panicking recorder.
+    #[test]
+    fn every_harness_under_a_subscriber_that_panics_everywhere() {
+        common::in_own_process(
+            "panicking_tracing::every_harness_under_a_subscriber_that_panics_everywhere",
+            &[],
+            || {
+                if std::env::var_os("ADV25_LOUD").is_none() {
+                    quiet_planned_panics();
+                }
+                tracing::subscriber::set_global_default(BoomSubscriber(AtomicUsize::new(0)))
+                    .unwrap();
+                everything_under_hostile_observers();
+            },
+        );
+    }
+}
