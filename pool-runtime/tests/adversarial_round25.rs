@@ -993,9 +993,10 @@ fn hostile_case(pool: &Pool, form: Form, polls: usize, fault: Fault, cancel: boo
     h.drop.store(false, SeqCst);
     let start = Instant::now();
     loop {
-        let all = [&mut a, &mut b, &mut before, &mut target]
-            .into_iter()
-            .fold(true, |all, t| t.poll_with(good) && all);
+        let mut all = true;
+        for t in [&mut a, &mut b, &mut before, &mut target] {
+            all &= t.poll_with(good);
+        }
         let s = pool.stats();
         let quiet = all && meter.now() == 0 && s.running == 0 && s.waiting == 0;
         // `nested` is checked below, after a bound: a leak there must fail
@@ -1759,7 +1760,8 @@ fn autoscaled_pools_on_clocks_at_the_ends_of_their_range_never_panic() {
     use pool_runtime::{AutoscaleTiming, ScalePolicy, Verdict};
     within(WATCHDOG, || {
         let huge = Duration::from_nanos(u64::MAX / 3);
-        let clocks: Vec<(&str, Box<dyn Fn() -> (SteppingClock, Option<ManualClock>)>)> = vec![
+        type MakeClock = Box<dyn Fn() -> (SteppingClock, Option<ManualClock>)>;
+        let clocks: Vec<(&str, MakeClock)> = vec![
             (
                 "standing at MAX",
                 Box::new(|| {
@@ -2439,9 +2441,10 @@ mod ceiling_hostile {
         h.drop.store(false, SeqCst);
         let start = Instant::now();
         loop {
-            let all = [&mut a, &mut b, &mut before, &mut target]
-                .into_iter()
-                .fold(true, |all, t| t.poll_with(good) && all);
+            let mut all = true;
+            for t in [&mut a, &mut b, &mut before, &mut target] {
+                all &= t.poll_with(good);
+            }
             if all && meter.now() == 0 {
                 break;
             }
