@@ -1991,8 +1991,9 @@ mod reload_races {
     fn scenario() {
         let meter = Meter::default();
         let stop = Arc::new(AtomicBool::new(false));
+        let loaded = Arc::new(AtomicUsize::new(0));
         let loader = {
-            let stop = stop.clone();
+            let (stop, loaded) = (stop.clone(), loaded.clone());
             thread::spawn(move || {
                 let mut rng = Rng(0x5EED_1234_5678_9ABC);
                 let mut loads = 0;
@@ -2020,6 +2021,7 @@ mod reload_races {
                         }
                     }
                     loads += 1;
+                    loaded.fetch_add(1, SeqCst);
                     thread::sleep(Duration::from_micros(rng.below(400)));
                 }
                 loads
@@ -2027,10 +2029,13 @@ mod reload_races {
         };
         let mut callers = Vec::new();
         for c in 0..3u64 {
-            let meter = meter.clone();
+            let (meter, loaded) = (meter.clone(), loaded.clone());
             callers.push(thread::spawn(move || {
                 let mut rng = Rng(0xC0FFEE ^ (c + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-                for _ in 0..400 {
+                let mut i = 0;
+                // At least 400 calls each, and on until 60 loads raced them.
+                while i < 400 || loaded.load(SeqCst) < 60 {
+                    i += 1;
                     let polls = rng.below(30) as usize;
                     let w = rng.below(5) as i64 - 2;
                     match rng.below(5) {
@@ -2096,7 +2101,7 @@ mod reload_races {
             t.join().unwrap();
         }
         config::clear();
-        assert!(loads > 10, "{loads} loads");
+        assert!(loads >= 60, "{loads} loads");
         let start = Instant::now();
         while meter.now() != 0 || RELOADED.stats().running != 0 || OUTER.stats().running != 0 {
             assert!(start.elapsed() < WATCHDOG, "{:?}", RELOADED.stats());
