@@ -2538,3 +2538,94 @@ mod ceiling_hostile {
         );
     }
 }
+
+// ---- nested owned permits dropped on other threads ---------------------------------
+
+/// Promise (`OwnedPermit`: "Taken inside a call's work, a permit is a
+/// nested call of that work (it may hold the parent's slot), and it stays
+/// the work's wherever it is moved"; README "Reentrancy rule": only one
+/// nested call at a time uses a parent's slot, and "a nested call that
+/// outlives its parent ... keeps the slot busy until it ends"). Attack: in
+/// a pool of 1 (and 2), a call's work takes an owned permit (nested,
+/// borrowing the slot), hands it with a meter guard to another thread that
+/// drops it after a random spin, then makes more nested calls (which must
+/// wait for the lend to come back) or ends at once (the permit outliving
+/// its lender); other threads make top-level calls meanwhile, some dropped
+/// after a few polls. Thousands of rounds on every kind. Never more bodies
+/// than slots; at the end the pool is quiet and whole.
+#[test]
+fn nested_owned_permits_dropped_on_other_threads_keep_the_limit() {
+    within(WATCHDOG, || {
+        for (i, (kind, order)) in KINDS.into_iter().enumerate() {
+            for size in [1usize, 2] {
+                let pool = pool_of(kind, order);
+                pool.resize(size);
+                let meter = Meter::default();
+                let (tx, rx) =
+                    std::sync::mpsc::channel::<(pool_runtime::OwnedPermit, common::Inside, u64)>();
+                let dropper = thread::spawn(move || {
+                    while let Ok((permit, inside, spin)) = rx.recv() {
+                        for _ in 0..spin {
+                            std::hint::spin_loop();
+                        }
+                        drop(inside);
+                        drop(permit);
+                    }
+                });
+                let stop = Arc::new(AtomicBool::new(false));
+                let other = {
+                    let (pool, meter, stop) = (pool.clone(), meter.clone(), stop.clone());
+                    thread::spawn(move || {
+                        let mut rng = Rng(77 + i as u64);
+                        while !stop.load(SeqCst) {
+                            let polls = rng.below(20) as usize;
+                            let _ = poll_then_drop(pool.submit(short_body(meter.clone())), polls);
+                        }
+                    })
+                };
+                let mut rng = Rng(1 + i as u64 * 1000 + size as u64);
+                for _ in 0..400 {
+                    let tx = tx.clone();
+                    let m = meter.clone();
+                    let end_at_once = rng.below(2) == 0;
+                    let spin = rng.below(20_000);
+                    let p = &pool;
+                    let work = async move {
+                        if let Ok(permit) = p.acquire_owned(0).await {
+                            let inside = m.enter();
+                            tx.send((permit, inside, spin)).unwrap();
+                            if !end_at_once {
+                                let _ = p.submit(short_body(m.clone())).await;
+                                let _ = p.acquire().await.map(|permit| {
+                                    let _inside = m.enter();
+                                    drop(permit);
+                                });
+                            }
+                        }
+                    };
+                    let out = poll_then_drop(p.submit(work), 1_000_000);
+                    assert!(out.is_some(), "a call never finished: {:?}", pool.stats());
+                    assert!(
+                        meter.max() <= size,
+                        "{kind:?}/{order:?} size {size}: {} bodies at once: {:?}",
+                        meter.max(),
+                        pool.stats()
+                    );
+                }
+                stop.store(true, SeqCst);
+                other.join().unwrap();
+                drop(tx);
+                dropper.join().unwrap();
+                let stats = pool.stats();
+                assert_eq!(
+                    (stats.running, stats.nested, stats.waiting),
+                    (0, 0, 0),
+                    "{kind:?}/{order:?} size {size}: {stats:?}"
+                );
+                assert_accounted(&stats);
+                assert_eq!(free_slots(&pool), size, "{stats:?}");
+                assert!(meter.max() <= size, "{} bodies at once", meter.max());
+            }
+        }
+    });
+}
