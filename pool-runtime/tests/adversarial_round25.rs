@@ -2721,3 +2721,111 @@ fn spawned_calls_aborted_anywhere_and_runtimes_shut_down_under_them() {
         }
     });
 }
+
+// ---- user callbacks panicking inside nested calls ---------------------------------
+
+/// Promise (README "Accounting": "a judge that panics (`submit_judged`), or
+/// a work whose `Drop` panics once its output is ready, is a panicked
+/// call"; "Reentrancy rule": one nested call at a time under the parent's
+/// slot). Attack: a call's work joins nested calls of the same pool of 1
+/// where one panics in its judge, one's work panics in `Drop` once its
+/// output is ready, one's body panics, and one is well behaved, each
+/// caught with `catch_unwind` inside the work; then the parent goes on to
+/// make a last nested call. Every nested call ends once, the lend is
+/// handed on each time (the well-behaved one runs), and the pool ends
+/// quiet and whole.
+#[test]
+fn judges_drops_and_bodies_panicking_in_nested_calls_hand_the_lend_on() {
+    use futures::FutureExt;
+    quiet_planned_panics();
+
+    struct PanicsOnDrop(bool);
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            if self.0 && !thread::panicking() {
+                panic!("planned: a work's drop panics");
+            }
+        }
+    }
+
+    within(WATCHDOG, || {
+        for (kind, order) in KINDS {
+            for permutation in 0..4usize {
+                let pool = pool_of(kind, order);
+                pool.resize(1);
+                let meter = Meter::default();
+                let p = &pool;
+                let m = meter.clone();
+                let work = async move {
+                    let judged = std::panic::AssertUnwindSafe(p.submit_judged(
+                        1,
+                        short_body(m.clone()),
+                        |_| -> pool_runtime::Verdict { panic!("planned: a judge panics") },
+                    ))
+                    .catch_unwind();
+                    let dropping = {
+                        let m = m.clone();
+                        std::panic::AssertUnwindSafe(p.submit(async move {
+                            let guard = PanicsOnDrop(true);
+                            short_body(m).await;
+                            // Held into the output's drop: the work's
+                            // state drops it once ready.
+                            std::mem::forget(guard);
+                            let _late = PanicsOnDrop(true);
+                        }))
+                        .catch_unwind()
+                    };
+                    let body = {
+                        let m = m.clone();
+                        std::panic::AssertUnwindSafe(p.submit(async move {
+                            let _inside = m.enter();
+                            common::yield_now().await;
+                            panic!("planned: a nested body panics");
+                        }))
+                        .catch_unwind()
+                    };
+                    let fine = p.submit(short_body(m.clone()));
+                    let outs = match permutation {
+                        0 => {
+                            let (a, b, c, d) = futures::join!(judged, dropping, body, fine);
+                            (a.is_err(), b.is_err(), c.is_err(), d.is_ok())
+                        }
+                        1 => {
+                            let (d, c, b, a) = futures::join!(fine, body, dropping, judged);
+                            (a.is_err(), b.is_err(), c.is_err(), d.is_ok())
+                        }
+                        2 => {
+                            let (b, d, a, c) = futures::join!(dropping, fine, judged, body);
+                            (a.is_err(), b.is_err(), c.is_err(), d.is_ok())
+                        }
+                        _ => {
+                            let (c, a, d, b) = futures::join!(body, judged, fine, dropping);
+                            (a.is_err(), b.is_err(), c.is_err(), d.is_ok())
+                        }
+                    };
+                    let last = p.submit(short_body(m.clone())).await.is_ok();
+                    (outs, last)
+                };
+                let out = futures::executor::block_on(pool.submit(work));
+                let what = format!("{kind:?}/{order:?} permutation {permutation}");
+                let (outs, last) = out.unwrap_or_else(|e| panic!("{what}: {e:?}"));
+                assert_eq!(
+                    outs,
+                    (true, true, true, true),
+                    "{what}: panics reach their callers"
+                );
+                assert!(last, "{what}");
+                let stats = pool.stats();
+                assert_eq!(
+                    (stats.running, stats.nested, stats.waiting),
+                    (0, 0, 0),
+                    "{what}: {stats:?}"
+                );
+                assert_accounted(&stats);
+                assert_eq!(stats.panicked, 3, "{what}: {stats:?}");
+                assert_eq!(free_slots(&pool), 1, "{what}: {stats:?}");
+                assert!(meter.max() <= 1, "{what}: {} bodies", meter.max());
+            }
+        }
+    });
+}
