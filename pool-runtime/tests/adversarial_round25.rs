@@ -2829,3 +2829,166 @@ fn judges_drops_and_bodies_panicking_in_nested_calls_hand_the_lend_on() {
         }
     });
 }
+
+// ---- zero and huge values everywhere they are accepted ------------------------------
+
+/// Promise (README "Bad input is an error value, never a panic, an
+/// overflow or a freeze"; `AutoscaleTiming`/`AdaptiveSettings`: "a
+/// duration too long to pass (`Duration::MAX`) means 'never'"). Attack: the
+/// builder with every count at 0, 1, `MAX_SLOTS`, `MAX_SLOTS + 1` and
+/// `usize::MAX` (size, min, max, max_waiting, autoscale window) and every
+/// duration at 0, 1 ns and `Duration::MAX` (admission timeout, sync
+/// barging, autoscale interval), on both kinds and the three orders. Each
+/// build is an `Ok` or a `BuildError`, never a panic; every pool built
+/// serves calls of every form with weights `i64::MIN`/`MAX` and sync calls,
+/// then the setters take the same extremes, and `shutdown` with a zero and
+/// a `Duration::MAX` timeout returns.
+#[test]
+fn every_setting_at_zero_and_at_its_largest_is_an_error_or_a_working_pool() {
+    use pool_runtime::MAX_SLOTS;
+    let counts = [0usize, 1, 3, MAX_SLOTS, MAX_SLOTS + 1, usize::MAX];
+    let durations = [Duration::ZERO, Duration::from_nanos(1), Duration::MAX];
+    within(WATCHDOG, move || {
+        let mut built = 0;
+        let mut refused = 0;
+        let mut rng = Rng(4242);
+        for kind in [Kind::Fixed, Kind::Autoscale] {
+            for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+                for _ in 0..60 {
+                    let pick = |rng: &mut Rng| counts[rng.below(counts.len() as u64) as usize];
+                    let dur = |rng: &mut Rng| durations[rng.below(3) as usize];
+                    let mut b = Pool::builder().kind(kind).order(order);
+                    let mut described = format!("{kind:?}/{order:?}");
+                    if rng.below(2) == 0 {
+                        let v = pick(&mut rng);
+                        b = b.size(v);
+                        described += &format!(" size {v}");
+                    }
+                    if kind == Kind::Autoscale || rng.below(4) == 0 {
+                        let (lo, hi) = (pick(&mut rng), pick(&mut rng));
+                        b = b.min(lo).max(hi);
+                        described += &format!(" min {lo} max {hi}");
+                    }
+                    if rng.below(2) == 0 {
+                        let v = pick(&mut rng);
+                        b = b.max_waiting(v);
+                        described += &format!(" max_waiting {v}");
+                    }
+                    let timeout = dur(&mut rng);
+                    let barging = dur(&mut rng);
+                    let interval = dur(&mut rng);
+                    let window = pick(&mut rng);
+                    b = b
+                        .admission_timeout(timeout)
+                        .sync_barging(barging)
+                        .autoscale_interval(interval)
+                        .autoscale_window(window)
+                        .clock(ManualClock::new());
+                    described += &format!(
+                        " timeout {timeout:?} barging {barging:?} interval {interval:?} window {window}"
+                    );
+                    let result =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| b.build()));
+                    let pool = match result {
+                        Err(_) => panic!("{described}: the builder panicked"),
+                        Ok(Err(_)) => {
+                            refused += 1;
+                            continue;
+                        }
+                        Ok(Ok(pool)) => pool,
+                    };
+                    built += 1;
+                    exercise(&pool, &described, &mut rng);
+                }
+            }
+        }
+        assert!(
+            built > 10 && refused > 10,
+            "built {built}, refused {refused}"
+        );
+    });
+
+    fn exercise(pool: &Pool, what: &str, rng: &mut Rng) {
+        // Calls of every form; a zero-sized pool (an autoscaled one with
+        // min 0 starts at 1, a fixed one cannot be built at 0) admits at once.
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            assert_eq!(pool.run(|| 1), Ok(1), "{what}");
+            assert_eq!(pool.run_weighted(i64::MIN, || 2), Ok(2), "{what}");
+            let out = futures::executor::block_on(async {
+                (
+                    pool.submit_weighted(i64::MAX, async { 3 }).await,
+                    pool.submit_blocking_weighted(i64::MIN, || 4).await,
+                    pool.acquire_owned(i64::MAX).await.map(drop),
+                )
+            });
+            assert_eq!(out, (Ok(3), Ok(4), Ok(())), "{what}");
+            // The setters at their extremes.
+            pool.set_admission_timeout(Some(Duration::MAX));
+            pool.set_admission_timeout(Some(Duration::ZERO));
+            pool.set_sync_barging(Some(Duration::MAX));
+            pool.set_sync_barging(Some(Duration::ZERO));
+            assert!(pool.set_max_waiting(Some(usize::MAX)).is_err(), "{what}");
+            pool.set_max_waiting(Some(pool_runtime::MAX_SLOTS)).unwrap();
+            pool.set_max_waiting(Some(0)).unwrap();
+            let _ = pool.set_autoscale_timing(pool_runtime::AutoscaleTiming {
+                interval: Duration::MAX,
+                window: usize::MAX,
+            });
+            let _ = pool.set_autoscale_timing(pool_runtime::AutoscaleTiming {
+                interval: Duration::from_nanos(1),
+                window: 1,
+            });
+            let (lo, hi) = pool.bounds();
+            assert!(
+                pool.scale(isize::MAX) <= hi.min(pool_runtime::MAX_SLOTS),
+                "{what}"
+            );
+            assert!(pool.scale(isize::MIN) >= lo, "{what}");
+            pool.resize(usize::MAX);
+            let size = pool.size();
+            assert!(size <= pool_runtime::MAX_SLOTS, "{what}: {size}");
+            // A full pool (every slot held) with a zero timeout and a
+            // waiting bound of 0: turned away, never waiting.
+            pool.resize(1);
+            let holder = pool.try_acquire_owned(0);
+            let busy = holder.is_ok() && pool.size() == 1;
+            if busy {
+                let r = futures::executor::block_on(pool.submit(async {}));
+                assert!(
+                    matches!(r, Err(Rejected::Full | Rejected::TimedOut)),
+                    "{what}: {r:?}"
+                );
+                let r = pool.run(|| ());
+                assert!(
+                    matches!(r, Err(Rejected::Full | Rejected::TimedOut)),
+                    "{what}: {r:?}"
+                );
+            }
+            drop(holder);
+            pool.set_max_waiting(None).unwrap();
+            pool.set_admission_timeout(None);
+            if rng.below(2) == 0 {
+                let r = futures::executor::block_on(pool.shutdown(Some(Duration::ZERO)));
+                assert!(r.is_ok(), "{what}: {r:?}");
+            } else {
+                let r = futures::executor::block_on(pool.shutdown(Some(Duration::MAX)));
+                assert!(r.is_ok(), "{what}: {r:?}");
+            }
+            let stats = pool.stats();
+            assert_eq!(
+                (stats.running, stats.nested, stats.waiting),
+                (0, 0, 0),
+                "{what}: {stats:?}"
+            );
+            assert_accounted(&stats);
+        }));
+        if let Err(payload) = run {
+            let msg = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            panic!("{what}: panicked: {msg}");
+        }
+    }
+}
