@@ -2992,3 +2992,205 @@ fn every_setting_at_zero_and_at_its_largest_is_an_error_or_a_working_pool() {
         }
     }
 }
+
+// ---- a held response body panicking at every frame ---------------------------------
+
+#[cfg(feature = "tower")]
+mod body_faults {
+    use super::*;
+    use http_body::{Body, Frame};
+    use pool_runtime::tower::{BoxError, PermitBody, PooledLayer};
+    use std::task::Context;
+    use tower::{Layer, Service};
+
+    /// A body of `frames` frames; its `poll_frame` panics at frame
+    /// `panic_at`, makes a nested call of `pool` at frame `nest_at`, and
+    /// its `Drop` panics if `panic_drop`.
+    struct Faulty {
+        pool: Pool,
+        meter: Meter,
+        frames: u32,
+        sent: u32,
+        panic_at: Option<u32>,
+        nest_at: Option<u32>,
+        panic_drop: bool,
+        pending: bool,
+    }
+
+    impl Body for Faulty {
+        type Data = &'static [u8];
+        type Error = BoxError;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<&'static [u8]>, BoxError>>> {
+            if self.sent == self.frames {
+                return Poll::Ready(None);
+            }
+            let _inside = self.meter.enter();
+            if self.panic_at == Some(self.sent) {
+                panic!("planned: a body's poll_frame panics");
+            }
+            if self.nest_at == Some(self.sent) {
+                // A nested call of the same pool, made and finished inside
+                // this frame (run under the body's slot by the reentrancy
+                // rule; a full pool would otherwise never give it one).
+                let m = self.meter.clone();
+                let out = self.pool.run(|| drop(m.enter()));
+                assert!(out.is_ok(), "{out:?}");
+            }
+            let was = self.pending;
+            self.pending = !was;
+            if !was {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            self.sent += 1;
+            Poll::Ready(Some(Ok(Frame::data(&b"x"[..]))))
+        }
+    }
+
+    impl Drop for Faulty {
+        fn drop(&mut self) {
+            if self.panic_drop && !thread::panicking() {
+                panic!("planned: a body's drop panics");
+            }
+        }
+    }
+
+    /// Promise (`PermitBody`: holds its slot "until the body ends: its last
+    /// frame, an error, or its drop"; "panicked if a `poll_frame` of the
+    /// wrapped body panicked, cancelled if the body is dropped ... before
+    /// either"; frames are made as the work of the call holding the slot).
+    /// Attack: bodies of 4 frames on a pool of 1 of every kind, wrapped by
+    /// `PermitBody::new` and by a layer's `hold_until_body_ends`, whose
+    /// `poll_frame` panics at every frame, makes a sync nested call at every
+    /// frame, whose `Drop` panics, read to the end or dropped after every
+    /// frame; another call waits for the slot meanwhile. Each body's call
+    /// ends once, the waiter gets the slot, the pool ends whole.
+    #[test]
+    fn held_bodies_panicking_nesting_or_dropped_at_every_frame() {
+        quiet_planned_panics();
+        within(WATCHDOG, || {
+            for (kind, order) in KINDS {
+                for via_layer in [false, true] {
+                    for panic_at in [None, Some(0), Some(2), Some(3)] {
+                        for nest_at in [None, Some(0), Some(3)] {
+                            for panic_drop in [false, true] {
+                                for drop_after in [None, Some(0), Some(1), Some(3)] {
+                                    let pool = pool_of(kind, order);
+                                    pool.resize(1);
+                                    body_case(
+                                        &pool, via_layer, panic_at, nest_at, panic_drop, drop_after,
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    fn body_case(
+        pool: &Pool,
+        via_layer: bool,
+        panic_at: Option<u32>,
+        nest_at: Option<u32>,
+        panic_drop: bool,
+        drop_after: Option<u32>,
+    ) {
+        let what = format!(
+            "{:?}/{:?} layer {via_layer} panic_at {panic_at:?} nest_at {nest_at:?} panic_drop {panic_drop} drop_after {drop_after:?}",
+            pool.kind(),
+            pool.order()
+        );
+        let meter = Meter::default();
+        let make = {
+            let (pool, meter) = (pool.clone(), meter.clone());
+            move || Faulty {
+                pool: pool.clone(),
+                meter: meter.clone(),
+                frames: 4,
+                sent: 0,
+                panic_at,
+                nest_at,
+                panic_drop,
+                pending: false,
+            }
+        };
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        let body = if via_layer {
+            let make = make.clone();
+            let mut svc = PooledLayer::pool(pool.clone())
+                .hold_until_body_ends()
+                .layer(tower::service_fn(move |_: u32| {
+                    let body = make();
+                    async move { Ok::<_, BoxError>(http::Response::new(body)) }
+                }));
+            assert!(
+                matches!(svc.poll_ready(&mut cx), Poll::Ready(Ok(()))),
+                "{what}"
+            );
+            let mut fut = Box::pin(svc.call(1));
+            let response = loop {
+                if let Poll::Ready(r) = fut.as_mut().poll(&mut cx) {
+                    break r.unwrap();
+                }
+            };
+            response.into_body()
+        } else {
+            PermitBody::new(make(), pool.try_acquire_owned(0).unwrap())
+        };
+        // Another call waits for the slot the body holds.
+        let mut waiter = Task::new(pool.submit(short_body(meter.clone())));
+        assert!(waiter.poll().is_pending(), "{what}");
+        let mut body = Box::pin(body);
+        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut frames = 0;
+            loop {
+                if drop_after == Some(frames) {
+                    return false;
+                }
+                match body.as_mut().poll_frame(&mut cx) {
+                    Poll::Ready(Some(Ok(_))) => frames += 1,
+                    Poll::Ready(None) => return true,
+                    Poll::Ready(Some(Err(e))) => panic!("{e}"),
+                    Poll::Pending => {}
+                }
+            }
+        }));
+        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(body)));
+        if let Err(p) = &read {
+            let planned = p
+                .downcast_ref::<&str>()
+                .is_some_and(|s| s.starts_with("planned"));
+            assert!(planned, "{what}: an unplanned panic");
+        }
+        let _ = dropped;
+        let start = Instant::now();
+        while waiter.poll().is_pending() {
+            assert!(
+                start.elapsed() < WATCHDOG,
+                "{what}: the waiter never got the slot: {:?}",
+                pool.stats()
+            );
+        }
+        let stats = pool.stats();
+        assert_eq!(
+            (stats.running, stats.nested, stats.waiting),
+            (0, 0, 0),
+            "{what}: {stats:?}"
+        );
+        assert_accounted(&stats);
+        assert_eq!(free_slots(pool), 1, "{what}: {stats:?}");
+        assert!(meter.max() <= 2, "{what}: {} bodies", meter.max());
+        if panic_at.is_some_and(|at| drop_after.is_none_or(|d| d > at)) {
+            assert!(
+                stats.panicked >= 1,
+                "{what}: a panicking frame is a panicked call: {stats:?}"
+            );
+        }
+    }
+}
