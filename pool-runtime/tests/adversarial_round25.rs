@@ -3194,3 +3194,126 @@ mod body_faults {
         }
     }
 }
+
+// ---- order under cancellation with many distinct weights ---------------------------
+
+/// Promise (README: "`submit_weighted(w, fut)`: smaller first, FIFO among
+/// equals"; LIFO pools serve the latest first; "A priority pool keeps up
+/// to 64 distinct weights waiting at once without allocating; past that,
+/// the lists of the other weights sit in a `BTreeMap`"; "Hand-off, no
+/// barging"). Attack: a pool of 1 of each order (fixed and autoscaled)
+/// with 300 waiters of ~150 distinct weights (`i64::MIN`, `i64::MAX`, and
+/// duplicates), a third of them cancelled at random (before the release,
+/// and between admissions), the pool resized to 0 and back between
+/// admissions. The bodies start exactly in the promised order among the
+/// calls left, one at a time, and the accounting is whole.
+#[test]
+fn many_distinct_weights_cancelled_at_random_keep_the_promised_order() {
+    within(WATCHDOG, || {
+        for (kind, order) in KINDS {
+            for seed in 1..4u64 {
+                let pool = pool_of(kind, order);
+                pool.resize(1);
+                let mut rng = Rng(seed * 991);
+                let started = Arc::new(std::sync::Mutex::new(Vec::new()));
+                let holder = pool.try_acquire_owned(0).unwrap();
+                let mut tasks = Vec::new();
+                for n in 0..300usize {
+                    let weight = match rng.below(10) {
+                        0 => i64::MIN,
+                        1 => i64::MAX,
+                        _ => rng.below(150) as i64 - 75,
+                    };
+                    let started = started.clone();
+                    let mut t = Task::new(pool.submit_weighted(weight, async move {
+                        started.lock().unwrap().push(n);
+                        common::yield_now().await;
+                    }));
+                    assert!(t.poll().is_pending());
+                    tasks.push((n, weight, Some(t)));
+                }
+                // Cancel a third before the release.
+                for entry in tasks.iter_mut() {
+                    if rng.below(3) == 0 {
+                        entry.2 = None;
+                    }
+                }
+                drop(holder);
+                let mut expected_left: Vec<(usize, i64)> = tasks
+                    .iter()
+                    .filter(|e| e.2.is_some())
+                    .map(|e| (e.0, e.1))
+                    .collect();
+                let rank = |list: &mut Vec<(usize, i64)>| match order {
+                    Order::Fifo => list.sort_by_key(|e| e.0),
+                    Order::Lifo => list.sort_by_key(|e| std::cmp::Reverse(e.0)),
+                    Order::Priority => list.sort_by_key(|e| (e.1, e.0)),
+                };
+                rank(&mut expected_left);
+                let mut order_seen = Vec::new();
+                let start = Instant::now();
+                loop {
+                    // Drive every live task once.
+                    let mut live = 0;
+                    for entry in tasks.iter_mut() {
+                        if let Some(t) = entry.2.as_mut() {
+                            if t.poll().is_ready() {
+                                entry.2 = None;
+                            } else {
+                                live += 1;
+                            }
+                        }
+                    }
+                    let now: Vec<usize> = started.lock().unwrap().clone();
+                    // Whatever started since is the next in the order among
+                    // the calls still left; then cancel one more now and then.
+                    for n in now.into_iter().skip(order_seen.len()) {
+                        let next = expected_left.remove(0);
+                        assert_eq!(
+                            n, next.0,
+                            "{kind:?}/{order:?} seed {seed}: started {n}, expected {next:?} ({} started before)",
+                            order_seen.len()
+                        );
+                        order_seen.push(n);
+                    }
+                    if live == 0 {
+                        break;
+                    }
+                    match rng.below(6) {
+                        0 => {
+                            // Cancel a waiting call (not one that started).
+                            let at = rng.below(tasks.len() as u64) as usize;
+                            let (n, _, t) = &mut tasks[at];
+                            if t.is_some() && !order_seen.contains(n) {
+                                *t = None;
+                                expected_left.retain(|e| e.0 != *n);
+                            }
+                        }
+                        1 => {
+                            pool.resize(0);
+                            for entry in tasks.iter_mut() {
+                                if let Some(t) = entry.2.as_mut() {
+                                    if t.poll().is_ready() {
+                                        entry.2 = None;
+                                    }
+                                }
+                            }
+                            pool.resize(1);
+                        }
+                        _ => {}
+                    }
+                    assert!(start.elapsed() < WATCHDOG, "{:?}", pool.stats());
+                }
+                assert!(expected_left.is_empty(), "{expected_left:?}");
+                let stats = pool.stats();
+                assert_eq!(
+                    (stats.running, stats.nested, stats.waiting),
+                    (0, 0, 0),
+                    "{stats:?}"
+                );
+                assert_accounted(&stats);
+                assert_eq!(free_slots(&pool), 1);
+            }
+        }
+    });
+}
