@@ -3317,3 +3317,88 @@ fn many_distinct_weights_cancelled_at_random_keep_the_promised_order() {
         }
     });
 }
+
+// ---- never-rejecting calls through pause, close, abort and shutdown ----------------
+
+static NEVER: Group = Group::new(GroupSpec::new("adv25::never").size(1));
+
+/// Promise (`Group::submit_wait`: "A call that is never turned away: it
+/// waits through a pause (until `resume`), past the waiting bound and the
+/// admission timeout, and even through closing the group's pool ..., which
+/// still admits it in order"; `ShutdownTimedOut`: "`abort` leaves them
+/// waiting"; README: nothing hangs). Attack: a group of 1 whose slot is
+/// held; never-rejecting calls wait (async hand-polled, sync from threads,
+/// blocking), with a waiting bound of 0 and a zero admission timeout set;
+/// the pool is paused, closed, aborted and shut down with a zero timeout;
+/// then the holder lets go and the pool is resumed. Every never-rejecting
+/// call runs, one at a time, and the pool ends quiet.
+#[test]
+fn never_rejecting_calls_wait_through_pause_close_abort_and_shutdown() {
+    within(WATCHDOG, || {
+        let pool = NEVER.pool();
+        let meter = Meter::default();
+        let holder = pool.try_acquire_owned(0).unwrap();
+        pool.set_max_waiting(Some(0)).unwrap();
+        pool.set_admission_timeout(Some(Duration::ZERO));
+        let mut asyncs: Vec<_> = (0..3)
+            .map(|i| {
+                let m = meter.clone();
+                Task::new(NEVER.submit_wait(i, async move {
+                    let _inside = m.enter();
+                    common::yield_now().await;
+                }))
+            })
+            .collect();
+        for t in asyncs.iter_mut() {
+            assert!(t.poll().is_pending());
+        }
+        let syncs: Vec<_> = (0..2)
+            .map(|i| {
+                let m = meter.clone();
+                thread::spawn(move || NEVER.run_wait(i, move || drop(m.enter())))
+            })
+            .collect();
+        let m = meter.clone();
+        let mut blocking = Task::new(NEVER.submit_blocking_wait(9, move || drop(m.enter())));
+        assert!(blocking.poll().is_pending());
+        let start = Instant::now();
+        while pool.stats().waiting < 6 {
+            assert!(start.elapsed() < WATCHDOG, "{:?}", pool.stats());
+            thread::sleep(Duration::from_millis(1));
+        }
+        pool.pause();
+        pool.close();
+        pool.abort();
+        let shut = futures::executor::block_on(pool.shutdown(Some(Duration::ZERO)));
+        assert!(shut.is_err(), "the holder still runs: {shut:?}");
+        drop(holder);
+        pool.resume();
+        let start = Instant::now();
+        let mut done = vec![false; 3];
+        let mut blocking_done = false;
+        while !(done.iter().all(|d| *d) && blocking_done && syncs.iter().all(|t| t.is_finished())) {
+            for (t, d) in asyncs.iter_mut().zip(done.iter_mut()) {
+                *d = *d || t.poll().is_ready();
+            }
+            blocking_done = blocking_done || blocking.poll().is_ready();
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "never-rejecting calls left waiting after an abort: {:?}",
+                pool.stats()
+            );
+            thread::sleep(Duration::from_micros(200));
+        }
+        for t in syncs {
+            t.join().unwrap();
+        }
+        assert_eq!(meter.done(), 6);
+        assert!(meter.max() <= 1, "{} bodies", meter.max());
+        let stats = pool.stats();
+        assert_eq!(
+            (stats.running, stats.nested, stats.waiting),
+            (0, 0, 0),
+            "{stats:?}"
+        );
+        assert_accounted(&stats);
+    });
+}
