@@ -3402,3 +3402,105 @@ fn never_rejecting_calls_wait_through_pause_close_abort_and_shutdown() {
         assert_accounted(&stats);
     });
 }
+
+// ---- the queue-depth rule driven by a manual clock ----------------------------------
+
+/// Promise (README "Autoscale": the limit moves within `[min, max]` "and
+/// never below one slot by itself: with `min = 0` a pool starts at 1 and
+/// only `resize` takes it to 0"; "Limits": at every admission `running <=
+/// limit`; nothing hangs). Attack: autoscaled pools of every order with
+/// min 0 (and 1) and max 4 (and `MAX_SLOTS`), intervals of 1 ns, 1 s and
+/// `Duration::MAX`, windows of 1 and `MAX_WINDOW`, on a `ManualClock`
+/// advanced by random steps (0, 1 ns, seconds, `Duration::MAX`) between
+/// bursts of hand-polled calls, some dropped while waiting. The size stays
+/// within the bounds and at least 1 (never resized by hand); whenever a
+/// call waits while fewer run than the size, the next round of polls admits
+/// one; never more bodies than the size's high-water mark.
+#[test]
+fn the_queue_depth_rule_on_a_manual_clock_never_stalls_or_reaches_zero() {
+    use pool_runtime::AutoscaleTiming;
+    within(WATCHDOG, || {
+        for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+            for (min, max) in [(0, 4), (1, 4), (0, pool_runtime::MAX_SLOTS)] {
+                for interval in [
+                    Duration::from_nanos(1),
+                    Duration::from_secs(1),
+                    Duration::MAX,
+                ] {
+                    for window in [1, AutoscaleTiming::MAX_WINDOW] {
+                        let clock = ManualClock::new();
+                        let pool = Pool::builder()
+                            .kind(Kind::Autoscale)
+                            .order(order)
+                            .min(min)
+                            .max(max)
+                            .autoscale_interval(interval)
+                            .autoscale_window(window)
+                            .clock(clock.clone())
+                            .build()
+                            .unwrap();
+                        let what = format!("{order:?} {min}..={max} {interval:?} window {window}");
+                        let meter = Meter::default();
+                        let mut rng = Rng(17 + min as u64 + window as u64);
+                        let mut high = pool.size();
+                        let mut tasks: Vec<Task<_>> = Vec::new();
+                        for step in 0..300 {
+                            match rng.below(5) {
+                                0 => clock.advance(Duration::ZERO),
+                                1 => clock.advance(Duration::from_nanos(1)),
+                                2 => clock.advance(Duration::from_secs(rng.below(30))),
+                                3 if step > 250 => clock.advance(Duration::MAX),
+                                _ => {}
+                            }
+                            for _ in 0..rng.below(4) {
+                                let m = meter.clone();
+                                let w = rng.below(9) as i64 - 4;
+                                let mut t = Task::new(pool.submit_weighted(w, async move {
+                                    let _inside = m.enter();
+                                    common::yield_now().await;
+                                }));
+                                let _ = t.poll();
+                                tasks.push(t);
+                            }
+                            if rng.below(5) == 0 && !tasks.is_empty() {
+                                let at = rng.below(tasks.len() as u64) as usize;
+                                drop(tasks.swap_remove(at));
+                            }
+                            high = high.max(pool.size());
+                            tasks.retain_mut(|t| t.poll().is_pending());
+                            let size = pool.size();
+                            high = high.max(size);
+                            assert!(size >= min.max(1) && size <= max, "{what}: size {size}");
+                            assert!(meter.now() <= high, "{what}: {} bodies", meter.now());
+                            let s = pool.stats();
+                            if s.waiting > 0 && s.running < s.size {
+                                // A free slot and a waiter: the next round of
+                                // polls admits someone.
+                                let before = s.completed;
+                                tasks.retain_mut(|t| t.poll().is_pending());
+                                tasks.retain_mut(|t| t.poll().is_pending());
+                                let after = pool.stats();
+                                assert!(
+                                    after.completed > before || after.running > 0,
+                                    "{what}: a free slot and a waiter, nobody admitted: {after:?}"
+                                );
+                            }
+                        }
+                        let start = Instant::now();
+                        while !tasks.is_empty() {
+                            tasks.retain_mut(|t| t.poll().is_pending());
+                            assert!(start.elapsed() < WATCHDOG, "{what}: {:?}", pool.stats());
+                        }
+                        let stats = pool.stats();
+                        assert_eq!(
+                            (stats.running, stats.nested, stats.waiting),
+                            (0, 0, 0),
+                            "{what}: {stats:?}"
+                        );
+                        assert_accounted(&stats);
+                    }
+                }
+            }
+        }
+    });
+}
