@@ -973,6 +973,45 @@ enum Fault {
 }
 
 fn hostile_case(pool: &Pool, form: Form, polls: usize, fault: Fault, cancel: bool) {
+    hostile_steered_case(pool, form, polls, fault, cancel, None)
+}
+
+/// [`hostile_case`], the pool steered before every poll of the target when
+/// `steer` is given (its seed): pause, resume, resize to 0, 2 or 3, a zero
+/// admission timeout; an operation that wakes a hostile waker may re-raise
+/// its panic (documented), which is caught.
+fn hostile_steered_case(
+    pool: &Pool,
+    form: Form,
+    polls: usize,
+    fault: Fault,
+    cancel: bool,
+    steer: Option<u64>,
+) {
+    let mut rng = Rng(steer.unwrap_or(1) | 1);
+    let mut high = 2;
+    let mut steer_now = |pool: &Pool| {
+        if steer.is_none() {
+            return;
+        }
+        let op = rng.below(7);
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match op {
+            0 => pool.pause(),
+            1 => pool.resume(),
+            2 => {
+                pool.resize(0);
+            }
+            3 => {
+                pool.resize(2);
+            }
+            4 => {
+                pool.resize(3);
+            }
+            5 => pool.set_admission_timeout(Some(Duration::ZERO)),
+            _ => pool.set_admission_timeout(None),
+        }));
+        high = high.max(pool.size());
+    };
     let meter = Meter::default();
     let h: &'static Hostile = Box::leak(Box::new(Hostile {
         clone: AtomicBool::new(false),
@@ -1007,6 +1046,7 @@ fn hostile_case(pool: &Pool, form: Form, polls: usize, fault: Fault, cancel: boo
     before.poll_with(good);
     let mut target = Guarded::new(call_of(form, pool, &meter));
     for i in 0..polls {
+        steer_now(pool);
         target.poll_with(if i + 1 == polls { &bad } else { good });
         if i == polls / 2 {
             open_a.store(true, SeqCst);
@@ -1021,6 +1061,7 @@ fn hostile_case(pool: &Pool, form: Form, polls: usize, fault: Fault, cancel: boo
         Fault::Wake => h.wake.store(true, SeqCst),
         Fault::Drop => h.drop.store(true, SeqCst),
     }
+    steer_now(pool);
     target.poll_with(&bad);
     open_a.store(true, SeqCst);
     a.poll_with(good);
@@ -1028,6 +1069,7 @@ fn hostile_case(pool: &Pool, form: Form, polls: usize, fault: Fault, cancel: boo
     target.poll_with(&bad);
     open_b.store(true, SeqCst);
     b.poll_with(good);
+    steer_now(pool);
     if cancel {
         target.cancel();
     }
@@ -1035,6 +1077,10 @@ fn hostile_case(pool: &Pool, form: Form, polls: usize, fault: Fault, cancel: boo
     h.clone.store(false, SeqCst);
     h.wake.store(false, SeqCst);
     h.drop.store(false, SeqCst);
+    drop(steer_now);
+    pool.resume();
+    pool.set_admission_timeout(None);
+    pool.resize(2);
     let start = Instant::now();
     loop {
         let mut all = true;
@@ -1072,7 +1118,7 @@ fn hostile_case(pool: &Pool, form: Form, polls: usize, fault: Fault, cancel: boo
         "{form:?} {fault:?} polls {polls}: slots lost or made: {stats:?}"
     );
     assert!(
-        meter.max() <= 2,
+        meter.max() <= high,
         "{form:?} {fault:?} polls {polls}: {} bodies at once",
         meter.max()
     );
@@ -1116,6 +1162,56 @@ hostile_tests! {
 }
 
 const ALL_FAULTS: &[Fault] = &[Fault::Clone, Fault::Wake, Fault::Drop];
+
+/// The hostile-waker harness with the pool steered before every poll.
+fn hostile_steered_everywhere(form: Form, faults: &'static [Fault]) {
+    quiet_planned_panics();
+    within(WATCHDOG, move || {
+        for (kind, order) in KINDS {
+            for polls in 0..6 {
+                for &fault in faults {
+                    for cancel in [false, true] {
+                        for seed in 0..3u64 {
+                            let pool = pool_of(kind, order);
+                            let steer = Some(seed * 131 + polls as u64);
+                            hostile_steered_case(&pool, form, polls, fault, cancel, steer);
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+macro_rules! hostile_steered_tests {
+    ($($name:ident => $form:expr, $faults:expr;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                hostile_steered_everywhere($form, $faults);
+            }
+        )*
+    };
+}
+
+hostile_steered_tests! {
+    hostile_wakers_and_steering_submit => Form::Submit, ALL_FAULTS;
+    hostile_wakers_and_steering_judged => Form::Judged, ALL_FAULTS;
+    hostile_wakers_and_steering_blocking => Form::Blocking, ALL_FAULTS;
+    hostile_wakers_and_steering_acquire_owned => Form::AcquireOwned, ALL_FAULTS;
+    hostile_wakers_and_steering_nested => Form::Nested, &[Fault::Clone, Fault::Drop];
+    hostile_wakers_and_steering_returned_nested => Form::NestedReturned, &[Fault::Clone, Fault::Drop];
+}
+
+#[cfg(feature = "stream")]
+hostile_steered_tests! {
+    hostile_wakers_and_steering_stream => Form::StreamOrdered, ALL_FAULTS;
+}
+
+#[cfg(feature = "tower")]
+hostile_steered_tests! {
+    hostile_wakers_and_steering_tower => Form::Tower, ALL_FAULTS;
+}
 
 /// Nested calls, with wakers whose clone or drop panics.
 #[test]
