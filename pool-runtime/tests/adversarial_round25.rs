@@ -1077,7 +1077,7 @@ fn hostile_steered_case(
     h.clone.store(false, SeqCst);
     h.wake.store(false, SeqCst);
     h.drop.store(false, SeqCst);
-    drop(steer_now);
+
     pool.resume();
     pool.set_admission_timeout(None);
     pool.resize(2);
@@ -3514,7 +3514,7 @@ fn never_rejecting_calls_wait_through_pause_close_abort_and_shutdown() {
         drop(holder);
         pool.resume();
         let start = Instant::now();
-        let mut done = vec![false; 3];
+        let mut done = [false; 3];
         let mut blocking_done = false;
         while !(done.iter().all(|d| *d) && blocking_done && syncs.iter().all(|t| t.is_finished())) {
             for (t, d) in asyncs.iter_mut().zip(done.iter_mut()) {
