@@ -435,10 +435,15 @@ fn cancel_case(pool: &Pool, form: Form, polls: usize, seed: u64, permanent_ops: 
 
 /// Runs every case of `form` over the six pool kinds.
 fn cancel_everywhere(form: Form) {
+    cancel_everywhere_with(form, 12, 16)
+}
+
+/// [`cancel_everywhere`] with `polls` polls at most and `seeds` seeds.
+fn cancel_everywhere_with(form: Form, polls: usize, seeds: u64) {
     within(WATCHDOG, move || {
         for (kind, order) in KINDS {
-            for polls in 0..12 {
-                for seed in 1..16u64 {
+            for polls in 0..polls {
+                for seed in 1..seeds {
                     let pool = pool_of(kind, order);
                     cancel_case(&pool, form, polls, seed * 31 + polls as u64, true);
                 }
@@ -2410,7 +2415,7 @@ fn everything_under_hostile_observers() {
         #[cfg(feature = "tower")]
         Form::Tower,
     ] {
-        cancel_everywhere(form);
+        cancel_everywhere_with(form, 8, 4);
     }
     hostile_everywhere(Form::Submit, ALL_FAULTS);
     hostile_everywhere(Form::Blocking, ALL_FAULTS);
