@@ -3649,3 +3649,91 @@ fn the_queue_depth_rule_on_a_manual_clock_never_stalls_or_reaches_zero() {
         }
     });
 }
+
+// ---- scoped pools dropped at every poll -----------------------------------------------
+
+/// Promise (`Pool::scoped`: "The pool is closed however the scope ends: if
+/// `body` panics, or the returned future is dropped before it completes,
+/// the pool is closed then ..., but not waited for"; otherwise it "closes
+/// the pool and waits for every call to finish"). Attack: on every kind, a
+/// scope whose body runs nested and joined calls, a blocking call and a
+/// spawned-by-hand call that outlives it (an owned permit moved out),
+/// polled `k` times (k = 0..12) and dropped, or panicking at poll `k`. The
+/// pool is closed whenever the scope was polled, every call ends, and the
+/// accounting is whole; a completed scope returned only once nothing ran.
+#[test]
+fn scoped_pools_dropped_or_panicking_at_every_poll() {
+    quiet_planned_panics();
+    within(WATCHDOG, || {
+        for (kind, order) in KINDS {
+            for polls in 0..12usize {
+                for panic_at in [None, Some(polls)] {
+                    let pool = pool_of(kind, order);
+                    let meter = Meter::default();
+                    let (m, handle) = (meter.clone(), pool.clone());
+                    let (tx, rx) = std::sync::mpsc::channel();
+                    let scope = pool.clone().scoped(move |p| async move {
+                        let step = std::cell::Cell::new(0usize);
+                        let tick = || {
+                            let n = step.get();
+                            step.set(n + 1);
+                            if panic_at == Some(n) {
+                                panic!("planned: a scope's body panics");
+                            }
+                        };
+                        tick();
+                        let _ = p.submit(short_body(m.clone())).await;
+                        tick();
+                        if let Ok(permit) = p.acquire_owned(0).await {
+                            // Outlives the scope: dropped by the test later.
+                            tx.send((permit, m.enter())).unwrap();
+                        }
+                        tick();
+                        let m2 = m.clone();
+                        let _ = futures::join!(
+                            p.submit(async {
+                                tick();
+                                let _ = p.submit(short_body(m.clone())).await;
+                            }),
+                            p.submit_blocking(move || drop(m2.enter())),
+                        );
+                        tick();
+                        1
+                    });
+                    let mut task = Guarded::new(Box::pin(async move {
+                        let _ = scope.await;
+                    }));
+                    let mut finished = false;
+                    for _ in 0..=polls {
+                        if task.poll_with(std::task::Waker::noop()) {
+                            finished = true;
+                            break;
+                        }
+                        thread::sleep(Duration::from_micros(300));
+                    }
+                    task.cancel();
+                    let what = format!("{kind:?}/{order:?} polls {polls} panic_at {panic_at:?}");
+                    assert!(
+                        handle.is_closed(),
+                        "{what}: the scope ended, the pool is open"
+                    );
+                    // Whatever the scope left running: the permit moved out.
+                    drop(rx.try_iter().collect::<Vec<_>>());
+                    let start = Instant::now();
+                    while meter.now() != 0 || handle.stats().running != 0 {
+                        assert!(start.elapsed() < WATCHDOG, "{what}: {:?}", handle.stats());
+                        thread::sleep(Duration::from_micros(200));
+                    }
+                    let stats = handle.stats();
+                    assert_eq!(
+                        (stats.running, stats.nested, stats.waiting),
+                        (0, 0, 0),
+                        "{what}: {stats:?}"
+                    );
+                    assert_accounted(&stats);
+                    let _ = finished;
+                }
+            }
+        }
+    });
+}
