@@ -1,17 +1,35 @@
 //! Hostile tests, round 25: a systematic harness rather than one-off cases.
 //!
-//! 1. Cancellation at every poll: every call form (submit, weighted, judged,
-//!    blocking, permits, a stream, the tower service, a group call) on each
-//!    of the six pool kinds, polled by hand `k` times (k = 0..N) with other
-//!    calls running and waiting and the pool steered between polls (pause,
-//!    resume, scale, resize to 0 and back, bounds, close, abort, timeouts of
-//!    zero and `Duration::MAX`), then dropped; afterwards the pool must be
-//!    whole: the accounting identity, nothing running or waiting, every slot
-//!    takeable, and never more bodies at once (counted from outside) than the
-//!    highest limit the pool was given.
-//! 2. Races: threads steering the pool while others submit and cancel.
-//! 3. Panics in user code at every callback point.
-//! 4. Zero and huge values everywhere they are accepted.
+//! 1. Cancellation at every poll: every call form (submit, weighted at
+//!    `i64::MIN`/`MAX`, judged, blocking, permits, nested and returned
+//!    nested calls, both stream adapters, the tower service, every group
+//!    call form) on each of the six pool kinds, polled by hand `k` times
+//!    with other calls running and waiting and the pool steered between
+//!    polls (pause, resume, scale, resize to 0 and back, `isize::MAX`/`MIN`,
+//!    bounds, close, abort, timeouts of zero and `Duration::MAX`, a waiting
+//!    bound of 0), then dropped; afterwards the pool must be whole: the
+//!    accounting identity, nothing running or waiting, every slot takeable,
+//!    and never more bodies at once (counted from outside) than the highest
+//!    limit the pool was given.
+//! 2. Hostile wakers at every poll of every form (clone, wake or drop
+//!    panicking), with and without steering; group calls under a ceiling.
+//! 3. Races: steering threads against submitting and cancelling threads
+//!    (with and without sync barging); configuration reloads racing calls;
+//!    nested owned permits dropped on other threads; spawned calls aborted
+//!    anywhere and runtimes shut down under them.
+//! 4. Panics in user code at every callback point: tower (inner
+//!    `poll_ready`, `call`, future poll and drop, weight function,
+//!    `overload` predicate), streams (item poll, item drop, weight
+//!    function), held response bodies, judges and drops in nested calls, a
+//!    metrics recorder and a tracing subscriber that panic everywhere,
+//!    scoped pools.
+//! 5. Zero and huge values: every builder setting, every setter, clocks at
+//!    the ends of their range under both autoscaling policies, the
+//!    queue-depth rule on a manual clock, many distinct weights.
+//!
+//! Bugs found (ignored tests, `--ignored` shows them failing): a nested
+//! call that hands its parent's lent slot to the next nested waiter, whose
+//! waker's `wake` panics, never counts itself out of `Stats::nested`.
 //!
 //! Every wait is bounded only to turn a hang into a failure.
 
