@@ -3755,3 +3755,64 @@ fn scoped_pools_dropped_or_panicking_at_every_poll() {
         }
     });
 }
+
+// ---- sync barging turned off and on while callers wait outside the queue -----------
+
+/// Promise (`Pool::set_sync_barging`: "Turns sync barging on with a bound
+/// (off with `None` or a zero bound), for sync calls that arrive from now
+/// on"; README: a caller outside the queue "still waiting after the bound
+/// takes its place in the queue"; `AdaptiveSettings`/timeouts: a duration
+/// too long to pass means "never"; nothing hangs). Attack: sync callers
+/// waiting outside the queue of a full pool with a bound of
+/// `Duration::MAX` (and of 200 ms); barging is then turned off (or changed
+/// to another bound), and the slot's holder lets go, on every kind. Every
+/// caller must be served within the watchdog, one at a time.
+#[test]
+fn sync_barging_turned_off_while_callers_wait_outside_the_queue() {
+    within(WATCHDOG, || {
+        for (kind, order) in KINDS {
+            for bound in [Duration::MAX, Duration::from_millis(200)] {
+                for then in [None, Some(Duration::ZERO), Some(Duration::from_micros(1))] {
+                    let pool = pool_of(kind, order);
+                    pool.resize(1);
+                    pool.set_sync_barging(Some(bound));
+                    let meter = Meter::default();
+                    let holder = pool.try_acquire_owned(0).unwrap();
+                    let callers: Vec<_> = (0..3)
+                        .map(|_| {
+                            let (pool, m) = (pool.clone(), meter.clone());
+                            thread::spawn(move || pool.run(|| drop(m.enter())))
+                        })
+                        .collect();
+                    let start = Instant::now();
+                    while pool.stats().waiting < 3 {
+                        assert!(start.elapsed() < WATCHDOG, "{:?}", pool.stats());
+                        thread::sleep(Duration::from_millis(1));
+                    }
+                    pool.set_sync_barging(then);
+                    drop(holder);
+                    let start = Instant::now();
+                    while !callers.iter().all(|t| t.is_finished()) {
+                        assert!(
+                            start.elapsed() < Duration::from_secs(10),
+                            "{kind:?}/{order:?} bound {bound:?} then {then:?}: callers outside the queue never served: {:?}",
+                            pool.stats()
+                        );
+                        thread::sleep(Duration::from_millis(1));
+                    }
+                    for t in callers {
+                        assert_eq!(t.join().unwrap(), Ok(()));
+                    }
+                    assert!(meter.max() <= 1);
+                    let stats = pool.stats();
+                    assert_eq!(
+                        (stats.running, stats.nested, stats.waiting),
+                        (0, 0, 0),
+                        "{stats:?}"
+                    );
+                    assert_accounted(&stats);
+                }
+            }
+        }
+    });
+}
