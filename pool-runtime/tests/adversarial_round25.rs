@@ -3816,3 +3816,47 @@ fn sync_barging_turned_off_while_callers_wait_outside_the_queue() {
         }
     });
 }
+
+/// The steering race on adaptive pools whose limit moves on its own at
+/// every call (windows of one call and no time, the most aggressive
+/// parameters), on the system clock and on one that steps by a third of
+/// `u64::MAX` nanoseconds at every read: the limit stays within the bounds
+/// the steering sets (at most 4), the race's checks hold.
+#[test]
+fn steering_races_against_an_adaptive_limit_that_moves_at_every_call() {
+    use pool_runtime::{AdaptiveSettings, ScalePolicy};
+    let settings = AdaptiveSettings {
+        window_samples: 1,
+        window_time: Duration::ZERO,
+        tolerance: 1.0,
+        smoothing: 1.0,
+        baseline_interval: Duration::ZERO,
+        backoff: 0.0,
+        drop_tolerance: 0.0,
+    };
+    within(WATCHDOG, move || {
+        for (i, order) in [Order::Fifo, Order::Lifo, Order::Priority]
+            .into_iter()
+            .enumerate()
+        {
+            for stepping in [false, true] {
+                let builder = Pool::builder()
+                    .kind(Kind::Autoscale)
+                    .order(order)
+                    .min(0)
+                    .max(4)
+                    .size(2)
+                    .scale_policy(ScalePolicy::Adaptive(settings));
+                let builder = if stepping {
+                    builder.clock(SteppingClock {
+                        now: Arc::new(std::sync::Mutex::new(Duration::ZERO)),
+                        step: Duration::from_nanos(u64::MAX / 3),
+                    })
+                } else {
+                    builder
+                };
+                race(builder.build().unwrap(), 300 + i as u64, i % 2 == 1);
+            }
+        }
+    });
+}
