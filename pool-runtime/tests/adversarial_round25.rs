@@ -3860,3 +3860,108 @@ fn steering_races_against_an_adaptive_limit_that_moves_at_every_call() {
         }
     });
 }
+
+// ---- nesting across two pools, dropped at every poll ------------------------------
+
+/// Promise (README "Reentrancy rule": a call from inside work that holds one
+/// of a pool's slots may run under it, one nested call at a time, "so nested
+/// calls never deadlock a full pool"; the server behind a pool of N never
+/// sees more than N calls from it). Attack: two pools of 1 of every pair
+/// of kinds; a call of A whose work joins a call of B (whose work calls A
+/// again, and B again inside that) with a second call of A, and a blocking
+/// call of B; another top-level call of each pool waits meanwhile; the
+/// whole is polled `k` times (k = 0..14) and dropped, or run to the end.
+/// No hang; never more than one body at once per pool (counted from
+/// outside); both pools end quiet and whole.
+#[test]
+fn nesting_across_two_pools_dropped_at_every_poll() {
+    within(WATCHDOG, || {
+        for (i, (ka, oa)) in KINDS.into_iter().enumerate() {
+            let (kb, ob) = KINDS[(i + 2) % KINDS.len()];
+            for polls in (0..14).chain([usize::MAX]) {
+                let (a, b) = (pool_of(ka, oa), pool_of(kb, ob));
+                a.resize(1);
+                b.resize(1);
+                let (ma, mb) = (Meter::default(), Meter::default());
+                let (pa, pb) = (&a, &b);
+                let (ma2, mb2) = (ma.clone(), mb.clone());
+                let work = async move {
+                    let _ = pa
+                        .submit(async {
+                            let mb3 = mb2.clone();
+                            let _ = futures::join!(
+                                pb.submit(async {
+                                    let _ = pa
+                                        .submit(async {
+                                            let _ = pb.submit(short_body(mb2.clone())).await;
+                                            short_body(ma2.clone()).await;
+                                        })
+                                        .await;
+                                }),
+                                pa.submit(short_body(ma2.clone())),
+                                pb.submit_blocking(move || drop(mb3.enter())),
+                            );
+                        })
+                        .await;
+                };
+                let mut top = Some(Task::new(work));
+                let mut other_a = Task::new(a.submit(short_body(ma.clone())));
+                let mut other_b = Task::new(b.submit(short_body(mb.clone())));
+                let (mut top_done, mut oa_done, mut ob_done) = (false, false, false);
+                let start = Instant::now();
+                let mut n = 0;
+                loop {
+                    if n == polls {
+                        top_done = true;
+                        top = None;
+                    }
+                    n += 1;
+                    if let Some(t) = top.as_mut() {
+                        top_done = top_done || t.poll().is_ready();
+                        if top_done {
+                            top = None;
+                        }
+                    }
+                    oa_done = oa_done || other_a.poll().is_ready();
+                    ob_done = ob_done || other_b.poll().is_ready();
+                    assert!(
+                        ma.max() <= 1 && mb.max() <= 1,
+                        "{} and {} bodies",
+                        ma.max(),
+                        mb.max()
+                    );
+                    if top_done && oa_done && ob_done && ma.now() == 0 && mb.now() == 0 {
+                        break;
+                    }
+                    assert!(
+                        start.elapsed() < Duration::from_secs(10),
+                        "{ka:?}/{oa:?} and {kb:?}/{ob:?} polls {polls}: hung: {:?} {:?}",
+                        a.stats(),
+                        b.stats()
+                    );
+                    thread::sleep(Duration::from_micros(100));
+                }
+                let start = Instant::now();
+                while a.stats().running + b.stats().running != 0 {
+                    assert!(
+                        start.elapsed() < WATCHDOG,
+                        "{:?} {:?}",
+                        a.stats(),
+                        b.stats()
+                    );
+                    thread::sleep(Duration::from_micros(100));
+                }
+                for p in [&a, &b] {
+                    let stats = p.stats();
+                    assert_eq!(
+                        (stats.running, stats.nested, stats.waiting),
+                        (0, 0, 0),
+                        "polls {polls}: {stats:?}"
+                    );
+                    assert_accounted(&stats);
+                    assert_eq!(free_slots(p), 1, "polls {polls}: {stats:?}");
+                }
+            }
+        }
+    });
+}
