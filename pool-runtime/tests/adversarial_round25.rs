@@ -3965,3 +3965,132 @@ fn nesting_across_two_pools_dropped_at_every_poll() {
         }
     });
 }
+
+// ---- a pooled stream whose source panics -----------------------------------------
+
+#[cfg(feature = "stream")]
+mod stream_source_faults {
+    use super::*;
+    use futures::StreamExt;
+    use pool_runtime::PooledStreamExt;
+
+    /// A source of `n` short items whose `poll_next` panics at item
+    /// `panic_at` (once: polled again, it goes on).
+    struct Source {
+        meter: Meter,
+        next: u32,
+        n: u32,
+        panic_at: u32,
+        panicked: bool,
+    }
+
+    impl futures::Stream for Source {
+        type Item = Pin<Box<dyn Future<Output = u32> + Send>>;
+        fn poll_next(
+            mut self: Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> Poll<Option<Self::Item>> {
+            if self.next == self.panic_at && !self.panicked {
+                self.panicked = true;
+                panic!("planned: a source stream's poll_next panics");
+            }
+            if self.next == self.n {
+                return Poll::Ready(None);
+            }
+            self.next += 1;
+            let (m, i) = (self.meter.clone(), self.next);
+            Poll::Ready(Some(Box::pin(async move {
+                short_body(m).await;
+                i
+            })))
+        }
+    }
+
+    /// Promise (README: streams share the pool's limit, and nothing is
+    /// lost; "a panicking call frees its slot and the panic reaches the
+    /// caller"). Attack: both adapters over every kind, with calls in
+    /// flight when the source panics at item `k` (k = 0..8); the adapter is
+    /// then dropped, or polled on to the end (a source that goes on after
+    /// its panic). Dropped: every call it held ends cancelled or completed.
+    /// Polled on: the items after the panic are all yielded, none twice.
+    /// The pool ends quiet and whole either way.
+    #[test]
+    fn a_source_panicking_with_calls_in_flight_loses_nothing() {
+        quiet_planned_panics();
+        within(WATCHDOG, || {
+            for (kind, order) in KINDS {
+                for panic_at in 0..8u32 {
+                    for ordered in [false, true] {
+                        for go_on in [false, true] {
+                            let pool = pool_of(kind, order);
+                            let meter = Meter::default();
+                            let source = Source {
+                                meter: meter.clone(),
+                                next: 0,
+                                n: 8,
+                                panic_at,
+                                panicked: false,
+                            };
+                            let mut s: Pin<
+                                Box<dyn futures::Stream<Item = Result<u32, Rejected>> + '_>,
+                            > = if ordered {
+                                Box::pin(source.pooled_ordered(&pool))
+                            } else {
+                                Box::pin(source.pooled_unordered(&pool))
+                            };
+                            let waker = std::task::Waker::noop();
+                            let mut cx = std::task::Context::from_waker(waker);
+                            let mut got = Vec::new();
+                            let mut panicked = false;
+                            let start = Instant::now();
+                            loop {
+                                let r =
+                                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                        s.poll_next_unpin(&mut cx)
+                                    }));
+                                match r {
+                                    Err(_) => {
+                                        panicked = true;
+                                        if !go_on {
+                                            break;
+                                        }
+                                    }
+                                    Ok(Poll::Ready(Some(Ok(i)))) => got.push(i),
+                                    Ok(Poll::Ready(Some(Err(e)))) => panic!("{e:?}"),
+                                    Ok(Poll::Ready(None)) => break,
+                                    Ok(Poll::Pending) => {}
+                                }
+                                assert!(meter.max() <= 2, "{} bodies", meter.max());
+                                assert!(start.elapsed() < WATCHDOG, "{:?}", pool.stats());
+                            }
+                            drop(s);
+                            let what = format!(
+                                "{kind:?}/{order:?} panic_at {panic_at} ordered {ordered} go_on {go_on}: got {got:?}"
+                            );
+                            assert!(panicked, "{what}");
+                            let mut sorted = got.clone();
+                            sorted.sort();
+                            sorted.dedup();
+                            assert_eq!(sorted.len(), got.len(), "{what}: an item twice");
+                            if go_on {
+                                assert_eq!(sorted, (1..=8).collect::<Vec<_>>(), "{what}");
+                                if ordered {
+                                    assert_eq!(got, sorted, "{what}: out of order");
+                                }
+                            }
+                            let stats = pool.stats();
+                            assert_eq!(
+                                (stats.running, stats.nested, stats.waiting),
+                                (0, 0, 0),
+                                "{what}: {stats:?}"
+                            );
+                            assert_accounted(&stats);
+                            assert_eq!(free_slots(&pool), 2, "{what}: {stats:?}");
+                            assert_eq!(meter.now(), 0, "{what}");
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
