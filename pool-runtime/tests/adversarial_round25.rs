@@ -4094,3 +4094,106 @@ mod stream_source_faults {
         });
     }
 }
+
+// ---- works whose Drop panics when their call is cancelled ---------------------------
+
+/// Promise (README "Cancellation": "dropping a running call frees its slot";
+/// "When a running call is cancelled, its work is dropped under its slot";
+/// "a panicking call frees its slot"). Attack: running calls (top-level,
+/// nested under a lent slot with another nested call waiting for it, the
+/// future holding an owned permit) whose work panics in its `Drop`,
+/// cancelled by dropping them, on every kind, while a call queues behind. The drop's panic reaches
+/// the dropper; the slot is freed and handed to the waiter; the accounting
+/// is whole.
+#[test]
+fn running_works_whose_drop_panics_when_cancelled_free_their_slot() {
+    quiet_planned_panics();
+
+    struct PanicsOnDrop;
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            if !thread::panicking() {
+                panic!("planned: a cancelled work's drop panics");
+            }
+        }
+    }
+
+    within(WATCHDOG, || {
+        for (kind, order) in KINDS {
+            for shape in 0..3 {
+                let pool = pool_of(kind, order);
+                pool.resize(1);
+                let meter = Meter::default();
+                let p = &pool;
+                let m = meter.clone();
+                let fut: Boxed<'_> = match shape {
+                    // Top level.
+                    0 => Box::pin(async move {
+                        let _ = p
+                            .submit(async move {
+                                let _guard = PanicsOnDrop;
+                                let _inside = m.enter();
+                                std::future::pending::<()>().await;
+                            })
+                            .await;
+                    }),
+                    // Nested, another nested call waiting for the lend.
+                    1 => Box::pin(async move {
+                        let _ = p
+                            .submit(async move {
+                                let _ = futures::join!(
+                                    p.submit(async {
+                                        let _guard = PanicsOnDrop;
+                                        let _inside = m.enter();
+                                        std::future::pending::<()>().await;
+                                    }),
+                                    p.submit(short_body(m.clone())),
+                                );
+                            })
+                            .await;
+                    }),
+                    // A spawned-by-hand holder of an owned permit.
+                    _ => Box::pin(async move {
+                        let permit = p.acquire_owned(0).await;
+                        let _guard = PanicsOnDrop;
+                        let _inside = m.enter();
+                        let _permit = permit;
+                        std::future::pending::<()>().await;
+                    }),
+                };
+                let mut task = Guarded::new(fut);
+                assert!(!task.poll_with(std::task::Waker::noop()));
+                assert!(!task.poll_with(std::task::Waker::noop()));
+                let mut waiter = Task::new(pool.submit(short_body(meter.clone())));
+                assert!(waiter.poll().is_pending());
+                let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let fut = task.fut.take();
+                    drop(fut);
+                }));
+                let what = format!("{kind:?}/{order:?} shape {shape}");
+                assert!(
+                    dropped.is_err(),
+                    "{what}: the drop's panic reaches the dropper"
+                );
+                let start = Instant::now();
+                while waiter.poll().is_pending() {
+                    assert!(
+                        start.elapsed() < WATCHDOG,
+                        "{what}: the slot never came back: {:?}",
+                        pool.stats()
+                    );
+                }
+                let stats = pool.stats();
+                assert_eq!(
+                    (stats.running, stats.nested, stats.waiting),
+                    (0, 0, 0),
+                    "{what}: {stats:?}"
+                );
+                assert_accounted(&stats);
+                assert_eq!(free_slots(&pool), 1, "{what}: {stats:?}");
+                assert_eq!(meter.now(), 0, "{what}");
+                assert!(meter.max() <= 1, "{what}");
+            }
+        }
+    });
+}
