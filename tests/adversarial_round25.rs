@@ -253,7 +253,6 @@ fn waker_whose_wake_panics() -> Waker {
 /// of `nested` (`end_call`, pool-runtime/src/call/held.rs:77-79). The slot
 /// comes back, but the group's `Stats::nested` stays 1 for good.
 #[test]
-#[ignore = "bug: a #[pooled] call joining two nested #[pooled] calls, polled with a waker whose wake panics, leaves the group's Stats::nested at 1 forever"]
 fn an_annotated_parent_joining_nested_calls_under_a_waker_whose_wake_panics() {
     quiet_planned_panics();
     within(BOUND, || {

@@ -1247,7 +1247,6 @@ fn hostile_wakers_at_every_poll_of_nested_calls() {
 /// out of the returning call's end before it is counted out of `nested`
 /// (see the focused test below).
 #[test]
-#[ignore = "bug: a nested call's end leaks Stats::nested (+1 forever, identity broken) when the lend it hands to the next nested call wakes a waker that panics"]
 fn hostile_wakers_whose_wake_panics_at_every_poll_of_nested_calls() {
     hostile_everywhere(Form::Nested, &[Fault::Wake]);
 }
@@ -1277,7 +1276,6 @@ hostile_tests! {
 /// slot comes back, but `Stats::nested` stays 1 forever and the identity is
 /// off by one.
 #[test]
-#[ignore = "bug: Stats::nested leaks +1 forever (identity broken) when a nested call hands its lend to a nested waiter whose waker's wake panics (end_call skips nested_ended on the unwind from return_lend)"]
 fn a_lend_handed_to_a_nested_call_whose_wake_panics_is_given_back() {
     quiet_planned_panics();
     for (kind, order) in KINDS {
@@ -1338,7 +1336,6 @@ fn a_lend_handed_to_a_nested_call_whose_wake_panics_is_given_back() {
 /// `end_call` before `nested_ended`: `Stats::nested` stays 1 forever,
 /// silently this time.
 #[test]
-#[ignore = "bug: Stats::nested leaks +1 forever when a nested blocking job's end hands its lend to a nested waiter whose waker's wake panics (caught on the executor thread after end_call skipped nested_ended)"]
 fn a_lend_handed_from_a_nested_blocking_job_to_a_waiter_whose_wake_panics() {
     quiet_planned_panics();
     within(WATCHDOG, || {

@@ -1005,10 +1005,13 @@ impl Core {
     /// A nested call is done with the slot it borrowed from `lend`: the slot
     /// goes to another nested call waiting for it, back to its lender, or — the
     /// lender gone — is released (up the chain of lends it came through).
-    /// Returns whether a slot of the pool was freed.
-    pub(crate) fn return_lend(&self, lend: &Lend) -> bool {
+    /// Returns what the caller still has to count (see [`LendReturned`]).
+    ///
+    /// Every count is taken before a waiter is woken: a waker whose `wake`
+    /// panics unwinds out of this only after the pool's counts are right.
+    pub(crate) fn return_lend(&self, lend: &Lend) -> LendReturned {
         match lend.give_back() {
-            Returned::ToLender => return false,
+            Returned::ToLender => return LendReturned::Ended,
             Returned::LenderGone => return self.release_lent(lend),
             Returned::Contended => {}
         }
@@ -1024,10 +1027,13 @@ impl Core {
         let Some(node) = waiter else {
             let returned = lend.give_back_locked();
             drop(locked);
-            return returned == Returned::LenderGone && self.release_lent(lend);
+            return match returned {
+                Returned::LenderGone => self.release_lent(lend),
+                _ => LendReturned::Ended,
+            };
         };
         // The borrow passes to the waiter: the slot stays lent; one nested
-        // call starts as the returning one ends.
+        // call starts as the returning one ends (the nested count stays).
         // Safety: `node` is linked (just found) and alive; under the lock.
         unsafe {
             locked.queue.remove(node);
@@ -1041,18 +1047,17 @@ impl Core {
             self.word.fetch_and(!QUEUED, Ordering::AcqRel);
         }
         self.publish_waiting(&locked);
-        self.nested_started();
         drop(locked);
         wakers.wake_all();
-        false
+        LendReturned::PassedOn
     }
 
     /// Releases the slot behind a lend whose lender is gone.
-    fn release_lent(&self, lend: &Lend) -> bool {
+    fn release_lent(&self, lend: &Lend) -> LendReturned {
         match lend.up() {
             None => {
                 self.free_slot();
-                true
+                LendReturned::Freed
             }
             Some(up) => self.return_lend(up),
         }
@@ -1551,4 +1556,19 @@ fn nanos(at: Duration) -> u64 {
     u64::try_from(at.as_nanos())
         .unwrap_or(u64::MAX - 1)
         .min(u64::MAX - 1)
+}
+
+/// What [`Core::return_lend`] leaves its caller to count.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[must_use]
+pub(crate) enum LendReturned {
+    /// A slot of the pool was freed (and counted so).
+    Freed,
+    /// The borrow ended with the slot still lent or back with its lender:
+    /// one fewer nested call, for the caller to count
+    /// ([`Core::nested_ended`]).
+    Ended,
+    /// The slot passed to a nested call that waited for it: one nested call
+    /// started as the returning one ended, the count unchanged.
+    PassedOn,
 }

@@ -3,7 +3,7 @@
 //! release the slot, return the borrow, or leave the slot to a nested call
 //! that still runs under it.
 
-use crate::admission::core::{Core, Outcome};
+use crate::admission::core::{Core, LendReturned, Outcome};
 use crate::admission::lend::Lend;
 use crate::scale::adaptive::Verdict;
 use std::sync::Arc;
@@ -74,13 +74,14 @@ pub(crate) fn end_call(
     }
     match under {
         Some(lend) => {
-            if !core.return_lend(&lend) {
-                core.nested_ended();
-            }
             // A nested call's overload is the server's as much as a call's
-            // of its own slot (its latency is its parent's business).
+            // of its own slot (its latency is its parent's business). Fed
+            // first: handing the slot on wakes a waker, which may panic.
             if verdict == Verdict::Overload {
                 core.overloaded();
+            }
+            if core.return_lend(&lend) == LendReturned::Ended {
+                core.nested_ended();
             }
         }
         None => core.release_slot(admitted_at, verdict),
