@@ -798,45 +798,47 @@ where
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let mut this = self.project();
         let bound = this.pool.bound(*this.limit) as u64;
-        while !*this.stream_done && *this.next_in - *this.next_out < bound {
-            match this.stream.as_mut().poll_next(cx) {
-                Poll::Ready(Some(work)) => {
-                    let weight = (this.weight)(&work);
-                    this.calls
-                        .push(this.pool.submit(weight, work), *this.next_in);
-                    *this.next_in += 1;
-                }
-                Poll::Ready(None) => *this.stream_done = true,
-                Poll::Pending => break,
-            }
-        }
         for seq in this.calls.lost.drain(..) {
             Held::put(this.outcomes, *this.next_out, seq, Held::Lost);
             *this.lost += 1;
         }
         loop {
-            match this.outcomes.front() {
-                Some(Held::Finished(_)) => {
-                    *this.next_out += 1;
-                    let Some(Held::Finished(outcome)) = this.outcomes.pop_front() else {
-                        unreachable!("just seen")
-                    };
-                    return Poll::Ready(Some(outcome));
+            // Panicked places at the front are skipped first: they leave
+            // room under the bound for the items pulled next (a place that
+            // filled the bound would otherwise leave nothing in flight and
+            // the stream unpolled, so nothing to wake this task).
+            while let Some(Held::Lost) = this.outcomes.front() {
+                *this.next_out += 1;
+                *this.lost -= 1;
+                this.outcomes.pop_front();
+            }
+            while !*this.stream_done && *this.next_in - *this.next_out < bound {
+                match this.stream.as_mut().poll_next(cx) {
+                    Poll::Ready(Some(work)) => {
+                        let weight = (this.weight)(&work);
+                        this.calls
+                            .push(this.pool.submit(weight, work), *this.next_in);
+                        *this.next_in += 1;
+                    }
+                    Poll::Ready(None) => *this.stream_done = true,
+                    Poll::Pending => break,
                 }
-                Some(Held::Lost) => {
-                    *this.next_out += 1;
-                    *this.lost -= 1;
-                    this.outcomes.pop_front();
-                    continue;
-                }
-                Some(Held::Running) | None => {}
+            }
+            if let Some(Held::Finished(_)) = this.outcomes.front() {
+                *this.next_out += 1;
+                let Some(Held::Finished(outcome)) = this.outcomes.pop_front() else {
+                    unreachable!("just seen")
+                };
+                return Poll::Ready(Some(outcome));
             }
             match this.calls.poll_any(cx) {
                 Poll::Ready(Some((seq, outcome))) => {
                     Held::put(this.outcomes, *this.next_out, seq, Held::Finished(outcome));
                 }
                 Poll::Ready(None) => {
-                    // No call in flight, so no outcome is held back.
+                    // No call in flight, so no outcome is held back, and
+                    // the bound had room: the stream is done, or it was
+                    // polled and is pending.
                     debug_assert!(this.outcomes.is_empty());
                     return if *this.stream_done {
                         Poll::Ready(None)
