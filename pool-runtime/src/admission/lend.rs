@@ -225,7 +225,8 @@ impl Lender {
     }
 }
 
-/// The most spare lends a thread keeps.
+/// The most spare lends a thread keeps (none under loom).
+#[cfg(not(loom))]
 pub(crate) const MAX_SPARE: usize = 32;
 
 /// A thread's spare lends: unshared, chained through `up`.
@@ -273,6 +274,7 @@ fn spare(up: Option<&Arc<Lend>>) -> Option<Arc<Lend>> {
 /// ([`Lend::lender_done`] said so): kept as one of this thread's spares if
 /// nothing else holds it (a nested call that returned the slot may still
 /// hold it a moment) and the thread has room, dropped otherwise.
+#[cfg_attr(loom, allow(unused_mut))]
 pub(crate) fn finished(mut lend: Arc<Lend>) {
     #[cfg(not(loom))]
     let _ = SPARES.try_with(|spares| {
