@@ -1,0 +1,1261 @@
+//! Acceptance tests, round 24 (runtime): module by module through the
+//! rustdoc of permits (`acquire`, `acquire_weighted`, `acquire_owned`,
+//! `try_acquire`: their errors and ordering), the stream adapters (bounded by
+//! the pool, pause/close/drop mid-stream), the rayon executor, sync callers
+//! (`run`, `run_weighted`, `Group::run_wait`: ordering, timeouts, close and
+//! pause while parked), every `Stats` field against an outside count,
+//! drain/close/shutdown, pause/resume, and the `# Errors` sections.
+//! Concurrency is counted from outside the library; every wait is bounded by
+//! a generous watchdog only to turn a hang into a failure.
+#![cfg(not(miri))]
+
+mod common;
+
+use common::{assert_accounted, within, Meter, Task};
+use futures::channel::oneshot;
+use futures::StreamExt;
+use pool_runtime::{
+    BlockingExecutor, BlockingJob, BuildError, Kind, Order, Pool, PooledStreamExt, Rejected,
+    MAX_SLOTS,
+};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+const WATCHDOG: Duration = Duration::from_secs(20);
+
+fn fixed(size: usize) -> Pool {
+    Pool::builder().size(size).build().unwrap()
+}
+
+fn priority(size: usize) -> Pool {
+    Pool::builder()
+        .order(Order::Priority)
+        .size(size)
+        .build()
+        .unwrap()
+}
+
+fn lifo(size: usize) -> Pool {
+    Pool::builder()
+        .order(Order::Lifo)
+        .size(size)
+        .build()
+        .unwrap()
+}
+
+/// Spins (with short sleeps) until `cond` holds, failing after the watchdog.
+#[track_caller]
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < WATCHDOG, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Polls a hand-driven task until it is ready (sleeping a little between
+/// polls), failing after the watchdog.
+#[track_caller]
+fn drive<F: std::future::Future>(task: &mut Task<F>) -> F::Output {
+    let start = Instant::now();
+    loop {
+        if let Poll::Ready(out) = task.poll() {
+            return out;
+        }
+        assert!(start.elapsed() < WATCHDOG, "hung: the task never finished");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+// ---- permits -----------------------------------------------------------------
+
+/// `acquire_weighted`: "on a priority pool smaller weights are admitted
+/// first, equal weights first-come first-served"; permits and submits share
+/// one queue.
+#[test]
+fn weighted_permits_and_submits_share_one_priority_queue() {
+    let pool = priority(1);
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let holder = pool.try_acquire().expect("free slot");
+    // Waiting: permits and submits, weights 5, 1, 5, 1, 0 (arrival order).
+    let mut a = Task::new(pool.acquire_weighted(5));
+    a.assert_pending();
+    let o = order.clone();
+    let mut b = Task::new(pool.submit_weighted(1, async move { o.lock().unwrap().push("b") }));
+    b.assert_pending();
+    let mut c = Task::new(pool.acquire_owned(5));
+    c.assert_pending();
+    let o = order.clone();
+    let mut d = Task::new(pool.submit_weighted(1, async move { o.lock().unwrap().push("d") }));
+    d.assert_pending();
+    let mut e = Task::new(pool.acquire_weighted(0));
+    e.assert_pending();
+    assert_eq!(pool.stats().waiting, 5);
+    drop(holder);
+    // e (0) first.
+    assert!(e.is_woken());
+    let pe = e.assert_ready().expect("admitted");
+    assert!(!b.is_woken() && !a.is_woken() && !c.is_woken() && !d.is_woken());
+    order.lock().unwrap().push("e");
+    drop(pe);
+    // Then b (1, first), then d (1, second).
+    assert!(b.is_woken());
+    b.assert_ready().unwrap();
+    assert!(d.is_woken());
+    d.assert_ready().unwrap();
+    // Then a (5, first), c (5, second).
+    assert!(a.is_woken());
+    let pa = a.assert_ready().unwrap();
+    order.lock().unwrap().push("a");
+    assert!(!c.is_woken());
+    assert!(matches!(c.poll(), Poll::Pending));
+    drop(pa);
+    assert!(c.is_woken());
+    let pc = c.assert_ready().unwrap();
+    order.lock().unwrap().push("c");
+    drop(pc);
+    assert_eq!(*order.lock().unwrap(), ["e", "b", "d", "a", "c"]);
+    let s = pool.stats();
+    assert_eq!(s.completed, 6);
+    assert_eq!((s.running, s.waiting), (0, 0));
+    assert_accounted(&s);
+}
+
+/// `acquire` on a LIFO pool: the last waiter goes first.
+#[test]
+fn permits_follow_lifo_order() {
+    let pool = lifo(1);
+    let holder = pool.try_acquire().unwrap();
+    let mut first = Task::new(pool.acquire());
+    first.assert_pending();
+    let mut second = Task::new(pool.acquire());
+    second.assert_pending();
+    drop(holder);
+    assert!(second.is_woken());
+    assert!(!first.is_woken());
+    let p = second.assert_ready().unwrap();
+    drop(p);
+    assert!(first.is_woken());
+    drop(first.assert_ready().unwrap());
+    assert_eq!(pool.stats().completed, 3);
+}
+
+/// `try_acquire`: "never waits"; Full if no slot free; Paused, Closed as
+/// `submit`. Each counted in `rejected_for` by reason, and `submitted`.
+#[test]
+fn try_acquire_says_why_and_each_reason_is_counted() {
+    let pool = fixed(1);
+    let held = pool.try_acquire_owned(0).unwrap();
+    assert_eq!(pool.try_acquire().unwrap_err(), Rejected::Full);
+    assert_eq!(pool.try_acquire_owned(3).unwrap_err(), Rejected::Full);
+    drop(held);
+    pool.pause();
+    assert_eq!(pool.try_acquire().unwrap_err(), Rejected::Paused);
+    assert_eq!(pool.try_acquire_owned(0).unwrap_err(), Rejected::Paused);
+    pool.resume();
+    pool.close();
+    assert_eq!(pool.try_acquire().unwrap_err(), Rejected::Closed);
+    let s = pool.stats();
+    assert_eq!(s.rejected_for(Rejected::Full), 2);
+    assert_eq!(s.rejected_for(Rejected::Paused), 2);
+    assert_eq!(s.rejected_for(Rejected::Closed), 1);
+    assert_eq!(s.rejected_for(Rejected::TimedOut), 0);
+    assert_eq!(s.submitted(), 6);
+    assert_eq!(s.completed, 1);
+    assert_eq!(s.waiting, 0, "a try_acquire never stays in the queue");
+    assert_accounted(&s);
+}
+
+/// Hand-off, no barging: a slot released to a queued permit is never taken
+/// by a `try_acquire` that comes between the release and the waiter's poll.
+#[test]
+fn try_acquire_never_takes_a_slot_owed_to_a_queued_permit() {
+    let pool = fixed(1);
+    let holder = pool.try_acquire().unwrap();
+    let mut waiter = Task::new(pool.acquire());
+    waiter.assert_pending();
+    drop(holder);
+    assert!(waiter.is_woken());
+    assert_eq!(
+        pool.try_acquire().unwrap_err(),
+        Rejected::Full,
+        "the freed slot is the waiter's"
+    );
+    let p = waiter.assert_ready().unwrap();
+    assert_eq!(pool.stats().running, 1);
+    drop(p);
+    drop(pool.try_acquire().expect("now free"));
+}
+
+/// `acquire`'s errors "as `submit`": the waiting bound (Full) and the
+/// admission timeout (TimedOut), each counted.
+#[test]
+fn acquire_turned_away_by_the_waiting_bound_and_the_timeout() {
+    let pool = Pool::builder()
+        .size(1)
+        .max_waiting(1)
+        .admission_timeout(Duration::from_millis(60))
+        .build()
+        .unwrap();
+    within(WATCHDOG, move || {
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let mut waiting = Task::new(pool.acquire_owned(0));
+        waiting.assert_pending();
+        // The bound is reached: the next waits no more.
+        let full = futures::executor::block_on(pool.acquire());
+        assert_eq!(full.unwrap_err(), Rejected::Full);
+        // The one waiting times out.
+        let start = Instant::now();
+        let out = drive(&mut waiting);
+        assert_eq!(out.unwrap_err(), Rejected::TimedOut);
+        assert!(start.elapsed() < Duration::from_secs(10));
+        let s = pool.stats();
+        assert_eq!(s.rejected_for(Rejected::Full), 1);
+        assert_eq!(s.rejected_for(Rejected::TimedOut), 1);
+        assert_eq!(s.waiting, 0);
+        assert_eq!(s.running, 1);
+        assert_accounted(&s);
+        drop(holder);
+        assert_eq!(pool.stats().completed, 1);
+    });
+}
+
+/// A permit waiting when the pool is paused, or closed, is still admitted
+/// ("Calls already waiting or running are not affected"; close: "waiting and
+/// running calls finish"); `abort` turns it away with Closed.
+#[test]
+fn a_waiting_permit_survives_pause_and_close_but_not_abort() {
+    let pool = fixed(1);
+    let holder = pool.try_acquire().unwrap();
+    let mut w1 = Task::new(pool.acquire());
+    w1.assert_pending();
+    pool.pause();
+    drop(holder);
+    assert!(w1.is_woken());
+    let p1 = w1
+        .assert_ready()
+        .expect("queued before the pause: admitted");
+    pool.resume();
+    let mut w2 = Task::new(pool.acquire_owned(0));
+    w2.assert_pending();
+    pool.close();
+    drop(p1);
+    let p2 = w2
+        .assert_ready()
+        .expect("queued before the close: admitted");
+    assert!(!pool.is_paused());
+    // abort: a waiter is turned away.
+    let pool = fixed(1);
+    let holder = pool.try_acquire().unwrap();
+    let mut w = Task::new(pool.acquire());
+    w.assert_pending();
+    pool.abort();
+    assert!(w.is_woken());
+    assert_eq!(w.assert_ready().unwrap_err(), Rejected::Closed);
+    let s = pool.stats();
+    assert_eq!(s.rejected_for(Rejected::Closed), 1);
+    assert_eq!(s.running, 1);
+    drop(holder);
+    drop(p2);
+    assert_accounted(&pool.stats());
+}
+
+/// An owned permit moved to another thread holds the slot there; its drop
+/// there hands the slot to the next waiter (counted from outside: the
+/// waiter's body starts only after the permit is dropped).
+#[test]
+fn an_owned_permit_released_on_another_thread_hands_off() {
+    let pool = fixed(1);
+    within(WATCHDOG, move || {
+        let permit = pool.try_acquire_owned(0).unwrap();
+        let released = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let r = released.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            r.store(true, Ordering::SeqCst);
+            drop(permit);
+        });
+        let saw = pool
+            .run(|| released.load(Ordering::SeqCst))
+            .expect("admitted");
+        assert!(saw, "the sync call ran before the permit was released");
+        t.join().unwrap();
+        let s = pool.stats();
+        assert_eq!(s.completed, 2);
+        assert_accounted(&s);
+    });
+}
+
+/// Permits + async calls + sync calls, counted from outside, never exceed the
+/// limit.
+#[test]
+fn permits_sync_and_async_callers_never_exceed_the_limit() {
+    let pool = fixed(2);
+    within(WATCHDOG, move || {
+        let meter = Meter::default();
+        let mut threads = Vec::new();
+        for i in 0..6 {
+            let pool = pool.clone();
+            let meter = meter.clone();
+            threads.push(std::thread::spawn(move || {
+                for _ in 0..20 {
+                    match i % 3 {
+                        0 => {
+                            let _p = futures::executor::block_on(pool.acquire()).unwrap();
+                            let _in = meter.enter();
+                            std::thread::sleep(Duration::from_micros(200));
+                        }
+                        1 => pool
+                            .run(|| {
+                                let _in = meter.enter();
+                                std::thread::sleep(Duration::from_micros(200));
+                            })
+                            .unwrap(),
+                        _ => futures::executor::block_on(pool.submit(async {
+                            let _in = meter.enter();
+                            std::thread::sleep(Duration::from_micros(200));
+                        }))
+                        .unwrap(),
+                    }
+                }
+            }));
+        }
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert!(meter.max() <= 2, "max {}", meter.max());
+        assert_eq!(meter.done(), 120);
+        let s = pool.stats();
+        assert_eq!(s.completed, 120);
+        assert_accounted(&s);
+    });
+}
+
+// ---- sync callers ------------------------------------------------------------
+
+/// `run`: "the thread parks until the call is admitted, in the same queue
+/// and order as async calls". Sync callers queued one after the other (each
+/// seen waiting before the next starts) are admitted FIFO, interleaved with
+/// async waiters.
+#[test]
+fn parked_sync_callers_keep_fifo_order_with_async_waiters() {
+    let pool = fixed(1);
+    within(WATCHDOG, move || {
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let mut threads = Vec::new();
+        let mut asyncs = Vec::new();
+        for i in 0..6usize {
+            if i % 2 == 0 {
+                let pool2 = pool.clone();
+                let o = order.clone();
+                threads.push(std::thread::spawn(move || {
+                    pool2.run(|| o.lock().unwrap().push(i)).unwrap();
+                }));
+            } else {
+                let o = order.clone();
+                let pool2 = pool.clone();
+                let mut t = Task::new(async move {
+                    pool2.submit(async move { o.lock().unwrap().push(i) }).await
+                });
+                t.assert_pending();
+                asyncs.push(Some(t));
+            }
+            let want = i + 1;
+            wait_until("the caller queued", || pool.stats().waiting == want);
+        }
+        drop(holder);
+        // Drive the async ones whenever they are woken.
+        let start = Instant::now();
+        while order.lock().unwrap().len() < 6 {
+            for slot in asyncs.iter_mut() {
+                if let Some(t) = slot {
+                    if t.poll().is_ready() {
+                        *slot = None;
+                    }
+                }
+            }
+            assert!(start.elapsed() < WATCHDOG);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), [0, 1, 2, 3, 4, 5]);
+    });
+}
+
+/// `run_weighted` on a priority pool: parked threads are admitted by weight.
+#[test]
+fn parked_sync_callers_are_admitted_by_weight() {
+    let pool = priority(1);
+    within(WATCHDOG, move || {
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let mut threads = Vec::new();
+        for (i, w) in [(0usize, 9i64), (1, 3), (2, -4), (3, 3), (4, 9)] {
+            let pool2 = pool.clone();
+            let o = order.clone();
+            threads.push(std::thread::spawn(move || {
+                pool2.run_weighted(w, || o.lock().unwrap().push(i)).unwrap();
+            }));
+            wait_until("queued", || pool.stats().waiting == i + 1);
+        }
+        drop(holder);
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), [2, 1, 3, 0, 4]);
+    });
+}
+
+/// `run`'s admission timeout "is measured on this thread": a parked caller
+/// gives up with TimedOut, its closure never runs, counted.
+#[test]
+fn a_parked_sync_call_times_out_and_never_runs_its_closure() {
+    let pool = Pool::builder()
+        .size(1)
+        .admission_timeout(Duration::from_millis(80))
+        .build()
+        .unwrap();
+    within(WATCHDOG, move || {
+        let holder = pool.try_acquire().unwrap();
+        let ran = AtomicUsize::new(0);
+        let start = Instant::now();
+        let out = pool.run(|| ran.fetch_add(1, Ordering::SeqCst));
+        assert_eq!(out.unwrap_err(), Rejected::TimedOut);
+        assert!(start.elapsed() >= Duration::from_millis(80));
+        assert_eq!(ran.load(Ordering::SeqCst), 0);
+        let s = pool.stats();
+        assert_eq!(s.rejected_for(Rejected::TimedOut), 1);
+        assert_eq!(s.waiting, 0);
+        assert_accounted(&s);
+        drop(holder);
+    });
+}
+
+/// A parked sync caller when the pool is closed goes on waiting and is
+/// admitted ("waiting and running calls finish"); a parked one when the
+/// pool is aborted returns Closed at once, without running.
+#[test]
+fn close_while_a_sync_caller_is_parked_admits_it_and_abort_turns_it_away() {
+    let pool = fixed(1);
+    within(WATCHDOG, move || {
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let p = pool.clone();
+        let t = std::thread::spawn(move || p.run(|| 7));
+        wait_until("parked", || pool.stats().waiting == 1);
+        pool.close();
+        assert_eq!(pool.run(|| 0).unwrap_err(), Rejected::Closed);
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!t.is_finished(), "close does not turn a waiting call away");
+        drop(holder);
+        assert_eq!(t.join().unwrap(), Ok(7));
+
+        let pool = fixed(1);
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let (p, r) = (pool.clone(), ran.clone());
+        let t = std::thread::spawn(move || p.run(|| r.fetch_add(1, Ordering::SeqCst)));
+        wait_until("parked", || pool.stats().waiting == 1);
+        pool.abort();
+        assert_eq!(t.join().unwrap().unwrap_err(), Rejected::Closed);
+        assert_eq!(ran.load(Ordering::SeqCst), 0);
+        let s = pool.stats();
+        assert_eq!(s.rejected_for(Rejected::Closed), 1);
+        drop(holder);
+        assert_accounted(&pool.stats());
+    });
+}
+
+/// A parked sync caller goes on waiting through a pause and is admitted;
+/// a new sync call on the paused pool is Paused at once and its closure
+/// never runs.
+#[test]
+fn pause_while_a_sync_caller_is_parked_still_admits_it() {
+    let pool = fixed(1);
+    within(WATCHDOG, move || {
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let p = pool.clone();
+        let t = std::thread::spawn(move || p.run(|| 1));
+        wait_until("parked", || pool.stats().waiting == 1);
+        pool.pause();
+        let ran = AtomicUsize::new(0);
+        assert_eq!(
+            pool.run(|| ran.fetch_add(1, Ordering::SeqCst)).unwrap_err(),
+            Rejected::Paused
+        );
+        assert_eq!(ran.load(Ordering::SeqCst), 0);
+        drop(holder);
+        assert_eq!(t.join().unwrap(), Ok(1));
+        assert!(pool.is_paused());
+        let s = pool.stats();
+        assert_eq!(s.rejected_for(Rejected::Paused), 1);
+        assert_eq!(s.completed, 2);
+        assert_accounted(&s);
+    });
+}
+
+/// A panic in `run`'s closure "frees the slot and propagates", counted in
+/// completed and panicked.
+#[test]
+fn a_panicking_sync_closure_frees_its_slot_and_is_counted() {
+    common::quiet_planned_panics();
+    let pool = fixed(1);
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.run(|| panic!("planned: sync closure"))
+    }));
+    assert!(out.is_err());
+    let s = pool.stats();
+    assert_eq!((s.running, s.completed, s.panicked), (0, 1, 1));
+    assert_eq!(pool.run(|| 5), Ok(5));
+    assert_accounted(&pool.stats());
+}
+
+// ---- Stats against outside counts ---------------------------------------------
+
+/// Every `Stats` field against what the test did: cancel while waiting, cancel
+/// while running, panic, reject (paused/closed/full), timeout; a call is
+/// submitted "when it is first polled".
+#[test]
+fn every_stats_field_matches_an_outside_count() {
+    common::quiet_planned_panics();
+    let pool = Pool::builder()
+        .size(2)
+        .max_waiting(1)
+        .admission_timeout(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    within(WATCHDOG, move || {
+        let s = pool.stats();
+        assert_eq!(s.size, 2);
+        assert_eq!(s.submitted(), 0);
+        // Created, never polled: not submitted.
+        let never = pool.submit(async {});
+        assert_eq!(pool.stats().submitted(), 0);
+        drop(never);
+        assert_eq!(pool.stats().cancelled, 0, "never polled: nothing to cancel");
+
+        // Two running (gated), one waiting.
+        let (tx1, rx1) = oneshot::channel::<()>();
+        let (tx2, rx2) = oneshot::channel::<()>();
+        let mut r1 = Task::new(pool.submit(rx1));
+        r1.assert_pending();
+        let mut r2 = Task::new(pool.submit(rx2));
+        r2.assert_pending();
+        let mut w = Task::new(pool.submit(async {}));
+        w.assert_pending();
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting, s.submitted()), (2, 1, 3));
+        // Full.
+        assert_eq!(
+            futures::executor::block_on(pool.submit(async {})).unwrap_err(),
+            Rejected::Full
+        );
+        // Cancel the waiting one.
+        drop(w);
+        let s = pool.stats();
+        assert_eq!((s.waiting, s.cancelled), (0, 1));
+        // Cancel a running one.
+        drop(r2);
+        drop(tx2);
+        let s = pool.stats();
+        assert_eq!((s.running, s.cancelled, s.completed), (1, 2, 0));
+        // A timed-out one: waits behind... the pool has a free slot now;
+        // fill it with a panicking one first.
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            futures::executor::block_on(pool.submit(async { panic!("planned: stats") }))
+        }));
+        assert!(out.is_err());
+        let s = pool.stats();
+        assert_eq!((s.completed, s.panicked, s.running), (1, 1, 1));
+        let (tx3, rx3) = oneshot::channel::<()>();
+        let mut r3 = Task::new(pool.submit(rx3));
+        r3.assert_pending();
+        let t = futures::executor::block_on(pool.submit(async {}));
+        assert_eq!(t.unwrap_err(), Rejected::TimedOut);
+        pool.pause();
+        assert_eq!(
+            futures::executor::block_on(pool.submit(async {})).unwrap_err(),
+            Rejected::Paused
+        );
+        assert!(pool.stats().paused);
+        pool.resume();
+        tx1.send(()).unwrap();
+        assert!(r1.assert_ready().is_ok());
+        tx3.send(()).unwrap();
+        assert!(r3.assert_ready().is_ok());
+        pool.close();
+        assert_eq!(
+            futures::executor::block_on(pool.submit(async {})).unwrap_err(),
+            Rejected::Closed
+        );
+        let s = pool.stats();
+        assert!(s.closed && !s.paused);
+        assert_eq!(s.completed, 3, "r1, r3 and the panicked one");
+        assert_eq!(s.panicked, 1);
+        assert_eq!(s.cancelled, 2);
+        assert_eq!(s.rejected_for(Rejected::Full), 1);
+        assert_eq!(s.rejected_for(Rejected::TimedOut), 1);
+        assert_eq!(s.rejected_for(Rejected::Paused), 1);
+        assert_eq!(s.rejected_for(Rejected::Closed), 1);
+        assert_eq!(s.rejected_for(Rejected::FleetUnavailable), 0);
+        assert_eq!(s.rejected_for(Rejected::LeaseLost), 0);
+        assert_eq!(s.rejected_total(), 4);
+        assert_eq!(s.submitted(), 9);
+        assert_eq!(s.in_flight(), 0);
+        assert_accounted(&s);
+    });
+}
+
+/// An executor that drops every job unrun (shutting down).
+struct Dropping;
+
+impl BlockingExecutor for Dropping {
+    fn execute(&self, job: BlockingJob) {
+        drop(job);
+    }
+}
+
+/// `BlockingExecutor`: "If `execute` drops a job without running it, the call
+/// is rejected with Closed and its slot is released. [...] Stats counts it in
+/// `cancelled`", not in `rejected_for`.
+#[test]
+fn a_job_the_executor_drops_is_closed_for_the_caller_and_cancelled_in_stats() {
+    let pool = Pool::builder()
+        .size(1)
+        .blocking_executor(Arc::new(Dropping))
+        .build()
+        .unwrap();
+    within(WATCHDOG, move || {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        let out = futures::executor::block_on(pool.submit_blocking(move || {
+            r.fetch_add(1, Ordering::SeqCst);
+        }));
+        assert_eq!(out.unwrap_err(), Rejected::Closed);
+        assert_eq!(ran.load(Ordering::SeqCst), 0);
+        let s = pool.stats();
+        assert_eq!(s.rejected_total(), 0);
+        assert_eq!(s.cancelled, 1);
+        assert_eq!(s.running, 0, "its slot is released");
+        assert_accounted(&s);
+        drop(pool.try_acquire().expect("the slot is free"));
+    });
+}
+
+/// A blocking call abandoned after admission: "the closure still runs to the
+/// end (holding its slot)": the slot stays busy until the closure ends.
+#[test]
+fn an_abandoned_blocking_call_keeps_its_slot_until_the_closure_ends() {
+    let pool = fixed(1);
+    within(WATCHDOG, move || {
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s2 = started.clone();
+        let mut call = Task::new(pool.submit_blocking(move || {
+            s2.store(true, Ordering::SeqCst);
+            go_rx.recv().unwrap();
+        }));
+        let _ = call.poll();
+        wait_until("closure started", || started.load(Ordering::SeqCst));
+        drop(call);
+        assert_eq!(pool.stats().running, 1, "the closure still holds its slot");
+        assert_eq!(pool.try_acquire().unwrap_err(), Rejected::Full);
+        go_tx.send(()).unwrap();
+        wait_until("slot freed", || pool.stats().running == 0);
+        drop(pool.try_acquire().unwrap());
+        assert_accounted(&pool.stats());
+    });
+}
+
+// ---- drain / close / shutdown ---------------------------------------------------
+
+/// `drained`: "Resolves once the pool is closed and nothing is waiting or
+/// running. (On an open pool it waits for `close` first.)"
+#[test]
+fn drained_waits_for_close_then_for_waiting_and_running_calls() {
+    let pool = fixed(1);
+    let mut drained = Task::new({
+        let pool = pool.clone();
+        async move { pool.drained().await }
+    });
+    drained.assert_pending();
+    let (tx, rx) = oneshot::channel::<()>();
+    let mut running = Task::new(pool.submit(rx));
+    running.assert_pending();
+    let mut waiting = Task::new(pool.submit(async { 3 }));
+    waiting.assert_pending();
+    drained.assert_pending();
+    pool.close();
+    drained.assert_pending();
+    tx.send(()).unwrap();
+    running.assert_ready().unwrap().unwrap();
+    drained.assert_pending();
+    assert_eq!(waiting.assert_ready(), Ok(3));
+    assert!(drained.is_woken());
+    drained.assert_ready();
+    // An idle open pool: waits for close.
+    let pool = fixed(2);
+    let mut d = Task::new({
+        let pool = pool.clone();
+        async move { pool.drained().await }
+    });
+    d.assert_pending();
+    pool.close();
+    assert!(d.is_woken());
+    d.assert_ready();
+}
+
+/// `shutdown(Some(t))`: past the deadline "the calls still waiting are turned
+/// away [...] the ones still running are left to finish [...] and the error
+/// says how many of each there were".
+#[test]
+fn shutdown_past_its_deadline_turns_waiters_away_and_counts_the_running() {
+    let pool = fixed(2);
+    within(WATCHDOG, move || {
+        let (tx1, rx1) = oneshot::channel::<()>();
+        let (tx2, rx2) = oneshot::channel::<()>();
+        let mut r1 = Task::new(pool.submit(rx1));
+        r1.assert_pending();
+        let mut r2 = Task::new(pool.submit(rx2));
+        r2.assert_pending();
+        let mut waiters: Vec<_> = (0..3).map(|_| Task::new(pool.submit(async {}))).collect();
+        for w in &mut waiters {
+            w.assert_pending();
+        }
+        let err = futures::executor::block_on(pool.shutdown(Some(Duration::from_millis(50))))
+            .unwrap_err();
+        assert_eq!(err.running, 2);
+        assert_eq!(err.nested, 0);
+        assert_eq!(err.turned_away, 3);
+        assert_eq!(err.waiting, 0);
+        for w in &mut waiters {
+            assert_eq!(w.assert_ready().unwrap_err(), Rejected::Closed);
+        }
+        assert!(pool.is_closed());
+        let s = pool.stats();
+        assert_eq!(s.rejected_for(Rejected::Closed), 3);
+        assert_eq!(s.running, 2, "running calls are never interrupted");
+        tx1.send(()).unwrap();
+        tx2.send(()).unwrap();
+        assert!(r1.assert_ready().is_ok());
+        assert!(r2.assert_ready().is_ok());
+        futures::executor::block_on(pool.drained());
+        assert_accounted(&pool.stats());
+    });
+}
+
+/// `shutdown(None)` on a pool whose waiting calls arrived before a pause:
+/// they are admitted (only never-rejecting calls that arrived while paused
+/// wait for resume), so it drains.
+#[test]
+fn shutdown_of_a_paused_pool_drains_calls_queued_before_the_pause() {
+    let pool = fixed(1);
+    within(WATCHDOG, move || {
+        let (tx, rx) = oneshot::channel::<()>();
+        let mut r = Task::new(pool.submit(rx));
+        r.assert_pending();
+        let mut w = Task::new(pool.submit(async { 9 }));
+        w.assert_pending();
+        pool.pause();
+        let mut shutdown = Task::new({
+            let pool = pool.clone();
+            async move { pool.shutdown(None).await }
+        });
+        shutdown.assert_pending();
+        tx.send(()).unwrap();
+        r.assert_ready().unwrap().unwrap();
+        assert_eq!(w.assert_ready(), Ok(9));
+        assert_eq!(shutdown.assert_ready(), Ok(()));
+        assert!(pool.is_paused(), "closing does not resume a paused pool");
+    });
+}
+
+/// `scoped`: the pool is closed (new calls through a clone are Closed) when
+/// the body panics, and when the scope future is dropped.
+#[test]
+fn scoped_closes_the_pool_on_panic_and_on_drop() {
+    common::quiet_planned_panics();
+    let keep = Arc::new(Mutex::new(None::<Pool>));
+    let k = keep.clone();
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        futures::executor::block_on(fixed(2).scoped(|pool| async move {
+            *k.lock().unwrap() = Some(pool.clone());
+            panic!("planned: scoped body");
+        }))
+    }));
+    assert!(out.is_err());
+    let pool = keep.lock().unwrap().take().unwrap();
+    assert!(pool.is_closed());
+    assert_eq!(
+        futures::executor::block_on(pool.submit(async {})).unwrap_err(),
+        Rejected::Closed
+    );
+    let k = keep.clone();
+    let mut scope = Task::new(fixed(2).scoped(|pool| async move {
+        *k.lock().unwrap() = Some(pool.clone());
+        std::future::pending::<()>().await
+    }));
+    scope.assert_pending();
+    let pool = keep.lock().unwrap().take().unwrap();
+    assert!(!pool.is_closed());
+    drop(scope);
+    assert!(pool.is_closed());
+}
+
+// ---- pause / resume -----------------------------------------------------------------
+
+/// "pause(): new calls: Err(Rejected::Paused); queued and running ones go
+/// on": every call form is turned away at once, the work never runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_call_form_is_turned_away_by_a_pause() {
+    let pool = fixed(2);
+    pool.pause();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let r = ran.clone();
+    assert_eq!(
+        pool.submit(async move { r.fetch_add(1, Ordering::SeqCst) })
+            .await
+            .unwrap_err(),
+        Rejected::Paused
+    );
+    let r = ran.clone();
+    assert_eq!(
+        pool.submit_weighted(3, async move { r.fetch_add(1, Ordering::SeqCst) })
+            .await
+            .unwrap_err(),
+        Rejected::Paused
+    );
+    let r = ran.clone();
+    assert_eq!(
+        pool.submit_blocking(move || r.fetch_add(1, Ordering::SeqCst))
+            .await
+            .unwrap_err(),
+        Rejected::Paused
+    );
+    let r = ran.clone();
+    assert_eq!(
+        pool.spawn(async move { r.fetch_add(1, Ordering::SeqCst) })
+            .err(),
+        Some(Rejected::Paused)
+    );
+    assert_eq!(pool.acquire().await.unwrap_err(), Rejected::Paused);
+    assert_eq!(pool.acquire_owned(0).await.unwrap_err(), Rejected::Paused);
+    assert_eq!(
+        pool.acquire_weighted(1).await.unwrap_err(),
+        Rejected::Paused
+    );
+    let r = ran.clone();
+    let p = pool.clone();
+    let sync = tokio::task::spawn_blocking(move || p.run(|| r.fetch_add(1, Ordering::SeqCst)))
+        .await
+        .unwrap();
+    assert_eq!(sync.unwrap_err(), Rejected::Paused);
+    assert_eq!(ran.load(Ordering::SeqCst), 0);
+    let s = pool.stats();
+    assert_eq!(s.rejected_for(Rejected::Paused), 8);
+    assert_eq!(s.submitted(), 8);
+    pool.resume();
+    assert!(!pool.is_paused());
+    assert_eq!(pool.submit(async { 1 }).await, Ok(1));
+}
+
+/// A spawned call queued before a pause is admitted after it ("queued ones
+/// go on").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spawned_call_queued_before_a_pause_still_runs() {
+    let pool = fixed(1);
+    let holder = pool.acquire_owned(0).await.unwrap();
+    let handle = pool.spawn(async { 4 }).unwrap();
+    let start = Instant::now();
+    while pool.stats().waiting != 1 {
+        assert!(start.elapsed() < WATCHDOG);
+        tokio::task::yield_now().await;
+    }
+    pool.pause();
+    drop(holder);
+    let out = tokio::time::timeout(WATCHDOG, handle).await.expect("hung");
+    assert_eq!(out, Ok(4));
+}
+
+// ---- streams --------------------------------------------------------------------------
+
+/// A stream of gated items, counting the items pulled from the stream.
+fn gated_items(
+    n: usize,
+    pulled: Arc<AtomicUsize>,
+    meter: Meter,
+) -> (
+    Vec<oneshot::Sender<()>>,
+    impl futures::Stream<Item = impl std::future::Future<Output = usize>>,
+) {
+    let mut senders = Vec::new();
+    let mut receivers = Vec::new();
+    for _ in 0..n {
+        let (tx, rx) = oneshot::channel::<()>();
+        senders.push(tx);
+        receivers.push(rx);
+    }
+    let stream = futures::stream::iter(receivers.into_iter().enumerate()).map(move |(i, rx)| {
+        pulled.fetch_add(1, Ordering::SeqCst);
+        let meter = meter.clone();
+        async move {
+            let _in = meter.enter();
+            let _ = rx.await;
+            i
+        }
+    });
+    (senders, stream)
+}
+
+/// Pausing mid-stream: the stream's calls already queued are admitted; items
+/// pulled after the pause are yielded as Err(Paused); the stream still ends.
+#[test]
+fn pausing_mid_stream_yields_paused_for_later_items_and_runs_the_queued_ones() {
+    let pool = fixed(2);
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let meter = Meter::default();
+    let (senders, items) = gated_items(10, pulled.clone(), meter.clone());
+    let mut stream = Task::new(Box::pin(items.pooled_unordered(&pool)).into_future_collect());
+    stream.assert_pending();
+    assert_eq!(pulled.load(Ordering::SeqCst), 4, "2 x size pulled");
+    let s = pool.stats();
+    assert_eq!((s.running, s.waiting), (2, 2));
+    pool.pause();
+    for tx in senders {
+        let _ = tx.send(());
+    }
+    let mut out = drive(&mut stream);
+    assert_eq!(out.len(), 10);
+    assert_eq!(pulled.load(Ordering::SeqCst), 10);
+    let paused = out.iter().filter(|o| **o == Err(Rejected::Paused)).count();
+    out.retain(|o| o.is_ok());
+    let mut ok: Vec<usize> = out.into_iter().map(Result::unwrap).collect();
+    ok.sort();
+    assert_eq!(ok, [0, 1, 2, 3]);
+    assert_eq!(paused, 6);
+    assert!(meter.max() <= 2);
+    let s = pool.stats();
+    assert_eq!(s.rejected_for(Rejected::Paused), 6);
+    assert_eq!(s.completed, 4);
+    assert_accounted(&s);
+}
+
+/// Collects a stream into a Vec, as a future (for `Task`).
+trait CollectExt: futures::Stream + Sized {
+    fn into_future_collect(self) -> futures::stream::Collect<Self, Vec<Self::Item>> {
+        self.collect()
+    }
+}
+impl<S: futures::Stream + Sized> CollectExt for S {}
+
+/// Closing mid-stream (ordered): queued calls run, later items are
+/// Err(Closed), and the outcomes stay in input order.
+#[test]
+fn closing_mid_stream_keeps_input_order_and_yields_closed_for_later_items() {
+    let pool = fixed(2);
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let meter = Meter::default();
+    let (mut senders, items) = gated_items(8, pulled.clone(), meter.clone());
+    let mut stream = Task::new(Box::pin(items.pooled_ordered(&pool)).into_future_collect());
+    stream.assert_pending();
+    assert_eq!(pulled.load(Ordering::SeqCst), 4);
+    pool.close();
+    // Finish them in reverse.
+    senders.reverse();
+    let mut done = None;
+    for tx in senders {
+        let _ = tx.send(());
+        if let Poll::Ready(out) = stream.poll() {
+            done = Some(out);
+        }
+    }
+    let out = match done {
+        Some(out) => out,
+        None => drive(&mut stream),
+    };
+    let want: Vec<Result<usize, Rejected>> = (0..8)
+        .map(|i| if i < 4 { Ok(i) } else { Err(Rejected::Closed) })
+        .collect();
+    assert_eq!(out, want);
+    assert!(meter.max() <= 2);
+    let s = pool.stats();
+    assert_eq!(s.rejected_for(Rejected::Closed), 4);
+    assert_accounted(&s);
+    futures::executor::block_on(pool.drained());
+}
+
+/// Dropping the stream mid-way: its calls are cancelled (counted), every slot
+/// is free at once, and later items are never pulled; an ordered stream's
+/// finished-but-held-back outcomes are dropped without a count change.
+#[test]
+fn dropping_an_ordered_stream_mid_way_frees_slots_and_pulls_no_more() {
+    let pool = fixed(3);
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let meter = Meter::default();
+    let (mut senders, items) = gated_items(20, pulled.clone(), meter.clone());
+    let mut stream = Box::pin(items.pooled_ordered(&pool));
+    // Poll by hand.
+    let mut poll = || {
+        futures::executor::block_on(async {
+            futures::future::poll_fn(|cx| {
+                Poll::Ready(futures::Stream::poll_next(stream.as_mut(), cx))
+            })
+            .await
+        })
+    };
+    assert!(poll().is_pending());
+    assert_eq!(pulled.load(Ordering::SeqCst), 6);
+    // Item 1 and 2 finish (held back behind item 0).
+    let s2 = senders.remove(2);
+    let s1 = senders.remove(1);
+    s1.send(()).ok();
+    s2.send(()).ok();
+    assert!(poll().is_pending());
+    let s = pool.stats();
+    assert_eq!(s.completed, 2);
+    assert_eq!(s.running, 3, "items 0, 3, 4 admitted");
+    assert_eq!(s.waiting, 1, "item 5");
+    assert_eq!(meter.now(), 3);
+    drop(poll);
+    drop(stream);
+    let s = pool.stats();
+    assert_eq!((s.running, s.waiting), (0, 0));
+    assert_eq!(s.cancelled, 4, "items 0, 3, 4 running and 5 waiting");
+    assert_eq!(s.completed, 2);
+    assert_eq!(meter.now(), 0, "the running bodies were dropped");
+    assert_eq!(pulled.load(Ordering::SeqCst), 6, "nothing more pulled");
+    assert_accounted(&s);
+    for _ in 0..3 {
+        std::mem::forget(pool.try_acquire().expect("every slot free"));
+    }
+    senders.clear();
+}
+
+/// Items waiting past the admission timeout are yielded as Err(TimedOut) and
+/// the stream goes on with the rest.
+#[test]
+fn stream_items_that_wait_past_the_admission_timeout_are_timed_out() {
+    let pool = Pool::builder()
+        .size(1)
+        .admission_timeout(Duration::from_millis(40))
+        .build()
+        .unwrap();
+    within(WATCHDOG, move || {
+        let (tx, rx) = oneshot::channel::<()>();
+        let mut first = Some(rx);
+        let items = futures::stream::iter(0..4u64).map(move |i| {
+            let gate = first.take();
+            async move {
+                if let Some(gate) = gate {
+                    let _ = gate.await;
+                }
+                i
+            }
+        });
+        let opener = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            let _ = tx.send(());
+        });
+        let out: Vec<_> = futures::executor::block_on(items.pooled_ordered(&pool).collect());
+        opener.join().unwrap();
+        assert_eq!(out, [Ok(0), Err(Rejected::TimedOut), Ok(2), Ok(3)]);
+        let s = pool.stats();
+        assert_eq!(s.rejected_for(Rejected::TimedOut), 1);
+        assert_eq!(s.completed, 3);
+        assert_accounted(&s);
+    });
+}
+
+/// A pool scaled to zero: the adapter holds one item (`max(1, 2 x size)`);
+/// after a scale-up it pulls more "at its next poll, which comes when one of
+/// its calls is admitted".
+#[test]
+fn a_stream_on_a_pool_at_zero_holds_one_item_and_grows_after_a_scale_up() {
+    let pool = fixed(1);
+    pool.resize(0);
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let meter = Meter::default();
+    let (senders, items) = gated_items(10, pulled.clone(), meter.clone());
+    let mut stream = Task::new(Box::pin(items.pooled_unordered(&pool)).into_future_collect());
+    stream.assert_pending();
+    assert_eq!(pulled.load(Ordering::SeqCst), 1);
+    assert_eq!(pool.stats().waiting, 1);
+    pool.scale(2);
+    assert!(stream.is_woken(), "the admitted call wakes the adapter");
+    stream.assert_pending();
+    assert_eq!(pulled.load(Ordering::SeqCst), 4);
+    assert_eq!(meter.now(), 2);
+    for tx in senders {
+        let _ = tx.send(());
+    }
+    let out = drive(&mut stream);
+    assert_eq!(out.len(), 10);
+    assert!(out.iter().all(|o| o.is_ok()));
+    assert!(meter.max() <= 2);
+}
+
+/// The stream shares the pool's limit with other callers: counted from
+/// outside, a stream and concurrent sync callers never exceed it together.
+#[test]
+fn a_stream_and_sync_callers_together_stay_within_the_limit() {
+    let pool = fixed(3);
+    within(WATCHDOG, move || {
+        let meter = Meter::default();
+        let m = meter.clone();
+        let p = pool.clone();
+        let other = std::thread::spawn(move || {
+            for _ in 0..60 {
+                p.run(|| {
+                    let _in = m.enter();
+                    std::thread::sleep(Duration::from_micros(300));
+                })
+                .unwrap();
+            }
+        });
+        let m = meter.clone();
+        let items = futures::stream::iter(0..60).map(move |i| {
+            let m = m.clone();
+            async move {
+                let _in = m.enter();
+                std::thread::sleep(Duration::from_micros(300));
+                i
+            }
+        });
+        let out: Vec<_> = futures::executor::block_on(items.pooled_unordered(&pool).collect());
+        other.join().unwrap();
+        assert_eq!(out.len(), 60);
+        assert!(out.iter().all(|o| o.is_ok()));
+        assert!(meter.max() <= 3, "max {}", meter.max());
+        assert_accounted(&pool.stats());
+    });
+}
+
+// ---- rayon ---------------------------------------------------------------------------------
+
+/// `RayonExecutor::new(threads)`: closures run on those threads; with more
+/// rayon threads than slots the limit holds (counted from outside).
+#[test]
+fn rayon_executor_of_our_own_runs_closures_there_within_the_limit() {
+    let threads = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(6)
+            .thread_name(|i| format!("acc24-rayon-{i}"))
+            .build()
+            .unwrap(),
+    );
+    let exec = pool_runtime::RayonExecutor::new(threads.clone());
+    assert!(exec.thread_pool().is_some());
+    assert!(pool_runtime::RayonExecutor::global()
+        .thread_pool()
+        .is_none());
+    let pool = Pool::builder()
+        .size(2)
+        .blocking_executor(Arc::new(exec))
+        .build()
+        .unwrap();
+    within(WATCHDOG, move || {
+        let meter = Meter::default();
+        let calls: Vec<_> = (0..12)
+            .map(|_| {
+                let m = meter.clone();
+                pool.submit_blocking(move || {
+                    let _in = m.enter();
+                    std::thread::sleep(Duration::from_millis(3));
+                    std::thread::current().name().map(str::to_owned)
+                })
+            })
+            .collect();
+        let names = futures::executor::block_on(futures::future::join_all(calls));
+        for n in names {
+            assert!(n.unwrap().unwrap().starts_with("acc24-rayon-"));
+        }
+        assert!(meter.max() <= 2, "max {}", meter.max());
+        assert_eq!(meter.done(), 12);
+        let s = pool.stats();
+        assert_eq!(s.completed, 12);
+        assert_accounted(&s);
+    });
+}
+
+// ---- # Errors sections ------------------------------------------------------------------
+
+/// `Pool::fixed`: "A `size` of zero is raised to one, and one above MAX_SLOTS
+/// lowered to it".
+#[test]
+fn pool_fixed_clamps_its_size() {
+    assert_eq!(Pool::fixed(0).size(), 1);
+    assert_eq!(Pool::fixed(MAX_SLOTS + 1).size(), MAX_SLOTS);
+    assert_eq!(Pool::fixed(usize::MAX).size(), MAX_SLOTS);
+    let d = Pool::default();
+    assert_eq!(d.size(), 3);
+    assert_eq!(d.kind(), Kind::Fixed);
+    assert_eq!(d.order(), Order::Fifo);
+}
+
+/// `set_bounds`' `# Errors`: each error in its case, and "a refused change
+/// changes nothing".
+#[test]
+fn set_bounds_errors_each_in_its_case_and_change_nothing() {
+    let fixed = Pool::fixed(3);
+    assert!(matches!(
+        fixed.set_bounds(1, 4),
+        Err(BuildError::BoundsOnFixedPool { .. })
+    ));
+    assert_eq!(fixed.bounds(), (0, MAX_SLOTS));
+    assert_eq!(fixed.size(), 3);
+    let auto = Pool::builder()
+        .kind(Kind::Autoscale)
+        .min(2)
+        .max(6)
+        .build()
+        .unwrap();
+    let size = auto.size();
+    assert!(matches!(
+        auto.set_bounds(0, 0),
+        Err(BuildError::ZeroMax { .. })
+    ));
+    assert!(matches!(
+        auto.set_bounds(5, 4),
+        Err(BuildError::MinAboveMax { .. })
+    ));
+    assert!(matches!(
+        auto.set_bounds(1, MAX_SLOTS + 1),
+        Err(BuildError::TooLarge { .. })
+    ));
+    assert_eq!(auto.bounds(), (2, 6));
+    assert_eq!(auto.size(), size);
+    assert_eq!(auto.set_bounds(4, 5).unwrap(), 4.max(size).min(5));
+    assert_eq!(auto.bounds(), (4, 5));
+}
+
+/// The README's defaults: "default 3..=8" for an autoscaled pool, and
+/// `scale` clamps to `[min, max]`.
+#[test]
+fn autoscale_defaults_and_scale_clamps() {
+    let auto = Pool::builder().kind(Kind::Autoscale).build().unwrap();
+    assert_eq!(auto.bounds(), (3, 8));
+    assert_eq!(auto.size(), 3);
+    assert_eq!(auto.scale(100), 8);
+    assert_eq!(auto.scale(-100), 3);
+    assert_eq!(auto.resize(5), 5);
+    assert_eq!(auto.resize(0), 3);
+}
+
+/// `Pool::spawn`: "Panics if called outside a tokio runtime".
+#[test]
+fn spawn_outside_a_runtime_panics_as_documented() {
+    common::quiet_planned_panics();
+    let pool = fixed(1);
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = pool.spawn(async {});
+    }));
+    assert!(out.is_err());
+    // The pool is left as it was.
+    let s = pool.stats();
+    assert_eq!((s.running, s.waiting), (0, 0));
+    assert_eq!(pool.run(|| 1), Ok(1));
+}
