@@ -1259,3 +1259,454 @@ fn spawn_outside_a_runtime_panics_as_documented() {
     assert_eq!((s.running, s.waiting), (0, 0));
     assert_eq!(pool.run(|| 1), Ok(1));
 }
+
+// ---- round 24, second batch ------------------------------------------------------
+
+/// `set_admission_timeout`: "for calls that start waiting from now on": a
+/// call already waiting without a timeout is not timed out by it; one that
+/// starts waiting after it is.
+#[test]
+fn a_new_admission_timeout_spares_calls_already_waiting() {
+    let pool = fixed(1);
+    within(WATCHDOG, move || {
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let mut early = Task::new(pool.submit(async { 1 }));
+        early.assert_pending();
+        pool.set_admission_timeout(Some(Duration::from_millis(30)));
+        assert_eq!(pool.admission_timeout(), Some(Duration::from_millis(30)));
+        let late = futures::executor::block_on(pool.submit(async { 2 }));
+        assert_eq!(late.unwrap_err(), Rejected::TimedOut);
+        std::thread::sleep(Duration::from_millis(250));
+        early.assert_pending();
+        assert_eq!(pool.stats().waiting, 1);
+        drop(holder);
+        assert_eq!(early.assert_ready(), Ok(1));
+        assert_eq!(pool.stats().rejected_for(Rejected::TimedOut), 1);
+    });
+}
+
+/// `set_max_waiting`: "for calls that arrive from now on (calls already
+/// waiting keep their place)".
+#[test]
+fn a_lowered_waiting_bound_keeps_calls_already_waiting() {
+    let pool = fixed(1);
+    let holder = pool.try_acquire().unwrap();
+    let mut a = Task::new(pool.submit(async { 'a' }));
+    a.assert_pending();
+    let mut b = Task::new(pool.acquire_owned(0));
+    b.assert_pending();
+    pool.set_max_waiting(Some(0)).unwrap();
+    assert_eq!(pool.max_waiting(), Some(0));
+    assert_eq!(
+        futures::executor::block_on(pool.submit(async {})).unwrap_err(),
+        Rejected::Full
+    );
+    assert_eq!(pool.stats().waiting, 2);
+    drop(holder);
+    assert_eq!(a.assert_ready(), Ok('a'));
+    drop(b.assert_ready().unwrap());
+    assert!(matches!(
+        pool.set_max_waiting(Some(MAX_SLOTS + 1)),
+        Err(BuildError::OutOfRange { .. })
+    ));
+    assert_eq!(pool.max_waiting(), Some(0));
+    let s = pool.stats();
+    assert_eq!(s.rejected_for(Rejected::Full), 1);
+    assert_accounted(&s);
+}
+
+/// `Permit`: "A permit is a guard, not a frame: calls made while holding it
+/// are calls of their own [...] code that holds the pool's last slot and
+/// calls the same pool waits for another one."
+#[test]
+fn a_permit_is_not_a_frame_calls_under_it_wait() {
+    let pool = Pool::builder()
+        .size(1)
+        .admission_timeout(Duration::from_millis(40))
+        .build()
+        .unwrap();
+    within(WATCHDOG, move || {
+        let permit = futures::executor::block_on(pool.acquire()).unwrap();
+        assert_eq!(
+            futures::executor::block_on(pool.submit(async {})).unwrap_err(),
+            Rejected::TimedOut
+        );
+        assert_eq!(pool.run(|| ()).unwrap_err(), Rejected::TimedOut);
+        let s = pool.stats();
+        assert_eq!((s.running, s.nested), (1, 0));
+        drop(permit);
+    });
+}
+
+/// Sync barging: "callers outside the queue count as waiting (a pause or a
+/// close leaves them waiting, as queued calls)"; "a closed pool is not
+/// drained while one waits"; "an abort turns it away".
+#[test]
+fn a_barging_sync_caller_counts_as_waiting_survives_close_and_is_aborted() {
+    let pool = Pool::builder()
+        .size(1)
+        .sync_barging(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    assert_eq!(pool.sync_barging(), Some(Duration::from_secs(5)));
+    within(WATCHDOG, move || {
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let p = pool.clone();
+        let t = std::thread::spawn(move || p.run(|| 11));
+        wait_until("waiting outside the queue", || pool.stats().waiting == 1);
+        pool.pause();
+        pool.close();
+        let mut drained = Task::new({
+            let p = pool.clone();
+            async move { p.drained().await }
+        });
+        drained.assert_pending();
+        std::thread::sleep(Duration::from_millis(30));
+        drop(holder);
+        assert_eq!(t.join().unwrap(), Ok(11));
+        drive(&mut drained);
+
+        let pool = Pool::builder()
+            .size(1)
+            .sync_barging(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let p = pool.clone();
+        let t = std::thread::spawn(move || p.run(|| 12));
+        wait_until("waiting outside the queue", || pool.stats().waiting == 1);
+        pool.abort();
+        assert_eq!(t.join().unwrap().unwrap_err(), Rejected::Closed);
+        let s = pool.stats();
+        assert_eq!(s.rejected_for(Rejected::Closed), 1);
+        assert_eq!(s.waiting, 0);
+        drop(holder);
+        assert_accounted(&pool.stats());
+    });
+}
+
+/// Sync barging: "its time outside counts against the timeout".
+#[test]
+fn a_barging_sync_caller_times_out_by_the_admission_timeout() {
+    let pool = Pool::builder()
+        .size(1)
+        .sync_barging(Duration::from_secs(10))
+        .admission_timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    within(WATCHDOG, move || {
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let start = Instant::now();
+        assert_eq!(pool.run(|| ()).unwrap_err(), Rejected::TimedOut);
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "waited {:?}",
+            start.elapsed()
+        );
+        let s = pool.stats();
+        assert_eq!(s.rejected_for(Rejected::TimedOut), 1);
+        assert_eq!(s.waiting, 0);
+        assert_accounted(&s);
+        drop(holder);
+    });
+}
+
+/// `submit_judged`: "a judge that panics is a panicked call" (README,
+/// Accounting): the slot is freed, the panic reaches the caller.
+#[test]
+fn a_panicking_judge_is_a_panicked_call() {
+    common::quiet_planned_panics();
+    let pool = fixed(1);
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        futures::executor::block_on(pool.submit_judged(0, async { 3 }, |_: &i32| {
+            panic!("planned: judge")
+        }))
+    }));
+    assert!(out.is_err());
+    let s = pool.stats();
+    assert_eq!((s.running, s.completed, s.panicked), (0, 1, 1));
+    assert_accounted(&s);
+    assert_eq!(pool.run(|| 1), Ok(1));
+}
+
+/// A work whose `Drop` panics once its output is ready is a panicked call.
+#[test]
+fn a_work_whose_drop_panics_after_its_output_is_a_panicked_call() {
+    common::quiet_planned_panics();
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            if !std::thread::panicking() {
+                panic!("planned: work drop");
+            }
+        }
+    }
+    let pool = fixed(1);
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        futures::executor::block_on(pool.submit(async {
+            let _bomb = Bomb;
+            std::future::ready(()).await;
+            5
+        }))
+    }));
+    // Either the panic reaches the caller, or the output does: both leave the
+    // call counted as panicked and its slot free.
+    let _ = out;
+    let s = pool.stats();
+    assert_eq!(s.running, 0);
+    assert_eq!(s.panicked, 1, "{s:?}");
+    assert_eq!(s.completed, 1);
+    assert_accounted(&s);
+}
+
+/// `Group::submit_wait`: never turned away; it "waits through a pause
+/// (until `resume`)", counted in `waiting` meanwhile ("including, for calls
+/// that never reject, those waiting for `resume`").
+#[test]
+fn a_never_rejecting_group_call_waits_through_a_pause_counted_as_waiting() {
+    use pool_runtime::{Group, GroupSpec};
+    static G: Group = Group::new(GroupSpec::new("tests::acceptance24::submit_wait").size(2));
+    G.pause();
+    let mut call = Task::new(G.submit_wait(0, async { 8 }));
+    call.assert_pending();
+    assert_eq!(G.stats().waiting, 1);
+    assert_eq!(G.stats().running, 0);
+    assert_eq!(
+        futures::executor::block_on(G.submit(0, async { 1 })).unwrap_err(),
+        Rejected::Paused
+    );
+    G.resume();
+    assert!(call.is_woken(), "resume admits it");
+    assert_eq!(call.assert_ready(), 8);
+    let s = G.stats();
+    assert_eq!(s.waiting, 0);
+    assert_eq!(s.rejected_for(Rejected::Paused), 1);
+    assert_accounted(&s);
+}
+
+/// `Group::run_wait` parks through a pause and runs after `resume`.
+#[test]
+fn group_run_wait_parks_through_a_pause() {
+    use pool_runtime::{Group, GroupSpec};
+    static G: Group = Group::new(GroupSpec::new("tests::acceptance24::run_wait").size(1));
+    within(WATCHDOG, || {
+        G.pause();
+        let t = std::thread::spawn(|| G.run_wait(0, || 21));
+        wait_until("parked", || G.stats().waiting == 1);
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(!t.is_finished());
+        assert_eq!(G.run(|| 0).unwrap_err(), Rejected::Paused);
+        G.resume();
+        assert_eq!(t.join().unwrap(), 21);
+        assert_accounted(&G.stats());
+    });
+}
+
+/// A group's stream (`PoolRef` from a `&'static Group`): bounded by the
+/// group's limit, counted from outside, alongside the group's other calls.
+#[test]
+fn a_group_stream_is_bounded_by_the_group_with_other_callers() {
+    use pool_runtime::{Group, GroupSpec};
+    static G: Group = Group::new(GroupSpec::new("tests::acceptance24::stream").size(2));
+    within(WATCHDOG, || {
+        let meter = Meter::default();
+        let m = meter.clone();
+        let other = std::thread::spawn(move || {
+            for _ in 0..40 {
+                G.run(|| {
+                    let _in = m.enter();
+                    std::thread::sleep(Duration::from_micros(300));
+                })
+                .unwrap();
+            }
+        });
+        let m = meter.clone();
+        let items = futures::stream::iter(0..40usize).map(move |i| {
+            let m = m.clone();
+            async move {
+                let _in = m.enter();
+                std::thread::sleep(Duration::from_micros(300));
+                i
+            }
+        });
+        let out: Vec<_> = futures::executor::block_on(items.pooled_ordered(&G).collect());
+        other.join().unwrap();
+        assert_eq!(out, (0..40).map(Ok).collect::<Vec<_>>());
+        assert!(meter.max() <= 2, "max {}", meter.max());
+        assert_accounted(&G.stats());
+    });
+}
+
+/// The stream's panic rule: "an adapter polled again after it goes on with
+/// the other items and ends [...] the ordered adapter skips the panicked
+/// item's place".
+#[test]
+fn an_ordered_stream_skips_a_panicked_items_place_and_goes_on() {
+    common::quiet_planned_panics();
+    let pool = fixed(2);
+    let items = futures::stream::iter(0..6usize).map(|i| async move {
+        if i == 2 {
+            panic!("planned: stream item");
+        }
+        i
+    });
+    let mut stream = Box::pin(items.pooled_ordered(&pool));
+    let mut got = Vec::new();
+    let mut panics = 0;
+    for _ in 0..100 {
+        let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            futures::executor::block_on(stream.next())
+        }));
+        match next {
+            Ok(Some(out)) => got.push(out),
+            Ok(None) => break,
+            Err(_) => panics += 1,
+        }
+    }
+    assert_eq!(panics, 1);
+    assert_eq!(got, [Ok(0), Ok(1), Ok(3), Ok(4), Ok(5)]);
+    let s = pool.stats();
+    assert_eq!((s.completed, s.panicked, s.running), (6, 1, 0));
+    assert_accounted(&s);
+}
+
+/// The ordered adapter's bound counts held-back outcomes: behind a slow first
+/// item it holds at most `2 x size` items (in flight plus finished).
+#[test]
+fn an_ordered_stream_behind_a_slow_first_item_holds_at_most_twice_the_size() {
+    let pool = fixed(2);
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let p = pulled.clone();
+    let (tx, rx) = oneshot::channel::<()>();
+    let mut first = Some(rx);
+    let items = futures::stream::iter(0..50usize).map(move |i| {
+        p.fetch_add(1, Ordering::SeqCst);
+        let gate = first.take();
+        async move {
+            if let Some(gate) = gate {
+                let _ = gate.await;
+            }
+            i
+        }
+    });
+    let mut stream = Task::new(Box::pin(items.pooled_ordered(&pool)).into_future_collect());
+    for _ in 0..20 {
+        stream.assert_pending();
+    }
+    assert_eq!(pulled.load(Ordering::SeqCst), 4);
+    let s = pool.stats();
+    assert_eq!(s.completed, 3, "items 1..=3 finished, held back");
+    assert_eq!(s.running, 1);
+    tx.send(()).unwrap();
+    let out = drive(&mut stream);
+    assert_eq!(out, (0..50).map(Ok).collect::<Vec<_>>());
+}
+
+/// `spawn`: "the call takes its place in the queue now, in call order"; the
+/// README: "takes its queue place at once". A spawned call queued before a
+/// `submit` is admitted before it.
+#[tokio::test(flavor = "current_thread")]
+async fn a_spawned_call_takes_its_queue_place_at_once() {
+    let pool = fixed(1);
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let holder = pool.try_acquire_owned(0).unwrap();
+    let o = order.clone();
+    let handle = pool
+        .spawn(async move { o.lock().unwrap().push("spawned") })
+        .unwrap();
+    assert_eq!(pool.stats().waiting, 1, "queued before its task ever ran");
+    let o = order.clone();
+    let p = pool.clone();
+    let submitted = tokio::spawn(async move {
+        p.submit(async move { o.lock().unwrap().push("submitted") })
+            .await
+    });
+    tokio::task::yield_now().await;
+    assert_eq!(pool.stats().waiting, 2);
+    drop(holder);
+    handle.await.unwrap();
+    submitted.await.unwrap().unwrap();
+    assert_eq!(*order.lock().unwrap(), ["spawned", "submitted"]);
+}
+
+/// `spawn`: later rejections (closed while waiting, timed out) come
+/// "through the handle"; `SpawnHandle::abort` cancels a waiting call
+/// (counted cancelled) and the handle yields Closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spawned_calls_report_later_rejections_through_the_handle() {
+    let pool = fixed(1);
+    let holder = pool.acquire_owned(0).await.unwrap();
+    let aborted = pool.spawn(async { 1 }).unwrap();
+    let closed = pool.spawn(async { 2 }).unwrap();
+    aborted.abort();
+    let out = tokio::time::timeout(WATCHDOG, aborted).await.expect("hung");
+    assert_eq!(out, Err(Rejected::Closed));
+    assert_eq!(pool.stats().cancelled, 1);
+    pool.abort();
+    let out = tokio::time::timeout(WATCHDOG, closed).await.expect("hung");
+    assert_eq!(out, Err(Rejected::Closed));
+    let s = pool.stats();
+    assert_eq!(s.rejected_for(Rejected::Closed), 1);
+    drop(holder);
+    assert_accounted(&pool.stats());
+
+    let pool = Pool::builder()
+        .size(1)
+        .admission_timeout(Duration::from_millis(30))
+        .build()
+        .unwrap();
+    let holder = pool.acquire_owned(0).await.unwrap();
+    let timed = pool.spawn(async { 3 }).unwrap();
+    let out = tokio::time::timeout(WATCHDOG, timed).await.expect("hung");
+    assert_eq!(out, Err(Rejected::TimedOut));
+    drop(holder);
+    assert_eq!(pool.stats().rejected_for(Rejected::TimedOut), 1);
+}
+
+/// `run` on a current-thread runtime's thread: "A call that finds a free slot
+/// never waits, so it works anywhere"; one that must wait panics (documented)
+/// naming the fixes, and leaves the pool's accounting whole.
+#[test]
+fn run_on_a_current_thread_runtime_works_when_free_and_panics_when_it_must_wait() {
+    common::quiet_planned_panics();
+    let pool = fixed(1);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    assert_eq!(rt.block_on(async { pool.run(|| 4) }), Ok(4));
+    let holder = pool.try_acquire_owned(0).unwrap();
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(async { pool.run(|| 5) })
+    }));
+    let payload = out.expect_err("must panic instead of deadlocking");
+    let msg = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default();
+    assert!(msg.contains("async") || msg.contains("spawn_blocking"), "{msg}");
+    let s = pool.stats();
+    assert_eq!((s.running, s.waiting), (1, 0));
+    drop(holder);
+    assert_accounted(&pool.stats());
+}
+
+/// `ShutdownTimedOut`'s Display counts the calls still running and the ones
+/// turned away.
+#[test]
+fn shutdown_timed_out_says_how_many() {
+    let pool = fixed(1);
+    within(WATCHDOG, move || {
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let mut w = Task::new(pool.submit(async {}));
+        w.assert_pending();
+        let err = futures::executor::block_on(pool.shutdown(Some(Duration::from_millis(20))))
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("1 call(s) still running"), "{text}");
+        assert!(text.contains("1 waiting call(s) turned away"), "{text}");
+        drop(holder);
+        assert_eq!(w.assert_ready().unwrap_err(), Rejected::Closed);
+    });
+}
