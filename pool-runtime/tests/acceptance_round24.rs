@@ -1418,9 +1418,9 @@ fn a_panicking_judge_is_a_panicked_call() {
     common::quiet_planned_panics();
     let pool = fixed(1);
     let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        futures::executor::block_on(pool.submit_judged(0, async { 3 }, |_: &i32| {
-            panic!("planned: judge")
-        }))
+        futures::executor::block_on(
+            pool.submit_judged(0, async { 3 }, |_: &i32| panic!("planned: judge")),
+        )
     }));
     assert!(out.is_err());
     let s = pool.stats();
@@ -1685,7 +1685,10 @@ fn run_on_a_current_thread_runtime_works_when_free_and_panics_when_it_must_wait(
         .cloned()
         .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_default();
-    assert!(msg.contains("async") || msg.contains("spawn_blocking"), "{msg}");
+    assert!(
+        msg.contains("async") || msg.contains("spawn_blocking"),
+        "{msg}"
+    );
     let s = pool.stats();
     assert_eq!((s.running, s.waiting), (1, 0));
     drop(holder);
@@ -1708,5 +1711,368 @@ fn shutdown_timed_out_says_how_many() {
         assert!(text.contains("1 waiting call(s) turned away"), "{text}");
         drop(holder);
         assert_eq!(w.assert_ready().unwrap_err(), Rejected::Closed);
+    });
+}
+
+// ---- round 24, third batch ---------------------------------------------------------
+
+/// A guard whose `Drop` tries the pool and records whether a slot was free.
+struct TriesOnDrop {
+    pool: Pool,
+    free: Arc<Mutex<Vec<bool>>>,
+}
+
+impl Drop for TriesOnDrop {
+    fn drop(&mut self) {
+        let free = self.pool.try_acquire().is_ok();
+        self.free.lock().unwrap().push(free);
+    }
+}
+
+/// README: "A call dropped or turned away gives its slots [...] back before
+/// its work, closure or arguments are dropped, so their `Drop` may call a
+/// group." A blocking job the executor drops unrun: its slot is free when
+/// the closure's captures are dropped.
+#[test]
+fn a_dropped_blocking_jobs_slot_is_free_before_its_closure_is_dropped() {
+    let pool = Pool::builder()
+        .size(1)
+        .blocking_executor(Arc::new(Dropping))
+        .build()
+        .unwrap();
+    let free = Arc::new(Mutex::new(Vec::new()));
+    let guard = TriesOnDrop {
+        pool: pool.clone(),
+        free: free.clone(),
+    };
+    let out = futures::executor::block_on(pool.submit_blocking(move || {
+        let _keep = &guard;
+    }));
+    assert_eq!(out.unwrap_err(), Rejected::Closed);
+    assert_eq!(*free.lock().unwrap(), [true]);
+}
+
+/// Stream: "the calls started free their slots before the items not yet
+/// pulled are dropped with the stream (their `Drop` is the user's code and
+/// may call the pool)".
+#[test]
+fn dropping_a_stream_frees_its_slots_before_its_unpulled_items_drop() {
+    let pool = fixed(1);
+    let free = Arc::new(Mutex::new(Vec::new()));
+    let items: Vec<_> = (0..4)
+        .map(|_| {
+            let guard = TriesOnDrop {
+                pool: pool.clone(),
+                free: free.clone(),
+            };
+            async move {
+                let _keep = &guard;
+                std::future::pending::<()>().await
+            }
+        })
+        .collect();
+    let mut stream = Box::pin(futures::stream::iter(items).pooled_unordered(&pool));
+    let polled = futures::executor::block_on(futures::future::poll_fn(|cx| {
+        Poll::Ready(futures::Stream::poll_next(stream.as_mut(), cx).is_pending())
+    }));
+    assert!(polled);
+    assert_eq!((pool.stats().running, pool.stats().waiting), (1, 1));
+    drop(stream);
+    // The two pulled items' futures are dropped with their calls (the
+    // running one's under its slot), then the two unpulled items: those must
+    // find the slot free.
+    let free = free.lock().unwrap().clone();
+    assert_eq!(free.len(), 4);
+    assert_eq!(&free[2..], [true, true], "{free:?}");
+    let s = pool.stats();
+    assert_eq!((s.running, s.waiting, s.cancelled), (0, 0, 2));
+}
+
+/// "When a running call is cancelled, its work is dropped under its slot, so
+/// a `Drop` that calls the same pool runs as a nested call instead of
+/// waiting for a slot it holds itself."
+#[test]
+fn a_cancelled_calls_work_drop_calls_the_pool_as_a_nested_call() {
+    struct CallsOnDrop(Pool, Arc<Mutex<Option<Result<u8, Rejected>>>>);
+    impl Drop for CallsOnDrop {
+        fn drop(&mut self) {
+            *self.1.lock().unwrap() = Some(self.0.run(|| 1));
+        }
+    }
+    let pool = fixed(1);
+    within(WATCHDOG, move || {
+        let seen = Arc::new(Mutex::new(None));
+        let guard = CallsOnDrop(pool.clone(), seen.clone());
+        let mut call = Task::new(pool.submit(async move {
+            let _keep = &guard;
+            std::future::pending::<()>().await
+        }));
+        call.assert_pending();
+        assert_eq!(pool.stats().running, 1);
+        drop(call);
+        assert_eq!(*seen.lock().unwrap(), Some(Ok(1)));
+        let s = pool.stats();
+        assert_eq!(
+            (s.running, s.nested, s.cancelled, s.completed),
+            (0, 0, 1, 1)
+        );
+        assert_accounted(&s);
+    });
+}
+
+/// `abort`: "rejects every waiting call at once with Closed (never-rejecting
+/// ones excepted)"; `shutdown` past its deadline reports those in
+/// `waiting`; the never-rejecting one is admitted once the slot frees, and
+/// a never-rejecting call that arrives after the close is admitted too, in
+/// order and within the limit.
+#[test]
+fn abort_spares_never_rejecting_group_calls_which_run_in_order_after_close() {
+    use pool_runtime::{Group, GroupSpec};
+    static G: Group = Group::new(GroupSpec::new("tests::acceptance24::abort").size(1));
+    within(WATCHDOG, || {
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let holder = G.try_acquire_owned(0).unwrap();
+        let o = order.clone();
+        let mut patient = Task::new(G.submit_wait(0, async move { o.lock().unwrap().push(1) }));
+        patient.assert_pending();
+        let mut plain = Task::new(G.submit(0, async {}));
+        plain.assert_pending();
+        let err = futures::executor::block_on(G.pool().shutdown(Some(Duration::from_millis(30))))
+            .unwrap_err();
+        assert_eq!(err.turned_away, 1);
+        assert_eq!(err.waiting, 1);
+        assert_eq!(err.running, 1);
+        assert_eq!(plain.assert_ready().unwrap_err(), Rejected::Closed);
+        patient.assert_pending();
+        let o = order.clone();
+        let mut late = Task::new(G.submit_wait(0, async move { o.lock().unwrap().push(2) }));
+        late.assert_pending();
+        assert_eq!(G.stats().waiting, 2);
+        drop(holder);
+        patient.assert_ready();
+        late.assert_ready();
+        assert_eq!(*order.lock().unwrap(), [1, 2]);
+        assert_accounted(&G.stats());
+        futures::executor::block_on(G.pool().drained());
+    });
+}
+
+/// `scoped` "closes and drains at the end": work spawned through the pool
+/// inside the body has finished when the scope resolves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scoped_waits_for_work_spawned_inside_it() {
+    let finished = Arc::new(AtomicUsize::new(0));
+    let f = finished.clone();
+    let pool = fixed(2);
+    let outside = pool.clone();
+    tokio::time::timeout(
+        WATCHDOG,
+        pool.scoped(|pool| async move {
+            for _ in 0..4 {
+                let f = f.clone();
+                drop(pool.spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(40)).await;
+                    f.fetch_add(1, Ordering::SeqCst);
+                }));
+            }
+        }),
+    )
+    .await
+    .expect("hung");
+    assert_eq!(finished.load(Ordering::SeqCst), 4);
+    assert!(outside.is_closed());
+    assert_eq!(outside.stats().in_flight(), 0);
+}
+
+/// The builder's `# Errors`: each `BuildError` in its case.
+#[test]
+fn the_builder_refuses_each_bad_setting_with_its_error() {
+    use pool_runtime::AutoscaleTiming;
+    assert_eq!(
+        Pool::builder().size(0).build().unwrap_err(),
+        BuildError::ZeroSize
+    );
+    assert_eq!(
+        Pool::builder().min(1).build().unwrap_err(),
+        BuildError::BoundsOnFixedPool
+    );
+    assert_eq!(
+        Pool::builder().max(4).build().unwrap_err(),
+        BuildError::BoundsOnFixedPool
+    );
+    assert_eq!(
+        Pool::builder().size(MAX_SLOTS + 1).build().unwrap_err(),
+        BuildError::TooLarge {
+            value: MAX_SLOTS + 1
+        }
+    );
+    assert_eq!(
+        Pool::builder()
+            .kind(Kind::Autoscale)
+            .min(4)
+            .max(2)
+            .build()
+            .unwrap_err(),
+        BuildError::MinAboveMax { min: 4, max: 2 }
+    );
+    assert_eq!(
+        Pool::builder()
+            .kind(Kind::Autoscale)
+            .min(2)
+            .max(4)
+            .size(5)
+            .build()
+            .unwrap_err(),
+        BuildError::SizeOutsideBounds {
+            size: 5,
+            min: 2,
+            max: 4
+        }
+    );
+    assert_eq!(
+        Pool::builder()
+            .kind(Kind::Autoscale)
+            .max(0)
+            .min(0)
+            .build()
+            .unwrap_err(),
+        BuildError::ZeroMax
+    );
+    assert_eq!(
+        Pool::builder()
+            .kind(Kind::Autoscale)
+            .autoscale_interval(Duration::ZERO)
+            .build()
+            .unwrap_err(),
+        BuildError::ZeroInterval
+    );
+    assert_eq!(
+        Pool::builder()
+            .kind(Kind::Autoscale)
+            .autoscale_window(0)
+            .build()
+            .unwrap_err(),
+        BuildError::ZeroWindow
+    );
+    assert!(matches!(
+        Pool::builder()
+            .kind(Kind::Autoscale)
+            .autoscale_window(AutoscaleTiming::MAX_WINDOW + 1)
+            .build(),
+        Err(BuildError::OutOfRange { .. })
+    ));
+    assert!(matches!(
+        Pool::builder().max_waiting(MAX_SLOTS + 1).build(),
+        Err(BuildError::OutOfRange { .. })
+    ));
+    assert_eq!(
+        Pool::builder()
+            .scale_policy(pool_runtime::ScalePolicy::Adaptive(Default::default()))
+            .build()
+            .unwrap_err(),
+        BuildError::PolicyOnFixedPool
+    );
+    // Edge values that pass.
+    assert_eq!(
+        Pool::builder().size(MAX_SLOTS).build().unwrap().size(),
+        MAX_SLOTS
+    );
+    let p = Pool::builder()
+        .kind(Kind::Autoscale)
+        .min(0)
+        .max(1)
+        .build()
+        .unwrap();
+    assert_eq!(p.bounds(), (0, 1));
+    assert!(Pool::builder()
+        .admission_timeout(Duration::MAX)
+        .build()
+        .is_ok());
+}
+
+/// A "never" admission timeout (`Duration::MAX`) on every call form: no
+/// panic, no overflow; a waiting call simply waits.
+#[test]
+fn an_admission_timeout_of_duration_max_means_never_on_every_call_form() {
+    let pool = Pool::builder()
+        .size(1)
+        .admission_timeout(Duration::MAX)
+        .sync_barging(Duration::MAX)
+        .build()
+        .unwrap();
+    within(WATCHDOG, move || {
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let p = pool.clone();
+        let sync = std::thread::spawn(move || p.run(|| 1));
+        wait_until("sync caller waiting", || pool.stats().waiting == 1);
+        let mut a = Task::new(pool.submit(async { 2 }));
+        a.assert_pending();
+        let mut permit = Task::new(pool.acquire_owned(0));
+        permit.assert_pending();
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(pool.stats().waiting, 3);
+        drop(holder);
+        // The queued calls go first: the sync caller waits outside the
+        // queue (sync barging), where calls that arrive after it may
+        // overtake it.
+        assert_eq!(drive(&mut a), Ok(2));
+        drop(drive(&mut permit).unwrap());
+        assert_eq!(sync.join().unwrap(), Ok(1));
+        let s = pool.stats();
+        assert_eq!(s.rejected_total(), 0);
+        assert_accounted(&s);
+    });
+}
+
+/// `set_autoscale_timing`'s `# Errors`: refused timing changes nothing.
+#[test]
+fn set_autoscale_timing_refuses_bad_timing() {
+    use pool_runtime::AutoscaleTiming;
+    let pool = Pool::builder().kind(Kind::Autoscale).build().unwrap();
+    let bad = [
+        AutoscaleTiming {
+            interval: Duration::ZERO,
+            window: 20,
+        },
+        AutoscaleTiming {
+            interval: Duration::from_secs(1),
+            window: 0,
+        },
+        AutoscaleTiming {
+            interval: Duration::from_secs(1),
+            window: AutoscaleTiming::MAX_WINDOW + 1,
+        },
+    ];
+    for timing in bad {
+        assert!(pool.set_autoscale_timing(timing).is_err(), "{timing:?}");
+    }
+    assert!(pool
+        .set_autoscale_timing(AutoscaleTiming {
+            interval: Duration::MAX,
+            window: 1,
+        })
+        .is_ok());
+}
+
+/// A "never" admission timeout on a parked sync caller (no barging): its
+/// park's deadline must not overflow.
+#[test]
+fn a_parked_sync_caller_with_a_never_timeout_waits_without_overflow() {
+    let pool = Pool::builder()
+        .size(1)
+        .admission_timeout(Duration::MAX)
+        .build()
+        .unwrap();
+    within(WATCHDOG, move || {
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let p = pool.clone();
+        let sync = std::thread::spawn(move || p.run(|| 1));
+        wait_until("parked", || pool.stats().waiting == 1);
+        std::thread::sleep(Duration::from_millis(30));
+        drop(holder);
+        assert_eq!(sync.join().unwrap(), Ok(1));
+        let p = pool.clone();
+        let group_like = std::thread::spawn(move || p.run_weighted(-1, || 2));
+        assert_eq!(group_like.join().unwrap(), Ok(2));
     });
 }
