@@ -2076,3 +2076,114 @@ fn a_parked_sync_caller_with_a_never_timeout_waits_without_overflow() {
         assert_eq!(group_like.join().unwrap(), Ok(2));
     });
 }
+
+/// `Pool`'s `# Panics`: "No pool operation panics on bad input: settings
+/// are checked [...] or clamped (`scale`, `resize`)". Extreme values on
+/// every setter and weight.
+#[test]
+fn no_pool_operation_panics_on_extreme_input() {
+    let pool = priority(2);
+    assert_eq!(pool.scale(isize::MAX), MAX_SLOTS);
+    assert_eq!(pool.scale(isize::MIN), 0);
+    assert_eq!(pool.resize(usize::MAX), MAX_SLOTS);
+    assert_eq!(pool.resize(2), 2);
+    assert!(pool.set_max_waiting(Some(usize::MAX)).is_err());
+    assert!(pool.set_max_waiting(Some(MAX_SLOTS)).is_ok());
+    pool.set_sync_barging(Some(Duration::MAX));
+    pool.set_sync_barging(Some(Duration::ZERO));
+    assert_eq!(pool.sync_barging(), None, "a zero bound is off");
+    pool.set_admission_timeout(Some(Duration::MAX));
+    assert!(pool.set_bounds(usize::MAX, usize::MAX).is_err());
+    let auto = Pool::builder()
+        .kind(Kind::Autoscale)
+        .order(Order::Priority)
+        .min(0)
+        .max(4)
+        .build()
+        .unwrap();
+    assert_eq!(auto.size(), 1, "with min = 0 a pool starts at 1");
+    assert!(matches!(
+        auto.set_bounds(usize::MAX, usize::MAX),
+        Err(BuildError::TooLarge { .. })
+    ));
+    assert_eq!(auto.bounds(), (0, 4));
+    within(WATCHDOG, move || {
+        for w in [i64::MIN, i64::MAX, 0, -1] {
+            assert_eq!(pool.run_weighted(w, || w), Ok(w));
+            assert_eq!(
+                futures::executor::block_on(pool.submit_weighted(w, async move { w })),
+                Ok(w)
+            );
+            drop(pool.try_acquire_owned(w).unwrap());
+        }
+        // Extreme weights queue in order: MIN first, MAX last.
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let holder2 = pool.try_acquire_owned(0).unwrap();
+        let mut max = Task::new(pool.acquire_owned(i64::MAX));
+        max.assert_pending();
+        let mut min = Task::new(pool.acquire_owned(i64::MIN));
+        min.assert_pending();
+        drop(holder);
+        assert!(min.is_woken() && !max.is_woken());
+        let m = min.assert_ready().unwrap();
+        drop(holder2);
+        drop(max.assert_ready().unwrap());
+        drop(m);
+        assert_accounted(&pool.stats());
+    });
+}
+
+/// A zero admission timeout: a call that must wait is turned away
+/// (TimedOut), async or sync; one that finds a free slot runs.
+#[test]
+fn a_zero_admission_timeout_turns_away_every_call_that_must_wait() {
+    let pool = Pool::builder()
+        .size(1)
+        .admission_timeout(Duration::ZERO)
+        .build()
+        .unwrap();
+    within(WATCHDOG, move || {
+        assert_eq!(pool.run(|| 1), Ok(1));
+        assert_eq!(futures::executor::block_on(pool.submit(async { 2 })), Ok(2));
+        let holder = pool.try_acquire_owned(0).unwrap();
+        assert_eq!(pool.run(|| 1).unwrap_err(), Rejected::TimedOut);
+        assert_eq!(
+            futures::executor::block_on(pool.submit(async { 2 })).unwrap_err(),
+            Rejected::TimedOut
+        );
+        assert_eq!(
+            futures::executor::block_on(pool.acquire()).unwrap_err(),
+            Rejected::TimedOut
+        );
+        let s = pool.stats();
+        assert_eq!(s.rejected_for(Rejected::TimedOut), 3);
+        assert_eq!(s.waiting, 0);
+        assert_accounted(&s);
+        drop(holder);
+    });
+}
+
+/// `Stats::running` "May exceed `size` right after a scale-down: running
+/// work is never interrupted, the pool just admits nothing until
+/// `running < size`" — counted from outside.
+#[test]
+fn after_a_scale_down_nothing_is_admitted_until_running_is_below_the_new_size() {
+    let pool = fixed(3);
+    let permits: Vec<_> = (0..3).map(|_| pool.try_acquire_owned(0).unwrap()).collect();
+    assert_eq!(pool.resize(1), 1);
+    let s = pool.stats();
+    assert_eq!((s.size, s.running), (1, 3));
+    let mut w = Task::new(pool.submit(async { 1 }));
+    w.assert_pending();
+    let mut permits = permits.into_iter();
+    drop(permits.next());
+    assert!(!w.is_woken());
+    w.assert_pending();
+    drop(permits.next());
+    assert!(!w.is_woken(), "running 1 is not below size 1");
+    w.assert_pending();
+    drop(permits.next());
+    assert!(w.is_woken());
+    assert_eq!(w.assert_ready(), Ok(1));
+    assert_accounted(&pool.stats());
+}
