@@ -2317,3 +2317,45 @@ fn an_unordered_stream_holding_one_item_goes_on_after_it_panics() {
     assert_eq!(panics, 1);
     assert_eq!(got, [Ok(1), Ok(2), Ok(3)]);
 }
+
+/// `OwnedPermit`: "Taken inside a call's work, a permit is a nested call of
+/// that work (it may hold the parent's slot), and it stays the work's
+/// wherever it is moved: a *sync* call the same work then makes while the
+/// permit holds the parent's slot panics naming the fix [...] even if the
+/// permit went to another thread".
+#[test]
+fn a_sync_call_while_an_owned_permit_moved_away_holds_the_parents_slot_panics() {
+    common::quiet_planned_panics();
+    let pool = fixed(1);
+    let out = within(WATCHDOG, move || {
+        let p = pool.clone();
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            futures::executor::block_on(pool.submit(async move {
+                let permit = p.acquire_owned(0).await.expect("nested: borrows the slot");
+                assert_eq!(p.stats().nested, 1);
+                let holder = std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(200));
+                    drop(permit);
+                });
+                let out = p.run(|| 1);
+                holder.join().unwrap();
+                out
+            }))
+        }));
+        // The permit outlived its parent: it keeps the slot busy until it
+        // is dropped, on its thread.
+        wait_until("the moved permit released", || pool.stats().running == 0);
+        let s = pool.stats();
+        assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
+        assert_accounted(&s);
+        out.map_err(|payload| {
+            payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default()
+        })
+    });
+    let msg = out.expect_err("documented to panic naming the fix");
+    assert!(msg.contains("async") || msg.contains("Await"), "{msg}");
+}
