@@ -1020,7 +1020,6 @@ fn dropping_an_ordered_stream_mid_way_frees_slots_and_pulls_no_more() {
     assert_eq!(s.running, 3, "items 0, 3, 4 admitted");
     assert_eq!(s.waiting, 1, "item 5");
     assert_eq!(meter.now(), 3);
-    drop(poll);
     drop(stream);
     let s = pool.stats();
     assert_eq!((s.running, s.waiting), (0, 0));
@@ -1203,7 +1202,7 @@ fn set_bounds_errors_each_in_its_case_and_change_nothing() {
     let fixed = Pool::fixed(3);
     assert!(matches!(
         fixed.set_bounds(1, 4),
-        Err(BuildError::BoundsOnFixedPool { .. })
+        Err(BuildError::BoundsOnFixedPool)
     ));
     assert_eq!(fixed.bounds(), (0, MAX_SLOTS));
     assert_eq!(fixed.size(), 3);
@@ -1214,10 +1213,7 @@ fn set_bounds_errors_each_in_its_case_and_change_nothing() {
         .build()
         .unwrap();
     let size = auto.size();
-    assert!(matches!(
-        auto.set_bounds(0, 0),
-        Err(BuildError::ZeroMax { .. })
-    ));
+    assert!(matches!(auto.set_bounds(0, 0), Err(BuildError::ZeroMax)));
     assert!(matches!(
         auto.set_bounds(5, 4),
         Err(BuildError::MinAboveMax { .. })
@@ -2358,4 +2354,160 @@ fn a_sync_call_while_an_owned_permit_moved_away_holds_the_parents_slot_panics() 
     });
     let msg = out.expect_err("documented to panic naming the fix");
     assert!(msg.contains("async") || msg.contains("Await"), "{msg}");
+}
+
+/// `SpawnHandle`: "A runtime that shuts down before the call ends drops it
+/// the same way (waiting or running, it is counted in `Stats::cancelled`);
+/// awaiting its handle then yields `Err(Rejected::Closed)`, from any
+/// executor."
+#[test]
+fn spawned_calls_of_a_runtime_that_shuts_down_are_cancelled_and_closed() {
+    let pool = fixed(1);
+    within(WATCHDOG, move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let meter = Meter::default();
+        let (running, waiting) = rt.block_on(async {
+            let m = meter.clone();
+            let running = pool
+                .spawn(async move {
+                    let _in = m.enter();
+                    std::future::pending::<()>().await
+                })
+                .unwrap();
+            let waiting = pool.spawn(async { 1 }).unwrap();
+            let start = Instant::now();
+            while meter.now() != 1 || pool.stats().waiting != 1 {
+                assert!(start.elapsed() < WATCHDOG);
+                tokio::task::yield_now().await;
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            (running, waiting)
+        });
+        drop(rt);
+        assert_eq!(meter.now(), 0, "the running work was dropped");
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting), (0, 0), "{s:?}");
+        assert_eq!(s.cancelled, 2);
+        assert_eq!(futures::executor::block_on(running), Err(Rejected::Closed));
+        assert_eq!(futures::executor::block_on(waiting), Err(Rejected::Closed));
+        assert_accounted(&pool.stats());
+    });
+}
+
+/// `SpawnHandle`: "Awaiting the handle re-raises a panic of the call's
+/// work"; the slot is freed and the call counted as panicked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spawned_calls_panic_is_re_raised_by_its_handle() {
+    common::quiet_planned_panics();
+    let pool = fixed(1);
+    let handle = pool
+        .spawn(async {
+            panic!("planned: spawned work");
+        })
+        .unwrap();
+    let out = tokio::spawn(async move {
+        let _: Result<(), Rejected> = handle.await;
+    })
+    .await;
+    assert!(out.unwrap_err().is_panic());
+    let s = pool.stats();
+    assert_eq!((s.running, s.completed, s.panicked), (0, 1, 1));
+    assert_accounted(&s);
+    let handle = pool.spawn(async { 1 }).unwrap();
+    assert_eq!(handle.await, Ok(1));
+}
+
+/// `drained` waits for a nested call that outlived its parent ("keeps the
+/// slot busy until it ends"), and the limit holds meanwhile: no other call
+/// is admitted while it runs.
+#[test]
+fn a_nested_call_returned_out_of_its_parent_keeps_the_slot_and_drained_waits_for_it() {
+    let pool: &'static Pool = Box::leak(Box::new(fixed(1)));
+    let (tx, rx) = oneshot::channel::<()>();
+    let mut parent = Task::new(pool.submit(async move {
+        let mut nested = Box::pin(pool.submit(async move {
+            let _ = rx.await;
+            7
+        }));
+        assert!(futures::poll!(nested.as_mut()).is_pending());
+        assert_eq!(pool.stats().nested, 1);
+        // Returned out of the work, unfinished (wrapped: not awaited here).
+        Some(nested)
+    }));
+    let mut nested = parent.assert_ready().expect("parent admitted").unwrap();
+    let s = pool.stats();
+    assert_eq!(s.running + s.nested, 1, "{s:?}");
+    let mut other = Task::new(pool.submit(async { 1 }));
+    other.assert_pending();
+    pool.close();
+    let mut drained = Task::new(pool.drained());
+    drained.assert_pending();
+    tx.send(()).unwrap();
+    assert_eq!(Task::new(nested.as_mut()).assert_ready(), Ok(7));
+    assert!(other.is_woken());
+    drained.assert_pending();
+    assert_eq!(other.assert_ready(), Ok(1));
+    drained.assert_ready();
+    assert_accounted(&pool.stats());
+}
+
+/// A stream over a priority group with weights: of the items the adapter
+/// holds, the lighter is admitted first; `Group::try_acquire` and
+/// `Group::acquire` say Paused and Closed as `submit`.
+#[test]
+fn a_weighted_stream_over_a_priority_group_and_group_permit_rejections() {
+    use pool_runtime::{Group, GroupSpec};
+    static G: Group = Group::new(
+        GroupSpec::new("tests::acceptance24::weighted")
+            .order(Order::Priority)
+            .size(1),
+    );
+    let holder = G.try_acquire_owned(0).unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let o = order.clone();
+    let items = futures::stream::iter([(0usize, 7i64), (1, -2)]).map(move |(i, w)| {
+        let o = o.clone();
+        (w, async move { o.lock().unwrap().push(i) })
+    });
+    struct Weighted<F>(i64, F);
+    impl<F: std::future::Future + Unpin> std::future::Future for Weighted<F> {
+        type Output = F::Output;
+        fn poll(
+            self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> Poll<F::Output> {
+            std::pin::Pin::new(&mut self.get_mut().1).poll(cx)
+        }
+    }
+    let items = items.map(|(w, f)| Weighted(w, Box::pin(f)));
+    let mut stream = Task::new(
+        Box::pin(items.pooled_ordered_weighted(&G, |w: &Weighted<_>| w.0)).into_future_collect(),
+    );
+    stream.assert_pending();
+    assert_eq!(G.stats().waiting, 2);
+    drop(holder);
+    let out = drive(&mut stream);
+    assert_eq!(out, [Ok(()), Ok(())]);
+    assert_eq!(*order.lock().unwrap(), [1, 0], "the lighter item first");
+    G.pause();
+    assert_eq!(G.try_acquire(0).unwrap_err(), Rejected::Paused);
+    assert_eq!(
+        futures::executor::block_on(G.acquire_owned(0)).unwrap_err(),
+        Rejected::Paused
+    );
+    G.resume();
+    G.pool().close();
+    assert_eq!(G.try_acquire_owned(0).unwrap_err(), Rejected::Closed);
+    assert_eq!(
+        futures::executor::block_on(G.acquire(0)).unwrap_err(),
+        Rejected::Closed
+    );
+    let s = G.stats();
+    assert_eq!(s.rejected_for(Rejected::Paused), 2);
+    assert_eq!(s.rejected_for(Rejected::Closed), 2);
+    assert_accounted(&s);
 }
