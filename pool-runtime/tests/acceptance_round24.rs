@@ -2511,3 +2511,126 @@ fn a_weighted_stream_over_a_priority_group_and_group_permit_rejections() {
     assert_eq!(s.rejected_for(Rejected::Closed), 2);
     assert_accounted(&s);
 }
+
+/// `GroupSettings::sync_barging`: "A sync call that is never turned away
+/// (`Group::run_wait` [...]) waits outside the queue too, as a queued one of
+/// its kind waits: past the waiting bound, and through an abort, which sends
+/// it on to the queue instead of turning it away."
+#[test]
+fn a_barging_run_wait_waits_past_the_bound_and_through_an_abort() {
+    use pool_runtime::{Group, GroupSpec};
+    static G: Group = Group::new(
+        GroupSpec::new("tests::acceptance24::barging_wait")
+            .size(1)
+            .max_waiting(0)
+            .sync_barging(Duration::from_secs(5)),
+    );
+    within(WATCHDOG, || {
+        let holder = G.try_acquire_owned(0).unwrap();
+        // max_waiting = 0: a rejecting call that must wait is Full.
+        assert_eq!(G.run(|| 0).unwrap_err(), Rejected::Full);
+        let t = std::thread::spawn(|| G.run_wait(0, || 31));
+        wait_until("waiting outside the queue", || G.stats().waiting == 1);
+        G.pool().abort();
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!t.is_finished(), "an abort does not turn it away");
+        assert_eq!(G.stats().waiting, 1);
+        drop(holder);
+        assert_eq!(t.join().unwrap(), 31);
+        let s = G.stats();
+        assert_eq!(s.rejected_for(Rejected::Full), 1);
+        assert_eq!(s.rejected_for(Rejected::Closed), 0);
+        assert_accounted(&s);
+    });
+}
+
+/// The ceiling module's promises, in a process of its own with
+/// `POOLED_CEILING=1`: a group's permit holds a ceiling slot; a call waiting
+/// for the ceiling is "in the ceiling's `stats().waiting`, not in the
+/// group's `submitted` or `waiting`"; a paused group turns its call away
+/// "before it would wait for the ceiling"; `max_waiting = 0` and the
+/// admission timeout bound the wait for the ceiling; a `try_acquire` that
+/// meets a full ceiling is `Full`, counted by the group; and a stream over
+/// one group with calls of another never runs more bodies than the ceiling.
+#[test]
+fn the_ceiling_gates_permits_streams_and_counts_its_waiters() {
+    use pool_runtime::{ceiling, Group, GroupSpec};
+    static A: Group = Group::new(GroupSpec::new("tests::acceptance24::ceil_a").size(2));
+    static B: Group = Group::new(GroupSpec::new("tests::acceptance24::ceil_b").size(2));
+    static C: Group = Group::new(
+        GroupSpec::new("tests::acceptance24::ceil_c")
+            .size(2)
+            .max_waiting(0),
+    );
+    static D: Group = Group::new(
+        GroupSpec::new("tests::acceptance24::ceil_d")
+            .size(2)
+            .admission_timeout(Duration::from_millis(40)),
+    );
+    common::in_own_process(
+        "the_ceiling_gates_permits_streams_and_counts_its_waiters",
+        &[("POOLED_CEILING", "1")],
+        || {
+            within(WATCHDOG, || {
+                let permit = A.try_acquire_owned(0).expect("the ceiling is free");
+                assert_eq!(ceiling::limit(), Some(1));
+                assert_eq!(ceiling::stats().unwrap().running, 1);
+                assert_eq!(B.try_acquire(0).unwrap_err(), Rejected::Full);
+                assert_eq!(B.stats().rejected_for(Rejected::Full), 1);
+                let before = B.stats().submitted();
+                let mut waiting = Task::new(B.submit(0, async { 5 }));
+                waiting.assert_pending();
+                assert_eq!(ceiling::stats().unwrap().waiting, 1);
+                let s = B.stats();
+                assert_eq!((s.waiting, s.submitted()), (0, before), "{s:?}");
+                assert_eq!(C.run(|| 0).unwrap_err(), Rejected::Full);
+                assert_eq!(
+                    futures::executor::block_on(D.submit(0, async {})).unwrap_err(),
+                    Rejected::TimedOut
+                );
+                B.pause();
+                assert_eq!(
+                    futures::executor::block_on(B.submit(0, async {})).unwrap_err(),
+                    Rejected::Paused
+                );
+                assert_eq!(ceiling::stats().unwrap().waiting, 1);
+                B.resume();
+                drop(permit);
+                assert_eq!(drive(&mut waiting), Ok(5));
+                // A stream over B and sync calls of A: one body at a time.
+                let meter = Meter::default();
+                let m = meter.clone();
+                let other = std::thread::spawn(move || {
+                    for _ in 0..30 {
+                        A.run(|| {
+                            let _in = m.enter();
+                            std::thread::sleep(Duration::from_micros(300));
+                        })
+                        .unwrap();
+                    }
+                });
+                let m = meter.clone();
+                let items = futures::stream::iter(0..30usize).map(move |i| {
+                    let m = m.clone();
+                    async move {
+                        let _in = m.enter();
+                        std::thread::sleep(Duration::from_micros(300));
+                        i
+                    }
+                });
+                let out: Vec<_> =
+                    futures::executor::block_on(items.pooled_unordered(&B).collect());
+                other.join().unwrap();
+                assert_eq!(out.len(), 30);
+                assert!(out.iter().all(Result::is_ok));
+                assert_eq!(meter.max(), 1);
+                for g in [&A, &B, &C, &D] {
+                    assert_accounted(&g.stats());
+                }
+                let cs = ceiling::stats().unwrap();
+                assert_eq!((cs.running, cs.waiting), (0, 0));
+                assert_accounted(&cs);
+            });
+        },
+    );
+}
