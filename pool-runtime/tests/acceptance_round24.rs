@@ -2634,3 +2634,72 @@ fn the_ceiling_gates_permits_streams_and_counts_its_waiters() {
         },
     );
 }
+
+/// Records, when dropped, whether another group's slot (and so a ceiling
+/// slot) could be taken at that moment.
+struct TriesGroupOnDrop {
+    group: &'static pool_runtime::Group,
+    free: Arc<Mutex<Vec<bool>>>,
+}
+
+impl Drop for TriesGroupOnDrop {
+    fn drop(&mut self) {
+        let free = self.group.try_acquire(0).is_ok();
+        self.free.lock().unwrap().push(free);
+    }
+}
+
+/// README: "A call dropped or turned away gives its slots (its group's, the
+/// ceiling's, a fleet lease) back before its work, closure or arguments are
+/// dropped, so their `Drop` may call a group." Under a ceiling of 2, with one
+/// ceiling slot held elsewhere: a group call that took the other ceiling slot
+/// and then timed out waiting for its group's slot must have given the
+/// ceiling slot back when its work (async), closure (blocking) or closure
+/// (sync) is dropped.
+#[test]
+fn a_timed_out_group_call_gives_its_ceiling_slot_back_before_dropping_its_work() {
+    use pool_runtime::{Group, GroupSpec};
+    static G: Group = Group::new(
+        GroupSpec::new("tests::acceptance24::drop_order_g")
+            .size(1)
+            .admission_timeout(Duration::from_millis(40)),
+    );
+    static H: Group = Group::new(GroupSpec::new("tests::acceptance24::drop_order_h").size(4));
+    common::in_own_process(
+        "a_timed_out_group_call_gives_its_ceiling_slot_back_before_dropping_its_work",
+        &[("POOLED_CEILING", "2")],
+        || {
+            within(WATCHDOG, || {
+                let rt = common::runtime();
+                // Holds G's slot and one of the two ceiling slots.
+                let holder = G.try_acquire_owned(0).unwrap();
+                let free = Arc::new(Mutex::new(Vec::new()));
+                let guard = || TriesGroupOnDrop {
+                    group: &H,
+                    free: free.clone(),
+                };
+                let g = guard();
+                let out = rt.block_on(G.submit(0, async move {
+                    let _keep = &g;
+                }));
+                assert_eq!(out.unwrap_err(), Rejected::TimedOut);
+                let g = guard();
+                let out = rt.block_on(G.submit_blocking(0, move || {
+                    let _keep = &g;
+                }));
+                assert_eq!(out.unwrap_err(), Rejected::TimedOut);
+                let g = guard();
+                let out = G.run(move || {
+                    let _keep = &g;
+                });
+                assert_eq!(out.unwrap_err(), Rejected::TimedOut);
+                assert_eq!(
+                    *free.lock().unwrap(),
+                    [true, true, true],
+                    "async work, blocking closure, sync closure"
+                );
+                drop(holder);
+            });
+        },
+    );
+}
