@@ -2618,8 +2618,7 @@ fn the_ceiling_gates_permits_streams_and_counts_its_waiters() {
                         i
                     }
                 });
-                let out: Vec<_> =
-                    futures::executor::block_on(items.pooled_unordered(&B).collect());
+                let out: Vec<_> = futures::executor::block_on(items.pooled_unordered(&B).collect());
                 other.join().unwrap();
                 assert_eq!(out.len(), 30);
                 assert!(out.iter().all(Result::is_ok));
@@ -2702,4 +2701,64 @@ fn a_timed_out_group_call_gives_its_ceiling_slot_back_before_dropping_its_work()
             });
         },
     );
+}
+
+/// Stream module docs: "an autoscaled pool sees the stream's backlog (the
+/// queue-depth rule grows the pool toward `running + waiting`, at most
+/// doubling it, so a stream that never queued would never make it grow)" and
+/// "after a scale-up it pulls more at its next poll". A long stream on an
+/// autoscaled pool (manual clock) grows it, and the stream's bodies counted
+/// from outside never exceed the size in force.
+#[test]
+fn a_long_stream_grows_an_autoscaled_pool_and_follows_it() {
+    use pool_runtime::ManualClock;
+    let clock = ManualClock::new();
+    let pool = Pool::builder()
+        .kind(Kind::Autoscale)
+        .min(1)
+        .max(8)
+        .autoscale_interval(Duration::from_secs(1))
+        .autoscale_window(4)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    assert_eq!(pool.size(), 1);
+    let meter = Meter::default();
+    let max_size = Arc::new(AtomicUsize::new(1));
+    let m = meter.clone();
+    let p = pool.clone();
+    let ms = max_size.clone();
+    let items = futures::stream::iter(0..400usize).map(move |i| {
+        let m = m.clone();
+        let p = p.clone();
+        let ms = ms.clone();
+        async move {
+            let _in = m.enter();
+            ms.fetch_max(p.size(), Ordering::SeqCst);
+            // Holds its slot over one poll of the adapter.
+            common::yield_now().await;
+            i
+        }
+    });
+    let mut stream = Box::pin(items.pooled_unordered(&pool));
+    let mut seen = 0;
+    let mut grown = 0;
+    for _ in 0..4000 {
+        clock.advance(Duration::from_millis(100));
+        let mut next = Task::new(stream.next());
+        match next.poll() {
+            Poll::Ready(Some(out)) => {
+                assert!(out.is_ok());
+                seen += 1;
+            }
+            Poll::Ready(None) => break,
+            Poll::Pending => {}
+        }
+        grown = grown.max(pool.size());
+    }
+    assert_eq!(seen, 400);
+    assert!(grown > 1, "the stream's backlog never grew the pool");
+    assert!(meter.max() <= 8);
+    assert!(meter.max() <= max_size.load(Ordering::SeqCst));
+    assert_accounted(&pool.stats());
 }
