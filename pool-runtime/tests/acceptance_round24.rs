@@ -2762,3 +2762,86 @@ fn a_long_stream_grows_an_autoscaled_pool_and_follows_it() {
     assert!(meter.max() <= max_size.load(Ordering::SeqCst));
     assert_accounted(&pool.stats());
 }
+
+/// `scale`: "Growing admits waiting calls at once" (paused or not: a pause
+/// spares queued calls), exactly as many as the new slots, in order; a
+/// permit admitted by the hand-off but dropped before it was polled passes
+/// the slot on to the next waiter.
+#[test]
+fn growing_admits_exactly_as_many_waiters_and_an_unpolled_admitted_permit_passes_on() {
+    let pool = fixed(1);
+    let holder = pool.try_acquire().unwrap();
+    let mut a = Task::new(pool.acquire());
+    a.assert_pending();
+    let mut b = Task::new(pool.acquire_owned(0));
+    b.assert_pending();
+    let mut c = Task::new(pool.acquire());
+    c.assert_pending();
+    let mut d = Task::new(pool.acquire());
+    d.assert_pending();
+    pool.pause();
+    assert_eq!(pool.scale(2), 3);
+    assert!(a.is_woken() && b.is_woken());
+    assert!(!c.is_woken() && !d.is_woken());
+    assert_eq!(pool.stats().running, 3);
+    assert_eq!(pool.stats().waiting, 2);
+    // `a` was handed a slot; dropped before it is polled, the slot goes to c.
+    drop(a);
+    assert!(c.is_woken());
+    assert!(!d.is_woken());
+    let pc = c.assert_ready().unwrap();
+    let pb = b.assert_ready().unwrap();
+    let s = pool.stats();
+    assert_eq!((s.running, s.waiting, s.cancelled), (3, 1, 1));
+    drop((holder, pb, pc));
+    let pd = d.assert_ready().unwrap();
+    drop(pd);
+    let s = pool.stats();
+    assert_eq!((s.running, s.waiting, s.completed), (0, 0, 4));
+    assert_accounted(&s);
+}
+
+/// `submit_blocking_weighted` on a priority pool: blocking calls queue by
+/// weight with the others; run on the executor, within the limit (counted
+/// from outside).
+#[test]
+fn weighted_blocking_calls_follow_the_priority_order() {
+    let pool = priority(1);
+    within(WATCHDOG, move || {
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let meter = Meter::default();
+        let mut calls = Vec::new();
+        for (i, w) in [(0usize, 5i64), (1, -5), (2, 0), (3, -5)] {
+            let o = order.clone();
+            let m = meter.clone();
+            let mut t = Task::new(pool.submit_blocking_weighted(w, move || {
+                let _in = m.enter();
+                o.lock().unwrap().push(i);
+            }));
+            t.assert_pending();
+            calls.push(t);
+        }
+        assert_eq!(pool.stats().waiting, 4);
+        drop(holder);
+        // Poll them all in turn (an admitted call hands its job to the
+        // executor when it is polled).
+        let mut calls: Vec<_> = calls.into_iter().map(Some).collect();
+        let start = Instant::now();
+        while calls.iter().any(Option::is_some) {
+            for slot in calls.iter_mut() {
+                if let Some(t) = slot {
+                    if let Poll::Ready(out) = t.poll() {
+                        out.unwrap();
+                        *slot = None;
+                    }
+                }
+            }
+            assert!(start.elapsed() < WATCHDOG);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(*order.lock().unwrap(), [1, 3, 2, 0]);
+        assert_eq!(meter.max(), 1);
+        assert_accounted(&pool.stats());
+    });
+}
