@@ -2845,3 +2845,48 @@ fn weighted_blocking_calls_follow_the_priority_order() {
         assert_accounted(&pool.stats());
     });
 }
+
+/// Whether this process has a thread named `name` (Linux: `/proc`).
+fn has_thread_named(name: &str) -> bool {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(Result::ok)
+        .any(|task| {
+            std::fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|comm| comm.trim_end() == name)
+        })
+}
+
+/// README: "Sync callers time out on their own thread (their park's
+/// timeout: the timer thread is not started for them)"; an async call that
+/// waits with a timeout starts it ("one lazily started timer thread").
+#[test]
+fn sync_timeouts_start_no_timer_thread_and_async_ones_do() {
+    common::in_own_process(
+        "sync_timeouts_start_no_timer_thread_and_async_ones_do",
+        &[],
+        || {
+            within(WATCHDOG, || {
+                let pool = Pool::builder()
+                    .size(1)
+                    .admission_timeout(Duration::from_millis(30))
+                    .build()
+                    .unwrap();
+                let holder = pool.try_acquire_owned(0).unwrap();
+                for _ in 0..3 {
+                    assert_eq!(pool.run(|| ()).unwrap_err(), Rejected::TimedOut);
+                }
+                let p = pool.clone();
+                let t = std::thread::spawn(move || p.run_weighted(3, || ()));
+                assert_eq!(t.join().unwrap().unwrap_err(), Rejected::TimedOut);
+                assert!(!has_thread_named("pooled-timer"), "sync timeouts started it");
+                assert_eq!(
+                    futures::executor::block_on(pool.submit(async {})).unwrap_err(),
+                    Rejected::TimedOut
+                );
+                assert!(has_thread_named("pooled-timer"));
+                drop(holder);
+            });
+        },
+    );
+}
