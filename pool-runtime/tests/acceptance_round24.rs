@@ -2890,3 +2890,42 @@ fn sync_timeouts_start_no_timer_thread_and_async_ones_do() {
         },
     );
 }
+
+/// README, sync barging: "queued calls keep their order and are never
+/// overtaken" — a freed slot goes to the queued async call, not to a sync
+/// caller waiting outside the queue; the limit holds (counted from outside).
+#[test]
+fn a_barging_sync_caller_never_overtakes_a_queued_call() {
+    let pool = Pool::builder()
+        .size(1)
+        .sync_barging(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    within(WATCHDOG, move || {
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let meter = Meter::default();
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let (o, m) = (order.clone(), meter.clone());
+        let mut queued = Task::new(pool.submit(async move {
+            let _in = m.enter();
+            o.lock().unwrap().push("queued");
+        }));
+        queued.assert_pending();
+        let (p, o, m) = (pool.clone(), order.clone(), meter.clone());
+        let sync = std::thread::spawn(move || {
+            p.run(|| {
+                let _in = m.enter();
+                o.lock().unwrap().push("sync");
+            })
+        });
+        wait_until("both waiting", || pool.stats().waiting == 2);
+        drop(holder);
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(order.lock().unwrap().is_empty(), "the slot is the queued call's");
+        assert_eq!(drive(&mut queued), Ok(()));
+        assert_eq!(sync.join().unwrap(), Ok(()));
+        assert_eq!(*order.lock().unwrap(), ["queued", "sync"]);
+        assert_eq!(meter.max(), 1);
+        assert_accounted(&pool.stats());
+    });
+}
