@@ -2929,3 +2929,57 @@ fn a_barging_sync_caller_never_overtakes_a_queued_call() {
         assert_accounted(&pool.stats());
     });
 }
+
+struct Noop;
+impl std::task::Wake for Noop {
+    fn wake(self: Arc<Self>) {}
+}
+
+/// Polls `fut` once with a waker backed by `arc`.
+fn poll_with<F: std::future::Future>(
+    fut: std::pin::Pin<&mut F>,
+    arc: &Arc<Noop>,
+) -> Poll<F::Output> {
+    let waker = std::task::Waker::from(arc.clone());
+    fut.poll(&mut std::task::Context::from_waker(&waker))
+}
+
+/// README: "an abandoned `drained()` wait keeps no waker"; a waiting call,
+/// a waiting permit and a stream adapter dropped while they wait keep none
+/// either ("Dropping a waiting call removes it from the queue at once").
+#[test]
+fn abandoned_waits_keep_no_waker() {
+    let pool = fixed(1);
+    let holder = pool.try_acquire().unwrap();
+    let arc = Arc::new(Noop);
+
+    let mut drained = Box::pin(pool.drained());
+    assert!(poll_with(drained.as_mut(), &arc).is_pending());
+    assert!(Arc::strong_count(&arc) > 1, "registered while it waits");
+    drop(drained);
+    assert_eq!(Arc::strong_count(&arc), 1, "drained()");
+
+    let mut call = Box::pin(pool.submit(async {}));
+    assert!(poll_with(call.as_mut(), &arc).is_pending());
+    drop(call);
+    assert_eq!(Arc::strong_count(&arc), 1, "submit");
+
+    let mut permit = Box::pin(pool.acquire_owned(0));
+    assert!(poll_with(permit.as_mut(), &arc).is_pending());
+    drop(permit);
+    assert_eq!(Arc::strong_count(&arc), 1, "acquire_owned");
+
+    let mut stream = Box::pin(
+        futures::stream::iter(0..10)
+            .map(|i| async move { i })
+            .pooled_ordered(&pool),
+    );
+    assert!(poll_with(std::pin::pin!(stream.next()), &arc).is_pending());
+    drop(stream);
+    assert_eq!(Arc::strong_count(&arc), 1, "stream");
+
+    let s = pool.stats();
+    assert_eq!((s.waiting, s.cancelled), (0, 4));
+    drop(holder);
+    assert_accounted(&pool.stats());
+}
