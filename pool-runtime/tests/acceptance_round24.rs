@@ -2879,7 +2879,10 @@ fn sync_timeouts_start_no_timer_thread_and_async_ones_do() {
                 let p = pool.clone();
                 let t = std::thread::spawn(move || p.run_weighted(3, || ()));
                 assert_eq!(t.join().unwrap().unwrap_err(), Rejected::TimedOut);
-                assert!(!has_thread_named("pooled-timer"), "sync timeouts started it");
+                assert!(
+                    !has_thread_named("pooled-timer"),
+                    "sync timeouts started it"
+                );
                 assert_eq!(
                     futures::executor::block_on(pool.submit(async {})).unwrap_err(),
                     Rejected::TimedOut
@@ -2921,7 +2924,10 @@ fn a_barging_sync_caller_never_overtakes_a_queued_call() {
         wait_until("both waiting", || pool.stats().waiting == 2);
         drop(holder);
         std::thread::sleep(Duration::from_millis(30));
-        assert!(order.lock().unwrap().is_empty(), "the slot is the queued call's");
+        assert!(
+            order.lock().unwrap().is_empty(),
+            "the slot is the queued call's"
+        );
         assert_eq!(drive(&mut queued), Ok(()));
         assert_eq!(sync.join().unwrap(), Ok(()));
         assert_eq!(*order.lock().unwrap(), ["queued", "sync"]);
@@ -2982,4 +2988,51 @@ fn abandoned_waits_keep_no_waker() {
     assert_eq!((s.waiting, s.cancelled), (0, 4));
     drop(holder);
     assert_accounted(&pool.stats());
+}
+
+/// Reentrancy rule: nested calls "wait, in the queue, for a free slot or for
+/// that slot to come back [...] (a paused or closed pool or a full waiting
+/// bound does not turn them away: they belong to admitted work)". Every
+/// nested form in a pool of 1 that is paused, closed and has `max_waiting =
+/// 0`: all run, one at a time (counted from outside), and are counted in
+/// `completed`.
+#[test]
+fn nested_calls_are_not_turned_away_by_pause_close_or_the_waiting_bound() {
+    let pool = Pool::builder().size(1).max_waiting(0).build().unwrap();
+    within(WATCHDOG, move || {
+        let meter = Meter::default();
+        let p = pool.clone();
+        let m = meter.clone();
+        let out = futures::executor::block_on(pool.submit(async move {
+            p.pause();
+            p.close();
+            let body = |n: usize| {
+                let m = m.clone();
+                async move {
+                    let _in = m.enter();
+                    common::yield_now().await;
+                    n
+                }
+            };
+            let (a, b, c) = futures::join!(
+                p.submit(body(1)),
+                p.submit_weighted(4, body(2)),
+                async {
+                    let permit = p.acquire_owned(0).await;
+                    let _in = m.enter();
+                    common::yield_now().await;
+                    permit.map(|_| 3)
+                }
+            );
+            let d = p.run(|| 4);
+            (a, b, c, d)
+        }));
+        assert_eq!(out, Ok((Ok(1), Ok(2), Ok(3), Ok(4))));
+        assert_eq!(meter.max(), 1, "one nested call at a time");
+        let s = pool.stats();
+        assert_eq!(s.rejected_total(), 0);
+        assert_eq!(s.completed, 5);
+        assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0));
+        assert_accounted(&s);
+    });
 }
