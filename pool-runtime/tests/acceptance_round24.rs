@@ -3036,3 +3036,47 @@ fn nested_calls_are_not_turned_away_by_pause_close_or_the_waiting_bound() {
         assert_accounted(&s);
     });
 }
+
+/// `spawn`: "Rejections that are known at once (paused, closed, full) are
+/// returned here"; `spawn_weighted` takes its place by weight at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spawn_returns_immediate_rejections_and_weighted_spawns_queue_by_weight() {
+    let pool = Pool::builder()
+        .order(Order::Priority)
+        .size(1)
+        .max_waiting(2)
+        .build()
+        .unwrap();
+    let holder = pool.acquire_owned(0).await.unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let o = order.clone();
+    let heavy = pool
+        .spawn_weighted(9, async move { o.lock().unwrap().push(9) })
+        .unwrap();
+    let o = order.clone();
+    let light = pool
+        .spawn_weighted(-9, async move { o.lock().unwrap().push(-9) })
+        .unwrap();
+    assert_eq!(pool.stats().waiting, 2);
+    assert_eq!(pool.spawn(async {}).err(), Some(Rejected::Full));
+    pool.pause();
+    assert_eq!(pool.spawn(async {}).err(), Some(Rejected::Paused));
+    pool.resume();
+    drop(holder);
+    tokio::time::timeout(WATCHDOG, heavy)
+        .await
+        .expect("hung")
+        .unwrap();
+    tokio::time::timeout(WATCHDOG, light)
+        .await
+        .expect("hung")
+        .unwrap();
+    assert_eq!(*order.lock().unwrap(), [-9, 9]);
+    pool.close();
+    assert_eq!(pool.spawn(async {}).err(), Some(Rejected::Closed));
+    let s = pool.stats();
+    assert_eq!(s.rejected_for(Rejected::Full), 1);
+    assert_eq!(s.rejected_for(Rejected::Paused), 1);
+    assert_eq!(s.rejected_for(Rejected::Closed), 1);
+    assert_accounted(&s);
+}
