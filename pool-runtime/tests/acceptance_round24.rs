@@ -3080,3 +3080,24 @@ async fn spawn_returns_immediate_rejections_and_weighted_spawns_queue_by_weight(
     assert_eq!(s.rejected_for(Rejected::Closed), 1);
     assert_accounted(&s);
 }
+
+/// `shutdown`: "Closing does not resume a paused pool: a never-rejecting
+/// call that arrived while it was paused waits for `resume` [...] (without a
+/// `timeout`, this waits until then)".
+#[test]
+fn shutdown_without_a_timeout_waits_for_resume_when_a_never_rejecting_call_waits() {
+    use pool_runtime::{Group, GroupSpec};
+    static G: Group = Group::new(GroupSpec::new("tests::acceptance24::shutdown_paused").size(2));
+    G.pause();
+    let mut call = Task::new(G.submit_wait(0, async { 6 }));
+    call.assert_pending();
+    let mut shutdown = Task::new(G.pool().shutdown(None));
+    shutdown.assert_pending();
+    assert!(G.pool().is_closed());
+    shutdown.assert_pending();
+    G.resume();
+    assert!(call.is_woken());
+    assert_eq!(call.assert_ready(), 6);
+    assert!(shutdown.is_woken());
+    assert_eq!(shutdown.assert_ready(), Ok(()));
+}
