@@ -3101,3 +3101,38 @@ fn shutdown_without_a_timeout_waits_for_resume_when_a_never_rejecting_call_waits
     assert!(shutdown.is_woken());
     assert_eq!(shutdown.assert_ready(), Ok(()));
 }
+
+/// `Pool::run`: "On a multi-thread tokio runtime's worker, a call that must
+/// wait first hands the worker's other tasks to another thread
+/// (`block_in_place`), so it neither stalls them nor deadlocks on a slot one
+/// of them holds" — on a runtime of ONE worker, the holder is a task of that
+/// very worker.
+#[test]
+fn a_sync_call_on_the_only_worker_does_not_deadlock_on_a_slot_its_tasks_hold() {
+    let pool = fixed(1);
+    within(WATCHDOG, move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let out = rt.block_on(async {
+            let (held_tx, held_rx) = tokio::sync::oneshot::channel();
+            let p = pool.clone();
+            let holder = tokio::spawn(async move {
+                let permit = p.acquire_owned(0).await.unwrap();
+                held_tx.send(()).unwrap();
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                drop(permit);
+            });
+            held_rx.await.unwrap();
+            let p = pool.clone();
+            let sync = tokio::spawn(async move { p.run(|| 42) });
+            let out = sync.await.unwrap();
+            holder.await.unwrap();
+            out
+        });
+        assert_eq!(out, Ok(42));
+        assert_accounted(&pool.stats());
+    });
+}
