@@ -3136,3 +3136,36 @@ fn a_sync_call_on_the_only_worker_does_not_deadlock_on_a_slot_its_tasks_hold() {
         assert_accounted(&pool.stats());
     });
 }
+
+/// `sync_barging`: a caller outside the queue is "counted in
+/// `Stats::waiting`, the autoscaler's demand and `max_waiting`", and "it is
+/// not turned away `Full` as it moves into the queue".
+#[test]
+fn a_barging_caller_counts_against_the_waiting_bound_and_keeps_its_place() {
+    let pool = Pool::builder()
+        .size(1)
+        .max_waiting(1)
+        .sync_barging(Duration::from_millis(150))
+        .build()
+        .unwrap();
+    within(WATCHDOG, move || {
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let p = pool.clone();
+        let t = std::thread::spawn(move || p.run(|| 3));
+        wait_until("waiting outside the queue", || pool.stats().waiting == 1);
+        assert_eq!(
+            futures::executor::block_on(pool.submit(async {})).unwrap_err(),
+            Rejected::Full,
+            "the barging caller fills the bound"
+        );
+        // Past its bound it moves into the queue, still within the bound.
+        std::thread::sleep(Duration::from_millis(400));
+        assert!(!t.is_finished());
+        assert_eq!(pool.stats().waiting, 1);
+        drop(holder);
+        assert_eq!(t.join().unwrap(), Ok(3));
+        let s = pool.stats();
+        assert_eq!(s.rejected_for(Rejected::Full), 1);
+        assert_accounted(&s);
+    });
+}
