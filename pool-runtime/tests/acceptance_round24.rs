@@ -3014,16 +3014,13 @@ fn nested_calls_are_not_turned_away_by_pause_close_or_the_waiting_bound() {
                     n
                 }
             };
-            let (a, b, c) = futures::join!(
-                p.submit(body(1)),
-                p.submit_weighted(4, body(2)),
-                async {
+            let (a, b, c) =
+                futures::join!(p.submit(body(1)), p.submit_weighted(4, body(2)), async {
                     let permit = p.acquire_owned(0).await;
                     let _in = m.enter();
                     common::yield_now().await;
                     permit.map(|_| 3)
-                }
-            );
+                });
             let d = p.run(|| 4);
             (a, b, c, d)
         }));
@@ -3168,4 +3165,43 @@ fn a_barging_caller_counts_against_the_waiting_bound_and_keeps_its_place() {
         assert_eq!(s.rejected_for(Rejected::Full), 1);
         assert_accounted(&s);
     });
+}
+
+/// `Group::isolate`: "a fresh pool with the group's effective settings"
+/// (the executor among them): an isolated rayon group still runs its
+/// blocking calls on rayon, within the instance's own limit (counted from
+/// outside), and a stream over the group goes through the instance; the
+/// shared pool sees none of it.
+#[test]
+fn an_isolated_rayon_group_keeps_its_executor_and_serves_streams() {
+    use pool_runtime::{ExecutorKind, Group, GroupSpec};
+    static G: Group = Group::new(
+        GroupSpec::new("tests::acceptance24::isolated_rayon")
+            .size(2)
+            .executor(ExecutorKind::Rayon),
+    );
+    let shared_before = G.stats();
+    let mine = G.isolate();
+    let meter = Meter::default();
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            let m = meter.clone();
+            G.submit_blocking(0, move || {
+                let _in = m.enter();
+                std::thread::sleep(Duration::from_millis(2));
+                rayon::current_thread_index().is_some()
+            })
+        })
+        .collect();
+    let on_rayon = futures::executor::block_on(futures::future::join_all(calls));
+    assert!(on_rayon.iter().all(|r| *r == Ok(true)), "{on_rayon:?}");
+    assert!(meter.max() <= 2);
+    let items = futures::stream::iter(0..10usize).map(|i| async move { i });
+    let out: Vec<_> = futures::executor::block_on(items.pooled_ordered(&G).collect());
+    assert_eq!(out, (0..10).map(Ok).collect::<Vec<_>>());
+    assert_eq!(G.stats().completed, 18);
+    drop(mine);
+    let shared = G.stats();
+    assert_eq!(shared.completed, shared_before.completed);
+    assert_eq!(shared.submitted(), shared_before.submitted());
 }
