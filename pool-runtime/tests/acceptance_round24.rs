@@ -3205,3 +3205,87 @@ fn an_isolated_rayon_group_keeps_its_executor_and_serves_streams() {
     assert_eq!(shared.completed, shared_before.completed);
     assert_eq!(shared.submitted(), shared_before.submitted());
 }
+
+/// `Stats` against an outside count for the other call forms: a blocking
+/// call, a permit, a sync call and a spawned call, each rejected (paused),
+/// timed out, cancelled while waiting (where it can be) and panicking.
+#[test]
+fn stats_count_each_outcome_of_every_call_form() {
+    common::quiet_planned_panics();
+    let pool = Pool::builder()
+        .size(1)
+        .admission_timeout(Duration::from_millis(30))
+        .build()
+        .unwrap();
+    within(WATCHDOG, move || {
+        let rt = common::runtime();
+        // Paused: one of each form.
+        pool.pause();
+        assert_eq!(pool.run(|| ()).unwrap_err(), Rejected::Paused);
+        assert_eq!(
+            rt.block_on(pool.submit_blocking(|| ())).unwrap_err(),
+            Rejected::Paused
+        );
+        assert_eq!(rt.block_on(pool.acquire()).unwrap_err(), Rejected::Paused);
+        assert_eq!(
+            rt.block_on(async { pool.spawn(async {}).err() }),
+            Some(Rejected::Paused)
+        );
+        pool.resume();
+        // Timed out behind a holder: one of each form.
+        let holder = pool.try_acquire_owned(0).unwrap();
+        assert_eq!(pool.run(|| ()).unwrap_err(), Rejected::TimedOut);
+        assert_eq!(
+            rt.block_on(pool.submit_blocking(|| ())).unwrap_err(),
+            Rejected::TimedOut
+        );
+        assert_eq!(rt.block_on(pool.acquire()).unwrap_err(), Rejected::TimedOut);
+        let spawned = rt.block_on(async { pool.spawn(async {}).unwrap() });
+        assert_eq!(rt.block_on(spawned), Err(Rejected::TimedOut));
+        // Cancelled while waiting: blocking, permit, spawn (abort).
+        let mut blocking = Task::new(pool.submit_blocking(|| ()));
+        assert!(blocking.poll().is_pending());
+        drop(blocking);
+        let mut permit = Task::new(pool.acquire_owned(0));
+        permit.assert_pending();
+        drop(permit);
+        let spawned = rt.block_on(async { pool.spawn(async {}).unwrap() });
+        spawned.abort();
+        assert_eq!(rt.block_on(spawned), Err(Rejected::Closed));
+        let s = pool.stats();
+        assert_eq!(s.cancelled, 3, "{s:?}");
+        drop(holder);
+        // Panics: sync, blocking, spawned, and a permit dropped while its
+        // thread unwinds.
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pool.run(|| panic!("planned: run"))
+        }));
+        assert!(out.is_err());
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            rt.block_on(pool.submit_blocking(|| panic!("planned: blocking")))
+        }));
+        assert!(out.is_err());
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            rt.block_on(async {
+                let h = pool.spawn(async { panic!("planned: spawned") }).unwrap();
+                let _: Result<(), Rejected> = h.await;
+            })
+        }));
+        assert!(out.is_err());
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _permit = pool.try_acquire().unwrap();
+            panic!("planned: permit holder");
+        }));
+        assert!(out.is_err());
+        let s = pool.stats();
+        assert_eq!(s.rejected_for(Rejected::Paused), 4);
+        assert_eq!(s.rejected_for(Rejected::TimedOut), 4);
+        assert_eq!(s.rejected_total(), 8);
+        assert_eq!(s.cancelled, 3);
+        assert_eq!(s.panicked, 4);
+        assert_eq!(s.completed, 5, "the holder and the four panicked calls");
+        assert_eq!(s.submitted(), 4 + 4 + 3 + 1 + 4);
+        assert_eq!(s.in_flight(), 0);
+        assert_accounted(&s);
+    });
+}
