@@ -3289,3 +3289,31 @@ fn stats_count_each_outcome_of_every_call_form() {
         assert_accounted(&s);
     });
 }
+
+/// `ShutdownTimedOut::nested`: "Calls running under another call's slot at
+/// the deadline", and its message counts them among the running.
+#[test]
+fn shutdown_past_its_deadline_counts_nested_calls() {
+    let pool = fixed(1);
+    within(WATCHDOG, move || {
+        let (tx, rx) = oneshot::channel::<()>();
+        let p = pool.clone();
+        let mut parent = Task::new(pool.submit(async move { p.submit(rx).await }));
+        parent.assert_pending();
+        let s = pool.stats();
+        assert_eq!((s.running, s.nested), (1, 1));
+        let err = futures::executor::block_on(pool.shutdown(Some(Duration::from_millis(20))))
+            .unwrap_err();
+        assert_eq!((err.running, err.nested, err.turned_away), (1, 1, 0));
+        assert!(
+            err.to_string().contains("2 call(s) still running (1 nested)"),
+            "{err}"
+        );
+        tx.send(()).unwrap();
+        assert!(matches!(parent.assert_ready(), Ok(Ok(Ok(())))));
+        futures::executor::block_on(pool.drained());
+        let s = pool.stats();
+        assert_eq!(s.completed, 2);
+        assert_accounted(&s);
+    });
+}
