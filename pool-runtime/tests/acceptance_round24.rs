@@ -3317,3 +3317,46 @@ fn shutdown_past_its_deadline_counts_nested_calls() {
         assert_accounted(&s);
     });
 }
+
+/// Reentrancy on a priority pool: a nested call waiting for its parent's
+/// lent slot also waits "in the queue, for a free slot [...] whichever comes
+/// first" — so a freed slot goes by the pool's order: to a lighter top-level
+/// waiter before the heavier nested one, which then runs when its parent's
+/// slot comes back.
+#[test]
+fn a_waiting_nested_call_takes_its_turn_in_the_priority_order() {
+    let pool = priority(2);
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let (tx1, rx1) = oneshot::channel::<()>();
+    let (tx_x, rx_x) = oneshot::channel::<()>();
+    // X takes one slot first, so the parent's second nested call finds no
+    // free one.
+    let mut x = Task::new(pool.submit(rx_x));
+    x.assert_pending();
+    let p = pool.clone();
+    let o = order.clone();
+    let mut parent = Task::new(pool.submit(async move {
+        let o2 = o.clone();
+        let (a, b) = futures::join!(
+            p.submit_weighted(0, rx1),
+            p.submit_weighted(100, async move { o2.lock().unwrap().push("nested") })
+        );
+        (a.is_ok(), b.is_ok())
+    }));
+    parent.assert_pending();
+    let o = order.clone();
+    let mut top = Task::new(pool.submit_weighted(0, async move { o.lock().unwrap().push("top") }));
+    top.assert_pending();
+    let s = pool.stats();
+    assert_eq!((s.running, s.nested, s.waiting), (2, 1, 2), "{s:?}");
+    tx_x.send(()).unwrap();
+    assert!(x.assert_ready().unwrap().is_ok());
+    assert!(top.is_woken(), "the freed slot goes to the lighter waiter");
+    top.assert_ready().unwrap();
+    tx1.send(()).unwrap();
+    assert_eq!(parent.assert_ready(), Ok((true, true)));
+    assert_eq!(*order.lock().unwrap(), ["top", "nested"]);
+    let s = pool.stats();
+    assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0));
+    assert_accounted(&s);
+}
