@@ -3360,3 +3360,51 @@ fn a_waiting_nested_call_takes_its_turn_in_the_priority_order() {
     assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0));
     assert_accounted(&s);
 }
+
+/// The other half: the parent's lent slot coming back goes to its waiting
+/// nested call (it is still the parent's), not to a lighter top-level
+/// waiter, which waits for a slot of its own.
+#[test]
+fn a_lent_slot_that_comes_back_goes_to_the_parents_next_nested_call() {
+    let pool = priority(2);
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let (tx1, rx1) = oneshot::channel::<()>();
+    let (tx_x, rx_x) = oneshot::channel::<()>();
+    let (tx2, rx2) = oneshot::channel::<()>();
+    let mut x = Task::new(pool.submit(rx_x));
+    x.assert_pending();
+    let p = pool.clone();
+    let o = order.clone();
+    let mut parent = Task::new(pool.submit(async move {
+        let o2 = o.clone();
+        let (a, b) = futures::join!(p.submit_weighted(0, rx1), async {
+            let r = p
+                .submit_weighted(100, async move {
+                    o2.lock().unwrap().push("nested");
+                    let _ = rx2.await;
+                })
+                .await;
+            r
+        });
+        (a.is_ok(), b.is_ok())
+    }));
+    parent.assert_pending();
+    let o = order.clone();
+    let mut top = Task::new(pool.submit_weighted(0, async move { o.lock().unwrap().push("top") }));
+    top.assert_pending();
+    tx1.send(()).unwrap();
+    parent.assert_pending();
+    assert_eq!(*order.lock().unwrap(), ["nested"], "the lent slot came back to the parent");
+    assert!(!top.is_woken());
+    top.assert_pending();
+    let s = pool.stats();
+    assert_eq!((s.running, s.nested, s.waiting), (2, 1, 1), "{s:?}");
+    tx2.send(()).unwrap();
+    assert_eq!(parent.assert_ready(), Ok((true, true)));
+    assert!(top.is_woken(), "the parent's end frees its slot for the top-level call");
+    top.assert_ready().unwrap();
+    tx_x.send(()).unwrap();
+    assert!(x.assert_ready().unwrap().is_ok());
+    assert_eq!(*order.lock().unwrap(), ["nested", "top"]);
+    assert_accounted(&pool.stats());
+}
