@@ -186,3 +186,48 @@ async fn group_permits_and_annotated_calls_share_the_limit() {
     async_job().await;
     assert_eq!(PERMIT_METER.done(), 1);
 }
+
+static CT_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[pooled::pooled(size = 1)]
+fn on_current_thread() -> Result<usize, AppError> {
+    Ok(CT_RUNS.fetch_add(1, Ordering::SeqCst) + 1)
+}
+
+/// README: "on a current-thread runtime, where the slot's holder could never
+/// run, a call that must wait panics naming the fix instead of hanging" and
+/// "A call that finds a free slot never waits, so it works anywhere"; the
+/// pool's accounting stays whole and the body never ran for the refused call.
+#[test]
+fn a_sync_function_on_a_current_thread_runtime_runs_when_free_and_panics_when_it_must_wait() {
+    within(BOUND, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        assert_eq!(rt.block_on(async { on_current_thread() }), Ok(1));
+        let holder = ON_CURRENT_THREAD_POOL.try_acquire_owned(0).unwrap();
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            rt.block_on(async { on_current_thread() })
+        }));
+        let payload = out.expect_err("must panic instead of hanging");
+        let msg = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        assert!(
+            msg.contains("spawn_blocking") || msg.contains("async"),
+            "{msg}"
+        );
+        assert_eq!(
+            CT_RUNS.load(Ordering::SeqCst),
+            1,
+            "the refused body never ran"
+        );
+        let s = ON_CURRENT_THREAD_POOL.stats();
+        assert_eq!((s.running, s.waiting), (1, 0));
+        drop(holder);
+        assert_eq!(on_current_thread(), Ok(2));
+    });
+}
