@@ -3306,7 +3306,8 @@ fn shutdown_past_its_deadline_counts_nested_calls() {
             .unwrap_err();
         assert_eq!((err.running, err.nested, err.turned_away), (1, 1, 0));
         assert!(
-            err.to_string().contains("2 call(s) still running (1 nested)"),
+            err.to_string()
+                .contains("2 call(s) still running (1 nested)"),
             "{err}"
         );
         tx.send(()).unwrap();
@@ -3394,17 +3395,59 @@ fn a_lent_slot_that_comes_back_goes_to_the_parents_next_nested_call() {
     top.assert_pending();
     tx1.send(()).unwrap();
     parent.assert_pending();
-    assert_eq!(*order.lock().unwrap(), ["nested"], "the lent slot came back to the parent");
+    assert_eq!(
+        *order.lock().unwrap(),
+        ["nested"],
+        "the lent slot came back to the parent"
+    );
     assert!(!top.is_woken());
     top.assert_pending();
     let s = pool.stats();
     assert_eq!((s.running, s.nested, s.waiting), (2, 1, 1), "{s:?}");
     tx2.send(()).unwrap();
     assert_eq!(parent.assert_ready(), Ok((true, true)));
-    assert!(top.is_woken(), "the parent's end frees its slot for the top-level call");
+    assert!(
+        top.is_woken(),
+        "the parent's end frees its slot for the top-level call"
+    );
     top.assert_ready().unwrap();
     tx_x.send(()).unwrap();
     assert!(x.assert_ready().unwrap().is_ok());
     assert_eq!(*order.lock().unwrap(), ["nested", "top"]);
+    assert_accounted(&pool.stats());
+}
+
+/// `set_bounds`: "the size is clamped into them" — raising `min` above the
+/// size grows the pool, which admits waiting calls at once; lowering `max`
+/// below it shrinks it without interrupting running calls.
+#[test]
+fn set_bounds_that_move_the_size_admit_or_hold_waiters() {
+    let pool = Pool::builder()
+        .kind(Kind::Autoscale)
+        .min(1)
+        .max(2)
+        .build()
+        .unwrap();
+    assert_eq!(pool.size(), 1);
+    let a = pool.try_acquire_owned(0).unwrap();
+    let mut w1 = Task::new(pool.acquire_owned(0));
+    w1.assert_pending();
+    let mut w2 = Task::new(pool.acquire_owned(0));
+    w2.assert_pending();
+    assert_eq!(pool.set_bounds(3, 5).unwrap(), 3);
+    assert!(w1.is_woken() && w2.is_woken());
+    let b = w1.assert_ready().unwrap();
+    let c = w2.assert_ready().unwrap();
+    assert_eq!(pool.stats().running, 3);
+    assert_eq!(pool.set_bounds(1, 1).unwrap(), 1);
+    assert_eq!(pool.stats().running, 3, "running calls are not interrupted");
+    let mut w3 = Task::new(pool.acquire_owned(0));
+    w3.assert_pending();
+    drop(a);
+    drop(b);
+    assert!(!w3.is_woken());
+    drop(c);
+    assert!(w3.is_woken());
+    drop(w3.assert_ready().unwrap());
     assert_accounted(&pool.stats());
 }
