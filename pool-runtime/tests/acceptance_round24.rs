@@ -3451,3 +3451,52 @@ fn set_bounds_that_move_the_size_admit_or_hold_waiters() {
     drop(w3.assert_ready().unwrap());
     assert_accounted(&pool.stats());
 }
+
+/// `size_hint` counts exactly the outcomes still to come (a panicked item's
+/// is not one of them), and `is_terminated` says when none is left; checked
+/// after every outcome against an outside count, for both adapters.
+#[test]
+fn size_hints_count_the_outcomes_still_to_come() {
+    use futures::stream::FusedStream;
+    use futures::Stream;
+    common::quiet_planned_panics();
+    let pool = fixed(2);
+    let make = || {
+        futures::stream::iter(0..7usize).map(|i| async move {
+            if i == 3 {
+                panic!("planned: size hint");
+            }
+            i
+        })
+    };
+    let mut ordered = Box::pin(make().pooled_ordered(&pool));
+    let mut unordered = Box::pin(make().pooled_unordered(&pool));
+    assert_eq!(ordered.size_hint(), (7, Some(7)));
+    assert_eq!(unordered.size_hint(), (7, Some(7)));
+    for which in 0..2 {
+        let mut left = 7usize;
+        loop {
+            let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                if which == 0 {
+                    futures::executor::block_on(ordered.next())
+                } else {
+                    futures::executor::block_on(unordered.next())
+                }
+            }));
+            match next {
+                Ok(Some(_)) | Err(_) => left -= 1,
+                Ok(None) => break,
+            }
+            let (hint, terminated) = if which == 0 {
+                (ordered.size_hint(), ordered.is_terminated())
+            } else {
+                (unordered.size_hint(), unordered.is_terminated())
+            };
+            assert_eq!(hint, (left, Some(left)), "adapter {which}, {left} left");
+            assert_eq!(terminated, left == 0, "adapter {which}, {left} left");
+        }
+        assert_eq!(left, 0);
+    }
+    let s = pool.stats();
+    assert_eq!((s.completed, s.panicked), (14, 2));
+}
