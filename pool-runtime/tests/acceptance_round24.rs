@@ -3500,3 +3500,74 @@ fn size_hints_count_the_outcomes_still_to_come() {
     let s = pool.stats();
     assert_eq!((s.completed, s.panicked), (14, 2));
 }
+
+/// `scale`: "Growing admits waiting calls at once" — a sync caller waiting
+/// outside the queue (sync barging, which "count[s] as waiting") included:
+/// it must not sit out its barging bound while a slot is free.
+#[test]
+fn growing_the_pool_admits_a_barging_sync_caller_at_once() {
+    let pool = Pool::builder()
+        .size(1)
+        .sync_barging(Duration::from_secs(8))
+        .build()
+        .unwrap();
+    within(WATCHDOG, move || {
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let p = pool.clone();
+        let t = std::thread::spawn(move || {
+            let start = Instant::now();
+            let out = p.run(|| 1);
+            (out, start.elapsed())
+        });
+        wait_until("waiting outside the queue", || pool.stats().waiting == 1);
+        let grown = Instant::now();
+        assert_eq!(pool.scale(1), 2);
+        let (out, _) = t.join().unwrap();
+        assert_eq!(out, Ok(1));
+        assert!(
+            grown.elapsed() < Duration::from_secs(4),
+            "admitted only after {:?}",
+            grown.elapsed()
+        );
+        drop(holder);
+        assert_accounted(&pool.stats());
+    });
+}
+
+/// The same for `resize` and for `set_bounds` on an autoscaled pool, and for
+/// `resume` of a never-rejecting barging caller.
+#[test]
+fn other_growth_and_resume_admit_a_barging_sync_caller_at_once() {
+    use pool_runtime::{Group, GroupSpec};
+    static G: Group = Group::new(
+        GroupSpec::new("tests::acceptance24::barging_resume")
+            .size(1)
+            .sync_barging(Duration::from_secs(8)),
+    );
+    within(WATCHDOG, || {
+        let pool = Pool::builder()
+            .kind(Kind::Autoscale)
+            .min(1)
+            .max(1)
+            .sync_barging(Duration::from_secs(8))
+            .build()
+            .unwrap();
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let p = pool.clone();
+        let t = std::thread::spawn(move || p.run(|| 2));
+        wait_until("waiting outside the queue", || pool.stats().waiting == 1);
+        let grown = Instant::now();
+        assert_eq!(pool.set_bounds(2, 2).unwrap(), 2);
+        assert_eq!(t.join().unwrap(), Ok(2));
+        assert!(grown.elapsed() < Duration::from_secs(4), "set_bounds: {:?}", grown.elapsed());
+        drop(holder);
+
+        G.pause();
+        let t = std::thread::spawn(|| G.run_wait(0, || 3));
+        wait_until("waiting", || G.stats().waiting == 1);
+        let resumed = Instant::now();
+        G.resume();
+        assert_eq!(t.join().unwrap(), 3);
+        assert!(resumed.elapsed() < Duration::from_secs(4), "resume: {:?}", resumed.elapsed());
+    });
+}
