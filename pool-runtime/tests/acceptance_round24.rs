@@ -3571,3 +3571,38 @@ fn other_growth_and_resume_admit_a_barging_sync_caller_at_once() {
         assert!(resumed.elapsed() < Duration::from_secs(4), "resume: {:?}", resumed.elapsed());
     });
 }
+
+/// README, reentrancy: "waiting for a slot lent to a blocking job, which runs
+/// on another thread, is fine": a nested sync call parks until the nested
+/// blocking job gives the parent's slot back, then runs; one body at a time.
+#[test]
+fn a_nested_sync_call_waits_for_a_slot_lent_to_a_nested_blocking_job() {
+    let pool = fixed(1);
+    within(WATCHDOG, move || {
+        let meter = Meter::default();
+        let p = pool.clone();
+        let m = meter.clone();
+        let out = futures::executor::block_on(pool.submit(async move {
+            let m2 = m.clone();
+            let (job, sync) = futures::join!(
+                p.submit_blocking(move || {
+                    let _in = m2.enter();
+                    std::thread::sleep(Duration::from_millis(60));
+                    "job"
+                }),
+                async {
+                    p.run(|| {
+                        let _in = m.enter();
+                        "sync"
+                    })
+                }
+            );
+            (job, sync)
+        }));
+        assert_eq!(out, Ok((Ok("job"), Ok("sync"))));
+        assert_eq!(meter.max(), 1);
+        let s = pool.stats();
+        assert_eq!(s.completed, 3);
+        assert_accounted(&s);
+    });
+}
