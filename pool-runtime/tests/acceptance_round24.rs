@@ -3657,3 +3657,47 @@ fn an_ordered_stream_without_a_limit_goes_on_after_every_held_item_panicked() {
     assert_eq!(panics, 4);
     assert_eq!(got, [Ok(4), Ok(5), Ok(6)]);
 }
+
+/// `submit_judged`: "a cancelled call is not judged"; a call turned away has
+/// no output to judge; a finished one is judged once.
+#[test]
+fn a_cancelled_or_rejected_judged_call_is_not_judged() {
+    let pool = fixed(1);
+    let judged = Arc::new(AtomicUsize::new(0));
+    let judge = |j: &Arc<AtomicUsize>| {
+        let j = j.clone();
+        move |_: &u8| {
+            j.fetch_add(1, Ordering::SeqCst);
+            pool_runtime::Verdict::Success
+        }
+    };
+    let mut running = Task::new(pool.submit_judged(
+        0,
+        async {
+            std::future::pending::<()>().await;
+            1u8
+        },
+        judge(&judged),
+    ));
+    running.assert_pending();
+    let mut waiting = Task::new(pool.submit_judged(0, async { 2u8 }, judge(&judged)));
+    waiting.assert_pending();
+    drop(waiting);
+    drop(running);
+    pool.pause();
+    assert_eq!(
+        futures::executor::block_on(pool.submit_judged(0, async { 3u8 }, judge(&judged)))
+            .unwrap_err(),
+        Rejected::Paused
+    );
+    pool.resume();
+    assert_eq!(judged.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        futures::executor::block_on(pool.submit_judged(0, async { 4u8 }, judge(&judged))),
+        Ok(4)
+    );
+    assert_eq!(judged.load(Ordering::SeqCst), 1);
+    let s = pool.stats();
+    assert_eq!((s.cancelled, s.completed), (2, 1));
+    assert_accounted(&s);
+}
