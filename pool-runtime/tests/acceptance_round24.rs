@@ -3701,3 +3701,66 @@ fn a_cancelled_or_rejected_judged_call_is_not_judged() {
     assert_eq!((s.cancelled, s.completed), (2, 1));
     assert_accounted(&s);
 }
+
+/// Group sync callers parked in the queue: `Group::run_weighted` callers
+/// are admitted by weight after a close (which spares waiting calls);
+/// after an abort a parked `Group::run` is Closed while a parked
+/// `Group::run_wait` (never-rejecting) is still admitted.
+#[test]
+fn group_sync_callers_through_close_and_abort() {
+    use pool_runtime::{Group, GroupSpec};
+    static G: Group = Group::new(
+        GroupSpec::new("tests::acceptance24::group_sync")
+            .order(Order::Priority)
+            .size(1),
+    );
+    within(WATCHDOG, || {
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let holder = G.try_acquire_owned(0).unwrap();
+        let mut threads = Vec::new();
+        for (i, w) in [(0usize, 3i64), (1, -3), (2, 0)] {
+            let o = order.clone();
+            threads.push(std::thread::spawn(move || {
+                G.run_weighted(w, || o.lock().unwrap().push(i))
+            }));
+            wait_until("parked", || G.stats().waiting == i + 1);
+        }
+        let wait_thread = {
+            let o = order.clone();
+            std::thread::spawn(move || G.run_wait(10, || o.lock().unwrap().push(9)))
+        };
+        wait_until("parked", || G.stats().waiting == 4);
+        G.pool().close();
+        assert_eq!(G.run(|| ()).unwrap_err(), Rejected::Closed);
+        drop(holder);
+        for t in threads {
+            assert_eq!(t.join().unwrap(), Ok(()));
+        }
+        wait_thread.join().unwrap();
+        assert_eq!(*order.lock().unwrap(), [1, 2, 0, 9]);
+        assert_accounted(&G.stats());
+    });
+}
+
+/// The same after an abort.
+#[test]
+fn group_sync_callers_after_an_abort() {
+    use pool_runtime::{Group, GroupSpec};
+    static G: Group = Group::new(GroupSpec::new("tests::acceptance24::group_sync_abort").size(1));
+    within(WATCHDOG, || {
+        let holder = G.try_acquire_owned(0).unwrap();
+        let plain = std::thread::spawn(|| G.run(|| 1));
+        wait_until("parked", || G.stats().waiting == 1);
+        let patient = std::thread::spawn(|| G.run_wait(0, || 2));
+        wait_until("parked", || G.stats().waiting == 2);
+        G.pool().abort();
+        assert_eq!(plain.join().unwrap().unwrap_err(), Rejected::Closed);
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!patient.is_finished());
+        drop(holder);
+        assert_eq!(patient.join().unwrap(), 2);
+        let s = G.stats();
+        assert_eq!(s.rejected_for(Rejected::Closed), 1);
+        assert_accounted(&s);
+    });
+}
