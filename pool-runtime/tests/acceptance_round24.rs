@@ -3764,3 +3764,30 @@ fn group_sync_callers_after_an_abort() {
         assert_accounted(&s);
     });
 }
+
+/// `drained` resolves when the last call ends on another thread: a blocking
+/// job whose caller went away, finishing on its executor's thread after the
+/// close, wakes the `drained` wait.
+#[test]
+fn drained_is_woken_by_an_abandoned_blocking_job_finishing_on_its_thread() {
+    let pool = fixed(1);
+    within(WATCHDOG, move || {
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s2 = started.clone();
+        let mut call = Task::new(pool.submit_blocking(move || {
+            s2.store(true, Ordering::SeqCst);
+            go_rx.recv().unwrap();
+        }));
+        let _ = call.poll();
+        wait_until("job started", || started.load(Ordering::SeqCst));
+        drop(call);
+        pool.close();
+        let mut drained = Task::new(pool.drained());
+        drained.assert_pending();
+        go_tx.send(()).unwrap();
+        wait_until("drained woken", || drained.is_woken());
+        drained.assert_ready();
+        assert_accounted(&pool.stats());
+    });
+}
