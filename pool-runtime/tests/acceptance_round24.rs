@@ -3791,3 +3791,56 @@ fn drained_is_woken_by_an_abandoned_blocking_job_finishing_on_its_thread() {
         assert_accounted(&pool.stats());
     });
 }
+
+/// `RayonExecutor`: "What could still unwind is the pool's bookkeeping after
+/// it, such as a panicking waker of the next waiter; rayon's answer to a
+/// panicking spawned job is to abort the process [...] so it is caught
+/// here." In a process of its own: a job on rayon releases its slot to a
+/// waiter whose waker panics; the process lives on, and the waiter holds
+/// the slot (re-polled with a sound waker it is admitted).
+#[test]
+fn a_panicking_waker_woken_from_a_rayon_job_does_not_abort_the_process() {
+    common::in_own_process(
+        "a_panicking_waker_woken_from_a_rayon_job_does_not_abort_the_process",
+        &[],
+        || {
+            common::quiet_planned_panics();
+            within(WATCHDOG, || {
+                let threads = Arc::new(
+                    rayon::ThreadPoolBuilder::new()
+                        .num_threads(2)
+                        .build()
+                        .unwrap(),
+                );
+                let pool = Pool::builder()
+                    .size(1)
+                    .blocking_executor(Arc::new(pool_runtime::RayonExecutor::new(threads)))
+                    .build()
+                    .unwrap();
+                let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+                let mut job = Task::new(pool.submit_blocking(move || {
+                    go_rx.recv().unwrap();
+                    5
+                }));
+                assert!(job.poll().is_pending());
+                // The waiter registers a waker whose wake panics.
+                let mut waiter = Box::pin(pool.submit(async { 6 }));
+                let bad = common::panicking_waker();
+                assert!(std::future::Future::poll(
+                    waiter.as_mut(),
+                    &mut std::task::Context::from_waker(&bad)
+                )
+                .is_pending());
+                go_tx.send(()).unwrap();
+                assert_eq!(drive(&mut job), Ok(5));
+                // The slot went to the waiter despite its waker's panic.
+                wait_until("handed over", || pool.stats().running == 1);
+                let mut waiter = Task::new(waiter);
+                assert_eq!(waiter.assert_ready(), Ok(6));
+                let s = pool.stats();
+                assert_eq!((s.running, s.waiting, s.completed), (0, 0, 2));
+                assert_accounted(&s);
+            });
+        },
+    );
+}
