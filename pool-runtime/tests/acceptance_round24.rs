@@ -3240,7 +3240,10 @@ fn stats_count_each_outcome_of_every_call_form() {
             Rejected::TimedOut
         );
         assert_eq!(rt.block_on(pool.acquire()).unwrap_err(), Rejected::TimedOut);
-        let spawned = rt.block_on(async { pool.spawn(async {}).unwrap() });
+        let spawned = {
+            let _in_rt = rt.enter();
+            pool.spawn(async {}).unwrap()
+        };
         assert_eq!(rt.block_on(spawned), Err(Rejected::TimedOut));
         // Cancelled while waiting: blocking, permit, spawn (abort).
         let mut blocking = Task::new(pool.submit_blocking(|| ()));
@@ -3249,7 +3252,10 @@ fn stats_count_each_outcome_of_every_call_form() {
         let mut permit = Task::new(pool.acquire_owned(0));
         permit.assert_pending();
         drop(permit);
-        let spawned = rt.block_on(async { pool.spawn(async {}).unwrap() });
+        let spawned = {
+            let _in_rt = rt.enter();
+            pool.spawn(async {}).unwrap()
+        };
         spawned.abort();
         assert_eq!(rt.block_on(spawned), Err(Rejected::Closed));
         let s = pool.stats();
