@@ -3850,3 +3850,30 @@ fn a_panicking_waker_woken_from_a_rayon_job_does_not_abort_the_process() {
         },
     );
 }
+
+/// README, Accounting: "A call is submitted when it is first polled": the
+/// futures of every call form, made and dropped unpolled, leave no trace;
+/// `spawn` (which takes its queue place at once) and `try_acquire` count at
+/// once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_is_submitted_when_first_polled() {
+    let pool = fixed(1);
+    drop(pool.submit(async {}));
+    drop(pool.submit_weighted(1, async {}));
+    drop(pool.acquire());
+    drop(pool.acquire_weighted(2));
+    drop(pool.acquire_owned(3));
+    drop(pool.submit_blocking(|| ()));
+    drop(pool.submit_judged(0, async {}, |_| pool_runtime::Verdict::Success));
+    let s = pool.stats();
+    assert_eq!(s.submitted(), 0, "{s:?}");
+    assert_eq!(s.cancelled, 0);
+    let handle = pool.spawn(async { 1 }).unwrap();
+    assert_eq!(pool.stats().submitted(), 1);
+    assert_eq!(handle.await, Ok(1));
+    drop(pool.try_acquire().unwrap());
+    let s = pool.stats();
+    assert_eq!(s.submitted(), 2);
+    assert_eq!(s.completed, 2);
+    assert_accounted(&s);
+}
