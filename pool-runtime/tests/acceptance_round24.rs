@@ -3877,3 +3877,26 @@ async fn a_call_is_submitted_when_first_polled() {
     assert_eq!(s.completed, 2);
     assert_accounted(&s);
 }
+
+/// `try_acquire` nested in work of the same pool: "a permit if a slot is
+/// free now [...] (or this call may borrow its parent's)" — even on a paused
+/// and closed pool (nested calls belong to admitted work); a second one
+/// while the first holds the lent slot is Full.
+#[test]
+fn a_nested_try_acquire_borrows_the_parents_slot_even_when_closed() {
+    let pool = fixed(1);
+    let p = pool.clone();
+    let out = futures::executor::block_on(pool.submit(async move {
+        p.pause();
+        p.close();
+        let first = p.try_acquire();
+        let second = p.try_acquire_owned(0);
+        let nested = p.stats().nested;
+        (first.is_ok(), second.err(), nested)
+    }));
+    assert_eq!(out, Ok((true, Some(Rejected::Full), 1)));
+    let s = pool.stats();
+    assert_eq!((s.running, s.nested), (0, 0));
+    assert_eq!(s.rejected_for(Rejected::Full), 1);
+    assert_accounted(&s);
+}
