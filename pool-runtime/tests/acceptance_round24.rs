@@ -3900,3 +3900,54 @@ fn a_nested_try_acquire_borrows_the_parents_slot_even_when_closed() {
     assert_eq!(s.rejected_for(Rejected::Full), 1);
     assert_accounted(&s);
 }
+
+/// tower: "A clone starts without a reserved slot, so clones that are never
+/// called hold nothing"; a service dropped with a reserved slot frees it
+/// (a cancelled call); "A refusal is an error of one call, never of the
+/// service": `poll_ready` is Ready(Ok) and `call` returns the refusal, and
+/// the same service works again once the pool does.
+#[test]
+fn tower_clones_hold_nothing_and_refusals_are_per_call() {
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use tower::{service_fn, Layer, Service};
+    let pool = fixed(1);
+    let inner = service_fn(|n: u32| async move { Ok::<_, BoxError>(n + 1) });
+    let mut svc = PooledLayer::pool(pool.clone()).layer(inner);
+    let mut ready = Task::new(std::future::poll_fn(|cx| svc.poll_ready(cx)));
+    assert!(matches!(ready.poll(), Poll::Ready(Ok(()))));
+    drop(ready);
+    assert_eq!(pool.stats().running, 1, "reserved in poll_ready");
+    let mut clone = svc.clone();
+    assert_eq!(pool.stats().running, 1, "a clone holds nothing");
+    drop(svc);
+    let s = pool.stats();
+    assert_eq!((s.running, s.cancelled), (0, 1), "{s:?}");
+    // A refusal: Ready(Ok) from poll_ready, the error from call.
+    pool.pause();
+    let mut ready = Task::new(std::future::poll_fn(|cx| clone.poll_ready(cx)));
+    assert!(matches!(ready.poll(), Poll::Ready(Ok(()))));
+    drop(ready);
+    let err = futures::executor::block_on(clone.call(1)).unwrap_err();
+    assert_eq!(err.downcast_ref::<Rejected>(), Some(&Rejected::Paused));
+    pool.resume();
+    let mut ready = Task::new(std::future::poll_fn(|cx| clone.poll_ready(cx)));
+    assert!(matches!(ready.poll(), Poll::Ready(Ok(()))));
+    drop(ready);
+    assert_eq!(futures::executor::block_on(clone.call(1)).unwrap(), 2);
+    // Reject mode: no free slot fails at once with Full.
+    let holder = pool.try_acquire_owned(0).unwrap();
+    let mut shed = PooledLayer::pool(pool.clone())
+        .reject()
+        .layer(service_fn(|n: u32| async move { Ok::<_, BoxError>(n) }));
+    let mut ready = Task::new(std::future::poll_fn(|cx| shed.poll_ready(cx)));
+    assert!(matches!(ready.poll(), Poll::Ready(Ok(()))));
+    drop(ready);
+    let err = futures::executor::block_on(shed.call(5)).unwrap_err();
+    assert_eq!(err.downcast_ref::<Rejected>(), Some(&Rejected::Full));
+    drop(holder);
+    let s = pool.stats();
+    assert_eq!(s.rejected_for(Rejected::Paused), 1);
+    assert_eq!(s.rejected_for(Rejected::Full), 1);
+    assert_eq!((s.running, s.waiting), (0, 0));
+    assert_accounted(&s);
+}
