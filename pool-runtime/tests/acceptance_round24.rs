@@ -3951,3 +3951,58 @@ fn tower_clones_hold_nothing_and_refusals_are_per_call() {
     assert_eq!((s.running, s.waiting), (0, 0));
     assert_accounted(&s);
 }
+
+/// tower `weight`: "a weight per request for a priority pool; the call then
+/// waits in the response future, where the request is known" — two calls
+/// waiting in their response futures are admitted by their requests'
+/// weights, and the inner service runs one at a time (counted from outside).
+#[test]
+fn tower_weighted_calls_wait_in_the_response_future_by_weight() {
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use tower::{service_fn, Layer, Service};
+    let pool = priority(1);
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let meter = Meter::default();
+    let (o, m) = (order.clone(), meter.clone());
+    let inner = service_fn(move |n: i64| {
+        let (o, m) = (o.clone(), m.clone());
+        async move {
+            let _in = m.enter();
+            o.lock().unwrap().push(n);
+            Ok::<_, BoxError>(n)
+        }
+    });
+    let mut svc = PooledLayer::pool(pool.clone())
+        .weight(|n: &i64| *n)
+        .layer(inner);
+    let holder = pool.try_acquire_owned(0).unwrap();
+    let mut calls = Vec::new();
+    for n in [7i64, -3, 2] {
+        let mut ready = Task::new(std::future::poll_fn(|cx| svc.poll_ready(cx)));
+        assert!(matches!(ready.poll(), Poll::Ready(Ok(()))));
+        drop(ready);
+        let mut call = Task::new(svc.call(n));
+        call.assert_pending();
+        calls.push(call);
+    }
+    assert_eq!(pool.stats().waiting, 3);
+    drop(holder);
+    let mut calls: Vec<_> = calls.into_iter().map(Some).collect();
+    for _ in 0..1000 {
+        for slot in calls.iter_mut() {
+            if let Some(c) = slot {
+                if let Poll::Ready(out) = c.poll() {
+                    out.unwrap();
+                    *slot = None;
+                }
+            }
+        }
+        if calls.iter().all(Option::is_none) {
+            break;
+        }
+    }
+    assert!(calls.iter().all(Option::is_none));
+    assert_eq!(*order.lock().unwrap(), [-3, 2, 7]);
+    assert_eq!(meter.max(), 1);
+    assert_accounted(&pool.stats());
+}
