@@ -4006,3 +4006,30 @@ fn tower_weighted_calls_wait_in_the_response_future_by_weight() {
     assert_eq!(meter.max(), 1);
     assert_accounted(&pool.stats());
 }
+
+/// An owned permit taken inside a call's work (a nested call, on the
+/// parent's slot) and returned out of it: "a nested call that outlives its
+/// parent keeps the slot busy until it ends" — nothing else is admitted
+/// until the permit is dropped.
+#[test]
+fn a_nested_owned_permit_returned_out_of_its_parent_keeps_the_slot() {
+    let pool = fixed(1);
+    let p = pool.clone();
+    let permit = futures::executor::block_on(pool.submit(async move {
+        let permit = p.acquire_owned(0).await.unwrap();
+        assert_eq!(p.stats().nested, 1);
+        permit
+    }))
+    .unwrap();
+    let s = pool.stats();
+    assert_eq!(s.running + s.nested, 1, "{s:?}");
+    assert_eq!(pool.try_acquire().unwrap_err(), Rejected::Full);
+    let mut waiter = Task::new(pool.submit(async { 8 }));
+    waiter.assert_pending();
+    drop(permit);
+    assert!(waiter.is_woken());
+    assert_eq!(waiter.assert_ready(), Ok(8));
+    let s = pool.stats();
+    assert_eq!((s.running, s.nested, s.completed), (0, 0, 3));
+    assert_accounted(&s);
+}
