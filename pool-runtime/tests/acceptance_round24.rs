@@ -4033,3 +4033,37 @@ fn a_nested_owned_permit_returned_out_of_its_parent_keeps_the_slot() {
     assert_eq!((s.running, s.nested, s.completed), (0, 0, 3));
     assert_accounted(&s);
 }
+
+/// README, Cancellation: "Blocking closures carry their slot to the executor
+/// thread and release it there, so abandoning the wait never lets more
+/// closures run than the limit" — callers that abandon their blocking calls
+/// over and over never get more closures running than the pool's size
+/// (counted from outside).
+#[test]
+fn abandoning_blocking_calls_never_lets_more_closures_run_than_the_limit() {
+    let pool = fixed(2);
+    within(WATCHDOG, move || {
+        let meter = Meter::default();
+        for round in 0..20 {
+            let m = meter.clone();
+            let mut call = Task::new(pool.submit_blocking(move || {
+                let _in = m.enter();
+                std::thread::sleep(Duration::from_millis(5));
+            }));
+            // Polled once (admitted and handed to the executor, or queued),
+            // then abandoned.
+            let _ = call.poll();
+            drop(call);
+            if round % 5 == 4 {
+                wait_until("closures done", || pool.stats().running == 0);
+            }
+        }
+        wait_until("closures done", || pool.stats().running == 0);
+        assert!(meter.max() <= 2, "max {}", meter.max());
+        assert!(meter.done() >= 1);
+        let s = pool.stats();
+        assert_eq!(s.completed + s.cancelled, 20);
+        assert_eq!(s.completed as usize, meter.done());
+        assert_accounted(&s);
+    });
+}
