@@ -4067,3 +4067,41 @@ fn abandoning_blocking_calls_never_lets_more_closures_run_than_the_limit() {
         assert_accounted(&s);
     });
 }
+
+/// Under a ceiling (in a process of its own, `POOLED_CEILING=2`): a group
+/// `try_acquire` that finds the ceiling free but the group full is `Full`,
+/// counted once by the group, and gives the ceiling slot it took back at
+/// once (the ceiling's accounting stays whole); a group permit dropped
+/// while its thread unwinds is a panicked call for the group.
+#[test]
+fn a_group_try_acquire_refused_by_its_group_gives_the_ceiling_slot_back() {
+    use pool_runtime::{ceiling, Group, GroupSpec};
+    static G: Group = Group::new(GroupSpec::new("tests::acceptance24::ceil_try").size(1));
+    common::in_own_process(
+        "a_group_try_acquire_refused_by_its_group_gives_the_ceiling_slot_back",
+        &[("POOLED_CEILING", "2")],
+        || {
+            common::quiet_planned_panics();
+            let held = G.try_acquire_owned(0).unwrap();
+            assert_eq!(ceiling::stats().unwrap().running, 1);
+            assert_eq!(G.try_acquire(0).unwrap_err(), Rejected::Full);
+            assert_eq!(G.try_acquire_owned(0).unwrap_err(), Rejected::Full);
+            let cs = ceiling::stats().unwrap();
+            assert_eq!((cs.running, cs.waiting), (1, 0), "{cs:?}");
+            assert_accounted(&cs);
+            let gs = G.stats();
+            assert_eq!(gs.rejected_for(Rejected::Full), 2);
+            assert_accounted(&gs);
+            drop(held);
+            let out = std::panic::catch_unwind(|| {
+                let _permit = G.try_acquire(0).unwrap();
+                panic!("planned: group permit holder");
+            });
+            assert!(out.is_err());
+            let gs = G.stats();
+            assert_eq!((gs.running, gs.panicked), (0, 1));
+            assert_eq!(ceiling::stats().unwrap().running, 0);
+            assert_accounted(&ceiling::stats().unwrap());
+        },
+    );
+}
