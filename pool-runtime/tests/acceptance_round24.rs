@@ -4105,3 +4105,32 @@ fn a_group_try_acquire_refused_by_its_group_gives_the_ceiling_slot_back() {
         },
     );
 }
+
+/// README, Autoscale: "never below one slot by itself: with `min = 0` a pool
+/// starts at 1 and only `resize` takes it to 0" — an idle autoscaled pool
+/// with `min = 0`, evaluated interval after interval, keeps a slot; a sync
+/// caller keeps being admitted.
+#[test]
+fn an_idle_autoscaled_pool_with_min_zero_never_shrinks_to_zero_by_itself() {
+    use pool_runtime::ManualClock;
+    let clock = ManualClock::new();
+    let pool = Pool::builder()
+        .kind(Kind::Autoscale)
+        .min(0)
+        .max(4)
+        .autoscale_interval(Duration::from_secs(1))
+        .autoscale_window(2)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    assert_eq!(pool.size(), 1);
+    for _ in 0..50 {
+        clock.advance(Duration::from_millis(700));
+        assert_eq!(pool.run(|| ()), Ok(()));
+        assert!(pool.size() >= 1, "shrunk to {}", pool.size());
+    }
+    assert_eq!(pool.resize(0), 0);
+    assert_eq!(pool.try_acquire().unwrap_err(), Rejected::Full);
+    assert_eq!(pool.resize(1), 1);
+    assert_accounted(&pool.stats());
+}
