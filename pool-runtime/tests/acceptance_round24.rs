@@ -196,7 +196,8 @@ fn acquire_turned_away_by_the_waiting_bound_and_the_timeout() {
     let pool = Pool::builder()
         .size(1)
         .max_waiting(1)
-        .admission_timeout(Duration::from_millis(60))
+        // Long enough not to expire before the bound is checked.
+        .admission_timeout(Duration::from_millis(300))
         .build()
         .unwrap();
     within(WATCHDOG, move || {
@@ -522,12 +523,7 @@ fn a_panicking_sync_closure_frees_its_slot_and_is_counted() {
 #[test]
 fn every_stats_field_matches_an_outside_count() {
     common::quiet_planned_panics();
-    let pool = Pool::builder()
-        .size(2)
-        .max_waiting(1)
-        .admission_timeout(Duration::from_millis(50))
-        .build()
-        .unwrap();
+    let pool = Pool::builder().size(2).max_waiting(1).build().unwrap();
     within(WATCHDOG, move || {
         let s = pool.stats();
         assert_eq!(s.size, 2);
@@ -574,6 +570,8 @@ fn every_stats_field_matches_an_outside_count() {
         let (tx3, rx3) = oneshot::channel::<()>();
         let mut r3 = Task::new(pool.submit(rx3));
         r3.assert_pending();
+        // A timeout for the calls that start waiting from now on only.
+        pool.set_admission_timeout(Some(Duration::from_millis(50)));
         let t = futures::executor::block_on(pool.submit(async {}));
         assert_eq!(t.unwrap_err(), Rejected::TimedOut);
         pool.pause();
@@ -3245,7 +3243,9 @@ fn stats_count_each_outcome_of_every_call_form() {
             pool.spawn(async {}).unwrap()
         };
         assert_eq!(rt.block_on(spawned), Err(Rejected::TimedOut));
-        // Cancelled while waiting: blocking, permit, spawn (abort).
+        // Cancelled while waiting: blocking, permit, spawn (abort); no
+        // timeout from here on, so that none of them can time out first.
+        pool.set_admission_timeout(None);
         let mut blocking = Task::new(pool.submit_blocking(|| ()));
         assert!(blocking.poll().is_pending());
         drop(blocking);
