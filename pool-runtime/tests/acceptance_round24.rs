@@ -4134,3 +4134,33 @@ fn an_idle_autoscaled_pool_with_min_zero_never_shrinks_to_zero_by_itself() {
     assert_eq!(pool.resize(1), 1);
     assert_accounted(&pool.stats());
 }
+
+/// The fix the current-thread panic names: "make the caller async, or run
+/// it with `spawn_blocking`" — a sync call from `spawn_blocking` on a
+/// current-thread runtime waits for a slot a task of that runtime holds,
+/// and runs once the task releases it.
+#[test]
+fn the_named_fix_spawn_blocking_works_on_a_current_thread_runtime() {
+    let pool = fixed(1);
+    within(WATCHDOG, move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let out = rt.block_on(async {
+            let permit = pool.acquire_owned(0).await.unwrap();
+            let p = pool.clone();
+            let sync = tokio::task::spawn_blocking(move || p.run(|| 9));
+            let start = Instant::now();
+            while pool.stats().waiting != 1 {
+                assert!(start.elapsed() < WATCHDOG);
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            drop(permit);
+            sync.await.unwrap()
+        });
+        assert_eq!(out, Ok(9));
+        assert_accounted(&pool.stats());
+    });
+}
