@@ -4164,3 +4164,35 @@ fn the_named_fix_spawn_blocking_works_on_a_current_thread_runtime() {
         assert_accounted(&pool.stats());
     });
 }
+
+/// `Group::submit_blocking_wait`, "the never-rejecting form of
+/// `submit_blocking`": through a pause it waits (counted as waiting) and
+/// runs after `resume`, while the rejecting form is turned away.
+#[test]
+fn a_never_rejecting_blocking_group_call_waits_through_a_pause() {
+    use pool_runtime::{Group, GroupSpec};
+    static G: Group = Group::new(GroupSpec::new("tests::acceptance24::blocking_wait").size(1));
+    within(WATCHDOG, || {
+        G.pause();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        assert_eq!(
+            futures::executor::block_on(G.submit_blocking(0, move || r.fetch_add(1, Ordering::SeqCst)))
+                .unwrap_err(),
+            Rejected::Paused
+        );
+        let r = ran.clone();
+        let mut patient = Task::new(G.submit_blocking_wait(0, move || {
+            r.fetch_add(1, Ordering::SeqCst);
+            7
+        }));
+        assert!(patient.poll().is_pending());
+        assert_eq!(G.stats().waiting, 1);
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(ran.load(Ordering::SeqCst), 0);
+        G.resume();
+        assert_eq!(drive(&mut patient), 7);
+        assert_eq!(ran.load(Ordering::SeqCst), 1);
+        assert_accounted(&G.stats());
+    });
+}
