@@ -4177,8 +4177,10 @@ fn a_never_rejecting_blocking_group_call_waits_through_a_pause() {
         let ran = Arc::new(AtomicUsize::new(0));
         let r = ran.clone();
         assert_eq!(
-            futures::executor::block_on(G.submit_blocking(0, move || r.fetch_add(1, Ordering::SeqCst)))
-                .unwrap_err(),
+            futures::executor::block_on(
+                G.submit_blocking(0, move || r.fetch_add(1, Ordering::SeqCst))
+            )
+            .unwrap_err(),
             Rejected::Paused
         );
         let r = ran.clone();
@@ -4195,4 +4197,24 @@ fn a_never_rejecting_blocking_group_call_waits_through_a_pause() {
         assert_eq!(ran.load(Ordering::SeqCst), 1);
         assert_accounted(&G.stats());
     });
+}
+
+/// A group's pool carries the group's stable name; a pool's name is the
+/// builder's; `Group::is_started` looks without starting, every reading
+/// method starts it ("Every method that reaches the pool is a use, reading
+/// ones included").
+#[test]
+fn names_and_lazy_start() {
+    use pool_runtime::{Group, GroupSpec};
+    static G: Group = Group::new(GroupSpec::new("tests::acceptance24::named").size(2));
+    assert!(!G.is_started());
+    assert_eq!(G.name(), "tests::acceptance24::named");
+    let _ = G.settings();
+    assert!(!G.is_started(), "settings() only looks");
+    assert_eq!(G.size(), 2);
+    assert!(G.is_started());
+    assert_eq!(G.pool().name(), Some("tests::acceptance24::named"));
+    let p = Pool::builder().name("mine").size(1).build().unwrap();
+    assert_eq!(p.name(), Some("mine"));
+    assert_eq!(Pool::fixed(1).name(), None);
 }
