@@ -4218,3 +4218,53 @@ fn names_and_lazy_start() {
     assert_eq!(p.name(), Some("mine"));
     assert_eq!(Pool::fixed(1).name(), None);
 }
+
+/// Reentrancy rule: a nested call waiting for its parent's lent slot is
+/// turned away by "an admission timeout with `TimedOut`, as it does every
+/// call that waits past it"; `abort` turns such a waiter away with `Closed`.
+#[test]
+fn a_nested_waiter_times_out_and_is_aborted_like_any_waiting_call() {
+    let pool = Pool::builder()
+        .size(1)
+        .admission_timeout(Duration::from_millis(40))
+        .build()
+        .unwrap();
+    within(WATCHDOG, move || {
+        let p = pool.clone();
+        let out = futures::executor::block_on(pool.submit(async move {
+            let (tx, rx) = oneshot::channel::<()>();
+            let first = p.submit(rx);
+            let second = async {
+                let r = p.submit(async { 2 }).await;
+                tx.send(()).unwrap();
+                r
+            };
+            let (a, b) = futures::join!(first, second);
+            (a.map(|r| r.is_ok()), b)
+        }));
+        assert_eq!(out, Ok((Ok(true), Err(Rejected::TimedOut))));
+        let s = pool.stats();
+        assert_eq!(s.rejected_for(Rejected::TimedOut), 1);
+        assert_accounted(&s);
+
+        let pool = fixed(1);
+        let p = pool.clone();
+        let out = futures::executor::block_on(pool.submit(async move {
+            let (tx, rx) = oneshot::channel::<()>();
+            let first = p.submit(rx);
+            let second = async {
+                let mut waiting = std::pin::pin!(p.submit(async { 2 }));
+                assert!(futures::poll!(waiting.as_mut()).is_pending());
+                p.abort();
+                let r = waiting.await;
+                tx.send(()).unwrap();
+                r
+            };
+            let (a, b) = futures::join!(first, second);
+            (a.map(|r| r.is_ok()), b)
+        }));
+        assert_eq!(out, Ok((Ok(true), Err(Rejected::Closed))));
+        assert_eq!(pool.stats().rejected_for(Rejected::Closed), 1);
+        assert_accounted(&pool.stats());
+    });
+}
