@@ -2232,7 +2232,6 @@ where
 /// holds one item at a time (`limit(1)`): after the first item panics, the
 /// next poll must go on with the rest.
 #[test]
-#[ignore = "bug: PooledOrdered returns Pending with no wake-up after skipping a panicked item's place when that place filled its bound (limit(1), or every held item panicked): the stream is never pulled again"]
 fn an_ordered_stream_holding_one_item_goes_on_after_it_panics() {
     common::quiet_planned_panics();
     let got = within(Duration::from_secs(10), || {
@@ -2257,7 +2256,6 @@ fn an_ordered_stream_holding_one_item_goes_on_after_it_panics() {
 /// The same rule when every item the adapter holds panicked, the later one
 /// first (two held at once, both running).
 #[test]
-#[ignore = "bug: PooledOrdered returns Pending with no wake-up after skipping a panicked item's place when that place filled its bound (limit(1), or every held item panicked): the stream is never pulled again"]
 fn an_ordered_stream_goes_on_after_all_its_held_items_panicked_out_of_order() {
     common::quiet_planned_panics();
     let got = within(Duration::from_secs(10), || {
@@ -3626,7 +3624,6 @@ fn a_nested_sync_call_waits_for_a_slot_lent_to_a_nested_blocking_job() {
 /// all panic; the adapter must go on with items 4.. ("goes on with the other
 /// items and ends").
 #[test]
-#[ignore = "bug: PooledOrdered returns Pending with no wake-up after skipping a panicked item's place when that place filled its bound (limit(1), or every held item panicked): the stream is never pulled again"]
 fn an_ordered_stream_without_a_limit_goes_on_after_every_held_item_panicked() {
     common::quiet_planned_panics();
     let got = within(Duration::from_secs(10), || {
