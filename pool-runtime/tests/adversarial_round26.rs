@@ -427,6 +427,107 @@ mod fleet {
     }
 }
 
+
+/// Promise (`pool_runtime::fleet`, "Nested calls share their parent's
+/// lease"): "A call of a fleet group made from inside the work of a call of
+/// the same fleet, on the thread running that work (an awaited or joined
+/// call, a sync call, ...), runs under its parent's lease and never asks for
+/// one ... So a call that calls its own group cannot deadlock the fleet";
+/// README: "A call nested in a fleet call's work runs under its parent's
+/// lease (the fleet counts top-level calls), so a call that calls its own
+/// group cannot deadlock it." Attack: two fleet groups `Y` and `X`, each
+/// with a fleet limit of 1 (local slots to spare); a call of `Y` whose
+/// work calls `X`, whose work calls `Y` again (mutual recursion across two
+/// fleet groups, as `#[pooled]` functions calling each other do), async and
+/// sync. The inner `Y` call is in the work of the outer `Y` call, on its
+/// thread: it must run under the outer call's lease, not wait for the one
+/// lease its own ancestor holds.
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "bug: a fleet call nested under a call of another fleet group (Y -> X -> Y) asks for a new lease and deadlocks: fleet::call's CURRENT keeps only the innermost fleet parent"]
+async fn a_fleet_call_nested_through_another_fleet_group_runs_under_its_ancestors_lease() {
+    use crate::redis_server::*;
+    use pool_runtime::fleet::OnUnreachable;
+    let server = RedisServer::start();
+    let y = fleet_group("r26_y", &server, 1, OnUnreachable::Wait);
+    let x = fleet_group("r26_x", &server, 1, OnUnreachable::Wait);
+    let meter = Meter::default();
+    let m = meter.clone();
+    let call = y.submit(0, async move {
+        x.submit(0, async move {
+            y.submit(0, async move {
+                let _in = m.enter();
+                7
+            })
+            .await
+        })
+        .await
+    });
+    let mut call = std::pin::pin!(call);
+    tokio::select! {
+        out = &mut call => assert_eq!(out, Ok(Ok(Ok(7)))),
+        _ = tokio::time::sleep(Duration::from_secs(10)) => panic!(
+            "Y -> X -> Y deadlocked (async): Y's fleet {:?}, X's fleet {:?}",
+            y.fleet_stats(),
+            x.fleet_stats()
+        ),
+    }
+    for g in [x, y] {
+        let stats = g.stats();
+        assert_accounted(&stats);
+        assert_eq!((stats.running, stats.waiting, stats.nested), (0, 0, 0));
+    }
+}
+
+/// The same promise, on the sync path (`Group::run`, a sync `#[pooled]`
+/// fn): "a sync call ... runs under its parent's lease and never asks for
+/// one". Attack: `Y.run(|| X.run(|| Y.run(..)))`, fleet limits of 1, from
+/// a plain thread.
+#[cfg(feature = "redis")]
+#[test]
+#[ignore = "bug: a sync fleet call nested under a call of another fleet group (Y -> X -> Y) asks for a new lease and parks forever: fleet::call's CURRENT keeps only the innermost fleet parent"]
+fn a_sync_fleet_call_nested_through_another_fleet_group_runs_under_its_ancestors_lease() {
+    use crate::redis_server::*;
+    use pool_runtime::fleet::OnUnreachable;
+    let server = RedisServer::start();
+    let y = fleet_group("r26_sync_y", &server, 1, OnUnreachable::Wait);
+    let x = fleet_group("r26_sync_x", &server, 1, OnUnreachable::Wait);
+    let out = within(Duration::from_secs(10), move || y.run(|| x.run(|| y.run(|| 8))));
+    assert_eq!(out, Ok(Ok(Ok(8))));
+    for g in [x, y] {
+        let stats = g.stats();
+        assert_accounted(&stats);
+        assert_eq!((stats.running, stats.waiting, stats.nested), (0, 0, 0));
+    }
+}
+
+static LOCAL_Y: pool_runtime::Group =
+    pool_runtime::Group::new(pool_runtime::GroupSpec::new("r26::local_y").size(1));
+static LOCAL_X: pool_runtime::Group =
+    pool_runtime::Group::new(pool_runtime::GroupSpec::new("r26::local_x").size(1));
+
+/// The control of the two fleet tests above: the same `Y -> X -> Y` call
+/// graph over two groups of one local slot each and no fleet completes
+/// (the local reentrancy rule sees the outer `Y` call through `X`), async
+/// and sync, so the hang there is the fleet's.
+#[test]
+fn mutual_recursion_across_two_local_groups_of_one_completes() {
+    within(Duration::from_secs(10), || {
+        let (y, x) = (&LOCAL_Y, &LOCAL_X);
+        let out = futures::executor::block_on(y.submit(0, async move {
+            x.submit(0, async move { y.submit(0, async { 7 }).await })
+                .await
+        }));
+        assert_eq!(out, Ok(Ok(Ok(7))));
+        assert_eq!(y.run(|| x.run(|| y.run(|| 8))), Ok(Ok(Ok(8))));
+        for g in [x, y] {
+            let stats = g.stats();
+            assert_accounted(&stats);
+            assert_eq!((stats.running, stats.waiting, stats.nested), (0, 0, 0));
+        }
+    });
+}
+
 /// A clock that goes wherever the test puts it, backwards too.
 #[derive(Clone, Default)]
 struct JumpingClock(Arc<std::sync::atomic::AtomicU64>);
