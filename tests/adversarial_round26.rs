@@ -147,7 +147,10 @@ fn isolated_groups_under_a_ceiling_a_reload_moves_keep_every_limit() {
         let settle = |bound: usize| {
             let deadline = std::time::Instant::now() + Duration::from_secs(10);
             while ceiling_running() > bound {
-                assert!(std::time::Instant::now() < deadline, "the ceiling never drained");
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the ceiling never drained"
+                );
                 std::thread::sleep(Duration::from_millis(1));
             }
         };
@@ -166,7 +169,10 @@ fn isolated_groups_under_a_ceiling_a_reload_moves_keep_every_limit() {
         std::thread::sleep(Duration::from_millis(300));
         let p2 = ACTIVE.phase_max.load(SeqCst);
 
-        let gmax = [ACTIVE.group_max[0].load(SeqCst), ACTIVE.group_max[1].load(SeqCst)];
+        let gmax = [
+            ACTIVE.group_max[0].load(SeqCst),
+            ACTIVE.group_max[1].load(SeqCst),
+        ];
         // The guards dropped on another thread, the newer first, while
         // calls of the instances run and wait.
         std::thread::spawn(move || {
@@ -241,6 +247,7 @@ enum Orphan {
 /// parent's group slot and its ceiling slot, else 2 calls run under a
 /// ceiling of 1); once it ends, both run; everything ends quiet.
 #[test]
+#[allow(clippy::async_yields_async)] // a parent returns its nested call
 fn nested_calls_outliving_their_parent_keep_its_ceiling_slot() {
     let _turn = config_turn();
     within(BOUND, || {
@@ -311,7 +318,9 @@ fn nested_calls_outliving_their_parent_keep_its_ceiling_slot() {
             release.send(()).unwrap();
             rt.block_on(orphan).unwrap();
             rt.block_on(same).unwrap().expect("the group's call ran");
-            rt.block_on(other).unwrap().expect("the other group's call ran");
+            rt.block_on(other)
+                .unwrap()
+                .expect("the other group's call ran");
             assert_eq!(
                 early,
                 (0, 1),
