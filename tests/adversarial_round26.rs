@@ -337,3 +337,88 @@ fn nested_calls_outliving_their_parent_keep_its_ceiling_slot() {
         pooled::config::clear();
     });
 }
+
+static INFLIGHT: Group = Group::new(GroupSpec::new("r26::in_flight").size(1));
+
+/// Promise (`Isolation`: "Calls already running or waiting in the instance
+/// when the guard is dropped finish there ... under its limit and order";
+/// "Isolating a group the test already isolated nests"; README reentrancy
+/// rule: "only one nested call at a time uses a parent's slot; the others
+/// wait, in the queue, for a free slot or for that slot to come back").
+/// Attack: a group of 1 with three shared calls in flight (one running,
+/// two waiting) in the test's runtime when it isolates the group; a call of
+/// the instance joins three nested calls (one under the lent slot, two
+/// waiting for it); a second isolation is made and dropped first, then the
+/// first guard is dropped on another thread while the nested calls wait;
+/// then more calls go to the shared pool. Counted from outside: the shared
+/// pool's bodies never 2 at once, the instance's never 2 at once; every
+/// call completes; the instance ends with `nested == 0` and both pools
+/// quiet and accounted.
+#[test]
+fn guards_dropped_out_of_order_while_nested_calls_wait_for_the_lend() {
+    let _turn = config_turn();
+    within(BOUND, || {
+        let rt = multi_thread();
+        let shared: &'static Meter = Box::leak(Box::new(Meter::new()));
+        let mine: &'static Meter = Box::leak(Box::new(Meter::new()));
+        let open: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
+        async fn gated(meter: &'static Meter, open: &'static AtomicBool) {
+            let _in = meter.enter();
+            while !open.load(SeqCst) {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let mut before = Vec::new();
+        for _ in 0..3 {
+            before.push(rt.spawn(async move { INFLIGHT.submit(0, gated(shared, open)).await }));
+        }
+        let shared_pool = INFLIGHT.pool();
+        rt.block_on(async {
+            while shared_pool.stats().waiting < 2 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        });
+        let first = rt.block_on(async { INFLIGHT.isolate() });
+        let instance = first.pool();
+        let parent = rt.spawn(async move {
+            INFLIGHT
+                .submit(0, async move {
+                    let (a, b, c) = tokio::join!(
+                        INFLIGHT.submit(0, gated(mine, open)),
+                        INFLIGHT.submit(0, gated(mine, open)),
+                        INFLIGHT.submit(0, gated(mine, open)),
+                    );
+                    [a, b, c]
+                })
+                .await
+        });
+        rt.block_on(async {
+            while instance.stats().nested < 1 || instance.stats().waiting < 2 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        });
+        let second = rt.block_on(async { INFLIGHT.isolate() });
+        assert!(!std::ptr::eq(second.pool(), instance));
+        drop(second);
+        std::thread::spawn(move || drop(first)).join().unwrap();
+        let mut after = Vec::new();
+        for _ in 0..3 {
+            after.push(rt.spawn(async move { INFLIGHT.submit(0, gated(shared, open)).await }));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(instance.stats().submitted(), 4, "{:?}", instance.stats());
+        open.store(true, SeqCst);
+        for t in before.into_iter().chain(after) {
+            rt.block_on(t).unwrap().expect("a shared call ran");
+        }
+        let nested = rt.block_on(parent).unwrap().expect("the instance's call ran");
+        assert!(nested.iter().all(Result::is_ok), "{nested:?}");
+        assert_eq!((shared.done(), mine.done()), (6, 3));
+        assert_eq!(shared.peak(), 1, "shared pool of 1");
+        assert_eq!(mine.peak(), 1, "instance of 1");
+        assert_quiet(&instance.stats(), "instance");
+        assert_quiet(&shared_pool.stats(), "shared");
+        drop(rt);
+    });
+}
