@@ -464,3 +464,96 @@ fn calls_built_before_a_ceiling_is_set_and_started_after_are_gated_by_it() {
         );
     });
 }
+
+static JOIN_A: Group = Group::new(GroupSpec::new("r26::join_a").size(1));
+static JOIN_B: Group = Group::new(GroupSpec::new("r26::join_b").size(4));
+
+/// Promise (README, ceiling: "nested calls follow the reentrancy rule for
+/// the ceiling too (one at a time under their parent's ceiling slot)";
+/// reentrancy rule: "only one nested call at a time uses a parent's slot;
+/// the others wait, in the queue, for a free slot or for that slot to come
+/// back"; a nested call is one "polled within the parent's poll — awaited,
+/// joined, or a task of a runtime driven inside a sync call — or made on the
+/// thread of sync or blocking work"). Attack: under a ceiling of 1, a call
+/// of group A (async, sync, and a blocking job on the executor's thread)
+/// joins four calls of group B (4 free slots) — the sync and blocking ones
+/// by driving them with `block_on` on their thread. The four are nested
+/// under A's one ceiling slot: counted from outside, never more than one B
+/// body at once, every form; all complete and everything ends quiet.
+#[test]
+fn nested_calls_joined_under_a_ceiling_of_one_run_one_at_a_time_on_every_form() {
+    let _turn = config_turn();
+    within(BOUND, || {
+        pooled::config::load_str("r26.toml", "ceiling = 1\n").unwrap();
+        let rt = multi_thread();
+        for form in ["async", "sync", "blocking"] {
+            let meter: &'static Meter = Box::leak(Box::new(Meter::new()));
+            let fan_out = move || {
+                futures::future::join_all((0..4).map(move |_| {
+                    JOIN_B.submit(0, async move {
+                        let _in = meter.enter();
+                        std::thread::sleep(Duration::from_millis(5));
+                        futures::pending!();
+                        std::thread::sleep(Duration::from_millis(5));
+                    })
+                }))
+            };
+            // `pending!` without a wake: wake ourselves so block_on and
+            // tokio poll again.
+            let outs: Vec<Result<(), Rejected>> = match form {
+                "async" => rt
+                    .block_on(async move { JOIN_A.submit(0, Wakes(Box::pin(fan_out()))).await })
+                    .unwrap(),
+                "sync" => rt
+                    .block_on(async move {
+                        tokio::task::spawn_blocking(move || {
+                            JOIN_A.run(|| futures::executor::block_on(Wakes(Box::pin(fan_out()))))
+                        })
+                        .await
+                    })
+                    .unwrap()
+                    .unwrap(),
+                _ => rt
+                    .block_on(async move {
+                        JOIN_A
+                            .submit_blocking(0, move || {
+                                futures::executor::block_on(Wakes(Box::pin(fan_out())))
+                            })
+                            .await
+                    })
+                    .unwrap(),
+            };
+            assert!(outs.iter().all(Result::is_ok), "{form}: {outs:?}");
+            assert_eq!(meter.done(), 4, "{form}");
+            assert_eq!(
+                meter.peak(),
+                1,
+                "{form}: {} nested calls ran at once under a ceiling of 1",
+                meter.peak()
+            );
+            assert_quiet(&JOIN_A.stats(), form);
+            assert_quiet(&JOIN_B.stats(), form);
+            assert_quiet(&pooled::ceiling::stats().unwrap(), form);
+        }
+        drop(rt);
+        pooled::config::clear();
+    });
+}
+
+/// Polls its future, waking itself whenever it is pending (the bodies'
+/// `pending!` does not wake).
+struct Wakes<F>(std::pin::Pin<Box<F>>);
+
+impl<F: std::future::Future> std::future::Future for Wakes<F> {
+    type Output = F::Output;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let out = self.0.as_mut().poll(cx);
+        if out.is_pending() {
+            cx.waker().wake_by_ref();
+        }
+        out
+    }
+}
