@@ -10,6 +10,7 @@ mod common;
 mod redis_server;
 
 use common::{assert_accounted, within, Meter};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -594,6 +595,95 @@ async fn an_orphaned_nested_fleet_call_ends_when_the_shared_lease_is_lost() {
          {} bodies at once under a fleet limit of 1",
         meter.max()
     );
+}
+
+/// A waker that, the first time it is woken on the fleet's own thread
+/// (`pooled-fleet`), makes a sync call of `group` there and records what it
+/// got.
+#[cfg(feature = "redis")]
+struct SyncCallingWaker {
+    group: &'static pool_runtime::Group,
+    woken_on_fleet: std::sync::atomic::AtomicBool,
+    inner: std::sync::Mutex<Option<Result<u32, pool_runtime::Rejected>>>,
+}
+
+#[cfg(feature = "redis")]
+impl std::task::Wake for SyncCallingWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let on_fleet = std::thread::current().name() == Some("pooled-fleet");
+        if on_fleet
+            && !self
+                .woken_on_fleet
+                .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            let out = self.group.run(|| 5);
+            *self.inner.lock().unwrap() = Some(out);
+        }
+    }
+}
+
+/// Promise (`pool_runtime::fleet`, "Sync calls"): "All of the fleet's Redis
+/// traffic, renewals and wake-ups run on a background thread of their own
+/// (`pooled-fleet`), so fleet groups work from any runtime or none, like
+/// every group"; README: "nothing hangs", and a waker is user code the
+/// pools run with no lock held (`a_waker_that_makes_a_sync_call_into_the_pool_when_woken_keeps_the_limit`
+/// in `adversarial_round16.rs` makes a sync call from a waker). Attack: an
+/// async call of a fleet group polled with a waker that, woken on the
+/// fleet's thread when the lease is granted, makes a sync call of the same
+/// fleet group (`Group::run`) there. A lease is free: the sync call must
+/// complete (one round trip) and the async call then run; instead of the
+/// fleet's one thread blocking on a round trip only it can make.
+#[cfg(feature = "redis")]
+#[test]
+#[ignore = "bug: a sync fleet call made on the pooled-fleet thread (from a waker the fleet wakes) blocks that thread on a Redis round trip only it can serve (waiter::now recv): the whole fleet runtime deadlocks"]
+fn a_waker_woken_on_the_fleet_thread_making_a_sync_fleet_call_does_not_hang_the_fleet() {
+    // In a process of its own: a hang takes the process's fleet thread.
+    common::in_own_process(
+        "a_waker_woken_on_the_fleet_thread_making_a_sync_fleet_call_does_not_hang_the_fleet",
+        &[],
+        waker_on_the_fleet_thread_scenario,
+    );
+}
+
+#[cfg(feature = "redis")]
+fn waker_on_the_fleet_thread_scenario() {
+    use crate::redis_server::*;
+    use pool_runtime::fleet::OnUnreachable;
+    let server = RedisServer::start();
+    let group = fleet_group("r26_fleet_waker", &server, 2, OnUnreachable::Wait);
+    let waker = Arc::new(SyncCallingWaker {
+        group,
+        woken_on_fleet: std::sync::atomic::AtomicBool::new(false),
+        inner: std::sync::Mutex::new(None),
+    });
+    let probe = waker.clone();
+    let out = within(Duration::from_secs(15), move || {
+        let waker = std::task::Waker::from(waker);
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut call = Box::pin(group.submit(0, async { 1u32 }));
+        let started = std::time::Instant::now();
+        loop {
+            if let std::task::Poll::Ready(out) = call.as_mut().poll(&mut cx) {
+                break out;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the async call never ended: woken on the fleet thread {}, the \
+                 waker's sync call {:?}, fleet {:?}",
+                probe
+                    .woken_on_fleet
+                    .load(std::sync::atomic::Ordering::SeqCst),
+                probe.inner.lock().unwrap(),
+                group.fleet_stats()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+    assert_eq!(out, Ok(1));
 }
 
 static LOCAL_Y: pool_runtime::Group =
