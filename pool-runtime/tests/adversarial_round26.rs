@@ -377,6 +377,77 @@ mod fleet {
         );
     }
 
+    /// Promise (`pool_runtime::fleet`, "Fairness"): "Calls waiting for a
+    /// lease queue in Redis in the order they first asked ... a waiter also
+    /// asks again at the nearest lease expiry and at least every third of a
+    /// lease"; and the limit. Attack: two clients of one fleet (limit 1),
+    /// calls back to back with waiters queued, while another client keeps
+    /// deleting the fleet's `queue`, `alive`, `ticket` and `limit` keys
+    /// (never `holders`, whose loss the docs allow to over-admit). Counted
+    /// from outside: never 2 bodies at once; every call completes within
+    /// bounds (a waiter whose queue entry vanished asks again and gets in).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queue_keys_deleted_by_another_client_lose_no_waiter_and_keep_the_limit() {
+        let server = RedisServer::start();
+        let a = fleet_group("r26_queue_del", &server, 1, OnUnreachable::Wait);
+        let b = group_with("r26_queue_del", |s| {
+            s.size(8)
+                .order(pool_runtime::Order::Lifo)
+                .fleet_limit(1)
+                .fleet_url(leak(server.url()))
+                .fleet_lease(Duration::from_millis(1000))
+        });
+        let meter = Meter::default();
+        let mut tasks = Vec::new();
+        for i in 0..16 {
+            let g = if i % 2 == 0 { a } else { b };
+            let m = meter.clone();
+            tasks.push(tokio::spawn(async move {
+                g.submit(0, async move {
+                    let _in = m.enter();
+                    tokio::time::sleep(Duration::from_millis(15)).await;
+                })
+                .await
+            }));
+        }
+        let mut c = server.connection().unwrap();
+        for _ in 0..10 {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            let _: i64 = redis::cmd("DEL")
+                .arg("{pooled:r26_queue_del}:queue")
+                .arg("{pooled:r26_queue_del}:alive")
+                .arg("{pooled:r26_queue_del}:ticket")
+                .arg("{pooled:r26_queue_del}:limit")
+                .query(&mut c)
+                .unwrap();
+        }
+        for t in tasks {
+            tokio::time::timeout(Duration::from_secs(20), t)
+                .await
+                .expect("a waiter was lost with its queue entry")
+                .unwrap()
+                .unwrap();
+        }
+        assert_eq!(meter.done(), 16);
+        assert_eq!(meter.max(), 1, "fleet limit 1, saw {}", meter.max());
+        for g in [a, b] {
+            let stats = g.stats();
+            assert_accounted(&stats);
+            assert_eq!((stats.running, stats.waiting), (0, 0));
+            let fleet = g.fleet().unwrap();
+            tokio::time::timeout(Duration::from_secs(5), fleet.flush())
+                .await
+                .unwrap();
+        }
+        assert!(
+            wait_until(Duration::from_secs(5), || server
+                .keys("r26_queue_del")
+                .is_empty()),
+            "keys left: {:?}",
+            server.keys("r26_queue_del")
+        );
+    }
+
     /// Promise (`pool_runtime::fleet`, "One limit"): "a process configured
     /// with another limit follows the stored one". Attack: another client
     /// lowers the stored limit from 3 to 1 while three calls hold leases and
