@@ -515,7 +515,6 @@ mod fleet {
 /// lease its own ancestor holds.
 #[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: a fleet call nested under a call of another fleet group (Y -> X -> Y) asks for a new lease and deadlocks: fleet::call's CURRENT keeps only the innermost fleet parent"]
 async fn a_fleet_call_nested_through_another_fleet_group_runs_under_its_ancestors_lease() {
     use crate::redis_server::*;
     use pool_runtime::fleet::OnUnreachable;
@@ -556,7 +555,6 @@ async fn a_fleet_call_nested_through_another_fleet_group_runs_under_its_ancestor
 /// a plain thread.
 #[cfg(feature = "redis")]
 #[test]
-#[ignore = "bug: a sync fleet call nested under a call of another fleet group (Y -> X -> Y) asks for a new lease and parks forever: fleet::call's CURRENT keeps only the innermost fleet parent"]
 fn a_sync_fleet_call_nested_through_another_fleet_group_runs_under_its_ancestors_lease() {
     use crate::redis_server::*;
     use pool_runtime::fleet::OnUnreachable;
@@ -710,7 +708,6 @@ impl std::task::Wake for SyncCallingWaker {
 /// fleet's one thread blocking on a round trip only it can make.
 #[cfg(feature = "redis")]
 #[test]
-#[ignore = "bug: a sync fleet call made on the pooled-fleet thread (from a waker the fleet wakes) blocks that thread on a Redis round trip only it can serve (waiter::now recv): the whole fleet runtime deadlocks"]
 fn a_waker_woken_on_the_fleet_thread_making_a_sync_fleet_call_does_not_hang_the_fleet() {
     // In a process of its own: a hang takes the process's fleet thread.
     common::in_own_process(

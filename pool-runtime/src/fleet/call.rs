@@ -6,15 +6,18 @@ use super::lease::{Lease, LeaseHold};
 use super::waiter::{self, Acquire};
 use crate::pool::rejected::Rejected;
 use pin_project_lite::pin_project;
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 thread_local! {
-    /// The fleet call whose work runs on this thread: its fleet and its
-    /// lease's fencing token.
-    static CURRENT: Cell<Option<Parent>> = const { Cell::new(None) };
+    /// The fleet calls whose work runs on this thread, innermost last: their
+    /// fleets and their leases' fencing tokens. All of them, not only the
+    /// innermost: a call of fleet `Y` made in the work of a call of fleet
+    /// `X` made in the work of a call of `Y` runs under the outer `Y` call's
+    /// lease, as the local slot's reentrancy rule sees through `X` too.
+    static CURRENT: RefCell<Vec<Parent>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A fleet call running on this thread: calls of the same fleet nested in
@@ -51,12 +54,7 @@ fn id(fleet: &Fleet) -> usize {
 /// elsewhere (or under the local fallback) `None`. See
 /// [`Lease::token`](super::Lease::token).
 pub fn token() -> Option<u64> {
-    CURRENT.with(|cell| {
-        let parent = cell.take();
-        let token = parent.as_ref().and_then(|parent| parent.token);
-        cell.set(parent);
-        token
-    })
+    CURRENT.with(|current| current.borrow().last().and_then(|parent| parent.token))
 }
 
 /// The call of `fleet` whose work is running on this thread, if any: a call
@@ -64,28 +62,29 @@ pub fn token() -> Option<u64> {
 /// top-level calls, as the application-wide ceiling does, so a nested call
 /// never waits for a lease its parent is holding).
 pub(crate) fn parent(fleet: &Fleet) -> Option<Parent> {
-    CURRENT.with(|cell| {
-        let parent = cell.take();
-        let nested = parent
-            .as_ref()
-            .filter(|parent| parent.fleet == id(fleet))
-            .cloned();
-        cell.set(parent);
-        nested
+    let fleet = id(fleet);
+    CURRENT.with(|current| {
+        let current = current.borrow();
+        current
+            .iter()
+            .rev()
+            .find(|parent| parent.fleet == fleet)
+            .cloned()
     })
 }
 
 /// Runs `f` as the work of a call under `parent`'s lease (its own, or the
 /// one it shares).
 pub(crate) fn with_parent<T>(parent: Parent, f: impl FnOnce() -> T) -> T {
-    struct Restore(Option<Parent>);
+    struct Restore;
     impl Drop for Restore {
         fn drop(&mut self) {
             // The parent set for `f` is dropped outside the cell's borrow.
-            let _parent = CURRENT.with(|cell| cell.replace(self.0.take()));
+            let _parent = CURRENT.with(|current| current.borrow_mut().pop());
         }
     }
-    let _restore = Restore(CURRENT.with(|cell| cell.replace(Some(parent))));
+    CURRENT.with(|current| current.borrow_mut().push(parent));
+    let _restore = Restore;
     f()
 }
 
@@ -242,6 +241,11 @@ pub(crate) fn run_leased<T>(leased: Leased, f: impl FnOnce() -> T) -> T {
         Leased::Parent(parent) => return with_parent(parent, f),
     };
     let out = with_parent(parent, f);
+    if super::client::on_fleet_thread() {
+        // The release is that thread's to send: in the background.
+        drop(lease);
+        return out;
+    }
     let (sent, released) = std::sync::mpsc::sync_channel(1);
     super::client::runtime().spawn(async move {
         lease.release().await;
