@@ -14,12 +14,25 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::Notify;
 
+thread_local! {
+    /// Whether this thread is one of the fleet runtime's.
+    static FLEET_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the calling thread is the fleet runtime's (a waker, a `Drop` or
+/// a hook the fleet runs there): it cannot wait for a round trip to Redis,
+/// which only that thread makes.
+pub(crate) fn on_fleet_thread() -> bool {
+    FLEET_THREAD.try_with(std::cell::Cell::get).unwrap_or(false)
+}
+
 /// The runtime every fleet's I/O, renewals and wake-ups run on.
 pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
+            .on_thread_start(|| FLEET_THREAD.with(|fleet| fleet.set(true)))
             .thread_name("pooled-fleet")
             .enable_all()
             .build()

@@ -57,6 +57,14 @@ pub(crate) fn acquire_blocking(
     fleet: Arc<FleetInner>,
     never_reject: bool,
 ) -> Result<Lease, Rejected> {
+    if super::client::on_fleet_thread() {
+        // Waiting here would wait for this very thread.
+        fleet
+            .counters
+            .rejected_unavailable
+            .fetch_add(1, Ordering::Relaxed);
+        return Err(Rejected::FleetUnavailable);
+    }
     let (sender, receiver) = std::sync::mpsc::sync_channel(1);
     let (_cancel, cancelled) = oneshot::channel();
     runtime().spawn(async move {
@@ -79,7 +87,14 @@ enum Now {
 /// on the fleet's runtime, for which the calling thread waits (at most the
 /// fleet's patience with Redis, twice: the first failure after a broken
 /// connection is retried once, as waiting calls do).
+///
+/// On the fleet's own thread (a waker, a `Drop` or a hook it runs there)
+/// the round trip could never be made while the thread waits for it: Redis
+/// counts as unreachable there, and the fleet's policy decides.
 fn now(fleet: Arc<FleetInner>) -> Now {
+    if super::client::on_fleet_thread() {
+        return Now::Unreachable;
+    }
     let (sender, receiver) = std::sync::mpsc::sync_channel(1);
     runtime().spawn(async move {
         let id = waiter_id();
