@@ -146,7 +146,11 @@
 //!   may be a task of that runtime, its lease renewed in the background
 //!   forever). All of the fleet's Redis traffic, renewals and wake-ups run on
 //!   a background thread of their own (`pooled-fleet`), so fleet groups work
-//!   from any runtime or none, like every group.
+//!   from any runtime or none, like every group. A sync call made on that
+//!   thread itself (by a waker, a `Drop` or a hook the fleet runs there)
+//!   cannot wait for a round trip only that thread makes: there Redis counts
+//!   as unreachable (the policy decides: `local` runs it under the local
+//!   limit, otherwise [`Rejected::FleetUnavailable`](crate::Rejected)).
 //!
 //! * **Every call path.** Each way of running work in a fleet group holds a
 //!   lease, taken after its local slot and released with it, however it
