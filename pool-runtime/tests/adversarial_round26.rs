@@ -589,7 +589,6 @@ fn a_sync_fleet_call_nested_through_another_fleet_group_runs_under_its_ancestors
 /// place.
 #[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: a nested fleet call that outlived its parent is never ended when the shared lease is lost (Stage::Nested never checks the loss): it runs on beside the call admitted in its place"]
 #[allow(clippy::async_yields_async)] // the parent returns its nested call
 async fn an_orphaned_nested_fleet_call_ends_when_the_shared_lease_is_lost() {
     use crate::redis_server::*;

@@ -35,6 +35,11 @@ pub(crate) struct Parent {
 }
 
 impl Parent {
+    /// Whether the lease shared under this parent was lost.
+    fn is_lost(&self) -> bool {
+        self._hold.as_ref().is_some_and(LeaseHold::is_lost)
+    }
+
     /// The call holding `lease` of the fleet `fleet` (its [`id`]).
     fn holding(fleet: usize, lease: &Lease) -> Parent {
         Parent {
@@ -122,11 +127,41 @@ enum Stage<T> {
     Acquiring(Acquire, usize),
     Running(Parent, Lease),
     /// Nested in the work of a call of the same fleet on this thread: runs
-    /// under that call's lease.
-    Nested(Parent),
+    /// under that call's lease (and ends, as that call does, if it is lost).
+    Nested(Nested),
     /// The work is done; the lease's release is on its way to Redis.
     Releasing(Pin<Box<dyn Future<Output = ()> + Send>>, Option<T>),
     Done,
+}
+
+/// A call running under its parent's lease, woken if the lease is lost
+/// (its waker registered under a key of its own, forgotten when it ends).
+struct Nested {
+    parent: Parent,
+    key: u64,
+}
+
+impl Nested {
+    fn new(parent: Parent) -> Nested {
+        Nested {
+            parent,
+            key: LeaseHold::waker_key(),
+        }
+    }
+
+    fn wake_on_loss(&self, waker: &std::task::Waker) {
+        if let Some(hold) = &self.parent._hold {
+            hold.wake_on_loss(self.key, waker);
+        }
+    }
+}
+
+impl Drop for Nested {
+    fn drop(&mut self) {
+        if let Some(hold) = &self.parent._hold {
+            hold.forget_waker(self.key);
+        }
+    }
 }
 
 pin_project! {
@@ -165,7 +200,7 @@ impl<F: Future> Future for Fleeted<F> {
             match this.stage {
                 Stage::Start(fleet) => {
                     *this.stage = match parent(fleet) {
-                        Some(parent) => Stage::Nested(parent),
+                        Some(parent) => Stage::Nested(Nested::new(parent)),
                         None => Stage::Acquiring(
                             Acquire::start(fleet.inner().clone(), *this.never_reject),
                             id(fleet),
@@ -181,8 +216,14 @@ impl<F: Future> Future for Fleeted<F> {
                         return Poll::Ready(Err(rejected));
                     }
                 },
-                Stage::Nested(parent) => {
-                    let out = ready!(with_parent(parent.clone(), || this.work.as_mut().poll(cx)));
+                Stage::Nested(nested) => {
+                    if nested.parent.is_lost() && !*this.never_reject {
+                        *this.stage = Stage::Done;
+                        return Poll::Ready(Err(Rejected::LeaseLost));
+                    }
+                    nested.wake_on_loss(cx.waker());
+                    let parent = nested.parent.clone();
+                    let out = ready!(with_parent(parent, || this.work.as_mut().poll(cx)));
                     *this.stage = Stage::Done;
                     return Poll::Ready(Ok(out));
                 }

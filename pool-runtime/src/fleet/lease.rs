@@ -31,8 +31,10 @@ struct Shared {
     /// Who keeps the lease: its `Lease` and every [`LeaseHold`] (the calls
     /// nested in its call's work). The last to let go releases it.
     holds: AtomicUsize,
-    /// The call running under the lease, woken when it is lost.
-    waker: Mutex<Option<Waker>>,
+    /// The calls running under the lease, woken when it is lost: its own
+    /// call (key 0) and calls nested in its work that wait (see
+    /// [`LeaseHold::wake_on_loss`]), each under a key of its own.
+    wakers: Mutex<Vec<(u64, Waker)>>,
     renewal: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
@@ -50,7 +52,7 @@ impl Lease {
             token,
             state: AtomicU8::new(HELD),
             holds: AtomicUsize::new(1),
-            waker: Mutex::new(None),
+            wakers: Mutex::new(Vec::new()),
             renewal: Mutex::new(None),
         });
         let renewal = runtime().spawn(renew(Arc::downgrade(&shared), asked));
@@ -89,19 +91,7 @@ impl Lease {
     /// before).
     pub(crate) fn wake_on_loss(&self, waker: &Waker) {
         if let Some(shared) = &self.shared {
-            let replaced = {
-                let mut slot = lock(&shared.waker);
-                match &*slot {
-                    Some(known) if known.will_wake(waker) => None,
-                    _ => slot.replace(waker.clone()),
-                }
-            };
-            // The replaced waker is the caller's: dropped outside the lock,
-            // its panic caught (the panic hook has shown it), so that the
-            // call goes on to poll its work.
-            if replaced.is_some() {
-                crate::unwind::caught(move || drop(replaced));
-            }
+            shared.wake_on_loss(0, waker);
         }
     }
 }
@@ -143,6 +133,40 @@ impl Lease {
 }
 
 impl Shared {
+    /// Wakes `waker` when the lease is lost, in place of the one registered
+    /// under `key` before.
+    fn wake_on_loss(&self, key: u64, waker: &Waker) {
+        let replaced = {
+            let mut wakers = lock(&self.wakers);
+            match wakers.iter_mut().find(|(known, _)| *known == key) {
+                Some((_, known)) if known.will_wake(waker) => None,
+                Some((_, known)) => Some(std::mem::replace(known, waker.clone())),
+                None => {
+                    wakers.push((key, waker.clone()));
+                    None
+                }
+            }
+        };
+        // The replaced waker is the caller's: dropped outside the lock, its
+        // panic caught (the panic hook has shown it), so that the call goes
+        // on to poll its work.
+        if replaced.is_some() {
+            crate::unwind::caught(move || drop(replaced));
+        }
+    }
+
+    /// Forgets the waker registered under `key` (its call ended).
+    fn forget_waker(&self, key: u64) {
+        let forgotten = {
+            let mut wakers = lock(&self.wakers);
+            let at = wakers.iter().position(|(known, _)| *known == key);
+            at.map(|at| wakers.swap_remove(at))
+        };
+        if forgotten.is_some() {
+            crate::unwind::caught(move || drop(forgotten));
+        }
+    }
+
     /// One holder lets go; the last one releases the lease.
     fn let_go(&self, wait: bool) -> Option<tokio::task::JoinHandle<()>> {
         if self.holds.fetch_sub(1, Ordering::AcqRel) != 1 {
@@ -184,6 +208,31 @@ impl LeaseHold {
 impl Clone for LeaseHold {
     fn clone(&self) -> Self {
         LeaseHold::new(self.0.clone())
+    }
+}
+
+impl LeaseHold {
+    /// Whether the lease held was lost (see [`Lease::is_lost`]).
+    pub(crate) fn is_lost(&self) -> bool {
+        self.0.state.load(Ordering::Acquire) == LOST
+    }
+
+    /// A key of its own for a call nested under the lease, to register its
+    /// waker under ([`wake_on_loss`](Self::wake_on_loss)).
+    pub(crate) fn waker_key() -> u64 {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Wakes `waker` when the lease is lost, in place of the one registered
+    /// under `key` before.
+    pub(crate) fn wake_on_loss(&self, key: u64, waker: &Waker) {
+        self.0.wake_on_loss(key, waker);
+    }
+
+    /// Forgets the waker registered under `key`.
+    pub(crate) fn forget_waker(&self, key: u64) {
+        self.0.forget_waker(key);
     }
 }
 
@@ -301,9 +350,11 @@ impl Shared {
         }
         self.fleet.counters.lost();
         report::lost(&self.fleet.name, self.token);
-        // The call's waker, woken on the renewal task: its panic is caught,
-        // so that the entry is still released below.
-        if let Some(waker) = lock(&self.waker).take() {
+        // The calls' wakers, woken on the renewal task: a panic is caught,
+        // so that the others are woken and the entry is still released
+        // below.
+        let wakers = std::mem::take(&mut *lock(&self.wakers));
+        for (_, waker) in wakers {
             crate::unwind::caught(move || waker.wake());
         }
         if release_entry {
