@@ -1,0 +1,675 @@
+//! Acceptance round 25 (runtime): configuration on every surface, live
+//! reload against calls already waiting, isolation of global groups.
+//! Written from the README's and `pooled::config`'s promises.
+#![cfg(all(feature = "config", feature = "tokio"))]
+
+mod common;
+
+use common::{config_turn, vars, within, Meter};
+use pool_runtime::config::{self, Effect, Report};
+use pool_runtime::{register_group, Group, GroupSpec, Kind, Rejected};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const WATCHDOG: Duration = Duration::from_secs(20);
+
+/// Waits (bounded) until `cond` holds.
+#[track_caller]
+fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < WATCHDOG, "hung waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn change<'a>(
+    report: &'a Report,
+    group: &str,
+    setting: &str,
+) -> Option<&'a pool_runtime::config::Change> {
+    report
+        .changes
+        .iter()
+        .find(|c| c.group == group && c.setting == setting)
+}
+
+// ---------------------------------------------------------------------------
+// Live reload: the waiting bound, the admission timeout and the sync barging
+// bound "apply to calls that arrive from then on" (config module docs, "Live
+// reload"); `Pool::set_max_waiting`: "calls already waiting keep their place".
+// ---------------------------------------------------------------------------
+
+static LATE_TIMEOUT: Group = Group::new(GroupSpec::new("acc25::late_timeout").size(1));
+register_group!(LATE_TIMEOUT);
+
+/// A reload that gives the group an admission timeout does not time out the
+/// calls already waiting; calls that arrive after it do time out.
+#[test]
+fn a_reloaded_admission_timeout_spares_calls_already_waiting() {
+    let _turn = config_turn();
+    let held = LATE_TIMEOUT.pool().try_acquire_owned(0).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let sync_tx = tx.clone();
+    let sync_waiter = std::thread::spawn(move || {
+        let _ = sync_tx.send(("sync", LATE_TIMEOUT.run(|| 1)));
+    });
+    let rt = common::runtime();
+    let async_tx = tx.clone();
+    rt.spawn(async move {
+        let _ = async_tx.send(("async", LATE_TIMEOUT.submit(0, async { 2 }).await));
+    });
+    until("two calls waiting", || LATE_TIMEOUT.stats().waiting == 2);
+
+    let report = config::load_str(
+        "late.toml",
+        "[groups.\"acc25::late_timeout\"]\nadmission_timeout = \"200ms\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        change(&report, "acc25::late_timeout", "admission_timeout").map(|c| c.effect),
+        Some(Effect::Applied),
+        "{report:?}"
+    );
+    // A call arriving now times out by the new bound.
+    let started = Instant::now();
+    assert_eq!(LATE_TIMEOUT.run(|| 3), Err(Rejected::TimedOut));
+    assert!(started.elapsed() >= Duration::from_millis(150));
+    // The calls that were waiting before the reload are still waiting, well
+    // past the new bound measured from the reload.
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(
+        rx.try_recv().is_err(),
+        "a call waiting before the reload was turned away by its timeout"
+    );
+    assert_eq!(LATE_TIMEOUT.stats().waiting, 2);
+    drop(held);
+    let mut got: Vec<_> = (0..2)
+        .map(|_| rx.recv_timeout(WATCHDOG).expect("hung"))
+        .collect();
+    got.sort_by_key(|(form, _)| *form);
+    assert_eq!(got, vec![("async", Ok(2)), ("sync", Ok(1))]);
+    sync_waiter.join().unwrap();
+    config::clear();
+}
+
+static LATE_BOUND: Group = Group::new(GroupSpec::new("acc25::late_bound").size(1));
+register_group!(LATE_BOUND);
+
+/// Lowering `max_waiting` below the calls already waiting keeps them all
+/// (they complete); only new calls are turned away as `Full`.
+#[test]
+fn a_reloaded_waiting_bound_below_the_queue_keeps_every_waiting_call() {
+    let _turn = config_turn();
+    let meter = Meter::default();
+    let held = LATE_BOUND.pool().try_acquire_owned(0).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let mut threads = Vec::new();
+    for i in 0..4 {
+        let (tx, meter) = (tx.clone(), meter.clone());
+        threads.push(std::thread::spawn(move || {
+            let _ = tx.send(LATE_BOUND.run(|| {
+                let _in = meter.enter();
+                std::thread::sleep(Duration::from_millis(5));
+                i
+            }));
+        }));
+    }
+    until("four calls waiting", || LATE_BOUND.stats().waiting == 4);
+    config::load_str(
+        "bound.toml",
+        "[groups.\"acc25::late_bound\"]\nmax_waiting = 1\n",
+    )
+    .unwrap();
+    assert_eq!(LATE_BOUND.pool().max_waiting(), Some(1));
+    assert_eq!(LATE_BOUND.run(|| 9), Err(Rejected::Full));
+    assert_eq!(
+        LATE_BOUND.stats().waiting,
+        4,
+        "waiting calls keep their place"
+    );
+    drop(held);
+    let mut got: Vec<_> = (0..4)
+        .map(|_| rx.recv_timeout(WATCHDOG).expect("hung").unwrap())
+        .collect();
+    got.sort();
+    assert_eq!(got, vec![0, 1, 2, 3]);
+    assert_eq!(meter.max(), 1);
+    for t in threads {
+        t.join().unwrap();
+    }
+    config::clear();
+}
+
+static BARGING_RELOAD: Group = Group::new(
+    GroupSpec::new("acc25::barging_reload")
+        .size(1)
+        .sync_barging(Duration::from_millis(500)),
+);
+register_group!(BARGING_RELOAD);
+
+/// A sync call waiting outside the queue (sync barging) when a reload gives
+/// the group an admission timeout arrived before it: when its barging bound
+/// runs out and it takes its place in the queue, it must not take the new
+/// timeout ("apply to calls that arrive from then on").
+#[test]
+fn a_barging_sync_call_does_not_take_a_timeout_loaded_while_it_waited() {
+    let _turn = config_turn();
+    let held = BARGING_RELOAD.pool().try_acquire_owned(0).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let _ = tx.send(BARGING_RELOAD.run(|| 1));
+    });
+    until("the sync call waits", || {
+        BARGING_RELOAD.stats().waiting == 1
+    });
+    config::load_str(
+        "barge.toml",
+        "[groups.\"acc25::barging_reload\"]\nadmission_timeout = \"200ms\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        BARGING_RELOAD.pool().admission_timeout(),
+        Some(Duration::from_millis(200))
+    );
+    // Past the barging bound (500 ms from its arrival) and the new timeout
+    // after it.
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!(
+        rx.try_recv().is_err(),
+        "the call that waited before the reload was turned away"
+    );
+    drop(held);
+    assert_eq!(rx.recv_timeout(WATCHDOG).expect("hung"), Ok(1));
+    waiter.join().unwrap();
+    assert_eq!(BARGING_RELOAD.stats().rejected_for(Rejected::TimedOut), 0);
+    config::clear();
+}
+
+static BARGING_BOUND: Group = Group::new(
+    GroupSpec::new("acc25::barging_bound")
+        .size(1)
+        .sync_barging(Duration::from_millis(400)),
+);
+register_group!(BARGING_BOUND);
+
+/// Callers outside the queue "count as waiting": one that waited before a
+/// reload set `max_waiting = 0` keeps its place when its barging bound runs
+/// out (calls already waiting keep their place).
+#[test]
+fn a_barging_sync_call_is_not_turned_away_by_a_waiting_bound_loaded_while_it_waited() {
+    let _turn = config_turn();
+    let held = BARGING_BOUND.pool().try_acquire_owned(0).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let _ = tx.send(BARGING_BOUND.run(|| 1));
+    });
+    until("the sync call waits", || BARGING_BOUND.stats().waiting == 1);
+    config::load_str(
+        "barge.toml",
+        "[groups.\"acc25::barging_bound\"]\nmax_waiting = 0\n",
+    )
+    .unwrap();
+    assert_eq!(BARGING_BOUND.run(|| 2), Err(Rejected::Full), "a new call");
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(
+        rx.try_recv().is_err(),
+        "the call that waited before the reload was turned away"
+    );
+    drop(held);
+    assert_eq!(rx.recv_timeout(WATCHDOG).expect("hung"), Ok(1));
+    waiter.join().unwrap();
+    config::clear();
+}
+
+// ---------------------------------------------------------------------------
+// Removing a group from the file; a bad file keeps the previous settings.
+// ---------------------------------------------------------------------------
+
+static REMOVED: Group = Group::new(GroupSpec::new("acc25::removed").size(2));
+register_group!(REMOVED);
+
+#[test]
+fn removing_a_groups_table_brings_back_its_declared_settings_in_the_running_pool() {
+    let _turn = config_turn();
+    assert_eq!(REMOVED.size(), 2);
+    let report = config::load_str(
+        "a.toml",
+        "[groups.\"acc25::removed\"]\nsize = 5\nmax_waiting = 7\nadmission_timeout = \"3s\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        change(&report, "acc25::removed", "size").map(|c| c.effect),
+        Some(Effect::Applied)
+    );
+    assert_eq!(REMOVED.size(), 5);
+    assert_eq!(REMOVED.pool().max_waiting(), Some(7));
+    // The table goes away (another group's table stays, so the file is not
+    // empty).
+    let report = config::load_str("a.toml", "ceiling = 50\n").unwrap();
+    let size = change(&report, "acc25::removed", "size").expect("size in the report");
+    assert_eq!((size.from.as_str(), size.to.as_str()), ("5", "2"));
+    assert_eq!(size.effect, Effect::Applied);
+    assert_eq!(REMOVED.size(), 2);
+    assert_eq!(REMOVED.pool().max_waiting(), None);
+    assert_eq!(REMOVED.pool().admission_timeout(), None);
+    let s = REMOVED.settings();
+    assert_eq!(
+        (s.size, s.max_waiting, s.admission_timeout),
+        (Some(2), None, None)
+    );
+    config::clear();
+}
+
+static KEPT: Group = Group::new(GroupSpec::new("acc25::kept").size(2));
+register_group!(KEPT);
+
+#[test]
+fn a_bad_reload_names_its_place_and_keeps_the_previous_settings_and_pool() {
+    let _turn = config_turn();
+    config::load_str(
+        "good.toml",
+        "[groups.\"acc25::kept\"]\nsize = 4\nmax_waiting = 9\n",
+    )
+    .unwrap();
+    assert_eq!(KEPT.size(), 4);
+    let before = KEPT.settings();
+    let bad = "[groups.\"acc25::kept\"]\nsize = 6\nmax_waiting = 9\norder = \"sideways\"\n";
+    let err = config::load_str("bad.toml", bad).unwrap_err();
+    let shown = err.to_string();
+    assert!(shown.starts_with("bad.toml:4:9:"), "{shown}");
+    for choice in ["fifo", "lifo", "priority"] {
+        assert!(shown.contains(choice), "valid choices missing: {shown}");
+    }
+    assert_eq!(KEPT.size(), 4, "a bad load changes nothing");
+    assert_eq!(KEPT.settings(), before);
+    // The environment layer is kept apart: a bad variable keeps the file.
+    let err = config::load_env_from(vars(&[("POOLED_ACC25__KEPT_SIZE", "six")])).unwrap_err();
+    assert!(err.to_string().contains("POOLED_ACC25__KEPT_SIZE"), "{err}");
+    assert_eq!(KEPT.size(), 4);
+    assert_eq!(KEPT.settings(), before);
+    config::clear();
+}
+
+// ---------------------------------------------------------------------------
+// Every key on the file and environment surfaces: bad values are refused at
+// their place (file line and column of the value, or the variable).
+// ---------------------------------------------------------------------------
+
+static EVERY_KEY: Group = Group::new(GroupSpec::new("acc25::every_key").size(2));
+register_group!(EVERY_KEY);
+
+static EVERY_AUTO: Group = Group::new(
+    GroupSpec::new("acc25::every_auto")
+        .kind(Kind::Autoscale)
+        .min(1)
+        .max(4),
+);
+register_group!(EVERY_AUTO);
+
+#[test]
+fn a_bad_value_of_every_key_is_refused_at_its_line_and_column() {
+    let _turn = config_turn();
+    // (group, key = value) pairs, each wrong on its own.
+    let cases: &[(&str, &str)] = &[
+        ("acc25::every_key", "kind = \"elastic\""),
+        ("acc25::every_key", "order = \"random\""),
+        ("acc25::every_key", "size = 0"),
+        ("acc25::every_key", "size = 1073741824"),
+        ("acc25::every_key", "size = \"four\""),
+        ("acc25::every_key", "max_waiting = 1073741824"),
+        ("acc25::every_key", "max_waiting = \"lots\""),
+        ("acc25::every_key", "admission_timeout = \"2 fortnights\""),
+        ("acc25::every_key", "sync_barging = \"soon\""),
+        ("acc25::every_key", "executor = \"gpu\""),
+        ("acc25::every_auto", "policy = \"greedy\""),
+        ("acc25::every_auto", "autoscale_interval = \"0s\""),
+        ("acc25::every_auto", "autoscale_window = 0"),
+        ("acc25::every_auto", "autoscale_window = 4097"),
+        ("acc25::every_auto", "min = 1073741824"),
+        ("acc25::every_auto", "max = 0"),
+    ];
+    for (group, line) in cases {
+        let text = format!("# comment\n[groups.\"{group}\"]\n{line}\n");
+        let err = config::load_str("keys.toml", &text).unwrap_err();
+        let shown = err.to_string();
+        let column = line.find('=').unwrap() + 3;
+        assert!(
+            shown.starts_with(&format!("keys.toml:3:{column}:")),
+            "{line}: {shown}"
+        );
+        assert!(err.origin().is_some(), "{line}: {shown}");
+        assert_eq!(
+            EVERY_KEY.settings().size,
+            Some(2),
+            "{line}: a bad load changed nothing"
+        );
+    }
+    // The same in `[defaults]`, which is checked whether or not it reaches
+    // a group.
+    for line in [
+        "kind = \"elastic\"",
+        "admission_timeout = \"later\"",
+        "max_waiting = -1",
+    ] {
+        let text = format!("\n[defaults]\n{line}\n");
+        let err = config::load_str("defaults.toml", &text).unwrap_err();
+        let column = line.find('=').unwrap() + 3;
+        assert!(
+            err.to_string()
+                .starts_with(&format!("defaults.toml:3:{column}:")),
+            "{line}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_value_of_every_key_is_refused_naming_its_variable() {
+    let _turn = config_turn();
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "POOLED_ACC25__EVERY_KEY_KIND",
+            "elastic",
+            &["fixed", "autoscale"],
+        ),
+        (
+            "POOLED_ACC25__EVERY_KEY_ORDER",
+            "random",
+            &["fifo", "lifo", "priority"],
+        ),
+        ("POOLED_ACC25__EVERY_KEY_SIZE", "0", &[]),
+        ("POOLED_ACC25__EVERY_KEY_SIZE", "four", &[]),
+        ("POOLED_ACC25__EVERY_KEY_MAX_WAITING", "1073741824", &[]),
+        (
+            "POOLED_ACC25__EVERY_KEY_ADMISSION_TIMEOUT",
+            "2 fortnights",
+            &[],
+        ),
+        ("POOLED_ACC25__EVERY_KEY_SYNC_BARGING", "soon", &[]),
+        (
+            "POOLED_ACC25__EVERY_KEY_EXECUTOR",
+            "gpu",
+            &["default", "rayon"],
+        ),
+        (
+            "POOLED_ACC25__EVERY_AUTO_POLICY",
+            "greedy",
+            &["adaptive", "queue_depth"],
+        ),
+        ("POOLED_ACC25__EVERY_AUTO_AUTOSCALE_INTERVAL", "0s", &[]),
+        ("POOLED_ACC25__EVERY_AUTO_AUTOSCALE_WINDOW", "4097", &[]),
+        ("POOLED_ACC25__EVERY_AUTO_MAX", "0", &[]),
+        ("POOLED_ACC25__EVERY_AUTO_ADAPTIVE_TOLERANCE", "1.5", &[]),
+        ("POOLED_CEILING", "0", &[]),
+    ];
+    for (name, value, choices) in cases {
+        let err = config::load_env_from(vars(&[(name, value)])).unwrap_err();
+        let shown = err.to_string();
+        assert!(shown.contains(name), "{name}={value}: {shown}");
+        for choice in *choices {
+            assert!(
+                shown.contains(choice),
+                "{name}={value}: no `{choice}` in {shown}"
+            );
+        }
+        assert_eq!(EVERY_KEY.settings().size, Some(2));
+    }
+    // Each key's good value on the environment surface reaches the settings.
+    config::load_env_from(vars(&[
+        ("POOLED_ACC25__EVERY_KEY_ORDER", "lifo"),
+        ("POOLED_ACC25__EVERY_KEY_SIZE", "5"),
+        ("POOLED_ACC25__EVERY_KEY_MAX_WAITING", "11"),
+        ("POOLED_ACC25__EVERY_KEY_ADMISSION_TIMEOUT", "1500ms"),
+        ("POOLED_ACC25__EVERY_KEY_SYNC_BARGING", "2ms"),
+        ("POOLED_ACC25__EVERY_AUTO_MIN", "2"),
+        ("POOLED_ACC25__EVERY_AUTO_MAX", "7"),
+        ("POOLED_ACC25__EVERY_AUTO_AUTOSCALE_INTERVAL", "3s"),
+        ("POOLED_ACC25__EVERY_AUTO_AUTOSCALE_WINDOW", "9"),
+    ]))
+    .unwrap();
+    let s = EVERY_KEY.settings();
+    assert_eq!(s.order, pool_runtime::Order::Lifo);
+    assert_eq!(s.size, Some(5));
+    assert_eq!(s.max_waiting, Some(11));
+    assert_eq!(s.admission_timeout, Some(Duration::from_millis(1500)));
+    assert_eq!(s.sync_barging, Some(Duration::from_millis(2)));
+    let a = EVERY_AUTO.settings();
+    assert_eq!((a.min, a.max), (Some(2), Some(7)));
+    assert_eq!(a.autoscale.interval, Duration::from_secs(3));
+    assert_eq!(a.autoscale.window, 9);
+    config::clear();
+}
+
+// ---------------------------------------------------------------------------
+// Precedence, with `none` and kind changes.
+// ---------------------------------------------------------------------------
+
+static LAYERED: Group = Group::new(
+    GroupSpec::new("acc25::layered")
+        .size(4)
+        .max_waiting(3)
+        .admission_timeout(Duration::from_secs(9)),
+);
+register_group!(LAYERED);
+
+#[test]
+fn each_layer_beats_the_weaker_ones_and_none_removes_a_bound() {
+    let _turn = config_turn();
+    let s = LAYERED.settings();
+    assert_eq!((s.size, s.max_waiting), (Some(4), Some(3)));
+    config::load_str(
+        "p.toml",
+        "[defaults]\nmax_waiting = 20\nadmission_timeout = \"1s\"\nsize = 6\n\
+         [groups.\"acc25::layered\"]\nmax_waiting = 30\n",
+    )
+    .unwrap();
+    let s = LAYERED.settings();
+    assert_eq!(s.size, Some(6), "[defaults] beats the declaration");
+    assert_eq!(s.max_waiting, Some(30), "the group table beats [defaults]");
+    assert_eq!(s.admission_timeout, Some(Duration::from_secs(1)));
+    config::load_env_from(vars(&[
+        ("POOLED_ACC25__LAYERED_MAX_WAITING", "none"),
+        ("POOLED_ACC25__LAYERED_ADMISSION_TIMEOUT", "none"),
+        ("POOLED_ACC25__LAYERED_SIZE", "7"),
+    ]))
+    .unwrap();
+    let s = LAYERED.settings();
+    assert_eq!(s.size, Some(7), "the environment beats the file");
+    assert_eq!(s.max_waiting, None, "`none` removes the file's bound");
+    assert_eq!(
+        s.admission_timeout, None,
+        "`none` removes the [defaults] timeout"
+    );
+    // The environment stays when the file is reloaded.
+    config::load_str("p.toml", "[groups.\"acc25::layered\"]\nsize = 2\n").unwrap();
+    assert_eq!(LAYERED.settings().size, Some(7));
+    // Kind changes set counts aside and bring them back.
+    config::load_env_from(vars(&[])).unwrap();
+    config::load_str(
+        "p.toml",
+        "[defaults]\nsize = 5\n[groups.\"acc25::layered\"]\nkind = \"autoscale\"\nmin = 1\nmax = 9\n",
+    )
+    .unwrap();
+    assert_eq!(LAYERED.settings().kind, Kind::Autoscale);
+    config::load_env_from(vars(&[("POOLED_ACC25__LAYERED_KIND", "fixed")])).unwrap();
+    let s = LAYERED.settings();
+    assert_eq!(s.kind, Kind::Fixed);
+    assert_eq!(s.size, Some(5), "the [defaults] size beats the declared 4");
+    config::load_str(
+        "p.toml",
+        "[groups.\"acc25::layered\"]\nkind = \"autoscale\"\nmin = 1\nmax = 9\n",
+    )
+    .unwrap();
+    assert_eq!(
+        LAYERED.settings().size,
+        Some(4),
+        "the declared size comes back"
+    );
+    config::clear();
+}
+
+// ---------------------------------------------------------------------------
+// Reload racing calls: concurrency counted from outside stays within the
+// larger of the old and new limits, and within the new one once the calls
+// admitted under the old have ended.
+// ---------------------------------------------------------------------------
+
+static RACED: Group = Group::new(GroupSpec::new("acc25::raced").size(3));
+register_group!(RACED);
+
+#[test]
+fn reloads_racing_sync_and_async_calls_never_exceed_the_larger_limit() {
+    let _turn = config_turn();
+    let meter = Meter::default();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    within(WATCHDOG, {
+        let (meter, stop) = (meter.clone(), stop.clone());
+        move || {
+            let rt = common::runtime();
+            let mut tasks = Vec::new();
+            for _ in 0..6 {
+                let (meter, stop) = (meter.clone(), stop.clone());
+                tasks.push(rt.spawn(async move {
+                    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        RACED
+                            .submit(0, async {
+                                let _in = meter.enter();
+                                tokio::task::yield_now().await;
+                            })
+                            .await
+                            .unwrap();
+                    }
+                }));
+            }
+            let mut threads = Vec::new();
+            for _ in 0..3 {
+                let (meter, stop) = (meter.clone(), stop.clone());
+                threads.push(std::thread::spawn(move || {
+                    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        RACED
+                            .run(|| {
+                                let _in = meter.enter();
+                                std::hint::spin_loop();
+                            })
+                            .unwrap();
+                    }
+                }));
+            }
+            for round in 0..60 {
+                let size = [3, 1, 2][round % 3];
+                config::load_str(
+                    "race.toml",
+                    &format!("[groups.\"acc25::raced\"]\nsize = {size}\n"),
+                )
+                .unwrap();
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            for t in threads {
+                t.join().unwrap();
+            }
+            for t in tasks {
+                rt.block_on(t).unwrap();
+            }
+        }
+    });
+    assert!(meter.max() <= 3, "peak {}", meter.max());
+    assert!(meter.done() > 0);
+    // Now at 1: the meter sees one at a time.
+    config::load_str("race.toml", "[groups.\"acc25::raced\"]\nsize = 1\n").unwrap();
+    let after = Meter::default();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let after = after.clone();
+            std::thread::spawn(move || {
+                for _ in 0..50 {
+                    RACED
+                        .run(|| {
+                            let _in = after.enter();
+                            std::thread::yield_now();
+                        })
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(after.max(), 1);
+    config::clear();
+}
+
+// ---------------------------------------------------------------------------
+// Isolation (feature `test-util`).
+// ---------------------------------------------------------------------------
+
+#[cfg(feature = "test-util")]
+static ISOLATED: Group = Group::new(GroupSpec::new("acc25::isolated").size(2));
+#[cfg(feature = "test-util")]
+register_group!(ISOLATED);
+
+/// "A test can pause or close its instance freely: the next test isolates a
+/// fresh, open one"; the shared pool never sees it.
+#[cfg(feature = "test-util")]
+#[test]
+fn a_closed_instance_is_replaced_by_a_fresh_open_one_and_the_shared_pool_stays_open() {
+    let shared_before = ISOLATED.stats().submitted();
+    {
+        let _mine = ISOLATED.isolate();
+        assert_eq!(ISOLATED.run(|| 1), Ok(1));
+        ISOLATED.pool().close();
+        assert!(ISOLATED.pool().is_closed());
+        assert_eq!(ISOLATED.run(|| 2), Err(Rejected::Closed));
+        ISOLATED.scale(5);
+        assert_eq!(ISOLATED.size(), 7);
+    }
+    assert!(!ISOLATED.pool().is_closed(), "the shared pool was closed");
+    assert_eq!(ISOLATED.size(), 2, "the shared pool was scaled");
+    {
+        let _next = ISOLATED.isolate();
+        assert!(!ISOLATED.pool().is_closed());
+        assert_eq!(ISOLATED.pool().stats().submitted(), 0, "a fresh instance");
+        assert_eq!(ISOLATED.run(|| 3), Ok(3));
+        assert_eq!(ISOLATED.size(), 2);
+    }
+    assert_eq!(ISOLATED.run(|| 4), Ok(4));
+    assert_eq!(ISOLATED.stats().submitted(), shared_before + 1);
+}
+
+#[cfg(feature = "test-util")]
+static ISOLATED_KIND: Group = Group::new(GroupSpec::new("acc25::isolated_kind").size(2));
+#[cfg(feature = "test-util")]
+register_group!(ISOLATED_KIND);
+
+/// An instance starts "with the group's effective settings (those a start
+/// would take now ...: after a reload that changed the kind, order, policy
+/// or executor of a running group, the loaded ones)".
+#[cfg(feature = "test-util")]
+#[test]
+fn an_instance_made_after_a_reload_that_changed_the_kind_takes_the_loaded_kind() {
+    let _turn = config_turn();
+    assert_eq!(ISOLATED_KIND.pool().kind(), Kind::Fixed);
+    let report = config::load_str(
+        "k.toml",
+        "[groups.\"acc25::isolated_kind\"]\nkind = \"autoscale\"\norder = \"lifo\"\nmin = 1\nmax = 6\n",
+    )
+    .unwrap();
+    assert_eq!(
+        change(&report, "acc25::isolated_kind", "kind").map(|c| c.effect),
+        Some(Effect::AtRestart),
+        "{report:?}"
+    );
+    assert_eq!(
+        ISOLATED_KIND.pool().kind(),
+        Kind::Fixed,
+        "the running pool keeps its kind"
+    );
+    {
+        let _mine = ISOLATED_KIND.isolate();
+        assert_eq!(ISOLATED_KIND.pool().kind(), Kind::Autoscale);
+        assert_eq!(ISOLATED_KIND.pool().order(), pool_runtime::Order::Lifo);
+        assert_eq!(ISOLATED_KIND.pool().bounds(), (1, 6));
+    }
+    config::clear();
+}
