@@ -673,3 +673,262 @@ fn an_instance_made_after_a_reload_that_changed_the_kind_takes_the_loaded_kind()
     }
     config::clear();
 }
+
+/// "Listing, `Group::settings` and configuration reloads see the shared
+/// pool": a reload while a test's instance is in force resizes the shared
+/// pool, not the instance.
+#[cfg(feature = "test-util")]
+static ISOLATED_RELOAD: Group = Group::new(GroupSpec::new("acc25::isolated_reload").size(2));
+#[cfg(feature = "test-util")]
+register_group!(ISOLATED_RELOAD);
+
+#[cfg(feature = "test-util")]
+#[test]
+fn a_reload_while_isolated_resizes_the_shared_pool_not_the_instance() {
+    let _turn = config_turn();
+    assert_eq!(ISOLATED_RELOAD.size(), 2);
+    let mine = ISOLATED_RELOAD.isolate();
+    assert_eq!(ISOLATED_RELOAD.size(), 2);
+    let report = config::load_str(
+        "i.toml",
+        "[groups.\"acc25::isolated_reload\"]\nsize = 5\nmax_waiting = 4\n",
+    )
+    .unwrap();
+    assert!(change(&report, "acc25::isolated_reload", "size").is_some());
+    assert_eq!(ISOLATED_RELOAD.size(), 2, "the instance keeps its size");
+    assert_eq!(ISOLATED_RELOAD.pool().max_waiting(), None);
+    let shared = std::thread::spawn(|| ISOLATED_RELOAD.size())
+        .join()
+        .unwrap();
+    assert_eq!(shared, 5, "the shared pool took the reload");
+    assert_eq!(ISOLATED_RELOAD.settings().size, Some(5));
+    drop(mine);
+    assert_eq!(ISOLATED_RELOAD.size(), 5);
+    config::clear();
+}
+
+// ---------------------------------------------------------------------------
+// tower (feature `tower`): concurrency counted at the inner service.
+// ---------------------------------------------------------------------------
+
+#[cfg(feature = "tower")]
+mod tower_layer {
+    use super::*;
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use pool_runtime::{Order, Pool};
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use tower::{service_fn, Layer, Service, ServiceExt};
+
+    fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
+        let waker = std::task::Waker::noop();
+        Pin::new(fut).poll(&mut Context::from_waker(waker))
+    }
+
+    /// "dropping a `ready()` future leaves the service in the queue, and
+    /// the next `poll_ready` goes on with that wait; a slot it is handed
+    /// meanwhile stays reserved for the service's next call".
+    #[test]
+    fn a_slot_handed_to_a_dropped_ready_wait_stays_reserved_for_the_service() {
+        let pool = Pool::builder().size(1).build().unwrap();
+        let meter = Meter::default();
+        let inner = {
+            let meter = meter.clone();
+            service_fn(move |n: u32| {
+                let meter = meter.clone();
+                async move {
+                    let _in = meter.enter();
+                    Ok::<_, BoxError>(n + 1)
+                }
+            })
+        };
+        let mut service = PooledLayer::pool(pool.clone()).layer(inner);
+        let held = pool.try_acquire_owned(0).unwrap();
+        {
+            let mut ready = service.ready();
+            assert!(poll_once(&mut ready).is_pending());
+        }
+        assert_eq!(pool.stats().waiting, 1, "the service stays in the queue");
+        drop(held);
+        assert_eq!(
+            pool.stats().running,
+            1,
+            "the freed slot went to the service"
+        );
+        assert!(pool.try_acquire().is_err(), "and nobody else can take it");
+        let mut ready = service.ready();
+        assert!(poll_once(&mut ready).is_ready());
+        let mut response = Box::pin(service.call(1));
+        assert!(matches!(poll_once(&mut response), Poll::Ready(Ok(2))));
+        assert_eq!(pool.stats().running, 0);
+        assert_eq!(meter.max(), 1);
+        common::assert_accounted(&pool.stats());
+    }
+
+    /// Dropping a service that waits in `poll_ready` leaves the queue at
+    /// once; `into_inner` of a service holding a reserved slot releases it.
+    #[test]
+    fn a_waiting_service_dropped_and_a_ready_one_unwrapped_hold_nothing() {
+        let pool = Pool::builder().size(1).build().unwrap();
+        let inner = service_fn(|n: u32| async move { Ok::<_, BoxError>(n) });
+        let layer = PooledLayer::pool(pool.clone());
+        let mut first = layer.layer(inner);
+        let mut second = first.clone();
+        assert!(poll_once(&mut first.ready()).is_ready());
+        assert_eq!(pool.stats().running, 1);
+        assert!(poll_once(&mut second.ready()).is_pending());
+        assert_eq!(pool.stats().waiting, 1);
+        drop(second);
+        assert_eq!(pool.stats().waiting, 0, "left the queue at once");
+        let _inner = first.into_inner();
+        assert_eq!(pool.stats().running, 0, "the reserved slot was released");
+        assert!(pool.try_acquire().is_ok());
+        common::assert_accounted(&pool.stats());
+    }
+
+    /// Many concurrent callers through clones of one service (waiting
+    /// mode), through a weighted layer and through reject mode: the inner
+    /// service never sees more than the pool's size.
+    #[test]
+    fn every_mode_keeps_the_inner_services_concurrency_within_the_pool() {
+        within(WATCHDOG, || {
+            let rt = common::runtime();
+            rt.block_on(async {
+                for mode in ["wait", "weighted", "reject", "weighted-reject"] {
+                    let pool = Pool::builder()
+                        .order(Order::Priority)
+                        .size(2)
+                        .build()
+                        .unwrap();
+                    let meter = Meter::default();
+                    let inner = {
+                        let meter = meter.clone();
+                        service_fn(move |n: i64| {
+                            let meter = meter.clone();
+                            async move {
+                                let _in = meter.enter();
+                                tokio::time::sleep(Duration::from_millis(2)).await;
+                                Ok::<_, BoxError>(n)
+                            }
+                        })
+                    };
+                    let layer = PooledLayer::pool(pool.clone());
+                    let mut joins = Vec::new();
+                    for i in 0..24i64 {
+                        let fut = match mode {
+                            "wait" => {
+                                let s = layer.clone().layer(inner.clone());
+                                tokio::spawn(s.oneshot(i))
+                            }
+                            "weighted" => {
+                                let s = layer.clone().weight(|n: &i64| *n % 3).layer(inner.clone());
+                                tokio::spawn(s.oneshot(i))
+                            }
+                            "reject" => {
+                                let s = layer.clone().reject().layer(inner.clone());
+                                tokio::spawn(s.oneshot(i))
+                            }
+                            _ => {
+                                let s = layer
+                                    .clone()
+                                    .reject()
+                                    .weight(|n: &i64| *n % 3)
+                                    .layer(inner.clone());
+                                tokio::spawn(s.oneshot(i))
+                            }
+                        };
+                        joins.push(fut);
+                    }
+                    let (mut ok, mut full) = (0, 0);
+                    for j in joins {
+                        match j.await.unwrap() {
+                            Ok(_) => ok += 1,
+                            Err(e) => {
+                                assert_eq!(
+                                    e.downcast_ref::<Rejected>(),
+                                    Some(&Rejected::Full),
+                                    "{mode}: {e}"
+                                );
+                                assert!(mode.contains("reject"), "{mode}: {e}");
+                                full += 1;
+                            }
+                        }
+                    }
+                    assert_eq!(ok + full, 24);
+                    assert!(ok >= 1, "{mode}");
+                    assert!(meter.max() <= 2, "{mode}: peak {}", meter.max());
+                    let stats = pool.stats();
+                    assert_eq!((stats.running, stats.waiting), (0, 0), "{mode}");
+                    assert_eq!(stats.rejected_for(Rejected::Full), full, "{mode}");
+                    common::assert_accounted(&stats);
+                }
+            })
+        });
+    }
+
+    /// Weighted: "A slot whose inner service fails to get ready is released
+    /// the same way: the service was never called"; the error is the inner
+    /// service's.
+    #[test]
+    fn a_weighted_call_whose_inner_service_fails_readiness_releases_its_slot() {
+        #[derive(Clone)]
+        struct NeverReady(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+        impl Service<i64> for NeverReady {
+            type Response = i64;
+            type Error = BoxError;
+            type Future = std::future::Ready<Result<i64, BoxError>>;
+            fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+                Poll::Ready(Err("inner not ready".into()))
+            }
+            fn call(&mut self, n: i64) -> Self::Future {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                std::future::ready(Ok(n))
+            }
+        }
+        let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let pool = Pool::builder()
+            .order(Order::Priority)
+            .size(1)
+            .build()
+            .unwrap();
+        let service = PooledLayer::pool(pool.clone())
+            .weight(|n: &i64| *n)
+            .layer(NeverReady(calls.clone()));
+        let err = futures::executor::block_on(service.oneshot(3)).unwrap_err();
+        assert_eq!(err.to_string(), "inner not ready");
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 0);
+        let stats = pool.stats();
+        assert_eq!((stats.running, stats.waiting), (0, 0));
+        assert!(pool.try_acquire().is_ok(), "the slot was released");
+        common::assert_accounted(&pool.stats());
+    }
+
+    /// A refusal fails one call and the service stays usable (paused, then
+    /// resumed; reject mode while full, then free).
+    #[test]
+    fn a_refused_call_leaves_the_service_usable_in_both_modes() {
+        let pool = Pool::builder().size(1).build().unwrap();
+        let inner = service_fn(|n: u32| async move { Ok::<_, BoxError>(n) });
+        for reject in [false, true] {
+            let layer = PooledLayer::pool(pool.clone());
+            let mut service = if reject { layer.reject() } else { layer }.layer(inner);
+            pool.pause();
+            assert!(poll_once(&mut service.ready()).is_ready());
+            let err = futures::executor::block_on(service.call(1)).unwrap_err();
+            assert_eq!(err.downcast_ref::<Rejected>(), Some(&Rejected::Paused));
+            pool.resume();
+            if reject {
+                let held = pool.try_acquire_owned(0).unwrap();
+                assert!(poll_once(&mut service.ready()).is_ready());
+                let err = futures::executor::block_on(service.call(2)).unwrap_err();
+                assert_eq!(err.downcast_ref::<Rejected>(), Some(&Rejected::Full));
+                drop(held);
+            }
+            assert!(poll_once(&mut service.ready()).is_ready());
+            assert_eq!(futures::executor::block_on(service.call(3)).unwrap(), 3);
+            assert_eq!(pool.stats().running, 0);
+        }
+        common::assert_accounted(&pool.stats());
+    }
+}
