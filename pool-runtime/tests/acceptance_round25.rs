@@ -932,3 +932,295 @@ mod tower_layer {
         common::assert_accounted(&pool.stats());
     }
 }
+
+// ---------------------------------------------------------------------------
+// Kinds and counts on a running pool; bounds set by hand.
+// ---------------------------------------------------------------------------
+
+static KIND_FLIP: Group = Group::new(GroupSpec::new("acc25::kind_flip").size(2));
+register_group!(KIND_FLIP);
+
+/// "A running pool keeps its kind until it restarts: a load that changes
+/// the kind changes nothing in it, and one that brings its kind back
+/// resizes it only if that kind's counts changed."
+#[test]
+fn a_load_that_changes_a_running_pools_kind_changes_nothing_in_it() {
+    let _turn = config_turn();
+    assert_eq!(KIND_FLIP.size(), 2);
+    assert_eq!(KIND_FLIP.scale(2), 4, "a manual scale");
+    let report = config::load_str(
+        "k.toml",
+        "[groups.\"acc25::kind_flip\"]\nkind = \"autoscale\"\nsize = 7\nmin = 1\nmax = 9\n",
+    )
+    .unwrap();
+    assert_eq!(
+        change(&report, "acc25::kind_flip", "kind").map(|c| c.effect),
+        Some(Effect::AtRestart),
+        "{report:?}"
+    );
+    assert_eq!(KIND_FLIP.pool().kind(), Kind::Fixed);
+    assert_eq!(
+        KIND_FLIP.size(),
+        4,
+        "the autoscaled start is not the fixed pool's size"
+    );
+    assert_eq!(KIND_FLIP.pool().bounds(), (0, pool_runtime::MAX_SLOTS));
+    // Back to fixed with the same counts: no resize (the manual scale stays).
+    config::load_str("k.toml", "ceiling = 100\n").unwrap();
+    assert_eq!(KIND_FLIP.size(), 4, "the fixed counts did not change");
+    // A fixed count that changes resizes.
+    config::load_str("k.toml", "[groups.\"acc25::kind_flip\"]\nsize = 3\n").unwrap();
+    assert_eq!(KIND_FLIP.size(), 3);
+    config::clear();
+}
+
+static HAND_BOUNDS: Group = Group::new(
+    GroupSpec::new("acc25::hand_bounds")
+        .kind(Kind::Autoscale)
+        .min(1)
+        .max(4)
+        .size(2),
+);
+register_group!(HAND_BOUNDS);
+
+/// "Bounds set by hand (`set_bounds` on a group's pool) last until a reload
+/// changes the group's configured bounds: it then sets both from the
+/// configuration (its report names the configured bound that changed)."
+#[test]
+fn bounds_set_by_hand_last_until_a_reload_changes_the_configured_bounds() {
+    let _turn = config_turn();
+    assert_eq!(HAND_BOUNDS.pool().bounds(), (1, 4));
+    HAND_BOUNDS.pool().set_bounds(2, 6).unwrap();
+    assert_eq!(HAND_BOUNDS.pool().bounds(), (2, 6));
+    config::load_str(
+        "b.toml",
+        "[groups.\"acc25::hand_bounds\"]\nmax_waiting = 50\n",
+    )
+    .unwrap();
+    assert_eq!(
+        HAND_BOUNDS.pool().bounds(),
+        (2, 6),
+        "nothing new about bounds"
+    );
+    let report = config::load_str(
+        "b.toml",
+        "[groups.\"acc25::hand_bounds\"]\nmax_waiting = 50\nmax = 5\n",
+    )
+    .unwrap();
+    assert_eq!(
+        HAND_BOUNDS.pool().bounds(),
+        (1, 5),
+        "both from the configuration"
+    );
+    let max = change(&report, "acc25::hand_bounds", "max").expect("max in the report");
+    assert_eq!(
+        (max.from.as_str(), max.to.as_str()),
+        ("4", "5"),
+        "{report:?}"
+    );
+    assert!(
+        change(&report, "acc25::hand_bounds", "min").is_none(),
+        "min did not change in the configuration: {report:?}"
+    );
+    config::clear();
+}
+
+static START_CLAMPED: Group = Group::new(
+    GroupSpec::new("acc25::start_clamped")
+        .kind(Kind::Autoscale)
+        .min(1)
+        .max(8)
+        .size(3),
+);
+register_group!(START_CLAMPED);
+
+/// "`max = 2` for a group declared to start at 3 is no error, and it starts
+/// at 2 ...; a `size` a file or variable gives outside the bounds is an
+/// error at it."
+#[test]
+fn a_declared_start_is_brought_into_loaded_bounds_and_a_loaded_one_is_checked() {
+    let _turn = config_turn();
+    config::load_str("s.toml", "[groups.\"acc25::start_clamped\"]\nmax = 2\n").unwrap();
+    let s = START_CLAMPED.settings();
+    assert_eq!((s.size, s.max), (Some(2), Some(2)), "{s:?}");
+    assert!(s.check().is_ok());
+    let err = config::load_str(
+        "s.toml",
+        "[groups.\"acc25::start_clamped\"]\nmax = 2\nsize = 5\n",
+    )
+    .unwrap_err();
+    assert!(err.to_string().starts_with("s.toml:3:8:"), "{err}");
+    let err =
+        config::load_env_from(vars(&[("POOLED_ACC25__START_CLAMPED_SIZE", "9")])).unwrap_err();
+    assert!(
+        err.to_string().contains("POOLED_ACC25__START_CLAMPED_SIZE"),
+        "{err}"
+    );
+    assert_eq!(
+        START_CLAMPED.settings().size,
+        Some(2),
+        "the bad loads changed nothing"
+    );
+    config::clear();
+}
+
+// ---------------------------------------------------------------------------
+// Environment variables: misspelt groups, ignored variables, `POOLED_CONFIG`.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_variable_for_a_misspelt_group_fails_with_a_suggestion_and_an_unrelated_one_is_ignored() {
+    let _turn = config_turn();
+    let err = config::load_env_from(vars(&[("POOLED_ACC25__EVERY_KEYS_SIZE", "3")])).unwrap_err();
+    let shown = err.to_string();
+    assert!(shown.contains("POOLED_ACC25__EVERY_KEYS_SIZE"), "{shown}");
+    assert!(
+        shown.contains("did you mean `POOLED_ACC25__EVERY_KEY_SIZE`"),
+        "no suggestion: {shown}"
+    );
+    // Not ending in a setting's name: ignored (a warning), the load goes on.
+    config::load_env_from(vars(&[
+        ("POOLED_DB_URL", "postgres://x"),
+        ("POOLED_ACC25__EVERY_KEY_SIZE", "6"),
+    ]))
+    .unwrap();
+    assert_eq!(EVERY_KEY.settings().size, Some(6));
+    config::clear();
+}
+
+static FROM_ENV: Group = Group::new(GroupSpec::new("acc25::from_env").size(2));
+register_group!(FROM_ENV);
+
+/// "`POOLED_CONFIG` (if set; set to the empty string it names no file, as
+/// if unset) and the `POOLED_*` variables are read" at the first use of any
+/// group; `POOLED_CEILING=N`.
+#[test]
+fn an_empty_pooled_config_names_no_file_and_the_variables_still_apply() {
+    common::in_own_process(
+        "an_empty_pooled_config_names_no_file_and_the_variables_still_apply",
+        &[
+            ("POOLED_CONFIG", ""),
+            ("POOLED_ACC25__FROM_ENV_SIZE", "5"),
+            ("POOLED_ACC25__FROM_ENV_ADMISSION_TIMEOUT", "none"),
+            ("POOLED_CEILING", "4"),
+        ],
+        || {
+            assert_eq!(FROM_ENV.size(), 5);
+            assert_eq!(FROM_ENV.pool().admission_timeout(), None);
+            let meter = Meter::default();
+            let threads: Vec<_> = (0..8)
+                .map(|_| {
+                    let meter = meter.clone();
+                    std::thread::spawn(move || {
+                        for _ in 0..20 {
+                            FROM_ENV
+                                .run(|| {
+                                    let _in = meter.enter();
+                                    std::thread::sleep(Duration::from_micros(200));
+                                })
+                                .unwrap();
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            assert!(meter.max() <= 4, "the ceiling of 4: peak {}", meter.max());
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------
+// metrics (feature `metrics`), in a process of its own (a global recorder
+// installed before any pool is built).
+// ---------------------------------------------------------------------------
+
+#[cfg(feature = "metrics")]
+static METERED: Group = Group::new(
+    GroupSpec::new("acc25::metered")
+        .size(2)
+        .sync_barging(Duration::from_millis(300)),
+);
+#[cfg(feature = "metrics")]
+register_group!(METERED);
+
+/// The `pool`-labelled gauges follow reloads (`pooled.limit`), count a sync
+/// call waiting outside the queue as waiting (it "count[s] as waiting"), a
+/// timed-out call is `outcome="rejected", reason="timed_out"`, and the
+/// ceiling reports as `(ceiling)`.
+#[cfg(feature = "metrics")]
+#[test]
+fn gauges_and_counters_follow_reloads_barging_callers_and_the_ceiling() {
+    common::in_own_process(
+        "gauges_and_counters_follow_reloads_barging_callers_and_the_ceiling",
+        &[],
+        || {
+            let capture: &'static common::Capture = Box::leak(Box::default());
+            metrics::set_global_recorder(capture).expect("the only recorder");
+            pool_runtime::observe::time_calls(true);
+            let name = "acc25::metered";
+            assert_eq!(METERED.size(), 2);
+            assert_eq!(capture.gauge("pooled.limit", name), Some(2.0));
+            config::load_str("m.toml", "[groups.\"acc25::metered\"]\nsize = 1\n").unwrap();
+            assert_eq!(capture.gauge("pooled.limit", name), Some(1.0));
+
+            let held = METERED.pool().try_acquire_owned(0).unwrap();
+            assert_eq!(capture.gauge("pooled.running", name), Some(1.0));
+            let (tx, rx) = mpsc::channel();
+            let waiter = std::thread::spawn(move || {
+                let _ = tx.send(METERED.run(|| 1));
+            });
+            until("the barging call waits", || METERED.stats().waiting == 1);
+            assert_eq!(
+                capture.gauge("pooled.waiting", name),
+                Some(1.0),
+                "a sync call waiting outside the queue counts as waiting"
+            );
+            // Into the queue past its bound: still one waiting.
+            std::thread::sleep(Duration::from_millis(450));
+            assert_eq!(capture.gauge("pooled.waiting", name), Some(1.0));
+            drop(held);
+            assert_eq!(rx.recv_timeout(WATCHDOG).expect("hung"), Ok(1));
+            waiter.join().unwrap();
+            until("quiet gauges", || {
+                capture.gauge("pooled.waiting", name) == Some(0.0)
+                    && capture.gauge("pooled.running", name) == Some(0.0)
+            });
+            let waits = capture
+                .histograms
+                .lock()
+                .unwrap()
+                .get(&format!("pooled.wait_time{{pool={name}}}"))
+                .map(|h| h.0.lock().unwrap().clone())
+                .unwrap_or_default();
+            assert!(
+                waits.iter().any(|&w| w >= 0.3),
+                "the barging call's wait (> 300 ms) is in pooled.wait_time: {waits:?}"
+            );
+
+            // A timeout loaded at run time.
+            config::load_str(
+                "m.toml",
+                "[groups.\"acc25::metered\"]\nsize = 1\nadmission_timeout = \"200ms\"\nsync_barging = \"0s\"\n",
+            )
+            .unwrap();
+            assert_eq!(METERED.pool().sync_barging(), None, "\"0s\" turns it off");
+            let held = METERED.pool().try_acquire_owned(0).unwrap();
+            assert_eq!(METERED.run(|| 2), Err(Rejected::TimedOut));
+            drop(held);
+            assert_eq!(capture.calls(name, "rejected", Some("timed_out")), 1);
+            // Two permits and one sync call.
+            assert_eq!(capture.calls(name, "completed", None), 3);
+
+            // The ceiling reports under `(ceiling)`.
+            config::load_str("m.toml", "ceiling = 7\n").unwrap();
+            assert_eq!(METERED.run(|| 3), Ok(3));
+            assert_eq!(capture.gauge("pooled.limit", "(ceiling)"), Some(7.0));
+            config::load_str("m.toml", "ceiling = 3\n").unwrap();
+            assert_eq!(capture.gauge("pooled.limit", "(ceiling)"), Some(3.0));
+            // The group's table went away: back to its declared 2 slots.
+            assert_eq!(capture.gauge("pooled.limit", name), Some(2.0));
+        },
+    );
+}
