@@ -1224,3 +1224,84 @@ fn gauges_and_counters_follow_reloads_barging_callers_and_the_ceiling() {
         },
     );
 }
+
+// ---------------------------------------------------------------------------
+// The ceiling and loaded bounds: "a group's `max_waiting = 0` and admission
+// timeout bound its calls' wait for a ceiling slot ... (never-rejecting
+// calls wait)"; a paused group turns a call away before the ceiling.
+// ---------------------------------------------------------------------------
+
+static CEIL_HOLDER: Group = Group::new(GroupSpec::new("acc25::ceil_holder").size(2));
+register_group!(CEIL_HOLDER);
+static CEIL_BOUNDED: Group = Group::new(GroupSpec::new("acc25::ceil_bounded").size(2));
+register_group!(CEIL_BOUNDED);
+
+#[test]
+fn loaded_bounds_limit_the_ceiling_wait_of_rejecting_calls_only() {
+    let _turn = config_turn();
+    config::load_str(
+        "c.toml",
+        "ceiling = 1\n[groups.\"acc25::ceil_bounded\"]\nadmission_timeout = \"150ms\"\n",
+    )
+    .unwrap();
+    let held = CEIL_HOLDER.try_acquire_owned(0).unwrap();
+    assert_eq!(pool_runtime::ceiling::stats().unwrap().running, 1);
+    // A rejecting call times out waiting for the ceiling.
+    let started = Instant::now();
+    assert_eq!(CEIL_BOUNDED.run(|| 0), Err(Rejected::TimedOut));
+    assert!(started.elapsed() >= Duration::from_millis(100));
+    // A paused group turns its call away at once, before the ceiling.
+    CEIL_BOUNDED.pause();
+    assert_eq!(CEIL_BOUNDED.run(|| 0), Err(Rejected::Paused));
+    CEIL_BOUNDED.resume();
+    // `max_waiting = 0` loaded: no wait for the ceiling either.
+    config::load_str(
+        "c.toml",
+        "ceiling = 1\n[groups.\"acc25::ceil_bounded\"]\nmax_waiting = 0\n",
+    )
+    .unwrap();
+    assert_eq!(CEIL_BOUNDED.run(|| 0), Err(Rejected::Full));
+    config::load_str(
+        "c.toml",
+        "ceiling = 1\n[groups.\"acc25::ceil_bounded\"]\nmax_waiting = 0\nadmission_timeout = \"100ms\"\n",
+    )
+    .unwrap();
+    // Never-rejecting calls wait for the ceiling past both.
+    let meter = Meter::default();
+    let (tx, rx) = mpsc::channel();
+    let sync_tx = tx.clone();
+    let sync_meter = meter.clone();
+    let sync_waiter = std::thread::spawn(move || {
+        let _ = sync_tx.send(CEIL_BOUNDED.run_wait(0, || {
+            let _in = sync_meter.enter();
+            std::thread::sleep(Duration::from_millis(5));
+            1
+        }));
+    });
+    let rt = common::runtime();
+    let async_meter = meter.clone();
+    rt.spawn(async move {
+        let out = CEIL_BOUNDED
+            .submit_wait(0, async {
+                let _in = async_meter.enter();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                2
+            })
+            .await;
+        let _ = tx.send(out);
+    });
+    until("two calls wait for the ceiling", || {
+        pool_runtime::ceiling::stats().unwrap().waiting == 2
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(rx.try_recv().is_err(), "a never-rejecting call gave up");
+    drop(held);
+    let mut got: Vec<i32> = (0..2)
+        .map(|_| rx.recv_timeout(WATCHDOG).expect("hung"))
+        .collect();
+    got.sort();
+    assert_eq!(got, vec![1, 2]);
+    assert_eq!(meter.max(), 1, "the ceiling of 1 held");
+    sync_waiter.join().unwrap();
+    config::clear();
+}
