@@ -1305,3 +1305,47 @@ fn loaded_bounds_limit_the_ceiling_wait_of_rejecting_calls_only() {
     sync_waiter.join().unwrap();
     config::clear();
 }
+
+// ---------------------------------------------------------------------------
+// `executor`: "takes effect at a group's next start"; an isolated instance
+// starts with the loaded one.
+// ---------------------------------------------------------------------------
+
+#[cfg(all(feature = "rayon", feature = "test-util"))]
+static EXEC_SWITCH: Group = Group::new(GroupSpec::new("acc25::exec_switch").size(2));
+#[cfg(all(feature = "rayon", feature = "test-util"))]
+register_group!(EXEC_SWITCH);
+
+#[cfg(all(feature = "rayon", feature = "test-util"))]
+#[test]
+fn a_loaded_executor_waits_for_a_start_and_an_instance_starts_with_it() {
+    let _turn = config_turn();
+    let rt = common::runtime();
+    let on_rayon = || {
+        rt.block_on(EXEC_SWITCH.submit_blocking(0, || rayon::current_thread_index().is_some()))
+            .unwrap()
+    };
+    assert!(!on_rayon(), "the default executor");
+    let report = config::load_str(
+        "e.toml",
+        "[groups.\"acc25::exec_switch\"]\nexecutor = \"rayon\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        change(&report, "acc25::exec_switch", "executor").map(|c| c.effect),
+        Some(Effect::AtRestart),
+        "{report:?}"
+    );
+    assert!(!on_rayon(), "the running pool keeps its executor");
+    let probe = || {
+        rt.block_on(async {
+            let _mine = EXEC_SWITCH.isolate();
+            EXEC_SWITCH
+                .submit_blocking(0, || rayon::current_thread_index().is_some())
+                .await
+                .unwrap()
+        })
+    };
+    assert!(probe(), "an instance starts with the loaded executor");
+    config::clear();
+}
