@@ -1349,3 +1349,69 @@ fn a_loaded_executor_waits_for_a_start_and_an_instance_starts_with_it() {
     assert!(probe(), "an instance starts with the loaded executor");
     config::clear();
 }
+
+// ---------------------------------------------------------------------------
+// `[defaults]` serves every kind: `size` for fixed groups, `min`/`max` and
+// `policy` for autoscaled ones, `adaptive_*` for adaptive ones; a group
+// table's adaptive parameter on a non-adaptive group is an error at it.
+// ---------------------------------------------------------------------------
+
+static DEF_FIXED: Group = Group::new(GroupSpec::new("acc25::def_fixed").size(2));
+register_group!(DEF_FIXED);
+static DEF_AUTO: Group = Group::new(
+    GroupSpec::new("acc25::def_auto")
+        .kind(Kind::Autoscale)
+        .min(1)
+        .max(3),
+);
+register_group!(DEF_AUTO);
+
+#[test]
+fn one_defaults_table_serves_every_kind_and_policy() {
+    let _turn = config_turn();
+    config::load_str(
+        "d.toml",
+        "[defaults]\nsize = 6\nmin = 2\nmax = 5\npolicy = \"adaptive\"\nadaptive_tolerance = 1.7\n",
+    )
+    .unwrap();
+    let fixed = DEF_FIXED.settings();
+    assert_eq!(fixed.kind, Kind::Fixed);
+    assert_eq!(
+        (fixed.size, fixed.min, fixed.max),
+        (Some(6), None, None),
+        "{fixed:?}"
+    );
+    assert!(matches!(
+        fixed.policy,
+        pool_runtime::ScalePolicy::QueueDepth
+    ));
+    let auto = DEF_AUTO.settings();
+    assert_eq!((auto.min, auto.max), (Some(2), Some(5)), "{auto:?}");
+    match auto.policy {
+        pool_runtime::ScalePolicy::Adaptive(a) => assert_eq!(a.tolerance, 1.7),
+        other => panic!("not adaptive: {other:?}"),
+    }
+    // A group table's parameter on a group that is not adaptive: an error
+    // at the parameter.
+    let err = config::load_str(
+        "d.toml",
+        "[groups.\"acc25::def_auto\"]\nmin = 1\nadaptive_tolerance = 1.5\n",
+    )
+    .unwrap_err();
+    assert!(err.to_string().starts_with("d.toml:3:22:"), "{err}");
+    // The same in a variable.
+    let err = config::load_env_from(vars(&[("POOLED_ACC25__DEF_FIXED_ADAPTIVE_BACKOFF", "0.5")]))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("POOLED_ACC25__DEF_FIXED_ADAPTIVE_BACKOFF"),
+        "{err}"
+    );
+    // A `[defaults]` parameter out of range is refused though no group is
+    // adaptive.
+    let err = config::load_str("d.toml", "[defaults]\nadaptive_smoothing = 1.5\n").unwrap_err();
+    assert!(err.to_string().starts_with("d.toml:2:22:"), "{err}");
+    // The first load stands.
+    assert_eq!(DEF_FIXED.settings().size, Some(6));
+    config::clear();
+}
