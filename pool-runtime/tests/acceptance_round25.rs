@@ -1415,3 +1415,161 @@ fn one_defaults_table_serves_every_kind_and_policy() {
     assert_eq!(DEF_FIXED.settings().size, Some(6));
     config::clear();
 }
+
+// ---------------------------------------------------------------------------
+// Odd values never panic: each is an error at its place.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn odd_values_in_a_file_and_variables_are_errors_at_their_place_never_panics() {
+    let _turn = config_turn();
+    let values: &[(&str, &str)] = &[
+        ("size", "1.5"),
+        ("size", "true"),
+        ("size", "-1"),
+        ("size", "18446744073709551616"),
+        ("size", "[1]"),
+        ("max_waiting", "\"NONE!\""),
+        ("max_waiting", "-3"),
+        ("admission_timeout", "5"),
+        ("admission_timeout", "\"\""),
+        ("admission_timeout", "\"99999999999999999999999s\""),
+        (
+            "admission_timeout",
+            "\"18446744073709551615s999999999999ns\"",
+        ),
+        ("admission_timeout", "\"-2s\""),
+        ("admission_timeout", "\"2 s\""),
+        ("sync_barging", "\"none please\""),
+        ("kind", "\"\""),
+        ("order", "1"),
+        ("executor", "{ a = 1 }"),
+        ("autoscale_interval", "\"1x\""),
+    ];
+    for (key, value) in values {
+        let text = format!("[groups.\"acc25::every_key\"]\n{key} = {value}\n");
+        let out = std::panic::catch_unwind(|| config::load_str("odd.toml", &text));
+        let err = match out {
+            Err(_) => panic!("`{key} = {value}` panicked the load"),
+            Ok(Ok(_)) => panic!("`{key} = {value}` was accepted"),
+            Ok(Err(err)) => err,
+        };
+        assert!(
+            err.to_string().starts_with("odd.toml:2:"),
+            "`{key} = {value}`: {err}"
+        );
+        let env_value = value.trim_matches('"');
+        let name = format!("POOLED_ACC25__EVERY_KEY_{}", key.to_uppercase());
+        let out =
+            std::panic::catch_unwind(|| config::load_env_from(vars(&[(name.as_str(), env_value)])));
+        match out {
+            Err(_) => panic!("{name}={env_value} panicked the load"),
+            Ok(Ok(_)) => {
+                // Some spellings are fine as a variable (no TOML quoting):
+                // then the value must have reached the settings checked.
+                assert!(EVERY_KEY.settings().check().is_ok(), "{name}={env_value}");
+                config::load_env_from(vars(&[])).unwrap();
+            }
+            Ok(Err(err)) => assert!(err.to_string().contains(&name), "{name}: {err}"),
+        }
+    }
+    let out = std::panic::catch_unwind(|| {
+        config::load_env_from(vars(&[("POOLED_ACC25__EVERY_KEY_SIZE", "")]))
+    });
+    assert!(out.is_ok(), "an empty variable panicked the load");
+    assert_eq!(EVERY_KEY.settings().size, Some(2));
+    config::clear();
+}
+
+/// `"none"` in `[defaults]` removes the declaration's bound too.
+#[test]
+fn none_in_the_defaults_table_removes_a_declared_bound() {
+    let _turn = config_turn();
+    config::load_str(
+        "n.toml",
+        "[defaults]\nadmission_timeout = \"none\"\nmax_waiting = \"none\"\n",
+    )
+    .unwrap();
+    let s = LAYERED.settings();
+    assert_eq!((s.max_waiting, s.admission_timeout), (None, None), "{s:?}");
+    config::clear();
+    let s = LAYERED.settings();
+    assert_eq!(s.max_waiting, Some(3));
+}
+
+/// Sync barging: "callers outside the queue count as waiting (a pause or a
+/// close leaves them waiting, as queued calls)".
+#[test]
+fn a_pause_or_a_close_leaves_a_barging_sync_caller_waiting() {
+    for close in [false, true] {
+        let pool = pool_runtime::Pool::builder()
+            .size(1)
+            .sync_barging(Duration::from_millis(300))
+            .build()
+            .unwrap();
+        let held = pool.try_acquire_owned(0).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let caller = {
+            let pool = pool.clone();
+            std::thread::spawn(move || {
+                let _ = tx.send(pool.run(|| 1));
+            })
+        };
+        until("the sync call waits", || pool.stats().waiting == 1);
+        if close {
+            pool.close();
+        } else {
+            pool.pause();
+        }
+        // Past the barging bound: into the queue, still waiting.
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(rx.try_recv().is_err(), "close={close}: turned away");
+        assert_eq!(pool.stats().waiting, 1);
+        if !close {
+            pool.resume();
+        }
+        drop(held);
+        assert_eq!(
+            rx.recv_timeout(WATCHDOG).expect("hung"),
+            Ok(1),
+            "close={close}"
+        );
+        caller.join().unwrap();
+        common::assert_accounted(&pool.stats());
+    }
+}
+
+static SETTINGS_KIND: Group = Group::new(
+    GroupSpec::new("acc25::settings_kind")
+        .size(2)
+        .order(pool_runtime::Order::Fifo),
+);
+register_group!(SETTINGS_KIND);
+
+/// `Group::settings`: "The settings in force: those applied to the running
+/// pool"; the running shared pool "keeps its kind, order, policy and
+/// executor until it restarts" (`Group::isolate`), and `groups()` lists
+/// the same settings.
+#[test]
+fn a_running_groups_settings_keep_its_kind_and_order_after_a_load_that_changes_them() {
+    let _turn = config_turn();
+    assert_eq!(SETTINGS_KIND.size(), 2);
+    config::load_str(
+        "s.toml",
+        "[groups.\"acc25::settings_kind\"]\nkind = \"autoscale\"\norder = \"lifo\"\nmin = 1\nmax = 6\nmax_waiting = 8\n",
+    )
+    .unwrap();
+    let s = SETTINGS_KIND.settings();
+    assert_eq!(s.kind, Kind::Fixed, "{s:?}");
+    assert_eq!(s.order, pool_runtime::Order::Fifo, "{s:?}");
+    assert_eq!(s.max_waiting, Some(8), "a limit is applied at once: {s:?}");
+    assert!(s.check().is_ok(), "{s:?}");
+    assert_eq!(SETTINGS_KIND.pool().kind(), Kind::Fixed);
+    assert_eq!(SETTINGS_KIND.pool().order(), pool_runtime::Order::Fifo);
+    let listed = pool_runtime::groups()
+        .into_iter()
+        .find(|g| g.name == "acc25::settings_kind")
+        .expect("listed");
+    assert_eq!(listed.settings, s);
+    config::clear();
+}
