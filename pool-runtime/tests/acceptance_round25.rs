@@ -1573,3 +1573,223 @@ fn a_running_groups_settings_keep_its_kind_and_order_after_a_load_that_changes_t
     assert_eq!(listed.settings, s);
     config::clear();
 }
+
+// ---------------------------------------------------------------------------
+// tracing (feature `tracing`): a capturing subscriber on this thread.
+// ---------------------------------------------------------------------------
+
+#[cfg(feature = "tracing")]
+mod traced {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Level, Subscriber};
+    use tracing_subscriber::layer::{Context as LayerContext, SubscriberExt};
+    use tracing_subscriber::registry::LookupSpan;
+    use tracing_subscriber::Layer;
+
+    type Fields = BTreeMap<String, String>;
+
+    #[derive(Clone, Debug)]
+    struct SpanSeen {
+        id: u64,
+        name: &'static str,
+        fields: Fields,
+    }
+
+    #[derive(Clone, Debug)]
+    struct EventSeen {
+        level: Level,
+        fields: Fields,
+        span: Option<u64>,
+    }
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<(Vec<SpanSeen>, Vec<EventSeen>)>>);
+
+    struct Text<'a>(&'a mut Fields);
+
+    impl Visit for Text<'_> {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            self.0.insert(field.name().to_owned(), format!("{value:?}"));
+        }
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.0.insert(field.name().to_owned(), value.to_owned());
+        }
+    }
+
+    impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
+        fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, _: LayerContext<'_, S>) {
+            let mut fields = Fields::new();
+            attrs.record(&mut Text(&mut fields));
+            self.0.lock().unwrap().0.push(SpanSeen {
+                id: id.into_u64(),
+                name: attrs.metadata().name(),
+                fields,
+            });
+        }
+        fn on_record(&self, id: &Id, values: &Record<'_>, _: LayerContext<'_, S>) {
+            let mut seen = self.0.lock().unwrap();
+            if let Some(span) = seen.0.iter_mut().rev().find(|s| s.id == id.into_u64()) {
+                values.record(&mut Text(&mut span.fields));
+            }
+        }
+        fn on_event(&self, event: &Event<'_>, ctx: LayerContext<'_, S>) {
+            let mut fields = Fields::new();
+            event.record(&mut Text(&mut fields));
+            let span = ctx.event_span(event).map(|s| s.id().into_u64());
+            self.0.lock().unwrap().1.push(EventSeen {
+                level: *event.metadata().level(),
+                fields,
+                span,
+            });
+        }
+    }
+
+    impl Capture {
+        fn run<T>(&self, f: impl FnOnce() -> T) -> T {
+            let subscriber = tracing_subscriber::registry().with(self.clone());
+            tracing::subscriber::with_default(subscriber, f)
+        }
+        fn calls_of(&self, pool: &str) -> Vec<SpanSeen> {
+            let seen = self.0.lock().unwrap();
+            seen.0
+                .iter()
+                .filter(|s| {
+                    s.name == "call" && s.fields.get("pool").map(String::as_str) == Some(pool)
+                })
+                .cloned()
+                .collect()
+        }
+        fn events(&self, message: &str, pool: &str) -> Vec<EventSeen> {
+            let seen = self.0.lock().unwrap();
+            seen.1
+                .iter()
+                .filter(|e| {
+                    e.fields.get("message").map(String::as_str) == Some(message)
+                        && e.fields.get("pool").map(String::as_str) == Some(pool)
+                })
+                .cloned()
+                .collect()
+        }
+    }
+
+    static TRACED: Group = Group::new(GroupSpec::new("acc25::traced").size(2));
+    register_group!(TRACED);
+
+    /// A reload's limit change is an INFO `limit changed` event with
+    /// `cause = reload`; a timeout it loaded rejects a call whose span ends
+    /// `rejected` with a `call rejected` event (`reason = timed_out`) inside
+    /// it; a plain call's span has every documented field.
+    #[test]
+    fn reloads_and_their_timeouts_are_traced_with_the_documented_fields() {
+        let _turn = config_turn();
+        let capture = Capture::default();
+        capture.run(|| {
+            assert_eq!(TRACED.run(|| 1), Ok(1));
+            config::load_str(
+                "t.toml",
+                "[groups.\"acc25::traced\"]\nsize = 1\nadmission_timeout = \"100ms\"\n",
+            )
+            .unwrap();
+            let held = TRACED.pool().try_acquire_owned(0).unwrap();
+            assert_eq!(TRACED.run(|| 2), Err(Rejected::TimedOut));
+            drop(held);
+        });
+        let changes = capture.events("limit changed", "acc25::traced");
+        let reload = changes
+            .iter()
+            .find(|e| e.fields.get("cause").map(String::as_str) == Some("reload"))
+            .unwrap_or_else(|| panic!("no reload limit change: {changes:?}"));
+        assert_eq!(reload.level, Level::INFO);
+        assert_eq!(
+            reload.fields.get("from").map(String::as_str),
+            Some("2"),
+            "{reload:?}"
+        );
+        assert_eq!(
+            reload.fields.get("to").map(String::as_str),
+            Some("1"),
+            "{reload:?}"
+        );
+
+        let calls = capture.calls_of("acc25::traced");
+        let runs: Vec<_> = calls
+            .iter()
+            .filter(|s| s.fields.get("call").map(String::as_str) == Some("run"))
+            .collect();
+        assert_eq!(runs.len(), 2, "{calls:?}");
+        let first = &runs[0].fields;
+        // (`nested` is recorded "`true` if it ran under its parent's slot".)
+        for field in ["pool", "call", "weight", "wait_us", "outcome"] {
+            assert!(first.contains_key(field), "no `{field}` in {first:?}");
+        }
+        assert_eq!(first.get("outcome").map(String::as_str), Some("completed"));
+        assert_ne!(first.get("nested").map(String::as_str), Some("true"));
+        assert_eq!(first.get("wait_us").map(String::as_str), Some("0"));
+        let second = runs[1];
+        assert_eq!(
+            second.fields.get("outcome").map(String::as_str),
+            Some("rejected"),
+            "{second:?}"
+        );
+        let rejected = capture.events("call rejected", "acc25::traced");
+        assert_eq!(rejected.len(), 1, "{rejected:?}");
+        assert_eq!(rejected[0].level, Level::DEBUG);
+        assert_eq!(
+            rejected[0].fields.get("reason").map(String::as_str),
+            Some("timed_out")
+        );
+        assert_eq!(rejected[0].span, Some(second.id), "inside the call's span");
+        let permits: Vec<_> = calls
+            .iter()
+            .filter(|s| s.fields.get("call").map(String::as_str) == Some("permit"))
+            .collect();
+        assert_eq!(permits.len(), 1, "{calls:?}");
+        config::clear();
+    }
+
+    /// A tower layer in reject mode: the shed call is a rejected call with
+    /// `reason = full`.
+    #[cfg(feature = "tower")]
+    #[test]
+    fn a_call_shed_by_the_tower_layer_is_traced_as_rejected_full() {
+        use pool_runtime::tower::{BoxError, PooledLayer};
+        use tower::{service_fn, Layer, ServiceExt};
+        let pool = pool_runtime::Pool::builder()
+            .name("acc25::traced_tower")
+            .size(1)
+            .build()
+            .unwrap();
+        let capture = Capture::default();
+        capture.run(|| {
+            let held = pool.try_acquire_owned(0).unwrap();
+            let service = PooledLayer::pool(pool.clone())
+                .reject()
+                .layer(service_fn(|n: u32| async move { Ok::<_, BoxError>(n) }));
+            let err = futures::executor::block_on(service.clone().oneshot(1)).unwrap_err();
+            assert_eq!(err.downcast_ref::<Rejected>(), Some(&Rejected::Full));
+            drop(held);
+            assert_eq!(futures::executor::block_on(service.oneshot(2)).unwrap(), 2);
+        });
+        let rejected = capture.events("call rejected", "acc25::traced_tower");
+        assert_eq!(rejected.len(), 1, "{rejected:?}");
+        assert_eq!(
+            rejected[0].fields.get("reason").map(String::as_str),
+            Some("full")
+        );
+        let outcomes: Vec<_> = capture
+            .calls_of("acc25::traced_tower")
+            .into_iter()
+            .map(|s| s.fields.get("outcome").cloned().unwrap_or_default())
+            .collect();
+        assert!(outcomes.contains(&"rejected".to_owned()), "{outcomes:?}");
+        assert_eq!(
+            outcomes.iter().filter(|o| *o == "completed").count(),
+            2,
+            "the held permit and the served call: {outcomes:?}"
+        );
+    }
+}
