@@ -1793,3 +1793,63 @@ mod traced {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// Counts belong to a kind: bounds given where the group is fixed are refused
+// where they are given, even if a stronger layer makes it autoscaled.
+// ---------------------------------------------------------------------------
+
+static KIND_COUNTS: Group = Group::new(
+    GroupSpec::new("acc25::kind_counts")
+        .kind(Kind::Autoscale)
+        .min(1)
+        .max(8)
+        .size(2),
+);
+register_group!(KIND_COUNTS);
+
+#[test]
+fn bounds_given_where_a_group_is_fixed_are_refused_there_and_counts_come_back_with_their_kind() {
+    let _turn = config_turn();
+    // Fixed by its table, then autoscaled again by the environment: the
+    // declared autoscaled counts come back.
+    config::load_str(
+        "k.toml",
+        "[groups.\"acc25::kind_counts\"]\nkind = \"fixed\"\nsize = 5\n",
+    )
+    .unwrap();
+    let s = KIND_COUNTS.settings();
+    assert_eq!((s.kind, s.size), (Kind::Fixed, Some(5)), "{s:?}");
+    config::load_env_from(vars(&[("POOLED_ACC25__KIND_COUNTS_KIND", "autoscale")])).unwrap();
+    let s = KIND_COUNTS.settings();
+    assert_eq!(s.kind, Kind::Autoscale);
+    assert_eq!((s.size, s.min, s.max), (Some(2), Some(1), Some(8)), "{s:?}");
+    // Bounds in the fixed table: refused at the bound, though the
+    // environment makes the group autoscaled.
+    let err = config::load_str(
+        "k.toml",
+        "[groups.\"acc25::kind_counts\"]\nkind = \"fixed\"\nsize = 5\nmax = 6\n",
+    )
+    .unwrap_err();
+    assert!(err.to_string().starts_with("k.toml:4:7:"), "{err}");
+    // In the environment, where the file made it fixed.
+    config::load_env_from(vars(&[])).unwrap();
+    let err = config::load_env_from(vars(&[("POOLED_ACC25__KIND_COUNTS_MIN", "2")])).unwrap_err();
+    assert!(
+        err.to_string().contains("POOLED_ACC25__KIND_COUNTS_MIN"),
+        "{err}"
+    );
+    // Next to `kind = "autoscale"` in the same layer: fine.
+    config::load_env_from(vars(&[
+        ("POOLED_ACC25__KIND_COUNTS_KIND", "autoscale"),
+        ("POOLED_ACC25__KIND_COUNTS_MIN", "2"),
+    ]))
+    .unwrap();
+    let s = KIND_COUNTS.settings();
+    assert_eq!(
+        (s.kind, s.min, s.max),
+        (Kind::Autoscale, Some(2), Some(8)),
+        "{s:?}"
+    );
+    config::clear();
+}
