@@ -1853,3 +1853,67 @@ fn bounds_given_where_a_group_is_fixed_are_refused_there_and_counts_come_back_wi
     );
     config::clear();
 }
+
+// ---------------------------------------------------------------------------
+// `config::watch`.
+// ---------------------------------------------------------------------------
+
+static WATCHED: Group = Group::new(GroupSpec::new("acc25::watched").size(2));
+register_group!(WATCHED);
+
+/// A file briefly gone is "an error passed once, not every `every`; the next
+/// readable content is loaded and passed on even if it is what was loaded
+/// before (a `Report` with no change)"; a panic in `on_reload` is caught and
+/// the watch goes on; an `every` of zero is an error; after the guard drops
+/// nothing is reloaded.
+#[test]
+fn a_watched_file_gone_for_a_while_is_one_error_and_its_return_is_reloaded() {
+    let _turn = config_turn();
+    common::quiet_planned_panics();
+    let path = std::env::temp_dir().join(format!("pooled-acc25-watch-{}.toml", std::process::id()));
+    let good = "[groups.\"acc25::watched\"]\nsize = 4\n";
+    std::fs::write(&path, good).unwrap();
+    assert!(config::watch(&path, Duration::ZERO, |_| {}).is_err());
+    let (tx, rx) = mpsc::channel();
+    let armed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watch = {
+        let armed = armed.clone();
+        config::watch(&path, Duration::from_millis(5), move |outcome| {
+            let _ = tx.send(outcome.map(|report| report.is_empty()));
+            if armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                panic!("planned panic in on_reload");
+            }
+        })
+        .unwrap()
+    };
+    assert_eq!(WATCHED.size(), 4);
+    std::fs::remove_file(&path).unwrap();
+    let gone = rx
+        .recv_timeout(WATCHDOG)
+        .expect("no error for the missing file");
+    assert!(gone.is_err(), "{gone:?}");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        rx.try_recv().is_err(),
+        "the missing file was reported more than once"
+    );
+    assert_eq!(WATCHED.size(), 4, "a missing file changes nothing");
+    // The same content back: passed on as a report with no change (and the
+    // callback panics on it).
+    armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    std::fs::write(&path, good).unwrap();
+    assert_eq!(
+        rx.recv_timeout(WATCHDOG).expect("the file's return"),
+        Ok(true)
+    );
+    // The watch went on after the panic.
+    std::fs::write(&path, "[groups.\"acc25::watched\"]\nsize = 3\n").unwrap();
+    assert_eq!(rx.recv_timeout(WATCHDOG).expect("a change"), Ok(false));
+    assert_eq!(WATCHED.size(), 3);
+    drop(watch);
+    std::fs::write(&path, "[groups.\"acc25::watched\"]\nsize = 7\n").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(WATCHED.size(), 3, "no reload after the guard dropped");
+    let _ = std::fs::remove_file(&path);
+    config::clear();
+}
