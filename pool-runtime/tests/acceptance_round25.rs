@@ -1917,3 +1917,58 @@ fn a_watched_file_gone_for_a_while_is_one_error_and_its_return_is_reloaded() {
     let _ = std::fs::remove_file(&path);
     config::clear();
 }
+
+// ---------------------------------------------------------------------------
+// Streams through a group reloaded live (feature `stream`): "The bound
+// follows the pool ... after a scale-up it pulls more at its next poll".
+// ---------------------------------------------------------------------------
+
+#[cfg(feature = "stream")]
+static STREAMED: Group = Group::new(GroupSpec::new("acc25::streamed").size(1));
+#[cfg(feature = "stream")]
+register_group!(STREAMED);
+
+#[cfg(feature = "stream")]
+#[test]
+fn a_stream_through_a_group_follows_a_reload_that_grows_it() {
+    use futures::StreamExt;
+    use pool_runtime::PooledStreamExt;
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    let _turn = config_turn();
+    let alive = Meter::default();
+    let running = Meter::default();
+    let gate = std::sync::Arc::new(AtomicBool::new(false));
+    let rt = common::runtime();
+    let items = {
+        let (alive, running, gate) = (alive.clone(), running.clone(), gate.clone());
+        futures::stream::iter(0..30u32).map(move |i| {
+            let held = alive.enter(); // pulled: alive until the item ends
+            let (running, gate) = (running.clone(), gate.clone());
+            async move {
+                let _held = held;
+                let _in = running.enter();
+                while !gate.load(SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                i
+            }
+        })
+    };
+    let task = rt.spawn(async move { items.pooled_ordered(&STREAMED).collect::<Vec<_>>().await });
+    until("one running", || running.now() == 1);
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(alive.max() <= 2, "pulled {} at size 1", alive.max());
+    config::load_str("s.toml", "[groups.\"acc25::streamed\"]\nsize = 3\n").unwrap();
+    until("three running after the reload", || running.now() == 3);
+    until("the adapter pulled up to twice the new size", || {
+        alive.now() == 6
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(alive.now(), 6);
+    gate.store(true, SeqCst);
+    let out = within(WATCHDOG, move || rt.block_on(task).unwrap());
+    assert_eq!(out, (0..30).map(Ok).collect::<Vec<_>>());
+    assert!(running.max() <= 3, "peak {}", running.max());
+    assert!(alive.max() <= 6, "held {}", alive.max());
+    config::clear();
+}
