@@ -1972,3 +1972,68 @@ fn a_stream_through_a_group_follows_a_reload_that_grows_it() {
     assert!(alive.max() <= 6, "held {}", alive.max());
     config::clear();
 }
+
+// ---------------------------------------------------------------------------
+// The first use reads `POOLED_CONFIG` and the variables: errors "are
+// reported once ... on stderr — and the attribute values stand"; a variable
+// not ending in a setting's name is ignored with a warning.
+// ---------------------------------------------------------------------------
+
+#[test]
+fn a_bad_file_at_first_use_is_reported_once_and_the_declarations_stand() {
+    const NAME: &str = "a_bad_file_at_first_use_is_reported_once_and_the_declarations_stand";
+    let path = std::env::temp_dir().join(format!("pooled-acc25-first-{}.toml", std::process::id()));
+    if !common::is_child_process() {
+        std::fs::write(
+            &path,
+            "[groups.\"acc25::from_env\"]\nsize = 4\norder = \"sideways\"\n",
+        )
+        .unwrap();
+    }
+    let shown = path.display().to_string();
+    let stderr = common::in_child_process(
+        NAME,
+        &[
+            (b"POOLED_CONFIG", shown.as_bytes()),
+            (b"POOLED_ACC25__FROM_ENV_MAX_WAITING", b"7"),
+            (b"POOLED_DB_URL", b"postgres://elsewhere"),
+        ],
+        || {
+            assert_eq!(FROM_ENV.size(), 2, "the declaration stands");
+            assert_eq!(FROM_ENV.pool().max_waiting(), None, "all or nothing");
+            assert_eq!(WATCHED.size(), 2);
+            assert_eq!(FROM_ENV.run(|| 1), Ok(1));
+            assert_eq!(KEPT.run(|| 2), Ok(2));
+        },
+    );
+    if common::is_child_process() {
+        return;
+    }
+    let _ = std::fs::remove_file(&path);
+    let at = format!("{shown}:3:9");
+    assert_eq!(
+        stderr.matches(&at).count(),
+        1,
+        "the error at {at} once on stderr:\n{stderr}"
+    );
+}
+
+#[test]
+fn a_variable_not_ending_in_a_setting_is_ignored_with_a_warning_at_first_use() {
+    const NAME: &str = "a_variable_not_ending_in_a_setting_is_ignored_with_a_warning_at_first_use";
+    let stderr = common::in_child_process(
+        NAME,
+        &[
+            (b"POOLED_DB_URL", b"postgres://elsewhere"),
+            (b"POOLED_ACC25__FROM_ENV_SIZE", b"5"),
+        ],
+        || {
+            assert_eq!(FROM_ENV.size(), 5, "the good variable applies");
+            assert_eq!(WATCHED.size(), 2);
+        },
+    );
+    if common::is_child_process() {
+        return;
+    }
+    assert!(stderr.contains("POOLED_DB_URL"), "no warning:\n{stderr}");
+}
