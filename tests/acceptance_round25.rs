@@ -232,3 +232,90 @@ fn loaded_bounds_turn_away_result_functions_and_never_the_others() {
     assert_eq!(stats.rejected_for(pooled::Rejected::Full), 1);
     pooled::config::clear();
 }
+
+// ---------------------------------------------------------------------------
+// "every parameter bound to a name (`self` too) goes into the call whole,
+// used or not, and is dropped there when the body ends, holding the slot"
+// (`pool-macros/src/lib.rs`, "What the attribute expands to").
+// ---------------------------------------------------------------------------
+
+#[pooled::group(size = 1)]
+struct Probed;
+
+/// Records, as it is dropped, whether a slot of `Probed` is held.
+struct Probe(
+    &'static str,
+    std::sync::Arc<std::sync::Mutex<Vec<(&'static str, usize)>>>,
+);
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        let running = Probed::POOL.stats().running;
+        self.1.lock().unwrap().push((self.0, running));
+    }
+}
+
+#[pooled::pooled(group = Probed)]
+fn probed_sync(_unused: Probe, mut used: Vec<u32>) -> usize {
+    used.push(1);
+    used.len()
+}
+
+#[pooled::pooled(group = Probed)]
+async fn probed_async(_unused: Probe, label: &str) -> usize {
+    label.len()
+}
+
+#[pooled::pooled(group = Probed, blocking)]
+fn probed_blocking(_unused: Probe) -> u8 {
+    7
+}
+
+struct Holder(Probe);
+
+impl Holder {
+    #[pooled::pooled(group = Probed)]
+    fn consume(self) -> u8 {
+        1
+    }
+
+    #[pooled::pooled(group = Probed)]
+    async fn consume_async(self) -> u8 {
+        2
+    }
+
+    #[pooled::pooled(group = Probed)]
+    async fn name_of<'a>(&'a self, names: &'a [String]) -> &'a str {
+        &names[usize::from(self.0 .0.len() > 100)]
+    }
+}
+
+#[test]
+fn named_parameters_and_self_are_dropped_inside_the_call_holding_the_slot() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let probe = |label| Probe(label, seen.clone());
+    assert_eq!(probed_sync(probe("sync"), vec![1, 2]), 3);
+    let rt = common::multi_thread();
+    assert_eq!(rt.block_on(probed_async(probe("async"), "abcd")), 4);
+    assert_eq!(rt.block_on(probed_blocking(probe("blocking"))), 7);
+    assert_eq!(Holder(probe("self")).consume(), 1);
+    assert_eq!(rt.block_on(Holder(probe("async self")).consume_async()), 2);
+    let names = vec!["first".to_owned(), "second".to_owned()];
+    let holder = Holder(probe("borrowed"));
+    assert_eq!(rt.block_on(holder.name_of(&names)), "first");
+    drop(holder);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        vec![
+            ("sync", 1),
+            ("async", 1),
+            ("blocking", 1),
+            ("self", 1),
+            ("async self", 1),
+            ("borrowed", 0),
+        ],
+        "(label, slots held as it was dropped)"
+    );
+    assert_eq!(Probed::POOL.stats().running, 0);
+}
