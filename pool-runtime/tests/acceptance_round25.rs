@@ -2037,3 +2037,71 @@ fn a_variable_not_ending_in_a_setting_is_ignored_with_a_warning_at_first_use() {
     }
     assert!(stderr.contains("POOLED_DB_URL"), "no warning:\n{stderr}");
 }
+
+// ---------------------------------------------------------------------------
+// A load racing a group's first use: "a load stored meanwhile is applied to
+// the new pool once published" (README, lock order).
+// ---------------------------------------------------------------------------
+
+macro_rules! race_groups {
+    ($($g:ident = $name:literal),* $(,)?) => {
+        $(
+            static $g: Group = Group::new(GroupSpec::new($name).size(2));
+            register_group!($g);
+        )*
+        static RACE_GROUPS: &[(&Group, &str)] = &[$((&$g, $name)),*];
+    };
+}
+
+race_groups!(
+    RACE_0 = "acc25::race_0",
+    RACE_1 = "acc25::race_1",
+    RACE_2 = "acc25::race_2",
+    RACE_3 = "acc25::race_3",
+    RACE_4 = "acc25::race_4",
+    RACE_5 = "acc25::race_5",
+    RACE_6 = "acc25::race_6",
+    RACE_7 = "acc25::race_7",
+    RACE_8 = "acc25::race_8",
+    RACE_9 = "acc25::race_9",
+    RACE_10 = "acc25::race_10",
+    RACE_11 = "acc25::race_11",
+    RACE_12 = "acc25::race_12",
+    RACE_13 = "acc25::race_13",
+    RACE_14 = "acc25::race_14",
+    RACE_15 = "acc25::race_15",
+    RACE_16 = "acc25::race_16",
+    RACE_17 = "acc25::race_17",
+    RACE_18 = "acc25::race_18",
+    RACE_19 = "acc25::race_19",
+);
+
+#[test]
+fn a_load_racing_a_groups_first_use_is_never_lost() {
+    let _turn = config_turn();
+    within(WATCHDOG, || {
+        let mut text = String::new();
+        for (i, (group, name)) in RACE_GROUPS.iter().enumerate() {
+            text.push_str(&format!(
+                "[groups.\"{name}\"]\nsize = 5\nmax_waiting = {}\n",
+                10 + i
+            ));
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+            let user = {
+                let barrier = barrier.clone();
+                let group: &'static Group = group;
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    group.run(|| ()).unwrap();
+                })
+            };
+            barrier.wait();
+            config::load_str("race.toml", &text).unwrap();
+            user.join().unwrap();
+            assert_eq!(group.size(), 5, "{name}: the load was lost");
+            assert_eq!(group.pool().max_waiting(), Some(10 + i), "{name}");
+            assert_eq!(group.settings().size, Some(5), "{name}");
+        }
+    });
+    config::clear();
+}
