@@ -2105,3 +2105,37 @@ fn a_load_racing_a_groups_first_use_is_never_lost() {
     });
     config::clear();
 }
+
+// ---------------------------------------------------------------------------
+// Variable names: a group whose mangled name is another's plus a setting's.
+// ---------------------------------------------------------------------------
+
+static SVC: Group = Group::new(GroupSpec::new("acc25::svc").size(2));
+register_group!(SVC);
+static SVC_SIZE: Group = Group::new(GroupSpec::new("acc25::svc_size").size(2));
+register_group!(SVC_SIZE);
+static SVC_DOTTED: Group = Group::new(GroupSpec::new("acc25::svc.v2-beta").size(2));
+register_group!(SVC_DOTTED);
+
+#[test]
+fn variables_of_groups_whose_names_overlap_a_settings_reach_the_right_group() {
+    let _turn = config_turn();
+    assert_eq!(config::mangle("acc25::svc.v2-beta"), "ACC25__SVC_V2_BETA");
+    config::load_env_from(vars(&[
+        ("POOLED_ACC25__SVC_SIZE", "4"),
+        ("POOLED_ACC25__SVC_SIZE_SIZE", "6"),
+        ("POOLED_ACC25__SVC_MAX_WAITING", "9"),
+        ("POOLED_ACC25__SVC_SIZE_MAX_WAITING", "3"),
+        ("POOLED_ACC25__SVC_V2_BETA_SIZE", "7"),
+    ]))
+    .unwrap();
+    let (svc, svc_size) = (SVC.settings(), SVC_SIZE.settings());
+    assert_eq!((svc.size, svc.max_waiting), (Some(4), Some(9)), "{svc:?}");
+    assert_eq!(
+        (svc_size.size, svc_size.max_waiting),
+        (Some(6), Some(3)),
+        "{svc_size:?}"
+    );
+    assert_eq!(SVC_DOTTED.settings().size, Some(7));
+    config::clear();
+}
