@@ -2139,3 +2139,120 @@ fn variables_of_groups_whose_names_overlap_a_settings_reach_the_right_group() {
     assert_eq!(SVC_DOTTED.settings().size, Some(7));
     config::clear();
 }
+
+// ---------------------------------------------------------------------------
+// The ceiling lowered and lifted by reloads while calls run and wait.
+// ---------------------------------------------------------------------------
+
+static CEIL_LEFT: Group = Group::new(GroupSpec::new("acc25::ceil_left").size(4));
+register_group!(CEIL_LEFT);
+static CEIL_RIGHT: Group = Group::new(GroupSpec::new("acc25::ceil_right").size(4));
+register_group!(CEIL_RIGHT);
+
+#[test]
+fn a_lowered_ceiling_lets_running_calls_finish_and_a_lifted_one_releases_its_waiters() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+    let _turn = config_turn();
+    config::load_str("c.toml", "ceiling = 4\n").unwrap();
+    let meter = Meter::default();
+    let gate = std::sync::Arc::new(AtomicBool::new(false));
+    let lowered = std::sync::Arc::new(AtomicBool::new(false));
+    let late_peak = std::sync::Arc::new(AtomicUsize::new(0));
+    let spawn = |group: &'static Group| {
+        let (meter, gate, lowered, late_peak) = (
+            meter.clone(),
+            gate.clone(),
+            lowered.clone(),
+            late_peak.clone(),
+        );
+        std::thread::spawn(move || {
+            group
+                .run(|| {
+                    let _in = meter.enter();
+                    if lowered.load(SeqCst) {
+                        late_peak.fetch_max(meter.now(), SeqCst);
+                    }
+                    while !gate.load(SeqCst) {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    std::thread::sleep(Duration::from_millis(3));
+                })
+                .unwrap();
+        })
+    };
+    let mut threads: Vec<_> = (0..4).map(|_| spawn(&CEIL_LEFT)).collect();
+    threads.extend((0..4).map(|_| spawn(&CEIL_RIGHT)));
+    until("four running, four waiting for the ceiling", || {
+        meter.now() == 4 && pool_runtime::ceiling::stats().unwrap().waiting == 4
+    });
+    config::load_str("c.toml", "ceiling = 2\n").unwrap();
+    lowered.store(true, SeqCst);
+    std::thread::sleep(Duration::from_millis(30));
+    assert_eq!(meter.now(), 4, "running calls are not interrupted");
+    gate.store(true, SeqCst);
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(meter.done(), 8);
+    let late = late_peak.load(SeqCst);
+    assert!(
+        (1..=2).contains(&late),
+        "a call admitted under the lowered ceiling saw {late} running"
+    );
+
+    // Lifted while calls wait for it: they are let through.
+    config::load_str("c.toml", "ceiling = 1\n").unwrap();
+    let held = CEIL_LEFT.try_acquire_owned(0).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let waiters: Vec<_> = (0..3)
+        .map(|i| {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let _ = tx.send(CEIL_RIGHT.run(|| i));
+            })
+        })
+        .collect();
+    until("three waiting for the ceiling", || {
+        pool_runtime::ceiling::stats().unwrap().waiting == 3
+    });
+    config::load_str("c.toml", "").unwrap();
+    assert_eq!(pool_runtime::ceiling::limit(), None);
+    let mut got: Vec<u32> = (0..3)
+        .map(|_| {
+            rx.recv_timeout(WATCHDOG)
+                .expect("a waiter of a lifted ceiling hung")
+                .unwrap()
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, vec![0, 1, 2]);
+    drop(held);
+    for t in waiters {
+        t.join().unwrap();
+    }
+    // Set again: it gates calls from then on.
+    config::load_str("c.toml", "ceiling = 1\n").unwrap();
+    assert_eq!(pool_runtime::ceiling::stats().unwrap().running, 0);
+    let peak = Meter::default();
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            let peak = peak.clone();
+            let group: &'static Group = if i % 2 == 0 { &CEIL_LEFT } else { &CEIL_RIGHT };
+            std::thread::spawn(move || {
+                for _ in 0..10 {
+                    group
+                        .run(|| {
+                            let _in = peak.enter();
+                            std::thread::yield_now();
+                        })
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(peak.max(), 1, "the ceiling of 1 set again");
+    config::clear();
+}
