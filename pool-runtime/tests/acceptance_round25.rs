@@ -2371,3 +2371,50 @@ fn a_reports_changes_name_the_keys_of_the_file() {
     assert_eq!(settings(&report), ["adaptive_tolerance"], "{report}");
     config::clear();
 }
+
+/// "Every value, wherever it is written (a `[defaults]` table's too,
+/// whether or not it reaches a group), is checked against the builder's own
+/// bounds" (README, Configuration).
+#[test]
+fn every_bad_value_in_the_defaults_table_is_refused_at_its_place() {
+    let _turn = config_turn();
+    for line in [
+        "size = 0",
+        "size = 1073741824",
+        "max = 0",
+        "min = 1073741824",
+        "max_waiting = 1073741824",
+        "autoscale_window = 0",
+        "autoscale_window = 4097",
+        "autoscale_interval = \"0s\"",
+        "sync_barging = \"fast\"",
+        "executor = \"threads\"",
+        "policy = \"fast\"",
+        "order = \"random\"",
+        "adaptive_window_samples = 0",
+        "adaptive_window_samples = 10001",
+        "adaptive_tolerance = 0.9",
+        "adaptive_backoff = 1.5",
+        "adaptive_drop_tolerance = -0.1",
+        "adaptive_smoothing = nan",
+    ] {
+        let text = format!("ceiling = 9\n[defaults]\n{line}\n");
+        let out = std::panic::catch_unwind(|| config::load_str("defaults.toml", &text));
+        let err = match out {
+            Err(_) => panic!("`{line}` panicked"),
+            Ok(Ok(report)) => panic!("`{line}` in [defaults] was accepted: {report}"),
+            Ok(Err(err)) => err,
+        };
+        let column = line.find('=').unwrap() + 3;
+        assert!(
+            err.to_string()
+                .starts_with(&format!("defaults.toml:3:{column}:")),
+            "`{line}`: {err}"
+        );
+        assert_eq!(
+            pool_runtime::ceiling::limit(),
+            None,
+            "`{line}`: all or nothing"
+        );
+    }
+}
