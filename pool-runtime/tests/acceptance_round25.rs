@@ -2418,3 +2418,44 @@ fn every_bad_value_in_the_defaults_table_is_refused_at_its_place() {
         );
     }
 }
+
+/// Isolation covers "Everything that goes through `Group::pool`": a tower
+/// layer over the group, built before the guard, serves the test's calls
+/// from its instance; the shared pool never sees them.
+#[cfg(all(feature = "tower", feature = "test-util"))]
+static ISOLATED_TOWER: Group = Group::new(GroupSpec::new("acc25::isolated_tower").size(1));
+#[cfg(all(feature = "tower", feature = "test-util"))]
+register_group!(ISOLATED_TOWER);
+
+#[cfg(all(feature = "tower", feature = "test-util"))]
+#[test]
+fn a_tower_layer_over_an_isolated_group_uses_the_tests_instance() {
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use tower::{service_fn, Layer, ServiceExt};
+    let service = PooledLayer::group(&ISOLATED_TOWER)
+        .layer(service_fn(|n: u32| async move { Ok::<_, BoxError>(n) }));
+    let shared_before = ISOLATED_TOWER.stats().submitted();
+    let rt = common::runtime();
+    rt.block_on(async {
+        let _mine = ISOLATED_TOWER.isolate();
+        ISOLATED_TOWER.pause();
+        let err = service.clone().oneshot(1).await.unwrap_err();
+        assert_eq!(err.downcast_ref::<Rejected>(), Some(&Rejected::Paused));
+        ISOLATED_TOWER.resume();
+        let spawned = tokio::spawn(service.clone().oneshot(2));
+        assert_eq!(spawned.await.unwrap().unwrap(), 2);
+        assert_eq!(
+            ISOLATED_TOWER.stats().submitted(),
+            2,
+            "the instance saw both"
+        );
+    });
+    assert!(!ISOLATED_TOWER.is_paused());
+    assert_eq!(
+        ISOLATED_TOWER.stats().submitted(),
+        shared_before,
+        "the shared pool saw none of the test's calls"
+    );
+    assert_eq!(futures::executor::block_on(service.oneshot(3)).unwrap(), 3);
+    assert_eq!(ISOLATED_TOWER.stats().submitted(), shared_before + 1);
+}
