@@ -2459,3 +2459,45 @@ fn a_tower_layer_over_an_isolated_group_uses_the_tests_instance() {
     assert_eq!(futures::executor::block_on(service.oneshot(3)).unwrap(), 3);
     assert_eq!(ISOLATED_TOWER.stats().submitted(), shared_before + 1);
 }
+
+static MANUAL_SCALE: Group = Group::new(
+    GroupSpec::new("acc25::manual_scale")
+        .kind(Kind::Autoscale)
+        .min(1)
+        .max(6)
+        .size(2),
+);
+register_group!(MANUAL_SCALE);
+
+/// "a reload changes a running pool's size only when the configured size
+/// itself changed, so it does not undo a manual `scale` it has nothing new
+/// to say about"; bounds a reload changes clamp it.
+#[test]
+fn a_manual_resize_of_an_autoscaled_group_survives_reloads_that_do_not_touch_its_counts() {
+    let _turn = config_turn();
+    assert_eq!(MANUAL_SCALE.size(), 2);
+    assert_eq!(MANUAL_SCALE.resize(5), 5);
+    config::load_str(
+        "m.toml",
+        "[groups.\"acc25::manual_scale\"]\nmax_waiting = 3\nadmission_timeout = \"1s\"\n",
+    )
+    .unwrap();
+    assert_eq!(MANUAL_SCALE.size(), 5, "nothing new about its counts");
+    config::load_str(
+        "m.toml",
+        "[groups.\"acc25::manual_scale\"]\nmax_waiting = 3\nmax = 4\n",
+    )
+    .unwrap();
+    assert_eq!(MANUAL_SCALE.pool().bounds(), (1, 4));
+    assert_eq!(MANUAL_SCALE.size(), 4, "clamped into the new bounds");
+    assert_eq!(MANUAL_SCALE.scale(-1), 3);
+    config::load_str(
+        "m.toml",
+        "[groups.\"acc25::manual_scale\"]\nmax_waiting = 3\nmax = 4\nsync_barging = \"1ms\"\n",
+    )
+    .unwrap();
+    assert_eq!(MANUAL_SCALE.size(), 3);
+    config::clear();
+    assert_eq!(MANUAL_SCALE.pool().bounds(), (1, 6));
+    assert_eq!(MANUAL_SCALE.size(), 3, "wider bounds leave the size alone");
+}
