@@ -2501,3 +2501,43 @@ fn a_manual_resize_of_an_autoscaled_group_survives_reloads_that_do_not_touch_its
     assert_eq!(MANUAL_SCALE.pool().bounds(), (1, 6));
     assert_eq!(MANUAL_SCALE.size(), 3, "wider bounds leave the size alone");
 }
+
+/// Duration literals: "whole numbers with a unit, possibly several:
+/// `"250us"`, `"500ms"`, `"2s"`, `"1m"`, `"1m30s"` (units `h`, `m`, `s`,
+/// `ms`, `us`, `ns`)", the same in a file and a variable.
+#[test]
+fn every_documented_duration_spelling_reads_the_same_in_a_file_and_a_variable() {
+    let _turn = config_turn();
+    let cases = [
+        ("250us", Duration::from_micros(250)),
+        ("500ms", Duration::from_millis(500)),
+        ("2s", Duration::from_secs(2)),
+        ("1m", Duration::from_secs(60)),
+        ("1m30s", Duration::from_secs(90)),
+        ("2h", Duration::from_secs(7200)),
+        ("750ns", Duration::from_nanos(750)),
+        ("1h1m1s1ms1us1ns", Duration::new(3661, 1_001_001)),
+    ];
+    for (text, want) in cases {
+        config::load_str(
+            "d.toml",
+            &format!("[groups.\"acc25::every_key\"]\nadmission_timeout = \"{text}\"\n"),
+        )
+        .unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(
+            EVERY_KEY.settings().admission_timeout,
+            Some(want),
+            "file: {text}"
+        );
+        config::load_str("d.toml", "").unwrap();
+        config::load_env_from(vars(&[("POOLED_ACC25__EVERY_KEY_ADMISSION_TIMEOUT", text)]))
+            .unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(
+            EVERY_KEY.settings().admission_timeout,
+            Some(want),
+            "variable: {text}"
+        );
+        config::load_env_from(vars(&[])).unwrap();
+    }
+    config::clear();
+}
