@@ -2541,3 +2541,34 @@ fn every_documented_duration_spelling_reads_the_same_in_a_file_and_a_variable() 
     }
     config::clear();
 }
+
+/// "`min`/`max` on a fixed group [are refused] with a message naming the
+/// group", at the bound's place, in a file and a variable.
+#[test]
+fn bounds_on_a_fixed_group_are_refused_naming_the_group() {
+    let _turn = config_turn();
+    for key in ["min", "max"] {
+        let err = config::load_str(
+            "f.toml",
+            &format!("[groups.\"acc25::every_key\"]\n{key} = 2\n"),
+        )
+        .unwrap_err();
+        let shown = err.to_string();
+        assert!(
+            shown.starts_with(&format!("f.toml:2:{}:", key.len() + 4)),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("acc25::every_key"),
+            "the group is not named: {shown}"
+        );
+        let name = format!("POOLED_ACC25__EVERY_KEY_{}", key.to_uppercase());
+        let err = config::load_env_from(vars(&[(name.as_str(), "2")])).unwrap_err();
+        let shown = err.to_string();
+        assert!(shown.contains(&name), "{shown}");
+        assert!(
+            shown.contains("acc25::every_key"),
+            "the group is not named: {shown}"
+        );
+    }
+}
