@@ -2572,3 +2572,48 @@ fn bounds_on_a_fixed_group_are_refused_naming_the_group() {
         );
     }
 }
+
+static ORDER_KEPT: Group = Group::new(GroupSpec::new("acc25::order_kept").size(1));
+register_group!(ORDER_KEPT);
+
+/// "Kind, order, ... are fixed while a pool runs": a reload to `lifo`
+/// leaves a running FIFO pool admitting its waiters first come, first
+/// served.
+#[test]
+fn a_reloaded_order_leaves_a_running_pool_in_its_order() {
+    let _turn = config_turn();
+    let report = {
+        let held = ORDER_KEPT.pool().try_acquire_owned(0).unwrap();
+        let report = config::load_str(
+            "o.toml",
+            "[groups.\"acc25::order_kept\"]\norder = \"lifo\"\n",
+        )
+        .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let mut threads = Vec::new();
+        for i in 0..4u32 {
+            let tx = tx.clone();
+            threads.push(std::thread::spawn(move || {
+                ORDER_KEPT.run(|| tx.send(i).unwrap()).unwrap();
+            }));
+            until("queued in turn", || {
+                ORDER_KEPT.stats().waiting == i as usize + 1
+            });
+        }
+        drop(held);
+        let order: Vec<u32> = (0..4).map(|_| rx.recv_timeout(WATCHDOG).unwrap()).collect();
+        assert_eq!(order, vec![0, 1, 2, 3], "still FIFO");
+        for t in threads {
+            t.join().unwrap();
+        }
+        report
+    };
+    let order = report
+        .changes
+        .iter()
+        .find(|c| c.group == "acc25::order_kept" && c.setting == "order")
+        .expect("the order in the report");
+    assert_eq!((order.from.as_str(), order.to.as_str()), ("fifo", "lifo"));
+    assert_eq!(order.effect, Effect::AtRestart);
+    config::clear();
+}
