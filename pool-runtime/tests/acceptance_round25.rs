@@ -2330,34 +2330,45 @@ register_group!(REPORT_NAMES);
 
 /// `Change::setting` is "The setting's name, as in the file"
 /// (`pool-runtime/src/config/report.rs`): a reload that changes
-/// `autoscale_interval`, `autoscale_window` or an `adaptive_*` parameter
-/// reports that key, as one that changes `max_waiting` reports
-/// `max_waiting`.
+/// `autoscale_interval` or `autoscale_window` reports that key, as one that
+/// changes `max_waiting` reports `max_waiting`.
 #[test]
-#[ignore = "bug: a reload changing autoscale_interval/autoscale_window reports setting \"autoscale\" (no such key in the file), and an adaptive_* parameter as \"policy\""]
-fn a_reports_changes_name_the_keys_of_the_file() {
+#[ignore = "bug: a reload changing autoscale_interval or autoscale_window reports setting \"autoscale\" (no such key in a file), its values as AutoscaleTiming's Debug"]
+fn a_reports_change_of_autoscale_timing_names_the_files_key() {
     let _turn = config_turn();
     assert_eq!(REPORT_NAMES.size(), 1, "an autoscaled pool starts at `min`");
-    let settings = |report: &Report| -> Vec<&'static str> {
-        report
-            .changes
-            .iter()
-            .filter(|c| c.group == "acc25::report_names")
-            .map(|c| c.setting)
-            .collect()
-    };
     let report = config::load_str(
         "r.toml",
         "[groups.\"acc25::report_names\"]\nautoscale_interval = \"5s\"\n",
     )
     .unwrap();
-    assert_eq!(settings(&report), ["autoscale_interval"], "{report}");
+    assert_eq!(report_settings(&report), ["autoscale_interval"], "{report}");
     let report = config::load_str(
         "r.toml",
         "[groups.\"acc25::report_names\"]\nautoscale_interval = \"5s\"\nautoscale_window = 7\n",
     )
     .unwrap();
-    assert_eq!(settings(&report), ["autoscale_window"], "{report}");
+    assert_eq!(report_settings(&report), ["autoscale_window"], "{report}");
+    config::clear();
+}
+
+fn report_settings(report: &Report) -> Vec<&'static str> {
+    report
+        .changes
+        .iter()
+        .filter(|c| c.group == "acc25::report_names")
+        .map(|c| c.setting)
+        .collect()
+}
+
+/// The same for an adaptive parameter: the README lists "`policy` and its
+/// `adaptive_*` parameters" among what a report says changed; the file's
+/// key is `adaptive_tolerance`.
+#[test]
+#[ignore = "bug: a reload changing an adaptive_* parameter reports setting \"policy\" (from/to are ScalePolicy's Debug), not the file's key"]
+fn a_reports_change_of_an_adaptive_parameter_names_the_files_key() {
+    let _turn = config_turn();
+    assert_eq!(REPORT_NAMES.size(), 1);
     config::load_str(
         "r.toml",
         "[groups.\"acc25::report_names\"]\npolicy = \"adaptive\"\n",
@@ -2368,7 +2379,7 @@ fn a_reports_changes_name_the_keys_of_the_file() {
         "[groups.\"acc25::report_names\"]\npolicy = \"adaptive\"\nadaptive_tolerance = 1.9\n",
     )
     .unwrap();
-    assert_eq!(settings(&report), ["adaptive_tolerance"], "{report}");
+    assert_eq!(report_settings(&report), ["adaptive_tolerance"], "{report}");
     config::clear();
 }
 
@@ -2615,5 +2626,50 @@ fn a_reloaded_order_leaves_a_running_pool_in_its_order() {
         .expect("the order in the report");
     assert_eq!((order.from.as_str(), order.to.as_str()), ("fifo", "lifo"));
     assert_eq!(order.effect, Effect::AtRestart);
+    config::clear();
+}
+
+static CAFE: Group = Group::new(GroupSpec::new("acc25::café").size(2));
+register_group!(CAFE);
+
+/// `Origin::File`'s column is "1-based column (in characters)"; the
+/// environment's origin names the variable.
+#[test]
+fn a_files_error_column_counts_characters_and_a_variables_origin_names_it() {
+    let _turn = config_turn();
+    let line = "\"acc25::café\" = { size = 0 }";
+    let text = format!("[groups]\n{line}\n");
+    let err = config::load_str("u.toml", &text).unwrap_err();
+    let column = line.chars().position(|c| c == '0').unwrap() + 1;
+    match err.origin() {
+        Some(config::Origin::File {
+            path,
+            line,
+            column: at,
+        }) => {
+            assert_eq!((path.as_str(), *line), ("u.toml", 2), "{err}");
+            assert_eq!(*at, column, "a column in characters: {err}");
+        }
+        other => panic!("{other:?}: {err}"),
+    }
+    let err = config::load_env_from(vars(&[("POOLED_ACC25__CAF__SIZE", "0")])).unwrap_err();
+    match err.origin() {
+        Some(config::Origin::Env { var }) => assert_eq!(var, "POOLED_ACC25__CAF__SIZE"),
+        other => panic!("{other:?}: {err}"),
+    }
+    assert!(
+        err.to_string()
+            .starts_with("environment variable POOLED_ACC25__CAF__SIZE: "),
+        "{err}"
+    );
+    config::load_env_from(vars(&[("POOLED_ACC25__CAF__SIZE", "4")])).unwrap();
+    assert_eq!(CAFE.settings().size, Some(4));
+    let missing = std::env::temp_dir().join("pooled-acc25-no-such-file.toml");
+    let err = config::load(&missing).unwrap_err();
+    assert!(err.origin().is_none(), "{err}");
+    assert!(
+        err.to_string().contains(&missing.display().to_string()),
+        "{err}"
+    );
     config::clear();
 }
