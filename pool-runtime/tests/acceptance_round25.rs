@@ -2673,3 +2673,40 @@ fn a_files_error_column_counts_characters_and_a_variables_origin_names_it() {
     );
     config::clear();
 }
+
+/// `[defaults]`'s `size` "applies to fixed groups only, its `min`/`max` to
+/// autoscaled ones only: the kind a group ends up with, after the layers
+/// above"; but "its `policy` [applies] to groups autoscaled by then" (the
+/// `[defaults]` layer): a group declared fixed and made autoscaled by the
+/// environment takes the table's bounds, not its size nor its policy.
+#[test]
+fn defaults_follow_the_kind_a_stronger_layer_gives() {
+    let _turn = config_turn();
+    config::load_str(
+        "d.toml",
+        "[defaults]\nsize = 6\nmin = 2\nmax = 5\npolicy = \"adaptive\"\n",
+    )
+    .unwrap();
+    assert_eq!(DEF_FIXED.settings().size, Some(6));
+    config::load_env_from(vars(&[("POOLED_ACC25__DEF_FIXED_KIND", "autoscale")])).unwrap();
+    let s = DEF_FIXED.settings();
+    assert_eq!(s.kind, Kind::Autoscale, "{s:?}");
+    assert_eq!((s.min, s.max), (Some(2), Some(5)), "{s:?}");
+    assert!(
+        matches!(s.policy, pool_runtime::ScalePolicy::QueueDepth),
+        "{s:?}"
+    );
+    assert_eq!(s.starting_size(), 2, "the fixed size is set aside: {s:?}");
+    assert!(s.check().is_ok(), "{s:?}");
+    // And the other way: declared autoscaled, made fixed by the
+    // environment: the table's size, no bounds, no policy.
+    config::load_env_from(vars(&[("POOLED_ACC25__DEF_AUTO_KIND", "fixed")])).unwrap();
+    let s = DEF_AUTO.settings();
+    assert_eq!(s.kind, Kind::Fixed, "{s:?}");
+    assert_eq!((s.size, s.min, s.max), (Some(6), None, None), "{s:?}");
+    assert!(
+        matches!(s.policy, pool_runtime::ScalePolicy::QueueDepth),
+        "{s:?}"
+    );
+    config::clear();
+}
