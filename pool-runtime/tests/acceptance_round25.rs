@@ -2710,3 +2710,62 @@ fn defaults_follow_the_kind_a_stronger_layer_gives() {
     );
     config::clear();
 }
+
+// ---------------------------------------------------------------------------
+// Isolation, the ceiling and nesting together: a nested call runs under its
+// parent's ceiling slot, and "the innermost call of the group decides"
+// which instance a nested call belongs to.
+// ---------------------------------------------------------------------------
+
+#[cfg(feature = "test-util")]
+static NEST_A: Group = Group::new(GroupSpec::new("acc25::nest_a").size(1));
+#[cfg(feature = "test-util")]
+register_group!(NEST_A);
+#[cfg(feature = "test-util")]
+static NEST_B: Group = Group::new(GroupSpec::new("acc25::nest_b").size(1));
+#[cfg(feature = "test-util")]
+register_group!(NEST_B);
+
+#[cfg(feature = "test-util")]
+#[test]
+fn nested_calls_of_an_isolated_group_under_a_ceiling_of_one_never_deadlock() {
+    let _turn = config_turn();
+    config::load_str("n.toml", "ceiling = 1\n").unwrap();
+    let shared_before = NEST_A.stats().submitted();
+    let out = within(WATCHDOG, || {
+        let _mine = NEST_A.isolate();
+        let rt = common::runtime();
+        let sync = NEST_A
+            .run(|| {
+                NEST_B
+                    .run(|| NEST_A.run(|| NEST_B.run(|| 1).unwrap()).unwrap())
+                    .unwrap()
+            })
+            .unwrap();
+        // Blocking work on the executor's thread, nested there.
+        let blocking = rt.block_on(async {
+            let _in_runtime = NEST_A.isolate();
+            NEST_A
+                .submit_blocking(0, || NEST_A.run(|| NEST_B.run(|| 2).unwrap()).unwrap())
+                .await
+                .unwrap()
+        });
+        let instance = NEST_A.stats();
+        (sync, blocking, instance)
+    });
+    assert_eq!((out.0, out.1), (1, 2));
+    assert_eq!(
+        out.2.submitted(),
+        2,
+        "the thread's instance saw its outer call and the call nested in it: {:?}",
+        out.2
+    );
+    assert_eq!(
+        NEST_A.stats().submitted(),
+        shared_before,
+        "the shared pool saw none"
+    );
+    let ceiling = pool_runtime::ceiling::stats().unwrap();
+    assert_eq!((ceiling.running, ceiling.waiting), (0, 0), "{ceiling:?}");
+    config::clear();
+}
