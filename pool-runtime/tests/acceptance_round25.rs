@@ -2769,3 +2769,40 @@ fn nested_calls_of_an_isolated_group_under_a_ceiling_of_one_never_deadlock() {
     assert_eq!((ceiling.running, ceiling.waiting), (0, 0), "{ceiling:?}");
     config::clear();
 }
+
+/// The environment beats the file for the ceiling too; each layer's is kept
+/// when the other is reloaded.
+#[test]
+fn the_environments_ceiling_beats_the_files_and_each_survives_the_others_reload() {
+    let _turn = config_turn();
+    config::load_str("c.toml", "ceiling = 5\n").unwrap();
+    assert_eq!(pool_runtime::ceiling::limit(), Some(5));
+    let report = config::load_env_from(vars(&[("POOLED_CEILING", "3")])).unwrap();
+    assert_eq!(pool_runtime::ceiling::limit(), Some(3));
+    let change = report
+        .changes
+        .iter()
+        .find(|c| c.setting == "ceiling")
+        .expect("the ceiling in the report");
+    assert_eq!(
+        (change.group, change.from.as_str(), change.to.as_str()),
+        ("(ceiling)", "5", "3")
+    );
+    config::load_str("c.toml", "ceiling = 7\n").unwrap();
+    assert_eq!(
+        pool_runtime::ceiling::limit(),
+        Some(3),
+        "the environment still wins"
+    );
+    config::load_env_from(vars(&[])).unwrap();
+    assert_eq!(
+        pool_runtime::ceiling::limit(),
+        Some(7),
+        "the file's, reloaded meanwhile"
+    );
+    let err = config::load_env_from(vars(&[("POOLED_CEILING", "lots")])).unwrap_err();
+    assert!(err.to_string().contains("POOLED_CEILING"), "{err}");
+    assert_eq!(pool_runtime::ceiling::limit(), Some(7));
+    config::clear();
+    assert_eq!(pool_runtime::ceiling::limit(), None);
+}
