@@ -2806,3 +2806,59 @@ fn the_environments_ceiling_beats_the_files_and_each_survives_the_others_reload(
     config::clear();
     assert_eq!(pool_runtime::ceiling::limit(), None);
 }
+
+/// A tower layer over a group under a full ceiling: in reject mode the
+/// call is shed at once (`try_acquire`: "the ceiling, whose slot must be
+/// free now too"); in waiting mode it waits for the ceiling, and the inner
+/// service never sees more than the ceiling.
+#[cfg(feature = "tower")]
+#[test]
+fn a_tower_layer_over_a_group_sheds_or_waits_at_a_full_ceiling() {
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use tower::{service_fn, Layer, ServiceExt};
+    let _turn = config_turn();
+    config::load_str("t.toml", "ceiling = 1\n").unwrap();
+    let meter = Meter::default();
+    let inner = {
+        let meter = meter.clone();
+        service_fn(move |n: u32| {
+            let meter = meter.clone();
+            async move {
+                let _in = meter.enter();
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                Ok::<_, BoxError>(n)
+            }
+        })
+    };
+    let held = CEIL_HOLDER.try_acquire_owned(0).unwrap();
+    let rt = common::runtime();
+    let shed = PooledLayer::group(&CEIL_RIGHT)
+        .reject()
+        .layer(inner.clone());
+    let started = Instant::now();
+    let err = rt.block_on(shed.clone().oneshot(1)).unwrap_err();
+    assert_eq!(err.downcast_ref::<Rejected>(), Some(&Rejected::Full));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let waiting = PooledLayer::group(&CEIL_RIGHT).layer(inner);
+    let calls: Vec<_> = (0..6)
+        .map(|i| rt.spawn(waiting.clone().oneshot(i)))
+        .collect();
+    until("the calls wait for the ceiling", || {
+        pool_runtime::ceiling::stats().unwrap().waiting >= 1
+    });
+    assert_eq!(meter.now(), 0);
+    drop(held);
+    let mut got: Vec<u32> = calls
+        .into_iter()
+        .map(|c| {
+            within(WATCHDOG, {
+                let handle = rt.handle().clone();
+                move || handle.block_on(c).unwrap().unwrap()
+            })
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, (0..6).collect::<Vec<_>>());
+    assert_eq!(meter.max(), 1, "the ceiling of 1 at the inner service");
+    config::clear();
+}
