@@ -1716,8 +1716,17 @@ async fn a_reload_applies_limits_and_timing_now_and_the_policy_at_restart() {
             .find(|c| c.group == group && c.setting == setting)
             .map(|c| c.effect)
     };
-    assert_eq!(effect("policy"), Some(Effect::AtRestart), "{report}");
-    assert_eq!(effect("autoscale"), Some(Effect::Applied), "{report}");
+    // Each change by its key, as in the file (`Change::setting`).
+    assert_eq!(
+        effect("adaptive_tolerance"),
+        Some(Effect::AtRestart),
+        "{report}"
+    );
+    assert_eq!(
+        effect("autoscale_interval"),
+        Some(Effect::Applied),
+        "{report}"
+    );
     assert_eq!(effect("max"), Some(Effect::Applied), "{report}");
     assert_eq!(ADAPTIVE_RELOADED_POOL.pool().bounds(), (1, 6));
     let text = format!("[groups.\"{group}\"]\npolicy = \"queue_depth\"\n");

@@ -297,7 +297,8 @@ register_group!(RUNNING_ADAPTIVE);
 /// README, "Configuration": a reload "returns a report of what changed and
 /// when it takes effect (kind, order, `policy` and its `adaptive_*`
 /// parameters, `executor` and the `fleet_*` keys at the group's next
-/// start)"; `Group::settings`: "The settings in force: those applied to the
+/// start)" — each by its key, as in the file (`Change::setting`: "The
+/// setting's name, as in the file"); `Group::settings`: "The settings in force: those applied to the
 /// running pool, or those it would start with". Before the first use the
 /// same change is reported for the first use.
 #[test]
@@ -315,7 +316,7 @@ fn a_reload_of_adaptive_parameters_is_for_the_next_start_of_a_running_group() {
         effects,
         vec![
             ("order".to_owned(), config::Effect::AtFirstUse),
-            ("policy".to_owned(), config::Effect::AtFirstUse)
+            ("adaptive_tolerance".to_owned(), config::Effect::AtFirstUse)
         ],
         "{report}"
     );
@@ -334,7 +335,7 @@ fn a_reload_of_adaptive_parameters_is_for_the_next_start_of_a_running_group() {
         effects,
         vec![
             ("order".to_owned(), config::Effect::AtRestart),
-            ("policy".to_owned(), config::Effect::AtRestart)
+            ("adaptive_tolerance".to_owned(), config::Effect::AtRestart)
         ],
         "{report}"
     );

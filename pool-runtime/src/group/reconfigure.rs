@@ -6,7 +6,7 @@ use super::settings::GroupSettings;
 use super::Group;
 use crate::config::{show, Change, Effect};
 use crate::pool::order::Kind;
-use crate::scale::LimitCause;
+use crate::scale::{LimitCause, ScalePolicy};
 use crate::unwind::caught;
 
 impl Group {
@@ -144,13 +144,20 @@ impl Group {
                 pool.set_sync_barging(after.sync_barging);
             }
         }
-        if before.policy != after.policy {
-            change(
-                "policy",
-                format!("{:?}", before.policy),
-                format!("{:?}", after.policy),
-                true,
-            );
+        // The policy by its name, its parameters each by its own key (as
+        // in a file), so that a report can be read by the key that changed.
+        let (policy_was, policy) = (before.policy.name(), after.policy.name());
+        if policy_was != policy {
+            change("policy", policy_was.to_owned(), policy.to_owned(), true);
+        }
+        if let (ScalePolicy::Adaptive(was), ScalePolicy::Adaptive(now)) =
+            (before.policy, after.policy)
+        {
+            for ((key, was), (_, now)) in was.keyed().into_iter().zip(now.keyed()) {
+                if was != now {
+                    change(key, was, now, true);
+                }
+            }
         }
         if before.executor != after.executor {
             change(
@@ -161,12 +168,15 @@ impl Group {
             );
         }
         if before.autoscale != after.autoscale {
-            change(
-                "autoscale",
-                format!("{:?}", before.autoscale),
-                format!("{:?}", after.autoscale),
-                !autoscaled,
-            );
+            let (was, now) = (before.autoscale, after.autoscale);
+            if was.interval != now.interval {
+                let (from, to) = (format!("{:?}", was.interval), format!("{:?}", now.interval));
+                change("autoscale_interval", from, to, !autoscaled);
+            }
+            if was.window != now.window {
+                let (from, to) = (was.window.to_string(), now.window.to_string());
+                change("autoscale_window", from, to, !autoscaled);
+            }
             if let (Some(pool), true) = (&pool, autoscaled) {
                 let restarted = caught(|| pool.set_autoscale_timing(after.autoscale));
                 debug_assert!(

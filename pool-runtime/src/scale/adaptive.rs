@@ -199,6 +199,23 @@ impl AdaptiveSettings {
         backoff: 0.5,
         drop_tolerance: 0.02,
     };
+
+    /// Each parameter's key (as in a file: `adaptive_<name>`) and value, in
+    /// the order of `pool_settings::adaptive::PARAMETERS`.
+    pub(crate) fn keyed(&self) -> [(&'static str, String); 7] {
+        [
+            ("adaptive_window_samples", self.window_samples.to_string()),
+            ("adaptive_window_time", format!("{:?}", self.window_time)),
+            ("adaptive_tolerance", self.tolerance.to_string()),
+            ("adaptive_smoothing", self.smoothing.to_string()),
+            (
+                "adaptive_baseline_interval",
+                format!("{:?}", self.baseline_interval),
+            ),
+            ("adaptive_backoff", self.backoff.to_string()),
+            ("adaptive_drop_tolerance", self.drop_tolerance.to_string()),
+        ]
+    }
 }
 
 impl AdaptiveSettings {
@@ -1224,6 +1241,20 @@ impl AdaptiveLimit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_keyed_parameter_is_a_files_key_in_their_order() {
+        let keys: Vec<_> = AdaptiveSettings::DEFAULT
+            .keyed()
+            .iter()
+            .map(|(key, _)| *key)
+            .collect();
+        let expected: Vec<_> = pool_settings::adaptive::PARAMETERS
+            .iter()
+            .map(|(name, _)| format!("adaptive_{name}"))
+            .collect();
+        assert_eq!(keys, expected);
+    }
 
     const MS: Duration = Duration::from_millis(1);
 

@@ -22,6 +22,16 @@ pub enum ScalePolicy {
     Adaptive(AdaptiveSettings),
 }
 
+impl ScalePolicy {
+    /// The policy's name, as in a file (`policy = "..."`).
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            ScalePolicy::QueueDepth => "queue_depth",
+            ScalePolicy::Adaptive(_) => "adaptive",
+        }
+    }
+}
+
 /// Why a pool's limit changed, as features `tracing` and `metrics` report it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum LimitCause {
