@@ -1,0 +1,438 @@
+//! Acceptance tests, round 26: the rules of "How it works, and the rules it
+//! keeps" counted from outside on all six pools (hand-off to exactly one
+//! waiter, scale-down under load, cancellation, pause), the queue-depth
+//! rule's documented formula to the slot (the demand before an event, the
+//! quarter of headroom over a fractional mean, the band where it keeps the
+//! limit, its interplay with `set_bounds`), and the reentrancy rule's
+//! waiting bound. Hand-polled futures with counting wakers, a manual clock
+//! for anything timed; waits bounded only to turn a hang into a failure.
+#![cfg(not(miri))]
+
+mod common;
+
+use common::{gate, Task};
+use pool_runtime::{Kind, ManualClock, Order, Pool, Rejected};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+const SEC: Duration = Duration::from_secs(1);
+
+/// The six pools, each of `size` slots (autoscaled ones within 1..=10, on a
+/// manual clock that is never advanced: their limit moves only by hand).
+fn six_pools(size: usize) -> Vec<(String, Pool)> {
+    let mut out = Vec::new();
+    for kind in [Kind::Fixed, Kind::Autoscale] {
+        for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+            let mut b = Pool::builder().kind(kind).order(order).size(size);
+            if kind == Kind::Autoscale {
+                b = b.min(1).max(10).clock(ManualClock::new());
+            }
+            out.push((format!("{kind:?}/{order:?}"), b.build().unwrap()));
+        }
+    }
+    out
+}
+
+/// Which of the waiters submitted with `weights` (in that order) the order
+/// admits first, second, ...
+fn expected_order(pool: &Pool, weights: &[i64]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..weights.len()).collect();
+    match pool.order() {
+        Order::Fifo => {}
+        Order::Lifo => idx.reverse(),
+        Order::Priority => idx.sort_by_key(|&i| (weights[i], i)),
+    }
+    idx
+}
+
+fn woken<F: std::future::Future>(tasks: &[Option<Task<F>>]) -> Vec<usize> {
+    tasks
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.as_ref().is_some_and(|t| t.is_woken()))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+type Waiting<'a> = Task<pool_runtime::Submit<'a, std::future::Ready<usize>>>;
+
+fn queue_waiters<'a>(pool: &'a Pool, weights: &[i64]) -> Vec<Option<Waiting<'a>>> {
+    weights
+        .iter()
+        .enumerate()
+        .map(|(i, &w)| {
+            let mut t = Task::new(pool.submit_weighted(w, std::future::ready(i)));
+            t.assert_pending();
+            Some(t)
+        })
+        .collect()
+}
+
+/// Rules, Limits: "scaling down never interrupts running work, the pool
+/// just admits nothing until `running < limit`", and Hand-off: "only that
+/// one waiter is woken". On each of the six pools: three calls run, three
+/// wait; scaled down to one slot, the first two releases wake nobody, the
+/// third wakes exactly the waiter the order names, and each admitted call
+/// that ends wakes exactly the next one.
+#[test]
+fn scaling_down_under_load_wakes_nobody_until_running_is_below_the_limit_on_all_six_pools() {
+    let weights = [5, 1, 3];
+    for (name, pool) in six_pools(3) {
+        let mut holders: Vec<_> = (0..3)
+            .map(|_| {
+                let (g, open) = gate();
+                let mut t = Task::new(pool.submit(g));
+                t.assert_pending();
+                (t, open)
+            })
+            .collect();
+        assert_eq!(pool.stats().running, 3, "{name}");
+        let mut waiters = queue_waiters(&pool, &weights);
+        assert_eq!(pool.stats().waiting, 3, "{name}");
+        assert_eq!(pool.scale(-2), 1, "{name}");
+        assert_eq!(
+            pool.stats().running,
+            3,
+            "{name}: running work is not interrupted"
+        );
+        for left in [2, 1] {
+            let (mut t, open) = holders.remove(0);
+            open.store(true, Ordering::SeqCst);
+            t.assert_ready().unwrap();
+            assert_eq!(pool.stats().running, left, "{name}");
+            assert_eq!(
+                woken(&waiters),
+                Vec::<usize>::new(),
+                "{name}: a release while running >= limit woke a waiter"
+            );
+            assert_eq!(pool.stats().waiting, 3, "{name}");
+        }
+        let (mut t, open) = holders.remove(0);
+        open.store(true, Ordering::SeqCst);
+        t.assert_ready().unwrap();
+        let order = expected_order(&pool, &weights);
+        for (step, &next) in order.iter().enumerate() {
+            assert_eq!(
+                woken(&waiters),
+                vec![next],
+                "{name}: step {step}: exactly the waiter the order names is woken"
+            );
+            let mut t = waiters[next].take().unwrap();
+            assert_eq!(t.assert_ready(), Ok(next), "{name}");
+            assert!(pool.stats().running <= 1, "{name}");
+        }
+        let s = pool.stats();
+        assert_eq!(
+            (s.running, s.waiting, s.completed, s.size),
+            (0, 0, 6, 1),
+            "{name}"
+        );
+    }
+}
+
+/// Cancellation: "Dropping a waiting call removes it from the queue at
+/// once", waking nobody; the next release skips it and wakes exactly the
+/// next waiter by the order.
+#[test]
+fn a_cancelled_waiter_wakes_nobody_and_the_next_release_skips_it_on_all_six_pools() {
+    let weights = [5, 1, 3];
+    for (name, pool) in six_pools(1) {
+        let (g, open) = gate();
+        let mut holder = Task::new(pool.submit(g));
+        holder.assert_pending();
+        let mut waiters = queue_waiters(&pool, &weights);
+        let order = expected_order(&pool, &weights);
+        drop(waiters[order[0]].take());
+        let s = pool.stats();
+        assert_eq!((s.waiting, s.cancelled), (2, 1), "{name}");
+        assert_eq!(woken(&waiters), Vec::<usize>::new(), "{name}");
+        open.store(true, Ordering::SeqCst);
+        holder.assert_ready().unwrap();
+        assert_eq!(woken(&waiters), vec![order[1]], "{name}");
+        let mut t = waiters[order[1]].take().unwrap();
+        assert_eq!(t.assert_ready(), Ok(order[1]), "{name}");
+        assert_eq!(woken(&waiters), vec![order[2]], "{name}");
+        let mut t = waiters[order[2]].take().unwrap();
+        assert_eq!(t.assert_ready(), Ok(order[2]), "{name}");
+        let s = pool.stats();
+        assert_eq!(
+            (s.running, s.waiting, s.completed, s.cancelled),
+            (0, 0, 3, 1),
+            "{name}"
+        );
+    }
+}
+
+/// `pause`: "new calls: Err(Rejected::Paused); queued and running ones go
+/// on". A release on a paused pool still hands the slot to exactly one
+/// queued call; resuming wakes nobody who was not held.
+#[test]
+fn a_paused_pool_hands_off_to_one_queued_call_per_release_on_all_six_pools() {
+    let weights = [2, 1];
+    for (name, pool) in six_pools(1) {
+        let (g, open) = gate();
+        let mut holder = Task::new(pool.submit(g));
+        holder.assert_pending();
+        let mut waiters = queue_waiters(&pool, &weights);
+        pool.pause();
+        assert!(pool.is_paused(), "{name}");
+        let mut late = Task::new(pool.submit(async {}));
+        assert_eq!(late.assert_ready(), Err(Rejected::Paused), "{name}");
+        assert_eq!(woken(&waiters), Vec::<usize>::new(), "{name}");
+        open.store(true, Ordering::SeqCst);
+        holder.assert_ready().unwrap();
+        let order = expected_order(&pool, &weights);
+        assert_eq!(woken(&waiters), vec![order[0]], "{name}");
+        let mut t = waiters[order[0]].take().unwrap();
+        assert_eq!(t.assert_ready(), Ok(order[0]), "{name}");
+        assert_eq!(woken(&waiters), vec![order[1]], "{name}");
+        // Poll it again (it is admitted: its slot is owed to it) after a resume.
+        pool.resume();
+        let mut t = waiters[order[1]].take().unwrap();
+        assert_eq!(t.assert_ready(), Ok(order[1]), "{name}");
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting, s.completed), (0, 0, 3), "{name}");
+        assert_eq!(s.rejected_for(Rejected::Paused), 1, "{name}");
+    }
+}
+
+/// `scale(delta)`: "Growing admits waiting calls at once", each admitted
+/// waiter woken once and nobody else: scaling up by 2 wakes exactly the two
+/// waiters the order names first.
+#[test]
+fn scaling_up_by_two_wakes_exactly_the_two_waiters_the_order_names_on_all_six_pools() {
+    let weights = [5, 1, 3, 2];
+    for (name, pool) in six_pools(1) {
+        let (g, _open) = gate();
+        let mut holder = Task::new(pool.submit(g));
+        holder.assert_pending();
+        let mut waiters = queue_waiters(&pool, &weights);
+        assert_eq!(pool.scale(2), 3, "{name}");
+        let order = expected_order(&pool, &weights);
+        let mut want = vec![order[0], order[1]];
+        want.sort_unstable();
+        assert_eq!(woken(&waiters), want, "{name}");
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting), (3, 2), "{name}");
+        for i in want {
+            let mut t = waiters[i].take().unwrap();
+            assert_eq!(t.assert_ready(), Ok(i), "{name}");
+        }
+        // Each of them, done, handed its slot to exactly one more.
+        let mut rest = vec![order[2], order[3]];
+        rest.sort_unstable();
+        assert_eq!(woken(&waiters), rest, "{name}");
+    }
+}
+
+// ---- the queue-depth rule --------------------------------------------------
+
+fn autoscaled(
+    clock: &ManualClock,
+    order: Order,
+    min: usize,
+    max: usize,
+    size: usize,
+    window: usize,
+) -> Pool {
+    Pool::builder()
+        .kind(Kind::Autoscale)
+        .order(order)
+        .min(min)
+        .max(max)
+        .size(size)
+        .autoscale_interval(10 * SEC)
+        .autoscale_window(window)
+        .clock(clock.clone())
+        .build()
+        .unwrap()
+}
+
+fn hold_n(pool: &Pool, n: usize) -> Vec<Task<pool_runtime::Submit<'_, std::future::Pending<()>>>> {
+    (0..n)
+        .map(|_| {
+            let mut t = Task::new(pool.submit(std::future::pending::<()>()));
+            t.assert_pending();
+            t
+        })
+        .collect()
+}
+
+/// queue_depth.rs: "the demand changes only at intake and release events
+/// ... samples are taken at those events, and the periods with no event in
+/// between are filled with the (unchanged) demand": a call arriving at the
+/// evaluation is not part of the demand of the period before it. Four calls
+/// ran a whole interval on 4 slots (`D = L`: keep), so the fifth waits;
+/// after a second interval with 5 wanting slots (`D = 5 > 4`), the next
+/// intake grows to `ceil(D) = 5` and admits the waiter (not the newcomer).
+#[test]
+fn a_call_arriving_at_the_evaluation_is_not_in_the_demand_before_it() {
+    for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+        let clock = ManualClock::new();
+        let pool = autoscaled(&clock, order, 1, 10, 4, 10);
+        let _held = hold_n(&pool, 4);
+        clock.advance(10 * SEC);
+        let mut fifth = Task::new(pool.submit(std::future::pending::<()>()));
+        fifth.assert_pending();
+        assert_eq!(
+            pool.size(),
+            4,
+            "{order:?}: demand 4 on 4 slots for the interval keeps the limit"
+        );
+        clock.advance(10 * SEC);
+        let mut sixth = Task::new(pool.submit(std::future::pending::<()>()));
+        sixth.assert_pending();
+        assert_eq!(pool.size(), 5, "{order:?}: D = 5 > L = 4: grow to ceil(D)");
+        assert!(fifth.is_woken(), "{order:?}: the growth admits the waiter");
+        assert!(!sixth.is_woken());
+        fifth.assert_pending(); // admitted, its work pending
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting), (5, 1), "{order:?}");
+    }
+}
+
+/// queue_depth.rs: "`D < L / 2`: shrink to `ceil(D * 1.25)` (a quarter of
+/// headroom), at most halving per step": with a mean of 3.5 over the
+/// window (samples 3 and 4) on 8 slots, the target is ceil(4.375) = 5.
+#[test]
+fn shrinking_keeps_a_quarter_of_headroom_over_a_fractional_mean() {
+    let clock = ManualClock::new();
+    // Window of 2 samples over 10 s: one every 5 s.
+    let pool = autoscaled(&clock, Order::Fifo, 1, 10, 8, 2);
+    let mut held = hold_n(&pool, 3);
+    clock.advance(5 * SEC);
+    // An event at 5 s: the sample for 0..5 s is 3.
+    held.extend(hold_n(&pool, 1));
+    assert_eq!(pool.size(), 8);
+    clock.advance(5 * SEC);
+    // At 10 s: the sample for 5..10 s is 4; mean 3.5 < 8 / 2.
+    held.extend(hold_n(&pool, 1));
+    assert_eq!(
+        pool.size(),
+        5,
+        "ceil(3.5 * 1.25) = 5 (halving would allow 4)"
+    );
+    assert_eq!(pool.stats().running, 5);
+}
+
+/// queue_depth.rs: "otherwise keep `L`": a mean of exactly half the slots
+/// (`D = L / 2`, not below it) and a mean of exactly `L` keep the limit.
+#[test]
+fn the_limit_is_kept_at_exactly_half_and_exactly_full() {
+    for (held_n, why) in [(4, "D = L / 2"), (8, "D = L")] {
+        let clock = ManualClock::new();
+        let pool = autoscaled(&clock, Order::Priority, 1, 16, 8, 20);
+        let mut held = hold_n(&pool, held_n);
+        for _ in 0..3 {
+            clock.advance(10 * SEC);
+            // A release and an intake: events at which the evaluation is due.
+            held.pop();
+            held.extend(hold_n(&pool, 1));
+            assert_eq!(pool.size(), 8, "{why}");
+        }
+    }
+}
+
+/// "with `min = 0` a pool starts at 1" ... growth "at most doubling": a
+/// backlog of 9 on one slot grows 1 -> 2 -> 4 -> 8 -> 9 over four
+/// intervals (each step at most doubling, then to ceil(D)), and the limit
+/// then stays at 9 while the demand is met.
+#[test]
+fn growth_from_one_slot_doubles_each_interval_then_meets_the_demand() {
+    let clock = ManualClock::new();
+    let pool = autoscaled(&clock, Order::Lifo, 0, 12, 1, 20);
+    assert_eq!(pool.size(), 1);
+    let mut held = hold_n(&pool, 9);
+    for want in [2, 4, 8, 9, 9] {
+        clock.advance(10 * SEC);
+        // A cancelled waiter is an event too; put one back at once.
+        let mut extra = Task::new(pool.submit(std::future::pending::<()>()));
+        let admitted_before = pool.stats().running;
+        extra.assert_pending();
+        assert_eq!(pool.size(), want, "running before {admitted_before}");
+        drop(extra);
+        for t in &mut held {
+            let _ = t.poll();
+        }
+        assert_eq!(pool.stats().running, want.min(9));
+    }
+}
+
+/// "the limit grows toward the mean demand ... clamped to `[min, max]`"
+/// and `set_bounds`: "the size is clamped into them". Raising `min` above
+/// the limit admits exactly the difference, in order, waking only those;
+/// the rule's next growth stops at the new `max`; lowering `max` below the
+/// running count admits nothing (wakes nobody) until running < max.
+#[test]
+fn set_bounds_moves_the_limit_and_bounds_the_rule_counting_wakeups() {
+    type Gated<'a> = (
+        Task<pool_runtime::Submit<'a, common::Gate>>,
+        Arc<std::sync::atomic::AtomicBool>,
+    );
+    fn gated(pool: &Pool, weight: i64) -> Gated<'_> {
+        let (g, open) = gate();
+        let mut t = Task::new(pool.submit_weighted(weight, g));
+        t.assert_pending();
+        (t, open)
+    }
+    fn woken_of(ws: &[Option<Gated<'_>>]) -> Vec<usize> {
+        ws.iter()
+            .enumerate()
+            .filter(|(_, w)| w.as_ref().is_some_and(|(t, _)| t.is_woken()))
+            .map(|(i, _)| i)
+            .collect()
+    }
+    fn finish(w: Option<Gated<'_>>) {
+        let (mut t, open) = w.unwrap();
+        open.store(true, Ordering::SeqCst);
+        t.assert_ready().unwrap();
+    }
+    let clock = ManualClock::new();
+    let pool = autoscaled(&clock, Order::Priority, 1, 16, 2, 20);
+    let mut holders = vec![Some(gated(&pool, 0)), Some(gated(&pool, 0))];
+    let weights = [6, 5, 4, 3, 2, 1];
+    let mut ws: Vec<Option<Gated<'_>>> = weights.iter().map(|&w| Some(gated(&pool, w))).collect();
+    // Raise min to 4: two more slots, to weights 1 and 2 (indices 5, 4).
+    assert_eq!(pool.set_bounds(4, 6).unwrap(), 4);
+    assert_eq!(woken_of(&ws), vec![4, 5]);
+    for i in [4, 5] {
+        ws[i].as_mut().unwrap().0.assert_pending();
+    }
+    assert_eq!((pool.stats().running, pool.stats().waiting), (4, 4));
+    // A whole interval with demand 6 on 4 slots: growing to 6 is also max.
+    // (Add two more waiters first so that the demand is 8: doubling would be 8.)
+    ws.push(Some(gated(&pool, 7)));
+    ws.push(Some(gated(&pool, 8)));
+    clock.advance(10 * SEC);
+    let mut newcomer = Task::new(pool.submit_weighted(100, std::future::pending::<()>()));
+    newcomer.assert_pending();
+    assert_eq!(
+        pool.size(),
+        6,
+        "the rule's growth is clamped to the new max"
+    );
+    assert_eq!(woken_of(&ws), vec![2, 3], "weights 3 and 4 next");
+    assert!(!newcomer.is_woken());
+    for i in [2, 3] {
+        ws[i].as_mut().unwrap().0.assert_pending();
+    }
+    assert_eq!((pool.stats().running, pool.stats().waiting), (6, 5));
+    // Lower max to 3 with 6 running: three releases admit nobody.
+    assert_eq!(pool.set_bounds(1, 3).unwrap(), 3);
+    finish(holders[0].take());
+    finish(holders[1].take());
+    finish(ws[5].take());
+    assert_eq!(pool.stats().running, 3);
+    assert_eq!(
+        woken_of(&ws),
+        Vec::<usize>::new(),
+        "no waiter woken while running >= the new max"
+    );
+    assert!(!newcomer.is_woken());
+    // The next release hands off to exactly weight 5 (index 1).
+    finish(ws[4].take());
+    assert_eq!(woken_of(&ws), vec![1]);
+    assert!(!newcomer.is_woken());
+    assert_eq!(pool.stats().running, 3);
+}
