@@ -436,3 +436,137 @@ fn set_bounds_moves_the_limit_and_bounds_the_rule_counting_wakeups() {
     assert!(!newcomer.is_woken());
     assert_eq!(pool.stats().running, 3);
 }
+
+// ---- more of the rule's events ------------------------------------------------
+
+/// README, Autoscale: demand is sampled at "a waiting call that leaves:
+/// cancelled or timed out". A lone waiter behind one slot for a whole
+/// interval, which then times out (on real time: the timer thread, or the
+/// sync caller's own park), is an event: demand 2 over the window on 1 slot
+/// grows the pool to 2, with nobody left to admit.
+#[test]
+fn a_waiter_timing_out_is_an_event_that_grows_the_pool() {
+    for sync in [false, true] {
+        let clock = ManualClock::new();
+        let pool = Pool::builder()
+            .kind(Kind::Autoscale)
+            .min(1)
+            .max(4)
+            .size(1)
+            .autoscale_interval(10 * SEC)
+            .admission_timeout(Duration::from_millis(300))
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        let _held = hold_n(&pool, 1);
+        if sync {
+            let p = pool.clone();
+            let c = clock.clone();
+            let caller = std::thread::spawn(move || {
+                // The manual clock moves while this caller waits.
+                p.run(|| ())
+            });
+            let start = std::time::Instant::now();
+            while pool.stats().waiting == 0 {
+                assert!(start.elapsed() < Duration::from_secs(20), "caller never queued");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            c.advance(10 * SEC);
+            assert_eq!(caller.join().unwrap(), Err(Rejected::TimedOut));
+        } else {
+            let mut waiter = Task::new(pool.submit(async {}));
+            waiter.assert_pending();
+            clock.advance(10 * SEC);
+            let start = std::time::Instant::now();
+            let out = loop {
+                if let std::task::Poll::Ready(out) = waiter.poll() {
+                    break out;
+                }
+                assert!(start.elapsed() < Duration::from_secs(20), "never timed out");
+                std::thread::sleep(Duration::from_millis(5));
+            };
+            assert_eq!(out, Err(Rejected::TimedOut));
+        }
+        let s = pool.stats();
+        assert_eq!(s.rejected_for(Rejected::TimedOut), 1, "sync {sync}");
+        assert_eq!(
+            pool.size(),
+            2,
+            "sync {sync}: the timed-out waiter's leaving is an event with demand 2 on 1 slot"
+        );
+    }
+}
+
+/// `set_autoscale_timing`: "Restarts an autoscaled pool's queue-depth rule
+/// with new timing": the interval counts from the restart, so an event at
+/// the old evaluation time moves nothing, and the first evaluation comes a
+/// whole new interval after the restart, on the demand since it.
+#[test]
+fn set_autoscale_timing_restarts_the_interval_from_the_change() {
+    let clock = ManualClock::new();
+    let pool = autoscaled(&clock, Order::Fifo, 1, 10, 2, 20);
+    let mut held = hold_n(&pool, 6);
+    clock.advance(5 * SEC);
+    pool.set_autoscale_timing(pool_runtime::AutoscaleTiming {
+        interval: 20 * SEC,
+        window: 4,
+    })
+    .unwrap();
+    clock.advance(5 * SEC);
+    held.extend(hold_n(&pool, 1));
+    assert_eq!(pool.size(), 2, "10 s after the start, 5 s after the restart: no evaluation");
+    clock.advance(10 * SEC);
+    held.extend(hold_n(&pool, 1));
+    assert_eq!(pool.size(), 2, "15 s after the restart: still none");
+    clock.advance(5 * SEC);
+    held.extend(hold_n(&pool, 1));
+    // Demand since the restart: 6 (5 s), 7 (10 s), 8 (5 s): mean of the four
+    // 5 s samples = (6 + 7 + 7 + 8) / 4 = 7 > 2: at most doubling, to 4.
+    assert_eq!(pool.size(), 4, "20 s after the restart: evaluated");
+}
+
+/// README, Accounting: "`submitted == completed + rejected + cancelled +
+/// running + nested + waiting`", "A nested call counts in `Stats::nested`,
+/// not in `running`". Step by step through a parent on a full pool of one
+/// slot joining two nested calls (one under the lent slot, one waiting for
+/// it), the identity holds and each term is what the rule says.
+#[test]
+fn the_accounting_identity_holds_at_every_step_of_nested_calls() {
+    fn check(pool: &Pool, want: (usize, usize, usize, u64), step: &str) {
+        let s = pool.stats();
+        let rejected: u64 = [Rejected::Paused, Rejected::Closed, Rejected::Full, Rejected::TimedOut]
+            .into_iter()
+            .map(|r| s.rejected_for(r))
+            .sum();
+        assert_eq!(
+            s.submitted(),
+            s.completed + rejected + s.cancelled + (s.running + s.nested + s.waiting) as u64,
+            "{step}: {s:?}"
+        );
+        assert_eq!((s.running, s.nested, s.waiting, s.completed), want, "{step}: {s:?}");
+    }
+    let pool = Pool::fixed(1);
+    let (g_a, open_a) = gate();
+    let (g_b, open_b) = gate();
+    let inner = pool.clone();
+    let mut parent = Task::new(pool.submit(async move {
+        let (a, b) = futures::join!(inner.submit(g_a), inner.submit(g_b));
+        a.unwrap();
+        b.unwrap();
+    }));
+    parent.assert_pending();
+    check(&pool, (1, 1, 1, 0), "a lent, b waiting for the lent slot");
+    let mut outsider = Task::new(pool.submit(async {}));
+    outsider.assert_pending();
+    check(&pool, (1, 1, 2, 0), "an outsider queued");
+    open_a.store(true, std::sync::atomic::Ordering::SeqCst);
+    parent.assert_pending();
+    check(&pool, (1, 1, 1, 1), "a done, b under the slot that came back");
+    assert!(!outsider.is_woken(), "the parent still holds its slot");
+    open_b.store(true, std::sync::atomic::Ordering::SeqCst);
+    parent.assert_ready().unwrap();
+    check(&pool, (1, 0, 0, 3), "parent done: the outsider is handed the slot");
+    assert!(outsider.is_woken());
+    outsider.assert_ready().unwrap();
+    check(&pool, (0, 0, 0, 4), "all done");
+}
