@@ -461,3 +461,115 @@ fn nested_calls_through_the_attribute_run_one_at_a_time_under_the_parents_slot()
         assert_eq!(s.completed, 6 + 6 * 3 + 10 + 10 * 2, "{s:?}");
     });
 }
+
+// ---- generic functions and methods: one pool for every instantiation -----------
+
+static GENERIC: Meter = Meter::new();
+
+#[pooled::pooled(size = 1)]
+fn generic_sync<T: Copy + Into<u64>>(t: T) -> u64 {
+    let _in = GENERIC.enter();
+    busy();
+    t.into()
+}
+
+static GET: Meter = Meter::new();
+static BUMP: Meter = Meter::new();
+static SHARED: Meter = Meter::new();
+
+struct Wrapper<T>(T);
+
+impl<T: Copy + Into<u64> + Send + Sync> Wrapper<T> {
+    #[pooled::pooled(size = 1)]
+    async fn get(&self) -> u64 {
+        let _in = GET.enter();
+        tokio::task::yield_now().await;
+        busy();
+        self.0.into()
+    }
+
+    #[pooled::pooled(size = 1)]
+    async fn bump(&mut self, by: T) -> u64 {
+        let _in = BUMP.enter();
+        tokio::task::yield_now().await;
+        busy();
+        self.0 = by;
+        self.0.into()
+    }
+
+    #[pooled::pooled(size = 1)]
+    async fn shared(self: std::sync::Arc<Self>) -> u64 {
+        let _in = SHARED.enter();
+        tokio::task::yield_now().await;
+        busy();
+        self.0.into()
+    }
+}
+
+/// `#[pooled]` docs, The handle: "A generic function, or a method of a
+/// generic `impl`, has one pool for all its instantiations", and "every
+/// receiver (`self`, `&self`, `&mut self`, `self: Arc<Self>`)" keeps working:
+/// calls of several instantiations share one limit (counted from outside:
+/// each of these pools has one slot) and one handle's stats.
+#[test]
+fn generic_functions_and_methods_have_one_pool_for_all_instantiations() {
+    within(BOUND, || {
+        let threads: Vec<_> = (0..3)
+            .map(|t| {
+                std::thread::spawn(move || {
+                    (0..10u32)
+                        .map(|i| {
+                            if (i + t) % 2 == 0 {
+                                generic_sync(i as u8)
+                            } else {
+                                generic_sync(i)
+                            }
+                        })
+                        .sum::<u64>()
+                })
+            })
+            .collect();
+        let sync_total: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(sync_total, 3 * 45);
+        assert_eq!(
+            GENERIC.peak(),
+            1,
+            "one slot across u8 and u32 instantiations"
+        );
+        assert_eq!(GENERIC_SYNC_POOL.stats().completed, 30);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let total = rt.block_on(async {
+            let hs: Vec<_> = (0..8u32)
+                .map(|i| {
+                    tokio::spawn(async move {
+                        let a = Wrapper(i as u8);
+                        let mut b = Wrapper(i);
+                        let c = std::sync::Arc::new(Wrapper(i as u16));
+                        let a2 = Wrapper(i);
+                        let (x, y) = tokio::join!(a.get(), a2.get());
+                        let z = b.bump(i + 1).await;
+                        let w = c.shared().await;
+                        x + y + z + w
+                    })
+                })
+                .collect();
+            let mut t = 0;
+            for h in hs {
+                t += h.await.unwrap();
+            }
+            t
+        });
+        assert_eq!(total, (0..8u64).map(|i| 4 * i + 1).sum::<u64>());
+        for (name, m) in [("get", &GET), ("bump", &BUMP), ("shared", &SHARED)] {
+            assert_eq!(m.peak(), 1, "{name}: one pool serves u8, u16 and u32 alike");
+        }
+        assert_eq!(Wrapper::<u8>::GET_POOL.stats().completed, 16);
+        assert_eq!(Wrapper::<u32>::GET_POOL.stats().completed, 16);
+        assert_eq!(Wrapper::<u32>::BUMP_POOL.stats().completed, 8);
+        assert_eq!(Wrapper::<u16>::SHARED_POOL.stats().completed, 8);
+    });
+}

@@ -12,7 +12,7 @@ mod common;
 
 use common::{gate, Task};
 use pool_runtime::{Kind, ManualClock, Order, Pool, Rejected};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -468,7 +468,10 @@ fn a_waiter_timing_out_is_an_event_that_grows_the_pool() {
             });
             let start = std::time::Instant::now();
             while pool.stats().waiting == 0 {
-                assert!(start.elapsed() < Duration::from_secs(20), "caller never queued");
+                assert!(
+                    start.elapsed() < Duration::from_secs(20),
+                    "caller never queued"
+                );
                 std::thread::sleep(Duration::from_millis(1));
             }
             c.advance(10 * SEC);
@@ -514,7 +517,11 @@ fn set_autoscale_timing_restarts_the_interval_from_the_change() {
     .unwrap();
     clock.advance(5 * SEC);
     held.extend(hold_n(&pool, 1));
-    assert_eq!(pool.size(), 2, "10 s after the start, 5 s after the restart: no evaluation");
+    assert_eq!(
+        pool.size(),
+        2,
+        "10 s after the start, 5 s after the restart: no evaluation"
+    );
     clock.advance(10 * SEC);
     held.extend(hold_n(&pool, 1));
     assert_eq!(pool.size(), 2, "15 s after the restart: still none");
@@ -534,16 +541,25 @@ fn set_autoscale_timing_restarts_the_interval_from_the_change() {
 fn the_accounting_identity_holds_at_every_step_of_nested_calls() {
     fn check(pool: &Pool, want: (usize, usize, usize, u64), step: &str) {
         let s = pool.stats();
-        let rejected: u64 = [Rejected::Paused, Rejected::Closed, Rejected::Full, Rejected::TimedOut]
-            .into_iter()
-            .map(|r| s.rejected_for(r))
-            .sum();
+        let rejected: u64 = [
+            Rejected::Paused,
+            Rejected::Closed,
+            Rejected::Full,
+            Rejected::TimedOut,
+        ]
+        .into_iter()
+        .map(|r| s.rejected_for(r))
+        .sum();
         assert_eq!(
             s.submitted(),
             s.completed + rejected + s.cancelled + (s.running + s.nested + s.waiting) as u64,
             "{step}: {s:?}"
         );
-        assert_eq!((s.running, s.nested, s.waiting, s.completed), want, "{step}: {s:?}");
+        assert_eq!(
+            (s.running, s.nested, s.waiting, s.completed),
+            want,
+            "{step}: {s:?}"
+        );
     }
     let pool = Pool::fixed(1);
     let (g_a, open_a) = gate();
@@ -561,12 +577,94 @@ fn the_accounting_identity_holds_at_every_step_of_nested_calls() {
     check(&pool, (1, 1, 2, 0), "an outsider queued");
     open_a.store(true, std::sync::atomic::Ordering::SeqCst);
     parent.assert_pending();
-    check(&pool, (1, 1, 1, 1), "a done, b under the slot that came back");
+    check(
+        &pool,
+        (1, 1, 1, 1),
+        "a done, b under the slot that came back",
+    );
     assert!(!outsider.is_woken(), "the parent still holds its slot");
     open_b.store(true, std::sync::atomic::Ordering::SeqCst);
     parent.assert_ready().unwrap();
-    check(&pool, (1, 0, 0, 3), "parent done: the outsider is handed the slot");
+    check(
+        &pool,
+        (1, 0, 0, 3),
+        "parent done: the outsider is handed the slot",
+    );
     assert!(outsider.is_woken());
     outsider.assert_ready().unwrap();
     check(&pool, (0, 0, 0, 4), "all done");
+}
+
+/// README, Limits: "At every admission `running <= limit`, including while
+/// scaling down under load". On each of the six pools of 4 slots, 4 bodies
+/// hold their slots (on threads) while 6 threads queue sync and async calls;
+/// scaled down to 1 and let go, every later body runs alone (counted from
+/// outside: no body entered while another was in flight).
+#[test]
+fn after_scaling_down_under_load_each_later_body_runs_alone_on_all_six_pools() {
+    use std::sync::atomic::AtomicBool;
+    for (name, pool) in six_pools(4) {
+        let open = Arc::new(AtomicBool::new(false));
+        let now = Arc::new(AtomicUsize::new(0));
+        let worst = Arc::new(AtomicUsize::new(0));
+        let start = std::time::Instant::now();
+        let holders: Vec<_> = (0..4)
+            .map(|_| {
+                let (pool, open, now) = (pool.clone(), open.clone(), now.clone());
+                std::thread::spawn(move || {
+                    pool.run(|| {
+                        now.fetch_add(1, Ordering::SeqCst);
+                        while !open.load(Ordering::SeqCst) {
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                        now.fetch_sub(1, Ordering::SeqCst);
+                    })
+                    .unwrap();
+                })
+            })
+            .collect();
+        while now.load(Ordering::SeqCst) < 4 {
+            assert!(start.elapsed() < Duration::from_secs(20), "{name}: holders");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let workers: Vec<_> = (0..6)
+            .map(|t| {
+                let (pool, now, worst) = (pool.clone(), now.clone(), worst.clone());
+                std::thread::spawn(move || {
+                    let body = || {
+                        let seen = now.fetch_add(1, Ordering::SeqCst) + 1;
+                        worst.fetch_max(seen, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_micros(100));
+                        now.fetch_sub(1, Ordering::SeqCst);
+                    };
+                    for i in 0..10 {
+                        if (i + t) % 2 == 0 {
+                            pool.run_weighted(i as i64, body).unwrap();
+                        } else {
+                            futures::executor::block_on(
+                                pool.submit_weighted(i as i64, async { body() }),
+                            )
+                            .unwrap();
+                        }
+                    }
+                })
+            })
+            .collect();
+        while pool.stats().waiting < 6 {
+            assert!(start.elapsed() < Duration::from_secs(20), "{name}: workers");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(pool.scale(-3), 1, "{name}");
+        open.store(true, Ordering::SeqCst);
+        for h in holders.into_iter().chain(workers) {
+            h.join().unwrap();
+        }
+        assert_eq!(
+            worst.load(Ordering::SeqCst),
+            1,
+            "{name}: a body ran beside another after scaling to 1"
+        );
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting, s.completed), (0, 0, 64), "{name}");
+    }
 }
