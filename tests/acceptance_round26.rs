@@ -573,3 +573,95 @@ fn generic_functions_and_methods_have_one_pool_for_all_instantiations() {
         assert_eq!(Wrapper::<u16>::SHARED_POOL.stats().completed, 8);
     });
 }
+
+// ---- never-rejecting forms through a pause and a close --------------------------
+
+#[pooled::group(size = 1)]
+/// Never-rejecting functions.
+pub struct Patient;
+
+static PATIENT: Meter = Meter::new();
+
+#[pooled::pooled(group = Patient)]
+fn p_future(n: u32) -> impl Future<Output = u32> + Send {
+    async move {
+        let _in = PATIENT.enter();
+        tokio::task::yield_now().await;
+        busy();
+        n
+    }
+}
+
+#[pooled::pooled(group = Patient)]
+async fn p_async(n: u32) -> u32 {
+    let _in = PATIENT.enter();
+    tokio::task::yield_now().await;
+    busy();
+    n
+}
+
+#[pooled::pooled(group = Patient)]
+fn p_sync(n: u32) -> u32 {
+    let _in = PATIENT.enter();
+    busy();
+    n
+}
+
+/// `#[pooled]` docs, Rejections: a function whose return type carries no
+/// error "waits until `resume()`" when paused, and "runs (a closed pool
+/// still admits it, within its limit)" when closed; for a sync function
+/// returning a future, "Rejections follow `T`, as for an `async fn`". Each
+/// form waits through a pause (counted as waiting, its body not run), runs
+/// once resumed, and runs on a closed pool, one at a time.
+#[test]
+fn never_rejecting_forms_wait_through_a_pause_and_run_on_a_closed_pool() {
+    within(BOUND, || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        Patient::POOL.pause();
+        let sync_caller = std::thread::spawn(|| p_sync(1));
+        let a = rt.spawn(p_future(2));
+        let b = rt.spawn(p_async(3));
+        let start = std::time::Instant::now();
+        while Patient::POOL.stats().waiting < 3 {
+            assert!(start.elapsed() < BOUND, "{:?}", Patient::POOL.stats());
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(PATIENT.done(), 0, "no body ran while paused");
+        assert_eq!(Patient::POOL.stats().waiting, 3);
+        Patient::POOL.resume();
+        assert_eq!(sync_caller.join().unwrap(), 1);
+        assert_eq!(rt.block_on(a).unwrap(), 2);
+        assert_eq!(rt.block_on(b).unwrap(), 3);
+        Patient::POOL.pool().close();
+        let sync_caller = std::thread::spawn(|| (0..5).map(p_sync).sum::<u32>());
+        let total = rt.block_on(async {
+            let (x, y) = tokio::join!(
+                async {
+                    let mut t = 0;
+                    for i in 0..5 {
+                        t += p_future(i).await;
+                    }
+                    t
+                },
+                async {
+                    let mut t = 0;
+                    for i in 0..5 {
+                        t += p_async(i).await;
+                    }
+                    t
+                }
+            );
+            x + y
+        });
+        assert_eq!(total, 20);
+        assert_eq!(sync_caller.join().unwrap(), 10);
+        assert_eq!(PATIENT.peak(), 1);
+        let s = Patient::POOL.stats();
+        assert_eq!((s.completed, s.running, s.waiting, s.rejected_total()), (18, 0, 0, 0), "{s:?}");
+    });
+}

@@ -668,3 +668,51 @@ fn after_scaling_down_under_load_each_later_body_runs_alone_on_all_six_pools() {
         assert_eq!((s.running, s.waiting, s.completed), (0, 0, 64), "{name}");
     }
 }
+
+/// Cancellation and Hand-off: a waiter handed a slot but dropped before it
+/// runs passes the slot on to exactly the next waiter the order names, and
+/// its work never runs.
+#[test]
+fn a_waiter_dropped_after_its_hand_off_passes_the_slot_to_exactly_the_next_on_all_six_pools() {
+    let weights = [5, 1, 3];
+    for (name, pool) in six_pools(1) {
+        let ran = AtomicUsize::new(0);
+        let (g, open) = gate();
+        let mut holder = Task::new(pool.submit(g));
+        holder.assert_pending();
+        let mut waiters: Vec<Option<Task<_>>> = weights
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| {
+                let ran = &ran;
+                let mut t = Task::new(pool.submit_weighted(w, async move {
+                    ran.fetch_add(1, Ordering::SeqCst);
+                    i
+                }));
+                t.assert_pending();
+                Some(t)
+            })
+            .collect();
+        let order = expected_order(&pool, &weights);
+        open.store(true, Ordering::SeqCst);
+        holder.assert_ready().unwrap();
+        assert_eq!(woken(&waiters), vec![order[0]], "{name}");
+        drop(waiters[order[0]].take());
+        assert_eq!(woken(&waiters), vec![order[1]], "{name}: passed on to exactly one");
+        assert_eq!(ran.load(Ordering::SeqCst), 0, "{name}");
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting), (1, 1), "{name}: {s:?}");
+        let mut t = waiters[order[1]].take().unwrap();
+        assert_eq!(t.assert_ready(), Ok(order[1]), "{name}");
+        let mut t = waiters[order[2]].take().unwrap();
+        assert_eq!(t.assert_ready(), Ok(order[2]), "{name}");
+        assert_eq!(ran.load(Ordering::SeqCst), 2, "{name}");
+        let s = pool.stats();
+        assert_eq!(
+            s.submitted(),
+            s.completed + s.cancelled + s.rejected_total(),
+            "{name}: {s:?}"
+        );
+        assert_eq!((s.completed, s.cancelled), (3, 1), "{name}: {s:?}");
+    }
+}
