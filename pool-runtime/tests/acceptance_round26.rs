@@ -716,3 +716,109 @@ fn a_waiter_dropped_after_its_hand_off_passes_the_slot_to_exactly_the_next_on_al
         assert_eq!((s.completed, s.cancelled), (3, 1), "{name}: {s:?}");
     }
 }
+
+// ---- nested marks do not outlive their work ------------------------------------
+
+/// Reentrancy rule: a call is nested only "from inside work that holds one
+/// of its slots". After sync work on a thread ended, by returning or by a
+/// panic caught by its caller, a later call on that thread is an ordinary
+/// one: on a full pool it waits (and here times out), it does not run under
+/// a slot that is gone.
+#[test]
+fn a_call_on_a_thread_whose_sync_work_ended_or_panicked_is_not_nested() {
+    let pool = Pool::builder()
+        .size(1)
+        .admission_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    assert_eq!(pool.run(|| pool.run(|| 7).unwrap()), Ok(7));
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.run(|| -> () { panic!("boom") })
+    }));
+    assert!(caught.is_err());
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.run(|| {
+            let _ = pool.run(|| -> () { panic!("inner boom") });
+        })
+    }));
+    assert!(caught.is_err());
+    assert_eq!(pool.stats().running, 0);
+    // Hold the only slot from another thread.
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
+    let p = pool.clone();
+    let holder = std::thread::spawn(move || {
+        p.run(|| {
+            held_tx.send(()).unwrap();
+            let _ = rx.recv_timeout(Duration::from_secs(20));
+        })
+        .unwrap();
+    });
+    held_rx.recv_timeout(Duration::from_secs(20)).unwrap();
+    let ran = AtomicUsize::new(0);
+    assert_eq!(
+        pool.run(|| ran.fetch_add(1, Ordering::SeqCst)),
+        Err(Rejected::TimedOut),
+        "this thread's work ended: its call waits for a slot like any other"
+    );
+    let mut call = Task::new(pool.submit(async { ran.fetch_add(1, Ordering::SeqCst) }));
+    call.assert_pending();
+    assert_eq!(pool.stats().nested, 0);
+    drop(call);
+    assert_eq!(ran.load(Ordering::SeqCst), 0);
+    tx.send(()).unwrap();
+    holder.join().unwrap();
+}
+
+/// The same for blocking work on the executor's threads (a runtime with one
+/// blocking thread, shared by the pool's jobs and `spawn_blocking`): after a
+/// job of the pool ended, by returning or by a panic, a call from a later
+/// `spawn_blocking` closure on that thread waits for a slot.
+#[test]
+fn a_call_on_a_blocking_thread_after_a_pool_job_ended_is_not_nested() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let pool = Pool::builder()
+            .size(1)
+            .admission_timeout(Duration::from_millis(300))
+            .build()
+            .unwrap();
+        let job_thread = pool
+            .submit_blocking(|| std::thread::current().id())
+            .await
+            .unwrap();
+        let p = pool.clone();
+        let panicked = tokio::spawn(async move {
+            p.submit_blocking(|| -> () { panic!("job boom") }).await
+        })
+        .await;
+        assert!(panicked.is_err(), "the job's panic reaches its caller");
+        let p = pool.clone();
+        let nested_in_job = pool
+            .submit_blocking(move || p.run(|| 5))
+            .await
+            .unwrap();
+        assert_eq!(nested_in_job, Ok(5), "a call nested in a job runs");
+        let permit = pool.acquire().await.unwrap();
+        let p = pool.clone();
+        let (thread, later) = tokio::task::spawn_blocking(move || {
+            (std::thread::current().id(), p.run(|| 9))
+        })
+        .await
+        .unwrap();
+        assert_eq!(thread, job_thread, "the same blocking thread");
+        assert_eq!(
+            later,
+            Err(Rejected::TimedOut),
+            "not the pool's work: it waits for a slot"
+        );
+        drop(permit);
+        let s = pool.stats();
+        assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
+    });
+}
