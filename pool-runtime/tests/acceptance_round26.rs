@@ -822,3 +822,64 @@ fn a_call_on_a_blocking_thread_after_a_pool_job_ended_is_not_nested() {
         assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
     });
 }
+
+/// Cancellation: "Blocking closures carry their slot to the executor thread
+/// and release it there, so abandoning the wait never lets more closures run
+/// than the limit". On each of the six pools of 2 slots, 40 blocking calls
+/// abandoned at staggered moments (waiting, or after their closure started)
+/// never run more than 2 closures at once, counted from outside, and the
+/// pool ends empty with every call accounted for.
+#[test]
+fn abandoned_blocking_calls_never_run_more_closures_than_the_limit_on_all_six_pools() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(8)
+        .enable_all()
+        .build()
+        .unwrap();
+    for (name, pool) in six_pools(2) {
+        let now = Arc::new(AtomicUsize::new(0));
+        let worst = Arc::new(AtomicUsize::new(0));
+        let done = Arc::new(AtomicUsize::new(0));
+        rt.block_on(async {
+            let mut tasks = Vec::new();
+            for i in 0..40u64 {
+                let (pool, now, worst, done) =
+                    (pool.clone(), now.clone(), worst.clone(), done.clone());
+                tasks.push(tokio::spawn(async move {
+                    let call = pool.submit_blocking_weighted(i as i64 % 4, move || {
+                        let seen = now.fetch_add(1, Ordering::SeqCst) + 1;
+                        worst.fetch_max(seen, Ordering::SeqCst);
+                        std::thread::sleep(Duration::from_millis(2));
+                        now.fetch_sub(1, Ordering::SeqCst);
+                        done.fetch_add(1, Ordering::SeqCst);
+                    });
+                    // Every other call is abandoned after a while.
+                    if i % 2 == 0 {
+                        let _ = tokio::time::timeout(Duration::from_micros(500 * (i % 7)), call)
+                            .await;
+                    } else {
+                        call.await.unwrap();
+                    }
+                }));
+            }
+            for t in tasks {
+                t.await.unwrap();
+            }
+        });
+        let start = std::time::Instant::now();
+        while pool.stats().running > 0 {
+            assert!(start.elapsed() < Duration::from_secs(20), "{name}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(worst.load(Ordering::SeqCst) <= 2, "{name}: {} closures at once", worst.load(Ordering::SeqCst));
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{name}: {s:?}");
+        assert_eq!(
+            s.submitted(),
+            s.completed + s.cancelled + s.rejected_total(),
+            "{name}: {s:?}"
+        );
+        assert!(done.load(Ordering::SeqCst) >= 20, "{name}: the awaited ones ran");
+    }
+}
