@@ -883,3 +883,72 @@ fn abandoned_blocking_calls_never_run_more_closures_than_the_limit_on_all_six_po
         assert!(done.load(Ordering::SeqCst) >= 20, "{name}: the awaited ones ran");
     }
 }
+
+/// Reentrancy rule: nested calls that wait "belong to admitted work": "a
+/// paused or closed pool or a full waiting bound does not turn them away".
+/// A parent on a pool of one slot whose waiting bound (1) is full, then
+/// paused, then closed, joins three nested calls: one runs under its slot,
+/// the others wait past the bound, the pause and the close, and each runs in
+/// turn (one at a time, counted from outside); the outsider that filled the
+/// bound still runs after the parent (closing lets waiting calls finish).
+#[test]
+fn nested_calls_wait_past_a_full_bound_a_pause_and_a_close() {
+    let pool = Pool::builder().size(1).max_waiting(1).build().unwrap();
+    let now = AtomicUsize::new(0);
+    let worst = AtomicUsize::new(0);
+    let leaf = |g: common::Gate| {
+        let (now, worst) = (&now, &worst);
+        async move {
+            let seen = now.fetch_add(1, Ordering::SeqCst) + 1;
+            worst.fetch_max(seen, Ordering::SeqCst);
+            g.await;
+            now.fetch_sub(1, Ordering::SeqCst);
+        }
+    };
+    // The parent: admitted, then (once let go) joins three nested calls.
+    let (gates, opens): (Vec<_>, Vec<_>) = (0..3).map(|_| gate()).unzip();
+    let mut gates = gates.into_iter();
+    let (ga, gb, gc) = (gates.next().unwrap(), gates.next().unwrap(), gates.next().unwrap());
+    let (go, open_go) = gate();
+    let inner = &pool;
+    let mut parent = Task::new(pool.submit(async move {
+        go.await;
+        let (a, b, c) = futures::join!(
+            inner.submit(leaf(ga)),
+            inner.submit(leaf(gb)),
+            inner.submit(leaf(gc))
+        );
+        (a, b, c)
+    }));
+    parent.assert_pending();
+    let mut outsider = Task::new(pool.submit(async {}));
+    outsider.assert_pending();
+    assert_eq!(pool.stats().waiting, 1);
+    let mut full = Task::new(pool.submit(async {}));
+    assert_eq!(full.assert_ready(), Err(Rejected::Full), "the bound is full");
+    pool.pause();
+    pool.close();
+    open_go.store(true, Ordering::SeqCst);
+    parent.assert_pending();
+    let s = pool.stats();
+    assert_eq!((s.running, s.nested, s.waiting), (1, 1, 3), "{s:?}");
+    assert_eq!(s.rejected_total(), 1, "no nested call turned away: {s:?}");
+    let mut out = None;
+    for open in &opens {
+        assert!(out.is_none(), "the parent finished early");
+        open.store(true, Ordering::SeqCst);
+        if let std::task::Poll::Ready(o) = parent.poll() {
+            out = Some(o);
+        }
+    }
+    let (a, b, c) = out
+        .expect("the parent finished")
+        .expect("the parent was admitted before the pause");
+    assert_eq!((a, b, c), (Ok(()), Ok(()), Ok(())));
+    assert_eq!(worst.load(Ordering::SeqCst), 1, "one nested call at a time");
+    assert!(outsider.is_woken());
+    assert_eq!(outsider.assert_ready(), Ok(()));
+    let s = pool.stats();
+    assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
+    assert_eq!(s.rejected_total(), 1, "{s:?}");
+}
