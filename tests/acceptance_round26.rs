@@ -662,6 +662,58 @@ fn never_rejecting_forms_wait_through_a_pause_and_run_on_a_closed_pool() {
         assert_eq!(sync_caller.join().unwrap(), 10);
         assert_eq!(PATIENT.peak(), 1);
         let s = Patient::POOL.stats();
-        assert_eq!((s.completed, s.running, s.waiting, s.rejected_total()), (18, 0, 0, 0), "{s:?}");
+        assert_eq!(
+            (s.completed, s.running, s.waiting, s.rejected_total()),
+            (18, 0, 0, 0),
+            "{s:?}"
+        );
+    });
+}
+
+// ---- blocking work's nested calls -------------------------------------------------
+
+#[pooled::group(size = 1)]
+/// Blocking work that calls its own group.
+pub struct BNest;
+
+static B_INNER: Meter = Meter::new();
+
+#[pooled::pooled(group = BNest)]
+fn b_inner(n: usize) -> usize {
+    let _in = B_INNER.enter();
+    busy();
+    n
+}
+
+#[pooled::pooled(group = BNest, blocking)]
+fn b_outer(n: usize) -> usize {
+    b_inner(n) + b_inner(n + 1)
+}
+
+/// README, Reentrancy rule: a call "made on the thread of sync or blocking
+/// work" is nested: a `blocking` function of a group of one slot that calls
+/// a sync function of the same group runs it under its slot (no deadlock),
+/// from several tasks at once, one body at a time (counted from outside).
+#[test]
+fn a_blocking_functions_calls_into_its_own_group_run_under_its_slot() {
+    within(BOUND, || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let total = rt.block_on(async {
+            let hs: Vec<_> = (0..8).map(|i| tokio::spawn(b_outer(i))).collect();
+            let mut t = 0;
+            for h in hs {
+                t += h.await.unwrap();
+            }
+            t
+        });
+        assert_eq!(total, (0..8).map(|i| 2 * i + 1).sum::<usize>());
+        assert_eq!(B_INNER.peak(), 1);
+        let s = BNest::POOL.stats();
+        assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+        assert_eq!(s.completed, 8 + 16, "{s:?}");
     });
 }

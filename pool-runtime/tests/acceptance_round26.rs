@@ -698,7 +698,11 @@ fn a_waiter_dropped_after_its_hand_off_passes_the_slot_to_exactly_the_next_on_al
         holder.assert_ready().unwrap();
         assert_eq!(woken(&waiters), vec![order[0]], "{name}");
         drop(waiters[order[0]].take());
-        assert_eq!(woken(&waiters), vec![order[1]], "{name}: passed on to exactly one");
+        assert_eq!(
+            woken(&waiters),
+            vec![order[1]],
+            "{name}: passed on to exactly one"
+        );
         assert_eq!(ran.load(Ordering::SeqCst), 0, "{name}");
         let s = pool.stats();
         assert_eq!((s.running, s.waiting), (1, 1), "{name}: {s:?}");
@@ -793,24 +797,19 @@ fn a_call_on_a_blocking_thread_after_a_pool_job_ended_is_not_nested() {
             .await
             .unwrap();
         let p = pool.clone();
-        let panicked = tokio::spawn(async move {
-            p.submit_blocking(|| -> () { panic!("job boom") }).await
-        })
-        .await;
+        let panicked =
+            tokio::spawn(async move { p.submit_blocking(|| -> () { panic!("job boom") }).await })
+                .await;
         assert!(panicked.is_err(), "the job's panic reaches its caller");
         let p = pool.clone();
-        let nested_in_job = pool
-            .submit_blocking(move || p.run(|| 5))
-            .await
-            .unwrap();
+        let nested_in_job = pool.submit_blocking(move || p.run(|| 5)).await.unwrap();
         assert_eq!(nested_in_job, Ok(5), "a call nested in a job runs");
         let permit = pool.acquire().await.unwrap();
         let p = pool.clone();
-        let (thread, later) = tokio::task::spawn_blocking(move || {
-            (std::thread::current().id(), p.run(|| 9))
-        })
-        .await
-        .unwrap();
+        let (thread, later) =
+            tokio::task::spawn_blocking(move || (std::thread::current().id(), p.run(|| 9)))
+                .await
+                .unwrap();
         assert_eq!(thread, job_thread, "the same blocking thread");
         assert_eq!(
             later,
@@ -856,8 +855,8 @@ fn abandoned_blocking_calls_never_run_more_closures_than_the_limit_on_all_six_po
                     });
                     // Every other call is abandoned after a while.
                     if i % 2 == 0 {
-                        let _ = tokio::time::timeout(Duration::from_micros(500 * (i % 7)), call)
-                            .await;
+                        let _ =
+                            tokio::time::timeout(Duration::from_micros(500 * (i % 7)), call).await;
                     } else {
                         call.await.unwrap();
                     }
@@ -872,7 +871,11 @@ fn abandoned_blocking_calls_never_run_more_closures_than_the_limit_on_all_six_po
             assert!(start.elapsed() < Duration::from_secs(20), "{name}");
             std::thread::sleep(Duration::from_millis(1));
         }
-        assert!(worst.load(Ordering::SeqCst) <= 2, "{name}: {} closures at once", worst.load(Ordering::SeqCst));
+        assert!(
+            worst.load(Ordering::SeqCst) <= 2,
+            "{name}: {} closures at once",
+            worst.load(Ordering::SeqCst)
+        );
         let s = pool.stats();
         assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{name}: {s:?}");
         assert_eq!(
@@ -880,7 +883,10 @@ fn abandoned_blocking_calls_never_run_more_closures_than_the_limit_on_all_six_po
             s.completed + s.cancelled + s.rejected_total(),
             "{name}: {s:?}"
         );
-        assert!(done.load(Ordering::SeqCst) >= 20, "{name}: the awaited ones ran");
+        assert!(
+            done.load(Ordering::SeqCst) >= 20,
+            "{name}: the awaited ones ran"
+        );
     }
 }
 
@@ -908,7 +914,11 @@ fn nested_calls_wait_past_a_full_bound_a_pause_and_a_close() {
     // The parent: admitted, then (once let go) joins three nested calls.
     let (gates, opens): (Vec<_>, Vec<_>) = (0..3).map(|_| gate()).unzip();
     let mut gates = gates.into_iter();
-    let (ga, gb, gc) = (gates.next().unwrap(), gates.next().unwrap(), gates.next().unwrap());
+    let (ga, gb, gc) = (
+        gates.next().unwrap(),
+        gates.next().unwrap(),
+        gates.next().unwrap(),
+    );
     let (go, open_go) = gate();
     let inner = &pool;
     let mut parent = Task::new(pool.submit(async move {
@@ -925,7 +935,11 @@ fn nested_calls_wait_past_a_full_bound_a_pause_and_a_close() {
     outsider.assert_pending();
     assert_eq!(pool.stats().waiting, 1);
     let mut full = Task::new(pool.submit(async {}));
-    assert_eq!(full.assert_ready(), Err(Rejected::Full), "the bound is full");
+    assert_eq!(
+        full.assert_ready(),
+        Err(Rejected::Full),
+        "the bound is full"
+    );
     pool.pause();
     pool.close();
     open_go.store(true, Ordering::SeqCst);
