@@ -390,7 +390,7 @@ fn set_bounds_moves_the_limit_and_bounds_the_rule_counting_wakeups() {
     }
     let clock = ManualClock::new();
     let pool = autoscaled(&clock, Order::Priority, 1, 16, 2, 20);
-    let mut holders = vec![Some(gated(&pool, 0)), Some(gated(&pool, 0))];
+    let mut holders = [Some(gated(&pool, 0)), Some(gated(&pool, 0))];
     let weights = [6, 5, 4, 3, 2, 1];
     let mut ws: Vec<Option<Gated<'_>>> = weights.iter().map(|&w| Some(gated(&pool, w))).collect();
     // Raise min to 4: two more slots, to weights 1 and 2 (indices 5, 4).
