@@ -966,3 +966,131 @@ fn nested_calls_wait_past_a_full_bound_a_pause_and_a_close() {
     assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
     assert_eq!(s.rejected_total(), 1, "{s:?}");
 }
+
+/// README, Autoscale: "demand (`running + waiting`) is sampled at the events
+/// that change it (intake, release, and a waiting call that leaves:
+/// cancelled or timed out) — periods without events are filled in, since
+/// nothing changed". A nested call waiting in the queue for its parent's
+/// lent slot is waiting (it counts in `Stats::waiting`, so in the demand);
+/// when it leaves the queue, the demand of the period before must be what it
+/// was. Control: the waiter leaves by being cancelled at 9.5 s (its sibling
+/// still running under the lent slot), and the
+/// intake at 11 s grows the pool (demand 2 on 1 slot for most of the
+/// window). Under test: it leaves by taking the lent slot when its sibling
+/// ends, at 9.5 s; the intake at 11 s must see the same demand (2 until
+/// 9.5 s) and grow the pool too.
+fn nested_waiter_leaves(passed_on: bool) {
+    {
+        let clock = ManualClock::new();
+        let pool = autoscaled(&clock, Order::Fifo, 1, 4, 1, 10);
+        let (ga, open_a) = gate();
+        let (gb, open_b) = gate();
+        let inner = &pool;
+        let (abort, registration) = futures::future::AbortHandle::new_pair();
+        let mut parent = Task::new(pool.submit(async move {
+            let a = inner.submit(ga);
+            let b = futures::future::Abortable::new(inner.submit(gb), registration);
+            let (a, b) = futures::join!(a, b);
+            a.unwrap();
+            if let Ok(b) = b {
+                b.unwrap();
+            }
+        }));
+        parent.assert_pending();
+        let s = pool.stats();
+        assert_eq!((s.running, s.nested, s.waiting), (1, 1, 1), "{s:?}");
+        clock.advance(Duration::from_millis(9_500));
+        if passed_on {
+            open_a.store(true, Ordering::SeqCst);
+            parent.assert_pending();
+            let s = pool.stats();
+            assert_eq!(
+                (s.running, s.nested, s.waiting),
+                (1, 1, 0),
+                "b took the lent slot: {s:?}"
+            );
+        } else {
+            abort.abort();
+            parent.assert_pending();
+            let s = pool.stats();
+            assert_eq!(
+                (s.running, s.nested, s.waiting, s.cancelled),
+                (1, 1, 0, 1),
+                "b cancelled while waiting: {s:?}"
+            );
+        }
+        clock.advance(Duration::from_millis(1_500));
+        let mut x = Task::new(pool.submit(std::future::pending::<()>()));
+        let _ = x.poll();
+        assert_eq!(
+            pool.size(),
+            2,
+            "passed_on {passed_on}: demand 2 (1 running + 1 waiting) for 8.5 s of the last 10 s on 1 slot grows the pool"
+        );
+        open_a.store(true, Ordering::SeqCst);
+        open_b.store(true, Ordering::SeqCst);
+        drop(x);
+        parent.assert_ready().unwrap();
+    }
+}
+
+/// The control of the test below: a nested waiter cancelled at 9.5 s is an
+/// event, and the intake at 11 s grows the pool.
+#[test]
+fn a_nested_waiter_cancelled_keeps_the_demand_it_had() {
+    nested_waiter_leaves(false);
+}
+
+#[test]
+#[ignore = "bug: a nested waiter that leaves the queue by taking its parent's lent slot (Core::return_lend) is no autoscale event, so the queue-depth rule fills the period before it with the lower demand after it and does not grow"]
+fn a_nested_waiter_leaving_the_queue_for_the_lent_slot_keeps_the_demand_it_had() {
+    nested_waiter_leaves(true);
+}
+
+/// The same rule for waiting calls turned away by `abort` ("turns away with
+/// `Closed` every waiting call"): three calls wait behind one slot until
+/// 9.5 s, when they leave (dropped and the pool closed, the control; or
+/// aborted, under test); at
+/// 11 s the running call's release evaluates the window, whose demand was 4
+/// for 8.5 s of its 10: the pool grows to 2 (at most doubling) either way.
+fn waiters_leave_at_9_5_s(abort: bool) {
+    let clock = ManualClock::new();
+    let pool = autoscaled(&clock, Order::Fifo, 1, 4, 1, 10);
+    let (g, open) = gate();
+    let mut holder = Task::new(pool.submit(g));
+    holder.assert_pending();
+    let mut waiters = hold_n(&pool, 3);
+    assert_eq!(pool.stats().waiting, 3);
+    clock.advance(Duration::from_millis(9_500));
+    if abort {
+        pool.abort();
+        for w in &mut waiters {
+            assert_eq!(w.assert_ready(), Err(Rejected::Closed));
+        }
+    } else {
+        waiters.clear();
+        pool.close();
+    }
+    assert!(pool.is_closed());
+    assert_eq!(pool.stats().waiting, 0);
+    clock.advance(Duration::from_millis(1_500));
+    open.store(true, Ordering::SeqCst);
+    holder.assert_ready().unwrap();
+    assert_eq!(
+        pool.size(),
+        2,
+        "abort {abort}: demand 4 on 1 slot for 8.5 s of the last 10 s"
+    );
+}
+
+/// The control of the test below: waiters dropped are events.
+#[test]
+fn waiters_cancelled_before_a_release_keep_the_demand_they_had() {
+    waiters_leave_at_9_5_s(false);
+}
+
+#[test]
+#[ignore = "bug: waiting calls turned away by abort() (or a shutdown past its deadline) are no autoscale event, so the queue-depth rule fills the period before with the demand after the abort"]
+fn waiters_aborted_before_a_release_keep_the_demand_they_had() {
+    waiters_leave_at_9_5_s(true);
+}
