@@ -1094,3 +1094,57 @@ fn waiters_cancelled_before_a_release_keep_the_demand_they_had() {
 fn waiters_aborted_before_a_release_keep_the_demand_they_had() {
     waiters_leave_at_9_5_s(true);
 }
+
+/// README, Many sync callers: callers waiting outside the queue (sync
+/// barging) "count as waiting", and so in the autoscaler's demand
+/// (`running + waiting`), which "periods without events" keep. One slot is
+/// held and a sync caller waits in the room from 0 s to past 10 s (its
+/// 2 s bound, on real time, passes after the manual clock reached 10 s): the
+/// demand was 2 on 1 slot for the whole interval. Whatever event comes first
+/// after the interval (here the caller's own move into the queue) must find
+/// that demand, grow the pool to 2 and admit the caller beside the holder
+/// (the control, an async intake at 10 s while the caller is in the room,
+/// is `callers_in_the_room_count_in_the_autoscalers_demand` in
+/// `adversarial_barging.rs`: it grows).
+#[test]
+#[ignore = "bug: a sync caller moving from the room into the queue (Core::enqueue with waited) is counted out of the room before the autoscaler samples, so the period before is filled with a demand one short and the pool does not grow"]
+fn a_sync_caller_moving_from_the_room_to_the_queue_is_in_the_demand_before() {
+    let clock = ManualClock::new();
+    let pool = Pool::builder()
+        .kind(Kind::Autoscale)
+        .min(1)
+        .max(4)
+        .size(1)
+        .autoscale_interval(10 * SEC)
+        .autoscale_window(10)
+        .sync_barging(Duration::from_secs(2))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let (g, open) = gate();
+    let mut holder = Task::new(pool.submit(g));
+    holder.assert_pending();
+    let p = pool.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let caller = std::thread::spawn(move || {
+        let out = p.run(|| ());
+        let _ = tx.send(out);
+    });
+    let start = std::time::Instant::now();
+    while pool.stats().waiting == 0 {
+        assert!(start.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    clock.advance(10 * SEC);
+    let out = rx.recv_timeout(Duration::from_secs(6));
+    let size = pool.size();
+    open.store(true, Ordering::SeqCst);
+    holder.assert_ready().unwrap();
+    caller.join().unwrap();
+    assert_eq!(size, 2, "demand 2 on 1 slot for the whole interval: grow");
+    assert_eq!(
+        out,
+        Ok(Ok(())),
+        "admitted beside the holder once the pool grew"
+    );
+}
