@@ -717,3 +717,88 @@ fn a_blocking_functions_calls_into_its_own_group_run_under_its_slot() {
         assert_eq!(s.completed, 8 + 16, "{s:?}");
     });
 }
+
+// ---- weights from parameters and expressions ---------------------------------------
+
+#[pooled::group(order = "priority", size = 1)]
+/// Weighted calls.
+pub struct Ranked;
+
+static RANKED: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+static WEIGHED: AtomicUsize = AtomicUsize::new(0);
+
+#[pooled::pooled(group = Ranked)]
+async fn r_u64(#[weight] w: u64, tag: &'static str) {
+    let _ = w;
+    RANKED.lock().unwrap().push(tag);
+}
+
+#[pooled::pooled(group = Ranked)]
+async fn r_i128(#[weight] w: i128, tag: &'static str) {
+    let _ = w;
+    RANKED.lock().unwrap().push(tag);
+}
+
+#[pooled::pooled(group = Ranked)]
+fn r_u8(#[weight] w: u8, tag: &'static str) -> impl Future<Output = ()> + Send {
+    let _ = w;
+    async move { RANKED.lock().unwrap().push(tag) }
+}
+
+fn weigh(n: i64) -> i64 {
+    WEIGHED.fetch_add(1, Ordering::SeqCst);
+    n
+}
+
+#[pooled::pooled(group = Ranked, weight = weigh(i64::from(n)))]
+async fn r_expr(n: i32, tag: &'static str) {
+    RANKED.lock().unwrap().push(tag);
+}
+
+/// `#[pooled]` docs, Weights: `#[weight]` on an integer parameter, "values
+/// beyond `i64` saturate" (so `u64::MAX` and 2^63 rank last, not wrapped to
+/// negative, and `i128::MIN` first); `weight = <expression>` is "evaluated
+/// before the call waits"; smaller first, arrival order among equals, and
+/// the forms of one priority group rank against each other.
+#[test]
+fn weights_saturate_rank_across_forms_and_expressions_are_evaluated_before_the_wait() {
+    within(BOUND, || {
+        futures::executor::block_on(async {
+            let permit = Ranked::POOL.acquire_owned(0).await.unwrap();
+            let mut calls: Vec<Pin<Box<dyn Future<Output = ()> + Send>>> = vec![
+                Box::pin(r_u64(u64::MAX, "u64::MAX")),
+                Box::pin(r_u64(1 << 63, "2^63")),
+                Box::pin(r_expr(7, "expr 7")),
+                Box::pin(r_u8(0, "u8 0")),
+                Box::pin(r_i128(i128::MIN, "i128::MIN")),
+                Box::pin(r_expr(0, "expr 0")),
+                Box::pin(r_u64(0, "u64 0")),
+                Box::pin(r_i128(i128::MAX, "i128::MAX")),
+            ];
+            for c in &mut calls {
+                assert!(c.as_mut().now_or_never().is_none());
+            }
+            assert_eq!(
+                WEIGHED.load(Ordering::SeqCst),
+                2,
+                "evaluated before the wait"
+            );
+            assert_eq!(Ranked::POOL.stats().waiting, 8);
+            drop(permit);
+            futures::future::join_all(calls).await;
+        });
+        assert_eq!(
+            *RANKED.lock().unwrap(),
+            vec![
+                "i128::MIN",
+                "u8 0",
+                "expr 0",
+                "u64 0",
+                "expr 7",
+                "u64::MAX",
+                "2^63",
+                "i128::MAX"
+            ]
+        );
+    });
+}
