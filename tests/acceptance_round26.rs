@@ -802,3 +802,63 @@ fn weights_saturate_rank_across_forms_and_expressions_are_evaluated_before_the_w
         );
     });
 }
+
+// ---- the README's group forms and their handles ------------------------------------
+
+#[pooled::group(kind = "autoscale", order = "priority", min = 2, max = 16)]
+/// The README's shared autoscaled group.
+pub struct Upstream;
+
+#[pooled::pooled(group = Upstream, weight = 0)]
+async fn charge(card: u32) -> Result<u32, AppError> {
+    Ok(card)
+}
+
+static CHECKSUMS: Meter = Meter::new();
+
+#[pooled::pooled(size = 4)]
+fn checksum(data: &[u8]) -> u64 {
+    let _in = CHECKSUMS.enter();
+    data.iter().map(|&b| u64::from(b)).sum()
+}
+
+/// README: `Upstream::POOL.scale(2)` ("handles: scale, resize, pause,
+/// resume, is_paused, size, stats"), "clamped to [min, max] ([0, MAX] for
+/// fixed pools)": the autoscaled group starts at `min` and its handle clamps
+/// to 2..=16; the own pool's handle `CHECKSUM_POOL` scales a fixed pool to 0,
+/// which "holds its queue until scaled up": a sync call waits (counted as
+/// waiting, its body not run) and runs once the handle scales it up.
+#[test]
+fn the_readmes_handles_clamp_and_a_fixed_pool_at_zero_holds_its_calls() {
+    within(BOUND, || {
+        assert_eq!(Upstream::POOL.size(), 2, "starts at min");
+        assert_eq!(Upstream::POOL.scale(2), 4);
+        assert_eq!(Upstream::POOL.scale(100), 16);
+        assert_eq!(Upstream::POOL.scale(-100), 2);
+        assert_eq!(Upstream::POOL.resize(7), 7);
+        assert_eq!(Upstream::POOL.resize(0), 2);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        assert_eq!(rt.block_on(charge(5)), Ok(5));
+        assert_eq!(Upstream::POOL.stats().completed, 1);
+
+        assert_eq!(checksum(&[1, 2, 3]), 6);
+        assert_eq!(CHECKSUM_POOL.size(), 4);
+        assert_eq!(CHECKSUM_POOL.scale(-10), 0);
+        let caller = std::thread::spawn(|| checksum(&[4, 5]));
+        let start = std::time::Instant::now();
+        while CHECKSUM_POOL.stats().waiting == 0 {
+            assert!(start.elapsed() < BOUND);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(CHECKSUMS.done(), 1, "held at 0 slots");
+        assert_eq!(CHECKSUM_POOL.stats().waiting, 1);
+        assert_eq!(CHECKSUM_POOL.scale(1), 1);
+        assert_eq!(caller.join().unwrap(), 9);
+        let s = CHECKSUM_POOL.stats();
+        assert_eq!((s.completed, s.running, s.waiting), (2, 0, 0), "{s:?}");
+    });
+}
