@@ -162,7 +162,7 @@ pub(crate) struct Core {
     /// A group's pool (shared or isolated): its calls are under the
     /// application-wide ceiling when one is set.
     group: bool,
-    /// When the autoscaler next wants a sample, in clock nanoseconds
+    /// When the autoscaler next wants a sample or an evaluation, in clock nanoseconds
     /// (`u64::MAX` for fixed pools): lock-free events skip it until then.
     autoscale_due: AtomicU64,
     /// What features `tracing` and `metrics` report the pool by.
@@ -177,7 +177,7 @@ impl Core {
             .then(|| Scaler::new(config.policy, config.autoscale, config.initial, now));
         let due = scaler
             .as_ref()
-            .and_then(Scaler::next_sample)
+            .and_then(Scaler::next_due)
             .map_or(u64::MAX, nanos);
         let adaptive = scaler.as_ref().is_some_and(Scaler::samples_calls);
         let sync_barging = config.sync_barging.filter(|bound| !bound.is_zero());
@@ -347,7 +347,7 @@ impl Core {
         let mut locked = self.locked.lock();
         if let Some(scaler) = locked.scaler.as_mut() {
             scaler.set_timing(timing, now);
-            let due = scaler.next_sample().map_or(u64::MAX, nanos);
+            let due = scaler.next_due().map_or(u64::MAX, nanos);
             self.autoscale_due.store(due, Ordering::Relaxed);
         }
     }
@@ -468,7 +468,10 @@ impl Core {
                 lend.waiter_left();
             }
         };
-        if let Some(limit) = self.autoscale_observe(&mut locked, 0, now) {
+        // A caller from the room was in the demand until now (it left the
+        // room above): the period before had it.
+        let own = if waited { -1 } else { 0 };
+        if let Some(limit) = self.autoscale_observe(&mut locked, own, now) {
             #[cfg(any(feature = "tracing", feature = "metrics"))]
             report.limit(self.limit(), limit, LimitCause::Autoscale);
             locked = self.set_limit_locked(locked, limit, wakers.0.insert(WakeList::new()));
@@ -1016,6 +1019,11 @@ impl Core {
             Returned::Contended => {}
         }
         let mut wakers = WakeList::new();
+        // Reports after the lock is released (dropped after `locked`).
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        let mut report = crate::obs::Deferred::new(&self.obs);
+        // The clock, the user's code maybe, read before the lock.
+        let now = self.autoscale_clock();
         let mut locked = self.locked.lock();
         let target: *const Lend = lend;
         // Safety: under the lock; linked nodes are alive. A lend counts its
@@ -1046,8 +1054,24 @@ impl Core {
         if locked.queue.is_empty() {
             self.word.fetch_and(!QUEUED, Ordering::AcqRel);
         }
+        // A call that leaves the queue (for the lent slot) changes the
+        // demand: an event for the autoscaler, whose period before had it
+        // waiting.
+        let resized = match self.autoscale_observe(&mut locked, -1, now) {
+            Some(limit) => {
+                #[cfg(any(feature = "tracing", feature = "metrics"))]
+                report.limit(self.limit(), limit, LimitCause::Autoscale);
+                locked = self.set_limit_locked(locked, limit, &mut wakers);
+                true
+            }
+            None => false,
+        };
         self.publish_waiting(&locked);
         drop(locked);
+        // A new limit: the room looks again (as after a resize).
+        if resized && self.sync_barging.load(Ordering::Relaxed) != 0 {
+            self.room.changed();
+        }
         wakers.wake_all();
         LendReturned::PassedOn
     }
@@ -1201,7 +1225,7 @@ impl Core {
         let demand = (w.running() + locked.queue.len() + locked.held.len() + self.room.len())
             .saturating_add_signed(-own);
         let limit = scaler.on_demand(now, demand, w.limit(), locked.bounds);
-        let due = scaler.next_sample().map_or(u64::MAX, nanos);
+        let due = scaler.next_due().map_or(u64::MAX, nanos);
         self.autoscale_due.store(due, Ordering::Relaxed);
         limit
     }
@@ -1296,7 +1320,17 @@ impl Core {
     pub(crate) fn close(&self, abort: bool) -> usize {
         let mut turned_away = 0;
         let mut wakers = WakeList::new();
+        // Reports after the lock is released (dropped after `locked`).
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        let mut report = crate::obs::Deferred::new(&self.obs);
+        // The clock, the user's code maybe, read before the lock: an abort
+        // turns waiting calls away, an event for the autoscaler.
+        let now = if abort { self.autoscale_clock() } else { None };
         let mut locked = self.locked.lock();
+        // The period before the abort had its waiting calls (sampled
+        // before they go; a new limit is applied once they are gone, so
+        // that it admits none of those the abort turns away).
+        let scaled = self.autoscale_observe(&mut locked, 0, now);
         self.word.fetch_or(CLOSED, Ordering::AcqRel);
         if abort && !locked.aborted {
             // Callers in the room (or on their way out of it) are turned
@@ -1348,6 +1382,11 @@ impl Core {
         }
         if locked.queue.is_empty() {
             self.word.fetch_and(!QUEUED, Ordering::AcqRel);
+        }
+        if let Some(limit) = scaled {
+            #[cfg(any(feature = "tracing", feature = "metrics"))]
+            report.limit(self.limit(), limit, LimitCause::Autoscale);
+            locked = self.set_limit_locked(locked, limit, &mut wakers);
         }
         self.publish_waiting(&locked);
         let drained = self.take_drained(&mut locked);

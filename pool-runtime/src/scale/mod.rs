@@ -97,11 +97,11 @@ impl Scaler {
         matches!(self, Scaler::Adaptive(_))
     }
 
-    /// When the policy next wants a demand sample (`None`: never; it is fed
-    /// by finished calls instead).
-    pub(crate) fn next_sample(&self) -> Option<Duration> {
+    /// When the policy next wants a demand sample or an evaluation (`None`:
+    /// never; it is fed by finished calls instead).
+    pub(crate) fn next_due(&self) -> Option<Duration> {
         match self {
-            Scaler::QueueDepth(rule) => Some(rule.next_sample()),
+            Scaler::QueueDepth(rule) => Some(rule.next_due()),
             Scaler::Adaptive(_) => None,
         }
     }

@@ -118,9 +118,12 @@ impl QueueDepthRule {
         }
     }
 
-    /// When the next sample is due: no event before then needs to call `observe`.
-    pub(crate) fn next_sample(&self) -> Duration {
-        self.next_sample
+    /// When the next sample or evaluation is due, whichever comes first: no
+    /// event before then needs to call `observe` (an evaluation can fall
+    /// due before the next sample: a sample taken late in an interval moves
+    /// the next one past the interval's end).
+    pub(crate) fn next_due(&self) -> Duration {
+        self.next_sample.min(self.next_eval)
     }
 
     /// Records the samples due by `now` (all equal to `demand`, the demand since
