@@ -7,7 +7,7 @@
 //! drain/close/shutdown, pause/resume, and the `# Errors` sections.
 //! Concurrency is counted from outside the library; every wait is bounded by
 //! a generous watchdog only to turn a hang into a failure.
-#![cfg(not(miri))]
+#![cfg(all(not(miri), feature = "stream", feature = "tower", feature = "rayon"))]
 
 mod common;
 

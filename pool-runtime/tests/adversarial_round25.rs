@@ -2291,6 +2291,7 @@ mod reload_races {
 
 /// Panics unless the thread is already unwinding (a panic there would abort
 /// the process, whoever's fault it is).
+#[cfg(any(feature = "metrics", feature = "tracing"))]
 fn planned(what: &str) {
     if !thread::panicking() {
         panic!("planned: {what}");

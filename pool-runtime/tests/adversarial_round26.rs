@@ -10,6 +10,7 @@ mod common;
 mod redis_server;
 
 use common::{assert_accounted, within, Meter};
+#[cfg(feature = "redis")]
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
