@@ -262,3 +262,214 @@ fn leaked(size: usize) -> &'static Pool {
 fn ws_clone(w: &Waker) -> Waker {
     w.clone()
 }
+
+#[cfg(feature = "stream")]
+mod ordered {
+    use super::*;
+    use futures::Stream;
+    use pool_runtime::PooledStreamExt;
+
+    /// What an item of the source does.
+    #[derive(Clone, Copy, Debug)]
+    enum Step {
+        /// A future that is ready at once with its place.
+        Now,
+        /// A future that yields once (waking itself) first.
+        Later,
+        /// A future that panics on its first poll.
+        Panic,
+        /// A future that yields once, then panics.
+        PanicLater,
+        /// The source is pending once (waking itself) before its next item.
+        SourcePending,
+        /// The source panics once before its next item.
+        SourcePanic,
+    }
+
+    struct Source {
+        steps: Vec<Step>,
+        at: usize,
+        place: usize,
+        meter: Meter,
+        fired: bool,
+    }
+
+    impl Stream for Source {
+        type Item = Boxed<usize>;
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Boxed<usize>>> {
+            loop {
+                let Some(step) = self.steps.get(self.at).copied() else {
+                    return Poll::Ready(None);
+                };
+                match step {
+                    Step::SourcePending => {
+                        self.at += 1;
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                    Step::SourcePanic => {
+                        self.at += 1;
+                        panic!("planned: the source panics");
+                    }
+                    _ => {}
+                }
+                self.at += 1;
+                let place = self.place;
+                self.place += 1;
+                let meter = self.meter.clone();
+                let _ = self.fired;
+                let mut yielded = false;
+                return Poll::Ready(Some(Box::pin(std::future::poll_fn(move |cx| {
+                    let _in = meter.enter();
+                    match step {
+                        Step::Now => Poll::Ready(place),
+                        Step::Panic => panic!("planned: item {place} panics"),
+                        Step::Later | Step::PanicLater if !yielded => {
+                            yielded = true;
+                            cx.waker().wake_by_ref();
+                            Poll::Pending
+                        }
+                        Step::Later => Poll::Ready(place),
+                        _ => panic!("planned: item {place} panics late"),
+                    }
+                }))));
+            }
+        }
+    }
+
+    fn is_item(step: Step) -> bool {
+        matches!(step, Step::Now | Step::Later | Step::Panic | Step::PanicLater)
+    }
+
+    /// Drives the ordered adapter by hand to its end, catching panics;
+    /// every `Pending` must have woken the task (else a real executor would
+    /// never poll again). Returns the outputs and the panics seen.
+    fn drive(steps: &[Step], size: usize, limit: Option<usize>) -> (Vec<usize>, usize, Meter) {
+        let pool = Pool::fixed(size);
+        let meter = Meter::default();
+        let source = Source {
+            steps: steps.to_vec(),
+            at: 0,
+            place: 0,
+            meter: meter.clone(),
+            fired: false,
+        };
+        let adapter = source.pooled_ordered(&pool);
+        let adapter = match limit {
+            Some(l) => adapter.limit(l),
+            None => adapter,
+        };
+        let mut adapter = Box::pin(adapter);
+        let (count, waker) = counting();
+        let mut outs = Vec::new();
+        let mut panics = 0;
+        let mut polls = 0;
+        loop {
+            polls += 1;
+            assert!(polls < 10_000, "no end: {steps:?} size {size} limit {limit:?}");
+            let before = count.0.load(Ordering::SeqCst);
+            let polled = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                adapter.as_mut().poll_next(&mut Context::from_waker(&waker))
+            }));
+            match polled {
+                Err(_) => panics += 1,
+                Ok(Poll::Ready(Some(out))) => outs.push(out.expect("admitted")),
+                Ok(Poll::Ready(None)) => break,
+                Ok(Poll::Pending) => assert!(
+                    count.0.load(Ordering::SeqCst) > before,
+                    "Pending without a wake (lost wake-up): {steps:?} size {size} \
+                     limit {limit:?}, outputs so far {outs:?}, {:?}",
+                    pool.stats()
+                ),
+            }
+            assert!(
+                meter.max() <= size,
+                "{} bodies in a pool of {size}",
+                meter.max()
+            );
+        }
+        drop(adapter);
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+        assert_accounted(&s);
+        (outs, panics, meter)
+    }
+
+    use std::panic::AssertUnwindSafe;
+
+    /// Promise (module docs of `stream`, "Panics"): "an adapter polled again
+    /// after it ... goes on with the other items and ends ... the ordered
+    /// adapter skips the panicked item's place"; outputs in input order; at
+    /// most `size` running. Attack: every pattern of 5 items each ready at
+    /// once, ready after a yield, panicking at once or after a yield, under
+    /// pools of 1, 2 and 3 and limits 1, 2 and none, driven by hand with a
+    /// counting waker.
+    #[test]
+    fn ordered_adapter_under_every_panic_pattern_keeps_order_and_wakes() {
+        common::quiet_planned_panics();
+        within(Duration::from_secs(60), || {
+            let kinds = [Step::Now, Step::Later, Step::Panic, Step::PanicLater];
+            for code in 0..4usize.pow(5) {
+                let steps: Vec<Step> = (0..5).map(|i| kinds[(code >> (2 * i)) & 3]).collect();
+                let expect: Vec<usize> = steps
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| matches!(s, Step::Now | Step::Later))
+                    .map(|(i, _)| i)
+                    .collect();
+                let expect_panics = 5 - expect.len();
+                for size in [1, 2, 3] {
+                    for limit in [Some(1), Some(2), None] {
+                        let (outs, panics, _) = drive(&steps, size, limit);
+                        assert_eq!(outs, expect, "{steps:?} size {size} limit {limit:?}");
+                        assert_eq!(panics, expect_panics, "{steps:?} size {size} limit {limit:?}");
+                    }
+                }
+            }
+        });
+    }
+
+    /// As above, with a source that is pending (waking itself) or panics
+    /// between items.
+    #[test]
+    fn ordered_adapter_over_a_source_that_is_pending_or_panics() {
+        common::quiet_planned_panics();
+        within(Duration::from_secs(60), || {
+            let kinds = [
+                Step::Now,
+                Step::Later,
+                Step::Panic,
+                Step::SourcePending,
+                Step::SourcePanic,
+            ];
+            for code in 0..5usize.pow(5) {
+                let mut c = code;
+                let steps: Vec<Step> = (0..5)
+                    .map(|_| {
+                        let k = kinds[c % 5];
+                        c /= 5;
+                        k
+                    })
+                    .collect();
+                let items: Vec<Step> = steps.iter().copied().filter(|s| is_item(*s)).collect();
+                let expect: Vec<usize> = items
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| matches!(s, Step::Now | Step::Later))
+                    .map(|(i, _)| i)
+                    .collect();
+                let expect_panics = steps
+                    .iter()
+                    .filter(|s| matches!(s, Step::Panic | Step::SourcePanic))
+                    .count();
+                for size in [1, 2] {
+                    for limit in [Some(1), None] {
+                        let (outs, panics, _) = drive(&steps, size, limit);
+                        assert_eq!(outs, expect, "{steps:?} size {size} limit {limit:?}");
+                        assert_eq!(panics, expect_panics, "{steps:?} size {size} limit {limit:?}");
+                    }
+                }
+            }
+        });
+    }
+}
