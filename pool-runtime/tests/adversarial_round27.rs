@@ -649,3 +649,190 @@ mod reports {
             .collect()
     }
 }
+
+#[cfg(feature = "redis")]
+mod fleets {
+    use super::*;
+    use crate::redis_server::*;
+    use futures::FutureExt;
+    use pool_runtime::fleet::{token, OnUnreachable};
+
+    /// Promise (`pool_runtime::fleet`, nested calls; commit "a call nested
+    /// through another fleet group's call runs under its ancestor's
+    /// lease"): a call of fleet `X` nested (through calls of `Y`) in the
+    /// work of a call of `X` runs under that call's lease, never waiting
+    /// for it. Attack: X -> Y -> X -> Y, four deep, async, each fleet of
+    /// limit 1, while outside callers of X and Y on other tasks compete;
+    /// the innermost work panics on every other round (caught by the
+    /// caller around it). Top-level bodies (counted from outside) never
+    /// exceed 1 per fleet, nothing hangs, each inner token is its
+    /// ancestor's, and after every round the thread has no fleet parent
+    /// left (`token()` is `None`) and no lease is held.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn x_y_x_y_nesting_with_panics_keeps_each_fleet_limit_and_the_thread_clean() {
+        common::quiet_planned_panics();
+        let server = RedisServer::start();
+        let x = fleet_group("r27_x", &server, 1, OnUnreachable::Wait);
+        let y = fleet_group("r27_y", &server, 1, OnUnreachable::Wait);
+        let (mx, my) = (Meter::default(), Meter::default());
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut outside = Vec::new();
+        for (g, m) in [(x, mx.clone()), (y, my.clone())] {
+            let stop = stop.clone();
+            outside.push(tokio::spawn(async move {
+                while !stop.load(Ordering::SeqCst) {
+                    let m = m.clone();
+                    g.submit(0, async move {
+                        let _in = m.enter();
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    })
+                    .await
+                    .unwrap();
+                }
+            }));
+        }
+        for round in 0..6 {
+            let (mx2, my2) = (mx.clone(), my.clone());
+            let out = tokio::time::timeout(
+                Duration::from_secs(15),
+                tokio::spawn(async move {
+                    x.submit(0, async move {
+                        let _in = mx2.enter();
+                        let tx = token();
+                        assert!(tx.is_some());
+                        let inner = y
+                            .submit(0, async move {
+                                let _in = my2.enter();
+                                let ty = token();
+                                assert!(ty.is_some() && ty != tx);
+                                let deep = x
+                                    .submit(0, async move {
+                                        assert_eq!(token(), tx, "X nested under the outer X");
+                                        tokio::task::yield_now().await;
+                                        let deepest = std::panic::AssertUnwindSafe(y
+                                            .submit(0, async move {
+                                                assert_eq!(token(), ty, "Y under the outer Y");
+                                                tokio::task::yield_now().await;
+                                                if round % 2 == 1 {
+                                                    panic!("planned: innermost work panics");
+                                                }
+                                                round
+                                            }))
+                                            .catch_unwind()
+                                            .await;
+                                        assert_eq!(token(), tx);
+                                        deepest
+                                    })
+                                    .await
+                                    .unwrap();
+                                assert_eq!(token(), ty);
+                                deep
+                            })
+                            .await
+                            .unwrap();
+                        assert_eq!(token(), tx);
+                        inner
+                    })
+                    .await
+                }),
+            )
+            .await
+            .expect("X -> Y -> X -> Y hung under limits of 1")
+            .unwrap()
+            .unwrap();
+            match out {
+                Ok(Ok(r)) => assert_eq!(r, round),
+                Ok(Err(_)) => panic!("rejected"),
+                Err(_) => assert_eq!(round % 2, 1, "only the planned panic"),
+            }
+            assert_eq!(token(), None);
+        }
+        stop.store(true, Ordering::SeqCst);
+        for o in outside {
+            tokio::time::timeout(Duration::from_secs(15), o)
+                .await
+                .expect("an outside caller hung")
+                .unwrap();
+        }
+        assert!(mx.max() <= 1, "{} top-level X bodies at once", mx.max());
+        assert!(my.max() <= 2, "the outer Y is nested in X: its body and one top-level Y");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while x.fleet_stats().unwrap().held + y.fleet_stats().unwrap().held > 0 {
+            assert!(std::time::Instant::now() < deadline, "a lease is still held");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_accounted(&x.stats());
+        assert_accounted(&y.stats());
+    }
+
+    /// Same promise, sync: a panic in the innermost of X -> Y -> X -> Y
+    /// sync calls (caught by the thread) leaves this thread with no fleet
+    /// parent: a later top-level X call on it takes a lease of its own
+    /// (`acquired` grows) and waits while another client holds X's only
+    /// lease, instead of running under a stale parent's.
+    #[test]
+    fn a_panic_deep_in_sync_fleet_nesting_leaves_no_stale_parent() {
+        common::quiet_planned_panics();
+        let server = RedisServer::start();
+        let x = fleet_group("r27_sx", &server, 1, OnUnreachable::Wait);
+        let y = fleet_group("r27_sy", &server, 1, OnUnreachable::Wait);
+        within(WATCHDOG, move || {
+            for _ in 0..3 {
+                let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    x.run(|| {
+                        y.run(|| {
+                            x.run(|| {
+                                y.run(|| -> () { panic!("planned: deep sync panic") }).unwrap()
+                            })
+                            .unwrap()
+                        })
+                        .unwrap()
+                    })
+                    .unwrap()
+                }));
+                assert!(caught.is_err());
+                assert_eq!(token(), None, "a fleet parent left on the thread");
+            }
+            let acquired = x.fleet_stats().unwrap().acquired;
+            // Another client takes X's only lease; our top-level call must wait.
+            let other = other_client(x);
+            let held = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let release = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let (h, r) = (held.clone(), release.clone());
+            let holder = std::thread::spawn(move || {
+                futures::executor::block_on(async move {
+                    let lease = other.acquire().await.unwrap();
+                    h.store(true, Ordering::SeqCst);
+                    while !r.load(Ordering::SeqCst) {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    drop(lease);
+                })
+            });
+            while !held.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let ran_while_held = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let (rw, rel2) = (ran_while_held.clone(), release.clone());
+            let releaser = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(400));
+                rel2.store(true, Ordering::SeqCst);
+            });
+            x.run(|| {
+                if !release.load(Ordering::SeqCst) {
+                    rw.store(true, Ordering::SeqCst);
+                }
+            })
+            .unwrap();
+            releaser.join().unwrap();
+            holder.join().unwrap();
+            assert!(
+                !ran_while_held.load(Ordering::SeqCst),
+                "a top-level X call ran while another client held X's only lease"
+            );
+            assert!(x.fleet_stats().unwrap().acquired > acquired);
+            assert_accounted(&x.stats());
+            assert_accounted(&y.stats());
+        });
+    }
+}
