@@ -656,6 +656,7 @@ mod fleets {
     use crate::redis_server::*;
     use futures::FutureExt;
     use pool_runtime::fleet::{token, OnUnreachable};
+    use pool_runtime::Rejected;
 
     /// Promise (`pool_runtime::fleet`, nested calls; commit "a call nested
     /// through another fleet group's call runs under its ancestor's
@@ -709,8 +710,8 @@ mod fleets {
                                     .submit(0, async move {
                                         assert_eq!(token(), tx, "X nested under the outer X");
                                         tokio::task::yield_now().await;
-                                        let deepest = std::panic::AssertUnwindSafe(y
-                                            .submit(0, async move {
+                                        let deepest =
+                                            std::panic::AssertUnwindSafe(y.submit(0, async move {
                                                 assert_eq!(token(), ty, "Y under the outer Y");
                                                 tokio::task::yield_now().await;
                                                 if round % 2 == 1 {
@@ -755,10 +756,16 @@ mod fleets {
                 .unwrap();
         }
         assert!(mx.max() <= 1, "{} top-level X bodies at once", mx.max());
-        assert!(my.max() <= 2, "the outer Y is nested in X: its body and one top-level Y");
+        assert!(
+            my.max() <= 2,
+            "the outer Y is nested in X: its body and one top-level Y"
+        );
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while x.fleet_stats().unwrap().held + y.fleet_stats().unwrap().held > 0 {
-            assert!(std::time::Instant::now() < deadline, "a lease is still held");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a lease is still held"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert_accounted(&x.stats());
@@ -782,7 +789,8 @@ mod fleets {
                     x.run(|| {
                         y.run(|| {
                             x.run(|| {
-                                y.run(|| -> () { panic!("planned: deep sync panic") }).unwrap()
+                                y.run(|| -> () { panic!("planned: deep sync panic") })
+                                    .unwrap()
                             })
                             .unwrap()
                         })
@@ -834,5 +842,141 @@ mod fleets {
             assert_accounted(&x.stats());
             assert_accounted(&y.stats());
         });
+    }
+    fn lose_the_lease(server: &RedisServer, name: &str) {
+        let mut c = server.connection().unwrap();
+        let _: i64 = redis::cmd("DEL")
+            .arg(format!("{{pooled:{name}}}:holders"))
+            .query(&mut c)
+            .unwrap();
+    }
+
+    async fn wait_for_bodies(meter: &Meter, n: usize) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while meter.now() < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "only {} bodies started",
+                meter.now()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    async fn lose_and_count(server: &RedisServer, x: &pool_runtime::Group) {
+        let held = x.fleet_stats().unwrap().held;
+        assert!(held <= 1, "{held} leases held under a fleet limit of 1");
+        let lost_before = x.fleet_stats().unwrap().lost;
+        lose_the_lease(server, x.name());
+        let t0 = std::time::Instant::now();
+        while x.fleet_stats().unwrap().lost == lost_before {
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "the loss was never counted"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    async fn wait_released(x: &pool_runtime::Group) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while x.fleet_stats().unwrap().held > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a lease is still held"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Promise (commit 71f6588, `fleet/call.rs` `Stage::Nested`: a nested
+    /// call "ends, as that call does, if it is lost"; `pool_runtime::fleet`:
+    /// "a rejecting async call ends with `Rejected::LeaseLost` (its work is
+    /// not polled again)"). Attack: six nested calls orphaned (polled once in the
+    /// work, then moved to tasks of their own, the parent gone), then six
+    /// waiting in the work of a live parent; each time the shared lease is
+    /// lost. Every one must end with `LeaseLost` within a second
+    /// of the loss being counted (their bodies, counted from outside, all
+    /// dropped), the lease must end up released, and every call accounted.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[allow(clippy::async_yields_async)]
+    async fn every_nested_call_waiting_under_a_lost_lease_ends_with_lease_lost() {
+        let server = RedisServer::start();
+        let x = fleet_group("r27_many_lost", &server, 1, OnUnreachable::Wait);
+        let meter = Meter::default();
+        let m = meter.clone();
+        let orphans = x
+            .submit(0, async move {
+                let mut out = Vec::new();
+                for _ in 0..6 {
+                    let m = m.clone();
+                    let mut nested: Boxed<Result<(), Rejected>> =
+                        Box::pin(x.submit(0, async move {
+                            let _in = m.enter();
+                            tokio::time::sleep(Duration::from_secs(8)).await;
+                        }));
+                    assert!(futures::poll!(nested.as_mut()).is_pending());
+                    out.push(nested);
+                }
+                out
+            })
+            .await
+            .expect("the parent ran");
+        let orphans: Vec<_> = orphans.into_iter().map(tokio::spawn).collect();
+        wait_for_bodies(&meter, 6).await;
+        lose_and_count(&server, x).await;
+        let counted = std::time::Instant::now();
+        for o in orphans {
+            let out = tokio::time::timeout(Duration::from_secs(10), o)
+                .await
+                .expect("hung")
+                .unwrap();
+            assert_eq!(out, Err(Rejected::LeaseLost));
+        }
+        assert!(
+            counted.elapsed() < Duration::from_secs(2),
+            "orphans ran on for {:?}",
+            counted.elapsed()
+        );
+        assert_eq!(meter.now(), 0);
+        wait_released(x).await;
+        // Now six nested calls waiting in the work of a live parent.
+        let m = meter.clone();
+        let parent = tokio::spawn(x.submit(0, async move {
+            let calls = (0..6).map(|_| {
+                let m = m.clone();
+                x.submit(0, async move {
+                    let _in = m.enter();
+                    tokio::time::sleep(Duration::from_secs(8)).await;
+                })
+            });
+            futures::future::join_all(calls).await
+        }));
+        wait_for_bodies(&meter, 6).await;
+        lose_and_count(&server, x).await;
+        let counted = std::time::Instant::now();
+        let out = tokio::time::timeout(Duration::from_secs(10), parent)
+            .await
+            .expect("hung")
+            .unwrap();
+        let ended_after = counted.elapsed();
+        assert!(
+            out.is_err()
+                || out
+                    .as_ref()
+                    .unwrap()
+                    .iter()
+                    .all(|r| *r == Err(Rejected::LeaseLost)),
+            "{out:?}"
+        );
+        assert!(
+            ended_after < Duration::from_secs(2),
+            "ran on for {ended_after:?} after the loss"
+        );
+        assert_eq!(meter.now(), 0);
+        wait_released(x).await;
+        let s = x.stats();
+        assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
+        assert_accounted(&s);
     }
 }
