@@ -263,6 +263,102 @@ fn nested_waiters_whose_lender_is_gone_run_one_at_a_time_and_free_the_slot() {
     });
 }
 
+/// A leaf call's body: counted by `meter`, marks `entered`, then waits
+/// for its gate.
+fn leaf(
+    pool: &'static Pool,
+    meter: &Meter,
+) -> (
+    Boxed<Result<(), pool_runtime::Rejected>>,
+    Arc<std::sync::atomic::AtomicBool>,
+    Arc<std::sync::atomic::AtomicBool>,
+) {
+    let (g, open) = gate();
+    let entered = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (m, e) = (meter.clone(), entered.clone());
+    let fut: Boxed<_> = Box::pin(pool.submit(async move {
+        let _in = m.enter();
+        e.store(true, Ordering::SeqCst);
+        g.await
+    }));
+    (fut, open, entered)
+}
+
+/// Promise (README, "Reentrancy rule"): "the server behind a pool of N
+/// never sees more than N calls from it: only one nested call at a time
+/// uses a parent's slot ... a nested call that outlives its parent keeps
+/// the slot busy until it ends". Attack: a chain of lends in a pool of 1:
+/// P's work makes nested A and B; A's work makes nested A1 (on A's lend)
+/// and A2 (waiting for it), polled once and returned out of A; A ends
+/// (its lender gone while A1 still runs under it), then P ends, B still
+/// waiting, all moved out; an outside call O comes. Counted from outside,
+/// the leaves A1, A2, B and O must run one at a time, all must end, and
+/// the pool's counts go back to 0.
+#[test]
+fn a_chain_of_lends_outliving_its_lenders_runs_its_leaves_one_at_a_time() {
+    within(WATCHDOG, || {
+        let pool = leaked(1);
+        let meter = Meter::default();
+        let m = meter.clone();
+        let mut leaves = in_call(pool, move || {
+            let m2 = m.clone();
+            let mut a: Boxed<Result<Vec<_>, _>> = Box::pin(pool.submit(async move {
+                let (mut a1, o1, e1) = leaf(pool, &m2);
+                let (mut a2, o2, e2) = leaf(pool, &m2);
+                std::future::poll_fn(|cx| {
+                    assert!(a1.as_mut().poll(cx).is_pending());
+                    assert!(a2.as_mut().poll(cx).is_pending());
+                    Poll::Ready(())
+                })
+                .await;
+                vec![(a1, o1, e1), (a2, o2, e2)]
+            }));
+            let (mut b, ob, eb) = leaf(pool, &m);
+            let (_wa, wa) = counting();
+            let Poll::Ready(Ok(mut out)) = poll_with(&mut a, &wa) else {
+                panic!("A did not end at once")
+            };
+            let (_wb, wb) = counting();
+            assert!(poll_with(&mut b, &wb).is_pending());
+            assert_accounted(&pool.stats());
+            out.push((b, ob, eb));
+            out
+        });
+        leaves.push(leaf(pool, &meter));
+        let waker = counting().1;
+        let mut done = vec![false; leaves.len()];
+        for round in 0..100 {
+            for (i, (f, open, entered)) in leaves.iter_mut().enumerate() {
+                if done[i] {
+                    continue;
+                }
+                if round >= 4 && entered.load(Ordering::SeqCst) {
+                    open.store(true, Ordering::SeqCst);
+                }
+                if let Poll::Ready(r) = poll_with(f, &waker) {
+                    r.unwrap();
+                    done[i] = true;
+                }
+            }
+            assert!(
+                meter.max() <= 1,
+                "{} leaf bodies at once in a pool of 1 (round {round}): {:?}",
+                meter.max(),
+                pool.stats()
+            );
+            assert_accounted(&pool.stats());
+            if done.iter().all(|d| *d) {
+                break;
+            }
+        }
+        assert!(done.iter().all(|d| *d), "{done:?} {:?}", pool.stats());
+        let s = pool.stats();
+        assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
+        assert_accounted(&s);
+        assert_eq!(meter.done(), 4);
+    });
+}
+
 /// A pool that lives as long as the test binary (its calls are boxed as
 /// `'static`).
 fn leaked(size: usize) -> &'static Pool {
