@@ -359,6 +359,68 @@ fn a_chain_of_lends_outliving_its_lenders_runs_its_leaves_one_at_a_time() {
     });
 }
 
+/// Promise (README, "Reentrancy rule" and `Stats`; `admission/core.rs`
+/// `return_lend`: "every count is taken before a waiter is woken"). Attack,
+/// across threads: nested A runs on the lent slot, B and C wait for it; A
+/// ends on one thread at the moment B is cancelled on another (a barrier
+/// lines them up), 500 times. Each time C must get the slot (woken, then
+/// ready when polled), `nested` and `waiting` go back to 0, the identity
+/// holds, and after the parent the pool's slot is free.
+#[test]
+fn a_lend_returned_while_its_receiver_is_cancelled_on_another_thread() {
+    within(Duration::from_secs(30), || {
+        let pool = leaked(1);
+        for _ in 0..500 {
+            in_call(pool, move || {
+                let (g, open) = gate();
+                let mut a: Boxed<Result<(), _>> = Box::pin(pool.submit(g));
+                let mut b: Boxed<Result<(), _>> = Box::pin(pool.submit(async {}));
+                let mut c: Boxed<Result<(), _>> = Box::pin(pool.submit(async {}));
+                let (_wa, wa) = counting();
+                let (_wb, wb) = counting();
+                let (wc_count, wc) = counting();
+                assert!(poll_with(&mut a, &wa).is_pending());
+                assert!(poll_with(&mut b, &wb).is_pending());
+                assert!(poll_with(&mut c, &wc).is_pending());
+                let barrier = Arc::new(std::sync::Barrier::new(2));
+                let b2 = barrier.clone();
+                let ender = std::thread::spawn(move || {
+                    open.store(true, Ordering::SeqCst);
+                    b2.wait();
+                    assert!(matches!(poll_with(&mut a, &wa), Poll::Ready(Ok(()))));
+                });
+                let b3 = barrier.clone();
+                let canceller = std::thread::spawn(move || {
+                    b3.wait();
+                    // Polled again (maybe admitted by now) or not: dropped.
+                    if std::hint::black_box(true) {
+                        drop(b);
+                    }
+                });
+                ender.join().unwrap();
+                canceller.join().unwrap();
+                assert!(
+                    wc_count.0.load(Ordering::SeqCst) >= 1 || poll_with(&mut c, &wc).is_ready(),
+                    "C was never handed the lend: {:?}",
+                    pool.stats()
+                );
+                let mut polls = 0;
+                while poll_with(&mut c, &wc).is_pending() {
+                    polls += 1;
+                    assert!(polls < 3, "C woken but not admitted: {:?}", pool.stats());
+                }
+                let s = pool.stats();
+                assert_eq!((s.nested, s.waiting), (0, 0), "{s:?}");
+                assert_accounted(&s);
+            });
+            let s = pool.stats();
+            assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
+            assert_accounted(&s);
+        }
+        assert!(pool.try_acquire().is_ok(), "{:?}", pool.stats());
+    });
+}
+
 /// A pool that lives as long as the test binary (its calls are boxed as
 /// `'static`).
 fn leaked(size: usize) -> &'static Pool {
