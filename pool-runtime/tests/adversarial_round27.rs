@@ -516,6 +516,11 @@ mod ordered {
     /// every `Pending` must have woken the task (else a real executor would
     /// never poll again). Returns the outputs and the panics seen.
     fn drive(steps: &[Step], size: usize, limit: Option<usize>) -> (Vec<usize>, usize, Meter) {
+        use futures::stream::FusedStream;
+        let outputs = steps
+            .iter()
+            .filter(|s| matches!(s, Step::Now | Step::Later))
+            .count();
         let pool = Pool::fixed(size);
         let meter = Meter::default();
         let source = Source {
@@ -561,6 +566,17 @@ mod ordered {
                 "{} bodies in a pool of {size}",
                 meter.max()
             );
+            let remaining = outputs - outs.len();
+            let (_, upper) = adapter.size_hint();
+            assert!(
+                upper.is_none_or(|u| u >= remaining),
+                "size_hint {:?} below the {remaining} outputs still to come: {steps:?} \
+                 size {size} limit {limit:?}",
+                adapter.size_hint()
+            );
+            if adapter.is_terminated() {
+                assert_eq!(remaining, 0, "terminated with outputs to come: {steps:?}");
+            }
         }
         drop(adapter);
         let s = pool.stats();
