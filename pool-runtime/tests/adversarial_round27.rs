@@ -516,12 +516,25 @@ mod ordered {
     /// every `Pending` must have woken the task (else a real executor would
     /// never poll again). Returns the outputs and the panics seen.
     fn drive(steps: &[Step], size: usize, limit: Option<usize>) -> (Vec<usize>, usize, Meter) {
+        let pool = Pool::fixed(size);
+        let out = drive_on(&pool, steps, size, limit);
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+        assert_accounted(&s);
+        out
+    }
+
+    fn drive_on(
+        pool: &Pool,
+        steps: &[Step],
+        size: usize,
+        limit: Option<usize>,
+    ) -> (Vec<usize>, usize, Meter) {
         use futures::stream::FusedStream;
         let outputs = steps
             .iter()
             .filter(|s| matches!(s, Step::Now | Step::Later))
             .count();
-        let pool = Pool::fixed(size);
         let meter = Meter::default();
         let source = Source {
             steps: steps.to_vec(),
@@ -530,7 +543,7 @@ mod ordered {
             meter: meter.clone(),
             fired: false,
         };
-        let adapter = source.pooled_ordered(&pool);
+        let adapter = source.pooled_ordered(pool);
         let adapter = match limit {
             Some(l) => adapter.limit(l),
             None => adapter,
@@ -579,9 +592,6 @@ mod ordered {
             }
         }
         drop(adapter);
-        let s = pool.stats();
-        assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
-        assert_accounted(&s);
         (outs, panics, meter)
     }
 
@@ -617,6 +627,43 @@ mod ordered {
                             "{steps:?} size {size} limit {limit:?}"
                         );
                     }
+                }
+            }
+        });
+    }
+
+    /// Promise (README, "Reentrancy rule": nested calls take the parent's
+    /// slot one at a time; stream docs: a panic frees its slot, the ordered
+    /// adapter skips its place and goes on). Attack: the ordered adapter
+    /// driven by hand inside a call of its own pool of 1, so every item is
+    /// a nested call waiting for the lent slot, under every pattern of
+    /// 4 items panicking at once or after a yield: the lend must pass from
+    /// each ended or panicked item to the next, bodies one at a time, no
+    /// Pending without a wake, and `nested`/`waiting` back to 0.
+    #[test]
+    fn ordered_adapter_of_nested_calls_hands_the_lend_on_past_panics() {
+        common::quiet_planned_panics();
+        within(Duration::from_secs(60), || {
+            let kinds = [Step::Now, Step::Later, Step::Panic, Step::PanicLater];
+            let pool = leaked(1);
+            for code in 0..4usize.pow(4) {
+                let steps: Vec<Step> = (0..4).map(|i| kinds[(code >> (2 * i)) & 3]).collect();
+                let expect: Vec<usize> = steps
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| matches!(s, Step::Now | Step::Later))
+                    .map(|(i, _)| i)
+                    .collect();
+                for limit in [Some(1), Some(2), None] {
+                    let st = steps.clone();
+                    let (outs, panics, meter) =
+                        in_call(pool, move || drive_on(pool, &st, 1, limit));
+                    assert_eq!(outs, expect, "{steps:?} limit {limit:?}");
+                    assert_eq!(panics, 4 - expect.len(), "{steps:?} limit {limit:?}");
+                    assert!(meter.max() <= 1);
+                    let s = pool.stats();
+                    assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+                    assert_accounted(&s);
                 }
             }
         });
