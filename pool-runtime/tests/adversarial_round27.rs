@@ -1200,4 +1200,97 @@ mod fleets {
         assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
         assert_accounted(&s);
     }
+    /// A waker that, the first time it is woken on the fleet's own thread,
+    /// makes a never-rejecting sync call (`run_wait`) of `group` there and
+    /// records what it got: its value, or the panic's message.
+    struct RunWaitWaker {
+        group: &'static pool_runtime::Group,
+        fired: std::sync::atomic::AtomicBool,
+        got: Mutex<Option<Result<u32, String>>>,
+    }
+
+    impl Wake for RunWaitWaker {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            let on_fleet = std::thread::current().name() == Some("pooled-fleet");
+            if on_fleet && !self.fired.swap(true, Ordering::SeqCst) {
+                let group = self.group;
+                let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    group.run_wait(0, || 5u32)
+                }))
+                .map_err(|p| {
+                    p.downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default()
+                });
+                *self.got.lock().unwrap() = Some(out);
+            }
+        }
+    }
+
+    /// Promise (`Group::submit_wait`/`run_wait`: "A call that is never
+    /// turned away ... it has no way to report a rejection";
+    /// `pool_runtime::fleet`, "Redis unreachable": "`reject` turns the call
+    /// away ... (a never-rejecting call waits instead)"; and a sync call on
+    /// the fleet's own thread "cannot wait for a round trip only that
+    /// thread makes: there Redis counts as unreachable (the policy
+    /// decides ...)"; README: never a panic). Attack: a waker woken on the
+    /// fleet's thread (when an async call's lease is granted) makes a
+    /// never-rejecting sync call, `run_wait`, of the same fleet group
+    /// (policy `wait`, a lease free). It can be neither turned away nor
+    /// made to wait there; it must not hit the library's
+    /// `unreachable!("a never-rejecting call was turned away")`.
+    #[test]
+    #[ignore = "bug: run_wait of a fleet group on the fleet thread panics with unreachable!(\"a never-rejecting call was turned away: FleetUnavailable\")"]
+    fn a_never_rejecting_sync_call_on_the_fleet_thread_does_not_panic() {
+        common::in_own_process(
+            "fleets::a_never_rejecting_sync_call_on_the_fleet_thread_does_not_panic",
+            &[],
+            run_wait_on_the_fleet_thread_scenario,
+        );
+    }
+
+    fn run_wait_on_the_fleet_thread_scenario() {
+        let server = RedisServer::start();
+        let group = fleet_group("r27_run_wait_fleet", &server, 2, OnUnreachable::Wait);
+        let waker = Arc::new(RunWaitWaker {
+            group,
+            fired: std::sync::atomic::AtomicBool::new(false),
+            got: Mutex::new(None),
+        });
+        let probe = waker.clone();
+        let out = within(Duration::from_secs(15), move || {
+            let waker = Waker::from(waker);
+            let mut cx = Context::from_waker(&waker);
+            let mut call = Box::pin(group.submit(0, async { 1u32 }));
+            let started = std::time::Instant::now();
+            loop {
+                if let Poll::Ready(out) = call.as_mut().poll(&mut cx) {
+                    break out;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(10),
+                    "the async call hung"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        assert_eq!(out, Ok(1));
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while probe.got.lock().unwrap().is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let got = probe.got.lock().unwrap().clone();
+        if let Some(got) = got {
+            assert_eq!(
+                got,
+                Ok(5),
+                "the never-rejecting sync call on the fleet thread"
+            );
+        }
+        assert_accounted(&group.stats());
+    }
 }
