@@ -459,49 +459,45 @@ mod ordered {
         at: usize,
         place: usize,
         meter: Meter,
-        fired: bool,
     }
 
     impl Stream for Source {
         type Item = Boxed<usize>;
         fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Boxed<usize>>> {
-            loop {
-                let Some(step) = self.steps.get(self.at).copied() else {
-                    return Poll::Ready(None);
-                };
-                match step {
-                    Step::SourcePending => {
-                        self.at += 1;
-                        cx.waker().wake_by_ref();
-                        return Poll::Pending;
-                    }
-                    Step::SourcePanic => {
-                        self.at += 1;
-                        panic!("planned: the source panics");
-                    }
-                    _ => {}
+            let Some(step) = self.steps.get(self.at).copied() else {
+                return Poll::Ready(None);
+            };
+            match step {
+                Step::SourcePending => {
+                    self.at += 1;
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
                 }
-                self.at += 1;
-                let place = self.place;
-                self.place += 1;
-                let meter = self.meter.clone();
-                let _ = self.fired;
-                let mut yielded = false;
-                return Poll::Ready(Some(Box::pin(std::future::poll_fn(move |cx| {
-                    let _in = meter.enter();
-                    match step {
-                        Step::Now => Poll::Ready(place),
-                        Step::Panic => panic!("planned: item {place} panics"),
-                        Step::Later | Step::PanicLater if !yielded => {
-                            yielded = true;
-                            cx.waker().wake_by_ref();
-                            Poll::Pending
-                        }
-                        Step::Later => Poll::Ready(place),
-                        _ => panic!("planned: item {place} panics late"),
-                    }
-                }))));
+                Step::SourcePanic => {
+                    self.at += 1;
+                    panic!("planned: the source panics");
+                }
+                _ => {}
             }
+            self.at += 1;
+            let place = self.place;
+            self.place += 1;
+            let meter = self.meter.clone();
+            let mut yielded = false;
+            Poll::Ready(Some(Box::pin(std::future::poll_fn(move |cx| {
+                let _in = meter.enter();
+                match step {
+                    Step::Now => Poll::Ready(place),
+                    Step::Panic => panic!("planned: item {place} panics"),
+                    Step::Later | Step::PanicLater if !yielded => {
+                        yielded = true;
+                        cx.waker().wake_by_ref();
+                        Poll::Pending
+                    }
+                    Step::Later => Poll::Ready(place),
+                    _ => panic!("planned: item {place} panics late"),
+                }
+            }))))
         }
     }
 
@@ -541,7 +537,6 @@ mod ordered {
             at: 0,
             place: 0,
             meter: meter.clone(),
-            fired: false,
         };
         let adapter = source.pooled_ordered(pool);
         let adapter = match limit {
@@ -1244,7 +1239,7 @@ mod fleets {
     /// made to wait there; it must not hit the library's
     /// `unreachable!("a never-rejecting call was turned away")`.
     #[test]
-    #[ignore = "bug: run_wait of a fleet group on the fleet thread panics with unreachable!(\"a never-rejecting call was turned away: FleetUnavailable\")"]
+    #[ignore = "bug: run_wait of a fleet group made on the fleet thread (a waker) panics: unreachable!(\"a never-rejecting call was turned away\") in Group::run_wait"]
     fn a_never_rejecting_sync_call_on_the_fleet_thread_does_not_panic() {
         common::in_own_process(
             "fleets::a_never_rejecting_sync_call_on_the_fleet_thread_does_not_panic",
@@ -1292,5 +1287,97 @@ mod fleets {
             );
         }
         assert_accounted(&group.stats());
+    }
+    /// A waker that, the first time it is woken on the fleet's own thread,
+    /// makes a sync call (`run`) of `group` there and records the outcome.
+    struct RunWaker {
+        group: &'static pool_runtime::Group,
+        fired: std::sync::atomic::AtomicBool,
+        got: Mutex<Option<Result<u32, Rejected>>>,
+    }
+
+    impl Wake for RunWaker {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            let on_fleet = std::thread::current().name() == Some("pooled-fleet");
+            if on_fleet && !self.fired.swap(true, Ordering::SeqCst) {
+                let out = self.group.run(|| 5u32);
+                *self.got.lock().unwrap() = Some(out);
+            }
+        }
+    }
+
+    /// Promise (`pool_runtime::fleet`, "Sync calls": "A sync call made on
+    /// that thread itself (by a waker, a `Drop` or a hook the fleet runs
+    /// there) cannot wait for a round trip only that thread makes: there
+    /// Redis counts as unreachable (the policy decides ...)"; README:
+    /// "nothing hangs"). Attack: the same waker as round 26's, but the
+    /// group has ONE local slot, held by the very call whose lease grant
+    /// wakes the waker: the waker's sync call waits for that local slot on
+    /// the fleet's thread, while the call holding it can only free it once
+    /// its lease's release, sent on that same thread, is answered. The
+    /// async call must still end, and the sync call get an answer.
+    #[test]
+    fn a_sync_call_on_the_fleet_thread_waiting_for_a_local_slot_does_not_hang_the_fleet() {
+        common::in_own_process(
+            "fleets::a_sync_call_on_the_fleet_thread_waiting_for_a_local_slot_does_not_hang_the_fleet",
+            &[],
+            local_slot_on_the_fleet_thread_scenario,
+        );
+    }
+
+    fn local_slot_on_the_fleet_thread_scenario() {
+        let server = RedisServer::start();
+        let url = leak(server.url());
+        let group = group_with("r27_fleet_one_slot", |spec| {
+            spec.size(1)
+                .fleet_limit(2)
+                .fleet_url(url)
+                .fleet_lease(Duration::from_millis(1000))
+                .fleet_unreachable(OnUnreachable::Wait)
+        });
+        let waker = Arc::new(RunWaker {
+            group,
+            fired: std::sync::atomic::AtomicBool::new(false),
+            got: Mutex::new(None),
+        });
+        let probe = waker.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let waker = Waker::from(waker);
+            let mut cx = Context::from_waker(&waker);
+            let mut call = Box::pin(group.submit(0, async { 1u32 }));
+            loop {
+                if let Poll::Ready(out) = call.as_mut().poll(&mut cx) {
+                    let _ = tx.send(out);
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        let out = rx.recv_timeout(Duration::from_secs(10));
+        let fired = probe.fired.load(Ordering::SeqCst);
+        let got = *probe.got.lock().unwrap();
+        assert_eq!(
+            out,
+            Ok(Ok(1)),
+            "the async call never ended (woken on the fleet thread: {fired}, \
+             the waker's sync call: {got:?}, {:?})",
+            group.stats()
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while probe.got.lock().unwrap().is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let got = *probe.got.lock().unwrap();
+        assert!(got.is_some(), "the sync call never answered");
+        // The process's fleet thread must still serve other fleets.
+        let other = fleet_group("r27_fleet_after", &server, 1, OnUnreachable::Reject);
+        assert_eq!(
+            within(Duration::from_secs(10), move || other.run(|| 3)),
+            Ok(3)
+        );
     }
 }
