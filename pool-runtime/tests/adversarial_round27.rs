@@ -421,6 +421,155 @@ fn a_lend_returned_while_its_receiver_is_cancelled_on_another_thread() {
     });
 }
 
+/// Promise (README: a waker is user code the pools run with no lock held,
+/// its panic caught or passed on after the counts are right; "nothing is
+/// lost"). Attack: nested B waits for the lent slot with a waker whose
+/// clone panics (B's poll panics as it registers), then is polled again
+/// with a waker whose drop panics, and is cancelled (its waker dropped by
+/// the pool: the drop panics); nested C waits behind it. When A, on the
+/// lend, ends, C must get the slot; `nested`/`waiting` back to 0 and the
+/// identity holding after every step.
+#[test]
+fn nested_waiters_with_wakers_that_panic_on_clone_and_drop_leave_the_lend_whole() {
+    common::quiet_planned_panics();
+    static CLONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    static DROP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    within(WATCHDOG, || {
+        let pool = leaked(1);
+        in_call(pool, move || {
+            let (g, open) = gate();
+            let mut a: Boxed<Result<(), _>> = Box::pin(pool.submit(g));
+            let mut b: Boxed<Result<u32, _>> = Box::pin(pool.submit(async { 7 }));
+            let mut c: Boxed<Result<u32, _>> = Box::pin(pool.submit(async { 8 }));
+            let (_wa, wa) = counting();
+            let (wc_count, wc) = counting();
+            assert!(poll_with(&mut a, &wa).is_pending());
+            CLONE.store(true, Ordering::SeqCst);
+            let clone_panics = common::waker_whose_clone_panics_once(&CLONE);
+            let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                poll_with(&mut b, &clone_panics)
+            }));
+            CLONE.store(false, Ordering::SeqCst);
+            if let Ok(p) = polled {
+                assert!(p.is_pending());
+            }
+            eprintln!("AFTER CLONE PANIC {:?}", pool.stats());
+            let drop_panics = common::waker_whose_drop_panics(&DROP);
+            assert!(poll_with(&mut b, &drop_panics).is_pending());
+            assert!(poll_with(&mut c, &wc).is_pending());
+            eprintln!("AFTER REPOLL {:?}", pool.stats());
+            assert_accounted(&pool.stats());
+            DROP.store(true, Ordering::SeqCst);
+            let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(b)));
+            DROP.store(false, Ordering::SeqCst);
+            let _ = dropped;
+            drop(drop_panics);
+            let s = pool.stats();
+            assert_accounted(&s);
+            assert_eq!(s.waiting, 1, "C alone waits: {s:?}");
+            open.store(true, Ordering::SeqCst);
+            assert!(matches!(poll_with(&mut a, &wa), Poll::Ready(Ok(()))));
+            assert!(wc_count.0.load(Ordering::SeqCst) >= 1, "{:?}", pool.stats());
+            assert!(matches!(poll_with(&mut c, &wc), Poll::Ready(Ok(8))));
+            let s = pool.stats();
+            assert_eq!((s.nested, s.waiting), (0, 0), "{s:?}");
+            assert_accounted(&s);
+        });
+        let s = pool.stats();
+        assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
+        assert_accounted(&s);
+        assert!(pool.try_acquire().is_ok());
+    });
+}
+
+/// Promise (README, "Faults lose nothing": "A waker whose `clone` panics is
+/// cloned before any state changes"; `Stats`: "A call is submitted when it
+/// is first polled" and `submitted == completed + rejected + cancelled +
+/// running + nested + waiting`, "exact while nothing enters or leaves the
+/// pool"). Attack: a nested call that must wait for the lent slot is first
+/// polled with a waker whose clone panics, then dropped without another
+/// poll (a task that unwinds drops its futures). The call left the pool:
+/// either it was never submitted, or it is counted cancelled; after the
+/// parent ends the identity must hold.
+#[test]
+fn a_nested_waiter_whose_first_clone_panics_then_dropped_is_accounted() {
+    common::quiet_planned_panics();
+    static CLONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    within(WATCHDOG, || {
+        let pool = leaked(1);
+        let after_drop = in_call(pool, move || {
+            let (g, open) = gate();
+            let mut a: Boxed<Result<(), _>> = Box::pin(pool.submit(g));
+            let mut b: Boxed<Result<u32, _>> = Box::pin(pool.submit(async { 7 }));
+            let (_wa, wa) = counting();
+            assert!(poll_with(&mut a, &wa).is_pending());
+            CLONE.store(true, Ordering::SeqCst);
+            let clone_panics = common::waker_whose_clone_panics_once(&CLONE);
+            let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                poll_with(&mut b, &clone_panics)
+            }));
+            CLONE.store(false, Ordering::SeqCst);
+            assert!(polled.is_err(), "the clone's panic reaches the poller");
+            let during = pool.stats();
+            drop(b);
+            let after_drop = pool.stats();
+            open.store(true, Ordering::SeqCst);
+            assert!(matches!(poll_with(&mut a, &wa), Poll::Ready(Ok(()))));
+            (during, after_drop)
+        });
+        let s = pool.stats();
+        assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
+        assert_accounted(&after_drop.1);
+        assert_accounted(&s);
+    });
+}
+
+/// Promise (README, "Faults lose nothing": "A waker whose `clone` panics is
+/// cloned before any state changes"; `Stats`: "A call is submitted when it
+/// is first polled" and `submitted == completed + rejected + cancelled +
+/// running + nested + waiting`, "exact while nothing enters or leaves the
+/// pool"). Attack: a nested call that must wait for the lent slot is first
+/// polled with a waker whose clone panics, then dropped without another
+/// poll (a task that unwinds drops its futures). The call left the pool:
+/// either it was never submitted, or it is counted cancelled; after the
+/// parent ends the identity must hold. This one checks the moment
+/// between the panicked poll and the drop (the call alive, not polled
+/// again): the identity is off by one there.
+#[test]
+#[ignore = "bug: a call whose first poll panicked in the waker's clone is counted submitted but is neither waiting nor cancelled while it lives: Stats identity off by one"]
+fn a_nested_waiter_whose_first_clone_panicked_is_accounted_while_it_lives() {
+    common::quiet_planned_panics();
+    static CLONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    within(WATCHDOG, || {
+        let pool = leaked(1);
+        let after_drop = in_call(pool, move || {
+            let (g, open) = gate();
+            let mut a: Boxed<Result<(), _>> = Box::pin(pool.submit(g));
+            let mut b: Boxed<Result<u32, _>> = Box::pin(pool.submit(async { 7 }));
+            let (_wa, wa) = counting();
+            assert!(poll_with(&mut a, &wa).is_pending());
+            CLONE.store(true, Ordering::SeqCst);
+            let clone_panics = common::waker_whose_clone_panics_once(&CLONE);
+            let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                poll_with(&mut b, &clone_panics)
+            }));
+            CLONE.store(false, Ordering::SeqCst);
+            assert!(polled.is_err(), "the clone's panic reaches the poller");
+            let during = pool.stats();
+            drop(b);
+            let after_drop = pool.stats();
+            open.store(true, Ordering::SeqCst);
+            assert!(matches!(poll_with(&mut a, &wa), Poll::Ready(Ok(()))));
+            (during, after_drop)
+        });
+        let s = pool.stats();
+        assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
+        assert_accounted(&after_drop.0);
+        assert_accounted(&after_drop.1);
+        assert_accounted(&s);
+    });
+}
+
 /// A pool that lives as long as the test binary (its calls are boxed as
 /// `'static`).
 fn leaked(size: usize) -> &'static Pool {
