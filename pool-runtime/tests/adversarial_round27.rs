@@ -813,6 +813,85 @@ mod ordered {
         });
     }
 
+    /// Promise (stream module docs: outputs in input order, a panic frees
+    /// its slot and the adapter goes on; "Dropping an adapter drops every
+    /// call it started ... a running one drops its future and frees its
+    /// slot"). Attack on a real executor: 60 items on a pool of 2, every
+    /// ninth panicking after a sleep, the consumer catching panics; run
+    /// once to the end, then once dropped after 15 outputs, for limits 1, 2
+    /// and none. Outputs in order, at most 2 bodies (counted from outside),
+    /// no hang, and nothing left in the pool after each.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ordered_adapter_on_tokio_with_panics_and_an_early_drop() {
+        use futures::{FutureExt, StreamExt};
+        common::quiet_planned_panics();
+        let pool: &'static Pool = leaked(2);
+        for limit in [Some(1), Some(2), None] {
+            for stop_after in [usize::MAX, 15] {
+                let meter = Meter::default();
+                let m = meter.clone();
+                let items = futures::stream::iter(0..60usize).map(move |i| {
+                    let m = m.clone();
+                    async move {
+                        let _in = m.enter();
+                        tokio::time::sleep(Duration::from_millis((i * 7 % 5) as u64)).await;
+                        if i % 9 == 4 {
+                            panic!("planned: item {i} panics");
+                        }
+                        i
+                    }
+                });
+                let adapter = items.pooled_ordered(pool);
+                let mut adapter = Box::pin(match limit {
+                    Some(l) => adapter.limit(l),
+                    None => adapter,
+                });
+                let mut outs = Vec::new();
+                let mut panics = 0;
+                let run = async {
+                    loop {
+                        match std::panic::AssertUnwindSafe(adapter.next())
+                            .catch_unwind()
+                            .await
+                        {
+                            Err(_) => panics += 1,
+                            Ok(Some(out)) => {
+                                outs.push(out.unwrap());
+                                if outs.len() >= stop_after {
+                                    break;
+                                }
+                            }
+                            Ok(None) => break,
+                        }
+                    }
+                };
+                tokio::time::timeout(Duration::from_secs(20), run)
+                    .await
+                    .expect("the ordered adapter hung");
+                drop(adapter);
+                assert!(
+                    outs.windows(2).all(|w| w[0] < w[1]),
+                    "out of order: {outs:?}"
+                );
+                assert!(outs.iter().all(|i| i % 9 != 4));
+                if stop_after == usize::MAX {
+                    let expect: Vec<usize> = (0..60).filter(|i| i % 9 != 4).collect();
+                    assert_eq!(outs, expect, "limit {limit:?}");
+                    assert_eq!(panics, 60 - expect.len());
+                }
+                assert!(
+                    meter.max() <= 2,
+                    "{} bodies at once in a pool of 2",
+                    meter.max()
+                );
+                assert_eq!(meter.now(), 0, "a body still running after the drop");
+                let s = pool.stats();
+                assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+                assert_accounted(&s);
+            }
+        }
+    }
+
     /// As above, with a source that is pending (waking itself) or panics
     /// between items.
     #[test]
