@@ -570,6 +570,79 @@ fn a_nested_waiter_whose_first_clone_panicked_is_accounted_while_it_lives() {
     });
 }
 
+/// Promise (README, "Reentrancy rule"): "A *sync* nested call that would
+/// have to wait while the slot is lent to another nested call of the same
+/// task ... panics naming the fix ... instead of deadlocking; waiting for a
+/// slot lent to a blocking job, which runs on another thread, is fine";
+/// "nothing hangs". Attack: in a pool of 1, the parent's work starts a
+/// nested blocking job J (the lend goes to it, on the executor's thread),
+/// then an async nested call C of the same task (it waits for the lend),
+/// then makes a sync nested call S, which waits for the slot lent to the
+/// blocking job: documented as fine. When J ends, its `return_lend` hands
+/// the lend to the first nested waiter, C, which only this task can poll,
+/// and this task's thread is parked in S.
+#[test]
+#[ignore = "bug: a blocking job's returned lend goes to an async nested sibling of the task parked in a sync nested call waiting for that lend: deadlock"]
+fn a_sync_nested_call_waiting_for_a_blocking_jobs_lend_behind_an_async_sibling() {
+    sync_behind_blocking(true);
+}
+
+/// The control of the test above: without the async sibling C, the sync
+/// nested call waits for the blocking job's lend and gets it.
+#[test]
+fn a_sync_nested_call_waiting_for_a_blocking_jobs_lend_alone() {
+    sync_behind_blocking(false);
+}
+
+fn sync_behind_blocking(sibling: bool) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let pool = leaked(1);
+        let rt = common::runtime();
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            rt.block_on(pool.submit(async move {
+                let (open_j, gate_j) = {
+                    let g = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                    (g.clone(), g)
+                };
+                let mut j: Boxed<Result<u32, _>> = Box::pin(pool.submit_blocking(move || {
+                    let t0 = std::time::Instant::now();
+                    while !gate_j.load(Ordering::SeqCst) && t0.elapsed() < Duration::from_secs(20) {
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                    1
+                }));
+                let mut c: Boxed<Result<u32, _>> = Box::pin(pool.submit(async { 8 }));
+                std::future::poll_fn(|cx| {
+                    assert!(j.as_mut().poll(cx).is_pending());
+                    if sibling {
+                        assert!(c.as_mut().poll(cx).is_pending());
+                    }
+                    Poll::Ready(())
+                })
+                .await;
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(200));
+                    open_j.store(true, Ordering::SeqCst);
+                });
+                let s = pool.run(|| 5);
+                (s, j.await, c.await)
+            }))
+        }));
+        let _ = tx.send(out.map_err(|p| {
+            p.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default()
+        }));
+        std::mem::forget(rt);
+    });
+    let out = rx
+        .recv_timeout(Duration::from_secs(6))
+        .expect("hung: the sync nested call, the blocking job's lend and the async sibling");
+    assert_eq!(out, Ok(Ok((Ok(5), Ok(1), Ok(8)))));
+}
+
 /// A pool that lives as long as the test binary (its calls are boxed as
 /// `'static`).
 fn leaked(size: usize) -> &'static Pool {
