@@ -2,9 +2,11 @@
 //! nested call to the next while the receiving waiter is cancelled, its
 //! waker panics, or its lender is gone; chains of lends; the ordered stream
 //! adapter's panicked places under limits 1, 2 and unbounded, driven by
-//! hand with a counting waker; fleet calls nested across two fleets with
-//! panics in the nested work. Each counts bodies from outside the library
-//! and is bounded in time.
+//! hand with a counting waker and on tokio; fleet calls nested across two
+//! fleets with panics in the nested work, nested calls under a lost lease,
+//! sync calls on the fleet's own thread; reload reports racing and
+//! switching the policy. Each counts bodies from outside the library and
+//! is bounded in time.
 
 mod common;
 #[cfg(feature = "redis")]
