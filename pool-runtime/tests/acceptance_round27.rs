@@ -904,3 +904,168 @@ fn a_flat_server_lets_a_large_limit_reach_half_of_max() {
         bench.finish();
     }
 }
+
+/// adaptive.rs "Noise ... latency that merely wobbles as much as it always
+/// does moves the limit neither way, and a heavy-tailed server does not
+/// drag it down"; "Queue ... once half a call waits there the limit stops
+/// growing" (and not before: below the knee no call waits at the server);
+/// "Probe ... a floor set by the start's few calls is never corrected: one
+/// set low reads as a queue for good and holds the limit below a server
+/// that has room. So ... the limit goes a quarter below for two windows";
+/// README "keeps the server below its knee". A server whose latency is
+/// lognormal (sigma 1) around 50 ms and that queues only past a knee of 40
+/// (or 30) calls, or never (`max` 512), with a backlog that never lets up:
+/// well below the knee the latency is pure noise, so the limit must not
+/// slide down from where the start left it; it stays at least half the
+/// knee (an eighth of `max` with no knee) late in the run.
+#[test]
+#[ignore = "bug: lognormal (sigma 1) latency below a knee of 40 slides the limit one slot at a time from 16 to 1-2 (mean 1.8 over 6000 answers)"]
+fn heavy_tailed_latency_below_the_knee_does_not_slide_the_limit_to_min() {
+    let mut failures = Vec::new();
+    for (knee, max, seed, want) in [
+        (40usize, 512usize, 3u64, 20.0),
+        (30, 512, 7, 15.0),
+        (100_000, 512, 6, 64.0),
+    ] {
+        let clock = ManualClock::new();
+        let pool = adaptive_pool(&clock, 1, max, 4);
+        let mut bench = Bench::new(&pool, clock, knee_server(0.05, knee, 1.0, seed));
+        bench.run(4_000, 8, |_| {});
+        let l = bench.limits(6_000, 8);
+        if l.mean() < want {
+            failures.push(format!(
+                "knee {knee}, max {max}, seed {seed}: late limit within [{}, {}], mean {:.1} \
+                 (want {want}) at {:.0}s; trace {:?}",
+                l.low,
+                l.high,
+                l.mean(),
+                bench.now(),
+                &bench.trace[..bench.trace.len().min(24)]
+                    .iter()
+                    .map(|&(t, s)| ((t * 100.0).round() / 100.0, s))
+                    .collect::<Vec<_>>()
+            ));
+        }
+        bench.finish();
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// adaptive.rs "Drops act at once ... A server that refuses what exceeds its
+/// capacity is met at its capacity, not at half of it — even one that
+/// refuses at once, whose refusals free their slots at once and so
+/// outnumber its successes among finished calls." A server that refuses at
+/// once (1 ms) every call past a capacity of 10, 30 or 60, and serves the
+/// rest in 100 ms: late in the run the limit's mean is within
+/// [0.75 C, 1.5 C] and it never falls to half of C.
+#[test]
+fn a_server_refusing_at_once_past_its_capacity_is_met_at_its_capacity() {
+    for (cap, seed) in [(10usize, 121u64), (30, 122), (60, 123)] {
+        let clock = ManualClock::new();
+        let pool = adaptive_pool(&clock, 1, 256, 4);
+        let mut rng = Rng::new(seed);
+        let server: Server = Box::new(move |at_server, _, _| {
+            if at_server > cap {
+                (0.001, Reply::Refused)
+            } else {
+                (0.1 * (0.9 + 0.2 * rng.uniform()), Reply::Done)
+            }
+        });
+        let mut bench = Bench::new(&pool, clock, server);
+        bench.run(100 * cap, 8, |_| {});
+        let l = bench.limits(100 * cap, 8);
+        let c = cap as f64;
+        assert!(
+            (0.75 * c..=1.5 * c).contains(&l.mean()) && l.low * 2 > cap,
+            "capacity {cap}: the limit within [{}, {}], mean {:.1}; trace {:?}",
+            l.low,
+            l.high,
+            l.mean(),
+            bench.trace_tail(30)
+        );
+        bench.finish();
+    }
+}
+
+/// adaptive.rs "After drops, caution. Growth within a step of the limit that
+/// last drew drops ... is a tenth of a slot per window; that level relaxes
+/// upward by a twentieth of itself per `baseline_interval`, so a server that
+/// has grown is found again." A server refusing past 16 calls that grows to
+/// 48: within 60 s (30 `baseline_interval`s) the limit has reached 36 and
+/// then sits near 48 (mean within [36, 60]).
+#[test]
+fn a_server_that_has_grown_is_found_again() {
+    for seed in [131u64, 132] {
+        let clock = ManualClock::new();
+        let pool = adaptive_pool(&clock, 1, 256, 4);
+        let cap = Rc::new(Cell::new(16usize));
+        let c = cap.clone();
+        let server = flat_server(0.1, seed, move |at_server, _, _, _| {
+            if at_server > c.get() {
+                Reply::Refused
+            } else {
+                Reply::Done
+            }
+        });
+        let mut bench = Bench::new(&pool, clock, server);
+        bench.run(3_000, 8, |_| {});
+        let before = pool.size();
+        assert!(
+            (12..=24).contains(&before),
+            "capacity 16: the limit at {before}"
+        );
+        cap.set(48);
+        let t = bench.now();
+        let mut reached = false;
+        while bench.now() < t + 60.0 && !reached {
+            bench.run(50, 8, |_| {});
+            reached = pool.size() >= 36;
+        }
+        assert!(
+            reached,
+            "grown to 48: 60 s on the limit is {}; trace {:?}",
+            pool.size(),
+            bench.trace_tail(30)
+        );
+        bench.run(2_000, 8, |_| {});
+        let l = bench.limits(4_000, 8);
+        assert!(
+            (36.0..=60.0).contains(&l.mean()),
+            "grown to 48: the limit within [{}, {}], mean {:.1}",
+            l.low,
+            l.high,
+            l.mean()
+        );
+        bench.finish();
+    }
+}
+
+/// adaptive.rs "Start ... the first window in which no call waited [ends the
+/// doubling]: ... a light load's bursts that merely neared it would
+/// otherwise double it far past the server's capacity, which the first
+/// round trips of a heavy load then run at." A server with a knee at 20
+/// calls under a light load (12 calls, never more) and then a heavy one (40
+/// waiting): the limit never goes past 2 × 20, neither under the light load
+/// nor in the heavy load's first round trips, and settles within [10, 40].
+#[test]
+fn a_light_load_then_a_heavy_one_does_not_run_past_the_knee() {
+    for seed in [141u64, 142, 143] {
+        let clock = ManualClock::new();
+        let pool = adaptive_pool(&clock, 1, 512, 4);
+        let mut bench = Bench::new(&pool, clock, knee_server(0.05, 20, 0.0, seed));
+        let mut light = 0;
+        bench.run_demand(3_000, 12, |s| light = light.max(s));
+        let mut first = 0;
+        bench.run(500, 40, |s| first = first.max(s));
+        let l = bench.limits(3_000, 40);
+        assert!(
+            light <= 40 && first <= 40 && l.low >= 10 && l.high <= 40,
+            "seed {seed}: light load up to {light}, heavy load's first answers up to {first}, \
+             then within [{}, {}]; trace {:?}",
+            l.low,
+            l.high,
+            bench.trace_tail(30)
+        );
+        bench.finish();
+    }
+}
