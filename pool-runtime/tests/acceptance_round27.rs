@@ -790,14 +790,15 @@ fn a_constant_background_error_rate_does_not_hold_the_limit_down() {
 }
 
 /// As `a_constant_background_error_rate_does_not_hold_the_limit_down`, at
-/// 5% (above `drop_tolerance`, 2%, so the drops do cut at first): adaptive.rs
+/// 3%, 5% and 7% (above `drop_tolerance`, 2%, so the drops do cut at
+/// first): adaptive.rs
 /// "Drops the limit does not cause ... when two cuts in a row left the drop
 /// rate where it was ... their mean rate is the server's *background* ...
 /// drops under that do not stop the limit from growing".
 #[test]
-#[ignore = "bug: 5% of calls refused at random at any concurrency holds the limit at a mean of ~8 of max 64 (below its start, 16) for good: no background is learnt"]
-fn a_five_percent_background_error_rate_does_not_hold_the_limit_down() {
-    background_rates(&[(0.05, 91), (0.05, 94)]);
+#[ignore = "bug: 3-7% of calls refused at random at any concurrency hold the limit at a mean of 4-15 of max 64 (start 16) for good: no background is learnt"]
+fn a_few_percent_background_error_rate_does_not_hold_the_limit_down() {
+    background_rates(&[(0.03, 97), (0.05, 91), (0.05, 94), (0.07, 98)]);
 }
 
 fn background_rates(cases: &[(f64, u64)]) {
@@ -1065,6 +1066,108 @@ fn a_light_load_then_a_heavy_one_does_not_run_past_the_knee() {
             l.low,
             l.high,
             bench.trace_tail(30)
+        );
+        bench.finish();
+    }
+}
+
+/// adaptive.rs "Queue ... past its knee a server queues every call added,
+/// so once half a call waits there the limit stops growing"; "Update. A
+/// congested window moves the limit `smoothing` of the way to `limit ×
+/// floor·tolerance·noise / latency`". A server whose knee falls from 40 to
+/// 10 calls while the limit sits near 40: the limit follows it down, within
+/// [5, 20] once settled.
+#[test]
+fn a_server_whose_knee_falls_takes_the_limit_down_with_it() {
+    for seed in [151u64, 152] {
+        let clock = ManualClock::new();
+        let pool = adaptive_pool(&clock, 1, 512, 4);
+        let knee = Rc::new(Cell::new(40usize));
+        let k = knee.clone();
+        let mut rng = Rng::new(seed);
+        let server: Server = Box::new(move |at_server, _, _| {
+            let load = (at_server as f64 / k.get() as f64).max(1.0);
+            (0.05 * load * (0.9 + 0.2 * rng.uniform()), Reply::Done)
+        });
+        let mut bench = Bench::new(&pool, clock, server);
+        bench.run(4_000, 8, |_| {});
+        let before = bench.limits(1_000, 8);
+        assert!(
+            before.low >= 20 && before.high <= 80,
+            "knee 40: the limit within [{}, {}]",
+            before.low,
+            before.high
+        );
+        knee.set(10);
+        bench.run(3_000, 8, |_| {});
+        let l = bench.limits(3_000, 8);
+        assert!(
+            l.low >= 5 && l.high <= 20,
+            "knee 40 → 10: the limit within [{}, {}]; trace {:?}",
+            l.low,
+            l.high,
+            bench.trace_tail(30)
+        );
+        bench.finish();
+    }
+}
+
+/// adaptive.rs "Windows. Calls are sampled in windows of at least
+/// `window_samples` calls, `window_time`, and one round trip ..., so the
+/// limit moves at most once per round trip"; "Drops act at once. Overload
+/// answers do not wait for the window's time or round trip: once
+/// `window_samples` calls admitted since the last cut are in, with at least
+/// two drops ..., the limit is cut". With `window_time` 2 s on a 100 ms
+/// server: with no drops the limit never moves twice within 2 s (95%:
+/// the clock jumps from answer to answer); then the server refuses every
+/// call past 24 and the limit is cut within a few round trips (0.5 s), not
+/// after the window's 2 s.
+#[test]
+fn windows_span_window_time_but_drops_cut_at_once() {
+    for seed in [161u64, 162] {
+        let clock = ManualClock::new();
+        let s = AdaptiveSettings {
+            window_time: Duration::from_secs(2),
+            ..settings()
+        };
+        let pool = pool_with(&clock, 1, 64, Some(4), s);
+        let cap = Rc::new(Cell::new(usize::MAX));
+        let c = cap.clone();
+        let server = flat_server(0.1, seed, move |at_server, _, _, _| {
+            if at_server > c.get() {
+                Reply::Refused
+            } else {
+                Reply::Done
+            }
+        });
+        let mut bench = Bench::new(&pool, clock, server);
+        while bench.now() < 40.0 {
+            bench.run(50, 8, |_| {});
+        }
+        for w in bench.trace.windows(2) {
+            assert!(
+                w[1].0 - w[0].0 >= 1.9,
+                "seed {seed}: two moves {:.3} s apart with `window_time` 2 s: {:?} → {:?}",
+                w[1].0 - w[0].0,
+                w[0],
+                w[1]
+            );
+        }
+        let before = pool.size();
+        assert!(
+            before >= 32,
+            "seed {seed}: no drops, no knee: the limit at {before}"
+        );
+        cap.set(24);
+        let t = bench.now();
+        while bench.now() < t + 0.5 && pool.size() >= before {
+            bench.run(1, 8, |_| {});
+        }
+        assert!(
+            pool.size() < before,
+            "seed {seed}: drops past 24 did not cut {before} within 0.5 s (window_time 2 s); \
+             trace {:?}",
+            bench.trace_tail(10)
         );
         bench.finish();
     }
