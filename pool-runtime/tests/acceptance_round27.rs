@@ -1172,3 +1172,71 @@ fn windows_span_window_time_but_drops_cut_at_once() {
         bench.finish();
     }
 }
+
+/// `AdaptiveSettings` "The limit itself stays within the pool's `[min,
+/// max]`, and `min` defaults to 3 (or `max` if smaller), as for any
+/// autoscaled pool"; README "The limit never goes below `min`, which
+/// defaults to 3 (or `max` if smaller)". A server that slows with every
+/// call (a knee at 1) and refuses past 2 calls: with `min` unset the limit
+/// stays at 3 or more (and with `max` 2, at 2).
+#[test]
+fn the_default_min_of_three_holds_against_a_server_of_one() {
+    for (max, want_min) in [(64usize, 3usize), (2, 2)] {
+        let clock = ManualClock::new();
+        let pool = Pool::builder()
+            .kind(Kind::Autoscale)
+            .max(max)
+            .scale_policy(ScalePolicy::Adaptive(settings()))
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .unwrap();
+        assert_eq!(pool.bounds(), (want_min, max));
+        let mut rng = Rng::new(171);
+        let server: Server = Box::new(move |at_server, _, _| {
+            let latency = 0.05 * at_server as f64 * (0.9 + 0.2 * rng.uniform());
+            let reply = if at_server > 2 {
+                Reply::Refused
+            } else {
+                Reply::Done
+            };
+            (latency, reply)
+        });
+        let mut bench = Bench::new(&pool, clock, server);
+        let l = bench.limits(5_000, 8);
+        assert!(
+            l.low >= want_min,
+            "max {max}: the limit fell to {} below the default min {want_min}",
+            l.low
+        );
+        bench.finish();
+    }
+}
+
+/// adaptive.rs "Start ... Below three slots a window of the start needs at
+/// most four rounds of the limit in calls and the step is two slots at
+/// least (1 → 3)"; README "(from one or two slots, to three at once)". On a
+/// flat server with a backlog, a pool that starts at 1 first moves to 3 (or
+/// more, never more than 4) within 4 round trips, and one that starts at 2
+/// first moves to 4, within 4 round trips as well.
+#[test]
+fn the_start_from_one_or_two_slots_steps_two_at_least() {
+    for (start, seed) in [(1usize, 181u64), (2, 182), (1, 183)] {
+        let clock = ManualClock::new();
+        let pool = pool_with(&clock, 1, 64, Some(start), settings());
+        let latency = 0.2;
+        let mut bench = Bench::new(&pool, clock, knee_server(latency, 100_000, 0.0, seed));
+        while pool.size() == start {
+            bench.run(1, 8, |_| {});
+            assert!(
+                bench.now() <= 4.0 * latency * 1.1 + 1e-9,
+                "start {start}: no move in 4 round trips"
+            );
+        }
+        let first = pool.size();
+        assert!(
+            (start + 2..=2 * start.max(2)).contains(&first),
+            "start {start}: the first step went to {first}"
+        );
+        bench.finish();
+    }
+}
