@@ -86,6 +86,10 @@ struct Bench<'a> {
     bounds: (usize, usize),
     /// Every change of the limit: (clock seconds, new limit).
     trace: Vec<(f64, usize)>,
+    /// The calls answered by the server so far, and at each change of the
+    /// limit (alongside `trace`).
+    answers: u64,
+    trace_answers: Vec<u64>,
 }
 
 impl<'a> Bench<'a> {
@@ -101,6 +105,8 @@ impl<'a> Bench<'a> {
             server,
             bounds,
             trace,
+            answers: 0,
+            trace_answers: vec![0],
         }
     }
 
@@ -153,6 +159,7 @@ impl<'a> Bench<'a> {
         if self.trace.last().map(|t| t.1) != Some(size) {
             let now = self.now();
             self.trace.push((now, size));
+            self.trace_answers.push(self.answers);
         }
     }
 
@@ -202,6 +209,7 @@ impl<'a> Bench<'a> {
         self.clock.advance(at.saturating_sub(now));
         let reply = self.calls[next].reply;
         let _ = self.calls[next].answer.take().expect("once").send(reply);
+        self.answers += 1;
         self.poll_all();
     }
 
@@ -474,8 +482,8 @@ fn heavy_tailed_latency_with_no_knee_does_not_drag_the_limit_down() {
         let clock = ManualClock::new();
         let pool = adaptive_pool(&clock, 1, 64, 4);
         let mut bench = Bench::new(&pool, clock, knee_server(0.05, 100_000, sigma, seed));
-        bench.run(10_000, 8, |_| {});
-        let l = bench.limits(15_000, 8);
+        bench.run(8_000, 8, |_| {});
+        let l = bench.limits(12_000, 8);
         assert!(
             l.high >= 32 && l.mean() >= 24.0,
             "sigma {sigma} seed {seed}: the limit within [{}, {}], mean {:.1}; trace {:?}",
@@ -1237,6 +1245,58 @@ fn the_start_from_one_or_two_slots_steps_two_at_least() {
             (start + 2..=2 * start.max(2)).contains(&first),
             "start {start}: the first step went to {first}"
         );
+        bench.finish();
+    }
+}
+
+/// adaptive.rs "Drops act at once ... once `window_samples` calls admitted
+/// since the last cut are in, with at least two drops and more than
+/// `drop_tolerance` of them ..., the limit is cut"; "Drops of calls admitted
+/// before a cut say nothing about the new limit and are not counted against
+/// it". A flat server (only drops cut) refusing every call past 24 (after
+/// 100 ms, like its answers): between two falls of the limit the server
+/// answers at least `window_samples` calls (10, 30), and a fall never
+/// comes within a round trip (90%) of the one before.
+#[test]
+fn cuts_are_spaced_by_window_samples_new_calls() {
+    for (samples, seed) in [(10u32, 191u64), (30, 192), (10, 193)] {
+        let clock = ManualClock::new();
+        let s = AdaptiveSettings {
+            window_samples: samples,
+            ..settings()
+        };
+        let pool = pool_with(&clock, 1, 128, Some(64), s);
+        let server = flat_server(0.1, seed, |at_server, _, _, _| {
+            if at_server > 24 {
+                Reply::Refused
+            } else {
+                Reply::Done
+            }
+        });
+        let mut bench = Bench::new(&pool, clock, server);
+        bench.run(8_000, 8, |_| {});
+        let mut last_fall: Option<(f64, u64)> = None;
+        let mut falls = 0;
+        for (i, w) in bench.trace.windows(2).enumerate() {
+            if w[1].1 >= w[0].1 {
+                continue;
+            }
+            falls += 1;
+            let (t, n) = (w[1].0, bench.trace_answers[i + 1]);
+            if let Some((t0, n0)) = last_fall {
+                assert!(
+                    n - n0 >= u64::from(samples) && t - t0 >= 0.09,
+                    "window_samples {samples}: falls {} answers and {:.3} s apart: \
+                     {:?} then {:?}",
+                    n - n0,
+                    t - t0,
+                    w[0],
+                    w[1]
+                );
+            }
+            last_fall = Some((t, n));
+        }
+        assert!(falls >= 1, "window_samples {samples}: no cut at all");
         bench.finish();
     }
 }
