@@ -1049,7 +1049,6 @@ mod reports {
     /// times (from none to 1.9, from 1.9 to none), as `min`/`max` change
     /// from and to `none` with a kind. The report names only `policy`.
     #[test]
-    #[ignore = "bug: a load switching policy to/from adaptive omits the adaptive_* parameters it sets/drops from its report"]
     fn a_policy_switch_reports_the_adaptive_parameters_it_brings_and_drops() {
         let _turn = config_turn();
         assert_eq!(SWITCH.size(), 1);
@@ -1542,7 +1541,6 @@ mod fleets {
     /// made to wait there; it must not hit the library's
     /// `unreachable!("a never-rejecting call was turned away")`.
     #[test]
-    #[ignore = "bug: run_wait of a fleet group made on the fleet thread (a waker) panics: unreachable!(\"a never-rejecting call was turned away\") in Group::run_wait"]
     fn a_never_rejecting_sync_call_on_the_fleet_thread_does_not_panic() {
         common::in_own_process(
             "fleets::a_never_rejecting_sync_call_on_the_fleet_thread_does_not_panic",

@@ -150,7 +150,9 @@
 //!   thread itself (by a waker, a `Drop` or a hook the fleet runs there)
 //!   cannot wait for a round trip only that thread makes: there Redis counts
 //!   as unreachable (the policy decides: `local` runs it under the local
-//!   limit, otherwise [`Rejected::FleetUnavailable`](crate::Rejected)).
+//!   limit, otherwise [`Rejected::FleetUnavailable`](crate::Rejected); a
+//!   call that is never turned away, `run_wait`, runs under the local limit
+//!   alone there).
 //!
 //! * **Every call path.** Each way of running work in a fleet group holds a
 //!   lease, taken after its local slot and released with it, however it

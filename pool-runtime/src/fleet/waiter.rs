@@ -58,7 +58,14 @@ pub(crate) fn acquire_blocking(
     never_reject: bool,
 ) -> Result<Lease, Rejected> {
     if super::client::on_fleet_thread() {
-        // Waiting here would wait for this very thread.
+        // Waiting here would wait for this very thread: turned away, or,
+        // for a call that is never turned away, run under the local limit
+        // alone (as under policy `local`), the only way it neither waits
+        // forever nor fails.
+        if never_reject {
+            fleet.counters.local_fallback();
+            return Ok(Lease::local());
+        }
         fleet
             .counters
             .rejected_unavailable

@@ -6,6 +6,7 @@ use super::settings::GroupSettings;
 use super::Group;
 use crate::config::{show, Change, Effect};
 use crate::pool::order::Kind;
+use crate::scale::adaptive::AdaptiveSettings;
 use crate::scale::{LimitCause, ScalePolicy};
 use crate::unwind::caught;
 
@@ -150,13 +151,18 @@ impl Group {
         if policy_was != policy {
             change("policy", policy_was.to_owned(), policy.to_owned(), true);
         }
-        if let (ScalePolicy::Adaptive(was), ScalePolicy::Adaptive(now)) =
-            (before.policy, after.policy)
-        {
-            for ((key, was), (_, now)) in was.keyed().into_iter().zip(now.keyed()) {
-                if was != now {
-                    change(key, was, now, true);
-                }
+        // A policy that is not adaptive has no parameters: they read `none`
+        // (as `min` and `max` do for a kind that has none), so a switch
+        // reports those it brings or drops.
+        let keyed = |policy: ScalePolicy| match policy {
+            ScalePolicy::Adaptive(params) => params.keyed(),
+            ScalePolicy::QueueDepth => AdaptiveSettings::DEFAULT
+                .keyed()
+                .map(|(key, _)| (key, show::<u8>(&None))),
+        };
+        for ((key, was), (_, now)) in keyed(before.policy).into_iter().zip(keyed(after.policy)) {
+            if was != now {
+                change(key, was, now, true);
             }
         }
         if before.executor != after.executor {
