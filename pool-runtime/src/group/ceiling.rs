@@ -62,8 +62,10 @@ fn pool() -> &'static Pool {
 
 /// Sets (or, with `None`, lifts) the ceiling. Lowering it lets running calls
 /// finish; raising it admits waiting ones at once. Set where there was none,
-/// it gates the calls that start after it: those already running hold no
-/// ceiling slot and are not counted (a call nested in one runs under it). Never cut short: the
+/// it gates the calls made after it (their futures built after it): those
+/// already running hold no ceiling slot and are not counted (a call nested
+/// in one runs under it, as does a group call made in work submitted to a
+/// group's pool directly). Never cut short: the
 /// panic of a waker it wakes (re-raised by the resize, once done) is caught
 /// here (the panic hook has shown it), so the ceiling is in force as set.
 pub(crate) fn set(limit: Option<usize>) {
