@@ -928,7 +928,7 @@ fn a_flat_server_lets_a_large_limit_reach_half_of_max() {
 /// slide down from where the start left it; it stays at least half the
 /// knee (an eighth of `max` with no knee) late in the run.
 #[test]
-#[ignore = "bug: lognormal (sigma 1) latency below a knee of 40 slides the limit one slot at a time from 16 to 1-2 (mean 1.8 over 6000 answers)"]
+#[ignore = "open (README, adaptive known limits): with the floor's own error counted the knees of 40 and 30 pass; lognormal (sigma 1) latency with no knee and max 512 still holds the limit at a mean of ~38 (want 64)"]
 fn heavy_tailed_latency_below_the_knee_does_not_slide_the_limit_to_min() {
     let mut failures = Vec::new();
     for (knee, max, seed, want) in [

@@ -1027,16 +1027,13 @@ impl AdaptiveLimit {
             self.floor_samples = calls as f32;
             return None;
         };
-        // During the start the floor stands on a few calls, and its own
-        // error counts: a floor of ten heavy-tailed calls is a third off one
-        // time in six, and a window judged against it as if exact ends the
-        // start and cuts a server with no knee at all. After the start the
-        // window's error alone: a server that lost capacity is cut at once.
-        let judged = if self.starting() {
-            self.difference_error(window)
-        } else {
-            error
-        };
+        // The floor's own error counts (it is a mean too): a floor of ten
+        // heavy-tailed calls is a third off one time in six, and a window
+        // judged against it as if exact ends the start and cuts a server
+        // with no knee at all — after the start too, for good, as no loaded
+        // window corrects it. A floor that stands on many calls adds
+        // little: a server that lost capacity is still cut at once.
+        let judged = self.difference_error(window);
         let threshold = floor + self.settings.tolerance.ln() + NOISE_ERRORS * judged;
         self.average += (sample - self.average) * TRACKING;
         // The floor is the mean log-latency of the unloaded server's calls:
@@ -1070,9 +1067,10 @@ impl AdaptiveLimit {
         let Some(floor) = self.floor else {
             return false;
         };
-        let threshold = floor
-            + self.settings.tolerance.ln()
-            + NOISE_ERRORS * window.standard_error(self.variance);
+        // Against the floor's error too: the probe is there to find out
+        // whether the floor is wrong.
+        let threshold =
+            floor + self.settings.tolerance.ln() + NOISE_ERRORS * self.difference_error(window);
         let congested = window.mean() > threshold;
         if measuring && !congested {
             self.learn_floor(floor, window, elapsed);
