@@ -17,7 +17,7 @@ use pool_runtime::Pool;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
@@ -1175,6 +1175,7 @@ mod fleets {
     use futures::FutureExt;
     use pool_runtime::fleet::{token, OnUnreachable};
     use pool_runtime::Rejected;
+    use std::sync::Mutex;
 
     /// Promise (`pool_runtime::fleet`, nested calls; commit "a call nested
     /// through another fleet group's call runs under its ancestor's
