@@ -297,9 +297,11 @@ fn nested_calls_outliving_their_parent_keep_its_ceiling_slot() {
                         .expect("the parent ran")
                         .expect("a nested permit");
                     std::thread::spawn(move || {
-                        let _in = meter.enter();
+                        let inside = meter.enter();
                         started.store(true, SeqCst);
                         let _ = gate.lock().unwrap().recv();
+                        // The body ends before its slot goes.
+                        drop(inside);
                         drop(permit);
                     });
                     rt.block_on(until_set(started));
