@@ -31,13 +31,13 @@ pub(crate) struct Parent {
     token: Option<u64>,
     /// Keeps the lease held while this parent (or a clone) lives; `None`
     /// under the stand-in of a lease (policy `local`).
-    _hold: Option<LeaseHold>,
+    hold: Option<LeaseHold>,
 }
 
 impl Parent {
     /// Whether the lease shared under this parent was lost.
     fn is_lost(&self) -> bool {
-        self._hold.as_ref().is_some_and(LeaseHold::is_lost)
+        self.hold.as_ref().is_some_and(LeaseHold::is_lost)
     }
 
     /// The call holding `lease` of the fleet `fleet` (its [`id`]).
@@ -45,7 +45,7 @@ impl Parent {
         Parent {
             fleet,
             token: lease.token(),
-            _hold: lease.hold(),
+            hold: lease.hold(),
         }
     }
 }
@@ -150,7 +150,7 @@ impl Nested {
     }
 
     fn wake_on_loss(&self, waker: &std::task::Waker) {
-        if let Some(hold) = &self.parent._hold {
+        if let Some(hold) = &self.parent.hold {
             hold.wake_on_loss(self.key, waker);
         }
     }
@@ -158,7 +158,7 @@ impl Nested {
 
 impl Drop for Nested {
     fn drop(&mut self) {
-        if let Some(hold) = &self.parent._hold {
+        if let Some(hold) = &self.parent.hold {
             hold.forget_waker(self.key);
         }
     }
