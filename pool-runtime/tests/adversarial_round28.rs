@@ -848,3 +848,329 @@ fn a_short_pause_with_a_nested_waiter_hangs_a_parent_awaiting_another_call() {
         assert_settled(&pool.stats());
     });
 }
+
+// ---- a configuration load racing a group's first use ------------------------------
+
+#[cfg(feature = "config")]
+mod first_use {
+    use super::*;
+    use pool_runtime::{config, register_group};
+
+    static RACED_0: Group = Group::new(GroupSpec::new("adv28::raced_0").size(6));
+    static RACED_1: Group = Group::new(GroupSpec::new("adv28::raced_1").size(6));
+    static RACED_2: Group = Group::new(GroupSpec::new("adv28::raced_2").size(6));
+    static RACED_3: Group = Group::new(GroupSpec::new("adv28::raced_3").size(6));
+    static RACED_4: Group = Group::new(GroupSpec::new("adv28::raced_4").size(6));
+    static RACED_5: Group = Group::new(GroupSpec::new("adv28::raced_5").size(6));
+    register_group!(RACED_0);
+    register_group!(RACED_1);
+    register_group!(RACED_2);
+    register_group!(RACED_3);
+    register_group!(RACED_4);
+    register_group!(RACED_5);
+    static RACED: [&Group; 6] = [&RACED_0, &RACED_1, &RACED_2, &RACED_3, &RACED_4, &RACED_5];
+
+    /// Promise (README, Configuration, lock order): "a group's first use
+    /// builds its pool ... holding no lock, and a load stored meanwhile is
+    /// applied to the new pool once published"; reload "applies changed
+    /// limits to running pools at once". Attack: six groups declared with 6
+    /// slots, each first used by two threads at the moment a third loads a
+    /// file giving it 2 slots and a waiting bound of 1. Whatever wins, once
+    /// all are done the group has 2 slots and the bound (the calls made
+    /// during the race ran within 6, counted from outside), and then never
+    /// runs more than 2 at once.
+    #[test]
+    fn a_load_racing_a_groups_first_use_is_applied_to_the_new_pool() {
+        let _turn = common::config_turn();
+        let text: String = (0..6)
+            .map(|i| format!("[groups.\"adv28::raced_{i}\"]\nsize = 2\nmax_waiting = 1\n"))
+            .collect();
+        within(WATCHDOG * 2, move || {
+            for (i, group) in RACED.iter().copied().enumerate() {
+                let meter = Meter::default();
+                let barrier = Arc::new(std::sync::Barrier::new(3));
+                let callers: Vec<_> = (0..2)
+                    .map(|_| {
+                        let (b, m) = (barrier.clone(), meter.clone());
+                        thread::spawn(move || {
+                            b.wait();
+                            for _ in 0..20 {
+                                group
+                                    .run(|| {
+                                        let _in = m.enter();
+                                        thread::yield_now();
+                                    })
+                                    .expect("no bound is reached by two callers");
+                            }
+                        })
+                    })
+                    .collect();
+                let loader = {
+                    let (b, text) = (barrier.clone(), text.clone());
+                    thread::spawn(move || {
+                        b.wait();
+                        config::load_str("adv28.toml", &text).expect("a valid file")
+                    })
+                };
+                loader.join().unwrap();
+                for c in callers {
+                    c.join().unwrap();
+                }
+                assert!(meter.max() <= 6, "group {i}: {} at once", meter.max());
+                assert_eq!(group.size(), 2, "group {i}: the load's size");
+                assert_eq!(group.pool().max_waiting(), Some(1), "group {i}");
+                // Then: at most 2 at once, and the bound of one waiter.
+                let meter = Meter::default();
+                let callers: Vec<_> = (0..4)
+                    .map(|_| {
+                        let m = meter.clone();
+                        thread::spawn(move || {
+                            let mut full = 0;
+                            for _ in 0..30 {
+                                match group.run(|| {
+                                    let _in = m.enter();
+                                    thread::sleep(Duration::from_micros(200));
+                                }) {
+                                    Ok(()) => {}
+                                    Err(Rejected::Full) => full += 1,
+                                    Err(other) => panic!("{other:?}"),
+                                }
+                            }
+                            full
+                        })
+                    })
+                    .collect();
+                let full: u64 = callers.into_iter().map(|c| c.join().unwrap()).sum();
+                assert!(meter.max() <= 2, "group {i}: {} at once", meter.max());
+                let s = group.stats();
+                assert_settled(&s);
+                assert_eq!(s.rejected_for(Rejected::Full), full, "{s:?}");
+            }
+        });
+        config::clear();
+    }
+}
+
+// ---- tower services and clones dropped between poll_ready and call ----------------
+
+#[cfg(feature = "tower")]
+mod tower_clones {
+    use super::*;
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use tower::{service_fn, Layer, Service, ServiceExt};
+
+    /// Polls `fut` once with the task's own waker; `Some` if it finished.
+    async fn poll_once<F: Future + Unpin>(fut: &mut F) -> Option<F::Output> {
+        poll_fn(|cx| {
+            Poll::Ready(match Pin::new(&mut *fut).poll(cx) {
+                Poll::Ready(out) => Some(out),
+                Poll::Pending => None,
+            })
+        })
+        .await
+    }
+
+    /// What one round of a task does with its clone of the service.
+    async fn round<S>(base: &S, i: u32, choice: u32)
+    where
+        S: Service<u32, Response = u32, Error = BoxError> + Clone,
+        S::Future: Unpin,
+    {
+        let mut svc = base.clone();
+        match choice % 7 {
+            // The usual: ready, call, await.
+            0 => {
+                svc.ready().await.unwrap();
+                let _ = svc.call(i).await;
+            }
+            // A reserved slot dropped with its service.
+            1 => {
+                svc.ready().await.unwrap();
+                drop(svc);
+            }
+            // Reserved, cloned (the clone holds nothing), the original
+            // dropped: the clone waits for a slot of its own, then calls.
+            2 => {
+                svc.ready().await.unwrap();
+                let mut clone = svc.clone();
+                drop(svc);
+                clone.ready().await.unwrap();
+                let _ = clone.call(i).await;
+            }
+            // A wait abandoned after one poll (the service leaves the queue).
+            3 => {
+                let mut ready = svc.ready();
+                let _ = poll_once(&mut ready).await;
+                drop(ready);
+                drop(svc);
+            }
+            // Called, the service dropped, the response polled once and
+            // dropped mid-flight.
+            4 => {
+                svc.ready().await.unwrap();
+                let mut response = svc.call(i);
+                drop(svc);
+                let _ = poll_once(&mut response).await;
+                drop(response);
+            }
+            // A `ready()` future dropped, then the wait resumed by the next
+            // `poll_ready`: the reservation belongs to the service.
+            5 => {
+                {
+                    let mut ready = svc.ready();
+                    let _ = poll_once(&mut ready).await;
+                }
+                svc.ready().await.unwrap();
+                let _ = svc.call(i).await;
+            }
+            // Ready twice in a row (no call in between), then a call.
+            _ => {
+                svc.ready().await.unwrap();
+                svc.ready().await.unwrap();
+                let _ = svc.call(i).await;
+            }
+        }
+    }
+
+    fn lcg(x: &mut u64) -> u32 {
+        *x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (*x >> 33) as u32
+    }
+
+    /// Promises (`PooledService`): "a clone starts without a slot";
+    /// "dropping a service that holds a reserved slot (ready but not called)
+    /// releases the slot, as a cancelled call; so does dropping a response
+    /// future before it finishes"; "dropping the service while `poll_ready`
+    /// waits leaves the pool's queue at once". Attack: 12 tasks on a
+    /// multi-thread runtime, each 60 rounds of clones readied, dropped
+    /// reserved, cloned while reserved, abandoned mid-wait, called and
+    /// dropped mid-response, readied twice, over FIFO, LIFO and priority
+    /// pools of 2, in wait and reject mode. The inner service's bodies,
+    /// counted from outside, never exceed 2; every call is accounted for and
+    /// nothing stays running or waiting.
+    #[test]
+    fn clones_dropped_between_poll_ready_and_call_keep_the_limit_and_the_books() {
+        within(WATCHDOG * 3, || {
+            let rt = common::runtime();
+            for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+                for reject in [false, true] {
+                    let pool = Pool::builder().order(order).size(2).build().unwrap();
+                    let meter = Meter::default();
+                    let m = meter.clone();
+                    let inner = service_fn(move |n: u32| {
+                        let m = m.clone();
+                        Box::pin(async move {
+                            let _in = m.enter();
+                            tokio::task::yield_now().await;
+                            Ok::<_, std::io::Error>(n)
+                        })
+                            as Pin<Box<dyn Future<Output = Result<u32, std::io::Error>> + Send>>
+                    });
+                    let layer = PooledLayer::pool(pool.clone());
+                    let layer = if reject { layer.reject() } else { layer };
+                    let base = layer.layer(inner);
+                    let tasks: Vec<_> = (0..12u64)
+                        .map(|t| {
+                            let base = base.clone();
+                            rt.spawn(async move {
+                                let mut seed = t + 1;
+                                for i in 0..60 {
+                                    round(&base, i, lcg(&mut seed)).await;
+                                }
+                            })
+                        })
+                        .collect();
+                    rt.block_on(async {
+                        for t in tasks {
+                            tokio::time::timeout(WATCHDOG, t)
+                                .await
+                                .expect("no hang")
+                                .expect("no panic");
+                        }
+                    });
+                    drop(base);
+                    assert!(
+                        meter.max() <= 2,
+                        "{order:?} reject={reject}: {} at once",
+                        meter.max()
+                    );
+                    let s = pool.stats();
+                    assert_settled(&s);
+                    assert!(s.cancelled > 0, "{s:?}");
+                    assert!(s.submitted() > 500, "the rounds ran: {s:?}");
+                    assert!(meter.done() > 20, "bodies ran: {}", meter.done());
+                }
+            }
+        });
+    }
+
+    /// The weighted service: the call waits in its response future. Weights
+    /// at the ends of `i64`, futures dropped after 0, 1, 2, .. polls, with
+    /// other calls running; the limit and the accounting hold.
+    #[test]
+    fn weighted_response_futures_dropped_after_every_number_of_polls() {
+        within(WATCHDOG * 2, || {
+            let rt = common::runtime();
+            let pool = Pool::builder()
+                .order(Order::Priority)
+                .size(2)
+                .build()
+                .unwrap();
+            let meter = Meter::default();
+            let m = meter.clone();
+            let inner = service_fn(move |n: u32| {
+                let m = m.clone();
+                Box::pin(async move {
+                    let _in = m.enter();
+                    tokio::task::yield_now().await;
+                    tokio::task::yield_now().await;
+                    Ok::<_, std::io::Error>(n)
+                })
+                    as Pin<Box<dyn Future<Output = Result<u32, std::io::Error>> + Send>>
+            });
+            let base = PooledLayer::pool(pool.clone())
+                .weight(|n: &u32| match n % 3 {
+                    0 => i64::MIN,
+                    1 => i64::MAX,
+                    _ => 0,
+                })
+                .layer(inner);
+            let tasks: Vec<_> = (0..8u32)
+                .map(|t| {
+                    let base = base.clone();
+                    rt.spawn(async move {
+                        for i in 0..40u32 {
+                            let mut svc = base.clone();
+                            svc.ready().await.unwrap();
+                            let mut response = svc.call(t * 100 + i);
+                            let polls = (t + i) % 6;
+                            let mut finished = false;
+                            for _ in 0..polls {
+                                if poll_once(&mut response).await.is_some() {
+                                    finished = true;
+                                    break;
+                                }
+                                tokio::task::yield_now().await;
+                            }
+                            if !finished && i % 2 == 0 {
+                                let _ = response.await;
+                            }
+                        }
+                    })
+                })
+                .collect();
+            rt.block_on(async {
+                for t in tasks {
+                    tokio::time::timeout(WATCHDOG, t)
+                        .await
+                        .expect("no hang")
+                        .expect("no panic");
+                }
+            });
+            assert!(meter.max() <= 2, "{} at once", meter.max());
+            assert_settled(&pool.stats());
+        });
+    }
+}
