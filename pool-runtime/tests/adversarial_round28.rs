@@ -999,9 +999,10 @@ mod tower_clones {
             }
             // A wait abandoned after one poll (the service leaves the queue).
             3 => {
-                let mut ready = svc.ready();
-                let _ = poll_once(&mut ready).await;
-                drop(ready);
+                {
+                    let mut ready = svc.ready();
+                    let _ = poll_once(&mut ready).await;
+                }
                 drop(svc);
             }
             // Called, the service dropped, the response polled once and
