@@ -1175,3 +1175,200 @@ mod tower_clones {
         });
     }
 }
+
+// ---- blocking executors that run jobs inline, or drop every other one ------------
+
+/// Runs each job on the calling thread, inside `execute` (so inside the
+/// caller's poll, in whatever call frame that poll is in).
+struct Inline;
+
+impl pool_runtime::BlockingExecutor for Inline {
+    fn execute(&self, job: pool_runtime::BlockingJob) {
+        job();
+    }
+}
+
+/// Runs each job on a new thread and waits for it inside `execute` (the
+/// caller's thread blocked in its poll while the job runs elsewhere).
+struct ElsewhereAndWait;
+
+impl pool_runtime::BlockingExecutor for ElsewhereAndWait {
+    fn execute(&self, job: pool_runtime::BlockingJob) {
+        thread::spawn(job).join().unwrap();
+    }
+}
+
+/// Drops every other job unrun.
+#[derive(Default)]
+struct Flaky(AtomicUsize);
+
+impl pool_runtime::BlockingExecutor for Flaky {
+    fn execute(&self, job: pool_runtime::BlockingJob) {
+        if self.0.fetch_add(1, SeqCst) % 2 == 0 {
+            thread::spawn(job);
+        }
+    }
+}
+
+/// Promise (`BlockingExecutor`, `submit_blocking`, Reentrancy): the slot
+/// "travels with the closure: it is released on the executor's thread when
+/// the closure returns"; a call made on the thread of blocking work is
+/// nested in it; a job the executor drops unrun is `Rejected::Closed`,
+/// counted cancelled. Attack: executors that run the job inside `execute`
+/// (on the caller's thread, inside its poll and its parent's frame), that
+/// block `execute` until another thread ran it, and that drop every other
+/// job; blocking calls made at top level, from inside a call's work
+/// (nested), and sync and async calls made inside the closures, from 6
+/// tasks on a multi-thread runtime, on pools of 2. The bodies never exceed
+/// 2, nothing hangs, and the books balance.
+#[test]
+fn blocking_calls_through_inline_waiting_and_flaky_executors() {
+    within(WATCHDOG * 2, || {
+        let rt = common::runtime();
+        let executors: [(&str, Arc<dyn pool_runtime::BlockingExecutor>); 3] = [
+            ("inline", Arc::new(Inline)),
+            ("elsewhere", Arc::new(ElsewhereAndWait)),
+            ("flaky", Arc::new(Flaky::default())),
+        ];
+        for (name, executor) in executors {
+            let pool = leaked(
+                Pool::builder()
+                    .size(2)
+                    .blocking_executor(executor)
+                    .build()
+                    .unwrap(),
+            );
+            let meter = Meter::default();
+            let closed = Arc::new(AtomicUsize::new(0));
+            let tasks: Vec<_> = (0..6u32)
+                .map(|t| {
+                    let (m, closed) = (meter.clone(), closed.clone());
+                    rt.spawn(async move {
+                        for i in 0..30u32 {
+                            let mm = m.clone();
+                            let job = move || {
+                                // The closure's own body, left before it
+                                // calls (a nested call shares its slot).
+                                drop(mm.enter());
+                                // A sync call inside the closure: nested in it.
+                                let m2 = mm.clone();
+                                pool.run(move || {
+                                    let _in = m2.enter();
+                                })
+                            };
+                            let out = match (t + i) % 3 {
+                                0 => pool.submit_blocking(job).await,
+                                // From inside a call's work: nested.
+                                1 => {
+                                    let m3 = m.clone();
+                                    pool.submit(async move {
+                                        let outer = m3.enter();
+                                        drop(outer);
+                                        pool.submit_blocking(job).await
+                                    })
+                                    .await
+                                    .and_then(|inner| inner)
+                                }
+                                // Weighted, then an async call after it.
+                                _ => {
+                                    let out = pool.submit_blocking_weighted(-1, job).await;
+                                    let m4 = m.clone();
+                                    pool.submit(async move {
+                                        let _in = m4.enter();
+                                        tokio::task::yield_now().await;
+                                    })
+                                    .await
+                                    .expect("an async call");
+                                    out
+                                }
+                            };
+                            match out {
+                                Ok(Ok(())) => {}
+                                Err(Rejected::Closed) | Ok(Err(Rejected::Closed)) => {
+                                    closed.fetch_add(1, SeqCst);
+                                }
+                                other => panic!("{other:?}"),
+                            }
+                        }
+                    })
+                })
+                .collect();
+            rt.block_on(async {
+                for t in tasks {
+                    tokio::time::timeout(WATCHDOG, t)
+                        .await
+                        .unwrap_or_else(|_| panic!("{name}: hung"))
+                        .unwrap_or_else(|e| panic!("{name}: {e}"));
+                }
+            });
+            assert!(meter.max() <= 2, "{name}: {} at once", meter.max());
+            let s = pool.stats();
+            assert_settled(&s);
+            if name == "flaky" {
+                assert!(closed.load(SeqCst) > 0);
+                assert!(s.cancelled > 0, "{s:?}");
+            } else {
+                assert_eq!(closed.load(SeqCst), 0, "{name}");
+            }
+        }
+    });
+}
+
+/// Promise (Reentrancy rule: one nested call at a time uses the parent's
+/// slot; a blocking job nested in a call runs under it). Attack: an inline
+/// executor, a pool of 1, a parent whose work joins a nested async call
+/// (running, gated) and a nested blocking call (waiting for the lend); the
+/// blocking job then runs inside the parent's poll, on the parent's thread,
+/// once the first nested call ends, and makes a sync call of the pool
+/// itself. Nothing runs alongside, nothing deadlocks, the books balance.
+#[test]
+fn an_inline_blocking_job_waiting_for_the_lend_then_nesting_a_sync_call() {
+    within(WATCHDOG, || {
+        let pool = leaked(
+            Pool::builder()
+                .size(1)
+                .blocking_executor(Arc::new(Inline))
+                .build()
+                .unwrap(),
+        );
+        let meter = Meter::default();
+        let (g, open) = gate();
+        let (ma, mb) = (meter.clone(), meter.clone());
+        let mut parent = Task::new(pool.submit(async move {
+            let a = pool.submit(async move {
+                let _in = ma.enter();
+                g.await;
+            });
+            let b = pool.submit_blocking(move || {
+                let inside = mb.enter();
+                let m2 = mb.clone();
+                drop(inside);
+                pool.run(move || {
+                    let _in = m2.enter();
+                    7
+                })
+            });
+            futures::join!(a, b)
+        }));
+        parent.assert_pending();
+        let s = pool.stats();
+        assert_accounted(&s);
+        assert_eq!(s.waiting, 1, "the blocking call waits for the lend: {s:?}");
+        open.store(true, SeqCst);
+        let mut polls = 0;
+        let out = loop {
+            if let Poll::Ready(out) = parent.poll() {
+                break out;
+            }
+            polls += 1;
+            assert!(polls < 50, "stuck: {:?}", pool.stats());
+        };
+        let (a, b) = out.expect("the parent ran");
+        assert_eq!(a, Ok(()));
+        assert_eq!(b, Ok(Ok(7)));
+        assert_eq!(meter.max(), 1);
+        let s = pool.stats();
+        assert_settled(&s);
+        assert_eq!(s.completed, 4, "{s:?}");
+    });
+}
