@@ -1426,3 +1426,171 @@ fn a_sync_nested_call_on_a_paused_pool_with_a_free_slot_does_not_panic() {
         }
     });
 }
+
+// ---- a load landing while a group's first use builds its pool ----------------------
+
+#[cfg(all(feature = "config", feature = "metrics"))]
+mod load_during_build {
+    use super::*;
+    use pool_runtime::{config, register_group};
+    use std::sync::atomic::AtomicBool;
+
+    static KIND_RACE: Group = Group::new(GroupSpec::new("adv28::kind_race").size(4));
+    register_group!(KIND_RACE);
+
+    static BUILDING: AtomicBool = AtomicBool::new(false);
+    static LOADED: AtomicBool = AtomicBool::new(false);
+
+    /// A recorder that holds the first registration of `adv28::kind_race`'s
+    /// metrics until the test's load is done: the group's first use is then
+    /// caught between reading its settings and publishing its pool.
+    struct Stall;
+
+    impl Stall {
+        fn hold(&self, key: &metrics::Key) {
+            let ours = key
+                .labels()
+                .any(|l| l.key() == "pool" && l.value() == "adv28::kind_race");
+            if ours && !BUILDING.swap(true, SeqCst) {
+                let start = Instant::now();
+                while !LOADED.load(SeqCst) && start.elapsed() < Duration::from_secs(5) {
+                    thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
+    }
+
+    impl metrics::Recorder for Stall {
+        fn describe_counter(
+            &self,
+            _: metrics::KeyName,
+            _: Option<metrics::Unit>,
+            _: metrics::SharedString,
+        ) {
+        }
+        fn describe_gauge(
+            &self,
+            _: metrics::KeyName,
+            _: Option<metrics::Unit>,
+            _: metrics::SharedString,
+        ) {
+        }
+        fn describe_histogram(
+            &self,
+            _: metrics::KeyName,
+            _: Option<metrics::Unit>,
+            _: metrics::SharedString,
+        ) {
+        }
+        fn register_counter(
+            &self,
+            key: &metrics::Key,
+            _: &metrics::Metadata<'_>,
+        ) -> metrics::Counter {
+            self.hold(key);
+            metrics::Counter::noop()
+        }
+        fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+            self.hold(key);
+            metrics::Gauge::noop()
+        }
+        fn register_histogram(
+            &self,
+            key: &metrics::Key,
+            _: &metrics::Metadata<'_>,
+        ) -> metrics::Histogram {
+            self.hold(key);
+            metrics::Histogram::noop()
+        }
+    }
+
+    /// Promise (README, Configuration): a load "returns a report of what
+    /// changed and when it takes effect (kind, order, ... at the group's next
+    /// start)", and "a load stored meanwhile [during a group's first use] is
+    /// applied to the new pool once published". Attack: a group declared
+    /// fixed is first used; while its pool is being built (a metrics
+    /// recorder holds the build), a load makes it autoscaled with 1..=2 and
+    /// reorders it LIFO. The report must not promise what the group then
+    /// does not do: a kind or order reported to take effect "at first use"
+    /// must be the started pool's, and the group's settings must describe
+    /// the pool that runs; the limit the load gives must hold either way.
+    #[test]
+    #[ignore = "bug: a load landing while a group's first use builds its pool reports kind 'at first use', yet the pool starts with the old kind and limit"]
+    fn a_load_during_a_groups_first_use_reports_what_the_pool_does() {
+        common::in_own_process(
+            "load_during_build::a_load_during_a_groups_first_use_reports_what_the_pool_does",
+            &[],
+            || {
+                metrics::set_global_recorder(Stall).expect("the only recorder");
+                let first_use = thread::spawn(|| KIND_RACE.pool().kind());
+                wait_until("the build to start", || BUILDING.load(SeqCst));
+                let report = config::load_str(
+                    "adv28.toml",
+                    "[groups.\"adv28::kind_race\"]\nkind = \"autoscale\"\norder = \"lifo\"\nmin = 1\nmax = 2\n",
+                )
+                .expect("a valid file");
+                LOADED.store(true, SeqCst);
+                let kind = first_use.join().unwrap();
+                let text = report.to_string();
+                eprintln!(
+                    "report: {text}\nstarted: {kind:?} {:?} size {}",
+                    KIND_RACE.pool().order(),
+                    KIND_RACE.size()
+                );
+                let mut broken = Vec::new();
+                let settings = KIND_RACE.settings();
+                if settings.kind != KIND_RACE.pool().kind() {
+                    broken.push("settings() does not describe the pool's kind".to_owned());
+                }
+                let promised_now = |what: &str| {
+                    text.lines()
+                        .any(|l| l.contains(what) && l.contains("at first use"))
+                };
+                if promised_now("kind") && KIND_RACE.pool().kind() != pool_runtime::Kind::Autoscale
+                {
+                    broken.push(
+                        "the kind reported to apply at first use is not the pool's".to_owned(),
+                    );
+                }
+                if promised_now("order") && KIND_RACE.pool().order() != Order::Lifo {
+                    broken.push(
+                        "the order reported to apply at first use is not the pool's".to_owned(),
+                    );
+                }
+                // The load's limit, counted from outside: at most 2 at once.
+                let meter = Meter::default();
+                let barrier = Arc::new(std::sync::Barrier::new(4));
+                let callers: Vec<_> = (0..4)
+                    .map(|_| {
+                        let (m, b) = (meter.clone(), barrier.clone());
+                        thread::spawn(move || {
+                            b.wait();
+                            KIND_RACE
+                                .run(|| {
+                                    let _in = m.enter();
+                                    thread::sleep(Duration::from_millis(30));
+                                })
+                                .unwrap();
+                        })
+                    })
+                    .collect();
+                for c in callers {
+                    c.join().unwrap();
+                }
+                if meter.max() > 2 {
+                    broken.push(format!(
+                        "the loaded max is 2, yet {} ran at once",
+                        meter.max()
+                    ));
+                }
+                assert!(
+                    broken.is_empty(),
+                    "{broken:#?}\nreport: {text}\npool: {:?} {:?} size {}",
+                    KIND_RACE.pool().kind(),
+                    KIND_RACE.pool().order(),
+                    KIND_RACE.size()
+                );
+            },
+        );
+    }
+}
