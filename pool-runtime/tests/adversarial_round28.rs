@@ -1440,6 +1440,8 @@ mod load_during_build {
 
     static BUILDING: AtomicBool = AtomicBool::new(false);
     static LOADED: AtomicBool = AtomicBool::new(false);
+    /// The group whose first build the recorder holds.
+    static STALLED: Mutex<&str> = Mutex::new("adv28::kind_race");
 
     /// A recorder that holds the first registration of `adv28::kind_race`'s
     /// metrics until the test's load is done: the group's first use is then
@@ -1450,7 +1452,7 @@ mod load_during_build {
         fn hold(&self, key: &metrics::Key) {
             let ours = key
                 .labels()
-                .any(|l| l.key() == "pool" && l.value() == "adv28::kind_race");
+                .any(|l| l.key() == "pool" && l.value() == *STALLED.lock().unwrap());
             if ours && !BUILDING.swap(true, SeqCst) {
                 let start = Instant::now();
                 while !LOADED.load(SeqCst) && start.elapsed() < Duration::from_secs(5) {
@@ -1590,6 +1592,64 @@ mod load_during_build {
                     KIND_RACE.pool().order(),
                     KIND_RACE.size()
                 );
+            },
+        );
+    }
+
+    static SIZE_RACE: Group = Group::new(GroupSpec::new("adv28::size_race").size(4));
+    register_group!(SIZE_RACE);
+
+    /// The settings a running pool takes at once, loaded while the group's
+    /// first use builds its pool (held there by the recorder): the size,
+    /// the waiting bound and the admission timeout must be the load's once
+    /// the first use returns, and the load's limit must hold, counted from
+    /// outside.
+    #[test]
+    fn live_settings_loaded_during_a_groups_first_use_reach_its_pool() {
+        common::in_own_process(
+            "load_during_build::live_settings_loaded_during_a_groups_first_use_reach_its_pool",
+            &[],
+            || {
+                *STALLED.lock().unwrap() = "adv28::size_race";
+                metrics::set_global_recorder(Stall).expect("the only recorder");
+                let first_use = thread::spawn(|| SIZE_RACE.size());
+                wait_until("the build to start", || BUILDING.load(SeqCst));
+                let report = config::load_str(
+                    "adv28.toml",
+                    "[groups.\"adv28::size_race\"]\nsize = 2\nmax_waiting = 1\nadmission_timeout = \"3s\"\n",
+                )
+                .expect("a valid file");
+                LOADED.store(true, SeqCst);
+                first_use.join().unwrap();
+                let text = report.to_string();
+                assert_eq!(SIZE_RACE.size(), 2, "{text}");
+                assert_eq!(SIZE_RACE.pool().max_waiting(), Some(1), "{text}");
+                assert_eq!(
+                    SIZE_RACE.pool().admission_timeout(),
+                    Some(Duration::from_secs(3)),
+                    "{text}"
+                );
+                let meter = Meter::default();
+                let barrier = Arc::new(std::sync::Barrier::new(3));
+                let callers: Vec<_> = (0..3)
+                    .map(|_| {
+                        let (m, b) = (meter.clone(), barrier.clone());
+                        thread::spawn(move || {
+                            b.wait();
+                            SIZE_RACE
+                                .run(|| {
+                                    let _in = m.enter();
+                                    thread::sleep(Duration::from_millis(20));
+                                })
+                                .unwrap();
+                        })
+                    })
+                    .collect();
+                for c in callers {
+                    c.join().unwrap();
+                }
+                assert!(meter.max() <= 2, "{} at once: {text}", meter.max());
+                assert_settled(&SIZE_RACE.stats());
             },
         );
     }
