@@ -1654,3 +1654,155 @@ mod load_during_build {
         );
     }
 }
+
+// ---- races: close against the last release; LIFO hand-offs against cancellation ----
+
+/// Promise (`Pool::drained`): resolves "once the pool is closed and nothing
+/// is waiting or running". Attack: the last running call (a permit, a
+/// submit, a blocking job, a sync call) ends on one thread at the moment
+/// another closes the pool, while a `drained()` future waits on a runtime;
+/// 150 rounds of each. A lost wake-up (the release's lock-free path against
+/// the close's drain check) would leave `drained` pending for good.
+#[test]
+fn close_racing_the_last_release_never_loses_the_drain() {
+    within(WATCHDOG * 2, || {
+        let rt = common::runtime();
+        for round in 0..600u32 {
+            let pool = leaked(Pool::fixed(1));
+            let meter = Meter::default();
+            let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+            let m = meter.clone();
+            let last: thread::JoinHandle<()> = match round % 4 {
+                0 => {
+                    let permit = pool.try_acquire_owned(0).unwrap();
+                    thread::spawn(move || {
+                        release_rx.recv().unwrap();
+                        drop(permit);
+                    })
+                }
+                1 => {
+                    let (g, open) = gate();
+                    let mut call = Task::new(pool.submit(async move {
+                        let _in = m.enter();
+                        g.await;
+                    }));
+                    call.assert_pending();
+                    thread::spawn(move || {
+                        release_rx.recv().unwrap();
+                        open.store(true, SeqCst);
+                        assert_eq!(call.assert_ready(), Ok(()));
+                    })
+                }
+                2 => {
+                    let (started_tx, started_rx) = std::sync::mpsc::channel();
+                    let job = rt.spawn(pool.submit_blocking(move || {
+                        let _in = m.enter();
+                        started_tx.send(()).unwrap();
+                        release_rx.recv().unwrap();
+                    }));
+                    started_rx.recv().unwrap();
+                    let handle = rt.handle().clone();
+                    thread::spawn(move || {
+                        assert_eq!(handle.block_on(job).unwrap(), Ok(()));
+                    })
+                }
+                _ => {
+                    let (started_tx, started_rx) = std::sync::mpsc::channel();
+                    let t = thread::spawn(move || {
+                        pool.run(|| {
+                            let _in = m.enter();
+                            started_tx.send(()).unwrap();
+                            release_rx.recv().unwrap();
+                        })
+                        .unwrap();
+                    });
+                    started_rx.recv().unwrap();
+                    t
+                }
+            };
+            let drained = rt.spawn(async move { pool.drained().await });
+            let closer = thread::spawn(move || pool.close());
+            release_tx.send(()).unwrap();
+            closer.join().unwrap();
+            last.join().unwrap();
+            rt.block_on(async {
+                tokio::time::timeout(Duration::from_secs(5), drained)
+                    .await
+                    .unwrap_or_else(|_| {
+                        panic!("round {round}: drained never resolved: {:?}", pool.stats())
+                    })
+                    .unwrap();
+            });
+            assert_settled(&pool.stats());
+        }
+    });
+}
+
+/// Promise (`Order::Lifo`, cancel safety, "Hand-off, no barging"): a freed
+/// slot goes to the newest waiter; a waiter dropped while the slot is being
+/// handed to it gives it on, to the next newest. Attack: a LIFO pool of 1,
+/// three waiters queued in order on a runtime; the holder is released on one
+/// thread while the newest waiter is aborted on another; 300 rounds. The
+/// slot must reach the middle waiter (never the oldest first, never lost),
+/// never more than one body at once, and the books balance.
+#[test]
+fn lifo_hand_off_racing_the_newest_waiters_cancellation() {
+    within(WATCHDOG * 2, || {
+        let rt = common::runtime();
+        for round in 0..300u32 {
+            let pool = leaked(Pool::builder().order(Order::Lifo).size(1).build().unwrap());
+            let meter = Meter::default();
+            let log: Log = Arc::default();
+            let holder = pool.try_acquire_owned(0).unwrap();
+            let mut waiters = Vec::new();
+            for id in 0..3usize {
+                let (m, log) = (meter.clone(), log.clone());
+                waiters.push(rt.spawn(pool.submit(async move {
+                    let _in = m.enter();
+                    log.lock().unwrap().push(id);
+                    tokio::task::yield_now().await;
+                })));
+                let n = id + 1;
+                wait_until("queued", || pool.stats().waiting == n);
+            }
+            let newest = waiters.pop().unwrap();
+            let aborter = {
+                let abort = newest.abort_handle();
+                thread::spawn(move || abort.abort())
+            };
+            drop(holder);
+            aborter.join().unwrap();
+            // Aborted while waiting, or after its body started (then it
+            // is cancelled while running): either way counted cancelled.
+            let aborted = match rt.block_on(newest) {
+                Ok(out) => {
+                    assert_eq!(out, Ok(()));
+                    false
+                }
+                Err(e) => {
+                    assert!(e.is_cancelled());
+                    true
+                }
+            };
+            for w in waiters {
+                let out = rt.block_on(async { tokio::time::timeout(WATCHDOG, w).await });
+                assert_eq!(
+                    out.unwrap_or_else(|_| panic!("round {round}: hung: {:?}", pool.stats()))
+                        .unwrap(),
+                    Ok(())
+                );
+            }
+            let order = log.lock().unwrap().clone();
+            let want: Vec<usize> = if order.first() == Some(&2) {
+                vec![2, 1, 0]
+            } else {
+                vec![1, 0]
+            };
+            assert_eq!(order, want, "round {round}");
+            assert_eq!(meter.max(), 1);
+            let s = pool.stats();
+            assert_settled(&s);
+            assert_eq!(s.cancelled, u64::from(aborted), "{s:?}");
+        }
+    });
+}
