@@ -1806,3 +1806,76 @@ fn lifo_hand_off_racing_the_newest_waiters_cancellation() {
         }
     });
 }
+
+/// Promise (`Pool::spawn`, `Stats`): "rejections that are known at once
+/// (paused, closed, full) are returned here; later ones (timed out, closed
+/// while waiting) through the handle", every one counted. Attack: spawned
+/// calls turned away at once for each reason and later for each reason
+/// (an abort, a zero and a short admission timeout), handles dropped
+/// unawaited (detached) while waiting and while running, then the books.
+#[test]
+fn spawned_calls_turned_away_now_or_later_and_detached_are_all_counted() {
+    within(WATCHDOG, || {
+        let rt = common::runtime();
+        let _rt = rt.enter();
+        let pool = Pool::builder().size(1).max_waiting(2).build().unwrap();
+        let meter = Meter::default();
+        let body = |m: &Meter| {
+            let m = m.clone();
+            async move {
+                let _in = m.enter();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        let holder = pool.try_acquire_owned(0).unwrap();
+        // Two wait (the bound), the third is turned away at once.
+        let a = pool.spawn(body(&meter)).unwrap();
+        let b = pool.spawn(body(&meter)).unwrap();
+        wait_until("two waiting", || pool.stats().waiting == 2);
+        assert!(matches!(pool.spawn(body(&meter)), Err(Rejected::Full)));
+        // A detached waiter (its handle dropped) still runs later.
+        drop(b);
+        pool.pause();
+        assert!(matches!(pool.spawn(body(&meter)), Err(Rejected::Paused)));
+        pool.resume();
+        drop(holder);
+        assert_eq!(rt.block_on(a), Ok(()));
+        wait_until("the detached call ran", || meter.done() == 2);
+        // Timed out later, through the handle.
+        pool.set_admission_timeout(Some(Duration::from_millis(30)));
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let late = pool.spawn(body(&meter)).unwrap();
+        assert_eq!(rt.block_on(late), Err(Rejected::TimedOut));
+        pool.set_admission_timeout(Some(Duration::ZERO));
+        let zero = pool.spawn(body(&meter));
+        match zero {
+            Err(Rejected::TimedOut) => {}
+            Ok(handle) => assert_eq!(rt.block_on(handle), Err(Rejected::TimedOut)),
+            Err(other) => panic!("{other:?}"),
+        }
+        pool.set_admission_timeout(None);
+        // Closed later, by an abort, and at once after it.
+        let aborted = pool.spawn(body(&meter)).unwrap();
+        let detached = pool.spawn(body(&meter)).unwrap();
+        wait_until("two waiting", || pool.stats().waiting == 2);
+        drop(detached);
+        pool.abort();
+        assert_eq!(rt.block_on(aborted), Err(Rejected::Closed));
+        assert!(matches!(pool.spawn(body(&meter)), Err(Rejected::Closed)));
+        drop(holder);
+        rt.block_on(async {
+            tokio::time::timeout(WATCHDOG, pool.drained())
+                .await
+                .expect("drains")
+        });
+        let s = pool.stats();
+        assert_settled(&s);
+        assert_eq!(s.rejected_for(Rejected::Full), 1, "{s:?}");
+        assert_eq!(s.rejected_for(Rejected::Paused), 1, "{s:?}");
+        assert_eq!(s.rejected_for(Rejected::TimedOut), 2, "{s:?}");
+        assert_eq!(s.rejected_for(Rejected::Closed), 3, "{s:?}");
+        assert_eq!(s.completed, 4, "two holders and two calls: {s:?}");
+        assert_eq!(meter.done(), 2);
+        assert_eq!(meter.max(), 1);
+    });
+}
