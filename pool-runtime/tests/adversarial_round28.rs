@@ -1879,3 +1879,60 @@ fn spawned_calls_turned_away_now_or_later_and_detached_are_all_counted() {
         assert_eq!(meter.max(), 1);
     });
 }
+
+static PAUSED_GROUP: Group = Group::new(GroupSpec::new("adv28::paused_group").size(2));
+
+/// The pause bug through a group's never-rejecting call (what a `#[pooled]`
+/// function that cannot return an error makes): a group of 2, one call
+/// running with a nested call holding its lend; the group is paused and
+/// resumed while a nested `submit_wait` waits for the lend. After `resume`
+/// the free slot must go to it (or to someone): a new group call must not
+/// wait while only one slot of two is held.
+#[test]
+#[ignore = "bug: a nested group call queued while its group was paused keeps the free slot idle after resume"]
+fn a_nested_never_rejecting_group_call_across_a_pause_leaves_no_slot_idle() {
+    within(WATCHDOG, || {
+        let meter = Meter::default();
+        let (ga, open_a) = gate();
+        let (go_b, start_b) = gate();
+        let (ma, mb) = (meter.clone(), meter.clone());
+        let mut parent = Task::new(PAUSED_GROUP.submit_wait(0, async move {
+            let a = PAUSED_GROUP.submit_wait(0, async move {
+                let _in = ma.enter();
+                ga.await;
+            });
+            let mut a = std::pin::pin!(a);
+            let first = poll_fn(|cx| Poll::Ready(a.as_mut().poll(cx).is_pending())).await;
+            assert!(first, "a runs under the lend");
+            go_b.await;
+            let b = PAUSED_GROUP.submit_wait(0, async move {
+                let _in = mb.enter();
+            });
+            futures::join!(a, b)
+        }));
+        parent.assert_pending();
+        PAUSED_GROUP.pause();
+        start_b.store(true, SeqCst);
+        let _ = parent.poll();
+        PAUSED_GROUP.resume();
+        let _ = parent.poll();
+        let m = meter.clone();
+        let mut independent = Task::new(PAUSED_GROUP.submit(0, async move {
+            let _in = m.enter();
+        }));
+        let ready = independent.poll().is_ready();
+        let s = PAUSED_GROUP.stats();
+        open_a.store(true, SeqCst);
+        let mut polls = 0;
+        while parent.poll().is_pending() || independent.poll().is_pending() {
+            polls += 1;
+            assert!(polls < 100, "stuck: {:?}", PAUSED_GROUP.stats());
+        }
+        assert!(meter.max() <= 2);
+        assert_settled(&PAUSED_GROUP.stats());
+        assert!(
+            ready || s.running == 2,
+            "one slot of 2 held, a nested call and a new call waiting: {s:?}"
+        );
+    });
+}
