@@ -1936,3 +1936,99 @@ fn a_nested_never_rejecting_group_call_across_a_pause_leaves_no_slot_idle() {
         );
     });
 }
+
+// ---- metrics follow the stats through the scenarios above -------------------------
+
+#[cfg(feature = "metrics")]
+mod metered {
+    use super::*;
+    use common::Capture;
+
+    fn metered_pool(capture: &Capture, name: &'static str, size: usize) -> &'static Pool {
+        leaked(metrics::with_local_recorder(capture, || {
+            Pool::builder().name(name).size(size).build().unwrap()
+        }))
+    }
+
+    #[track_caller]
+    fn assert_follows(capture: &Capture, name: &str, pool: &Pool) {
+        let s = pool.stats();
+        assert_settled(&s);
+        assert_eq!(capture.gauge("pooled.running", name), Some(0.0), "{s:?}");
+        assert_eq!(capture.gauge("pooled.waiting", name), Some(0.0), "{s:?}");
+        assert_eq!(
+            capture.gauge("pooled.limit", name),
+            Some(s.size as f64),
+            "{s:?}"
+        );
+        for (reason, label) in [
+            (Rejected::Paused, "paused"),
+            (Rejected::Closed, "closed"),
+            (Rejected::Full, "full"),
+            (Rejected::TimedOut, "timed_out"),
+        ] {
+            assert_eq!(
+                capture.calls(name, "rejected", Some(label)),
+                s.rejected_for(reason),
+                "{label}: {s:?}"
+            );
+        }
+        assert_eq!(capture.calls(name, "cancelled", None), s.cancelled, "{s:?}");
+        assert_eq!(
+            capture.calls(name, "completed", None) + capture.calls(name, "panicked", None),
+            s.completed,
+            "{s:?}"
+        );
+    }
+
+    /// Promise (`observe`, README metrics): `pooled.running` and
+    /// `pooled.waiting` follow the pool, and `pooled.calls` counts every
+    /// outcome. Attack: waiters of every form through a pause, a resize to
+    /// 0 and an abort, then the pool regrown and resumed; an orphaned
+    /// nested call and a waiter behind it through `shutdown` past its
+    /// deadline. At the end the gauges read 0 (and the limit the size) and
+    /// the counters equal the stats.
+    #[test]
+    fn gauges_and_counters_follow_the_stats_through_steering_and_orphans() {
+        within(WATCHDOG, || {
+            let capture = Capture::default();
+            let rt = common::runtime();
+            let name = "adv28::metered";
+            let p = metered_pool(&capture, name, 1);
+            let meter = Meter::default();
+            let holder = p.try_acquire_owned(0).unwrap();
+            let mut joiners = Vec::new();
+            let log: Log = Arc::default();
+            for (id, form) in FORMS.iter().enumerate() {
+                joiners.push(queue_call(&rt, p, *form, id, 0, &meter, &log));
+            }
+            p.pause();
+            assert_eq!(rt.block_on(p.submit(async {})), Err(Rejected::Paused));
+            p.resize(0);
+            p.abort();
+            for j in joiners {
+                assert_eq!(j(&rt), Err(Rejected::Closed));
+            }
+            drop(holder);
+            p.resize(1);
+            p.resume();
+            assert_follows(&capture, name, p);
+
+            let name = "adv28::metered_nested";
+            let pool = metered_pool(&capture, name, 1);
+            let (g, open) = gate();
+            let m = meter.clone();
+            let mut orphan = Task::new(orphan_of(pool, async move {
+                let _in = m.enter();
+                g.await;
+            }));
+            let mut behind = Task::new(pool.submit(async {}));
+            behind.assert_pending();
+            assert!(futures::executor::block_on(pool.shutdown(Some(Duration::ZERO))).is_err());
+            assert_eq!(behind.assert_ready(), Err(Rejected::Closed));
+            open.store(true, SeqCst);
+            assert_eq!(orphan.assert_ready(), Ok(()));
+            assert_follows(&capture, name, pool);
+        });
+    }
+}
