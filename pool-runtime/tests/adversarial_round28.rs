@@ -11,6 +11,16 @@
 //! outside the library (a meter entered at the body's start, left before
 //! its slot is released), checks the accounting identity at the end, and
 //! is bounded in time.
+//!
+//! Bugs found (ignored tests, `--ignored` shows them failing): a nested
+//! call that arrives while its pool is paused and finds a slot free is
+//! queued (with `QUEUED` set over the free slot) instead of taking it, and
+//! `resume` admits nothing (it only moves held calls): the slot stays idle
+//! until some other release or resize, new calls queue behind it, a
+//! parent awaiting another call hangs, and a sync nested call beside an
+//! async one panics; a load that lands while a group's first use builds
+//! its pool reports a new kind "at first use", but the pool starts with
+//! the old kind and counts, so the loaded limit never holds.
 
 mod common;
 
