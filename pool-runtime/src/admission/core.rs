@@ -512,8 +512,10 @@ impl Core {
             }
             // (A paused pool admits no new call; one that was already
             // waiting, from the room, takes a free slot as a queued call
-            // would have been handed it.)
-            if w.can_admit_directly() && (!w.has(PAUSED) || waited) {
+            // would have been handed it, and so does a nested call, which
+            // belongs to admitted work: queued over a free slot, it would
+            // wait for a release that `resume` does not make.)
+            if w.can_admit_directly() && (!w.has(PAUSED) || settled) {
                 // (A closed pool only gets here for never-rejected calls,
                 // nested ones and callers from the room.)
                 match self.word.compare_exchange(
@@ -1292,7 +1294,7 @@ impl Core {
             return;
         }
         self.word.fetch_and(!PAUSED, Ordering::AcqRel);
-        if locked.held.is_empty() {
+        if locked.held.is_empty() && locked.queue.is_empty() {
             drop(locked);
             self.room.changed();
             return;
