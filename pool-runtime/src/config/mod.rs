@@ -570,27 +570,25 @@ pub(crate) fn effective(spec: &GroupSpec) -> GroupSettings {
     }
 }
 
-/// After a group's first use published a pool built, without any lock, with
-/// `built` from the layers `from`: if a load stored other layers meanwhile
-/// (its application may have found the group not yet started), the pool is
-/// moved to them as the load would have moved it, after the loads under way
-/// (a pool the load did move is moved again to where it already is: no
-/// change).
-pub(crate) fn settle(group: &Group, built: &GroupSettings, from: &Arc<Layers>) {
-    if Arc::ptr_eq(from, &current()) {
-        return;
+/// Runs `publish` (a group's first use publishing the pool it built, without
+/// any lock, from the layers `from`) if `from` are still the layers in
+/// force, and says whether it ran. Under the configuration lock: a load
+/// either stored its layers before (then `false`, and the group builds
+/// again from them, as the load's report says: "at first use"), or finds
+/// the group started when it applies them (and moves its pool, or reports
+/// what waits for the next start). `publish` must not run the user's code.
+pub(crate) fn publish_if_current(from: &Arc<Layers>, publish: impl FnOnce()) -> bool {
+    let state = state();
+    let current = match &*state {
+        Some(layers) => Arc::ptr_eq(layers, from),
+        // The first read of the environment on this thread (its reports
+        // start groups): its layers, not yet stored, are the ones in force.
+        None => READING.with_borrow(|reading| reading.as_ref().is_none_or(|l| Arc::ptr_eq(l, from))),
+    };
+    if current {
+        publish();
     }
-    // Inside a load's application on this thread the layers are that load's,
-    // stored: not a case that gets here, but never a wait for itself. The
-    // move reports to the user's code: a load it starts on this thread is
-    // refused, as from a load's own application.
-    if APPLYING.get() {
-        return;
-    }
-    let _loading = LOADING.lock().unwrap_or_else(PoisonError::into_inner);
-    let _applying = Applying::on_this_thread();
-    let now = current().effective(group.spec()).0;
-    group.reconfigure(built, &now);
+    current
 }
 
 /// Reads and parses the file at `path`. The file is opened by its path as

@@ -195,22 +195,29 @@ impl Group {
     /// no lock (building it registers its `metrics` handles: a recorder is
     /// the user's code, and may read settings or call this very group), then
     /// publishes it — unless another first use, on another thread or from
-    /// that code, published one first: that one is the group's. A load that
-    /// stored other layers between reading the settings and publishing may
-    /// have found the group not yet started: [`settle`](crate::config::settle)
-    /// then moves the pool to them.
+    /// that code, published one first: that one is the group's. It publishes
+    /// only if the settings it was built with are still in force: a load
+    /// that stored others meanwhile found the group not started, and
+    /// reported its settings to apply at first use (kind and order too, which
+    /// a running pool keeps), so the pool is built again from them.
     #[cold]
     fn start(&self) -> &Pool {
-        let (settings, layers) = crate::config::effective_in(&self.spec);
-        let mut built = Some(Pool::from_settings(self.spec.name, &settings.clamped()));
-        let pool = self.pool.get_or_init(|| {
-            *self.applied() = Some(settings);
-            built.take().expect("built above")
-        });
-        if built.is_none() {
-            crate::config::settle(self, &settings, &layers);
+        loop {
+            let (settings, layers) = crate::config::effective_in(&self.spec);
+            let mut built = Some(Pool::from_settings(self.spec.name, &settings.clamped()));
+            let mut published = None;
+            crate::config::publish_if_current(&layers, || {
+                published = Some(self.pool.get_or_init(|| {
+                    *self.applied() = Some(settings);
+                    built.take().expect("built above")
+                }));
+            });
+            // A pool not published is dropped here, without the lock.
+            drop(built);
+            if let Some(pool) = published {
+                return pool;
+            }
         }
-        pool
     }
 
     /// The pool, if the group has started.
