@@ -583,7 +583,9 @@ pub(crate) fn publish_if_current(from: &Arc<Layers>, publish: impl FnOnce()) -> 
         Some(layers) => Arc::ptr_eq(layers, from),
         // The first read of the environment on this thread (its reports
         // start groups): its layers, not yet stored, are the ones in force.
-        None => READING.with_borrow(|reading| reading.as_ref().is_none_or(|l| Arc::ptr_eq(l, from))),
+        None => {
+            READING.with_borrow(|reading| reading.as_ref().is_none_or(|l| Arc::ptr_eq(l, from)))
+        }
     };
     if current {
         publish();
