@@ -1,0 +1,734 @@
+//! Acceptance tests, round 28 (runtime): the task-pool API's lifecycle and
+//! accounting on all six pools (a call never polled, `try_acquire` on a
+//! full pool, `abort`, `close` and `pause` with a queue, `drained`,
+//! `shutdown`'s report, `scoped`'s early ends, a permit dropped while
+//! unwinding, a lowered waiting bound), sync, permit and async callers in
+//! one queue, and the integrations (tower's reservation and clones, a
+//! stream's pull bound). Concurrency is counted from outside the library
+//! (a meter guard entered at a body's start and dropped before the body's
+//! slot is released); waits are bounded only to turn a hang into a failure.
+#![cfg(not(miri))]
+
+mod common;
+
+use common::{assert_accounted, gate, within, Meter, Task};
+use pool_runtime::{Kind, ManualClock, Order, Pool, Rejected};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const BOUND: Duration = Duration::from_secs(20);
+
+/// The six pools, each with `size` slots; the autoscaled ones between 1 and
+/// 8 on a manual clock that never moves (so nothing rescales them).
+fn six(size: usize) -> Vec<(String, Pool)> {
+    let mut pools = Vec::new();
+    for kind in [Kind::Fixed, Kind::Autoscale] {
+        for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+            let builder = Pool::builder()
+                .kind(kind)
+                .order(order)
+                .clock(ManualClock::new());
+            let builder = if kind == Kind::Fixed {
+                builder.size(size)
+            } else {
+                builder.min(1).max(8).size(size)
+            };
+            pools.push((format!("{kind:?}/{order:?}"), builder.build().unwrap()));
+        }
+    }
+    pools
+}
+
+/// The order the weights 5, 1, 3 (queued in that order) are admitted in.
+fn expected(order: Order) -> Vec<i64> {
+    match order {
+        Order::Fifo => vec![5, 1, 3],
+        Order::Lifo => vec![3, 1, 5],
+        Order::Priority => vec![1, 3, 5],
+    }
+}
+
+fn poll_all<F: std::future::Future>(tasks: &mut [Task<F>]) {
+    for task in tasks.iter_mut() {
+        let _ = task.poll();
+    }
+}
+
+fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < BOUND, "never happened: {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+// ---- a call is submitted when it is first polled ---------------------------
+
+/// README, "Accounting": "A call is submitted when it is first polled." A
+/// call built and dropped unpolled is no call: not submitted, not cancelled,
+/// on every form that returns a future.
+#[test]
+fn a_call_never_polled_is_neither_submitted_nor_cancelled() {
+    for (name, pool) in six(2) {
+        drop(pool.submit(async {}));
+        drop(pool.submit_weighted(3, async {}));
+        drop(pool.acquire());
+        drop(pool.acquire_weighted(1));
+        drop(pool.acquire_owned(1));
+        drop(pool.submit_blocking(|| ()));
+        let stats = pool.stats();
+        assert_eq!(stats.submitted(), 0, "{name}: {stats:?}");
+        assert_eq!(stats.cancelled, 0, "{name}: {stats:?}");
+        assert_eq!(stats.completed, 0, "{name}: {stats:?}");
+        assert_accounted(&stats);
+        // And the pool is untouched: both slots are still free.
+        let a = pool.try_acquire().unwrap();
+        let b = pool.try_acquire().unwrap();
+        drop((a, b));
+        assert_eq!(pool.stats().completed, 2, "{name}");
+    }
+}
+
+// ---- try_acquire ------------------------------------------------------------
+
+/// `Pool::try_acquire`: "[`Rejected::Full`] if no slot is free (as if no
+/// call could wait), otherwise as `submit` (paused, closed)", and the
+/// permit module: "same order, same rejections, same accounting". A refused
+/// try is one submitted call, rejected `Full`, and never takes the slot a
+/// queued call is owed.
+#[test]
+fn try_acquire_on_a_full_pool_is_one_full_rejection_and_never_takes_a_queued_calls_slot() {
+    for (name, pool) in six(1) {
+        let held = pool.try_acquire().unwrap();
+        let mut queued = Task::new(pool.submit(async { 7 }));
+        queued.assert_pending();
+        assert!(
+            matches!(pool.try_acquire(), Err(Rejected::Full)),
+            "{name}: a full pool refuses a try"
+        );
+        let stats = pool.stats();
+        assert_eq!(stats.rejected_for(Rejected::Full), 1, "{name}: {stats:?}");
+        assert_eq!(stats.submitted(), 3, "{name}: {stats:?}");
+        assert_accounted(&stats);
+        drop(held);
+        // The freed slot went to the queued call: a try now finds none.
+        assert!(queued.is_woken(), "{name}: the waiter is woken");
+        assert!(
+            matches!(pool.try_acquire_owned(0), Err(Rejected::Full)),
+            "{name}: a try overtook the queued call"
+        );
+        assert_eq!(queued.assert_ready(), Ok(7), "{name}");
+        pool.pause();
+        assert!(
+            matches!(pool.try_acquire(), Err(Rejected::Paused)),
+            "{name}"
+        );
+        pool.resume();
+        pool.close();
+        assert!(
+            matches!(pool.try_acquire(), Err(Rejected::Closed)),
+            "{name}"
+        );
+        let stats = pool.stats();
+        assert_eq!(stats.rejected_for(Rejected::Full), 2, "{name}: {stats:?}");
+        assert_eq!(stats.rejected_for(Rejected::Paused), 1, "{name}: {stats:?}");
+        assert_eq!(stats.rejected_for(Rejected::Closed), 1, "{name}: {stats:?}");
+        assert_eq!(stats.completed, 2, "{name}: {stats:?}");
+        assert_eq!(stats.submitted(), 6, "{name}: {stats:?}");
+        assert_accounted(&stats);
+    }
+}
+
+// ---- abort, close, pause with a queue -------------------------------------
+
+/// `Pool::abort`: "Closes the pool and rejects every waiting call at once
+/// with `Rejected::Closed` ...; running calls finish." Each refusal is
+/// counted as a rejection for `Closed`; the running calls complete.
+#[test]
+fn abort_turns_every_waiter_away_as_closed_and_lets_the_running_ones_finish() {
+    for (name, pool) in six(2) {
+        let (g1, open1) = gate();
+        let (g2, open2) = gate();
+        let mut running = [Task::new(pool.submit(g1)), Task::new(pool.submit(g2))];
+        for task in &mut running {
+            task.assert_pending();
+        }
+        let mut waiting: Vec<_> = (0..3)
+            .map(|w| Task::new(pool.submit_weighted(w, async {})))
+            .collect();
+        for task in &mut waiting {
+            task.assert_pending();
+        }
+        assert_eq!(pool.stats().waiting, 3, "{name}");
+        pool.abort();
+        assert!(pool.is_closed(), "{name}");
+        for task in &mut waiting {
+            assert!(task.is_woken(), "{name}: a turned-away waiter is woken");
+            assert_eq!(task.assert_ready(), Err(Rejected::Closed), "{name}");
+        }
+        let stats = pool.stats();
+        assert_eq!(stats.rejected_for(Rejected::Closed), 3, "{name}: {stats:?}");
+        assert_eq!((stats.running, stats.waiting), (2, 0), "{name}: {stats:?}");
+        assert_accounted(&stats);
+        open1.store(true, Ordering::SeqCst);
+        open2.store(true, Ordering::SeqCst);
+        for task in &mut running {
+            assert_eq!(task.assert_ready(), Ok(()), "{name}");
+        }
+        let mut drained = Task::new(pool.drained());
+        assert_eq!(drained.assert_ready(), (), "{name}");
+        let stats = pool.stats();
+        assert_eq!(stats.completed, 2, "{name}: {stats:?}");
+        assert_eq!(stats.cancelled, 0, "{name}: {stats:?}");
+        assert_eq!(stats.submitted(), 5, "{name}: {stats:?}");
+        assert_accounted(&stats);
+    }
+}
+
+/// `Pool::close`: "new calls are rejected with `Rejected::Closed`; waiting
+/// and running calls finish", and `Pool::pause`: "Calls already waiting or
+/// running are not affected and keep being admitted." Both, on the six
+/// pools: the queue is admitted in the pool's order, one at a time (a pool
+/// of one, counted from outside), while new calls are turned away.
+#[test]
+fn close_and_pause_admit_the_queue_in_the_pools_order_and_turn_new_calls_away() {
+    for stop in ["close", "pause"] {
+        for (name, pool) in six(1) {
+            let meter = Meter::default();
+            let order = Arc::new(Mutex::new(Vec::new()));
+            let (g, open) = gate();
+            let m = meter.clone();
+            let mut holder = Task::new(pool.submit(async move {
+                let _inside = m.enter();
+                g.await;
+            }));
+            holder.assert_pending();
+            let mut waiting: Vec<_> = [5i64, 1, 3]
+                .into_iter()
+                .map(|w| {
+                    let (m, order) = (meter.clone(), order.clone());
+                    Task::new(pool.submit_weighted(w, async move {
+                        let _inside = m.enter();
+                        order.lock().unwrap().push(w);
+                        common::yield_now().await;
+                    }))
+                })
+                .collect();
+            for task in &mut waiting {
+                task.assert_pending();
+            }
+            let expected_reason = if stop == "close" {
+                pool.close();
+                Rejected::Closed
+            } else {
+                pool.pause();
+                Rejected::Paused
+            };
+            let mut late = Task::new(pool.submit(async {}));
+            assert_eq!(late.assert_ready(), Err(expected_reason), "{name} {stop}");
+            open.store(true, Ordering::SeqCst);
+            assert_eq!(holder.assert_ready(), Ok(()), "{name} {stop}");
+            // Drive the queue: poll whichever task is woken until all end.
+            let mut done = [false; 3];
+            for _ in 0..100 {
+                for (i, task) in waiting.iter_mut().enumerate() {
+                    if !done[i] && task.poll().is_ready() {
+                        done[i] = true;
+                    }
+                }
+                if done.iter().all(|d| *d) {
+                    break;
+                }
+            }
+            assert!(done.iter().all(|d| *d), "{name} {stop}: the queue stalled");
+            let kind = if name.ends_with("Fifo") {
+                Order::Fifo
+            } else if name.ends_with("Lifo") {
+                Order::Lifo
+            } else {
+                Order::Priority
+            };
+            assert_eq!(*order.lock().unwrap(), expected(kind), "{name} {stop}");
+            assert_eq!(meter.max(), 1, "{name} {stop}: the limit of 1 was exceeded");
+            let stats = pool.stats();
+            assert_eq!(stats.completed, 4, "{name} {stop}: {stats:?}");
+            assert_eq!(stats.rejected_for(expected_reason), 1, "{name} {stop}");
+            assert_accounted(&stats);
+        }
+    }
+}
+
+/// `Pool::drained`: "Resolves once the pool is closed and nothing is
+/// waiting or running. (On an open pool it waits for `close` first.)"
+#[test]
+fn drained_on_an_idle_open_pool_waits_for_close_and_then_for_the_last_call() {
+    for (name, pool) in six(1) {
+        let mut drained = Task::new(pool.drained());
+        drained.assert_pending();
+        let (g, open) = gate();
+        let mut running = Task::new(pool.submit(g));
+        running.assert_pending();
+        let mut waiting = Task::new(pool.submit(async {}));
+        waiting.assert_pending();
+        pool.close();
+        assert!(
+            drained.poll().is_pending(),
+            "{name}: drained with calls still in the pool"
+        );
+        open.store(true, Ordering::SeqCst);
+        assert_eq!(running.assert_ready(), Ok(()), "{name}");
+        assert!(
+            drained.poll().is_pending(),
+            "{name}: drained with a call still waiting"
+        );
+        assert_eq!(waiting.assert_ready(), Ok(()), "{name}");
+        assert!(drained.is_woken(), "{name}: the drained wait is woken");
+        assert_eq!(drained.assert_ready(), (), "{name}");
+    }
+}
+
+/// `Pool::shutdown(Some(timeout))` returns by its deadline: "the calls
+/// still waiting are turned away ..., the ones still running are left to
+/// finish ..., and the error says how many of each there were."
+#[tokio::test(start_paused = true)]
+async fn shutdown_past_its_deadline_says_how_many_ran_and_how_many_were_turned_away() {
+    let pool = Pool::builder()
+        .size(2)
+        .clock(pool_runtime::TokioClock::new())
+        .build()
+        .unwrap();
+    let meter = Meter::default();
+    let (release, released) = tokio::sync::watch::channel(false);
+    let mut handles = Vec::new();
+    for _ in 0..5 {
+        let (pool, meter, mut released) = (pool.clone(), meter.clone(), released.clone());
+        handles.push(tokio::spawn(async move {
+            pool.submit(async move {
+                let _inside = meter.enter();
+                let _ = released.wait_for(|r| *r).await;
+            })
+            .await
+        }));
+    }
+    while pool.stats().waiting != 3 {
+        tokio::task::yield_now().await;
+    }
+    let started = tokio::time::Instant::now();
+    let err = pool
+        .shutdown(Some(Duration::from_secs(1)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_secs(1),
+        "returns by its deadline"
+    );
+    assert_eq!(
+        (err.running, err.nested, err.turned_away, err.waiting),
+        (2, 0, 3, 0),
+        "{err:?}"
+    );
+    assert_eq!(meter.now(), 2, "running calls are never interrupted");
+    release.send(true).unwrap();
+    let mut outcomes = Vec::new();
+    for handle in handles {
+        outcomes.push(handle.await.unwrap());
+    }
+    assert_eq!(
+        outcomes.iter().filter(|o| o.is_ok()).count(),
+        2,
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == Err(Rejected::Closed))
+            .count(),
+        3,
+        "{outcomes:?}"
+    );
+    pool.drained().await;
+    assert_eq!(meter.max(), 2);
+    let stats = pool.stats();
+    assert_eq!(stats.rejected_for(Rejected::Closed), 3, "{stats:?}");
+    assert_accounted(&stats);
+}
+
+/// `Pool::scoped`: "The pool is closed however the scope ends: if `body`
+/// panics, or the returned future is dropped before it completes, the pool
+/// is closed then (new calls through any clone of the handle are
+/// `Rejected::Closed`)".
+#[test]
+fn a_scope_that_panics_or_is_dropped_closes_its_pool() {
+    common::quiet_planned_panics();
+    let pool = Pool::fixed(2);
+    let handle = pool.clone();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        futures::executor::block_on(pool.scoped(|p| async move {
+            p.submit(async {}).await.unwrap();
+            panic!("planned: the scope's body panics");
+        }))
+    }));
+    assert!(outcome.is_err());
+    assert!(handle.is_closed(), "a panicking scope left its pool open");
+    assert_eq!(
+        futures::executor::block_on(handle.submit(async {})),
+        Err(Rejected::Closed)
+    );
+
+    let pool = Pool::fixed(2);
+    let handle = pool.clone();
+    let (g, _open) = gate();
+    let mut scope = Task::new(pool.scoped(|p| async move {
+        p.submit(g).await.unwrap();
+    }));
+    scope.assert_pending();
+    assert_eq!(handle.stats().running, 1);
+    drop(scope);
+    assert!(handle.is_closed(), "a dropped scope left its pool open");
+    let stats = handle.stats();
+    assert_eq!((stats.running, stats.cancelled), (0, 1), "{stats:?}");
+    assert_accounted(&stats);
+}
+
+// ---- permits ----------------------------------------------------------------
+
+/// `Permit`: "Dropping it ends that call: counted as completed (as panicked
+/// if dropped while its thread unwinds)". Both kinds of permit.
+#[test]
+fn a_permit_dropped_while_its_thread_unwinds_ends_as_a_panicked_call() {
+    common::quiet_planned_panics();
+    for (name, pool) in six(1) {
+        let p = pool.clone();
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _permit = p.try_acquire().unwrap();
+            panic!("planned: unwinding with a permit");
+        }));
+        assert!(out.is_err());
+        let p = pool.clone();
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _permit = futures::executor::block_on(p.acquire_owned(0)).unwrap();
+            panic!("planned: unwinding with an owned permit");
+        }));
+        assert!(out.is_err());
+        let normal = pool.try_acquire().unwrap();
+        drop(normal);
+        let stats = pool.stats();
+        assert_eq!(stats.completed, 3, "{name}: {stats:?}");
+        assert_eq!(stats.panicked, 2, "{name}: {stats:?}");
+        assert_eq!(stats.running, 0, "{name}: the slot was freed: {stats:?}");
+        assert_accounted(&stats);
+    }
+}
+
+/// The permit module: "A permit is admitted by the same pipeline as every
+/// call: same order, same rejections, same accounting". README: "sync and
+/// blocking callers in the same queue". Sync callers (`run_weighted`),
+/// permits (`acquire_weighted`, `acquire_owned`) and async calls
+/// (`submit_weighted`), each on a thread of its own and queued in turn,
+/// are admitted in the pool's order, one at a time.
+#[test]
+fn sync_calls_permits_and_async_calls_share_one_queue_and_its_order() {
+    for (name, pool) in six(1) {
+        let pool_order = if name.ends_with("Fifo") {
+            Order::Fifo
+        } else if name.ends_with("Lifo") {
+            Order::Lifo
+        } else {
+            Order::Priority
+        };
+        let name2 = name.clone();
+        within(BOUND, move || {
+            let name = name2;
+            let meter = Meter::default();
+            let order = Arc::new(Mutex::new(Vec::new()));
+            let held = pool.try_acquire_owned(0).unwrap();
+            // weights in queueing order, and the form each one uses
+            let forms: [(i64, &str); 4] = [(5, "run"), (1, "permit"), (3, "owned"), (2, "submit")];
+            let mut threads = Vec::new();
+            for (i, (w, form)) in forms.into_iter().enumerate() {
+                let (caller, meter, order) = (pool.clone(), meter.clone(), order.clone());
+                threads.push(std::thread::spawn(move || {
+                    let pool = caller;
+                    let body = || {
+                        let inside = meter.enter();
+                        order.lock().unwrap().push(w);
+                        std::thread::sleep(Duration::from_millis(2));
+                        drop(inside);
+                    };
+                    match form {
+                        "run" => pool.run_weighted(w, body).unwrap(),
+                        "permit" => {
+                            let permit =
+                                futures::executor::block_on(pool.acquire_weighted(w)).unwrap();
+                            body();
+                            drop(permit);
+                        }
+                        "owned" => {
+                            let permit =
+                                futures::executor::block_on(pool.acquire_owned(w)).unwrap();
+                            body();
+                            drop(permit);
+                        }
+                        _ => futures::executor::block_on(pool.submit_weighted(w, async {
+                            body();
+                        }))
+                        .unwrap(),
+                    }
+                }));
+                wait_until(&format!("{name}: caller {i} queued"), || {
+                    pool.stats().waiting == i + 1
+                });
+            }
+            drop(held);
+            for t in threads {
+                t.join().unwrap();
+            }
+            let want = match pool_order {
+                Order::Fifo => vec![5, 1, 3, 2],
+                Order::Lifo => vec![2, 3, 1, 5],
+                Order::Priority => vec![1, 2, 3, 5],
+            };
+            assert_eq!(*order.lock().unwrap(), want, "{name}");
+            assert_eq!(meter.max(), 1, "{name}: the limit of 1 was exceeded");
+            let stats = pool.stats();
+            assert_eq!(stats.completed, 5, "{name}: {stats:?}");
+            assert_accounted(&stats);
+        });
+    }
+}
+
+// ---- waiting bound ------------------------------------------------------------
+
+/// `Pool::set_max_waiting`: "Changes the bound on waiting calls for calls
+/// that arrive from now on (calls already waiting keep their place)."
+#[test]
+fn a_waiting_bound_lowered_below_the_queue_keeps_the_queue_and_refuses_newcomers() {
+    for (name, pool) in six(1) {
+        let meter = Meter::default();
+        let (g, open) = gate();
+        let m = meter.clone();
+        let mut holder = Task::new(pool.submit(async move {
+            let _inside = m.enter();
+            g.await
+        }));
+        holder.assert_pending();
+        let mut waiting: Vec<_> = (0..3)
+            .map(|w| {
+                let m = meter.clone();
+                Task::new(pool.submit_weighted(w, async move {
+                    let _inside = m.enter();
+                }))
+            })
+            .collect();
+        for task in &mut waiting {
+            task.assert_pending();
+        }
+        pool.set_max_waiting(Some(1)).unwrap();
+        let mut late = Task::new(pool.submit(async {}));
+        assert_eq!(late.assert_ready(), Err(Rejected::Full), "{name}");
+        let mut none_late = Task::new(pool.acquire());
+        assert!(
+            matches!(none_late.assert_ready(), Err(Rejected::Full)),
+            "{name}: a permit is refused as a submit is"
+        );
+        open.store(true, Ordering::SeqCst);
+        assert_eq!(holder.assert_ready(), Ok(()), "{name}");
+        for _ in 0..3 {
+            for task in &mut waiting {
+                let _ = task.poll();
+            }
+        }
+        for task in &mut waiting {
+            assert!(task.poll().is_ready(), "{name}: a waiting call was lost");
+        }
+        let stats = pool.stats();
+        assert_eq!(stats.completed, 4, "{name}: {stats:?}");
+        assert_eq!(stats.rejected_for(Rejected::Full), 2, "{name}: {stats:?}");
+        assert_eq!(meter.max(), 1, "{name}");
+        assert_accounted(&stats);
+        // At the bound again: one waiter fits, the second is refused.
+        let mut holder = Task::new(pool.submit(gate().0));
+        holder.assert_pending();
+        let mut one = Task::new(pool.submit(async {}));
+        one.assert_pending();
+        let mut two = Task::new(pool.submit(async {}));
+        assert_eq!(two.assert_ready(), Err(Rejected::Full), "{name}");
+        drop(holder);
+        assert_eq!(one.assert_ready(), Ok(()), "{name}");
+        assert_accounted(&pool.stats());
+    }
+}
+
+// ---- scaling ----------------------------------------------------------------
+
+/// README "Limits": "At every admission `running <= limit`, including while
+/// scaling down under load: ... the pool just admits nothing until
+/// `running < limit`." `Pool::scale`: "Growing admits waiting calls at
+/// once." Counted from outside on the six pools: 4 running, scaled to 1,
+/// then the queue of 4 drains one at a time; scaled up to 3, three at once.
+#[test]
+fn a_scale_down_under_load_admits_nothing_until_running_is_below_the_new_limit() {
+    for (name, pool) in six(4) {
+        let meter = Meter::default();
+        let opens: Vec<_> = (0..8).map(|_| gate()).collect();
+        let mut tasks: Vec<_> = opens
+            .iter()
+            .map(|(g, _)| {
+                let g = common::Gate(g.0.clone());
+                let m = meter.clone();
+                Task::new(pool.submit(async move {
+                    let _inside = m.enter();
+                    g.await
+                }))
+            })
+            .collect();
+        for task in &mut tasks {
+            task.assert_pending();
+        }
+        assert_eq!(meter.now(), 4, "{name}");
+        assert_eq!(pool.resize(1), 1, "{name}");
+        // End the 4 running ones one by one: no waiter may start before the
+        // last of them ends.
+        for n in 0..4 {
+            opens[n].1.store(true, Ordering::SeqCst);
+            poll_all(&mut tasks);
+            let want = if n < 3 { 3 - n } else { 1 };
+            assert_eq!(
+                meter.now(),
+                want,
+                "{name}: after {} of 4 ended, a waiter started while running >= limit",
+                n + 1
+            );
+        }
+        assert_eq!(meter.now(), 1, "{name}: one waiter runs at the new limit");
+        assert_eq!(pool.stats().waiting, 3, "{name}");
+        assert_eq!(pool.resize(3), 3, "{name}");
+        poll_all(&mut tasks);
+        assert_eq!(meter.now(), 3, "{name}: growing admits waiters at once");
+        assert_eq!(pool.stats().waiting, 1, "{name}");
+        for (_, open) in &opens {
+            open.store(true, Ordering::SeqCst);
+        }
+        for _ in 0..4 {
+            poll_all(&mut tasks);
+        }
+        assert_eq!(meter.done(), 8, "{name}");
+        assert!(meter.max() <= 4, "{name}: {}", meter.max());
+        assert_accounted(&pool.stats());
+    }
+}
+
+/// `Pool::scale`: "returns the new size, clamped to `[0, MAX_SLOTS]` for
+/// fixed pools and `[min, max]` for autoscaled ones"; bad input is never a
+/// panic or an overflow (README "Bad input").
+#[test]
+fn scale_and_resize_clamp_at_both_ends_without_overflow() {
+    for (name, pool) in six(2) {
+        let (lo, hi) = if name.starts_with("Fixed") {
+            (0, pool_runtime::MAX_SLOTS)
+        } else {
+            (1, 8)
+        };
+        assert_eq!(pool.scale(isize::MAX), hi, "{name}");
+        assert_eq!(pool.scale(isize::MAX), hi, "{name}");
+        assert_eq!(pool.scale(isize::MIN), lo, "{name}");
+        assert_eq!(pool.scale(isize::MIN), lo, "{name}");
+        assert_eq!(pool.resize(usize::MAX), hi, "{name}");
+        assert_eq!(pool.resize(0), lo, "{name}");
+        assert_eq!(pool.size(), lo, "{name}");
+        assert_eq!(pool.stats().size, lo, "{name}");
+    }
+}
+
+// ---- statistics with an outside count -------------------------------------
+
+/// README "Accounting": "Every term ... is counted on its own", "Panicked
+/// calls are counted in `completed` and again in `panicked`". A mixed load
+/// on each pool, every outcome counted from outside and compared with the
+/// pool's counters one by one.
+#[test]
+fn every_outcome_of_a_mixed_load_is_counted_once_in_its_own_counter() {
+    common::quiet_planned_panics();
+    for (name, pool) in six(2) {
+        let (mut ok, mut panicked, mut cancelled, mut paused, mut full) = (0u64, 0, 0, 0, 0);
+        pool.set_max_waiting(Some(2)).unwrap();
+        for round in 0..4i64 {
+            // Two running (one will panic), two waiting, one refused Full.
+            let (g, open) = gate();
+            let mut a = Task::new(pool.submit(g));
+            let mut b = Task::new(pool.submit(async move {
+                common::yield_now().await;
+                if round % 2 == 0 {
+                    panic!("planned: a call panics");
+                }
+            }));
+            a.assert_pending();
+            b.assert_pending();
+            let mut w1 = Task::new(pool.submit_weighted(round, async {}));
+            let mut w2 = Task::new(pool.submit_weighted(-round, async {}));
+            w1.assert_pending();
+            w2.assert_pending();
+            let mut refused = Task::new(pool.submit(async {}));
+            assert_eq!(refused.assert_ready(), Err(Rejected::Full), "{name}");
+            full += 1;
+            // b ends (panics or returns)
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| b.poll()));
+            if round % 2 == 0 {
+                assert!(out.is_err(), "{name}");
+                panicked += 1;
+            } else {
+                assert!(matches!(out, Ok(std::task::Poll::Ready(Ok(())))), "{name}");
+                ok += 1;
+            }
+            // (A caller that catches the panic holds the call's slot until
+            // it drops the call, as unwinding would have.)
+            drop(b);
+            // one waiter admitted in b's slot; drop both waiters (one running,
+            // one waiting): two cancellations
+            drop(w1);
+            drop(w2);
+            cancelled += 2;
+            pool.pause();
+            let mut p = Task::new(pool.submit(async {}));
+            assert_eq!(p.assert_ready(), Err(Rejected::Paused), "{name}");
+            paused += 1;
+            pool.resume();
+            open.store(true, Ordering::SeqCst);
+            assert_eq!(a.assert_ready(), Ok(()), "{name}");
+            ok += 1;
+            let stats = pool.stats();
+            assert_eq!(stats.completed, ok + panicked, "{name}: {stats:?}");
+            assert_eq!(stats.panicked, panicked, "{name}: {stats:?}");
+            assert_eq!(stats.cancelled, cancelled, "{name}: {stats:?}");
+            assert_eq!(
+                stats.rejected_for(Rejected::Full),
+                full,
+                "{name}: {stats:?}"
+            );
+            assert_eq!(
+                stats.rejected_for(Rejected::Paused),
+                paused,
+                "{name}: {stats:?}"
+            );
+            assert_eq!(
+                stats.submitted(),
+                ok + panicked + cancelled + full + paused,
+                "{name}: {stats:?}"
+            );
+            assert_eq!(stats.in_flight(), 0, "{name}: {stats:?}");
+            assert_accounted(&stats);
+        }
+    }
+}
+
+/// The counter of calls still alive at once, for a stream: items pulled
+/// but not yet handed to the consumer.
+#[allow(dead_code)]
+#[derive(Default)]
+struct Alive {
+    pulled: AtomicUsize,
+    yielded: AtomicUsize,
+    max: AtomicUsize,
+}
