@@ -591,8 +591,8 @@ fn a_scale_down_under_load_admits_nothing_until_running_is_below_the_new_limit()
         assert_eq!(pool.resize(1), 1, "{name}");
         // End the 4 running ones one by one: no waiter may start before the
         // last of them ends.
-        for n in 0..4 {
-            opens[n].1.store(true, Ordering::SeqCst);
+        for (n, (_, open)) in opens.iter().take(4).enumerate() {
+            open.store(true, Ordering::SeqCst);
             poll_all(&mut tasks);
             let want = if n < 3 { 3 - n } else { 1 };
             assert_eq!(
