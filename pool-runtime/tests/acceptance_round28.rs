@@ -242,14 +242,11 @@ fn close_and_pause_admit_the_queue_in_the_pools_order_and_turn_new_calls_away() 
                 }
             }
             assert!(done.iter().all(|d| *d), "{name} {stop}: the queue stalled");
-            let kind = if name.ends_with("Fifo") {
-                Order::Fifo
-            } else if name.ends_with("Lifo") {
-                Order::Lifo
-            } else {
-                Order::Priority
-            };
-            assert_eq!(*order.lock().unwrap(), expected(kind), "{name} {stop}");
+            assert_eq!(
+                *order.lock().unwrap(),
+                expected(order_of(&name)),
+                "{name} {stop}"
+            );
             assert_eq!(meter.max(), 1, "{name} {stop}: the limit of 1 was exceeded");
             let stats = pool.stats();
             assert_eq!(stats.completed, 4, "{name} {stop}: {stats:?}");
@@ -431,13 +428,7 @@ fn a_permit_dropped_while_its_thread_unwinds_ends_as_a_panicked_call() {
 #[test]
 fn sync_calls_permits_and_async_calls_share_one_queue_and_its_order() {
     for (name, pool) in six(1) {
-        let pool_order = if name.ends_with("Fifo") {
-            Order::Fifo
-        } else if name.ends_with("Lifo") {
-            Order::Lifo
-        } else {
-            Order::Priority
-        };
+        let pool_order = order_of(&name);
         let name2 = name.clone();
         within(BOUND, move || {
             let name = name2;
@@ -731,4 +722,293 @@ struct Alive {
     pulled: AtomicUsize,
     yielded: AtomicUsize,
     max: AtomicUsize,
+}
+
+fn order_of(name: &str) -> Order {
+    if name.ends_with("Fifo") {
+        Order::Fifo
+    } else if name.ends_with("Lifo") {
+        Order::Lifo
+    } else {
+        Order::Priority
+    }
+}
+
+// ---- tower --------------------------------------------------------------------
+
+#[cfg(feature = "tower")]
+mod tower_layer {
+    use super::*;
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use std::future::poll_fn;
+    use tower::{service_fn, Layer, Service};
+
+    /// `PooledLayer::weight`: "with a weight function the call waits for its
+    /// slot in the response future, in the pool's order ... `poll_ready` is
+    /// ready at once". Three requests weighing 5, 1, 3 called while the
+    /// only slot is held run in the pool's order, one at a time (counted in
+    /// the inner service).
+    #[test]
+    fn a_weighted_layers_calls_wait_in_their_response_futures_in_the_pools_order() {
+        for (name, pool) in six(1) {
+            let meter = Meter::default();
+            let order = Arc::new(Mutex::new(Vec::new()));
+            let (m, o) = (meter.clone(), order.clone());
+            let inner = service_fn(move |w: i64| {
+                let (m, o) = (m.clone(), o.clone());
+                async move {
+                    let inside = m.enter();
+                    o.lock().unwrap().push(w);
+                    common::yield_now().await;
+                    drop(inside);
+                    Ok::<_, BoxError>(w)
+                }
+            });
+            let mut service = PooledLayer::pool(pool.clone())
+                .weight(|w: &i64| *w)
+                .layer(inner);
+            let held = pool.try_acquire().unwrap();
+            let mut responses = Vec::new();
+            for w in [5i64, 1, 3] {
+                let mut ready = Task::new(poll_fn(|cx| service.poll_ready(cx)));
+                assert!(
+                    matches!(ready.poll(), std::task::Poll::Ready(Ok(()))),
+                    "{name}: poll_ready is ready at once with a weight function"
+                );
+                drop(ready);
+                let mut response = Task::new(service.call(w));
+                response.assert_pending();
+                responses.push(response);
+            }
+            assert_eq!(pool.stats().waiting, 3, "{name}: {:?}", pool.stats());
+            drop(held);
+            let mut outs = vec![None; 3];
+            for _ in 0..20 {
+                for (i, r) in responses.iter_mut().enumerate() {
+                    if outs[i].is_none() {
+                        if let std::task::Poll::Ready(out) = r.poll() {
+                            outs[i] = Some(out.unwrap());
+                        }
+                    }
+                }
+            }
+            assert_eq!(outs, [Some(5), Some(1), Some(3)], "{name}");
+            assert_eq!(*order.lock().unwrap(), expected(order_of(&name)), "{name}");
+            assert_eq!(meter.max(), 1, "{name}: the limit of 1 was exceeded");
+            let stats = pool.stats();
+            assert_eq!(stats.completed, 4, "{name}: {stats:?}");
+            assert_accounted(&stats);
+        }
+    }
+
+    /// `PooledLayer::weight`: "In `reject` mode nothing waits: `poll_ready`
+    /// is the inner service's and `call` takes a slot or fails", and
+    /// `reject`: "a call finding no free slot fails at once with
+    /// `Rejected::Full`". The refusal is counted once, as `Full`.
+    #[test]
+    fn a_weighted_layer_in_reject_mode_sheds_in_call_and_counts_it_full() {
+        for (name, pool) in six(1) {
+            let mut service = PooledLayer::pool(pool.clone())
+                .weight(|w: &i64| *w)
+                .reject()
+                .layer(service_fn(|w: i64| async move { Ok::<_, BoxError>(w) }));
+            let held = pool.try_acquire().unwrap();
+            let mut ready = Task::new(poll_fn(|cx| service.poll_ready(cx)));
+            assert!(
+                matches!(ready.poll(), std::task::Poll::Ready(Ok(()))),
+                "{name}"
+            );
+            drop(ready);
+            let mut response = Task::new(service.call(4));
+            let err = match response.poll() {
+                std::task::Poll::Ready(Err(err)) => err,
+                other => panic!(
+                    "{name}: expected a refusal at once, got {:?}",
+                    other.is_ready()
+                ),
+            };
+            assert_eq!(
+                err.downcast_ref::<Rejected>(),
+                Some(&Rejected::Full),
+                "{name}"
+            );
+            let stats = pool.stats();
+            assert_eq!(stats.rejected_for(Rejected::Full), 1, "{name}: {stats:?}");
+            assert_eq!(stats.waiting, 0, "{name}: nothing waits: {stats:?}");
+            drop(held);
+            let mut ready = Task::new(poll_fn(|cx| service.poll_ready(cx)));
+            assert!(
+                matches!(ready.poll(), std::task::Poll::Ready(Ok(()))),
+                "{name}"
+            );
+            drop(ready);
+            let mut response = Task::new(service.call(9));
+            assert_eq!(response.assert_ready().unwrap(), 9, "{name}");
+            let stats = pool.stats();
+            assert_eq!(stats.completed, 2, "{name}: {stats:?}");
+            assert_accounted(&stats);
+        }
+    }
+
+    /// `PooledLayer::constant_weight`: "the slot is reserved in
+    /// `poll_ready`. Two layers on one group with different weights rank
+    /// urgent traffic before batch traffic." On a priority pool, the urgent
+    /// layer's `poll_ready`, queued after the batch one's, is ready first.
+    #[test]
+    fn constant_weights_rank_reservations_made_in_poll_ready() {
+        let pool = Pool::builder()
+            .order(Order::Priority)
+            .size(1)
+            .build()
+            .unwrap();
+        let ok = || service_fn(|()| async { Ok::<_, BoxError>(()) });
+        let mut batch = PooledLayer::pool(pool.clone())
+            .constant_weight(10)
+            .layer(ok());
+        let mut urgent = PooledLayer::pool(pool.clone())
+            .constant_weight(0)
+            .layer(ok());
+        let held = pool.try_acquire().unwrap();
+        let mut batch_ready = Task::new(poll_fn(move |cx| {
+            let r = batch.poll_ready(cx);
+            r.map(|r| r.map(|()| batch.clone()))
+        }));
+        batch_ready.assert_pending();
+        let mut urgent_ready = Task::new(poll_fn(|cx| urgent.poll_ready(cx)));
+        urgent_ready.assert_pending();
+        drop(held);
+        assert!(
+            urgent_ready.is_woken(),
+            "the urgent reservation is served first"
+        );
+        assert!(!batch_ready.is_woken(), "the batch reservation waits on");
+        assert!(urgent_ready.poll().is_ready());
+        drop(urgent_ready);
+        let mut response = Task::new(urgent.call(()));
+        response.assert_ready().unwrap();
+        assert!(
+            batch_ready.is_woken(),
+            "the slot went to the batch reservation"
+        );
+        assert!(batch_ready.poll().is_ready());
+        assert_accounted(&pool.stats());
+    }
+}
+
+// ---- stream ---------------------------------------------------------------------
+
+#[cfg(feature = "stream")]
+mod stream_adapters {
+    use super::*;
+    use futures::StreamExt;
+    use pool_runtime::PooledStreamExt;
+
+    /// Module docs: "An adapter pulls a future from its stream only while it
+    /// holds fewer than `max(1, 2 × size)` of the stream's items" and "The
+    /// adapters of `pooled_ordered` count the finished outputs held back for
+    /// an earlier item too ... so a slow first item holds at most that many
+    /// outputs." Counted from outside: items pulled minus items yielded.
+    #[test]
+    fn an_ordered_stream_behind_a_slow_first_item_holds_at_most_twice_the_size() {
+        for (name, pool) in six(2) {
+            let meter = Meter::default();
+            let pulled = Arc::new(AtomicUsize::new(0));
+            // A gate that wakes its waiter (the adapter repolls woken calls only).
+            let (open, g) = futures::channel::oneshot::channel::<()>();
+            let first = Arc::new(Mutex::new(Some(g)));
+            let (m, p, f) = (meter.clone(), pulled.clone(), first.clone());
+            let jobs = futures::stream::iter(0..40usize).map(move |i| {
+                p.fetch_add(1, Ordering::SeqCst);
+                let (m, gate) = (m.clone(), f.lock().unwrap().take());
+                async move {
+                    let inside = m.enter();
+                    if let Some(gate) = gate {
+                        let _ = gate.await;
+                    }
+                    common::yield_now().await;
+                    drop(inside);
+                    i
+                }
+            });
+            let mut adapter = Box::pin(jobs.pooled_ordered(&pool));
+            let mut yielded = 0usize;
+            let mut next = Task::new(poll_fn_next(&mut adapter));
+            for _ in 0..20 {
+                assert!(next.poll().is_pending(), "{name}: the first item is held");
+                let alive = pulled.load(Ordering::SeqCst) - yielded;
+                assert!(alive <= 4, "{name}: {alive} items held at once, past 2 x 2");
+            }
+            assert_eq!(
+                pulled.load(Ordering::SeqCst),
+                4,
+                "{name}: it fills its bound"
+            );
+            drop(next);
+            open.send(()).unwrap();
+            let mut outs = Vec::new();
+            futures::executor::block_on(async {
+                while let Some(out) = adapter.next().await {
+                    yielded += 1;
+                    let alive = pulled.load(Ordering::SeqCst) - yielded;
+                    assert!(alive <= 4, "{name}: {alive} items held at once");
+                    outs.push(out.unwrap());
+                }
+            });
+            assert_eq!(outs, (0..40).collect::<Vec<_>>(), "{name}: input order");
+            assert!(
+                meter.max() <= 2,
+                "{name}: {} bodies at once on 2 slots",
+                meter.max()
+            );
+            assert_accounted(&pool.stats());
+        }
+    }
+
+    fn poll_fn_next<'s, S: futures::Stream + Unpin>(
+        stream: &'s mut S,
+    ) -> impl std::future::Future<Output = Option<S::Item>> + 's {
+        std::future::poll_fn(move |cx| stream.poll_next_unpin(cx))
+    }
+
+    /// Module docs: "at least one, so a pool scaled to zero still has a
+    /// waiter to wake the adapter when it grows again", and "after a
+    /// scale-up it pulls more at its next poll, which comes when one of its
+    /// calls is admitted".
+    #[test]
+    fn a_stream_on_a_fixed_pool_scaled_to_zero_pulls_one_item_and_goes_on_when_grown() {
+        let pool = Pool::fixed(2);
+        pool.resize(0);
+        let meter = Meter::default();
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let (m, p) = (meter.clone(), pulled.clone());
+        let jobs = futures::stream::iter(0..10usize).map(move |i| {
+            p.fetch_add(1, Ordering::SeqCst);
+            let m = m.clone();
+            async move {
+                let inside = m.enter();
+                common::yield_now().await;
+                drop(inside);
+                i
+            }
+        });
+        let mut adapter = Box::pin(jobs.pooled_unordered(&pool));
+        let mut next = Task::new(poll_fn_next(&mut adapter));
+        for _ in 0..5 {
+            next.assert_pending();
+        }
+        assert_eq!(pulled.load(Ordering::SeqCst), 1, "max(1, 2 x 0) = 1 item");
+        assert_eq!(meter.done(), 0, "nothing runs on 0 slots");
+        pool.resize(2);
+        assert!(
+            next.is_woken(),
+            "growing wakes the adapter through its waiter"
+        );
+        drop(next);
+        let mut outs: Vec<usize> =
+            futures::executor::block_on(adapter.by_ref().map(|o| o.unwrap()).collect());
+        outs.sort_unstable();
+        assert_eq!(outs, (0..10).collect::<Vec<_>>());
+        assert!(meter.max() <= 2, "{} at once on 2 slots", meter.max());
+        assert_accounted(&pool.stats());
+    }
 }
