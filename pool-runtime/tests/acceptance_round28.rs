@@ -1012,3 +1012,173 @@ mod stream_adapters {
         assert_accounted(&pool.stats());
     }
 }
+
+// ---- groups: the ceiling, never-rejecting calls ---------------------------
+
+#[cfg(feature = "config")]
+mod groups {
+    use super::*;
+    use pool_runtime::{ceiling, config, register_group, Group, GroupSpec};
+
+    static CEIL_A: Group = Group::new(GroupSpec::new("acc28::ceil_a").size(2));
+    register_group!(CEIL_A);
+    static CEIL_B: Group = Group::new(GroupSpec::new("acc28::ceil_b").size(2));
+    register_group!(CEIL_B);
+
+    /// `ceiling` module: "a call its group turns away at once (paused or
+    /// closed) is turned away before it would wait for the ceiling", "A
+    /// call waiting for a ceiling slot is not yet its group's: it is in the
+    /// ceiling's `stats().waiting`, not in the group's `submitted` or
+    /// `waiting`"; `Group::try_acquire`: the ceiling's "slot must be free
+    /// now too", and a full ceiling turns a permit away as `Full`, "counted
+    /// by the group". Every body counted from outside against the ceiling.
+    #[test]
+    fn the_ceiling_is_taken_before_the_groups_slot_and_each_side_counts_its_own() {
+        let _turn = common::config_turn();
+        config::load_str("acc28.toml", "ceiling = 2\n").unwrap();
+        let meter = Meter::default();
+        let a1 = futures::executor::block_on(CEIL_A.acquire_owned(0)).unwrap();
+        let inside_a1 = meter.enter();
+        let a2 = futures::executor::block_on(CEIL_A.acquire_owned(0)).unwrap();
+        let inside_a2 = meter.enter();
+        let c = ceiling::stats().unwrap();
+        assert_eq!(c.running, 2, "{c:?}");
+        let b_before = CEIL_B.stats();
+
+        assert!(
+            matches!(CEIL_B.try_acquire_owned(0), Err(Rejected::Full)),
+            "a full ceiling refuses a try"
+        );
+        let b = CEIL_B.stats();
+        assert_eq!(
+            b.rejected_for(Rejected::Full),
+            b_before.rejected_for(Rejected::Full) + 1,
+            "{b:?}"
+        );
+        assert_eq!(
+            ceiling::stats().unwrap().rejected_total(),
+            c.rejected_total()
+        );
+
+        CEIL_B.pause();
+        let mut paused = Task::new(CEIL_B.submit(0, async {}));
+        assert_eq!(
+            paused.assert_ready(),
+            Err(Rejected::Paused),
+            "a paused group turns away before the ceiling"
+        );
+        assert_eq!(
+            ceiling::stats().unwrap().waiting,
+            0,
+            "the paused call never waited for the ceiling"
+        );
+        CEIL_B.resume();
+
+        let m = meter.clone();
+        let mut waiting = Task::new(CEIL_B.submit(0, async move {
+            let _inside = m.enter();
+        }));
+        waiting.assert_pending();
+        let (b_mid, c_mid) = (CEIL_B.stats(), ceiling::stats().unwrap());
+        assert_eq!(c_mid.waiting, 1, "{c_mid:?}");
+        assert_eq!(b_mid.waiting, 0, "not yet the group's: {b_mid:?}");
+        assert_eq!(
+            b_mid.submitted(),
+            b.submitted() + 1,
+            "only the paused call: {b_mid:?}"
+        );
+
+        drop(inside_a1);
+        drop(a1);
+        assert!(
+            waiting.is_woken(),
+            "the freed ceiling slot went to the waiter"
+        );
+        assert_eq!(waiting.assert_ready(), Ok(()));
+        drop(inside_a2);
+        drop(a2);
+        assert!(
+            meter.max() <= 2,
+            "{} at once under a ceiling of 2",
+            meter.max()
+        );
+        assert_eq!(meter.done(), 3);
+        let c = ceiling::stats().unwrap();
+        assert_eq!((c.running, c.waiting), (0, 0), "{c:?}");
+        assert_accounted(&c);
+        assert_accounted(&CEIL_A.stats());
+        assert_accounted(&CEIL_B.stats());
+        config::clear();
+        assert_eq!(ceiling::limit(), None, "clear lifts the ceiling");
+    }
+
+    static NEVER: Group = Group::new(GroupSpec::new("acc28::never").size(1));
+    register_group!(NEVER);
+
+    /// `Pool::shutdown`: past the deadline "the calls still waiting are
+    /// turned away (like `abort`: a group's never-rejecting calls excepted,
+    /// which wait on)", and `ShutdownTimedOut::waiting`: "Calls still waiting
+    /// after the deadline: a group's never-rejecting calls ..., which cannot
+    /// be turned away; they run, in order, once slots free." On a group's
+    /// pool: one running, two rejecting calls and two never-rejecting ones
+    /// waiting.
+    #[test]
+    fn shutdown_turns_away_rejecting_waiters_and_leaves_never_rejecting_ones_to_run_in_order() {
+        let _turn = common::config_turn();
+        within(BOUND, || {
+            let meter = Meter::default();
+            let order = Arc::new(Mutex::new(Vec::new()));
+            let (g, open) = gate();
+            let m = meter.clone();
+            let mut running = Task::new(NEVER.submit(0, async move {
+                let _inside = m.enter();
+                g.await
+            }));
+            running.assert_pending();
+            let body = |tag: &'static str| {
+                let (m, o) = (meter.clone(), order.clone());
+                async move {
+                    let _inside = m.enter();
+                    o.lock().unwrap().push(tag);
+                }
+            };
+            let mut r1 = Task::new(NEVER.submit(0, body("r1")));
+            let mut w1 = Task::new(NEVER.submit_wait(0, body("w1")));
+            let mut r2 = Task::new(NEVER.submit(0, body("r2")));
+            let mut w2 = Task::new(NEVER.submit_wait(0, body("w2")));
+            r1.assert_pending();
+            w1.assert_pending();
+            r2.assert_pending();
+            w2.assert_pending();
+            assert_eq!(NEVER.stats().waiting, 4);
+            let err =
+                futures::executor::block_on(NEVER.pool().shutdown(Some(Duration::from_millis(50))))
+                    .unwrap_err();
+            assert_eq!(
+                (err.running, err.turned_away, err.waiting),
+                (1, 2, 2),
+                "{err:?}"
+            );
+            assert_eq!(r1.assert_ready(), Err(Rejected::Closed));
+            assert_eq!(r2.assert_ready(), Err(Rejected::Closed));
+            w1.assert_pending();
+            w2.assert_pending();
+            open.store(true, Ordering::SeqCst);
+            assert_eq!(running.assert_ready(), Ok(()));
+            let (mut done1, mut done2) = (false, false);
+            for _ in 0..4 {
+                done1 = done1 || w1.poll().is_ready();
+                done2 = done2 || w2.poll().is_ready();
+            }
+            assert!(done1 && done2, "they ran");
+            assert_eq!(*order.lock().unwrap(), ["w1", "w2"], "in order");
+            assert_eq!(meter.max(), 1, "within the limit of 1");
+            let stats = NEVER.stats();
+            assert_eq!(stats.rejected_for(Rejected::Closed), 2, "{stats:?}");
+            assert_eq!(stats.completed, 3, "{stats:?}");
+            assert_accounted(&stats);
+            let mut drained = Task::new(NEVER.pool().drained());
+            assert_eq!(drained.assert_ready(), ());
+        });
+    }
+}
