@@ -1182,3 +1182,216 @@ mod groups {
         });
     }
 }
+
+// ---- permits and the reentrancy rule -------------------------------------
+
+/// `Permit`: "A permit is a guard, not a frame: calls made while holding it
+/// are calls of their own ..., so code that holds the pool's last slot and
+/// calls the same pool waits for another one"; the permit module: "a
+/// permit taken inside the work of a call of the same pool borrows that
+/// call's slot rather than waiting for a second one"; README: "A nested
+/// call counts in `Stats::nested`, not in `running`".
+#[test]
+fn a_permit_is_no_frame_but_a_permit_taken_inside_a_calls_work_borrows_its_slot() {
+    for (name, pool) in six(1) {
+        // A guard: a call made while holding it waits.
+        let held = pool.try_acquire().unwrap();
+        let mut call = Task::new(pool.submit(async {}));
+        call.assert_pending();
+        assert_eq!(pool.stats().nested, 0, "{name}");
+        drop(held);
+        assert_eq!(call.assert_ready(), Ok(()), "{name}");
+
+        // Inside a call's work: the permit borrows the call's slot.
+        let p = pool.clone();
+        let name2 = name.clone();
+        let mut outer = Task::new(pool.submit(async move {
+            let inner = p.acquire().await.expect("nested permit");
+            let stats = p.stats();
+            assert_eq!((stats.running, stats.nested), (1, 1), "{name2}: {stats:?}");
+            // A second nested call at once waits for the slot to come back.
+            let mut second = Box::pin(p.submit(async {}));
+            assert!(
+                futures::poll!(second.as_mut()).is_pending(),
+                "{name2}: one nested call at a time uses a parent's slot"
+            );
+            drop(inner);
+            second.await
+        }));
+        assert_eq!(outer.assert_ready(), Ok(Ok(())), "{name}");
+        let stats = pool.stats();
+        assert_eq!((stats.running, stats.nested), (0, 0), "{name}: {stats:?}");
+        assert_eq!(stats.completed, 5, "{name}: {stats:?}");
+        assert_accounted(&stats);
+    }
+}
+
+// ---- bounds ----------------------------------------------------------------
+
+/// `Pool::set_bounds`: "Changes the bounds of an autoscaled pool (the size
+/// is clamped into them); returns the new size", and growth "admits
+/// waiting calls at once"; "a refused change changes nothing".
+#[test]
+fn raising_an_autoscaled_pools_min_above_its_size_admits_waiters_at_once() {
+    for (name, pool) in six(1) {
+        if name.starts_with("Fixed") {
+            assert_eq!(
+                pool.set_bounds(1, 4),
+                Err(pool_runtime::BuildError::BoundsOnFixedPool),
+                "{name}"
+            );
+            continue;
+        }
+        let meter = Meter::default();
+        let held = pool.try_acquire().unwrap();
+        let mut waiting: Vec<_> = (0..4)
+            .map(|w| {
+                let m = meter.clone();
+                Task::new(pool.submit_weighted(w, async move {
+                    let _inside = m.enter();
+                    common::yield_now().await;
+                }))
+            })
+            .collect();
+        for task in &mut waiting {
+            task.assert_pending();
+        }
+        assert!(pool.set_bounds(5, 2).is_err(), "{name}");
+        assert_eq!(
+            pool.bounds(),
+            (1, 8),
+            "{name}: a refused change changes nothing"
+        );
+        assert_eq!(pool.set_bounds(3, 8), Ok(3), "{name}");
+        poll_all(&mut waiting);
+        assert_eq!(
+            meter.now(),
+            2,
+            "{name}: two waiters fill the new slots at once"
+        );
+        assert_eq!(pool.stats().waiting, 2, "{name}");
+        assert_eq!(
+            pool.set_bounds(1, 2),
+            Ok(2),
+            "{name}: the size is clamped down"
+        );
+        drop(held);
+        poll_all(&mut waiting);
+        poll_all(&mut waiting);
+        assert!(
+            meter.now() <= 2,
+            "{name}: {} running past a max of 2",
+            meter.now()
+        );
+        for _ in 0..6 {
+            poll_all(&mut waiting);
+        }
+        assert_eq!(meter.done(), 4, "{name}");
+        assert!(meter.max() <= 3, "{name}: {}", meter.max());
+        assert_accounted(&pool.stats());
+    }
+}
+
+// ---- configuration reports ---------------------------------------------------
+
+#[cfg(feature = "config")]
+mod reports {
+    use super::*;
+    use pool_runtime::config::{self, Effect};
+    use pool_runtime::{register_group, Group, GroupSpec};
+
+    static REPORTED: Group = Group::new(GroupSpec::new("acc28::reported").size(2));
+    register_group!(REPORTED);
+
+    fn effect_of(report: &config::Report, setting: &str) -> Option<(String, String, Effect)> {
+        report
+            .changes
+            .iter()
+            .find(|c| c.group == "acc28::reported" && c.setting == setting)
+            .map(|c| (c.from.clone(), c.to.clone(), c.effect))
+    }
+
+    /// README, "Configuration": "Reload applies changed limits to running
+    /// pools at once ... and returns a report of what changed and when it
+    /// takes effect (kind, order, `policy` ..., `executor` ... at the
+    /// group's next start)"; `Report::changes`: "Every setting whose value
+    /// changed". A load that repeats the settings in force reports nothing
+    /// and leaves a manual `scale` alone.
+    #[test]
+    fn a_reload_reports_each_changed_setting_with_when_it_applies_and_nothing_else() {
+        let _turn = common::config_turn();
+        // Start the group.
+        futures::executor::block_on(REPORTED.submit(0, async {})).unwrap();
+        let mut text = String::from(
+            "[groups.\"acc28::reported\"]\nsize = 4\nmax_waiting = 7\n\
+             admission_timeout = \"3s\"\norder = \"lifo\"\n",
+        );
+        // (`executor = "rayon"` is a load error without the feature.)
+        let rayon = cfg!(feature = "rayon");
+        if rayon {
+            text.push_str("executor = \"rayon\"\n");
+        }
+        let text = text.as_str();
+        let report = config::load_str("acc28.toml", text).unwrap();
+        let pool = REPORTED.pool();
+        assert_eq!(
+            effect_of(&report, "size"),
+            Some(("2".into(), "4".into(), Effect::Applied)),
+            "{report}"
+        );
+        assert_eq!(
+            effect_of(&report, "max_waiting").map(|e| e.2),
+            Some(Effect::Applied),
+            "{report}"
+        );
+        assert_eq!(
+            effect_of(&report, "admission_timeout").map(|e| e.2),
+            Some(Effect::Applied),
+            "{report}"
+        );
+        assert_eq!(
+            effect_of(&report, "order").map(|e| e.2),
+            Some(Effect::AtRestart),
+            "{report}"
+        );
+        if rayon {
+            assert_eq!(
+                effect_of(&report, "executor").map(|e| e.2),
+                Some(Effect::AtRestart),
+                "{report}"
+            );
+        }
+        assert_eq!(
+            report.changes.len(),
+            4 + usize::from(rayon),
+            "nothing else changed: {report}"
+        );
+        assert_eq!(pool.size(), 4);
+        assert_eq!(pool.max_waiting(), Some(7));
+        assert_eq!(pool.admission_timeout(), Some(Duration::from_secs(3)));
+        assert_eq!(
+            pool.order(),
+            Order::Fifo,
+            "the running pool keeps its order"
+        );
+
+        assert_eq!(REPORTED.scale(2), 6);
+        let again = config::load_str("acc28.toml", text).unwrap();
+        assert!(again.is_empty(), "the same settings again: {again}");
+        assert_eq!(
+            pool.size(),
+            6,
+            "a reload with nothing new keeps a manual scale"
+        );
+
+        let report = config::clear();
+        assert_eq!(
+            effect_of(&report, "size"),
+            Some(("4".into(), "2".into(), Effect::Applied)),
+            "{report}"
+        );
+        assert_eq!(pool.size(), 2, "the configured size changed: applied");
+        assert_eq!(pool.max_waiting(), None);
+        assert_eq!(pool.admission_timeout(), None);
+    }
+}
