@@ -1395,3 +1395,135 @@ mod reports {
         assert_eq!(pool.admission_timeout(), None);
     }
 }
+
+// ---- spawn ------------------------------------------------------------------
+
+/// `Pool::spawn`: "the call takes its place in the queue now, in call
+/// order, and runs on a tokio task. Rejections that are known at once
+/// (paused, closed, full) are returned here"; `SpawnHandle::abort`: "it
+/// leaves the queue ... Awaiting the handle then yields
+/// `Err(Rejected::Closed)`".
+#[tokio::test]
+async fn spawn_queues_at_once_refuses_at_once_and_abort_leaves_the_queue() {
+    for (name, pool) in six(1) {
+        pool.set_max_waiting(Some(1)).unwrap();
+        let held = pool.try_acquire_owned(0).unwrap();
+        let first = pool.spawn(async { 1 }).unwrap();
+        assert_eq!(
+            pool.stats().waiting,
+            1,
+            "{name}: queued before its task ever ran"
+        );
+        assert!(
+            matches!(pool.spawn(async { 2 }), Err(Rejected::Full)),
+            "{name}: the waiting bound refuses a spawn at once"
+        );
+        first.abort();
+        assert_eq!(first.await, Err(Rejected::Closed), "{name}");
+        let stats = pool.stats();
+        assert_eq!(
+            (stats.waiting, stats.cancelled),
+            (0, 1),
+            "{name}: {stats:?}"
+        );
+        pool.pause();
+        assert!(
+            matches!(pool.spawn(async {}), Err(Rejected::Paused)),
+            "{name}"
+        );
+        pool.resume();
+        let second = pool.spawn(async { 3 }).unwrap();
+        drop(held);
+        assert_eq!(second.await, Ok(3), "{name}");
+        pool.close();
+        assert!(
+            matches!(pool.spawn(async {}), Err(Rejected::Closed)),
+            "{name}"
+        );
+        let stats = pool.stats();
+        assert_eq!(stats.rejected_for(Rejected::Full), 1, "{name}: {stats:?}");
+        assert_eq!(stats.rejected_for(Rejected::Paused), 1, "{name}: {stats:?}");
+        assert_eq!(stats.rejected_for(Rejected::Closed), 1, "{name}: {stats:?}");
+        assert_eq!(stats.completed, 2, "{name}: {stats:?}");
+        assert_accounted(&stats);
+    }
+}
+
+/// `SpawnHandle`: "A runtime that shuts down before the call ends drops it
+/// the same way (waiting or running, it is counted in `Stats::cancelled`);
+/// awaiting its handle then yields `Err(Rejected::Closed)`, from any
+/// executor."
+#[test]
+fn a_spawned_call_dropped_with_its_runtime_is_cancelled_and_its_handle_says_closed() {
+    let pool = Pool::fixed(1);
+    let meter = Meter::default();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let (running, waiting) = rt.block_on(async {
+        let m = meter.clone();
+        let running = pool
+            .spawn(async move {
+                let _inside = m.enter();
+                std::future::pending::<()>().await
+            })
+            .unwrap();
+        let waiting = pool.spawn(async { 5 }).unwrap();
+        while meter.now() == 0 {
+            tokio::task::yield_now().await;
+        }
+        (running, waiting)
+    });
+    let stats = pool.stats();
+    assert_eq!((stats.running, stats.waiting), (1, 1), "{stats:?}");
+    drop(rt);
+    assert_eq!(meter.now(), 0, "the running call's work was dropped");
+    assert_eq!(futures::executor::block_on(running), Err(Rejected::Closed));
+    assert_eq!(futures::executor::block_on(waiting), Err(Rejected::Closed));
+    let stats = pool.stats();
+    assert_eq!(stats.cancelled, 2, "{stats:?}");
+    assert_eq!((stats.running, stats.waiting), (0, 0), "{stats:?}");
+    assert_accounted(&stats);
+}
+
+// ---- admission timeouts without a runtime ---------------------------------
+
+/// README, "Timeouts": "Timeouts run on one lazily started timer thread,
+/// which works under any executor or none ... Sync callers time out on
+/// their own thread". A sync call and an async call (driven by
+/// `futures::executor::block_on`) wait past the timeout on a held slot:
+/// both are `TimedOut`, counted so, and leave the queue to the call behind
+/// them, which then gets the slot in order.
+#[test]
+fn sync_and_async_calls_time_out_without_any_runtime_and_leave_the_queue() {
+    within(BOUND, || {
+        for (name, pool) in six(1) {
+            pool.set_admission_timeout(Some(Duration::from_millis(30)));
+            let held = pool.try_acquire().unwrap();
+            let started = std::time::Instant::now();
+            assert_eq!(pool.run(|| ()), Err(Rejected::TimedOut), "{name}");
+            assert!(started.elapsed() >= Duration::from_millis(30), "{name}");
+            let started = std::time::Instant::now();
+            assert_eq!(
+                futures::executor::block_on(pool.submit(async {})),
+                Err(Rejected::TimedOut),
+                "{name}"
+            );
+            assert!(started.elapsed() >= Duration::from_millis(30), "{name}");
+            let stats = pool.stats();
+            assert_eq!(
+                stats.rejected_for(Rejected::TimedOut),
+                2,
+                "{name}: {stats:?}"
+            );
+            assert_eq!(stats.waiting, 0, "{name}: {stats:?}");
+            // No timeout for the next one: it waits for the slot and gets it.
+            pool.set_admission_timeout(None);
+            let mut next = Task::new(pool.submit(async { 9 }));
+            next.assert_pending();
+            drop(held);
+            assert_eq!(next.assert_ready(), Ok(9), "{name}");
+            assert_accounted(&pool.stats());
+        }
+    });
+}
