@@ -1527,3 +1527,86 @@ fn sync_and_async_calls_time_out_without_any_runtime_and_leave_the_queue() {
         }
     });
 }
+
+#[cfg(feature = "config")]
+mod slots_before_drop {
+    use super::*;
+    use pool_runtime::{ceiling, config, register_group, Group, GroupSpec};
+
+    static STUCK: Group = Group::new(GroupSpec::new("acc28::stuck").size(1));
+    register_group!(STUCK);
+    static OTHER: Group = Group::new(GroupSpec::new("acc28::other").size(1));
+    register_group!(OTHER);
+
+    /// Work whose `Drop` calls another group: it records whether that
+    /// group's permit was granted at once.
+    struct CallsOnDrop(Arc<Mutex<Vec<Result<(), Rejected>>>>);
+
+    impl std::future::Future for CallsOnDrop {
+        type Output = ();
+        fn poll(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<()> {
+            std::task::Poll::Ready(())
+        }
+    }
+
+    impl Drop for CallsOnDrop {
+        fn drop(&mut self) {
+            let outcome = OTHER.try_acquire_owned(0).map(drop);
+            self.0.lock().unwrap().push(outcome);
+        }
+    }
+
+    /// README (the ceiling): "A call dropped or turned away gives its slots
+    /// (its group's, the ceiling's, a fleet lease) back before its work,
+    /// closure or arguments are dropped, so their `Drop` may call a group."
+    /// Under a ceiling of 1, a call holding the ceiling's only slot while it
+    /// waits for its group's: dropped, or turned away by its group's
+    /// `abort`, its work's `Drop` finds the ceiling slot free for another
+    /// group.
+    #[test]
+    fn a_call_dropped_or_turned_away_frees_its_ceiling_slot_before_its_work_is_dropped() {
+        let _turn = common::config_turn();
+        config::load_str("acc28.toml", "ceiling = 1\n").unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let held = STUCK.try_acquire_owned(0).unwrap();
+        drop(held);
+        // The group's only slot taken outside the ceiling: a pool's own
+        // permit (work submitted to a group's pool directly holds no
+        // ceiling slot).
+        let local = STUCK.pool().try_acquire_owned(0).unwrap();
+        let mut waiting = Task::new(STUCK.submit(0, CallsOnDrop(seen.clone())));
+        waiting.assert_pending();
+        let c = ceiling::stats().unwrap();
+        assert_eq!(
+            c.running, 1,
+            "the waiting call holds the ceiling's slot: {c:?}"
+        );
+        assert_eq!(STUCK.stats().waiting, 1);
+        drop(waiting);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [Ok(())],
+            "dropped: the ceiling slot was not free"
+        );
+
+        let mut turned_away = Task::new(STUCK.submit(0, CallsOnDrop(seen.clone())));
+        turned_away.assert_pending();
+        assert_eq!(ceiling::stats().unwrap().running, 1);
+        STUCK.pool().abort();
+        assert_eq!(turned_away.assert_ready(), Err(Rejected::Closed));
+        drop(turned_away);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [Ok(()), Ok(())],
+            "turned away: the ceiling slot was not free"
+        );
+        drop(local);
+        let c = ceiling::stats().unwrap();
+        assert_eq!((c.running, c.waiting), (0, 0), "{c:?}");
+        assert_accounted(&c);
+        config::clear();
+    }
+}
