@@ -964,6 +964,86 @@ mod stream_adapters {
         }
     }
 
+    /// Module docs: "The bound follows the pool: after a scale-down the
+    /// adapter pulls nothing until it is below the new bound". A pool of 4
+    /// with 8 items held (4 running, 4 waiting) is resized to 1: the adapter
+    /// pulls nothing more until it holds fewer than 2, and never runs more
+    /// than the limit in force (counted from outside).
+    #[test]
+    fn after_a_scale_down_a_stream_pulls_nothing_until_it_is_below_the_new_bound() {
+        let pool = Pool::fixed(4);
+        let meter = Meter::default();
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let gates: Arc<Mutex<Vec<futures::channel::oneshot::Sender<()>>>> = Arc::default();
+        let (m, p, gs) = (meter.clone(), pulled.clone(), gates.clone());
+        let jobs = futures::stream::iter(0..12usize).map(move |i| {
+            p.fetch_add(1, Ordering::SeqCst);
+            let (tx, rx) = futures::channel::oneshot::channel::<()>();
+            gs.lock().unwrap().push(tx);
+            let m = m.clone();
+            async move {
+                let inside = m.enter();
+                let _ = rx.await;
+                drop(inside);
+                i
+            }
+        });
+        let mut adapter = Box::pin(jobs.pooled_unordered(&pool));
+        let mut yielded = 0usize;
+        {
+            let mut next = Task::new(poll_fn_next(&mut adapter));
+            next.assert_pending();
+            assert_eq!(pulled.load(Ordering::SeqCst), 8, "2 x 4 items held");
+            assert_eq!(meter.now(), 4);
+        }
+        assert_eq!(pool.resize(1), 1);
+        // End the running calls one at a time; after each, drive the adapter.
+        let mut ends = 0;
+        let mut rounds = 0;
+        while yielded < 12 {
+            rounds += 1;
+            assert!(rounds < 100, "stalled after {yielded} outcomes");
+            // Open the gate of a running body (the first still closed whose
+            // body entered): open them in pull order; a body not started yet
+            // simply finds its gate open.
+            {
+                let mut gates = gates.lock().unwrap();
+                if ends < gates.len() {
+                    let tx =
+                        std::mem::replace(&mut gates[ends], futures::channel::oneshot::channel().0);
+                    let _ = tx.send(());
+                    ends += 1;
+                }
+            }
+            let mut progressed = true;
+            while progressed {
+                progressed = false;
+                let mut next = Task::new(poll_fn_next(&mut adapter));
+                if let std::task::Poll::Ready(Some(out)) = next.poll() {
+                    out.unwrap();
+                    yielded += 1;
+                    progressed = true;
+                }
+                drop(next);
+                let held = pulled.load(Ordering::SeqCst) - yielded;
+                let bound = 2 * pool.size();
+                // Items pulled past the bound must be none once the
+                // adapter has come below it: held <= max(old held, bound).
+                assert!(
+                    held <= 8 && (pulled.load(Ordering::SeqCst) == 8 || held <= bound),
+                    "{held} held with a bound of {bound} after pulling {}",
+                    pulled.load(Ordering::SeqCst)
+                );
+                assert!(
+                    meter.now() <= 4 && (meter.now() <= 1 || yielded < 4),
+                    "{} bodies running at a limit of 1 after {yielded} ended",
+                    meter.now()
+                );
+            }
+        }
+        assert_accounted(&pool.stats());
+    }
+
     fn poll_fn_next<'s, S: futures::Stream + Unpin>(
         stream: &'s mut S,
     ) -> impl std::future::Future<Output = Option<S::Item>> + 's {
@@ -1181,6 +1261,34 @@ mod groups {
             assert_eq!(drained.assert_ready(), ());
         });
     }
+}
+
+// ---- defaults ------------------------------------------------------------------
+
+/// README's table: "`Pool::builder().order(..).size(n)` (default: fixed
+/// FIFO of 3)", "`.kind(Kind::Autoscale).min(a).max(b)` (default 3..=8,
+/// every 10 s over 20 samples)"; `Pool::default`: "fixed, FIFO, 3 slots".
+#[test]
+fn the_documented_defaults_of_the_builder_and_of_default() {
+    for pool in [Pool::default(), Pool::builder().build().unwrap()] {
+        assert_eq!(
+            (pool.kind(), pool.order(), pool.size()),
+            (Kind::Fixed, Order::Fifo, 3)
+        );
+        assert_eq!(pool.max_waiting(), None);
+        assert_eq!(pool.admission_timeout(), None);
+        assert_eq!(pool.sync_barging(), None, "sync barging is off by default");
+        assert!(!pool.is_paused() && !pool.is_closed());
+    }
+    let auto = Pool::builder().kind(Kind::Autoscale).build().unwrap();
+    assert_eq!(auto.bounds(), (3, 8));
+    assert_eq!(auto.size(), 3, "an autoscaled pool starts at min");
+    let timing = pool_runtime::AutoscaleTiming::default();
+    assert_eq!(timing, pool_runtime::AutoscaleTiming::DEFAULT);
+    assert_eq!(
+        (timing.interval, timing.window),
+        (Duration::from_secs(10), 20)
+    );
 }
 
 // ---- permits and the reentrancy rule -------------------------------------
