@@ -1718,3 +1718,94 @@ mod slots_before_drop {
         config::clear();
     }
 }
+
+#[cfg(feature = "config")]
+mod kind_counts {
+    use super::*;
+    use pool_runtime::config;
+    use pool_runtime::{register_group, Group, GroupSpec};
+
+    static FLIPPED: Group = Group::new(GroupSpec::new("acc28::flipped").size(4));
+    register_group!(FLIPPED);
+
+    fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        common::vars(list)
+    }
+
+    /// README, "Configuration": "a layer that changes `kind` sets aside the
+    /// counts set below it for the old kind and brings back those set for
+    /// the new one, so a group declared `size = 4` that the file makes
+    /// autoscaled (with bounds, say) and the environment fixed again has 4
+    /// slots"; `pooled::config`: "(or the `[defaults]` size, which beats
+    /// the declaration) ... A running pool keeps its kind until it
+    /// restarts: a load that changes the kind changes nothing in it, and
+    /// one that brings its kind back resizes it only if that kind's counts
+    /// changed."
+    #[test]
+    fn a_declared_size_comes_back_with_its_kind_and_a_running_pool_keeps_its_own() {
+        let _turn = common::config_turn();
+        let table = "[groups.\"acc28::flipped\"]\nkind = \"autoscale\"\nmin = 2\nmax = 6\n";
+        config::load_str("acc28.toml", table).unwrap();
+        let s = FLIPPED.settings();
+        assert_eq!(
+            (s.kind, s.min, s.max),
+            (Kind::Autoscale, Some(2), Some(6)),
+            "{s:?}"
+        );
+        assert_eq!(
+            s.starting_size(),
+            2,
+            "the fixed kind's size is set aside, the autoscaled one starts at min: {s:?}"
+        );
+        config::load_env_from(vars(&[("POOLED_ACC28__FLIPPED_KIND", "fixed")])).unwrap();
+        let s = FLIPPED.settings();
+        assert_eq!((s.kind, s.starting_size()), (Kind::Fixed, 4), "{s:?}");
+        assert_eq!((s.min, s.max), (None, None), "{s:?}");
+
+        let with_defaults = format!("[defaults]\nsize = 7\nmin = 1\n\n{table}");
+        config::load_str("acc28.toml", &with_defaults).unwrap();
+        let s = FLIPPED.settings();
+        assert_eq!(
+            (s.kind, s.starting_size()),
+            (Kind::Fixed, 7),
+            "the [defaults] size beats the declaration: {s:?}"
+        );
+
+        // Started fixed with 7; scaled by hand to 9.
+        futures::executor::block_on(FLIPPED.submit(0, async {})).unwrap();
+        assert_eq!(FLIPPED.size(), 7);
+        assert_eq!(FLIPPED.scale(2), 9);
+        // A load that makes it autoscaled changes nothing in the running pool.
+        let report = config::load_env_from(vars(&[])).unwrap();
+        assert!(
+            report
+                .changes
+                .iter()
+                .any(|c| c.setting == "kind" && c.effect == config::Effect::AtRestart),
+            "{report}"
+        );
+        assert_eq!(
+            FLIPPED.settings().kind,
+            Kind::Fixed,
+            "settings() are those applied to the running pool"
+        );
+        assert_eq!(FLIPPED.pool().kind(), Kind::Fixed);
+        assert_eq!(
+            FLIPPED.size(),
+            9,
+            "a kind change changes nothing in a running pool"
+        );
+        // Fixed again with the same counts: no resize.
+        config::load_env_from(vars(&[("POOLED_ACC28__FLIPPED_KIND", "fixed")])).unwrap();
+        assert_eq!(FLIPPED.size(), 9, "its kind's counts did not change");
+        // Fixed again with a new size: resized.
+        config::load_env_from(vars(&[
+            ("POOLED_ACC28__FLIPPED_KIND", "fixed"),
+            ("POOLED_ACC28__FLIPPED_SIZE", "3"),
+        ]))
+        .unwrap();
+        assert_eq!(FLIPPED.size(), 3, "its kind's size changed: applied");
+        config::clear();
+        assert_eq!(FLIPPED.size(), 4, "back to the declaration");
+    }
+}
