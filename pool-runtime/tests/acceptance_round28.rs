@@ -389,6 +389,31 @@ fn a_scope_that_panics_or_is_dropped_closes_its_pool() {
     assert_accounted(&stats);
 }
 
+/// README's table: "`pool.scoped(|p| async move { .. }).await` closes and
+/// drains at the end": a call spawned in the scope and still running when
+/// the body returns is waited for.
+#[tokio::test(start_paused = true)]
+async fn a_scope_waits_for_a_call_spawned_in_it_that_outlives_its_body() {
+    let meter = Meter::default();
+    let m = meter.clone();
+    let handle = Pool::fixed(2)
+        .scoped(|p| async move {
+            let h = p.spawn(m.body(500)).unwrap();
+            tokio::task::yield_now().await;
+            (p, h)
+        })
+        .await;
+    let (pool, h) = handle;
+    assert_eq!(
+        meter.done(),
+        1,
+        "the scope returned before its spawned call ended"
+    );
+    assert!(pool.is_closed());
+    assert_eq!(h.await, Ok(()));
+    assert_accounted(&pool.stats());
+}
+
 // ---- permits ----------------------------------------------------------------
 
 /// `Permit`: "Dropping it ends that call: counted as completed (as panicked
@@ -1190,6 +1215,42 @@ mod groups {
         assert_accounted(&CEIL_B.stats());
         config::clear();
         assert_eq!(ceiling::limit(), None, "clear lifts the ceiling");
+    }
+
+    static PAUSED_DRAIN: Group = Group::new(GroupSpec::new("acc28::paused_drain").size(1));
+    register_group!(PAUSED_DRAIN);
+
+    /// `Pool::shutdown`: "Closing does not resume a paused pool: a
+    /// never-rejecting call that arrived while it was paused waits for
+    /// `resume`, so resume a paused pool before waiting for it to drain
+    /// (without a `timeout`, this waits until then)."
+    #[test]
+    fn shutdown_without_a_timeout_waits_for_resume_for_a_never_rejecting_call() {
+        let _turn = common::config_turn();
+        PAUSED_DRAIN.pause();
+        let meter = Meter::default();
+        let m = meter.clone();
+        let mut call = Task::new(PAUSED_DRAIN.submit_wait(0, async move {
+            let _inside = m.enter();
+            7
+        }));
+        call.assert_pending();
+        let mut rejecting = Task::new(PAUSED_DRAIN.submit(0, async {}));
+        assert_eq!(rejecting.assert_ready(), Err(Rejected::Paused));
+        let mut shutdown = Task::new(PAUSED_DRAIN.pool().shutdown(None));
+        shutdown.assert_pending();
+        call.assert_pending();
+        assert!(PAUSED_DRAIN.pool().is_closed() && PAUSED_DRAIN.is_paused());
+        assert_eq!(meter.done(), 0, "nothing ran while paused");
+        PAUSED_DRAIN.resume();
+        assert!(call.is_woken(), "resume wakes the waiting call");
+        assert_eq!(call.assert_ready(), 7);
+        assert!(
+            shutdown.is_woken(),
+            "the last call's end wakes the shutdown"
+        );
+        assert_eq!(shutdown.assert_ready(), Ok(()));
+        assert_accounted(&PAUSED_DRAIN.stats());
     }
 
     static NEVER: Group = Group::new(GroupSpec::new("acc28::never").size(1));
