@@ -1870,3 +1870,75 @@ mod kind_counts {
         assert_eq!(FLIPPED.size(), 4, "back to the declaration");
     }
 }
+
+// ---- autoscale under load, on tokio's paused clock ------------------------
+
+/// README, "Autoscale": "every interval the limit grows toward the mean
+/// demand (at most doubling) or, when more than half the slots idle,
+/// shrinks toward it ... never below one slot by itself", and "a pool
+/// built with `.clock(TokioClock::new())` uses tokio's timer instead, so
+/// its timeouts and autoscaler follow tokio's paused test time". A
+/// backlog of 16 callers grows a pool of 1 (counted from outside, never
+/// past `max`, and never more than doubling per interval); a trickle
+/// afterwards shrinks it back toward `min`.
+#[tokio::test(start_paused = true)]
+async fn an_autoscaled_pool_on_tokio_time_grows_under_a_backlog_and_shrinks_after_it() {
+    let pool = Pool::builder()
+        .kind(Kind::Autoscale)
+        .min(1)
+        .max(6)
+        .size(1)
+        .autoscale_interval(Duration::from_secs(1))
+        .autoscale_window(4)
+        .clock(pool_runtime::TokioClock::new())
+        .build()
+        .unwrap();
+    let meter = Meter::default();
+    let sizes = Arc::new(Mutex::new(vec![pool.size()]));
+    let stop = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut callers = Vec::new();
+    for _ in 0..16 {
+        let (pool, meter, sizes) = (pool.clone(), meter.clone(), sizes.clone());
+        callers.push(tokio::spawn(async move {
+            while tokio::time::Instant::now() < stop {
+                let m = meter.clone();
+                pool.submit(m.body(100)).await.unwrap();
+                sizes.lock().unwrap().push(pool.size());
+            }
+        }));
+    }
+    for c in callers {
+        c.await.unwrap();
+    }
+    let seen = sizes.lock().unwrap().clone();
+    let grown = *seen.iter().max().unwrap();
+    assert_eq!(
+        grown, 6,
+        "a backlog of 16 grows the pool to its max: {seen:?}"
+    );
+    assert!(
+        meter.max() <= 6,
+        "{} bodies at once past max 6",
+        meter.max()
+    );
+    assert!(meter.max() > 1, "the pool never grew");
+    for pair in seen.windows(2) {
+        assert!(
+            pair[1] <= pair[0] * 2,
+            "grew more than double in one step: {seen:?}"
+        );
+    }
+    // A trickle: one call at a time, one per 300 ms, for 10 s.
+    for _ in 0..34 {
+        pool.submit(meter.clone().body(10)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let after = pool.size();
+    assert_eq!(
+        after, 1,
+        "a demand far below one slot shrinks it to min (halving per interval)"
+    );
+    let stats = pool.stats();
+    assert_eq!(stats.rejected_total(), 0, "{stats:?}");
+    assert_accounted(&stats);
+}
