@@ -1942,3 +1942,83 @@ async fn an_autoscaled_pool_on_tokio_time_grows_under_a_backlog_and_shrinks_afte
     assert_eq!(stats.rejected_total(), 0, "{stats:?}");
     assert_accounted(&stats);
 }
+
+// ---- durations too long to pass ---------------------------------------------
+
+/// README, "Bad input": "A duration too long to pass (`Duration::MAX`)
+/// means 'never'." An admission timeout of `Duration::MAX` on a sync call,
+/// an async call on the timer thread, and barging and autoscale bounds of
+/// `Duration::MAX`: nothing panics or overflows, and the calls wait for the
+/// slot and get it.
+#[test]
+fn duration_max_bounds_mean_never_on_every_path() {
+    within(BOUND, || {
+        let pool = Pool::builder()
+            .kind(Kind::Autoscale)
+            .min(1)
+            .max(4)
+            .size(1)
+            .admission_timeout(Duration::MAX)
+            .sync_barging(Duration::MAX)
+            .autoscale_interval(Duration::MAX)
+            .build()
+            .unwrap();
+        let meter = Meter::default();
+        let held = pool.try_acquire_owned(0).unwrap();
+        let (p, m) = (pool.clone(), meter.clone());
+        let sync = std::thread::spawn(move || {
+            p.run(|| {
+                let _inside = m.enter();
+            })
+        });
+        let (p, m) = (pool.clone(), meter.clone());
+        let asynchronous = std::thread::spawn(move || {
+            futures::executor::block_on(p.submit(async move {
+                let _inside = m.enter();
+            }))
+        });
+        wait_until("both callers wait", || pool.stats().waiting == 2);
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(pool.stats().waiting, 2, "nothing timed out");
+        drop(held);
+        assert_eq!(sync.join().unwrap(), Ok(()));
+        assert_eq!(asynchronous.join().unwrap(), Ok(()));
+        assert_eq!(meter.max(), 1);
+        let stats = pool.stats();
+        assert_eq!(stats.rejected_total(), 0, "{stats:?}");
+        assert_accounted(&stats);
+    });
+}
+
+/// `TokioClock`: "timeouts longer than tokio's timer keeps (about 795
+/// days: paused test time never reaches them; `Duration::MAX` is never)"
+/// run on the timer thread; a timeout within tokio's range follows paused
+/// time.
+#[tokio::test(start_paused = true)]
+async fn tokio_clock_timeouts_follow_paused_time_only_within_tokios_range() {
+    const DAY: Duration = Duration::from_secs(86_400);
+    for (timeout, times_out) in [(2 * DAY, true), (900 * DAY, false), (Duration::MAX, false)] {
+        let pool = Pool::builder()
+            .size(1)
+            .admission_timeout(timeout)
+            .clock(pool_runtime::TokioClock::new())
+            .build()
+            .unwrap();
+        let held = pool.try_acquire_owned(0).unwrap();
+        let p = pool.clone();
+        let waiter = tokio::spawn(async move { p.submit(async {}).await });
+        tokio::time::sleep(1000 * DAY).await;
+        if times_out {
+            assert_eq!(
+                waiter.await.unwrap(),
+                Err(Rejected::TimedOut),
+                "{timeout:?}"
+            );
+        } else {
+            assert!(!waiter.is_finished(), "{timeout:?}: paused time reached it");
+            drop(held);
+            assert_eq!(waiter.await.unwrap(), Ok(()), "{timeout:?}");
+        }
+        assert_accounted(&pool.stats());
+    }
+}
