@@ -2022,3 +2022,64 @@ async fn tokio_clock_timeouts_follow_paused_time_only_within_tokios_range() {
         assert_accounted(&pool.stats());
     }
 }
+
+// ---- blocking closures keep their slot when abandoned ----------------------
+
+/// README, "Cancellation": "Blocking closures carry their slot to the
+/// executor thread and release it there, so abandoning the wait never lets
+/// more closures run than the limit." On the six pools (default executor,
+/// no runtime: a thread per job): a closure whose caller stopped waiting
+/// still holds the only slot until it returns; the next closure runs after
+/// it, never beside it (counted from outside, the meter left before the
+/// closure returns).
+#[test]
+fn an_abandoned_blocking_call_keeps_its_slot_until_its_closure_returns() {
+    within(BOUND, || {
+        for (name, pool) in six(1) {
+            let meter = Meter::default();
+            let (release, released) = std::sync::mpsc::channel::<()>();
+            let m = meter.clone();
+            let mut first = Task::new(pool.submit_blocking(move || {
+                let inside = m.enter();
+                let _ = released.recv();
+                drop(inside);
+            }));
+            first.assert_pending();
+            wait_until(&format!("{name}: the first closure runs"), || {
+                meter.now() == 1
+            });
+            drop(first);
+            let stats = pool.stats();
+            assert_eq!(
+                stats.running, 1,
+                "{name}: the job keeps its slot: {stats:?}"
+            );
+            let m = meter.clone();
+            let second = std::thread::spawn({
+                let pool = pool.clone();
+                move || {
+                    futures::executor::block_on(pool.submit_blocking(move || {
+                        let _inside = m.enter();
+                    }))
+                }
+            });
+            wait_until(&format!("{name}: the second call waits"), || {
+                pool.stats().waiting == 1
+            });
+            std::thread::sleep(Duration::from_millis(20));
+            assert_eq!(
+                meter.done(),
+                0,
+                "{name}: the second closure ran beside the first"
+            );
+            release.send(()).unwrap();
+            assert_eq!(second.join().unwrap(), Ok(()), "{name}");
+            assert_eq!(meter.max(), 1, "{name}: more closures than the limit ran");
+            assert_eq!(meter.done(), 2, "{name}");
+            wait_until(&format!("{name}: all slots back"), || {
+                pool.stats().running == 0
+            });
+            assert_accounted(&pool.stats());
+        }
+    });
+}
