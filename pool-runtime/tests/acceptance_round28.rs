@@ -2083,3 +2083,179 @@ fn an_abandoned_blocking_call_keeps_its_slot_until_its_closure_returns() {
         }
     });
 }
+
+// ---- integrations over a group under the ceiling ---------------------------
+
+#[cfg(all(feature = "config", any(feature = "stream", feature = "tower")))]
+mod integrations_under_the_ceiling {
+    #[allow(unused_imports)]
+    use super::*;
+    #[allow(unused_imports)]
+    use pool_runtime::{ceiling, config, register_group, Group, GroupSpec};
+
+    #[cfg(feature = "stream")]
+    static STREAMED: Group = Group::new(GroupSpec::new("acc28::streamed").size(8));
+    #[cfg(feature = "stream")]
+    register_group!(STREAMED);
+
+    /// Stream module: a `&'static Group` as the pool, "whose calls also take
+    /// the application-wide ceiling as `Group::submit` does". A stream of
+    /// 30 jobs over a group of 8 under a ceiling of 2 runs at most 2 at
+    /// once (counted from outside), and fewer while another call holds a
+    /// ceiling slot.
+    #[cfg(feature = "stream")]
+    #[test]
+    fn a_stream_over_a_group_is_held_to_the_ceiling() {
+        use futures::StreamExt;
+        use pool_runtime::PooledStreamExt;
+        let _turn = common::config_turn();
+        config::load_str("acc28.toml", "ceiling = 2\n").unwrap();
+        within(BOUND, || {
+            let meter = Meter::default();
+            let m = meter.clone();
+            let jobs = futures::stream::iter(0..30usize).map(move |i| {
+                let m = m.clone();
+                async move {
+                    let inside = m.enter();
+                    common::yield_now().await;
+                    drop(inside);
+                    i
+                }
+            });
+            let mut outs: Vec<usize> = futures::executor::block_on(
+                jobs.pooled_unordered(&STREAMED)
+                    .map(|o| o.unwrap())
+                    .collect(),
+            );
+            outs.sort_unstable();
+            assert_eq!(outs, (0..30).collect::<Vec<_>>());
+            assert!(
+                meter.max() <= 2,
+                "{} at once under a ceiling of 2",
+                meter.max()
+            );
+            assert_eq!(meter.max(), 2, "the stream used the ceiling's two slots");
+
+            // Another group call holds one ceiling slot: one at a time.
+            let other = futures::executor::block_on(STREAMED.acquire_owned(0)).unwrap();
+            let meter = Meter::default();
+            let m = meter.clone();
+            let jobs = futures::stream::iter(0..10usize).map(move |i| {
+                let m = m.clone();
+                async move {
+                    let inside = m.enter();
+                    common::yield_now().await;
+                    drop(inside);
+                    i
+                }
+            });
+            let outs: Vec<_> =
+                futures::executor::block_on(jobs.pooled_ordered(&STREAMED).collect());
+            assert_eq!(outs.len(), 10);
+            assert!(outs.iter().all(|o| o.is_ok()), "{outs:?}");
+            assert_eq!(meter.max(), 1, "one ceiling slot was left for the stream");
+            drop(other);
+            let c = ceiling::stats().unwrap();
+            assert_eq!((c.running, c.waiting), (0, 0), "{c:?}");
+            assert_accounted(&c);
+            assert_accounted(&STREAMED.stats());
+        });
+        config::clear();
+    }
+
+    #[cfg(feature = "tower")]
+    static LAYERED: Group = Group::new(GroupSpec::new("acc28::layered").size(4));
+    #[cfg(feature = "tower")]
+    register_group!(LAYERED);
+
+    /// Tower module: a layer over a group "with the pool's order,
+    /// rejections, accounting"; README: every group call takes a ceiling
+    /// slot before its group's. A reservation made in `poll_ready` over a
+    /// group under a ceiling of 1 holds the ceiling's slot: a clone's
+    /// `poll_ready` waits (and, in reject mode, a call is refused `Full`)
+    /// until the first call's response ends.
+    #[cfg(feature = "tower")]
+    #[test]
+    fn a_layers_reservation_over_a_group_holds_a_ceiling_slot() {
+        use pool_runtime::tower::{BoxError, PooledLayer};
+        use std::future::poll_fn;
+        use tower::{service_fn, Layer, Service};
+        let _turn = common::config_turn();
+        config::load_str("acc28.toml", "ceiling = 1\n").unwrap();
+        let meter = Meter::default();
+        let m = meter.clone();
+        let inner = service_fn(move |n: u32| {
+            let m = m.clone();
+            async move {
+                let inside = m.enter();
+                common::yield_now().await;
+                drop(inside);
+                Ok::<_, BoxError>(n)
+            }
+        });
+        let mut first = PooledLayer::group(&LAYERED).layer(inner.clone());
+        let mut second = first.clone();
+        let mut shedding = PooledLayer::group(&LAYERED).reject().layer(inner);
+        {
+            let mut ready = Task::new(poll_fn(|cx| first.poll_ready(cx)));
+            assert!(matches!(ready.poll(), std::task::Poll::Ready(Ok(()))));
+        }
+        assert_eq!(
+            ceiling::stats().unwrap().running,
+            1,
+            "the reservation holds it"
+        );
+        let mut second_ready = Task::new(poll_fn(|cx| second.poll_ready(cx)));
+        second_ready.assert_pending();
+        {
+            let mut ready = Task::new(poll_fn(|cx| shedding.poll_ready(cx)));
+            let refused = match ready.poll() {
+                std::task::Poll::Ready(Ok(())) => {
+                    drop(ready);
+                    let mut call = Task::new(shedding.call(0));
+                    match call.poll() {
+                        std::task::Poll::Ready(Err(e)) => e.downcast_ref::<Rejected>().copied(),
+                        _ => None,
+                    }
+                }
+                std::task::Poll::Ready(Err(e)) => e.downcast_ref::<Rejected>().copied(),
+                std::task::Poll::Pending => None,
+            };
+            assert_eq!(
+                refused,
+                Some(Rejected::Full),
+                "reject mode sheds at a full ceiling"
+            );
+        }
+        let mut response = Task::new(first.call(1));
+        assert!(response.poll().is_pending());
+        assert!(!second_ready.is_woken(), "the ceiling slot is still held");
+        assert_eq!(
+            response.poll().map(|r| r.unwrap()),
+            std::task::Poll::Ready(1)
+        );
+        assert!(
+            second_ready.is_woken(),
+            "the freed ceiling slot went to the clone"
+        );
+        assert!(
+            matches!(second_ready.poll(), std::task::Poll::Ready(Ok(()))),
+            "the clone's poll_ready is not ready"
+        );
+        drop(second_ready);
+        let mut response = Task::new(second.call(2));
+        for _ in 0..3 {
+            if let std::task::Poll::Ready(out) = response.poll() {
+                assert_eq!(out.unwrap(), 2);
+                break;
+            }
+        }
+        drop(second);
+        assert_eq!(meter.max(), 1, "under a ceiling of 1");
+        assert_eq!(meter.done(), 2);
+        let c = ceiling::stats().unwrap();
+        assert_eq!((c.running, c.waiting), (0, 0), "{c:?}");
+        assert_accounted(&c);
+        config::clear();
+    }
+}
