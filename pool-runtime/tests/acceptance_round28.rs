@@ -2258,4 +2258,64 @@ mod integrations_under_the_ceiling {
         assert_accounted(&c);
         config::clear();
     }
+
+    #[cfg(feature = "tower")]
+    static BODIES: Group = Group::new(GroupSpec::new("acc28::bodies").size(4));
+    #[cfg(feature = "tower")]
+    register_group!(BODIES);
+
+    /// `hold_until_body_ends`: "an `http::Response`'s slot is held by its
+    /// body until the body's last frame, a body error, or the body's drop";
+    /// over a group under a ceiling, the body holds the ceiling's slot too
+    /// (every group call holds one), and gives both back with its end.
+    #[cfg(feature = "tower")]
+    #[test]
+    fn a_held_body_over_a_group_holds_the_ceiling_slot_until_it_ends() {
+        use http_body::Body;
+        use pool_runtime::tower::{BoxError, PooledLayer};
+        use tower::{service_fn, Layer, ServiceExt};
+        let _turn = common::config_turn();
+        config::load_str("acc28.toml", "ceiling = 1\n").unwrap();
+        let service = PooledLayer::group(&BODIES)
+            .hold_until_body_ends()
+            .layer(service_fn(|text: &'static str| async move {
+                Ok::<_, BoxError>(http::Response::new(String::from(text)))
+            }));
+        // Read to its end.
+        let mut response =
+            futures::executor::block_on(service.clone().oneshot("streamed")).unwrap();
+        assert!(response.body().holds_slot());
+        let c = ceiling::stats().unwrap();
+        assert_eq!(c.running, 1, "the body holds the ceiling slot: {c:?}");
+        assert_eq!(BODIES.stats().running, 1);
+        let mut other = Task::new(BODIES.submit(0, async {}));
+        other.assert_pending();
+        let frame = futures::executor::block_on(std::future::poll_fn(|cx| {
+            std::pin::Pin::new(response.body_mut()).poll_frame(cx)
+        }));
+        assert!(frame.is_some());
+        assert!(
+            !response.body().holds_slot(),
+            "released with its last frame"
+        );
+        assert!(
+            other.is_woken(),
+            "the ceiling slot went to the waiting call"
+        );
+        assert_eq!(other.assert_ready(), Ok(()));
+        drop(response);
+        // Dropped before its end: released, a cancelled call.
+        let before = BODIES.stats().cancelled;
+        let response = futures::executor::block_on(service.oneshot("dropped")).unwrap();
+        assert_eq!(ceiling::stats().unwrap().running, 1);
+        drop(response);
+        let c = ceiling::stats().unwrap();
+        assert_eq!((c.running, c.waiting), (0, 0), "{c:?}");
+        let stats = BODIES.stats();
+        assert_eq!(stats.cancelled, before + 1, "{stats:?}");
+        assert_eq!(stats.running, 0, "{stats:?}");
+        assert_accounted(&stats);
+        assert_accounted(&c);
+        config::clear();
+    }
 }
