@@ -2319,3 +2319,78 @@ mod integrations_under_the_ceiling {
         config::clear();
     }
 }
+
+// ---- rayon ----------------------------------------------------------------------
+
+/// `RayonExecutor`: "the pool decides how many closures run at once and in
+/// which order, rayon's threads run them ... the slot travels with the job
+/// and is released on the rayon thread when the closure returns or panics;
+/// a panic is re-raised in the caller; a nested call made from inside the
+/// closure runs under its slot." On the six pools of 2 slots over a rayon
+/// pool of 4 threads: 12 closures, each making a nested sync call, never
+/// more than 2 at once (counted from outside), then one that panics.
+#[cfg(feature = "rayon")]
+#[test]
+fn rayon_runs_blocking_closures_within_the_limit_with_nested_calls_and_panics() {
+    common::quiet_planned_panics();
+    let threads = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .unwrap(),
+    );
+    within(BOUND, move || {
+        for kind in [Kind::Fixed, Kind::Autoscale] {
+            for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+                let name = format!("{kind:?}/{order:?}");
+                let builder = Pool::builder()
+                    .kind(kind)
+                    .order(order)
+                    .clock(ManualClock::new())
+                    .blocking_executor(Arc::new(pool_runtime::RayonExecutor::new(threads.clone())));
+                let pool = if kind == Kind::Fixed {
+                    builder.size(2)
+                } else {
+                    builder.min(2).max(2)
+                }
+                .build()
+                .unwrap();
+                let meter = Meter::default();
+                let calls: Vec<_> = (0..12i64)
+                    .map(|w| {
+                        let (p, m) = (pool.clone(), meter.clone());
+                        pool.submit_blocking_weighted(w, move || {
+                            let inside = m.enter();
+                            assert!(rayon::current_thread_index().is_some());
+                            std::thread::sleep(Duration::from_millis(1));
+                            let nested = p.run(|| p.stats().nested).expect("nested call");
+                            drop(inside);
+                            nested
+                        })
+                    })
+                    .collect();
+                let outs = futures::executor::block_on(futures::future::join_all(calls));
+                for out in outs {
+                    // Itself, and perhaps the other slot's nested call.
+                    assert!(
+                        matches!(out, Ok(1..=2)),
+                        "{name}: the nested call ran under its slot: {out:?}"
+                    );
+                }
+                assert!(meter.max() <= 2, "{name}: {} closures at once", meter.max());
+                let p = pool.clone();
+                let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    futures::executor::block_on(
+                        p.submit_blocking(|| -> () { panic!("planned: a rayon closure panics") }),
+                    )
+                }));
+                assert!(panicked.is_err(), "{name}: the panic reaches the caller");
+                wait_until(&format!("{name}: slots back"), || pool.stats().running == 0);
+                let stats = pool.stats();
+                assert_eq!(stats.panicked, 1, "{name}: {stats:?}");
+                assert_eq!(stats.completed, 12 * 2 + 1, "{name}: {stats:?}");
+                assert_accounted(&stats);
+            }
+        }
+    });
+}
