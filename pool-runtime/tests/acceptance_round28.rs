@@ -2394,3 +2394,59 @@ fn rayon_runs_blocking_closures_within_the_limit_with_nested_calls_and_panics() 
         }
     });
 }
+
+// ---- metrics: pools that share a name ----------------------------------------
+
+/// `observe` module: "Pools that share a name add up in its counters and in
+/// the `limit`, `running` and `waiting` gauges", and "A pool that goes away
+/// (its last handle dropped — an owned permit is one ...) takes its limit
+/// out of `pooled.limit` then, and its calls out of `running`/`waiting` as
+/// they end."
+#[cfg(feature = "metrics")]
+#[test]
+fn pools_sharing_a_name_add_up_and_one_that_goes_away_takes_its_limit_out() {
+    let capture: &'static common::Capture = Box::leak(Box::default());
+    let name = "acc28::shared";
+    let (a, b) = metrics::with_local_recorder(capture, || {
+        (
+            Pool::builder().name(name).size(2).build().unwrap(),
+            Pool::builder().name(name).size(3).build().unwrap(),
+        )
+    });
+    let gauge = |g: &str| capture.gauge(g, name).unwrap_or(0.0);
+    assert_eq!(gauge("pooled.limit"), 5.0);
+    assert_eq!(b.scale(1), 4);
+    assert_eq!(gauge("pooled.limit"), 6.0, "a limit change adds up");
+    let a1 = a.try_acquire_owned(0).unwrap();
+    let a2 = a.try_acquire_owned(0).unwrap();
+    let b1 = b.try_acquire_owned(0).unwrap();
+    assert_eq!(gauge("pooled.running"), 3.0);
+    let mut waiting = Task::new(a.submit(async {}));
+    waiting.assert_pending();
+    assert_eq!(gauge("pooled.waiting"), 1.0);
+    drop(waiting);
+    assert_eq!(gauge("pooled.waiting"), 0.0);
+    assert_eq!(capture.calls(name, "cancelled", None), 1);
+    b.pause();
+    assert!(matches!(b.try_acquire(), Err(Rejected::Paused)));
+    a.pause();
+    assert!(matches!(a.try_acquire(), Err(Rejected::Paused)));
+    assert_eq!(
+        capture.calls(name, "rejected", Some("paused")),
+        2,
+        "counters add up"
+    );
+
+    // B's last handle but its owned permit goes: its limit stays while the
+    // permit lives.
+    drop(b);
+    assert_eq!(gauge("pooled.limit"), 6.0, "an owned permit keeps its pool");
+    drop(b1);
+    assert_eq!(gauge("pooled.limit"), 2.0, "B went away with its permit");
+    assert_eq!(gauge("pooled.running"), 2.0, "A's two calls still run");
+    drop((a1, a2));
+    assert_eq!(gauge("pooled.running"), 0.0);
+    assert_eq!(capture.calls(name, "completed", None), 3);
+    drop(a);
+    assert_eq!(gauge("pooled.limit"), 0.0, "both pools went away");
+}
