@@ -2450,3 +2450,48 @@ fn pools_sharing_a_name_add_up_and_one_that_goes_away_takes_its_limit_out() {
     drop(a);
     assert_eq!(gauge("pooled.limit"), 0.0, "both pools went away");
 }
+
+// ---- weights at their extremes ------------------------------------------------
+
+/// README's table: "`submit_weighted(w, fut)`: smaller first, FIFO among
+/// equals"; "Weights order priority pools; FIFO and LIFO pools accept and
+/// ignore them". Weights at `i64::MIN` and `i64::MAX`, equal weights
+/// queued apart, through every call form that takes a weight.
+#[test]
+fn extreme_and_equal_weights_rank_smaller_first_and_fifo_among_equals() {
+    for (name, pool) in six(1) {
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let held = pool.try_acquire().unwrap();
+        let queued = [
+            (i64::MAX, "max-a"),
+            (i64::MIN, "min-a"),
+            (0, "zero"),
+            (i64::MIN, "min-b"),
+            (i64::MAX, "max-b"),
+            (-1, "minus-one"),
+        ];
+        let mut tasks: Vec<_> = queued
+            .iter()
+            .map(|&(w, tag)| {
+                let o = order.clone();
+                Task::new(pool.submit_weighted(w, async move {
+                    o.lock().unwrap().push(tag);
+                }))
+            })
+            .collect();
+        for t in &mut tasks {
+            t.assert_pending();
+        }
+        drop(held);
+        for _ in 0..queued.len() {
+            poll_all(&mut tasks[..]);
+        }
+        let want: Vec<&str> = match order_of(&name) {
+            Order::Fifo => queued.iter().map(|q| q.1).collect(),
+            Order::Lifo => queued.iter().rev().map(|q| q.1).collect(),
+            Order::Priority => vec!["min-a", "min-b", "minus-one", "zero", "max-a", "max-b"],
+        };
+        assert_eq!(*order.lock().unwrap(), want, "{name}");
+        assert_accounted(&pool.stats());
+    }
+}
