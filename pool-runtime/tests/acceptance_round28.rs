@@ -1253,6 +1253,76 @@ mod groups {
         assert_accounted(&PAUSED_DRAIN.stats());
     }
 
+    static PATIENT: Group = Group::new(
+        GroupSpec::new("acc28::patient")
+            .size(1)
+            .max_waiting(0)
+            .admission_timeout(Duration::from_millis(20)),
+    );
+    register_group!(PATIENT);
+
+    /// `Group::submit_wait` / `run_wait` / `submit_blocking_wait`: "A call
+    /// that is never turned away: it waits through a pause (until
+    /// `resume`), past the waiting bound and the admission timeout". On a
+    /// group of one slot with `max_waiting = 0` and a 20 ms admission
+    /// timeout, held for 100 ms: the rejecting forms are turned away, the
+    /// never-rejecting ones wait and run in order, one at a time.
+    #[test]
+    fn never_rejecting_calls_wait_past_a_zero_waiting_bound_and_the_admission_timeout() {
+        let _turn = common::config_turn();
+        within(BOUND, || {
+            let meter = Meter::default();
+            let held = PATIENT.try_acquire_owned(0).unwrap();
+            assert_eq!(PATIENT.run(|| ()), Err(Rejected::Full));
+            let m = meter.clone();
+            let sync = std::thread::spawn(move || {
+                PATIENT.run_wait(0, || {
+                    let _inside = m.enter();
+                    "sync"
+                })
+            });
+            wait_until("the sync call waits", || PATIENT.stats().waiting == 1);
+            let m = meter.clone();
+            let blocking = std::thread::spawn(move || {
+                futures::executor::block_on(PATIENT.submit_blocking_wait(0, move || {
+                    let _inside = m.enter();
+                    "blocking"
+                }))
+            });
+            wait_until("the blocking call waits", || PATIENT.stats().waiting == 2);
+            let m = meter.clone();
+            let mut asynchronous = Task::new(PATIENT.submit_wait(0, async move {
+                let _inside = m.enter();
+                "async"
+            }));
+            asynchronous.assert_pending();
+            PATIENT.pause();
+            std::thread::sleep(Duration::from_millis(100));
+            assert_eq!(PATIENT.stats().waiting, 3, "none timed out or was refused");
+            PATIENT.resume();
+            drop(held);
+            assert_eq!(sync.join().unwrap(), "sync");
+            assert_eq!(blocking.join().unwrap(), "blocking");
+            let mut out = None;
+            for _ in 0..1000 {
+                if let std::task::Poll::Ready(o) = asynchronous.poll() {
+                    out = Some(o);
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            assert_eq!(out, Some("async"));
+            assert_eq!(meter.max(), 1);
+            let stats = PATIENT.stats();
+            assert_eq!(
+                stats.rejected_total(),
+                1,
+                "only the rejecting call: {stats:?}"
+            );
+            assert_accounted(&stats);
+        });
+    }
+
     static NEVER: Group = Group::new(GroupSpec::new("acc28::never").size(1));
     register_group!(NEVER);
 
