@@ -2565,3 +2565,128 @@ fn extreme_and_equal_weights_rank_smaller_first_and_fifo_among_equals() {
         assert_accounted(&pool.stats());
     }
 }
+
+#[cfg(feature = "config")]
+mod variable_names {
+    use super::*;
+    use pool_runtime::config;
+    use pool_runtime::{register_group, Group, GroupSpec};
+
+    static ENDS_IN_A_SETTING: Group = Group::new(GroupSpec::new("acc28::max_waiting").size(2));
+    register_group!(ENDS_IN_A_SETTING);
+    static ENDS_IN_SIZE: Group = Group::new(GroupSpec::new("acc28_size").size(2));
+    register_group!(ENDS_IN_SIZE);
+    static DOTTED: Group = Group::new(GroupSpec::new("acc28.dotted-name").size(2));
+    register_group!(DOTTED);
+
+    /// README: "single values from the environment:
+    /// `POOLED_BILLING__API__CHARGE_MAX=48` (upper-case, `::` becomes `__`,
+    /// other characters `_`)". Group names that end in a setting's name
+    /// (`max_waiting`, `size`) and names with dots and dashes are tuned by
+    /// their mangled variables like any other.
+    #[test]
+    fn groups_whose_names_end_in_a_setting_are_tuned_by_their_variables() {
+        let _turn = common::config_turn();
+        assert_eq!(config::mangle("acc28::max_waiting"), "ACC28__MAX_WAITING");
+        assert_eq!(config::mangle("acc28.dotted-name"), "ACC28_DOTTED_NAME");
+        config::load_env_from(common::vars(&[
+            ("POOLED_ACC28__MAX_WAITING_SIZE", "5"),
+            ("POOLED_ACC28__MAX_WAITING_MAX_WAITING", "3"),
+            ("POOLED_ACC28_SIZE_SIZE", "4"),
+            ("POOLED_ACC28_SIZE_MAX_WAITING", "none"),
+            ("POOLED_ACC28_DOTTED_NAME_SIZE", "6"),
+        ]))
+        .unwrap();
+        let s = ENDS_IN_A_SETTING.settings();
+        assert_eq!((s.starting_size(), s.max_waiting), (5, Some(3)), "{s:?}");
+        let s = ENDS_IN_SIZE.settings();
+        assert_eq!((s.starting_size(), s.max_waiting), (4, None), "{s:?}");
+        assert_eq!(DOTTED.settings().starting_size(), 6);
+        config::clear();
+        assert_eq!(ENDS_IN_A_SETTING.settings().starting_size(), 2);
+    }
+}
+
+#[cfg(feature = "config")]
+mod ceiling_waits {
+    use super::*;
+    use pool_runtime::{ceiling, config, register_group, Group, GroupSpec};
+
+    static HOLDER: Group = Group::new(GroupSpec::new("acc28::holder").size(1));
+    register_group!(HOLDER);
+    static BOUNDED: Group = Group::new(GroupSpec::new("acc28::bounded").size(4).max_waiting(1));
+    register_group!(BOUNDED);
+    static NEVER_WAITS: Group =
+        Group::new(GroupSpec::new("acc28::never_waits").size(4).max_waiting(0));
+    register_group!(NEVER_WAITS);
+    static IMPATIENT: Group = Group::new(
+        GroupSpec::new("acc28::impatient")
+            .size(4)
+            .admission_timeout(Duration::from_millis(30)),
+    );
+    register_group!(IMPATIENT);
+
+    /// README (the ceiling): "a group's `max_waiting = 0` and
+    /// `admission_timeout` bound its calls' wait for the ceiling as they
+    /// bound their wait for the group's slot"; "A call waiting for a
+    /// ceiling slot is counted by the ceiling (`pooled::ceiling::stats()`),
+    /// not yet by its group: a group's `max_waiting` above 0 bounds the
+    /// calls waiting for its own slots."
+    #[test]
+    fn a_groups_waiting_bound_above_zero_does_not_count_calls_waiting_for_the_ceiling() {
+        let _turn = common::config_turn();
+        config::load_str("acc28.toml", "ceiling = 1\n").unwrap();
+        within(BOUND, || {
+            let held = HOLDER.try_acquire_owned(0).unwrap();
+            let mut waiting: Vec<_> = (0..3)
+                .map(|_| Task::new(BOUNDED.submit(0, async {})))
+                .collect();
+            for t in &mut waiting {
+                t.assert_pending();
+            }
+            assert_eq!(ceiling::stats().unwrap().waiting, 3);
+            assert_eq!(BOUNDED.stats().waiting, 0);
+            assert_eq!(
+                BOUNDED.stats().rejected_total(),
+                0,
+                "max_waiting = 1 does not bound the ceiling wait"
+            );
+            let mut never = Task::new(NEVER_WAITS.submit(0, async {}));
+            assert_eq!(
+                never.assert_ready(),
+                Err(Rejected::Full),
+                "max_waiting = 0: no wait for the ceiling"
+            );
+            let started = std::time::Instant::now();
+            assert_eq!(
+                futures::executor::block_on(IMPATIENT.submit(0, async {})),
+                Err(Rejected::TimedOut)
+            );
+            assert!(started.elapsed() >= Duration::from_millis(30));
+            assert_eq!(IMPATIENT.run(|| ()), Err(Rejected::TimedOut), "sync too");
+            drop(held);
+            let mut done = [false; 3];
+            for _ in 0..10 {
+                for (i, t) in waiting.iter_mut().enumerate() {
+                    if !done[i] {
+                        if let std::task::Poll::Ready(out) = t.poll() {
+                            assert_eq!(out, Ok(()));
+                            done[i] = true;
+                        }
+                    }
+                }
+            }
+            assert_eq!(
+                done, [true; 3],
+                "every call that waited for the ceiling ran"
+            );
+            let c = ceiling::stats().unwrap();
+            assert_eq!((c.running, c.waiting), (0, 0), "{c:?}");
+            assert_accounted(&c);
+            for g in [&HOLDER, &BOUNDED, &NEVER_WAITS, &IMPATIENT] {
+                assert_accounted(&g.stats());
+            }
+        });
+        config::clear();
+    }
+}
