@@ -2690,3 +2690,50 @@ mod ceiling_waits {
         config::clear();
     }
 }
+
+#[cfg(feature = "config")]
+mod listing {
+    use super::*;
+    use pool_runtime::{config, register_group, Group, GroupSpec};
+
+    static NEVER_CALLED: Group = Group::new(GroupSpec::new("acc28::never_called").size(7));
+    register_group!(NEVER_CALLED);
+
+    /// `pooled::groups()`: "Every group in the binary (registered at link
+    /// time), sorted by name, with its current settings and stats. Listing
+    /// does not start any group." README: "Every group in the binary is
+    /// known, even one never called". A load reaches a group never called,
+    /// and the listing shows it without starting it.
+    #[test]
+    fn groups_lists_every_group_sorted_with_loaded_settings_and_starts_none() {
+        let _turn = common::config_turn();
+        let names: Vec<_> = pool_runtime::groups().iter().map(|g| g.name).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        assert_eq!(names, sorted, "sorted by name");
+        assert!(names.contains(&"acc28::never_called"), "{names:?}");
+        let report =
+            config::load_str("acc28.toml", "[groups.\"acc28::never_called\"]\nsize = 9\n").unwrap();
+        assert!(
+            report
+                .changes
+                .iter()
+                .any(|c| c.group == "acc28::never_called"
+                    && c.setting == "size"
+                    && c.effect == config::Effect::AtFirstUse),
+            "{report}"
+        );
+        let info = pool_runtime::groups()
+            .into_iter()
+            .find(|g| g.name == "acc28::never_called")
+            .unwrap();
+        assert_eq!(info.settings.starting_size(), 9);
+        assert_eq!(info.stats, None, "not started");
+        assert!(!NEVER_CALLED.is_started(), "listing started it");
+        assert_eq!(NEVER_CALLED.settings().starting_size(), 9);
+        assert!(!NEVER_CALLED.is_started(), "reading settings started it");
+        config::clear();
+        assert_eq!(NEVER_CALLED.settings().starting_size(), 7);
+        assert!(!NEVER_CALLED.is_started());
+    }
+}
