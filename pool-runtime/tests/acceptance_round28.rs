@@ -2737,3 +2737,86 @@ mod listing {
         assert!(!NEVER_CALLED.is_started());
     }
 }
+
+// ---- scale-down under a threaded load ------------------------------------------
+
+/// README, "Limits": "At every admission `running <= limit`, including
+/// while scaling down under load". Six threads (sync `run` and async
+/// `submit` under `block_on`, with weights) keep each of the six pools busy
+/// at 3 slots; it is resized to 1, and once its running count has come
+/// down to 1, every body that starts finds at most one body running,
+/// counted from outside (each body leaves the meter before it returns).
+#[test]
+fn after_a_scale_down_under_threaded_load_no_body_starts_beside_another() {
+    use std::sync::atomic::AtomicBool;
+    within(BOUND, || {
+        for (name, pool) in six(3) {
+            let meter = Meter::default();
+            let phase_b = Arc::new(AtomicBool::new(false));
+            let stop = Arc::new(AtomicBool::new(false));
+            let violations = Arc::new(AtomicUsize::new(0));
+            let started_b = Arc::new(AtomicUsize::new(0));
+            let threads: Vec<_> = (0..6i64)
+                .map(|t| {
+                    let (pool, meter, phase_b, stop, violations, started_b) = (
+                        pool.clone(),
+                        meter.clone(),
+                        phase_b.clone(),
+                        stop.clone(),
+                        violations.clone(),
+                        started_b.clone(),
+                    );
+                    std::thread::spawn(move || {
+                        let body = || {
+                            let inside = meter.enter();
+                            if phase_b.load(Ordering::SeqCst) {
+                                started_b.fetch_add(1, Ordering::SeqCst);
+                                if meter.now() > 1 {
+                                    violations.fetch_add(1, Ordering::SeqCst);
+                                }
+                            }
+                            std::thread::sleep(Duration::from_micros(300));
+                            drop(inside);
+                        };
+                        while !stop.load(Ordering::SeqCst) {
+                            if t % 2 == 0 {
+                                pool.run_weighted(t, body).unwrap();
+                            } else {
+                                futures::executor::block_on(pool.submit_weighted(t, async {
+                                    body();
+                                }))
+                                .unwrap();
+                            }
+                        }
+                    })
+                })
+                .collect();
+            std::thread::sleep(Duration::from_millis(40));
+            assert!(
+                meter.max() <= 3,
+                "{name}: {} at once on 3 slots",
+                meter.max()
+            );
+            assert_eq!(pool.resize(1), 1, "{name}");
+            wait_until(&format!("{name}: running comes down"), || {
+                pool.stats().running <= 1
+            });
+            phase_b.store(true, Ordering::SeqCst);
+            wait_until(&format!("{name}: bodies start at the new limit"), || {
+                started_b.load(Ordering::SeqCst) >= 30
+            });
+            stop.store(true, Ordering::SeqCst);
+            for t in threads {
+                t.join().unwrap();
+            }
+            assert_eq!(
+                violations.load(Ordering::SeqCst),
+                0,
+                "{name}: a body started beside another after the scale-down to 1"
+            );
+            let stats = pool.stats();
+            assert_eq!(stats.in_flight(), 0, "{name}: {stats:?}");
+            assert_accounted(&stats);
+        }
+    });
+}
