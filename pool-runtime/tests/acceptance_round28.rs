@@ -2746,11 +2746,16 @@ mod listing {
 /// at 3 slots; it is resized to 1, and once its running count has come
 /// down to 1, every body that starts finds at most one body running,
 /// counted from outside (each body leaves the meter before it returns).
+/// The same with sync barging on: "The limit holds as always".
 #[test]
 fn after_a_scale_down_under_threaded_load_no_body_starts_beside_another() {
     use std::sync::atomic::AtomicBool;
     within(BOUND, || {
-        for (name, pool) in six(3) {
+        // Sync barging ("The limit holds as always") off, then on.
+        for (name, pool) in six(3).into_iter().chain(six(3).into_iter().map(|(n, p)| {
+            p.set_sync_barging(Some(Duration::from_millis(1)));
+            (format!("{n} barging"), p)
+        })) {
             let meter = Meter::default();
             let phase_b = Arc::new(AtomicBool::new(false));
             let stop = Arc::new(AtomicBool::new(false));
