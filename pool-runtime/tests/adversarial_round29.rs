@@ -145,3 +145,171 @@ fn a_byte_order_mark_does_not_shift_the_reported_column() {
     let e = config::load_str("r29.toml", "ceiling = 0\n").unwrap_err();
     assert!(e.to_string().starts_with("r29.toml:1:11:"), "{e}");
 }
+
+// ---------------------------------------------------------------------------
+// Streams over groups under the application-wide ceiling.
+
+#[cfg(feature = "stream")]
+mod streams {
+    use super::common::{self, within, Meter};
+    use futures::{FutureExt, StreamExt};
+    use pool_runtime::config;
+    use pool_runtime::{ceiling, register_group, Group, GroupSpec, PooledStreamExt, Rejected};
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    static S_A: Group = Group::new(GroupSpec::new("r29::stream_a").size(1));
+    static S_B: Group = Group::new(GroupSpec::new("r29::stream_b").size(2));
+    static S_P: Group = Group::new(GroupSpec::new("r29::stream_p").size(3));
+    register_group!(S_A);
+    register_group!(S_B);
+    register_group!(S_P);
+
+    fn quiet(group: &Group) {
+        let s = group.stats();
+        assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+        common::assert_accounted(&s);
+    }
+
+    fn ceiling_quiet() {
+        let s = ceiling::stats().expect("a ceiling is set");
+        assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+        common::assert_accounted(&s);
+    }
+
+    /// Streams run inside a group call's work (their items are calls nested
+    /// in it: of its own group, and of another under its ceiling slot), at a
+    /// ceiling of one, while a top-level call of the other group waits for
+    /// the ceiling: one body at a time in all, every item done, nothing left
+    /// waiting.
+    #[test]
+    fn streams_nested_in_a_group_call_under_a_ceiling_of_one_run_one_at_a_time() {
+        common::in_own_process(
+            "streams::streams_nested_in_a_group_call_under_a_ceiling_of_one_run_one_at_a_time",
+            &[],
+            || {
+                config::load_str("r29.toml", "ceiling = 1\n").expect("a valid file");
+                let out = within(Duration::from_secs(20), || {
+                    let rt = common::runtime();
+                    rt.block_on(async {
+                        let meter = Meter::default();
+                        let parent = {
+                            let meter = meter.clone();
+                            S_A.submit(0, async move {
+                                let own: Vec<_> = futures::stream::iter(0..6)
+                                    .map(|i| meter.clone().body(2).map(move |()| i))
+                                    .pooled_unordered(&S_A)
+                                    .collect()
+                                    .await;
+                                let other: Vec<_> = futures::stream::iter(0..6)
+                                    .map(|i| meter.clone().body(2).map(move |()| i))
+                                    .pooled_ordered(&S_B)
+                                    .collect()
+                                    .await;
+                                (own, other)
+                            })
+                        };
+                        let outside = {
+                            let meter = meter.clone();
+                            tokio::spawn(async move { S_B.submit(0, meter.body(5)).await })
+                        };
+                        let (own, other) = parent.await.expect("admitted");
+                        outside.await.unwrap().expect("admitted");
+                        (own, other, meter.max(), meter.done())
+                    })
+                });
+                let (own, other, max, done) = out;
+                let mut own: Vec<_> = own.into_iter().map(Result::unwrap).collect();
+                own.sort();
+                assert_eq!(own, (0..6).collect::<Vec<_>>());
+                assert_eq!(
+                    other.into_iter().map(Result::unwrap).collect::<Vec<_>>(),
+                    (0..6).collect::<Vec<_>>()
+                );
+                assert_eq!(done, 13);
+                assert_eq!(max, 1, "the ceiling of one held across both groups");
+                quiet(&S_A);
+                quiet(&S_B);
+                ceiling_quiet();
+            },
+        );
+    }
+
+    /// A stream over a group under a ceiling of two: one item panics (the
+    /// consumer catches it and goes on), then the adapter is dropped with
+    /// calls running and waiting (for the group and for the ceiling). Every
+    /// slot comes back, each call is counted once, and a later call of the
+    /// group gets through.
+    #[test]
+    fn a_stream_with_a_panicking_item_dropped_mid_flight_gives_every_ceiling_slot_back() {
+        common::in_own_process(
+            "streams::a_stream_with_a_panicking_item_dropped_mid_flight_gives_every_ceiling_slot_back",
+            &[],
+            || {
+                common::quiet_planned_panics();
+                config::load_str("r29.toml", "ceiling = 2\n").expect("a valid file");
+                let meter = Meter::default();
+                let m = meter.clone();
+                let (yielded, panics) = within(Duration::from_secs(20), move || {
+                    let rt = common::runtime();
+                    rt.block_on(async move {
+                        let release = Arc::new(AtomicBool::new(false));
+                        let items = (0..12u32).map(|i| {
+                            let meter = m.clone();
+                            let release = release.clone();
+                            async move {
+                                let _inside = meter.enter();
+                                if i == 1 {
+                                    panic!("planned: item 1 panics");
+                                }
+                                if i >= 3 {
+                                    // Held until the adapter is dropped.
+                                    while !release.load(SeqCst) {
+                                        tokio::time::sleep(Duration::from_millis(1)).await;
+                                    }
+                                }
+                                i
+                            }
+                        });
+                        let mut stream =
+                            Box::pin(futures::stream::iter(items).pooled_ordered(&S_P));
+                        let mut yielded = Vec::new();
+                        let mut panics = 0;
+                        while yielded.len() < 2 {
+                            match std::panic::AssertUnwindSafe(stream.next())
+                                .catch_unwind()
+                                .await
+                            {
+                                Ok(Some(out)) => yielded.push(out),
+                                Ok(None) => break,
+                                Err(_) => panics += 1,
+                            }
+                        }
+                        // Let the held items reach their bodies (the ceiling's
+                        // two slots taken), then drop the adapter.
+                        for _ in 0..50 {
+                            if futures::poll!(stream.next()).is_ready() {
+                                panic!("nothing more can finish");
+                            }
+                            tokio::time::sleep(Duration::from_millis(2)).await;
+                        }
+                        drop(stream);
+                        release.store(true, SeqCst);
+                        let later = S_P.submit(0, async { 7 }).await;
+                        assert_eq!(later, Ok(7));
+                        (yielded, panics)
+                    })
+                });
+                assert_eq!(yielded, vec![Ok::<u32, Rejected>(0), Ok(2)], "input order");
+                assert_eq!(panics, 1);
+                assert!(meter.max() <= 2, "ceiling of two: {}", meter.max());
+                assert_eq!(meter.now(), 0);
+                quiet(&S_P);
+                let s = S_P.stats();
+                assert_eq!(s.panicked, 1, "{s:?}");
+                ceiling_quiet();
+            },
+        );
+    }
+}
