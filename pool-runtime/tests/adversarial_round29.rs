@@ -313,3 +313,127 @@ mod streams {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// Permits taken inside a call's work (nested) and returned out of it.
+
+mod permits_out_of_work {
+    use super::common::{self, within, Meter};
+    use pool_runtime::config;
+    use pool_runtime::{ceiling, register_group, Group, GroupSpec, Pool, Rejected};
+    use std::time::Duration;
+
+    /// A permit taken in a call's work of a pool of one slot holds the
+    /// parent's slot (a nested call); returned out of the work, it keeps the
+    /// slot busy until dropped: no other call runs meanwhile, then one does.
+    #[test]
+    fn a_nested_permit_returned_out_of_its_work_keeps_the_slot_until_dropped() {
+        within(Duration::from_secs(20), || {
+            let rt = common::runtime();
+            rt.block_on(async {
+                let pool: &'static Pool = Box::leak(Box::new(Pool::fixed(1)));
+                let meter = Meter::default();
+                let outer = meter.enter();
+                let permit = pool
+                    .submit(async { pool.acquire_owned(0).await })
+                    .await
+                    .expect("admitted")
+                    .expect("nested: runs under the parent's slot");
+                // The parent's work is over; the permit (counted by hand as
+                // a body) still holds the slot.
+                assert!(matches!(pool.try_acquire(), Err(Rejected::Full)));
+                let other = {
+                    let meter = meter.clone();
+                    tokio::spawn(async move { pool.submit(meter.body(1)).await })
+                };
+                for _ in 0..20 {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    assert_eq!(meter.now(), 1, "only the permit's holder runs");
+                }
+                let s = pool.stats();
+                assert_eq!(s.waiting, 1, "{s:?}");
+                drop(outer);
+                drop(permit);
+                tokio::time::timeout(Duration::from_secs(10), other)
+                    .await
+                    .expect("runs once the permit is dropped")
+                    .unwrap()
+                    .unwrap();
+                assert_eq!(meter.max(), 1);
+                let s = pool.stats();
+                assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+                common::assert_accounted(&s);
+            });
+        });
+    }
+
+    static P1: Group = Group::new(GroupSpec::new("r29::permit_one").size(2));
+    static P2: Group = Group::new(GroupSpec::new("r29::permit_two").size(2));
+    register_group!(P1);
+    register_group!(P2);
+
+    /// Under a ceiling of one: a permit of another group taken in a group
+    /// call's work runs under the call's ceiling slot; returned out of the
+    /// work, it keeps that ceiling slot until dropped, so no other group
+    /// call runs meanwhile (counted from outside), and one does after.
+    #[test]
+    fn a_nested_group_permit_returned_out_of_its_work_keeps_the_ceiling_slot() {
+        common::in_own_process(
+            "permits_out_of_work::a_nested_group_permit_returned_out_of_its_work_keeps_the_ceiling_slot",
+            &[],
+            || {
+                config::load_str("r29.toml", "ceiling = 1\n").expect("a valid file");
+                within(Duration::from_secs(20), || {
+                    let rt = common::runtime();
+                    rt.block_on(async {
+                        let meter = Meter::default();
+                        let outer = meter.enter();
+                        let permit = P1
+                            .submit(0, async { P2.acquire_owned(0).await })
+                            .await
+                            .expect("admitted")
+                            .expect("nested under the ceiling slot");
+                        let c = ceiling::stats().unwrap();
+                        assert!(
+                            c.running + c.nested >= 1,
+                            "the permit holds the ceiling slot: {c:?}"
+                        );
+                        assert!(
+                            P1.try_acquire_owned(0).is_err(),
+                            "the ceiling's one slot is the permit's"
+                        );
+                        let others: Vec<_> = [&P1, &P2]
+                            .into_iter()
+                            .map(|g| {
+                                let meter = meter.clone();
+                                tokio::spawn(async move { g.submit(0, meter.body(1)).await })
+                            })
+                            .collect();
+                        for _ in 0..20 {
+                            tokio::time::sleep(Duration::from_millis(1)).await;
+                            assert_eq!(meter.now(), 1, "only the permit's holder runs");
+                        }
+                        drop(outer);
+                        drop(permit);
+                        for other in others {
+                            tokio::time::timeout(Duration::from_secs(10), other)
+                                .await
+                                .expect("runs once the permit is dropped")
+                                .unwrap()
+                                .unwrap();
+                        }
+                        assert_eq!(meter.max(), 1, "ceiling of one");
+                    });
+                });
+                for g in [&P1, &P2] {
+                    let s = g.stats();
+                    assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+                    common::assert_accounted(&s);
+                }
+                let c = ceiling::stats().unwrap();
+                assert_eq!((c.running, c.waiting, c.nested), (0, 0, 0), "{c:?}");
+                common::assert_accounted(&c);
+            },
+        );
+    }
+}
