@@ -437,3 +437,193 @@ mod permits_out_of_work {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// A constant ceiling while reloads move everything else, groups pause and
+// resume, and every call form runs from tasks and plain threads.
+
+mod ceiling_under_churn {
+    use super::common::{self, Meter};
+    use pool_runtime::config;
+    use pool_runtime::{ceiling, register_group, Group, GroupSpec, Kind};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    static C1: Group = Group::new(GroupSpec::new("r29::churn_one").size(2));
+    static C2: Group = Group::new(GroupSpec::new("r29::churn_two").size(3));
+    static C3: Group = Group::new(
+        GroupSpec::new("r29::churn_three")
+            .kind(Kind::Autoscale)
+            .min(1)
+            .max(4),
+    );
+    register_group!(C1);
+    register_group!(C2);
+    register_group!(C3);
+
+    const CEILING: usize = 3;
+
+    fn file(round: usize) -> String {
+        let waiting = ["\"none\"", "0", "5"][round % 3];
+        let timeout = ["\"none\"", "\"5ms\"", "\"200ms\""][(round / 3) % 3];
+        format!(
+            "ceiling = {CEILING}\n\
+             [groups.\"r29::churn_one\"]\nsize = {}\nmax_waiting = {waiting}\n\
+             [groups.\"r29::churn_two\"]\nsize = {}\nadmission_timeout = {timeout}\n\
+             [groups.\"r29::churn_three\"]\nmin = {}\nmax = {}\n",
+            1 + round % 4,
+            1 + (round / 2) % 5,
+            1 + round % 2,
+            2 + round % 3,
+        )
+    }
+
+    fn group(i: usize) -> &'static Group {
+        [&C1, &C2, &C3][i % 3]
+    }
+
+    /// Bodies (their own work only, never a wait for a nested call) never
+    /// exceed the ceiling, whatever the reloads and pauses do; nothing
+    /// hangs; every group and the ceiling balance at the end.
+    #[test]
+    fn a_constant_ceiling_holds_while_reloads_pauses_and_every_call_form_churn() {
+        common::in_own_process(
+            "ceiling_under_churn::a_constant_ceiling_holds_while_reloads_pauses_and_every_call_form_churn",
+            &[],
+            || {
+                config::load_str("r29.toml", &file(0)).expect("a valid file");
+                let meter = Meter::default();
+                let stop = Arc::new(AtomicBool::new(false));
+                let calls = Arc::new(AtomicUsize::new(0));
+                let mut threads = Vec::new();
+                // The reloader and the pauser.
+                {
+                    let stop = stop.clone();
+                    threads.push(std::thread::spawn(move || {
+                        let mut round = 0;
+                        while !stop.load(SeqCst) {
+                            round += 1;
+                            config::load_str("r29.toml", &file(round)).expect("a valid file");
+                            let g = group(round);
+                            if round % 5 == 0 {
+                                g.pause();
+                                std::thread::sleep(Duration::from_millis(2));
+                                g.resume();
+                            }
+                            std::thread::sleep(Duration::from_millis(3));
+                        }
+                    }));
+                }
+                // Sync callers on plain threads (some nesting into another group).
+                for t in 0..3 {
+                    let (stop, meter, calls) = (stop.clone(), meter.clone(), calls.clone());
+                    threads.push(std::thread::spawn(move || {
+                        let mut i = t;
+                        while !stop.load(SeqCst) {
+                            i += 1;
+                            let (g, inner) = (group(i), group(i + 1));
+                            let m = meter.clone();
+                            let _ = g.run(|| {
+                                {
+                                    let _in = m.enter();
+                                    std::thread::sleep(Duration::from_micros(300));
+                                }
+                                if i % 2 == 0 {
+                                    let _ = inner.run(|| {
+                                        let _in = m.enter();
+                                        std::thread::sleep(Duration::from_micros(200));
+                                    });
+                                }
+                            });
+                            calls.fetch_add(1, SeqCst);
+                        }
+                    }));
+                }
+                let rt = common::runtime();
+                let tasks: Vec<_> = (0..4)
+                    .map(|t| {
+                        let (stop, meter, calls) = (stop.clone(), meter.clone(), calls.clone());
+                        rt.spawn(async move {
+                            let mut i = t;
+                            while !stop.load(SeqCst) {
+                                i += 1;
+                                let (g, inner) = (group(i), group(i + 2));
+                                let m = meter.clone();
+                                match i % 4 {
+                                    0 => {
+                                        let _ = g
+                                            .submit(0, async move {
+                                                m.clone().body(1).await;
+                                                let _ = inner.submit(0, m.body(1)).await;
+                                            })
+                                            .await;
+                                    }
+                                    1 => {
+                                        let _ = g
+                                            .submit_blocking(0, move || {
+                                                let _in = m.enter();
+                                                std::thread::sleep(Duration::from_micros(500));
+                                            })
+                                            .await;
+                                    }
+                                    2 => {
+                                        if let Ok(permit) = g.acquire_owned(0).await {
+                                            {
+                                                let _in = m.enter();
+                                                tokio::time::sleep(Duration::from_millis(1)).await;
+                                            }
+                                            drop(permit);
+                                        }
+                                    }
+                                    _ => {
+                                        let _ = g.submit_wait(0, m.body(1)).await;
+                                    }
+                                }
+                                calls.fetch_add(1, SeqCst);
+                            }
+                        })
+                    })
+                    .collect();
+                let started = Instant::now();
+                while started.elapsed() < Duration::from_millis(1200) {
+                    std::thread::sleep(Duration::from_millis(10));
+                    assert!(meter.max() <= CEILING, "ceiling {CEILING}, saw {}", meter.max());
+                }
+                stop.store(true, SeqCst);
+                // Anything paused resumes, so nothing waits for good.
+                for i in 0..3 {
+                    group(i).resume();
+                }
+                let deadline = Instant::now() + Duration::from_secs(20);
+                rt.block_on(async {
+                    for t in tasks {
+                        tokio::time::timeout(Duration::from_secs(20), t)
+                            .await
+                            .expect("a task hung")
+                            .unwrap();
+                    }
+                });
+                for t in threads {
+                    while !t.is_finished() {
+                        assert!(Instant::now() < deadline, "a thread hung");
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    t.join().unwrap();
+                }
+                eprintln!("{} calls, most at once {}", calls.load(SeqCst), meter.max());
+                assert!(calls.load(SeqCst) > 50, "the churn made progress");
+                assert!(meter.max() <= CEILING, "ceiling {CEILING}, saw {}", meter.max());
+                assert_eq!(meter.now(), 0);
+                for i in 0..3 {
+                    let s = group(i).stats();
+                    assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+                    common::assert_accounted(&s);
+                }
+                let c = ceiling::stats().unwrap();
+                assert_eq!((c.running, c.waiting, c.nested), (0, 0, 0), "{c:?}");
+                common::assert_accounted(&c);
+            },
+        );
+    }
+}
