@@ -309,3 +309,96 @@ fn the_ceiling_holds_across_attribute_calls_sync_threads_and_permits() {
         },
     );
 }
+
+// ---------------------------------------------------------------------------
+// A `blocking` annotated function under a ceiling: its caller goes away
+// while the body runs on the executor; the body keeps its group slot and its
+// ceiling slot until it ends, so another group's call waits for it, and a
+// sync annotated function called inside the body runs nested under them.
+
+/// Blocking work, one slot.
+#[pooled::group(size = 1)]
+pub struct BlockX;
+
+/// Another group, under the same ceiling.
+#[pooled::group(size = 2)]
+pub struct BlockY;
+
+static BLOCK: Meter = Meter::new();
+
+#[pooled::pooled(group = BlockX, blocking)]
+fn block_body(release: std::sync::mpsc::Receiver<()>) -> u32 {
+    {
+        let _inside = BLOCK.enter();
+        let _ = release.recv_timeout(Duration::from_secs(10));
+    }
+    // On the thread of blocking work holding both slots: nested.
+    block_inner(1) + block_other(1)
+}
+
+#[pooled::pooled(group = BlockX)]
+fn block_inner(x: u32) -> u32 {
+    let _inside = BLOCK.enter();
+    x
+}
+
+#[pooled::pooled(group = BlockY)]
+fn block_other(x: u32) -> u32 {
+    let _inside = BLOCK.enter();
+    x
+}
+
+#[pooled::pooled(group = BlockY)]
+async fn block_y_async() -> u32 {
+    let _inside = BLOCK.enter();
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    5
+}
+
+#[test]
+fn an_abandoned_blocking_call_keeps_its_ceiling_slot_until_its_body_ends() {
+    common::in_own_process(
+        "an_abandoned_blocking_call_keeps_its_ceiling_slot_until_its_body_ends",
+        &[("POOLED_CEILING", "1")],
+        || {
+            within(BOUND, || {
+                common::multi_thread().block_on(async {
+                    let (tx, rx) = std::sync::mpsc::channel();
+                    let mut call = Box::pin(block_body(rx));
+                    assert!(futures::poll!(call.as_mut()).is_pending());
+                    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                    while BLOCK.now() == 0 {
+                        assert!(std::time::Instant::now() < deadline, "never started");
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                    drop(call); // the caller goes away; the body runs on
+                    let other = tokio::spawn(block_y_async());
+                    for _ in 0..20 {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                        assert_eq!(BLOCK.now(), 1, "the ceiling's one slot is the body's");
+                    }
+                    tx.send(()).unwrap();
+                    assert_eq!(
+                        tokio::time::timeout(BOUND, other).await.unwrap().unwrap(),
+                        5
+                    );
+                    // The abandoned body finished (its nested calls ran).
+                    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                    while BLOCK.done() < 4 {
+                        assert!(std::time::Instant::now() < deadline, "nested calls hung");
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                })
+            });
+            assert_eq!(BLOCK.peak(), 1, "ceiling of one");
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while BlockX::POOL.stats().running + BlockX::POOL.stats().nested > 0 {
+                assert!(std::time::Instant::now() < deadline, "slot never released");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            assert_quiet(&BlockX::POOL.stats(), "X");
+            assert_quiet(&BlockY::POOL.stats(), "Y");
+            assert_quiet(&pooled::ceiling::stats().unwrap(), "ceiling");
+        },
+    );
+}
