@@ -7,6 +7,8 @@
 #![cfg(feature = "config")]
 
 mod common;
+#[cfg(feature = "redis")]
+mod redis_server;
 use common::{config_turn, within};
 use pool_runtime::config::{self, Origin};
 use pool_runtime::{register_group, Group, GroupSpec, Kind};
@@ -625,5 +627,138 @@ mod ceiling_under_churn {
                 common::assert_accounted(&c);
             },
         );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Never-rejecting calls of a fleet group whose policy is `reject`, with
+// Redis gone, and with Redis killed under a holder.
+
+#[cfg(feature = "redis")]
+mod fleet_never_rejecting {
+    use super::common::{self, Meter};
+    use super::redis_server::*;
+    use pool_runtime::fleet::OnUnreachable;
+    use pool_runtime::Rejected;
+    use std::time::{Duration, Instant};
+
+    /// Under `fleet_unreachable = "reject"`, calls that cannot be turned
+    /// away (`submit_wait`, `run_wait`, `submit_blocking_wait`) wait out an
+    /// unreachable Redis (no panic), while rejecting ones are turned away;
+    /// once Redis is back the waiting ones run, within the fleet limit, and
+    /// everything balances.
+    #[test]
+    fn never_rejecting_calls_under_the_reject_policy_wait_out_a_dead_redis() {
+        common::quiet_planned_panics();
+        let mut server = RedisServer::start();
+        let g = fleet_group("r29_never_reject", &server, 1, OnUnreachable::Reject);
+        let meter = Meter::default();
+        let rt = common::runtime();
+        rt.block_on(async {
+            assert_eq!(g.submit(0, async { 1 }).await, Ok(1));
+        });
+        server.stop();
+        let t0 = Instant::now();
+        let rejected = rt.block_on(g.submit(0, async { 1 }));
+        assert_eq!(rejected, Err(Rejected::FleetUnavailable));
+        assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+        let a = {
+            let m = meter.clone();
+            rt.spawn(async move { g.submit_wait(0, m.body(5)).await })
+        };
+        let b = {
+            let m = meter.clone();
+            std::thread::spawn(move || {
+                g.run_wait(0, move || {
+                    let _in = m.enter();
+                    std::thread::sleep(Duration::from_millis(5));
+                })
+            })
+        };
+        let c = {
+            let m = meter.clone();
+            rt.spawn(async move {
+                g.submit_blocking_wait(0, move || {
+                    let _in = m.enter();
+                    std::thread::sleep(Duration::from_millis(5));
+                })
+                .await
+            })
+        };
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(
+            !a.is_finished() && !b.is_finished() && !c.is_finished(),
+            "they wait"
+        );
+        assert_eq!(meter.done(), 0, "nothing ran without a lease");
+        server.restart();
+        let t0 = Instant::now();
+        while !(a.is_finished() && b.is_finished() && c.is_finished()) {
+            assert!(
+                t0.elapsed() < Duration::from_secs(15),
+                "never ran after Redis came back"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        rt.block_on(async {
+            a.await.expect("no panic");
+            c.await.expect("no panic");
+        });
+        b.join().expect("no panic");
+        assert_eq!(meter.done(), 3);
+        assert_eq!(meter.max(), 1, "fleet limit of one");
+        let s = g.stats();
+        assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+        common::assert_accounted(&s);
+        let fs = g.fleet_stats().unwrap();
+        assert_eq!((fs.held, fs.waiting), (0, 0), "{fs:?}");
+    }
+
+    /// Redis killed under a never-rejecting holder under `reject`: it runs
+    /// on (its lease lost), no panic; every form ends and balances once
+    /// Redis is back.
+    #[test]
+    fn a_never_rejecting_holder_runs_on_when_redis_dies_under_it() {
+        let mut server = RedisServer::start();
+        let g = fleet_group("r29_holder_dies", &server, 1, OnUnreachable::Reject);
+        let rt = common::runtime();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let holder = rt.spawn(async move {
+            g.submit_wait(0, async move {
+                let _ = rx.await;
+                9
+            })
+            .await
+        });
+        let t0 = Instant::now();
+        while g.fleet_stats().unwrap().held == 0 {
+            assert!(t0.elapsed() < Duration::from_secs(10), "no lease");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        server.stop();
+        std::thread::sleep(Duration::from_millis(1500)); // past the 1 s lease
+        tx.send(()).unwrap();
+        let out =
+            rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), holder).await });
+        assert_eq!(out.expect("no hang").expect("no panic"), 9);
+        server.restart();
+        rt.block_on(async {
+            assert_eq!(
+                tokio::time::timeout(Duration::from_secs(10), g.submit_wait(0, async { 3 })).await,
+                Ok(3)
+            );
+        });
+        let s = g.stats();
+        assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+        common::assert_accounted(&s);
+        let t0 = Instant::now();
+        while g.fleet_stats().unwrap().held != 0 {
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "{:?}",
+                g.fleet_stats()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }
