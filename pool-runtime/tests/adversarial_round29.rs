@@ -438,6 +438,59 @@ mod permits_out_of_work {
             },
         );
     }
+    static T1: Group = Group::new(GroupSpec::new("r29::try_one").size(1));
+    static T2: Group = Group::new(GroupSpec::new("r29::try_two").size(1));
+    register_group!(T1);
+    register_group!(T2);
+
+    /// `try_acquire` inside a group call's work under a ceiling of one: of
+    /// another group, it runs under the call's ceiling slot (as the waiting
+    /// forms do) instead of being turned away by its own parent's slot; of a
+    /// group whose one slot is held, it is `Full`, and leaves the ceiling
+    /// as it found it. Everything balances.
+    #[test]
+    fn try_acquire_nested_under_a_ceiling_of_one_uses_the_parents_ceiling_slot() {
+        common::in_own_process(
+            "permits_out_of_work::try_acquire_nested_under_a_ceiling_of_one_uses_the_parents_ceiling_slot",
+            &[],
+            || {
+                config::load_str("r29.toml", "ceiling = 1\n").expect("a valid file");
+                within(Duration::from_secs(20), || {
+                    let rt = common::runtime();
+                    rt.block_on(async {
+                        let (a, b, c) = T1
+                            .submit(0, async {
+                                let a = T2.try_acquire_owned(0).map(drop);
+                                let b = T2.try_acquire(0).map(drop);
+                                // T1's own slot is the parent's: nested.
+                                let c = T1.try_acquire_owned(0).map(drop);
+                                (a, b, c)
+                            })
+                            .await
+                            .expect("admitted");
+                        assert_eq!(a, Ok(()), "another group, under the parent's ceiling slot");
+                        assert_eq!(b, Ok(()), "another group, under the parent's ceiling slot");
+                        assert_eq!(c, Ok(()), "its own group: the parent's slot, nested");
+                        // A held slot of T2 makes T2's try Full, nested or not.
+                        let held = T2.acquire_owned(0).await.unwrap();
+                        let d = T1
+                            .try_acquire_owned(0)
+                            .map(drop);
+                        assert_eq!(d, Err(Rejected::Full), "the ceiling is held");
+                        drop(held);
+                    });
+                });
+                for g in [&T1, &T2] {
+                    let s = g.stats();
+                    assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+                    common::assert_accounted(&s);
+                }
+                let c = ceiling::stats().unwrap();
+                assert_eq!((c.running, c.waiting, c.nested), (0, 0, 0), "{c:?}");
+                common::assert_accounted(&c);
+            },
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -513,7 +566,7 @@ mod ceiling_under_churn {
                                 std::thread::sleep(Duration::from_millis(2));
                                 g.resume();
                             }
-                            std::thread::sleep(Duration::from_millis(3));
+                            std::thread::sleep(Duration::from_millis(1));
                         }
                     }));
                 }
@@ -760,5 +813,126 @@ mod fleet_never_rejecting {
             );
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// `config::watch` over a file rewritten in place (truncated, then written
+// in two pieces) faster than it settles.
+
+mod watch_rewrites {
+    use super::common::{self, within};
+    use pool_runtime::config;
+    use pool_runtime::{ceiling, register_group, Group, GroupSpec};
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    static W: Group = Group::new(GroupSpec::new("r29::watched").size(1));
+    register_group!(W);
+
+    fn content(size: usize) -> String {
+        format!("ceiling = 4\n\n[groups.\"r29::watched\"]\nsize = {size}\nmax_waiting = 10\n")
+    }
+
+    /// Saves that truncate the file and write it again in two pieces, each
+    /// gap far shorter than the 20 ms the content must hold still: no
+    /// truncated or half-written content is ever loaded (the ceiling is
+    /// never lifted, the group never falls back to its declared size), no
+    /// error is reported, and the last content is in force at the end.
+    #[test]
+    fn saves_caught_mid_write_are_never_loaded() {
+        common::in_own_process(
+            "watch_rewrites::saves_caught_mid_write_are_never_loaded",
+            &[],
+            || {
+                let path = std::env::temp_dir()
+                    .join(format!("pooled-r29-watch-{}.toml", std::process::id()));
+                std::fs::write(&path, content(2)).unwrap();
+                let outcomes = Arc::new(Mutex::new(Vec::new()));
+                let watch = {
+                    let outcomes = outcomes.clone();
+                    config::watch(&path, Duration::from_millis(40), move |outcome| {
+                        outcomes
+                            .lock()
+                            .unwrap()
+                            .push(outcome.map(|r| r.to_string()).map_err(|e| e.to_string()));
+                    })
+                    .expect("the first load")
+                };
+                assert_eq!(W.size(), 2);
+                let stop = Arc::new(AtomicBool::new(false));
+                let sampler = {
+                    let stop = stop.clone();
+                    std::thread::spawn(move || {
+                        let mut bad = Vec::new();
+                        while !stop.load(SeqCst) {
+                            let (limit, size) = (ceiling::limit(), W.settings().size);
+                            if limit != Some(4) || !matches!(size, Some(2) | Some(3)) {
+                                bad.push((limit, size));
+                            }
+                            std::thread::sleep(Duration::from_micros(200));
+                        }
+                        bad
+                    })
+                };
+                let last = within(Duration::from_secs(20), {
+                    let path = path.clone();
+                    move || {
+                        let mut last = 2;
+                        for round in 0..30 {
+                            let size = 2 + round % 2;
+                            let text = content(size);
+                            let (head, tail) = text.split_at(text.len() / 2);
+                            let mut file = std::fs::File::create(&path).unwrap(); // truncated
+                            std::thread::sleep(Duration::from_millis(1));
+                            file.write_all(head.as_bytes()).unwrap();
+                            file.flush().unwrap();
+                            std::thread::sleep(Duration::from_millis(1));
+                            file.write_all(tail.as_bytes()).unwrap();
+                            file.flush().unwrap();
+                            drop(file);
+                            last = size;
+                            std::thread::sleep(Duration::from_millis(if round % 3 == 0 {
+                                70
+                            } else {
+                                8
+                            }));
+                        }
+                        last
+                    }
+                });
+                // The last content holds still: it is loaded.
+                let t0 = std::time::Instant::now();
+                while W.settings().size != Some(last) {
+                    assert!(
+                        t0.elapsed() < Duration::from_secs(10),
+                        "the last save was never loaded"
+                    );
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                stop.store(true, SeqCst);
+                let bad = sampler.join().unwrap();
+                drop(watch);
+                let _ = std::fs::remove_file(&path);
+                let errors: Vec<_> = outcomes
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|o| o.as_ref().err().cloned())
+                    .collect();
+                assert!(
+                    errors.is_empty(),
+                    "a half-written save was loaded: {errors:?}"
+                );
+                assert!(
+                    bad.is_empty(),
+                    "a truncated or half-written save was in force: {:?}",
+                    &bad[..bad.len().min(5)]
+                );
+                assert_eq!(W.size(), last);
+            },
+        );
     }
 }
