@@ -936,3 +936,113 @@ mod watch_rewrites {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// Calls waiting for the ceiling when their group is paused, closed or
+// aborted: each form ends (turned away, or run), nothing hangs, the ceiling
+// slot it got is given back, and everything balances.
+
+mod waiting_for_the_ceiling {
+    use super::common::{self, within, Meter};
+    use pool_runtime::config;
+    use pool_runtime::{ceiling, register_group, Group, GroupSpec, Rejected};
+    use std::time::{Duration, Instant};
+
+    static HOLD: Group = Group::new(GroupSpec::new("r29::ceil_hold").size(1));
+    static PAUSED: Group = Group::new(GroupSpec::new("r29::ceil_paused").size(2));
+    static CLOSED: Group = Group::new(GroupSpec::new("r29::ceil_closed").size(2));
+    static ABORTED: Group = Group::new(GroupSpec::new("r29::ceil_aborted").size(2));
+    register_group!(HOLD);
+    register_group!(PAUSED);
+    register_group!(CLOSED);
+    register_group!(ABORTED);
+
+    fn wait_for(what: &str, cond: impl Fn() -> bool) {
+        let t0 = Instant::now();
+        while !cond() {
+            assert!(t0.elapsed() < Duration::from_secs(10), "never: {what}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn calls_waiting_for_the_ceiling_when_their_group_is_paused_closed_or_aborted_end() {
+        common::in_own_process(
+            "waiting_for_the_ceiling::calls_waiting_for_the_ceiling_when_their_group_is_paused_closed_or_aborted_end",
+            &[],
+            || {
+                config::load_str("r29.toml", "ceiling = 1\n").expect("a valid file");
+                let meter = Meter::default();
+                let outcomes = within(Duration::from_secs(30), {
+                    let meter = meter.clone();
+                    move || {
+                        let rt = common::runtime();
+                        let holder = rt.block_on(HOLD.acquire_owned(0)).unwrap();
+                        let mut tasks = Vec::new();
+                        let mut threads = Vec::new();
+                        for g in [&PAUSED, &CLOSED, &ABORTED] {
+                            let m = meter.clone();
+                            tasks.push(rt.spawn(async move {
+                                g.submit(0, m.body(1)).await.map(drop)
+                            }));
+                            let m = meter.clone();
+                            tasks.push(rt.spawn(async move {
+                                g.submit_blocking(0, move || drop(m.enter())).await
+                            }));
+                            let m = meter.clone();
+                            tasks.push(rt.spawn(async move {
+                                let p = g.acquire_owned(0).await?;
+                                drop(m.enter());
+                                drop(p);
+                                Ok(())
+                            }));
+                            let m = meter.clone();
+                            threads.push(std::thread::spawn(move || g.run(move || drop(m.enter()))));
+                        }
+                        wait_for("12 calls waiting for the ceiling", || {
+                            ceiling::stats().unwrap().waiting == 12
+                        });
+                        PAUSED.pause();
+                        CLOSED.pool().close();
+                        ABORTED.pool().abort();
+                        drop(holder);
+                        let mut outcomes = Vec::new();
+                        rt.block_on(async {
+                            for t in tasks {
+                                outcomes.push(
+                                    tokio::time::timeout(Duration::from_secs(10), t)
+                                        .await
+                                        .expect("a call hung")
+                                        .unwrap(),
+                                );
+                            }
+                        });
+                        for t in threads {
+                            outcomes.push(t.join().unwrap());
+                        }
+                        outcomes
+                    }
+                });
+                eprintln!("{outcomes:?}");
+                for o in &outcomes {
+                    assert!(
+                        matches!(o, Ok(()) | Err(Rejected::Paused) | Err(Rejected::Closed)),
+                        "{outcomes:?}"
+                    );
+                }
+                assert!(meter.max() <= 1, "ceiling of one: {}", meter.max());
+                for g in [&HOLD, &PAUSED, &CLOSED, &ABORTED] {
+                    let s = g.stats();
+                    assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+                    common::assert_accounted(&s);
+                }
+                let c = ceiling::stats().unwrap();
+                assert_eq!((c.running, c.waiting, c.nested), (0, 0, 0), "{c:?}");
+                common::assert_accounted(&c);
+                // The ceiling still admits.
+                PAUSED.resume();
+                assert_eq!(PAUSED.run(|| 3), Ok(3));
+            },
+        );
+    }
+}
