@@ -1046,3 +1046,90 @@ mod waiting_for_the_ceiling {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// Sync group calls waiting for the ceiling on the only worker of a
+// multi-thread runtime, whose holder is a task of that worker.
+
+mod sync_on_the_only_worker {
+    use super::common::{self, within, Meter};
+    use pool_runtime::config;
+    use pool_runtime::{ceiling, register_group, Group, GroupSpec};
+    use std::time::Duration;
+
+    static HOLDER: Group = Group::new(GroupSpec::new("r29::worker_holder").size(1));
+    static PLAIN: Group = Group::new(GroupSpec::new("r29::worker_plain").size(1));
+    static PATIENT: Group = Group::new(GroupSpec::new("r29::worker_patient").size(1));
+    register_group!(HOLDER);
+    register_group!(PLAIN);
+    register_group!(PATIENT);
+
+    /// Every sync form (rejecting, rejecting with a patience bound, never
+    /// rejecting) waits for the ceiling without starving the holder, a task
+    /// of the same single worker; one body at a time; all balances.
+    #[test]
+    fn sync_calls_waiting_for_the_ceiling_on_the_only_worker_let_its_holder_run() {
+        common::in_own_process(
+            "sync_on_the_only_worker::sync_calls_waiting_for_the_ceiling_on_the_only_worker_let_its_holder_run",
+            &[],
+            || {
+                config::load_str(
+                    "r29.toml",
+                    "ceiling = 1\n[groups.\"r29::worker_patient\"]\nadmission_timeout = \"10s\"\n",
+                )
+                .expect("a valid file");
+                let meter = Meter::default();
+                let m = meter.clone();
+                let out = within(Duration::from_secs(20), move || {
+                    let rt = tokio::runtime::Builder::new_multi_thread()
+                        .worker_threads(1)
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    rt.block_on(async move {
+                        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+                        let holder = {
+                            let m = m.clone();
+                            tokio::spawn(async move {
+                                HOLDER
+                                    .submit(0, async move {
+                                        let _in = m.enter();
+                                        let _ = started_tx.send(());
+                                        // Needs the worker to wake up.
+                                        for _ in 0..10 {
+                                            tokio::time::sleep(Duration::from_millis(2)).await;
+                                            tokio::task::yield_now().await;
+                                        }
+                                    })
+                                    .await
+                            })
+                        };
+                        started_rx.await.unwrap();
+                        let sync = {
+                            let m = m.clone();
+                            tokio::spawn(async move {
+                                let a = PLAIN.run(|| drop(m.enter()));
+                                let b = PATIENT.run(|| drop(m.enter()));
+                                PLAIN.run_wait(0, || drop(m.enter()));
+                                (a, b)
+                            })
+                        };
+                        let h = holder.await.unwrap();
+                        let s = sync.await.unwrap();
+                        (h, s)
+                    })
+                });
+                assert_eq!(out, (Ok(()), (Ok(()), Ok(()))));
+                assert_eq!(meter.max(), 1);
+                assert_eq!(meter.done(), 4);
+                for g in [&HOLDER, &PLAIN, &PATIENT] {
+                    let s = g.stats();
+                    assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+                    common::assert_accounted(&s);
+                }
+                let c = ceiling::stats().unwrap();
+                assert_eq!((c.running, c.waiting, c.nested), (0, 0, 0), "{c:?}");
+            },
+        );
+    }
+}
