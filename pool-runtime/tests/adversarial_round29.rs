@@ -1133,3 +1133,69 @@ mod sync_on_the_only_worker {
         );
     }
 }
+
+/// Errors that arise from two layers together (a file and the environment)
+/// still name a place: a line and column of the file, or a variable; and
+/// change nothing.
+#[test]
+fn errors_combining_the_file_and_the_environment_name_a_place() {
+    let _serial = config_turn();
+    within(BOUND, || {
+        let cases: &[(&str, &[(&str, &str)])] = &[
+            (
+                "[groups.\"r29::scaled\"]\nmin = 3\n",
+                &[("POOLED_R29__SCALED_MAX", "2")],
+            ),
+            (
+                "[groups.\"r29::scaled\"]\nkind = \"fixed\"\n",
+                &[("POOLED_R29__SCALED_MIN", "1")],
+            ),
+            (
+                "[groups.\"r29::fixed\"]\nsize = 3\n",
+                &[("POOLED_R29__FIXED_ADAPTIVE_TOLERANCE", "2")],
+            ),
+            ("[defaults]\nmin = 9\n", &[("POOLED_R29__SCALED_MAX", "3")]),
+            (
+                "[groups.\"r29::fixed\"]\nkind = \"autoscale\"\nmax = 2\n",
+                &[("POOLED_R29__FIXED_MIN", "4")],
+            ),
+        ];
+        let mut failures = Vec::new();
+        for (file, env) in cases {
+            config::clear();
+            let before = (R29_FIXED.settings(), R29_SCALED.settings());
+            // Either order: the file first, then the environment, or the
+            // environment first, then the file.
+            let first = config::load_str("r29.toml", file);
+            let second = config::load_env_from(common::vars(env));
+            let e = match (first, second) {
+                (Err(e), _) | (Ok(_), Err(e)) => e,
+                (Ok(_), Ok(_)) => {
+                    failures.push(format!("{file:?} + {env:?}: accepted"));
+                    continue;
+                }
+            };
+            eprintln!("{file:?} + {env:?} -> {e}");
+            match e.origin() {
+                Some(Origin::File { line, column, .. }) if *line > 0 && *column > 0 => {}
+                Some(Origin::Env { var }) if env.iter().any(|(k, _)| k == var) => {}
+                other => failures.push(format!("{file:?} + {env:?}: no place ({other:?}): {e}")),
+            }
+            config::clear();
+            let env_first = config::load_env_from(common::vars(env));
+            let file_second = env_first.and_then(|_| config::load_str("r29.toml", file));
+            if let Err(e) = file_second {
+                match e.origin() {
+                    Some(Origin::File { line, column, .. }) if *line > 0 && *column > 0 => {}
+                    Some(Origin::Env { var }) if env.iter().any(|(k, _)| k == var) => {}
+                    other => failures.push(format!("env then {file:?}: no place ({other:?}): {e}")),
+                }
+            } else {
+                failures.push(format!("env {env:?} then {file:?}: accepted"));
+            }
+            config::clear();
+            assert_eq!((R29_FIXED.settings(), R29_SCALED.settings()), before);
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    });
+}
