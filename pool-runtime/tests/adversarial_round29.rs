@@ -1199,3 +1199,143 @@ fn errors_combining_the_file_and_the_environment_name_a_place() {
         assert!(failures.is_empty(), "{}", failures.join("\n"));
     });
 }
+
+// ---------------------------------------------------------------------------
+// Live reloads resizing a fixed group and an autoscaled one's bounds while
+// calls of every form run: once the running count is within a new limit,
+// the bodies stay within it until the next reload.
+
+mod reload_phases {
+    use super::common::{self, within};
+    use pool_runtime::config;
+    use pool_runtime::{register_group, Group, GroupSpec};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    static RP: Group = Group::new(GroupSpec::new("r29::phases").size(2));
+    register_group!(RP);
+
+    #[derive(Default)]
+    struct PhaseMeter {
+        now: AtomicUsize,
+        max: AtomicUsize,
+    }
+
+    struct In<'a>(&'a PhaseMeter);
+
+    impl PhaseMeter {
+        fn enter(&self) -> In<'_> {
+            let now = self.now.fetch_add(1, SeqCst) + 1;
+            self.max.fetch_max(now, SeqCst);
+            In(self)
+        }
+    }
+
+    impl Drop for In<'_> {
+        fn drop(&mut self) {
+            self.0.now.fetch_sub(1, SeqCst);
+        }
+    }
+
+    #[test]
+    fn after_a_reload_shrinks_a_group_its_bodies_stay_within_the_new_size() {
+        common::in_own_process(
+            "reload_phases::after_a_reload_shrinks_a_group_its_bodies_stay_within_the_new_size",
+            &[],
+            || {
+                let meter: &'static PhaseMeter = Box::leak(Box::default());
+                let stop = Arc::new(AtomicBool::new(false));
+                let rt = common::runtime();
+                let tasks: Vec<_> = (0..5)
+                    .map(|i| {
+                        let stop = stop.clone();
+                        rt.spawn(async move {
+                            let mut n = 0usize;
+                            while !stop.load(SeqCst) {
+                                n += 1;
+                                if (i + n) % 3 == 0 {
+                                    let _ = RP
+                                        .submit_blocking(0, move || {
+                                            let _in = meter.enter();
+                                            std::thread::sleep(Duration::from_micros(400));
+                                        })
+                                        .await;
+                                } else {
+                                    let _ = RP
+                                        .submit(0, async move {
+                                            let _in = meter.enter();
+                                            tokio::time::sleep(Duration::from_millis(1)).await;
+                                        })
+                                        .await;
+                                }
+                            }
+                        })
+                    })
+                    .collect();
+                let threads: Vec<_> = (0..2)
+                    .map(|_| {
+                        let stop = stop.clone();
+                        std::thread::spawn(move || {
+                            while !stop.load(SeqCst) {
+                                let _ = RP.run(|| {
+                                    let _in = meter.enter();
+                                    std::thread::sleep(Duration::from_micros(300));
+                                });
+                            }
+                        })
+                    })
+                    .collect();
+                let violations = within(Duration::from_secs(30), move || {
+                    let mut violations = Vec::new();
+                    for (phase, size) in [3usize, 1, 4, 2, 1, 5, 1, 2].into_iter().enumerate() {
+                        config::load_str(
+                            "r29.toml",
+                            &format!("[groups.\"r29::phases\"]\nsize = {size}\n"),
+                        )
+                        .expect("a valid file");
+                        // Wait until the pool runs within the new size.
+                        let t0 = Instant::now();
+                        loop {
+                            let s = RP.stats();
+                            if s.running + s.nested <= size {
+                                break;
+                            }
+                            assert!(
+                                t0.elapsed() < Duration::from_secs(10),
+                                "never shrank: {s:?}"
+                            );
+                            std::thread::yield_now();
+                        }
+                        meter.max.store(meter.now.load(SeqCst), SeqCst);
+                        std::thread::sleep(Duration::from_millis(120));
+                        let max = meter.max.load(SeqCst);
+                        if max > size {
+                            violations.push((phase, size, max));
+                        }
+                    }
+                    violations
+                });
+                stop.store(true, SeqCst);
+                rt.block_on(async {
+                    for t in tasks {
+                        tokio::time::timeout(Duration::from_secs(10), t)
+                            .await
+                            .expect("a task hung")
+                            .unwrap();
+                    }
+                });
+                for t in threads {
+                    t.join().unwrap();
+                }
+                assert!(
+                    violations.is_empty(),
+                    "(phase, size, most at once): {violations:?}"
+                );
+                let s = RP.stats();
+                assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+                common::assert_accounted(&s);
+            },
+        );
+    }
+}
