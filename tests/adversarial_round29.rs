@@ -402,3 +402,87 @@ fn an_abandoned_blocking_call_keeps_its_ceiling_slot_until_its_body_ends() {
         },
     );
 }
+
+// ---------------------------------------------------------------------------
+// Tree recursion alternating between two groups under a ceiling of one:
+// every level joins two calls of the other group's function.
+
+/// Even levels.
+#[pooled::group(size = 2)]
+pub struct TreeEven;
+
+/// Odd levels.
+#[pooled::group(size = 3, order = "lifo")]
+pub struct TreeOdd;
+
+static CROSS: Meter = Meter::new();
+
+#[pooled::pooled(group = TreeEven)]
+async fn tree_even(depth: u32) -> u32 {
+    {
+        let _inside = CROSS.enter();
+        tokio::task::yield_now().await;
+    }
+    if depth == 0 {
+        return 1;
+    }
+    let (a, b) = tokio::join!(Box::pin(tree_odd(depth - 1)), Box::pin(tree_odd(depth - 1)));
+    a + b + 1
+}
+
+#[pooled::pooled(group = TreeOdd)]
+fn tree_odd(depth: u32) -> std::pin::Pin<Box<dyn Future<Output = u32> + Send>> {
+    Box::pin(async move {
+        {
+            let _inside = CROSS.enter();
+            tokio::task::yield_now().await;
+        }
+        if depth == 0 {
+            return 1;
+        }
+        let (a, b) = tokio::join!(tree_even(depth - 1), tree_even(depth - 1));
+        // A sync call of the other group, nested under the ceiling slot.
+        a + b + 1 + cross_sync() - 1
+    })
+}
+
+#[pooled::pooled(group = TreeEven)]
+fn cross_sync() -> u32 {
+    let _inside = CROSS.enter();
+    1
+}
+
+#[test]
+fn tree_recursion_across_two_groups_under_a_ceiling_of_one_completes_one_at_a_time() {
+    common::in_own_process(
+        "tree_recursion_across_two_groups_under_a_ceiling_of_one_completes_one_at_a_time",
+        &[("POOLED_CEILING", "1")],
+        || {
+            let counts = within(BOUND, || {
+                common::multi_thread().block_on(async {
+                    let roots: Vec<_> = (0..3)
+                        .map(|i| {
+                            tokio::spawn(async move {
+                                if i % 2 == 0 {
+                                    tree_even(4).await
+                                } else {
+                                    tree_odd(4).await
+                                }
+                            })
+                        })
+                        .collect();
+                    let mut counts = Vec::new();
+                    for root in roots {
+                        counts.push(root.await.unwrap());
+                    }
+                    counts
+                })
+            });
+            assert_eq!(counts, vec![31, 31, 31]);
+            assert_eq!(CROSS.peak(), 1, "ceiling of one");
+            assert_quiet(&TreeEven::POOL.stats(), "even");
+            assert_quiet(&TreeOdd::POOL.stats(), "odd");
+            assert_quiet(&pooled::ceiling::stats().unwrap(), "ceiling");
+        },
+    );
+}
