@@ -1339,3 +1339,116 @@ mod reload_phases {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// Two clients of one fleet (two groups with one name, as two processes
+// would be) and a local group, under an application-wide ceiling.
+
+#[cfg(feature = "redis")]
+mod fleet_under_the_ceiling {
+    use super::common::{self, Meter};
+    use super::redis_server::*;
+    use pool_runtime::fleet::OnUnreachable;
+    use pool_runtime::{ceiling, config, Group, GroupSpec, Rejected};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn two_fleet_clients_and_a_local_group_keep_both_limits_under_a_ceiling() {
+        common::in_own_process(
+            "fleet_under_the_ceiling::two_fleet_clients_and_a_local_group_keep_both_limits_under_a_ceiling",
+            &[],
+            || {
+                let server = RedisServer::start();
+                let a = fleet_group("r29_fleet_ceil", &server, 1, OnUnreachable::Wait);
+                let b = fleet_group("r29_fleet_ceil", &server, 1, OnUnreachable::Wait);
+                let local: &'static Group =
+                    Box::leak(Box::new(Group::new(GroupSpec::new("r29::fleet_local").size(4))));
+                // Start the groups (their first use), then set the ceiling.
+                assert!(a.pool().size() > 0 && b.pool().size() > 0 && local.pool().size() > 0);
+                config::load_str("r29.toml", "ceiling = 2\n").expect("a valid file");
+                let fleet_meter = Meter::default();
+                let all = Meter::default();
+                let rt = common::runtime();
+                rt.block_on(async {
+                    // try_acquire while the lease is busy: Full, and every slot
+                    // it took is given back.
+                    let held = a.acquire_owned(0).await.unwrap();
+                    let busy = b.try_acquire_owned(0).map(drop);
+                    assert!(busy.is_err(), "the fleet's one lease is held");
+                    let c = ceiling::stats().unwrap();
+                    assert_eq!(c.running, 1, "only the holder's ceiling slot: {c:?}");
+                    assert_eq!(b.stats().running, 0, "{:?}", b.stats());
+                    drop(held);
+
+                    let mut tasks = Vec::new();
+                    for i in 0..24 {
+                        let (fm, am) = (fleet_meter.clone(), all.clone());
+                        let g = [a, b, local][i % 3];
+                        let fleet = i % 3 != 2;
+                        tasks.push(tokio::spawn(async move {
+                            match i % 4 {
+                                0 | 1 => {
+                                    g.submit(0, async move {
+                                        let _f = fleet.then(|| fm.enter());
+                                        let _a = am.enter();
+                                        tokio::time::sleep(Duration::from_millis(2)).await;
+                                    })
+                                    .await
+                                }
+                                2 => {
+                                    g.submit_blocking(0, move || {
+                                        let _f = fleet.then(|| fm.enter());
+                                        let _a = am.enter();
+                                        std::thread::sleep(Duration::from_millis(2));
+                                    })
+                                    .await
+                                }
+                                _ => {
+                                    let p = g.acquire_owned(0).await?;
+                                    {
+                                        let _f = fleet.then(|| fm.enter());
+                                        let _a = am.enter();
+                                        tokio::time::sleep(Duration::from_millis(2)).await;
+                                    }
+                                    drop(p);
+                                    Ok::<(), Rejected>(())
+                                }
+                            }
+                        }));
+                    }
+                    for t in tasks {
+                        tokio::time::timeout(Duration::from_secs(20), t)
+                            .await
+                            .expect("a call hung")
+                            .unwrap()
+                            .unwrap();
+                    }
+                    for g in [a, b] {
+                        if let Some(fleet) = g.fleet() {
+                            let _ = tokio::time::timeout(Duration::from_secs(5), fleet.flush()).await;
+                        }
+                    }
+                });
+                assert_eq!(fleet_meter.max(), 1, "fleet limit of one");
+                assert!(all.max() <= 2, "ceiling of two: {}", all.max());
+                assert_eq!(all.done(), 24);
+                for g in [a, b, local] {
+                    let s = g.stats();
+                    assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+                    common::assert_accounted(&s);
+                }
+                let t0 = Instant::now();
+                for g in [a, b] {
+                    while g.fleet_stats().unwrap().held != 0 {
+                        assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", g.fleet_stats());
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                }
+                let c = ceiling::stats().unwrap();
+                assert_eq!((c.running, c.waiting, c.nested), (0, 0, 0), "{c:?}");
+                common::assert_accounted(&c);
+                assert_no_fleet_keys(&server, "r29_fleet_ceil");
+            },
+        );
+    }
+}
