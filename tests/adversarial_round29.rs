@@ -486,3 +486,94 @@ fn tree_recursion_across_two_groups_under_a_ceiling_of_one_completes_one_at_a_ti
         },
     );
 }
+
+// ---------------------------------------------------------------------------
+// Streams whose items are `#[pooled]` calls: of the stream's own group (each
+// item's call nested in the stream's call for it), and of a smaller group;
+// one item panics and the adapter is dropped mid-flight.
+
+#[cfg(feature = "stream")]
+mod stream_of_annotated_calls {
+    use super::common::{within, Meter};
+    use super::{assert_quiet, BOUND};
+    use futures::{FutureExt, StreamExt};
+    use pooled::PooledStreamExt;
+    use std::time::Duration;
+
+    /// The stream's group.
+    #[pooled::group(size = 3, order = "priority")]
+    pub struct Outer;
+
+    /// A smaller group the items call.
+    #[pooled::group(size = 1)]
+    pub struct Inner;
+
+    static OUTER: Meter = Meter::new();
+    static INNER: Meter = Meter::new();
+
+    #[pooled::pooled(group = Outer, weight = 0)]
+    async fn outer_item(i: u32) -> u32 {
+        {
+            let _inside = OUTER.enter();
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        if i == 5 {
+            panic!("planned: item 5 panics");
+        }
+        inner_item(i).await
+    }
+
+    #[pooled::pooled(group = Inner)]
+    async fn inner_item(i: u32) -> u32 {
+        let _inside = INNER.enter();
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        i
+    }
+
+    #[test]
+    fn a_stream_of_annotated_calls_keeps_both_limits_through_a_panic_and_a_drop() {
+        let _ = std::panic::take_hook(); // quiet planned panics: default hook replaced below
+        std::panic::set_hook(Box::new(|info| {
+            let planned = info
+                .payload()
+                .downcast_ref::<&str>()
+                .is_some_and(|s| s.starts_with("planned"));
+            if !planned {
+                eprintln!("{info}");
+            }
+        }));
+        let (got, panics) = within(BOUND, || {
+            super::common::multi_thread().block_on(async {
+                let mut stream = Box::pin(
+                    futures::stream::iter(0..40u32)
+                        .map(outer_item)
+                        .pooled_ordered_weighted(Outer::POOL, |_| 7),
+                );
+                let mut got = Vec::new();
+                let mut panics = 0;
+                while got.len() < 12 {
+                    match std::panic::AssertUnwindSafe(stream.next())
+                        .catch_unwind()
+                        .await
+                    {
+                        Ok(Some(out)) => got.push(out.expect("admitted")),
+                        Ok(None) => break,
+                        Err(_) => panics += 1,
+                    }
+                }
+                drop(stream); // mid-flight
+                (got, panics)
+            })
+        });
+        assert_eq!(panics, 1);
+        let expected: Vec<u32> = (0..13).filter(|i| *i != 5).collect();
+        assert_eq!(got, expected, "input order, the panicked place skipped");
+        assert!(OUTER.peak() <= 3, "outer limit 3, saw {}", OUTER.peak());
+        assert_eq!(INNER.peak(), 1, "inner limit 1");
+        assert_eq!((OUTER.now(), INNER.now()), (0, 0));
+        assert_quiet(&Outer::POOL.stats(), "outer");
+        assert_quiet(&Inner::POOL.stats(), "inner");
+        let s = Outer::POOL.stats();
+        assert!(s.panicked >= 1 && s.nested == 0, "{s:?}");
+    }
+}
