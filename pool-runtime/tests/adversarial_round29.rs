@@ -1452,3 +1452,61 @@ mod fleet_under_the_ceiling {
         );
     }
 }
+
+/// Malformed text around multi-byte characters (every error position next
+/// to or inside one): never a panic, always an error at a line and column
+/// inside the file.
+#[test]
+fn errors_next_to_multi_byte_characters_never_panic_and_name_a_place() {
+    let _serial = config_turn();
+    within(BOUND, || {
+        let pieces = [
+            "é", "日本", "🦀", "\u{200b}", "\u{feff}", "ß", "\u{301}", "\t", "\r\n", "\\", "\"",
+            "'", "=", "[", "]", ".", "#", "\u{7f}", "\u{0}",
+        ];
+        let templates = [
+            "{p} = 1\n",
+            "ceiling = {p}\n",
+            "ceiling = \"{p}\"\n",
+            "[groups.\"r29::fixed\"]\nsize = {p}3\n",
+            "[groups.\"r29::fixed\"]\nkind = \"{p}\"\n",
+            "[groups.\"r29::fixed\"]\nkind = \"\\{p}\"\n",
+            "[groups.\"{p}\"]\nsize = 3\n",
+            "[groups.{p}]\nsize = 3\n",
+            "[groups.\"r29::fixed\"]\n{p}size = 3\n",
+            "[groups.\"r29::fixed\"]\nadmission_timeout = \"1{p}s\"\n",
+            "[groups.\"r29::fixed\"]\nadmission_timeout = \"{p}\"\n",
+            "# {p}\nceiling = 0\n",
+            "ceiling = 4 # {p}\n[groups.\"r29::fixed\"]\nsize = -{p}\n",
+            "[groups.\"r29::fixed\"]\nkind = \"\\u00{p}\"\n",
+            "[groups.\"r29::fixed\"]\nkind = '''{p}\n",
+            "[groups.\"r29::fixed\"]\nsize = 0x{p}\n",
+        ];
+        let before = (R29_FIXED.settings(), R29_SCALED.settings());
+        let mut failures = Vec::new();
+        for t in templates {
+            for p in pieces {
+                let text = t.replace("{p}", p);
+                let lines = text.split('\n').count();
+                let outcome = std::panic::catch_unwind(|| config::load_str("r29.toml", &text));
+                match outcome {
+                    Err(_) => failures.push(format!("{text:?}: panicked")),
+                    Ok(Ok(_)) => {
+                        config::clear();
+                    }
+                    Ok(Err(e)) => match e.origin() {
+                        Some(Origin::File { line, column, .. })
+                            if *line >= 1 && *line <= lines && *column >= 1 => {}
+                        other => failures.push(format!("{text:?}: {other:?}: {e}")),
+                    },
+                }
+                assert_eq!(
+                    (R29_FIXED.settings(), R29_SCALED.settings()),
+                    before,
+                    "{text:?}"
+                );
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    });
+}
