@@ -1510,3 +1510,113 @@ fn errors_next_to_multi_byte_characters_never_panic_and_name_a_place() {
         assert!(failures.is_empty(), "{}", failures.join("\n"));
     });
 }
+
+// ---------------------------------------------------------------------------
+// Nested calls of a paused group, joined, with and without a ceiling of
+// one over them, from async work and from sync work.
+
+mod nested_in_a_paused_group {
+    use super::common::{self, within, Meter};
+    use pool_runtime::config;
+    use pool_runtime::{ceiling, register_group, Group, GroupSpec};
+    use std::time::Duration;
+
+    static NP: Group = Group::new(GroupSpec::new("r29::nested_paused").size(2));
+    register_group!(NP);
+
+    fn scenario(with_ceiling: bool, close: bool) {
+        if with_ceiling {
+            config::load_str("r29.toml", "ceiling = 1\n").expect("a valid file");
+        }
+        let meter = Meter::default();
+        let m = meter.clone();
+        let out = within(Duration::from_secs(20), move || {
+            let rt = common::runtime();
+            rt.block_on(async move {
+                let parent = tokio::spawn(NP.submit(0, async move {
+                    if close {
+                        NP.pool().close(); // closed while its work runs
+                    } else {
+                        NP.pause(); // paused while its work runs
+                    }
+                    let body = |i: u32| {
+                        let m = m.clone();
+                        async move {
+                            let _in = m.enter();
+                            tokio::time::sleep(Duration::from_millis(2)).await;
+                            i
+                        }
+                    };
+                    let (a, b, c) = tokio::join!(
+                        NP.submit(0, body(1)),
+                        NP.submit(0, body(2)),
+                        NP.submit(0, body(3))
+                    );
+                    // A sync nested call too, after the joined ones.
+                    let d = NP.run(|| drop(m.enter()));
+                    (a, b, c, d)
+                }));
+                while !(NP.is_paused() || NP.pool().is_closed()) {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                let outside = NP.submit(0, async { 0 }).await;
+                let out = parent.await.unwrap();
+                NP.resume();
+                (out, outside)
+            })
+        });
+        let (inner, outside) = out;
+        let (a, b, c, d) = inner.expect("admitted before the pause");
+        assert_eq!((a, b, c, d), (Ok(1), Ok(2), Ok(3), Ok(())));
+        assert!(
+            outside.is_err(),
+            "a new call of the paused group is turned away"
+        );
+        let limit = if with_ceiling { 1 } else { 2 };
+        assert!(meter.max() <= limit, "limit {limit}, saw {}", meter.max());
+        let s = NP.stats();
+        assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+        common::assert_accounted(&s);
+        if with_ceiling {
+            let c = ceiling::stats().unwrap();
+            assert_eq!((c.running, c.waiting, c.nested), (0, 0, 0), "{c:?}");
+            common::assert_accounted(&c);
+        }
+    }
+
+    #[test]
+    fn joined_nested_calls_of_a_paused_group_all_complete() {
+        common::in_own_process(
+            "nested_in_a_paused_group::joined_nested_calls_of_a_paused_group_all_complete",
+            &[],
+            || scenario(false, false),
+        );
+    }
+
+    #[test]
+    fn joined_nested_calls_of_a_paused_group_under_a_ceiling_of_one_all_complete() {
+        common::in_own_process(
+            "nested_in_a_paused_group::joined_nested_calls_of_a_paused_group_under_a_ceiling_of_one_all_complete",
+            &[],
+            || scenario(true, false),
+        );
+    }
+
+    #[test]
+    fn joined_nested_calls_of_a_closed_group_all_complete() {
+        common::in_own_process(
+            "nested_in_a_paused_group::joined_nested_calls_of_a_closed_group_all_complete",
+            &[],
+            || scenario(false, true),
+        );
+    }
+
+    #[test]
+    fn joined_nested_calls_of_a_closed_group_under_a_ceiling_of_one_all_complete() {
+        common::in_own_process(
+            "nested_in_a_paused_group::joined_nested_calls_of_a_closed_group_under_a_ceiling_of_one_all_complete",
+            &[],
+            || scenario(true, true),
+        );
+    }
+}
