@@ -577,3 +577,61 @@ mod stream_of_annotated_calls {
         assert!(s.panicked >= 1 && s.nested == 0, "{s:?}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// Returned futures under a full ceiling: dropped before their first poll,
+// dropped while waiting for the ceiling, and built before the ceiling frees.
+
+/// Its own group, under the ceiling.
+#[pooled::group(size = 2)]
+pub struct Returned;
+
+static RETURNED: Meter = Meter::new();
+
+#[pooled::pooled(group = Returned)]
+fn returned(x: u32) -> impl Future<Output = u32> + Send {
+    async move {
+        let _inside = RETURNED.enter();
+        tokio::task::yield_now().await;
+        x
+    }
+}
+
+#[test]
+fn returned_futures_under_a_full_ceiling_are_counted_once_however_they_end() {
+    common::in_own_process(
+        "returned_futures_under_a_full_ceiling_are_counted_once_however_they_end",
+        &[("POOLED_CEILING", "1")],
+        || {
+            within(BOUND, || {
+                common::multi_thread().block_on(async {
+                    // The ceiling's one slot, held by a permit of another group.
+                    let permit = CeilA::POOL.acquire_owned(0).await.unwrap();
+                    drop(returned(1)); // never polled
+                    let mut waiting = Box::pin(returned(2));
+                    assert!(futures::poll!(waiting.as_mut()).is_pending());
+                    let c = pooled::ceiling::stats().unwrap();
+                    assert_eq!((c.running, c.waiting), (1, 1), "{c:?}");
+                    drop(waiting); // leaves the ceiling's queue
+                    let built = returned(3); // built while full, polled after
+                    let c = pooled::ceiling::stats().unwrap();
+                    assert_eq!(c.waiting, 0, "{c:?}");
+                    drop(permit);
+                    assert_eq!(tokio::time::timeout(BOUND, built).await, Ok(3));
+                    assert_eq!(tokio::time::timeout(BOUND, returned(4)).await, Ok(4));
+                })
+            });
+            assert_eq!(RETURNED.done(), 2);
+            let s = Returned::POOL.stats();
+            assert_quiet(&s, "returned");
+            assert_eq!(
+                (s.submitted(), s.completed, s.cancelled),
+                (2, 2, 0),
+                "{s:?}"
+            );
+            let c = pooled::ceiling::stats().unwrap();
+            assert_quiet(&c, "ceiling");
+            assert_eq!(c.cancelled, 1, "the call dropped while waiting: {c:?}");
+        },
+    );
+}
