@@ -1682,3 +1682,169 @@ mod priority_across_the_ceiling {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// A randomized poll-level run under a constant ceiling of two: calls of two
+// groups (submit, permits, nested calls), dropped at random, groups paused,
+// resumed and resized at random. Bodies never exceed the ceiling; at the
+// end everything completes and balances.
+
+mod random_under_the_ceiling {
+    use super::common::{self, Meter, Task};
+    use pool_runtime::config;
+    use pool_runtime::{ceiling, register_group, Group, GroupSpec, Order, Rejected};
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::sync::Arc;
+    use std::task::Poll;
+
+    static RA: Group = Group::new(
+        GroupSpec::new("r29::random_a")
+            .order(Order::Priority)
+            .size(2),
+    );
+    static RB: Group = Group::new(GroupSpec::new("r29::random_b").order(Order::Lifo).size(1));
+    register_group!(RA);
+    register_group!(RB);
+
+    type Call = Pin<Box<dyn Future<Output = Result<(), Rejected>> + Send>>;
+
+    struct Gate(Arc<AtomicBool>);
+    impl Future for Gate {
+        type Output = ();
+        fn poll(self: Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<()> {
+            if self.0.load(SeqCst) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        }
+    }
+
+    fn body(meter: &Meter, open: &Arc<AtomicBool>) -> impl Future<Output = ()> + Send + 'static {
+        let (meter, open) = (meter.clone(), open.clone());
+        async move {
+            let _in = meter.enter();
+            Gate(open).await;
+        }
+    }
+
+    fn call(
+        form: u64,
+        g: &'static Group,
+        other: &'static Group,
+        w: i64,
+        meter: &Meter,
+        open: &Arc<AtomicBool>,
+    ) -> Call {
+        match form % 3 {
+            0 => Box::pin(g.submit(w, body(meter, open))),
+            1 => {
+                let b = body(meter, open);
+                Box::pin(async move {
+                    let p = g.acquire_owned(w).await?;
+                    b.await;
+                    drop(p);
+                    Ok(())
+                })
+            }
+            _ => {
+                let (first, nested) = (body(meter, open), body(meter, open));
+                Box::pin(g.submit(w, async move {
+                    first.await;
+                    let _ = other.submit(w, nested).await;
+                }))
+            }
+        }
+    }
+
+    #[test]
+    fn random_calls_pauses_and_resizes_never_exceed_a_constant_ceiling() {
+        common::in_own_process(
+            "random_under_the_ceiling::random_calls_pauses_and_resizes_never_exceed_a_constant_ceiling",
+            &[],
+            || {
+                config::load_str("r29.toml", "ceiling = 2\n").expect("a valid file");
+                for run in 0..40u64 {
+                    let meter = Meter::default();
+                    let mut seed: u64 = 0x2929_2929 + run * 7919;
+                    let mut next = move |n: u64| {
+                        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        (seed >> 33) % n
+                    };
+                    let mut calls: Vec<Option<(Task<Call>, Arc<AtomicBool>)>> = Vec::new();
+                    let groups = [&RA, &RB];
+                    for step in 0..4000 {
+                        match next(10) {
+                            0..=2 => {
+                                let gi = next(2) as usize;
+                                let open = Arc::new(AtomicBool::new(false));
+                                let c = call(next(3), groups[gi], groups[1 - gi], next(5) as i64, &meter, &open);
+                                calls.push(Some((Task::new(c), open)));
+                            }
+                            3..=5 if !calls.is_empty() => {
+                                let i = next(calls.len() as u64) as usize;
+                                if let Some((task, _)) = &mut calls[i] {
+                                    if task.poll().is_ready() {
+                                        calls[i] = None;
+                                    }
+                                }
+                            }
+                            6 if !calls.is_empty() => {
+                                let i = next(calls.len() as u64) as usize;
+                                if let Some((_, open)) = &calls[i] {
+                                    open.store(true, SeqCst);
+                                }
+                            }
+                            7 if !calls.is_empty() => {
+                                let i = next(calls.len() as u64) as usize;
+                                calls[i] = None; // dropped wherever it is
+                            }
+                            8 => {
+                                let g = groups[next(2) as usize];
+                                if g.is_paused() {
+                                    g.resume();
+                                } else {
+                                    g.pause();
+                                }
+                            }
+                            _ => {
+                                let g = groups[next(2) as usize];
+                                g.resize(next(4) as usize);
+                            }
+                        }
+                        assert!(meter.now() <= 2, "run {run} step {step}: {} bodies under a ceiling of 2", meter.now());
+                    }
+                    // The end: everything open, resumed and sized; all complete.
+                    for g in groups {
+                        g.resume();
+                        g.resize(2);
+                    }
+                    for _ in 0..200 {
+                        for slot in calls.iter_mut() {
+                            if let Some((task, open)) = slot {
+                                open.store(true, SeqCst);
+                                if task.poll().is_ready() {
+                                    *slot = None;
+                                }
+                            }
+                        }
+                        assert!(meter.now() <= 2);
+                    }
+                    let left = calls.iter().filter(|c| c.is_some()).count();
+                    assert_eq!(left, 0, "calls never completed");
+                    assert!(meter.max() <= 2);
+                    for g in groups {
+                        let s = g.stats();
+                        assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+                        common::assert_accounted(&s);
+                    }
+                }
+                let c = ceiling::stats().unwrap();
+                assert_eq!((c.running, c.waiting, c.nested), (0, 0, 0), "{c:?}");
+                common::assert_accounted(&c);
+            },
+        );
+    }
+}
