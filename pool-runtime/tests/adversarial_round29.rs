@@ -1848,3 +1848,121 @@ mod random_under_the_ceiling {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// Bad loads racing good ones (of one content) and calls: the settings in
+// force never move, every error names a place.
+
+mod bad_loads_racing {
+    use super::common::{self, Meter};
+    use pool_runtime::config::{self, Origin};
+    use pool_runtime::{ceiling, register_group, Group, GroupSpec, Kind};
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    static BL: Group = Group::new(
+        GroupSpec::new("r29::racing")
+            .kind(Kind::Autoscale)
+            .min(1)
+            .max(8),
+    );
+    register_group!(BL);
+
+    const GOOD: &str =
+        "ceiling = 3\n[groups.\"r29::racing\"]\nmin = 2\nmax = 3\nmax_waiting = 50\n";
+    const BAD: &[&str] = &[
+        "ceiling = 1\n[groups.\"r29::racing\"]\nmin = 4\nmax = 3\n",
+        "ceiling = 5\n[groups.\"r29::racing\"]\nmin = 1\nmax = 1\nmax_waiting = -1\n",
+        "ceiling = 2\n[groups.\"r29::racing\"]\nmin = 1\nmax = 2\nkind = \"fixd\"\n",
+        "ceiling = 2\n[groups.\"r29::racin\"]\nmin = 1\n",
+        "ceiling = 0\n[groups.\"r29::racing\"]\nmax = 1\n",
+        "ceiling = 2\n[groups.\"r29::racing\"]\nmax = 1\nadaptive_tolerance = 2.0\n",
+        "ceiling = 2\n[groups.\"r29::racing\"]\nmax = 1\n[groups.\"r29::racing\"]\nmax = 2\n",
+    ];
+
+    #[test]
+    fn bad_loads_racing_good_ones_and_calls_never_move_the_settings() {
+        common::in_own_process(
+            "bad_loads_racing::bad_loads_racing_good_ones_and_calls_never_move_the_settings",
+            &[],
+            || {
+                config::load_str("good.toml", GOOD).expect("a valid file");
+                let expected = (BL.settings(), ceiling::limit());
+                assert_eq!(expected.1, Some(3));
+                let stop = Arc::new(AtomicBool::new(false));
+                let meter = Meter::default();
+                let mut threads = Vec::new();
+                {
+                    let stop = stop.clone();
+                    threads.push(std::thread::spawn(move || {
+                        let mut failures = Vec::new();
+                        let mut i = 0;
+                        while !stop.load(SeqCst) {
+                            let text = BAD[i % BAD.len()];
+                            i += 1;
+                            match config::load_str("bad.toml", text) {
+                                Ok(_) => failures.push(format!("{text:?} accepted")),
+                                Err(e) => {
+                                    if !matches!(e.origin(), Some(Origin::File { line, column, .. }) if *line >= 1 && *column >= 1)
+                                    {
+                                        failures.push(format!("{text:?}: {e}"));
+                                    }
+                                }
+                            }
+                        }
+                        failures
+                    }));
+                }
+                {
+                    let stop = stop.clone();
+                    threads.push(std::thread::spawn(move || {
+                        let mut failures = Vec::new();
+                        while !stop.load(SeqCst) {
+                            if let Err(e) = config::load_str("good.toml", GOOD) {
+                                failures.push(e.to_string());
+                            }
+                        }
+                        failures
+                    }));
+                }
+                for _ in 0..2 {
+                    let (stop, meter) = (stop.clone(), meter.clone());
+                    threads.push(std::thread::spawn(move || {
+                        while !stop.load(SeqCst) {
+                            let m = meter.clone();
+                            let _ = BL.run(move || {
+                                let _in = m.enter();
+                                std::thread::sleep(Duration::from_micros(200));
+                            });
+                        }
+                        Vec::new()
+                    }));
+                }
+                let t0 = Instant::now();
+                let mut moved = Vec::new();
+                while t0.elapsed() < Duration::from_millis(800) {
+                    let now = (BL.settings(), ceiling::limit());
+                    if now != expected && moved.len() < 5 {
+                        moved.push(format!("{now:?}"));
+                    }
+                    let size = BL.size();
+                    if !(2..=3).contains(&size) && moved.len() < 5 {
+                        moved.push(format!("size {size}"));
+                    }
+                }
+                stop.store(true, SeqCst);
+                let mut failures: Vec<String> = Vec::new();
+                for t in threads {
+                    failures.extend(t.join().unwrap());
+                }
+                assert!(moved.is_empty(), "the settings moved: {moved:?}");
+                assert!(failures.is_empty(), "{failures:?}");
+                assert!(meter.max() <= 3, "max 3, saw {}", meter.max());
+                let s = BL.stats();
+                assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+                common::assert_accounted(&s);
+            },
+        );
+    }
+}
