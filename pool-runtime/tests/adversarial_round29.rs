@@ -930,12 +930,10 @@ mod watch_rewrites {
                     move || {
                         let mut last = 2;
                         let mut slowest = Duration::ZERO;
-                        let mut slowest = Duration::ZERO;
                         for round in 0..16 {
                             let size = 2 + round % 2;
                             let text = content(size);
                             let (head, tail) = text.split_at(text.len() / 2);
-                            let started = std::time::Instant::now();
                             let started = std::time::Instant::now();
                             let mut file = std::fs::File::create(&path).unwrap(); // truncated
                             std::thread::sleep(Duration::from_millis(1));
