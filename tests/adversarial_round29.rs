@@ -635,3 +635,66 @@ fn returned_futures_under_a_full_ceiling_are_counted_once_however_they_end() {
         },
     );
 }
+
+// ---------------------------------------------------------------------------
+// An `#[async_trait]` method taking `self: Arc<Self>`, recursive through a
+// trait object, on a one-slot group; its boxed futures dropped unpolled.
+
+/// One slot for the walker.
+#[pooled::group(size = 1)]
+pub struct Walk;
+
+static WALK: Meter = Meter::new();
+
+#[async_trait::async_trait]
+trait Walker: Send + Sync {
+    async fn walk(self: std::sync::Arc<Self>, depth: u32) -> u32;
+}
+
+struct Node;
+
+#[async_trait::async_trait]
+impl Walker for Node {
+    #[pooled::pooled(group = Walk)]
+    async fn walk(self: std::sync::Arc<Self>, depth: u32) -> u32 {
+        {
+            let _inside = WALK.enter();
+            tokio::task::yield_now().await;
+        }
+        if depth == 0 {
+            return 0;
+        }
+        let next: std::sync::Arc<dyn Walker> = self.clone();
+        // Built and dropped unpolled: not a call.
+        drop(next.clone().walk(depth));
+        1 + next.walk(depth - 1).await
+    }
+}
+
+#[test]
+fn a_recursive_arc_self_async_trait_method_on_one_slot_completes() {
+    let out = within(BOUND, || {
+        common::multi_thread().block_on(async {
+            let node: std::sync::Arc<dyn Walker> = std::sync::Arc::new(Node);
+            let tasks: Vec<_> = (0..3)
+                .map(|_| {
+                    let node = node.clone();
+                    tokio::spawn(async move { node.walk(5).await })
+                })
+                .collect();
+            let mut out = Vec::new();
+            for t in tasks {
+                out.push(t.await.unwrap());
+            }
+            out
+        })
+    });
+    assert_eq!(out, vec![5, 5, 5]);
+    assert_eq!(WALK.peak(), 1, "one slot");
+    let s = Walk::POOL.stats();
+    assert_quiet(&s, "walk");
+    assert_eq!(
+        s.completed, 18,
+        "6 calls per walk, the dropped ones not counted: {s:?}"
+    );
+}
