@@ -35,6 +35,11 @@ fn structurally_malformed_files_are_errors_at_a_position_and_change_nothing() {
         let before = (R29_FIXED.settings(), R29_SCALED.settings());
         let cases: &[&str] = &[
             "groups = 5\n",
+            "[defaults]\nceiling = 3\n",
+            "[groups.\"r29::fixed\"]\nceiling = 3\n",
+            "Ceiling = 3\n",
+            "CEILING = 3\n",
+            "celing = 3\n",
             "defaults = 5\n",
             "defaults = [1, 2]\n",
             "[groups]\n\"r29::fixed\" = 3\n",
