@@ -2030,3 +2030,74 @@ mod bad_loads_racing {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// A fleet call under the ceiling that loses its lease (Redis gone past the
+// lease): it ends with `LeaseLost`, its work dropped, and gives its ceiling
+// slot back, so another group's call gets in; all balances.
+
+#[cfg(feature = "redis")]
+mod lease_lost_under_the_ceiling {
+    use super::common::{self, Meter};
+    use super::redis_server::*;
+    use pool_runtime::fleet::OnUnreachable;
+    use pool_runtime::{ceiling, config, Group, GroupSpec, Rejected};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_call_that_loses_its_lease_gives_its_ceiling_slot_back() {
+        common::in_own_process(
+            "lease_lost_under_the_ceiling::a_call_that_loses_its_lease_gives_its_ceiling_slot_back",
+            &[],
+            || {
+                let mut server = RedisServer::start();
+                let g = fleet_group("r29_lease_lost", &server, 1, OnUnreachable::Reject);
+                let local: &'static Group = Box::leak(Box::new(Group::new(
+                    GroupSpec::new("r29::lost_local").size(1),
+                )));
+                assert!(g.pool().size() > 0 && local.pool().size() > 0);
+                config::load_str("r29.toml", "ceiling = 1\n").expect("a valid file");
+                let meter = Meter::default();
+                let rt = common::runtime();
+                let holder = {
+                    let m = meter.clone();
+                    rt.spawn(async move {
+                        g.submit(0, async move {
+                            let _in = m.enter();
+                            std::future::pending::<()>().await;
+                        })
+                        .await
+                    })
+                };
+                let t0 = Instant::now();
+                while meter.now() == 0 {
+                    assert!(t0.elapsed() < Duration::from_secs(10), "never admitted");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                server.stop();
+                let out = rt.block_on(async {
+                    tokio::time::timeout(Duration::from_secs(10), holder).await
+                });
+                assert_eq!(
+                    out.expect("the call ends once its lease is lost").unwrap(),
+                    Err(Rejected::LeaseLost)
+                );
+                assert_eq!(meter.now(), 0, "its work was dropped");
+                // The ceiling slot is free: a local call gets in at once.
+                let m = meter.clone();
+                assert_eq!(local.run(move || drop(m.enter())), Ok(()));
+                assert!(meter.max() <= 1);
+                server.restart();
+                let s = g.stats();
+                assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+                common::assert_accounted(&s);
+                let s = local.stats();
+                common::assert_accounted(&s);
+                let c = ceiling::stats().unwrap();
+                assert_eq!((c.running, c.waiting, c.nested), (0, 0, 0), "{c:?}");
+                common::assert_accounted(&c);
+                assert!(g.fleet_stats().unwrap().lost >= 1, "{:?}", g.fleet_stats());
+            },
+        );
+    }
+}
