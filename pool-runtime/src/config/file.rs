@@ -51,7 +51,10 @@ impl Source<'_> {
     fn origin(&self, span: Range<usize>) -> Origin {
         let before = &self.text[..span.start.min(self.text.len())];
         let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+        // A byte-order mark opening the file is no column an editor shows.
+        let last = before.rsplit('\n').next().unwrap_or("");
+        let last = if line == 1 { last.trim_start_matches('\u{feff}') } else { last };
+        let column = last.chars().count() + 1;
         Origin::File {
             path: self.path.to_owned(),
             line,
