@@ -25,9 +25,11 @@ const LONGEST_WAIT: Duration = Duration::from_secs(3600);
 /// loaded and passed on even if it is what was loaded before (a [`Report`]
 /// with no change: the file is back). The content is compared, not the modification time, so a change
 /// within the file system's time resolution is not missed; a change is loaded once the
-/// content has held still for 20 ms (or `every`, if shorter), so that a file caught in the
+/// content has held still for 20 ms (or `every`, if shorter) — the same content read
+/// twice, the file not written in between — so that a file caught in the
 /// middle of a save — truncated and not yet written again, which would read as an empty,
-/// valid configuration of defaults — is not loaded.
+/// valid configuration of defaults — is not loaded. A file rewritten again and again
+/// faster than that is not loaded until it holds still.
 ///
 /// `on_reload` runs on the watching thread: a slow one delays the next look.
 /// A panic in it is caught and the watch goes on (nobody could receive the
@@ -177,32 +179,55 @@ impl Stop {
 
 /// How long a changed file's content must hold still before it is loaded
 /// (or `every`, if shorter), and how many times it is read again for that
-/// before what was read last is loaded anyway (a file rewritten without end).
+/// before this look gives up (a file rewritten without end is not loaded:
+/// the next look starts again).
 const SETTLE: Duration = Duration::from_millis(20);
 const SETTLE_READS: usize = 10;
 
-/// `text`, just read from `path`, once a read `SETTLE` later finds the same;
-/// `None` if the watch was stopped meanwhile. A read error meanwhile is
-/// returned instead: the content last read never held still (a file
-/// truncated, then removed before it was written again), and is not loaded.
-fn settled(
-    path: &std::path::Path,
-    mut text: String,
-    every: Duration,
-    stop: &Stop,
-) -> Option<Result<String, ConfigError>> {
+/// What came of waiting for a changed file to hold still.
+enum Settled {
+    /// The content, unchanged over `SETTLE` (and the file not written
+    /// meanwhile).
+    Still(String),
+    /// It kept changing: not loaded at this look.
+    Moving,
+    /// A read error meanwhile: the content last read never held still (a
+    /// file truncated, then removed before it was written again), and is
+    /// not loaded.
+    Failed(ConfigError),
+    /// The watch was stopped.
+    Stopped,
+}
+
+/// The file's modification time, if the file system gives one.
+fn written_at(path: &std::path::Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Waits for `text`, just read from `path`, to hold still: a read `SETTLE`
+/// later finds the same, and the file's modification time did not move
+/// between the two (two reads that each catch a save mid-way, say an empty
+/// file just truncated, find the same text, but the file was written in
+/// between).
+fn settled(path: &std::path::Path, mut text: String, every: Duration, stop: &Stop) -> Settled {
     let settle = SETTLE.min(every);
+    let mut stamp = written_at(path);
     for _ in 0..SETTLE_READS {
         if !stop.rest_until(Instant::now().checked_add(settle)) {
-            return None;
+            return Settled::Stopped;
         }
         match read_text(path) {
-            Ok(again) if again == text => return Some(Ok(text)),
-            Ok(again) => text = again,
-            Err(error) => return Some(Err(error)),
+            Ok(again) => {
+                let now = written_at(path);
+                if again == text && now == stamp {
+                    return Settled::Still(text);
+                }
+                (text, stamp) = (again, now);
+            }
+            Err(error) => return Settled::Failed(error),
         }
     }
-    Some(Ok(text))
+    Settled::Moving
 }
 
 fn watching<F>(
@@ -232,11 +257,12 @@ fn watching<F>(
                 // mid-save (truncated, not yet written again: an empty file
                 // is a valid configuration, of defaults) is not loaded.
                 let text = match settled(path, text, every, stop) {
-                    None => return,
-                    Some(Ok(text)) => text,
+                    Settled::Stopped => return,
+                    Settled::Still(text) => text,
+                    Settled::Moving => continue,
                     // Gone (or unreadable) before it held still: reported
                     // as a read error at the loop's top would be.
-                    Some(Err(error)) => {
+                    Settled::Failed(error) => {
                         if unreadable.as_deref() != Some(error.message()) {
                             unreadable = Some(error.message().to_owned());
                             crate::unwind::caught(|| on_reload(Err(error)));
