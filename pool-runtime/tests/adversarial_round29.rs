@@ -135,7 +135,6 @@ fn structurally_malformed_files_are_errors_at_a_position_and_change_nothing() {
 /// the mark is no column of the text an editor shows, so an error on the
 /// first line names the column the editor shows.
 #[test]
-#[ignore = "bug: a UTF-8 byte-order mark is counted as a column (r29.toml:1:12 for column 11)"]
 fn a_byte_order_mark_does_not_shift_the_reported_column() {
     let _serial = config_turn();
     let e = config::load_str("r29.toml", "\u{feff}ceiling = 0\n").unwrap_err();
@@ -847,7 +846,6 @@ mod watch_rewrites {
     /// would lift the ceiling and every group setting). Two reads 20 ms apart
     /// that both find it empty are not a content that held still.
     #[test]
-    #[ignore = "bug: config::watch loads an empty (truncated) file when two reads 20 ms apart both catch a save mid-way, though it never held still (watch.rs settled)"]
     fn a_file_truncated_by_every_save_is_never_loaded_empty() {
         common::in_own_process(
             "watch_rewrites::a_file_truncated_by_every_save_is_never_loaded_empty",
