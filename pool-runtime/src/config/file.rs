@@ -53,7 +53,11 @@ impl Source<'_> {
         let line = before.matches('\n').count() + 1;
         // A byte-order mark opening the file is no column an editor shows.
         let last = before.rsplit('\n').next().unwrap_or("");
-        let last = if line == 1 { last.trim_start_matches('\u{feff}') } else { last };
+        let last = if line == 1 {
+            last.trim_start_matches('\u{feff}')
+        } else {
+            last
+        };
         let column = last.chars().count() + 1;
         Origin::File {
             path: self.path.to_owned(),
