@@ -1051,25 +1051,27 @@ fn shutdown_timed_out_counts_what_it_turned_away_from_calls_changing_wakers() {
     assert_accounted(&s);
 }
 
-// ---- user code run by `settle` -------------------------------------------------
+// ---- user code run while a first use builds again -----------------------------------
 
 static SETTLED: Group = Group::new(GroupSpec::new("adv17::settled").size(2));
 register_group!(SETTLED);
 
-/// What the limit gauge's load (made from inside `settle`) returned.
+/// What the limit gauge's load (made from the rebuilt pool's limit report) returned.
 static LOAD_IN_SETTLE: Mutex<Option<Result<(), String>>> = Mutex::new(None);
 
 /// Whether the [`LoadingGauge`] loads (else it only notes the change).
 static GAUGE_LOADS: AtomicBool = AtomicBool::new(true);
 
-/// A `pooled.limit` gauge that, when it moves by `+3` (the resize `settle`
-/// makes, 2 -> 5), loads a configuration (a recorder that reacts to a
-/// limit change by retuning another group, say).
+/// A `pooled.limit` gauge that, when it moves by `+5` (the pool the first
+/// use builds again from the recorder's load, at 5 slots — it used to be
+/// `settle`'s resize of the pool built at 2, `+3`), loads a configuration
+/// (a recorder that reacts to a limit change by retuning another group,
+/// say).
 struct LoadingGauge;
 
 impl metrics::GaugeFn for LoadingGauge {
     fn increment(&self, value: f64) {
-        if value == 3.0 && LOAD_IN_SETTLE.lock().unwrap().is_none() {
+        if value == 5.0 && LOAD_IN_SETTLE.lock().unwrap().is_none() {
             if !GAUGE_LOADS.load(SeqCst) {
                 *LOAD_IN_SETTLE.lock().unwrap() = Some(Ok(()));
                 return;
@@ -1088,7 +1090,7 @@ impl metrics::GaugeFn for LoadingGauge {
 }
 
 /// A recorder that loads a configuration sizing `SETTLED` to 5 when its
-/// pool registers its handles (so that the first use must `settle`), and
+/// pool registers its handles (so that the first use builds again), and
 /// hands out a [`LoadingGauge`] for its limit.
 struct SettlingRecorder(AtomicBool);
 
@@ -1145,14 +1147,15 @@ impl metrics::Recorder for SettlingRecorder {
 /// Promise: nothing hangs; a load from user code the library runs is
 /// applied or refused with an error value ("a load started from that user
 /// code on the same thread is refused"), never a deadlock; no lock of the
-/// library held while user code runs. Attack: a group's first use that
-/// must `settle` (a recorder loads a configuration sizing the group to 5
-/// while the pool, read at 2, is being built); `settle` then resizes the
-/// published pool 2 -> 5 under the loading lock, and the `pooled.limit`
-/// gauge (the user's `GaugeFn`) reacts to that change by loading a
-/// configuration. Catches: `settle` holding the loading lock while the
-/// resize's reports run, without marking the thread as applying a load,
-/// so that the gauge's load waits for the lock its own thread holds.
+/// library held while user code runs. Attack: a group's first use whose
+/// settings change while it builds (a recorder loads a configuration
+/// sizing the group to 5 while the pool, read at 2, is being built), so
+/// that it builds again at 5, and the `pooled.limit` gauge (the user's
+/// `GaugeFn`) reacts to that pool's limit by loading a configuration.
+/// Caught when it was written: `settle` (which then resized the published
+/// pool 2 -> 5) held the loading lock while the resize's reports ran,
+/// without marking the thread as applying a load, so that the gauge's load
+/// waited for the lock its own thread held.
 #[test]
 fn a_load_from_a_report_made_while_a_first_use_settles_does_not_deadlock() {
     crate::common::in_own_process(
@@ -1165,16 +1168,16 @@ fn a_load_from_a_report_made_while_a_first_use_settles_does_not_deadlock() {
             let size = within(Duration::from_secs(10), || SETTLED.size());
             assert!(
                 LOAD_IN_SETTLE.lock().unwrap().is_some(),
-                "the gauge saw the settle's resize and loaded"
+                "the gauge saw the rebuilt pool's limit and loaded"
             );
             assert_eq!(size, 5, "settled at the recorder's load");
         },
     );
 }
 
-/// The control of the test above: the same first use and settle, with a
-/// gauge that only notes the resize (no load): it returns, at 5 slots —
-/// the hang above is the gauge's load, made under `settle`'s loading lock.
+/// The control of the test above: the same first use, built again, with a
+/// gauge that only notes the new pool's limit (no load): it returns, at 5
+/// slots.
 #[test]
 fn a_first_use_that_settles_with_a_report_that_does_not_load_returns() {
     crate::common::in_own_process(
@@ -1189,7 +1192,7 @@ fn a_first_use_that_settles_with_a_report_that_does_not_load_returns() {
             assert_eq!(
                 *LOAD_IN_SETTLE.lock().unwrap(),
                 Some(Ok(())),
-                "the gauge saw +3"
+                "the gauge saw +5"
             );
             assert_eq!(size, 5, "settled at the recorder's load");
         },
