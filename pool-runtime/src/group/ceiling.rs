@@ -15,7 +15,8 @@
 //! ceiling slot, so the ceiling counts top-level calls and nested calls
 //! cannot deadlock it; as the reentrancy rule says, one nested call at a time
 //! uses the parent's slot, and the others wait for it or for a free ceiling
-//! slot. A call waiting for a busy group holds
+//! slot. Calls waiting for a ceiling slot are admitted in arrival order,
+//! whatever their weights and their groups' orders. A call waiting for a busy group holds
 //! its ceiling slot meanwhile: give backlogged groups a `max_waiting` bound or
 //! an admission timeout so they cannot sit on the ceiling.
 
