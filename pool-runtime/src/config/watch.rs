@@ -185,6 +185,7 @@ const SETTLE: Duration = Duration::from_millis(20);
 const SETTLE_READS: usize = 10;
 
 /// What came of waiting for a changed file to hold still.
+#[derive(Debug)]
 enum Settled {
     /// The content, unchanged over `SETTLE` (and the file not written
     /// meanwhile).
@@ -318,9 +319,9 @@ mod tests {
         let path = file("mid-save", "[defaults]\nmax = 7\n");
         let stop = Stop::default();
         let text = settled(&path, String::new(), Duration::from_secs(1), &stop);
-        assert_eq!(
-            text.map(Result::unwrap).as_deref(),
-            Some("[defaults]\nmax = 7\n")
+        assert!(
+            matches!(&text, Settled::Still(text) if text == "[defaults]\nmax = 7\n"),
+            "{text:?}"
         );
         std::fs::remove_file(&path).unwrap();
     }
@@ -337,9 +338,9 @@ mod tests {
             Duration::from_secs(1),
             &stop,
         );
-        assert_eq!(
-            text.map(Result::unwrap).as_deref(),
-            Some("[defaults]\nmax = 5\n")
+        assert!(
+            matches!(&text, Settled::Still(text) if text == "[defaults]\nmax = 5\n"),
+            "{text:?}"
         );
         std::fs::remove_file(&path).unwrap();
     }
@@ -351,7 +352,8 @@ mod tests {
         let path = file("stopped", "x");
         let stop = Stop::default();
         *stop.stopped.lock().unwrap() = true;
-        assert!(settled(&path, "x".into(), Duration::from_secs(1), &stop).is_none());
+        let settled = settled(&path, "x".into(), Duration::from_secs(1), &stop);
+        assert!(matches!(settled, Settled::Stopped), "{settled:?}");
         std::fs::remove_file(&path).unwrap();
     }
 
@@ -364,6 +366,6 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         let stop = Stop::default();
         let settled = settled(&path, String::new(), Duration::from_secs(1), &stop);
-        assert!(matches!(settled, Some(Err(_))), "{settled:?}");
+        assert!(matches!(settled, Settled::Failed(_)), "{settled:?}");
     }
 }
