@@ -230,8 +230,10 @@ impl Pool {
     ///
     /// # Panics
     ///
-    /// A panic in `work` frees the slot, is counted in [`Stats::panicked`], and
-    /// propagates to the caller.
+    /// A panic in `work` propagates to the caller; the slot is freed and the
+    /// call counted in [`Stats::panicked`] when the future is dropped, as the
+    /// unwinding task drops it (a caller that catches the panic and keeps
+    /// the future holds the slot until it drops it).
     pub fn submit<F: Future>(&self, work: F) -> Submit<'_, F> {
         Submit::new(&self.core, 0, Mode::Reject, work)
     }
