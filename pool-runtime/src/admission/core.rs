@@ -411,7 +411,20 @@ impl Core {
         waited: bool,
     ) -> Enqueued {
         // Cloned before any state changes: a panicking `clone` loses nothing.
-        let waker = waker.clone();
+        // Not registered (the call admitted or turned away here), the clone
+        // is dropped quietly: a panicking `drop` would unwind past a
+        // decision already made (a slot taken, a rejection counted) and
+        // lose it — a slot leaked for good.
+        struct Clone(Option<Waker>);
+        impl Drop for Clone {
+            fn drop(&mut self) {
+                if let Some(waker) = self.0.take() {
+                    crate::unwind::caught(move || drop(waker));
+                }
+            }
+        }
+        let mut waker = Clone(Some(waker.clone()));
+        let mut registered = || waker.0.take().expect("registered once");
         // Only an autoscaler's limit change admits a batch (none, and no
         // list to set up and check, on every other enqueue). Woken after the
         // lock, a waker's panic caught: re-raised into this call, which has
@@ -504,7 +517,7 @@ impl Core {
                     return self.reject(Rejected::Paused);
                 }
                 n.set_weight(weight);
-                n.register_owned(waker);
+                n.register_owned(registered());
                 n.set_status(status::HELD);
                 locked.held.push_back(node);
                 self.publish_waiting(&locked);
@@ -553,7 +566,7 @@ impl Core {
             }
         }
         n.set_weight(weight);
-        n.register_owned(waker);
+        n.register_owned(registered());
         n.set_status(status::QUEUED);
         locked.queue.push(node);
         self.publish_waiting(&locked);
