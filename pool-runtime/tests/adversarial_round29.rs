@@ -1703,7 +1703,6 @@ mod priority_across_the_ceiling {
     /// admitted in the same order (the group's order decides who goes next,
     /// as the README's example shows).
     #[test]
-    #[ignore = "documented since (README, the ceiling; ceiling.rs): calls waiting for the ceiling are admitted in arrival order, whatever their group's weights (an urgent call of a priority group waits behind its batch)"]
     fn an_urgent_call_waiting_for_the_ceiling_goes_before_batch_calls() {
         common::in_own_process(
             "priority_across_the_ceiling::an_urgent_call_waiting_for_the_ceiling_goes_before_batch_calls",

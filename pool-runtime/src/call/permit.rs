@@ -250,7 +250,7 @@ async fn ceiling(group: Option<(&Core, i64)>) -> Result<Option<Held<&'static Cor
     let Some(core) = crate::group::ceiling::core_if_enabled() else {
         return Ok(None);
     };
-    let wait = Held::acquire(core, 0, Mode::Wait);
+    let wait = Held::acquire(core, crate::group::ceiling::rank(group, weight), Mode::Wait);
     let held = match crate::group::ceiling::Patience::of(group, Form::Permit, weight) {
         Some(patience) => patience.wait(wait).await?,
         None => wait.await,

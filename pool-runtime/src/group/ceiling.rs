@@ -15,8 +15,9 @@
 //! ceiling slot, so the ceiling counts top-level calls and nested calls
 //! cannot deadlock it; as the reentrancy rule says, one nested call at a time
 //! uses the parent's slot, and the others wait for it or for a free ceiling
-//! slot. Calls waiting for a ceiling slot are admitted in arrival order,
-//! whatever their weights and their groups' orders. A call waiting for a busy group holds
+//! slot. Calls waiting for a ceiling slot are admitted by their weight in
+//! their group if it is a priority group (smaller first), else as weight 0,
+//! and in arrival order among equal weights (see [`rank`]). A call waiting for a busy group holds
 //! its ceiling slot meanwhile: give backlogged groups a `max_waiting` bound or
 //! an admission timeout so they cannot sit on the ceiling.
 
@@ -56,6 +57,7 @@ fn pool() -> &'static Pool {
         Pool::builder()
             .name("(ceiling)")
             .size(1)
+            .order(crate::pool::order::Order::Priority)
             .build()
             .expect("a fixed pool of 1")
     })
@@ -121,6 +123,18 @@ pub(crate) fn core_if_enabled() -> Option<&'static Core> {
         }
     }
     Some(core)
+}
+
+/// The weight a call of the group whose pool is `group`, with `weight` in
+/// it, waits for a ceiling slot with: its own in a priority group (an
+/// urgent call goes before batch calls made before it, as in its group),
+/// 0 in a FIFO or LIFO group (which ignores weights): equal weights wait in
+/// arrival order.
+pub(crate) fn rank(group: &Core, weight: i64) -> i64 {
+    match group.order() {
+        crate::pool::order::Order::Priority => weight,
+        _ => 0,
+    }
 }
 
 /// The rejection a group's pool (`core`) gives a call of `form` at once,
@@ -257,9 +271,10 @@ pub(crate) async fn acquire_owned_for(
     if core_if_enabled().is_none() {
         return Ok(None);
     }
+    let ceiling = acquire_owned(rank(group, weight));
     match Patience::of(group, Form::Blocking, weight) {
-        Some(patience) => patience.wait(acquire_owned()).await,
-        None => Ok(acquire_owned().await),
+        Some(patience) => patience.wait(ceiling).await,
+        None => Ok(ceiling.await),
     }
 }
 
@@ -271,18 +286,20 @@ pub(crate) fn run_for<T>(group: &Core, weight: i64, f: impl FnOnce() -> T) -> Re
     }
     match Patience::of(group, Form::Run, weight) {
         Some(patience) => pool().run_call_patient(
+            rank(group, weight),
             || patience.on_wait(),
             || patience.turned_away(Rejected::TimedOut),
             f,
         ),
-        None => Ok(run(f)),
+        None => Ok(run(rank(group, weight), f)),
     }
 }
 
-/// A ceiling slot owned by a blocking job (released on the executor's thread).
-pub(crate) async fn acquire_owned() -> Option<OwnedSlot> {
+/// A ceiling slot owned by a blocking job (released on the executor's
+/// thread), waited for with `rank` (see [`rank`]).
+pub(crate) async fn acquire_owned(rank: i64) -> Option<OwnedSlot> {
     core_if_enabled()?;
-    OwnedSlot::acquire(pool().core_arc(), 0, Mode::Wait)
+    OwnedSlot::acquire(pool().core_arc(), rank, Mode::Wait)
         .await
         .ok()
 }
@@ -416,16 +433,24 @@ impl<F: Future> Ceilinged<F> {
     /// the work — after the ceiling is decided, so that it is built in
     /// place: a work future built first had to be kept aside across that
     /// decision and copied in, twice, on every call.
+    /// `group` and `weight`: the call's group pool and its weight there,
+    /// which rank its wait for a ceiling slot (see [`rank`]).
     #[inline]
-    pub(crate) fn new(make: impl FnOnce() -> F) -> Self {
-        Self::gated(|| None, make)
+    pub(crate) fn new(group: &Pool, weight: i64, make: impl FnOnce() -> F) -> Self {
+        Self::gated(group, weight, || None, make)
     }
 
     #[inline]
-    fn gated(first: impl FnOnce() -> Option<First<F::Output>>, make: impl FnOnce() -> F) -> Self {
+    fn gated(
+        group: &Pool,
+        weight: i64,
+        first: impl FnOnce() -> Option<First<F::Output>>,
+        make: impl FnOnce() -> F,
+    ) -> Self {
         let ceiling = core_if_enabled().map(|core| {
+            let rank = rank(group.core(), weight);
             Box::pin(Gate {
-                acquire: Some(Acquire::new(core, 0, Mode::Wait, Form::Submit)),
+                acquire: Some(Acquire::new(core, rank, Mode::Wait, Form::Submit)),
                 first: first(),
                 checked: false,
                 deadline: None,
@@ -445,6 +470,8 @@ impl<T, F: Future<Output = Result<T, Rejected>>> Ceilinged<F> {
     #[inline]
     pub(crate) fn rejecting(group: &Pool, weight: i64, make: impl FnOnce() -> F) -> Self {
         Self::gated(
+            group,
+            weight,
             || {
                 Some(First {
                     group: group.core_arc(),
@@ -522,11 +549,12 @@ impl<F: Future> fmt::Debug for Ceilinged<F> {
     }
 }
 
-/// Runs sync work under the ceiling, if one is set.
-pub(crate) fn run<T>(f: impl FnOnce() -> T) -> T {
+/// Runs sync work under the ceiling, if one is set, waiting for it with
+/// `rank` (see [`rank`]).
+pub(crate) fn run<T>(rank: i64, f: impl FnOnce() -> T) -> T {
     match core_if_enabled() {
         None => f(),
-        Some(_) => match pool().run_call(0, Mode::Wait, f) {
+        Some(_) => match pool().run_call(rank, Mode::Wait, f) {
             Ok(out) => out,
             Err(rejected) => unreachable!("the ceiling pool never rejects: {rejected}"),
         },

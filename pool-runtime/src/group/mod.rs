@@ -633,7 +633,7 @@ impl Group {
     {
         // The pool first: its first use may set the ceiling (see `submit`).
         let pool = self.pool();
-        let ceiling = ceiling::acquire_owned().await;
+        let ceiling = ceiling::acquire_owned(ceiling::rank(pool.core(), weight)).await;
         #[cfg(feature = "redis")]
         let call = match self.fleet() {
             Some(fleet) => {
@@ -672,9 +672,13 @@ impl Group {
         #[cfg(feature = "redis")]
         if let Some(fleet) = self.fleet() {
             let work = crate::fleet::Fleeted::new(fleet, work, true);
-            return GroupSubmitWait::fleet(Ceilinged::new(|| pool.submit_wait(weight, work)));
+            return GroupSubmitWait::fleet(Ceilinged::new(pool, weight, || {
+                pool.submit_wait(weight, work)
+            }));
         }
-        GroupSubmitWait::local(Ceilinged::new(|| pool.submit_wait(weight, work)))
+        GroupSubmitWait::local(Ceilinged::new(pool, weight, || {
+            pool.submit_wait(weight, work)
+        }))
     }
 
     /// The sync counterpart of [`submit_wait`](Group::submit_wait).
@@ -688,14 +692,18 @@ impl Group {
         #[cfg(feature = "redis")]
         if let Some(fleet) = self.fleet() {
             let f = move || crate::fleet::run(fleet, true, f);
-            match ceiling::run(|| pool.run_call(weight, Mode::Wait, f)) {
+            match ceiling::run(ceiling::rank(pool.core(), weight), || {
+                pool.run_call(weight, Mode::Wait, f)
+            }) {
                 Ok(Ok(out)) => return out,
                 Ok(Err(rejected)) | Err(rejected) => {
                     unreachable!("a never-rejecting call was turned away: {rejected}")
                 }
             }
         }
-        match ceiling::run(|| pool.run_call(weight, Mode::Wait, f)) {
+        match ceiling::run(ceiling::rank(pool.core(), weight), || {
+            pool.run_call(weight, Mode::Wait, f)
+        }) {
             Ok(out) => out,
             Err(rejected) => unreachable!("a never-rejecting call was turned away: {rejected}"),
         }

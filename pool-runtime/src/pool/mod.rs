@@ -526,12 +526,13 @@ impl Pool {
     /// and returns `on_timeout()`.
     pub(crate) fn run_call_patient<T>(
         &self,
+        weight: i64,
         on_wait: impl FnOnce() -> Result<Option<Duration>, Rejected>,
         on_timeout: impl FnOnce() -> Rejected,
         f: impl FnOnce() -> T,
     ) -> Result<T, Rejected> {
         self.run_sync(
-            0,
+            weight,
             Mode::Wait,
             false,
             on_wait,
