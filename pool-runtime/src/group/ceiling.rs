@@ -17,7 +17,7 @@
 //! uses the parent's slot, and the others wait for it or for a free ceiling
 //! slot. Calls waiting for a ceiling slot are admitted by their weight in
 //! their group if it is a priority group (smaller first), else as weight 0,
-//! and in arrival order among equal weights (see [`rank`]). A call waiting for a busy group holds
+//! and in arrival order among equal weights. A call waiting for a busy group holds
 //! its ceiling slot meanwhile: give backlogged groups a `max_waiting` bound or
 //! an admission timeout so they cannot sit on the ceiling.
 
