@@ -415,15 +415,15 @@ impl Core {
         // is dropped quietly: a panicking `drop` would unwind past a
         // decision already made (a slot taken, a rejection counted) and
         // lose it — a slot leaked for good.
-        struct Clone(Option<Waker>);
-        impl Drop for Clone {
+        struct Unregistered(Option<Waker>);
+        impl Drop for Unregistered {
             fn drop(&mut self) {
                 if let Some(waker) = self.0.take() {
                     crate::unwind::caught(move || drop(waker));
                 }
             }
         }
-        let mut waker = Clone(Some(waker.clone()));
+        let mut waker = Unregistered(Some(waker.clone()));
         let mut registered = || waker.0.take().expect("registered once");
         // Only an autoscaler's limit change admits a batch (none, and no
         // list to set up and check, on every other enqueue). Woken after the
