@@ -37,11 +37,55 @@ mod never {
     }
 }
 
+#[cfg(feature = "redis")]
 pin_project! {
+    /// A group call: local, or under a fleet lease.
     #[project = CallProj]
     enum Call<L, G> {
         Local { #[pin] call: L },
         Fleet { #[pin] call: G },
+    }
+}
+
+#[cfg(not(feature = "redis"))]
+pin_project! {
+    /// A group call: without the `redis` feature always local, so that its
+    /// poll and drop do not dispatch on a variant that is never built.
+    struct Call<L, G> {
+        #[pin]
+        call: L,
+        fleet: std::marker::PhantomData<G>,
+    }
+}
+
+impl<L: Future, G: Future> Call<L, G> {
+    fn local(call: L) -> Self {
+        #[cfg(feature = "redis")]
+        return Call::Local { call };
+        #[cfg(not(feature = "redis"))]
+        Call {
+            call,
+            fleet: std::marker::PhantomData,
+        }
+    }
+
+    /// Polls the call; a fleet call's output goes through `fleet`.
+    #[inline]
+    fn poll_call(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        fleet: impl FnOnce(G::Output) -> L::Output,
+    ) -> Poll<L::Output> {
+        #[cfg(feature = "redis")]
+        return match self.project() {
+            CallProj::Local { call } => call.poll(cx),
+            CallProj::Fleet { call } => call.poll(cx).map(fleet),
+        };
+        #[cfg(not(feature = "redis"))]
+        {
+            let _ = fleet;
+            self.project().call.poll(cx)
+        }
     }
 }
 
@@ -64,7 +108,7 @@ pin_project! {
 impl<'a, F: Future> GroupSubmit<'a, F> {
     pub(crate) fn local(call: Ceilinged<Submit<'a, F>>) -> Self {
         GroupSubmit {
-            call: Call::Local { call },
+            call: Call::local(call),
         }
     }
 
@@ -81,10 +125,9 @@ impl<F: Future> Future for GroupSubmit<'_, F> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().call.project() {
-            CallProj::Local { call } => call.poll(cx),
-            CallProj::Fleet { call } => call.poll(cx).map(|out| out.and_then(|out| out)),
-        }
+        self.project()
+            .call
+            .poll_call(cx, |out| out.and_then(|out| out))
     }
 }
 
@@ -111,7 +154,7 @@ pin_project! {
 impl<'a, F: Future> GroupSubmitWait<'a, F> {
     pub(crate) fn local(call: Ceilinged<SubmitWait<'a, F>>) -> Self {
         GroupSubmitWait {
-            call: Call::Local { call },
+            call: Call::local(call),
         }
     }
 
@@ -128,16 +171,13 @@ impl<F: Future> Future for GroupSubmitWait<'_, F> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().call.project() {
-            CallProj::Local { call } => call.poll(cx),
-            CallProj::Fleet { call } => call.poll(cx).map(|out| match out {
-                Ok(out) => out,
-                // A never-rejecting fleet call waits out an unreachable Redis
-                // and runs on after a lost lease; only a panic of the fleet's
-                // own task (a bug) gets here.
-                Err(rejected) => panic!("a never-rejecting fleet call failed: {rejected}"),
-            }),
-        }
+        self.project().call.poll_call(cx, |out| match out {
+            Ok(out) => out,
+            // A never-rejecting fleet call waits out an unreachable Redis
+            // and runs on after a lost lease; only a panic of the fleet's
+            // own task (a bug) gets here.
+            Err(rejected) => panic!("a never-rejecting fleet call failed: {rejected}"),
+        })
     }
 }
 
