@@ -29,6 +29,22 @@ use std::sync::Arc as StdArc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
+/// What an operation under the pool lock reports (a limit change, an
+/// adaptive window), once the lock is released: features `tracing` and
+/// `metrics` report it; without them it is nothing.
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+use crate::obs::Deferred as Report;
+
+/// Without features `tracing` and `metrics`: nothing to report.
+#[cfg(not(any(feature = "tracing", feature = "metrics")))]
+struct Report<'a>(std::marker::PhantomData<&'a Core>);
+
+#[cfg(not(any(feature = "tracing", feature = "metrics")))]
+impl Report<'_> {
+    #[inline(always)]
+    fn limit(&mut self, _from: usize, _to: usize, _cause: LimitCause) {}
+}
+
 /// Whether a call may be turned away.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Mode {
@@ -222,6 +238,16 @@ impl Core {
                 adaptive
             }),
         }
+    }
+
+    /// What an operation under the lock reports once the lock is released
+    /// (see [`Report`]): declare it before the lock guard.
+    #[inline(always)]
+    fn report(&self) -> Report<'_> {
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        return crate::obs::Deferred::new(&self.obs);
+        #[cfg(not(any(feature = "tracing", feature = "metrics")))]
+        Report(std::marker::PhantomData)
     }
 
     /// The pool's reporting (features `tracing`, `metrics`).
@@ -440,8 +466,7 @@ impl Core {
         }
         let mut wakers = Batch(None);
         // Reports after the lock is released (dropped after `locked`).
-        #[cfg(any(feature = "tracing", feature = "metrics"))]
-        let mut report = crate::obs::Deferred::new(&self.obs);
+        let mut report = self.report();
         // The clock, the user's code maybe, read before the lock.
         let now = self.autoscale_clock();
         let mut locked = self.locked.lock();
@@ -484,9 +509,7 @@ impl Core {
         // A caller from the room was in the demand until now (it left the
         // room above): the period before had it.
         let own = if waited { -1 } else { 0 };
-        if let Some(limit) = self.autoscale_observe(&mut locked, own, now) {
-            #[cfg(any(feature = "tracing", feature = "metrics"))]
-            report.limit(self.limit(), limit, LimitCause::Autoscale);
+        if let Some(limit) = self.autoscale_observe(&mut locked, own, now, &mut report) {
             locked = self.set_limit_locked(locked, limit, wakers.0.insert(WakeList::new()));
             // A new limit: the room looks again (as after a resize).
             if self.sync_barging.load(Ordering::Relaxed) != 0 {
@@ -638,8 +661,7 @@ impl Core {
         // its caller may be unwinding already.
         let mut wakers = WakeList::new();
         let mut resized = false;
-        #[cfg(any(feature = "tracing", feature = "metrics"))]
-        let mut report = crate::obs::Deferred::new(&self.obs);
+        let mut report = self.report();
         let now = self.autoscale_clock();
         let drained = {
             let mut locked = self.locked.lock();
@@ -669,9 +691,7 @@ impl Core {
             // autoscaler like an intake or a release (the period before it
             // had this call waiting), or a queue that keeps timing out
             // between releases would never be seen.
-            if let Some(limit) = self.autoscale_observe(&mut locked, -1, now) {
-                #[cfg(any(feature = "tracing", feature = "metrics"))]
-                report.limit(self.limit(), limit, LimitCause::Autoscale);
+            if let Some(limit) = self.autoscale_observe(&mut locked, -1, now, &mut report) {
                 locked = self.set_limit_locked(locked, limit, &mut wakers);
                 resized = true;
             }
@@ -882,7 +902,7 @@ impl Core {
         }
         let mut wakers = WakeList::new();
         #[cfg(any(feature = "tracing", feature = "metrics"))]
-        let mut report = crate::obs::Deferred::new(&self.obs);
+        let mut report = self.report();
         let now = self.now_nanos();
         let mut locked = self.locked.lock();
         let scaled_to = self.adaptive_observe(&mut locked, now, now, Verdict::Overload);
@@ -929,8 +949,7 @@ impl Core {
         // What the room hears after the lock is released.
         let room_news;
         // Reports after the lock is released.
-        #[cfg(any(feature = "tracing", feature = "metrics"))]
-        let mut report = crate::obs::Deferred::new(&self.obs);
+        let mut report = self.report();
         // The clock, the user's code maybe, read before the lock.
         let now = match sample {
             Some(_) => Err(self.now_nanos()),
@@ -942,17 +961,14 @@ impl Core {
                 (Some((admitted_at, verdict)), Err(now)) => {
                     self.adaptive_observe(&mut locked, admitted_at, now, verdict)
                 }
-                (_, now) => self.autoscale_observe(&mut locked, 0, now.ok().flatten()),
+                (_, now) => self.autoscale_observe(&mut locked, 0, now.ok().flatten(), &mut report),
             };
             #[cfg(any(feature = "tracing", feature = "metrics"))]
             if let Some(scaler) = locked.scaler.as_mut() {
                 report.window(scaler.take_window());
-                if let Some(limit) = scaled_to {
-                    let cause = match sample {
-                        Some(_) => LimitCause::Adaptive,
-                        None => LimitCause::Autoscale,
-                    };
-                    report.limit(self.limit(), limit, cause);
+                // (An autoscaler's change was reported as it was decided.)
+                if let (Some(limit), Some(_)) = (scaled_to, sample) {
+                    report.limit(self.limit(), limit, LimitCause::Adaptive);
                 }
             }
             let w = self.load();
@@ -1035,8 +1051,7 @@ impl Core {
         }
         let mut wakers = WakeList::new();
         // Reports after the lock is released (dropped after `locked`).
-        #[cfg(any(feature = "tracing", feature = "metrics"))]
-        let mut report = crate::obs::Deferred::new(&self.obs);
+        let mut report = self.report();
         // The clock, the user's code maybe, read before the lock.
         let now = self.autoscale_clock();
         let mut locked = self.locked.lock();
@@ -1072,10 +1087,8 @@ impl Core {
         // A call that leaves the queue (for the lent slot) changes the
         // demand: an event for the autoscaler, whose period before had it
         // waiting.
-        let resized = match self.autoscale_observe(&mut locked, -1, now) {
+        let resized = match self.autoscale_observe(&mut locked, -1, now, &mut report) {
             Some(limit) => {
-                #[cfg(any(feature = "tracing", feature = "metrics"))]
-                report.limit(self.limit(), limit, LimitCause::Autoscale);
                 locked = self.set_limit_locked(locked, limit, &mut wakers);
                 true
             }
@@ -1171,13 +1184,9 @@ impl Core {
     /// `cause` is what features `tracing` and `metrics` report.
     pub(crate) fn resize(&self, target: impl FnOnce(usize) -> usize, cause: LimitCause) -> usize {
         let mut wakers = WakeList::new();
-        #[cfg(any(feature = "tracing", feature = "metrics"))]
-        let mut report = crate::obs::Deferred::new(&self.obs);
-        #[cfg(not(any(feature = "tracing", feature = "metrics")))]
-        let _ = cause;
+        let mut report = self.report();
         let mut locked = self.locked.lock();
         let limit = target(self.load().limit()).clamp(locked.bounds.0, locked.bounds.1);
-        #[cfg(any(feature = "tracing", feature = "metrics"))]
         report.limit(self.limit(), limit, cause);
         if let Some(scaler) = locked.scaler.as_mut() {
             scaler.reset_to(limit);
@@ -1225,11 +1234,13 @@ impl Core {
     /// event itself already made to the counts (+1 for a call admitted on
     /// the fast path, -1 for one released there): it is taken back out, so
     /// that the period before the event is filled with the demand it had.
+    /// A new limit is reported to `report` (the caller sets it).
     fn autoscale_observe(
         &self,
         locked: &mut Locked,
         own: isize,
         now: Option<Duration>,
+        report: &mut Report<'_>,
     ) -> Option<usize> {
         // A pool that samples no demand (fixed, or adaptive) returns before
         // anything is computed: this is inlined into every enqueue and
@@ -1242,6 +1253,11 @@ impl Core {
         let limit = scaler.on_demand(now, demand, w.limit(), locked.bounds);
         let due = scaler.next_due().map_or(u64::MAX, nanos);
         self.autoscale_due.store(due, Ordering::Relaxed);
+        if let Some(to) = limit {
+            // The limit moves only under the lock: what it is now is what
+            // the caller moves it from.
+            report.limit(w.limit(), to, LimitCause::Autoscale);
+        }
         limit
     }
 
@@ -1271,12 +1287,9 @@ impl Core {
     /// [`autoscale_observe`](Self::autoscale_observe)).
     fn autoscale_now(&self, own: isize, now: Duration) {
         let mut wakers = WakeList::new();
-        #[cfg(any(feature = "tracing", feature = "metrics"))]
-        let mut report = crate::obs::Deferred::new(&self.obs);
+        let mut report = self.report();
         let mut locked = self.locked.lock();
-        if let Some(limit) = self.autoscale_observe(&mut locked, own, Some(now)) {
-            #[cfg(any(feature = "tracing", feature = "metrics"))]
-            report.limit(self.limit(), limit, LimitCause::Autoscale);
+        if let Some(limit) = self.autoscale_observe(&mut locked, own, Some(now), &mut report) {
             locked = self.set_limit_locked(locked, limit, &mut wakers);
         }
         drop(locked);
@@ -1336,8 +1349,7 @@ impl Core {
         let mut turned_away = 0;
         let mut wakers = WakeList::new();
         // Reports after the lock is released (dropped after `locked`).
-        #[cfg(any(feature = "tracing", feature = "metrics"))]
-        let mut report = crate::obs::Deferred::new(&self.obs);
+        let mut report = self.report();
         // The clock, the user's code maybe, read before the lock: an abort
         // turns waiting calls away, an event for the autoscaler.
         let now = if abort { self.autoscale_clock() } else { None };
@@ -1345,7 +1357,7 @@ impl Core {
         // The period before the abort had its waiting calls (sampled
         // before they go; a new limit is applied once they are gone, so
         // that it admits none of those the abort turns away).
-        let scaled = self.autoscale_observe(&mut locked, 0, now);
+        let scaled = self.autoscale_observe(&mut locked, 0, now, &mut report);
         self.word.fetch_or(CLOSED, Ordering::AcqRel);
         if abort && !locked.aborted {
             // Callers in the room (or on their way out of it) are turned
@@ -1399,8 +1411,6 @@ impl Core {
             self.word.fetch_and(!QUEUED, Ordering::AcqRel);
         }
         if let Some(limit) = scaled {
-            #[cfg(any(feature = "tracing", feature = "metrics"))]
-            report.limit(self.limit(), limit, LimitCause::Autoscale);
             locked = self.set_limit_locked(locked, limit, &mut wakers);
         }
         self.publish_waiting(&locked);
