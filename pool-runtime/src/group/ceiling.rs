@@ -271,7 +271,7 @@ pub(crate) async fn acquire_owned_for(
     if core_if_enabled().is_none() {
         return Ok(None);
     }
-    let ceiling = acquire_owned(rank(group, weight));
+    let ceiling = acquire_owned(group, weight);
     match Patience::of(group, Form::Blocking, weight) {
         Some(patience) => patience.wait(ceiling).await,
         None => Ok(ceiling.await),
@@ -291,15 +291,16 @@ pub(crate) fn run_for<T>(group: &Core, weight: i64, f: impl FnOnce() -> T) -> Re
             || patience.turned_away(Rejected::TimedOut),
             f,
         ),
-        None => Ok(run(rank(group, weight), f)),
+        None => Ok(run(group, weight, f)),
     }
 }
 
 /// A ceiling slot owned by a blocking job (released on the executor's
-/// thread), waited for with `rank` (see [`rank`]).
-pub(crate) async fn acquire_owned(rank: i64) -> Option<OwnedSlot> {
+/// thread) of the group whose pool is `group`, waited for with the [`rank`]
+/// of `weight` there.
+pub(crate) async fn acquire_owned(group: &Core, weight: i64) -> Option<OwnedSlot> {
     core_if_enabled()?;
-    OwnedSlot::acquire(pool().core_arc(), rank, Mode::Wait)
+    OwnedSlot::acquire(pool().core_arc(), rank(group, weight), Mode::Wait)
         .await
         .ok()
 }
@@ -549,12 +550,12 @@ impl<F: Future> fmt::Debug for Ceilinged<F> {
     }
 }
 
-/// Runs sync work under the ceiling, if one is set, waiting for it with
-/// `rank` (see [`rank`]).
-pub(crate) fn run<T>(rank: i64, f: impl FnOnce() -> T) -> T {
+/// Runs sync work of the group whose pool is `group` under the ceiling, if
+/// one is set, waiting for it with the [`rank`] of `weight` there.
+pub(crate) fn run<T>(group: &Core, weight: i64, f: impl FnOnce() -> T) -> T {
     match core_if_enabled() {
         None => f(),
-        Some(_) => match pool().run_call(rank, Mode::Wait, f) {
+        Some(_) => match pool().run_call(rank(group, weight), Mode::Wait, f) {
             Ok(out) => out,
             Err(rejected) => unreachable!("the ceiling pool never rejects: {rejected}"),
         },

@@ -633,7 +633,7 @@ impl Group {
     {
         // The pool first: its first use may set the ceiling (see `submit`).
         let pool = self.pool();
-        let ceiling = ceiling::acquire_owned(ceiling::rank(pool.core(), weight)).await;
+        let ceiling = ceiling::acquire_owned(pool.core(), weight).await;
         #[cfg(feature = "redis")]
         let call = match self.fleet() {
             Some(fleet) => {
@@ -692,18 +692,14 @@ impl Group {
         #[cfg(feature = "redis")]
         if let Some(fleet) = self.fleet() {
             let f = move || crate::fleet::run(fleet, true, f);
-            match ceiling::run(ceiling::rank(pool.core(), weight), || {
-                pool.run_call(weight, Mode::Wait, f)
-            }) {
+            match ceiling::run(pool.core(), weight, || pool.run_call(weight, Mode::Wait, f)) {
                 Ok(Ok(out)) => return out,
                 Ok(Err(rejected)) | Err(rejected) => {
                     unreachable!("a never-rejecting call was turned away: {rejected}")
                 }
             }
         }
-        match ceiling::run(ceiling::rank(pool.core(), weight), || {
-            pool.run_call(weight, Mode::Wait, f)
-        }) {
+        match ceiling::run(pool.core(), weight, || pool.run_call(weight, Mode::Wait, f)) {
             Ok(out) => out,
             Err(rejected) => unreachable!("a never-rejecting call was turned away: {rejected}"),
         }
