@@ -199,6 +199,26 @@ fn each_bad_input_names_file_line_column_and_the_valid_choices_and_changes_nothi
         "{e}"
     );
 
+    // Keys in the wrong place say where they go.
+    let e = load_err("size = 4\n");
+    assert_eq!(e.origin().cloned(), at(1, 1), "{e}");
+    assert!(
+        e.message().starts_with("unknown field `size`")
+            && e.message().contains("`size` is a group setting")
+            && e.message().contains("`[defaults]`"),
+        "{e}"
+    );
+    let e = load_err("ceilng = 4\n");
+    assert_eq!(e.origin().cloned(), at(1, 1), "{e}");
+    assert!(e.message().contains("did you mean `ceiling`?"), "{e}");
+    let e = load_err("[defaults]\nsize = 2\nceiling = 4\n");
+    assert_eq!(e.origin().cloned(), at(3, 1), "{e}");
+    assert!(
+        e.message().starts_with("`ceiling` is not a group setting")
+            && e.message().contains("top-level key"),
+        "{e}"
+    );
+
     let e = load_err("[groups.\"app::fetch\"]\nsize = \"big\"\n");
     assert_eq!(
         (e.origin().cloned(), e.message()),

@@ -85,6 +85,9 @@ pub(crate) fn parse(
                         message = format!("{message}: `{key}` is given twice");
                     }
                 }
+                if let Some(hint) = top_level_hint(&message) {
+                    message.push_str(&hint);
+                }
                 ConfigError::at(source.origin(span), message)
             }
             None => ConfigError {
@@ -119,6 +122,25 @@ pub(crate) fn parse(
     Ok(layer)
 }
 
+/// The keys a file may have outside any table, as [`RawFile`] names them.
+const TOP_LEVEL: [&str; 3] = ["ceiling", "defaults", "groups"];
+
+/// What to add to TOML's "unknown field `x`, expected ..." for a top-level
+/// key: a group setting written outside any table says where it goes, a
+/// slip of a top-level key names the one it is close to.
+fn top_level_hint(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let given = &rest[..rest.find('`')?];
+    let lower = given.to_ascii_lowercase();
+    if parse::setting_names().any(|name| name.eq_ignore_ascii_case(&lower)) {
+        return Some(format!(
+            "; `{given}` is a group setting: it goes in a `[defaults]` table (every \
+             group) or a `[groups.\"name\"]` table (one group)"
+        ));
+    }
+    did_you_mean(&lower, TOP_LEVEL.into_iter()).map(|close| format!("; did you mean `{close}`?"))
+}
+
 fn section(source: &Source<'_>, raw: RawSection) -> Result<Overrides, ConfigError> {
     let mut overrides = Overrides::default();
     for (key, value) in raw {
@@ -127,6 +149,14 @@ fn section(source: &Source<'_>, raw: RawSection) -> Result<Overrides, ConfigErro
             *name == setting && key.get_ref().to_ascii_lowercase() == *key.get_ref()
         });
         let Some(&(setting, kind)) = known else {
+            if key.get_ref() == TOP_LEVEL[0] {
+                return Err(ConfigError::at(
+                    source.origin(key.span()),
+                    "`ceiling` is not a group setting: it is the application-wide \
+                     limit over every group, a top-level key (written before the \
+                     first table)",
+                ));
+            }
             let keys: Vec<String> = parse::setting_names()
                 .map(str::to_ascii_lowercase)
                 .collect();

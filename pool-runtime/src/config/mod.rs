@@ -71,7 +71,10 @@
 //! the error names the file, line and column (or the variable) and the valid
 //! choices. A section or variable naming no known group is an error listing
 //! the known ones, with a "did you mean". Every group in the binary is known,
-//! including ones never called: `#[pooled]` registers them at link time.
+//! including ones never called: `#[pooled]` registers them at link time. An
+//! unknown key says what it is close to; a key in the wrong place says where
+//! it goes (a group setting written before any table goes in `[defaults]` or
+//! a group's table; `ceiling` is a top-level key, not a group setting).
 //!
 //! # Live reload
 //!
