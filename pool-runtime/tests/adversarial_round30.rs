@@ -1,0 +1,995 @@
+//! Hostile tests, round 30 (runtime): the ceiling's priority ranking (waits
+//! ranked by a priority group's weight, extreme and many distinct weights,
+//! every call form, cancellation, a ceiling lowered, lifted and set again
+//! while calls wait, patience bounds); nested calls racing pause, resume and
+//! resizes; sync callers and never-rejecting calls under steering; a group's
+//! first use racing loads; extreme values; tower and streams over groups.
+//! Concurrency is counted from outside the library with a meter; every wait
+//! is bounded.
+#![cfg(feature = "config")]
+
+mod common;
+
+use common::{assert_accounted, within, Meter, Task};
+use pool_runtime::{Group, GroupSpec, Order, Pool, Rejected};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::thread;
+use std::time::{Duration, Instant};
+
+const BOUND: Duration = Duration::from_secs(30);
+
+#[track_caller]
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < Duration::from_secs(20), "hung waiting for {what}");
+        thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Every call accounted for, nothing left in the pool.
+#[track_caller]
+fn assert_settled(stats: &pool_runtime::Stats) {
+    assert_accounted(stats);
+    assert_eq!(
+        (stats.running, stats.nested, stats.waiting),
+        (0, 0, 0),
+        "{stats:?}"
+    );
+}
+
+fn leaked(pool: Pool) -> &'static Pool {
+    Box::leak(Box::new(pool))
+}
+
+/// Polls every unfinished task until all are done (a bounded number of
+/// sweeps, sleeping a little between them); returns whether all finished.
+fn drive<F: std::future::Future>(tasks: &mut [Option<Task<F>>]) -> bool {
+    let start = Instant::now();
+    loop {
+        let mut left = 0;
+        for slot in tasks.iter_mut() {
+            if let Some(task) = slot {
+                if task.poll().is_ready() {
+                    *slot = None;
+                } else {
+                    left += 1;
+                }
+            }
+        }
+        if left == 0 {
+            return true;
+        }
+        if start.elapsed() > Duration::from_secs(15) {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The ceiling's priority ranking.
+
+mod ceiling_ranks {
+    use super::*;
+    use pool_runtime::{ceiling, config, register_group};
+
+    static PRIO: Group = Group::new(
+        GroupSpec::new("r30::prio")
+            .order(Order::Priority)
+            .size(1000),
+    );
+    static FIFO: Group = Group::new(GroupSpec::new("r30::fifo").size(1000));
+    static HOLDER: Group = Group::new(GroupSpec::new("r30::holder").size(10));
+    static PATIENT: Group = Group::new(
+        GroupSpec::new("r30::patient")
+            .order(Order::Priority)
+            .size(10)
+            .admission_timeout(Duration::from_millis(300)),
+    );
+    register_group!(PRIO);
+    register_group!(FIFO);
+    register_group!(HOLDER);
+    register_group!(PATIENT);
+
+    /// Holds one ceiling slot (a permit of the holder group) until dropped.
+    fn hold_ceiling() -> pool_runtime::OwnedPermit {
+        let mut t = Task::new(HOLDER.acquire_owned(0));
+        match t.poll() {
+            Poll::Ready(p) => p.expect("the holder group is open"),
+            Poll::Pending => panic!("a ceiling slot is free"),
+        }
+    }
+
+    #[track_caller]
+    fn ceiling_settled() {
+        let s = ceiling::stats().expect("a ceiling is set");
+        assert_settled(&s);
+    }
+
+    /// Promise (ceiling module docs): "Calls waiting for a ceiling slot are
+    /// admitted by their weight in their group if it is a priority group
+    /// (smaller first), else as weight 0, and in arrival order among equal
+    /// weights". Attack: 150 calls of a priority group wait for a ceiling of
+    /// one, with i64::MIN, i64::MAX and more than 64 distinct weights (the
+    /// queue's sorted vector spills into its tree), interleaved with calls of
+    /// a FIFO group (rank 0); every third call is dropped while it waits.
+    /// The survivors must run one at a time in (rank, arrival) order, and the
+    /// ceiling's books must show the dropped ones as cancelled.
+    #[test]
+    fn many_distinct_and_extreme_weights_at_the_ceiling_run_by_rank_after_cancellations() {
+        common::in_own_process(
+            "ceiling_ranks::many_distinct_and_extreme_weights_at_the_ceiling_run_by_rank_after_cancellations",
+            &[],
+            || {
+                config::load_str("r30.toml", "ceiling = 1\n").expect("a valid file");
+                within(BOUND, || {
+                    let permit = hold_ceiling();
+                    let order = Arc::new(Mutex::new(Vec::new()));
+                    let meter = Meter::default();
+                    let n = 150usize;
+                    let weight = |i: usize| -> i64 {
+                        match i {
+                            0 => i64::MAX,
+                            1 => i64::MIN,
+                            2 => 0,
+                            3 => i64::MIN + 1,
+                            4 => i64::MAX - 1,
+                            _ => ((i * 7919) % 151) as i64 - 75,
+                        }
+                    };
+                    let mut tasks: Vec<Option<Task<_>>> = (0..n)
+                        .map(|i| {
+                            let (order, meter) = (order.clone(), meter.clone());
+                            let work = async move {
+                                let _in = meter.enter();
+                                order.lock().unwrap().push(i);
+                            };
+                            // Every fifth call is the FIFO group's (rank 0).
+                            let group = if i % 5 == 4 { &FIFO } else { &PRIO };
+                            Some(Task::new(group.submit(weight(i), work)))
+                        })
+                        .collect();
+                    for t in tasks.iter_mut().flatten() {
+                        t.assert_pending();
+                    }
+                    let mut dropped = 0u64;
+                    for (i, t) in tasks.iter_mut().enumerate() {
+                        if i % 3 == 2 {
+                            *t = None;
+                            dropped += 1;
+                        }
+                    }
+                    let c = ceiling::stats().unwrap();
+                    assert_eq!(c.waiting, n - dropped as usize, "{c:?}");
+                    drop(permit);
+                    assert!(drive(&mut tasks), "every surviving call runs");
+                    let rank = |i: usize| if i % 5 == 4 { 0 } else { weight(i) };
+                    let mut expected: Vec<usize> = (0..n).filter(|i| i % 3 != 2).collect();
+                    expected.sort_by_key(|&i| (rank(i), i));
+                    let order = order.lock().unwrap().clone();
+                    assert_eq!(order, expected, "admitted in (rank, arrival) order");
+                    assert_eq!(meter.max(), 1, "one at a time under a ceiling of one");
+                    let c = ceiling::stats().unwrap();
+                    assert_eq!(c.cancelled, dropped, "{c:?}");
+                    ceiling_settled();
+                    assert_settled(&PRIO.stats());
+                    assert_settled(&FIFO.stats());
+                    assert_eq!(
+                        PRIO.stats().completed + FIFO.stats().completed,
+                        n as u64 - dropped
+                    );
+                });
+            },
+        );
+    }
+
+    /// Promise: every call form of a priority group waits for a ceiling slot
+    /// ranked by its weight (commit "the ceiling's pool is a priority pool
+    /// and each wait takes the call's weight"; README, ceiling). Attack: a
+    /// ceiling of one held; sync `run_weighted` and `run_wait` callers on
+    /// threads, `submit`, `submit_wait`, `submit_blocking`, permits and a
+    /// judged call wait with distinct weights (i64::MIN and i64::MAX among
+    /// them). Released, they run one at a time, smallest weight first.
+    #[test]
+    fn every_call_form_waits_for_the_ceiling_by_its_weight() {
+        common::in_own_process(
+            "ceiling_ranks::every_call_form_waits_for_the_ceiling_by_its_weight",
+            &[],
+            || {
+                config::load_str("r30.toml", "ceiling = 1\n").expect("a valid file");
+                within(BOUND, || {
+                    let permit = hold_ceiling();
+                    let order = Arc::new(Mutex::new(Vec::<&'static str>::new()));
+                    let meter = Meter::default();
+                    let waiting = |k: usize| {
+                        wait_until("the ceiling's queue", || {
+                            ceiling::stats().unwrap().waiting == k
+                        })
+                    };
+                    let rec = |name: &'static str| {
+                        let (order, meter) = (order.clone(), meter.clone());
+                        move || {
+                            let _in = meter.enter();
+                            order.lock().unwrap().push(name);
+                            thread::sleep(Duration::from_millis(2));
+                        }
+                    };
+                    // Sync callers first (they park on their threads).
+                    let f = rec("run 50");
+                    let t1 = thread::spawn(move || PRIO.run_weighted(50, f));
+                    waiting(1);
+                    let f = rec("run_wait max");
+                    let t2 = thread::spawn(move || PRIO.run_wait(i64::MAX, f));
+                    waiting(2);
+                    let f = rec("submit 30");
+                    let mut a = Task::new(PRIO.submit(30, async move { f() }));
+                    a.assert_pending();
+                    let f = rec("submit_wait min");
+                    let mut b = Task::new(PRIO.submit_wait(i64::MIN, async move { f() }));
+                    b.assert_pending();
+                    let f = rec("blocking 10");
+                    let mut c = Task::new(PRIO.submit_blocking(10, f));
+                    c.assert_pending();
+                    let (o, m) = (order.clone(), meter.clone());
+                    let mut d = Task::new(async move {
+                        let p = PRIO.acquire_owned(20).await;
+                        let _in = m.enter();
+                        o.lock().unwrap().push("permit 20");
+                        drop(p);
+                    });
+                    d.assert_pending();
+                    let f = rec("judged -5");
+                    let mut e = Task::new(PRIO.submit_judged(
+                        -5,
+                        async move { f() },
+                        |_: &()| pool_runtime::Verdict::Success,
+                    ));
+                    e.assert_pending();
+                    waiting(7);
+                    drop(permit);
+                    let start = Instant::now();
+                    let mut done = [false; 5];
+                    while !done.iter().all(|d| *d) {
+                        assert!(start.elapsed() < Duration::from_secs(20), "hung");
+                        done[0] = done[0] || a.poll().is_ready();
+                        done[1] = done[1] || b.poll().is_ready();
+                        done[2] = done[2] || c.poll().is_ready();
+                        done[3] = done[3] || d.poll().is_ready();
+                        done[4] = done[4] || e.poll().is_ready();
+                        thread::sleep(Duration::from_millis(1));
+                    }
+                    t1.join().unwrap().unwrap();
+                    t2.join().unwrap();
+                    let order = order.lock().unwrap().clone();
+                    assert_eq!(
+                        order,
+                        [
+                            "submit_wait min",
+                            "judged -5",
+                            "blocking 10",
+                            "permit 20",
+                            "submit 30",
+                            "run 50",
+                            "run_wait max"
+                        ]
+                    );
+                    assert_eq!(meter.max(), 1);
+                    ceiling_settled();
+                    assert_settled(&PRIO.stats());
+                });
+            },
+        );
+    }
+
+    /// Promise (ceiling docs): "Lowering it lets running calls finish;
+    /// raising it admits waiting ones at once"; lifting it lets waiting calls
+    /// through; set again, it gates the calls made after it. Attack: two
+    /// ceiling slots held and priority calls waiting; the ceiling lowered to
+    /// one (a release admits nobody until both are back), then lifted while
+    /// calls wait (all let through at once), then set to one again while
+    /// those run: the calls made after that wait until the running ones (each
+    /// holding a slot of the ceiling's pool) are done, then run one at a
+    /// time.
+    #[test]
+    fn a_ceiling_lowered_lifted_and_set_again_while_calls_wait() {
+        common::in_own_process(
+            "ceiling_ranks::a_ceiling_lowered_lifted_and_set_again_while_calls_wait",
+            &[],
+            || {
+                config::load_str("r30.toml", "ceiling = 2\n").expect("a valid file");
+                within(BOUND, || {
+                    let p1 = hold_ceiling();
+                    let p2 = hold_ceiling();
+                    let order = Arc::new(Mutex::new(Vec::new()));
+                    let meter = Meter::default();
+                    let mut tasks: Vec<Option<Task<_>>> = (0..6i64)
+                        .map(|i| {
+                            let (order, meter) = (order.clone(), meter.clone());
+                            Some(Task::new(PRIO.submit(6 - i, async move {
+                                let _in = meter.enter();
+                                order.lock().unwrap().push(6 - i);
+                            })))
+                        })
+                        .collect();
+                    for t in tasks.iter_mut().flatten() {
+                        t.assert_pending();
+                    }
+                    config::load_str("r30.toml", "ceiling = 1\n").expect("a valid file");
+                    assert_eq!(ceiling::limit(), Some(1));
+                    drop(p1);
+                    for t in tasks.iter_mut().flatten() {
+                        t.assert_pending();
+                    }
+                    assert_eq!(order.lock().unwrap().len(), 0, "one slot held, limit one");
+                    drop(p2);
+                    assert!(drive(&mut tasks));
+                    assert_eq!(*order.lock().unwrap(), [1, 2, 3, 4, 5, 6]);
+                    assert_eq!(meter.max(), 1);
+                    ceiling_settled();
+
+                    // Lifted while calls wait: all let through.
+                    let p = hold_ceiling();
+                    let open = Arc::new(AtomicBool::new(false));
+                    let lifted = Meter::default();
+                    let mut running: Vec<Option<Task<_>>> = (0..4)
+                        .map(|i| {
+                            let (open, m) = (open.clone(), lifted.clone());
+                            Some(Task::new(PRIO.submit(i, async move {
+                                let _in = m.enter();
+                                common::Gate(open).await
+                            })))
+                        })
+                        .collect();
+                    for t in running.iter_mut().flatten() {
+                        t.assert_pending();
+                    }
+                    assert_eq!(lifted.now(), 0);
+                    config::load_str("r30.toml", "").expect("a valid file");
+                    assert_eq!(ceiling::limit(), None);
+                    for t in running.iter_mut().flatten() {
+                        t.assert_pending();
+                    }
+                    assert_eq!(lifted.now(), 4, "a lifted ceiling lets its waiters through");
+
+                    // Set again while they run: later calls wait for them.
+                    config::load_str("r30.toml", "ceiling = 1\n").expect("a valid file");
+                    assert_eq!(ceiling::limit(), Some(1));
+                    let later = Meter::default();
+                    let overlap = Arc::new(AtomicUsize::new(0));
+                    let mut next: Vec<Option<Task<_>>> = (0..3)
+                        .map(|i| {
+                            let (m, l, o) = (later.clone(), lifted.clone(), overlap.clone());
+                            Some(Task::new(FIFO.submit(i, async move {
+                                let _in = m.enter();
+                                o.fetch_max(l.now(), SeqCst);
+                            })))
+                        })
+                        .collect();
+                    for t in next.iter_mut().flatten() {
+                        t.assert_pending();
+                    }
+                    open.store(true, SeqCst);
+                    assert!(drive(&mut running));
+                    for t in next.iter_mut().flatten() {
+                        t.assert_pending();
+                    }
+                    assert_eq!(later.done(), 0, "the holder's slot is still held");
+                    drop(p);
+                    assert!(drive(&mut next));
+                    assert_eq!(later.done(), 3);
+                    assert_eq!(later.max(), 1, "one at a time under the new ceiling");
+                    assert_eq!(overlap.load(SeqCst), 0, "none beside the lifted ones");
+                    ceiling_settled();
+                    assert_settled(&PRIO.stats());
+                    assert_settled(&FIFO.stats());
+                });
+            },
+        );
+    }
+
+    /// Promise (ceiling docs): "a group's ... admission timeout bound[s] its
+    /// calls' wait for a ceiling slot"; the call is "counted by its group as
+    /// turned away, and by the ceiling as cancelled". Attack: urgent
+    /// (i64::MIN) and ordinary calls of a priority group with an admission
+    /// timeout, async and sync, wait for a held ceiling of one; they time
+    /// out, leave the ceiling's priority queue, and a call of weight
+    /// i64::MAX queued behind them (no timeout, another group) still runs
+    /// once the ceiling frees.
+    #[test]
+    fn timed_out_urgent_waiters_leave_the_ceilings_priority_queue() {
+        common::in_own_process(
+            "ceiling_ranks::timed_out_urgent_waiters_leave_the_ceilings_priority_queue",
+            &[],
+            || {
+                config::load_str("r30.toml", "ceiling = 1\n").expect("a valid file");
+                within(BOUND, || {
+                    let permit = hold_ceiling();
+                    let ran = Meter::default();
+                    let m = ran.clone();
+                    let mut a = Task::new(PATIENT.submit(i64::MIN, async move {
+                        drop(m.enter());
+                    }));
+                    a.assert_pending();
+                    let m = ran.clone();
+                    let mut b = Task::new(PATIENT.submit(0, async move {
+                        drop(m.enter());
+                    }));
+                    b.assert_pending();
+                    let m = ran.clone();
+                    let sync = thread::spawn(move || {
+                        PATIENT.run_weighted(i64::MIN, || drop(m.enter()))
+                    });
+                    let m = ran.clone();
+                    let mut last = Task::new(PRIO.submit(i64::MAX, async move {
+                        drop(m.enter());
+                    }));
+                    last.assert_pending();
+                    let deadline = Instant::now() + Duration::from_secs(15);
+                    let (mut ra, mut rb) = (None, None);
+                    while ra.is_none() || rb.is_none() {
+                        assert!(Instant::now() < deadline, "the timeouts never fired");
+                        if ra.is_none() {
+                            if let Poll::Ready(r) = a.poll() {
+                                ra = Some(r);
+                            }
+                        }
+                        if rb.is_none() {
+                            if let Poll::Ready(r) = b.poll() {
+                                rb = Some(r);
+                            }
+                        }
+                        thread::sleep(Duration::from_millis(5));
+                    }
+                    assert_eq!(ra, Some(Err(Rejected::TimedOut)));
+                    assert_eq!(rb, Some(Err(Rejected::TimedOut)));
+                    assert_eq!(sync.join().unwrap(), Err(Rejected::TimedOut));
+                    assert_eq!(ran.done(), 0);
+                    last.assert_pending();
+                    drop(permit);
+                    assert!(matches!(last.poll(), Poll::Ready(Ok(()))));
+                    assert_eq!(ran.done(), 1);
+                    let s = PATIENT.stats();
+                    assert_eq!(s.rejected_for(Rejected::TimedOut), 3, "{s:?}");
+                    assert_settled(&s);
+                    let c = ceiling::stats().unwrap();
+                    assert_eq!(c.cancelled, 3, "{c:?}");
+                    ceiling_settled();
+                });
+            },
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Every call form on threads and tasks while a controller pauses, resumes,
+// resizes and finally closes: counted from outside (each outcome as the
+// caller saw it) and compared with the library's books exactly.
+
+mod steered_stress {
+    use super::*;
+
+    /// The outcomes the callers saw, by kind.
+    #[derive(Default)]
+    pub(super) struct Seen {
+        pub ok: AtomicUsize,
+        pub cancelled: AtomicUsize,
+        pub rejected: [AtomicUsize; 4],
+        /// Bodies that ran under a never-rejecting call.
+        pub waited: AtomicUsize,
+    }
+
+    fn reason_index(r: Rejected) -> usize {
+        match r {
+            Rejected::Paused => 0,
+            Rejected::Full => 1,
+            Rejected::TimedOut => 2,
+            Rejected::Closed => 3,
+            other => panic!("unexpected rejection {other:?}"),
+        }
+    }
+
+    impl Seen {
+        pub(super) fn record<T>(&self, out: Result<T, Rejected>) {
+            match out {
+                Ok(_) => self.ok.fetch_add(1, SeqCst),
+                Err(r) => self.rejected[reason_index(r)].fetch_add(1, SeqCst),
+            };
+        }
+
+        #[track_caller]
+        pub(super) fn check(&self, s: &pool_runtime::Stats) {
+            let reasons = [
+                Rejected::Paused,
+                Rejected::Full,
+                Rejected::TimedOut,
+                Rejected::Closed,
+            ];
+            for (i, r) in reasons.into_iter().enumerate() {
+                assert_eq!(
+                    s.rejected_for(r),
+                    self.rejected[i].load(SeqCst) as u64,
+                    "{r:?}: {s:?}"
+                );
+            }
+            assert_eq!(s.completed, self.ok.load(SeqCst) as u64, "{s:?}");
+            assert_eq!(s.cancelled, self.cancelled.load(SeqCst) as u64, "{s:?}");
+            assert_settled(s);
+        }
+    }
+
+    static STEERED: Group = Group::new(
+        GroupSpec::new("r30::steered")
+            .order(Order::Priority)
+            .size(3)
+            .max_waiting(6)
+            .admission_timeout(Duration::from_millis(250))
+            .sync_barging(Duration::from_millis(30)),
+    );
+    pool_runtime::register_group!(STEERED);
+
+    /// Promises: the limit holds on every call path while the pool is
+    /// steered ("Shrinking never interrupts running work: the pool admits
+    /// nothing until the running count is below the new size"); nothing is
+    /// lost (every call ends completed, cancelled or rejected, as its
+    /// caller saw it); never-rejecting calls wait through pauses and close.
+    /// Attack: sync (rejecting, barging, never-rejecting), async (submit,
+    /// dropped by a timeout, submit_wait), spawned, blocking and permit
+    /// callers with random weights, while a controller pauses, resumes and
+    /// resizes (0..=4) at random, then closes.
+    #[test]
+    fn every_form_under_random_steering_keeps_the_limit_and_the_books() {
+        let seen = Arc::new(Seen::default());
+        let meter = Meter::default();
+        let (s2, m2) = (seen.clone(), meter.clone());
+        within(BOUND, move || {
+            let (seen, meter) = (s2, m2);
+            let stop = Arc::new(AtomicBool::new(false));
+            let rt = common::runtime();
+            let mut threads = Vec::new();
+            for t in 0..4u64 {
+                let (seen, meter, stop) = (seen.clone(), meter.clone(), stop.clone());
+                threads.push(thread::spawn(move || {
+                    let mut x = t * 7 + 1;
+                    let mut n = 0;
+                    while !stop.load(SeqCst) || n < 5 {
+                        n += 1;
+                        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        let w = ((x >> 33) % 5) as i64 - 2;
+                        let body = {
+                            let meter = meter.clone();
+                            move || {
+                                let _in = meter.enter();
+                                thread::sleep(Duration::from_micros(300));
+                            }
+                        };
+                        if (x >> 40) % 4 == 0 {
+                            STEERED.run_wait(w, body);
+                            seen.ok.fetch_add(1, SeqCst);
+                            seen.waited.fetch_add(1, SeqCst);
+                        } else {
+                            seen.record(STEERED.run_weighted(w, body));
+                        }
+                    }
+                }));
+            }
+            let tasks: Vec<_> = (0..6u64)
+                .map(|t| {
+                    let (seen, meter, stop) = (seen.clone(), meter.clone(), stop.clone());
+                    rt.spawn(async move {
+                        let mut x = t * 13 + 5;
+                        let mut n = 0;
+                        while !stop.load(SeqCst) || n < 5 {
+                            n += 1;
+                            x = x
+                                .wrapping_mul(6364136223846793005)
+                                .wrapping_add(1442695040888963407);
+                            let w = ((x >> 33) % 5) as i64 - 2;
+                            let m = meter.clone();
+                            let body = async move {
+                                let _in = m.enter();
+                                tokio::time::sleep(Duration::from_micros(500)).await;
+                            };
+                            match (x >> 40) % 6 {
+                                0 => seen.record(STEERED.submit(w, body).await),
+                                1 => {
+                                    match tokio::time::timeout(
+                                        Duration::from_millis(1),
+                                        STEERED.submit(w, body),
+                                    )
+                                    .await
+                                    {
+                                        Ok(out) => seen.record(out),
+                                        Err(_) => {
+                                            seen.cancelled.fetch_add(1, SeqCst);
+                                        }
+                                    }
+                                }
+                                2 => {
+                                    STEERED.submit_wait(w, body).await;
+                                    seen.ok.fetch_add(1, SeqCst);
+                                    seen.waited.fetch_add(1, SeqCst);
+                                }
+                                3 => match STEERED.pool().spawn_weighted(w, body) {
+                                    Ok(handle) => seen.record(handle.await),
+                                    Err(r) => seen.record::<()>(Err(r)),
+                                },
+                                4 => {
+                                    let m = meter.clone();
+                                    seen.record(
+                                        STEERED
+                                            .submit_blocking(w, move || {
+                                                let _in = m.enter();
+                                                thread::sleep(Duration::from_micros(300));
+                                            })
+                                            .await,
+                                    )
+                                }
+                                _ => match STEERED.acquire_owned(w).await {
+                                    Ok(p) => {
+                                        body.await;
+                                        drop(p);
+                                        seen.ok.fetch_add(1, SeqCst);
+                                    }
+                                    Err(r) => seen.record::<()>(Err(r)),
+                                },
+                            }
+                            common::yield_now().await;
+                        }
+                    })
+                })
+                .collect();
+            let mut x = 99u64;
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_millis(1500) {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                match (x >> 40) % 4 {
+                    0 => STEERED.pause(),
+                    1 => STEERED.resume(),
+                    _ => {
+                        STEERED.resize(((x >> 20) % 5) as usize);
+                    }
+                }
+                thread::sleep(Duration::from_millis(3));
+            }
+            STEERED.resize(3);
+            STEERED.resume();
+            stop.store(true, SeqCst);
+            for t in threads {
+                t.join().unwrap();
+            }
+            rt.block_on(async {
+                for t in tasks {
+                    t.await.unwrap();
+                }
+            });
+            // Closed: the never-rejecting calls are still admitted.
+            STEERED.pool().close();
+            let m = meter.clone();
+            STEERED.run_wait(0, move || drop(m.enter()));
+            seen.ok.fetch_add(1, SeqCst);
+            let m = meter.clone();
+            rt.block_on(STEERED.submit_wait(0, async move { drop(m.enter()) }));
+            seen.ok.fetch_add(1, SeqCst);
+            seen.record(STEERED.run(|| ()));
+            rt.block_on(STEERED.pool().drained());
+        });
+        assert!(meter.max() <= 4, "{} at once, sizes up to 4", meter.max());
+        let s = STEERED.stats();
+        eprintln!("{s:?}");
+        seen.check(&s);
+        assert_eq!(s.rejected_for(Rejected::Closed), 1, "only the last call");
+        assert!(seen.ok.load(SeqCst) > 20, "the run made progress");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Blocking calls under the ceiling: dropped at each stage, with a closure
+// whose `Drop` makes a sync call of another group.
+
+mod blocking_under_the_ceiling {
+    use super::*;
+    use pool_runtime::{ceiling, config, register_group};
+
+    static BW: Group = Group::new(GroupSpec::new("r30::bw").size(1));
+    static OTHER: Group = Group::new(GroupSpec::new("r30::bw_other").size(4).max_waiting(0));
+    static HOLD: Group = Group::new(GroupSpec::new("r30::bw_hold").size(4));
+    register_group!(BW);
+    register_group!(OTHER);
+    register_group!(HOLD);
+
+    /// Captured by a blocking closure: its `Drop` makes a sync call of
+    /// another group (the user's code, which "may call a group"), one that
+    /// never waits (`max_waiting = 0`: turned away `Full` by a full
+    /// ceiling), and counts whether it ran.
+    struct CallsOnDrop(Arc<AtomicUsize>, Arc<AtomicUsize>);
+    impl Drop for CallsOnDrop {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, SeqCst);
+            let ran = self.1.clone();
+            let _ = OTHER.run(move || {
+                ran.fetch_add(1, SeqCst);
+            });
+        }
+    }
+
+    fn permit(group: &'static Group) -> pool_runtime::OwnedPermit {
+        match Task::new(group.acquire_owned(0)).poll() {
+            Poll::Ready(p) => p.expect("open"),
+            Poll::Pending => panic!("a slot is free"),
+        }
+    }
+
+    fn scenario(never_rejecting: bool) {
+        config::load_str("r30.toml", "ceiling = 2\n").expect("a valid file");
+        within(BOUND, move || {
+            let dropped = Arc::new(AtomicUsize::new(0));
+            let in_drop = Arc::new(AtomicUsize::new(0));
+            let ran = Arc::new(AtomicUsize::new(0));
+            let call = |dropped: &Arc<AtomicUsize>, ran: &Arc<AtomicUsize>| {
+                let guard = CallsOnDrop(dropped.clone(), in_drop.clone());
+                let ran = ran.clone();
+                let f = move || {
+                    let _guard = &guard;
+                    ran.fetch_add(1, SeqCst);
+                };
+                let fut: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> =
+                    if never_rejecting {
+                        Box::pin(BW.submit_blocking_wait(0, f))
+                    } else {
+                        Box::pin(async move {
+                            let _ = BW.submit_blocking(0, f).await;
+                        })
+                    };
+                Task::new(fut)
+            };
+            // Stage 1: waiting for the ceiling (both slots held elsewhere).
+            let (h1, h2) = (permit(&HOLD), permit(&HOLD));
+            let mut t = call(&dropped, &ran);
+            t.assert_pending();
+            assert_eq!(ceiling::stats().unwrap().waiting, 1);
+            drop(t);
+            assert_eq!(dropped.load(SeqCst), 1, "dropped unrun, its Drop ran");
+            assert_eq!(in_drop.load(SeqCst), 0, "the ceiling is full: turned away");
+            drop((h1, h2));
+            // Stage 2: holding a ceiling slot, waiting for its group's (the
+            // group's only slot held by a permit, itself holding the other
+            // ceiling slot): the closure's Drop needs a ceiling slot.
+            let busy = permit(&BW);
+            let mut t = call(&dropped, &ran);
+            t.assert_pending();
+            assert_eq!(ceiling::stats().unwrap().running, 2);
+            assert_eq!(BW.stats().waiting, 1);
+            drop(t);
+            assert_eq!(dropped.load(SeqCst), 2, "dropped unrun, its Drop ran");
+            assert_eq!(
+                in_drop.load(SeqCst),
+                1,
+                "the call's ceiling slot was given back before its closure was dropped"
+            );
+            drop(busy);
+            // Stage 3: a paused group (the never-rejecting call is held by
+            // the pause, holding a ceiling slot; the rejecting one is turned
+            // away).
+            BW.pause();
+            let busy = permit(&HOLD);
+            let mut t = call(&dropped, &ran);
+            let _ = t.poll();
+            drop(t);
+            assert_eq!(dropped.load(SeqCst), 3);
+            assert_eq!(in_drop.load(SeqCst), 2, "a ceiling slot was free for its Drop");
+            drop(busy);
+            BW.resume();
+            // Stage 4: run to the end.
+            let mut t = call(&dropped, &ran);
+            let start = Instant::now();
+            while t.poll().is_pending() {
+                assert!(start.elapsed() < Duration::from_secs(10), "hung");
+                thread::sleep(Duration::from_millis(1));
+            }
+            drop(t);
+            assert_eq!(ran.load(SeqCst), 1, "only the last one ran");
+            wait_until("the job's closure dropped", || dropped.load(SeqCst) == 4);
+            wait_until("the slots back", || {
+                BW.stats().running == 0 && ceiling::stats().unwrap().running == 0
+            });
+            assert_settled(&BW.stats());
+            assert_settled(&OTHER.stats());
+            assert_settled(&ceiling::stats().unwrap());
+        });
+    }
+
+    /// Promise (`Group::submit_blocking` source: "a call dropped, turned
+    /// away or left unrun gives the slot back before the closure (and what
+    /// it captured) is dropped, as the closure's `Drop` is the user's code
+    /// and may call a group"); nothing hangs. Attack: the closure's Drop
+    /// makes a sync call of another group under a ceiling of two, dropped
+    /// while waiting for the ceiling, for the group, and paused.
+    #[test]
+    fn a_dropped_blocking_calls_closure_may_call_a_group_under_the_ceiling() {
+        common::in_own_process(
+            "blocking_under_the_ceiling::a_dropped_blocking_calls_closure_may_call_a_group_under_the_ceiling",
+            &[],
+            || scenario(false),
+        );
+    }
+
+    /// The same for the never-rejecting form (`submit_blocking_wait`).
+    #[test]
+    fn a_dropped_never_rejecting_blocking_calls_closure_may_call_a_group_under_the_ceiling() {
+        common::in_own_process(
+            "blocking_under_the_ceiling::a_dropped_never_rejecting_blocking_calls_closure_may_call_a_group_under_the_ceiling",
+            &[],
+            || scenario(true),
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Extreme values.
+
+/// Promise: bad input is an error value or clamped, never a panic or a
+/// freeze (`Pool::scale`: "clamped to `[0, MAX_SLOTS]`"). Attack: scale by
+/// isize::MIN and isize::MAX, resize to usize::MAX, with calls waiting; the
+/// waiting calls are admitted by the growth, and the pool counts them.
+#[test]
+fn extreme_scales_and_resizes_clamp_and_admit_waiting_calls() {
+    within(BOUND, || {
+        let pool = leaked(Pool::fixed(1));
+        assert_eq!(pool.scale(isize::MIN), 0);
+        let meter = Meter::default();
+        let mut tasks: Vec<Option<Task<_>>> = (0..5)
+            .map(|_| {
+                let m = meter.clone();
+                Some(Task::new(pool.submit(async move { drop(m.enter()) })))
+            })
+            .collect();
+        for t in tasks.iter_mut().flatten() {
+            t.assert_pending();
+        }
+        assert_eq!(pool.scale(isize::MAX), pool_runtime::MAX_SLOTS);
+        assert_eq!(pool.scale(isize::MAX), pool_runtime::MAX_SLOTS);
+        assert!(drive(&mut tasks));
+        assert_eq!(pool.resize(usize::MAX), pool_runtime::MAX_SLOTS);
+        assert_eq!(pool.scale(-(pool_runtime::MAX_SLOTS as isize) - 1), 0);
+        assert_eq!(pool.scale(1), 1);
+        assert_eq!(meter.done(), 5);
+        assert_settled(&pool.stats());
+        assert_eq!(pool.stats().completed, 5);
+    });
+}
+
+/// Promise (`Pool::set_admission_timeout`, `set_sync_barging`): any
+/// duration is accepted; a timeout too long to pass means "never". Attack:
+/// Duration::MAX as admission timeout and as sync barging bound, with sync
+/// and async callers waiting: they wait (no overflow panic), are admitted
+/// when the slot frees, and an abort turns away the ones still waiting
+/// (including callers in the room) with `Closed`, all counted.
+#[test]
+fn duration_max_timeouts_and_barging_wait_then_abort_turns_them_away() {
+    within(BOUND, || {
+        let pool = leaked(Pool::fixed(1));
+        pool.set_admission_timeout(Some(Duration::MAX));
+        pool.set_sync_barging(Some(Duration::MAX));
+        let meter = Meter::default();
+        let held = pool.try_acquire().expect("free");
+        let sync: Vec<_> = (0..3)
+            .map(|_| {
+                let m = meter.clone();
+                thread::spawn(move || pool.run(move || drop(m.enter())))
+            })
+            .collect();
+        wait_until("the sync callers waiting", || pool.stats().waiting == 3);
+        let m = meter.clone();
+        let mut a = Task::new(pool.submit(async move { drop(m.enter()) }));
+        a.assert_pending();
+        wait_until("every caller waiting", || pool.stats().waiting == 4);
+        thread::sleep(Duration::from_millis(50));
+        assert_eq!(meter.done(), 0);
+        drop(held);
+        // The queued async call gets the slot (the sync callers wait in the
+        // room, behind the queue): it runs when polled.
+        let mut a_done = None;
+        wait_until("one ran", || {
+            if a_done.is_none() {
+                if let Poll::Ready(r) = a.poll() {
+                    a_done = Some(r);
+                }
+            }
+            meter.done() >= 1
+        });
+        assert_eq!(meter.max(), 1);
+        let turned = {
+            let mut t = Task::new(pool.shutdown(Some(Duration::ZERO)));
+            let start = Instant::now();
+            loop {
+                if let Poll::Ready(r) = t.poll() {
+                    break r;
+                }
+                assert!(start.elapsed() < Duration::from_secs(10), "shutdown hung");
+                thread::sleep(Duration::from_millis(1));
+            }
+        };
+        let mut closed = 0;
+        for s in sync {
+            match s.join().unwrap() {
+                Ok(()) => {}
+                Err(Rejected::Closed) => closed += 1,
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+        let a_out = match a_done {
+            Some(r) => Poll::Ready(r),
+            None => a.poll(),
+        };
+        match a_out {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(Rejected::Closed)) => closed += 1,
+            Poll::Ready(Err(other)) => panic!("{other:?}"),
+            Poll::Pending => panic!("still waiting after an abort"),
+        }
+        let s = pool.stats();
+        assert_eq!(s.rejected_for(Rejected::Closed), closed, "{s:?}");
+        assert_eq!(s.completed, meter.done() as u64 + 1, "{s:?} (and the permit)");
+        assert_eq!(closed + meter.done() as u64, 4);
+        if let Err(e) = turned {
+            assert_eq!(e.turned_away as u64, closed, "{e:?}");
+        }
+        assert_settled(&s);
+        assert_eq!(meter.max(), 1);
+    });
+}
+
+/// Promise (`Pool::shutdown`): "With a `timeout`, it returns by the
+/// deadline whatever the calls do ... the calls still waiting are turned
+/// away ... the ones still running are left to finish". Attack: a zero
+/// timeout with running, nested and waiting calls of every kind; then the
+/// running ones finish and `drained` resolves.
+#[test]
+fn shutdown_with_a_zero_timeout_turns_waiters_away_and_drains_after() {
+    within(BOUND, || {
+        let rt = common::runtime();
+        let pool = leaked(Pool::fixed(2));
+        let meter = Meter::default();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let m = meter.clone();
+        let parent = rt.spawn(pool.submit(async move {
+            let _in = m.enter();
+            // A nested call under the parent's slot, waiting for the test.
+            pool.submit(async move { rx.await.is_ok() }).await
+        }));
+        wait_until("the nested call running", || pool.stats().nested == 1);
+        let held = pool.try_acquire().expect("a slot is free");
+        let waiters: Vec<_> = (0..3)
+            .map(|i| {
+                let m = meter.clone();
+                rt.spawn(pool.submit_weighted(i, async move { drop(m.enter()) }))
+            })
+            .collect();
+        let sync = thread::spawn(move || pool.run(|| ()));
+        wait_until("four waiting", || pool.stats().waiting == 4);
+        let err = rt
+            .block_on(pool.shutdown(Some(Duration::ZERO)))
+            .expect_err("calls are running");
+        assert_eq!(err.turned_away, 4, "{err:?}");
+        assert_eq!((err.running, err.nested), (2, 1), "{err:?}");
+        assert_eq!(sync.join().unwrap(), Err(Rejected::Closed));
+        for w in waiters {
+            assert_eq!(rt.block_on(w).unwrap(), Err(Rejected::Closed));
+        }
+        drop(held);
+        tx.send(()).unwrap();
+        assert_eq!(rt.block_on(parent).unwrap(), Ok(Ok(true)));
+        rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(10), pool.drained())
+                .await
+                .expect("drained once the running calls end")
+        });
+        let s = pool.stats();
+        assert_settled(&s);
+        assert_eq!(s.completed, 3, "{s:?}");
+        assert_eq!(s.rejected_for(Rejected::Closed), 4, "{s:?}");
+    });
+}
