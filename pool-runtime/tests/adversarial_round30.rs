@@ -993,3 +993,550 @@ fn shutdown_with_a_zero_timeout_turns_waiters_away_and_drains_after() {
         assert_eq!(s.rejected_for(Rejected::Closed), 4, "{s:?}");
     });
 }
+
+// ---------------------------------------------------------------------------
+// Nested calls under a ranked ceiling.
+
+mod nested_under_ranks {
+    use super::*;
+    use pool_runtime::{ceiling, config, register_group};
+
+    static OUTER: Group = Group::new(
+        GroupSpec::new("r30::outer")
+            .order(Order::Priority)
+            .size(4),
+    );
+    static INNER: Group = Group::new(
+        GroupSpec::new("r30::inner")
+            .order(Order::Priority)
+            .size(4),
+    );
+    register_group!(OUTER);
+    register_group!(INNER);
+
+    /// Promise (ceiling docs): "A nested call ... runs under its parent's
+    /// ceiling slot ... nested calls cannot deadlock it; ... one nested call
+    /// at a time uses the parent's slot, and the others wait for it or for a
+    /// free ceiling slot". Attack: a ceiling of one; the parent's work joins
+    /// nested calls of another priority group with weights i64::MAX, 0 and
+    /// i64::MIN, and nested calls of its own group, while more urgent
+    /// top-level calls (i64::MIN) wait for the ceiling. The nested calls
+    /// must not wait behind the urgent ones for good: the parent completes,
+    /// then the waiting calls run; one body at a time throughout.
+    #[test]
+    fn nested_calls_with_any_weight_get_the_parents_ceiling_slot_before_urgent_waiters() {
+        common::in_own_process(
+            "nested_under_ranks::nested_calls_with_any_weight_get_the_parents_ceiling_slot_before_urgent_waiters",
+            &[],
+            || {
+                config::load_str("r30.toml", "ceiling = 1\n").expect("a valid file");
+                let meter = Meter::default();
+                let m = meter.clone();
+                let order = within(BOUND, move || {
+                    let rt = common::runtime();
+                    let order = Arc::new(Mutex::new(Vec::<String>::new()));
+                    let (m0, o0) = (m.clone(), order.clone());
+                    let body = move |name: String| {
+                        let (m, o) = (m0.clone(), o0.clone());
+                        async move {
+                            let _in = m.enter();
+                            tokio::time::sleep(Duration::from_millis(2)).await;
+                            o.lock().unwrap().push(name);
+                        }
+                    };
+                    let started = Arc::new(AtomicBool::new(false));
+                    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+                    let parent = {
+                        let (b, started) = (body.clone(), started.clone());
+                        rt.spawn(OUTER.submit(5, async move {
+                            started.store(true, SeqCst);
+                            let _ = rx.await;
+                            let (a, b2, c, d, e) = tokio::join!(
+                                INNER.submit(i64::MAX, b("inner max".into())),
+                                INNER.submit(0, b("inner 0".into())),
+                                INNER.submit(i64::MIN, b("inner min".into())),
+                                OUTER.submit(i64::MAX, b("outer max".into())),
+                                OUTER.submit_wait(i64::MIN, b("outer min".into())),
+                            );
+                            (a, b2, c, d, e)
+                        }))
+                    };
+                    wait_until("the parent running", || started.load(SeqCst));
+                    let urgent: Vec<_> = (0..3)
+                        .map(|i| {
+                            let group = if i % 2 == 0 { &OUTER } else { &INNER };
+                            rt.spawn(group.submit(i64::MIN, body(format!("urgent {i}"))))
+                        })
+                        .collect();
+                    wait_until("the urgent calls waiting for the ceiling", || {
+                        ceiling::stats().unwrap().waiting == 3
+                    });
+                    tx.send(()).unwrap();
+                    let (a, b2, c, d, ()) = rt.block_on(parent).unwrap().expect("admitted");
+                    assert_eq!((a, b2, c, d), (Ok(()), Ok(()), Ok(()), Ok(())));
+                    for u in urgent {
+                        rt.block_on(u).unwrap().expect("admitted after the parent");
+                    }
+                    let order = order.lock().unwrap().clone();
+                    order
+                });
+                assert_eq!(order.len(), 8, "{order:?}");
+                assert!(
+                    order[..5].iter().all(|n| !n.starts_with("urgent")),
+                    "the nested calls ran before the calls waiting: {order:?}"
+                );
+                assert_eq!(meter.max(), 1, "{order:?}");
+                for s in [OUTER.stats(), INNER.stats(), ceiling::stats().unwrap()] {
+                    assert_settled(&s);
+                }
+            },
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Nested calls while a controller pauses, resumes and resizes.
+
+mod nested_steering {
+    use super::*;
+
+    static NS: Group = Group::new(GroupSpec::new("r30::nested_steered").size(2));
+    pool_runtime::register_group!(NS);
+
+    /// Promises (README, reentrancy; 2a94239 "a nested call on a paused pool
+    /// takes a free slot; resume admits a queue left over a free slot"):
+    /// nested calls belong to admitted work and are not turned away by a
+    /// pause; the limit holds; nothing hangs. Attack: parents whose work
+    /// makes a sync nested call and then joins three async nested calls
+    /// (one never-rejecting), while a controller thread pauses, resumes and
+    /// resizes the group (0..=3) at random. Every admitted parent completes
+    /// with every nested call done; leaves never exceed 3 at once; the books
+    /// balance with the outcomes seen.
+    #[test]
+    fn nested_calls_under_random_pause_resume_and_resize_all_complete() {
+        let meter = Meter::default();
+        let m = meter.clone();
+        let (admitted, turned, leaves) = within(BOUND, move || {
+            let rt = common::runtime();
+            let stop = Arc::new(AtomicBool::new(false));
+            let leaves = Arc::new(AtomicUsize::new(0));
+            let parents: Vec<_> = (0..6)
+                .map(|p| {
+                    let (m, stop, leaves) = (m.clone(), stop.clone(), leaves.clone());
+                    rt.spawn(async move {
+                        let (mut admitted, mut turned) = (0usize, 0usize);
+                        let mut n = 0;
+                        while !stop.load(SeqCst) || n < 3 {
+                            n += 1;
+                            let leaf = |m: &Meter, l: &Arc<AtomicUsize>| {
+                                let (m, l) = (m.clone(), l.clone());
+                                async move {
+                                    let _in = m.enter();
+                                    tokio::time::sleep(Duration::from_micros(300)).await;
+                                    l.fetch_add(1, SeqCst);
+                                }
+                            };
+                            let (m2, l2) = (m.clone(), leaves.clone());
+                            let work = async move {
+                                // A sync nested call first (the lend is free).
+                                NS.run_wait(p, || {
+                                    let _in = m2.enter();
+                                    l2.fetch_add(1, SeqCst);
+                                });
+                                let (a, b, ()) = tokio::join!(
+                                    NS.submit(0, leaf(&m2, &l2)),
+                                    NS.submit(1, leaf(&m2, &l2)),
+                                    NS.submit_wait(2, leaf(&m2, &l2)),
+                                );
+                                a.expect("a nested call is not turned away");
+                                b.expect("a nested call is not turned away");
+                            };
+                            match NS.submit(p, work).await {
+                                Ok(()) => admitted += 1,
+                                Err(Rejected::Paused) => turned += 1,
+                                Err(other) => panic!("{other:?}"),
+                            }
+                            common::yield_now().await;
+                        }
+                        (admitted, turned)
+                    })
+                })
+                .collect();
+            let mut x = 7u64;
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_millis(1500) {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                match (x >> 40) % 4 {
+                    0 => NS.pause(),
+                    1 => NS.resume(),
+                    _ => {
+                        NS.resize(((x >> 20) % 4) as usize);
+                    }
+                }
+                thread::sleep(Duration::from_millis(2));
+            }
+            NS.resize(2);
+            NS.resume();
+            stop.store(true, SeqCst);
+            let (mut admitted, mut turned) = (0, 0);
+            for p in parents {
+                let (a, t) = rt.block_on(p).unwrap();
+                admitted += a;
+                turned += t;
+            }
+            (admitted, turned, leaves.load(SeqCst))
+        });
+        assert!(meter.max() <= 3, "{} at once, sizes up to 3", meter.max());
+        assert_eq!(leaves, admitted * 4, "every nested call of every admitted parent");
+        let s = NS.stats();
+        assert_settled(&s);
+        assert_eq!(s.rejected_for(Rejected::Paused), turned as u64, "{s:?}");
+        assert_eq!(s.completed, (admitted * 5) as u64, "{s:?}");
+        assert!(admitted > 10, "progress: {admitted}");
+    }
+
+    static NB: Group = Group::new(GroupSpec::new("r30::nested_blocking").size(2));
+    pool_runtime::register_group!(NB);
+
+    /// Promise (`OwnedSlot::run`: "a nested call from inside the closure can
+    /// borrow this slot"; 2a94239): a blocking job's closure is work of its
+    /// call; sync calls nested in it are not turned away by a pause and take
+    /// the job's slot or a free one. Attack: the group paused while a
+    /// blocking job runs; the job makes sync nested calls (never-rejecting
+    /// and rejecting) and an async one driven by its own executor, then the
+    /// group is closed while another job does the same.
+    #[test]
+    fn sync_and_async_calls_nested_in_a_blocking_job_of_a_paused_or_closed_group() {
+        within(BOUND, || {
+            let rt = common::runtime();
+            let meter = Meter::default();
+            for close in [false, true] {
+                let m = meter.clone();
+                let (tx, rx) = std::sync::mpsc::channel::<()>();
+                let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+                let job = rt.spawn(NB.submit_blocking(0, move || {
+                    started_tx.send(()).unwrap();
+                    rx.recv().unwrap();
+                    let a = NB.run_wait(0, || drop(m.enter()));
+                    let b = NB.run(|| drop(m.enter()));
+                    let c = futures::executor::block_on(NB.submit(0, async {
+                        let _in = m.enter();
+                    }));
+                    let d = NB.run(|| NB.run(|| drop(m.enter())));
+                    (a, b, c, d)
+                }));
+                started_rx.recv().unwrap();
+                if close {
+                    NB.pool().close();
+                } else {
+                    NB.pause();
+                }
+                tx.send(()).unwrap();
+                let (a, b, c, d) = rt.block_on(job).unwrap().expect("admitted before");
+                assert_eq!((a, b, c), ((), Ok(()), Ok(())));
+                assert_eq!(d, Ok(Ok(())));
+                NB.resume();
+            }
+            assert_eq!(meter.done(), 8);
+            assert!(meter.max() <= 2);
+            assert_settled(&NB.stats());
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Tower services and streams over groups under a ranked ceiling.
+
+#[cfg(feature = "tower")]
+mod tower_under_the_ceiling {
+    use super::*;
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use pool_runtime::{ceiling, config, register_group};
+    use std::future::{poll_fn, Future};
+    use std::pin::Pin;
+    use tower::{service_fn, Layer, Service, ServiceExt};
+
+    static TA: Group = Group::new(
+        GroupSpec::new("r30::tower_a")
+            .order(Order::Priority)
+            .size(2),
+    );
+    static TB: Group = Group::new(GroupSpec::new("r30::tower_b").size(2));
+    register_group!(TA);
+    register_group!(TB);
+
+    type Inner = Pin<Box<dyn Future<Output = Result<i64, std::io::Error>> + Send>>;
+
+    fn lcg(x: &mut u64) -> u64 {
+        *x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        *x >> 33
+    }
+
+    /// Polls `fut` once with the task's own waker; whether it finished.
+    async fn poll_once<F: Future + Unpin>(fut: &mut F) -> bool {
+        poll_fn(|cx| Poll::Ready(Pin::new(&mut *fut).poll(cx).is_ready())).await
+    }
+
+    async fn round<S>(base: &S, i: i64, choice: u64)
+    where
+        S: Service<i64, Response = i64, Error = BoxError> + Clone,
+        S::Future: Unpin,
+    {
+        let mut svc = base.clone();
+        match choice % 5 {
+            0 => {
+                if svc.ready().await.is_ok() {
+                    let _ = svc.call(i).await;
+                }
+            }
+            // Reserved, then dropped without a call.
+            1 => {
+                let _ = svc.ready().await;
+                drop(svc);
+            }
+            // A ready() abandoned after one poll (the wait stays the
+            // service's), then the service dropped.
+            2 => {
+                let mut ready = Box::pin(svc.ready());
+                let _ = poll_once(&mut ready).await;
+                drop(ready);
+                drop(svc);
+            }
+            // A response dropped after a few polls.
+            3 => {
+                if svc.ready().await.is_ok() {
+                    let mut response = svc.call(i);
+                    for _ in 0..(choice / 5) % 4 {
+                        if poll_once(&mut response).await {
+                            break;
+                        }
+                        tokio::task::yield_now().await;
+                    }
+                    drop(response);
+                }
+            }
+            _ => {
+                let _ = svc.ready_oneshot().await.map(|mut s| s.call(i));
+            }
+        }
+    }
+
+    /// Promises (`PooledService` cancel safety; ceiling docs): every call
+    /// path of a group's service holds a ceiling slot while it runs; a
+    /// reserved slot dropped without a call, a wait abandoned, a response
+    /// dropped mid-way release both slots, counted. Attack: a ceiling of
+    /// two; services over a priority group (weights from i64::MIN to
+    /// i64::MAX) and a FIFO group, in wait and reject mode, weighted and
+    /// constant, driven by tasks that drop them at every stage. Inner bodies
+    /// never exceed the ceiling; all three pools end settled.
+    #[test]
+    fn tower_services_of_groups_dropped_at_every_stage_keep_the_ceiling() {
+        common::in_own_process(
+            "tower_under_the_ceiling::tower_services_of_groups_dropped_at_every_stage_keep_the_ceiling",
+            &[],
+            || {
+                config::load_str("r30.toml", "ceiling = 2\n").expect("a valid file");
+                let meter = Meter::default();
+                let m = meter.clone();
+                within(BOUND, move || {
+                    let rt = common::runtime();
+                    let inner = service_fn(move |n: i64| {
+                        let m = m.clone();
+                        Box::pin(async move {
+                            let _in = m.enter();
+                            tokio::task::yield_now().await;
+                            Ok::<_, std::io::Error>(n)
+                        }) as Inner
+                    });
+                    let weights = |n: &i64| match n.rem_euclid(4) {
+                        0 => i64::MIN,
+                        1 => i64::MAX,
+                        2 => 0,
+                        _ => -n,
+                    };
+                    let a_wait = PooledLayer::group(&TA).layer(inner.clone());
+                    let a_reject = PooledLayer::group(&TA).reject().layer(inner.clone());
+                    let b_wait = PooledLayer::group(&TB).layer(inner.clone());
+                    let a_weighted = PooledLayer::group(&TA)
+                        .weight(move |n: &i64| weights(n))
+                        .layer(inner.clone());
+                    let b_weighted_reject = PooledLayer::group(&TB)
+                        .reject()
+                        .weight(move |n: &i64| weights(n))
+                        .layer(inner.clone());
+                    let tasks: Vec<_> = (0..10u64)
+                        .map(|t| {
+                            let (a_wait, a_reject, b_wait, a_weighted, b_weighted_reject) = (
+                                a_wait.clone(),
+                                a_reject.clone(),
+                                b_wait.clone(),
+                                a_weighted.clone(),
+                                b_weighted_reject.clone(),
+                            );
+                            rt.spawn(async move {
+                                let mut seed = t + 11;
+                                for i in 0..50i64 {
+                                    let c = lcg(&mut seed);
+                                    match (c >> 7) % 5 {
+                                        0 => round(&a_wait, i, c).await,
+                                        1 => round(&a_reject, i, c).await,
+                                        2 => round(&b_wait, i, c).await,
+                                        3 => round(&a_weighted, i, c).await,
+                                        _ => round(&b_weighted_reject, i, c).await,
+                                    }
+                                }
+                            })
+                        })
+                        .collect();
+                    rt.block_on(async {
+                        for t in tasks {
+                            tokio::time::timeout(Duration::from_secs(20), t)
+                                .await
+                                .expect("no hang")
+                                .expect("no panic");
+                        }
+                    });
+                });
+                assert!(meter.max() <= 2, "{} at once under a ceiling of 2", meter.max());
+                assert!(meter.done() > 50, "bodies ran: {}", meter.done());
+                for s in [TA.stats(), TB.stats(), ceiling::stats().unwrap()] {
+                    assert_settled(&s);
+                }
+            },
+        );
+    }
+}
+
+#[cfg(feature = "stream")]
+mod streams_under_ranks {
+    use super::*;
+    use futures::StreamExt;
+    use pool_runtime::{ceiling, config, register_group, PooledStreamExt};
+    use std::future::Future;
+    use std::pin::Pin;
+
+    static SP: Group = Group::new(
+        GroupSpec::new("r30::stream_prio")
+            .order(Order::Priority)
+            .size(3),
+    );
+    static SF: Group = Group::new(GroupSpec::new("r30::stream_fifo").size(3));
+    register_group!(SP);
+    register_group!(SF);
+
+    /// A future that knows its weight.
+    struct Job {
+        weight: i64,
+        fut: Pin<Box<dyn Future<Output = i64> + Send>>,
+    }
+
+    impl Future for Job {
+        type Output = i64;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<i64> {
+            self.fut.as_mut().poll(cx)
+        }
+    }
+
+    fn job(i: i64, m: &Meter) -> Job {
+        let m = m.clone();
+        Job {
+            weight: match i % 3 {
+                0 => i64::MIN,
+                1 => i64::MAX,
+                _ => i,
+            },
+            fut: Box::pin(async move {
+                let _in = m.enter();
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                i
+            }),
+        }
+    }
+
+    /// Promises (stream module docs): the stream's calls are the group's
+    /// calls (under the ceiling), weighted by the weight function; a pause
+    /// turns the rest away as `Paused`; dropping an adapter frees every
+    /// slot it holds; at most `limit` items are held. Attack: a ceiling of
+    /// two shared by two weighted adapters (extreme weights) on a priority
+    /// and a FIFO group, and a sync caller; one adapter's group is paused
+    /// mid-stream and the adapter dropped a few outcomes later.
+    #[test]
+    fn weighted_streams_under_a_ceiling_paused_and_dropped_mid_stream() {
+        common::in_own_process(
+            "streams_under_ranks::weighted_streams_under_a_ceiling_paused_and_dropped_mid_stream",
+            &[],
+            || {
+                config::load_str("r30.toml", "ceiling = 2\n").expect("a valid file");
+                let meter = Meter::default();
+                let m = meter.clone();
+                let (pulled, seen, paused) = within(BOUND, move || {
+                    let rt = common::runtime();
+                    let pulled = Arc::new(AtomicUsize::new(0));
+                    let (m1, p1) = (m.clone(), pulled.clone());
+                    let dropped_early = rt.spawn(async move {
+                        let mut s = Box::pin(
+                            futures::stream::iter(0..1000i64)
+                                .map(move |i| {
+                                    p1.fetch_add(1, SeqCst);
+                                    job(i, &m1)
+                                })
+                                .pooled_unordered_weighted(&SP, |j: &Job| j.weight)
+                                .limit(4),
+                        );
+                        let (mut seen, mut paused) = (0, 0);
+                        while let Some(out) = s.next().await {
+                            seen += 1;
+                            match out {
+                                Ok(_) => {}
+                                Err(Rejected::Paused) => paused += 1,
+                                Err(other) => panic!("{other:?}"),
+                            }
+                            if seen == 20 {
+                                SP.pause();
+                            }
+                            if seen == 40 {
+                                break;
+                            }
+                        }
+                        drop(s);
+                        SP.resume();
+                        (seen, paused)
+                    });
+                    let m2 = m.clone();
+                    let ordered = rt.spawn(async move {
+                        let outs: Vec<_> = futures::stream::iter(0..300i64)
+                            .map(move |i| job(i, &m2))
+                            .pooled_ordered_weighted(&SF, |j: &Job| j.weight)
+                            .collect()
+                            .await;
+                        outs
+                    });
+                    let m3 = m.clone();
+                    let sync = thread::spawn(move || {
+                        for _ in 0..50 {
+                            SP.run_wait(i64::MIN, || {
+                                let _in = m3.enter();
+                                thread::sleep(Duration::from_micros(200));
+                            });
+                        }
+                    });
+                    let (seen, paused) = rt.block_on(dropped_early).unwrap();
+                    let outs = rt.block_on(ordered).unwrap();
+                    sync.join().unwrap();
+                    assert_eq!(outs, (0..300).map(Ok).collect::<Vec<_>>());
+                    (pulled.load(SeqCst), seen, paused)
+                });
+                assert!(meter.max() <= 2, "{} at once under a ceiling of 2", meter.max());
+                assert!(paused > 0, "the pause turned the rest away");
+                assert!(pulled <= seen + 4, "pulled {pulled}, yielded {seen}");
+                let s = SP.stats();
+                assert_eq!(s.rejected_for(Rejected::Paused), paused as u64, "{s:?}");
+                for s in [SP.stats(), SF.stats(), ceiling::stats().unwrap()] {
+                    assert_settled(&s);
+                }
+            },
+        );
+    }
+}
