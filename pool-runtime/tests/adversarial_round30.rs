@@ -1540,3 +1540,394 @@ mod streams_under_ranks {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// The ceiling moved up and down by reloads while every form churns.
+
+mod moving_ceiling {
+    use super::*;
+    use pool_runtime::{ceiling, config, register_group};
+
+    static MA: Group = Group::new(
+        GroupSpec::new("r30::moving_a")
+            .order(Order::Priority)
+            .size(10),
+    );
+    static MB: Group = Group::new(GroupSpec::new("r30::moving_b").order(Order::Lifo).size(10));
+    register_group!(MA);
+    register_group!(MB);
+
+    /// Promises (ceiling docs): "Lowering it lets running calls finish;
+    /// raising it admits waiting ones at once"; reloads apply at once; the
+    /// ceiling pool's books balance. Attack: reloads move the ceiling among
+    /// 1, 2 and 3 every few milliseconds while sync, async, blocking,
+    /// permit and nested calls of a priority and a LIFO group churn. Bodies
+    /// never exceed 3 (the highest ceiling; the groups allow 10 each); after
+    /// a final ceiling of 1, once the calls made before it are done, one
+    /// at a time; every pool settles.
+    #[test]
+    fn a_ceiling_moved_by_reloads_while_every_form_churns() {
+        common::in_own_process(
+            "moving_ceiling::a_ceiling_moved_by_reloads_while_every_form_churns",
+            &[],
+            || {
+                config::load_str("r30.toml", "ceiling = 2\n").expect("a valid file");
+                let meter = Meter::default();
+                let m = meter.clone();
+                let done = within(BOUND, move || {
+                    let rt = common::runtime();
+                    let stop = Arc::new(AtomicBool::new(false));
+                    let done = Arc::new(AtomicUsize::new(0));
+                    let threads: Vec<_> = (0..3u64)
+                        .map(|t| {
+                            let (m, stop, done) = (m.clone(), stop.clone(), done.clone());
+                            thread::spawn(move || {
+                                let mut i = 0i64;
+                                while !stop.load(SeqCst) {
+                                    i += 1;
+                                    let body = || {
+                                        let _in = m.enter();
+                                        thread::sleep(Duration::from_micros(200));
+                                    };
+                                    if t == 0 {
+                                        MA.run_wait(-i, body);
+                                    } else {
+                                        MB.run_weighted(i, body).expect("never turned away");
+                                    }
+                                    done.fetch_add(1, SeqCst);
+                                }
+                            })
+                        })
+                        .collect();
+                    let tasks: Vec<_> = (0..4u64)
+                        .map(|t| {
+                            let (m, stop, done) = (m.clone(), stop.clone(), done.clone());
+                            rt.spawn(async move {
+                                let mut i = 0i64;
+                                while !stop.load(SeqCst) {
+                                    i += 1;
+                                    let m2 = m.clone();
+                                    let body = async move {
+                                        let _in = m2.enter();
+                                        tokio::time::sleep(Duration::from_micros(300)).await;
+                                    };
+                                    match (t + i as u64) % 4 {
+                                        0 => MA.submit(i % 7 - 3, body).await.unwrap(),
+                                        1 => {
+                                            let p = MB.acquire_owned(0).await.unwrap();
+                                            body.await;
+                                            drop(p);
+                                        }
+                                        2 => {
+                                            let m3 = m.clone();
+                                            MA.submit_blocking(i64::MIN + i, move || {
+                                                let _in = m3.enter();
+                                                thread::sleep(Duration::from_micros(200));
+                                            })
+                                            .await
+                                            .unwrap()
+                                        }
+                                        _ => {
+                                            // Nested: the inner call runs under the
+                                            // outer's ceiling slot.
+                                            let m3 = m.clone();
+                                            MB.submit(0, async move {
+                                                MA.submit(i64::MAX, async move {
+                                                    let _in = m3.enter();
+                                                    tokio::task::yield_now().await;
+                                                })
+                                                .await
+                                                .unwrap();
+                                            })
+                                            .await
+                                            .unwrap();
+                                        }
+                                    }
+                                    done.fetch_add(1, SeqCst);
+                                }
+                            })
+                        })
+                        .collect();
+                    let started = Instant::now();
+                    let mut k = 0usize;
+                    while started.elapsed() < Duration::from_millis(1500) {
+                        k += 1;
+                        let limit = [1, 3, 2, 1, 2, 3][k % 6];
+                        config::load_str("r30.toml", &format!("ceiling = {limit}\n"))
+                            .expect("a valid file");
+                        assert_eq!(ceiling::limit(), Some(limit));
+                        thread::sleep(Duration::from_millis(3));
+                    }
+                    config::load_str("r30.toml", "ceiling = 1\n").expect("a valid file");
+                    stop.store(true, SeqCst);
+                    for t in threads {
+                        t.join().unwrap();
+                    }
+                    rt.block_on(async {
+                        for t in tasks {
+                            t.await.unwrap();
+                        }
+                    });
+                    // Now only new calls: one at a time.
+                    let after = Meter::default();
+                    let calls: Vec<_> = (0..8)
+                        .map(|i| {
+                            let a = after.clone();
+                            let g = if i % 2 == 0 { &MA } else { &MB };
+                            rt.spawn(g.submit(0, async move {
+                                let _in = a.enter();
+                                tokio::time::sleep(Duration::from_millis(1)).await;
+                            }))
+                        })
+                        .collect();
+                    rt.block_on(async {
+                        for c in calls {
+                            c.await.unwrap().unwrap();
+                        }
+                    });
+                    assert_eq!(after.max(), 1, "one at a time under the final ceiling");
+                    done.load(SeqCst)
+                });
+                assert!(meter.max() <= 3, "{} at once, ceilings up to 3", meter.max());
+                assert!(done > 50, "progress: {done}");
+                for s in [MA.stats(), MB.stats(), ceiling::stats().unwrap()] {
+                    assert_settled(&s);
+                }
+            },
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Priority queues past 64 distinct weights (the sorted vector spills into a
+// tree): aborts that pick the rejecting calls out of it, nested calls found
+// in it for their parent's slot.
+
+mod spilled_priority {
+    use super::*;
+
+    static SPILL: Group = Group::new(
+        GroupSpec::new("r30::spill")
+            .order(Order::Priority)
+            .size(1),
+    );
+    static SPILL_N: Group = Group::new(
+        GroupSpec::new("r30::spill_nested")
+            .order(Order::Priority)
+            .size(1),
+    );
+    pool_runtime::register_group!(SPILL);
+    pool_runtime::register_group!(SPILL_N);
+
+    /// Promises (`Pool::abort`: "rejects every waiting call at once with
+    /// `Closed` (never-rejecting ones excepted)"; priority order: "by
+    /// weight, smaller first; first come, first served among equal
+    /// weights"). Attack: 130 calls with distinct weights (from i64::MIN to
+    /// i64::MAX) wait for a priority group's only slot, every third one
+    /// never-rejecting, a few dropped; an abort turns the rejecting ones
+    /// away; the never-rejecting ones then run in weight order.
+    #[test]
+    fn an_abort_picks_rejecting_calls_out_of_a_spilled_priority_queue() {
+        within(BOUND, || {
+            let held = match Task::new(SPILL.acquire_owned(0)).poll() {
+                Poll::Ready(p) => p.unwrap(),
+                Poll::Pending => panic!("free"),
+            };
+            let order = Arc::new(Mutex::new(Vec::new()));
+            let weight = |i: usize| -> i64 {
+                match i {
+                    0 => i64::MAX,
+                    1 => i64::MIN,
+                    _ => (((i * 37) % 131) as i64 - 65) * 1_000_000_007,
+                }
+            };
+            type Boxed = std::pin::Pin<Box<dyn std::future::Future<Output = Option<Rejected>>>>;
+            let mut tasks: Vec<Option<Task<Boxed>>> = (0..130usize)
+                .map(|i| {
+                    let o = order.clone();
+                    let fut: Boxed = if i % 3 == 0 {
+                        Box::pin(async move {
+                            SPILL
+                                .submit_wait(weight(i), async move { o.lock().unwrap().push(i) })
+                                .await;
+                            None
+                        })
+                    } else {
+                        Box::pin(async move {
+                            SPILL
+                                .submit(weight(i), async move { o.lock().unwrap().push(i) })
+                                .await
+                                .err()
+                        })
+                    };
+                    Some(Task::new(fut))
+                })
+                .collect();
+            for t in tasks.iter_mut().flatten() {
+                t.assert_pending();
+            }
+            // Drop a few of each kind.
+            for i in [5usize, 6, 9, 50, 51, 99, 100] {
+                tasks[i] = None;
+            }
+            let waiting = 130 - 7;
+            assert_eq!(SPILL.stats().waiting, waiting);
+            SPILL.pool().abort();
+            let mut closed = 0;
+            let mut never = Vec::new();
+            for (i, t) in tasks.iter_mut().enumerate() {
+                if let Some(task) = t {
+                    match task.poll() {
+                        Poll::Ready(Some(Rejected::Closed)) => {
+                            assert_ne!(i % 3, 0, "a never-rejecting call was turned away");
+                            closed += 1;
+                            *t = None;
+                        }
+                        Poll::Ready(other) => panic!("call {i}: {other:?}"),
+                        Poll::Pending => {
+                            assert_eq!(i % 3, 0, "call {i}: a rejecting call still waits");
+                            never.push(i);
+                        }
+                    }
+                }
+            }
+            assert_eq!(closed + never.len(), waiting);
+            drop(held);
+            assert!(drive(&mut tasks));
+            never.sort_by_key(|&i| weight(i));
+            assert_eq!(*order.lock().unwrap(), never, "the rest ran in weight order");
+            let s = SPILL.stats();
+            assert_eq!(s.rejected_for(Rejected::Closed), closed as u64, "{s:?}");
+            assert_eq!(s.cancelled, 7, "{s:?}");
+            assert_settled(&s);
+        });
+    }
+
+    /// Promise (reentrancy: "the others wait, in the pool's queue, for a
+    /// free slot or for the borrow to come back"). Attack: a parent's work
+    /// joins 100 nested calls with distinct weights in a priority group of
+    /// one slot, with 70 top-level calls of distinct weights waiting too:
+    /// the nested calls are found in the spilled queue as the borrow comes
+    /// back; all complete, one at a time; then the top-level ones.
+    #[test]
+    fn nested_calls_are_found_in_a_spilled_priority_queue_for_their_parents_slot() {
+        within(BOUND, || {
+            let rt = common::runtime();
+            let meter = Meter::default();
+            let m = meter.clone();
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            let running = Arc::new(AtomicBool::new(false));
+            let r = running.clone();
+            let parent = rt.spawn(SPILL_N.submit(0, async move {
+                r.store(true, SeqCst);
+                let _ = rx.await;
+                let calls = (0..100i64).map(|i| {
+                    let m = m.clone();
+                    SPILL_N.submit((i * 7919) % 101 - 50, async move {
+                        let _in = m.enter();
+                        tokio::task::yield_now().await;
+                    })
+                });
+                futures::future::join_all(calls).await
+            }));
+            wait_until("the parent running", || running.load(SeqCst));
+            let top: Vec<_> = (0..70i64)
+                .map(|i| {
+                    let m = meter.clone();
+                    rt.spawn(SPILL_N.submit(i64::MIN + i * 3, async move {
+                        drop(m.enter());
+                    }))
+                })
+                .collect();
+            wait_until("the top-level calls waiting", || SPILL_N.stats().waiting == 70);
+            tx.send(()).unwrap();
+            let outs = rt.block_on(parent).unwrap().expect("admitted");
+            assert!(outs.iter().all(Result::is_ok));
+            for t in top {
+                rt.block_on(t).unwrap().unwrap();
+            }
+            assert_eq!(meter.done(), 170);
+            assert_eq!(meter.max(), 1);
+            assert_settled(&SPILL_N.stats());
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The environment's ceiling at racing first uses.
+
+mod racing_first_uses {
+    use super::*;
+
+    static F0: Group = Group::new(GroupSpec::new("r30::first_0").size(4));
+    static F1: Group = Group::new(GroupSpec::new("r30::first_1").size(4).order(Order::Priority));
+    static F2: Group = Group::new(GroupSpec::new("r30::first_2").size(4).order(Order::Lifo));
+    static F3: Group = Group::new(GroupSpec::new("r30::first_3").size(4));
+    pool_runtime::register_group!(F0);
+    pool_runtime::register_group!(F1);
+    pool_runtime::register_group!(F2);
+    pool_runtime::register_group!(F3);
+
+    /// Promise (config: "a first use on another thread finds no layers and
+    /// waits for the loading lock, so that no group call runs before the
+    /// ceiling is in force"; ceiling_first_use.rs tests one thread). Attack:
+    /// `POOLED_CEILING=1`; four threads released at once each make the
+    /// first call of a different group (sync, async, blocking, never
+    /// rejecting), while a fifth reads settings: one body at a time.
+    #[test]
+    fn first_uses_racing_on_four_threads_all_find_the_environments_ceiling() {
+        common::in_own_process(
+            "racing_first_uses::first_uses_racing_on_four_threads_all_find_the_environments_ceiling",
+            &[("POOLED_CEILING", "1")],
+            || {
+                let meter = Meter::default();
+                let m = meter.clone();
+                within(BOUND, move || {
+                    let barrier = Arc::new(std::sync::Barrier::new(5));
+                    let body = |m: &Meter| {
+                        let m = m.clone();
+                        move || {
+                            let _in = m.enter();
+                            thread::sleep(Duration::from_millis(30));
+                        }
+                    };
+                    let mut threads = Vec::new();
+                    let (b, f) = (barrier.clone(), body(&m));
+                    threads.push(thread::spawn(move || {
+                        b.wait();
+                        F0.run(f).unwrap();
+                    }));
+                    let (b, f) = (barrier.clone(), body(&m));
+                    threads.push(thread::spawn(move || {
+                        b.wait();
+                        futures::executor::block_on(F1.submit(i64::MIN, async move { f() }))
+                            .unwrap();
+                    }));
+                    let (b, f) = (barrier.clone(), body(&m));
+                    threads.push(thread::spawn(move || {
+                        b.wait();
+                        futures::executor::block_on(F2.submit_blocking(0, f)).unwrap();
+                    }));
+                    let (b, f) = (barrier.clone(), body(&m));
+                    threads.push(thread::spawn(move || {
+                        b.wait();
+                        F3.run_wait(0, f);
+                    }));
+                    let b = barrier.clone();
+                    threads.push(thread::spawn(move || {
+                        b.wait();
+                        for g in [&F0, &F1, &F2, &F3] {
+                            let _ = g.settings();
+                        }
+                    }));
+                    for t in threads {
+                        t.join().unwrap();
+                    }
+                });
+                assert_eq!(meter.done(), 4);
+                assert_eq!(meter.max(), 1, "the environment's ceiling of one");
+                assert_eq!(pool_runtime::ceiling::limit(), Some(1));
+            },
+        );
+    }
+}
