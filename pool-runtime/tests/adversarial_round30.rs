@@ -1931,3 +1931,445 @@ mod racing_first_uses {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// A watched file that changes, breaks, disappears, becomes a directory and
+// comes back, while calls run.
+
+mod watched {
+    use super::*;
+    use pool_runtime::{ceiling, config, register_group};
+    use std::sync::mpsc;
+
+    static WATCHED: Group = Group::new(GroupSpec::new("r30::watched").size(5));
+    register_group!(WATCHED);
+
+    /// Promises (`config::watch`): every change is loaded and reported to
+    /// the callback, a mistake or a read error changes nothing and is
+    /// reported, a file back after an error is loaded again; the ceiling
+    /// and the group's size follow the file; the limit holds throughout.
+    /// Attack: the file is rewritten, made invalid, removed, replaced by a
+    /// directory and brought back while sync and async calls run.
+    #[test]
+    fn a_watched_file_broken_removed_replaced_by_a_directory_and_back() {
+        common::in_own_process(
+            "watched::a_watched_file_broken_removed_replaced_by_a_directory_and_back",
+            &[],
+            || {
+                let dir = std::env::temp_dir().join(format!("r30-watch-{}", std::process::id()));
+                let _ = std::fs::remove_dir_all(&dir);
+                std::fs::create_dir_all(&dir).unwrap();
+                let path = dir.join("pooled.toml");
+                let file = |ceiling: usize, size: usize| {
+                    format!("ceiling = {ceiling}\n[groups.\"r30::watched\"]\nsize = {size}\n")
+                };
+                std::fs::write(&path, file(3, 4)).unwrap();
+                let meter = Meter::default();
+                let m = meter.clone();
+                within(BOUND, move || {
+                    let (tx, rx) = mpsc::channel();
+                    let watch = config::watch(&path, Duration::from_millis(10), move |out| {
+                        let _ = tx.send(out.map(|r| r.to_string()).map_err(|e| e.to_string()));
+                    })
+                    .expect("a valid file");
+                    assert_eq!((ceiling::limit(), WATCHED.size()), (Some(3), 4));
+                    let stop = Arc::new(AtomicBool::new(false));
+                    let callers: Vec<_> = (0..4)
+                        .map(|i| {
+                            let (m, stop) = (m.clone(), stop.clone());
+                            thread::spawn(move || {
+                                while !stop.load(SeqCst) {
+                                    let body = || {
+                                        let _in = m.enter();
+                                        thread::sleep(Duration::from_micros(300));
+                                    };
+                                    if i % 2 == 0 {
+                                        WATCHED.run_wait(0, body);
+                                    } else {
+                                        futures::executor::block_on(
+                                            WATCHED.submit(0, async { body() }),
+                                        )
+                                        .unwrap();
+                                    }
+                                }
+                            })
+                        })
+                        .collect();
+                    let next = || {
+                        rx.recv_timeout(Duration::from_secs(10))
+                            .expect("the watch reports every change")
+                    };
+                    std::fs::write(&path, file(2, 2)).unwrap();
+                    next().expect("a valid change");
+                    assert_eq!((ceiling::limit(), WATCHED.size()), (Some(2), 2));
+                    std::fs::write(&path, "ceiling = 0\n").unwrap();
+                    next().expect_err("an invalid file");
+                    assert_eq!((ceiling::limit(), WATCHED.size()), (Some(2), 2));
+                    std::fs::remove_file(&path).unwrap();
+                    next().expect_err("a file gone");
+                    std::fs::create_dir(&path).unwrap();
+                    // A directory in its place: an error, maybe the same
+                    // read error (reported once), so nothing may come.
+                    match rx.recv_timeout(Duration::from_millis(300)) {
+                        Ok(out) => {
+                            out.expect_err("a directory is no file");
+                        }
+                        Err(mpsc::RecvTimeoutError::Timeout) => {}
+                        Err(e) => panic!("{e}"),
+                    }
+                    assert_eq!((ceiling::limit(), WATCHED.size()), (Some(2), 2));
+                    std::fs::remove_dir(&path).unwrap();
+                    std::fs::write(&path, file(1, 3)).unwrap();
+                    next().expect("back");
+                    assert_eq!((ceiling::limit(), WATCHED.size()), (Some(1), 3));
+                    stop.store(true, SeqCst);
+                    for c in callers {
+                        c.join().unwrap();
+                    }
+                    drop(watch);
+                    let _ = std::fs::remove_dir_all(&dir);
+                });
+                assert!(meter.max() <= 3, "{} at once, the ceiling up to 3", meter.max());
+                assert!(meter.done() > 10);
+                assert_settled(&WATCHED.stats());
+                assert_settled(&ceiling::stats().unwrap());
+            },
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Loads from many threads racing first uses: the running pool ends on the
+// settings in force.
+
+mod first_use_vs_loads {
+    use super::*;
+    use pool_runtime::{config, register_group, Kind};
+
+    static L0: Group = Group::new(GroupSpec::new("r30::loads_0").size(6));
+    static L1: Group = Group::new(GroupSpec::new("r30::loads_1").size(6));
+    static L2: Group = Group::new(GroupSpec::new("r30::loads_2").size(6));
+    static L3: Group = Group::new(GroupSpec::new("r30::loads_3").size(6));
+    register_group!(L0);
+    register_group!(L1);
+    register_group!(L2);
+    register_group!(L3);
+    static ALL: [&Group; 4] = [&L0, &L1, &L2, &L3];
+
+    fn text(variant: usize) -> String {
+        (0..4)
+            .map(|i| match (variant + i) % 3 {
+                0 => format!("[groups.\"r30::loads_{i}\"]\nkind = \"autoscale\"\norder = \"priority\"\nmin = 1\nmax = 2\n"),
+                1 => format!("[groups.\"r30::loads_{i}\"]\norder = \"lifo\"\nsize = 3\n"),
+                _ => format!("[groups.\"r30::loads_{i}\"]\nsize = 1\nmax_waiting = 2\n"),
+            })
+            .collect()
+    }
+
+    /// Promise (0ba3511: "a first use publishes its pool only if the
+    /// settings it was built with are still in force ... else it builds
+    /// again"; config: a load "applies changed limits to running pools at
+    /// once", kind and order "at first use" for groups not started). Attack:
+    /// three loader threads load three different files (kinds, orders and
+    /// sizes) in a loop while four threads race the groups' first uses;
+    /// then one final load. Each pool's kind, order and size agree with the
+    /// settings in force at its start (or, for size, the final file's), and
+    /// afterwards its calls, counted from outside, stay within its size.
+    #[test]
+    fn loads_from_three_threads_racing_first_uses_leave_pools_on_the_settings_in_force() {
+        let _turn = common::config_turn();
+        within(BOUND, || {
+            let barrier = Arc::new(std::sync::Barrier::new(7));
+            let loaders: Vec<_> = (0..3)
+                .map(|v| {
+                    let b = barrier.clone();
+                    thread::spawn(move || {
+                        b.wait();
+                        for k in 0..20 {
+                            config::load_str("r30.toml", &text(v + k)).expect("a valid file");
+                        }
+                    })
+                })
+                .collect();
+            let users: Vec<_> = (0..4)
+                .map(|u| {
+                    let b = barrier.clone();
+                    thread::spawn(move || {
+                        b.wait();
+                        for k in 0..4 {
+                            let g = ALL[(u + k) % 4];
+                            let _ = g.run(|| ());
+                        }
+                    })
+                })
+                .collect();
+            for t in loaders.into_iter().chain(users) {
+                t.join().unwrap();
+            }
+            // The final word: a file all four agree with whatever kind and
+            // order they started with.
+            config::load_str("r30.toml", &text(0)).expect("a valid file");
+            for (i, g) in ALL.iter().enumerate() {
+                let want = g.settings();
+                let pool = g.pool();
+                let s = pool.stats();
+                assert_settled(&s);
+                let (kind, order) = (pool.kind(), pool.order());
+                // Kind and order are the pool's own (a restart applies
+                // the file's); its size is within what the file allows for
+                // its kind.
+                match kind {
+                    Kind::Fixed if want.kind == Kind::Fixed => {
+                        assert_eq!(pool.size(), want.starting_size(), "group {i}")
+                    }
+                    Kind::Autoscale if want.kind == Kind::Autoscale => {
+                        assert_eq!(pool.bounds(), want.bounds(), "group {i}")
+                    }
+                    _ => {}
+                }
+                let _ = order;
+                let meter = Meter::default();
+                let limit = pool.size().max(1);
+                if pool.size() == 0 {
+                    continue;
+                }
+                let callers: Vec<_> = (0..4)
+                    .map(|_| {
+                        let m = meter.clone();
+                        let g: &'static Group = g;
+                        thread::spawn(move || {
+                            for _ in 0..10 {
+                                let _ = g.run_wait(0, || {
+                                    let _in = m.enter();
+                                    thread::sleep(Duration::from_micros(200));
+                                });
+                            }
+                        })
+                    })
+                    .collect();
+                for c in callers {
+                    c.join().unwrap();
+                }
+                let max = pool.bounds().1.min(pool_runtime::MAX_SLOTS);
+                let bound = if kind == Kind::Autoscale { max } else { limit };
+                assert!(meter.max() <= bound, "group {i}: {} at once, limit {bound}", meter.max());
+            }
+        });
+        config::clear();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A group's first use under periodic reloads that change nothing, with a
+// slow metrics recorder (an exporter that takes a few milliseconds to
+// register a handle).
+
+#[cfg(feature = "metrics")]
+mod first_use_under_periodic_reloads {
+    use super::*;
+    use pool_runtime::{config, register_group};
+
+    static SLOWLY_BUILT: Group = Group::new(GroupSpec::new("r30::slowly_built").size(2));
+    static OTHER: Group = Group::new(GroupSpec::new("r30::periodic_other").size(2));
+    register_group!(SLOWLY_BUILT);
+    register_group!(OTHER);
+
+    /// A recorder that takes 3 ms to register each handle of the pool
+    /// `r30::slowly_built` (a remote exporter, a contended registry).
+    struct Slow;
+
+    fn slow(key: &metrics::Key) {
+        if key
+            .labels()
+            .any(|l| l.key() == "pool" && l.value() == "r30::slowly_built")
+        {
+            thread::sleep(Duration::from_millis(3));
+        }
+    }
+
+    impl metrics::Recorder for Slow {
+        fn describe_counter(
+            &self,
+            _: metrics::KeyName,
+            _: Option<metrics::Unit>,
+            _: metrics::SharedString,
+        ) {
+        }
+        fn describe_gauge(
+            &self,
+            _: metrics::KeyName,
+            _: Option<metrics::Unit>,
+            _: metrics::SharedString,
+        ) {
+        }
+        fn describe_histogram(
+            &self,
+            _: metrics::KeyName,
+            _: Option<metrics::Unit>,
+            _: metrics::SharedString,
+        ) {
+        }
+        fn register_counter(
+            &self,
+            key: &metrics::Key,
+            _: &metrics::Metadata<'_>,
+        ) -> metrics::Counter {
+            slow(key);
+            metrics::Counter::noop()
+        }
+        fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+            slow(key);
+            metrics::Gauge::noop()
+        }
+        fn register_histogram(
+            &self,
+            key: &metrics::Key,
+            _: &metrics::Metadata<'_>,
+        ) -> metrics::Histogram {
+            slow(key);
+            metrics::Histogram::noop()
+        }
+    }
+
+    /// Promise: nothing hangs; a group's first use "builds its pool ...
+    /// holding no lock ... then publishes it", and (0ba3511) "publishes only
+    /// if the settings it was built with are still in force ... else it
+    /// builds again". Attack: a thread reloads the same file every 10 ms (a
+    /// periodic configuration refresher; each load changes nothing) while a
+    /// group whose pool takes ~40 ms to build (a slow recorder) is first
+    /// used. The first call should complete while the reloads go on: the
+    /// settings it was built with are still the ones in force, whatever
+    /// the identity of the layers holding them.
+    #[test]
+    #[ignore = "bug: a group's first use never completes while loads that change nothing land faster than its pool builds (publish_if_current compares layers by pointer)"]
+    fn a_first_use_completes_under_reloads_that_change_nothing() {
+        common::in_own_process(
+            "first_use_under_periodic_reloads::a_first_use_completes_under_reloads_that_change_nothing",
+            &[],
+            || {
+                metrics::set_global_recorder(Slow).expect("the only recorder");
+                let file = "[groups.\"r30::periodic_other\"]\nsize = 3\n";
+                config::load_str("r30.toml", file).expect("a valid file");
+                let stop = Arc::new(AtomicBool::new(false));
+                let loads = Arc::new(AtomicUsize::new(0));
+                let reloader = {
+                    let (stop, loads) = (stop.clone(), loads.clone());
+                    thread::spawn(move || {
+                        while !stop.load(SeqCst) {
+                            config::load_str("r30.toml", file).expect("a valid file");
+                            loads.fetch_add(1, SeqCst);
+                            thread::sleep(Duration::from_millis(10));
+                        }
+                    })
+                };
+                let (tx, rx) = std::sync::mpsc::channel();
+                thread::spawn(move || {
+                    let started = Instant::now();
+                    let out = SLOWLY_BUILT.run(|| 7);
+                    let _ = tx.send((out, started.elapsed()));
+                });
+                let answer = rx.recv_timeout(Duration::from_secs(5));
+                stop.store(true, SeqCst);
+                reloader.join().unwrap();
+                let (out, took) = answer.unwrap_or_else(|_| {
+                    panic!(
+                        "the first call did not complete in 5 s ({} loads meanwhile, none \
+                         changing anything)",
+                        loads.load(SeqCst)
+                    )
+                });
+                assert_eq!(out, Ok(7));
+                eprintln!("first use took {took:?}");
+                assert_eq!(SLOWLY_BUILT.size(), 2);
+            },
+        );
+    }
+
+    static RELOADING: Group = Group::new(GroupSpec::new("r30::reloading_recorder").size(2));
+    register_group!(RELOADING);
+
+    /// A recorder that refreshes the configuration (the same file) when a
+    /// pool labelled `r30::reloading_recorder` registers its `limit` gauge.
+    struct Refreshing(AtomicUsize);
+
+    impl metrics::Recorder for Refreshing {
+        fn describe_counter(
+            &self,
+            _: metrics::KeyName,
+            _: Option<metrics::Unit>,
+            _: metrics::SharedString,
+        ) {
+        }
+        fn describe_gauge(
+            &self,
+            _: metrics::KeyName,
+            _: Option<metrics::Unit>,
+            _: metrics::SharedString,
+        ) {
+        }
+        fn describe_histogram(
+            &self,
+            _: metrics::KeyName,
+            _: Option<metrics::Unit>,
+            _: metrics::SharedString,
+        ) {
+        }
+        fn register_counter(
+            &self,
+            _: &metrics::Key,
+            _: &metrics::Metadata<'_>,
+        ) -> metrics::Counter {
+            metrics::Counter::noop()
+        }
+        fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+            let ours = key
+                .labels()
+                .any(|l| l.key() == "pool" && l.value() == "r30::reloading_recorder");
+            // Bounded, so that the test ends either way: past 200 refreshes
+            // the recorder stops (a first use that needed them all was
+            // caught in the loop).
+            if ours && key.name() == "pooled.limit" && self.0.fetch_add(1, SeqCst) < 200 {
+                let _ = config::load_str("r30.toml", "[groups.\"r30::periodic_other\"]\nsize = 3\n");
+            }
+            metrics::Gauge::noop()
+        }
+        fn register_histogram(
+            &self,
+            _: &metrics::Key,
+            _: &metrics::Metadata<'_>,
+        ) -> metrics::Histogram {
+            metrics::Histogram::noop()
+        }
+    }
+
+    /// The same without timing: a recorder that refreshes the configuration
+    /// (with the file already in force: nothing changes) as a new pool
+    /// registers (the user's code, which `Group::pool`'s docs say runs while
+    /// the pool is built and may call into the library). Each refresh makes
+    /// the first use build again, and the rebuild refreshes again: the first
+    /// use would never return (the recorder gives up after 200 refreshes so
+    /// that the test ends).
+    #[test]
+    #[ignore = "bug: a first use whose pool build (a metrics recorder) reloads an unchanged configuration rebuilds without end"]
+    fn a_first_use_whose_recorder_reloads_an_unchanged_file_builds_once_or_twice() {
+        common::in_own_process(
+            "first_use_under_periodic_reloads::a_first_use_whose_recorder_reloads_an_unchanged_file_builds_once_or_twice",
+            &[],
+            || {
+                let recorder: &'static Refreshing = Box::leak(Box::new(Refreshing(AtomicUsize::new(0))));
+                metrics::set_global_recorder(recorder).expect("the only recorder");
+                config::load_str("r30.toml", "[groups.\"r30::periodic_other\"]\nsize = 3\n")
+                    .expect("a valid file");
+                let out = within(BOUND, || RELOADING.run(|| 7));
+                assert_eq!(out, Ok(7));
+                let builds = recorder.0.load(SeqCst);
+                assert!(
+                    builds <= 2,
+                    "the pool was built {builds} times (a refresh that changes nothing \
+                     should not make the first use build again)"
+                );
+            },
+        );
+    }
+
+}
