@@ -24,7 +24,10 @@ const BOUND: Duration = Duration::from_secs(30);
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
-        assert!(start.elapsed() < Duration::from_secs(20), "hung waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "hung waiting for {what}"
+        );
         thread::sleep(Duration::from_millis(2));
     }
 }
@@ -242,11 +245,9 @@ mod ceiling_ranks {
                     });
                     d.assert_pending();
                     let f = rec("judged -5");
-                    let mut e = Task::new(PRIO.submit_judged(
-                        -5,
-                        async move { f() },
-                        |_: &()| pool_runtime::Verdict::Success,
-                    ));
+                    let mut e = Task::new(PRIO.submit_judged(-5, async move { f() }, |_: &()| {
+                        pool_runtime::Verdict::Success
+                    }));
                     e.assert_pending();
                     waiting(7);
                     drop(permit);
@@ -419,9 +420,8 @@ mod ceiling_ranks {
                     }));
                     b.assert_pending();
                     let m = ran.clone();
-                    let sync = thread::spawn(move || {
-                        PATIENT.run_weighted(i64::MIN, || drop(m.enter()))
-                    });
+                    let sync =
+                        thread::spawn(move || PATIENT.run_weighted(i64::MIN, || drop(m.enter())));
                     let m = ran.clone();
                     let mut last = Task::new(PRIO.submit(i64::MAX, async move {
                         drop(m.enter());
@@ -556,7 +556,9 @@ mod steered_stress {
                     let mut n = 0;
                     while !stop.load(SeqCst) || n < 5 {
                         n += 1;
-                        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                        x = x
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
                         let w = ((x >> 33) % 5) as i64 - 2;
                         let body = {
                             let meter = meter.clone();
@@ -644,7 +646,9 @@ mod steered_stress {
             let mut x = 99u64;
             let started = Instant::now();
             while started.elapsed() < Duration::from_millis(1500) {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 match (x >> 40) % 4 {
                     0 => STEERED.pause(),
                     1 => STEERED.resume(),
@@ -779,7 +783,11 @@ mod blocking_under_the_ceiling {
             let _ = t.poll();
             drop(t);
             assert_eq!(dropped.load(SeqCst), 3);
-            assert_eq!(in_drop.load(SeqCst), 2, "a ceiling slot was free for its Drop");
+            assert_eq!(
+                in_drop.load(SeqCst),
+                2,
+                "a ceiling slot was free for its Drop"
+            );
             drop(busy);
             BW.resume();
             // Stage 4: run to the end.
@@ -932,7 +940,11 @@ fn duration_max_timeouts_and_barging_wait_then_abort_turns_them_away() {
         }
         let s = pool.stats();
         assert_eq!(s.rejected_for(Rejected::Closed), closed, "{s:?}");
-        assert_eq!(s.completed, meter.done() as u64 + 1, "{s:?} (and the permit)");
+        assert_eq!(
+            s.completed,
+            meter.done() as u64 + 1,
+            "{s:?} (and the permit)"
+        );
         assert_eq!(closed + meter.done() as u64, 4);
         if let Err(e) = turned {
             assert_eq!(e.turned_away as u64, closed, "{e:?}");
@@ -1001,16 +1013,8 @@ mod nested_under_ranks {
     use super::*;
     use pool_runtime::{ceiling, config, register_group};
 
-    static OUTER: Group = Group::new(
-        GroupSpec::new("r30::outer")
-            .order(Order::Priority)
-            .size(4),
-    );
-    static INNER: Group = Group::new(
-        GroupSpec::new("r30::inner")
-            .order(Order::Priority)
-            .size(4),
-    );
+    static OUTER: Group = Group::new(GroupSpec::new("r30::outer").order(Order::Priority).size(4));
+    static INNER: Group = Group::new(GroupSpec::new("r30::inner").order(Order::Priority).size(4));
     register_group!(OUTER);
     register_group!(INNER);
 
@@ -1165,7 +1169,9 @@ mod nested_steering {
             let mut x = 7u64;
             let started = Instant::now();
             while started.elapsed() < Duration::from_millis(1500) {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 match (x >> 40) % 4 {
                     0 => NS.pause(),
                     1 => NS.resume(),
@@ -1187,7 +1193,11 @@ mod nested_steering {
             (admitted, turned, leaves.load(SeqCst))
         });
         assert!(meter.max() <= 3, "{} at once, sizes up to 3", meter.max());
-        assert_eq!(leaves, admitted * 4, "every nested call of every admitted parent");
+        assert_eq!(
+            leaves,
+            admitted * 4,
+            "every nested call of every admitted parent"
+        );
         let s = NS.stats();
         assert_settled(&s);
         assert_eq!(s.rejected_for(Rejected::Paused), turned as u64, "{s:?}");
@@ -1217,13 +1227,13 @@ mod nested_steering {
                 let job = rt.spawn(NB.submit_blocking(0, move || {
                     started_tx.send(()).unwrap();
                     rx.recv().unwrap();
-                    let a = NB.run_wait(0, || drop(m.enter()));
+                    NB.run_wait(0, || drop(m.enter()));
                     let b = NB.run(|| drop(m.enter()));
                     let c = futures::executor::block_on(NB.submit(0, async {
                         let _in = m.enter();
                     }));
                     let d = NB.run(|| NB.run(|| drop(m.enter())));
-                    (a, b, c, d)
+                    (b, c, d)
                 }));
                 started_rx.recv().unwrap();
                 if close {
@@ -1232,8 +1242,8 @@ mod nested_steering {
                     NB.pause();
                 }
                 tx.send(()).unwrap();
-                let (a, b, c, d) = rt.block_on(job).unwrap().expect("admitted before");
-                assert_eq!((a, b, c), ((), Ok(()), Ok(())));
+                let (b, c, d) = rt.block_on(job).unwrap().expect("admitted before");
+                assert_eq!((b, c), (Ok(()), Ok(())));
                 assert_eq!(d, Ok(Ok(())));
                 NB.resume();
             }
@@ -1528,7 +1538,11 @@ mod streams_under_ranks {
                     assert_eq!(outs, (0..300).map(Ok).collect::<Vec<_>>());
                     (pulled.load(SeqCst), seen, paused)
                 });
-                assert!(meter.max() <= 2, "{} at once under a ceiling of 2", meter.max());
+                assert!(
+                    meter.max() <= 2,
+                    "{} at once under a ceiling of 2",
+                    meter.max()
+                );
                 assert!(paused > 0, "the pause turned the rest away");
                 assert!(pulled <= seen + 4, "pulled {pulled}, yielded {seen}");
                 let s = SP.stats();
@@ -1688,7 +1702,11 @@ mod moving_ceiling {
                     assert_eq!(after.max(), 1, "one at a time under the final ceiling");
                     done.load(SeqCst)
                 });
-                assert!(meter.max() <= 3, "{} at once, ceilings up to 3", meter.max());
+                assert!(
+                    meter.max() <= 3,
+                    "{} at once, ceilings up to 3",
+                    meter.max()
+                );
                 assert!(done > 50, "progress: {done}");
                 for s in [MA.stats(), MB.stats(), ceiling::stats().unwrap()] {
                     assert_settled(&s);
@@ -1706,11 +1724,7 @@ mod moving_ceiling {
 mod spilled_priority {
     use super::*;
 
-    static SPILL: Group = Group::new(
-        GroupSpec::new("r30::spill")
-            .order(Order::Priority)
-            .size(1),
-    );
+    static SPILL: Group = Group::new(GroupSpec::new("r30::spill").order(Order::Priority).size(1));
     static SPILL_N: Group = Group::new(
         GroupSpec::new("r30::spill_nested")
             .order(Order::Priority)
@@ -1795,7 +1809,11 @@ mod spilled_priority {
             drop(held);
             assert!(drive(&mut tasks));
             never.sort_by_key(|&i| weight(i));
-            assert_eq!(*order.lock().unwrap(), never, "the rest ran in weight order");
+            assert_eq!(
+                *order.lock().unwrap(),
+                never,
+                "the rest ran in weight order"
+            );
             let s = SPILL.stats();
             assert_eq!(s.rejected_for(Rejected::Closed), closed as u64, "{s:?}");
             assert_eq!(s.cancelled, 7, "{s:?}");
@@ -1839,7 +1857,9 @@ mod spilled_priority {
                     }))
                 })
                 .collect();
-            wait_until("the top-level calls waiting", || SPILL_N.stats().waiting == 70);
+            wait_until("the top-level calls waiting", || {
+                SPILL_N.stats().waiting == 70
+            });
             tx.send(()).unwrap();
             let outs = rt.block_on(parent).unwrap().expect("admitted");
             assert!(outs.iter().all(Result::is_ok));
@@ -1860,7 +1880,11 @@ mod racing_first_uses {
     use super::*;
 
     static F0: Group = Group::new(GroupSpec::new("r30::first_0").size(4));
-    static F1: Group = Group::new(GroupSpec::new("r30::first_1").size(4).order(Order::Priority));
+    static F1: Group = Group::new(
+        GroupSpec::new("r30::first_1")
+            .size(4)
+            .order(Order::Priority),
+    );
     static F2: Group = Group::new(GroupSpec::new("r30::first_2").size(4).order(Order::Lifo));
     static F3: Group = Group::new(GroupSpec::new("r30::first_3").size(4));
     pool_runtime::register_group!(F0);
@@ -2029,7 +2053,11 @@ mod watched {
                     drop(watch);
                     let _ = std::fs::remove_dir_all(&dir);
                 });
-                assert!(meter.max() <= 3, "{} at once, the ceiling up to 3", meter.max());
+                assert!(
+                    meter.max() <= 3,
+                    "{} at once, the ceiling up to 3",
+                    meter.max()
+                );
                 assert!(meter.done() > 10);
                 assert_settled(&WATCHED.stats());
                 assert_settled(&ceiling::stats().unwrap());
@@ -2139,7 +2167,7 @@ mod first_use_vs_loads {
                         let g: &'static Group = g;
                         thread::spawn(move || {
                             for _ in 0..10 {
-                                let _ = g.run_wait(0, || {
+                                g.run_wait(0, || {
                                     let _in = m.enter();
                                     thread::sleep(Duration::from_micros(200));
                                 });
@@ -2152,7 +2180,11 @@ mod first_use_vs_loads {
                 }
                 let max = pool.bounds().1.min(pool_runtime::MAX_SLOTS);
                 let bound = if kind == Kind::Autoscale { max } else { limit };
-                assert!(meter.max() <= bound, "group {i}: {} at once, limit {bound}", meter.max());
+                assert!(
+                    meter.max() <= bound,
+                    "group {i}: {} at once, limit {bound}",
+                    meter.max()
+                );
             }
         });
         config::clear();
@@ -2329,7 +2361,8 @@ mod first_use_under_periodic_reloads {
             // the recorder stops (a first use that needed them all was
             // caught in the loop).
             if ours && key.name() == "pooled.limit" && self.0.fetch_add(1, SeqCst) < 200 {
-                let _ = config::load_str("r30.toml", "[groups.\"r30::periodic_other\"]\nsize = 3\n");
+                let _ =
+                    config::load_str("r30.toml", "[groups.\"r30::periodic_other\"]\nsize = 3\n");
             }
             metrics::Gauge::noop()
         }
@@ -2371,5 +2404,143 @@ mod first_use_under_periodic_reloads {
             },
         );
     }
+}
 
+// ---------------------------------------------------------------------------
+// Hostile wakers at the ranked ceiling; LIFO groups at the ceiling.
+
+mod hostile_at_the_ceiling {
+    use super::*;
+    use pool_runtime::{ceiling, config, register_group};
+    use std::future::Future;
+    use std::task::Context;
+
+    static HG: Group = Group::new(
+        GroupSpec::new("r30::hostile")
+            .order(Order::Priority)
+            .size(1),
+    );
+    static HO: Group = Group::new(GroupSpec::new("r30::hostile_other").size(1));
+    static HLIFO: Group = Group::new(
+        GroupSpec::new("r30::hostile_lifo")
+            .order(Order::Lifo)
+            .size(5),
+    );
+    register_group!(HG);
+    register_group!(HO);
+    register_group!(HLIFO);
+
+    static ARMED: AtomicBool = AtomicBool::new(false);
+
+    /// Promise (003eb20: "the waker clone an enqueue does not register is
+    /// dropped quietly"; observe/unwind docs: a waker's `Drop` that panics
+    /// loses nothing): every waker clone the library drops, registered or
+    /// not, is dropped with its panic caught. Attack: a group call under a
+    /// ceiling of one, polled only with a waker whose every `Drop` panics,
+    /// whose work joins nested calls of its own group (extreme weights) and
+    /// of another group (waiting for the parent's ceiling slot), while a
+    /// permit holds the ceiling at first. It completes, every nested call
+    /// runs, no panic escapes, and every pool settles.
+    #[test]
+    fn a_call_with_nested_calls_polled_with_a_waker_whose_drop_panics() {
+        common::in_own_process(
+            "hostile_at_the_ceiling::a_call_with_nested_calls_polled_with_a_waker_whose_drop_panics",
+            &[],
+            || {
+                common::quiet_planned_panics();
+                config::load_str("r30.toml", "ceiling = 1\n").expect("a valid file");
+                within(BOUND, || {
+                    let meter = Meter::default();
+                    let holder = match Task::new(HO.acquire_owned(0)).poll() {
+                        Poll::Ready(p) => p.unwrap(),
+                        Poll::Pending => panic!("free"),
+                    };
+                    let m = meter.clone();
+                    let body = move |m: Meter| async move {
+                        let _in = m.enter();
+                        common::yield_now().await;
+                    };
+                    let mut call = Box::pin(HG.submit(5, async move {
+                        let (a, b, c, d) = futures::join!(
+                            HG.submit(i64::MIN, body(m.clone())),
+                            HG.submit(i64::MAX, body(m.clone())),
+                            HO.submit(0, body(m.clone())),
+                            HG.submit_wait(0, body(m.clone())),
+                        );
+                        (a.is_ok(), b.is_ok(), c.is_ok(), d)
+                    }));
+                    let waker = common::waker_whose_drop_panics(&ARMED);
+                    ARMED.store(true, SeqCst);
+                    fn poll<F: Future>(
+                        call: &mut std::pin::Pin<Box<F>>,
+                        waker: &std::task::Waker,
+                    ) -> Poll<F::Output> {
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            call.as_mut().poll(&mut Context::from_waker(waker))
+                        }))
+                        .expect("no waker's panic escapes a poll")
+                    }
+                    assert!(poll(&mut call, &waker).is_pending(), "the ceiling is held");
+                    drop(holder);
+                    let start = Instant::now();
+                    let out = loop {
+                        if let Poll::Ready(out) = poll(&mut call, &waker) {
+                            break out;
+                        }
+                        assert!(start.elapsed() < Duration::from_secs(10), "hung");
+                        thread::sleep(Duration::from_millis(1));
+                    };
+                    ARMED.store(false, SeqCst);
+                    drop(call);
+                    drop(waker);
+                    assert_eq!(out, Ok((true, true, true, ())));
+                    assert_eq!(meter.done(), 4);
+                    assert_eq!(meter.max(), 1);
+                    for s in [HG.stats(), HO.stats(), ceiling::stats().unwrap()] {
+                        assert_settled(&s);
+                    }
+                });
+            },
+        );
+    }
+
+    /// Documented (ceiling docs): a FIFO or LIFO group's calls wait for a
+    /// ceiling slot "as weight 0 ... in arrival order". Checked: a LIFO
+    /// group's calls waiting for a held ceiling of one run in arrival order
+    /// (the group's own LIFO order is not the ceiling's), whatever weights
+    /// they carry.
+    #[test]
+    fn a_lifo_groups_calls_wait_for_the_ceiling_in_arrival_order() {
+        common::in_own_process(
+            "hostile_at_the_ceiling::a_lifo_groups_calls_wait_for_the_ceiling_in_arrival_order",
+            &[],
+            || {
+                config::load_str("r30.toml", "ceiling = 1\n").expect("a valid file");
+                within(BOUND, || {
+                    let holder = match Task::new(HO.acquire_owned(0)).poll() {
+                        Poll::Ready(p) => p.unwrap(),
+                        Poll::Pending => panic!("free"),
+                    };
+                    let order = Arc::new(Mutex::new(Vec::new()));
+                    let mut tasks: Vec<Option<Task<_>>> = (0..6i64)
+                        .map(|i| {
+                            let o = order.clone();
+                            Some(Task::new(HLIFO.submit(
+                                if i % 2 == 0 { i64::MAX } else { i64::MIN },
+                                async move { o.lock().unwrap().push(i) },
+                            )))
+                        })
+                        .collect();
+                    for t in tasks.iter_mut().flatten() {
+                        t.assert_pending();
+                    }
+                    drop(holder);
+                    assert!(drive(&mut tasks));
+                    assert_eq!(*order.lock().unwrap(), [0, 1, 2, 3, 4, 5]);
+                    assert_settled(&HLIFO.stats());
+                    assert_settled(&ceiling::stats().unwrap());
+                });
+            },
+        );
+    }
 }
