@@ -2544,3 +2544,109 @@ mod hostile_at_the_ceiling {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// A configuration path that is no regular file.
+
+#[cfg(unix)]
+mod special_files {
+    use super::*;
+    use pool_runtime::{config, register_group};
+    use std::sync::mpsc;
+
+    static SPECIAL: Group = Group::new(GroupSpec::new("r30::special").size(2));
+    register_group!(SPECIAL);
+
+    /// A named pipe (FIFO) in a fresh temporary directory, nobody writing
+    /// to it.
+    fn fifo() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("r30-fifo-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("pooled.toml");
+        let status = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .expect("mkfifo runs");
+        assert!(status.success());
+        path
+    }
+
+    /// Promise (README: bad input is an error value, never a freeze;
+    /// `config::load`: "# Errors: a `ConfigError` naming the file"). Attack:
+    /// `config::load` of a path that is a named pipe nobody writes to (a
+    /// mistyped path into a directory of pipes, `/dev/stdin` of a daemon).
+    /// It should be an error (not a regular file), not a wait for a writer
+    /// that never comes — with the configuration's loading lock held, so
+    /// every later load and every group's first use would wait too.
+    #[test]
+    #[ignore = "bug: config::load of a named pipe blocks for good (read_to_string with no file-type check), holding the loading lock"]
+    fn loading_a_named_pipe_is_an_error_not_a_freeze() {
+        common::in_own_process(
+            "special_files::loading_a_named_pipe_is_an_error_not_a_freeze",
+            &[],
+            || {
+                let path = fifo();
+                let (tx, rx) = mpsc::channel();
+                let p = path.clone();
+                thread::spawn(move || {
+                    let _ = tx.send(config::load(&p).map(|_| ()).map_err(|e| e.to_string()));
+                });
+                let out = rx.recv_timeout(Duration::from_secs(3));
+                let _ = std::fs::remove_dir_all(path.parent().unwrap());
+                match out {
+                    Ok(Err(e)) => eprintln!("refused: {e}"),
+                    Ok(Ok(())) => panic!("a named pipe loaded as a configuration"),
+                    Err(_) => panic!("config::load of a named pipe did not return in 3 s"),
+                }
+                // The loading lock is free: a load and a first use go on.
+                let answer = within(Duration::from_secs(5), || {
+                    config::load_str("r30.toml", "").expect("a valid file");
+                    SPECIAL.run(|| 1)
+                });
+                assert_eq!(answer, Ok(1));
+            },
+        );
+    }
+
+    /// The same through `POOLED_CONFIG`, read at a group's first use, where
+    /// a bad environment is logged and not applied ("configuration from the
+    /// environment not applied"): the first call should run, not wait for
+    /// a writer on the pipe.
+    #[test]
+    #[ignore = "bug: POOLED_CONFIG naming a named pipe freezes every group's first use (the first read blocks holding the loading lock)"]
+    fn pooled_config_naming_a_named_pipe_does_not_freeze_the_first_use() {
+        let dir = std::env::temp_dir().join(format!("r30-fifo-env-{}", std::process::id()));
+        let path = dir.join("pooled.toml");
+        if !common::is_child_process() {
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            let status = std::process::Command::new("mkfifo")
+                .arg(&path)
+                .status()
+                .expect("mkfifo runs");
+            assert!(status.success());
+        }
+        let shown = path.display().to_string();
+        let result = std::panic::catch_unwind(|| {
+            common::in_own_process(
+                "special_files::pooled_config_naming_a_named_pipe_does_not_freeze_the_first_use",
+                &[("POOLED_CONFIG", &shown)],
+                || {
+                    let (tx, rx) = mpsc::channel();
+                    thread::spawn(move || {
+                        let _ = tx.send(SPECIAL.run(|| 1));
+                    });
+                    let out = rx.recv_timeout(Duration::from_secs(3));
+                    assert_eq!(out.expect("the first call did not return in 3 s"), Ok(1));
+                },
+            )
+        });
+        if !common::is_child_process() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        if let Err(payload) = result {
+            std::panic::resume_unwind(payload);
+        }
+    }
+}
