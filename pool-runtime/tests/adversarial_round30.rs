@@ -2649,4 +2649,47 @@ mod special_files {
             std::panic::resume_unwind(payload);
         }
     }
+
+    /// `config::watch` ("until the returned guard drops"): a watched file
+    /// replaced by a named pipe (an editor's or a deployment tool's
+    /// mistake) should be a read error passed to the callback, and dropping
+    /// the guard should stop the watch. Attack: the file becomes a pipe
+    /// nobody writes to; then the guard is dropped.
+    #[test]
+    #[ignore = "bug: a watched file replaced by a named pipe blocks the watch thread in its read, and dropping the Watch then blocks for good (it joins the thread)"]
+    fn dropping_a_watch_whose_file_became_a_named_pipe_returns() {
+        common::in_own_process(
+            "special_files::dropping_a_watch_whose_file_became_a_named_pipe_returns",
+            &[],
+            || {
+                let path = fifo();
+                std::fs::remove_file(&path).unwrap();
+                std::fs::write(&path, "[groups.\"r30::special\"]\nsize = 3\n").unwrap();
+                let (tx, rx) = mpsc::channel();
+                let watch = config::watch(&path, Duration::from_millis(10), move |out| {
+                    let _ = tx.send(out.map(|_| ()).map_err(|e| e.to_string()));
+                })
+                .expect("a valid file");
+                assert_eq!(SPECIAL.size(), 3);
+                std::fs::remove_file(&path).unwrap();
+                let status = std::process::Command::new("mkfifo")
+                    .arg(&path)
+                    .status()
+                    .expect("mkfifo runs");
+                assert!(status.success());
+                // Whatever the watch reports meanwhile (a read error, or
+                // nothing while it is stuck), the guard's drop must return.
+                let _ = rx.recv_timeout(Duration::from_millis(500));
+                let (done_tx, done_rx) = mpsc::channel();
+                thread::spawn(move || {
+                    drop(watch);
+                    let _ = done_tx.send(());
+                });
+                let dropped = done_rx.recv_timeout(Duration::from_secs(3));
+                let _ = std::fs::remove_dir_all(path.parent().unwrap());
+                dropped.expect("dropping the Watch did not return in 3 s");
+                assert_eq!(SPECIAL.size(), 3, "nothing changed");
+            },
+        );
+    }
 }
