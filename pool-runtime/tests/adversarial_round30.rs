@@ -2781,3 +2781,49 @@ mod at_thread_exit {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// Deeply nested and very long configuration text.
+
+/// Promise (README: "Bad input is an error value, never a panic, an
+/// overflow or a freeze"; loads are all or nothing). Attack: files of
+/// arrays and inline tables nested 100 000 deep, a dotted key of 100 000
+/// parts, a key of a megabyte: each must be an error (or, for what is
+/// valid TOML, a refusal of the unknown key) that changes nothing — not a
+/// stack overflow, which would abort the process. Run in a process of its
+/// own, so that an abort fails this test only. (The parser's depth limit
+/// holds on a thread of the default 2 MiB stack and down to 512 KiB in a
+/// debug build; at 256 KiB a debug build overflows before the limit.)
+#[test]
+fn deeply_nested_and_huge_files_are_errors_not_a_stack_overflow() {
+    common::in_own_process(
+        "deeply_nested_and_huge_files_are_errors_not_a_stack_overflow",
+        &[],
+        || {
+            use pool_runtime::config;
+            let n = 100_000;
+            let cases = [
+                format!("ceiling = {}{}\n", "[".repeat(n), "]".repeat(n)),
+                format!("ceiling = {}1{}\n", "{a = ".repeat(n), "}".repeat(n)),
+                format!("{} = 1\n", vec!["a"; n].join(".")),
+                format!("[{}]\n", vec!["a"; n].join(".")),
+                format!("{} = 1\n", "k".repeat(1 << 20)),
+                format!("ceiling = {}\n", "9".repeat(1 << 20)),
+                format!("ceiling = \"{}\"\n", "x".repeat(1 << 20)),
+            ];
+            // On a thread of the default stack size (2 MiB), as a worker's.
+            let out = thread::Builder::new()
+                .spawn(move || {
+                    cases
+                        .iter()
+                        .map(|text| config::load_str("r30.toml", text).is_err())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap()
+                .join()
+                .expect("no panic");
+            assert!(out.iter().all(|refused| *refused), "{out:?}");
+            assert_eq!(pool_runtime::ceiling::limit(), None);
+        },
+    );
+}
