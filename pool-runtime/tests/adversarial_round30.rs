@@ -2285,7 +2285,6 @@ mod first_use_under_periodic_reloads {
     /// settings it was built with are still the ones in force, whatever
     /// the identity of the layers holding them.
     #[test]
-    #[ignore = "bug: a group's first use never completes while loads that change nothing land faster than its pool builds (publish_if_current compares layers by pointer)"]
     fn a_first_use_completes_under_reloads_that_change_nothing() {
         common::in_own_process(
             "first_use_under_periodic_reloads::a_first_use_completes_under_reloads_that_change_nothing",
@@ -2395,7 +2394,6 @@ mod first_use_under_periodic_reloads {
     /// use would never return (the recorder gives up after 200 refreshes so
     /// that the test ends).
     #[test]
-    #[ignore = "bug: a first use whose pool build (a metrics recorder) reloads an unchanged configuration rebuilds without end"]
     fn a_first_use_whose_recorder_reloads_an_unchanged_file_builds_once_or_twice() {
         common::in_own_process(
             "first_use_under_periodic_reloads::a_first_use_whose_recorder_reloads_an_unchanged_file_builds_once_or_twice",
@@ -2592,7 +2590,6 @@ mod special_files {
     /// that never comes — with the configuration's loading lock held, so
     /// every later load and every group's first use would wait too.
     #[test]
-    #[ignore = "bug: config::load of a named pipe blocks for good (read_to_string with no file-type check), holding the loading lock"]
     fn loading_a_named_pipe_is_an_error_not_a_freeze() {
         common::in_own_process(
             "special_files::loading_a_named_pipe_is_an_error_not_a_freeze",
@@ -2626,7 +2623,6 @@ mod special_files {
     /// environment not applied"): the first call should run, not wait for
     /// a writer on the pipe.
     #[test]
-    #[ignore = "bug: POOLED_CONFIG naming a named pipe freezes every group's first use (the first read blocks holding the loading lock)"]
     fn pooled_config_naming_a_named_pipe_does_not_freeze_the_first_use() {
         let dir = std::env::temp_dir().join(format!("r30-fifo-env-{}", std::process::id()));
         let path = dir.join("pooled.toml");
@@ -2668,7 +2664,6 @@ mod special_files {
     /// the guard should stop the watch. Attack: the file becomes a pipe
     /// nobody writes to; then the guard is dropped.
     #[test]
-    #[ignore = "bug: a watched file replaced by a named pipe blocks the watch thread in its read, and dropping the Watch then blocks for good (it joins the thread)"]
     fn dropping_a_watch_whose_file_became_a_named_pipe_returns() {
         common::in_own_process(
             "special_files::dropping_a_watch_whose_file_became_a_named_pipe_returns",

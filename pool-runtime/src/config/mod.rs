@@ -574,21 +574,31 @@ pub(crate) fn effective(spec: &GroupSpec) -> GroupSettings {
 }
 
 /// Runs `publish` (a group's first use publishing the pool it built, without
-/// any lock, from the layers `from`) if `from` are still the layers in
-/// force, and says whether it ran. Under the configuration lock: a load
-/// either stored its layers before (then `false`, and the group builds
-/// again from them, as the load's report says: "at first use"), or finds
-/// the group started when it applies them (and moves its pool, or reports
-/// what waits for the next start). `publish` must not run the user's code.
-pub(crate) fn publish_if_current(from: &Arc<Layers>, publish: impl FnOnce()) -> bool {
+/// any lock, with `built` — the settings of the group `spec` under the
+/// layers `from`) if `built` are still the group's settings under the layers
+/// in force, and says whether it ran. Under the configuration lock: a load
+/// either stored layers that give the group other settings before (then
+/// `false`, and the group builds again from them, as the load's report
+/// says: "at first use"), or finds the group started when it applies them
+/// (and moves its pool, or reports what waits for the next start). Loads
+/// that leave the group's settings as they were (a file saved unchanged, a
+/// change to other groups) do not send it to build again: loads landing
+/// faster than a pool is built must not keep its first use from ending.
+/// `publish` must not run the user's code.
+pub(crate) fn publish_if_current(
+    spec: &GroupSpec,
+    built: &GroupSettings,
+    from: &Arc<Layers>,
+    publish: impl FnOnce(),
+) -> bool {
+    let same =
+        |layers: &Arc<Layers>| Arc::ptr_eq(layers, from) || layers.effective(spec).0 == *built;
     let state = state();
     let current = match &*state {
-        Some(layers) => Arc::ptr_eq(layers, from),
+        Some(layers) => same(layers),
         // The first read of the environment on this thread (its reports
         // start groups): its layers, not yet stored, are the ones in force.
-        None => {
-            READING.with_borrow(|reading| reading.as_ref().is_none_or(|l| Arc::ptr_eq(l, from)))
-        }
+        None => READING.with_borrow(|reading| reading.as_ref().is_none_or(same)),
     };
     if current {
         publish();
@@ -607,16 +617,34 @@ fn read_file(
     file::parse(&path.display().to_string(), &read_text(path)?, known)
 }
 
-/// The text of the configuration file at `path`.
+/// The text of the configuration file at `path`: a regular file (a symbolic
+/// link to one is one). Anything else is an error, not read: opening a named
+/// pipe waits for a writer, and a device may never end, either of which
+/// would freeze the load, the configuration lock it holds and every first
+/// use of a group behind it.
 #[cfg(feature = "config")]
 fn read_text(path: &std::path::Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|e| ConfigError {
+    use std::io::Read;
+    let error = |e: &dyn std::fmt::Display| ConfigError {
         origin: None,
         message: format!(
             "{}: cannot read the configuration file: {e}",
             path.display()
         ),
-    })
+    };
+    let not_a_file = || error(&"not a regular file");
+    // Looked at before it is opened (the open is what would wait) and
+    // again once open (it may have been replaced in between).
+    if !std::fs::metadata(path).map_err(|e| error(&e))?.is_file() {
+        return Err(not_a_file());
+    }
+    let mut file = std::fs::File::open(path).map_err(|e| error(&e))?;
+    if !file.metadata().map_err(|e| error(&e))?.is_file() {
+        return Err(not_a_file());
+    }
+    let mut text = String::new();
+    file.read_to_string(&mut text).map_err(|e| error(&e))?;
+    Ok(text)
 }
 
 /// Loads a configuration file (replacing the previous file, keeping the

@@ -199,14 +199,16 @@ impl Group {
     /// only if the settings it was built with are still in force: a load
     /// that stored others meanwhile found the group not started, and
     /// reported its settings to apply at first use (kind and order too, which
-    /// a running pool keeps), so the pool is built again from them.
+    /// a running pool keeps), so the pool is built again from them. (Loads
+    /// that leave the group's settings as they were do not: a file saved
+    /// over and over must not keep a slow first use from ending.)
     #[cold]
     fn start(&self) -> &Pool {
         loop {
             let (settings, layers) = crate::config::effective_in(&self.spec);
             let mut built = Some(Pool::from_settings(self.spec.name, &settings.clamped()));
             let mut published = None;
-            crate::config::publish_if_current(&layers, || {
+            crate::config::publish_if_current(&self.spec, &settings, &layers, || {
                 published = Some(self.pool.get_or_init(|| {
                     *self.applied() = Some(settings);
                     built.take().expect("built above")
