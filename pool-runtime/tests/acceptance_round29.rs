@@ -660,6 +660,78 @@ fn a_permit_or_blocking_call_whose_first_poll_panicked_is_still_entering_and_que
     assert!(broken.is_empty(), "{broken:#?}");
 }
 
+/// README, "Autoscale": "every interval the limit grows toward the mean
+/// demand (at most doubling) ... within `[min, max]`", sampled "at the
+/// events that change it (intake, release ...)", with no background thread
+/// ("the clock is injectable (`ManualClock`) so tests drive it
+/// deterministically"); "At every admission `running <= limit`". A pool of
+/// 1 (bounds 1..=6) under a backlog of 20 gated calls: each interval, at
+/// the next intake, the limit at most doubles and never passes 6; the
+/// bodies running never exceed the limit (counted from outside), and it
+/// reaches 6.
+#[test]
+fn under_a_backlog_the_autoscaler_at_most_doubles_per_interval_up_to_max() {
+    let clock = ManualClock::new();
+    let pool = Pool::builder()
+        .kind(Kind::Autoscale)
+        .min(1)
+        .max(6)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    assert_eq!(pool.size(), 1);
+    let meter = Meter::default();
+    let open = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let call = || {
+        let (m, open) = (meter.clone(), open.clone());
+        Task::new(pool.submit(async move {
+            let _inside = m.enter();
+            common::Gate(open).await;
+        }))
+    };
+    let mut tasks: Vec<_> = (0..20).map(|_| call()).collect();
+    for t in &mut tasks {
+        t.assert_pending();
+    }
+    let mut sizes = vec![pool.size()];
+    for _ in 0..8 {
+        clock.advance(Duration::from_secs(11));
+        let mut intake = call();
+        intake.assert_pending();
+        tasks.push(intake);
+        for t in &mut tasks {
+            let _ = t.poll();
+        }
+        let size = pool.size();
+        let prev = *sizes.last().unwrap();
+        assert!(
+            size <= 2 * prev,
+            "grew past doubling: {sizes:?} then {size}"
+        );
+        assert!(size <= 6, "past max: {size}");
+        assert!(
+            meter.now() <= size,
+            "{} running on {size} slots",
+            meter.now()
+        );
+        assert_eq!(pool.stats().running, meter.now());
+        sizes.push(size);
+    }
+    assert_eq!(
+        *sizes.last().unwrap(),
+        6,
+        "grew to max under the backlog: {sizes:?}"
+    );
+    open.store(true, Ordering::SeqCst);
+    let start = std::time::Instant::now();
+    while tasks.iter_mut().any(|t| t.poll().is_pending()) {
+        assert!(start.elapsed() < BOUND);
+        assert!(meter.max() <= 6);
+    }
+    assert!(meter.max() <= 6, "{}", meter.max());
+    assert_accounted(&pool.stats());
+}
+
 // ---- the ceiling --------------------------------------------------------
 
 #[cfg(feature = "config")]
@@ -1589,7 +1661,7 @@ mod ceiling_order {
             first_poll("wait1", &mut |cx| {
                 let _ = wait1.as_mut().poll(cx);
             });
-            q.call(async move { wait1.await });
+            q.call(wait1);
             let c = ceiling::stats().unwrap();
             assert_eq!(c.submitted() - c.cancelled - c.completed, 4, "{c:?}");
             let log = q.release(3);
