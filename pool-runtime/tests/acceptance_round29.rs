@@ -5,8 +5,10 @@
 //! and `run_wait`, blocking calls, a stream, a tower layer), the ceiling's
 //! reloads (raised, lowered, lifted, refused, from the environment, watched
 //! files), its group-side bounds (waiting bound 0, admission timeout) and
-//! its accounting; paused and closed pools with nested calls; live resizes
-//! and bounds; and the ceiling's metrics. Concurrency is counted from
+//! its accounting; paused and closed pools with nested calls; live resizes,
+//! bounds and the autoscaler's growth; zero and never timeouts; every key's
+//! meaning in a file and the environment; a waker whose `clone` panics on
+//! each call form; and the ceiling's metrics and events. Concurrency is counted from
 //! outside the library (a meter guard entered at a body's start and dropped
 //! at its end); waits are bounded only to turn a hang into a failure.
 #![cfg(not(miri))]
@@ -329,7 +331,7 @@ fn an_admission_timeout_bounds_the_wait_and_never_the_run() {
         let long = std::thread::spawn(move || {
             p.run(|| {
                 let _inside = m.enter();
-                std::thread::sleep(Duration::from_millis(900));
+                std::thread::sleep(Duration::from_millis(2500));
             })
         });
         wait_until("the long call runs", || meter.now() == 1);
@@ -2243,6 +2245,67 @@ mod ceiling_config {
             Some(Duration::from_millis(1500))
         );
         assert_eq!(from_file.sync_barging, Some(Duration::from_millis(2)));
+    }
+
+    static RETIMED: Group = Group::new(
+        GroupSpec::new("acc29::retimed")
+            .size(1)
+            .admission_timeout(Duration::from_secs(60)),
+    );
+    register_group!(RETIMED);
+
+    /// Config module, "Live reload": "the waiting bound, admission timeout and
+    /// sync barging bound ... apply to calls that arrive from then on";
+    /// `Pool::set_admission_timeout`: "for calls that start waiting from now
+    /// on". A reload that shortens a running group's timeout leaves a call
+    /// already waiting with its own (it does not time out), and times out a
+    /// call that arrives after it; one that removes the timeout (`"none"`)
+    /// leaves a call that waits from then on waiting past the old one.
+    #[test]
+    fn a_reloaded_admission_timeout_applies_to_calls_that_arrive_after_it() {
+        let _turn = common::config_turn();
+        within(BOUND, || {
+            let held = RETIMED.try_acquire_owned(0).unwrap();
+            let early = std::thread::spawn(|| RETIMED.run(|| "early"));
+            wait_until("the early call waits", || RETIMED.stats().waiting == 1);
+            config::load_str(
+                "acc29.toml",
+                "[groups.\"acc29::retimed\"]\nadmission_timeout = \"200ms\"\n",
+            )
+            .unwrap();
+            assert_eq!(
+                RETIMED.pool().admission_timeout(),
+                Some(Duration::from_millis(200))
+            );
+            assert_eq!(
+                RETIMED.run(|| "late"),
+                Err(Rejected::TimedOut),
+                "arrived after"
+            );
+            std::thread::sleep(Duration::from_millis(400));
+            assert_eq!(
+                RETIMED.stats().waiting,
+                1,
+                "the early call kept its timeout"
+            );
+            config::load_str(
+                "acc29.toml",
+                "[groups.\"acc29::retimed\"]\nadmission_timeout = \"none\"\n",
+            )
+            .unwrap();
+            assert_eq!(RETIMED.pool().admission_timeout(), None);
+            let later = std::thread::spawn(|| RETIMED.run(|| "later"));
+            wait_until("the later call waits", || RETIMED.stats().waiting == 2);
+            std::thread::sleep(Duration::from_millis(400));
+            assert_eq!(RETIMED.stats().waiting, 2, "no timeout for the later call");
+            drop(held);
+            assert_eq!(early.join().unwrap(), Ok("early"));
+            assert_eq!(later.join().unwrap(), Ok("later"));
+            let s = RETIMED.stats();
+            assert_eq!(s.rejected_for(Rejected::TimedOut), 1, "{s:?}");
+            assert_accounted(&s);
+        });
+        config::clear();
     }
 
     /// README, Configuration: "single values from the environment: ...
