@@ -138,7 +138,7 @@ fn top_level_hint(message: &str) -> Option<String> {
              group) or a `[groups.\"name\"]` table (one group)"
         ));
     }
-    did_you_mean(&lower, TOP_LEVEL.into_iter()).map(|close| format!("; did you mean `{close}`?"))
+    did_you_mean(&lower, TOP_LEVEL).map(|close| format!("; did you mean `{close}`?"))
 }
 
 fn section(source: &Source<'_>, raw: RawSection) -> Result<Overrides, ConfigError> {

@@ -263,13 +263,15 @@ impl Pool {
     /// # Cancel safety
     ///
     /// As [`submit`](Pool::submit); a cancelled call is not judged.
-    pub async fn submit_judged<F: Future>(
+    pub fn submit_judged<F: Future, J: FnOnce(&F::Output) -> crate::Verdict>(
         &self,
         weight: i64,
         work: F,
-        judge: impl FnOnce(&F::Output) -> crate::Verdict,
-    ) -> Result<F::Output, Rejected> {
-        Guarded::judged(&*self.core, weight, Mode::Reject, work, JudgeFn(judge)).await
+        judge: J,
+    ) -> impl Future<Output = Result<F::Output, Rejected>> + use<'_, F, J> {
+        // The call's own future, not an `async fn`'s: one whose poll unwound
+        // (a waker's `clone` panicked) can be polled again (see `submit`).
+        Guarded::judged(&*self.core, weight, Mode::Reject, work, JudgeFn(judge))
     }
 
     /// Waits for a slot and holds it in a [`Permit`] until the permit is
