@@ -124,7 +124,6 @@ async fn warm(group: &'static pool_runtime::Group) {
 /// lease after that, so Redis must hold none either: another process must
 /// be admitted at once, not a lease length later.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: an acquire whose answer timed out still runs in Redis and leaves an orphan lease (and queue entry) that blocks the fleet for a whole lease"]
 async fn a_timed_out_grant_under_reject_leaves_no_lease_in_redis() {
     let server = RedisServer::start();
     let name = "r31_orphan_reject";
@@ -163,7 +162,6 @@ async fn a_timed_out_grant_under_reject_leaves_no_lease_in_redis() {
 /// Redis is stalled (counted in `local_fallbacks`); once Redis resumes, the
 /// lease its timed-out command was granted must not linger in Redis.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: under `local`, an acquire whose answer timed out leaves an orphan lease in Redis for a whole lease"]
 async fn a_timed_out_grant_under_local_leaves_no_lease_in_redis() {
     let server = RedisServer::start();
     let name = "r31_orphan_local";
@@ -196,7 +194,6 @@ async fn a_timed_out_grant_under_local_leaves_no_lease_in_redis() {
 /// run when Redis resumes; the lease one of them is granted must not stay
 /// in Redis with nobody holding it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: a try_acquire whose answer timed out leaves an orphan lease in Redis for a whole lease"]
 async fn a_timed_out_try_acquire_leaves_no_lease_in_redis() {
     let server = RedisServer::start();
     let name = "r31_orphan_try";
@@ -226,7 +223,6 @@ async fn a_timed_out_try_acquire_leaves_no_lease_in_redis() {
 /// lease length later, behind a lease its own timed-out command was
 /// granted. Limit 1, lease 8 s: admitted within 2.5 s of Redis resuming.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: under `wait`, a call's own timed-out grant is orphaned in Redis and the call then waits a whole lease for it"]
 async fn a_waiting_call_is_admitted_promptly_once_a_stalled_redis_resumes() {
     let server = RedisServer::start();
     let name = "r31_orphan_wait";
@@ -257,7 +253,6 @@ async fn a_waiting_call_is_admitted_promptly_once_a_stalled_redis_resumes() {
 /// scripts run and grant leases nobody holds, and other processes are kept
 /// out for a whole lease.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: a permit's acquire held back by CLIENT PAUSE WRITE times out, then its script grants orphan leases that block the fleet for a lease"]
 async fn a_client_pause_during_a_permits_acquire_leaves_no_lease_in_redis() {
     let server = RedisServer::start();
     let name = "r31_orphan_pause";
@@ -501,7 +496,6 @@ async fn connections_killed_mid_run_keep_the_limit_and_lose_no_call() {
 /// release gave up after its retries, which the `Lease` docs allow: "a
 /// lease whose release cannot be delivered expires on its own").
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: a grant whose answer is lost to a dropped connection is retried as a new grant, orphaning the first lease for a whole lease"]
 async fn connections_killed_mid_grant_leave_no_lease_in_redis() {
     let server = RedisServer::start();
     let name = "r31_kill_orphan";
@@ -806,6 +800,43 @@ async fn a_stored_limit_that_is_not_a_number_is_replaced_and_the_limit_holds() {
     assert_eq!(s.limit_in_force, 2, "{s:?}");
     assert_fleet_accounted(a);
     assert_no_fleet_keys(&server, name);
+}
+
+/// `fleet`, **One limit**: "a stored value that is not a whole number from
+/// 1 to `MAX_SLOTS`, written by another client, is replaced as a missing one
+/// is". A stored 0 made every call wait for good (even under `reject`), -1
+/// read as `u64::MAX`, and 1e300 lifted the limit: each is replaced by the
+/// caller's limit, which holds (counted from outside), and every call ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_limit_out_of_range_is_replaced_and_the_limit_holds() {
+    for (i, bad) in ["0", "-1", "1e300", "2.5", "1073741824"]
+        .into_iter()
+        .enumerate()
+    {
+        let server = RedisServer::start();
+        let name: &'static str = leak(format!("r31_bad_limit_{i}"));
+        let a = fleet_group_lease(name, &server, 8, 2, 3000, OnUnreachable::Reject);
+        let limit_key = format!("{{pooled:{name}}}:limit");
+        command(&server, &["SET", &limit_key, bad]);
+        let meter = Meter::default();
+        let mut calls = Vec::new();
+        for _ in 0..12 {
+            let m = meter.clone();
+            calls.push(tokio::spawn(a.submit(0, m.body(10))));
+        }
+        for call in calls {
+            tokio::time::timeout(Duration::from_secs(20), call)
+                .await
+                .unwrap_or_else(|_| panic!("stored limit {bad}: a call never ended"))
+                .unwrap()
+                .unwrap();
+        }
+        assert_eq!(meter.max(), 2, "stored limit {bad}");
+        let s = a.fleet_stats().unwrap();
+        assert_eq!(s.limit_in_force, 2, "stored limit {bad}: {s:?}");
+        assert_fleet_accounted(a);
+        assert_no_fleet_keys(&server, name);
+    }
 }
 
 // ---- renewal, panics, permits across threads ---------------------------------

@@ -54,7 +54,7 @@ pub(crate) struct FleetInner {
     pub(crate) limit: usize,
     pub(crate) lease: Duration,
     pub(crate) unreachable: OnUnreachable,
-    keys: [String; 6],
+    keys: [String; 7],
     channel: String,
     scripts: Scripts,
     /// `None`: the URL could not be parsed; every call finds Redis
@@ -78,8 +78,10 @@ impl FleetInner {
     /// subscription to releases.
     pub(crate) fn start(name: &str, settings: &FleetSettings) -> Arc<FleetInner> {
         let tag = format!("{{pooled:{name}}}");
-        let keys = ["holders", "queue", "alive", "limit", "fence", "ticket"]
-            .map(|key| format!("{tag}:{key}"));
+        let keys = [
+            "holders", "queue", "alive", "limit", "fence", "ticket", "granted",
+        ]
+        .map(|key| format!("{tag}:{key}"));
         // Redis must answer within a quarter of a lease (at most 1 s), so a
         // renewal or a release is not stuck behind a hung server for long.
         let patience = (settings.lease / 4).min(Duration::from_secs(1));

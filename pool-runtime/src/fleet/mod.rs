@@ -84,7 +84,9 @@
 //!   in microseconds, so they keep growing after the keys are deleted or a
 //!   Redis that kept no data restarts (as long as its clock does not go back).
 //! * **One limit.** The limit is stored in Redis by the first process that
-//!   needs it (while any lease is held or call waits); a process configured
+//!   needs it (while any lease is held or call waits; a stored value that is
+//!   not a whole number from 1 to [`MAX_SLOTS`](crate::MAX_SLOTS), written
+//!   by another client, is replaced as a missing one is); a process configured
 //!   with another limit follows the stored one and reports the disagreement
 #![cfg_attr(
     feature = "redis",
@@ -133,7 +135,12 @@
 //!   report a loss. Scripts are re-sent after `NOSCRIPT`.
 //! * **Keys and cleanup.** All keys of group `NAME` share the hash tag
 //!   `{pooled:NAME}` (one cluster slot): `holders`, `queue`, `alive`,
-//!   `limit`, `fence`, `ticket`, and the channel `{pooled:NAME}:released`.
+//!   `limit`, `fence`, `ticket`, `granted`, and the channel
+//!   `{pooled:NAME}:released`. `granted` (each lease's waiter) makes an
+//!   acquire idempotent: a grant whose answer was lost (Redis stalled past
+//!   the client's patience, a connection cut after the script ran) goes to
+//!   the same call when it asks again, or is released when the call gives
+//!   up, instead of holding a slot nobody has until it expires.
 //!   The last release with nobody waiting deletes them; every write sets
 //!   them to expire after three leases, so a fleet whose processes all died
 //!   leaves nothing behind.

@@ -5,7 +5,7 @@
 //! script again when the server answers `NOSCRIPT` (after a restart or a
 //! failover emptied its script cache).
 //!
-//! Keys (`KEYS[1..6]`), for a group named `NAME`:
+//! Keys (`KEYS[1..7]`), for a group named `NAME`:
 //!
 //! | key | type | holds |
 //! |---|---|---|
@@ -15,6 +15,13 @@
 //! | `{pooled:NAME}:limit` | string | the fleet limit every process must agree on |
 //! | `{pooled:NAME}:fence` | string | the last fencing token handed out |
 //! | `{pooled:NAME}:ticket` | string | the last arrival ticket handed out |
+//! | `{pooled:NAME}:granted` | sorted set | a member per lease (its waiter's id), scored by its fencing token |
+//!
+//! `granted` makes an acquire idempotent per waiter: a grant whose answer
+//! the client never got (Redis stalled past the client's patience, the
+//! connection cut after the script ran) is handed to the same waiter when it
+//! asks again (its expiry renewed), and released when it gives up
+//! (`CANCEL`), instead of holding a slot nobody has until it expires.
 //!
 //! Every script that writes keeps every key alive for at least `ARGV` idle
 //! (its client's three leases) from now, so a fleet whose processes all
@@ -44,10 +51,13 @@ local function touch(idle)
 end
 local function cleanup()
   if redis.call('ZCARD', KEYS[1]) == 0 and redis.call('ZCARD', KEYS[2]) == 0 then
-    redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+    redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
     return true
   end
   return false
+end
+local function forget(token)
+  redis.call('ZREMRANGEBYSCORE', KEYS[7], token, token)
 end
 "#;
 
@@ -58,6 +68,9 @@ end
 /// that never queues (a `try_acquire`: granted only if a lease is free and
 /// nobody waits for one, so it never jumps the queue) or `0`.
 ///
+/// A waiter that was granted a lease still held (its answer was lost: see
+/// the keys above) gets that lease again, renewed.
+///
 /// Returns `{1, token, limit in force, reclaimed}` when granted, or
 /// `{0, ms until the nearest lease expiry, limit in force, reclaimed}`
 /// (for a single attempt: `{0, 0, limit in force, reclaimed}`).
@@ -66,9 +79,15 @@ local limit = tonumber(ARGV[1])
 local lease = tonumber(ARGV[2])
 local id = ARGV[3]
 local stored = tonumber(redis.call('GET', KEYS[4]))
-if stored == nil then
+-- A stored limit no process could have set (another client wrote it: not a
+-- whole number from 1 to MAX_SLOTS) is replaced, as a missing one is: 0
+-- would make every call wait for good, a huge one lift the limit.
+if stored == nil or stored < 1 or stored > 1073741823 or stored ~= math.floor(stored) then
   redis.call('SET', KEYS[4], limit)
   stored = limit
+end
+for _, expired in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)) do
+  forget(expired)
 end
 local reclaimed = redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local stale = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 1000)
@@ -78,6 +97,17 @@ if #stale > 0 then
 end
 if reclaimed > 0 or #stale > 0 then
   redis.call('PUBLISH', ARGV[6], 'reclaimed')
+end
+local prior = redis.call('ZSCORE', KEYS[7], id)
+if prior then
+  local held = string.format('%.0f', tonumber(prior))
+  -- Still held (expired ones were reclaimed above): its again, renewed.
+  if redis.call('ZSCORE', KEYS[1], held) then
+    redis.call('ZADD', KEYS[1], 'XX', now + lease, held)
+    touch(ARGV[5])
+    return {1, tonumber(held), stored, reclaimed}
+  end
+  redis.call('ZREM', KEYS[7], id)
 end
 local free = stored - redis.call('ZCARD', KEYS[1])
 local rank = redis.call('ZRANK', KEYS[2], id)
@@ -102,6 +132,7 @@ if rank < free then
     redis.call('SET', KEYS[5], string.format('%.0f', token))
   end
   redis.call('ZADD', KEYS[1], now + lease, string.format('%.0f', token))
+  redis.call('ZADD', KEYS[7], token, id)
   touch(ARGV[5])
   return {1, token, stored, reclaimed}
 end
@@ -125,10 +156,12 @@ const RENEW: &str = r#"
 local token = ARGV[1]
 local score = redis.call('ZSCORE', KEYS[1], token)
 if not score then
+  forget(token)
   return 0
 end
 if tonumber(score) <= now then
   redis.call('ZREM', KEYS[1], token)
+  forget(token)
   redis.call('PUBLISH', ARGV[4], token)
   return -1
 end
@@ -143,6 +176,7 @@ return 1
 /// `ARGV`: token, channel. Returns 1 if the lease was held, 0 if it was gone.
 const RELEASE: &str = r#"
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+forget(ARGV[1])
 if removed == 1 then
   redis.call('PUBLISH', ARGV[2], ARGV[1])
 end
@@ -150,13 +184,22 @@ cleanup()
 return removed
 "#;
 
-/// A waiting call gives up: leave the queue, wake the others (those behind
-/// may now be within the free slots), delete the keys if nothing is left.
+/// A waiting call gives up: leave the queue, release a lease it was granted
+/// without hearing of it (see the keys above), wake the others (those
+/// behind may now be within the free slots), delete the keys if nothing is
+/// left.
 ///
 /// `ARGV`: waiter id, channel.
 const CANCEL: &str = r#"
 local removed = redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
+local prior = redis.call('ZSCORE', KEYS[7], ARGV[1])
+if prior then
+  redis.call('ZREM', KEYS[7], ARGV[1])
+  if redis.call('ZREM', KEYS[1], string.format('%.0f', tonumber(prior))) == 1 then
+    removed = 1
+  end
+end
 if removed == 1 then
   redis.call('PUBLISH', ARGV[2], 'cancelled')
 end

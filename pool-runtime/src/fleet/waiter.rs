@@ -116,8 +116,15 @@ fn now(fleet: Arc<FleetInner>) -> Now {
             Ok(Grant::Wait(_)) => Now::Busy,
             Err(_) => Now::Unreachable,
         };
+        let unanswered = matches!(now, Now::Unreachable);
         // If the caller is gone, the lease is dropped, so released.
         let _ = sender.send(now);
+        // An attempt whose answer never came may have been granted a lease
+        // (a second attempt would have been handed it): released, if Redis
+        // answers now.
+        if unanswered {
+            let _ = fleet.cancel(&id).await;
+        }
     });
     receiver.recv().unwrap_or(Now::Unreachable)
 }
@@ -197,6 +204,10 @@ async fn acquire(
     counters.waiting(1.0);
     let _waiting = Waiting(counters);
     let mut backoff = Duration::from_millis(10);
+    // Whether Redis may hold something for this waiter: a place in the
+    // queue, or a lease granted by an attempt whose answer never came
+    // (which a later attempt is handed again, see `scripts`). A call that
+    // gives up then has it cancelled.
     let mut queued = false;
     let mut failures = 0u32;
     loop {
@@ -221,6 +232,7 @@ async fn acquire(
             // makes the connection manager reconnect: ask once more before
             // calling Redis unreachable.
             Err(_) if failures == 0 => {
+                queued = true;
                 failures += 1;
                 Duration::from_millis(10)
             }
