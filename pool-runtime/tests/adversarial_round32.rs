@@ -1842,3 +1842,567 @@ fn a_release_whose_evaluation_shrinks_the_limit_does_not_admit_a_waiter_past_it(
         assert_settled(&pool.stats());
     });
 }
+
+// ---------------------------------------------------------------------------
+// More call paths on adaptive pools.
+
+/// Judges that panic, on parents and on calls nested under them: each such
+/// call is a panicked call (among the completed), its slot freed, and the
+/// limit stays in its bounds; the pool admits up to its limit afterwards.
+#[test]
+fn judges_that_panic_on_parents_and_nested_calls_free_every_slot() {
+    quiet_planned_panics();
+    within(BOUND, || {
+        let rt = common::runtime();
+        let pool = Arc::new(
+            adaptive_pool(
+                AdaptiveSettings {
+                    window_samples: 1,
+                    window_time: Duration::ZERO,
+                    ..AdaptiveSettings::DEFAULT
+                },
+                1,
+                4,
+                4,
+                pool_runtime::SystemClock,
+            )
+            .unwrap(),
+        );
+        let meter = Meter::default();
+        let (outer_panics, inner_panics) = rt.block_on(async {
+            let mut hs = Vec::new();
+            for i in 0..80u64 {
+                let (pool, meter) = (pool.clone(), meter.clone());
+                hs.push(tokio::spawn(async move {
+                    let inner_pool = pool.clone();
+                    pool.submit_judged(
+                        0,
+                        async move {
+                            let _in = meter.enter();
+                            tokio::time::sleep(Duration::from_micros(200)).await;
+                            let nested = tokio::spawn(async {}); // unrelated work
+                            nested.await.unwrap();
+                            let inner = std::panic::AssertUnwindSafe(inner_pool.submit_judged(
+                                0,
+                                async move { i },
+                                move |_| {
+                                    if i % 4 == 1 {
+                                        panic!("planned: a nested call's judge panics");
+                                    }
+                                    Verdict::Overload
+                                },
+                            ));
+                            let caught = futures::FutureExt::catch_unwind(inner).await;
+                            caught.is_err()
+                        },
+                        move |_| {
+                            if i % 4 == 2 {
+                                panic!("planned: a judge panics");
+                            }
+                            Verdict::Success
+                        },
+                    )
+                    .await
+                }));
+            }
+            let (mut outer, mut inner) = (0, 0);
+            for h in hs {
+                match h.await {
+                    Ok(Ok(true)) => inner += 1,
+                    Ok(Ok(false)) => {}
+                    Ok(Err(e)) => panic!("{e:?}"),
+                    Err(join) if join.is_panic() => outer += 1,
+                    Err(join) => panic!("{join}"),
+                }
+            }
+            (outer, inner)
+        });
+        assert_eq!((outer_panics, inner_panics), (20, 20));
+        assert!(meter.max() <= 4);
+        let stats = pool.stats();
+        assert_settled(&stats);
+        assert_eq!(stats.completed, 160, "{stats:?}");
+        assert_eq!(stats.panicked, 40, "{stats:?}");
+        assert!((1..=4).contains(&pool.size()));
+        let size = pool.size();
+        let held: Vec<_> = (0..size)
+            .map(|_| pool.try_acquire().expect("free"))
+            .collect();
+        assert!(pool.try_acquire().is_err());
+        drop(held);
+    });
+}
+
+/// Owned permits of an adaptive pool carried to other threads, given
+/// verdicts there and dropped at random while the policy cuts and grows:
+/// the permits alive at once never pass `max`, and each one taken while the
+/// pool's own running count was below its limit.
+#[test]
+fn owned_permits_dropped_on_other_threads_with_verdicts_keep_the_adaptive_limit() {
+    within(BOUND, || {
+        let pool = Arc::new(
+            adaptive_pool(
+                AdaptiveSettings {
+                    window_samples: 2,
+                    window_time: Duration::ZERO,
+                    ..AdaptiveSettings::DEFAULT
+                },
+                1,
+                6,
+                6,
+                pool_runtime::SystemClock,
+            )
+            .unwrap(),
+        );
+        let alive = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let taken = Arc::new(AtomicUsize::new(0));
+        let rt = common::runtime();
+        rt.block_on(async {
+            let mut hs = Vec::new();
+            for t in 0..6u64 {
+                let (pool, alive, peak, taken) =
+                    (pool.clone(), alive.clone(), peak.clone(), taken.clone());
+                hs.push(tokio::spawn(async move {
+                    let mut rng = Rng(t * 7919 + 1);
+                    for _ in 0..60 {
+                        let mut permit = pool.acquire_owned(0).await.expect("open");
+                        let now = alive.fetch_add(1, SeqCst) + 1;
+                        peak.fetch_max(now, SeqCst);
+                        taken.fetch_add(1, SeqCst);
+                        let verdict = match rng.below(3) {
+                            0 => Verdict::Overload,
+                            1 => Verdict::Ignore,
+                            _ => Verdict::Success,
+                        };
+                        let alive = alive.clone();
+                        let hold = Duration::from_micros(rng.below(400));
+                        tokio::task::spawn_blocking(move || {
+                            thread::sleep(hold);
+                            permit.set_verdict(verdict);
+                            alive.fetch_sub(1, SeqCst);
+                            drop(permit);
+                        })
+                        .await
+                        .unwrap();
+                    }
+                }));
+            }
+            for h in hs {
+                h.await.unwrap();
+            }
+        });
+        assert!(peak.load(SeqCst) <= 6, "{}", peak.load(SeqCst));
+        let stats = pool.stats();
+        assert_settled(&stats);
+        assert_eq!(stats.completed as usize, taken.load(SeqCst));
+        assert_eq!(taken.load(SeqCst), 360);
+        assert!((1..=6).contains(&pool.size()));
+    });
+}
+
+/// An executor that hoards the jobs it is given and runs or drops them
+/// later: each hoarded job holds its slot (callers behind it wait), a job
+/// run is completed, a job dropped is cancelled and its caller told
+/// `Closed`, and the callers' futures may be gone by then.
+struct Hoard(Mutex<Vec<BlockingJob>>);
+
+impl BlockingExecutor for Hoard {
+    fn execute(&self, job: BlockingJob) {
+        self.0.lock().unwrap().push(job);
+    }
+}
+
+#[test]
+fn an_executor_that_hoards_jobs_keeps_their_slots_until_it_runs_or_drops_them() {
+    within(BOUND, || {
+        let hoard = Arc::new(Hoard(Mutex::new(Vec::new())));
+        let pool = leaked(
+            Pool::builder()
+                .kind(Kind::Autoscale)
+                .min(1)
+                .max(2)
+                .size(2)
+                .scale_policy(ScalePolicy::Adaptive(AdaptiveSettings::DEFAULT))
+                .blocking_executor(hoard.clone())
+                .build()
+                .unwrap(),
+        );
+        let ran = Arc::new(AtomicUsize::new(0));
+        let mut calls: Vec<_> = (0..6usize)
+            .map(|i| {
+                let ran = ran.clone();
+                let mut t = Task::new(pool.submit_blocking(move || {
+                    ran.fetch_add(1, SeqCst);
+                    i
+                }));
+                assert!(t.poll().is_pending());
+                Some(t)
+            })
+            .collect();
+        assert_eq!(hoard.0.lock().unwrap().len(), 2, "two slots, two jobs");
+        assert_eq!(pool.stats().running, 2);
+        assert_eq!(pool.stats().waiting, 4);
+        // The first caller goes away; its job is still hoarded, with its slot.
+        calls[0] = None;
+        assert_eq!(pool.stats().running, 2);
+        // Run the first hoarded job, drop the second.
+        let (first, second) = {
+            let mut h = hoard.0.lock().unwrap();
+            let second = h.pop().unwrap();
+            let first = h.pop().unwrap();
+            (first, second)
+        };
+        first();
+        drop(second);
+        assert_eq!(ran.load(SeqCst), 1);
+        assert_eq!(
+            calls[1].as_mut().unwrap().poll(),
+            Poll::Ready(Err(Rejected::Closed)),
+            "a dropped job is Closed"
+        );
+        calls[1] = None;
+        // Two more were admitted and handed to the hoard.
+        for c in calls.iter_mut().flatten() {
+            let _ = c.poll();
+        }
+        assert_eq!(hoard.0.lock().unwrap().len(), 2);
+        // Run everything that comes, polling the callers.
+        let start = Instant::now();
+        let mut results = Vec::new();
+        loop {
+            assert!(start.elapsed() < Duration::from_secs(10), "hung");
+            let jobs: Vec<_> = hoard.0.lock().unwrap().drain(..).collect();
+            for job in jobs {
+                job();
+            }
+            for c in calls.iter_mut() {
+                if let Some(t) = c {
+                    if let Poll::Ready(r) = t.poll() {
+                        results.push(r.unwrap());
+                        *c = None;
+                    }
+                }
+            }
+            if calls.iter().all(Option::is_none) {
+                break;
+            }
+        }
+        results.sort_unstable();
+        assert_eq!(results, vec![2, 3, 4, 5]);
+        assert_eq!(ran.load(SeqCst), 5);
+        let stats = pool.stats();
+        assert_settled(&stats);
+        assert_eq!((stats.completed, stats.cancelled), (5, 1), "{stats:?}");
+    });
+}
+
+/// Sync, blocking and sync again, nested in one another on a pool of one
+/// slot (the default executor without a runtime: a thread per job): each
+/// level borrows the one slot its parent waits on, nothing deadlocks, and
+/// the books count them as nested calls that completed.
+#[test]
+fn sync_blocking_sync_nested_on_one_slot_without_a_runtime_completes() {
+    within(BOUND, || {
+        let pool = Arc::new(
+            adaptive_pool(
+                AdaptiveSettings {
+                    window_samples: 1,
+                    window_time: Duration::ZERO,
+                    ..AdaptiveSettings::DEFAULT
+                },
+                1,
+                1,
+                1,
+                pool_runtime::SystemClock,
+            )
+            .unwrap(),
+        );
+        let meter = Meter::default();
+        for round in 0..20 {
+            let (p1, m) = (pool.clone(), meter.clone());
+            let got = pool.run(move || {
+                let p2 = p1.clone();
+                let m2 = m.clone();
+                futures::executor::block_on(p1.submit_blocking(move || {
+                    let p3 = p2.clone();
+                    p2.run(move || {
+                        let _in = m2.enter();
+                        // The innermost level, judged overloaded.
+                        futures::executor::block_on(
+                            p3.submit_judged(0, async { 7 }, |_| Verdict::Overload),
+                        )
+                    })
+                }))
+            });
+            assert_eq!(got, Ok(Ok(Ok(Ok(7)))), "round {round}");
+        }
+        assert!(meter.max() <= 1);
+        let stats = pool.stats();
+        assert_settled(&stats);
+        assert_eq!(stats.completed, 80, "{stats:?}");
+        assert_eq!(pool.size(), 1);
+    });
+}
+
+/// An adaptive pool on tokio's paused clock: admission timeouts follow the
+/// paused time, judged calls move the limit, and the meter stays under max.
+#[test]
+fn an_adaptive_pool_on_tokios_paused_clock_times_out_and_keeps_the_limit() {
+    within(BOUND, || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let pool = Arc::new(
+                Pool::builder()
+                    .kind(Kind::Autoscale)
+                    .min(1)
+                    .max(8)
+                    .size(8)
+                    .scale_policy(ScalePolicy::Adaptive(AdaptiveSettings::DEFAULT))
+                    .admission_timeout(Duration::from_secs(30))
+                    .clock(pool_runtime::TokioClock::new())
+                    .build()
+                    .unwrap(),
+            );
+            let meter = Meter::default();
+            let mut hs = Vec::new();
+            for i in 0..400u64 {
+                let (pool, meter) = (pool.clone(), meter.clone());
+                hs.push(tokio::spawn(async move {
+                    pool.submit_judged(
+                        0,
+                        async move {
+                            let _in = meter.enter();
+                            // A server that slows down and refuses past 3 at once.
+                            let load = meter.now() as u64;
+                            tokio::time::sleep(Duration::from_millis(20 * load)).await;
+                            load
+                        },
+                        move |load| {
+                            if *load > 3 && i % 2 == 0 {
+                                Verdict::Overload
+                            } else {
+                                Verdict::Success
+                            }
+                        },
+                    )
+                    .await
+                }));
+            }
+            let (mut ok, mut timed) = (0, 0);
+            for h in hs {
+                match h.await.unwrap() {
+                    Ok(_) => ok += 1,
+                    Err(Rejected::TimedOut) => timed += 1,
+                    Err(e) => panic!("{e:?}"),
+                }
+            }
+            assert_eq!(ok + timed, 400);
+            assert!(meter.max() <= 8, "{}", meter.max());
+            assert!(
+                pool.size() < 8,
+                "refusals past 3 cut the limit: {}",
+                pool.size()
+            );
+            let stats = pool.stats();
+            assert_settled(&stats);
+            assert_eq!(stats.completed, ok);
+            assert_eq!(stats.rejected_for(Rejected::TimedOut), timed);
+        });
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Runtimes going away, and sync calls on runtime workers.
+
+/// `spawn` outside any runtime panics (documented, like `tokio::spawn`);
+/// the call it had queued or admitted is dropped with it: no slot kept,
+/// the call counted once.
+#[test]
+fn spawn_outside_a_runtime_panics_but_keeps_no_slot() {
+    quiet_planned_panics();
+    within(BOUND, || {
+        let pool = Pool::fixed(1);
+        let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pool.spawn(async { 1 }).map(|_| ())
+        }));
+        assert!(got.is_err(), "documented: panics outside a runtime");
+        // Queued behind a held slot, then the same.
+        let holder = pool.try_acquire().unwrap();
+        let got = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pool.spawn(async { 2 }).map(|_| ())
+        }));
+        assert!(got.is_err());
+        assert_eq!(
+            pool.stats().waiting,
+            0,
+            "the queued call left with the panic"
+        );
+        drop(holder);
+        let stats = pool.stats();
+        assert_settled(&stats);
+        assert_eq!(stats.submitted(), 3, "{stats:?}");
+        assert_eq!(stats.cancelled, 2, "{stats:?}");
+        assert!(pool.try_acquire().is_ok());
+    });
+}
+
+/// A blocking call started on a runtime whose runtime is shut down in the
+/// background while the job runs, its caller polled on from a plain thread:
+/// it ends (the job's value, or `Closed`), the slot comes back.
+#[test]
+fn a_blocking_call_outliving_its_runtime_ends_and_frees_its_slot() {
+    within(BOUND, || {
+        for wait_ms in [0u64, 30] {
+            let pool = leaked(Pool::fixed(1));
+            let rt = common::runtime();
+            let ran = Arc::new(AtomicBool::new(false));
+            let r2 = ran.clone();
+            let mut call = Task::new(pool.submit_blocking(move || {
+                thread::sleep(Duration::from_millis(20));
+                r2.store(true, SeqCst);
+                9
+            }));
+            {
+                let _entered = rt.enter();
+                assert!(call.poll().is_pending());
+            }
+            thread::sleep(Duration::from_millis(wait_ms));
+            rt.shutdown_background();
+            let start = Instant::now();
+            let out = loop {
+                if let Poll::Ready(out) = call.poll() {
+                    break out;
+                }
+                assert!(start.elapsed() < Duration::from_secs(10), "hung");
+                thread::sleep(Duration::from_millis(1));
+            };
+            match out {
+                Ok(9) => assert!(ran.load(SeqCst)),
+                Err(Rejected::Closed) => {}
+                other => panic!("{other:?}"),
+            }
+            wait_until("the slot back", || pool.stats().running == 0);
+            let stats = pool.stats();
+            assert_settled(&stats);
+            assert_eq!(stats.completed + stats.cancelled, 1, "{stats:?}");
+            assert_eq!(stats.completed == 1, ran.load(SeqCst), "{stats:?}");
+        }
+    });
+}
+
+/// Sync calls made on a multi-thread runtime's workers while async tasks of
+/// the same runtime hold every slot of an adaptive pool: the sync callers
+/// hand their workers off and wait, nothing deadlocks, the meter stays
+/// under the limit.
+#[test]
+fn sync_calls_on_runtime_workers_while_tasks_hold_every_adaptive_slot() {
+    within(BOUND, || {
+        let rt = common::runtime();
+        let pool = Arc::new(
+            adaptive_pool(
+                AdaptiveSettings {
+                    window_samples: 1,
+                    window_time: Duration::ZERO,
+                    ..AdaptiveSettings::DEFAULT
+                },
+                1,
+                2,
+                2,
+                pool_runtime::SystemClock,
+            )
+            .unwrap(),
+        );
+        let meter = Meter::default();
+        let results = rt.block_on(async {
+            let mut hs = Vec::new();
+            for i in 0..30u64 {
+                let (pool, meter) = (pool.clone(), meter.clone());
+                if i % 2 == 0 {
+                    hs.push(tokio::spawn(async move {
+                        pool.submit_judged(
+                            0,
+                            async move {
+                                let _in = meter.enter();
+                                tokio::time::sleep(Duration::from_millis(3)).await;
+                                i
+                            },
+                            move |_| {
+                                if i % 4 == 0 {
+                                    Verdict::Overload
+                                } else {
+                                    Verdict::Success
+                                }
+                            },
+                        )
+                        .await
+                    }));
+                } else {
+                    hs.push(tokio::spawn(async move {
+                        pool.run(|| {
+                            let _in = meter.enter();
+                            thread::sleep(Duration::from_millis(1));
+                            i
+                        })
+                    }));
+                }
+            }
+            let mut out = Vec::new();
+            for h in hs {
+                out.push(h.await.unwrap());
+            }
+            out
+        });
+        for (i, r) in results.into_iter().enumerate() {
+            assert_eq!(r, Ok(i as u64));
+        }
+        assert!(meter.max() <= 2, "{}", meter.max());
+        let stats = pool.stats();
+        assert_settled(&stats);
+        assert_eq!(stats.completed, 30);
+    });
+}
+
+/// A sync caller waiting outside the queue with a barging bound longer than
+/// its admission timeout is turned away by the timeout, not the bound.
+#[test]
+fn a_barging_sync_caller_times_out_by_its_admission_timeout_not_its_barging_bound() {
+    within(BOUND, || {
+        let pool = Arc::new(
+            Pool::builder()
+                .kind(Kind::Autoscale)
+                .min(1)
+                .max(1)
+                .scale_policy(ScalePolicy::Adaptive(AdaptiveSettings::DEFAULT))
+                .sync_barging(Duration::from_secs(3600))
+                .admission_timeout(Duration::from_millis(60))
+                .build()
+                .unwrap(),
+        );
+        let holder = pool.try_acquire().unwrap();
+        let ts: Vec<_> = (0..4)
+            .map(|_| {
+                let pool = pool.clone();
+                thread::spawn(move || {
+                    let start = Instant::now();
+                    let r = pool.run(|| ());
+                    (r, start.elapsed())
+                })
+            })
+            .collect();
+        for t in ts {
+            let (r, took) = t.join().unwrap();
+            assert_eq!(r, Err(Rejected::TimedOut));
+            assert!(took >= Duration::from_millis(60), "{took:?}");
+            assert!(took < Duration::from_secs(10), "{took:?}");
+        }
+        drop(holder);
+        let stats = pool.stats();
+        assert_settled(&stats);
+        assert_eq!(stats.rejected_for(Rejected::TimedOut), 4);
+    });
+}
