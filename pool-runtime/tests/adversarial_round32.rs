@@ -1739,7 +1739,6 @@ fn spawned_calls_with_dropped_handles_when_their_runtime_shuts_down_are_all_coun
 /// there runs above the limit the pool then reports (scaling down never
 /// interrupts running work, but admits nothing until running is below it).
 #[test]
-#[ignore = "bug: a release whose adaptive verdict cuts the limit hands its slot to a waiter by the old limit (running stays above the new one)"]
 fn a_release_that_cuts_the_adaptive_limit_does_not_admit_a_waiter_past_the_new_limit() {
     within(BOUND, || {
         let clock = ManualClock::new();
@@ -1798,7 +1797,6 @@ fn a_release_that_cuts_the_adaptive_limit_does_not_admit_a_waiter_past_the_new_l
 /// demand of the interval is low) while calls are queued; the release must
 /// not hand its slot on when the running count is at or past the new limit.
 #[test]
-#[ignore = "bug: a release whose queue-depth evaluation shrinks the limit hands its slot to a waiter by the old limit"]
 fn a_release_whose_evaluation_shrinks_the_limit_does_not_admit_a_waiter_past_it() {
     within(BOUND, || {
         let clock = ManualClock::new();

@@ -973,10 +973,14 @@ impl Core {
             }
             let w = self.load();
             // A slot frees: it goes to the next waiter if running is within the
-            // limit; otherwise (after a scale-down) it is simply retired.
+            // limit; otherwise (after a scale-down) it is simply retired. The
+            // limit is the one this release's own evaluation moved it to, if
+            // it did (set below, after the hand-off): a cut made here must
+            // not let a waiter in by the limit it replaces.
+            let limit = scaled_to.unwrap_or_else(|| w.limit());
             // Safety: linked nodes are alive; we hold the lock.
             let handed = w.has(QUEUED)
-                && w.running() <= w.limit()
+                && w.running() <= limit
                 && match unsafe { self.hand_off(&mut locked) } {
                     Some(waker) => {
                         handed_to = waker;
