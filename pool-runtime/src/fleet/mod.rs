@@ -230,6 +230,13 @@
 //!   `nested_calls_share_their_parents_lease_and_never_wait_for_it` (limit
 //!   1, every path, 10 s bound; it hangs without the rule) and, in
 //!   `tests/adversarial_fleet.rs`, `a_nested_call_that_outlives_its_parent_keeps_the_lease`.
+//!   "The same fleet" is one `Group` (and its instances isolated for a
+//!   test, feature `test-util`): two `Group` statics that name one fleet (the same group
+//!   name and Redis) share its leases and limit, but a call of one made in
+//!   the work of a call of the other is not nested in it, and asks for a
+//!   lease of its own: with every lease held by such parents (a fleet
+//!   limit of 1 and one parent), it waits for good. Call one group from
+//!   itself, or give the two different names.
 //!
 #![cfg_attr(
     feature = "redis",
