@@ -1799,3 +1799,904 @@ mod from_configuration {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Round 30, second part: nesting across call forms, recursion through a
+// returned future, scaling a handle under load, re-exporters, isolation,
+// layered configuration.
+
+#[pooled::group(size = 1)]
+/// Nested calls across call forms.
+pub struct R30NestForms;
+
+static NEST_FORMS_BODIES: Meter = Meter::new();
+
+#[pooled::pooled(group = R30NestForms)]
+fn r30_nf_sync(n: u32) -> u32 {
+    let _inside = NEST_FORMS_BODIES.enter();
+    n + 1
+}
+
+#[pooled::pooled(group = R30NestForms, blocking)]
+fn r30_nf_blocking(n: u32) -> u32 {
+    r30_nf_sync(n) * 10
+}
+
+#[pooled::pooled(group = R30NestForms)]
+async fn r30_nf_async(n: u32) -> u32 {
+    r30_nf_blocking(n).await + 1
+}
+
+/// README, "Reentrancy rule": "A call into a pool from inside work that
+/// holds one of its slots (a *nested* call: polled within the parent's poll
+/// ... or made on the thread of sync or blocking work) may run under its
+/// parent's slot ... so nested calls never deadlock a full pool". A group
+/// of 1: an `async fn` awaits a `blocking` function of its group, whose body
+/// calls a sync function of the group; callers from 4 tasks finish.
+#[test]
+fn an_async_fn_awaiting_a_blocking_fn_calling_a_sync_fn_in_a_group_of_one() {
+    within(BOUND, || {
+        let rt = common::multi_thread();
+        let outs = rt.block_on(async {
+            let tasks: Vec<_> = (0..4).map(|n| tokio::spawn(r30_nf_async(n))).collect();
+            let mut outs = Vec::new();
+            for t in tasks {
+                outs.push(t.await.unwrap());
+            }
+            outs
+        });
+        assert_eq!(outs, [11, 21, 31, 41]);
+        assert_eq!(NEST_FORMS_BODIES.peak(), 1);
+        let s = R30NestForms::POOL.stats();
+        assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
+    });
+}
+
+#[pooled::pooled(size = 1)]
+fn r30_factorial(n: u64) -> BoxFuture<'static, u64> {
+    Box::pin(async move {
+        if n == 0 {
+            1
+        } else {
+            n * r30_factorial(n - 1).await
+        }
+    })
+}
+
+/// Attribute docs: "A call made while the caller already holds a slot of the
+/// same pool (a nested or recursive call, in the same task ...) may run under
+/// that slot". A function returning a `BoxFuture` that awaits itself, on a
+/// pool of 1: 6 levels deep, no deadlock.
+#[test]
+fn a_recursive_boxfuture_fn_of_size_one_does_not_deadlock() {
+    within(BOUND, || {
+        assert_eq!(futures::executor::block_on(r30_factorial(6)), 720);
+        let s = R30_FACTORIAL_POOL.stats();
+        assert_eq!((s.running, s.nested, s.completed), (0, 0, 7), "{s:?}");
+    });
+}
+
+#[pooled::pooled(size = 2)]
+fn r30_local(n: u32) -> futures::future::LocalBoxFuture<'static, u32> {
+    let shared = std::rc::Rc::new(n);
+    Box::pin(async move {
+        let _inside = LOCAL_BODIES.enter();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        *shared
+    })
+}
+
+static LOCAL_BODIES: Meter = Meter::new();
+
+/// Attribute docs: "`BoxFuture<'a, T>` and `LocalBoxFuture<'a, T>` of the
+/// `futures` crate" are recognised; README: "borrowed, non-`Send` futures".
+/// Eight non-`Send` calls joined on one thread: at most 2 at once.
+#[test]
+fn a_local_box_future_fn_is_limited_on_one_thread() {
+    within(BOUND, || {
+        let rt = current_thread();
+        let outs = rt.block_on(futures::future::join_all((0..8).map(r30_local)));
+        assert_eq!(outs, (0..8).collect::<Vec<_>>());
+        assert_eq!(LOCAL_BODIES.peak(), 2);
+    });
+}
+
+static SHRINK_BODIES: Meter = Meter::new();
+static SHRINK_AFTER: AtomicUsize = AtomicUsize::new(0);
+static SHRINK_SEEN_MORE: AtomicUsize = AtomicUsize::new(0);
+
+#[pooled::pooled(size = 4)]
+async fn r30_shrinking() {
+    let inside = SHRINK_BODIES.enter();
+    if SHRINK_AFTER.load(SeqCst) == 1 && SHRINK_BODIES.now() > 1 {
+        SHRINK_SEEN_MORE.fetch_add(1, SeqCst);
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    drop(inside);
+}
+
+/// README, "Limits": "At every admission `running <= limit`, including while
+/// scaling down under load: scaling down never interrupts running work, the
+/// pool just admits nothing until `running < limit`." A handle's
+/// `resize(1)` while 4 bodies run and 20 wait: every body admitted after it
+/// finds no other body running; the 4 running ones finish.
+#[test]
+fn resizing_a_handle_down_under_load_admits_nothing_until_below_the_limit() {
+    within(BOUND, || {
+        let rt = common::multi_thread();
+        rt.block_on(async {
+            let tasks: Vec<_> = (0..24).map(|_| tokio::spawn(r30_shrinking())).collect();
+            while SHRINK_BODIES.now() < 4 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            // Bodies admitted from here on check that they run alone.
+            let running = R30_SHRINKING_POOL.stats().running;
+            assert_eq!(running, 4);
+            SHRINK_AFTER.store(1, SeqCst);
+            assert_eq!(R30_SHRINKING_POOL.resize(1), 1);
+            for t in tasks {
+                t.await.unwrap();
+            }
+        });
+        assert_eq!(SHRINK_BODIES.done(), 24);
+        // The 4 running when the limit fell may still overlap each other;
+        // none admitted after it may overlap anything. A body admitted
+        // before the resize but entered just after it could count: allow
+        // those (at most 4 running at the resize).
+        assert!(
+            SHRINK_SEEN_MORE.load(SeqCst) <= 3,
+            "{} bodies admitted past the lowered limit",
+            SHRINK_SEEN_MORE.load(SeqCst)
+        );
+        assert_eq!(R30_SHRINKING_POOL.stats().running, 0);
+    });
+}
+
+#[pooled::pooled(size = 2)]
+async fn r30_held_at_zero(n: u32) -> u32 {
+    n
+}
+
+/// README, "Limits": "A fixed pool scaled to 0 holds its queue until scaled
+/// up." An attribute function's handle resized to 0: its calls wait (none
+/// rejected), and `resize(2)` admits them.
+#[test]
+fn a_handle_resized_to_zero_holds_calls_until_scaled_up() {
+    within(BOUND, || {
+        let rt = common::multi_thread();
+        assert_eq!(R30_HELD_AT_ZERO_POOL.resize(0), 0);
+        let tasks: Vec<_> = (0..3).map(|n| rt.spawn(r30_held_at_zero(n))).collect();
+        wait_until("3 calls wait", || {
+            R30_HELD_AT_ZERO_POOL.stats().waiting == 3
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(tasks.iter().all(|t| !t.is_finished()));
+        assert_eq!(R30_HELD_AT_ZERO_POOL.scale(2), 2);
+        let outs: Vec<u32> = rt.block_on(async {
+            let mut outs = Vec::new();
+            for t in tasks {
+                outs.push(t.await.unwrap());
+            }
+            outs
+        });
+        assert_eq!(outs, [0, 1, 2]);
+    });
+}
+
+#[pooled::pooled(size = 1, max_waiting = 1)]
+fn r30_sync_bounded() -> Result<u32, AppErr> {
+    std::thread::sleep(Duration::from_millis(5));
+    Ok(1)
+}
+
+/// Attribute docs, keys: "`max_waiting` | integer | unbounded | past this
+/// many waiting calls, a call is rejected (`Full`)", for a sync function
+/// too: with the slot held and one thread parked in the queue, a third
+/// caller is turned away at once.
+#[test]
+fn a_sync_result_fn_past_its_waiting_bound_is_rejected_full() {
+    within(BOUND, || {
+        let held = R30_SYNC_BOUNDED_POOL.try_acquire_owned(0).unwrap();
+        let parked = std::thread::spawn(r30_sync_bounded);
+        wait_until("a caller waits", || {
+            R30_SYNC_BOUNDED_POOL.stats().waiting == 1
+        });
+        assert_eq!(r30_sync_bounded(), Err(AppErr::Busy(Rejected::Full)));
+        drop(held);
+        assert_eq!(parked.join().unwrap(), Ok(1));
+    });
+}
+
+/// A crate that re-exports `pooled` under another path.
+mod reexport {
+    pub use ::pooled as inner_pooled;
+}
+
+static REEXPORT_BODIES: Meter = Meter::new();
+
+#[pooled::pooled(size = 2, crate = "crate::reexport::inner_pooled")]
+async fn r30_reexported(n: u32) -> u32 {
+    let _inside = REEXPORT_BODIES.enter();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    n
+}
+
+/// Attribute docs, keys: "`crate` | string holding a path | `"::pooled"` |
+/// where a re-exporting crate put `pooled`"; DESIGN §1: "with a `crate =
+/// "…"` override for re-exporters". The expansion through a re-export
+/// works and keeps the limit.
+#[test]
+fn the_crate_override_expands_through_a_reexport() {
+    within(BOUND, || {
+        let rt = common::multi_thread();
+        let outs = rt.block_on(futures::future::join_all((0..8).map(r30_reexported)));
+        assert_eq!(outs, (0..8).collect::<Vec<_>>());
+        assert_eq!(REEXPORT_BODIES.peak(), 2);
+        assert_eq!(R30_REEXPORTED_POOL.stats().completed, 8);
+    });
+}
+
+/// Attribute docs, "Every shape of function": "Borrowed, `&mut` and `mut`
+/// arguments, patterns, generics, `impl Trait` (arguments and return),
+/// `where` clauses, lifetimes ... `unsafe fn` ... all keep working".
+#[test]
+fn every_shape_of_function_keeps_working() {
+    #[pooled::pooled(size = 1)]
+    fn first<'a, T>(items: &'a [T]) -> &'a T
+    where
+        T: std::fmt::Debug,
+    {
+        &items[0]
+    }
+
+    #[pooled::pooled(size = 1)]
+    async fn longest<'a>(a: &'a str, b: &'a str) -> &'a str {
+        if a.len() >= b.len() {
+            a
+        } else {
+            b
+        }
+    }
+
+    #[pooled::pooled(size = 1)]
+    fn show(value: impl std::fmt::Display, mut count: usize) -> impl std::fmt::Display {
+        count += 1;
+        format!("{value}x{count}")
+    }
+
+    #[pooled::pooled(size = 1)]
+    fn push_all(out: &mut Vec<u32>, (a, b): (u32, u32)) {
+        out.push(a);
+        out.push(b);
+    }
+
+    #[pooled::pooled(size = 1)]
+    unsafe fn read(ptr: *const u32) -> u32 {
+        // SAFETY: the caller passes a valid pointer.
+        unsafe { *ptr }
+    }
+
+    assert_eq!(*first(&[3, 4]), 3);
+    assert_eq!(futures::executor::block_on(longest("ab", "abc")), "abc");
+    assert_eq!(show(7, 1).to_string(), "7x2");
+    let mut out = Vec::new();
+    push_all(&mut out, (1, 2));
+    assert_eq!(out, [1, 2]);
+    let x = 9;
+    // SAFETY: a valid pointer to a live local.
+    assert_eq!(unsafe { read(&x) }, 9);
+    assert_eq!(FIRST_POOL.stats().completed, 1);
+    assert_eq!(READ_POOL.stats().completed, 1);
+}
+
+#[cfg(feature = "test-util")]
+mod isolated {
+    use super::*;
+
+    #[pooled::pooled(size = 2)]
+    fn r30_isolated() -> Result<u32, Rejected> {
+        Ok(1)
+    }
+
+    /// README: "`let _mine = GROUP.isolate();` routes the test's calls
+    /// through the group to a fresh pool ... until the guard is dropped, so
+    /// one test's `pause()`, `close()` or `stats()` never reaches another";
+    /// "made outside any runtime (a plain `#[test]`), the calls its thread
+    /// makes outside runtimes". An attribute function's handle paused under
+    /// the guard: this thread's calls are refused, another thread's are not,
+    /// and after the guard the shared pool was never paused.
+    #[test]
+    fn isolating_an_attribute_group_keeps_its_pause_to_the_test() {
+        within(BOUND, || {
+            let mine = R30_ISOLATED_POOL.isolate();
+            R30_ISOLATED_POOL.pause();
+            assert_eq!(r30_isolated(), Err(Rejected::Paused));
+            assert_eq!(std::thread::spawn(r30_isolated).join().unwrap(), Ok(1));
+            drop(mine);
+            assert!(!R30_ISOLATED_POOL.is_paused());
+            assert_eq!(r30_isolated(), Ok(1));
+            let s = R30_ISOLATED_POOL.stats();
+            assert_eq!((s.completed, s.rejected_total()), (2, 0), "{s:?}");
+        });
+    }
+
+    #[cfg(feature = "rayon")]
+    #[pooled::group(size = 1, executor = "rayon")]
+    /// A group whose blocking calls run on rayon.
+    pub struct R30IsoRayon;
+
+    #[cfg(feature = "rayon")]
+    #[pooled::pooled(group = R30IsoRayon)]
+    fn r30_iso_inner() -> u32 {
+        2
+    }
+
+    #[cfg(feature = "rayon")]
+    #[pooled::pooled(group = R30IsoRayon, blocking)]
+    fn r30_iso_job() -> u32 {
+        r30_iso_inner() + 1
+    }
+
+    /// README: "wherever it runs, a call nested in the work of a call the
+    /// instance admitted (a blocking job on rayon's threads, say) is the
+    /// test's too"; attribute keys: "`executor` | `"rayon"` | where blocking
+    /// calls run". Under a guard made on a plain test thread, a `blocking`
+    /// call of a rayon group whose job calls the group again: both calls
+    /// are the instance's, none reaches the shared pool.
+    #[cfg(feature = "rayon")]
+    #[test]
+    fn a_call_nested_in_an_isolated_rayon_job_is_the_tests() {
+        within(BOUND, || {
+            let mine = R30IsoRayon::POOL.isolate();
+            assert_eq!(futures::executor::block_on(r30_iso_job()), 3);
+            let s = R30IsoRayon::POOL.stats();
+            assert_eq!(s.completed, 2, "both calls in the instance: {s:?}");
+            let instance = mine.pool();
+            drop(mine);
+            assert_eq!(instance.stats().completed, 2);
+            assert_eq!(
+                R30IsoRayon::POOL.stats().completed,
+                0,
+                "shared pool untouched"
+            );
+        });
+    }
+}
+
+static LAYERED: [&str; 4] = [
+    "r30::kinds",
+    "r30::start-clamped",
+    "r30::defaults-fixed",
+    "r30::env-beats-table",
+];
+
+#[pooled::pooled(size = 4, name = "r30::kinds")]
+fn r30_kinds() {}
+
+#[pooled::pooled(
+    kind = "autoscale",
+    min = 1,
+    max = 8,
+    size = 6,
+    name = "r30::start-clamped"
+)]
+async fn r30_start_clamped() {}
+
+#[pooled::pooled(size = 2, name = "r30::defaults-fixed")]
+fn r30_defaults_fixed() {}
+
+#[pooled::pooled(size = 2, name = "r30::env-beats-table")]
+fn r30_env_beats_table() {}
+
+/// README, "Configuration": "Precedence: attribute < file `[defaults]` <
+/// file group table < environment"; "a layer that changes `kind` sets aside
+/// the counts set below it for the old kind and brings back those set for
+/// the new one, so a group declared `size = 4` that the file makes
+/// autoscaled (with bounds, say) and the environment fixed again has 4
+/// slots"; "only an autoscaled group's declared start (`size`) is brought
+/// into the bounds a load gives"; `pooled::config`: "its `size` applies to
+/// fixed groups only". One file and the environment, read at first use.
+#[test]
+fn layered_configuration_reaches_attribute_groups_at_first_use() {
+    let path = std::env::temp_dir().join(format!("r30-layers-{}.toml", std::process::id()));
+    if !common::is_child_process() {
+        std::fs::write(
+            &path,
+            "[defaults]\nsize = 5\n\n\
+             [groups.\"r30::kinds\"]\nkind = \"autoscale\"\nmin = 1\nmax = 10\n\n\
+             [groups.\"r30::start-clamped\"]\nmax = 2\n\n\
+             [groups.\"r30::env-beats-table\"]\nsize = 3\n",
+        )
+        .unwrap();
+    }
+    common::in_own_process(
+        "layered_configuration_reaches_attribute_groups_at_first_use",
+        &[
+            ("POOLED_CONFIG", path.to_str().unwrap()),
+            ("POOLED_R30__KINDS_KIND", "fixed"),
+            ("POOLED_R30__ENV_BEATS_TABLE_SIZE", "6"),
+        ],
+        || {
+            r30_kinds();
+            futures::executor::block_on(r30_start_clamped());
+            r30_defaults_fixed();
+            r30_env_beats_table();
+            let kinds = R30_KINDS_POOL.settings();
+            assert_eq!(kinds.kind, pooled::Kind::Fixed);
+            let sizes = [
+                R30_KINDS_POOL.size(),
+                R30_START_CLAMPED_POOL.size(),
+                R30_DEFAULTS_FIXED_POOL.size(),
+                R30_ENV_BEATS_TABLE_POOL.size(),
+            ];
+            // `[defaults] size = 5` beats the declaration's 4 for the group
+            // made fixed again (README: "(or the `[defaults]` size, which
+            // beats the declaration)" in `pooled::config`).
+            assert_eq!(sizes, [5, 2, 5, 6], "{LAYERED:?}");
+            assert_eq!(R30_START_CLAMPED_POOL.settings().size, Some(2));
+        },
+    );
+    if !common::is_child_process() {
+        let _ = std::fs::remove_file(&path);
+    }
+}
+
+#[cfg(feature = "config")]
+mod reload_bounds {
+    use super::*;
+    use common::config_turn;
+
+    static BOUNDS_BODIES: Meter = Meter::new();
+    static BOUNDS_GO: AtomicUsize = AtomicUsize::new(0);
+    static BOUNDS_AFTER_PEAK: AtomicUsize = AtomicUsize::new(0);
+
+    #[pooled::pooled(
+        kind = "autoscale",
+        min = 2,
+        max = 8,
+        size = 6,
+        name = "r30::reload-bounds"
+    )]
+    async fn r30_reload_bounds() {
+        let _inside = BOUNDS_BODIES.enter();
+        if BOUNDS_GO.load(SeqCst) == 2 {
+            BOUNDS_AFTER_PEAK.fetch_max(BOUNDS_BODIES.now(), SeqCst);
+        }
+        while BOUNDS_GO.load(SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    /// README, "Configuration": "Reload applies changed limits to running
+    /// pools at once (growing admits waiters, shrinking lets running calls
+    /// finish)". An autoscaled attribute pool running 6 calls is given
+    /// `max = 3` by a load: its limit is 3 at once, the 6 running calls
+    /// finish, and later calls never see more than 3 bodies.
+    #[test]
+    fn a_reload_lowering_max_shrinks_a_running_attribute_pool() {
+        let _turn = config_turn();
+        within(BOUND, || {
+            let rt = common::multi_thread();
+            rt.block_on(async {
+                let first: Vec<_> = (0..6).map(|_| tokio::spawn(r30_reload_bounds())).collect();
+                while BOUNDS_BODIES.now() < 6 {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                pooled::config::load_str("r30.toml", "[groups.\"r30::reload-bounds\"]\nmax = 3\n")
+                    .unwrap();
+                assert_eq!(R30_RELOAD_BOUNDS_POOL.size(), 3);
+                assert_eq!(R30_RELOAD_BOUNDS_POOL.stats().running, 6, "not interrupted");
+                BOUNDS_GO.store(1, SeqCst);
+                for t in first {
+                    t.await.unwrap();
+                }
+                let before = BOUNDS_BODIES.done();
+                assert_eq!(before, 6);
+            });
+            BOUNDS_GO.store(2, SeqCst);
+            rt.block_on(futures::future::join_all(
+                (0..12).map(|_| r30_reload_bounds()),
+            ));
+            assert_eq!(BOUNDS_BODIES.done(), 18);
+            assert_eq!(BOUNDS_AFTER_PEAK.load(SeqCst), 3, "bodies after the reload");
+            pooled::config::clear();
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Round 30, third part: defaults and clamps of the declared keys, orders,
+// never-rejecting calls on an aborted pool, nested calls' admission.
+
+#[pooled::pooled]
+fn r30_all_defaults() {}
+
+#[pooled::pooled(kind = "autoscale")]
+fn r30_autoscale_defaults() {}
+
+#[pooled::pooled(kind = "autoscale", max = 2)]
+fn r30_autoscale_small_max() {}
+
+#[pooled::pooled(kind = "autoscale", min = 10)]
+fn r30_autoscale_big_min() {}
+
+#[pooled::pooled(kind = "autoscale", min = 0, max = 4)]
+fn r30_autoscale_zero_min() {}
+
+/// Attribute docs, keys: `size` "3"; `min` "3, or `max` if smaller"; `max`
+/// "`min + 5`"; an autoscale pool starts at "`min`, or 1 if `min` is 0";
+/// README: "(default: fixed FIFO of 3)", "(default 3..=8 ...)". Each started
+/// pool's size, and `scale` clamped to the effective bounds.
+#[test]
+fn attribute_defaults_give_the_documented_sizes_and_bounds() {
+    let _used: [fn(); 5] = [
+        r30_all_defaults,
+        r30_autoscale_defaults,
+        r30_autoscale_small_max,
+        r30_autoscale_big_min,
+        r30_autoscale_zero_min,
+    ];
+    assert_eq!(R30_ALL_DEFAULTS_POOL.size(), 3);
+    assert_eq!(R30_ALL_DEFAULTS_POOL.settings().order, pooled::Order::Fifo);
+    let sized = |g: &'static Group| (g.size(), g.scale(-1000), g.scale(1000));
+    assert_eq!(sized(R30_AUTOSCALE_DEFAULTS_POOL), (3, 3, 8));
+    assert_eq!(sized(R30_AUTOSCALE_SMALL_MAX_POOL), (2, 2, 2));
+    assert_eq!(sized(R30_AUTOSCALE_BIG_MIN_POOL), (10, 10, 15));
+    assert_eq!(sized(R30_AUTOSCALE_ZERO_MIN_POOL), (1, 0, 4));
+}
+
+#[pooled::pooled(size = 2)]
+fn r30_clamped_fixed() {}
+
+/// README: "`pool.scale(4)` // 4 more slots (a delta; resize(n) sets it),
+/// clamped to [min, max] ([0, MAX] for fixed pools)"; "Bad input is an
+/// error value, never a panic, an overflow or a freeze"; `MAX_SLOTS` =
+/// 1073741823. A fixed handle scaled by `isize::MAX`, resized to
+/// `usize::MAX`, then scaled by `isize::MIN`.
+#[test]
+fn a_fixed_handle_clamps_extreme_scales_to_max_slots_and_zero() {
+    let _used: fn() = r30_clamped_fixed;
+    let h = R30_CLAMPED_FIXED_POOL;
+    assert_eq!(h.scale(isize::MAX), pooled::MAX_SLOTS);
+    assert_eq!(h.resize(usize::MAX), pooled::MAX_SLOTS);
+    assert_eq!(h.scale(isize::MIN), 0);
+    assert_eq!(h.resize(2), 2);
+    r30_clamped_fixed();
+    assert_eq!(h.stats().completed, 1);
+}
+
+static LIFO_ORDER: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+#[pooled::pooled(size = 1, order = "lifo")]
+async fn r30_lifo(n: u32) {
+    LIFO_ORDER.lock().unwrap().push(n);
+}
+
+static SIMPLE_ORDER: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+#[pooled::pooled(size = 1, order = "simple")]
+async fn r30_simple(n: u32) {
+    SIMPLE_ORDER.lock().unwrap().push(n);
+}
+
+/// Attribute docs, keys: "`order` | `"fifo"`, `"lifo"` or `"priority"`
+/// (`"simple"` is `"fifo"`) | which waiting call goes next". Four calls
+/// queued behind a held slot: a LIFO pool runs the newest first, a
+/// "simple" one the oldest.
+#[test]
+fn lifo_and_simple_orders_admit_queued_calls_newest_and_oldest_first() {
+    within(BOUND, || {
+        let rt = common::multi_thread();
+        for (pool, lifo) in [(R30_LIFO_POOL, true), (R30_SIMPLE_POOL, false)] {
+            let held = pool.try_acquire_owned(0).unwrap();
+            let mut tasks = Vec::new();
+            for n in 0..4 {
+                tasks.push(if lifo {
+                    rt.spawn(r30_lifo(n))
+                } else {
+                    rt.spawn(r30_simple(n))
+                });
+                wait_until("the call queues", || pool.stats().waiting == n as usize + 1);
+            }
+            drop(held);
+            rt.block_on(async {
+                for t in tasks {
+                    t.await.unwrap();
+                }
+            });
+        }
+        assert_eq!(*LIFO_ORDER.lock().unwrap(), [3, 2, 1, 0]);
+        assert_eq!(*SIMPLE_ORDER.lock().unwrap(), [0, 1, 2, 3]);
+        assert_eq!(R30_SIMPLE_POOL.settings().order, pooled::Order::Fifo);
+    });
+}
+
+static ABORT_RAN: AtomicUsize = AtomicUsize::new(0);
+
+#[pooled::pooled(size = 1)]
+async fn r30_abort_plain() {
+    ABORT_RAN.fetch_add(1, SeqCst);
+}
+
+#[pooled::pooled(size = 1, wait)]
+async fn r30_abort_wait() -> Result<(), AppErr> {
+    ABORT_RAN.fetch_add(10, SeqCst);
+    Ok(())
+}
+
+/// `Pool::abort`: "Closes the pool and rejects every waiting call at once
+/// with `Rejected::Closed` (never-rejecting ones excepted, see `close`)";
+/// attribute docs: "A never-rejecting call has no way to report a closed
+/// pool, so it is admitted all the same, within the limit". A plain and a
+/// `wait` function waiting when their pools are aborted both run.
+#[test]
+fn never_rejecting_calls_waiting_through_an_abort_still_run() {
+    within(BOUND, || {
+        let rt = common::multi_thread();
+        let held_a = R30_ABORT_PLAIN_POOL.try_acquire_owned(0).unwrap();
+        let held_b = R30_ABORT_WAIT_POOL.try_acquire_owned(0).unwrap();
+        let a = rt.spawn(r30_abort_plain());
+        let b = rt.spawn(r30_abort_wait());
+        wait_until("both wait", || {
+            R30_ABORT_PLAIN_POOL.stats().waiting == 1 && R30_ABORT_WAIT_POOL.stats().waiting == 1
+        });
+        R30_ABORT_PLAIN_POOL.pool().abort();
+        R30_ABORT_WAIT_POOL.pool().abort();
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(
+            ABORT_RAN.load(SeqCst),
+            0,
+            "within the limit: the slots are held"
+        );
+        drop((held_a, held_b));
+        rt.block_on(a).unwrap();
+        assert_eq!(rt.block_on(b).unwrap(), Ok(()));
+        assert_eq!(ABORT_RAN.load(SeqCst), 11);
+    });
+}
+
+#[pooled::group(size = 1, max_waiting = 0)]
+/// A group whose waiting bound is 0, for nested calls.
+pub struct R30NestBound;
+
+#[pooled::pooled(group = R30NestBound)]
+async fn r30_nb_inner(n: u32) -> Result<u32, AppErr> {
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    Ok(n)
+}
+
+#[pooled::pooled(group = R30NestBound)]
+async fn r30_nb_outer() -> Result<(u32, u32), AppErr> {
+    // Two nested calls at once: one runs under the lent slot, the other
+    // waits for it although the group's waiting bound is 0.
+    let (a, b) = futures::join!(r30_nb_inner(1), r30_nb_inner(2));
+    Ok((a?, b?))
+}
+
+/// README, "Reentrancy rule": "only one nested call at a time uses a
+/// parent's slot; the others wait, in the queue, for a free slot or for
+/// that slot to come back ... (a paused or closed pool or a full waiting
+/// bound does not turn them away: they belong to admitted work ...)". Two
+/// joined nested calls in a group of 1 with `max_waiting = 0`: both run.
+#[test]
+fn a_second_nested_call_waits_despite_a_waiting_bound_of_zero() {
+    within(BOUND, || {
+        let rt = common::multi_thread();
+        assert_eq!(rt.block_on(r30_nb_outer()), Ok((1, 2)));
+        let s = R30NestBound::POOL.stats();
+        assert_eq!(s.rejected_total(), 0, "{s:?}");
+    });
+}
+
+#[pooled::group(size = 1)]
+/// A group paused from inside its own work.
+pub struct R30NestPaused;
+
+#[pooled::pooled(group = R30NestPaused)]
+async fn r30_np_inner(n: u32) -> Result<u32, AppErr> {
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    Ok(n)
+}
+
+#[pooled::pooled(group = R30NestPaused)]
+async fn r30_np_outer() -> Result<(u32, u32), AppErr> {
+    R30NestPaused::POOL.pause();
+    let (a, b) = futures::join!(r30_np_inner(1), r30_np_inner(2));
+    R30NestPaused::POOL.resume();
+    Ok((a?, b?))
+}
+
+/// README, "Reentrancy rule", as above: "a paused or closed pool ... does
+/// not turn them away: they belong to admitted work". A call that pauses
+/// its own group of 1 and then makes two nested calls at once: the one that
+/// has to wait for the lent slot is not turned away.
+#[test]
+fn a_nested_call_waiting_for_the_lent_slot_is_not_turned_away_by_a_pause() {
+    within(BOUND, || {
+        let rt = common::multi_thread();
+        let out = rt.block_on(r30_np_outer());
+        R30NestPaused::POOL.resume();
+        assert_eq!(out, Ok((1, 2)));
+    });
+}
+
+#[pooled::group(size = 1)]
+/// A group whose nested calls report the stats they see.
+pub struct R30NestStats;
+
+#[pooled::pooled(group = R30NestStats)]
+fn r30_ns_inner() -> (usize, usize) {
+    let s = R30NestStats::POOL.stats();
+    (s.running, s.nested)
+}
+
+#[pooled::pooled(group = R30NestStats)]
+fn r30_ns_outer() -> (usize, usize) {
+    r30_ns_inner()
+}
+
+/// README, "Reentrancy rule": "A nested call counts in `Stats::nested`, not
+/// in `running` (it shares a counted slot)." A sync call nested on its
+/// parent's thread sees 1 running and 1 nested.
+#[test]
+fn a_nested_call_counts_in_nested_not_running() {
+    assert_eq!(within(BOUND, r30_ns_outer), (1, 1));
+    let s = R30NestStats::POOL.stats();
+    assert_eq!((s.completed, s.running, s.nested), (2, 0, 0), "{s:?}");
+}
+
+#[pooled::group(size = 1)]
+/// A group where a sync nested call meets an async one.
+pub struct R30NestMixedJoin;
+
+#[pooled::pooled(group = R30NestMixedJoin)]
+async fn r30_nmj_async() -> u32 {
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    1
+}
+
+#[pooled::pooled(group = R30NestMixedJoin)]
+fn r30_nmj_sync() -> u32 {
+    2
+}
+
+#[pooled::pooled(group = R30NestMixedJoin)]
+async fn r30_nmj_outer() -> u32 {
+    let (a, b) = futures::join!(r30_nmj_async(), async { r30_nmj_sync() });
+    a + b
+}
+
+/// README, "Reentrancy rule": "A *sync* nested call that would have to wait
+/// while the slot is lent to another nested call of the same task
+/// (`join!(pool.submit(a), async { pool.run(b) })` in a full pool) cannot
+/// park the thread that call needs: it panics naming the fix (await the
+/// other call first, or make this one async) instead of deadlocking". The
+/// same shape with annotated functions; the group is left clean.
+#[test]
+fn a_sync_nested_call_behind_a_lent_slot_panics_naming_the_fix() {
+    within(BOUND, || {
+        let rt = common::multi_thread();
+        let out = rt.block_on(async { tokio::spawn(r30_nmj_outer()).await });
+        let payload = out.expect_err("it panics").into_panic();
+        let msg = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_default();
+        assert!(
+            msg.contains("Await the other call first") && msg.contains("async"),
+            "{msg}"
+        );
+        let s = R30NestMixedJoin::POOL.stats();
+        assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
+    });
+}
+
+#[pooled::group(size = 1)]
+/// A group whose cancelled call's `Drop` calls it again.
+pub struct R30DropCalls;
+
+static DROP_CALLED: AtomicUsize = AtomicUsize::new(0);
+
+#[pooled::pooled(group = R30DropCalls)]
+fn r30_dc_cleanup() {
+    DROP_CALLED.fetch_add(1, SeqCst);
+}
+
+struct CallsOnDrop;
+
+impl Drop for CallsOnDrop {
+    fn drop(&mut self) {
+        r30_dc_cleanup();
+    }
+}
+
+#[pooled::pooled(group = R30DropCalls)]
+async fn r30_dc_work() {
+    let _guard = CallsOnDrop;
+    std::future::pending::<()>().await;
+}
+
+/// README, "Reentrancy rule": "When a running call is cancelled, its work is
+/// dropped under its slot, so a `Drop` that calls the same pool runs as a
+/// nested call instead of waiting for a slot it holds itself." An annotated
+/// call cancelled while it runs in a group of 1; its guard's `Drop` calls a
+/// sync function of the group.
+#[test]
+fn a_cancelled_calls_drop_calling_its_group_runs_nested() {
+    within(BOUND, || {
+        let rt = common::multi_thread();
+        rt.block_on(async {
+            let out = tokio::time::timeout(Duration::from_millis(30), r30_dc_work()).await;
+            assert!(out.is_err());
+        });
+        assert_eq!(DROP_CALLED.load(SeqCst), 1);
+        let s = R30DropCalls::POOL.stats();
+        assert_eq!((s.running, s.nested, s.cancelled), (0, 0, 1), "{s:?}");
+    });
+}
+
+static ALIAS_BODIES: Meter = Meter::new();
+
+type AliasFut = Pin<Box<dyn Future<Output = u32> + Send>>;
+
+#[pooled::pooled(size = 1)]
+fn r30_aliased(n: u32) -> AliasFut {
+    Box::pin(async move {
+        let _inside = ALIAS_BODIES.enter();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        n
+    })
+}
+
+/// README, "The attribute": "The attribute sees spelling, not types: a
+/// future behind a type alias is taken for an ordinary value and runs
+/// unthrottled, so spell the type out or use `async fn`." The documented
+/// limit, as documented: 4 such futures at once on a pool of 1 all run
+/// together.
+#[test]
+fn a_future_behind_a_type_alias_runs_unthrottled_as_documented() {
+    within(BOUND, || {
+        let rt = common::multi_thread();
+        let outs = rt.block_on(futures::future::join_all((0..4).map(r30_aliased)));
+        assert_eq!(outs, [0, 1, 2, 3]);
+        assert_eq!(ALIAS_BODIES.peak(), 4);
+        assert_eq!(
+            R30_ALIASED_POOL.stats().completed,
+            4,
+            "the builds were calls"
+        );
+    });
+}
+
+#[pooled::pooled(
+    kind = "autoscale",
+    min = 1,
+    max = 4,
+    autoscale_interval = "100ms",
+    autoscale_window = 5
+)]
+async fn r30_queue_depth() {
+    tokio::time::sleep(Duration::from_millis(10)).await;
+}
+
+/// Attribute docs, "Autoscale policies": "`policy = "queue_depth"` (the
+/// default): grow while calls queue"; keys: "`autoscale_interval` ... how
+/// often an autoscale pool re-evaluates its size". 16 callers in a loop
+/// for up to 10 s on a pool starting at 1: its limit grows, within `max`.
+#[test]
+fn a_queue_depth_pool_grows_while_calls_queue() {
+    within(BOUND, || {
+        let rt = common::multi_thread();
+        assert_eq!(R30_QUEUE_DEPTH_POOL.size(), 1);
+        rt.block_on(async {
+            let start = Instant::now();
+            while R30_QUEUE_DEPTH_POOL.size() < 2 && start.elapsed() < Duration::from_secs(10) {
+                futures::future::join_all((0..16).map(|_| r30_queue_depth())).await;
+            }
+        });
+        let size = R30_QUEUE_DEPTH_POOL.size();
+        assert!((2..=4).contains(&size), "{size}");
+    });
+}
