@@ -801,7 +801,7 @@ fn a_sync_fn_that_must_wait_on_a_current_thread_runtime_panics_naming_the_fix() 
         let held = R30_SYNC_ON_CURRENT_THREAD_POOL
             .try_acquire_owned(0)
             .unwrap();
-        let out = rt.block_on(async { std::panic::catch_unwind(|| r30_sync_on_current_thread()) });
+        let out = rt.block_on(async { std::panic::catch_unwind(r30_sync_on_current_thread) });
         drop(held);
         let payload = out.expect_err("a wait on a current-thread runtime panics");
         let msg = payload
