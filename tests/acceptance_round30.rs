@@ -2700,3 +2700,211 @@ fn a_queue_depth_pool_grows_while_calls_queue() {
         assert!((2..=4).contains(&size), "{size}");
     });
 }
+
+// ---------------------------------------------------------------------------
+// Round 30, fourth part: the application-wide ceiling and nested calls
+// across groups, the ceiling's wait bounded by a group's bounds, and an
+// order changed by the environment under the attribute's weights.
+
+#[pooled::group(size = 2)]
+/// The outer group under a ceiling of 1.
+pub struct R30CeilOuter;
+
+#[pooled::group(size = 2)]
+/// The inner group under a ceiling of 1.
+pub struct R30CeilInner;
+
+static CEIL_NEST_BODIES: Meter = Meter::new();
+
+#[pooled::pooled(group = R30CeilInner)]
+async fn r30_ci_async(n: u32) -> u32 {
+    let _inside = CEIL_NEST_BODIES.enter();
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    n + 1
+}
+
+#[pooled::pooled(group = R30CeilInner)]
+fn r30_ci_sync(n: u32) -> u32 {
+    let _inside = CEIL_NEST_BODIES.enter();
+    n + 2
+}
+
+#[pooled::pooled(group = R30CeilOuter)]
+async fn r30_co_async(n: u32) -> u32 {
+    r30_ci_async(n).await * 10
+}
+
+#[pooled::pooled(group = R30CeilOuter, blocking)]
+fn r30_co_blocking(n: u32) -> u32 {
+    r30_ci_sync(n) * 100
+}
+
+#[pooled::pooled(group = R30CeilOuter)]
+fn r30_co_sync(n: u32) -> u32 {
+    r30_ci_sync(n) * 1000
+}
+
+/// README, "Configuration": "nested calls follow the reentrancy rule for
+/// the ceiling too (one at a time under their parent's ceiling slot)".
+/// Under `POOLED_CEILING=1`, calls of one group whose work calls another
+/// group (async awaiting async, a `blocking` job calling a sync function, a
+/// sync function calling one), from several callers at once: none
+/// deadlocks, and the ceiling keeps one top-level call at a time.
+#[test]
+fn calls_nested_across_groups_run_under_their_parents_ceiling_slot() {
+    common::in_own_process(
+        "calls_nested_across_groups_run_under_their_parents_ceiling_slot",
+        &[("POOLED_CEILING", "1")],
+        || {
+            within(BOUND, || {
+                let rt = common::multi_thread();
+                let threads: Vec<_> = (0..3)
+                    .map(|n| std::thread::spawn(move || r30_co_sync(n)))
+                    .collect();
+                let (a, b) = rt.block_on(async {
+                    let a = futures::future::join_all((0..4).map(|n| tokio::spawn(r30_co_async(n))));
+                    let b = futures::future::join_all((0..4).map(r30_co_blocking));
+                    tokio::join!(a, b)
+                });
+                let a: Vec<u32> = a.into_iter().map(Result::unwrap).collect();
+                assert_eq!(a, [10, 20, 30, 40]);
+                assert_eq!(b, [200, 300, 400, 500]);
+                for (n, t) in threads.into_iter().enumerate() {
+                    assert_eq!(t.join().unwrap(), (n as u32 + 2) * 1000);
+                }
+                assert_eq!(pooled::ceiling::limit(), Some(1));
+                assert_eq!(CEIL_NEST_BODIES.peak(), 1);
+                let c = pooled::ceiling::stats().unwrap();
+                assert_eq!((c.running, c.waiting), (0, 0), "{c:?}");
+            });
+        },
+    );
+}
+
+#[pooled::group(size = 1)]
+/// Holds the ceiling.
+pub struct R30CeilHolder;
+
+#[pooled::pooled(size = 4, max_waiting = 0)]
+async fn r30_ceil_unbounded_wait() -> Result<u32, AppErr> {
+    Ok(1)
+}
+
+#[pooled::pooled(size = 4, admission_timeout = "300ms")]
+fn r30_ceil_timed() -> Result<u32, AppErr> {
+    Ok(2)
+}
+
+#[pooled::pooled(size = 4)]
+async fn r30_ceil_paused() -> Result<u32, AppErr> {
+    Ok(3)
+}
+
+/// README, "Configuration": "a call its group turns away at once, paused or
+/// closed, is turned away before it would wait for the ceiling, and a
+/// group's `max_waiting = 0` and `admission_timeout` bound its calls' wait
+/// for the ceiling as they bound their wait for the group's slot". Under
+/// `POOLED_CEILING=1`, held by another group's permit: a call of a group
+/// with `max_waiting = 0` is `Full` at once, one with a 300 ms timeout is
+/// `TimedOut` after about that, a paused group's call is `Paused` at once;
+/// all succeed once the ceiling frees.
+#[test]
+fn a_groups_bounds_bound_its_calls_wait_for_the_ceiling() {
+    common::in_own_process(
+        "a_groups_bounds_bound_its_calls_wait_for_the_ceiling",
+        &[("POOLED_CEILING", "1")],
+        || {
+            within(BOUND, || {
+                let held = R30CeilHolder::POOL.try_acquire_owned(0).unwrap();
+                assert_eq!(pooled::ceiling::limit(), Some(1));
+                let start = Instant::now();
+                assert_eq!(
+                    futures::executor::block_on(r30_ceil_unbounded_wait()),
+                    Err(AppErr::Busy(Rejected::Full))
+                );
+                R30_CEIL_PAUSED_POOL.pause();
+                assert_eq!(
+                    futures::executor::block_on(r30_ceil_paused()),
+                    Err(AppErr::Busy(Rejected::Paused))
+                );
+                assert!(start.elapsed() < Duration::from_secs(5));
+                let start = Instant::now();
+                assert_eq!(r30_ceil_timed(), Err(AppErr::Busy(Rejected::TimedOut)));
+                let waited = start.elapsed();
+                assert!(
+                    waited >= Duration::from_millis(250) && waited < Duration::from_secs(10),
+                    "{waited:?}"
+                );
+                drop(held);
+                R30_CEIL_PAUSED_POOL.resume();
+                assert_eq!(futures::executor::block_on(r30_ceil_unbounded_wait()), Ok(1));
+                assert_eq!(r30_ceil_timed(), Ok(2));
+                assert_eq!(futures::executor::block_on(r30_ceil_paused()), Ok(3));
+                let c = pooled::ceiling::stats().unwrap();
+                assert_eq!((c.running, c.waiting), (0, 0), "{c:?}");
+            });
+        },
+    );
+}
+
+#[pooled::group(order = "priority", size = 1, name = "r30::reordered")]
+/// A priority group the environment makes FIFO.
+pub struct R30Reordered;
+
+static REORDERED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+
+#[pooled::pooled(group = R30Reordered, weight = 50)]
+async fn r30_reordered_batch(label: &'static str) {
+    REORDERED.lock().unwrap().push(label);
+}
+
+#[pooled::pooled(group = R30Reordered)]
+async fn r30_reordered_param(#[weight] _w: i64, label: &'static str) {
+    REORDERED.lock().unwrap().push(label);
+}
+
+/// README, "How it works": "**Weights** order priority pools; FIFO and LIFO
+/// pools accept and ignore them, so a call site keeps working when
+/// configuration changes a group's order." A group declared priority, with
+/// constant and parameter weights, made FIFO by `POOLED_R30__REORDERED_ORDER`:
+/// its queued calls run in arrival order.
+#[test]
+fn weights_are_ignored_when_the_environment_makes_a_group_fifo() {
+    common::in_own_process(
+        "weights_are_ignored_when_the_environment_makes_a_group_fifo",
+        &[("POOLED_R30__REORDERED_ORDER", "fifo")],
+        || {
+            within(BOUND, || {
+                let rt = common::multi_thread();
+                assert_eq!(R30Reordered::POOL.settings().order, pooled::Order::Fifo);
+                let held = R30Reordered::POOL.try_acquire_owned(0).unwrap();
+                let mut tasks = Vec::new();
+                let calls: [(&'static str, Option<i64>); 4] = [
+                    ("batch50", None),
+                    ("param9", Some(9)),
+                    ("param-9", Some(-9)),
+                    ("param0", Some(0)),
+                ];
+                for (n, (label, weight)) in calls.into_iter().enumerate() {
+                    tasks.push(match weight {
+                        None => rt.spawn(r30_reordered_batch(label)),
+                        Some(w) => rt.spawn(r30_reordered_param(w, label)),
+                    });
+                    wait_until("the call queues", || {
+                        R30Reordered::POOL.stats().waiting == n + 1
+                    });
+                }
+                drop(held);
+                rt.block_on(async {
+                    for t in tasks {
+                        t.await.unwrap();
+                    }
+                });
+                assert_eq!(
+                    *REORDERED.lock().unwrap(),
+                    ["batch50", "param9", "param-9", "param0"]
+                );
+            });
+        },
+    );
+}
