@@ -2762,7 +2762,8 @@ fn calls_nested_across_groups_run_under_their_parents_ceiling_slot() {
                     .map(|n| std::thread::spawn(move || r30_co_sync(n)))
                     .collect();
                 let (a, b) = rt.block_on(async {
-                    let a = futures::future::join_all((0..4).map(|n| tokio::spawn(r30_co_async(n))));
+                    let a =
+                        futures::future::join_all((0..4).map(|n| tokio::spawn(r30_co_async(n))));
                     let b = futures::future::join_all((0..4).map(r30_co_blocking));
                     tokio::join!(a, b)
                 });
@@ -2837,7 +2838,10 @@ fn a_groups_bounds_bound_its_calls_wait_for_the_ceiling() {
                 );
                 drop(held);
                 R30_CEIL_PAUSED_POOL.resume();
-                assert_eq!(futures::executor::block_on(r30_ceil_unbounded_wait()), Ok(1));
+                assert_eq!(
+                    futures::executor::block_on(r30_ceil_unbounded_wait()),
+                    Ok(1)
+                );
                 assert_eq!(r30_ceil_timed(), Ok(2));
                 assert_eq!(futures::executor::block_on(r30_ceil_paused()), Ok(3));
                 let c = pooled::ceiling::stats().unwrap();
@@ -2904,6 +2908,163 @@ fn weights_are_ignored_when_the_environment_makes_a_group_fifo() {
                     *REORDERED.lock().unwrap(),
                     ["batch50", "param9", "param-9", "param0"]
                 );
+            });
+        },
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Round 30, fifth part: when a call is counted, what starts a pool, a
+// nested call that outlives its parent, and what a dropped call gives back
+// before its arguments are dropped.
+
+#[pooled::pooled(size = 1)]
+fn r30_counted_at_poll(n: u32) -> impl Future<Output = u32> + Send {
+    async move { n }
+}
+
+/// README, "Accounting": "A call is submitted when it is first polled";
+/// attribute docs: a function returning a future "runs the body at once,
+/// without a slot, to build the future". Built but not yet polled, the call
+/// is in no counter; awaited, it is submitted and completed.
+#[test]
+fn a_returned_future_is_submitted_at_its_first_poll() {
+    let fut = r30_counted_at_poll(4);
+    let s = R30_COUNTED_AT_POLL_POOL.stats();
+    assert_eq!((s.submitted(), s.running, s.waiting), (0, 0, 0), "{s:?}");
+    assert_eq!(futures::executor::block_on(fut), 4);
+    let s = R30_COUNTED_AT_POLL_POOL.stats();
+    assert_eq!((s.submitted(), s.completed), (1, 1), "{s:?}");
+}
+
+#[pooled::pooled(size = 1)]
+fn r30_started_by_a_read() {}
+
+/// `Group` docs: "Every method that reaches the pool is a use, reading ones
+/// included (`stats`, `size`, `is_paused`) ... To look without starting it,
+/// use `is_started`, `settings` or `groups`"; `groups`: "sorted by name".
+#[test]
+fn reading_a_handles_stats_starts_its_pool_and_groups_are_sorted() {
+    let _used: fn() = r30_started_by_a_read;
+    assert!(!R30_STARTED_BY_A_READ_POOL.is_started());
+    let names: Vec<&str> = pooled::groups().iter().map(|g| g.name).collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(names, sorted);
+    assert!(
+        !R30_STARTED_BY_A_READ_POOL.is_started(),
+        "listing starts nothing"
+    );
+    assert_eq!(R30_STARTED_BY_A_READ_POOL.stats().size, 1);
+    assert!(R30_STARTED_BY_A_READ_POOL.is_started());
+}
+
+#[pooled::group(size = 1)]
+/// A group whose nested call outlives its parent.
+pub struct R30Outlives;
+
+static OUTLIVES_ORDER: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+
+#[pooled::pooled(group = R30Outlives)]
+async fn r30_ol_child() {
+    OUTLIVES_ORDER.lock().unwrap().push("child starts");
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    OUTLIVES_ORDER.lock().unwrap().push("child ends");
+}
+
+#[pooled::pooled(group = R30Outlives)]
+async fn r30_ol_other() {
+    OUTLIVES_ORDER.lock().unwrap().push("other runs");
+}
+
+#[pooled::pooled(group = R30Outlives)]
+async fn r30_ol_parent() -> BoxFuture<'static, ()> {
+    let mut child: BoxFuture<'static, ()> = Box::pin(r30_ol_child());
+    // Polled once within the parent: a nested call, under the lent slot.
+    assert!(futures::poll!(child.as_mut()).is_pending());
+    child
+}
+
+/// README, "Reentrancy rule": "only **while the parent holds it**: a nested
+/// call that outlives its parent (a future returned out of the work ...)
+/// keeps the slot busy until it ends, and releases it then". A group of 1:
+/// a nested call first polled in its parent and returned out of it; a new
+/// call made after the parent ended waits until the child ends.
+#[test]
+fn a_nested_call_returned_out_of_its_parent_keeps_the_slot_until_it_ends() {
+    within(BOUND, || {
+        let rt = common::multi_thread();
+        rt.block_on(async {
+            let child = r30_ol_parent().await;
+            let child = tokio::spawn(child);
+            let other = tokio::spawn(r30_ol_other());
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            child.await.unwrap();
+            other.await.unwrap();
+        });
+        assert_eq!(
+            *OUTLIVES_ORDER.lock().unwrap(),
+            ["child starts", "child ends", "other runs"]
+        );
+        let s = R30Outlives::POOL.stats();
+        assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
+    });
+}
+
+#[pooled::group(size = 1)]
+/// The group a dropped call waits for.
+pub struct R30DropWaits;
+
+#[pooled::group(size = 1)]
+/// The group a dropped call's argument calls.
+pub struct R30DropCallee;
+
+static DROP_ARG_CALLED: AtomicUsize = AtomicUsize::new(0);
+
+#[pooled::pooled(group = R30DropCallee)]
+fn r30_dw_callee() {
+    DROP_ARG_CALLED.fetch_add(1, SeqCst);
+}
+
+struct CallsAGroupOnDrop;
+
+impl Drop for CallsAGroupOnDrop {
+    fn drop(&mut self) {
+        r30_dw_callee();
+    }
+}
+
+#[pooled::pooled(group = R30DropWaits)]
+async fn r30_dw_waiting(_arg: CallsAGroupOnDrop) {}
+
+/// README, "Configuration": "A call dropped or turned away gives its slots
+/// (its group's, the ceiling's, a fleet lease) back before its work,
+/// closure or arguments are dropped, so their `Drop` may call a group."
+/// Under `POOLED_CEILING=2`, one ceiling slot held by a permit of its group:
+/// a call waiting for that group's slot holds the other ceiling slot; it is
+/// dropped, and its argument's `Drop` calls another group, which needs a
+/// ceiling slot.
+#[test]
+fn a_dropped_waiting_call_gives_back_its_ceiling_slot_before_its_arguments_drop() {
+    common::in_own_process(
+        "a_dropped_waiting_call_gives_back_its_ceiling_slot_before_its_arguments_drop",
+        &[("POOLED_CEILING", "2")],
+        || {
+            within(Duration::from_secs(20), || {
+                let rt = common::multi_thread();
+                let held = R30DropWaits::POOL.try_acquire_owned(0).unwrap();
+                rt.block_on(async {
+                    let out = tokio::time::timeout(
+                        Duration::from_millis(50),
+                        r30_dw_waiting(CallsAGroupOnDrop),
+                    )
+                    .await;
+                    assert!(out.is_err(), "it waited");
+                });
+                assert_eq!(DROP_ARG_CALLED.load(SeqCst), 1);
+                drop(held);
+                let c = pooled::ceiling::stats().unwrap();
+                assert_eq!((c.running, c.waiting), (0, 0), "{c:?}");
             });
         },
     );
