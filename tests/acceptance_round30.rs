@@ -3069,3 +3069,98 @@ fn a_dropped_waiting_call_gives_back_its_ceiling_slot_before_its_arguments_drop(
         },
     );
 }
+
+// ---------------------------------------------------------------------------
+// Round 30, sixth part: shutdown of an attribute pool with never-rejecting
+// and rejecting calls waiting, and sync barging under a pause.
+
+static SHUTDOWN_RAN: AtomicUsize = AtomicUsize::new(0);
+
+#[pooled::group(size = 1)]
+/// A group shut down with calls waiting.
+pub struct R30Shutdown;
+
+#[pooled::pooled(group = R30Shutdown)]
+async fn r30_sd_plain() {
+    SHUTDOWN_RAN.fetch_add(1, SeqCst);
+}
+
+#[pooled::pooled(group = R30Shutdown)]
+async fn r30_sd_result() -> Result<(), AppErr> {
+    SHUTDOWN_RAN.fetch_add(100, SeqCst);
+    Ok(())
+}
+
+/// `Pool::shutdown`: "With a `timeout`, it returns by the deadline whatever
+/// the calls do: ... the calls still waiting are turned away (like `abort`:
+/// a group's never-rejecting calls excepted, which wait on), the ones still
+/// running are left to finish ..., and the error says how many of each";
+/// `ShutdownTimedOut::waiting`: "the `#[pooled]` functions that cannot
+/// return an error ... run, in order, once slots free". A group of 1 held
+/// by a permit, one plain and one `Result` call waiting: the shutdown
+/// returns by its 200 ms deadline, the `Result` call is turned away
+/// `Closed`, the plain one runs once the permit is dropped.
+#[test]
+fn shutting_down_an_attribute_group_turns_away_only_the_calls_that_can_be_told_no() {
+    within(BOUND, || {
+        let rt = common::multi_thread();
+        let held = R30Shutdown::POOL.try_acquire_owned(0).unwrap();
+        let plain = rt.spawn(r30_sd_plain());
+        wait_until("queued", || R30Shutdown::POOL.stats().waiting == 1);
+        let result = rt.spawn(r30_sd_result());
+        wait_until("queued", || R30Shutdown::POOL.stats().waiting == 2);
+        let start = Instant::now();
+        let err = rt
+            .block_on(
+                R30Shutdown::POOL
+                    .pool()
+                    .shutdown(Some(Duration::from_millis(200))),
+            )
+            .unwrap_err();
+        let took = start.elapsed();
+        assert!(took < Duration::from_secs(10), "{took:?}");
+        assert_eq!(
+            (err.running, err.turned_away, err.waiting),
+            (1, 1, 1),
+            "{err}"
+        );
+        assert_eq!(
+            rt.block_on(result).unwrap(),
+            Err(AppErr::Busy(Rejected::Closed))
+        );
+        assert!(!plain.is_finished());
+        drop(held);
+        rt.block_on(plain).unwrap();
+        assert_eq!(SHUTDOWN_RAN.load(SeqCst), 1);
+    });
+}
+
+#[pooled::pooled(size = 1, sync_barging = "5s")]
+fn r30_barging_paused() -> Result<u32, AppErr> {
+    Ok(6)
+}
+
+/// README, "Many sync callers on few slots": with `sync_barging`, "callers
+/// outside the queue count as waiting (a pause or a close leaves them
+/// waiting, as queued calls)". A caller waiting outside the queue of a
+/// `sync_barging = "5s"` function when its pool is paused is counted as
+/// waiting, is not turned away, and runs after `resume` and the slot's
+/// release; a new call during the pause is `Paused`.
+#[test]
+fn a_barging_sync_caller_is_left_waiting_by_a_pause() {
+    within(BOUND, || {
+        let pool = R30_BARGING_PAUSED_POOL;
+        let held = pool.try_acquire_owned(0).unwrap();
+        let caller = std::thread::spawn(r30_barging_paused);
+        wait_until("the caller waits", || pool.stats().waiting == 1);
+        pool.pause();
+        assert_eq!(r30_barging_paused(), Err(AppErr::Busy(Rejected::Paused)));
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!caller.is_finished());
+        assert_eq!(pool.stats().waiting, 1);
+        pool.resume();
+        drop(held);
+        assert_eq!(caller.join().unwrap(), Ok(6));
+        assert_eq!(pool.stats().rejected_for(Rejected::Paused), 1);
+    });
+}
