@@ -3164,3 +3164,46 @@ fn a_barging_sync_caller_is_left_waiting_by_a_pause() {
         assert_eq!(pool.stats().rejected_for(Rejected::Paused), 1);
     });
 }
+
+#[pooled::group(kind = "autoscale", policy = "adaptive", min = 1, max = 64, size = 32)]
+/// An adaptive group judged through `#[async_trait]` methods.
+pub struct R30AdaptiveTrait;
+
+#[async_trait::async_trait]
+trait Backend {
+    async fn query(&self) -> Result<u32, AppErr>;
+}
+
+struct Overrun;
+
+#[async_trait::async_trait]
+impl Backend for Overrun {
+    #[pooled::pooled(group = R30AdaptiveTrait, overload = is_overloaded)]
+    async fn query(&self) -> Result<u32, AppErr> {
+        tokio::time::sleep(Duration::from_millis(3)).await;
+        Err(AppErr::Overloaded)
+    }
+}
+
+/// Attribute docs, "Functions that return a future": "`overload` applies as
+/// on an `async fn`", and `#[pooled]` "inside an `#[async_trait]` impl sees
+/// the method after that rewrite"; "Next to `group`, ... `overload` is
+/// accepted there". An adaptive group starting at 32 whose every call,
+/// made through an `#[async_trait]` method, is an overload: its limit is
+/// cut below 32.
+#[test]
+fn overload_verdicts_through_async_trait_methods_cut_an_adaptive_group() {
+    within(BOUND, || {
+        let rt = common::multi_thread();
+        assert_eq!(R30AdaptiveTrait::POOL.size(), 32);
+        rt.block_on(async {
+            let start = Instant::now();
+            while R30AdaptiveTrait::POOL.size() >= 32 && start.elapsed() < Duration::from_secs(20) {
+                let outs = futures::future::join_all((0..64).map(|_| Overrun.query())).await;
+                assert!(outs.iter().all(|o| *o == Err(AppErr::Overloaded)));
+            }
+        });
+        let size = R30AdaptiveTrait::POOL.size();
+        assert!((1..32).contains(&size), "limit not cut: {size}");
+    });
+}
