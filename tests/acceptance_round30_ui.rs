@@ -26,18 +26,3 @@ fn round30_ui() {
         cases.compile_fail("tests/ui/round30/fail/*.rs");
     }
 }
-
-/// pool-macros/src/lib.rs, "Sync, async and blocking functions": "`blocking`
-/// ... its arguments must then be `Send + 'static` (a borrowed one, `data:
-/// &[u8]` or `&self`, is a compile error on it that names the fix)". A
-/// tuple argument holding a `&str` is instead rustc's E0521 "borrowed data
-/// escapes outside of function" on the attribute, naming the expansion's
-/// local `__arg0`, with no fix.
-#[test]
-#[ignore = "bug: a borrow inside a `blocking` fn's argument type (a tuple holding `&str`) is rustc's E0521 on the attribute naming `__arg0`, not the attribute's error on the argument"]
-fn a_borrow_inside_a_blocking_argument_is_refused_on_the_argument() {
-    if rustc_version().starts_with(PINNED_RUSTC) {
-        trybuild::TestCases::new()
-            .compile_fail("tests/ui/round30/bugs/blocking_with_a_borrow_inside_an_argument.rs");
-    }
-}

@@ -410,7 +410,8 @@ use proc_macro::TokenStream;
 /// inline (a sync function returning a future is the exception, [below](#functions-that-return-a-future)). `blocking` (sync functions only) runs the body on the blocking executor
 /// (tokio's `spawn_blocking` by default) and makes the function `async`; its
 /// arguments must then be `Send + 'static` (a borrowed one, `data: &[u8]` or
-/// `&self`, is a compile error on it that names the fix).
+/// `&self`, or one with a borrow written in its type, `Vec<&str>` or
+/// `Cow<'a, str>`, is a compile error on it that names the fix).
 ///
 /// ```
 /// #[pooled::pooled(blocking, size = 2)]

@@ -214,17 +214,51 @@ fn check_signature(function: &PooledFn, errors: &mut Errors) {
 }
 
 /// `blocking` moves the arguments to the blocking executor's thread, so they
-/// must be `'static`: a borrowed one (`data: &[u8]`, `&self`) is refused on
-/// its own token, with the fix, instead of rustc's "borrowed data escapes"
-/// on the attribute. Only references written at the top of an argument's type
-/// are found (a `fn(&[u8])` or `Box<dyn Fn(&str)>` is `'static`); a borrow
-/// deeper in a type (`Cow<'a, str>`) is left to rustc.
+/// must be `'static`: a borrowed one (`data: &[u8]`, `&self`, and a borrow
+/// written anywhere in its type: `(&str, u32)`, `Vec<&str>`,
+/// `Option<&[u8]>`, `Cow<'a, str>`, `Box<dyn Trait + 'a>`) is refused on its
+/// own token, with the fix, instead of rustc's "borrowed data escapes" on
+/// the attribute. The borrows of a function pointer's or a closure trait's
+/// own arguments (`fn(&[u8])`, `Box<dyn Fn(&str)>`) are not the argument's:
+/// those types are `'static`. A borrow no lifetime shows (a generic `T`, an
+/// elided `Cow<str>`) is left to rustc.
 fn refuse_borrowed_arguments(function: &PooledFn, errors: &mut Errors) {
+    fn short(lifetime: &syn::Lifetime) -> bool {
+        lifetime.ident != "static"
+    }
+    fn in_path(path: &syn::Path) -> bool {
+        path.segments
+            .iter()
+            .any(|segment| match &segment.arguments {
+                syn::PathArguments::AngleBracketed(args) => args.args.iter().any(|arg| match arg {
+                    syn::GenericArgument::Type(ty) => borrowed(ty),
+                    syn::GenericArgument::Lifetime(lifetime) => short(lifetime),
+                    _ => false,
+                }),
+                // `Fn(&str) -> &str`: the closure's own arguments.
+                syn::PathArguments::Parenthesized(_) | syn::PathArguments::None => false,
+            })
+    }
+    fn in_bounds<'a>(mut bounds: impl Iterator<Item = &'a syn::TypeParamBound>) -> bool {
+        bounds.any(|bound| match bound {
+            syn::TypeParamBound::Lifetime(lifetime) => short(lifetime),
+            syn::TypeParamBound::Trait(bound) => in_path(&bound.path),
+            _ => false,
+        })
+    }
     fn borrowed(ty: &syn::Type) -> bool {
         match ty {
-            syn::Type::Reference(r) => r.lifetime.as_ref().is_none_or(|l| l.ident != "static"),
+            syn::Type::Reference(r) => r.lifetime.as_ref().is_none_or(short) || borrowed(&r.elem),
             syn::Type::Paren(p) => borrowed(&p.elem),
             syn::Type::Group(g) => borrowed(&g.elem),
+            syn::Type::Tuple(t) => t.elems.iter().any(borrowed),
+            syn::Type::Slice(s) => borrowed(&s.elem),
+            syn::Type::Array(a) => borrowed(&a.elem),
+            syn::Type::Path(p) => {
+                p.qself.as_ref().is_some_and(|q| borrowed(&q.ty)) || in_path(&p.path)
+            }
+            syn::Type::TraitObject(t) => in_bounds(t.bounds.iter()),
+            syn::Type::ImplTrait(t) => in_bounds(t.bounds.iter()),
             _ => false,
         }
     }
