@@ -461,7 +461,11 @@ const UNHELPED_CUTS: u8 = 2;
 const DROP_NOISE_ERRORS: f64 = 3.0;
 /// The highest drop rate taken for a background: above it the server
 /// refuses most calls whatever the limit, and the limit stays cut (a
-/// background only rises when it is learned, so it never passes this).
+/// background only rises when it is learned, so it never passes this). The
+/// rate learned must be below it by `DROP_NOISE_ERRORS` standard errors of
+/// the calls it stands on: windows closed by a burst of three drops (three
+/// or four calls) of a server refusing 95% read 75% as often as not, and a
+/// background learned from them would leave that server uncut.
 const MAX_BACKGROUND: f64 = 0.9;
 /// How far a window whose drops did not cut moves the background rate
 /// toward its own.
@@ -530,9 +534,10 @@ pub(crate) struct AdaptiveLimit {
     /// the `overload` predicate accepts). Only drops above it are the
     /// limit's doing; it decays toward lower rates seen since.
     background: f32,
-    /// The drop rate that made the last cut and the limit it cut, until the
-    /// next window says whether the cut lowered the rate.
-    after_cut: Option<(f32, f32)>,
+    /// The drop rate that made the last cut, the limit it cut and the
+    /// calls the rate stands on, until the next window says whether the cut
+    /// lowered the rate.
+    after_cut: Option<(f32, f32, u32)>,
     /// What the last closed window decided, until the pool reports it.
     #[cfg(any(feature = "tracing", feature = "metrics"))]
     report: Option<WindowReport>,
@@ -609,11 +614,12 @@ impl AdaptiveLimit {
         self.settings.drop_tolerance + background + DROP_NOISE_ERRORS * noise
     }
 
-    /// Learns from a closed window's drop `rate` whether the last cut
-    /// lowered it: drops that cuts in a row left where they were, while they
-    /// halved the limit (or took it to `low`), are not the limit's doing.
-    fn learn_background(&mut self, rate: f64, low: f64) {
-        if let Some((then, limit_then)) = self.after_cut.take() {
+    /// Learns from a closed window's drop `rate` (of `samples` calls)
+    /// whether the last cut lowered it: drops that cuts in a row left where
+    /// they were, while they halved the limit (or took it to `low`), are not
+    /// the limit's doing.
+    fn learn_background(&mut self, rate: f64, samples: u32, low: f64) {
+        if let Some((then, limit_then, samples_then)) = self.after_cut.take() {
             let then = f64::from(then);
             if rate >= then * UNHELPED_RATE {
                 if self.unhelped == 0 {
@@ -624,8 +630,12 @@ impl AdaptiveLimit {
                     || self.limit < low + 0.5;
                 let learned = (rate + then) / 2.0;
                 // (A server that refuses nearly everything is down, or
-                // as good as: the limit stays cut.)
-                if self.unhelped >= UNHELPED_CUTS && halved && learned <= MAX_BACKGROUND {
+                // as good as: the limit stays cut. So is one whose rate
+                // could be that high, for all the calls it stands on.)
+                let calls = f64::from(samples.saturating_add(samples_then).max(1));
+                let noise = (learned * (1.0 - learned) / calls).sqrt();
+                let clear = learned + DROP_NOISE_ERRORS * noise <= MAX_BACKGROUND;
+                if self.unhelped >= UNHELPED_CUTS && halved && clear {
                     self.background = self.background.max(learned as f32);
                     self.unhelped = 0;
                 }
@@ -729,7 +739,7 @@ impl AdaptiveLimit {
         );
         let waited = std::mem::take(&mut self.waited);
         let (low, high) = (bounds.0.max(1) as f64, bounds.1.max(bounds.0).max(1) as f64);
-        self.learn_background(rate, low);
+        self.learn_background(rate, samples, low);
         // (A background just learned may leave these drops uncut.)
         let cut = cut && self.too_many_drops(drops, samples);
         let before = self.limit.round() as usize;
@@ -765,7 +775,7 @@ impl AdaptiveLimit {
             self.limit = target.clamp(low, high);
             self.end_start();
             self.cut_at = Some(now);
-            self.after_cut = Some((rate as f32, limit_cut as f32));
+            self.after_cut = Some((rate as f32, limit_cut as f32, samples));
             // Nor was this window held by a queue: a probe waits for a new
             // row of held windows (the eighth of the old row right after a
             // cut took the limit just cut a quarter deeper).
