@@ -1421,6 +1421,32 @@ mod tests {
     }
 
     #[test]
+    fn a_background_is_learned_only_where_the_calls_it_stands_on_tell_it_from_a_server_down() {
+        // Two cuts in a row that halved the limit and did not lower the drop
+        // rate, as `learn_background` sees them: the rate that made each cut
+        // and the next window's. Windows closed by a burst of three drops
+        // (3 of 4 calls, 3 of 4, then 3 of 3) of a server refusing 95%: the
+        // last two average 0.875, under the cap, but for seven calls it
+        // could as well be 0.95: no background. Twenty calls a window at a
+        // third refused: a background of a third.
+        let row = |windows: [(f64, u32); 3]| {
+            let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 8, Duration::ZERO);
+            let mut limit = 16.0;
+            for pair in windows.windows(2) {
+                let ((then, samples_then), (rate, samples)) = (pair[0], pair[1]);
+                p.after_cut = Some((then as f32, limit as f32, samples_then));
+                limit /= 2.0;
+                p.limit = limit;
+                p.learn_background(rate, samples, 1.0);
+            }
+            p.background
+        };
+        assert_eq!(row([(0.75, 4), (0.75, 4), (1.0, 3)]), 0.0);
+        let third = row([(0.35, 20), (0.3, 20), (0.35, 20)]);
+        assert!((0.3..0.35).contains(&third), "{third}");
+    }
+
+    #[test]
     fn drops_that_cuts_lower_are_the_limits_doing_and_teach_no_background() {
         // Past 10 in flight the server refuses the excess: each cut lowers
         // the drop rate, so the drops stay the limit's, and it stays near 10.
