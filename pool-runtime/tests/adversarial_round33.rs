@@ -217,7 +217,7 @@ mod tower_layer {
             let pool = fixed(1);
             let mut service = PooledLayer::pool(pool.clone()).layer(echo());
             let out = catch_unwind(AssertUnwindSafe(|| {
-                let _ = service.call(1);
+                drop(service.call(1));
             }));
             assert!(out.is_err(), "documented panic");
             assert_eq!(pool.stats().submitted(), 0);
