@@ -1542,3 +1542,169 @@ fn a_bounded_queue_refuses_the_overflow_of_weighted_tower_calls() {
         );
     });
 }
+
+/// Waits through the integrations polled with a waker whose `clone`
+/// panics (once), then one whose `drop` panics when replaced: the
+/// panicking poll loses at most its own wait (counted as cancelled or
+/// panicked), the slot is never lost, every later wait is served, and the
+/// books balance.
+#[cfg(all(feature = "tower", feature = "stream"))]
+#[test]
+fn wakers_whose_clone_or_drop_panic_lose_no_slot_on_integration_waits() {
+    use futures::{Stream, StreamExt};
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use pool_runtime::PooledStreamExt;
+    use std::future::Future;
+    use std::task::{Context, Poll};
+    use tower::{service_fn, Layer, Service, ServiceExt};
+    static CLONE_ARMED: AtomicBool = AtomicBool::new(false);
+    static DROP_ARMED: AtomicBool = AtomicBool::new(false);
+    quiet_planned_panics();
+    within(BOUND, || {
+        let pool = Pool::builder()
+            .order(Order::Priority)
+            .size(1)
+            .build()
+            .unwrap();
+        let echo = service_fn(|n: u32| async move { Ok::<_, BoxError>(n) });
+        let clone_panics = common::waker_whose_clone_panics_once(&CLONE_ARMED);
+        let drop_panics = common::waker_whose_drop_panics(&DROP_ARMED);
+        let noop = futures::task::noop_waker();
+        let mut served = 0u64;
+        for round in 0..4 {
+            let holder = pool.try_acquire_owned(0).unwrap();
+            let mut service = PooledLayer::pool(pool.clone()).layer(echo);
+            let mut weighted = Box::pin(
+                PooledLayer::pool(pool.clone())
+                    .weight(|n: &u32| i64::from(*n))
+                    .layer(echo)
+                    .call(4),
+            );
+            let mut adapter = Box::pin(
+                futures::stream::iter(0..3u32)
+                    .map(|n| async move { n })
+                    .pooled_unordered(&pool),
+            );
+            let mut permit = Box::pin(pool.acquire_owned(1));
+            // Each wait polled first with the plain waker (it queues).
+            let mut cx = Context::from_waker(&noop);
+            assert!(service.poll_ready(&mut cx).is_pending());
+            assert!(weighted.as_mut().poll(&mut cx).is_pending());
+            assert!(adapter.as_mut().poll_next(&mut cx).is_pending());
+            assert!(permit.as_mut().poll(&mut cx).is_pending());
+            // Then with the hostile one (the wait replaces its waker).
+            let hostile = if round % 2 == 0 {
+                &clone_panics
+            } else {
+                &drop_panics
+            };
+            let mut hostile_poll = |which: usize| {
+                CLONE_ARMED.store(round % 2 == 0, SeqCst);
+                DROP_ARMED.store(round % 2 == 1, SeqCst);
+                let out = poll_with(hostile, |cx| match which {
+                    0 => service.poll_ready(cx).is_pending(),
+                    1 => weighted.as_mut().poll(cx).is_pending(),
+                    2 => adapter.as_mut().poll_next(cx).is_pending(),
+                    _ => permit.as_mut().poll(cx).is_pending(),
+                });
+                // And back to the plain waker (a drop-panicking waker is
+                // replaced here).
+                let again = poll_with(&noop, |cx| match which {
+                    0 => service.poll_ready(cx).is_pending(),
+                    1 => weighted.as_mut().poll(cx).is_pending(),
+                    2 => adapter.as_mut().poll_next(cx).is_pending(),
+                    _ => permit.as_mut().poll(cx).is_pending(),
+                });
+                CLONE_ARMED.store(false, SeqCst);
+                DROP_ARMED.store(false, SeqCst);
+                (out, again)
+            };
+            let which = round; // one wait made hostile per round
+                               // Whether the hostile poll itself unwinds is the waker's
+                               // business; the plain poll after it never does.
+            let (_, again) = hostile_poll(which);
+            assert!(again.is_some(), "round {round}: a plain poll panicked");
+            let s = pool.stats();
+            assert_eq!(s.running, 1, "round {round}: {s:?}");
+            assert_accounted(&s);
+            drop(holder);
+            // Every wait still there is served, or fails with an error
+            // value; a poisoned async future (documented) is dropped. All
+            // four are driven together (they queue behind each other).
+            let mut done = [false; 4];
+            let start = std::time::Instant::now();
+            while done.iter().any(|d| !d) {
+                assert!(
+                    start.elapsed() < Duration::from_secs(10),
+                    "round {round}: stuck {done:?}"
+                );
+                if !done[0] {
+                    match poll_with(&noop, |cx| service.poll_ready(cx)) {
+                        Some(Poll::Ready(Ok(()))) => {
+                            let out = futures::executor::block_on(service.call(1)).unwrap();
+                            assert_eq!(out, 1);
+                            served += 1;
+                            done[0] = true;
+                        }
+                        Some(Poll::Pending) => {}
+                        other => panic!("round {round}: service {:?}", other.map(|p| p.is_ready())),
+                    }
+                }
+                if !done[1] {
+                    match poll_with(&noop, |cx| weighted.as_mut().poll(cx)) {
+                        Some(Poll::Ready(Ok(4))) => {
+                            served += 1;
+                            done[1] = true;
+                        }
+                        Some(Poll::Pending) => {}
+                        Some(Poll::Ready(other)) => {
+                            panic!("round {round}: weighted {:?}", other.err())
+                        }
+                        None => {
+                            assert_eq!(which, 1, "round {round}: only the hostile one panics");
+                            done[1] = true;
+                        }
+                    }
+                }
+                if !done[2] {
+                    match poll_with(&noop, |cx| adapter.as_mut().poll_next(cx)) {
+                        Some(Poll::Ready(Some(Ok(_)))) => served += 1,
+                        Some(Poll::Ready(None)) => done[2] = true,
+                        Some(Poll::Pending) => {}
+                        Some(Poll::Ready(Some(Err(e)))) => panic!("round {round}: stream {e:?}"),
+                        None => assert_eq!(which, 2, "round {round}: only the hostile one panics"),
+                    }
+                }
+                if !done[3] {
+                    match poll_with(&noop, |cx| permit.as_mut().poll(cx)) {
+                        Some(Poll::Ready(Ok(p))) => {
+                            drop(p);
+                            served += 1;
+                            done[3] = true;
+                        }
+                        Some(Poll::Pending) => {}
+                        Some(Poll::Ready(Err(e))) => panic!("round {round}: permit {e:?}"),
+                        None => {
+                            assert_eq!(which, 3, "round {round}: only the hostile one panics");
+                            done[3] = true;
+                        }
+                    }
+                }
+            }
+            drop(weighted);
+            drop(adapter);
+            drop(permit);
+            drop(service);
+            assert_idle(&pool);
+            served += 1; // the holder
+                         // The pool still serves through every path.
+            let out =
+                futures::executor::block_on(PooledLayer::pool(pool.clone()).layer(echo).oneshot(7));
+            assert_eq!(out.unwrap(), 7);
+            served += 1;
+        }
+        let s = pool.stats();
+        assert!(s.completed >= served, "{s:?}");
+        assert_idle(&pool);
+    });
+}
