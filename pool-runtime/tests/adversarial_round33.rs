@@ -1708,3 +1708,437 @@ fn wakers_whose_clone_or_drop_panic_lose_no_slot_on_integration_waits() {
         assert_idle(&pool);
     });
 }
+
+/// An inner response future that completes and then panics as it is
+/// dropped (the layer drops it under the slot as soon as it completes):
+/// the call is counted once, whatever it is counted as, and the slot goes
+/// back once the response future is dropped, in every mode.
+#[cfg(feature = "tower")]
+#[test]
+fn an_inner_future_whose_drop_panics_after_completing_is_counted_once() {
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use tower::{service_fn, Layer, ServiceExt};
+    struct DropPanics(u32);
+    impl Future for DropPanics {
+        type Output = Result<u32, BoxError>;
+        fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
+            Poll::Ready(Ok(self.0))
+        }
+    }
+    impl Drop for DropPanics {
+        fn drop(&mut self) {
+            if !std::thread::panicking() {
+                panic!("planned: a completed inner future panics as it drops");
+            }
+        }
+    }
+    quiet_planned_panics();
+    within(BOUND, || {
+        let pool = Pool::builder()
+            .order(Order::Priority)
+            .size(1)
+            .build()
+            .unwrap();
+        let inner = service_fn(|n: u32| DropPanics(n));
+        let bodies = service_fn(|n: u32| {
+            let _ = n;
+            async move {
+                let _guard = DropPanics(n);
+                Ok::<_, BoxError>(http::Response::new(String::from("x")))
+            }
+        });
+        for mode in 0..5 {
+            let out = catch_unwind(AssertUnwindSafe(|| {
+                futures::executor::block_on(async {
+                    match mode {
+                        0 => PooledLayer::pool(pool.clone())
+                            .layer(inner)
+                            .oneshot(1)
+                            .await
+                            .map(drop),
+                        1 => PooledLayer::pool(pool.clone())
+                            .reject()
+                            .layer(inner)
+                            .oneshot(1)
+                            .await
+                            .map(drop),
+                        2 => PooledLayer::pool(pool.clone())
+                            .weight(|n: &u32| i64::from(*n))
+                            .layer(inner)
+                            .oneshot(1)
+                            .await
+                            .map(drop),
+                        3 => PooledLayer::pool(pool.clone())
+                            .hold_until_body_ends()
+                            .layer(inner_http(inner))
+                            .oneshot(1)
+                            .await
+                            .map(drop),
+                        _ => PooledLayer::pool(pool.clone())
+                            .hold_until_body_ends()
+                            .layer(bodies)
+                            .oneshot(1)
+                            .await
+                            .map(drop),
+                    }
+                })
+            }));
+            assert!(out.is_err(), "mode {mode}: the drop's panic is the call's");
+            let s = pool.stats();
+            assert_eq!(s.submitted(), mode as u64 + 1, "mode {mode}: {s:?}");
+            assert_idle(&pool);
+            assert_eq!(
+                s.completed + s.cancelled,
+                mode as u64 + 1,
+                "mode {mode}: counted once: {s:?}"
+            );
+        }
+    });
+
+    /// The same inner service answering with an `http::Response`.
+    fn inner_http<S>(
+        inner: S,
+    ) -> impl tower::Service<
+        u32,
+        Response = http::Response<String>,
+        Error = BoxError,
+        Future: Future<Output = Result<http::Response<String>, BoxError>>,
+    > + Clone
+    where
+        S: tower::Service<u32, Response = u32, Error = BoxError> + Clone,
+    {
+        tower::ServiceExt::map_response(inner, |n: u32| http::Response::new(n.to_string()))
+    }
+}
+
+/// The metrics of a pool driven through the integrations' fault paths
+/// (inner calls and futures that panic, inner readiness that panics or
+/// fails, weighted clones that fail, bodies dropped, broken or panicking,
+/// reservations dropped, sheds, timeouts, an abort with waiters, stream
+/// items that panic or are dropped mid-stream, permits dropped by panicking
+/// threads) equal its `Stats`, and its gauges return to rest.
+#[cfg(all(feature = "tower", feature = "stream", feature = "metrics"))]
+#[test]
+fn metrics_equal_stats_after_every_integration_fault_path() {
+    use common::Capture;
+    use futures::{Stream, StreamExt};
+    use http_body::{Body, Frame};
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use pool_runtime::PooledStreamExt;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use tower::{service_fn, Layer, Service, ServiceExt};
+
+    struct Broken(usize);
+    impl Body for Broken {
+        type Data = &'static [u8];
+        type Error = BoxError;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<&'static [u8]>, BoxError>>> {
+            self.0 += 1;
+            match self.0 {
+                1 => Poll::Ready(Some(Ok(Frame::data(b"a")))),
+                2 => Poll::Ready(Some(Err("broken".into()))),
+                _ => panic!("planned: a body polled after its error panics"),
+            }
+        }
+    }
+
+    quiet_planned_panics();
+    within(BOUND, || {
+        let capture: &'static Capture = Box::leak(Box::default());
+        let name = "round33-metered";
+        let pool = metrics::with_local_recorder(capture, || {
+            Pool::builder()
+                .name(name)
+                .order(Order::Priority)
+                .size(2)
+                .build()
+                .unwrap()
+        });
+        let rt = common::runtime();
+        let echo = service_fn(|n: u32| async move { Ok::<_, BoxError>(n) });
+        let panicky = service_fn(|n: u32| {
+            if n == 0 {
+                panic!("planned: an inner call panics");
+            }
+            async move {
+                if n == 1 {
+                    panic!("planned: an inner future panics");
+                }
+                Err::<u32, BoxError>("inner error".into())
+            }
+        });
+        for n in 0..3u32 {
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                futures::executor::block_on(
+                    PooledLayer::pool(pool.clone()).layer(panicky).oneshot(n),
+                )
+            }));
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                futures::executor::block_on(
+                    PooledLayer::pool(pool.clone())
+                        .weight(|n: &u32| i64::from(*n))
+                        .layer(panicky)
+                        .oneshot(n),
+                )
+            }));
+        }
+        // Reservations dropped, a clone's readiness failing.
+        futures::executor::block_on(async {
+            let mut s = PooledLayer::pool(pool.clone()).layer(echo);
+            s.ready().await.unwrap();
+            drop(s);
+            #[derive(Clone)]
+            struct Failing;
+            impl Service<u32> for Failing {
+                type Response = u32;
+                type Error = BoxError;
+                type Future = std::future::Ready<Result<u32, BoxError>>;
+                fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+                    Poll::Ready(Err("down".into()))
+                }
+                fn call(&mut self, n: u32) -> Self::Future {
+                    std::future::ready(Ok(n))
+                }
+            }
+            let mut w = PooledLayer::pool(pool.clone())
+                .weight(|n: &u32| i64::from(*n))
+                .layer(Failing);
+            assert!(w.ready().await.unwrap().call(1).await.is_err());
+            let mut f = PooledLayer::pool(pool.clone()).layer(Failing);
+            assert!(f.ready().await.is_err());
+        });
+        // Bodies: dropped before their end, broken, then polled past it.
+        let mut body = futures::executor::block_on(async {
+            let mut bodies = PooledLayer::pool(pool.clone())
+                .hold_until_body_ends()
+                .layer(service_fn(|_: u32| async {
+                    Ok::<_, BoxError>(http::Response::new(Broken(0)))
+                }));
+            drop(bodies.ready().await.unwrap().call(0).await.unwrap());
+            bodies
+                .ready()
+                .await
+                .unwrap()
+                .call(0)
+                .await
+                .unwrap()
+                .into_body()
+        });
+        let frame = |b: &mut pool_runtime::tower::PermitBody<Broken>| {
+            futures::executor::block_on(std::future::poll_fn(|cx| Pin::new(&mut *b).poll_frame(cx)))
+        };
+        assert!(frame(&mut body).unwrap().is_ok());
+        assert!(frame(&mut body).unwrap().is_err());
+        assert!(!body.holds_slot());
+        assert!(catch_unwind(AssertUnwindSafe(|| frame(&mut body))).is_err());
+        drop(body);
+        // Sheds, timeouts and an abort with waiters.
+        rt.block_on(async {
+            let a = pool.try_acquire_owned(0).unwrap();
+            let b = pool.try_acquire_owned(0).unwrap();
+            let sheds = PooledLayer::pool(pool.clone()).reject().layer(echo);
+            assert!(sheds.oneshot(1).await.is_err());
+            pool.set_admission_timeout(Some(Duration::from_millis(20)));
+            assert!(PooledLayer::pool(pool.clone())
+                .layer(echo)
+                .oneshot(1)
+                .await
+                .is_err());
+            let out: Vec<_> = futures::stream::iter(0..3u32)
+                .map(|n| async move { n })
+                .pooled_ordered(&pool)
+                .collect()
+                .await;
+            assert!(out.iter().all(Result::is_err));
+            pool.set_admission_timeout(None);
+            drop((a, b));
+        });
+        // Stream items that panic, and an adapter dropped mid-stream.
+        {
+            let mut adapter = Box::pin(
+                futures::stream::iter(0..6u32)
+                    .map(|n| async move {
+                        if n == 2 {
+                            panic!("planned: a stream item panics");
+                        }
+                        common::yield_now().await;
+                        n
+                    })
+                    .pooled_unordered(&pool),
+            );
+            let mut panics = 0;
+            loop {
+                match catch_unwind(AssertUnwindSafe(|| {
+                    futures::executor::block_on(adapter.next())
+                })) {
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                    Err(_) => panics += 1,
+                }
+            }
+            assert_eq!(panics, 1);
+            let mut adapter = Box::pin(
+                futures::stream::iter(0..6u32)
+                    .map(|_| std::future::pending::<()>())
+                    .pooled_unordered(&pool),
+            );
+            let waker = futures::task::noop_waker();
+            assert!(adapter
+                .as_mut()
+                .poll_next(&mut Context::from_waker(&waker))
+                .is_pending());
+            drop(adapter);
+        }
+        // Permits dropped by a panicking thread.
+        let permit = pool.try_acquire_owned(3).unwrap();
+        let _ = std::thread::spawn(move || {
+            let _held = permit;
+            panic!("planned: a thread holding a permit panics");
+        })
+        .join();
+        // An abort with a tower wait queued.
+        let holders: Vec<_> = (0..2).map(|_| pool.try_acquire_owned(0).unwrap()).collect();
+        let mut waiting = Task::new(PooledLayer::pool(pool.clone()).layer(echo).oneshot(5));
+        waiting.assert_pending();
+        pool.abort();
+        assert!(waiting.assert_ready().is_err());
+        drop(holders);
+
+        assert_idle(&pool);
+        let s = pool.stats();
+        assert!(s.panicked >= 5 && s.cancelled >= 3, "{s:?}");
+        assert!(s.rejected_total() >= 5, "{s:?}");
+        let counter = |outcome: &str, reason: Option<&str>| capture.calls(name, outcome, reason);
+        assert_eq!(
+            counter("completed", None),
+            s.completed - s.panicked,
+            "{s:?}"
+        );
+        assert_eq!(counter("panicked", None), s.panicked, "{s:?}");
+        assert_eq!(counter("cancelled", None), s.cancelled, "{s:?}");
+        for reason in [
+            Rejected::Paused,
+            Rejected::Closed,
+            Rejected::Full,
+            Rejected::TimedOut,
+        ] {
+            assert_eq!(
+                counter("rejected", Some(reason.as_str())),
+                s.rejected_for(reason),
+                "{reason:?}: {s:?}"
+            );
+        }
+        assert_eq!(capture.gauge("pooled.running", name), Some(0.0));
+        assert_eq!(capture.gauge("pooled.waiting", name), Some(0.0));
+    });
+}
+
+/// Blocking closures on a rayon pool whose callers drop their futures at
+/// every stage (waiting, admitted but queued on rayon, running), with more
+/// callers arriving and some closures panicking: never more than the
+/// limit inside the closures, counted from outside; every closure that
+/// started ends; the slots all come back and the books balance.
+#[cfg(feature = "rayon")]
+#[test]
+fn rayon_jobs_whose_callers_go_away_keep_the_limit_and_the_books() {
+    use pool_runtime::RayonExecutor;
+    quiet_planned_panics();
+    within(BOUND, || {
+        let threads = Arc::new(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(3)
+                .build()
+                .unwrap(),
+        );
+        let pool = Pool::builder()
+            .size(2)
+            .blocking_executor(Arc::new(RayonExecutor::new(threads)))
+            .build()
+            .unwrap();
+        let meter = Meter::default();
+        let started = Arc::new(AtomicUsize::new(0));
+        let mut kept = Vec::new();
+        let mut dropped = 0;
+        for i in 0..40usize {
+            let m = meter.clone();
+            let started = started.clone();
+            let mut task = Task::new(pool.submit_blocking(move || {
+                started.fetch_add(1, SeqCst);
+                let _inside = m.enter();
+                std::thread::sleep(Duration::from_millis(2));
+                if i % 7 == 3 {
+                    panic!("planned: a rayon job panics");
+                }
+                i
+            }));
+            let _ = task.poll();
+            match i % 4 {
+                // Dropped at once (waiting or admitted, queued on rayon).
+                0 => {
+                    drop(task);
+                    dropped += 1;
+                }
+                // Dropped a little later (likely running).
+                1 => {
+                    std::thread::sleep(Duration::from_millis(1));
+                    let _ = task.poll();
+                    drop(task);
+                    dropped += 1;
+                }
+                _ => kept.push((i, task)),
+            }
+            assert!(meter.max() <= 2, "max {}", meter.max());
+        }
+        let mut served = 0;
+        let mut panicked = 0;
+        for (i, task) in kept {
+            let mut task = task;
+            let out = catch_unwind(AssertUnwindSafe(|| {
+                let start = std::time::Instant::now();
+                loop {
+                    if let std::task::Poll::Ready(out) = task.poll() {
+                        return out;
+                    }
+                    assert!(start.elapsed() < Duration::from_secs(10), "job {i} stuck");
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }));
+            match out {
+                Ok(Ok(n)) => {
+                    assert_eq!(n, i);
+                    served += 1;
+                }
+                Ok(Err(e)) => panic!("job {i}: {e:?}"),
+                Err(_) => {
+                    assert_eq!(i % 7, 3);
+                    panicked += 1;
+                }
+            }
+        }
+        // The dropped callers' closures that started end on their own.
+        let start = std::time::Instant::now();
+        while meter.now() > 0 || pool.stats().running > 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{:?}",
+                pool.stats()
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert!(meter.max() <= 2, "max {}", meter.max());
+        assert_eq!(served + panicked + dropped, 40);
+        assert_eq!(meter.done(), started.load(SeqCst));
+        assert_idle(&pool);
+        let s = pool.stats();
+        assert_eq!(s.submitted(), 40, "{s:?}");
+        assert_eq!(s.completed + s.cancelled, 40, "{s:?}");
+        assert!(s.completed as usize >= served + panicked, "{s:?}");
+    });
+}
