@@ -5,8 +5,20 @@
 //! weight functions, degenerate limits), owned permits across threads,
 //! pauses, closes, aborts and resizes, and observers (a tracing subscriber
 //! and a metrics recorder that panic in every method) on those paths.
+//! Also: rayon jobs whose callers go away, metrics against `Stats` after
+//! every integration fault path, reentrant calls through the integrations
+//! on a group of one, extreme weights, abort and admission timeouts
+//! against integration waits, hostile wakers on them.
 //! Concurrency is counted from outside the library with a meter; every wait
 //! is bounded by a watchdog.
+//!
+//! No broken promise found (no ignored tests). Documented behaviour the
+//! tests rely on: a permit dropped while its thread unwinds is a panicked
+//! call; a future whose `Drop` panics as an adapter drops it is that
+//! call's panic (the adapter's drop re-raises it after releasing every
+//! slot); a response dropped before its held body ends is a cancelled
+//! call; a waiter's waker whose `wake` panics re-raises in the caller
+//! whose release woke it (README, "Faults lose nothing").
 #![allow(clippy::type_complexity)]
 
 mod common;
@@ -2140,5 +2152,100 @@ fn rayon_jobs_whose_callers_go_away_keep_the_limit_and_the_books() {
         assert_eq!(s.submitted(), 40, "{s:?}");
         assert_eq!(s.completed + s.cancelled, 40, "{s:?}");
         assert!(s.completed as usize >= served + panicked, "{s:?}");
+    });
+}
+
+/// Reentrancy through the integrations on a group of one slot: a layer of
+/// the group inside another of it (constant and weighted), a held body
+/// whose frames and whose `Drop` call the group, stream items that call
+/// it. Each inner call is nested under the outer slot instead of waiting
+/// for a second one (nothing deadlocks), and the group is at rest after.
+#[cfg(all(feature = "tower", feature = "stream"))]
+#[test]
+fn reentrant_calls_through_the_integrations_run_nested_on_a_group_of_one() {
+    use futures::StreamExt;
+    use http_body::{Body, Frame};
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use pool_runtime::{Group, GroupSpec, PooledStreamExt};
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use tower::{service_fn, Layer, ServiceExt};
+    static ONE: Group = Group::new(GroupSpec::new("round33::one").size(1));
+
+    struct Calling(usize);
+    impl Body for Calling {
+        type Data = &'static [u8];
+        type Error = BoxError;
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<&'static [u8]>, BoxError>>> {
+            if self.0 == 0 {
+                return Poll::Ready(None);
+            }
+            self.0 -= 1;
+            assert_eq!(ONE.run(|| 1).unwrap(), 1, "a nested call from a frame");
+            Poll::Ready(Some(Ok(Frame::data(b"f"))))
+        }
+        fn is_end_stream(&self) -> bool {
+            self.0 == 0
+        }
+    }
+    impl Drop for Calling {
+        fn drop(&mut self) {
+            if self.0 > 0 {
+                assert_eq!(ONE.run(|| 2).unwrap(), 2, "a nested call from a drop");
+            }
+        }
+    }
+
+    within(BOUND, || {
+        futures::executor::block_on(async {
+            let echo = service_fn(|n: u32| async move { Ok::<_, BoxError>(n) });
+            // Router and route on the same group.
+            let nested = PooledLayer::group(&ONE).layer(PooledLayer::group(&ONE).layer(echo));
+            assert_eq!(nested.oneshot(1).await.unwrap(), 1);
+            let nested = PooledLayer::group(&ONE).layer(
+                PooledLayer::group(&ONE)
+                    .weight(|n: &u32| i64::from(*n))
+                    .layer(echo),
+            );
+            assert_eq!(nested.oneshot(2).await.unwrap(), 2);
+            let nested = PooledLayer::group(&ONE)
+                .weight(|n: &u32| i64::from(*n))
+                .layer(PooledLayer::group(&ONE).reject().layer(echo));
+            assert_eq!(nested.oneshot(3).await.unwrap(), 3);
+            // A held body calling the group from its frames and its drop.
+            let bodies = PooledLayer::group(&ONE)
+                .hold_until_body_ends()
+                .layer(service_fn(|n: usize| async move {
+                    Ok::<_, BoxError>(http::Response::new(Calling(n)))
+                }));
+            let mut body = bodies.clone().oneshot(2).await.unwrap().into_body();
+            while let Some(frame) =
+                std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+            {
+                frame.unwrap();
+            }
+            assert!(!body.holds_slot());
+            let mut body = bodies.oneshot(3).await.unwrap().into_body();
+            std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx))
+                .await
+                .unwrap()
+                .unwrap();
+            drop(body); // its Drop calls the group, nested
+                        // Stream items calling the group.
+            let out: Vec<u32> = futures::stream::iter(0..5u32)
+                .map(|n| async move { ONE.submit(0, async move { n * 2 }).await.unwrap() })
+                .pooled_ordered(&ONE)
+                .map(Result::unwrap)
+                .collect()
+                .await;
+            assert_eq!(out, vec![0, 2, 4, 6, 8]);
+        });
+        let s = ONE.stats();
+        assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+        assert_accounted(&s);
+        assert_eq!(s.cancelled, 1, "the body dropped before its end: {s:?}");
     });
 }
