@@ -461,11 +461,7 @@ const UNHELPED_CUTS: u8 = 2;
 const DROP_NOISE_ERRORS: f64 = 3.0;
 /// The highest drop rate taken for a background: above it the server
 /// refuses most calls whatever the limit, and the limit stays cut (a
-/// background only rises when it is learned, so it never passes this). The
-/// rate learned must be below it by `DROP_NOISE_ERRORS` standard errors of
-/// the calls it stands on: windows closed by a burst of three drops (three
-/// or four calls) of a server refusing 95% read 75% as often as not, and a
-/// background learned from them would leave that server uncut.
+/// background only rises when it is learned, so it never passes this).
 const MAX_BACKGROUND: f64 = 0.9;
 /// How far a window whose drops did not cut moves the background rate
 /// toward its own.
@@ -534,10 +530,9 @@ pub(crate) struct AdaptiveLimit {
     /// the `overload` predicate accepts). Only drops above it are the
     /// limit's doing; it decays toward lower rates seen since.
     background: f32,
-    /// The drop rate that made the last cut, the limit it cut and the
-    /// calls the rate stands on, until the next window says whether the cut
-    /// lowered the rate.
-    after_cut: Option<(f32, f32, u32)>,
+    /// The drop rate that made the last cut and the limit it cut, until the
+    /// next window says whether the cut lowered the rate.
+    after_cut: Option<(f32, f32)>,
     /// What the last closed window decided, until the pool reports it.
     #[cfg(any(feature = "tracing", feature = "metrics"))]
     report: Option<WindowReport>,
@@ -614,12 +609,11 @@ impl AdaptiveLimit {
         self.settings.drop_tolerance + background + DROP_NOISE_ERRORS * noise
     }
 
-    /// Learns from a closed window's drop `rate` (of `samples` calls)
-    /// whether the last cut lowered it: drops that cuts in a row left where
-    /// they were, while they halved the limit (or took it to `low`), are not
-    /// the limit's doing.
-    fn learn_background(&mut self, rate: f64, samples: u32, low: f64) {
-        if let Some((then, limit_then, samples_then)) = self.after_cut.take() {
+    /// Learns from a closed window's drop `rate` whether the last cut
+    /// lowered it: drops that cuts in a row left where they were, while they
+    /// halved the limit (or took it to `low`), are not the limit's doing.
+    fn learn_background(&mut self, rate: f64, low: f64) {
+        if let Some((then, limit_then)) = self.after_cut.take() {
             let then = f64::from(then);
             if rate >= then * UNHELPED_RATE {
                 if self.unhelped == 0 {
@@ -630,12 +624,8 @@ impl AdaptiveLimit {
                     || self.limit < low + 0.5;
                 let learned = (rate + then) / 2.0;
                 // (A server that refuses nearly everything is down, or
-                // as good as: the limit stays cut. So is one whose rate
-                // could be that high, for all the calls it stands on.)
-                let calls = f64::from(samples.saturating_add(samples_then).max(1));
-                let noise = (learned * (1.0 - learned) / calls).sqrt();
-                let clear = learned + DROP_NOISE_ERRORS * noise <= MAX_BACKGROUND;
-                if self.unhelped >= UNHELPED_CUTS && halved && clear {
+                // as good as: the limit stays cut.)
+                if self.unhelped >= UNHELPED_CUTS && halved && learned <= MAX_BACKGROUND {
                     self.background = self.background.max(learned as f32);
                     self.unhelped = 0;
                 }
@@ -739,7 +729,7 @@ impl AdaptiveLimit {
         );
         let waited = std::mem::take(&mut self.waited);
         let (low, high) = (bounds.0.max(1) as f64, bounds.1.max(bounds.0).max(1) as f64);
-        self.learn_background(rate, samples, low);
+        self.learn_background(rate, low);
         // (A background just learned may leave these drops uncut.)
         let cut = cut && self.too_many_drops(drops, samples);
         let before = self.limit.round() as usize;
@@ -775,7 +765,7 @@ impl AdaptiveLimit {
             self.limit = target.clamp(low, high);
             self.end_start();
             self.cut_at = Some(now);
-            self.after_cut = Some((rate as f32, limit_cut as f32, samples));
+            self.after_cut = Some((rate as f32, limit_cut as f32));
             // Nor was this window held by a queue: a probe waits for a new
             // row of held windows (the eighth of the old row right after a
             // cut took the limit just cut a quarter deeper).
@@ -1418,32 +1408,6 @@ mod tests {
             limit >= 30,
             "grows to the knee through the background: {limit}"
         );
-    }
-
-    #[test]
-    fn a_background_is_learned_only_where_the_calls_it_stands_on_tell_it_from_a_server_down() {
-        // Two cuts in a row that halved the limit and did not lower the drop
-        // rate, as `learn_background` sees them: the rate that made each cut
-        // and the next window's. Windows closed by a burst of three drops
-        // (3 of 4 calls, 3 of 4, then 3 of 3) of a server refusing 95%: the
-        // last two average 0.875, under the cap, but for seven calls it
-        // could as well be 0.95: no background. Twenty calls a window at a
-        // third refused: a background of a third.
-        let row = |windows: [(f64, u32); 3]| {
-            let mut p = AdaptiveLimit::new(AdaptiveSettings::default(), 8, Duration::ZERO);
-            let mut limit = 16.0;
-            for pair in windows.windows(2) {
-                let ((then, samples_then), (rate, samples)) = (pair[0], pair[1]);
-                p.after_cut = Some((then as f32, limit as f32, samples_then));
-                limit /= 2.0;
-                p.limit = limit;
-                p.learn_background(rate, samples, 1.0);
-            }
-            p.background
-        };
-        assert_eq!(row([(0.75, 4), (0.75, 4), (1.0, 3)]), 0.0);
-        let third = row([(0.35, 20), (0.3, 20), (0.35, 20)]);
-        assert!((0.3..0.35).contains(&third), "{third}");
     }
 
     #[test]
