@@ -59,6 +59,12 @@ end
 local function forget(token)
   redis.call('ZREMRANGEBYSCORE', KEYS[7], token, token)
 end
+-- The lease granted to waiter `id` and still recorded for it, as the member
+-- of `holders` it would be (or nil).
+local function granted_to(id)
+  local token = redis.call('ZSCORE', KEYS[7], id)
+  return token and string.format('%.0f', tonumber(token))
+end
 "#;
 
 /// Acquire, or queue and report how long to wait at most.
@@ -80,9 +86,10 @@ local lease = tonumber(ARGV[2])
 local id = ARGV[3]
 local stored = tonumber(redis.call('GET', KEYS[4]))
 -- A stored limit no process could have set (another client wrote it: not a
--- whole number from 1 to MAX_SLOTS) is replaced, as a missing one is: 0
--- would make every call wait for good, a huge one lift the limit.
-if stored == nil or stored < 1 or stored > 1073741823 or stored ~= math.floor(stored) then
+-- whole number from 1 to the most slots a pool has) is replaced, as a
+-- missing one is: 0 would make every call wait for good, a huge one lift
+-- the limit.
+if stored == nil or stored < 1 or stored > {max_slots} or stored ~= math.floor(stored) then
   redis.call('SET', KEYS[4], limit)
   stored = limit
 end
@@ -98,9 +105,8 @@ end
 if reclaimed > 0 or #stale > 0 then
   redis.call('PUBLISH', ARGV[6], 'reclaimed')
 end
-local prior = redis.call('ZSCORE', KEYS[7], id)
-if prior then
-  local held = string.format('%.0f', tonumber(prior))
+local held = granted_to(id)
+if held then
   -- Still held (expired ones were reclaimed above): its again, renewed.
   if redis.call('ZSCORE', KEYS[1], held) then
     redis.call('ZADD', KEYS[1], 'XX', now + lease, held)
@@ -193,10 +199,10 @@ return removed
 const CANCEL: &str = r#"
 local removed = redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
-local prior = redis.call('ZSCORE', KEYS[7], ARGV[1])
-if prior then
+local held = granted_to(ARGV[1])
+if held then
   redis.call('ZREM', KEYS[7], ARGV[1])
-  if redis.call('ZREM', KEYS[1], string.format('%.0f', tonumber(prior))) == 1 then
+  if redis.call('ZREM', KEYS[1], held) == 1 then
     removed = 1
   end
 end
@@ -219,7 +225,8 @@ impl Scripts {
     pub(crate) fn new() -> Scripts {
         let script = |body: &str| redis::Script::new(&format!("{PROLOGUE}{body}"));
         Scripts {
-            acquire: script(ACQUIRE),
+            // The one bound on a limit (`MAX_SLOTS`), not a copy of it.
+            acquire: script(&ACQUIRE.replace("{max_slots}", &crate::MAX_SLOTS.to_string())),
             renew: script(RENEW),
             release: script(RELEASE),
             cancel: script(CANCEL),
