@@ -901,3 +901,70 @@ fn an_adaptive_pool_on_a_clock_jumping_backwards_keeps_its_bounds() {
         }
     });
 }
+
+/// Promise (README, "Drops act at once"; `PoolBuilder::clock`: a clock that
+/// goes backwards is tolerated). A user's clock that jumps back (a VM
+/// restored, a clock reset) after the adaptive limit made a cut: every
+/// later call looked sent before that cut, so the server's refusals were
+/// all set aside as judging an old limit, and the limit never fell again
+/// until the clock caught up (here: 1 000 s). Time as the pool reads it now
+/// stands still across the jump and runs on from there: the refusals cut.
+#[test]
+fn a_clock_jumping_back_after_a_cut_does_not_blind_the_adaptive_limit_to_drops() {
+    use pool_runtime::{Kind, Pool, ScalePolicy, Verdict};
+    within(WATCHDOG, || {
+        let clock = JumpingClock::default();
+        let set = |seconds: u64, nanos: u64| {
+            clock.0.store(
+                seconds * 1_000_000_000 + nanos,
+                std::sync::atomic::Ordering::SeqCst,
+            )
+        };
+        let pool = Pool::builder()
+            .kind(Kind::Autoscale)
+            .scale_policy(ScalePolicy::Adaptive(
+                pool_runtime::AdaptiveSettings::DEFAULT,
+            ))
+            .min(1)
+            .max(64)
+            .size(32)
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        // Each call takes a millisecond of the clock; every one is refused.
+        let mut at = 1_000_000_000u64; // ns into second 1 000
+        let refuse = |pool: &Pool, n: usize, base: u64, at: &mut u64| {
+            for _ in 0..n {
+                let out = futures::executor::block_on(pool.submit_judged(
+                    0,
+                    async {
+                        *at += 1_000_000;
+                        set(base, *at);
+                    },
+                    |_: &()| Verdict::Overload,
+                ));
+                assert!(out.is_ok(), "{out:?}");
+            }
+        };
+        set(1_000, at);
+        // A burst of three refusals: one cut.
+        refuse(&pool, 3, 1_000, &mut at);
+        let after_first = pool.size();
+        assert!(
+            (8..32).contains(&after_first),
+            "the refusals cut the limit once: {after_first}"
+        );
+        // The clock jumps back by 990 s; the server still refuses everything.
+        at = 0;
+        set(10, at);
+        refuse(&pool, 200, 10, &mut at);
+        let stats = pool.stats();
+        assert_accounted(&stats);
+        assert!(
+            pool.size() <= after_first / 4,
+            "200 refusals after the clock went back left the limit at {} (it was {after_first} \
+             after the first cut)",
+            pool.size()
+        );
+    });
+}

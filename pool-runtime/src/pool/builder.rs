@@ -100,9 +100,14 @@ impl PoolBuilder {
     /// A clock is the user's code, read while the pool keeps its books: a
     /// `now` that panics is caught there (the panic hook reports it) and
     /// read as the clock standing still at its last reading, so it costs no
-    /// slot and no call. A clock that goes backwards or jumps to the end of
-    /// its range is tolerated the same way: the autoscaler sees no time
-    /// pass, or all of it, and keeps the limit within its bounds.
+    /// slot and no call. A clock that goes backwards (a reset, a VM
+    /// restored) is read as standing still across the jump and running on
+    /// from there at its own pace, so that nothing the pool timed before the
+    /// jump (an adaptive window, the last cut, the autoscaler's next
+    /// evaluation) lies ahead of it for as long as the clock takes to catch
+    /// up; one that jumps to the end of its range is read as having got
+    /// there (the autoscaler sees all that time pass), and stays there. The
+    /// limit stays within its bounds throughout.
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(crate::time::clock::Caught::new(clock));
         self

@@ -42,31 +42,62 @@ impl<C: Clock + ?Sized> Clock for Arc<C> {
 /// last good reading, so that a panicking clock never unwinds through the
 /// pool's bookkeeping (a slot taken and not yet handed over, a release
 /// under the pool's lock, a release in a `Drop` during unwinding).
+///
+/// And it never goes backwards: a reading below the last one (a clock
+/// reset, a VM restored) is taken as no time passed, and the time runs on
+/// from there at the clock's pace (what it went back by is added to every
+/// later reading). Read as it was, every timestamp the pool keeps (when an
+/// adaptive window opened, when the limit was last cut, when the
+/// autoscaler is next due) would lie ahead of every later reading until
+/// the clock caught up: no window would close, every refusal would look
+/// sent before the last cut and be set aside, no evaluation would fall due.
 pub(crate) struct Caught<C> {
     clock: C,
-    /// The last good reading, in nanoseconds.
-    last: AtomicU64,
+    /// The last good reading and what earlier jumps back add to readings.
+    readings: std::sync::Mutex<Readings>,
+}
+
+/// What [`Caught`] keeps of its clock's readings, in nanoseconds.
+#[derive(Default)]
+struct Readings {
+    /// The last good reading, as the clock gave it.
+    raw: u64,
+    /// The sum of the clock's jumps back so far.
+    offset: u64,
+}
+
+impl Readings {
+    /// The time a pool reads for the clock's last good reading.
+    fn time(&self) -> Duration {
+        Duration::from_nanos(self.raw.saturating_add(self.offset))
+    }
 }
 
 impl<C: Clock> Caught<C> {
     pub(crate) fn new(clock: C) -> Self {
         Caught {
             clock,
-            last: AtomicU64::new(0),
+            readings: std::sync::Mutex::new(Readings::default()),
         }
     }
 }
 
 impl<C: Clock> Clock for Caught<C> {
     fn now(&self) -> Duration {
-        match crate::unwind::caught(|| self.clock.now()) {
-            Some(now) => {
-                let nanos = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
-                self.last.store(nanos, Ordering::Relaxed);
-                now
+        let reading = crate::unwind::caught(|| self.clock.now());
+        // (Nothing under this lock panics: a poisoned one is as good.)
+        let mut readings = self
+            .readings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(now) = reading {
+            let raw = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
+            if raw < readings.raw {
+                readings.offset = readings.offset.saturating_add(readings.raw - raw);
             }
-            None => Duration::from_nanos(self.last.load(Ordering::Relaxed)),
+            readings.raw = raw;
         }
+        readings.time()
     }
 
     fn uses_tokio_time(&self) -> bool {
@@ -179,5 +210,69 @@ impl Clock for TokioClock {
 
     fn uses_tokio_time(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A clock the test sets anywhere, backwards too.
+    #[derive(Clone, Default)]
+    struct Settable(Arc<AtomicU64>);
+
+    impl Settable {
+        fn set(&self, to: Duration) {
+            let nanos = u64::try_from(to.as_nanos()).unwrap_or(u64::MAX);
+            self.0.store(nanos, Ordering::SeqCst);
+        }
+    }
+
+    impl Clock for Settable {
+        fn now(&self) -> Duration {
+            Duration::from_nanos(self.0.load(Ordering::SeqCst))
+        }
+    }
+
+    #[test]
+    fn a_caught_clock_never_goes_backwards_and_runs_on_at_the_clocks_pace() {
+        let manual = Settable::default();
+        let caught = Caught::new(manual.clone());
+        manual.set(Duration::from_secs(100));
+        assert_eq!(caught.now(), Duration::from_secs(100));
+        // Back by 90 s: no time passed.
+        manual.set(Duration::from_secs(10));
+        assert_eq!(caught.now(), Duration::from_secs(100));
+        // Then on at its pace.
+        manual.set(Duration::from_secs(15));
+        assert_eq!(caught.now(), Duration::from_secs(105));
+        // A jump forward is time that passed.
+        manual.set(Duration::from_secs(1015));
+        assert_eq!(caught.now(), Duration::from_secs(1105));
+        // To the end of the range and back: it stays at the end.
+        manual.set(Duration::MAX);
+        let end = caught.now();
+        manual.set(Duration::from_secs(1));
+        assert_eq!(caught.now(), end);
+    }
+
+    #[test]
+    fn a_caught_clock_that_panics_reads_as_standing_still() {
+        struct Flaky(Settable, std::sync::atomic::AtomicBool);
+        impl Clock for Flaky {
+            fn now(&self) -> Duration {
+                assert!(!self.1.load(Ordering::SeqCst), "the clock broke");
+                self.0.now()
+            }
+        }
+        let manual = Settable::default();
+        let caught = Caught::new(Flaky(manual.clone(), false.into()));
+        manual.set(Duration::from_secs(7));
+        assert_eq!(caught.now(), Duration::from_secs(7));
+        caught.clock.1.store(true, Ordering::SeqCst);
+        manual.set(Duration::from_secs(9));
+        assert_eq!(caught.now(), Duration::from_secs(7));
+        caught.clock.1.store(false, Ordering::SeqCst);
+        assert_eq!(caught.now(), Duration::from_secs(9));
     }
 }
