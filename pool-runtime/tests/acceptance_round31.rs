@@ -808,3 +808,269 @@ fn drained_waits_for_close_and_then_for_every_waiting_and_running_call() {
     assert!(drained.is_woken(), "closing an idle pool wakes the wait");
     drained.assert_ready();
 }
+
+// ---- bounds set by hand and reloads --------------------------------------------
+
+#[cfg(feature = "config")]
+mod hand_set_bounds {
+    use super::*;
+    use pool_runtime::config::{self, Change, Effect};
+    use pool_runtime::{register_group, Group, GroupSpec};
+
+    static AUTO: Group = Group::new(
+        GroupSpec::new("acc31::auto")
+            .kind(Kind::Autoscale)
+            .min(2)
+            .max(10),
+    );
+    register_group!(AUTO);
+
+    fn load(text: &str) -> config::Report {
+        config::load_str("acc31.toml", &format!("[groups.\"acc31::auto\"]\n{text}")).unwrap()
+    }
+
+    /// The most sync callers running at once out of `callers`, counted from
+    /// outside.
+    fn peak_of(callers: usize) -> usize {
+        let meter = Meter::default();
+        let threads: Vec<_> = (0..callers)
+            .map(|_| {
+                let meter = meter.clone();
+                std::thread::spawn(move || {
+                    AUTO.run(|| {
+                        let _inside = meter.enter();
+                        std::thread::sleep(Duration::from_millis(20));
+                    })
+                })
+            })
+            .collect();
+        for t in threads {
+            assert_eq!(t.join().unwrap(), Ok(()));
+        }
+        meter.max()
+    }
+
+    /// README "Configuration": "Bounds set by hand (`set_bounds` on a group's
+    /// pool) last until a reload changes the group's configured bounds: it
+    /// then sets both from the configuration (its report names the
+    /// configured bound that changed)"; `pooled::config`: "A running pool
+    /// keeps its kind until it restarts: a load that changes the kind changes
+    /// nothing in it, and one that brings its kind back resizes it only if
+    /// that kind's counts changed."
+    #[test]
+    fn hand_set_bounds_last_through_reloads_until_the_configured_bounds_change() {
+        let _turn = common::config_turn();
+        within(BOUND, || {
+            assert_eq!(AUTO.run(|| 1), Ok(1));
+            assert_eq!(AUTO.pool().bounds(), (2, 10));
+            assert_eq!(AUTO.pool().set_bounds(4, 6), Ok(4));
+            assert_eq!(AUTO.scale(100), 6, "clamped to the hand-set max");
+            assert!(peak_of(12) <= 6);
+
+            // A reload that changes something else keeps them.
+            let report = load("max_waiting = 50\n");
+            assert!(
+                report.changes.iter().all(|c| c.setting == "max_waiting"),
+                "{report}"
+            );
+            assert_eq!(AUTO.pool().bounds(), (4, 6));
+            assert_eq!(AUTO.size(), 6);
+
+            // The kind goes away and comes back with the same counts: the
+            // running pool moves at neither load.
+            let report = load("max_waiting = 50\nkind = \"fixed\"\nsize = 3\n");
+            assert!(
+                report
+                    .changes
+                    .iter()
+                    .all(|c| c.effect == Effect::AtRestart || c.setting == "max_waiting"),
+                "{report}"
+            );
+            assert_eq!(AUTO.pool().bounds(), (4, 6), "{report}");
+            assert_eq!(AUTO.size(), 6, "{report}");
+            let report = load("max_waiting = 50\n");
+            assert_eq!(AUTO.pool().bounds(), (4, 6), "{report}");
+            assert_eq!(AUTO.size(), 6, "{report}");
+            assert!(peak_of(12) <= 6);
+
+            // The configured `min` changes: both bounds come from the
+            // configuration, and the report names `min` (not `max`).
+            let report = load("max_waiting = 50\nmin = 3\n");
+            assert_eq!(AUTO.pool().bounds(), (3, 10), "{report}");
+            let bounds: Vec<&Change> = report
+                .changes
+                .iter()
+                .filter(|c| c.setting == "min" || c.setting == "max")
+                .collect();
+            assert_eq!(
+                bounds,
+                [&Change {
+                    group: "acc31::auto",
+                    setting: "min",
+                    from: "2".to_owned(),
+                    to: "3".to_owned(),
+                    effect: Effect::Applied,
+                }],
+                "{report}"
+            );
+            assert_eq!(AUTO.scale(100), 10);
+            assert!(peak_of(14) <= 10);
+            config::clear();
+        });
+    }
+}
+
+// ---- metrics agree with the stats ----------------------------------------------
+
+#[cfg(feature = "metrics")]
+mod metrics_agree {
+    use super::*;
+    use common::Capture;
+
+    fn gauges(capture: &Capture, pool: &str) -> (f64, f64, f64) {
+        let g = |name| capture.gauge(name, pool).unwrap_or(f64::NAN);
+        (g("pooled.limit"), g("pooled.running"), g("pooled.waiting"))
+    }
+
+    /// `observe` docs, feature `metrics`: "The counters count what `Stats`
+    /// counts, by the same rules (...; `completed` here excludes the
+    /// panicked calls, which `Stats` counts in both), except that `running`
+    /// excludes calls nested under their parent's slot ...: the gauges lag
+    /// by a wake-up, and agree whenever the pool is quiet"; `pooled.calls`
+    /// has `outcome` `completed`, `panicked`, `cancelled`, `rejected` with a
+    /// `reason`. Every outcome once, on one pool, checked against its stats.
+    #[test]
+    fn every_outcome_is_counted_as_the_stats_count_it_and_the_gauges_agree_when_quiet() {
+        common::quiet_planned_panics();
+        let capture = Capture::default();
+        let pool = metrics::with_local_recorder(&capture, || {
+            Pool::builder()
+                .name("acc31::m")
+                .size(2)
+                .max_waiting(2)
+                .build()
+                .unwrap()
+        });
+        let name = "acc31::m";
+        let meter = Meter::default();
+        assert_eq!(gauges(&capture, name), (2.0, 0.0, 0.0));
+        let p1 = pool.try_acquire_owned(0).unwrap();
+        let p2 = pool.try_acquire().unwrap();
+        // w1's work makes a nested call that holds until opened.
+        let (_gate, open) = common::gate();
+        let mut w1 = {
+            let (inner, meter, open) = (pool.clone(), meter.clone(), open.clone());
+            Task::new(pool.submit(async move {
+                let _inside = meter.enter();
+                inner
+                    .submit(async move {
+                        let _inside = meter.enter();
+                        common::Gate(open).await;
+                    })
+                    .await
+            }))
+        };
+        w1.assert_pending();
+        let mut w2 = Task::new(pool.submit(async {}));
+        w2.assert_pending();
+        assert_eq!(gauges(&capture, name), (2.0, 2.0, 2.0));
+        let mut full = Task::new(pool.submit(async {}));
+        assert_eq!(full.assert_ready(), Err(Rejected::Full));
+        drop(w2); // cancelled while waiting
+        pool.pause();
+        let mut paused = Task::new(pool.submit(async {}));
+        assert_eq!(paused.assert_ready(), Err(Rejected::Paused));
+        pool.resume();
+        pool.set_admission_timeout(Some(Duration::from_millis(30)));
+        let mut late = Task::new(pool.submit(async {}));
+        late.assert_pending();
+        let start = std::time::Instant::now();
+        while !late.is_woken() {
+            assert!(start.elapsed() < BOUND, "the admission timeout never fired");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert_eq!(late.assert_ready(), Err(Rejected::TimedOut));
+        pool.set_admission_timeout(None);
+        assert_eq!(gauges(&capture, name), (2.0, 2.0, 1.0));
+        // The slot goes to w1, whose nested call runs under it.
+        drop(p2);
+        w1.assert_pending();
+        let stats = pool.stats();
+        assert_eq!((stats.running, stats.nested, stats.waiting), (2, 1, 0));
+        assert_eq!(meter.now(), 2, "w1 and its nested call");
+        assert_eq!(
+            gauges(&capture, name),
+            (2.0, 2.0, 0.0),
+            "running excludes the nested call"
+        );
+        open.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(w1.assert_ready(), Ok(Ok(())));
+        // A call that panics.
+        let mut boom = Task::new(pool.submit(async { panic!("planned: acc31 metrics") }));
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| boom.poll()));
+        assert!(unwound.is_err());
+        drop(boom);
+        drop(p1);
+        let stats = pool.stats();
+        assert_accounted(&stats);
+        // permits p1, p2, w1 and its nested call completed; one panicked.
+        assert_eq!(
+            (stats.completed, stats.panicked, stats.cancelled),
+            (5, 1, 1)
+        );
+        assert_eq!(capture.calls(name, "completed", None), 4);
+        assert_eq!(capture.calls(name, "panicked", None), 1);
+        assert_eq!(capture.calls(name, "cancelled", None), 1);
+        for (reason, rejected) in [
+            ("full", Rejected::Full),
+            ("paused", Rejected::Paused),
+            ("timed_out", Rejected::TimedOut),
+            ("closed", Rejected::Closed),
+        ] {
+            assert_eq!(
+                capture.calls(name, "rejected", Some(reason)),
+                stats.rejected_for(rejected),
+                "{reason}"
+            );
+        }
+        assert_eq!(gauges(&capture, name), (2.0, 0.0, 0.0));
+        assert_eq!(meter.max(), 2);
+    }
+
+    /// `observe`: "Pools that share a name add up in its counters and in the
+    /// `limit`, `running` and `waiting` gauges ... A pool that goes away (its
+    /// last handle dropped — an owned permit is one ...) takes its limit out
+    /// of `pooled.limit` then, and its calls out of `running`/`waiting` as
+    /// they end."
+    #[test]
+    fn pools_sharing_a_name_add_up_and_leave_the_gauges_with_their_last_handle() {
+        let capture = Capture::default();
+        let name = "acc31::twin";
+        let (a, b) = metrics::with_local_recorder(&capture, || {
+            let build = |n| Pool::builder().name(name).size(n).build().unwrap();
+            (build(3), build(4))
+        });
+        assert_eq!(gauges(&capture, name), (7.0, 0.0, 0.0));
+        assert_eq!(b.resize(1), 1);
+        assert_eq!(gauges(&capture, name), (4.0, 0.0, 0.0));
+        let held_a = a.try_acquire_owned(0).unwrap();
+        let held_b = b.try_acquire_owned(0).unwrap();
+        let mut waiting_b = {
+            let b = b.clone();
+            Task::new(async move { b.submit(async {}).await })
+        };
+        waiting_b.assert_pending();
+        assert_eq!(gauges(&capture, name), (4.0, 2.0, 1.0));
+        drop(b); // the permit and the waiting call still hold b
+        assert_eq!(gauges(&capture, name), (4.0, 2.0, 1.0));
+        drop(held_b);
+        assert_eq!(waiting_b.assert_ready(), Ok(()));
+        drop(waiting_b); // b's last handle
+        assert_eq!(gauges(&capture, name), (3.0, 1.0, 0.0));
+        drop(held_a);
+        assert_eq!(gauges(&capture, name), (3.0, 0.0, 0.0));
+        assert_eq!(capture.calls(name, "completed", None), 3);
+        drop(a);
+        assert_eq!(gauges(&capture, name), (0.0, 0.0, 0.0));
+    }
+}
