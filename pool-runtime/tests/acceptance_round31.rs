@@ -1074,3 +1074,88 @@ mod metrics_agree {
         assert_eq!(gauges(&capture, name), (0.0, 0.0, 0.0));
     }
 }
+
+// ---- the queue-depth rule's samples, between events ----------------------------
+
+/// A pool of 40 slots under the queue-depth rule (every 10 s over 10
+/// samples: one a second), fully used for its first interval, then with a
+/// demand of 4 for the second, in which calls come and go (each in and out
+/// at once, leaving the demand at 4) at the instants `events` (seconds);
+/// returns the size after the second interval's evaluation (an event at
+/// 20 s). The 40 long calls are counted from outside.
+fn size_after_a_quiet_interval(events: &[f64]) -> usize {
+    let clock = ManualClock::new();
+    let pool = queue_depth_pool(&clock, 1, 100, 40);
+    let meter = Meter::default();
+    let (_gate, open) = common::gate();
+    let mut long: Vec<_> = (0..40)
+        .map(|_| {
+            let (meter, open) = (meter.clone(), open.clone());
+            Task::new(pool.submit(async move {
+                let _inside = meter.enter();
+                common::Gate(open).await;
+            }))
+        })
+        .collect();
+    for call in &mut long {
+        call.assert_pending();
+    }
+    assert_eq!(meter.now(), 40);
+    let mut now = 0.0;
+    let mut to = |t: f64| {
+        clock.advance(Duration::from_secs_f64(t - now));
+        now = t;
+    };
+    to(10.0);
+    long.truncate(4); // 36 end: the first interval is evaluated (demand 40: kept)
+    assert_eq!(pool.size(), 40);
+    assert_eq!(meter.now(), 4);
+    let in_and_out = |pool: &Pool| {
+        let meter = meter.clone();
+        let mut call = Task::new(pool.submit(async move {
+            let _inside = meter.enter();
+        }));
+        assert_eq!(call.assert_ready(), Ok(()));
+    };
+    for &t in events {
+        to(t);
+        in_and_out(&pool);
+        assert_eq!(pool.size(), 40, "no evaluation before 20 s");
+    }
+    to(20.0);
+    in_and_out(&pool);
+    assert!(meter.max() <= 41);
+    pool.size()
+}
+
+/// `queue_depth.rs`: "a *sample* is the demand on the pool, `running +
+/// waiting`, taken every `interval / window` ... samples are taken at
+/// those events, and the periods with no event in between are filled with
+/// the (unchanged) demand"; "every `interval`, with `D` the mean demand over
+/// the last `window` samples and `L` the current limit: ... `D < L / 2`:
+/// shrink to `ceil(D * 1.25)` ..., at most halving per step". A second
+/// interval at a demand of 4 under a limit of 40 is ten samples of 4:
+/// 40 -> 20. With no event inside the interval, it is.
+#[test]
+fn a_quiet_interval_without_events_halves_the_limit() {
+    assert_eq!(size_after_a_quiet_interval(&[]), 20);
+}
+
+/// The same interval, with calls coming and going every 1.9 s (the demand
+/// stays 4): the samples of the periods between events must still be one
+/// a second, so the evaluation at 20 s sees ten samples of 4 and halves the
+/// limit. The rule re-anchors its next sample at each event that took one
+/// (`next_sample = now + sample_every` in `QueueDepthRule::observe`), so
+/// each period between such events yields `floor(length / sample_every)`
+/// samples, not one per `interval / window` elapsed: here five samples of
+/// the interval instead of ten, the window's other five are the previous
+/// interval's (40), the mean is 22 >= 40 / 2 and the limit stays 40.
+#[test]
+#[ignore = "bug: queue-depth samples re-anchor at each event (next_sample = now + sample_every), so events ~2 samples apart halve the sampling and the window reaches back into the previous interval"]
+fn calls_coming_and_going_inside_an_interval_do_not_change_its_samples() {
+    assert_eq!(
+        size_after_a_quiet_interval(&[11.9, 13.8, 15.7, 17.6, 19.5]),
+        20,
+        "the window of the evaluation at 20 s must hold the interval's own ten samples of 4"
+    );
+}
