@@ -1159,3 +1159,92 @@ fn calls_coming_and_going_inside_an_interval_do_not_change_its_samples() {
         "the window of the evaluation at 20 s must hold the interval's own ten samples of 4"
     );
 }
+
+/// `Pool::set_autoscale_timing`: "Restarts an autoscaled pool's
+/// queue-depth rule with new timing (fixed pools ignore it)"; "a zero
+/// interval or window, or a window above `AutoscaleTiming::MAX_WINDOW`, is
+/// an error and changes nothing". Refused timings leave the old schedule
+/// (an evaluation at 10 s); a new one restarts the rule (its evaluation
+/// comes one new interval later, at 14 s, not at the old 20 s).
+#[test]
+fn new_autoscale_timing_restarts_the_rule_and_refused_timing_changes_nothing() {
+    use pool_runtime::{AutoscaleTiming, BuildError};
+    let clock = ManualClock::new();
+    let pool = queue_depth_pool(&clock, 1, 100, 4);
+    let meter = Meter::default();
+    let (_gate, open) = common::gate();
+    let mut calls: Vec<Option<Task<_>>> = (0..20)
+        .map(|_| {
+            let (meter, open) = (meter.clone(), open.clone());
+            Some(Task::new(pool.submit(async move {
+                let _inside = meter.enter();
+                common::Gate(open).await;
+            })))
+        })
+        .collect();
+    let poll_all = |calls: &mut Vec<Option<Task<_>>>| {
+        for call in calls.iter_mut().flatten() {
+            let _ = call.poll();
+        }
+    };
+    let cancel_last = |calls: &mut Vec<Option<Task<_>>>| {
+        let i = calls.iter().rposition(Option::is_some).unwrap();
+        calls[i] = None;
+    };
+    poll_all(&mut calls);
+    assert_eq!((pool.stats().running, pool.stats().waiting), (4, 16));
+    clock.advance(Duration::from_secs(5));
+    let timing = |secs, window| AutoscaleTiming {
+        interval: Duration::from_secs(secs),
+        window,
+    };
+    assert_eq!(
+        pool.set_autoscale_timing(timing(0, 10)),
+        Err(BuildError::ZeroInterval)
+    );
+    assert_eq!(
+        pool.set_autoscale_timing(timing(4, 0)),
+        Err(BuildError::ZeroWindow)
+    );
+    assert!(matches!(
+        pool.set_autoscale_timing(timing(4, AutoscaleTiming::MAX_WINDOW + 1)),
+        Err(BuildError::OutOfRange {
+            setting: "autoscale_window",
+            ..
+        })
+    ));
+    // The old schedule holds: demand 20 over 10 s, 4 -> 8 at 10 s.
+    clock.advance(Duration::from_secs(5));
+    cancel_last(&mut calls);
+    assert_eq!(pool.size(), 8);
+    poll_all(&mut calls);
+    assert_eq!((pool.stats().running, pool.stats().waiting), (8, 11));
+    // New timing: every 4 s over 4 samples, from now (10 s).
+    pool.set_autoscale_timing(timing(4, 4)).unwrap();
+    clock.advance(Duration::from_secs(3));
+    cancel_last(&mut calls); // 13 s: no evaluation yet
+    assert_eq!(pool.size(), 8);
+    clock.advance(Duration::from_secs(1));
+    cancel_last(&mut calls); // 14 s: demand 18-19 over the new interval: 8 -> 16
+    assert_eq!(pool.size(), 16, "{:?}", pool.stats());
+    poll_all(&mut calls);
+    assert_eq!(pool.stats().running, 16);
+    assert_eq!(meter.now(), 16);
+    assert!(meter.max() <= 16);
+    // A fixed pool accepts a timing and ignores it.
+    let fixed = Pool::builder()
+        .size(2)
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
+    fixed.set_autoscale_timing(timing(1, 1)).unwrap();
+    let _held: Vec<_> = (0..2).map(|_| fixed.try_acquire().unwrap()).collect();
+    let mut waiting = Task::new(fixed.submit(async {}));
+    waiting.assert_pending();
+    clock.advance(Duration::from_secs(60));
+    let mut more = Task::new(fixed.submit(async {}));
+    more.assert_pending();
+    assert_eq!(fixed.size(), 2);
+    open.store(true, std::sync::atomic::Ordering::SeqCst);
+    poll_all(&mut calls);
+}
