@@ -565,6 +565,61 @@ mod stream {
         }
     }
 
+    /// `PooledUnordered::limit`: "Holds at most `limit` of the stream's items
+    /// at once (a `limit` of 0 counts as 1), when that is fewer than twice
+    /// the pool's size"; the bound is "`max(1, 2 × size)`" ("at least one, so
+    /// a pool scaled to zero still has a waiter to wake the adapter when it
+    /// grows again"). Items alive are counted from outside.
+    #[test]
+    fn a_limit_of_zero_counts_as_one_and_a_pool_at_zero_keeps_one_item() {
+        futures::executor::block_on(async {
+            let pool = Pool::fixed(4);
+            let items = Items::new();
+            let mut out = Box::pin(items.stream(10).pooled_unordered(&pool).limit(0));
+            assert!(futures::poll!(out.next()).is_pending());
+            assert_eq!(items.pulled.load(SeqCst), 1);
+            assert_eq!(items.meter.now(), 1);
+            items.finish(0);
+            assert!(matches!(
+                futures::poll!(out.next()),
+                std::task::Poll::Ready(Some(Ok(0)))
+            ));
+            assert!(futures::poll!(out.next()).is_pending());
+            assert_eq!((items.pulled.load(SeqCst), out.in_flight()), (2, 1));
+            drop(out);
+            assert_eq!(items.alive.load(SeqCst), 0);
+
+            let zero = Pool::fixed(2);
+            assert_eq!(zero.resize(0), 0);
+            let items = Items::new();
+            let mut out = Box::pin(items.stream(10).pooled_ordered(&zero));
+            assert!(futures::poll!(out.next()).is_pending());
+            assert_eq!(items.pulled.load(SeqCst), 1, "one item waits at 0 slots");
+            assert_eq!((zero.stats().running, zero.stats().waiting), (0, 1));
+            // Growing the pool admits the waiter, which wakes the adapter.
+            assert_eq!(zero.resize(1), 1);
+            assert!(futures::poll!(out.next()).is_pending());
+            assert_eq!(items.meter.now(), 1);
+            assert_eq!(items.pulled.load(SeqCst), 2, "bound 2 at one slot");
+            let mut all = Vec::new();
+            for round in 0.. {
+                assert!(round < 10_000, "the stream stalled at {all:?}");
+                for i in 0..items.pulled.load(SeqCst) {
+                    items.finish(i);
+                }
+                match futures::poll!(out.next()) {
+                    std::task::Poll::Ready(Some(v)) => all.push(v.unwrap()),
+                    std::task::Poll::Ready(None) => break,
+                    std::task::Poll::Pending => {}
+                }
+                assert!(out.in_flight() <= 2);
+            }
+            assert_eq!(all, (0..10).collect::<Vec<_>>());
+            assert!(items.meter.max() <= 1);
+            assert_accounted(&zero.stats());
+        });
+    }
+
     /// Stream module docs: "The bound follows the pool: after a scale-down
     /// the adapter pulls nothing until it is below the new bound" (the bound
     /// being `max(1, 2 × size)` items held, in flight or — ordered — finished
@@ -615,7 +670,11 @@ mod stream {
             // Finish the rest one at a time; never more than 2 held once
             // below the bound, never more than 1 running.
             let mut next = 4;
-            while yielded.len() < 40 {
+            for round in 0.. {
+                assert!(round < 10_000, "the stream stalled at {yielded:?}");
+                if yielded.len() == 40 {
+                    break;
+                }
                 let pulled = items.pulled.load(SeqCst);
                 for i in next..pulled {
                     items.finish(i);
@@ -1247,4 +1306,160 @@ fn new_autoscale_timing_restarts_the_rule_and_refused_timing_changes_nothing() {
     assert_eq!(fixed.size(), 2);
     open.store(true, std::sync::atomic::Ordering::SeqCst);
     poll_all(&mut calls);
+}
+
+/// README "Limits": "At every admission `running <= limit`, including while
+/// scaling down under load: scaling down never interrupts running work, the
+/// pool just admits nothing until `running < limit`". A queue-depth pool of
+/// 16, idle for most of an interval and then full with calls waiting, is
+/// cut (mean demand ~0 < 16 / 2: 16 -> 8) by the evaluation that a release
+/// makes: that release must not hand its slot to a waiter by the limit it
+/// replaces, and the waiters get in only once fewer than 8 run.
+#[test]
+fn a_cut_made_by_a_releases_own_evaluation_admits_nobody_above_the_new_limit() {
+    let clock = ManualClock::new();
+    let pool = queue_depth_pool(&clock, 1, 100, 16);
+    let meter = Meter::default();
+    clock.advance(Duration::from_millis(9_900));
+    let gates: Vec<_> = (0..21).map(|_| common::gate()).collect();
+    let mut calls: Vec<Option<Task<_>>> = gates
+        .iter()
+        .map(|(_, open)| {
+            let (meter, open) = (meter.clone(), open.clone());
+            Some(Task::new(pool.submit(async move {
+                let _inside = meter.enter();
+                common::Gate(open).await;
+            })))
+        })
+        .collect();
+    for call in calls.iter_mut().flatten() {
+        let _ = call.poll();
+    }
+    assert_eq!((pool.stats().running, pool.stats().waiting), (16, 5));
+    assert_eq!(pool.size(), 16);
+    clock.advance(Duration::from_millis(100));
+    // One running call ends at 10 s: its release evaluates the interval.
+    gates[0].1.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(calls[0].take().unwrap().poll().is_ready());
+    assert_eq!(pool.size(), 8, "{:?}", pool.stats());
+    let poll_all = |calls: &mut Vec<Option<Task<_>>>| {
+        for call in calls.iter_mut().flatten() {
+            let _ = call.poll();
+        }
+    };
+    poll_all(&mut calls);
+    assert_eq!(
+        (pool.stats().running, pool.stats().waiting),
+        (15, 5),
+        "a waiter was let in above the new limit"
+    );
+    assert_eq!(meter.now(), 15);
+    // Running calls end one by one (all at 10 s: no more evaluations).
+    for i in 1..16 {
+        gates[i].1.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert!(calls[i].take().unwrap().poll().is_ready());
+        poll_all(&mut calls);
+        let stats = pool.stats();
+        assert!(stats.running <= 8.max(15 - i), "{i}: {stats:?}");
+        assert_eq!(meter.now(), stats.running);
+    }
+    assert!(meter.max() <= 16);
+    for (_, open) in &gates {
+        open.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+    poll_all(&mut calls);
+    assert_eq!(pool.stats().running, 0);
+    assert_accounted(&pool.stats());
+}
+
+/// `GroupSettings::max_waiting`: "`0` means: never wait, run now or be
+/// turned away"; README: sync barging's callers outside the queue "count
+/// as waiting". A sync caller of a full pool with `max_waiting = 0` is
+/// turned away at once, barging on or off (it does not wait out its
+/// barging bound first).
+#[test]
+fn a_waiting_bound_of_zero_turns_a_sync_caller_away_at_once_with_sync_barging_on() {
+    within(BOUND, || {
+        for barging in [None, Some(Duration::from_secs(5))] {
+            let pool = Pool::builder().size(1).max_waiting(0).build().unwrap();
+            pool.set_sync_barging(barging);
+            let meter = Meter::default();
+            let holder = pool.try_acquire_owned(0).unwrap();
+            let caller = {
+                let (pool, meter) = (pool.clone(), meter.clone());
+                std::thread::spawn(move || {
+                    let started = std::time::Instant::now();
+                    let out = pool.run(|| {
+                        let _inside = meter.enter();
+                    });
+                    (out, started.elapsed())
+                })
+            };
+            // The slot stays held: a caller that waits (in the barging room
+            // for its 5 s bound) comes back only after it.
+            let (out, took) = caller.join().unwrap();
+            drop(holder);
+            assert_eq!(
+                out,
+                Err(Rejected::Full),
+                "barging {barging:?} (after {took:?})"
+            );
+            assert!(took < Duration::from_secs(4), "it waited {took:?}");
+            assert_eq!(meter.done(), 0);
+            assert_eq!(pool.stats().rejected_for(Rejected::Full), 1);
+            assert_accounted(&pool.stats());
+        }
+    });
+}
+
+/// README "Many sync callers on few slots": with `sync_barging`, "callers
+/// outside the queue count as waiting"; `max_waiting`: "past this many
+/// waiting calls, a call is rejected (`Full`)". A sync caller waiting
+/// outside the queue fills a waiting bound of 1 for an async newcomer, and
+/// a queued async call fills it for a sync newcomer, which is turned away
+/// at once rather than after its barging bound.
+#[test]
+fn sync_callers_outside_the_queue_count_against_the_waiting_bound() {
+    within(BOUND, || {
+        let pool = Pool::builder().size(1).max_waiting(1).build().unwrap();
+        pool.set_sync_barging(Some(Duration::from_secs(5)));
+        let meter = Meter::default();
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let sync_caller = {
+            let (pool, meter) = (pool.clone(), meter.clone());
+            std::thread::spawn(move || {
+                pool.run(|| {
+                    let _inside = meter.enter();
+                })
+            })
+        };
+        let start = std::time::Instant::now();
+        while pool.stats().waiting < 1 {
+            assert!(start.elapsed() < BOUND);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let mut newcomer = Task::new(pool.submit(async {}));
+        assert_eq!(newcomer.assert_ready(), Err(Rejected::Full));
+        drop(holder);
+        assert_eq!(sync_caller.join().unwrap(), Ok(()));
+        // Now an async call waits in the queue; a sync newcomer is full.
+        let holder = pool.try_acquire_owned(0).unwrap();
+        let mut queued = {
+            let meter = meter.clone();
+            Task::new(pool.submit(async move {
+                let _inside = meter.enter();
+            }))
+        };
+        queued.assert_pending();
+        let started = std::time::Instant::now();
+        assert_eq!(pool.run(|| ()), Err(Rejected::Full));
+        assert!(started.elapsed() < Duration::from_secs(4));
+        drop(holder);
+        assert_eq!(queued.assert_ready(), Ok(()));
+        let stats = pool.stats();
+        assert_eq!(stats.rejected_for(Rejected::Full), 2);
+        assert_accounted(&stats);
+        assert_eq!(meter.max(), 1);
+        assert_eq!(meter.done(), 2);
+    });
 }
