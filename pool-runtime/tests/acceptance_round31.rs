@@ -1463,3 +1463,96 @@ fn sync_callers_outside_the_queue_count_against_the_waiting_bound() {
         assert_eq!(meter.done(), 2);
     });
 }
+
+// ---- the ceiling's accounting --------------------------------------------------
+
+#[cfg(feature = "config")]
+mod ceiling_accounting {
+    use super::*;
+    use pool_runtime::{ceiling, config, register_group, Group, GroupSpec};
+
+    static NARROW: Group = Group::new(GroupSpec::new("acc31::narrow").size(1).max_waiting(1));
+    register_group!(NARROW);
+    static WIDE: Group = Group::new(GroupSpec::new("acc31::wide").size(4));
+    register_group!(WIDE);
+
+    fn all_accounted() {
+        assert_accounted(&NARROW.stats());
+        assert_accounted(&WIDE.stats());
+        assert_accounted(&ceiling::stats().expect("a ceiling is set"));
+    }
+
+    /// `ceiling` module docs: "every group call takes a ceiling slot before
+    /// its group's slot; a call its group turns away at once (paused or
+    /// closed) is turned away before it would wait for the ceiling ... A
+    /// call waiting for a ceiling slot is not yet its group's: it is in the
+    /// ceiling's `stats().waiting`, not in the group's `submitted` or
+    /// `waiting`, and a group's `max_waiting` above 0 counts only the calls
+    /// waiting for the group's own slots"; `Stats`: the counters add up
+    /// while nothing enters or leaves. Each outcome (running, waiting for the
+    /// group, full at the group, waiting for the ceiling, cancelled there,
+    /// paused) keeps the ceiling's and both groups' counts adding up, and
+    /// the bodies running never exceed the ceiling.
+    #[test]
+    fn every_outcome_keeps_the_ceilings_and_the_groups_counts_adding_up() {
+        let _turn = common::config_turn();
+        config::load_str("acc31-ceiling.toml", "ceiling = 3\n").unwrap();
+        let meter = Meter::default();
+        let body = |meter: &Meter| {
+            let meter = meter.clone();
+            async move {
+                let _inside = meter.enter();
+            }
+        };
+        let held_narrow = NARROW.try_acquire_owned(0).unwrap();
+        let mut waits_for_narrow = Task::new(NARROW.submit(0, body(&meter)));
+        waits_for_narrow.assert_pending();
+        assert_eq!(NARROW.stats().waiting, 1);
+        assert_eq!(ceiling::stats().unwrap().running, 2);
+        // A third ceiling slot is free, the group's waiting bound is not.
+        let mut full = Task::new(NARROW.submit(0, body(&meter)));
+        assert_eq!(full.assert_ready(), Err(Rejected::Full));
+        assert_eq!(
+            ceiling::stats().unwrap().running,
+            2,
+            "its ceiling slot came back"
+        );
+        all_accounted();
+        let held_wide = WIDE.try_acquire_owned(0).unwrap();
+        assert_eq!(ceiling::stats().unwrap().running, 3);
+        // The ceiling is full: calls wait for it, not yet their group's.
+        let submitted_before = NARROW.stats().submitted();
+        let mut waits_for_ceiling = Task::new(NARROW.submit(0, body(&meter)));
+        waits_for_ceiling.assert_pending();
+        let mut given_up = Task::new(WIDE.submit(0, body(&meter)));
+        given_up.assert_pending();
+        assert_eq!(ceiling::stats().unwrap().waiting, 2);
+        assert_eq!(NARROW.stats().waiting, 1);
+        assert_eq!(NARROW.stats().submitted(), submitted_before);
+        drop(given_up);
+        assert_eq!(ceiling::stats().unwrap().waiting, 1);
+        NARROW.pause();
+        let mut paused = Task::new(NARROW.submit(0, body(&meter)));
+        assert_eq!(paused.assert_ready(), Err(Rejected::Paused));
+        assert_eq!(
+            ceiling::stats().unwrap().waiting,
+            1,
+            "turned away before the ceiling"
+        );
+        NARROW.resume();
+        all_accounted();
+        // A ceiling slot frees: the waiter takes it and finds the group's
+        // waiting bound reached (one call waits for its slot).
+        drop(held_wide);
+        assert_eq!(waits_for_ceiling.assert_ready(), Err(Rejected::Full));
+        all_accounted();
+        drop(held_narrow);
+        assert_eq!(waits_for_narrow.assert_ready(), Ok(()));
+        let c = ceiling::stats().unwrap();
+        assert_eq!((c.running, c.waiting), (0, 0), "{c:?}");
+        all_accounted();
+        assert_eq!(meter.max(), 1);
+        assert_eq!(meter.done(), 1);
+        config::clear();
+    }
+}
