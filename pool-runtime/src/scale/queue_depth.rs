@@ -137,14 +137,22 @@ impl QueueDepthRule {
     ) -> Option<usize> {
         if now >= self.next_sample {
             let due = ((now - self.next_sample).as_nanos() / self.sample_every.as_nanos()) + 1;
-            let due = due.min(self.window as u128) as usize;
-            for _ in 0..due {
+            for _ in 0..due.min(self.window as u128) {
                 if self.samples.len() == self.window {
                     self.samples.pop_front();
                 }
                 self.samples.push_back(demand);
             }
-            self.next_sample = now.saturating_add(self.sample_every);
+            // On the schedule, not from this event: an event between two
+            // sample times would otherwise push every later sample back by
+            // the part of a period already passed, and events about a
+            // period apart would take half the samples an interval has, so
+            // that its window reached back into the interval before.
+            self.next_sample = u32::try_from(due)
+                .ok()
+                .and_then(|due| self.sample_every.checked_mul(due))
+                .and_then(|ahead| self.next_sample.checked_add(ahead))
+                .unwrap_or_else(|| now.saturating_add(self.sample_every));
         }
         if now < self.next_eval || self.samples.is_empty() {
             return None;
@@ -237,6 +245,24 @@ mod tests {
             let _ = r.observe(Duration::MAX, 5, 4, (1, 8));
             let _ = r.observe(Duration::MAX, 5, 4, (1, 8));
         }
+    }
+
+    #[test]
+    fn events_between_sample_times_take_every_sample_on_its_schedule() {
+        let mut r = rule();
+        // Demand 40 through the first interval (one event at its end).
+        assert_eq!(r.observe(10 * SEC, 40, 40, (1, 100)), None);
+        // Then 4, with events 1.9 s apart: ten samples of 4 by 20 s, not
+        // five (each event restarting the second), so the mean is 4 and
+        // the limit halves.
+        let mut at = 10 * SEC;
+        let mut decided = None;
+        while at < 20 * SEC {
+            at += Duration::from_millis(1900);
+            decided = r.observe(at.min(20 * SEC), 4, 40, (1, 100)).or(decided);
+        }
+        assert_eq!(decided, Some(20), "samples: {:?}", r.samples);
+        assert!(r.samples.iter().all(|&d| d == 4), "{:?}", r.samples);
     }
 
     #[test]
