@@ -273,7 +273,7 @@ impl Core {
     pub(crate) fn admission_timeout(&self) -> Option<Duration> {
         match self.admission_timeout.load(Ordering::Relaxed) {
             u64::MAX => None,
-            n => Some(Duration::from_nanos(n)),
+            n => Some(duration(n)),
         }
     }
 
@@ -289,7 +289,7 @@ impl Core {
     pub(crate) fn sync_barging(&self) -> Option<Duration> {
         match self.sync_barging.load(Ordering::Acquire) {
             0 => None,
-            n => Some(Duration::from_nanos(n)),
+            n => Some(duration(n)),
         }
     }
 
@@ -1619,11 +1619,23 @@ impl Drop for Core {
 }
 
 /// A duration in nanoseconds, saturating just below `u64::MAX` (which the
-/// atomics above use for "none").
+/// atomics above use for "none"): one that long (some 584 years) or longer
+/// is kept as "never" ([`duration`] reads it back as `Duration::MAX`).
 fn nanos(at: Duration) -> u64 {
-    u64::try_from(at.as_nanos())
-        .unwrap_or(u64::MAX - 1)
-        .min(u64::MAX - 1)
+    u64::try_from(at.as_nanos()).unwrap_or(NEVER).min(NEVER)
+}
+
+/// [`nanos`] of `Duration::MAX` and of every duration too long to keep.
+const NEVER: u64 = u64::MAX - 1;
+
+/// The duration [`nanos`] kept as `n`: `Duration::MAX` ("never", which no
+/// timer arms) for one it had to saturate, so that a setting of
+/// `Duration::MAX` reads back as it was set.
+fn duration(n: u64) -> Duration {
+    match n {
+        NEVER => Duration::MAX,
+        n => Duration::from_nanos(n),
+    }
 }
 
 /// What [`Core::return_lend`] leaves its caller to count.

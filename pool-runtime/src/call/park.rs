@@ -36,7 +36,8 @@ pub(crate) fn wait<F: Future>(
     timeout: Option<Duration>,
 ) -> Option<F::Output> {
     blocking_region(|| {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A timeout too long to pass is none (`Duration::MAX` is never).
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let park = |waker: &Waker| {
             let mut cx = Context::from_waker(waker);
             loop {
