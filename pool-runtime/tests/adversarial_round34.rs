@@ -1,0 +1,1182 @@
+//! Hostile tests, round 34: the pool's run-time setters (`scale`, `resize`,
+//! `set_bounds`, `pause`/`resume`, `set_max_waiting`,
+//! `set_admission_timeout`, `set_sync_barging`, `set_autoscale_timing`)
+//! racing every call form at once (async, weighted, permits held across
+//! awaits, `try_acquire`, blocking closures, spawned calls, nested calls,
+//! sync callers, panicking bodies, cancellation by timeouts) on all six
+//! pools, with the limit checked from outside in windows where it holds
+//! still; outputs and works dropped by the library (a blocking caller gone,
+//! a detached spawn, an adapter dropped with outputs held back) whose
+//! `Drop` calls the same pool of one; and degenerate settings mid-flight.
+//! Every wait is bounded by a watchdog.
+
+mod common;
+
+use common::{assert_accounted, quiet_planned_panics, within, Meter};
+use futures::FutureExt;
+use pool_runtime::{AutoscaleTiming, Kind, Order, Pool, Rejected};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const BOUND: Duration = Duration::from_secs(60);
+
+/// xorshift64*: small, seedable.
+#[derive(Clone)]
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// A window in which the limit holds still at `limit`: a body that enters
+/// while it is open and finds more than `limit` bodies inside is a breach.
+#[derive(Default)]
+struct Window {
+    open: AtomicBool,
+    limit: AtomicUsize,
+    breach: Mutex<Option<String>>,
+}
+
+#[derive(Clone, Default)]
+struct Books {
+    meter: Meter,
+    window: Arc<Window>,
+    rejected: Arc<AtomicU64>,
+    panicked: Arc<AtomicU64>,
+    ok: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Books {
+    fn enter(&self, what: &str) -> common::Inside {
+        let inside = self.meter.enter();
+        if self.window.open.load(SeqCst) {
+            let now = self.meter.now();
+            let limit = self.window.limit.load(SeqCst);
+            if now > limit {
+                let mut breach = self.window.breach.lock().unwrap();
+                breach.get_or_insert_with(|| {
+                    format!("{what}: {now} bodies inside with the limit held at {limit}")
+                });
+            }
+        }
+        inside
+    }
+
+    fn tally<T>(&self, outcome: Result<T, Rejected>) {
+        match outcome {
+            Ok(_) => self.ok.fetch_add(1, SeqCst),
+            Err(_) => self.rejected.fetch_add(1, SeqCst),
+        };
+    }
+}
+
+/// A short async body, entered and left around a timer sleep.
+async fn body(books: Books, what: &'static str, micros: u64) {
+    let _inside = books.enter(what);
+    tokio::time::sleep(Duration::from_micros(micros)).await;
+}
+
+fn storm_pool(kind: Kind, order: Order) -> Pool {
+    let builder = Pool::builder().kind(kind).order(order);
+    let builder = match kind {
+        Kind::Fixed => builder.size(3),
+        _ => builder
+            .min(0)
+            .max(6)
+            .size(2)
+            .autoscale_interval(Duration::from_millis(5))
+            .autoscale_window(4),
+    };
+    builder.build().unwrap()
+}
+
+/// One call of a random form, tallied in `books`.
+async fn one_call(pool: Pool, books: Books, mut rng: Rng) {
+    let w = match rng.below(4) {
+        0 => i64::MIN,
+        1 => i64::MAX,
+        _ => rng.below(3) as i64,
+    };
+    let us = 200 + rng.below(1500);
+    let form = rng.below(8);
+    // (A spawned call outlives a dropped handle, so its later rejection
+    // would go unseen: spawned calls are awaited to the end.)
+    let cancel_after = if form != 4 && rng.chance(30) {
+        Some(Duration::from_micros(rng.below(3000)))
+    } else {
+        None
+    };
+    let call = {
+        let pool = pool.clone();
+        let books = books.clone();
+        async move {
+            match form {
+                0 => books.tally(pool.submit_weighted(w, body(books.clone(), "submit", us)).await),
+                1 => {
+                    let permit = pool.acquire_owned(w).await;
+                    if let Ok(permit) = &permit {
+                        let _ = permit;
+                        body(books.clone(), "owned permit", us).await;
+                    }
+                    books.tally(permit.map(drop));
+                }
+                2 => {
+                    let permit = pool.try_acquire();
+                    if permit.is_ok() {
+                        body(books.clone(), "try_acquire", us).await;
+                    }
+                    books.tally(permit.map(drop));
+                }
+                3 => {
+                    let b = books.clone();
+                    books.tally(
+                        pool.submit_blocking_weighted(w, move || {
+                            let _inside = b.enter("blocking");
+                            std::thread::sleep(Duration::from_micros(us));
+                        })
+                        .await,
+                    );
+                }
+                4 => match pool.spawn_weighted(w, body(books.clone(), "spawned", us)) {
+                    Ok(handle) => books.tally(handle.await),
+                    Err(e) => books.tally::<()>(Err(e)),
+                },
+                5 => {
+                    // A parent that leaves the meter while its nested call runs.
+                    let inner_pool = pool.clone();
+                    let b = books.clone();
+                    let outer = pool
+                        .submit_weighted(w, async move {
+                            {
+                                let _inside = b.enter("parent");
+                                tokio::time::sleep(Duration::from_micros(100)).await;
+                            }
+                            let inner = inner_pool.submit(body(b.clone(), "nested", us)).await;
+                            b.tally(inner);
+                            let _inside = b.enter("parent after");
+                        })
+                        .await;
+                    books.tally(outer);
+                }
+                6 => {
+                    let b = books.clone();
+                    let out = AssertUnwindSafe(pool.submit_weighted(w, async move {
+                        let _inside = b.enter("panicking");
+                        tokio::time::sleep(Duration::from_micros(50)).await;
+                        panic!("planned: a body that panics");
+                    }))
+                    .catch_unwind()
+                    .await;
+                    match out {
+                        Ok(out) => books.tally::<()>(out),
+                        Err(_) => {
+                            books.panicked.fetch_add(1, SeqCst);
+                        }
+                    }
+                }
+                _ => {
+                    let permit = pool.acquire_weighted(w).await;
+                    if permit.is_ok() {
+                        body(books.clone(), "permit", us).await;
+                    }
+                    books.tally(permit.map(drop));
+                }
+            }
+        }
+    };
+    match cancel_after {
+        Some(after) => {
+            let _ = tokio::time::timeout(after, call).await;
+        }
+        None => call.await,
+    }
+}
+
+/// A random steering step.
+fn steer(pool: &Pool, kind: Kind, rng: &mut Rng) {
+    match rng.below(11) {
+        0 => {
+            pool.scale(rng.below(7) as isize - 3);
+        }
+        1 => {
+            pool.resize(rng.below(7) as usize);
+        }
+        2 if kind != Kind::Fixed => {
+            let min = rng.below(3) as usize;
+            let max = min + rng.below(5) as usize;
+            let _ = pool.set_bounds(min, max.max(1));
+        }
+        3 => pool.pause(),
+        4 | 5 => pool.resume(),
+        6 => {
+            let bound = match rng.below(3) {
+                0 => None,
+                _ => Some(rng.below(6) as usize),
+            };
+            pool.set_max_waiting(bound).unwrap();
+        }
+        7 => {
+            let timeout = match rng.below(3) {
+                0 => None,
+                1 => Some(Duration::ZERO),
+                _ => Some(Duration::from_micros(rng.below(4000))),
+            };
+            pool.set_admission_timeout(timeout);
+        }
+        8 => {
+            let barging = match rng.below(3) {
+                0 => None,
+                1 => Some(Duration::ZERO),
+                _ => Some(Duration::from_micros(rng.below(2000))),
+            };
+            pool.set_sync_barging(barging);
+        }
+        9 => {
+            let timing = AutoscaleTiming {
+                interval: Duration::from_micros(500 + rng.below(5000)),
+                window: 1 + rng.below(8) as usize,
+            };
+            pool.set_autoscale_timing(timing).unwrap();
+        }
+        _ => {
+            pool.set_max_waiting(None).unwrap();
+            pool.set_admission_timeout(None);
+        }
+    }
+}
+
+/// Holds the limit at `k` (bounds too, for an autoscaled pool).
+fn hold_at(pool: &Pool, kind: Kind, k: usize) {
+    if kind != Kind::Fixed {
+        let (min, _) = pool.bounds();
+        pool.set_bounds(min.min(k), k).unwrap();
+    }
+    pool.resize(k);
+    pool.resume();
+}
+
+fn wait_until(what: &str, pool: &Pool, limit: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < limit,
+            "stuck waiting for {what}: {:?}",
+            pool.stats()
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn storm(kind: Kind, order: Order, seed: u64) {
+    quiet_planned_panics();
+    let pool = storm_pool(kind, order);
+    let books = Books::default();
+    let mut callers = Vec::new();
+    // Two async threads, each with its own runtime and up to 6 calls at once.
+    for t in 0..2u64 {
+        let pool = pool.clone();
+        let books = books.clone();
+        callers.push(std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let mut rng = Rng::new(seed * 31 + t);
+                let mut tasks = Vec::new();
+                while !books.stop.load(SeqCst) {
+                    tasks.retain(|t: &tokio::task::JoinHandle<()>| !t.is_finished());
+                    while tasks.len() < 6 {
+                        let call_rng = Rng::new(rng.next());
+                        tasks.push(tokio::spawn(one_call(pool.clone(), books.clone(), call_rng)));
+                    }
+                    tokio::time::sleep(Duration::from_micros(300)).await;
+                }
+                for task in tasks {
+                    task.await.unwrap();
+                }
+            });
+        }));
+    }
+    // One sync caller, sometimes panicking.
+    {
+        let pool = pool.clone();
+        let books = books.clone();
+        callers.push(std::thread::spawn(move || {
+            let mut rng = Rng::new(seed * 17 + 5);
+            while !books.stop.load(SeqCst) {
+                let panics = rng.chance(10);
+                let us = 100 + rng.below(800);
+                let w = rng.below(3) as i64;
+                let b = books.clone();
+                let out = catch_unwind(AssertUnwindSafe(|| {
+                    pool.run_weighted(w, || {
+                        let _inside = b.enter("sync");
+                        std::thread::sleep(Duration::from_micros(us));
+                        if panics {
+                            panic!("planned: a sync body that panics");
+                        }
+                    })
+                }));
+                match out {
+                    Ok(out) => books.tally(out),
+                    Err(_) => {
+                        books.panicked.fetch_add(1, SeqCst);
+                    }
+                }
+            }
+        }));
+    }
+    // The controller: chaos, then a window where the limit holds still.
+    let mut rng = Rng::new(seed);
+    for _round in 0..8 {
+        let chaos = Instant::now();
+        while chaos.elapsed() < Duration::from_millis(60) {
+            steer(&pool, kind, &mut rng);
+            std::thread::sleep(Duration::from_micros(300 + rng.below(1500)));
+        }
+        let k = 1 + rng.below(3) as usize;
+        hold_at(&pool, kind, k);
+        wait_until("the running count to come down", &pool, Duration::from_secs(10), || {
+            pool.stats().running <= k && books.meter.now() <= k
+        });
+        books.window.limit.store(k, SeqCst);
+        books.window.open.store(true, SeqCst);
+        std::thread::sleep(Duration::from_millis(40));
+        books.window.open.store(false, SeqCst);
+        if kind == Kind::Fixed {
+            assert_eq!(pool.size(), k, "{:?}", pool.stats());
+        }
+    }
+    // Settle: free intake, stop the callers, wait for the pool to drain.
+    pool.set_max_waiting(None).unwrap();
+    pool.set_admission_timeout(None);
+    hold_at(&pool, kind, 4);
+    books.stop.store(true, SeqCst);
+    for caller in callers {
+        caller.join().unwrap();
+    }
+    wait_until("the pool to go idle", &pool, Duration::from_secs(10), || {
+        let s = pool.stats();
+        s.running == 0 && s.waiting == 0 && s.nested == 0
+    });
+    if let Some(breach) = books.window.breach.lock().unwrap().take() {
+        panic!("seed {seed}, {kind:?}/{order:?}: {breach}");
+    }
+    let s = pool.stats();
+    assert_accounted(&s);
+    assert_eq!(books.meter.now(), 0);
+    assert_eq!(s.rejected_total(), books.rejected.load(SeqCst), "rejections: {s:?}");
+    assert_eq!(s.panicked, books.panicked.load(SeqCst), "panics: {s:?}");
+    // No slot leaked or appeared: exactly 2 at once after holding at 2.
+    if kind != Kind::Fixed {
+        pool.set_bounds(2, 2).unwrap();
+    }
+    hold_at(&pool, kind, 2);
+    let a = pool.try_acquire_owned(0).expect("first slot");
+    let b = pool.try_acquire_owned(0).expect("second slot");
+    assert_eq!(pool.try_acquire_owned(0).err(), Some(Rejected::Full), "{:?}", pool.stats());
+    drop((a, b));
+    assert_accounted(&pool.stats());
+}
+
+#[test]
+fn steering_storms_with_every_call_form_hold_each_still_limit_and_account_fixed() {
+    within(BOUND, || {
+        for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+            storm(Kind::Fixed, order, 3401);
+        }
+    });
+}
+
+#[test]
+fn steering_storms_with_every_call_form_hold_each_still_limit_and_account_autoscaled() {
+    within(BOUND, || {
+        for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+            storm(Kind::Autoscale, order, 3402);
+        }
+    });
+}
+
+// ---- drops that call the same pool of one ------------------------------------
+
+/// A value whose `Drop` makes a sync call and an async call (driven by
+/// `block_on`) into `pool`, each metered, and counts that it ended.
+struct CallsBackOnDrop {
+    pool: Pool,
+    meter: Meter,
+    ended: Arc<AtomicUsize>,
+    sync_only: bool,
+}
+
+impl Drop for CallsBackOnDrop {
+    fn drop(&mut self) {
+        let meter = self.meter.clone();
+        let out = self.pool.run(move || {
+            let _inside = meter.enter();
+            std::thread::sleep(Duration::from_millis(2));
+        });
+        assert!(out.is_ok(), "{out:?}");
+        if !self.sync_only {
+            let meter = self.meter.clone();
+            let out = futures::executor::block_on(self.pool.submit(async move {
+                let _inside = meter.enter();
+                std::thread::sleep(Duration::from_millis(2));
+            }));
+            assert!(out.is_ok(), "{out:?}");
+        }
+        self.ended.fetch_add(1, SeqCst);
+    }
+}
+
+/// A work future that completes at once and whose `Drop` calls back.
+struct WorkCallingBackOnDrop {
+    meter: Meter,
+    back: Option<CallsBackOnDrop>,
+}
+
+impl std::future::Future for WorkCallingBackOnDrop {
+    type Output = ();
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        let _inside = self.meter.enter();
+        std::task::Poll::Ready(())
+    }
+}
+
+impl Drop for WorkCallingBackOnDrop {
+    fn drop(&mut self) {
+        drop(self.back.take());
+    }
+}
+
+/// A second caller keeps the single slot contended: it queues behind each
+/// scenario and holds the slot for a while once admitted.
+fn contender(pool: &Pool, meter: &Meter) -> std::thread::JoinHandle<()> {
+    let pool = pool.clone();
+    let meter = meter.clone();
+    std::thread::spawn(move || {
+        for _ in 0..20 {
+            let m = meter.clone();
+            let out = futures::executor::block_on(pool.submit(async move {
+                let _inside = m.enter();
+                std::thread::sleep(Duration::from_millis(1));
+            }));
+            assert!(out.is_ok(), "{out:?}");
+        }
+    })
+}
+
+#[test]
+fn outputs_and_works_dropped_by_the_library_may_call_the_same_pool_of_one() {
+    quiet_planned_panics();
+    within(BOUND, || {
+        let pool = Pool::fixed(1);
+        let meter = Meter::default();
+        let ended = Arc::new(AtomicUsize::new(0));
+        let back = |sync_only| CallsBackOnDrop {
+            pool: pool.clone(),
+            meter: meter.clone(),
+            ended: ended.clone(),
+            sync_only,
+        };
+        let rt = common::runtime();
+        let mut expected = 0;
+
+        // (a) A blocking call whose caller went away: its output is dropped
+        // on the executor's thread.
+        for _ in 0..5 {
+            let busy = contender(&pool, &meter);
+            let output = back(false);
+            let m = meter.clone();
+            let (started_tx, started_rx) = std::sync::mpsc::channel();
+            rt.block_on(async {
+                let call = pool.submit_blocking(move || {
+                    let _inside = m.enter();
+                    started_tx.send(()).unwrap();
+                    std::thread::sleep(Duration::from_millis(5));
+                    output
+                });
+                let mut call = Box::pin(call);
+                tokio::select! {
+                    _ = &mut call => {}
+                    _ = async {
+                        tokio::task::spawn_blocking(move || started_rx.recv().unwrap()).await.unwrap();
+                    } => {}
+                }
+                drop(call);
+            });
+            expected += 1;
+            busy.join().unwrap();
+        }
+
+        // (b) A detached spawned call: its output is dropped in its task.
+        for _ in 0..5 {
+            let busy = contender(&pool, &meter);
+            let output = back(true);
+            let m = meter.clone();
+            rt.block_on(async {
+                let handle = pool
+                    .spawn(async move {
+                        let _inside = m.enter();
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                        output
+                    })
+                    .unwrap();
+                drop(handle);
+            });
+            expected += 1;
+            busy.join().unwrap();
+        }
+
+        // (c) A work future dropped once complete, through each form.
+        for form in 0..3 {
+            let busy = contender(&pool, &meter);
+            let work = WorkCallingBackOnDrop {
+                meter: meter.clone(),
+                back: Some(back(form != 1)),
+            };
+            match form {
+                0 => futures::executor::block_on(pool.submit(work)).unwrap(),
+                1 => rt.block_on(pool.submit(work)).unwrap(),
+                _ => rt.block_on(async { pool.spawn(work).unwrap().await.unwrap() }),
+            }
+            expected += 1;
+            busy.join().unwrap();
+        }
+
+        // (d) A blocking closure that an executor drops unrun: its captures
+        // are dropped with it.
+        struct DropsJobs;
+        impl pool_runtime::BlockingExecutor for DropsJobs {
+            fn execute(&self, job: pool_runtime::BlockingJob) {
+                drop(job);
+            }
+        }
+        let dropping = Pool::builder()
+            .size(1)
+            .blocking_executor(Arc::new(DropsJobs))
+            .build()
+            .unwrap();
+        for _ in 0..3 {
+            let captured = CallsBackOnDrop {
+                pool: dropping.clone(),
+                meter: meter.clone(),
+                ended: ended.clone(),
+                sync_only: true,
+            };
+            let out = futures::executor::block_on(dropping.submit_blocking(move || {
+                let _keep = &captured;
+            }));
+            assert_eq!(out, Err(Rejected::Closed));
+            expected += 1;
+        }
+
+        rt.block_on(async {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while ended.load(SeqCst) < expected && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        assert_eq!(ended.load(SeqCst), expected, "{:?}", pool.stats());
+        assert!(meter.max() <= 1, "{} bodies at once on a pool of one", meter.max());
+        for p in [&pool, &dropping] {
+            let s = p.stats();
+            assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+            assert_accounted(&s);
+            assert!(p.try_acquire().is_ok(), "the slot is free again: {s:?}");
+        }
+    });
+}
+
+// ---- the ceiling under a steering storm ------------------------------------------
+
+mod ceiling_storm {
+    use super::*;
+    use pool_runtime::{ceiling, register_group, Group, GroupSpec};
+
+    static FIFO: Group = Group::new(GroupSpec::new("r34::storm::fifo").size(2));
+    static LIFO: Group = Group::new(GroupSpec::new("r34::storm::lifo").order(Order::Lifo).size(2));
+    static PRIO: Group = Group::new(
+        GroupSpec::new("r34::storm::prio")
+            .kind(Kind::Autoscale)
+            .order(Order::Priority)
+            .min(1)
+            .max(3)
+            .autoscale_interval(Duration::from_millis(5))
+            .autoscale_window(4),
+    );
+    register_group!(FIFO);
+    register_group!(LIFO);
+    register_group!(PRIO);
+
+    const CEILING: usize = 3;
+    /// The most slots each group is ever given.
+    const CAP: [usize; 3] = [2, 2, 3];
+
+    fn groups() -> [&'static Group; 3] {
+        [&FIFO, &LIFO, &PRIO]
+    }
+
+    #[derive(Clone, Default)]
+    struct Meters {
+        all: Meter,
+        each: [Meter; 3],
+        stop: Arc<AtomicBool>,
+        panicked: Arc<AtomicU64>,
+    }
+
+    impl Meters {
+        fn enter(&self, g: usize) -> (common::Inside, common::Inside) {
+            (self.all.enter(), self.each[g].enter())
+        }
+    }
+
+    async fn body(m: Meters, g: usize, us: u64) {
+        let _inside = m.enter(g);
+        tokio::time::sleep(Duration::from_micros(us)).await;
+    }
+
+    /// One group call of a random form; nested calls go from a group to
+    /// the next one only (FIFO -> LIFO -> PRIO), so the user's own call
+    /// graph has no cycle.
+    async fn one_call(m: Meters, mut rng: Rng) {
+        let g = rng.below(3) as usize;
+        let group = groups()[g];
+        let w = match rng.below(4) {
+            0 => i64::MIN,
+            1 => i64::MAX,
+            _ => rng.below(3) as i64,
+        };
+        let us = 200 + rng.below(1500);
+        let form = rng.below(7);
+        let cancel_after = (rng.chance(25)).then(|| Duration::from_micros(rng.below(3000)));
+        let call = async move {
+            match form {
+                0 => {
+                    let _ = group.submit(w, body(m.clone(), g, us)).await;
+                }
+                1 => {
+                    if let Ok(permit) = group.acquire_owned(w).await {
+                        body(m.clone(), g, us).await;
+                        drop(permit);
+                    }
+                }
+                2 => {
+                    if let Ok(permit) = group.try_acquire_owned(w) {
+                        body(m.clone(), g, us).await;
+                        drop(permit);
+                    }
+                }
+                3 => {
+                    let m2 = m.clone();
+                    let _ = group
+                        .submit_blocking(w, move || {
+                            let _inside = m2.enter(g);
+                            std::thread::sleep(Duration::from_micros(us));
+                        })
+                        .await;
+                }
+                4 if g < 2 => {
+                    let m2 = m.clone();
+                    let _ = group
+                        .submit(w, async move {
+                            {
+                                let _inside = m2.enter(g);
+                                tokio::time::sleep(Duration::from_micros(100)).await;
+                            }
+                            let next = groups()[g + 1];
+                            let _ = next.submit(w, body(m2.clone(), g + 1, us)).await;
+                            let _inside = m2.enter(g);
+                        })
+                        .await;
+                }
+                5 => {
+                    let m2 = m.clone();
+                    let out = AssertUnwindSafe(group.submit(w, async move {
+                        let _inside = m2.enter(g);
+                        tokio::time::sleep(Duration::from_micros(50)).await;
+                        panic!("planned: a group body that panics");
+                    }))
+                    .catch_unwind()
+                    .await;
+                    if out.is_err() {
+                        m.panicked.fetch_add(1, SeqCst);
+                    }
+                }
+                _ => {
+                    let _ = group.submit(w, body(m.clone(), g, us)).await;
+                }
+            }
+        };
+        match cancel_after {
+            Some(after) => {
+                let _ = tokio::time::timeout(after, call).await;
+            }
+            None => call.await,
+        }
+    }
+
+    fn steer(rng: &mut Rng) {
+        let g = rng.below(3) as usize;
+        let group = groups()[g];
+        let pool = group.pool();
+        match rng.below(8) {
+            0 => {
+                group.resize(rng.below(CAP[g] as u64 + 1) as usize);
+            }
+            1 => group.pause(),
+            2 | 3 => group.resume(),
+            4 => pool
+                .set_max_waiting(match rng.below(3) {
+                    0 => None,
+                    _ => Some(rng.below(4) as usize),
+                })
+                .unwrap(),
+            5 => pool.set_admission_timeout(match rng.below(3) {
+                0 => None,
+                1 => Some(Duration::ZERO),
+                _ => Some(Duration::from_micros(rng.below(4000))),
+            }),
+            6 if g == 2 => {
+                let min = rng.below(2) as usize;
+                let _ = pool.set_bounds(min, (min + rng.below(3) as usize).clamp(1, CAP[g]));
+            }
+            _ => pool.set_sync_barging(match rng.below(2) {
+                0 => None,
+                _ => Some(Duration::from_micros(rng.below(2000))),
+            }),
+        }
+    }
+
+    fn scenario(seed: u64) {
+        quiet_planned_panics();
+        FIFO.run(|| ()).unwrap(); // the first use reads the environment
+        assert_eq!(ceiling::limit(), Some(CEILING));
+        let m = Meters::default();
+        let mut callers = Vec::new();
+        for t in 0..2u64 {
+            let m = m.clone();
+            callers.push(std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    let mut rng = Rng::new(seed * 13 + t);
+                    let mut tasks = Vec::new();
+                    while !m.stop.load(SeqCst) {
+                        tasks.retain(|t: &tokio::task::JoinHandle<()>| !t.is_finished());
+                        while tasks.len() < 8 {
+                            let r = Rng::new(rng.next());
+                            tasks.push(tokio::spawn(one_call(m.clone(), r)));
+                        }
+                        tokio::time::sleep(Duration::from_micros(300)).await;
+                    }
+                    for task in tasks {
+                        task.await.unwrap();
+                    }
+                });
+            }));
+        }
+        for t in 0..2u64 {
+            let m = m.clone();
+            callers.push(std::thread::spawn(move || {
+                let mut rng = Rng::new(seed * 7 + t);
+                while !m.stop.load(SeqCst) {
+                    let g = rng.below(3) as usize;
+                    let us = 100 + rng.below(800);
+                    let panics = rng.chance(5);
+                    let m2 = m.clone();
+                    let out = catch_unwind(AssertUnwindSafe(|| {
+                        groups()[g].run_weighted(rng.below(3) as i64, || {
+                            let _inside = m2.enter(g);
+                            std::thread::sleep(Duration::from_micros(us));
+                            if panics {
+                                panic!("planned: a sync group body that panics");
+                            }
+                        })
+                    }));
+                    if out.is_err() {
+                        m.panicked.fetch_add(1, SeqCst);
+                    }
+                }
+            }));
+        }
+        let mut rng = Rng::new(seed);
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(1500) {
+            steer(&mut rng);
+            std::thread::sleep(Duration::from_micros(300 + rng.below(1500)));
+        }
+        for (g, group) in groups().into_iter().enumerate() {
+            group.pool().set_max_waiting(None).unwrap();
+            group.pool().set_admission_timeout(None);
+            if g == 2 {
+                group.pool().set_bounds(1, CAP[g]).unwrap();
+            }
+            group.resize(CAP[g]);
+            group.resume();
+        }
+        m.stop.store(true, SeqCst);
+        for caller in callers {
+            caller.join().unwrap();
+        }
+        let idle = || {
+            groups().iter().all(|g| {
+                let s = g.stats();
+                s.running + s.waiting + s.nested == 0
+            }) && ceiling::stats().unwrap().in_flight() == 0
+        };
+        let start = Instant::now();
+        while !idle() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "stuck: ceiling {:?}, groups {:?}",
+                ceiling::stats(),
+                groups().map(|g| g.stats())
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert!(m.all.max() <= CEILING, "{} bodies at once under a ceiling of {CEILING}", m.all.max());
+        for g in 0..3 {
+            assert!(m.each[g].max() <= CAP[g], "group {g}: {} at once, cap {}", m.each[g].max(), CAP[g]);
+            assert_accounted(&groups()[g].stats());
+        }
+        let panicked: u64 = groups().iter().map(|g| g.stats().panicked).sum();
+        assert_eq!(panicked, m.panicked.load(SeqCst));
+        let c = ceiling::stats().unwrap();
+        assert_accounted(&c);
+        // The ceiling lost no slot: exactly CEILING group permits at once.
+        let held: Vec<_> = (0..CEILING)
+            .map(|i| groups()[i % 2].try_acquire_owned(0).expect("a free ceiling slot"))
+            .collect();
+        assert!(PRIO.try_acquire_owned(0).is_err(), "{:?}", ceiling::stats());
+        drop(held);
+        assert!(PRIO.try_acquire_owned(0).is_ok());
+    }
+
+    #[test]
+    fn a_steering_storm_under_the_ceiling_keeps_it_and_every_group_limit() {
+        common::in_own_process(
+            "ceiling_storm::a_steering_storm_under_the_ceiling_keeps_it_and_every_group_limit",
+            &[("POOLED_CEILING", "3")],
+            || within(BOUND, || scenario(3434)),
+        );
+    }
+}
+
+// ---- spawned calls aborted while they end -----------------------------------------
+
+/// `SpawnHandle::abort` racing the call's own end, on every pool: a
+/// handle yields the outcome of a call that finished (counted completed,
+/// or panicked) or `Closed` for one it cancelled (counted cancelled), and
+/// the pool's counters equal the handles' tally exactly.
+#[test]
+fn spawn_aborts_racing_the_calls_end_are_counted_as_the_handles_say() {
+    quiet_planned_panics();
+    within(BOUND, || {
+        let rt = common::runtime();
+        for (kind, order) in [
+            (Kind::Fixed, Order::Fifo),
+            (Kind::Fixed, Order::Lifo),
+            (Kind::Autoscale, Order::Priority),
+        ] {
+            let builder = Pool::builder().kind(kind).order(order);
+            let pool = match kind {
+                Kind::Fixed => builder.size(2),
+                _ => builder.min(1).max(3).autoscale_interval(Duration::from_millis(2)),
+            }
+            .build()
+            .unwrap();
+            let meter = Meter::default();
+            let (ok, closed, panicked, rejected) = rt.block_on(async {
+                let mut rng = Rng::new(34);
+                let mut handles = Vec::new();
+                for i in 0..1500u64 {
+                    let m = meter.clone();
+                    let spins = rng.below(4);
+                    let panics = rng.chance(10);
+                    let w = rng.below(5) as i64 - 2;
+                    let handle = pool
+                        .spawn_weighted(w, async move {
+                            let _inside = m.enter();
+                            for _ in 0..spins {
+                                tokio::task::yield_now().await;
+                            }
+                            if panics {
+                                panic!("planned: a spawned body that panics");
+                            }
+                            i
+                        })
+                        .unwrap();
+                    let abort_after = rng.below(40);
+                    handles.push(tokio::spawn(async move {
+                        for _ in 0..abort_after {
+                            tokio::task::yield_now().await;
+                        }
+                        handle.abort();
+                        AssertUnwindSafe(handle).catch_unwind().await
+                    }));
+                    if i % 4 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+                let (mut ok, mut closed, mut panicked, mut rejected) = (0u64, 0u64, 0u64, 0u64);
+                for h in handles {
+                    match h.await.unwrap() {
+                        Ok(Ok(_)) => ok += 1,
+                        Ok(Err(Rejected::Closed)) => closed += 1,
+                        Ok(Err(_)) => rejected += 1,
+                        Err(_) => panicked += 1,
+                    }
+                }
+                (ok, closed, panicked, rejected)
+            });
+            let s = pool.stats();
+            assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+            assert_accounted(&s);
+            assert_eq!(rejected, 0, "{s:?}");
+            assert!(ok > 0 && closed > 0 && panicked > 0, "{ok} {closed} {panicked}: the race was not run");
+            assert_eq!(s.completed, ok + panicked, "{kind:?}/{order:?}: ok {ok}, panicked {panicked}: {s:?}");
+            assert_eq!(s.panicked, panicked, "{s:?}");
+            assert_eq!(s.cancelled, closed, "{kind:?}/{order:?}: {s:?}");
+            let cap = if kind == Kind::Fixed { 2 } else { 3 };
+            assert!(meter.max() <= cap, "{} at once, cap {cap}", meter.max());
+            assert_eq!(meter.now(), 0);
+        }
+    });
+}
+
+// ---- deep chains of nested calls through every form ----------------------------------
+
+/// One level of a chain of nested calls on `pool`, alternating forms:
+/// an async call, a blocking closure (which goes on synchronously), a sync
+/// call, and back to async through `block_on` on the blocking thread.
+fn chain_async(pool: Pool, meter: Meter, depth: usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = usize> + Send>> {
+    Box::pin(async move {
+        if depth == 0 {
+            let _inside = meter.enter();
+            tokio::task::yield_now().await;
+            return 0;
+        }
+        if depth % 2 == 0 {
+            let p = pool.clone();
+            pool.submit(async move { chain_async(p, meter, depth - 1).await + 1 })
+                .await
+                .expect("a nested async call")
+        } else {
+            let p = pool.clone();
+            pool.submit_blocking(move || chain_sync(p, meter, depth - 1) + 1)
+                .await
+                .expect("a nested blocking call")
+        }
+    })
+}
+
+fn chain_sync(pool: Pool, meter: Meter, depth: usize) -> usize {
+    if depth == 0 {
+        let _inside = meter.enter();
+        return 0;
+    }
+    if depth % 3 == 0 {
+        // Back to async on this (blocking) thread.
+        futures::executor::block_on(chain_async(pool, meter, depth - 1)) + 1
+    } else {
+        let p = pool.clone();
+        pool.run(move || chain_sync(p, meter, depth - 1) + 1)
+            .expect("a nested sync call")
+    }
+}
+
+/// Deep chains of nested calls that change form at every level (async,
+/// blocking, sync, async through `block_on` on a blocking thread), deeper
+/// than a thread's 32 spare lends, on a pool of one that other callers
+/// contend for: each chain runs under its top call's slot, never with
+/// another caller's body, and the books settle.
+#[test]
+fn deep_chains_changing_form_at_every_level_run_under_one_slot() {
+    within(BOUND, || {
+        let rt = common::runtime();
+        for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+            let pool = Pool::builder().order(order).size(1).build().unwrap();
+            let meter = Meter::default();
+            let stop = Arc::new(AtomicBool::new(false));
+            let contenders: Vec<_> = (0..2)
+                .map(|_| {
+                    let pool = pool.clone();
+                    let meter = meter.clone();
+                    let stop = stop.clone();
+                    std::thread::spawn(move || {
+                        while !stop.load(SeqCst) {
+                            let m = meter.clone();
+                            pool.run(move || {
+                                let _inside = m.enter();
+                                std::thread::sleep(Duration::from_micros(200));
+                            })
+                            .unwrap();
+                        }
+                    })
+                })
+                .collect();
+            for depth in [1, 2, 3, 7, 33, 70] {
+                let got = rt.block_on(chain_async(pool.clone(), meter.clone(), depth));
+                assert_eq!(got, depth);
+                let sync = {
+                    let pool = pool.clone();
+                    let meter = meter.clone();
+                    std::thread::spawn(move || chain_sync(pool, meter, depth)).join().unwrap()
+                };
+                assert_eq!(sync, depth);
+            }
+            stop.store(true, SeqCst);
+            for c in contenders {
+                c.join().unwrap();
+            }
+            assert!(meter.max() <= 1, "{:?}: {} bodies at once on one slot", order, meter.max());
+            let s = pool.stats();
+            assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+            assert_accounted(&s);
+            assert!(pool.try_acquire().is_ok());
+        }
+    });
+}
+
+// ---- outputs whose Drop panics where the library drops them -----------------------
+
+/// An output whose `Drop` panics (a planned panic) unless already unwinding.
+struct PanicsOnDrop(Arc<AtomicUsize>);
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, SeqCst);
+        if !std::thread::panicking() {
+            panic!("planned: an output whose drop panics");
+        }
+    }
+}
+
+/// Outputs the library drops itself (a blocking call's caller gone, a
+/// detached spawned call, a finished spawned call's handle dropped, a
+/// stream adapter dropped with outputs held back) and whose `Drop` panics
+/// cost no slot: the pool of two admits two calls afterwards, and the
+/// books settle.
+#[test]
+fn outputs_whose_drop_panics_where_the_library_drops_them_cost_no_slot() {
+    quiet_planned_panics();
+    within(BOUND, || {
+        let rt = common::runtime();
+        let pool = Pool::fixed(2);
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let mut expected = 0;
+
+        // A blocking call whose caller went away.
+        for _ in 0..4 {
+            let d = dropped.clone();
+            let (started_tx, started_rx) = std::sync::mpsc::channel();
+            rt.block_on(async {
+                let call = pool.submit_blocking(move || {
+                    started_tx.send(()).unwrap();
+                    std::thread::sleep(Duration::from_millis(5));
+                    PanicsOnDrop(d)
+                });
+                let mut call = Box::pin(call);
+                tokio::select! {
+                    _ = &mut call => {}
+                    _ = tokio::task::spawn_blocking(move || started_rx.recv().unwrap()) => {}
+                }
+                drop(call);
+            });
+            expected += 1;
+        }
+        // A detached spawned call, and a finished one whose handle is dropped.
+        for detach_early in [true, false] {
+            for _ in 0..4 {
+                let d = dropped.clone();
+                rt.block_on(async {
+                    let handle = pool
+                        .spawn(async move {
+                            tokio::task::yield_now().await;
+                            PanicsOnDrop(d)
+                        })
+                        .unwrap();
+                    if !detach_early {
+                        while !handle.is_finished() {
+                            tokio::time::sleep(Duration::from_millis(1)).await;
+                        }
+                        // (Where the panic surfaces is tokio's business.)
+                        let _ = catch_unwind(AssertUnwindSafe(|| drop(handle)));
+                    }
+                });
+                expected += 1;
+            }
+        }
+        #[cfg(feature = "stream")]
+        {
+            use futures::StreamExt;
+            use pool_runtime::PooledStreamExt;
+            // An ordered adapter holding finished outputs behind a slow
+            // first item, dropped.
+            let d = dropped.clone();
+            let out = catch_unwind(AssertUnwindSafe(|| {
+                rt.block_on(async {
+                    let gate = Arc::new(AtomicBool::new(false));
+                    let items = (0..4).map(|i| {
+                        let d = d.clone();
+                        let gate = gate.clone();
+                        async move {
+                            if i == 0 {
+                                while !gate.load(SeqCst) {
+                                    tokio::time::sleep(Duration::from_millis(1)).await;
+                                }
+                            }
+                            PanicsOnDrop(d)
+                        }
+                    });
+                    let mut adapter = futures::stream::iter(items).pooled_ordered(&pool);
+                    // Poll until the later items have finished, held back.
+                    let _ = tokio::time::timeout(Duration::from_millis(50), adapter.next()).await;
+                    drop(adapter);
+                })
+            }));
+            assert!(out.is_err(), "a held output's drop panic reaches the adapter's dropper");
+            expected += 1; // at least the first held output was dropped
+        }
+
+        rt.block_on(async {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while dropped.load(SeqCst) < expected && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            // Whatever was still running ends.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while pool.stats().in_flight() > 0 && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        assert!(dropped.load(SeqCst) >= expected, "{} of {expected}", dropped.load(SeqCst));
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+        assert_accounted(&s);
+        let a = pool.try_acquire_owned(0).expect("a slot");
+        let b = pool.try_acquire_owned(0).expect("the second slot");
+        assert!(pool.try_acquire().is_err());
+        drop((a, b));
+    });
+}
