@@ -14,7 +14,7 @@ mod common;
 
 use common::{assert_accounted, quiet_planned_panics, within, Meter};
 use futures::FutureExt;
-use pool_runtime::{AutoscaleTiming, Kind, Order, Pool, Rejected};
+use pool_runtime::{AdaptiveSettings, AutoscaleTiming, Kind, Order, Pool, Rejected, ScalePolicy, Verdict};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
@@ -93,8 +93,11 @@ async fn body(books: Books, what: &'static str, micros: u64) {
     tokio::time::sleep(Duration::from_micros(micros)).await;
 }
 
-fn storm_pool(kind: Kind, order: Order) -> Pool {
-    let builder = Pool::builder().kind(kind).order(order);
+fn storm_pool(kind: Kind, order: Order, adaptive: bool) -> Pool {
+    let mut builder = Pool::builder().kind(kind).order(order);
+    if adaptive {
+        builder = builder.scale_policy(ScalePolicy::Adaptive(AdaptiveSettings::DEFAULT));
+    }
     let builder = match kind {
         Kind::Fixed => builder.size(3),
         _ => builder
@@ -115,7 +118,12 @@ async fn one_call(pool: Pool, books: Books, mut rng: Rng) {
         _ => rng.below(3) as i64,
     };
     let us = 200 + rng.below(1500);
-    let form = rng.below(8);
+    let form = rng.below(10);
+    let verdict = match rng.below(3) {
+        0 => Verdict::Overload,
+        1 => Verdict::Ignore,
+        _ => Verdict::Success,
+    };
     // (A spawned call outlives a dropped handle, so its later rejection
     // would go unseen: spawned calls are awaited to the end.)
     let cancel_after = if form != 4 && rng.chance(30) {
@@ -191,12 +199,28 @@ async fn one_call(pool: Pool, books: Books, mut rng: Rng) {
                         }
                     }
                 }
-                _ => {
+                7 => {
                     let permit = pool.acquire_weighted(w).await;
                     if permit.is_ok() {
                         body(books.clone(), "permit", us).await;
                     }
                     books.tally(permit.map(drop));
+                }
+                8 => books.tally(
+                    pool.submit_judged(w, body(books.clone(), "judged", us), move |_| verdict)
+                        .await,
+                ),
+                _ => {
+                    let permit = pool.acquire_owned(w).await;
+                    if let Ok(mut permit) = permit {
+                        body(books.clone(), "judged permit", us).await;
+                        permit.set_verdict(verdict);
+                        // Released on another thread.
+                        std::thread::spawn(move || drop(permit)).join().unwrap();
+                        books.tally::<()>(Ok(()));
+                    } else {
+                        books.tally(permit.map(drop));
+                    }
                 }
             }
         }
@@ -284,9 +308,9 @@ fn wait_until(what: &str, pool: &Pool, limit: Duration, mut done: impl FnMut() -
     }
 }
 
-fn storm(kind: Kind, order: Order, seed: u64) {
+fn storm(kind: Kind, order: Order, adaptive: bool, seed: u64) {
     quiet_planned_panics();
-    let pool = storm_pool(kind, order);
+    let pool = storm_pool(kind, order, adaptive);
     let books = Books::default();
     let mut callers = Vec::new();
     // Two async threads, each with its own runtime and up to 6 calls at once.
@@ -400,8 +424,10 @@ fn storm(kind: Kind, order: Order, seed: u64) {
 #[test]
 fn steering_storms_with_every_call_form_hold_each_still_limit_and_account_fixed() {
     within(BOUND, || {
-        for order in [Order::Fifo, Order::Lifo, Order::Priority] {
-            storm(Kind::Fixed, order, 3401);
+        for seed in [3401, 3411] {
+            for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+                storm(Kind::Fixed, order, false, seed);
+            }
         }
     });
 }
@@ -410,7 +436,18 @@ fn steering_storms_with_every_call_form_hold_each_still_limit_and_account_fixed(
 fn steering_storms_with_every_call_form_hold_each_still_limit_and_account_autoscaled() {
     within(BOUND, || {
         for order in [Order::Fifo, Order::Lifo, Order::Priority] {
-            storm(Kind::Autoscale, order, 3402);
+            storm(Kind::Autoscale, order, false, 3402);
+        }
+    });
+}
+
+#[test]
+fn steering_storms_with_every_call_form_hold_each_still_limit_and_account_adaptive() {
+    within(BOUND, || {
+        for seed in [3403, 3413] {
+            for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+                storm(Kind::Autoscale, order, true, seed);
+            }
         }
     });
 }
@@ -1178,5 +1215,467 @@ fn outputs_whose_drop_panics_where_the_library_drops_them_cost_no_slot() {
         let b = pool.try_acquire_owned(0).expect("the second slot");
         assert!(pool.try_acquire().is_err());
         drop((a, b));
+    });
+}
+
+// ---- a stream's pull bound while its consumer resizes the pool --------------------------
+
+/// The stream adapters hold at most `max(1, 2 × size)` of the stream's items
+/// (pulled and not yet yielded, held-back outputs included), `size` being
+/// the pool's size when they pull, while the consumer resizes the pool
+/// between items (to 0 and back too), pauses and resumes it; at most
+/// `size` items' bodies run at once, and every item is yielded once.
+#[cfg(feature = "stream")]
+#[test]
+fn stream_pull_bound_follows_resizes_made_between_items() {
+    use futures::StreamExt;
+    use pool_runtime::PooledStreamExt;
+    within(BOUND, || {
+        let rt = common::runtime();
+        for (ordered, order) in [
+            (false, Order::Fifo),
+            (true, Order::Fifo),
+            (false, Order::Lifo),
+            (true, Order::Priority),
+        ] {
+            let pool = Pool::builder().order(order).size(3).build().unwrap();
+            let meter = Meter::default();
+            let pulled = Arc::new(AtomicUsize::new(0));
+            let yielded = Arc::new(AtomicUsize::new(0));
+            let breach: Arc<Mutex<Option<String>>> = Arc::default();
+            const N: usize = 400;
+            rt.block_on(async {
+                let mut rng = Rng::new(3434 + ordered as u64);
+                let durations: Vec<u64> = (0..N).map(|_| rng.below(600)).collect();
+                let items = {
+                    let pool = pool.clone();
+                    let meter = meter.clone();
+                    let pulled = pulled.clone();
+                    let yielded = yielded.clone();
+                    let breach = breach.clone();
+                    futures::stream::iter(0..N).map(move |i| {
+                        let alive = pulled.fetch_add(1, SeqCst) + 1 - yielded.load(SeqCst);
+                        let bound = (2 * pool.size()).max(1);
+                        if alive > bound {
+                            breach.lock().unwrap().get_or_insert_with(|| {
+                                format!("item {i}: {alive} held, bound {bound}")
+                            });
+                        }
+                        let meter = meter.clone();
+                        let us = durations[i];
+                        async move {
+                            let _inside = meter.enter();
+                            tokio::time::sleep(Duration::from_micros(us)).await;
+                            i
+                        }
+                    })
+                };
+                let mut seen = vec![false; N];
+                let mut max_size = 3;
+                let mut next_expected = 0;
+                let weights = |_: &_| 0i64;
+                let mut adapter: std::pin::Pin<Box<dyn futures::Stream<Item = Result<usize, Rejected>> + Send + '_>> =
+                    if ordered {
+                        Box::pin(items.pooled_ordered_weighted(&pool, weights))
+                    } else {
+                        Box::pin(items.pooled_unordered(&pool))
+                    };
+                loop {
+                    let next = tokio::time::timeout(Duration::from_millis(5), adapter.next()).await;
+                    match next {
+                        Ok(Some(out)) => {
+                            let i = out.expect("no call is turned away");
+                            yielded.fetch_add(1, SeqCst);
+                            assert!(!seen[i], "item {i} yielded twice");
+                            seen[i] = true;
+                            if ordered {
+                                assert_eq!(i, next_expected, "input order");
+                                next_expected += 1;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(_) => {
+                            // Stalled (at size 0, say): grow again.
+                            pool.resize(1 + rng.below(4) as usize);
+                        }
+                    }
+                    match rng.below(10) {
+                        0 => {
+                            pool.resize(rng.below(5) as usize);
+                        }
+                        1 => {
+                            pool.scale(rng.below(3) as isize - 1);
+                        }
+                        _ => {}
+                    }
+                    max_size = max_size.max(pool.size());
+                }
+                assert!(seen.iter().all(|s| *s), "every item yielded");
+                assert!(meter.max() <= max_size, "{} bodies, largest size {max_size}", meter.max());
+            });
+            if let Some(b) = breach.lock().unwrap().take() {
+                panic!("ordered {ordered}, {order:?}: {b}");
+            }
+            let s = pool.stats();
+            assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+            assert_accounted(&s);
+            assert_eq!(s.completed, N as u64, "{s:?}");
+        }
+    });
+}
+
+// ---- a clock that calls back into its own pool ------------------------------------
+
+/// A clock whose `now` (and `uses_tokio_time`) call into the pool it
+/// times: read its stats and size, take and release a slot if one is free,
+/// re-set its size, waiting bound and sync barging. One level deep per
+/// thread (a call it makes reads the clock again, which then just reads
+/// the time).
+struct ReenteringClock {
+    start: Instant,
+    pool: std::sync::OnceLock<Pool>,
+    reads: AtomicU64,
+    reentered: AtomicU64,
+    taken: AtomicU64,
+}
+
+thread_local! {
+    static IN_CLOCK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+impl ReenteringClock {
+    fn reenter(&self) {
+        let Some(pool) = self.pool.get() else { return };
+        if IN_CLOCK.with(|c| c.replace(true)) {
+            return;
+        }
+        self.reentered.fetch_add(1, SeqCst);
+        let n = self.reads.load(SeqCst);
+        let _ = pool.stats();
+        let size = pool.size();
+        match n % 5 {
+            0 => {
+                if let Ok(permit) = pool.try_acquire() {
+                    self.taken.fetch_add(1, SeqCst);
+                    drop(permit);
+                }
+            }
+            1 => {
+                pool.resize(size);
+            }
+            2 => pool.set_max_waiting(None).unwrap(),
+            3 => pool.set_sync_barging(if n % 2 == 0 { None } else { Some(Duration::from_micros(300)) }),
+            _ => {
+                let _ = pool.bounds();
+                let _ = pool.is_paused();
+            }
+        }
+        IN_CLOCK.with(|c| c.set(false));
+    }
+}
+
+/// The pool's handle on the clock.
+struct ClockHandle(Arc<ReenteringClock>);
+
+impl pool_runtime::Clock for ClockHandle {
+    fn now(&self) -> Duration {
+        self.0.reads.fetch_add(1, SeqCst);
+        self.0.reenter();
+        self.0.start.elapsed()
+    }
+
+    fn uses_tokio_time(&self) -> bool {
+        self.0.reenter();
+        false
+    }
+}
+
+/// A pool's clock is the user's code, never run under the pool's lock
+/// (README, lock order): one that calls into its own pool on every read —
+/// taking and releasing slots, resizing, re-setting bounds — neither
+/// deadlocks it nor takes it past its limit, on every kind and policy,
+/// with sync, async, blocking and timed callers.
+#[test]
+fn a_clock_that_calls_into_its_own_pool_on_every_read() {
+    within(BOUND, || {
+        let rt = common::runtime();
+        for (kind, adaptive) in [(Kind::Fixed, false), (Kind::Autoscale, false), (Kind::Autoscale, true)] {
+            let clock = Arc::new(ReenteringClock {
+                start: Instant::now(),
+                pool: std::sync::OnceLock::new(),
+                reads: AtomicU64::new(0),
+                reentered: AtomicU64::new(0),
+                taken: AtomicU64::new(0),
+            });
+            let mut builder = Pool::builder()
+                .kind(kind)
+                .order(Order::Priority)
+                .admission_timeout(Duration::from_millis(300))
+                .clock(ClockHandle(clock.clone()));
+            builder = match kind {
+                Kind::Fixed => builder.size(3),
+                _ => builder
+                    .min(1)
+                    .max(3)
+                    .autoscale_interval(Duration::from_millis(2))
+                    .autoscale_window(2),
+            };
+            if adaptive {
+                builder = builder.scale_policy(ScalePolicy::Adaptive(AdaptiveSettings::DEFAULT));
+            }
+            let pool = builder.build().unwrap();
+            clock.pool.set(pool.clone()).ok().unwrap();
+            let meter = Meter::default();
+            let sync_callers: Vec<_> = (0..2)
+                .map(|t| {
+                    let pool = pool.clone();
+                    let meter = meter.clone();
+                    std::thread::spawn(move || {
+                        for i in 0..150 {
+                            let m = meter.clone();
+                            let _ = pool.run_weighted((i + t) % 3, move || {
+                                let _inside = m.enter();
+                                std::thread::sleep(Duration::from_micros(100));
+                            });
+                        }
+                    })
+                })
+                .collect();
+            rt.block_on(async {
+                let mut tasks = Vec::new();
+                for i in 0..300i64 {
+                    let pool = pool.clone();
+                    let meter = meter.clone();
+                    tasks.push(tokio::spawn(async move {
+                        match i % 3 {
+                            0 => {
+                                let _ = pool.submit_weighted(i % 4, meter.body(1)).await;
+                            }
+                            1 => {
+                                let m = meter.clone();
+                                let _ = pool
+                                    .submit_blocking(move || {
+                                        let _inside = m.enter();
+                                        std::thread::sleep(Duration::from_micros(200));
+                                    })
+                                    .await;
+                            }
+                            _ => {
+                                let _ = tokio::time::timeout(
+                                    Duration::from_micros(500),
+                                    pool.submit_judged(0, meter.body(1), |_| Verdict::Overload),
+                                )
+                                .await;
+                            }
+                        }
+                    }));
+                }
+                for t in tasks {
+                    t.await.unwrap();
+                }
+            });
+            for c in sync_callers {
+                c.join().unwrap();
+            }
+            let start = Instant::now();
+            while pool.stats().in_flight() > 0 && start.elapsed() < Duration::from_secs(10) {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            assert!(clock.reentered.load(SeqCst) > 0, "the clock was read");
+            assert!(meter.max() <= 3, "{kind:?} adaptive {adaptive}: {} at once", meter.max());
+            let s = pool.stats();
+            assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+            assert_accounted(&s);
+        }
+    });
+}
+
+// ---- wakers that steer the pool they wait on ------------------------------------------
+
+/// What a steering waker acts on, and how often it did.
+struct Steers {
+    pool: Pool,
+    acts: AtomicU64,
+}
+
+thread_local! {
+    static IN_WAKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+impl Steers {
+    /// Takes and releases a free slot, re-sets the size, reads the stats:
+    /// the pool's mutators from inside a waker's method (one level deep).
+    fn act(&self, what: u64) {
+        if IN_WAKER.with(|c| c.replace(true)) {
+            return;
+        }
+        let n = self.acts.fetch_add(1, SeqCst);
+        let _ = self.pool.stats();
+        match (n + what) % 4 {
+            0 => drop(self.pool.try_acquire()),
+            1 => {
+                let size = self.pool.size();
+                self.pool.resize(size);
+            }
+            2 => {
+                // (Scaling by 0 and re-setting the timeout: the limit holds.)
+                self.pool.scale(0);
+                self.pool.set_admission_timeout(None);
+            }
+            _ => self.pool.set_max_waiting(None).unwrap(),
+        }
+        IN_WAKER.with(|c| c.set(false));
+    }
+}
+
+fn steering_waker(steers: &'static Steers) -> std::task::Waker {
+    use std::task::{RawWaker, RawWakerVTable};
+    fn vtable() -> &'static RawWakerVTable {
+        &RawWakerVTable::new(clone, wake, wake_by_ref, drop)
+    }
+    unsafe fn clone(data: *const ()) -> RawWaker {
+        let s = unsafe { &*(data as *const Steers) };
+        s.act(0);
+        RawWaker::new(data, vtable())
+    }
+    unsafe fn wake(data: *const ()) {
+        let s = unsafe { &*(data as *const Steers) };
+        s.act(1);
+        s.act(2);
+    }
+    unsafe fn wake_by_ref(data: *const ()) {
+        let s = unsafe { &*(data as *const Steers) };
+        s.act(1);
+    }
+    unsafe fn drop(data: *const ()) {
+        let s = unsafe { &*(data as *const Steers) };
+        s.act(3);
+    }
+    unsafe {
+        std::task::Waker::from_raw(RawWaker::new(
+            steers as *const Steers as *const (),
+            vtable(),
+        ))
+    }
+}
+
+/// Wakers whose `clone`, `wake` and `drop` take and release slots of the
+/// pool they wait on, resize it and re-set its bound (README, lock order:
+/// the pool's lock is never held while a waker runs): waiting calls of
+/// every form polled with them, released into, cancelled and aborted,
+/// never deadlock the pool, never run past its limit, and settle its books.
+#[test]
+fn wakers_that_steer_the_pool_they_wait_on_lose_nothing() {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    within(BOUND, || {
+        for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+            let pool = Pool::builder().order(order).size(2).build().unwrap();
+            let steers: &'static Steers = Box::leak(Box::new(Steers {
+                pool: pool.clone(),
+                acts: AtomicU64::new(0),
+            }));
+            let waker = steering_waker(steers);
+            let meter = Meter::default();
+            let meter = &meter;
+            let pool: &Pool = &pool;
+            let mut rng = Rng::new(34 + order as u64);
+            type Call<'a> = Pin<Box<dyn Future<Output = bool> + 'a>>;
+            let make = |i: u64, rng: &mut Rng| -> Call<'_> {
+                let m = meter.clone();
+                let w = rng.below(3) as i64;
+                let spins = rng.below(6);
+                match i % 4 {
+                    0 => Box::pin(async move {
+                        pool.submit_weighted(w, async move {
+                            let _inside = m.enter();
+                            for _ in 0..spins {
+                                common::yield_now().await;
+                            }
+                        })
+                        .await
+                        .is_ok()
+                    }),
+                    1 => Box::pin(async move {
+                        match pool.acquire_weighted(w).await {
+                            Ok(p) => {
+                                let _inside = m.enter();
+                                for _ in 0..spins {
+                                    common::yield_now().await;
+                                }
+                                drop(p);
+                                true
+                            }
+                            Err(_) => false,
+                        }
+                    }),
+                    2 => Box::pin(async move {
+                        pool.submit_judged(w, async move { let _inside = m.enter(); }, |_| Verdict::Success)
+                            .await
+                            .is_ok()
+                    }),
+                    _ => Box::pin(async move {
+                        match pool.acquire_owned(w).await {
+                            Ok(p) => {
+                                let _inside = m.enter();
+                                drop(p);
+                                true
+                            }
+                            Err(_) => false,
+                        }
+                    }),
+                }
+            };
+            let mut calls: Vec<Call<'_>> = Vec::new();
+            let mut i = 0u64;
+            for step in 0..3000u32 {
+                match rng.below(10) {
+                    0..=4 => {
+                        for _ in 0..3 {
+                            calls.push(make(i, &mut rng));
+                            i += 1;
+                        }
+                    }
+                    5 if !calls.is_empty() => {
+                        let k = rng.below(calls.len() as u64) as usize;
+                        drop(calls.swap_remove(k));
+                    }
+                    _ => {}
+                }
+                if step >= 2500 && pool.stats().waiting > 0 {
+                    pool.abort();
+                }
+                // Poll everything once with the steering waker.
+                let mut cx = Context::from_waker(&waker);
+                calls.retain_mut(|c| match c.as_mut().poll(&mut cx) {
+                    Poll::Ready(ok) => {
+                        assert!(ok || pool.is_closed(), "turned away while open: {:?}", pool.stats());
+                        false
+                    }
+                    Poll::Pending => true,
+                });
+                let s = pool.stats();
+                assert!(s.running <= 2, "{s:?}");
+                if pool.is_closed() {
+                    break;
+                }
+            }
+            // Drain: poll until nothing is left (aborted calls end at once).
+            pool.abort();
+            let mut rounds = 0;
+            while !calls.is_empty() {
+                let mut cx = Context::from_waker(&waker);
+                calls.retain_mut(|c| matches!(c.as_mut().poll(&mut cx), Poll::Pending));
+                rounds += 1;
+                assert!(rounds < 10_000, "calls never end: {:?}", pool.stats());
+            }
+            assert!(steers.acts.load(SeqCst) > 0);
+            assert!(pool.stats().rejected_for(Rejected::Closed) > 0, "the abort turned calls away: {:?}", pool.stats());
+            assert!(meter.max() <= 2, "{order:?}: {} at once", meter.max());
+            let s = pool.stats();
+            assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+            assert_accounted(&s);
+        }
     });
 }
