@@ -14,7 +14,9 @@ mod common;
 
 use common::{assert_accounted, quiet_planned_panics, within, Meter};
 use futures::FutureExt;
-use pool_runtime::{AdaptiveSettings, AutoscaleTiming, Kind, Order, Pool, Rejected, ScalePolicy, Verdict};
+use pool_runtime::{
+    AdaptiveSettings, AutoscaleTiming, Kind, Order, Pool, Rejected, ScalePolicy, Verdict,
+};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
@@ -136,7 +138,10 @@ async fn one_call(pool: Pool, books: Books, mut rng: Rng) {
         let books = books.clone();
         async move {
             match form {
-                0 => books.tally(pool.submit_weighted(w, body(books.clone(), "submit", us)).await),
+                0 => books.tally(
+                    pool.submit_weighted(w, body(books.clone(), "submit", us))
+                        .await,
+                ),
                 1 => {
                     let permit = pool.acquire_owned(w).await;
                     if let Ok(permit) = &permit {
@@ -329,7 +334,11 @@ fn storm(kind: Kind, order: Order, adaptive: bool, seed: u64) {
                     tasks.retain(|t: &tokio::task::JoinHandle<()>| !t.is_finished());
                     while tasks.len() < 6 {
                         let call_rng = Rng::new(rng.next());
-                        tasks.push(tokio::spawn(one_call(pool.clone(), books.clone(), call_rng)));
+                        tasks.push(tokio::spawn(one_call(
+                            pool.clone(),
+                            books.clone(),
+                            call_rng,
+                        )));
                     }
                     tokio::time::sleep(Duration::from_micros(300)).await;
                 }
@@ -378,9 +387,12 @@ fn storm(kind: Kind, order: Order, adaptive: bool, seed: u64) {
         }
         let k = 1 + rng.below(3) as usize;
         hold_at(&pool, kind, k);
-        wait_until("the running count to come down", &pool, Duration::from_secs(10), || {
-            pool.stats().running <= k && books.meter.now() <= k
-        });
+        wait_until(
+            "the running count to come down",
+            &pool,
+            Duration::from_secs(10),
+            || pool.stats().running <= k && books.meter.now() <= k,
+        );
         books.window.limit.store(k, SeqCst);
         books.window.open.store(true, SeqCst);
         std::thread::sleep(Duration::from_millis(40));
@@ -397,17 +409,26 @@ fn storm(kind: Kind, order: Order, adaptive: bool, seed: u64) {
     for caller in callers {
         caller.join().unwrap();
     }
-    wait_until("the pool to go idle", &pool, Duration::from_secs(10), || {
-        let s = pool.stats();
-        s.running == 0 && s.waiting == 0 && s.nested == 0
-    });
+    wait_until(
+        "the pool to go idle",
+        &pool,
+        Duration::from_secs(10),
+        || {
+            let s = pool.stats();
+            s.running == 0 && s.waiting == 0 && s.nested == 0
+        },
+    );
     if let Some(breach) = books.window.breach.lock().unwrap().take() {
         panic!("seed {seed}, {kind:?}/{order:?}: {breach}");
     }
     let s = pool.stats();
     assert_accounted(&s);
     assert_eq!(books.meter.now(), 0);
-    assert_eq!(s.rejected_total(), books.rejected.load(SeqCst), "rejections: {s:?}");
+    assert_eq!(
+        s.rejected_total(),
+        books.rejected.load(SeqCst),
+        "rejections: {s:?}"
+    );
     assert_eq!(s.panicked, books.panicked.load(SeqCst), "panics: {s:?}");
     // No slot leaked or appeared: exactly 2 at once after holding at 2.
     if kind != Kind::Fixed {
@@ -416,7 +437,12 @@ fn storm(kind: Kind, order: Order, adaptive: bool, seed: u64) {
     hold_at(&pool, kind, 2);
     let a = pool.try_acquire_owned(0).expect("first slot");
     let b = pool.try_acquire_owned(0).expect("second slot");
-    assert_eq!(pool.try_acquire_owned(0).err(), Some(Rejected::Full), "{:?}", pool.stats());
+    assert_eq!(
+        pool.try_acquire_owned(0).err(),
+        Some(Rejected::Full),
+        "{:?}",
+        pool.stats()
+    );
     drop((a, b));
     assert_accounted(&pool.stats());
 }
@@ -632,7 +658,11 @@ fn outputs_and_works_dropped_by_the_library_may_call_the_same_pool_of_one() {
             }
         });
         assert_eq!(ended.load(SeqCst), expected, "{:?}", pool.stats());
-        assert!(meter.max() <= 1, "{} bodies at once on a pool of one", meter.max());
+        assert!(
+            meter.max() <= 1,
+            "{} bodies at once on a pool of one",
+            meter.max()
+        );
         for p in [&pool, &dropping] {
             let s = p.stats();
             assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
@@ -649,7 +679,11 @@ mod ceiling_storm {
     use pool_runtime::{ceiling, register_group, Group, GroupSpec};
 
     static FIFO: Group = Group::new(GroupSpec::new("r34::storm::fifo").size(2));
-    static LIFO: Group = Group::new(GroupSpec::new("r34::storm::lifo").order(Order::Lifo).size(2));
+    static LIFO: Group = Group::new(
+        GroupSpec::new("r34::storm::lifo")
+            .order(Order::Lifo)
+            .size(2),
+    );
     static PRIO: Group = Group::new(
         GroupSpec::new("r34::storm::prio")
             .kind(Kind::Autoscale)
@@ -891,10 +925,15 @@ mod ceiling_storm {
             );
             std::thread::sleep(Duration::from_millis(2));
         }
-        assert!(m.all.max() <= CEILING, "{} bodies at once under a ceiling of {CEILING}", m.all.max());
-        for g in 0..3 {
-            assert!(m.each[g].max() <= CAP[g], "group {g}: {} at once, cap {}", m.each[g].max(), CAP[g]);
-            assert_accounted(&groups()[g].stats());
+        assert!(
+            m.all.max() <= CEILING,
+            "{} bodies at once under a ceiling of {CEILING}",
+            m.all.max()
+        );
+        for (g, (cap, group)) in CAP.iter().zip(groups()).enumerate() {
+            let most = m.each[g].max();
+            assert!(most <= *cap, "group {g}: {most} at once, cap {cap}");
+            assert_accounted(&group.stats());
         }
         let panicked: u64 = groups().iter().map(|g| g.stats().panicked).sum();
         assert_eq!(panicked, m.panicked.load(SeqCst));
@@ -902,7 +941,11 @@ mod ceiling_storm {
         assert_accounted(&c);
         // The ceiling lost no slot: exactly CEILING group permits at once.
         let held: Vec<_> = (0..CEILING)
-            .map(|i| groups()[i % 2].try_acquire_owned(0).expect("a free ceiling slot"))
+            .map(|i| {
+                groups()[i % 2]
+                    .try_acquire_owned(0)
+                    .expect("a free ceiling slot")
+            })
             .collect();
         assert!(PRIO.try_acquire_owned(0).is_err(), "{:?}", ceiling::stats());
         drop(held);
@@ -938,7 +981,10 @@ fn spawn_aborts_racing_the_calls_end_are_counted_as_the_handles_say() {
             let builder = Pool::builder().kind(kind).order(order);
             let pool = match kind {
                 Kind::Fixed => builder.size(2),
-                _ => builder.min(1).max(3).autoscale_interval(Duration::from_millis(2)),
+                _ => builder
+                    .min(1)
+                    .max(3)
+                    .autoscale_interval(Duration::from_millis(2)),
             }
             .build()
             .unwrap();
@@ -990,8 +1036,15 @@ fn spawn_aborts_racing_the_calls_end_are_counted_as_the_handles_say() {
             assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
             assert_accounted(&s);
             assert_eq!(rejected, 0, "{s:?}");
-            assert!(ok > 0 && closed > 0 && panicked > 0, "{ok} {closed} {panicked}: the race was not run");
-            assert_eq!(s.completed, ok + panicked, "{kind:?}/{order:?}: ok {ok}, panicked {panicked}: {s:?}");
+            assert!(
+                ok > 0 && closed > 0 && panicked > 0,
+                "{ok} {closed} {panicked}: the race was not run"
+            );
+            assert_eq!(
+                s.completed,
+                ok + panicked,
+                "{kind:?}/{order:?}: ok {ok}, panicked {panicked}: {s:?}"
+            );
             assert_eq!(s.panicked, panicked, "{s:?}");
             assert_eq!(s.cancelled, closed, "{kind:?}/{order:?}: {s:?}");
             let cap = if kind == Kind::Fixed { 2 } else { 3 };
@@ -1006,7 +1059,11 @@ fn spawn_aborts_racing_the_calls_end_are_counted_as_the_handles_say() {
 /// One level of a chain of nested calls on `pool`, alternating forms:
 /// an async call, a blocking closure (which goes on synchronously), a sync
 /// call, and back to async through `block_on` on the blocking thread.
-fn chain_async(pool: Pool, meter: Meter, depth: usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = usize> + Send>> {
+fn chain_async(
+    pool: Pool,
+    meter: Meter,
+    depth: usize,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = usize> + Send>> {
     Box::pin(async move {
         if depth == 0 {
             let _inside = meter.enter();
@@ -1078,7 +1135,9 @@ fn deep_chains_changing_form_at_every_level_run_under_one_slot() {
                 let sync = {
                     let pool = pool.clone();
                     let meter = meter.clone();
-                    std::thread::spawn(move || chain_sync(pool, meter, depth)).join().unwrap()
+                    std::thread::spawn(move || chain_sync(pool, meter, depth))
+                        .join()
+                        .unwrap()
                 };
                 assert_eq!(sync, depth);
             }
@@ -1086,7 +1145,12 @@ fn deep_chains_changing_form_at_every_level_run_under_one_slot() {
             for c in contenders {
                 c.join().unwrap();
             }
-            assert!(meter.max() <= 1, "{:?}: {} bodies at once on one slot", order, meter.max());
+            assert!(
+                meter.max() <= 1,
+                "{:?}: {} bodies at once on one slot",
+                order,
+                meter.max()
+            );
             let s = pool.stats();
             assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
             assert_accounted(&s);
@@ -1192,7 +1256,10 @@ fn outputs_whose_drop_panics_where_the_library_drops_them_cost_no_slot() {
                     drop(adapter);
                 })
             }));
-            assert!(out.is_err(), "a held output's drop panic reaches the adapter's dropper");
+            assert!(
+                out.is_err(),
+                "a held output's drop panic reaches the adapter's dropper"
+            );
             expected += 1; // at least the first held output was dropped
         }
 
@@ -1207,7 +1274,11 @@ fn outputs_whose_drop_panics_where_the_library_drops_them_cost_no_slot() {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         });
-        assert!(dropped.load(SeqCst) >= expected, "{} of {expected}", dropped.load(SeqCst));
+        assert!(
+            dropped.load(SeqCst) >= expected,
+            "{} of {expected}",
+            dropped.load(SeqCst)
+        );
         let s = pool.stats();
         assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
         assert_accounted(&s);
@@ -1274,12 +1345,13 @@ fn stream_pull_bound_follows_resizes_made_between_items() {
                 let mut max_size = 3;
                 let mut next_expected = 0;
                 let weights = |_: &_| 0i64;
-                let mut adapter: std::pin::Pin<Box<dyn futures::Stream<Item = Result<usize, Rejected>> + Send + '_>> =
-                    if ordered {
-                        Box::pin(items.pooled_ordered_weighted(&pool, weights))
-                    } else {
-                        Box::pin(items.pooled_unordered(&pool))
-                    };
+                let mut adapter: std::pin::Pin<
+                    Box<dyn futures::Stream<Item = Result<usize, Rejected>> + Send + '_>,
+                > = if ordered {
+                    Box::pin(items.pooled_ordered_weighted(&pool, weights))
+                } else {
+                    Box::pin(items.pooled_unordered(&pool))
+                };
                 loop {
                     let next = tokio::time::timeout(Duration::from_millis(5), adapter.next()).await;
                     match next {
@@ -1311,7 +1383,11 @@ fn stream_pull_bound_follows_resizes_made_between_items() {
                     max_size = max_size.max(pool.size());
                 }
                 assert!(seen.iter().all(|s| *s), "every item yielded");
-                assert!(meter.max() <= max_size, "{} bodies, largest size {max_size}", meter.max());
+                assert!(
+                    meter.max() <= max_size,
+                    "{} bodies, largest size {max_size}",
+                    meter.max()
+                );
             });
             if let Some(b) = breach.lock().unwrap().take() {
                 panic!("ordered {ordered}, {order:?}: {b}");
@@ -1364,7 +1440,11 @@ impl ReenteringClock {
                 pool.resize(size);
             }
             2 => pool.set_max_waiting(None).unwrap(),
-            3 => pool.set_sync_barging(if n % 2 == 0 { None } else { Some(Duration::from_micros(300)) }),
+            3 => pool.set_sync_barging(if n % 2 == 0 {
+                None
+            } else {
+                Some(Duration::from_micros(300))
+            }),
             _ => {
                 let _ = pool.bounds();
                 let _ = pool.is_paused();
@@ -1399,7 +1479,11 @@ impl pool_runtime::Clock for ClockHandle {
 fn a_clock_that_calls_into_its_own_pool_on_every_read() {
     within(BOUND, || {
         let rt = common::runtime();
-        for (kind, adaptive) in [(Kind::Fixed, false), (Kind::Autoscale, false), (Kind::Autoscale, true)] {
+        for (kind, adaptive) in [
+            (Kind::Fixed, false),
+            (Kind::Autoscale, false),
+            (Kind::Autoscale, true),
+        ] {
             let clock = Arc::new(ReenteringClock {
                 start: Instant::now(),
                 pool: std::sync::OnceLock::new(),
@@ -1482,7 +1566,11 @@ fn a_clock_that_calls_into_its_own_pool_on_every_read() {
                 std::thread::sleep(Duration::from_millis(2));
             }
             assert!(clock.reentered.load(SeqCst) > 0, "the clock was read");
-            assert!(meter.max() <= 3, "{kind:?} adaptive {adaptive}: {} at once", meter.max());
+            assert!(
+                meter.max() <= 3,
+                "{kind:?} adaptive {adaptive}: {} at once",
+                meter.max()
+            );
             let s = pool.stats();
             assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
             assert_accounted(&s);
@@ -1611,9 +1699,15 @@ fn wakers_that_steer_the_pool_they_wait_on_lose_nothing() {
                         }
                     }),
                     2 => Box::pin(async move {
-                        pool.submit_judged(w, async move { let _inside = m.enter(); }, |_| Verdict::Success)
-                            .await
-                            .is_ok()
+                        pool.submit_judged(
+                            w,
+                            async move {
+                                let _inside = m.enter();
+                            },
+                            |_| Verdict::Success,
+                        )
+                        .await
+                        .is_ok()
                     }),
                     _ => Box::pin(async move {
                         match pool.acquire_owned(w).await {
@@ -1650,7 +1744,11 @@ fn wakers_that_steer_the_pool_they_wait_on_lose_nothing() {
                 let mut cx = Context::from_waker(&waker);
                 calls.retain_mut(|c| match c.as_mut().poll(&mut cx) {
                     Poll::Ready(ok) => {
-                        assert!(ok || pool.is_closed(), "turned away while open: {:?}", pool.stats());
+                        assert!(
+                            ok || pool.is_closed(),
+                            "turned away while open: {:?}",
+                            pool.stats()
+                        );
                         false
                     }
                     Poll::Pending => true,
@@ -1671,11 +1769,129 @@ fn wakers_that_steer_the_pool_they_wait_on_lose_nothing() {
                 assert!(rounds < 10_000, "calls never end: {:?}", pool.stats());
             }
             assert!(steers.acts.load(SeqCst) > 0);
-            assert!(pool.stats().rejected_for(Rejected::Closed) > 0, "the abort turned calls away: {:?}", pool.stats());
+            assert!(
+                pool.stats().rejected_for(Rejected::Closed) > 0,
+                "the abort turned calls away: {:?}",
+                pool.stats()
+            );
             assert!(meter.max() <= 2, "{order:?}: {} at once", meter.max());
             let s = pool.stats();
             assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
             assert_accounted(&s);
+        }
+    });
+}
+
+// ---- shutdowns racing each other ----------------------------------------------------
+
+/// Several shutdowns with different deadlines racing on one pool, with
+/// sync, async and blocking callers waiting and running: each returns by
+/// its deadline (plus slack); the ones that time out together turn away
+/// exactly the calls that were waiting (each counted once, whichever
+/// shutdown turned it away), the rest report `Ok` once the pool drained;
+/// the limit holds throughout and the books settle.
+#[test]
+fn shutdowns_racing_each_other_turn_each_waiter_away_once() {
+    within(BOUND, || {
+        let rt = common::runtime();
+        for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+            let pool = Pool::builder().order(order).size(2).build().unwrap();
+            let meter = Meter::default();
+            let turned_away_seen = Arc::new(AtomicU64::new(0));
+            // Two sync callers parked behind the runners.
+            let sync_callers: Vec<_> = (0..2)
+                .map(|_| {
+                    let pool = pool.clone();
+                    let meter = meter.clone();
+                    let seen = turned_away_seen.clone();
+                    std::thread::spawn(move || {
+                        std::thread::sleep(Duration::from_millis(20));
+                        let out = pool.run(|| {
+                            let _inside = meter.enter();
+                            std::thread::sleep(Duration::from_millis(100));
+                        });
+                        if out == Err(Rejected::Closed) {
+                            seen.fetch_add(1, SeqCst);
+                        }
+                    })
+                })
+                .collect();
+            let reports = rt.block_on(async {
+                let mut calls = Vec::new();
+                for i in 0..12i64 {
+                    let pool = pool.clone();
+                    let meter = meter.clone();
+                    let seen = turned_away_seen.clone();
+                    calls.push(tokio::spawn(async move {
+                        let out = if i % 3 == 2 {
+                            let m = meter.clone();
+                            pool.submit_blocking_weighted(i % 4, move || {
+                                let _inside = m.enter();
+                                std::thread::sleep(Duration::from_millis(150));
+                            })
+                            .await
+                        } else {
+                            pool.submit_weighted(i % 4, meter.clone().body(150)).await
+                        };
+                        if out == Err(Rejected::Closed) {
+                            seen.fetch_add(1, SeqCst);
+                        }
+                    }));
+                }
+                tokio::time::sleep(Duration::from_millis(60)).await;
+                let deadlines = [1u64, 30, 30, 5_000, 0];
+                let mut shutdowns = Vec::new();
+                for ms in deadlines {
+                    let pool = pool.clone();
+                    shutdowns.push(tokio::spawn(async move {
+                        let started = Instant::now();
+                        let out = pool.shutdown(Some(Duration::from_millis(ms))).await;
+                        (ms, started.elapsed(), out)
+                    }));
+                }
+                let mut reports = Vec::new();
+                for s in shutdowns {
+                    reports.push(s.await.unwrap());
+                }
+                for c in calls {
+                    c.await.unwrap();
+                }
+                reports
+            });
+            for c in sync_callers {
+                c.join().unwrap();
+            }
+            let mut turned_away = 0;
+            for (ms, took, out) in &reports {
+                assert!(
+                    *took < Duration::from_millis(ms + 1_000),
+                    "{order:?}: a shutdown of {ms} ms took {took:?}"
+                );
+                if let Err(e) = out {
+                    turned_away += e.turned_away as u64;
+                    assert_eq!(e.waiting, 0, "{e:?}");
+                }
+            }
+            let long = reports.iter().find(|r| r.0 == 5_000).unwrap();
+            assert!(
+                long.2.is_ok() || long.2.as_ref().unwrap_err().turned_away > 0,
+                "{reports:?}"
+            );
+            let s = pool.stats();
+            assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+            assert_accounted(&s);
+            assert_eq!(
+                s.rejected_for(Rejected::Closed),
+                turned_away_seen.load(SeqCst),
+                "{s:?}"
+            );
+            assert_eq!(
+                turned_away,
+                turned_away_seen.load(SeqCst),
+                "{order:?}: the shutdowns' reports count each turned-away call once: {reports:?}"
+            );
+            assert!(turned_away > 0, "calls were waiting at the first deadline");
+            assert!(meter.max() <= 2, "{} at once", meter.max());
         }
     });
 }
