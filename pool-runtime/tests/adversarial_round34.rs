@@ -1895,3 +1895,139 @@ fn shutdowns_racing_each_other_turn_each_waiter_away_once() {
         }
     });
 }
+
+// ---- nested-call shapes under cancellation, on a limit that never moves ----------------
+
+/// A nested call's future, boxed, as returned out of its parent's work.
+type Orphan = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Rejected>> + Send>>;
+
+/// One top-level call of a random nested shape on `pool`: joined nested
+/// siblings, a nested call polled once in the parent and returned out of
+/// it (an orphan that outlives its parent), a nested blocking job, a
+/// nested sync call on a blocking thread, nested permits; each body
+/// metered, the parent leaving the meter while its nested calls run.
+async fn nested_shape(pool: Pool, meter: Meter, mut rng: Rng) {
+    let shape = rng.below(5);
+    let us = 100 + rng.below(800);
+    let w = rng.below(3) as i64;
+    let leaf = {
+        let meter = meter.clone();
+        move |us: u64| {
+            let meter = meter.clone();
+            async move {
+                let _inside = meter.enter();
+                tokio::time::sleep(Duration::from_micros(us)).await;
+            }
+        }
+    };
+    let p = pool.clone();
+    let m = meter.clone();
+    let out = pool
+        .submit_weighted(w, async move {
+            {
+                let _inside = m.enter();
+                tokio::task::yield_now().await;
+            }
+            match shape {
+                0 => {
+                    let (a, b, c) = futures::join!(
+                        p.submit(leaf(us)),
+                        p.submit_weighted(1, leaf(us / 2)),
+                        p.submit(leaf(us / 3))
+                    );
+                    let _ = (a, b, c);
+                    None
+                }
+                1 => {
+                    // Polled once here, finished after the parent ended.
+                    let p2 = p.clone();
+                    let mut orphan: Orphan = Box::pin(async move { p2.submit(leaf(us)).await.map(drop) });
+                    let _ = futures::poll!(orphan.as_mut());
+                    Some(orphan)
+                }
+                2 => {
+                    let m2 = m.clone();
+                    let p2 = p.clone();
+                    let _ = p
+                        .submit_blocking(move || {
+                            let _ = p2.run(|| {
+                                let _inside = m2.enter();
+                                std::thread::sleep(Duration::from_micros(us));
+                            });
+                        })
+                        .await;
+                    None
+                }
+                3 => {
+                    if let Ok(permit) = p.acquire_weighted(w).await {
+                        leaf(us).await;
+                        drop(permit);
+                    }
+                    None
+                }
+                _ => {
+                    let _ = futures::join!(
+                        p.submit(async {
+                            let _ = p.submit(leaf(us)).await;
+                        }),
+                        p.submit(leaf(us))
+                    );
+                    None
+                }
+            }
+        })
+        .await;
+    if let Ok(Some(orphan)) = out {
+        let _ = orphan.await;
+    }
+}
+
+/// Every nested shape at once on a fixed pool of two whose limit never
+/// moves, with a third of the calls cancelled by timeouts at any await:
+/// never more than two bodies at once (counted continuously, from
+/// outside), then an abort and a drain that leave nothing behind.
+#[test]
+fn nested_shapes_cancelled_anywhere_never_pass_a_limit_that_never_moves() {
+    within(BOUND, || {
+        let rt = common::runtime();
+        for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+            let pool = Pool::builder().order(order).size(2).build().unwrap();
+            let meter = Meter::default();
+            rt.block_on(async {
+                let mut rng = Rng::new(3434 + order as u64);
+                let mut tasks = Vec::new();
+                for _ in 0..600 {
+                    let r = Rng::new(rng.next());
+                    let call = nested_shape(pool.clone(), meter.clone(), r);
+                    let cancel = rng.chance(33).then(|| Duration::from_micros(rng.below(3000)));
+                    tasks.push(tokio::spawn(async move {
+                        match cancel {
+                            Some(after) => {
+                                let _ = tokio::time::timeout(after, call).await;
+                            }
+                            None => call.await,
+                        }
+                    }));
+                    if tasks.len() % 16 == 0 {
+                        tokio::time::sleep(Duration::from_micros(500)).await;
+                    }
+                }
+                // Many of them run their course; the rest meet the abort.
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                assert!(pool.stats().waiting > 0, "calls wait for the abort");
+                pool.abort();
+                for t in tasks {
+                    t.await.unwrap();
+                }
+                tokio::time::timeout(Duration::from_secs(10), pool.drained())
+                    .await
+                    .expect("the pool drains");
+            });
+            assert!(meter.max() <= 2, "{order:?}: {} bodies at once on two slots", meter.max());
+            assert_eq!(meter.now(), 0);
+            let s = pool.stats();
+            assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+            assert_accounted(&s);
+        }
+    });
+}
