@@ -1941,7 +1941,8 @@ async fn nested_shape(pool: Pool, meter: Meter, mut rng: Rng) {
                 1 => {
                     // Polled once here, finished after the parent ended.
                     let p2 = p.clone();
-                    let mut orphan: Orphan = Box::pin(async move { p2.submit(leaf(us)).await.map(drop) });
+                    let mut orphan: Orphan =
+                        Box::pin(async move { p2.submit(leaf(us)).await.map(drop) });
                     let _ = futures::poll!(orphan.as_mut());
                     Some(orphan)
                 }
@@ -1999,7 +2000,9 @@ fn nested_shapes_cancelled_anywhere_never_pass_a_limit_that_never_moves() {
                 for _ in 0..600 {
                     let r = Rng::new(rng.next());
                     let call = nested_shape(pool.clone(), meter.clone(), r);
-                    let cancel = rng.chance(33).then(|| Duration::from_micros(rng.below(3000)));
+                    let cancel = rng
+                        .chance(33)
+                        .then(|| Duration::from_micros(rng.below(3000)));
                     tasks.push(tokio::spawn(async move {
                         match cancel {
                             Some(after) => {
@@ -2023,11 +2026,202 @@ fn nested_shapes_cancelled_anywhere_never_pass_a_limit_that_never_moves() {
                     .await
                     .expect("the pool drains");
             });
-            assert!(meter.max() <= 2, "{order:?}: {} bodies at once on two slots", meter.max());
+            assert!(
+                meter.max() <= 2,
+                "{order:?}: {} bodies at once on two slots",
+                meter.max()
+            );
             assert_eq!(meter.now(), 0);
             let s = pool.stats();
             assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
             assert_accounted(&s);
+        }
+    });
+}
+
+// ---- zero admission timeouts on every form ----------------------------------------
+
+/// A zero admission timeout on a full pool turns every waiting form away
+/// with `TimedOut`, each counted once (spawned calls either at once or
+/// through their handle), while calls that find a free slot run; nested
+/// calls waiting for a lent slot time out too, and the parent goes on.
+#[test]
+fn zero_admission_timeouts_turn_every_form_away_once() {
+    within(BOUND, || {
+        let rt = common::runtime();
+        for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+            let pool = Pool::builder()
+                .order(order)
+                .size(1)
+                .admission_timeout(Duration::ZERO)
+                .build()
+                .unwrap();
+            let holder = pool.try_acquire_owned(0).unwrap();
+            let mut timed_out = 0u64;
+            rt.block_on(async {
+                for i in 0..60i64 {
+                    let w = i % 3 - 1;
+                    let outs: Vec<Result<(), Rejected>> = vec![
+                        pool.submit_weighted(w, async {}).await,
+                        pool.acquire_owned(w).await.map(drop),
+                        pool.acquire_weighted(w).await.map(drop),
+                        pool.submit_blocking_weighted(w, || ()).await,
+                        pool.submit_judged(w, async {}, |_| Verdict::Success).await,
+                        match pool.spawn_weighted(w, async {}) {
+                            Ok(handle) => handle.await,
+                            Err(e) => Err(e),
+                        },
+                    ];
+                    for out in outs {
+                        assert_eq!(out, Err(Rejected::TimedOut), "{order:?}");
+                        timed_out += 1;
+                    }
+                }
+            });
+            for _ in 0..20 {
+                assert_eq!(pool.run(|| ()), Err(Rejected::TimedOut));
+                timed_out += 1;
+            }
+            pool.set_sync_barging(Some(Duration::from_millis(50)));
+            for _ in 0..5 {
+                let started = Instant::now();
+                assert_eq!(pool.run(|| ()), Err(Rejected::TimedOut));
+                assert!(
+                    started.elapsed() < Duration::from_millis(40),
+                    "the timeout bounds the barging wait"
+                );
+                timed_out += 1;
+            }
+            let s = pool.stats();
+            assert_eq!(s.rejected_for(Rejected::TimedOut), timed_out, "{s:?}");
+            assert_eq!(s.rejected_total(), timed_out, "{s:?}");
+            drop(holder);
+            // Free: every form runs, and a nested sibling waiting for the
+            // lent slot times out while its parent goes on.
+            let ran = rt.block_on(async {
+                let (a, b) = pool
+                    .submit(async {
+                        futures::join!(
+                            pool.submit(async {
+                                tokio::time::sleep(Duration::from_millis(5)).await
+                            }),
+                            pool.submit(async {})
+                        )
+                    })
+                    .await
+                    .unwrap();
+                assert_eq!(a, Ok(()));
+                assert_eq!(
+                    b,
+                    Err(Rejected::TimedOut),
+                    "the sibling waited for the lend"
+                );
+                pool.submit_blocking(|| 7).await
+            });
+            assert_eq!(ran, Ok(7));
+            assert_eq!(pool.run(|| 8), Ok(8));
+            let s = pool.stats();
+            assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+            assert_accounted(&s);
+        }
+    });
+}
+
+// ---- no barging past a queued call as a slot appears ----------------------------------
+
+/// A queued call is owed the next slot however it appears — a release, a
+/// `resize` or `scale` up, bounds raised under an autoscaled pool — and a
+/// thread spinning on `try_acquire` (and, with sync barging on, on `run`)
+/// at that moment never takes it: whenever the spinner wins a slot, the
+/// queued call has been admitted already.
+#[test]
+fn a_slot_that_appears_goes_to_the_queued_call_not_a_spinning_newcomer() {
+    within(BOUND, || {
+        for (variant, barging) in [
+            ("release", false),
+            ("resize", false),
+            ("scale", false),
+            ("bounds", false),
+            ("release", true),
+            ("resize", true),
+        ] {
+            let mut overtaken = 0;
+            for _ in 0..150 {
+                let pool = if variant == "bounds" {
+                    Pool::builder()
+                        .kind(Kind::Autoscale)
+                        .min(1)
+                        .max(1)
+                        .size(1)
+                        .build()
+                        .unwrap()
+                } else {
+                    Pool::fixed(1)
+                };
+                if barging {
+                    pool.set_sync_barging(Some(Duration::from_millis(1)));
+                }
+                let holder = pool.try_acquire_owned(0).unwrap();
+                let mut queued = common::Task::new(pool.acquire_owned(0));
+                queued.assert_pending();
+                // For the spinner's calls only (the queued call waits on).
+                pool.set_admission_timeout(Some(Duration::from_millis(3)));
+                let go = Arc::new(AtomicBool::new(false));
+                let spinner = {
+                    let pool = pool.clone();
+                    let go = go.clone();
+                    std::thread::spawn(move || {
+                        while !go.load(SeqCst) {
+                            std::hint::spin_loop();
+                        }
+                        // Whether a slot taken here found the queued call
+                        // still waiting (it was overtaken).
+                        let until = Instant::now() + Duration::from_millis(2);
+                        while Instant::now() < until {
+                            if barging {
+                                if let Ok(overtook) = pool.run(|| pool.stats().waiting > 0) {
+                                    return overtook;
+                                }
+                            }
+                            if let Ok(p) = pool.try_acquire_owned(0) {
+                                let overtook = pool.stats().waiting > 0;
+                                drop(p);
+                                return overtook;
+                            }
+                        }
+                        false
+                    })
+                };
+                go.store(true, SeqCst);
+                let mut holder = Some(holder);
+                match variant {
+                    "release" => drop(holder.take()),
+                    "resize" => {
+                        pool.resize(2);
+                    }
+                    "scale" => {
+                        pool.scale(1);
+                    }
+                    _ => {
+                        pool.set_bounds(1, 2).unwrap();
+                        pool.resize(2);
+                    }
+                }
+                if spinner.join().unwrap() {
+                    overtaken += 1;
+                }
+                let admitted = matches!(queued.poll(), std::task::Poll::Ready(Ok(_)));
+                assert!(
+                    admitted,
+                    "{variant}: the queued call was admitted: {:?}",
+                    pool.stats()
+                );
+                drop(holder);
+            }
+            assert_eq!(
+                overtaken, 0,
+                "{variant} (barging {barging}): a newcomer took the queued call's slot"
+            );
         }
     });
 }
