@@ -95,12 +95,17 @@ async fn body(books: Books, what: &'static str, micros: u64) {
     tokio::time::sleep(Duration::from_micros(micros)).await;
 }
 
-fn storm_pool(kind: Kind, order: Order, adaptive: bool) -> Pool {
-    let mut builder = Pool::builder().kind(kind).order(order);
+fn storm_builder(
+    kind: Kind,
+    order: Order,
+    adaptive: bool,
+    name: String,
+) -> pool_runtime::PoolBuilder {
+    let mut builder = Pool::builder().kind(kind).order(order).name(name);
     if adaptive {
         builder = builder.scale_policy(ScalePolicy::Adaptive(AdaptiveSettings::DEFAULT));
     }
-    let builder = match kind {
+    match kind {
         Kind::Fixed => builder.size(3),
         _ => builder
             .min(0)
@@ -108,8 +113,7 @@ fn storm_pool(kind: Kind, order: Order, adaptive: bool) -> Pool {
             .size(2)
             .autoscale_interval(Duration::from_millis(5))
             .autoscale_window(4),
-    };
-    builder.build().unwrap()
+    }
 }
 
 /// One call of a random form, tallied in `books`.
@@ -315,7 +319,14 @@ fn wait_until(what: &str, pool: &Pool, limit: Duration, mut done: impl FnMut() -
 
 fn storm(kind: Kind, order: Order, adaptive: bool, seed: u64) {
     quiet_planned_panics();
-    let pool = storm_pool(kind, order, adaptive);
+    let name = format!("r34-storm-{kind:?}-{order:?}-{adaptive}-{seed}");
+    let builder = storm_builder(kind, order, adaptive, name.clone());
+    #[cfg(feature = "metrics")]
+    let capture: &'static common::Capture = Box::leak(Box::default());
+    #[cfg(feature = "metrics")]
+    let pool = metrics::with_local_recorder(capture, || builder.build().unwrap());
+    #[cfg(not(feature = "metrics"))]
+    let pool = builder.build().unwrap();
     let books = Books::default();
     let mut callers = Vec::new();
     // Two async threads, each with its own runtime and up to 6 calls at once.
@@ -430,6 +441,37 @@ fn storm(kind: Kind, order: Order, adaptive: bool, seed: u64) {
         "rejections: {s:?}"
     );
     assert_eq!(s.panicked, books.panicked.load(SeqCst), "panics: {s:?}");
+    // The metrics say what the stats say, gauges included.
+    #[cfg(feature = "metrics")]
+    {
+        let counter = |outcome: &str, reason: Option<&str>| capture.calls(&name, outcome, reason);
+        assert_eq!(
+            counter("completed", None),
+            s.completed - s.panicked,
+            "{s:?}"
+        );
+        assert_eq!(counter("panicked", None), s.panicked, "{s:?}");
+        assert_eq!(counter("cancelled", None), s.cancelled, "{s:?}");
+        for reason in [
+            Rejected::Paused,
+            Rejected::Closed,
+            Rejected::Full,
+            Rejected::TimedOut,
+        ] {
+            assert_eq!(
+                counter("rejected", Some(reason.as_str())),
+                s.rejected_for(reason),
+                "{reason:?}: {s:?}"
+            );
+        }
+        assert_eq!(capture.gauge("pooled.running", &name), Some(0.0), "{s:?}");
+        assert_eq!(capture.gauge("pooled.waiting", &name), Some(0.0), "{s:?}");
+        assert_eq!(
+            capture.gauge("pooled.limit", &name),
+            Some(pool.size() as f64),
+            "{s:?}"
+        );
+    }
     // No slot leaked or appeared: exactly 2 at once after holding at 2.
     if kind != Kind::Fixed {
         pool.set_bounds(2, 2).unwrap();
@@ -2223,5 +2265,99 @@ fn a_slot_that_appears_goes_to_the_queued_call_not_a_spinning_newcomer() {
                 "{variant} (barging {barging}): a newcomer took the queued call's slot"
             );
         }
+    });
+}
+
+// ---- rejections known at once are returned at once --------------------------------------
+
+/// `spawn` returns the rejections known at once (paused, closed, full)
+/// itself, never through the handle (`Pool::spawn` docs), and a blocking
+/// call turned away never runs its closure; extreme scale deltas clamp;
+/// every refusal is counted once.
+#[test]
+fn rejections_known_at_once_are_returned_at_once_on_every_form() {
+    within(BOUND, || {
+        let rt = common::runtime();
+        rt.block_on(async {
+            for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+                let pool = Pool::builder()
+                    .order(order)
+                    .size(1)
+                    .max_waiting(0)
+                    .build()
+                    .unwrap();
+                let ran = Arc::new(AtomicUsize::new(0));
+                let mut refused = 0u64;
+                let holder = pool.try_acquire_owned(0).unwrap();
+                // Full (no waiting allowed), then paused, then closed.
+                for (step, expected) in [
+                    ("full", Rejected::Full),
+                    ("paused", Rejected::Paused),
+                    ("closed", Rejected::Closed),
+                ] {
+                    match step {
+                        "paused" => pool.pause(),
+                        "closed" => pool.close(),
+                        _ => {}
+                    }
+                    let r = ran.clone();
+                    match pool.spawn_weighted(i64::MIN, async move {
+                        r.fetch_add(1, SeqCst);
+                    }) {
+                        Err(e) => assert_eq!(e, expected, "{order:?} {step}"),
+                        Ok(_) => panic!("{order:?} {step}: spawn returned a handle"),
+                    }
+                    let r = ran.clone();
+                    assert_eq!(
+                        pool.submit_blocking(move || {
+                            r.fetch_add(1, SeqCst);
+                        })
+                        .await,
+                        Err(expected)
+                    );
+                    let r = ran.clone();
+                    assert_eq!(pool.run(|| r.fetch_add(1, SeqCst)).map(drop), Err(expected));
+                    assert_eq!(
+                        pool.try_acquire().map(drop),
+                        Err(expected),
+                        "{order:?} {step}"
+                    );
+                    assert_eq!(pool.acquire_owned(i64::MAX).await.map(drop), Err(expected));
+                    refused += 5;
+                }
+                assert_eq!(ran.load(SeqCst), 0, "no refused work ran");
+                let s = pool.stats();
+                assert_eq!(s.rejected_total(), refused, "{s:?}");
+                // Extreme deltas clamp, on a closed pool too.
+                assert_eq!(pool.scale(isize::MAX), pool_runtime::MAX_SLOTS);
+                assert_eq!(pool.scale(isize::MIN), 0);
+                assert_eq!(pool.resize(usize::MAX), pool_runtime::MAX_SLOTS);
+                drop(holder);
+                tokio::time::timeout(Duration::from_secs(5), pool.drained())
+                    .await
+                    .expect("drained");
+                assert_accounted(&pool.stats());
+            }
+            // An autoscaled pool clamps to its bounds.
+            let auto = Pool::builder()
+                .kind(Kind::Autoscale)
+                .min(2)
+                .max(5)
+                .build()
+                .unwrap();
+            assert_eq!(auto.scale(isize::MIN), 2);
+            assert_eq!(auto.scale(isize::MAX), 5);
+            assert_eq!(auto.resize(usize::MAX), 5);
+            assert_eq!(auto.resize(0), 2);
+            assert_eq!(auto.set_bounds(0, pool_runtime::MAX_SLOTS), Ok(2));
+            assert_eq!(auto.resize(usize::MAX), pool_runtime::MAX_SLOTS);
+            assert!(auto.set_bounds(0, pool_runtime::MAX_SLOTS + 1).is_err());
+            assert_eq!(
+                auto.size(),
+                pool_runtime::MAX_SLOTS,
+                "a refused change changes nothing"
+            );
+            assert_eq!(auto.submit(async { 3 }).await, Ok(3));
+        });
     });
 }
