@@ -880,6 +880,12 @@ mod ceiling_storm {
 
     fn scenario(seed: u64) {
         quiet_planned_panics();
+        #[cfg(feature = "metrics")]
+        let capture: &'static common::Capture = {
+            let capture: &'static common::Capture = Box::leak(Box::default());
+            metrics::set_global_recorder(capture).unwrap();
+            capture
+        };
         FIFO.run(|| ()).unwrap(); // the first use reads the environment
         assert_eq!(ceiling::limit(), Some(CEILING));
         let m = Meters::default();
@@ -977,10 +983,81 @@ mod ceiling_storm {
             assert!(most <= *cap, "group {g}: {most} at once, cap {cap}");
             assert_accounted(&group.stats());
         }
+        #[cfg(feature = "metrics")]
+        for group in groups() {
+            let (name, s) = (group.name(), group.stats());
+            let counter =
+                |outcome: &str, reason: Option<&str>| capture.calls(name, outcome, reason);
+            assert_eq!(
+                counter("completed", None),
+                s.completed - s.panicked,
+                "{name}: {s:?}"
+            );
+            assert_eq!(counter("panicked", None), s.panicked, "{name}: {s:?}");
+            assert_eq!(counter("cancelled", None), s.cancelled, "{name}: {s:?}");
+            for reason in [
+                Rejected::Paused,
+                Rejected::Closed,
+                Rejected::Full,
+                Rejected::TimedOut,
+            ] {
+                assert_eq!(
+                    counter("rejected", Some(reason.as_str())),
+                    s.rejected_for(reason),
+                    "{name} {reason:?}: {s:?}"
+                );
+            }
+            assert_eq!(
+                capture.gauge("pooled.running", name),
+                Some(0.0),
+                "{name}: {s:?}"
+            );
+            assert_eq!(
+                capture.gauge("pooled.waiting", name),
+                Some(0.0),
+                "{name}: {s:?}"
+            );
+            assert_eq!(
+                capture.gauge("pooled.limit", name),
+                Some(s.size as f64),
+                "{name}: {s:?}"
+            );
+        }
         let panicked: u64 = groups().iter().map(|g| g.stats().panicked).sum();
         assert_eq!(panicked, m.panicked.load(SeqCst));
         let c = ceiling::stats().unwrap();
         assert_accounted(&c);
+        #[cfg(feature = "metrics")]
+        {
+            let name = "(ceiling)";
+            let counter =
+                |outcome: &str, reason: Option<&str>| capture.calls(name, outcome, reason);
+            assert_eq!(
+                counter("completed", None),
+                c.completed - c.panicked,
+                "{c:?}"
+            );
+            assert_eq!(counter("cancelled", None), c.cancelled, "{c:?}");
+            for reason in [
+                Rejected::Paused,
+                Rejected::Closed,
+                Rejected::Full,
+                Rejected::TimedOut,
+            ] {
+                assert_eq!(
+                    counter("rejected", Some(reason.as_str())),
+                    c.rejected_for(reason),
+                    "ceiling {reason:?}: {c:?}"
+                );
+            }
+            assert_eq!(capture.gauge("pooled.running", name), Some(0.0), "{c:?}");
+            assert_eq!(capture.gauge("pooled.waiting", name), Some(0.0), "{c:?}");
+            assert_eq!(
+                capture.gauge("pooled.limit", name),
+                Some(CEILING as f64),
+                "{c:?}"
+            );
+        }
         // The ceiling lost no slot: exactly CEILING group permits at once.
         let held: Vec<_> = (0..CEILING)
             .map(|i| {
