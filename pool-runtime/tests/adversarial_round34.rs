@@ -2438,3 +2438,58 @@ fn rejections_known_at_once_are_returned_at_once_on_every_form() {
         });
     });
 }
+
+// ---- an orphaned nested call's slot, exactly ------------------------------------------
+
+/// A nested call returned out of its parent's work (admitted under the
+/// parent's slot, still running when the parent ends) keeps that slot busy
+/// until it ends (README, reentrancy rule), in every order: the pool turns
+/// newcomers away or queues them meanwhile, the books balance at every
+/// step (the orphan counted once, its parent completed), and the slot
+/// goes to the queued call when the orphan completes or is dropped.
+#[test]
+fn an_orphaned_nested_call_keeps_the_slot_exactly_until_it_ends() {
+    within(BOUND, || {
+        for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+            for finish in [true, false] {
+                let pool = Pool::builder().order(order).size(1).build().unwrap();
+                let (gate, open) = common::gate();
+                let gate = std::sync::Mutex::new(Some(gate));
+                let orphan = futures::executor::block_on(pool.submit(async {
+                    let mut nested = Box::pin(pool.submit(gate.lock().unwrap().take().unwrap()));
+                    assert!(futures::poll!(nested.as_mut()).is_pending());
+                    nested
+                }))
+                .unwrap();
+                let s = pool.stats();
+                // (Its parent gone, the orphan holds the slot alone: counted
+                // running or nested, once.)
+                assert_eq!((s.running + s.nested, s.completed), (1, 1), "{order:?}: {s:?}");
+                assert_accounted(&s);
+                assert_eq!(pool.try_acquire().err(), Some(Rejected::Full), "the orphan's slot is busy");
+                let mut queued = common::Task::new(pool.acquire_weighted(i64::MIN));
+                queued.assert_pending();
+                assert_accounted(&pool.stats());
+                let mut orphan = common::Task::new(orphan);
+                orphan.assert_pending();
+                queued.assert_pending();
+                if finish {
+                    open.store(true, SeqCst);
+                    assert_eq!(orphan.assert_ready(), Ok(()));
+                } else {
+                    drop(orphan);
+                }
+                assert!(queued.is_woken(), "{order:?}: the slot's next holder is woken");
+                let permit = queued.assert_ready().expect("admitted");
+                let s = pool.stats();
+                assert_eq!((s.running, s.nested, s.waiting), (1, 0, 0), "{order:?}: {s:?}");
+                assert_accounted(&s);
+                drop(permit);
+                let s = pool.stats();
+                assert_eq!(s.cancelled, u64::from(!finish), "{s:?}");
+                assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
+                assert_accounted(&s);
+            }
+        }
+    });
+}
