@@ -317,6 +317,32 @@ fn wait_until(what: &str, pool: &Pool, limit: Duration, mut done: impl FnMut() -
     }
 }
 
+/// The storms' watchdog: longer for a hunt over many seeds.
+fn storm_bound() -> Duration {
+    match std::env::var_os("R34_SEEDS") {
+        Some(_) => Duration::from_secs(3600),
+        None => BOUND,
+    }
+}
+
+/// The storms' seeds: `fixed`, or `R34_SEEDS=<n>` seeds from `R34_SEED_BASE`
+/// (default 1) for a longer hunt.
+fn seeds(fixed: &[u64]) -> Vec<u64> {
+    match std::env::var("R34_SEEDS")
+        .ok()
+        .and_then(|n| n.parse::<u64>().ok())
+    {
+        Some(n) => {
+            let base = std::env::var("R34_SEED_BASE")
+                .ok()
+                .and_then(|b| b.parse::<u64>().ok())
+                .unwrap_or(1);
+            (base..base + n).collect()
+        }
+        None => fixed.to_vec(),
+    }
+}
+
 fn storm(kind: Kind, order: Order, adaptive: bool, seed: u64) {
     quiet_planned_panics();
     let name = format!("r34-storm-{kind:?}-{order:?}-{adaptive}-{seed}");
@@ -491,8 +517,8 @@ fn storm(kind: Kind, order: Order, adaptive: bool, seed: u64) {
 
 #[test]
 fn steering_storms_with_every_call_form_hold_each_still_limit_and_account_fixed() {
-    within(BOUND, || {
-        for seed in [3401, 3411] {
+    within(storm_bound(), || {
+        for seed in seeds(&[3401, 3411]) {
             for order in [Order::Fifo, Order::Lifo, Order::Priority] {
                 storm(Kind::Fixed, order, false, seed);
             }
@@ -502,17 +528,19 @@ fn steering_storms_with_every_call_form_hold_each_still_limit_and_account_fixed(
 
 #[test]
 fn steering_storms_with_every_call_form_hold_each_still_limit_and_account_autoscaled() {
-    within(BOUND, || {
-        for order in [Order::Fifo, Order::Lifo, Order::Priority] {
-            storm(Kind::Autoscale, order, false, 3402);
+    within(storm_bound(), || {
+        for seed in seeds(&[3402]) {
+            for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+                storm(Kind::Autoscale, order, false, seed);
+            }
         }
     });
 }
 
 #[test]
 fn steering_storms_with_every_call_form_hold_each_still_limit_and_account_adaptive() {
-    within(BOUND, || {
-        for seed in [3403, 3413] {
+    within(storm_bound(), || {
+        for seed in seeds(&[3403, 3413]) {
             for order in [Order::Fifo, Order::Lifo, Order::Priority] {
                 storm(Kind::Autoscale, order, true, seed);
             }
@@ -2464,9 +2492,17 @@ fn an_orphaned_nested_call_keeps_the_slot_exactly_until_it_ends() {
                 let s = pool.stats();
                 // (Its parent gone, the orphan holds the slot alone: counted
                 // running or nested, once.)
-                assert_eq!((s.running + s.nested, s.completed), (1, 1), "{order:?}: {s:?}");
+                assert_eq!(
+                    (s.running + s.nested, s.completed),
+                    (1, 1),
+                    "{order:?}: {s:?}"
+                );
                 assert_accounted(&s);
-                assert_eq!(pool.try_acquire().err(), Some(Rejected::Full), "the orphan's slot is busy");
+                assert_eq!(
+                    pool.try_acquire().err(),
+                    Some(Rejected::Full),
+                    "the orphan's slot is busy"
+                );
                 let mut queued = common::Task::new(pool.acquire_weighted(i64::MIN));
                 queued.assert_pending();
                 assert_accounted(&pool.stats());
@@ -2479,10 +2515,17 @@ fn an_orphaned_nested_call_keeps_the_slot_exactly_until_it_ends() {
                 } else {
                     drop(orphan);
                 }
-                assert!(queued.is_woken(), "{order:?}: the slot's next holder is woken");
+                assert!(
+                    queued.is_woken(),
+                    "{order:?}: the slot's next holder is woken"
+                );
                 let permit = queued.assert_ready().expect("admitted");
                 let s = pool.stats();
-                assert_eq!((s.running, s.nested, s.waiting), (1, 0, 0), "{order:?}: {s:?}");
+                assert_eq!(
+                    (s.running, s.nested, s.waiting),
+                    (1, 0, 0),
+                    "{order:?}: {s:?}"
+                );
                 assert_accounted(&s);
                 drop(permit);
                 let s = pool.stats();
