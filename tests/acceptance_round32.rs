@@ -238,6 +238,56 @@ fn async_calls_driven_inside_a_sync_call_run_under_its_slot_one_at_a_time() {
 }
 
 // ---------------------------------------------------------------------------
+// A call spawned from inside a call.
+
+#[pooled::group(size = 1)]
+struct R32Spawn;
+
+static SPAWN: Meter = Meter::new();
+
+#[pooled::pooled(group = R32Spawn)]
+async fn r32_spawned_inner(i: u32) -> u32 {
+    let _in = SPAWN.enter();
+    tokio::task::yield_now().await;
+    i
+}
+
+#[pooled::pooled(group = R32Spawn)]
+async fn r32_spawning_outer(i: u32) -> tokio::task::JoinHandle<u32> {
+    let _in = SPAWN.enter();
+    let inner = tokio::spawn(r32_spawned_inner(i));
+    // The spawned call is not nested: it queues for a slot of its own.
+    let start = Instant::now();
+    while R32Spawn::POOL.stats().waiting < 1 {
+        assert!(start.elapsed() < BOUND, "the spawned call never queued");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    inner
+}
+
+/// README, "Reentrancy rule": "work spawned through the pool (`Pool::spawn`)
+/// is an independent call with a slot of its own, as is a task spawned onto
+/// another thread (`tokio::spawn`)". A `#[pooled]` call that `tokio::spawn`s
+/// another call of its group of 1 (on a multi-thread and on a current-thread
+/// runtime) sees it queue (it does not run under the
+/// parent's slot), and the work counted from outside never exceeds 1.
+#[test]
+fn a_call_spawned_from_inside_a_call_waits_for_a_slot_of_its_own() {
+    within(BOUND, || {
+        for rt in [common::multi_thread(), current_thread()] {
+            rt.block_on(async {
+                for i in 0..4 {
+                    let inner = r32_spawning_outer(i).await;
+                    assert_eq!(inner.await.unwrap(), i);
+                }
+            });
+        }
+        assert_eq!(SPAWN.peak(), 1, "a spawned call ran beside its parent");
+        assert_eq!(SPAWN.done(), 16);
+    });
+}
+
+// ---------------------------------------------------------------------------
 // A generic impl's method.
 
 struct R32Holder<T>(T);
@@ -608,4 +658,64 @@ fn a_reload_grows_and_shrinks_an_attribute_groups_running_pool() {
     for path in [first, grown, shrunk] {
         let _ = std::fs::remove_file(path);
     }
+}
+
+static WATCHED: Meter = Meter::new();
+static WATCHED_GO: AtomicBool = AtomicBool::new(false);
+
+#[pooled::pooled(size = 1, name = "r32.watched")]
+fn r32_watched() -> u32 {
+    let _in = WATCHED.enter();
+    while !WATCHED_GO.load(SeqCst) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    1
+}
+
+/// README, "Configuration": "`pooled::config::watch(path, every, |outcome|
+/// ..)` reloads the file whenever its content changes ... and hands each
+/// reload's report or error to the callback; a wrong file changes nothing";
+/// "Reload applies changed limits to running pools at once (growing admits
+/// waiters ...)". Watching the file of an attribute group whose one slot is
+/// held and three callers wait: saving `size = 3` admits two of them at once
+/// (counted from outside); saving a wrong value reports its line and column
+/// and changes nothing (no further caller is admitted).
+#[test]
+fn a_watched_file_grows_a_running_attribute_group_and_a_wrong_save_changes_nothing() {
+    let path = temp_config("watched", "[groups.\"r32.watched\"]\nsize = 1\n");
+    let path_in = path.clone();
+    common::in_own_process(
+        "a_watched_file_grows_a_running_attribute_group_and_a_wrong_save_changes_nothing",
+        &[],
+        move || {
+            within(BOUND, move || {
+                let (tx, rx) = std::sync::mpsc::channel();
+                let watch = pooled::config::watch(&path_in, Duration::from_millis(5), move |o| {
+                    let _ = tx.send(o.map(|r| r.to_string()));
+                })
+                .expect("the first load");
+                let threads: Vec<_> = (0..4).map(|_| std::thread::spawn(r32_watched)).collect();
+                wait_until("one running, three waiting", || {
+                    WATCHED.now() == 1 && R32_WATCHED_POOL.stats().waiting == 3
+                });
+                std::fs::write(&path_in, "[groups.\"r32.watched\"]\nsize = 3\n").unwrap();
+                let report = rx.recv_timeout(BOUND).unwrap().expect("a valid file");
+                assert!(report.contains("size 1 -> 3 (applied)"), "{report}");
+                wait_until("growing admits two waiters", || WATCHED.now() == 3);
+                std::fs::write(&path_in, "[groups.\"r32.watched\"]\nsize = \"four\"\n").unwrap();
+                let error = rx.recv_timeout(BOUND).unwrap().expect_err("a wrong file");
+                let at = error.origin().map(|o| o.to_string()).unwrap_or_default();
+                assert_eq!(at, format!("{}:2:8", path_in.display()));
+                assert_eq!(R32_WATCHED_POOL.size(), 3, "a wrong file changes nothing");
+                assert_eq!((WATCHED.now(), R32_WATCHED_POOL.stats().waiting), (3, 1));
+                WATCHED_GO.store(true, SeqCst);
+                for thread in threads {
+                    thread.join().unwrap();
+                }
+                drop(watch);
+                assert_eq!(WATCHED.peak(), 3);
+            });
+        },
+    );
+    let _ = std::fs::remove_file(path);
 }
