@@ -252,6 +252,8 @@ async fn r32_spawned_inner(i: u32) -> u32 {
     i
 }
 
+// Returns the spawned call's handle, to be awaited after this call ends.
+#[allow(clippy::async_yields_async)]
 #[pooled::pooled(group = R32Spawn)]
 async fn r32_spawning_outer(i: u32) -> tokio::task::JoinHandle<u32> {
     let _in = SPAWN.enter();
