@@ -174,6 +174,36 @@ fn config_errors_name_file_line_column_and_the_choices() {
             &["`defaults`", "`groups`"],
         ),
     ];
+    // Line endings, inline tables, dotted keys and characters of several
+    // bytes do not move the place (columns count characters).
+    let more: &[(&str, &str, &[&str])] = &[
+        (
+            "[groups.\"r32::fixed\"]\r\nsize = 3\r\nkind = \"x\"\r\n",
+            "app.toml:3:8",
+            &["`fixed`"],
+        ),
+        (
+            "[groups]\n\"r32::fixed\" = { size = 3, kind = \"x\" }\n",
+            "app.toml:2:35",
+            &["`autoscale`"],
+        ),
+        (
+            "groups.\"r32::fixed\".size = 0\n",
+            "app.toml:1:28",
+            &["r32::fixed"],
+        ),
+        (
+            "[groups]\n\"r32::fixed\" = { fleet_url = \"redis://ĥöst\", size = \"x\" }\n",
+            "app.toml:2:53",
+            &["integer"],
+        ),
+        (
+            "[groups.\"r32::fixed\"]\nsize = 3\n\n\n[groups.\"r32::auto\"]\nmin = 7\n",
+            "app.toml:6:7",
+            &["greater"],
+        ),
+    ];
+    let cases: Vec<_> = cases.iter().chain(more).collect();
     let mut wrong = Vec::new();
     for (text, place, words) in cases {
         config::clear();
