@@ -721,3 +721,73 @@ fn a_watched_file_grows_a_running_attribute_group_and_a_wrong_save_changes_nothi
     );
     let _ = std::fs::remove_file(path);
 }
+
+static CEILED: Meter = Meter::new();
+
+#[pooled::pooled(size = 3, name = "r32.ceiled-a")]
+fn r32_ceiled_a() -> u32 {
+    let _in = CEILED.enter();
+    std::thread::sleep(Duration::from_millis(2));
+    1
+}
+
+#[pooled::pooled(size = 3, name = "r32.ceiled-b")]
+async fn r32_ceiled_b() -> u32 {
+    let _in = CEILED.enter();
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    1
+}
+
+#[pooled::pooled(size = 3, name = "r32.ceiled-c", blocking)]
+fn r32_ceiled_c() -> u32 {
+    let _in = CEILED.enter();
+    std::thread::sleep(Duration::from_millis(2));
+    1
+}
+
+/// README, "Configuration": `ceiling = 64  # at most 64 calls running
+/// across all groups`, from the file `POOLED_CONFIG` names, "read at first
+/// use"; "the application-wide ceiling gating a process's very first group
+/// call on every path" (README, "Proof"). Three attribute groups of 3 (sync,
+/// async and blocking), whose first calls race from threads released at
+/// once, never run more than the file's ceiling of 2 together (counted from
+/// outside).
+#[test]
+fn a_ceiling_in_the_pooled_config_file_gates_the_first_calls_of_every_form() {
+    let path = temp_config("ceiling", "ceiling = 2\n\n[defaults]\nmax_waiting = 1000\n");
+    common::in_own_process(
+        "a_ceiling_in_the_pooled_config_file_gates_the_first_calls_of_every_form",
+        &[("POOLED_CONFIG", path.to_str().unwrap())],
+        || {
+            within(BOUND, || {
+                let rt = Arc::new(common::multi_thread());
+                let start = Arc::new(std::sync::Barrier::new(9));
+                let threads: Vec<_> = (0..9)
+                    .map(|t| {
+                        let (rt, start) = (Arc::clone(&rt), Arc::clone(&start));
+                        std::thread::spawn(move || {
+                            start.wait();
+                            let mut sum = 0;
+                            for _ in 0..4 {
+                                sum += match t % 3 {
+                                    0 => r32_ceiled_a(),
+                                    1 => rt.block_on(r32_ceiled_b()),
+                                    _ => rt.block_on(r32_ceiled_c()),
+                                };
+                            }
+                            sum
+                        })
+                    })
+                    .collect();
+                for thread in threads {
+                    assert_eq!(thread.join().unwrap(), 4);
+                }
+                assert_eq!(CEILED.done(), 36);
+                assert_eq!(CEILED.peak(), 2, "the file's ceiling, counted from outside");
+                let ceiling = pooled::ceiling::stats().expect("a ceiling in force");
+                assert_eq!(ceiling.size, 2);
+            });
+        },
+    );
+    let _ = std::fs::remove_file(path);
+}
