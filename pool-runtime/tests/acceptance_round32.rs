@@ -391,7 +391,6 @@ fn none_in_the_environment_removes_the_files_and_the_declarations_bounds() {
 /// `[defaults]` max reaches an autoscaled group; with every group fixed (the
 /// environment makes the one autoscaled group fixed), the same table loads.
 #[test]
-#[ignore = "bug: a [defaults] `max = 0` is accepted when it reaches no autoscaled group"]
 fn a_defaults_max_of_zero_is_refused_even_when_no_group_is_autoscaled() {
     let _turn = config_turn();
     assert!(Pool::builder()
@@ -415,7 +414,6 @@ fn a_defaults_max_of_zero_is_refused_even_when_no_group_is_autoscaled() {
 /// As above, for `min > max` (`BuildError::MinAboveMax`), refused when it
 /// reaches a group.
 #[test]
-#[ignore = "bug: a [defaults] `min` above its `max` is accepted when it reaches no autoscaled group"]
 fn a_defaults_min_above_its_max_is_refused_even_when_no_group_is_autoscaled() {
     let _turn = config_turn();
     assert!(Pool::builder()
@@ -512,7 +510,6 @@ fn a_reload_of_order_and_kind_leaves_a_running_pools_queue_as_it_was() {
 /// with the environment making it fixed again (which sets the table's
 /// autoscaled counts aside), the same zero is accepted.
 #[test]
-#[ignore = "bug: a group table's `max = 0` is accepted when a stronger layer sets it aside"]
 fn a_max_of_zero_set_aside_by_the_environment_is_still_refused() {
     let _turn = config_turn();
     let text = "[groups.\"r32::fixed\"]\nkind = \"autoscale\"\nmax = 0\n";

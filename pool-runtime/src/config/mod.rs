@@ -29,7 +29,9 @@
 //! fixed again by the environment, is fixed with 4 slots (or the
 //! `[defaults]` size, which beats the declaration), not the default 3; the
 //! bounds or start the table set in between are set aside, not used, and
-//! not an error. Bounds given in a layer where the group is fixed (by that
+//! not an error (if each is valid on its own: a `max` of 0, or a `min`
+//! above the same table's `max`, is refused wherever it is written, as
+//! every value is checked). Bounds given in a layer where the group is fixed (by that
 //! layer's `kind`, or by the layers below it) are refused where they are
 //! given: a fixed group has none, and a stronger layer making it autoscaled
 //! would not find them (say `kind = "autoscale"` next to them). A running pool keeps its
@@ -405,7 +407,8 @@ impl Layers {
 
     /// Checks each value with a range of its own that configuration does
     /// not check as it parses it — the adaptive parameters, `fleet_lease`,
-    /// `fleet_url` — on its own, by the builder's rule, wherever it is
+    /// `fleet_url`, `max` (at least 1) and a `min` above its own table's
+    /// `max` — on its own, by the builder's rule, wherever it is
     /// written: in a `[defaults]` table (whose values reach only some
     /// groups, or none), and in a layer whose value a stronger one replaced
     /// or set aside. A value that reaches a group is checked there first
@@ -428,6 +431,22 @@ impl Layers {
             };
             if let Err((origin, err)) = section.adaptive.check_each() {
                 return fail(&origin, err);
+            }
+            // Bounds no group could be built with, whichever groups they
+            // reach: a `max` of 0, and a `min` above the same table's (or
+            // variable set's) `max`. (Counts valid on their own that a
+            // stronger layer sets aside are no error.)
+            if let Some(max) = section.max.as_ref().filter(|max| max.value == 0) {
+                return fail(&max.origin, crate::BuildError::ZeroMax);
+            }
+            if let (Some(min), Some(max)) = (&section.min, &section.max) {
+                if min.value > max.value {
+                    let err = crate::BuildError::MinAboveMax {
+                        min: min.value,
+                        max: max.value,
+                    };
+                    return fail(&min.origin, err);
+                }
             }
             if let Some(v) = &section.fleet_lease {
                 if let Err(err) = crate::fleet::FleetSettings::check_lease(v.value) {
