@@ -51,6 +51,31 @@ pub mod __private {
     pub use std::boxed::Box;
     use std::future::Future;
 
+    /// A `blocking` function's argument on its way to the closure that runs
+    /// on the blocking executor: made only by [`blocking_argument`], which
+    /// requires the argument to be `Send + 'static`, where the attribute
+    /// points the error at the parameter's type. The closure needs no
+    /// `Send` of its own for it then, so the error is not reported a second
+    /// time, on the attribute.
+    pub struct BlockingArgument<T>(T);
+
+    // Safety: only `blocking_argument` makes one, and only of a `T: Send`.
+    unsafe impl<T> Send for BlockingArgument<T> {}
+
+    impl<T> BlockingArgument<T> {
+        /// The argument, inside the closure.
+        #[inline]
+        pub fn into_inner(self) -> T {
+            self.0
+        }
+    }
+
+    /// See [`BlockingArgument`].
+    #[inline]
+    pub fn blocking_argument<T: Send + 'static>(value: T) -> BlockingArgument<T> {
+        BlockingArgument(value)
+    }
+
     /// Runs the body of a sync function that returns a future: it only builds
     /// the future, so it runs at once, without a slot; the expansion then
     /// submits the built future. A function, not a closure called in place, so

@@ -4,13 +4,11 @@
 //! refused with the checked-in message (`tests/ui/round32/fail`). Each
 //! case's header quotes its claim.
 //!
-//! Poor errors kept with their current `.stderr` (reported, not failed):
-//! `blocking_with_a_generic_argument_not_static`,
-//! `blocking_with_impl_trait_argument` and `blocking_with_a_non_send_argument`
-//! point at the whole attribute instead of the argument (the first two
-//! twice over; the third through the expansion's closure and
-//! `pooled::__private::submit_blocking_wait`), where a borrowed argument
-//! gets the attribute's own error on the argument that names the fix.
+//! The three `blocking` argument cases (`blocking_with_a_generic_argument_not_static`,
+//! `blocking_with_impl_trait_argument`, `blocking_with_a_non_send_argument`)
+//! pointed at the whole attribute when this round was written (the first two
+//! twice over; the third through the expansion's closure); they now point at
+//! the argument, the first two with the attribute's own error naming the fix.
 
 /// The toolchain the `.stderr` files were generated with (as `tests/trybuild.rs`).
 const PINNED_RUSTC: &str = "rustc 1.95.";

@@ -51,18 +51,24 @@ pub(crate) fn function(function: &PooledFn, config: &FnConfig) -> TokenStream {
         &config.weight,
         &Ident::new("pooled_weight", Span::mixed_site()),
     );
+    let mut sig = sig.clone();
+    let (checks, unwraps) = match config.blocking {
+        Some(_) if config.future.is_none() => blocking_arguments(&mut sig, &config.krate),
+        _ => (TokenStream::new(), TokenStream::new()),
+    };
     let call = match &config.future {
         Some(future) => {
             let body = scoped_block(*brace, stmts, &sig.output, None);
             returned_future(function, config, future, &pool, &weight, body)
         }
         None => {
-            let body = scoped_block(*brace, stmts, &sig.output, Some(&captured(sig)));
+            let mut taken = unwraps;
+            taken.extend(captured(&sig));
+            let body = scoped_block(*brace, stmts, &sig.output, Some(&taken));
             admission_call(function, config, &pool, &weight, body)
         }
     };
 
-    let mut sig = sig.clone();
     if let Some(blocking) = config.blocking {
         sig.asyncness = Some(syn::token::Async(blocking));
     }
@@ -71,6 +77,7 @@ pub(crate) fn function(function: &PooledFn, config: &FnConfig) -> TokenStream {
         tokens.extend(quote! {
             #inner_attrs
             #weight_let
+            #checks
             #call
         });
     });
@@ -160,6 +167,38 @@ fn scoped_block(
     let mut block = proc_macro2::Group::new(proc_macro2::Delimiter::Brace, inner);
     block.set_span(brace.span.close());
     block.into_token_stream()
+}
+
+/// A `blocking` function's parameters bound to a name, on their way to the
+/// closure: each goes through `__private::blocking_argument` first, a
+/// statement spanned at the parameter's type, so that one that is not
+/// `Send + 'static` is an error there (not on the attribute, about the
+/// expansion's closure); the closure takes it out again (`mut` moves from
+/// the signature to that binding, where the body uses it). Returns the
+/// statements before the call and those that start the closure's body.
+fn blocking_arguments(sig: &mut Signature, krate: &Path) -> (TokenStream, TokenStream) {
+    let private = private(krate);
+    let (mut checks, mut unwraps) = (TokenStream::new(), TokenStream::new());
+    for input in &mut sig.inputs {
+        let FnArg::Typed(typed) = input else { continue };
+        let span = syn::spanned::Spanned::span(&*typed.ty);
+        let Pat::Ident(ident) = &mut *typed.pat else {
+            continue;
+        };
+        if ident.by_ref.is_some() || ident.subpat.is_some() {
+            continue;
+        }
+        let name = ident.ident.clone();
+        let mutability = ident.mutability.take();
+        checks.extend(quote_spanned! {span=>
+            let #name = #private::blocking_argument(#name);
+        });
+        unwraps.extend(quote_spanned! {Span::mixed_site()=>
+            #[allow(unused_mut)]
+            let #mutability #name = #private::BlockingArgument::into_inner(#name);
+        });
+    }
+    (checks, unwraps)
 }
 
 /// A statement that names every parameter bound to a name (`self` too), so

@@ -409,9 +409,13 @@ use proc_macro::TokenStream;
 /// function stays sync: the calling thread parks until admitted, then runs the body
 /// inline (a sync function returning a future is the exception, [below](#functions-that-return-a-future)). `blocking` (sync functions only) runs the body on the blocking executor
 /// (tokio's `spawn_blocking` by default) and makes the function `async`; its
-/// arguments must then be `Send + 'static` (a borrowed one, `data: &[u8]` or
+/// arguments must then be `Send + 'static`. A borrowed one (`data: &[u8]` or
 /// `&self`, or one with a borrow written in its type, `Vec<&str>` or
-/// `Cow<'a, str>`, is a compile error on it that names the fix).
+/// `Cow<'a, str>`), a generic `T` or an `impl Trait` whose bounds are only
+/// standard traits without `'static` (`T: Send + Debug`,
+/// `impl FnOnce() -> u32 + Send`) is a compile error on it that names the
+/// fix; one that is not `Send` (`Rc<u32>`) is rustc's error on the
+/// argument.
 ///
 /// ```
 /// #[pooled::pooled(blocking, size = 2)]

@@ -107,6 +107,7 @@ pub(crate) fn function(args: &RawArgs, function: &PooledFn) -> syn::Result<FnCon
             );
         } else {
             refuse_borrowed_arguments(function, &mut errors);
+            refuse_unbounded_arguments(function, &mut errors);
         }
     }
 
@@ -299,6 +300,108 @@ fn refuse_borrowed_arguments(function: &PooledFn, errors: &mut Errors) {
                         arg.pat.to_token_stream()
                     ),
                 );
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Traits whose bounds say nothing of a lifetime: a parameter bounded by
+/// these alone (and no `'static`) may hold a borrow. Any other trait might
+/// have `'static` as a supertrait (`Any`), so it is left to rustc.
+const LIFETIME_FREE_TRAITS: &[&str] = &[
+    "AsMut",
+    "AsRef",
+    "Clone",
+    "Copy",
+    "Debug",
+    "Default",
+    "Display",
+    "Eq",
+    "Fn",
+    "FnMut",
+    "FnOnce",
+    "From",
+    "Future",
+    "Hash",
+    "Into",
+    "IntoIterator",
+    "Iterator",
+    "Ord",
+    "PartialEq",
+    "PartialOrd",
+    "Send",
+    "Sized",
+    "Sync",
+    "ToString",
+    "Unpin",
+];
+
+/// `blocking`'s arguments must be `'static`, and a generic type or an
+/// `impl Trait` argument is only if it says so: `T: Send` or
+/// `job: impl FnOnce() -> u32 + Send` without `'static` is refused on the
+/// argument's type, with the fix, instead of rustc's "may not live long
+/// enough" on the attribute, twice. Only where the bounds are the standard
+/// traits above alone (a bound of another trait may imply `'static`).
+fn refuse_unbounded_arguments(function: &PooledFn, errors: &mut Errors) {
+    fn unbounded<'a>(mut bounds: impl Iterator<Item = &'a syn::TypeParamBound>) -> bool {
+        bounds.all(|bound| match bound {
+            syn::TypeParamBound::Lifetime(lifetime) => lifetime.ident != "static",
+            syn::TypeParamBound::Trait(bound) => bound
+                .path
+                .segments
+                .last()
+                .is_some_and(|last| LIFETIME_FREE_TRAITS.iter().any(|t| last.ident == t)),
+            _ => false,
+        })
+    }
+    let generics = &function.sig.generics;
+    // The type parameters whose bounds (inline and in the `where` clause)
+    // leave them possibly borrowed.
+    let unbounded_params: Vec<&syn::Ident> = generics
+        .type_params()
+        .filter(|param| {
+            let mut bounds: Vec<&syn::TypeParamBound> = param.bounds.iter().collect();
+            if let Some(clause) = &generics.where_clause {
+                for predicate in &clause.predicates {
+                    if let syn::WherePredicate::Type(p) = predicate {
+                        if matches!(&p.bounded_ty, syn::Type::Path(t) if t.qself.is_none() && t.path.is_ident(&param.ident))
+                        {
+                            bounds.extend(p.bounds.iter());
+                        }
+                    }
+                }
+            }
+            unbounded(bounds.into_iter())
+        })
+        .map(|param| &param.ident)
+        .collect();
+    for input in &function.sig.inputs {
+        let syn::FnArg::Typed(arg) = input else {
+            continue;
+        };
+        match &*arg.ty {
+            syn::Type::ImplTrait(t) if unbounded(t.bounds.iter()) => errors.spanned(
+                &arg.ty,
+                format!(
+                    "`blocking` runs the body on the blocking executor's thread, so its \
+                     arguments must be `Send + 'static`, and `{}` may hold a borrow: add \
+                     `+ 'static` to its bounds, or remove `blocking`",
+                    arg.pat.to_token_stream()
+                ),
+            ),
+            syn::Type::Path(t) if t.qself.is_none() => {
+                if let Some(param) = unbounded_params.iter().find(|p| t.path.is_ident(**p)) {
+                    errors.spanned(
+                        &arg.ty,
+                        format!(
+                            "`blocking` runs the body on the blocking executor's thread, so \
+                             its arguments must be `Send + 'static`, and `{param}` may hold a \
+                             borrow: add `'static` to `{param}`'s bounds (`{param}: Send + \
+                             'static`), or remove `blocking`"
+                        ),
+                    );
+                }
             }
             _ => {}
         }
