@@ -905,6 +905,79 @@ mod ceiling {
     }
 }
 
+mod ceiling_sync {
+    use super::*;
+    use pool_runtime::{register_group, Group, GroupSpec};
+
+    static X: Group = Group::new(GroupSpec::new("r35::csync::x").size(1));
+    static Y: Group = Group::new(GroupSpec::new("r35::csync::y").size(2));
+    static Z: Group = Group::new(GroupSpec::new("r35::csync::z").size(1));
+    register_group!(X);
+    register_group!(Y);
+    register_group!(Z);
+
+    /// Under `POOLED_CEILING=1`: an X call's work runs a Y job that calls
+    /// Z in a loop (under the ceiling's lent slot) while the work's own
+    /// thread makes sync Z calls (`block_in_place`): the sync calls wait
+    /// their turn (or are refused with the fix), nothing hangs, one leaf at
+    /// a time, the books settle. Refusals are counted and reported as a
+    /// failure: the ceiling's lend is borrowed on another thread.
+    #[test]
+    fn sync_group_calls_on_the_parents_thread_race_a_jobs_calls_under_a_ceiling_of_one() {
+        common::in_own_process(
+            "ceiling_sync::sync_group_calls_on_the_parents_thread_race_a_jobs_calls_under_a_ceiling_of_one",
+            &[("POOLED_CEILING", "1")],
+            || {
+                quiet_planned_panics();
+                within(Duration::from_secs(40), || {
+                    X.run(|| ()).unwrap();
+                    assert_eq!(pool_runtime::ceiling::limit(), Some(1));
+                    let m = Meter::default();
+                    let rt = common::runtime();
+                    let mut refused = 0;
+                    for _ in 0..10 {
+                        let m2 = m.clone();
+                        let m3 = m.clone();
+                        let out = rt.block_on(X.submit(0, async move {
+                            let job = Y.submit_blocking(0, move || {
+                                for _ in 0..100 {
+                                    Z.run(|| counted(&m2, 1)).unwrap();
+                                }
+                            });
+                            let beside = async move {
+                                tokio::task::block_in_place(|| {
+                                    let mut refused = 0;
+                                    for _ in 0..100 {
+                                        if catch_unwind(AssertUnwindSafe(|| {
+                                            Z.run(|| counted(&m3, 2)).unwrap()
+                                        }))
+                                        .is_err()
+                                        {
+                                            refused += 1;
+                                        }
+                                    }
+                                    refused
+                                })
+                            };
+                            futures::join!(job, beside)
+                        }));
+                        let (job, r) = out.expect("the X call ran");
+                        assert_eq!(job, Ok(()));
+                        refused += r;
+                    }
+                    assert!(m.max() <= 1, "{} leaves under a ceiling of one", m.max());
+                    for g in [&X, &Y, &Z] {
+                        let s = g.stats();
+                        assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
+                        assert_accounted(&s);
+                    }
+                    assert_eq!(refused, 0, "sync calls refused by a panic");
+                });
+            },
+        );
+    }
+}
+
 // ---- isolation scopes with blocking jobs -------------------------------------------
 
 #[cfg(feature = "test-util")]
