@@ -1,0 +1,716 @@
+//! Acceptance round 33: the integrations' documented promises — the tower
+//! layer's weighted and reject modes, error passing and body holding; the
+//! stream adapters' bound on held items (with held-back outcomes), `limit`
+//! and panics; the metrics' counters and gauges by their documented names and
+//! labels, seen by a capturing recorder installed in this test binary.
+
+#![allow(clippy::type_complexity)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Counts live work from outside: current and the most seen at once.
+#[derive(Default)]
+#[allow(dead_code)]
+struct Meter {
+    now: AtomicUsize,
+    max: AtomicUsize,
+    entered: AtomicUsize,
+}
+
+#[allow(dead_code)]
+impl Meter {
+    fn enter(&self) {
+        self.entered.fetch_add(1, Ordering::SeqCst);
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max.fetch_max(now, Ordering::SeqCst);
+    }
+    fn leave(&self) {
+        self.now.fetch_sub(1, Ordering::SeqCst);
+    }
+    fn max(&self) -> usize {
+        self.max.load(Ordering::SeqCst)
+    }
+}
+
+#[allow(dead_code)]
+fn meter() -> Arc<Meter> {
+    Arc::new(Meter::default())
+}
+
+#[cfg(feature = "tower")]
+mod tower_layer {
+    use super::*;
+    use futures::executor::block_on;
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use pool_runtime::{Group, GroupSpec, Pool, Rejected};
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll};
+    use std::time::Duration;
+    use tower::{service_fn, Layer, Service, ServiceExt};
+
+    fn poll_once<F: Future>(fut: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+        let waker = futures::task::noop_waker();
+        fut.poll(&mut Context::from_waker(&waker))
+    }
+
+    fn rejection(error: &BoxError) -> Option<Rejected> {
+        error.downcast_ref::<Rejected>().copied()
+    }
+
+    /// layer.rs: "In reject mode nothing waits: `poll_ready` is the inner
+    /// service's and `call` takes a slot or fails" — with a weight function.
+    #[test]
+    fn a_weighted_layer_in_reject_mode_fails_a_call_at_once_when_full_and_serves_after() {
+        let pool = Pool::builder().size(1).build().unwrap();
+        let called = Arc::new(AtomicUsize::new(0));
+        let c = called.clone();
+        let mut service = PooledLayer::pool(pool.clone())
+            .weight(|n: &u32| i64::from(*n))
+            .reject()
+            .layer(service_fn(move |n: u32| {
+                c.fetch_add(1, Ordering::SeqCst);
+                async move { Ok::<_, BoxError>(n + 1) }
+            }));
+        let held = pool.try_acquire().unwrap();
+        block_on(async {
+            service.ready().await.unwrap();
+            assert_eq!(pool.stats().running, 1, "poll_ready reserved nothing");
+            let mut fut = pin!(service.call(5));
+            match poll_once(fut.as_mut()) {
+                Poll::Ready(Err(e)) => assert_eq!(rejection(&e), Some(Rejected::Full)),
+                Poll::Ready(Ok(v)) => panic!("served {v} though the pool was full"),
+                Poll::Pending => panic!("a reject-mode call waited"),
+            }
+        });
+        assert_eq!(called.load(Ordering::SeqCst), 0, "inner never called");
+        assert_eq!(pool.stats().waiting, 0, "nothing queued");
+        drop(held);
+        let got = block_on(async {
+            service.ready().await.unwrap();
+            service.call(1).await
+        });
+        assert_eq!(got.unwrap(), 2, "the service stays usable");
+        assert_eq!(called.load(Ordering::SeqCst), 1);
+        assert_eq!(pool.stats().running, 0);
+    }
+
+    /// layer.rs: with a weight function "the call waits for its slot in the
+    /// response future ... and only then drives a clone of the inner
+    /// service to readiness and calls it".
+    #[test]
+    fn a_weighted_call_does_not_call_the_inner_service_before_its_slot() {
+        let pool = Pool::builder().size(1).build().unwrap();
+        let called = Arc::new(AtomicUsize::new(0));
+        let c = called.clone();
+        let mut service = PooledLayer::pool(pool.clone())
+            .weight(|_: &u32| 0)
+            .layer(service_fn(move |n: u32| {
+                c.fetch_add(1, Ordering::SeqCst);
+                async move { Ok::<_, BoxError>(n) }
+            }));
+        let held = pool.try_acquire().unwrap();
+        block_on(async {
+            service.ready().await.unwrap();
+        });
+        let mut fut = pin!(service.call(7));
+        assert!(poll_once(fut.as_mut()).is_pending());
+        assert_eq!(pool.stats().waiting, 1, "waits in the pool's queue");
+        assert_eq!(
+            called.load(Ordering::SeqCst),
+            0,
+            "inner called before the slot"
+        );
+        drop(held);
+        assert_eq!(block_on(fut).unwrap(), 7);
+        assert_eq!(called.load(Ordering::SeqCst), 1);
+        assert_eq!(pool.stats().running, 0);
+    }
+
+    /// The limit holds for weighted calls driven at once, counted from
+    /// inside the inner service's response futures.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn weighted_calls_at_once_never_exceed_the_pool() {
+        let pool = Pool::builder().size(3).build().unwrap();
+        let m = meter();
+        let mm = m.clone();
+        let service = PooledLayer::pool(pool.clone())
+            .weight(|n: &u32| i64::from(*n % 3))
+            .layer(service_fn(move |n: u32| {
+                let m = mm.clone();
+                async move {
+                    m.enter();
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    m.leave();
+                    Ok::<_, BoxError>(n)
+                }
+            }));
+        let mut handles = Vec::new();
+        for n in 0..60u32 {
+            handles.push(tokio::spawn(service.clone().oneshot(n)));
+        }
+        for (n, h) in handles.into_iter().enumerate() {
+            let got = tokio::time::timeout(Duration::from_secs(60), h)
+                .await
+                .expect("finished")
+                .unwrap();
+            assert_eq!(got.unwrap(), n as u32);
+        }
+        assert!(m.max() <= 3, "{} at once on a pool of 3", m.max());
+        assert!(m.max() >= 1);
+        assert_eq!(pool.stats().running, 0);
+    }
+
+    #[derive(Debug)]
+    struct Teapot;
+    impl std::fmt::Display for Teapot {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("teapot")
+        }
+    }
+    impl std::error::Error for Teapot {}
+
+    /// tower.rs:24: "the inner service's errors are boxed as they are"; and
+    /// with hold_until_body_ends an error response has no body to hold the
+    /// slot, so the slot comes back with the error.
+    #[test]
+    fn an_inner_error_is_boxed_as_is_and_frees_the_slot_with_a_body_layer() {
+        let pool = Pool::builder().size(1).build().unwrap();
+        let service = PooledLayer::pool(pool.clone())
+            .hold_until_body_ends()
+            .layer(service_fn(|fail: bool| async move {
+                if fail {
+                    Err(Teapot)
+                } else {
+                    Ok(http::Response::new(String::from("x")))
+                }
+            }));
+        let error = block_on(service.clone().oneshot(true)).unwrap_err();
+        assert!(error.downcast_ref::<Teapot>().is_some(), "got {error:?}");
+        assert_eq!(rejection(&error), None);
+        assert_eq!(pool.stats().running, 0, "the error released the slot");
+        let response = block_on(service.oneshot(false)).unwrap();
+        assert_eq!(pool.stats().running, 1, "the body holds the slot");
+        drop(response);
+        assert_eq!(pool.stats().running, 0);
+    }
+
+    /// service.rs: "`poll_ready` fails only when the inner service's does"
+    /// — and then with the inner service's error.
+    #[test]
+    fn poll_ready_fails_with_the_inner_services_error() {
+        struct NotReady;
+        impl Service<u32> for NotReady {
+            type Response = u32;
+            type Error = Teapot;
+            type Future = std::future::Ready<Result<u32, Teapot>>;
+            fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Teapot>> {
+                Poll::Ready(Err(Teapot))
+            }
+            fn call(&mut self, n: u32) -> Self::Future {
+                std::future::ready(Ok(n))
+            }
+        }
+        let pool = Pool::builder().size(1).build().unwrap();
+        let mut service = PooledLayer::pool(pool.clone()).layer(NotReady);
+        let error = block_on(service.ready()).map(|_| ()).unwrap_err();
+        assert!(error.downcast_ref::<Teapot>().is_some(), "got {error:?}");
+        drop(service);
+        assert_eq!(pool.stats().running, 0);
+    }
+
+    static SHARED: Group = Group::new(GroupSpec::new("acceptance_round33::tower_shared").size(2));
+
+    /// layer.rs:77: a group layer's calls are "shared with every other user
+    /// of the group": a reject layer sheds while the group's slots are held
+    /// by the group's own calls, and a body held by a group layer's
+    /// response counts against the group.
+    #[test]
+    fn a_group_layer_shares_the_group_with_its_direct_callers() {
+        let service = PooledLayer::group(&SHARED)
+            .reject()
+            .hold_until_body_ends()
+            .layer(service_fn(|()| async {
+                Ok::<_, BoxError>(http::Response::new(String::from("body")))
+            }));
+        let a = SHARED.try_acquire(0).unwrap();
+        let body = block_on(service.clone().oneshot(())).unwrap();
+        assert_eq!(SHARED.stats().running, 2);
+        let error = block_on(service.clone().oneshot(())).unwrap_err();
+        assert_eq!(rejection(&error), Some(Rejected::Full));
+        assert!(
+            SHARED.try_acquire(0).is_err(),
+            "the body holds a group slot"
+        );
+        drop(body);
+        drop(a);
+        assert_eq!(SHARED.stats().running, 0);
+        let _ = block_on(service.oneshot(())).unwrap();
+    }
+}
+
+#[cfg(feature = "stream")]
+mod streams {
+    use super::*;
+    use futures::channel::oneshot;
+    use futures::executor::block_on;
+    use futures::{FutureExt, StreamExt};
+    use pool_runtime::{Pool, PooledStreamExt};
+    use std::future::Future;
+    use std::pin::{pin, Pin};
+    use std::task::{Context, Poll};
+
+    fn poll_next<S: futures::Stream + Unpin>(s: &mut S) -> Poll<Option<S::Item>> {
+        let waker = futures::task::noop_waker();
+        Pin::new(s).poll_next(&mut Context::from_waker(&waker))
+    }
+
+    /// stream.rs:40: "The adapters of `pooled_ordered` count the finished
+    /// outputs held back for an earlier item too ... so a slow first item
+    /// holds at most that many outputs" (2 x size).
+    #[test]
+    fn a_slow_first_item_holds_back_at_most_twice_the_size_in_ordered_mode() {
+        let pool = Pool::fixed(2);
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = oneshot::channel::<()>();
+        let mut rx = Some(rx);
+        let p = pulled.clone();
+        let items = futures::stream::iter(0..100usize).map(move |i| {
+            p.fetch_add(1, Ordering::SeqCst);
+            let first = if i == 0 { rx.take() } else { None };
+            async move {
+                if let Some(rx) = first {
+                    let _ = rx.await;
+                }
+                i
+            }
+            .boxed()
+        });
+        let mut out = Box::pin(items.pooled_ordered(&pool));
+        for _ in 0..50 {
+            assert!(poll_next(&mut out).is_pending());
+        }
+        let held = pulled.load(Ordering::SeqCst);
+        assert!(
+            held <= 4,
+            "pulled {held} items while the first was stuck (2 x 2 = 4)"
+        );
+        assert!(held >= 2, "pulled only {held}");
+        tx.send(()).unwrap();
+        let got: Vec<usize> = block_on(out.map(Result::unwrap).collect());
+        assert_eq!(got, (0..100).collect::<Vec<_>>());
+        assert_eq!(pool.stats().running, 0);
+    }
+
+    /// stream.rs:589: "Holds at most `limit` of the stream's items at once
+    /// (a `limit` of 0 counts as 1)".
+    #[test]
+    fn a_limit_of_zero_counts_as_one() {
+        let pool = Pool::fixed(8);
+        let m = meter();
+        let pulled_unyielded = Arc::new(AtomicUsize::new(0));
+        let max_unyielded = Arc::new(AtomicUsize::new(0));
+        let (pu, mu, mm) = (pulled_unyielded.clone(), max_unyielded.clone(), m.clone());
+        let items = futures::stream::iter(0..20usize).map(move |i| {
+            let now = pu.fetch_add(1, Ordering::SeqCst) + 1;
+            mu.fetch_max(now, Ordering::SeqCst);
+            let m = mm.clone();
+            async move {
+                m.enter();
+                futures::future::ready(()).await;
+                m.leave();
+                i
+            }
+        });
+        let out = items.pooled_unordered(&pool).limit(0);
+        let got: Vec<usize> = block_on(
+            out.map(|r| {
+                pulled_unyielded.fetch_sub(1, Ordering::SeqCst);
+                r.unwrap()
+            })
+            .collect(),
+        );
+        assert_eq!(got.len(), 20);
+        assert!(m.max() <= 1, "{} ran at once", m.max());
+        let most = max_unyielded.load(Ordering::SeqCst);
+        assert_eq!(most, 1, "held {most} items at once with limit(0)");
+    }
+
+    /// stream.rs:56: "A panic in a call's future frees its slot and
+    /// propagates out of `poll_next` ... an adapter polled again after it
+    /// goes on with the other items and ends — the ordered adapter skips the
+    /// panicked item's place."
+    #[test]
+    fn the_ordered_adapter_skips_a_panicked_items_place_and_goes_on() {
+        let pool = Pool::fixed(2);
+        let items = futures::stream::iter(0..6usize).map(|i| async move {
+            if i == 2 {
+                panic!("planned panic in item 2");
+            }
+            i
+        });
+        let mut out = Box::pin(items.pooled_ordered(&pool));
+        let mut got = Vec::new();
+        let mut panics = 0;
+        loop {
+            let step =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| block_on(out.next())));
+            match step {
+                Ok(Some(r)) => got.push(r.unwrap()),
+                Ok(None) => break,
+                Err(_) => panics += 1,
+            }
+            assert!(panics <= 1, "panicked more than once");
+        }
+        assert_eq!(panics, 1);
+        assert_eq!(got, [0, 1, 3, 4, 5]);
+        let stats = pool.stats();
+        assert_eq!(stats.running, 0);
+        assert_eq!(stats.panicked, 1);
+    }
+
+    /// stream.rs:48: "Dropping an adapter drops every call it started ...
+    /// a waiting call leaves the pool's queue at once, a running one drops
+    /// its future and frees its slot (each counted as cancelled in Stats).
+    /// Items the stream has not yielded yet are never pulled."
+    #[test]
+    fn dropping_an_ordered_adapter_cancels_waiting_and_running_calls_and_pulls_no_more() {
+        let pool = Pool::fixed(1);
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let p = pulled.clone();
+        let items = futures::stream::iter(0..10usize).map(move |_| {
+            p.fetch_add(1, Ordering::SeqCst);
+            futures::future::pending::<()>()
+        });
+        let mut out = Box::pin(items.pooled_ordered(&pool));
+        assert!(poll_next(&mut out).is_pending());
+        assert!(poll_next(&mut out).is_pending());
+        let stats = pool.stats();
+        assert_eq!(stats.running, 1);
+        assert_eq!(stats.waiting, 1);
+        let before = pulled.load(Ordering::SeqCst);
+        assert_eq!(before, 2);
+        drop(out);
+        let stats = pool.stats();
+        assert_eq!((stats.running, stats.waiting), (0, 0));
+        assert_eq!(stats.cancelled, 2);
+        assert_eq!(pulled.load(Ordering::SeqCst), before);
+    }
+
+    /// A stream's calls run under the same limit as `submit` calls made
+    /// alongside on the same pool (module docs: "shared with every other
+    /// caller of the pool").
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_ordered_stream_and_direct_calls_share_one_limit() {
+        let pool = Pool::fixed(3);
+        let m = meter();
+        let work = |m: Arc<Meter>| async move {
+            m.enter();
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            m.leave();
+        };
+        let mm = m.clone();
+        let stream_pool = pool.clone();
+        let streaming = tokio::spawn(async move {
+            let n = futures::stream::iter(0..60)
+                .map(move |_| work(mm.clone()))
+                .pooled_ordered(&stream_pool)
+                .filter(|r| futures::future::ready(r.is_ok()))
+                .count()
+                .await;
+            assert_eq!(n, 60);
+        });
+        let mut direct = Vec::new();
+        for _ in 0..30 {
+            let (pool, m) = (pool.clone(), m.clone());
+            direct.push(tokio::spawn(async move {
+                pool.submit(work(m)).await.unwrap();
+            }));
+        }
+        for d in direct {
+            d.await.unwrap();
+        }
+        streaming.await.unwrap();
+        assert!(m.max() <= 3, "{} at once on a pool of 3", m.max());
+    }
+
+    /// Unused helper guard (keeps imports honest on feature subsets).
+    #[allow(dead_code)]
+    fn _pinned<F: Future>(f: F) {
+        let _ = pin!(f);
+    }
+}
+
+#[cfg(feature = "metrics")]
+mod metered {
+    use futures::executor::block_on;
+    use metrics::{
+        Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata,
+        Recorder, SharedString, Unit,
+    };
+    use pool_runtime::{Pool, Rejected};
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex, OnceLock};
+
+    #[derive(Default)]
+    struct Count(AtomicU64);
+    impl CounterFn for Count {
+        fn increment(&self, v: u64) {
+            self.0.fetch_add(v, Ordering::SeqCst);
+        }
+        fn absolute(&self, v: u64) {
+            self.0.store(v, Ordering::SeqCst);
+        }
+    }
+    #[derive(Default)]
+    struct Level(Mutex<f64>);
+    impl GaugeFn for Level {
+        fn increment(&self, v: f64) {
+            *self.0.lock().unwrap() += v;
+        }
+        fn decrement(&self, v: f64) {
+            *self.0.lock().unwrap() -= v;
+        }
+        fn set(&self, v: f64) {
+            *self.0.lock().unwrap() = v;
+        }
+    }
+    #[derive(Default)]
+    struct Samples(Mutex<Vec<f64>>);
+    impl HistogramFn for Samples {
+        fn record(&self, v: f64) {
+            self.0.lock().unwrap().push(v);
+        }
+    }
+
+    #[derive(Default)]
+    struct Capture {
+        counters: Mutex<BTreeMap<String, Arc<Count>>>,
+        gauges: Mutex<BTreeMap<String, Arc<Level>>>,
+        histograms: Mutex<BTreeMap<String, Arc<Samples>>>,
+        units: Mutex<BTreeMap<String, Option<Unit>>>,
+    }
+
+    /// `name{k=v,...}` with labels sorted.
+    fn render(key: &Key) -> String {
+        let mut labels: Vec<String> = key
+            .labels()
+            .map(|l| format!("{}={}", l.key(), l.value()))
+            .collect();
+        labels.sort();
+        format!("{}{{{}}}", key.name(), labels.join(","))
+    }
+
+    impl Recorder for Capture {
+        fn describe_counter(&self, k: KeyName, u: Option<Unit>, _: SharedString) {
+            self.units.lock().unwrap().insert(k.as_str().to_owned(), u);
+        }
+        fn describe_gauge(&self, k: KeyName, u: Option<Unit>, _: SharedString) {
+            self.units.lock().unwrap().insert(k.as_str().to_owned(), u);
+        }
+        fn describe_histogram(&self, k: KeyName, u: Option<Unit>, _: SharedString) {
+            self.units.lock().unwrap().insert(k.as_str().to_owned(), u);
+        }
+        fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+            let c = self
+                .counters
+                .lock()
+                .unwrap()
+                .entry(render(key))
+                .or_default()
+                .clone();
+            Counter::from_arc(c)
+        }
+        fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+            let g = self
+                .gauges
+                .lock()
+                .unwrap()
+                .entry(render(key))
+                .or_default()
+                .clone();
+            Gauge::from_arc(g)
+        }
+        fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+            let h = self
+                .histograms
+                .lock()
+                .unwrap()
+                .entry(render(key))
+                .or_default()
+                .clone();
+            Histogram::from_arc(h)
+        }
+    }
+
+    fn capture() -> &'static Capture {
+        static CAPTURE: OnceLock<&'static Capture> = OnceLock::new();
+        CAPTURE.get_or_init(|| {
+            let c: &'static Capture = Box::leak(Box::default());
+            metrics::set_global_recorder(c).expect("the only recorder in this binary");
+            c
+        })
+    }
+
+    fn counter(key: &str) -> u64 {
+        capture()
+            .counters
+            .lock()
+            .unwrap()
+            .get(key)
+            .map_or(0, |c| c.0.load(Ordering::SeqCst))
+    }
+
+    fn gauge(key: &str) -> Option<f64> {
+        capture()
+            .gauges
+            .lock()
+            .unwrap()
+            .get(key)
+            .map(|g| *g.0.lock().unwrap())
+    }
+
+    /// observe.rs:91: `pooled.calls` with `pool`, `outcome` and, with
+    /// `rejected`, `reason`; `completed` excludes the panicked calls.
+    #[test]
+    fn calls_are_counted_by_outcome_and_reason() {
+        capture();
+        let name = "acceptance_round33::calls";
+        let pool = Pool::builder().name(name).size(1).build().unwrap();
+        for _ in 0..3 {
+            block_on(pool.submit(async {})).unwrap();
+        }
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pool.run(|| panic!("planned panic"))
+        }));
+        assert!(r.is_err());
+        {
+            let _held = pool.try_acquire().unwrap();
+            assert_eq!(pool.try_acquire().err(), Some(Rejected::Full));
+            // a waiting call dropped: cancelled
+            let mut waiting = Box::pin(pool.submit(async {}));
+            let waker = futures::task::noop_waker();
+            assert!(std::future::Future::poll(
+                waiting.as_mut(),
+                &mut std::task::Context::from_waker(&waker)
+            )
+            .is_pending());
+        }
+        pool.pause();
+        assert_eq!(block_on(pool.submit(async {})), Err(Rejected::Paused));
+        let completed = counter(&format!("pooled.calls{{outcome=completed,pool={name}}}"));
+        let panicked = counter(&format!("pooled.calls{{outcome=panicked,pool={name}}}"));
+        let cancelled = counter(&format!("pooled.calls{{outcome=cancelled,pool={name}}}"));
+        let full = counter(&format!(
+            "pooled.calls{{outcome=rejected,pool={name},reason=full}}"
+        ));
+        let paused = counter(&format!(
+            "pooled.calls{{outcome=rejected,pool={name},reason=paused}}"
+        ));
+        let all: Vec<String> = capture()
+            .counters
+            .lock()
+            .unwrap()
+            .keys()
+            .filter(|k| k.contains(name))
+            .cloned()
+            .collect();
+        let stats = pool.stats();
+        // 3 submits and the held permit (a call of kind `permit`); Stats
+        // counts the panicked call as completed too, the counter does not.
+        assert_eq!(stats.completed, 5, "{stats:?}");
+        assert_eq!(
+            completed,
+            stats.completed - stats.panicked,
+            "completed excludes panicked: {all:?} {stats:?}"
+        );
+        assert_eq!(panicked, 1, "{all:?}");
+        assert_eq!(full, 1, "{all:?}");
+        assert_eq!(paused, 1, "{all:?}");
+        assert_eq!(cancelled, stats.cancelled, "{all:?}");
+        assert_eq!(cancelled, 1, "{all:?}");
+    }
+
+    /// observe.rs:19: "Pools that share a name add up in its counters and
+    /// in the limit, running and waiting gauges"; and a pool that goes
+    /// away "takes its limit out of pooled.limit then".
+    #[test]
+    fn pools_sharing_a_name_add_up_and_a_dropped_pool_takes_its_limit_out() {
+        capture();
+        let name = "acceptance_round33::shared_name";
+        let limit = format!("pooled.limit{{pool={name}}}");
+        let running = format!("pooled.running{{pool={name}}}");
+        let a = Pool::builder().name(name).size(3).build().unwrap();
+        let b = Pool::builder().name(name).size(4).build().unwrap();
+        assert_eq!(gauge(&limit), Some(7.0));
+        let pa = a.try_acquire().unwrap();
+        let pb = b.try_acquire().unwrap();
+        assert_eq!(gauge(&running), Some(2.0));
+        drop((pa, pb));
+        assert_eq!(gauge(&running), Some(0.0));
+        b.resize(6);
+        assert_eq!(gauge(&limit), Some(9.0), "a resize moves the gauge");
+        drop(b);
+        assert_eq!(
+            gauge(&limit),
+            Some(3.0),
+            "the dropped pool's limit is taken out"
+        );
+        drop(a);
+        assert_eq!(gauge(&limit), Some(0.0));
+    }
+
+    /// observe.rs:16: "pools built without one as `(unnamed)`, together".
+    #[test]
+    fn unnamed_pools_report_together_as_unnamed() {
+        capture();
+        let key = "pooled.calls{outcome=completed,pool=(unnamed)}";
+        let before = counter(key);
+        let a = Pool::fixed(1);
+        let b = Pool::fixed(1);
+        block_on(a.submit(async {})).unwrap();
+        block_on(b.submit(async {})).unwrap();
+        assert!(
+            counter(key) >= before + 2,
+            "{} then {}",
+            before,
+            counter(key)
+        );
+    }
+
+    /// observe.rs:95-96: the histograms are in seconds and need
+    /// `time_calls(true)`; observe.rs:117: `running` excludes calls nested
+    /// under their parent's slot.
+    #[test]
+    fn histograms_in_seconds_and_running_excludes_nested_calls() {
+        capture();
+        let name = "acceptance_round33::timed";
+        pool_runtime::observe::time_calls(true);
+        let pool = Pool::builder().name(name).size(1).build().unwrap();
+        let running = format!("pooled.running{{pool={name}}}");
+        let seen = block_on(pool.submit(async {
+            let inner = pool.submit(async { gauge(&running) }).await.unwrap();
+            (gauge(&running), inner)
+        }))
+        .unwrap();
+        assert_eq!(seen, (Some(1.0), Some(1.0)), "(outer, nested) running");
+        let units = capture().units.lock().unwrap().clone();
+        assert_eq!(units.get("pooled.wait_time"), Some(&Some(Unit::Seconds)));
+        assert_eq!(units.get("pooled.run_time"), Some(&Some(Unit::Seconds)));
+        let hist = capture()
+            .histograms
+            .lock()
+            .unwrap()
+            .get(&format!("pooled.run_time{{pool={name}}}"))
+            .cloned()
+            .expect("run_time registered");
+        let samples = hist.0.lock().unwrap().clone();
+        assert!(!samples.is_empty(), "timed calls recorded");
+        assert!(
+            samples.iter().all(|s| *s >= 0.0 && *s < 60.0),
+            "seconds: {samples:?}"
+        );
+    }
+}
