@@ -6,6 +6,9 @@
 
 #![allow(clippy::type_complexity)]
 
+#[cfg(all(feature = "redis", feature = "metrics"))]
+mod redis_server;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -486,7 +489,7 @@ mod metered {
     }
 
     #[derive(Default)]
-    struct Capture {
+    pub(crate) struct Capture {
         counters: Mutex<BTreeMap<String, Arc<Count>>>,
         gauges: Mutex<BTreeMap<String, Arc<Level>>>,
         histograms: Mutex<BTreeMap<String, Arc<Samples>>>,
@@ -545,7 +548,7 @@ mod metered {
         }
     }
 
-    fn capture() -> &'static Capture {
+    pub(crate) fn capture() -> &'static Capture {
         static CAPTURE: OnceLock<&'static Capture> = OnceLock::new();
         CAPTURE.get_or_init(|| {
             let c: &'static Capture = Box::leak(Box::default());
@@ -563,7 +566,7 @@ mod metered {
             .map_or(0, |c| c.0.load(Ordering::SeqCst))
     }
 
-    fn gauge(key: &str) -> Option<f64> {
+    pub(crate) fn gauge(key: &str) -> Option<f64> {
         capture()
             .gauges
             .lock()
@@ -712,5 +715,172 @@ mod metered {
             samples.iter().all(|s| *s >= 0.0 && *s < 60.0),
             "seconds: {samples:?}"
         );
+    }
+}
+
+#[cfg(all(feature = "redis", feature = "metrics"))]
+mod fleet {
+    use super::metered::{capture, gauge};
+    use super::redis_server::*;
+    use pool_runtime::fleet::OnUnreachable;
+    use pool_runtime::Rejected;
+    use std::time::{Duration, Instant};
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    fn holders(server: &RedisServer, group: &str) -> i64 {
+        zcard(server, &format!("{{pooled:{group}}}:holders"))
+    }
+
+    /// observe.rs:99-101: `pooled.fleet.held` (leases this process holds),
+    /// `pooled.fleet.waiting` (calls waiting for a lease, holding their
+    /// local slot) and `pooled.fleet.limit` (the limit in force), labelled
+    /// by `pool`.
+    #[test]
+    fn the_fleet_gauges_follow_leases_held_waiting_and_the_limit() {
+        capture();
+        let server = RedisServer::start();
+        let name = "r33_fleet_gauges";
+        let group = fleet_group(name, &server, 2, OnUnreachable::Wait);
+        let rt = runtime();
+        let held = format!("pooled.fleet.held{{pool={name}}}");
+        let waiting = format!("pooled.fleet.waiting{{pool={name}}}");
+        let limit = format!("pooled.fleet.limit{{pool={name}}}");
+        let a = rt.block_on(group.acquire_owned(0)).unwrap();
+        let b = rt.block_on(group.acquire_owned(0)).unwrap();
+        assert_eq!(holders(&server, name), 2);
+        assert!(
+            wait_until(Duration::from_secs(5), || gauge(&held) == Some(2.0)),
+            "held {:?}",
+            gauge(&held)
+        );
+        assert!(
+            wait_until(Duration::from_secs(5), || gauge(&limit) == Some(2.0)),
+            "limit {:?}",
+            gauge(&limit)
+        );
+        let waiter = rt.spawn(async move { group.acquire_owned(0).await.map(drop) });
+        assert!(
+            wait_until(Duration::from_secs(5), || gauge(&waiting) == Some(1.0)),
+            "waiting {:?} (fleet stats {:?})",
+            gauge(&waiting),
+            group.fleet_stats()
+        );
+        assert_eq!(group.stats().running, 3, "the waiter holds its local slot");
+        drop(a);
+        rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), waiter).await })
+            .expect("the waiter got the freed lease")
+            .unwrap()
+            .unwrap();
+        drop(b);
+        assert!(
+            wait_until(Duration::from_secs(5), || gauge(&held) == Some(0.0)
+                && gauge(&waiting) == Some(0.0)),
+            "held {:?} waiting {:?}",
+            gauge(&held),
+            gauge(&waiting)
+        );
+        assert_no_fleet_keys(&server, name);
+    }
+
+    /// fleet/mod.rs:195-198 and 210-211: `try_acquire` never waits for a
+    /// lease (Full if none is free now), and calls on the group's pool
+    /// directly take no lease.
+    #[test]
+    fn direct_pool_calls_take_no_lease_and_try_acquire_never_waits_for_one() {
+        let server = RedisServer::start();
+        let name = "r33_fleet_direct";
+        let group = fleet_group(name, &server, 1, OnUnreachable::Wait);
+        let other = other_client(group);
+        let lease = other.acquire_blocking().unwrap();
+        assert_eq!(holders(&server, name), 1);
+        let rt = runtime();
+        let out = rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(5), group.pool().submit(async { 7 })).await
+        });
+        assert_eq!(out, Ok(Ok(7)), "a direct pool call waited for a lease");
+        assert_eq!(holders(&server, name), 1);
+        let started = Instant::now();
+        let refused = group.try_acquire_owned(0).map(drop);
+        assert_eq!(refused, Err(Rejected::Full));
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(group.stats().running, 0, "the local slot came back");
+        drop(lease);
+        assert!(
+            wait_until(Duration::from_secs(5), || holders(&server, name) == 0),
+            "the other client's lease was not released on drop"
+        );
+        let permit = group.try_acquire_owned(0).expect("a free lease is granted");
+        assert!(permit.lease().is_some_and(|l| l.token().is_some()));
+        drop(permit);
+        assert_no_fleet_keys(&server, name);
+    }
+}
+
+#[cfg(all(feature = "test-util", feature = "tower", feature = "stream"))]
+mod isolated {
+    use futures::executor::block_on;
+    use futures::StreamExt;
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use pool_runtime::{Group, GroupSpec, PooledStreamExt, Rejected};
+    use tower::{service_fn, Layer, ServiceExt};
+
+    static ISO: Group = Group::new(GroupSpec::new("acceptance_round33::isolated").size(1));
+
+    fn shared_slot_held_elsewhere() -> (std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>) {
+        let (hold_tx, hold_rx) = std::sync::mpsc::channel::<()>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let permit = ISO.try_acquire(0).expect("the shared pool's only slot");
+            ready_tx.send(()).unwrap();
+            let _ = hold_rx.recv();
+            drop(permit);
+        });
+        ready_rx.recv().unwrap();
+        (hold_tx, holder)
+    }
+
+    /// isolation.rs:106: "Everything that goes through Group::pool is
+    /// isolated: calls, permits, stats, ... pause": a tower layer over the
+    /// group and a stream over it, called from the isolating test's thread,
+    /// use its instance — not the shared pool another thread fills, and
+    /// the instance's pause does not reach the shared pool.
+    #[test]
+    fn a_tower_layer_and_a_stream_over_an_isolated_group_use_the_tests_instance() {
+        let (release, holder) = shared_slot_held_elsewhere();
+        let service = PooledLayer::group(&ISO)
+            .reject()
+            .layer(service_fn(|n: u32| async move { Ok::<_, BoxError>(n + 1) }));
+        let weighted = PooledLayer::group(&ISO)
+            .weight(|_: &u32| 0)
+            .reject()
+            .layer(service_fn(|n: u32| async move { Ok::<_, BoxError>(n + 2) }));
+        {
+            let guard = ISO.isolate();
+            assert_eq!(block_on(service.clone().oneshot(1)).ok(), Some(2));
+            assert_eq!(block_on(weighted.clone().oneshot(1)).ok(), Some(3));
+            let out: Vec<_> = block_on(
+                futures::stream::iter([async { 5 }])
+                    .pooled_unordered(&ISO)
+                    .collect(),
+            );
+            assert_eq!(out, [Ok(5)]);
+            assert_eq!(guard.pool().stats().completed, 3, "{:?}", guard.pool().stats());
+            ISO.pause();
+            let error = block_on(service.clone().oneshot(1)).unwrap_err();
+            assert_eq!(error.downcast_ref::<Rejected>(), Some(&Rejected::Paused));
+        }
+        // Back on the shared pool, whose only slot the other thread holds.
+        let error = block_on(service.clone().oneshot(1)).unwrap_err();
+        assert_eq!(error.downcast_ref::<Rejected>(), Some(&Rejected::Full));
+        release.send(()).unwrap();
+        holder.join().unwrap();
+        assert_eq!(block_on(service.oneshot(1)).ok(), Some(2), "the shared pool was never paused");
     }
 }
