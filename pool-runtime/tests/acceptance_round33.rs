@@ -557,7 +557,7 @@ mod metered {
         })
     }
 
-    fn counter(key: &str) -> u64 {
+    pub(crate) fn counter(key: &str) -> u64 {
         capture()
             .counters
             .lock()
@@ -718,6 +718,68 @@ mod metered {
     }
 }
 
+#[cfg(feature = "metrics")]
+mod metered_quiet {
+    use super::metered::{capture, gauge};
+    use pool_runtime::Pool;
+    use std::future::Future;
+    use std::task::{Context, Poll};
+
+    fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
+        let waker = futures::task::noop_waker();
+        std::pin::Pin::new(f).poll(&mut Context::from_waker(&waker))
+    }
+
+    /// observe.rs:117-120: the gauges "lag by a wake-up, and agree whenever
+    /// the pool is quiet" — also when a waiter handed a slot is dropped
+    /// before it saw so, and when a waiter is cancelled.
+    #[test]
+    fn the_gauges_agree_with_stats_once_quiet_after_handed_and_cancelled_waiters() {
+        capture();
+        let name = "acceptance_round33::quiet";
+        let running = format!("pooled.running{{pool={name}}}");
+        let waiting = format!("pooled.waiting{{pool={name}}}");
+        let pool = Pool::builder().name(name).size(1).build().unwrap();
+        let held = pool.try_acquire().unwrap();
+        let mut a = Box::pin(pool.submit(async { 1 }));
+        let mut b = Box::pin(pool.submit(async { 2 }));
+        let mut c = Box::pin(pool.submit(async { 3 }));
+        assert!(poll_once(&mut a).is_pending());
+        assert!(poll_once(&mut b).is_pending());
+        assert!(poll_once(&mut c).is_pending());
+        assert_eq!(gauge(&waiting), Some(3.0));
+        assert_eq!(gauge(&running), Some(1.0));
+        drop(held); // the slot goes to `a`, which never sees it
+        drop(a);
+        drop(c); // a waiter cancelled
+        assert_eq!(poll_once(&mut b), Poll::Ready(Ok(2)));
+        drop(b);
+        let stats = pool.stats();
+        assert_eq!((stats.running, stats.waiting), (0, 0), "{stats:?}");
+        assert_eq!(gauge(&running), Some(0.0), "running gauge once quiet");
+        assert_eq!(gauge(&waiting), Some(0.0), "waiting gauge once quiet");
+    }
+
+    /// observe.rs:21-24: "A pool that goes away (its last handle dropped —
+    /// an owned permit is one ...) takes its limit out of pooled.limit
+    /// then, and its calls out of running/waiting as they end".
+    #[test]
+    fn an_owned_permit_keeps_the_pools_limit_until_it_is_dropped() {
+        capture();
+        let name = "acceptance_round33::owned";
+        let limit = format!("pooled.limit{{pool={name}}}");
+        let running = format!("pooled.running{{pool={name}}}");
+        let pool = Pool::builder().name(name).size(4).build().unwrap();
+        let permit = pool.try_acquire_owned(0).unwrap();
+        drop(pool);
+        assert_eq!(gauge(&limit), Some(4.0), "the permit keeps the pool");
+        assert_eq!(gauge(&running), Some(1.0));
+        drop(permit);
+        assert_eq!(gauge(&limit), Some(0.0));
+        assert_eq!(gauge(&running), Some(0.0));
+    }
+}
+
 #[cfg(all(feature = "redis", feature = "metrics"))]
 mod fleet {
     use super::metered::{capture, gauge};
@@ -821,6 +883,33 @@ mod fleet {
         drop(permit);
         assert_no_fleet_keys(&server, name);
     }
+
+    /// observe.rs:104-105: `pooled.fleet.redis_errors` counts fleet
+    /// commands that failed, `pooled.fleet.local_fallbacks` calls run under
+    /// the local limit alone while Redis was unreachable (policy `local`).
+    #[test]
+    fn local_fallbacks_and_redis_errors_are_counted_while_redis_is_away() {
+        capture();
+        let mut server = RedisServer::start();
+        let name = "r33_fleet_fallbacks";
+        let group = fleet_group(name, &server, 1, OnUnreachable::Local);
+        assert_eq!(group.run(|| 1), Ok(1));
+        assert_no_fleet_keys(&server, name);
+        server.stop();
+        let started = Instant::now();
+        for n in 0..3 {
+            assert_eq!(group.run(|| n), Ok(n));
+        }
+        assert!(started.elapsed() < Duration::from_secs(30));
+        let fallbacks = counter_of(&format!("pooled.fleet.local_fallbacks{{pool={name}}}"));
+        let errors = counter_of(&format!("pooled.fleet.redis_errors{{pool={name}}}"));
+        assert!(fallbacks >= 3, "local_fallbacks {fallbacks}");
+        assert!(errors >= 1, "redis_errors {errors}");
+    }
+
+    fn counter_of(key: &str) -> u64 {
+        super::metered::counter(key)
+    }
 }
 
 #[cfg(all(feature = "test-util", feature = "tower", feature = "stream"))]
@@ -882,5 +971,256 @@ mod isolated {
         release.send(()).unwrap();
         holder.join().unwrap();
         assert_eq!(block_on(service.oneshot(1)).ok(), Some(2), "the shared pool was never paused");
+    }
+}
+
+#[cfg(all(feature = "tracing", feature = "tower", feature = "tokio"))]
+mod traced {
+    use futures::executor::block_on;
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use pool_runtime::{Group, GroupSpec, Pool, Rejected};
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+    use tower::{service_fn, Layer, ServiceExt};
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Level, Subscriber};
+    use tracing_subscriber::layer::{Context as LayerContext, SubscriberExt};
+    use tracing_subscriber::registry::LookupSpan;
+    use tracing_subscriber::Layer as SubscriberLayer;
+
+    /// Field values as text.
+    type Fields = BTreeMap<String, String>;
+
+    #[derive(Clone, Debug)]
+    struct SpanSeen {
+        id: u64,
+        name: &'static str,
+        parent: Option<u64>,
+        fields: Fields,
+    }
+
+    #[derive(Clone, Debug)]
+    struct EventSeen {
+        level: Level,
+        target: String,
+        fields: Fields,
+        /// The span the event happened in (name, id).
+        span: Option<(&'static str, u64)>,
+    }
+
+    #[derive(Default)]
+    struct Seen {
+        spans: Vec<SpanSeen>,
+        events: Vec<EventSeen>,
+    }
+
+    /// Records every span (with its fields, as recorded later too) and event.
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Seen>>);
+
+    struct Text<'a>(&'a mut Fields);
+
+    impl Visit for Text<'_> {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            self.0.insert(field.name().to_owned(), format!("{value:?}"));
+        }
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.0.insert(field.name().to_owned(), value.to_owned());
+        }
+    }
+
+    impl<S: Subscriber + for<'a> LookupSpan<'a>> SubscriberLayer<S> for Capture {
+        fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
+            let mut fields = Fields::new();
+            attrs.record(&mut Text(&mut fields));
+            let parent = ctx
+                .span(id)
+                .and_then(|s| s.parent())
+                .map(|p| p.id().into_u64());
+            self.0.lock().unwrap().spans.push(SpanSeen {
+                id: id.into_u64(),
+                name: attrs.metadata().name(),
+                parent,
+                fields,
+            });
+        }
+
+        fn on_record(&self, id: &Id, values: &Record<'_>, _: LayerContext<'_, S>) {
+            let mut seen = self.0.lock().unwrap();
+            if let Some(span) = seen.spans.iter_mut().rev().find(|s| s.id == id.into_u64()) {
+                values.record(&mut Text(&mut span.fields));
+            }
+        }
+
+        fn on_event(&self, event: &Event<'_>, ctx: LayerContext<'_, S>) {
+            let mut fields = Fields::new();
+            event.record(&mut Text(&mut fields));
+            let span = ctx
+                .event_span(event)
+                .map(|s| (s.metadata().name(), s.id().into_u64()));
+            self.0.lock().unwrap().events.push(EventSeen {
+                level: *event.metadata().level(),
+                target: event.metadata().target().to_owned(),
+                fields,
+                span,
+            });
+        }
+    }
+
+    impl Capture {
+        /// Runs `f` with this capture as the thread's subscriber. (Every test
+        /// here captures every level: callsite interest is global, and tests
+        /// that filter differently, running in parallel, would race on it. The
+        /// test with call spans filtered out has a process of its own,
+        /// `tracing_filtered.rs`.)
+        fn run<T>(&self, f: impl FnOnce() -> T) -> T {
+            let subscriber = tracing_subscriber::registry().with(self.clone());
+            tracing::subscriber::with_default(subscriber, f)
+        }
+
+        fn spans(&self, name: &str) -> Vec<SpanSeen> {
+            let seen = self.0.lock().unwrap();
+            seen.spans
+                .iter()
+                .filter(|s| s.name == name)
+                .cloned()
+                .collect()
+        }
+
+        fn events(&self, message: &str) -> Vec<EventSeen> {
+            let seen = self.0.lock().unwrap();
+            let message = message.to_owned();
+            seen.events
+                .iter()
+                .filter(|e| e.fields.get("message") == Some(&message))
+                .cloned()
+                .collect()
+        }
+    }
+
+    fn field<'a>(fields: &'a Fields, name: &str) -> Option<&'a str> {
+        fields.get(name).map(String::as_str)
+    }
+
+
+    fn current_thread() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// observe.rs:53: the span's `call` is one of `submit`, `spawn`,
+    /// `run`, `blocking`, `permit`; observe.rs:16: a pool built without a
+    /// name reports as `(unnamed)`.
+    #[test]
+    fn spawned_and_blocking_calls_of_an_unnamed_pool_have_their_kinds() {
+        let capture = Capture::default();
+        capture.run(|| {
+            let pool = Pool::fixed(2);
+            current_thread().block_on(async {
+                let handle = pool.spawn(async { 1 }).unwrap();
+                assert_eq!(handle.await.ok(), Some(1));
+                assert_eq!(pool.submit_blocking(|| 2).await, Ok(2));
+            });
+        });
+        let kinds: Vec<(String, String, String)> = capture
+            .spans("call")
+            .iter()
+            .map(|s| {
+                let f = |n| field(&s.fields, n).unwrap_or("-").to_owned();
+                (f("pool"), f("call"), f("outcome"))
+            })
+            .collect();
+        let s = |v: &str| v.to_owned();
+        assert_eq!(
+            kinds,
+            [
+                (s("(unnamed)"), s("spawn"), s("completed")),
+                (s("(unnamed)"), s("blocking"), s("completed")),
+            ]
+        );
+    }
+
+    /// observe.rs:53-54: a call nested under its parent's slot records
+    /// `nested`; observe.rs:63: an async call's work runs in the caller's
+    /// task, its events (the nested call's span) are the span's children.
+    #[test]
+    fn a_nested_call_is_a_child_span_marked_nested() {
+        let capture = Capture::default();
+        capture.run(|| {
+            let pool = Pool::builder().name("r33-nest").size(1).build().unwrap();
+            let got = block_on(pool.submit(async { pool.submit(async { 3 }).await }));
+            assert_eq!(got, Ok(Ok(3)));
+        });
+        let spans = capture.spans("call");
+        assert_eq!(spans.len(), 2, "{spans:?}");
+        let (outer, inner) = (&spans[0], &spans[1]);
+        assert_eq!(inner.parent, Some(outer.id), "{spans:?}");
+        assert_eq!(field(&inner.fields, "nested"), Some("true"), "{spans:?}");
+        assert_ne!(field(&outer.fields, "nested"), Some("true"), "{spans:?}");
+    }
+
+    /// observe.rs:54: `call rejected` with reason `timed_out` for an
+    /// admission timeout, inside the call's span.
+    #[test]
+    fn an_admission_timeout_is_a_rejection_event_with_reason_timed_out() {
+        let capture = Capture::default();
+        capture.run(|| {
+            let pool = Pool::builder()
+                .name("r33-timeout")
+                .size(1)
+                .admission_timeout(Duration::from_millis(20))
+                .build()
+                .unwrap();
+            let _held = pool.try_acquire().unwrap();
+            let got = current_thread().block_on(async {
+                tokio::time::timeout(Duration::from_secs(30), pool.submit(async {})).await
+            });
+            assert_eq!(got, Ok(Err(Rejected::TimedOut)));
+        });
+        let events = capture.events("call rejected");
+        assert_eq!(events.len(), 1, "{:?}", capture.0.lock().unwrap().events);
+        let event = &events[0];
+        assert_eq!(field(&event.fields, "reason"), Some("timed_out"));
+        assert_eq!(event.target, "pooled");
+        assert_eq!(field(&event.fields, "pool"), Some("r33-timeout"));
+        assert_eq!(event.level, Level::DEBUG);
+        assert_eq!(event.span.map(|s| s.0), Some("call"));
+    }
+
+    static TRACED: Group = Group::new(GroupSpec::new("acceptance_round33::traced").size(1));
+
+    /// A tower layer's calls over a group are calls of the group: a span
+    /// named after the group, of kind `permit`, and a refusal in reject mode
+    /// is a `call rejected` event with reason `full`.
+    #[test]
+    fn a_tower_layers_calls_are_traced_under_the_groups_name() {
+        let capture = Capture::default();
+        capture.run(|| {
+            let service = PooledLayer::group(&TRACED)
+                .reject()
+                .layer(service_fn(|n: u32| async move { Ok::<_, BoxError>(n) }));
+            assert_eq!(block_on(service.clone().oneshot(4)).ok(), Some(4));
+            let held = TRACED.try_acquire(0).unwrap();
+            let error = block_on(service.oneshot(4)).unwrap_err();
+            assert_eq!(error.downcast_ref::<Rejected>(), Some(&Rejected::Full));
+            drop(held);
+        });
+        let spans = capture.spans("call");
+        assert!(!spans.is_empty());
+        for span in &spans {
+            assert_eq!(field(&span.fields, "pool"), Some("acceptance_round33::traced"));
+            assert_eq!(field(&span.fields, "call"), Some("permit"), "{span:?}");
+        }
+        let events = capture.events("call rejected");
+        assert_eq!(events.len(), 1, "{:?}", capture.0.lock().unwrap().events);
+        assert_eq!(field(&events[0].fields, "reason"), Some("full"));
+        assert_eq!(
+            field(&events[0].fields, "pool"),
+            Some("acceptance_round33::traced")
+        );
     }
 }
