@@ -782,6 +782,8 @@ mod metered_quiet {
 
 #[cfg(all(feature = "redis", feature = "metrics"))]
 mod fleet {
+    use super::{meter, Meter};
+    use std::sync::Arc;
     use super::metered::{capture, gauge};
     use super::redis_server::*;
     use pool_runtime::fleet::OnUnreachable;
@@ -905,6 +907,40 @@ mod fleet {
         let errors = counter_of(&format!("pooled.fleet.redis_errors{{pool={name}}}"));
         assert!(fallbacks >= 3, "local_fallbacks {fallbacks}");
         assert!(errors >= 1, "redis_errors {errors}");
+    }
+
+    /// fleet/mod.rs:233-236: "two `Group` statics that name one fleet (the
+    /// same group name and Redis) share its leases and limit" — two
+    /// "processes", counted from outside.
+    #[test]
+    fn two_groups_naming_one_fleet_never_run_more_than_its_limit_together() {
+        let server = RedisServer::start();
+        let name = "r33_fleet_two";
+        let a = fleet_group(name, &server, 2, OnUnreachable::Wait);
+        let b = fleet_group(name, &server, 2, OnUnreachable::Wait);
+        let m: Arc<Meter> = meter();
+        let mut threads = Vec::new();
+        for i in 0..8 {
+            let group = if i % 2 == 0 { a } else { b };
+            let m = m.clone();
+            threads.push(std::thread::spawn(move || {
+                for _ in 0..4 {
+                    let r = group.run(|| {
+                        m.enter();
+                        std::thread::sleep(Duration::from_millis(5));
+                        m.leave();
+                    });
+                    assert_eq!(r, Ok(()));
+                }
+            }));
+        }
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert!(m.max() <= 2, "{} at once under a fleet limit of 2", m.max());
+        assert!(m.max() >= 1);
+        assert_eq!(m.entered.load(std::sync::atomic::Ordering::SeqCst), 32);
+        assert_no_fleet_keys(&server, name);
     }
 
     fn counter_of(key: &str) -> u64 {
@@ -1222,5 +1258,131 @@ mod traced {
             field(&events[0].fields, "pool"),
             Some("acceptance_round33::traced")
         );
+    }
+}
+
+#[cfg(feature = "tower")]
+mod tower_waits {
+    use futures::executor::block_on;
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use pool_runtime::Pool;
+    use std::future::Future;
+    use std::task::{Context, Poll};
+    use tower::{service_fn, Layer, Service, ServiceExt};
+
+    fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
+        let waker = futures::task::noop_waker();
+        std::pin::Pin::new(f).poll(&mut Context::from_waker(&waker))
+    }
+
+    /// service.rs:38-42: "dropping a `ready()` future leaves the service in
+    /// the queue, and the next `poll_ready` goes on with that wait; a slot
+    /// it is handed meanwhile stays reserved for the service's next call";
+    /// a clone starts without a slot (and without that wait).
+    #[test]
+    fn an_abandoned_ready_keeps_its_place_and_the_slot_it_is_handed() {
+        let pool = Pool::builder().size(1).build().unwrap();
+        let mut service = PooledLayer::pool(pool.clone())
+            .layer(service_fn(|n: u32| async move { Ok::<_, BoxError>(n * 3) }));
+        let held = pool.try_acquire().unwrap();
+        {
+            let mut ready = service.ready();
+            assert!(poll_once(&mut ready).is_pending());
+        }
+        assert_eq!(pool.stats().waiting, 1, "the service stays in the queue");
+        let mut clone = service.clone();
+        {
+            let mut ready = clone.ready();
+            assert!(poll_once(&mut ready).is_pending());
+        }
+        assert_eq!(pool.stats().waiting, 2, "the clone waits on its own");
+        drop(held);
+        let stats = pool.stats();
+        assert_eq!((stats.running, stats.waiting), (1, 1), "handed to the first waiter");
+        {
+            let mut ready = service.ready();
+            assert!(poll_once(&mut ready).is_ready(), "the reserved slot is there");
+        }
+        assert_eq!(block_on(service.call(2)).unwrap(), 6);
+        // The clone gets the slot the call freed.
+        assert!(block_on(clone.ready()).is_ok());
+        assert_eq!(pool.stats().running, 1);
+        assert_eq!(block_on(clone.call(1)).unwrap(), 3);
+        assert_eq!(pool.stats().running, 0);
+    }
+}
+
+#[cfg(feature = "stream")]
+mod stream_bounds {
+    use futures::executor::block_on;
+    use futures::StreamExt;
+    use pool_runtime::{Pool, PooledStreamExt};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::Context;
+    use std::time::Duration;
+
+    /// stream.rs:29-31 and 589-592: the bound is `max(1, 2 x size)`, "at
+    /// most the limit": a limit above twice the size does not raise it.
+    #[test]
+    fn a_limit_above_twice_the_size_does_not_raise_the_bound() {
+        let pool = Pool::fixed(1);
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let p = pulled.clone();
+        let items = futures::stream::iter(0..50usize).map(move |_| {
+            p.fetch_add(1, Ordering::SeqCst);
+            futures::future::pending::<()>()
+        });
+        let mut out = Box::pin(items.pooled_unordered(&pool).limit(10));
+        let waker = futures::task::noop_waker();
+        for _ in 0..10 {
+            assert!(futures::Stream::poll_next(out.as_mut(), &mut Context::from_waker(&waker)).is_pending());
+        }
+        assert_eq!(pulled.load(Ordering::SeqCst), 2, "2 x size, not the limit 10");
+    }
+
+    /// stream.rs:118-120: "at least one, so a pool scaled to zero still has
+    /// a waiter to wake the adapter when it grows again"; stream.rs:43:
+    /// "after a scale-up it pulls more at its next poll, which comes when one
+    /// of its calls is admitted".
+    #[test]
+    fn a_stream_on_a_pool_scaled_to_zero_holds_one_item_and_resumes_when_it_grows() {
+        let pool = Pool::fixed(2);
+        assert_eq!(pool.resize(0), 0);
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let (first_tx, first_rx) = std::sync::mpsc::channel::<()>();
+        let p = pulled.clone();
+        let items = futures::stream::iter(0..20usize).map(move |i| {
+            if p.fetch_add(1, Ordering::SeqCst) == 0 {
+                let _ = first_tx.send(());
+            }
+            async move { i }
+        });
+        let consumer_pool = pool.clone();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let consumer = std::thread::spawn(move || {
+            let mut got: Vec<usize> = block_on(
+                items
+                    .pooled_unordered(&consumer_pool)
+                    .map(Result::unwrap)
+                    .collect(),
+            );
+            got.sort();
+            let _ = done_tx.send(got);
+        });
+        first_rx.recv_timeout(Duration::from_secs(30)).expect("first item pulled");
+        // Wait until the first call is queued (the consumer keeps polling nothing).
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while pool.stats().waiting == 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert_eq!(pool.stats().waiting, 1);
+        assert_eq!(pulled.load(Ordering::SeqCst), 1, "max(1, 2 x 0) = 1 item held");
+        assert_eq!(pool.resize(2), 2);
+        let got = done_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the adapter was woken when the pool grew");
+        consumer.join().unwrap();
+        assert_eq!(got, (0..20).collect::<Vec<_>>());
     }
 }
