@@ -1008,6 +1008,39 @@ mod isolated {
         holder.join().unwrap();
         assert_eq!(block_on(service.oneshot(1)).ok(), Some(2), "the shared pool was never paused");
     }
+
+    static ISO_SIZED: Group =
+        Group::new(GroupSpec::new("acceptance_round33::isolated_sized").size(1));
+
+    /// A stream over an isolated group takes its bound (2 x size) from the
+    /// test's instance, which `resize` changed (isolation.rs:106: size and
+    /// scale go through the instance).
+    #[test]
+    fn a_streams_bound_over_an_isolated_group_follows_the_instances_size() {
+        let guard = ISO_SIZED.isolate();
+        assert_eq!(ISO_SIZED.resize(3), 3);
+        assert_eq!(guard.pool().size(), 3);
+        let pulled = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let p = pulled.clone();
+        let items = futures::stream::iter(0..50usize).map(move |_| {
+            p.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            futures::future::pending::<()>()
+        });
+        let mut out = Box::pin(items.pooled_unordered(&ISO_SIZED));
+        let waker = futures::task::noop_waker();
+        for _ in 0..10 {
+            assert!(futures::Stream::poll_next(
+                out.as_mut(),
+                &mut std::task::Context::from_waker(&waker)
+            )
+            .is_pending());
+        }
+        let stats = guard.pool().stats();
+        assert_eq!((stats.running, stats.waiting), (3, 3), "{stats:?}");
+        assert_eq!(pulled.load(std::sync::atomic::Ordering::SeqCst), 6);
+        drop(out);
+        assert_eq!(ISO_SIZED.stats().running, 0);
+    }
 }
 
 #[cfg(all(feature = "tracing", feature = "tower", feature = "tokio"))]
@@ -1258,6 +1291,70 @@ mod traced {
             field(&events[0].fields, "pool"),
             Some("acceptance_round33::traced")
         );
+    }
+
+    /// Two frames, then the end.
+    struct TwoFrames(Vec<&'static str>);
+    impl http_body::Body for TwoFrames {
+        type Data = std::io::Cursor<Vec<u8>>;
+        type Error = std::convert::Infallible;
+        fn poll_frame(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+            std::task::Poll::Ready(if self.0.is_empty() {
+                None
+            } else {
+                let text = self.0.remove(0);
+                Some(Ok(http_body::Frame::data(std::io::Cursor::new(
+                    text.as_bytes().to_vec(),
+                ))))
+            })
+        }
+    }
+
+    /// observe.rs:53 "span `call`: one per call, from its first poll to its
+    /// end" with body.rs: "The call ends with the body: completed at its
+    /// last frame ..., cancelled if the body is dropped ... before either":
+    /// the span of a body-held call gets its outcome when the body ends.
+    #[test]
+    fn a_body_held_calls_span_ends_with_the_body_and_its_outcome() {
+        let capture = Capture::default();
+        let pool = Pool::builder().name("r33-body").size(1).build().unwrap();
+        capture.run(|| {
+            let service = PooledLayer::pool(pool.clone())
+                .hold_until_body_ends()
+                .layer(service_fn(|()| async {
+                    Ok::<_, BoxError>(http::Response::new(TwoFrames(vec!["a", "b"])))
+                }));
+            let response = block_on(service.clone().oneshot(())).unwrap();
+            assert_eq!(pool.stats().running, 1);
+            let outcomes: Vec<Option<String>> = capture
+                .spans("call")
+                .iter()
+                .map(|s| s.fields.get("outcome").cloned())
+                .collect();
+            assert_eq!(outcomes, [None], "no outcome while the body holds the slot");
+            drop(response);
+            let mut body = block_on(service.oneshot(())).unwrap().into_body();
+            block_on(async {
+                use http_body::Body as _;
+                while let Some(frame) =
+                    std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+                {
+                    frame.unwrap();
+                }
+            });
+            assert!(!body.holds_slot());
+        });
+        let outcomes: Vec<String> = capture
+            .spans("call")
+            .iter()
+            .map(|s| field(&s.fields, "outcome").unwrap_or("-").to_owned())
+            .collect();
+        assert_eq!(outcomes, ["cancelled", "completed"]);
+        let stats = pool.stats();
+        assert_eq!((stats.cancelled, stats.running), (1, 0), "{stats:?}");
     }
 }
 
