@@ -223,6 +223,40 @@ mod tower_layer {
         assert_eq!(pool.stats().running, 0);
     }
 
+    /// future.rs:188-192: "A slot whose inner service fails to get ready is
+    /// released the same way [as a cancelled call]: the service was never
+    /// called"; layer.rs:189: with a weight function "`poll_ready` is ready
+    /// at once".
+    #[test]
+    fn a_weighted_call_whose_inner_service_fails_readiness_releases_its_slot_as_cancelled() {
+        #[derive(Clone)]
+        struct NotReady(Arc<AtomicUsize>);
+        impl Service<u32> for NotReady {
+            type Response = u32;
+            type Error = Teapot;
+            type Future = std::future::Ready<Result<u32, Teapot>>;
+            fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Teapot>> {
+                Poll::Ready(Err(Teapot))
+            }
+            fn call(&mut self, n: u32) -> Self::Future {
+                self.0.fetch_add(1, Ordering::SeqCst);
+                std::future::ready(Ok(n))
+            }
+        }
+        let called = Arc::new(AtomicUsize::new(0));
+        let pool = Pool::builder().size(1).build().unwrap();
+        let mut service = PooledLayer::pool(pool.clone())
+            .weight(|_: &u32| 0)
+            .layer(NotReady(called.clone()));
+        block_on(service.ready()).map(|_| ()).expect("ready at once");
+        let error = block_on(service.call(1)).unwrap_err();
+        assert!(error.downcast_ref::<Teapot>().is_some(), "got {error:?}");
+        assert_eq!(called.load(Ordering::SeqCst), 0);
+        let stats = pool.stats();
+        assert_eq!(stats.running, 0, "{stats:?}");
+        assert_eq!(stats.cancelled, 1, "released as a cancelled call: {stats:?}");
+    }
+
     static SHARED: Group = Group::new(GroupSpec::new("acceptance_round33::tower_shared").size(2));
 
     /// layer.rs:77: a group layer's calls are "shared with every other user
@@ -778,6 +812,36 @@ mod metered_quiet {
         assert_eq!(gauge(&limit), Some(0.0));
         assert_eq!(gauge(&running), Some(0.0));
     }
+
+    /// observe.rs:115: "a call counts once it is first polled": a call
+    /// dropped before its first poll is in no counter.
+    #[test]
+    fn a_call_dropped_before_its_first_poll_is_not_counted() {
+        capture();
+        let name = "acceptance_round33::unpolled";
+        let pool = Pool::builder().name(name).size(1).build().unwrap();
+        drop(pool.submit(async {}));
+        for outcome in ["completed", "cancelled", "panicked"] {
+            let key = format!("pooled.calls{{outcome={outcome},pool={name}}}");
+            assert_eq!(super::metered::counter(&key), 0, "{key}");
+        }
+        assert_eq!(pool.stats().cancelled, 0);
+    }
+
+    static METERED_GROUP: pool_runtime::Group = pool_runtime::Group::new(
+        pool_runtime::GroupSpec::new("acceptance_round33::metered_group").size(3),
+    );
+
+    /// observe.rs:16-17: "a group's pool under the group's name".
+    #[test]
+    fn a_groups_pool_reports_under_the_groups_name() {
+        capture();
+        assert_eq!(METERED_GROUP.run(|| 1), Ok(1));
+        let name = "acceptance_round33::metered_group";
+        assert_eq!(gauge(&format!("pooled.limit{{pool={name}}}")), Some(3.0));
+        let key = format!("pooled.calls{{outcome=completed,pool={name}}}");
+        assert_eq!(super::metered::counter(&key), 1);
+    }
 }
 
 #[cfg(all(feature = "redis", feature = "metrics"))]
@@ -1064,6 +1128,7 @@ mod traced {
 
     #[derive(Clone, Debug)]
     struct SpanSeen {
+        target: &'static str,
         id: u64,
         name: &'static str,
         parent: Option<u64>,
@@ -1109,6 +1174,7 @@ mod traced {
                 .and_then(|s| s.parent())
                 .map(|p| p.id().into_u64());
             self.0.lock().unwrap().spans.push(SpanSeen {
+                target: attrs.metadata().target(),
                 id: id.into_u64(),
                 name: attrs.metadata().name(),
                 parent,
@@ -1200,6 +1266,7 @@ mod traced {
             .iter()
             .map(|s| {
                 let f = |n| field(&s.fields, n).unwrap_or("-").to_owned();
+                assert_eq!(s.target, "pooled", "README: span `call` (target `pooled`)");
                 (f("pool"), f("call"), f("outcome"))
             })
             .collect();
