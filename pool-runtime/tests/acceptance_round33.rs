@@ -248,13 +248,18 @@ mod tower_layer {
         let mut service = PooledLayer::pool(pool.clone())
             .weight(|_: &u32| 0)
             .layer(NotReady(called.clone()));
-        block_on(service.ready()).map(|_| ()).expect("ready at once");
+        block_on(service.ready())
+            .map(|_| ())
+            .expect("ready at once");
         let error = block_on(service.call(1)).unwrap_err();
         assert!(error.downcast_ref::<Teapot>().is_some(), "got {error:?}");
         assert_eq!(called.load(Ordering::SeqCst), 0);
         let stats = pool.stats();
         assert_eq!(stats.running, 0, "{stats:?}");
-        assert_eq!(stats.cancelled, 1, "released as a cancelled call: {stats:?}");
+        assert_eq!(
+            stats.cancelled, 1,
+            "released as a cancelled call: {stats:?}"
+        );
     }
 
     static SHARED: Group = Group::new(GroupSpec::new("acceptance_round33::tower_shared").size(2));
@@ -476,6 +481,49 @@ mod streams {
     #[allow(dead_code)]
     fn _pinned<F: Future>(f: F) {
         let _ = pin!(f);
+    }
+
+    /// stream.rs:490-493 with 387-391: the ordered adapter yields each
+    /// outcome in input order, a refusal (`Full`, the queue bound) in its
+    /// item's place, held back behind an earlier item still running.
+    #[test]
+    fn an_ordered_stream_yields_a_refusal_in_its_items_place() {
+        let pool = pool_runtime::Pool::builder()
+            .size(1)
+            .max_waiting(0)
+            .build()
+            .unwrap();
+        let (tx, rx) = futures::channel::oneshot::channel::<()>();
+        let mut rx = Some(rx);
+        let items = futures::stream::iter(0..6usize).map(move |i| {
+            let gate = if i == 0 { rx.take() } else { None };
+            async move {
+                if let Some(gate) = gate {
+                    let _ = gate.await;
+                }
+                i
+            }
+        });
+        let mut out = Box::pin(items.pooled_ordered(&pool));
+        let waker = futures::task::noop_waker();
+        for _ in 0..5 {
+            assert!(futures::Stream::poll_next(
+                out.as_mut(),
+                &mut std::task::Context::from_waker(&waker)
+            )
+            .is_pending());
+        }
+        tx.send(()).unwrap();
+        let got: Vec<Result<usize, pool_runtime::Rejected>> = block_on(out.collect());
+        assert_eq!(got.len(), 6, "{got:?}");
+        assert_eq!(got[0], Ok(0), "{got:?}");
+        assert_eq!(got[1], Err(pool_runtime::Rejected::Full), "{got:?}");
+        for (i, outcome) in got.iter().enumerate() {
+            assert!(
+                *outcome == Ok(i) || *outcome == Err(pool_runtime::Rejected::Full),
+                "{got:?}"
+            );
+        }
     }
 }
 
@@ -846,12 +894,12 @@ mod metered_quiet {
 
 #[cfg(all(feature = "redis", feature = "metrics"))]
 mod fleet {
-    use super::{meter, Meter};
-    use std::sync::Arc;
     use super::metered::{capture, gauge};
     use super::redis_server::*;
+    use super::{meter, Meter};
     use pool_runtime::fleet::OnUnreachable;
     use pool_runtime::Rejected;
+    use std::sync::Arc;
     use std::time::{Duration, Instant};
 
     fn runtime() -> tokio::runtime::Runtime {
@@ -1060,7 +1108,12 @@ mod isolated {
                     .collect(),
             );
             assert_eq!(out, [Ok(5)]);
-            assert_eq!(guard.pool().stats().completed, 3, "{:?}", guard.pool().stats());
+            assert_eq!(
+                guard.pool().stats().completed,
+                3,
+                "{:?}",
+                guard.pool().stats()
+            );
             ISO.pause();
             let error = block_on(service.clone().oneshot(1)).unwrap_err();
             assert_eq!(error.downcast_ref::<Rejected>(), Some(&Rejected::Paused));
@@ -1070,7 +1123,11 @@ mod isolated {
         assert_eq!(error.downcast_ref::<Rejected>(), Some(&Rejected::Full));
         release.send(()).unwrap();
         holder.join().unwrap();
-        assert_eq!(block_on(service.oneshot(1)).ok(), Some(2), "the shared pool was never paused");
+        assert_eq!(
+            block_on(service.oneshot(1)).ok(),
+            Some(2),
+            "the shared pool was never paused"
+        );
     }
 
     static ISO_SIZED: Group =
@@ -1239,7 +1296,6 @@ mod traced {
         fields.get(name).map(String::as_str)
     }
 
-
     fn current_thread() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -1348,7 +1404,10 @@ mod traced {
         let spans = capture.spans("call");
         assert!(!spans.is_empty());
         for span in &spans {
-            assert_eq!(field(&span.fields, "pool"), Some("acceptance_round33::traced"));
+            assert_eq!(
+                field(&span.fields, "pool"),
+                Some("acceptance_round33::traced")
+            );
             assert_eq!(field(&span.fields, "call"), Some("permit"), "{span:?}");
         }
         let events = capture.events("call rejected");
@@ -1423,6 +1482,75 @@ mod traced {
         let stats = pool.stats();
         assert_eq!((stats.cancelled, stats.running), (1, 0), "{stats:?}");
     }
+
+    /// A blocking closure's view of the current span: (name, parent id).
+    fn current_span_seen(capture: &Capture) -> Option<(&'static str, Option<u64>)> {
+        let id = tracing::Span::current().id()?.into_u64();
+        let seen = capture.0.lock().unwrap();
+        let span = seen.spans.iter().find(|s| s.id == id)?;
+        Some((span.name, span.parent))
+    }
+
+    /// A blocking executor of the application's: each job on a thread of
+    /// its own.
+    struct OwnThreads;
+    impl pool_runtime::BlockingExecutor for OwnThreads {
+        fn execute(&self, job: pool_runtime::BlockingJob) {
+            std::thread::spawn(job);
+        }
+    }
+
+    /// observe.rs:63-69: a blocking call's closure runs "on the executor's
+    /// thread, inside the caller's own span and with the caller's
+    /// subscriber as that thread's default" — whatever the executor: rayon's
+    /// (feature `rayon`) and one of the application's.
+    #[cfg(feature = "rayon")]
+    #[test]
+    fn a_blocking_closure_sees_its_callers_span_on_rayon_and_custom_executors() {
+        use tracing::Instrument;
+        let capture = Capture::default();
+        let threads = Arc::new(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .build()
+                .unwrap(),
+        );
+        let (caller, seen) = capture.run(|| {
+            let on_rayon = Pool::builder()
+                .name("r33-rayon")
+                .size(1)
+                .blocking_executor(Arc::new(pool_runtime::RayonExecutor::new(threads)))
+                .build()
+                .unwrap();
+            let on_own = Pool::builder()
+                .name("r33-own")
+                .size(1)
+                .blocking_executor(Arc::new(OwnThreads))
+                .build()
+                .unwrap();
+            let request = tracing::info_span!("request");
+            let caller = request.id().unwrap().into_u64();
+            let (a, b) = (capture.clone(), capture.clone());
+            let seen = block_on(
+                async {
+                    let x = on_rayon
+                        .submit_blocking(move || current_span_seen(&a))
+                        .await
+                        .unwrap();
+                    let y = on_own
+                        .submit_blocking(move || current_span_seen(&b))
+                        .await
+                        .unwrap();
+                    [x, y]
+                }
+                .instrument(request.clone()),
+            );
+            (caller, seen)
+        });
+        for (seen, pool) in seen.into_iter().zip(["r33-rayon", "r33-own"]) {
+            assert_eq!(seen, Some(("call", Some(caller))), "{pool}");
+        }
+    }
 }
 
 #[cfg(feature = "tower")]
@@ -1462,10 +1590,17 @@ mod tower_waits {
         assert_eq!(pool.stats().waiting, 2, "the clone waits on its own");
         drop(held);
         let stats = pool.stats();
-        assert_eq!((stats.running, stats.waiting), (1, 1), "handed to the first waiter");
+        assert_eq!(
+            (stats.running, stats.waiting),
+            (1, 1),
+            "handed to the first waiter"
+        );
         {
             let mut ready = service.ready();
-            assert!(poll_once(&mut ready).is_ready(), "the reserved slot is there");
+            assert!(
+                poll_once(&mut ready).is_ready(),
+                "the reserved slot is there"
+            );
         }
         assert_eq!(block_on(service.call(2)).unwrap(), 6);
         // The clone gets the slot the call freed.
@@ -1500,9 +1635,16 @@ mod stream_bounds {
         let mut out = Box::pin(items.pooled_unordered(&pool).limit(10));
         let waker = futures::task::noop_waker();
         for _ in 0..10 {
-            assert!(futures::Stream::poll_next(out.as_mut(), &mut Context::from_waker(&waker)).is_pending());
+            assert!(
+                futures::Stream::poll_next(out.as_mut(), &mut Context::from_waker(&waker))
+                    .is_pending()
+            );
         }
-        assert_eq!(pulled.load(Ordering::SeqCst), 2, "2 x size, not the limit 10");
+        assert_eq!(
+            pulled.load(Ordering::SeqCst),
+            2,
+            "2 x size, not the limit 10"
+        );
     }
 
     /// stream.rs:118-120: "at least one, so a pool scaled to zero still has
@@ -1534,14 +1676,20 @@ mod stream_bounds {
             got.sort();
             let _ = done_tx.send(got);
         });
-        first_rx.recv_timeout(Duration::from_secs(30)).expect("first item pulled");
+        first_rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("first item pulled");
         // Wait until the first call is queued (the consumer keeps polling nothing).
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while pool.stats().waiting == 0 && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(2));
         }
         assert_eq!(pool.stats().waiting, 1);
-        assert_eq!(pulled.load(Ordering::SeqCst), 1, "max(1, 2 x 0) = 1 item held");
+        assert_eq!(
+            pulled.load(Ordering::SeqCst),
+            1,
+            "max(1, 2 x 0) = 1 item held"
+        );
         assert_eq!(pool.resize(2), 2);
         let got = done_rx
             .recv_timeout(Duration::from_secs(60))
