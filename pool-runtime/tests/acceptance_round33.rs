@@ -299,8 +299,7 @@ mod streams {
     use futures::executor::block_on;
     use futures::{FutureExt, StreamExt};
     use pool_runtime::{Pool, PooledStreamExt};
-    use std::future::Future;
-    use std::pin::{pin, Pin};
+    use std::pin::Pin;
     use std::task::{Context, Poll};
 
     fn poll_next<S: futures::Stream + Unpin>(s: &mut S) -> Poll<Option<S::Item>> {
@@ -475,12 +474,6 @@ mod streams {
         }
         streaming.await.unwrap();
         assert!(m.max() <= 3, "{} at once on a pool of 3", m.max());
-    }
-
-    /// Unused helper guard (keeps imports honest on feature subsets).
-    #[allow(dead_code)]
-    fn _pinned<F: Future>(f: F) {
-        let _ = pin!(f);
     }
 
     /// stream.rs:490-493 with 387-391: the ordered adapter yields each
@@ -1053,6 +1046,50 @@ mod fleet {
         assert!(m.max() >= 1);
         assert_eq!(m.entered.load(std::sync::atomic::Ordering::SeqCst), 32);
         assert_no_fleet_keys(&server, name);
+    }
+
+    /// observe.rs:114: "The counters count what Stats counts, by the same
+    /// rules" — also for calls the fleet turns away (stats.rs:59-65: counted
+    /// by how their slot ended, never as rejected by the pool).
+    #[test]
+    fn fleet_refusals_are_counted_in_metrics_as_stats_counts_them() {
+        capture();
+        let mut server = RedisServer::start();
+        let name = "r33_fleet_refused";
+        let group = fleet_group(name, &server, 1, OnUnreachable::Reject);
+        assert_eq!(group.run(|| 1), Ok(1));
+        assert_no_fleet_keys(&server, name);
+        server.stop();
+        assert_eq!(group.run(|| 2), Err(Rejected::FleetUnavailable));
+        let rt = runtime();
+        let r = rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(30), group.submit(0, async { 3 })).await
+        });
+        assert_eq!(r, Ok(Err(Rejected::FleetUnavailable)));
+        let r = rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(30), group.submit_blocking(0, || 4)).await
+        });
+        assert_eq!(r, Ok(Err(Rejected::FleetUnavailable)));
+        let stats = group.stats();
+        let count = |outcome: &str| {
+            super::metered::counter(&format!("pooled.calls{{outcome={outcome},pool={name}}}"))
+        };
+        let rejected: u64 = ["paused", "closed", "full", "timed_out", "fleet_unavailable"]
+            .iter()
+            .map(|r| {
+                super::metered::counter(&format!(
+                    "pooled.calls{{outcome=rejected,pool={name},reason={r}}}"
+                ))
+            })
+            .sum();
+        assert_eq!(stats.rejected_total(), 0, "{stats:?}");
+        assert_eq!(rejected, 0, "the pool rejected nothing: {stats:?}");
+        assert_eq!(
+            (count("completed"), count("cancelled"), count("panicked")),
+            (stats.completed - stats.panicked, stats.cancelled, stats.panicked),
+            "{stats:?}"
+        );
+        assert_eq!(stats.completed + stats.cancelled, 4, "{stats:?}");
     }
 
     fn counter_of(key: &str) -> u64 {
