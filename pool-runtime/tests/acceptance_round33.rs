@@ -262,6 +262,44 @@ mod tower_layer {
         );
     }
 
+    /// tower.rs:30-39: for a weighted layer, "which takes the slot before
+    /// readying the inner service, its `poll_ready`" is polled as the work
+    /// of the call holding the slot: a call of the same pool made there is
+    /// nested and runs under that slot instead of waiting for a second one.
+    #[test]
+    fn a_weighted_layers_inner_poll_ready_calling_the_pool_is_nested() {
+        #[derive(Clone)]
+        struct CallsPoolWhenReadied(Pool, Arc<AtomicUsize>);
+        impl Service<u32> for CallsPoolWhenReadied {
+            type Response = u32;
+            type Error = BoxError;
+            type Future = std::future::Ready<Result<u32, BoxError>>;
+            fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+                let n = self.0.run(|| 10)?;
+                self.1.fetch_add(n, Ordering::SeqCst);
+                Poll::Ready(Ok(()))
+            }
+            fn call(&mut self, n: u32) -> Self::Future {
+                std::future::ready(Ok(n))
+            }
+        }
+        let pool = Pool::builder().size(1).build().unwrap();
+        let seen = Arc::new(AtomicUsize::new(0));
+        let service = PooledLayer::pool(pool.clone())
+            .weight(|_: &u32| 0)
+            .layer(CallsPoolWhenReadied(pool.clone(), seen.clone()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(block_on(service.oneshot(5)).map_err(|e| e.to_string()));
+        });
+        let got = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the nested call in poll_ready deadlocked the pool of one");
+        assert_eq!(got, Ok(5));
+        assert!(seen.load(Ordering::SeqCst) >= 10);
+        assert_eq!(pool.stats().running, 0);
+    }
+
     static SHARED: Group = Group::new(GroupSpec::new("acceptance_round33::tower_shared").size(2));
 
     /// layer.rs:77: a group layer's calls are "shared with every other user
@@ -883,6 +921,43 @@ mod metered_quiet {
         let key = format!("pooled.calls{{outcome=completed,pool={name}}}");
         assert_eq!(super::metered::counter(&key), 1);
     }
+
+    /// The tower layer's waits and reservations are in the gauges: a
+    /// service waiting in `poll_ready` is `waiting`, a reserved slot is
+    /// `running`, and dropping the services brings both back to 0.
+    #[cfg(feature = "tower")]
+    #[test]
+    fn a_tower_services_wait_and_reservation_are_in_the_gauges() {
+        use pool_runtime::tower::{BoxError, PooledLayer};
+        use tower::{service_fn, Layer, ServiceExt};
+        capture();
+        let name = "acceptance_round33::tower_gauges";
+        let running = format!("pooled.running{{pool={name}}}");
+        let waiting = format!("pooled.waiting{{pool={name}}}");
+        let pool = Pool::builder().name(name).size(1).build().unwrap();
+        let service =
+            PooledLayer::pool(pool.clone()).layer(service_fn(|()| async { Ok::<_, BoxError>(()) }));
+        let mut first = service.clone();
+        let mut second = service.clone();
+        {
+            let mut ready = first.ready();
+            assert!(poll_once(&mut ready).is_ready());
+        }
+        {
+            let mut ready = second.ready();
+            assert!(poll_once(&mut ready).is_pending());
+        }
+        assert_eq!((gauge(&running), gauge(&waiting)), (Some(1.0), Some(1.0)));
+        drop(second);
+        drop(first);
+        let stats = pool.stats();
+        assert_eq!((stats.running, stats.waiting), (0, 0));
+        assert_eq!((gauge(&running), gauge(&waiting)), (Some(0.0), Some(0.0)));
+        let cancelled =
+            super::metered::counter(&format!("pooled.calls{{outcome=cancelled,pool={name}}}"));
+        assert_eq!(cancelled, stats.cancelled, "{stats:?}");
+        assert_eq!(cancelled, 2, "a reservation and a wait dropped: {stats:?}");
+    }
 }
 
 #[cfg(all(feature = "redis", feature = "metrics"))]
@@ -1086,7 +1161,11 @@ mod fleet {
         assert_eq!(rejected, 0, "the pool rejected nothing: {stats:?}");
         assert_eq!(
             (count("completed"), count("cancelled"), count("panicked")),
-            (stats.completed - stats.panicked, stats.cancelled, stats.panicked),
+            (
+                stats.completed - stats.panicked,
+                stats.cancelled,
+                stats.panicked
+            ),
             "{stats:?}"
         );
         assert_eq!(stats.completed + stats.cancelled, 4, "{stats:?}");
