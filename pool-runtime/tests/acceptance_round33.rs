@@ -333,6 +333,7 @@ mod tower_layer {
 #[cfg(feature = "stream")]
 mod streams {
     use super::*;
+    use std::time::Duration;
     use futures::channel::oneshot;
     use futures::executor::block_on;
     use futures::{FutureExt, StreamExt};
@@ -556,6 +557,70 @@ mod streams {
             );
         }
     }
+
+    /// stream.rs:34-39: "an autoscaled pool sees the stream's backlog (the
+    /// queue-depth rule grows the pool toward `running + waiting`, at most
+    /// doubling it ...)"; stream.rs:43: "after a scale-up it pulls more".
+    #[test]
+    fn an_autoscaled_pool_grows_with_a_streams_backlog_and_the_stream_follows() {
+        use pool_runtime::{Kind, ManualClock};
+        let clock = ManualClock::new();
+        let pool = Pool::builder()
+            .kind(Kind::Autoscale)
+            .min(1)
+            .max(8)
+            .size(1)
+            .clock(Arc::new(clock.clone()))
+            .build()
+            .unwrap();
+        let mut senders = Vec::new();
+        let mut receivers = std::collections::VecDeque::new();
+        for _ in 0..40 {
+            let (tx, rx) = oneshot::channel::<()>();
+            senders.push(Some(tx));
+            receivers.push_back(rx);
+        }
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let p = pulled.clone();
+        let items = futures::stream::iter(0..40usize).map(move |i| {
+            p.fetch_add(1, Ordering::SeqCst);
+            let rx = receivers.pop_front().unwrap();
+            async move {
+                let _ = rx.await;
+                i
+            }
+        });
+        let mut out = Box::pin(items.pooled_unordered(&pool));
+        assert!(poll_next(&mut out).is_pending());
+        assert_eq!(pulled.load(Ordering::SeqCst), 2, "2 x 1");
+        let stats = pool.stats();
+        assert_eq!((stats.running, stats.waiting), (1, 1));
+        // One interval with demand 2 on a limit of 1; then a release
+        // event evaluates the rule.
+        clock.advance(Duration::from_secs(11));
+        senders[0].take().unwrap().send(()).unwrap();
+        let mut yielded = Vec::new();
+        for _ in 0..5 {
+            if let Poll::Ready(Some(r)) = poll_next(&mut out) {
+                yielded.push(r.unwrap());
+            }
+        }
+        assert_eq!(yielded, [0]);
+        assert_eq!(pool.size(), 2, "grew toward running + waiting = 2");
+        assert_eq!(
+            pulled.load(Ordering::SeqCst),
+            5,
+            "one yielded, four held (2 x 2): {:?}",
+            pool.stats()
+        );
+        for tx in senders.iter_mut() {
+            if let Some(tx) = tx.take() {
+                let _ = tx.send(());
+            }
+        }
+        let rest: Vec<usize> = block_on(out.map(Result::unwrap).collect());
+        assert_eq!(rest.len(), 39);
+    }
 }
 
 #[cfg(feature = "metrics")]
@@ -571,7 +636,7 @@ mod metered {
     use std::sync::{Arc, Mutex, OnceLock};
 
     #[derive(Default)]
-    struct Count(AtomicU64);
+    pub(crate) struct Count(AtomicU64);
     impl CounterFn for Count {
         fn increment(&self, v: u64) {
             self.0.fetch_add(v, Ordering::SeqCst);
@@ -581,7 +646,7 @@ mod metered {
         }
     }
     #[derive(Default)]
-    struct Level(Mutex<f64>);
+    pub(crate) struct Level(Mutex<f64>);
     impl GaugeFn for Level {
         fn increment(&self, v: f64) {
             *self.0.lock().unwrap() += v;
@@ -594,7 +659,7 @@ mod metered {
         }
     }
     #[derive(Default)]
-    struct Samples(Mutex<Vec<f64>>);
+    pub(crate) struct Samples(Mutex<Vec<f64>>);
     impl HistogramFn for Samples {
         fn record(&self, v: f64) {
             self.0.lock().unwrap().push(v);
@@ -603,9 +668,9 @@ mod metered {
 
     #[derive(Default)]
     pub(crate) struct Capture {
-        counters: Mutex<BTreeMap<String, Arc<Count>>>,
-        gauges: Mutex<BTreeMap<String, Arc<Level>>>,
-        histograms: Mutex<BTreeMap<String, Arc<Samples>>>,
+        pub(crate) counters: Mutex<BTreeMap<String, Arc<Count>>>,
+        pub(crate) gauges: Mutex<BTreeMap<String, Arc<Level>>>,
+        pub(crate) histograms: Mutex<BTreeMap<String, Arc<Samples>>>,
         units: Mutex<BTreeMap<String, Option<Unit>>>,
     }
 
@@ -957,6 +1022,66 @@ mod metered_quiet {
             super::metered::counter(&format!("pooled.calls{{outcome=cancelled,pool={name}}}"));
         assert_eq!(cancelled, stats.cancelled, "{stats:?}");
         assert_eq!(cancelled, 2, "a reservation and a wait dropped: {stats:?}");
+    }
+
+    /// observe.rs:91-105: the table's names are the `metric` constants', and
+    /// every pool registers its series under them (the README lists them).
+    #[test]
+    fn the_documented_names_are_the_constants_and_the_series_registered() {
+        use pool_runtime::observe::metric;
+        let table = [
+            (metric::CALLS, "pooled.calls"),
+            (metric::LIMIT, "pooled.limit"),
+            (metric::RUNNING, "pooled.running"),
+            (metric::WAITING, "pooled.waiting"),
+            (metric::WAIT_TIME, "pooled.wait_time"),
+            (metric::RUN_TIME, "pooled.run_time"),
+            (metric::ADAPTIVE_FLOOR, "pooled.adaptive.floor"),
+            (metric::ADAPTIVE_LATENCY, "pooled.adaptive.latency"),
+            (metric::FLEET_HELD, "pooled.fleet.held"),
+            (metric::FLEET_WAITING, "pooled.fleet.waiting"),
+            (metric::FLEET_LIMIT, "pooled.fleet.limit"),
+            (metric::FLEET_LOST, "pooled.fleet.lost"),
+            (metric::FLEET_RECLAIMED, "pooled.fleet.reclaimed"),
+            (metric::FLEET_REDIS_ERRORS, "pooled.fleet.redis_errors"),
+            (metric::FLEET_LOCAL_FALLBACKS, "pooled.fleet.local_fallbacks"),
+        ];
+        for (constant, documented) in table {
+            assert_eq!(constant, documented);
+        }
+        capture();
+        let name = "acceptance_round33::registered";
+        let _pool = Pool::builder().name(name).size(2).build().unwrap();
+        let registered = |map: &str| -> Vec<String> {
+            let c = capture();
+            let keys: Vec<String> = match map {
+                "gauges" => c.gauges.lock().unwrap().keys().cloned().collect(),
+                "counters" => c.counters.lock().unwrap().keys().cloned().collect(),
+                _ => c.histograms.lock().unwrap().keys().cloned().collect(),
+            };
+            keys.into_iter().filter(|k| k.contains(name)).collect()
+        };
+        let gauges = registered("gauges");
+        for g in ["pooled.limit", "pooled.running", "pooled.waiting"] {
+            assert!(
+                gauges.contains(&format!("{g}{{pool={name}}}")),
+                "{g} not registered: {gauges:?}"
+            );
+        }
+        let histograms = registered("histograms");
+        for h in ["pooled.wait_time", "pooled.run_time"] {
+            assert!(
+                histograms.contains(&format!("{h}{{pool={name}}}")),
+                "{h}: {histograms:?}"
+            );
+        }
+        let counters = registered("counters");
+        for outcome in ["completed", "panicked", "cancelled"] {
+            assert!(
+                counters.contains(&format!("pooled.calls{{outcome={outcome},pool={name}}}")),
+                "{outcome}: {counters:?}"
+            );
+        }
     }
 }
 
