@@ -333,13 +333,13 @@ mod tower_layer {
 #[cfg(feature = "stream")]
 mod streams {
     use super::*;
-    use std::time::Duration;
     use futures::channel::oneshot;
     use futures::executor::block_on;
     use futures::{FutureExt, StreamExt};
     use pool_runtime::{Pool, PooledStreamExt};
     use std::pin::Pin;
     use std::task::{Context, Poll};
+    use std::time::Duration;
 
     fn poll_next<S: futures::Stream + Unpin>(s: &mut S) -> Poll<Option<S::Item>> {
         let waker = futures::task::noop_waker();
@@ -1044,7 +1044,10 @@ mod metered_quiet {
             (metric::FLEET_LOST, "pooled.fleet.lost"),
             (metric::FLEET_RECLAIMED, "pooled.fleet.reclaimed"),
             (metric::FLEET_REDIS_ERRORS, "pooled.fleet.redis_errors"),
-            (metric::FLEET_LOCAL_FALLBACKS, "pooled.fleet.local_fallbacks"),
+            (
+                metric::FLEET_LOCAL_FALLBACKS,
+                "pooled.fleet.local_fallbacks",
+            ),
         ];
         for (constant, documented) in table {
             assert_eq!(constant, documented);
