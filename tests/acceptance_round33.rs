@@ -85,11 +85,10 @@ async fn a_layer_a_stream_and_the_groups_functions_share_its_limit() {
         assert_eq!(got.unwrap(), n as u32);
     }
     for d in directs {
-        let r = tokio::time::timeout(Duration::from_secs(60), d)
+        tokio::time::timeout(Duration::from_secs(60), d)
             .await
             .expect("finished")
             .unwrap();
-        let () = r;
     }
     assert_eq!(streamed.await.unwrap(), 20);
     let max = meter.max.load(Ordering::SeqCst);
