@@ -1795,6 +1795,49 @@ mod traced {
             assert_eq!(seen, Some(("call", Some(caller))), "{pool}");
         }
     }
+
+    /// observe.rs:53 and 70-71: a call's `wait_us` is its admission wait on
+    /// the pool's Clock — for a tower call, the wait in `poll_ready`.
+    #[test]
+    fn a_tower_calls_span_records_its_wait_in_poll_ready_on_the_pools_clock() {
+        use tower::Service;
+        let capture = Capture::default();
+        let clock = pool_runtime::ManualClock::new();
+        capture.run(|| {
+            let pool = Pool::builder()
+                .name("r33-tower-wait")
+                .size(1)
+                .clock(Arc::new(clock.clone()))
+                .build()
+                .unwrap();
+            let mut service = PooledLayer::pool(pool.clone())
+                .layer(service_fn(|n: u32| async move { Ok::<_, BoxError>(n) }));
+            let held = pool.try_acquire().unwrap();
+            let waker = futures::task::noop_waker();
+            {
+                let mut ready = service.ready();
+                assert!(std::future::Future::poll(
+                    std::pin::Pin::new(&mut ready),
+                    &mut std::task::Context::from_waker(&waker)
+                )
+                .is_pending());
+            }
+            clock.advance(Duration::from_millis(5));
+            drop(held);
+            block_on(service.ready()).map(|_| ()).unwrap();
+            assert_eq!(block_on(service.call(9)).ok(), Some(9));
+        });
+        let waits: Vec<(String, String)> = capture
+            .spans("call")
+            .iter()
+            .map(|s| {
+                let f = |n| field(&s.fields, n).unwrap_or("-").to_owned();
+                (f("wait_us"), f("outcome"))
+            })
+            .collect();
+        let s = |v: &str| v.to_owned();
+        assert_eq!(waits, [(s("0"), s("completed")), (s("5000"), s("completed"))]);
+    }
 }
 
 #[cfg(feature = "tower")]
