@@ -1836,7 +1836,40 @@ mod traced {
             })
             .collect();
         let s = |v: &str| v.to_owned();
-        assert_eq!(waits, [(s("0"), s("completed")), (s("5000"), s("completed"))]);
+        assert_eq!(
+            waits,
+            [(s("0"), s("completed")), (s("5000"), s("completed"))]
+        );
+    }
+
+    /// observe.rs:53: the span's `weight` is the call's: a weighted layer's
+    /// call carries its request's weight, a constant-weight layer's its
+    /// constant.
+    #[test]
+    fn a_weighted_tower_calls_span_carries_its_requests_weight() {
+        let capture = Capture::default();
+        capture.run(|| {
+            let pool = Pool::builder()
+                .name("r33-tower-weight")
+                .order(pool_runtime::Order::Priority)
+                .size(2)
+                .build()
+                .unwrap();
+            let weighted = PooledLayer::pool(pool.clone())
+                .weight(|n: &u32| i64::from(*n))
+                .layer(service_fn(|n: u32| async move { Ok::<_, BoxError>(n) }));
+            let constant = PooledLayer::pool(pool.clone())
+                .constant_weight(-4)
+                .layer(service_fn(|n: u32| async move { Ok::<_, BoxError>(n) }));
+            assert_eq!(block_on(weighted.oneshot(7)).ok(), Some(7));
+            assert_eq!(block_on(constant.oneshot(1)).ok(), Some(1));
+        });
+        let weights: Vec<String> = capture
+            .spans("call")
+            .iter()
+            .map(|s| field(&s.fields, "weight").unwrap_or("-").to_owned())
+            .collect();
+        assert_eq!(weights, ["7", "-4"]);
     }
 }
 
