@@ -382,6 +382,31 @@ mod fleet {
         let tried = tokio::task::spawn_blocking(move || g.try_acquire_owned(0).map(|_| ()))
             .await
             .unwrap();
+        // The waiter queued in Redis is this test's premise. On a loaded
+        // machine its client's patience with Redis (a second at most) may
+        // run out on an attempt, and a client that takes Redis for
+        // unreachable leaves the queue before it asks again: then nobody
+        // waited when `try_acquire` asked, and a grant jumped nothing. That
+        // case shows as an empty queue after a granted try *and* a Redis
+        // error counted by the waiter's client; a grant any other way
+        // jumped a waiter.
+        let queued_after = zcard(&server, "{pooled:a15_nojump}:queue");
+        if tried.is_ok() && queued_after == 0 {
+            let (granted, client) = tokio::time::timeout(Duration::from_secs(45), waiter)
+                .await
+                .expect("the waiter got a lease in the end")
+                .unwrap();
+            assert!(granted.is_ok(), "{granted:?}");
+            assert!(
+                client.stats().redis_errors > 0,
+                "try_acquire was granted while the waiter had not left the queue on its own: \
+                 {:?}",
+                client.stats()
+            );
+            eprintln!("inconclusive: the waiter's client gave up on Redis under load");
+            std::mem::forget(held);
+            return;
+        }
         assert_eq!(
             tried,
             Err(Rejected::Full),
