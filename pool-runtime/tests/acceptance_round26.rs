@@ -1149,27 +1149,32 @@ fn a_sync_caller_moving_from_the_room_to_the_queue_is_in_the_demand_before() {
 /// queue_depth.rs: "every `interval`, with `D` the mean demand over the last
 /// `window` samples and `L` the current limit: ... `D < L / 2` ... shrink",
 /// evaluated at events (no background thread): the first event at or after
-/// the interval evaluates, whether it takes the pool's lock or not. One call
+/// the interval evaluates, whether it takes the pool's lock or not. A
+/// window of 10 over 10 s: a sample every second, on its schedule. One call
 /// runs from 0 s, a second from 6 s (a fast admission, which takes the
-/// sample due at 5 s and so moves the next sample to 11 s), on 8 slots.
-/// Control: six more fast admissions at 6 s (no sample or evaluation is
-/// due then), and at 10 s an intake that queues (it takes the lock) shrinks
-/// the pool to 4 (the mean demand, 1, is under half of 8: at most halving).
-/// Under test: at 10 s the second call's release (nobody waits: a lock-free
-/// event) is the first event after the interval, and must shrink the pool
-/// just the same.
+/// samples due at 1–6 s: demand 1), on 8 slots.
+/// Control: six more fast admissions at 9.5 s (they take the samples of
+/// 7–9 s: demand 2), and at 10 s an intake that queues (it takes the lock,
+/// and the sample of 10 s: 8) shrinks the pool to 4 (the mean demand, 2,
+/// is under half of 8: at most halving). Under test: at 10 s the second
+/// call's release (nobody waits: a lock-free event) is the first event
+/// after the interval, and must shrink the pool just the same (mean 1.4).
+/// (Written first with a window of 2 and the six admissions at 6 s: it
+/// passed only because each event then restarted the sample schedule, so
+/// that no sample fell at 10 s, where the demand is the full pool's.)
 fn first_event_after_the_interval(lock_free: bool) {
     let clock = ManualClock::new();
-    // Window of 2 over 10 s: a sample every 5 s.
-    let pool = autoscaled(&clock, Order::Fifo, 1, 8, 8, 2);
+    let pool = autoscaled(&clock, Order::Fifo, 1, 8, 8, 10);
     let _first = hold_n(&pool, 1);
     clock.advance(6 * SEC);
     let (g, open) = gate();
     let mut second = Task::new(pool.submit(g));
     second.assert_pending();
     assert_eq!(pool.size(), 8);
+    clock.advance(3 * SEC + SEC / 2);
     let _more = (!lock_free).then(|| hold_n(&pool, 6));
-    clock.advance(4 * SEC);
+    assert_eq!(pool.size(), 8);
+    clock.advance(SEC / 2);
     if lock_free {
         open.store(true, Ordering::SeqCst);
         second.assert_ready().unwrap();
