@@ -2675,7 +2675,6 @@ fn recursion_across_pools_through_async_and_sync_hops_completes() {
 /// own frame on the executor's thread, as isolation already carries its
 /// scope into blocking jobs ("wherever that work runs").
 #[test]
-#[ignore = "bug: X's work awaiting a blocking call of pool Y whose closure calls X again deadlocks (the job thread lacks X's reentrancy frame)"]
 fn recursion_across_pools_through_another_pools_blocking_job_completes() {
     type Chain = fn() -> Result<u32, Rejected>;
     let chains: [(&str, Chain); 4] = [
@@ -2723,6 +2722,108 @@ fn recursion_across_pools_through_another_pools_blocking_job_completes() {
         hung.is_empty(),
         "deadlocked (no answer within 4 s): {hung:?}"
     );
+}
+
+/// The fix for the test above lends X's slot to a call made in Y's
+/// blocking closure, on the job's thread. While that call holds it, a sync
+/// X call nested in the same X work on the caller's own thread waits for
+/// it: it must park until the job's call gives the slot back (which it does
+/// on its own thread), not be refused as a wait for its own thread, nor run
+/// beside it. One X body at a time, counted from outside.
+#[test]
+fn a_lend_held_on_a_blocking_jobs_thread_is_waited_for_on_the_lenders_thread() {
+    let out = ends_within(Duration::from_secs(10), || {
+        let (x, y) = (Pool::fixed(1), Pool::fixed(1));
+        let meter = Meter::default();
+        let (x2, m2) = (x.clone(), meter.clone());
+        let (entered_tx, entered_rx) = std::sync::mpsc::channel();
+        let rt = common::runtime();
+        let out = rt.block_on(x.submit(async {
+            let job = y.submit_blocking(move || {
+                x2.run(|| {
+                    let _in = m2.enter();
+                    entered_tx.send(()).unwrap();
+                    std::thread::sleep(Duration::from_millis(200));
+                    1
+                })
+            });
+            let beside = async {
+                // The job's X call holds the lend now.
+                tokio::task::block_in_place(|| entered_rx.recv().unwrap());
+                tokio::task::block_in_place(|| {
+                    x.run(|| {
+                        let _in = meter.enter();
+                        2
+                    })
+                })
+            };
+            let (job, beside) = futures::join!(job, beside);
+            (job, beside, meter.max())
+        }));
+        let stats = x.stats();
+        assert_eq!((stats.running, stats.nested), (0, 0), "{stats:?}");
+        assert_accounted(&stats);
+        out
+    });
+    let (job, beside, max) = out.expect("no deadlock").expect("the X call ran");
+    assert_eq!(job, Ok(Ok(1)));
+    assert_eq!(beside, Ok(2));
+    assert_eq!(max, 1, "X bodies at once under one slot");
+}
+
+/// An inherited lend keeps nothing once the call it stands for is over: a
+/// blocking job whose caller (an X call of X's one slot) was dropped and
+/// ended calls X after that; the slot is free or another caller's by then,
+/// so the job's X call waits its turn like any other call, never beside
+/// the slot's new holder.
+#[test]
+fn an_inherited_lend_is_no_slot_once_its_call_ended() {
+    let out = ends_within(Duration::from_secs(10), || {
+        let (x, y) = (Pool::fixed(1), Pool::fixed(1));
+        let meter = Meter::default();
+        let (x2, m2) = (x.clone(), meter.clone());
+        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let rt = common::runtime();
+        // The X call starts the job and is dropped (its work with it).
+        let started = rt.block_on(async {
+            tokio::time::timeout(
+                Duration::from_millis(100),
+                x.submit(async {
+                    let _ = y
+                        .submit_blocking(move || {
+                            go_rx.recv().unwrap();
+                            let out = x2.run(|| {
+                                let _in = m2.enter();
+                                std::thread::sleep(Duration::from_millis(50));
+                                7
+                            });
+                            done_tx.send(out).unwrap();
+                        })
+                        .await;
+                }),
+            )
+            .await
+        });
+        assert!(
+            started.is_err(),
+            "the X call was cut off waiting for its job"
+        );
+        // Its slot is free: another caller holds it while the job calls X.
+        let held = x.try_acquire().expect("the dropped call's slot is free");
+        let inside = meter.enter();
+        go_tx.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let early = done_rx.try_recv().ok();
+        drop(inside);
+        drop(held);
+        let late = done_rx.recv_timeout(Duration::from_secs(5)).ok();
+        (early, late, meter.max())
+    });
+    let (early, late, max) = out.expect("no deadlock");
+    assert_eq!(early, None, "the job's X call ran beside the slot's holder");
+    assert_eq!(late, Some(Ok(7)));
+    assert_eq!(max, 1);
 }
 
 mod ceiling_hops {

@@ -176,8 +176,13 @@ pub(crate) struct Core {
     /// Calls are timed and judged for the adaptive policy.
     adaptive: bool,
     /// A group's pool (shared or isolated): its calls are under the
-    /// application-wide ceiling when one is set.
-    group: bool,
+    /// application-wide ceiling when one is set. Set once, before the pool
+    /// is shared.
+    group: std::sync::atomic::AtomicBool,
+    /// This core, for the reentrancy frames a blocking job inherits (see
+    /// [`nested::inherit`](crate::admission::nested::inherit)): a frame
+    /// names its core by address, and an inherited one must keep it alive.
+    this: std::sync::Weak<Core>,
     /// When the autoscaler next wants a sample or an evaluation, in clock nanoseconds
     /// (`u64::MAX` for fixed pools): lock-free events skip it until then.
     autoscale_due: AtomicU64,
@@ -187,7 +192,12 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    pub(crate) fn new(config: CoreConfig) -> Self {
+    /// A core, shared from the start (see [`arc`](Core::arc)).
+    pub(crate) fn new(config: CoreConfig) -> StdArc<Self> {
+        StdArc::new_cyclic(|this| Self::with(config, this.clone()))
+    }
+
+    fn with(config: CoreConfig, this: std::sync::Weak<Core>) -> Self {
         let now = config.clock.now();
         let scaler = (config.kind == Kind::Autoscale)
             .then(|| Scaler::new(config.policy, config.autoscale, config.initial, now));
@@ -230,7 +240,8 @@ impl Core {
             clock: config.clock,
             autoscale_due: AtomicU64::new(due),
             adaptive,
-            group: false,
+            group: std::sync::atomic::AtomicBool::new(false),
+            this,
             #[cfg(any(feature = "tracing", feature = "metrics"))]
             obs: crate::obs::Observer::new(config.name.as_ref(), config.initial, {
                 #[cfg(feature = "metrics")]
@@ -1535,12 +1546,18 @@ impl Core {
 
     /// Whether this is a group's pool.
     pub(crate) fn is_group(&self) -> bool {
-        self.group
+        self.group.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Marks a pool just built, not yet shared, as a group's.
-    pub(crate) fn mark_group(&mut self) {
-        self.group = true;
+    pub(crate) fn mark_group(&self) {
+        self.group.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// This core, shared (every core is: [`new`](Core::new)); `None` only
+    /// while it is being dropped.
+    pub(crate) fn arc(&self) -> Option<StdArc<Core>> {
+        self.this.upgrade()
     }
 
     pub(crate) fn is_paused(&self) -> bool {

@@ -43,6 +43,10 @@ pub(crate) mod flag {
     /// handed meanwhile) before its work was dropped: its drop has nothing
     /// left to do (see `Acquire::drop_work`).
     pub(crate) const LEFT: u8 = 64;
+    /// Nested under a lend taken from a blocking job's inherited frame (see
+    /// `nested::inherit`): the call runs on another thread than the call
+    /// that lends the slot.
+    pub(crate) const INHERITED: u8 = 128;
 }
 
 /// Where a node stands. Written under the lock, read by the owner without it.

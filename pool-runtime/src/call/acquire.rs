@@ -88,6 +88,12 @@ impl<R: Deref<Target = Core>> Acquire<R> {
     /// to another call running on this same thread: parking the thread to
     /// wait for it would stop the call that has to give it back.
     pub(crate) fn waits_for_its_own_thread(&self) -> bool {
+        // (A call nested under an inherited frame's lend runs on another
+        // thread than that lend's call: whatever holds the lend does not
+        // run on this one because of it.)
+        if self.node.flag(flag::INHERITED) {
+            return false;
+        }
         // Safety: read by the owner; the lend stays in place while it waits.
         let lend = unsafe { self.node.lend().as_ref() };
         lend.is_some_and(Lend::lent_on_this_thread)
@@ -380,6 +386,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                     // maybe outside that frame, looks again.
                     if s == status::RESTART {
                         this.set_under(None);
+                        this.node.clear_flag(flag::INHERITED);
                     }
                     // Counted already: from the room, or by a first poll
                     // that unwound on its way into the queue.
@@ -391,8 +398,15 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                     }
                     let mut nested = false;
                     if !this.node.flag(flag::INDEPENDENT) {
-                        if let Some(lend) = nested::lend_of(core) {
+                        if let Some((lend, inherited)) = nested::lend_here(core) {
                             let borrowed = lend.borrow_or_wait(false) == Borrow::Borrowed;
+                            if inherited {
+                                // The lender runs on another thread.
+                                this.node.set_flag(flag::INHERITED);
+                                if borrowed {
+                                    lend.mark_off_thread();
+                                }
+                            }
                             // Borrowed, or lent to another nested call: then
                             // wait for it or a free slot, whichever comes first.
                             this.set_under(Some(lend));
@@ -449,6 +463,14 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                 }
                 status::LENT => {
                     *this.deadline = None;
+                    if this.node.flag(flag::INHERITED) {
+                        // Handed on by a return on the lender's side, which
+                        // took it for its own thread's.
+                        // Safety: read by the owner; the lend stays in place.
+                        if let Some(lend) = unsafe { this.node.lend().as_ref() } {
+                            lend.mark_off_thread();
+                        }
+                    }
                     this.node.set_status(status::NESTED);
                     #[cfg(any(feature = "tracing", feature = "metrics"))]
                     this.obs.admitted(core, false);

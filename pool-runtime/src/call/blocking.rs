@@ -86,6 +86,9 @@ impl BlockingExecutor for DefaultExecutor {
 pub(crate) struct OwnedSlot {
     core: Arc<Core>,
     held: Option<Detached>,
+    /// The frames of the work that made the call, entered beneath the
+    /// job's own around the closure.
+    inherited: nested::Inherited,
     /// The job's slot as lent to calls nested in the closure.
     lender: Lender,
     outcome: Outcome,
@@ -110,6 +113,9 @@ impl OwnedSlot {
         Ok(OwnedSlot::new(core.clone(), held))
     }
 
+    /// The slot `held` of a call of `core`, admitted on the thread that
+    /// made the call, inside the work that made it: the frames of that
+    /// work go along (see [`nested::inherit`]).
     pub(crate) fn new(core: Arc<Core>, held: Detached) -> Self {
         if let Some(lend) = &held.under {
             lend.mark_off_thread();
@@ -117,6 +123,7 @@ impl OwnedSlot {
         OwnedSlot {
             core,
             held: Some(held),
+            inherited: nested::inherit(),
             lender: Lender::new(),
             // Until the job runs to the end: dropped unrun means cancelled.
             outcome: Outcome::Cancelled,
@@ -142,8 +149,10 @@ impl OwnedSlot {
             .as_ref()
             .and_then(|held| held.obs.span())
             .map(tracing::Span::enter);
-        let result = nested::enter(&self.core, &self.lender, &under, || {
-            panic::catch_unwind(AssertUnwindSafe(f))
+        let result = self.inherited.enter(|| {
+            nested::enter(&self.core, &self.lender, &under, || {
+                panic::catch_unwind(AssertUnwindSafe(f))
+            })
         });
         if result.is_ok() {
             self.outcome = Outcome::Completed;

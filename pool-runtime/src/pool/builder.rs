@@ -159,6 +159,6 @@ impl PoolBuilder {
             isolated: false,
         });
         let executor = self.executor.or_else(|| s.executor.instance());
-        Ok(Pool::from_parts(Arc::new(core), name, executor))
+        Ok(Pool::from_parts(core, name, executor))
     }
 }

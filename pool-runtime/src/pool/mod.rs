@@ -163,10 +163,8 @@ impl Pool {
     }
 
     /// This pool, just built, marked as a group's (see `Core::is_group`).
-    fn marked_group(mut self) -> Pool {
-        Arc::get_mut(&mut self.core)
-            .expect("a pool just built is not shared")
-            .mark_group();
+    fn marked_group(self) -> Pool {
+        self.core.mark_group();
         self
     }
 
