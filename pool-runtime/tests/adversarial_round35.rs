@@ -318,7 +318,6 @@ fn sibling_jobs_of_a_sync_parent_share_its_one_lend() {
 /// set OFF_THREAD from the waiter's INHERITED flag under the lock instead
 /// of clearing it.
 #[test]
-#[ignore = "bug: a sync call on the lender's thread panics NESTED_SYNC_WAIT while the lend passes between inherited job calls"]
 fn a_sync_call_on_the_parents_thread_never_panics_while_jobs_pass_the_lend() {
     quiet_planned_panics();
     within(BOUND, || {
@@ -700,7 +699,6 @@ fn a_pool_dropped_while_a_job_holds_its_inherited_frame() {
 /// what it may use).
 #[cfg(feature = "rayon")]
 #[test]
-#[ignore = "bug: under RayonExecutor a job rayon runs inside another job's X call borrows that call's lend (2 X bodies on X of 1)"]
 fn a_job_rayon_runs_inside_another_jobs_nested_call_does_not_borrow_its_lend() {
     within(BOUND, || {
         let threads = Arc::new(
@@ -1272,7 +1270,6 @@ fn spawned_hops_from_a_jobs_inherited_frames_are_independent() {
 /// the lend of A's X call: two X bodies at once on a pool of one.
 #[cfg(feature = "rayon")]
 #[test]
-#[ignore = "bug: under RayonExecutor a job stolen into another job's rayon::join borrows that job's X lend (2 X bodies on X of 1)"]
 fn a_job_stolen_into_a_rayon_join_does_not_borrow_the_joining_jobs_lend() {
     within(BOUND, || {
         let threads = Arc::new(
@@ -1375,7 +1372,6 @@ fn ends_within<T: Send + 'static>(
 /// is on this thread's stack) and refuse with the panic when it is this
 /// one, whether or not the lend came through an inherited frame.
 #[test]
-#[ignore = "bug: join!(x.submit(a), async { x.run(b) }) under an inherited lend on a job's thread deadlocks instead of panicking with the fix"]
 fn a_sync_call_waiting_for_its_own_threads_inherited_lend_panics_not_hangs() {
     quiet_planned_panics();
     let join_here = |x: Pool| {
@@ -1746,7 +1742,6 @@ fn joined_branches_crossing_two_lends_do_not_deadlock() {
 /// for a call that runs its work on the job's thread, and clear the mark
 /// when that call returns the lend), so the sync call refuses with the fix.
 #[test]
-#[ignore = "bug: a permit taken in a job under an inherited lend and handed back makes the parent's sync call deadlock instead of panicking"]
 fn a_permit_from_a_job_held_by_the_parent_makes_its_sync_call_panic_not_hang() {
     quiet_planned_panics();
     let control = ends_within(Duration::from_secs(5), || {

@@ -500,7 +500,7 @@ impl Core {
         // Safety: the node's lend is alive while the node holds it.
         let lend = match lend_ptr
             .as_ref()
-            .map(|lend| (lend, lend.borrow_or_wait(true)))
+            .map(|lend| (lend, lend.borrow_or_wait(true, n.elsewhere())))
         {
             Some((_, crate::admission::lend::Borrow::Borrowed)) => return Enqueued::Lent,
             Some((lend, crate::admission::lend::Borrow::Waiting)) => Some(lend),
@@ -1094,8 +1094,8 @@ impl Core {
             let n = node.as_ref();
             wakers.push(n.take_waker());
             n.set_status(status::LENT);
+            lend.passed_on(n.elsewhere());
         }
-        lend.passed_on();
         if locked.queue.is_empty() {
             self.word.fetch_and(!QUEUED, Ordering::AcqRel);
         }

@@ -40,6 +40,11 @@ const ONE_WAITER: usize = 8;
 /// A running call's slot, as lent to its nested calls.
 pub(crate) struct Lend {
     state: AtomicUsize,
+    /// The thread (`nested::thread_id`) of a borrower that runs on another
+    /// thread than the lender through a blocking job's inherited frame, if
+    /// `OFF_THREAD` says so and it is known (0: not known). Written by that
+    /// borrower's own thread, or under the pool lock at a hand-off.
+    holder: std::sync::atomic::AtomicU32,
     /// What the slot is, for whoever releases it after the lender is gone:
     /// `None` for a slot of the pool itself, or the lend the lender was
     /// itself running under.
@@ -72,20 +77,25 @@ impl Lend {
     fn new(up: Option<Arc<Lend>>) -> Self {
         Lend {
             state: AtomicUsize::new(0),
+            holder: std::sync::atomic::AtomicU32::new(0),
             up,
         }
     }
 
     /// Borrows the slot if it is free; otherwise, with `wait`, counts the
     /// caller as one of its waiters. One CAS, so a waiter is never counted
-    /// against a slot that was returned in the meantime.
-    pub(crate) fn borrow_or_wait(&self, wait: bool) -> Borrow {
+    /// against a slot that was returned in the meantime. `elsewhere`: the
+    /// caller's thread (`nested::thread_id`) if it runs on another thread
+    /// than the lender (a blocking job's inherited frame), 0 if not: the
+    /// borrow is then off-thread from the start, never seen without it.
+    pub(crate) fn borrow_or_wait(&self, wait: bool, elsewhere: u32) -> Borrow {
+        let off = if elsewhere != 0 { OFF_THREAD } else { 0 };
         let mut s = self.state.load(Ordering::Acquire);
         loop {
             let (next, got) = if s & OWNER_GONE != 0 {
                 return Borrow::Unavailable;
             } else if s & BORROWED == 0 {
-                (s | BORROWED, Borrow::Borrowed)
+                (s | BORROWED | off, Borrow::Borrowed)
             } else if wait {
                 (s + ONE_WAITER, Borrow::Waiting)
             } else {
@@ -95,7 +105,16 @@ impl Lend {
                 .state
                 .compare_exchange(s, next, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) => return got,
+                Ok(_) => {
+                    if got == Borrow::Borrowed && elsewhere != 0 {
+                        // After the borrow: the only thread that compares
+                        // it with its own and finds a match is this one,
+                        // which sees its own store; until then it is 0
+                        // (cleared by the last give-back), no thread's.
+                        self.holder.store(elsewhere, Ordering::Relaxed);
+                    }
+                    return got;
+                }
                 Err(actual) => s = actual,
             }
         }
@@ -111,15 +130,33 @@ impl Lend {
         self.state.load(Ordering::Acquire) >= ONE_WAITER
     }
 
-    /// The borrow was handed to a blocking job, which runs on another thread.
+    /// The borrow was handed to a blocking job, which runs on another thread
+    /// (not known yet: no holder).
     pub(crate) fn mark_off_thread(&self) {
+        self.holder.store(0, Ordering::Relaxed);
         self.state.fetch_or(OFF_THREAD, Ordering::AcqRel);
     }
 
-    /// The borrow passed to a waiter (which runs where its lender's work runs).
-    /// Caller holds the pool lock.
-    pub(crate) fn passed_on(&self) {
-        self.state.fetch_and(!OFF_THREAD, Ordering::AcqRel);
+    /// The borrow passed to a waiter, which runs where its lender's work
+    /// runs (`elsewhere` 0), or on the thread `elsewhere` (see
+    /// [`borrow_or_wait`](Lend::borrow_or_wait)). Caller holds the pool lock.
+    pub(crate) fn passed_on(&self, elsewhere: u32) {
+        if elsewhere == 0 {
+            self.state.fetch_and(!OFF_THREAD, Ordering::AcqRel);
+        } else {
+            self.holder.store(elsewhere, Ordering::Relaxed);
+            self.state.fetch_or(OFF_THREAD, Ordering::AcqRel);
+        }
+    }
+
+    /// Whether the slot is lent, through a blocking job's inherited frame,
+    /// to a call on the thread `me` (a caller on that thread that parked to
+    /// wait for it would stop the call that has to give it back).
+    pub(crate) fn lent_to_thread(&self, me: u32) -> bool {
+        let s = self.state.load(Ordering::Acquire);
+        s & BORROWED != 0
+            && s & (OFF_THREAD | OWNER_GONE) == OFF_THREAD
+            && self.holder.load(Ordering::Relaxed) == me
     }
 
     /// Whether the slot is lent to a call that runs on the lender's own thread
@@ -149,6 +186,9 @@ impl Lend {
     }
 
     fn give_back_unless(&self, contended: bool) -> Returned {
+        // The borrower's thread no longer holds it (the slot may pass to a
+        // waiter under the lock after this, or come back to the lender).
+        self.holder.store(0, Ordering::Relaxed);
         let mut s = self.state.load(Ordering::Acquire);
         loop {
             if s & OWNER_GONE != 0 {
@@ -299,23 +339,23 @@ mod tests {
     #[test]
     fn one_borrower_at_a_time_and_waiters_are_counted() {
         let lend = Lend::new(None);
-        assert_eq!(lend.borrow_or_wait(true), Borrow::Borrowed);
-        assert_eq!(lend.borrow_or_wait(false), Borrow::Unavailable);
-        assert_eq!(lend.borrow_or_wait(true), Borrow::Waiting);
+        assert_eq!(lend.borrow_or_wait(true, 0), Borrow::Borrowed);
+        assert_eq!(lend.borrow_or_wait(false, 0), Borrow::Unavailable);
+        assert_eq!(lend.borrow_or_wait(true, 0), Borrow::Waiting);
         assert!(lend.has_waiters());
         assert_eq!(lend.give_back(), Returned::Contended);
         lend.waiter_left();
         assert_eq!(lend.give_back(), Returned::ToLender);
-        assert_eq!(lend.borrow_or_wait(false), Borrow::Borrowed);
+        assert_eq!(lend.borrow_or_wait(false, 0), Borrow::Borrowed);
     }
 
     #[test]
     fn a_lender_that_finishes_first_leaves_the_slot_to_its_borrower() {
         let lend = Lend::new(None);
-        assert_eq!(lend.borrow_or_wait(true), Borrow::Borrowed);
+        assert_eq!(lend.borrow_or_wait(true, 0), Borrow::Borrowed);
         assert!(!lend.lender_done(), "borrowed: the borrower releases");
         assert_eq!(lend.give_back(), Returned::LenderGone);
-        assert_eq!(lend.borrow_or_wait(true), Borrow::Unavailable);
+        assert_eq!(lend.borrow_or_wait(true, 0), Borrow::Unavailable);
 
         let idle = Lend::new(None);
         assert!(idle.lender_done(), "not borrowed: the lender releases");

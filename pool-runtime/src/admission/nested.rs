@@ -57,6 +57,23 @@ pool_thread_local! {
     static TOP: Cell<*const Frame> = const { Cell::new(ptr::null()) };
 }
 
+/// A number for this thread, never 0 (for [`Lend`]'s record of which
+/// thread holds a lend through an inherited frame).
+pub(crate) fn thread_id() -> u32 {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    pool_thread_local! {
+        static ID: Cell<u32> = const { Cell::new(0) };
+    }
+    ID.with(|id| {
+        if id.get() == 0 {
+            let next = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            // (After 2^32 threads: skip 0, the "none".)
+            id.set(next.max(1));
+        }
+        id.get()
+    })
+}
+
 /// Whether this thread is running the work of any call at all (of any
 /// pool): if not, no call made now is nested.
 #[inline]
@@ -100,6 +117,7 @@ pub(crate) fn lend_here(core: &Core) -> Option<(Arc<Lend>, bool)> {
 /// another has it); once the call it stands for ends, it is no longer lent
 /// and such a call waits for a slot like any other. Holding it keeps
 /// nothing: neither the slot nor the call.
+#[derive(Default)]
 pub(crate) struct Inherited {
     frames: Vec<(Arc<Core>, Option<Arc<Lend>>)>,
 }
@@ -124,32 +142,24 @@ pub(crate) fn inherit() -> Inherited {
 }
 
 impl Inherited {
-    /// Runs `f` with the inherited frames entered, except those of a pool
-    /// this thread already has a frame of: that frame is the nearer call (a
-    /// job run inline on its caller's thread; the group call's own slot
-    /// run inside its ceiling slot's job, which entered the same frames
-    /// and then its own), and one pushed above it would hide it.
+    /// Runs `f`, a blocking job's closure on the executor's thread, with
+    /// the inherited frames as the thread's only ones: whatever frames the
+    /// thread had are set aside meanwhile (a rayon thread that runs this job
+    /// while another job waits in `join` or `yield_now`: that job's calls
+    /// are not this one's parents; a job run inline on its caller's thread
+    /// inherited those very frames).
     pub(crate) fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
-        if self.frames.is_empty() {
-            return f();
-        }
         let base = TOP.with(Cell::get);
-        let here =
-            |core: &Core| innermost(|running| ptr::eq(running, core).then_some(())).is_some();
-        let mut frames = self
-            .frames
-            .iter()
-            .rev()
-            .filter(|(core, _)| !here(core))
-            .peekable();
-        if frames.peek().is_none() {
-            return f();
-        }
+        let _pop = Pop(base);
+        TOP.with(|top| top.set(ptr::null()));
+        let frames = self.frames.iter().rev();
         // Outermost first, each the parent of the next; the capacity is
         // reserved, so no frame moves once another points at it.
         let mut stack: Vec<Frame> = Vec::with_capacity(self.frames.len());
         for (core, lend) in frames {
-            let parent = stack.last().map_or(base, |frame| frame as *const Frame);
+            let parent = stack
+                .last()
+                .map_or(ptr::null(), |frame| frame as *const Frame);
             stack.push(Frame {
                 core: Arc::as_ptr(core),
                 lender: ptr::null(),
@@ -157,9 +167,9 @@ impl Inherited {
                 parent,
             });
         }
-        let top: *const Frame = stack.last().expect("not empty");
-        TOP.with(|cell| cell.set(top));
-        let _pop = Pop(base);
+        if let Some(top) = stack.last() {
+            TOP.with(|cell| cell.set(top));
+        }
         f()
     }
 }

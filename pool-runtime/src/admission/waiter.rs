@@ -43,10 +43,9 @@ pub(crate) mod flag {
     /// handed meanwhile) before its work was dropped: its drop has nothing
     /// left to do (see `Acquire::drop_work`).
     pub(crate) const LEFT: u8 = 64;
-    /// Nested under a lend taken from a blocking job's inherited frame (see
-    /// `nested::inherit`): the call runs on another thread than the call
-    /// that lends the slot.
-    pub(crate) const INHERITED: u8 = 128;
+    /// A permit's: its slot goes wherever the work moves it, so a lend it
+    /// borrows is never taken for one held on a thread of its own.
+    pub(crate) const MOVABLE: u8 = 128;
 }
 
 /// Where a node stands. Written under the lock, read by the owner without it.
@@ -129,6 +128,11 @@ pub(crate) struct Waiter {
     /// while queued. Read by the core under the lock while the node is
     /// linked; otherwise the owner's.
     under: UnsafeCell<Option<Arc<Lend>>>,
+    /// The thread (`nested::thread_id`) of a call nested under a lend taken
+    /// from a blocking job's inherited frame, which runs on another thread
+    /// than the call that lends it; 0 otherwise. Written with `under`;
+    /// read by the core under the lock as it hands the lend on.
+    elsewhere: UnsafeCell<u32>,
     status: AtomicU8,
     /// A call that is never turned away (set at creation, never changed):
     /// closing or aborting the pool leaves it waiting for a slot.
@@ -169,6 +173,7 @@ impl Waiter {
             waker: UnsafeCell::new(None),
             weight: UnsafeCell::new(0),
             under: UnsafeCell::new(None),
+            elsewhere: UnsafeCell::new(0),
             status: AtomicU8::new(initial),
             never_rejected: initial == status::START_WAIT,
             flags: UnsafeCell::new(0),
@@ -240,10 +245,31 @@ impl Waiter {
     /// The node is not linked, or the caller holds the lock.
     #[inline]
     pub(crate) unsafe fn set_under(&self, lend: Option<Arc<Lend>>) {
+        self.set_under_from(lend, 0);
+    }
+
+    /// [`set_under`](Waiter::set_under), for a call on the thread
+    /// `elsewhere` (0: the lender's; see the field).
+    ///
+    /// # Safety
+    /// As `set_under`.
+    #[inline]
+    pub(crate) unsafe fn set_under_from(&self, lend: Option<Arc<Lend>>, elsewhere: u32) {
+        self.elsewhere.with_mut(|cell| *cell = elsewhere);
         let old = self
             .under
             .with_mut(|under| std::mem::replace(&mut *under, lend));
         drop(old);
+    }
+
+    /// The thread of a call nested under an inherited frame's lend, 0 if it
+    /// is not one (see the field).
+    ///
+    /// # Safety
+    /// Caller holds the lock, or the node is unlinked.
+    #[inline]
+    pub(crate) unsafe fn elsewhere(&self) -> u32 {
+        self.elsewhere.with(|cell| *cell)
     }
 
     /// Takes the lend out.

@@ -58,6 +58,9 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         });
         // Safety: the node is not linked.
         unsafe { node.set_weight(weight) };
+        if form == Form::Permit {
+            node.set_flag(flag::MOVABLE);
+        }
         #[cfg(not(any(feature = "tracing", feature = "metrics")))]
         let _ = form;
         Acquire {
@@ -88,15 +91,15 @@ impl<R: Deref<Target = Core>> Acquire<R> {
     /// to another call running on this same thread: parking the thread to
     /// wait for it would stop the call that has to give it back.
     pub(crate) fn waits_for_its_own_thread(&self) -> bool {
-        // (A call nested under an inherited frame's lend runs on another
-        // thread than that lend's call: whatever holds the lend does not
-        // run on this one because of it.)
-        if self.node.flag(flag::INHERITED) {
-            return false;
-        }
         // Safety: read by the owner; the lend stays in place while it waits.
-        let lend = unsafe { self.node.lend().as_ref() };
-        lend.is_some_and(Lend::lent_on_this_thread)
+        let (lend, elsewhere) = unsafe { (self.node.lend().as_ref(), self.node.elsewhere()) };
+        match elsewhere {
+            0 => lend.is_some_and(Lend::lent_on_this_thread),
+            // Nested under an inherited frame's lend: its call runs on
+            // another thread; what matters is whether the lend is held on
+            // this one.
+            me => lend.is_some_and(|lend| lend.lent_to_thread(me)),
+        }
     }
 
     /// Whether the call's work completed (see [`mark_finished`](Acquire::mark_finished)).
@@ -386,7 +389,6 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                     // maybe outside that frame, looks again.
                     if s == status::RESTART {
                         this.set_under(None);
-                        this.node.clear_flag(flag::INHERITED);
                     }
                     // Counted already: from the room, or by a first poll
                     // that unwound on its way into the queue.
@@ -399,17 +401,19 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                     let mut nested = false;
                     if !this.node.flag(flag::INDEPENDENT) {
                         if let Some((lend, inherited)) = nested::lend_here(core) {
-                            let borrowed = lend.borrow_or_wait(false) == Borrow::Borrowed;
-                            if inherited {
-                                // The lender runs on another thread.
-                                this.node.set_flag(flag::INHERITED);
-                                if borrowed {
-                                    lend.mark_off_thread();
-                                }
-                            }
+                            // Through a blocking job's inherited frame the
+                            // lender runs on another thread (a permit's slot
+                            // goes wherever the work takes it: not known).
+                            let elsewhere = match inherited && !this.node.flag(flag::MOVABLE) {
+                                true => nested::thread_id(),
+                                false => 0,
+                            };
+                            let borrowed =
+                                lend.borrow_or_wait(false, elsewhere) == Borrow::Borrowed;
                             // Borrowed, or lent to another nested call: then
                             // wait for it or a free slot, whichever comes first.
-                            this.set_under(Some(lend));
+                            // Safety: the node is not linked.
+                            unsafe { this.node.set_under_from(Some(lend), elsewhere) };
                             if borrowed {
                                 core.nested_started();
                                 this.node.set_status(status::NESTED);
@@ -463,14 +467,6 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                 }
                 status::LENT => {
                     *this.deadline = None;
-                    if this.node.flag(flag::INHERITED) {
-                        // Handed on by a return on the lender's side, which
-                        // took it for its own thread's.
-                        // Safety: read by the owner; the lend stays in place.
-                        if let Some(lend) = unsafe { this.node.lend().as_ref() } {
-                            lend.mark_off_thread();
-                        }
-                    }
                     this.node.set_status(status::NESTED);
                     #[cfg(any(feature = "tracing", feature = "metrics"))]
                     this.obs.admitted(core, false);

@@ -140,7 +140,18 @@ impl OwnedSlot {
     /// Runs `f` holding the slot (with the reentrancy frame, so a nested call
     /// from inside the closure can borrow this slot; in the call's span, with
     /// feature `tracing`).
+    ///
+    /// For the job on the executor's thread: with the frames it inherited
+    /// as the thread's only others (see [`Inherited::enter`](nested::Inherited::enter)).
     pub(crate) fn run<T>(mut self, f: impl FnOnce() -> T) -> std::thread::Result<T> {
+        let inherited = std::mem::take(&mut self.inherited);
+        inherited.enter(|| self.run_inline(f))
+    }
+
+    /// [`run`](OwnedSlot::run) inside another job on its thread (a group
+    /// call's ceiling slot, inside the group slot's job, which entered the
+    /// inherited frames): on top of the thread's frames.
+    pub(crate) fn run_inline<T>(mut self, f: impl FnOnce() -> T) -> std::thread::Result<T> {
         self.outcome = Outcome::Panicked;
         let under = self.held.as_ref().and_then(|held| held.under.clone());
         #[cfg(feature = "tracing")]
@@ -149,10 +160,8 @@ impl OwnedSlot {
             .as_ref()
             .and_then(|held| held.obs.span())
             .map(tracing::Span::enter);
-        let result = self.inherited.enter(|| {
-            nested::enter(&self.core, &self.lender, &under, || {
-                panic::catch_unwind(AssertUnwindSafe(f))
-            })
+        let result = nested::enter(&self.core, &self.lender, &under, || {
+            panic::catch_unwind(AssertUnwindSafe(f))
         });
         if result.is_ok() {
             self.outcome = Outcome::Completed;

@@ -566,7 +566,7 @@ pub(crate) fn run<T>(group: &Core, weight: i64, f: impl FnOnce() -> T) -> T {
 pub(crate) fn run_owned<T>(slot: Option<OwnedSlot>, f: impl FnOnce() -> T) -> T {
     match slot {
         None => f(),
-        Some(slot) => match slot.run(f) {
+        Some(slot) => match slot.run_inline(f) {
             Ok(out) => out,
             Err(payload) => std::panic::resume_unwind(payload),
         },
