@@ -506,7 +506,7 @@ impl Core {
             Some((lend, crate::admission::lend::Borrow::Waiting)) => Some(lend),
             Some((_, crate::admission::lend::Borrow::Unavailable)) => {
                 // The lender is gone: wait as an independent call.
-                n.set_under(None);
+                n.clear_under();
                 None
             }
             None => None,

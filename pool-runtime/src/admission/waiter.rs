@@ -12,6 +12,7 @@ use crate::admission::lend::Lend;
 use crate::admission::list::{Link, Pointers};
 use crate::sync::{AtomicU8, Ordering, UnsafeCell};
 use std::marker::PhantomPinned;
+use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::task::Waker;
@@ -130,9 +131,11 @@ pub(crate) struct Waiter {
     under: UnsafeCell<Option<Arc<Lend>>>,
     /// The thread (`nested::thread_id`) of a call nested under a lend taken
     /// from a blocking job's inherited frame, which runs on another thread
-    /// than the call that lends it; 0 otherwise. Written with `under`;
+    /// than the call that lends it; 0 otherwise. Written whenever `under`
+    /// is set to a lend (and only then: a call that never nests pays
+    /// nothing for it), so it is initialized whenever `under` holds one;
     /// read by the core under the lock as it hands the lend on.
-    elsewhere: UnsafeCell<u32>,
+    elsewhere: UnsafeCell<MaybeUninit<u32>>,
     status: AtomicU8,
     /// A call that is never turned away (set at creation, never changed):
     /// closing or aborting the pool leaves it waiting for a slot.
@@ -173,7 +176,7 @@ impl Waiter {
             waker: UnsafeCell::new(None),
             weight: UnsafeCell::new(0),
             under: UnsafeCell::new(None),
-            elsewhere: UnsafeCell::new(0),
+            elsewhere: UnsafeCell::new(MaybeUninit::uninit()),
             status: AtomicU8::new(initial),
             never_rejected: initial == status::START_WAIT,
             flags: UnsafeCell::new(0),
@@ -239,26 +242,26 @@ impl Waiter {
         })
     }
 
-    /// Sets (or clears) the lend the call runs under or waits for.
+    /// Clears the lend the call runs under or waits for.
     ///
     /// # Safety
     /// The node is not linked, or the caller holds the lock.
     #[inline]
-    pub(crate) unsafe fn set_under(&self, lend: Option<Arc<Lend>>) {
-        self.set_under_from(lend, 0);
+    pub(crate) unsafe fn clear_under(&self) {
+        let old = self.under.with_mut(|under| (*under).take());
+        drop(old);
     }
 
-    /// [`set_under`](Waiter::set_under), for a call on the thread
-    /// `elsewhere` (0: the lender's; see the field).
+    /// Sets the lend the call runs under or waits for, for a call on the
+    /// thread `elsewhere` (0: the lender's; see the field).
     ///
     /// # Safety
-    /// As `set_under`.
+    /// As `clear_under`.
     #[inline]
-    pub(crate) unsafe fn set_under_from(&self, lend: Option<Arc<Lend>>, elsewhere: u32) {
-        self.elsewhere.with_mut(|cell| *cell = elsewhere);
-        let old = self
-            .under
-            .with_mut(|under| std::mem::replace(&mut *under, lend));
+    pub(crate) unsafe fn set_under(&self, lend: Arc<Lend>, elsewhere: u32) {
+        self.elsewhere
+            .with_mut(|cell| *cell = MaybeUninit::new(elsewhere));
+        let old = self.under.with_mut(|under| (*under).replace(lend));
         drop(old);
     }
 
@@ -266,10 +269,11 @@ impl Waiter {
     /// is not one (see the field).
     ///
     /// # Safety
-    /// Caller holds the lock, or the node is unlinked.
+    /// Caller holds the lock, or the node is unlinked; the node is under a
+    /// lend (`under` holds one, so `elsewhere` was written with it).
     #[inline]
     pub(crate) unsafe fn elsewhere(&self) -> u32 {
-        self.elsewhere.with(|cell| *cell)
+        self.elsewhere.with(|cell| (*cell).assume_init())
     }
 
     /// Takes the lend out.

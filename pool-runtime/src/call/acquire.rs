@@ -7,7 +7,7 @@
 //! counts the outcome, which is what makes every call cancel-safe.
 
 use crate::admission::core::{Core, Enqueued, Left, Mode, Outcome};
-use crate::admission::lend::{Borrow, Lend, Lender};
+use crate::admission::lend::{Borrow, Lender};
 use crate::admission::nested;
 use crate::admission::waiter::{flag, status, Waiter};
 use crate::call::held::{self, Detached};
@@ -20,7 +20,6 @@ use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -92,13 +91,16 @@ impl<R: Deref<Target = Core>> Acquire<R> {
     /// wait for it would stop the call that has to give it back.
     pub(crate) fn waits_for_its_own_thread(&self) -> bool {
         // Safety: read by the owner; the lend stays in place while it waits.
-        let (lend, elsewhere) = unsafe { (self.node.lend().as_ref(), self.node.elsewhere()) };
-        match elsewhere {
-            0 => lend.is_some_and(Lend::lent_on_this_thread),
+        let Some(lend) = (unsafe { self.node.lend().as_ref() }) else {
+            return false;
+        };
+        // Safety: as above; the node is under `lend`.
+        match unsafe { self.node.elsewhere() } {
+            0 => lend.lent_on_this_thread(),
             // Nested under an inherited frame's lend: its call runs on
             // another thread; what matters is whether the lend is held on
             // this one.
-            me => lend.is_some_and(|lend| lend.lent_to_thread(me)),
+            me => lend.lent_to_thread(me),
         }
     }
 
@@ -114,10 +116,10 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         self.node.set_flag(flag::FINISHED);
     }
 
-    /// Sets the lend the call runs under or waits for.
-    fn set_under(&self, lend: Option<Arc<Lend>>) {
+    /// Clears the lend the call runs under or waits for.
+    fn clear_under(&self) {
         // Safety: only called while the node is not linked.
-        unsafe { self.node.set_under(lend) }
+        unsafe { self.node.clear_under() }
     }
 
     /// Waits for admission. Once admitted (or nested) it keeps returning
@@ -154,7 +156,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
             // A waiter handed a slot by the call that released it.
             // Safety: nothing is moved out; the node stays where it is.
             let this = unsafe { self.get_unchecked_mut() };
-            this.set_under(None);
+            this.clear_under();
             this.take_slot();
             return Poll::Ready(Ok(()));
         }
@@ -329,7 +331,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         }
         match enqueued {
             Enqueued::Admitted => {
-                this.set_under(None);
+                this.clear_under();
                 this.take_slot();
                 Some(Poll::Ready(Ok(())))
             }
@@ -341,7 +343,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                 Some(Poll::Ready(Ok(())))
             }
             Enqueued::Rejected(rejected) => {
-                this.set_under(None);
+                this.clear_under();
                 Some(Poll::Ready(Err(this.turned_away(rejected))))
             }
             Enqueued::Waiting => {
@@ -388,7 +390,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                     // may have set the lend it would wait for: this poll,
                     // maybe outside that frame, looks again.
                     if s == status::RESTART {
-                        this.set_under(None);
+                        this.clear_under();
                     }
                     // Counted already: from the room, or by a first poll
                     // that unwound on its way into the queue.
@@ -413,7 +415,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                             // Borrowed, or lent to another nested call: then
                             // wait for it or a free slot, whichever comes first.
                             // Safety: the node is not linked.
-                            unsafe { this.node.set_under_from(Some(lend), elsewhere) };
+                            unsafe { this.node.set_under(lend, elsewhere) };
                             if borrowed {
                                 core.nested_started();
                                 this.node.set_status(status::NESTED);
@@ -429,7 +431,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                     }
                     if core.try_acquire_fast() {
                         if nested {
-                            this.set_under(None);
+                            this.clear_under();
                         }
                         if waited {
                             this.out_of_room();
@@ -461,7 +463,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                 }
                 status::ADMITTED => {
                     *this.deadline = None;
-                    this.set_under(None);
+                    this.clear_under();
                     this.take_slot();
                     return Poll::Ready(Ok(()));
                 }
@@ -474,7 +476,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                 }
                 status::CLOSED => {
                     *this.deadline = None;
-                    this.set_under(None);
+                    this.clear_under();
                     return Poll::Ready(Err(this.turned_away(Rejected::Closed)));
                 }
                 status::RUNNING | status::NESTED => {
@@ -513,7 +515,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                 // Safety: the node was linked by `enqueue` and is in place.
                 match unsafe { this.core.cancel(NonNull::from(&*this.node), Some(reason)) } {
                     Left::Slot => {
-                        this.set_under(None);
+                        this.clear_under();
                         this.take_slot();
                         return Ok(());
                     }
@@ -525,14 +527,14 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                     }
                     Left::Nothing => {}
                 }
-                this.set_under(None);
+                this.clear_under();
                 // (An admission timeout is the pool's own queue, not the
                 // server's answer: the adaptive policy does not see it.)
                 let closed = this.node.status() == status::CLOSED;
                 Err(this.turned_away(if closed { Rejected::Closed } else { reason }))
             }
             status::CLOSED => {
-                this.set_under(None);
+                this.clear_under();
                 Err(this.turned_away(Rejected::Closed))
             }
             status::RUNNING | status::NESTED => Ok(()),
