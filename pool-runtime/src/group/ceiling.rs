@@ -104,6 +104,16 @@ pub(crate) fn core_if_enabled() -> Option<&'static Core> {
     if !ENABLED.load(Ordering::Relaxed) {
         return None;
     }
+    enabled_core()
+}
+
+/// [`core_if_enabled`] with a ceiling set: out of line, so that the common
+/// case (no ceiling), inlined into every group call's caller, does not carry
+/// the walk of the thread's frames (its registers cost the call without a
+/// ceiling a few spills; `bench/callgrind.sh --guard`, case 3).
+#[cold]
+#[inline(never)]
+fn enabled_core() -> Option<&'static Core> {
     let core = pool().core();
     // A call made from the work of a group call that holds no ceiling slot
     // (it started before a load set the ceiling) runs under that call, as
@@ -448,19 +458,33 @@ impl<F: Future> Ceilinged<F> {
         first: impl FnOnce() -> Option<First<F::Output>>,
         make: impl FnOnce() -> F,
     ) -> Self {
-        let ceiling = core_if_enabled().map(|core| {
-            let rank = rank(group.core(), weight);
-            Box::pin(Gate {
-                acquire: Some(Acquire::new(core, rank, Mode::Wait, Form::Submit)),
-                first: first(),
-                checked: false,
-                deadline: None,
-            })
-        });
+        let ceiling = match ENABLED.load(Ordering::Relaxed) {
+            false => None,
+            true => Self::gate(group, weight, first),
+        };
         Ceilinged {
             ceiling: ManuallyDrop::new(ceiling),
             work: ManuallyDrop::new(make()),
         }
+    }
+
+    /// The ceiling slot's gate, if the call takes one: out of line (a
+    /// ceiling is the rare case; see [`enabled_core`]).
+    #[cold]
+    #[inline(never)]
+    fn gate(
+        group: &Pool,
+        weight: i64,
+        first: impl FnOnce() -> Option<First<F::Output>>,
+    ) -> Option<GateBox<F::Output>> {
+        let core = core_if_enabled()?;
+        let rank = rank(group.core(), weight);
+        Some(Box::pin(Gate {
+            acquire: Some(Acquire::new(core, rank, Mode::Wait, Form::Submit)),
+            first: first(),
+            checked: false,
+            deadline: None,
+        }))
     }
 }
 
