@@ -56,7 +56,6 @@ fn x_outer_sync(v: u32) -> u32 {
 /// a sync X function: completes with X and Y of one slot, with a contender
 /// on X that never runs beside a leaf.
 #[test]
-#[ignore = "bug: a blocking closure does not inherit the frames of the work that made it (known limit: the fix, 4f57c81 + 1761cc8, was reverted for costing the attribute path 186 -> 199 instructions, over CI's guard)"]
 fn attribute_functions_call_back_through_another_groups_blocking_function() {
     within(BOUND, || {
         let stop = std::sync::Arc::new(AtomicBool::new(false));

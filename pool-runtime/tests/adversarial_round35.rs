@@ -89,7 +89,6 @@ fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
 /// X async work → Y.submit_blocking → X.run completes with X of one slot,
 /// many times, with contenders on X and Y that never run beside a leaf.
 #[test]
-#[ignore = "bug: a blocking closure does not inherit the frames of the work that made it (known limit: the fix, 4f57c81 + 1761cc8, was reverted for costing the attribute path 186 -> 199 instructions, over CI's guard)"]
 fn x_async_y_blocking_x_run_completes_under_contention() {
     within(BOUND, || {
         let (x, y) = (Pool::fixed(1), Pool::fixed(1));
@@ -123,7 +122,6 @@ fn x_async_y_blocking_x_run_completes_under_contention() {
 /// A), with contenders on every pool. Each pool's leaves and contenders
 /// never run two at once.
 #[test]
-#[ignore = "bug: a blocking closure does not inherit the frames of the work that made it (known limit: the fix, 4f57c81 + 1761cc8, was reverted for costing the attribute path 186 -> 199 instructions, over CI's guard)"]
 fn deep_chains_across_four_pools_mixing_forms_complete_and_keep_every_limit() {
     within(BOUND, || {
         let pools: Vec<Pool> = (0..4).map(|_| Pool::fixed(1)).collect();
@@ -211,7 +209,6 @@ fn deep_chains_across_four_pools_mixing_forms_complete_and_keep_every_limit() {
 /// joined in the parent waits its turn too. With a contender on X that
 /// never runs beside them.
 #[test]
-#[ignore = "bug: a blocking closure does not inherit the frames of the work that made it (known limit: the fix, 4f57c81 + 1761cc8, was reverted for costing the attribute path 186 -> 199 instructions, over CI's guard)"]
 fn sibling_jobs_and_an_async_call_of_the_parent_share_the_one_lend() {
     within(BOUND, || {
         let (x, y) = (Pool::fixed(1), Pool::fixed(4));
@@ -264,7 +261,6 @@ fn sibling_jobs_and_an_async_call_of_the_parent_share_the_one_lend() {
 
 /// The same, the parent a sync call: `x.run(|| block_on(join of jobs))`.
 #[test]
-#[ignore = "bug: a blocking closure does not inherit the frames of the work that made it (known limit: the fix, 4f57c81 + 1761cc8, was reverted for costing the attribute path 186 -> 199 instructions, over CI's guard)"]
 fn sibling_jobs_of_a_sync_parent_share_its_one_lend() {
     within(BOUND, || {
         let (x, y) = (Pool::fixed(1), Pool::fixed(3));
@@ -402,7 +398,6 @@ impl Held {
 /// beside the job's X call), the job's late X calls wait their turn and
 /// complete, and both pools' books settle.
 #[test]
-#[ignore = "bug: a blocking closure does not inherit the frames of the work that made it (known limit: the fix, 4f57c81 + 1761cc8, was reverted for costing the attribute path 186 -> 199 instructions, over CI's guard)"]
 fn parents_dropped_at_every_point_of_a_jobs_life_keep_the_limit() {
     within(BOUND, || {
         let rt = common::runtime();
@@ -508,7 +503,6 @@ fn parents_dropped_at_every_point_of_a_jobs_life_keep_the_limit() {
 /// after it), and a job that panics out of the nested call: no slot
 /// leaked, `panicked` counted, the parent's own later X calls run.
 #[test]
-#[ignore = "bug: a blocking closure does not inherit the frames of the work that made it (known limit: the fix, 4f57c81 + 1761cc8, was reverted for costing the attribute path 186 -> 199 instructions, over CI's guard)"]
 fn panics_under_an_inherited_lend_leak_no_slot() {
     quiet_planned_panics();
     within(BOUND, || {
@@ -562,7 +556,6 @@ use std::future::Future;
 /// twice (Y blocking → Y blocking → X run), and X blocking inside X's own
 /// job inside Y's. All pools of one; contenders on each.
 #[test]
-#[ignore = "bug: a blocking closure does not inherit the frames of the work that made it (known limit: the fix, 4f57c81 + 1761cc8, was reverted for costing the attribute path 186 -> 199 instructions, over CI's guard)"]
 fn blocking_inside_blocking_inside_blocking_runs_nested_everywhere() {
     within(BOUND, || {
         let pools: Vec<Pool> = (0..4).map(|_| Pool::fixed(1)).collect();
@@ -800,7 +793,6 @@ mod ceiling {
     /// at once, one per group of one, everything completes, and the books
     /// (groups' and the ceiling's) settle.
     #[test]
-    #[ignore = "bug: a blocking closure does not inherit the frames of the work that made it (known limit: the fix, 4f57c81 + 1761cc8, was reverted for costing the attribute path 186 -> 199 instructions, over CI's guard)"]
     fn blocking_chains_and_siblings_under_a_ceiling_of_two() {
         common::in_own_process(
             "ceiling::blocking_chains_and_siblings_under_a_ceiling_of_two",
@@ -1002,7 +994,6 @@ mod isolated {
     /// settle. A parent cut off while its job calls G late: the job's call
     /// still goes to the instance.
     #[test]
-    #[ignore = "bug: a blocking closure does not inherit the frames of the work that made it (known limit: the fix, 4f57c81 + 1761cc8, was reverted for costing the attribute path 186 -> 199 instructions, over CI's guard)"]
     fn blocking_jobs_made_in_an_isolated_groups_work_stay_in_the_instance() {
         within(BOUND, || {
             let shared_before = G.stats().submitted();
@@ -1078,7 +1069,6 @@ mod isolated {
 /// sync (`try_acquire_owned`) and async (`acquire_owned` via block_on)
 /// forms.
 #[test]
-#[ignore = "bug: a blocking closure does not inherit the frames of the work that made it (known limit: the fix, 4f57c81 + 1761cc8, was reverted for costing the attribute path 186 -> 199 instructions, over CI's guard)"]
 fn a_permit_taken_under_an_inherited_lend_and_carried_out_keeps_the_slot() {
     within(BOUND, || {
         let (x, y) = (Pool::fixed(1), Pool::fixed(1));
@@ -1131,7 +1121,6 @@ fn a_permit_taken_under_an_inherited_lend_and_carried_out_keeps_the_slot() {
 /// turned away `Closed`). Nothing hangs, one X body at a time, `drained`
 /// resolves, the books settle.
 #[test]
-#[ignore = "bug: a blocking closure does not inherit the frames of the work that made it (known limit: the fix, 4f57c81 + 1761cc8, was reverted for costing the attribute path 186 -> 199 instructions, over CI's guard)"]
 fn close_and_abort_while_a_job_waits_for_an_inherited_lend() {
     within(BOUND, || {
         let rt = common::runtime();
@@ -1201,7 +1190,6 @@ fn close_and_abort_while_a_job_waits_for_an_inherited_lend() {
 /// the middle (X async → Y blocking → X spawn → Y blocking → X sync)
 /// completes, one leaf per pool slot at most.
 #[test]
-#[ignore = "bug: a blocking closure does not inherit the frames of the work that made it (known limit: the fix, 4f57c81 + 1761cc8, was reverted for costing the attribute path 186 -> 199 instructions, over CI's guard)"]
 fn spawned_hops_from_a_jobs_inherited_frames_are_independent() {
     within(BOUND, || {
         let rt = common::runtime();
@@ -1422,7 +1410,6 @@ fn a_sync_call_waiting_for_its_own_threads_inherited_lend_panics_not_hangs() {
 /// sync X call parked (on the parent's thread) for the lend a job holds is
 /// woken `Closed` by `abort`, and the job's own call ends normally.
 #[test]
-#[ignore = "bug: a blocking closure does not inherit the frames of the work that made it (known limit: the fix, 4f57c81 + 1761cc8, was reverted for costing the attribute path 186 -> 199 instructions, over CI's guard)"]
 fn drained_and_abort_with_inherited_frames_alive() {
     within(BOUND, || {
         let rt = common::runtime();
@@ -1592,7 +1579,6 @@ fn hop(w: World, held: u8, depth: u32, mut rng: Rng) -> futures::future::BoxFutu
 /// completes with every leaf counted, no pool ever runs two leaves at
 /// once, and the books settle. `R35_SEEDS=<n>` runs more seeds.
 #[test]
-#[ignore = "bug: a blocking closure does not inherit the frames of the work that made it (known limit: the fix, 4f57c81 + 1761cc8, was reverted for costing the attribute path 186 -> 199 instructions, over CI's guard)"]
 fn random_chains_through_inherited_frames_complete_and_keep_every_limit() {
     within(Duration::from_secs(120), || {
         let seeds: u64 = std::env::var("R35_SEEDS")
