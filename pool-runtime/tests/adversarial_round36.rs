@@ -33,6 +33,15 @@
 //!   makes a sync call there (allowed by round 16; round 26 holds the
 //!   fleet's thread to it) parks the timer thread, every admission timeout
 //!   in the process stops firing, and a wait that needs one hangs for good.
+//! * `a_waker_clone_that_starts_a_timed_call_while_its_deadline_fires_does_not_deadlock`
+//!   — the timer thread's `Sleep::poll` clones the caller's waker while it
+//!   holds its entry's waker lock (`time/timer.rs`), and the timer thread
+//!   takes that entry lock while it holds the heap lock: a waker whose
+//!   `clone` arms a timed wait (needs the heap lock) while its own deadline
+//!   fires deadlocks with the timer thread (lock-order inversion; gdb shows
+//!   the timer in `TimerThread::run` at the entry lock and the caller in
+//!   `TimerThread::schedule` at the heap lock) — and every admission
+//!   timeout in the process stops.
 #![cfg(all(
     feature = "tokio",
     feature = "config",
@@ -1955,4 +1964,112 @@ fn a_closure_dropped_unrun_by_its_executor_may_call_the_same_pool_of_one() {
             assert_eq!((s.completed, s.cancelled), (1, 1), "later {later}: {s:?}");
         }
     });
+}
+
+// ---- a waker's clone under the timer's entry lock --------------------------------------
+
+/// What the hostile clone below acts on.
+struct CloneHook {
+    /// A pool whose calls wait with an admission timeout (a timer entry).
+    other: OnceLock<Pool>,
+    clones: AtomicUsize,
+}
+
+static CLONE_HOOK: CloneHook = CloneHook {
+    other: OnceLock::new(),
+    clones: AtomicUsize::new(0),
+};
+
+thread_local! {
+    static IN_CLONE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A waker whose `clone` takes a while (long enough for a short admission
+/// deadline to pass meanwhile) and then starts and abandons a timed wait
+/// in another pool: user code that needs the timer (a new entry, and one
+/// cancelled).
+fn waker_whose_clone_starts_a_timed_call() -> Waker {
+    use std::task::{RawWaker, RawWakerVTable};
+    fn vtable() -> &'static RawWakerVTable {
+        &RawWakerVTable::new(clone, noop, noop, noop)
+    }
+    unsafe fn clone(data: *const ()) -> RawWaker {
+        if !IN_CLONE.with(|c| c.replace(true)) {
+            CLONE_HOOK.clones.fetch_add(1, SeqCst);
+            std::thread::sleep(Duration::from_millis(100));
+            if let Some(other) = CLONE_HOOK.other.get() {
+                let mut call = Box::pin(other.submit(async {}));
+                let _ = call.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+                drop(call);
+            }
+            IN_CLONE.with(|c| c.set(false));
+        }
+        RawWaker::new(data, vtable())
+    }
+    unsafe fn noop(_: *const ()) {}
+    // Safety: the vtable's functions ignore the data pointer.
+    unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), vtable())) }
+}
+
+/// Promise: "A pool's own lock is never held while a waker, a judge or
+/// user code runs (a waker's `clone`, a `Clock`)"; "nothing hangs"; a
+/// replaced waker is "dropped outside the pool's locks". Attack: a call
+/// waiting with an admission timeout, first polled with a waker whose
+/// `clone` is slow and then starts (and drops) a timed wait in another
+/// pool. The deadline's `Sleep` clones the waker while it holds its timer
+/// entry's waker lock; the deadline passes meanwhile, and the timer
+/// thread, holding the timer's heap lock, waits for that entry lock; the
+/// clone's own timed wait then needs the heap lock: lock-order inversion
+/// between the caller and the process's one timer thread. Own process: a
+/// hang takes the timer thread.
+#[test]
+#[ignore = "bug: the timer's Sleep clones the caller's waker under its entry lock; the timer thread takes that lock under its heap lock: a clone that arms a timed wait deadlocks with the timer thread"]
+fn a_waker_clone_that_starts_a_timed_call_while_its_deadline_fires_does_not_deadlock() {
+    common::in_own_process(
+        "a_waker_clone_that_starts_a_timed_call_while_its_deadline_fires_does_not_deadlock",
+        &[],
+        || {
+            let p = Pool::builder()
+                .size(1)
+                .admission_timeout(Duration::from_millis(30))
+                .build()
+                .unwrap();
+            let z = Pool::builder()
+                .size(1)
+                .admission_timeout(Duration::from_secs(10))
+                .build()
+                .unwrap();
+            let p_held = p.try_acquire_owned(0).unwrap();
+            let z_held = z.try_acquire_owned(0).unwrap();
+            CLONE_HOOK.other.set(z.clone()).ok().unwrap();
+            let (p2, z2) = (p.clone(), z.clone());
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                within(Duration::from_secs(10), move || {
+                    let waker = waker_whose_clone_starts_a_timed_call();
+                    let mut call = Box::pin(p2.submit(async { 1 }));
+                    let start = Instant::now();
+                    loop {
+                        if let Poll::Ready(out) =
+                            call.as_mut().poll(&mut Context::from_waker(&waker))
+                        {
+                            break out;
+                        }
+                        assert!(start.elapsed() < Duration::from_secs(5));
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                })
+            }));
+            let out = out.unwrap_or_else(|_| {
+                panic!(
+                    "hung after {} clones; the other pool: {:?}",
+                    CLONE_HOOK.clones.load(SeqCst),
+                    z2.stats()
+                )
+            });
+            assert_eq!(out, Err(Rejected::TimedOut));
+            drop((p_held, z_held));
+            settled(&p);
+            settled(&z);
+        },
+    );
 }
