@@ -20,6 +20,12 @@
 //!   a predicate that calls the same full pool waits for the slot its own
 //!   response holds: a deadlock, where the same code in a `submit_judged`
 //!   judge (or a group's `overload =`) runs as a nested call.
+//! * `a_held_bodys_is_end_stream_calling_the_same_pool_of_one_runs_nested`
+//!   — the same family, milder: `PermitBody` asks the body's
+//!   `is_end_stream` (the body's own code, as `poll_frame` is, which runs
+//!   in the frame) outside the call's frame while the body holds the slot
+//!   (`PermitBody::new`, and after each frame): a body whose
+//!   `is_end_stream` calls the same pool of one deadlocks.
 //! * `a_subscriber_exporting_on_span_close_through_its_pool_of_one_does_not_deadlock`,
 //!   `a_recorder_exporting_on_call_counters_through_its_pool_of_one_does_not_deadlock`
 //!   — a call's end is reported (its span closed, its `pooled.calls`
@@ -2072,4 +2078,193 @@ fn a_waker_clone_that_starts_a_timed_call_while_its_deadline_fires_does_not_dead
             settled(&z);
         },
     );
+}
+
+// ---- shutdown racing callbacks in flight ------------------------------------------------
+
+/// An executor that stalls in `execute` until told to go on.
+struct Stalling {
+    go: Arc<AtomicBool>,
+    entered: Arc<AtomicBool>,
+}
+
+impl BlockingExecutor for Stalling {
+    fn execute(&self, job: BlockingJob) {
+        self.entered.store(true, SeqCst);
+        while !self.go.load(SeqCst) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::spawn(job);
+    }
+}
+
+/// README, "Shutdown": `shutdown(Some(timeout))` "returns by its deadline
+/// whatever the calls do: past it, waiting calls are turned away and
+/// `ShutdownTimedOut` says how many calls still run". Attack: the calls
+/// still "run" inside user callbacks when the deadline passes — a judge
+/// that takes its time, an executor stalled in `execute` with the job's
+/// slot in hand — with a third call waiting behind them. Shutdown must
+/// return by its deadline counting both as running and the waiter turned
+/// away; once the callbacks let go, both calls complete and `drained`
+/// resolves.
+#[test]
+fn shutdown_racing_a_slow_judge_and_a_stalled_executor_counts_them_running() {
+    within(BOUND, || {
+        let go = Arc::new(AtomicBool::new(false));
+        let entered = Arc::new(AtomicBool::new(false));
+        let pool = Pool::builder()
+            .size(2)
+            .blocking_executor(Arc::new(Stalling {
+                go: go.clone(),
+                entered: entered.clone(),
+            }))
+            .build()
+            .unwrap();
+        let judging = Arc::new(AtomicBool::new(false));
+        let release_judge = Arc::new(AtomicBool::new(false));
+        let judged = {
+            let (pool, judging, release) = (pool.clone(), judging.clone(), release_judge.clone());
+            std::thread::spawn(move || {
+                futures::executor::block_on(pool.submit_judged(0, async { 1 }, move |_| {
+                    judging.store(true, SeqCst);
+                    while !release.load(SeqCst) {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    Verdict::Success
+                }))
+            })
+        };
+        let blocking = {
+            let pool = pool.clone();
+            std::thread::spawn(move || futures::executor::block_on(pool.submit_blocking(|| 2)))
+        };
+        wait_until("both callbacks hold their slots", || {
+            judging.load(SeqCst) && entered.load(SeqCst)
+        });
+        let waiter = {
+            let pool = pool.clone();
+            std::thread::spawn(move || futures::executor::block_on(pool.submit(async { 3 })))
+        };
+        wait_until("the third waits", || pool.stats().waiting == 1);
+        let start = Instant::now();
+        let shut = futures::executor::block_on(pool.shutdown(Some(Duration::from_millis(30))));
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "shutdown returned by its deadline"
+        );
+        let err = shut.expect_err("two calls still run");
+        assert_eq!((err.running, err.turned_away), (2, 1), "{err:?}");
+        assert_eq!(waiter.join().unwrap(), Err(Rejected::Closed));
+        release_judge.store(true, SeqCst);
+        go.store(true, SeqCst);
+        assert_eq!(judged.join().unwrap(), Ok(1));
+        assert_eq!(blocking.join().unwrap(), Ok(2));
+        within(Duration::from_secs(10), {
+            let pool = pool.clone();
+            move || futures::executor::block_on(pool.drained())
+        });
+        let s = settled(&pool);
+        assert_eq!(s.completed, 2, "{s:?}");
+        assert_eq!(s.rejected_for(Rejected::Closed), 1, "{s:?}");
+    });
+}
+
+// ---- a held body's own code -----------------------------------------------------------
+
+/// A response body of one frame whose `is_end_stream` (its own code, as
+/// `poll_frame` is) makes a sync call into the pool whose slot it is held
+/// by, once per body.
+struct CallingBody {
+    pool: Pool,
+    sent: bool,
+    called: Arc<Mutex<Vec<Result<u32, Rejected>>>>,
+    probe: bool,
+}
+
+impl http_body::Body for CallingBody {
+    type Data = &'static [u8];
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<&'static [u8]>, Self::Error>>> {
+        // The body's streaming: README, a body calling the same pool makes
+        // a nested call.
+        let r = self.pool.run(|| 1);
+        self.called.lock().unwrap().push(r);
+        if std::mem::replace(&mut self.sent, true) {
+            Poll::Ready(None)
+        } else {
+            Poll::Ready(Some(Ok(http_body::Frame::data(&b"frame"[..]))))
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        if self.probe {
+            let r = self.pool.run(|| 2);
+            self.called.lock().unwrap().push(r);
+        }
+        false
+    }
+}
+
+/// README, "Fitting the stack": with `.hold_until_body_ends()` "the inner
+/// service runs as the call's work, and so does a held body's streaming: a
+/// handler (or a body) calling the same pool or group makes a nested call
+/// ... instead of waiting for a second slot". The body's code that the
+/// layer calls — `poll_frame`, and `is_end_stream`, which `PermitBody`
+/// asks when it takes the permit and after each frame — calling the same
+/// pool of one must not wait for the slot its own body holds. The control
+/// (`probe` off: only `poll_frame` calls) completes.
+#[test]
+fn a_held_bodys_code_calling_the_same_pool_of_one_runs_nested() {
+    held_body_calls(false);
+}
+
+/// The same with `is_end_stream` calling the pool: it is asked outside the
+/// call's frame (`PermitBody::new`, and after each frame in
+/// `poll_frame`), while the body's permit holds the only slot.
+#[test]
+#[ignore = "bug: PermitBody asks the body's `is_end_stream` outside the call's frame while the body holds the slot: a body whose `is_end_stream` calls the same pool of one deadlocks"]
+fn a_held_bodys_is_end_stream_calling_the_same_pool_of_one_runs_nested() {
+    held_body_calls(true);
+}
+
+fn held_body_calls(probe: bool) {
+    use http_body::Body;
+    use pool_runtime::tower::{BoxError, PooledLayer};
+    use tower::{service_fn, Layer, ServiceExt};
+    let pool = Pool::fixed(1);
+    let called = Arc::new(Mutex::new(Vec::new()));
+    let (p, c) = (pool.clone(), called.clone());
+    let frames = within(Duration::from_secs(10), move || {
+        let service = PooledLayer::pool(p.clone())
+            .hold_until_body_ends()
+            .layer(service_fn(move |()| {
+                let body = CallingBody {
+                    pool: p.clone(),
+                    sent: false,
+                    called: c.clone(),
+                    probe,
+                };
+                async move { Ok::<_, BoxError>(http::Response::new(body)) }
+            }));
+        futures::executor::block_on(async {
+            let response = service.oneshot(()).await.unwrap();
+            let mut body = Box::pin(response.into_body());
+            let mut frames = 0;
+            while let Some(frame) = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
+                frame.unwrap();
+                frames += 1;
+            }
+            frames
+        })
+    });
+    assert_eq!(frames, 1);
+    let called = called.lock().unwrap().clone();
+    assert!(!called.is_empty());
+    assert!(called.iter().all(Result::is_ok), "{called:?}");
+    let s = settled(&pool);
+    assert_eq!(s.panicked, 0, "{s:?}");
 }
