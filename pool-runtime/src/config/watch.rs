@@ -25,7 +25,7 @@ const LONGEST_WAIT: Duration = Duration::from_secs(3600);
 /// loaded and passed on even if it is what was loaded before (a [`Report`]
 /// with no change: the file is back). The content is compared, not the modification time, so a change
 /// within the file system's time resolution is not missed; a change is loaded once the
-/// content has held still for 20 ms (or `every`, if shorter) — the same content read
+/// content has held still for 20 ms, however short `every` is — the same content read
 /// twice, the file not written in between — so that a file caught in the
 /// middle of a save — truncated and not yet written again, which would read as an empty,
 /// valid configuration of defaults — is not loaded. A file rewritten again and again
@@ -178,7 +178,9 @@ impl Stop {
 }
 
 /// How long a changed file's content must hold still before it is loaded
-/// (or `every`, if shorter), and how many times it is read again for that
+/// (whatever `every` is: a watch that looks often must not take a save
+/// caught mid-way, an empty file for a few milliseconds, for the new
+/// content), and how many times it is read again for that
 /// before this look gives up (a file rewritten without end is not loaded:
 /// the next look starts again).
 const SETTLE: Duration = Duration::from_millis(20);
@@ -210,8 +212,8 @@ fn written_at(path: &std::path::Path) -> Option<std::time::SystemTime> {
 /// between the two (two reads that each catch a save mid-way, say an empty
 /// file just truncated, find the same text, but the file was written in
 /// between).
-fn settled(path: &std::path::Path, mut text: String, every: Duration, stop: &Stop) -> Settled {
-    let settle = SETTLE.min(every);
+fn settled(path: &std::path::Path, mut text: String, stop: &Stop) -> Settled {
+    let settle = SETTLE;
     let mut stamp = written_at(path);
     for _ in 0..SETTLE_READS {
         if !stop.rest_until(Instant::now().checked_add(settle)) {
@@ -257,7 +259,7 @@ fn watching<F>(
                 // Changed: loaded once it holds still, so that a file caught
                 // mid-save (truncated, not yet written again: an empty file
                 // is a valid configuration, of defaults) is not loaded.
-                let text = match settled(path, text, every, stop) {
+                let text = match settled(path, text, stop) {
                     Settled::Stopped => return,
                     Settled::Still(text) => text,
                     Settled::Moving => continue,
@@ -318,7 +320,7 @@ mod tests {
     fn a_content_read_mid_save_gives_way_to_the_content_that_holds_still() {
         let path = file("mid-save", "[defaults]\nmax = 7\n");
         let stop = Stop::default();
-        let text = settled(&path, String::new(), Duration::from_secs(1), &stop);
+        let text = settled(&path, String::new(), &stop);
         assert!(
             matches!(&text, Settled::Still(text) if text == "[defaults]\nmax = 7\n"),
             "{text:?}"
@@ -332,12 +334,7 @@ mod tests {
     fn a_content_that_holds_still_is_loaded() {
         let path = file("still", "[defaults]\nmax = 5\n");
         let stop = Stop::default();
-        let text = settled(
-            &path,
-            "[defaults]\nmax = 5\n".into(),
-            Duration::from_secs(1),
-            &stop,
-        );
+        let text = settled(&path, "[defaults]\nmax = 5\n".into(), &stop);
         assert!(
             matches!(&text, Settled::Still(text) if text == "[defaults]\nmax = 5\n"),
             "{text:?}"
@@ -352,7 +349,7 @@ mod tests {
         let path = file("stopped", "x");
         let stop = Stop::default();
         *stop.stopped.lock().unwrap() = true;
-        let settled = settled(&path, "x".into(), Duration::from_secs(1), &stop);
+        let settled = settled(&path, "x".into(), &stop);
         assert!(matches!(settled, Settled::Stopped), "{settled:?}");
         std::fs::remove_file(&path).unwrap();
     }
@@ -365,7 +362,7 @@ mod tests {
         let path = file("gone", "");
         std::fs::remove_file(&path).unwrap();
         let stop = Stop::default();
-        let settled = settled(&path, String::new(), Duration::from_secs(1), &stop);
+        let settled = settled(&path, String::new(), &stop);
         assert!(matches!(settled, Settled::Failed(_)), "{settled:?}");
     }
 }
