@@ -409,6 +409,26 @@ impl Overrides {
             set_count(&mut settings.min, &self.min, &mut why.min);
             set_count(&mut settings.max, &self.max, &mut why.max);
         }
+        if defaults {
+            // The defaults' counts for the kind the group does not have
+            // here belong to that kind, over the declaration's (the defaults
+            // beat it): a stronger layer that gives the group that kind
+            // brings them back with it (`KindSettings`).
+            let other = &mut why.other_kind;
+            if autoscaled {
+                set_count(&mut other.size, &self.size, &mut other.size_origin);
+            } else {
+                set_count(&mut other.min, &self.min, &mut other.min_origin);
+                set_count(&mut other.max, &self.max, &mut other.max_origin);
+                if let Some(v) = &self.policy {
+                    other.policy_origin = Some(v.origin.clone());
+                    other.policy = match v.value {
+                        PolicyName::QueueDepth => ScalePolicy::QueueDepth,
+                        PolicyName::Adaptive => ScalePolicy::Adaptive(other.adaptive.params),
+                    };
+                }
+            }
+        }
         if let Some(v) = &self.max_waiting {
             settings.max_waiting = v.value;
             why.max_waiting = Some(v.origin.clone());
