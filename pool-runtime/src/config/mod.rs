@@ -115,10 +115,13 @@
 //! group made adaptive by `policy = "adaptive"` needs its declared
 //! [`AdaptiveSettings`](crate::AdaptiveSettings) within their ranges
 //! ([`AdaptiveSettings::validate`](crate::AdaptiveSettings::validate)).
-//! Every adaptive parameter, `fleet_lease` and `fleet_url` a file or
-//! variable writes is checked against its own range where it is written,
-//! whether or not it reaches a group: in a `[defaults]` table, and where a
-//! stronger layer replaces it or sets it aside. An error names the offending
+//! Every value a file or variable writes is checked against its own range
+//! where it is written, whether or not it reaches a group: in a
+//! `[defaults]` table, and where a stronger layer replaces it or sets it
+//! aside (a fixed group's `size = 0` in a table whose size a variable
+//! replaces is refused at the table's line; so is a `size` outside the
+//! same table's `min`/`max`, an `autoscale_window = 0` or a
+//! `fleet_limit` past `MAX_SLOTS`). An error names the offending
 //! value's own place (file, line and column, or the variable).
 //! An autoscaled group's start (`size`) that only its declaration gives is
 //! brought into the bounds a load gives: `max = 2` for a group declared to
@@ -349,6 +352,12 @@ impl Layers {
                 if kind != Kind::Fixed {
                     continue;
                 }
+                // A fixed group's `size` here is its slot count, whichever
+                // layer above replaces it or sets it aside: checked as one.
+                if let Some(v) = section.size.as_ref().filter(|v| v.value == 0) {
+                    let err = crate::BuildError::ZeroSize;
+                    fail(&Some(v.origin.clone()), format!("group `{name}`: {err}"))?;
+                }
                 for v in [&section.min, &section.max].into_iter().flatten() {
                     fail(&Some(v.origin.clone()), format!(
                         "`min`/`max` apply to autoscaled groups; group `{name}` is fixed: set `size`, or `kind = \"autoscale\"`"
@@ -406,9 +415,13 @@ impl Layers {
     }
 
     /// Checks each value with a range of its own that configuration does
-    /// not check as it parses it — the adaptive parameters, `fleet_lease`,
-    /// `fleet_url`, `max` (at least 1) and a `min` above its own table's
-    /// `max` — on its own, by the builder's rule, wherever it is
+    /// not check as it parses it — the adaptive parameters, `fleet_limit`,
+    /// `fleet_lease`, `fleet_url`, `max` (at least 1), `autoscale_window`,
+    /// `autoscale_interval`, `max_waiting`, a `size` of 0 where it is a
+    /// fixed group's (a `[defaults]` table's, or a table's that makes its
+    /// group fixed; other tables' where the group is fixed: `validate`),
+    /// and a `min` above, or a `size` outside, its own table's bounds — on
+    /// its own, by the builder's rule, wherever it is
     /// written: in a `[defaults]` table (whose values reach only some
     /// groups, or none), and in a layer whose value a stronger one replaced
     /// or set aside. A value that reaches a group is checked there first
@@ -446,6 +459,64 @@ impl Layers {
                         max: max.value,
                     };
                     return fail(&min.origin, err);
+                }
+            }
+            // A start outside the same table's (or variable set's) own
+            // bounds, which no layer could make valid for it.
+            if let Some(size) = &section.size {
+                let min = section.min.as_ref().map_or(0, |v| v.value);
+                let max = section.max.as_ref().map_or(usize::MAX, |v| v.value);
+                let bounded = section.min.is_some() || section.max.is_some();
+                if bounded && !(min..=max).contains(&size.value) {
+                    let max = section.max.as_ref().map_or(crate::MAX_SLOTS, |v| v.value);
+                    let err = crate::BuildError::SizeOutsideBounds {
+                        size: size.value,
+                        min,
+                        max,
+                    };
+                    return fail(&size.origin, err);
+                }
+            }
+            // A `[defaults]` size is a fixed group's slot count (it reaches
+            // no other), or a table's that makes its group fixed.
+            let fixed_here =
+                group.is_none() || section.kind.as_ref().map(|k| k.value) == Some(Kind::Fixed);
+            if let Some(size) = section.size.as_ref().filter(|v| v.value == 0 && fixed_here) {
+                return fail(&size.origin, crate::BuildError::ZeroSize);
+            }
+            // The autoscale timing, each value on its own (the builder's
+            // check over the defaults with that one changed).
+            let timing = crate::AutoscaleTiming::DEFAULT;
+            if let Some(v) = &section.autoscale_window {
+                let one = crate::AutoscaleTiming {
+                    window: v.value,
+                    ..timing
+                };
+                if let Err(err) = one.validate() {
+                    return fail(&v.origin, err);
+                }
+            }
+            if let Some(v) = &section.autoscale_interval {
+                let one = crate::AutoscaleTiming {
+                    interval: v.value,
+                    ..timing
+                };
+                if let Err(err) = one.validate() {
+                    return fail(&v.origin, err);
+                }
+            }
+            if let Some(bound) = section
+                .max_waiting
+                .as_ref()
+                .and_then(|v| v.value.map(|b| (b, v)))
+            {
+                if let Err(err) = crate::group::settings::check_max_waiting(bound.0) {
+                    return fail(&bound.1.origin, err);
+                }
+            }
+            if let Some(v) = &section.fleet_limit {
+                if let Err(err) = crate::fleet::FleetSettings::check_limit(v.value) {
+                    return fail(&v.origin, err);
                 }
             }
             if let Some(v) = &section.fleet_lease {

@@ -119,6 +119,15 @@ impl FleetSettings {
         let Some(limit) = self.limit else {
             return Ok(());
         };
+        Self::check_limit(limit)?;
+        Self::check_lease(self.lease)?;
+        Self::check_url(self.url)
+    }
+
+    /// The limit's own rule: a build with the `redis` feature, and
+    /// `1..=MAX_SLOTS` (part of [`check`](Self::check); configuration checks
+    /// a limit a stronger layer replaced by it too).
+    pub(crate) fn check_limit(limit: usize) -> Result<(), BuildError> {
         if !cfg!(feature = "redis") {
             return Err(BuildError::NeedsFeature {
                 setting: "fleet_limit",
@@ -132,8 +141,7 @@ impl FleetSettings {
                 expected: format!("1 to {} (MAX_SLOTS)", crate::MAX_SLOTS),
             });
         }
-        Self::check_lease(self.lease)?;
-        Self::check_url(self.url)
+        Ok(())
     }
 
     /// The lease's own range: 100 ms to 24 h (part of [`check`](Self::check);
