@@ -154,7 +154,6 @@ fn masked_fn() -> u32 {
 /// the builder's own bounds": a function's table `size = 0` is refused even
 /// though its variable gives the size in force.
 #[test]
-#[ignore = "bug: a group table's `size = 0` is accepted when a variable gives the size (masked values are not checked)"]
 fn a_functions_zero_size_replaced_by_its_variable_is_still_refused() {
     let _turn = config_turn();
     config::load_env_from(vars(&[("POOLED_ACCEPTANCE_ROUND37__MASKED_FN_SIZE", "3")])).unwrap();

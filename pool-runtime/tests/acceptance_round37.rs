@@ -73,7 +73,6 @@ fn masked_value_refused(env: &[(&str, &str)], text: &str, at: (usize, usize), wo
 /// the builder's own bounds": a fixed group's `size = 0` in its table is
 /// refused even though its variable gives the size in force.
 #[test]
-#[ignore = "bug: a group table's `size = 0` is accepted when a variable gives the size (masked values are not checked)"]
 fn a_tables_zero_size_replaced_by_a_variable_is_still_refused() {
     let _turn = config_turn();
     masked_value_refused(
@@ -86,7 +85,6 @@ fn a_tables_zero_size_replaced_by_a_variable_is_still_refused() {
 
 /// The same for `autoscale_window = 0` (the builder's `ZeroWindow`).
 #[test]
-#[ignore = "bug: a group table's `autoscale_window = 0` is accepted when a variable gives the window"]
 fn a_tables_zero_autoscale_window_replaced_by_a_variable_is_still_refused() {
     let _turn = config_turn();
     masked_value_refused(
@@ -99,7 +97,6 @@ fn a_tables_zero_autoscale_window_replaced_by_a_variable_is_still_refused() {
 
 /// The same for `autoscale_interval = "0s"` (the builder's `ZeroInterval`).
 #[test]
-#[ignore = "bug: a group table's `autoscale_interval = \"0s\"` is accepted when a variable gives the interval"]
 fn a_tables_zero_autoscale_interval_replaced_by_a_variable_is_still_refused() {
     let _turn = config_turn();
     masked_value_refused(
@@ -114,7 +111,6 @@ fn a_tables_zero_autoscale_interval_replaced_by_a_variable_is_still_refused() {
 /// an autoscale window past `MAX_SLOTS`, replaced by a variable, is refused
 /// all the same.
 #[test]
-#[ignore = "bug: an `autoscale_window` past MAX_SLOTS is accepted when a variable gives the window (not refused as parsed)"]
 fn a_tables_window_past_max_slots_replaced_by_a_variable_is_still_refused() {
     let _turn = config_turn();
     masked_value_refused(
@@ -134,7 +130,6 @@ fn a_tables_window_past_max_slots_replaced_by_a_variable_is_still_refused() {
 /// checked)": a table's fixed `size = 0` is not valid on its own, and the
 /// environment making the group autoscaled again does not make it so.
 #[test]
-#[ignore = "bug: a fixed `size = 0` set aside by a variable's `kind` is accepted though not valid on its own"]
 fn a_tables_zero_fixed_size_set_aside_by_a_variables_kind_is_still_refused() {
     let _turn = config_turn();
     masked_value_refused(
@@ -149,7 +144,6 @@ fn a_tables_zero_fixed_size_set_aside_by_a_variables_kind_is_still_refused() {
 /// file or variable gives outside the bounds is an error at it"), even when
 /// a variable gives the start in force.
 #[test]
-#[ignore = "bug: a table's `size` outside its own `min`/`max` is accepted when a variable gives the size"]
 fn a_tables_start_outside_its_own_bounds_replaced_by_a_variable_is_still_refused() {
     let _turn = config_turn();
     masked_value_refused(
@@ -164,7 +158,6 @@ fn a_tables_start_outside_its_own_bounds_replaced_by_a_variable_is_still_refused
 /// is refused as the parser reads it"), replaced by a variable.
 #[cfg(feature = "redis")]
 #[test]
-#[ignore = "bug: a `fleet_limit` past MAX_SLOTS is accepted when a variable gives the limit (not refused as parsed)"]
 fn a_tables_fleet_limit_past_max_slots_replaced_by_a_variable_is_still_refused() {
     let _turn = config_turn();
     masked_value_refused(
@@ -240,7 +233,6 @@ register_group!(WATCH_SHORT);
 /// A save that leaves the file empty for 8 ms (well under 20 ms), watched
 /// every millisecond, must never give the group its declared size back.
 #[test]
-#[ignore = "bug: with `every` under 20 ms a truncated save is loaded as an empty configuration (README promises 20 ms)"]
 fn a_save_caught_mid_write_by_a_fast_watch_is_never_loaded_empty() {
     let _turn = config_turn();
     let full = |n: usize| format!("[groups.\"r37::watch_short\"]\nsize = {n}\n");
@@ -966,9 +958,11 @@ fn settings_readers_race_watched_reloads_and_calls_without_deadlock_or_excess() 
                 }
             }));
         }
-        for round in 0..40 {
+        // Each content held for 60 ms: past the 20 ms a change must hold
+        // still before the watch loads it, with room for a loaded machine.
+        for round in 0..30 {
             std::fs::write(&path, text(1 + round % 3)).unwrap();
-            std::thread::sleep(Duration::from_millis(25));
+            std::thread::sleep(Duration::from_millis(60));
         }
         stop.store(true, SeqCst);
         for t in threads {
@@ -995,7 +989,6 @@ register_group!(DEFAULTS_KIND);
 /// fixed again: the group ends up fixed, so the defaults' size is its slot
 /// count, not the declared 4.
 #[test]
-#[ignore = "bug: a [defaults] size does not reach a group its table makes fixed after the defaults' kind made it autoscaled; the declared size wins"]
 fn a_defaults_size_reaches_a_group_its_table_makes_fixed_over_a_defaults_kind() {
     let _turn = config_turn();
     config::load_str(
@@ -1035,7 +1028,6 @@ register_group!(DEFAULTS_KIND_AUTO);
 /// `max = 6`, and a group table that makes this group autoscaled again:
 /// the defaults' bounds beat the declared 1..8.
 #[test]
-#[ignore = "bug: [defaults] min/max do not reach a group its table makes autoscaled after the defaults' kind made it fixed; the declared bounds win"]
 fn defaults_bounds_reach_a_group_its_table_makes_autoscaled_over_a_defaults_kind() {
     let _turn = config_turn();
     config::load_str(
