@@ -1633,7 +1633,6 @@ fn subscriber_exports(on: u8) {
 /// outside the call's frame: the export waits for the only slot, which the
 /// ending call on the same thread holds — for good.
 #[test]
-#[ignore = "bug: a call's span is closed before its slot is released, outside its frame: a subscriber exporting through the same pool of one deadlocks"]
 fn a_subscriber_exporting_on_span_close_through_its_pool_of_one_does_not_deadlock() {
     subscriber_exports(0);
 }
@@ -1779,7 +1778,6 @@ fn recorder_exports(which: &'static str) -> usize {
 /// outside its frame, so a recorder exporting through the pool it measures
 /// (a pool of one, no admission timeout) deadlocks the first call.
 #[test]
-#[ignore = "bug: a call's `pooled.calls` counter is incremented before its slot is released, outside its frame: a recorder exporting through the same pool of one deadlocks"]
 fn a_recorder_exporting_on_call_counters_through_its_pool_of_one_does_not_deadlock() {
     assert!(recorder_exports("calls") > 0);
 }

@@ -934,11 +934,12 @@ impl Core {
         wakers.wake_all_quietly();
     }
 
-    /// Counts how a call ended and releases its slot.
+    /// Counts how a call ended, releases its slot, then reports the end.
     #[inline]
     pub(crate) fn release(&self, outcome: Outcome) {
         self.count(outcome);
         self.free_slot();
+        self.report_ended(outcome);
     }
 
     /// Releases one slot of a call that gives no latency sample (cancelled,
@@ -1607,8 +1608,9 @@ impl Core {
         self.counters.cancelled.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts how a call that held a slot ended. Never under the pool lock:
-    /// it reports to the metrics recorder, which is user code.
+    /// Counts how a call that held a slot ended (in [`stats`](Core::stats);
+    /// its report to a metrics recorder is [`report_ended`](Core::report_ended),
+    /// made once the slot is released).
     #[inline]
     pub(crate) fn count(&self, outcome: Outcome) {
         let c = &self.counters;
@@ -1621,8 +1623,17 @@ impl Core {
             }
             Outcome::Cancelled => c.cancelled.fetch_add(1, Ordering::Relaxed),
         };
+    }
+
+    /// Reports a counted end to the metrics recorder (user code): after the
+    /// call's slot is released, never under the pool lock, so a recorder
+    /// that exports through this very pool finds the slot free.
+    #[inline]
+    pub(crate) fn report_ended(&self, outcome: Outcome) {
         #[cfg(any(feature = "tracing", feature = "metrics"))]
         self.obs.ended(outcome);
+        #[cfg(not(any(feature = "tracing", feature = "metrics")))]
+        let _ = outcome;
     }
 }
 

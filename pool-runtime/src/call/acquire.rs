@@ -652,8 +652,9 @@ impl<R: Deref<Target = Core>> Acquire<R> {
     #[inline(always)]
     fn end(&mut self, outcome: Outcome, verdict: Verdict) {
         self.node.set_status(status::DONE);
+        // Reported once the slot is released (see `Call::ended_later`).
         #[cfg(any(feature = "tracing", feature = "metrics"))]
-        self.obs.ended(&self.core, outcome);
+        let _reported = self.obs.ended_later(&self.core, outcome);
         // Safety: the node is unlinked once admitted.
         let admitted_at = unsafe { self.node.weight() } as u64;
         // Safety: it holds a slot, so its node is unlinked.
@@ -737,24 +738,24 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                         // Safety: nothing is moved out of the pinned parts.
                         let this = unsafe { this.get_unchecked_mut() };
                         #[cfg(any(feature = "tracing", feature = "metrics"))]
-                        {
-                            this.obs.dropped_admitted(&this.core, true);
-                            this.obs.ended(&this.core, Outcome::Cancelled);
-                        }
-                        this.core.release(Outcome::Cancelled)
+                        this.obs.dropped_admitted(&this.core, true);
+                        this.core.release(Outcome::Cancelled);
+                        // Reported once the slot is released.
+                        #[cfg(any(feature = "tracing", feature = "metrics"))]
+                        this.obs.ended(&this.core, Outcome::Cancelled);
                     }
                     Left::Lent => {
                         // Safety: nothing is moved out of the pinned parts.
                         let this = unsafe { this.get_unchecked_mut() };
                         #[cfg(any(feature = "tracing", feature = "metrics"))]
-                        {
-                            this.obs.dropped_admitted(&this.core, false);
-                            this.obs.ended(&this.core, Outcome::Cancelled);
-                        }
+                        this.obs.dropped_admitted(&this.core, false);
                         // Safety: `cancel` unlinked it.
                         let under = unsafe { this.node.take_under() };
                         let (cancelled, ignore) = (Outcome::Cancelled, Verdict::Ignore);
                         held::end_call(&this.core, cancelled, ignore, under, 0, None);
+                        // Reported once the borrow is returned.
+                        #[cfg(any(feature = "tracing", feature = "metrics"))]
+                        this.obs.ended(&this.core, Outcome::Cancelled);
                     }
                     Left::Nothing => {
                         #[cfg(any(feature = "tracing", feature = "metrics"))]

@@ -30,9 +30,31 @@ impl Detached {
         verdict: Verdict,
         own: Option<Arc<Lend>>,
     ) {
+        let Detached {
+            under,
+            admitted_at,
+            #[cfg(any(feature = "tracing", feature = "metrics"))]
+            obs,
+        } = self;
+        // Reported once the slot is released (also if handing it on
+        // unwinds: a waker's panic): see `end_call`.
         #[cfg(any(feature = "tracing", feature = "metrics"))]
-        self.obs.ended(core, outcome);
-        end_call(core, outcome, verdict, self.under, self.admitted_at, own);
+        let _reported = crate::obs::Reported::new(obs, core, outcome);
+        end_call(core, outcome, verdict, under, admitted_at, own);
+    }
+}
+
+/// Reports a call's end to the metrics recorder when dropped: declared
+/// before the slot is released, so that the report (user code, which may
+/// call this very pool) comes after, on every path out.
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+struct CountReported<'a>(&'a Core, Outcome);
+
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+impl Drop for CountReported<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.0.report_ended(self.1);
     }
 }
 
@@ -51,6 +73,8 @@ pub(crate) fn end_call(
     own: Option<Arc<Lend>>,
 ) {
     core.count(outcome);
+    #[cfg(any(feature = "tracing", feature = "metrics"))]
+    let _reported = CountReported(core, outcome);
     // What the call's ending tells an adaptive pool: a completed call's
     // verdict; an overload verdict also when the call was cancelled after
     // it (a response that said "overloaded" and whose body was dropped

@@ -388,6 +388,28 @@ impl Call {
         self.detach().ended(core, outcome);
     }
 
+    /// [`ended`](Call::ended), reported when the returned guard drops:
+    /// declared before the call's slot is released, so that the report (the
+    /// span's end and close, the run time: user code, which may call this
+    /// very pool) comes after, on every path out.
+    #[inline(always)]
+    pub(crate) fn ended_later<'a>(
+        &mut self,
+        core: &'a Core,
+        outcome: Outcome,
+    ) -> Option<Reported<'a>> {
+        if self.flags & LOUD != 0 {
+            return Some(self.ended_loud_later(core, outcome));
+        }
+        None
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn ended_loud_later<'a>(&mut self, core: &'a Core, outcome: Outcome) -> Reported<'a> {
+        Reported::new(self.detach(), core, outcome)
+    }
+
     /// The call leaves its `Acquire` holding its slot: what ends it
     /// ([`held::end_call`](crate::call::held::end_call)) reports it.
     #[inline]
@@ -419,6 +441,30 @@ fn drop_span(span: &mut std::mem::ManuallyDrop<Option<Box<tracing::Span>>>) {
     // Safety: called once, from `Call`'s `Drop`; not used again. (Closing
     // the span is the subscriber's code.)
     caught(|| unsafe { std::mem::ManuallyDrop::drop(span) });
+}
+
+/// A call's end, reported (then its span closed) when this drops: see
+/// [`Call::ended_later`].
+pub(crate) struct Reported<'a> {
+    held: Held,
+    core: &'a Core,
+    outcome: Outcome,
+}
+
+impl<'a> Reported<'a> {
+    pub(crate) fn new(held: Held, core: &'a Core, outcome: Outcome) -> Self {
+        Reported {
+            held,
+            core,
+            outcome,
+        }
+    }
+}
+
+impl Drop for Reported<'_> {
+    fn drop(&mut self) {
+        self.held.ended(self.core, self.outcome);
+    }
 }
 
 /// The reporting of a call that holds a slot, wherever the slot goes.
