@@ -2027,7 +2027,6 @@ fn waker_whose_clone_starts_a_timed_call() -> Waker {
 /// between the caller and the process's one timer thread. Own process: a
 /// hang takes the timer thread.
 #[test]
-#[ignore = "bug: the timer's Sleep clones the caller's waker under its entry lock; the timer thread takes that lock under its heap lock: a clone that arms a timed wait deadlocks with the timer thread"]
 fn a_waker_clone_that_starts_a_timed_call_while_its_deadline_fires_does_not_deadlock() {
     common::in_own_process(
         "a_waker_clone_that_starts_a_timed_call_while_its_deadline_fires_does_not_deadlock",

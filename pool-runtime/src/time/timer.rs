@@ -117,12 +117,22 @@ impl Future for Sleep {
                 if entry.fired.load(Ordering::Acquire) {
                     return Poll::Ready(());
                 }
-                let mut waker = lock(&entry.waker);
-                let replaced = match waker.as_mut() {
-                    Some(waker) if waker.will_wake(cx.waker()) => None,
-                    _ => waker.replace(cx.waker().clone()),
+                let stored = lock(&entry.waker)
+                    .as_ref()
+                    .is_some_and(|waker| waker.will_wake(cx.waker()));
+                // The clone is the caller's code (it may arm a timed wait of
+                // its own, which takes the timer's heap lock): made holding
+                // no lock, since the timer thread takes this entry's lock
+                // under its heap lock. Only this future stores a waker here;
+                // the timer thread only takes it, so nothing is lost if it
+                // fires meanwhile (checked below).
+                let replaced = match stored {
+                    true => None,
+                    false => {
+                        let new = cx.waker().clone();
+                        lock(&entry.waker).replace(new)
+                    }
                 };
-                drop(waker);
                 // The replaced waker is the caller's: dropped outside the
                 // entry's lock, its panic caught, so that the call it
                 // belongs to goes on to store its new waker with its pool.
