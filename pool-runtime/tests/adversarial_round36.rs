@@ -175,7 +175,6 @@ fn block_on_with<F: Future>(fut: F, hook: Arc<dyn Fn() + Send + Sync>) -> F::Out
 /// the same full pool (a pool of one, whose only slot the response holds
 /// while it is judged) must not wait for that slot forever.
 #[test]
-#[ignore = "bug: tower's overload predicate runs outside the call's reentrancy frame while the response holds its slot: calling the same full pool from it deadlocks"]
 fn a_tower_overload_predicate_calling_its_full_pool_does_not_deadlock() {
     use pool_runtime::tower::{BoxError, PooledLayer};
     use tower::{service_fn, Layer, ServiceExt};
@@ -2223,7 +2222,6 @@ fn a_held_bodys_code_calling_the_same_pool_of_one_runs_nested() {
 /// call's frame (`PermitBody::new`, and after each frame in
 /// `poll_frame`), while the body's permit holds the only slot.
 #[test]
-#[ignore = "bug: PermitBody asks the body's `is_end_stream` outside the call's frame while the body holds the slot: a body whose `is_end_stream` calls the same pool of one deadlocks"]
 fn a_held_bodys_is_end_stream_calling_the_same_pool_of_one_runs_nested() {
     held_body_calls(true);
 }

@@ -124,7 +124,9 @@ impl<B: Body> PermitBody<B> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn new(body: B, permit: OwnedPermit) -> Self {
-        let permit = BodyPermit((!body.is_end_stream()).then_some(permit));
+        // Asked as the permit's work, as every frame is (see `poll_frame`).
+        let ended = permit.in_frame(|| body.is_end_stream());
+        let permit = BodyPermit((!ended).then_some(permit));
         PermitBody {
             body: Some(body),
             permit,
@@ -204,14 +206,20 @@ impl<B: Body> Body for PermitBody<B> {
         // makes a frame is a nested call (the reentrancy rule) instead of a
         // wait for a second slot, which a full pool would never give.
         // A panic there makes the call a panicked one.
-        let frame = ready!(match &mut this.permit.0 {
-            Some(permit) => permit.poll_work(|| body.as_mut().poll_frame(cx)),
-            None => body.as_mut().poll_frame(cx),
+        let (frame, last) = ready!(match &mut this.permit.0 {
+            Some(permit) => permit.poll_work(|| {
+                // The body's own word that a frame was its last is its code
+                // too: asked in the same frame.
+                let frame = ready!(body.as_mut().poll_frame(cx));
+                let last = matches!(frame, Some(Ok(_))) && body.is_end_stream();
+                Poll::Ready((frame, last))
+            }),
+            None => body.as_mut().poll_frame(cx).map(|frame| (frame, false)),
         });
         // The end: no more frames, or a last frame the body says is last
         // (so a server that stops polling there releases too); or an error.
         match &frame {
-            Some(Ok(_)) if !body.is_end_stream() => {}
+            Some(Ok(_)) if !last => {}
             Some(Ok(_)) | None => this.permit.finish(),
             Some(Err(_)) => this.permit.broke(),
         }

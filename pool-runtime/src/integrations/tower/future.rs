@@ -139,8 +139,12 @@ where
                 // slot): a `Drop` of a hand-written future that calls the
                 // same pool is a nested call.
                 held.poll_work(|| future.set(None));
+                // The predicate is the user's code, run while the response
+                // holds the slot: as the work too (a call of the same pool
+                // there is nested), as a `submit_judged` judge is.
+                let verdict = held.poll_work(|| overload.verdict(&result));
                 let mut permit = permit.take().expect(POLLED_AFTER_COMPLETION);
-                permit.set_verdict(overload.verdict(&result));
+                permit.set_verdict(verdict);
                 Poll::Ready(match result {
                     Ok(response) => Ok(hold.hold(response, permit)),
                     Err(error) => Err(error.into()),
