@@ -1,7 +1,9 @@
 //! Admission deadlines for async waits, without assuming a runtime.
 //!
 //! A deadline is served by one lazily started timer thread, which works under
-//! any executor (or none). Pools whose clock is tokio's
+//! any executor (or none); the wakers of fired deadlines are woken on
+//! threads of their own (see `Waking`), so that one that blocks holds up
+//! no other deadline. Pools whose clock is tokio's
 //! ([`TokioClock`](crate::time::clock::TokioClock)) use `tokio::time::Sleep` instead
 //! when the current runtime has a time driver, so their deadlines follow
 //! tokio's (possibly paused) time like their autoscaler does. In a runtime
@@ -335,11 +337,9 @@ impl TimerThread {
                 let waker = lock(&entry.waker).take();
                 if let Some(waker) = waker {
                     drop(heap);
-                    // A waker that panics must not end this thread: every
-                    // later deadline in the process would never fire. Its
-                    // call still sees the deadline passed when next polled.
-                    // (Its panic is dropped: nobody here can take it.)
-                    crate::admission::wake_list::wake_catching(waker, &mut None);
+                    // Woken off this thread (see `Waking`): a waker that
+                    // blocks must not hold up every later deadline.
+                    WAKING.hand(waker);
                     heap = lock(&self.heap);
                 }
             }
@@ -354,6 +354,99 @@ impl TimerThread {
                 None => self.changed.wait(heap).unwrap_or_else(|e| e.into_inner()),
             };
         }
+    }
+}
+
+/// The threads that wake the wakers of fired deadlines: the callers'
+/// code, which may block (a waker that makes a sync call into a full pool
+/// waits there until a slot frees, which may take another deadline to
+/// fire). Woken on the timer thread, one such waker held up every deadline
+/// in the process, and a wait cycle through it hung for good. A waker is
+/// handed to an idle waking thread, or to a new one when none is idle (so
+/// a blocked waker holds up only itself); a thread idle for a second ends,
+/// but the last one. Deadlines fire rarely (a call that waited too long),
+/// so the hand-off's cost is off every call's path.
+struct Waking {
+    queue: Mutex<WakeQueue>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct WakeQueue {
+    wakers: std::collections::VecDeque<Waker>,
+    /// Threads waiting for a waker.
+    idle: usize,
+    /// Threads running.
+    threads: usize,
+}
+
+static WAKING: Waking = Waking {
+    queue: Mutex::new(WakeQueue {
+        wakers: std::collections::VecDeque::new(),
+        idle: 0,
+        threads: 0,
+    }),
+    ready: Condvar::new(),
+};
+
+/// How long a waking thread beyond the first waits for work before it ends.
+const WAKING_IDLE: Duration = Duration::from_secs(1);
+
+impl Waking {
+    fn hand(&'static self, waker: Waker) {
+        let mut queue = lock(&self.queue);
+        queue.wakers.push_back(waker);
+        if queue.idle >= queue.wakers.len() {
+            drop(queue);
+            self.ready.notify_one();
+            return;
+        }
+        queue.threads += 1;
+        drop(queue);
+        let spawned = std::thread::Builder::new()
+            .name("pooled-timer-wake".into())
+            .spawn(move || self.serve());
+        if spawned.is_err() {
+            // No thread to be had: wake here, as before (a blocking waker
+            // then holds up the timer).
+            let mut queue = lock(&self.queue);
+            queue.threads -= 1;
+            let waker = queue.wakers.pop_back();
+            drop(queue);
+            if let Some(waker) = waker {
+                Self::wake(waker);
+            }
+        }
+    }
+
+    fn serve(&self) {
+        let mut queue = lock(&self.queue);
+        loop {
+            if let Some(waker) = queue.wakers.pop_front() {
+                drop(queue);
+                Self::wake(waker);
+                queue = lock(&self.queue);
+                continue;
+            }
+            queue.idle += 1;
+            let (next, waited) = self
+                .ready
+                .wait_timeout(queue, WAKING_IDLE)
+                .unwrap_or_else(|e| e.into_inner());
+            queue = next;
+            queue.idle -= 1;
+            if waited.timed_out() && queue.wakers.is_empty() && queue.threads > 1 {
+                queue.threads -= 1;
+                return;
+            }
+        }
+    }
+
+    /// A waker that panics must not end its thread. Its call still sees the
+    /// deadline passed when next polled. (Its panic is dropped: nobody here
+    /// can take it.)
+    fn wake(waker: Waker) {
+        crate::admission::wake_list::wake_catching(waker, &mut None);
     }
 }
 
