@@ -413,20 +413,16 @@ impl Overrides {
             // The defaults' counts for the kind the group does not have
             // here belong to that kind, over the declaration's (the defaults
             // beat it): a stronger layer that gives the group that kind
-            // brings them back with it (`KindSettings`).
+            // brings them back with it (`KindSettings`). Its bounds only:
+            // its policy is for groups autoscaled by then (the module docs).
             let other = &mut why.other_kind;
             if autoscaled {
                 set_count(&mut other.size, &self.size, &mut other.size_origin);
             } else {
                 set_count(&mut other.min, &self.min, &mut other.min_origin);
                 set_count(&mut other.max, &self.max, &mut other.max_origin);
-                if let Some(v) = &self.policy {
-                    other.policy_origin = Some(v.origin.clone());
-                    other.policy = match v.value {
-                        PolicyName::QueueDepth => ScalePolicy::QueueDepth,
-                        PolicyName::Adaptive => ScalePolicy::Adaptive(other.adaptive.params),
-                    };
-                }
+                // (Its `policy` is for groups autoscaled by then only: the
+                // module docs.)
             }
         }
         if let Some(v) = &self.max_waiting {

@@ -461,9 +461,11 @@ impl Layers {
                     return fail(&min.origin, err);
                 }
             }
-            // A start outside the same table's (or variable set's) own
-            // bounds, which no layer could make valid for it.
-            if let Some(size) = &section.size {
+            // A start outside the same group table's (or variable set's)
+            // own bounds, which no layer could make valid for it. (A
+            // `[defaults]` size is a fixed group's, its bounds autoscaled
+            // groups': they never meet.)
+            if let Some(size) = section.size.as_ref().filter(|_| group.is_some()) {
                 let min = section.min.as_ref().map_or(0, |v| v.value);
                 let max = section.max.as_ref().map_or(usize::MAX, |v| v.value);
                 let bounded = section.min.is_some() || section.max.is_some();
