@@ -374,7 +374,6 @@ fn barger_mid_take(
 /// room that has already taken its slot (its compare-and-swap succeeded)
 /// is no longer waiting, and is not turned away: it runs.
 #[test]
-#[ignore = "bug: ShutdownTimedOut::turned_away counts a room caller that already took its slot (it runs, Ok)"]
 fn shutdown_report_does_not_count_a_room_caller_that_took_its_slot_as_turned_away() {
     within(BOUND, || {
         let (pool, clock, caller) = barger_mid_take(None);
@@ -400,7 +399,6 @@ fn shutdown_report_does_not_count_a_room_caller_that_took_its_slot_as_turned_awa
 /// ("the bound on waiting calls was reached"), and `stats().waiting`
 /// says 1 while the only call in the pool runs.
 #[test]
-#[ignore = "bug: a room caller that already took its slot still counts against max_waiting (a new call is turned away Full with nobody waiting)"]
 fn a_room_caller_that_took_its_slot_does_not_fill_the_waiting_bound() {
     within(BOUND, || {
         let (pool, clock, caller) = barger_mid_take(Some(1));

@@ -122,7 +122,7 @@ impl Locked {
     #[inline(always)]
     fn waiting_full(&self, room: &Room) -> bool {
         self.max_waiting
-            .is_some_and(|bound| self.queue.len() + room.len() >= bound)
+            .is_some_and(|bound| self.queue.len() + room.settled_len() >= bound)
     }
 }
 
@@ -353,20 +353,26 @@ impl Core {
     /// until `take` takes a slot that freed (`true`), or until `deadline`,
     /// a pause or a close (`false`: the caller goes on to the queue's path,
     /// which decides those).
-    pub(crate) fn wait_in_room(
-        &self,
-        never_rejected: bool,
-        deadline: Option<Instant>,
-        take: impl FnMut() -> bool,
-    ) -> bool {
+    pub(crate) fn wait_in_room(&self, never_rejected: bool, deadline: Option<Instant>) -> bool {
         let word = || Word(self.word.load(Ordering::Relaxed));
-        self.room.wait(
+        let taken = self.room.wait(
             never_rejected,
             deadline,
             || word().can_admit_directly(),
             || word().has(PAUSED | CLOSED) || self.sync_barging.load(Ordering::Relaxed) == 0,
-            take,
-        )
+            || self.try_take(),
+        );
+        match taken {
+            None => false,
+            Some(attended) => {
+                // Counted out of the room: now the autoscaler's event,
+                // which may read the user's clock.
+                if attended {
+                    self.autoscale_if_due(1);
+                }
+                true
+            }
+        }
     }
 
     /// Applies to calls that arrive from now on; calls already waiting stay.
@@ -400,10 +406,27 @@ impl Core {
     /// through [`Core::enqueue`].
     #[inline]
     pub(crate) fn try_acquire_fast(&self) -> bool {
+        match self.try_take() {
+            None => false,
+            Some(attended) => {
+                if attended {
+                    // This call is counted now; the period before it was not.
+                    self.autoscale_if_due(1);
+                }
+                true
+            }
+        }
+    }
+
+    /// [`try_acquire_fast`](Core::try_acquire_fast)'s compare-and-swap
+    /// alone: `Some(attended)` if it took a slot (`attended`: the
+    /// autoscaler wants the event).
+    #[inline(always)]
+    fn try_take(&self) -> Option<bool> {
         let mut w = self.load();
         loop {
             if w.has(PAUSED | CLOSED) || !w.can_admit_directly() {
-                return false;
+                return None;
             }
             match self.word.compare_exchange_weak(
                 w.0,
@@ -411,13 +434,7 @@ impl Core {
                 Ordering::Acquire,
                 Ordering::Acquire,
             ) {
-                Ok(_) => {
-                    if w.has(ATTENDED) {
-                        // This call is counted now; the period before it was not.
-                        self.autoscale_if_due(1);
-                    }
-                    return true;
-                }
+                Ok(_) => return Some(w.has(ATTENDED)),
                 Err(actual) => w = Word(actual),
             }
         }
@@ -1380,7 +1397,7 @@ impl Core {
             // away by this abort as they reach the queue's lock (`enqueue`):
             // counted here, with the queued calls this turns away (not those
             // never turned away, which queue).
-            turned_away += self.room.rejecting();
+            turned_away += self.room.settled_rejecting();
         }
         locked.aborted |= abort;
         // Callers in the room take their places in the queue, as waiting

@@ -94,19 +94,24 @@ impl Room {
     }
 
     /// Waits, as a caller counted in by [`enter`](Room::enter), until
-    /// `take` admits it (`true`: counted out), or until `deadline` or until
-    /// `gone` says that waiting here is over (`false`: still counted, until
+    /// `take` admits it (`Some`: counted out), or until `deadline` or until
+    /// `gone` says that waiting here is over (`None`: still counted, until
     /// the pool counts it out with [`leave`](Room::leave) as it queues it).
     /// `may_take` and `gone` look at the pool's word (after the fence that
-    /// pairs with the releases'); `take` is called without the room's lock.
-    pub(crate) fn wait(
+    /// pairs with the releases'). `take` (the pool's compare-and-swap, no
+    /// user code) is called under the room's lock, and a caller it admits
+    /// is counted out before the lock is released: whoever counts the room
+    /// under its lock ([`settled_len`](Room::settled_len),
+    /// [`settled_rejecting`](Room::settled_rejecting)) never counts as
+    /// waiting a caller that holds its slot.
+    pub(crate) fn wait<T>(
         &self,
         never_rejected: bool,
         deadline: Option<Instant>,
         may_take: impl Fn() -> bool,
         gone: impl Fn() -> bool,
-        mut take: impl FnMut() -> bool,
-    ) -> bool {
+        mut take: impl FnMut() -> Option<T>,
+    ) -> Option<T> {
         // Counted out if this unwinds (`take` is the pool's code, which
         // does not; this holds even if it did).
         struct Leave<'a>(&'a Room, bool);
@@ -122,18 +127,18 @@ impl Room {
             self.pending.store(false, Ordering::Relaxed);
             fence(Ordering::SeqCst);
             if gone() {
-                break false;
+                break None;
             }
             if may_take() {
-                guard = None;
-                if take() {
-                    break true;
+                if let Some(taken) = take() {
+                    // Counted out under the lock, with the slot just taken.
+                    self.leave(never_rejected);
+                    break Some(taken);
                 }
-                guard = Some(self.lock.lock());
                 continue;
             }
             if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                break false;
+                break None;
             }
             // Never longer than `RECHECK` at a time: a caller looks at the
             // word again then, whatever the notifications did (a release
@@ -148,23 +153,41 @@ impl Room {
             guard = Some(self.ready.wait_until(held, until));
         };
         drop(guard);
-        if admitted {
-            drop(leave);
-        } else {
-            std::mem::forget(leave);
-        }
+        // Admitted: counted out already; otherwise still counted.
+        std::mem::forget(leave);
         // A slot is still free: this caller may have been the one a release
         // notified, or, admitted, the one on its way for a release that
         // skipped its notification for another slot meanwhile (`pending`):
         // pass the news on.
         if may_take() {
-            if admitted {
+            if admitted.is_some() {
                 self.released();
             } else {
                 self.notify_one();
             }
         }
         admitted
+    }
+
+    /// Callers in the room, counted under its lock: a caller admitted from
+    /// the room is counted out with the slot it took (see
+    /// [`wait`](Room::wait)), so this never counts it as waiting.
+    pub(crate) fn settled_len(&self) -> usize {
+        if self.len() == 0 {
+            return 0;
+        }
+        let _guard = self.lock.lock();
+        self.len()
+    }
+
+    /// [`rejecting`](Room::rejecting), counted under the room's lock (see
+    /// [`settled_len`](Room::settled_len)).
+    pub(crate) fn settled_rejecting(&self) -> usize {
+        if self.len() == 0 {
+            return 0;
+        }
+        let _guard = self.lock.lock();
+        self.rejecting()
     }
 
     /// Counts out a caller that left (see [`wait`](Room::wait)), as it

@@ -235,7 +235,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
             this.obs.start(core, || unsafe { this.node.weight() });
             this.obs.waiting(core);
         }
-        if core.wait_in_room(never_rejected, deadline, || core.try_acquire_fast()) {
+        if core.wait_in_room(never_rejected, deadline) {
             this.take_slot();
             return true;
         }
