@@ -360,7 +360,10 @@ impl Core {
             deadline,
             || word().can_admit_directly(),
             || word().has(PAUSED | CLOSED) || self.sync_barging.load(Ordering::Relaxed) == 0,
-            || self.try_take(),
+            || {
+                let mut attended = false;
+                self.take_then(|| attended = true).then_some(attended)
+            },
         );
         match taken {
             None => false,
@@ -406,27 +409,18 @@ impl Core {
     /// through [`Core::enqueue`].
     #[inline]
     pub(crate) fn try_acquire_fast(&self) -> bool {
-        match self.try_take() {
-            None => false,
-            Some(attended) => {
-                if attended {
-                    // This call is counted now; the period before it was not.
-                    self.autoscale_if_due(1);
-                }
-                true
-            }
-        }
+        // This call is counted now; the period before it was not.
+        self.take_then(|| self.autoscale_if_due(1))
     }
 
-    /// [`try_acquire_fast`](Core::try_acquire_fast)'s compare-and-swap
-    /// alone: `Some(attended)` if it took a slot (`attended`: the
-    /// autoscaler wants the event).
+    /// [`try_acquire_fast`](Core::try_acquire_fast)'s compare-and-swap,
+    /// then `attended` if it took a slot and the autoscaler wants the event.
     #[inline(always)]
-    fn try_take(&self) -> Option<bool> {
+    fn take_then(&self, attended: impl FnOnce()) -> bool {
         let mut w = self.load();
         loop {
             if w.has(PAUSED | CLOSED) || !w.can_admit_directly() {
-                return None;
+                return false;
             }
             match self.word.compare_exchange_weak(
                 w.0,
@@ -434,7 +428,12 @@ impl Core {
                 Ordering::Acquire,
                 Ordering::Acquire,
             ) {
-                Ok(_) => return Some(w.has(ATTENDED)),
+                Ok(_) => {
+                    if w.has(ATTENDED) {
+                        attended();
+                    }
+                    return true;
+                }
                 Err(actual) => w = Word(actual),
             }
         }

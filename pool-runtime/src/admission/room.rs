@@ -172,22 +172,30 @@ impl Room {
     /// Callers in the room, counted under its lock: a caller admitted from
     /// the room is counted out with the slot it took (see
     /// [`wait`](Room::wait)), so this never counts it as waiting.
+    #[inline]
     pub(crate) fn settled_len(&self) -> usize {
-        if self.len() == 0 {
-            return 0;
+        match self.len() {
+            0 => 0,
+            _ => self.settled(Room::len),
         }
-        let _guard = self.lock.lock();
-        self.len()
     }
 
     /// [`rejecting`](Room::rejecting), counted under the room's lock (see
     /// [`settled_len`](Room::settled_len)).
     pub(crate) fn settled_rejecting(&self) -> usize {
-        if self.len() == 0 {
-            return 0;
+        match self.len() {
+            0 => 0,
+            _ => self.settled(Room::rejecting),
         }
+    }
+
+    /// `count` of the room under its lock. Out of line: the queue's path
+    /// (the waiting bound's check) only reaches it with callers in the room.
+    #[cold]
+    #[inline(never)]
+    fn settled(&self, count: fn(&Room) -> usize) -> usize {
         let _guard = self.lock.lock();
-        self.rejecting()
+        count(self)
     }
 
     /// Counts out a caller that left (see [`wait`](Room::wait)), as it
