@@ -1666,7 +1666,7 @@ impl Drop for Core {
 /// atomics above use for "none"): one that long (some 584 years) or longer
 /// is kept as "never" ([`duration`] reads it back as `Duration::MAX`).
 fn nanos(at: Duration) -> u64 {
-    u64::try_from(at.as_nanos()).unwrap_or(NEVER).min(NEVER)
+    crate::time::saturating_nanos(at).min(NEVER)
 }
 
 /// [`nanos`] of `Duration::MAX` and of every duration too long to keep.

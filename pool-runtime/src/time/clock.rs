@@ -91,7 +91,7 @@ impl<C: Clock> Clock for Caught<C> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(now) = reading {
-            let raw = u64::try_from(now.as_nanos()).unwrap_or(u64::MAX);
+            let raw = crate::time::saturating_nanos(now);
             if raw < readings.raw {
                 readings.offset = readings.offset.saturating_add(readings.raw - raw);
             }
@@ -144,7 +144,7 @@ impl ManualClock {
     /// Moves the clock forward by `by`; past the end of its range (`u64::MAX`
     /// nanoseconds, some 584 years) it stays there, never wrapping back.
     pub fn advance(&self, by: Duration) {
-        let nanos = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        let nanos = crate::time::saturating_nanos(by);
         let _ = self
             .nanos
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |now| {
@@ -223,7 +223,7 @@ mod tests {
 
     impl Settable {
         fn set(&self, to: Duration) {
-            let nanos = u64::try_from(to.as_nanos()).unwrap_or(u64::MAX);
+            let nanos = crate::time::saturating_nanos(to);
             self.0.store(nanos, Ordering::SeqCst);
         }
     }
