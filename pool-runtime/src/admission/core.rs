@@ -916,14 +916,16 @@ impl Core {
     }
 
     /// A call that releases no slot of its own here (one nested under a
-    /// lent slot, or one whose slot a nested call took over) ended with an
-    /// overload verdict: an adaptive pool counts it as a drop, as it counts
-    /// one of a call that releases its slot (with no latency sample, and as
-    /// sent now: a nested call's time is its parent's). Other pools ignore
-    /// it. A cut admits nobody; a waker's panic would not be re-raised.
+    /// lent slot, or one whose slot a nested call took over), admitted or
+    /// nested at `sent_at` (its stamp), ended with an overload verdict: an
+    /// adaptive pool counts it as a drop, as it counts one of a call that
+    /// releases its slot (with no latency sample; one sent before the last
+    /// cut judged the old limit, so a burst of nested refusals is one cut,
+    /// not a cascade). Other pools ignore it. A cut admits nobody; a
+    /// waker's panic would not be re-raised.
     #[cold]
     #[inline(never)]
-    pub(crate) fn overloaded(&self) {
+    pub(crate) fn overloaded(&self, sent_at: u64) {
         if !self.adaptive {
             return;
         }
@@ -932,7 +934,8 @@ impl Core {
         let mut report = self.report();
         let now = self.now_nanos();
         let mut locked = self.locked.lock();
-        let scaled_to = self.adaptive_observe(&mut locked, now, now, Verdict::Overload);
+        let scaled_to =
+            self.adaptive_observe(&mut locked, sent_at.min(now), now, Verdict::Overload);
         #[cfg(any(feature = "tracing", feature = "metrics"))]
         if let Some(scaler) = locked.scaler.as_mut() {
             report.window(scaler.take_window());

@@ -207,12 +207,25 @@ impl Waiter {
     /// `stamp`, in its place.
     #[inline]
     pub(crate) fn admitted(&self, stamp: Option<u64>) {
+        self.started(stamp, status::RUNNING);
+    }
+
+    /// The call runs nested under a lend: as [`admitted`](Waiter::admitted),
+    /// its start kept as `stamp` (an adaptive pool judges its overload as
+    /// sent then).
+    #[inline]
+    pub(crate) fn nested(&self, stamp: Option<u64>) {
+        self.started(stamp, status::NESTED);
+    }
+
+    #[inline]
+    fn started(&self, stamp: Option<u64>, status: u8) {
         if let Some(now) = stamp {
-            // Safety: an admitted node is unlinked; only its owner touches it.
+            // Safety: a started node is unlinked; only its owner touches it.
             self.weight
                 .with_mut(|weight| unsafe { *weight = now as i64 });
         }
-        self.set_status(status::RUNNING);
+        self.set_status(status);
     }
 
     /// # Safety

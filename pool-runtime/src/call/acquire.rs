@@ -337,7 +337,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
             }
             Enqueued::Lent => {
                 core.nested_started();
-                this.node.set_status(status::NESTED);
+                this.node.nested(core.admission_stamp());
                 #[cfg(any(feature = "tracing", feature = "metrics"))]
                 this.obs.admitted(core, false);
                 Some(Poll::Ready(Ok(())))
@@ -418,7 +418,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                             unsafe { this.node.set_under(lend, elsewhere) };
                             if borrowed {
                                 core.nested_started();
-                                this.node.set_status(status::NESTED);
+                                this.node.nested(core.admission_stamp());
                                 if waited {
                                     this.out_of_room();
                                 }
@@ -469,7 +469,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                 }
                 status::LENT => {
                     *this.deadline = None;
-                    this.node.set_status(status::NESTED);
+                    this.node.nested(core.admission_stamp());
                     #[cfg(any(feature = "tracing", feature = "metrics"))]
                     this.obs.admitted(core, false);
                     return Poll::Ready(Ok(()));
@@ -520,7 +520,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                         return Ok(());
                     }
                     Left::Lent => {
-                        this.node.set_status(status::NESTED);
+                        this.node.nested(this.core.admission_stamp());
                         #[cfg(any(feature = "tracing", feature = "metrics"))]
                         this.obs.admitted(&this.core, false);
                         return Ok(());

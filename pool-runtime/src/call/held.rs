@@ -90,7 +90,7 @@ pub(crate) fn end_call(
             // lend's `up`): one fewer call shares it.
             core.nested_ended();
             if verdict == Verdict::Overload {
-                core.overloaded();
+                core.overloaded(admitted_at);
             }
             return;
         }
@@ -102,7 +102,7 @@ pub(crate) fn end_call(
             // of its own slot (its latency is its parent's business). Fed
             // first: handing the slot on wakes a waker, which may panic.
             if verdict == Verdict::Overload {
-                core.overloaded();
+                core.overloaded(admitted_at);
             }
             if core.return_lend(&lend) == LendReturned::Ended {
                 core.nested_ended();

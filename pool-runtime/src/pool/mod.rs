@@ -251,8 +251,9 @@ impl Pool {
     /// did the work ([`Verdict::Success`](crate::Verdict::Success)), or neither ([`Verdict::Ignore`](crate::Verdict::Ignore)).
     /// Other pools ignore the verdict. A call nested in work of the same
     /// pool (running under its parent's slot) is judged too: its overload
-    /// counts as a drop, as any call's (its latency, part of its parent's,
-    /// is no sample).
+    /// counts as a drop, as any call's, sent when the nested call started
+    /// (so one started before a cut does not count against the new limit);
+    /// its latency, part of its parent's, is no sample.
     ///
     /// # Errors
     ///
