@@ -6,18 +6,22 @@
 //! gets — each call's latency (from admission to completion: time spent
 //! waiting in the pool is not the server's) and whether the server refused
 //! it (the caller's `overload` judgement: an "overloaded" answer, a timeout
-//! of the call itself) — and moves the limit once per round trip at most:
+//! of the call itself) — and moves the limit once per round trip at most
+//! (drops excepted: they act at once, below):
 //!
 //! * **Start.** The pool starts where the user says (`size`, else `min`, or
 //!   1 if `min` is 0) and
 //!   doubles its limit every round trip while calls wait for a slot and the
-//!   server shows no sign of load (TCP's slow start). Below three slots a
-//!   window of the start needs at most four rounds of the limit in calls
-//!   and the step is two slots at least (1 → 3): at one slot ten calls are
-//!   ten round trips, and the backlog of that time would keep the start
+//!   server shows no sign of load (TCP's slow start). A window of the start
+//!   needs at most four rounds of the limit in calls (fewer than
+//!   `window_samples` where the limit is small), and below three slots the
+//!   step is two slots at least (1 → 3): at one slot ten calls are ten
+//!   round trips, and the backlog of that time would keep the start
 //!   doubling past the server's knee later. The first sign of
-//!   load — a drop, a latency rise, or a window that surely queued a call
-//!   at the server (below) — ends the doubling, and so does the first
+//!   load — drops that cut (below; a window with a drop too few to cut
+//!   holds the limit, and the start goes on after it), a latency rise, or
+//!   a window that surely queued a call at the server (below) — ends the
+//!   doubling, and so does the first
 //!   window in which no call waited: demand that does not fill the limit
 //!   says nothing about the server, and a light load's bursts that merely
 //!   neared it would otherwise double it far past the server's capacity,
@@ -30,7 +34,10 @@
 //!   heavy-tailed window moves it as much as one fast call does.
 //! * **Drops act at once.** Overload answers do not wait for the window's
 //!   time or round trip: once `window_samples` calls admitted since the last
-//!   cut are in, with at least two drops and more than `drop_tolerance` of
+//!   cut are in (or, sooner, three drops: a burst of refusals is judged
+//!   before the window fills, since every one is a call lost and a server
+//!   that refuses at once can drain the whole queue into refusals within a
+//!   few milliseconds), with at least two drops and more than `drop_tolerance` of
 //!   them (above the server's background rate, if it has one: below), the
 //!   limit is cut — to the concurrency the server has lately
 //!   served without queueing (success throughput × unloaded latency, the
