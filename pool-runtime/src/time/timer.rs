@@ -343,7 +343,17 @@ impl TimerThread {
                     heap = lock(&self.heap);
                 }
             }
-            heap = match heap.entries.peek().map(|Reverse(first)| first.0) {
+            // While wakers wait to be woken, look again within a stall
+            // period: one of them may be held up behind a waker that
+            // blocks, which a new waking thread then serves.
+            let next = heap.entries.peek().map(|Reverse(first)| first.0);
+            let next = match WAKING.queued() {
+                true => {
+                    Some(next.map_or(Instant::now() + STALL, |at| at.min(Instant::now() + STALL)))
+                }
+                false => next,
+            };
+            heap = match next {
                 Some(at) => {
                     let wait = at.saturating_duration_since(Instant::now());
                     self.changed
@@ -353,6 +363,9 @@ impl TimerThread {
                 }
                 None => self.changed.wait(heap).unwrap_or_else(|e| e.into_inner()),
             };
+            drop(heap);
+            WAKING.unstall();
+            heap = lock(&self.heap);
         }
     }
 }
@@ -362,22 +375,26 @@ impl TimerThread {
 /// waits there until a slot frees, which may take another deadline to
 /// fire). Woken on the timer thread, one such waker held up every deadline
 /// in the process, and a wait cycle through it hung for good. A waker is
-/// handed to an idle waking thread, or to a new one when none is idle (so
-/// a blocked waker holds up only itself); a thread idle for a second ends,
-/// but the last one. Deadlines fire rarely (a call that waited too long),
-/// so the hand-off's cost is off every call's path.
+/// handed to an idle waking thread; when none is idle and the busy ones
+/// have woken nothing for a stall period (`STALL`: one of them is held up
+/// in a waker), a new thread takes the queue on — so a blocked waker holds
+/// up only itself, and a burst of deadlines firing at once is woken by the
+/// threads there are, not by a thread each. A thread idle for a second
+/// ends, but the last one. Deadlines fire rarely (a call that waited too
+/// long), so the hand-off's cost is off every call's path.
 struct Waking {
     queue: Mutex<WakeQueue>,
     ready: Condvar,
 }
 
-#[derive(Default)]
 struct WakeQueue {
     wakers: std::collections::VecDeque<Waker>,
     /// Threads waiting for a waker.
     idle: usize,
     /// Threads running.
     threads: usize,
+    /// When a waking thread last took a waker or finished one.
+    progress: Option<Instant>,
 }
 
 static WAKING: Waking = Waking {
@@ -385,6 +402,7 @@ static WAKING: Waking = Waking {
         wakers: std::collections::VecDeque::new(),
         idle: 0,
         threads: 0,
+        progress: None,
     }),
     ready: Condvar::new(),
 };
@@ -392,16 +410,47 @@ static WAKING: Waking = Waking {
 /// How long a waking thread beyond the first waits for work before it ends.
 const WAKING_IDLE: Duration = Duration::from_secs(1);
 
+/// How long the waking threads may make no progress, with wakers queued,
+/// before another thread is started for them.
+const STALL: Duration = Duration::from_millis(2);
+
 impl Waking {
     fn hand(&'static self, waker: Waker) {
         let mut queue = lock(&self.queue);
         queue.wakers.push_back(waker);
-        if queue.idle >= queue.wakers.len() {
+        self.serve_queue(queue);
+    }
+
+    /// Whether wakers wait to be woken.
+    fn queued(&self) -> bool {
+        !lock(&self.queue).wakers.is_empty()
+    }
+
+    /// Starts a thread for the queue if the busy ones are held up.
+    fn unstall(&'static self) {
+        let queue = lock(&self.queue);
+        if !queue.wakers.is_empty() {
+            self.serve_queue(queue);
+        }
+    }
+
+    /// Gets the queue served: by an idle thread, or by a new one if there
+    /// is none, or the busy ones made no progress for `STALL` (else they
+    /// take it when they are done).
+    fn serve_queue(&'static self, mut queue: MutexGuard<'_, WakeQueue>) {
+        if queue.idle > 0 {
             drop(queue);
             self.ready.notify_one();
             return;
         }
+        let stalled = queue.progress.is_none_or(|at| at.elapsed() >= STALL);
+        if queue.threads > 0 && !stalled {
+            return;
+        }
         queue.threads += 1;
+        // The new thread counts as progress: the next stall is measured
+        // from its start.
+        queue.progress = Some(Instant::now());
         drop(queue);
         let spawned = std::thread::Builder::new()
             .name("pooled-timer-wake".into())
@@ -411,11 +460,9 @@ impl Waking {
             // then holds up the timer).
             let mut queue = lock(&self.queue);
             queue.threads -= 1;
-            let waker = queue.wakers.pop_back();
+            let wakers = std::mem::take(&mut queue.wakers);
             drop(queue);
-            if let Some(waker) = waker {
-                Self::wake(waker);
-            }
+            wakers.into_iter().for_each(Self::wake);
         }
     }
 
@@ -423,9 +470,11 @@ impl Waking {
         let mut queue = lock(&self.queue);
         loop {
             if let Some(waker) = queue.wakers.pop_front() {
+                queue.progress = Some(Instant::now());
                 drop(queue);
                 Self::wake(waker);
                 queue = lock(&self.queue);
+                queue.progress = Some(Instant::now());
                 continue;
             }
             queue.idle += 1;
