@@ -376,8 +376,8 @@ impl TimerThread {
 /// fire). Woken on the timer thread, one such waker held up every deadline
 /// in the process, and a wait cycle through it hung for good. A waker is
 /// handed to an idle waking thread; when none is idle and the busy ones
-/// have woken nothing for a stall period (`STALL`: one of them is held up
-/// in a waker), a new thread takes the queue on — so a blocked waker holds
+/// have woken nothing for a stall period (`STALL`, doubled for each thread
+/// beyond the first: one of them is held up in a waker), a new thread takes the queue on — so a blocked waker holds
 /// up only itself, and a burst of deadlines firing at once is woken by the
 /// threads there are, not by a thread each. A thread idle for a second
 /// ends, but the last one. Deadlines fire rarely (a call that waited too
@@ -410,8 +410,9 @@ static WAKING: Waking = Waking {
 /// How long a waking thread beyond the first waits for work before it ends.
 const WAKING_IDLE: Duration = Duration::from_secs(1);
 
-/// How long the waking threads may make no progress, with wakers queued,
-/// before another thread is started for them.
+/// How long one waking thread may make no progress, with wakers queued,
+/// before another is started for them (twice as long for each thread
+/// beyond the first: see `serve_queue`).
 const STALL: Duration = Duration::from_millis(2);
 
 impl Waking {
@@ -443,7 +444,13 @@ impl Waking {
             self.ready.notify_one();
             return;
         }
-        let stalled = queue.progress.is_none_or(|at| at.elapsed() >= STALL);
+        // Each thread more waits twice as long for its turn (up to 2^8
+        // stall periods): wakers that are merely slow, not blocked, make
+        // the threads take their wakers together and finish together, a
+        // stall period apart or more, and would otherwise add a thread per
+        // burst; a few blocked ones still get a thread each.
+        let patience = STALL * (1 << queue.threads.saturating_sub(1).min(8));
+        let stalled = queue.progress.is_none_or(|at| at.elapsed() >= patience);
         if queue.threads > 0 && !stalled {
             return;
         }
