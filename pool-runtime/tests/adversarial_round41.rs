@@ -294,7 +294,6 @@ fn slow_bursts(pool: &Pool, bursts: usize) -> Vec<usize> {
 /// progress.
 #[test]
 #[cfg(target_os = "linux")]
-#[ignore = "bug: waking threads grow ~1.3 per burst of 3 ms wakers without bound (42 after 30 bursts)"]
 fn repeated_bursts_of_slow_wakers_keep_waking_threads_few() {
     common::in_own_process(
         "repeated_bursts_of_slow_wakers_keep_waking_threads_few",
@@ -947,6 +946,13 @@ fn a_subscriber_exporting_on_span_close_on_every_path_never_closes_a_span_twice(
             made
         })
     });
+    // A blocking job's span closes on the executor's thread once its slot
+    // is released, which may be just after its caller has the result: let
+    // those closes land before counting.
+    let start = std::time::Instant::now();
+    while opened.load(SeqCst).saturating_sub(closed.load(SeqCst)) > 3 && start.elapsed() < BOUND {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let s = pool.stats();
     assert_eq!(twice.load(SeqCst), 0, "spans closed twice");
     let (opened, closed) = (opened.load(SeqCst), closed.load(SeqCst));
