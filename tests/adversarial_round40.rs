@@ -433,73 +433,78 @@ fn blocking_recursion_through_the_blocking_executor_runs_nested_on_one_slot() {
 }
 
 // ---------------------------------------------------------------------------
-// 5. Rayon-executor X blocking → default-executor Y blocking → X sync, and
-//    X's rayon job calling X's sync function directly.
+#[cfg(feature = "rayon")]
+mod rayon_paths {
+    use super::*;
 
-#[pooled::group(size = 1, executor = "rayon")]
-/// X on rayon.
-pub struct A40RayX;
+    // 5. Rayon-executor X blocking → default-executor Y blocking → X sync, and
+    //    X's rayon job calling X's sync function directly.
 
-#[pooled::group(order = "priority", size = 1)]
-/// Y on the default executor.
-pub struct A40RayY;
+    #[pooled::group(size = 1, executor = "rayon")]
+    /// X on rayon.
+    pub struct A40RayX;
 
-static RAY_X: Meter = Meter::new();
-static RAY_Y: Meter = Meter::new();
+    #[pooled::group(order = "priority", size = 1)]
+    /// Y on the default executor.
+    pub struct A40RayY;
 
-#[pooled::pooled(group = A40RayX)]
-fn ray_x_sync(v: u32) -> u32 {
-    work(&RAY_X, 100);
-    v + 1
-}
+    static RAY_X: Meter = Meter::new();
+    static RAY_Y: Meter = Meter::new();
 
-#[pooled::pooled(blocking, group = A40RayY, weight = 2)]
-fn ray_y(v: u32) -> u32 {
-    work(&RAY_Y, 100);
-    ray_x_sync(v) + 1
-}
+    #[pooled::pooled(group = A40RayX)]
+    fn ray_x_sync(v: u32) -> u32 {
+        work(&RAY_X, 100);
+        v + 1
+    }
 
-#[pooled::pooled(blocking, group = A40RayX)]
-fn ray_x(v: u32) -> u32 {
-    let direct = ray_x_sync(v);
-    let through_y = futures::executor::block_on(ray_y(v));
-    direct + through_y
-}
+    #[pooled::pooled(blocking, group = A40RayY, weight = 2)]
+    fn ray_y(v: u32) -> u32 {
+        work(&RAY_Y, 100);
+        ray_x_sync(v) + 1
+    }
 
-#[test]
-fn rayon_x_job_calls_back_into_x_directly_and_through_ys_blocking_job() {
-    within(BOUND, || {
-        let stop = Arc::new(AtomicBool::new(false));
-        let s2 = stop.clone();
-        let contender = std::thread::spawn(move || {
-            while !s2.load(SeqCst) {
-                ray_x_sync(0);
-            }
-        });
-        let rt = common::multi_thread();
-        rt.block_on(async {
-            let tasks: Vec<_> = (0..4u32)
-                .map(|t| {
-                    tokio::spawn(async move {
-                        for k in 0..8 {
-                            let v = t * 10 + k;
-                            assert_eq!(ray_x(v).await, 2 * v + 3);
-                        }
+    #[pooled::pooled(blocking, group = A40RayX)]
+    fn ray_x(v: u32) -> u32 {
+        let direct = ray_x_sync(v);
+        let through_y = futures::executor::block_on(ray_y(v));
+        direct + through_y
+    }
+
+    #[test]
+    fn rayon_x_job_calls_back_into_x_directly_and_through_ys_blocking_job() {
+        within(BOUND, || {
+            let stop = Arc::new(AtomicBool::new(false));
+            let s2 = stop.clone();
+            let contender = std::thread::spawn(move || {
+                while !s2.load(SeqCst) {
+                    ray_x_sync(0);
+                }
+            });
+            let rt = common::multi_thread();
+            rt.block_on(async {
+                let tasks: Vec<_> = (0..4u32)
+                    .map(|t| {
+                        tokio::spawn(async move {
+                            for k in 0..8 {
+                                let v = t * 10 + k;
+                                assert_eq!(ray_x(v).await, 2 * v + 3);
+                            }
+                        })
                     })
-                })
-                .collect();
-            for t in tasks {
-                t.await.unwrap();
-            }
+                    .collect();
+                for t in tasks {
+                    t.await.unwrap();
+                }
+            });
+            stop.store(true, SeqCst);
+            contender.join().unwrap();
+            at_rest(A40RayX::POOL);
+            let y = at_rest(A40RayY::POOL);
+            assert_eq!(y.completed, 32);
+            assert_eq!(RAY_X.peak(), 1);
+            assert_eq!(RAY_Y.peak(), 1);
         });
-        stop.store(true, SeqCst);
-        contender.join().unwrap();
-        at_rest(A40RayX::POOL);
-        let y = at_rest(A40RayY::POOL);
-        assert_eq!(y.completed, 32);
-        assert_eq!(RAY_X.peak(), 1);
-        assert_eq!(RAY_Y.peak(), 1);
-    });
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1942,70 +1947,75 @@ fn blocking_recursion_cut_off_at_every_depth_keeps_the_one_slot() {
 }
 
 // ---------------------------------------------------------------------------
-// 25. X async → Y blocking (default executor) → X blocking on rayon → X sync.
+#[cfg(feature = "rayon")]
+mod rayon_from_ys_job {
+    use super::*;
 
-#[pooled::group(size = 1, executor = "rayon")]
-/// X on rayon, reached from Y's job.
-pub struct A40RayNX;
+    // 25. X async → Y blocking (default executor) → X blocking on rayon → X sync.
 
-#[pooled::group(size = 1)]
-/// Y on the default executor.
-pub struct A40RayNY;
+    #[pooled::group(size = 1, executor = "rayon")]
+    /// X on rayon, reached from Y's job.
+    pub struct A40RayNX;
 
-static RN_X: Meter = Meter::new();
+    #[pooled::group(size = 1)]
+    /// Y on the default executor.
+    pub struct A40RayNY;
 
-#[pooled::pooled(group = A40RayNX)]
-fn rn_x_sync(v: u32) -> u32 {
-    work(&RN_X, 100);
-    v
-}
+    static RN_X: Meter = Meter::new();
 
-#[pooled::pooled(blocking, group = A40RayNX)]
-fn rn_x_rayon(v: u32) -> u32 {
-    rn_x_sync(v) + 1
-}
+    #[pooled::pooled(group = A40RayNX)]
+    fn rn_x_sync(v: u32) -> u32 {
+        work(&RN_X, 100);
+        v
+    }
 
-#[pooled::pooled(blocking, group = A40RayNY)]
-fn rn_y(v: u32) -> u32 {
-    futures::executor::block_on(rn_x_rayon(v)) + 1
-}
+    #[pooled::pooled(blocking, group = A40RayNX)]
+    fn rn_x_rayon(v: u32) -> u32 {
+        rn_x_sync(v) + 1
+    }
 
-#[pooled::pooled(group = A40RayNX)]
-async fn rn_parent(v: u32) -> u32 {
-    rn_y(v).await + 1
-}
+    #[pooled::pooled(blocking, group = A40RayNY)]
+    fn rn_y(v: u32) -> u32 {
+        futures::executor::block_on(rn_x_rayon(v)) + 1
+    }
 
-#[test]
-fn a_rayon_job_made_in_ys_job_inside_x_work_runs_nested_in_x() {
-    within(BOUND, || {
-        let stop = Arc::new(AtomicBool::new(false));
-        let s2 = stop.clone();
-        let contender = std::thread::spawn(move || {
-            while !s2.load(SeqCst) {
-                rn_x_sync(0);
-            }
-        });
-        let rt = common::multi_thread();
-        rt.block_on(async {
-            let tasks: Vec<_> = (0..3u32)
-                .map(|t| {
-                    tokio::spawn(async move {
-                        for k in 0..6 {
-                            assert_eq!(rn_parent(t * 10 + k).await, t * 10 + k + 3);
-                        }
+    #[pooled::pooled(group = A40RayNX)]
+    async fn rn_parent(v: u32) -> u32 {
+        rn_y(v).await + 1
+    }
+
+    #[test]
+    fn a_rayon_job_made_in_ys_job_inside_x_work_runs_nested_in_x() {
+        within(BOUND, || {
+            let stop = Arc::new(AtomicBool::new(false));
+            let s2 = stop.clone();
+            let contender = std::thread::spawn(move || {
+                while !s2.load(SeqCst) {
+                    rn_x_sync(0);
+                }
+            });
+            let rt = common::multi_thread();
+            rt.block_on(async {
+                let tasks: Vec<_> = (0..3u32)
+                    .map(|t| {
+                        tokio::spawn(async move {
+                            for k in 0..6 {
+                                assert_eq!(rn_parent(t * 10 + k).await, t * 10 + k + 3);
+                            }
+                        })
                     })
-                })
-                .collect();
-            for t in tasks {
-                t.await.unwrap();
-            }
+                    .collect();
+                for t in tasks {
+                    t.await.unwrap();
+                }
+            });
+            stop.store(true, SeqCst);
+            contender.join().unwrap();
+            at_rest(A40RayNX::POOL);
+            at_rest(A40RayNY::POOL);
+            assert_eq!(RN_X.peak(), 1);
         });
-        stop.store(true, SeqCst);
-        contender.join().unwrap();
-        at_rest(A40RayNX::POOL);
-        at_rest(A40RayNY::POOL);
-        assert_eq!(RN_X.peak(), 1);
-    });
+    }
 }
 
 // ---------------------------------------------------------------------------
