@@ -417,9 +417,8 @@ impl Layers {
     /// Checks each value with a range of its own that configuration does
     /// not check as it parses it — the adaptive parameters, `fleet_limit`,
     /// `fleet_lease`, `fleet_url`, `max` (at least 1), `autoscale_window`,
-    /// `autoscale_interval`, `max_waiting`, a `size` of 0 where it is a
-    /// fixed group's (a `[defaults]` table's, or a table's that makes its
-    /// group fixed; other tables' where the group is fixed: `validate`),
+    /// `autoscale_interval`, `max_waiting`, a `[defaults]` `size` of 0 (a
+    /// group table's where the group is fixed: `validate`),
     /// and a `min` above, or a `size` outside, its own table's bounds — on
     /// its own, by the builder's rule, wherever it is
     /// written: in a `[defaults]` table (whose values reach only some
@@ -465,12 +464,11 @@ impl Layers {
             // own bounds, which no layer could make valid for it. (A
             // `[defaults]` size is a fixed group's, its bounds autoscaled
             // groups': they never meet.)
-            if let Some(size) = section.size.as_ref().filter(|_| group.is_some()) {
+            let bounded = section.min.is_some() || section.max.is_some();
+            if let Some(size) = section.size.as_ref().filter(|_| group.is_some() && bounded) {
                 let min = section.min.as_ref().map_or(0, |v| v.value);
-                let max = section.max.as_ref().map_or(usize::MAX, |v| v.value);
-                let bounded = section.min.is_some() || section.max.is_some();
-                if bounded && !(min..=max).contains(&size.value) {
-                    let max = section.max.as_ref().map_or(crate::MAX_SLOTS, |v| v.value);
+                let max = section.max.as_ref().map_or(crate::MAX_SLOTS, |v| v.value);
+                if !(min..=max).contains(&size.value) {
                     let err = crate::BuildError::SizeOutsideBounds {
                         size: size.value,
                         min,
@@ -480,10 +478,13 @@ impl Layers {
                 }
             }
             // A `[defaults]` size is a fixed group's slot count (it reaches
-            // no other), or a table's that makes its group fixed.
-            let fixed_here =
-                group.is_none() || section.kind.as_ref().map(|k| k.value) == Some(Kind::Fixed);
-            if let Some(size) = section.size.as_ref().filter(|v| v.value == 0 && fixed_here) {
+            // no other). (A group table's or variable's, where the group is
+            // fixed, is checked by `validate`, which follows the kind.)
+            if let Some(size) = section
+                .size
+                .as_ref()
+                .filter(|v| v.value == 0 && group.is_none())
+            {
                 return fail(&size.origin, crate::BuildError::ZeroSize);
             }
             // The autoscale timing, each value on its own (the builder's
