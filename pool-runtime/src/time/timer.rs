@@ -346,13 +346,14 @@ impl TimerThread {
             // While wakers wait to be woken, look again within a stall
             // period: one of them may be held up behind a waker that
             // blocks, which a new waking thread then serves.
-            let next = heap.entries.peek().map(|Reverse(first)| first.0);
-            let next = match WAKING.queued() {
-                true => {
-                    Some(next.map_or(Instant::now() + STALL, |at| at.min(Instant::now() + STALL)))
-                }
-                false => next,
-            };
+            // (Only this thread queues wakers: none queued now, none while
+            // it waits.)
+            let mut next = heap.entries.peek().map(|Reverse(first)| first.0);
+            let queued = WAKING.queued();
+            if queued {
+                let recheck = Instant::now() + STALL;
+                next = Some(next.map_or(recheck, |at| at.min(recheck)));
+            }
             heap = match next {
                 Some(at) => {
                     let wait = at.saturating_duration_since(Instant::now());
@@ -363,9 +364,11 @@ impl TimerThread {
                 }
                 None => self.changed.wait(heap).unwrap_or_else(|e| e.into_inner()),
             };
-            drop(heap);
-            WAKING.unstall();
-            heap = lock(&self.heap);
+            if queued {
+                drop(heap);
+                WAKING.unstall();
+                heap = lock(&self.heap);
+            }
         }
     }
 }
