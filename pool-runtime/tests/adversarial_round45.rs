@@ -1,0 +1,1646 @@
+//! Hostile tests, round 45: TIME and EXTREME VALUES on every surface that
+//! takes a number or a duration, mostly the run-time API.
+//!
+//! * Admission timeouts never fire before their time, at every scale from
+//!   1 ns up, on every call form: async (`submit`, permits, blocking),
+//!   sync (`run`, with and without a sync-barging room), spawned; on the
+//!   crate's timer thread (wall clock) and on tokio's paused clock right at,
+//!   just under and just past tokio's timer horizon (2^36 - 1 ms), where
+//!   the library switches timers.
+//! * `shutdown(Some(..))` at 1 ns, a year, tokio's horizon and
+//!   `Duration::MAX`, on paused time and on the wall clock: the report
+//!   against what the test saw.
+//! * A user `Clock` that stands still forever, stands at the end of its
+//!   range, jumps back (then runs on: the next evaluation must come one
+//!   interval of the clock's own pace later, not after it caught up),
+//!   jumps forward by years (one evaluation per event: at most a doubling
+//!   or a halving), alternates between 0 and `Duration::MAX`, panics in
+//!   `now` and in `uses_tokio_time`, or claims tokio time while frozen:
+//!   admission timeouts still fire, the limit stays in its bounds, the
+//!   bodies counted from outside never pass it.
+//! * Run-time setters at and one past their documented maxima: `scale` by
+//!   every extreme delta from every extreme size (the exact clamp),
+//!   `set_bounds` at `MAX_SLOTS` / `MAX_SLOTS + 1` / 0 (refusals change
+//!   nothing; a grown bound admits every waiter; a shrunk one holds the
+//!   limit), `set_admission_timeout` changed while calls wait (only later
+//!   calls see it), pause with 1 ns timeouts, nested calls waiting for a
+//!   lent slot with 1 ns and `Duration::MAX` timeouts.
+//! * Weights at `i64::MIN`, `MIN + 1`, `-1`, `0`, `MAX - 1`, `MAX` across
+//!   every call form of one priority pool.
+//! * The queue-depth rule at a 1 ns interval and the largest window
+//!   (`AutoscaleTiming::MAX_WINDOW`) under a clock that jumps by years at
+//!   every read: cost per call stays small.
+//! * Configuration: duration literals at the end of their range
+//!   (`"18446744073709551615ns"`) and one past, `"0s"`, on a group that
+//!   then runs (earlier rounds 10, 29 and 37 parsed them; here the loaded
+//!   values are used at run time), and the ceiling at `MAX_SLOTS` and one
+//!   past.
+//! * Features: fleet settings' lease and limit right at and one past
+//!   their bounds (`redis`); wait-time histograms under a clock jumping by
+//!   years (`metrics`).
+//!
+//! Every wait is bounded (a watchdog thread, or tokio's paused clock whose
+//! timeouts are themselves checked); concurrency is counted from outside
+//! the library with a meter around each body.
+//!
+//! Broken promises found: none so far in this round (see the report).
+
+mod common;
+
+use common::{assert_accounted, within, Meter, Task};
+use pool_runtime::{
+    AdaptiveSettings, AutoscaleTiming, BuildError, Clock, Kind, Order, Pool, Rejected, ScalePolicy,
+    TokioClock, MAX_SLOTS,
+};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::task::Poll;
+use std::thread;
+use std::time::{Duration, Instant};
+
+const BOUND: Duration = Duration::from_secs(30);
+const DAY: Duration = Duration::from_secs(86_400);
+const YEAR: Duration = Duration::from_secs(365 * 86_400);
+/// Tokio's timer horizon, as `TokioClock`'s docs give it ("about 795 days";
+/// the wheel's 2^36 - 1 ms).
+const HORIZON: Duration = Duration::from_millis((1 << 36) - 1);
+
+fn leaked(pool: Pool) -> &'static Pool {
+    Box::leak(Box::new(pool))
+}
+
+fn paused_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap()
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < BOUND, "never happened: {what}");
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A clock the test sets anywhere (backwards too), optionally panicking in
+/// `now`, and optionally claiming tokio time.
+#[derive(Clone, Default)]
+struct Dial {
+    nanos: Arc<AtomicU64>,
+    panics: Arc<AtomicBool>,
+    tokio: bool,
+}
+
+impl Dial {
+    fn at(nanos: Duration) -> Self {
+        let d = Dial::default();
+        d.set(nanos);
+        d
+    }
+    fn set(&self, to: Duration) {
+        self.nanos
+            .store(u64::try_from(to.as_nanos()).unwrap_or(u64::MAX), SeqCst);
+    }
+    fn add(&self, by: Duration) {
+        let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        let _ = self
+            .nanos
+            .fetch_update(SeqCst, SeqCst, |n| Some(n.saturating_add(by)));
+    }
+}
+
+impl Clock for Dial {
+    fn now(&self) -> Duration {
+        if self.panics.load(SeqCst) {
+            panic!("planned: the dial's now panics");
+        }
+        Duration::from_nanos(self.nanos.load(SeqCst))
+    }
+    fn uses_tokio_time(&self) -> bool {
+        self.tokio
+    }
+}
+
+/// Runs `fut` to the end on this thread; returns its output and how long
+/// it took from just before its first poll.
+fn timed<F: Future>(fut: F) -> (F::Output, Duration) {
+    let start = Instant::now();
+    let out = futures::executor::block_on(fut);
+    (out, start.elapsed())
+}
+
+// ---------------------------------------------------------------------------
+// Admission timeouts never fire early.
+
+const SHORT_TIMEOUTS: [Duration; 6] = [
+    Duration::from_nanos(1),
+    Duration::from_nanos(999),
+    Duration::from_micros(1),
+    Duration::from_millis(1),
+    Duration::from_millis(15),
+    Duration::from_millis(40),
+];
+
+/// Promise (`GroupSettings::admission_timeout`): "Turns a call away with
+/// `TimedOut` once it has waited this long for a slot". Attack: a pool of
+/// one whose slot is held; every async form waits with timeouts from 1 ns
+/// to 40 ms on the timer thread (wall clock). Each is turned away
+/// `TimedOut`, never before its timeout, and counted once.
+#[test]
+fn async_admission_timeouts_never_fire_before_their_time() {
+    within(BOUND, || {
+        for timeout in SHORT_TIMEOUTS {
+            let pool = Pool::builder()
+                .size(1)
+                .admission_timeout(timeout)
+                .build()
+                .unwrap();
+            let held = pool.try_acquire_owned(0).unwrap();
+            for form in 0..5 {
+                let (out, took) = match form {
+                    0 => timed(pool.submit(async {})),
+                    1 => timed(async { pool.acquire().await.map(drop) }),
+                    2 => timed(async { pool.acquire_owned(i64::MIN).await.map(drop) }),
+                    3 => timed(pool.submit_blocking(|| ())),
+                    _ => timed(pool.submit_weighted(i64::MAX, async {})),
+                };
+                assert_eq!(out, Err(Rejected::TimedOut), "{timeout:?} form {form}");
+                assert!(
+                    took >= timeout,
+                    "form {form}: timed out after {took:?}, before its timeout {timeout:?}"
+                );
+            }
+            let s = pool.stats();
+            assert_eq!(s.rejected_for(Rejected::TimedOut), 5, "{s:?}");
+            assert_eq!(s.waiting, 0, "{s:?}");
+            drop(held);
+            assert_accounted(&pool.stats());
+        }
+    });
+}
+
+/// The same promise for sync callers, whose deadline is their own park's
+/// ("Sync callers time out on their own thread"), with and without a
+/// sync-barging room whose bound is shorter, equal or longer (up to
+/// `Duration::MAX`): "its time outside counts against the timeout".
+#[test]
+fn sync_admission_timeouts_never_fire_before_their_time() {
+    within(BOUND, || {
+        let bargings = [
+            None,
+            Some(Duration::from_nanos(1)),
+            Some(Duration::from_millis(5)),
+            Some(Duration::MAX),
+        ];
+        for timeout in SHORT_TIMEOUTS {
+            for barging in bargings {
+                let pool = Pool::builder()
+                    .size(1)
+                    .admission_timeout(timeout)
+                    .build()
+                    .unwrap();
+                pool.set_sync_barging(barging);
+                let held = pool.try_acquire_owned(0).unwrap();
+                let start = Instant::now();
+                let out = pool.run_weighted(i64::MIN, || ());
+                let took = start.elapsed();
+                assert_eq!(out, Err(Rejected::TimedOut), "{timeout:?} {barging:?}");
+                assert!(
+                    took >= timeout,
+                    "{barging:?}: timed out after {took:?}, before {timeout:?}"
+                );
+                let s = pool.stats();
+                assert_eq!(
+                    (s.waiting, s.rejected_for(Rejected::TimedOut)),
+                    (0, 1),
+                    "{s:?}"
+                );
+                drop(held);
+                assert_accounted(&pool.stats());
+            }
+        }
+    });
+}
+
+/// `Pool::spawn`: a timeout known late comes "through the handle" — never
+/// before the timeout, whichever way it comes; 1 ns may come either way.
+#[test]
+fn spawned_calls_time_out_no_earlier_than_their_timeout() {
+    within(BOUND, || {
+        let rt = common::runtime();
+        for timeout in [
+            Duration::from_nanos(1),
+            Duration::from_millis(3),
+            Duration::from_millis(30),
+        ] {
+            let pool = Pool::builder()
+                .size(1)
+                .admission_timeout(timeout)
+                .build()
+                .unwrap();
+            let held = pool.try_acquire_owned(0).unwrap();
+            let _guard = rt.enter();
+            let start = Instant::now();
+            let out = match pool.spawn(async { 7 }) {
+                Err(r) => Err(r),
+                Ok(handle) => rt.block_on(handle),
+            };
+            let took = start.elapsed();
+            assert_eq!(out, Err(Rejected::TimedOut), "{timeout:?}");
+            assert!(took >= timeout, "{took:?} < {timeout:?}");
+            drop(held);
+            let s = pool.stats();
+            assert_eq!(s.rejected_for(Rejected::TimedOut), 1, "{s:?}");
+            assert_accounted(&s);
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Tokio's paused clock, around its timer's horizon.
+
+/// `TokioClock`: timeouts within tokio's range follow paused time; "timeouts
+/// longer than tokio's timer keeps (about 795 days: paused test time never
+/// reaches them)". Attack: timeouts of 1 ns, just under and over a
+/// millisecond (tokio's tick), a year, and one millisecond under, at and
+/// past the horizon, on three forms. Those within the horizon time out on
+/// paused time no earlier than their timeout (virtual time); those past it
+/// never time out early on paused time, and are admitted when the slot
+/// frees.
+#[test]
+fn tokio_clock_timeouts_around_the_horizon_never_fire_early() {
+    within(BOUND, || {
+        let rt = paused_runtime();
+        rt.block_on(async {
+            let timeouts = [
+                (Duration::from_nanos(1), true),
+                (Duration::from_nanos(999_999), true),
+                (Duration::from_nanos(1_000_001), true),
+                (YEAR, true),
+                (HORIZON - Duration::from_millis(1), true),
+                (HORIZON, true),
+                (HORIZON + Duration::from_millis(1), false),
+                (HORIZON + DAY, false),
+            ];
+            for (timeout, fires) in timeouts {
+                for form in 0..3 {
+                    let pool = Pool::builder()
+                        .size(1)
+                        .admission_timeout(timeout)
+                        .clock(TokioClock::new())
+                        .build()
+                        .unwrap();
+                    let held = pool.try_acquire_owned(0).unwrap();
+                    let start = tokio::time::Instant::now();
+                    let call = async {
+                        match form {
+                            0 => pool.submit(async {}).await,
+                            1 => pool.acquire_owned(5).await.map(drop),
+                            _ => pool.submit_blocking(|| ()).await,
+                        }
+                    };
+                    let mut call = std::pin::pin!(call);
+                    if fires {
+                        let out = (&mut call).await;
+                        let took = start.elapsed();
+                        assert_eq!(out, Err(Rejected::TimedOut), "{timeout:?} form {form}");
+                        assert!(
+                            took >= timeout,
+                            "{timeout:?} form {form}: timed out after {took:?} of paused time"
+                        );
+                        drop(held);
+                    } else {
+                        // Two horizons of paused time: still waiting.
+                        let early = tokio::time::timeout(2 * HORIZON + 2 * DAY, &mut call).await;
+                        assert!(
+                            early.is_err(),
+                            "{timeout:?} form {form}: ended early on paused time: {early:?}"
+                        );
+                        assert_eq!(pool.stats().waiting, 1);
+                        drop(held);
+                        let out = tokio::time::timeout(DAY, &mut call).await;
+                        assert_eq!(out, Ok(Ok(())), "{timeout:?} form {form}");
+                    }
+                    assert_accounted(&pool.stats());
+                }
+            }
+        });
+    });
+}
+
+/// `Pool::shutdown`: "With a `timeout`, it returns by the deadline whatever
+/// the calls do"; on a `TokioClock` pool the deadline follows paused time.
+/// Attack: a call that never ends and two waiters; deadlines of 1 ns, a
+/// year and tokio's horizon return on paused time no earlier than the
+/// deadline, with the report matching (1 running, 2 turned away, the
+/// waiters `Closed`); `Duration::MAX` ("never") waits for the calls, and
+/// returns `Ok` once the runner ends days of paused time later.
+#[test]
+fn tokio_clock_shutdown_deadlines_at_extremes_follow_paused_time() {
+    within(BOUND, || {
+        let rt = paused_runtime();
+        rt.block_on(async {
+            for deadline in [Duration::from_nanos(1), YEAR, HORIZON, Duration::MAX] {
+                let pool = Pool::builder()
+                    .size(1)
+                    .clock(TokioClock::new())
+                    .build()
+                    .unwrap();
+                let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+                let p = pool.clone();
+                let runner = tokio::spawn(async move { p.submit(async move { rx.await }).await });
+                let waiters: Vec<_> = (0..2)
+                    .map(|i| {
+                        let p = pool.clone();
+                        tokio::spawn(async move { p.submit_weighted(i, async {}).await })
+                    })
+                    .collect();
+                while pool.stats().waiting < 2 || pool.stats().running < 1 {
+                    tokio::task::yield_now().await;
+                }
+                let start = tokio::time::Instant::now();
+                if deadline == Duration::MAX {
+                    let p = pool.clone();
+                    let shutdown = tokio::spawn(async move { p.shutdown(Some(deadline)).await });
+                    tokio::time::sleep(3 * DAY).await;
+                    assert!(!shutdown.is_finished(), "MAX means never");
+                    for w in waiters {
+                        // Closing leaves waiting calls to run.
+                        assert!(!w.is_finished());
+                        drop(w);
+                    }
+                    tx.send(()).unwrap();
+                    let out = tokio::time::timeout(DAY, shutdown).await;
+                    assert_eq!(out.map(|j| j.unwrap()), Ok(Ok(())));
+                } else {
+                    let err = pool.shutdown(Some(deadline)).await.unwrap_err();
+                    let took = start.elapsed();
+                    assert!(took >= deadline, "{deadline:?}: returned after {took:?}");
+                    assert_eq!(
+                        (err.running, err.nested, err.turned_away, err.waiting),
+                        (1, 0, 2, 0),
+                        "{deadline:?}: {err:?}"
+                    );
+                    for w in waiters {
+                        assert_eq!(w.await.unwrap(), Err(Rejected::Closed), "{deadline:?}");
+                    }
+                    tx.send(()).unwrap();
+                    tokio::time::timeout(DAY, pool.drained())
+                        .await
+                        .expect("drained once the runner ends");
+                }
+                let out = runner.await.unwrap();
+                assert_eq!(out, Ok(Ok(())));
+                let s = pool.stats();
+                assert_eq!((s.running, s.waiting), (0, 0), "{s:?}");
+                assert_accounted(&s);
+            }
+        });
+    });
+}
+
+/// `TokioClock`: "a wait that goes on where its runtime is no longer
+/// current ... the rest of it is on the timer thread". Attack: a call that
+/// starts waiting with a 30 ms timeout (and one with a year) in a runtime,
+/// then is polled on a plain thread: the short one times out within
+/// seconds of wall time, the long one is admitted once the slot frees;
+/// neither panics.
+#[test]
+fn a_tokio_clock_wait_moved_off_its_runtime_keeps_a_bounded_deadline() {
+    within(BOUND, || {
+        let rt = common::runtime();
+        for (timeout, fires) in [(Duration::from_millis(30), true), (YEAR, false)] {
+            let pool = leaked(
+                rt.block_on(async {
+                    Pool::builder()
+                        .size(1)
+                        .admission_timeout(timeout)
+                        .clock(TokioClock::new())
+                        .build()
+                })
+                .unwrap(),
+            );
+            let held = pool.try_acquire_owned(0).unwrap();
+            let mut task = Task::new(pool.submit(async { 1 }));
+            {
+                let _in = rt.enter();
+                task.assert_pending();
+            }
+            let start = Instant::now();
+            let out = thread::spawn(move || {
+                // (Polled in a loop: `Task`'s waker only counts.)
+                let until_ready = |task: &mut Task<_>| loop {
+                    if let Poll::Ready(out) = task.poll() {
+                        break out;
+                    }
+                    assert!(start.elapsed() < BOUND, "never ended");
+                    thread::sleep(Duration::from_millis(1));
+                };
+                if !fires {
+                    thread::sleep(Duration::from_millis(50));
+                    let _ = task.poll();
+                    assert_eq!(pool.stats().waiting, 1, "a year's timeout fired");
+                    drop(held);
+                    (until_ready(&mut task), None)
+                } else {
+                    (until_ready(&mut task), Some(held))
+                }
+            })
+            .join()
+            .unwrap();
+            if fires {
+                assert_eq!(out.0, Err(Rejected::TimedOut));
+                assert!(start.elapsed() < Duration::from_secs(10));
+            } else {
+                assert_eq!(out.0, Ok(1));
+            }
+            drop(out.1);
+            assert_accounted(&pool.stats());
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Shutdown on the wall clock.
+
+/// `Pool::shutdown(Some(1 ns))` with running, nested and waiting calls of
+/// several forms: returns at once with the exact report, the waiters turned
+/// away `Closed`; `drained` follows the runners.
+#[test]
+fn a_one_nanosecond_shutdown_reports_exactly_and_drained_follows() {
+    within(BOUND, || {
+        let rt = common::runtime();
+        let pool = leaked(Pool::fixed(2));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let parent = rt
+            .spawn(pool.submit(async move { pool.submit(async move { rx.await.is_ok() }).await }));
+        wait_until("the nested call running", || pool.stats().nested == 1);
+        let held = pool.try_acquire_owned(0).unwrap();
+        let waiters: Vec<_> = (0..3)
+            .map(|i| rt.spawn(pool.submit_weighted(i64::MAX - i, async {})))
+            .collect();
+        let sync = thread::spawn(move || pool.run(|| ()));
+        wait_until("four waiting", || pool.stats().waiting == 4);
+        let start = Instant::now();
+        let err = rt
+            .block_on(pool.shutdown(Some(Duration::from_nanos(1))))
+            .unwrap_err();
+        assert!(start.elapsed() < Duration::from_secs(5));
+        assert_eq!(
+            (err.running, err.nested, err.turned_away, err.waiting),
+            (2, 1, 4, 0),
+            "{err:?}"
+        );
+        assert_eq!(sync.join().unwrap(), Err(Rejected::Closed));
+        for w in waiters {
+            assert_eq!(rt.block_on(w).unwrap(), Err(Rejected::Closed));
+        }
+        drop(held);
+        tx.send(()).unwrap();
+        assert_eq!(rt.block_on(parent).unwrap(), Ok(Ok(true)));
+        rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(10), pool.drained())
+                .await
+                .expect("drained")
+        });
+        let s = pool.stats();
+        assert_eq!(s.rejected_for(Rejected::Closed), 4, "{s:?}");
+        assert_accounted(&s);
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Hostile clocks.
+
+/// `PoolBuilder::clock`: "The clock the autoscaler reads"; admission
+/// timeouts of pools not on tokio's clock run on the timer thread's wall
+/// clock. Attack: a clock that returns the same instant forever, under the
+/// queue-depth rule at a 1 ns interval and under the adaptive policy:
+/// async and sync calls still time out (wall time), the limit never moves
+/// by itself under a backlog (no time passes), and bodies never pass it.
+#[test]
+fn a_frozen_clock_freezes_autoscaling_but_never_admission_timeouts() {
+    within(BOUND, || {
+        let rt = common::runtime();
+        for adaptive in [false, true] {
+            let frozen = Dial::at(Duration::from_secs(12345));
+            let mut b = Pool::builder()
+                .kind(Kind::Autoscale)
+                .min(1)
+                .max(8)
+                .size(2)
+                .autoscale_interval(Duration::from_nanos(1))
+                .autoscale_window(1)
+                .admission_timeout(Duration::from_millis(20))
+                .clock(frozen);
+            if adaptive {
+                b = b.scale_policy(ScalePolicy::Adaptive(AdaptiveSettings {
+                    window_samples: 1,
+                    window_time: Duration::from_nanos(1),
+                    ..AdaptiveSettings::DEFAULT
+                }));
+            }
+            let pool = leaked(b.build().unwrap());
+            let meter = Meter::default();
+            let a = pool.try_acquire_owned(0).unwrap();
+            let b2 = pool.try_acquire_owned(0).unwrap();
+            // A backlog that times out, again and again.
+            for _ in 0..5 {
+                let (out, took) = timed(pool.submit(async {}));
+                assert_eq!(out, Err(Rejected::TimedOut));
+                assert!(took >= Duration::from_millis(20));
+                let start = Instant::now();
+                assert_eq!(pool.run(|| ()), Err(Rejected::TimedOut));
+                assert!(start.elapsed() >= Duration::from_millis(20));
+            }
+            assert_eq!(pool.size(), 2, "adaptive {adaptive}: no time passed");
+            drop((a, b2));
+            // Work flows, within the limit.
+            pool.set_admission_timeout(None);
+            let handles: Vec<_> = (0..16)
+                .map(|_| {
+                    let m = meter.clone();
+                    rt.spawn(pool.submit(m.body(2)))
+                })
+                .collect();
+            for h in handles {
+                assert_eq!(rt.block_on(h).unwrap(), Ok(()));
+            }
+            let size = pool.size();
+            assert!((1..=8).contains(&size), "{size}");
+            assert!(meter.max() <= 8, "{}", meter.max());
+            assert_accounted(&pool.stats());
+        }
+    });
+}
+
+/// A clock at the end of its range from its first reading (`Duration::MAX`,
+/// beyond the `u64` nanoseconds the pool keeps): the builder, every form,
+/// timeouts and a shutdown work; the limit stays within its bounds.
+#[test]
+fn a_clock_standing_at_the_end_of_its_range_keeps_every_form_working() {
+    struct AtEnd;
+    impl Clock for AtEnd {
+        fn now(&self) -> Duration {
+            Duration::MAX
+        }
+    }
+    within(BOUND, || {
+        let rt = common::runtime();
+        for policy in [
+            ScalePolicy::QueueDepth,
+            ScalePolicy::Adaptive(AdaptiveSettings::DEFAULT),
+        ] {
+            let pool = leaked(
+                Pool::builder()
+                    .kind(Kind::Autoscale)
+                    .order(Order::Priority)
+                    .min(1)
+                    .max(4)
+                    .autoscale_interval(Duration::from_nanos(1))
+                    .scale_policy(policy)
+                    .clock(AtEnd)
+                    .build()
+                    .unwrap(),
+            );
+            let meter = Meter::default();
+            let handles: Vec<_> = (0..40)
+                .map(|i| {
+                    let m = meter.clone();
+                    rt.spawn(pool.submit_weighted(i64::MAX - i, m.body(1)))
+                })
+                .collect();
+            let sync: Vec<_> = (0..4)
+                .map(|_| {
+                    let m = meter.clone();
+                    thread::spawn(move || pool.run(move || drop(m.enter())))
+                })
+                .collect();
+            for h in handles {
+                assert_eq!(rt.block_on(h).unwrap(), Ok(()));
+            }
+            for s in sync {
+                assert_eq!(s.join().unwrap(), Ok(()));
+            }
+            assert!(meter.max() <= 4, "{}", meter.max());
+            let size = pool.size();
+            assert!((1..=4).contains(&size), "{size}");
+            pool.resize(1);
+            pool.set_admission_timeout(Some(Duration::from_millis(5)));
+            let held = pool.try_acquire_owned(0).unwrap();
+            let (out, took) = timed(pool.submit(async {}));
+            assert_eq!(out, Err(Rejected::TimedOut));
+            assert!(took >= Duration::from_millis(5));
+            drop(held);
+            let r = rt.block_on(pool.shutdown(Some(Duration::from_secs(5))));
+            assert_eq!(r, Ok(()));
+            assert_accounted(&pool.stats());
+        }
+    });
+}
+
+/// A call of `pool` polled once: it must wait.
+fn queued(pool: &'static Pool) -> Task<pool_runtime::Submit<'static, std::future::Ready<()>>> {
+    let mut t = Task::new(pool.submit(std::future::ready(())));
+    t.assert_pending();
+    t
+}
+
+/// Queue-depth autoscaled pool of one slot, evaluated every 10 s over one
+/// sample, on `clock`, with `waiters` calls queued behind a held slot.
+fn queue_depth_on(clock: Dial, size: usize, max: usize) -> &'static Pool {
+    leaked(
+        Pool::builder()
+            .kind(Kind::Autoscale)
+            .min(1)
+            .max(max)
+            .size(size)
+            .autoscale_interval(Duration::from_secs(10))
+            .autoscale_window(1)
+            .clock(clock)
+            .build()
+            .unwrap(),
+    )
+}
+
+/// `PoolBuilder::clock`: "A clock that goes backwards ... is read as
+/// standing still across the jump and running on from there at its own
+/// pace, so that nothing the pool timed before the jump (... the
+/// autoscaler's next evaluation) lies ahead of it for as long as the clock
+/// takes to catch up". Attack: a pool built at 100 s (next evaluation due
+/// at 110 s) under a backlog; the clock jumps back to 0, an event reads it
+/// there, then it runs on: the evaluation falls due 10 s of the clock's
+/// pace later (the limit grows then), not before, and not 100 s later.
+#[test]
+fn a_clock_jumping_back_evaluates_one_interval_of_its_own_pace_later() {
+    within(BOUND, || {
+        let clock = Dial::at(Duration::from_secs(100));
+        let pool = queue_depth_on(clock.clone(), 1, 16);
+        let held = pool.try_acquire_owned(0).unwrap();
+        let mut waiters: Vec<Task<_>> = Vec::new();
+        let enqueue = |waiters: &mut Vec<_>| waiters.push(queued(pool));
+        enqueue(&mut waiters);
+        // Back to 0, read there.
+        clock.set(Duration::ZERO);
+        enqueue(&mut waiters);
+        assert_eq!(pool.size(), 1);
+        // Nine seconds and a bit of its own pace: not yet.
+        for step in 1..=9 {
+            clock.set(Duration::from_secs(step));
+            enqueue(&mut waiters);
+            assert_eq!(pool.size(), 1, "evaluated early, {step} s after the jump");
+        }
+        clock.set(Duration::from_millis(9_999));
+        enqueue(&mut waiters);
+        assert_eq!(pool.size(), 1, "evaluated early");
+        // Ten seconds after the jump: due.
+        clock.set(Duration::from_secs(10));
+        enqueue(&mut waiters);
+        assert_eq!(
+            pool.size(),
+            2,
+            "the evaluation due 10 s after the last reading before the jump did not fall due \
+             10 s of the clock's pace after it"
+        );
+        drop(held);
+        for w in &mut waiters {
+            wait_until("the waiters run", || w.poll().is_ready());
+        }
+        assert_accounted(&pool.stats());
+    });
+}
+
+/// `PoolBuilder::clock`: a jump forward "is time that passed" — and the
+/// queue-depth rule grows "at most doubling" and shrinks "at most halving"
+/// per evaluation, one evaluation per interval. Attack: jumps of 10 and
+/// 300 years between two events, under a backlog (growth) and idle
+/// (shrink): one event after the jump moves the limit one step at most;
+/// a second event at the same instant moves it no further.
+#[test]
+fn a_clock_jumping_forward_by_years_moves_the_limit_one_step_per_evaluation() {
+    within(BOUND, || {
+        for years in [10u32, 300] {
+            // Growth.
+            let clock = Dial::at(Duration::from_secs(1));
+            let pool = queue_depth_on(clock.clone(), 2, 64);
+            let held: Vec<_> = (0..2).map(|_| pool.try_acquire_owned(0).unwrap()).collect();
+            let mut waiters: Vec<_> = (0..30).map(|_| queued(pool)).collect();
+            assert_eq!(pool.size(), 2);
+            clock.add(YEAR * years);
+            let one = queued(pool);
+            assert_eq!(pool.size(), 4, "{years} years: at most doubling, once");
+            let two = queued(pool);
+            assert_eq!(pool.size(), 4, "a second event in the same instant");
+            clock.add(Duration::from_secs(10));
+            let three = queued(pool);
+            assert_eq!(pool.size(), 8, "the next interval doubles again");
+            drop(held);
+            waiters.push(one);
+            waiters.push(two);
+            waiters.push(three);
+            for w in &mut waiters {
+                wait_until("the waiters run", || w.poll().is_ready());
+            }
+            assert_accounted(&pool.stats());
+
+            // Shrink: an idle pool of 64.
+            let clock = Dial::at(Duration::from_secs(1));
+            let pool = queue_depth_on(clock.clone(), 64, 64);
+            clock.add(YEAR * years);
+            drop(pool.try_acquire().expect("an idle pool has a free slot"));
+            assert_eq!(pool.size(), 32, "{years} years idle: at most halving, once");
+            drop(pool.try_acquire());
+            assert_eq!(pool.size(), 32, "a second event in the same instant");
+        }
+    });
+}
+
+/// A clock whose `now` and `uses_tokio_time` both panic.
+struct Broken;
+
+impl Clock for Broken {
+    fn now(&self) -> Duration {
+        panic!("planned: a broken clock's now");
+    }
+    fn uses_tokio_time(&self) -> bool {
+        panic!("planned: a broken clock's uses_tokio_time");
+    }
+}
+
+/// `PoolBuilder::clock`: "a `now` that panics is caught ... and read as the
+/// clock standing still"; `uses_tokio_time` is the user's code too. Attack:
+/// a clock whose every method panics, used inside a paused tokio runtime
+/// (where a wrong answer to `uses_tokio_time` would park the timeout on
+/// paused time or panic): admission timeouts still fire on the wall clock,
+/// no earlier than their timeout, and the pool still admits.
+#[test]
+fn a_clock_panicking_everywhere_still_times_out_inside_a_paused_runtime() {
+    common::quiet_planned_panics();
+    within(BOUND, || {
+        let rt = paused_runtime();
+        rt.block_on(async {
+            let pool = Pool::builder()
+                .kind(Kind::Autoscale)
+                .min(1)
+                .max(3)
+                .size(1)
+                .autoscale_interval(Duration::from_nanos(1))
+                .admission_timeout(Duration::from_millis(30))
+                .clock(Broken)
+                .build()
+                .unwrap();
+            let held = pool.try_acquire_owned(0).unwrap();
+            let start = Instant::now();
+            assert_eq!(pool.submit(async {}).await, Err(Rejected::TimedOut));
+            assert!(start.elapsed() >= Duration::from_millis(30));
+            drop(held);
+            assert_eq!(pool.submit(async { 3 }).await, Ok(3));
+            assert_eq!(pool.size(), 1, "a clock standing still moves nothing");
+            assert_accounted(&pool.stats());
+        });
+    });
+}
+
+/// A custom clock may claim tokio time (`Clock::uses_tokio_time`): its
+/// pool's timeouts then run on tokio's timer while its readings stay the
+/// autoscaler's. Attack: such a clock frozen forever, in paused time: a
+/// timeout of an hour fires after an hour of paused time (not before, not
+/// never), and the autoscaler, which read no time passing, never moved.
+#[test]
+fn a_frozen_clock_claiming_tokio_time_times_out_on_paused_time() {
+    within(BOUND, || {
+        let rt = paused_runtime();
+        rt.block_on(async {
+            let clock = Dial {
+                tokio: true,
+                ..Dial::at(Duration::from_secs(5))
+            };
+            let pool = Pool::builder()
+                .kind(Kind::Autoscale)
+                .min(1)
+                .max(8)
+                .size(1)
+                .autoscale_interval(Duration::from_secs(1))
+                .autoscale_window(1)
+                .admission_timeout(Duration::from_secs(3600))
+                .clock(clock)
+                .build()
+                .unwrap();
+            let held = pool.try_acquire_owned(0).unwrap();
+            for _ in 0..3 {
+                let start = tokio::time::Instant::now();
+                let out = tokio::time::timeout(2 * DAY, pool.submit(async {})).await;
+                assert_eq!(out, Ok(Err(Rejected::TimedOut)));
+                assert!(start.elapsed() >= Duration::from_secs(3600));
+            }
+            assert_eq!(pool.size(), 1, "the autoscaler reads the frozen clock");
+            drop(held);
+            assert_accounted(&pool.stats());
+        });
+    });
+}
+
+/// A clock alternating between 0 and `Duration::MAX` at every read (a
+/// reset and a jump to the end, over and over): autoscaled pools of both
+/// policies keep the limit within their bounds and the bodies within it.
+#[test]
+fn a_clock_alternating_between_zero_and_the_end_keeps_the_limit() {
+    #[derive(Default)]
+    struct Flip(AtomicU64);
+    impl Clock for Flip {
+        fn now(&self) -> Duration {
+            if self.0.fetch_add(1, SeqCst) % 2 == 0 {
+                Duration::ZERO
+            } else {
+                Duration::MAX
+            }
+        }
+    }
+    within(BOUND, || {
+        let rt = common::runtime();
+        for policy in [
+            ScalePolicy::QueueDepth,
+            ScalePolicy::Adaptive(AdaptiveSettings {
+                window_samples: 1,
+                ..AdaptiveSettings::DEFAULT
+            }),
+        ] {
+            let pool = leaked(
+                Pool::builder()
+                    .kind(Kind::Autoscale)
+                    .min(2)
+                    .max(5)
+                    .autoscale_interval(Duration::from_nanos(1))
+                    .autoscale_window(AutoscaleTiming::MAX_WINDOW)
+                    .scale_policy(policy)
+                    .clock(Flip::default())
+                    .build()
+                    .unwrap(),
+            );
+            let meter = Meter::default();
+            let handles: Vec<_> = (0..60)
+                .map(|_| {
+                    let m = meter.clone();
+                    rt.spawn(pool.submit(m.body(1)))
+                })
+                .collect();
+            for h in handles {
+                assert_eq!(rt.block_on(h).unwrap(), Ok(()));
+                let size = pool.size();
+                assert!((2..=5).contains(&size), "{size}");
+            }
+            assert!(meter.max() <= 5, "{}", meter.max());
+            assert_accounted(&pool.stats());
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Run-time setters at their extremes.
+
+/// `Pool::scale`: "returns the new size, clamped to `[0, MAX_SLOTS]` for
+/// fixed pools and `[min, max]` for autoscaled ones". Attack: every
+/// extreme delta (`isize::MIN`, `MIN + 1`, `±MAX_SLOTS`, one past,
+/// `isize::MAX`, ...) from every extreme size, on a fixed pool and on
+/// autoscaled pools with extreme bounds: the exact clamp of
+/// `size + delta`, never an overflow or a panic.
+#[test]
+fn scale_by_every_extreme_delta_from_every_extreme_size_clamps_exactly() {
+    let m = MAX_SLOTS as isize;
+    let deltas = [
+        isize::MIN,
+        isize::MIN + 1,
+        -m - 1,
+        -m,
+        -m + 1,
+        -1,
+        0,
+        1,
+        m - 1,
+        m,
+        m + 1,
+        isize::MAX - 1,
+        isize::MAX,
+    ];
+    let sizes = [0, 1, 2, MAX_SLOTS - 1, MAX_SLOTS];
+    let mut pools: Vec<(String, Pool)> = vec![("fixed".into(), Pool::fixed(1))];
+    for (lo, hi) in [(0, MAX_SLOTS), (1, 1), (MAX_SLOTS, MAX_SLOTS), (5, 9)] {
+        let pool = Pool::builder()
+            .kind(Kind::Autoscale)
+            .min(lo)
+            .max(hi)
+            .autoscale_interval(Duration::MAX)
+            .build()
+            .unwrap();
+        pools.push((format!("autoscaled {lo}..={hi}"), pool));
+    }
+    for (name, pool) in &pools {
+        let (lo, hi) = pool.bounds();
+        let clamp = |v: i128| v.clamp(lo as i128, hi as i128) as usize;
+        for size in sizes {
+            for delta in deltas {
+                let from = pool.resize(size);
+                assert_eq!(from, clamp(size as i128), "{name}: resize({size})");
+                let caught = std::panic::catch_unwind(AssertUnwindSafe(|| pool.scale(delta)));
+                let to = caught.unwrap_or_else(|_| panic!("{name}: scale({delta}) panicked"));
+                assert_eq!(
+                    to,
+                    clamp(from as i128 + delta as i128),
+                    "{name}: {from} scaled by {delta}"
+                );
+                assert_eq!(pool.size(), to);
+                assert_eq!(pool.stats().size, to);
+            }
+        }
+        let caught = std::panic::catch_unwind(AssertUnwindSafe(|| pool.resize(usize::MAX)));
+        assert_eq!(caught.ok(), Some(hi.min(MAX_SLOTS)), "{name}");
+    }
+}
+
+/// `Pool::set_bounds`: "The bounds are checked as `PoolBuilder::build`
+/// checks them, and a refused change changes nothing". Attack: bounds at
+/// 0, at `MAX_SLOTS`, one past it and at `usize::MAX`, in every
+/// combination that is wrong: each refusal is the documented error and
+/// leaves the bounds and the size as they were; the accepted extremes
+/// clamp the size.
+#[test]
+fn set_bounds_refusals_at_the_edges_change_nothing() {
+    let pool = Pool::builder()
+        .kind(Kind::Autoscale)
+        .min(2)
+        .max(6)
+        .size(4)
+        .build()
+        .unwrap();
+    let past = MAX_SLOTS + 1;
+    let refused = [
+        ((0, 0), BuildError::ZeroMax),
+        ((usize::MAX, 0), BuildError::ZeroMax),
+        ((7, 6), BuildError::MinAboveMax { min: 7, max: 6 }),
+        (
+            (past, MAX_SLOTS),
+            BuildError::MinAboveMax {
+                min: past,
+                max: MAX_SLOTS,
+            },
+        ),
+        (
+            (usize::MAX, usize::MAX - 1),
+            BuildError::MinAboveMax {
+                min: usize::MAX,
+                max: usize::MAX - 1,
+            },
+        ),
+        ((0, past), BuildError::TooLarge { value: past }),
+        ((past, past), BuildError::TooLarge { value: past }),
+        ((1, usize::MAX), BuildError::TooLarge { value: usize::MAX }),
+        (
+            (usize::MAX, usize::MAX),
+            BuildError::TooLarge { value: usize::MAX },
+        ),
+    ];
+    for ((lo, hi), error) in refused {
+        assert_eq!(pool.set_bounds(lo, hi), Err(error), "({lo}, {hi})");
+        assert_eq!(pool.bounds(), (2, 6), "({lo}, {hi}) changed the bounds");
+        assert_eq!(pool.size(), 4, "({lo}, {hi}) changed the size");
+    }
+    assert_eq!(pool.set_bounds(MAX_SLOTS, MAX_SLOTS), Ok(MAX_SLOTS));
+    assert_eq!(pool.scale(1), MAX_SLOTS);
+    assert_eq!(pool.scale(isize::MIN), MAX_SLOTS);
+    assert_eq!(pool.set_bounds(0, 1), Ok(1));
+    assert_eq!(pool.resize(0), 0);
+    assert_eq!(
+        pool.set_bounds(0, MAX_SLOTS),
+        Ok(0),
+        "0 is within the bounds"
+    );
+    let fixed = Pool::fixed(3);
+    for (lo, hi) in [(0, 0), (1, 1), (0, MAX_SLOTS), (usize::MAX, usize::MAX)] {
+        assert_eq!(
+            fixed.set_bounds(lo, hi),
+            Err(BuildError::BoundsOnFixedPool),
+            "({lo}, {hi})"
+        );
+    }
+    assert_eq!((fixed.bounds(), fixed.size()), ((0, MAX_SLOTS), 3));
+}
+
+/// `Pool::set_bounds` under load: growing the bounds to `MAX_SLOTS` admits
+/// every waiter at once ("Growing admits waiting calls at once"); cutting
+/// them to (1, 1) while they all run admits nothing new until the running
+/// count is below 1 ("Shrinking never interrupts running work"), counted
+/// from outside.
+#[test]
+fn set_bounds_to_max_slots_and_back_to_one_keeps_the_limit() {
+    within(BOUND, || {
+        let rt = common::runtime();
+        let pool = leaked(
+            Pool::builder()
+                .kind(Kind::Autoscale)
+                .min(0)
+                .max(1)
+                .size(1)
+                .autoscale_interval(Duration::MAX)
+                .build()
+                .unwrap(),
+        );
+        let all = Meter::default();
+        let held = pool.try_acquire_owned(0).unwrap();
+        let first: Vec<_> = (0..20)
+            .map(|_| {
+                let m = all.clone();
+                rt.spawn(pool.submit(m.body(60)))
+            })
+            .collect();
+        wait_until("twenty waiting", || pool.stats().waiting == 20);
+        assert_eq!(pool.set_bounds(MAX_SLOTS, MAX_SLOTS), Ok(MAX_SLOTS));
+        wait_until("all twenty running", || all.now() == 20);
+        drop(held);
+        assert_eq!(pool.set_bounds(1, 1), Ok(1));
+        let seen = Arc::new(AtomicUsize::new(0));
+        let late: Vec<_> = (0..5)
+            .map(|_| {
+                let all = all.clone();
+                let seen = seen.clone();
+                rt.spawn(pool.submit(async move {
+                    let inside = all.enter();
+                    seen.fetch_max(all.now(), SeqCst);
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    drop(inside);
+                }))
+            })
+            .collect();
+        for h in first.into_iter().chain(late) {
+            assert_eq!(rt.block_on(h).unwrap(), Ok(()));
+        }
+        assert_eq!(
+            seen.load(SeqCst),
+            1,
+            "a call admitted under bounds (1, 1) ran beside others"
+        );
+        let s = pool.stats();
+        assert_eq!((s.running, s.waiting, s.completed), (0, 0, 26), "{s:?}");
+        assert_accounted(&s);
+    });
+}
+
+/// `Pool::set_admission_timeout`: "Changes the admission timeout for calls
+/// that start waiting from now on". Attack: calls (async and sync) waiting
+/// with `Duration::MAX`; the timeout is then set to 0 and to 1 ns: they
+/// keep waiting (and run once the slot frees), while each new call that
+/// has to wait is turned away `TimedOut` at once.
+#[test]
+fn an_admission_timeout_changed_while_calls_wait_applies_only_to_later_calls() {
+    within(BOUND, || {
+        let pool = leaked(
+            Pool::builder()
+                .size(1)
+                .admission_timeout(Duration::MAX)
+                .build()
+                .unwrap(),
+        );
+        let held = pool.try_acquire_owned(0).unwrap();
+        let mut early: Vec<_> = (0..2).map(|_| queued(pool)).collect();
+        let sync = thread::spawn(move || pool.run(|| 9));
+        wait_until("three waiting", || pool.stats().waiting == 3);
+        for timeout in [Duration::ZERO, Duration::from_nanos(1)] {
+            pool.set_admission_timeout(Some(timeout));
+            let (out, took) = timed(pool.submit(async {}));
+            assert_eq!(out, Err(Rejected::TimedOut), "{timeout:?}");
+            assert!(took < Duration::from_secs(5));
+            assert_eq!(pool.run(|| ()), Err(Rejected::TimedOut), "{timeout:?}");
+        }
+        thread::sleep(Duration::from_millis(30));
+        assert_eq!(
+            pool.stats().waiting,
+            3,
+            "the early calls keep their timeout"
+        );
+        drop(held);
+        // (The async calls queued first: polled, they run and pass the
+        // slot on to the sync caller.)
+        for t in &mut early {
+            wait_until("the early calls run", || t.poll().is_ready());
+        }
+        assert_eq!(sync.join().unwrap(), Ok(9));
+        let s = pool.stats();
+        assert_eq!(s.rejected_for(Rejected::TimedOut), 4, "{s:?}");
+        assert_eq!(s.completed, 4, "{s:?}");
+        assert_accounted(&s);
+    });
+}
+
+/// `Pool::pause`: "Calls already waiting or running are not affected" —
+/// their admission timeout runs on; new calls are `Paused`, whatever their
+/// timeout (1 ns, or 0), on a free pool as on a full one.
+#[test]
+fn a_paused_pool_times_out_its_waiters_and_turns_newcomers_away_paused() {
+    within(BOUND, || {
+        let pool = leaked(
+            Pool::builder()
+                .size(1)
+                .admission_timeout(Duration::from_millis(25))
+                .build()
+                .unwrap(),
+        );
+        let held = pool.try_acquire_owned(0).unwrap();
+        let start = Instant::now();
+        let mut waiters: Vec<_> = (0..2).map(|_| queued(pool)).collect();
+        pool.pause();
+        for timeout in [Duration::from_nanos(1), Duration::ZERO] {
+            pool.set_admission_timeout(Some(timeout));
+            assert_eq!(
+                futures::executor::block_on(pool.submit(async {})),
+                Err(Rejected::Paused)
+            );
+            assert_eq!(pool.run(|| ()), Err(Rejected::Paused));
+        }
+        for t in &mut waiters {
+            let mut out = None;
+            wait_until("the waiters time out", || {
+                if let Poll::Ready(r) = t.poll() {
+                    out = Some(r);
+                }
+                out.is_some()
+            });
+            assert_eq!(out, Some(Err(Rejected::TimedOut)));
+        }
+        assert!(start.elapsed() >= Duration::from_millis(25));
+        drop(held);
+        // Free, still paused: a 1 ns timeout does not let a call in.
+        assert_eq!(
+            futures::executor::block_on(pool.submit(async {})),
+            Err(Rejected::Paused)
+        );
+        pool.resume();
+        assert_eq!(futures::executor::block_on(pool.submit(async { 1 })), Ok(1));
+        let s = pool.stats();
+        assert_eq!(
+            (
+                s.rejected_for(Rejected::Paused),
+                s.rejected_for(Rejected::TimedOut)
+            ),
+            (5, 2),
+            "{s:?}"
+        );
+        assert_accounted(&s);
+    });
+}
+
+/// README (reentrancy): nested calls waiting for their parent's lent slot
+/// are turned away by "an admission timeout with `TimedOut`, as it does
+/// every call that waits past it". Attack: a pool of one; its call joins
+/// two nested calls; with a 1 ns timeout the second waits for the lent
+/// slot and is turned away (never running beside the first); with
+/// `Duration::MAX` both run, one after the other.
+#[test]
+fn nested_calls_waiting_for_a_lent_slot_time_out_by_their_timeout() {
+    within(BOUND, || {
+        let rt = common::runtime();
+        for (timeout, second) in [
+            (Duration::from_nanos(1), Err(Rejected::TimedOut)),
+            (Duration::MAX, Ok(2)),
+        ] {
+            let pool = leaked(
+                Pool::builder()
+                    .size(1)
+                    .admission_timeout(timeout)
+                    .build()
+                    .unwrap(),
+            );
+            let meter = Meter::default();
+            let (m1, m2) = (meter.clone(), meter.clone());
+            let out = rt.block_on(pool.submit(async move {
+                futures::join!(
+                    pool.submit(async move {
+                        let _in = m1.enter();
+                        tokio::time::sleep(Duration::from_millis(30)).await;
+                        1
+                    }),
+                    pool.submit(async move {
+                        let _in = m2.enter();
+                        2
+                    })
+                )
+            }));
+            assert_eq!(out, Ok((Ok(1), second)), "{timeout:?}");
+            assert_eq!(meter.max(), 1, "{timeout:?}");
+            let s = pool.stats();
+            assert_eq!((s.running, s.nested, s.waiting), (0, 0, 0), "{s:?}");
+            assert_accounted(&s);
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Weights at their extremes, on every form.
+
+/// `submit_weighted`: "on a priority pool smaller weights are admitted
+/// first, equal weights first-come first-served"; permits, blocking, sync
+/// and spawned calls share the order. Attack: one waiter of each form at
+/// `i64::MIN`, `MIN + 1`, -1, 0, `MAX - 1`, `MAX` (two at `MIN`), queued
+/// in an order unlike the weights': they run by weight, ties in arrival
+/// order, one at a time.
+#[test]
+fn extreme_weights_order_every_call_form_in_a_priority_pool() {
+    within(BOUND, || {
+        let rt = common::runtime();
+        let pool = leaked(
+            Pool::builder()
+                .order(Order::Priority)
+                .size(1)
+                .build()
+                .unwrap(),
+        );
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let meter = Meter::default();
+        let note = |name: &'static str| {
+            let order = order.clone();
+            let meter = meter.clone();
+            move || {
+                let _in = meter.enter();
+                order.lock().unwrap().push(name);
+            }
+        };
+        let held = pool.try_acquire_owned(0).unwrap();
+        let mut joins: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+        let mut sync = None;
+        let mut expect_waiting = 0;
+        for step in 0..7 {
+            match step {
+                0 => {
+                    let n = note("permit MAX");
+                    joins.push(rt.spawn(async move {
+                        let p = pool.acquire_owned(i64::MAX).await.unwrap();
+                        n();
+                        drop(p);
+                    }));
+                }
+                1 => {
+                    let n = note("submit 0");
+                    joins.push(rt.spawn(async move {
+                        pool.submit_weighted(0, async move { n() }).await.unwrap()
+                    }));
+                }
+                2 => {
+                    let n = note("blocking MIN+1");
+                    joins.push(rt.spawn(async move {
+                        pool.submit_blocking_weighted(i64::MIN + 1, n)
+                            .await
+                            .unwrap()
+                    }));
+                }
+                3 => {
+                    let n = note("run -1");
+                    sync = Some(thread::spawn(move || pool.run_weighted(-1, n).unwrap()));
+                }
+                4 => {
+                    let n = note("spawn MAX-1");
+                    let _in = rt.enter();
+                    let h = pool
+                        .spawn_weighted(i64::MAX - 1, async move { n() })
+                        .unwrap();
+                    joins.push(rt.spawn(async move { h.await.unwrap() }));
+                }
+                5 => {
+                    let n = note("permit MIN first");
+                    joins.push(rt.spawn(async move {
+                        let p = pool.acquire_weighted(i64::MIN).await.unwrap();
+                        n();
+                        drop(p);
+                    }));
+                }
+                _ => {
+                    let n = note("submit MIN second");
+                    joins.push(rt.spawn(async move {
+                        pool.submit_weighted(i64::MIN, async move { n() })
+                            .await
+                            .unwrap()
+                    }));
+                }
+            }
+            expect_waiting += 1;
+            wait_until("the call queued", || pool.stats().waiting == expect_waiting);
+        }
+        drop(held);
+        for j in joins {
+            rt.block_on(j).unwrap();
+        }
+        sync.unwrap().join().unwrap();
+        assert_eq!(
+            *order.lock().unwrap(),
+            [
+                "permit MIN first",
+                "submit MIN second",
+                "blocking MIN+1",
+                "run -1",
+                "submit 0",
+                "spawn MAX-1",
+                "permit MAX"
+            ]
+        );
+        assert_eq!(meter.max(), 1);
+        assert_accounted(&pool.stats());
+    });
+}
+
+// ---------------------------------------------------------------------------
+// The queue-depth rule's cost at its extremes.
+
+/// `AutoscaleTiming::MAX_WINDOW`: the rule "may record up to a window of
+/// [samples] at one event, under the pool lock: 4096 keeps that to ... a
+/// few microseconds at worst". Attack: a 1 ns interval, the largest
+/// window, and a clock that jumps a day at every read (every event is
+/// thousands of sample periods late), with sync and async callers on four
+/// threads: thousands of calls finish in seconds, within the limit and the
+/// bounds.
+#[test]
+fn the_largest_window_at_a_nanosecond_interval_under_a_racing_clock_stays_cheap() {
+    #[derive(Default)]
+    struct Racing(AtomicU64);
+    impl Clock for Racing {
+        fn now(&self) -> Duration {
+            Duration::from_secs(86_400) * (self.0.fetch_add(1, SeqCst) as u32 % 1_000_000)
+        }
+    }
+    within(Duration::from_secs(60), || {
+        let pool = leaked(
+            Pool::builder()
+                .kind(Kind::Autoscale)
+                .min(1)
+                .max(3)
+                .autoscale_interval(Duration::from_nanos(1))
+                .autoscale_window(AutoscaleTiming::MAX_WINDOW)
+                .clock(Racing::default())
+                .build()
+                .unwrap(),
+        );
+        let meter = Meter::default();
+        let start = Instant::now();
+        let threads: Vec<_> = (0..4)
+            .map(|i| {
+                let m = meter.clone();
+                thread::spawn(move || {
+                    for _ in 0..500 {
+                        if i % 2 == 0 {
+                            let m = m.clone();
+                            pool.run(move || drop(m.enter())).unwrap();
+                        } else {
+                            let m = m.clone();
+                            futures::executor::block_on(pool.submit(async move {
+                                let _in = m.enter();
+                                common::yield_now().await;
+                            }))
+                            .unwrap();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let took = start.elapsed();
+        assert!(took < Duration::from_secs(20), "2000 calls took {took:?}");
+        assert!(meter.max() <= 3, "{}", meter.max());
+        assert!((1..=3).contains(&pool.size()));
+        let s = pool.stats();
+        assert_eq!(s.completed, 2000, "{s:?}");
+        assert_accounted(&s);
+    });
+}
+
+// ---------------------------------------------------------------------------
+// Configuration: extreme durations and counts, used at run time.
+
+#[cfg(feature = "config")]
+mod configured {
+    use super::*;
+    use common::{config_turn, vars};
+    use pool_runtime::{config, register_group, Group, GroupSpec};
+
+    static LONG_WAIT: Group = Group::new(GroupSpec::new("adv45::long_wait").size(1));
+    register_group!(LONG_WAIT);
+    static ZERO_WAIT: Group = Group::new(GroupSpec::new("adv45::zero_wait").size(1));
+    register_group!(ZERO_WAIT);
+    static CEILED: Group = Group::new(GroupSpec::new("adv45::ceiled").size(2));
+    register_group!(CEILED);
+
+    /// README "Configuration": durations are whole numbers with a unit, up
+    /// to "the ~584 years a duration literal can hold"; "A duration too
+    /// long to pass (`Duration::MAX`) means 'never'". Attack: the longest
+    /// literal (`u64::MAX` ns) as a group's admission timeout and sync
+    /// barging bound, loaded before its first use: its async and sync calls
+    /// wait (no overflow, no instant timeout) and run once the slot frees;
+    /// one nanosecond more is a load error that changes nothing, in the
+    /// file and in the environment.
+    #[test]
+    fn the_longest_duration_literal_waits_and_one_past_it_is_refused() {
+        within(BOUND, || {
+            let _turn = config_turn();
+            let longest = "18446744073709551615ns";
+            let text = format!(
+                "[groups.\"adv45::long_wait\"]\nadmission_timeout = \"{longest}\"\n\
+                 sync_barging = \"{longest}\"\n"
+            );
+            config::load_str("adv45.toml", &text).expect("the longest literal loads");
+            let pool = LONG_WAIT.pool();
+            // (Read back as `Duration::MAX`: the pool keeps timeouts in
+            // nanoseconds and takes ~584 years for "never".)
+            let longest_or_never =
+                |d: Option<Duration>| d.is_some_and(|d| d >= Duration::from_nanos(u64::MAX));
+            assert!(
+                longest_or_never(pool.admission_timeout()),
+                "{:?}",
+                pool.admission_timeout()
+            );
+            assert!(
+                longest_or_never(pool.sync_barging()),
+                "{:?}",
+                pool.sync_barging()
+            );
+            let held = LONG_WAIT.try_acquire_owned(0).unwrap();
+            let mut waiting = Task::new(LONG_WAIT.submit(0, async { 1 }));
+            waiting.assert_pending();
+            let sync = thread::spawn(|| LONG_WAIT.run(|| 2));
+            wait_until("both wait", || LONG_WAIT.stats().waiting == 2);
+            thread::sleep(Duration::from_millis(30));
+            assert_eq!(LONG_WAIT.stats().waiting, 2, "nothing timed out");
+            for bad in [
+                "18446744073709551616ns",
+                "18446744073709552s",
+                "5124095576030432h",
+                "584y",
+                "-1s",
+                "NaN",
+                "1e3s",
+            ] {
+                let text =
+                    format!("[groups.\"adv45::long_wait\"]\nadmission_timeout = \"{bad}\"\n");
+                let r = std::panic::catch_unwind(|| config::load_str("adv45.toml", &text));
+                let r = r.unwrap_or_else(|_| panic!("{bad}: the load panicked"));
+                assert!(r.is_err(), "{bad}: loaded");
+                let r = std::panic::catch_unwind(|| {
+                    config::load_env_from(vars(&[(
+                        "POOLED_ADV45__LONG_WAIT_ADMISSION_TIMEOUT",
+                        bad,
+                    )]))
+                });
+                let r = r.unwrap_or_else(|_| panic!("{bad}: the env load panicked"));
+                assert!(r.is_err(), "{bad}: loaded from the environment");
+                assert!(
+                    longest_or_never(pool.admission_timeout()),
+                    "{bad}: a refused load changed the timeout"
+                );
+            }
+            drop(held);
+            // (The queued async call is owed the slot: polled, it runs and
+            // frees it for the sync caller, who waits outside the queue.)
+            wait_until("the async call runs", || {
+                matches!(waiting.poll(), Poll::Ready(Ok(1)))
+            });
+            assert_eq!(sync.join().unwrap(), Ok(2));
+            assert_accounted(&LONG_WAIT.stats());
+            config::clear();
+        });
+    }
+
+    /// `"0s"` is a valid admission timeout ("never wait past now"), from the
+    /// file and from the environment: a group call that must wait is turned
+    /// away `TimedOut` at once, async and sync, and one that finds a free
+    /// slot runs. (`"0s"` as the autoscale interval is a load error.)
+    #[test]
+    fn a_zero_admission_timeout_from_configuration_turns_waiting_calls_away_at_once() {
+        within(BOUND, || {
+            let _turn = config_turn();
+            config::load_env_from(vars(&[(
+                "POOLED_ADV45__ZERO_WAIT_ADMISSION_TIMEOUT",
+                "0ns",
+            )]))
+            .expect("0ns loads");
+            assert_eq!(ZERO_WAIT.pool().admission_timeout(), Some(Duration::ZERO));
+            assert_eq!(
+                futures::executor::block_on(ZERO_WAIT.submit(0, async { 5 })),
+                Ok(5)
+            );
+            let held = ZERO_WAIT.try_acquire_owned(0).unwrap();
+            let start = Instant::now();
+            assert_eq!(
+                futures::executor::block_on(ZERO_WAIT.submit(i64::MIN, async {})),
+                Err(Rejected::TimedOut)
+            );
+            assert_eq!(ZERO_WAIT.run(|| ()), Err(Rejected::TimedOut));
+            assert!(start.elapsed() < Duration::from_secs(5));
+            drop(held);
+            let bad = "[defaults]\nautoscale_interval = \"0s\"\n";
+            assert!(config::load_str("adv45.toml", bad).is_err());
+            let bad = "[groups.\"adv45::zero_wait\"]\nkind = \"autoscale\"\nautoscale_interval = \"0ns\"\n";
+            assert!(config::load_str("adv45.toml", bad).is_err());
+            assert_eq!(ZERO_WAIT.pool().admission_timeout(), Some(Duration::ZERO));
+            let s = ZERO_WAIT.stats();
+            assert_eq!(s.rejected_for(Rejected::TimedOut), 2, "{s:?}");
+            assert_accounted(&s);
+            config::clear();
+        });
+    }
+
+    /// README: "A configuration load fails on the same bounds, and on
+    /// `ceiling = 0`"; counts past `MAX_SLOTS` are refused. Attack: the
+    /// ceiling at `MAX_SLOTS` (valid: group calls run under it) and one
+    /// past it, 0, negative and `u64::MAX`, in the file and in
+    /// `POOLED_CEILING`: refusals change nothing.
+    #[test]
+    fn the_ceiling_at_max_slots_runs_and_one_past_it_is_refused() {
+        within(BOUND, || {
+            let _turn = config_turn();
+            config::load_str("adv45.toml", &format!("ceiling = {MAX_SLOTS}\n"))
+                .expect("MAX_SLOTS is a valid ceiling");
+            assert_eq!(pool_runtime::ceiling::limit(), Some(MAX_SLOTS));
+            let meter = Meter::default();
+            let m = meter.clone();
+            assert_eq!(
+                futures::executor::block_on(CEILED.submit(0, async move { drop(m.enter()) })),
+                Ok(())
+            );
+            for bad in [
+                (MAX_SLOTS + 1).to_string(),
+                "0".to_owned(),
+                "-1".to_owned(),
+                u64::MAX.to_string(),
+                "18446744073709551616".to_owned(),
+                "1e9".to_owned(),
+            ] {
+                let r = std::panic::catch_unwind(|| {
+                    config::load_str("adv45.toml", &format!("ceiling = {bad}\n"))
+                });
+                assert!(r.expect("no panic").is_err(), "ceiling = {bad} loaded");
+                let r = std::panic::catch_unwind(|| {
+                    config::load_env_from(vars(&[("POOLED_CEILING", &bad)]))
+                });
+                assert!(r.expect("no panic").is_err(), "POOLED_CEILING={bad} loaded");
+                assert_eq!(pool_runtime::ceiling::limit(), Some(MAX_SLOTS), "{bad}");
+            }
+            config::clear();
+            assert_eq!(pool_runtime::ceiling::limit(), None);
+            assert_eq!(meter.done(), 1);
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Fleet settings at their bounds.
+
+/// `GroupSettings::fleet_lease`: "100 ms to 24 h"; `fleet_limit`: within
+/// `1..=MAX_SLOTS`. Attack: each bound, one nanosecond (or one) inside and
+/// outside it, and the extremes: `check` accepts exactly the documented
+/// ranges (with `redis`), and refuses every fleet limit without it.
+#[test]
+fn fleet_settings_right_at_and_one_past_their_bounds() {
+    use pool_runtime::GroupSettings;
+    let ms100 = Duration::from_millis(100);
+    let day = Duration::from_secs(24 * 3600);
+    let one = Duration::from_nanos(1);
+    let base = GroupSettings::DEFAULT
+        .fleet_limit(4)
+        .fleet_url("redis://127.0.0.1:1");
+    let leases = [
+        (Duration::ZERO, false),
+        (one, false),
+        (ms100 - one, false),
+        (ms100, true),
+        (ms100 + one, true),
+        (day - one, true),
+        (day, true),
+        (day + one, false),
+        (Duration::MAX, false),
+    ];
+    for (lease, valid) in leases {
+        let r = std::panic::catch_unwind(|| base.fleet_lease(lease).check())
+            .unwrap_or_else(|_| panic!("{lease:?}: check panicked"));
+        if cfg!(feature = "redis") {
+            assert_eq!(r.is_ok(), valid, "lease {lease:?}: {r:?}");
+        } else {
+            assert!(r.is_err(), "lease {lease:?} without redis: {r:?}");
+        }
+    }
+    for (limit, valid) in [
+        (0, false),
+        (1, true),
+        (MAX_SLOTS, true),
+        (MAX_SLOTS + 1, false),
+        (usize::MAX, false),
+    ] {
+        let r = std::panic::catch_unwind(|| base.fleet_limit(limit).check())
+            .unwrap_or_else(|_| panic!("{limit}: check panicked"));
+        if cfg!(feature = "redis") {
+            assert_eq!(r.is_ok(), valid, "limit {limit}: {r:?}");
+        } else {
+            assert!(r.is_err(), "limit {limit} without redis: {r:?}");
+        }
+    }
+}
