@@ -353,7 +353,7 @@ fn tokio_clock_shutdown_deadlines_at_extremes_follow_paused_time() {
                     .unwrap();
                 let (tx, rx) = tokio::sync::oneshot::channel::<()>();
                 let p = pool.clone();
-                let runner = tokio::spawn(async move { p.submit(async move { rx.await }).await });
+                let runner = tokio::spawn(async move { p.submit(rx).await });
                 let waiters: Vec<_> = (0..2)
                     .map(|i| {
                         let p = pool.clone();
@@ -462,6 +462,57 @@ fn a_tokio_clock_wait_moved_off_its_runtime_keeps_a_bounded_deadline() {
             drop(out.1);
             assert_accounted(&pool.stats());
         }
+    });
+}
+
+/// `TokioClock`: "a wait that goes on where its runtime is no longer
+/// current (that runtime shut down, or the call is polled elsewhere): the
+/// rest of it is on the timer thread". Attack: a paused runtime whose
+/// clock has run a year ahead (other timers of the test auto-advanced it,
+/// or `tokio::time::advance`), a call of a `TokioClock` pool with a 50 ms
+/// admission timeout that starts waiting there, then goes on on a plain
+/// thread (its runtime shut down): what is left of its 50 ms must be
+/// about 50 ms, so it is turned away `TimedOut` within seconds of wall
+/// time — not after the year by which the paused clock was ahead.
+#[test]
+#[ignore = "bug: a TokioClock wait leaving its paused runtime measures what is left of its timeout from tokio's virtual deadline against the wall clock (timer.rs `Sleep::poll`), so a 50 ms timeout becomes a year"]
+fn a_tokio_clock_wait_leaving_a_paused_runtime_ahead_of_the_wall_clock_still_times_out() {
+    within(BOUND, || {
+        let rt = paused_runtime();
+        let (pool, held, mut task) = rt.block_on(async {
+            tokio::time::advance(YEAR).await;
+            let pool = leaked(
+                Pool::builder()
+                    .size(1)
+                    .admission_timeout(Duration::from_millis(50))
+                    .clock(TokioClock::new())
+                    .build()
+                    .unwrap(),
+            );
+            let held = pool.try_acquire_owned(0).unwrap();
+            let mut task = Task::new(pool.submit(async { 1 }));
+            task.assert_pending();
+            (pool, held, task)
+        });
+        drop(rt);
+        let start = Instant::now();
+        let out = loop {
+            if let Poll::Ready(out) = task.poll() {
+                break Some(out);
+            }
+            if start.elapsed() > Duration::from_secs(5) {
+                break None;
+            }
+            thread::sleep(Duration::from_millis(2));
+        };
+        assert_eq!(
+            out,
+            Some(Err(Rejected::TimedOut)),
+            "a 50 ms admission timeout had not fired after 5 s of wall time once its \
+             wait left a paused runtime whose clock ran a year ahead"
+        );
+        drop(held);
+        assert_accounted(&pool.stats());
     });
 }
 
@@ -1270,7 +1321,6 @@ fn extreme_weights_order_every_call_form_in_a_priority_pool() {
         let held = pool.try_acquire_owned(0).unwrap();
         let mut joins: Vec<tokio::task::JoinHandle<()>> = Vec::new();
         let mut sync = None;
-        let mut expect_waiting = 0;
         for step in 0..7 {
             match step {
                 0 => {
@@ -1324,8 +1374,7 @@ fn extreme_weights_order_every_call_form_in_a_priority_pool() {
                     }));
                 }
             }
-            expect_waiting += 1;
-            wait_until("the call queued", || pool.stats().waiting == expect_waiting);
+            wait_until("the call queued", || pool.stats().waiting == step + 1);
         }
         drop(held);
         for j in joins {
@@ -1415,6 +1464,216 @@ fn the_largest_window_at_a_nanosecond_interval_under_a_racing_clock_stays_cheap(
     });
 }
 
+/// Admission timeouts at the edges of what the pool keeps (it holds them
+/// in nanoseconds, ~584 years, and takes the longest for "never"): 1 ns,
+/// 2 ms, 500 years, `u64::MAX - 2` ns, `u64::MAX - 1` ns, `u64::MAX` ns and
+/// `Duration::MAX`, mixed on one pool (each set before its call starts
+/// waiting: "for calls that start waiting from now on"), on a LIFO and a
+/// priority pool. The short ones time out, never early; every long one
+/// waits, and once the slot frees they run one at a time.
+#[test]
+fn timeouts_at_the_edges_of_what_the_pool_keeps_mix_on_one_queue() {
+    within(BOUND, || {
+        let timeouts = [
+            Duration::from_nanos(1),
+            Duration::from_millis(2),
+            YEAR * 500,
+            Duration::from_nanos(u64::MAX - 2),
+            Duration::from_nanos(u64::MAX - 1),
+            Duration::from_nanos(u64::MAX),
+            Duration::MAX,
+        ];
+        for order in [Order::Lifo, Order::Priority] {
+            let pool = leaked(Pool::builder().order(order).size(1).build().unwrap());
+            let meter = Meter::default();
+            let held = pool.try_acquire_owned(0).unwrap();
+            let start = Instant::now();
+            let mut calls = Vec::new();
+            let mut early_outs = 0;
+            for round in 0..6 {
+                for (i, timeout) in timeouts.iter().enumerate() {
+                    pool.set_admission_timeout(Some(*timeout));
+                    let read = pool.admission_timeout().unwrap();
+                    assert!(read >= *timeout, "{timeout:?} read back as {read:?}");
+                    let m = meter.clone();
+                    let weight = [i64::MIN, -1, 0, 1, i64::MAX][(round + i) % 5];
+                    let mut t = Task::new(pool.submit_weighted(weight, async move {
+                        drop(m.enter());
+                    }));
+                    match t.poll() {
+                        // (A 1 ns timeout may pass before the first poll
+                        // returns.)
+                        Poll::Ready(r) => {
+                            assert_eq!(r, Err(Rejected::TimedOut), "{timeout:?}");
+                            assert!(*timeout <= Duration::from_millis(2), "{timeout:?}");
+                            early_outs += 1;
+                        }
+                        Poll::Pending => calls.push((*timeout, t)),
+                    }
+                }
+            }
+            let short = |t: Duration| t <= Duration::from_millis(2);
+            let mut timed_out = early_outs;
+            for (timeout, t) in calls.iter_mut().filter(|(t, _)| short(*t)) {
+                let mut out = None;
+                wait_until("a short timeout fires", || {
+                    if let Poll::Ready(r) = t.poll() {
+                        out = Some(r);
+                    }
+                    out.is_some()
+                });
+                assert_eq!(out, Some(Err(Rejected::TimedOut)), "{timeout:?}");
+                timed_out += 1;
+            }
+            assert!(start.elapsed() >= Duration::from_millis(2));
+            thread::sleep(Duration::from_millis(20));
+            let long = calls.len() + early_outs - timed_out;
+            assert_eq!(pool.stats().waiting, long, "a long timeout fired");
+            drop(held);
+            let mut left: Vec<_> = calls
+                .into_iter()
+                .filter(|(t, _)| !short(*t))
+                .map(|(_, t)| Some(t))
+                .collect();
+            assert_eq!(left.len(), long);
+            while left.iter().any(Option::is_some) {
+                for slot in left.iter_mut() {
+                    if let Some(t) = slot {
+                        if let Poll::Ready(r) = t.poll() {
+                            assert_eq!(r, Ok(()));
+                            *slot = None;
+                        }
+                    }
+                }
+                assert!(start.elapsed() < BOUND, "the long waiters stalled");
+            }
+            assert_eq!(meter.done(), long);
+            assert_eq!(meter.max(), 1);
+            let s = pool.stats();
+            assert_eq!(
+                s.rejected_for(Rejected::TimedOut),
+                timed_out as u64,
+                "{s:?}"
+            );
+            assert_eq!((s.waiting, s.running), (0, 0), "{s:?}");
+            assert_accounted(&s);
+        }
+    });
+}
+
+/// `Pool::resize`: "Growing admits waiting calls at once". Attack: 3000
+/// calls waiting with 300 distinct weights (past the 64 a priority pool
+/// keeps without its spilled map, `i64::MIN` and `MAX` among them), then
+/// `resize(usize::MAX)` (clamped to `MAX_SLOTS`): every waiter is handed a
+/// slot and woken at once, and all run; `resize(0)` then holds newcomers
+/// while nothing is interrupted.
+#[test]
+fn resizing_to_max_slots_admits_thousands_of_spilled_waiters_at_once() {
+    within(BOUND, || {
+        let pool = leaked(
+            Pool::builder()
+                .order(Order::Priority)
+                .size(1)
+                .build()
+                .unwrap(),
+        );
+        let meter = Meter::default();
+        let held = pool.try_acquire_owned(0).unwrap();
+        let mut calls: Vec<_> = (0..3000i64)
+            .map(|i| {
+                let weight = match i % 300 {
+                    0 => i64::MIN,
+                    1 => i64::MAX,
+                    w => (w - 150) * (i64::MAX / 150),
+                };
+                let m = meter.clone();
+                let mut t = Task::new(pool.submit_weighted(weight, async move {
+                    drop(m.enter());
+                }));
+                t.assert_pending();
+                t
+            })
+            .collect();
+        assert_eq!(pool.stats().waiting, 3000);
+        assert_eq!(pool.resize(usize::MAX), MAX_SLOTS);
+        let s = pool.stats();
+        assert_eq!((s.waiting, s.running), (0, 3001), "{s:?}");
+        assert!(
+            calls.iter().all(Task::is_woken),
+            "a waiter handed a slot was not woken"
+        );
+        assert_eq!(pool.resize(0), 0);
+        let mut late = queued(pool);
+        for t in &mut calls {
+            assert_eq!(t.poll(), Poll::Ready(Ok(())));
+        }
+        drop(held);
+        assert!(late.poll().is_pending(), "admitted at a limit of 0");
+        assert_eq!(pool.scale(1), 1);
+        assert!(late.is_woken());
+        assert_eq!(late.poll(), Poll::Ready(Ok(())));
+        assert_eq!(meter.done(), 3000);
+        let s = pool.stats();
+        assert_eq!((s.waiting, s.running, s.completed), (0, 0, 3002), "{s:?}");
+        assert_accounted(&s);
+    });
+}
+
+/// Autoscaled pools whose bounds are both `MAX_SLOTS` (the largest valid
+/// pool), under both policies, with a clock that runs a day per read and
+/// a 1 ns interval: the queue-depth rule's and the adaptive limit's
+/// arithmetic at the top of the range neither panics nor leaves it.
+#[test]
+fn autoscaled_pools_pinned_at_max_slots_keep_their_arithmetic_in_range() {
+    within(BOUND, || {
+        let rt = common::runtime();
+        for policy in [
+            ScalePolicy::QueueDepth,
+            ScalePolicy::Adaptive(AdaptiveSettings {
+                window_samples: 1,
+                window_time: Duration::ZERO,
+                tolerance: 1.0,
+                smoothing: 1.0,
+                backoff: 0.0,
+                ..AdaptiveSettings::DEFAULT
+            }),
+        ] {
+            let clock = Dial::at(Duration::from_secs(1));
+            let pool = leaked(
+                Pool::builder()
+                    .kind(Kind::Autoscale)
+                    .min(MAX_SLOTS)
+                    .max(MAX_SLOTS)
+                    .autoscale_interval(Duration::from_nanos(1))
+                    .autoscale_window(AutoscaleTiming::MAX_WINDOW)
+                    .scale_policy(policy)
+                    .clock(clock.clone())
+                    .build()
+                    .unwrap(),
+            );
+            let handles: Vec<_> = (0..200)
+                .map(|i| {
+                    clock.add(DAY);
+                    rt.spawn(pool.submit_judged(i, async move { i }, move |_| {
+                        if i % 3 == 0 {
+                            pool_runtime::Verdict::Overload
+                        } else {
+                            pool_runtime::Verdict::Success
+                        }
+                    }))
+                })
+                .collect();
+            for (i, h) in handles.into_iter().enumerate() {
+                assert_eq!(rt.block_on(h).unwrap(), Ok(i as i64));
+                assert_eq!(pool.size(), MAX_SLOTS);
+            }
+            assert_eq!(pool.set_bounds(1, MAX_SLOTS), Ok(MAX_SLOTS));
+            assert_eq!(pool.scale(isize::MAX), MAX_SLOTS);
+            assert_accounted(&pool.stats());
+        }
+    });
+}
+
 // ---------------------------------------------------------------------------
 // Configuration: extreme durations and counts, used at run time.
 
@@ -1430,6 +1689,8 @@ mod configured {
     register_group!(ZERO_WAIT);
     static CEILED: Group = Group::new(GroupSpec::new("adv45::ceiled").size(2));
     register_group!(CEILED);
+    static WATCHED: Group = Group::new(GroupSpec::new("adv45::watched").size(1));
+    register_group!(WATCHED);
 
     /// README "Configuration": durations are whole numbers with a unit, up
     /// to "the ~584 years a duration literal can hold"; "A duration too
@@ -1549,6 +1810,56 @@ mod configured {
         });
     }
 
+    /// `config::watch(path, every, ..)`: "an `every` of zero ... is an error
+    /// too. An `every` too long to pass (`Duration::MAX`) means the file is
+    /// loaded once and never looked at again"; "Dropping the `Watch` stops
+    /// the thread". Attack: `every` of 1 ns (a change is still loaded once
+    /// it holds still), of 1000 years, of `u64::MAX` seconds (past what an
+    /// `Instant` holds) and of `Duration::MAX - 1 ns`: each watch starts,
+    /// and its drop returns at once.
+    #[test]
+    fn watches_at_extreme_periods_start_and_stop_at_once() {
+        within(BOUND, || {
+            let _turn = config_turn();
+            let path =
+                std::env::temp_dir().join(format!("adv45-watch-{}.toml", std::process::id()));
+            std::fs::write(&path, "[groups.\"adv45::watched\"]\nsize = 2\n").unwrap();
+            for every in [
+                Duration::from_nanos(1),
+                YEAR * 1000,
+                Duration::from_secs(u64::MAX),
+                Duration::MAX - Duration::from_nanos(1),
+            ] {
+                let (tx, rx) = std::sync::mpsc::channel();
+                let watch = config::watch(&path, every, move |outcome| {
+                    let _ = tx.send(outcome.map(|r| r.to_string()));
+                })
+                .unwrap_or_else(|e| panic!("{every:?}: {e}"));
+                assert_eq!(WATCHED.size(), 2);
+                if every == Duration::from_nanos(1) {
+                    std::fs::write(&path, "[groups.\"adv45::watched\"]\nsize = 5\n").unwrap();
+                    let report = rx.recv_timeout(Duration::from_secs(10)).expect("reloaded");
+                    assert!(report.is_ok(), "{report:?}");
+                    assert_eq!(WATCHED.size(), 5);
+                    std::fs::write(&path, "[groups.\"adv45::watched\"]\nsize = 2\n").unwrap();
+                    let report = rx.recv_timeout(Duration::from_secs(10)).expect("reloaded");
+                    assert!(report.is_ok(), "{report:?}");
+                } else {
+                    thread::sleep(Duration::from_millis(20));
+                }
+                let start = Instant::now();
+                drop(watch);
+                assert!(
+                    start.elapsed() < Duration::from_secs(2),
+                    "{every:?}: dropping the watch took {:?}",
+                    start.elapsed()
+                );
+            }
+            std::fs::remove_file(&path).unwrap();
+            config::clear();
+        });
+    }
+
     /// README: "A configuration load fails on the same bounds, and on
     /// `ceiling = 0`"; counts past `MAX_SLOTS` are refused. Attack: the
     /// ceiling at `MAX_SLOTS` (valid: group calls run under it) and one
@@ -1642,5 +1953,90 @@ fn fleet_settings_right_at_and_one_past_their_bounds() {
         } else {
             assert!(r.is_err(), "limit {limit} without redis: {r:?}");
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// What the metrics report under hostile clocks.
+
+#[cfg(feature = "metrics")]
+mod metered {
+    use super::*;
+    use common::Capture;
+
+    /// `observe` (feature `metrics`): histograms `pooled.wait_time` /
+    /// `pooled.run_time` in seconds, gauges `pooled.limit`, ... and the
+    /// adaptive policy's `pooled.adaptive.floor` / `latency`. Attack: pools
+    /// whose clock jumps forward by 300 years while a call waits, back to 0
+    /// while it runs, to the end of its range, and alternates between 0 and
+    /// the end (adaptive policy): every value reported is a finite number,
+    /// never negative, and the limit gauge stays within the bounds.
+    #[test]
+    fn every_reported_value_stays_finite_under_clocks_jumping_years_and_back() {
+        within(BOUND, || {
+            pool_runtime::observe::time_calls(true);
+            let capture = Arc::new(Capture::default());
+            let clock = Dial::at(Duration::from_secs(10));
+            let pool = leaked(metrics::with_local_recorder(&*capture, || {
+                Pool::builder()
+                    .name("adv45-jumps")
+                    .kind(Kind::Autoscale)
+                    .min(1)
+                    .max(4)
+                    .size(1)
+                    .scale_policy(ScalePolicy::Adaptive(AdaptiveSettings {
+                        window_samples: 1,
+                        window_time: Duration::ZERO,
+                        ..AdaptiveSettings::DEFAULT
+                    }))
+                    .clock(clock.clone())
+                    .build()
+                    .unwrap()
+            }));
+            for round in 0..20u32 {
+                let held = pool.try_acquire_owned(0).unwrap();
+                let mut waiter = Task::new(pool.submit_judged(0, async {}, move |_| {
+                    if round % 3 == 0 {
+                        pool_runtime::Verdict::Overload
+                    } else {
+                        pool_runtime::Verdict::Success
+                    }
+                }));
+                let _ = waiter.poll();
+                match round % 4 {
+                    0 => clock.add(YEAR * 300),
+                    1 => clock.set(Duration::ZERO),
+                    2 => clock.set(Duration::MAX),
+                    _ => clock.set(Duration::from_secs(u64::from(round))),
+                }
+                drop(held);
+                wait_until("the waiter runs", || waiter.poll().is_ready());
+                let size = pool.size();
+                assert!((1..=4).contains(&size), "{size}");
+            }
+            let histograms = capture.histograms.lock().unwrap();
+            let mut seen = 0;
+            for (name, samples) in histograms.iter() {
+                for v in samples.0.lock().unwrap().iter() {
+                    seen += 1;
+                    assert!(v.is_finite() && *v >= 0.0, "{name}: {v}");
+                }
+            }
+            assert!(
+                seen > 0,
+                "no histogram value recorded: {:?}",
+                histograms.keys()
+            );
+            for (name, level) in capture.gauges.lock().unwrap().iter() {
+                let v = *level.0.lock().unwrap();
+                assert!(v.is_finite() && v >= 0.0, "{name}: {v}");
+            }
+            let limit = capture.gauge("pooled.limit", "adv45-jumps");
+            assert!(
+                limit.is_some_and(|l| (1.0..=4.0).contains(&l)),
+                "limit gauge {limit:?}"
+            );
+            assert_accounted(&pool.stats());
+        });
     }
 }
