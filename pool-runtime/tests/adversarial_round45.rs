@@ -465,6 +465,56 @@ fn a_tokio_clock_wait_moved_off_its_runtime_keeps_a_bounded_deadline() {
     });
 }
 
+/// A call of a `TokioClock` pool with a 50 ms admission timeout that
+/// starts waiting in a paused runtime whose clock was moved `ahead`, then
+/// goes on on this thread once that runtime is gone: its outcome within
+/// 5 s of wall time (`None`: still waiting).
+fn wait_leaving_a_paused_runtime(ahead: Duration) -> Option<Result<i32, Rejected>> {
+    let rt = paused_runtime();
+    let (pool, held, mut task) = rt.block_on(async {
+        tokio::time::advance(ahead).await;
+        let pool = leaked(
+            Pool::builder()
+                .size(1)
+                .admission_timeout(Duration::from_millis(50))
+                .clock(TokioClock::new())
+                .build()
+                .unwrap(),
+        );
+        let held = pool.try_acquire_owned(0).unwrap();
+        let mut task = Task::new(pool.submit(async { 1 }));
+        task.assert_pending();
+        (pool, held, task)
+    });
+    drop(rt);
+    let start = Instant::now();
+    let out = loop {
+        if let Poll::Ready(out) = task.poll() {
+            break Some(out);
+        }
+        if start.elapsed() > Duration::from_secs(5) {
+            break None;
+        }
+        thread::sleep(Duration::from_millis(2));
+    };
+    drop(task);
+    drop(held);
+    assert_accounted(&pool.stats());
+    out
+}
+
+/// The control for the next test: a paused runtime whose clock was not
+/// moved; the wait that leaves it times out in wall time.
+#[test]
+fn a_tokio_clock_wait_leaving_a_paused_runtime_level_with_the_wall_clock_times_out() {
+    within(BOUND, || {
+        assert_eq!(
+            wait_leaving_a_paused_runtime(Duration::ZERO),
+            Some(Err(Rejected::TimedOut))
+        );
+    });
+}
+
 /// `TokioClock`: "a wait that goes on where its runtime is no longer
 /// current (that runtime shut down, or the call is polled elsewhere): the
 /// rest of it is on the timer thread". Attack: a paused runtime whose
@@ -478,26 +528,46 @@ fn a_tokio_clock_wait_moved_off_its_runtime_keeps_a_bounded_deadline() {
 #[ignore = "bug: a TokioClock wait leaving its paused runtime measures what is left of its timeout from tokio's virtual deadline against the wall clock (timer.rs `Sleep::poll`), so a 50 ms timeout becomes a year"]
 fn a_tokio_clock_wait_leaving_a_paused_runtime_ahead_of_the_wall_clock_still_times_out() {
     within(BOUND, || {
+        assert_eq!(
+            wait_leaving_a_paused_runtime(YEAR),
+            Some(Err(Rejected::TimedOut)),
+            "a 50 ms admission timeout had not fired after 5 s of wall time once its \
+             wait left a paused runtime whose clock ran a year ahead"
+        );
+    });
+}
+
+/// `Pool::shutdown`: "With a `timeout`, it returns by the deadline
+/// whatever the calls do" — the same deadline as a call's, on a
+/// `TokioClock` pool. Attack: a shutdown with a 50 ms deadline started in
+/// a paused runtime whose clock ran a year ahead, on a pool whose only
+/// call never ends; the runtime shuts down and the shutdown is awaited on
+/// a plain thread: it must return `ShutdownTimedOut` within seconds of
+/// wall time.
+#[test]
+#[ignore = "bug: a TokioClock pool's shutdown deadline that leaves its paused runtime is measured from tokio's virtual deadline against the wall clock (timer.rs `Sleep::poll`): a 50 ms deadline becomes a year"]
+fn a_tokio_clock_shutdown_leaving_a_paused_runtime_ahead_of_the_wall_clock_returns_by_its_deadline(
+) {
+    within(BOUND, || {
         let rt = paused_runtime();
-        let (pool, held, mut task) = rt.block_on(async {
+        let (pool, held, mut shutdown) = rt.block_on(async {
             tokio::time::advance(YEAR).await;
             let pool = leaked(
                 Pool::builder()
                     .size(1)
-                    .admission_timeout(Duration::from_millis(50))
                     .clock(TokioClock::new())
                     .build()
                     .unwrap(),
             );
             let held = pool.try_acquire_owned(0).unwrap();
-            let mut task = Task::new(pool.submit(async { 1 }));
-            task.assert_pending();
-            (pool, held, task)
+            let mut shutdown = Task::new(pool.shutdown(Some(Duration::from_millis(50))));
+            shutdown.assert_pending();
+            (pool, held, shutdown)
         });
         drop(rt);
         let start = Instant::now();
         let out = loop {
-            if let Poll::Ready(out) = task.poll() {
+            if let Poll::Ready(out) = shutdown.poll() {
                 break Some(out);
             }
             if start.elapsed() > Duration::from_secs(5) {
@@ -505,12 +575,12 @@ fn a_tokio_clock_wait_leaving_a_paused_runtime_ahead_of_the_wall_clock_still_tim
             }
             thread::sleep(Duration::from_millis(2));
         };
-        assert_eq!(
-            out,
-            Some(Err(Rejected::TimedOut)),
-            "a 50 ms admission timeout had not fired after 5 s of wall time once its \
-             wait left a paused runtime whose clock ran a year ahead"
+        let out = out.expect(
+            "a 50 ms shutdown deadline had not passed after 5 s of wall time once the \
+             shutdown left a paused runtime whose clock ran a year ahead",
         );
+        let err = out.expect_err("a call still holds its slot");
+        assert_eq!((err.running, err.turned_away), (1, 0), "{err:?}");
         drop(held);
         assert_accounted(&pool.stats());
     });
