@@ -1845,6 +1845,143 @@ fn autoscaled_pools_pinned_at_max_slots_keep_their_arithmetic_in_range() {
     });
 }
 
+/// A group declared by hand (`GroupSpec`, which nothing checks before its
+/// first use) with the extreme durations: a 1 ns admission timeout, a
+/// `Duration::MAX` barging bound, a `Duration::MAX` autoscale interval, a
+/// `MAX_SLOTS` max. Its rejecting calls (async, sync, permit) time out, no
+/// earlier than 1 ns; its never-rejecting calls wait through the timeout
+/// and run once the slot frees; `scale` and `resize` clamp at its bounds.
+#[test]
+fn a_hand_written_group_with_extreme_durations_times_out_and_waits_as_documented() {
+    use pool_runtime::{Group, GroupSpec};
+    static EXTREME: Group = Group::new(
+        GroupSpec::new("adv45::extreme_durations")
+            .kind(Kind::Autoscale)
+            .min(1)
+            .max(MAX_SLOTS)
+            .size(1)
+            .admission_timeout(Duration::from_nanos(1))
+            .sync_barging(Duration::MAX)
+            .autoscale_interval(Duration::MAX),
+    );
+    within(BOUND, || {
+        let meter = Meter::default();
+        let held = EXTREME.try_acquire_owned(0).unwrap();
+        let (out, _) = timed(EXTREME.submit(i64::MIN, async {}));
+        assert_eq!(out, Err(Rejected::TimedOut));
+        assert_eq!(EXTREME.run(|| ()), Err(Rejected::TimedOut));
+        let (out, _) = timed(async { EXTREME.acquire_owned(i64::MAX).await.map(drop) });
+        assert_eq!(out, Err(Rejected::TimedOut));
+        let m = meter.clone();
+        let mut patient = Task::new(EXTREME.submit_wait(0, async move { drop(m.enter()) }));
+        assert!(patient.poll().is_pending());
+        let m = meter.clone();
+        let sync = thread::spawn(move || EXTREME.run_wait(0, move || drop(m.enter())));
+        wait_until("both wait", || EXTREME.stats().waiting == 2);
+        thread::sleep(Duration::from_millis(20));
+        assert_eq!(
+            EXTREME.stats().waiting,
+            2,
+            "a never-rejecting call timed out"
+        );
+        drop(held);
+        wait_until("the patient async call runs", || patient.poll().is_ready());
+        sync.join().unwrap();
+        assert_eq!(meter.done(), 2);
+        assert_eq!(meter.max(), 1);
+        assert_eq!(EXTREME.scale(isize::MAX), MAX_SLOTS);
+        assert_eq!(EXTREME.scale(isize::MIN), 1);
+        assert_eq!(EXTREME.resize(usize::MAX), MAX_SLOTS);
+        assert_eq!(EXTREME.resize(0), 1);
+        let s = EXTREME.stats();
+        assert_eq!(s.rejected_for(Rejected::TimedOut), 3, "{s:?}");
+        assert_accounted(&s);
+    });
+}
+
+#[cfg(feature = "stream")]
+mod streamed {
+    use super::*;
+    use futures::StreamExt;
+    use pool_runtime::PooledStreamExt;
+
+    /// The stream adapters pull "at most `max(1, 2 × size)`" items: at
+    /// `MAX_SLOTS` that bound is more than any stream here, and at 0 it is
+    /// one. Attack: 3000 items with weights at `i64::MIN`/`MAX` and between,
+    /// through a pool resized to `MAX_SLOTS` (all pulled, all run, in
+    /// input order for the ordered adapter), then through one resized to 0
+    /// and back by a steering thread: nothing lost, nothing past the limit.
+    #[test]
+    fn streams_through_pools_at_max_slots_and_at_zero_lose_nothing() {
+        within(BOUND, || {
+            let pool = leaked(
+                Pool::builder()
+                    .order(Order::Priority)
+                    .size(1)
+                    .build()
+                    .unwrap(),
+            );
+            assert_eq!(pool.resize(usize::MAX), MAX_SLOTS);
+            let items = || futures::stream::iter(0..3000i64).map(|i| async move { i });
+            let weight = |i: i64| match i % 3 {
+                0 => i64::MIN,
+                1 => i64::MAX,
+                _ => i,
+            };
+            let out: Vec<_> = futures::executor::block_on(
+                items()
+                    .pooled_unordered_weighted(pool, {
+                        let n = std::sync::atomic::AtomicI64::new(0);
+                        move |_| weight(n.fetch_add(1, SeqCst))
+                    })
+                    .collect::<Vec<_>>(),
+            );
+            assert_eq!(out.len(), 3000);
+            assert!(out.iter().all(Result::is_ok));
+            let ordered: Vec<_> =
+                futures::executor::block_on(items().pooled_ordered(pool).collect::<Vec<_>>());
+            assert_eq!(ordered, (0..3000).map(Ok).collect::<Vec<_>>());
+            // Down to 0 and back, while a stream runs.
+            pool.resize(2);
+            let meter = Meter::default();
+            let stop = Arc::new(AtomicBool::new(false));
+            let steer = {
+                let stop = stop.clone();
+                thread::spawn(move || {
+                    let mut i = 0u64;
+                    while !stop.load(SeqCst) {
+                        pool.resize(if i % 2 == 0 { 0 } else { 2 });
+                        i += 1;
+                        thread::sleep(Duration::from_micros(300));
+                    }
+                    pool.resize(2);
+                })
+            };
+            let m = meter.clone();
+            let out: Vec<_> = futures::executor::block_on(
+                futures::stream::iter(0..400i64)
+                    .map(move |i| {
+                        let m = m.clone();
+                        async move {
+                            let _in = m.enter();
+                            common::yield_now().await;
+                            i
+                        }
+                    })
+                    .pooled_ordered_weighted(pool, |_| i64::MIN)
+                    .collect::<Vec<_>>(),
+            );
+            stop.store(true, SeqCst);
+            steer.join().unwrap();
+            assert_eq!(out, (0..400).map(Ok).collect::<Vec<_>>());
+            assert!(meter.max() <= 2, "{}", meter.max());
+            let s = pool.stats();
+            assert_eq!((s.running, s.waiting), (0, 0), "{s:?}");
+            assert_accounted(&s);
+        });
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Configuration: extreme durations and counts, used at run time.
 
