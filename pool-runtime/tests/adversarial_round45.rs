@@ -1329,11 +1329,18 @@ fn set_bounds_to_max_slots_and_back_to_one_keeps_the_limit() {
                 .unwrap(),
         );
         let all = Meter::default();
+        let release = Arc::new(AtomicBool::new(false));
         let held = pool.try_acquire_owned(0).unwrap();
         let first: Vec<_> = (0..20)
             .map(|_| {
                 let m = all.clone();
-                rt.spawn(pool.submit(m.body(60)))
+                let release = release.clone();
+                rt.spawn(pool.submit(async move {
+                    let _in = m.enter();
+                    while !release.load(SeqCst) {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                }))
             })
             .collect();
         wait_until("twenty waiting", || pool.stats().waiting == 20);
@@ -1354,6 +1361,8 @@ fn set_bounds_to_max_slots_and_back_to_one_keeps_the_limit() {
                 }))
             })
             .collect();
+        wait_until("the late calls wait", || pool.stats().waiting == 5);
+        release.store(true, SeqCst);
         for h in first.into_iter().chain(late) {
             assert_eq!(rt.block_on(h).unwrap(), Ok(()));
         }
