@@ -178,11 +178,24 @@ impl fmt::Debug for ManualClock {
 /// timeouts longer than tokio's timer keeps (about 795 days: paused test
 /// time never reaches them; `Duration::MAX` is never) and a wait that goes
 /// on where its runtime is no longer current (that runtime shut down, or
-/// the call is polled elsewhere): the rest of it is on the timer thread.
+/// the call is polled elsewhere): the rest of it is on the timer thread,
+/// counted from the wait's last poll in its runtime (so a wait that began
+/// on a paused clock a year ahead of the real one, or on one that stood
+/// still while real time passed, waits the rest of its timeout, no more and
+/// no less).
+///
+/// A clock made in a runtime whose paused time had run ahead of the real
+/// clock (`tokio::time::advance`) has its origin in the real clock's future:
+/// read where that time is not current (another runtime, or none), it reads
+/// the real time since it was made instead of standing at zero until the
+/// real clock reaches its origin (the pool's reading of its clock never
+/// goes backwards: see [`PoolBuilder::clock`](crate::PoolBuilder::clock)).
 #[cfg(feature = "tokio")]
 #[derive(Clone, Copy, Debug)]
 pub struct TokioClock {
     origin: tokio::time::Instant,
+    /// The origin on the real clock.
+    made: std::time::Instant,
 }
 
 #[cfg(feature = "tokio")]
@@ -191,6 +204,7 @@ impl TokioClock {
     pub fn new() -> Self {
         TokioClock {
             origin: tokio::time::Instant::now(),
+            made: std::time::Instant::now(),
         }
     }
 }
@@ -205,7 +219,9 @@ impl Default for TokioClock {
 #[cfg(feature = "tokio")]
 impl Clock for TokioClock {
     fn now(&self) -> Duration {
-        self.origin.elapsed()
+        tokio::time::Instant::now()
+            .checked_duration_since(self.origin)
+            .unwrap_or_else(|| self.made.elapsed())
     }
 
     fn uses_tokio_time(&self) -> bool {

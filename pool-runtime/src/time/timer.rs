@@ -44,9 +44,10 @@ const TOKIO_HORIZON: Duration = Duration::from_millis((1 << 36) - 1);
 
 /// A deadline that completes once `timeout` has passed.
 pub(crate) enum Sleep {
-    /// Tokio's timer, of the runtime with this id.
+    /// Tokio's timer, of the runtime with this id, and how much of the
+    /// wait has passed on its clock.
     #[cfg(feature = "tokio")]
-    Tokio(tokio::time::Sleep, tokio::runtime::Id),
+    Tokio(tokio::time::Sleep, tokio::runtime::Id, Waited),
     Thread {
         timer: &'static TimerThread,
         entry: Arc<Entry>,
@@ -70,7 +71,7 @@ impl Sleep {
         #[cfg(feature = "tokio")]
         if tokio_time && timeout <= TOKIO_HORIZON {
             if let Some((sleep, runtime)) = tokio_timer::sleep(timeout) {
-                return Box::pin(Sleep::Tokio(sleep, runtime));
+                return Box::pin(Sleep::Tokio(sleep, runtime, Waited::new(timeout)));
             }
         }
         let _ = tokio_time;
@@ -101,20 +102,19 @@ impl Future for Sleep {
         // down, where tokio panics), the rest of the wait goes to the timer
         // thread.
         #[cfg(feature = "tokio")]
-        if let Sleep::Tokio(sleep, runtime) = this {
+        if let Sleep::Tokio(_, runtime, waited) = this {
             let current = tokio::runtime::Handle::try_current().map(|handle| handle.id());
-            if current.ok() != Some(*runtime) {
-                let left = sleep
-                    .deadline()
-                    .into_std()
-                    .saturating_duration_since(Instant::now());
+            if current.ok() == Some(*runtime) {
+                waited.seen();
+            } else {
+                let left = waited.left();
                 // The tokio `Sleep` is dropped in place (it is not moved).
                 *this = Sleep::on_thread(TimerThread::get(), left);
             }
         }
         match this {
             #[cfg(feature = "tokio")]
-            Sleep::Tokio(sleep, _) => unsafe { Pin::new_unchecked(sleep) }.poll(cx),
+            Sleep::Tokio(sleep, ..) => unsafe { Pin::new_unchecked(sleep) }.poll(cx),
             Sleep::Thread { entry, .. } => {
                 if entry.fired.load(Ordering::Acquire) {
                     return Poll::Ready(());
@@ -157,6 +157,54 @@ impl Drop for Sleep {
         if let Sleep::Thread { timer, entry } = self {
             timer.cancel(entry);
         }
+    }
+}
+
+/// How much of a wait on tokio's timer has passed, kept so that the rest
+/// of it can go to the timer thread when it leaves its runtime.
+///
+/// Its runtime's clock may be paused, and then stands still or jumps ahead
+/// of the wall clock at will: its deadline says nothing about the wall
+/// clock's time (a year ahead, or behind by the time the clock stood
+/// still). So the wait is counted on the runtime's clock up to the last
+/// poll made in the runtime, and on the wall clock from then on: a wait
+/// that leaves its runtime waits the rest of its timeout, no more (a
+/// deadline a year ahead) and no less (a clock that stood still).
+#[cfg(feature = "tokio")]
+pub(crate) struct Waited {
+    timeout: Duration,
+    /// When the wait began, on its runtime's clock.
+    began: tokio::time::Instant,
+    /// How long it had waited on that clock at the last poll there...
+    waited: Duration,
+    /// ...and that poll's time on the wall clock.
+    seen_at: Instant,
+}
+
+#[cfg(feature = "tokio")]
+impl Waited {
+    /// A wait of `timeout` beginning now (in its runtime).
+    fn new(timeout: Duration) -> Self {
+        Waited {
+            timeout,
+            began: tokio::time::Instant::now(),
+            waited: Duration::ZERO,
+            seen_at: Instant::now(),
+        }
+    }
+
+    /// A poll in the wait's runtime: how long it has waited on its clock.
+    fn seen(&mut self) {
+        self.waited = tokio::time::Instant::now().saturating_duration_since(self.began);
+        self.seen_at = Instant::now();
+    }
+
+    /// What is left of the wait, counted on the wall clock since the last
+    /// poll in its runtime.
+    fn left(&self) -> Duration {
+        self.timeout
+            .saturating_sub(self.waited)
+            .saturating_sub(self.seen_at.elapsed())
     }
 }
 
