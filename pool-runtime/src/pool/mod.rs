@@ -793,6 +793,11 @@ impl Pool {
     }
 
     /// The admission timeout, if any.
+    ///
+    /// Kept in nanoseconds: a timeout of `u64::MAX - 1` nanoseconds (some
+    /// 584 years) or longer means "never" and reads back as
+    /// [`Duration::MAX`] (a shorter one reads back as set, to the
+    /// nanosecond).
     pub fn admission_timeout(&self) -> Option<Duration> {
         self.core.admission_timeout()
     }
@@ -804,7 +809,9 @@ impl Pool {
 
     /// How long a sync caller may wait outside the queue before it takes
     /// its place in the order, if sync barging is on (see
-    /// [`GroupSettings::sync_barging`]).
+    /// [`GroupSettings::sync_barging`]). Kept as
+    /// [`admission_timeout`](Pool::admission_timeout) is: `u64::MAX - 1`
+    /// nanoseconds or longer reads back as [`Duration::MAX`].
     pub fn sync_barging(&self) -> Option<Duration> {
         self.core.sync_barging()
     }
