@@ -1093,3 +1093,301 @@ fn timeouts_firing_at_random_points_are_counted_cancelled_and_leak_nothing() {
         }
     });
 }
+
+// --------------------------------------------------- the seed's examples
+
+/// The seed's first example on each of the six pools built with the seed's
+/// defaults (DESIGN §2: fixed size 3; autoscale min 3, max min + 5): four
+/// five-second tasks through a pool of 3 run three at once (the fourth
+/// waits, so the batch takes two rounds of 5 s of tokio's paused time),
+/// each returns its own result, and `scale(3)` then gives 6.
+#[tokio::test(start_paused = true)]
+async fn the_seeds_example_on_each_default_pool_runs_three_at_once_and_scales_to_six() {
+    for (kind, order) in SIX {
+        let pool = Pool::builder().kind(kind).order(order).build().unwrap();
+        assert_eq!(pool.size(), 3, "{kind:?}/{order:?}");
+        if kind == Kind::Autoscale {
+            assert_eq!(pool.bounds(), (3, 8), "{order:?}: max = min + 5");
+        }
+        let meter = Meter::default();
+        let test = |name: &'static str| {
+            let meter = meter.clone();
+            async move {
+                let _inside = meter.enter();
+                for _ in 0..5 {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                format!("ok:{name} done")
+            }
+        };
+        let start = tokio::time::Instant::now();
+        let out = tokio::time::timeout(
+            Duration::from_secs(60),
+            futures::future::join_all(["c", "b", "a", "d"].map(|n| pool.submit(test(n)))),
+        )
+        .await
+        .expect("hung");
+        let want: Vec<Result<String, Rejected>> = ["c", "b", "a", "d"]
+            .iter()
+            .map(|n| Ok(format!("ok:{n} done")))
+            .collect();
+        assert_eq!(out, want, "{kind:?}/{order:?}");
+        assert_eq!(meter.max(), 3, "{kind:?}/{order:?}");
+        assert_eq!(start.elapsed(), Duration::from_secs(10), "{kind:?}/{order:?}");
+        let r = tokio::time::timeout(Duration::from_secs(60), pool.submit(test("e")))
+            .await
+            .expect("hung");
+        assert_eq!(r.as_deref(), Ok("ok:e done"));
+        assert_eq!(pool.scale(3), 6, "{kind:?}/{order:?}");
+        assert_eq!(pool.stats().size, 6);
+        let s = pool.stats();
+        assert_eq!((s.submitted(), s.completed), (5, 5), "{s:?}");
+        assert_accounted(&s);
+    }
+}
+
+/// A blocking executor that runs each job on a thread of its own, named so
+/// that a job can tell where it ran, and counts the jobs.
+struct NamedThreads(AtomicUsize);
+impl BlockingExecutor for NamedThreads {
+    fn execute(&self, job: BlockingJob) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        std::thread::Builder::new()
+            .name("round44-executor".into())
+            .spawn(job)
+            .unwrap();
+    }
+}
+
+/// The seed's second example (normal functions on an executor), DESIGN §2
+/// "blocking closures run on a blocking executor (tokio's by default,
+/// pluggable)": four 100 ms closures through the default pool of 3 on
+/// tokio's blocking pool and on a plugged executor (used even inside a
+/// tokio runtime): never more than 3 at once, so the batch takes at least
+/// two rounds; each result comes back.
+#[test]
+fn the_seeds_blocking_example_runs_three_at_once_on_tokio_and_on_a_plugged_executor() {
+    let rt = common::runtime();
+    rt.block_on(async {
+        let exec = Arc::new(NamedThreads(AtomicUsize::new(0)));
+        let pools = [
+            Pool::default(),
+            Pool::builder()
+                .blocking_executor(exec.clone())
+                .build()
+                .unwrap(),
+        ];
+        for (p, pool) in pools.iter().enumerate() {
+            assert_eq!(pool.size(), 3);
+            let meter = Meter::default();
+            let start = std::time::Instant::now();
+            let calls = ["c", "b", "a", "d"].map(|name| {
+                let meter = meter.clone();
+                pool.submit_blocking(move || {
+                    let _inside = meter.enter();
+                    std::thread::sleep(Duration::from_millis(100));
+                    let thread = std::thread::current().name().map(str::to_owned);
+                    (format!("ok:{name} done"), thread)
+                })
+            });
+            let out = tokio::time::timeout(Duration::from_secs(20), futures::future::join_all(calls))
+                .await
+                .expect("hung");
+            assert!(start.elapsed() >= Duration::from_millis(200), "pool {p}");
+            for (r, name) in out.iter().zip(["c", "b", "a", "d"]) {
+                let (text, thread) = r.as_ref().unwrap();
+                assert_eq!(*text, format!("ok:{name} done"));
+                if p == 1 {
+                    assert_eq!(thread.as_deref(), Some("round44-executor"));
+                }
+            }
+            assert!(meter.max() <= 3, "pool {p}: {}", meter.max());
+            let s = pool.stats();
+            assert_eq!((s.completed, s.in_flight()), (4, 0), "{s:?}");
+        }
+        assert_eq!(exec.0.load(Ordering::SeqCst), 4);
+    });
+}
+
+/// `run`: "the thread parks until the call is admitted, in the same queue
+/// and order as async calls" — on LIFO pools (fixed and autoscaled), parked
+/// threads are admitted newest first.
+#[test]
+fn parked_sync_callers_on_lifo_pools_are_admitted_newest_first() {
+    for kind in [Kind::Fixed, Kind::Autoscale] {
+        let pool = pool_of(kind, Order::Lifo, 1);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let permit = pool.try_acquire().unwrap();
+        let mut threads = Vec::new();
+        for i in 0..4 {
+            let (pool2, log) = (pool.clone(), log.clone());
+            threads.push(std::thread::spawn(move || {
+                pool2.run(|| log.lock().unwrap().push(i))
+            }));
+            wait_until("the thread is parked", || pool.stats().waiting == i + 1);
+        }
+        drop(permit);
+        within(Duration::from_secs(10), move || {
+            for t in threads {
+                assert_eq!(t.join().unwrap(), Ok(()));
+            }
+        });
+        assert_eq!(*log.lock().unwrap(), [3, 2, 1, 0], "{kind:?}");
+        let s = pool.stats();
+        assert_eq!(s.completed, 5, "{s:?}");
+        assert_accounted(&s);
+    }
+}
+
+/// `submit_blocking_weighted` on a priority pool: blocking work queues by
+/// weight like async work — extremes included, ties first-come first-served.
+#[test]
+fn weighted_blocking_calls_start_in_priority_order_with_extremes_and_ties() {
+    let rt = common::runtime();
+    rt.block_on(async {
+        let pool = Pool::builder().order(Order::Priority).size(1).build().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let permit = pool.try_acquire_owned(0).unwrap();
+        let weights = [3, i64::MIN, 3, i64::MAX, -5];
+        let mut handles = Vec::new();
+        for (i, w) in weights.into_iter().enumerate() {
+            let (pool2, log) = (pool.clone(), log.clone());
+            handles.push(tokio::spawn(async move {
+                pool2
+                    .submit_blocking_weighted(w, move || log.lock().unwrap().push(i))
+                    .await
+            }));
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            while pool.stats().waiting != i + 1 {
+                assert!(tokio::time::Instant::now() < deadline, "not queued");
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        drop(permit);
+        for h in handles {
+            let r = tokio::time::timeout(Duration::from_secs(10), h)
+                .await
+                .expect("hung");
+            assert_eq!(r.unwrap(), Ok(()));
+        }
+        assert_eq!(*log.lock().unwrap(), [1, 4, 0, 2, 3]);
+        assert_accounted(&pool.stats());
+    });
+}
+
+/// `max_waiting(0)`: "never wait, run now or be turned away", on all six
+/// pools and every call form: with the slot free a call runs; with it held
+/// each form is `Full` at once (the work never runs) and counted; once the
+/// slot frees, a call runs again.
+#[test]
+fn a_waiting_bound_of_zero_runs_now_or_turns_away_on_every_form_of_all_six_pools() {
+    for (kind, order) in SIX {
+        let pool = pool_of(kind, order, 1);
+        pool.set_max_waiting(Some(0)).unwrap();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let r = ran.clone();
+        let mut first = Task::new(pool.submit(async move {
+            r.fetch_add(1, Ordering::SeqCst);
+            common::PendingOnce::default().await;
+        }));
+        first.assert_pending();
+        let r = ran.clone();
+        let mut t = Task::new(pool.submit_weighted(i64::MIN, async move {
+            r.fetch_add(1, Ordering::SeqCst);
+        }));
+        assert_eq!(t.assert_ready(), Err(Rejected::Full), "{kind:?}/{order:?}");
+        assert_eq!(
+            pool.run(|| ran.fetch_add(1, Ordering::SeqCst)),
+            Err(Rejected::Full)
+        );
+        assert_eq!(pool.try_acquire().err(), Some(Rejected::Full));
+        assert_eq!(
+            Task::new(pool.acquire_weighted(i64::MIN)).assert_ready().err(),
+            Some(Rejected::Full)
+        );
+        let r = ran.clone();
+        let blocking = futures::executor::block_on(pool.submit_blocking(move || {
+            r.fetch_add(1, Ordering::SeqCst);
+        }));
+        assert_eq!(blocking, Err(Rejected::Full));
+        assert_eq!(ran.load(Ordering::SeqCst), 1, "{kind:?}/{order:?}");
+        let s = pool.stats();
+        assert_eq!(s.rejected_for(Rejected::Full), 5, "{kind:?}/{order:?}: {s:?}");
+        assert_eq!((s.running, s.waiting), (1, 0));
+        first.assert_ready().unwrap();
+        assert_eq!(pool.run(|| 7), Ok(7), "{kind:?}/{order:?}: runs now");
+        let s = pool.stats();
+        assert_eq!(s.completed, 2);
+        assert_accounted(&s);
+    }
+}
+
+/// `shutdown` at its extremes: with `Some(Duration::ZERO)` on a pool with
+/// one running and two waiting calls it returns at once, saying 1 running
+/// and 2 turned away (the waiters get `Closed`, the running call finishes);
+/// on an idle pool it is `Ok`; with `Some(Duration::MAX)` it waits (no
+/// overflow, no early return) until the running call ends, then is `Ok`.
+#[test]
+fn shutdown_with_zero_and_max_timeouts() {
+    for (kind, order) in SIX {
+        // ZERO, busy.
+        let pool = pool_of(kind, order, 1);
+        let meter = Meter::default();
+        let (body, gate) = held(&meter, 0);
+        let mut running = Task::new(pool.submit(body));
+        running.assert_pending();
+        let mut waiters: Vec<_> = (1..=2)
+            .map(|i| {
+                let mut t = Task::new(pool.submit(held(&meter, i).0));
+                t.assert_pending();
+                t
+            })
+            .collect();
+        let p = pool.clone();
+        let out = within(Duration::from_secs(10), move || {
+            futures::executor::block_on(p.shutdown(Some(Duration::ZERO)))
+        });
+        let err = out.expect_err("the pool was busy");
+        assert_eq!(
+            (err.running, err.nested, err.turned_away, err.waiting),
+            (1, 0, 2, 0),
+            "{kind:?}/{order:?}: {err}"
+        );
+        for w in waiters.iter_mut() {
+            assert_eq!(w.assert_ready(), Err(Rejected::Closed));
+        }
+        gate.store(1, Ordering::SeqCst);
+        assert_eq!(running.assert_ready(), Ok(0));
+        let s = pool.stats();
+        assert_eq!(
+            (s.completed, s.rejected_for(Rejected::Closed), s.in_flight()),
+            (1, 2, 0),
+            "{s:?}"
+        );
+        assert_accounted(&s);
+        // ZERO, idle.
+        let idle = pool_of(kind, order, 1);
+        let p = idle.clone();
+        let out = within(Duration::from_secs(10), move || {
+            futures::executor::block_on(p.shutdown(Some(Duration::ZERO)))
+        });
+        assert_eq!(out, Ok(()), "{kind:?}/{order:?}");
+        assert!(idle.is_closed());
+        // MAX, busy until the call ends.
+        let pool = pool_of(kind, order, 1);
+        let (body, gate) = held(&meter, 9);
+        let mut running = Task::new(pool.submit(body));
+        running.assert_pending();
+        let p = pool.clone();
+        let waiter = std::thread::spawn(move || {
+            futures::executor::block_on(p.shutdown(Some(Duration::MAX)))
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!waiter.is_finished(), "{kind:?}/{order:?}: returned early");
+        assert!(pool.is_closed());
+        gate.store(1, Ordering::SeqCst);
+        assert_eq!(running.assert_ready(), Ok(9));
+        let out = within(Duration::from_secs(10), move || waiter.join().unwrap());
+        assert_eq!(out, Ok(()), "{kind:?}/{order:?}");
+    }
+}
