@@ -1391,3 +1391,210 @@ fn shutdown_with_zero_and_max_timeouts() {
         assert_eq!(out, Ok(()), "{kind:?}/{order:?}");
     }
 }
+
+// ------------------------------------------------------ chaos accounting
+
+#[derive(Default, Debug)]
+struct Outcomes {
+    ok: AtomicUsize,
+    panicked: AtomicUsize,
+    cancelled: AtomicUsize,
+    paused: AtomicUsize,
+    full: AtomicUsize,
+    timed_out: AtomicUsize,
+    closed: AtomicUsize,
+}
+
+impl Outcomes {
+    fn count(&self, r: Result<(), Rejected>) {
+        let c = match r {
+            Ok(()) => &self.ok,
+            Err(Rejected::Paused) => &self.paused,
+            Err(Rejected::Full) => &self.full,
+            Err(Rejected::TimedOut) => &self.timed_out,
+            Err(Rejected::Closed) => &self.closed,
+            Err(other) => panic!("unexpected {other:?}"),
+        };
+        c.fetch_add(1, Ordering::SeqCst);
+    }
+    fn get(c: &AtomicUsize) -> u64 {
+        c.load(Ordering::SeqCst) as u64
+    }
+}
+
+fn chaos(kind: Kind, order: Order, seed: u64, barging: Option<Duration>) {
+    common::quiet_planned_panics();
+    let pool = pool_of(kind, order, 3);
+    pool.set_sync_barging(barging);
+    pool.set_max_waiting(Some(6)).unwrap();
+    pool.set_admission_timeout(Some(Duration::from_millis(2)));
+    let meter = Meter::default();
+    let out = Arc::new(Outcomes::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let rt = common::runtime();
+    // Sync callers on their own threads.
+    let threads: Vec<_> = (0..3u64)
+        .map(|t| {
+            let (pool, meter, out, stop) = (pool.clone(), meter.clone(), out.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut rng = Rng(seed * 31 + t + 1);
+                while !stop.load(Ordering::SeqCst) {
+                    let w = [i64::MIN, 0, i64::MAX][rng.below(3)];
+                    let panics = rng.below(13) == 0;
+                    let r = catch_unwind(AssertUnwindSafe(|| {
+                        pool.run_weighted(w, || {
+                            let _inside = meter.enter();
+                            std::thread::sleep(Duration::from_micros(150));
+                            if panics {
+                                panic!("planned: a sync body panics");
+                            }
+                        })
+                    }));
+                    if matches!(r, Ok(Err(_))) {
+                        std::thread::sleep(Duration::from_micros(50));
+                    }
+                    match r {
+                        Ok(r) => out.count(r),
+                        Err(_) => {
+                            out.panicked.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    // Async callers, each call cancelled by a timeout at a random point.
+    let tasks: Vec<_> = (0..4u64)
+        .map(|t| {
+            let (pool, meter, out, stop) = (pool.clone(), meter.clone(), out.clone(), stop.clone());
+            rt.spawn(async move {
+                let mut rng = Rng(seed * 77 + t + 5);
+                while !stop.load(Ordering::SeqCst) {
+                    let (pool, meter) = (pool.clone(), meter.clone());
+                    let w = [i64::MIN, -1, 0, i64::MAX][rng.below(4)];
+                    let limit = Duration::from_micros(rng.below(3000) as u64);
+                    let run_for = Duration::from_micros(rng.below(600) as u64);
+                    let panics = rng.below(11) == 0;
+                    let call = tokio::spawn(async move {
+                        let work = pool.submit_weighted(w, async move {
+                            let _inside = meter.enter();
+                            tokio::time::sleep(run_for).await;
+                            if panics {
+                                panic!("planned: an async body panics");
+                            }
+                        });
+                        tokio::time::timeout(limit, work).await
+                    });
+                    match call.await {
+                        Ok(Ok(r)) => {
+                            if r.is_err() {
+                                tokio::time::sleep(Duration::from_micros(50)).await;
+                            }
+                            out.count(r)
+                        }
+                        Ok(Err(_elapsed)) => {
+                            out.cancelled.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Err(e) => {
+                            assert!(e.is_panic());
+                            out.panicked.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    // The operator: resizes, pauses and resumes at random.
+    let mut rng = Rng(seed + 99);
+    let mut top = 3;
+    for _ in 0..150 {
+        match rng.below(6) {
+            0 | 1 => {
+                let n = rng.below(6);
+                top = top.max(pool.resize(n));
+            }
+            2 => pool.pause(),
+            3 => pool.resume(),
+            _ => {}
+        }
+        std::thread::sleep(Duration::from_micros(300));
+    }
+    pool.resume();
+    pool.resize(3);
+    std::thread::sleep(Duration::from_millis(10));
+    // Closed while the callers go on: they meet `Closed` from now on.
+    pool.close();
+    std::thread::sleep(Duration::from_millis(5));
+    stop.store(true, Ordering::SeqCst);
+    within(Duration::from_secs(20), move || {
+        for t in threads {
+            t.join().unwrap();
+        }
+    });
+    rt.block_on(async {
+        for t in tasks {
+            tokio::time::timeout(Duration::from_secs(20), t)
+                .await
+                .expect("hung")
+                .unwrap();
+        }
+    });
+    let p = pool.clone();
+    within(Duration::from_secs(10), move || {
+        futures::executor::block_on(p.drained())
+    });
+    let s = pool.stats();
+    let g = Outcomes::get;
+    let ctx = format!("{kind:?}/{order:?} seed {seed}: {s:?} vs {out:?}");
+    assert_eq!(s.completed, g(&out.ok) + g(&out.panicked), "{ctx}");
+    assert_eq!(s.panicked, g(&out.panicked), "{ctx}");
+    assert_eq!(s.rejected_for(Rejected::Paused), g(&out.paused), "{ctx}");
+    assert_eq!(s.rejected_for(Rejected::Full), g(&out.full), "{ctx}");
+    assert_eq!(s.rejected_for(Rejected::Closed), g(&out.closed), "{ctx}");
+    // A call whose admission timeout passed just as the caller's own
+    // timeout dropped it may be counted either way (the docs do not say
+    // which); the sum is exact, and every observed `TimedOut` is counted.
+    assert_eq!(
+        s.cancelled + s.rejected_for(Rejected::TimedOut),
+        g(&out.cancelled) + g(&out.timed_out),
+        "{ctx}"
+    );
+    assert!(s.rejected_for(Rejected::TimedOut) >= g(&out.timed_out), "{ctx}");
+    assert_eq!(s.in_flight(), 0, "{ctx}");
+    assert_accounted(&s);
+    assert_eq!(meter.now(), 0);
+    assert!(meter.max() <= top, "{ctx}: {} > {top}", meter.max());
+    assert!(g(&out.ok) > 0 && g(&out.closed) > 0, "{ctx}");
+}
+
+/// §6 "Tests assert… accounting": sync callers (panicking now and then),
+/// async callers cancelled by timeouts at random points, a waiting bound,
+/// an admission timeout, and an operator resizing, pausing and resuming at
+/// random, all at once on a fixed LIFO pool; then a close while the
+/// callers go on, and a drain. Every
+/// outcome a caller saw is in the pool's counter for it.
+#[test]
+fn chaos_on_a_fixed_lifo_pool_every_outcome_is_counted_once() {
+    chaos(Kind::Fixed, Order::Lifo, 1, None);
+}
+
+/// As above, on an autoscaled priority pool.
+#[test]
+fn chaos_on_an_autoscaled_priority_pool_every_outcome_is_counted_once() {
+    chaos(Kind::Autoscale, Order::Priority, 2, None);
+}
+
+/// As above, on a fixed FIFO pool.
+#[test]
+fn chaos_on_a_fixed_fifo_pool_every_outcome_is_counted_once() {
+    chaos(Kind::Fixed, Order::Fifo, 3, None);
+}
+
+/// As above, on a fixed priority pool whose sync callers barge for up to
+/// 1 ms (`sync_barging`: "A call waiting outside the queue is a waiting
+/// call: it counts in `Stats::waiting`, … `max_waiting`…; a close leaves it
+/// waiting…; a closed pool is not drained while one waits").
+#[test]
+fn chaos_with_sync_barging_every_outcome_is_counted_once() {
+    chaos(Kind::Fixed, Order::Priority, 4, Some(Duration::from_millis(1)));
+}
