@@ -1598,3 +1598,340 @@ fn chaos_on_a_fixed_fifo_pool_every_outcome_is_counted_once() {
 fn chaos_with_sync_barging_every_outcome_is_counted_once() {
     chaos(Kind::Fixed, Order::Priority, 4, Some(Duration::from_millis(1)));
 }
+
+// ----------------------------------------------- more hostile single cases
+
+/// §6 "no panics on bad input": the builder at zero and huge values says
+/// what is wrong (each with a message) and never panics; the largest legal
+/// values build.
+#[test]
+fn the_builder_at_zero_and_huge_values_returns_errors_never_panics() {
+    let auto = || Pool::builder().kind(Kind::Autoscale);
+    let cases: Vec<(&str, Result<Pool, BuildError>)> = vec![
+        ("fixed size 0", Pool::builder().size(0).build()),
+        ("fixed size MAX", Pool::builder().size(usize::MAX).build()),
+        ("auto min MAX", auto().min(usize::MAX).build()),
+        ("auto max MAX", auto().max(usize::MAX).build()),
+        ("auto size MAX", auto().size(usize::MAX).build()),
+        ("auto max 0", auto().max(0).build()),
+        ("auto min>max", auto().min(usize::MAX).max(1).build()),
+        ("max_waiting MAX", Pool::builder().max_waiting(usize::MAX).build()),
+        ("window 0", auto().autoscale_window(0).build()),
+        ("window MAX", auto().autoscale_window(usize::MAX).build()),
+        ("interval 0", auto().autoscale_interval(Duration::ZERO).build()),
+        ("bounds on fixed", Pool::builder().min(1).build()),
+    ];
+    for (what, r) in cases {
+        let e = r.err().unwrap_or_else(|| panic!("{what}: built"));
+        assert!(!e.to_string().is_empty(), "{what}");
+    }
+    assert!(matches!(
+        Pool::builder().size(usize::MAX).build().err(),
+        Some(BuildError::TooLarge { value: usize::MAX })
+    ));
+    assert_eq!(
+        Pool::builder().size(0).build().err(),
+        Some(BuildError::ZeroSize)
+    );
+    let top = Pool::builder().size(MAX_SLOTS).build().unwrap();
+    assert_eq!(top.size(), MAX_SLOTS);
+    assert_eq!(top.scale(1), MAX_SLOTS);
+    let top = auto().min(MAX_SLOTS).build().unwrap();
+    assert_eq!(top.bounds(), (MAX_SLOTS, MAX_SLOTS), "max = min + 5, at most MAX_SLOTS");
+    let any = Pool::builder()
+        .max_waiting(MAX_SLOTS)
+        .admission_timeout(Duration::MAX)
+        .sync_barging(Duration::MAX)
+        .build()
+        .unwrap();
+    assert_eq!(any.max_waiting(), Some(MAX_SLOTS));
+    assert_eq!(any.run(|| 1), Ok(1));
+    assert_eq!(
+        futures::executor::block_on(any.submit(async { 2 })),
+        Ok(2)
+    );
+}
+
+/// `drained`: "Cancel-safe: it only observes" — many `drained` waits on
+/// several threads, some dropped after registering, all of the others
+/// resolve once the pool is closed and its last call ends.
+#[test]
+fn many_drained_waits_some_dropped_all_others_resolve() {
+    let pool = Pool::builder().order(Order::Priority).size(2).build().unwrap();
+    let meter = Meter::default();
+    let (body, gate) = held(&meter, 0);
+    let mut running = Task::new(pool.submit(body));
+    running.assert_pending();
+    // Registered, then abandoned.
+    for _ in 0..50 {
+        let mut d = Task::new(pool.drained());
+        d.assert_pending();
+    }
+    let done = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..6)
+        .map(|_| {
+            let (pool, done) = (pool.clone(), done.clone());
+            std::thread::spawn(move || {
+                futures::executor::block_on(pool.drained());
+                done.fetch_add(1, Ordering::SeqCst);
+            })
+        })
+        .collect();
+    let mut kept: Vec<_> = (0..10).map(|_| Task::new(pool.drained())).collect();
+    for k in kept.iter_mut() {
+        k.assert_pending();
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    pool.close();
+    assert_eq!(done.load(Ordering::SeqCst), 0, "a call still runs");
+    for k in kept.iter_mut() {
+        k.assert_pending();
+    }
+    gate.store(1, Ordering::SeqCst);
+    assert_eq!(running.assert_ready(), Ok(0));
+    for k in kept.iter_mut() {
+        assert!(k.is_woken(), "the drain wakes every kept wait");
+        k.assert_ready();
+    }
+    within(Duration::from_secs(10), move || {
+        for t in threads {
+            t.join().unwrap();
+        }
+    });
+    assert_eq!(done.load(Ordering::SeqCst), 6);
+}
+
+/// `submit_blocking`: "A panic in `f` is re-raised in the caller", and
+/// `Pool`'s *Panics*: "A panic in a call's work frees its slot, is counted
+/// in `Stats::panicked`" — the blocking call queued behind it runs.
+#[test]
+fn a_panicking_blocking_closure_frees_its_slot_for_the_next_waiter() {
+    common::quiet_planned_panics();
+    let rt = common::runtime();
+    rt.block_on(async {
+        for (kind, order) in SIX {
+            let pool = pool_of(kind, order, 1);
+            let meter = Meter::default();
+            let m = meter.clone();
+            let p = pool.clone();
+            let first = tokio::spawn(async move {
+                p.submit_blocking(move || {
+                    let _inside = m.enter();
+                    std::thread::sleep(Duration::from_millis(20));
+                    panic!("planned: a blocking closure panics");
+                })
+                .await
+            });
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            while pool.stats().running != 1 {
+                assert!(tokio::time::Instant::now() < deadline);
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            let m = meter.clone();
+            let second = pool.submit_blocking(move || {
+                let _inside = m.enter();
+                5
+            });
+            let second = tokio::time::timeout(Duration::from_secs(10), second)
+                .await
+                .expect("hung");
+            assert_eq!(second, Ok(5), "{kind:?}/{order:?}");
+            let first = tokio::time::timeout(Duration::from_secs(10), first)
+                .await
+                .expect("hung");
+            assert!(first.unwrap_err().is_panic(), "re-raised in the caller");
+            let s = pool.stats();
+            assert_eq!((s.completed, s.panicked), (2, 1), "{kind:?}/{order:?}: {s:?}");
+            assert_accounted(&s);
+            assert_eq!(meter.max(), 1);
+        }
+    });
+}
+
+/// The seed's `async with Pool() as p` (DESIGN §2: "a scoped form closes
+/// it at the end of a block"), on all six pools: calls inside run within
+/// the limit, the scope waits for them, and afterwards the pool (any
+/// clone) is closed and empty.
+#[test]
+fn a_scope_on_each_pool_runs_its_calls_within_the_limit_then_closes() {
+    for (kind, order) in SIX {
+        let pool = pool_of(kind, order, 2);
+        let handle = pool.clone();
+        let meter = Meter::default();
+        let m = meter.clone();
+        let total = within(Duration::from_secs(10), move || {
+            futures::executor::block_on(pool.scoped(|p| async move {
+                let calls = (0..6).map(|i| {
+                    let m = m.clone();
+                    p.submit_weighted(i as i64 * 1000 - 3000, async move {
+                        let _inside = m.enter();
+                        common::yield_now().await;
+                        i
+                    })
+                });
+                futures::future::join_all(calls)
+                    .await
+                    .into_iter()
+                    .map(|r| r.unwrap())
+                    .sum::<usize>()
+            }))
+        });
+        assert_eq!(total, 15, "{kind:?}/{order:?}");
+        assert!(handle.is_closed());
+        assert_eq!(
+            futures::executor::block_on(handle.submit(async {})),
+            Err(Rejected::Closed)
+        );
+        let s = handle.stats();
+        assert_eq!((s.completed, s.in_flight()), (6, 0), "{s:?}");
+        assert_eq!(meter.max(), 2, "{kind:?}/{order:?}");
+    }
+}
+
+/// `shutdown` past its deadline "turns away the calls still waiting", and
+/// `run`: "the thread parks until the call is admitted" — so a parked sync
+/// caller of a pool scaled to 0 gets `Closed` from a zero-timeout shutdown
+/// (its closure never runs), on all six pools.
+#[test]
+fn a_sync_caller_parked_on_a_pool_at_zero_is_turned_away_by_a_zero_shutdown() {
+    for (kind, order) in SIX {
+        let pool = pool_of(kind, order, 1);
+        assert_eq!(pool.resize(0), 0);
+        let ran = Arc::new(AtomicBool::new(false));
+        let (p, r) = (pool.clone(), ran.clone());
+        let caller = std::thread::spawn(move || p.run(|| r.store(true, Ordering::SeqCst)));
+        wait_until("the caller is parked", || pool.stats().waiting == 1);
+        let p = pool.clone();
+        let out = within(Duration::from_secs(10), move || {
+            futures::executor::block_on(p.shutdown(Some(Duration::ZERO)))
+        });
+        let err = out.expect_err("a call was waiting");
+        assert_eq!((err.running, err.turned_away), (0, 1), "{kind:?}/{order:?}");
+        let r = within(Duration::from_secs(10), move || caller.join().unwrap());
+        assert_eq!(r, Err(Rejected::Closed), "{kind:?}/{order:?}");
+        assert!(!ran.load(Ordering::SeqCst));
+        let s = pool.stats();
+        assert_eq!(s.rejected_for(Rejected::Closed), 1);
+        assert_accounted(&s);
+    }
+}
+
+/// Control operations made from inside running work (hostile reentrancy of
+/// `resize`, `pause`, `abort` rather than of calls) neither deadlock nor
+/// touch the caller's own call: a body that resizes its pool to 0, pauses
+/// it and aborts it finishes normally; the waiters are turned away, the
+/// caller's output comes back.
+#[test]
+fn a_body_that_resizes_pauses_and_aborts_its_own_pool_still_finishes() {
+    for (kind, order) in SIX {
+        let pool = pool_of(kind, order, 1);
+        let p = pool.clone();
+        let mut first = Task::new(pool.submit(async move {
+            common::PendingOnce::default().await;
+            let size = p.resize(0);
+            p.pause();
+            p.abort();
+            (size, p.is_paused(), p.is_closed())
+        }));
+        first.assert_pending();
+        let mut waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let mut t = Task::new(pool.submit(async {}));
+                t.assert_pending();
+                t
+            })
+            .collect();
+        // Hand-polled: a deadlock would hang this thread inside the poll,
+        // so the poll runs under a watchdog thread that fails the test.
+        let watchdog = Watchdog::arm(Duration::from_secs(10));
+        let out = (
+            first.assert_ready(),
+            waiters.iter_mut().map(|w| w.assert_ready()).collect::<Vec<_>>(),
+        );
+        watchdog.disarm();
+        assert_eq!(out.0, Ok((0, true, true)), "{kind:?}/{order:?}");
+        assert_eq!(out.1, vec![Err(Rejected::Closed); 3]);
+        let s = pool.stats();
+        assert_eq!((s.completed, s.rejected_for(Rejected::Closed)), (1, 3));
+        assert_eq!(s.in_flight(), 0);
+        assert_accounted(&s);
+    }
+}
+
+/// A watchdog for code that cannot move to another thread: aborts the
+/// process (failing the run) if not disarmed in time.
+struct Watchdog(Arc<AtomicBool>);
+impl Watchdog {
+    fn arm(limit: Duration) -> Watchdog {
+        let done = Arc::new(AtomicBool::new(false));
+        let d = done.clone();
+        std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            while !d.load(Ordering::SeqCst) {
+                if start.elapsed() > limit {
+                    eprintln!("watchdog: hung for more than {limit:?}");
+                    std::process::abort();
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        Watchdog(done)
+    }
+    fn disarm(self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A waker that counts its wakes.
+#[derive(Default)]
+struct Count(AtomicUsize);
+impl std::task::Wake for Count {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// The `Future` contract every cancel-safe call keeps: a waiting call
+/// polled again with another waker (its task moved) is woken through the
+/// newest one at hand-off — on all six pools, for `submit` and `acquire`.
+#[test]
+fn a_waiter_polled_with_a_new_waker_is_woken_through_it() {
+    for (kind, order) in SIX {
+        let pool = pool_of(kind, order, 1);
+        let meter = Meter::default();
+        let (body, gate) = held(&meter, 0);
+        let mut holder = Task::new(pool.submit(body));
+        holder.assert_pending();
+        let mut call = Box::pin(pool.submit(async { 1 }));
+        let mut permit = Box::pin(pool.acquire());
+        let (a, b) = (Arc::new(Count::default()), Arc::new(Count::default()));
+        let (wa, wb) = (std::task::Waker::from(a.clone()), std::task::Waker::from(b.clone()));
+        assert!(call.as_mut().poll(&mut Context::from_waker(&wa)).is_pending());
+        assert!(permit.as_mut().poll(&mut Context::from_waker(&wa)).is_pending());
+        assert!(call.as_mut().poll(&mut Context::from_waker(&wb)).is_pending());
+        assert!(permit.as_mut().poll(&mut Context::from_waker(&wb)).is_pending());
+        gate.store(1, Ordering::SeqCst);
+        assert_eq!(holder.assert_ready(), Ok(0));
+        assert_eq!(b.0.load(Ordering::SeqCst), 1, "{kind:?}/{order:?}: the newest waker");
+        // The call joined first: FIFO and priority (equal weights) admit
+        // it first, LIFO the permit; the other is then woken through b.
+        let mut cx = Context::from_waker(&wb);
+        if order == Order::Lifo {
+            assert!(call.as_mut().poll(&mut cx).is_pending(), "LIFO: the permit is first");
+            let Poll::Ready(p) = permit.as_mut().poll(&mut cx) else {
+                panic!("{kind:?}: the permit was handed the slot");
+            };
+            drop(p.unwrap());
+            assert_eq!(b.0.load(Ordering::SeqCst), 2, "{kind:?}/{order:?}");
+            assert_eq!(call.as_mut().poll(&mut cx), Poll::Ready(Ok(1)));
+        } else {
+            assert_eq!(call.as_mut().poll(&mut cx), Poll::Ready(Ok(1)));
+            assert_eq!(b.0.load(Ordering::SeqCst), 2, "{kind:?}/{order:?}");
+            let Poll::Ready(p) = permit.as_mut().poll(&mut cx) else {
+                panic!("{kind:?}/{order:?}: the permit was handed the slot");
+            };
+            drop(p.unwrap());
+        }
+        assert!(b.0.load(Ordering::SeqCst) >= 2, "the second hand-off wakes b too");
+    }
+}
