@@ -24,9 +24,8 @@ mod common;
 
 use common::{assert_accounted, within, Meter, Task};
 use pool_runtime::{
-    BlockingExecutor, BlockingJob, BuildError, Kind, Order, Pool, Rejected, Stats, MAX_SLOTS,
+    BlockingExecutor, BlockingJob, BuildError, Kind, Order, Pool, Rejected, MAX_SLOTS,
 };
-use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -122,6 +121,7 @@ struct Counts {
     cancelled: u64,
     paused: u64,
     closed: u64,
+    full: u64,
 }
 
 struct Model {
@@ -132,6 +132,7 @@ struct Model {
     seq: u64,
     paused: bool,
     closed: bool,
+    max_waiting: Option<usize>,
     counts: Counts,
 }
 
@@ -200,7 +201,16 @@ fn check(step: usize, what: &str, pool: &Pool, model: &Model, calls: &[Call<'_>]
         c.closed,
         "rejected closed, {ctx}"
     );
-    assert_eq!(s.rejected_total(), c.paused + c.closed, "rejected, {ctx}");
+    assert_eq!(
+        s.rejected_for(Rejected::Full),
+        c.full,
+        "rejected full, {ctx}"
+    );
+    assert_eq!(
+        s.rejected_total(),
+        c.paused + c.closed + c.full,
+        "rejected, {ctx}"
+    );
     assert_accounted(&s);
     assert_eq!(meter.now(), entered, "bodies inside (outside count), {ctx}");
     assert!(
@@ -219,23 +229,38 @@ fn poll_call(i: usize, model: &mut Model, calls: &mut [Call<'_>], step: usize) {
         St::Unpolled => {
             model.counts.submitted += 1;
             let out = calls[i].task.as_mut().unwrap().poll();
+            let must_wait =
+                model.next_waiter(calls).is_some() || Model::holders(calls) >= model.limit;
+            let past_bound = must_wait
+                && model.max_waiting.is_some_and(|bound| {
+                    calls
+                        .iter()
+                        .filter(|c| matches!(c.st, St::Waiting(_)))
+                        .count()
+                        >= bound
+                });
             if model.closed || model.paused {
-                // Both flags set: either reason is a fair reading; count the
-                // one given.
-                let expect: &[Rejected] = match (model.closed, model.paused) {
-                    (true, true) => &[Rejected::Closed, Rejected::Paused],
-                    (true, false) => &[Rejected::Closed],
-                    _ => &[Rejected::Paused],
-                };
+                // Several reasons at once: each is a fair reading (the docs
+                // give no precedence); count the one given.
+                let mut expect = Vec::new();
+                if model.closed {
+                    expect.push(Rejected::Closed);
+                }
+                if model.paused {
+                    expect.push(Rejected::Paused);
+                }
+                if past_bound {
+                    expect.push(Rejected::Full);
+                }
                 match out {
-                    Poll::Ready(Err(r)) if expect.contains(&r) => {
-                        if r == Rejected::Closed {
-                            model.counts.closed += 1;
-                        } else {
-                            model.counts.paused += 1;
-                        }
+                    Poll::Ready(Err(r)) if expect.contains(&r) => match r {
+                        Rejected::Closed => model.counts.closed += 1,
+                        Rejected::Paused => model.counts.paused += 1,
+                        _ => model.counts.full += 1,
+                    },
+                    other => {
+                        panic!("step {step}: a new call on a paused/closed pool gave {other:?}")
                     }
-                    other => panic!("step {step}: a new call on a paused/closed pool gave {other:?}"),
                 }
                 calls[i].st = St::Over;
             } else if model.next_waiter(calls).is_none() && Model::holders(calls) < model.limit {
@@ -245,6 +270,14 @@ fn poll_call(i: usize, model: &mut Model, calls: &mut [Call<'_>], step: usize) {
                 );
                 calls[i].st = St::Entered;
                 model.max_limit_at_admission = model.max_limit_at_admission.max(model.limit);
+            } else if past_bound {
+                assert_eq!(
+                    out,
+                    Poll::Ready(Err(Rejected::Full)),
+                    "step {step}: past the waiting bound"
+                );
+                model.counts.full += 1;
+                calls[i].st = St::Over;
             } else {
                 assert!(
                     out.is_pending(),
@@ -282,7 +315,10 @@ fn poll_call(i: usize, model: &mut Model, calls: &mut [Call<'_>], step: usize) {
         St::Entered => {
             let task = calls[i].task.as_mut().unwrap();
             let out = catch_unwind(AssertUnwindSafe(|| task.poll()));
-            assert!(out.is_err(), "step {step}: the panic did not reach the caller");
+            assert!(
+                out.is_err(),
+                "step {step}: the panic did not reach the caller"
+            );
             calls[i].st = St::Panicked;
         }
         St::Aborted => {
@@ -328,6 +364,7 @@ fn run_model(kind: Kind, order: Order, seed: u64, steps: usize) {
         seq: 0,
         paused: false,
         closed: false,
+        max_waiting: None,
         counts: Counts::default(),
     };
     let weights = [i64::MIN, -1, 0, 0, 1, 7, i64::MAX];
@@ -438,6 +475,12 @@ fn run_model(kind: Kind, order: Order, seed: u64, steps: usize) {
                 model.closed = true;
                 what = "close";
             }
+            95..=96 => {
+                let bound = [None, Some(0), Some(1), Some(3)][rng.below(4)];
+                pool.set_max_waiting(bound).unwrap();
+                model.max_waiting = bound;
+                what = "set_max_waiting";
+            }
             94 => {
                 pool.abort();
                 model.closed = true;
@@ -472,8 +515,9 @@ fn run_seeds(kind: Kind, order: Order) {
 }
 
 /// DESIGN §2/§3 on `AioFixedTaskPoolSimple`'s counterpart: FIFO admission,
-/// hand-off, clamped `scale`, pause, close, abort, cancellation and panics,
-/// against a model, step by step.
+/// hand-off, clamped `scale`, pause, close, abort, a live waiting bound
+/// (`Full`; calls already waiting keep their place), cancellation and
+/// panics, against a model, step by step.
 #[test]
 fn model_fixed_fifo_pool_follows_the_documented_rules_step_by_step() {
     run_seeds(Kind::Fixed, Order::Fifo);
@@ -552,7 +596,10 @@ fn a_call_dropped_at_each_of_its_await_points_hands_its_slot_on_in_all_six_pools
             assert_eq!(meter.now(), 1);
             drop(first);
             assert_eq!(meter.now(), 0, "the dropped body's work is dropped");
-            assert!(second.is_woken(), "{kind:?}/{order:?} j={j}: hand-off wakes");
+            assert!(
+                second.is_woken(),
+                "{kind:?}/{order:?} j={j}: hand-off wakes"
+            );
             second.assert_pending();
             assert_eq!(meter.now(), 1, "the next call runs");
             ctrl.store(1, Ordering::SeqCst);
@@ -636,7 +683,10 @@ fn a_scale_up_while_paused_admits_the_waiting_calls_but_no_newcomer() {
         pool.pause();
         assert_eq!(pool.scale(2), 3, "{kind:?}/{order:?}");
         let woken = tasks.iter().filter(|t| t.is_woken()).count();
-        assert_eq!(woken, 2, "{kind:?}/{order:?}: growth by 2 wakes two waiters");
+        assert_eq!(
+            woken, 2,
+            "{kind:?}/{order:?}: growth by 2 wakes two waiters"
+        );
         for t in tasks.iter_mut() {
             t.assert_pending();
         }
@@ -696,7 +746,10 @@ fn a_closed_pool_at_size_zero_keeps_its_queue_until_scaled_up_then_drains() {
         drained.assert_pending();
         let s = pool.stats();
         assert_eq!((s.running, s.waiting), (0, 2), "{kind:?}/{order:?}: {s:?}");
-        assert_eq!(Task::new(pool.submit(async {})).assert_ready(), Err(Rejected::Closed));
+        assert_eq!(
+            Task::new(pool.submit(async {})).assert_ready(),
+            Err(Rejected::Closed)
+        );
         assert_eq!(pool.scale(1), 1);
         let mut outs = Vec::new();
         for _ in 0..2 {
@@ -708,7 +761,10 @@ fn a_closed_pool_at_size_zero_keeps_its_queue_until_scaled_up_then_drains() {
         }
         outs.sort_unstable();
         assert_eq!(outs, [1, 2]);
-        assert!(drained.is_woken(), "{kind:?}/{order:?}: the drain wakes its waiter");
+        assert!(
+            drained.is_woken(),
+            "{kind:?}/{order:?}: the drain wakes its waiter"
+        );
         drained.assert_ready();
         let s = pool.stats();
         assert_eq!(s.completed, 3);
@@ -887,7 +943,11 @@ fn sync_callers_racing_three_hundred_resizes_keep_the_settled_limit_autoscaled_l
 #[test]
 fn pause_toggled_under_threaded_load_counts_every_turned_away_call() {
     within(Duration::from_secs(30), || {
-        let pool = Pool::builder().order(Order::Priority).size(2).build().unwrap();
+        let pool = Pool::builder()
+            .order(Order::Priority)
+            .size(2)
+            .build()
+            .unwrap();
         let meter = Meter::default();
         let stop = Arc::new(AtomicBool::new(false));
         let threads: Vec<_> = (0..4)
@@ -1133,7 +1193,11 @@ async fn the_seeds_example_on_each_default_pool_runs_three_at_once_and_scales_to
             .collect();
         assert_eq!(out, want, "{kind:?}/{order:?}");
         assert_eq!(meter.max(), 3, "{kind:?}/{order:?}");
-        assert_eq!(start.elapsed(), Duration::from_secs(10), "{kind:?}/{order:?}");
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(10),
+            "{kind:?}/{order:?}"
+        );
         let r = tokio::time::timeout(Duration::from_secs(60), pool.submit(test("e")))
             .await
             .expect("hung");
@@ -1190,9 +1254,10 @@ fn the_seeds_blocking_example_runs_three_at_once_on_tokio_and_on_a_plugged_execu
                     (format!("ok:{name} done"), thread)
                 })
             });
-            let out = tokio::time::timeout(Duration::from_secs(20), futures::future::join_all(calls))
-                .await
-                .expect("hung");
+            let out =
+                tokio::time::timeout(Duration::from_secs(20), futures::future::join_all(calls))
+                    .await
+                    .expect("hung");
             assert!(start.elapsed() >= Duration::from_millis(200), "pool {p}");
             for (r, name) in out.iter().zip(["c", "b", "a", "d"]) {
                 let (text, thread) = r.as_ref().unwrap();
@@ -1245,7 +1310,11 @@ fn parked_sync_callers_on_lifo_pools_are_admitted_newest_first() {
 fn weighted_blocking_calls_start_in_priority_order_with_extremes_and_ties() {
     let rt = common::runtime();
     rt.block_on(async {
-        let pool = Pool::builder().order(Order::Priority).size(1).build().unwrap();
+        let pool = Pool::builder()
+            .order(Order::Priority)
+            .size(1)
+            .build()
+            .unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
         let permit = pool.try_acquire_owned(0).unwrap();
         let weights = [3, i64::MIN, 3, i64::MAX, -5];
@@ -1302,7 +1371,9 @@ fn a_waiting_bound_of_zero_runs_now_or_turns_away_on_every_form_of_all_six_pools
         );
         assert_eq!(pool.try_acquire().err(), Some(Rejected::Full));
         assert_eq!(
-            Task::new(pool.acquire_weighted(i64::MIN)).assert_ready().err(),
+            Task::new(pool.acquire_weighted(i64::MIN))
+                .assert_ready()
+                .err(),
             Some(Rejected::Full)
         );
         let r = ran.clone();
@@ -1312,7 +1383,11 @@ fn a_waiting_bound_of_zero_runs_now_or_turns_away_on_every_form_of_all_six_pools
         assert_eq!(blocking, Err(Rejected::Full));
         assert_eq!(ran.load(Ordering::SeqCst), 1, "{kind:?}/{order:?}");
         let s = pool.stats();
-        assert_eq!(s.rejected_for(Rejected::Full), 5, "{kind:?}/{order:?}: {s:?}");
+        assert_eq!(
+            s.rejected_for(Rejected::Full),
+            5,
+            "{kind:?}/{order:?}: {s:?}"
+        );
         assert_eq!((s.running, s.waiting), (1, 0));
         first.assert_ready().unwrap();
         assert_eq!(pool.run(|| 7), Ok(7), "{kind:?}/{order:?}: runs now");
@@ -1559,7 +1634,10 @@ fn chaos(kind: Kind, order: Order, seed: u64, barging: Option<Duration>) {
         g(&out.cancelled) + g(&out.timed_out),
         "{ctx}"
     );
-    assert!(s.rejected_for(Rejected::TimedOut) >= g(&out.timed_out), "{ctx}");
+    assert!(
+        s.rejected_for(Rejected::TimedOut) >= g(&out.timed_out),
+        "{ctx}"
+    );
     assert_eq!(s.in_flight(), 0, "{ctx}");
     assert_accounted(&s);
     assert_eq!(meter.now(), 0);
@@ -1596,7 +1674,12 @@ fn chaos_on_a_fixed_fifo_pool_every_outcome_is_counted_once() {
 /// waiting…; a closed pool is not drained while one waits").
 #[test]
 fn chaos_with_sync_barging_every_outcome_is_counted_once() {
-    chaos(Kind::Fixed, Order::Priority, 4, Some(Duration::from_millis(1)));
+    chaos(
+        Kind::Fixed,
+        Order::Priority,
+        4,
+        Some(Duration::from_millis(1)),
+    );
 }
 
 // ----------------------------------------------- more hostile single cases
@@ -1615,10 +1698,16 @@ fn the_builder_at_zero_and_huge_values_returns_errors_never_panics() {
         ("auto size MAX", auto().size(usize::MAX).build()),
         ("auto max 0", auto().max(0).build()),
         ("auto min>max", auto().min(usize::MAX).max(1).build()),
-        ("max_waiting MAX", Pool::builder().max_waiting(usize::MAX).build()),
+        (
+            "max_waiting MAX",
+            Pool::builder().max_waiting(usize::MAX).build(),
+        ),
         ("window 0", auto().autoscale_window(0).build()),
         ("window MAX", auto().autoscale_window(usize::MAX).build()),
-        ("interval 0", auto().autoscale_interval(Duration::ZERO).build()),
+        (
+            "interval 0",
+            auto().autoscale_interval(Duration::ZERO).build(),
+        ),
         ("bounds on fixed", Pool::builder().min(1).build()),
     ];
     for (what, r) in cases {
@@ -1637,7 +1726,11 @@ fn the_builder_at_zero_and_huge_values_returns_errors_never_panics() {
     assert_eq!(top.size(), MAX_SLOTS);
     assert_eq!(top.scale(1), MAX_SLOTS);
     let top = auto().min(MAX_SLOTS).build().unwrap();
-    assert_eq!(top.bounds(), (MAX_SLOTS, MAX_SLOTS), "max = min + 5, at most MAX_SLOTS");
+    assert_eq!(
+        top.bounds(),
+        (MAX_SLOTS, MAX_SLOTS),
+        "max = min + 5, at most MAX_SLOTS"
+    );
     let any = Pool::builder()
         .max_waiting(MAX_SLOTS)
         .admission_timeout(Duration::MAX)
@@ -1646,10 +1739,7 @@ fn the_builder_at_zero_and_huge_values_returns_errors_never_panics() {
         .unwrap();
     assert_eq!(any.max_waiting(), Some(MAX_SLOTS));
     assert_eq!(any.run(|| 1), Ok(1));
-    assert_eq!(
-        futures::executor::block_on(any.submit(async { 2 })),
-        Ok(2)
-    );
+    assert_eq!(futures::executor::block_on(any.submit(async { 2 })), Ok(2));
 }
 
 /// `drained`: "Cancel-safe: it only observes" — many `drained` waits on
@@ -1657,7 +1747,11 @@ fn the_builder_at_zero_and_huge_values_returns_errors_never_panics() {
 /// resolve once the pool is closed and its last call ends.
 #[test]
 fn many_drained_waits_some_dropped_all_others_resolve() {
-    let pool = Pool::builder().order(Order::Priority).size(2).build().unwrap();
+    let pool = Pool::builder()
+        .order(Order::Priority)
+        .size(2)
+        .build()
+        .unwrap();
     let meter = Meter::default();
     let (body, gate) = held(&meter, 0);
     let mut running = Task::new(pool.submit(body));
@@ -1741,7 +1835,11 @@ fn a_panicking_blocking_closure_frees_its_slot_for_the_next_waiter() {
                 .expect("hung");
             assert!(first.unwrap_err().is_panic(), "re-raised in the caller");
             let s = pool.stats();
-            assert_eq!((s.completed, s.panicked), (2, 1), "{kind:?}/{order:?}: {s:?}");
+            assert_eq!(
+                (s.completed, s.panicked),
+                (2, 1),
+                "{kind:?}/{order:?}: {s:?}"
+            );
             assert_accounted(&s);
             assert_eq!(meter.max(), 1);
         }
@@ -1846,7 +1944,10 @@ fn a_body_that_resizes_pauses_and_aborts_its_own_pool_still_finishes() {
         let watchdog = Watchdog::arm(Duration::from_secs(10));
         let out = (
             first.assert_ready(),
-            waiters.iter_mut().map(|w| w.assert_ready()).collect::<Vec<_>>(),
+            waiters
+                .iter_mut()
+                .map(|w| w.assert_ready())
+                .collect::<Vec<_>>(),
         );
         watchdog.disarm();
         assert_eq!(out.0, Ok((0, true, true)), "{kind:?}/{order:?}");
@@ -1905,19 +2006,41 @@ fn a_waiter_polled_with_a_new_waker_is_woken_through_it() {
         let mut call = Box::pin(pool.submit(async { 1 }));
         let mut permit = Box::pin(pool.acquire());
         let (a, b) = (Arc::new(Count::default()), Arc::new(Count::default()));
-        let (wa, wb) = (std::task::Waker::from(a.clone()), std::task::Waker::from(b.clone()));
-        assert!(call.as_mut().poll(&mut Context::from_waker(&wa)).is_pending());
-        assert!(permit.as_mut().poll(&mut Context::from_waker(&wa)).is_pending());
-        assert!(call.as_mut().poll(&mut Context::from_waker(&wb)).is_pending());
-        assert!(permit.as_mut().poll(&mut Context::from_waker(&wb)).is_pending());
+        let (wa, wb) = (
+            std::task::Waker::from(a.clone()),
+            std::task::Waker::from(b.clone()),
+        );
+        assert!(call
+            .as_mut()
+            .poll(&mut Context::from_waker(&wa))
+            .is_pending());
+        assert!(permit
+            .as_mut()
+            .poll(&mut Context::from_waker(&wa))
+            .is_pending());
+        assert!(call
+            .as_mut()
+            .poll(&mut Context::from_waker(&wb))
+            .is_pending());
+        assert!(permit
+            .as_mut()
+            .poll(&mut Context::from_waker(&wb))
+            .is_pending());
         gate.store(1, Ordering::SeqCst);
         assert_eq!(holder.assert_ready(), Ok(0));
-        assert_eq!(b.0.load(Ordering::SeqCst), 1, "{kind:?}/{order:?}: the newest waker");
+        assert_eq!(
+            b.0.load(Ordering::SeqCst),
+            1,
+            "{kind:?}/{order:?}: the newest waker"
+        );
         // The call joined first: FIFO and priority (equal weights) admit
         // it first, LIFO the permit; the other is then woken through b.
         let mut cx = Context::from_waker(&wb);
         if order == Order::Lifo {
-            assert!(call.as_mut().poll(&mut cx).is_pending(), "LIFO: the permit is first");
+            assert!(
+                call.as_mut().poll(&mut cx).is_pending(),
+                "LIFO: the permit is first"
+            );
             let Poll::Ready(p) = permit.as_mut().poll(&mut cx) else {
                 panic!("{kind:?}: the permit was handed the slot");
             };
@@ -1932,6 +2055,240 @@ fn a_waiter_polled_with_a_new_waker_is_woken_through_it() {
             };
             drop(p.unwrap());
         }
-        assert!(b.0.load(Ordering::SeqCst) >= 2, "the second hand-off wakes b too");
+        assert!(
+            b.0.load(Ordering::SeqCst) >= 2,
+            "the second hand-off wakes b too"
+        );
+    }
+}
+
+/// `sync_barging` at its extreme bound, `Duration::MAX` (the docs: "a
+/// zero bound is off"; nothing caps it): a barging thread waits outside the
+/// queue, but "a slot that frees while calls are queued goes to the queue";
+/// once nobody is queued it takes the freed slot; "a close leaves it
+/// waiting", "an abort turns it away"; and "its time outside counts against
+/// the timeout", so a zero admission timeout turns it away at once.
+#[test]
+fn a_sync_caller_barging_for_duration_max_keeps_every_documented_rule() {
+    for order in [Order::Fifo, Order::Lifo, Order::Priority] {
+        let pool = Pool::builder()
+            .order(order)
+            .size(1)
+            .sync_barging(Duration::MAX)
+            .build()
+            .unwrap();
+        assert_eq!(pool.sync_barging(), Some(Duration::MAX));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let permit = pool.try_acquire().unwrap();
+        let (p, l) = (pool.clone(), log.clone());
+        let barger = std::thread::spawn(move || p.run(|| l.lock().unwrap().push("sync")));
+        wait_until("the barging caller waits", || pool.stats().waiting == 1);
+        let l = log.clone();
+        let mut queued = Task::new(pool.submit_weighted(i64::MAX, async move {
+            l.lock().unwrap().push("async");
+        }));
+        queued.assert_pending();
+        assert_eq!(pool.stats().waiting, 2);
+        drop(permit);
+        assert!(
+            queued.is_woken(),
+            "{order:?}: the freed slot goes to the queue"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(
+            log.lock().unwrap().is_empty(),
+            "{order:?}: the barger took a queued call's slot"
+        );
+        assert_eq!(queued.assert_ready(), Ok(()));
+        let r = within(Duration::from_secs(10), move || barger.join().unwrap());
+        assert_eq!(r, Ok(()));
+        assert_eq!(*log.lock().unwrap(), ["async", "sync"], "{order:?}");
+        // Close leaves a barging caller waiting; abort turns it away.
+        let permit = pool.try_acquire().unwrap();
+        let (p, l) = (pool.clone(), log.clone());
+        let barger = std::thread::spawn(move || p.run(|| l.lock().unwrap().push("late")));
+        wait_until("the barging caller waits", || pool.stats().waiting == 1);
+        pool.close();
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(
+            !barger.is_finished(),
+            "{order:?}: close turned a waiter away"
+        );
+        pool.abort();
+        let r = within(Duration::from_secs(10), move || barger.join().unwrap());
+        assert_eq!(r, Err(Rejected::Closed), "{order:?}");
+        drop(permit);
+        let s = pool.stats();
+        assert_eq!(
+            (s.completed, s.rejected_for(Rejected::Closed)),
+            (4, 1),
+            "{order:?}: {s:?}"
+        );
+        assert_accounted(&s);
+        // A zero admission timeout: turned away at once, never run.
+        let pool = Pool::builder()
+            .order(order)
+            .size(1)
+            .sync_barging(Duration::MAX)
+            .admission_timeout(Duration::ZERO)
+            .build()
+            .unwrap();
+        let permit = pool.try_acquire().unwrap();
+        let p = pool.clone();
+        let r = within(Duration::from_secs(10), move || p.run(|| "ran"));
+        assert_eq!(r, Err(Rejected::TimedOut), "{order:?}");
+        drop(permit);
+        assert_eq!(pool.run(|| "ran"), Ok("ran"));
+    }
+}
+
+/// What needs the `tokio` feature: `Pool::spawn` and `TokioClock`.
+#[cfg(feature = "tokio")]
+mod on_tokio {
+    use super::*;
+    use pool_runtime::TokioClock;
+
+    /// The seed's `submit(…, blocking=False)` (DESIGN §2: "a non-blocking
+    /// form that returns a handle"), `SpawnHandle`'s *Cancel safety*:
+    /// "Dropping the handle detaches the call (it still runs); use `abort`
+    /// to cancel it, which frees its queue position" — on all six pools:
+    /// ten spawned calls on two slots, four handles dropped, one aborted
+    /// while queued; nine bodies run, never more than two at once.
+    #[test]
+    fn spawned_calls_detach_when_dropped_and_leave_the_queue_when_aborted() {
+        let rt = common::runtime();
+        rt.block_on(async {
+            for (kind, order) in SIX {
+                let pool = pool_of(kind, order, 2);
+                let meter = Meter::default();
+                let mut handles: Vec<_> = (0..10)
+                    .map(|_| pool.spawn(meter.clone().body(15)).unwrap())
+                    .collect();
+                let last = handles.pop().unwrap();
+                last.abort();
+                let out = tokio::time::timeout(Duration::from_secs(10), last)
+                    .await
+                    .expect("hung");
+                assert_eq!(out, Err(Rejected::Closed), "{kind:?}/{order:?}");
+                let detached = handles.split_off(5);
+                drop(detached);
+                for h in handles {
+                    let out = tokio::time::timeout(Duration::from_secs(10), h)
+                        .await
+                        .expect("hung");
+                    assert_eq!(out, Ok(()), "{kind:?}/{order:?}");
+                }
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+                while pool.stats().completed < 9 {
+                    assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "{kind:?}/{order:?}: detached calls did not run: {:?}",
+                        pool.stats()
+                    );
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                let s = pool.stats();
+                assert_eq!(
+                    (s.completed, s.cancelled),
+                    (9, 1),
+                    "{kind:?}/{order:?}: {s:?}"
+                );
+                assert_eq!(s.in_flight(), 0);
+                assert_accounted(&s);
+                assert_eq!(meter.done(), 9);
+                assert!(meter.max() <= 2);
+            }
+        });
+    }
+
+    /// `admission_timeout`: "Turns a call away with `TimedOut` once it has
+    /// waited this long for a slot. Time spent running is not limited", on
+    /// tokio's paused time (`TokioClock`): one slot held 100 ms, two
+    /// waiters with a 150 ms timeout; the one the order admits first runs at
+    /// 100 ms (and runs 500 ms, past its timeout, unharmed), the other is
+    /// turned away at exactly 150 ms — on all six pools.
+    #[tokio::test(start_paused = true)]
+    async fn on_tokio_time_the_first_waiter_runs_and_the_second_times_out_at_the_deadline() {
+        for (kind, order) in SIX {
+            let b = Pool::builder()
+                .kind(kind)
+                .order(order)
+                .size(1)
+                .clock(TokioClock::new())
+                .admission_timeout(Duration::from_millis(150));
+            let b = if kind == Kind::Autoscale {
+                b.min(1).max(1)
+            } else {
+                b
+            };
+            let pool = b.build().unwrap();
+            let meter = Meter::default();
+            let start = tokio::time::Instant::now();
+            let at = |r: Result<(), Rejected>| (r, start.elapsed());
+            let (holder, first, second) = tokio::join!(
+                async { at(pool.submit(meter.clone().body(100)).await) },
+                async { at(pool.submit(meter.clone().body(500)).await) },
+                async { at(pool.submit(meter.clone().body(500)).await) },
+            );
+            assert_eq!(holder, (Ok(()), Duration::from_millis(100)));
+            let ms = Duration::from_millis;
+            let (ran, timed_out) = if order == Order::Lifo {
+                (second, first)
+            } else {
+                (first, second)
+            };
+            assert_eq!(ran, (Ok(()), ms(600)), "{kind:?}/{order:?}");
+            assert_eq!(
+                timed_out,
+                (Err(Rejected::TimedOut), ms(150)),
+                "{kind:?}/{order:?}"
+            );
+            let s = pool.stats();
+            assert_eq!(
+                (s.completed, s.rejected_for(Rejected::TimedOut)),
+                (2, 1),
+                "{s:?}"
+            );
+            assert_accounted(&s);
+            assert_eq!(meter.max(), 1);
+        }
+    }
+
+    /// A zero admission timeout on tokio's time: "turns a call away once it
+    /// has waited this long" — zero: a call that finds a free slot runs, a
+    /// call that must wait is turned away without any time passing, and the
+    /// slot it did not take goes to no one else's harm (the next call runs).
+    #[tokio::test(start_paused = true)]
+    async fn a_zero_timeout_on_tokio_time_runs_free_calls_and_turns_away_waiting_ones_at_once() {
+        for (kind, order) in SIX {
+            let b = Pool::builder()
+                .kind(kind)
+                .order(order)
+                .size(1)
+                .clock(TokioClock::new())
+                .admission_timeout(Duration::ZERO);
+            let b = if kind == Kind::Autoscale {
+                b.min(1).max(1)
+            } else {
+                b
+            };
+            let pool = b.build().unwrap();
+            let meter = Meter::default();
+            let start = tokio::time::Instant::now();
+            let (a, b) = tokio::join!(pool.submit(meter.clone().body(50)), async {
+                let r = pool.submit(meter.clone().body(50)).await;
+                (r, start.elapsed())
+            });
+            assert_eq!(a, Ok(()), "{kind:?}/{order:?}");
+            assert_eq!(
+                b,
+                (Err(Rejected::TimedOut), Duration::ZERO),
+                "{kind:?}/{order:?}"
+            );
+            assert_eq!(pool.submit(async { 3 }).await, Ok(3));
+            let s = pool.stats();
+            assert_eq!((s.completed, s.rejected_for(Rejected::TimedOut)), (2, 1));
+            assert_accounted(&s);
+        }
     }
 }
