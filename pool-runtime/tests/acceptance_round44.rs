@@ -350,12 +350,14 @@ fn drop_call(i: usize, model: &mut Model, calls: &mut [Call<'_>]) {
     model.admit(calls);
 }
 
-fn run_model(kind: Kind, order: Order, seed: u64, steps: usize) {
+/// `calm`: no pauses or waiting bounds, fewer finishes (long queues).
+fn run_model(kind: Kind, order: Order, seed: u64, steps: usize, weights: &[i64], calm: bool) {
     common::quiet_planned_panics();
     let pool = pool_of(kind, order, 2);
     let bounds = pool.bounds();
     let meter = Meter::default();
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let which = SIX.iter().position(|&p| p == (kind, order)).unwrap() as u64;
+    let mut rng = Rng((seed * 8 + which).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let mut model = Model {
         order,
         bounds,
@@ -367,10 +369,18 @@ fn run_model(kind: Kind, order: Order, seed: u64, steps: usize) {
         max_waiting: None,
         counts: Counts::default(),
     };
-    let weights = [i64::MIN, -1, 0, 0, 1, 7, i64::MAX];
     let mut calls: Vec<Call<'_>> = Vec::new();
+    let mut longest = 0;
     for step in 0..steps {
         let op = rng.below(100);
+        // Waiters not woken before this step: a release ("finish", "drop")
+        // may wake only the waiter it hands the slot to (README: "only that
+        // one waiter is woken").
+        let unwoken: Vec<usize> = (0..calls.len())
+            .filter(|&i| {
+                matches!(calls[i].st, St::Waiting(_)) && !calls[i].task.as_ref().unwrap().is_woken()
+            })
+            .collect();
         let what;
         match op {
             // a new call, polled at once or later
@@ -417,7 +427,7 @@ fn run_model(kind: Kind, order: Order, seed: u64, steps: usize) {
                 what = "drive";
             }
             // a running body finishes, or panics
-            55..=69 => {
+            55..=69 if !calm || rng.below(4) == 0 => {
                 let running: Vec<usize> = (0..calls.len())
                     .filter(|&i| calls[i].st == St::Entered)
                     .collect();
@@ -461,7 +471,8 @@ fn run_model(kind: Kind, order: Order, seed: u64, steps: usize) {
                 model.admit(&mut calls);
                 what = "scale";
             }
-            88..=91 => {
+            // paused about a third of the time
+            88..=91 if !calm && (model.paused || rng.below(2) == 0) => {
                 if model.paused {
                     pool.resume();
                 } else {
@@ -470,18 +481,19 @@ fn run_model(kind: Kind, order: Order, seed: u64, steps: usize) {
                 model.paused = !model.paused;
                 what = "pause/resume";
             }
-            92..=93 if !model.closed => {
+            // Closing ends a run's interesting part: only in its last quarter.
+            92..=93 if !model.closed && step >= steps * 3 / 4 => {
                 pool.close();
                 model.closed = true;
                 what = "close";
             }
-            95..=96 => {
-                let bound = [None, Some(0), Some(1), Some(3)][rng.below(4)];
+            95..=96 if !calm => {
+                let bound = [None, None, Some(0), Some(1), Some(3), Some(8)][rng.below(6)];
                 pool.set_max_waiting(bound).unwrap();
                 model.max_waiting = bound;
                 what = "set_max_waiting";
             }
-            94 => {
+            94 if step >= steps * 3 / 4 => {
                 pool.abort();
                 model.closed = true;
                 for c in calls.iter_mut() {
@@ -495,6 +507,17 @@ fn run_model(kind: Kind, order: Order, seed: u64, steps: usize) {
             _ => continue,
         }
         check(step, what, &pool, &model, &calls, &meter);
+        longest = longest.max(pool.stats().waiting);
+        if matches!(what, "finish" | "drop") {
+            for &i in &unwoken {
+                if matches!(calls[i].st, St::Waiting(_)) {
+                    assert!(
+                        !calls[i].task.as_ref().unwrap().is_woken(),
+                        "step {step} ({what}): waiter {i}, not handed the slot, was woken"
+                    );
+                }
+            }
+        }
     }
     // Everything left is dropped: the pool ends empty and accounted.
     for i in 0..calls.len() {
@@ -504,13 +527,26 @@ fn run_model(kind: Kind, order: Order, seed: u64, steps: usize) {
         drop_call(i, &mut model, &mut calls);
     }
     check(steps, "drop all", &pool, &model, &calls, &meter);
+    if std::env::var_os("ROUND44_TRACE").is_some() {
+        eprintln!(
+            "{kind:?}/{order:?} seed {seed}: {:?}, longest queue {longest}",
+            model.counts
+        );
+    }
     let s = pool.stats();
     assert_eq!((s.running, s.waiting, meter.now()), (0, 0, 0), "{s:?}");
 }
 
 fn run_seeds(kind: Kind, order: Order) {
     for seed in 1..=40 {
-        run_model(kind, order, seed, 400);
+        run_model(
+            kind,
+            order,
+            seed,
+            400,
+            &[i64::MIN, -1, 0, 0, 1, 7, i64::MAX],
+            false,
+        );
     }
 }
 
@@ -534,6 +570,23 @@ fn model_fixed_lifo_pool_follows_the_documented_rules_step_by_step() {
 #[test]
 fn model_fixed_priority_pool_follows_the_documented_rules_step_by_step() {
     run_seeds(Kind::Fixed, Order::Priority);
+}
+
+/// As above, on priority pools whose calls carry hundreds of distinct
+/// weights (README: "the priority queue keeps one FIFO list per distinct
+/// weight… past 64 distinct weights waiting at once, their lists' map
+/// allocates"): the order holds past that point, with cancellations and
+/// aborts emptying lists in the middle. Mostly new calls, so that queues
+/// grow long.
+#[test]
+fn model_priority_pools_with_hundreds_of_distinct_weights() {
+    let mut weights: Vec<i64> = (0..300).map(|i| (i * 7919 % 601) - 300).collect();
+    weights.extend([i64::MIN, i64::MIN + 1, i64::MAX - 1, i64::MAX]);
+    for kind in [Kind::Fixed, Kind::Autoscale] {
+        for seed in 100..110 {
+            run_model(kind, Order::Priority, seed, 1500, &weights, true);
+        }
+    }
 }
 
 /// As above, `AioAutoScaleTaskPoolSimple`, `scale` clamped to `[min, max]`.
@@ -2139,6 +2192,78 @@ fn a_sync_caller_barging_for_duration_max_keeps_every_documented_rule() {
         assert_eq!(r, Err(Rejected::TimedOut), "{order:?}");
         drop(permit);
         assert_eq!(pool.run(|| "ran"), Ok("ran"));
+    }
+}
+
+/// A waker whose `wake` blocks its thread for a while (a sync call into a
+/// full pool, say), then reports.
+struct SlowWake(Duration, std::sync::mpsc::Sender<std::time::Instant>);
+impl std::task::Wake for SlowWake {
+    fn wake(self: Arc<Self>) {
+        std::thread::sleep(self.0);
+        let _ = self.1.send(std::time::Instant::now());
+    }
+}
+
+/// README, *Timeouts*: "the wakers of the calls it times out are woken on
+/// threads of their own…: a waker that blocks there… holds up no other
+/// timeout". A call whose waker blocks 400 ms times out at 20 ms; a call of
+/// another pool timing out at 60 ms is still woken long before the first
+/// waker returns.
+#[test]
+fn a_waker_that_blocks_on_the_timer_thread_holds_up_no_other_timeout() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let slow_pool = Pool::builder()
+        .size(1)
+        .admission_timeout(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    let other_pool = Pool::builder()
+        .order(Order::Lifo)
+        .size(1)
+        .admission_timeout(Duration::from_millis(60))
+        .build()
+        .unwrap();
+    let _p1 = slow_pool.try_acquire().unwrap();
+    let _p2 = other_pool.try_acquire().unwrap();
+    let slow_waker =
+        std::task::Waker::from(Arc::new(SlowWake(Duration::from_millis(400), tx.clone())));
+    let fast_waker = std::task::Waker::from(Arc::new(SlowWake(Duration::ZERO, tx)));
+    let start = std::time::Instant::now();
+    let mut slow = Box::pin(slow_pool.submit(async {}));
+    let mut fast = Box::pin(other_pool.submit(async {}));
+    assert!(slow
+        .as_mut()
+        .poll(&mut Context::from_waker(&slow_waker))
+        .is_pending());
+    assert!(fast
+        .as_mut()
+        .poll(&mut Context::from_waker(&fast_waker))
+        .is_pending());
+    let first = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("no timeout fired");
+    assert!(
+        first.duration_since(start) < Duration::from_millis(300),
+        "the 60 ms timeout was held up by a blocking waker: woken after {:?}",
+        first.duration_since(start)
+    );
+    assert_eq!(
+        fast.as_mut().poll(&mut Context::from_waker(&fast_waker)),
+        Poll::Ready(Err(Rejected::TimedOut))
+    );
+    let second = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("slow waker");
+    assert!(second.duration_since(start) >= Duration::from_millis(400));
+    assert_eq!(
+        slow.as_mut().poll(&mut Context::from_waker(&slow_waker)),
+        Poll::Ready(Err(Rejected::TimedOut))
+    );
+    for pool in [&slow_pool, &other_pool] {
+        let s = pool.stats();
+        assert_eq!(s.rejected_for(Rejected::TimedOut), 1, "{s:?}");
+        assert_eq!(s.waiting, 0);
     }
 }
 
