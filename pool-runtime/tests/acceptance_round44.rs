@@ -2399,6 +2399,125 @@ fn a_barging_caller_fills_the_waiting_bound_moves_into_the_queue_and_times_out_i
     }
 }
 
+/// Checks that a sync call made on this thread now is independent: with
+/// the pool's only slot held elsewhere it waits (turned away by a 50 ms
+/// timeout, its closure never run) instead of running under a slot some
+/// earlier call on this thread once held.
+#[track_caller]
+fn assert_waits_here(pool: &Pool, what: &str) {
+    let before = pool.stats();
+    let ran = AtomicBool::new(false);
+    let r = pool.run(|| ran.store(true, Ordering::SeqCst));
+    assert_eq!(r, Err(Rejected::TimedOut), "{what}: ran as a nested call");
+    assert!(!ran.load(Ordering::SeqCst), "{what}");
+    let after = pool.stats();
+    assert_eq!(after.nested, 0, "{what}: {after:?}");
+    assert_eq!(after.completed, before.completed, "{what}: {after:?}");
+}
+
+/// The reentrancy rule's other side (`Pool`, *Reentrancy*): only work that
+/// *holds* a slot lends it — "one nested call at a time uses its parent's
+/// slot… only while the parent holds it". A thread whose earlier calls
+/// ended (returned, or panicked and were caught: sync, async and permit
+/// forms) keeps no slot to lend: a later call on it, with the only slot
+/// held by another thread, waits like any other.
+#[test]
+fn a_thread_keeps_no_slot_from_calls_that_ended_or_panicked_on_it() {
+    common::quiet_planned_panics();
+    within(Duration::from_secs(30), || {
+        for (kind, order) in SIX {
+            let pool = pool_of(kind, order, 1);
+            pool.set_admission_timeout(Some(Duration::from_millis(50)));
+            // Earlier calls on this thread, each ended.
+            assert_eq!(pool.run(|| 1), Ok(1));
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                pool.run(|| panic!("planned: a sync body panics"))
+            }));
+            assert!(r.is_err());
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                futures::executor::block_on(pool.submit(async {
+                    panic!("planned: an async body panics");
+                }))
+            }));
+            assert!(r.is_err());
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                let _permit = futures::executor::block_on(pool.acquire()).unwrap();
+                panic!("planned: a permit holder panics");
+            }));
+            assert!(r.is_err());
+            // A nested sync call inside a sync call that then ended.
+            assert_eq!(pool.run(|| pool.run(|| 2)), Ok(Ok(2)));
+            let s = pool.stats();
+            assert_eq!((s.running, s.nested, s.panicked), (0, 0, 3), "{s:?}");
+            // The only slot held by another thread.
+            let (held_tx, held_rx) = std::sync::mpsc::channel();
+            let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+            let p = pool.clone();
+            let holder = std::thread::spawn(move || {
+                p.run(|| {
+                    held_tx.send(()).unwrap();
+                    let _ = release_rx.recv_timeout(Duration::from_secs(10));
+                })
+            });
+            held_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+            assert_waits_here(&pool, &format!("{kind:?}/{order:?}"));
+            release_tx.send(()).unwrap();
+            assert_eq!(holder.join().unwrap(), Ok(()));
+            assert_accounted(&pool.stats());
+        }
+    });
+}
+
+/// As above for blocking work: a blocking thread (tokio's, one thread so it
+/// is reused) that ran a pool's blocking closure — one that returned and
+/// one that panicked — keeps no slot: unrelated `spawn_blocking` work on
+/// that same thread, calling the pool while its only slot is held, waits.
+#[test]
+fn a_reused_blocking_thread_keeps_no_slot_from_earlier_closures() {
+    common::quiet_planned_panics();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        for (kind, order) in SIX {
+            let pool = pool_of(kind, order, 1);
+            pool.set_admission_timeout(Some(Duration::from_millis(50)));
+            let id = pool
+                .submit_blocking(|| std::thread::current().id())
+                .await
+                .unwrap();
+            let p = pool.clone();
+            let r = tokio::spawn(async move {
+                p.submit_blocking(|| panic!("planned: a blocking closure panics"))
+                    .await
+            })
+            .await;
+            assert!(r.unwrap_err().is_panic());
+            let permit = pool.acquire_owned(0).await.unwrap();
+            let p = pool.clone();
+            let what = format!("{kind:?}/{order:?}");
+            let same = tokio::time::timeout(
+                Duration::from_secs(10),
+                tokio::task::spawn_blocking(move || {
+                    assert_waits_here(&p, &what);
+                    std::thread::current().id()
+                }),
+            )
+            .await
+            .expect("hung")
+            .unwrap();
+            assert_eq!(same, id, "tokio reused its one blocking thread");
+            drop(permit);
+            let s = pool.stats();
+            assert_eq!((s.completed, s.panicked, s.nested), (3, 1, 0), "{s:?}");
+            assert_accounted(&s);
+        }
+    });
+}
+
 /// What needs the `tokio` feature: `Pool::spawn` and `TokioClock`.
 #[cfg(feature = "tokio")]
 mod on_tokio {
@@ -2508,44 +2627,6 @@ mod on_tokio {
             );
             assert_accounted(&s);
             assert_eq!(meter.max(), 1);
-        }
-    }
-
-    /// A zero admission timeout on tokio's time: "turns a call away once it
-    /// has waited this long" — zero: a call that finds a free slot runs, a
-    /// call that must wait is turned away without any time passing, and the
-    /// slot it did not take goes to no one else's harm (the next call runs).
-    #[tokio::test(start_paused = true)]
-    async fn a_zero_timeout_on_tokio_time_runs_free_calls_and_turns_away_waiting_ones_at_once() {
-        for (kind, order) in SIX {
-            let b = Pool::builder()
-                .kind(kind)
-                .order(order)
-                .size(1)
-                .clock(TokioClock::new())
-                .admission_timeout(Duration::ZERO);
-            let b = if kind == Kind::Autoscale {
-                b.min(1).max(1)
-            } else {
-                b
-            };
-            let pool = b.build().unwrap();
-            let meter = Meter::default();
-            let start = tokio::time::Instant::now();
-            let (a, b) = tokio::join!(pool.submit(meter.clone().body(50)), async {
-                let r = pool.submit(meter.clone().body(50)).await;
-                (r, start.elapsed())
-            });
-            assert_eq!(a, Ok(()), "{kind:?}/{order:?}");
-            assert_eq!(
-                b,
-                (Err(Rejected::TimedOut), Duration::ZERO),
-                "{kind:?}/{order:?}"
-            );
-            assert_eq!(pool.submit(async { 3 }).await, Ok(3));
-            let s = pool.stats();
-            assert_eq!((s.completed, s.rejected_for(Rejected::TimedOut)), (2, 1));
-            assert_accounted(&s);
         }
     }
 }
