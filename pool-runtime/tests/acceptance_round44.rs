@@ -126,6 +126,8 @@ enum St {
 struct Call<'p> {
     task: Option<Task<pool_runtime::Submit<'p, Body>>>,
     weight: i64,
+    /// When its admission timeout passes (virtual ms), if it waits.
+    deadline: Option<u64>,
     ctrl: Arc<AtomicU8>,
     st: St,
 }
@@ -139,6 +141,7 @@ struct Counts {
     paused: u64,
     closed: u64,
     full: u64,
+    timed_out: u64,
 }
 
 struct Model {
@@ -150,6 +153,10 @@ struct Model {
     paused: bool,
     closed: bool,
     max_waiting: Option<usize>,
+    /// tokio's paused clock, in ms since the start, and the admission
+    /// timeout calls that start waiting now get.
+    now_ms: u64,
+    timeout_ms: Option<u64>,
     counts: Counts,
 }
 
@@ -224,8 +231,13 @@ fn check(step: usize, what: &str, pool: &Pool, model: &Model, calls: &[Call<'_>]
         "rejected full, {ctx}"
     );
     assert_eq!(
+        s.rejected_for(Rejected::TimedOut),
+        c.timed_out,
+        "rejected timed out, {ctx}"
+    );
+    assert_eq!(
         s.rejected_total(),
-        c.paused + c.closed + c.full,
+        c.paused + c.closed + c.full + c.timed_out,
         "rejected, {ctx}"
     );
     assert_accounted(&s);
@@ -302,6 +314,7 @@ fn poll_call(i: usize, model: &mut Model, calls: &mut [Call<'_>], step: usize) {
                 );
                 model.seq += 1;
                 calls[i].st = St::Waiting(model.seq);
+                calls[i].deadline = model.timeout_ms.map(|t| model.now_ms + t);
             }
         }
         St::Waiting(_) => {
@@ -367,10 +380,26 @@ fn drop_call(i: usize, model: &mut Model, calls: &mut [Call<'_>]) {
     model.admit(calls);
 }
 
-/// `calm`: no pauses or waiting bounds, fewer finishes (long queues).
+/// `calm`: no pauses, waiting bounds or admission timeouts, fewer finishes
+/// (long queues).
 fn run_model(kind: Kind, order: Order, seed: u64, steps: usize, weights: &[i64], calm: bool) {
     common::quiet_planned_panics();
-    let pool = pool_of(kind, order, 2);
+    // tokio's paused time, so that admission timeouts are steps too.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    let _guard = rt.enter();
+    let b = Pool::builder().kind(kind).order(order).size(2);
+    let b = if kind == Kind::Autoscale {
+        b.min(0).max(8).autoscale_interval(Duration::MAX)
+    } else {
+        b
+    };
+    #[cfg(feature = "tokio")]
+    let b = b.clock(pool_runtime::TokioClock::new());
+    let pool = b.build().unwrap();
     let bounds = pool.bounds();
     let meter = Meter::default();
     let which = SIX.iter().position(|&p| p == (kind, order)).unwrap() as u64;
@@ -384,6 +413,8 @@ fn run_model(kind: Kind, order: Order, seed: u64, steps: usize, weights: &[i64],
         paused: false,
         closed: false,
         max_waiting: None,
+        now_ms: 0,
+        timeout_ms: None,
         counts: Counts::default(),
     };
     let mut calls: Vec<Call<'_>> = Vec::new();
@@ -413,6 +444,7 @@ fn run_model(kind: Kind, order: Order, seed: u64, steps: usize, weights: &[i64],
                 calls.push(Call {
                     task: Some(Task::new(pool.submit_weighted(weight, body))),
                     weight,
+                    deadline: None,
                     ctrl,
                     st: St::Unpolled,
                 });
@@ -498,6 +530,39 @@ fn run_model(kind: Kind, order: Order, seed: u64, steps: usize, weights: &[i64],
                 model.paused = !model.paused;
                 what = "pause/resume";
             }
+            // tokio's paused time moves on (even ms; timeouts are odd ms, so
+            // no deadline ever falls on a step): every call still waiting
+            // past its deadline is woken and turned away `TimedOut`; a call
+            // handed a slot meanwhile is not.
+            97..=98 if cfg!(feature = "tokio") => {
+                let ms = [2, 4, 6, 10, 20][rng.below(5)];
+                rt.block_on(tokio::time::advance(Duration::from_millis(ms)));
+                model.now_ms += ms;
+                for i in 0..calls.len() {
+                    let expired = matches!(calls[i].st, St::Waiting(_))
+                        && calls[i].deadline.is_some_and(|d| d <= model.now_ms);
+                    if expired {
+                        assert!(
+                            calls[i].task.as_ref().unwrap().is_woken(),
+                            "step {step}: timed-out call {i} not woken"
+                        );
+                        assert_eq!(
+                            calls[i].task.as_mut().unwrap().poll(),
+                            Poll::Ready(Err(Rejected::TimedOut)),
+                            "step {step}: call {i} past its deadline"
+                        );
+                        model.counts.timed_out += 1;
+                        calls[i].st = St::Over;
+                    }
+                }
+                what = "advance";
+            }
+            99 if cfg!(feature = "tokio") && !calm => {
+                let t = [None, Some(5), Some(15), Some(31)][rng.below(4)];
+                pool.set_admission_timeout(t.map(Duration::from_millis));
+                model.timeout_ms = t;
+                what = "set_admission_timeout";
+            }
             // Closing ends a run's interesting part: only in its last quarter.
             92..=93 if !model.closed && step >= steps * 3 / 4 => {
                 pool.close();
@@ -569,8 +634,10 @@ fn run_seeds(kind: Kind, order: Order) {
 
 /// DESIGN §2/§3 on `AioFixedTaskPoolSimple`'s counterpart: FIFO admission,
 /// hand-off, clamped `scale`, pause, close, abort, a live waiting bound
-/// (`Full`; calls already waiting keep their place), cancellation and
-/// panics, against a model, step by step.
+/// (`Full`; calls already waiting keep their place), live admission
+/// timeouts on tokio's paused time (`TimedOut` past the deadline, never for
+/// a call handed a slot), cancellation and panics, against a model, step by
+/// step.
 #[test]
 fn model_fixed_fifo_pool_follows_the_documented_rules_step_by_step() {
     run_seeds(Kind::Fixed, Order::Fifo);
