@@ -538,21 +538,19 @@ fn run_model(kind: Kind, order: Order, seed: u64, steps: usize, weights: &[i64],
                 let ms = [2, 4, 6, 10, 20][rng.below(5)];
                 rt.block_on(tokio::time::advance(Duration::from_millis(ms)));
                 model.now_ms += ms;
-                for i in 0..calls.len() {
-                    let expired = matches!(calls[i].st, St::Waiting(_))
-                        && calls[i].deadline.is_some_and(|d| d <= model.now_ms);
+                for (i, call) in calls.iter_mut().enumerate() {
+                    let expired = matches!(call.st, St::Waiting(_))
+                        && call.deadline.is_some_and(|d| d <= model.now_ms);
                     if expired {
-                        assert!(
-                            calls[i].task.as_ref().unwrap().is_woken(),
-                            "step {step}: timed-out call {i} not woken"
-                        );
+                        let task = call.task.as_mut().unwrap();
+                        assert!(task.is_woken(), "step {step}: timed-out call {i} not woken");
                         assert_eq!(
-                            calls[i].task.as_mut().unwrap().poll(),
+                            task.poll(),
                             Poll::Ready(Err(Rejected::TimedOut)),
                             "step {step}: call {i} past its deadline"
                         );
                         model.counts.timed_out += 1;
-                        calls[i].st = St::Over;
+                        call.st = St::Over;
                     }
                 }
                 what = "advance";
