@@ -11,8 +11,8 @@
 //!
 //! The centre of the round is a model test per pool: a reference model of
 //! the documented admission rules (order, hand-off, clamping, pause, close,
-//! abort, a live waiting bound, cancellation in every state, panicking
-//! bodies) driven by a seeded random schedule of hand-polled calls, and
+//! abort, a live waiting bound, `try_acquire` permits, admission timeouts
+//! on tokio's paused time, cancellation in every state, panicking bodies) driven by a seeded random schedule of hand-polled calls, and
 //! compared after every step with `stats()` (every field), with which calls
 //! the pool woke (and did not wake), and with a meter around each body; a
 //! variant runs priority queues of hundreds of distinct weights (past the
@@ -153,6 +153,8 @@ struct Model {
     paused: bool,
     closed: bool,
     max_waiting: Option<usize>,
+    /// Permits held (`try_acquire`), each a slot.
+    permits: usize,
     /// tokio's paused clock, in ms since the start, and the admission
     /// timeout calls that start waiting now get.
     now_ms: u64,
@@ -161,11 +163,13 @@ struct Model {
 }
 
 impl Model {
-    fn holders(calls: &[Call<'_>]) -> usize {
-        calls
-            .iter()
-            .filter(|c| matches!(c.st, St::Admitted | St::Entered | St::Panicked))
-            .count()
+    /// Slots held: by calls, and by permits (`try_acquire`).
+    fn holders(&self, calls: &[Call<'_>]) -> usize {
+        self.permits
+            + calls
+                .iter()
+                .filter(|c| matches!(c.st, St::Admitted | St::Entered | St::Panicked))
+                .count()
     }
 
     /// The waiter the order admits next.
@@ -184,7 +188,7 @@ impl Model {
 
     /// Hands free slots to waiters, in order, while running < limit.
     fn admit(&mut self, calls: &mut [Call<'_>]) {
-        while Self::holders(calls) < self.limit {
+        while self.holders(calls) < self.limit {
             let Some(i) = self.next_waiter(calls) else {
                 break;
             };
@@ -204,7 +208,7 @@ fn check(step: usize, what: &str, pool: &Pool, model: &Model, calls: &[Call<'_>]
     let ctx = format!("step {step} ({what}): {s:?}");
     assert_eq!(s.size, model.limit, "size, {ctx}");
     assert_eq!(pool.size(), model.limit, "size(), {ctx}");
-    assert_eq!(s.running, Model::holders(calls), "running, {ctx}");
+    assert_eq!(s.running, model.holders(calls), "running, {ctx}");
     assert_eq!(s.waiting, waiting, "waiting, {ctx}");
     assert_eq!(s.nested, 0, "nested, {ctx}");
     assert_eq!(s.paused, model.paused, "paused, {ctx}");
@@ -259,7 +263,7 @@ fn poll_call(i: usize, model: &mut Model, calls: &mut [Call<'_>], step: usize) {
             model.counts.submitted += 1;
             let out = calls[i].task.as_mut().unwrap().poll();
             let must_wait =
-                model.next_waiter(calls).is_some() || Model::holders(calls) >= model.limit;
+                model.next_waiter(calls).is_some() || model.holders(calls) >= model.limit;
             let past_bound = must_wait
                 && model.max_waiting.is_some_and(|bound| {
                     calls
@@ -292,7 +296,7 @@ fn poll_call(i: usize, model: &mut Model, calls: &mut [Call<'_>], step: usize) {
                     }
                 }
                 calls[i].st = St::Over;
-            } else if model.next_waiter(calls).is_none() && Model::holders(calls) < model.limit {
+            } else if model.next_waiter(calls).is_none() && model.holders(calls) < model.limit {
                 assert!(
                     out.is_pending(),
                     "step {step}: an admitted holding body ended"
@@ -413,14 +417,16 @@ fn run_model(kind: Kind, order: Order, seed: u64, steps: usize, weights: &[i64],
         paused: false,
         closed: false,
         max_waiting: None,
+        permits: 0,
         now_ms: 0,
         timeout_ms: None,
         counts: Counts::default(),
     };
     let mut calls: Vec<Call<'_>> = Vec::new();
+    let mut permits: Vec<pool_runtime::Permit<'_>> = Vec::new();
     let mut longest = 0;
     for step in 0..steps {
-        let op = rng.below(100);
+        let op = rng.below(106);
         // Waiters not woken before this step: a release ("finish", "drop")
         // may wake only the waiter it hands the slot to (README: "only that
         // one waiter is woken").
@@ -561,6 +567,58 @@ fn run_model(kind: Kind, order: Order, seed: u64, steps: usize, weights: &[i64],
                 model.timeout_ms = t;
                 what = "set_admission_timeout";
             }
+            // `try_acquire`: "A permit if a slot is free now; never waits…
+            // `Full` if no slot is free (as if no call could wait), otherwise
+            // as `submit` (paused, closed)"; never a slot a queued call is
+            // owed.
+            100..=102 => {
+                model.counts.submitted += 1;
+                let free =
+                    model.next_waiter(&calls).is_none() && model.holders(&calls) < model.limit;
+                let mut expect = Vec::new();
+                if model.closed {
+                    expect.push(Rejected::Closed);
+                }
+                if model.paused {
+                    expect.push(Rejected::Paused);
+                }
+                if !free {
+                    expect.push(Rejected::Full);
+                }
+                match pool.try_acquire() {
+                    Ok(permit) => {
+                        assert!(
+                            expect.is_empty(),
+                            "step {step}: a permit, expected {expect:?}"
+                        );
+                        permits.push(permit);
+                        model.permits += 1;
+                        model.max_limit_at_admission =
+                            model.max_limit_at_admission.max(model.limit);
+                    }
+                    Err(r) => {
+                        assert!(
+                            expect.contains(&r),
+                            "step {step}: {r:?}, expected {expect:?}"
+                        );
+                        match r {
+                            Rejected::Closed => model.counts.closed += 1,
+                            Rejected::Paused => model.counts.paused += 1,
+                            _ => model.counts.full += 1,
+                        }
+                    }
+                }
+                what = "try_acquire";
+            }
+            // A permit dropped: one completed call, its slot handed on.
+            103..=105 if !permits.is_empty() => {
+                let i = rng.below(permits.len());
+                drop(permits.swap_remove(i));
+                model.permits -= 1;
+                model.counts.completed += 1;
+                model.admit(&mut calls);
+                what = "drop";
+            }
             // Closing ends a run's interesting part: only in its last quarter.
             92..=93 if !model.closed && step >= steps * 3 / 4 => {
                 pool.close();
@@ -600,6 +658,10 @@ fn run_model(kind: Kind, order: Order, seed: u64, steps: usize, weights: &[i64],
         }
     }
     // Everything left is dropped: the pool ends empty and accounted.
+    model.counts.completed += permits.len() as u64;
+    model.permits = 0;
+    drop(permits);
+    model.admit(&mut calls);
     for i in 0..calls.len() {
         if calls[i].st == St::Aborted {
             poll_call(i, &mut model, &mut calls, steps);
@@ -632,8 +694,9 @@ fn run_seeds(kind: Kind, order: Order) {
 
 /// DESIGN §2/§3 on `AioFixedTaskPoolSimple`'s counterpart: FIFO admission,
 /// hand-off, clamped `scale`, pause, close, abort, a live waiting bound
-/// (`Full`; calls already waiting keep their place), live admission
-/// timeouts on tokio's paused time (`TimedOut` past the deadline, never for
+/// (`Full`; calls already waiting keep their place), `try_acquire` permits
+/// (never a slot a queued call is owed), live admission timeouts on
+/// tokio's paused time (`TimedOut` past the deadline, never for
 /// a call handed a slot), cancellation and panics, against a model, step by
 /// step.
 #[test]
