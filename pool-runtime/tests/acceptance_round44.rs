@@ -812,57 +812,6 @@ fn a_call_dropped_at_each_of_its_await_points_hands_its_slot_on_in_all_six_pools
     }
 }
 
-/// DESIGN §2 "`pause()`… a paused pool admits nothing new" and the rustdoc
-/// of `pause`: "Calls already waiting or running are not affected and keep
-/// being admitted" — including by a scale-up made while paused, on all six
-/// pools: growth admits the waiters at once, newcomers are `Paused`.
-#[test]
-fn a_scale_up_while_paused_admits_the_waiting_calls_but_no_newcomer() {
-    for (kind, order) in SIX {
-        let pool = pool_of(kind, order, 1);
-        let meter = Meter::default();
-        let mut tasks = Vec::new();
-        let mut gates = Vec::new();
-        for i in 0..4 {
-            let (body, gate) = held(&meter, i);
-            let mut t = Task::new(pool.submit(body));
-            t.assert_pending();
-            tasks.push(t);
-            gates.push(gate);
-        }
-        assert_eq!(pool.stats().waiting, 3);
-        pool.pause();
-        assert_eq!(pool.scale(2), 3, "{kind:?}/{order:?}");
-        let woken = tasks.iter().filter(|t| t.is_woken()).count();
-        assert_eq!(
-            woken, 2,
-            "{kind:?}/{order:?}: growth by 2 wakes two waiters"
-        );
-        for t in tasks.iter_mut() {
-            t.assert_pending();
-        }
-        assert_eq!(meter.now(), 3, "{kind:?}/{order:?}");
-        let mut late = Task::new(pool.submit(async {}));
-        assert_eq!(late.assert_ready(), Err(Rejected::Paused));
-        let s = pool.stats();
-        assert_eq!((s.running, s.waiting), (3, 1), "{kind:?}/{order:?}: {s:?}");
-        assert_eq!(s.rejected_for(Rejected::Paused), 1);
-        assert_accounted(&s);
-        for g in &gates {
-            g.store(1, Ordering::SeqCst);
-        }
-        for t in tasks.iter_mut() {
-            let _ = t.poll();
-        }
-        for t in tasks.iter_mut() {
-            let _ = t.poll();
-        }
-        let s = pool.stats();
-        assert_eq!(s.completed, 4, "{kind:?}/{order:?}: {s:?}");
-        assert!(meter.max() <= 3);
-    }
-}
-
 /// `scale`: "A fixed pool scaled to 0 holds its queue until scaled up
 /// again"; `close`: "waiting and running calls finish"; `drained`:
 /// "resolves once the pool is closed and nothing is waiting or running".
@@ -1832,9 +1781,12 @@ fn chaos_with_sync_barging_every_outcome_is_counted_once() {
 
 // ----------------------------------------------- more hostile single cases
 
-/// §6 "no panics on bad input": the builder at zero and huge values says
-/// what is wrong (each with a message) and never panics; the largest legal
-/// values build.
+/// §6 "no panics on bad input", README "Bad input is an error value, never
+/// a panic, an overflow or a freeze": the builder at `usize::MAX` (where a
+/// default `max = min + 5` or a size check could overflow), `Duration::MAX`
+/// and zero says what is wrong (each with a message) and never panics; the
+/// largest legal values build and run. (Round 43 checks the exact bounds at
+/// `MAX_SLOTS + 1`.)
 #[test]
 fn the_builder_at_zero_and_huge_values_returns_errors_never_panics() {
     let auto = || Pool::builder().kind(Kind::Autoscale);
@@ -2765,6 +2717,123 @@ mod on_tokio {
             );
             assert_accounted(&s);
             assert_eq!(meter.max(), 1);
+        }
+    }
+}
+
+/// The reentrancy rule (`Pool`, *Reentrancy*) against a scale-down: "one
+/// nested call at a time uses its parent's slot; the others wait in the
+/// queue for a free slot or for that slot to come back, whichever comes
+/// first" — the slot is the parent's, so it comes back to the second nested
+/// call even after the pool was scaled to 0 (and ahead of an outside call
+/// queued before it), so the parent finishes; the outside call then waits
+/// for a scale-up, and the server never sees more than one body.
+#[test]
+fn a_nested_call_gets_its_parents_slot_back_even_after_a_scale_to_zero() {
+    for (kind, order) in SIX {
+        let pool = pool_of(kind, order, 1);
+        let meter = Meter::default();
+        let (b1, g1) = held(&meter, 1);
+        let (b2, g2) = held(&meter, 2);
+        g2.store(1, Ordering::SeqCst);
+        let p = pool.clone();
+        let mut parent = Task::new(pool.submit(async move {
+            common::PendingOnce::default().await;
+            futures::join!(p.submit(b1), p.submit(b2))
+        }));
+        parent.assert_pending();
+        let (bw, gw) = held(&meter, 9);
+        gw.store(1, Ordering::SeqCst);
+        let mut outside = Task::new(pool.submit(bw));
+        outside.assert_pending();
+        parent.assert_pending();
+        let s = pool.stats();
+        assert_eq!(
+            (s.running, s.nested, s.waiting),
+            (1, 1, 2),
+            "{kind:?}/{order:?}: {s:?}"
+        );
+        assert_eq!(pool.resize(0), 0);
+        g1.store(1, Ordering::SeqCst);
+        assert_eq!(
+            parent.assert_ready(),
+            Ok((Ok(1), Ok(2))),
+            "{kind:?}/{order:?}: the second nested call got the slot back"
+        );
+        let s = pool.stats();
+        assert_eq!((s.running, s.nested, s.waiting), (0, 0, 1), "{s:?}");
+        assert!(!outside.is_woken(), "{kind:?}/{order:?}: no slot at size 0");
+        outside.assert_pending();
+        assert_eq!(pool.resize(1), 1);
+        assert!(outside.is_woken());
+        assert_eq!(outside.assert_ready(), Ok(9));
+        let s = pool.stats();
+        assert_eq!(s.completed, 4, "{s:?}");
+        assert_accounted(&s);
+        assert_eq!(meter.max(), 1, "{kind:?}/{order:?}");
+    }
+}
+
+/// The reentrancy rule with cancellation and panics: a nested call running
+/// under its parent's slot that is dropped (cancelled) or panics (caught by
+/// the parent) gives the slot back to the parent at once, and the nested
+/// call waiting for it takes it — the parent finishes on its first poll
+/// after, never waiting for a slot it holds itself; on all six pools.
+#[test]
+fn a_cancelled_or_panicking_nested_call_gives_the_slot_back_to_its_sibling() {
+    use futures::FutureExt;
+    common::quiet_planned_panics();
+    for (kind, order) in SIX {
+        for panics in [false, true] {
+            let pool = pool_of(kind, order, 1);
+            let meter = Meter::default();
+            let (b1, g1) = held(&meter, 1);
+            let (b2, g2) = held(&meter, 2);
+            g2.store(1, Ordering::SeqCst);
+            let p = pool.clone();
+            let step = Arc::new(AtomicU8::new(0));
+            let st = step.clone();
+            let mut parent = Task::new(pool.submit(async move {
+                let mut n1 = Box::pin(p.submit(b1));
+                let mut n2 = Box::pin(p.submit(b2));
+                // Both polled: the first runs under the slot, the second waits.
+                std::future::poll_fn(|cx| {
+                    assert!(n1.as_mut().poll(cx).is_pending());
+                    assert!(n2.as_mut().poll(cx).is_pending());
+                    Poll::Ready(())
+                })
+                .await;
+                common::PendingOnce::default().await;
+                if st.load(Ordering::SeqCst) == 1 {
+                    let caught = AssertUnwindSafe(n1).catch_unwind().await;
+                    assert!(caught.is_err(), "the nested call panicked");
+                } else {
+                    drop(n1);
+                }
+                n2.await
+            }));
+            parent.assert_pending();
+            let s = pool.stats();
+            assert_eq!((s.running, s.nested, s.waiting), (1, 1, 1), "{s:?}");
+            if panics {
+                step.store(1, Ordering::SeqCst);
+                g1.store(2, Ordering::SeqCst);
+            }
+            assert_eq!(
+                parent.assert_ready(),
+                Ok(Ok(2)),
+                "{kind:?}/{order:?} panics={panics}"
+            );
+            let s = pool.stats();
+            assert_eq!(s.in_flight(), 0, "{s:?}");
+            if panics {
+                assert_eq!((s.completed, s.panicked, s.cancelled), (3, 1, 0), "{s:?}");
+            } else {
+                assert_eq!((s.completed, s.panicked, s.cancelled), (2, 0, 1), "{s:?}");
+            }
+            assert_accounted(&s);
+            assert_eq!(meter.max(), 1);
+            assert_eq!(meter.now(), 0);
         }
     }
 }
