@@ -2837,3 +2837,98 @@ fn a_cancelled_or_panicking_nested_call_gives_the_slot_back_to_its_sibling() {
         }
     }
 }
+
+/// `set_bounds`: "Changes the bounds of an autoscaled pool (the size is
+/// clamped into them)", and the autoscaler "moves the limit within `[min,
+/// max]`" — raced: an autoscaler evaluating every 300 µs under six threads
+/// of sync callers while the bounds flip between `[1, 2]` and `[3, 6]` 300
+/// times. After each `set_bounds` returns, `size()` and `bounds()` are
+/// within the new bounds on every read, and once running has come down to
+/// 2 under `[1, 2]` no more than 2 bodies are inside (counted from outside)
+/// until the bounds widen again.
+#[test]
+fn an_evaluating_autoscaler_racing_set_bounds_keeps_the_new_bounds() {
+    within(Duration::from_secs(40), || {
+        for order in [Order::Lifo, Order::Priority] {
+            let pool = Pool::builder()
+                .kind(Kind::Autoscale)
+                .order(order)
+                .min(1)
+                .max(6)
+                .autoscale_interval(Duration::from_micros(300))
+                .autoscale_window(2)
+                .build()
+                .unwrap();
+            let meter = Meter::default();
+            let stop = Arc::new(AtomicBool::new(false));
+            let strict = Arc::new(AtomicBool::new(false));
+            let violations = Arc::new(AtomicUsize::new(0));
+            let threads: Vec<_> = (0..6)
+                .map(|_| {
+                    let (pool, meter, stop, strict, violations) = (
+                        pool.clone(),
+                        meter.clone(),
+                        stop.clone(),
+                        strict.clone(),
+                        violations.clone(),
+                    );
+                    std::thread::spawn(move || {
+                        while !stop.load(Ordering::SeqCst) {
+                            let r = pool.run(|| {
+                                let _inside = meter.enter();
+                                // Strict before and after the count: the
+                                // bounds were [1, 2] throughout. Counted as
+                                // the body starts and as it ends.
+                                let check = || {
+                                    let before = strict.load(Ordering::SeqCst);
+                                    let now = meter.now();
+                                    if before && now > 2 && strict.load(Ordering::SeqCst) {
+                                        violations.fetch_add(1, Ordering::SeqCst);
+                                    }
+                                };
+                                check();
+                                std::thread::sleep(Duration::from_micros(150));
+                                check();
+                            });
+                            assert_eq!(r, Ok(()));
+                        }
+                    })
+                })
+                .collect();
+            let mut bad = Vec::new();
+            for round in 0..300 {
+                let (lo, hi) = if round % 2 == 0 { (1, 2) } else { (3, 6) };
+                strict.store(false, Ordering::SeqCst);
+                pool.set_bounds(lo, hi).unwrap();
+                if hi == 2 {
+                    wait_until("running is within the new bounds", || {
+                        pool.stats().running <= 2
+                    });
+                    strict.store(true, Ordering::SeqCst);
+                }
+                for _ in 0..10 {
+                    let (n, b) = (pool.size(), pool.bounds());
+                    if n < lo || n > hi || b != (lo, hi) {
+                        bad.push((round, (lo, hi), n, b));
+                    }
+                    std::thread::sleep(Duration::from_micros(60));
+                }
+            }
+            strict.store(false, Ordering::SeqCst);
+            stop.store(true, Ordering::SeqCst);
+            for t in threads {
+                t.join().unwrap();
+            }
+            assert!(bad.is_empty(), "{order:?}: {:?}", &bad[..bad.len().min(10)]);
+            assert_eq!(violations.load(Ordering::SeqCst), 0, "{order:?}");
+            assert!(meter.max() <= 6, "{order:?}: {}", meter.max());
+            let s = pool.stats();
+            assert_eq!(
+                (s.running, s.waiting, s.rejected_total()),
+                (0, 0, 0),
+                "{s:?}"
+            );
+            assert_accounted(&s);
+        }
+    });
+}
