@@ -1501,7 +1501,8 @@ fn a_waiting_bound_of_zero_runs_now_or_turns_away_on_every_form_of_all_six_pools
 /// one running and two waiting calls it returns at once, saying 1 running
 /// and 2 turned away (the waiters get `Closed`, the running call finishes);
 /// on an idle pool it is `Ok`; with `Some(Duration::MAX)` it waits (no
-/// overflow, no early return) until the running call ends, then is `Ok`.
+/// overflow, no early return) until the running call ends, then is `Ok`;
+/// and a parked sync caller is turned away by a zero shutdown too (below).
 #[test]
 fn shutdown_with_zero_and_max_timeouts() {
     for (kind, order) in SIX {
@@ -1565,6 +1566,7 @@ fn shutdown_with_zero_and_max_timeouts() {
         let out = within(Duration::from_secs(10), move || waiter.join().unwrap());
         assert_eq!(out, Ok(()), "{kind:?}/{order:?}");
     }
+    a_sync_caller_parked_on_a_pool_at_zero_is_turned_away_by_a_zero_shutdown();
 }
 
 // ------------------------------------------------------ chaos accounting
@@ -1986,11 +1988,11 @@ fn a_scope_on_each_pool_runs_its_calls_within_the_limit_then_closes() {
     }
 }
 
-/// `shutdown` past its deadline "turns away the calls still waiting", and
+/// (Part of `shutdown_with_zero_and_max_timeouts`.) `shutdown` past its
+/// deadline "turns away the calls still waiting", and
 /// `run`: "the thread parks until the call is admitted" — so a parked sync
 /// caller of a pool scaled to 0 gets `Closed` from a zero-timeout shutdown
 /// (its closure never runs), on all six pools.
-#[test]
 fn a_sync_caller_parked_on_a_pool_at_zero_is_turned_away_by_a_zero_shutdown() {
     for (kind, order) in SIX {
         let pool = pool_of(kind, order, 1);
@@ -2506,7 +2508,8 @@ fn assert_waits_here(pool: &Pool, what: &str) {
 /// slot… only while the parent holds it". A thread whose earlier calls
 /// ended (returned, or panicked and were caught: sync, async and permit
 /// forms) keeps no slot to lend: a later call on it, with the only slot
-/// held by another thread, waits like any other.
+/// held by another thread, waits like any other. So does a reused
+/// blocking thread (below).
 #[test]
 fn a_thread_keeps_no_slot_from_calls_that_ended_or_panicked_on_it() {
     common::quiet_planned_panics();
@@ -2552,13 +2555,14 @@ fn a_thread_keeps_no_slot_from_calls_that_ended_or_panicked_on_it() {
             assert_accounted(&pool.stats());
         }
     });
+    a_reused_blocking_thread_keeps_no_slot_from_earlier_closures();
 }
 
+/// (Part of `a_thread_keeps_no_slot_from_calls_that_ended_or_panicked_on_it`.)
 /// As above for blocking work: a blocking thread (tokio's, one thread so it
 /// is reused) that ran a pool's blocking closure — one that returned and
 /// one that panicked — keeps no slot: unrelated `spawn_blocking` work on
 /// that same thread, calling the pool while its only slot is held, waits.
-#[test]
 fn a_reused_blocking_thread_keeps_no_slot_from_earlier_closures() {
     common::quiet_planned_panics();
     let rt = tokio::runtime::Builder::new_multi_thread()
