@@ -1465,6 +1465,8 @@ fn weighted_blocking_calls_start_in_priority_order_with_extremes_and_ties() {
 /// slot frees, a call runs again.
 #[test]
 fn a_waiting_bound_of_zero_runs_now_or_turns_away_on_every_form_of_all_six_pools() {
+    // Calls on this thread that must not wait: a hang fails the run.
+    let watchdog = Watchdog::arm(Duration::from_secs(60));
     for (kind, order) in SIX {
         let pool = pool_of(kind, order, 1);
         pool.set_max_waiting(Some(0)).unwrap();
@@ -1510,6 +1512,7 @@ fn a_waiting_bound_of_zero_runs_now_or_turns_away_on_every_form_of_all_six_pools
         assert_eq!(s.completed, 2);
         assert_accounted(&s);
     }
+    watchdog.disarm();
 }
 
 /// `shutdown` at its extremes: with `Some(Duration::ZERO)` on a pool with
@@ -1806,6 +1809,8 @@ fn chaos_with_sync_barging_every_outcome_is_counted_once() {
 /// `MAX_SLOTS + 1`.)
 #[test]
 fn the_builder_at_zero_and_huge_values_returns_errors_never_panics() {
+    // Calls on this thread that must not wait: a hang fails the run.
+    let watchdog = Watchdog::arm(Duration::from_secs(60));
     let auto = || Pool::builder().kind(Kind::Autoscale);
     let cases: Vec<(&str, Result<Pool, BuildError>)> = vec![
         ("fixed size 0", Pool::builder().size(0).build()),
@@ -1857,6 +1862,7 @@ fn the_builder_at_zero_and_huge_values_returns_errors_never_panics() {
     assert_eq!(any.max_waiting(), Some(MAX_SLOTS));
     assert_eq!(any.run(|| 1), Ok(1));
     assert_eq!(futures::executor::block_on(any.submit(async { 2 })), Ok(2));
+    watchdog.disarm();
 }
 
 /// `drained`: "Cancel-safe: it only observes" — many `drained` waits on
@@ -1969,6 +1975,8 @@ fn a_panicking_blocking_closure_frees_its_slot_for_the_next_waiter() {
 /// clone) is closed and empty.
 #[test]
 fn a_scope_on_each_pool_runs_its_calls_within_the_limit_then_closes() {
+    // Calls on this thread that must not wait: a hang fails the run.
+    let watchdog = Watchdog::arm(Duration::from_secs(60));
     for (kind, order) in SIX {
         let pool = pool_of(kind, order, 2);
         let handle = pool.clone();
@@ -2001,6 +2009,7 @@ fn a_scope_on_each_pool_runs_its_calls_within_the_limit_then_closes() {
         assert_eq!((s.completed, s.in_flight()), (6, 0), "{s:?}");
         assert_eq!(meter.max(), 2, "{kind:?}/{order:?}");
     }
+    watchdog.disarm();
 }
 
 /// (Part of `shutdown_with_zero_and_max_timeouts`.) `shutdown` past its
@@ -2077,7 +2086,8 @@ fn a_body_that_resizes_pauses_and_aborts_its_own_pool_still_finishes() {
 }
 
 /// A watchdog for code that cannot move to another thread: aborts the
-/// process (failing the run) if not disarmed in time.
+/// process (failing the run) if not disarmed in time. Dropped (disarmed)
+/// when the test ends, by returning or by a failed assertion's unwinding.
 struct Watchdog(Arc<AtomicBool>);
 impl Watchdog {
     fn arm(limit: Duration) -> Watchdog {
@@ -2095,7 +2105,10 @@ impl Watchdog {
         });
         Watchdog(done)
     }
-    fn disarm(self) {
+    fn disarm(self) {}
+}
+impl Drop for Watchdog {
+    fn drop(&mut self) {
         self.0.store(true, Ordering::SeqCst);
     }
 }
@@ -2187,6 +2200,8 @@ fn a_waiter_polled_with_a_new_waker_is_woken_through_it() {
 /// the timeout", so a zero admission timeout turns it away at once.
 #[test]
 fn a_sync_caller_barging_for_duration_max_keeps_every_documented_rule() {
+    // Calls on this thread that must not wait: a hang fails the run.
+    let watchdog = Watchdog::arm(Duration::from_secs(60));
     for order in [Order::Fifo, Order::Lifo, Order::Priority] {
         let pool = Pool::builder()
             .order(order)
@@ -2257,6 +2272,7 @@ fn a_sync_caller_barging_for_duration_max_keeps_every_documented_rule() {
         drop(permit);
         assert_eq!(pool.run(|| "ran"), Ok("ran"));
     }
+    watchdog.disarm();
 }
 
 /// A waker whose `wake` blocks its thread for a while (a sync call into a
@@ -2579,6 +2595,8 @@ fn a_thread_keeps_no_slot_from_calls_that_ended_or_panicked_on_it() {
 /// one that panicked — keeps no slot: unrelated `spawn_blocking` work on
 /// that same thread, calling the pool while its only slot is held, waits.
 fn a_reused_blocking_thread_keeps_no_slot_from_earlier_closures() {
+    // Calls on this thread that must not wait: a hang fails the run.
+    let watchdog = Watchdog::arm(Duration::from_secs(60));
     common::quiet_planned_panics();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -2621,6 +2639,7 @@ fn a_reused_blocking_thread_keeps_no_slot_from_earlier_closures() {
             assert_accounted(&s);
         }
     });
+    watchdog.disarm();
 }
 
 /// What needs the `tokio` feature: `Pool::spawn` and `TokioClock`.
@@ -2710,11 +2729,15 @@ mod on_tokio {
             let meter = Meter::default();
             let start = tokio::time::Instant::now();
             let at = |r: Result<(), Rejected>| (r, start.elapsed());
-            let (holder, first, second) = tokio::join!(
-                async { at(pool.submit(meter.clone().body(100)).await) },
-                async { at(pool.submit(meter.clone().body(500)).await) },
-                async { at(pool.submit(meter.clone().body(500)).await) },
-            );
+            let (holder, first, second) = tokio::time::timeout(Duration::from_secs(60), async {
+                tokio::join!(
+                    async { at(pool.submit(meter.clone().body(100)).await) },
+                    async { at(pool.submit(meter.clone().body(500)).await) },
+                    async { at(pool.submit(meter.clone().body(500)).await) },
+                )
+            })
+            .await
+            .expect("hung");
             assert_eq!(holder, (Ok(()), Duration::from_millis(100)));
             let ms = Duration::from_millis;
             let (ran, timed_out) = if order == Order::Lifo {
