@@ -178,3 +178,59 @@ fn a_held_body_whose_drop_calls_the_pool_then_panics_is_dropped_once_under_its_s
         assert!(pool.try_acquire().is_ok(), "the slot is free");
     });
 }
+
+// ---- a waker's panic on a cancelled call's release loses no report -------------
+
+/// A call handed the slot and dropped before it saw it (a cancel of an
+/// admitted call) releases the slot to the next waiter, whose waker panics:
+/// the drop catches the panic (the panic hook shows it) once the pool's
+/// books are kept — and the `pooled.calls{outcome="cancelled"}` report
+/// must be made too; it came after the release, and the panic skipped it
+/// (the counter one behind `stats().cancelled` for good).
+#[cfg(feature = "metrics")]
+#[test]
+fn a_waker_panic_on_a_cancelled_call_s_release_loses_no_metrics_report() {
+    use pool_runtime::{Pool, Rejected};
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll};
+    quiet_planned_panics();
+    let rec = Capture::default();
+    let name = "review::cancel_release_waker_panic";
+    let pool = metrics::with_local_recorder(&rec, || {
+        Pool::builder().size(1).name(name).build().expect("valid")
+    });
+    let holder = pool.try_acquire().expect("a free slot");
+    let mut first = Task::new(pool.submit(async {}));
+    first.assert_pending();
+    let mut second = pin!(pool.submit(async {}));
+    let panicking = panicking_waker();
+    assert!(second
+        .as_mut()
+        .poll(&mut Context::from_waker(&panicking))
+        .is_pending());
+    // The slot goes to `first`, which is dropped before it polls again:
+    // its release hands the slot to `second`, whose waker panics.
+    drop(holder);
+    assert!(first.is_woken());
+    drop(first);
+    let waker = futures::task::noop_waker();
+    let out = second.as_mut().poll(&mut Context::from_waker(&waker));
+    assert!(
+        matches!(out, Poll::Ready(Ok::<(), Rejected>(()))),
+        "{out:?}"
+    );
+    let stats = pool.stats();
+    assert_eq!(stats.cancelled, 1, "{stats:?}");
+    assert_eq!(
+        rec.calls(name, "cancelled", None),
+        stats.cancelled,
+        "the cancelled call's report"
+    );
+    assert_eq!(
+        rec.calls(name, "completed", None),
+        stats.completed - stats.panicked,
+        "{stats:?}"
+    );
+    assert_eq!(rec.gauge("pooled.running", name), Some(0.0));
+}

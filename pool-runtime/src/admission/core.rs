@@ -953,12 +953,15 @@ impl Core {
         wakers.wake_all_quietly();
     }
 
-    /// Counts how a call ended, releases its slot, then reports the end.
+    /// Counts how a call ended, releases its slot, then reports the end
+    /// (also when a waker woken by the release panics: the panic goes on
+    /// after the report).
     #[inline]
     pub(crate) fn release(&self, outcome: Outcome) {
         self.count(outcome);
+        #[cfg(any(feature = "tracing", feature = "metrics"))]
+        let _reported = EndReported(self, outcome);
         self.free_slot();
-        self.report_ended(outcome);
     }
 
     /// Releases one slot of a call that gives no latency sample (cancelled,
@@ -1628,8 +1631,8 @@ impl Core {
     }
 
     /// Counts how a call that held a slot ended (in [`stats`](Core::stats);
-    /// its report to a metrics recorder is [`report_ended`](Core::report_ended),
-    /// made once the slot is released).
+    /// its report to a metrics recorder is `EndReported`'s, made once the
+    /// slot is released).
     #[inline]
     pub(crate) fn count(&self, outcome: Outcome) {
         let c = &self.counters;
@@ -1643,16 +1646,20 @@ impl Core {
             Outcome::Cancelled => c.cancelled.fetch_add(1, Ordering::Relaxed),
         };
     }
+}
 
-    /// Reports a counted end to the metrics recorder (user code): after the
-    /// call's slot is released, never under the pool lock, so a recorder
-    /// that exports through this very pool finds the slot free.
+/// Reports a counted end to the metrics recorder (user code) when it drops:
+/// declared before the call's slot is released, so that the report comes
+/// after the release (never under the pool lock: a recorder that exports
+/// through this very pool finds the slot free), on every path out of it.
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+pub(crate) struct EndReported<'a>(pub(crate) &'a Core, pub(crate) Outcome);
+
+#[cfg(any(feature = "tracing", feature = "metrics"))]
+impl Drop for EndReported<'_> {
     #[inline]
-    pub(crate) fn report_ended(&self, outcome: Outcome) {
-        #[cfg(any(feature = "tracing", feature = "metrics"))]
-        self.obs.ended(outcome);
-        #[cfg(not(any(feature = "tracing", feature = "metrics")))]
-        let _ = outcome;
+    fn drop(&mut self) {
+        self.0.obs.ended(self.1);
     }
 }
 

@@ -739,10 +739,11 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                         let this = unsafe { this.get_unchecked_mut() };
                         #[cfg(any(feature = "tracing", feature = "metrics"))]
                         this.obs.dropped_admitted(&this.core, true);
-                        this.core.release(Outcome::Cancelled);
-                        // Reported once the slot is released.
+                        // Reported once the slot is released, also when a
+                        // waker woken by the release panics.
                         #[cfg(any(feature = "tracing", feature = "metrics"))]
-                        this.obs.ended(&this.core, Outcome::Cancelled);
+                        let _reported = this.obs.ended_later(&this.core, Outcome::Cancelled);
+                        this.core.release(Outcome::Cancelled);
                     }
                     Left::Lent => {
                         // Safety: nothing is moved out of the pinned parts.
@@ -752,10 +753,10 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                         // Safety: `cancel` unlinked it.
                         let under = unsafe { this.node.take_under() };
                         let (cancelled, ignore) = (Outcome::Cancelled, Verdict::Ignore);
-                        held::end_call(&this.core, cancelled, ignore, under, 0, None);
                         // Reported once the borrow is returned.
                         #[cfg(any(feature = "tracing", feature = "metrics"))]
-                        this.obs.ended(&this.core, Outcome::Cancelled);
+                        let _reported = this.obs.ended_later(&this.core, cancelled);
+                        held::end_call(&this.core, cancelled, ignore, under, 0, None);
                     }
                     Left::Nothing => {
                         #[cfg(any(feature = "tracing", feature = "metrics"))]

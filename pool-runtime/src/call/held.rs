@@ -44,20 +44,6 @@ impl Detached {
     }
 }
 
-/// Reports a call's end to the metrics recorder when dropped: declared
-/// before the slot is released, so that the report (user code, which may
-/// call this very pool) comes after, on every path out.
-#[cfg(any(feature = "tracing", feature = "metrics"))]
-struct CountReported<'a>(&'a Core, Outcome);
-
-#[cfg(any(feature = "tracing", feature = "metrics"))]
-impl Drop for CountReported<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        self.0.report_ended(self.1);
-    }
-}
-
 /// Ends a running call that held a slot (`under`: `None`, or the lend it ran
 /// under) since `admitted_at`: counts `outcome`, then releases the slot (or
 /// returns the borrow) — unless a call nested in its work still runs under
@@ -74,7 +60,7 @@ pub(crate) fn end_call(
 ) {
     core.count(outcome);
     #[cfg(any(feature = "tracing", feature = "metrics"))]
-    let _reported = CountReported(core, outcome);
+    let _reported = crate::admission::core::EndReported(core, outcome);
     // What the call's ending tells an adaptive pool: a completed call's
     // verdict; an overload verdict also when the call was cancelled after
     // it (a response that said "overloaded" and whose body was dropped

@@ -354,7 +354,8 @@ impl Call {
             self.left_queue(core);
             #[cfg(feature = "metrics")]
             core.observer().meter.ended(Outcome::Cancelled);
-            self.ended(core, Outcome::Cancelled);
+            // It held no slot: reported at once.
+            drop(self.ended_later(core, Outcome::Cancelled));
         }
     }
 
@@ -371,27 +372,13 @@ impl Call {
         let _ = own;
     }
 
-    /// The call ended with `outcome` (the core counts it). Only the flag's
-    /// test is inline: with both features the reporting (the span's end
-    /// and close, the run time) no longer fits the inliner's budget, and
-    /// out of line as a whole this was a call on every quiet call's path.
-    #[inline(always)]
-    pub(crate) fn ended(&mut self, core: &Core, outcome: Outcome) {
-        if self.flags & LOUD != 0 {
-            self.ended_loud(core, outcome);
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn ended_loud(&mut self, core: &Core, outcome: Outcome) {
-        self.detach().ended(core, outcome);
-    }
-
-    /// [`ended`](Call::ended), reported when the returned guard drops:
-    /// declared before the call's slot is released, so that the report (the
-    /// span's end and close, the run time: user code, which may call this
-    /// very pool) comes after, on every path out.
+    /// The call ended with `outcome` (the core counts it), reported when
+    /// the returned guard drops: declared before the call's slot is
+    /// released, so that the report (the span's end and close, the run
+    /// time: user code, which may call this very pool) comes after, on
+    /// every path out. Only the flag's test is inline: with both features
+    /// the reporting no longer fits the inliner's budget, and out of line as
+    /// a whole this was a call on every quiet call's path.
     #[inline(always)]
     pub(crate) fn ended_later<'a>(
         &mut self,
