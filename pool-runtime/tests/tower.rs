@@ -496,6 +496,46 @@ fn the_next_call_waits_while_a_body_holds_the_only_slot() {
     waits.assert_ready().unwrap();
 }
 
+/// `UntilBodyEnds`: a response with no content by its status (1xx, 204,
+/// 304) ends with its head, completed — hyper never polls such a body and
+/// drops it unread, which counted every one as a cancelled call (adversarial
+/// round 47, over HTTP). A 200 whose body is dropped unread still counts as
+/// cancelled (the client went away).
+#[test]
+fn a_response_without_content_by_its_status_completes_with_its_head() {
+    for (status, completed) in [
+        (http::StatusCode::NO_CONTENT, true),
+        (http::StatusCode::NOT_MODIFIED, true),
+        (http::StatusCode::CONTINUE, true),
+        (http::StatusCode::OK, false),
+    ] {
+        let pool = fixed(1);
+        let layer = PooledLayer::pool(pool.clone()).hold_until_body_ends();
+        let mut service = layer.layer(service_fn(move |()| async move {
+            let mut response = http::Response::new(Frames([Some("not sent")].into()));
+            *response.status_mut() = status;
+            Ok::<_, BoxError>(response)
+        }));
+        let response = futures::executor::block_on(async {
+            service.ready().await.unwrap().call(()).await.unwrap()
+        });
+        assert_eq!(
+            response.body().holds_slot(),
+            !completed,
+            "{status}: the slot held by the body"
+        );
+        drop(response);
+        let stats = pool.stats();
+        assert_eq!(stats.running, 0, "{status}");
+        assert_eq!(
+            (stats.completed, stats.cancelled),
+            if completed { (1, 0) } else { (0, 1) },
+            "{status}: {stats:?}"
+        );
+        assert_accounted(&stats);
+    }
+}
+
 #[test]
 fn an_overload_classifier_cuts_an_adaptive_pool_and_its_absence_does_not() {
     let adaptive = || {

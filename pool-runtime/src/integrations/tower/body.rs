@@ -135,6 +135,18 @@ impl<B: Body> PermitBody<B> {
 }
 
 impl<B> PermitBody<B> {
+    /// `body` of a response that has no content whatever its body holds
+    /// (an informational, `204 No Content` or `304 Not Modified` status: a
+    /// server sends no body for them, and hyper drops it unread): the call
+    /// ends with the head, completed, and the body holds nothing.
+    pub(super) fn without_content(body: B, permit: OwnedPermit) -> Self {
+        drop(permit);
+        PermitBody {
+            body: Some(body),
+            permit: BodyPermit(None),
+        }
+    }
+
     /// Whether the body still holds its slot (it has not ended).
     ///
     /// # Examples

@@ -262,7 +262,9 @@ impl<W, O, H> PooledLayer<W, O, H> {
     /// streaming responses, whose work goes on while the body is sent. The
     /// service's response becomes `http::Response<PermitBody<B>>`. For an
     /// adaptive pool the call's latency then runs to the body's end; a body
-    /// dropped or broken before its end is no sample.
+    /// dropped or broken before its end is no sample. A response with no
+    /// content by its status (1xx, 204, 304) ends with its head; a `HEAD`
+    /// answer's body is not told apart (see [`UntilBodyEnds`](super::UntilBodyEnds)).
     ///
     /// # Examples
     ///

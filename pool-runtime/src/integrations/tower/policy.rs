@@ -187,6 +187,15 @@ impl<T> Hold<T> for UntilResponse {
 /// after the head is sent. See
 /// [`PooledLayer::hold_until_body_ends`](super::PooledLayer::hold_until_body_ends).
 ///
+/// A response that has no content by its status (informational, `204 No
+/// Content`, `304 Not Modified`) ends with its head: its slot is released
+/// then, the call completed (a server never sends such a body, and hyper
+/// drops it unread). The answer to a `HEAD` request is not told apart (the
+/// policy sees the response only): one whose body is empty ends with its
+/// head too, and one whose body the server drops unread (axum replaces a
+/// `HEAD` answer's body, hyper drops it) releases its slot at once, counted
+/// as a cancelled call.
+///
 /// # Examples
 ///
 /// ```
@@ -205,6 +214,16 @@ impl<B: http_body::Body> Hold<http::Response<B>> for UntilBodyEnds {
     type Response = http::Response<PermitBody<B>>;
 
     fn hold(&self, response: http::Response<B>, permit: OwnedPermit) -> Self::Response {
+        // A response with no content (RFC 9110, 6.4.1) ends with its head:
+        // hyper never polls its body, and would drop it unread — a call
+        // served in full counted as cancelled.
+        let status = response.status();
+        if status.is_informational()
+            || status == http::StatusCode::NO_CONTENT
+            || status == http::StatusCode::NOT_MODIFIED
+        {
+            return response.map(|body| PermitBody::without_content(body, permit));
+        }
         response.map(|body| PermitBody::new(body, permit))
     }
 }
