@@ -822,6 +822,101 @@ mod bulkhead {
         });
     }
 
+    #[pooled::group(kind = "autoscale", policy = "adaptive", min = 1, max = 2)]
+    pub struct PanicJudge;
+
+    /// An `overload` predicate that panics on some responses runs as the
+    /// call's work (README): the call counts as panicked, its slot comes
+    /// back, the connection dies with it, and the other calls are served.
+    #[test]
+    fn a_panicking_overload_predicate_frees_the_slot_and_counts_as_panicked() {
+        run(|| async {
+            let app = Router::new()
+                .route("/ok", get(|| async { StatusCode::OK }))
+                .route("/busy", get(|| async { StatusCode::SERVICE_UNAVAILABLE }))
+                .layer((
+                    HandleErrorLayer::new(refusal),
+                    PooledLayer::group(PanicJudge::POOL).overload(
+                        |result: &Result<Response, std::convert::Infallible>| {
+                            if matches!(result, Ok(r) if r.status() == StatusCode::SERVICE_UNAVAILABLE) {
+                                panic!("round 47: a judge panics");
+                            }
+                            false
+                        },
+                    ),
+                ));
+            let base = serve(app).await;
+            let c = client();
+            let (mut ok, mut died) = (0, 0);
+            for i in 0..10 {
+                let path = if i % 2 == 0 { "ok" } else { "busy" };
+                match bounded("a judged call", c.get(format!("{base}/{path}")).send()).await {
+                    Ok(r) if r.status() == 200 => ok += 1,
+                    Ok(r) => panic!("unexpected {}", r.status()),
+                    Err(_) => died += 1,
+                }
+            }
+            assert_eq!((ok, died), (5, 5));
+            settle("idle", || PanicJudge::POOL.stats().running == 0).await;
+            let s = PanicJudge::POOL.stats();
+            assert_eq!((s.completed, s.panicked, s.cancelled), (10, 5, 0), "{s:?}");
+            assert_identity(&s);
+        });
+    }
+
+    #[cfg(feature = "test-util")]
+    #[pooled::group(size = 1)]
+    pub struct Isolated;
+
+    #[cfg(feature = "test-util")]
+    static ISOLATED: Meter = Meter::new();
+
+    /// A bulkhead over an isolated group (`Group::isolate`, feature
+    /// `test-util`): the server's connection tasks run on the test's
+    /// runtime, so they use the test's instance, whose stats count them;
+    /// the shared pool sees nothing.
+    #[cfg(feature = "test-util")]
+    #[test]
+    fn a_bulkhead_over_an_isolated_group_counts_in_the_tests_instance() {
+        run(|| async {
+            let guard = Isolated::POOL.isolate();
+            let app = Router::new()
+                .route(
+                    "/s",
+                    get(|| async {
+                        let inside = ISOLATED.enter();
+                        Response::new(slow_body(inside, 2, Duration::from_millis(2), 4))
+                    }),
+                )
+                .layer((
+                    HandleErrorLayer::new(refusal),
+                    PooledLayer::group(Isolated::POOL).hold_until_body_ends(),
+                ));
+            let base = serve(app).await;
+            let c = client();
+            let calls: Vec<_> = (0..6)
+                .map(|_| {
+                    let request = c.get(format!("{base}/s"));
+                    tokio::spawn(async move { read_all(request.send().await.unwrap()).await })
+                })
+                .collect();
+            for call in calls {
+                assert_eq!(bounded("an isolated call", call).await.unwrap(), (200, 8));
+            }
+            assert!(ISOLATED.peak() <= 1, "peak {}", ISOLATED.peak());
+            settle("idle", || Isolated::POOL.stats().running == 0).await;
+            let s = Isolated::POOL.stats();
+            assert_eq!((s.completed, s.waiting), (6, 0), "{s:?}");
+            assert_identity(&s);
+            drop(guard);
+            assert_eq!(
+                Isolated::POOL.stats().submitted(),
+                0,
+                "the shared pool was used"
+            );
+        });
+    }
+
     #[pooled::group(size = 3)]
     pub struct Shrink;
 
@@ -1538,6 +1633,125 @@ mod client {
             assert_eq!(s.rejected_for(Rejected::Full), full, "{s:?}");
             assert_eq!(s.completed, ok + busy, "{s:?}");
             assert_identity(&s);
+        });
+    }
+
+    #[pooled::pooled(size = 2, wait)]
+    async fn patient(c: &reqwest::Client, url: &str) -> Result<(), CallError> {
+        http_get(c, url).await
+    }
+
+    /// A `wait` function on a paused pool: its calls wait instead of being
+    /// refused, those whose callers give up leave the queue, none reaches
+    /// the server until `resume`, and then the rest are served.
+    #[test]
+    fn a_wait_function_on_a_paused_pool_waits_and_lets_leavers_go() {
+        run(|| async {
+            let (base, seen) = server(0).await;
+            let c = client();
+            PATIENT_POOL.pause();
+            let calls: Vec<_> = (0..6)
+                .map(|i| {
+                    let c = c.clone();
+                    let url = format!("{base}/work?ms=2");
+                    tokio::spawn(async move {
+                        if i % 2 == 0 {
+                            tokio::time::timeout(Duration::from_millis(30), patient(&c, &url))
+                                .await
+                                .is_ok()
+                        } else {
+                            patient(&c, &url).await.unwrap();
+                            true
+                        }
+                    })
+                })
+                .collect();
+            settle("the leavers leave", || {
+                let s = PATIENT_POOL.stats();
+                s.cancelled == 3 && s.waiting == 3
+            })
+            .await;
+            assert_eq!(seen.meter.done(), 0, "a call passed a pause");
+            PATIENT_POOL.resume();
+            let mut served = 0;
+            for call in calls {
+                served += u32::from(bounded("a patient call", call).await.unwrap());
+            }
+            assert_eq!(served, 3);
+            assert!(seen.meter.peak() <= 2);
+            let s = PATIENT_POOL.stats();
+            assert_eq!(
+                (s.completed, s.cancelled, s.rejected_total(), s.waiting),
+                (3, 3, 0, 0),
+                "{s:?}"
+            );
+            assert_identity(&s);
+        });
+    }
+
+    #[pooled::group(size = 2)]
+    pub struct Stopping;
+
+    #[pooled::pooled(group = Stopping)]
+    async fn stopping(c: &reqwest::Client, url: &str) -> Result<(), CallError> {
+        http_get(c, url).await
+    }
+
+    /// `shutdown(Some(50ms))` while 2 calls hang on the server and 4 wait:
+    /// it returns by its deadline saying 2 still run and 4 were turned away;
+    /// the waiters get `Closed` values; once the hung calls are dropped the
+    /// pool is empty and the accounting adds up.
+    #[test]
+    fn shutdown_with_hung_http_calls_returns_by_its_deadline() {
+        run(|| async {
+            let (base, _seen) = server(0).await;
+            let c = client();
+            let hung: Vec<_> = (0..2)
+                .map(|_| {
+                    let c = c.clone();
+                    let url = format!("{base}/hang");
+                    tokio::spawn(async move { stopping(&c, &url).await })
+                })
+                .collect();
+            settle("the hung calls run", || Stopping::POOL.stats().running == 2).await;
+            let waiting: Vec<_> = (0..4)
+                .map(|_| {
+                    let c = c.clone();
+                    let url = format!("{base}/work");
+                    tokio::spawn(async move { stopping(&c, &url).await })
+                })
+                .collect();
+            settle("the others wait", || Stopping::POOL.stats().waiting == 4).await;
+            let started = std::time::Instant::now();
+            let out = bounded(
+                "shutdown",
+                Stopping::POOL
+                    .pool()
+                    .shutdown(Some(Duration::from_millis(50))),
+            )
+            .await;
+            assert!(started.elapsed() < Duration::from_secs(2));
+            let timed_out = out.expect_err("2 calls still run");
+            assert_eq!((timed_out.running, timed_out.turned_away), (2, 4));
+            for call in waiting {
+                let result = bounded("a turned-away call", call).await.unwrap();
+                assert!(matches!(result, Err(CallError::Rejected(Rejected::Closed))));
+            }
+            for call in &hung {
+                call.abort();
+            }
+            for call in hung {
+                assert!(bounded("an aborted call", call).await.is_err());
+            }
+            settle("empty", || Stopping::POOL.stats().running == 0).await;
+            let s = Stopping::POOL.stats();
+            assert_eq!(
+                (s.cancelled, s.rejected_for(Rejected::Closed), s.waiting),
+                (2, 4, 0),
+                "{s:?}"
+            );
+            assert_identity(&s);
+            bounded("drained", Stopping::POOL.pool().drained()).await;
         });
     }
 
