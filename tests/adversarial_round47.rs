@@ -917,6 +917,223 @@ mod bulkhead {
         });
     }
 
+    #[pooled::group(size = 2)]
+    pub struct Abandoned;
+
+    static ABANDONED: Meter = Meter::new();
+
+    /// Clients that give up before the response head while handlers work
+    /// (random points; hold_until_body_ends): the server drops their
+    /// handlers under their slots, so the handlers themselves never run
+    /// more than 2 at once, and every call ends completed or cancelled.
+    #[test]
+    fn clients_abandoning_running_handlers_never_let_handlers_pass_the_limit() {
+        run(|| async {
+            let app = Router::new()
+                .route(
+                    "/s",
+                    get(
+                        |axum::extract::RawQuery(q): axum::extract::RawQuery| async move {
+                            let inside = ABANDONED.enter();
+                            let ms = q.and_then(|q| q.parse().ok()).unwrap_or(0);
+                            tokio::time::sleep(Duration::from_millis(ms)).await;
+                            Response::new(slow_body(inside, 2, Duration::from_millis(ms / 2), 4))
+                        },
+                    ),
+                )
+                .layer((
+                    HandleErrorLayer::new(refusal),
+                    PooledLayer::group(Abandoned::POOL).hold_until_body_ends(),
+                ));
+            let base = serve(app).await;
+            let c = client();
+            let mut rng = Rng(0x47);
+            let calls: Vec<_> = (0..40)
+                .map(|_| {
+                    let request = c.get(format!("{base}/s?{}", 1 + rng.below(10)));
+                    let patience = Duration::from_millis(rng.below(40));
+                    tokio::spawn(async move {
+                        let call = async { request.send().await?.bytes().await };
+                        tokio::time::timeout(patience, call).await.is_ok()
+                    })
+                })
+                .collect();
+            let mut finished = 0u64;
+            for call in calls {
+                finished += u64::from(bounded("a call", call).await.unwrap());
+            }
+            settle("the handlers end", || ABANDONED.now() == 0).await;
+            settle("idle", || {
+                let s = Abandoned::POOL.stats();
+                s.running == 0 && s.waiting == 0
+            })
+            .await;
+            assert!(ABANDONED.peak() <= 2, "handlers peak {}", ABANDONED.peak());
+            let s = Abandoned::POOL.stats();
+            assert!(s.completed >= finished, "{s:?} vs {finished} finished");
+            assert_eq!(s.rejected_total(), 0, "{s:?}");
+            assert_identity(&s);
+        });
+    }
+
+    #[pooled::group(size = 2)]
+    pub struct Uploads;
+
+    /// Raw TCP clients that stall mid-upload (a request body promised by
+    /// `Content-Length`, half sent) hold the reject-mode bulkhead's slots
+    /// while their connections are open — a third upload is a 503 at once —
+    /// and give them back when they hang up; nothing hangs.
+    #[test]
+    fn uploads_stalled_mid_body_hold_slots_until_the_clients_hang_up() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        run(|| async {
+            let app = Router::new()
+                .route(
+                    "/up",
+                    axum::routing::post(|body: Bytes| async move { format!("{}", body.len()) }),
+                )
+                .layer((
+                    HandleErrorLayer::new(refusal),
+                    PooledLayer::group(Uploads::POOL)
+                        .reject()
+                        .hold_until_body_ends(),
+                ));
+            let base = serve(app).await;
+            let addr = base.trim_start_matches("http://").to_owned();
+            let head = "POST /up HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n";
+            let mut stalled = Vec::new();
+            for _ in 0..2 {
+                let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+                tcp.write_all(head.as_bytes()).await.unwrap();
+                tcp.write_all(&[b'y'; 400]).await.unwrap();
+                stalled.push(tcp);
+            }
+            settle("the uploads hold the slots", || {
+                Uploads::POOL.stats().running == 2
+            })
+            .await;
+            let c = client();
+            let third = bounded(
+                "a third upload",
+                c.post(format!("{base}/up")).body(vec![b'z'; 10]).send(),
+            )
+            .await
+            .unwrap();
+            assert_eq!(third.status(), 503);
+            assert_eq!(third.text().await.unwrap(), "task pool queue is full");
+            // One finishes its upload, one hangs up.
+            let mut done = stalled.remove(0);
+            done.write_all(&[b'y'; 600]).await.unwrap();
+            let mut answer = vec![0u8; 512];
+            let n = bounded("the finished upload's answer", done.read(&mut answer))
+                .await
+                .unwrap();
+            let answer = String::from_utf8_lossy(&answer[..n]).to_string();
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+            assert!(answer.ends_with("1000"), "{answer}");
+            drop(stalled);
+            settle("idle", || Uploads::POOL.stats().running == 0).await;
+            let ok = bounded(
+                "an upload after",
+                c.post(format!("{base}/up")).body(vec![b'z'; 10]).send(),
+            )
+            .await
+            .unwrap();
+            assert_eq!(ok.text().await.unwrap(), "10");
+            settle("idle", || Uploads::POOL.stats().running == 0).await;
+            let s = Uploads::POOL.stats();
+            assert_eq!(s.rejected_for(Rejected::Full), 1, "{s:?}");
+            assert!(s.completed >= 2, "{s:?}");
+            assert_eq!(s.completed + s.cancelled, 3, "{s:?}");
+            assert_identity(&s);
+            drop(done);
+        });
+    }
+
+    #[pooled::group(order = "priority", size = 1)]
+    pub struct Extremes;
+
+    static EXTREMES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+    /// Reject mode and pause on a weighted bulkhead, then extreme weights
+    /// (`i64::MIN`, `i64::MAX`) from request headers in waiting mode: the
+    /// paused refusal reads "paused", the busy one "full", and the queued
+    /// requests reach the handler smallest weight first.
+    #[test]
+    fn weighted_bulkheads_with_extreme_weights_and_refusal_reasons() {
+        run(|| async {
+            let handler = get(|request: axum::extract::Request| async move {
+                let id = request.uri().query().unwrap_or_default().to_owned();
+                EXTREMES.lock().unwrap().push(id);
+                "ok"
+            });
+            let waits = Router::new().route("/w", handler.clone()).layer((
+                HandleErrorLayer::new(refusal),
+                PooledLayer::group(Extremes::POOL).weight(header_weight),
+            ));
+            let sheds = Router::new().route("/r", handler).layer((
+                HandleErrorLayer::new(refusal),
+                PooledLayer::group(Extremes::POOL)
+                    .weight(header_weight)
+                    .reject(),
+            ));
+            let base = serve(waits.merge(sheds)).await;
+            let c = client();
+            Extremes::POOL.pause();
+            let paused = bounded("a paused call", c.get(format!("{base}/r?p")).send()).await;
+            let paused = paused.unwrap();
+            assert_eq!(paused.status(), 503);
+            assert_eq!(paused.text().await.unwrap(), "task pool is paused");
+            Extremes::POOL.resume();
+            let hold = bounded("the gate", Extremes::POOL.acquire(0))
+                .await
+                .unwrap();
+            let full = bounded("a shed call", c.get(format!("{base}/r?f")).send()).await;
+            let full = full.unwrap();
+            assert_eq!(full.status(), 503);
+            assert_eq!(full.text().await.unwrap(), "task pool queue is full");
+            let mut calls = Vec::new();
+            for (n, (id, weight)) in [
+                ("max", i64::MAX),
+                ("zero", 0),
+                ("min", i64::MIN),
+                ("max2", i64::MAX),
+                ("minus", -1),
+                ("min2", i64::MIN),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let request = c
+                    .get(format!("{base}/w?{id}"))
+                    .header("x-weight", weight.to_string());
+                calls.push(tokio::spawn(async move {
+                    request.send().await.unwrap().text().await.unwrap()
+                }));
+                settle("queued", || Extremes::POOL.stats().waiting == n + 1).await;
+            }
+            drop(hold);
+            for call in calls {
+                assert_eq!(bounded("a weighted call", call).await.unwrap(), "ok");
+            }
+            assert_eq!(
+                *EXTREMES.lock().unwrap(),
+                ["min", "min2", "minus", "zero", "max", "max2"]
+            );
+            let s = Extremes::POOL.stats();
+            assert_eq!(
+                (
+                    s.completed,
+                    s.rejected_for(Rejected::Paused),
+                    s.rejected_for(Rejected::Full)
+                ),
+                (7, 1, 1),
+                "{s:?}"
+            );
+            assert_identity(&s);
+        });
+    }
+
     #[pooled::group(size = 3)]
     pub struct Shrink;
 
