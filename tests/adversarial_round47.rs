@@ -1134,6 +1134,161 @@ mod bulkhead {
         });
     }
 
+    #[cfg(feature = "metrics")]
+    #[pooled::group(size = 2, name = "r47_metered")]
+    pub struct Metered;
+
+    /// The series `series{labels}` of a Prometheus scrape.
+    #[cfg(feature = "metrics")]
+    fn series(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        text.lines().find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (series_name, rest) = series.split_once('{').unwrap_or((series, "}"));
+            let mut found: Vec<&str> = rest.trim_end_matches('}').split(',').collect();
+            found.retain(|l| !l.is_empty());
+            let mut wanted: Vec<String> =
+                labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+            found.sort_unstable();
+            wanted.sort_unstable();
+            (series_name == name && found == wanted).then(|| value.parse().ok())?
+        })
+    }
+
+    /// With a Prometheus recorder (the only one of this test binary), a
+    /// bulkhead's `pooled.calls` by outcome and its gauges agree with its
+    /// `stats()` and with what the HTTP clients saw: streamed bodies read
+    /// to the end, bodies abandoned mid-way, 503s of reject mode, a handler
+    /// panic.
+    #[cfg(feature = "metrics")]
+    #[test]
+    fn a_bulkheads_metrics_match_its_stats_and_the_clients() {
+        use metrics_exporter_prometheus::PrometheusBuilder;
+        let recorder = PrometheusBuilder::new()
+            .with_recommended_naming(true)
+            .build_recorder();
+        let scrape = recorder.handle();
+        metrics::set_global_recorder(recorder).expect("the only recorder of this binary");
+        run(move || async move {
+            static METERED: Meter = Meter::new();
+            let routes = Router::new()
+                .route(
+                    "/s",
+                    get(|| async {
+                        let inside = METERED.enter();
+                        Response::new(slow_body(inside, 3, Duration::from_millis(2), 4))
+                    }),
+                )
+                .route(
+                    "/endless",
+                    get(|| async {
+                        let inside = METERED.enter();
+                        Response::new(slow_body(inside, usize::MAX, Duration::from_millis(2), 4))
+                    }),
+                )
+                .route(
+                    "/p",
+                    get(|| async {
+                        panic!("round 47: a metered handler panics");
+                        #[allow(unreachable_code)]
+                        ""
+                    }),
+                );
+            let waits = routes.clone().layer((
+                HandleErrorLayer::new(refusal),
+                PooledLayer::group(Metered::POOL).hold_until_body_ends(),
+            ));
+            let sheds = Router::new().nest("/r", routes).layer((
+                HandleErrorLayer::new(refusal),
+                PooledLayer::group(Metered::POOL)
+                    .reject()
+                    .hold_until_body_ends(),
+            ));
+            let base = serve(waits.merge(sheds)).await;
+            let c = client();
+            let calls: Vec<_> = (0..6)
+                .map(|_| {
+                    let request = c.get(format!("{base}/s"));
+                    tokio::spawn(async move { read_all(request.send().await.unwrap()).await })
+                })
+                .collect();
+            for call in calls {
+                assert_eq!(bounded("a streamed call", call).await.unwrap(), (200, 12));
+            }
+            for _ in 0..3 {
+                let mut r = bounded("an endless call", c.get(format!("{base}/endless")).send())
+                    .await
+                    .unwrap();
+                assert!(bounded("a chunk", r.chunk()).await.unwrap().is_some());
+                drop(r);
+                settle("the slot comes back", || Metered::POOL.stats().running == 0).await;
+            }
+            let permits = [
+                Metered::POOL.try_acquire(0).unwrap(),
+                Metered::POOL.try_acquire(0).unwrap(),
+            ];
+            for _ in 0..2 {
+                let r = bounded("a shed call", c.get(format!("{base}/r/s")).send()).await;
+                assert_eq!(r.unwrap().status(), 503);
+            }
+            drop(permits);
+            assert!(
+                bounded("a panicking handler", c.get(format!("{base}/p")).send())
+                    .await
+                    .is_err()
+            );
+            settle("idle", || Metered::POOL.stats().running == 0).await;
+            assert!(METERED.peak() <= 2, "peak {}", METERED.peak());
+            let s = Metered::POOL.stats();
+            // 6 streamed + 2 permits + 1 panicked handler; 3 abandoned; 2 shed.
+            assert_eq!(
+                (
+                    s.completed,
+                    s.panicked,
+                    s.cancelled,
+                    s.rejected_for(Rejected::Full)
+                ),
+                (9, 1, 3, 2),
+                "{s:?}"
+            );
+            assert_identity(&s);
+            let pool = ("pool", "r47_metered");
+            let calls = |outcome: &str| {
+                series(
+                    &scrape.render(),
+                    "pooled_calls_total",
+                    &[pool, ("outcome", outcome)],
+                )
+            };
+            settle("the recorder catches up", || {
+                calls("completed") == Some((s.completed - s.panicked) as f64)
+            })
+            .await;
+            assert_eq!(calls("panicked"), Some(s.panicked as f64));
+            assert_eq!(calls("cancelled"), Some(s.cancelled as f64));
+            let text = scrape.render();
+            assert_eq!(
+                series(
+                    &text,
+                    "pooled_calls_total",
+                    &[pool, ("outcome", "rejected"), ("reason", "full")]
+                ),
+                Some(2.0),
+                "{text}"
+            );
+            assert_eq!(
+                series(&text, "pooled_running", &[pool]),
+                Some(0.0),
+                "{text}"
+            );
+            assert_eq!(
+                series(&text, "pooled_waiting", &[pool]),
+                Some(0.0),
+                "{text}"
+            );
+            assert_eq!(series(&text, "pooled_limit", &[pool]), Some(2.0), "{text}");
+        });
+    }
+
     #[pooled::group(size = 3)]
     pub struct Shrink;
 
