@@ -22,7 +22,41 @@
 //! (`common::within`) and every await that could hang is under
 //! `tokio::time::timeout`. Each test declares its own groups.
 //!
-//! Broken promises found: none this round (see the report for suspicions).
+//! Broken promises found (each kept as an ignored test; reproduce with
+//! `cargo test --features tower,metrics,test-util --test adversarial_round47 -- --ignored`):
+//!
+//! 1. `client::a_nested_call_joined_beside_the_parents_own_request_passes_the_limit`.
+//!    Docs say (`Pool` docs, Reentrancy): a nested call is one "polled within
+//!    the parent's own poll (an awaited or joined future ...)", and "The limit
+//!    still holds for every call graph"; README: "the server behind a pool of
+//!    N never sees more than N calls from it". What happens: a `#[pooled]`
+//!    function of a group of 1 that `tokio::join!`s its own HTTP request with
+//!    a call of the same group: the joined call is admitted as nested, under
+//!    the parent's slot, while the parent's own request is in flight: the
+//!    server gets 2 requests at once from a group of 1.
+//! 2. `bulkhead::a_handler_joining_its_own_request_with_a_nested_call_passes_the_bulkhead`:
+//!    the same through the tower bulkhead (README, Fitting the stack: "a
+//!    handler ... calling the same pool or group makes a nested call"): a
+//!    handler behind a bulkhead of 1 joining its own upstream request with a
+//!    `#[pooled]` call of the bulkhead's group sends the upstream 2 at once.
+//! 3. `bulkhead::bodiless_answers_count_as_completed_calls`. Docs say
+//!    (`PermitBody`): the call is "completed at its last frame", "cancelled
+//!    if the body is dropped ... before" it. What happens: with
+//!    `hold_until_body_ends`, a response hyper sends without a body (a HEAD,
+//!    a 204, a 304) is served in full, but hyper drops the body unpolled, so
+//!    every such call is counted `cancelled`, never `completed` (and gives an
+//!    adaptive pool no latency sample): the stats disagree with what the
+//!    clients saw (6 served, `completed: 0, cancelled: 6`).
+//! 4. `client::a_cancelled_call_frees_its_slot_while_the_server_still_serves_it`
+//!    (a documentation gap rather than a fixable defect). Docs say: "the
+//!    server behind a pool of N never sees more than N calls from it" and
+//!    "dropping a running call frees its slot". What happens: a call that
+//!    times out on the client frees its slot at once while the server still
+//!    works on the request (a handler that does not notice the hang-up); the
+//!    next call is admitted and the server serves 2 from a pool of 1. Nowhere
+//!    documented; it also makes server-side counts around client timeouts
+//!    flaky (seen once in four runs with a plainly hung handler), so the
+//!    other tests count the pooled functions' own bodies instead.
 //!
 //! Run: `cargo test --features tower,metrics,test-util --test adversarial_round47`
 //! (and with default features: the `client` and `races` modules run there too).
@@ -1286,6 +1320,62 @@ mod bulkhead {
                 "{text}"
             );
             assert_eq!(series(&text, "pooled_limit", &[pool]), Some(2.0), "{text}");
+        });
+    }
+
+    #[pooled::group(size = 1)]
+    pub struct Fanout;
+
+    #[pooled::pooled(group = Fanout)]
+    async fn fanout_lookup(c: &reqwest::Client, url: &str) -> Result<(), super::client::CallError> {
+        super::client::http_get(c, url).await
+    }
+
+    /// Promise (README, Fitting the stack: "a handler (or a body) calling
+    /// the same pool or group makes a nested call (see the reentrancy rule
+    /// below)"; the rule: "the server behind a pool of N never sees more
+    /// than N calls from it"). Attack: a bulkhead of 1 whose handler joins
+    /// its own upstream request with a `#[pooled]` call of the bulkhead's
+    /// group that makes another: the joined call runs under the handler's
+    /// slot while the handler's own request is in flight, so the upstream
+    /// server gets 2 requests at once from a bulkhead of 1.
+    #[test]
+    #[ignore = "bug: a handler joining its own upstream request with a call of its bulkhead's group sends 2 at once from a bulkhead of 1"]
+    fn a_handler_joining_its_own_request_with_a_nested_call_passes_the_bulkhead() {
+        run(|| async {
+            let (upstream, seen) = super::client::server(0).await;
+            let url = format!("{upstream}/work?ms=40");
+            let app = Router::new()
+                .route(
+                    "/f",
+                    get(move || {
+                        let url = url.clone();
+                        async move {
+                            let c = client();
+                            let (own, nested) = tokio::join!(
+                                super::client::http_get(&c, &url),
+                                fanout_lookup(&c, &url)
+                            );
+                            (own.is_ok() && nested.is_ok()).to_string()
+                        }
+                    }),
+                )
+                .layer((
+                    HandleErrorLayer::new(refusal),
+                    PooledLayer::group(Fanout::POOL),
+                ));
+            let base = serve(app).await;
+            let answer = bounded("the fan-out", async {
+                client().get(format!("{base}/f")).send().await?.text().await
+            })
+            .await
+            .unwrap();
+            assert_eq!(answer, "true");
+            assert!(
+                seen.meter.peak() <= 1,
+                "the upstream got {} requests at once from a bulkhead of 1",
+                seen.meter.peak()
+            );
         });
     }
 
