@@ -151,7 +151,7 @@ mod bulkhead {
     use common::Inside;
     use pooled::tower::{BoxError, PooledLayer};
     use pooled::Rejected;
-    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 
     async fn refusal(error: BoxError) -> (StatusCode, String) {
         match error.downcast_ref::<Rejected>() {
@@ -670,6 +670,7 @@ mod bulkhead {
     pub struct Gate;
 
     static GATE: Meter = Meter::new();
+    static GATE_CLOSED: AtomicBool = AtomicBool::new(false);
 
     /// Pause, resume and close of the bulkhead's group while 40 clients
     /// stream through it (waiting mode): paused/closed calls are 503s, the
@@ -696,6 +697,10 @@ mod bulkhead {
                     let request = c.get(format!("{base}/s"));
                     tokio::spawn(async move {
                         tokio::time::sleep(Duration::from_millis(i * 2)).await;
+                        // The last few go after the close, whatever the timing.
+                        while i >= 36 && !GATE_CLOSED.load(SeqCst) {
+                            tokio::time::sleep(Duration::from_millis(1)).await;
+                        }
                         read_all(request.send().await.unwrap()).await
                     })
                 })
@@ -709,6 +714,7 @@ mod bulkhead {
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 Gate::POOL.pool().close();
+                GATE_CLOSED.store(true, SeqCst);
             });
             let (mut ok, mut shed) = (0u64, 0u64);
             for call in calls {
@@ -720,7 +726,7 @@ mod bulkhead {
             }
             bounded("the controller", control).await.unwrap();
             assert_eq!(ok + shed, 40);
-            assert!(shed >= 1, "the close turned nobody away");
+            assert!(shed >= 4, "the close turned nobody away");
             assert!(GATE.peak() <= 2, "peak {}", GATE.peak());
             settle("the bulkhead idles", || {
                 let s = Gate::POOL.stats();
@@ -1493,10 +1499,10 @@ mod bulkhead {
             let mut calls = Vec::new();
             for (n, (id, weight, patience)) in [
                 ("a", 5, None),
-                ("leaver", -100, Some(40u64)),
                 ("b", 1, None),
                 ("c", 5, None),
                 ("d", -3, None),
+                ("leaver", -100, Some(40u64)),
             ]
             .into_iter()
             .enumerate()
@@ -1524,7 +1530,7 @@ mod bulkhead {
                 }
                 out
             };
-            assert_eq!(outcomes, [true, false, true, true, true]);
+            assert_eq!(outcomes, [true, true, true, true, false]);
             assert_eq!(*BY_HEADER.lock().unwrap(), ["d", "b", "a", "c"]);
             settle("idle", || ByHeader::POOL.stats().running == 0).await;
             let s = ByHeader::POOL.stats();
@@ -2037,7 +2043,7 @@ mod client {
             let calls: Vec<_> = (0..6)
                 .map(|_| {
                     let c = c.clone();
-                    let url = format!("{base}/work?ms=100");
+                    let url = format!("{base}/work?ms=300");
                     tokio::spawn(async move { impatient(&c, &url).await })
                 })
                 .collect();
