@@ -1385,6 +1385,110 @@ mod bulkhead {
         });
     }
 
+    #[pooled::group(size = 1)]
+    pub struct Admitted;
+
+    static ADMITTED_BODY: Meter = Meter::new();
+
+    #[pooled::pooled(group = Admitted)]
+    async fn admitted_chunk(i: u32) -> Result<String, Rejected> {
+        let _inside = ADMITTED_BODY.enter();
+        tokio::time::sleep(Duration::from_millis(3)).await;
+        Ok(format!("{i},"))
+    }
+
+    /// A streamed body whose frames call the bulkhead's own group (nested
+    /// calls) while the group is paused and then closed under it: the
+    /// nested calls belong to admitted work, so neither turns them away
+    /// (README, reentrancy rule); the body ends whole, new requests are
+    /// 503s, and the group ends idle.
+    #[test]
+    fn a_bodys_nested_calls_survive_pause_and_close_of_the_bulkhead() {
+        use futures::StreamExt;
+        run(|| async {
+            let app = Router::new()
+                .route(
+                    "/s",
+                    get(|| async {
+                        let chunks = futures::stream::iter(0..8u32).then(|i| async move {
+                            let chunk = admitted_chunk(i).await.map_err(BoxError::from)?;
+                            Ok::<_, BoxError>(Bytes::from(chunk))
+                        });
+                        Response::new(Body::from_stream(chunks))
+                    }),
+                )
+                .layer((
+                    HandleErrorLayer::new(refusal),
+                    PooledLayer::group(Admitted::POOL).hold_until_body_ends(),
+                ));
+            let base = serve(app).await;
+            let c = client();
+            let mut response = bounded("the head", c.get(format!("{base}/s")).send())
+                .await
+                .unwrap();
+            let mut text = String::new();
+            let first = bounded("a chunk", response.chunk()).await.unwrap().unwrap();
+            text.push_str(std::str::from_utf8(&first).unwrap());
+            Admitted::POOL.pause();
+            let paused = bounded("a paused call", c.get(format!("{base}/s")).send())
+                .await
+                .unwrap();
+            assert_eq!(paused.status(), 503);
+            let second = bounded("a chunk", response.chunk()).await.unwrap().unwrap();
+            text.push_str(std::str::from_utf8(&second).unwrap());
+            Admitted::POOL.pool().close();
+            let closed = bounded("a closed call", c.get(format!("{base}/s")).send())
+                .await
+                .unwrap();
+            assert_eq!(closed.text().await.unwrap(), "task pool is closed");
+            while let Some(chunk) = bounded("a chunk", response.chunk()).await.unwrap() {
+                text.push_str(std::str::from_utf8(&chunk).unwrap());
+            }
+            assert_eq!(text, "0,1,2,3,4,5,6,7,");
+            assert_eq!(ADMITTED_BODY.peak(), 1);
+            settle("idle", || Admitted::POOL.stats().running == 0).await;
+            let s = Admitted::POOL.stats();
+            assert_eq!(
+                (s.completed, s.nested, s.rejected_total(), s.cancelled),
+                (9, 0, 2, 0),
+                "{s:?}"
+            );
+            assert_identity(&s);
+        });
+    }
+
+    #[pooled::group(size = 1)]
+    pub struct Empty;
+
+    /// Empty bodies (a `()` handler, a bare 204) hold nothing with
+    /// `hold_until_body_ends` (PermitBody: "an empty body holds nothing"):
+    /// each call completes with its response, the pool of one serves them
+    /// back to back.
+    #[test]
+    fn empty_bodies_complete_with_their_response() {
+        run(|| async {
+            let app = Router::new()
+                .route("/unit", get(|| async {}))
+                .route("/nc", get(|| async { StatusCode::NO_CONTENT }))
+                .layer((
+                    HandleErrorLayer::new(refusal),
+                    PooledLayer::group(Empty::POOL).hold_until_body_ends(),
+                ));
+            let base = serve(app).await;
+            let c = client();
+            for path in ["unit", "nc", "unit", "nc"] {
+                let r = bounded("an empty answer", c.get(format!("{base}/{path}")).send()).await;
+                let (status, len) = read_all(r.unwrap()).await;
+                assert!(status == 200 || status == 204);
+                assert_eq!(len, 0);
+            }
+            settle("idle", || Empty::POOL.stats().running == 0).await;
+            let s = Empty::POOL.stats();
+            assert_eq!((s.completed, s.cancelled), (4, 0), "{s:?}");
+            assert_identity(&s);
+        });
+    }
+
     #[pooled::group(size = 3)]
     pub struct Shrink;
 
