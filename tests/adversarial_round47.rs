@@ -1563,6 +1563,73 @@ mod bulkhead {
         });
     }
 
+    #[pooled::group(size = 3)]
+    pub struct ShrinkShed;
+
+    static SHRINK_SHED: Meter = Meter::new();
+
+    /// Reject mode after a scale-down under 3 streaming bodies (3 → 1): a
+    /// new request is a 503 while 3, 2 and then 1 bodies still run (running
+    /// is not below the limit), and is served once none runs.
+    #[test]
+    fn a_shedding_bulkhead_scaled_down_sheds_until_running_is_below_the_new_limit() {
+        run(|| async {
+            let app = Router::new()
+                .route(
+                    "/s",
+                    get(|| async {
+                        let inside = SHRINK_SHED.enter();
+                        Response::new(slow_body(inside, usize::MAX, Duration::from_millis(3), 8))
+                    }),
+                )
+                .route(
+                    "/one",
+                    get(|| async {
+                        let inside = SHRINK_SHED.enter();
+                        Response::new(slow_body(inside, 1, Duration::ZERO, 3))
+                    }),
+                )
+                .layer((
+                    HandleErrorLayer::new(refusal),
+                    PooledLayer::group(ShrinkShed::POOL)
+                        .reject()
+                        .hold_until_body_ends(),
+                ));
+            let base = serve(app).await;
+            let c = client();
+            let mut streaming = Vec::new();
+            for _ in 0..3 {
+                let r = bounded("a body", first_chunk(c.clone(), format!("{base}/s"))).await;
+                streaming.push(r);
+            }
+            assert_eq!(ShrinkShed::POOL.resize(1), 1);
+            let mut shed = 0;
+            for left in [3usize, 2, 1] {
+                settle("bodies end", || SHRINK_SHED.now() == left).await;
+                settle("the pool sees it", || {
+                    ShrinkShed::POOL.stats().running == left
+                })
+                .await;
+                let r = bounded("a shed call", c.get(format!("{base}/one")).send()).await;
+                assert_eq!(r.unwrap().status(), 503, "admitted with {left} running");
+                shed += 1;
+                streaming.pop();
+            }
+            settle("all ended", || ShrinkShed::POOL.stats().running == 0).await;
+            let r = bounded("a served call", c.get(format!("{base}/one")).send()).await;
+            assert_eq!(read_all(r.unwrap()).await, (200, 3));
+            assert!(SHRINK_SHED.peak() <= 3);
+            settle("idle", || ShrinkShed::POOL.stats().running == 0).await;
+            let s = ShrinkShed::POOL.stats();
+            assert_eq!(
+                (s.completed, s.cancelled, s.rejected_for(Rejected::Full)),
+                (1, 3, shed),
+                "{s:?}"
+            );
+            assert_identity(&s);
+        });
+    }
+
     #[pooled::group(order = "priority", size = 1)]
     pub struct ByHeader;
 
