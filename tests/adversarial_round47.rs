@@ -603,6 +603,51 @@ mod bulkhead {
         });
     }
 
+    #[pooled::group(size = 1)]
+    pub struct BodyError;
+
+    /// A streamed body that fails mid-way (its stream yields an error):
+    /// the client sees a broken body, the slot comes back, and the call is
+    /// counted completed ("completed at its last frame or its error",
+    /// `PermitBody`), not panicked or cancelled.
+    #[test]
+    fn a_body_failing_mid_stream_completes_the_call() {
+        use futures::StreamExt;
+        run(|| async {
+            let app = Router::new()
+                .route(
+                    "/s",
+                    get(|| async {
+                        let stream = futures::stream::iter(0..3u32).then(|i| async move {
+                            tokio::time::sleep(Duration::from_millis(2)).await;
+                            if i == 2 {
+                                return Err(std::io::Error::other("round 47: the source broke"));
+                            }
+                            Ok(Bytes::from_static(b"ok"))
+                        });
+                        Response::new(Body::from_stream(stream))
+                    }),
+                )
+                .layer((
+                    HandleErrorLayer::new(refusal),
+                    PooledLayer::group(BodyError::POOL).hold_until_body_ends(),
+                ));
+            let base = serve(app).await;
+            let c = client();
+            for _ in 0..3 {
+                let result = bounded("a broken body", async {
+                    c.get(format!("{base}/s")).send().await?.bytes().await
+                })
+                .await;
+                assert!(result.is_err(), "a broken body cannot end cleanly");
+            }
+            settle("idle", || BodyError::POOL.stats().running == 0).await;
+            let s = BodyError::POOL.stats();
+            assert_eq!((s.completed, s.panicked, s.cancelled), (3, 0, 0), "{s:?}");
+            assert_identity(&s);
+        });
+    }
+
     #[pooled::group(size = 2)]
     pub struct Nested;
 
