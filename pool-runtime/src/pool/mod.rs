@@ -95,13 +95,25 @@ use std::time::{Duration, Instant};
 )]
 ///   onto other threads, are independent calls with slots of their own.
 ///
+/// The limit counts calls, and a call's slot is the parent's while a nested
+/// call uses it: the pool cannot tell a parent that awaits its nested call
+/// from one whose own work goes on beside it. Work that joins a request of
+/// its own with a nested call (`join!(send(req), pool.submit(other))` in a
+/// pool of one) has two requests in flight on one slot; make the parent's
+/// own request a call of the pool too (`join!(pool.submit(send(req)),
+/// pool.submit(other))`: one nested call at a time), or await the nested
+/// call first.
+///
 /// Nested calls are counted in [`Stats::nested`], not in `running`.
 ///
 /// # Cancel safety
 ///
 /// Every call is cancel-safe: dropping its future while it waits removes it
 /// from the queue at once; dropping it while it runs drops the work, then
-/// frees the slot for the next waiter. Blocking closures are the exception
+/// frees the slot for the next waiter. (The slot is free when the work is
+/// dropped, not when a server behind it notices: a request abandoned by a
+/// client-side timeout may still be served while the next call is admitted.
+/// A server that must never see more than N counts its own.) Blocking closures are the exception
 /// the type system cannot stop: a thread cannot be interrupted, so the
 /// closure runs to the end (holding its slot) and its result is discarded.
 ///
