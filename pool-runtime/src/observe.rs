@@ -201,6 +201,18 @@ pub fn time_calls(on: bool) {
 }
 
 /// Whether call timing is on (see [`time_calls`]).
+///
+/// # Examples
+///
+/// ```
+/// use pool_runtime::observe::{time_calls, times_calls};
+///
+/// assert!(!times_calls(), "off by default");
+/// time_calls(true);
+/// assert!(times_calls());
+/// time_calls(false);
+/// assert!(!times_calls());
+/// ```
 #[cfg(feature = "metrics")]
 #[inline]
 pub fn times_calls() -> bool {
