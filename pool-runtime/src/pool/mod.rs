@@ -1592,6 +1592,15 @@ impl Pool {
 
 impl Default for Pool {
     /// The default pool: fixed, FIFO, 3 slots.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Kind, Order, Pool};
+    ///
+    /// let pool = Pool::default();
+    /// assert_eq!((pool.kind(), pool.order(), pool.size()), (Kind::Fixed, Order::Fifo, 3));
+    /// ```
     fn default() -> Self {
         Pool::fixed(DEFAULT_SIZE)
     }
