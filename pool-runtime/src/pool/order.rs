@@ -88,6 +88,17 @@ impl std::error::Error for UnknownChoice {}
 
 impl Kind {
     /// The names `FromStr` accepts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::Kind;
+    ///
+    /// for name in Kind::CHOICES {
+    ///     assert_eq!(name.parse::<Kind>()?.as_str(), *name);
+    /// }
+    /// # Ok::<(), pool_runtime::UnknownChoice>(())
+    /// ```
     pub const CHOICES: &'static [&'static str] = &["fixed", "autoscale"];
 
     /// The lower-case name of this kind.
@@ -112,6 +123,16 @@ impl Kind {
 
 impl Order {
     /// The names `FromStr` accepts (`"simple"` is another name for FIFO).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::Order;
+    ///
+    /// let parsed: Vec<Order> = Order::CHOICES.iter().map(|name| name.parse()).collect::<Result<_, _>>()?;
+    /// assert_eq!(parsed, [Order::Fifo, Order::Lifo, Order::Priority, Order::Fifo]);
+    /// # Ok::<(), pool_runtime::UnknownChoice>(())
+    /// ```
     pub const CHOICES: &'static [&'static str] = &["fifo", "lifo", "priority", "simple"];
 
     /// The lower-case name of this order.
@@ -234,6 +255,17 @@ pub enum ExecutorKind {
 
 impl ExecutorKind {
     /// The names `FromStr` accepts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::ExecutorKind;
+    ///
+    /// for name in ExecutorKind::CHOICES {
+    ///     assert_eq!(name.parse::<ExecutorKind>()?.as_str(), *name);
+    /// }
+    /// # Ok::<(), pool_runtime::UnknownChoice>(())
+    /// ```
     pub const CHOICES: &'static [&'static str] = &["default", "rayon"];
 
     /// The lower-case name of this executor.
