@@ -31,6 +31,19 @@ use std::time::{Duration, Instant};
 /// ```
 pub trait Clock: Send + Sync + 'static {
     /// The current time since this clock's origin.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Clock, ManualClock};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    ///
+    /// let clock = ManualClock::new();
+    /// clock.advance(Duration::from_secs(2));
+    /// let shared: Arc<dyn Clock> = Arc::new(clock.clone());
+    /// assert_eq!(shared.now(), Duration::from_secs(2), "a shared clock reads as the clock it shares");
+    /// ```
     fn now(&self) -> Duration;
 
     /// Whether the pool's admission timeouts should run on tokio's timer (so
@@ -42,6 +55,17 @@ pub trait Clock: Send + Sync + 'static {
         not(feature = "tokio"),
         doc = " they follow tokio's paused time too). Only `TokioClock` says yes."
     )]
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Clock, ManualClock, SystemClock};
+    ///
+    /// assert!(!SystemClock.uses_tokio_time());
+    /// assert!(!ManualClock::new().uses_tokio_time());
+    /// # #[cfg(feature = "tokio")]
+    /// assert!(pool_runtime::TokioClock::new().uses_tokio_time());
+    /// ```
     fn uses_tokio_time(&self) -> bool {
         false
     }
