@@ -77,6 +77,18 @@ impl Default for GroupSettings {
 
 impl GroupSettings {
     /// Nothing set: a fixed FIFO pool of 3 slots.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{GroupSettings, Kind, Order, Pool};
+    ///
+    /// let pool = Pool::builder().settings(GroupSettings::DEFAULT).build()?;
+    /// assert_eq!((pool.kind(), pool.order(), pool.size()), (Kind::Fixed, Order::Fifo, 3));
+    /// assert_eq!((pool.max_waiting(), pool.admission_timeout()), (None, None));
+    /// assert_eq!(GroupSettings::default(), GroupSettings::DEFAULT);
+    /// # Ok::<(), pool_runtime::BuildError>(())
+    /// ```
     pub const DEFAULT: GroupSettings = GroupSettings {
         kind: Kind::Fixed,
         order: Order::Fifo,
