@@ -142,10 +142,85 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The target of every span and event (feature `tracing`).
+///
+/// # Examples
+///
+/// ```
+/// use pool_runtime::observe::TARGET;
+/// use pool_runtime::{Pool, Rejected};
+/// use std::sync::{Arc, Mutex};
+/// use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+///
+/// /// Collects the targets of the events it sees.
+/// #[derive(Clone, Default)]
+/// struct Targets(Arc<Mutex<Vec<String>>>);
+///
+/// impl<S: tracing::Subscriber> Layer<S> for Targets {
+///     fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+///         self.0.lock().unwrap().push(event.metadata().target().to_owned());
+///     }
+/// }
+///
+/// let targets = Targets::default();
+/// tracing::subscriber::with_default(tracing_subscriber::registry().with(targets.clone()), || {
+///     let pool = Pool::fixed(1);
+///     pool.pause();
+///     assert_eq!(pool.run(|| ()), Err(Rejected::Paused)); // a `call rejected` event
+/// });
+/// let targets = targets.0.lock().unwrap();
+/// assert!(!targets.is_empty());
+/// assert!(targets.iter().all(|target| target == TARGET));
+/// ```
 #[cfg(feature = "tracing")]
 pub const TARGET: &str = "pooled";
 
 /// The names of the metrics (feature `metrics`).
+///
+/// # Examples
+///
+/// ```
+/// use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
+/// use pool_runtime::observe::metric;
+/// use pool_runtime::Pool;
+/// use std::sync::Mutex;
+///
+/// /// Notes the name of every metric registered with it.
+/// #[derive(Default)]
+/// struct Names(Mutex<Vec<String>>);
+///
+/// impl Names {
+///     fn note(&self, key: &Key) {
+///         self.0.lock().unwrap().push(key.name().to_owned());
+///     }
+/// }
+///
+/// impl Recorder for Names {
+///     fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+///     fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+///     fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+///     fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+///         self.note(key);
+///         Counter::noop()
+///     }
+///     fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+///         self.note(key);
+///         Gauge::noop()
+///     }
+///     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+///         self.note(key);
+///         Histogram::noop()
+///     }
+/// }
+///
+/// let names = Names::default();
+/// let pool = metrics::with_local_recorder(&names, || Pool::builder().name("db").build())?;
+/// let names = names.0.lock().unwrap();
+/// for name in [metric::CALLS, metric::LIMIT, metric::RUNNING, metric::WAITING] {
+///     assert!(names.iter().any(|n| n == name), "{name} is registered as the pool is built");
+/// }
+/// # drop(pool);
+/// # Ok::<(), pool_runtime::BuildError>(())
+/// ```
 #[cfg(feature = "metrics")]
 pub mod metric {
     /// Counter: calls by `outcome` (and `reason`, for rejections).
@@ -201,6 +276,18 @@ pub fn time_calls(on: bool) {
 }
 
 /// Whether call timing is on (see [`time_calls`]).
+///
+/// # Examples
+///
+/// ```
+/// use pool_runtime::observe::{time_calls, times_calls};
+///
+/// assert!(!times_calls(), "off by default");
+/// time_calls(true);
+/// assert!(times_calls());
+/// time_calls(false);
+/// assert!(!times_calls());
+/// ```
 #[cfg(feature = "metrics")]
 #[inline]
 pub fn times_calls() -> bool {

@@ -36,6 +36,24 @@ use std::task::{Context, Poll, Waker};
 /// of their own (as with a `tokio::sync::Semaphore` permit), so code that
 /// holds the pool's last slot and calls the same pool waits for another one.
 /// Work that nested calls should share the slot with goes through `submit`.
+///
+/// # Examples
+///
+/// ```
+/// use pool_runtime::{Pool, Rejected};
+/// use std::time::Duration;
+///
+/// let pool = Pool::fixed(1);
+/// pool.set_admission_timeout(Some(Duration::from_millis(10)));
+/// let permit = pool.try_acquire()?;
+/// assert_eq!(pool.stats().running, 1);
+/// // A guard, not a frame: a call made while holding it waits for another slot.
+/// assert_eq!(pool.run(|| ()), Err(Rejected::TimedOut));
+/// drop(permit);
+/// assert_eq!(pool.stats().completed, 1);
+/// assert_eq!(pool.run(|| ()), Ok(()), "the slot is free again");
+/// # Ok::<(), Rejected>(())
+/// ```
 #[must_use = "the slot is released as soon as the permit is dropped"]
 pub struct Permit<'a> {
     // Dropped first: a group permit's place under the fleet limit (feature
@@ -58,6 +76,22 @@ pub struct Permit<'a> {
 /// went to another thread — the pool cannot tell a permit that will come
 /// back from one the parked caller itself holds (which would deadlock).
 /// Make that call async, or drop the permit before it.
+///
+/// # Examples
+///
+/// ```
+/// use pool_runtime::{OwnedPermit, Pool};
+///
+/// let pool = Pool::fixed(1);
+/// let permit: OwnedPermit = pool.try_acquire_owned(0)?;
+/// let worker = std::thread::spawn(move || {
+///     let _slot = permit; // held by this thread until it returns
+///     "done"
+/// });
+/// assert_eq!(worker.join().unwrap(), "done");
+/// assert_eq!(pool.stats().completed, 1);
+/// # Ok::<(), pool_runtime::Rejected>(())
+/// ```
 #[must_use = "the slot is released as soon as the permit is dropped"]
 pub struct OwnedPermit {
     #[cfg(feature = "redis")]
@@ -397,6 +431,15 @@ impl Permit<'_> {
     /// [`Lease::is_lost`](crate::fleet::Lease::is_lost), and pass
     /// [`Lease::token`](crate::fleet::Lease::token) to the resource the
     /// limit protects.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = pool_runtime::Pool::fixed(1);
+    /// let permit = pool.try_acquire()?;
+    /// assert!(permit.lease().is_none(), "a pool has no fleet limit");
+    /// # Ok::<(), pool_runtime::Rejected>(())
+    /// ```
     #[cfg(feature = "redis")]
     pub fn lease(&self) -> Option<&crate::fleet::Lease> {
         self.fleet.lease.as_ref()
@@ -406,6 +449,20 @@ impl Permit<'_> {
     /// [`Verdict::Success`], a latency sample): [`Verdict::Overload`] if the
     /// server refused it, [`Verdict::Ignore`] if it says nothing about the
     /// server. Other pools ignore it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Pool, Verdict};
+    ///
+    /// let pool = Pool::fixed(2);
+    /// let mut permit = pool.try_acquire()?;
+    /// permit.set_verdict(Verdict::Overload); // the server said "overloaded"
+    /// drop(permit);
+    /// assert_eq!(pool.size(), 2, "a fixed pool ignores the verdict");
+    /// assert_eq!(pool.stats().completed, 1);
+    /// # Ok::<(), pool_runtime::Rejected>(())
+    /// ```
     pub fn set_verdict(&mut self, verdict: Verdict) {
         self.held.verdict = verdict;
     }
@@ -472,12 +529,35 @@ impl OwnedPermit {
     }
 
     /// See [`Permit::lease`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = pool_runtime::Pool::fixed(1);
+    /// let permit = pool.try_acquire_owned(0)?;
+    /// assert!(permit.lease().is_none(), "a pool has no fleet limit");
+    /// # Ok::<(), pool_runtime::Rejected>(())
+    /// ```
     #[cfg(feature = "redis")]
     pub fn lease(&self) -> Option<&crate::fleet::Lease> {
         self.fleet.lease.as_ref()
     }
 
     /// See [`Permit::set_verdict`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Pool, Verdict};
+    ///
+    /// let pool = Pool::fixed(2);
+    /// let mut permit = pool.try_acquire_owned(0)?;
+    /// permit.set_verdict(Verdict::Ignore);
+    /// drop(permit);
+    /// assert_eq!(pool.size(), 2, "a fixed pool ignores the verdict");
+    /// assert_eq!(pool.stats().completed, 1, "the call still counts as completed");
+    /// # Ok::<(), pool_runtime::Rejected>(())
+    /// ```
     pub fn set_verdict(&mut self, verdict: Verdict) {
         self.held.verdict = verdict;
     }

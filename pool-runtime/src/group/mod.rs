@@ -76,6 +76,18 @@ pub struct GroupSpec {
 impl GroupSpec {
     /// A group named `name` with every setting at its default (a fixed FIFO
     /// pool of 3 slots).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{GroupSpec, Kind, Order};
+    ///
+    /// const SPEC: GroupSpec = GroupSpec::new("search");
+    /// assert_eq!(SPEC.name(), "search");
+    /// let settings = SPEC.settings();
+    /// assert_eq!((settings.kind, settings.order, settings.size), (Kind::Fixed, Order::Fifo, None));
+    /// assert_eq!(settings.starting_size(), 3, "a fixed FIFO pool of 3 slots");
+    /// ```
     pub const fn new(name: &'static str) -> GroupSpec {
         GroupSpec {
             name,
@@ -86,12 +98,31 @@ impl GroupSpec {
 
     /// Where the group is declared (`file:line:column`; `#[pooled]` fills it
     /// in), to tell apart two groups given one name in errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::GroupSpec;
+    ///
+    /// let spec = GroupSpec::new("search").declared_at("src/search.rs:12:1");
+    /// assert_eq!(spec.place(), "src/search.rs:12:1");
+    /// ```
     pub const fn declared_at(mut self, place: &'static str) -> Self {
         self.declared_at = place;
         self
     }
 
     /// Every setting at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{GroupSettings, GroupSpec, Order};
+    ///
+    /// const SHARED: GroupSettings = GroupSettings::DEFAULT.order(Order::Lifo).size(4);
+    /// let spec = GroupSpec::new("a").max_waiting(10).with_settings(SHARED);
+    /// assert_eq!(spec.settings(), &SHARED, "every setting at once, replacing `max_waiting`");
+    /// ```
     pub const fn with_settings(mut self, settings: GroupSettings) -> Self {
         self.settings = settings;
         self
@@ -100,16 +131,42 @@ impl GroupSpec {
     delegate_setters!(const);
 
     /// The group's stable name, used by configuration, stats and logs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::GroupSpec;
+    ///
+    /// assert_eq!(GroupSpec::new("mailer").name(), "mailer");
+    /// ```
     pub const fn name(&self) -> &'static str {
         self.name
     }
 
     /// Where the group is declared (empty if unknown).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::GroupSpec;
+    ///
+    /// assert_eq!(GroupSpec::new("mailer").place(), "", "unknown unless declared");
+    /// assert_eq!(GroupSpec::new("mailer").declared_at("lib.rs:1:1").place(), "lib.rs:1:1");
+    /// ```
     pub const fn place(&self) -> &'static str {
         self.declared_at
     }
 
     /// The declared settings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::GroupSpec;
+    ///
+    /// let spec = GroupSpec::new("mailer").size(2).max_waiting(50);
+    /// assert_eq!((spec.settings().size, spec.settings().max_waiting), (Some(2), Some(50)));
+    /// ```
     pub const fn settings(&self) -> &GroupSettings {
         &self.settings
     }
@@ -157,6 +214,17 @@ pub struct Group {
 
 impl Group {
     /// A group that builds its pool from `spec` on first use.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Group, GroupSpec};
+    ///
+    /// static MAILER: Group = Group::new(GroupSpec::new("mailer").size(2));
+    /// assert!(!MAILER.is_started(), "built on first use");
+    /// assert_eq!(MAILER.run(|| "sent"), Ok("sent"));
+    /// assert!(MAILER.is_started());
+    /// ```
     pub const fn new(spec: GroupSpec) -> Group {
         Group {
             spec,
@@ -168,17 +236,46 @@ impl Group {
     }
 
     /// The group's stable name.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Group, GroupSpec};
+    ///
+    /// static MAILER: Group = Group::new(GroupSpec::new("mailer"));
+    /// assert_eq!(MAILER.name(), "mailer");
+    /// ```
     pub fn name(&self) -> &'static str {
         self.spec.name
     }
 
     /// The compile-time settings.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Group, GroupSpec};
+    ///
+    /// static MAILER: Group = Group::new(GroupSpec::new("mailer").size(2));
+    /// assert_eq!(MAILER.spec(), &GroupSpec::new("mailer").size(2));
+    /// ```
     pub fn spec(&self) -> &GroupSpec {
         &self.spec
     }
 
     /// The group's pool, built on first use with its effective settings (the
     /// spec under application-wide configuration, see `config`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Group, GroupSpec};
+    ///
+    /// static MAILER: Group = Group::new(GroupSpec::new("mailer").size(2));
+    /// let pool = MAILER.pool();
+    /// assert_eq!((pool.name(), pool.size()), (Some("mailer"), 2));
+    /// assert!(std::ptr::eq(pool, MAILER.pool()), "built once");
+    /// ```
     #[inline]
     pub fn pool(&self) -> &Pool {
         #[cfg(feature = "test-util")]
@@ -229,6 +326,16 @@ impl Group {
 
     /// The settings in force: those applied to the running pool, or those it
     /// would start with.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Group, GroupSpec};
+    ///
+    /// static MAILER: Group = Group::new(GroupSpec::new("mailer").size(2));
+    /// assert_eq!(MAILER.settings().size, Some(2));
+    /// assert!(!MAILER.is_started(), "reading the settings does not start the pool");
+    /// ```
     pub fn settings(&self) -> GroupSettings {
         // `applied` is a leaf lock (see the module docs): released here,
         // before `effective` takes the configuration lock.
@@ -248,36 +355,109 @@ impl Group {
     }
 
     /// Whether the pool has been started (first use happened).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Group, GroupSpec};
+    ///
+    /// static MAILER: Group = Group::new(GroupSpec::new("mailer"));
+    /// assert!(!MAILER.is_started());
+    /// assert_eq!(MAILER.size(), 3, "reading the size is a use");
+    /// assert!(MAILER.is_started());
+    /// ```
     pub fn is_started(&self) -> bool {
         self.started_pool().is_some()
     }
 
     /// See [`Pool::scale`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Group, GroupSpec};
+    ///
+    /// static MAILER: Group = Group::new(GroupSpec::new("mailer").size(2));
+    /// assert_eq!(MAILER.scale(3), 5);
+    /// assert_eq!(MAILER.scale(-10), 0);
+    /// ```
     pub fn scale(&self, delta: isize) -> usize {
         self.pool().scale(delta)
     }
 
     /// See [`Pool::resize`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Group, GroupSpec};
+    ///
+    /// static MAILER: Group = Group::new(GroupSpec::new("mailer").size(2));
+    /// assert_eq!(MAILER.resize(6), 6);
+    /// assert_eq!(MAILER.pool().size(), 6);
+    /// ```
     pub fn resize(&self, size: usize) -> usize {
         self.pool().resize(size)
     }
 
     /// See [`Pool::pause`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Group, GroupSpec, Rejected};
+    ///
+    /// static MAILER: Group = Group::new(GroupSpec::new("mailer"));
+    /// MAILER.pause();
+    /// assert_eq!(MAILER.run(|| ()), Err(Rejected::Paused));
+    /// ```
     pub fn pause(&self) {
         self.pool().pause();
     }
 
     /// See [`Pool::resume`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Group, GroupSpec, Rejected};
+    ///
+    /// static MAILER: Group = Group::new(GroupSpec::new("mailer"));
+    /// MAILER.pause();
+    /// assert_eq!(MAILER.run(|| ()), Err(Rejected::Paused));
+    /// MAILER.resume();
+    /// assert_eq!(MAILER.run(|| ()), Ok(()));
+    /// ```
     pub fn resume(&self) {
         self.pool().resume();
     }
 
     /// See [`Pool::is_paused`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Group, GroupSpec};
+    ///
+    /// static MAILER: Group = Group::new(GroupSpec::new("mailer"));
+    /// assert!(!MAILER.is_paused());
+    /// MAILER.pause();
+    /// assert!(MAILER.is_paused());
+    /// ```
     pub fn is_paused(&self) -> bool {
         self.pool().is_paused()
     }
 
     /// See [`Pool::size`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Group, GroupSpec};
+    ///
+    /// static MAILER: Group = Group::new(GroupSpec::new("mailer").size(4));
+    /// assert_eq!(MAILER.size(), 4);
+    /// ```
     pub fn size(&self) -> usize {
         self.pool().size()
     }
@@ -287,6 +467,19 @@ impl Group {
     /// [`ceiling::stats`](crate::ceiling::stats)`().waiting`, and in this
     /// group's `submitted` and `waiting` only once it has its ceiling slot
     /// (see [`ceiling`](crate::ceiling)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Group, GroupSpec, Rejected};
+    ///
+    /// static MAILER: Group = Group::new(GroupSpec::new("mailer"));
+    /// assert_eq!(MAILER.run(|| ()), Ok(()));
+    /// MAILER.pause();
+    /// assert_eq!(MAILER.run(|| ()), Err(Rejected::Paused));
+    /// let stats = MAILER.stats();
+    /// assert_eq!((stats.completed, stats.rejected_for(Rejected::Paused)), (1, 1));
+    /// ```
     pub fn stats(&self) -> Stats {
         self.pool().stats()
     }
@@ -307,6 +500,15 @@ impl Group {
     /// `tracing` (`fleet settings refused`). To get the error as a value,
     /// check `GROUP.settings().check()` at start-up (see
     /// [`fleet`](crate::fleet#settings-that-fail-their-check)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Group, GroupSpec};
+    ///
+    /// static MAILER: Group = Group::new(GroupSpec::new("mailer"));
+    /// assert!(MAILER.fleet().is_none(), "no fleet limit set");
+    /// ```
     #[cfg(feature = "redis")]
     pub fn fleet(&self) -> Option<&crate::fleet::Fleet> {
         if let Some(fleet) = self.fleet.get() {
@@ -345,6 +547,15 @@ impl Group {
 
     /// This process's view of the group's fleet, if it has one (see
     /// [`fleet`](Group::fleet)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Group, GroupSpec};
+    ///
+    /// static MAILER: Group = Group::new(GroupSpec::new("mailer"));
+    /// assert!(MAILER.fleet_stats().is_none(), "no fleet limit set");
+    /// ```
     #[cfg(feature = "redis")]
     pub fn fleet_stats(&self) -> Option<crate::fleet::FleetStats> {
         self.fleet().map(crate::fleet::Fleet::stats)
@@ -354,6 +565,20 @@ impl Group {
     /// the call also holds a ceiling slot while it runs, and in a group with
     /// a fleet limit a fleet lease, taken once it has its local slot (see
     /// [`fleet`](crate::fleet)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Group, GroupSpec, Rejected};
+    ///
+    /// static MAILER: Group = Group::new(GroupSpec::new("mailer"));
+    /// # futures::executor::block_on(async {
+    /// let recipient = String::from("ops@example.com"); // borrowed, not moved
+    /// assert_eq!(MAILER.submit(0, async { recipient.len() }).await, Ok(15));
+    /// MAILER.pause();
+    /// assert_eq!(MAILER.submit(0, async { recipient.len() }).await, Err(Rejected::Paused));
+    /// # });
+    /// ```
     #[inline]
     pub fn submit<F: Future>(&self, weight: i64, work: F) -> GroupSubmit<'_, F> {
         // The pool first: a first use reads the configuration, which may set
@@ -380,6 +605,19 @@ impl Group {
     /// not be reached) is judged [`Verdict::Ignore`](crate::Verdict::Ignore).
     /// The wait for the lease is part of the call's latency sample: a fleet
     /// at its limit looks like a slower server to an adaptive group.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Group, GroupSpec, Verdict};
+    ///
+    /// static API: Group = Group::new(GroupSpec::new("api").size(2));
+    /// # futures::executor::block_on(async {
+    /// let judge = |status: &u16| if *status == 503 { Verdict::Overload } else { Verdict::Success };
+    /// assert_eq!(API.submit_judged(0, async { 200 }, judge).await, Ok(200));
+    /// assert_eq!(API.size(), 2, "a group that is not adaptive ignores the verdict");
+    /// # });
+    /// ```
     pub fn submit_judged<F: Future, J: FnOnce(&F::Output) -> crate::Verdict>(
         &self,
         weight: i64,
@@ -420,6 +658,21 @@ impl Group {
     /// As [`Pool::submit`]; in a fleet group also
     /// [`Rejected::FleetUnavailable`] (Redis unreachable under the `reject`
     /// policy).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Group, GroupSpec, Permit};
+    ///
+    /// static DB: Group = Group::new(GroupSpec::new("db").size(1));
+    /// # futures::executor::block_on(async {
+    /// let permit: Permit<'static> = DB.acquire(0).await?;
+    /// assert_eq!(DB.stats().running, 1);
+    /// drop(permit);
+    /// assert_eq!(DB.stats().completed, 1);
+    /// # Ok::<(), pool_runtime::Rejected>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn acquire(&'static self, weight: i64) -> Result<Permit<'static>, Rejected> {
         #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
         let mut permit = permit::acquire(self.pool().core(), weight, true).await?;
@@ -441,6 +694,20 @@ impl Group {
     /// # Errors
     ///
     /// As [`acquire`](Group::acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Group, GroupSpec};
+    ///
+    /// static DB: Group = Group::new(GroupSpec::new("db").size(1));
+    /// # futures::executor::block_on(async {
+    /// let permit = DB.acquire_owned(0).await?;
+    /// std::thread::spawn(move || drop(permit)).join().unwrap();
+    /// assert_eq!(DB.stats().completed, 1);
+    /// # Ok::<(), pool_runtime::Rejected>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn acquire_owned(&self, weight: i64) -> Result<OwnedPermit, Rejected> {
         #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
         let mut permit = permit::acquire_owned(self.pool().core_arc(), weight, true).await?;
@@ -478,6 +745,19 @@ impl Group {
     /// cannot be reached, [`Rejected::FleetUnavailable`] under the `reject`
     /// and `wait` policies (a `try_acquire` cannot wait for Redis); under
     /// `local` the permit holds its local slot alone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Group, GroupSpec, Rejected};
+    ///
+    /// static DB: Group = Group::new(GroupSpec::new("db").size(1));
+    /// let permit = DB.try_acquire(0)?;
+    /// assert_eq!(DB.try_acquire(0).err(), Some(Rejected::Full));
+    /// drop(permit);
+    /// assert!(DB.try_acquire(0).is_ok());
+    /// # Ok::<(), Rejected>(())
+    /// ```
     pub fn try_acquire(&'static self, weight: i64) -> Result<Permit<'static>, Rejected> {
         let permit = permit::try_acquire(self.pool().core(), weight, true)?;
         #[cfg(feature = "redis")]
@@ -505,6 +785,18 @@ impl Group {
     /// # Errors
     ///
     /// As [`try_acquire`](Group::try_acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Group, GroupSpec, Rejected};
+    ///
+    /// static DB: Group = Group::new(GroupSpec::new("db").size(1));
+    /// let permit = DB.try_acquire_owned(0)?;
+    /// assert_eq!(DB.try_acquire_owned(0).err(), Some(Rejected::Full));
+    /// drop(permit);
+    /// # Ok::<(), Rejected>(())
+    /// ```
     pub fn try_acquire_owned(&self, weight: i64) -> Result<OwnedPermit, Rejected> {
         let permit = permit::try_acquire_owned(self.pool().core_arc(), weight, true)?;
         #[cfg(feature = "redis")]
@@ -519,6 +811,17 @@ impl Group {
     /// # Errors
     ///
     /// As [`Pool::run`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Group, GroupSpec, Rejected};
+    ///
+    /// static DB: Group = Group::new(GroupSpec::new("db").size(1));
+    /// assert_eq!(DB.run(|| 6 * 7), Ok(42));
+    /// DB.pool().close();
+    /// assert_eq!(DB.run(|| 6 * 7), Err(Rejected::Closed));
+    /// ```
     pub fn run<T>(&self, f: impl FnOnce() -> T) -> Result<T, Rejected> {
         self.run_weighted(0, f)
     }
@@ -528,6 +831,17 @@ impl Group {
     /// # Errors
     ///
     /// As [`Pool::run`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Group, GroupSpec, Order, Rejected};
+    ///
+    /// static DB: Group = Group::new(GroupSpec::new("db").order(Order::Priority));
+    /// assert_eq!(DB.run_weighted(-1, || "urgent"), Ok("urgent"));
+    /// DB.pause();
+    /// assert_eq!(DB.run_weighted(-1, || "urgent"), Err(Rejected::Paused));
+    /// ```
     pub fn run_weighted<T>(&self, weight: i64, f: impl FnOnce() -> T) -> Result<T, Rejected> {
         // The pool first: its first use may set the ceiling (see `submit`).
         let pool = self.pool();
@@ -554,6 +868,19 @@ impl Group {
     /// # Errors
     ///
     /// As [`Pool::submit_blocking`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Group, GroupSpec, Rejected};
+    ///
+    /// static FILES: Group = Group::new(GroupSpec::new("files").size(2));
+    /// # futures::executor::block_on(async {
+    /// assert_eq!(FILES.submit_blocking(0, || 6 * 7).await, Ok(42));
+    /// FILES.pause();
+    /// assert_eq!(FILES.submit_blocking(0, || 6 * 7).await, Err(Rejected::Paused));
+    /// # });
+    /// ```
     pub async fn submit_blocking<T, F>(&self, weight: i64, f: F) -> Result<T, Rejected>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -628,6 +955,18 @@ impl Group {
     /// A panic of `f` is re-raised. If the blocking executor drops the job
     /// without running it (it is shutting down), there is no result to return
     /// and no error to report it with: that panics too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Group, GroupSpec};
+    ///
+    /// static FILES: Group = Group::new(GroupSpec::new("files").size(2));
+    /// # futures::executor::block_on(async {
+    /// FILES.pool().close(); // a never-rejecting call is still admitted
+    /// assert_eq!(FILES.submit_blocking_wait(0, || 6 * 7).await, 42);
+    /// # });
+    /// ```
     pub async fn submit_blocking_wait<T, F>(&self, weight: i64, f: F) -> T
     where
         F: FnOnce() -> T + Send + 'static,
@@ -668,6 +1007,24 @@ impl Group {
     /// `resume`), past the waiting bound and the admission timeout, and even
     /// through closing the group's pool (through [`Group::pool`]), which still
     /// admits it in order: it has no way to report a rejection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Group, GroupSpec};
+    ///
+    /// static MAILER: Group = Group::new(GroupSpec::new("mailer").size(1));
+    /// # futures::executor::block_on(async {
+    /// MAILER.pool().close();
+    /// assert_eq!(MAILER.submit_wait(0, async { "sent" }).await, "sent", "closed, yet admitted");
+    ///
+    /// MAILER.pause();
+    /// let mut waiting = Box::pin(MAILER.submit_wait(0, async { "sent" }));
+    /// assert!(futures::poll!(&mut waiting).is_pending(), "waits through a pause");
+    /// MAILER.resume();
+    /// assert_eq!(waiting.await, "sent");
+    /// # });
+    /// ```
     pub fn submit_wait<F: Future>(&self, weight: i64, work: F) -> GroupSubmitWait<'_, F> {
         // The pool first: its first use may set the ceiling (see `submit`).
         let pool = self.pool();
@@ -688,6 +1045,20 @@ impl Group {
     /// # Panics
     ///
     /// As [`Pool::run`] on a current-thread tokio runtime's thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Group, GroupSpec};
+    /// use std::time::Duration;
+    ///
+    /// static MAILER: Group = Group::new(GroupSpec::new("mailer").size(1));
+    /// MAILER.pool().set_max_waiting(Some(0))?;
+    /// MAILER.pool().set_admission_timeout(Some(Duration::ZERO));
+    /// MAILER.pool().close();
+    /// assert_eq!(MAILER.run_wait(0, || "sent"), "sent", "never turned away");
+    /// # Ok::<(), pool_runtime::BuildError>(())
+    /// ```
     pub fn run_wait<T>(&self, weight: i64, f: impl FnOnce() -> T) -> T {
         // The pool first: its first use may set the ceiling (see `submit`).
         let pool = self.pool();

@@ -77,6 +77,18 @@ impl Default for GroupSettings {
 
 impl GroupSettings {
     /// Nothing set: a fixed FIFO pool of 3 slots.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{GroupSettings, Kind, Order, Pool};
+    ///
+    /// let pool = Pool::builder().settings(GroupSettings::DEFAULT).build()?;
+    /// assert_eq!((pool.kind(), pool.order(), pool.size()), (Kind::Fixed, Order::Fifo, 3));
+    /// assert_eq!((pool.max_waiting(), pool.admission_timeout()), (None, None));
+    /// assert_eq!(GroupSettings::default(), GroupSettings::DEFAULT);
+    /// # Ok::<(), pool_runtime::BuildError>(())
+    /// ```
     pub const DEFAULT: GroupSettings = GroupSettings {
         kind: Kind::Fixed,
         order: Order::Fifo,
@@ -93,12 +105,31 @@ impl GroupSettings {
     };
 
     /// Fixed or autoscaled slot count (default: fixed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{GroupSettings, Kind};
+    ///
+    /// assert_eq!(GroupSettings::DEFAULT.kind, Kind::Fixed);
+    /// let autoscaled = GroupSettings::DEFAULT.kind(Kind::Autoscale);
+    /// assert_eq!(autoscaled.bounds(), (3, 8), "default min 3, max min + 5");
+    /// ```
     pub const fn kind(mut self, kind: Kind) -> Self {
         self.kind = kind;
         self
     }
 
     /// Admission order of waiting calls (default: FIFO).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{GroupSettings, Order};
+    ///
+    /// assert_eq!(GroupSettings::DEFAULT.order, Order::Fifo);
+    /// assert_eq!(GroupSettings::DEFAULT.order(Order::Priority).order, Order::Priority);
+    /// ```
     pub const fn order(mut self, order: Order) -> Self {
         self.order = order;
         self
@@ -109,6 +140,18 @@ impl GroupSettings {
     /// policy then doubles it every round trip until the server shows load).
     /// An autoscaled pool given `size(0)` holds its calls until it is
     /// resized, or an intake event finds an evaluation due.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{GroupSettings, Kind};
+    ///
+    /// assert_eq!(GroupSettings::DEFAULT.starting_size(), 3);
+    /// assert_eq!(GroupSettings::DEFAULT.size(5).starting_size(), 5);
+    /// let autoscaled = GroupSettings::DEFAULT.kind(Kind::Autoscale).min(2).max(6);
+    /// assert_eq!(autoscaled.starting_size(), 2, "starts at `min`");
+    /// assert_eq!(autoscaled.size(4).starting_size(), 4);
+    /// ```
     pub const fn size(mut self, size: usize) -> Self {
         self.size = Some(size);
         self
@@ -119,12 +162,32 @@ impl GroupSettings {
     /// then holds its queue, as a fixed pool does); its autoscaler never
     /// takes it below 1 by itself, so that a call always finds a slot to
     /// wait for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{GroupSettings, Kind};
+    ///
+    /// let autoscaled = GroupSettings::DEFAULT.kind(Kind::Autoscale);
+    /// assert_eq!(autoscaled.min(1).bounds(), (1, 6));
+    /// assert_eq!(autoscaled.max(2).bounds(), (2, 2), "min defaults to max if smaller");
+    /// ```
     pub const fn min(mut self, min: usize) -> Self {
         self.min = Some(min);
         self
     }
 
     /// The highest slot count an autoscaled pool goes to (default `min + 5`, at most `MAX_SLOTS`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{GroupSettings, Kind};
+    ///
+    /// let autoscaled = GroupSettings::DEFAULT.kind(Kind::Autoscale);
+    /// assert_eq!(autoscaled.max(20).bounds(), (3, 20));
+    /// assert_eq!(autoscaled.min(4).bounds(), (4, 9), "max defaults to min + 5");
+    /// ```
     pub const fn max(mut self, max: usize) -> Self {
         self.max = Some(max);
         self
@@ -133,6 +196,21 @@ impl GroupSettings {
     /// Turns calls away with [`Rejected::Full`](crate::Rejected::Full) once this
     /// many are waiting. `0` means: never wait, run now or be turned away.
     /// At most [`MAX_SLOTS`]. Default: no bound.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{GroupSettings, Pool, Rejected};
+    ///
+    /// let settings = GroupSettings::DEFAULT.size(1).max_waiting(0);
+    /// let pool = Pool::builder().settings(settings).build()?;
+    /// let held = pool.try_acquire()?;
+    /// # futures::executor::block_on(async {
+    /// assert_eq!(pool.submit(async {}).await, Err(Rejected::Full), "never wait");
+    /// # });
+    /// drop(held);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub const fn max_waiting(mut self, max_waiting: usize) -> Self {
         self.max_waiting = Some(max_waiting);
         self
@@ -141,6 +219,20 @@ impl GroupSettings {
     /// Turns a call away with [`Rejected::TimedOut`](crate::Rejected::TimedOut)
     /// once it has waited this long for a slot. Time spent running is not
     /// limited. Default: no timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{GroupSettings, Pool, Rejected};
+    /// use std::time::Duration;
+    ///
+    /// let settings = GroupSettings::DEFAULT.size(1).admission_timeout(Duration::from_millis(10));
+    /// let pool = Pool::builder().settings(settings).build()?;
+    /// let held = pool.try_acquire()?;
+    /// assert_eq!(pool.run(|| ()), Err(Rejected::TimedOut));
+    /// drop(held);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub const fn admission_timeout(mut self, timeout: Duration) -> Self {
         self.admission_timeout = Some(timeout);
         self
@@ -188,6 +280,18 @@ impl GroupSettings {
     /// the same pool always queue; so do sync calls made in a current-thread
     /// tokio runtime's context. (A sync call made in work of another pool, or under the
     /// application-wide ceiling, may barge.)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::GroupSettings;
+    /// use std::time::Duration;
+    ///
+    /// let barging = GroupSettings::DEFAULT.sync_barging(Duration::from_micros(50));
+    /// assert_eq!(barging.sync_barging, Some(Duration::from_micros(50)));
+    /// assert_eq!(GroupSettings::DEFAULT.sync_barging, None, "strict order by default");
+    /// assert_eq!(barging.sync_barging(Duration::ZERO).sync_barging, None, "zero is off");
+    /// ```
     pub const fn sync_barging(mut self, bound: Duration) -> Self {
         // (A zero bound is off, held as `None`: one way to say it.)
         self.sync_barging = if bound.is_zero() { None } else { Some(bound) };
@@ -196,6 +300,19 @@ impl GroupSettings {
 
     /// How often an autoscaled pool re-evaluates its size (default 10 s). An
     /// interval too long to ever pass (`Duration::MAX`) means: never.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{BuildError, GroupSettings, Kind};
+    /// use std::time::Duration;
+    ///
+    /// let settings = GroupSettings::DEFAULT.kind(Kind::Autoscale);
+    /// assert_eq!(settings.autoscale.interval, Duration::from_secs(10));
+    /// assert!(settings.autoscale_interval(Duration::MAX).check().is_ok(), "never");
+    /// let zero = settings.autoscale_interval(Duration::ZERO).check();
+    /// assert_eq!(zero.unwrap_err(), BuildError::ZeroInterval);
+    /// ```
     pub const fn autoscale_interval(mut self, interval: Duration) -> Self {
         self.autoscale.interval = interval;
         self
@@ -203,6 +320,17 @@ impl GroupSettings {
 
     /// Over how many samples (spread over one interval) an autoscaled pool
     /// averages its demand (default 20, at most [`AutoscaleTiming::MAX_WINDOW`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{AutoscaleTiming, GroupSettings, Kind};
+    ///
+    /// let settings = GroupSettings::DEFAULT.kind(Kind::Autoscale);
+    /// assert_eq!(settings.autoscale.window, 20);
+    /// assert!(settings.autoscale_window(AutoscaleTiming::MAX_WINDOW).check().is_ok());
+    /// assert!(settings.autoscale_window(AutoscaleTiming::MAX_WINDOW + 1).check().is_err());
+    /// ```
     pub const fn autoscale_window(mut self, window: usize) -> Self {
         self.autoscale.window = window;
         self
@@ -211,6 +339,18 @@ impl GroupSettings {
     /// The rule an autoscaled pool follows (default: the queue-depth rule);
     /// [`ScalePolicy::Adaptive`] keeps the server below its knee. A fixed
     /// pool follows none: the adaptive policy on one is refused.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{AdaptiveSettings, BuildError, GroupSettings, Kind, ScalePolicy};
+    ///
+    /// let adaptive = ScalePolicy::Adaptive(AdaptiveSettings::DEFAULT);
+    /// let settings = GroupSettings::DEFAULT.kind(Kind::Autoscale).min(1).max(64);
+    /// assert!(settings.scale_policy(adaptive).check().is_ok());
+    /// let on_fixed = GroupSettings::DEFAULT.scale_policy(adaptive).check();
+    /// assert_eq!(on_fixed.unwrap_err(), BuildError::PolicyOnFixedPool);
+    /// ```
     pub const fn scale_policy(mut self, policy: ScalePolicy) -> Self {
         self.policy = policy;
         self
@@ -218,6 +358,16 @@ impl GroupSettings {
 
     /// Where the pool's blocking closures run (default:
     /// [`ExecutorKind::Default`], tokio's blocking pool).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{ExecutorKind, GroupSettings};
+    ///
+    /// assert_eq!(GroupSettings::DEFAULT.executor, ExecutorKind::Default);
+    /// let rayon = GroupSettings::DEFAULT.executor(ExecutorKind::Rayon);
+    /// assert_eq!(rayon.check().is_ok(), cfg!(feature = "rayon"), "needs its feature");
+    /// ```
     pub const fn executor(mut self, executor: ExecutorKind) -> Self {
         self.executor = executor;
         self
@@ -227,6 +377,20 @@ impl GroupSettings {
     /// that shares its Redis and its name (default: none). Needs a
     /// [`fleet_url`](Self::fleet_url) and the `redis` feature; see
     /// [`fleet`](crate::fleet).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{BuildError, GroupSettings};
+    ///
+    /// let fleet = GroupSettings::DEFAULT.fleet_limit(8).fleet_url("redis://127.0.0.1:6379/0");
+    /// assert_eq!(fleet.fleet.limit, Some(8));
+    /// if cfg!(feature = "redis") {
+    ///     assert!(fleet.check().is_ok());
+    /// } else {
+    ///     assert!(matches!(fleet.check(), Err(BuildError::NeedsFeature { feature: "redis", .. })));
+    /// }
+    /// ```
     pub const fn fleet_limit(mut self, limit: usize) -> Self {
         self.fleet.limit = Some(limit);
         self
@@ -234,6 +398,18 @@ impl GroupSettings {
 
     /// The Redis that keeps the fleet limit's leases, as a
     /// `redis://host:port/db` URL (default: none; needed with a fleet limit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::GroupSettings;
+    ///
+    /// let fleet = GroupSettings::DEFAULT.fleet_limit(8);
+    /// assert!(fleet.check().is_err(), "a fleet limit needs a URL");
+    /// let fleet = fleet.fleet_url("redis://127.0.0.1:6379/0");
+    /// assert_eq!(fleet.fleet.url, Some("redis://127.0.0.1:6379/0"));
+    /// assert_eq!(fleet.check().is_ok(), cfg!(feature = "redis"));
+    /// ```
     pub const fn fleet_url(mut self, url: &'static str) -> Self {
         self.fleet.url = Some(url);
         self
@@ -242,6 +418,19 @@ impl GroupSettings {
     /// How long a fleet lease lasts without renewal (default 10 s; 100 ms to
     /// 24 h). A holder that dies keeps its slots this long; a holder stopped
     /// for longer loses them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::GroupSettings;
+    /// use std::time::Duration;
+    ///
+    /// let fleet = GroupSettings::DEFAULT.fleet_limit(8).fleet_url("redis://127.0.0.1:6379/0");
+    /// assert_eq!(fleet.fleet.lease, Duration::from_secs(10));
+    /// let short = fleet.fleet_lease(Duration::from_millis(10));
+    /// assert!(short.check().is_err(), "below 100 ms");
+    /// assert_eq!(fleet.fleet_lease(Duration::from_secs(1)).check().is_ok(), cfg!(feature = "redis"));
+    /// ```
     pub const fn fleet_lease(mut self, lease: Duration) -> Self {
         self.fleet.lease = lease;
         self
@@ -249,6 +438,17 @@ impl GroupSettings {
 
     /// What a fleet call does while Redis cannot be reached (default:
     /// [`OnUnreachable::Wait`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::fleet::OnUnreachable;
+    /// use pool_runtime::GroupSettings;
+    ///
+    /// assert_eq!(GroupSettings::DEFAULT.fleet.unreachable, OnUnreachable::Wait);
+    /// let rejecting = GroupSettings::DEFAULT.fleet_unreachable(OnUnreachable::Reject);
+    /// assert_eq!(rejecting.fleet.unreachable, OnUnreachable::Reject);
+    /// ```
     pub const fn fleet_unreachable(mut self, policy: OnUnreachable) -> Self {
         self.fleet.unreachable = policy;
         self
@@ -268,6 +468,19 @@ impl GroupSettings {
     /// a fleet limit outside `1..=MAX_SLOTS`, without a `redis://` URL, with
     /// a lease outside 100 ms to 24 h, or in a build without the `redis`
     /// feature.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{BuildError, GroupSettings, Kind, MAX_SLOTS};
+    ///
+    /// assert_eq!(GroupSettings::DEFAULT.check(), Ok((3, (0, MAX_SLOTS))));
+    /// let autoscaled = GroupSettings::DEFAULT.kind(Kind::Autoscale).min(2).max(6).size(4);
+    /// assert_eq!(autoscaled.check(), Ok((4, (2, 6))));
+    /// assert_eq!(GroupSettings::DEFAULT.max(6).check(), Err(BuildError::BoundsOnFixedPool));
+    /// let outside = autoscaled.size(9).check();
+    /// assert_eq!(outside, Err(BuildError::SizeOutsideBounds { size: 9, min: 2, max: 6 }));
+    /// ```
     pub fn check(&self) -> Result<(usize, (usize, usize)), BuildError> {
         let limits = self.limits()?;
         // Whatever the kind, as `Pool::set_autoscale_timing` checks it: a
@@ -349,6 +562,17 @@ impl GroupSettings {
     /// The slot count a pool with these settings starts with, defaults
     /// filled in (`size`, else 3 for a fixed pool and `min` for an
     /// autoscaled one, or 1 if `min` is 0).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{GroupSettings, Kind};
+    ///
+    /// assert_eq!(GroupSettings::DEFAULT.starting_size(), 3);
+    /// let autoscaled = GroupSettings::DEFAULT.kind(Kind::Autoscale);
+    /// assert_eq!(autoscaled.min(2).starting_size(), 2);
+    /// assert_eq!(autoscaled.min(0).starting_size(), 1, "1 if `min` is 0");
+    /// ```
     pub fn starting_size(&self) -> usize {
         self.resolved().0
     }
@@ -356,6 +580,15 @@ impl GroupSettings {
     /// The range `scale`/`resize` keep the pool's slot count in, defaults
     /// filled in: `(min, max)` for an autoscaled pool, `(0, MAX_SLOTS)` for
     /// a fixed one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{GroupSettings, Kind, MAX_SLOTS};
+    ///
+    /// assert_eq!(GroupSettings::DEFAULT.bounds(), (0, MAX_SLOTS));
+    /// assert_eq!(GroupSettings::DEFAULT.kind(Kind::Autoscale).min(1).max(4).bounds(), (1, 4));
+    /// ```
     pub fn bounds(&self) -> (usize, usize) {
         self.resolved().1
     }

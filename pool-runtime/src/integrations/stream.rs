@@ -84,6 +84,31 @@ use std::task::{Context, Poll, Wake, Waker};
 ///
 /// The adapters of [`PooledStreamExt`] take `impl Into<PoolRef>`, so they are
 /// given `&pool` or a group alike.
+///
+/// # Examples
+///
+/// ```
+/// use futures::StreamExt;
+/// use pool_runtime::stream::PoolRef;
+/// use pool_runtime::{Group, GroupSpec, Pool, PooledStreamExt, Rejected};
+///
+/// static FETCH: Group = Group::new(GroupSpec::new("fetch").size(2));
+///
+/// async fn lengths(pool: PoolRef<'_>) -> Vec<Result<usize, Rejected>> {
+///     futures::stream::iter(["a", "bb"])
+///         .map(|s| async move { s.len() })
+///         .pooled_ordered(pool)
+///         .collect()
+///         .await
+/// }
+///
+/// # futures::executor::block_on(async {
+/// assert_eq!(lengths((&FETCH).into()).await, [Ok(1), Ok(2)]);
+/// let pool = Pool::fixed(2);
+/// assert_eq!(lengths((&pool).into()).await, [Ok(1), Ok(2)]);
+/// assert_eq!((FETCH.stats().completed, pool.stats().completed), (2, 2));
+/// # });
+/// ```
 #[derive(Clone, Copy)]
 pub struct PoolRef<'a>(Target<'a>);
 
@@ -378,11 +403,52 @@ fn unweighted<T>(_: &T) -> i64 {
 }
 
 /// The weight function of the unweighted adapters.
+///
+/// # Examples
+///
+/// ```
+/// use futures::StreamExt;
+/// use pool_runtime::stream::{PooledOrdered, Unweighted};
+/// use pool_runtime::{Pool, PooledStreamExt};
+/// use std::future::Ready;
+///
+/// /// The stream of jobs, named to be stored in a field.
+/// type Jobs = futures::stream::Iter<std::vec::IntoIter<Ready<u32>>>;
+///
+/// # futures::executor::block_on(async {
+/// let pool = Pool::fixed(2);
+/// let jobs: Jobs = futures::stream::iter(vec![std::future::ready(1), std::future::ready(2)]);
+/// let ordered: PooledOrdered<'_, Jobs, Unweighted<Ready<u32>>> = jobs.pooled_ordered(&pool);
+/// assert_eq!(ordered.collect::<Vec<_>>().await, [Ok(1), Ok(2)]);
+/// # });
+/// ```
 pub type Unweighted<T> = fn(&T) -> i64;
 
 /// Runs a stream of futures through a pool: see the [module docs](self).
 ///
 /// Implemented for every [`Stream`] whose items are futures.
+///
+/// # Examples
+///
+/// ```
+/// use futures::StreamExt;
+/// use pool_runtime::{Pool, PooledStreamExt, Rejected};
+///
+/// # futures::executor::block_on(async {
+/// let pool = Pool::fixed(2);
+/// let tens: Vec<_> = futures::stream::iter(1..=3)
+///     .map(|n| async move { n * 10 })
+///     .pooled_ordered(&pool)
+///     .collect()
+///     .await;
+/// assert_eq!(tens, [Ok(10), Ok(20), Ok(30)]);
+/// assert_eq!(pool.stats().completed, 3, "each future ran as a call of the pool");
+///
+/// pool.close();
+/// let refused: Vec<_> = futures::stream::iter([async { 1 }]).pooled_unordered(&pool).collect().await;
+/// assert_eq!(refused, [Err(Rejected::Closed)]);
+/// # });
+/// ```
 pub trait PooledStreamExt: Stream {
     /// Runs each future the stream yields as a call of `pool` (a `&Pool`, or
     /// a `&'static Group`), like `buffer_unordered` with the pool's
@@ -525,6 +591,47 @@ pub trait PooledStreamExt: Stream {
     /// each call (see
     /// [`pooled_unordered_weighted`](PooledStreamExt::pooled_unordered_weighted)):
     /// the weights order admission, the outcomes still come in input order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use pool_runtime::{Order, Pool, PooledStreamExt};
+    /// use std::cell::RefCell;
+    /// use std::future::Future;
+    /// use std::pin::Pin;
+    /// use std::task::{Context, Poll};
+    ///
+    /// /// A job that knows how urgent it is, and notes when it runs.
+    /// struct Job<'a> {
+    ///     urgency: i64,
+    ///     ran: &'a RefCell<Vec<i64>>,
+    /// }
+    ///
+    /// impl Future for Job<'_> {
+    ///     type Output = i64;
+    ///     fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<i64> {
+    ///         self.ran.borrow_mut().push(self.urgency);
+    ///         Poll::Ready(self.urgency)
+    ///     }
+    /// }
+    ///
+    /// # futures::executor::block_on(async {
+    /// let pool = Pool::builder().order(Order::Priority).size(1).build()?;
+    /// let ran = RefCell::new(Vec::new());
+    /// let busy = pool.acquire().await?; // the only slot: the stream's calls wait
+    /// let jobs = [3, 1].map(|urgency| Job { urgency, ran: &ran });
+    /// let mut done = Box::pin(
+    ///     futures::stream::iter(jobs).pooled_ordered_weighted(&pool, |job: &Job| job.urgency),
+    /// );
+    /// assert!(futures::poll!(done.next()).is_pending());
+    /// drop(busy);
+    /// let outputs: Vec<_> = done.collect().await;
+    /// assert_eq!(outputs, [Ok(3), Ok(1)], "outcomes in input order");
+    /// assert_eq!(*ran.borrow(), [1, 3], "admitted by weight");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     fn pooled_ordered_weighted<'a, W>(
         self,
         pool: impl Into<PoolRef<'a>>,
@@ -550,6 +657,24 @@ pin_project! {
     /// The stream of [`PooledStreamExt::pooled_unordered`] and
     /// [`pooled_unordered_weighted`](PooledStreamExt::pooled_unordered_weighted):
     /// each call's outcome, in the order the calls finish.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::future::{pending, ready, Either};
+    /// use futures::StreamExt;
+    /// use pool_runtime::{Pool, PooledStreamExt};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let pool = Pool::fixed(2);
+    /// let slow_then_fast = [Either::Left(pending::<&str>()), Either::Right(ready("fast"))];
+    /// let mut outcomes = futures::stream::iter(slow_then_fast).pooled_unordered(&pool);
+    /// assert_eq!(outcomes.next().await, Some(Ok("fast")), "in the order the calls finish");
+    /// assert_eq!(outcomes.in_flight(), 1);
+    /// drop(outcomes);
+    /// assert_eq!(pool.stats().cancelled, 1, "dropping the stream drops its calls");
+    /// # });
+    /// ```
     #[must_use = "streams do nothing unless polled"]
     pub struct PooledUnordered<'a, S, W>
     where
@@ -616,6 +741,22 @@ where
     }
 
     /// The stream's items pulled and not yet yielded (all of them in flight).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use pool_runtime::{Pool, PooledStreamExt};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let pool = Pool::fixed(2);
+    /// let mut calls = futures::stream::repeat_with(|| std::future::pending::<()>())
+    ///     .pooled_unordered(&pool);
+    /// assert!(futures::poll!(calls.next()).is_pending());
+    /// assert_eq!(calls.in_flight(), 4, "2 x size pulled from an endless stream");
+    /// assert_eq!((pool.stats().running, pool.stats().waiting), (2, 2));
+    /// # });
+    /// ```
     pub fn in_flight(&self) -> usize {
         self.calls.len()
     }
@@ -700,6 +841,29 @@ pin_project! {
     /// The stream of [`PooledStreamExt::pooled_ordered`] and
     /// [`pooled_ordered_weighted`](PooledStreamExt::pooled_ordered_weighted):
     /// each call's outcome, in the order of the stream's items.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::channel::oneshot;
+    /// use futures::future::Either;
+    /// use futures::StreamExt;
+    /// use pool_runtime::{Pool, PooledStreamExt};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let pool = Pool::fixed(2);
+    /// let (send, first) = oneshot::channel::<&str>();
+    /// let items = [
+    ///     Either::Left(async { first.await.unwrap() }),
+    ///     Either::Right(async { "second" }),
+    /// ];
+    /// let mut outcomes = Box::pin(futures::stream::iter(items).pooled_ordered(&pool));
+    /// assert!(futures::poll!(outcomes.next()).is_pending(), "`second` is held back");
+    /// send.send("first").unwrap();
+    /// let outcomes: Vec<_> = outcomes.collect().await;
+    /// assert_eq!(outcomes, [Ok("first"), Ok("second")], "in the order of the items");
+    /// # });
+    /// ```
     #[must_use = "streams do nothing unless polled"]
     pub struct PooledOrdered<'a, S, W>
     where
@@ -769,6 +933,22 @@ where
 
     /// As [`PooledUnordered::limit`]: at most `limit` items held (in flight or
     /// finished and held back), when that is fewer than twice the pool's size.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use pool_runtime::{Pool, PooledStreamExt};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let pool = Pool::fixed(8);
+    /// let mut calls = futures::stream::repeat_with(|| std::future::pending::<()>())
+    ///     .pooled_ordered(&pool)
+    ///     .limit(3);
+    /// assert!(futures::poll!(calls.next()).is_pending());
+    /// assert_eq!((calls.in_flight(), pool.stats().running), (3, 3));
+    /// # });
+    /// ```
     pub fn limit(mut self, limit: usize) -> Self {
         self.limit = limit;
         self
@@ -776,6 +956,27 @@ where
 
     /// The stream's items pulled and not yet yielded: in flight, or finished
     /// and held back for an earlier one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use pool_runtime::{Pool, PooledStreamExt};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let pool = Pool::fixed(2);
+    /// let first = futures::future::pending::<u8>();
+    /// let rest = futures::stream::repeat_with(|| std::future::ready(0u8));
+    /// let mut calls = Box::pin(
+    ///     futures::stream::once(async { futures::future::Either::Left(first) })
+    ///         .chain(rest.map(futures::future::Either::Right))
+    ///         .pooled_ordered(&pool),
+    /// );
+    /// assert!(futures::poll!(calls.next()).is_pending());
+    /// assert_eq!(calls.in_flight(), 4, "2 x size: the first, and 3 finished ones held back");
+    /// assert_eq!((pool.stats().running, pool.stats().completed), (1, 3));
+    /// # });
+    /// ```
     pub fn in_flight(&self) -> usize {
         self.held()
     }

@@ -72,6 +72,14 @@ impl fmt::Debug for PoolBuilder {
 
 impl PoolBuilder {
     /// A name for logs and [`Pool::name`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = pool_runtime::Pool::builder().name("search").build()?;
+    /// assert_eq!(pool.name(), Some("search"));
+    /// # Ok::<(), pool_runtime::BuildError>(())
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
@@ -80,6 +88,17 @@ impl PoolBuilder {
     delegate_setters!();
 
     /// Every pool setting at once (replacing those set before).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{GroupSettings, Order, Pool};
+    ///
+    /// let settings = GroupSettings::DEFAULT.order(Order::Lifo).size(2);
+    /// let pool = Pool::builder().size(9).settings(settings).build()?;
+    /// assert_eq!((pool.order(), pool.size()), (Order::Lifo, 2), "replaces `size(9)`");
+    /// # Ok::<(), pool_runtime::BuildError>(())
+    /// ```
     pub fn settings(mut self, settings: GroupSettings) -> Self {
         self.settings = settings;
         self
@@ -108,6 +127,32 @@ impl PoolBuilder {
     /// up; one that jumps to the end of its range is read as having got
     /// there (the autoscaler sees all that time pass), and stays there. The
     /// limit stays within its bounds throughout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[cfg(feature = "tokio")]
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use pool_runtime::{Pool, Rejected, TokioClock};
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let pool = Pool::builder()
+    ///     .clock(TokioClock::new())
+    ///     .size(1)
+    ///     .admission_timeout(Duration::from_secs(3600))
+    ///     .build()?;
+    /// let held = pool.acquire().await?;
+    /// let started = Instant::now();
+    /// // tokio's paused time skips ahead: the hour-long timeout passes at once.
+    /// assert_eq!(pool.submit(async {}).await, Err(Rejected::TimedOut));
+    /// assert!(started.elapsed() < Duration::from_secs(60));
+    /// drop(held);
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "tokio"))]
+    /// # fn main() {}
+    /// ```
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(crate::time::clock::Caught::new(clock));
         self
@@ -116,6 +161,32 @@ impl PoolBuilder {
     /// Where [`Pool::submit_blocking`] runs closures: this instance, over the
     /// [`executor`](PoolBuilder::executor) setting (default:
     /// [`DefaultExecutor`](crate::DefaultExecutor)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{BlockingExecutor, BlockingJob, Pool};
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// /// Runs each job on a new thread, and counts them.
+    /// #[derive(Default)]
+    /// struct Counted(AtomicUsize);
+    ///
+    /// impl BlockingExecutor for Counted {
+    ///     fn execute(&self, job: BlockingJob) {
+    ///         self.0.fetch_add(1, Ordering::SeqCst);
+    ///         std::thread::spawn(job);
+    ///     }
+    /// }
+    ///
+    /// let executor = Arc::new(Counted::default());
+    /// let pool = Pool::builder().blocking_executor(executor.clone()).build()?;
+    /// let out = futures::executor::block_on(pool.submit_blocking(|| 6 * 7));
+    /// assert_eq!(out, Ok(42));
+    /// assert_eq!(executor.0.load(Ordering::SeqCst), 1, "the closure ran on `Counted`");
+    /// # Ok::<(), pool_runtime::BuildError>(())
+    /// ```
     pub fn blocking_executor(mut self, executor: Arc<dyn BlockingExecutor>) -> Self {
         self.executor = Some(executor);
         self
@@ -134,6 +205,18 @@ impl PoolBuilder {
     /// # Errors
     ///
     /// See [`GroupSettings::check`] and [`BuildError`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{BuildError, Kind, Pool};
+    ///
+    /// assert_eq!(Pool::builder().size(4).build()?.size(), 4);
+    /// assert_eq!(Pool::builder().size(0).build().unwrap_err(), BuildError::ZeroSize);
+    /// let inverted = Pool::builder().kind(Kind::Autoscale).min(5).max(2).build();
+    /// assert_eq!(inverted.unwrap_err(), BuildError::MinAboveMax { min: 5, max: 2 });
+    /// # Ok::<(), BuildError>(())
+    /// ```
     pub fn build(self) -> Result<Pool, BuildError> {
         let (initial, bounds) = self.settings.check()?;
         let s = self.settings;

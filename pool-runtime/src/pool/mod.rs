@@ -147,6 +147,18 @@ pub struct Pool {
 
 impl Pool {
     /// Starts configuring a pool.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Kind, Order, Pool};
+    ///
+    /// let pool = Pool::builder().order(Order::Lifo).size(4).build()?;
+    /// assert_eq!(pool.kind(), Kind::Fixed);
+    /// assert_eq!(pool.order(), Order::Lifo);
+    /// assert_eq!(pool.size(), 4);
+    /// # Ok::<(), pool_runtime::BuildError>(())
+    /// ```
     pub fn builder() -> PoolBuilder {
         PoolBuilder::default()
     }
@@ -156,6 +168,17 @@ impl Pool {
     /// A `size` of zero is raised to one, and one above
     /// [`MAX_SLOTS`](crate::MAX_SLOTS) lowered to it (use the builder to get
     /// an error instead).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Kind, Order, Pool, MAX_SLOTS};
+    ///
+    /// let pool = Pool::fixed(4);
+    /// assert_eq!((pool.kind(), pool.order(), pool.size()), (Kind::Fixed, Order::Fifo, 4));
+    /// assert_eq!(Pool::fixed(0).size(), 1, "zero is raised to one");
+    /// assert_eq!(Pool::fixed(MAX_SLOTS + 1).size(), MAX_SLOTS);
+    /// ```
     pub fn fixed(size: usize) -> Pool {
         Pool::builder()
             .size(size.clamp(1, crate::MAX_SLOTS))
@@ -207,16 +230,49 @@ impl Pool {
     }
 
     /// The name given at build time, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::Pool;
+    ///
+    /// let pool = Pool::builder().name("database").build()?;
+    /// assert_eq!(pool.name(), Some("database"));
+    /// assert_eq!(Pool::fixed(1).name(), None);
+    /// # Ok::<(), pool_runtime::BuildError>(())
+    /// ```
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
     }
 
     /// Fixed or autoscaled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Kind, Pool};
+    ///
+    /// assert_eq!(Pool::fixed(2).kind(), Kind::Fixed);
+    /// let pool = Pool::builder().kind(Kind::Autoscale).min(1).max(4).build()?;
+    /// assert_eq!(pool.kind(), Kind::Autoscale);
+    /// # Ok::<(), pool_runtime::BuildError>(())
+    /// ```
     pub fn kind(&self) -> Kind {
         self.core.kind()
     }
 
     /// The admission order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Order, Pool};
+    ///
+    /// assert_eq!(Pool::fixed(2).order(), Order::Fifo);
+    /// let pool = Pool::builder().order(Order::Priority).build()?;
+    /// assert_eq!(pool.order(), Order::Priority);
+    /// # Ok::<(), pool_runtime::BuildError>(())
+    /// ```
     pub fn order(&self) -> Order {
         self.core.order()
     }
@@ -244,6 +300,23 @@ impl Pool {
     /// call counted in [`Stats::panicked`] when the future is dropped, as the
     /// unwinding task drops it (a caller that catches the panic and keeps
     /// the future holds the slot until it drops it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Pool, Rejected};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let pool = Pool::fixed(1);
+    /// assert_eq!(pool.submit(async { 2 + 2 }).await, Ok(4));
+    ///
+    /// pool.pause();
+    /// let mut polled = false;
+    /// let rejected = pool.submit(async { polled = true }).await;
+    /// assert_eq!(rejected, Err(Rejected::Paused));
+    /// assert!(!polled, "a rejected future is dropped unpolled");
+    /// # });
+    /// ```
     pub fn submit<F: Future>(&self, work: F) -> Submit<'_, F> {
         Submit::new(&self.core, 0, Mode::Reject, work)
     }
@@ -252,6 +325,25 @@ impl Pool {
     /// weights are admitted first, equal weights first-come first-served. FIFO
     /// and LIFO pools ignore the weight, so one call site can serve a pool
     /// whose order is chosen by configuration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Order, Pool};
+    /// use std::cell::RefCell;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let pool = Pool::builder().order(Order::Priority).size(1).build()?;
+    /// let admitted = &RefCell::new(Vec::new());
+    /// let call = |weight: i64| pool.submit_weighted(weight, async move { admitted.borrow_mut().push(weight) });
+    ///
+    /// let held = pool.acquire().await?; // the only slot: the calls below queue
+    /// let (a, b, c, ()) = futures::join!(call(5), call(1), call(3), async { drop(held) });
+    /// a.and(b).and(c)?;
+    /// assert_eq!(*admitted.borrow(), [1, 3, 5], "smaller weights first");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub fn submit_weighted<F: Future>(&self, weight: i64, work: F) -> Submit<'_, F> {
         Submit::new(&self.core, weight, Mode::Reject, work)
     }
@@ -274,6 +366,21 @@ impl Pool {
     /// # Cancel safety
     ///
     /// As [`submit`](Pool::submit); a cancelled call is not judged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Pool, Verdict};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let pool = Pool::fixed(2);
+    /// let judge = |status: &u16| if *status == 503 { Verdict::Overload } else { Verdict::Success };
+    /// let status = pool.submit_judged(0, async { 503 }, judge).await?;
+    /// assert_eq!(status, 503, "the caller gets the output as it is");
+    /// assert_eq!(pool.size(), 2, "a pool that is not adaptive ignores the verdict");
+    /// # Ok::<(), pool_runtime::Rejected>(())
+    /// # }).unwrap();
+    /// ```
     pub fn submit_judged<F: Future, J: FnOnce(&F::Output) -> crate::Verdict>(
         &self,
         weight: i64,
@@ -325,6 +432,28 @@ impl Pool {
     /// # Errors
     ///
     /// As [`submit`](Pool::submit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Order, Pool};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let pool = Pool::builder().order(Order::Priority).size(1).build()?;
+    /// let held = pool.acquire().await?;
+    /// let mut low = Box::pin(pool.acquire_weighted(9));
+    /// let mut high = Box::pin(pool.acquire_weighted(1));
+    /// assert!(futures::poll!(&mut low).is_pending());
+    /// assert!(futures::poll!(&mut high).is_pending());
+    ///
+    /// drop(held);
+    /// let permit = high.await?; // the smaller weight gets the freed slot
+    /// assert!(futures::poll!(&mut low).is_pending());
+    /// drop(permit);
+    /// low.await?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn acquire_weighted(&self, weight: i64) -> Result<Permit<'_>, Rejected> {
         permit::acquire(&self.core, weight, false).await
     }
@@ -336,6 +465,25 @@ impl Pool {
     /// # Errors
     ///
     /// As [`submit`](Pool::submit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::Pool;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let pool = Pool::fixed(1);
+    /// let permit = pool.acquire_owned(0).await?;
+    /// let worker = std::thread::spawn(move || {
+    ///     // ... work that holds the slot ...
+    ///     drop(permit);
+    /// });
+    /// worker.join().unwrap();
+    /// assert_eq!(pool.stats().running, 0);
+    /// assert!(pool.try_acquire().is_ok(), "the slot came back");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn acquire_owned(&self, weight: i64) -> Result<OwnedPermit, Rejected> {
         permit::acquire_owned(self.core.clone(), weight, false).await
     }
@@ -354,6 +502,21 @@ impl Pool {
     ///
     /// [`Rejected::Full`] if no slot is free (as if no call could wait),
     /// otherwise as [`submit`](Pool::submit) (paused, closed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Pool, Rejected};
+    ///
+    /// let pool = Pool::fixed(1);
+    /// let permit = pool.try_acquire()?;
+    /// assert_eq!(pool.try_acquire().err(), Some(Rejected::Full));
+    /// drop(permit);
+    ///
+    /// pool.pause();
+    /// assert_eq!(pool.try_acquire().err(), Some(Rejected::Paused));
+    /// # Ok::<(), Rejected>(())
+    /// ```
     pub fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
         permit::try_acquire(&self.core, 0, false)
     }
@@ -364,6 +527,19 @@ impl Pool {
     /// # Errors
     ///
     /// As [`try_acquire`](Pool::try_acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Pool, Rejected};
+    ///
+    /// let pool = Pool::fixed(1);
+    /// let permit = pool.try_acquire_owned(0)?;
+    /// assert_eq!(pool.try_acquire_owned(0).err(), Some(Rejected::Full));
+    /// std::thread::spawn(move || drop(permit)).join().unwrap();
+    /// assert!(pool.try_acquire_owned(0).is_ok());
+    /// # Ok::<(), Rejected>(())
+    /// ```
     pub fn try_acquire_owned(&self, weight: i64) -> Result<OwnedPermit, Rejected> {
         permit::try_acquire_owned(self.core.clone(), weight, false)
     }
@@ -388,6 +564,32 @@ impl Pool {
     /// # Panics
     ///
     /// A panic in `f` is re-raised in the caller.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::Pool;
+    /// use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let pool = Pool::fixed(2);
+    /// let (now, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    /// let job = |i: u32| {
+    ///     let (now, peak) = (now.clone(), peak.clone());
+    ///     pool.submit_blocking(move || {
+    ///         peak.fetch_max(now.fetch_add(1, SeqCst) + 1, SeqCst);
+    ///         std::thread::sleep(Duration::from_millis(5));
+    ///         now.fetch_sub(1, SeqCst);
+    ///         i * 10
+    ///     })
+    /// };
+    /// let outputs = futures::future::join_all((1..=6).map(job)).await;
+    /// assert_eq!(outputs, [Ok(10), Ok(20), Ok(30), Ok(40), Ok(50), Ok(60)]);
+    /// assert!(peak.load(SeqCst) <= 2, "never more closures running than slots");
+    /// # });
+    /// ```
     pub async fn submit_blocking<T, F>(&self, f: F) -> Result<T, Rejected>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -397,6 +599,20 @@ impl Pool {
     }
 
     /// [`submit_blocking`](Pool::submit_blocking) with a weight.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Order, Pool, Rejected};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let pool = Pool::builder().order(Order::Priority).size(1).build()?;
+    /// assert_eq!(pool.submit_blocking_weighted(1, || 6 * 7).await, Ok(42));
+    /// pool.close();
+    /// assert_eq!(pool.submit_blocking_weighted(1, || 6 * 7).await, Err(Rejected::Closed));
+    /// # Ok::<(), pool_runtime::BuildError>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn submit_blocking_weighted<T, F>(&self, weight: i64, f: F) -> Result<T, Rejected>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -501,11 +717,44 @@ impl Pool {
     /// caller async, or run it with `spawn_blocking`. Likewise a call nested in
     /// work of this pool that must wait while the work's slot is lent to
     /// another nested call of the same task (see *Reentrancy*).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::Pool;
+    ///
+    /// let pool = Pool::fixed(1);
+    /// assert_eq!(pool.run(|| 6 * 7), Ok(42));
+    ///
+    /// let held = pool.try_acquire_owned(0)?;
+    /// let waiter = {
+    ///     let pool = pool.clone();
+    ///     std::thread::spawn(move || pool.run(|| "ran once the slot was free"))
+    /// };
+    /// while pool.stats().waiting == 0 {
+    ///     std::thread::yield_now(); // the thread parks in the queue
+    /// }
+    /// drop(held);
+    /// assert_eq!(waiter.join().unwrap(), Ok("ran once the slot was free"));
+    /// # Ok::<(), pool_runtime::Rejected>(())
+    /// ```
     pub fn run<T>(&self, f: impl FnOnce() -> T) -> Result<T, Rejected> {
         self.run_call(0, Mode::Reject, f)
     }
 
     /// [`run`](Pool::run) with a weight.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Order, Pool, Rejected};
+    ///
+    /// let pool = Pool::builder().order(Order::Priority).size(1).build()?;
+    /// assert_eq!(pool.run_weighted(-5, || "urgent"), Ok("urgent"));
+    /// pool.pause();
+    /// assert_eq!(pool.run_weighted(-5, || "urgent"), Err(Rejected::Paused));
+    /// # Ok::<(), pool_runtime::BuildError>(())
+    /// ```
     pub fn run_weighted<T>(&self, weight: i64, f: impl FnOnce() -> T) -> Result<T, Rejected> {
         self.run_call(weight, Mode::Reject, f)
     }
@@ -652,6 +901,20 @@ impl Pool {
     ///
     /// Panics if called outside a tokio runtime, like `tokio::spawn`. A panic
     /// in `work` is re-raised when the handle is awaited.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::Pool;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), pool_runtime::Rejected> {
+    /// let pool = Pool::fixed(2);
+    /// let handle = pool.spawn(async { 6 * 7 })?; // queued now, runs on a tokio task
+    /// assert_eq!(handle.await?, 42);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[cfg(feature = "tokio")]
     pub fn spawn<F>(&self, work: F) -> Result<crate::call::spawn::SpawnHandle<F::Output>, Rejected>
     where
@@ -666,6 +929,23 @@ impl Pool {
     /// # Errors
     ///
     /// As [`spawn`](Pool::spawn).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Order, Pool, Rejected};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pool = Pool::builder().order(Order::Priority).size(1).build()?;
+    /// assert_eq!(pool.spawn_weighted(1, async { "done" })?.await, Ok("done"));
+    ///
+    /// pool.pause();
+    /// let refused = pool.spawn_weighted(1, async { "done" }).err();
+    /// assert_eq!(refused, Some(Rejected::Paused), "known at once: returned here");
+    /// # Ok(())
+    /// # }
+    /// ```
     #[cfg(feature = "tokio")]
     pub fn spawn_weighted<F>(
         &self,
@@ -688,6 +968,15 @@ impl Pool {
     // ---- scaling ----------------------------------------------------------
 
     /// The current slot count (the limit on running calls).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = pool_runtime::Pool::fixed(4);
+    /// assert_eq!(pool.size(), 4);
+    /// pool.scale(-1);
+    /// assert_eq!(pool.size(), 3);
+    /// ```
     pub fn size(&self) -> usize {
         self.core.limit()
     }
@@ -716,6 +1005,20 @@ impl Pool {
     }
 
     /// Sets the slot count (clamped as for [`scale`](Pool::scale)) and returns it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Kind, Pool, MAX_SLOTS};
+    ///
+    /// let fixed = Pool::fixed(2);
+    /// assert_eq!(fixed.resize(8), 8);
+    /// assert_eq!(fixed.resize(usize::MAX), MAX_SLOTS);
+    ///
+    /// let autoscaled = Pool::builder().kind(Kind::Autoscale).min(2).max(6).build()?;
+    /// assert_eq!(autoscaled.resize(10), 6, "clamped to the bounds");
+    /// # Ok::<(), pool_runtime::BuildError>(())
+    /// ```
     pub fn resize(&self, size: usize) -> usize {
         self.resize_for(size, LimitCause::Resize)
     }
@@ -726,6 +1029,17 @@ impl Pool {
     }
 
     /// The bounds [`scale`](Pool::scale) and [`resize`](Pool::resize) clamp to.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Kind, Pool, MAX_SLOTS};
+    ///
+    /// assert_eq!(Pool::fixed(2).bounds(), (0, MAX_SLOTS));
+    /// let pool = Pool::builder().kind(Kind::Autoscale).min(2).max(6).build()?;
+    /// assert_eq!(pool.bounds(), (2, 6));
+    /// # Ok::<(), pool_runtime::BuildError>(())
+    /// ```
     pub fn bounds(&self) -> (usize, usize) {
         self.core.bounds()
     }
@@ -740,6 +1054,21 @@ impl Pool {
     /// (a fixed pool has no bounds: it scales within `[0, MAX_SLOTS]`),
     /// [`ZeroMax`](crate::BuildError::ZeroMax), [`MinAboveMax`](crate::BuildError::MinAboveMax),
     /// [`TooLarge`](crate::BuildError::TooLarge).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{BuildError, Kind, Pool};
+    ///
+    /// let pool = Pool::builder().kind(Kind::Autoscale).min(2).max(6).build()?;
+    /// assert_eq!(pool.set_bounds(4, 10)?, 4, "the size is clamped into the new bounds");
+    /// assert_eq!(pool.bounds(), (4, 10));
+    ///
+    /// assert!(matches!(pool.set_bounds(5, 1), Err(BuildError::MinAboveMax { .. })));
+    /// assert_eq!(pool.bounds(), (4, 10), "a refused change changes nothing");
+    /// assert!(matches!(Pool::fixed(2).set_bounds(1, 4), Err(BuildError::BoundsOnFixedPool)));
+    /// # Ok::<(), BuildError>(())
+    /// ```
     pub fn set_bounds(&self, min: usize, max: usize) -> Result<usize, crate::BuildError> {
         self.set_bounds_for(min, max, LimitCause::Bounds)
     }
@@ -768,6 +1097,17 @@ impl Pool {
     }
 
     /// The bound on waiting calls, if any.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::Pool;
+    ///
+    /// assert_eq!(Pool::fixed(2).max_waiting(), None, "unbounded by default");
+    /// let pool = Pool::builder().max_waiting(100).build()?;
+    /// assert_eq!(pool.max_waiting(), Some(100));
+    /// # Ok::<(), pool_runtime::BuildError>(())
+    /// ```
     pub fn max_waiting(&self) -> Option<usize> {
         self.core.max_waiting()
     }
@@ -810,11 +1150,39 @@ impl Pool {
     /// 584 years) or longer means "never" and reads back as
     /// [`Duration::MAX`] (a shorter one reads back as set, to the
     /// nanosecond).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::Pool;
+    /// use std::time::Duration;
+    ///
+    /// let pool = Pool::fixed(2);
+    /// assert_eq!(pool.admission_timeout(), None, "none by default");
+    /// pool.set_admission_timeout(Some(Duration::from_millis(250)));
+    /// assert_eq!(pool.admission_timeout(), Some(Duration::from_millis(250)));
+    /// pool.set_admission_timeout(Some(Duration::from_nanos(u64::MAX)));
+    /// assert_eq!(pool.admission_timeout(), Some(Duration::MAX), "that long means never");
+    /// ```
     pub fn admission_timeout(&self) -> Option<Duration> {
         self.core.admission_timeout()
     }
 
     /// Changes the admission timeout for calls that start waiting from now on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Pool, Rejected};
+    /// use std::time::Duration;
+    ///
+    /// let pool = Pool::fixed(1);
+    /// let held = pool.try_acquire()?;
+    /// pool.set_admission_timeout(Some(Duration::from_millis(10)));
+    /// assert_eq!(pool.run(|| ()), Err(Rejected::TimedOut));
+    /// drop(held);
+    /// # Ok::<(), Rejected>(())
+    /// ```
     pub fn set_admission_timeout(&self, timeout: Option<Duration>) {
         self.core.set_admission_timeout(timeout);
     }
@@ -824,12 +1192,39 @@ impl Pool {
     /// [`GroupSettings::sync_barging`]). Kept as
     /// [`admission_timeout`](Pool::admission_timeout) is: `u64::MAX - 1`
     /// nanoseconds or longer reads back as [`Duration::MAX`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::Pool;
+    /// use std::time::Duration;
+    ///
+    /// let pool = Pool::fixed(2);
+    /// assert_eq!(pool.sync_barging(), None, "off by default");
+    /// pool.set_sync_barging(Some(Duration::from_micros(50)));
+    /// assert_eq!(pool.sync_barging(), Some(Duration::from_micros(50)));
+    /// pool.set_sync_barging(Some(Duration::from_nanos(u64::MAX)));
+    /// assert_eq!(pool.sync_barging(), Some(Duration::MAX));
+    /// ```
     pub fn sync_barging(&self) -> Option<Duration> {
         self.core.sync_barging()
     }
 
     /// Turns sync barging on with a bound (off with `None` or a zero bound),
     /// for sync calls that arrive from now on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::Pool;
+    /// use std::time::Duration;
+    ///
+    /// let pool = Pool::fixed(2);
+    /// pool.set_sync_barging(Some(Duration::from_micros(50)));
+    /// assert!(pool.sync_barging().is_some());
+    /// pool.set_sync_barging(Some(Duration::ZERO));
+    /// assert_eq!(pool.sync_barging(), None, "a zero bound turns it off");
+    /// ```
     pub fn set_sync_barging(&self, bound: Option<Duration>) {
         self.core.set_sync_barging(bound);
     }
@@ -845,6 +1240,22 @@ impl Pool {
     /// [`AutoscaleTiming::MAX_WINDOW`](crate::AutoscaleTiming::MAX_WINDOW), is
     /// an error and changes nothing. (An interval too long to pass is
     /// accepted and means "never".)
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{AutoscaleTiming, Kind, Pool};
+    /// use std::time::Duration;
+    ///
+    /// let pool = Pool::builder().kind(Kind::Autoscale).min(1).max(8).build()?;
+    /// let mut timing = AutoscaleTiming::DEFAULT;
+    /// timing.interval = Duration::from_secs(1);
+    /// pool.set_autoscale_timing(timing)?;
+    ///
+    /// timing.window = 0;
+    /// assert!(pool.set_autoscale_timing(timing).is_err(), "a zero window is refused");
+    /// # Ok::<(), pool_runtime::BuildError>(())
+    /// ```
     pub fn set_autoscale_timing(
         &self,
         timing: crate::AutoscaleTiming,
@@ -867,16 +1278,56 @@ impl Pool {
     /// Stops admitting new calls: they are rejected with [`Rejected::Paused`]
     /// (calls that cannot be rejected wait for [`resume`](Pool::resume)). Calls
     /// already waiting or running are not affected and keep being admitted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Pool, Rejected};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let pool = Pool::fixed(1);
+    /// let held = pool.acquire().await?;
+    /// let mut waiting = Box::pin(pool.acquire());
+    /// assert!(futures::poll!(&mut waiting).is_pending());
+    ///
+    /// pool.pause();
+    /// assert_eq!(pool.submit(async {}).await, Err(Rejected::Paused));
+    /// drop(held);
+    /// assert!(waiting.await.is_ok(), "a call already waiting is still admitted");
+    /// # Ok::<(), Rejected>(())
+    /// # }).unwrap();
+    /// ```
     pub fn pause(&self) {
         self.core.set_paused(true);
     }
 
     /// Admits new calls again.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Pool, Rejected};
+    ///
+    /// let pool = Pool::fixed(1);
+    /// pool.pause();
+    /// assert_eq!(pool.run(|| ()), Err(Rejected::Paused));
+    /// pool.resume();
+    /// assert_eq!(pool.run(|| ()), Ok(()));
+    /// ```
     pub fn resume(&self) {
         self.core.set_paused(false);
     }
 
     /// Whether the pool is paused.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = pool_runtime::Pool::fixed(1);
+    /// assert!(!pool.is_paused());
+    /// pool.pause();
+    /// assert!(pool.is_paused() && pool.stats().paused);
+    /// ```
     pub fn is_paused(&self) -> bool {
         self.core.is_paused()
     }
@@ -889,6 +1340,25 @@ impl Pool {
     /// and the `#[pooled]` functions whose return type cannot carry an error)
     /// have no way to report a rejection: a closed pool still admits them, in
     /// order and within its limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Pool, Rejected};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let pool = Pool::fixed(1);
+    /// let held = pool.acquire().await?;
+    /// let mut waiting = Box::pin(pool.submit(async { "finished" }));
+    /// assert!(futures::poll!(&mut waiting).is_pending());
+    ///
+    /// pool.close();
+    /// assert_eq!(pool.submit(async { "finished" }).await, Err(Rejected::Closed));
+    /// drop(held);
+    /// assert_eq!(waiting.await, Ok("finished"), "a waiting call still runs");
+    /// # Ok::<(), Rejected>(())
+    /// # }).unwrap();
+    /// ```
     pub fn close(&self) {
         self.core.close(false);
     }
@@ -896,11 +1366,39 @@ impl Pool {
     /// Closes the pool and rejects every waiting call at once with
     /// [`Rejected::Closed`] (never-rejecting ones excepted, see
     /// [`close`](Pool::close)); running calls finish.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Pool, Rejected};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let pool = Pool::fixed(1);
+    /// let running = pool.acquire().await?;
+    /// let mut waiting = Box::pin(pool.submit(async { "never runs" }));
+    /// assert!(futures::poll!(&mut waiting).is_pending());
+    ///
+    /// pool.abort();
+    /// assert_eq!(waiting.await, Err(Rejected::Closed), "turned away at once");
+    /// assert_eq!(pool.stats().running, 1, "the running call is left to finish");
+    /// drop(running);
+    /// # Ok::<(), Rejected>(())
+    /// # }).unwrap();
+    /// ```
     pub fn abort(&self) {
         self.core.close(true);
     }
 
     /// Whether the pool was closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = pool_runtime::Pool::fixed(1);
+    /// assert!(!pool.is_closed());
+    /// pool.close();
+    /// assert!(pool.is_closed() && pool.stats().closed);
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.core.is_closed()
     }
@@ -911,6 +1409,26 @@ impl Pool {
     /// # Cancel safety
     ///
     /// Cancel-safe: it only observes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::Pool;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let pool = Pool::fixed(2);
+    /// let permit = pool.acquire_owned(0).await?;
+    /// let mut drained = Box::pin(pool.drained());
+    /// assert!(futures::poll!(&mut drained).is_pending(), "the pool is open");
+    ///
+    /// pool.close();
+    /// assert!(futures::poll!(&mut drained).is_pending(), "a call holds a slot");
+    /// drop(permit);
+    /// drained.await;
+    /// assert_eq!(pool.stats().in_flight(), 0);
+    /// # Ok::<(), pool_runtime::Rejected>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn drained(&self) {
         /// Forgets its waker when dropped, so an abandoned wait keeps nothing.
         struct Registration<'a>(&'a Core, Option<u64>);
@@ -956,6 +1474,27 @@ impl Pool {
     ///
     /// Dropping the future leaves the pool closed (and, past the deadline,
     /// its queue aborted); nothing else happens.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Pool, Rejected};
+    /// use std::time::Duration;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let idle = Pool::fixed(2);
+    /// assert!(idle.shutdown(None).await.is_ok());
+    /// assert_eq!(idle.submit(async {}).await, Err(Rejected::Closed));
+    ///
+    /// let busy = Pool::fixed(1);
+    /// let running = busy.acquire().await?;
+    /// let timed_out = busy.shutdown(Some(Duration::from_millis(10))).await.unwrap_err();
+    /// assert_eq!(timed_out.running, 1, "a running call is never interrupted");
+    /// drop(running);
+    /// busy.drained().await;
+    /// # Ok::<(), Rejected>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn shutdown(&self, timeout: Option<Duration>) -> Result<(), crate::ShutdownTimedOut> {
         self.close();
         let Some(timeout) = timeout else {
@@ -1039,6 +1578,25 @@ impl Pool {
     // ---- observing ---------------------------------------------------------
 
     /// A snapshot of the pool's state and counters (a few relaxed loads).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Pool, Rejected};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let pool = Pool::fixed(2);
+    /// pool.submit(async {}).await?;
+    /// pool.pause();
+    /// assert!(pool.submit(async {}).await.is_err());
+    ///
+    /// let stats = pool.stats();
+    /// assert_eq!((stats.size, stats.completed, stats.running), (2, 1, 0));
+    /// assert_eq!(stats.rejected_for(Rejected::Paused), 1);
+    /// assert_eq!(stats.submitted(), stats.completed + stats.rejected_total());
+    /// # Ok::<(), Rejected>(())
+    /// # }).unwrap();
+    /// ```
     pub fn stats(&self) -> Stats {
         self.core.stats()
     }
@@ -1046,6 +1604,15 @@ impl Pool {
 
 impl Default for Pool {
     /// The default pool: fixed, FIFO, 3 slots.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Kind, Order, Pool};
+    ///
+    /// let pool = Pool::default();
+    /// assert_eq!((pool.kind(), pool.order(), pool.size()), (Kind::Fixed, Order::Fifo, 3));
+    /// ```
     fn default() -> Self {
         Pool::fixed(DEFAULT_SIZE)
     }

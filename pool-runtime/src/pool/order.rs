@@ -5,6 +5,16 @@ use std::fmt;
 use std::str::FromStr;
 
 /// How a pool's slot count is managed.
+///
+/// # Examples
+///
+/// ```
+/// use pool_runtime::Kind;
+///
+/// assert_eq!(Kind::default(), Kind::Fixed);
+/// assert_eq!("autoscale".parse::<Kind>(), Ok(Kind::Autoscale));
+/// assert!("elastic".parse::<Kind>().is_err());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Kind {
     /// The slot count changes only when you call `scale`/`resize`.
@@ -17,6 +27,16 @@ pub enum Kind {
 }
 
 /// The order in which waiting calls are admitted when a slot frees.
+///
+/// # Examples
+///
+/// ```
+/// use pool_runtime::Order;
+///
+/// assert_eq!(Order::default(), Order::Fifo);
+/// assert_eq!("priority".parse::<Order>(), Ok(Order::Priority));
+/// assert_eq!("simple".parse::<Order>(), Ok(Order::Fifo));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Order {
     /// First come, first served (also accepted as `"simple"`).
@@ -29,6 +49,20 @@ pub enum Order {
 }
 
 /// A kind or order name that is not one of the valid choices.
+///
+/// # Examples
+///
+/// ```
+/// use pool_runtime::{Order, UnknownChoice};
+///
+/// let err: UnknownChoice = "fast".parse::<Order>().unwrap_err();
+/// assert_eq!(err.given, "fast");
+/// assert_eq!(err.expected, Order::CHOICES);
+/// assert_eq!(
+///     err.to_string(),
+///     "unknown value `fast`, expected one of: `fifo`, `lifo`, `priority`, `simple`"
+/// );
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnknownChoice {
     /// What was given.
@@ -54,9 +88,31 @@ impl std::error::Error for UnknownChoice {}
 
 impl Kind {
     /// The names `FromStr` accepts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::Kind;
+    ///
+    /// for name in Kind::CHOICES {
+    ///     assert_eq!(name.parse::<Kind>()?.as_str(), *name);
+    /// }
+    /// # Ok::<(), pool_runtime::UnknownChoice>(())
+    /// ```
     pub const CHOICES: &'static [&'static str] = &["fixed", "autoscale"];
 
     /// The lower-case name of this kind.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::Kind;
+    ///
+    /// for kind in [Kind::Fixed, Kind::Autoscale] {
+    ///     assert_eq!(kind.as_str().parse::<Kind>(), Ok(kind));
+    /// }
+    /// assert_eq!(Kind::Autoscale.as_str(), "autoscale");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Fixed => "fixed",
@@ -67,9 +123,30 @@ impl Kind {
 
 impl Order {
     /// The names `FromStr` accepts (`"simple"` is another name for FIFO).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::Order;
+    ///
+    /// let parsed: Vec<Order> = Order::CHOICES.iter().map(|name| name.parse()).collect::<Result<_, _>>()?;
+    /// assert_eq!(parsed, [Order::Fifo, Order::Lifo, Order::Priority, Order::Fifo]);
+    /// # Ok::<(), pool_runtime::UnknownChoice>(())
+    /// ```
     pub const CHOICES: &'static [&'static str] = &["fifo", "lifo", "priority", "simple"];
 
     /// The lower-case name of this order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::Order;
+    ///
+    /// assert_eq!(Order::Lifo.as_str(), "lifo");
+    /// let simple: Order = "simple".parse()?;
+    /// assert_eq!(simple.as_str(), "fifo", "`simple` is another name for FIFO");
+    /// # Ok::<(), pool_runtime::UnknownChoice>(())
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Order::Fifo => "fifo",
@@ -147,6 +224,22 @@ mod tests {
 /// configuration (`executor = "rayon"`). A builder given an executor
 /// instance ([`blocking_executor`](crate::PoolBuilder::blocking_executor))
 /// uses that instead.
+///
+/// # Examples
+///
+/// ```
+/// use pool_runtime::{BuildError, ExecutorKind, Pool};
+///
+/// assert_eq!(ExecutorKind::default(), ExecutorKind::Default);
+/// assert_eq!("rayon".parse::<ExecutorKind>(), Ok(ExecutorKind::Rayon));
+///
+/// let rayon = Pool::builder().executor(ExecutorKind::Rayon).build();
+/// if cfg!(feature = "rayon") {
+///     assert!(rayon.is_ok());
+/// } else {
+///     assert!(matches!(rayon, Err(BuildError::Unavailable { feature: "rayon", .. })));
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ExecutorKind {
@@ -162,9 +255,31 @@ pub enum ExecutorKind {
 
 impl ExecutorKind {
     /// The names `FromStr` accepts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::ExecutorKind;
+    ///
+    /// for name in ExecutorKind::CHOICES {
+    ///     assert_eq!(name.parse::<ExecutorKind>()?.as_str(), *name);
+    /// }
+    /// # Ok::<(), pool_runtime::UnknownChoice>(())
+    /// ```
     pub const CHOICES: &'static [&'static str] = &["default", "rayon"];
 
     /// The lower-case name of this executor.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::ExecutorKind;
+    ///
+    /// for executor in [ExecutorKind::Default, ExecutorKind::Rayon] {
+    ///     assert_eq!(executor.as_str().parse::<ExecutorKind>(), Ok(executor));
+    /// }
+    /// assert_eq!(ExecutorKind::Rayon.to_string(), "rayon");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             ExecutorKind::Default => "default",

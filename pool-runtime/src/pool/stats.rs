@@ -17,6 +17,29 @@ use crate::pool::rejected::Rejected;
 /// Every term is counted on its own (none is derived from the others), so the
 /// identity is a real check of the accounting; [`Stats::in_flight`] is the
 /// right-hand side's last three terms.
+///
+/// # Examples
+///
+/// ```
+/// use pool_runtime::Pool;
+///
+/// # futures::executor::block_on(async {
+/// let pool = Pool::fixed(1);
+/// pool.submit(async {}).await?;
+/// let held = pool.acquire().await?;
+/// let mut waiting = Box::pin(pool.acquire());
+/// assert!(futures::poll!(&mut waiting).is_pending());
+///
+/// let stats = pool.stats();
+/// assert_eq!((stats.size, stats.running, stats.waiting, stats.completed), (1, 1, 1, 1));
+/// assert_eq!(
+///     stats.submitted(),
+///     stats.completed + stats.rejected_total() + stats.cancelled + stats.in_flight()
+/// );
+/// drop(held);
+/// # Ok::<(), pool_runtime::Rejected>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Stats {
@@ -68,12 +91,43 @@ impl Stats {
     /// dropped unrun (an executor shutting down): its caller gets
     /// [`Rejected::Closed`], but the call had been admitted and held a slot,
     /// so it is counted in `cancelled`, not here.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Pool, Rejected};
+    ///
+    /// let pool = Pool::fixed(1);
+    /// pool.pause();
+    /// assert_eq!(pool.run(|| ()), Err(Rejected::Paused));
+    /// pool.resume();
+    /// pool.close();
+    /// assert_eq!(pool.run(|| ()), Err(Rejected::Closed));
+    ///
+    /// let stats = pool.stats();
+    /// assert_eq!(stats.rejected_for(Rejected::Paused), 1);
+    /// assert_eq!(stats.rejected_for(Rejected::Closed), 1);
+    /// assert_eq!(stats.rejected_for(Rejected::FleetUnavailable), 0, "the fleet counts its own");
+    /// ```
     pub fn rejected_for(&self, reason: Rejected) -> u64 {
         // Fleet reasons are counted in `FleetStats`, not here.
         self.rejected.get(reason.index()).copied().unwrap_or(0)
     }
 
     /// All calls turned away.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Pool, Rejected};
+    ///
+    /// let pool = Pool::fixed(1);
+    /// pool.pause();
+    /// for _ in 0..3 {
+    ///     assert_eq!(pool.run(|| ()), Err(Rejected::Paused));
+    /// }
+    /// assert_eq!(pool.stats().rejected_total(), 3);
+    /// ```
     pub fn rejected_total(&self) -> u64 {
         self.rejected.iter().sum()
     }
@@ -81,12 +135,42 @@ impl Stats {
     /// Every call the pool has seen (finished, turned away, cancelled, or
     /// still in the pool), counted by its own counter when the call first
     /// asks for a slot.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::Pool;
+    ///
+    /// let pool = Pool::fixed(1);
+    /// assert_eq!(pool.run(|| ()), Ok(()));
+    /// pool.close();
+    /// assert!(pool.run(|| ()).is_err());
+    /// assert_eq!(pool.stats().submitted(), 2, "a rejected call is counted too");
+    /// ```
     pub fn submitted(&self) -> u64 {
         self.submitted
     }
 
     /// Calls in the pool now: holding a slot, running under a lent one, or
     /// waiting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::Pool;
+    ///
+    /// # futures::executor::block_on(async {
+    /// let pool = Pool::fixed(1);
+    /// let held = pool.acquire().await?;
+    /// let mut waiting = Box::pin(pool.acquire());
+    /// assert!(futures::poll!(&mut waiting).is_pending());
+    /// assert_eq!(pool.stats().in_flight(), 2, "one running, one waiting");
+    /// drop(held);
+    /// drop(waiting.await?);
+    /// assert_eq!(pool.stats().in_flight(), 0);
+    /// # Ok::<(), pool_runtime::Rejected>(())
+    /// # }).unwrap();
+    /// ```
     pub fn in_flight(&self) -> u64 {
         (self.running + self.nested + self.waiting) as u64
     }

@@ -7,8 +7,43 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// A monotonic clock: the time elapsed since an arbitrary, fixed origin.
+///
+/// # Examples
+///
+/// ```
+/// use pool_runtime::{Clock, Pool};
+/// use std::time::Duration;
+///
+/// /// A clock that stands still at one minute.
+/// struct Frozen;
+///
+/// impl Clock for Frozen {
+///     fn now(&self) -> Duration {
+///         Duration::from_secs(60)
+///     }
+/// }
+///
+/// assert_eq!(Frozen.now(), Duration::from_secs(60));
+/// assert!(!Frozen.uses_tokio_time(), "only `TokioClock` says yes");
+/// let pool = Pool::builder().clock(Frozen).build()?;
+/// assert_eq!(pool.run(|| "admitted"), Ok("admitted"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait Clock: Send + Sync + 'static {
     /// The current time since this clock's origin.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Clock, ManualClock};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    ///
+    /// let clock = ManualClock::new();
+    /// clock.advance(Duration::from_secs(2));
+    /// let shared: Arc<dyn Clock> = Arc::new(clock.clone());
+    /// assert_eq!(shared.now(), Duration::from_secs(2), "a shared clock reads as the clock it shares");
+    /// ```
     fn now(&self) -> Duration;
 
     /// Whether the pool's admission timeouts should run on tokio's timer (so
@@ -20,6 +55,17 @@ pub trait Clock: Send + Sync + 'static {
         not(feature = "tokio"),
         doc = " they follow tokio's paused time too). Only `TokioClock` says yes."
     )]
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Clock, ManualClock, SystemClock};
+    ///
+    /// assert!(!SystemClock.uses_tokio_time());
+    /// assert!(!ManualClock::new().uses_tokio_time());
+    /// # #[cfg(feature = "tokio")]
+    /// assert!(pool_runtime::TokioClock::new().uses_tokio_time());
+    /// ```
     fn uses_tokio_time(&self) -> bool {
         false
     }
@@ -106,6 +152,17 @@ impl<C: Clock> Clock for Caught<C> {
 }
 
 /// The real monotonic clock (`std::time::Instant`).
+///
+/// # Examples
+///
+/// ```
+/// use pool_runtime::{Clock, SystemClock};
+/// use std::time::Duration;
+///
+/// let before = SystemClock.now();
+/// std::thread::sleep(Duration::from_millis(2));
+/// assert!(SystemClock.now() >= before + Duration::from_millis(2));
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemClock;
 
@@ -137,12 +194,39 @@ pub struct ManualClock {
 
 impl ManualClock {
     /// A clock at time zero.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Clock, ManualClock};
+    /// use std::time::Duration;
+    ///
+    /// let clock = ManualClock::new();
+    /// assert_eq!(clock.now(), Duration::ZERO);
+    /// let shared = clock.clone();
+    /// shared.advance(Duration::from_secs(1));
+    /// assert_eq!(clock.now(), Duration::from_secs(1), "clones share the same time");
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Moves the clock forward by `by`; past the end of its range (`u64::MAX`
     /// nanoseconds, some 584 years) it stays there, never wrapping back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Clock, ManualClock};
+    /// use std::time::Duration;
+    ///
+    /// let clock = ManualClock::new();
+    /// clock.advance(Duration::from_millis(1500));
+    /// assert_eq!(clock.now(), Duration::from_millis(1500));
+    /// clock.advance(Duration::MAX);
+    /// clock.advance(Duration::from_secs(1));
+    /// assert_eq!(clock.now(), Duration::from_nanos(u64::MAX), "stays at the end, never wraps");
+    /// ```
     pub fn advance(&self, by: Duration) {
         let nanos = crate::time::saturating_nanos(by);
         let _ = self
@@ -190,6 +274,21 @@ impl fmt::Debug for ManualClock {
 /// the real time since it was made instead of standing at zero until the
 /// real clock reaches its origin (the pool's reading of its clock never
 /// goes backwards: see [`PoolBuilder::clock`](crate::PoolBuilder::clock)).
+///
+/// # Examples
+///
+/// ```
+/// use pool_runtime::{Clock, TokioClock};
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let clock = TokioClock::new();
+/// tokio::time::advance(Duration::from_secs(3600)).await;
+/// assert!(clock.now() >= Duration::from_secs(3600), "follows tokio's paused time");
+/// assert!(clock.uses_tokio_time());
+/// # }
+/// ```
 #[cfg(feature = "tokio")]
 #[derive(Clone, Copy, Debug)]
 pub struct TokioClock {
@@ -201,6 +300,21 @@ pub struct TokioClock {
 #[cfg(feature = "tokio")]
 impl TokioClock {
     /// A clock whose origin is now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use pool_runtime::{Clock, TokioClock};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let clock = TokioClock::new();
+    /// assert_eq!(clock.now(), Duration::ZERO, "its origin is now (and paused time stands still)");
+    /// tokio::time::sleep(Duration::from_secs(5)).await;
+    /// assert!(clock.now() >= Duration::from_secs(5));
+    /// # }
+    /// ```
     pub fn new() -> Self {
         TokioClock {
             origin: tokio::time::Instant::now(),
