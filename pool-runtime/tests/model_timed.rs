@@ -16,8 +16,8 @@ use std::time::Duration;
 
 /// Cases run by default.
 const DEFAULT_CASES: u64 = 3_000;
-/// Operations per case (plus the drops that end it).
-const OPS: usize = 70;
+/// Operations per case, on average (plus the drops that end it).
+const OPS: usize = 80;
 const DEFAULT_BASE_SEED: u64 = 0x7173_D0C5_11ED_0046;
 /// Microseconds in a millisecond: the model keeps time in microseconds.
 const MS: u64 = 1_000;
@@ -331,6 +331,7 @@ impl Scaler {
         demand: usize,
         limit: usize,
         bounds: (usize, usize),
+        mutant: Option<Mutant>,
     ) -> Option<usize> {
         while self.next_sample <= now {
             if self.samples.len() == self.window {
@@ -342,10 +343,17 @@ impl Scaler {
         if now < self.next_eval || self.samples.is_empty() {
             return None;
         }
-        self.next_eval = now + self.interval;
+        self.next_eval = match mutant {
+            Some(Mutant::FixedSchedule) => (now / self.interval + 1) * self.interval,
+            _ => now + self.interval,
+        };
         let n = self.samples.len();
         let sum: usize = self.samples.iter().sum();
-        let target = target(sum, n, limit).clamp(bounds.0, bounds.1);
+        let mut target = target(sum, n, limit);
+        if mutant == Some(Mutant::GrowByOne) {
+            target = target.min(limit + 1);
+        }
+        let target = target.clamp(bounds.0, bounds.1);
         (target != limit).then_some(target)
     }
 }
@@ -401,6 +409,25 @@ struct Model {
     scaler: Option<Scaler>,
     /// Limit changes the autoscaler made (coverage).
     moves: u64,
+    /// A deliberate error (`a_wrong_model_is_caught`).
+    mutant: Option<Mutant>,
+}
+
+/// Deliberately wrong models, each of which the comparison must catch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mutant {
+    /// Timers never fire.
+    NoTimeouts,
+    /// The autoscaler never moves.
+    NoAutoscale,
+    /// The autoscaler grows by one slot at most.
+    GrowByOne,
+    /// Evaluations on the fixed schedule from the pool's creation.
+    FixedSchedule,
+    /// A timed-out call is turned away even if handed a slot first.
+    TimeoutWins,
+    /// `try_acquire` waits like `acquire` would (counted as queued).
+    TryQueues,
 }
 
 impl Model {
@@ -427,6 +454,7 @@ impl Model {
             scaler: (config.kind == Kind::Autoscale)
                 .then(|| Scaler::new(config.interval_ms, config.window)),
             moves: 0,
+            mutant: None,
         }
     }
 
@@ -477,8 +505,14 @@ impl Model {
     /// An autoscaler event: `demand` is the demand that held until now.
     /// Returns the new limit if an evaluation moved it (not yet applied).
     fn observe(&mut self, demand: usize) -> Option<usize> {
-        let (now, limit, bounds) = (self.now, self.limit, self.bounds);
-        let to = self.scaler.as_mut()?.observe(now, demand, limit, bounds);
+        let (now, limit, bounds, mutant) = (self.now, self.limit, self.bounds, self.mutant);
+        let to = self
+            .scaler
+            .as_mut()?
+            .observe(now, demand, limit, bounds, mutant);
+        if mutant == Some(Mutant::NoAutoscale) {
+            return None;
+        }
         if to.is_some() {
             self.moves += 1;
         }
@@ -566,7 +600,11 @@ impl Model {
         }
         // `try_acquire`: "Rejected::Full if no slot is free (as if no call
         // could wait)".
-        let bound = if may_wait { self.max_waiting } else { Some(0) };
+        let bound = if may_wait || self.mutant == Some(Mutant::TryQueues) {
+            self.max_waiting
+        } else {
+            Some(0)
+        };
         if bound.is_some_and(|b| self.queue.len() >= b) {
             return self.reject(call, Rejected::Full);
         }
@@ -616,6 +654,15 @@ impl Model {
             // deadline passed meanwhile. The docs do not say which wins; the
             // model keeps the slot handed over (see `give_up`, and the
             // README's hand-off rule: a freed slot goes to that waiter).
+            State::Admitted
+                if self.mutant == Some(Mutant::TimeoutWins) && self.calls[&call].fired =>
+            {
+                self.rejected[reason_index(Rejected::TimedOut)] += 1;
+                self.set_state(call, State::Resolved);
+                self.call(call).deadline = None;
+                self.release();
+                Polled::Rejected(Rejected::TimedOut)
+            }
             State::Admitted => self.start(call),
             State::Running => self.poll_work(call),
             State::TurnedAway => {
@@ -747,10 +794,11 @@ impl Model {
                 // Timers that fire wake their calls (in no documented
                 // order: the harness sorts the wake-ups of one advance).
                 let now = self.now;
+                let fire = self.mutant != Some(Mutant::NoTimeouts);
                 let due: Vec<usize> = self
                     .calls
                     .iter()
-                    .filter(|(_, c)| !c.fired && c.deadline.is_some_and(|d| d <= now))
+                    .filter(|(_, c)| fire && !c.fired && c.deadline.is_some_and(|d| d <= now))
                     .map(|(&id, _)| id)
                     .collect();
                 for call in due {
@@ -1168,10 +1216,14 @@ fn random_op(rng: &mut Rng, model: &Model, config: &Config, next_call: &mut usiz
             590..=669 => Some(Op::PollWoken),
             670..=829 => {
                 let interval = config.interval_ms;
-                let ms = match rng.below(10) {
-                    0..=5 => 1 + rng.below(10) as u64,
-                    6..=8 => 1 + rng.below(interval as usize) as u64,
-                    _ => interval + rng.below(2 * interval as usize) as u64,
+                let ms = match rng.below(20) {
+                    0..=11 => 1 + rng.below(10) as u64,
+                    12..=16 => 1 + rng.below(interval as usize) as u64,
+                    17..=18 => interval + rng.below(2 * interval as usize) as u64,
+                    // Many sample periods, and evaluations, at once.
+                    _ => {
+                        interval * (3 + rng.below(200) as u64) + rng.below(interval as usize) as u64
+                    }
                 };
                 Some(Op::Advance(ms))
             }
@@ -1202,8 +1254,9 @@ fn generate(seed: u64) -> (Config, Vec<Op>) {
     let config = Config::random(&mut rng);
     let mut model = Model::new(&config);
     let mut next_call = 0;
-    let mut ops = Vec::with_capacity(OPS + 16);
-    for _ in 0..OPS {
+    let count = 20 + rng.below(OPS * 2);
+    let mut ops = Vec::with_capacity(count + 16);
+    for _ in 0..count {
         let op = random_op(&mut rng, &model, &config, &mut next_call);
         model.apply(op);
         ops.push(op);
@@ -1224,13 +1277,13 @@ struct Coverage {
     granted: u64,
 }
 
-fn run(config: &Config, ops: &[Op]) -> Result<Coverage, (usize, String)> {
+fn run(config: &Config, ops: &[Op], mutant: Option<Mutant>) -> Result<Coverage, (usize, String)> {
     match config.clock {
         ClockKind::Manual => {
             let clock = ManualClock::new();
             let pool = config.build(clock.clone());
             clock.advance(Duration::from_micros(OFFSET));
-            run_on(config, &pool, Driver::Manual(&clock), ops)
+            run_on(config, &pool, Driver::Manual(&clock), ops, mutant)
         }
         #[cfg(feature = "tokio")]
         ClockKind::Tokio => {
@@ -1246,7 +1299,7 @@ fn run(config: &Config, ops: &[Op]) -> Result<Coverage, (usize, String)> {
             rt.block_on(tokio::time::advance(Duration::from_micros(OFFSET)));
             let pool = config.build(pool_runtime::TokioClock::new());
             rt.block_on(tokio::time::advance(Duration::from_micros(OFFSET)));
-            run_on(config, &pool, Driver::Tokio(&rt), ops)
+            run_on(config, &pool, Driver::Tokio(&rt), ops, mutant)
         }
     }
 }
@@ -1256,8 +1309,10 @@ fn run_on(
     pool: &Pool,
     driver: Driver<'_>,
     ops: &[Op],
+    mutant: Option<Mutant>,
 ) -> Result<Coverage, (usize, String)> {
     let mut model = Model::new(config);
+    model.mutant = mutant;
     let mut harness = Harness::new(pool, driver);
     let mut coverage = Coverage::default();
     let initial = harness.compare(&model);
@@ -1318,7 +1373,7 @@ fn run_on(
 
 fn check_case(seed: u64) -> Coverage {
     let (config, ops) = generate(seed);
-    match run(&config, &ops) {
+    match run(&config, &ops, None) {
         Ok(coverage) => coverage,
         Err((step, message)) => {
             let mut report = format!(
@@ -1366,5 +1421,31 @@ fn timeouts_autoscaling_and_permits_match_the_reference_model() {
         assert!(total.granted > 0, "no permit was granted: {total:?}");
         #[cfg(feature = "tokio")]
         assert!(total.timed_out > 0, "no call timed out: {total:?}");
+    }
+}
+
+/// The comparison must be able to fail: each deliberately wrong model
+/// disagrees with the pool within the first cases. (A mutant's error would
+/// steer the generated operations too, so the operations are generated by
+/// the right model and only the comparison uses the mutant.)
+#[test]
+fn a_wrong_model_is_caught() {
+    for mutant in [
+        Mutant::NoTimeouts,
+        Mutant::NoAutoscale,
+        Mutant::GrowByOne,
+        Mutant::FixedSchedule,
+        Mutant::TimeoutWins,
+        Mutant::TryQueues,
+    ] {
+        #[cfg(not(feature = "tokio"))]
+        if matches!(mutant, Mutant::NoTimeouts | Mutant::TimeoutWins) {
+            continue;
+        }
+        let caught = (0..2_000).any(|index| {
+            let (config, ops) = generate(case_seed(DEFAULT_BASE_SEED, index));
+            run(&config, &ops, Some(mutant)).is_err()
+        });
+        assert!(caught, "{mutant:?} was never caught");
     }
 }
