@@ -229,6 +229,8 @@ enum Op {
     SetMaxWaiting(Option<usize>),
     /// `set_admission_timeout` (ms), tokio cases only.
     SetTimeout(Option<u64>),
+    /// `set_autoscale_timing` (interval in ms, window).
+    SetTiming(u64, usize),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -301,7 +303,8 @@ struct Scaler {
 }
 
 impl Scaler {
-    fn new(interval_ms: u64, window: usize) -> Scaler {
+    /// The rule of a pool built (or its rule restarted) at `start`.
+    fn new(start: u64, interval_ms: u64, window: usize) -> Scaler {
         let interval = interval_ms * MS;
         let every = interval / window as u64;
         assert_eq!(every * window as u64, interval, "whole sample periods");
@@ -310,8 +313,8 @@ impl Scaler {
             window,
             interval,
             samples: VecDeque::new(),
-            next_sample: every,
-            next_eval: interval,
+            next_sample: start + every,
+            next_eval: start + interval,
         }
     }
 
@@ -452,7 +455,7 @@ impl Model {
             rejected: [0; 4],
             now: OFFSET,
             scaler: (config.kind == Kind::Autoscale)
-                .then(|| Scaler::new(config.interval_ms, config.window)),
+                .then(|| Scaler::new(0, config.interval_ms, config.window)),
             moves: 0,
             mutant: None,
         }
@@ -828,6 +831,18 @@ impl Model {
             Op::Abort => self.abort(),
             Op::SetMaxWaiting(bound) => self.max_waiting = bound,
             Op::SetTimeout(ms) => self.timeout = ms.map(|ms| ms * MS),
+            // "Restarts an autoscaled pool's queue-depth rule with new
+            // timing (fixed pools ignore it)": no samples, the schedule
+            // counted from now. Its sample times then fall on event times
+            // (both at half milliseconds): a sample due at an event's time
+            // is taken as the demand that held until the event ("the
+            // demand since the previous event"), a reading the docs leave
+            // open.
+            Op::SetTiming(interval_ms, window) => {
+                if self.scaler.is_some() {
+                    self.scaler = Some(Scaler::new(self.now, interval_ms, window));
+                }
+            }
         }
         out
     }
@@ -1078,6 +1093,12 @@ impl<'p> Harness<'p> {
                 .set_max_waiting(bound)
                 .expect("a small bound is in range"),
             Op::SetTimeout(ms) => pool.set_admission_timeout(ms.map(Duration::from_millis)),
+            Op::SetTiming(interval_ms, window) => pool
+                .set_autoscale_timing(pool_runtime::AutoscaleTiming {
+                    interval: Duration::from_millis(interval_ms),
+                    window,
+                })
+                .expect("a valid timing"),
         }
         self.note_wakes();
         out
@@ -1237,6 +1258,10 @@ fn random_op(rng: &mut Rng, model: &Model, config: &Config, next_call: &mut usiz
             955..=969 => Some(Op::SetMaxWaiting(rng.percent(50).then(|| rng.below(4)))),
             970..=984 => (config.clock != ClockKind::Manual)
                 .then(|| Op::SetTimeout(rng.percent(80).then(|| 1 + rng.below(60) as u64))),
+            985..=989 => Some(Op::SetTiming(
+                rng.pick(&[20, 40, 100, 200]),
+                rng.pick(&[1, 2, 4, 5]),
+            )),
             _ => Some(if rng.percent(50) {
                 Op::Close
             } else {
