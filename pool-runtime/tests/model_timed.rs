@@ -19,14 +19,17 @@ const DEFAULT_CASES: u64 = 3_000;
 /// Operations per case, on average (plus the drops that end it).
 const OPS: usize = 80;
 const DEFAULT_BASE_SEED: u64 = 0x7173_D0C5_11ED_0046;
-/// Microseconds in a millisecond: the model keeps time in microseconds.
-const MS: u64 = 1_000;
+/// Nanoseconds in a millisecond: the model keeps time in nanoseconds (as
+/// a `u128`, to follow a clock to the end of its range).
+const MS: u128 = 1_000_000;
+/// The end of a clock's range as the pool reads it (`u64::MAX` ns).
+const END: u128 = u64::MAX as u128;
 /// The pool is built at clock time 0 and the clock is then moved by this
 /// much, so that every later event happens at `k ms + 0.5 ms` while every
 /// demand sample is due at a whole millisecond (the sample period is whole
 /// milliseconds): no event ever falls on a sample time, where the docs do
 /// not say whether the sample sees the demand before or after the event.
-const OFFSET: u64 = 500;
+const OFFSET: u128 = 500_000;
 
 // ---- a small deterministic PRNG ------------------------------------------------
 
@@ -219,6 +222,9 @@ enum Op {
     PollWoken,
     /// Move the clock (ms).
     Advance(u64),
+    /// Move a `ManualClock` by `Duration::MAX`: to the end of its range,
+    /// where it stays.
+    AdvanceToEnd,
     Scale(isize),
     Resize(usize),
     SetBounds(usize, usize),
@@ -283,7 +289,7 @@ struct ModelCall {
     /// The admission deadline (model clock, µs), armed when the call starts
     /// waiting and disarmed when the call is next polled out of the queue,
     /// turned away, or dropped.
-    deadline: Option<u64>,
+    deadline: Option<u128>,
     /// The deadline passed (its timer woke the call).
     fired: bool,
 }
@@ -294,20 +300,20 @@ struct ModelCall {
 struct Scaler {
     /// `interval / window` (µs): samples are due at every multiple of it
     /// from the pool's creation.
-    every: u64,
+    every: u128,
     window: usize,
-    interval: u64,
+    interval: u128,
     samples: VecDeque<usize>,
-    next_sample: u64,
-    next_eval: u64,
+    next_sample: u128,
+    next_eval: u128,
 }
 
 impl Scaler {
     /// The rule of a pool built (or its rule restarted) at `start`.
-    fn new(start: u64, interval_ms: u64, window: usize) -> Scaler {
-        let interval = interval_ms * MS;
-        let every = interval / window as u64;
-        assert_eq!(every * window as u64, interval, "whole sample periods");
+    fn new(start: u128, interval_ms: u64, window: usize) -> Scaler {
+        let interval = u128::from(interval_ms) * MS;
+        let every = interval / window as u128;
+        assert_eq!(every * window as u128, interval, "whole sample periods");
         Scaler {
             every,
             window,
@@ -330,18 +336,21 @@ impl Scaler {
     /// evaluation can only happen at an event ("No background thread").
     fn observe(
         &mut self,
-        now: u64,
+        now: u128,
         demand: usize,
         limit: usize,
         bounds: (usize, usize),
         mutant: Option<Mutant>,
     ) -> Option<usize> {
-        while self.next_sample <= now {
-            if self.samples.len() == self.window {
-                self.samples.pop_front();
+        if self.next_sample <= now {
+            let due = (now - self.next_sample) / self.every + 1;
+            for _ in 0..due.min(self.window as u128) {
+                if self.samples.len() == self.window {
+                    self.samples.pop_front();
+                }
+                self.samples.push_back(demand);
             }
-            self.samples.push_back(demand);
-            self.next_sample += self.every;
+            self.next_sample += due * self.every;
         }
         if now < self.next_eval || self.samples.is_empty() {
             return None;
@@ -395,7 +404,7 @@ struct Model {
     bounds: (usize, usize),
     max_waiting: Option<usize>,
     /// µs.
-    timeout: Option<u64>,
+    timeout: Option<u128>,
     paused: bool,
     closed: bool,
     running: usize,
@@ -407,8 +416,8 @@ struct Model {
     completed: u64,
     cancelled: u64,
     rejected: [u64; 4],
-    /// The pool's clock reading (µs).
-    now: u64,
+    /// The pool's clock reading (ns).
+    now: u128,
     scaler: Option<Scaler>,
     /// Limit changes the autoscaler made (coverage).
     moves: u64,
@@ -441,7 +450,7 @@ impl Model {
             limit: config.size,
             bounds: config.bounds,
             max_waiting: config.max_waiting,
-            timeout: config.timeout_ms.map(|ms| ms * MS),
+            timeout: config.timeout_ms.map(|ms| u128::from(ms) * MS),
             paused: false,
             closed: false,
             running: 0,
@@ -792,8 +801,12 @@ impl Model {
                     }
                 }
             }
-            Op::Advance(ms) => {
-                self.now += ms * MS;
+            Op::Advance(_) | Op::AdvanceToEnd => {
+                let by = match op {
+                    Op::Advance(ms) => u128::from(ms) * MS,
+                    _ => END,
+                };
+                self.now = (self.now + by).min(END);
                 // Timers that fire wake their calls (in no documented
                 // order: the harness sorts the wake-ups of one advance).
                 let now = self.now;
@@ -830,7 +843,7 @@ impl Model {
             Op::Close => self.closed = true,
             Op::Abort => self.abort(),
             Op::SetMaxWaiting(bound) => self.max_waiting = bound,
-            Op::SetTimeout(ms) => self.timeout = ms.map(|ms| ms * MS),
+            Op::SetTimeout(ms) => self.timeout = ms.map(|ms| u128::from(ms) * MS),
             // "Restarts an autoscaled pool's queue-depth rule with new
             // timing (fixed pools ignore it)": no samples, the schedule
             // counted from now. Its sample times then fall on event times
@@ -1070,9 +1083,13 @@ impl<'p> Harness<'p> {
                     }
                 }
             }
-            Op::Advance(ms) => {
+            Op::Advance(_) | Op::AdvanceToEnd => {
+                let by = match op {
+                    Op::Advance(ms) => Duration::from_millis(ms),
+                    _ => Duration::MAX,
+                };
                 let start = self.log.lock().unwrap().len();
-                self.driver.advance(Duration::from_millis(ms));
+                self.driver.advance(by);
                 // Timers that fire together fire in no documented order.
                 let mut log = self.log.lock().unwrap();
                 log[start..].sort_by_key(|event| match *event {
@@ -1148,7 +1165,7 @@ impl<'p> Harness<'p> {
         check!(
             "admission_timeout()",
             self.pool.admission_timeout(),
-            model.timeout.map(Duration::from_micros)
+            model.timeout.map(|ns| Duration::from_nanos(ns as u64))
         );
         check!("woken, not polled since", self.woken, model.woken);
         let log = self.log.lock().unwrap();
@@ -1248,7 +1265,8 @@ fn random_op(rng: &mut Rng, model: &Model, config: &Config, next_call: &mut usiz
                 };
                 Some(Op::Advance(ms))
             }
-            830..=859 => Some(Op::Scale(rng.pick(&[-2, -1, 1, 2]))),
+            830..=832 => (config.clock == ClockKind::Manual).then_some(Op::AdvanceToEnd),
+            833..=859 => Some(Op::Scale(rng.pick(&[-2, -1, 1, 2]))),
             860..=879 => Some(Op::Resize(rng.below(5))),
             880..=894 => {
                 (model.kind == Kind::Autoscale).then(|| Op::SetBounds(rng.below(4), rng.below(6)))
@@ -1307,7 +1325,7 @@ fn run(config: &Config, ops: &[Op], mutant: Option<Mutant>) -> Result<Coverage, 
         ClockKind::Manual => {
             let clock = ManualClock::new();
             let pool = config.build(clock.clone());
-            clock.advance(Duration::from_micros(OFFSET));
+            clock.advance(Duration::from_nanos(OFFSET as u64));
             run_on(config, &pool, Driver::Manual(&clock), ops, mutant)
         }
         #[cfg(feature = "tokio")]
@@ -1321,9 +1339,9 @@ fn run(config: &Config, ops: &[Op], mutant: Option<Mutant>) -> Result<Coverage, 
             // The clock's origin half a millisecond into the runtime's time,
             // so that with the pool's clock at `k ms + 0.5 ms` the runtime's
             // is at whole milliseconds, where tokio's timer fires exactly.
-            rt.block_on(tokio::time::advance(Duration::from_micros(OFFSET)));
+            rt.block_on(tokio::time::advance(Duration::from_nanos(OFFSET as u64)));
             let pool = config.build(pool_runtime::TokioClock::new());
-            rt.block_on(tokio::time::advance(Duration::from_micros(OFFSET)));
+            rt.block_on(tokio::time::advance(Duration::from_nanos(OFFSET as u64)));
             run_on(config, &pool, Driver::Tokio(&rt), ops, mutant)
         }
     }
