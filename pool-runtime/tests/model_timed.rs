@@ -1,7 +1,103 @@
 //! A randomized model test of what `model.rs` leaves out: admission
 //! timeouts, the queue-depth autoscaler's own moves, and permits.
 //!
-//! HEADER: see the end of this comment block (filled in below).
+//! Each case builds one pool (fixed or autoscaled, FIFO/LIFO/priority, a
+//! random size, bounds and waiting bound) and drives it on this thread at
+//! the poll level, as `model.rs` does: calls are futures polled by hand with
+//! wakers that log their wake-ups; a submit's work is a future the case
+//! tells to finish. Time moves only when the case says so:
+//!
+//! * a `ManualClock` (`ManualClock::advance`, "a clock that moves only when
+//!   told to: for deterministic tests of autoscaling"), for autoscaled pools
+//!   without an admission timeout (their deadlines would run on the timer
+//!   thread, in real time); now and then taken to the end of its range
+//!   (`advance(Duration::MAX)`);
+//! * with feature `tokio`, a `TokioClock` in a current-thread runtime with
+//!   paused time, moved by `tokio::time::advance`: "a `TokioClock` makes the
+//!   autoscaler and the admission timeouts follow tokio's (paused) time"
+//!   (`PoolBuilder::clock`), fixed or autoscaled pools, with or without an
+//!   admission timeout.
+//!
+//! Operations: `submit_weighted`, `acquire_weighted`, `acquire_owned` (made,
+//! then polled when the case says), `try_acquire`, `try_acquire_owned`,
+//! poll, finish (a submit's work ends; a permit is dropped), drop in any
+//! state, poll the woken calls, advance the clock (1 ms to a few hundred
+//! intervals, crossing sample times, evaluations and deadlines), `scale`,
+//! `resize`, `set_bounds`, `pause`, `resume`, `close`, `abort`,
+//! `set_max_waiting`, `set_admission_timeout`, `set_autoscale_timing`.
+//! After every operation the case compares: each poll's result (pending,
+//! the output, a permit, the `Rejected` reason); the exact log of wake-ups
+//! and work starts (who was handed a slot, in which order, that nobody
+//! else was woken, and which timers fired); the calls woken and not polled
+//! since; every field of `stats()`; `size()`, `bounds()`, `max_waiting()`,
+//! `admission_timeout()`; and, once every call is gone, that the pool adds
+//! up.
+//!
+//! The rules the model follows, from the docs:
+//!
+//! * Admission (as `model.rs`): closed, else paused, turns a first poll
+//!   away; it runs at once if a slot is free and nobody waits; `Full` at the
+//!   waiting bound; else it waits. A freed or added slot goes to the next
+//!   waiter by the order, which is woken; dropping a waiting call leaves the
+//!   queue, dropping an admitted or running one frees its slot (cancelled);
+//!   `abort` turns every waiting call away (woken, in queue order).
+//! * Admission timeouts (`GroupSettings::admission_timeout`): "Turns a call
+//!   away with `Rejected::TimedOut` once it has waited this long for a slot.
+//!   Time spent running is not limited." The wait starts when the call
+//!   joins the queue (timer.rs: "a deadline is only created for a call that
+//!   actually has to wait"); when it passes, the call's waker is woken and
+//!   the call's next poll, if it is still waiting, is `TimedOut` (counted
+//!   in `rejected_for(TimedOut)`, an autoscaler event). `set_admission_timeout`:
+//!   "for calls that start waiting from now on".
+//! * Permits (`Pool::acquire`): "The same admission as `submit`: same order,
+//!   same rejections, same accounting (`Stats::running` counts the
+//!   permit)"; `Permit`: "Dropping it ends that call: counted as completed
+//!   ..., its slot handed to the next waiting call"; `try_acquire`: "A permit
+//!   if a slot is free now; never waits", "`Rejected::Full` if no slot is
+//!   free (as if no call could wait), otherwise as `submit` (paused,
+//!   closed)" — counted as a call turned away `Full`.
+//! * The queue-depth autoscaler (`Kind::Autoscale`: "moves by itself within
+//!   `[min, max]`, by the pool's `ScalePolicy` (the queue-depth rule unless
+//!   told otherwise)"; README "Autoscale"; the rule's docs in
+//!   `scale/queue_depth.rs`, which the README points to): demand is
+//!   `running + waiting`, "sampled at the events that change it (intake,
+//!   release, and a waiting call that leaves: cancelled or timed out) —
+//!   periods without events are filled in", a sample every `interval /
+//!   window`; every `interval`, with `D` the mean of the last `window`
+//!   samples and `L` the limit, "`D > L`: grow to `ceil(D)`, at least
+//!   `L + 1`, at most `2 L` per step; `D < L / 2`: shrink to
+//!   `ceil(D * 1.25)`, at most halving per step, and never below 1;
+//!   otherwise keep `L`", clamped to `[min, max]`; "No background thread":
+//!   evaluations happen at events. `set_autoscale_timing` "restarts" the
+//!   rule.
+//!
+//! Readings chosen where the docs are loose (each at its place in the
+//! model): "every `interval`" is the first event at least `interval` after
+//! the previous evaluation; where an intake's evaluation falls (a call that
+//! finds a free slot with nobody waiting takes it; otherwise the evaluation
+//! comes first and the call is judged by the new limit, as `size(0)`'s docs
+//! imply); a release's evaluation decides whether its freed slot is handed
+//! on; an `abort` is an event (it turns waiting calls away); a call handed a
+//! slot after its deadline passed but before its next poll keeps the slot;
+//! timers that fire in one `advance` fire in no particular order (the
+//! harness sorts their wake-ups). Sample times never coincide with events
+//! (the pool is built at time 0, events happen at `k ms + 0.5 ms`, samples
+//! at whole milliseconds), except after `set_autoscale_timing`, where a
+//! sample due at an event's time takes the demand that held until it.
+//!
+//! Not modelled: the adaptive policy, sync calls (`run`, their timeouts run
+//! on their own thread in real time) and sync barging, nested calls and
+//! permits taken inside work, `never-rejecting` group calls, timeouts longer
+//! than tokio's timer keeps (they run on the timer thread), zero timeouts,
+//! clocks that go backwards or panic, `drained`/`shutdown`.
+//!
+//! Bugs found: none — every disagreement met so far was the harness's or
+//! the model's (see `a_wrong_model_is_caught` for the comparison's teeth).
+//!
+//! Reproducing: a failure prints its case seed, the pool's settings and the
+//! operations up to the failure; `POOLED_MODEL_TIMED_SEED=<seed>` replays
+//! one case, `POOLED_MODEL_TIMED_CASES=<n>` changes the number of cases,
+//! `POOLED_MODEL_TIMED_BASE=<n>` the base seed they derive from.
 
 use pool_runtime::{Clock, Kind, ManualClock, Order, OwnedPermit, Permit, Pool, Rejected};
 use std::collections::{BTreeMap, VecDeque};
