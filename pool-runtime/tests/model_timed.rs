@@ -110,8 +110,8 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-/// Cases run by default.
-const DEFAULT_CASES: u64 = 3_000;
+/// Cases run by default (some 10 s in a debug build).
+const DEFAULT_CASES: u64 = 10_000;
 /// Operations per case, on average (plus the drops that end it).
 const OPS: usize = 80;
 const DEFAULT_BASE_SEED: u64 = 0x7173_D0C5_11ED_0046;
@@ -1390,12 +1390,41 @@ fn random_op(rng: &mut Rng, model: &Model, config: &Config, next_call: &mut usiz
 
 fn generate(seed: u64) -> (Config, Vec<Op>) {
     let mut rng = Rng::new(seed);
-    let config = Config::random(&mut rng);
+    let mut config = Config::random(&mut rng);
+    // A crowded case: a priority pool and a deep queue of mostly distinct
+    // weights (past 64 of them its lists' map spills to a B-tree), which
+    // time out, are cancelled and admitted from anywhere in it.
+    let crowded = rng.percent(10);
+    let count = if crowded {
+        config.order = Order::Priority;
+        config.max_waiting = None;
+        400
+    } else {
+        20 + rng.below(OPS * 2)
+    };
     let mut model = Model::new(&config);
     let mut next_call = 0;
-    let count = 20 + rng.below(OPS * 2);
     let mut ops = Vec::with_capacity(count + 16);
     for _ in 0..count {
+        if crowded && rng.percent(40) {
+            let call = next_call;
+            next_call += 1;
+            let weight = match rng.percent(80) {
+                true => rng.next_u64() as i64,
+                false => random_weight(&mut rng),
+            };
+            let form = rng.pick(&[
+                Form::Submit,
+                Form::Submit,
+                Form::Acquire,
+                Form::AcquireOwned,
+            ]);
+            for op in [Op::Submit { call, weight, form }, Op::Poll { call }] {
+                model.apply(op);
+                ops.push(op);
+            }
+            continue;
+        }
         let op = random_op(&mut rng, &model, &config, &mut next_call);
         model.apply(op);
         ops.push(op);
