@@ -48,7 +48,9 @@
 //!   actually has to wait"); when it passes, the call's waker is woken and
 //!   the call's next poll, if it is still waiting, is `TimedOut` (counted
 //!   in `rejected_for(TimedOut)`, an autoscaler event). `set_admission_timeout`:
-//!   "for calls that start waiting from now on".
+//!   "for calls that start waiting from now on". A zero timeout turns a call
+//!   that would wait away at its first poll (it has waited that long as it
+//!   starts waiting).
 //! * Permits (`Pool::acquire`): "The same admission as `submit`: same order,
 //!   same rejections, same accounting (`Stats::running` counts the
 //!   permit)"; `Permit`: "Dropping it ends that call: counted as completed
@@ -88,8 +90,8 @@
 //! Not modelled: the adaptive policy, sync calls (`run`, their timeouts run
 //! on their own thread in real time) and sync barging, nested calls and
 //! permits taken inside work, `never-rejecting` group calls, timeouts longer
-//! than tokio's timer keeps (they run on the timer thread), zero timeouts,
-//! clocks that go backwards or panic, `drained`/`shutdown`.
+//! than tokio's timer keeps (they run on the timer thread), timeouts not
+//! in whole milliseconds (tokio's timer rounds them up), clocks that go backwards or panic, `drained`/`shutdown`.
 //!
 //! Bugs found: none — every disagreement met so far was the harness's or
 //! the model's (see `a_wrong_model_is_caught` for the comparison's teeth).
@@ -212,7 +214,7 @@ impl Config {
         #[cfg(not(feature = "tokio"))]
         let clock = ClockKind::Manual;
         let timed = clock != ClockKind::Manual;
-        let timeout_ms = (timed && rng.percent(80)).then(|| 1 + rng.below(60) as u64);
+        let timeout_ms = (timed && rng.percent(80)).then(|| random_timeout(rng));
         let interval_ms = rng.pick(&[20, 40, 100, 200]);
         let window = rng.pick(&[1, 2, 4, 5]);
         let autoscale = clock == ClockKind::Manual || rng.percent(60);
@@ -721,6 +723,13 @@ impl Model {
         let c = self.call(call);
         c.state = State::Waiting;
         c.deadline = deadline;
+        if self.timeout == Some(0) {
+            // A zero timeout: it has waited that long as it starts waiting,
+            // and is turned away by this very poll (and has left the queue:
+            // an event, like any timed-out call's).
+            self.leave(call, Some(Rejected::TimedOut));
+            return Polled::Rejected(Rejected::TimedOut);
+        }
         Polled::Pending
     }
 
@@ -1283,6 +1292,15 @@ impl<'p> Harness<'p> {
 
 // ---- generating and running cases ----------------------------------------------------
 
+/// An admission timeout (ms), now and then zero.
+fn random_timeout(rng: &mut Rng) -> u64 {
+    if rng.percent(5) {
+        0
+    } else {
+        1 + rng.below(60) as u64
+    }
+}
+
 fn random_weight(rng: &mut Rng) -> i64 {
     match rng.below(10) {
         0 => i64::MIN,
@@ -1371,7 +1389,7 @@ fn random_op(rng: &mut Rng, model: &Model, config: &Config, next_call: &mut usiz
             925..=954 => Some(Op::Resume),
             955..=969 => Some(Op::SetMaxWaiting(rng.percent(50).then(|| rng.below(4)))),
             970..=984 => (config.clock != ClockKind::Manual)
-                .then(|| Op::SetTimeout(rng.percent(80).then(|| 1 + rng.below(60) as u64))),
+                .then(|| Op::SetTimeout(rng.percent(80).then(|| random_timeout(rng)))),
             985..=989 => Some(Op::SetTiming(
                 rng.pick(&[20, 40, 100, 200]),
                 rng.pick(&[1, 2, 4, 5]),
