@@ -327,6 +327,10 @@ enum Op {
     PollWoken,
     /// Move the clock (ms).
     Advance(u64),
+    /// Make a `shutdown(Some(ms))` future and poll it (tokio cases only).
+    Shutdown(u64),
+    /// Poll the `shutdown` future.
+    PollShutdown,
     /// Move a `ManualClock` by `Duration::MAX`: to the end of its range,
     /// where it stays.
     AdvanceToEnd,
@@ -359,6 +363,16 @@ enum Outcome {
     Polled(usize, Polled),
     Size(usize),
     BoundsRefused,
+    Shutdown(Shut),
+}
+
+/// What a poll of `shutdown(Some(timeout))` returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shut {
+    Pending,
+    Drained,
+    /// `ShutdownTimedOut`: running, nested, turned away, still waiting.
+    TimedOut(usize, usize, usize, usize),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -366,6 +380,19 @@ enum Event {
     Woken(usize),
     /// The call's work was polled for the first time.
     Started(usize),
+    /// The `shutdown` future's waker was woken (its deadline passed, or the
+    /// pool drained).
+    ShutdownWoken,
+}
+
+impl Event {
+    /// Where a wake-up sorts among those of one `advance`.
+    fn key(self) -> usize {
+        match self {
+            Event::Woken(call) | Event::Started(call) => call,
+            Event::ShutdownWoken => usize::MAX,
+        }
+    }
 }
 
 // ---- the reference model ---------------------------------------------------------
@@ -528,6 +555,10 @@ struct Model {
     moves: u64,
     /// A deliberate error (`a_wrong_model_is_caught`).
     mutant: Option<Mutant>,
+    /// A `shutdown` future: its deadline (ns) and whether its timer fired.
+    shutdown: Option<(u128, bool)>,
+    /// Its `drained()` waker is registered with the pool.
+    drain_registered: bool,
 }
 
 /// Deliberately wrong models, each of which the comparison must catch.
@@ -572,6 +603,8 @@ impl Model {
                 .then(|| Scaler::new(0, config.interval_ms, config.window)),
             moves: 0,
             mutant: None,
+            shutdown: None,
+            drain_registered: false,
         }
     }
 
@@ -832,7 +865,49 @@ impl Model {
         self.limit
     }
 
-    fn abort(&mut self) {
+    fn drained(&self) -> bool {
+        self.closed && self.running == 0 && self.queue.is_empty()
+    }
+
+    /// Wakes a registered `drained()` waker once the pool drains.
+    fn settle_drain(&mut self) {
+        if self.drain_registered && self.drained() {
+            self.drain_registered = false;
+            self.events.push(Event::ShutdownWoken);
+        }
+    }
+
+    /// `Pool::shutdown(Some(timeout))`: "Closes the pool and waits for
+    /// waiting and running calls to finish. With a timeout, it returns by
+    /// the deadline whatever the calls do: if the pool has not drained by
+    /// then, the calls still waiting are turned away (like `abort` ...),
+    /// the ones still running are left to finish ..., and the error says
+    /// how many of each there were." The deadline counts from its first
+    /// poll (an `async fn`).
+    fn poll_shutdown(&mut self) -> Shut {
+        let (deadline, fired) = self.shutdown.expect("a shutdown future");
+        self.closed = true;
+        if self.drained() {
+            self.shutdown = None;
+            self.drain_registered = false;
+            return Shut::Drained;
+        }
+        self.drain_registered = true;
+        if !(fired || deadline <= self.now) {
+            return Shut::Pending;
+        }
+        let turned = self.abort();
+        self.settle_drain();
+        self.shutdown = None;
+        self.drain_registered = false;
+        if turned == 0 && self.running == 0 && self.queue.is_empty() {
+            Shut::Drained
+        } else {
+            Shut::TimedOut(self.running, 0, turned, 0)
+        }
+    }
+
+    fn abort(&mut self) -> usize {
         // An abort turns waiting calls away: an event (the period before
         // had them), its new limit applied once they are gone.
         let scaled = self.observe(self.running + self.queue.len());
@@ -841,6 +916,7 @@ impl Model {
         while let Some(at) = self.next_waiter() {
             turned.push(self.queue.remove(at));
         }
+        let count = turned.len();
         for call in turned {
             self.rejected[reason_index(Rejected::Closed)] += 1;
             self.set_state(call, State::TurnedAway);
@@ -849,6 +925,7 @@ impl Model {
         if let Some(to) = scaled {
             self.limit = to;
         }
+        count
     }
 
     fn pollable(&self, call: usize) -> bool {
@@ -933,6 +1010,12 @@ impl Model {
                     self.call(call).fired = true;
                     self.wake(call);
                 }
+                if let Some((deadline, fired)) = &mut self.shutdown {
+                    if !*fired && *deadline <= now {
+                        *fired = true;
+                        self.events.push(Event::ShutdownWoken);
+                    }
+                }
             }
             Op::Scale(delta) => {
                 let target = self.limit.saturating_add_signed(delta);
@@ -953,7 +1036,18 @@ impl Model {
                 self.admit_waiting();
             }
             Op::Close => self.closed = true,
-            Op::Abort => self.abort(),
+            Op::Abort => {
+                self.abort();
+            }
+            Op::Shutdown(ms) => {
+                self.shutdown = Some((self.now + u128::from(ms) * MS, false));
+                out.push(Outcome::Shutdown(self.poll_shutdown()));
+            }
+            Op::PollShutdown => {
+                if self.shutdown.is_some() {
+                    out.push(Outcome::Shutdown(self.poll_shutdown()));
+                }
+            }
             Op::SetMaxWaiting(bound) => self.max_waiting = bound,
             Op::SetTimeout(ms) => self.timeout = ms.map(|ms| u128::from(ms) * MS),
             // "Restarts an autoscaled pool's queue-depth rule with new
@@ -969,6 +1063,7 @@ impl Model {
                 }
             }
         }
+        self.settle_drain();
         out
     }
 }
@@ -1058,14 +1153,25 @@ struct Harness<'p> {
     calls: BTreeMap<usize, Call<'p>>,
     woken: Vec<usize>,
     seen: usize,
+    shutdown: Option<ShutdownFuture<'p>>,
+    shutdown_waker: Waker,
 }
+
+type ShutdownFuture<'p> =
+    Pin<Box<dyn Future<Output = Result<(), pool_runtime::ShutdownTimedOut>> + 'p>>;
 
 impl<'p> Harness<'p> {
     fn new(pool: &'p Pool, driver: Driver<'p>) -> Self {
+        let log = Log::default();
         Harness {
             pool,
             driver,
-            log: Log::default(),
+            shutdown: None,
+            shutdown_waker: Waker::from(Arc::new(LogWaker {
+                event: Event::ShutdownWoken,
+                log: log.clone(),
+            })),
+            log,
             calls: BTreeMap::new(),
             woken: Vec::new(),
             seen: 0,
@@ -1204,9 +1310,7 @@ impl<'p> Harness<'p> {
                 self.driver.advance(by);
                 // Timers that fire together fire in no documented order.
                 let mut log = self.log.lock().unwrap();
-                log[start..].sort_by_key(|event| match *event {
-                    Event::Woken(call) | Event::Started(call) => call,
-                });
+                log[start..].sort_by_key(|event| event.key());
             }
             Op::Scale(delta) => out.push(Outcome::Size(pool.scale(delta))),
             Op::Resize(size) => out.push(Outcome::Size(pool.resize(size))),
@@ -1218,6 +1322,15 @@ impl<'p> Harness<'p> {
             Op::Resume => pool.resume(),
             Op::Close => pool.close(),
             Op::Abort => pool.abort(),
+            Op::Shutdown(ms) => {
+                self.shutdown = Some(Box::pin(pool.shutdown(Some(Duration::from_millis(ms)))));
+                out.push(Outcome::Shutdown(self.poll_shutdown()));
+            }
+            Op::PollShutdown => {
+                if self.shutdown.is_some() {
+                    out.push(Outcome::Shutdown(self.poll_shutdown()));
+                }
+            }
             Op::SetMaxWaiting(bound) => pool
                 .set_max_waiting(bound)
                 .expect("a small bound is in range"),
@@ -1231,6 +1344,20 @@ impl<'p> Harness<'p> {
         }
         self.note_wakes();
         out
+    }
+
+    fn poll_shutdown(&mut self) -> Shut {
+        let future = self.shutdown.as_mut().expect("a shutdown future");
+        let polled = future
+            .as_mut()
+            .poll(&mut Context::from_waker(&self.shutdown_waker));
+        let shut = match polled {
+            Poll::Pending => return Shut::Pending,
+            Poll::Ready(Ok(())) => Shut::Drained,
+            Poll::Ready(Err(e)) => Shut::TimedOut(e.running, e.nested, e.turned_away, e.waiting),
+        };
+        self.shutdown = None;
+        shut
     }
 
     fn note_wakes(&mut self) {
@@ -1329,7 +1456,7 @@ fn random_op(rng: &mut Rng, model: &Model, config: &Config, next_call: &mut usiz
         (!ids.is_empty()).then(|| ids[rng.below(ids.len())])
     };
     loop {
-        let roll = rng.below(1000);
+        let roll = rng.below(1020);
         let op = match roll {
             0..=179 => {
                 let call = *next_call;
@@ -1401,6 +1528,9 @@ fn random_op(rng: &mut Rng, model: &Model, config: &Config, next_call: &mut usiz
                 rng.pick(&[20, 40, 100, 200]),
                 rng.pick(&[1, 2, 4, 5]),
             )),
+            1000..=1009 => (config.clock != ClockKind::Manual && model.shutdown.is_none())
+                .then(|| Op::Shutdown(rng.pick(&[0, 1, 5, 20, 60]))),
+            1010..=1019 => model.shutdown.is_some().then_some(Op::PollShutdown),
             _ => Some(if rng.percent(50) {
                 Op::Close
             } else {
@@ -1474,6 +1604,9 @@ struct Coverage {
     timed_out: u64,
     moves: u64,
     granted: u64,
+    /// `shutdown` futures that returned drained, and timed out.
+    shut_drained: u64,
+    shut_timed_out: u64,
 }
 
 fn run(config: &Config, ops: &[Op], mutant: Option<Mutant>) -> Result<Coverage, (usize, String)> {
@@ -1532,8 +1665,11 @@ fn run_on(
             }
         };
         for outcome in &got {
-            if let Outcome::Polled(_, Polled::Granted) = outcome {
-                coverage.granted += 1;
+            match outcome {
+                Outcome::Polled(_, Polled::Granted) => coverage.granted += 1,
+                Outcome::Shutdown(Shut::Drained) => coverage.shut_drained += 1,
+                Outcome::Shutdown(Shut::TimedOut(..)) => coverage.shut_timed_out += 1,
+                _ => {}
             }
         }
         let mut message = String::new();
@@ -1614,6 +1750,8 @@ fn timeouts_autoscaling_and_permits_match_the_reference_model() {
         total.timed_out += c.timed_out;
         total.moves += c.moves;
         total.granted += c.granted;
+        total.shut_drained += c.shut_drained;
+        total.shut_timed_out += c.shut_timed_out;
     }
     eprintln!("{cases} cases: {total:?}");
     if cases >= 100 {
@@ -1621,6 +1759,11 @@ fn timeouts_autoscaling_and_permits_match_the_reference_model() {
         assert!(total.granted > 0, "no permit was granted: {total:?}");
         #[cfg(feature = "tokio")]
         assert!(total.timed_out > 0, "no call timed out: {total:?}");
+        #[cfg(feature = "tokio")]
+        assert!(
+            total.shut_drained > 0 && total.shut_timed_out > 0,
+            "shutdown: {total:?}"
+        );
     }
 }
 
