@@ -24,7 +24,8 @@
 //! state, poll the woken calls, advance the clock (1 ms to a few hundred
 //! intervals, crossing sample times, evaluations and deadlines), `scale`,
 //! `resize`, `set_bounds`, `pause`, `resume`, `close`, `abort`,
-//! `set_max_waiting`, `set_admission_timeout`, `set_autoscale_timing`.
+//! `set_max_waiting`, `set_admission_timeout`, `set_autoscale_timing`, and
+//! (tokio cases) `shutdown(Some(timeout))` made and polled by hand.
 //! After every operation the case compares: each poll's result (pending,
 //! the output, a permit, the `Rejected` reason); the exact log of wake-ups
 //! and work starts (who was handed a slot, in which order, that nobody
@@ -72,6 +73,12 @@
 //!   otherwise keep `L`", clamped to `[min, max]`; "No background thread":
 //!   evaluations happen at events. `set_autoscale_timing` "restarts" the
 //!   rule.
+//! * `Pool::shutdown(Some(timeout))`: "Closes the pool and waits for waiting
+//!   and running calls to finish. With a `timeout`, it returns by the
+//!   deadline whatever the calls do: if the pool has not drained by then,
+//!   the calls still waiting are turned away (like `abort`), the ones still
+//!   running are left to finish, and the error says how many of each there
+//!   were"; its waker is woken when the pool drains or the deadline passes.
 //!
 //! Readings chosen where the docs are loose (each at its place in the
 //! model): "every `interval`" is the first event at least `interval` after
@@ -93,7 +100,9 @@
 //! on their own thread in real time) and sync barging, nested calls and
 //! permits taken inside work, `never-rejecting` group calls, timeouts longer
 //! than tokio's timer keeps (they run on the timer thread), timeouts not
-//! in whole milliseconds (tokio's timer rounds them up), clocks that go backwards or panic, `drained`/`shutdown`.
+//! in whole milliseconds (tokio's timer rounds them up), clocks that go
+//! backwards or panic, `shutdown` on a `ManualClock` (its deadline is the
+//! timer thread's, in real time).
 //!
 //! Bugs found: none — every disagreement met so far was the harness's or
 //! the model's (see `a_wrong_model_is_caught` for the comparison's teeth).
