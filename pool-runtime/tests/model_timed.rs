@@ -340,6 +340,11 @@ enum Op {
     Shutdown(u64),
     /// Poll the `shutdown` future.
     PollShutdown,
+    /// Drop the `shutdown` future: "Dropping the future leaves the pool
+    /// closed (and, past the deadline, its queue aborted); nothing else
+    /// happens." (Past the deadline: once the poll that found it passed
+    /// has aborted the queue; a drop itself does nothing.)
+    DropShutdown,
     /// Move a `ManualClock` by `Duration::MAX`: to the end of its range,
     /// where it stays.
     AdvanceToEnd,
@@ -1057,6 +1062,10 @@ impl Model {
                     out.push(Outcome::Shutdown(self.poll_shutdown()));
                 }
             }
+            Op::DropShutdown => {
+                self.shutdown = None;
+                self.drain_registered = false;
+            }
             Op::SetMaxWaiting(bound) => self.max_waiting = bound,
             Op::SetTimeout(ms) => self.timeout = ms.map(|ms| u128::from(ms) * MS),
             // "Restarts an autoscaled pool's queue-depth rule with new
@@ -1340,6 +1349,7 @@ impl<'p> Harness<'p> {
                     out.push(Outcome::Shutdown(self.poll_shutdown()));
                 }
             }
+            Op::DropShutdown => self.shutdown = None,
             Op::SetMaxWaiting(bound) => pool
                 .set_max_waiting(bound)
                 .expect("a small bound is in range"),
@@ -1539,7 +1549,8 @@ fn random_op(rng: &mut Rng, model: &Model, config: &Config, next_call: &mut usiz
             )),
             1000..=1009 => (config.clock != ClockKind::Manual && model.shutdown.is_none())
                 .then(|| Op::Shutdown(rng.pick(&[0, 1, 5, 20, 60]))),
-            1010..=1019 => model.shutdown.is_some().then_some(Op::PollShutdown),
+            1010..=1016 => model.shutdown.is_some().then_some(Op::PollShutdown),
+            1017..=1019 => model.shutdown.is_some().then_some(Op::DropShutdown),
             _ => Some(if rng.percent(50) {
                 Op::Close
             } else {
