@@ -20,7 +20,8 @@
 //!
 //! Operations: `submit_weighted`, `acquire_weighted`, `acquire_owned` (made,
 //! then polled when the case says), `try_acquire`, `try_acquire_owned`,
-//! poll, finish (a submit's work ends; a permit is dropped), drop in any
+//! poll, finish (a submit's work ends; a permit is dropped, an owned one
+//! on another thread that enters the case's runtime), drop in any
 //! state, poll the woken calls, advance the clock (1 ms to a few hundred
 //! intervals, crossing sample times, evaluations and deadlines), `scale`,
 //! `resize`, `set_bounds`, `pause`, `resume`, `close`, `abort`,
@@ -106,6 +107,16 @@
 //!
 //! Bugs found: none — every disagreement met so far was the harness's or
 //! the model's (see `a_wrong_model_is_caught` for the comparison's teeth).
+//!
+//! Noted, not a bug by the docs: an owned permit of a `TokioClock` pool
+//! dropped on a thread outside the paused runtime makes the pool read the
+//! real clock there ("Outside a paused runtime it is the real monotonic
+//! clock"), which it takes for its clock going back ("read as standing
+//! still across the jump and running on from there at its own pace",
+//! `PoolBuilder::clock`); every later reading in the runtime is then ahead
+//! of tokio's paused time by what the paused time had run ahead of the real
+//! one, and the autoscaler evaluates early. Hence `release` enters the
+//! runtime on its thread.
 //!
 //! Reproducing: a failure prints its case seed, the pool's settings and the
 //! operations up to the failure; `POOLED_MODEL_TIMED_SEED=<seed>` replays
