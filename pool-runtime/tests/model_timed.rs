@@ -243,9 +243,11 @@ impl Config {
         let interval_ms = rng.pick(&[20, 40, 100, 200]);
         let window = rng.pick(&[1, 2, 4, 5]);
         let autoscale = clock == ClockKind::Manual || rng.percent(60);
+        let fixed_spread = if rng.percent(20) { 6 } else { 3 };
         if autoscale {
             let min = rng.below(3);
-            let max = min.max(1) + rng.below(4);
+            let spread = if rng.percent(20) { 8 } else { 4 };
+            let max = min.max(1) + rng.below(spread);
             Config {
                 kind: Kind::Autoscale,
                 order,
@@ -262,7 +264,7 @@ impl Config {
             Config {
                 kind: Kind::Fixed,
                 order,
-                size: 1 + rng.below(3),
+                size: 1 + rng.below(fixed_spread),
                 bounds: (0, pool_runtime::MAX_SLOTS),
                 max_waiting,
                 interval_ms,
