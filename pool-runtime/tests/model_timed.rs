@@ -603,6 +603,8 @@ enum Mutant {
     TimeoutWins,
     /// `try_acquire` waits like `acquire` would (counted as queued).
     TryQueues,
+    /// `shutdown`'s deadline turns nobody away.
+    ShutdownWaits,
 }
 
 impl Model {
@@ -920,7 +922,7 @@ impl Model {
             return Shut::Drained;
         }
         self.drain_registered = true;
-        if !(fired || deadline <= self.now) {
+        if !(fired || deadline <= self.now) || self.mutant == Some(Mutant::ShutdownWaits) {
             return Shut::Pending;
         }
         let turned = self.abort();
@@ -1836,9 +1838,13 @@ fn a_wrong_model_is_caught() {
         Mutant::FixedSchedule,
         Mutant::TimeoutWins,
         Mutant::TryQueues,
+        Mutant::ShutdownWaits,
     ] {
         #[cfg(not(feature = "tokio"))]
-        if matches!(mutant, Mutant::NoTimeouts | Mutant::TimeoutWins) {
+        if matches!(
+            mutant,
+            Mutant::NoTimeouts | Mutant::TimeoutWins | Mutant::ShutdownWaits
+        ) {
             continue;
         }
         let caught = (0..2_000).any(|index| {
