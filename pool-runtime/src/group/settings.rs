@@ -139,7 +139,9 @@ impl GroupSettings {
     /// pool starts with (default: `min`, or 1 if `min` is 0; the adaptive
     /// policy then doubles it every round trip until the server shows load).
     /// An autoscaled pool given `size(0)` holds its calls until it is
-    /// resized, or an intake event finds an evaluation due.
+    /// resized, or an event that samples its demand (a call's arrival, or a
+    /// waiting call that leaves: cancelled, timed out, turned away by
+    /// `abort`) finds an evaluation due.
     ///
     /// # Examples
     ///
