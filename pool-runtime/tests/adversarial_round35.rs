@@ -1639,7 +1639,7 @@ fn random_chains_through_inherited_frames_complete_and_keep_every_limit() {
 /// async only, and the same with the branches as blocking jobs (each job
 /// nested under one lend, calling the other pool sync).
 #[test]
-#[ignore = "bug: two joined nested branches that each hold one pool's lend and call the other pool deadlock (pools of one)"]
+#[ignore = "a documented limit (README, Reentrancy rule: the sibling lock-order cycle): two joined nested branches that each hold one pool's lend and call the other pool deadlock (pools of one)"]
 fn joined_branches_crossing_two_lends_do_not_deadlock() {
     type Chain = fn() -> u32;
     let chains: [(&str, Chain); 2] = [
