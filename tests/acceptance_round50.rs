@@ -635,7 +635,7 @@ async fn fail_fast_server_no_start_burst_steady_near_capacity() {
         .unwrap()
         .unwrap();
     eprintln!(
-        "fail_fast server peak before 2 s {peak_early}, after {} max pool running?",
+        "fail_fast server peak before 2 s {peak_early}, after: {}",
         server.peak()
     );
     let first = tally(&trace, ms(0), ms(200));
