@@ -1093,4 +1093,202 @@ mod on_rayon {
             settled(&pool);
         });
     }
+
+    #[test]
+    fn scale_down_while_blocking_closures_run_admits_nothing_until_under_the_new_size() {
+        within(20, || {
+            let t = threads(4);
+            let pool = pool_on(3, &t);
+            let old = Arc::new(Meter::default());
+            let (go_tx, go_rx) = mpsc::channel::<()>();
+            let go_rx = Arc::new(std::sync::Mutex::new(go_rx));
+            let first: Vec<_> = (0..3)
+                .map(|_| {
+                    let (pool, m, rx) = (pool.clone(), old.clone(), go_rx.clone());
+                    std::thread::spawn(move || {
+                        block_on(pool.submit_blocking(move || {
+                            m.run(|| {
+                                let _ = rx.lock().unwrap().recv();
+                            })
+                        }))
+                    })
+                })
+                .collect();
+            wait_for("three running", || old.now.load(SeqCst) == 3);
+            pool.resize(1);
+            let violations = Arc::new(AtomicUsize::new(0));
+            let newer = Arc::new(Meter::default());
+            let later: Vec<_> = (0..3)
+                .map(|_| {
+                    let (pool, old, newer, v) =
+                        (pool.clone(), old.clone(), newer.clone(), violations.clone());
+                    std::thread::spawn(move || {
+                        block_on(pool.submit_blocking(move || {
+                            newer.run(|| {
+                                if old.now.load(SeqCst) != 0 {
+                                    v.fetch_add(1, SeqCst);
+                                }
+                                std::thread::sleep(Duration::from_millis(1));
+                            })
+                        }))
+                    })
+                })
+                .collect();
+            wait_for("three waiting", || pool.stats().waiting == 3);
+            for _ in 0..3 {
+                go_tx.send(()).unwrap();
+                std::thread::sleep(Duration::from_millis(3));
+            }
+            for h in first.into_iter().chain(later) {
+                assert_eq!(h.join().unwrap(), Ok(()));
+            }
+            assert_eq!(violations.load(SeqCst), 0, "admitted while running >= size");
+            assert_eq!(newer.peak(), 1);
+            assert_eq!(settled(&pool).completed, 6);
+        });
+    }
+
+    #[test]
+    fn rayon_futures_dropped_at_random_points_under_tokio_timeouts_keep_the_limit() {
+        within(30, || {
+            let t = threads(3);
+            let pool = pool_on(2, &t);
+            let meter = Arc::new(Meter::default());
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let hs: Vec<_> = (0..40u64)
+                    .map(|i| {
+                        let (pool, m) = (pool.clone(), meter.clone());
+                        tokio::spawn(async move {
+                            let call = pool.submit_blocking(move || {
+                                m.run(|| std::thread::sleep(Duration::from_micros(700)))
+                            });
+                            let budget = Duration::from_micros(150 * (i % 16));
+                            let _ = tokio::time::timeout(budget, call).await;
+                        })
+                    })
+                    .collect();
+                for h in hs {
+                    h.await.unwrap();
+                }
+            });
+            assert!(meter.peak() <= 2, "peak {}", meter.peak());
+            let s = settled(&pool);
+            assert_eq!(s.submitted(), 40, "{s:?}");
+            assert_eq!(meter.now.load(SeqCst), 0);
+        });
+    }
+
+    #[test]
+    fn a_closure_aborting_its_own_pool_turns_away_its_waiting_nested_calls() {
+        within(20, || {
+            let t = threads(3);
+            let pool = pool_on(1, &t);
+            let p = pool.clone();
+            let out = block_on(pool.submit_blocking(move || {
+                let (go_tx, go_rx) = mpsc::channel::<()>();
+                let mut first = Box::pin(p.submit_blocking(move || go_rx.recv().is_ok()));
+                assert!(noop_cx_poll(first.as_mut()).is_pending());
+                let mut second = Box::pin(p.submit_blocking(|| true));
+                assert!(noop_cx_poll(second.as_mut()).is_pending());
+                let s = p.stats();
+                assert_eq!((s.nested, s.waiting), (1, 1), "one nested at a time: {s:?}");
+                p.abort();
+                go_tx.send(()).unwrap();
+                (
+                    block_on(first),
+                    block_on(second),
+                    block_on(p.submit_blocking(|| true)),
+                )
+            }));
+            // README, reentrancy rule: a closed pool does not turn nested calls
+            // away ("they belong to admitted work"); `abort` turns away the
+            // one that was waiting; a later nested call finds the lend free.
+            assert_eq!(out, Ok((Ok(true), Err(Rejected::Closed), Ok(true))));
+            settled(&pool);
+        });
+    }
+
+    #[test]
+    fn shutdown_from_inside_its_own_closure_times_out_instead_of_hanging() {
+        within(20, || {
+            let t = threads(1);
+            let pool = pool_on(1, &t);
+            let p = pool.clone();
+            let out = block_on(pool.submit_blocking(move || {
+                block_on(p.shutdown(Some(Duration::from_millis(50)))).is_err()
+            }));
+            assert_eq!(out, Ok(true), "its own slot keeps the pool from draining");
+            assert!(block_on(pool.shutdown(Some(Duration::from_secs(5)))).is_ok());
+            settled(&pool);
+        });
+    }
+
+    #[test]
+    fn pool_and_rayon_pool_dropped_while_an_admitted_job_waits_still_run_it() {
+        within(20, || {
+            let t = threads(1);
+            let pool = pool_on(1, &t);
+            let gate = occupy(&t, 1);
+            let ran = Arc::new(AtomicBool::new(false));
+            let stats_view = {
+                let mut fut = Box::pin({
+                    let ran = ran.clone();
+                    pool.submit_blocking(move || ran.store(true, SeqCst))
+                });
+                assert!(noop_cx_poll(fut.as_mut()).is_pending());
+                drop(fut);
+                pool.stats()
+            };
+            assert_eq!(stats_view.running, 1);
+            drop(pool);
+            drop(t); // the executor held the last other handle; now only the job's
+            drop(gate);
+            wait_for("the orphan job to run", || ran.load(SeqCst));
+        });
+    }
+
+    #[test]
+    fn a_nested_job_outliving_its_panicking_parent_keeps_the_slot_busy() {
+        quiet_panics();
+        within(20, || {
+            let t = threads(3);
+            let pool = pool_on(1, &t);
+            let meter = Arc::new(Meter::default());
+            let (go_tx, go_rx) = mpsc::channel::<()>();
+            let (p, m) = (pool.clone(), meter.clone());
+            let r = panic::catch_unwind(AssertUnwindSafe(|| {
+                block_on(pool.submit_blocking(move || {
+                    let mc = m.clone();
+                    let mut child = Box::pin(p.submit_blocking(move || {
+                        mc.run(|| {
+                            let _ = go_rx.recv();
+                        })
+                    }));
+                    assert!(noop_cx_poll(child.as_mut()).is_pending());
+                    wait_for("the child to run", || m.now.load(SeqCst) == 1);
+                    drop(child);
+                    panic!("round49 parent panics");
+                }))
+            }));
+            assert!(r.is_err());
+            // The child still runs on the parent's slot: nothing else may start.
+            let m = meter.clone();
+            let next = {
+                let pool = pool.clone();
+                std::thread::spawn(move || block_on(pool.submit_blocking(move || m.run(|| 1))))
+            };
+            std::thread::sleep(Duration::from_millis(20));
+            assert_eq!(meter.peak(), 1, "a call started beside the orphaned child");
+            go_tx.send(()).unwrap();
+            assert_eq!(next.join().unwrap(), Ok(1));
+            assert_eq!(meter.peak(), 1);
+            let s = settled(&pool);
+            assert_eq!(s.panicked, 1, "{s:?}");
+        });
+    }
 }
