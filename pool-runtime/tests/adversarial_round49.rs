@@ -1291,4 +1291,93 @@ mod on_rayon {
             assert_eq!(s.panicked, 1, "{s:?}");
         });
     }
+
+    #[derive(Default)]
+    struct Counting(AtomicUsize);
+
+    impl std::task::Wake for Counting {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+
+    fn counting() -> (Arc<Counting>, std::task::Waker) {
+        let c = Arc::new(Counting::default());
+        (c.clone(), std::task::Waker::from(c))
+    }
+
+    #[test]
+    fn the_latest_waker_is_woken_at_admission_and_at_the_result() {
+        within(20, || {
+            let t = threads(1);
+            let pool = pool_on(1, &t);
+            let held = pool.try_acquire_owned(0).unwrap();
+            let mut fut = Box::pin(pool.submit_blocking(|| 11));
+            let ((_a, wa), (b, wb)) = (counting(), counting());
+            fn poll<F: Future>(
+                f: &mut std::pin::Pin<Box<F>>,
+                w: &std::task::Waker,
+            ) -> std::task::Poll<F::Output> {
+                f.as_mut().poll(&mut std::task::Context::from_waker(w))
+            }
+            assert!(poll(&mut fut, &wa).is_pending());
+            assert!(poll(&mut fut, &wb).is_pending(), "moved to another task");
+            drop(held);
+            wait_for("B woken by the admission", || b.0.load(SeqCst) > 0);
+            let gate = occupy(&t, 1);
+            assert!(
+                poll(&mut fut, &wb).is_pending(),
+                "admitted, queued on rayon"
+            );
+            let (c, wc) = counting();
+            assert!(poll(&mut fut, &wc).is_pending(), "moved again");
+            drop(gate);
+            wait_for("C woken by the result", || c.0.load(SeqCst) > 0);
+            assert_eq!(poll(&mut fut, &wc), std::task::Poll::Ready(Ok(11)));
+            settled(&pool);
+        });
+    }
+
+    #[test]
+    fn priority_order_holds_for_blocking_calls_queued_on_rayon() {
+        within(20, || {
+            let t = threads(2);
+            let pool = Pool::builder()
+                .order(pool_runtime::Order::Priority)
+                .size(1)
+                .blocking_executor(Arc::new(RayonExecutor::new(t.clone())))
+                .build()
+                .unwrap();
+            let held = pool.try_acquire_owned(0).unwrap();
+            let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let weights = [5i64, -3, 9, 0, -3, i64::MIN, i64::MAX];
+            let mut futs: Vec<_> = weights
+                .iter()
+                .enumerate()
+                .map(|(i, &w)| {
+                    let order = order.clone();
+                    Box::pin(pool.submit_blocking_weighted(w, move || {
+                        order.lock().unwrap().push((w, i));
+                    }))
+                })
+                .collect();
+            for f in &mut futs {
+                assert!(noop_cx_poll(f.as_mut()).is_pending());
+            }
+            drop(held);
+            std::thread::scope(|s| {
+                let hs: Vec<_> = futs
+                    .into_iter()
+                    .map(|f| s.spawn(move || block_on(f)))
+                    .collect();
+                for h in hs {
+                    assert_eq!(h.join().unwrap(), Ok(()));
+                }
+            });
+            let mut expect: Vec<_> = weights.iter().copied().zip(0..).collect();
+            expect.sort();
+            assert_eq!(*order.lock().unwrap(), expect);
+            settled(&pool);
+        });
+    }
 }
