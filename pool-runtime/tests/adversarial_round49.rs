@@ -14,8 +14,13 @@
 //! rayon pool whose only thread waits in `Pool::run` for a slot held by a job
 //! queued behind it (the documented limit, bounded here by an admission
 //! timeout); close/abort/shutdown while closures run and wait; `stats()`
-//! checked against own counters (the accounting identity) after every case.
-//! Every wait is bounded by a watchdog thread (`within`).
+//! checked against own counters (the accounting identity) after every case;
+//! scale-down while closures run; a closure aborting or shutting down its own
+//! pool; a pool and its rayon pool dropped while an admitted job waits; a
+//! nested job outliving its panicking parent; the latest waker woken at both
+//! awaits; priority order of blocking calls; an executor whose `execute`
+//! panics and one that runs the job inline. Every wait is bounded by a
+//! watchdog thread (`within`).
 //!
 //! Broken promises found: none (see the report of round 49). Documented
 //! limits exercised without asserting a hang: a rayon thread parked on a
@@ -196,6 +201,92 @@ fn thread_executor_bomb_payload_with_caller_gone_loses_no_slot() {
 }
 
 use std::future::Future;
+
+/// Panics in `execute`, dropping the job unrun.
+struct PanickingExecutor;
+
+impl pool_runtime::BlockingExecutor for PanickingExecutor {
+    fn execute(&self, job: pool_runtime::BlockingJob) {
+        drop(job);
+        panic!("round49 executor refuses");
+    }
+}
+
+/// Runs the job inline, inside `execute` (on the caller's thread, in its poll).
+struct InlineExecutor;
+
+impl pool_runtime::BlockingExecutor for InlineExecutor {
+    fn execute(&self, job: pool_runtime::BlockingJob) {
+        job();
+    }
+}
+
+#[test]
+fn a_panicking_executor_frees_the_slot_and_loses_nothing() {
+    quiet_panics();
+    within(20, || {
+        let pool = Pool::builder()
+            .size(1)
+            .blocking_executor(Arc::new(PanickingExecutor))
+            .build()
+            .unwrap();
+        let ran = Arc::new(AtomicBool::new(false));
+        for _ in 0..3 {
+            let ran = ran.clone();
+            let r = panic::catch_unwind(AssertUnwindSafe(|| {
+                futures::executor::block_on(pool.submit_blocking(move || ran.store(true, SeqCst)))
+            }));
+            // Either the executor's panic or `Closed` (the job dropped unrun).
+            if let Ok(v) = r {
+                assert_eq!(v, Err(Rejected::Closed));
+            }
+        }
+        assert!(!ran.load(SeqCst));
+        assert_eq!(pool.run(|| 1), Ok(1), "the slot came back every time");
+        let s = settled(&pool);
+        assert_eq!(s.completed, 1, "{s:?}");
+    });
+}
+
+/// Polls `f` with a no-op waker until it is ready (at most 5 s).
+fn spin_on<F: Future>(f: F) -> F::Output {
+    let mut f = Box::pin(f);
+    let waker = futures::task::noop_waker();
+    let start = Instant::now();
+    loop {
+        if let std::task::Poll::Ready(v) =
+            f.as_mut().poll(&mut std::task::Context::from_waker(&waker))
+        {
+            return v;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "spin_on: hang");
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn an_inline_executor_runs_nested_calls_of_the_same_pool_under_the_slot() {
+    within(20, || {
+        let pool = Pool::builder()
+            .size(1)
+            .blocking_executor(Arc::new(InlineExecutor))
+            .build()
+            .unwrap();
+        let meter = Arc::new(Meter::default());
+        let (p, m) = (pool.clone(), meter.clone());
+        let out = futures::executor::block_on(pool.submit_blocking(move || {
+            let m2 = m.clone();
+            let a = p.run(|| m.run(|| 1)).unwrap();
+            // (Not `block_on`: the inline job runs inside the outer `block_on`.)
+            let b = spin_on(p.submit_blocking(move || m2.run(|| 2))).unwrap();
+            a + b
+        }));
+        assert_eq!(out, Ok(3));
+        assert_eq!(meter.peak(), 1);
+        let s = settled(&pool);
+        assert_eq!(s.completed, 3, "{s:?}");
+    });
+}
 
 // ---------------------------------------------------------------------------
 // tokio's blocking pool.
