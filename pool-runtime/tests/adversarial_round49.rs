@@ -19,7 +19,9 @@
 //! pool; a pool and its rayon pool dropped while an admitted job waits; a
 //! nested job outliving its panicking parent; the latest waker woken at both
 //! awaits; priority order of blocking calls; an executor whose `execute`
-//! panics and one that runs the job inline. Every wait is bounded by a
+//! panics and one that runs the job inline; `abort` ending the documented
+//! starvation without a timeout; `Full`/`TimedOut` on rayon as values; a
+//! closure scaling its own pool to 0 (nests, the queue holds). Every wait is bounded by a
 //! watchdog thread (`within`).
 //!
 //! Broken promises found: none (see the report of round 49). Documented
@@ -1469,6 +1471,96 @@ mod on_rayon {
             expect.sort();
             assert_eq!(*order.lock().unwrap(), expect);
             settled(&pool);
+        });
+    }
+
+    /// The documented starvation (a rayon thread parked in `Pool::run` for a
+    /// slot held by a job queued behind it), without a timeout: `abort` turns
+    /// the parked call away and the queued job runs.
+    #[test]
+    fn abort_unblocks_a_rayon_pool_starved_by_its_own_queued_job() {
+        within(20, || {
+            let t = threads(1);
+            let pool = pool_on(1, &t);
+            let gate = occupy(&t, 1);
+            let (tx, rx) = mpsc::channel();
+            let p = pool.clone();
+            // Queued first on rayon: a plain task that will wait for the slot.
+            t.spawn(move || {
+                let _ = tx.send(p.run(|| "sync"));
+            });
+            // Admitted now, queued on rayon behind that task.
+            let mut job = Box::pin(pool.submit_blocking(|| "job"));
+            assert!(noop_cx_poll(job.as_mut()).is_pending());
+            drop(gate);
+            wait_for("the rayon thread to park in the queue", || {
+                pool.stats().waiting == 1
+            });
+            std::thread::sleep(Duration::from_millis(10));
+            assert!(rx.try_recv().is_err(), "starved, as documented");
+            pool.abort();
+            let r = rx
+                .recv_timeout(Duration::from_secs(5))
+                .expect("abort ended the wait");
+            assert_eq!(r, Err(Rejected::Closed));
+            assert_eq!(block_on(job), Ok("job"));
+            settled(&pool);
+        });
+    }
+
+    #[test]
+    fn full_and_timed_out_blocking_calls_on_rayon_are_values() {
+        within(20, || {
+            let t = threads(1);
+            let pool = pool_on(1, &t);
+            let held = pool.try_acquire_owned(0).unwrap();
+            pool.set_max_waiting(Some(0)).unwrap();
+            assert_eq!(block_on(pool.submit_blocking(|| 1)), Err(Rejected::Full));
+            pool.set_max_waiting(None).unwrap();
+            pool.set_admission_timeout(Some(Duration::from_millis(30)));
+            let start = Instant::now();
+            assert_eq!(
+                block_on(pool.submit_blocking(|| 1)),
+                Err(Rejected::TimedOut)
+            );
+            assert!(start.elapsed() < Duration::from_secs(5));
+            drop(held);
+            assert_eq!(block_on(pool.submit_blocking(|| 2)), Ok(2));
+            let s = settled(&pool);
+            assert_eq!(
+                (
+                    s.rejected_for(Rejected::Full),
+                    s.rejected_for(Rejected::TimedOut)
+                ),
+                (1, 1),
+                "{s:?}"
+            );
+        });
+    }
+
+    /// A closure scales its own pool to 0: its nested call still runs under
+    /// its slot (reentrancy rule), an outside call waits for the scale-up.
+    #[test]
+    fn a_closure_scaling_its_pool_to_zero_still_nests_and_the_queue_holds() {
+        within(20, || {
+            let t = threads(2);
+            let pool = pool_on(1, &t);
+            let p = pool.clone();
+            let out = block_on(pool.submit_blocking(move || {
+                p.resize(0);
+                p.run(|| 5)
+            }));
+            assert_eq!(out, Ok(Ok(5)));
+            let outside = {
+                let pool = pool.clone();
+                std::thread::spawn(move || block_on(pool.submit_blocking(|| 6)))
+            };
+            wait_for("the outside call to queue", || pool.stats().waiting == 1);
+            std::thread::sleep(Duration::from_millis(10));
+            assert_eq!(pool.stats().running, 0, "a pool of 0 admits nothing");
+            pool.resize(1);
+            assert_eq!(outside.join().unwrap(), Ok(6));
+            assert_eq!(settled(&pool).completed, 3);
         });
     }
 }
