@@ -22,7 +22,12 @@
 //! Tests run one at a time (a shared async lock) so that their timing is
 //! not each other's noise; each bounds every wait with `tokio::time::timeout`.
 //!
-//! Broken promise found (kept as an ignored test, failing):
+//! Broken promise found (failed first; `grow` now adds a tenth of a slot
+//! within a step below the level too, which halved the failed calls of the
+//! simulator's fail-fast models; the test still fails, from 8–11 episodes
+//! in 1.5 s to 9–10 (three runs): the cut lands a fraction of a slot under the point
+//! where the limit rounds up, so the crawl reaches the next slot in a few
+//! windows — kept ignored as a known limit in the README):
 //!
 //! * `steady_state_drops_do_not_recur_every_window`. Docs: README "after
 //!   which it grows slowly near the level that drew them", and the module
@@ -1215,11 +1220,13 @@ async fn recurring(client: &reqwest::Client, url: &str) -> Result<(), CallError>
 /// per window": after a cut from the level L to L − 1, the limit needs ten
 /// windows (≥ 10 × 100 ms) to reach L again, so in 1.5 s of steady state a
 /// fail-fast server (8 × 25 ms, 48 clients) sees at most ~2 episodes of
-/// 503s. Instead the limit jumps back to L in the next window
+/// 503s. The limit jumped back to L in the next window
 /// (`grow`: `limit.max(level − 0.1) + 0.1` is the level itself when the
-/// limit is a step below it), and a burst of 503s recurs every window.
+/// limit is a step below it), and a burst of 503s recurred every window
+/// (fixed; the cut's fraction of a slot still brings one every few
+/// windows: see the file's header).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: after a cut the limit returns to the level that drew drops in one window (not a tenth of a slot per window): 503 bursts recur every window"]
+#[ignore = "open (README, adaptive known limits): a cut lands a fraction of a slot under the round-up point, so the tenth-of-a-slot growth probes the slot above every few windows (the jump back in one window is fixed)"]
 async fn steady_state_drops_do_not_recur_every_window() {
     let _serial = SERIAL.lock().await;
     let (url, server) = serve(Model::FailFast, 8, ms(25)).await;

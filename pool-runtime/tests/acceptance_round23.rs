@@ -318,9 +318,11 @@ fn a_server_refusing_nearly_every_call_keeps_the_limit_cut() {
 /// plus two or three standard errors below 0.9) keeps this server cut but
 /// also stops the simulator's one-token bucket (`--blind`,
 /// `rate-one-token`) from learning its real background of about half the
-/// calls: 0.92× → 0.67× of the oracle. Not shipped.
+/// calls: 0.92× → 0.67× of the oracle. Not shipped. It passes again since
+/// growth within a step below the level that drew drops is a tenth of a
+/// slot per window (acceptance round 50): the mechanism stands, this
+/// trajectory no longer meets it; run again so that it stays so.
 #[test]
-#[ignore = "known limit: a background can be learned from burst-closed windows of a server refusing 95% (0.75 and 1.0 average under the 0.9 cap), which then is never cut"]
 fn a_learnt_background_does_not_follow_a_server_that_goes_down() {
     let clock = ManualClock::new();
     let pool = adaptive_pool(&clock, 1, 64, 16);
