@@ -78,8 +78,14 @@ impl Queued {
 }
 
 /// One call of `POOL`: it waits for a slot, then holds it across `pause`,
-/// and returns `i * 2`. Notes in `queued` if its first poll left it waiting.
-async fn call<P: Future<Output = ()>>(i: u64, queued: &Queued, pause: P) -> u64 {
+/// and returns `i * 2`. Notes in `queued` if its first poll left it waiting,
+/// and counts its first poll in `polled`.
+async fn call<P: Future<Output = ()>>(
+    i: u64,
+    queued: &Queued,
+    polled: &AtomicUsize,
+    pause: P,
+) -> u64 {
     let started = AtomicBool::new(false);
     let mut submit = Box::pin(POOL.submit(0, async {
         started.store(true, SeqCst);
@@ -91,8 +97,11 @@ async fn call<P: Future<Output = ()>>(i: u64, queued: &Queued, pause: P) -> u64 
     let mut first = true;
     let result = std::future::poll_fn(|cx| {
         let poll = submit.as_mut().poll(cx);
-        if std::mem::take(&mut first) && poll.is_pending() && !started.load(SeqCst) {
-            queued.0.fetch_add(1, SeqCst);
+        if std::mem::take(&mut first) {
+            polled.fetch_add(1, SeqCst);
+            if poll.is_pending() && !started.load(SeqCst) {
+                queued.0.fetch_add(1, SeqCst);
+            }
         }
         poll
     })
@@ -100,7 +109,14 @@ async fn call<P: Future<Output = ()>>(i: u64, queued: &Queued, pause: P) -> u64 
     result.expect("an open, unpaused pool without bounds admits every call")
 }
 
-async fn tokio_pause() {
+/// Holds the slot until every call of the batch has been polled once (the
+/// first poll needs no slot, so this cannot deadlock), then for a
+/// millisecond: on a loaded machine spawning ten tasks can take longer than
+/// a call, and the calls must still queue.
+async fn tokio_pause(polled: &AtomicUsize) {
+    while polled.load(SeqCst) < CALLS as usize {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     tokio::time::sleep(Duration::from_millis(1)).await;
 }
 
@@ -111,8 +127,11 @@ async fn thread_pause() {
 
 /// `CALLS` concurrent calls as tasks of the current tokio runtime.
 async fn tokio_calls(queued: &'static Queued) {
+    let polled: &'static AtomicUsize = leak(AtomicUsize::new(0));
     let tasks: Vec<_> = (0..CALLS)
-        .map(|i| tokio::spawn(async move { (i, call(i, queued, tokio_pause()).await) }))
+        .map(|i| {
+            tokio::spawn(async move { (i, call(i, queued, polled, tokio_pause(polled)).await) })
+        })
         .collect();
     for task in tasks {
         let (i, result) = task.await.expect("task");
@@ -202,7 +221,8 @@ fn one_global_pool_serves_futures_block_on() {
         let threads: Vec<_> = (0..2)
             .map(|_| {
                 thread::spawn(move || {
-                    let calls = (0..CALLS).map(|i| call(i, queued, thread_pause()));
+                    let polled = AtomicUsize::new(0);
+                    let calls = (0..CALLS).map(|i| call(i, queued, &polled, thread_pause()));
                     let results = futures::executor::block_on(join_all(calls));
                     assert_eq!(results, (0..CALLS).map(|i| i * 2).collect::<Vec<_>>());
                 })
@@ -247,7 +267,8 @@ fn one_global_pool_serves_every_kind_of_caller_at_once() {
         let queued = leak(Queued::default());
         let tokio_side = thread::spawn(move || runtime(true).block_on(tokio_calls(queued)));
         let block_on_side = thread::spawn(move || {
-            let calls = (0..CALLS).map(|i| call(i, queued, thread_pause()));
+            let polled = AtomicUsize::new(0);
+            let calls = (0..CALLS).map(|i| call(i, queued, &polled, thread_pause()));
             futures::executor::block_on(join_all(calls))
         });
         for i in 0..CALLS {
