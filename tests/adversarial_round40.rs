@@ -1246,23 +1246,47 @@ pub struct A40OrphanX;
 pub struct A40OrphanY;
 
 static OR_X: Meter = Meter::new();
-static OR_STARTED: AtomicUsize = AtomicUsize::new(0);
+/// Jobs that reached their hold point (the test cancels their parent then).
+static OR_HELD: AtomicUsize = AtomicUsize::new(0);
+/// Jobs let go on (each once its parent is cancelled).
+static OR_RELEASED: AtomicUsize = AtomicUsize::new(0);
 
+/// Job `job` says it is at its hold point and stays there until the test
+/// has cancelled its parent: the cancellation lands at that point however
+/// slow the machine (a sleep before `abort` let a slow parent finish first).
+fn or_hold(job: usize) {
+    OR_HELD.fetch_add(1, SeqCst);
+    while OR_RELEASED.load(SeqCst) <= job {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// X work: the contender's (`None`) is empty; an orphan's (`Some(job)`)
+/// lasts 20 ms after its parent is gone, and odd jobs are cancelled from
+/// inside it.
 #[pooled::pooled(group = A40OrphanX)]
-fn or_x_sync(ms: u64) {
-    work(&OR_X, ms * 1000);
+fn or_x_sync(job: Option<usize>) {
+    let _in = OR_X.enter();
+    if let Some(job) = job {
+        if job % 2 == 1 {
+            or_hold(job);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[pooled::pooled(blocking, group = A40OrphanY)]
-fn or_y(ms: u64) {
-    OR_STARTED.fetch_add(1, SeqCst);
-    std::thread::sleep(Duration::from_millis(5));
-    or_x_sync(ms);
+fn or_y(job: usize) {
+    // Even jobs are cancelled before their call back into X.
+    if job % 2 == 0 {
+        or_hold(job);
+    }
+    or_x_sync(Some(job));
 }
 
 #[pooled::pooled(group = A40OrphanX)]
-async fn or_x_parent(ms: u64) {
-    or_y(ms).await;
+async fn or_x_parent(job: usize) {
+    or_y(job).await;
 }
 
 #[test]
@@ -1273,23 +1297,21 @@ fn a_job_orphaned_by_its_cancelled_x_parent_never_runs_beside_another_x_call() {
         let s2 = stop.clone();
         let contender = std::thread::spawn(move || {
             while !s2.load(SeqCst) {
-                or_x_sync(0);
+                or_x_sync(None);
             }
         });
         rt.block_on(async {
-            for round in 0..15u64 {
-                let before = OR_STARTED.load(SeqCst);
-                let parent = tokio::spawn(or_x_parent(20));
-                // Cancel once the job has started (before or during its
-                // call back into X).
-                while OR_STARTED.load(SeqCst) == before {
-                    tokio::task::yield_now().await;
-                }
-                if round % 2 == 1 {
-                    tokio::time::sleep(Duration::from_millis(8)).await;
+            for round in 0..15usize {
+                let parent = tokio::spawn(or_x_parent(round));
+                // Cancel once the job is at its hold point: before its call
+                // back into X (even rounds) or during it (odd rounds).
+                while OR_HELD.load(SeqCst) == round {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
                 }
                 parent.abort();
                 let _ = parent.await;
+                // The orphan goes on only now, its parent certainly gone.
+                OR_RELEASED.store(round + 1, SeqCst);
                 // As in the cancelled chains: no next parent while an
                 // orphan holds a Y slot (a cycle of the test's making).
                 while A40OrphanY::POOL.stats().in_flight() != 0 {
@@ -1304,6 +1326,7 @@ fn a_job_orphaned_by_its_cancelled_x_parent_never_runs_beside_another_x_call() {
         contender.join().unwrap();
         let x = at_rest(A40OrphanX::POOL);
         at_rest(A40OrphanY::POOL);
+        // Every parent was cancelled: its job could not end before.
         assert!(x.cancelled >= 15, "{x:?}");
         assert_eq!(OR_X.peak(), 1, "X bodies at once");
     });
