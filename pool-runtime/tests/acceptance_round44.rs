@@ -2275,21 +2275,49 @@ fn a_sync_caller_barging_for_duration_max_keeps_every_documented_rule() {
     watchdog.disarm();
 }
 
-/// A waker whose `wake` blocks its thread for a while (a sync call into a
-/// full pool, say), then reports.
-struct SlowWake(Duration, std::sync::mpsc::Sender<std::time::Instant>);
-impl std::task::Wake for SlowWake {
+/// What the wakers of the blocking-waker test report.
+#[derive(Debug, PartialEq)]
+enum Woken {
+    /// The blocking waker was called and blocks now.
+    SlowBlocks,
+    /// The blocking waker returned (once the test let it).
+    SlowReturned,
+    /// The other waker was called.
+    Fast,
+}
+
+/// A waker that reports; a slow one (with a `release`) blocks its thread
+/// at its first wake (a sync call into a full pool, say) until `release`
+/// says so.
+struct GatedWake {
+    release: Option<Mutex<Option<std::sync::mpsc::Receiver<()>>>>,
+    tx: std::sync::mpsc::Sender<Woken>,
+}
+impl std::task::Wake for GatedWake {
     fn wake(self: Arc<Self>) {
-        std::thread::sleep(self.0);
-        let _ = self.1.send(std::time::Instant::now());
+        let Some(release) = &self.release else {
+            let _ = self.tx.send(Woken::Fast);
+            return;
+        };
+        if let Some(release) = release.lock().unwrap().take() {
+            let _ = self.tx.send(Woken::SlowBlocks);
+            // (Bounded only so that a failed test ends.)
+            let _ = release.recv_timeout(Duration::from_secs(30));
+            let _ = self.tx.send(Woken::SlowReturned);
+        }
     }
 }
 
 /// README, *Timeouts*: "the wakers of the calls it times out are woken on
 /// threads of their own…: a waker that blocks there… holds up no other
-/// timeout". A call whose waker blocks 1 s times out at 20 ms; a call of
-/// another pool timing out at 60 ms is still woken long before the first
-/// waker returns.
+/// timeout". A call whose waker blocks times out at 20 ms; a call of
+/// another pool timing out at 60 ms is still woken while the first waker
+/// blocks.
+///
+/// The first waker blocks until the second was woken (it blocked 1 s, and
+/// the second had to be woken within 700 ms: a loaded machine can take
+/// that long, and a waker that is held up is never woken here, however
+/// long the test waits).
 #[test]
 fn a_waker_that_blocks_on_the_timer_thread_holds_up_no_other_timeout() {
     let (tx, rx) = std::sync::mpsc::channel();
@@ -2306,10 +2334,12 @@ fn a_waker_that_blocks_on_the_timer_thread_holds_up_no_other_timeout() {
         .unwrap();
     let _p1 = slow_pool.try_acquire().unwrap();
     let _p2 = other_pool.try_acquire().unwrap();
-    let slow_waker =
-        std::task::Waker::from(Arc::new(SlowWake(Duration::from_millis(1000), tx.clone())));
-    let fast_waker = std::task::Waker::from(Arc::new(SlowWake(Duration::ZERO, tx)));
-    let start = std::time::Instant::now();
+    let (release, released) = std::sync::mpsc::channel();
+    let slow_waker = std::task::Waker::from(Arc::new(GatedWake {
+        release: Some(Mutex::new(Some(released))),
+        tx: tx.clone(),
+    }));
+    let fast_waker = std::task::Waker::from(Arc::new(GatedWake { release: None, tx }));
     let mut slow = Box::pin(slow_pool.submit(async {}));
     let mut fast = Box::pin(other_pool.submit(async {}));
     assert!(slow
@@ -2320,22 +2350,26 @@ fn a_waker_that_blocks_on_the_timer_thread_holds_up_no_other_timeout() {
         .as_mut()
         .poll(&mut Context::from_waker(&fast_waker))
         .is_pending());
-    let first = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("no timeout fired");
-    assert!(
-        first.duration_since(start) < Duration::from_millis(700),
-        "the 60 ms timeout was held up by a blocking waker: woken after {:?}",
-        first.duration_since(start)
-    );
+    // Both wakers are called, the first blocking all the while: a 10 s
+    // bound on each (a held-up waker is never called before the release).
+    let mut woken = Vec::new();
+    while woken.len() < 2 {
+        woken.push(
+            rx.recv_timeout(Duration::from_secs(10))
+                .unwrap_or_else(|_| panic!("the 60 ms timeout was held up: {woken:?}")),
+        );
+    }
+    woken.sort_by_key(|w| format!("{w:?}"));
+    assert_eq!(woken, [Woken::Fast, Woken::SlowBlocks]);
     assert_eq!(
         fast.as_mut().poll(&mut Context::from_waker(&fast_waker)),
         Poll::Ready(Err(Rejected::TimedOut))
     );
-    let second = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("slow waker");
-    assert!(second.duration_since(start) >= Duration::from_millis(1000));
+    release.send(()).unwrap();
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(10)),
+        Ok(Woken::SlowReturned)
+    );
     assert_eq!(
         slow.as_mut().poll(&mut Context::from_waker(&slow_waker)),
         Poll::Ready(Err(Rejected::TimedOut))
