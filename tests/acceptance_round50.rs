@@ -83,6 +83,9 @@ struct Server {
     capacity: AtomicUsize,
     now: AtomicUsize,
     peak: AtomicUsize,
+    /// The most in flight before the first answer: calls admitted before
+    /// any call ended (so before anything could move a limit).
+    early_peak: AtomicUsize,
     served: AtomicUsize,
     refused: AtomicUsize,
 }
@@ -108,6 +111,9 @@ async fn handle(State(server): State<Arc<Server>>) -> StatusCode {
     let n = server.now.fetch_add(1, SeqCst) + 1;
     let _in_flight = InFlight(&server.now);
     server.peak.fetch_max(n, SeqCst);
+    if server.served.load(SeqCst) + server.refused.load(SeqCst) == 0 {
+        server.early_peak.fetch_max(n, SeqCst);
+    }
     let capacity = server.capacity.load(SeqCst);
     let over = n > capacity;
     let status = match server.model {
@@ -166,6 +172,7 @@ async fn serve(model: Model, capacity: usize, base: Duration) -> (String, Arc<Se
         capacity: AtomicUsize::new(capacity),
         now: AtomicUsize::new(0),
         peak: AtomicUsize::new(0),
+        early_peak: AtomicUsize::new(0),
         served: AtomicUsize::new(0),
         refused: AtomicUsize::new(0),
     });
@@ -431,9 +438,6 @@ async fn start_at_size_first_round_trip_holds_size() {
             tokio::spawn(async move { start_sized(&c, &u).await })
         })
         .collect();
-    tokio::time::sleep(ms(90)).await;
-    let early_peak = server.peak();
-    let early_served = server.served.load(SeqCst);
     for call in calls {
         let out = tokio::time::timeout(BOUND, call)
             .await
@@ -441,7 +445,14 @@ async fn start_at_size_first_round_trip_holds_size() {
             .unwrap();
         assert!(out.is_ok(), "{out:?}");
     }
-    assert_eq!(early_served, 0, "150 ms calls cannot end within 90 ms");
+    // Read by the server before its first answer, not 90 ms in: a loaded
+    // machine can take longer than a 150 ms call to get back from a 90 ms
+    // sleep, and then the read was not before a round trip.
+    let early_peak = server.early_peak.load(SeqCst);
+    assert!(
+        early_peak >= 1,
+        "the server saw no call before its first answer"
+    );
     assert!(
         early_peak <= 5,
         "server saw {early_peak} before a round trip"
@@ -475,9 +486,6 @@ async fn group_without_size_starts_at_min() {
             tokio::spawn(async move { start_min(&c, &u).await })
         })
         .collect();
-    tokio::time::sleep(ms(90)).await;
-    let early_peak = server.peak();
-    let early_served = server.served.load(SeqCst);
     for call in calls {
         let out = tokio::time::timeout(BOUND, call)
             .await
@@ -485,7 +493,14 @@ async fn group_without_size_starts_at_min() {
             .unwrap();
         assert!(out.is_ok(), "{out:?}");
     }
-    assert_eq!(early_served, 0, "150 ms calls cannot end within 90 ms");
+    // Read by the server before its first answer, not 90 ms in: a loaded
+    // machine can take longer than a 150 ms call to get back from a 90 ms
+    // sleep, and then the read was not before a round trip.
+    let early_peak = server.early_peak.load(SeqCst);
+    assert!(
+        early_peak >= 1,
+        "the server saw no call before its first answer"
+    );
     assert!(
         early_peak <= 3,
         "server saw {early_peak} before a round trip"
@@ -497,9 +512,19 @@ async fn group_without_size_starts_at_min() {
 
 // ---------------------------------------------------------------- drops
 
+/// Calls of `first_overload` admitted so far.
+static FIRST_ADMITTED: AtomicUsize = AtomicUsize::new(0);
+/// A `first_overload` call sends its request only once this many calls
+/// were admitted.
+static FIRST_GATE: AtomicUsize = AtomicUsize::new(0);
+
 #[pooled::pooled(kind = "autoscale", policy = "adaptive", size = 8, min = 1, max = 16,
                  overload = is_overloaded)]
 async fn first_overload(client: &reqwest::Client, url: &str) -> Result<(), CallError> {
+    FIRST_ADMITTED.fetch_add(1, SeqCst);
+    while FIRST_ADMITTED.load(SeqCst) < FIRST_GATE.load(SeqCst) {
+        tokio::time::sleep(ms(1)).await;
+    }
     fetch(client, url).await
 }
 
@@ -533,7 +558,14 @@ async fn first_calls_refused_cut_once_at_once() {
         }
     };
     assert_eq!(FIRST_OVERLOAD_POOL.size(), 8);
+    // The first wave's calls are all admitted before any request goes
+    // out, so their refusals arrive together. (Spawned and sent one by one
+    // instead, on a loaded machine the first three refusals cut the limit
+    // before the last calls were admitted: those then counted against the
+    // new limit and cut it again, to 2.)
+    FIRST_GATE.store(8, SeqCst);
     let mut trace = wave(8).await;
+    FIRST_GATE.store(0, SeqCst);
     let after_first = FIRST_OVERLOAD_POOL.size();
     assert_eq!(all(&trace).overloaded, 8, "{trace:?}");
     assert!(
@@ -564,10 +596,29 @@ async fn builder_refusal_burst_is_one_cut() {
     let url = format!("{url}/a");
     let pool = Arc::new(adaptive_builder().size(20).min(2).max(40).build().unwrap());
     let client = client();
+    let admitted = Arc::new(AtomicUsize::new(0));
     let calls: Vec<_> = (0..20)
         .map(|_| {
             let (p, c, u) = (pool.clone(), client.clone(), url.clone());
-            tokio::spawn(async move { judged(&p, &c, &u).await })
+            let admitted = admitted.clone();
+            // Every call admitted before any request goes out, so the 10
+            // refusals arrive together. (Spawned and sent one by one
+            // instead, on a loaded machine the first refusals cut the limit
+            // before the last calls were admitted: those then counted
+            // against the new limit and cut it again.)
+            let call = async move {
+                admitted.fetch_add(1, SeqCst);
+                while admitted.load(SeqCst) < 20 {
+                    tokio::time::sleep(ms(1)).await;
+                }
+                fetch(&c, &u).await
+            };
+            tokio::spawn(async move {
+                match p.submit_judged(0, call, judge).await {
+                    Ok(out) => out,
+                    Err(rejected) => Err(CallError::Rejected(rejected)),
+                }
+            })
         })
         .collect();
     // Wait (bounded) until the 10 refusals are in, well before 400 ms.
