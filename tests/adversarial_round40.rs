@@ -2429,10 +2429,18 @@ pub struct A40CrossPrioY;
 
 static XPR_ORDER: Mutex<Vec<i64>> = Mutex::new(Vec::new());
 
+/// Until `n` calls wait for a slot of `A40CrossPrio` (its lend).
+async fn xpr_queued(n: usize) {
+    while A40CrossPrio::POOL.stats().waiting < n {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Runs under the lend until `hold_for` calls wait for it.
 #[pooled::pooled(group = A40CrossPrio)]
-async fn xpr_async(#[weight] w: i64, hold_ms: u64) {
+async fn xpr_async(#[weight] w: i64, hold_for: usize) {
     XPR_ORDER.lock().unwrap().push(w);
-    tokio::time::sleep(Duration::from_millis(hold_ms)).await;
+    xpr_queued(hold_for).await;
 }
 
 #[pooled::pooled(group = A40CrossPrio)]
@@ -2445,20 +2453,26 @@ fn xpr_job(w: i64) {
     xpr_sync(w);
 }
 
+/// 50 holds the lend until the three others queue for it, one after the
+/// other: 20 from the task, 5 from a Y job's thread, 10 from the task.
+/// (Each used to sleep 10, 20, 30 ms before asking and 50 to hold 80 ms: on
+/// a loaded machine the job's thread could start after 50 was done.)
 #[pooled::pooled(group = A40CrossPrio)]
 async fn xpr_parent() {
     futures::join!(
-        xpr_async(50, 80),
+        xpr_async(50, 3),
         async {
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            while XPR_ORDER.lock().unwrap().is_empty() {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
             xpr_async(20, 0).await;
         },
         async {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            xpr_queued(1).await;
             xpr_job(5).await;
         },
         async {
-            tokio::time::sleep(Duration::from_millis(30)).await;
+            xpr_queued(2).await;
             xpr_async(10, 0).await;
         },
     );
