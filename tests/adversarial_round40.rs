@@ -2074,10 +2074,21 @@ fn fr_log(what: &'static str) {
     FR_LOG.lock().unwrap().push(what);
 }
 
+/// Until `log` holds `what`.
+async fn logged(log: &Mutex<Vec<&'static str>>, what: &str) {
+    while !log.lock().unwrap().contains(&what) {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Keeps the lend until the short call ran (on the slot the resize freed:
+/// a short call that waited for the lend instead would never run, and the
+/// test would fail by its bound). It held the lend 300 ms, and the job's
+/// thread had to run within that time.
 #[pooled::pooled(group = A40Free)]
 async fn fr_long() {
     fr_log("long starts");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    logged(&FR_LOG, "short runs").await;
     fr_log("long ends");
 }
 
@@ -2098,15 +2109,19 @@ fn fr_job() {
 
 #[pooled::pooled(group = A40Free)]
 async fn fr_parent(through_job: bool) {
+    // The resize once the short call waits for the lend (not 60 ms in,
+    // which a slow job's thread may not have reached).
     let grow = async {
-        tokio::time::sleep(Duration::from_millis(60)).await;
+        while A40Free::POOL.stats().waiting == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         A40Free::POOL.resize(2);
     };
     if through_job {
         futures::join!(
             fr_long(),
             async {
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                logged(&FR_LOG, "long starts").await;
                 fr_job().await;
             },
             grow
@@ -2147,10 +2162,11 @@ async fn fe_other(release: tokio::sync::oneshot::Receiver<()>) {
     FE_LOG.lock().unwrap().push("other ends");
 }
 
+/// Keeps the lend until the short call ran (as `fr_long`).
 #[pooled::pooled(group = A40FreeEnd)]
 async fn fe_long() {
     FE_LOG.lock().unwrap().push("long starts");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    logged(&FE_LOG, "short runs").await;
     FE_LOG.lock().unwrap().push("long ends");
 }
 
@@ -2161,8 +2177,11 @@ async fn fe_short() {
 
 #[pooled::pooled(group = A40FreeEnd)]
 async fn fe_parent(release: tokio::sync::oneshot::Sender<()>) {
+    // The other call ends once the short call waits for the lend.
     futures::join!(fe_long(), fe_short(), async {
-        tokio::time::sleep(Duration::from_millis(60)).await;
+        while A40FreeEnd::POOL.stats().waiting == 0 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         release.send(()).unwrap();
     });
 }
