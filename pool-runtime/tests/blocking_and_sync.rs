@@ -63,14 +63,21 @@ impl BlockingExecutor for Recording {
     }
 }
 
-#[test]
-fn a_custom_executor_runs_the_jobs_and_a_dropped_job_is_rejected_as_closed() {
+/// A pool of one slot whose blocking jobs wait in `Recording` until the
+/// test runs (or drops) them.
+fn recording_pool() -> (Pool, Recording) {
     let executor = Recording(Arc::new(Mutex::new(Vec::new())));
     let pool = Pool::builder()
         .size(1)
         .blocking_executor(Arc::new(executor.clone()))
         .build()
         .unwrap();
+    (pool, executor)
+}
+
+#[test]
+fn a_custom_executor_runs_the_jobs_and_a_dropped_job_is_rejected_as_closed() {
+    let (pool, executor) = recording_pool();
     let mut first = Task::new(pool.submit_blocking(|| "ran"));
     first.assert_pending();
     let mut second = Task::new(pool.submit_blocking(|| "dropped"));
@@ -84,6 +91,42 @@ fn a_custom_executor_runs_the_jobs_and_a_dropped_job_is_rejected_as_closed() {
     assert_eq!(second.assert_ready(), Err(Rejected::Closed));
     let stats = pool.stats();
     assert_eq!((stats.completed, stats.cancelled, stats.running), (1, 1, 0));
+}
+
+/// A blocking call whose caller stopped waiting after admission is counted
+/// by how its closure ended (the `submit_blocking` docs), not as cancelled:
+/// the closure ran.
+#[test]
+fn a_blocking_call_dropped_after_admission_is_counted_by_how_its_closure_ended() {
+    let (pool, executor) = recording_pool();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let mut ends = Vec::new();
+    for panics in [false, true] {
+        let ran = ran.clone();
+        let mut call = Task::new(pool.submit_blocking(move || {
+            ran.fetch_add(1, Ordering::SeqCst);
+            assert!(!panics, "blocking boom after the caller left");
+        }));
+        call.assert_pending();
+        assert_eq!(pool.stats().running, 1, "admitted: the job holds the slot");
+        drop(call);
+        assert_eq!(pool.stats().running, 1, "the slot travels with the job");
+        let job = executor.0.lock().unwrap().pop().unwrap();
+        ends.push(std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_ok());
+        assert_eq!(pool.stats().running, 0, "released when the closure ended");
+    }
+    assert_eq!(
+        ends,
+        [true, true],
+        "a closure's panic is caught with the job"
+    );
+    assert_eq!(ran.load(Ordering::SeqCst), 2);
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.completed, stats.panicked, stats.cancelled),
+        (2, 1, 0),
+        "{stats:?}"
+    );
 }
 
 #[test]

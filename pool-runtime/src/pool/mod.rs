@@ -559,7 +559,11 @@ impl Pool {
     ///
     /// Dropped while waiting for admission, the call leaves the queue; dropped
     /// after, the closure still runs to the end (a thread cannot be
-    /// interrupted) and its result is discarded.
+    /// interrupted) and its result is discarded. Such a call is counted by how
+    /// its closure ended — `completed`, and `panicked` too if it panicked
+    /// (the panic, caught on the executor's thread, is dropped with the
+    /// result) — not as `cancelled`, which counts only the blocking calls
+    /// whose closure never ran.
     ///
     /// # Panics
     ///
