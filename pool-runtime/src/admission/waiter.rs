@@ -89,6 +89,11 @@ pub(crate) mod status {
     /// the inline fast path, and is not counted again. Its mode is
     /// [`Waiter::is_never_rejected`](super::Waiter::is_never_rejected).
     pub(crate) const RESTART: u8 = 18;
+    /// Turned away (counted and reported) when its task had spent its
+    /// cooperative budget: the reason, kept in the node's weight, is the
+    /// answer of its next poll (see `Acquire::answer_turned_away`). Holds
+    /// nothing: dropped, it counts nothing more.
+    pub(crate) const TURNED_AWAY: u8 = 20;
 
     // The two tests below rely on this numbering: each pair differs in its
     // low bit only, and no other status masks to either.
@@ -105,6 +110,8 @@ pub(crate) mod status {
             && RESTART & !1 != RUNNING
             && RESTART & !1 != START_REJECT
             && RESTART & !1 != ROOM_LEFT
+            && TURNED_AWAY & !1 != RUNNING
+            && TURNED_AWAY & !1 != START_REJECT
     );
 
     /// [`RUNNING`] or [`NESTED`] (one mask and compare).

@@ -275,10 +275,41 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         this.obs.start(&this.core, || unsafe { this.node.weight() });
         // Safety: `this` is pinned (it came out of `self`).
         match unsafe { this.wait_or_reject(cx, mode, false, false) } {
+            Some(Poll::Ready(Err(reason))) => this.answer_turned_away(cx, reason),
             Some(poll) => poll,
             // Safety: pinned; nothing is moved out. The deadline was armed:
             // poll it and register with it.
             None => unsafe { Pin::new_unchecked(this) }.poll_admission(cx),
+        }
+    }
+
+    /// A call turned away at this poll (counted and reported), answered
+    /// within its tokio task's cooperative budget, as tokio's own resources
+    /// charge each operation: with none left, the answer is kept
+    /// ([`status::TURNED_AWAY`], the reason in the node) and given at the
+    /// next poll, after the task yielded to the runtime. So a task that
+    /// retries a paused, closed or full pool in a loop that never waits
+    /// lets the task that would let it in run (see
+    /// [`call::budget`](crate::call::budget)).
+    #[cold]
+    #[inline(never)]
+    fn answer_turned_away(
+        &mut self,
+        cx: &mut Context<'_>,
+        reason: Rejected,
+    ) -> Poll<Result<(), Rejected>> {
+        match crate::call::budget(cx) {
+            Poll::Ready(unit) => {
+                crate::call::Budget::spend(unit);
+                self.node.set_status(status::DONE);
+                Poll::Ready(Err(reason))
+            }
+            Poll::Pending => {
+                // Safety: turned away, so unlinked: the weight is unused.
+                unsafe { self.node.set_weight(reason.index() as i64) };
+                self.node.set_status(status::TURNED_AWAY);
+                Poll::Pending
+            }
         }
     }
 
@@ -365,6 +396,18 @@ impl<R: Deref<Target = Core>> Acquire<R> {
     /// nested, contended, waiting and turned-away cases.
     #[inline(never)]
     fn poll_admission(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Rejected>> {
+        // Safety: nothing is moved out; the node stays where it is.
+        let this = unsafe { self.get_unchecked_mut() };
+        // Safety: pinned (it came out of `self`).
+        match unsafe { Pin::new_unchecked(&mut *this) }.admission_step(cx) {
+            Poll::Ready(Err(reason)) => this.answer_turned_away(cx, reason),
+            poll => poll,
+        }
+    }
+
+    /// [`poll_admission`](Acquire::poll_admission) itself.
+    #[inline(always)]
+    fn admission_step(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Rejected>> {
         // Safety: nothing is moved out; the node stays where it is.
         let this = unsafe { self.get_unchecked_mut() };
         let node = NonNull::from(&*this.node);
@@ -481,6 +524,12 @@ impl<R: Deref<Target = Core>> Acquire<R> {
                 }
                 status::RUNNING | status::NESTED => {
                     return Poll::Ready(Ok(()));
+                }
+                status::TURNED_AWAY => {
+                    // Safety: turned away, so unlinked; the weight holds
+                    // the reason (`answer_turned_away`).
+                    let index = unsafe { this.node.weight() } as usize;
+                    return Poll::Ready(Err(Rejected::ALL[index]));
                 }
                 _ => return Poll::Ready(Err(Rejected::Closed)),
             }

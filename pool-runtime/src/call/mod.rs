@@ -28,3 +28,40 @@ pub(crate) enum Form {
     /// `acquire`: a slot held by a permit.
     Permit,
 }
+
+/// A unit of the tokio task's cooperative budget (`tokio::task::coop`), for
+/// a call that is answered at once without a slot (turned away): `Pending`
+/// (the task is woken once it has yielded) if none is left. Tokio's own
+/// resources charge each operation the same way; this keeps a task that
+/// retries a paused, closed or full pool in a loop that never waits from
+/// spinning for good on a current-thread runtime, where the task that would
+/// resume the pool or free a slot could otherwise never run.
+///
+/// `None` where nothing is charged: outside a tokio task, without feature
+/// `tokio`, and for a poll with the no-op waker (a sync caller's, a `try_`
+/// form's or a spawn's attempt on the caller's thread, which must be
+/// answered at once). Admissions are never charged: the hot path stays as
+/// it is.
+pub(crate) fn budget(cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Budget>> {
+    #[cfg(feature = "tokio")]
+    if !cx.waker().will_wake(std::task::Waker::noop()) {
+        return tokio::task::coop::poll_proceed(cx).map(|unit| Some(Budget(unit)));
+    }
+    let _ = cx;
+    std::task::Poll::Ready(None)
+}
+
+/// See [`budget`].
+pub(crate) struct Budget(#[cfg(feature = "tokio")] tokio::task::coop::RestoreOnPending);
+
+impl Budget {
+    /// The call was answered: its unit (if it took one) is spent.
+    pub(crate) fn spend(unit: Option<Self>) {
+        #[cfg(feature = "tokio")]
+        if let Some(unit) = unit {
+            unit.0.made_progress();
+        }
+        #[cfg(not(feature = "tokio"))]
+        let _ = unit;
+    }
+}

@@ -537,12 +537,21 @@ impl<F: Future> Ceilinged<F> {
         // Safety: nothing is moved out of the pinned box; `acquire` is
         // structurally pinned in it.
         let gate = unsafe { gate.as_mut().get_unchecked_mut() };
-        let first_poll = !std::mem::replace(&mut gate.checked, true);
+        let first_poll = !gate.checked;
         if let Some(first) = gate.first.as_ref().filter(|_| first_poll) {
+            // A turn-away at once is answered within the task's budget
+            // (see `call::budgeted`); taken first, as it is answered once.
+            let mut budget = None;
+            if first.group.is_paused() || first.group.is_closed() {
+                budget = ready!(crate::call::budget(cx));
+            }
+            gate.checked = true;
             if let Some(reason) = turned_away_first(&first.group, Form::Submit, first.weight) {
+                crate::call::Budget::spend(budget);
                 return Poll::Ready((first.reject)(reason));
             }
         }
+        gate.checked = true;
         let Some(acquire) = gate.acquire.as_mut() else {
             panic!("`Ceilinged` polled after completion");
         };

@@ -11,6 +11,24 @@ use std::fmt;
 /// (paused, closed, full, timed out) by reason,
 /// [`Stats::rejected_for`](crate::Stats::rejected_for); the fleet's
 /// reasons are counted by the fleet (see that method).
+///
+/// # Retrying in a loop
+///
+/// An async call that finds no free slot at its first poll (feature
+/// `tokio`, inside a tokio task) takes a unit of the task's cooperative
+/// budget before it decides, as tokio's own resources do for every
+/// operation, and spends it if it is answered there (turned away, or
+/// admitted after all); a call that waits gives it back, and a call that
+/// takes a free slot is charged nothing. A task that has spent its budget
+/// gets its answer after it yields to the runtime once. So a loop that
+/// retries a paused, closed or full pool without ever waiting (`while let
+/// Err(Rejected::Paused) = pool.submit(work()).await {}`) cannot keep the
+/// task that resumes the pool or frees a slot from running, even on a
+/// current-thread runtime; it still spins, so give it a backoff. Sync calls
+/// and the `try_` forms answer at once. (As with tokio's own resources, a
+/// call awaited by another executor's `block_on` inside a tokio task — which
+/// blocks that task's worker — would wait for a wake-up the runtime defers
+/// until the task yields: do not block a tokio task on a call.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Rejected {
