@@ -2694,10 +2694,21 @@ async fn sh_other(release: tokio::sync::oneshot::Receiver<()>) {
     sh_log("other ends");
 }
 
+/// Keeps the lend: after a shrink, 50 ms past the other call's end (in
+/// which the nested call must not take the slot that call freed); else
+/// until the nested call ran (on the slot the lighter call gave back: a
+/// nested call that waited for the lend instead would never run, and the
+/// test would fail by its bound). It held the lend 250 ms from its start,
+/// and a loaded machine could end it before the other call did.
 #[pooled::pooled(group = A40Shrink, weight = 5)]
-async fn sh_long() {
+async fn sh_long(shrink: bool) {
     sh_log("long starts");
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    if shrink {
+        logged(&SH_LOG, "other ends").await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    } else {
+        logged(&SH_LOG, "nested runs").await;
+    }
     sh_log("long ends");
 }
 
@@ -2714,14 +2725,20 @@ async fn sh_top() {
 
 #[pooled::pooled(group = A40Shrink)]
 async fn sh_parent(release: tokio::sync::oneshot::Sender<()>, shrink: bool) {
-    futures::join!(sh_long(), sh_nested(), async {
-        tokio::time::sleep(Duration::from_millis(40)).await;
+    let queued = |n: usize| async move {
+        while A40Shrink::POOL.stats().waiting < n {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    futures::join!(sh_long(shrink), sh_nested(), async {
+        // Once the nested call waits for the lend.
+        queued(1).await;
         if shrink {
             A40Shrink::POOL.resize(1);
         } else {
             // A top-level call of a smaller weight queues behind the nested one.
             tokio::spawn(sh_top());
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            queued(2).await;
         }
         release.send(()).unwrap();
     });
