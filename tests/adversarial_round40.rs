@@ -2797,7 +2797,11 @@ static AB_M: Meter = Meter::new();
 #[pooled::pooled(group = A40Abort)]
 async fn ab_long() -> Result<u32, pooled::Rejected> {
     let _in = AB_M.enter();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Keeps the lend until the abort (it held it 100 ms, which a loaded
+    // machine could spend before the abort 40 ms in).
+    while !A40Abort::POOL.stats().closed {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     Ok(1)
 }
 
@@ -2834,7 +2838,11 @@ type AbortOutcome = (
 #[pooled::pooled(group = A40Abort)]
 async fn ab_parent() -> AbortOutcome {
     let (a, b, c, d, ()) = futures::join!(ab_long(), ab_async(), ab_job(), ab_wait(), async {
-        tokio::time::sleep(Duration::from_millis(40)).await;
+        // Once the three nested calls wait for the lend (not 40 ms in, which
+        // the Y job's thread may not have reached).
+        while A40Abort::POOL.stats().waiting < 3 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         A40Abort::POOL.pool().abort();
     });
     let _ = a;
