@@ -143,3 +143,42 @@ fn rejections_past_the_budget_are_answered_once_each_after_a_yield() {
     );
     assert_eq!(stats.completed, 1000, "{stats:?}");
 }
+
+/// A client retrying a tower service that refuses at once (`reject()`) in a
+/// loop: the refusal is answered within the budget too, so the task holding
+/// the only slot gets to release it.
+#[cfg(feature = "tower")]
+#[test]
+fn a_loop_retrying_a_refusing_tower_service_lets_the_holder_release() {
+    use tower::{service_fn, Layer, Service, ServiceExt};
+    let (refused, stats) = on_one_thread(async {
+        let pool = Pool::fixed(1);
+        let permit = pool.acquire_owned(0).await.unwrap();
+        let holder = tokio::spawn(async move { drop(permit) });
+        let inner = service_fn(|()| async { Ok::<_, pool_runtime::tower::BoxError>(1) });
+        let mut service = pool_runtime::tower::PooledLayer::pool(pool.clone())
+            .reject()
+            .layer(inner);
+        let mut refused = 0u64;
+        loop {
+            let ready = service
+                .ready()
+                .await
+                .expect("a refusal comes with the call");
+            match ready.call(()).await {
+                Ok(answer) => {
+                    assert_eq!(answer, 1);
+                    break;
+                }
+                Err(error) => {
+                    assert_eq!(error.downcast_ref::<Rejected>(), Some(&Rejected::Full));
+                    refused += 1;
+                }
+            }
+        }
+        holder.await.unwrap();
+        (refused, pool.stats())
+    });
+    assert!(refused > 0);
+    assert_eq!(stats.rejected_total(), refused, "{stats:?}");
+}

@@ -24,8 +24,9 @@ use std::fmt;
 /// retries a paused, closed or full pool without ever waiting (`while let
 /// Err(Rejected::Paused) = pool.submit(work()).await {}`) cannot keep the
 /// task that resumes the pool or frees a slot from running, even on a
-/// current-thread runtime; it still spins, so give it a backoff. Sync calls
-/// and the `try_` forms answer at once. (As with tokio's own resources, a
+/// current-thread runtime; it still spins, so give it a backoff. The tower
+/// layer's refusals (`reject()`) are answered the same way. Sync calls and
+/// the `try_` forms answer at once. (As with tokio's own resources, a
 /// call awaited by another executor's `block_on` inside a tokio task — which
 /// blocks that task's worker — would wait for a wake-up the runtime defers
 /// until the task yields: do not block a tokio task on a call.)

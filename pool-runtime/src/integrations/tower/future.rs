@@ -151,6 +151,12 @@ where
                 })
             }
             StateProj::Failed { error } => {
+                // A refusal is answered within the task's cooperative budget,
+                // as a refused pool call is (see `Rejected`), so a client
+                // that retries a refusing service in a loop lets the task
+                // that would free a slot run.
+                let unit = ready!(crate::call::budget(cx));
+                crate::call::Budget::spend(unit);
                 Poll::Ready(Err(error.take().expect(POLLED_AFTER_COMPLETION)))
             }
         }

@@ -128,7 +128,11 @@ impl<W, O, H> PooledLayer<W, O, H> {
     /// [`Rejected::Full`](crate::Rejected::Full), without waiting or
     /// queueing: load shedding. The slot is taken in `poll_ready` (in
     /// `call`, with a [`weight`](PooledLayer::weight) function); the inner
-    /// service's readiness is polled as usual, so only the pool sheds.
+    /// service's readiness is polled as usual, so only the pool sheds. The
+    /// failing response future answers within its tokio task's cooperative
+    /// budget, as a refused pool call does ([`Rejected`](crate::Rejected),
+    /// "Retrying in a loop"): a client that retries in a loop lets the task
+    /// holding a slot run.
     ///
     /// # Examples
     ///
