@@ -528,6 +528,12 @@ mod on_tokio {
     /// very task whose budget is spent, and admissions are never charged.
     /// Would catch: a no-op-waker poll charged (a `try_` form answering as
     /// if the pool were busy), or an admission held back by the budget.
+    /// (Passes in the test profile; under `--release` it fails at the first
+    /// `try_acquire`, which answers `Full` for the paused pool while the
+    /// pool counts `Paused`: `call::budget` tells the no-op waker by
+    /// `will_wake`, whose vtable address differs between codegen units —
+    /// the bug `sync_run_answers_a_paused_pool_at_once_past_the_budget`
+    /// shows in the test profile.)
     #[test]
     fn try_forms_answer_at_once_and_admissions_are_free_past_the_budget() {
         let stats = on_one_thread(async {
