@@ -493,7 +493,6 @@ mod on_tokio {
     /// outside the budget (the retrying task starves the resumer).
     #[cfg(feature = "tower")]
     #[test]
-    #[ignore = "bug: tower reject mode answers a paused pool outside the budget; a retry loop spins for good on a current-thread runtime"]
     fn a_tower_reject_mode_retry_loop_lets_the_resumer_run() {
         use pool_runtime::tower::PooledLayer;
         use tower::{service_fn, Layer, ServiceExt};
@@ -528,12 +527,11 @@ mod on_tokio {
     /// very task whose budget is spent, and admissions are never charged.
     /// Would catch: a no-op-waker poll charged (a `try_` form answering as
     /// if the pool were busy), or an admission held back by the budget.
-    /// (Passes in the test profile; under `--release` it fails at the first
-    /// `try_acquire`, which answers `Full` for the paused pool while the
-    /// pool counts `Paused`: `call::budget` tells the no-op waker by
-    /// `will_wake`, whose vtable address differs between codegen units —
-    /// the bug `sync_run_answers_a_paused_pool_at_once_past_the_budget`
-    /// shows in the test profile.)
+    /// (Under `--release` this failed at the first `try_acquire`, which
+    /// answered `Full` for the paused pool while the pool counted `Paused`:
+    /// `call::budget` told the attempt's waker by comparing it with
+    /// `Waker::noop()`, whose vtable address differs between codegen units.
+    /// Attempts now poll with one `static` waker, `call::answer_now`.)
     #[test]
     fn try_forms_answer_at_once_and_admissions_are_free_past_the_budget() {
         let stats = on_one_thread(async {
@@ -565,7 +563,6 @@ mod on_tokio {
     /// between codegen units), so the rejection is kept and `run` goes on
     /// to park, which it refuses there with a panic.
     #[test]
-    #[ignore = "bug: sync run past the budget is charged (no-op waker not recognised) and panics on a current-thread runtime"]
     fn sync_run_answers_a_paused_pool_at_once_past_the_budget() {
         let stats = on_one_thread(async {
             let pool = Pool::fixed(1);
@@ -584,7 +581,6 @@ mod on_tokio {
     /// at once. Would catch: its first attempt (no-op waker) charged, the
     /// rejection kept, and a handle returned that later yields `Paused`.
     #[test]
-    #[ignore = "bug: Pool::spawn past the budget returns Ok(handle) on a paused pool; the handle yields Err(Paused)"]
     fn spawn_answers_a_paused_pool_at_once_past_the_budget() {
         let (spawned, stats) = on_one_thread(async {
             let pool = Pool::fixed(1);
@@ -744,7 +740,6 @@ mod on_tokio {
     /// double count, a hang, or the answer changing (the node left `DONE`
     /// by the unwinding poll, so the next poll answers `Closed`).
     #[test]
-    #[ignore = "bug: a turned-away call whose poll unwound in the waker's clone answers Closed instead of its reason when polled again"]
     fn a_clone_panicking_waker_on_a_turned_away_call_keeps_its_reason() {
         let (answer, stats) = on_one_thread(async {
             let pool = Pool::fixed(1);
@@ -809,7 +804,6 @@ mod on_tokio {
     /// task resuming the pool on another worker. Would catch: `spawn`
     /// answering a paused pool with anything but an immediate `Err`.
     #[test]
-    #[ignore = "bug: Pool::spawn past the budget returns Ok(handle) on a paused pool; the handle yields Err(Paused)"]
     fn spawn_retried_on_a_paused_pool_from_a_worker_gets_in() {
         let (done, finished) = mpsc::channel();
         std::thread::spawn(move || {

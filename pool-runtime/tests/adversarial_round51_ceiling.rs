@@ -111,7 +111,6 @@ fn a_judged_retry_loop_of_a_paused_group_under_a_ceiling_lets_the_resumer_run() 
 /// loop that never waits. Would catch: the permit's turn-away under the
 /// ceiling answered outside the budget (the loop spins for good).
 #[test]
-#[ignore = "bug: Group::acquire under a ceiling turns a paused group away outside the budget; a retry loop spins for good"]
 fn a_permit_retry_loop_of_a_paused_group_under_a_ceiling_lets_the_resumer_run() {
     let _turn = ceiling();
     let permits = on_one_thread(async {
@@ -132,7 +131,6 @@ fn a_permit_retry_loop_of_a_paused_group_under_a_ceiling_lets_the_resumer_run() 
 
 /// The same with `Group::acquire_owned`.
 #[test]
-#[ignore = "bug: Group::acquire_owned under a ceiling turns a paused group away outside the budget; a retry loop spins for good"]
 fn an_owned_permit_retry_loop_of_a_paused_group_under_a_ceiling_lets_the_resumer_run() {
     let _turn = ceiling();
     let permits = on_one_thread(async {
@@ -183,7 +181,6 @@ fn an_undecided_group_call_under_a_ceiling_is_counted_once_whatever_follows() {
 /// before the ceiling (`ceiling::turned_away_first`) answered outside the
 /// budget: the loop spins for good and the resumer never runs.
 #[test]
-#[ignore = "bug: Group::submit_blocking under a ceiling turns a paused group away outside the budget; a retry loop spins for good"]
 fn a_blocking_retry_loop_of_a_paused_group_under_a_ceiling_lets_the_resumer_run() {
     let _turn = ceiling();
     let rejected = on_one_thread(async {
@@ -204,7 +201,6 @@ fn a_blocking_retry_loop_of_a_paused_group_under_a_ceiling_lets_the_resumer_run(
 /// (`Patience::on_wait`) answered outside the budget: the loop spins for
 /// good.
 #[test]
-#[ignore = "bug: a max_waiting=0 group met by a full ceiling answers Full outside the budget; a retry loop spins for good"]
 fn a_full_ceiling_retry_loop_lets_the_holders_finish() {
     let _turn = ceiling();
     IMPATIENT.pool().set_max_waiting(Some(0)).unwrap();

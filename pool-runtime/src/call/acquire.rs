@@ -20,7 +20,7 @@ use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
 /// Waits for a slot of the pool behind `R` (a `&Core` or an `Arc<Core>`).
@@ -298,19 +298,16 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         cx: &mut Context<'_>,
         reason: Rejected,
     ) -> Poll<Result<(), Rejected>> {
-        match crate::call::budget(cx) {
-            Poll::Ready(unit) => {
-                crate::call::Budget::spend(unit);
-                self.node.set_status(status::DONE);
-                Poll::Ready(Err(reason))
-            }
-            Poll::Pending => {
-                // Safety: turned away, so unlinked: the weight is unused.
-                unsafe { self.node.set_weight(reason.index() as i64) };
-                self.node.set_status(status::TURNED_AWAY);
-                Poll::Pending
-            }
-        }
+        // Kept first: asking for the budget may unwind (tokio clones the
+        // waker to wake it later), and the call polled again after that
+        // gives the same answer.
+        // Safety: turned away, so unlinked: the weight is unused.
+        unsafe { self.node.set_weight(reason.index() as i64) };
+        self.node.set_status(status::TURNED_AWAY);
+        let unit = ready!(crate::call::budget(cx));
+        crate::call::Budget::spend(unit);
+        self.node.set_status(status::DONE);
+        Poll::Ready(Err(reason))
     }
 
     /// A started call that found no free slot: turned away at once if it

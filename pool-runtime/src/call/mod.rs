@@ -38,17 +38,42 @@ pub(crate) enum Form {
 /// resume the pool or free a slot could otherwise never run.
 ///
 /// `None` where nothing is charged: outside a tokio task, without feature
-/// `tokio`, and for a poll with the no-op waker (a sync caller's, a `try_`
-/// form's or a spawn's attempt on the caller's thread, which must be
+/// `tokio`, and for a poll with [`answer_now`]'s waker (a sync caller's, a
+/// `try_` form's or a spawn's attempt on the caller's thread, which must be
 /// answered at once). Admissions are never charged: the hot path stays as
 /// it is.
 pub(crate) fn budget(cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Budget>> {
     #[cfg(feature = "tokio")]
-    if !cx.waker().will_wake(std::task::Waker::noop()) {
+    if !cx.waker().will_wake(answer_now()) {
         return tokio::task::coop::poll_proceed(cx).map(|unit| Some(Budget(unit)));
     }
     let _ = cx;
     std::task::Poll::Ready(None)
+}
+
+/// Waits until its task may answer a call it turned away (see [`budget`]):
+/// for an `async fn` that has decided a rejection, which it keeps across
+/// the wait.
+pub(crate) async fn within_budget() {
+    std::future::poll_fn(|cx| budget(cx).map(Budget::spend)).await
+}
+
+/// A waker that does nothing, for a call's attempt that must be answered at
+/// once (a sync caller's first try, a `try_` form, a spawn's queue position
+/// taken on the caller's thread): [`budget`] charges nothing to a poll with
+/// it. One `static`, so that it is told apart by address (`will_wake`):
+/// `Waker::noop()` is a constant, of which each codegen unit may have a
+/// copy at an address of its own.
+pub(crate) fn answer_now() -> &'static std::task::Waker {
+    use std::task::{RawWaker, RawWakerVTable, Waker};
+    const fn raw() -> RawWaker {
+        RawWaker::new(std::ptr::null(), &VTABLE)
+    }
+    static VTABLE: RawWakerVTable = RawWakerVTable::new(|_| raw(), |_| {}, |_| {}, |_| {});
+    // Safety: every function of the vtable ignores the (null) data pointer,
+    // and does nothing (`clone` makes the same waker).
+    static WAKER: Waker = unsafe { Waker::from_raw(raw()) };
+    &WAKER
 }
 
 /// See [`budget`].

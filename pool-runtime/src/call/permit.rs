@@ -20,7 +20,7 @@ use std::future::poll_fn;
 use std::ops::Deref;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 /// A slot of a pool, held until the permit is dropped; see
 /// [`Pool::acquire`](crate::Pool::acquire).
@@ -183,7 +183,7 @@ impl<R: Deref<Target = Core>> Held<R> {
         let held = {
             let mut acquire =
                 pin!(Acquire::new(&*core, weight, Mode::Reject, Form::Permit).untimed());
-            let mut cx = Context::from_waker(Waker::noop());
+            let mut cx = Context::from_waker(crate::call::answer_now());
             match acquire.as_mut().poll_acquire(&mut cx) {
                 Poll::Ready(result) => result,
                 Poll::Pending => queued(acquire.as_mut()),
@@ -317,6 +317,7 @@ async fn group_slot<R: Deref<Target = Core>>(
 /// A permit of `core`; under the ceiling too if `group`.
 pub(crate) async fn acquire(core: &Core, weight: i64, group: bool) -> Result<Permit<'_>, Rejected> {
     if let Some(rejected) = group_turns_away_first(core, group, weight) {
+        crate::call::within_budget().await;
         return Err(rejected);
     }
     let ceiling = ceiling(group.then_some((core, weight))).await?;
@@ -336,6 +337,7 @@ pub(crate) async fn acquire_owned(
     group: bool,
 ) -> Result<OwnedPermit, Rejected> {
     if let Some(rejected) = group_turns_away_first(&core, group, weight) {
+        crate::call::within_budget().await;
         return Err(rejected);
     }
     let ceiling = ceiling(group.then_some((&*core, weight))).await?;

@@ -9,7 +9,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 /// The handle of a call submitted with [`Pool::spawn`](crate::Pool::spawn):
 /// a future of the call's output.
@@ -78,7 +78,7 @@ where
     let mut call = Box::pin(Guarded::independent(core, weight, work));
     // Take the queue position now (only admission is polled here, never the
     // work); the task re-registers its own waker when it first runs.
-    let mut cx = Context::from_waker(Waker::noop());
+    let mut cx = Context::from_waker(crate::call::answer_now());
     if let Poll::Ready(Err(rejected)) = call.as_mut().acquire().poll_acquire(&mut cx) {
         return Err(rejected);
     }

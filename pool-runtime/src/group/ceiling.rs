@@ -245,6 +245,15 @@ impl<'a> Patience<'a> {
     /// its output, or the rejection that ends the wait (the wait is dropped,
     /// leaving the ceiling's queue; a slot it was handed meanwhile is freed).
     pub(crate) async fn wait<T>(self, ceiling: impl Future<Output = T>) -> Result<T, Rejected> {
+        let out = self.wait_for(ceiling).await;
+        if out.is_err() {
+            // Answered within the task's budget (see `Rejected`).
+            crate::call::within_budget().await;
+        }
+        out
+    }
+
+    async fn wait_for<T>(&self, ceiling: impl Future<Output = T>) -> Result<T, Rejected> {
         let mut ceiling = std::pin::pin!(ceiling);
         let mut deadline: Option<Pin<Box<Sleep>>> = None;
         let mut first = true;
@@ -527,8 +536,31 @@ impl<F: Future> Future for Ceilinged<F> {
 impl<F: Future> Ceilinged<F> {
     /// `poll` of a call under the ceiling, out of line: a call without one
     /// (the common case) pays one check for it.
+    ///
+    /// A rejecting call's first poll, which may turn it away at once (its
+    /// group paused or closed, or no wait allowed at a full ceiling), takes
+    /// a unit of its task's cooperative budget before it decides (see
+    /// [`Rejected`]): spent if that poll answers, given back if it waits.
     #[inline(never)]
     fn poll_gated(&mut self, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let rejecting_first_poll = self
+            .ceiling
+            .as_ref()
+            .is_some_and(|gate| !gate.checked && gate.first.is_some());
+        if !rejecting_first_poll {
+            return self.poll_gate(cx);
+        }
+        let unit = ready!(crate::call::budget(cx));
+        let poll = self.poll_gate(cx);
+        if poll.is_ready() {
+            crate::call::Budget::spend(unit);
+        }
+        poll
+    }
+
+    /// [`poll_gated`](Self::poll_gated) itself.
+    #[inline(always)]
+    fn poll_gate(&mut self, cx: &mut Context<'_>) -> Poll<F::Output> {
         // Safety: as in `poll` (`self` is pinned there).
         let work = unsafe { Pin::new_unchecked(&mut *self.work) };
         let Some(gate) = self.ceiling.as_mut() else {
@@ -537,21 +569,12 @@ impl<F: Future> Ceilinged<F> {
         // Safety: nothing is moved out of the pinned box; `acquire` is
         // structurally pinned in it.
         let gate = unsafe { gate.as_mut().get_unchecked_mut() };
-        let first_poll = !gate.checked;
+        let first_poll = !std::mem::replace(&mut gate.checked, true);
         if let Some(first) = gate.first.as_ref().filter(|_| first_poll) {
-            // A turn-away at once is answered within the task's budget
-            // (see `call::budgeted`); taken first, as it is answered once.
-            let mut budget = None;
-            if first.group.is_paused() || first.group.is_closed() {
-                budget = ready!(crate::call::budget(cx));
-            }
-            gate.checked = true;
             if let Some(reason) = turned_away_first(&first.group, Form::Submit, first.weight) {
-                crate::call::Budget::spend(budget);
                 return Poll::Ready((first.reject)(reason));
             }
         }
-        gate.checked = true;
         let Some(acquire) = gate.acquire.as_mut() else {
             panic!("`Ceilinged` polled after completion");
         };

@@ -890,6 +890,8 @@ impl Group {
         let pool = self.pool();
         let core = pool.core();
         if let Some(rejected) = ceiling::turned_away_first(core, Form::Blocking, weight) {
+            // Answered within the task's budget (see `Rejected`).
+            crate::call::within_budget().await;
             return Err(rejected);
         }
         // The ceiling slot goes to the job once the group admits the call.

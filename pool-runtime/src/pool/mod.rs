@@ -27,7 +27,7 @@ use std::future::{poll_fn, Future};
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// A task pool: limits how many calls run at once, and in which order waiting
@@ -804,7 +804,9 @@ impl Pool {
             on_wait,
             // Past the deadline: admitted meanwhile, or given up (returning
             // drops the call, which leaves the queue).
-            |acquire| match acquire.poll_acquire(&mut Context::from_waker(Waker::noop())) {
+            |acquire| match acquire
+                .poll_acquire(&mut Context::from_waker(crate::call::answer_now()))
+            {
                 Poll::Ready(admitted) => admitted,
                 Poll::Pending => Err(on_timeout()),
             },
@@ -858,7 +860,7 @@ impl Pool {
         }
         let first = acquire
             .as_mut()
-            .poll_acquire(&mut Context::from_waker(Waker::noop()));
+            .poll_acquire(&mut Context::from_waker(crate::call::answer_now()));
         match first {
             Poll::Ready(admitted) => admitted?,
             Poll::Pending if acquire.waits_for_its_own_thread() => {

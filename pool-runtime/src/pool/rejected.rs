@@ -14,22 +14,24 @@ use std::fmt;
 ///
 /// # Retrying in a loop
 ///
-/// An async call that finds no free slot at its first poll (feature
-/// `tokio`, inside a tokio task) takes a unit of the task's cooperative
-/// budget before it decides, as tokio's own resources do for every
-/// operation, and spends it if it is answered there (turned away, or
-/// admitted after all); a call that waits gives it back, and a call that
-/// takes a free slot is charged nothing. A task that has spent its budget
-/// gets its answer after it yields to the runtime once. So a loop that
-/// retries a paused, closed or full pool without ever waiting (`while let
-/// Err(Rejected::Paused) = pool.submit(work()).await {}`) cannot keep the
-/// task that resumes the pool or frees a slot from running, even on a
-/// current-thread runtime; it still spins, so give it a backoff. The tower
-/// layer's refusals (`reject()`) are answered the same way. Sync calls and
-/// the `try_` forms answer at once. (As with tokio's own resources, a
-/// call awaited by another executor's `block_on` inside a tokio task — which
-/// blocks that task's worker — would wait for a wake-up the runtime defers
-/// until the task yields: do not block a tokio task on a call.)
+/// An async call turned away (feature `tokio`, inside a tokio task) is
+/// charged a unit of the task's cooperative budget, as tokio's own resources
+/// charge each operation: with the budget spent, the answer — decided and
+/// counted when it was decided — is given at the call's next poll, once the
+/// task has yielded to the runtime. Admissions are charged nothing. So a
+/// loop that retries a paused, closed or full pool without ever waiting
+/// (`while let Err(Rejected::Paused) = pool.submit(work()).await {}`)
+/// cannot keep the task that resumes the pool or frees a slot from running,
+/// even on a current-thread runtime; it still spins, so give it a backoff.
+/// Every async form is answered this way: `submit` and its variants,
+/// permits' `acquire*`, `submit_blocking*`, a group's calls (also those
+/// turned away before the application-wide ceiling), the stream adapter and
+/// the tower layer's refusals (`reject()`). Sync calls, the `try_` forms and
+/// `Pool::spawn` answer at once, in their caller's thread. (As with tokio's
+/// own resources, a call awaited by another executor's `block_on` inside a
+/// tokio task — which blocks that task's worker — would wait for a wake-up
+/// the runtime defers until the task yields: do not block a tokio task on a
+/// call.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Rejected {
