@@ -6,22 +6,10 @@
 //! No application-wide ceiling is set in this binary (see
 //! `adversarial_round51_ceiling.rs` for the group path under one).
 
-use pool_runtime::{Pool, Rejected, Stats};
+mod common;
 
-/// `submitted == completed + rejected + cancelled + running + nested +
-/// waiting`, the README's accounting identity.
-fn accounted(stats: &Stats) {
-    assert_eq!(
-        stats.submitted(),
-        stats.completed
-            + stats.cancelled
-            + stats.rejected_total()
-            + stats.running as u64
-            + stats.nested as u64
-            + stats.waiting as u64,
-        "{stats:?}"
-    );
-}
+use common::assert_accounted;
+use pool_runtime::{Pool, Rejected};
 
 /// Without feature `tokio` (and, with it, off any runtime) there is no
 /// budget: every rejection is answered at the first poll, whatever executor
@@ -47,7 +35,7 @@ fn outside_tokio_every_rejection_is_answered_at_its_first_poll() {
     });
     let stats = pool.stats();
     assert_eq!(stats.rejected_for(Rejected::Paused), 3000, "{stats:?}");
-    accounted(&stats);
+    assert_accounted(&stats);
     pool.resume();
     pool.close();
     futures::executor::block_on(async {
@@ -57,12 +45,13 @@ fn outside_tokio_every_rejection_is_answered_at_its_first_poll() {
     });
     let stats = pool.stats();
     assert_eq!(stats.rejected_for(Rejected::Closed), 500, "{stats:?}");
-    accounted(&stats);
+    assert_accounted(&stats);
 }
 
 #[cfg(feature = "tokio")]
 mod on_tokio {
-    use super::accounted;
+    use super::assert_accounted;
+    use super::common::{on_one_thread, retry};
     use pool_runtime::{Group, GroupSpec, Pool, Rejected, Verdict};
     use std::future::Future;
     use std::pin::pin;
@@ -71,45 +60,11 @@ mod on_tokio {
     use std::task::{Context, Poll, Wake, Waker};
     use std::time::Duration;
 
-    /// Runs `scenario` on a current-thread runtime of its own thread; fails
-    /// if it has not finished within 20 s (a loop spinning for good).
-    fn on_one_thread<T: Send + 'static>(scenario: impl Future<Output = T> + Send + 'static) -> T {
-        let (done, finished) = mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            let _ = done.send(rt.block_on(scenario));
-        });
-        finished
-            .recv_timeout(Duration::from_secs(20))
-            .expect("the scenario hung (a loop spinning for good, or a wake-up lost)")
-    }
-
     /// Spends what is left of this task's budget, without yielding.
     async fn spend_budget() {
         while tokio::task::coop::has_budget_remaining() {
             let mut unit = pin!(tokio::task::coop::consume_budget());
             assert!(futures::poll!(unit.as_mut()).is_ready());
-        }
-    }
-
-    /// Retries `attempt` until it is let in; the rejections it saw, each
-    /// `expected`.
-    async fn retry<T, F: Future<Output = Result<T, Rejected>>>(
-        expected: Rejected,
-        mut attempt: impl FnMut() -> F,
-    ) -> u64 {
-        let mut rejected = 0;
-        loop {
-            match attempt().await {
-                Ok(_) => return rejected,
-                Err(reason) => {
-                    assert_eq!(reason, expected);
-                    rejected += 1;
-                }
-            }
         }
     }
 
@@ -147,7 +102,7 @@ mod on_tokio {
         assert_eq!(pending, 3000);
         assert_eq!(stats.rejected_for(Rejected::Paused), 3000, "{stats:?}");
         assert_eq!((stats.cancelled, stats.completed), (0, 0), "{stats:?}");
-        accounted(&stats);
+        assert_accounted(&stats);
     }
 
     /// Polled twice in the same task poll, a turned-away call stays
@@ -173,7 +128,7 @@ mod on_tokio {
         });
         assert_eq!(stats.rejected_for(Rejected::Paused), 1, "{stats:?}");
         assert_eq!(stats.submitted(), 1, "{stats:?}");
-        accounted(&stats);
+        assert_accounted(&stats);
     }
 
     /// `tokio::select!` with a branch that wins, and `tokio::time::timeout`
@@ -207,7 +162,7 @@ mod on_tokio {
         let _ = timed_out;
         assert_eq!(stats.rejected_for(Rejected::Paused), 2000, "{stats:?}");
         assert_eq!(stats.submitted(), 2000, "{stats:?}");
-        accounted(&stats);
+        assert_accounted(&stats);
     }
 
     /// A call decided as paused, answered after the pool was resumed, still
@@ -236,7 +191,7 @@ mod on_tokio {
             (1, 0),
             "{stats:?}"
         );
-        accounted(&stats);
+        assert_accounted(&stats);
     }
 
     /// A call decided as paused, answered after the pool was closed (and
@@ -258,7 +213,7 @@ mod on_tokio {
         });
         assert_eq!(stats.rejected_for(Rejected::Paused), 1, "{stats:?}");
         assert_eq!(stats.rejected_for(Rejected::Closed), 0, "{stats:?}");
-        accounted(&stats);
+        assert_accounted(&stats);
     }
 
     /// A stream of calls of a paused pool, polled with the budget spent and
@@ -287,7 +242,7 @@ mod on_tokio {
         assert!(stats.submitted() > 0, "{stats:?}");
         assert_eq!(stats.cancelled, 0, "{stats:?}");
         assert_eq!(stats.rejected_total(), stats.submitted(), "{stats:?}");
-        accounted(&stats);
+        assert_accounted(&stats);
     }
 
     /// A call decided as full (`max_waiting = 0`), answered after the slot
@@ -322,7 +277,7 @@ mod on_tokio {
         assert_eq!(stats.rejected_for(Rejected::Full), 2, "{stats:?}");
         assert_eq!(stats.rejected_for(Rejected::Closed), 1, "{stats:?}");
         assert_eq!(stats.completed, 1, "the permit held: {stats:?}");
-        accounted(&stats);
+        assert_accounted(&stats);
     }
 
     /// Timed-out waiters polled one after another in one task poll, the
@@ -374,7 +329,7 @@ mod on_tokio {
                 "{stats:?}"
             );
             assert_eq!(stats.completed, outcomes.0 + 1, "{stats:?}");
-            accounted(&stats);
+            assert_accounted(&stats);
         }
     }
 
@@ -414,7 +369,7 @@ mod on_tokio {
             stats
         });
         assert_eq!(stats.completed, 6, "{stats:?}");
-        accounted(&stats);
+        assert_accounted(&stats);
     }
 
     static LOOPED: Group = Group::new(GroupSpec::new("round51-looped").size(1));
@@ -448,7 +403,7 @@ mod on_tokio {
             assert_eq!(stats.rejected_total(), total, "{stats:?}");
             stats
         });
-        accounted(&stats);
+        assert_accounted(&stats);
     }
 
     /// A stream of calls of a paused pool, read until one is let in, on a
@@ -553,7 +508,7 @@ mod on_tokio {
         });
         assert_eq!(stats.rejected_for(Rejected::Paused), 1000, "{stats:?}");
         assert_eq!(stats.completed, 200, "{stats:?}");
-        accounted(&stats);
+        assert_accounted(&stats);
     }
 
     /// Past the budget, sync `Pool::run` on a paused pool answers `Paused`
@@ -574,7 +529,7 @@ mod on_tokio {
             pool.stats()
         });
         assert_eq!(stats.rejected_for(Rejected::Paused), 100, "{stats:?}");
-        accounted(&stats);
+        assert_accounted(&stats);
     }
 
     /// Past the budget, `Pool::spawn` on a paused pool answers `Err(Paused)`
@@ -653,7 +608,7 @@ mod on_tokio {
             .recv_timeout(Duration::from_secs(20))
             .expect("a sync retry loop hung");
         assert_eq!(stats.completed, 3, "{stats:?}");
-        accounted(&stats);
+        assert_accounted(&stats);
     }
 
     /// Several tasks on one thread hammer a pool of 2 that may not queue:
@@ -712,7 +667,7 @@ mod on_tokio {
         assert!(max <= 2, "{max} ran at once");
         assert_eq!(stats.completed, 300, "{stats:?}");
         assert_eq!(stats.running, 0, "{stats:?}");
-        accounted(&stats);
+        assert_accounted(&stats);
     }
 
     /// A waker whose `clone` panics.
@@ -758,7 +713,7 @@ mod on_tokio {
             (answer, pool.stats())
         });
         assert_eq!(stats.rejected_for(Rejected::Paused), 1, "{stats:?}");
-        accounted(&stats);
+        assert_accounted(&stats);
         assert_eq!(answer, Err(Rejected::Paused), "{stats:?}");
     }
 
@@ -797,7 +752,7 @@ mod on_tokio {
         let stats = pool.stats();
         assert_eq!(stats.rejected_for(Rejected::Paused), 1, "{stats:?}");
         assert_eq!(stats.cancelled, 0, "{stats:?}");
-        accounted(&stats);
+        assert_accounted(&stats);
     }
 
     /// `Pool::spawn` on a paused pool in a loop (sync: it never yields), a
@@ -844,6 +799,6 @@ mod on_tokio {
             .expect("hung");
         assert_eq!(out, Ok(9));
         assert_eq!(stats.rejected_total(), rejected, "{stats:?}");
-        accounted(&stats);
+        assert_accounted(&stats);
     }
 }

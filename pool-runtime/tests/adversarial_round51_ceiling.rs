@@ -6,11 +6,12 @@
 
 #![cfg(all(feature = "tokio", feature = "config"))]
 
-use pool_runtime::{Group, GroupSpec, Rejected, Stats, Verdict};
-use std::future::Future;
+mod common;
+
+use common::{assert_accounted, on_one_thread, retry};
+use pool_runtime::{Group, GroupSpec, Rejected, Verdict};
 use std::pin::pin;
-use std::sync::{mpsc, Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The ceiling, set for this binary, and this test's turn.
 fn ceiling() -> MutexGuard<'static, ()> {
@@ -21,55 +22,10 @@ fn ceiling() -> MutexGuard<'static, ()> {
     turn
 }
 
-fn accounted(stats: &Stats) {
-    assert_eq!(
-        stats.submitted(),
-        stats.completed
-            + stats.cancelled
-            + stats.rejected_total()
-            + stats.running as u64
-            + stats.nested as u64
-            + stats.waiting as u64,
-        "{stats:?}"
-    );
-}
-
-/// Runs `scenario` on a current-thread runtime of its own thread; fails if
-/// it has not finished within 20 s (a loop spinning for good).
-fn on_one_thread<T: Send + 'static>(scenario: impl Future<Output = T> + Send + 'static) -> T {
-    let (done, finished) = mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let _ = done.send(rt.block_on(scenario));
-    });
-    finished
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the retry loop starved the task that would let it in")
-}
-
 async fn spend_budget() {
     while tokio::task::coop::has_budget_remaining() {
         let mut unit = pin!(tokio::task::coop::consume_budget());
         assert!(futures::poll!(unit.as_mut()).is_ready());
-    }
-}
-
-async fn retry<T, F: Future<Output = Result<T, Rejected>>>(
-    expected: Rejected,
-    mut attempt: impl FnMut() -> F,
-) -> u64 {
-    let mut rejected = 0;
-    loop {
-        match attempt().await {
-            Ok(_) => return rejected,
-            Err(reason) => {
-                assert_eq!(reason, expected);
-                rejected += 1;
-            }
-        }
     }
 }
 
@@ -104,7 +60,7 @@ fn a_judged_retry_loop_of_a_paused_group_under_a_ceiling_lets_the_resumer_run() 
         "{:?}",
         JUDGED.stats()
     );
-    accounted(&JUDGED.stats());
+    assert_accounted(&JUDGED.stats());
 }
 
 /// `Group::acquire` of a paused group under the ceiling, retried in a
@@ -173,7 +129,7 @@ fn an_undecided_group_call_under_a_ceiling_is_counted_once_whatever_follows() {
     });
     assert_eq!(stats.completed, 1, "{stats:?}");
     assert_eq!(stats.rejected_total(), 0, "{stats:?}");
-    accounted(&stats);
+    assert_accounted(&stats);
 }
 
 /// `Group::submit_blocking` of a paused group under the ceiling, retried
@@ -228,5 +184,5 @@ fn a_full_ceiling_retry_loop_lets_the_holders_finish() {
     });
     assert!(rejected > 0);
     assert_eq!(IMPATIENT.stats().rejected_for(Rejected::Full), rejected);
-    accounted(&IMPATIENT.stats());
+    assert_accounted(&IMPATIENT.stats());
 }

@@ -10,45 +10,10 @@
 
 #![cfg(feature = "tokio")]
 
+mod common;
+
+use common::{on_one_thread, retry};
 use pool_runtime::{Group, GroupSpec, Pool, Rejected};
-use std::sync::mpsc;
-use std::time::Duration;
-
-/// Runs `scenario` on a current-thread runtime of its own thread; fails if
-/// it has not finished within 20 s (a loop spinning for good).
-fn on_one_thread<T: Send + 'static>(
-    scenario: impl std::future::Future<Output = T> + Send + 'static,
-) -> T {
-    let (done, finished) = mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let _ = done.send(rt.block_on(scenario));
-    });
-    finished
-        .recv_timeout(Duration::from_secs(20))
-        .expect("the retry loop starved the task that would let it in")
-}
-
-/// Retries `attempt` until it is let in; the rejections it saw, each the
-/// one `expected`.
-async fn retry<T, F: std::future::Future<Output = Result<T, Rejected>>>(
-    expected: Rejected,
-    mut attempt: impl FnMut() -> F,
-) -> u64 {
-    let mut rejected = 0;
-    loop {
-        match attempt().await {
-            Ok(_) => return rejected,
-            Err(reason) => {
-                assert_eq!(reason, expected);
-                rejected += 1;
-            }
-        }
-    }
-}
 
 /// Pauses `pool`, and spawns the task that resumes it: it runs only once
 /// the scenario's task yields.

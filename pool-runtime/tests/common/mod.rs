@@ -527,3 +527,40 @@ impl Capture {
         gauges.get(&key).map(|g| *g.0.lock().unwrap())
     }
 }
+
+/// Runs `scenario` on a current-thread tokio runtime of its own thread;
+/// fails if it has not finished within 20 s (a loop spinning for good, or a
+/// wake-up lost).
+pub fn on_one_thread<T: Send + 'static>(
+    scenario: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _ = done.send(rt.block_on(scenario));
+    });
+    finished
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the scenario hung (a loop spinning for good, or a wake-up lost)")
+}
+
+/// Retries `attempt` until it is let in, in a loop that never waits; the
+/// rejections it saw, each the one `expected`.
+pub async fn retry<T, F: std::future::Future<Output = Result<T, pool_runtime::Rejected>>>(
+    expected: pool_runtime::Rejected,
+    mut attempt: impl FnMut() -> F,
+) -> u64 {
+    let mut rejected = 0;
+    loop {
+        match attempt().await {
+            Ok(_) => return rejected,
+            Err(reason) => {
+                assert_eq!(reason, expected);
+                rejected += 1;
+            }
+        }
+    }
+}
