@@ -304,8 +304,7 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         // Safety: turned away, so unlinked: the weight is unused.
         unsafe { self.node.set_weight(reason.index() as i64) };
         self.node.set_status(status::TURNED_AWAY);
-        let unit = ready!(crate::call::budget(cx));
-        crate::call::Budget::spend(unit);
+        ready!(crate::call::charge(cx));
         self.node.set_status(status::DONE);
         Poll::Ready(Err(reason))
     }

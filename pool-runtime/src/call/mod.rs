@@ -51,11 +51,17 @@ pub(crate) fn budget(cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<
     std::task::Poll::Ready(None)
 }
 
-/// Waits until its task may answer a call it turned away (see [`budget`]):
+/// [`budget`]'s unit for a call that is answered now: `Ready` (the unit
+/// spent) once its task may answer it, `Pending` until the task has yielded.
+pub(crate) fn charge(cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+    budget(cx).map(Budget::spend)
+}
+
+/// Waits until its task may answer a call it turned away (see [`charge`]):
 /// for an `async fn` that has decided a rejection, which it keeps across
 /// the wait.
 pub(crate) async fn within_budget() {
-    std::future::poll_fn(|cx| budget(cx).map(Budget::spend)).await
+    std::future::poll_fn(charge).await
 }
 
 /// A waker that does nothing, for a call's attempt that must be answered at

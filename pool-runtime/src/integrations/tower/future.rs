@@ -155,8 +155,7 @@ where
                 // as a refused pool call is (see `Rejected`), so a client
                 // that retries a refusing service in a loop lets the task
                 // that would free a slot run.
-                let unit = ready!(crate::call::budget(cx));
-                crate::call::Budget::spend(unit);
+                ready!(crate::call::charge(cx));
                 Poll::Ready(Err(error.take().expect(POLLED_AFTER_COMPLETION)))
             }
         }
