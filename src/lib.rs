@@ -18,13 +18,13 @@ pub use pool_runtime::{groups, registered_groups, Group, GroupInfo, GroupSetting
 #[cfg(feature = "stream")]
 pub use pool_runtime::{stream, PooledStreamExt};
 pub use pool_runtime::{
-    AdaptiveSettings, AutoscaleTiming, ExecutorKind, Kind, Order, ScalePolicy, UnknownChoice,
-    Verdict,
+    Acquiring, AcquiringOwned, BlockingExecutor, BlockingJob, BuildError, DefaultExecutor,
+    GroupAcquiring, GroupAcquiringOwned, GroupSubmit, GroupSubmitWait, OwnedPermit, Permit, Pool,
+    PoolBuilder, Rejected, ShutdownTimedOut, Stats, Submit, SubmitWait, MAX_SLOTS,
 };
 pub use pool_runtime::{
-    BlockingExecutor, BlockingJob, BuildError, DefaultExecutor, GroupSubmit, GroupSubmitWait,
-    OwnedPermit, Permit, Pool, PoolBuilder, Rejected, ShutdownTimedOut, Stats, Submit, SubmitWait,
-    MAX_SLOTS,
+    AdaptiveSettings, AutoscaleTiming, ExecutorKind, Kind, Order, ScalePolicy, UnknownChoice,
+    Verdict,
 };
 #[cfg(feature = "tokio")]
 pub use pool_runtime::{SpawnHandle, TokioClock};

@@ -123,11 +123,11 @@ pub use integrations::tower;
 
 pub use admission::state::MAX_SLOTS;
 pub use call::blocking::{BlockingExecutor, BlockingJob, DefaultExecutor};
-pub use call::permit::{OwnedPermit, Permit};
+pub use call::permit::{Acquiring, AcquiringOwned, OwnedPermit, Permit};
 #[cfg(feature = "tokio")]
 pub use call::spawn::SpawnHandle;
 pub use call::submit::{Submit, SubmitWait};
-pub use group::call::{GroupSubmit, GroupSubmitWait};
+pub use group::call::{GroupAcquiring, GroupAcquiringOwned, GroupSubmit, GroupSubmitWait};
 #[cfg(feature = "test-util")]
 pub use group::isolation::Isolation;
 pub use group::registry::{groups, registered_groups, GroupInfo};

@@ -72,6 +72,12 @@ impl<R: Deref<Target = Core>> Acquire<R> {
         }
     }
 
+    /// The pool this call is of.
+    #[inline]
+    pub(crate) fn core(&self) -> &R {
+        &self.core
+    }
+
     /// A call that never runs under its parent's slot (`Pool::spawn`).
     #[cfg(feature = "tokio")]
     pub(crate) fn independent(self) -> Self {

@@ -15,12 +15,14 @@ use crate::call::held::Detached;
 use crate::call::Form;
 use crate::pool::rejected::Rejected;
 use crate::scale::adaptive::Verdict;
+use pin_project_lite::pin_project;
 use std::fmt;
 use std::future::poll_fn;
+use std::future::Future;
 use std::ops::Deref;
 use std::pin::{pin, Pin};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 /// A slot of a pool, held until the permit is dropped; see
 /// [`Pool::acquire`](crate::Pool::acquire).
@@ -216,6 +218,7 @@ impl<R: Deref<Target = Core>> Held<R> {
 }
 
 impl<R: Deref<Target = Core>> Drop for Held<R> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(held) = self.held.take() {
             let outcome = if self.panicked || std::thread::panicking() {
@@ -314,8 +317,123 @@ async fn group_slot<R: Deref<Target = Core>>(
     Ok((held?, ceiling))
 }
 
+pin_project! {
+    /// The future of [`Pool::acquire`](crate::Pool::acquire) and
+    /// [`Pool::acquire_weighted`](crate::Pool::acquire_weighted): a
+    /// [`Permit`], or why the pool turned the call away.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping it at any point loses nothing: a call still waiting leaves
+    /// the queue (counted as cancelled, as a dropped
+    /// [`Submit`](crate::Submit) is), and a slot handed to it meanwhile goes
+    /// to the next waiting call. Once it has returned the permit, the permit
+    /// is the slot's only holder.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct Acquiring<'a> {
+        #[pin]
+        acquire: Option<Acquire<&'a Core>>,
+    }
+}
+
+impl<'a> Acquiring<'a> {
+    /// A permit of `core` (a pool's: no ceiling, no fleet lease).
+    #[inline]
+    pub(crate) fn new(core: &'a Core, weight: i64) -> Self {
+        Acquiring {
+            acquire: Some(Acquire::new(core, weight, Mode::Reject, Form::Permit)),
+        }
+    }
+}
+
+impl<'a> Future for Acquiring<'a> {
+    type Output = Result<Permit<'a>, Rejected>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let held = ready!(poll_detached(self.project().acquire, cx))?;
+        Poll::Ready(Ok(Permit {
+            #[cfg(feature = "redis")]
+            fleet: FleetPlace::default(),
+            held,
+            ceiling: None,
+        }))
+    }
+}
+
+impl fmt::Debug for Acquiring<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Acquiring").finish_non_exhaustive()
+    }
+}
+
+pin_project! {
+    /// The future of [`Pool::acquire_owned`](crate::Pool::acquire_owned):
+    /// an [`OwnedPermit`], or why the pool turned the call away.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Acquiring`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct AcquiringOwned {
+        #[pin]
+        acquire: Option<Acquire<Arc<Core>>>,
+    }
+}
+
+impl AcquiringOwned {
+    /// An owned permit of `core` (a pool's: no ceiling, no fleet lease).
+    #[inline]
+    pub(crate) fn new(core: Arc<Core>, weight: i64) -> Self {
+        AcquiringOwned {
+            acquire: Some(Acquire::new(core, weight, Mode::Reject, Form::Permit)),
+        }
+    }
+}
+
+impl Future for AcquiringOwned {
+    type Output = Result<OwnedPermit, Rejected>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let held = ready!(poll_detached(self.project().acquire, cx))?;
+        Poll::Ready(Ok(OwnedPermit {
+            #[cfg(feature = "redis")]
+            fleet: FleetPlace::default(),
+            held,
+            ceiling: None,
+        }))
+    }
+}
+
+impl fmt::Debug for AcquiringOwned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AcquiringOwned").finish_non_exhaustive()
+    }
+}
+
+/// Polls a permit's admission; once it is answered, the call is dropped
+/// (after its slot was taken out of it, if admitted), so that a future
+/// polled again after its answer panics instead of answering twice.
+#[inline(always)]
+fn poll_detached<R: Deref<Target = Core> + Clone>(
+    mut slot: Pin<&mut Option<Acquire<R>>>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<Held<R>, Rejected>> {
+    let Some(mut acquire) = slot.as_mut().as_pin_mut() else {
+        panic!("a permit's future polled after it returned");
+    };
+    let answer = ready!(acquire.as_mut().poll_acquire(cx));
+    let held = answer.map(|()| Held::new(acquire.core().clone(), acquire.as_mut().detach()));
+    slot.set(None);
+    Poll::Ready(held)
+}
+
 /// A permit of `core`; under the ceiling too if `group`.
 pub(crate) async fn acquire(core: &Core, weight: i64, group: bool) -> Result<Permit<'_>, Rejected> {
+    if !group || crate::group::ceiling::core_if_enabled().is_none() {
+        return Acquiring::new(core, weight).await;
+    }
     if let Some(rejected) = group_turns_away_first(core, group, weight) {
         crate::call::within_budget().await;
         return Err(rejected);
@@ -336,6 +454,9 @@ pub(crate) async fn acquire_owned(
     weight: i64,
     group: bool,
 ) -> Result<OwnedPermit, Rejected> {
+    if !group || crate::group::ceiling::core_if_enabled().is_none() {
+        return AcquiringOwned::new(core, weight).await;
+    }
     if let Some(rejected) = group_turns_away_first(&core, group, weight) {
         crate::call::within_budget().await;
         return Err(rejected);

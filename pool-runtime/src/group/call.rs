@@ -1,6 +1,7 @@
 //! The futures of a group's calls: a local call, or (feature `redis`) a call
 //! whose work runs under a fleet lease too (see [`fleet`](crate::fleet)).
 
+use crate::call::permit::{Acquiring, AcquiringOwned, OwnedPermit, Permit};
 use crate::call::submit::{Submit, SubmitWait};
 use crate::group::ceiling::Ceilinged;
 use crate::pool::rejected::Rejected;
@@ -184,5 +185,119 @@ impl<F: Future> Future for GroupSubmitWait<'_, F> {
 impl<F: Future> fmt::Debug for GroupSubmitWait<'_, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GroupSubmitWait").finish_non_exhaustive()
+    }
+}
+
+/// A group permit's wait when it is more than its pool's (a ceiling is set,
+/// or the group has a fleet limit): boxed, as a gated submit's gate is.
+type Gated<'a, P> = Pin<Box<dyn Future<Output = Result<P, Rejected>> + Send + Sync + 'a>>;
+
+pin_project! {
+    /// A group permit's wait: its pool's alone, or the gated one.
+    #[project = AcquisitionProj]
+    enum Acquisition<'a, L, P> {
+        Plain { #[pin] acquiring: L },
+        Gated { gated: Gated<'a, P> },
+    }
+}
+
+impl<L: Future<Output = Result<P, Rejected>>, P> Future for Acquisition<'_, L, P> {
+    type Output = Result<P, Rejected>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            AcquisitionProj::Plain { acquiring } => acquiring.poll(cx),
+            AcquisitionProj::Gated { gated } => gated.as_mut().poll(cx),
+        }
+    }
+}
+
+pin_project! {
+    /// The future of [`Group::acquire`](crate::Group::acquire): a
+    /// [`Permit`], or why the call was turned away.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Acquiring`]: dropping it at any point loses nothing, and
+    /// releases whatever it holds (its place in the queue, its ceiling slot,
+    /// its fleet lease or place in the fleet's queue).
+    #[must_use = "futures do nothing unless polled"]
+    pub struct GroupAcquiring {
+        #[pin]
+        inner: Acquisition<'static, Acquiring<'static>, Permit<'static>>,
+    }
+}
+
+impl GroupAcquiring {
+    pub(crate) fn plain(acquiring: Acquiring<'static>) -> Self {
+        GroupAcquiring {
+            inner: Acquisition::Plain { acquiring },
+        }
+    }
+
+    pub(crate) fn gated(gated: Gated<'static, Permit<'static>>) -> Self {
+        GroupAcquiring {
+            inner: Acquisition::Gated { gated },
+        }
+    }
+}
+
+impl Future for GroupAcquiring {
+    type Output = Result<Permit<'static>, Rejected>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().inner.poll(cx)
+    }
+}
+
+impl fmt::Debug for GroupAcquiring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GroupAcquiring").finish_non_exhaustive()
+    }
+}
+
+pin_project! {
+    /// The future of [`Group::acquire_owned`](crate::Group::acquire_owned):
+    /// an [`OwnedPermit`], or why the call was turned away.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`GroupAcquiring`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct GroupAcquiringOwned<'a> {
+        #[pin]
+        inner: Acquisition<'a, AcquiringOwned, OwnedPermit>,
+    }
+}
+
+impl<'a> GroupAcquiringOwned<'a> {
+    pub(crate) fn plain(acquiring: AcquiringOwned) -> Self {
+        GroupAcquiringOwned {
+            inner: Acquisition::Plain { acquiring },
+        }
+    }
+
+    pub(crate) fn gated(gated: Gated<'a, OwnedPermit>) -> Self {
+        GroupAcquiringOwned {
+            inner: Acquisition::Gated { gated },
+        }
+    }
+}
+
+impl Future for GroupAcquiringOwned<'_> {
+    type Output = Result<OwnedPermit, Rejected>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().inner.poll(cx)
+    }
+}
+
+impl fmt::Debug for GroupAcquiringOwned<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GroupAcquiringOwned")
+            .finish_non_exhaustive()
     }
 }

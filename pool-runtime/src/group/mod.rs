@@ -45,7 +45,7 @@ use crate::pool::rejected::Rejected;
 use crate::pool::stats::Stats;
 use crate::pool::Pool;
 use crate::scale::ScalePolicy;
-use call::{GroupSubmit, GroupSubmitWait};
+use call::{GroupAcquiring, GroupAcquiringOwned, GroupSubmit, GroupSubmitWait};
 use ceiling::Ceilinged;
 use std::fmt;
 use std::future::Future;
@@ -653,6 +653,13 @@ impl Group {
     /// slot, as a call's (see [`fleet`](crate::fleet)), and released with
     /// it when the permit is dropped.
     ///
+    /// Whether the permit takes a ceiling slot or a fleet lease is decided
+    /// when this is called (as for [`submit`](Group::submit): a ceiling set
+    /// later gates the calls made after it). Without either, the future is
+    /// the pool's own ([`Pool::acquire_weighted`]), with nothing allocated;
+    /// with one, its wait is boxed (one allocation per call, as a gated
+    /// `submit`'s ceiling slot is).
+    ///
     /// # Errors
     ///
     /// As [`Pool::submit`]; in a fleet group also
@@ -673,7 +680,16 @@ impl Group {
     /// # Ok::<(), pool_runtime::Rejected>(())
     /// # }).unwrap();
     /// ```
-    pub async fn acquire(&'static self, weight: i64) -> Result<Permit<'static>, Rejected> {
+    #[inline]
+    pub fn acquire(&'static self, weight: i64) -> GroupAcquiring {
+        match self.plain_pool() {
+            Some(pool) => GroupAcquiring::plain(pool.acquire_weighted(weight)),
+            None => GroupAcquiring::gated(Box::pin(self.acquire_gated(weight))),
+        }
+    }
+
+    /// [`acquire`](Group::acquire) under a ceiling or a fleet limit.
+    async fn acquire_gated(&'static self, weight: i64) -> Result<Permit<'static>, Rejected> {
         #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
         let mut permit = permit::acquire(self.pool().core(), weight, true).await?;
         #[cfg(feature = "redis")]
@@ -708,7 +724,17 @@ impl Group {
     /// # Ok::<(), pool_runtime::Rejected>(())
     /// # }).unwrap();
     /// ```
-    pub async fn acquire_owned(&self, weight: i64) -> Result<OwnedPermit, Rejected> {
+    #[inline]
+    pub fn acquire_owned(&self, weight: i64) -> GroupAcquiringOwned<'_> {
+        match self.plain_pool() {
+            Some(pool) => GroupAcquiringOwned::plain(pool.acquire_owned(weight)),
+            None => GroupAcquiringOwned::gated(Box::pin(self.acquire_owned_gated(weight))),
+        }
+    }
+
+    /// [`acquire_owned`](Group::acquire_owned) under a ceiling or a fleet
+    /// limit.
+    async fn acquire_owned_gated(&self, weight: i64) -> Result<OwnedPermit, Rejected> {
         #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
         let mut permit = permit::acquire_owned(self.pool().core_arc(), weight, true).await?;
         #[cfg(feature = "redis")]
@@ -771,12 +797,23 @@ impl Group {
     /// group is only that: no ceiling is set and no fleet limit applies.
     #[cfg(feature = "tower")]
     pub(crate) fn acquire_owned_now(&self, weight: i64) -> Option<OwnedPermit> {
+        self.plain_pool()?.acquire_owned_now(weight)
+    }
+
+    /// The group's pool, when a permit of the group is only a permit of its
+    /// pool: no ceiling is set now and no fleet limit applies.
+    #[inline]
+    fn plain_pool(&self) -> Option<&Pool> {
         // The pool first: its first use may set the ceiling (see `submit`).
         let pool = self.pool();
-        let plain = ceiling::core_if_enabled().is_none();
+        if ceiling::core_if_enabled().is_some() {
+            return None;
+        }
         #[cfg(feature = "redis")]
-        let plain = plain && self.fleet().is_none();
-        plain.then(|| pool.acquire_owned_now(weight)).flatten()
+        if self.fleet().is_some() {
+            return None;
+        }
+        Some(pool)
     }
 
     /// See [`Pool::try_acquire_owned`] (and [`try_acquire`](Group::try_acquire)

@@ -11,7 +11,7 @@ use crate::admission::core::{Core, Mode};
 use crate::call::acquire::Acquire;
 use crate::call::blocking::{self, BlockingExecutor, DefaultExecutor, OwnedSlot};
 use crate::call::park;
-use crate::call::permit::{self, OwnedPermit, Permit};
+use crate::call::permit::{self, Acquiring, AcquiringOwned, OwnedPermit, Permit};
 use crate::call::submit::{Guarded, JudgeFn, Submit, SubmitWait};
 use crate::call::Form;
 use crate::group::settings::GroupSettings;
@@ -422,8 +422,9 @@ impl Pool {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
-    pub async fn acquire(&self) -> Result<Permit<'_>, Rejected> {
-        permit::acquire(&self.core, 0, false).await
+    #[inline]
+    pub fn acquire(&self) -> Acquiring<'_> {
+        Acquiring::new(&self.core, 0)
     }
 
     /// [`acquire`](Pool::acquire) with a weight (see
@@ -454,8 +455,9 @@ impl Pool {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
-    pub async fn acquire_weighted(&self, weight: i64) -> Result<Permit<'_>, Rejected> {
-        permit::acquire(&self.core, weight, false).await
+    #[inline]
+    pub fn acquire_weighted(&self, weight: i64) -> Acquiring<'_> {
+        Acquiring::new(&self.core, weight)
     }
 
     /// [`acquire_weighted`](Pool::acquire_weighted), returning a permit that
@@ -484,8 +486,9 @@ impl Pool {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// # }).unwrap();
     /// ```
-    pub async fn acquire_owned(&self, weight: i64) -> Result<OwnedPermit, Rejected> {
-        permit::acquire_owned(self.core.clone(), weight, false).await
+    #[inline]
+    pub fn acquire_owned(&self, weight: i64) -> AcquiringOwned {
+        AcquiringOwned::new(self.core.clone(), weight)
     }
 
     /// An owned permit if the call would be admitted at once, without
