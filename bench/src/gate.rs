@@ -35,6 +35,23 @@ impl Gate for PoolGate {
     }
 }
 
+/// `let _permit = pool.acquire_weighted(weight).await?; body.await`: the
+/// pool used as a semaphore, the form a `tokio::sync::Semaphore` user writes.
+#[derive(Debug, Clone)]
+pub struct PermitGate(pub Pool);
+
+impl Gate for PermitGate {
+    async fn call<F>(&self, weight: i64, body: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let Ok(_permit) = self.0.acquire_weighted(weight).await else {
+            unreachable!("an open, unbounded pool rejects nothing");
+        };
+        body.await;
+    }
+}
+
 /// `let _permit = semaphore.acquire().await; body.await` (tokio's Semaphore).
 #[derive(Debug, Clone)]
 pub struct SemaphoreGate(pub Arc<Semaphore>);

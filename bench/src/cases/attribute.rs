@@ -63,6 +63,21 @@ impl Gate for ManualPool {
 }
 
 #[derive(Debug, Clone, Copy)]
+struct GroupPermit;
+
+impl Gate for GroupPermit {
+    async fn call<F>(&self, weight: i64, body: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let Ok(_permit) = MANUAL.acquire(weight).await else {
+            unreachable!("the group is open");
+        };
+        body.await;
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
 struct Annotated;
 
 impl Gate for Annotated {
@@ -112,9 +127,12 @@ pub fn run(options: &Options, table: &mut Table) {
                 variant("pool-submit-contended", || {
                     runtimes::run(rt, contended(ManualPool, TASKS, per_task, 1))
                 }),
+                variant("group-permit", || {
+                    runtimes::run(rt, sequential(GroupPermit, calls))
+                }),
             ],
         );
-        let [annotated, manual, pool, annotated_contended, manual_contended, pool_contended] =
+        let [annotated, manual, pool, annotated_contended, manual_contended, pool_contended, group_permit] =
             medians[..]
         else {
             unreachable!()
@@ -150,6 +168,14 @@ pub fn run(options: &Options, table: &mut Table) {
             "static Pool::submit",
             pool_contended,
             Target::RatioAtMost(1.05),
+        ));
+        table.push(Row::ratio(
+            "3 Group::acquire permit, then the body, uncontended",
+            flavor.label(),
+            group_permit,
+            "manual Group::submit",
+            manual,
+            Target::Info,
         ));
     }
 }

@@ -5,7 +5,9 @@
 //! semaphores also with the same weights as the pool's priority order), and
 //! (for context) `buffer_unordered`.
 
-use crate::gate::{contended, yield_once, PoolGate, SemaphoreGate, Unthrottled, WorkerQueueGate};
+use crate::gate::{
+    contended, yield_once, PermitGate, PoolGate, SemaphoreGate, Unthrottled, WorkerQueueGate,
+};
 use crate::measure::{interleaved, ns_per_call, variant};
 use crate::options::Options;
 use crate::peers::{
@@ -166,13 +168,16 @@ pub fn run(options: &Options, table: &mut Table) {
                 variant("unthrottled", || {
                     runtimes::run(rt, contended(Unthrottled, TASKS, per_task, 1))
                 }),
+                variant("permit", || {
+                    runtimes::run(rt, contended(PermitGate(fifo.clone()), TASKS, per_task, 1))
+                }),
             ],
         );
         let [fifo, lifo, priority] = medians[..3] else {
             unreachable!()
         };
         let (fifo_peers, priority_peers) = (&medians[3..9], &medians[9..11]);
-        let [worker_queue, buffered, floor] = medians[11..] else {
+        let [worker_queue, buffered, floor, permit] = medians[11..] else {
             unreachable!()
         };
         let label = flavor.label();
@@ -211,6 +216,14 @@ pub fn run(options: &Options, table: &mut Table) {
             wq,
             worker_queue,
             Target::RatioAtMost(0.2),
+        ));
+        table.push(Row::ratio(
+            "2 contended, permit (acquire, then the body)",
+            label,
+            permit,
+            FIFO_PEERS[0],
+            fifo_peers[0],
+            Target::Info,
         ));
         table.push(Row::ratio(
             "2 contended, LIFO",

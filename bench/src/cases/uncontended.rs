@@ -2,7 +2,7 @@
 //! passing through the pool, against tokio's Semaphore acquire + release and
 //! every peer of issue 14 (see [`crate::peers`]).
 
-use crate::gate::{sequential, PoolGate, SemaphoreGate, Unthrottled};
+use crate::gate::{sequential, PermitGate, PoolGate, SemaphoreGate, Unthrottled};
 use crate::measure::{interleaved, variant};
 use crate::options::Options;
 use crate::peers::{
@@ -64,9 +64,12 @@ pub fn run(options: &Options, table: &mut Table) {
                 variant("unthrottled", || {
                     runtimes::run(rt, sequential(Unthrottled, calls))
                 }),
+                variant("permit", || {
+                    runtimes::run(rt, sequential(PermitGate(pool.clone()), calls))
+                }),
             ],
         );
-        let (pooled, peers, floor) = (medians[0], &medians[1..7], medians[7]);
+        let (pooled, peers, floor, permit) = (medians[0], &medians[1..7], medians[7], medians[8]);
         for (i, (name, &peer)) in PEERS.iter().zip(peers).enumerate() {
             let target = if i == 0 {
                 Target::RatioAtMost(1.0)
@@ -94,6 +97,14 @@ pub fn run(options: &Options, table: &mut Table) {
                 Target::Info,
             ));
         }
+        table.push(Row::ratio(
+            "1 uncontended permit (acquire, then the body)",
+            flavor.label(),
+            permit,
+            PEERS[0],
+            peers[0],
+            Target::Info,
+        ));
         table.push(Row::ratio(
             "1 unthrottled loop (harness floor)",
             flavor.label(),
