@@ -42,6 +42,25 @@ impl<T> UnsafeCell<T> {
     }
 }
 
+/// One turn of a short wait for another thread to finish a step it takes
+/// under a lock (`spins`: the turns so far): spins a little, then yields.
+/// Under `cfg(loom)` it always yields, so that loom runs the other thread.
+#[cfg(not(loom))]
+pub(crate) fn spin(spins: &mut u32) {
+    if *spins < 64 {
+        *spins += 1;
+        std::hint::spin_loop();
+    } else {
+        std::thread::yield_now();
+    }
+}
+
+/// See the other `spin`.
+#[cfg(loom)]
+pub(crate) fn spin(_: &mut u32) {
+    loom::thread::yield_now();
+}
+
 /// Parking the calling thread (sync calls waiting for a slot, `park.rs`):
 /// loom's threads under `cfg(loom)`, so loom sees a parked caller and the
 /// `unpark` that wakes it (and reports a lost one as a deadlock).

@@ -497,6 +497,10 @@ impl Core {
         // The clock, the user's code maybe, read before the lock.
         let now = self.autoscale_clock();
         let mut locked = self.locked.lock();
+        // A caller from the room is counted as waiting throughout its move
+        // (see `Room::moving`); the move ends when this drops, after the
+        // caller is counted where it went, on every path out.
+        let _moving = waited.then(|| self.room.moving());
         if waited {
             // From the room (sync barging), where it is still counted: out
             // of it now, under the lock, into the queue (or admitted) below.
@@ -1602,7 +1606,7 @@ impl Core {
         Stats {
             size: w.limit(),
             running: w.running(),
-            waiting: c.waiting.load(Ordering::Relaxed) + self.room.len(),
+            waiting: self.room.waiting(|| c.waiting.load(Ordering::Relaxed)),
             nested: c.nested.load(Ordering::Relaxed),
             submitted: c.submitted.load(Ordering::Relaxed),
             // `panicked` first, with Acquire: a panicked call is counted in

@@ -36,11 +36,21 @@
 //! The time bound is also the last resort: a caller leaves the room by its
 //! deadline whatever happens, and joins the queue (or is turned away there).
 
-use crate::sync::{fence, AtomicBool, AtomicUsize, Condvar, Mutex, Ordering};
+use crate::sync::{fence, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering};
 use std::time::{Duration, Instant};
 
 /// The longest a caller in the room sleeps without looking at the word.
 const RECHECK: Duration = Duration::from_millis(50);
+
+/// A move out of the room under way (see [`Room::moving`]); it ends when
+/// this drops (also when the step it covers unwinds).
+pub(crate) struct Moving<'a>(&'a Room);
+
+impl Drop for Moving<'_> {
+    fn drop(&mut self) {
+        self.0.moves.fetch_add(1, Ordering::Release);
+    }
+}
 
 pub(crate) struct Room {
     /// Callers in the room (counted in the pool's `waiting`).
@@ -50,6 +60,9 @@ pub(crate) struct Room {
     never_rejected: AtomicUsize,
     /// A caller was notified and has not looked at the word since.
     pending: AtomicBool,
+    /// Moves of callers out of the room into the pool's queue (see
+    /// [`moving`](Room::moving)), twice: odd while one is under way.
+    moves: AtomicU64,
     lock: Mutex<()>,
     ready: Condvar,
 }
@@ -60,6 +73,7 @@ impl Room {
             count: AtomicUsize::new(0),
             never_rejected: AtomicUsize::new(0),
             pending: AtomicBool::new(false),
+            moves: AtomicU64::new(0),
             lock: Mutex::new(()),
             ready: Condvar::new(),
         }
@@ -196,6 +210,36 @@ impl Room {
     fn settled(&self, count: fn(&Room) -> usize) -> usize {
         let _guard = self.lock.lock();
         count(self)
+    }
+
+    /// Begins the move of a caller from the room to the pool's queue (or to
+    /// a slot, or a rejection), under the pool's lock, so that moves never
+    /// overlap: until the guard drops, after the caller is counted where it
+    /// went, [`waiting`](Room::waiting) waits for the move to end. Without
+    /// it a snapshot could read the queue's count before the caller was in
+    /// it and the room's after it left: a caller that waits throughout
+    /// missing from `Stats::waiting` (adversarial round 52).
+    pub(crate) fn moving(&self) -> Moving<'_> {
+        self.moves.fetch_add(1, Ordering::AcqRel);
+        Moving(self)
+    }
+
+    /// The pool's waiting calls: `queued` (the queue's count, as published
+    /// under the pool's lock) and the room's, read while no caller was
+    /// moving from one to the other.
+    pub(crate) fn waiting(&self, queued: impl Fn() -> usize) -> usize {
+        let mut spins = 0;
+        loop {
+            let before = self.moves.load(Ordering::Acquire);
+            if before % 2 == 0 {
+                let waiting = queued() + self.count.load(Ordering::Relaxed);
+                fence(Ordering::Acquire);
+                if self.moves.load(Ordering::Relaxed) == before {
+                    return waiting;
+                }
+            }
+            crate::sync::spin(&mut spins);
+        }
     }
 
     /// Counts out a caller that left (see [`wait`](Room::wait)), as it

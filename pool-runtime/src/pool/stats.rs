@@ -55,7 +55,9 @@ pub struct Stats {
     pub nested: usize,
     /// Calls waiting for a slot (including, for calls that never reject, those
     /// waiting for `resume`, and sync callers waiting outside the queue with
-    /// [sync barging](crate::GroupSettings::sync_barging)). In a group's stats, its calls waiting for a
+    /// [sync barging](crate::GroupSettings::sync_barging); one that a
+    /// pause, a close or the end of its barging bound sends from there into
+    /// the queue is counted throughout its move). In a group's stats, its calls waiting for a
     /// slot of the application-wide ceiling are not counted (nor submitted):
     /// they are not yet the group's, and the ceiling's own stats count them
     /// ([`ceiling::stats`](crate::ceiling::stats)).
