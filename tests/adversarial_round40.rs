@@ -35,7 +35,7 @@
 
 mod common;
 
-use common::{within, Meter};
+use common::{wait_for, within, Meter};
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 use std::future::Future;
@@ -105,16 +105,6 @@ fn at_rest(group: &'static pooled::Group) -> pooled::Stats {
     );
     assert!(s.panicked <= s.completed, "{s:?}");
     s
-}
-
-/// Waits (bounded) for `cond`.
-#[track_caller]
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !cond() {
-        assert!(Instant::now() < deadline, "never: {what}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
 }
 
 /// Resolves to `None` once its future has been polled `polls` times

@@ -10,13 +10,13 @@
 
 mod common;
 
-use common::{within, Meter};
+use common::{wait_for, within, Meter};
 use pooled::Rejected;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const BOUND: Duration = Duration::from_secs(30);
 
@@ -72,15 +72,6 @@ impl<F: Future> Task<F> {
             Poll::Ready(out) => out,
             Poll::Pending => panic!("expected the call to be done"),
         }
-    }
-}
-
-#[track_caller]
-fn wait_for(what: &str, f: impl Fn() -> bool) {
-    let t0 = Instant::now();
-    while !f() {
-        assert!(t0.elapsed() < Duration::from_secs(20), "never: {what}");
-        std::thread::sleep(Duration::from_millis(1));
     }
 }
 

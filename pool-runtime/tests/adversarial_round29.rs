@@ -1033,10 +1033,10 @@ mod watch_rewrites {
 // slot it got is given back, and everything balances.
 
 mod waiting_for_the_ceiling {
-    use super::common::{self, within, Meter};
+    use super::common::{self, wait_for, within, Meter};
     use pool_runtime::config;
     use pool_runtime::{ceiling, register_group, Group, GroupSpec, Rejected};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     static HOLD: Group = Group::new(GroupSpec::new("r29::ceil_hold").size(1));
     static PAUSED: Group = Group::new(GroupSpec::new("r29::ceil_paused").size(2));
@@ -1046,14 +1046,6 @@ mod waiting_for_the_ceiling {
     register_group!(PAUSED);
     register_group!(CLOSED);
     register_group!(ABORTED);
-
-    fn wait_for(what: &str, cond: impl Fn() -> bool) {
-        let t0 = Instant::now();
-        while !cond() {
-            assert!(t0.elapsed() < Duration::from_secs(10), "never: {what}");
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
 
     #[test]
     fn calls_waiting_for_the_ceiling_when_their_group_is_paused_closed_or_aborted_end() {

@@ -34,7 +34,7 @@
 
 mod common;
 
-use common::{assert_accounted, quiet_planned_panics, within, Meter};
+use common::{assert_accounted, quiet_planned_panics, wait_for, within, Meter};
 use futures::executor::block_on;
 use pool_runtime::Pool;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -72,16 +72,6 @@ fn settled(pool: &Pool) {
     assert_eq!((s.running, s.waiting, s.nested), (0, 0, 0), "{s:?}");
     assert_accounted(&s);
     assert!(pool.try_acquire().is_ok(), "the slot is free again: {s:?}");
-}
-
-/// Waits (bounded) until `cond` holds.
-#[track_caller]
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !cond() {
-        assert!(std::time::Instant::now() < deadline, "never: {what}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
 }
 
 // ---- the previously fixed shape, under contention ---------------------------------

@@ -32,6 +32,9 @@
 //! same full pool (`RayonExecutor` docs: "they wait on each other for good").
 #![allow(clippy::type_complexity)]
 
+mod common;
+
+use common::wait_for;
 use pool_runtime::{Pool, Rejected, Stats};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
@@ -85,17 +88,6 @@ fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) 
             Err(p) => panic::resume_unwind(p),
         },
         Err(_) => panic!("hang: not done within {secs}s"),
-    }
-}
-
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(1));
     }
 }
 

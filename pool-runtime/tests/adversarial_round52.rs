@@ -30,7 +30,7 @@
 
 mod common;
 
-use common::{assert_accounted, within, Meter, Task};
+use common::{assert_accounted, wait_for, within, Meter, Task};
 use pool_runtime::{Order, Permit, Pool, Rejected};
 use std::future::Future;
 use std::sync::atomic::Ordering::SeqCst;
@@ -39,17 +39,6 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-/// Waits (bounded) until `f` holds: a condition on state, not a sleep as
-/// synchronization.
-#[track_caller]
-fn wait_for(what: &str, f: impl Fn() -> bool) {
-    let t0 = Instant::now();
-    while !f() {
-        assert!(t0.elapsed() < Duration::from_secs(20), "never: {what}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
 
 /// The one task woken among those still waiting: asserts exactly one was
 /// woken, polls it and returns its index and output.

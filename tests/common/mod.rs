@@ -162,3 +162,17 @@ pub fn in_child_process(
     );
     Some(stderr)
 }
+
+/// Waits, at most 20 s, until `cond` holds (a condition on state, looked at
+/// every millisecond, not a sleep as synchronization); fails naming `what`.
+#[track_caller]
+pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "never: {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}

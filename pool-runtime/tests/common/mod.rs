@@ -564,3 +564,17 @@ pub async fn retry<T, F: std::future::Future<Output = Result<T, pool_runtime::Re
         }
     }
 }
+
+/// Waits, at most 20 s, until `cond` holds (a condition on state, looked at
+/// every millisecond, not a sleep as synchronization); fails naming `what`.
+#[track_caller]
+pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "never: {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
