@@ -7,10 +7,13 @@
 //! turned away before it would wait for the ceiling, and a group's
 //! `max_waiting = 0` ("never wait") and admission timeout bound its calls'
 //! wait for a ceiling slot as they bound their wait for the group's own
-//! (never-rejecting calls wait). A call waiting for a ceiling slot is not
+//! (never-rejecting calls wait; the timeout bounds each of the two waits on
+//! its own). A call waiting for a ceiling slot is not
 //! yet its group's: it is in the ceiling's `stats().waiting`, not in the
 //! group's `submitted` or `waiting`, and a group's `max_waiting` above 0
-//! counts only the calls waiting for the group's own slots. A nested call
+//! counts only the calls waiting for the group's own slots; a group paused
+//! or closed while it waits turns it away once it has its ceiling slot, as
+//! it turns away a new call. A nested call
 //! (one made from inside a running group call) runs under its parent's
 //! ceiling slot, so the ceiling counts top-level calls and nested calls
 //! cannot deadlock it; as the reentrancy rule says, one nested call at a time
