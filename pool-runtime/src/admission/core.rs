@@ -111,6 +111,11 @@ struct Locked {
     /// `abort` was called: a caller that comes from the room (sync
     /// barging) is turned away, as the queued ones were.
     aborted: bool,
+    /// Sync callers taken out of the room (sync barging) whose enqueue has
+    /// not yet queued, admitted or turned them away: still waiting, and
+    /// counted so (one per such enqueue; it may let go of the lock while it
+    /// wakes a batch of admitted calls).
+    in_transit: usize,
     max_waiting: Option<usize>,
     scaler: Option<Scaler>,
 }
@@ -122,7 +127,7 @@ impl Locked {
     #[inline(always)]
     fn waiting_full(&self, room: &Room) -> bool {
         self.max_waiting
-            .is_some_and(|bound| self.queue.len() + room.settled_len() >= bound)
+            .is_some_and(|bound| self.queue.len() + self.in_transit + room.settled_len() >= bound)
     }
 }
 
@@ -228,6 +233,7 @@ impl Core {
                 drain_wakers: Vec::new(),
                 next_drain_id: 0,
                 aborted: false,
+                in_transit: 0,
                 bounds: config.bounds,
                 max_waiting: config.max_waiting,
                 scaler,
@@ -497,22 +503,27 @@ impl Core {
         // The clock, the user's code maybe, read before the lock.
         let now = self.autoscale_clock();
         let mut locked = self.locked.lock();
-        // A caller from the room is counted as waiting throughout its move
-        // (see `Room::moving`); the move ends when this drops, after the
-        // caller is counted where it went, on every path out.
-        let _moving = waited.then(|| self.room.moving());
         if waited {
             // From the room (sync barging), where it is still counted: out
-            // of it now, under the lock, into the queue (or admitted) below.
+            // of it now, under the lock, into `in_transit` (counted as
+            // waiting), and into the queue (or admitted) below. One move
+            // for `stats()` (see `Room::moving`), with no user code inside.
             // Already waiting, it is not turned away by the waiting bound,
             // a pause or a close, as no queued call is; an abort turns it
             // away, as it did the queued ones (unless it is never turned
             // away: then it queues, as those the abort left).
             // (Turned away, it may have been what kept a closed pool from
             // being drained: its caller then calls `wake_if_drained`.)
-            self.room.leave(mode == Mode::Wait);
+            {
+                let _moving = self.room.moving();
+                locked.in_transit += 1;
+                self.publish_waiting(&locked);
+                self.room.leave(mode == Mode::Wait);
+            }
             if locked.aborted && mode == Mode::Reject {
-                return self.reject(Rejected::Closed);
+                let rejected = self.reject(Rejected::Closed);
+                self.arrived(&mut locked);
+                return rejected;
             }
         }
         let n = node.as_ref();
@@ -522,7 +533,12 @@ impl Core {
             .as_ref()
             .map(|lend| (lend, lend.borrow_or_wait(true, n.elsewhere())))
         {
-            Some((_, crate::admission::lend::Borrow::Borrowed)) => return Enqueued::Lent,
+            Some((_, crate::admission::lend::Borrow::Borrowed)) => {
+                if waited {
+                    self.arrived(&mut locked);
+                }
+                return Enqueued::Lent;
+            }
             Some((lend, crate::admission::lend::Borrow::Waiting)) => Some(lend),
             Some((_, crate::admission::lend::Borrow::Unavailable)) => {
                 // The lender is gone: wait as an independent call.
@@ -537,10 +553,8 @@ impl Core {
                 lend.waiter_left();
             }
         };
-        // A caller from the room was in the demand until now (it left the
-        // room above): the period before had it.
-        let own = if waited { -1 } else { 0 };
-        if let Some(limit) = self.autoscale_observe(&mut locked, own, now, &mut report) {
+        // (A caller from the room is in the demand, in transit.)
+        if let Some(limit) = self.autoscale_observe(&mut locked, 0, now, &mut report) {
             locked = self.set_limit_locked(locked, limit, wakers.0.insert(WakeList::new()));
             // A new limit: the room looks again (as after a resize).
             if self.sync_barging.load(Ordering::Relaxed) != 0 {
@@ -574,6 +588,7 @@ impl Core {
                 n.register_owned(registered());
                 n.set_status(status::HELD);
                 locked.held.push_back(node);
+                locked.in_transit -= usize::from(waited);
                 self.publish_waiting(&locked);
                 return Enqueued::Waiting;
             }
@@ -593,6 +608,9 @@ impl Core {
                 ) {
                     Ok(_) => {
                         leave(lend);
+                        if waited {
+                            self.arrived(&mut locked);
+                        }
                         return Enqueued::Admitted;
                     }
                     Err(actual) => {
@@ -623,8 +641,19 @@ impl Core {
         n.register_owned(registered());
         n.set_status(status::QUEUED);
         locked.queue.push(node);
+        if waited {
+            locked.in_transit -= 1;
+        }
         self.publish_waiting(&locked);
         Enqueued::Waiting
+    }
+
+    /// A caller from the room that its enqueue admitted or turned away
+    /// (rather than queued): no longer in transit.
+    #[cold]
+    fn arrived(&self, locked: &mut Locked) {
+        locked.in_transit -= 1;
+        self.publish_waiting(locked);
     }
 
     /// Bookkeeping for a node just unlinked from the queue: a nested call no
@@ -773,9 +802,10 @@ impl Core {
     }
 
     fn publish_waiting(&self, locked: &Locked) {
-        self.counters
-            .waiting
-            .store(locked.queue.len() + locked.held.len(), Ordering::Relaxed);
+        self.counters.waiting.store(
+            locked.queue.len() + locked.held.len() + locked.in_transit,
+            Ordering::Relaxed,
+        );
     }
 
     // ---- releasing -------------------------------------------------------
@@ -908,7 +938,7 @@ impl Core {
         let scaler = locked.scaler.as_mut()?;
         let latency = Duration::from_nanos(now.saturating_sub(admitted_at));
         let running = self.load().running();
-        let waiting = locked.queue.len() + locked.held.len() + self.room.len();
+        let waiting = locked.queue.len() + locked.held.len() + locked.in_transit + self.room.len();
         scaler.on_call(
             Duration::from_nanos(now),
             latency,
@@ -1290,8 +1320,12 @@ impl Core {
         let now = now?;
         let scaler = locked.scaler.as_mut()?;
         let w = self.load();
-        let demand = (w.running() + locked.queue.len() + locked.held.len() + self.room.len())
-            .saturating_add_signed(-own);
+        let demand = (w.running()
+            + locked.queue.len()
+            + locked.held.len()
+            + locked.in_transit
+            + self.room.len())
+        .saturating_add_signed(-own);
         let limit = scaler.on_demand(now, demand, w.limit(), locked.bounds);
         let due = scaler.next_due().map_or(u64::MAX, nanos);
         self.autoscale_due.store(due, Ordering::Relaxed);

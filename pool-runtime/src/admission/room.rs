@@ -212,13 +212,16 @@ impl Room {
         count(self)
     }
 
-    /// Begins the move of a caller from the room to the pool's queue (or to
-    /// a slot, or a rejection), under the pool's lock, so that moves never
-    /// overlap: until the guard drops, after the caller is counted where it
-    /// went, [`waiting`](Room::waiting) waits for the move to end. Without
-    /// it a snapshot could read the queue's count before the caller was in
-    /// it and the room's after it left: a caller that waits throughout
-    /// missing from `Stats::waiting` (adversarial round 52).
+    /// Begins the move of a caller out of the room into the pool's own
+    /// count of waiting calls (the pool's queue, or its callers in transit
+    /// to it), under the pool's lock, so that moves never overlap: until the
+    /// guard drops, [`waiting`](Room::waiting) waits for the move to end.
+    /// Without it a snapshot could read the pool's count before the caller
+    /// was in it and the room's after it left: a caller that waits
+    /// throughout missing from `Stats::waiting` (adversarial round 52). The
+    /// move covers two counter updates and no user code (no waker, no
+    /// clock), so a snapshot waits for a few instructions at most, unless
+    /// the moving thread is preempted in between.
     pub(crate) fn moving(&self) -> Moving<'_> {
         self.moves.fetch_add(1, Ordering::AcqRel);
         Moving(self)
