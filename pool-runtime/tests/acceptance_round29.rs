@@ -556,22 +556,29 @@ fn an_idle_autoscaled_pool_with_min_zero_never_scales_itself_to_zero() {
 /// dropped (cancelled)"; the README's table: permits have the "same order,
 /// rejections and accounting as `submit`"; "Faults lose nothing: A waker
 /// whose `clone` panics is cloned before any state changes"; "That is the
-/// rule of the futures `submit`, `submit_weighted`, `submit_wait` and a
-/// pool's `submit_judged` return ... The forms that are `async fn`s
-/// (permits' `acquire*`, `submit_blocking*`, ...) cannot be resumed once a
-/// poll unwound ...: such a call is counted cancelled as the panic leaves
-/// it, its slot is not lost, and polling it again panics". `submit` and
-/// `submit_judged` first polled on a full pool with such a waker stay
-/// entering, and queue and run when polled again; `acquire`,
-/// `acquire_owned` and `submit_blocking` are counted cancelled at once, and
-/// the slot goes on to the next call. (Found as a bug: `submit_judged` was
-/// an `async fn` too; the other three are documented.)
+/// rule of the futures `submit`, `submit_weighted`, `submit_wait`, a pool's
+/// `submit_judged` and a pool's permits (`acquire`, `acquire_weighted`,
+/// `acquire_owned` ...) return ... and of a group's permits while no
+/// ceiling is set and the group has no fleet limit ... The forms that are
+/// `async fn`s (`submit_blocking*`, ...) cannot be resumed once a poll
+/// unwound ...: such a call is counted cancelled as the panic leaves it,
+/// its slot is not lost, and polling it again panics". `submit`,
+/// `submit_judged`, `acquire`, `acquire_owned` and a group's `acquire`
+/// first polled on a full pool with such a waker stay entering, and queue
+/// and run when polled again; `submit_blocking` is counted cancelled at
+/// once, and the slot goes on to the next call. (Found as a bug:
+/// `submit_judged` was an `async fn` too. The permits were `async fn`s
+/// until they got futures of their own, `566a2a8`.)
 #[test]
 fn a_call_whose_first_poll_panicked_is_still_entering_or_cancelled_as_documented() {
     use std::future::Future;
     use std::sync::atomic::AtomicBool;
     use std::task::{Context, Poll, Waker};
     static ARMED: AtomicBool = AtomicBool::new(false);
+    /// A group with no ceiling and no fleet limit: its permits are its pool's.
+    static PLAIN: pool_runtime::Group = pool_runtime::Group::new(
+        pool_runtime::GroupSpec::new("acceptance_round29::plain_permits").size(1),
+    );
     common::quiet_planned_panics();
     /// What the form does, or why it breaks the promise.
     fn check<T, F: Future<Output = Result<T, Rejected>>>(
@@ -693,14 +700,21 @@ fn a_call_whose_first_poll_panicked_is_still_entering_or_cancelled_as_documented
         let (pool, held) = fresh();
         broken.push(check("submit", &pool, held, pool.submit(async {})));
         let (pool, held) = fresh();
-        broken.push(check_async_fn("acquire", &pool, held, pool.acquire()));
+        broken.push(check("acquire", &pool, held, pool.acquire()));
         let (pool, held) = fresh();
-        broken.push(check_async_fn(
-            "acquire_owned",
-            &pool,
-            held,
-            pool.acquire_owned(0),
-        ));
+        broken.push(check("acquire_owned", &pool, held, pool.acquire_owned(0)));
+        {
+            // No ceiling (the other tests of this binary set one, in turns):
+            // the group's permit is its pool's.
+            let _turn = common::config_turn();
+            let held = PLAIN.pool().try_acquire_owned(0).unwrap();
+            broken.push(check(
+                "Group::acquire",
+                PLAIN.pool(),
+                held,
+                PLAIN.acquire(0),
+            ));
+        }
         let (pool, held) = fresh();
         broken.push(check_async_fn(
             "submit_blocking",
