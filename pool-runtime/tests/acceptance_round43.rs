@@ -459,12 +459,14 @@ fn submit_first_poll_unwinding_is_entering_then_queues() {
 }
 
 /// "such a call is counted cancelled as the panic leaves it, its slot is not
-/// lost, and polling it again panics" (permits' `acquire`).
+/// lost, and polling it again panics" (`submit_blocking`, an `async fn`;
+/// this test took a permit's `acquire` until the permits got futures of
+/// their own, which follow `submit`'s rule: `acceptance_round29`).
 #[test]
 fn async_fn_form_first_poll_unwinding_is_cancelled_and_repoll_panics() {
     let pool = Pool::fixed(1);
     let held = pool.try_acquire().unwrap();
-    let mut f = Box::pin(pool.acquire());
+    let mut f = Box::pin(pool.submit_blocking(|| ()));
     CLONE_PANICS.store(true, Ordering::SeqCst);
     let w = clone_panicking_waker();
     let r = catch_unwind(AssertUnwindSafe(|| {

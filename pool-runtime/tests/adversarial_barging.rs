@@ -739,9 +739,13 @@ fn callers_in_the_room_count_in_the_autoscalers_demand() {
             }
         }
         // A room caller runs in the new slot too, while the holder still
-        // holds its own.
+        // holds its own (the holder ends only when polled again, below):
+        // the trigger and a room caller completed. (Not `running == 1`
+        // then: the next room caller may already hold the freed slot — a
+        // loaded run saw 2.)
         wait_until(|| pool.stats().completed >= 2);
-        assert_eq!(pool.stats().running, 1);
+        let running = pool.stats().running;
+        assert!((1..=2).contains(&running), "{:?}", pool.stats());
         assert_eq!(held.assert_ready(), Ok(()));
         for caller in &callers {
             assert_eq!(outcome(caller, Duration::from_secs(10)), Ok(()));
